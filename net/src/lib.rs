@@ -1,0 +1,25 @@
+//! `net` is the transport: TCP on glommio, our own HTTP/1.1 server (later TLS, HTTP/2,
+//! gRPC framing). It hands complete requests to a [`Handler`] and writes back its
+//! responses. It knows nothing about metrics, PromQL or storage.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+/// A response future produced on the executor that owns the connection (`!Send` is fine).
+pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Bytes>>>>;
+
+/// Who sent a request; attached to every request as an `http` extension.
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    pub addr: SocketAddr,
+}
+
+/// The application side of the server. One instance per executor, shared by its connections.
+pub trait Handler: 'static {
+    /// Answers one complete request (headers and whole body already read and bounded).
+    fn handle(self: Rc<Self>, request: http::Request<Bytes>) -> ResponseFuture;
+}

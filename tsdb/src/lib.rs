@@ -1,0 +1,14 @@
+//! `tsdb` owns the data model and one shard's storage: WAL, in-memory head with
+//! XOR chunks, inverted index, and (later) Prometheus-format blocks.
+//! It never sees HTTP, configuration files or other shards.
+
+pub mod model;
+
+pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
+
+/// Read access to stored series, as PromQL evaluation needs it. Implementations return
+/// every series whose labels satisfy all matchers, with its samples in `[mint_ms, maxt_ms]`
+/// in timestamp order (series with no sample in range may be omitted).
+pub trait Querier {
+    fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples>;
+}

