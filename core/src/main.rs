@@ -1,1 +1,92 @@
-fn main() {}
+//! The `metricstor` binary: argument parsing, logging, configuration, then the runtime.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use metricstor::config::Config;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const HELP: &str = "\
+metricstor — a Prometheus-compatible time-series database (remote_write in, PromQL out)
+
+USAGE:
+    metricstor [--config PATH]
+
+OPTIONS:
+    --config PATH   YAML configuration (sections: server, storage, tls). Every key has a
+                    default, so the server runs without a file: HTTP on 127.0.0.1:9101,
+                    gRPC on 127.0.0.1:9100, data in ./data. Unknown keys are errors.
+    -h, --help      Print this help.
+    -V, --version   Print the version.
+
+ENVIRONMENT:
+    RUST_LOG        Log filter (default: info), e.g. RUST_LOG=metricstor=debug.
+
+SIGNALS:
+    SIGINT, SIGTERM stop accepting, finish requests in flight, flush the WAL, exit.
+";
+
+enum Command {
+    Run { config: Option<PathBuf> },
+    Help,
+    Version,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut config = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--config" => {
+                let path = args.next().ok_or("--config needs a path")?;
+                config = Some(PathBuf::from(path));
+            }
+            other if other.starts_with("--config=") => config = Some(PathBuf::from(&other["--config=".len()..])),
+            other => return Err(format!("unknown argument {other:?}; see --help")),
+        }
+    }
+    Ok(Command::Run { config })
+}
+
+fn main() -> ExitCode {
+    let command = match parse_args(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("metricstor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config_path = match command {
+        Command::Help => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("metricstor {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Run { config } => config,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let (config, resolved) = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("metricstor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match metricstor::runtime::run(config, resolved) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("metricstor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`: `match[]` selectors
+//! (union over several), `start`/`end` (default: all time), `limit` with a truncation warning.
+
+use bytes::Bytes;
+use http::Response;
+use tsdb::{Labels, Matcher};
+
+use super::params::{Params, MAX_TIME_MS, MIN_TIME_MS};
+use super::{json, json_response, Api, ApiError};
+use crate::shard::messages::Select;
+
+struct Window {
+    mint_ms: i64,
+    maxt_ms: i64,
+    limit: usize,
+}
+
+fn window(params: &Params) -> Result<Window, ApiError> {
+    let time = |name: &str, default: i64| match params.get(name) {
+        None | Some("") => Ok(default),
+        Some(text) => super::params::parse_time_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
+    };
+    let mint_ms = time("start", MIN_TIME_MS)?;
+    let maxt_ms = time("end", MAX_TIME_MS)?;
+    if maxt_ms < mint_ms {
+        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    let limit = match params.get("limit") {
+        None | Some("") => 0,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a non-negative integer")))?,
+    };
+    Ok(Window { mint_ms, maxt_ms, limit })
+}
+
+/// Parses every `match[]` into matcher lists.
+fn match_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    params
+        .all("match[]")
+        .map(|text| promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}"))))
+        .collect()
+}
+
+fn truncation_warning(total: usize, limit: usize) -> Vec<String> {
+    if limit > 0 && total > limit {
+        vec!["results truncated due to limit".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn take_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<String>) {
+    let warnings = truncation_warning(items.len(), limit);
+    if limit > 0 {
+        items.truncate(limit);
+    }
+    (items, warnings)
+}
+
+pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let sets = match_sets(params)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let w = window(params)?;
+    let mut all: Vec<Labels> = Vec::new();
+    for matchers in sets {
+        all.extend(api.router.series(Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
+    }
+    all.sort();
+    all.dedup();
+    let (series, warnings) = take_limit(all, w.limit);
+    let mut data = String::from("[");
+    for (i, labels) in series.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        json::push_labels(&mut data, labels);
+    }
+    data.push(']');
+    Ok(json_response(http::StatusCode::OK, json::success(&data, &warnings, &[])))
+}
+
+pub async fn handle_label_names(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let w = window(params)?;
+    let mut sets = match_sets(params)?;
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let mut names: Vec<String> = Vec::new();
+    for matchers in sets {
+        names.extend(api.router.label_names(Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
+    }
+    names.sort();
+    names.dedup();
+    string_list(names, w.limit)
+}
+
+pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let name = super::params::percent_decode(raw_name).map_err(ApiError::bad_data)?;
+    let name = unescape_label_name(&name).ok_or_else(|| ApiError::bad_data(format!("invalid label name: {raw_name:?}")))?;
+    if name.is_empty() {
+        return Err(ApiError::bad_data(format!("invalid label name: {raw_name:?}")));
+    }
+    let w = window(params)?;
+    let mut sets = match_sets(params)?;
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let mut values: Vec<String> = Vec::new();
+    for matchers in sets {
+        values.extend(api.router.label_values(&name, Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
+    }
+    values.sort();
+    values.dedup();
+    string_list(values, w.limit)
+}
+
+fn string_list(items: Vec<String>, limit: usize) -> Result<Response<Bytes>, ApiError> {
+    let (items, warnings) = take_limit(items, limit);
+    let mut data = String::new();
+    json::push_string_array(&mut data, items.iter().map(String::as_str));
+    Ok(json_response(http::StatusCode::OK, json::success(&data, &warnings, &[])))
+}
+
+/// Decodes Prometheus' `U__` value escaping of label names in URL paths (Grafana sends
+/// `U__http_2e_status` for `http.status`): `__` is `_`, `_<hex>_` is that code point.
+/// Names without the prefix are returned unchanged; `None` for a malformed escape.
+pub fn unescape_label_name(name: &str) -> Option<String> {
+    let Some(rest) = name.strip_prefix("U__") else { return Some(name.to_string()) };
+    let mut out = String::with_capacity(rest.len());
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'_') {
+            chars.next();
+            out.push('_');
+            continue;
+        }
+        let mut hex = String::new();
+        loop {
+            match chars.next() {
+                Some('_') => break,
+                Some(h) if h.is_ascii_hexdigit() => hex.push(h),
+                _ => return None,
+            }
+        }
+        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u_escaping() {
+        assert_eq!(unescape_label_name("job").as_deref(), Some("job"));
+        assert_eq!(unescape_label_name("U__http_2e_status").as_deref(), Some("http.status"));
+        assert_eq!(unescape_label_name("U__a__b").as_deref(), Some("a_b"));
+        assert_eq!(unescape_label_name("U__bad_zz_"), None);
+    }
+
+    #[test]
+    fn limit_warns_only_when_truncating() {
+        let (items, warnings) = take_limit(vec![1, 2, 3], 2);
+        assert_eq!(items, vec![1, 2]);
+        assert_eq!(warnings.len(), 1);
+        let (items, warnings) = take_limit(vec![1, 2], 2);
+        assert_eq!(items.len(), 2);
+        assert!(warnings.is_empty());
+    }
+}

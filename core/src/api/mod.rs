@@ -1,0 +1,136 @@
+//! The HTTP API: one router (`Api::route`), one error mapper (`ApiError` → status + JSON
+//! envelope), and handlers per endpoint family. One `Api` per executor, `!Send` by design.
+
+mod error;
+mod json;
+mod labels;
+mod params;
+mod query;
+mod self_metrics;
+mod write;
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+
+pub use error::ApiError;
+pub use self_metrics::ExecutorMetrics;
+
+use crate::config::Config;
+use crate::shard::ShardRouter;
+use params::Params;
+
+/// Everything a handler needs on its executor.
+pub struct Api {
+    pub router: ShardRouter,
+    pub config: Arc<Config>,
+    pub engine: promql::Engine,
+    /// This executor's counters (written here) and every executor's (read by `/metrics`).
+    pub metrics: Arc<ExecutorMetrics>,
+    pub all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
+    pub started_at_ms: i64,
+}
+
+impl net::Handler for Api {
+    fn handle(self: Rc<Self>, request: Request<Bytes>) -> net::ResponseFuture {
+        Box::pin(async move {
+            let path = request.uri().path().to_string();
+            let endpoint = endpoint_label(&path);
+            let response = match self.route(&request, &path).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            };
+            self.metrics.count_request(endpoint, response.status().as_u16());
+            response
+        })
+    }
+}
+
+/// A low-cardinality label for request metrics.
+fn endpoint_label(path: &str) -> &'static str {
+    match path {
+        "/api/v1/write" => "write",
+        "/api/v1/query" => "query",
+        "/api/v1/query_range" => "query_range",
+        "/api/v1/series" => "series",
+        "/api/v1/labels" => "labels",
+        "/metrics" => "metrics",
+        p if p.starts_with("/api/v1/label/") => "label_values",
+        p if p.starts_with("/api/v1/status/") => "status",
+        p if p.starts_with("/-/") => "health",
+        _ => "other",
+    }
+}
+
+impl Api {
+    async fn route(&self, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+        let method = request.method();
+        let get_or_post = method == Method::GET || method == Method::POST;
+        match path {
+            "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
+            "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
+            "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
+            "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
+            "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,
+            "/api/v1/labels" if get_or_post => labels::handle_label_names(self, &params(request)?).await,
+            p if p.starts_with("/api/v1/label/") && p.ends_with("/values") && method == Method::GET => {
+                let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
+                labels::handle_label_values(self, name, &params(request)?).await
+            }
+            "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&build_info())),
+            "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
+            "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
+            "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
+            "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
+                Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
+            }
+            "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" => {
+                Err(ApiError::method_not_allowed("GET, POST"))
+            }
+            _ => Err(ApiError::not_found(path)),
+        }
+    }
+}
+
+/// Query string plus, for `application/x-www-form-urlencoded` POSTs, the body.
+fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
+    let is_form = request.method() == Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let body = is_form.then(|| request.body().as_ref());
+    Params::from_request(request.uri().query(), body).map_err(ApiError::bad_data)
+}
+
+fn build_info() -> String {
+    // Grafana needs version >= 2.24.0 and no `features` map (DESIGN §2); we report the
+    // Prometheus API level we implement.
+    format!(
+        r#"{{"version":"2.53.0","revision":"metricstor-{}","branch":"main","buildUser":"metricstor","buildDate":"","goVersion":"rust"}}"#,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+pub(crate) fn json_ok(data_json: &str) -> Response<Bytes> {
+    json_response(StatusCode::OK, json::success(data_json, &[], &[]))
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
+}
+
+pub(crate) fn text_response(status: StatusCode, body: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}

@@ -1,0 +1,242 @@
+//! Request parameters as Prometheus parses them: query string and form bodies (GET and
+//! POST alike), times as RFC3339 or float Unix seconds, durations as `1h30m` or float seconds.
+
+/// Decoded `key=value` pairs, in order; repeated keys (`match[]`) appear repeatedly.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Merges the URL query string and, for form POSTs, the body (Go's `r.Form` does the same).
+    pub fn from_request(query: Option<&str>, form_body: Option<&[u8]>) -> Result<Params, String> {
+        let mut pairs = Vec::new();
+        if let Some(body) = form_body {
+            let text = std::str::from_utf8(body).map_err(|_| "form body is not valid UTF-8".to_string())?;
+            parse_urlencoded(text, &mut pairs)?;
+        }
+        if let Some(q) = query {
+            parse_urlencoded(q, &mut pairs)?;
+        }
+        Ok(Params(pairs))
+    }
+
+    /// The first value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`.
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_urlencoded(text: &str, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    for part in text.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        out.push((percent_decode(key)?, percent_decode(value)?));
+    }
+    Ok(())
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
+pub fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or_else(|| format!("invalid URL escape in {text:?}"))?;
+                let hex = std::str::from_utf8(hex).map_err(|_| format!("invalid URL escape in {text:?}"))?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("invalid URL escape {hex:?}"))?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| format!("parameter {text:?} is not valid UTF-8"))
+}
+
+/// Smallest and largest times Prometheus accepts (its `minTime`/`maxTime`), in milliseconds.
+pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
+pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
+
+/// Parses a time as float Unix seconds or RFC3339, returning milliseconds.
+pub fn parse_time_ms(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if !seconds.is_finite() {
+            return Err(format!("cannot parse {text:?} to a valid timestamp"));
+        }
+        let ms = (seconds * 1000.0).round();
+        if ms < MIN_TIME_MS as f64 || ms > MAX_TIME_MS as f64 {
+            return Err(format!("cannot parse {text:?} to a valid timestamp"));
+        }
+        return Ok(ms as i64);
+    }
+    parse_rfc3339_ms(text).ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"))
+}
+
+/// Parses a duration as float seconds or a Prometheus duration (`1h30m`, `500ms`), in ms.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        let ms = (seconds * 1000.0).round();
+        if !ms.is_finite() || ms.abs() > i64::MAX as f64 / 2.0 {
+            return Err(format!("cannot parse {text:?} to a valid duration. It overflows int64"));
+        }
+        return Ok(ms as i64);
+    }
+    parse_prometheus_duration_ms(text).ok_or_else(|| format!("cannot parse {text:?} to a valid duration"))
+}
+
+/// `[0-9]+(y|w|d|h|m|s|ms)` repeated, units in decreasing order, each at most once.
+pub fn parse_prometheus_duration_ms(text: &str) -> Option<i64> {
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 24 * 3_600_000),
+        ("w", 7 * 24 * 3_600_000),
+        ("d", 24 * 3_600_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if text.is_empty() {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut total: i64 = 0;
+    let mut last_unit = None;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if start == i {
+            return None;
+        }
+        let number: i64 = text[start..i].parse().ok()?;
+        let unit_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let unit = &text[unit_start..i];
+        let index = UNITS.iter().position(|(u, _)| *u == unit)?;
+        if last_unit.is_some_and(|last| index <= last) {
+            return None;
+        }
+        last_unit = Some(index);
+        total = total.checked_add(number.checked_mul(UNITS[index].1)?)?;
+    }
+    Some(total)
+}
+
+/// RFC3339 with optional fraction: `2006-01-02T15:04:05.999999999Z07:00`.
+fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(range)?;
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let digits = &text[start..i.min(start + 3)];
+        millis = digits.parse::<i64>().ok()? * 10i64.pow(3 - digits.len() as u32);
+    }
+    let offset_seconds = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let minutes = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if *sign == b'+' { minutes * 60 } else { -minutes * 60 }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let table: &[(&str, Option<i64>)] = &[
+            ("1700000000", Some(1_700_000_000_000)),
+            ("1700000000.123", Some(1_700_000_000_123)),
+            ("4", Some(4_000)),
+            ("-1.5", Some(-1_500)),
+            ("2023-11-14T22:13:20Z", Some(1_700_000_000_000)),
+            ("2023-11-14T22:13:20.5Z", Some(1_700_000_000_500)),
+            ("2023-11-15T00:13:20+02:00", Some(1_700_000_000_000)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2000-02-29T12:00:00Z", Some(951_825_600_000)),
+            ("yesterday", None),
+            ("NaN", None),
+            ("2023-13-01T00:00:00Z", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_time_ms(text).ok(), *expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let table: &[(&str, Option<i64>)] = &[
+            ("15s", Some(15_000)),
+            ("1h30m", Some(5_400_000)),
+            ("500ms", Some(500)),
+            ("1.5", Some(1_500)),
+            ("1d", Some(86_400_000)),
+            ("30m1h", None),
+            ("5", Some(5_000)),
+            ("abc", None),
+            ("", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_duration_ms(text).ok(), *expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn form_and_query_merge() {
+        let p = Params::from_request(Some("match%5B%5D=up&x=1+2"), Some(b"match[]=foo%7Bjob%3D%22a%22%7D")).unwrap();
+        let matches: Vec<&str> = p.all("match[]").collect();
+        assert_eq!(matches, vec!["foo{job=\"a\"}", "up"]);
+        assert_eq!(p.get("x"), Some("1 2"));
+        assert!(Params::from_request(Some("a=%zz"), None).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! `/api/v1/query` and `/api/v1/query_range`: Prometheus' parameter parsing and limits,
+//! prepare → scatter/gather → evaluate, and the exact result JSON shapes.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_lite::future;
+use http::Response;
+use promql::{QueryResult, Value};
+
+use super::params::{parse_duration_ms, parse_time_ms, Params};
+use super::{json, json_response, Api, ApiError};
+use crate::coordinator::PrefetchedQuerier;
+use crate::shard::messages::Select;
+
+/// Prometheus' cap on points per series in a range query.
+pub const POINTS_PER_SERIES_MAX: i64 = 11_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn time_param(params: &Params, name: &str, default_ms: i64) -> Result<i64, ApiError> {
+    match params.get(name) {
+        None | Some("") => Ok(default_ms),
+        Some(text) => parse_time_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
+    }
+}
+
+fn query_text(params: &Params) -> Result<&str, ApiError> {
+    match params.get("query") {
+        Some(q) if !q.is_empty() => Ok(q),
+        _ => Err(ApiError::bad_data("invalid parameter \"query\": query must not be empty")),
+    }
+}
+
+fn timeout(api: &Api, params: &Params) -> Result<Duration, ApiError> {
+    let max = Duration::from_secs(api.config.server.query_timeout_seconds);
+    match params.get("timeout") {
+        None | Some("") => Ok(max),
+        Some(text) => {
+            let ms = parse_duration_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"timeout\": {e}")))?;
+            if ms <= 0 {
+                return Err(ApiError::bad_data("invalid parameter \"timeout\": must be positive"));
+            }
+            Ok(max.min(Duration::from_millis(ms as u64)))
+        }
+    }
+}
+
+fn limit(params: &Params) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None | Some("") => Ok(0),
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a non-negative integer"))),
+    }
+}
+
+pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let query = query_text(params)?;
+    let time_ms = time_param(params, "time", now_ms())?;
+    let prepared = api.engine.prepare_instant(query, time_ms).map_err(map_engine_error)?;
+    let result = run(api, &prepared, timeout(api, params)?).await?;
+    Ok(render(result, limit(params)?))
+}
+
+pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let query = query_text(params)?;
+    let start_ms = match params.get("start") {
+        Some(t) => parse_time_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"start\": {e}")))?,
+        None => return Err(ApiError::bad_data("invalid parameter \"start\": missing")),
+    };
+    let end_ms = match params.get("end") {
+        Some(t) => parse_time_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"end\": {e}")))?,
+        None => return Err(ApiError::bad_data("invalid parameter \"end\": missing")),
+    };
+    if end_ms < start_ms {
+        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    let step_ms = match params.get("step") {
+        Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
+        None => return Err(ApiError::bad_data("invalid parameter \"step\": missing")),
+    };
+    if step_ms <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end_ms - start_ms) / step_ms > POINTS_PER_SERIES_MAX {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
+    let result = run(api, &prepared, timeout(api, params)?).await?;
+    Ok(render(result, limit(params)?))
+}
+
+fn map_engine_error(error: promql::Error) -> ApiError {
+    match error {
+        promql::Error::Parse(e) => ApiError::bad_data(format!("invalid parameter \"query\": {e}")),
+        other => ApiError::execution(other.to_string()),
+    }
+}
+
+async fn run(api: &Api, prepared: &promql::PreparedQuery, timeout: Duration) -> Result<QueryResult, ApiError> {
+    let selects: Vec<Select> = prepared
+        .selects()
+        .into_iter()
+        .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms })
+        .collect();
+    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects).await) };
+    let deadline = async {
+        glommio::timer::sleep(timeout).await;
+        None
+    };
+    let querier = match future::or(fetch, deadline).await {
+        Some(result) => result?,
+        None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
+    };
+    prepared.execute(&querier).map_err(map_engine_error)
+}
+
+fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
+    let mut data = String::with_capacity(256);
+    let mut warnings = result.warnings;
+    match result.value {
+        Value::Scalar { timestamp_ms, value } => {
+            data.push_str("{\"resultType\":\"scalar\",\"result\":");
+            json::push_point(&mut data, timestamp_ms, value);
+        }
+        Value::String { timestamp_ms, value } => {
+            data.push_str("{\"resultType\":\"string\",\"result\":[");
+            json::push_timestamp(&mut data, timestamp_ms);
+            data.push(',');
+            json::push_json_string(&mut data, &value);
+            data.push(']');
+        }
+        Value::Vector(samples) => {
+            data.push_str("{\"resultType\":\"vector\",\"result\":[");
+            let total = samples.len();
+            for (i, s) in samples.iter().enumerate().take(if limit > 0 { limit } else { usize::MAX }) {
+                if i > 0 {
+                    data.push(',');
+                }
+                data.push_str("{\"metric\":");
+                json::push_labels(&mut data, &s.labels);
+                data.push_str(",\"value\":");
+                json::push_point(&mut data, s.timestamp_ms, s.value);
+                data.push('}');
+            }
+            data.push(']');
+            if limit > 0 && total > limit {
+                warnings.push(format!("results truncated due to limit"));
+            }
+        }
+        Value::Matrix(series) => {
+            data.push_str("{\"resultType\":\"matrix\",\"result\":[");
+            let total = series.len();
+            for (i, s) in series.iter().enumerate().take(if limit > 0 { limit } else { usize::MAX }) {
+                if i > 0 {
+                    data.push(',');
+                }
+                data.push_str("{\"metric\":");
+                json::push_labels(&mut data, &s.labels);
+                data.push_str(",\"values\":[");
+                for (j, p) in s.samples.iter().enumerate() {
+                    if j > 0 {
+                        data.push(',');
+                    }
+                    json::push_point(&mut data, p.timestamp_ms, p.value);
+                }
+                data.push_str("]}");
+            }
+            data.push(']');
+            if limit > 0 && total > limit {
+                warnings.push(format!("results truncated due to limit"));
+            }
+        }
+    }
+    data.push('}');
+    json_response(http::StatusCode::OK, json::success(&data, &warnings, &result.infos))
+}

@@ -1,0 +1,94 @@
+//! The server's own metrics in Prometheus text format. Each executor writes only its own
+//! `ExecutorMetrics` (uncontended atomics); `/metrics` sums them and asks every shard.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{header, Response, StatusCode};
+
+use super::Api;
+
+#[derive(Default)]
+pub struct ExecutorMetrics {
+    samples_ingested: AtomicU64,
+    histograms_dropped: AtomicU64,
+    exemplars_dropped: AtomicU64,
+    /// (endpoint, status code) → count. Only this executor writes, so the lock is uncontended.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+}
+
+impl ExecutorMetrics {
+    pub fn add_samples_ingested(&self, n: u64) {
+        self.samples_ingested.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_dropped(&self, histograms: u64, exemplars: u64) {
+        self.histograms_dropped.fetch_add(histograms, Ordering::Relaxed);
+        self.exemplars_dropped.fetch_add(exemplars, Ordering::Relaxed);
+    }
+
+    pub fn count_request(&self, endpoint: &'static str, code: u16) {
+        if let Ok(mut map) = self.requests.lock() {
+            *map.entry((endpoint, code)).or_default() += 1;
+        }
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
+    let mut out = String::with_capacity(4096);
+    let sum = |f: fn(&ExecutorMetrics) -> &AtomicU64| api.all_metrics.iter().map(|m| f(m).load(Ordering::Relaxed)).sum::<u64>();
+    family(&mut out, "metricstor_samples_ingested_total", "counter", "Samples acknowledged to remote_write senders.");
+    let _ = writeln!(out, "metricstor_samples_ingested_total {}", sum(|m| &m.samples_ingested));
+    family(&mut out, "metricstor_histograms_dropped_total", "counter", "Native histogram samples received but not stored (not supported yet).");
+    let _ = writeln!(out, "metricstor_histograms_dropped_total {}", sum(|m| &m.histograms_dropped));
+    family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored (not supported yet).");
+    let _ = writeln!(out, "metricstor_exemplars_dropped_total {}", sum(|m| &m.exemplars_dropped));
+
+    let mut requests: BTreeMap<(&'static str, u16), u64> = BTreeMap::new();
+    for m in api.all_metrics.iter() {
+        if let Ok(map) = m.requests.lock() {
+            for (key, count) in map.iter() {
+                *requests.entry(*key).or_default() += count;
+            }
+        }
+    }
+    family(&mut out, "metricstor_http_requests_total", "counter", "HTTP requests by endpoint and status code.");
+    for ((endpoint, code), count) in &requests {
+        let _ = writeln!(out, "metricstor_http_requests_total{{endpoint=\"{endpoint}\",code=\"{code}\"}} {count}");
+    }
+
+    match api.router.stats().await {
+        Ok(shards) => {
+            let per_shard: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> u64); 6] = [
+                ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
+                ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
+                ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
+                ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
+                ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
+                ("metricstor_wal_fsyncs_total", "counter", "WAL fdatasync calls (group commits).", |s| s.wal_fsyncs_total),
+            ];
+            for (name, kind, help, get) in per_shard {
+                family(&mut out, name, kind, help);
+                for s in &shards {
+                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                }
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "# shard statistics unavailable: {error}");
+        }
+    }
+    family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
+    let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
+    let mut response = Response::new(Bytes::from(out));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}

@@ -1,0 +1,33 @@
+//! `POST /api/v1/write`: remote_write 1.0 and 2.0. Acknowledges (204) only after every
+//! owning shard has committed its part to the WAL; the 2.0 written-count headers on every 2xx.
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+
+use super::{Api, ApiError};
+use crate::ingest::decode_request;
+
+pub const SAMPLES_WRITTEN_HEADER: &str = "x-prometheus-remote-write-samples-written";
+pub const HISTOGRAMS_WRITTEN_HEADER: &str = "x-prometheus-remote-write-histograms-written";
+pub const EXEMPLARS_WRITTEN_HEADER: &str = "x-prometheus-remote-write-exemplars-written";
+
+pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    let (_protocol, decoded) = decode_request(
+        header_text(header::CONTENT_TYPE),
+        header_text(header::CONTENT_ENCODING),
+        request.body(),
+        api.config.storage.reject_non_finite,
+    )
+    .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
+    api.metrics.add_dropped(decoded.histograms_dropped, decoded.exemplars_dropped);
+    let samples = if decoded.series.is_empty() { 0 } else { api.router.append(decoded.series).await? };
+    api.metrics.add_samples_ingested(samples);
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(SAMPLES_WRITTEN_HEADER, header::HeaderValue::from(samples));
+    headers.insert(HISTOGRAMS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
+    headers.insert(EXEMPLARS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
+    Ok(response)
+}

@@ -1,0 +1,268 @@
+//! Configuration: the YAML schema of the README (`server`, `storage`, `tls`), with an
+//! embedded default for every key. Unknown keys and bad values are errors naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default HTTP listen address (Prometheus API, remote_write). Loopback: exposing is a choice.
+pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:9101";
+/// Default gRPC listen address.
+pub const GRPC_ADDR_DEFAULT: &str = "127.0.0.1:9100";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub tls: TlsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTP listener: Prometheus API, remote_write, /metrics.
+    pub http_addr: String,
+    /// gRPC listener (served by the same transport stack).
+    pub grpc_addr: String,
+    /// Executors (one pinned thread each); 0 = every CPU this process may use.
+    pub cores: usize,
+    /// Open connections per executor before new ones are refused.
+    pub max_connections_per_core: usize,
+    /// Largest accepted request body (after transfer decoding, before snappy).
+    pub max_body_bytes: usize,
+    /// Largest accepted request head (request line + headers).
+    pub max_header_bytes: usize,
+    /// A request head must arrive within this time (slowloris defence).
+    pub header_read_timeout_seconds: u64,
+    /// A request body must arrive within this time.
+    pub body_read_timeout_seconds: u64,
+    /// Idle keep-alive connections are closed after this time.
+    pub idle_timeout_seconds: u64,
+    /// Write requests queued per shard before the server answers 429.
+    pub shard_queue_depth: usize,
+    /// Queries running longer are cancelled with 503 `timeout`.
+    pub query_timeout_seconds: u64,
+    /// Samples a single query may load before it fails with 422.
+    pub max_samples_per_query: usize,
+    /// PromQL lookback delta.
+    pub lookback_delta_seconds: u64,
+    /// How long SIGTERM waits for in-flight requests.
+    pub shutdown_drain_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// Shards created with a new data directory; 0 = number of executors. Fixed afterwards.
+    pub shards: usize,
+    pub retention_days: u64,
+    pub wal_segment_size_mb: u64,
+    /// fdatasync the WAL on every group commit (the durability promise of DESIGN §4).
+    pub wal_fsync: bool,
+    pub block_duration_hours: u64,
+    /// Reject NaN/±Inf sample values (opt-in; real exporters emit NaN).
+    pub reject_non_finite: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub require_client_cert: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { server: ServerConfig::default(), storage: StorageConfig::default(), tls: TlsConfig::default() }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_addr: HTTP_ADDR_DEFAULT.to_string(),
+            grpc_addr: GRPC_ADDR_DEFAULT.to_string(),
+            cores: 0,
+            max_connections_per_core: 10_000,
+            max_body_bytes: 64 << 20,
+            max_header_bytes: 64 << 10,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 60,
+            idle_timeout_seconds: 120,
+            shard_queue_depth: 256,
+            query_timeout_seconds: 120,
+            max_samples_per_query: 50_000_000,
+            lookback_delta_seconds: 300,
+            shutdown_drain_seconds: 10,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("data"),
+            shards: 0,
+            retention_days: 15,
+            wal_segment_size_mb: 128,
+            wal_fsync: true,
+            block_duration_hours: 2,
+            reject_non_finite: false,
+        }
+    }
+}
+
+/// A configuration problem, always naming the key (`server.cores`) or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+/// The parsed, validated listen addresses and derived values the runtime needs.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+}
+
+impl Config {
+    /// Loads `path`, or the embedded defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<(Config, Resolved), ConfigError> {
+        let config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                Config::from_yaml(&text).map_err(|message| ConfigError::Syntax { path: path.to_path_buf(), message })?
+            }
+        };
+        let resolved = config.validate()?;
+        Ok((config, resolved))
+    }
+
+    /// Parses YAML text; an empty document means all defaults.
+    pub fn from_yaml(text: &str) -> Result<Config, String> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks every value that serde's types cannot express.
+    pub fn validate(&self) -> Result<Resolved, ConfigError> {
+        let http_addr = parse_addr("server.http_addr", &self.server.http_addr)?;
+        let grpc_addr = parse_addr("server.grpc_addr", &self.server.grpc_addr)?;
+        if http_addr == grpc_addr && http_addr.port() != 0 {
+            return value_error("server.grpc_addr", "must differ from server.http_addr");
+        }
+        let s = &self.server;
+        positive("server.max_connections_per_core", s.max_connections_per_core as u64)?;
+        positive("server.max_body_bytes", s.max_body_bytes as u64)?;
+        if s.max_header_bytes < 1024 {
+            return value_error("server.max_header_bytes", "must be at least 1024");
+        }
+        positive("server.header_read_timeout_seconds", s.header_read_timeout_seconds)?;
+        positive("server.body_read_timeout_seconds", s.body_read_timeout_seconds)?;
+        positive("server.idle_timeout_seconds", s.idle_timeout_seconds)?;
+        positive("server.shard_queue_depth", s.shard_queue_depth as u64)?;
+        positive("server.query_timeout_seconds", s.query_timeout_seconds)?;
+        positive("server.max_samples_per_query", s.max_samples_per_query as u64)?;
+        positive("server.lookback_delta_seconds", s.lookback_delta_seconds)?;
+        if s.cores > 1024 {
+            return value_error("server.cores", "must be at most 1024 (0 means all CPUs)");
+        }
+        let st = &self.storage;
+        if st.data_dir.as_os_str().is_empty() {
+            return value_error("storage.data_dir", "must not be empty");
+        }
+        if st.shards > 4096 {
+            return value_error("storage.shards", "must be at most 4096 (0 means one per core)");
+        }
+        if !(1..=1024).contains(&st.wal_segment_size_mb) {
+            return value_error("storage.wal_segment_size_mb", "must be between 1 and 1024");
+        }
+        positive("storage.retention_days", st.retention_days)?;
+        positive("storage.block_duration_hours", st.block_duration_hours)?;
+        if self.tls.cert_file.is_some() || self.tls.key_file.is_some() || self.tls.ca_file.is_some() || self.tls.require_client_cert {
+            return value_error("tls", "TLS is not available in this build yet (tracked in issue 6); remove the tls section");
+        }
+        Ok(Resolved { http_addr, grpc_addr })
+    }
+
+    /// The effective configuration as YAML (for `/api/v1/status/config`).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+fn parse_addr(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse()
+        .map_err(|_| ConfigError::Value { key, message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:9101)") })
+}
+
+fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return value_error(key, "must be greater than 0");
+    }
+    Ok(())
+}
+
+fn value_error<T>(key: &'static str, message: &str) -> Result<T, ConfigError> {
+    Err(ConfigError::Value { key, message: message.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(Config::from_yaml("").unwrap(), Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn partial_sections_keep_other_defaults() {
+        let c = Config::from_yaml("server:\n  cores: 2\nstorage:\n  data_dir: /tmp/x\n").unwrap();
+        assert_eq!(c.server.cores, 2);
+        assert_eq!(c.server.http_addr, HTTP_ADDR_DEFAULT);
+        assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
+        assert!(c.storage.wal_fsync);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_yaml("server:\n  corez: 2\n").unwrap_err();
+        assert!(err.contains("corez"), "{err}");
+        let err = Config::from_yaml("stroage: {}\n").unwrap_err();
+        assert!(err.contains("stroage"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::from_yaml("server:\n  cores: many\n").unwrap_err();
+        assert!(err.contains("cores"), "{err}");
+        let mut c = Config::default();
+        c.server.http_addr = "localhost".into();
+        assert!(c.validate().unwrap_err().to_string().contains("server.http_addr"));
+        let mut c = Config::default();
+        c.storage.wal_segment_size_mb = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("storage.wal_segment_size_mb"));
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let c = Config::default();
+        assert_eq!(Config::from_yaml(&c.to_yaml()).unwrap(), c);
+    }
+}

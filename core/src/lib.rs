@@ -1,0 +1,13 @@
+//! The Metricstor server: configuration, the thread-per-core runtime, shard ownership and
+//! routing, the read-path coordinator, remote_write ingestion and the HTTP API. It wires
+//! `net`, `tsdb`, `promql` and `proto` together; storage and query logic live in those crates.
+
+pub mod api;
+pub mod config;
+pub mod coordinator;
+pub mod data_dir;
+pub mod ingest;
+pub mod io_uring_probe;
+pub mod runtime;
+pub mod selectors;
+pub mod shard;

@@ -1,0 +1,296 @@
+//! Thread-per-core runtime: one pinned glommio executor per core; each owns some shards
+//! (shard i → executor i mod cores) and accepts on both ports (SO_REUSEPORT). Start-up,
+//! readiness and the shutdown sequence (stop accepting → drain → flush shards) live here.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+
+use async_channel::{Receiver, Sender};
+use glommio::{LocalExecutorBuilder, Placement};
+use tsdb::{ShardDb, ShardOptions};
+
+use crate::api::{Api, ExecutorMetrics};
+use crate::config::{Config, Resolved};
+use crate::data_dir;
+use crate::shard::owner::run_shard_owner;
+use crate::shard::{ShardRequest, ShardRouter};
+
+/// io_uring registered buffer memory per executor. Kept small: it must be locked memory,
+/// and unprivileged users often have only a few MiB of memlock (DESIGN §9 pitfall 3).
+pub const IO_MEMORY_BYTES: usize = 2 << 20;
+
+/// What the runtime resolved at start: real ports (port 0 becomes a real port).
+#[derive(Clone, Debug)]
+pub struct Listening {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+}
+
+enum Event {
+    Bound(Result<Listening, String>),
+    ShardsOpened(Result<(), String>),
+    Signal(i32),
+}
+
+/// CPUs this process may run on (its affinity mask), in order.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (this thread).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Everything one executor needs; all `Send`, moved into the executor thread.
+struct ExecutorPlan {
+    index: usize,
+    cores: usize,
+    http_addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    config: Arc<Config>,
+    senders: Vec<Sender<ShardRequest>>,
+    owned: Vec<(usize, Receiver<ShardRequest>)>,
+    shutdown: Receiver<()>,
+    stop_shards_rx: Receiver<()>,
+    stop_shards_tx: Sender<()>,
+    metrics: Arc<ExecutorMetrics>,
+    all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
+    events: mpsc::Sender<Event>,
+    started_at_ms: i64,
+}
+
+/// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
+pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
+    crate::io_uring_probe::check_io_uring()?;
+    let cpus = allowed_cpus();
+    let cores = if config.server.cores == 0 { cpus.len() } else { config.server.cores };
+    if cores > cpus.len() {
+        return Err(format!("invalid value for server.cores: {cores} but this process may use only {} CPUs", cpus.len()));
+    }
+    let shards = data_dir::open_or_create(&config.storage.data_dir, if config.storage.shards == 0 { cores } else { config.storage.shards })
+        .map_err(|e| e.to_string())?;
+    if config.storage.shards != 0 && config.storage.shards != shards {
+        tracing::warn!(configured = config.storage.shards, recorded = shards, "storage.shards differs from the data directory's recorded count; using the recorded count");
+    }
+    let config = Arc::new(config);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards).map(|_| async_channel::bounded(config.server.shard_queue_depth)).unzip();
+    let mut owned: Vec<Vec<(usize, Receiver<ShardRequest>)>> = (0..cores).map(|_| Vec::new()).collect();
+    for (shard, rx) in receivers.into_iter().enumerate() {
+        owned[shard % cores].push((shard, rx));
+    }
+    let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
+    let (stop_shards_tx, stop_shards_rx) = async_channel::bounded::<()>(1);
+    let metrics: Vec<Arc<ExecutorMetrics>> = (0..cores).map(|_| Arc::new(ExecutorMetrics::default())).collect();
+    let all_metrics = Arc::new(metrics.clone());
+    let (events_tx, events) = mpsc::channel::<Event>();
+    let started_at_ms = now_ms();
+
+    let signals_tx = events_tx.clone();
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signals_handle = signals.handle();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signals_tx.send(Event::Signal(signal)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+
+    let mut handles = Vec::with_capacity(cores);
+    let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr };
+    let mut owned = owned.into_iter();
+    let mut failure: Option<String> = None;
+    let mut opened = 0;
+    for index in 0..cores {
+        let plan = ExecutorPlan {
+            index,
+            cores,
+            http_addr: listening.http_addr,
+            grpc_addr: listening.grpc_addr,
+            config: config.clone(),
+            senders: senders.clone(),
+            owned: owned.next().unwrap_or_default(),
+            shutdown: shutdown_rx.clone(),
+            stop_shards_rx: stop_shards_rx.clone(),
+            stop_shards_tx: stop_shards_tx.clone(),
+            metrics: metrics[index].clone(),
+            all_metrics: all_metrics.clone(),
+            events: events_tx.clone(),
+            started_at_ms,
+        };
+        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpus[index]))
+            .name(&format!("metricstor-{index}"))
+            .io_memory(IO_MEMORY_BYTES);
+        match builder.spawn(move || run_executor(plan)) {
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                failure = Some(format!("cannot start executor {index}: {e}"));
+                break;
+            }
+        }
+        // Executor 0 resolves port 0 to a real port; the others bind that same port.
+        match next_bound(&events, &mut opened) {
+            Ok(bound) => listening = bound,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    drop(senders);
+    drop(stop_shards_rx);
+    drop(stop_shards_tx);
+    drop(events_tx);
+    while failure.is_none() && opened < handles.len() {
+        match events.recv() {
+            Ok(Event::ShardsOpened(Ok(()))) => opened += 1,
+            Ok(Event::ShardsOpened(Err(e))) | Ok(Event::Bound(Err(e))) => failure = Some(e),
+            Ok(Event::Bound(Ok(_))) => {}
+            Ok(Event::Signal(_)) => failure = Some("interrupted during start-up".into()),
+            Err(_) => failure = Some("executors exited during start-up".into()),
+        }
+    }
+    if failure.is_none() {
+        tracing::info!(cores, shards, data_dir = %config.storage.data_dir.display(), "metricstor {} started", env!("CARGO_PKG_VERSION"));
+        tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 (Prometheus API, remote_write) on http://{}", listening.http_addr);
+        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC on {} (HTTP/1.1 API until the gRPC service lands)", listening.grpc_addr);
+        loop {
+            match events.recv() {
+                Ok(Event::Signal(signal)) => {
+                    tracing::info!(signal, "shutting down: no new connections, finishing requests, flushing shards");
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    drop(shutdown_tx);
+    signals_handle.close();
+    let mut clean = true;
+    for handle in handles {
+        if let Err(e) = handle.join() {
+            tracing::error!(error = %e, "executor failed");
+            clean = false;
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None if clean => {
+            tracing::info!("shutdown complete");
+            Ok(())
+        }
+        None => Err("an executor failed during shutdown; see the log above".into()),
+    }
+}
+
+/// Waits for the next executor's bound addresses, counting shard-open reports on the way.
+fn next_bound(events: &mpsc::Receiver<Event>, opened: &mut usize) -> Result<Listening, String> {
+    loop {
+        match events.recv() {
+            Ok(Event::Bound(result)) => return result,
+            Ok(Event::ShardsOpened(Ok(()))) => *opened += 1,
+            Ok(Event::ShardsOpened(Err(e))) => return Err(e),
+            Ok(Event::Signal(_)) => return Err("interrupted during start-up".into()),
+            Err(_) => return Err("executors exited during start-up".into()),
+        }
+    }
+}
+
+async fn run_executor(plan: ExecutorPlan) {
+    let ExecutorPlan { index, cores, config, events, .. } = plan;
+    let bind = |addr: SocketAddr, what: &str| {
+        glommio::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+    };
+    let listeners = bind(plan.http_addr, "server.http_addr").and_then(|h| Ok((h, bind(plan.grpc_addr, "server.grpc_addr")?)));
+    let (http_listener, grpc_listener) = match listeners {
+        Ok(pair) => pair,
+        Err(e) => {
+            let _ = events.send(Event::Bound(Err(e)));
+            return;
+        }
+    };
+    let bound = (|| Ok::<_, std::io::Error>(Listening { http_addr: http_listener.local_addr()?, grpc_addr: grpc_listener.local_addr()? }))();
+    match bound {
+        Ok(listening) => {
+            let _ = events.send(Event::Bound(Ok(listening)));
+        }
+        Err(e) => {
+            let _ = events.send(Event::Bound(Err(format!("cannot read the bound address: {e}"))));
+            return;
+        }
+    }
+
+    let mut owners = Vec::new();
+    let shard_options = ShardOptions {
+        wal_segment_bytes: config.storage.wal_segment_size_mb << 20,
+        fsync_on_commit: config.storage.wal_fsync,
+    };
+    for (shard, requests) in plan.owned {
+        let dir = data_dir::shard_dir(&config.storage.data_dir, shard);
+        match ShardDb::open(&dir, shard_options.clone()).await {
+            Ok(db) => {
+                let stop = plan.stop_shards_rx.clone();
+                owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop)));
+            }
+            Err(e) => {
+                let _ = events.send(Event::ShardsOpened(Err(format!("cannot open shard {shard} in {}: {e}", dir.display()))));
+                return;
+            }
+        }
+    }
+    drop(plan.stop_shards_rx);
+    let _ = events.send(Event::ShardsOpened(Ok(())));
+    tracing::debug!(executor = index, cores, shards = owners.len(), "executor ready");
+
+    let api = Rc::new(Api {
+        router: ShardRouter::new(plan.senders),
+        config: config.clone(),
+        engine: promql::Engine::new(promql::EngineOptions {
+            lookback_delta_ms: config.server.lookback_delta_seconds as i64 * 1000,
+            max_samples: config.server.max_samples_per_query,
+            ..promql::EngineOptions::default()
+        }),
+        metrics: plan.metrics,
+        all_metrics: plan.all_metrics,
+        started_at_ms: plan.started_at_ms,
+    });
+    let limits = server_limits(&config);
+    let handler: Rc<dyn net::Handler> = api.clone();
+    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone());
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown);
+    futures_lite::future::zip(http, grpc).await;
+    drop(handler);
+    drop(api);
+    // This executor has stopped serving; shards stop once every executor has.
+    drop(plan.stop_shards_tx);
+    for owner in owners {
+        owner.await;
+    }
+}
+
+fn server_limits(config: &Config) -> net::ServerLimits {
+    let s = &config.server;
+    net::ServerLimits {
+        head_bytes_max: s.max_header_bytes,
+        body_bytes_max: s.max_body_bytes,
+        header_read_timeout_ms: s.header_read_timeout_seconds * 1000,
+        body_read_timeout_ms: s.body_read_timeout_seconds * 1000,
+        idle_timeout_ms: s.idle_timeout_seconds * 1000,
+        connections_max: s.max_connections_per_core,
+        shutdown_drain_ms: s.shutdown_drain_seconds * 1000,
+        ..net::ServerLimits::default()
+    }
+}

@@ -1,0 +1,42 @@
+//! The one message enum that crosses executors towards a shard owner, with a oneshot
+//! reply channel per request. Everything here is owned, `Send` data.
+
+use futures_channel::oneshot;
+use tsdb::{Labels, Matcher, SeriesSamples};
+
+/// A select request: matchers and an inclusive time range in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Select {
+    pub matchers: Vec<Matcher>,
+    pub mint_ms: i64,
+    pub maxt_ms: i64,
+}
+
+/// What a shard has done so far; summed over shards for `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct ShardStatsSnapshot {
+    pub shard: usize,
+    pub series: u64,
+    pub samples_appended_total: u64,
+    pub samples_out_of_order_total: u64,
+    pub duplicates_overwritten_total: u64,
+    pub wal_bytes_written_total: u64,
+    pub wal_fsyncs_total: u64,
+}
+
+/// Result of appending one request's sub-batch.
+#[derive(Clone, Debug, Default)]
+pub struct AppendAck {
+    pub samples_appended: u64,
+}
+
+pub enum ShardRequest {
+    /// Append one request's series to this shard; the reply comes after the WAL commit.
+    Append { series: Vec<SeriesSamples>, reply: oneshot::Sender<Result<AppendAck, String>> },
+    /// Several selects at once (one PromQL query's selectors), answered in order.
+    Select { selects: Vec<Select>, reply: oneshot::Sender<Vec<Vec<SeriesSamples>>> },
+    Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
+    LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
+    LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
+    Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
+}

@@ -1,0 +1,109 @@
+//! The loop that owns one shard's `ShardDb` on its executor: drains its queue, commits every
+//! queued append in one WAL group commit (one fdatasync for many requests), answers reads.
+
+use async_channel::Receiver;
+use futures_lite::future;
+use tsdb::{SeriesSamples, ShardDb};
+
+use super::messages::{AppendAck, ShardRequest, ShardStatsSnapshot};
+
+/// Most requests folded into one group commit, so one commit's latency stays bounded.
+pub const GROUP_COMMIT_REQUESTS_MAX: usize = 64;
+
+/// Serves `requests` until `stop` is closed, then answers what is still queued, closes the
+/// queue and closes the database (WAL synced).
+pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<ShardRequest>, stop: Receiver<()>) {
+    loop {
+        let next = future::or(async { requests.recv().await.ok() }, async {
+            let _ = stop.recv().await;
+            None
+        })
+        .await;
+        let Some(first) = next else { break };
+        let mut group = vec![first];
+        while group.len() < GROUP_COMMIT_REQUESTS_MAX {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        process_group(shard, &mut db, group).await;
+    }
+    requests.close();
+    let mut rest = Vec::new();
+    while let Ok(request) = requests.try_recv() {
+        rest.push(request);
+    }
+    if !rest.is_empty() {
+        process_group(shard, &mut db, rest).await;
+    }
+    if let Err(error) = db.close().await {
+        tracing::error!(shard, %error, "closing shard failed");
+    } else {
+        tracing::info!(shard, "shard closed");
+    }
+}
+
+async fn process_group(shard: usize, db: &mut ShardDb, group: Vec<ShardRequest>) {
+    let mut appends: Vec<(Vec<SeriesSamples>, futures_channel::oneshot::Sender<Result<AppendAck, String>>)> = Vec::new();
+    let mut reads = Vec::new();
+    for request in group {
+        match request {
+            ShardRequest::Append { series, reply } => appends.push((series, reply)),
+            other => reads.push(other),
+        }
+    }
+    if !appends.is_empty() {
+        let groups: Vec<&[SeriesSamples]> = appends.iter().map(|(s, _)| s.as_slice()).collect();
+        match db.append_group(&groups).await {
+            Ok(outcomes) => {
+                debug_assert_eq!(outcomes.len(), appends.len(), "one outcome per group");
+                for ((_, reply), outcome) in appends.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(AppendAck { samples_appended: outcome.samples_appended }));
+                }
+            }
+            Err(error) => {
+                tracing::error!(shard, %error, "WAL commit failed; requests answered with an error");
+                let message = error.to_string();
+                for (_, reply) in appends {
+                    let _ = reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+    for request in reads {
+        answer_read(shard, db, request);
+    }
+}
+
+fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
+    // A dropped receiver means the asker went away (e.g. a cancelled query): nothing to do.
+    match request {
+        ShardRequest::Append { .. } => unreachable!("appends are split off before reads are answered"),
+        ShardRequest::Select { selects, reply } => {
+            let results = selects.iter().map(|s| db.select(&s.matchers, s.mint_ms, s.maxt_ms)).collect();
+            let _ = reply.send(results);
+        }
+        ShardRequest::Series { select, reply } => {
+            let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::LabelNames { select, reply } => {
+            let _ = reply.send(db.label_names(&select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::LabelValues { name, select, reply } => {
+            let _ = reply.send(db.label_values(&name, &select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::Stats { reply } => {
+            let s = db.stats();
+            let _ = reply.send(ShardStatsSnapshot {
+                shard,
+                series: s.series,
+                samples_appended_total: s.samples_appended_total,
+                samples_out_of_order_total: s.samples_out_of_order_total,
+                duplicates_overwritten_total: s.duplicates_overwritten_total,
+                wal_bytes_written_total: s.wal_bytes_written_total,
+                wal_fsyncs_total: s.wal_fsyncs_total,
+            });
+        }
+    }
+}

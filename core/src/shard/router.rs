@@ -1,0 +1,168 @@
+//! Routes series to their owning shard (stable hash of the sorted labels mod shard count)
+//! and requests to shard queues. Bounded queues: a full queue is reported, never grown.
+
+use async_channel::{Sender, TrySendError};
+use futures_channel::oneshot;
+use tsdb::{Labels, SeriesSamples};
+
+use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
+
+/// Why a request could not be handed to a shard.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("shard {shard} queue is full")]
+    QueueFull { shard: usize },
+    #[error("shard {shard} is shutting down")]
+    ShuttingDown { shard: usize },
+    #[error("shard {shard} failed: {message}")]
+    Failed { shard: usize, message: String },
+}
+
+/// Shard of a label set: stable xxh3 hash mod shard count (DESIGN §3).
+pub fn shard_for(labels: &Labels, shard_count: usize) -> usize {
+    debug_assert!(shard_count > 0, "there is always at least one shard");
+    (labels.stable_hash() % shard_count as u64) as usize
+}
+
+/// One per executor: senders to every shard's queue.
+#[derive(Clone)]
+pub struct ShardRouter {
+    senders: Vec<Sender<ShardRequest>>,
+}
+
+impl ShardRouter {
+    pub fn new(senders: Vec<Sender<ShardRequest>>) -> Self {
+        assert!(!senders.is_empty(), "a router needs at least one shard");
+        ShardRouter { senders }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.senders.len()
+    }
+
+    fn try_send(&self, shard: usize, request: ShardRequest) -> Result<(), SubmitError> {
+        self.senders[shard].try_send(request).map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::QueueFull { shard },
+            TrySendError::Closed(_) => SubmitError::ShuttingDown { shard },
+        })
+    }
+
+    /// Sends queries even when the queue is full (they are bounded by query concurrency, not
+    /// by the write queue), waiting for room.
+    async fn send(&self, shard: usize, request: ShardRequest) -> Result<(), SubmitError> {
+        self.senders[shard].send(request).await.map_err(|_| SubmitError::ShuttingDown { shard })
+    }
+
+    /// Splits series by owner, enqueues every part (all or nothing per shard queue), and waits
+    /// until every owner has committed its part to the WAL.
+    pub async fn append(&self, series: Vec<SeriesSamples>) -> Result<u64, SubmitError> {
+        let shard_count = self.shard_count();
+        let mut parts: Vec<Vec<SeriesSamples>> = (0..shard_count).map(|_| Vec::new()).collect();
+        for s in series {
+            let shard = shard_for(&s.labels, shard_count);
+            parts[shard].push(s);
+        }
+        let mut pending = Vec::new();
+        for (shard, part) in parts.into_iter().enumerate() {
+            if part.is_empty() {
+                continue;
+            }
+            let (reply, rx) = oneshot::channel();
+            self.try_send(shard, ShardRequest::Append { series: part, reply })?;
+            pending.push((shard, rx));
+        }
+        let mut appended = 0;
+        for (shard, rx) in pending {
+            match rx.await {
+                Ok(Ok(AppendAck { samples_appended })) => appended += samples_appended,
+                Ok(Err(message)) => return Err(SubmitError::Failed { shard, message }),
+                Err(_) => return Err(SubmitError::ShuttingDown { shard }),
+            }
+        }
+        Ok(appended)
+    }
+
+    /// Scatters the same request to every shard and gathers the replies in shard order.
+    async fn scatter<T>(&self, make: impl Fn(oneshot::Sender<T>) -> ShardRequest) -> Result<Vec<T>, SubmitError> {
+        let mut pending = Vec::with_capacity(self.shard_count());
+        for shard in 0..self.shard_count() {
+            let (reply, rx) = oneshot::channel();
+            self.send(shard, make(reply)).await?;
+            pending.push((shard, rx));
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for (shard, rx) in pending {
+            out.push(rx.await.map_err(|_| SubmitError::ShuttingDown { shard })?);
+        }
+        Ok(out)
+    }
+
+    /// Runs all `selects` on every shard; result `[i]` holds select `i`'s series from all shards.
+    pub async fn select(&self, selects: Vec<Select>) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
+        let count = selects.len();
+        let per_shard = self.scatter(|reply| ShardRequest::Select { selects: selects.clone(), reply }).await?;
+        let mut merged: Vec<Vec<SeriesSamples>> = (0..count).map(|_| Vec::new()).collect();
+        for shard_result in per_shard {
+            for (i, series) in shard_result.into_iter().enumerate() {
+                merged[i].extend(series);
+            }
+        }
+        Ok(merged)
+    }
+
+    pub async fn series(&self, select: Select) -> Result<Vec<Labels>, SubmitError> {
+        let mut all: Vec<Labels> = self
+            .scatter(|reply| ShardRequest::Series { select: select.clone(), reply })
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    pub async fn label_names(&self, select: Select) -> Result<Vec<String>, SubmitError> {
+        let lists = self.scatter(|reply| ShardRequest::LabelNames { select: select.clone(), reply }).await?;
+        Ok(merge_sorted_unique(lists))
+    }
+
+    pub async fn label_values(&self, name: &str, select: Select) -> Result<Vec<String>, SubmitError> {
+        let lists = self
+            .scatter(|reply| ShardRequest::LabelValues { name: name.to_string(), select: select.clone(), reply })
+            .await?;
+        Ok(merge_sorted_unique(lists))
+    }
+
+    pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
+        self.scatter(|reply| ShardRequest::Stats { reply }).await
+    }
+}
+
+fn merge_sorted_unique(lists: Vec<Vec<String>>) -> Vec<String> {
+    let mut all: Vec<String> = lists.into_iter().flatten().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_is_stable_and_in_range() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        for count in 1..16 {
+            let shard = shard_for(&labels, count);
+            assert!(shard < count);
+            assert_eq!(shard, shard_for(&labels.clone(), count));
+        }
+    }
+
+    #[test]
+    fn merge_dedups() {
+        let merged = merge_sorted_unique(vec![vec!["a".into(), "c".into()], vec!["b".into(), "a".into()]]);
+        assert_eq!(merged, vec!["a", "b", "c"]);
+    }
+}

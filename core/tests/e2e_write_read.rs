@@ -1,0 +1,226 @@
+//! End-to-end: the real binary on free ports; remote_write 1.0 and 2.0 in, Prometheus API
+//! out, across a clean restart and a SIGKILL; bad input answered with the right status
+//! while stored data stays intact.
+
+mod support;
+
+use std::time::Duration;
+
+use prost::Message;
+use proto::remote_write_v2 as v2;
+use support::*;
+
+const V2_CONTENT_TYPE: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+const STEP_MS: i64 = 15_000;
+
+fn base_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // Recent, whole seconds, so query times print exactly.
+    (now / 1000) * 1000 - 3_600_000
+}
+
+fn instant(server: &Server, query: &str, time_ms: i64) -> serde_json::Value {
+    let url = server.url(&format!("/api/v1/query?query={}&time={}", urlencode(query), time_ms as f64 / 1000.0));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "query {query}: {body}");
+    assert_eq!(body["status"], "success");
+    body["data"].clone()
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The single value of `query` at `time_ms`, or None when the vector is empty.
+fn value_at(server: &Server, query: &str, time_ms: i64) -> Option<String> {
+    let data = instant(server, query, time_ms);
+    assert_eq!(data["resultType"], "vector", "{data}");
+    let result = data["result"].as_array().expect("result array");
+    assert!(result.len() <= 1, "expected at most one series for {query}: {data}");
+    result.first().map(|s| s["value"][1].as_str().expect("value string").to_string())
+}
+
+fn push_fixture(server: &Server, t0: i64) {
+    let counter: Vec<(i64, f64)> = (0..10).map(|i| (t0 + i * STEP_MS, i as f64 * 10.0)).collect();
+    let gauge = vec![(t0, 1.5), (t0 + STEP_MS, f64::NAN), (t0 + 2 * STEP_MS, f64::from_bits(tsdb::STALE_NAN_BITS))];
+    let body = v1_request(&[
+        (vec![("__name__", "e2e_counter"), ("instance", "i1"), ("job", "a")], counter),
+        (vec![("__name__", "e2e_gauge"), ("job", "b")], gauge),
+    ]);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+
+    let request = v2::Request {
+        symbols: vec!["".into(), "__name__".into(), "e2e_v2".into(), "job".into(), "c".into()],
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: vec![1, 2, 3, 4],
+            samples: (0..5).map(|i| v2::Sample { value: -(i as f64), timestamp: t0 + i * STEP_MS, ..Default::default() }).collect(),
+            ..Default::default()
+        }],
+    };
+    let reply = post(&server.url("/api/v1/write"), V2_CONTENT_TYPE, &snappy(&request.encode_to_vec()));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Samples-Written"), Some("5"));
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Histograms-Written"), Some("0"));
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Exemplars-Written"), Some("0"));
+}
+
+fn assert_fixture_readable(server: &Server, t0: i64) {
+    for i in 0..10 {
+        let t = t0 + i * STEP_MS;
+        assert_eq!(value_at(server, "e2e_counter", t).as_deref(), Some((i * 10).to_string().as_str()), "counter at step {i}");
+    }
+    for i in 0..5 {
+        let expected = if i == 0 { "0".to_string() } else { format!("-{i}") };
+        assert_eq!(value_at(server, "e2e_v2{job=\"c\"}", t0 + i * STEP_MS).as_deref(), Some(expected.as_str()));
+    }
+    assert_eq!(value_at(server, "e2e_gauge", t0).as_deref(), Some("1.5"));
+    assert_eq!(value_at(server, "e2e_gauge", t0 + STEP_MS).as_deref(), Some("NaN"));
+    // The stale marker ends the series: nothing at or after it within the lookback.
+    assert_eq!(value_at(server, "e2e_gauge", t0 + 2 * STEP_MS), None);
+    // Lookback: 4 minutes after the last counter sample it is still visible, 6 minutes after it is not.
+    assert_eq!(value_at(server, "e2e_counter", t0 + 9 * STEP_MS + 240_000).as_deref(), Some("90"));
+    assert_eq!(value_at(server, "e2e_counter", t0 + 9 * STEP_MS + 360_000), None);
+}
+
+#[test]
+fn write_v1_v2_restart_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let t0 = base_ms();
+    let server = Server::start(&config);
+    push_fixture(&server, t0);
+    assert_fixture_readable(&server, t0);
+
+    // All four matcher types.
+    let t = t0 + STEP_MS;
+    let names = |query: &str| -> Vec<String> {
+        let data = instant(&server, query, t);
+        let mut names: Vec<String> =
+            data["result"].as_array().unwrap().iter().map(|s| s["metric"]["__name__"].as_str().unwrap().to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("{__name__=~\"e2e_.*\"}"), vec!["e2e_counter", "e2e_gauge", "e2e_v2"]);
+    assert_eq!(names("{__name__=~\"e2e_.*\", job!=\"a\"}"), vec!["e2e_gauge", "e2e_v2"]);
+    assert_eq!(names("{__name__=~\"e2e_.*\", job!~\"a|b\"}"), vec!["e2e_v2"]);
+    assert_eq!(names("{__name__=~\"e2e_.*\", instance=\"i1\"}"), vec!["e2e_counter"]);
+    assert_eq!(names("{__name__=~\"e2e_.*\", instance=~\"\"}"), vec!["e2e_gauge", "e2e_v2"]);
+
+    let (status, body) = get_json(&server.url("/api/v1/series?match[]=%7Bjob%3D~%22a%7Cc%22%7D"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 2, "{body}");
+    let (_, body) = get_json(&server.url("/api/v1/labels"));
+    assert_eq!(body["data"], serde_json::json!(["__name__", "instance", "job"]));
+    let (_, body) = get_json(&server.url("/api/v1/label/job/values"));
+    assert_eq!(body["data"], serde_json::json!(["a", "b", "c"]));
+
+    assert!(server.stop(), "clean shutdown exits 0");
+    let server = Server::start(&config);
+    assert_fixture_readable(&server, t0);
+    assert!(server.stop());
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let t0 = base_ms();
+    let server = Server::start(&config);
+    push_fixture(&server, t0);
+    server.kill9();
+    let server = Server::start(&config);
+    assert_fixture_readable(&server, t0);
+    // And the restarted server keeps accepting writes on top of the replayed WAL.
+    let body = v1_request(&[(vec![("__name__", "e2e_after"), ("job", "z")], vec![(t0, 7.0)])]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    assert_eq!(value_at(&server, "e2e_after", t0).as_deref(), Some("7"));
+    assert!(server.stop());
+}
+
+#[test]
+fn bad_input_gets_its_error_and_data_stays_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let t0 = base_ms();
+    let server = Server::start(&config);
+    push_fixture(&server, t0);
+    let write_url = server.url("/api/v1/write");
+
+    let good = v1_request(&[(vec![("__name__", "e2e_bad"), ("job", "x")], vec![(t0, 1.0)])]);
+    let reply = post(&write_url, "application/x-protobuf", &good[..good.len() - 4]);
+    assert_eq!(reply.status, 400, "truncated snappy: {}", reply.body);
+    assert!(reply.body.contains("snappy"), "{}", reply.body);
+
+    let reply = post(&write_url, "application/x-protobuf", &snappy(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]));
+    assert_eq!(reply.status, 400, "garbage protobuf: {}", reply.body);
+    assert!(reply.body.contains("protobuf"), "{}", reply.body);
+
+    let unsorted = v1_request(&[(vec![("job", "x"), ("__name__", "e2e_unsorted")], vec![(t0, 1.0)])]);
+    let reply = post(&write_url, "application/x-protobuf", &unsorted);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("e2e_unsorted") && reply.body.contains("not sorted"), "{}", reply.body);
+
+    let duplicate = v1_request(&[(vec![("__name__", "e2e_dup"), ("job", "x"), ("job", "y")], vec![(t0, 1.0)])]);
+    let reply = post(&write_url, "application/x-protobuf", &duplicate);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("e2e_dup") && reply.body.contains("duplicate"), "{}", reply.body);
+
+    let reply = post(&write_url, "application/json", &good);
+    assert_eq!(reply.status, 415, "{}", reply.body);
+
+    let huge = format!(
+        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        1u64 << 30
+    );
+    let response = raw_exchange(&server.http_addr, huge.as_bytes(), Duration::from_secs(10));
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+
+    let response = raw_exchange(&server.http_addr, b"GARBAGE\x00\x01 / HTTP/9\r\n\r\n", Duration::from_secs(10));
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+
+    // A slow client that never finishes its headers is cut by the 2 s header timeout.
+    let started = std::time::Instant::now();
+    let response = raw_exchange(&server.http_addr, b"GET /api/v1/labels HTTP/1.1\r\nHost: x\r\n", Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(15), "slow client held for {:?}", started.elapsed());
+    assert!(response.is_empty() || response.starts_with("HTTP/1.1 408"), "{response}");
+
+    // Nothing bad was stored, everything good still is, and the server still serves.
+    assert_eq!(value_at(&server, "{__name__=~\"e2e_(unsorted|dup|bad)\"}", t0), None);
+    assert_fixture_readable(&server, t0);
+    assert_eq!(post(&write_url, "application/x-protobuf", &good).status, 204);
+    assert_eq!(value_at(&server, "e2e_bad", t0).as_deref(), Some("1"));
+    assert!(server.stop());
+}
+
+#[test]
+fn metrics_health_and_query_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let server = Server::start(&config);
+    push_fixture(&server, base_ms());
+    let text = agent().get(&server.url("/metrics")).call().unwrap().into_string().unwrap();
+    assert!(text.contains("metricstor_samples_ingested_total 18"), "{text}");
+    assert!(text.contains("metricstor_shard_series{shard=\"0\"}"), "{text}");
+    assert!(text.contains("metricstor_wal_bytes_written_total{shard=\"1\"}"), "{text}");
+    assert!(text.contains("metricstor_http_requests_total{endpoint=\"write\",code=\"204\"} 2"), "{text}");
+    assert_eq!(agent().get(&server.url("/-/healthy")).call().unwrap().status(), 200);
+    assert_eq!(agent().get(&server.url("/-/ready")).call().unwrap().status(), 200);
+
+    let (status, body) = get_json(&server.url("/api/v1/query?query=up%7B"));
+    assert_eq!(status, 400);
+    assert_eq!(body["errorType"], "bad_data");
+    assert!(body["error"].as_str().unwrap().contains("invalid parameter \"query\""), "{body}");
+    let (status, body) = get_json(&server.url("/api/v1/query?query=up&time=yesterday"));
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("invalid parameter \"time\""), "{body}");
+    let (status, _) = get_json(&server.url("/api/v1/nope"));
+    assert_eq!(status, 404);
+    // Grafana's "Save & test": 1+1 at time=4 must succeed (scalar).
+    let (status, body) = get_json(&server.url("/api/v1/query?query=1%2B1&time=4"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], serde_json::json!({"resultType": "scalar", "result": [4, "2"]}));
+    assert!(server.stop());
+}

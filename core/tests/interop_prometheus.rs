@@ -1,0 +1,86 @@
+//! Interop with real Prometheus (Debian's 2.42): Prometheus scrapes itself and remote_writes
+//! to Metricstor; `up` and `prometheus_build_info` become queryable here, and promtool can
+//! query us. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
+//! (`.ci/run` installs the package and sets them); otherwise it says why it skipped.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn series_count(server: &Server, query: &str) -> usize {
+    let url = server.url(&format!("/api/v1/query?query={query}"));
+    let (status, body) = get_json(&url);
+    if status != 200 {
+        return 0;
+    }
+    body["data"]["result"].as_array().map(|a| a.len()).unwrap_or(0)
+}
+
+#[test]
+fn prometheus_remote_write_and_promtool_query() {
+    let (Ok(prometheus), Ok(promtool)) = (std::env::var("METRICSTOR_PROMETHEUS_BIN"), std::env::var("METRICSTOR_PROMTOOL_BIN")) else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN and METRICSTOR_PROMTOOL_BIN (bash .ci/run does) to run the Prometheus interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\nremote_write:\n  - url: {}\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n",
+            server.url("/api/v1/write")
+        ),
+    )
+    .unwrap();
+    let child = Command::new(&prometheus)
+        .arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let _prometheus = KillOnDrop(child);
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if series_count(&server, "up") >= 1 && series_count(&server, "prometheus_build_info") >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "up and prometheus_build_info did not arrive via remote_write within 90 s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (_, body) = get_json(&server.url("/api/v1/query?query=up"));
+    let up = &body["data"]["result"][0];
+    assert_eq!(up["metric"]["job"], "prometheus", "{body}");
+    assert_eq!(up["value"][1], "1", "{body}");
+
+    let output = Command::new(&promtool)
+        .args(["query", "instant", &format!("http://{}", server.http_addr), "up"])
+        .output()
+        .expect("run promtool");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "promtool failed: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("up{") && stdout.contains("=> 1"), "promtool output: {stdout}");
+    assert!(server.stop());
+}

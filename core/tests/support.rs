@@ -1,0 +1,196 @@
+//! Shared test support: start the real `metricstor` binary on free ports with a temporary
+//! data directory, find its port from the start-up log, talk HTTP, stop it by PID.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use proto::remote_write_v1 as v1;
+
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct Server {
+    pub child: Child,
+    pub http_addr: String,
+    pub data_dir: PathBuf,
+    log: mpsc::Receiver<String>,
+}
+
+pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    let text = format!(
+        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\n  header_read_timeout_seconds: 2\n{extra_server}storage:\n  data_dir: {}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).expect("write test config");
+    path
+}
+
+impl Server {
+    /// Starts the binary with `config` and waits (bounded) for its listening line.
+    pub fn start(config: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start metricstor");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[metricstor] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match log.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("metricstor did not report its listener within {START_DEADLINE:?}");
+                }
+            };
+            if let Some(rest) = line.split("listening for HTTP/1.1").nth(1) {
+                let addr = rest.rsplit("http://").next().expect("address after http://").trim().to_string();
+                let data_dir = config.parent().expect("config has a parent").join("data");
+                return Server { child, http_addr: addr, data_dir, log };
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http_addr, path)
+    }
+
+    /// Sends a signal to the server's PID (only the process this test started).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the PID of our own child process.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// SIGTERM and wait (bounded) for a clean exit; returns the exit status success.
+    pub fn stop(mut self) -> bool {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(30))
+    }
+
+    pub fn kill9(mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait_exit(Duration::from_secs(30));
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("metricstor did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn reply_of(r: ureq::Response) -> Reply {
+    let status = r.status();
+    let headers = r.headers_names().into_iter().map(|n| {
+        let v = r.header(&n).unwrap_or("").to_string();
+        (n, v)
+    }).collect();
+    Reply { status, headers, body: r.into_string().unwrap_or_default() }
+}
+
+/// POSTs a snappy body with a content type.
+pub fn post(url: &str, content_type: &str, body: &[u8]) -> Reply {
+    let result = agent().post(url).set("Content-Type", content_type).set("Content-Encoding", "snappy").send_bytes(body);
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => reply_of(r),
+        Err(e) => panic!("POST {url} failed: {e}"),
+    }
+}
+
+/// GETs a JSON endpoint; returns (status, parsed body).
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    match agent().get(url).call() {
+        Ok(r) => (r.status(), serde_json::from_str(&r.into_string().expect("body")).expect("JSON body")),
+        Err(ureq::Error::Status(code, r)) => (code, serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()),
+        Err(e) => panic!("GET {url} failed: {e}"),
+    }
+}
+
+pub fn snappy(raw: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(raw).expect("snappy compress")
+}
+
+pub fn v1_request(series: &[(Vec<(&str, &str)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+    let request = v1::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(labels, samples)| v1::TimeSeries {
+                labels: labels.iter().map(|(n, v)| v1::Label { name: n.to_string(), value: v.to_string() }).collect(),
+                samples: samples.iter().map(|(t, v)| v1::Sample { timestamp: *t, value: *v }).collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    snappy(&request.encode_to_vec())
+}
+
+/// Raw request over a socket, for inputs a client library refuses to send. Returns the
+/// response text (status line first) read until the server closes or `limit` passes.
+pub fn raw_exchange(addr: &str, request: &[u8], limit: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(limit)).expect("set timeout");
+    stream.write_all(request).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
