@@ -7,6 +7,7 @@ mod labels;
 mod params;
 mod query;
 mod self_metrics;
+mod status;
 mod write;
 
 use std::rc::Rc;
@@ -79,9 +80,15 @@ impl Api {
                 let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
                 labels::handle_label_values(self, name, &params(request)?).await
             }
-            "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&build_info())),
+            "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&status::build_info())),
+            "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
+            "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
+            "/api/v1/status/config" if method == Method::GET => Ok(json_ok(&status::config(self))),
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
+            "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
+            "/api/v1/metadata" if method == Method::GET => Ok(json_ok("{}")),
+            "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
@@ -104,15 +111,6 @@ fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let body = is_form.then(|| request.body().as_ref());
     Params::from_request(request.uri().query(), body).map_err(ApiError::bad_data)
-}
-
-fn build_info() -> String {
-    // Grafana needs version >= 2.24.0 and no `features` map (DESIGN §2); we report the
-    // Prometheus API level we implement.
-    format!(
-        r#"{{"version":"2.53.0","revision":"metricstor-{}","branch":"main","buildUser":"metricstor","buildDate":"","goVersion":"rust"}}"#,
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 pub(crate) fn json_ok(data_json: &str) -> Response<Bytes> {
