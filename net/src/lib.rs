@@ -2,12 +2,18 @@
 //! gRPC framing). It hands complete requests to a [`Handler`] and writes back its
 //! responses. It knows nothing about metrics, PromQL or storage.
 
+pub mod http1;
+pub mod io_adapter;
+pub mod listener;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
+
+pub use listener::{accept_loop, ConnectionStats, ServerLimits};
 
 /// A response future produced on the executor that owns the connection (`!Send` is fine).
 pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Bytes>>>>;

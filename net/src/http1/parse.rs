@@ -1,0 +1,176 @@
+//! Request-head parsing with `httparse`: method, target, version, headers, and the framing
+//! decisions (Content-Length vs chunked, keep-alive, `Expect: 100-continue`) with limits.
+
+use super::ProtocolError;
+
+/// Most headers in one request.
+pub const HEADERS_MAX: usize = 100;
+
+/// How the body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    ContentLength(u64),
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct Head {
+    pub request: http::request::Parts,
+    pub framing: BodyFraming,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+    /// Bytes of the buffer the head occupied.
+    pub head_len: usize,
+}
+
+/// Parses a head from the start of `buf`. `Ok(None)`: incomplete, read more (the caller
+/// enforces the size limit on what it buffered).
+pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, ProtocolError> {
+    let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ProtocolError::new(431, format!("more than {HEADERS_MAX} header fields")))
+        }
+        Err(e) => return Err(ProtocolError::new(400, format!("malformed request: {e}"))),
+    };
+    let method = req.method.ok_or_else(|| ProtocolError::new(400, "missing method"))?;
+    let path = req.path.ok_or_else(|| ProtocolError::new(400, "missing request target"))?;
+    let minor = req.version.ok_or_else(|| ProtocolError::new(400, "missing HTTP version"))?;
+    let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| ProtocolError::new(400, "invalid method"))?;
+    let uri: http::Uri = path.parse().map_err(|_| ProtocolError::new(400, format!("invalid request target {path:?}")))?;
+    let version = if minor == 1 { http::Version::HTTP_11 } else { http::Version::HTTP_10 };
+
+    let mut builder = http::Request::builder().method(method).uri(uri).version(version);
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut connection_close = false;
+    let mut connection_keep_alive = false;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let text = std::str::from_utf8(h.value).map_err(|_| ProtocolError::new(400, "invalid Content-Length"))?;
+            let value: u64 = text.trim().parse().map_err(|_| ProtocolError::new(400, format!("invalid Content-Length {text:?}")))?;
+            if content_length.is_some_and(|previous| previous != value) {
+                return Err(ProtocolError::new(400, "conflicting Content-Length headers"));
+            }
+            content_length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let text = std::str::from_utf8(h.value).map_err(|_| ProtocolError::new(400, "invalid Transfer-Encoding"))?;
+            let last = text.rsplit(',').next().unwrap_or("").trim();
+            if !last.eq_ignore_ascii_case("chunked") {
+                return Err(ProtocolError::new(501, format!("unsupported Transfer-Encoding {text:?}")));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let token = String::from_utf8_lossy(token);
+                let token = token.trim();
+                connection_close |= token.eq_ignore_ascii_case("close");
+                connection_keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if h.value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(ProtocolError::new(417, "only Expect: 100-continue is supported"));
+            }
+        }
+        let header_name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ProtocolError::new(400, format!("invalid header name {name:?}")))?;
+        let header_value = http::HeaderValue::from_bytes(h.value)
+            .map_err(|_| ProtocolError::new(400, format!("invalid value for header {name}")))?;
+        builder = builder.header(header_name, header_value);
+    }
+    if chunked && content_length.is_some() {
+        return Err(ProtocolError::new(400, "both Content-Length and Transfer-Encoding: chunked"));
+    }
+    let framing = match (chunked, content_length) {
+        (true, _) => BodyFraming::Chunked,
+        (false, Some(0)) | (false, None) => BodyFraming::None,
+        (false, Some(n)) if n > body_bytes_max => {
+            return Err(ProtocolError::new(413, format!("request body of {n} bytes exceeds the limit of {body_bytes_max} bytes")))
+        }
+        (false, Some(n)) => BodyFraming::ContentLength(n),
+    };
+    let keep_alive = match version {
+        http::Version::HTTP_11 => !connection_close,
+        _ => connection_keep_alive && !connection_close,
+    };
+    let (request, ()) = builder.body(()).map_err(|e| ProtocolError::new(400, format!("invalid request: {e}")))?.into_parts();
+    Ok(Some(Head { request, framing, keep_alive, expect_continue: expect_continue && framing != BodyFraming::None, head_len }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(text: &str) -> Result<Option<Head>, ProtocolError> {
+        parse_head(text.as_bytes(), 1 << 20)
+    }
+
+    #[test]
+    fn framing_table() {
+        let table: &[(&str, Result<BodyFraming, u16>)] = &[
+            ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", Ok(BodyFraming::None)),
+            ("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
+            ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
+            ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n", Err(413)),
+            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyFraming::Chunked)),
+            ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", Err(501)),
+            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", Err(400)),
+            ("GARBAGE\r\n\r\n", Err(400)),
+            ("GET / HTTP/1.1\r\nbad header\r\n\r\n", Err(400)),
+        ];
+        for (text, expected) in table {
+            let got = parse(text).map(|h| h.expect("complete head").framing).map_err(|e| e.status);
+            assert_eq!(&got, expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().unwrap().keep_alive);
+    }
+
+    #[test]
+    fn partial_head_asks_for_more() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let mut text = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..(HEADERS_MAX + 1) {
+            text.push_str(&format!("x-h{i}: v\r\n"));
+        }
+        text.push_str("\r\n");
+        assert_eq!(parse(&text).unwrap_err().status, 431);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_head(&bytes, 1 << 20);
+        }
+
+        #[test]
+        fn never_panics_on_mutated_requests(index in 0usize..80, byte in any::<u8>()) {
+            let mut bytes = b"POST /api/v1/write?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n".to_vec();
+            let i = index % bytes.len();
+            bytes[i] = byte;
+            let _ = parse_head(&bytes, 1 << 20);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The HTTP/1.1 connection loop: read a head (header timeout, size limit), read the body
+//! (body timeout, size limit), call the handler, write the response; keep-alive and
+//! pipelining; protocol errors are answered and the connection closed.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_lite::future;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::body::ChunkedDecoder;
+use super::parse::{parse_head, BodyFraming, Head};
+use super::write::{error_response, serialize_response};
+use super::ProtocolError;
+use crate::listener::{ConnectionStats, ServerLimits};
+use crate::{Handler, PeerInfo};
+
+/// Bytes read from the socket at a time.
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// After an error response, unread request bytes are drained for at most this long so the
+/// client sees the response instead of a reset.
+pub const ERROR_LINGER_MS: u64 = 500;
+
+/// What a connection task needs; shared by the connections of one listener.
+pub struct ConnectionContext {
+    pub handler: Rc<dyn Handler>,
+    pub limits: ServerLimits,
+    pub stats: Rc<ConnectionStats>,
+    pub shutdown: async_channel::Receiver<()>,
+}
+
+enum ReadOutcome {
+    Data,
+    Eof,
+    TimedOut,
+    Shutdown,
+}
+
+/// Reads once into `buf`, racing the deadline (and shutdown, when idle).
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    shutdown: Option<&async_channel::Receiver<()>>,
+) -> ReadOutcome {
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    let read = async {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => (ReadOutcome::Eof, 0),
+            Ok(n) => (ReadOutcome::Data, n),
+        }
+    };
+    let timer = async {
+        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+        (ReadOutcome::TimedOut, 0)
+    };
+    let shut = async {
+        match shutdown {
+            Some(rx) => {
+                let _ = rx.recv().await;
+                (ReadOutcome::Shutdown, 0)
+            }
+            None => future::pending().await,
+        }
+    };
+    let (outcome, n) = future::or(read, future::or(shut, timer)).await;
+    buf.extend_from_slice(&chunk[..n]);
+    outcome
+}
+
+/// Reads the next request head. `Ok(None)`: close quietly (EOF, idle timeout, shutdown).
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    ctx: &ConnectionContext,
+    first_request: bool,
+) -> Result<Option<Head>, ProtocolError> {
+    let limits = &ctx.limits;
+    let waiting_since = Instant::now();
+    let mut first_byte_at = (!buf.is_empty()).then(Instant::now);
+    loop {
+        if !buf.is_empty() {
+            if let Some(head) = parse_head(buf, limits.body_bytes_max as u64)? {
+                return Ok(Some(head));
+            }
+            if buf.len() > limits.head_bytes_max {
+                return Err(ProtocolError::new(431, format!("request head exceeds {} bytes", limits.head_bytes_max)));
+            }
+        }
+        let deadline = match first_byte_at {
+            Some(t) => t + Duration::from_millis(limits.header_read_timeout_ms),
+            None if first_request => waiting_since + Duration::from_millis(limits.header_read_timeout_ms),
+            None => waiting_since + Duration::from_millis(limits.idle_timeout_ms),
+        };
+        let idle = buf.is_empty();
+        match read_some(stream, buf, deadline, idle.then_some(&ctx.shutdown)).await {
+            ReadOutcome::Data => {
+                first_byte_at.get_or_insert_with(Instant::now);
+            }
+            ReadOutcome::Eof | ReadOutcome::Shutdown => return Ok(None),
+            ReadOutcome::TimedOut if idle => return Ok(None),
+            ReadOutcome::TimedOut => {
+                ctx.stats.header_timeouts.set(ctx.stats.header_timeouts.get() + 1);
+                return Err(ProtocolError::new(408, "request head not received in time"));
+            }
+        }
+    }
+}
+
+/// Reads the body described by `framing`, leaving any following bytes in `buf`.
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    framing: BodyFraming,
+    ctx: &ConnectionContext,
+) -> Result<Vec<u8>, ProtocolError> {
+    let deadline = Instant::now() + Duration::from_millis(ctx.limits.body_read_timeout_ms);
+    let timed_out = |ctx: &ConnectionContext| {
+        ctx.stats.body_timeouts.set(ctx.stats.body_timeouts.get() + 1);
+        ProtocolError::new(408, "request body not received in time")
+    };
+    match framing {
+        BodyFraming::None => Ok(Vec::new()),
+        BodyFraming::ContentLength(length) => {
+            let length = length as usize;
+            while buf.len() < length {
+                match read_some(stream, buf, deadline, None).await {
+                    ReadOutcome::Data => {}
+                    ReadOutcome::TimedOut => return Err(timed_out(ctx)),
+                    ReadOutcome::Eof | ReadOutcome::Shutdown => {
+                        return Err(ProtocolError::new(400, "connection closed before the whole body arrived"))
+                    }
+                }
+            }
+            let rest = buf.split_off(length);
+            Ok(std::mem::replace(buf, rest))
+        }
+        BodyFraming::Chunked => {
+            let mut decoder = ChunkedDecoder::new(ctx.limits.body_bytes_max as u64);
+            loop {
+                let used = decoder.feed(buf)?;
+                buf.drain(..used);
+                if decoder.is_done() {
+                    return Ok(decoder.body);
+                }
+                match read_some(stream, buf, deadline, None).await {
+                    ReadOutcome::Data => {}
+                    ReadOutcome::TimedOut => return Err(timed_out(ctx)),
+                    ReadOutcome::Eof | ReadOutcome::Shutdown => {
+                        return Err(ProtocolError::new(400, "connection closed before the whole chunked body arrived"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Answers a protocol error, then drains briefly so the client can read the answer.
+async fn fail<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, error: ProtocolError, ctx: &ConnectionContext) {
+    ctx.stats.count_protocol_error(error.status);
+    let bytes = serialize_response(&error_response(error.status, &error.message), false, true);
+    if stream.write_all(&bytes).await.is_err() {
+        return;
+    }
+    let _ = stream.flush().await;
+    let _ = stream.shutdown().await;
+    let deadline = Instant::now() + Duration::from_millis(ERROR_LINGER_MS);
+    let mut sink = Vec::new();
+    let mut drained = 0usize;
+    while drained < 1 << 20 {
+        sink.clear();
+        match read_some(stream, &mut sink, deadline, None).await {
+            ReadOutcome::Data => drained += sink.len(),
+            _ => break,
+        }
+    }
+}
+
+/// Serves requests on one connection until it closes, times out, errs or shutdown ends it.
+pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnectionContext>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut first_request = true;
+    loop {
+        let head = match read_head(&mut stream, &mut buf, &ctx, first_request).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(error) => return fail(&mut stream, error, &ctx).await,
+        };
+        first_request = false;
+        buf.drain(..head.head_len);
+        if head.expect_continue && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+            return;
+        }
+        let body = match read_body(&mut stream, &mut buf, head.framing, &ctx).await {
+            Ok(body) => body,
+            Err(error) => return fail(&mut stream, error, &ctx).await,
+        };
+        let head_only = head.request.method == http::Method::HEAD;
+        let mut request = http::Request::from_parts(head.request, Bytes::from(body));
+        request.extensions_mut().insert(PeerInfo { addr: peer });
+        ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+        let response = ctx.handler.clone().handle(request).await;
+        let close = !head.keep_alive || ctx.shutdown.is_closed();
+        let bytes = serialize_response(&response, head_only, close);
+        if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
+            return;
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}

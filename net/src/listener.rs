@@ -1,0 +1,131 @@
+//! Accepting connections on one glommio listener: TCP_NODELAY, the per-executor connection
+//! cap, one local task per connection, and the graceful drain on shutdown.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+use crate::http1::server::{serve_connection, ConnectionContext};
+use crate::io_adapter::TokioIo;
+use crate::Handler;
+
+/// Limits for one listener. Defaults match the server's configuration defaults.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    pub head_bytes_max: usize,
+    pub body_bytes_max: usize,
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub connections_max: usize,
+    pub shutdown_drain_ms: u64,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            head_bytes_max: 64 << 10,
+            body_bytes_max: 64 << 20,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 60_000,
+            idle_timeout_ms: 120_000,
+            connections_max: 10_000,
+            shutdown_drain_ms: 10_000,
+        }
+    }
+}
+
+/// Counters of one listener (executor-local, hence `Cell`).
+#[derive(Default, Debug)]
+pub struct ConnectionStats {
+    pub accepted: Cell<u64>,
+    pub rejected_over_limit: Cell<u64>,
+    pub open: Cell<u64>,
+    pub requests: Cell<u64>,
+    pub header_timeouts: Cell<u64>,
+    pub body_timeouts: Cell<u64>,
+    /// Protocol errors answered, by status (400, 408, 413, 431, other).
+    pub errors_400: Cell<u64>,
+    pub errors_413: Cell<u64>,
+    pub errors_431: Cell<u64>,
+    pub errors_other: Cell<u64>,
+}
+
+impl ConnectionStats {
+    pub fn count_protocol_error(&self, status: u16) {
+        let cell = match status {
+            400 => &self.errors_400,
+            413 => &self.errors_413,
+            431 => &self.errors_431,
+            _ => &self.errors_other,
+        };
+        cell.set(cell.get() + 1);
+    }
+}
+
+struct OpenGuard(Rc<ConnectionStats>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+    }
+}
+
+/// Accepts until `shutdown` is closed, then waits for open connections to finish (at most
+/// `shutdown_drain_ms`). Connections refuse new requests once shutdown has begun.
+pub async fn accept_loop(
+    listener: glommio::net::TcpListener,
+    handler: Rc<dyn Handler>,
+    limits: ServerLimits,
+    shutdown: async_channel::Receiver<()>,
+) -> Rc<ConnectionStats> {
+    let stats = Rc::new(ConnectionStats::default());
+    let drain = Duration::from_millis(limits.shutdown_drain_ms);
+    let ctx = Rc::new(ConnectionContext { handler, limits, stats: stats.clone(), shutdown: shutdown.clone() });
+    loop {
+        let next = future::or(async { Some(listener.accept().await) }, async {
+            let _ = shutdown.recv().await;
+            None
+        })
+        .await;
+        let stream = match next {
+            None => break,
+            Some(Ok(stream)) => stream,
+            Some(Err(error)) => {
+                // Typically EMFILE/ENFILE: back off briefly instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if stats.open.get() as usize >= ctx.limits.connections_max {
+            stats.rejected_over_limit.set(stats.rejected_over_limit.get() + 1);
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let peer = match stream.peer_addr() {
+            Ok(peer) => peer,
+            Err(_) => continue,
+        };
+        stats.accepted.set(stats.accepted.get() + 1);
+        stats.open.set(stats.open.get() + 1);
+        let guard = OpenGuard(stats.clone());
+        let ctx = ctx.clone();
+        glommio::spawn_local(async move {
+            let _guard = guard;
+            serve_connection(TokioIo(stream), peer, ctx).await;
+        })
+        .detach();
+    }
+    let deadline = Instant::now() + drain;
+    while stats.open.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    if stats.open.get() > 0 {
+        tracing::warn!(open = stats.open.get(), "shutdown drain deadline passed with connections still open");
+    }
+    stats
+}

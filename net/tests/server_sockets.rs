@@ -1,0 +1,191 @@
+//! The HTTP/1.1 server over real sockets: keep-alive, pipelining, chunked bodies, limits,
+//! slow clients and shutdown draining. A glommio executor serves an echo handler on
+//! 127.0.0.1:0; std sockets play the client.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use net::{Handler, ResponseFuture, ServerLimits};
+
+struct Echo;
+
+impl Handler for Echo {
+    fn handle(self: Rc<Self>, request: http::Request<Bytes>) -> ResponseFuture {
+        Box::pin(async move {
+            let text = format!("{} {} {}", request.method(), request.uri(), request.body().len());
+            let body = if request.uri().path() == "/echo" { request.body().clone() } else { Bytes::from(text) };
+            http::Response::new(body)
+        })
+    }
+}
+
+struct TestServer {
+    addr: SocketAddr,
+    shutdown: Option<async_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start(limits: ServerLimits) -> TestServer {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
+        let thread = std::thread::spawn(move || {
+            let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+                .io_memory(1 << 20)
+                .make()
+                .expect("glommio executor");
+            executor.run(async move {
+                let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
+                net::accept_loop(listener, Rc::new(Echo), limits, shutdown_rx).await;
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server started");
+        TestServer { addr, shutdown: Some(shutdown_tx), thread: Some(thread) }
+    }
+
+    fn stop(&mut self) {
+        self.shutdown.take();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    s
+}
+
+/// Reads until `count` complete responses (by content-length) or EOF.
+fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut responses = Vec::new();
+    loop {
+        while let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap_or(0);
+            if data.len() < end + 4 + length {
+                break;
+            }
+            let body = String::from_utf8_lossy(&data[end + 4..end + 4 + length]).to_string();
+            responses.push(format!("{head}\r\n\r\n{body}"));
+            data.drain(..end + 4 + length);
+        }
+        if responses.len() >= count {
+            return responses;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return responses,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn keep_alive_pipelining_and_chunked() {
+    let mut server = TestServer::start(ServerLimits::default());
+    let mut s = connect(server.addr);
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let r = read_responses(&mut s, 1);
+    assert!(r[0].starts_with("HTTP/1.1 200 OK") && r[0].ends_with("GET /a 0"), "{r:?}");
+    // Same connection, two pipelined requests, the second chunked.
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n1;e=1\r\nz\r\n0\r\n\r\n")
+        .unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].ends_with("\r\n\r\nabc"), "{r:?}");
+    assert!(r[1].ends_with("\r\n\r\nxyz"), "{r:?}");
+    // Expect: 100-continue gets an interim response first.
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"ok").unwrap();
+    assert!(read_responses(&mut s, 1)[0].ends_with("ok"));
+    // Connection: close is honoured.
+    s.write_all(b"GET /b HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("connection: close"));
+    server.stop();
+}
+
+#[test]
+fn limits_and_malformed_input() {
+    let limits = ServerLimits { body_bytes_max: 1000, head_bytes_max: 2048, ..ServerLimits::default() };
+    let mut server = TestServer::start(limits);
+    // `wanted` > responses expected: the read ends only because the server closes.
+    let exchange = |request: &[u8], wanted: usize| {
+        let mut s = connect(server.addr);
+        s.write_all(request).unwrap();
+        read_responses(&mut s, wanted)
+    };
+    let r = exchange(b"POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n", 2);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
+    let r = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", 2);
+    assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 4096));
+    let r = exchange(&big, 2);
+    assert!(r[0].starts_with("HTTP/1.1 431"), "{r:?}");
+    let r = exchange(b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 2);
+    assert_eq!(r.len(), 1, "closed after the error");
+    assert!(r[0].starts_with("HTTP/1.1 400"), "{r:?}");
+    // Still serving.
+    assert!(exchange(b"GET /ok HTTP/1.1\r\n\r\n", 1)[0].starts_with("HTTP/1.1 200"));
+    server.stop();
+}
+
+#[test]
+fn slow_client_is_cut_by_the_header_timeout() {
+    let limits = ServerLimits { header_read_timeout_ms: 300, ..ServerLimits::default() };
+    let mut server = TestServer::start(limits);
+    let mut s = connect(server.addr);
+    let started = Instant::now();
+    // Dribble header bytes but never finish the head.
+    for part in [&b"GET / HT"[..], b"TP/1.1\r\n", b"X-Slow: 1\r\n"] {
+        if s.write_all(part).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = read_responses(&mut s, 1);
+    assert!(started.elapsed() < Duration::from_secs(5), "cut after {:?}", started.elapsed());
+    assert!(r.first().is_some_and(|r| r.starts_with("HTTP/1.1 408")), "{r:?}");
+    // A connection that sends nothing at all is closed too.
+    let mut idle = connect(server.addr);
+    let mut buf = [0u8; 16];
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    server.stop();
+}
+
+#[test]
+fn shutdown_closes_idle_connections_and_returns() {
+    let mut server = TestServer::start(ServerLimits::default());
+    let mut s = connect(server.addr);
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_responses(&mut s, 1).len(), 1);
+    let started = Instant::now();
+    server.stop();
+    assert!(started.elapsed() < Duration::from_secs(5), "drain took {:?}", started.elapsed());
+    let mut buf = [0u8; 16];
+    assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "idle keep-alive connection closed");
+}
