@@ -2,6 +2,7 @@
 //! XOR chunks, inverted index, and (later) Prometheus-format blocks.
 //! It never sees HTTP, configuration files or other shards.
 
+pub mod chunk;
 pub mod model;
 
 pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
