@@ -3,6 +3,8 @@
 //! It never sees HTTP, configuration files or other shards.
 
 pub mod chunk;
+pub mod head;
+pub mod index;
 pub mod model;
 
 pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};

@@ -1,0 +1,159 @@
+//! One shard's in-memory head: series (labels interned once per shard), their XOR chunks,
+//! an out-of-order buffer merged on read, and the inverted index. `!Send` by design.
+
+mod series;
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use crate::index::{Index, SeriesId};
+use crate::model::{Label, Labels, Matcher, Sample, SeriesSamples};
+pub use series::{AppendResult, MemSeries};
+
+#[derive(Default)]
+pub struct Head {
+    series: Vec<MemSeries>,
+    /// Stable label hash → ids with that hash (collisions are resolved by comparing labels).
+    by_hash: HashMap<u64, Vec<SeriesId>, foldhash::fast::RandomState>,
+    strings: HashSet<Rc<str>, foldhash::fast::RandomState>,
+    index: Index,
+}
+
+impl Head {
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    fn intern(&mut self, s: &str) -> Rc<str> {
+        if let Some(existing) = self.strings.get(s) {
+            return existing.clone();
+        }
+        let rc: Rc<str> = Rc::from(s);
+        self.strings.insert(rc.clone());
+        rc
+    }
+
+    /// The id of `labels`, if the series exists.
+    pub fn lookup(&self, labels: &Labels, hash: u64) -> Option<SeriesId> {
+        self.by_hash.get(&hash)?.iter().copied().find(|id| self.series[*id as usize].labels_equal(labels))
+    }
+
+    /// The id of `labels`, creating the series if needed; `true` when it was created.
+    pub fn get_or_create(&mut self, labels: &Labels) -> (SeriesId, bool) {
+        let hash = labels.stable_hash();
+        if let Some(id) = self.lookup(labels, hash) {
+            return (id, false);
+        }
+        let interned: Vec<(Rc<str>, Rc<str>)> = labels.iter().map(|l| (self.intern(&l.name), self.intern(&l.value))).collect();
+        let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
+        self.index.add(id, &interned);
+        self.series.push(MemSeries::new(interned));
+        self.by_hash.entry(hash).or_default().push(id);
+        (id, true)
+    }
+
+    pub fn append(&mut self, id: SeriesId, sample: Sample) -> AppendResult {
+        self.series[id as usize].append(sample.timestamp_ms, sample.value)
+    }
+
+    pub fn labels_of(&self, id: SeriesId) -> Labels {
+        self.series[id as usize].labels()
+    }
+
+    /// Ids matching all matchers whose samples overlap `[mint_ms, maxt_ms]`.
+    fn matching(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesId> {
+        self.index
+            .select(matchers)
+            .into_iter()
+            .filter(|id| self.series[*id as usize].overlaps(mint_ms, maxt_ms))
+            .collect()
+    }
+
+    pub fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+        self.matching(matchers, mint_ms, maxt_ms)
+            .into_iter()
+            .filter_map(|id| {
+                let s = &self.series[id as usize];
+                let samples = s.samples_in(mint_ms, maxt_ms);
+                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples })
+            })
+            .collect()
+    }
+
+    pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
+        self.matching(matchers, mint_ms, maxt_ms).into_iter().map(|id| self.labels_of(id)).collect()
+    }
+
+    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+        if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
+            return self.index.label_names().map(str::to_string).collect();
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for id in self.matching(matchers, mint_ms, maxt_ms) {
+            for (name, _) in &self.series[id as usize].labels {
+                if seen.insert(name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+        if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
+            return self.index.label_values(name).into_iter().map(str::to_string).collect();
+        }
+        let mut values: Vec<String> = self
+            .matching(matchers, mint_ms, maxt_ms)
+            .into_iter()
+            .filter_map(|id| self.series[id as usize].labels.iter().find(|(n, _)| n.as_ref() == name).map(|(_, v)| v.to_string()))
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// True when every series lies inside the range (so listing can use the index alone).
+    fn all_in_range(&self, mint_ms: i64, maxt_ms: i64) -> bool {
+        self.series.iter().all(|s| s.within(mint_ms, maxt_ms))
+    }
+}
+
+/// Rebuilds owned labels from interned pairs.
+pub(crate) fn labels_from_interned(pairs: &[(Rc<str>, Rc<str>)]) -> Labels {
+    Labels::from_sorted(pairs.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MatchOp;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn select_merges_and_filters_by_time() {
+        let mut head = Head::default();
+        let (a, created) = head.get_or_create(&labels(&[("__name__", "up"), ("job", "a")]));
+        assert!(created);
+        assert_eq!(head.get_or_create(&labels(&[("__name__", "up"), ("job", "a")])), (a, false));
+        let (b, _) = head.get_or_create(&labels(&[("__name__", "up"), ("job", "b")]));
+        for t in 0..300 {
+            head.append(a, Sample { timestamp_ms: t * 1000, value: t as f64 });
+        }
+        head.append(b, Sample { timestamp_ms: 500_000, value: 1.0 });
+        let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+        let got = head.select(&[m(MatchOp::Equal, "__name__", "up")], 10_000, 20_000);
+        assert_eq!(got.len(), 1, "job b has no sample in range");
+        assert_eq!(got[0].samples.len(), 11);
+        assert_eq!(got[0].samples[0], Sample { timestamp_ms: 10_000, value: 10.0 });
+        assert_eq!(head.series(&[m(MatchOp::RegexMatch, "job", ".+")], 400_000, 600_000), vec![labels(&[("__name__", "up"), ("job", "b")])]);
+        assert_eq!(head.label_values("job", &[], i64::MIN, i64::MAX), vec!["a", "b"]);
+        assert_eq!(head.label_values("job", &[], 400_000, 600_000), vec!["b"]);
+        assert_eq!(head.label_names(&[m(MatchOp::Equal, "job", "a")], i64::MIN, i64::MAX), vec!["__name__", "job"]);
+    }
+}

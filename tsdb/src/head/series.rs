@@ -1,0 +1,198 @@
+//! One in-memory series: closed XOR chunks, the open chunk, and an out-of-order buffer
+//! (also holding same-timestamp overwrites) that wins over chunk data on read.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::chunk::{XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
+use crate::model::{Labels, Sample};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendResult {
+    Appended,
+    /// Older than the newest sample; kept in the out-of-order buffer.
+    OutOfOrder,
+    /// Same timestamp and same value bits: nothing to do.
+    Duplicate,
+    /// Same timestamp, different value: the new value wins.
+    Overwritten,
+}
+
+struct ClosedChunk {
+    min_t: i64,
+    max_t: i64,
+    chunk: XorChunk,
+}
+
+pub struct MemSeries {
+    pub labels: Vec<(Rc<str>, Rc<str>)>,
+    closed: Vec<ClosedChunk>,
+    open: XorAppender,
+    open_min_t: i64,
+    last_t: i64,
+    last_bits: u64,
+    /// Out-of-order samples and overwrites, by timestamp; they override chunk samples.
+    ooo: Option<Box<BTreeMap<i64, f64>>>,
+    min_t: i64,
+    max_t: i64,
+}
+
+impl MemSeries {
+    pub fn new(labels: Vec<(Rc<str>, Rc<str>)>) -> Self {
+        MemSeries {
+            labels,
+            closed: Vec::new(),
+            open: XorAppender::default(),
+            open_min_t: 0,
+            last_t: i64::MIN,
+            last_bits: 0,
+            ooo: None,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+        }
+    }
+
+    pub fn labels(&self) -> Labels {
+        super::labels_from_interned(&self.labels)
+    }
+
+    pub fn labels_equal(&self, labels: &Labels) -> bool {
+        self.labels.len() == labels.len()
+            && self.labels.iter().zip(labels.iter()).all(|((n, v), l)| n.as_ref() == l.name && v.as_ref() == l.value)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.min_t > self.max_t
+    }
+
+    pub fn overlaps(&self, mint_ms: i64, maxt_ms: i64) -> bool {
+        !self.is_empty() && self.min_t <= maxt_ms && self.max_t >= mint_ms
+    }
+
+    pub fn within(&self, mint_ms: i64, maxt_ms: i64) -> bool {
+        !self.is_empty() && self.min_t >= mint_ms && self.max_t <= maxt_ms
+    }
+
+    pub fn append(&mut self, t: i64, v: f64) -> AppendResult {
+        let in_order = self.open.num_samples() > 0 || !self.closed.is_empty();
+        if !in_order || t > self.last_t {
+            if self.open.num_samples() >= SAMPLES_PER_CHUNK_MAX {
+                let full = std::mem::take(&mut self.open);
+                self.closed.push(ClosedChunk { min_t: self.open_min_t, max_t: self.last_t, chunk: full.into_chunk() });
+            }
+            if self.open.num_samples() == 0 {
+                self.open_min_t = t;
+            }
+            self.open.append(t, v);
+            self.last_t = t;
+            self.last_bits = v.to_bits();
+            self.min_t = self.min_t.min(t);
+            self.max_t = self.max_t.max(t);
+            return AppendResult::Appended;
+        }
+        // At or before the newest sample: compare with what is stored at `t`.
+        let existing = self.ooo.as_ref().and_then(|m| m.get(&t).copied()).or_else(|| self.in_order_value_at(t));
+        match existing {
+            Some(old) if old.to_bits() == v.to_bits() => AppendResult::Duplicate,
+            Some(_) => {
+                self.ooo.get_or_insert_with(Default::default).insert(t, v);
+                AppendResult::Overwritten
+            }
+            None => {
+                self.ooo.get_or_insert_with(Default::default).insert(t, v);
+                self.min_t = self.min_t.min(t);
+                AppendResult::OutOfOrder
+            }
+        }
+    }
+
+    fn in_order_value_at(&self, t: i64) -> Option<f64> {
+        if t == self.last_t {
+            return Some(f64::from_bits(self.last_bits));
+        }
+        let chunk_bytes: &[u8] = match self.closed.iter().find(|c| c.min_t <= t && t <= c.max_t) {
+            Some(c) => &c.chunk.bytes,
+            None if self.open.num_samples() > 0 && self.open_min_t <= t => self.open.bytes(),
+            None => return None,
+        };
+        crate::chunk::XorIterator::new(chunk_bytes).find(|s| s.timestamp_ms == t).map(|s| s.value)
+    }
+
+    /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
+    pub fn samples_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<Sample> {
+        let mut in_order = Vec::new();
+        let in_range = |s: &Sample| s.timestamp_ms >= mint_ms && s.timestamp_ms <= maxt_ms;
+        for c in self.closed.iter().filter(|c| c.max_t >= mint_ms && c.min_t <= maxt_ms) {
+            in_order.extend(c.chunk.iter().filter(in_range));
+        }
+        if self.open.num_samples() > 0 && self.last_t >= mint_ms && self.open_min_t <= maxt_ms {
+            in_order.extend(crate::chunk::XorIterator::new(self.open.bytes()).filter(in_range));
+        }
+        let Some(ooo) = &self.ooo else { return in_order };
+        let extra: Vec<Sample> = ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect();
+        if extra.is_empty() {
+            return in_order;
+        }
+        let mut merged = Vec::with_capacity(in_order.len() + extra.len());
+        let (mut i, mut j) = (0, 0);
+        while i < in_order.len() || j < extra.len() {
+            match (in_order.get(i), extra.get(j)) {
+                (Some(a), Some(b)) if a.timestamp_ms == b.timestamp_ms => {
+                    merged.push(*b);
+                    i += 1;
+                    j += 1;
+                }
+                (Some(a), Some(b)) if a.timestamp_ms < b.timestamp_ms => {
+                    merged.push(*a);
+                    i += 1;
+                }
+                (_, Some(b)) => {
+                    merged.push(*b);
+                    j += 1;
+                }
+                (Some(a), None) => {
+                    merged.push(*a);
+                    i += 1;
+                }
+                (None, None) => unreachable!("loop condition guarantees one side remains"),
+            }
+        }
+        merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_order_duplicates_and_overwrites() {
+        let mut s = MemSeries::new(Vec::new());
+        for t in [10, 20, 30] {
+            assert_eq!(s.append(t, t as f64), AppendResult::Appended);
+        }
+        assert_eq!(s.append(15, 1.5), AppendResult::OutOfOrder);
+        assert_eq!(s.append(20, 20.0), AppendResult::Duplicate);
+        assert_eq!(s.append(30, 99.0), AppendResult::Overwritten);
+        assert_eq!(s.append(15, 1.5), AppendResult::Duplicate);
+        assert_eq!(s.append(5, f64::from_bits(crate::STALE_NAN_BITS)), AppendResult::OutOfOrder);
+        let got: Vec<(i64, u64)> = s.samples_in(0, 100).iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect();
+        let expected: Vec<(i64, u64)> =
+            vec![(5, crate::STALE_NAN_BITS), (10, 10f64.to_bits()), (15, 1.5f64.to_bits()), (20, 20f64.to_bits()), (30, 99f64.to_bits())];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn chunks_are_cut_and_read_across() {
+        let mut s = MemSeries::new(Vec::new());
+        for t in 0..1000 {
+            s.append(t, t as f64);
+        }
+        assert_eq!(s.closed.len(), 1000 / SAMPLES_PER_CHUNK_MAX as usize);
+        let got = s.samples_in(100, 130);
+        assert_eq!(got.len(), 31);
+        assert_eq!(got.first().map(|x| x.timestamp_ms), Some(100));
+        assert_eq!(s.append(500, 7.0), AppendResult::Overwritten);
+        assert_eq!(s.samples_in(500, 500)[0].value, 7.0);
+    }
+}
