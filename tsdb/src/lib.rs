@@ -3,9 +3,12 @@
 //! It never sees HTTP, configuration files or other shards.
 
 pub mod chunk;
+pub mod error;
 pub mod head;
 pub mod index;
+pub mod wal;
 pub mod model;
+pub mod shard;
 
 pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
@@ -15,3 +18,6 @@ pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSam
 pub trait Querier {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples>;
 }
+
+pub use error::Error;
+pub use shard::{AppendOutcome, ShardDb, ShardOptions, ShardStats};

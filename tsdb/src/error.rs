@@ -1,0 +1,23 @@
+//! The storage error type: every I/O failure names the file and the operation.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{operation} {path}: {source}")]
+    Io { operation: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{operation} {path}: {message}")]
+    Glommio { operation: &'static str, path: PathBuf, message: String },
+    #[error("short write to {path}: {written} of {wanted} bytes")]
+    ShortWrite { path: PathBuf, written: usize, wanted: usize },
+}
+
+impl Error {
+    pub fn io(operation: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { operation, path: path.into(), source }
+    }
+
+    pub fn glommio(operation: &'static str, path: impl Into<PathBuf>, error: glommio::GlommioError<()>) -> Self {
+        Error::Glommio { operation, path: path.into(), message: error.to_string() }
+    }
+}
