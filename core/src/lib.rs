@@ -9,5 +9,4 @@ pub mod data_dir;
 pub mod ingest;
 pub mod io_uring_probe;
 pub mod runtime;
-pub mod selectors;
 pub mod shard;

@@ -1,0 +1,180 @@
+//! Lexical pieces parsed with nom: identifiers, numbers (decimal, exponent, hex, Inf,
+//! NaN), strings (double, single and back quotes with Go escapes), durations (`1h30m`).
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag_no_case, take_while, take_while1};
+use nom::character::complete::{char, digit1, hex_digit1, one_of};
+use nom::combinator::{opt, recognize};
+use nom::sequence::{pair, preceded, tuple};
+use nom::IResult;
+
+pub fn is_metric_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || c == ':'
+}
+
+pub fn is_metric_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == ':'
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+pub fn metric_identifier(input: &str) -> IResult<&str, &str> {
+    recognize(pair(take_while1(is_metric_start), take_while(is_metric_char)))(input)
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`
+pub fn label_identifier(input: &str) -> IResult<&str, &str> {
+    recognize(pair(
+        take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'),
+        take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
+    ))(input)
+}
+
+fn decimal(input: &str) -> IResult<&str, &str> {
+    recognize(tuple((
+        alt((recognize(pair(digit1, opt(pair(char('.'), opt(digit1))))), recognize(pair(char('.'), digit1)))),
+        opt(tuple((one_of("eE"), opt(one_of("+-")), digit1))),
+    )))(input)
+}
+
+/// A number literal's text and value.
+pub fn number(input: &str) -> IResult<&str, f64> {
+    if let Ok((rest, hex)) = preceded(alt((nom::bytes::complete::tag("0x"), nom::bytes::complete::tag("0X"))), hex_digit1::<&str, nom::error::Error<&str>>)(input) {
+        if let Ok(v) = u64::from_str_radix(hex, 16) {
+            return Ok((rest, v as f64));
+        }
+    }
+    if let Ok((rest, _)) = tag_no_case::<&str, &str, nom::error::Error<&str>>("inf")(input) {
+        if !rest.starts_with(is_metric_char) {
+            return Ok((rest, f64::INFINITY));
+        }
+    }
+    if let Ok((rest, _)) = tag_no_case::<&str, &str, nom::error::Error<&str>>("nan")(input) {
+        if !rest.starts_with(is_metric_char) {
+            return Ok((rest, f64::NAN));
+        }
+    }
+    let (rest, text) = decimal(input)?;
+    match text.parse::<f64>() {
+        Ok(v) => Ok((rest, v)),
+        Err(_) => Err(nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Float))),
+    }
+}
+
+/// A duration like `5m`, `1h30m`, `500ms`: the text and milliseconds.
+pub fn duration(input: &str) -> IResult<&str, i64> {
+    const UNITS: [(&str, i64); 7] = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 604_800_000),
+        ("y", 31_536_000_000),
+    ];
+    let mut rest = input;
+    let mut total: i64 = 0;
+    let mut parts = 0;
+    loop {
+        let Ok((after_digits, digits)) = digit1::<&str, nom::error::Error<&str>>(rest) else { break };
+        let Some((unit, scale)) = UNITS.iter().find(|(u, _)| {
+            after_digits.starts_with(u) && !after_digits[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        }) else {
+            break;
+        };
+        let n: i64 = digits.parse().map_err(|_| nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::Digit)))?;
+        total = n
+            .checked_mul(*scale)
+            .and_then(|v| total.checked_add(v))
+            .ok_or(nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::TooLarge)))?;
+        rest = &after_digits[unit.len()..];
+        parts += 1;
+    }
+    if parts == 0 {
+        return Err(nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Digit)));
+    }
+    Ok((rest, total))
+}
+
+/// A quoted string; returns the unescaped value. Errors carry the failing position.
+pub fn string_literal(input: &str) -> Result<(&str, String), (usize, String)> {
+    let mut chars = input.char_indices();
+    let Some((_, quote)) = chars.next() else { return Err((0, "expected string".into())) };
+    if !matches!(quote, '"' | '\'' | '`') {
+        return Err((0, "expected string".into()));
+    }
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            return Ok((&input[i + c.len_utf8()..], out));
+        }
+        if quote == '`' || c != '\\' {
+            if c == '\n' && quote != '`' {
+                return Err((i, "unterminated quoted string".into()));
+            }
+            out.push(c);
+            continue;
+        }
+        let Some((j, e)) = chars.next() else { break };
+        match e {
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'v' => out.push('\x0b'),
+            '\\' => out.push('\\'),
+            '"' | '\'' if e == quote => out.push(e),
+            'x' | 'u' | 'U' | '0'..='7' => {
+                let (len, radix) = match e {
+                    'x' => (2, 16),
+                    'u' => (4, 16),
+                    'U' => (8, 16),
+                    _ => (3, 8),
+                };
+                let start = if radix == 8 { j } else { j + 1 };
+                let digits = input.get(start..start + len).ok_or((j, "unterminated escape sequence".to_string()))?;
+                let code = u32::from_str_radix(digits, radix).map_err(|_| (j, format!("invalid escape sequence \\{e}{digits}")))?;
+                let ch = char::from_u32(code).ok_or((j, format!("invalid Unicode code point in escape \\{e}{digits}")))?;
+                out.push(ch);
+                for _ in 0..(if radix == 8 { len - 1 } else { len }) {
+                    chars.next();
+                }
+            }
+            other => return Err((j, format!("unknown escape sequence '{other}'"))),
+        }
+    }
+    Err((input.len(), "unterminated quoted string".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let table: &[(&str, f64)] = &[("1", 1.0), ("1.5", 1.5), (".5", 0.5), ("1e3", 1000.0), ("2.5E-1", 0.25), ("0x1F", 31.0), ("Inf", f64::INFINITY), ("inf", f64::INFINITY)];
+        for (text, expected) in table {
+            assert_eq!(number(text).map(|(r, v)| (r, v)), Ok(("", *expected)), "{text}");
+        }
+        assert!(number("NaN").unwrap().1.is_nan());
+        assert!(number("info").is_err() || number("info").unwrap().0 != "o");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("5m").unwrap(), ("", 300_000));
+        assert_eq!(duration("1h30m]").unwrap(), ("]", 5_400_000));
+        assert_eq!(duration("500ms").unwrap(), ("", 500));
+        assert!(duration("m").is_err());
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(string_literal(r#""a\"b\n" x"#).unwrap(), (" x", "a\"b\n".to_string()));
+        assert_eq!(string_literal("'it\\'s'").unwrap(), ("", "it's".to_string()));
+        assert_eq!(string_literal("`raw\\n`").unwrap(), ("", "raw\\n".to_string()));
+        assert_eq!(string_literal(r#""\u00e9\x41\101""#).unwrap(), ("", "éAA".to_string()));
+        assert!(string_literal("\"open").is_err());
+    }
+}
