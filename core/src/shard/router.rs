@@ -166,3 +166,20 @@ mod tests {
         assert_eq!(merged, vec!["a", "b", "c"]);
     }
 }
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_shard_queue_is_reported_not_waited_on() {
+        let (tx, rx) = async_channel::bounded(1);
+        let router = ShardRouter::new(vec![tx.clone()]);
+        let (reply, _keep) = oneshot::channel();
+        tx.try_send(ShardRequest::Stats { reply }).unwrap();
+        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }] }];
+        let result = futures_lite::future::block_on(router.append(series));
+        assert!(matches!(result, Err(SubmitError::QueueFull { shard: 0 })), "{result:?}");
+        drop(rx);
+    }
+}
