@@ -5,19 +5,49 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{operation} {path}: {source}")]
-    Io { operation: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        operation: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{operation} {path}: {message}")]
-    Glommio { operation: &'static str, path: PathBuf, message: String },
+    Glommio {
+        operation: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("WAL record of {bytes} bytes exceeds the {bytes_max}-byte limit ({path})")]
+    RecordTooLarge {
+        path: PathBuf,
+        bytes: usize,
+        bytes_max: usize,
+    },
     #[error("short write to {path}: {written} of {wanted} bytes")]
-    ShortWrite { path: PathBuf, written: usize, wanted: usize },
+    ShortWrite {
+        path: PathBuf,
+        written: usize,
+        wanted: usize,
+    },
 }
 
 impl Error {
     pub fn io(operation: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { operation, path: path.into(), source }
+        Error::Io {
+            operation,
+            path: path.into(),
+            source,
+        }
     }
 
-    pub fn glommio(operation: &'static str, path: impl Into<PathBuf>, error: glommio::GlommioError<()>) -> Self {
-        Error::Glommio { operation, path: path.into(), message: error.to_string() }
+    pub fn glommio(
+        operation: &'static str,
+        path: impl Into<PathBuf>,
+        error: glommio::GlommioError<()>,
+    ) -> Self {
+        Error::Glommio {
+            operation,
+            path: path.into(),
+            message: error.to_string(),
+        }
     }
 }

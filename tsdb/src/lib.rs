@@ -6,11 +6,14 @@ pub mod chunk;
 pub mod error;
 pub mod head;
 pub mod index;
-pub mod wal;
 pub mod model;
 pub mod shard;
+pub mod wal;
 
-pub use model::{is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
+pub use model::{
+    is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL,
+    STALE_NAN_BITS,
+};
 
 /// Read access to stored series, as PromQL evaluation needs it. Implementations return
 /// every series whose labels satisfy all matchers, with its samples in `[mint_ms, maxt_ms]`

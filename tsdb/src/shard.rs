@@ -63,7 +63,10 @@ impl ShardDb {
         let mut refs: HashMap<u32, u32> = HashMap::new();
         let mut replayed = AppendOutcome::default();
         let mut unknown_refs = 0u64;
-        let wal_options = WalOptions { segment_bytes: options.wal_segment_bytes, fsync_on_commit: options.fsync_on_commit };
+        let wal_options = WalOptions {
+            segment_bytes: options.wal_segment_bytes,
+            fsync_on_commit: options.fsync_on_commit,
+        };
         let wal = Wal::open(&dir.join("wal"), wal_options, |record| match record {
             Record::Series(series) => {
                 for (r, labels) in series {
@@ -85,27 +88,40 @@ impl ShardDb {
             tracing::warn!(dir = %dir.display(), unknown_refs, "WAL replay: samples for series without a series record were skipped");
         }
         tracing::info!(dir = %dir.display(), series = head.series_count(), samples = replayed.samples_appended, "shard opened");
-        let stats = ShardStats { series: head.series_count() as u64, ..ShardStats::default() };
+        let stats = ShardStats {
+            series: head.series_count() as u64,
+            ..ShardStats::default()
+        };
         Ok(ShardDb { head, wal, stats })
     }
 
     /// Group commit: all groups' records in one WAL write (+ fdatasync), then the head.
     /// One outcome per group, in order.
-    pub async fn append_group(&mut self, groups: &[&[SeriesSamples]]) -> Result<Vec<AppendOutcome>, Error> {
+    pub async fn append_group(
+        &mut self,
+        groups: &[&[SeriesSamples]],
+    ) -> Result<Vec<AppendOutcome>, Error> {
+        // Series are created in the head only after the WAL write succeeds: a series that
+        // exists in the head without its WAL record would lose its samples on replay.
+        // New series get the ids the head will assign, in order of first appearance.
+        let mut pending: HashMap<&Labels, u32> = HashMap::new();
         let mut new_series: Vec<(u32, Labels)> = Vec::new();
         let mut samples = Vec::new();
-        let mut ids: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
+        let next_id =
+            u32::try_from(self.head.series_count()).expect("fewer than 2^32 series per shard");
         for group in groups {
-            let mut group_ids = Vec::with_capacity(group.len());
             for series in group.iter() {
-                let (id, created) = self.head.get_or_create(&series.labels);
-                if created {
-                    new_series.push((id, series.labels.clone()));
-                }
+                let hash = series.labels.stable_hash();
+                let id = match self.head.lookup(&series.labels, hash) {
+                    Some(id) => id,
+                    None => *pending.entry(&series.labels).or_insert_with(|| {
+                        let id = next_id + new_series.len() as u32;
+                        new_series.push((id, series.labels.clone()));
+                        id
+                    }),
+                };
                 samples.extend(series.samples.iter().map(|s| (id, *s)));
-                group_ids.push(id);
             }
-            ids.push(group_ids);
         }
         let mut records = Vec::with_capacity(2);
         if !new_series.is_empty() {
@@ -116,9 +132,14 @@ impl ShardDb {
         }
         self.wal.append(&records).await?;
         let mut outcomes = Vec::with_capacity(groups.len());
-        for (group, group_ids) in groups.iter().zip(ids) {
+        for group in groups {
             let mut outcome = AppendOutcome::default();
-            for (series, id) in group.iter().zip(group_ids) {
+            for series in group.iter() {
+                let (id, _) = self.head.get_or_create(&series.labels);
+                debug_assert!(
+                    pending.get(&series.labels).is_none_or(|p| *p == id),
+                    "head assigns the ids the WAL recorded"
+                );
                 for sample in &series.samples {
                     apply_to_head(&mut self.head, id, *sample, &mut outcome);
                 }
@@ -144,7 +165,13 @@ impl ShardDb {
         self.head.label_names(matchers, mint_ms, maxt_ms)
     }
 
-    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Vec<String> {
         self.head.label_values(name, matchers, mint_ms, maxt_ms)
     }
 

@@ -6,7 +6,9 @@ use std::path::Path;
 use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
 
 /// Runs `f` on a new glommio executor thread (as each server executor does).
-fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(f: impl FnOnce() -> F + Send + 'static) -> T {
+fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
+    f: impl FnOnce() -> F + Send + 'static,
+) -> T {
     glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
         .io_memory(1 << 20)
         .spawn(f)
@@ -16,13 +18,22 @@ fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
 }
 
 fn options() -> ShardOptions {
-    ShardOptions { wal_segment_bytes: 64 << 10, fsync_on_commit: true }
+    ShardOptions {
+        wal_segment_bytes: 64 << 10,
+        fsync_on_commit: true,
+    }
 }
 
 fn series(name: &str, job: &str, samples: &[(i64, f64)]) -> SeriesSamples {
     SeriesSamples {
         labels: Labels::from_pairs([("__name__", name), ("job", job)]),
-        samples: samples.iter().map(|&(t, v)| Sample { timestamp_ms: t, value: v }).collect(),
+        samples: samples
+            .iter()
+            .map(|&(t, v)| Sample {
+                timestamp_ms: t,
+                value: v,
+            })
+            .collect(),
     }
 }
 
@@ -62,7 +73,14 @@ fn batches(count: i64) -> Vec<Vec<SeriesSamples>> {
         .map(|i| {
             vec![
                 series("up", "a", &[(i * 1000, i as f64)]),
-                series("up", &format!("job{}", i % 7), &[(i * 1000, -(i as f64)), (i * 1000 + 1, f64::from_bits(tsdb::STALE_NAN_BITS))]),
+                series(
+                    "up",
+                    &format!("job{}", i % 7),
+                    &[
+                        (i * 1000, -(i as f64)),
+                        (i * 1000 + 1, f64::from_bits(tsdb::STALE_NAN_BITS)),
+                    ],
+                ),
             ]
         })
         .collect()
@@ -91,7 +109,10 @@ fn group_commit_reports_each_group() {
         let mut db = ShardDb::open(&dir, options()).await.expect("open");
         let g1 = vec![series("m", "a", &[(10, 1.0), (20, 2.0)])];
         let g2 = vec![series("m", "a", &[(15, 1.5), (20, 9.0), (10, 1.0)])];
-        let outcomes = db.append_group(&[g1.as_slice(), g2.as_slice()]).await.expect("append");
+        let outcomes = db
+            .append_group(&[g1.as_slice(), g2.as_slice()])
+            .await
+            .expect("append");
         let stats = db.stats();
         db.close().await.expect("close");
         (outcomes, stats.wal_fsyncs_total, stats.series)
@@ -99,13 +120,19 @@ fn group_commit_reports_each_group() {
     assert_eq!(outcomes.0[0].samples_appended, 2);
     assert_eq!(outcomes.0[1].samples_out_of_order, 1);
     assert_eq!(outcomes.0[1].duplicates_overwritten, 1);
-    assert_eq!(outcomes.0[1].samples_appended, 2, "the exact duplicate (10, 1.0) is a no-op");
+    assert_eq!(
+        outcomes.0[1].samples_appended, 2,
+        "the exact duplicate (10, 1.0) is a no-op"
+    );
     assert_eq!(outcomes.1, 1, "one fdatasync for both groups");
     assert_eq!(outcomes.2, 1);
 }
 
 fn last_segment(dir: &Path) -> std::path::PathBuf {
-    let mut names: Vec<_> = std::fs::read_dir(dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.retain(|p| p.file_name().unwrap().to_str().unwrap().len() == 8);
     names.sort();
     names.pop().unwrap()
@@ -120,7 +147,10 @@ fn data_end(bytes: &[u8]) -> usize {
 fn torn_tail_is_cut_and_earlier_records_survive() {
     let dir = tempfile::tempdir().unwrap();
     let first = write(dir.path(), batches(10));
-    let _ = write(dir.path(), vec![vec![series("torn", "z", &[(1, 1.0), (2, 2.0), (3, 3.0)])]]);
+    let _ = write(
+        dir.path(),
+        vec![vec![series("torn", "z", &[(1, 1.0), (2, 2.0), (3, 3.0)])]],
+    );
     // Tear the last record: zero its final bytes, as a crash mid-write would.
     let path = last_segment(dir.path());
     let mut bytes = std::fs::read(&path).unwrap();
@@ -128,7 +158,10 @@ fn torn_tail_is_cut_and_earlier_records_survive() {
     bytes[end - 6..end].fill(0);
     std::fs::write(&path, &bytes).unwrap();
     let replayed = reopen(dir.path());
-    assert_eq!(replayed, first, "everything before the torn record is back, the torn record is not");
+    assert_eq!(
+        replayed, first,
+        "everything before the torn record is back, the torn record is not"
+    );
     // The log keeps working after the cut.
     let after = write(dir.path(), vec![vec![series("after", "y", &[(7, 7.0)])]]);
     assert_eq!(after.len(), first.len() + 1);
@@ -146,4 +179,70 @@ fn flipped_byte_in_the_tail_is_detected_by_the_checksum() {
     bytes[end - 3] ^= 0x40;
     std::fs::write(&path, &bytes).unwrap();
     assert_eq!(reopen(dir.path()), first);
+}
+
+#[test]
+fn fresh_shard_then_existing_shard_on_one_executor() {
+    // DESIGN §9 pitfall 1: if the first DMA file an executor opens is empty, later O_DIRECT
+    // reads on that thread fail. Open a brand-new shard first, then replay an existing one.
+    let existing = tempfile::tempdir().unwrap();
+    let written = write(existing.path(), batches(50));
+    let fresh = tempfile::tempdir().unwrap();
+    let (fresh_dir, existing_dir) = (fresh.path().join("shard-0"), existing.path().to_path_buf());
+    let (fresh_held, replayed) = on_executor(move || async move {
+        let mut a = ShardDb::open(&fresh_dir, options())
+            .await
+            .expect("open fresh");
+        a.append_group(&[&[series("fresh", "f", &[(1, 1.0)])]])
+            .await
+            .expect("append fresh");
+        let b = ShardDb::open(&existing_dir, options())
+            .await
+            .expect("open existing");
+        let out = (all(&a), all(&b));
+        a.close().await.expect("close fresh");
+        b.close().await.expect("close existing");
+        out
+    });
+    assert_eq!(fresh_held.len(), 1);
+    assert_eq!(replayed, written);
+}
+
+#[test]
+fn file_truncated_mid_record_and_flipped_byte_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), batches(10));
+    let _ = write(
+        dir.path(),
+        vec![vec![series("cut", "z", &[(1, 1.0), (2, 2.0)])]],
+    );
+    let _ = write(dir.path(), vec![vec![series("lost", "z", &[(3, 3.0)])]]);
+    let path = last_segment(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let end = data_end(&bytes);
+    // Cut the file in the middle of the last record (an unaligned length), and corrupt the
+    // record before it: replay must keep exactly what precedes the corrupt record.
+    bytes.truncate(end - 5);
+    let second_last = find_frame_before_last(&bytes);
+    bytes[second_last + 10] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(reopen(dir.path()), first);
+    let after = write(dir.path(), vec![vec![series("after", "y", &[(7, 7.0)])]]);
+    assert_eq!(after.len(), first.len() + 1);
+}
+
+/// Offset of the frame that precedes the last frame in a segment (walks the framing).
+fn find_frame_before_last(bytes: &[u8]) -> usize {
+    let mut offsets = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        offsets.push(pos);
+        pos += 8 + len;
+    }
+    // The last two commits wrote a series+samples record each; corrupt the "cut" samples record.
+    offsets[offsets.len() - 3]
 }

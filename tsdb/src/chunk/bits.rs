@@ -10,7 +10,10 @@ pub struct BitWriter {
 
 impl BitWriter {
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        BitWriter { bytes, free_bits: 0 }
+        BitWriter {
+            bytes,
+            free_bits: 0,
+        }
     }
 
     pub fn write_bit(&mut self, bit: bool) {
@@ -81,7 +84,11 @@ impl<'a> BitReader<'a> {
             let available = 8 - offset;
             let take = remaining.min(available);
             let chunk = (byte >> (available - take)) & (((1u16 << take) - 1) as u8);
-            value = if take == 64 { u64::from(chunk) } else { (value << take) | u64::from(chunk) };
+            value = if take == 64 {
+                u64::from(chunk)
+            } else {
+                (value << take) | u64::from(chunk)
+            };
             self.bit_pos += take as usize;
             remaining -= take;
         }

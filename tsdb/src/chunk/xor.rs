@@ -40,7 +40,15 @@ pub struct XorAppender {
 
 impl Default for XorAppender {
     fn default() -> Self {
-        XorAppender { writer: BitWriter::from_bytes(vec![0, 0]), count: 0, t: 0, v: 0.0, t_delta: 0, leading: 0xff, trailing: 0 }
+        XorAppender {
+            writer: BitWriter::from_bytes(vec![0, 0]),
+            count: 0,
+            t: 0,
+            v: 0.0,
+            t_delta: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
     }
 }
 
@@ -60,12 +68,17 @@ impl XorAppender {
 
     /// Finishes the chunk.
     pub fn into_chunk(self) -> XorChunk {
-        XorChunk { bytes: self.writer.bytes }
+        XorChunk {
+            bytes: self.writer.bytes,
+        }
     }
 
     /// Appends a sample. Timestamps must increase strictly (the head guarantees it).
     pub fn append(&mut self, timestamp_ms: i64, value: f64) {
-        debug_assert!(self.count == 0 || timestamp_ms > self.t, "XOR chunk timestamps must increase");
+        debug_assert!(
+            self.count == 0 || timestamp_ms > self.t,
+            "XOR chunk timestamps must increase"
+        );
         match self.count {
             0 => {
                 write_varint(&mut self.writer, timestamp_ms);
@@ -153,9 +166,23 @@ pub struct XorIterator<'a> {
 
 impl<'a> XorIterator<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        let total = if bytes.len() >= 2 { u16::from_be_bytes([bytes[0], bytes[1]]) } else { 0 };
+        let total = if bytes.len() >= 2 {
+            u16::from_be_bytes([bytes[0], bytes[1]])
+        } else {
+            0
+        };
         let body = bytes.get(2..).unwrap_or(&[]);
-        XorIterator { reader: BitReader::new(body), total, read: 0, t: 0, v: 0.0, t_delta: 0, leading: 0, trailing: 0, corrupt: false }
+        XorIterator {
+            reader: BitReader::new(body),
+            total,
+            read: 0,
+            t: 0,
+            v: 0.0,
+            t_delta: 0,
+            leading: 0,
+            trailing: 0,
+            corrupt: false,
+        }
     }
 
     /// True when iteration stopped because the bytes were malformed.
@@ -216,7 +243,10 @@ impl<'a> XorIterator<'a> {
             }
         }
         self.read += 1;
-        Some(Sample { timestamp_ms: self.t, value: self.v })
+        Some(Sample {
+            timestamp_ms: self.t,
+            value: self.v,
+        })
     }
 }
 
@@ -260,19 +290,31 @@ mod tests {
         expected.extend_from_slice(&[0xd0, 0x0f]); // zig-zag varint(1000) = 2000 = 0x7d0
         expected.extend_from_slice(&1.0f64.to_bits().to_be_bytes());
         expected.extend_from_slice(&[0xe8, 0x07]); // uvarint(1000)
-        // Then bits: value same "0"; dod 0 "0"; value 2.0 ^ 1.0 = 0x7ff0... xor: 1.0=0x3ff0.., 2.0=0x4000..,
-        // delta = 0x7ff0000000000000: leading 1, trailing 52, significant 11:
-        // "1" "1" leading(5)=00001 sig(6)=001011 bits(11)=11111111111
-        // stream: 0 0 1 1 00001 001011 11111111111 -> 0011 0000 1001 0111 1111 1111 11(pad 000000)
+                                                   // Then bits: value same "0"; dod 0 "0"; value 2.0 ^ 1.0 = 0x7ff0... xor: 1.0=0x3ff0.., 2.0=0x4000..,
+                                                   // delta = 0x7ff0000000000000: leading 1, trailing 52, significant 11:
+                                                   // "1" "1" leading(5)=00001 sig(6)=001011 bits(11)=11111111111
+                                                   // stream: 0 0 1 1 00001 001011 11111111111 -> 0011 0000 1001 0111 1111 1111 11(pad 000000)
         expected.extend_from_slice(&[0x30, 0x97, 0xff, 0xc0]);
         assert_eq!(a.bytes(), expected.as_slice());
         let chunk = a.into_chunk();
         let samples: Vec<Sample> = chunk.iter().collect();
-        assert_eq!(samples, vec![
-            Sample { timestamp_ms: 1000, value: 1.0 },
-            Sample { timestamp_ms: 2000, value: 1.0 },
-            Sample { timestamp_ms: 3000, value: 2.0 },
-        ]);
+        assert_eq!(
+            samples,
+            vec![
+                Sample {
+                    timestamp_ms: 1000,
+                    value: 1.0
+                },
+                Sample {
+                    timestamp_ms: 2000,
+                    value: 1.0
+                },
+                Sample {
+                    timestamp_ms: 3000,
+                    value: 2.0
+                },
+            ]
+        );
     }
 
     #[test]

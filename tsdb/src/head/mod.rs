@@ -35,7 +35,11 @@ impl Head {
 
     /// The id of `labels`, if the series exists.
     pub fn lookup(&self, labels: &Labels, hash: u64) -> Option<SeriesId> {
-        self.by_hash.get(&hash)?.iter().copied().find(|id| self.series[*id as usize].labels_equal(labels))
+        self.by_hash
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|id| self.series[*id as usize].labels_equal(labels))
     }
 
     /// The id of `labels`, creating the series if needed; `true` when it was created.
@@ -44,7 +48,10 @@ impl Head {
         if let Some(id) = self.lookup(labels, hash) {
             return (id, false);
         }
-        let interned: Vec<(Rc<str>, Rc<str>)> = labels.iter().map(|l| (self.intern(&l.name), self.intern(&l.value))).collect();
+        let interned: Vec<(Rc<str>, Rc<str>)> = labels
+            .iter()
+            .map(|l| (self.intern(&l.name), self.intern(&l.value)))
+            .collect();
         let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
         self.index.add(id, &interned);
         self.series.push(MemSeries::new(interned));
@@ -75,13 +82,19 @@ impl Head {
             .filter_map(|id| {
                 let s = &self.series[id as usize];
                 let samples = s.samples_in(mint_ms, maxt_ms);
-                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples })
+                (!samples.is_empty()).then(|| SeriesSamples {
+                    labels: s.labels(),
+                    samples,
+                })
             })
             .collect()
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
-        self.matching(matchers, mint_ms, maxt_ms).into_iter().map(|id| self.labels_of(id)).collect()
+        self.matching(matchers, mint_ms, maxt_ms)
+            .into_iter()
+            .map(|id| self.labels_of(id))
+            .collect()
     }
 
     pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
@@ -101,14 +114,31 @@ impl Head {
         names
     }
 
-    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Vec<String> {
         if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
-            return self.index.label_values(name).into_iter().map(str::to_string).collect();
+            return self
+                .index
+                .label_values(name)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
         }
         let mut values: Vec<String> = self
             .matching(matchers, mint_ms, maxt_ms)
             .into_iter()
-            .filter_map(|id| self.series[id as usize].labels.iter().find(|(n, _)| n.as_ref() == name).map(|(_, v)| v.to_string()))
+            .filter_map(|id| {
+                self.series[id as usize]
+                    .labels
+                    .iter()
+                    .find(|(n, _)| n.as_ref() == name)
+                    .map(|(_, v)| v.to_string())
+            })
             .collect();
         values.sort();
         values.dedup();
@@ -123,7 +153,15 @@ impl Head {
 
 /// Rebuilds owned labels from interned pairs.
 pub(crate) fn labels_from_interned(pairs: &[(Rc<str>, Rc<str>)]) -> Labels {
-    Labels::from_sorted(pairs.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect())
+    Labels::from_sorted(
+        pairs
+            .iter()
+            .map(|(n, v)| Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -140,20 +178,50 @@ mod tests {
         let mut head = Head::default();
         let (a, created) = head.get_or_create(&labels(&[("__name__", "up"), ("job", "a")]));
         assert!(created);
-        assert_eq!(head.get_or_create(&labels(&[("__name__", "up"), ("job", "a")])), (a, false));
+        assert_eq!(
+            head.get_or_create(&labels(&[("__name__", "up"), ("job", "a")])),
+            (a, false)
+        );
         let (b, _) = head.get_or_create(&labels(&[("__name__", "up"), ("job", "b")]));
         for t in 0..300 {
-            head.append(a, Sample { timestamp_ms: t * 1000, value: t as f64 });
+            head.append(
+                a,
+                Sample {
+                    timestamp_ms: t * 1000,
+                    value: t as f64,
+                },
+            );
         }
-        head.append(b, Sample { timestamp_ms: 500_000, value: 1.0 });
+        head.append(
+            b,
+            Sample {
+                timestamp_ms: 500_000,
+                value: 1.0,
+            },
+        );
         let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
         let got = head.select(&[m(MatchOp::Equal, "__name__", "up")], 10_000, 20_000);
         assert_eq!(got.len(), 1, "job b has no sample in range");
         assert_eq!(got[0].samples.len(), 11);
-        assert_eq!(got[0].samples[0], Sample { timestamp_ms: 10_000, value: 10.0 });
-        assert_eq!(head.series(&[m(MatchOp::RegexMatch, "job", ".+")], 400_000, 600_000), vec![labels(&[("__name__", "up"), ("job", "b")])]);
-        assert_eq!(head.label_values("job", &[], i64::MIN, i64::MAX), vec!["a", "b"]);
+        assert_eq!(
+            got[0].samples[0],
+            Sample {
+                timestamp_ms: 10_000,
+                value: 10.0
+            }
+        );
+        assert_eq!(
+            head.series(&[m(MatchOp::RegexMatch, "job", ".+")], 400_000, 600_000),
+            vec![labels(&[("__name__", "up"), ("job", "b")])]
+        );
+        assert_eq!(
+            head.label_values("job", &[], i64::MIN, i64::MAX),
+            vec!["a", "b"]
+        );
         assert_eq!(head.label_values("job", &[], 400_000, 600_000), vec!["b"]);
-        assert_eq!(head.label_names(&[m(MatchOp::Equal, "job", "a")], i64::MIN, i64::MAX), vec!["__name__", "job"]);
+        assert_eq!(
+            head.label_names(&[m(MatchOp::Equal, "job", "a")], i64::MIN, i64::MAX),
+            vec!["__name__", "job"]
+        );
     }
 }

@@ -21,7 +21,9 @@ pub struct Index {
 
 /// If `pattern` is a plain alternation of literals (`a|b|c`), returns the literals.
 fn literal_alternatives(pattern: &str) -> Option<Vec<&str>> {
-    const META: &[char] = &['\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$'];
+    const META: &[char] = &[
+        '\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$',
+    ];
     if pattern.contains(META) {
         return None;
     }
@@ -31,10 +33,18 @@ fn literal_alternatives(pattern: &str) -> Option<Vec<&str>> {
 impl Index {
     /// Adds a new series (ids must arrive in increasing order).
     pub fn add(&mut self, id: SeriesId, labels: &[(Rc<str>, Rc<str>)]) {
-        debug_assert!(self.all.last().is_none_or(|last| *last < id), "series ids increase");
+        debug_assert!(
+            self.all.last().is_none_or(|last| *last < id),
+            "series ids increase"
+        );
         self.all.push(id);
         for (name, value) in labels {
-            self.by_label.entry(name.clone()).or_default().entry(value.clone()).or_default().push(id);
+            self.by_label
+                .entry(name.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_default()
+                .push(id);
         }
     }
 
@@ -46,7 +56,12 @@ impl Index {
     fn with_values(&self, name: &str, accept: impl Fn(&str) -> bool) -> Vec<SeriesId> {
         match self.by_label.get(name) {
             None => Vec::new(),
-            Some(values) => union_all(values.iter().filter(|(v, _)| accept(v)).map(|(_, ids)| ids.as_slice())),
+            Some(values) => union_all(
+                values
+                    .iter()
+                    .filter(|(v, _)| accept(v))
+                    .map(|(_, ids)| ids.as_slice()),
+            ),
         }
     }
 
@@ -58,15 +73,29 @@ impl Index {
             return difference(&self.all, &rejected);
         }
         match m.op {
-            MatchOp::Equal => self.by_label.get(m.name.as_str()).and_then(|vs| vs.get(m.value.as_str())).cloned().unwrap_or_default(),
+            MatchOp::Equal => self
+                .by_label
+                .get(m.name.as_str())
+                .and_then(|vs| vs.get(m.value.as_str()))
+                .cloned()
+                .unwrap_or_default(),
             MatchOp::RegexMatch => match literal_alternatives(&m.value) {
                 Some(literals) => {
-                    let Some(values) = self.by_label.get(m.name.as_str()) else { return Vec::new() };
-                    union_all(literals.iter().filter_map(|l| values.get(*l)).map(|ids| ids.as_slice()))
+                    let Some(values) = self.by_label.get(m.name.as_str()) else {
+                        return Vec::new();
+                    };
+                    union_all(
+                        literals
+                            .iter()
+                            .filter_map(|l| values.get(*l))
+                            .map(|ids| ids.as_slice()),
+                    )
                 }
                 None => self.with_values(&m.name, |v| m.matches(v)),
             },
-            MatchOp::NotEqual | MatchOp::RegexNoMatch => self.with_values(&m.name, |v| m.matches(v)),
+            MatchOp::NotEqual | MatchOp::RegexNoMatch => {
+                self.with_values(&m.name, |v| m.matches(v))
+            }
         }
     }
 
@@ -96,7 +125,10 @@ impl Index {
 
     /// All values of `name`, sorted.
     pub fn label_values(&self, name: &str) -> Vec<&str> {
-        self.by_label.get(name).map(|vs| vs.keys().map(|k| k.as_ref()).collect()).unwrap_or_default()
+        self.by_label
+            .get(name)
+            .map(|vs| vs.keys().map(|k| k.as_ref()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -113,7 +145,10 @@ mod tests {
             &[("__name__", "up")],
         ];
         for (id, labels) in series.iter().enumerate() {
-            let labels: Vec<(Rc<str>, Rc<str>)> = labels.iter().map(|(n, v)| (Rc::from(*n), Rc::from(*v))).collect();
+            let labels: Vec<(Rc<str>, Rc<str>)> = labels
+                .iter()
+                .map(|(n, v)| (Rc::from(*n), Rc::from(*v)))
+                .collect();
             idx.add(id as u32, &labels);
         }
         idx
@@ -129,13 +164,28 @@ mod tests {
         let idx = index();
         let table: Vec<(Vec<Matcher>, Vec<u32>)> = vec![
             (vec![m(Equal, "__name__", "up")], vec![0, 1, 3]),
-            (vec![m(Equal, "__name__", "up"), m(Equal, "job", "a")], vec![0]),
-            (vec![m(Equal, "__name__", "up"), m(NotEqual, "job", "a")], vec![1, 3]),
+            (
+                vec![m(Equal, "__name__", "up"), m(Equal, "job", "a")],
+                vec![0],
+            ),
+            (
+                vec![m(Equal, "__name__", "up"), m(NotEqual, "job", "a")],
+                vec![1, 3],
+            ),
             (vec![m(RegexMatch, "job", "a|b")], vec![0, 1, 2]),
             (vec![m(RegexMatch, "job", "b.*")], vec![1]),
-            (vec![m(Equal, "__name__", "up"), m(RegexNoMatch, "job", "a|b")], vec![3]),
-            (vec![m(Equal, "__name__", "up"), m(RegexMatch, "env", "")], vec![0, 3]),
-            (vec![m(Equal, "__name__", "up"), m(Equal, "env", "")], vec![0, 3]),
+            (
+                vec![m(Equal, "__name__", "up"), m(RegexNoMatch, "job", "a|b")],
+                vec![3],
+            ),
+            (
+                vec![m(Equal, "__name__", "up"), m(RegexMatch, "env", "")],
+                vec![0, 3],
+            ),
+            (
+                vec![m(Equal, "__name__", "up"), m(Equal, "env", "")],
+                vec![0, 3],
+            ),
             (vec![m(RegexMatch, "job", ".*")], vec![0, 1, 2, 3]),
             (vec![m(RegexMatch, "job", ".+")], vec![0, 1, 2]),
             (vec![m(Equal, "job", "zzz")], vec![]),
@@ -149,7 +199,10 @@ mod tests {
     #[test]
     fn listing() {
         let idx = index();
-        assert_eq!(idx.label_names().collect::<Vec<_>>(), vec!["__name__", "env", "job"]);
+        assert_eq!(
+            idx.label_names().collect::<Vec<_>>(),
+            vec!["__name__", "env", "job"]
+        );
         assert_eq!(idx.label_values("job"), vec!["a", "b"]);
         assert!(idx.label_values("nope").is_empty());
     }

@@ -38,7 +38,11 @@ pub fn difference(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
 pub fn union_all<'a>(lists: impl Iterator<Item = &'a [SeriesId]>) -> Vec<SeriesId> {
     let mut out: Vec<SeriesId> = Vec::new();
     for list in lists {
-        out = if out.is_empty() { list.to_vec() } else { merge(&out, list) };
+        out = if out.is_empty() {
+            list.to_vec()
+        } else {
+            merge(&out, list)
+        };
     }
     out
 }

@@ -15,7 +15,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Label { name: name.into(), value: value.into() }
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -26,7 +29,9 @@ pub struct Labels(Vec<Label>);
 
 impl Labels {
     /// Builds a label set from any pairs: sorts, drops empty values; on duplicate names the last wins.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
         let mut labels: Vec<Label> = pairs.into_iter().map(|(n, v)| Label::new(n, v)).collect();
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out: Vec<Label> = Vec::with_capacity(labels.len());
@@ -42,8 +47,14 @@ impl Labels {
 
     /// Wraps labels that the caller has already validated as sorted, unique and non-empty.
     pub fn from_sorted(labels: Vec<Label>) -> Self {
-        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name), "labels must be sorted and unique");
-        debug_assert!(labels.iter().all(|l| !l.value.is_empty()), "labels must have non-empty values");
+        debug_assert!(
+            labels.windows(2).all(|w| w[0].name < w[1].name),
+            "labels must be sorted and unique"
+        );
+        debug_assert!(
+            labels.iter().all(|l| !l.value.is_empty()),
+            "labels must have non-empty values"
+        );
         Labels(labels)
     }
 
@@ -81,7 +92,11 @@ impl Labels {
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
-        stable_hash_of(self.0.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())))
+        stable_hash_of(
+            self.0
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+        )
     }
 }
 
@@ -136,8 +151,14 @@ mod tests {
         let b = Labels::from_pairs([("job", "x"), ("__name__", "up")]);
         assert_eq!(a.stable_hash(), b.stable_hash());
         // Pinned value: routing must never change between versions.
-        assert_eq!(a.stable_hash(), stable_hash_of([(&b"__name__"[..], &b"up"[..]), (&b"job"[..], &b"x"[..])].into_iter()));
-        assert_ne!(a.stable_hash(), Labels::from_pairs([("__name__", "upjob"), ("x", "")]).stable_hash());
+        assert_eq!(
+            a.stable_hash(),
+            stable_hash_of([(&b"__name__"[..], &b"up"[..]), (&b"job"[..], &b"x"[..])].into_iter())
+        );
+        assert_ne!(
+            a.stable_hash(),
+            Labels::from_pairs([("__name__", "upjob"), ("x", "")]).stable_hash()
+        );
     }
 
     #[test]

@@ -39,13 +39,24 @@ impl PartialEq for Matcher {
 
 impl Matcher {
     /// Builds a matcher; fails only for an invalid regex, with the regex error text.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, regex::Error> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, regex::Error> {
         let value = value.into();
         let regex = match op {
-            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(Regex::new(&format!("^(?s:{value})$"))?),
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
+                Some(Regex::new(&format!("^(?s:{value})$"))?)
+            }
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
-        Ok(Matcher { name: name.into(), op, value, regex })
+        Ok(Matcher {
+            name: name.into(),
+            op,
+            value,
+            regex,
+        })
     }
 
     /// Does a label value match? Pass `""` for an absent label.

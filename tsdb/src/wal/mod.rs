@@ -52,7 +52,11 @@ async fn open_rw(path: &Path) -> Result<DmaFile, Error> {
         .create(true)
         .dma_open(path)
         .await
-        .map_err(|e| Error::Glommio { operation: "open", path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| Error::Glommio {
+            operation: "open",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// glommio probes polled-I/O support with a read at offset 0 of the first file an
@@ -68,14 +72,22 @@ async fn prime_dma_probe(dir: &Path) -> Result<(), Error> {
         .read(true)
         .dma_open(&path)
         .await
-        .map_err(|e| Error::Glommio { operation: "open", path: path.clone(), message: e.to_string() })?;
+        .map_err(|e| Error::Glommio {
+            operation: "open",
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     let _ = file.close().await;
     Ok(())
 }
 
 impl Wal {
     /// Opens the WAL in `dir`, replaying every intact record into `apply` in order.
-    pub async fn open(dir: &Path, options: WalOptions, mut apply: impl FnMut(Record)) -> Result<Wal, Error> {
+    pub async fn open(
+        dir: &Path,
+        options: WalOptions,
+        mut apply: impl FnMut(Record),
+    ) -> Result<Wal, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         prime_dma_probe(dir).await?;
         let segments = list_segments(dir)?;
@@ -90,7 +102,8 @@ impl Wal {
                 for &later in &segments[i + 1..] {
                     let later_path = segment_path(dir, later);
                     tracing::warn!(path = %later_path.display(), "WAL: removing segment after the corruption point");
-                    std::fs::remove_file(&later_path).map_err(|e| Error::io("remove", &later_path, e))?;
+                    std::fs::remove_file(&later_path)
+                        .map_err(|e| Error::io("remove", &later_path, e))?;
                 }
                 let tail = scan.tail_page;
                 let _ = file.close().await;
@@ -106,7 +119,15 @@ impl Wal {
         if offset == 0 {
             preallocate(&file, &path, options.segment_bytes).await;
         }
-        Ok(Wal { dir: dir.to_path_buf(), options, file, segment, offset, tail, stats: WalStats::default() })
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            options,
+            file,
+            segment,
+            offset,
+            tail,
+            stats: WalStats::default(),
+        })
     }
 
     /// Writes `records` as one group commit: one positioned write, then fdatasync when
@@ -118,10 +139,10 @@ impl Wal {
             payload.clear();
             record.encode(&mut payload);
             if payload.len() > RECORD_BYTES_MAX {
-                return Err(Error::Glommio {
-                    operation: "append",
+                return Err(Error::RecordTooLarge {
                     path: self.dir.clone(),
-                    message: format!("record of {} bytes exceeds {RECORD_BYTES_MAX}", payload.len()),
+                    bytes: payload.len(),
+                    bytes_max: RECORD_BYTES_MAX,
                 });
             }
             frames.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -135,7 +156,11 @@ impl Wal {
             self.rotate().await?;
         }
         let page_start = self.offset - self.tail.len() as u64;
-        debug_assert_eq!(page_start % PAGE_BYTES as u64, 0, "writes start on a page boundary");
+        debug_assert_eq!(
+            page_start % PAGE_BYTES as u64,
+            0,
+            "writes start on a page boundary"
+        );
         let logical = self.tail.len() + frames.len();
         let padded = logical.div_ceil(PAGE_BYTES) * PAGE_BYTES;
         let mut buffer = self.file.alloc_dma_buffer(padded);
@@ -144,12 +169,23 @@ impl Wal {
         bytes[self.tail.len()..logical].copy_from_slice(&frames);
         bytes[logical..].fill(0);
         let path = segment_path(&self.dir, self.segment);
-        let written = self.file.write_at(buffer, page_start).await.map_err(|e| Error::glommio("write", &path, e))?;
+        let written = self
+            .file
+            .write_at(buffer, page_start)
+            .await
+            .map_err(|e| Error::glommio("write", &path, e))?;
         if written != padded {
-            return Err(Error::ShortWrite { path, written, wanted: padded });
+            return Err(Error::ShortWrite {
+                path,
+                written,
+                wanted: padded,
+            });
         }
         if self.options.fsync_on_commit {
-            self.file.fdatasync().await.map_err(|e| Error::glommio("fdatasync", &path, e))?;
+            self.file
+                .fdatasync()
+                .await
+                .map_err(|e| Error::glommio("fdatasync", &path, e))?;
             self.stats.fsyncs_total += 1;
         }
         self.offset += frames.len() as u64;
@@ -164,7 +200,10 @@ impl Wal {
 
     async fn rotate(&mut self) -> Result<(), Error> {
         let path = segment_path(&self.dir, self.segment);
-        self.file.fdatasync().await.map_err(|e| Error::glommio("fdatasync", &path, e))?;
+        self.file
+            .fdatasync()
+            .await
+            .map_err(|e| Error::glommio("fdatasync", &path, e))?;
         self.segment += 1;
         let next = segment_path(&self.dir, self.segment);
         let file = open_rw(&next).await?;
@@ -179,8 +218,14 @@ impl Wal {
     /// Syncs and closes.
     pub async fn close(self) -> Result<(), Error> {
         let path = segment_path(&self.dir, self.segment);
-        self.file.fdatasync().await.map_err(|e| Error::glommio("fdatasync", &path, e))?;
-        self.file.close().await.map_err(|e| Error::glommio("close", &path, e))?;
+        self.file
+            .fdatasync()
+            .await
+            .map_err(|e| Error::glommio("fdatasync", &path, e))?;
+        self.file
+            .close()
+            .await
+            .map_err(|e| Error::glommio("close", &path, e))?;
         Ok(())
     }
 }

@@ -86,7 +86,10 @@ impl Record {
     /// Decodes a payload; `None` when it is malformed.
     pub fn decode(payload: &[u8]) -> Option<Record> {
         let (&kind, rest) = payload.split_first()?;
-        let mut c = Cursor { bytes: rest, pos: 0 };
+        let mut c = Cursor {
+            bytes: rest,
+            pos: 0,
+        };
         let count = usize::try_from(c.uvarint()?).ok()?;
         let record = match kind {
             RECORD_SERIES => {
@@ -96,9 +99,14 @@ impl Record {
                     let n = usize::try_from(c.uvarint()?).ok()?;
                     let mut labels = Vec::with_capacity(n.min(256));
                     for _ in 0..n {
-                        labels.push(Label { name: c.string()?, value: c.string()? });
+                        labels.push(Label {
+                            name: c.string()?,
+                            value: c.string()?,
+                        });
                     }
-                    if !labels.windows(2).all(|w| w[0].name < w[1].name) || labels.iter().any(|l| l.value.is_empty()) {
+                    if !labels.windows(2).all(|w| w[0].name < w[1].name)
+                        || labels.iter().any(|l| l.value.is_empty())
+                    {
                         return None;
                     }
                     series.push((r, Labels::from_sorted(labels)));
@@ -111,7 +119,13 @@ impl Record {
                     let r = u32::try_from(c.uvarint()?).ok()?;
                     let t = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
                     let v = f64::from_bits(u64::from_le_bytes(c.take(8)?.try_into().ok()?));
-                    samples.push((r, Sample { timestamp_ms: t, value: v }));
+                    samples.push((
+                        r,
+                        Sample {
+                            timestamp_ms: t,
+                            value: v,
+                        },
+                    ));
                 }
                 Record::Samples(samples)
             }

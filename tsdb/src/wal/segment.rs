@@ -45,8 +45,15 @@ pub struct Scan {
 }
 
 /// Reads the whole segment, applying intact records in order.
-pub async fn scan_segment(file: &DmaFile, path: &Path, apply: &mut impl FnMut(Record)) -> Result<Scan, Error> {
-    let size = file.file_size().await.map_err(|e| Error::glommio("stat", path, e))?;
+pub async fn scan_segment(
+    file: &DmaFile,
+    path: &Path,
+    apply: &mut impl FnMut(Record),
+) -> Result<Scan, Error> {
+    let size = file
+        .file_size()
+        .await
+        .map_err(|e| Error::glommio("stat", path, e))?;
     let mut data: Vec<u8> = Vec::new();
     let mut base: u64 = 0; // file offset of data[0]
     let mut pos: usize = 0; // parse position within data
@@ -57,7 +64,10 @@ pub async fn scan_segment(file: &DmaFile, path: &Path, apply: &mut impl FnMut(Re
     let mut ended = false;
     while read_offset < size {
         let want = SCAN_READ_BYTES.min((size - read_offset) as usize);
-        let chunk = file.read_at(read_offset, want).await.map_err(|e| Error::glommio("read", path, e))?;
+        let chunk = file
+            .read_at(read_offset, want)
+            .await
+            .map_err(|e| Error::glommio("read", path, e))?;
         if chunk.is_empty() {
             break;
         }
@@ -97,7 +107,9 @@ pub async fn scan_segment(file: &DmaFile, path: &Path, apply: &mut impl FnMut(Re
             }
             match Record::decode(payload) {
                 Some(record) => apply(record),
-                None => tracing::error!(path = %path.display(), offset = base + pos as u64, "WAL: record with a valid checksum does not decode; skipped"),
+                None => {
+                    tracing::error!(path = %path.display(), offset = base + pos as u64, "WAL: record with a valid checksum does not decode; skipped")
+                }
             }
             pos += FRAME_HEADER_BYTES + length;
             good_end = base + pos as u64;
@@ -114,12 +126,20 @@ pub async fn scan_segment(file: &DmaFile, path: &Path, apply: &mut impl FnMut(Re
     let cut = corrupt_at.unwrap_or(good_end);
     let page_start = cut / PAGE_BYTES as u64 * PAGE_BYTES as u64;
     let tail_page = if cut > page_start {
-        let page = file.read_at(page_start, (cut - page_start) as usize).await.map_err(|e| Error::glommio("read", path, e))?;
+        let page = file
+            .read_at(page_start, (cut - page_start) as usize)
+            .await
+            .map_err(|e| Error::glommio("read", path, e))?;
         page.to_vec()
     } else {
         Vec::new()
     };
-    Ok(Scan { good_end, corrupt_at, data_end, tail_page })
+    Ok(Scan {
+        good_end,
+        corrupt_at,
+        data_end,
+        tail_page,
+    })
 }
 
 /// Zeroes `[from, to)` (keeping bytes before `from` in its page) and syncs.
@@ -130,7 +150,10 @@ pub async fn zero_range(file: &DmaFile, path: &Path, from: u64, to: u64) -> Resu
     let page = PAGE_BYTES as u64;
     let start = from / page * page;
     let keep = if from > start {
-        file.read_at(start, (from - start) as usize).await.map_err(|e| Error::glommio("read", path, e))?.to_vec()
+        file.read_at(start, (from - start) as usize)
+            .await
+            .map_err(|e| Error::glommio("read", path, e))?
+            .to_vec()
     } else {
         Vec::new()
     };
@@ -146,11 +169,20 @@ pub async fn zero_range(file: &DmaFile, path: &Path, from: u64, to: u64) -> Resu
             bytes[..keep.len()].copy_from_slice(&keep);
             first = false;
         }
-        let written = file.write_at(buffer, offset).await.map_err(|e| Error::glommio("write", path, e))?;
+        let written = file
+            .write_at(buffer, offset)
+            .await
+            .map_err(|e| Error::glommio("write", path, e))?;
         if written != len {
-            return Err(Error::ShortWrite { path: path.to_path_buf(), written, wanted: len });
+            return Err(Error::ShortWrite {
+                path: path.to_path_buf(),
+                written,
+                wanted: len,
+            });
         }
         offset += len as u64;
     }
-    file.fdatasync().await.map_err(|e| Error::glommio("fdatasync", path, e))
+    file.fdatasync()
+        .await
+        .map_err(|e| Error::glommio("fdatasync", path, e))
 }
