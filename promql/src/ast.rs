@@ -1,8 +1,9 @@
-//! The PromQL syntax tree. The first slice covers literals, vector and range selectors
-//! (with offset), parentheses, unary minus and binary operators; functions, aggregations,
-//! `@` and subqueries extend it (issue 4).
+//! The PromQL syntax tree: literals, selectors (offset, `@`), subqueries, unary minus,
+//! binary operators with vector matching, aggregations and function calls.
 
 use tsdb::Matcher;
+
+use crate::functions::Function;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -10,18 +11,40 @@ pub enum Expr {
     String(String),
     VectorSelector(VectorSelector),
     MatrixSelector { selector: VectorSelector, range_ms: i64 },
+    Subquery(Box<Subquery>),
     Paren(Box<Expr>),
     /// Unary minus (unary plus is dropped by the parser).
     Negate(Box<Expr>),
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr>, return_bool: bool },
+    Binary(Box<Binary>),
+    Aggregate(Box<Aggregate>),
+    Call { func: &'static Function, args: Vec<Expr> },
+}
+
+/// `@` modifier: a fixed time, or the query's start/end (resolved at prepare time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum At {
+    Time(i64),
+    Start,
+    End,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorSelector {
-    /// The metric name, if written before the braces (it is also among `matchers`).
+    /// The metric name, if written (it is also among `matchers`).
     pub name: Option<String>,
     pub matchers: Vec<Matcher>,
     pub offset_ms: i64,
+    pub at: Option<At>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subquery {
+    pub expr: Expr,
+    pub range_ms: i64,
+    /// `None`: the engine's default subquery step.
+    pub step_ms: Option<i64>,
+    pub offset_ms: i64,
+    pub at: Option<At>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +55,124 @@ pub enum BinaryOp {
     Div,
     Mod,
     Pow,
+    Atan2,
     Eq,
     Ne,
     Gt,
     Lt,
     Ge,
     Le,
+    And,
+    Or,
+    Unless,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+    ManyToMany,
+}
+
+/// `on(...)`/`ignoring(...)` and `group_left/right(...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorMatching {
+    pub card: Cardinality,
+    /// Label names of `on` (when `on` is true) or `ignoring`.
+    pub labels: Vec<String>,
+    pub on: bool,
+    /// Extra labels copied from the "one" side (`group_left(a, b)`).
+    pub include: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binary {
+    pub op: BinaryOp,
+    pub lhs: Expr,
+    pub rhs: Expr,
+    pub return_bool: bool,
+    /// Present when both sides are vectors.
+    pub matching: Option<VectorMatching>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    Group,
+    Stddev,
+    Stdvar,
+    Topk,
+    Bottomk,
+    Quantile,
+    CountValues,
+    Limitk,
+    LimitRatio,
+}
+
+impl AggregateOp {
+    pub fn from_name(name: &str) -> Option<AggregateOp> {
+        Some(match name {
+            "sum" => AggregateOp::Sum,
+            "avg" => AggregateOp::Avg,
+            "min" => AggregateOp::Min,
+            "max" => AggregateOp::Max,
+            "count" => AggregateOp::Count,
+            "group" => AggregateOp::Group,
+            "stddev" => AggregateOp::Stddev,
+            "stdvar" => AggregateOp::Stdvar,
+            "topk" => AggregateOp::Topk,
+            "bottomk" => AggregateOp::Bottomk,
+            "quantile" => AggregateOp::Quantile,
+            "count_values" => AggregateOp::CountValues,
+            "limitk" => AggregateOp::Limitk,
+            "limit_ratio" => AggregateOp::LimitRatio,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregateOp::Sum => "sum",
+            AggregateOp::Avg => "avg",
+            AggregateOp::Min => "min",
+            AggregateOp::Max => "max",
+            AggregateOp::Count => "count",
+            AggregateOp::Group => "group",
+            AggregateOp::Stddev => "stddev",
+            AggregateOp::Stdvar => "stdvar",
+            AggregateOp::Topk => "topk",
+            AggregateOp::Bottomk => "bottomk",
+            AggregateOp::Quantile => "quantile",
+            AggregateOp::CountValues => "count_values",
+            AggregateOp::Limitk => "limitk",
+            AggregateOp::LimitRatio => "limit_ratio",
+        }
+    }
+
+    /// The type of the parameter, for those that take one.
+    pub fn param_type(self) -> Option<ValueType> {
+        match self {
+            AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Quantile | AggregateOp::Limitk | AggregateOp::LimitRatio => {
+                Some(ValueType::Scalar)
+            }
+            AggregateOp::CountValues => Some(ValueType::String),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub op: AggregateOp,
+    pub expr: Expr,
+    pub param: Option<Expr>,
+    pub grouping: Vec<String>,
+    pub without: bool,
 }
 
 impl BinaryOp {
@@ -45,12 +180,18 @@ impl BinaryOp {
         matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le)
     }
 
+    pub fn is_set(self) -> bool {
+        matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
+    }
+
     /// Binding strength: higher binds tighter (Prometheus' table).
     pub fn precedence(self) -> u8 {
         match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And | BinaryOp::Unless => 2,
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le => 3,
             BinaryOp::Add | BinaryOp::Sub => 4,
-            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 5,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
             BinaryOp::Pow => 6,
         }
     }
@@ -67,12 +208,16 @@ impl BinaryOp {
             BinaryOp::Div => "/",
             BinaryOp::Mod => "%",
             BinaryOp::Pow => "^",
+            BinaryOp::Atan2 => "atan2",
             BinaryOp::Eq => "==",
             BinaryOp::Ne => "!=",
             BinaryOp::Gt => ">",
             BinaryOp::Lt => "<",
             BinaryOp::Ge => ">=",
             BinaryOp::Le => "<=",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+            BinaryOp::Unless => "unless",
         }
     }
 }
@@ -102,16 +247,17 @@ impl Expr {
         match self {
             Expr::Number(_) => ValueType::Scalar,
             Expr::String(_) => ValueType::String,
-            Expr::VectorSelector(_) => ValueType::Vector,
-            Expr::MatrixSelector { .. } => ValueType::Matrix,
+            Expr::VectorSelector(_) | Expr::Aggregate(_) => ValueType::Vector,
+            Expr::MatrixSelector { .. } | Expr::Subquery(_) => ValueType::Matrix,
             Expr::Paren(e) | Expr::Negate(e) => e.value_type(),
-            Expr::Binary { lhs, rhs, .. } => {
-                if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
+            Expr::Binary(b) => {
+                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar {
                     ValueType::Scalar
                 } else {
                     ValueType::Vector
                 }
             }
+            Expr::Call { func, .. } => func.return_type,
         }
     }
 }

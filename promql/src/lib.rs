@@ -5,6 +5,8 @@
 
 pub mod ast;
 pub mod engine;
+pub mod format;
+pub mod functions;
 pub mod parser;
 
 pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, SelectRequest, Value};

@@ -1,15 +1,16 @@
-//! Binary operators: scalar/scalar, vector/scalar and one-to-one vector/vector matching
-//! on all labels but the metric name (modifiers `on`/`ignoring`/`group_*`: issue 4).
+//! Binary operators: scalar/scalar, vector/scalar, and vector/vector with Prometheus'
+//! matching (on/ignoring, group_left/right with include labels, set operators) and its
+//! exact errors for ambiguous matches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use tsdb::Labels;
+use tsdb::{Label, Labels, METRIC_NAME_LABEL};
 
-use super::eval::drop_name;
+use super::eval::{check_unique, drop_name, StepValue};
 use super::Error;
-use crate::ast::BinaryOp;
+use crate::ast::{Binary, BinaryOp, Cardinality, VectorMatching};
 
-/// Applies an arithmetic op, or a comparison as 1/0.
+/// Arithmetic result, or for comparisons (1.0/0.0 as "true/false").
 fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
     match op {
         BinaryOp::Add => a + b,
@@ -18,71 +19,161 @@ fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Div => a / b,
         BinaryOp::Mod => a % b,
         BinaryOp::Pow => a.powf(b),
+        BinaryOp::Atan2 => a.atan2(b),
         BinaryOp::Eq => f64::from(u8::from(a == b)),
         BinaryOp::Ne => f64::from(u8::from(a != b)),
         BinaryOp::Gt => f64::from(u8::from(a > b)),
         BinaryOp::Lt => f64::from(u8::from(a < b)),
         BinaryOp::Ge => f64::from(u8::from(a >= b)),
         BinaryOp::Le => f64::from(u8::from(a <= b)),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => unreachable!("set operators never reach element arithmetic"),
     }
 }
 
-pub(super) fn binary_scalar(op: BinaryOp, a: f64, b: f64, _return_bool: bool) -> f64 {
-    apply(op, a, b)
+/// (value, keep) for one pair of operands, `lhs_value` being what a filter keeps.
+fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (f64, bool) {
+    let r = apply(op, a, b);
+    if !op.is_comparison() {
+        return (r, true);
+    }
+    if return_bool {
+        (r, true)
+    } else {
+        (lhs_value, r == 1.0)
+    }
 }
 
-/// `vector op scalar` (or `scalar op vector` when `scalar_left`).
-pub(super) fn binary_vector_scalar(op: BinaryOp, v: Vec<(Labels, f64)>, s: f64, scalar_left: bool, return_bool: bool) -> Vec<(Labels, f64)> {
-    v.into_iter()
-        .filter_map(|(labels, x)| {
-            let (a, b) = if scalar_left { (s, x) } else { (x, s) };
-            let r = apply(op, a, b);
-            if op.is_comparison() {
-                if return_bool {
-                    Some((drop_name(labels), r))
-                } else if r == 1.0 {
-                    // A filter keeps the vector element's own value and labels.
-                    Some((labels, x))
-                } else {
-                    None
-                }
+pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
+    let drops_name = !b.op.is_comparison() || b.return_bool;
+    Ok(match (l, r) {
+        (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
+        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(check_unique(
+            v.into_iter()
+                .filter_map(|(labels, x)| {
+                    let (value, keep) = element(b.op, x, s, b.return_bool, x);
+                    keep.then(|| (if drops_name { drop_name(labels) } else { labels }, value))
+                })
+                .collect(),
+        )?),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(check_unique(
+            v.into_iter()
+                .filter_map(|(labels, x)| {
+                    let (value, keep) = element(b.op, s, x, b.return_bool, x);
+                    keep.then(|| (if drops_name { drop_name(labels) } else { labels }, value))
+                })
+                .collect(),
+        )?),
+        (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
+            let matching = b.matching.clone().unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+            StepValue::Vector(match b.op {
+                BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => set_operation(b.op, &matching, lhs, rhs),
+                _ => vector_vector(b, &matching, lhs, rhs)?,
+            })
+        }
+        _ => return Err(Error::Execution("binary operators need scalar or instant vector operands".into())),
+    })
+}
+
+/// The matching key of a label set.
+fn signature(labels: &Labels, matching: &VectorMatching) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .filter(|l| {
+            if matching.on {
+                matching.labels.iter().any(|n| n == &l.name)
             } else {
-                Some((drop_name(labels), r))
+                l.name != METRIC_NAME_LABEL && !matching.labels.iter().any(|n| n == &l.name)
             }
         })
+        .map(|l| (l.name.clone(), l.value.clone()))
         .collect()
 }
 
-/// One-to-one matching on the label set without `__name__`.
-pub(super) fn binary_vector_vector(op: BinaryOp, lhs: Vec<(Labels, f64)>, rhs: Vec<(Labels, f64)>, return_bool: bool) -> Result<Vec<(Labels, f64)>, Error> {
-    let mut right: HashMap<Labels, f64> = HashMap::with_capacity(rhs.len());
-    for (labels, v) in rhs {
-        let key = drop_name(labels.clone());
-        if right.insert(key, v).is_some() {
+fn set_operation(op: BinaryOp, matching: &VectorMatching, lhs: Vec<(Labels, f64)>, rhs: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
+    match op {
+        BinaryOp::And => {
+            let right: HashSet<_> = rhs.iter().map(|(l, _)| signature(l, matching)).collect();
+            lhs.into_iter().filter(|(l, _)| right.contains(&signature(l, matching))).collect()
+        }
+        BinaryOp::Unless => {
+            let right: HashSet<_> = rhs.iter().map(|(l, _)| signature(l, matching)).collect();
+            lhs.into_iter().filter(|(l, _)| !right.contains(&signature(l, matching))).collect()
+        }
+        _ => {
+            let left: HashSet<_> = lhs.iter().map(|(l, _)| signature(l, matching)).collect();
+            let mut out = lhs;
+            out.extend(rhs.into_iter().filter(|(l, _)| !left.contains(&signature(l, matching))));
+            out
+        }
+    }
+}
+
+fn format_sig(sig: &[(String, String)]) -> String {
+    let inner: Vec<String> = sig.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>, rhs: Vec<(Labels, f64)>) -> Result<Vec<(Labels, f64)>, Error> {
+    // group_right: the "many" side is the right one; swap and remember.
+    let swapped = matching.card == Cardinality::OneToMany;
+    let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<Vec<(String, String)>, (Labels, f64)> = HashMap::with_capacity(one.len());
+    for (labels, v) in one {
+        let sig = signature(&labels, matching);
+        if one_by_sig.contains_key(&sig) {
+            let side = if swapped { "left" } else { "right" };
             return Err(Error::Execution(format!(
-                "found duplicate series for the match group {} on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side",
-                drop_name(labels)
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{labels}]; many-to-many matching not allowed: matching labels must be unique on one side",
+                format_sig(&sig)
             )));
         }
+        one_by_sig.insert(sig, (labels, v));
     }
-    let mut seen: HashMap<Labels, ()> = HashMap::new();
+    let drops_name = !b.op.is_comparison() || b.return_bool;
+    let mut matched: HashSet<Vec<(String, String)>> = HashSet::new();
+    let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
-    for (labels, a) in lhs {
-        let key = drop_name(labels.clone());
-        let Some(&b) = right.get(&key) else { continue };
-        if seen.insert(key.clone(), ()).is_some() {
-            return Err(Error::Execution(format!("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right) for {key}")));
+    for (labels, v) in many {
+        let sig = signature(&labels, matching);
+        let Some((one_labels, one_value)) = one_by_sig.get(&sig) else { continue };
+        let (a, c) = if swapped { (*one_value, v) } else { (v, *one_value) };
+        let (value, keep) = element(b.op, a, c, b.return_bool, a);
+        if !keep {
+            continue;
         }
-        let r = apply(op, a, b);
-        if op.is_comparison() {
-            if return_bool {
-                out.push((key, r));
-            } else if r == 1.0 {
-                out.push((labels, a));
+        let result_labels = result_labels(&labels, one_labels, matching, drops_name);
+        if matching.card == Cardinality::OneToOne {
+            if !matched.insert(sig) {
+                return Err(Error::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                ));
             }
-        } else {
-            out.push((key, r));
+        } else if !inserted.insert(result_labels.clone()) {
+            return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
+        out.push((result_labels, value));
     }
     Ok(out)
+}
+
+fn result_labels(many: &Labels, one: &Labels, matching: &VectorMatching, drops_name: bool) -> Labels {
+    let mut labels: Vec<Label> = many.iter().cloned().collect();
+    if drops_name {
+        labels.retain(|l| l.name != METRIC_NAME_LABEL);
+    }
+    if matching.card == Cardinality::OneToOne {
+        if matching.on {
+            labels.retain(|l| matching.labels.contains(&l.name));
+        } else {
+            labels.retain(|l| !matching.labels.contains(&l.name));
+        }
+    }
+    for name in &matching.include {
+        labels.retain(|l| &l.name != name);
+        if let Some(v) = one.get(name) {
+            labels.push(Label { name: name.clone(), value: v.to_string() });
+        }
+    }
+    labels.sort_by(|a, b| a.name.cmp(&b.name));
+    Labels::from_sorted(labels)
 }

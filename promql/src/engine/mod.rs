@@ -1,13 +1,18 @@
-//! The evaluation engine. `prepare_*` parses and type-checks a query and computes every
-//! selector's exact time range (`selects`); `execute` evaluates synchronously over any
-//! `Querier` that can answer those selects (the server prefetches them from its shards).
+//! The evaluation engine. `prepare_*` parses and type-checks a query, resolves `@ start()`/
+//! `@ end()`, and computes every selector's exact time range (`selects`); `execute`
+//! evaluates synchronously over any `Querier` that can answer those selects.
 
+mod aggregate;
 mod binary;
 mod eval;
+mod functions;
+mod histogram;
+mod range_functions;
+mod stats;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 
-use crate::ast::{Expr, ValueType};
+use crate::ast::{At, Expr, ValueType, VectorSelector};
 use crate::parser::{parse, ParseError};
 
 #[derive(Clone, Debug)]
@@ -73,7 +78,7 @@ pub struct PreparedQuery {
     start_ms: i64,
     end_ms: i64,
     step_ms: i64,
-    /// Instant queries return range vectors as matrices; range queries never do.
+    /// Instant queries may return range vectors; range queries never do.
     instant: bool,
     options: EngineOptions,
 }
@@ -84,12 +89,13 @@ impl Engine {
     }
 
     pub fn prepare_instant(&self, query: &str, time_ms: i64) -> Result<PreparedQuery, Error> {
-        let expr = parse(query).map_err(Error::Parse)?;
+        let mut expr = parse(query).map_err(Error::Parse)?;
+        resolve_at(&mut expr, time_ms, time_ms);
         Ok(PreparedQuery { expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
     }
 
     pub fn prepare_range(&self, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<PreparedQuery, Error> {
-        let expr = parse(query).map_err(Error::Parse)?;
+        let mut expr = parse(query).map_err(Error::Parse)?;
         let t = expr.value_type();
         if !matches!(t, ValueType::Scalar | ValueType::Vector) {
             return Err(Error::Parse(ParseError {
@@ -101,7 +107,86 @@ impl Engine {
         if step_ms <= 0 || end_ms < start_ms {
             return Err(Error::Execution("range query needs end >= start and a positive step".into()));
         }
+        resolve_at(&mut expr, start_ms, end_ms);
         Ok(PreparedQuery { expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
+    }
+}
+
+/// Replaces `@ start()`/`@ end()` with the query's times.
+fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
+    let fix = |at: &mut Option<At>| match at {
+        Some(At::Start) => *at = Some(At::Time(start_ms)),
+        Some(At::End) => *at = Some(At::Time(end_ms)),
+        _ => {}
+    };
+    match expr {
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => fix(&mut vs.at),
+        Expr::Subquery(sq) => {
+            fix(&mut sq.at);
+            resolve_at(&mut sq.expr, start_ms, end_ms);
+        }
+        Expr::Paren(e) | Expr::Negate(e) => resolve_at(e, start_ms, end_ms),
+        Expr::Binary(b) => {
+            resolve_at(&mut b.lhs, start_ms, end_ms);
+            resolve_at(&mut b.rhs, start_ms, end_ms);
+        }
+        Expr::Aggregate(a) => {
+            resolve_at(&mut a.expr, start_ms, end_ms);
+            if let Some(p) = &mut a.param {
+                resolve_at(p, start_ms, end_ms);
+            }
+        }
+        Expr::Call { args, .. } => args.iter_mut().for_each(|a| resolve_at(a, start_ms, end_ms)),
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
+fn at_ms(at: Option<At>) -> Option<i64> {
+    match at {
+        Some(At::Time(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// First subquery step time: the smallest multiple of `step` strictly after `after`.
+pub(crate) fn first_step_after(after: i64, step: i64) -> i64 {
+    after.div_euclid(step) * step + step
+}
+
+/// Calls `visit(selector, mint, maxt)` for every selector, with the window evaluation over
+/// `[start, end]` reads (offset, `@`, lookback or range, enclosing subqueries applied).
+pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(&'e VectorSelector, i64, i64)) {
+    let reference = |at: Option<At>, offset: i64| match at_ms(at) {
+        Some(t) => (t - offset, t - offset),
+        None => (start - offset, end - offset),
+    };
+    match expr {
+        Expr::VectorSelector(vs) => {
+            let (s, e) = reference(vs.at, vs.offset_ms);
+            visit(vs, s - options.lookback_delta_ms + 1, e);
+        }
+        Expr::MatrixSelector { selector, range_ms } => {
+            let (s, e) = reference(selector.at, selector.offset_ms);
+            visit(selector, s - range_ms + 1, e);
+        }
+        Expr::Subquery(sq) => {
+            let (s, e) = reference(sq.at, sq.offset_ms);
+            let step = sq.step_ms.unwrap_or(options.default_subquery_step_ms);
+            walk_selectors(&sq.expr, first_step_after(s - sq.range_ms, step), e, options, visit);
+        }
+        Expr::Paren(e) | Expr::Negate(e) => walk_selectors(e, start, end, options, visit),
+        Expr::Binary(b) => {
+            walk_selectors(&b.lhs, start, end, options, visit);
+            walk_selectors(&b.rhs, start, end, options, visit);
+        }
+        Expr::Aggregate(a) => {
+            walk_selectors(&a.expr, start, end, options, visit);
+            if let Some(p) = &a.param {
+                walk_selectors(p, start, end, options, visit);
+            }
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|a| walk_selectors(a, start, end, options, visit)),
+        Expr::Number(_) | Expr::String(_) => {}
     }
 }
 
@@ -109,37 +194,17 @@ impl PreparedQuery {
     /// Every selector with the exact range evaluation will read, deduplicated.
     pub fn selects(&self) -> Vec<SelectRequest> {
         let mut out: Vec<SelectRequest> = Vec::new();
-        collect_selects(&self.expr, self.start_ms, self.end_ms, self.options.lookback_delta_ms, &mut out);
+        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |vs, mint_ms, maxt_ms| {
+            let request = SelectRequest { matchers: vs.matchers.clone(), mint_ms, maxt_ms };
+            if !out.contains(&request) {
+                out.push(request);
+            }
+        });
         out
     }
 
     pub fn execute(&self, querier: &dyn Querier) -> Result<QueryResult, Error> {
         eval::execute(self, querier)
-    }
-}
-
-fn collect_selects(expr: &Expr, start_ms: i64, end_ms: i64, lookback_ms: i64, out: &mut Vec<SelectRequest>) {
-    let request = match expr {
-        // Left-open windows: (t - lookback, t] and (t - range, t].
-        Expr::VectorSelector(vs) => SelectRequest {
-            matchers: vs.matchers.clone(),
-            mint_ms: start_ms - vs.offset_ms - lookback_ms + 1,
-            maxt_ms: end_ms - vs.offset_ms,
-        },
-        Expr::MatrixSelector { selector, range_ms } => SelectRequest {
-            matchers: selector.matchers.clone(),
-            mint_ms: start_ms - selector.offset_ms - range_ms + 1,
-            maxt_ms: end_ms - selector.offset_ms,
-        },
-        Expr::Paren(e) | Expr::Negate(e) => return collect_selects(e, start_ms, end_ms, lookback_ms, out),
-        Expr::Binary { lhs, rhs, .. } => {
-            collect_selects(lhs, start_ms, end_ms, lookback_ms, out);
-            return collect_selects(rhs, start_ms, end_ms, lookback_ms, out);
-        }
-        Expr::Number(_) | Expr::String(_) => return,
-    };
-    if !out.contains(&request) {
-        out.push(request);
     }
 }
 

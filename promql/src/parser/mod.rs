@@ -1,11 +1,12 @@
 //! PromQL parser: nom for lexemes (`lexemes`), recursive descent with precedence climbing
 //! for expressions. Errors carry `line:col` like Prometheus' (`1:14: parse error: ...`).
 
+mod call;
 pub mod lexemes;
 
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 
-use crate::ast::{BinaryOp, Expr, ValueType, VectorSelector};
+use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, Expr, Subquery, ValueType, VectorMatching, VectorSelector};
 use lexemes::{duration, label_identifier, metric_identifier, number, string_literal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ impl std::fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// Deepest nesting accepted, so hostile input cannot exhaust the stack.
-pub const NESTING_DEPTH_MAX: usize = 256;
+pub const NESTING_DEPTH_MAX: usize = 100;
 
 struct Parser<'a> {
     input: &'a str,
@@ -52,7 +53,7 @@ pub fn parse(input: &str) -> Result<Expr> {
 /// Parses a series selector (`match[]` of the series/labels APIs) into its matchers.
 pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
     match parse(input)? {
-        Expr::VectorSelector(vs) if vs.offset_ms == 0 => Ok(vs.matchers),
+        Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(vs.matchers),
         _ => Err(ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: expected a vector selector") }),
     }
 }
@@ -76,9 +77,13 @@ impl<'a> Parser<'a> {
     fn describe_next(&self) -> String {
         match self.rest.chars().next() {
             None => "end of input".into(),
-            Some(_) => {
-                let token: String = self.rest.chars().take_while(|c| !c.is_whitespace()).take(12).collect();
-                format!("{:?}", if token.is_empty() { self.rest.chars().next().map(String::from).unwrap_or_default() } else { token })
+            Some(c) => {
+                let token: String = if lexemes::is_metric_char(c) {
+                    self.rest.chars().take_while(|c| lexemes::is_metric_char(*c)).collect()
+                } else {
+                    c.to_string()
+                };
+                format!("{token:?}")
             }
         }
     }
@@ -106,16 +111,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Eats a keyword (case-insensitive, not followed by an identifier character).
-    fn eat_keyword(&mut self, keyword: &str) -> bool {
+    fn expect(&mut self, token: &str, context: &str) -> Result<()> {
+        if self.eat(token) {
+            return Ok(());
+        }
+        Err(self.error(format!("unexpected {} {context}, expected {token:?}", self.describe_next())))
+    }
+
+    fn peek_keyword(&mut self, keyword: &str) -> bool {
         self.skip_space();
         let n = keyword.len();
-        if self.rest.len() >= n
+        self.rest.len() >= n
             && self.rest.is_char_boundary(n)
             && self.rest[..n].eq_ignore_ascii_case(keyword)
             && !self.rest[n..].starts_with(lexemes::is_metric_char)
-        {
-            self.rest = &self.rest[n..];
+    }
+
+    /// Eats a keyword (case-insensitive, not followed by an identifier character).
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        if self.peek_keyword(keyword) {
+            self.rest = &self.rest[keyword.len()..];
             true
         } else {
             false
@@ -124,7 +139,7 @@ impl<'a> Parser<'a> {
 
     fn peek_binary_op(&mut self) -> Option<(BinaryOp, usize)> {
         self.skip_space();
-        let ops: [(&str, BinaryOp); 12] = [
+        let symbols: [(&str, BinaryOp); 12] = [
             ("==", BinaryOp::Eq),
             ("!=", BinaryOp::Ne),
             (">=", BinaryOp::Ge),
@@ -138,7 +153,38 @@ impl<'a> Parser<'a> {
             ("%", BinaryOp::Mod),
             ("^", BinaryOp::Pow),
         ];
-        ops.iter().find(|(text, _)| self.rest.starts_with(text)).map(|(text, op)| (*op, text.len()))
+        if let Some((text, op)) = symbols.iter().find(|(text, _)| self.rest.starts_with(text)) {
+            return Some((*op, text.len()));
+        }
+        let words: [(&str, BinaryOp); 4] = [("and", BinaryOp::And), ("or", BinaryOp::Or), ("unless", BinaryOp::Unless), ("atan2", BinaryOp::Atan2)];
+        words.iter().find(|(w, _)| self.peek_keyword(w)).map(|(w, op)| (*op, w.len()))
+    }
+
+    /// `(a, b, ...)` label lists of by/without/on/ignoring/group_*.
+    fn label_list(&mut self) -> Result<Vec<String>> {
+        self.expect("(", "in grouping opts")?;
+        let mut labels = Vec::new();
+        loop {
+            self.skip_space();
+            if self.eat(")") {
+                return Ok(labels);
+            }
+            let at = self.offset();
+            if matches!(self.rest.chars().next(), Some('"' | '\'' | '`')) {
+                let (rest, value) = string_literal(self.rest).map_err(|(o, m)| self.error_at(at + o, m))?;
+                self.rest = rest;
+                labels.push(value);
+            } else if let Ok((rest, ident)) = label_identifier(self.rest) {
+                self.rest = rest;
+                labels.push(ident.to_string());
+            } else {
+                return Err(self.error(format!("unexpected {} in grouping opts, expected label", self.describe_next())));
+            }
+            if !self.eat(",") {
+                self.expect(")", "in grouping opts")?;
+                return Ok(labels);
+            }
+        }
     }
 
     /// Precedence climbing: parses operators binding at least as tight as `min_precedence`.
@@ -159,89 +205,186 @@ impl<'a> Parser<'a> {
             if return_bool && !op.is_comparison() {
                 return Err(self.error_at(op_offset, "bool modifier can only be used on comparison operators"));
             }
+            let mut matching = None;
+            let on = self.peek_keyword("on");
+            if on || self.peek_keyword("ignoring") {
+                self.rest = &self.rest[if on { 2 } else { 8 }..];
+                let labels = self.label_list()?;
+                matching = Some(VectorMatching { card: Cardinality::OneToOne, labels, on, include: Vec::new() });
+            }
+            let left = self.peek_keyword("group_left");
+            if left || self.peek_keyword("group_right") {
+                if op.is_set() {
+                    return Err(self.error(format!("no grouping allowed for \"{}\" operation", op.as_str())));
+                }
+                self.rest = &self.rest[if left { 10 } else { 11 }..];
+                self.skip_space();
+                let include = if self.rest.starts_with('(') { self.label_list()? } else { Vec::new() };
+                let m = matching.get_or_insert(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+                m.card = if left { Cardinality::ManyToOne } else { Cardinality::OneToMany };
+                m.include = include;
+            }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
-            lhs = self.check_binary(op, lhs, rhs, return_bool, op_offset)?;
+            lhs = self.check_binary(op, lhs, rhs, return_bool, matching, op_offset)?;
         }
         self.depth -= 1;
         Ok(lhs)
     }
 
-    fn check_binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, return_bool: bool, at: usize) -> Result<Expr> {
+    fn check_binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, return_bool: bool, matching: Option<VectorMatching>, at: usize) -> Result<Expr> {
         for side in [&lhs, &rhs] {
             if !matches!(side.value_type(), ValueType::Scalar | ValueType::Vector) {
-                return Err(self.error_at(at, format!("binary expression must contain only scalar and instant vector types, got {}", side.value_type().name())));
+                return Err(self.error_at(at, format!("binary expression must contain only scalar and instant vector types")));
             }
         }
-        if op.is_comparison() && !return_bool && lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
+        let (lt, rt) = (lhs.value_type(), rhs.value_type());
+        let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
+        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
             return Err(self.error_at(at, "comparisons between scalars must use BOOL modifier"));
         }
-        Ok(Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), return_bool })
+        if op.is_set() && !both_vectors {
+            return Err(self.error_at(at, format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str())));
+        }
+        if matching.is_some() && !both_vectors {
+            return Err(self.error_at(at, "vector matching only allowed between instant vectors"));
+        }
+        let matching = if both_vectors {
+            let mut m = matching.unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+            if op.is_set() {
+                m.card = Cardinality::ManyToMany;
+            }
+            if m.on && m.card != Cardinality::OneToOne {
+                if let Some(dup) = m.include.iter().find(|l| m.labels.contains(l)) {
+                    return Err(self.error_at(at, format!("label \"{dup}\" must not occur in ON and GROUP clause at once")));
+                }
+            }
+            Some(m)
+        } else {
+            None
+        };
+        Ok(Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching })))
     }
 
     fn unary(&mut self) -> Result<Expr> {
         self.skip_space();
-        if self.eat("-") {
-            // Unary minus binds like `*`: -a^b is -(a^b).
-            let operand = self.expr(BinaryOp::Pow.precedence())?;
-            if let Expr::Number(v) = operand {
-                return Ok(Expr::Number(-v));
-            }
-            if !matches!(operand.value_type(), ValueType::Scalar | ValueType::Vector) {
-                return Err(self.error("unary expression only allowed on expressions of type scalar or instant vector"));
-            }
-            return Ok(Expr::Negate(Box::new(operand)));
+        let at = self.offset();
+        let negative = if self.eat("-") {
+            true
+        } else if self.eat("+") {
+            false
+        } else {
+            return self.postfix();
+        };
+        // Unary operators bind like `*`: -a^b is -(a^b).
+        let operand = self.expr(BinaryOp::Pow.precedence())?;
+        if !matches!(operand.value_type(), ValueType::Scalar | ValueType::Vector) {
+            return Err(self.error_at(at, "unary expression only allowed on expressions of type scalar or instant vector"));
         }
-        if self.eat("+") {
-            return self.expr(BinaryOp::Pow.precedence());
+        Ok(match (negative, operand) {
+            (false, e) => e,
+            (true, Expr::Number(v)) => Expr::Number(-v),
+            (true, e) => Expr::Negate(Box::new(e)),
+        })
+    }
+
+    /// A duration, or a number of seconds.
+    fn duration_value(&mut self) -> Result<i64> {
+        self.skip_space();
+        if let Ok((rest, ms)) = duration(self.rest) {
+            self.rest = rest;
+            return Ok(ms);
         }
-        self.postfix()
+        if let Ok((rest, seconds)) = number(self.rest) {
+            if seconds.is_finite() {
+                self.rest = rest;
+                return Ok((seconds * 1000.0).round() as i64);
+            }
+        }
+        Err(self.error(format!("unexpected {}, expected duration", self.describe_next())))
     }
 
     fn postfix(&mut self) -> Result<Expr> {
         let start = self.offset();
         let mut expr = self.primary()?;
-        if self.eat("[") {
-            let Expr::VectorSelector(selector) = expr else {
-                return Err(self.error_at(start, "ranges only allowed for vector selectors (subqueries are not supported yet)"));
-            };
-            self.skip_space();
-            let range_ms = self.duration_value()?;
-            if range_ms <= 0 {
-                return Err(self.error("range must be positive"));
-            }
-            if !self.eat("]") {
-                return Err(self.error(format!("unexpected {} in range, expected \"]\"", self.describe_next())));
-            }
-            expr = Expr::MatrixSelector { selector, range_ms };
-        }
-        if self.eat_keyword("offset") {
-            let negative = self.eat("-");
-            self.skip_space();
-            let d = self.duration_value()?;
-            let d = if negative { -d } else { d };
-            expr = match expr {
-                Expr::VectorSelector(mut vs) => {
-                    vs.offset_ms = d;
-                    Expr::VectorSelector(vs)
+        loop {
+            if self.eat("[") {
+                let range_ms = self.duration_value()?;
+                if range_ms <= 0 {
+                    return Err(self.error("range must be positive"));
                 }
-                Expr::MatrixSelector { mut selector, range_ms } => {
-                    selector.offset_ms = d;
-                    Expr::MatrixSelector { selector, range_ms }
+                if self.eat(":") {
+                    self.skip_space();
+                    let step_ms = if self.rest.starts_with(']') { None } else { Some(self.duration_value()?) };
+                    if step_ms.is_some_and(|s| s <= 0) {
+                        return Err(self.error("subquery step must be positive"));
+                    }
+                    self.expect("]", "in subquery selector")?;
+                    if expr.value_type() != ValueType::Vector {
+                        return Err(self.error_at(start, format!("subquery is only allowed on instant vector, got {} instead", expr.value_type().name())));
+                    }
+                    expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, step_ms, offset_ms: 0, at: None }));
+                } else {
+                    self.expect("]", "in range")?;
+                    let Expr::VectorSelector(selector) = expr else {
+                        return Err(self.error_at(start, "ranges only allowed for vector selectors"));
+                    };
+                    if selector.offset_ms != 0 || selector.at.is_some() {
+                        return Err(self.error_at(start, "no offset or @ modifiers allowed before range"));
+                    }
+                    expr = Expr::MatrixSelector { selector, range_ms };
                 }
-                _ => return Err(self.error_at(start, "offset modifier must be preceded by an instant vector selector or range vector selector")),
-            };
+                continue;
+            }
+            if self.eat_keyword("offset") {
+                let negative = self.eat("-");
+                let d = self.duration_value()?;
+                let d = if negative { -d } else { d };
+                let slot = self.modifier_target(&mut expr, start, "offset")?;
+                if *slot.0 != 0 {
+                    return Err(self.error("offset may not be set multiple times"));
+                }
+                *slot.0 = d;
+                continue;
+            }
+            if self.eat("@") {
+                self.skip_space();
+                let at = if self.eat_keyword("start") {
+                    self.expect("(", "in @")?;
+                    self.expect(")", "in @")?;
+                    At::Start
+                } else if self.eat_keyword("end") {
+                    self.expect("(", "in @")?;
+                    self.expect(")", "in @")?;
+                    At::End
+                } else {
+                    let negative = self.eat("-");
+                    let (rest, seconds) = number(self.rest.trim_start()).map_err(|_| self.error("expected a timestamp, start() or end() after @"))?;
+                    self.rest = rest;
+                    let seconds = if negative { -seconds } else { seconds };
+                    if !seconds.is_finite() {
+                        return Err(self.error("timestamp out of bounds for @ modifier"));
+                    }
+                    At::Time((seconds * 1000.0).round() as i64)
+                };
+                let slot = self.modifier_target(&mut expr, start, "@")?;
+                if slot.1.is_some() {
+                    return Err(self.error("@ <timestamp> may not be set multiple times"));
+                }
+                *slot.1 = Some(at);
+                continue;
+            }
+            return Ok(expr);
         }
-        Ok(expr)
     }
 
-    fn duration_value(&mut self) -> Result<i64> {
-        match duration(self.rest) {
-            Ok((rest, ms)) => {
-                self.rest = rest;
-                Ok(ms)
-            }
-            Err(_) => Err(self.error(format!("unexpected {}, expected duration", self.describe_next()))),
+    /// The offset and `@` slots a modifier applies to.
+    fn modifier_target<'e>(&self, expr: &'e mut Expr, start: usize, what: &str) -> Result<(&'e mut i64, &'e mut Option<At>)> {
+        match expr {
+            Expr::VectorSelector(vs) => Ok((&mut vs.offset_ms, &mut vs.at)),
+            Expr::MatrixSelector { selector, .. } => Ok((&mut selector.offset_ms, &mut selector.at)),
+            Expr::Subquery(sq) => Ok((&mut sq.offset_ms, &mut sq.at)),
+            _ => Err(self.error_at(start, format!("{what} modifier must be preceded by an instant vector selector or range vector selector or a subquery"))),
         }
     }
 
@@ -254,9 +397,7 @@ impl<'a> Parser<'a> {
         if first == '(' {
             self.rest = &self.rest[1..];
             let inner = self.expr(0)?;
-            if !self.eat(")") {
-                return Err(self.error(format!("unexpected {}, expected \")\"", self.describe_next())));
-            }
+            self.expect(")", "in paren expression")?;
             return Ok(Expr::Paren(Box::new(inner)));
         }
         if matches!(first, '"' | '\'' | '`') {
@@ -274,17 +415,25 @@ impl<'a> Parser<'a> {
             }
         }
         if let Ok((rest, ident)) = metric_identifier(self.rest) {
-            if let Ok((_, v)) = number(self.rest) {
-                if ident.eq_ignore_ascii_case("inf") || ident.eq_ignore_ascii_case("nan") {
+            if ident.eq_ignore_ascii_case("inf") || ident.eq_ignore_ascii_case("nan") {
+                self.rest = rest;
+                return Ok(Expr::Number(if ident.eq_ignore_ascii_case("inf") { f64::INFINITY } else { f64::NAN }));
+            }
+            let after = rest.trim_start();
+            if let Some(op) = AggregateOp::from_name(&ident.to_ascii_lowercase()) {
+                let keyword_next = ["by", "without"].iter().any(|k| {
+                    after.len() >= k.len() && after[..k.len()].eq_ignore_ascii_case(k) && !after[k.len()..].starts_with(lexemes::is_metric_char)
+                });
+                if after.starts_with('(') || keyword_next {
                     self.rest = rest;
-                    return Ok(Expr::Number(v));
+                    return self.aggregate(op, start);
                 }
             }
-            self.rest = rest;
-            let after = self.rest.trim_start();
-            if after.starts_with('(') || ["by", "without"].iter().any(|k| after.starts_with(k)) && is_aggregation(ident) {
-                return Err(self.error_at(start, format!("function or aggregation {ident:?} is not supported yet")));
+            if after.starts_with('(') {
+                self.rest = rest;
+                return self.call(ident, start);
             }
+            self.rest = rest;
             return self.selector(Some(ident.to_string()), start);
         }
         Err(self.error(format!("unexpected {}", self.describe_next())))
@@ -359,15 +508,8 @@ impl<'a> Parser<'a> {
         if matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::VectorSelector(VectorSelector { name: name.or(bare_name), matchers, offset_ms: 0 }))
+        Ok(Expr::VectorSelector(VectorSelector { name: name.or(bare_name), matchers, offset_ms: 0, at: None }))
     }
-}
-
-fn is_aggregation(ident: &str) -> bool {
-    matches!(
-        ident,
-        "sum" | "avg" | "min" | "max" | "count" | "group" | "stddev" | "stdvar" | "topk" | "bottomk" | "quantile" | "count_values" | "limitk" | "limit_ratio"
-    )
 }
 
 #[cfg(test)]
@@ -395,13 +537,19 @@ mod tests {
     #[test]
     fn precedence_and_associativity() {
         let p = |q| parse(q).unwrap();
-        let n = |v| Box::new(Expr::Number(v));
-        assert_eq!(p("1 + 2 * 3"), Expr::Binary { op: BinaryOp::Add, lhs: n(1.0), rhs: Box::new(Expr::Binary { op: BinaryOp::Mul, lhs: n(2.0), rhs: n(3.0), return_bool: false }), return_bool: false });
-        assert_eq!(p("2 ^ 3 ^ 2"), Expr::Binary { op: BinaryOp::Pow, lhs: n(2.0), rhs: Box::new(Expr::Binary { op: BinaryOp::Pow, lhs: n(3.0), rhs: n(2.0), return_bool: false }), return_bool: false });
-        assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(Expr::Binary { op: BinaryOp::Pow, lhs: n(2.0), rhs: n(2.0), return_bool: false })));
-        assert!(matches!(p("1 - 2 - 3"), Expr::Binary { op: BinaryOp::Sub, lhs, .. } if matches!(*lhs, Expr::Binary { op: BinaryOp::Sub, .. })));
+        let n = Expr::Number;
+        let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None }));
+        assert_eq!(p("1 + 2 * 3"), bin(BinaryOp::Add, n(1.0), bin(BinaryOp::Mul, n(2.0), n(3.0))));
+        assert_eq!(p("2 ^ 3 ^ 2"), bin(BinaryOp::Pow, n(2.0), bin(BinaryOp::Pow, n(3.0), n(2.0))));
+        assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(bin(BinaryOp::Pow, n(2.0), n(2.0)))));
+        assert!(matches!(p("1 - 2 - 3"), Expr::Binary(b) if b.op == BinaryOp::Sub && matches!(&b.lhs, Expr::Binary(inner) if inner.op == BinaryOp::Sub)));
         assert!(matches!(p("foo[5m] offset -1h"), Expr::MatrixSelector { range_ms: 300_000, selector } if selector.offset_ms == -3_600_000));
-        assert!(matches!(p("1 > bool 2"), Expr::Binary { return_bool: true, .. }));
+        assert!(matches!(p("1 > bool 2"), Expr::Binary(b) if b.return_bool));
+        assert!(matches!(p("sum by (job) (rate(x[5m]))"), Expr::Aggregate(a) if a.grouping == vec!["job"] && !a.without));
+        assert!(matches!(p("topk(3, x) without (a)"), Expr::Aggregate(a) if a.without && a.param.is_some()));
+        assert!(matches!(p("a * on(x) group_left(y) b"), Expr::Binary(b) if b.matching.as_ref().is_some_and(|m| m.on && m.include == vec!["y"])));
+        assert!(matches!(p("x[1h:5m] offset 1m @ 100"), Expr::Subquery(s) if s.step_ms == Some(300_000) && s.offset_ms == 60_000));
+        assert!(matches!(p("a or b and c"), Expr::Binary(b) if b.op == BinaryOp::Or));
     }
 
     #[test]
@@ -412,10 +560,13 @@ mod tests {
             ("{job=~\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"),
             ("1 > 2", "comparisons between scalars must use BOOL modifier"),
             ("up )", "1:4: parse error: unexpected \")\""),
-            ("up[5m] + 1", "range vector"),
+            ("up[5m] + 1", "binary expression must contain only scalar and instant vector types"),
             ("", "no expression found"),
             ("foo{a=~\"(\"}", "invalid regular expression"),
-            ("sum(up)", "not supported yet"),
+            ("sum(up, 1)", "wrong number of arguments"),
+            ("rate(up)", "expected type range vector in call to function \"rate\", got instant vector"),
+            ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
+            ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
         ];
         for (q, expected) in table {
             let err = parse(q).unwrap_err().to_string();

@@ -1,0 +1,375 @@
+//! Function calls: dispatch by name, instant-vector math, date functions, label
+//! manipulation, sorting, `absent*`, `histogram_quantile`, and the range-vector family
+//! (whose windows come from the argument's range, offset and `@`).
+
+use std::f64::consts::PI;
+
+use regex::Regex;
+use tsdb::{Label, Labels, MatchOp, SeriesSamples, METRIC_NAME_LABEL};
+
+use super::eval::{check_unique, drop_name, Evaluator, StepValue};
+use super::range_functions::{changes, extrapolated_rate, instant_value, linear_regression, over_time, resets};
+use super::stats::{go_max, go_min};
+use super::{at_ms, Error};
+use crate::ast::{Expr, VectorSelector};
+use crate::functions::Function;
+
+fn vector_arg(v: StepValue) -> Result<Vec<(Labels, f64)>, Error> {
+    match v {
+        StepValue::Vector(v) => Ok(v),
+        _ => Err(Error::Execution("expected an instant vector argument".into())),
+    }
+}
+
+fn scalar_arg(v: StepValue) -> Result<f64, Error> {
+    match v {
+        StepValue::Scalar(s) => Ok(s),
+        _ => Err(Error::Execution("expected a scalar argument".into())),
+    }
+}
+
+fn string_arg(v: StepValue) -> Result<String, Error> {
+    match v {
+        StepValue::String(s) => Ok(s),
+        _ => Err(Error::Execution("expected a string argument".into())),
+    }
+}
+
+/// The innermost expression below parentheses.
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(inner) => unparen(inner),
+        other => other,
+    }
+}
+
+/// (start, end) of the window a range argument covers at step `t`.
+fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
+    match unparen(arg) {
+        Expr::MatrixSelector { selector, range_ms } => {
+            let end = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+            (end - range_ms, end)
+        }
+        Expr::Subquery(sq) => {
+            let end = at_ms(sq.at).unwrap_or(t) - sq.offset_ms;
+            (end - sq.range_ms, end)
+        }
+        _ => (t, t),
+    }
+}
+
+fn map_values(v: Vec<(Labels, f64)>, f: impl Fn(f64) -> f64) -> Vec<(Labels, f64)> {
+    v.into_iter().map(|(l, x)| (l, f(x))).collect()
+}
+
+/// Civil date parts of a Unix time in seconds: (year, month, day, weekday 0=Sunday, day of year, hour, minute).
+fn civil(seconds: f64) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let secs = seconds.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy_march = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy_march + 2) / 153;
+    let day = doy_march - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let cumulative = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let day_of_year = cumulative[(month - 1) as usize] + day + i64::from(leap && month > 2);
+    let weekday = (days + 4).rem_euclid(7);
+    (year, month, day, weekday, day_of_year, of_day / 3600, of_day % 3600 / 60)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Labels `absent()` reports: equality matchers on labels matched exactly once.
+fn absent_labels(vs: Option<&VectorSelector>) -> Labels {
+    let Some(vs) = vs else { return Labels::default() };
+    let mut pairs = Vec::new();
+    for m in &vs.matchers {
+        if m.name == METRIC_NAME_LABEL || m.op != MatchOp::Equal {
+            continue;
+        }
+        if vs.matchers.iter().filter(|o| o.name == m.name).count() == 1 {
+            pairs.push((m.name.clone(), m.value.clone()));
+        }
+    }
+    Labels::from_pairs(pairs)
+}
+
+/// Go's `regexp.Expand`: `$1`, `${1}`, `$name`, `${name}`, `$$`.
+fn expand(template: &str, caps: &regex::Captures<'_>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+            continue;
+        }
+        let (name, after) = if let Some(r) = rest.strip_prefix('{') {
+            match r.find('}') {
+                Some(end) => (&r[..end], &r[end + 1..]),
+                None => {
+                    out.push('$');
+                    continue;
+                }
+            }
+        } else {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        if name.is_empty() {
+            out.push('$');
+            continue;
+        }
+        let value = match name.parse::<usize>() {
+            Ok(n) => caps.get(n),
+            Err(_) => caps.name(name),
+        };
+        out.push_str(value.map_or("", |m| m.as_str()));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn set_label(labels: &Labels, name: &str, value: String) -> Labels {
+    let mut pairs: Vec<Label> = labels.iter().filter(|l| l.name != name).cloned().collect();
+    if !value.is_empty() {
+        pairs.push(Label { name: name.to_string(), value });
+    }
+    Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value)))
+}
+
+fn sort_by_value(mut v: Vec<(Labels, f64)>, descending: bool) -> Vec<(Labels, f64)> {
+    v.sort_by(|(_, a), (_, b)| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ if descending => b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    v
+}
+
+pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
+    let name = func.name;
+    let arg = |i: usize| ev.eval(&args[i], t);
+    let result: Vec<(Labels, f64)> = match name {
+        "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
+        "pi" => return Ok(StepValue::Scalar(PI)),
+        "vector" => return Ok(StepValue::Vector(vec![(Labels::default(), scalar_arg(arg(0)?)?)])),
+        "scalar" => {
+            let v = vector_arg(arg(0)?)?;
+            return Ok(StepValue::Scalar(if v.len() == 1 { v[0].1 } else { f64::NAN }));
+        }
+        "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" | "sin" | "cos" | "tan" | "asin" | "acos" | "atan"
+        | "sinh" | "cosh" | "tanh" | "asinh" | "acosh" | "atanh" | "deg" | "rad" => {
+            let f: fn(f64) -> f64 = match name {
+                "abs" => f64::abs,
+                "ceil" => f64::ceil,
+                "floor" => f64::floor,
+                "exp" => f64::exp,
+                "sqrt" => f64::sqrt,
+                "ln" => f64::ln,
+                "log2" => f64::log2,
+                "log10" => f64::log10,
+                "sgn" => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+                "sin" => f64::sin,
+                "cos" => f64::cos,
+                "tan" => f64::tan,
+                "asin" => f64::asin,
+                "acos" => f64::acos,
+                "atan" => f64::atan,
+                "sinh" => f64::sinh,
+                "cosh" => f64::cosh,
+                "tanh" => f64::tanh,
+                "asinh" => f64::asinh,
+                "acosh" => f64::acosh,
+                "atanh" => f64::atanh,
+                "deg" => f64::to_degrees,
+                _ => f64::to_radians,
+            };
+            map_values(vector_arg(arg(0)?)?, f)
+        }
+        "round" => {
+            let to_nearest = if args.len() > 1 { scalar_arg(arg(1)?)? } else { 1.0 };
+            let inverse = 1.0 / to_nearest;
+            map_values(vector_arg(arg(0)?)?, |x| (x * inverse + 0.5).floor() / inverse)
+        }
+        "clamp" => {
+            let (lo, hi) = (scalar_arg(arg(1)?)?, scalar_arg(arg(2)?)?);
+            if hi < lo {
+                Vec::new()
+            } else {
+                map_values(vector_arg(arg(0)?)?, |x| go_max(lo, go_min(hi, x)))
+            }
+        }
+        "clamp_min" => {
+            let lo = scalar_arg(arg(1)?)?;
+            map_values(vector_arg(arg(0)?)?, |x| go_max(lo, x))
+        }
+        "clamp_max" => {
+            let hi = scalar_arg(arg(1)?)?;
+            map_values(vector_arg(arg(0)?)?, |x| go_min(hi, x))
+        }
+        "timestamp" => match unparen(&args[0]) {
+            Expr::VectorSelector(vs) => ev.instant_samples(vs, t).into_iter().map(|(l, s)| (l, s.timestamp_ms as f64 / 1000.0)).collect(),
+            _ => map_values(vector_arg(arg(0)?)?, |_| t as f64 / 1000.0),
+        },
+        "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" => {
+            let input = if args.is_empty() { vec![(Labels::default(), t as f64 / 1000.0)] } else { vector_arg(arg(0)?)? };
+            input
+                .into_iter()
+                .map(|(l, x)| {
+                    if x.is_nan() || x.is_infinite() {
+                        return (l, x);
+                    }
+                    let (y, mo, d, wd, yd, h, mi) = civil(x);
+                    let v = match name {
+                        "year" => y,
+                        "month" => mo,
+                        "day_of_month" => d,
+                        "day_of_week" => wd,
+                        "day_of_year" => yd,
+                        "days_in_month" => days_in_month(y, mo),
+                        "hour" => h,
+                        _ => mi,
+                    };
+                    (l, v as f64)
+                })
+                .collect()
+        }
+        "absent" => {
+            if !vector_arg(arg(0)?)?.is_empty() {
+                return Ok(StepValue::Vector(Vec::new()));
+            }
+            let vs = match unparen(&args[0]) {
+                Expr::VectorSelector(vs) => Some(vs),
+                _ => None,
+            };
+            return Ok(StepValue::Vector(vec![(absent_labels(vs), 1.0)]));
+        }
+        "absent_over_time" => {
+            let StepValue::Matrix(m) = arg(0)? else { return Err(Error::Execution("expected a range vector".into())) };
+            if !m.is_empty() {
+                return Ok(StepValue::Vector(Vec::new()));
+            }
+            let vs = match unparen(&args[0]) {
+                Expr::MatrixSelector { selector, .. } => Some(selector),
+                _ => None,
+            };
+            return Ok(StepValue::Vector(vec![(absent_labels(vs), 1.0)]));
+        }
+        "label_replace" => {
+            let v = vector_arg(arg(0)?)?;
+            let (dst, replacement, src, pattern) = (string_arg(arg(1)?)?, string_arg(arg(2)?)?, string_arg(arg(3)?)?, string_arg(arg(4)?)?);
+            let re = Regex::new(&format!("^(?s:{pattern})$"))
+                .map_err(|e| Error::Execution(format!("invalid regular expression in label_replace(): {pattern}: {e}")))?;
+            if dst.is_empty() {
+                return Err(Error::Execution(format!("invalid destination label name in label_replace(): {dst}")));
+            }
+            let out: Vec<(Labels, f64)> = v
+                .into_iter()
+                .map(|(labels, x)| match re.captures(labels.get(&src).unwrap_or("")) {
+                    Some(caps) => (set_label(&labels, &dst, expand(&replacement, &caps)), x),
+                    None => (labels, x),
+                })
+                .collect();
+            return Ok(StepValue::Vector(check_unique(out)?));
+        }
+        "label_join" => {
+            let v = vector_arg(arg(0)?)?;
+            let (dst, sep) = (string_arg(arg(1)?)?, string_arg(arg(2)?)?);
+            let mut sources = Vec::new();
+            for i in 3..args.len() {
+                sources.push(string_arg(arg(i)?)?);
+            }
+            let out: Vec<(Labels, f64)> = v
+                .into_iter()
+                .map(|(labels, x)| {
+                    let joined: Vec<&str> = sources.iter().map(|s| labels.get(s).unwrap_or("")).collect();
+                    (set_label(&labels, &dst, joined.join(&sep)), x)
+                })
+                .collect();
+            return Ok(StepValue::Vector(check_unique(out)?));
+        }
+        "sort" | "sort_desc" => return Ok(StepValue::Vector(sort_by_value(vector_arg(arg(0)?)?, name == "sort_desc"))),
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut v = vector_arg(arg(0)?)?;
+            let mut keys = Vec::new();
+            for i in 1..args.len() {
+                keys.push(string_arg(arg(i)?)?);
+            }
+            v.sort_by(|(a, _), (b, _)| {
+                let by_keys = keys.iter().map(|k| a.get(k).unwrap_or("").cmp(b.get(k).unwrap_or(""))).find(|o| o.is_ne());
+                let ordering = by_keys.unwrap_or_else(|| a.cmp(b));
+                if name == "sort_by_label_desc" { ordering.reverse() } else { ordering }
+            });
+            return Ok(StepValue::Vector(v));
+        }
+        "histogram_quantile" => {
+            let q = scalar_arg(arg(0)?)?;
+            super::histogram::histogram_quantile(q, vector_arg(arg(1)?)?)
+        }
+        _ => return range_call(ev, func, args, t),
+    };
+    let result = if func.keeps_metric_name() { result } else { result.into_iter().map(|(l, x)| (drop_name(l), x)).collect() };
+    Ok(StepValue::Vector(check_unique(result)?))
+}
+
+/// Functions whose main argument is a range vector.
+fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
+    let name = func.name;
+    let (matrix_index, param) = match name {
+        "quantile_over_time" => (1, scalar_arg(ev.eval(&args[0], t)?)?),
+        "predict_linear" => (0, scalar_arg(ev.eval(&args[1], t)?)?),
+        _ => (0, 0.0),
+    };
+    let StepValue::Matrix(series) = ev.eval(&args[matrix_index], t)? else {
+        return Err(Error::Execution(format!("expected a range vector argument to {name}")));
+    };
+    let (start, end) = range_window(&args[matrix_index], t);
+    let eval_t = match unparen(&args[matrix_index]) {
+        Expr::MatrixSelector { selector, .. } => at_ms(selector.at).unwrap_or(t),
+        Expr::Subquery(sq) => at_ms(sq.at).unwrap_or(t),
+        _ => t,
+    };
+    let mut out = Vec::with_capacity(series.len());
+    for SeriesSamples { labels, samples } in series {
+        let value = match name {
+            "rate" => extrapolated_rate(&samples, start, end, true, true),
+            "increase" => extrapolated_rate(&samples, start, end, true, false),
+            "delta" => extrapolated_rate(&samples, start, end, false, false),
+            "irate" => instant_value(&samples, true),
+            "idelta" => instant_value(&samples, false),
+            "deriv" => (samples.len() >= 2).then(|| linear_regression(&samples, samples[0].timestamp_ms).0),
+            "predict_linear" => (samples.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(&samples, eval_t);
+                intercept + slope * param
+            }),
+            "resets" => Some(resets(&samples)),
+            "changes" => Some(changes(&samples)),
+            other => over_time(other, &samples, param),
+        };
+        if let Some(v) = value {
+            let labels = if func.keeps_metric_name() { labels } else { drop_name(labels) };
+            out.push((labels, v));
+        }
+    }
+    Ok(StepValue::Vector(check_unique(out)?))
+}

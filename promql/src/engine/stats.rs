@@ -1,0 +1,121 @@
+//! Numeric kernels shared by aggregations and `*_over_time`: compensated summation,
+//! quantiles with linear interpolation, variance, Go-style min/max NaN handling.
+
+/// Kahan-Babuška compensated sum (what Prometheus uses for sum/avg).
+#[derive(Default, Clone, Copy)]
+pub struct KahanSum {
+    sum: f64,
+    c: f64,
+}
+
+impl KahanSum {
+    pub fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        if self.sum.abs() >= v.abs() {
+            self.c += (self.sum - t) + v;
+        } else {
+            self.c += (v - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    pub fn value(&self) -> f64 {
+        // Inf + -Inf compensation would turn an infinite sum into NaN.
+        if self.sum.is_infinite() {
+            self.sum
+        } else {
+            self.sum + self.c
+        }
+    }
+}
+
+pub fn sum(values: &[f64]) -> f64 {
+    let mut k = KahanSum::default();
+    values.iter().for_each(|v| k.add(*v));
+    k.value()
+}
+
+/// Mean, falling back to an incremental mean when the plain sum overflows.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let s = sum(values);
+    if s.is_finite() || values.iter().any(|v| !v.is_finite()) {
+        return s / values.len() as f64;
+    }
+    let mut m = 0.0;
+    for (i, v) in values.iter().enumerate() {
+        m += v / (i + 1) as f64 - m / (i + 1) as f64;
+    }
+    m
+}
+
+/// Population variance (Welford).
+pub fn variance(values: &[f64]) -> f64 {
+    let mut mean = 0.0;
+    let mut m2 = 0.0;
+    for (i, v) in values.iter().enumerate() {
+        let delta = v - mean;
+        mean += delta / (i + 1) as f64;
+        m2 += delta * (v - mean);
+    }
+    if values.is_empty() {
+        f64::NAN
+    } else {
+        m2 / values.len() as f64
+    }
+}
+
+/// Prometheus' quantile: φ<0 → -Inf, φ>1 → +Inf, linear interpolation between ranks.
+pub fn quantile(phi: f64, values: &[f64]) -> f64 {
+    if values.is_empty() || phi.is_nan() {
+        return f64::NAN;
+    }
+    if phi < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if phi > 1.0 {
+        return f64::INFINITY;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()).reverse()));
+    let n = sorted.len() as f64;
+    let rank = phi * (n - 1.0);
+    let lower = rank.floor().max(0.0) as usize;
+    let upper = (lower + 1).min(sorted.len() - 1);
+    let weight = rank - rank.floor();
+    sorted[lower] * (1.0 - weight) + sorted[upper] * weight
+}
+
+/// Go's math.Min/Max semantics: NaN wins.
+pub fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+pub fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels() {
+        assert_eq!(sum(&[1.0, 1e100, 1.0, -1e100]), 2.0);
+        assert_eq!(quantile(0.5, &[1.0, 2.0, 3.0, 4.0]), 2.5);
+        assert_eq!(quantile(2.0, &[1.0]), f64::INFINITY);
+        assert_eq!(variance(&[1.0, 3.0]), 1.0);
+        assert_eq!(mean(&[f64::MAX, f64::MAX]), f64::MAX);
+        assert!(go_max(1.0, f64::NAN).is_nan());
+    }
+}

@@ -1,0 +1,120 @@
+//! The function table: every PromQL function the engine knows, with its argument types
+//! (the last one repeats for variadic functions), arity and return type.
+
+use crate::ast::ValueType::{self, Matrix as M, Scalar as S, String as Str, Vector as V};
+
+#[derive(Debug, PartialEq)]
+pub struct Function {
+    pub name: &'static str,
+    pub arg_types: &'static [ValueType],
+    pub min_args: usize,
+    /// `None`: any number (the last type repeats).
+    pub max_args: Option<usize>,
+    pub return_type: ValueType,
+}
+
+const fn f(name: &'static str, arg_types: &'static [ValueType], min_args: usize, max_args: Option<usize>, return_type: ValueType) -> Function {
+    Function { name, arg_types, min_args, max_args, return_type }
+}
+
+pub static FUNCTIONS: &[Function] = &[
+    f("abs", &[V], 1, Some(1), V),
+    f("absent", &[V], 1, Some(1), V),
+    f("absent_over_time", &[M], 1, Some(1), V),
+    f("acos", &[V], 1, Some(1), V),
+    f("acosh", &[V], 1, Some(1), V),
+    f("asin", &[V], 1, Some(1), V),
+    f("asinh", &[V], 1, Some(1), V),
+    f("atan", &[V], 1, Some(1), V),
+    f("atanh", &[V], 1, Some(1), V),
+    f("avg_over_time", &[M], 1, Some(1), V),
+    f("ceil", &[V], 1, Some(1), V),
+    f("changes", &[M], 1, Some(1), V),
+    f("clamp", &[V, S, S], 3, Some(3), V),
+    f("clamp_max", &[V, S], 2, Some(2), V),
+    f("clamp_min", &[V, S], 2, Some(2), V),
+    f("cos", &[V], 1, Some(1), V),
+    f("cosh", &[V], 1, Some(1), V),
+    f("count_over_time", &[M], 1, Some(1), V),
+    f("day_of_month", &[V], 0, Some(1), V),
+    f("day_of_week", &[V], 0, Some(1), V),
+    f("day_of_year", &[V], 0, Some(1), V),
+    f("days_in_month", &[V], 0, Some(1), V),
+    f("deg", &[V], 1, Some(1), V),
+    f("delta", &[M], 1, Some(1), V),
+    f("deriv", &[M], 1, Some(1), V),
+    f("exp", &[V], 1, Some(1), V),
+    f("floor", &[V], 1, Some(1), V),
+    f("histogram_quantile", &[S, V], 2, Some(2), V),
+    f("hour", &[V], 0, Some(1), V),
+    f("idelta", &[M], 1, Some(1), V),
+    f("increase", &[M], 1, Some(1), V),
+    f("irate", &[M], 1, Some(1), V),
+    f("label_join", &[V, Str, Str, Str], 3, None, V),
+    f("label_replace", &[V, Str, Str, Str, Str], 5, Some(5), V),
+    f("last_over_time", &[M], 1, Some(1), V),
+    f("ln", &[V], 1, Some(1), V),
+    f("log10", &[V], 1, Some(1), V),
+    f("log2", &[V], 1, Some(1), V),
+    f("mad_over_time", &[M], 1, Some(1), V),
+    f("max_over_time", &[M], 1, Some(1), V),
+    f("min_over_time", &[M], 1, Some(1), V),
+    f("minute", &[V], 0, Some(1), V),
+    f("month", &[V], 0, Some(1), V),
+    f("pi", &[], 0, Some(0), S),
+    f("predict_linear", &[M, S], 2, Some(2), V),
+    f("present_over_time", &[M], 1, Some(1), V),
+    f("quantile_over_time", &[S, M], 2, Some(2), V),
+    f("rad", &[V], 1, Some(1), V),
+    f("rate", &[M], 1, Some(1), V),
+    f("resets", &[M], 1, Some(1), V),
+    f("round", &[V, S], 1, Some(2), V),
+    f("scalar", &[V], 1, Some(1), S),
+    f("sgn", &[V], 1, Some(1), V),
+    f("sin", &[V], 1, Some(1), V),
+    f("sinh", &[V], 1, Some(1), V),
+    f("sort", &[V], 1, Some(1), V),
+    f("sort_by_label", &[V, Str], 1, None, V),
+    f("sort_by_label_desc", &[V, Str], 1, None, V),
+    f("sort_desc", &[V], 1, Some(1), V),
+    f("sqrt", &[V], 1, Some(1), V),
+    f("stddev_over_time", &[M], 1, Some(1), V),
+    f("stdvar_over_time", &[M], 1, Some(1), V),
+    f("sum_over_time", &[M], 1, Some(1), V),
+    f("tan", &[V], 1, Some(1), V),
+    f("tanh", &[V], 1, Some(1), V),
+    f("time", &[], 0, Some(0), S),
+    f("timestamp", &[V], 1, Some(1), V),
+    f("vector", &[S], 1, Some(1), V),
+    f("year", &[V], 0, Some(1), V),
+    f("first_over_time", &[M], 1, Some(1), V),
+    f("ts_of_min_over_time", &[M], 1, Some(1), V),
+    f("ts_of_max_over_time", &[M], 1, Some(1), V),
+    f("ts_of_last_over_time", &[M], 1, Some(1), V),
+    f("ts_of_first_over_time", &[M], 1, Some(1), V),
+];
+
+pub fn lookup(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+impl Function {
+    /// The expected type of argument `i`.
+    pub fn arg_type(&self, i: usize) -> Option<ValueType> {
+        if let Some(t) = self.arg_types.get(i) {
+            return Some(*t);
+        }
+        match self.max_args {
+            None => self.arg_types.last().copied(),
+            Some(_) => None,
+        }
+    }
+
+    /// Functions whose result keeps the metric name (they do not change what the value means).
+    pub fn keeps_metric_name(&self) -> bool {
+        matches!(
+            self.name,
+            "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "label_replace" | "label_join"
+        )
+    }
+}

@@ -1,0 +1,86 @@
+//! Function calls and aggregations: argument lists, `by`/`without` before or after the
+//! arguments, parameters, and type checking against the function table.
+
+use super::{Parser, Result};
+use crate::ast::{Aggregate, AggregateOp, Expr, ValueType};
+use crate::functions;
+
+impl Parser<'_> {
+    fn arguments(&mut self) -> Result<Vec<Expr>> {
+        self.expect("(", "in call")?;
+        let mut args = Vec::new();
+        if self.eat(")") {
+            return Ok(args);
+        }
+        loop {
+            args.push(self.expr(0)?);
+            if self.eat(",") {
+                continue;
+            }
+            self.expect(")", "in argument list")?;
+            return Ok(args);
+        }
+    }
+
+    fn check_type(&self, expr: &Expr, want: ValueType, what: &str, at: usize) -> Result<()> {
+        let got = expr.value_type();
+        if got != want {
+            return Err(self.error_at(at, format!("expected type {} in {what}, got {}", want.name(), got.name())));
+        }
+        Ok(())
+    }
+
+    pub(super) fn call(&mut self, name: &str, start: usize) -> Result<Expr> {
+        let Some(func) = functions::lookup(name) else {
+            return Err(self.error_at(start, format!("unknown function with name {name:?}")));
+        };
+        let args = self.arguments()?;
+        if args.len() < func.min_args || func.max_args.is_some_and(|max| args.len() > max) {
+            let expected = match func.max_args {
+                Some(max) if max == func.min_args => format!("{max}"),
+                Some(max) => format!("{} to {max}", func.min_args),
+                None => format!("at least {}", func.min_args),
+            };
+            return Err(self.error_at(
+                start,
+                format!("expected {expected} argument(s) in call to {name:?}, got {}", args.len()),
+            ));
+        }
+        for (i, arg) in args.iter().enumerate() {
+            let want = func.arg_type(i).unwrap_or(ValueType::Vector);
+            self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
+        }
+        Ok(Expr::Call { func, args })
+    }
+
+    fn grouping(&mut self) -> Result<Option<(Vec<String>, bool)>> {
+        if self.eat_keyword("by") {
+            return Ok(Some((self.label_list()?, false)));
+        }
+        if self.eat_keyword("without") {
+            return Ok(Some((self.label_list()?, true)));
+        }
+        Ok(None)
+    }
+
+    pub(super) fn aggregate(&mut self, op: AggregateOp, start: usize) -> Result<Expr> {
+        let before = self.grouping()?;
+        let mut args = self.arguments()?;
+        let after = self.grouping()?;
+        if before.is_some() && after.is_some() {
+            return Err(self.error_at(start, "aggregation must only contain one grouping clause"));
+        }
+        let (grouping, without) = before.or(after).unwrap_or_default();
+        let wanted = if op.param_type().is_some() { 2 } else { 1 };
+        if args.len() != wanted {
+            return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
+        }
+        let expr = args.pop().expect("argument count checked above");
+        self.check_type(&expr, ValueType::Vector, &format!("aggregation expression"), start)?;
+        let param = args.pop();
+        if let (Some(p), Some(t)) = (&param, op.param_type()) {
+            self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
+        }
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, grouping, without })))
+    }
+}
