@@ -137,18 +137,18 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>,
         let sig = signature(&labels, matching);
         let Some((one_labels, one_value)) = one_by_sig.get(&sig) else { continue };
         let (a, c) = if swapped { (*one_value, v) } else { (v, *one_value) };
+        // Ambiguous one-to-one matches are errors even when a filter would drop them.
+        if matching.card == Cardinality::OneToOne && !matched.insert(sig) {
+            return Err(Error::Execution(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+            ));
+        }
         let (value, keep) = element(b.op, a, c, b.return_bool, a);
         if !keep {
             continue;
         }
         let result_labels = result_labels(&labels, one_labels, matching, drops_name);
-        if matching.card == Cardinality::OneToOne {
-            if !matched.insert(sig) {
-                return Err(Error::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                ));
-            }
-        } else if !inserted.insert(result_labels.clone()) {
+        if matching.card != Cardinality::OneToOne && !inserted.insert(result_labels.clone()) {
             return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
         out.push((result_labels, value));

@@ -409,6 +409,13 @@ impl<'a> Parser<'a> {
             return self.selector(None, start);
         }
         if first.is_ascii_digit() || first == '.' {
+            // A duration where a number is expected means its seconds (`predict_linear(x, 1h)`).
+            if let Ok((rest, ms)) = duration(self.rest) {
+                if !rest.starts_with(lexemes::is_metric_char) {
+                    self.rest = rest;
+                    return Ok(Expr::Number(ms as f64 / 1000.0));
+                }
+            }
             if let Ok((rest, v)) = number(self.rest) {
                 self.rest = rest;
                 return Ok(Expr::Number(v));

@@ -159,9 +159,11 @@ pub fn parse_script(text: &str) -> Vec<Command> {
         let line_number = i + 1;
         let mut body = Vec::new();
         i += 1;
+        // The body: following indented lines, up to an empty or comment line.
         while i < lines.len() {
-            let l = lines[i].trim();
-            if l.is_empty() || l.starts_with('#') {
+            let raw = lines[i];
+            let l = raw.trim();
+            if l.is_empty() || l.starts_with('#') || !raw.starts_with([' ', '\t']) {
                 break;
             }
             body.push(l);
@@ -237,11 +239,11 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
             // warn/info/no_warn/no_info annotations are not checked.
             continue;
         }
-        if let Some((labels, values)) = parse_series_notation(l) {
+        if let Some(v) = number(l.trim()) {
+            scalar = Some(v);
+        } else if let Some((labels, values)) = parse_series_notation(l) {
             let Some(values) = parse_values(values) else { return Command::Skip("native histogram expectation".into()) };
             series.push((labels, values));
-        } else if let Some(v) = number(l.trim()) {
-            scalar = Some(v);
         } else {
             return Command::Skip(format!("unparsed expectation {l:?}"));
         }
