@@ -44,6 +44,10 @@ fn k_param(param: &Option<StepValue>, op: AggregateOp) -> Result<usize, Error> {
 }
 
 pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<(Labels, f64)>) -> Result<Vec<(Labels, f64)>, Error> {
+    // Parameters are checked even when there is nothing to aggregate.
+    if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk) {
+        k_param(&param, a.op)?;
+    }
     // Groups in order of first appearance.
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, Vec<(Labels, f64)>> = HashMap::new();

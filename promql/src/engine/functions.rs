@@ -344,11 +344,6 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         return Err(Error::Execution(format!("expected a range vector argument to {name}")));
     };
     let (start, end) = range_window(&args[matrix_index], t);
-    let eval_t = match unparen(&args[matrix_index]) {
-        Expr::MatrixSelector { selector, .. } => at_ms(selector.at).unwrap_or(t),
-        Expr::Subquery(sq) => at_ms(sq.at).unwrap_or(t),
-        _ => t,
-    };
     let mut out = Vec::with_capacity(series.len());
     for SeriesSamples { labels, samples } in series {
         let value = match name {
@@ -359,7 +354,8 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
             "idelta" => instant_value(&samples, false),
             "deriv" => (samples.len() >= 2).then(|| linear_regression(&samples, samples[0].timestamp_ms).0),
             "predict_linear" => (samples.len() >= 2).then(|| {
-                let (slope, intercept) = linear_regression(&samples, eval_t);
+                // The intercept is at the evaluation step, even under `@`.
+                let (slope, intercept) = linear_regression(&samples, t);
                 intercept + slope * param
             }),
             "resets" => Some(resets(&samples)),

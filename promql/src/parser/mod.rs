@@ -359,8 +359,15 @@ impl<'a> Parser<'a> {
                     At::End
                 } else {
                     let negative = self.eat("-");
-                    let (rest, seconds) = number(self.rest.trim_start()).map_err(|_| self.error("expected a timestamp, start() or end() after @"))?;
-                    self.rest = rest;
+                    self.skip_space();
+                    let seconds = if let Ok((rest, ms)) = duration(self.rest) {
+                        self.rest = rest;
+                        ms as f64 / 1000.0
+                    } else {
+                        let (rest, seconds) = number(self.rest).map_err(|_| self.error("expected a timestamp, start() or end() after @"))?;
+                        self.rest = rest;
+                        seconds
+                    };
                     let seconds = if negative { -seconds } else { seconds };
                     if !seconds.is_finite() {
                         return Err(self.error("timestamp out of bounds for @ modifier"));

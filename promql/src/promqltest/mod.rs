@@ -66,9 +66,10 @@ pub fn run_script(text: &str) -> (Tally, Vec<String>) {
 fn merge_series(all: &mut Vec<SeriesSamples>, new: SeriesSamples) {
     match all.iter_mut().find(|s| s.labels == new.labels) {
         Some(existing) => {
-            existing.samples.extend(new.samples);
-            existing.samples.sort_by_key(|s| s.timestamp_ms);
-            existing.samples.dedup_by_key(|s| s.timestamp_ms);
+            // A later load of the same timestamp wins.
+            let mut merged: std::collections::BTreeMap<i64, Sample> = existing.samples.iter().map(|s| (s.timestamp_ms, *s)).collect();
+            merged.extend(new.samples.into_iter().map(|s| (s.timestamp_ms, s)));
+            existing.samples = merged.into_values().collect();
         }
         None => all.push(new),
     }
