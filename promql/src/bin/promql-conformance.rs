@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         println!("{name:<28} {:>7} {:>7} {:>8}", tally.passed, tally.failed, tally.skipped);
         if verbose {
-            for f in failures.iter().take(15) {
+            for f in failures.iter().take(300) {
                 println!("    {f}");
             }
         }

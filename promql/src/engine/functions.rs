@@ -155,6 +155,36 @@ fn set_label(labels: &Labels, name: &str, value: String) -> Labels {
     Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value)))
 }
 
+/// Natural order: digit runs compare as numbers ("1.2.3" < "1.11.3"), the rest as text.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.is_empty(), y.is_empty()) {
+            (true, true) => return std::cmp::Ordering::Equal,
+            (true, false) => return std::cmp::Ordering::Less,
+            (false, true) => return std::cmp::Ordering::Greater,
+            _ => {}
+        }
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (dx, dy) = (digits(x), digits(y));
+        let ordering = if dx > 0 && dy > 0 {
+            let (nx, ny) = (x[..dx].trim_start_matches('0'), y[..dy].trim_start_matches('0'));
+            nx.len().cmp(&ny.len()).then_with(|| nx.cmp(ny)).then_with(|| dx.cmp(&dy))
+        } else {
+            let cx = x.chars().next().unwrap_or_default();
+            let cy = y.chars().next().unwrap_or_default();
+            cx.cmp(&cy)
+        };
+        if ordering.is_ne() {
+            return ordering;
+        }
+        let step_x = if dx > 0 && dy > 0 { dx } else { x.chars().next().map_or(0, char::len_utf8) };
+        let step_y = if dx > 0 && dy > 0 { dy } else { y.chars().next().map_or(0, char::len_utf8) };
+        x = &x[step_x..];
+        y = &y[step_y..];
+    }
+}
+
 fn sort_by_value(mut v: Vec<(Labels, f64)>, descending: bool) -> Vec<(Labels, f64)> {
     v.sort_by(|(_, a), (_, b)| match (a.is_nan(), b.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
@@ -316,7 +346,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 keys.push(string_arg(arg(i)?)?);
             }
             v.sort_by(|(a, _), (b, _)| {
-                let by_keys = keys.iter().map(|k| a.get(k).unwrap_or("").cmp(b.get(k).unwrap_or(""))).find(|o| o.is_ne());
+                let by_keys = keys.iter().map(|k| natural_cmp(a.get(k).unwrap_or(""), b.get(k).unwrap_or(""))).find(|o| o.is_ne());
                 let ordering = by_keys.unwrap_or_else(|| a.cmp(b));
                 if name == "sort_by_label_desc" { ordering.reverse() } else { ordering }
             });

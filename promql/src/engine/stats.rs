@@ -79,7 +79,8 @@ pub fn quantile(phi: f64, values: &[f64]) -> f64 {
         return f64::INFINITY;
     }
     let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()).reverse()));
+    // Go's sort.Float64s order: NaN first.
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or_else(|| b.is_nan().cmp(&a.is_nan())));
     let n = sorted.len() as f64;
     let rank = phi * (n - 1.0);
     let lower = rank.floor().max(0.0) as usize;
