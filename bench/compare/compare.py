@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: Metricstor vs Prometheus 2.42 vs VictoriaMetrics 1.79.
+
+Starts each system on loopback with an empty data directory, runs the same
+`metricstor-bench write` load against it, then the same dashboard-style range query
+repeatedly, and prints one table: samples/s, samples per server CPU-second, peak RSS,
+data-dir bytes after the run, query p50/p99, and a verify count of stored samples.
+
+Usage: python3 bench/compare/compare.py [--series N] [--samples T] [--connections C]
+       [--systems metricstor,prometheus,victoriametrics] [--markdown]
+Needs: cargo (builds release binaries), and the Debian packages `prometheus` and
+`victoria-metrics` for the peers (apt-get install -y prometheus victoria-metrics).
+"""
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=60):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def wait_ready(url, proc, deadline_s=60):
+    end = time.time() + deadline_s
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            get(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready within {deadline_s}s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dir_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def start(system, work):
+    port = free_port()
+    data = os.path.join(work, system)
+    os.makedirs(data)
+    log = open(os.path.join(work, system + ".log"), "w")
+    if system == "metricstor":
+        cfg = os.path.join(work, "metricstor.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"server:\n  http_addr: 127.0.0.1:{port}\n  grpc_addr: 127.0.0.1:{free_port()}\nstorage:\n  data_dir: {data}\n")
+        cmd = [os.path.join(ROOT, "target/release/metricstor"), "--config", cfg]
+        ready = f"http://127.0.0.1:{port}/-/ready"
+    elif system == "prometheus":
+        cfg = os.path.join(work, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1h\n")
+        cmd = ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+               "--web.enable-remote-write-receiver"]
+        ready = f"http://127.0.0.1:{port}/-/ready"
+    else:
+        cmd = ["victoria-metrics", f"-storageDataPath={data}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y"]
+        ready = f"http://127.0.0.1:{port}/health"
+    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+    wait_ready(ready, proc)
+    return proc, port, data
+
+
+def flush(system, port):
+    if system == "victoriametrics":
+        get(f"http://127.0.0.1:{port}/internal/force_flush")
+        time.sleep(1.5)  # VM makes flushed data searchable on its next cache refresh
+
+
+def query(port, q, start_s, end_s, step):
+    params = urllib.parse.urlencode({"query": q, "start": start_s, "end": end_s, "step": step})
+    return json.loads(get(f"http://127.0.0.1:{port}/api/v1/query_range?{params}"))
+
+
+def run_system(system, args, work, start_ms):
+    proc, port, data = start(system, work)
+    try:
+        cpu0 = cpu_seconds(proc.pid)
+        out = subprocess.run(
+            [os.path.join(ROOT, "target/release/metricstor-bench"), "write", "--url", f"http://127.0.0.1:{port}/api/v1/write",
+             "--series", str(args.series), "--samples", str(args.samples), "--connections", str(args.connections),
+             "--start-ms", str(start_ms), "--json"], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench failed against {system}: {out.stdout} {out.stderr[-2000:]}")
+        write = json.loads(out.stdout.strip().splitlines()[-1])
+        cpu_write = cpu_seconds(proc.pid) - cpu0
+        flush(system, port)
+        end_s = (start_ms + args.samples * 15000) / 1000
+        start_s = start_ms / 1000
+        latencies = []
+        for _ in range(args.queries):
+            t = time.time()
+            result = query(port, "sum by (job) (rate(http_requests_total[5m]))", start_s, end_s, 15)
+            latencies.append((time.time() - t) * 1000)
+            if result.get("status") != "success":
+                raise RuntimeError(f"query failed on {system}: {result}")
+        latencies.sort()
+        verify = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": 'sum(count_over_time({__name__=~".+"}[1h]))', "time": end_s + 1})))
+        stored = float(verify["data"]["result"][0]["value"][1]) if verify["data"]["result"] else 0.0
+        return {
+            "system": system,
+            "samples_per_s": write["samples_per_second"],
+            "samples_per_cpu_s": write["samples_sent"] / cpu_write if cpu_write > 0 else float("inf"),
+            "server_cpu_s": cpu_write,
+            "peak_rss_mib": peak_rss_mib(proc.pid),
+            "disk_mib": dir_bytes(data) / (1 << 20),
+            "query_p50_ms": latencies[len(latencies) // 2],
+            "query_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "samples_sent": write["samples_sent"],
+            "samples_stored": stored,
+            "errors": write["errors"],
+        }
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--series", type=int, default=100_000)
+    p.add_argument("--samples", type=int, default=10)
+    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--queries", type=int, default=20)
+    p.add_argument("--systems", default="metricstor,prometheus,victoriametrics")
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = p.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "metricstor", "-p", "metricstor-bench"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="metricstor-compare-")
+    start_ms = int(time.time() * 1000) - args.samples * 15000 - 60_000
+    rows = []
+    try:
+        for system in args.systems.split(","):
+            print(f"running {system} ...", file=sys.stderr)
+            rows.append(run_system(system, args, work, start_ms))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cols = [("system", "{}"), ("samples_per_s", "{:.0f}"), ("samples_per_cpu_s", "{:.0f}"), ("server_cpu_s", "{:.2f}"),
+            ("peak_rss_mib", "{:.0f}"), ("disk_mib", "{:.1f}"), ("query_p50_ms", "{:.1f}"), ("query_p99_ms", "{:.1f}"),
+            ("samples_sent", "{}"), ("samples_stored", "{:.0f}"), ("errors", "{}")]
+    if args.markdown:
+        print("| " + " | ".join(c for c, _ in cols) + " |")
+        print("|" + "---|" * len(cols))
+        for r in rows:
+            print("| " + " | ".join(f.format(r[c]) for c, f in cols) + " |")
+    else:
+        print("  ".join(f"{c:>17}" for c, _ in cols))
+        for r in rows:
+            print("  ".join(f"{f.format(r[c]):>17}" for c, f in cols))
+
+
+if __name__ == "__main__":
+    main()
