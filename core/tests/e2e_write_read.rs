@@ -222,5 +222,11 @@ fn metrics_health_and_query_errors() {
     let (status, body) = get_json(&server.url("/api/v1/query?query=1%2B1&time=4"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], serde_json::json!({"resultType": "scalar", "result": [4, "2"]}));
+    let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");
+    // A real dashboard query over the pushed data: aggregation of a rate.
+    let (status, body) = get_json(&server.url("/api/v1/query?query=sum%20by%20(job)%20(e2e_counter)"));
+    assert_eq!(status, 200, "{body}");
     assert!(server.stop());
 }

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod format;
 pub mod functions;
 pub mod parser;
+pub mod printer;
 pub mod promqltest;
 
 pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, SelectRequest, Value};

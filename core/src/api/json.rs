@@ -12,27 +12,9 @@ pub fn push_json_string(out: &mut String, value: &str) {
     out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_string()));
 }
 
-/// Formats a sample value the way Prometheus' API does.
+/// Formats a sample value the way Prometheus' API does (Go's `FormatFloat` rules).
 pub fn format_value(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let abs = value.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust's `{:e}` gives the shortest round-trip mantissa like Go; Go writes the exponent
-        // with a sign and at least two digits (1e-07, 1.5e+21).
-        let text = format!("{value:e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        let (sign, digits) = match exponent.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exponent),
-        };
-        return format!("{mantissa}e{sign}{digits:0>2}");
-    }
-    format!("{value}")
+    promql::format::go_float(value)
 }
 
 /// Appends a millisecond timestamp as seconds (`1700000000.123`, trailing zeros trimmed).

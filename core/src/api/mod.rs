@@ -89,6 +89,7 @@ impl Api {
             "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
             "/api/v1/metadata" if method == Method::GET => Ok(json_ok("{}")),
             "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
+            "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
@@ -111,6 +112,15 @@ fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let body = is_form.then(|| request.body().as_ref());
     Params::from_request(request.uri().query(), body).map_err(ApiError::bad_data)
+}
+
+/// `/api/v1/format_query`: the query in canonical form.
+fn format_query(params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let query = params.get("query").unwrap_or("");
+    let expr = promql::parse(query).map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    let mut data = String::new();
+    json::push_json_string(&mut data, &promql::printer::print(&expr));
+    Ok(json_ok(&data))
 }
 
 pub(crate) fn json_ok(data_json: &str) -> Response<Bytes> {

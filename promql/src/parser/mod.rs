@@ -522,7 +522,7 @@ impl<'a> Parser<'a> {
         if matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::VectorSelector(VectorSelector { name: name.or(bare_name), matchers, offset_ms: 0, at: None }))
+        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, at: None }))
     }
 }
 
