@@ -84,3 +84,44 @@ fn prometheus_remote_write_and_promtool_query() {
     assert!(stdout.contains("up{") && stdout.contains("=> 1"), "promtool output: {stdout}");
     assert!(server.stop());
 }
+
+#[test]
+fn prometheus_remote_read_from_metricstor() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the remote read interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let samples: Vec<(i64, f64)> = (0..10).map(|i| (now_ms - 60_000 + i * 5_000, 40.0 + i as f64)).collect();
+    let body = v1_request(&[(vec![("__name__", "interop_remote_read"), ("job", "rr")], samples)]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(&prom_config, format!("remote_read:\n  - url: {}\n    read_recent: true\n", server.url("/api/v1/read"))).unwrap();
+    let child = Command::new(&prometheus)
+        .arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let _prometheus = KillOnDrop(child);
+    let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=interop_remote_read&time={}", now_ms as f64 / 1000.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let value = loop {
+        if let Ok(r) = agent().get(&url).call() {
+            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
+            if let Some(v) = body["data"]["result"][0]["value"][1].as_str() {
+                break v.to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not return the remote-read series within 60 s");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(value, "49", "Prometheus sees the latest sample through remote read");
+    assert!(server.stop());
+}

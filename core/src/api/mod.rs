@@ -6,6 +6,7 @@ mod json;
 mod labels;
 mod params;
 mod query;
+mod remote_read;
 mod self_metrics;
 mod status;
 mod write;
@@ -53,6 +54,7 @@ impl net::Handler for Api {
 fn endpoint_label(path: &str) -> &'static str {
     match path {
         "/api/v1/write" => "write",
+        "/api/v1/read" => "read",
         "/api/v1/query" => "query",
         "/api/v1/query_range" => "query_range",
         "/api/v1/series" => "series",
@@ -72,6 +74,8 @@ impl Api {
         match path {
             "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
+            "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
+            "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,
