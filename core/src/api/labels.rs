@@ -9,13 +9,13 @@ use super::params::{Params, MAX_TIME_MS, MIN_TIME_MS};
 use super::{json, json_response, Api, ApiError};
 use crate::shard::messages::Select;
 
-struct Window {
-    mint_ms: i64,
-    maxt_ms: i64,
-    limit: usize,
+pub(super) struct Window {
+    pub mint_ms: i64,
+    pub maxt_ms: i64,
+    pub limit: usize,
 }
 
-fn window(params: &Params) -> Result<Window, ApiError> {
+pub(super) fn window(params: &Params) -> Result<Window, ApiError> {
     let time = |name: &str, default: i64| match params.get(name) {
         None | Some("") => Ok(default),
         Some(text) => super::params::parse_time_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
@@ -35,7 +35,7 @@ fn window(params: &Params) -> Result<Window, ApiError> {
 }
 
 /// Parses every `match[]` into matcher lists.
-fn match_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+pub(super) fn match_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
     params
         .all("match[]")
         .map(|text| promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}"))))

@@ -4,6 +4,7 @@
 mod error;
 mod json;
 mod labels;
+mod migrate;
 mod params;
 mod query;
 mod remote_read;
@@ -55,6 +56,8 @@ fn endpoint_label(path: &str) -> &'static str {
     match path {
         "/api/v1/write" => "write",
         "/api/v1/read" => "read",
+        "/api/v1/export" => "export",
+        p if p.starts_with("/api/v1/import") => "import",
         "/api/v1/query" => "query",
         "/api/v1/query_range" => "query_range",
         "/api/v1/series" => "series",
@@ -76,6 +79,9 @@ impl Api {
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
+            "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,
+            "/api/v1/import" if method == Method::POST => migrate::handle_import(self, request, false).await,
+            "/api/v1/import/prometheus" if method == Method::POST => migrate::handle_import(self, request, true).await,
             "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,

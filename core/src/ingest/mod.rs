@@ -1,6 +1,8 @@
 //! Ingestion: turning a remote_write request body (snappy + protobuf, 1.0 or 2.0) into
 //! validated series ready for routing. Pure functions; no I/O.
 
+pub mod json_lines;
 pub mod remote_write;
+pub mod text_format;
 
 pub use remote_write::{decode_request, DecodeError, Decoded, Protocol, MAX_DECOMPRESSED_BYTES};

@@ -1,0 +1,139 @@
+//! VictoriaMetrics-compatible JSON-lines export/import format: one series per line,
+//! `{"metric":{...},"values":[...],"timestamps":[...]}` with millisecond timestamps.
+//! Non-finite values are written as the bare tokens `NaN`, `Inf`, `-Inf` (as VictoriaMetrics
+//! does) and accepted as bare or quoted tokens on import.
+
+use std::fmt::Write;
+
+use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
+
+use super::DecodeError;
+
+/// Appends one series as a JSON line.
+pub fn write_line(out: &mut String, series: &SeriesSamples) {
+    out.push_str("{\"metric\":{");
+    for (i, l) in series.labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(&l.name).unwrap_or_default());
+        out.push(':');
+        out.push_str(&serde_json::to_string(&l.value).unwrap_or_default());
+    }
+    out.push_str("},\"values\":[");
+    for (i, s) in series.samples.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if s.value.is_nan() {
+            out.push_str("NaN");
+        } else if s.value.is_infinite() {
+            out.push_str(if s.value > 0.0 { "Inf" } else { "-Inf" });
+        } else {
+            let _ = write!(out, "{}", s.value);
+        }
+    }
+    out.push_str("],\"timestamps\":[");
+    for (i, s) in series.samples.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}", s.timestamp_ms);
+    }
+    out.push_str("]}\n");
+}
+
+fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
+    DecodeError::InvalidSeries { series: format!("line {line}"), problem: problem.into() }
+}
+
+/// Parses a `"values":[...]` array body, accepting bare non-finite tokens.
+fn parse_values(text: &str, line: usize) -> Result<Vec<f64>, DecodeError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|token| {
+            let t = token.trim().trim_matches('"');
+            match t {
+                "NaN" => Ok(f64::NAN),
+                "Inf" | "+Inf" => Ok(f64::INFINITY),
+                "-Inf" => Ok(f64::NEG_INFINITY),
+                _ => t.parse::<f64>().map_err(|_| bad(line, format!("invalid value {t:?}"))),
+            }
+        })
+        .collect()
+}
+
+/// Parses a whole import body.
+pub fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
+    let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
+    let mut out = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        // Take the values array out so the rest is plain JSON.
+        let key = "\"values\":";
+        let start = raw.find(key).ok_or_else(|| bad(line, "missing \"values\""))?;
+        let open = start + key.len() + raw[start + key.len()..].find('[').ok_or_else(|| bad(line, "\"values\" is not an array"))?;
+        let close = open + raw[open..].find(']').ok_or_else(|| bad(line, "unterminated \"values\" array"))?;
+        let values = parse_values(&raw[open + 1..close], line)?;
+        let rest = format!("{}[]{}", &raw[..open], &raw[close + 1..]);
+        let parsed: serde_json::Value = serde_json::from_str(&rest).map_err(|e| bad(line, format!("invalid JSON: {e}")))?;
+        let metric = parsed["metric"].as_object().ok_or_else(|| bad(line, "missing \"metric\" object"))?;
+        let mut pairs = Vec::with_capacity(metric.len());
+        for (name, value) in metric {
+            let value = value.as_str().ok_or_else(|| bad(line, format!("label {name} is not a string")))?;
+            if name.is_empty() {
+                return Err(bad(line, "empty label name"));
+            }
+            pairs.push((name.clone(), value.to_string()));
+        }
+        let labels = Labels::from_pairs(pairs);
+        if labels.get(METRIC_NAME_LABEL).is_none() {
+            return Err(bad(line, "missing metric name (__name__)"));
+        }
+        let timestamps = parsed["timestamps"].as_array().ok_or_else(|| bad(line, "missing \"timestamps\" array"))?;
+        if timestamps.len() != values.len() {
+            return Err(bad(line, format!("{} values but {} timestamps", values.len(), timestamps.len())));
+        }
+        let mut samples = Vec::with_capacity(values.len());
+        for (t, v) in timestamps.iter().zip(values) {
+            let t = t.as_i64().ok_or_else(|| bad(line, format!("timestamp {t} is not an integer of milliseconds")))?;
+            samples.push(Sample { timestamp_ms: t, value: v });
+        }
+        samples.sort_by_key(|s| s.timestamp_ms);
+        out.push(SeriesSamples { labels, samples });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_non_finite_values() {
+        let series = SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
+            samples: vec![Sample { timestamp_ms: 1, value: 1.5 }, Sample { timestamp_ms: 2, value: f64::NAN }, Sample { timestamp_ms: 3, value: f64::NEG_INFINITY }],
+        };
+        let mut text = String::new();
+        write_line(&mut text, &series);
+        assert_eq!(text, "{\"metric\":{\"__name__\":\"up\",\"job\":\"a\\\"b\"},\"values\":[1.5,NaN,-Inf],\"timestamps\":[1,2,3]}\n");
+        let parsed = parse_lines(text.as_bytes()).unwrap();
+        assert_eq!(parsed[0].labels, series.labels);
+        assert_eq!(parsed[0].samples[0], series.samples[0]);
+        assert!(parsed[0].samples[1].value.is_nan());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse_lines(b"{\"metric\":{\"__name__\":\"x\"},\"values\":[1,2],\"timestamps\":[1]}\n").unwrap_err();
+        assert!(err.to_string().contains("line 1") && err.to_string().contains("2 values but 1 timestamps"), "{err}");
+        let err = parse_lines(b"\n{\"metric\":{\"job\":\"x\"},\"values\":[1],\"timestamps\":[1]}").unwrap_err();
+        assert!(err.to_string().contains("line 2") && err.to_string().contains("metric name"), "{err}");
+    }
+}

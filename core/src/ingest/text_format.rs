@@ -1,0 +1,109 @@
+//! The Prometheus text exposition format for `/api/v1/import/prometheus`: `name{l="v"} value
+//! [timestamp_ms]` lines, `#` comments; samples without a timestamp get the import time.
+
+use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
+
+use super::DecodeError;
+
+fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
+    DecodeError::InvalidSeries { series: format!("line {line}"), problem: problem.into() }
+}
+
+fn parse_value(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        t => t.parse().ok(),
+    }
+}
+
+/// Parses one `{a="b",c="d"}` block starting after `{`; returns labels and the rest after `}`.
+fn parse_label_block(mut rest: &str, line: usize) -> Result<(Vec<(String, String)>, &str), DecodeError> {
+    let mut pairs = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix('}') {
+            return Ok((pairs, r));
+        }
+        let eq = rest.find('=').ok_or_else(|| bad(line, "expected label=\"value\""))?;
+        let name = rest[..eq].trim().trim_matches('"').to_string();
+        rest = rest[eq + 1..].trim_start();
+        let body = rest.strip_prefix('"').ok_or_else(|| bad(line, format!("value of label {name} must be quoted")))?;
+        let mut value = String::new();
+        let mut chars = body.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => return Err(bad(line, "unterminated label value")),
+                },
+                Some((_, c)) => value.push(c),
+                None => return Err(bad(line, "unterminated label value")),
+            }
+        };
+        pairs.push((name, value));
+        rest = body[end + 1..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+}
+
+pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, DecodeError> {
+    let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
+    let mut out: Vec<SeriesSamples> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let name_end = l.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(l.len());
+        let name = &l[..name_end];
+        let mut pairs = Vec::new();
+        if !name.is_empty() {
+            pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
+        }
+        let mut rest = &l[name_end..];
+        if let Some(r) = rest.strip_prefix('{') {
+            let (more, after) = parse_label_block(r, line)?;
+            pairs.extend(more);
+            rest = after;
+        }
+        let mut fields = rest.split_whitespace();
+        let value_text = fields.next().ok_or_else(|| bad(line, "missing value"))?;
+        let value = parse_value(value_text).ok_or_else(|| bad(line, format!("invalid value {value_text:?}")))?;
+        let timestamp_ms = match fields.next() {
+            Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
+            None => now_ms,
+        };
+        let labels = Labels::from_pairs(pairs);
+        if labels.get(METRIC_NAME_LABEL).is_none() {
+            return Err(bad(line, "missing metric name"));
+        }
+        let sample = Sample { timestamp_ms, value };
+        match out.last_mut() {
+            Some(last) if last.labels == labels => last.samples.push(sample),
+            _ => out.push(SeriesSamples { labels, samples: vec![sample] }),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exposition_lines() {
+        let text = b"# HELP x help\n# TYPE x counter\nx{job=\"a\",path=\"/q\\\"\"} 1.5 1000\nx{job=\"a\",path=\"/q\\\"\"} 2 2000\ny 7\n";
+        let series = parse_text(text, 99).unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].labels.get("path"), Some("/q\""));
+        assert_eq!(series[0].samples.len(), 2);
+        assert_eq!(series[1].samples[0], Sample { timestamp_ms: 99, value: 7.0 });
+        assert!(parse_text(b"x{job=a} 1", 0).unwrap_err().to_string().contains("quoted"));
+        assert!(parse_text(b"x 1 notatime", 0).unwrap_err().to_string().contains("line 1"));
+    }
+}
