@@ -5,6 +5,7 @@
 pub mod http1;
 pub mod io_adapter;
 pub mod listener;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 pub use listener::{accept_loop, ConnectionStats, ServerLimits};
+pub use tls::{ClientIdentity, ReloadingConfig, TlsSettings, TlsVersion};
 
 /// A response future produced on the executor that owns the connection (`!Send` is fine).
 pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Bytes>>>>;
@@ -22,6 +24,8 @@ pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Bytes>>>>;
 #[derive(Clone, Debug)]
 pub struct PeerInfo {
     pub addr: SocketAddr,
+    /// The verified client certificate's identity, on TLS connections that presented one.
+    pub identity: Option<tls::ClientIdentity>,
 }
 
 /// The application side of the server. One instance per executor, shared by its connections.

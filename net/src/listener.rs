@@ -9,6 +9,7 @@ use futures_lite::future;
 
 use crate::http1::server::{serve_connection, ConnectionContext};
 use crate::io_adapter::TokioIo;
+use crate::tls::{identity_of, ReloadingConfig};
 use crate::Handler;
 
 /// Limits for one listener. Defaults match the server's configuration defaults.
@@ -51,6 +52,8 @@ pub struct ConnectionStats {
     pub errors_413: Cell<u64>,
     pub errors_431: Cell<u64>,
     pub errors_other: Cell<u64>,
+    /// TLS handshakes that failed (no or bad client certificate, protocol errors, timeouts).
+    pub tls_handshake_failures: Cell<u64>,
 }
 
 impl ConnectionStats {
@@ -80,6 +83,7 @@ pub async fn accept_loop(
     handler: Rc<dyn Handler>,
     limits: ServerLimits,
     shutdown: async_channel::Receiver<()>,
+    tls: Option<Rc<ReloadingConfig>>,
 ) -> Rc<ConnectionStats> {
     let stats = Rc::new(ConnectionStats::default());
     let drain = Duration::from_millis(limits.shutdown_drain_ms);
@@ -114,9 +118,34 @@ pub async fn accept_loop(
         stats.open.set(stats.open.get() + 1);
         let guard = OpenGuard(stats.clone());
         let ctx = ctx.clone();
+        let tls = tls.clone();
         glommio::spawn_local(async move {
             let _guard = guard;
-            serve_connection(TokioIo(stream), peer, ctx).await;
+            match tls {
+                None => serve_connection(TokioIo(stream), peer, None, ctx).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                    let timeout = Duration::from_millis(ctx.limits.header_read_timeout_ms);
+                    let handshake = future::or(async { Some(acceptor.accept(TokioIo(stream)).await) }, async {
+                        glommio::timer::sleep(timeout).await;
+                        None
+                    });
+                    match handshake.await {
+                        Some(Ok(tls_stream)) => {
+                            let identity = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(identity_of);
+                            serve_connection(tls_stream, peer, identity, ctx).await;
+                        }
+                        Some(Err(error)) => {
+                            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
+                            tracing::info!(%peer, %error, "TLS handshake rejected");
+                        }
+                        None => {
+                            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
+                            tracing::info!(%peer, "TLS handshake timed out");
+                        }
+                    }
+                }
+            }
         })
         .detach();
     }

@@ -179,7 +179,12 @@ async fn fail<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, error: Protocol
 }
 
 /// Serves requests on one connection until it closes, times out, errs or shutdown ends it.
-pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnectionContext>) {
+pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    identity: Option<crate::tls::ClientIdentity>,
+    ctx: Rc<ConnectionContext>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut first_request = true;
     loop {
@@ -199,7 +204,7 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, 
         };
         let head_only = head.request.method == http::Method::HEAD;
         let mut request = http::Request::from_parts(head.request, Bytes::from(body));
-        request.extensions_mut().insert(PeerInfo { addr: peer });
+        request.extensions_mut().insert(PeerInfo { addr: peer, identity: identity.clone() });
         ctx.stats.requests.set(ctx.stats.requests.get() + 1);
         let response = ctx.handler.clone().handle(request).await;
         let close = !head.keep_alive || ctx.shutdown.is_closed();

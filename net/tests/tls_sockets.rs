@@ -1,0 +1,157 @@
+//! TLS and mTLS over real sockets with a PKI generated at run time (rcgen): a valid client
+//! certificate is accepted and its identity reaches the handler; no certificate, a
+//! certificate from another CA and an expired one are refused; certificate rotation
+//! reaches new connections without a restart.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use net::{Handler, PeerInfo, ReloadingConfig, ResponseFuture, ServerLimits, TlsSettings, TlsVersion};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+struct WhoAmI;
+
+impl Handler for WhoAmI {
+    fn handle(self: Rc<Self>, request: http::Request<Bytes>) -> ResponseFuture {
+        Box::pin(async move {
+            let who = request
+                .extensions()
+                .get::<PeerInfo>()
+                .and_then(|p| p.identity.clone())
+                .map(|i| format!("sans={:?} cn={:?}", i.sans, i.common_name))
+                .unwrap_or_else(|| "anonymous".into());
+            http::Response::new(Bytes::from(who))
+        })
+    }
+}
+
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    Ca { cert: params.self_signed(&key).unwrap(), key }
+}
+
+fn leaf(ca: &Ca, sans: &[&str], cn: &str, expired: bool) -> (String, String) {
+    let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn write_server_files(dir: &Path, ca: &Ca, cn: &str) {
+    let (cert, key) = leaf(ca, &["localhost"], cn, false);
+    std::fs::write(dir.join("server.crt"), cert).unwrap();
+    std::fs::write(dir.join("server.key"), key).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca.cert.pem()).unwrap();
+}
+
+fn start(dir: &Path) -> (SocketAddr, async_channel::Sender<()>, std::thread::JoinHandle<()>) {
+    let settings = TlsSettings {
+        cert_file: dir.join("server.crt"),
+        key_file: dir.join("server.key"),
+        ca_file: Some(dir.join("ca.crt")),
+        require_client_cert: true,
+        min_version: TlsVersion::Tls12,
+    };
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
+    let thread = std::thread::spawn(move || {
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor");
+        executor.run(async move {
+            let tls = Rc::new(ReloadingConfig::new(settings).expect("tls config"));
+            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            addr_tx.send(listener.local_addr().expect("addr")).expect("report");
+            let limits = ServerLimits { header_read_timeout_ms: 3_000, ..ServerLimits::default() };
+            net::accept_loop(listener, Rc::new(WhoAmI), limits, shutdown_rx, Some(tls)).await;
+        });
+    });
+    (addr_rx.recv_timeout(Duration::from_secs(30)).expect("started"), shutdown_tx, thread)
+}
+
+/// One request over TLS; Err when the handshake or exchange fails.
+fn request(addr: SocketAddr, ca_pem: &str, client: Option<(&str, &str)>) -> Result<(String, Vec<u8>), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| e.to_string())?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| e.to_string())?
+        }
+    };
+    let connection = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).map_err(|e| e.to_string())?;
+    let socket = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).map_err(|e| e.to_string())?;
+    let server_cert = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()).unwrap_or_default();
+    Ok((String::from_utf8_lossy(&response).into_owned(), server_cert))
+}
+
+#[test]
+fn mutual_tls_accepts_only_valid_client_certificates_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_ca = ca("metricstor test CA");
+    let other_ca = ca("someone else's CA");
+    write_server_files(dir.path(), &good_ca, "server-1");
+    let ca_pem = good_ca.cert.pem();
+    let (addr, shutdown, thread) = start(dir.path());
+
+    let (agent_cert, agent_key) = leaf(&good_ca, &["agent.example"], "agent", false);
+    let (response, first_server_cert) = request(addr, &ca_pem, Some((&agent_cert, &agent_key))).expect("valid client accepted");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("sans=[\"agent.example\"] cn=Some(\"agent\")"), "{response}");
+
+    assert!(request(addr, &ca_pem, None).is_err(), "no client certificate must be refused");
+    let (foreign_cert, foreign_key) = leaf(&other_ca, &["agent.example"], "agent", false);
+    assert!(request(addr, &ca_pem, Some((&foreign_cert, &foreign_key))).is_err(), "a certificate from another CA must be refused");
+    let (old_cert, old_key) = leaf(&good_ca, &["agent.example"], "agent", true);
+    assert!(request(addr, &ca_pem, Some((&old_cert, &old_key))).is_err(), "an expired certificate must be refused");
+
+    // Rotate the server certificate; new connections get it without a restart.
+    write_server_files(dir.path(), &good_ca, "server-2");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (response, cert) = request(addr, &ca_pem, Some((&agent_cert, &agent_key))).expect("still serving during rotation");
+        assert!(response.starts_with("HTTP/1.1 200"));
+        if cert != first_server_cert {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rotated certificate not served within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A broken new key keeps the previous (working) configuration.
+    std::fs::write(dir.path().join("server.key"), "not a key").unwrap();
+    std::thread::sleep(Duration::from_millis(2_200));
+    assert!(request(addr, &ca_pem, Some((&agent_cert, &agent_key))).is_ok(), "a bad new file must not break serving");
+    drop(shutdown);
+    thread.join().unwrap();
+}
