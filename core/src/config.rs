@@ -67,13 +67,53 @@ pub struct StorageConfig {
     pub reject_non_finite: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
+    /// Server certificate (PEM). With `key_file`, both ports speak TLS.
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// CA bundle client certificates must chain to.
     pub ca_file: Option<PathBuf>,
     pub require_client_cert: bool,
+    /// "1.2" or "1.3".
+    pub min_version: String,
+    /// Client identities (certificate SAN or CN) allowed to write; empty: any verified client.
+    pub write_allowed_sans: Vec<String>,
+    /// Client identities allowed to query; empty: any verified client.
+    pub read_allowed_sans: Vec<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: None,
+            key_file: None,
+            ca_file: None,
+            require_client_cert: false,
+            min_version: "1.2".into(),
+            write_allowed_sans: Vec::new(),
+            read_allowed_sans: Vec::new(),
+        }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+
+    /// Transport settings for `net`, when TLS is on.
+    pub fn settings(&self) -> Option<net::TlsSettings> {
+        let (cert_file, key_file) = (self.cert_file.clone()?, self.key_file.clone()?);
+        Some(net::TlsSettings {
+            cert_file,
+            key_file,
+            ca_file: self.ca_file.clone(),
+            require_client_cert: self.require_client_cert,
+            min_version: if self.min_version == "1.3" { net::TlsVersion::Tls13 } else { net::TlsVersion::Tls12 },
+        })
+    }
 }
 
 impl Default for Config {
@@ -193,8 +233,24 @@ impl Config {
         }
         positive("storage.retention_days", st.retention_days)?;
         positive("storage.block_duration_hours", st.block_duration_hours)?;
-        if self.tls.cert_file.is_some() || self.tls.key_file.is_some() || self.tls.ca_file.is_some() || self.tls.require_client_cert {
-            return value_error("tls", "TLS is not available in this build yet (tracked in issue 6); remove the tls section");
+        let t = &self.tls;
+        if t.cert_file.is_some() != t.key_file.is_some() {
+            return value_error("tls.key_file", "tls.cert_file and tls.key_file must be set together");
+        }
+        if !matches!(t.min_version.as_str(), "1.2" | "1.3") {
+            return value_error("tls.min_version", "must be \"1.2\" or \"1.3\"");
+        }
+        if t.require_client_cert && t.ca_file.is_none() {
+            return value_error("tls.ca_file", "is required when tls.require_client_cert is true");
+        }
+        if !t.enabled() && (t.ca_file.is_some() || t.require_client_cert || !t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty()) {
+            return value_error("tls.cert_file", "client-certificate settings need TLS: set tls.cert_file and tls.key_file");
+        }
+        if (!t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty()) && !t.require_client_cert {
+            return value_error("tls.require_client_cert", "must be true when write_allowed_sans or read_allowed_sans are set");
+        }
+        if let Some(settings) = t.settings() {
+            net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
         Ok(Resolved { http_addr, grpc_addr })
     }
@@ -258,6 +314,17 @@ mod tests {
         let mut c = Config::default();
         c.storage.wal_segment_size_mb = 0;
         assert!(c.validate().unwrap_err().to_string().contains("storage.wal_segment_size_mb"));
+    }
+
+    #[test]
+    fn tls_settings_are_checked_together() {
+        let err = |yaml: &str| Config::from_yaml(yaml).unwrap().validate().unwrap_err().to_string();
+        assert!(err("tls:\n  cert_file: /x.crt\n").contains("tls.key_file"));
+        assert!(err("tls:\n  cert_file: /x.crt\n  key_file: /x.key\n  require_client_cert: true\n").contains("tls.ca_file"));
+        assert!(err("tls:\n  ca_file: /ca.crt\n").contains("tls.cert_file"));
+        assert!(err("tls:\n  min_version: \"1.1\"\n").contains("tls.min_version"));
+        let missing = err("tls:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n");
+        assert!(missing.contains("tls") && missing.contains("/nonexistent.crt"), "{missing}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `net`, `tsdb`, `promql` and `proto` together; storage and query logic live in those crates.
 
 pub mod api;
+pub mod certs;
 pub mod config;
 pub mod coordinator;
 pub mod data_dir;

@@ -13,6 +13,7 @@ metricstor — a Prometheus-compatible time-series database (remote_write in, Pr
 
 USAGE:
     metricstor [--config PATH]
+    metricstor certs --out DIR [--client NAME]...
 
 OPTIONS:
     --config PATH   YAML configuration (sections: server, storage, tls). Every key has a
@@ -20,6 +21,11 @@ OPTIONS:
                     gRPC on 127.0.0.1:9100, data in ./data. Unknown keys are errors.
     -h, --help      Print this help.
     -V, --version   Print the version.
+
+SUBCOMMANDS:
+    certs           Write a development PKI for trying mTLS into DIR: ca.crt/ca.key,
+                    server.crt/server.key (localhost, 127.0.0.1, ::1) and NAME.crt/NAME.key
+                    per --client (default: one client named client). Keys are unencrypted.
 
 ENVIRONMENT:
     RUST_LOG        Log filter (default: info), e.g. RUST_LOG=metricstor=debug.
@@ -30,6 +36,7 @@ SIGNALS:
 
 enum Command {
     Run { config: Option<PathBuf> },
+    Certs { out: PathBuf, clients: Vec<String> },
     Help,
     Version,
 }
@@ -37,6 +44,23 @@ enum Command {
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut config = None;
     let mut args = args.peekable();
+    if args.peek().map(String::as_str) == Some("certs") {
+        args.next();
+        let mut out = None;
+        let mut clients = Vec::new();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
+                "--client" => clients.push(args.next().ok_or("--client needs a name")?),
+                "-h" | "--help" => return Ok(Command::Help),
+                other => return Err(format!("unknown argument {other:?} for certs; see --help")),
+            }
+        }
+        if clients.is_empty() {
+            clients.push("client".into());
+        }
+        return Ok(Command::Certs { out: out.ok_or("certs needs --out DIR")?, clients });
+    }
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -68,6 +92,18 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("metricstor {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
+        }
+        Command::Certs { out, clients } => {
+            return match metricstor::certs::generate(&out, &clients) {
+                Ok(()) => {
+                    println!("wrote ca.crt, ca.key, server.crt, server.key and {} client certificate(s) to {}", clients.len(), out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("metricstor: {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Run { config } => config,
     };

@@ -164,8 +164,10 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     }
     if failure.is_none() {
         tracing::info!(cores, shards, data_dir = %config.storage.data_dir.display(), "metricstor {} started", env!("CARGO_PKG_VERSION"));
-        tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 (Prometheus API, remote_write) on http://{}", listening.http_addr);
-        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC on {} (HTTP/1.1 API until the gRPC service lands)", listening.grpc_addr);
+        let scheme = if config.tls.enabled() { "https" } else { "http" };
+        let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
+        tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
+        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (HTTP/1.1 API until the gRPC service lands)", listening.grpc_addr);
         loop {
             match events.recv() {
                 Ok(Event::Signal(signal)) => {
@@ -268,9 +270,22 @@ async fn run_executor(plan: ExecutorPlan) {
         started_at_ms: plan.started_at_ms,
     });
     let limits = server_limits(&config);
+    // Files were validated at start-up; a failure here (files changed since) is reported and
+    // this executor serves nothing rather than serving without TLS.
+    let tls = match config.tls.settings().map(net::ReloadingConfig::new).transpose() {
+        Ok(tls) => tls.map(Rc::new),
+        Err(error) => {
+            tracing::error!(executor = index, %error, "cannot load TLS files; not serving");
+            drop(plan.stop_shards_tx);
+            for owner in owners {
+                owner.await;
+            }
+            return;
+        }
+    };
     let handler: Rc<dyn net::Handler> = api.clone();
-    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone());
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown);
+    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone());
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls);
     futures_lite::future::zip(http, grpc).await;
     drop(handler);
     drop(api);

@@ -125,3 +125,76 @@ fn prometheus_remote_read_from_metricstor() {
     assert_eq!(value, "49", "Prometheus sees the latest sample through remote read");
     assert!(server.stop());
 }
+
+#[test]
+fn prometheus_remote_write_over_mutual_tls() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the mTLS interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let made = Command::new(env!("CARGO_BIN_EXE_metricstor")).args(["certs", "--out"]).arg(&pki).args(["--client", "prometheus"]).output().unwrap();
+    assert!(made.status.success());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [prometheus]\n",
+            dir.path().join("data").display(),
+            p = pki.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\nremote_write:\n  - url: https://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n    tls_config:\n      ca_file: {p}/ca.crt\n      cert_file: {p}/prometheus.crt\n      key_file: {p}/prometheus.key\n",
+            server.http_addr,
+            p = pki.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(&prometheus)
+        .arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let _prometheus = KillOnDrop(child);
+    // Read back over mTLS too (read_allowed_sans is empty: any verified client may query).
+    let reader = {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(pki.join("ca.crt")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(pki.join("prometheus.crt")).unwrap().collect::<Result<_, _>>().unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.join("prometheus.key")).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        ureq::AgentBuilder::new().tls_config(std::sync::Arc::new(config)).build()
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let url = format!("https://{}/api/v1/query?query=up", server.http_addr);
+        if let Ok(r) = reader.get(&url).call() {
+            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
+            if body["data"]["result"][0]["value"][1] == "1" {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not remote_write over mTLS within 90 s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(server.stop());
+}

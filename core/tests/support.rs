@@ -64,7 +64,7 @@ impl Server {
                 }
             };
             if let Some(rest) = line.split("listening for HTTP/1.1").nth(1) {
-                let after = rest.split("http://").nth(1).expect("address after http://");
+                let after = rest.split("://").nth(1).expect("address after the scheme");
                 let addr: String = after.chars().take_while(|c| !c.is_whitespace()).collect();
                 let data_dir = config.parent().expect("config has a parent").join("data");
                 return Server { child, http_addr: addr, data_dir, log };

@@ -44,6 +44,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {path}"))
     }
 
+    /// A verified client whose identity may not do this (mTLS allow-lists).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn unsupported_media(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_data", message)
     }

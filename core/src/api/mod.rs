@@ -71,7 +71,35 @@ fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl Api {
+    /// With client-certificate allow-lists configured, only listed identities may write or read.
+    fn authorize(&self, request: &Request<Bytes>, path: &str) -> Result<(), ApiError> {
+        let (action, allowed) = if path == "/api/v1/write" || path.starts_with("/api/v1/import") {
+            ("write", &self.config.tls.write_allowed_sans)
+        } else if path.starts_with("/api/v1/") || path == "/metrics" {
+            ("read", &self.config.tls.read_allowed_sans)
+        } else {
+            return Ok(());
+        };
+        if allowed.is_empty() {
+            return Ok(());
+        }
+        let peer = request.extensions().get::<net::PeerInfo>();
+        let identity = peer.and_then(|p| p.identity.as_ref());
+        let permitted = identity.is_some_and(|id| {
+            id.sans.iter().any(|san| allowed.contains(san)) || id.common_name.as_ref().is_some_and(|cn| allowed.contains(cn))
+        });
+        if permitted {
+            return Ok(());
+        }
+        self.metrics.count_denied(action);
+        let who = identity.map(|id| format!("SANs {:?}, CN {:?}", id.sans, id.common_name)).unwrap_or_else(|| "no client certificate".into());
+        let peer_addr = peer.map(|p| p.addr.to_string()).unwrap_or_default();
+        tracing::warn!(peer = %peer_addr, action, identity = %who, "request refused: client identity not allowed");
+        Err(ApiError::forbidden(format!("client certificate identity ({who}) is not allowed to {action}")))
+    }
+
     async fn route(&self, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+        self.authorize(request, path)?;
         let method = request.method();
         let get_or_post = method == Method::GET || method == Method::POST;
         match path {

@@ -16,6 +16,8 @@ pub struct ExecutorMetrics {
     samples_ingested: AtomicU64,
     histograms_dropped: AtomicU64,
     exemplars_dropped: AtomicU64,
+    denied_write: AtomicU64,
+    denied_read: AtomicU64,
     /// (endpoint, status code) → count. Only this executor writes, so the lock is uncontended.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
@@ -28,6 +30,11 @@ impl ExecutorMetrics {
     pub fn add_dropped(&self, histograms: u64, exemplars: u64) {
         self.histograms_dropped.fetch_add(histograms, Ordering::Relaxed);
         self.exemplars_dropped.fetch_add(exemplars, Ordering::Relaxed);
+    }
+
+    pub fn count_denied(&self, action: &str) {
+        let counter = if action == "write" { &self.denied_write } else { &self.denied_read };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_request(&self, endpoint: &'static str, code: u16) {
@@ -50,6 +57,10 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_histograms_dropped_total {}", sum(|m| &m.histograms_dropped));
     family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored (not supported yet).");
     let _ = writeln!(out, "metricstor_exemplars_dropped_total {}", sum(|m| &m.exemplars_dropped));
+
+    family(&mut out, "metricstor_authz_denied_total", "counter", "Requests refused because the client certificate identity is not allowed.");
+    let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"write\"}} {}", sum(|m| &m.denied_write));
+    let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"read\"}} {}", sum(|m| &m.denied_read));
 
     let mut requests: BTreeMap<(&'static str, u16), u64> = BTreeMap::new();
     for m in api.all_metrics.iter() {

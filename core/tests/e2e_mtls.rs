@@ -1,0 +1,96 @@
+//! mTLS end to end with the real binary: `metricstor certs` makes the PKI; an agent's
+//! certificate may write but not query, a dashboard's may query but not write, an unknown
+//! identity is refused with 403 and a client without a certificate cannot connect.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::*;
+
+fn tls_agent(pki: &Path, client: Option<&str>) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pki.join("ca.crt")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some(name) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(pki.join(format!("{name}.crt"))).unwrap().collect::<Result<_, _>>().unwrap();
+            let key = PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
+    ureq::AgentBuilder::new().tls_config(Arc::new(config)).timeout(Duration::from_secs(20)).build()
+}
+
+fn status_of(result: Result<ureq::Response, ureq::Error>) -> Result<(u16, String), String> {
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => Ok((r.status(), r.into_string().unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn client_identities_are_authorized_per_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .args(["certs", "--out"])
+        .arg(&pki)
+        .args(["--client", "agent", "--client", "dashboard", "--client", "stranger"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [dashboard]\n",
+            dir.path().join("data").display(),
+            p = pki.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    let base = format!("https://{}", server.http_addr);
+    let body = v1_request(&[(vec![("__name__", "mtls_metric"), ("job", "x")], vec![(1_000_000, 42.0)])]);
+    let write = |client: Option<&str>| {
+        status_of(
+            tls_agent(&pki, client)
+                .post(&format!("{base}/api/v1/write"))
+                .set("Content-Type", "application/x-protobuf")
+                .set("Content-Encoding", "snappy")
+                .send_bytes(&body),
+        )
+    };
+    let query = |client: Option<&str>| status_of(tls_agent(&pki, client).get(&format!("{base}/api/v1/query?query=mtls_metric&time=1000")).call());
+
+    assert_eq!(write(Some("agent")).unwrap().0, 204);
+    let (status, text) = query(Some("agent")).unwrap();
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("not allowed to read") && text.contains("agent"), "{text}");
+    let (status, text) = query(Some("dashboard")).unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"42\""), "{text}");
+    let (status, text) = write(Some("dashboard")).unwrap();
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(query(Some("stranger")).unwrap().0, 403);
+    assert!(query(None).is_err(), "a client without a certificate must not get an answer");
+    // Plain HTTP on the TLS port gets no HTTP answer either.
+    let plain = raw_exchange(&server.http_addr, b"GET /-/healthy HTTP/1.1\r\n\r\n", Duration::from_secs(5));
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 1"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
+    assert!(server.stop());
+}
