@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub lookback_delta_seconds: u64,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_drain_seconds: u64,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +141,7 @@ impl Default for ServerConfig {
             max_samples_per_query: 50_000_000,
             lookback_delta_seconds: 300,
             shutdown_drain_seconds: 10,
+            max_concurrent_streams: 100,
         }
     }
 }
@@ -218,6 +221,7 @@ impl Config {
         positive("server.query_timeout_seconds", s.query_timeout_seconds)?;
         positive("server.max_samples_per_query", s.max_samples_per_query as u64)?;
         positive("server.lookback_delta_seconds", s.lookback_delta_seconds)?;
+        positive("server.max_concurrent_streams", u64::from(s.max_concurrent_streams))?;
         if s.cores > 1024 {
             return value_error("server.cores", "must be at most 1024 (0 means all CPUs)");
         }

@@ -166,8 +166,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         tracing::info!(cores, shards, data_dir = %config.storage.data_dir.display(), "metricstor {} started", env!("CARGO_PKG_VERSION"));
         let scheme = if config.tls.enabled() { "https" } else { "http" };
         let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
-        tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
-        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (HTTP/1.1 API until the gRPC service lands)", listening.grpc_addr);
+        tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 and HTTP/2{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
+        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (serves the HTTP API until the gRPC service lands)", listening.grpc_addr);
         loop {
             match events.recv() {
                 Ok(Event::Signal(signal)) => {
@@ -306,6 +306,6 @@ fn server_limits(config: &Config) -> net::ServerLimits {
         idle_timeout_ms: s.idle_timeout_seconds * 1000,
         connections_max: s.max_connections_per_core,
         shutdown_drain_ms: s.shutdown_drain_seconds * 1000,
-        ..net::ServerLimits::default()
+        h2_concurrent_streams_max: s.max_concurrent_streams,
     }
 }

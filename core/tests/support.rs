@@ -63,7 +63,7 @@ impl Server {
                     panic!("metricstor did not report its listener within {START_DEADLINE:?}");
                 }
             };
-            if let Some(rest) = line.split("listening for HTTP/1.1").nth(1) {
+            if let Some(rest) = line.split("listening for HTTP/1.1 and HTTP/2").nth(1) {
                 let after = rest.split("://").nth(1).expect("address after the scheme");
                 let addr: String = after.chars().take_while(|c| !c.is_whitespace()).collect();
                 let data_dir = config.parent().expect("config has a parent").join("data");

@@ -3,8 +3,10 @@
 //! responses. It knows nothing about metrics, PromQL or storage.
 
 pub mod http1;
+pub mod http2;
 pub mod io_adapter;
 pub mod listener;
+pub mod rewind;
 pub mod tls;
 
 use std::future::Future;

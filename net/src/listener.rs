@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use futures_lite::future;
 
 use crate::http1::server::{serve_connection, ConnectionContext};
+use crate::http2::{serve_h2, PREFACE};
+use crate::rewind::Rewind;
 use crate::io_adapter::TokioIo;
 use crate::tls::{identity_of, ReloadingConfig};
 use crate::Handler;
@@ -22,6 +24,8 @@ pub struct ServerLimits {
     pub idle_timeout_ms: u64,
     pub connections_max: usize,
     pub shutdown_drain_ms: u64,
+    /// Concurrent HTTP/2 streams per connection.
+    pub h2_concurrent_streams_max: u32,
 }
 
 impl Default for ServerLimits {
@@ -34,6 +38,7 @@ impl Default for ServerLimits {
             idle_timeout_ms: 120_000,
             connections_max: 10_000,
             shutdown_drain_ms: 10_000,
+            h2_concurrent_streams_max: crate::http2::CONCURRENT_STREAMS_MAX,
         }
     }
 }
@@ -122,7 +127,7 @@ pub async fn accept_loop(
         glommio::spawn_local(async move {
             let _guard = guard;
             match tls {
-                None => serve_connection(TokioIo(stream), peer, None, ctx).await,
+                None => serve_plaintext(TokioIo(stream), peer, ctx).await,
                 Some(tls) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
                     let timeout = Duration::from_millis(ctx.limits.header_read_timeout_ms);
@@ -132,8 +137,13 @@ pub async fn accept_loop(
                     });
                     match handshake.await {
                         Some(Ok(tls_stream)) => {
-                            let identity = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(identity_of);
-                            serve_connection(tls_stream, peer, identity, ctx).await;
+                            let session = tls_stream.get_ref().1;
+                            let identity = session.peer_certificates().and_then(|c| c.first()).map(identity_of);
+                            if session.alpn_protocol() == Some(b"h2") {
+                                serve_h2(tls_stream, peer, identity, ctx).await;
+                            } else {
+                                serve_connection(tls_stream, peer, identity, Vec::new(), ctx).await;
+                            }
                         }
                         Some(Err(error)) => {
                             ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
@@ -157,4 +167,33 @@ pub async fn accept_loop(
         tracing::warn!(open = stats.open.get(), "shutdown drain deadline passed with connections still open");
     }
     stats
+}
+
+/// Plaintext: HTTP/2 with prior knowledge when the connection starts with the h2 preface,
+/// HTTP/1.1 otherwise (the sniffed bytes are replayed either way).
+async fn serve_plaintext(mut stream: TokioIo<glommio::net::TcpStream>, peer: std::net::SocketAddr, ctx: Rc<ConnectionContext>) {
+    use tokio::io::AsyncReadExt;
+    let deadline = Instant::now() + Duration::from_millis(ctx.limits.header_read_timeout_ms);
+    let mut prefix = Vec::with_capacity(PREFACE.len());
+    while prefix.len() < PREFACE.len() && PREFACE.starts_with(&prefix) {
+        let mut chunk = [0u8; 24];
+        let want = PREFACE.len() - prefix.len();
+        let read = future::or(async { Some(stream.read(&mut chunk[..want]).await) }, async {
+            glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+            None
+        })
+        .await;
+        match read {
+            Some(Ok(n)) if n > 0 => prefix.extend_from_slice(&chunk[..n]),
+            // Nothing at all: close quietly. Otherwise hand what we have to HTTP/1.1, which
+            // answers (408/400) or closes as appropriate.
+            _ if prefix.is_empty() => return,
+            _ => break,
+        }
+    }
+    if prefix == PREFACE {
+        serve_h2(Rewind::new(prefix, stream), peer, None, ctx).await;
+    } else {
+        serve_connection(stream, peer, None, prefix, ctx).await;
+    }
 }

@@ -59,7 +59,7 @@ fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-/// Builds a rustls server configuration (ALPN `http/1.1`) from the settings' files.
+/// Builds a rustls server configuration (ALPN `h2`, `http/1.1`) from the settings' files.
 pub fn load_server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
     let certs = read_certs(&settings.cert_file, "certificate")?;
     let key = PrivateKeyDer::from_pem_file(&settings.key_file)
@@ -90,7 +90,7 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsErr
     let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(format!("certificate and key do not match or are unsupported: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -183,9 +183,12 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     peer: SocketAddr,
     identity: Option<crate::tls::ClientIdentity>,
+    initial: Vec<u8>,
     ctx: Rc<ConnectionContext>,
 ) {
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    // Bytes already read while sniffing the protocol come first.
+    let mut buf: Vec<u8> = initial;
+    buf.reserve(READ_CHUNK_BYTES);
     let mut first_request = true;
     loop {
         let head = match read_head(&mut stream, &mut buf, &ctx, first_request).await {

@@ -1,0 +1,136 @@
+//! HTTP/2 with the `h2` crate: prior-knowledge h2c on plaintext ports (detected by the
+//! connection preface) and ALPN `h2` on TLS. Each stream's body is read with flow-control
+//! capacity released as it arrives, bounded by the body limit, then handed to the same
+//! `Handler` as HTTP/1.1.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::future;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::http1::server::ConnectionContext;
+use crate::http1::write::error_response;
+use crate::tls::ClientIdentity;
+use crate::PeerInfo;
+
+/// The client connection preface every HTTP/2 connection starts with.
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Default bound on concurrent streams per connection.
+pub const CONCURRENT_STREAMS_MAX: u32 = 100;
+
+/// Serves one HTTP/2 connection until the client closes it, it idles out or shutdown.
+pub async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + 'static>(io: S, peer: SocketAddr, identity: Option<ClientIdentity>, ctx: Rc<ConnectionContext>) {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(ctx.limits.h2_concurrent_streams_max)
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .max_header_list_size(ctx.limits.head_bytes_max as u32);
+    let handshake_timeout = Duration::from_millis(ctx.limits.header_read_timeout_ms);
+    let handshake = future::or(async { Some(builder.handshake::<_, Bytes>(io).await) }, async {
+        glommio::timer::sleep(handshake_timeout).await;
+        None
+    });
+    let mut connection = match handshake.await {
+        Some(Ok(c)) => c,
+        Some(Err(error)) => {
+            tracing::debug!(%peer, %error, "HTTP/2 handshake failed");
+            return;
+        }
+        None => return,
+    };
+    let idle = Duration::from_millis(ctx.limits.idle_timeout_ms);
+    loop {
+        let next = future::or(async { connection.accept().await.map(Some) }, async {
+            future::or(
+                async {
+                    glommio::timer::sleep(idle).await;
+                },
+                async {
+                    let _ = ctx.shutdown.recv().await;
+                },
+            )
+            .await;
+            Some(None)
+        })
+        .await;
+        match next {
+            Some(Some(Ok((request, respond)))) => {
+                let ctx = ctx.clone();
+                let identity = identity.clone();
+                glommio::spawn_local(async move { serve_stream(request, respond, peer, identity, ctx).await }).detach();
+            }
+            Some(Some(Err(error))) => {
+                tracing::debug!(%peer, %error, "HTTP/2 connection error");
+                return;
+            }
+            // Idle or shutting down: let streams in flight finish, then close.
+            Some(None) => {
+                connection.graceful_shutdown();
+                while let Some(Ok((_, mut respond))) = connection.accept().await {
+                    respond.send_reset(h2::Reason::REFUSED_STREAM);
+                }
+                return;
+            }
+            None => return,
+        }
+    }
+}
+
+async fn serve_stream(
+    request: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+    peer: SocketAddr,
+    identity: Option<ClientIdentity>,
+    ctx: Rc<ConnectionContext>,
+) {
+    let (parts, mut body) = request.into_parts();
+    let mut data = BytesMut::new();
+    let body_max = ctx.limits.body_bytes_max;
+    let deadline = Duration::from_millis(ctx.limits.body_read_timeout_ms);
+    let read = async {
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(|e| (400, format!("body stream failed: {e}")))?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            if data.len() + chunk.len() > body_max {
+                return Err((413, format!("request body exceeds the limit of {body_max} bytes")));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    let outcome = future::or(async { Some(read.await) }, async {
+        glommio::timer::sleep(deadline).await;
+        None
+    })
+    .await;
+    let response = match outcome {
+        Some(Ok(())) => {
+            let mut request = http::Request::from_parts(parts, data.freeze());
+            request.extensions_mut().insert(PeerInfo { addr: peer, identity });
+            ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+            ctx.handler.clone().handle(request).await
+        }
+        Some(Err((status, message))) => {
+            ctx.stats.count_protocol_error(status);
+            error_response(status, &message)
+        }
+        None => error_response(408, "request body not received in time"),
+    };
+    let (parts, body) = response.into_parts();
+    let mut head = http::Response::from_parts(parts, ());
+    // Connection-specific headers are illegal in HTTP/2.
+    head.headers_mut().remove(http::header::CONNECTION);
+    head.headers_mut().remove(http::header::TRANSFER_ENCODING);
+    let end_of_stream = body.is_empty();
+    match respond.send_response(head, end_of_stream) {
+        Ok(mut send) if !end_of_stream => {
+            let _ = send.send_data(body, true);
+        }
+        Ok(_) => {}
+        Err(error) => tracing::debug!(%peer, %error, "HTTP/2 response not sent"),
+    }
+}
