@@ -18,6 +18,7 @@ pub const START_DEADLINE: Duration = Duration::from_secs(60);
 pub struct Server {
     pub child: Child,
     pub http_addr: String,
+    pub grpc_addr: String,
     pub data_dir: PathBuf,
     log: mpsc::Receiver<String>,
 }
@@ -54,6 +55,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + START_DEADLINE;
+        let (mut http_addr, mut grpc_addr): (Option<String>, Option<String>) = (None, None);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match log.recv_timeout(left) {
@@ -65,9 +67,14 @@ impl Server {
             };
             if let Some(rest) = line.split("listening for HTTP/1.1 and HTTP/2").nth(1) {
                 let after = rest.split("://").nth(1).expect("address after the scheme");
-                let addr: String = after.chars().take_while(|c| !c.is_whitespace()).collect();
+                http_addr = Some(after.chars().take_while(|c| !c.is_whitespace()).collect());
+            } else if let Some(rest) = line.split("listening for gRPC").nth(1) {
+                let after = rest.split(" on ").nth(1).expect("address after on");
+                grpc_addr = Some(after.chars().take_while(|c| !c.is_whitespace()).collect());
+            }
+            if let (Some(http), Some(grpc)) = (&http_addr, &grpc_addr) {
                 let data_dir = config.parent().expect("config has a parent").join("data");
-                return Server { child, http_addr: addr, data_dir, log };
+                return Server { child, http_addr: http.clone(), grpc_addr: grpc.clone(), data_dir, log };
             }
         }
     }

@@ -30,6 +30,11 @@ pub struct PeerInfo {
     pub identity: Option<tls::ClientIdentity>,
 }
 
+/// Trailers a handler wants sent after the response body (attach as a response extension).
+/// HTTP/2 only; this is where gRPC puts `grpc-status`.
+#[derive(Clone, Debug, Default)]
+pub struct Trailers(pub http::HeaderMap);
+
 /// The application side of the server. One instance per executor, shared by its connections.
 pub trait Handler: 'static {
     /// Answers one complete request (headers and whole body already read and bounded).

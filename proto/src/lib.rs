@@ -2,6 +2,7 @@
 //! (`prometheus.WriteRequest`), 2.0 (`io.prometheus.write.v2.Request`) and remote read.
 //! Hand-written prost messages with upstream's field numbers; no logic beyond encoding.
 
+pub mod metricstor_v1;
 pub mod remote_read;
 pub mod remote_write_v1;
 pub mod remote_write_v2;

@@ -50,12 +50,51 @@ fn truncation_warning(total: usize, limit: usize) -> Vec<String> {
     }
 }
 
-fn take_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<String>) {
+pub(super) fn take_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<String>) {
     let warnings = truncation_warning(items.len(), limit);
     if limit > 0 {
         items.truncate(limit);
     }
     (items, warnings)
+}
+
+/// Series matching any of `sets` within the window, sorted and deduplicated.
+pub(super) async fn collect_series(api: &Api, sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<Labels>, ApiError> {
+    let mut all: Vec<Labels> = Vec::new();
+    for matchers in sets {
+        all.extend(api.router.series(Select { matchers, mint_ms, maxt_ms }).await?);
+    }
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+/// Label names of series matching any of `sets` (all series when there are none).
+pub(super) async fn collect_names(api: &Api, mut sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, ApiError> {
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let mut names: Vec<String> = Vec::new();
+    for matchers in sets {
+        names.extend(api.router.label_names(Select { matchers, mint_ms, maxt_ms }).await?);
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Values of label `name` on series matching any of `sets` (all series when there are none).
+pub(super) async fn collect_values(api: &Api, name: &str, mut sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, ApiError> {
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let mut values: Vec<String> = Vec::new();
+    for matchers in sets {
+        values.extend(api.router.label_values(name, Select { matchers, mint_ms, maxt_ms }).await?);
+    }
+    values.sort();
+    values.dedup();
+    Ok(values)
 }
 
 pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
@@ -64,12 +103,7 @@ pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
     let w = window(params)?;
-    let mut all: Vec<Labels> = Vec::new();
-    for matchers in sets {
-        all.extend(api.router.series(Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
-    }
-    all.sort();
-    all.dedup();
+    let all = collect_series(api, sets, w.mint_ms, w.maxt_ms).await?;
     let (series, warnings) = take_limit(all, w.limit);
     let mut data = String::from("[");
     for (i, labels) in series.iter().enumerate() {
@@ -84,16 +118,7 @@ pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>
 
 pub async fn handle_label_names(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let w = window(params)?;
-    let mut sets = match_sets(params)?;
-    if sets.is_empty() {
-        sets.push(Vec::new());
-    }
-    let mut names: Vec<String> = Vec::new();
-    for matchers in sets {
-        names.extend(api.router.label_names(Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
-    }
-    names.sort();
-    names.dedup();
+    let names = collect_names(api, match_sets(params)?, w.mint_ms, w.maxt_ms).await?;
     string_list(names, w.limit)
 }
 
@@ -104,16 +129,7 @@ pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> 
         return Err(ApiError::bad_data(format!("invalid label name: {raw_name:?}")));
     }
     let w = window(params)?;
-    let mut sets = match_sets(params)?;
-    if sets.is_empty() {
-        sets.push(Vec::new());
-    }
-    let mut values: Vec<String> = Vec::new();
-    for matchers in sets {
-        values.extend(api.router.label_values(&name, Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).await?);
-    }
-    values.sort();
-    values.dedup();
+    let values = collect_values(api, &name, match_sets(params)?, w.mint_ms, w.maxt_ms).await?;
     string_list(values, w.limit)
 }
 

@@ -3,6 +3,7 @@
 
 mod error;
 mod json;
+mod grpc;
 mod labels;
 mod migrate;
 mod params;
@@ -41,6 +42,11 @@ impl net::Handler for Api {
         Box::pin(async move {
             let path = request.uri().path().to_string();
             let endpoint = endpoint_label(&path);
+            if grpc::is_grpc(&request) {
+                let response = grpc::handle(&self, &request).await;
+                self.metrics.count_request("grpc", response.status().as_u16());
+                return response;
+            }
             let response = match self.route(&request, &path).await {
                 Ok(response) => response,
                 Err(error) => error.into_response(),
@@ -72,10 +78,10 @@ fn endpoint_label(path: &str) -> &'static str {
 
 impl Api {
     /// With client-certificate allow-lists configured, only listed identities may write or read.
-    fn authorize(&self, request: &Request<Bytes>, path: &str) -> Result<(), ApiError> {
-        let (action, allowed) = if path == "/api/v1/write" || path.starts_with("/api/v1/import") {
+    pub(crate) fn authorize(&self, request: &Request<Bytes>, path: &str) -> Result<(), ApiError> {
+        let (action, allowed) = if path == "/api/v1/write" || path.starts_with("/api/v1/import") || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
-        } else if path.starts_with("/api/v1/") || path == "/metrics" {
+        } else if path.starts_with("/api/v1/") || path == "/metrics" || path.starts_with("/metricstor.v1.") {
             ("read", &self.config.tls.read_allowed_sans)
         } else {
             return Ok(());

@@ -35,15 +35,14 @@ fn query_text(params: &Params) -> Result<&str, ApiError> {
 }
 
 fn timeout(api: &Api, params: &Params) -> Result<Duration, ApiError> {
-    let max = Duration::from_secs(api.config.server.query_timeout_seconds);
     match params.get("timeout") {
-        None | Some("") => Ok(max),
+        None | Some("") => Ok(bounded_timeout(api, None)),
         Some(text) => {
             let ms = parse_duration_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"timeout\": {e}")))?;
             if ms <= 0 {
                 return Err(ApiError::bad_data("invalid parameter \"timeout\": must be positive"));
             }
-            Ok(max.min(Duration::from_millis(ms as u64)))
+            Ok(bounded_timeout(api, Some(Duration::from_millis(ms as u64))))
         }
     }
 }
@@ -60,9 +59,39 @@ fn limit(params: &Params) -> Result<usize, ApiError> {
 pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
     let time_ms = time_param(params, "time", now_ms())?;
-    let prepared = api.engine.prepare_instant(query, time_ms).map_err(map_engine_error)?;
-    let result = run(api, &prepared, timeout(api, params)?).await?;
+    let result = instant_result(api, query, time_ms, timeout(api, params)?).await?;
     Ok(render(result, limit(params)?))
+}
+
+/// Evaluates an instant query (shared by the HTTP and gRPC APIs).
+pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+    let prepared = api.engine.prepare_instant(query, time_ms).map_err(map_engine_error)?;
+    run(api, &prepared, timeout).await
+}
+
+/// Evaluates a range query after Prometheus' checks on end, step and resolution.
+pub(super) async fn range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64, step_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+    if end_ms < start_ms {
+        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    if step_ms <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end_ms - start_ms) / step_ms > POINTS_PER_SERIES_MAX {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
+    run(api, &prepared, timeout).await
+}
+
+/// The server's query timeout, or a shorter one the client asked for.
+pub(super) fn bounded_timeout(api: &Api, requested: Option<Duration>) -> Duration {
+    let max = Duration::from_secs(api.config.server.query_timeout_seconds);
+    requested.map_or(max, |r| r.min(max))
 }
 
 pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
@@ -75,25 +104,11 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
         Some(t) => parse_time_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"end\": {e}")))?,
         None => return Err(ApiError::bad_data("invalid parameter \"end\": missing")),
     };
-    if end_ms < start_ms {
-        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
-    }
     let step_ms = match params.get("step") {
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
         None => return Err(ApiError::bad_data("invalid parameter \"step\": missing")),
     };
-    if step_ms <= 0 {
-        return Err(ApiError::bad_data(
-            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
-        ));
-    }
-    if (end_ms - start_ms) / step_ms > POINTS_PER_SERIES_MAX {
-        return Err(ApiError::bad_data(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-        ));
-    }
-    let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-    let result = run(api, &prepared, timeout(api, params)?).await?;
+    let result = range_result(api, query, start_ms, end_ms, step_ms, timeout(api, params)?).await?;
     Ok(render(result, limit(params)?))
 }
 

@@ -102,6 +102,11 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
 
 fn decode_v1(raw: &[u8], reject_non_finite: bool) -> Result<Decoded, DecodeError> {
     let request = v1::WriteRequest::decode(raw).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    decode_write_request(request, reject_non_finite)
+}
+
+/// Validates an already-decoded remote_write 1.0 request (also used by the gRPC `Write`).
+pub fn decode_write_request(request: v1::WriteRequest, reject_non_finite: bool) -> Result<Decoded, DecodeError> {
     let mut out = Decoded { series: Vec::with_capacity(request.timeseries.len()), ..Decoded::default() };
     for ts in request.timeseries {
         let pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();

@@ -120,15 +120,21 @@ async fn serve_stream(
         }
         None => error_response(408, "request body not received in time"),
     };
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    let trailers = parts.extensions.remove::<crate::Trailers>();
     let mut head = http::Response::from_parts(parts, ());
     // Connection-specific headers are illegal in HTTP/2.
     head.headers_mut().remove(http::header::CONNECTION);
     head.headers_mut().remove(http::header::TRANSFER_ENCODING);
-    let end_of_stream = body.is_empty();
+    let end_of_stream = body.is_empty() && trailers.is_none();
     match respond.send_response(head, end_of_stream) {
         Ok(mut send) if !end_of_stream => {
-            let _ = send.send_data(body, true);
+            if !body.is_empty() {
+                let _ = send.send_data(body, trailers.is_none());
+            }
+            if let Some(crate::Trailers(map)) = trailers {
+                let _ = send.send_trailers(map);
+            }
         }
         Ok(_) => {}
         Err(error) => tracing::debug!(%peer, %error, "HTTP/2 response not sent"),

@@ -1,0 +1,279 @@
+//! The gRPC API over HTTP/2 (`metricstor.v1.Query` and `grpc.health.v1.Health`): 5-byte
+//! length-prefixed messages, `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
+//! size limit, and the same query/series/labels/write code paths as the HTTP API.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_lite::future;
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use prost::Message;
+use proto::metricstor_v1 as pb;
+use proto::remote_write_v1 as v1;
+use tsdb::{Labels, SeriesSamples};
+
+use super::labels::{collect_names, collect_series, collect_values, take_limit};
+use super::query::{bounded_timeout, instant_result, range_result};
+use super::{Api, ApiError};
+use crate::ingest::remote_write::{decode_write_request, DecodeError};
+
+/// Largest single gRPC message accepted (gRPC's customary default).
+pub const MESSAGE_BYTES_MAX: usize = 4 << 20;
+
+/// gRPC status codes used here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+}
+
+pub struct Status {
+    code: Code,
+    message: String,
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        let code = match e.status.as_u16() {
+            400 | 422 => Code::InvalidArgument,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            413 | 429 => Code::ResourceExhausted,
+            503 if e.error_type == "timeout" => Code::DeadlineExceeded,
+            503 => Code::Unavailable,
+            _ => Code::Internal,
+        };
+        Status { code, message: e.message }
+    }
+}
+
+pub fn is_grpc(request: &Request<Bytes>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// Splits a request body into messages (`flag u8 | length u32 BE | bytes`).
+fn messages(body: &[u8]) -> Result<Vec<&[u8]>, Status> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            return Err(Status { code: Code::Internal, message: "truncated gRPC message prefix".into() });
+        }
+        if rest[0] != 0 {
+            return Err(Status { code: Code::Unimplemented, message: "compressed gRPC messages are not supported (use identity encoding)".into() });
+        }
+        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        if length > MESSAGE_BYTES_MAX {
+            return Err(Status { code: Code::ResourceExhausted, message: format!("message of {length} bytes exceeds the limit of {MESSAGE_BYTES_MAX}") });
+        }
+        if rest.len() < 5 + length {
+            return Err(Status { code: Code::Internal, message: "truncated gRPC message".into() });
+        }
+        out.push(&rest[5..5 + length]);
+        rest = &rest[5 + length..];
+    }
+    Ok(out)
+}
+
+fn single<M: Message + Default>(body: &[u8]) -> Result<M, Status> {
+    let parts = messages(body)?;
+    let [only] = parts.as_slice() else {
+        return Err(Status { code: Code::InvalidArgument, message: format!("expected exactly one request message, got {}", parts.len()) });
+    };
+    M::decode(*only).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid request message: {e}") })
+}
+
+/// `grpc-timeout`: an integer and a unit (H, M, S, m, u, n).
+pub fn parse_timeout(text: &str) -> Option<Duration> {
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn labels_pb(labels: &Labels) -> Vec<pb::Label> {
+    labels.iter().map(|l| pb::Label { name: l.name.clone(), value: l.value.clone() }).collect()
+}
+
+fn query_response(result: promql::QueryResult) -> pb::QueryResponse {
+    let mut out = pb::QueryResponse { warnings: result.warnings, ..Default::default() };
+    match result.value {
+        promql::Value::Scalar { timestamp_ms, value } => {
+            out.result_type = "scalar".into();
+            out.scalar = Some(pb::Point { timestamp_ms, value });
+        }
+        promql::Value::String { value, .. } => {
+            out.result_type = "string".into();
+            out.string_value = value;
+        }
+        promql::Value::Vector(v) => {
+            out.result_type = "vector".into();
+            out.series = v
+                .into_iter()
+                .map(|s| pb::Series { labels: labels_pb(&s.labels), points: vec![pb::Point { timestamp_ms: s.timestamp_ms, value: s.value }] })
+                .collect();
+        }
+        promql::Value::Matrix(m) => {
+            out.result_type = "matrix".into();
+            out.series = m
+                .into_iter()
+                .map(|s| pb::Series {
+                    labels: labels_pb(&s.labels),
+                    points: s.samples.iter().map(|p| pb::Point { timestamp_ms: p.timestamp_ms, value: p.value }).collect(),
+                })
+                .collect();
+        }
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn sets(matchers: &[String]) -> Result<Vec<Vec<tsdb::Matcher>>, Status> {
+    matchers
+        .iter()
+        .map(|m| promql::parse_series_selector(m).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid matcher {m:?}: {e}") }))
+        .collect()
+}
+
+fn window(start_ms: i64, end_ms: i64) -> (i64, i64) {
+    (if start_ms == 0 { i64::MIN } else { start_ms }, if end_ms == 0 { i64::MAX } else { end_ms })
+}
+
+async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, Status> {
+    Ok(match method {
+        "/metricstor.v1.Query/InstantQuery" => {
+            let r: pb::InstantQueryRequest = single(body)?;
+            let time_ms = if r.time_ms == 0 { now_ms() } else { r.time_ms };
+            query_response(instant_result(api, &r.query, time_ms, timeout).await?).encode_to_vec()
+        }
+        "/metricstor.v1.Query/RangeQuery" => {
+            let r: pb::RangeQueryRequest = single(body)?;
+            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, timeout).await?).encode_to_vec()
+        }
+        "/metricstor.v1.Query/Series" => {
+            let r: pb::SeriesRequest = single(body)?;
+            if r.matchers.is_empty() {
+                return Err(Status { code: Code::InvalidArgument, message: "at least one matcher is required".into() });
+            }
+            let (mint, maxt) = window(r.start_ms, r.end_ms);
+            let (series, _) = take_limit(collect_series(api, sets(&r.matchers)?, mint, maxt).await?, r.limit as usize);
+            pb::SeriesResponse { series: series.iter().map(|l| pb::LabelSet { labels: labels_pb(l) }).collect() }.encode_to_vec()
+        }
+        "/metricstor.v1.Query/LabelNames" => {
+            let r: pb::LabelNamesRequest = single(body)?;
+            let (mint, maxt) = window(r.start_ms, r.end_ms);
+            let (names, _) = take_limit(collect_names(api, sets(&r.matchers)?, mint, maxt).await?, r.limit as usize);
+            pb::LabelNamesResponse { names }.encode_to_vec()
+        }
+        "/metricstor.v1.Query/LabelValues" => {
+            let r: pb::LabelValuesRequest = single(body)?;
+            let (mint, maxt) = window(r.start_ms, r.end_ms);
+            let (values, _) = take_limit(collect_values(api, &r.name, sets(&r.matchers)?, mint, maxt).await?, r.limit as usize);
+            pb::LabelValuesResponse { values }.encode_to_vec()
+        }
+        "/metricstor.v1.Query/Write" => {
+            let mut written = 0;
+            for message in messages(body)? {
+                let request = v1::WriteRequest::decode(message).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {e}") })?;
+                let decoded = decode_write_request(request, api.config.storage.reject_non_finite)
+                    .map_err(|e: DecodeError| Status { code: Code::InvalidArgument, message: e.to_string() })?;
+                let series: Vec<SeriesSamples> = decoded.series;
+                if !series.is_empty() {
+                    written += api.router.append(series).await.map_err(ApiError::from)?;
+                }
+            }
+            api.metrics.add_samples_ingested(written);
+            pb::WriteResponse { samples_written: written }.encode_to_vec()
+        }
+        "/grpc.health.v1.Health/Check" => {
+            let _: pb::HealthCheckRequest = single(body)?;
+            pb::HealthCheckResponse { status: 1 }.encode_to_vec()
+        }
+        other => return Err(Status { code: Code::Unimplemented, message: format!("unknown method {other}") }),
+    })
+}
+
+fn respond(result: Result<Vec<u8>, Status>) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    let mut trailers = HeaderMap::new();
+    match result {
+        Ok(message) => {
+            let mut framed = Vec::with_capacity(5 + message.len());
+            framed.push(0);
+            framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&message);
+            *response.body_mut() = Bytes::from(framed);
+            trailers.insert("grpc-status", HeaderValue::from(Code::Ok as i32));
+        }
+        Err(status) => {
+            trailers.insert("grpc-status", HeaderValue::from(status.code as i32));
+            // grpc-message is percent-encoded; keep it to visible ASCII.
+            let message: String = status.message.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+            if let Ok(v) = HeaderValue::from_str(&message.replace('%', "%25")) {
+                trailers.insert("grpc-message", v);
+            }
+        }
+    }
+    response.extensions_mut().insert(net::Trailers(trailers));
+    response
+}
+
+/// Answers one gRPC call.
+pub async fn handle(api: &Api, request: &Request<Bytes>) -> Response<Bytes> {
+    let path = request.uri().path().to_string();
+    if let Err(e) = api.authorize(request, &path) {
+        return respond(Err(e.into()));
+    }
+    let requested = request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_timeout);
+    let timeout = bounded_timeout(api, requested);
+    let call = async { Some(dispatch(api, &path, request.body(), timeout).await) };
+    let deadline = async {
+        glommio::timer::sleep(timeout).await;
+        None
+    };
+    let result = future::or(call, deadline)
+        .await
+        .unwrap_or_else(|| Err(Status { code: Code::DeadlineExceeded, message: format!("deadline of {timeout:?} exceeded") }));
+    respond(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_and_frames() {
+        assert_eq!(parse_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_timeout("x"), None);
+        assert_eq!(parse_timeout(""), None);
+        let body = [0u8, 0, 0, 0, 2, 8, 1, 0, 0, 0, 0, 0];
+        assert_eq!(messages(&body).ok().map(|m| m.len()), Some(2));
+        assert!(messages(&[0, 0, 0, 0, 9, 1]).is_err());
+        assert!(messages(&[1, 0, 0, 0, 0]).is_err(), "compressed flag refused");
+    }
+}
