@@ -222,6 +222,22 @@ fn metrics_health_and_query_errors() {
     let (status, body) = get_json(&server.url("/api/v1/query?query=1%2B1&time=4"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], serde_json::json!({"resultType": "scalar", "result": [4, "2"]}));
+    // Metadata sent with remote_write is served by /api/v1/metadata.
+    let with_metadata = proto::remote_write_v1::WriteRequest {
+        timeseries: vec![],
+        metadata: vec![proto::remote_write_v1::MetricMetadata {
+            r#type: proto::remote_write_v1::MetricType::Counter as i32,
+            metric_family_name: "e2e_counter".into(),
+            help: "Requests served.".into(),
+            unit: String::new(),
+        }],
+    };
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &snappy(&with_metadata.encode_to_vec()));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let (_, body) = get_json(&server.url("/api/v1/metadata"));
+    assert_eq!(body["data"]["e2e_counter"], serde_json::json!([{"type": "counter", "help": "Requests served.", "unit": ""}]), "{body}");
+    let (_, body) = get_json(&server.url("/api/v1/metadata?metric=nope"));
+    assert_eq!(body["data"], serde_json::json!({}));
     let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");

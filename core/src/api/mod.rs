@@ -131,7 +131,7 @@ impl Api {
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
             "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
-            "/api/v1/metadata" if method == Method::GET => Ok(json_ok("{}")),
+            "/api/v1/metadata" if method == Method::GET => metadata(self, &params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
             "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
@@ -156,6 +156,36 @@ fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let body = is_form.then(|| request.body().as_ref());
     Params::from_request(request.uri().query(), body).map_err(ApiError::bad_data)
+}
+
+/// `/api/v1/metadata`: `{"family":[{"type":..,"help":..,"unit":..}]}`, from remote_write.
+async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let metric = params.get("metric").filter(|m| !m.is_empty()).map(str::to_string);
+    let limit = match params.get("limit") {
+        None | Some("") => usize::MAX,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n < 0 => usize::MAX,
+            Ok(n) => n as usize,
+            Err(_) => return Err(ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a number"))),
+        },
+    };
+    let entries = api.router.metadata(metric).await?;
+    let mut data = String::from("{");
+    for (i, m) in entries.iter().take(limit).enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        json::push_json_string(&mut data, &m.family);
+        data.push_str(":[{\"type\":");
+        json::push_json_string(&mut data, &m.kind);
+        data.push_str(",\"help\":");
+        json::push_json_string(&mut data, &m.help);
+        data.push_str(",\"unit\":");
+        json::push_json_string(&mut data, &m.unit);
+        data.push_str("}]");
+    }
+    data.push('}');
+    Ok(json_ok(&data))
 }
 
 /// `/api/v1/format_query`: the query in canonical form.

@@ -21,6 +21,9 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     )
     .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
     api.metrics.add_dropped(decoded.histograms_dropped, decoded.exemplars_dropped);
+    if !decoded.metadata.is_empty() {
+        api.router.put_metadata(decoded.metadata);
+    }
     let samples = if decoded.series.is_empty() { 0 } else { api.router.append(decoded.series).await? };
     api.metrics.add_samples_ingested(samples);
     let mut response = Response::new(Bytes::new());

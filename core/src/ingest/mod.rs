@@ -5,4 +5,4 @@ pub mod json_lines;
 pub mod remote_write;
 pub mod text_format;
 
-pub use remote_write::{decode_request, DecodeError, Decoded, Protocol, MAX_DECOMPRESSED_BYTES};
+pub use remote_write::{decode_request, DecodeError, Decoded, MetricMetadata, Protocol, MAX_DECOMPRESSED_BYTES};

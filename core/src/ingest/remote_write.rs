@@ -39,10 +39,35 @@ impl DecodeError {
     }
 }
 
+/// Metadata of a metric family, as remote_write senders report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricMetadata {
+    pub family: String,
+    /// Prometheus' type name: counter, gauge, histogram, gaugehistogram, summary, info, stateset, unknown.
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
+/// Prometheus' lower-case name of a metric type number (shared by 1.0 and 2.0 enums).
+fn type_name(t: i32) -> &'static str {
+    match t {
+        1 => "counter",
+        2 => "gauge",
+        3 => "histogram",
+        4 => "gaugehistogram",
+        5 => "summary",
+        6 => "info",
+        7 => "stateset",
+        _ => "unknown",
+    }
+}
+
 /// The validated content of one request.
 #[derive(Debug, Default)]
 pub struct Decoded {
     pub series: Vec<SeriesSamples>,
+    pub metadata: Vec<MetricMetadata>,
     pub samples: u64,
     /// Native histograms and exemplars are counted but not stored yet.
     pub histograms_dropped: u64,
@@ -108,6 +133,11 @@ fn decode_v1(raw: &[u8], reject_non_finite: bool) -> Result<Decoded, DecodeError
 /// Validates an already-decoded remote_write 1.0 request (also used by the gRPC `Write`).
 pub fn decode_write_request(request: v1::WriteRequest, reject_non_finite: bool) -> Result<Decoded, DecodeError> {
     let mut out = Decoded { series: Vec::with_capacity(request.timeseries.len()), ..Decoded::default() };
+    for m in request.metadata {
+        if !m.metric_family_name.is_empty() {
+            out.metadata.push(MetricMetadata { family: m.metric_family_name, kind: type_name(m.r#type).into(), help: m.help, unit: m.unit });
+        }
+    }
     for ts in request.timeseries {
         let pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
         let labels = validate_labels(pairs)?;
@@ -144,6 +174,14 @@ fn decode_v2(raw: &[u8], reject_non_finite: bool) -> Result<Decoded, DecodeError
             pairs.push((symbol(pair[0])?, symbol(pair[1])?));
         }
         let labels = validate_labels(pairs)?;
+        if let Some(m) = &ts.metadata {
+            let text = |r: u32| symbols.get(r as usize).cloned().unwrap_or_default();
+            if let Some(family) = labels.metric_name() {
+                if m.r#type != 0 || m.help_ref != 0 || m.unit_ref != 0 {
+                    out.metadata.push(MetricMetadata { family: family.to_string(), kind: type_name(m.r#type).into(), help: text(m.help_ref), unit: text(m.unit_ref) });
+                }
+            }
+        }
         let samples = convert_samples(&labels, ts.samples.iter().map(|s| (s.timestamp, s.value)), reject_non_finite)?;
         out.histograms_dropped += ts.histograms.len() as u64;
         out.exemplars_dropped += ts.exemplars.len() as u64;

@@ -4,6 +4,8 @@
 use futures_channel::oneshot;
 use tsdb::{Labels, Matcher, SeriesSamples};
 
+use crate::ingest::MetricMetadata;
+
 /// A select request: matchers and an inclusive time range in milliseconds.
 #[derive(Clone, Debug)]
 pub struct Select {
@@ -39,4 +41,8 @@ pub enum ShardRequest {
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
+    /// Latest metadata of metric families this shard is responsible for (by family name hash).
+    PutMetadata { entries: Vec<MetricMetadata> },
+    /// Metadata held by this shard, optionally for one metric family.
+    Metadata { metric: Option<String>, reply: oneshot::Sender<Vec<MetricMetadata>> },
 }

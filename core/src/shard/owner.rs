@@ -1,11 +1,14 @@
 //! The loop that owns one shard's `ShardDb` on its executor: drains its queue, commits every
 //! queued append in one WAL group commit (one fdatasync for many requests), answers reads.
 
+use std::collections::HashMap;
+
 use async_channel::Receiver;
 use futures_lite::future;
 use tsdb::{SeriesSamples, ShardDb};
 
 use super::messages::{AppendAck, ShardRequest, ShardStatsSnapshot};
+use crate::ingest::MetricMetadata;
 
 /// Most requests folded into one group commit, so one commit's latency stays bounded.
 pub const GROUP_COMMIT_REQUESTS_MAX: usize = 64;
@@ -13,6 +16,8 @@ pub const GROUP_COMMIT_REQUESTS_MAX: usize = 64;
 /// Serves `requests` until `stop` is closed, then answers what is still queued, closes the
 /// queue and closes the database (WAL synced).
 pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<ShardRequest>, stop: Receiver<()>) {
+    // Metric metadata lives in memory only (senders resend it periodically).
+    let mut metadata: HashMap<String, MetricMetadata> = HashMap::new();
     loop {
         let next = future::or(async { requests.recv().await.ok() }, async {
             let _ = stop.recv().await;
@@ -27,7 +32,7 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
                 Err(_) => break,
             }
         }
-        process_group(shard, &mut db, group).await;
+        process_group(shard, &mut db, &mut metadata, group).await;
     }
     requests.close();
     let mut rest = Vec::new();
@@ -35,7 +40,7 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
         rest.push(request);
     }
     if !rest.is_empty() {
-        process_group(shard, &mut db, rest).await;
+        process_group(shard, &mut db, &mut metadata, rest).await;
     }
     if let Err(error) = db.close().await {
         tracing::error!(shard, %error, "closing shard failed");
@@ -44,7 +49,7 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
     }
 }
 
-async fn process_group(shard: usize, db: &mut ShardDb, group: Vec<ShardRequest>) {
+async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<String, MetricMetadata>, group: Vec<ShardRequest>) {
     let mut appends: Vec<(Vec<SeriesSamples>, futures_channel::oneshot::Sender<Result<AppendAck, String>>)> = Vec::new();
     let mut reads = Vec::new();
     for request in group {
@@ -72,14 +77,30 @@ async fn process_group(shard: usize, db: &mut ShardDb, group: Vec<ShardRequest>)
         }
     }
     for request in reads {
-        answer_read(shard, db, request);
+        match request {
+            ShardRequest::PutMetadata { entries } => {
+                for m in entries {
+                    metadata.insert(m.family.clone(), m);
+                }
+            }
+            ShardRequest::Metadata { metric, reply } => {
+                let found = match metric {
+                    Some(name) => metadata.get(&name).cloned().into_iter().collect(),
+                    None => metadata.values().cloned().collect(),
+                };
+                let _ = reply.send(found);
+            }
+            other => answer_read(shard, db, other),
+        }
     }
 }
 
 fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
     // A dropped receiver means the asker went away (e.g. a cancelled query): nothing to do.
     match request {
-        ShardRequest::Append { .. } => unreachable!("appends are split off before reads are answered"),
+        ShardRequest::Append { .. } | ShardRequest::PutMetadata { .. } | ShardRequest::Metadata { .. } => {
+            unreachable!("appends and metadata are handled before reads are answered")
+        }
         ShardRequest::Select { selects, reply } => {
             let results = selects.iter().map(|s| db.select(&s.matchers, s.mint_ms, s.maxt_ms)).collect();
             let _ = reply.send(results);

@@ -6,6 +6,7 @@ use futures_channel::oneshot;
 use tsdb::{Labels, SeriesSamples};
 
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
+use crate::ingest::MetricMetadata;
 
 /// Why a request could not be handed to a shard.
 #[derive(Debug, thiserror::Error)]
@@ -134,9 +135,37 @@ impl ShardRouter {
         Ok(merge_sorted_unique(lists))
     }
 
+    /// Records metadata on the shards responsible for each family. Best effort: a full queue
+    /// drops the update (senders resend metadata periodically).
+    pub fn put_metadata(&self, entries: Vec<MetricMetadata>) {
+        let shard_count = self.shard_count();
+        let mut parts: Vec<Vec<MetricMetadata>> = (0..shard_count).map(|_| Vec::new()).collect();
+        for m in entries {
+            let shard = (xxh3_of(&m.family) % shard_count as u64) as usize;
+            parts[shard].push(m);
+        }
+        for (shard, entries) in parts.into_iter().enumerate() {
+            if !entries.is_empty() {
+                let _ = self.try_send(shard, ShardRequest::PutMetadata { entries });
+            }
+        }
+    }
+
+    /// Metadata from every shard, sorted by family.
+    pub async fn metadata(&self, metric: Option<String>) -> Result<Vec<MetricMetadata>, SubmitError> {
+        let mut all: Vec<MetricMetadata> =
+            self.scatter(|reply| ShardRequest::Metadata { metric: metric.clone(), reply }).await?.into_iter().flatten().collect();
+        all.sort_by(|a, b| a.family.cmp(&b.family));
+        Ok(all)
+    }
+
     pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
         self.scatter(|reply| ShardRequest::Stats { reply }).await
     }
+}
+
+fn xxh3_of(text: &str) -> u64 {
+    tsdb::model::stable_hash_of(std::iter::once((text.as_bytes(), &b""[..])))
 }
 
 fn merge_sorted_unique(lists: Vec<Vec<String>>) -> Vec<String> {
