@@ -236,6 +236,14 @@ fn metrics_health_and_query_errors() {
     assert_eq!(reply.status, 204, "{}", reply.body);
     let (_, body) = get_json(&server.url("/api/v1/metadata"));
     assert_eq!(body["data"]["e2e_counter"], serde_json::json!([{"type": "counter", "help": "Requests served.", "unit": ""}]), "{body}");
+    let (status, body) = get_json(&server.url("/api/v1/status/tsdb"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["headStats"]["numSeries"], 3, "{body}");
+    let by_metric = body["data"]["seriesCountByMetricName"].as_array().unwrap();
+    assert_eq!(by_metric.len(), 3);
+    assert!(by_metric.iter().all(|e| e["value"] == 1), "{body}");
+    let shards = body["data"]["seriesCountByShard"].as_array().unwrap();
+    assert_eq!(shards.iter().map(|e| e["value"].as_u64().unwrap()).sum::<u64>(), 3);
     let (_, body) = get_json(&server.url("/api/v1/metadata?metric=nope"));
     assert_eq!(body["data"], serde_json::json!({}));
     let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));

@@ -128,6 +128,14 @@ impl Api {
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
             "/api/v1/status/config" if method == Method::GET => Ok(json_ok(&status::config(self))),
+            "/api/v1/status/tsdb" if method == Method::GET => {
+                let p = params(request)?;
+                let limit = match p.get("limit") {
+                    None | Some("") => 10,
+                    Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
+                };
+                Ok(json_ok(&status::tsdb(self, limit).await?))
+            }
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
             "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),

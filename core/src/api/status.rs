@@ -58,6 +58,49 @@ pub fn config(api: &Api) -> String {
     out
 }
 
+fn push_top(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, limit: usize) {
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out.push_str(&format!(",\"{key}\":["));
+    for (i, (name, value)) in entries.iter().take(limit).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        json::push_json_string(out, name);
+        out.push_str(&format!(",\"value\":{value}}}"));
+    }
+    out.push(']');
+}
+
+/// `/api/v1/status/tsdb`: Prometheus' cardinality statistics, plus series per shard.
+pub async fn tsdb(api: &Api, limit: usize) -> Result<String, super::ApiError> {
+    use std::collections::{HashMap, HashSet};
+    let shards = api.router.cardinality().await?;
+    let mut by_metric: HashMap<String, u64> = HashMap::new();
+    let mut by_pair: HashMap<(String, String), u64> = HashMap::new();
+    for s in &shards {
+        for (k, v) in &s.series_by_metric {
+            *by_metric.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &s.series_by_pair {
+            *by_pair.entry(k.clone()).or_default() += v;
+        }
+    }
+    let mut values_by_name: HashMap<String, HashSet<String>> = HashMap::new();
+    for (name, value) in by_pair.keys() {
+        values_by_name.entry(name.clone()).or_default().insert(value.clone());
+    }
+    let series: u64 = shards.iter().map(|s| s.series).sum();
+    let mut out = format!("{{\"headStats\":{{\"numSeries\":{series},\"numLabelPairs\":{}}}", by_pair.len());
+    push_top(&mut out, "seriesCountByMetricName", by_metric.into_iter().collect(), limit);
+    push_top(&mut out, "labelValueCountByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect(), limit);
+    push_top(&mut out, "memoryInBytesByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.iter().map(|x| x.len() as u64).sum())).collect(), limit);
+    push_top(&mut out, "seriesCountByLabelValuePair", by_pair.into_iter().map(|((n, v), c)| (format!("{n}={v}"), c)).collect(), limit);
+    push_top(&mut out, "seriesCountByShard", shards.iter().map(|s| (format!("shard-{}", s.shard), s.series)).collect(), usize::MAX);
+    out.push('}');
+    Ok(out)
+}
+
 /// Milliseconds since the epoch as RFC3339 UTC with milliseconds.
 pub fn rfc3339(ms: i64) -> String {
     let seconds = ms.div_euclid(1000);

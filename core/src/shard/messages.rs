@@ -26,6 +26,15 @@ pub struct ShardStatsSnapshot {
     pub wal_fsyncs_total: u64,
 }
 
+/// One shard's cardinality: series per metric name and per label pair, and label values.
+#[derive(Clone, Debug, Default)]
+pub struct ShardCardinality {
+    pub shard: usize,
+    pub series: u64,
+    pub series_by_metric: std::collections::HashMap<String, u64>,
+    pub series_by_pair: std::collections::HashMap<(String, String), u64>,
+}
+
 /// Result of appending one request's sub-batch.
 #[derive(Clone, Debug, Default)]
 pub struct AppendAck {
@@ -41,6 +50,8 @@ pub enum ShardRequest {
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
+    /// Cardinality figures of this shard's series (for `/api/v1/status/tsdb`).
+    Cardinality { reply: oneshot::Sender<ShardCardinality> },
     /// Latest metadata of metric families this shard is responsible for (by family name hash).
     PutMetadata { entries: Vec<MetricMetadata> },
     /// Metadata held by this shard, optionally for one metric family.

@@ -114,6 +114,19 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         ShardRequest::LabelValues { name, select, reply } => {
             let _ = reply.send(db.label_values(&name, &select.matchers, select.mint_ms, select.maxt_ms));
         }
+        ShardRequest::Cardinality { reply } => {
+            let mut c = super::messages::ShardCardinality { shard, ..Default::default() };
+            for labels in db.series(&[], i64::MIN, i64::MAX) {
+                c.series += 1;
+                if let Some(name) = labels.metric_name() {
+                    *c.series_by_metric.entry(name.to_string()).or_default() += 1;
+                }
+                for l in labels.iter() {
+                    *c.series_by_pair.entry((l.name.clone(), l.value.clone())).or_default() += 1;
+                }
+            }
+            let _ = reply.send(c);
+        }
         ShardRequest::Stats { reply } => {
             let s = db.stats();
             let _ = reply.send(ShardStatsSnapshot {

@@ -159,6 +159,10 @@ impl ShardRouter {
         Ok(all)
     }
 
+    pub async fn cardinality(&self) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
+        self.scatter(|reply| ShardRequest::Cardinality { reply }).await
+    }
+
     pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
         self.scatter(|reply| ShardRequest::Stats { reply }).await
     }
