@@ -83,6 +83,16 @@ impl From<crate::shard::SubmitError> for ApiError {
         match error {
             SubmitError::QueueFull { .. } => ApiError::overloaded(error.to_string()),
             SubmitError::ShuttingDown { .. } => ApiError::unavailable(error.to_string()),
+            // ENOSPC (or the short O_DIRECT write that precedes it): retryable for senders (5xx).
+            SubmitError::Failed { ref message, .. } if message.contains("os error 28") || message.contains("short write") => {
+                let mut e = ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "unavailable",
+                    format!("cannot write the WAL (disk full?); samples for that shard were not stored, retry later: {error}"),
+                );
+                e.headers.push((header::RETRY_AFTER, "10".to_string()));
+                e
+            }
             SubmitError::Failed { .. } => ApiError::internal(error.to_string()),
         }
     }
