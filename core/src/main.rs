@@ -32,6 +32,7 @@ ENVIRONMENT:
 
 SIGNALS:
     SIGINT, SIGTERM stop accepting, finish requests in flight, flush the WAL, exit.
+    SIGHUP          reload the TLS certificate, key and CA files.
 ";
 
 enum Command {

@@ -63,6 +63,7 @@ struct ExecutorPlan {
     stop_shards_tx: Sender<()>,
     metrics: Arc<ExecutorMetrics>,
     all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
+    tls_reload: Arc<std::sync::atomic::AtomicU64>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
 }
@@ -94,7 +95,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let started_at_ms = now_ms();
 
     let signals_tx = events_tx.clone();
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+    let tls_reload = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
     std::thread::Builder::new()
@@ -127,6 +129,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             stop_shards_tx: stop_shards_tx.clone(),
             metrics: metrics[index].clone(),
             all_metrics: all_metrics.clone(),
+            tls_reload: tls_reload.clone(),
             events: events_tx.clone(),
             started_at_ms,
         };
@@ -170,6 +173,10 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (serves the HTTP API until the gRPC service lands)", listening.grpc_addr);
         loop {
             match events.recv() {
+                Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
+                    tls_reload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!("SIGHUP: TLS files will be reloaded for new connections");
+                }
                 Ok(Event::Signal(signal)) => {
                     tracing::info!(signal, "shutting down: no new connections, finishing requests, flushing shards");
                     break;
@@ -273,7 +280,7 @@ async fn run_executor(plan: ExecutorPlan) {
     // Files were validated at start-up; a failure here (files changed since) is reported and
     // this executor serves nothing rather than serving without TLS.
     let tls = match config.tls.settings().map(net::ReloadingConfig::new).transpose() {
-        Ok(tls) => tls.map(Rc::new),
+        Ok(tls) => tls.map(|t| Rc::new(t.with_trigger(plan.tls_reload.clone()))),
         Err(error) => {
             tracing::error!(executor = index, %error, "cannot load TLS files; not serving");
             drop(plan.stop_shards_tx);
@@ -284,8 +291,9 @@ async fn run_executor(plan: ExecutorPlan) {
         }
     };
     let handler: Rc<dyn net::Handler> = api.clone();
-    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone());
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls);
+    let transport = api.metrics.transport.clone();
+    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone());
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls, transport);
     futures_lite::future::zip(http, grpc).await;
     drop(handler);
     drop(api);

@@ -92,5 +92,14 @@ fn client_identities_are_authorized_per_action() {
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 1"), "{metrics}");
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("metricstor_tls_handshake_failures_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("handshake failure counter");
+    assert!(failures >= 2, "no-certificate and plaintext clients are counted: {failures}");
+    // SIGHUP asks for a TLS reload; the server keeps serving.
+    server.signal(libc::SIGHUP);
+    assert_eq!(query(Some("dashboard")).unwrap().0, 200);
     assert!(server.stop());
 }

@@ -192,6 +192,9 @@ fn bad_input_gets_its_error_and_data_stays_intact() {
     assert_fixture_readable(&server, t0);
     assert_eq!(post(&write_url, "application/x-protobuf", &good).status, 204);
     assert_eq!(value_at(&server, "e2e_bad", t0).as_deref(), Some("1"));
+    let text = agent().get(&server.url("/metrics")).call().unwrap().into_string().unwrap();
+    assert!(text.contains("metricstor_http_protocol_errors_total{code=\"413\"} 1"), "{text}");
+    assert!(text.contains("metricstor_http_header_timeouts_total 1"), "{text}");
     assert!(server.stop());
 }
 

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-pub use listener::{accept_loop, ConnectionStats, ServerLimits};
+pub use listener::{accept_loop, ConnectionStats, Counter, ServerLimits};
 pub use tls::{ClientIdentity, ReloadingConfig, TlsSettings, TlsVersion};
 
 /// A response future produced on the executor that owns the connection (`!Send` is fine).

@@ -1,7 +1,8 @@
 //! Accepting connections on one glommio listener: TCP_NODELAY, the per-executor connection
 //! cap, one local task per connection, and the graceful drain on shutdown.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -43,22 +44,36 @@ impl Default for ServerLimits {
     }
 }
 
-/// Counters of one listener (executor-local, hence `Cell`).
+/// A counter written by one executor and read by any (relaxed atomics: no contention).
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+/// Counters of one listener; the server sums them over executors for `/metrics`.
 #[derive(Default, Debug)]
 pub struct ConnectionStats {
-    pub accepted: Cell<u64>,
-    pub rejected_over_limit: Cell<u64>,
-    pub open: Cell<u64>,
-    pub requests: Cell<u64>,
-    pub header_timeouts: Cell<u64>,
-    pub body_timeouts: Cell<u64>,
+    pub accepted: Counter,
+    pub rejected_over_limit: Counter,
+    pub open: Counter,
+    pub requests: Counter,
+    pub header_timeouts: Counter,
+    pub body_timeouts: Counter,
     /// Protocol errors answered, by status (400, 408, 413, 431, other).
-    pub errors_400: Cell<u64>,
-    pub errors_413: Cell<u64>,
-    pub errors_431: Cell<u64>,
-    pub errors_other: Cell<u64>,
+    pub errors_400: Counter,
+    pub errors_413: Counter,
+    pub errors_431: Counter,
+    pub errors_other: Counter,
     /// TLS handshakes that failed (no or bad client certificate, protocol errors, timeouts).
-    pub tls_handshake_failures: Cell<u64>,
+    pub tls_handshake_failures: Counter,
 }
 
 impl ConnectionStats {
@@ -73,7 +88,7 @@ impl ConnectionStats {
     }
 }
 
-struct OpenGuard(Rc<ConnectionStats>);
+struct OpenGuard(Arc<ConnectionStats>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
@@ -89,8 +104,8 @@ pub async fn accept_loop(
     limits: ServerLimits,
     shutdown: async_channel::Receiver<()>,
     tls: Option<Rc<ReloadingConfig>>,
-) -> Rc<ConnectionStats> {
-    let stats = Rc::new(ConnectionStats::default());
+    stats: Arc<ConnectionStats>,
+) -> Arc<ConnectionStats> {
     let drain = Duration::from_millis(limits.shutdown_drain_ms);
     let ctx = Rc::new(ConnectionContext { handler, limits, stats: stats.clone(), shutdown: shutdown.clone() });
     loop {

@@ -101,6 +101,8 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// The current TLS configuration of one listener, reloaded when its files change.
 pub struct ReloadingConfig {
     settings: TlsSettings,
+    /// Bumped by the server (e.g. on SIGHUP) to force a reload on the next connection.
+    trigger: Option<(Arc<std::sync::atomic::AtomicU64>, RefCell<u64>)>,
     current: RefCell<Arc<ServerConfig>>,
     stamps: RefCell<Vec<Option<SystemTime>>>,
     last_check: RefCell<Instant>,
@@ -110,7 +112,20 @@ impl ReloadingConfig {
     pub fn new(settings: TlsSettings) -> Result<Self, TlsError> {
         let config = load_server_config(&settings)?;
         let stamps = Self::stamps_of(&settings);
-        Ok(ReloadingConfig { settings, current: RefCell::new(Arc::new(config)), stamps: RefCell::new(stamps), last_check: RefCell::new(Instant::now()) })
+        Ok(ReloadingConfig {
+            settings,
+            trigger: None,
+            current: RefCell::new(Arc::new(config)),
+            stamps: RefCell::new(stamps),
+            last_check: RefCell::new(Instant::now()),
+        })
+    }
+
+    /// Also reload whenever `trigger` changes (the server bumps it on SIGHUP).
+    pub fn with_trigger(mut self, trigger: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        let seen = trigger.load(std::sync::atomic::Ordering::Relaxed);
+        self.trigger = Some((trigger, RefCell::new(seen)));
+        self
     }
 
     fn stamps_of(settings: &TlsSettings) -> Vec<Option<SystemTime>> {
@@ -131,10 +146,14 @@ impl ReloadingConfig {
 
     /// The configuration to use for a new connection (checks the files at most every few seconds).
     pub fn current(&self) -> Arc<ServerConfig> {
-        let due = self.last_check.borrow().elapsed() >= RELOAD_CHECK_INTERVAL;
+        let triggered = self.trigger.as_ref().is_some_and(|(trigger, seen)| {
+            let now = trigger.load(std::sync::atomic::Ordering::Relaxed);
+            now != seen.replace(now)
+        });
+        let due = triggered || self.last_check.borrow().elapsed() >= RELOAD_CHECK_INTERVAL;
         if due {
             *self.last_check.borrow_mut() = Instant::now();
-            if Self::stamps_of(&self.settings) != *self.stamps.borrow() {
+            if triggered || Self::stamps_of(&self.settings) != *self.stamps.borrow() {
                 match self.reload() {
                     Ok(_) => tracing::info!(cert = %self.settings.cert_file.display(), "TLS certificates reloaded"),
                     Err(error) => {

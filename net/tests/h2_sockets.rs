@@ -29,7 +29,7 @@ fn start(limits: ServerLimits) -> (SocketAddr, async_channel::Sender<()>, std::t
         executor.run(async move {
             let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("report");
-            net::accept_loop(listener, Rc::new(Echo), limits, shutdown_rx, None).await;
+            net::accept_loop(listener, Rc::new(Echo), limits, shutdown_rx, None, Default::default()).await;
         });
     });
     (addr_rx.recv_timeout(Duration::from_secs(30)).expect("started"), shutdown_tx, thread)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{header, Response, StatusCode};
@@ -18,6 +18,8 @@ pub struct ExecutorMetrics {
     exemplars_dropped: AtomicU64,
     denied_write: AtomicU64,
     denied_read: AtomicU64,
+    /// Connection and protocol counters of this executor's listeners (both ports).
+    pub transport: Arc<net::ConnectionStats>,
     /// (endpoint, status code) → count. Only this executor writes, so the lock is uncontended.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
@@ -61,6 +63,25 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     family(&mut out, "metricstor_authz_denied_total", "counter", "Requests refused because the client certificate identity is not allowed.");
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"write\"}} {}", sum(|m| &m.denied_write));
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"read\"}} {}", sum(|m| &m.denied_read));
+
+    let t = |f: fn(&net::ConnectionStats) -> &net::Counter| api.all_metrics.iter().map(|m| f(&m.transport).get()).sum::<u64>();
+    let transport: [(&str, &str, &str, fn(&net::ConnectionStats) -> &net::Counter); 6] = [
+        ("metricstor_connections_accepted_total", "counter", "Connections accepted on both ports.", |s| &s.accepted),
+        ("metricstor_connections_open", "gauge", "Connections open now.", |s| &s.open),
+        ("metricstor_connections_rejected_total", "counter", "Connections refused over server.max_connections_per_core.", |s| &s.rejected_over_limit),
+        ("metricstor_tls_handshake_failures_total", "counter", "TLS handshakes that failed (no, invalid or untrusted client certificate, timeouts).", |s| &s.tls_handshake_failures),
+        ("metricstor_http_header_timeouts_total", "counter", "Requests cut because their head did not arrive in time.", |s| &s.header_timeouts),
+        ("metricstor_http_body_timeouts_total", "counter", "Requests cut because their body did not arrive in time.", |s| &s.body_timeouts),
+    ];
+    for (name, kind, help, get) in transport {
+        family(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name} {}", t(get));
+    }
+    family(&mut out, "metricstor_http_protocol_errors_total", "counter", "Malformed or oversized requests answered and closed, by status.");
+    let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"400\"}} {}", t(|s| &s.errors_400));
+    let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"413\"}} {}", t(|s| &s.errors_413));
+    let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"431\"}} {}", t(|s| &s.errors_431));
+    let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"other\"}} {}", t(|s| &s.errors_other));
 
     let mut requests: BTreeMap<(&'static str, u16), u64> = BTreeMap::new();
     for m in api.all_metrics.iter() {

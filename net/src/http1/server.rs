@@ -27,7 +27,7 @@ pub const ERROR_LINGER_MS: u64 = 500;
 pub struct ConnectionContext {
     pub handler: Rc<dyn Handler>,
     pub limits: ServerLimits,
-    pub stats: Rc<ConnectionStats>,
+    pub stats: std::sync::Arc<ConnectionStats>,
     pub shutdown: async_channel::Receiver<()>,
 }
 

@@ -26,7 +26,10 @@ pub struct Case {
 
 #[derive(Debug)]
 pub enum Command {
-    Load(Vec<SeriesSamples>),
+    /// Float series, and placeholders (value 0) at the steps of samples this project does not
+    /// model (native histograms, NHCB conversions, series with start timestamps): a case that
+    /// reads any of those is skipped.
+    Load { series: Vec<SeriesSamples>, unsupported: Vec<SeriesSamples> },
     Clear,
     Eval(Case),
     /// Something this runner does not support (native histograms, unknown commands).
@@ -145,6 +148,96 @@ pub fn parse_values(text: &str) -> Option<Vec<Option<f64>>> {
     Some(out)
 }
 
+/// One step of a series line: no sample, a float, or a native histogram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slot {
+    Empty,
+    Float(f64),
+    Histogram,
+}
+
+/// Like `parse_values`, but native histograms (`{{...}}`, `{{..}}xN`, `{{..}}+{{..}}xN`) become
+/// `Slot::Histogram` steps instead of making the whole line unsupported.
+pub fn parse_slots(text: &str) -> Option<Vec<Slot>> {
+    // Each `{{...}}` becomes the token `H` so that whitespace splitting works.
+    let mut flat = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        flat.push_str(&rest[..i]);
+        let end = rest[i..].find("}}")? + i + 2;
+        flat.push('H');
+        rest = &rest[end..];
+    }
+    flat.push_str(rest);
+    let mut out = Vec::new();
+    for token in flat.split_whitespace() {
+        if token.starts_with('H') {
+            let times = match token.rsplit_once('x') {
+                Some((_, n)) => n.parse::<usize>().ok()? + 1,
+                None => 1,
+            };
+            out.extend(std::iter::repeat_n(Slot::Histogram, times));
+            continue;
+        }
+        out.extend(parse_values(token)?.into_iter().map(|v| v.map_or(Slot::Empty, Slot::Float)));
+    }
+    Some(out)
+}
+
+/// The series of a `load` block. With `with_nhcb`, classic `_bucket`/`_count`/`_sum` series also
+/// produce a native histogram series under the base name (recorded as unsupported).
+fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
+    let mut series = Vec::new();
+    let mut unsupported = Vec::new();
+    // Start timestamps (`metric@st ...` lines) are not modelled: the whole block is unsupported.
+    let has_start_timestamps = body.iter().any(|l| parse_series_notation(l).is_some_and(|(_, rest)| rest.starts_with("@st")));
+    for l in body {
+        let Some((labels, values)) = parse_series_notation(l) else { continue };
+        if values.starts_with("@st") {
+            continue;
+        }
+        let Some(slots) = parse_slots(values) else { continue };
+        let at = |k: usize| k as i64 * step_ms;
+        let floats: Vec<Sample> =
+            slots.iter().enumerate().filter_map(|(k, s)| if let Slot::Float(v) = s { Some(Sample { timestamp_ms: at(k), value: *v }) } else { None }).collect();
+        let others: Vec<Sample> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| has_start_timestamps && **s != Slot::Empty || **s == Slot::Histogram)
+            .map(|(k, _)| Sample { timestamp_ms: at(k), value: 0.0 })
+            .collect();
+        if with_nhcb {
+            if let Some(base) = nhcb_base(&labels) {
+                let stamps = floats.iter().map(|s| Sample { timestamp_ms: s.timestamp_ms, value: 0.0 }).collect();
+                unsupported.push(SeriesSamples { labels: base, samples: stamps });
+            }
+        }
+        if !others.is_empty() {
+            unsupported.push(SeriesSamples { labels: labels.clone(), samples: others });
+        }
+        if !has_start_timestamps {
+            series.push(SeriesSamples { labels, samples: floats });
+        }
+    }
+    Command::Load { series, unsupported }
+}
+
+/// The labels of the NHCB series a classic histogram series is converted into.
+fn nhcb_base(labels: &Labels) -> Option<Labels> {
+    let name = labels.metric_name()?;
+    let base = ["_bucket", "_count", "_sum"].iter().find_map(|suffix| name.strip_suffix(suffix))?;
+    if name.ends_with("_bucket") && labels.get("le").is_none() {
+        return None;
+    }
+    Some(Labels::from_sorted(
+        labels
+            .iter()
+            .filter(|l| l.name != "le")
+            .map(|l| if l.name == "__name__" { Label { name: l.name.clone(), value: base.to_string() } } else { l.clone() })
+            .collect(),
+    ))
+}
+
 /// Splits a script into commands.
 pub fn parse_script(text: &str) -> Vec<Command> {
     let lines: Vec<&str> = text.lines().collect();
@@ -180,18 +273,7 @@ fn parse_command(line: &str, body: &[&str], line_number: usize) -> Command {
         "clear" => Command::Clear,
         "load" | "load_with_nhcb" => {
             let Some(step) = parse_time_ms(rest.trim()) else { return Command::Skip(format!("bad load step {rest:?}")) };
-            let mut series = Vec::new();
-            for l in body {
-                let Some((labels, values)) = parse_series_notation(l) else { continue };
-                let Some(values) = parse_values(values) else { continue };
-                let samples = values
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| v.map(|value| Sample { timestamp_ms: k as i64 * step, value }))
-                    .collect();
-                series.push(SeriesSamples { labels, samples });
-            }
-            Command::Load(series)
+            parse_load(body, step, word == "load_with_nhcb")
         }
         w if w.starts_with("eval") => parse_eval(w, rest, body, line_number),
         other => Command::Skip(format!("unsupported command {other}")),
