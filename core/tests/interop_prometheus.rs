@@ -24,6 +24,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts Prometheus with `config` on `port`, its data under `dir`; killed when dropped.
+fn start_prometheus(binary: &str, config: &std::path::Path, port: u16, dir: &std::path::Path) -> KillOnDrop {
+    let child = Command::new(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    KillOnDrop(child)
+}
+
 fn series_count(server: &Server, query: &str) -> usize {
     let url = server.url(&format!("/api/v1/query?query={query}"));
     let (status, body) = get_json(&url);
@@ -52,15 +65,7 @@ fn prometheus_remote_write_and_promtool_query() {
         ),
     )
     .unwrap();
-    let child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = KillOnDrop(child);
+    let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
 
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -101,15 +106,7 @@ fn prometheus_remote_read_from_metricstor() {
     let prom_port = free_port();
     let prom_config = dir.path().join("prometheus.yml");
     std::fs::write(&prom_config, format!("remote_read:\n  - url: {}\n    read_recent: true\n", server.url("/api/v1/read"))).unwrap();
-    let child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = KillOnDrop(child);
+    let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
     let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=interop_remote_read&time={}", now_ms as f64 / 1000.0);
     let deadline = Instant::now() + Duration::from_secs(60);
     let value = loop {
@@ -158,15 +155,7 @@ fn prometheus_remote_write_over_mutual_tls() {
         ),
     )
     .unwrap();
-    let child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = KillOnDrop(child);
+    let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
     // Read back over mTLS too (read_allowed_sans is empty: any verified client may query).
     let reader = {
         use rustls::pki_types::pem::PemObject;
