@@ -7,6 +7,8 @@ metricstor-bench — load generator for remote_write + Prometheus API servers
 
 USAGE:
     metricstor-bench write [OPTIONS]
+    metricstor-bench query [--url BASE] [--seconds S] [--concurrency C] [--end-ms MS] [--json]
+    metricstor-bench verify --start-ms MS [--url BASE] [--series N] [--samples T] [--interval-ms MS]
 
 WRITE OPTIONS:
     --url URL             remote_write endpoint (default http://127.0.0.1:9101/api/v1/write)
@@ -19,6 +21,12 @@ WRITE OPTIONS:
     --start-ms MS         first sample time (default: now - samples * interval)
     --seed S              generator seed (default 1)
     --json                print the summary as one JSON object
+
+QUERY: a dashboard mix (range queries over 1h/6h/24h, instant query, label values, series)
+from C threads for S seconds; p50/p90/p99 per kind. BASE is e.g. http://127.0.0.1:9101.
+
+VERIFY: after a write run with the same --series/--samples/--interval-ms/--start-ms, checks
+that the server holds exactly the samples written, per metric name.
 ";
 
 /// `--key value` and `--flag` options after the subcommand.

@@ -1,9 +1,11 @@
 //! `metricstor-bench`: load generator for any remote_write + Prometheus-API server
-//! (Metricstor, Prometheus, VictoriaMetrics). Subcommands: `write` (more to come).
+//! (Metricstor, Prometheus, VictoriaMetrics). Subcommands: `write`, `query`, `verify`.
 
 mod args;
 mod encode;
+mod query_load;
 mod series_gen;
+mod verify;
 mod write_load;
 
 use std::process::ExitCode;
@@ -94,6 +96,61 @@ fn write_command(mut args: Args) -> Result<(), String> {
     Ok(())
 }
 
+fn query_command(mut args: Args) -> Result<(), String> {
+    let json = args.flag("json");
+    let options = query_load::QueryOptions {
+        url: args.string("url", "http://127.0.0.1:9101"),
+        seconds: args.number("seconds", 30)?,
+        concurrency: args.number("concurrency", 4)?,
+        end_ms: args.number("end-ms", now_ms())?,
+    };
+    args.finish()?;
+    let reports = query_load::run(&options);
+    let ms = |r: &query_load::KindReport, q| quantile(&r.latencies_us, q) as f64 / 1000.0;
+    let errors: u64 = reports.iter().map(|r| r.errors).sum();
+    if json {
+        let rows: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| serde_json::json!({"kind": r.name, "requests": r.latencies_us.len(), "errors": r.errors,
+                "latency_ms_p50": ms(r, 0.5), "latency_ms_p90": ms(r, 0.9), "latency_ms_p99": ms(r, 0.99)}))
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        println!("{:<22} {:>8} {:>7} {:>9} {:>9} {:>9}", "kind", "requests", "errors", "p50 ms", "p90 ms", "p99 ms");
+        for r in &reports {
+            println!("{:<22} {:>8} {:>7} {:>9.1} {:>9.1} {:>9.1}", r.name, r.latencies_us.len(), r.errors, ms(r, 0.5), ms(r, 0.9), ms(r, 0.99));
+        }
+    }
+    if errors > 0 {
+        return Err(format!("{errors} queries failed"));
+    }
+    Ok(())
+}
+
+fn verify_command(mut args: Args) -> Result<(), String> {
+    let samples: usize = args.number("samples", 10)?;
+    let interval_ms: i64 = args.number("interval-ms", 15_000)?;
+    let options = verify::VerifyOptions {
+        url: args.string("url", "http://127.0.0.1:9101"),
+        series: args.number("series", 10_000)?,
+        samples,
+        start_ms: match args.number::<i64>("start-ms", i64::MIN)? {
+            i64::MIN => return Err("--start-ms is required: pass the value the write run used".into()),
+            v => v,
+        },
+        interval_ms,
+    };
+    args.finish()?;
+    let rows = verify::run(&options)?;
+    let bad: Vec<_> = rows.iter().filter(|(_, want, found)| want != found).collect();
+    let total: u64 = rows.iter().map(|(_, want, _)| want).sum();
+    for (name, want, found) in &bad {
+        println!("MISMATCH {name}: expected {want} samples, found {found}");
+    }
+    println!("verify: {} metric names, {total} samples expected, {} mismatching names", rows.len(), bad.len());
+    if bad.is_empty() { Ok(()) } else { Err("verification failed".into()) }
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     if raw.is_empty() || raw.iter().any(|a| a == "-h" || a == "--help") {
@@ -102,6 +159,8 @@ fn main() -> ExitCode {
     }
     let result = Args::parse(raw.into_iter()).and_then(|args| match args.command.as_str() {
         "write" => write_command(args),
+        "query" => query_command(args),
+        "verify" => verify_command(args),
         other => Err(format!("unknown subcommand {other:?}; see --help")),
     });
     match result {
