@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use tsdb::{Label, Labels, METRIC_NAME_LABEL};
 
-use super::eval::{check_unique, drop_name, StepValue};
+use super::eval::{Elem, StepValue, METADATA_LABELS};
 use super::Error;
 use crate::ast::{Binary, BinaryOp, Cardinality, VectorMatching};
 
@@ -44,25 +44,26 @@ fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (
 }
 
 pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
+    // Arithmetic and `bool` comparisons change what the value means: the name goes (delayed).
     let drops_name = !b.op.is_comparison() || b.return_bool;
     Ok(match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
-        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(check_unique(
+        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(
             v.into_iter()
-                .filter_map(|(labels, x)| {
-                    let (value, keep) = element(b.op, x, s, b.return_bool, x);
-                    keep.then(|| (if drops_name { drop_name(labels) } else { labels }, value))
+                .filter_map(|e| {
+                    let (value, keep) = element(b.op, e.value, s, b.return_bool, e.value);
+                    keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
                 })
                 .collect(),
-        )?),
-        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(check_unique(
+        ),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(
             v.into_iter()
-                .filter_map(|(labels, x)| {
-                    let (value, keep) = element(b.op, s, x, b.return_bool, x);
-                    keep.then(|| (if drops_name { drop_name(labels) } else { labels }, value))
+                .filter_map(|e| {
+                    let (value, keep) = element(b.op, s, e.value, b.return_bool, e.value);
+                    keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
                 })
                 .collect(),
-        )?),
+        ),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
             let matching = b.matching.clone().unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
             StepValue::Vector(match b.op {
@@ -89,20 +90,20 @@ fn signature(labels: &Labels, matching: &VectorMatching) -> Vec<(String, String)
         .collect()
 }
 
-fn set_operation(op: BinaryOp, matching: &VectorMatching, lhs: Vec<(Labels, f64)>, rhs: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
+fn set_operation(op: BinaryOp, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>) -> Vec<Elem> {
     match op {
         BinaryOp::And => {
-            let right: HashSet<_> = rhs.iter().map(|(l, _)| signature(l, matching)).collect();
-            lhs.into_iter().filter(|(l, _)| right.contains(&signature(l, matching))).collect()
+            let right: HashSet<_> = rhs.iter().map(|e| signature(&e.labels, matching)).collect();
+            lhs.into_iter().filter(|e| right.contains(&signature(&e.labels, matching))).collect()
         }
         BinaryOp::Unless => {
-            let right: HashSet<_> = rhs.iter().map(|(l, _)| signature(l, matching)).collect();
-            lhs.into_iter().filter(|(l, _)| !right.contains(&signature(l, matching))).collect()
+            let right: HashSet<_> = rhs.iter().map(|e| signature(&e.labels, matching)).collect();
+            lhs.into_iter().filter(|e| !right.contains(&signature(&e.labels, matching))).collect()
         }
         _ => {
-            let left: HashSet<_> = lhs.iter().map(|(l, _)| signature(l, matching)).collect();
+            let left: HashSet<_> = lhs.iter().map(|e| signature(&e.labels, matching)).collect();
             let mut out = lhs;
-            out.extend(rhs.into_iter().filter(|(l, _)| !left.contains(&signature(l, matching))));
+            out.extend(rhs.into_iter().filter(|e| !left.contains(&signature(&e.labels, matching))));
             out
         }
     }
@@ -113,12 +114,12 @@ fn format_sig(sig: &[(String, String)]) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
-fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>, rhs: Vec<(Labels, f64)>) -> Result<Vec<(Labels, f64)>, Error> {
+fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>) -> Result<Vec<Elem>, Error> {
     // group_right: the "many" side is the right one; swap and remember.
     let swapped = matching.card == Cardinality::OneToMany;
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let mut one_by_sig: HashMap<Vec<(String, String)>, (Labels, f64)> = HashMap::with_capacity(one.len());
-    for (labels, v) in one {
+    for Elem { labels, value: v, .. } in one {
         let sig = signature(&labels, matching);
         if one_by_sig.contains_key(&sig) {
             let side = if swapped { "left" } else { "right" };
@@ -129,11 +130,13 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>,
         }
         one_by_sig.insert(sig, (labels, v));
     }
-    let drops_name = !b.op.is_comparison() || b.return_bool;
+    // Arithmetic removes the name at once (as Prometheus does even with delayed name removal);
+    // `bool` comparisons remove it later; filtering comparisons keep what the left side had.
+    let drops_name_now = !b.op.is_comparison();
     let mut matched: HashSet<Vec<(String, String)>> = HashSet::new();
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
-    for (labels, v) in many {
+    for Elem { labels, value: v, drop_name } in many {
         let sig = signature(&labels, matching);
         let Some((one_labels, one_value)) = one_by_sig.get(&sig) else { continue };
         let (a, c) = if swapped { (*one_value, v) } else { (v, *one_value) };
@@ -147,11 +150,11 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>,
         if !keep {
             continue;
         }
-        let result_labels = result_labels(&labels, one_labels, matching, drops_name);
+        let result_labels = result_labels(&labels, one_labels, matching, drops_name_now);
         if matching.card != Cardinality::OneToOne && !inserted.insert(result_labels.clone()) {
             return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
-        out.push((result_labels, value));
+        out.push(Elem::new(result_labels, value, b.return_bool || (drop_name && !drops_name_now)));
     }
     Ok(out)
 }
@@ -159,7 +162,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<(Labels, f64)>,
 fn result_labels(many: &Labels, one: &Labels, matching: &VectorMatching, drops_name: bool) -> Labels {
     let mut labels: Vec<Label> = many.iter().cloned().collect();
     if drops_name {
-        labels.retain(|l| l.name != METRIC_NAME_LABEL);
+        labels.retain(|l| !METADATA_LABELS.contains(&l.name.as_str()));
     }
     if matching.card == Cardinality::OneToOne {
         if matching.on {

@@ -9,16 +9,44 @@ use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
 use super::{at_ms, first_step_after, walk_selectors, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
 use crate::ast::{Expr, VectorSelector};
 
+/// One element of an instant vector. `drop_name` is Prometheus' delayed `__name__` removal:
+/// the name (and `__type__`/`__unit__`) is removed when the query's result is assembled, so
+/// that `label_replace(rate(x[1m]), "__name__", ...)` can still read it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Elem {
+    pub labels: Labels,
+    pub value: f64,
+    pub drop_name: bool,
+}
+
+impl Elem {
+    pub fn new(labels: Labels, value: f64, drop_name: bool) -> Elem {
+        Elem { labels, value, drop_name }
+    }
+}
+
+/// One series of a range vector, with its pending name removal.
+#[derive(Debug, Clone)]
+pub(super) struct RangeSeries {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+    pub drop_name: bool,
+}
+
 /// The value of an expression at one step.
 pub(super) enum StepValue {
     Scalar(f64),
     String(String),
-    Vector(Vec<(Labels, f64)>),
-    Matrix(Vec<SeriesSamples>),
+    Vector(Vec<Elem>),
+    Matrix(Vec<RangeSeries>),
 }
 
 pub(super) struct Evaluator<'q> {
     pub options: &'q EngineOptions,
+    /// The query's own start, end and step (`start()`, `end()`, `step()`, `range()`).
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
     /// Series of each selector, fetched once per query (keyed by the selector's address).
     fetched: HashMap<*const VectorSelector, Vec<SeriesSamples>>,
 }
@@ -39,35 +67,57 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     if too_many {
         return Err(Error::TooManySamples);
     }
-    let ev = Evaluator { options: &q.options, fetched };
+    // An instant query has no step: `step()` is 0 there.
+    let step_ms = if q.instant { 0 } else { q.step_ms };
+    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms };
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
             StepValue::String(s) => Value::String { timestamp_ms: q.start_ms, value: s },
             StepValue::Vector(v) => {
-                Value::Vector(v.into_iter().map(|(labels, value)| InstantSample { labels, timestamp_ms: q.start_ms, value }).collect())
+                let v: Vec<InstantSample> = v
+                    .into_iter()
+                    .map(|e| InstantSample { labels: finish_labels(e.labels, e.drop_name), timestamp_ms: q.start_ms, value: e.value })
+                    .collect();
+                let mut seen = std::collections::HashSet::with_capacity(v.len());
+                if !v.iter().all(|s| seen.insert(&s.labels)) {
+                    return Err(Error::Execution(SAME_LABELSET.into()));
+                }
+                Value::Vector(v)
             }
-            StepValue::Matrix(m) => Value::Matrix(m),
+            StepValue::Matrix(m) => Value::Matrix(merge_series(
+                m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples }).collect(),
+            )?),
         };
         return Ok(QueryResult { value, warnings: Vec::new(), infos: Vec::new() });
     }
     let mut series: Vec<SeriesSamples> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut total_points = 0usize;
     let mut t = q.start_ms;
     while t <= q.end_ms {
-        let points: Vec<(Labels, f64)> = match ev.eval(&q.expr, t)? {
-            StepValue::Scalar(v) => vec![(Labels::default(), v)],
+        let points: Vec<Elem> = match ev.eval(&q.expr, t)? {
+            StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
             StepValue::Vector(v) => v,
             StepValue::String(_) | StepValue::Matrix(_) => {
                 return Err(Error::Execution("range queries need an expression of type scalar or instant vector".into()))
             }
         };
-        for (labels, value) in points {
+        total_points += points.len();
+        if total_points > q.options.max_samples {
+            return Err(Error::TooManySamples);
+        }
+        for e in points {
+            let labels = finish_labels(e.labels, e.drop_name);
             let i = *index.entry(labels.clone()).or_insert_with(|| {
                 series.push(SeriesSamples { labels, samples: Vec::new() });
                 series.len() - 1
             });
-            series[i].samples.push(Sample { timestamp_ms: t, value });
+            // Two results with the same final labels at one step.
+            if series[i].samples.last().is_some_and(|p| p.timestamp_ms == t) {
+                return Err(Error::Execution(SAME_LABELSET.into()));
+            }
+            series[i].samples.push(Sample { timestamp_ms: t, value: e.value });
         }
         t += q.step_ms;
     }
@@ -75,8 +125,43 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     Ok(QueryResult { value: Value::Matrix(series), warnings: Vec::new(), infos: Vec::new() })
 }
 
+pub(super) const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+/// The labels a result element is reported with: pending name removal applied.
+pub(super) fn finish_labels(labels: Labels, drop: bool) -> Labels {
+    if drop {
+        drop_name(labels)
+    } else {
+        labels
+    }
+}
+
+/// Merges series that ended up with equal labels (after name removal); overlapping
+/// timestamps are Prometheus' "same labelset" error.
+pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>, Error> {
+    let mut out: Vec<SeriesSamples> = Vec::with_capacity(all.len());
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in all {
+        match index.get(&s.labels) {
+            Some(&i) => {
+                let merged = &mut out[i].samples;
+                merged.extend(s.samples);
+                merged.sort_by_key(|p| p.timestamp_ms);
+                if merged.windows(2).any(|w| w[0].timestamp_ms == w[1].timestamp_ms) {
+                    return Err(Error::Execution(SAME_LABELSET.into()));
+                }
+            }
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Evaluator<'_> {
-    fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
+    pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
         self.fetched.get(&(vs as *const VectorSelector)).map(Vec::as_slice).unwrap_or(&[])
     }
 
@@ -104,7 +189,7 @@ impl Evaluator<'_> {
             Expr::Number(v) => StepValue::Scalar(*v),
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
-            Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| (l, s.value)).collect()),
+            Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect()),
             Expr::MatrixSelector { selector, range_ms } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
                 let mut out = Vec::new();
@@ -113,7 +198,7 @@ impl Evaluator<'_> {
                     let to = s.samples.partition_point(|p| p.timestamp_ms <= reference);
                     let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
                     if !samples.is_empty() {
-                        out.push(SeriesSamples { labels: s.labels.clone(), samples });
+                        out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false });
                     }
                 }
                 StepValue::Matrix(out)
@@ -121,20 +206,23 @@ impl Evaluator<'_> {
             Expr::Subquery(sq) => {
                 let base = at_ms(sq.at).unwrap_or(t) - sq.offset_ms;
                 let step = sq.step_ms.unwrap_or(self.options.default_subquery_step_ms);
-                let mut series: Vec<SeriesSamples> = Vec::new();
+                let mut series: Vec<RangeSeries> = Vec::new();
                 let mut index: HashMap<Labels, usize> = HashMap::new();
                 let mut at = first_step_after(base - sq.range_ms, step);
                 while at <= base {
                     let points = match self.eval(&sq.expr, at)? {
                         StepValue::Vector(v) => v,
-                        StepValue::Scalar(v) => vec![(Labels::default(), v)],
+                        StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
                         _ => return Err(Error::Execution("subquery needs an instant vector".into())),
                     };
-                    for (labels, value) in points {
+                    for Elem { labels, value, drop_name } in points {
                         let i = *index.entry(labels.clone()).or_insert_with(|| {
-                            series.push(SeriesSamples { labels, samples: Vec::new() });
+                            series.push(RangeSeries { labels, samples: Vec::new(), drop_name });
                             series.len() - 1
                         });
+                        if series[i].samples.last().is_some_and(|p| p.timestamp_ms == at) {
+                            return Err(Error::Execution(SAME_LABELSET.into()));
+                        }
                         series[i].samples.push(Sample { timestamp_ms: at, value });
                     }
                     at += step;
@@ -143,7 +231,7 @@ impl Evaluator<'_> {
             }
             Expr::Negate(e) => match self.eval(e, t)? {
                 StepValue::Scalar(v) => StepValue::Scalar(-v),
-                StepValue::Vector(v) => StepValue::Vector(check_unique(v.into_iter().map(|(l, x)| (drop_name(l), -x)).collect())?),
+                StepValue::Vector(v) => StepValue::Vector(v.into_iter().map(|e| Elem::new(e.labels, -e.value, true)).collect()),
                 _ => return Err(Error::Execution("unary minus needs a scalar or instant vector".into())),
             },
             Expr::Binary(b) => {
@@ -165,21 +253,24 @@ impl Evaluator<'_> {
     }
 }
 
-/// Removes `__name__` (arithmetic results are no longer the metric they came from).
+/// The labels that describe what a value means: arithmetic and most functions remove them.
+pub(super) const METADATA_LABELS: [&str; 3] = [tsdb::METRIC_NAME_LABEL, "__type__", "__unit__"];
+
+/// Removes `__name__`, `__type__` and `__unit__` (results no longer are the metric they came from).
 pub(super) fn drop_name(labels: Labels) -> Labels {
-    if labels.metric_name().is_none() {
+    if !labels.iter().any(|l| METADATA_LABELS.contains(&l.name.as_str())) {
         return labels;
     }
-    Labels::from_sorted(labels.into_vec().into_iter().filter(|l| l.name != tsdb::METRIC_NAME_LABEL).collect())
+    Labels::from_sorted(labels.into_vec().into_iter().filter(|l| !METADATA_LABELS.contains(&l.name.as_str())).collect())
 }
 
 /// Prometheus refuses results where two elements ended up with the same labels.
-pub(super) fn check_unique(v: Vec<(Labels, f64)>) -> Result<Vec<(Labels, f64)>, Error> {
+pub(super) fn check_unique(v: Vec<Elem>) -> Result<Vec<Elem>, Error> {
     if v.len() > 1 {
         let mut seen = std::collections::HashSet::with_capacity(v.len());
-        for (labels, _) in &v {
-            if !seen.insert(labels) {
-                return Err(Error::Execution("vector cannot contain metrics with the same labelset".into()));
+        for e in &v {
+            if !seen.insert(&e.labels) {
+                return Err(Error::Execution(SAME_LABELSET.into()));
             }
         }
     }

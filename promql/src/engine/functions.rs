@@ -5,16 +5,16 @@
 use std::f64::consts::PI;
 
 use regex::Regex;
-use tsdb::{Label, Labels, MatchOp, SeriesSamples, METRIC_NAME_LABEL};
+use tsdb::{is_stale_nan, Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
-use super::eval::{check_unique, drop_name, Evaluator, StepValue};
-use super::range_functions::{changes, extrapolated_rate, instant_value, linear_regression, over_time, resets};
+use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
+use super::range_functions::{changes, double_exponential_smoothing, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::stats::{go_max, go_min};
 use super::{at_ms, Error};
 use crate::ast::{Expr, VectorSelector};
 use crate::functions::Function;
 
-fn vector_arg(v: StepValue) -> Result<Vec<(Labels, f64)>, Error> {
+fn vector_arg(v: StepValue) -> Result<Vec<Elem>, Error> {
     match v {
         StepValue::Vector(v) => Ok(v),
         _ => Err(Error::Execution("expected an instant vector argument".into())),
@@ -58,8 +58,8 @@ fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
     }
 }
 
-fn map_values(v: Vec<(Labels, f64)>, f: impl Fn(f64) -> f64) -> Vec<(Labels, f64)> {
-    v.into_iter().map(|(l, x)| (l, f(x))).collect()
+fn map_values(v: Vec<Elem>, f: impl Fn(f64) -> f64) -> Vec<Elem> {
+    v.into_iter().map(|e| Elem::new(e.labels, f(e.value), e.drop_name)).collect()
 }
 
 /// Civil date parts of a Unix time in seconds: (year, month, day, weekday 0=Sunday, day of year, hour, minute).
@@ -185,8 +185,8 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-fn sort_by_value(mut v: Vec<(Labels, f64)>, descending: bool) -> Vec<(Labels, f64)> {
-    v.sort_by(|(_, a), (_, b)| match (a.is_nan(), b.is_nan()) {
+fn sort_by_value(mut v: Vec<Elem>, descending: bool) -> Vec<Elem> {
+    v.sort_by(|Elem { value: a, .. }, Elem { value: b, .. }| match (a.is_nan(), b.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
         (true, false) => std::cmp::Ordering::Greater,
         (false, true) => std::cmp::Ordering::Less,
@@ -199,13 +199,21 @@ fn sort_by_value(mut v: Vec<(Labels, f64)>, descending: bool) -> Vec<(Labels, f6
 pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
     let name = func.name;
     let arg = |i: usize| ev.eval(&args[i], t);
-    let result: Vec<(Labels, f64)> = match name {
+    let result: Vec<Elem> = match name {
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
         "pi" => return Ok(StepValue::Scalar(PI)),
-        "vector" => return Ok(StepValue::Vector(vec![(Labels::default(), scalar_arg(arg(0)?)?)])),
+        "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),
         "scalar" => {
             let v = vector_arg(arg(0)?)?;
-            return Ok(StepValue::Scalar(if v.len() == 1 { v[0].1 } else { f64::NAN }));
+            return Ok(StepValue::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN }));
+        }
+        "start" => return Ok(StepValue::Scalar(ev.start_ms as f64 / 1000.0)),
+        "end" => return Ok(StepValue::Scalar(ev.end_ms as f64 / 1000.0)),
+        "step" => return Ok(StepValue::Scalar(ev.step_ms as f64 / 1000.0)),
+        "range" => return Ok(StepValue::Scalar((ev.end_ms - ev.start_ms) as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let (a, b) = (scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?);
+            return Ok(StepValue::Scalar(if name == "min_of" { go_min(a, b) } else { go_max(a, b) }));
         }
         "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" | "sin" | "cos" | "tan" | "asin" | "acos" | "atan"
         | "sinh" | "cosh" | "tanh" | "asinh" | "acosh" | "atanh" | "deg" | "rad" => {
@@ -258,16 +266,16 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             map_values(vector_arg(arg(0)?)?, |x| go_min(hi, x))
         }
         "timestamp" => match unparen(&args[0]) {
-            Expr::VectorSelector(vs) => ev.instant_samples(vs, t).into_iter().map(|(l, s)| (l, s.timestamp_ms as f64 / 1000.0)).collect(),
+            Expr::VectorSelector(vs) => ev.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.timestamp_ms as f64 / 1000.0, false)).collect(),
             _ => map_values(vector_arg(arg(0)?)?, |_| t as f64 / 1000.0),
         },
         "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" => {
-            let input = if args.is_empty() { vec![(Labels::default(), t as f64 / 1000.0)] } else { vector_arg(arg(0)?)? };
+            let input = if args.is_empty() { vec![Elem::new(Labels::default(), t as f64 / 1000.0, false)] } else { vector_arg(arg(0)?)? };
             input
                 .into_iter()
-                .map(|(l, x)| {
+                .map(|Elem { labels: l, value: x, drop_name }| {
                     if x.is_nan() || x.is_infinite() {
-                        return (l, x);
+                        return Elem::new(l, x, drop_name);
                     }
                     let (y, mo, d, wd, yd, h, mi) = civil(x);
                     let v = match name {
@@ -280,7 +288,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                         "hour" => h,
                         _ => mi,
                     };
-                    (l, v as f64)
+                    Elem::new(l, v as f64, drop_name)
                 })
                 .collect()
         }
@@ -292,7 +300,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 Expr::VectorSelector(vs) => Some(vs),
                 _ => None,
             };
-            return Ok(StepValue::Vector(vec![(absent_labels(vs), 1.0)]));
+            return Ok(StepValue::Vector(vec![Elem::new(absent_labels(vs), 1.0, false)]));
         }
         "absent_over_time" => {
             let StepValue::Matrix(m) = arg(0)? else { return Err(Error::Execution("expected a range vector".into())) };
@@ -303,7 +311,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 Expr::MatrixSelector { selector, .. } => Some(selector),
                 _ => None,
             };
-            return Ok(StepValue::Vector(vec![(absent_labels(vs), 1.0)]));
+            return Ok(StepValue::Vector(vec![Elem::new(absent_labels(vs), 1.0, false)]));
         }
         "label_replace" => {
             let v = vector_arg(arg(0)?)?;
@@ -313,11 +321,12 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             if dst.is_empty() {
                 return Err(Error::Execution(format!("invalid destination label name in label_replace(): {dst}")));
             }
-            let out: Vec<(Labels, f64)> = v
+            let out: Vec<Elem> = v
                 .into_iter()
-                .map(|(labels, x)| match re.captures(labels.get(&src).unwrap_or("")) {
-                    Some(caps) => (set_label(&labels, &dst, expand(&replacement, &caps)), x),
-                    None => (labels, x),
+                .map(|e| match re.captures(e.labels.get(&src).unwrap_or("")) {
+                    // Setting the name makes it a named metric again.
+                    Some(caps) => Elem::new(set_label(&e.labels, &dst, expand(&replacement, &caps)), e.value, e.drop_name && dst != METRIC_NAME_LABEL),
+                    None => e,
                 })
                 .collect();
             return Ok(StepValue::Vector(check_unique(out)?));
@@ -329,11 +338,11 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             for i in 3..args.len() {
                 sources.push(string_arg(arg(i)?)?);
             }
-            let out: Vec<(Labels, f64)> = v
+            let out: Vec<Elem> = v
                 .into_iter()
-                .map(|(labels, x)| {
-                    let joined: Vec<&str> = sources.iter().map(|s| labels.get(s).unwrap_or("")).collect();
-                    (set_label(&labels, &dst, joined.join(&sep)), x)
+                .map(|e| {
+                    let joined: Vec<&str> = sources.iter().map(|s| e.labels.get(s).unwrap_or("")).collect();
+                    Elem::new(set_label(&e.labels, &dst, joined.join(&sep)), e.value, e.drop_name && dst != METRIC_NAME_LABEL)
                 })
                 .collect();
             return Ok(StepValue::Vector(check_unique(out)?));
@@ -345,7 +354,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             for i in 1..args.len() {
                 keys.push(string_arg(arg(i)?)?);
             }
-            v.sort_by(|(a, _), (b, _)| {
+            v.sort_by(|Elem { labels: a, .. }, Elem { labels: b, .. }| {
                 let by_keys = keys.iter().map(|k| natural_cmp(a.get(k).unwrap_or(""), b.get(k).unwrap_or(""))).find(|o| o.is_ne());
                 let ordering = by_keys.unwrap_or_else(|| a.cmp(b));
                 if name == "sort_by_label_desc" { ordering.reverse() } else { ordering }
@@ -356,10 +365,23 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             let q = scalar_arg(arg(0)?)?;
             super::histogram::histogram_quantile(q, vector_arg(arg(1)?)?)
         }
+        "histogram_quantiles" => {
+            let input = vector_arg(arg(0)?)?;
+            let label = string_arg(arg(1)?)?;
+            let mut out = Vec::new();
+            for i in 2..args.len() {
+                let q = scalar_arg(arg(i)?)?;
+                let text = super::histogram::open_metrics_float(q);
+                for e in super::histogram::histogram_quantile(q, input.clone()) {
+                    out.push(Elem::new(set_label(&e.labels, &label, text.clone()), e.value, true));
+                }
+            }
+            out
+        }
         _ => return range_call(ev, func, args, t),
     };
-    let result = if func.keeps_metric_name() { result } else { result.into_iter().map(|(l, x)| (drop_name(l), x)).collect() };
-    Ok(StepValue::Vector(check_unique(result)?))
+    let result = if func.keeps_metric_name() { result } else { result.into_iter().map(|e| Elem::new(e.labels, e.value, true)).collect() };
+    Ok(StepValue::Vector(result))
 }
 
 /// Functions whose main argument is a range vector.
@@ -370,32 +392,64 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         "predict_linear" => (0, scalar_arg(ev.eval(&args[1], t)?)?),
         _ => (0, 0.0),
     };
+    let mut factors = (0.0, 0.0);
+    if name == "double_exponential_smoothing" {
+        factors = (scalar_arg(ev.eval(&args[1], t)?)?, scalar_arg(ev.eval(&args[2], t)?)?);
+        if !(factors.0 > 0.0 && factors.0 < 1.0) {
+            return Err(Error::Execution(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {:.6}", factors.0)));
+        }
+        if !(factors.1 > 0.0 && factors.1 < 1.0) {
+            return Err(Error::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {:.6}", factors.1)));
+        }
+    }
+    let (start, end) = range_window(&args[matrix_index], t);
+    let compute = |samples: &[Sample]| match name {
+        "rate" => extrapolated_rate(samples, start, end, true, true),
+        "increase" => extrapolated_rate(samples, start, end, true, false),
+        "delta" => extrapolated_rate(samples, start, end, false, false),
+        "irate" => instant_value(samples, true),
+        "idelta" => instant_value(samples, false),
+        "deriv" => (samples.len() >= 2).then(|| linear_regression(samples, samples[0].timestamp_ms).0),
+        "predict_linear" => (samples.len() >= 2).then(|| {
+            // The intercept is at the evaluation step, even under `@`.
+            let (slope, intercept) = linear_regression(samples, t);
+            intercept + slope * param
+        }),
+        "resets" => Some(resets(samples)),
+        "changes" => Some(changes(samples)),
+        "double_exponential_smoothing" => double_exponential_smoothing(samples, factors.0, factors.1),
+        other => over_time(other, samples, param),
+    };
+    let mut out = Vec::new();
+    // A plain range selector: compute on windows of the fetched series, without copying them.
+    if let Expr::MatrixSelector { selector, range_ms } = unparen(&args[matrix_index]) {
+        let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+        let mut filtered = Vec::new();
+        for s in ev.selected(selector) {
+            let from = s.samples.partition_point(|p| p.timestamp_ms <= reference - range_ms);
+            let to = s.samples.partition_point(|p| p.timestamp_ms <= reference);
+            let mut window = &s.samples[from..to];
+            if window.iter().any(|p| is_stale_nan(p.value)) {
+                filtered.clear();
+                filtered.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
+                window = &filtered;
+            }
+            if window.is_empty() {
+                continue;
+            }
+            if let Some(v) = compute(window) {
+                out.push(Elem::new(s.labels.clone(), v, !func.keeps_metric_name()));
+            }
+        }
+        return Ok(StepValue::Vector(out));
+    }
     let StepValue::Matrix(series) = ev.eval(&args[matrix_index], t)? else {
         return Err(Error::Execution(format!("expected a range vector argument to {name}")));
     };
-    let (start, end) = range_window(&args[matrix_index], t);
-    let mut out = Vec::with_capacity(series.len());
-    for SeriesSamples { labels, samples } in series {
-        let value = match name {
-            "rate" => extrapolated_rate(&samples, start, end, true, true),
-            "increase" => extrapolated_rate(&samples, start, end, true, false),
-            "delta" => extrapolated_rate(&samples, start, end, false, false),
-            "irate" => instant_value(&samples, true),
-            "idelta" => instant_value(&samples, false),
-            "deriv" => (samples.len() >= 2).then(|| linear_regression(&samples, samples[0].timestamp_ms).0),
-            "predict_linear" => (samples.len() >= 2).then(|| {
-                // The intercept is at the evaluation step, even under `@`.
-                let (slope, intercept) = linear_regression(&samples, t);
-                intercept + slope * param
-            }),
-            "resets" => Some(resets(&samples)),
-            "changes" => Some(changes(&samples)),
-            other => over_time(other, &samples, param),
-        };
-        if let Some(v) = value {
-            let labels = if func.keeps_metric_name() { labels } else { drop_name(labels) };
-            out.push((labels, v));
+    for RangeSeries { labels, samples, drop_name } in series {
+        if let Some(v) = compute(&samples) {
+            out.push(Elem::new(labels, v, drop_name || !func.keeps_metric_name()));
         }
     }
-    Ok(StepValue::Vector(check_unique(out)?))
+    Ok(StepValue::Vector(out))
 }

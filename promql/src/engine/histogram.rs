@@ -3,7 +3,30 @@
 
 use std::collections::HashMap;
 
-use tsdb::{Label, Labels, METRIC_NAME_LABEL};
+use tsdb::{Label, Labels};
+
+use super::eval::Elem;
+
+/// OpenMetrics float text (Go's `FormatOpenMetricsFloat`): shortest `%g`, always with a `.` or
+/// exponent (`0.0`, `1.0`, `0.25`, `1e-05`), `NaN`, `+Inf`, `-Inf`.
+pub fn open_metrics_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let sci = format!("{v:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let text = if v != 0.0 && !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        format!("{v}")
+    };
+    if text.contains(['.', 'e']) { text } else { format!("{text}.0") }
+}
 
 /// Quantile `q` of buckets given as (upper bound, cumulative count).
 pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
@@ -58,10 +81,11 @@ pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
 }
 
 /// Applies `histogram_quantile(q, v)` to one step's vector.
-pub fn histogram_quantile(q: f64, v: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
+/// Buckets are grouped by all their labels but `le` (the metric name included, removed later).
+pub(super) fn histogram_quantile(q: f64, v: Vec<Elem>) -> Vec<Elem> {
     let mut order = Vec::new();
     let mut groups: HashMap<Labels, Vec<(f64, f64)>> = HashMap::new();
-    for (labels, count) in v {
+    for Elem { labels, value: count, .. } in v {
         let Some(le) = labels.get("le") else { continue };
         let bound: f64 = match le.trim() {
             "+Inf" | "Inf" | "+inf" | "inf" => f64::INFINITY,
@@ -71,7 +95,7 @@ pub fn histogram_quantile(q: f64, v: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
                 Err(_) => continue,
             },
         };
-        let key = Labels::from_sorted(labels.iter().filter(|l| l.name != "le" && l.name != METRIC_NAME_LABEL).cloned().collect::<Vec<Label>>());
+        let key = Labels::from_sorted(labels.iter().filter(|l| l.name != "le").cloned().collect::<Vec<Label>>());
         groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Vec::new()
@@ -80,7 +104,7 @@ pub fn histogram_quantile(q: f64, v: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
             g.push((bound, count));
         }
     }
-    order.into_iter().filter_map(|key| groups.remove(&key).map(|b| (key, bucket_quantile(q, b)))).collect()
+    order.into_iter().filter_map(|key| groups.remove(&key).map(|b| Elem::new(key, bucket_quantile(q, b), true))).collect()
 }
 
 #[cfg(test)]
@@ -93,5 +117,12 @@ mod tests {
         assert!((bucket_quantile(0.5, buckets.clone()) - 0.3).abs() < 1e-9);
         assert_eq!(bucket_quantile(1.0, buckets.clone()), 1.0);
         assert!(bucket_quantile(0.5, vec![(1.0, 1.0)]).is_nan());
+    }
+
+    #[test]
+    fn open_metrics_floats() {
+        for (v, text) in [(0.0, "0.0"), (1.0, "1.0"), (0.25, "0.25"), (-0.1, "-0.1"), (1e-5, "1e-05"), (f64::NAN, "NaN"), (f64::INFINITY, "+Inf"), (100.0, "100.0"), (1e6, "1e+06"), (123456.5, "123456.5")] {
+            assert_eq!(open_metrics_float(v), text);
+        }
     }
 }

@@ -94,6 +94,25 @@ pub fn linear_regression(samples: &[Sample], intercept_ms: i64) -> (f64, f64) {
     (slope, sy / n - slope * sx / n)
 }
 
+/// Holt's linear smoothing (`double_exponential_smoothing`): smoothing factor `sf` and trend
+/// factor `tf`, both in (0, 1); `None` with fewer than two samples.
+pub fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let (mut previous, mut smoothed) = (0.0, samples[0].value);
+    let mut trend = samples[1].value - samples[0].value;
+    for (i, s) in samples.iter().enumerate().skip(1) {
+        if i > 1 {
+            trend = tf * (smoothed - previous) + (1.0 - tf) * trend;
+        }
+        let next = sf * s.value + (1.0 - sf) * (smoothed + trend);
+        previous = smoothed;
+        smoothed = next;
+    }
+    Some(smoothed)
+}
+
 pub fn resets(samples: &[Sample]) -> f64 {
     samples.windows(2).filter(|w| w[1].value < w[0].value).count() as f64
 }
@@ -136,6 +155,10 @@ pub fn over_time(name: &str, samples: &[Sample], param: f64) -> Option<f64> {
         "stddev_over_time" => stats::variance(&values).sqrt(),
         "quantile_over_time" => stats::quantile(param, &values),
         "mad_over_time" => {
+            // A NaN makes the median, and so the deviation, undefined.
+            if values.iter().any(|v| v.is_nan()) {
+                return Some(f64::NAN);
+            }
             let median = stats::quantile(0.5, &values);
             let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
             stats::quantile(0.5, &deviations)
@@ -167,6 +190,18 @@ mod tests {
         assert!((r - expected).abs() < 1e-12, "{r} vs {expected}");
         assert_eq!(instant_value(&samples, true), Some(10.0 / 15.0));
         assert_eq!(resets(&s(&[(1, 5.0), (2, 1.0), (3, 2.0), (4, 0.0)])), 2.0);
+    }
+
+    #[test]
+    fn double_exponential_smoothing_follows_a_line() {
+        // On an exact line the trend is the slope and the smoothed value the last sample.
+        let line = s(&[(0, 0.0), (1000, 10.0), (2000, 20.0), (3000, 30.0)]);
+        let v = double_exponential_smoothing(&line, 0.5, 0.5).unwrap();
+        assert!((v - 30.0).abs() < 1e-9, "{v}");
+        // A step: sf=0.5, tf=0.5 by hand: s=0,b=0 -> x1: 0.5*0+0.5*(0+0)=0; b=0.5*0+0.5*0=0 -> 0.5*10+0.5*0=5.
+        let step = s(&[(0, 0.0), (1000, 0.0), (2000, 10.0)]);
+        assert_eq!(double_exponential_smoothing(&step, 0.5, 0.5), Some(5.0));
+        assert_eq!(double_exponential_smoothing(&step[..1], 0.5, 0.5), None);
     }
 
     #[test]

@@ -95,10 +95,11 @@ pub fn parse_series_notation(text: &str) -> Option<(Labels, &str)> {
     Some((labels, rest))
 }
 
+/// A number in series notation (no hex: `0x59` means 0 repeated 59 more times).
 fn number(text: &str) -> Option<f64> {
     match text {
         "stale" => Some(f64::from_bits(STALE_NAN_BITS)),
-        t if t.starts_with("0x") => u64::from_str_radix(&t[2..], 16).ok().map(|v| v as f64),
+        t if t.contains(['x', 'X']) => None,
         t => t.parse::<f64>().ok(),
     }
 }
@@ -354,6 +355,21 @@ mod tests {
         assert!(v[9].unwrap().to_bits() == STALE_NAN_BITS);
         assert_eq!(parse_values("1e3+1e3x1").unwrap(), vec![Some(1000.0), Some(2000.0)]);
         assert!(parse_values("{{schema:1}}").is_none());
+    }
+
+    #[test]
+    fn histogram_slots_and_nhcb_placeholders() {
+        let slots = parse_slots("1 {{schema:1 sum:3 count:2 buckets:[1 1]}}x2 _ {{count:1}}+{{count:1}}x1 2").unwrap();
+        use Slot::*;
+        assert_eq!(slots, vec![Float(1.0), Histogram, Histogram, Histogram, Empty, Histogram, Histogram, Float(2.0)]);
+        let Command::Load { series, unsupported } = parse_load(&["h_bucket{le=\"1\", a=\"x\"} 1 2", "mixed 1 {{count:1}}"], 60_000, true) else {
+            panic!("a load block is a load command");
+        };
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[1].samples.len(), 1, "the float sample of the mixed series stays");
+        let names: Vec<String> = unsupported.iter().map(|s| s.labels.to_string()).collect();
+        assert!(names.contains(&"h{a=\"x\"}".to_string()), "{names:?}");
+        assert_eq!(unsupported.iter().find(|s| s.labels.metric_name() == Some("mixed")).map(|s| s.samples[0].timestamp_ms), Some(60_000));
     }
 
     #[test]
