@@ -92,7 +92,9 @@ struct OpenGuard(Arc<ConnectionStats>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.open.set(self.0.open.get() - 1);
+        let open = self.0.open.get();
+        debug_assert!(open > 0, "every open connection holds exactly one guard");
+        self.0.open.set(open.saturating_sub(1));
     }
 }
 

@@ -55,13 +55,15 @@ impl ChunkedDecoder {
                         continue;
                     }
                     let size_text = line.split(|b| *b == b';').next().unwrap_or(b"");
-                    let size_text = std::str::from_utf8(size_text).map_err(|_| ProtocolError::new(400, "invalid chunk size"))?;
-                    let size = u64::from_str_radix(size_text.trim(), 16)
-                        .map_err(|_| ProtocolError::new(400, format!("invalid chunk size {size_text:?}")))?;
+                    let size = parse_chunk_size(size_text).ok_or_else(|| {
+                        ProtocolError::new(400, format!("invalid chunk size {:?}", String::from_utf8_lossy(size_text)))
+                    })?;
                     if size == 0 {
                         self.state = State::Trailers;
                     } else {
-                        if self.body.len() as u64 + size > self.body_bytes_max {
+                        // Checked: a huge size must not wrap around the limit.
+                        let total = (self.body.len() as u64).checked_add(size);
+                        if !matches!(total, Some(total) if total <= self.body_bytes_max) {
                             return Err(ProtocolError::new(
                                 413,
                                 format!("chunked request body exceeds the limit of {} bytes", self.body_bytes_max),
@@ -94,6 +96,15 @@ impl ChunkedDecoder {
             }
         }
     }
+}
+
+/// Hex digits only (surrounding blanks tolerated); `from_str_radix` alone also takes a `+`.
+fn parse_chunk_size(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?.trim_matches(|c| c == ' ' || c == '\t');
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok()
 }
 
 #[cfg(test)]
@@ -131,8 +142,14 @@ mod tests {
     fn errors() {
         assert_eq!(decode_in_pieces(b"zz\r\n", 64).unwrap_err().status, 400);
         assert_eq!(decode_in_pieces(b"3\r\nabcX\r\n", 64).unwrap_err().status, 400);
+        assert_eq!(decode_in_pieces(b"+3\r\nabc\r\n0\r\n\r\n", 64).unwrap_err().status, 400);
+        assert_eq!(decode_in_pieces(b"\r\n", 64).unwrap_err().status, 400);
+        assert_eq!(decode_in_pieces(b"10000000000000000\r\n", 64).unwrap_err().status, 400);
         let mut small = ChunkedDecoder::new(4);
         assert_eq!(small.feed(b"5\r\nhello\r\n").unwrap_err().status, 413);
+        // A size that would wrap the running total past the limit is still refused.
+        let mut decoder = ChunkedDecoder::new(1 << 20);
+        assert_eq!(decoder.feed(b"1\r\na\r\nffffffffffffffff\r\n").unwrap_err().status, 413);
     }
 
     proptest! {

@@ -55,7 +55,7 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(h.value).map_err(|_| ProtocolError::new(400, "invalid Content-Length"))?;
-            let value: u64 = text.trim().parse().map_err(|_| ProtocolError::new(400, format!("invalid Content-Length {text:?}")))?;
+            let value = parse_content_length(text).ok_or_else(|| ProtocolError::new(400, format!("invalid Content-Length {text:?}")))?;
             if content_length.is_some_and(|previous| previous != value) {
                 return Err(ProtocolError::new(400, "conflicting Content-Length headers"));
             }
@@ -106,6 +106,16 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
     Ok(Some(Head { request, framing, keep_alive, expect_continue: expect_continue && framing != BodyFraming::None, head_len }))
 }
 
+/// Decimal digits only: `str::parse` also takes a leading `+`, which other parsers in front
+/// of us may read differently (request smuggling).
+fn parse_content_length(text: &str) -> Option<u64> {
+    let digits = text.trim_matches(|c| c == ' ' || c == '\t');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +133,11 @@ mod tests {
             ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
             ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(400)),
             ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", Ok(BodyFraming::None)),
             ("POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n", Err(413)),
             ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyFraming::Chunked)),
             ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", Err(501)),

@@ -83,6 +83,10 @@ async fn read_head<S: AsyncRead + Unpin>(
     loop {
         if !buf.is_empty() {
             if let Some(head) = parse_head(buf, limits.body_bytes_max as u64)? {
+                // A head that completed within one large read can still be over the limit.
+                if head.head_len > limits.head_bytes_max {
+                    return Err(ProtocolError::new(431, format!("request head exceeds {} bytes", limits.head_bytes_max)));
+                }
                 return Ok(Some(head));
             }
             if buf.len() > limits.head_bytes_max {
@@ -198,7 +202,11 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         first_request = false;
         buf.drain(..head.head_len);
-        if head.expect_continue && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+        // Flushed: over TLS the interim response would otherwise sit in the session buffer
+        // while the client waits for it before sending the body.
+        if head.expect_continue
+            && (stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() || stream.flush().await.is_err())
+        {
             return;
         }
         let body = match read_body(&mut stream, &mut buf, head.framing, &ctx).await {
