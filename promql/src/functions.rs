@@ -92,6 +92,15 @@ pub static FUNCTIONS: &[Function] = &[
     f("ts_of_max_over_time", &[M], 1, Some(1), V),
     f("ts_of_last_over_time", &[M], 1, Some(1), V),
     f("ts_of_first_over_time", &[M], 1, Some(1), V),
+    // Experimental in Prometheus 3.x (enabled there with promql-experimental-functions).
+    f("double_exponential_smoothing", &[M, S, S], 3, Some(3), V),
+    f("histogram_quantiles", &[V, Str, S], 3, None, V),
+    f("step", &[], 0, Some(0), S),
+    f("range", &[], 0, Some(0), S),
+    f("start", &[], 0, Some(0), S),
+    f("end", &[], 0, Some(0), S),
+    f("min_of", &[S, S], 2, Some(2), S),
+    f("max_of", &[S, S], 2, Some(2), S),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Function> {
