@@ -11,11 +11,21 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use net::{Handler, ResponseFuture, ServerLimits};
 
-struct Echo;
+/// Echoes the request; `/echo` returns the body, `/slow/<ms>` reports that it started (on
+/// `started`) and answers after that many milliseconds.
+struct Echo {
+    started: Option<mpsc::Sender<()>>,
+}
 
 impl Handler for Echo {
     fn handle(self: Rc<Self>, request: http::Request<Bytes>) -> ResponseFuture {
         Box::pin(async move {
+            if let Some(ms) = request.uri().path().strip_prefix("/slow/") {
+                if let Some(started) = &self.started {
+                    let _ = started.send(());
+                }
+                glommio::timer::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            }
             let text = format!("{} {} {}", request.method(), request.uri(), request.body().len());
             let body = if request.uri().path() == "/echo" { request.body().clone() } else { Bytes::from(text) };
             http::Response::new(body)
@@ -31,6 +41,10 @@ struct TestServer {
 
 impl TestServer {
     fn start(limits: ServerLimits) -> TestServer {
+        TestServer::start_reporting(limits, None)
+    }
+
+    fn start_reporting(limits: ServerLimits, started: Option<mpsc::Sender<()>>) -> TestServer {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
         let thread = std::thread::spawn(move || {
@@ -41,7 +55,7 @@ impl TestServer {
             executor.run(async move {
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-                net::accept_loop(listener, Rc::new(Echo), limits, shutdown_rx, None, Default::default()).await;
+                net::accept_loop(listener, Rc::new(Echo { started }), limits, shutdown_rx, None, Default::default()).await;
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server started");
@@ -146,6 +160,17 @@ fn limits_and_malformed_input() {
     big.extend(std::iter::repeat_n(b'a', 4096));
     let r = exchange(&big, 2);
     assert!(r[0].starts_with("HTTP/1.1 431"), "{r:?}");
+    // A complete head over the limit that arrives in one read is refused as well.
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 3000));
+    big.extend_from_slice(b"\r\n\r\n");
+    let r = exchange(&big, 2);
+    assert!(r[0].starts_with("HTTP/1.1 431"), "{r:?}");
+    let r = exchange(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc", 2);
+    assert_eq!(r.len(), 1, "closed after the error");
+    assert!(r[0].starts_with("HTTP/1.1 400"), "{r:?}");
+    let r = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n", 2);
+    assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
     let r = exchange(b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 2);
     assert_eq!(r.len(), 1, "closed after the error");
     assert!(r[0].starts_with("HTTP/1.1 400"), "{r:?}");
@@ -188,4 +213,88 @@ fn shutdown_closes_idle_connections_and_returns() {
     assert!(started.elapsed() < Duration::from_secs(5), "drain took {:?}", started.elapsed());
     let mut buf = [0u8; 16];
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "idle keep-alive connection closed");
+}
+
+#[test]
+fn slow_body_is_cut_by_the_body_timeout() {
+    let limits = ServerLimits { body_read_timeout_ms: 300, ..ServerLimits::default() };
+    let mut server = TestServer::start(limits);
+    let mut s = connect(server.addr);
+    let started = Instant::now();
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    let r = read_responses(&mut s, 2);
+    assert!(started.elapsed() < Duration::from_secs(5), "cut after {:?}", started.elapsed());
+    assert_eq!(r.len(), 1, "closed after the 408: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 408"), "{r:?}");
+    server.stop();
+}
+
+#[test]
+fn shutdown_lets_the_request_in_flight_finish() {
+    let (started_tx, started_rx) = mpsc::channel();
+    let mut server = TestServer::start_reporting(ServerLimits::default(), Some(started_tx));
+    let mut s = connect(server.addr);
+    s.write_all(b"GET /slow/300 HTTP/1.1\r\n\r\n").unwrap();
+    started_rx.recv_timeout(Duration::from_secs(20)).expect("handler started");
+    // Begin the shutdown while the handler is still working.
+    server.shutdown.take();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 1, "answered, then closed: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 200") && r[0].contains("connection: close"), "{r:?}");
+    let started = Instant::now();
+    server.stop();
+    assert!(started.elapsed() < Duration::from_secs(5), "drain took {:?}", started.elapsed());
+}
+
+#[test]
+fn shutdown_drain_has_a_deadline() {
+    let (started_tx, started_rx) = mpsc::channel();
+    let limits = ServerLimits { shutdown_drain_ms: 200, ..ServerLimits::default() };
+    let mut server = TestServer::start_reporting(limits, Some(started_tx));
+    let mut s = connect(server.addr);
+    s.write_all(b"GET /slow/60000 HTTP/1.1\r\n\r\n").unwrap();
+    started_rx.recv_timeout(Duration::from_secs(20)).expect("handler started");
+    let started = Instant::now();
+    server.stop();
+    assert!(started.elapsed() < Duration::from_secs(5), "accept_loop returned after {:?}", started.elapsed());
+}
+
+#[test]
+fn connections_over_the_cap_are_refused() {
+    let limits = ServerLimits { connections_max: 1, ..ServerLimits::default() };
+    let mut server = TestServer::start(limits);
+    let mut first = connect(server.addr);
+    first.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_responses(&mut first, 1).len(), 1);
+    // The first connection is open and idle: a second one is closed without an answer.
+    let mut second = connect(server.addr);
+    let _ = second.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(read_responses(&mut second, 1).is_empty(), "refused over the cap");
+    // Once the first one is gone, connections are served again (its task notices the close
+    // asynchronously: retry until a deadline).
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut s = connect(server.addr);
+        let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+        if read_responses(&mut s, 1).first().is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served again after the first connection closed");
+    }
+    server.stop();
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_without_an_answer() {
+    let limits = ServerLimits { idle_timeout_ms: 300, ..ServerLimits::default() };
+    let mut server = TestServer::start(limits);
+    let mut s = connect(server.addr);
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_responses(&mut s, 1).len(), 1);
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed quietly, no 408");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    server.stop();
 }

@@ -87,8 +87,19 @@ fn start(dir: &Path) -> (SocketAddr, async_channel::Sender<()>, std::thread::Joi
     (addr_rx.recv_timeout(Duration::from_secs(30)).expect("started"), shutdown_tx, thread)
 }
 
+type ClientStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
 /// One request over TLS; Err when the handshake or exchange fails.
 fn request(addr: SocketAddr, ca_pem: &str, client: Option<(&str, &str)>) -> Result<(String, Vec<u8>), String> {
+    let mut tls = connect_tls(addr, ca_pem, client)?;
+    tls.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).map_err(|e| e.to_string())?;
+    let server_cert = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()).unwrap_or_default();
+    Ok((String::from_utf8_lossy(&response).into_owned(), server_cert))
+}
+
+fn connect_tls(addr: SocketAddr, ca_pem: &str, client: Option<(&str, &str)>) -> Result<ClientStream, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
@@ -108,12 +119,7 @@ fn request(addr: SocketAddr, ca_pem: &str, client: Option<(&str, &str)>) -> Resu
     let connection = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).map_err(|e| e.to_string())?;
     let socket = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(connection, socket);
-    tls.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    tls.read_to_end(&mut response).map_err(|e| e.to_string())?;
-    let server_cert = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()).unwrap_or_default();
-    Ok((String::from_utf8_lossy(&response).into_owned(), server_cert))
+    Ok(rustls::StreamOwned::new(connection, socket))
 }
 
 #[test]
@@ -129,6 +135,17 @@ fn mutual_tls_accepts_only_valid_client_certificates_and_reloads() {
     let (response, first_server_cert) = request(addr, &ca_pem, Some((&agent_cert, &agent_key))).expect("valid client accepted");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("sans=[\"agent.example\"] cn=Some(\"agent\")"), "{response}");
+
+    // `Expect: 100-continue` over TLS: the interim response must leave before the body comes.
+    let mut tls = connect_tls(addr, &ca_pem, Some((&agent_cert, &agent_key))).expect("valid client accepted");
+    tls.write_all(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap();
+    let mut interim = [0u8; 25];
+    tls.read_exact(&mut interim).expect("100 Continue before the body");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    tls.write_all(b"ok").unwrap();
+    let mut response = Vec::new();
+    let _ = tls.read_to_end(&mut response);
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&response));
 
     assert!(request(addr, &ca_pem, None).is_err(), "no client certificate must be refused");
     let (foreign_cert, foreign_key) = leaf(&other_ca, &["agent.example"], "agent", false);
