@@ -2,6 +2,7 @@
 //! hash that routes a series to its shard.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
@@ -23,9 +24,11 @@ impl Label {
 }
 
 /// A label set. Invariant: sorted by name, names unique, no empty values
-/// (a label with an empty value is the same as an absent label).
+/// (a label with an empty value is the same as an absent label). Immutable and shared:
+/// cloning is a reference-count increment, which matters because query evaluation passes
+/// the same label sets along at every step.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<Vec<Label>>);
 
 impl Labels {
     /// Builds a label set from any pairs: sorts, drops empty values; on duplicate names the last wins.
@@ -42,7 +45,7 @@ impl Labels {
             out.push(label);
         }
         out.retain(|l| !l.value.is_empty());
-        Labels(out)
+        Labels(Arc::new(out))
     }
 
     /// Wraps labels that the caller has already validated as sorted, unique and non-empty.
@@ -55,7 +58,7 @@ impl Labels {
             labels.iter().all(|l| !l.value.is_empty()),
             "labels must have non-empty values"
         );
-        Labels(labels)
+        Labels(Arc::new(labels))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -86,7 +89,7 @@ impl Labels {
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
