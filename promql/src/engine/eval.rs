@@ -49,6 +49,34 @@ pub(super) struct Evaluator<'q> {
     pub step_ms: i64,
     /// Series of each selector, fetched once per query (keyed by the selector's address).
     fetched: HashMap<*const VectorSelector, Vec<SeriesSamples>>,
+    /// Per selector and window edge, the last index found in each series. Steps move forward
+    /// in time, so the next edge is usually a few samples further: walking from here touches
+    /// one or two cache lines per series instead of a whole binary search.
+    cursors: std::cell::RefCell<HashMap<(*const VectorSelector, u8), Vec<usize>>>,
+}
+
+/// Linear steps tried before falling back to a binary search.
+const CURSOR_WALK_MAX: usize = 16;
+
+/// First index in `samples` with a timestamp after `bound` (`partition_point(t <= bound)`),
+/// starting from `cursor`.
+pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usize {
+    let mut c = (*cursor).min(samples.len());
+    if c > 0 && samples[c - 1].timestamp_ms > bound {
+        c = samples[..c].partition_point(|p| p.timestamp_ms <= bound);
+    } else {
+        let mut walked = 0;
+        while c < samples.len() && samples[c].timestamp_ms <= bound {
+            c += 1;
+            walked += 1;
+            if walked == CURSOR_WALK_MAX {
+                c += samples[c..].partition_point(|p| p.timestamp_ms <= bound);
+                break;
+            }
+        }
+    }
+    *cursor = c;
+    c
 }
 
 pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryResult, Error> {
@@ -69,7 +97,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     }
     // An instant query has no step: `step()` is 0 there.
     let step_ms = if q.instant { 0 } else { q.step_ms };
-    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms };
+    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms, cursors: Default::default() };
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
@@ -165,13 +193,27 @@ impl Evaluator<'_> {
         self.fetched.get(&(vs as *const VectorSelector)).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Runs `f` with the cursors of one window edge (`edge`) of `vs`'s series.
+    pub(super) fn with_cursors<R>(&self, vs: &VectorSelector, edge: u8, f: impl FnOnce(&mut Vec<usize>) -> R) -> R {
+        let mut map = self.cursors.borrow_mut();
+        let cursors = map.entry((vs as *const VectorSelector, edge)).or_insert_with(|| vec![0; self.selected(vs).len()]);
+        f(cursors)
+    }
+
+    /// `(from, to)` of each series' samples in the left-open window `(end - range, end]`.
+    pub(super) fn windows(&self, vs: &VectorSelector, end: i64, range_ms: i64) -> Vec<(usize, usize)> {
+        let series = self.selected(vs);
+        let from: Vec<usize> = self.with_cursors(vs, 1, |c| series.iter().zip(c.iter_mut()).map(|(s, c)| advance(&s.samples, c, end - range_ms)).collect());
+        self.with_cursors(vs, 2, |c| series.iter().zip(c.iter_mut()).zip(from).map(|((s, c), f)| (f, advance(&s.samples, c, end))).collect())
+    }
+
     /// The sample an instant selector sees at `t`: the last one in (ref - lookback, ref].
     pub(super) fn instant_samples(&self, vs: &VectorSelector, t: i64) -> Vec<(Labels, Sample)> {
         let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
         let window_start = reference - self.options.lookback_delta_ms;
         let mut out = Vec::new();
-        for s in self.selected(vs) {
-            let end = s.samples.partition_point(|p| p.timestamp_ms <= reference);
+        let ends: Vec<usize> = self.with_cursors(vs, 0, |c| self.selected(vs).iter().zip(c.iter_mut()).map(|(s, c)| advance(&s.samples, c, reference)).collect());
+        for (s, end) in self.selected(vs).iter().zip(ends) {
             if end == 0 {
                 continue;
             }
@@ -193,9 +235,8 @@ impl Evaluator<'_> {
             Expr::MatrixSelector { selector, range_ms } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
                 let mut out = Vec::new();
-                for s in self.selected(selector) {
-                    let from = s.samples.partition_point(|p| p.timestamp_ms <= reference - range_ms);
-                    let to = s.samples.partition_point(|p| p.timestamp_ms <= reference);
+                let windows = self.windows(selector, reference, *range_ms);
+                for (s, (from, to)) in self.selected(selector).iter().zip(windows) {
                     let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
                     if !samples.is_empty() {
                         out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false });
@@ -275,4 +316,24 @@ pub(super) fn check_unique(v: Vec<Elem>) -> Result<Vec<Elem>, Error> {
         }
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever order the bounds come in, the cursor answers like a binary search.
+        #[test]
+        fn advance_matches_partition_point(times in proptest::collection::btree_set(-1000i64..1000, 0..80),
+                                           bounds in proptest::collection::vec(-1100i64..1100, 1..40)) {
+            let samples: Vec<Sample> = times.iter().map(|&t| Sample { timestamp_ms: t, value: 0.0 }).collect();
+            let mut cursor = 0;
+            for bound in bounds {
+                let expected = samples.partition_point(|p| p.timestamp_ms <= bound);
+                prop_assert_eq!(advance(&samples, &mut cursor, bound), expected);
+            }
+        }
+    }
 }

@@ -425,9 +425,8 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     if let Expr::MatrixSelector { selector, range_ms } = unparen(&args[matrix_index]) {
         let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
         let mut filtered = Vec::new();
-        for s in ev.selected(selector) {
-            let from = s.samples.partition_point(|p| p.timestamp_ms <= reference - range_ms);
-            let to = s.samples.partition_point(|p| p.timestamp_ms <= reference);
+        let windows = ev.windows(selector, reference, *range_ms);
+        for (s, (from, to)) in ev.selected(selector).iter().zip(windows) {
             let mut window = &s.samples[from..to];
             if window.iter().any(|p| is_stale_nan(p.value)) {
                 filtered.clear();
