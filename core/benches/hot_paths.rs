@@ -1,0 +1,134 @@
+//! Micro-benchmarks of the hot paths (criterion): remote_write decoding, label hashing,
+//! XOR chunk append/iterate, postings intersection, WAL group commit and PromQL rate/sum.
+//! Run: `cargo bench -p metricstor --bench hot_paths`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use prost::Message;
+use proto::remote_write_v1 as v1;
+use tsdb::chunk::{XorAppender, XorIterator};
+use tsdb::{Labels, Sample, SeriesSamples};
+
+fn write_request(series: usize) -> Vec<u8> {
+    let request = v1::WriteRequest {
+        timeseries: (0..series)
+            .map(|i| v1::TimeSeries {
+                labels: vec![
+                    v1::Label { name: "__name__".into(), value: "http_requests_total".into() },
+                    v1::Label { name: "instance".into(), value: format!("10.0.{}.{}:9100", i / 256, i % 256) },
+                    v1::Label { name: "job".into(), value: format!("job-{}", i % 20) },
+                    v1::Label { name: "pod".into(), value: format!("pod-{i}") },
+                ],
+                samples: vec![v1::Sample { value: i as f64, timestamp: 1_700_000_000_000 }],
+                ..Default::default()
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).expect("compress")
+}
+
+fn decode(c: &mut Criterion) {
+    let body = write_request(2000);
+    let mut group = c.benchmark_group("remote_write");
+    group.throughput(Throughput::Elements(2000));
+    group.bench_function("decode_validate_2000_series", |b| {
+        b.iter(|| metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), false).expect("decodes"))
+    });
+    group.finish();
+}
+
+fn hashing(c: &mut Criterion) {
+    let labels = Labels::from_pairs([("__name__", "http_requests_total"), ("instance", "10.0.0.1:9100"), ("job", "api"), ("pod", "pod-17")]);
+    c.bench_function("labels_stable_hash", |b| b.iter(|| black_box(&labels).stable_hash()));
+}
+
+fn xor(c: &mut Criterion) {
+    let mut group = c.benchmark_group("xor_chunk");
+    group.throughput(Throughput::Elements(120));
+    group.bench_function("append_120", |b| {
+        b.iter(|| {
+            let mut a = XorAppender::default();
+            for i in 0..120i64 {
+                a.append(1_700_000_000_000 + i * 15_000, (i * 3) as f64 + 0.5);
+            }
+            black_box(a.into_chunk())
+        })
+    });
+    let mut a = XorAppender::default();
+    for i in 0..120i64 {
+        a.append(1_700_000_000_000 + i * 15_000, (i * 3) as f64 + 0.5);
+    }
+    let chunk = a.into_chunk();
+    group.bench_function("iterate_120", |b| b.iter(|| XorIterator::new(black_box(&chunk.bytes)).count()));
+    group.finish();
+}
+
+fn postings(c: &mut Criterion) {
+    let a: Vec<u32> = (0..100_000).step_by(3).collect();
+    let b: Vec<u32> = (0..100_000).step_by(7).collect();
+    c.bench_function("postings_intersect_33k_x_14k", |bench| bench.iter(|| tsdb::index::intersect(black_box(&a), black_box(&b))));
+}
+
+fn wal(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let batch: Vec<SeriesSamples> = (0..2000)
+        .map(|i| SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "m".to_string()), ("pod", format!("pod-{i}"))]),
+            samples: vec![Sample { timestamp_ms: 1, value: 1.0 }],
+        })
+        .collect();
+    let mut group = c.benchmark_group("shard");
+    group.throughput(Throughput::Elements(2000));
+    group.sample_size(20);
+    group.bench_function("append_group_2000_samples_fdatasync", |b| {
+        b.iter_custom(|iterations| {
+            let (path, batch) = (path.clone(), batch.clone());
+            glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+                .io_memory(1 << 20)
+                .spawn(move || async move {
+                    let options = tsdb::ShardOptions { wal_segment_bytes: 64 << 20, fsync_on_commit: true };
+                    let mut db = tsdb::ShardDb::open(&path, options).await.expect("open");
+                    let started = std::time::Instant::now();
+                    for i in 0..iterations {
+                        let step: Vec<SeriesSamples> = batch
+                            .iter()
+                            .map(|s| SeriesSamples { labels: s.labels.clone(), samples: vec![Sample { timestamp_ms: 2 + i as i64, value: 1.0 }] })
+                            .collect();
+                        db.append_group(&[step.as_slice()]).await.expect("append");
+                    }
+                    let elapsed = started.elapsed();
+                    db.close().await.expect("close");
+                    elapsed
+                })
+                .expect("executor")
+                .join()
+                .expect("ran")
+        })
+    });
+    group.finish();
+}
+
+fn promql(c: &mut Criterion) {
+    let data = promql::MemQuerier {
+        series: (0..1000)
+            .map(|i| SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "http_requests_total".to_string()), ("job", format!("job-{}", i % 10)), ("pod", format!("pod-{i}"))]),
+                samples: (0..480).map(|k| Sample { timestamp_ms: k * 15_000, value: (k * (i % 5 + 1)) as f64 }).collect(),
+            })
+            .collect(),
+    };
+    let engine = promql::Engine::new(promql::EngineOptions::default());
+    let mut group = c.benchmark_group("promql");
+    group.sample_size(20);
+    group.bench_function("range_sum_rate_1000_series_241_steps", |b| {
+        b.iter(|| {
+            let q = engine.prepare_range("sum by (job) (rate(http_requests_total[5m]))", 3_600_000, 7_200_000, 15_000).expect("parses");
+            black_box(q.execute(&data).expect("runs"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, hashing, xor, postings, wal, promql);
+criterion_main!(benches);
