@@ -2,7 +2,7 @@
 //! hash that routes a series to its shard.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
@@ -26,9 +26,51 @@ impl Label {
 /// A label set. Invariant: sorted by name, names unique, no empty values
 /// (a label with an empty value is the same as an absent label). Immutable and shared:
 /// cloning is a reference-count increment, which matters because query evaluation passes
-/// the same label sets along at every step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Arc<Vec<Label>>);
+/// the same label sets along at every step. The routing hash is computed once and kept.
+#[derive(Clone, Default)]
+pub struct Labels(Arc<LabelsInner>);
+
+#[derive(Default)]
+struct LabelsInner {
+    labels: Vec<Label>,
+    stable_hash: OnceLock<u64>,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.labels == other.0.labels
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.labels.hash(state);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.labels.cmp(&other.0.labels)
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&self.0.labels).finish()
+    }
+}
+
+fn shared(labels: Vec<Label>) -> Labels {
+    Labels(Arc::new(LabelsInner { labels, stable_hash: OnceLock::new() }))
+}
 
 impl Labels {
     /// Builds a label set from any pairs: sorts, drops empty values; on duplicate names the last wins.
@@ -45,7 +87,7 @@ impl Labels {
             out.push(label);
         }
         out.retain(|l| !l.value.is_empty());
-        Labels(Arc::new(out))
+        shared(out)
     }
 
     /// Wraps labels that the caller has already validated as sorted, unique and non-empty.
@@ -58,14 +100,15 @@ impl Labels {
             labels.iter().all(|l| !l.value.is_empty()),
             "labels must have non-empty values"
         );
-        Labels(Arc::new(labels))
+        shared(labels)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
+            .labels
             .binary_search_by(|l| l.name.as_str().cmp(name))
             .ok()
-            .map(|i| self.0[i].value.as_str())
+            .map(|i| self.0.labels[i].value.as_str())
     }
 
     pub fn metric_name(&self) -> Option<&str> {
@@ -73,33 +116,32 @@ impl Labels {
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Label> {
-        self.0.iter()
+        self.0.labels.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.labels.is_empty()
     }
 
     pub fn as_slice(&self) -> &[Label] {
-        &self.0
+        &self.0.labels
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+        match Arc::try_unwrap(self.0) {
+            Ok(inner) => inner.labels,
+            Err(shared) => shared.labels.clone(),
+        }
     }
 
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
-        stable_hash_of(
-            self.0
-                .iter()
-                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
-        )
+        *self.0.stable_hash.get_or_init(|| stable_hash_of(self.0.labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))))
     }
 }
 
@@ -124,7 +166,7 @@ impl fmt::Display for Labels {
         }
         f.write_str("{")?;
         let mut first = true;
-        for label in self.0.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
+        for label in self.0.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
             if !first {
                 f.write_str(", ")?;
             }
