@@ -11,7 +11,7 @@ Usage: python3 bench/compare/compare.py [--series N] [--samples T] [--connection
 Needs: cargo (builds release binaries), and the Debian packages `prometheus` and
 `victoria-metrics` for the peers (apt-get install -y prometheus victoria-metrics).
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -103,17 +103,48 @@ def query(port, q, start_s, end_s, step):
     return json.loads(get(f"http://127.0.0.1:{port}/api/v1/query_range?{params}"))
 
 
+def current_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_system(system, args, work, start_ms):
     proc, port, data = start(system, work)
+    timeline = {"rss": [], "rate": []}  # (seconds since start, value)
     try:
         cpu0 = cpu_seconds(proc.pid)
-        out = subprocess.run(
+        t0 = time.time()
+        sampling = threading.Event()
+
+        def sample_rss():
+            while not sampling.is_set():
+                try:
+                    timeline["rss"].append((time.time() - t0, current_rss_mib(proc.pid)))
+                except OSError:
+                    return
+                time.sleep(0.25)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        bench = subprocess.Popen(
             [os.path.join(ROOT, "target/release/metricstor-bench"), "write", "--url", f"http://127.0.0.1:{port}/api/v1/write",
              "--series", str(args.series), "--samples", str(args.samples), "--connections", str(args.connections),
-             "--start-ms", str(start_ms), "--json"], capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"bench failed against {system}: {out.stdout} {out.stderr[-2000:]}")
-        write = json.loads(out.stdout.strip().splitlines()[-1])
+             "--start-ms", str(start_ms), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stderr_lines = []
+        for line in bench.stderr:  # progress: "  N samples/s, ..." once a second
+            stderr_lines.append(line)
+            parts = line.split()
+            if len(parts) > 1 and parts[1] == "samples/s,":
+                timeline["rate"].append((time.time() - t0, float(parts[0])))
+        stdout = bench.stdout.read()
+        bench.wait()
+        sampling.set()
+        if bench.returncode != 0:
+            raise RuntimeError(f"bench failed against {system}: {stdout} {''.join(stderr_lines)[-2000:]}")
+        write = json.loads(stdout.strip().splitlines()[-1])
         cpu_write = cpu_seconds(proc.pid) - cpu0
         flush(system, port)
         end_s = (start_ms + args.samples * 15000) / 1000
@@ -141,6 +172,7 @@ def run_system(system, args, work, start_ms):
             "samples_sent": write["samples_sent"],
             "samples_stored": stored,
             "errors": write["errors"],
+            "timeline": timeline,
         }
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -148,6 +180,28 @@ def run_system(system, args, work, start_ms):
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def write_svg(rows, path):
+    """Two panels (ingestion samples/s and server RSS over time), one line per system."""
+    colors = {"metricstor": "#d62728", "prometheus": "#1f77b4", "victoriametrics": "#2ca02c"}
+    width, height, pad = 900, 300, 50
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{2 * height}" font-family="sans-serif" font-size="12">']
+    for panel, (key, title) in enumerate([("rate", "samples/s (load generator, per second)"), ("rss", "server RSS (MiB)")]):
+        top = panel * height
+        series = [(r["system"], r["timeline"][key]) for r in rows if r["timeline"][key]]
+        tmax = max([p[0] for _, pts in series for p in pts] + [1])
+        vmax = max([p[1] for _, pts in series for p in pts] + [1])
+        parts.append(f'<text x="{pad}" y="{top + 20}">{title}; x: seconds since start, max {vmax:.0f}</text>')
+        parts.append(f'<rect x="{pad}" y="{top + 30}" width="{width - 2 * pad}" height="{height - 60}" fill="none" stroke="#999"/>')
+        for i, (system, pts) in enumerate(series):
+            coords = " ".join(f"{pad + (t / tmax) * (width - 2 * pad):.1f},{top + height - 30 - (v / vmax) * (height - 60):.1f}" for t, v in pts)
+            color = colors.get(system, "#000")
+            parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+            parts.append(f'<text x="{width - pad - 140}" y="{top + 50 + 16 * i}" fill="{color}">{system}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
 
 
 def main():
@@ -158,6 +212,7 @@ def main():
     p.add_argument("--queries", type=int, default=20)
     p.add_argument("--systems", default="metricstor,prometheus,victoriametrics")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--svg", default=os.path.join(ROOT, "bench", "compare", "timeline.svg"), help="where to write the throughput/RSS plot")
     args = p.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "metricstor", "-p", "metricstor-bench"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="metricstor-compare-")
@@ -169,6 +224,8 @@ def main():
             rows.append(run_system(system, args, work, start_ms))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    write_svg(rows, args.svg)
+    print(f"plot: {args.svg}", file=sys.stderr)
     cols = [("system", "{}"), ("samples_per_s", "{:.0f}"), ("samples_per_cpu_s", "{:.0f}"), ("server_cpu_s", "{:.2f}"),
             ("peak_rss_mib", "{:.0f}"), ("disk_mib", "{:.1f}"), ("query_p50_ms", "{:.1f}"), ("query_p99_ms", "{:.1f}"),
             ("samples_sent", "{}"), ("samples_stored", "{:.0f}"), ("errors", "{}")]
