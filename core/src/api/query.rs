@@ -167,7 +167,7 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
             }
             data.push(']');
             if limit > 0 && total > limit {
-                warnings.push(format!("results truncated due to limit"));
+                warnings.push("results truncated due to limit".to_string());
             }
         }
         Value::Matrix(series) => {
@@ -190,7 +190,7 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
             }
             data.push(']');
             if limit > 0 && total > limit {
-                warnings.push(format!("results truncated due to limit"));
+                warnings.push("results truncated due to limit".to_string());
             }
         }
     }

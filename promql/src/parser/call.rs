@@ -76,7 +76,7 @@ impl Parser<'_> {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
         }
         let expr = args.pop().expect("argument count checked above");
-        self.check_type(&expr, ValueType::Vector, &format!("aggregation expression"), start)?;
+        self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
         let param = args.pop();
         if let (Some(p), Some(t)) = (&param, op.param_type()) {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;

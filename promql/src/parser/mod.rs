@@ -235,7 +235,7 @@ impl<'a> Parser<'a> {
     fn check_binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, return_bool: bool, matching: Option<VectorMatching>, at: usize) -> Result<Expr> {
         for side in [&lhs, &rhs] {
             if !matches!(side.value_type(), ValueType::Scalar | ValueType::Vector) {
-                return Err(self.error_at(at, format!("binary expression must contain only scalar and instant vector types")));
+                return Err(self.error_at(at, "binary expression must contain only scalar and instant vector types"));
             }
         }
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
