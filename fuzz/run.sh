@@ -10,6 +10,13 @@ for target in http1_parse remote_write_decode promql_parse wal_record_decode xor
   work=$(mktemp -d)
   cp -r "fuzz/corpus/$target/." "$work/"
   echo "fuzzing $target for ${seconds}s"
-  cargo fuzz run -O "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|==|INFO: -max_total_time)" | tail -2
-  rm -rf "$work"
+  log="$work.log"
+  if ! cargo fuzz run -O "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
+    # Show the panic message, the input (base64) and the artifact path, not just "deadly signal".
+    grep -E -A3 "panicked at|^Base64:|artifact_prefix|ERROR: libFuzzer" "$log" | head -40
+    echo "fuzz target $target failed; full log above was $log" >&2
+    exit 1
+  fi
+  grep -E "^(Done|INFO: -max_total_time)" "$log" | tail -1
+  rm -rf "$work" "$log"
 done

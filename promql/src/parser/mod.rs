@@ -58,13 +58,26 @@ pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
     }
 }
 
+/// Whether `text` starts with `keyword` (ASCII case-insensitive) not followed by an identifier
+/// character. Safe on any UTF-8: the slice is taken only at a character boundary.
+fn starts_with_keyword(text: &str, keyword: &str) -> bool {
+    match (text.get(..keyword.len()), text.get(keyword.len()..)) {
+        (Some(head), Some(tail)) => head.eq_ignore_ascii_case(keyword) && !tail.starts_with(lexemes::is_metric_char),
+        _ => false,
+    }
+}
+
 impl<'a> Parser<'a> {
     fn offset(&self) -> usize {
         self.input.len() - self.rest.len()
     }
 
     fn error_at(&self, offset: usize, message: impl Into<String>) -> ParseError {
-        let before = &self.input[..offset.min(self.input.len())];
+        let mut end = offset.min(self.input.len());
+        while !self.input.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.input[..end];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         ParseError { line, column, message: message.into() }
@@ -120,11 +133,7 @@ impl<'a> Parser<'a> {
 
     fn peek_keyword(&mut self, keyword: &str) -> bool {
         self.skip_space();
-        let n = keyword.len();
-        self.rest.len() >= n
-            && self.rest.is_char_boundary(n)
-            && self.rest[..n].eq_ignore_ascii_case(keyword)
-            && !self.rest[n..].starts_with(lexemes::is_metric_char)
+        starts_with_keyword(self.rest, keyword)
     }
 
     /// Eats a keyword (case-insensitive, not followed by an identifier character).
@@ -435,9 +444,7 @@ impl<'a> Parser<'a> {
             }
             let after = rest.trim_start();
             if let Some(op) = AggregateOp::from_name(&ident.to_ascii_lowercase()) {
-                let keyword_next = ["by", "without"].iter().any(|k| {
-                    after.len() >= k.len() && after[..k.len()].eq_ignore_ascii_case(k) && !after[k.len()..].starts_with(lexemes::is_metric_char)
-                });
+                let keyword_next = ["by", "without"].iter().any(|k| starts_with_keyword(after, k));
                 if after.starts_with('(') || keyword_next {
                     self.rest = rest;
                     return self.aggregate(op, start);
@@ -592,6 +599,17 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let q = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(parse(&q).unwrap_err().to_string().contains("nested deeper"));
+    }
+
+    /// Found by the promql_parse fuzz target: a multi-byte character right after an aggregation
+    /// name was sliced mid-character while looking for `by`/`without`.
+    #[test]
+    fn multibyte_text_after_identifiers_is_an_error_not_a_panic() {
+        for q in ["max[6h:\u{618}\u{7d0}4rm]ove", "max\u{7d0}", "sum b\u{7d0}", "rate(x[5m]) \u{e9}", "x{a=\"\u{e9}\"} bo\u{7d0}"] {
+            let _ = parse(q);
+        }
+        assert!(parse("max\u{7d0}(x)").is_err());
+        assert!(parse("sum by (a) (x)").is_ok());
     }
 
     #[test]
