@@ -22,6 +22,9 @@ pub enum Error {
         bytes: usize,
         bytes_max: usize,
     },
+    /// A file on disk does not hold what its format promises (bad magic, checksum, bounds).
+    #[error("corrupt {path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
     #[error("short write to {path}: {written} of {wanted} bytes")]
     ShortWrite {
         path: PathBuf,
@@ -31,6 +34,13 @@ pub enum Error {
 }
 
 impl Error {
+    pub fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn io(operation: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             operation,

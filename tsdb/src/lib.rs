@@ -1,7 +1,8 @@
 //! `tsdb` owns the data model and one shard's storage: WAL, in-memory head with
-//! XOR chunks, inverted index, and (later) Prometheus-format blocks.
+//! XOR chunks, inverted index, and Prometheus-format blocks.
 //! It never sees HTTP, configuration files or other shards.
 
+pub mod block;
 pub mod chunk;
 pub mod error;
 pub mod head;

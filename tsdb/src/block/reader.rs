@@ -1,0 +1,188 @@
+//! An opened, immutable block: meta, the whole `index` file in memory (decoded lazily per
+//! series), and chunk segments read one chunk at a time. Answers select/series/label
+//! queries with the same matcher semantics as the head.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::chunks_format::ChunkReader;
+use super::index_format::{IndexReader, IndexSeries};
+use super::meta::BlockMeta;
+use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
+use crate::chunk::XorIterator;
+use crate::error::Error;
+use crate::index::{difference, intersect, union_all};
+use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesSamples};
+
+pub struct Block {
+    dir: PathBuf,
+    pub meta: BlockMeta,
+    index: IndexReader,
+    chunks: ChunkReader,
+}
+
+impl Block {
+    pub fn open(dir: &Path) -> Result<Block, Error> {
+        let meta = BlockMeta::read(dir)?;
+        let index_path = dir.join(INDEX_FILENAME);
+        let bytes = std::fs::read(&index_path).map_err(|e| Error::io("read", &index_path, e))?;
+        let index = IndexReader::new(bytes).map_err(|m| Error::corrupt(&index_path, m))?;
+        let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME))?;
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            meta,
+            index,
+            chunks,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn index_error(&self, message: String) -> Error {
+        Error::corrupt(self.dir.join(INDEX_FILENAME), message)
+    }
+
+    fn postings_where(&self, name: &str, accept: impl Fn(&str) -> bool) -> Result<Vec<u32>, Error> {
+        let Some(values) = self.index.label_postings().get(name) else {
+            return Ok(Vec::new());
+        };
+        let mut lists = Vec::new();
+        for (value, offset) in values {
+            if accept(value) {
+                lists.push(self.index.postings_at(*offset).map_err(|m| self.index_error(m))?);
+            }
+        }
+        Ok(union_all(lists.iter().map(Vec::as_slice)))
+    }
+
+    /// Series ids satisfying every matcher (Prometheus semantics: a matcher accepting ""
+    /// also selects series without the label).
+    fn matching_ids(&self, matchers: &[Matcher]) -> Result<Vec<u32>, Error> {
+        let all = self.index.all_series().map_err(|m| self.index_error(m))?;
+        let mut result: Option<Vec<u32>> = None;
+        for m in matchers {
+            let ids = if m.matches_empty() {
+                difference(&all, &self.postings_where(&m.name, |v| !m.matches(v))?)
+            } else if m.op == MatchOp::Equal {
+                self.postings_where(&m.name, |v| v == m.value)?
+            } else {
+                self.postings_where(&m.name, |v| m.matches(v))?
+            };
+            let next = match result {
+                None => ids,
+                Some(acc) => intersect(&acc, &ids),
+            };
+            let empty = next.is_empty();
+            result = Some(next);
+            if empty {
+                break;
+            }
+        }
+        Ok(result.unwrap_or(all))
+    }
+
+    /// Matching series that have a chunk overlapping `[mint_ms, maxt_ms]`.
+    fn matching_series(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<IndexSeries>, Error> {
+        if !self.meta.overlaps(mint_ms, maxt_ms) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for id in self.matching_ids(matchers)? {
+            let mut s = self.index.series(id).map_err(|m| self.index_error(m))?;
+            s.chunks
+                .retain(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms);
+            if !s.chunks.is_empty() {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Series with their samples in `[mint_ms, maxt_ms]`, in label order.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<SeriesSamples>, Error> {
+        let mut out = Vec::new();
+        for s in self.matching_series(matchers, mint_ms, maxt_ms)? {
+            let mut samples: Vec<Sample> = Vec::new();
+            for c in &s.chunks {
+                let bytes = self.chunks.read_xor(c.chunk_ref)?;
+                let mut it = XorIterator::new(&bytes);
+                samples.extend(
+                    it.by_ref()
+                        .filter(|x| x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms),
+                );
+                if it.error() {
+                    return Err(Error::corrupt(
+                        self.dir.join(CHUNKS_DIRNAME),
+                        format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
+                    ));
+                }
+            }
+            if !samples.is_empty() {
+                out.push(SeriesSamples {
+                    labels: s.labels,
+                    samples,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<Labels>, Error> {
+        Ok(self
+            .matching_series(matchers, mint_ms, maxt_ms)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
+    }
+
+    fn covers(&self, mint_ms: i64, maxt_ms: i64) -> bool {
+        self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
+    }
+
+    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, Error> {
+        if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
+            return Ok(self.index.label_postings().keys().cloned().collect());
+        }
+        let mut names = BTreeSet::new();
+        for labels in self.series(matchers, mint_ms, maxt_ms)? {
+            names.extend(labels.iter().map(|l| l.name.clone()));
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<String>, Error> {
+        if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
+            return Ok(self
+                .index
+                .label_postings()
+                .get(name)
+                .map(|vs| vs.keys().cloned().collect())
+                .unwrap_or_default());
+        }
+        let mut values = BTreeSet::new();
+        for labels in self.series(matchers, mint_ms, maxt_ms)? {
+            if let Some(v) = labels.get(name) {
+                values.insert(v.to_string());
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+}
