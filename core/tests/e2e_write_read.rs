@@ -252,6 +252,14 @@ fn metrics_health_and_query_errors() {
     let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");
+    let (status, body) = get_json(&server.url("/api/v1/parse_query?query=sum(rate(x%5B5m%5D))by(job)"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["type"], "aggregation", "{body}");
+    assert_eq!(body["data"]["grouping"][0], "job", "{body}");
+    assert_eq!(body["data"]["expr"]["args"][0]["range"], 300000, "{body}");
+    let (status, body) = get_json(&server.url("/api/v1/parse_query?query=sum(x"));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errorType"], "bad_data", "{body}");
     // A real dashboard query over the pushed data: aggregation of a rate.
     let (status, body) = get_json(&server.url("/api/v1/query?query=sum%20by%20(job)%20(e2e_counter)"));
     assert_eq!(status, 200, "{body}");

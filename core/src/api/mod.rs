@@ -7,6 +7,7 @@ mod grpc;
 mod labels;
 mod migrate;
 mod params;
+mod parse_query;
 mod query;
 mod remote_read;
 mod self_metrics;
@@ -142,6 +143,7 @@ impl Api {
             "/api/v1/metadata" if method == Method::GET => metadata(self, &params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
             "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
+            "/api/v1/parse_query" if get_or_post => parse_query(&params(request)?),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
@@ -203,6 +205,13 @@ fn format_query(params: &Params) -> Result<Response<Bytes>, ApiError> {
     let mut data = String::new();
     json::push_json_string(&mut data, &promql::printer::print(&expr));
     Ok(json_ok(&data))
+}
+
+/// `/api/v1/parse_query`: the query's syntax tree (see `parse_query`).
+fn parse_query(params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let query = params.get("query").unwrap_or("");
+    let expr = promql::parse(query).map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    Ok(json_ok(&parse_query::translate(&expr).to_string()))
 }
 
 pub(crate) fn json_ok(data_json: &str) -> Response<Bytes> {

@@ -1,0 +1,231 @@
+//! `/api/v1/parse_query`: the query's syntax tree as JSON, in the shape Prometheus' web UI
+//! (tree view, explain) consumes: one object per node with a `type` field
+//! (`aggregation`, `binaryExpr`, `call`, `matrixSelector`, `vectorSelector`, `subquery`,
+//! `numberLiteral`, `stringLiteral`, `parenExpr`, `unaryExpr`).
+
+use promql::ast::{Aggregate, At, Binary, Cardinality, Expr, Subquery, ValueType, VectorSelector};
+use serde_json::{json, Value};
+use tsdb::METRIC_NAME_LABEL;
+
+/// The JSON tree of `expr`.
+pub fn translate(expr: &Expr) -> Value {
+    match expr {
+        Expr::Number(v) => json!({"type": "numberLiteral", "val": number_text(*v)}),
+        Expr::String(s) => json!({"type": "stringLiteral", "val": s}),
+        Expr::VectorSelector(vs) => {
+            let mut node = selector_fields(vs);
+            node["type"] = json!("vectorSelector");
+            node
+        }
+        Expr::MatrixSelector { selector, range_ms } => {
+            let mut node = selector_fields(selector);
+            node["type"] = json!("matrixSelector");
+            node["range"] = json!(range_ms);
+            node["rangeExpr"] = Value::Null;
+            node
+        }
+        Expr::Subquery(sq) => subquery(sq),
+        Expr::Paren(inner) => json!({"type": "parenExpr", "expr": translate(inner)}),
+        Expr::Negate(inner) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
+        Expr::Binary(b) => binary(b),
+        Expr::Aggregate(a) => aggregation(a),
+        Expr::Call { func, args } => {
+            let variadic: i64 = match func.max_args {
+                None => -1,
+                Some(max) => max.saturating_sub(func.min_args) as i64,
+            };
+            json!({
+                "type": "call",
+                "func": {
+                    "name": func.name,
+                    "argTypes": func.arg_types.iter().map(|t| type_name(*t)).collect::<Vec<_>>(),
+                    "variadic": variadic,
+                    "returnType": type_name(func.return_type),
+                },
+                "args": args.iter().map(translate).collect::<Vec<_>>(),
+            })
+        }
+    }
+}
+
+/// Value type names as Prometheus' parser spells them in this API.
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Scalar => "scalar",
+        ValueType::String => "string",
+        ValueType::Vector => "vector",
+        ValueType::Matrix => "matrix",
+    }
+}
+
+/// Shortest round-trip decimal without exponent; infinities signed, as Go's
+/// `FormatFloat(v, 'f', -1, 64)` writes them.
+fn number_text(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn at_fields(at: Option<At>) -> (Value, Value) {
+    match at {
+        None => (Value::Null, Value::Null),
+        Some(At::Time(ms)) => (json!(ms), Value::Null),
+        Some(At::Start) => (Value::Null, json!("start")),
+        Some(At::End) => (Value::Null, json!("end")),
+    }
+}
+
+/// Fields shared by vector and matrix selectors. The metric-name matcher implied by a
+/// written name comes last, where Prometheus' parser puts it.
+fn selector_fields(vs: &VectorSelector) -> Value {
+    let mut matchers: Vec<&tsdb::Matcher> = vs.matchers.iter().collect();
+    if let Some(name) = &vs.name {
+        if let Some(pos) = matchers
+            .iter()
+            .position(|m| m.name == METRIC_NAME_LABEL && m.op.as_str() == "=" && &m.value == name)
+        {
+            let implied = matchers.remove(pos);
+            matchers.push(implied);
+        }
+    }
+    let (timestamp, start_or_end) = at_fields(vs.at);
+    json!({
+        "name": vs.name.as_deref().unwrap_or(""),
+        "offset": vs.offset_ms,
+        "offsetExpr": Value::Null,
+        "matchers": matchers
+            .iter()
+            .map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()}))
+            .collect::<Vec<_>>(),
+        "timestamp": timestamp,
+        "startOrEnd": start_or_end,
+        "anchored": false,
+        "smoothed": false,
+    })
+}
+
+fn subquery(sq: &Subquery) -> Value {
+    let (timestamp, start_or_end) = at_fields(sq.at);
+    json!({
+        "type": "subquery",
+        "expr": translate(&sq.expr),
+        "range": sq.range_ms,
+        "rangeExpr": Value::Null,
+        "offset": sq.offset_ms,
+        "offsetExpr": Value::Null,
+        "step": sq.step_ms.unwrap_or(0),
+        "stepExpr": Value::Null,
+        "timestamp": timestamp,
+        "startOrEnd": start_or_end,
+    })
+}
+
+fn binary(b: &Binary) -> Value {
+    let matching = match &b.matching {
+        None => Value::Null,
+        Some(m) => json!({
+            "card": match m.card {
+                Cardinality::OneToOne => "one-to-one",
+                Cardinality::ManyToOne => "many-to-one",
+                Cardinality::OneToMany => "one-to-many",
+                Cardinality::ManyToMany => "many-to-many",
+            },
+            "labels": m.labels,
+            "on": m.on,
+            "include": m.include,
+            "fillValues": {"lhs": Value::Null, "rhs": Value::Null},
+        }),
+    };
+    json!({
+        "type": "binaryExpr",
+        "op": b.op.as_str(),
+        "lhs": translate(&b.lhs),
+        "rhs": translate(&b.rhs),
+        "matching": matching,
+        "bool": b.return_bool,
+    })
+}
+
+fn aggregation(a: &Aggregate) -> Value {
+    json!({
+        "type": "aggregation",
+        "op": a.op.name(),
+        "expr": translate(&a.expr),
+        "param": a.param.as_ref().map(translate).unwrap_or(Value::Null),
+        "grouping": a.grouping,
+        "without": a.without,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(q: &str) -> Value {
+        match promql::parse(q) {
+            Ok(expr) => translate(&expr),
+            Err(e) => panic!("{q}: {e}"),
+        }
+    }
+
+    #[test]
+    fn selectors_carry_matchers_offset_and_at() {
+        let t = tree(r#"rate(http_requests_total{job="api",code=~"5.."}[5m] offset 1m @ 100)"#);
+        assert_eq!(t["type"], "call");
+        assert_eq!(t["func"]["name"], "rate");
+        assert_eq!(t["func"]["argTypes"], json!(["matrix"]));
+        assert_eq!(t["func"]["variadic"], 0);
+        assert_eq!(t["func"]["returnType"], "vector");
+        let m = &t["args"][0];
+        assert_eq!(m["type"], "matrixSelector");
+        assert_eq!(m["name"], "http_requests_total");
+        assert_eq!(m["range"], 300_000);
+        assert_eq!(m["offset"], 60_000);
+        assert_eq!(m["timestamp"], 100_000);
+        assert_eq!(m["startOrEnd"], Value::Null);
+        let matchers = m["matchers"].as_array().map(Vec::len);
+        assert_eq!(matchers, Some(3));
+        assert_eq!(m["matchers"][2], json!({"name": "__name__", "value": "http_requests_total", "type": "="}));
+        assert_eq!(m["matchers"][1], json!({"name": "code", "value": "5..", "type": "=~"}));
+    }
+
+    #[test]
+    fn binary_aggregation_subquery_and_literals() {
+        let t = tree(r#"sum without (instance) (a) / on (job) group_left (team) -b"#);
+        assert_eq!(t["type"], "binaryExpr");
+        assert_eq!(t["op"], "/");
+        assert_eq!(t["bool"], false);
+        assert_eq!(t["matching"]["card"], "many-to-one");
+        assert_eq!(t["matching"]["labels"], json!(["job"]));
+        assert_eq!(t["matching"]["on"], true);
+        assert_eq!(t["matching"]["include"], json!(["team"]));
+        assert_eq!(t["lhs"]["type"], "aggregation");
+        assert_eq!(t["lhs"]["op"], "sum");
+        assert_eq!(t["lhs"]["without"], true);
+        assert_eq!(t["lhs"]["grouping"], json!(["instance"]));
+        assert_eq!(t["lhs"]["param"], Value::Null);
+        assert_eq!(t["rhs"]["type"], "unaryExpr");
+        assert_eq!(t["rhs"]["expr"]["type"], "vectorSelector");
+
+        let s = tree("max_over_time((x > bool 1)[1h:30s] @ end())");
+        let sq = &s["args"][0];
+        assert_eq!(sq["type"], "subquery");
+        assert_eq!(sq["range"], 3_600_000);
+        assert_eq!(sq["step"], 30_000);
+        assert_eq!(sq["startOrEnd"], "end");
+        assert_eq!(sq["expr"]["type"], "parenExpr");
+        assert_eq!(sq["expr"]["expr"]["bool"], true);
+        assert_eq!(sq["expr"]["expr"]["matching"], Value::Null);
+
+        assert_eq!(tree("1e3")["val"], "1000");
+        assert_eq!(tree("Inf")["val"], "+Inf");
+        assert_eq!(tree("0.25")["val"], "0.25");
+        assert_eq!(tree(r#""x""#), json!({"type": "stringLiteral", "val": "x"}));
+        assert_eq!(tree("label_join(a, \"d\", \",\", \"s\")")["func"]["variadic"], -1);
+        assert_eq!(tree("topk(3, a)")["param"]["val"], "3");
+    }
+}
