@@ -87,6 +87,21 @@ fn prometheus_remote_write_and_promtool_query() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "promtool failed: {stdout} {}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("up{") && stdout.contains("=> 1"), "promtool output: {stdout}");
+
+    // The other promtool query commands, each through our API.
+    let addr = format!("http://{}", server.http_addr);
+    let promtool_out = |args: &[&str]| {
+        let output = Command::new(&promtool).arg("query").args(args).output().expect("run promtool");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "promtool {args:?} failed: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+        stdout
+    };
+    let range = promtool_out(&["range", "--step=1s", &addr, "up"]);
+    assert!(range.contains("up{") && range.contains("1 @["), "promtool query range output: {range}");
+    let series = promtool_out(&["series", "--match=up", &addr]);
+    assert!(series.contains("__name__=\"up\"") && series.contains("job=\"prometheus\""), "promtool query series output: {series}");
+    let labels = promtool_out(&["labels", &addr, "job"]);
+    assert!(labels.lines().any(|l| l.trim() == "prometheus"), "promtool query labels output: {labels}");
     assert!(server.stop());
 }
 
