@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod error;
 pub mod head;
 pub mod index;
+pub mod merge;
 pub mod model;
 pub mod shard;
 pub mod wal;
@@ -24,4 +25,4 @@ pub trait Querier {
 }
 
 pub use error::Error;
-pub use shard::{AppendOutcome, ShardDb, ShardOptions, ShardStats};
+pub use shard::{AppendOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};

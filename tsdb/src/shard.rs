@@ -1,19 +1,56 @@
 //! `ShardDb`: one shard's storage as the server sees it. Appends go WAL-first (one group
-//! commit for many requests), then into the head; reads come from the head.
+//! commit for many requests), then into the head; `maintain` cuts the head into blocks,
+//! checkpoints the WAL and applies retention; reads merge the head with every block.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
+use crate::block::{self, Block, BlockMeta};
 use crate::error::Error;
 use crate::head::{AppendResult, Head};
+use crate::merge::merge_series;
 use crate::model::{Labels, Matcher, SeriesSamples};
+use crate::wal::checkpoint::{self, CheckpointWriter};
 use crate::wal::{Record, Wal, WalOptions};
 use crate::Querier;
+
+/// Prometheus' default block range.
+pub const BLOCK_DURATION_MS_DEFAULT: i64 = 2 * 3600 * 1000;
+/// Prometheus' default retention.
+pub const RETENTION_MS_DEFAULT: i64 = 15 * 24 * 3600 * 1000;
+/// Blocks cut by one `maintain` call, so one call's pause stays bounded (the next call
+/// continues a backlog, e.g. after out-of-order samples for many old ranges).
+pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
+/// Series and samples per checkpoint record, far below the WAL record size limit.
+const CHECKPOINT_SERIES_PER_RECORD: usize = 10_000;
+const CHECKPOINT_SAMPLES_PER_RECORD: usize = 100_000;
 
 #[derive(Clone, Debug)]
 pub struct ShardOptions {
     pub wal_segment_bytes: u64,
     pub fsync_on_commit: bool,
+    /// Range of one block; the head is cut at multiples of it (Prometheus' alignment).
+    pub block_duration_ms: i64,
+    /// Blocks whose whole range is older than this (relative to `maintain`'s clock) are deleted.
+    pub retention_ms: i64,
+}
+
+impl Default for ShardOptions {
+    fn default() -> Self {
+        ShardOptions {
+            wal_segment_bytes: 64 << 20,
+            fsync_on_commit: true,
+            block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
+            retention_ms: RETENTION_MS_DEFAULT,
+        }
+    }
+}
+
+/// What one `maintain` call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MaintainOutcome {
+    pub blocks_cut: Vec<String>,
+    pub blocks_deleted: Vec<String>,
 }
 
 /// What happened to one group's samples.
@@ -32,12 +69,24 @@ pub struct ShardStats {
     pub duplicates_overwritten_total: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
+    pub blocks: u64,
 }
 
 pub struct ShardDb {
+    dir: PathBuf,
+    options: ShardOptions,
     head: Head,
     wal: Wal,
+    /// Open blocks sorted by ULID (creation order); later blocks win ties on read.
+    blocks: Vec<Block>,
     stats: ShardStats,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
@@ -56,8 +105,16 @@ fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut 
 }
 
 impl ShardDb {
-    /// Opens the shard in `dir` (created if missing) and replays its WAL into the head.
+    /// Opens the shard in `dir` (created if missing): opens its blocks, settles an
+    /// interrupted WAL checkpoint, and replays the checkpoint and WAL into the head.
     pub async fn open(dir: &Path, options: ShardOptions) -> Result<ShardDb, Error> {
+        debug_assert!(options.block_duration_ms > 0, "block duration is positive");
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let blocks = block::open_blocks(dir)?;
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io("create", &wal_dir, e))?;
+        let checkpoint =
+            checkpoint::settle(&wal_dir, |ulid| blocks.iter().any(|b| b.meta.ulid == ulid))?;
         let mut head = Head::default();
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();
@@ -66,8 +123,9 @@ impl ShardDb {
         let wal_options = WalOptions {
             segment_bytes: options.wal_segment_bytes,
             fsync_on_commit: options.fsync_on_commit,
+            segment_index_first: checkpoint.as_ref().map_or(1, |(segment, _)| segment + 1),
         };
-        let wal = Wal::open(&dir.join("wal"), wal_options, |record| match record {
+        let mut apply = |record| match record {
             Record::Series(series) => {
                 for (r, labels) in series {
                     let (id, _) = head.get_or_create(&labels);
@@ -82,17 +140,172 @@ impl ShardDb {
                     }
                 }
             }
-        })
-        .await?;
+        };
+        if let Some((_, path)) = &checkpoint {
+            checkpoint::replay(path, &mut apply)?;
+        }
+        let wal = Wal::open(&wal_dir, wal_options, &mut apply).await?;
         if unknown_refs > 0 {
             tracing::warn!(dir = %dir.display(), unknown_refs, "WAL replay: samples for series without a series record were skipped");
         }
-        tracing::info!(dir = %dir.display(), series = head.series_count(), samples = replayed.samples_appended, "shard opened");
+        tracing::info!(dir = %dir.display(), blocks = blocks.len(), series = head.series_count(), samples = replayed.samples_appended, "shard opened");
         let stats = ShardStats {
             series: head.series_count() as u64,
             ..ShardStats::default()
         };
-        Ok(ShardDb { head, wal, stats })
+        Ok(ShardDb {
+            dir: dir.to_path_buf(),
+            options,
+            head,
+            wal,
+            blocks,
+            stats,
+        })
+    }
+
+    /// The next range to cut, `[lo, hi)` aligned to the block duration: due once the head's
+    /// newest sample is half a block past the range (as Prometheus does), or always with `force`.
+    fn cut_range(&self, force: bool) -> Option<(i64, i64)> {
+        let (min_t, max_t) = self.head.time_range()?;
+        let duration = self.options.block_duration_ms;
+        let lo = min_t - min_t.rem_euclid(duration);
+        let hi = lo.saturating_add(duration);
+        (force || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
+    }
+
+    /// True when `maintain` has a block to cut (cheap: two comparisons).
+    pub fn cut_due(&self) -> bool {
+        self.cut_range(false).is_some()
+    }
+
+    /// Cuts due blocks (at most `CUTS_PER_MAINTAIN_MAX`), then deletes blocks past retention.
+    pub async fn maintain(&mut self, now_ms: i64) -> Result<MaintainOutcome, Error> {
+        let mut outcome = MaintainOutcome::default();
+        while outcome.blocks_cut.len() < CUTS_PER_MAINTAIN_MAX {
+            let Some((lo, hi)) = self.cut_range(false) else {
+                break;
+            };
+            outcome.blocks_cut.push(self.cut_block(lo, hi).await?.ulid);
+        }
+        outcome.blocks_deleted = self.apply_retention(now_ms)?;
+        Ok(outcome)
+    }
+
+    /// Cuts the head's oldest block range now, whether or not it is due (tests, shutdown).
+    pub async fn force_cut(&mut self) -> Result<Option<BlockMeta>, Error> {
+        match self.cut_range(true) {
+            Some((lo, hi)) => Ok(Some(self.cut_block(lo, hi).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the head's samples before `hi` as block `[lo, hi)` and replaces the WAL up to
+    /// now with a checkpoint of what remains. Crash safety: the checkpoint is written first
+    /// under a name that ties it to the block; it counts only once the block directory exists
+    /// (the block's rename is the commit point), so replay sees either the old segments or
+    /// the block + checkpoint, never both and never neither.
+    async fn cut_block(&mut self, lo: i64, hi: i64) -> Result<BlockMeta, Error> {
+        let (before, rest) = self.head.split_before(hi);
+        let ulid = block::new_ulid(now_ms().max(0) as u64);
+        let wal_dir = self.dir.join("wal");
+        let finished_segment = self.wal.cut_segment().await?;
+        let mut writer =
+            CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
+        write_checkpoint(&rest, &mut writer)?;
+        let pending = writer.finish()?;
+        let (block_dir, meta) = match block::write_block(&self.dir, &ulid, lo, hi, before) {
+            Ok(written) => written,
+            Err(error) if !self.dir.join(&ulid).is_dir() => {
+                // Not committed: the old segments and the old head stay authoritative.
+                if let Err(e) = std::fs::remove_file(&pending) {
+                    tracing::warn!(path = %pending.display(), error = %e, "could not remove an unused WAL checkpoint");
+                }
+                let tmp = self.dir.join(format!("{ulid}{}", block::TMP_SUFFIX));
+                let _ = std::fs::remove_dir_all(tmp);
+                return Err(error);
+            }
+            Err(error) => {
+                tracing::warn!(block = %ulid, %error, "block renamed into place but a final sync failed; treating it as written");
+                let dir = self.dir.join(&ulid);
+                let meta = BlockMeta::read(&dir)?;
+                (dir, meta)
+            }
+        };
+        // Committed: from here on the block and the checkpoint hold the data.
+        self.head = rest;
+        self.stats.series = self.head.series_count() as u64;
+        tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
+        let opened = Block::open(&block_dir);
+        checkpoint::finalize(&wal_dir, finished_segment, &pending)?;
+        self.blocks.push(opened?);
+        self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
+        Ok(meta)
+    }
+
+    /// Deletes blocks whose range ended before `now_ms - retention`; returns their ULIDs.
+    fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<String>, Error> {
+        let cutoff = now_ms.saturating_sub(self.options.retention_ms);
+        let mut deleted = Vec::new();
+        let mut kept = Vec::with_capacity(self.blocks.len());
+        let mut result = Ok(());
+        for b in std::mem::take(&mut self.blocks) {
+            if result.is_ok() && b.meta.max_time_ms < cutoff {
+                let ulid = b.meta.ulid.clone();
+                drop(b);
+                match block::delete_block(&self.dir, &ulid) {
+                    Ok(()) => {
+                        tracing::info!(shard_dir = %self.dir.display(), block = %ulid, "block past retention deleted");
+                        deleted.push(ulid);
+                    }
+                    Err(e) => result = Err(e),
+                }
+            } else {
+                kept.push(b);
+            }
+        }
+        self.blocks = kept;
+        result.map(|()| deleted)
+    }
+
+    /// Metas of the open blocks, oldest ULID first.
+    pub fn blocks(&self) -> Vec<BlockMeta> {
+        self.blocks.iter().map(|b| b.meta.clone()).collect()
+    }
+
+    fn blocks_overlapping(&self, mint_ms: i64, maxt_ms: i64) -> impl Iterator<Item = &Block> {
+        // Newest first, so newer blocks win ties after the head.
+        self.blocks
+            .iter()
+            .rev()
+            .filter(move |b| b.meta.overlaps(mint_ms, maxt_ms))
+    }
+
+    /// A block read error is reported and that block's part of the answer left out.
+    fn report<T>(block: &Block, result: Result<T, Error>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(error) => {
+                tracing::error!(block = %block.dir().display(), %error, "block read failed; its data is missing from this answer");
+                None
+            }
+        }
+    }
+
+    fn select_merged(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Vec<SeriesSamples> {
+        let head = self.head.select(matchers, mint_ms, maxt_ms);
+        let mut sources = vec![head];
+        for b in self.blocks_overlapping(mint_ms, maxt_ms) {
+            sources.extend(Self::report(b, b.select(matchers, mint_ms, maxt_ms)));
+        }
+        if sources.len() == 1 {
+            return sources.pop().unwrap_or_default();
+        }
+        merge_series(sources)
     }
 
     /// Group commit: all groups' records in one WAL write (+ fdatasync), then the head.
@@ -153,16 +366,38 @@ impl ShardDb {
         Ok(outcomes)
     }
 
+    /// Series matching all matchers with their samples in `[mint_ms, maxt_ms]`: head and
+    /// blocks merged, one sample per timestamp (the head wins, then newer blocks).
     pub fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        self.head.select(matchers, mint_ms, maxt_ms)
+        self.select_merged(matchers, mint_ms, maxt_ms)
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
-        self.head.series(matchers, mint_ms, maxt_ms)
+        let head = self.head.series(matchers, mint_ms, maxt_ms);
+        let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
+        if blocks.peek().is_none() {
+            return head;
+        }
+        let mut all: BTreeSet<Labels> = head.into_iter().collect();
+        for b in blocks {
+            all.extend(Self::report(b, b.series(matchers, mint_ms, maxt_ms)).unwrap_or_default());
+        }
+        all.into_iter().collect()
     }
 
     pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
-        self.head.label_names(matchers, mint_ms, maxt_ms)
+        let head = self.head.label_names(matchers, mint_ms, maxt_ms);
+        let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
+        if blocks.peek().is_none() {
+            return head;
+        }
+        let mut all: BTreeSet<String> = head.into_iter().collect();
+        for b in blocks {
+            all.extend(
+                Self::report(b, b.label_names(matchers, mint_ms, maxt_ms)).unwrap_or_default(),
+            );
+        }
+        all.into_iter().collect()
     }
 
     pub fn label_values(
@@ -172,13 +407,26 @@ impl ShardDb {
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Vec<String> {
-        self.head.label_values(name, matchers, mint_ms, maxt_ms)
+        let head = self.head.label_values(name, matchers, mint_ms, maxt_ms);
+        let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
+        if blocks.peek().is_none() {
+            return head;
+        }
+        let mut all: BTreeSet<String> = head.into_iter().collect();
+        for b in blocks {
+            all.extend(
+                Self::report(b, b.label_values(name, matchers, mint_ms, maxt_ms))
+                    .unwrap_or_default(),
+            );
+        }
+        all.into_iter().collect()
     }
 
     pub fn stats(&self) -> ShardStats {
         ShardStats {
             wal_bytes_written_total: self.wal.stats.bytes_written_total,
             wal_fsyncs_total: self.wal.stats.fsyncs_total,
+            blocks: self.blocks.len() as u64,
             ..self.stats
         }
     }
@@ -191,6 +439,37 @@ impl ShardDb {
 
 impl Querier for ShardDb {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        self.head.select(matchers, mint_ms, maxt_ms)
+        self.select_merged(matchers, mint_ms, maxt_ms)
     }
+}
+
+/// Writes the head's content as series records (ids = head ids) then samples records,
+/// one series' samples decoded at a time.
+fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<(), Error> {
+    let mut result = Ok(());
+    let mut series: Vec<(u32, Labels)> = Vec::new();
+    head.for_each_series(|id, labels, _| {
+        series.push((id, labels));
+        if series.len() >= CHECKPOINT_SERIES_PER_RECORD && result.is_ok() {
+            result = writer.write(&Record::Series(std::mem::take(&mut series)));
+        }
+    });
+    std::mem::replace(&mut result, Ok(()))?;
+    if !series.is_empty() {
+        writer.write(&Record::Series(series))?;
+    }
+    let mut samples: Vec<(u32, crate::Sample)> = Vec::new();
+    head.for_each_series(|id, _, list| {
+        for s in list {
+            samples.push((id, s));
+            if samples.len() >= CHECKPOINT_SAMPLES_PER_RECORD && result.is_ok() {
+                result = writer.write(&Record::Samples(std::mem::take(&mut samples)));
+            }
+        }
+    });
+    result?;
+    if !samples.is_empty() {
+        writer.write(&Record::Samples(samples))?;
+    }
+    Ok(())
 }

@@ -192,6 +192,7 @@ fn queries_with_all_matcher_types_before_and_after_replay() {
     let options = || ShardOptions {
         wal_segment_bytes: 1 << 20,
         fsync_on_commit: false,
+        ..ShardOptions::default()
     };
     let p = path.clone();
     on_executor(move || async move {
@@ -221,6 +222,7 @@ fn same_series_twice_in_one_commit_is_one_series() {
     let options = || ShardOptions {
         wal_segment_bytes: 1 << 20,
         fsync_on_commit: true,
+        ..ShardOptions::default()
     };
     let p = path.clone();
     let before = on_executor(move || async move {

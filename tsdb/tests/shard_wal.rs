@@ -21,6 +21,7 @@ fn options() -> ShardOptions {
     ShardOptions {
         wal_segment_bytes: 64 << 10,
         fsync_on_commit: true,
+        ..ShardOptions::default()
     }
 }
 

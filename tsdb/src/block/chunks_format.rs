@@ -110,7 +110,10 @@ impl ChunkReader {
             ));
         };
         if offset < SEGMENT_HEADER_BYTES as u64 || offset >= *size {
-            return Err(Error::corrupt(path, format!("chunk offset {offset} out of bounds")));
+            return Err(Error::corrupt(
+                path,
+                format!("chunk offset {offset} out of bounds"),
+            ));
         }
         let head_len = (LEN_FIELD_BYTES_MAX as u64).min(size - offset) as usize;
         let mut head = vec![0u8; head_len];
@@ -125,14 +128,25 @@ impl ChunkReader {
         let start = offset + d.pos as u64;
         let total = 1 + data_len + 4;
         if start + total as u64 > *size {
-            return Err(Error::corrupt(path, format!("chunk at {offset} runs past the end")));
+            return Err(Error::corrupt(
+                path,
+                format!("chunk at {offset} runs past the end"),
+            ));
         }
         let mut buf = vec![0u8; total];
         file.read_exact_at(&mut buf, start)
             .map_err(|e| Error::io("read", path, e))?;
-        let crc = u32::from_be_bytes([buf[total - 4], buf[total - 3], buf[total - 2], buf[total - 1]]);
+        let crc = u32::from_be_bytes([
+            buf[total - 4],
+            buf[total - 3],
+            buf[total - 2],
+            buf[total - 1],
+        ]);
         if crc32c(&buf[..total - 4]) != crc {
-            return Err(Error::corrupt(path, format!("chunk at {offset}: checksum mismatch")));
+            return Err(Error::corrupt(
+                path,
+                format!("chunk at {offset}: checksum mismatch"),
+            ));
         }
         if buf[0] != ENCODING_XOR {
             return Err(Error::corrupt(
@@ -158,7 +172,11 @@ mod tests {
         let c = w.add_xor(&[3; 20]);
         assert_eq!(a, 8);
         assert_eq!(b, 8 + 26);
-        assert_eq!(c, 1 << 32 | 8, "third chunk would pass 64 bytes: next segment");
+        assert_eq!(
+            c,
+            1 << 32 | 8,
+            "third chunk would pass 64 bytes: next segment"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         for (i, s) in w.segments.iter().enumerate() {
             std::fs::write(dir.path().join(segment_file_name(i)), s).expect("write");
@@ -171,7 +189,10 @@ mod tests {
         damaged[8 + 26 + 5] ^= 1;
         std::fs::write(dir.path().join(segment_file_name(0)), damaged).expect("write");
         let r = ChunkReader::open(dir.path()).expect("open");
-        let err = r.read_xor(b).expect_err("checksum must catch the flip").to_string();
+        let err = r
+            .read_xor(b)
+            .expect_err("checksum must catch the flip")
+            .to_string();
         assert!(err.contains("000001") && err.contains("checksum"), "{err}");
     }
 }

@@ -132,7 +132,10 @@ impl<'a> Decoder<'a> {
 pub fn section_be32(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
     let mut d = Decoder::new(bytes);
     d.pos = offset;
-    let len = d.be32().ok_or_else(|| format!("section length at {offset} is out of bounds"))? as usize;
+    let len = d
+        .be32()
+        .ok_or_else(|| format!("section length at {offset} is out of bounds"))?
+        as usize;
     checked_body(&mut d, len, offset)
 }
 

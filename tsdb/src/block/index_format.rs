@@ -170,7 +170,10 @@ pub fn encode_index(series: &[IndexSeries]) -> Vec<u8> {
         e.put_uvarint_str(value);
         e.put_uvarint(*offset);
     }
-    e.set_be32(toc_postings_table, (e.len() - toc_postings_table - 4) as u32);
+    e.set_be32(
+        toc_postings_table,
+        (e.len() - toc_postings_table - 4) as u32,
+    );
     e.put_crc_from(toc_postings_table + 4);
 
     // TOC.
@@ -251,8 +254,8 @@ impl IndexReader {
                     let value = p.uvarint_str()?;
                     Some((name, value, p.uvarint()?))
                 })();
-                let (name, value, offset) =
-                    entry.ok_or_else(|| format!("postings offset table: entry {i} is malformed"))?;
+                let (name, value, offset) = entry
+                    .ok_or_else(|| format!("postings offset table: entry {i} is malformed"))?;
                 if name.is_empty() && value.is_empty() {
                     all_postings_offset = Some(offset);
                 } else {
@@ -286,7 +289,9 @@ impl IndexReader {
         let mut d = Decoder::new(body);
         let n = d.be32().ok_or("postings: missing count")? as usize;
         if d.remaining() != n * 4 {
-            return Err(format!("postings at {offset}: count {n} does not fit the section"));
+            return Err(format!(
+                "postings at {offset}: count {n} does not fit the section"
+            ));
         }
         let ids: Vec<u32> = (0..n).filter_map(|_| d.be32()).collect();
         if !ids.windows(2).all(|w| w[0] < w[1]) {
@@ -311,8 +316,7 @@ impl IndexReader {
     /// Decodes the series with id `id` (its entry is at `id * 16`).
     pub fn series(&self, id: u32) -> Result<IndexSeries, String> {
         let offset = id as usize * SERIES_ALIGN_BYTES;
-        let body =
-            section_uvarint(&self.bytes, offset).map_err(|e| format!("series {id}: {e}"))?;
+        let body = section_uvarint(&self.bytes, offset).map_err(|e| format!("series {id}: {e}"))?;
         let bad = || format!("series {id} at {offset} is malformed");
         let mut d = Decoder::new(body);
         let n = d.uvarint().ok_or_else(bad)?;
@@ -325,7 +329,9 @@ impl IndexReader {
         if !labels.windows(2).all(|w| w[0].name < w[1].name)
             || labels.iter().any(|l| l.value.is_empty())
         {
-            return Err(format!("series {id}: labels are not sorted, unique and non-empty"));
+            return Err(format!(
+                "series {id}: labels are not sorted, unique and non-empty"
+            ));
         }
         let k = d.uvarint().ok_or_else(bad)?;
         let mut chunks = Vec::with_capacity((k as usize).min(1 << 16));
@@ -343,7 +349,9 @@ impl IndexReader {
                     }
                 }
                 Some(p) => {
-                    let mint = p.max_time_ms.wrapping_add(d.uvarint().ok_or_else(bad)? as i64);
+                    let mint = p
+                        .max_time_ms
+                        .wrapping_add(d.uvarint().ok_or_else(bad)? as i64);
                     let span = d.uvarint().ok_or_else(bad)? as i64;
                     let r = (p.chunk_ref as i64).wrapping_add(d.varint().ok_or_else(bad)?);
                     ChunkMeta {

@@ -71,8 +71,8 @@ mod tests {
     }
 
     fn arb_series() -> impl Strategy<Value = BTreeMap<Labels, Vec<Sample>>> {
-        let labels = proptest::collection::btree_map("[a-d]{1,2}", "[a-z0-9]{1,3}", 0..3)
-            .prop_map(|m| {
+        let labels =
+            proptest::collection::btree_map("[a-d]{1,2}", "[a-z0-9]{1,3}", 0..3).prop_map(|m| {
                 let mut pairs: Vec<(String, String)> = m.into_iter().collect();
                 pairs.push(("__name__".to_string(), "m".to_string()));
                 Labels::from_pairs(pairs)
@@ -107,7 +107,7 @@ mod tests {
             prop_assert_eq!(meta.stats.num_series, series.len() as u64);
             let block = Block::open(&path).expect("open");
             let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
-            let got = block.select(&[all.clone()], i64::MIN, i64::MAX).expect("select");
+            let got = block.select(std::slice::from_ref(&all), i64::MIN, i64::MAX).expect("select");
             let want: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: s.clone() }).collect();
             prop_assert_eq!(got, want);
             let hi = lo + span;
@@ -127,9 +127,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mk = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
         let input = vec![
-            (mk(&[("__name__", "up"), ("job", "a")]), vec![sample(10, 1.0)]),
-            (mk(&[("__name__", "up"), ("job", "b"), ("env", "prod")]), vec![sample(20, 2.0)]),
-            (mk(&[("__name__", "down"), ("job", "a")]), vec![sample(30, 3.0)]),
+            (
+                mk(&[("__name__", "up"), ("job", "a")]),
+                vec![sample(10, 1.0)],
+            ),
+            (
+                mk(&[("__name__", "up"), ("job", "b"), ("env", "prod")]),
+                vec![sample(20, 2.0)],
+            ),
+            (
+                mk(&[("__name__", "down"), ("job", "a")]),
+                vec![sample(30, 3.0)],
+            ),
             (mk(&[("__name__", "up")]), vec![sample(40, 4.0)]),
         ];
         let (path, _) = write_block(dir.path(), &new_ulid(2), 0, 100, input).expect("write");
@@ -137,38 +146,81 @@ mod tests {
         let m = |op, n: &str, v: &str| Matcher::new(op, n, v).expect("matcher");
         use MatchOp::*;
         let names = |ms: &[Matcher]| -> Vec<String> {
-            block.select(ms, 0, 100).expect("select").iter().map(|s| s.labels.to_string()).collect()
+            block
+                .select(ms, 0, 100)
+                .expect("select")
+                .iter()
+                .map(|s| s.labels.to_string())
+                .collect()
         };
-        assert_eq!(names(&[m(Equal, "__name__", "up"), m(RegexMatch, "env", "")]), vec!["up{}", "up{job=\"a\"}"]);
-        assert_eq!(names(&[m(NotEqual, "job", "a")]), vec!["up{}", "up{env=\"prod\", job=\"b\"}"]);
-        assert_eq!(names(&[m(RegexMatch, "job", "a|b"), m(RegexNoMatch, "__name__", "u.*")]), vec!["down{job=\"a\"}"]);
+        assert_eq!(
+            names(&[m(Equal, "__name__", "up"), m(RegexMatch, "env", "")]),
+            vec!["up{}", "up{job=\"a\"}"]
+        );
+        assert_eq!(
+            names(&[m(NotEqual, "job", "a")]),
+            vec!["up{}", "up{env=\"prod\", job=\"b\"}"]
+        );
+        assert_eq!(
+            names(&[
+                m(RegexMatch, "job", "a|b"),
+                m(RegexNoMatch, "__name__", "u.*")
+            ]),
+            vec!["down{job=\"a\"}"]
+        );
         assert_eq!(names(&[m(Equal, "job", "zzz")]), Vec::<String>::new());
-        assert_eq!(block.select(&[], 15, 35).expect("select").len(), 2, "time range filters chunks");
-        assert_eq!(block.label_values("job", &[], 0, 100).expect("values"), vec!["a", "b"]);
-        assert_eq!(block.label_values("job", &[m(Equal, "__name__", "up")], 0, 15).expect("values"), vec!["a"]);
+        assert_eq!(
+            block.select(&[], 15, 35).expect("select").len(),
+            2,
+            "time range filters chunks"
+        );
+        assert_eq!(
+            block.label_values("job", &[], 0, 100).expect("values"),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            block
+                .label_values("job", &[m(Equal, "__name__", "up")], 0, 15)
+                .expect("values"),
+            vec!["a"]
+        );
     }
 
     #[test]
     fn corrupt_files_are_errors_naming_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let input = vec![(Labels::from_pairs([("__name__", "up")]), vec![sample(1, 1.0)])];
+        let input = vec![(
+            Labels::from_pairs([("__name__", "up")]),
+            vec![sample(1, 1.0)],
+        )];
         let (path, _) = write_block(dir.path(), &new_ulid(3), 0, 10, input).expect("write");
         let index = path.join("index");
         let mut bytes = std::fs::read(&index).expect("read");
         let at = bytes.len() - 10;
         bytes[at] ^= 0xff;
         std::fs::write(&index, bytes).expect("write");
-        let err = Block::open(&path).err().expect("damaged TOC is an error").to_string();
+        let err = Block::open(&path)
+            .err()
+            .expect("damaged TOC is an error")
+            .to_string();
         assert!(err.contains("index") && err.contains("TOC"), "{err}");
         std::fs::write(path.join("meta.json"), b"{").expect("write");
-        let err = Block::open(&path).err().expect("bad meta is an error").to_string();
+        let err = Block::open(&path)
+            .err()
+            .expect("bad meta is an error")
+            .to_string();
         assert!(err.contains("meta.json"), "{err}");
     }
 
     #[test]
     fn leftovers_are_removed_and_blocks_sorted() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let input = || vec![(Labels::from_pairs([("__name__", "up")]), vec![sample(1, 1.0)])];
+        let input = || {
+            vec![(
+                Labels::from_pairs([("__name__", "up")]),
+                vec![sample(1, 1.0)],
+            )]
+        };
         let (a, b) = (new_ulid(10), new_ulid(20));
         write_block(dir.path(), &b, 0, 10, input()).expect("write");
         write_block(dir.path(), &a, 0, 10, input()).expect("write");
@@ -177,7 +229,11 @@ mod tests {
         let blocks = open_blocks(dir.path()).expect("open");
         let ulids: Vec<&str> = blocks.iter().map(|b| b.meta.ulid.as_str()).collect();
         assert_eq!(ulids, vec![a.as_str(), b.as_str()]);
-        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 3, "the .tmp dir is gone");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            3,
+            "the .tmp dir is gone"
+        );
         delete_block(dir.path(), &a).expect("delete");
         assert_eq!(open_blocks(dir.path()).expect("open").len(), 1);
     }

@@ -51,7 +51,11 @@ impl Block {
         let mut lists = Vec::new();
         for (value, offset) in values {
             if accept(value) {
-                lists.push(self.index.postings_at(*offset).map_err(|m| self.index_error(m))?);
+                lists.push(
+                    self.index
+                        .postings_at(*offset)
+                        .map_err(|m| self.index_error(m))?,
+                );
             }
         }
         Ok(union_all(lists.iter().map(Vec::as_slice)))
@@ -139,7 +143,12 @@ impl Block {
         Ok(out)
     }
 
-    pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<Labels>, Error> {
+    pub fn series(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<Labels>, Error> {
         Ok(self
             .matching_series(matchers, mint_ms, maxt_ms)?
             .into_iter()
@@ -151,7 +160,12 @@ impl Block {
         self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
     }
 
-    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, Error> {
+    pub fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<String>, Error> {
         if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
             return Ok(self.index.label_postings().keys().cloned().collect());
         }

@@ -30,9 +30,7 @@ pub fn new_ulid(now_ms: u64) -> String {
 
 /// True for a 26-character Crockford base32 string whose first character keeps it in 128 bits.
 pub fn is_ulid(s: &str) -> bool {
-    s.len() == ULID_LEN
-        && s.bytes().all(|b| ALPHABET.contains(&b))
-        && s.as_bytes()[0] <= b'7'
+    s.len() == ULID_LEN && s.bytes().all(|b| ALPHABET.contains(&b)) && s.as_bytes()[0] <= b'7'
 }
 
 #[cfg(test)]
@@ -48,7 +46,10 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a[..10], b[..10], "same millisecond, same time prefix");
         assert!(c[..10] > a[..10]);
-        assert!(!is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"), "U is not in the alphabet");
+        assert!(
+            !is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"),
+            "U is not in the alphabet"
+        );
         assert!(!is_ulid("wal"));
     }
 }

@@ -23,7 +23,8 @@ pub const DELETED_SUFFIX: &str = ".deleted";
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", path, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
 
@@ -64,7 +65,9 @@ pub fn write_block(
     let mut stats = BlockStats::default();
     for (labels, samples) in series {
         debug_assert!(
-            samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms),
+            samples
+                .windows(2)
+                .all(|w| w[0].timestamp_ms < w[1].timestamp_ms),
             "block samples increase strictly"
         );
         debug_assert!(

@@ -10,16 +10,69 @@ use crate::index::{Index, SeriesId};
 use crate::model::{Label, Labels, Matcher, Sample, SeriesSamples};
 pub use series::{AppendResult, MemSeries};
 
-#[derive(Default)]
 pub struct Head {
     series: Vec<MemSeries>,
     /// Stable label hash → ids with that hash (collisions are resolved by comparing labels).
     by_hash: HashMap<u64, Vec<SeriesId>, foldhash::fast::RandomState>,
     strings: HashSet<Rc<str>, foldhash::fast::RandomState>,
     index: Index,
+    /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
+    min_t: i64,
+    max_t: i64,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            series: Vec::new(),
+            by_hash: HashMap::default(),
+            strings: HashSet::default(),
+            index: Index::default(),
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+        }
+    }
 }
 
 impl Head {
+    /// `(oldest, newest)` sample timestamp, or `None` when the head holds no sample.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        (self.min_t <= self.max_t).then_some((self.min_t, self.max_t))
+    }
+
+    /// Splits the head at `boundary_ms`: returns every series' samples before it, and a new
+    /// head holding the rest. Series left without samples are not carried over (churn), and
+    /// the survivors get fresh dense ids in their old order. `self` is left untouched so a
+    /// failed block write loses nothing.
+    pub fn split_before(&self, boundary_ms: i64) -> (Vec<(Labels, Vec<Sample>)>, Head) {
+        let mut before = Vec::new();
+        let mut rest = Head::default();
+        for s in &self.series {
+            let samples = s.samples_in(i64::MIN, i64::MAX);
+            let split = samples.partition_point(|x| x.timestamp_ms < boundary_ms);
+            let labels = s.labels();
+            if split < samples.len() {
+                let (id, _) = rest.get_or_create(&labels);
+                for sample in &samples[split..] {
+                    rest.append(id, *sample);
+                }
+            }
+            if split > 0 {
+                let mut samples = samples;
+                samples.truncate(split);
+                before.push((labels, samples));
+            }
+        }
+        (before, rest)
+    }
+
+    /// Every series in id order with all its samples (for WAL checkpoints).
+    pub fn for_each_series(&self, mut f: impl FnMut(SeriesId, Labels, Vec<Sample>)) {
+        for (id, s) in self.series.iter().enumerate() {
+            f(id as SeriesId, s.labels(), s.samples_in(i64::MIN, i64::MAX));
+        }
+    }
+
     pub fn series_count(&self) -> usize {
         self.series.len()
     }
@@ -60,7 +113,12 @@ impl Head {
     }
 
     pub fn append(&mut self, id: SeriesId, sample: Sample) -> AppendResult {
-        self.series[id as usize].append(sample.timestamp_ms, sample.value)
+        let result = self.series[id as usize].append(sample.timestamp_ms, sample.value);
+        if result != AppendResult::Duplicate {
+            self.min_t = self.min_t.min(sample.timestamp_ms);
+            self.max_t = self.max_t.max(sample.timestamp_ms);
+        }
+        result
     }
 
     pub fn labels_of(&self, id: SeriesId) -> Labels {
@@ -171,6 +229,37 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn split_drops_emptied_series_and_keeps_the_rest() {
+        let mut head = Head::default();
+        assert_eq!(head.time_range(), None);
+        let (old, _) = head.get_or_create(&labels(&[("__name__", "old")]));
+        let (both, _) = head.get_or_create(&labels(&[("__name__", "both")]));
+        let s = |t: i64| Sample {
+            timestamp_ms: t,
+            value: t as f64,
+        };
+        head.append(old, s(10));
+        for t in [5, 20, 30] {
+            head.append(both, s(t));
+        }
+        head.append(both, s(1)); // out of order
+        assert_eq!(head.time_range(), Some((1, 30)));
+        let (before, rest) = head.split_before(20);
+        assert_eq!(
+            before,
+            vec![
+                (labels(&[("__name__", "old")]), vec![s(10)]),
+                (labels(&[("__name__", "both")]), vec![s(1), s(5)]),
+            ]
+        );
+        assert_eq!(rest.series_count(), 1, "the emptied series is dropped");
+        assert_eq!(rest.time_range(), Some((20, 30)));
+        let got = rest.select(&[], i64::MIN, i64::MAX);
+        assert_eq!(got[0].samples, vec![s(20), s(30)]);
+        assert_eq!(head.series_count(), 2, "the original head is untouched");
     }
 
     #[test]

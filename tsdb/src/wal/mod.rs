@@ -3,6 +3,7 @@
 //! records `u32 length | u32 crc32c | payload`, group commit with optional fdatasync,
 //! and replay that cuts a torn or corrupt tail at the last good record.
 
+pub mod checkpoint;
 pub mod record;
 mod segment;
 
@@ -25,6 +26,9 @@ pub const RECORD_BYTES_MAX: usize = 256 << 20;
 pub struct WalOptions {
     pub segment_bytes: u64,
     pub fsync_on_commit: bool,
+    /// Index of the first segment when the directory holds none (after a checkpoint
+    /// removed every older segment, numbering must continue past the checkpoint's).
+    pub segment_index_first: u32,
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -113,7 +117,8 @@ impl Wal {
             let _ = file.close().await;
             last = Some((index, scan.good_end, scan.tail_page));
         }
-        let (segment, offset, tail) = last.unwrap_or((1, 0, Vec::new()));
+        let (segment, offset, tail) =
+            last.unwrap_or((options.segment_index_first.max(1), 0, Vec::new()));
         let path = segment_path(dir, segment);
         let file = open_rw(&path).await?;
         if offset == 0 {
@@ -196,6 +201,14 @@ impl Wal {
         all.extend_from_slice(&frames);
         self.tail = all.split_off(keep_from);
         Ok(())
+    }
+
+    /// Finishes the current segment (synced) and starts the next one; returns the index of
+    /// the finished segment. Every record appended so far lies in segments up to it.
+    pub async fn cut_segment(&mut self) -> Result<u32, Error> {
+        let finished = self.segment;
+        self.rotate().await?;
+        Ok(finished)
     }
 
     async fn rotate(&mut self) -> Result<(), Error> {

@@ -1,0 +1,422 @@
+//! Head cuts into blocks, WAL checkpoints, retention and merged reads, over real files:
+//! data spanning several block ranges reads back exactly before and after reopening, at
+//! every crash point of a cut, with out-of-order samples arriving after a cut.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
+
+const HOUR_MS: i64 = 3600 * 1000;
+
+fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
+    f: impl FnOnce() -> F + Send + 'static,
+) -> T {
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .io_memory(1 << 20)
+        .spawn(f)
+        .expect("spawn executor")
+        .join()
+        .expect("executor finished")
+}
+
+fn options() -> ShardOptions {
+    ShardOptions {
+        wal_segment_bytes: 256 << 10,
+        fsync_on_commit: false,
+        block_duration_ms: 2 * HOUR_MS,
+        retention_ms: 1000 * 24 * HOUR_MS,
+    }
+}
+
+/// What the shard must hold: series → timestamp → value bits.
+type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
+
+fn labels(name: &str, i: usize) -> Labels {
+    Labels::from_pairs([("__name__", name.to_string()), ("i", i.to_string())])
+}
+
+/// Batches of one minute each over `[from_ms, to_ms)`: `series` steady series, and one
+/// "churn" series that only exists in the first hour.
+fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
+    let mut out = Vec::new();
+    let mut t = from_ms;
+    while t < to_ms {
+        let mut batch: Vec<SeriesSamples> = (0..series)
+            .map(|i| SeriesSamples {
+                labels: labels("steady", i),
+                samples: vec![Sample {
+                    timestamp_ms: t,
+                    value: (t / 1000) as f64 + i as f64 * 0.25,
+                }],
+            })
+            .collect();
+        if t < from_ms + HOUR_MS {
+            batch.push(SeriesSamples {
+                labels: labels("churn", 0),
+                samples: vec![Sample {
+                    timestamp_ms: t,
+                    value: f64::from_bits(if t % 7 == 0 { tsdb::STALE_NAN_BITS } else { 7 }),
+                }],
+            });
+        }
+        out.push(batch);
+        t += 60_000;
+    }
+    out
+}
+
+fn model_of(batches: &[Vec<SeriesSamples>]) -> Model {
+    let mut m = Model::new();
+    for b in batches {
+        for s in b {
+            let e = m.entry(s.labels.clone()).or_default();
+            for x in &s.samples {
+                e.insert(x.timestamp_ms, x.value.to_bits());
+            }
+        }
+    }
+    m
+}
+
+fn held(db: &ShardDb) -> Model {
+    let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+    let mut m = Model::new();
+    for s in db.select(&[all], i64::MIN, i64::MAX) {
+        let e = m.entry(s.labels.clone()).or_default();
+        for w in s.samples.windows(2) {
+            assert!(
+                w[0].timestamp_ms < w[1].timestamp_ms,
+                "one time-ordered sample per timestamp"
+            );
+        }
+        for x in s.samples {
+            assert!(
+                e.insert(x.timestamp_ms, x.value.to_bits()).is_none(),
+                "series returned once"
+            );
+        }
+    }
+    m
+}
+
+/// Samples stored in blocks (from their metas): a duplicate block would inflate it.
+fn block_samples(db: &ShardDb) -> u64 {
+    db.blocks().iter().map(|b| b.stats.num_samples).sum()
+}
+
+struct Snapshot {
+    held: Model,
+    blocks: Vec<tsdb::block::BlockMeta>,
+    head_series: u64,
+}
+
+fn snapshot(db: &ShardDb) -> Snapshot {
+    Snapshot {
+        held: held(db),
+        blocks: db.blocks(),
+        head_series: db.stats().series,
+    }
+}
+
+fn run(dir: &Path, batches: Vec<Vec<SeriesSamples>>, maintain: bool) -> Snapshot {
+    let dir = dir.to_path_buf();
+    on_executor(move || async move {
+        let mut db = ShardDb::open(&dir, options()).await.expect("open");
+        for b in &batches {
+            db.append_group(&[b.as_slice()]).await.expect("append");
+            if maintain && db.cut_due() {
+                db.maintain(0).await.expect("maintain");
+            }
+        }
+        if maintain {
+            db.maintain(0).await.expect("maintain");
+        }
+        let s = snapshot(&db);
+        db.close().await.expect("close");
+        s
+    })
+}
+
+fn wal_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("wal"))
+        .expect("ls wal")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".dma-probe")
+        .collect();
+    names.sort();
+    names
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("ls") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn cuts_blocks_checkpoints_and_reads_everything_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 6.5 hours from an aligned start: ranges [0,2h) [2h,4h) are due once the head reaches
+    // 5h, [4h,6h) would need 7h.
+    let data = batches(100 * 2 * HOUR_MS, 100 * 2 * HOUR_MS + 13 * HOUR_MS / 2, 3);
+    let want = model_of(&data);
+    let total: u64 = want.values().map(|m| m.len() as u64).sum();
+    let got = run(dir.path(), data, true);
+    assert_eq!(got.held, want);
+    assert_eq!(got.blocks.len(), 2, "{:?}", got.blocks);
+    assert_eq!(got.blocks[0].min_time_ms, 200 * HOUR_MS);
+    assert_eq!(got.blocks[0].max_time_ms, 202 * HOUR_MS);
+    assert_eq!(got.blocks[1].max_time_ms, 204 * HOUR_MS);
+    assert_eq!(
+        block_samples_of(&got.blocks),
+        2 * 120 * 3 + 60,
+        "4 h of 3 series + 1 h of churn"
+    );
+    assert_eq!(
+        got.head_series, 3,
+        "the churn series left the head after the cut"
+    );
+    // The WAL holds a checkpoint and only segments written after it.
+    let wal = wal_entries(dir.path());
+    assert_eq!(
+        wal.iter().filter(|n| n.starts_with("checkpoint.")).count(),
+        1,
+        "{wal:?}"
+    );
+    assert!(
+        !wal.iter().any(|n| n == "00000001"),
+        "segments before the checkpoint are gone: {wal:?}"
+    );
+
+    // Reopen: blocks + checkpoint + remaining segments give the same answer, nothing twice.
+    let reopened = run(dir.path(), Vec::new(), true);
+    assert_eq!(reopened.held, want);
+    assert_eq!(reopened.blocks, got.blocks);
+    let head_samples: u64 = total - block_samples_of(&got.blocks);
+    assert_eq!(head_samples, 150 * 3, "2.5 h of 3 series stay in the head");
+}
+
+fn block_samples_of(blocks: &[tsdb::block::BlockMeta]) -> u64 {
+    blocks.iter().map(|b| b.stats.num_samples).sum()
+}
+
+#[test]
+fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = 50 * 2 * HOUR_MS;
+    let data = batches(start, start + 5 * HOUR_MS, 2);
+    let first = run(dir.path(), data.clone(), true);
+    assert_eq!(first.blocks.len(), 1);
+    // Old samples for a block that exists: one new, one overwriting a block sample.
+    let late = vec![vec![
+        SeriesSamples {
+            labels: labels("steady", 0),
+            samples: vec![
+                Sample {
+                    timestamp_ms: start + 30_000,
+                    value: -1.0,
+                },
+                Sample {
+                    timestamp_ms: start + 60_000,
+                    value: -2.0,
+                },
+            ],
+        },
+        SeriesSamples {
+            labels: labels("late", 9),
+            samples: vec![Sample {
+                timestamp_ms: start + 1,
+                value: 9.0,
+            }],
+        },
+    ]];
+    let mut want = model_of(&data);
+    for (l, m) in model_of(&late) {
+        want.entry(l).or_default().extend(m);
+    }
+    let dir_path = dir.path().to_path_buf();
+    let late_clone = late.clone();
+    let (before_cut, after_cut, blocks) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, options()).await.expect("open");
+        db.append_group(&[late_clone[0].as_slice()])
+            .await
+            .expect("append late");
+        let before_cut = held(&db);
+        let outcome = db.maintain(0).await.expect("maintain");
+        assert_eq!(
+            outcome.blocks_cut.len(),
+            1,
+            "the old range is due again: {outcome:?}"
+        );
+        let after_cut = held(&db);
+        let blocks = db.blocks();
+        db.close().await.expect("close");
+        (before_cut, after_cut, blocks)
+    });
+    assert_eq!(
+        before_cut, want,
+        "late samples are served from the head, the head wins"
+    );
+    assert_eq!(
+        after_cut, want,
+        "and from the newer overlapping block after the cut"
+    );
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(
+        blocks[1].min_time_ms, blocks[0].min_time_ms,
+        "overlapping ranges"
+    );
+    assert_eq!(blocks[1].stats.num_samples, 3);
+    assert_eq!(run(dir.path(), Vec::new(), false).held, want);
+}
+
+/// Builds the on-disk state of a crash in the middle of a cut from the state before the
+/// cut (`before`) and after it (`after`), then reopens it.
+fn crash_state(before: &Path, after: &Path, with_block: bool, target: &Path) -> PathBuf {
+    copy_dir(before, target);
+    let wal_after = wal_entries(after);
+    let checkpoint = wal_after
+        .iter()
+        .find(|n| n.starts_with("checkpoint."))
+        .expect("a checkpoint after the cut");
+    let ulid = std::fs::read_dir(after)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|n| tsdb::block::is_ulid(n))
+        .expect("a block after the cut");
+    std::fs::copy(
+        after.join("wal").join(checkpoint),
+        target.join("wal").join(format!("{checkpoint}.{ulid}")),
+    )
+    .expect("copy checkpoint");
+    if with_block {
+        copy_dir(&after.join(&ulid), &target.join(&ulid));
+    } else {
+        // The block was still being written.
+        copy_dir(&after.join(&ulid), &target.join(format!("{ulid}.tmp")));
+    }
+    target.to_path_buf()
+}
+
+#[test]
+fn a_crash_at_any_point_of_a_cut_loses_nothing_and_stores_nothing_twice() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (before, after) = (root.path().join("before"), root.path().join("after"));
+    let start = 10 * 2 * HOUR_MS;
+    let data = batches(start, start + 5 * HOUR_MS, 2);
+    let want = model_of(&data);
+    run(&before, data, false);
+    copy_dir(&before, &after);
+    let cut = {
+        let after = after.clone();
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&after, options()).await.expect("open");
+            let outcome = db.maintain(0).await.expect("maintain");
+            let blocks = db.blocks();
+            db.close().await.expect("close");
+            assert_eq!(outcome.blocks_cut.len(), 1);
+            blocks
+        })
+    };
+    let block_total = block_samples_of(&cut);
+    for with_block in [false, true] {
+        let target = root.path().join(format!("crash-{with_block}"));
+        crash_state(&before, &after, with_block, &target);
+        let reopened = run(&target, Vec::new(), true);
+        assert_eq!(reopened.held, want, "with_block={with_block}");
+        assert_eq!(
+            reopened.blocks.len(),
+            1,
+            "exactly one block for the range, with_block={with_block}"
+        );
+        assert_eq!(block_samples_of(&reopened.blocks), block_total);
+        let leftovers: Vec<String> = std::fs::read_dir(&target)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let wal = wal_entries(&target);
+        assert_eq!(
+            wal.iter().filter(|n| n.starts_with("checkpoint.")).count(),
+            1,
+            "{wal:?}"
+        );
+        // A third open after the settled state still agrees.
+        let again = run(&target, Vec::new(), true);
+        assert_eq!(again.held, want);
+        assert_eq!(again.blocks.len(), 1);
+    }
+}
+
+#[test]
+fn retention_deletes_blocks_whose_range_ended_before_the_cutoff() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = 2 * HOUR_MS * 1000;
+    let data = batches(start, start + 7 * HOUR_MS, 1);
+    let got = run(dir.path(), data, true);
+    assert_eq!(got.blocks.len(), 2);
+    let first_end = got.blocks[0].max_time_ms;
+    let dir_path = dir.path().to_path_buf();
+    let (kept, deleted, gone) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, options()).await.expect("open");
+        let retention = options().retention_ms;
+        // At exactly the first block's end + retention nothing is old enough yet.
+        let none = db.maintain(first_end + retention).await.expect("maintain");
+        assert!(none.blocks_deleted.is_empty(), "{none:?}");
+        let outcome = db
+            .maintain(first_end + retention + 1)
+            .await
+            .expect("maintain");
+        let m = Matcher::new(MatchOp::Equal, "__name__", "steady").expect("matcher");
+        let gone = db.select(&[m], start, first_end - 1).is_empty();
+        let kept = db.blocks();
+        db.close().await.expect("close");
+        (kept, outcome.blocks_deleted, gone)
+    });
+    assert_eq!(deleted, vec![got.blocks[0].ulid.clone()]);
+    assert_eq!(kept, got.blocks[1..].to_vec());
+    assert!(gone, "the deleted block's samples are no longer served");
+    assert!(!dir.path().join(&got.blocks[0].ulid).exists());
+    assert!(!dir
+        .path()
+        .join(format!("{}.deleted", got.blocks[0].ulid))
+        .exists());
+}
+
+#[test]
+fn force_cut_moves_the_oldest_range_into_a_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = batches(0, HOUR_MS, 2);
+    let want = model_of(&data);
+    let dir_path = dir.path().to_path_buf();
+    let (meta, held_after, series_after) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, options()).await.expect("open");
+        for b in &data {
+            db.append_group(&[b.as_slice()]).await.expect("append");
+        }
+        assert!(!db.cut_due());
+        let meta = db.force_cut().await.expect("cut").expect("a block");
+        let series_after = db.stats().series;
+        let h = held(&db);
+        assert!(
+            db.force_cut().await.expect("cut").is_none(),
+            "the head is empty now"
+        );
+        db.close().await.expect("close");
+        (meta, h, series_after)
+    });
+    assert_eq!((meta.min_time_ms, meta.max_time_ms), (0, 2 * HOUR_MS));
+    assert_eq!(held_after, want);
+    assert_eq!(series_after, 0);
+    assert_eq!(run(dir.path(), Vec::new(), false).held, want);
+    let _ = block_samples;
+}
