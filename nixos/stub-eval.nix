@@ -1,0 +1,191 @@
+# Evaluates nixos/module.nix against the stub module system (stub-harness.nix, stub-lib.nix; no
+# nixpkgs, no network) and checks what it generates. nixos/check.sh runs it; it evaluates to the list of
+# passed checks, or throws with every failed one.
+let
+  harness = import ./stub-harness.nix { };
+  inherit (harness) lib pkgs eval;
+  inherit (builtins) all any attrNames elem filter fromJSON length;
+
+  failedAssertions = config: map (a: a.message) (filter (a: !a.assertion) config.assertions);
+
+  # ---- the configurations under test ----
+  # A TLS path given as a path literal: `apply = toString` must keep it out of the store.
+  literalKeyPath = ./stub-eval.nix;
+
+  plain = eval { enable = true; };
+  mtls = eval {
+    enable = true;
+    openFirewall = true;
+    settings.server.http_addr = "0.0.0.0:9101";
+    settings.server.grpc_addr = "[::]:9100";
+    settings.server.cores = 2;
+    settings.storage.retention_days = 30;
+    settings.tls.write_allowed_sans = [ "prometheus" ];
+    tls.certFile = "/run/secrets/metricstor/server.crt";
+    tls.keyFile = literalKeyPath;
+    tls.caFile = "/run/secrets/metricstor/ca.crt";
+    tls.requireClientCert = true;
+    extraArgs = [ "--flag=100%" ];
+  };
+  tlsOnly = eval {
+    enable = true;
+    tls.certFile = "/run/secrets/s.crt";
+    tls.keyFile = "/run/secrets/s.key";
+  };
+  lowPort = eval { enable = true; openFirewall = true; settings.server.http_addr = "10.0.0.1:443"; };
+  disabled = eval { };
+  storeKey = eval {
+    enable = true;
+    tls.certFile = "${builtins.storeDir}/0000000000000000000000000000000-server.crt";
+    tls.keyFile = "/run/secrets/s.key";
+  };
+  directTls = eval { enable = true; settings.tls.key_file = "/etc/metricstor/server.key"; };
+  halfTls = eval { enable = true; tls.certFile = "/run/secrets/s.crt"; tls.requireClientCert = true; };
+  hostName = eval { enable = true; settings.server.http_addr = "localhost:9101"; };
+  outsideStateDir = eval { enable = true; settings.storage.data_dir = "/srv/metricstor"; };
+
+  svc = config: config.systemd.services.metricstor;
+  sc = config: (svc config).serviceConfig;
+  yaml = config: fromJSON config.services.metricstor.configFile.text;
+  creds = "/run/credentials/metricstor.service";
+  metricstorBin = "${pkgs.metricstor}/bin/metricstor";
+  hasInfix = lib.hasInfix;
+
+  # ---- checks: [ name  boolean ] ----
+  checks = [
+    # ExecStart
+    [ "ExecStart runs the package's binary with --config and the generated file"
+      ((sc plain).ExecStart == "${metricstorBin} --config ${plain.services.metricstor.configFile}") ]
+    [ "ExecStart appends extraArgs escaped for systemd (% doubled, quoted)"
+      ((sc mtls).ExecStart == "${metricstorBin} --config ${mtls.services.metricstor.configFile} \"--flag=100%%\"") ]
+    [ "the config file is a store path named metricstor.yaml"
+      (lib.hasPrefix "${builtins.storeDir}/" (toString plain.services.metricstor.configFile)
+        && lib.hasSuffix "-metricstor.yaml" (toString plain.services.metricstor.configFile)) ]
+
+    # Generated YAML
+    [ "default YAML: the typed keys with their defaults, nothing else"
+      (yaml plain == {
+        server = { http_addr = "127.0.0.1:9101"; grpc_addr = "127.0.0.1:9100"; };
+        storage = { data_dir = "/var/lib/metricstor"; retention_days = 15; };
+      }) ]
+    [ "mTLS YAML: freeform keys kept beside typed ones; TLS files point at the credentials"
+      (yaml mtls == {
+        server = { http_addr = "0.0.0.0:9101"; grpc_addr = "[::]:9100"; cores = 2; };
+        storage = { data_dir = "/var/lib/metricstor"; retention_days = 30; };
+        tls = {
+          cert_file = "${creds}/tls-cert";
+          key_file = "${creds}/tls-key";
+          ca_file = "${creds}/tls-ca";
+          require_client_cert = true;
+          write_allowed_sans = [ "prometheus" ];
+        };
+      }) ]
+    [ "TLS without client certificates: require_client_cert false, no ca_file"
+      ((yaml tlsOnly).tls == { cert_file = "${creds}/tls-cert"; key_file = "${creds}/tls-key"; require_client_cert = false; }) ]
+    [ "every YAML key is one the server knows (core/src/config.rs)"
+      (let
+        known = {
+          server = [ "http_addr" "grpc_addr" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
+            "header_read_timeout_seconds" "body_read_timeout_seconds" "idle_timeout_seconds" "shard_queue_depth"
+            "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
+            "max_concurrent_streams" ];
+          storage = [ "data_dir" "shards" "retention_days" "wal_segment_size_mb" "wal_fsync" "block_duration_hours" "reject_non_finite" ];
+          tls = [ "cert_file" "key_file" "ca_file" "require_client_cert" "min_version" "write_allowed_sans" "read_allowed_sans" ];
+        };
+        ok = y: all (section: known ? ${section} && all (key: elem key known.${section}) (attrNames y.${section})) (attrNames y);
+      in all ok [ (yaml plain) (yaml mtls) (yaml tlsOnly) ]) ]
+
+    # Keys never in the store
+    [ "no TLS path in the YAML or in LoadCredential points into the store"
+      (all (config:
+        let y = yaml config; in
+        all (key: !(y ? tls && y.tls ? ${key}) || !(lib.hasPrefix "${builtins.storeDir}/" y.tls.${key})) [ "cert_file" "key_file" "ca_file" ]
+        && all (c: !(hasInfix ":${builtins.storeDir}/" c)) (sc config).LoadCredential)
+        [ plain mtls tlsOnly ]) ]
+    [ "LoadCredential passes the three TLS files by their original paths"
+      ((sc mtls).LoadCredential == [
+        "tls-ca:/run/secrets/metricstor/ca.crt"
+        "tls-cert:/run/secrets/metricstor/server.crt"
+        "tls-key:${toString literalKeyPath}"
+      ]) ]
+    [ "a path literal for keyFile stays a plain string outside the store (not copied)"
+      (mtls.services.metricstor.tls.keyFile == toString literalKeyPath
+        && !(lib.hasPrefix "${builtins.storeDir}/" mtls.services.metricstor.tls.keyFile)) ]
+    [ "no TLS: no LoadCredential, no tls section"
+      ((sc plain).LoadCredential == [ ] && !((yaml plain) ? tls)) ]
+    [ "a certFile in the store fails an assertion naming the store"
+      (any (m: hasInfix "must not be in ${builtins.storeDir}" m) (failedAssertions storeKey)) ]
+    [ "settings.tls.key_file set directly fails an assertion"
+      (any (m: hasInfix "settings.tls" m) (failedAssertions directTls)) ]
+    [ "certFile without keyFile, and requireClientCert without caFile, fail assertions"
+      (let f = failedAssertions halfTls; in any (hasInfix "set together") f && any (hasInfix "requireClientCert") f) ]
+    [ "a host name instead of IP:port fails an assertion"
+      (any (hasInfix "IP:port") (failedAssertions hostName)) ]
+    [ "a data_dir outside /var/lib fails an assertion"
+      (any (hasInfix "data_dir") (failedAssertions outsideStateDir)) ]
+    [ "valid configurations pass every assertion"
+      (all (config: failedAssertions config == [ ]) [ plain mtls tlsOnly lowPort ]) ]
+
+    # Hardening and unit shape
+    [ "hardening keys present with their values"
+      (all (config:
+        let s = sc config; in
+        s.DynamicUser == true && s.StateDirectory == "metricstor" && s.ProtectSystem == "strict"
+        && s.ProtectHome == true && s.PrivateTmp == true && s.NoNewPrivileges == true
+        && s.SystemCallArchitectures == "native"
+        && s.RestrictAddressFamilies == [ "AF_INET" "AF_INET6" "AF_UNIX" ]
+        && s.LimitMEMLOCK == "infinity" && s.LimitNOFILE >= 65536
+        && s.Restart == "on-failure") [ plain mtls ]) ]
+    [ "CapabilityBoundingSet is empty unless a port is below 1024"
+      ((sc plain).CapabilityBoundingSet == [ "" ] && (sc plain).AmbientCapabilities == [ ]
+        && (sc lowPort).CapabilityBoundingSet == [ "CAP_NET_BIND_SERVICE" ]
+        && (sc lowPort).AmbientCapabilities == [ "CAP_NET_BIND_SERVICE" ]) ]
+    [ "SystemCallFilter: @system-service plus the io_uring calls; @resources (sched_setaffinity) not denied"
+      (let f = (sc plain).SystemCallFilter; in
+        elem "@system-service" f && all (c: elem c f) [ "io_uring_setup" "io_uring_enter" "io_uring_register" ]
+        && !(elem "~@resources" f) && !(any (lib.hasPrefix "~io_uring") f) && !(elem "~@aio" f)) ]
+    [ "StateDirectory and data_dir agree"
+      ((sc plain).StateDirectory == lib.removePrefix "/var/lib/" (yaml plain).storage.data_dir
+        && (sc plain).WorkingDirectory == (yaml plain).storage.data_dir) ]
+    [ "the unit starts with multi-user.target"
+      (elem "multi-user.target" (svc plain).wantedBy) ]
+
+    # Readiness
+    [ "readiness: plain HTTP polls http://127.0.0.1:9101/-/ready with --fail, bounded"
+      (let t = (sc plain).ExecStartPost.text; in
+        hasInfix "--fail 'http://127.0.0.1:9101/-/ready'" t && hasInfix "attempt <= 240" t && hasInfix "exit 1" t) ]
+    [ "readiness: mTLS polls https on loopback for a 0.0.0.0 listener and accepts a handshake refusal"
+      (let t = (sc mtls).ExecStartPost.text; in
+        hasInfix "'https://127.0.0.1:9101/-/ready'" t && hasInfix "--insecure" t
+        && hasInfix "\"$rc\" -ne 7" t && hasInfix "\"$rc\" -ne 28" t && !(hasInfix "--fail" t)) ]
+    [ "readiness: TLS without client certificates requires a 200 over https"
+      (let t = (sc tlsOnly).ExecStartPost.text; in hasInfix "--fail --insecure 'https://127.0.0.1:9101/-/ready'" t) ]
+
+    # Firewall
+    [ "openFirewall opens exactly the two listen ports"
+      (mtls.networking.firewall.allowedTCPPorts == [ 9101 9100 ]) ]
+    [ "openFirewall = false opens nothing"
+      (plain.networking.firewall.allowedTCPPorts == [ ]) ]
+    [ "openFirewall with a low port opens it"
+      (lowPort.networking.firewall.allowedTCPPorts == [ 443 9100 ]) ]
+
+    # The stub must reject what NixOS rejects, or the checks above could pass vacuously.
+    [ "stub fidelity: a wrongly typed value is rejected (retention_days = 0)"
+      (!(builtins.tryEval (builtins.deepSeq (eval { enable = true; settings.storage.retention_days = 0; }).systemd true)).success) ]
+    [ "stub fidelity: an undeclared option is rejected (services.metricstor.bogus)"
+      (!(builtins.tryEval (builtins.deepSeq (eval { enable = true; bogus = 1; }).systemd true)).success) ]
+    [ "stub fidelity: a path literal would show up as a store path if interpolated"
+      (lib.hasPrefix "${builtins.storeDir}/" "${literalKeyPath}") ]
+
+    # enable = false
+    [ "enable = false defines no unit, no assertions, no ports"
+      (disabled.systemd.services == { } && disabled.assertions == [ ] && disabled.networking.firewall.allowedTCPPorts == [ ]) ]
+  ];
+
+  failed = filter (c: !(builtins.elemAt c 1)) checks;
+  passed = filter (c: builtins.elemAt c 1) checks;
+in
+if failed != [ ] then
+  throw ("module checks FAILED:\n" + lib.concatMapStringsSep "\n" (c: "  FAIL: ${builtins.head c}") failed
+    + "\n(${toString (length passed)} passed, ${toString (length failed)} failed)")
+else map (c: "ok: ${builtins.head c}") passed
