@@ -6,6 +6,22 @@ let
   inherit (harness) lib pkgs eval;
   inherit (builtins) all any attrNames elem filter fromJSON length;
 
+  # flake.nix's outputs over stub nixpkgs, and the VM test's server node through the module.
+  flake = import ./stub-flake.nix;
+  flakePkg = flake.packages.x86_64-linux.default;
+  vmTest = flake.checks.x86_64-linux.vm;
+  vmServer = (lib.evalModules {
+    modules = [
+      harness.nixosStub
+      ({ lib, ... }: {
+        options.virtualisation = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
+        options.environment = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
+      })
+      vmTest.nodes.server
+    ];
+    specialArgs = { pkgs = import ./stub-nixpkgs { system = "x86_64-linux"; overlays = [ flake.overlays.default ]; }; inherit (harness) utils; };
+  }).config;
+
   failedAssertions = config: map (a: a.message) (filter (a: !a.assertion) config.assertions);
 
   # ---- the configurations under test ----
@@ -168,6 +184,33 @@ let
       (plain.networking.firewall.allowedTCPPorts == [ ]) ]
     [ "openFirewall with a low port opens it"
       (lowPort.networking.firewall.allowedTCPPorts == [ 443 9100 ]) ]
+
+    # flake.nix, package.nix and the VM test, evaluated over stub nixpkgs
+    [ "flake: packages, checks.vm and devShells for x86_64-linux and aarch64-linux"
+      (all (system: flake.packages ? ${system} && flake.checks.${system} ? vm && flake.devShells ? ${system})
+        [ "x86_64-linux" "aarch64-linux" ]) ]
+    [ "package: builds -p metricstor from Cargo.lock, tests off, version from Cargo.toml, mainProgram set"
+      (flakePkg.cargoBuildFlags == [ "-p" "metricstor" ] && flakePkg.doCheck == false
+        && flakePkg.cargoLock.lockFile == ../Cargo.lock
+        && flakePkg.version == (builtins.fromTOML (builtins.readFile ../Cargo.toml)).workspace.package.version
+        && flakePkg.meta.mainProgram == "metricstor" && flakePkg.meta.license.spdxId == "Apache-2.0") ]
+    [ "package: source is the workspace members only (no target/, no fuzz corpus)"
+      (flakePkg.src.fileset == [ ../Cargo.toml ../Cargo.lock ../bench ../core ../net ../promql ../proto ../tsdb ]) ]
+    [ "devShell: cargo, clippy, rustfmt, cargo-nextest, cargo-fuzz, prometheus"
+      (let names = map (p: p.outPath) flake.devShells.x86_64-linux.default.packages; in
+        all (n: elem "/stub/${n}" names) [ "cargo" "rustc" "clippy" "rustfmt" "cargo-nextest" "cargo-fuzz" "prometheus" ]) ]
+    [ "nixosModules.default: package defaults to the flake's build"
+      (vmServer.services.metricstor.package.outPath == flakePkg.outPath) ]
+    [ "VM test server node: passes the module's assertions, mTLS via credentials, identities in the YAML"
+      (let y = fromJSON vmServer.services.metricstor.configFile.text; in
+        failedAssertions vmServer == [ ]
+        && (sc vmServer).LoadCredential == [
+          "tls-ca:/etc/metricstor/tls/ca.crt" "tls-cert:/etc/metricstor/tls/server.crt" "tls-key:/etc/metricstor/tls/server.key" ]
+        && y.tls.require_client_cert && y.tls.write_allowed_sans == [ "prometheus" ] && y.tls.read_allowed_sans == [ "admin" ]
+        && vmServer.networking.firewall.allowedTCPPorts == [ 9101 9100 ]) ]
+    [ "VM test: the server key comes from the build-time PKI derivation, copied to /etc as 0400"
+      (let key = vmServer.environment.etc."metricstor/tls/server.key"; in
+        key.source == "/stub/metricstor-test-pki/server.key" && key.mode == "0400" && key.user == "root") ]
 
     # The stub must reject what NixOS rejects, or the checks above could pass vacuously.
     [ "stub fidelity: a wrongly typed value is rejected (retention_days = 0)"

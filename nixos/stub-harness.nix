@@ -57,4 +57,4 @@ let
   }).config;
 
 in
-{ inherit lib pkgs utils eval; }
+{ inherit lib pkgs utils eval nixosStub; }
