@@ -246,7 +246,6 @@ in
 
     systemd.services.metricstor = {
       description = "Metricstor time-series database";
-      documentation = [ "https://github.com/metricstor/metricstor#readme" ];
       wantedBy = [ "multi-user.target" ];
       wants = [ "network-online.target" ];
       after = [ "network-online.target" ];
