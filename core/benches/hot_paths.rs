@@ -87,7 +87,7 @@ fn wal(c: &mut Criterion) {
             glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
                 .io_memory(1 << 20)
                 .spawn(move || async move {
-                    let options = tsdb::ShardOptions { wal_segment_bytes: 64 << 20, fsync_on_commit: true };
+                    let options = tsdb::ShardOptions { wal_segment_bytes: 64 << 20, fsync_on_commit: true, ..Default::default() };
                     let mut db = tsdb::ShardDb::open(&path, options).await.expect("open");
                     let started = std::time::Instant::now();
                     for i in 0..iterations {

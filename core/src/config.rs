@@ -60,10 +60,12 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Shards created with a new data directory; 0 = number of executors. Fixed afterwards.
     pub shards: usize,
+    /// Blocks whose whole range is older than this are deleted.
     pub retention_days: u64,
     pub wal_segment_size_mb: u64,
     /// fdatasync the WAL on every group commit (the durability promise of DESIGN §4).
     pub wal_fsync: bool,
+    /// Range of one block: the head is cut into a Prometheus-format block at multiples of it.
     pub block_duration_hours: u64,
     /// Reject NaN/±Inf sample values (opt-in; real exporters emit NaN).
     pub reject_non_finite: bool,
@@ -143,6 +145,18 @@ impl Default for ServerConfig {
             shutdown_drain_seconds: 10,
             max_concurrent_streams: 100,
         }
+    }
+}
+
+impl StorageConfig {
+    /// `block_duration_hours` in milliseconds (saturating; validation keeps it positive).
+    pub fn block_duration_ms(&self) -> i64 {
+        i64::try_from(self.block_duration_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+    }
+
+    /// `retention_days` in milliseconds (saturating).
+    pub fn retention_ms(&self) -> i64 {
+        i64::try_from(self.retention_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
     }
 }
 

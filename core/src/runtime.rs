@@ -246,6 +246,8 @@ async fn run_executor(plan: ExecutorPlan) {
     let shard_options = ShardOptions {
         wal_segment_bytes: config.storage.wal_segment_size_mb << 20,
         fsync_on_commit: config.storage.wal_fsync,
+        block_duration_ms: config.storage.block_duration_ms(),
+        retention_ms: config.storage.retention_ms(),
     };
     for (shard, requests) in plan.owned {
         let dir = data_dir::shard_dir(&config.storage.data_dir, shard);

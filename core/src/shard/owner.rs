@@ -1,7 +1,9 @@
 //! The loop that owns one shard's `ShardDb` on its executor: drains its queue, commits every
-//! queued append in one WAL group commit (one fdatasync for many requests), answers reads.
+//! queued append in one WAL group commit (one fdatasync for many requests), answers reads,
+//! and runs storage maintenance (head cut into blocks, retention) between groups.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
 use futures_lite::future;
@@ -13,18 +15,69 @@ use crate::ingest::MetricMetadata;
 /// Most requests folded into one group commit, so one commit's latency stays bounded.
 pub const GROUP_COMMIT_REQUESTS_MAX: usize = 64;
 
+/// Maintenance (retention, and a cut that became due without new appends) runs at least this
+/// often; a cut that an append makes due runs right after that append's group.
+pub const MAINTAIN_INTERVAL: Duration = Duration::from_secs(60);
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Cuts due blocks and applies retention. Runs between groups, so requests queued meanwhile
+/// wait for it (a cut is bounded by `tsdb::shard::CUTS_PER_MAINTAIN_MAX` blocks per call).
+async fn maintain(shard: usize, db: &mut ShardDb) {
+    match db.maintain(unix_now_ms()).await {
+        Ok(outcome) => {
+            if !outcome.blocks_cut.is_empty() || !outcome.blocks_deleted.is_empty() {
+                tracing::info!(shard, cut = ?outcome.blocks_cut, deleted = ?outcome.blocks_deleted, "storage maintenance");
+            }
+        }
+        Err(error) => tracing::error!(shard, %error, "storage maintenance failed; retried at the next interval"),
+    }
+}
+
+enum Next {
+    Request(ShardRequest),
+    Tick,
+    Stop,
+}
+
 /// Serves `requests` until `stop` is closed, then answers what is still queued, closes the
 /// queue and closes the database (WAL synced).
 pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<ShardRequest>, stop: Receiver<()>) {
     // Metric metadata lives in memory only (senders resend it periodically).
     let mut metadata: HashMap<String, MetricMetadata> = HashMap::new();
+    // A head replayed from the WAL may already be due for a cut.
+    maintain(shard, &mut db).await;
+    let mut last_maintain = Instant::now();
     loop {
-        let next = future::or(async { requests.recv().await.ok() }, async {
-            let _ = stop.recv().await;
-            None
+        let wait = MAINTAIN_INTERVAL.saturating_sub(last_maintain.elapsed());
+        let received = future::or(
+            async {
+                match requests.recv().await {
+                    Ok(request) => Next::Request(request),
+                    Err(_) => Next::Stop,
+                }
+            },
+            async {
+                let _ = stop.recv().await;
+                Next::Stop
+            },
+        );
+        let next = future::or(received, async {
+            glommio::timer::sleep(wait).await;
+            Next::Tick
         })
         .await;
-        let Some(first) = next else { break };
+        let first = match next {
+            Next::Request(request) => request,
+            Next::Tick => {
+                maintain(shard, &mut db).await;
+                last_maintain = Instant::now();
+                continue;
+            }
+            Next::Stop => break,
+        };
         let mut group = vec![first];
         while group.len() < GROUP_COMMIT_REQUESTS_MAX {
             match requests.try_recv() {
@@ -33,6 +86,10 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
             }
         }
         process_group(shard, &mut db, &mut metadata, group).await;
+        if db.cut_due() || last_maintain.elapsed() >= MAINTAIN_INTERVAL {
+            maintain(shard, &mut db).await;
+            last_maintain = Instant::now();
+        }
     }
     requests.close();
     let mut rest = Vec::new();
