@@ -113,8 +113,9 @@ impl ShardDb {
         let blocks = block::open_blocks(dir)?;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io("create", &wal_dir, e))?;
-        let checkpoint =
-            checkpoint::settle(&wal_dir, |ulid| blocks.iter().any(|b| b.meta.ulid == ulid))?;
+        // A block counts as written when its directory exists, even if it is damaged now:
+        // its rename was the commit point of the checkpoint that names it.
+        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir())?;
         let mut head = Head::default();
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();

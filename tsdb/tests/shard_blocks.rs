@@ -420,3 +420,81 @@ fn force_cut_moves_the_oldest_range_into_a_block() {
     assert_eq!(run(dir.path(), Vec::new(), false).held, want);
     let _ = block_samples;
 }
+
+#[test]
+fn damaged_blocks_are_reported_and_everything_else_is_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = 30 * 2 * HOUR_MS;
+    let data = batches(start, start + 7 * HOUR_MS, 2);
+    let want = model_of(&data);
+    let got = run(dir.path(), data, true);
+    assert_eq!(got.blocks.len(), 2);
+    let (first, second) = (&got.blocks[0], &got.blocks[1]);
+    // Damage the first chunk of the second block (one series' data) and the index of the
+    // first block (the whole block).
+    let chunk_file = dir.path().join(&second.ulid).join("chunks").join("000001");
+    let mut bytes = std::fs::read(&chunk_file).expect("read");
+    bytes[12] ^= 0xff;
+    std::fs::write(&chunk_file, bytes).expect("write");
+    let index_file = dir.path().join(&first.ulid).join("index");
+    let len = std::fs::metadata(&index_file).expect("stat").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&index_file)
+        .expect("open")
+        .set_len(len - 3)
+        .expect("truncate");
+
+    let reopened = run(dir.path(), Vec::new(), false);
+    assert_eq!(
+        reopened.blocks,
+        vec![second.clone()],
+        "the block with the damaged index is not served"
+    );
+    let in_range = |lo: i64, hi: i64| -> Model {
+        want.iter()
+            .map(|(l, m)| {
+                (
+                    l.clone(),
+                    m.range(lo..hi)
+                        .map(|(t, v)| (*t, *v))
+                        .collect::<BTreeMap<_, _>>(),
+                )
+            })
+            .filter(|(_, m)| !m.is_empty())
+            .collect()
+    };
+    // The head's range is whole; of the damaged second block, every series but one is served.
+    let head_part = in_range(second.max_time_ms, i64::MAX);
+    let served_second: Vec<Labels> = reopened
+        .held
+        .iter()
+        .filter(|(_, m)| {
+            m.range(second.min_time_ms..second.max_time_ms)
+                .next()
+                .is_some()
+        })
+        .map(|(l, _)| l.clone())
+        .collect();
+    assert_eq!(
+        served_second.len(),
+        in_range(second.min_time_ms, second.max_time_ms).len() - 1
+    );
+    for (l, m) in &head_part {
+        let got = &reopened.held[l];
+        assert_eq!(
+            &got.range(second.max_time_ms..)
+                .map(|(t, v)| (*t, *v))
+                .collect::<BTreeMap<_, _>>(),
+            m
+        );
+    }
+    assert!(reopened.held.values().all(|m| m
+        .range(first.min_time_ms..first.max_time_ms)
+        .next()
+        .is_none()));
+    assert!(
+        dir.path().join(&first.ulid).is_dir(),
+        "the damaged block stays on disk"
+    );
+}

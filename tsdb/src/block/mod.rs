@@ -23,7 +23,8 @@ use crate::error::Error;
 
 /// Opens every block directory in `dir` (names that are ULIDs), sorted by ULID, after
 /// removing leftovers of interrupted writes (`<ULID>.tmp`) and deletions (`<ULID>.deleted`).
-/// Other entries (`wal/`, files promtool may leave) are ignored.
+/// Other entries (`wal/`, files promtool may leave) are ignored. A block that fails to open
+/// (damaged files) is reported with its error and left on disk, unserved; the rest open.
 pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))? {
@@ -43,7 +44,16 @@ pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
         }
     }
     names.sort();
-    names.iter().map(|n| Block::open(&dir.join(n))).collect()
+    let mut blocks = Vec::with_capacity(names.len());
+    for name in names {
+        match Block::open(&dir.join(&name)) {
+            Ok(block) => blocks.push(block),
+            Err(error) => {
+                tracing::error!(block = %name, %error, "block cannot be opened; it is not served");
+            }
+        }
+    }
+    Ok(blocks)
 }
 
 /// Deletes a block directory the way Prometheus does: rename to `<ULID>.deleted` (so a

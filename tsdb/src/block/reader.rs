@@ -109,7 +109,8 @@ impl Block {
         Ok(out)
     }
 
-    /// Series with their samples in `[mint_ms, maxt_ms]`, in label order.
+    /// Series with their samples in `[mint_ms, maxt_ms]`, in label order. A series whose
+    /// chunk is damaged is reported and left out; the other series are still answered.
     pub fn select(
         &self,
         matchers: &[Matcher],
@@ -118,29 +119,42 @@ impl Block {
     ) -> Result<Vec<SeriesSamples>, Error> {
         let mut out = Vec::new();
         for s in self.matching_series(matchers, mint_ms, maxt_ms)? {
-            let mut samples: Vec<Sample> = Vec::new();
-            for c in &s.chunks {
-                let bytes = self.chunks.read_xor(c.chunk_ref)?;
-                let mut it = XorIterator::new(&bytes);
-                samples.extend(
-                    it.by_ref()
-                        .filter(|x| x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms),
-                );
-                if it.error() {
-                    return Err(Error::corrupt(
-                        self.dir.join(CHUNKS_DIRNAME),
-                        format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
-                    ));
-                }
-            }
-            if !samples.is_empty() {
-                out.push(SeriesSamples {
+            match self.samples_of(&s, mint_ms, maxt_ms) {
+                Ok(samples) if samples.is_empty() => {}
+                Ok(samples) => out.push(SeriesSamples {
                     labels: s.labels,
                     samples,
-                });
+                }),
+                Err(error) => {
+                    tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
+                }
             }
         }
         Ok(out)
+    }
+
+    fn samples_of(
+        &self,
+        s: &IndexSeries,
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<Sample>, Error> {
+        let mut samples: Vec<Sample> = Vec::new();
+        for c in &s.chunks {
+            let bytes = self.chunks.read_xor(c.chunk_ref)?;
+            let mut it = XorIterator::new(&bytes);
+            samples.extend(
+                it.by_ref()
+                    .filter(|x| x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms),
+            );
+            if it.error() {
+                return Err(Error::corrupt(
+                    self.dir.join(CHUNKS_DIRNAME),
+                    format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
+                ));
+            }
+        }
+        Ok(samples)
     }
 
     pub fn series(
