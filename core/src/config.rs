@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub shutdown_drain_seconds: u64,
     /// Concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Queries evaluated at once (split evenly over executors); more wait for a slot
+    /// until their timeout, then get 503.
+    pub max_concurrent_queries: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +147,7 @@ impl Default for ServerConfig {
             lookback_delta_seconds: 300,
             shutdown_drain_seconds: 10,
             max_concurrent_streams: 100,
+            max_concurrent_queries: 20,
         }
     }
 }
@@ -236,6 +240,7 @@ impl Config {
         positive("server.max_samples_per_query", s.max_samples_per_query as u64)?;
         positive("server.lookback_delta_seconds", s.lookback_delta_seconds)?;
         positive("server.max_concurrent_streams", u64::from(s.max_concurrent_streams))?;
+        positive("server.max_concurrent_queries", s.max_concurrent_queries as u64)?;
         if s.cores > 1024 {
             return value_error("server.cores", "must be at most 1024 (0 means all CPUs)");
         }

@@ -19,6 +19,8 @@ use crate::shard::{ShardRequest, ShardRouter};
 /// io_uring registered buffer memory per executor. Kept small: it must be locked memory,
 /// and unprivileged users often have only a few MiB of memlock (DESIGN §9 pitfall 3).
 pub const IO_MEMORY_BYTES: usize = 2 << 20;
+/// Threads per executor that evaluate PromQL (glommio's blocking pool).
+pub const QUERY_THREADS_PER_EXECUTOR: usize = 2;
 
 /// What the runtime resolved at start: real ports (port 0 becomes a real port).
 #[derive(Clone, Debug)]
@@ -135,7 +137,10 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         };
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpus[index]))
             .name(&format!("metricstor-{index}"))
-            .io_memory(IO_MEMORY_BYTES);
+            .io_memory(IO_MEMORY_BYTES)
+            // PromQL evaluation runs here (see api::query): unpinned threads the kernel
+            // schedules, so a long query never stalls this executor's I/O loop.
+            .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(QUERY_THREADS_PER_EXECUTOR));
         match builder.spawn(move || run_executor(plan)) {
             Ok(handle) => handles.push(handle),
             Err(e) => {
@@ -277,6 +282,7 @@ async fn run_executor(plan: ExecutorPlan) {
         metrics: plan.metrics,
         all_metrics: plan.all_metrics,
         started_at_ms: plan.started_at_ms,
+        query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

@@ -36,6 +36,8 @@ pub struct Api {
     pub metrics: Arc<ExecutorMetrics>,
     pub all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
     pub started_at_ms: i64,
+    /// This executor's share of `server.max_concurrent_queries`.
+    pub query_slots: glommio::sync::Semaphore,
 }
 
 impl net::Handler for Api {

@@ -1,6 +1,8 @@
 //! `/api/v1/query` and `/api/v1/query_range`: Prometheus' parameter parsing and limits,
 //! prepare → scatter/gather → evaluate, and the exact result JSON shapes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -66,7 +68,7 @@ pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
 pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
     let prepared = api.engine.prepare_instant(query, time_ms).map_err(map_engine_error)?;
-    run(api, &prepared, timeout).await
+    run(api, prepared, timeout).await
 }
 
 /// Evaluates a range query after Prometheus' checks on end, step and resolution.
@@ -85,7 +87,7 @@ pub(super) async fn range_result(api: &Api, query: &str, start_ms: i64, end_ms: 
         ));
     }
     let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-    run(api, &prepared, timeout).await
+    run(api, prepared, timeout).await
 }
 
 /// The server's query timeout, or a shorter one the client asked for.
@@ -115,26 +117,62 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
 fn map_engine_error(error: promql::Error) -> ApiError {
     match error {
         promql::Error::Parse(e) => ApiError::bad_data(format!("invalid parameter \"query\": {e}")),
+        promql::Error::Cancelled => ApiError::timeout("query timed out in expression evaluation"),
         other => ApiError::execution(other.to_string()),
     }
 }
 
-async fn run(api: &Api, prepared: &promql::PreparedQuery, timeout: Duration) -> Result<QueryResult, ApiError> {
+/// Waits (bounded by `timeout`) for a query slot, fetches every select from the shards,
+/// then evaluates in the executor's blocking pool, so a long evaluation never stalls this
+/// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled.
+async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> Result<QueryResult, ApiError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
+    let slot = async { Some(api.query_slots.acquire_permit(1).await) };
+    let waited = async {
+        glommio::timer::sleep(remaining()).await;
+        None
+    };
+    let _slot = match future::or(slot, waited).await {
+        Some(Ok(permit)) => permit,
+        Some(Err(_)) => return Err(ApiError::unavailable("query slots closed: the server is shutting down")),
+        None => {
+            return Err(ApiError::timeout(format!(
+                "query timed out waiting for one of the {} concurrent query slots after {timeout:?}",
+                api.config.server.max_concurrent_queries
+            )))
+        }
+    };
     let selects: Vec<Select> = prepared
         .selects()
         .into_iter()
         .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms })
         .collect();
     let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects).await) };
-    let deadline = async {
-        glommio::timer::sleep(timeout).await;
+    let fetch_deadline = async {
+        glommio::timer::sleep(remaining()).await;
         None
     };
-    let querier = match future::or(fetch, deadline).await {
+    let querier = match future::or(fetch, fetch_deadline).await {
         Some(result) => result?,
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
-    prepared.execute(&querier).map_err(map_engine_error)
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let evaluation = glommio::executor().spawn_blocking(move || prepared.execute_cancellable(&querier, &flag));
+    let evaluation = async { Some(evaluation.await) };
+    let eval_deadline = async {
+        glommio::timer::sleep(remaining()).await;
+        None
+    };
+    match future::or(evaluation, eval_deadline).await {
+        Some(result) => result.map_err(map_engine_error),
+        None => {
+            // The evaluation thread sees the flag at its next step and drops its data.
+            cancel.store(true, Ordering::Relaxed);
+            Err(ApiError::timeout(format!("query timed out in expression evaluation after {timeout:?}")))
+        }
+    }
 }
 
 fn render(result: QueryResult, limit: usize) -> Response<Bytes> {

@@ -36,6 +36,7 @@ pub fn flags(api: &Api) -> String {
         ("storage.tsdb.retention.time", format!("{}d", c.storage.retention_days)),
         ("query.lookback-delta", format!("{}s", c.server.lookback_delta_seconds)),
         ("query.timeout", format!("{}s", c.server.query_timeout_seconds)),
+        ("query.max-concurrency", c.server.max_concurrent_queries.to_string()),
         ("query.max-samples", c.server.max_samples_per_query.to_string()),
     ];
     let mut out = String::from("{");

@@ -53,6 +53,17 @@ pub(super) struct Evaluator<'q> {
     /// in time, so the next edge is usually a few samples further: walking from here touches
     /// one or two cache lines per series instead of a whole binary search.
     cursors: std::cell::RefCell<HashMap<(*const VectorSelector, u8), Vec<usize>>>,
+    /// Raised by the caller to stop evaluation (checked once per step).
+    cancel: Option<&'q std::sync::atomic::AtomicBool>,
+}
+
+impl Evaluator<'_> {
+    fn check_cancelled(&self) -> Result<(), Error> {
+        match self.cancel {
+            Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Linear steps tried before falling back to a binary search.
@@ -79,7 +90,7 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
     c
 }
 
-pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryResult, Error> {
+pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<QueryResult, Error> {
     let mut fetched = HashMap::new();
     let mut loaded = 0usize;
     let mut too_many = false;
@@ -97,7 +108,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     }
     // An instant query has no step: `step()` is 0 there.
     let step_ms = if q.instant { 0 } else { q.step_ms };
-    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms, cursors: Default::default() };
+    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms, cursors: Default::default(), cancel };
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
@@ -124,6 +135,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     let mut total_points = 0usize;
     let mut t = q.start_ms;
     while t <= q.end_ms {
+        ev.check_cancelled()?;
         let points: Vec<Elem> = match ev.eval(&q.expr, t)? {
             StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
             StepValue::Vector(v) => v,
@@ -251,6 +263,7 @@ impl Evaluator<'_> {
                 let mut index: HashMap<Labels, usize> = HashMap::new();
                 let mut at = first_step_after(base - sq.range_ms, step);
                 while at <= base {
+                    self.check_cancelled()?;
                     let points = match self.eval(&sq.expr, at)? {
                         StepValue::Vector(v) => v,
                         StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
@@ -322,6 +335,24 @@ pub(super) fn check_unique(v: Vec<Elem>) -> Result<Vec<Elem>, Error> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_raised_cancel_flag_stops_range_and_subquery_evaluation() {
+        use std::sync::atomic::AtomicBool;
+        let labels = Labels::from_pairs([("__name__", "x")]);
+        let samples = (0..100).map(|i| Sample { timestamp_ms: i * 15_000, value: i as f64 }).collect();
+        let querier = crate::MemQuerier { series: vec![SeriesSamples { labels, samples }] };
+        let engine = crate::Engine::new(crate::EngineOptions::default());
+        let range = engine.prepare_range("x", 0, 1_000_000, 15_000).map_err(|e| e.to_string());
+        let instant = engine.prepare_instant("max_over_time(x[20m:15s])", 1_000_000).map_err(|e| e.to_string());
+        for prepared in [range, instant] {
+            let prepared = prepared.unwrap_or_else(|e| panic!("{e}"));
+            let running = AtomicBool::new(false);
+            assert!(prepared.execute_cancellable(&querier, &running).is_ok());
+            let cancelled = AtomicBool::new(true);
+            assert!(matches!(prepared.execute_cancellable(&querier, &cancelled), Err(Error::Cancelled)));
+        }
+    }
 
     proptest! {
         /// Whatever order the bounds come in, the cursor answers like a binary search.

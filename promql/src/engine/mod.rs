@@ -36,6 +36,9 @@ pub enum Error {
     Execution(String),
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
+    /// The caller's cancellation flag was raised (timeout, client gone).
+    #[error("query cancelled during expression evaluation")]
+    Cancelled,
 }
 
 /// One selector with the inclusive time range evaluation will read.
@@ -204,7 +207,13 @@ impl PreparedQuery {
     }
 
     pub fn execute(&self, querier: &dyn Querier) -> Result<QueryResult, Error> {
-        eval::execute(self, querier)
+        eval::execute(self, querier, None)
+    }
+
+    /// Like `execute`, but stops with `Error::Cancelled` soon after `cancel` becomes true
+    /// (checked at every step of a range query and of a subquery).
+    pub fn execute_cancellable(&self, querier: &dyn Querier, cancel: &std::sync::atomic::AtomicBool) -> Result<QueryResult, Error> {
+        eval::execute(self, querier, Some(cancel))
     }
 }
 

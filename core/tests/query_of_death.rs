@@ -1,0 +1,110 @@
+//! Queries of death against the real binary: one that would load every sample ever stored
+//! is refused by the sample limit (422), one that would evaluate for hours is cancelled at
+//! the query timeout (503), writes keep being acknowledged while it runs, a query waiting
+//! for a busy slot gets 503, and the server answers normally afterwards.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("config.yaml");
+    let text = format!(
+        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\n  query_timeout_seconds: 2\n  max_samples_per_query: 100000\n  max_concurrent_queries: 1\nstorage:\n  data_dir: {}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn batch(first_series: usize, n_series: usize, samples: i64, value_base: f64) -> Vec<u8> {
+    let names: Vec<String> = (first_series..first_series + n_series).map(|k| format!("s{k}")).collect();
+    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+        .iter()
+        .map(|k| (vec![("__name__", "qod"), ("series", k.as_str())], (0..samples).map(|i| (i * 15_000, value_base + i as f64)).collect()))
+        .collect();
+    v1_request(&series)
+}
+
+fn get(url: &str) -> (u16, serde_json::Value) {
+    match agent().get(url).call() {
+        Ok(r) => (r.status(), serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+#[test]
+fn queries_of_death_are_stopped_and_ingestion_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    // 1000 series x 120 samples = 120,000 samples: more than one query may load.
+    for chunk in 0..10 {
+        let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &batch(chunk * 100, 100, 120, 0.0));
+        assert_eq!(reply.status, 204, "{}", reply.body);
+    }
+
+    // Every sample ever stored, under a regex matching every series: refused by the limit.
+    let (status, body) = get(&server.url("/api/v1/query?query=count_over_time(%7B__name__%3D~%22.%2B%22%7D%5B10y%5D)&time=1800"));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errorType"], "execution", "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("too many samples"), "{body}");
+
+    // Few samples, but 86,400 x 7,200 nested subquery steps: cancelled at the 2 s timeout.
+    // Meanwhile a writer keeps pushing; every write must be acknowledged.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, url) = (stop.clone(), server.url("/api/v1/write"));
+        std::thread::spawn(move || {
+            let mut acknowledged = 0u32;
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let reply = post(&url, "application/x-protobuf", &batch(5000 + round % 50, 1, 1, 1e6 + round as f64));
+                assert_eq!(reply.status, 204, "write during the heavy query: {}", reply.body);
+                acknowledged += 1;
+                round += 1;
+            }
+            acknowledged
+        })
+    };
+    let heavy = {
+        let url = server.url("/api/v1/query?query=max_over_time(max_over_time(max_over_time(qod%7Bseries%3D%22s1%22%7D%5B1m%5D)%5B1d%3A1s%5D)%5B2h%3A1s%5D)&time=1800");
+        std::thread::spawn(move || get(&url))
+    };
+    // While the heavy query holds the only slot, another query waits and gets 503; retried
+    // until that happens or the heavy query is over (it may not have started yet).
+    let mut saw_slot_refusal = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !heavy.is_finished() && Instant::now() < deadline {
+        let (status, body) = get(&server.url("/api/v1/query?query=vector(1)&timeout=200ms"));
+        if status == 503 {
+            assert_eq!(body["errorType"], "timeout", "{body}");
+            assert!(body["error"].as_str().unwrap_or("").contains("concurrent query slots"), "{body}");
+            saw_slot_refusal = true;
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = heavy.join().expect("heavy query thread");
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = writer.join().expect("writer thread");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errorType"], "timeout", "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("expression evaluation"), "{body}");
+    assert!(saw_slot_refusal, "a second query was never refused while the heavy one held the slot");
+    assert!(acknowledged > 0, "no write completed while the heavy query ran");
+    eprintln!("{acknowledged} writes acknowledged while the heavy query ran");
+
+    // Afterwards: queries answer normally and the concurrent writes are readable.
+    let (status, body) = get(&server.url("/api/v1/query?query=count(qod)&time=1800"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "1000", "{body}");
+    let (status, body) = get(&server.url("/api/v1/query?query=count(qod%20%3E%3D%201e6)&time=10"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["result"][0]["value"][1].as_str().is_some(), "writes made during the heavy query are readable: {body}");
+    assert!(server.stop());
+}
