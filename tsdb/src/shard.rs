@@ -207,7 +207,13 @@ impl ShardDb {
     /// the block + checkpoint, never both and never neither.
     async fn cut_block(&mut self, lo: i64, hi: i64) -> Result<BlockMeta, Error> {
         let (before, rest) = self.head.split_before(hi);
-        let ulid = block::new_ulid(now_ms().max(0) as u64);
+        // Block ULIDs increase strictly within a shard: newer blocks win ties on read.
+        let newest_ms = self
+            .blocks
+            .last()
+            .and_then(|b| block::ulid_time_ms(&b.meta.ulid))
+            .map_or(0, |ms| ms + 1);
+        let ulid = block::new_ulid((now_ms().max(0) as u64).max(newest_ms));
         let wal_dir = self.dir.join("wal");
         let finished_segment = self.wal.cut_segment().await?;
         let mut writer =
@@ -236,10 +242,17 @@ impl ShardDb {
         self.head = rest;
         self.stats.series = self.head.series_count() as u64;
         tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
-        let opened = Block::open(&block_dir);
+        match Block::open(&block_dir) {
+            Ok(block) => {
+                self.blocks.push(block);
+                self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
+            }
+            // The data is on disk; it is served again after the next open.
+            Err(error) => {
+                tracing::error!(block = %ulid, %error, "a block just written cannot be opened")
+            }
+        }
         checkpoint::finalize(&wal_dir, finished_segment, &pending)?;
-        self.blocks.push(opened?);
-        self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
         Ok(meta)
     }
 

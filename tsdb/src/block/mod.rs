@@ -16,7 +16,7 @@ use std::path::Path;
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockStats};
 pub use reader::Block;
-pub use ulid::{is_ulid, new_ulid};
+pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
 pub use writer::{sync_dir, write_block, DELETED_SUFFIX, TMP_SUFFIX};
 
 use crate::error::Error;

@@ -28,6 +28,19 @@ pub fn new_ulid(now_ms: u64) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The millisecond timestamp in a ULID's first 10 characters.
+pub fn ulid_time_ms(s: &str) -> Option<u64> {
+    if !is_ulid(s) {
+        return None;
+    }
+    let mut value = 0u64;
+    for b in s.bytes().take(10) {
+        let digit = ALPHABET.iter().position(|a| *a == b)? as u64;
+        value = (value << 5) | digit;
+    }
+    Some(value)
+}
+
 /// True for a 26-character Crockford base32 string whose first character keeps it in 128 bits.
 pub fn is_ulid(s: &str) -> bool {
     s.len() == ULID_LEN && s.bytes().all(|b| ALPHABET.contains(&b)) && s.as_bytes()[0] <= b'7'
@@ -46,6 +59,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a[..10], b[..10], "same millisecond, same time prefix");
         assert!(c[..10] > a[..10]);
+        assert_eq!(ulid_time_ms(&c), Some(1_700_000_000_001));
+        assert_eq!(ulid_time_ms("wal"), None);
         assert!(
             !is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"),
             "U is not in the alphabet"
