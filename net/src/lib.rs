@@ -35,6 +35,24 @@ pub struct PeerInfo {
 #[derive(Clone, Debug, Default)]
 pub struct Trailers(pub http::HeaderMap);
 
+/// A response body produced while it is sent (attach as a response extension; the
+/// response's own body is then ignored). HTTP/1.1 sends it chunked, HTTP/2 as DATA frames
+/// paced by flow control. The channel is the backpressure: the producer waits while the
+/// client reads slowly, and a send fails once the client has gone, which is the producer's
+/// signal to stop. An `Err` item ends the response abruptly (HTTP/1.1: the connection closes
+/// without the final chunk; HTTP/2: the stream is reset), so a client never mistakes a
+/// failed export for a complete one.
+#[derive(Clone, Debug)]
+pub struct BodyStream(pub async_channel::Receiver<Result<Bytes, String>>);
+
+impl BodyStream {
+    /// A stream and its producer side, holding at most `depth` chunks in flight.
+    pub fn channel(depth: usize) -> (async_channel::Sender<Result<Bytes, String>>, BodyStream) {
+        let (tx, rx) = async_channel::bounded(depth.max(1));
+        (tx, BodyStream(rx))
+    }
+}
+
 /// The application side of the server. One instance per executor, shared by its connections.
 pub trait Handler: 'static {
     /// Answers one complete request (headers and whole body already read and bounded).

@@ -281,6 +281,12 @@ impl ShardDb {
         result.map(|()| deleted)
     }
 
+    /// Earliest and latest sample time held (head and blocks), if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let blocks = self.blocks.iter().map(|b| (b.meta.min_time_ms, b.meta.max_time_ms - 1));
+        self.head.time_range().into_iter().chain(blocks).reduce(|(a0, a1), (b0, b1)| (a0.min(b0), a1.max(b1)))
+    }
+
     /// Metas of the open blocks, oldest ULID first.
     pub fn blocks(&self) -> Vec<BlockMeta> {
         self.blocks.iter().map(|b| b.meta.clone()).collect()

@@ -1,5 +1,5 @@
 //! Migration endpoints: `/api/v1/export` (VictoriaMetrics-compatible JSON lines for every
-//! series matching `match[]` within `start`/`end`), `/api/v1/import` (the same format) and
+//! series matching `match[]` within `start`/`end`, streamed page by page), `/api/v1/import` (the same format) and
 //! `/api/v1/import/prometheus` (text exposition format with optional timestamps).
 
 use std::collections::BTreeMap;
@@ -18,25 +18,124 @@ use crate::shard::messages::Select;
 /// enormous batch.
 pub const IMPORT_BATCH_SERIES_MAX: usize = 5_000;
 
+/// First window an export reads (the smallest); it then doubles while pages stay well under
+/// `EXPORT_PAGE_SAMPLES` and halves after one over it.
+const EXPORT_WINDOW_MIN_MS: i64 = 60_000;
+const EXPORT_WINDOW_INITIAL_MS: i64 = EXPORT_WINDOW_MIN_MS;
+const EXPORT_WINDOW_MAX_MS: i64 = 7 * 24 * 3_600_000;
+/// Samples one export page aims to hold in memory.
+pub const EXPORT_PAGE_SAMPLES: usize = 500_000;
+/// Bytes of JSON lines per chunk handed to the connection.
+const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks queued between the export task and the connection (the backpressure bound).
+const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
+
+/// `/api/v1/export`: streams JSON lines while it reads, one time window at a time, so memory
+/// stays near `EXPORT_PAGE_SAMPLES` whatever the export's size. A series spanning several
+/// windows appears on several lines (as VictoriaMetrics' export does; its import and ours
+/// merge them).
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let sets = match_sets(params)?;
     if sets.is_empty() {
         return Err(ApiError::bad_data("missing match[] parameter"));
     }
     let w = window(params)?;
-    let selects: Vec<Select> = sets.into_iter().map(|matchers| Select { matchers, mint_ms: w.mint_ms, maxt_ms: w.maxt_ms }).collect();
-    // Several match[] may select the same series: keep each once.
-    let mut by_labels: BTreeMap<Labels, SeriesSamples> = BTreeMap::new();
-    for series in api.router.select(selects).await?.into_iter().flatten() {
-        by_labels.entry(series.labels.clone()).or_insert(series);
+    // Clamp the asked window to the data, so an export without start/end pages only over
+    // time that holds samples.
+    let Some((first_ms, last_ms)) = api.router.time_range().await? else {
+        return Ok(export_response(None));
+    };
+    let (mint_ms, maxt_ms) = (w.mint_ms.max(first_ms), w.maxt_ms.min(last_ms));
+    if mint_ms > maxt_ms {
+        return Ok(export_response(None));
     }
-    let mut body = String::new();
-    for series in by_labels.values() {
-        json_lines::write_line(&mut body, series);
-    }
-    let mut response = Response::new(Bytes::from(body));
+    let (chunks, body) = net::BodyStream::channel(EXPORT_CHUNKS_IN_FLIGHT);
+    let router = api.router.clone();
+    glommio::spawn_local(async move {
+        if let Err(message) = export_pages(&router, &sets, mint_ms, maxt_ms, &chunks).await {
+            let _ = chunks.send(Err(message)).await;
+        }
+    })
+    .detach();
+    Ok(export_response(Some(body)))
+}
+
+fn export_response(body: Option<net::BodyStream>) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/stream+json"));
-    Ok(response)
+    if let Some(body) = body {
+        response.extensions_mut().insert(body);
+    }
+    response
+}
+
+/// Reads `[mint_ms, maxt_ms]` window by window, gathering series until about
+/// `EXPORT_PAGE_SAMPLES` are held, then writes them out (an export that fits in one page has
+/// one line per series). Stops quietly when the client has gone (the channel is closed); a
+/// storage error is returned for the stream.
+async fn export_pages(
+    router: &crate::shard::ShardRouter,
+    sets: &[Vec<tsdb::Matcher>],
+    mint_ms: i64,
+    maxt_ms: i64,
+    chunks: &async_channel::Sender<Result<Bytes, String>>,
+) -> Result<(), String> {
+    let mut window_ms = EXPORT_WINDOW_INITIAL_MS;
+    let mut from_ms = mint_ms;
+    // Several match[] may select the same series, and a series recurs in every window:
+    // each is kept once, its windows appended in time order.
+    let mut held: BTreeMap<Labels, Vec<tsdb::Sample>> = BTreeMap::new();
+    let mut held_samples = 0usize;
+    loop {
+        let to_ms = from_ms.saturating_add(window_ms - 1).min(maxt_ms);
+        let selects: Vec<Select> = sets.iter().map(|m| Select { matchers: m.clone(), mint_ms: from_ms, maxt_ms: to_ms }).collect();
+        let results = router.select(selects).await.map_err(|e| format!("export failed reading the shards: {e}"))?;
+        let mut loaded = 0usize;
+        let mut seen_this_window: std::collections::HashSet<Labels> = std::collections::HashSet::new();
+        for series in results.into_iter().flatten() {
+            if !seen_this_window.insert(series.labels.clone()) {
+                continue;
+            }
+            loaded += series.samples.len();
+            held.entry(series.labels).or_default().extend(series.samples);
+        }
+        held_samples += loaded;
+        let last = to_ms >= maxt_ms;
+        if (held_samples >= EXPORT_PAGE_SAMPLES || last) && !send_lines(std::mem::take(&mut held), chunks).await {
+            return Ok(());
+        }
+        if held.is_empty() {
+            held_samples = 0;
+        }
+        if last {
+            return Ok(());
+        }
+        window_ms = next_window_ms(window_ms, loaded);
+        from_ms = to_ms + 1;
+    }
+}
+
+/// Writes `series` as JSON lines in chunks; false once the client has gone.
+async fn send_lines(series: BTreeMap<Labels, Vec<tsdb::Sample>>, chunks: &async_channel::Sender<Result<Bytes, String>>) -> bool {
+    let mut pending = String::new();
+    for (labels, samples) in series {
+        json_lines::write_line(&mut pending, &SeriesSamples { labels, samples });
+        if pending.len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(Bytes::from(std::mem::take(&mut pending)))).await.is_err() {
+            return false;
+        }
+    }
+    pending.is_empty() || chunks.send(Ok(Bytes::from(pending))).await.is_ok()
+}
+
+/// The next window: halved after a page over budget, doubled after a sparse one.
+fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
+    if loaded > EXPORT_PAGE_SAMPLES {
+        (window_ms / 2).max(EXPORT_WINDOW_MIN_MS)
+    } else if loaded < EXPORT_PAGE_SAMPLES / 4 {
+        window_ms.saturating_mul(2).min(EXPORT_WINDOW_MAX_MS)
+    } else {
+        window_ms
+    }
 }
 
 fn now_ms() -> i64 {
@@ -68,4 +167,18 @@ pub async fn handle_import(api: &Api, request: &Request<Bytes>, prometheus_text:
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_adapt_to_the_page_budget() {
+        assert_eq!(next_window_ms(4 * EXPORT_WINDOW_MIN_MS, EXPORT_PAGE_SAMPLES * 3), 2 * EXPORT_WINDOW_MIN_MS);
+        assert_eq!(next_window_ms(EXPORT_WINDOW_INITIAL_MS, 0), EXPORT_WINDOW_INITIAL_MS * 2);
+        assert_eq!(next_window_ms(EXPORT_WINDOW_INITIAL_MS, EXPORT_PAGE_SAMPLES / 2), EXPORT_WINDOW_INITIAL_MS);
+        assert_eq!(next_window_ms(EXPORT_WINDOW_MIN_MS, usize::MAX), EXPORT_WINDOW_MIN_MS);
+        assert_eq!(next_window_ms(EXPORT_WINDOW_MAX_MS, 0), EXPORT_WINDOW_MAX_MS);
+    }
 }

@@ -50,6 +50,8 @@ pub enum ShardRequest {
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
+    /// Earliest and latest sample time this shard holds (none when empty).
+    TimeRange { reply: oneshot::Sender<Option<(i64, i64)>> },
     /// Cardinality figures of this shard's series (for `/api/v1/status/tsdb`).
     Cardinality { reply: oneshot::Sender<ShardCardinality> },
     /// Latest metadata of metric families this shard is responsible for (by family name hash).

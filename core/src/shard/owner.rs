@@ -184,6 +184,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
             }
             let _ = reply.send(c);
         }
+        ShardRequest::TimeRange { reply } => {
+            let _ = reply.send(db.time_range());
+        }
         ShardRequest::Stats { reply } => {
             let s = db.stats();
             let _ = reply.send(ShardStatsSnapshot {

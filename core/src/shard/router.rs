@@ -166,6 +166,12 @@ impl ShardRouter {
     pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
         self.scatter(|reply| ShardRequest::Stats { reply }).await
     }
+
+    /// Earliest and latest sample time over all shards (none when all are empty).
+    pub async fn time_range(&self) -> Result<Option<(i64, i64)>, SubmitError> {
+        let ranges = self.scatter(|reply| ShardRequest::TimeRange { reply }).await?;
+        Ok(ranges.into_iter().flatten().reduce(|(a0, a1), (b0, b1)| (a0.min(b0), a1.max(b1))))
+    }
 }
 
 fn xxh3_of(text: &str) -> u64 {

@@ -182,6 +182,41 @@ async fn fail<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, error: Protocol
     }
 }
 
+/// Sends a streamed body chunked, flushing each chunk. False when the connection must close:
+/// the client went away, or the producer failed (then the final chunk is withheld, so the
+/// client sees an incomplete response rather than a complete-looking partial one).
+async fn send_streamed<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    response: &http::Response<Bytes>,
+    body: crate::BodyStream,
+    head_only: bool,
+    close: bool,
+) -> bool {
+    let head = crate::http1::write::serialize_chunked_head(response, close);
+    if stream.write_all(&head).await.is_err() {
+        return false;
+    }
+    if head_only {
+        return stream.flush().await.is_ok();
+    }
+    while let Ok(item) = body.0.recv().await {
+        match item {
+            Ok(chunk) if chunk.is_empty() => {}
+            Ok(chunk) => {
+                let frame = crate::http1::write::chunk_frame(&chunk);
+                if stream.write_all(&frame).await.is_err() || stream.flush().await.is_err() {
+                    return false;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "streamed response failed midway; closing the connection");
+                return false;
+            }
+        }
+    }
+    stream.write_all(crate::http1::write::LAST_CHUNK).await.is_ok() && stream.flush().await.is_ok()
+}
+
 /// Serves requests on one connection until it closes, times out, errs or shutdown ends it.
 pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
@@ -217,8 +252,15 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         let mut request = http::Request::from_parts(head.request, Bytes::from(body));
         request.extensions_mut().insert(PeerInfo { addr: peer, identity: identity.clone() });
         ctx.stats.requests.set(ctx.stats.requests.get() + 1);
-        let response = ctx.handler.clone().handle(request).await;
+        let mut response = ctx.handler.clone().handle(request).await;
         let close = !head.keep_alive || ctx.shutdown.is_closed();
+        if let Some(body) = response.extensions_mut().remove::<crate::BodyStream>() {
+            if !send_streamed(&mut stream, &response, body, head_only, close).await || close {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            continue;
+        }
         let bytes = serialize_response(&response, head_only, close);
         if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             return;

@@ -80,6 +80,37 @@ pub async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + 'static>(io: S, peer: 
     }
 }
 
+/// Sends a streamed body as DATA frames, each only as large as the peer's flow-control
+/// window allows, so a slow reader holds back the producer instead of filling our memory.
+/// A producer error resets the stream (the client sees a failure, not a short success).
+async fn send_streamed(mut send: h2::SendStream<Bytes>, stream: crate::BodyStream, peer: SocketAddr) {
+    while let Ok(item) = stream.0.recv().await {
+        let mut chunk = match item {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                tracing::warn!(%peer, %error, "streamed response failed midway; resetting the stream");
+                send.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+        };
+        while !chunk.is_empty() {
+            send.reserve_capacity(chunk.len());
+            match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                Some(Ok(0)) => {}
+                Some(Ok(n)) => {
+                    let part = chunk.split_to(n.min(chunk.len()));
+                    if send.send_data(part, false).is_err() {
+                        return;
+                    }
+                }
+                // The stream was reset or the connection closed: the client is gone.
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}
+
 async fn serve_stream(
     request: http::Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
@@ -122,6 +153,17 @@ async fn serve_stream(
     };
     let (mut parts, body) = response.into_parts();
     let trailers = parts.extensions.remove::<crate::Trailers>();
+    if let Some(stream) = parts.extensions.remove::<crate::BodyStream>() {
+        let mut head = http::Response::from_parts(parts, ());
+        head.headers_mut().remove(http::header::CONNECTION);
+        head.headers_mut().remove(http::header::TRANSFER_ENCODING);
+        head.headers_mut().remove(http::header::CONTENT_LENGTH);
+        match respond.send_response(head, false) {
+            Ok(send) => send_streamed(send, stream, peer).await,
+            Err(error) => tracing::debug!(%peer, %error, "HTTP/2 response not sent"),
+        }
+        return;
+    }
     let mut head = http::Response::from_parts(parts, ());
     // Connection-specific headers are illegal in HTTP/2.
     head.headers_mut().remove(http::header::CONNECTION);
