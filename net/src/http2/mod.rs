@@ -95,16 +95,18 @@ async fn send_streamed(mut send: h2::SendStream<Bytes>, stream: crate::BodyStrea
         };
         while !chunk.is_empty() {
             send.reserve_capacity(chunk.len());
-            match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
-                Some(Ok(0)) => {}
-                Some(Ok(n)) => {
-                    let part = chunk.split_to(n.min(chunk.len()));
-                    if send.send_data(part, false).is_err() {
-                        return;
-                    }
+            // Capacity already granted is used at once; `poll_capacity` only wakes on a change.
+            let mut granted = send.capacity();
+            while granted == 0 {
+                match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                    Some(Ok(_)) => granted = send.capacity(),
+                    // The stream was reset or the connection closed: the client is gone.
+                    Some(Err(_)) | None => return,
                 }
-                // The stream was reset or the connection closed: the client is gone.
-                Some(Err(_)) | None => return,
+            }
+            let part = chunk.split_to(granted.min(chunk.len()));
+            if send.send_data(part, false).is_err() {
+                return;
             }
         }
     }
