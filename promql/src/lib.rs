@@ -4,6 +4,7 @@
 //! functions, aggregations, `@` and subqueries follow in issue 4.
 
 pub mod ast;
+pub mod duration;
 pub mod engine;
 pub mod format;
 pub mod functions;

@@ -65,7 +65,7 @@ pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<Step
                 .collect(),
         ),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
-            let matching = b.matching.clone().unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+            let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
             StepValue::Vector(match b.op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => set_operation(b.op, &matching, lhs, rhs),
                 _ => vector_vector(b, &matching, lhs, rhs)?,

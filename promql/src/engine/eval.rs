@@ -232,7 +232,7 @@ impl Evaluator<'_> {
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
             Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect()),
-            Expr::MatrixSelector { selector, range_ms } => {
+            Expr::MatrixSelector { selector, range_ms, .. } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
                 let mut out = Vec::new();
                 let windows = self.windows(selector, reference, *range_ms);

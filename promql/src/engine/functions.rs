@@ -46,7 +46,7 @@ fn unparen(e: &Expr) -> &Expr {
 /// (start, end) of the window a range argument covers at step `t`.
 fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
     match unparen(arg) {
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector { selector, range_ms, .. } => {
             let end = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
             (end - range_ms, end)
         }
@@ -422,7 +422,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     };
     let mut out = Vec::new();
     // A plain range selector: compute on windows of the fetched series, without copying them.
-    if let Expr::MatrixSelector { selector, range_ms } = unparen(&args[matrix_index]) {
+    if let Expr::MatrixSelector { selector, range_ms, .. } = unparen(&args[matrix_index]) {
         let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
         let mut filtered = Vec::new();
         let windows = ev.windows(selector, reference, *range_ms);

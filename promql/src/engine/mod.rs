@@ -12,7 +12,7 @@ mod stats;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 
-use crate::ast::{At, Expr, ValueType, VectorSelector};
+use crate::ast::{At, DurationExpr, Expr, ValueType, VectorSelector};
 use crate::parser::{parse, ParseError};
 
 #[derive(Clone, Debug)]
@@ -91,6 +91,8 @@ impl Engine {
     pub fn prepare_instant(&self, query: &str, time_ms: i64) -> Result<PreparedQuery, Error> {
         let mut expr = parse(query).map_err(Error::Parse)?;
         resolve_at(&mut expr, time_ms, time_ms);
+        // An instant query has no step and no range: `step()` and `range()` are 0.
+        resolve_durations(&mut expr, 0, 0)?;
         Ok(PreparedQuery { expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
     }
 
@@ -108,6 +110,7 @@ impl Engine {
             return Err(Error::Execution("range query needs end >= start and a positive step".into()));
         }
         resolve_at(&mut expr, start_ms, end_ms);
+        resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
         Ok(PreparedQuery { expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
     }
 }
@@ -141,6 +144,52 @@ fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
     }
 }
 
+/// Evaluates every duration expression (ranges, subquery steps, offsets) now that the
+/// query's step and range are known; errors name the expression, as Prometheus refuses them.
+fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64) -> Result<(), Error> {
+    let resolve = |target: &mut i64, e: &Option<DurationExpr>, allow_negative: bool| -> Result<(), Error> {
+        if let Some(e) = e {
+            *target = e.to_ms(step_ms, range_ms, allow_negative).map_err(|message| {
+                let mut written = String::new();
+                crate::printer::write_duration(&mut written, e);
+                Error::Parse(ParseError { line: 1, column: 1, message: format!("invalid duration expression {written:?}: {message}") })
+            })?;
+        }
+        Ok(())
+    };
+    match expr {
+        Expr::VectorSelector(vs) => resolve(&mut vs.offset_ms, &vs.offset_expr, true),
+        Expr::MatrixSelector { selector, range_ms: r, range_expr } => {
+            resolve(r, range_expr, false)?;
+            resolve(&mut selector.offset_ms, &selector.offset_expr, true)
+        }
+        Expr::Subquery(sq) => {
+            resolve(&mut sq.range_ms, &sq.range_expr, false)?;
+            if sq.step_expr.is_some() {
+                let mut step = 0;
+                resolve(&mut step, &sq.step_expr, false)?;
+                sq.step_ms = Some(step);
+            }
+            resolve(&mut sq.offset_ms, &sq.offset_expr, true)?;
+            resolve_durations(&mut sq.expr, step_ms, range_ms)
+        }
+        Expr::Paren(e) | Expr::Negate(e) => resolve_durations(e, step_ms, range_ms),
+        Expr::Binary(b) => {
+            resolve_durations(&mut b.lhs, step_ms, range_ms)?;
+            resolve_durations(&mut b.rhs, step_ms, range_ms)
+        }
+        Expr::Aggregate(a) => {
+            resolve_durations(&mut a.expr, step_ms, range_ms)?;
+            match &mut a.param {
+                Some(p) => resolve_durations(p, step_ms, range_ms),
+                None => Ok(()),
+            }
+        }
+        Expr::Call { args, .. } => args.iter_mut().try_for_each(|a| resolve_durations(a, step_ms, range_ms)),
+        Expr::Number(_) | Expr::String(_) => Ok(()),
+    }
+}
+
 fn at_ms(at: Option<At>) -> Option<i64> {
     match at {
         Some(At::Time(t)) => Some(t),
@@ -165,7 +214,7 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
             let (s, e) = reference(vs.at, vs.offset_ms);
             visit(vs, s - options.lookback_delta_ms + 1, e);
         }
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector { selector, range_ms, .. } => {
             let (s, e) = reference(selector.at, selector.offset_ms);
             visit(selector, s - range_ms + 1, e);
         }
@@ -224,5 +273,32 @@ impl Querier for MemQuerier {
                 (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select_ranges(prepared: &PreparedQuery) -> Vec<(i64, i64)> {
+        prepared.selects().iter().map(|s| (s.mint_ms, s.maxt_ms)).collect()
+    }
+
+    #[test]
+    fn duration_expressions_resolve_with_the_query_step_and_range() {
+        let engine = Engine::new(EngineOptions::default());
+        // step() = 10 s, range() = 60 s: the window is 10 s before each step.
+        let q = engine.prepare_range("count_over_time(x[step()])", 60_000, 120_000, 10_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(50_001, 120_000)]);
+        let q = engine.prepare_range("x offset min_of(range(), 8s)", 60_000, 120_000, 10_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(60_000 - 8_000 - 300_000 + 1, 112_000)]);
+        let q = engine.prepare_range("sum_over_time(x[1m:step()*2])", 60_000, 120_000, 10_000).unwrap();
+        assert!(format!("{:?}", q.expr).contains("step_ms: Some(20000)"));
+        // An instant query has step() = range() = 0: fine for offsets, not for ranges.
+        assert!(engine.prepare_instant("x offset range()", 60_000).is_ok());
+        let err = engine.prepare_instant("rate(x[step()])", 60_000).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("invalid duration expression \"step()\": duration must be greater than 0"), "{err}");
+        let err = engine.prepare_range("sum_over_time(x[1m:1m / (step() - 10)])", 0, 60_000, 10_000).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("division by zero"), "{err}");
     }
 }
