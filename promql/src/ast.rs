@@ -290,6 +290,18 @@ impl ValueType {
 }
 
 impl Expr {
+    /// The direct sub-expressions, in source order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => Vec::new(),
+            Expr::Subquery(sq) => vec![&sq.expr],
+            Expr::Paren(e) | Expr::Negate(e) => vec![e],
+            Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+            Expr::Aggregate(a) => a.param.iter().chain(std::iter::once(&a.expr)).collect(),
+            Expr::Call { args, .. } => args.iter().collect(),
+        }
+    }
+
     pub fn value_type(&self) -> ValueType {
         match self {
             Expr::Number(_) => ValueType::Scalar,

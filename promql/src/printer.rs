@@ -305,6 +305,8 @@ mod tests {
             ("x[1h:max_of(STEP(),5s)] offset (1h/2)", "x[1h:max_of(step(), 5s)] offset (1h / 2)"),
             ("x offset -(min_of(range(), 2s)-5)", "x offset -(min_of(range(), 2s) - 5)"),
             ("x offset +90m", "x offset 1h30m"),
+            ("rate(x[5m] offset 1m anchored @ 10)", "rate(x[5m] anchored @ 10.000 offset 1m)"),
+            ("x offset 5m SMOOTHED @ 10", "x @ 10.000 smoothed offset 5m"),
         ];
         for (input, expected) in table {
             let printed = match parse(input) {
@@ -336,6 +338,8 @@ mod tests {
             Just("max_over_time(foo[1h:min_of(step(), 5m)] offset -(1m - 5))".to_string()),
             Just("foo[(5m)] @ 10".to_string()),
             Just("foo[-2 ^ 2 + 10]".to_string()),
+            Just("increase(foo[5m] anchored)".to_string()),
+            Just("foo smoothed offset 1m".to_string()),
         ]
     }
 

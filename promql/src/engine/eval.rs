@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
 
-use super::{at_ms, first_step_after, walk_selectors, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
+use super::range_functions::{extend_window, smoothed_value};
+use super::{at_ms, extended_margins, first_step_after, walk_selectors, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
 use crate::ast::{Expr, VectorSelector};
 
 /// One element of an instant vector. `drop_name` is Prometheus' delayed `__name__` removal:
@@ -226,18 +227,41 @@ impl Evaluator<'_> {
         out
     }
 
+    /// What a `smoothed` instant selector sees at `t`: each series' value interpolated at the
+    /// reference time from its neighbours within a lookback on either side.
+    fn smoothed_samples(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+        let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
+        let lookback = self.options.lookback_delta_ms;
+        let windows = self.windows(vs, reference + lookback, 2 * lookback);
+        let mut out = Vec::new();
+        let mut live = Vec::new();
+        for (s, (from, to)) in self.selected(vs).iter().zip(windows) {
+            live.clear();
+            live.extend(s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)));
+            if let Some(value) = smoothed_value(&live, reference) {
+                out.push(Elem::new(s.labels.clone(), value, false));
+            }
+        }
+        out
+    }
+
     pub(super) fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue, Error> {
         Ok(match expr {
             Expr::Number(v) => StepValue::Scalar(*v),
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
+            Expr::VectorSelector(vs) if vs.smoothed => StepValue::Vector(self.smoothed_samples(vs, t)),
             Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect()),
             Expr::MatrixSelector { selector, range_ms, .. } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+                let (before, after) = extended_margins(selector, self.options.lookback_delta_ms);
                 let mut out = Vec::new();
-                let windows = self.windows(selector, reference, *range_ms);
+                let windows = self.windows(selector, reference + after, range_ms + before + after);
                 for (s, (from, to)) in self.selected(selector).iter().zip(windows) {
-                    let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
+                    let mut samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
+                    if selector.anchored || selector.smoothed {
+                        samples = extend_window(&samples, reference - range_ms, reference, selector.smoothed);
+                    }
                     if !samples.is_empty() {
                         out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false });
                     }

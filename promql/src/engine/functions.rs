@@ -8,9 +8,9 @@ use regex::Regex;
 use tsdb::{is_stale_nan, Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
-use super::range_functions::{changes, double_exponential_smoothing, extrapolated_rate, instant_value, linear_regression, over_time, resets};
+use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::stats::{go_max, go_min};
-use super::{at_ms, Error};
+use super::{at_ms, extended_margins, Error};
 use crate::ast::{Expr, VectorSelector};
 use crate::functions::Function;
 
@@ -424,8 +424,19 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     // A plain range selector: compute on windows of the fetched series, without copying them.
     if let Expr::MatrixSelector { selector, range_ms, .. } = unparen(&args[matrix_index]) {
         let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+        let (before, after) = extended_margins(selector, ev.options.lookback_delta_ms);
+        let extended = selector.anchored || selector.smoothed;
+        // Anchored/smoothed windows also hold the samples around the range's edges.
+        let compute_extended = |samples: &[Sample]| match name {
+            "rate" => extended_rate(samples, start, end, selector.smoothed, true, true),
+            "increase" => extended_rate(samples, start, end, selector.smoothed, true, false),
+            "delta" => extended_rate(samples, start, end, selector.smoothed, false, false),
+            "changes" => anchored_start(samples, start).map(|i| changes(&samples[i..])),
+            "resets" => anchored_start(samples, start).map(|i| resets(&samples[i..])),
+            _ => None,
+        };
         let mut filtered = Vec::new();
-        let windows = ev.windows(selector, reference, *range_ms);
+        let windows = ev.windows(selector, reference + after, range_ms + before + after);
         for (s, (from, to)) in ev.selected(selector).iter().zip(windows) {
             let mut window = &s.samples[from..to];
             if window.iter().any(|p| is_stale_nan(p.value)) {
@@ -436,7 +447,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
             if window.is_empty() {
                 continue;
             }
-            if let Some(v) = compute(window) {
+            if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
                 out.push(Elem::new(s.labels.clone(), v, !func.keeps_metric_name()));
             }
         }

@@ -93,6 +93,7 @@ impl Engine {
         resolve_at(&mut expr, time_ms, time_ms);
         // An instant query has no step and no range: `step()` and `range()` are 0.
         resolve_durations(&mut expr, 0, 0)?;
+        check_extended_selectors(&expr)?;
         Ok(PreparedQuery { expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
     }
 
@@ -111,6 +112,7 @@ impl Engine {
         }
         resolve_at(&mut expr, start_ms, end_ms);
         resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
+        check_extended_selectors(&expr)?;
         Ok(PreparedQuery { expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
     }
 }
@@ -197,6 +199,49 @@ fn at_ms(at: Option<At>) -> Option<i64> {
     }
 }
 
+/// How far an `anchored` (left edge within a lookback before the range) or `smoothed` (both
+/// edges interpolated with neighbours up to a lookback away) range selector reads beyond its
+/// range: (before, after) in milliseconds.
+pub(crate) fn extended_margins(vs: &VectorSelector, lookback_ms: i64) -> (i64, i64) {
+    if vs.anchored {
+        (lookback_ms, 0)
+    } else if vs.smoothed {
+        (lookback_ms, lookback_ms)
+    } else {
+        (0, 0)
+    }
+}
+
+/// Functions that accept `anchored` range selectors, and those that accept `smoothed` ones
+/// (Prometheus' `AnchoredSafeFunctions`/`SmoothedSafeFunctions`), sorted for the error text.
+const ANCHORED_FUNCTIONS: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
+const SMOOTHED_FUNCTIONS: [&str; 3] = ["delta", "increase", "rate"];
+
+/// Refuses `anchored`/`smoothed` range selectors passed to functions that cannot use them
+/// (their windows hold samples outside the range).
+fn check_extended_selectors(expr: &Expr) -> Result<(), Error> {
+    if let Expr::Call { func, args } = expr {
+        for arg in args {
+            let mut arg = arg;
+            while let Expr::Paren(inner) = arg {
+                arg = inner;
+            }
+            let Expr::MatrixSelector { selector, .. } = arg else { continue };
+            let (name, allowed): (&str, &[&str]) = if selector.anchored {
+                ("anchored", &ANCHORED_FUNCTIONS)
+            } else if selector.smoothed {
+                ("smoothed", &SMOOTHED_FUNCTIONS)
+            } else {
+                continue;
+            };
+            if !allowed.contains(&func.name) {
+                return Err(Error::Execution(format!("{name} modifier can only be used with: {} - not with {}", allowed.join(", "), func.name)));
+            }
+        }
+    }
+    expr.children().into_iter().try_for_each(check_extended_selectors)
+}
+
 /// First subquery step time: the smallest multiple of `step` strictly after `after`.
 pub(crate) fn first_step_after(after: i64, step: i64) -> i64 {
     after.div_euclid(step) * step + step
@@ -212,11 +257,14 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
     match expr {
         Expr::VectorSelector(vs) => {
             let (s, e) = reference(vs.at, vs.offset_ms);
-            visit(vs, s - options.lookback_delta_ms + 1, e);
+            // A smoothed selector interpolates towards the next sample, up to a lookback later.
+            let after = if vs.smoothed { options.lookback_delta_ms } else { 0 };
+            visit(vs, s - options.lookback_delta_ms + 1, e + after);
         }
         Expr::MatrixSelector { selector, range_ms, .. } => {
             let (s, e) = reference(selector.at, selector.offset_ms);
-            visit(selector, s - range_ms + 1, e);
+            let (before, after) = extended_margins(selector, options.lookback_delta_ms);
+            visit(selector, s - range_ms - before + 1, e + after);
         }
         Expr::Subquery(sq) => {
             let (s, e) = reference(sq.at, sq.offset_ms);
@@ -300,5 +348,23 @@ mod tests {
         assert!(err.contains("invalid duration expression \"step()\": duration must be greater than 0"), "{err}");
         let err = engine.prepare_range("sum_over_time(x[1m:1m / (step() - 10)])", 0, 60_000, 10_000).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("division by zero"), "{err}");
+    }
+
+    #[test]
+    fn extended_selectors_widen_their_selects_and_refuse_unsafe_functions() {
+        let engine = Engine::new(EngineOptions::default());
+        let q = engine.prepare_instant("increase(x[1m] anchored)", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(600_000 - 60_000 - 300_000 + 1, 600_000)]);
+        let q = engine.prepare_instant("rate(x[1m] smoothed)", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(600_000 - 60_000 - 300_000 + 1, 900_000)]);
+        let q = engine.prepare_instant("x smoothed", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(300_001, 900_000)]);
+        let error = |q: &str| engine.prepare_instant(q, 0).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(error("deriv(x[3m] smoothed)"), "smoothed modifier can only be used with: delta, increase, rate - not with deriv");
+        assert_eq!(
+            error("max_over_time((x[3m] anchored))"),
+            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"
+        );
+        assert_eq!(error("resets(x[3m] anchored)"), "");
     }
 }

@@ -345,6 +345,12 @@ impl<'a> Parser<'a> {
                 *slot.2 = offset_expr;
                 continue;
             }
+            if let Some(keyword) = ["anchored", "smoothed"].into_iter().find(|k| self.peek_keyword(k)) {
+                let at = self.offset();
+                self.rest = &self.rest[keyword.len()..];
+                self.set_extended(&mut expr, keyword == "anchored", at)?;
+                continue;
+            }
             if self.eat("@") {
                 self.skip_space();
                 let at = if self.eat_keyword("start") {
@@ -381,6 +387,25 @@ impl<'a> Parser<'a> {
             }
             return Ok(expr);
         }
+    }
+
+    /// Applies `anchored` (or `smoothed`) to a vector or range selector.
+    fn set_extended(&self, expr: &mut Expr, anchored: bool, at: usize) -> Result<()> {
+        let name = if anchored { "anchored" } else { "smoothed" };
+        let vs = match expr {
+            Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => vs,
+            Expr::Subquery(_) => return Err(self.error_at(at, format!("{name} modifier is not supported for subqueries"))),
+            _ => return Err(self.error_at(at, format!("{name} modifier must follow a vector or range selector"))),
+        };
+        if (anchored && vs.smoothed) || (!anchored && vs.anchored) {
+            return Err(self.error_at(at, "anchored and smoothed modifiers cannot be used together"));
+        }
+        if anchored {
+            vs.anchored = true;
+        } else {
+            vs.smoothed = true;
+        }
+        Ok(())
     }
 
     /// The offset and `@` slots a modifier applies to.
@@ -600,6 +625,33 @@ mod tests {
         }
         assert!(parse("max\u{7d0}(x)").is_err());
         assert!(parse("sum by (a) (x)").is_ok());
+    }
+
+    #[test]
+    fn anchored_and_smoothed_modifiers() {
+        let selector = |q: &str| match parse(q).unwrap() {
+            Expr::VectorSelector(vs) => vs,
+            Expr::Call { mut args, .. } => match args.remove(0) {
+                Expr::MatrixSelector { selector, .. } => selector,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        assert!(selector("rate(x[5m] anchored)").anchored);
+        assert!(selector("rate(x anchored [5m])").anchored);
+        assert!(selector("x @ 10 smoothed offset 1m").smoothed);
+        // Only after an expression: a metric may still be called that.
+        assert!(matches!(parse("anchored + smoothed"), Ok(Expr::Binary(_))));
+        let table: &[(&str, &str)] = &[
+            ("x[5m:1m] anchored", "anchored modifier is not supported for subqueries"),
+            ("x[5m:1m] smoothed", "smoothed modifier is not supported for subqueries"),
+            ("x anchored smoothed", "anchored and smoothed modifiers cannot be used together"),
+            ("sum(x) smoothed", "smoothed modifier must follow a vector or range selector"),
+        ];
+        for (q, expected) in table {
+            let err = parse(q).unwrap_err().to_string();
+            assert!(err.contains(expected), "{q:?}: {err}");
+        }
     }
 
     #[test]
