@@ -307,6 +307,8 @@ mod tests {
             ("x offset +90m", "x offset 1h30m"),
             ("rate(x[5m] offset 1m anchored @ 10)", "rate(x[5m] anchored @ 10.000 offset 1m)"),
             ("x offset 5m SMOOTHED @ 10", "x @ 10.000 smoothed offset 5m"),
+            ("a+fill_right(1)fill_left(-2)b", "a + fill_left(-2) fill_right(1) b"),
+            ("a*on(x)group_left fill(1m)b", "a * on(x) group_left fill(60) b"),
         ];
         for (input, expected) in table {
             let printed = match parse(input) {
@@ -346,7 +348,7 @@ mod tests {
     fn expr() -> impl Strategy<Value = String> {
         atom().prop_recursive(4, 32, 3, |inner| {
             prop_oneof![
-                (inner.clone(), prop_oneof![Just("+"), Just("*"), Just("^"), Just("/ on(a) group_left(b)"), Just("> bool"), Just("and"), Just("or ignoring(a)")], inner.clone())
+                (inner.clone(), prop_oneof![Just("+"), Just("*"), Just("^"), Just("/ on(a) group_left(b)"), Just("> bool"), Just("and"), Just("or ignoring(a)"), Just("+ fill(0)"), Just("/ on(a) group_left(b) fill_right(-Inf) fill_left(1)")], inner.clone())
                     .prop_map(|(l, op, r)| format!("{l} {op} {r}")),
                 inner.clone().prop_map(|e| format!("({e})")),
                 inner.clone().prop_map(|e| format!("-{e}")),

@@ -3,6 +3,7 @@
 
 mod call;
 mod duration;
+mod fill;
 pub mod lexemes;
 
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
@@ -240,6 +241,10 @@ impl<'a> Parser<'a> {
                 m.card = if left { Cardinality::ManyToOne } else { Cardinality::OneToMany };
                 m.include = include;
             }
+            let fill = self.fill_modifiers()?;
+            if !fill.is_empty() {
+                matching.get_or_insert_with(VectorMatching::one_to_one).fill = fill;
+            }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
             lhs = self.check_binary(op, lhs, rhs, return_bool, matching, op_offset)?;
@@ -261,6 +266,14 @@ impl<'a> Parser<'a> {
         }
         if op.is_set() && !both_vectors {
             return Err(self.error_at(at, format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str())));
+        }
+        if matching.as_ref().is_some_and(|m| !m.fill.is_empty()) {
+            if !both_vectors {
+                return Err(self.error_at(at, "filling in missing series only allowed between instant vectors"));
+            }
+            if op.is_set() {
+                return Err(self.error_at(at, "filling in missing series not allowed for set operators"));
+            }
         }
         if matching.is_some() && !both_vectors {
             return Err(self.error_at(at, "vector matching only allowed between instant vectors"));
