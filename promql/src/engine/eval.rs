@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
 
 use super::range_functions::{extend_window, smoothed_value};
-use super::{at_ms, extended_margins, first_step_after, walk_selectors, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
+use super::{at_ms, extended_margins, first_step_after, info_key, selector_key, walk_selectors, SelectKey, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
 use crate::ast::{Expr, VectorSelector};
 
 /// One element of an instant vector. `drop_name` is Prometheus' delayed `__name__` removal:
@@ -48,8 +48,8 @@ pub(super) struct Evaluator<'q> {
     pub start_ms: i64,
     pub end_ms: i64,
     pub step_ms: i64,
-    /// Series of each selector, fetched once per query (keyed by the selector's address).
-    fetched: HashMap<*const VectorSelector, Vec<SeriesSamples>>,
+    /// Series of each select, fetched once per query (see `SelectKey`).
+    fetched: HashMap<SelectKey, Vec<SeriesSamples>>,
     /// Per selector and window edge, the last index found in each series. Steps move forward
     /// in time, so the next edge is usually a few samples further: walking from here touches
     /// one or two cache lines per series instead of a whole binary search.
@@ -84,14 +84,14 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier) -> Result<QueryR
     let mut fetched = HashMap::new();
     let mut loaded = 0usize;
     let mut too_many = false;
-    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |vs, mint, maxt| {
+    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint, maxt| {
         if too_many {
             return;
         }
-        let series = querier.select(&vs.matchers, mint, maxt);
+        let series = querier.select(matchers, mint, maxt);
         loaded += series.iter().map(|s| s.samples.len()).sum::<usize>();
         too_many = loaded > q.options.max_samples;
-        fetched.insert(vs as *const VectorSelector, series);
+        fetched.insert(key, series);
     });
     if too_many {
         return Err(Error::TooManySamples);
@@ -191,7 +191,12 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
 
 impl Evaluator<'_> {
     pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
-        self.fetched.get(&(vs as *const VectorSelector)).map(Vec::as_slice).unwrap_or(&[])
+        self.fetched.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The info series of the `info()` call with these arguments.
+    pub(super) fn info_series(&self, args: &[Expr]) -> &[SeriesSamples] {
+        self.fetched.get(&info_key(args)).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Runs `f` with the cursors of one window edge (`edge`) of `vs`'s series.

@@ -200,6 +200,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
     let name = func.name;
     let arg = |i: usize| ev.eval(&args[i], t);
     let result: Vec<Elem> = match name {
+        "info" => return super::info::evaluate(ev, args, t),
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
         "pi" => return Ok(StepValue::Scalar(PI)),
         "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),

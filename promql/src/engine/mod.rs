@@ -7,6 +7,7 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod info;
 mod range_functions;
 mod stats;
 
@@ -247,9 +248,28 @@ pub(crate) fn first_step_after(after: i64, step: i64) -> i64 {
     after.div_euclid(step) * step + step
 }
 
-/// Calls `visit(selector, mint, maxt)` for every selector, with the window evaluation over
-/// `[start, end]` reads (offset, `@`, lookback or range, enclosing subqueries applied).
-pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(&'e VectorSelector, i64, i64)) {
+/// Identifies fetched series: a selector's address, or an `info()` call's argument list
+/// (the info series it joins).
+pub(crate) type SelectKey = (usize, SelectKind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SelectKind {
+    Selector,
+    Info,
+}
+
+pub(crate) fn selector_key(vs: &VectorSelector) -> SelectKey {
+    (vs as *const VectorSelector as usize, SelectKind::Selector)
+}
+
+pub(crate) fn info_key(args: &[Expr]) -> SelectKey {
+    (args.as_ptr() as usize, SelectKind::Info)
+}
+
+/// Calls `visit(key, matchers, mint, maxt)` for every select evaluation needs, with the
+/// window evaluation over `[start, end]` reads (offset, `@`, lookback or range, enclosing
+/// subqueries applied): each selector, and the info series of each `info()` call.
+pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(SelectKey, &[Matcher], i64, i64)) {
     let reference = |at: Option<At>, offset: i64| match at_ms(at) {
         Some(t) => (t - offset, t - offset),
         None => (start - offset, end - offset),
@@ -259,12 +279,12 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
             let (s, e) = reference(vs.at, vs.offset_ms);
             // A smoothed selector interpolates towards the next sample, up to a lookback later.
             let after = if vs.smoothed { options.lookback_delta_ms } else { 0 };
-            visit(vs, s - options.lookback_delta_ms + 1, e + after);
+            visit(selector_key(vs), &vs.matchers, s - options.lookback_delta_ms + 1, e + after);
         }
         Expr::MatrixSelector { selector, range_ms, .. } => {
             let (s, e) = reference(selector.at, selector.offset_ms);
             let (before, after) = extended_margins(selector, options.lookback_delta_ms);
-            visit(selector, s - range_ms - before + 1, e + after);
+            visit(selector_key(selector), &selector.matchers, s - range_ms - before + 1, e + after);
         }
         Expr::Subquery(sq) => {
             let (s, e) = reference(sq.at, sq.offset_ms);
@@ -282,6 +302,16 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
                 walk_selectors(p, start, end, options, visit);
             }
         }
+        Expr::Call { func, args } if func.name == "info" => {
+            // The label selector argument only describes the info series: no select of its own.
+            if let Some(first) = args.first() {
+                walk_selectors(first, start, end, options, visit);
+                let (at, offset) = info::info_reference(first);
+                let (s, e) = reference(at.map(At::Time), offset);
+                let matchers = info::InfoSpec::new(args).select_matchers();
+                visit(info_key(args), &matchers, s - options.lookback_delta_ms + 1, e);
+            }
+        }
         Expr::Call { args, .. } => args.iter().for_each(|a| walk_selectors(a, start, end, options, visit)),
         Expr::Number(_) | Expr::String(_) => {}
     }
@@ -291,8 +321,8 @@ impl PreparedQuery {
     /// Every selector with the exact range evaluation will read, deduplicated.
     pub fn selects(&self) -> Vec<SelectRequest> {
         let mut out: Vec<SelectRequest> = Vec::new();
-        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |vs, mint_ms, maxt_ms| {
-            let request = SelectRequest { matchers: vs.matchers.clone(), mint_ms, maxt_ms };
+        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |_, matchers, mint_ms, maxt_ms| {
+            let request = SelectRequest { matchers: matchers.to_vec(), mint_ms, maxt_ms };
             if !out.contains(&request) {
                 out.push(request);
             }
@@ -366,5 +396,21 @@ mod tests {
             "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"
         );
         assert_eq!(error("resets(x[3m] anchored)"), "");
+    }
+
+    #[test]
+    fn info_adds_one_select_for_its_info_series() {
+        let engine = Engine::new(EngineOptions::default());
+        let q = engine.prepare_range("info(x offset 1m, {__name__=~\".+_info\", data!=\"\"})", 600_000, 900_000, 60_000).unwrap();
+        let selects = q.selects();
+        let shown: Vec<(String, i64, i64)> =
+            selects.iter().map(|s| (s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","), s.mint_ms, s.maxt_ms)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("__name__=\"x\"".to_string(), 240_001, 840_000),
+                ("data!=\"\",__name__=~\".+_info\"".to_string(), 240_001, 840_000),
+            ]
+        );
     }
 }

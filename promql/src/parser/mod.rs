@@ -33,13 +33,16 @@ struct Parser<'a> {
     input: &'a str,
     rest: &'a str,
     depth: usize,
+    /// Set while parsing `info()`'s label-selector argument, which may match empty values
+    /// only (`{data=~".*"}`); taken by the next selector.
+    label_selector_next: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
 
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr> {
-    let mut p = Parser { input, rest: input, depth: 0 };
+    let mut p = Parser { input, rest: input, depth: 0, label_selector_next: false };
     p.skip_space();
     if p.rest.is_empty() {
         return Err(p.error_at(0, "no expression found in input"));
@@ -554,7 +557,8 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if matchers.iter().all(|m| m.matches_empty()) {
+        let label_selector = std::mem::take(&mut self.label_selector_next);
+        if !label_selector && matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
         Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false }))
@@ -616,11 +620,23 @@ mod tests {
             ("rate(up)", "expected type range vector in call to function \"rate\", got instant vector"),
             ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
             ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
+            ("info(x, y)", "expected label selectors only, got vector selector instead"),
+            ("info(x, sum({a=\"b\"}))", "expected label selectors only"),
+            ("info(x, {a=\"b\"}, {c=\"d\"})", "expected 1 to 2 argument(s)"),
+            ("info(x, {a=~\".*\"} + {b=~\".*\"})", "vector selector must contain at least one non-empty matcher"),
         ];
         for (q, expected) in table {
             let err = parse(q).unwrap_err().to_string();
             assert!(err.contains(expected), "{q:?}: {err}");
         }
+    }
+
+    #[test]
+    fn info_label_selectors_may_match_empty_values() {
+        assert!(parse("info(x, {data=~\".*\"})").is_ok());
+        assert!(parse("info(x, {__name__=~\".+_info\", data=~\".+\"})").is_ok());
+        assert!(parse("info({data=~\".*\"})").is_err());
+        assert!(parse("{data=~\".*\"}").is_err());
     }
 
     #[test]
