@@ -1,8 +1,10 @@
-//! The PromQL syntax tree: literals, selectors (offset, `@`), subqueries, unary minus,
-//! binary operators with vector matching, aggregations and function calls.
+//! The PromQL syntax tree: literals, selectors (offset, `@`, `anchored`/`smoothed`),
+//! subqueries, duration expressions, unary minus, binary operators with vector matching and
+//! `fill` values, aggregations and function calls.
 
 use tsdb::Matcher;
 
+pub use crate::duration::DurationExpr;
 use crate::functions::Function;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +12,10 @@ pub enum Expr {
     Number(f64),
     String(String),
     VectorSelector(VectorSelector),
-    MatrixSelector { selector: VectorSelector, range_ms: i64 },
+    /// `selector[range]`. With a duration expression (`[5m * 2]`, `[step()]`) the expression is
+    /// in `range_expr` and `range_ms` holds its value: known at parse time when it is
+    /// constant, set by `Engine::prepare_*` when it uses `step()`/`range()` (0 until then).
+    MatrixSelector { selector: VectorSelector, range_ms: i64, range_expr: Option<DurationExpr> },
     Subquery(Box<Subquery>),
     Paren(Box<Expr>),
     /// Unary minus (unary plus is dropped by the parser).
@@ -33,17 +38,34 @@ pub struct VectorSelector {
     /// The metric name, if written (it is also among `matchers`).
     pub name: Option<String>,
     pub matchers: Vec<Matcher>,
+    /// The offset; with `offset_expr` its value (see `MatrixSelector::range_ms`).
     pub offset_ms: i64,
+    /// `offset (1h / 2)`, `offset step()`: the offset as written when it is not a plain
+    /// (signed) literal.
+    pub offset_expr: Option<DurationExpr>,
     pub at: Option<At>,
+    /// `anchored` (Prometheus 3, experimental): a range selector also reads the last sample at
+    /// or before the range start, within the lookback delta, as the window's left edge.
+    pub anchored: bool,
+    /// `smoothed` (Prometheus 3, experimental): values at the window edges (range selectors)
+    /// or at the evaluation time (instant selectors) are interpolated between neighbours.
+    pub smoothed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subquery {
     pub expr: Expr,
+    /// The range; with `range_expr` its value (see `MatrixSelector::range_ms`).
     pub range_ms: i64,
+    /// The range as written when it is a duration expression.
+    pub range_expr: Option<DurationExpr>,
     /// `None`: the engine's default subquery step.
     pub step_ms: Option<i64>,
+    /// The step as written when it is a duration expression (`step_ms` is then `Some`).
+    pub step_expr: Option<DurationExpr>,
     pub offset_ms: i64,
+    /// The offset as written when it is a duration expression.
+    pub offset_expr: Option<DurationExpr>,
     pub at: Option<At>,
 }
 
@@ -75,7 +97,7 @@ pub enum Cardinality {
     ManyToMany,
 }
 
-/// `on(...)`/`ignoring(...)` and `group_left/right(...)`.
+/// `on(...)`/`ignoring(...)`, `group_left/right(...)` and `fill*(...)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorMatching {
     pub card: Cardinality,
@@ -84,6 +106,31 @@ pub struct VectorMatching {
     pub on: bool,
     /// Extra labels copied from the "one" side (`group_left(a, b)`).
     pub include: Vec<String>,
+    /// `fill(v)`, `fill_left(v)`, `fill_right(v)` (Prometheus 3, experimental).
+    pub fill: FillValues,
+}
+
+impl VectorMatching {
+    /// Plain one-to-one matching on all labels.
+    pub fn one_to_one() -> VectorMatching {
+        VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new(), fill: FillValues::default() }
+    }
+}
+
+/// Values standing in for a missing operand in vector matching (Prometheus' `fillValues`):
+/// `lhs` from `fill_left(v)` (or `fill(v)`), `rhs` from `fill_right(v)` (or `fill(v)`).
+/// After a `group_right` swap the engine applies `rhs` to the "one" side and `lhs` to the
+/// "many" side, as Prometheus does.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FillValues {
+    pub lhs: Option<f64>,
+    pub rhs: Option<f64>,
+}
+
+impl FillValues {
+    pub fn is_empty(&self) -> bool {
+        self.lhs.is_none() && self.rhs.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +290,18 @@ impl ValueType {
 }
 
 impl Expr {
+    /// The direct sub-expressions, in source order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => Vec::new(),
+            Expr::Subquery(sq) => vec![&sq.expr],
+            Expr::Paren(e) | Expr::Negate(e) => vec![e],
+            Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+            Expr::Aggregate(a) => a.param.iter().chain(std::iter::once(&a.expr)).collect(),
+            Expr::Call { args, .. } => args.iter().collect(),
+        }
+    }
+
     pub fn value_type(&self) -> ValueType {
         match self {
             Expr::Number(_) => ValueType::Scalar,

@@ -95,6 +95,8 @@ pub static FUNCTIONS: &[Function] = &[
     // Experimental in Prometheus 3.x (enabled there with promql-experimental-functions).
     f("double_exponential_smoothing", &[M, S, S], 3, Some(3), V),
     f("histogram_quantiles", &[V, Str, S], 3, None, V),
+    // info(v, {label selectors}): the second argument is a selector without a metric name.
+    f("info", &[V, V], 1, Some(2), V),
     f("step", &[], 0, Some(0), S),
     f("range", &[], 0, Some(0), S),
     f("start", &[], 0, Some(0), S),

@@ -1,9 +1,10 @@
-//! `promql` parses PromQL (nom), and evaluates it over `tsdb`'s `Querier`. It never sees
-//! HTTP; the server calls `Engine::prepare_*`, fetches `selects()` from its shards and
-//! calls `execute`. This is the first slice (selectors, literals, binary operators);
-//! functions, aggregations, `@` and subqueries follow in issue 4.
+//! `promql` parses PromQL (nom), prints it back, and evaluates it over `tsdb`'s `Querier`,
+//! including Prometheus 3's experimental duration expressions, `anchored`/`smoothed`,
+//! `fill*` and `info()`. It never sees HTTP; the server calls `Engine::prepare_*`, fetches
+//! `selects()` from its shards and calls `execute`.
 
 pub mod ast;
+pub mod duration;
 pub mod engine;
 pub mod format;
 pub mod functions;

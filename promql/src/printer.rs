@@ -1,11 +1,12 @@
 //! Renders a syntax tree back to canonical PromQL (as `/api/v1/format_query` returns it):
-//! durations in largest units, `by`/`without` before the arguments, strings double-quoted.
+//! durations in largest units, `by`/`without` before the arguments, strings double-quoted,
+//! duration expressions, `anchored`/`smoothed` and `fill*` modifiers as written.
 
 use std::fmt::Write;
 
 use tsdb::{MatchOp, METRIC_NAME_LABEL};
 
-use crate::ast::{At, Cardinality, Expr, VectorSelector};
+use crate::ast::{At, Cardinality, DurationExpr, Expr, VectorSelector};
 
 /// `1h30m`, `5m`, `500ms`, `0s`.
 pub fn format_duration(ms: i64) -> String {
@@ -62,18 +63,84 @@ fn label_name(name: &str) -> String {
     if is_plain_label(name) { name.to_string() } else { quote(name) }
 }
 
-fn modifiers(out: &mut String, offset_ms: i64, at: Option<At>) {
-    if let Some(at) = at {
-        match at {
-            At::Time(t) => {
-                let _ = write!(out, " @ {:.3}", t as f64 / 1000.0);
-            }
-            At::Start => out.push_str(" @ start()"),
-            At::End => out.push_str(" @ end()"),
+fn at_modifier(out: &mut String, at: Option<At>) {
+    match at {
+        Some(At::Time(t)) => {
+            let _ = write!(out, " @ {:.3}", t as f64 / 1000.0);
+        }
+        Some(At::Start) => out.push_str(" @ start()"),
+        Some(At::End) => out.push_str(" @ end()"),
+        None => {}
+    }
+}
+
+fn offset_modifier(out: &mut String, offset_ms: i64, offset_expr: Option<&DurationExpr>) {
+    match offset_expr {
+        // The parser only produces operands here; anything else is parenthesised so that the
+        // operators stay inside the offset.
+        Some(e @ DurationExpr::Binary { .. }) => {
+            out.push_str(" offset (");
+            write_duration(out, e);
+            out.push(')');
+        }
+        Some(e) => {
+            out.push_str(" offset ");
+            write_duration(out, e);
+        }
+        None if offset_ms != 0 => {
+            let _ = write!(out, " offset {}", format_duration(offset_ms));
+        }
+        None => {}
+    }
+}
+
+fn extended_modifier(out: &mut String, vs: &VectorSelector) {
+    if vs.anchored {
+        out.push_str(" anchored");
+    } else if vs.smoothed {
+        out.push_str(" smoothed");
+    }
+}
+
+/// A duration expression as written (literals with units print as durations).
+pub fn write_duration(out: &mut String, expr: &DurationExpr) {
+    match expr {
+        DurationExpr::Number { seconds, unit: true } if seconds.is_finite() => out.push_str(&format_duration((seconds * 1000.0).round() as i64)),
+        DurationExpr::Number { seconds, .. } => out.push_str(&format_number(*seconds)),
+        DurationExpr::Step => out.push_str("step()"),
+        DurationExpr::Range => out.push_str("range()"),
+        DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => {
+            out.push_str(if matches!(expr, DurationExpr::MinOf(..)) { "min_of(" } else { "max_of(" });
+            write_duration(out, a);
+            out.push_str(", ");
+            write_duration(out, b);
+            out.push(')');
+        }
+        DurationExpr::Negate(e) => {
+            out.push('-');
+            write_duration(out, e);
+        }
+        DurationExpr::Paren(e) => {
+            out.push('(');
+            write_duration(out, e);
+            out.push(')');
+        }
+        DurationExpr::Binary { op, lhs, rhs } => {
+            write_duration(out, lhs);
+            let _ = write!(out, " {} ", op.as_str());
+            write_duration(out, rhs);
         }
     }
-    if offset_ms != 0 {
-        let _ = write!(out, " offset {}", format_duration(offset_ms));
+}
+
+fn range_text(range_ms: i64, range_expr: Option<&DurationExpr>) -> String {
+    match range_expr {
+        Some(e) => {
+            let mut out = String::new();
+            write_duration(&mut out, e);
+            out
+        }
+        None => format_duration(range_ms),
     }
 }
 
@@ -115,18 +182,27 @@ fn write_expr(out: &mut String, expr: &Expr) {
         Expr::String(s) => out.push_str(&quote(s)),
         Expr::VectorSelector(vs) => {
             selector(out, vs);
-            modifiers(out, vs.offset_ms, vs.at);
+            at_modifier(out, vs.at);
+            extended_modifier(out, vs);
+            offset_modifier(out, vs.offset_ms, vs.offset_expr.as_ref());
         }
-        Expr::MatrixSelector { selector: vs, range_ms } => {
+        Expr::MatrixSelector { selector: vs, range_ms, range_expr } => {
             selector(out, vs);
-            let _ = write!(out, "[{}]", format_duration(*range_ms));
-            modifiers(out, vs.offset_ms, vs.at);
+            let _ = write!(out, "[{}]", range_text(*range_ms, range_expr.as_ref()));
+            extended_modifier(out, vs);
+            at_modifier(out, vs.at);
+            offset_modifier(out, vs.offset_ms, vs.offset_expr.as_ref());
         }
         Expr::Subquery(sq) => {
             write_expr(out, &sq.expr);
-            let step = sq.step_ms.map(format_duration).unwrap_or_default();
-            let _ = write!(out, "[{}:{step}]", format_duration(sq.range_ms));
-            modifiers(out, sq.offset_ms, sq.at);
+            let step = match (&sq.step_expr, sq.step_ms) {
+                (Some(e), _) => range_text(0, Some(e)),
+                (None, Some(ms)) => format_duration(ms),
+                (None, None) => String::new(),
+            };
+            let _ = write!(out, "[{}:{step}]", range_text(sq.range_ms, sq.range_expr.as_ref()));
+            at_modifier(out, sq.at);
+            offset_modifier(out, sq.offset_ms, sq.offset_expr.as_ref());
         }
         Expr::Paren(e) => {
             out.push('(');
@@ -145,7 +221,7 @@ fn write_expr(out: &mut String, expr: &Expr) {
             }
             if let Some(m) = &b.matching {
                 let explicit = m.on || !m.labels.is_empty();
-                if explicit && !b.op.is_set() || (b.op.is_set() && explicit) {
+                if explicit {
                     let _ = write!(out, " {}({})", if m.on { "on" } else { "ignoring" }, labels_list(&m.labels));
                 }
                 match m.card {
@@ -162,6 +238,19 @@ fn write_expr(out: &mut String, expr: &Expr) {
                         }
                     }
                     Cardinality::OneToOne | Cardinality::ManyToMany => {}
+                }
+                match (m.fill.lhs, m.fill.rhs) {
+                    (Some(l), Some(r)) if l.to_bits() == r.to_bits() => {
+                        let _ = write!(out, " fill({})", format_number(l));
+                    }
+                    (l, r) => {
+                        if let Some(l) = l {
+                            let _ = write!(out, " fill_left({})", format_number(l));
+                        }
+                        if let Some(r) = r {
+                            let _ = write!(out, " fill_right({})", format_number(r));
+                        }
+                    }
                 }
             }
             out.push(' ');
@@ -210,6 +299,16 @@ mod tests {
             ("{\"my.metric\", a='b'}", "{__name__=\"my.metric\", a=\"b\"}"),
             ("topk(3, x) @ 100", "topk(3, x @ 100.000)"),
             ("1 > bool 2", "1 > bool 2"),
+            ("foo[26m+4m]", "foo[26m + 4m]"),
+            ("foo[-5m+1800]", "foo[-5m + 1800]"),
+            ("x offset -step()*2", "x offset -step() * 2"),
+            ("x[1h:max_of(STEP(),5s)] offset (1h/2)", "x[1h:max_of(step(), 5s)] offset (1h / 2)"),
+            ("x offset -(min_of(range(), 2s)-5)", "x offset -(min_of(range(), 2s) - 5)"),
+            ("x offset +90m", "x offset 1h30m"),
+            ("rate(x[5m] offset 1m anchored @ 10)", "rate(x[5m] anchored @ 10.000 offset 1m)"),
+            ("x offset 5m SMOOTHED @ 10", "x @ 10.000 smoothed offset 5m"),
+            ("a+fill_right(1)fill_left(-2)b", "a + fill_left(-2) fill_right(1) b"),
+            ("a*on(x)group_left fill(1m)b", "a * on(x) group_left fill(60) b"),
         ];
         for (input, expected) in table {
             let printed = match parse(input) {
@@ -234,13 +333,22 @@ mod tests {
             Just("foo @ 123.456".to_string()),
             Just("max_over_time(foo[1h:5m])".to_string()),
             Just("{\"odd.name\"}".to_string()),
+            Just("rate(foo[5m * 2])".to_string()),
+            Just("rate(foo[step() + 1m])".to_string()),
+            Just("foo offset (1h / 2)".to_string()),
+            Just("foo offset -step()".to_string()),
+            Just("max_over_time(foo[1h:min_of(step(), 5m)] offset -(1m - 5))".to_string()),
+            Just("foo[(5m)] @ 10".to_string()),
+            Just("foo[-2 ^ 2 + 10]".to_string()),
+            Just("increase(foo[5m] anchored)".to_string()),
+            Just("foo smoothed offset 1m".to_string()),
         ]
     }
 
     fn expr() -> impl Strategy<Value = String> {
         atom().prop_recursive(4, 32, 3, |inner| {
             prop_oneof![
-                (inner.clone(), prop_oneof![Just("+"), Just("*"), Just("^"), Just("/ on(a) group_left(b)"), Just("> bool"), Just("and"), Just("or ignoring(a)")], inner.clone())
+                (inner.clone(), prop_oneof![Just("+"), Just("*"), Just("^"), Just("/ on(a) group_left(b)"), Just("> bool"), Just("and"), Just("or ignoring(a)"), Just("+ fill(0)"), Just("/ on(a) group_left(b) fill_right(-Inf) fill_left(1)")], inner.clone())
                     .prop_map(|(l, op, r)| format!("{l} {op} {r}")),
                 inner.clone().prop_map(|e| format!("({e})")),
                 inner.clone().prop_map(|e| format!("-{e}")),

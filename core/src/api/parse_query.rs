@@ -17,7 +17,7 @@ pub fn translate(expr: &Expr) -> Value {
             node["type"] = json!("vectorSelector");
             node
         }
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector { selector, range_ms, .. } => {
             let mut node = selector_fields(selector);
             node["type"] = json!("matrixSelector");
             node["range"] = json!(range_ms);

@@ -65,7 +65,7 @@ pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<Step
                 .collect(),
         ),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
-            let matching = b.matching.clone().unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+            let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
             StepValue::Vector(match b.op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => set_operation(b.op, &matching, lhs, rhs),
                 _ => vector_vector(b, &matching, lhs, rhs)?,
@@ -114,11 +114,37 @@ fn format_sig(sig: &[(String, String)]) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
+/// A match group's key: the (name, value) pairs `on`/`ignoring` select.
+type Signature = Vec<(String, String)>;
+
+/// The labels a fill value stands in with: the matching labels of the present operand
+/// (Prometheus' `MatchLabels`: `on` keeps those, `ignoring` drops those and the name).
+fn fill_labels(labels: &Labels, matching: &VectorMatching) -> Labels {
+    Labels::from_sorted(
+        labels
+            .iter()
+            .filter(|l| {
+                let listed = matching.labels.contains(&l.name);
+                if matching.on { listed } else { !listed && l.name != METRIC_NAME_LABEL }
+            })
+            .cloned()
+            .collect(),
+    )
+}
+
+/// One-to-one and many-to-one/one-to-many matching, with `fill*` values standing in for a
+/// missing operand. As in Prometheus, after the `group_right` swap `fill.rhs` fills the
+/// "one" side and `fill.lhs` the "many" side.
 fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>) -> Result<Vec<Elem>, Error> {
+    let fill = matching.fill;
+    if (lhs.is_empty() && rhs.is_empty()) || ((lhs.is_empty() || rhs.is_empty()) && fill.is_empty()) {
+        return Ok(Vec::new());
+    }
     // group_right: the "many" side is the right one; swap and remember.
     let swapped = matching.card == Cardinality::OneToMany;
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_by_sig: HashMap<Vec<(String, String)>, (Labels, f64)> = HashMap::with_capacity(one.len());
+    let mut one_by_sig: HashMap<Signature, usize> = HashMap::with_capacity(one.len());
+    let mut ones: Vec<(Signature, Labels, f64)> = Vec::with_capacity(one.len());
     for Elem { labels, value: v, .. } in one {
         let sig = signature(&labels, matching);
         if one_by_sig.contains_key(&sig) {
@@ -128,33 +154,50 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
                 format_sig(&sig)
             )));
         }
-        one_by_sig.insert(sig, (labels, v));
+        one_by_sig.insert(sig.clone(), ones.len());
+        ones.push((sig, labels, v));
     }
     // Arithmetic removes the name at once (as Prometheus does even with delayed name removal);
     // `bool` comparisons remove it later; filtering comparisons keep what the left side had.
     let drops_name_now = !b.op.is_comparison();
-    let mut matched: HashSet<Vec<(String, String)>> = HashSet::new();
+    let mut matched: HashSet<Signature> = HashSet::new();
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
-    for Elem { labels, value: v, drop_name } in many {
-        let sig = signature(&labels, matching);
-        let Some((one_labels, one_value)) = one_by_sig.get(&sig) else { continue };
-        let (a, c) = if swapped { (*one_value, v) } else { (v, *one_value) };
+    // `only_unmatched`: a fill row for a "one" element, skipped when it found its partner.
+    let mut combine = |many_labels: &Labels, many_value: f64, many_drop: bool, one_labels: &Labels, one_value: f64, sig: &Signature, only_unmatched: bool| {
+        if only_unmatched && matched.contains(sig) {
+            return Ok(());
+        }
+        let (a, c) = if swapped { (one_value, many_value) } else { (many_value, one_value) };
         // Ambiguous one-to-one matches are errors even when a filter would drop them.
-        if matching.card == Cardinality::OneToOne && !matched.insert(sig) {
-            return Err(Error::Execution(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-            ));
+        if !matched.insert(sig.clone()) && matching.card == Cardinality::OneToOne {
+            return Err(Error::Execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into()));
         }
         let (value, keep) = element(b.op, a, c, b.return_bool, a);
         if !keep {
-            continue;
+            return Ok(());
         }
-        let result_labels = result_labels(&labels, one_labels, matching, drops_name_now);
+        let result_labels = result_labels(many_labels, one_labels, matching, drops_name_now);
         if matching.card != Cardinality::OneToOne && !inserted.insert(result_labels.clone()) {
             return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
-        out.push(Elem::new(result_labels, value, b.return_bool || (drop_name && !drops_name_now)));
+        out.push(Elem::new(result_labels, value, b.return_bool || (many_drop && !drops_name_now)));
+        Ok(())
+    };
+    for Elem { labels, value: v, drop_name } in many {
+        let sig = signature(&labels, matching);
+        match one_by_sig.get(&sig) {
+            Some(&i) => combine(&labels, v, drop_name, &ones[i].1, ones[i].2, &sig, false)?,
+            None => {
+                let Some(fill_value) = fill.rhs else { continue };
+                combine(&labels, v, drop_name, &fill_labels(&labels, matching), fill_value, &sig, false)?;
+            }
+        }
+    }
+    if let Some(fill_value) = fill.lhs {
+        for (sig, labels, v) in &ones {
+            combine(&fill_labels(labels, matching), fill_value, false, labels, *v, sig, true)?;
+        }
     }
     Ok(out)
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
 
-use super::{at_ms, first_step_after, walk_selectors, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
+use super::range_functions::{extend_window, smoothed_value};
+use super::{at_ms, extended_margins, first_step_after, info_key, selector_key, walk_selectors, SelectKey, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
 use crate::ast::{Expr, VectorSelector};
 
 /// One element of an instant vector. `drop_name` is Prometheus' delayed `__name__` removal:
@@ -47,8 +48,8 @@ pub(super) struct Evaluator<'q> {
     pub start_ms: i64,
     pub end_ms: i64,
     pub step_ms: i64,
-    /// Series of each selector, fetched once per query (keyed by the selector's address).
-    fetched: HashMap<*const VectorSelector, Vec<SeriesSamples>>,
+    /// Series of each select, fetched once per query (see `SelectKey`).
+    fetched: HashMap<SelectKey, Vec<SeriesSamples>>,
     /// Per selector and window edge, the last index found in each series. Steps move forward
     /// in time, so the next edge is usually a few samples further: walking from here touches
     /// one or two cache lines per series instead of a whole binary search.
@@ -94,14 +95,14 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
     let mut fetched = HashMap::new();
     let mut loaded = 0usize;
     let mut too_many = false;
-    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |vs, mint, maxt| {
+    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint, maxt| {
         if too_many {
             return;
         }
-        let series = querier.select(&vs.matchers, mint, maxt);
+        let series = querier.select(matchers, mint, maxt);
         loaded += series.iter().map(|s| s.samples.len()).sum::<usize>();
         too_many = loaded > q.options.max_samples;
-        fetched.insert(vs as *const VectorSelector, series);
+        fetched.insert(key, series);
     });
     if too_many {
         return Err(Error::TooManySamples);
@@ -202,7 +203,12 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
 
 impl Evaluator<'_> {
     pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
-        self.fetched.get(&(vs as *const VectorSelector)).map(Vec::as_slice).unwrap_or(&[])
+        self.fetched.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The info series of the `info()` call with these arguments.
+    pub(super) fn info_series(&self, args: &[Expr]) -> &[SeriesSamples] {
+        self.fetched.get(&info_key(args)).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Runs `f` with the cursors of one window edge (`edge`) of `vs`'s series.
@@ -238,18 +244,41 @@ impl Evaluator<'_> {
         out
     }
 
+    /// What a `smoothed` instant selector sees at `t`: each series' value interpolated at the
+    /// reference time from its neighbours within a lookback on either side.
+    fn smoothed_samples(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+        let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
+        let lookback = self.options.lookback_delta_ms;
+        let windows = self.windows(vs, reference + lookback, 2 * lookback);
+        let mut out = Vec::new();
+        let mut live = Vec::new();
+        for (s, (from, to)) in self.selected(vs).iter().zip(windows) {
+            live.clear();
+            live.extend(s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)));
+            if let Some(value) = smoothed_value(&live, reference) {
+                out.push(Elem::new(s.labels.clone(), value, false));
+            }
+        }
+        out
+    }
+
     pub(super) fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue, Error> {
         Ok(match expr {
             Expr::Number(v) => StepValue::Scalar(*v),
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
+            Expr::VectorSelector(vs) if vs.smoothed => StepValue::Vector(self.smoothed_samples(vs, t)),
             Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect()),
-            Expr::MatrixSelector { selector, range_ms } => {
+            Expr::MatrixSelector { selector, range_ms, .. } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+                let (before, after) = extended_margins(selector, self.options.lookback_delta_ms);
                 let mut out = Vec::new();
-                let windows = self.windows(selector, reference, *range_ms);
+                let windows = self.windows(selector, reference + after, range_ms + before + after);
                 for (s, (from, to)) in self.selected(selector).iter().zip(windows) {
-                    let samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
+                    let mut samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
+                    if selector.anchored || selector.smoothed {
+                        samples = extend_window(&samples, reference - range_ms, reference, selector.smoothed);
+                    }
                     if !samples.is_empty() {
                         out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false });
                     }

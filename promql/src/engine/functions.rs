@@ -8,9 +8,9 @@ use regex::Regex;
 use tsdb::{is_stale_nan, Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
-use super::range_functions::{changes, double_exponential_smoothing, extrapolated_rate, instant_value, linear_regression, over_time, resets};
+use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::stats::{go_max, go_min};
-use super::{at_ms, Error};
+use super::{at_ms, extended_margins, Error};
 use crate::ast::{Expr, VectorSelector};
 use crate::functions::Function;
 
@@ -46,7 +46,7 @@ fn unparen(e: &Expr) -> &Expr {
 /// (start, end) of the window a range argument covers at step `t`.
 fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
     match unparen(arg) {
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector { selector, range_ms, .. } => {
             let end = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
             (end - range_ms, end)
         }
@@ -200,6 +200,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
     let name = func.name;
     let arg = |i: usize| ev.eval(&args[i], t);
     let result: Vec<Elem> = match name {
+        "info" => return super::info::evaluate(ev, args, t),
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
         "pi" => return Ok(StepValue::Scalar(PI)),
         "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),
@@ -422,10 +423,21 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     };
     let mut out = Vec::new();
     // A plain range selector: compute on windows of the fetched series, without copying them.
-    if let Expr::MatrixSelector { selector, range_ms } = unparen(&args[matrix_index]) {
+    if let Expr::MatrixSelector { selector, range_ms, .. } = unparen(&args[matrix_index]) {
         let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+        let (before, after) = extended_margins(selector, ev.options.lookback_delta_ms);
+        let extended = selector.anchored || selector.smoothed;
+        // Anchored/smoothed windows also hold the samples around the range's edges.
+        let compute_extended = |samples: &[Sample]| match name {
+            "rate" => extended_rate(samples, start, end, selector.smoothed, true, true),
+            "increase" => extended_rate(samples, start, end, selector.smoothed, true, false),
+            "delta" => extended_rate(samples, start, end, selector.smoothed, false, false),
+            "changes" => anchored_start(samples, start).map(|i| changes(&samples[i..])),
+            "resets" => anchored_start(samples, start).map(|i| resets(&samples[i..])),
+            _ => None,
+        };
         let mut filtered = Vec::new();
-        let windows = ev.windows(selector, reference, *range_ms);
+        let windows = ev.windows(selector, reference + after, range_ms + before + after);
         for (s, (from, to)) in ev.selected(selector).iter().zip(windows) {
             let mut window = &s.samples[from..to];
             if window.iter().any(|p| is_stale_nan(p.value)) {
@@ -436,7 +448,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
             if window.is_empty() {
                 continue;
             }
-            if let Some(v) = compute(window) {
+            if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
                 out.push(Elem::new(s.labels.clone(), v, !func.keeps_metric_name()));
             }
         }

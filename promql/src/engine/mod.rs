@@ -7,12 +7,13 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod info;
 mod range_functions;
 mod stats;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 
-use crate::ast::{At, Expr, ValueType, VectorSelector};
+use crate::ast::{At, DurationExpr, Expr, ValueType, VectorSelector};
 use crate::parser::{parse, ParseError};
 
 #[derive(Clone, Debug)]
@@ -94,6 +95,9 @@ impl Engine {
     pub fn prepare_instant(&self, query: &str, time_ms: i64) -> Result<PreparedQuery, Error> {
         let mut expr = parse(query).map_err(Error::Parse)?;
         resolve_at(&mut expr, time_ms, time_ms);
+        // An instant query has no step and no range: `step()` and `range()` are 0.
+        resolve_durations(&mut expr, 0, 0)?;
+        check_extended_selectors(&expr)?;
         Ok(PreparedQuery { expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
     }
 
@@ -111,6 +115,8 @@ impl Engine {
             return Err(Error::Execution("range query needs end >= start and a positive step".into()));
         }
         resolve_at(&mut expr, start_ms, end_ms);
+        resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
+        check_extended_selectors(&expr)?;
         Ok(PreparedQuery { expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
     }
 }
@@ -144,6 +150,52 @@ fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
     }
 }
 
+/// Evaluates every duration expression (ranges, subquery steps, offsets) now that the
+/// query's step and range are known; errors name the expression, as Prometheus refuses them.
+fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64) -> Result<(), Error> {
+    let resolve = |target: &mut i64, e: &Option<DurationExpr>, allow_negative: bool| -> Result<(), Error> {
+        if let Some(e) = e {
+            *target = e.to_ms(step_ms, range_ms, allow_negative).map_err(|message| {
+                let mut written = String::new();
+                crate::printer::write_duration(&mut written, e);
+                Error::Parse(ParseError { line: 1, column: 1, message: format!("invalid duration expression {written:?}: {message}") })
+            })?;
+        }
+        Ok(())
+    };
+    match expr {
+        Expr::VectorSelector(vs) => resolve(&mut vs.offset_ms, &vs.offset_expr, true),
+        Expr::MatrixSelector { selector, range_ms: r, range_expr } => {
+            resolve(r, range_expr, false)?;
+            resolve(&mut selector.offset_ms, &selector.offset_expr, true)
+        }
+        Expr::Subquery(sq) => {
+            resolve(&mut sq.range_ms, &sq.range_expr, false)?;
+            if sq.step_expr.is_some() {
+                let mut step = 0;
+                resolve(&mut step, &sq.step_expr, false)?;
+                sq.step_ms = Some(step);
+            }
+            resolve(&mut sq.offset_ms, &sq.offset_expr, true)?;
+            resolve_durations(&mut sq.expr, step_ms, range_ms)
+        }
+        Expr::Paren(e) | Expr::Negate(e) => resolve_durations(e, step_ms, range_ms),
+        Expr::Binary(b) => {
+            resolve_durations(&mut b.lhs, step_ms, range_ms)?;
+            resolve_durations(&mut b.rhs, step_ms, range_ms)
+        }
+        Expr::Aggregate(a) => {
+            resolve_durations(&mut a.expr, step_ms, range_ms)?;
+            match &mut a.param {
+                Some(p) => resolve_durations(p, step_ms, range_ms),
+                None => Ok(()),
+            }
+        }
+        Expr::Call { args, .. } => args.iter_mut().try_for_each(|a| resolve_durations(a, step_ms, range_ms)),
+        Expr::Number(_) | Expr::String(_) => Ok(()),
+    }
+}
+
 fn at_ms(at: Option<At>) -> Option<i64> {
     match at {
         Some(At::Time(t)) => Some(t),
@@ -151,14 +203,76 @@ fn at_ms(at: Option<At>) -> Option<i64> {
     }
 }
 
+/// How far an `anchored` (left edge within a lookback before the range) or `smoothed` (both
+/// edges interpolated with neighbours up to a lookback away) range selector reads beyond its
+/// range: (before, after) in milliseconds.
+pub(crate) fn extended_margins(vs: &VectorSelector, lookback_ms: i64) -> (i64, i64) {
+    if vs.anchored {
+        (lookback_ms, 0)
+    } else if vs.smoothed {
+        (lookback_ms, lookback_ms)
+    } else {
+        (0, 0)
+    }
+}
+
+/// Functions that accept `anchored` range selectors, and those that accept `smoothed` ones
+/// (Prometheus' `AnchoredSafeFunctions`/`SmoothedSafeFunctions`), sorted for the error text.
+const ANCHORED_FUNCTIONS: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
+const SMOOTHED_FUNCTIONS: [&str; 3] = ["delta", "increase", "rate"];
+
+/// Refuses `anchored`/`smoothed` range selectors passed to functions that cannot use them
+/// (their windows hold samples outside the range).
+fn check_extended_selectors(expr: &Expr) -> Result<(), Error> {
+    if let Expr::Call { func, args } = expr {
+        for arg in args {
+            let mut arg = arg;
+            while let Expr::Paren(inner) = arg {
+                arg = inner;
+            }
+            let Expr::MatrixSelector { selector, .. } = arg else { continue };
+            let (name, allowed): (&str, &[&str]) = if selector.anchored {
+                ("anchored", &ANCHORED_FUNCTIONS)
+            } else if selector.smoothed {
+                ("smoothed", &SMOOTHED_FUNCTIONS)
+            } else {
+                continue;
+            };
+            if !allowed.contains(&func.name) {
+                return Err(Error::Execution(format!("{name} modifier can only be used with: {} - not with {}", allowed.join(", "), func.name)));
+            }
+        }
+    }
+    expr.children().into_iter().try_for_each(check_extended_selectors)
+}
+
 /// First subquery step time: the smallest multiple of `step` strictly after `after`.
 pub(crate) fn first_step_after(after: i64, step: i64) -> i64 {
     after.div_euclid(step) * step + step
 }
 
-/// Calls `visit(selector, mint, maxt)` for every selector, with the window evaluation over
-/// `[start, end]` reads (offset, `@`, lookback or range, enclosing subqueries applied).
-pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(&'e VectorSelector, i64, i64)) {
+/// Identifies fetched series: a selector's address, or an `info()` call's argument list
+/// (the info series it joins).
+pub(crate) type SelectKey = (usize, SelectKind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SelectKind {
+    Selector,
+    Info,
+}
+
+pub(crate) fn selector_key(vs: &VectorSelector) -> SelectKey {
+    (vs as *const VectorSelector as usize, SelectKind::Selector)
+}
+
+pub(crate) fn info_key(args: &[Expr]) -> SelectKey {
+    (args.as_ptr() as usize, SelectKind::Info)
+}
+
+/// Calls `visit(key, matchers, mint, maxt)` for every select evaluation needs, with the
+/// window evaluation over `[start, end]` reads (offset, `@`, lookback or range, enclosing
+/// subqueries applied): each selector, and the info series of each `info()` call.
+pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(SelectKey, &[Matcher], i64, i64)) {
     let reference = |at: Option<At>, offset: i64| match at_ms(at) {
         Some(t) => (t - offset, t - offset),
         None => (start - offset, end - offset),
@@ -166,11 +280,14 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
     match expr {
         Expr::VectorSelector(vs) => {
             let (s, e) = reference(vs.at, vs.offset_ms);
-            visit(vs, s - options.lookback_delta_ms + 1, e);
+            // A smoothed selector interpolates towards the next sample, up to a lookback later.
+            let after = if vs.smoothed { options.lookback_delta_ms } else { 0 };
+            visit(selector_key(vs), &vs.matchers, s - options.lookback_delta_ms + 1, e + after);
         }
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector { selector, range_ms, .. } => {
             let (s, e) = reference(selector.at, selector.offset_ms);
-            visit(selector, s - range_ms + 1, e);
+            let (before, after) = extended_margins(selector, options.lookback_delta_ms);
+            visit(selector_key(selector), &selector.matchers, s - range_ms - before + 1, e + after);
         }
         Expr::Subquery(sq) => {
             let (s, e) = reference(sq.at, sq.offset_ms);
@@ -188,6 +305,16 @@ pub(crate) fn walk_selectors<'e>(expr: &'e Expr, start: i64, end: i64, options: 
                 walk_selectors(p, start, end, options, visit);
             }
         }
+        Expr::Call { func, args } if func.name == "info" => {
+            // The label selector argument only describes the info series: no select of its own.
+            if let Some(first) = args.first() {
+                walk_selectors(first, start, end, options, visit);
+                let (at, offset) = info::info_reference(first);
+                let (s, e) = reference(at.map(At::Time), offset);
+                let matchers = info::InfoSpec::new(args).select_matchers();
+                visit(info_key(args), &matchers, s - options.lookback_delta_ms + 1, e);
+            }
+        }
         Expr::Call { args, .. } => args.iter().for_each(|a| walk_selectors(a, start, end, options, visit)),
         Expr::Number(_) | Expr::String(_) => {}
     }
@@ -197,8 +324,8 @@ impl PreparedQuery {
     /// Every selector with the exact range evaluation will read, deduplicated.
     pub fn selects(&self) -> Vec<SelectRequest> {
         let mut out: Vec<SelectRequest> = Vec::new();
-        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |vs, mint_ms, maxt_ms| {
-            let request = SelectRequest { matchers: vs.matchers.clone(), mint_ms, maxt_ms };
+        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |_, matchers, mint_ms, maxt_ms| {
+            let request = SelectRequest { matchers: matchers.to_vec(), mint_ms, maxt_ms };
             if !out.contains(&request) {
                 out.push(request);
             }
@@ -233,5 +360,66 @@ impl Querier for MemQuerier {
                 (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select_ranges(prepared: &PreparedQuery) -> Vec<(i64, i64)> {
+        prepared.selects().iter().map(|s| (s.mint_ms, s.maxt_ms)).collect()
+    }
+
+    #[test]
+    fn duration_expressions_resolve_with_the_query_step_and_range() {
+        let engine = Engine::new(EngineOptions::default());
+        // step() = 10 s, range() = 60 s: the window is 10 s before each step.
+        let q = engine.prepare_range("count_over_time(x[step()])", 60_000, 120_000, 10_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(50_001, 120_000)]);
+        let q = engine.prepare_range("x offset min_of(range(), 8s)", 60_000, 120_000, 10_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(60_000 - 8_000 - 300_000 + 1, 112_000)]);
+        let q = engine.prepare_range("sum_over_time(x[1m:step()*2])", 60_000, 120_000, 10_000).unwrap();
+        assert!(format!("{:?}", q.expr).contains("step_ms: Some(20000)"));
+        // An instant query has step() = range() = 0: fine for offsets, not for ranges.
+        assert!(engine.prepare_instant("x offset range()", 60_000).is_ok());
+        let err = engine.prepare_instant("rate(x[step()])", 60_000).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("invalid duration expression \"step()\": duration must be greater than 0"), "{err}");
+        let err = engine.prepare_range("sum_over_time(x[1m:1m / (step() - 10)])", 0, 60_000, 10_000).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("division by zero"), "{err}");
+    }
+
+    #[test]
+    fn extended_selectors_widen_their_selects_and_refuse_unsafe_functions() {
+        let engine = Engine::new(EngineOptions::default());
+        let q = engine.prepare_instant("increase(x[1m] anchored)", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(600_000 - 60_000 - 300_000 + 1, 600_000)]);
+        let q = engine.prepare_instant("rate(x[1m] smoothed)", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(600_000 - 60_000 - 300_000 + 1, 900_000)]);
+        let q = engine.prepare_instant("x smoothed", 600_000).unwrap();
+        assert_eq!(select_ranges(&q), vec![(300_001, 900_000)]);
+        let error = |q: &str| engine.prepare_instant(q, 0).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(error("deriv(x[3m] smoothed)"), "smoothed modifier can only be used with: delta, increase, rate - not with deriv");
+        assert_eq!(
+            error("max_over_time((x[3m] anchored))"),
+            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"
+        );
+        assert_eq!(error("resets(x[3m] anchored)"), "");
+    }
+
+    #[test]
+    fn info_adds_one_select_for_its_info_series() {
+        let engine = Engine::new(EngineOptions::default());
+        let q = engine.prepare_range("info(x offset 1m, {__name__=~\".+_info\", data!=\"\"})", 600_000, 900_000, 60_000).unwrap();
+        let selects = q.selects();
+        let shown: Vec<(String, i64, i64)> =
+            selects.iter().map(|s| (s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","), s.mint_ms, s.maxt_ms)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("__name__=\"x\"".to_string(), 240_001, 840_000),
+                ("data!=\"\",__name__=~\".+_info\"".to_string(), 240_001, 840_000),
+            ]
+        );
     }
 }

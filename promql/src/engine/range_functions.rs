@@ -1,6 +1,6 @@
-//! Functions over range vectors: rate/increase/delta with Prometheus' extrapolation,
-//! irate/idelta, deriv/predict_linear (Kahan linear regression), resets, changes and
-//! the `*_over_time` family.
+//! Functions over range vectors: rate/increase/delta with Prometheus' extrapolation (and
+//! without it for `anchored`/`smoothed` selectors), irate/idelta, deriv/predict_linear
+//! (Kahan linear regression), resets, changes and the `*_over_time` family.
 
 use tsdb::Sample;
 
@@ -48,6 +48,121 @@ pub fn extrapolated_rate(samples: &[Sample], range_start: i64, range_end: i64, i
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
     Some(result * factor)
+}
+
+/// Linear interpolation at `t` between two samples. For a counter that reset between them
+/// the counter is taken to restart from 0.
+fn interpolate(p1: Sample, p2: Sample, t: i64, is_counter: bool) -> f64 {
+    let y1 = if is_counter && p2.value < p1.value { 0.0 } else { p1.value };
+    y1 + (p2.value - y1) * (t - p1.timestamp_ms) as f64 / (p2.timestamp_ms - p1.timestamp_ms) as f64
+}
+
+/// Index of the window's left edge in an extended window: the last sample at or before
+/// `range_start` (or the first sample), as Prometheus' `extendedRate` picks it.
+fn left_edge(samples: &[Sample], range_start: i64) -> usize {
+    let last = samples.len() - 1;
+    samples[..last].partition_point(|p| p.timestamp_ms <= range_start).saturating_sub(1)
+}
+
+/// rate/increase/delta of an `anchored` or `smoothed` selector (Prometheus' `extendedRate`):
+/// no extrapolation; the change from the left edge (the last sample at or before the range
+/// start, interpolated at the start when `smoothed`) to the right edge (the last sample, or
+/// for `smoothed` the value interpolated at the range end), with counter resets corrected.
+/// `samples` is the extended window without stale markers; the range is
+/// `(range_start, range_end]`.
+pub fn extended_rate(samples: &[Sample], range_start: i64, range_end: i64, smoothed: bool, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let first = left_edge(samples, range_start);
+    let mut last = samples.len() - 1;
+    if smoothed {
+        last = samples[..last].partition_point(|p| p.timestamp_ms < range_end);
+    }
+    if samples[last].timestamp_ms <= range_start || (smoothed && samples[first].timestamp_ms > range_end) {
+        return None;
+    }
+    let left = if smoothed && samples[first].timestamp_ms < range_start {
+        interpolate(samples[first], samples[first + 1], range_start, is_counter)
+    } else {
+        samples[first].value
+    };
+    let right = if smoothed && last > 0 && samples[last].timestamp_ms > range_end {
+        interpolate(samples[last - 1], samples[last], range_end, is_counter)
+    } else {
+        samples[last].value
+    };
+    let mut result = right - left;
+    if is_counter {
+        // Only samples strictly inside the range: the edges already account for resets there.
+        let from = if samples[first].timestamp_ms <= range_start { first + 1 } else { first };
+        let to = if samples[last].timestamp_ms >= range_end { last } else { last + 1 };
+        let inner = samples.get(from..to.max(from)).unwrap_or(&[]);
+        let mut previous = left;
+        for s in inner {
+            if s.value < previous {
+                result += previous;
+            }
+            previous = s.value;
+        }
+        if right < previous {
+            result += previous;
+        }
+    }
+    if is_rate {
+        result /= (range_end - range_start) as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// Where changes()/resets() of an `anchored` selector start: the last sample at or before
+/// `range_start` (the anchor), else the first; `None` without a sample after `range_start`.
+pub fn anchored_start(samples: &[Sample], range_start: i64) -> Option<usize> {
+    let after = samples.partition_point(|p| p.timestamp_ms <= range_start);
+    if after >= samples.len() {
+        return None;
+    }
+    Some(after.saturating_sub(1))
+}
+
+/// The samples an `anchored`/`smoothed` range selector yields on its own: the left edge at
+/// `mint` (interpolated when `smoothed`), the samples strictly inside, the right edge at `maxt`.
+pub fn extend_window(samples: &[Sample], mint: i64, maxt: i64, smoothed: bool) -> Vec<Sample> {
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let mut first = left_edge(samples, mint);
+    let mut last = samples.len() - 1;
+    if smoothed {
+        last = samples[..last].partition_point(|p| p.timestamp_ms < maxt);
+    }
+    if samples[last].timestamp_ms <= mint {
+        return Vec::new();
+    }
+    let left = if smoothed && samples[first].timestamp_ms < mint { interpolate(samples[first], samples[first + 1], mint, false) } else { samples[first].value };
+    let right = if smoothed && last > 0 && samples[last].timestamp_ms > maxt { interpolate(samples[last - 1], samples[last], maxt, false) } else { samples[last].value };
+    if samples[first].timestamp_ms <= mint {
+        first += 1;
+    }
+    let end = if samples[last].timestamp_ms >= maxt { last } else { last + 1 };
+    let mut out = Vec::with_capacity(end.saturating_sub(first) + 2);
+    out.push(Sample { timestamp_ms: mint, value: left });
+    out.extend_from_slice(samples.get(first..end.max(first)).unwrap_or(&[]));
+    out.push(Sample { timestamp_ms: maxt, value: right });
+    out
+}
+
+/// The value a `smoothed` instant selector sees at `t`: the sample at `t`, else interpolated
+/// between its neighbours, else the last earlier sample; `None` before the first sample.
+/// `samples` are those in `(t - lookback, t + lookback]` without stale markers.
+pub fn smoothed_value(samples: &[Sample], t: i64) -> Option<f64> {
+    let i = samples.partition_point(|p| p.timestamp_ms < t);
+    match (samples.get(i), i.checked_sub(1).and_then(|j| samples.get(j))) {
+        (Some(next), _) if next.timestamp_ms == t => Some(next.value),
+        (Some(next), Some(prev)) => Some(interpolate(*prev, *next, t, false)),
+        (None, Some(prev)) => Some(prev.value),
+        _ => None,
+    }
 }
 
 /// irate (`is_rate`) or idelta over the last two samples.
@@ -202,6 +317,37 @@ mod tests {
         let step = s(&[(0, 0.0), (1000, 0.0), (2000, 10.0)]);
         assert_eq!(double_exponential_smoothing(&step, 0.5, 0.5), Some(5.0));
         assert_eq!(double_exponential_smoothing(&step[..1], 0.5, 0.5), None);
+    }
+
+    #[test]
+    fn anchored_and_smoothed_rates_do_not_extrapolate() {
+        // Prometheus' PROM-52 example: 1 2 3 4 5 9 10 ... every 15 s, window of 1 m.
+        let samples = s(&[(0, 1.0), (15_000, 2.0), (30_000, 3.0), (45_000, 4.0), (60_000, 5.0), (75_000, 9.0), (90_000, 10.0)]);
+        // Anchored at 80 s: left edge is the sample at 15 s (2), right edge the one at 75 s (9).
+        assert_eq!(extended_rate(&samples[..6], 20_000, 80_000, false, true, false), Some(7.0));
+        // Smoothed at 65 s: left interpolated at 5 s (1.333), right at 65 s between 5 and 9 (6.333).
+        let v = extended_rate(&samples, 5_000, 65_000, true, true, false).unwrap();
+        assert!((v - 5.0).abs() < 1e-9, "{v}");
+        // A reset between the edges is corrected; interpolation across a reset starts from 0.
+        let reset = s(&[(0, 100.0), (15_000, 10.0)]);
+        let v = extended_rate(&reset, 2_000, 12_000, true, true, true).unwrap();
+        assert!((v - (8.0 - 10.0 * 2.0 / 15.0) / 10.0).abs() < 1e-9, "{v}");
+        // Nothing after the range start: no result.
+        assert_eq!(extended_rate(&samples[..2], 20_000, 80_000, false, true, false), None);
+        assert_eq!(anchored_start(&samples, 20_000), Some(1));
+        assert_eq!(anchored_start(&samples, 90_000), None);
+    }
+
+    #[test]
+    fn smoothed_instant_values_interpolate() {
+        let samples = s(&[(0, 1.0), (10_000, 2.0), (20_000, 4.0)]);
+        assert_eq!(smoothed_value(&samples, 10_000), Some(2.0));
+        assert_eq!(smoothed_value(&samples, 15_000), Some(3.0));
+        assert_eq!(smoothed_value(&samples, 25_000), Some(4.0));
+        assert_eq!(smoothed_value(&samples[1..], 5_000), None);
+        let extended = extend_window(&samples, 5_000, 15_000, true);
+        assert_eq!(extended, s(&[(5_000, 1.5), (10_000, 2.0), (15_000, 3.0)]));
+        assert_eq!(extend_window(&samples, 5_000, 15_000, false), s(&[(5_000, 1.0), (10_000, 2.0), (15_000, 4.0)]));
     }
 
     #[test]

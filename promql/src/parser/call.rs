@@ -6,14 +6,18 @@ use crate::ast::{Aggregate, AggregateOp, Expr, ValueType};
 use crate::functions;
 
 impl Parser<'_> {
-    fn arguments(&mut self) -> Result<Vec<Expr>> {
+    /// `( expr, ... )`. `label_selector_at`: the argument that is a bare label selector.
+    fn arguments(&mut self, label_selector_at: Option<usize>) -> Result<Vec<Expr>> {
         self.expect("(", "in call")?;
         let mut args = Vec::new();
         if self.eat(")") {
             return Ok(args);
         }
         loop {
-            args.push(self.expr(0)?);
+            self.label_selector_next = label_selector_at == Some(args.len());
+            let arg = self.expr(0);
+            self.label_selector_next = false;
+            args.push(arg?);
             if self.eat(",") {
                 continue;
             }
@@ -34,7 +38,18 @@ impl Parser<'_> {
         let Some(func) = functions::lookup(name) else {
             return Err(self.error_at(start, format!("unknown function with name {name:?}")));
         };
-        let args = self.arguments()?;
+        // info()'s second argument selects info series by labels only.
+        let label_selector_at = (func.name == "info").then_some(1);
+        let args = self.arguments(label_selector_at)?;
+        if let Some(arg) = label_selector_at.and_then(|i| args.get(i)) {
+            match arg {
+                Expr::VectorSelector(vs) if vs.name.is_some() => {
+                    return Err(self.error_at(start, "expected label selectors only, got vector selector instead"));
+                }
+                Expr::VectorSelector(_) => {}
+                _ => return Err(self.error_at(start, "expected label selectors only")),
+            }
+        }
         if args.len() < func.min_args || func.max_args.is_some_and(|max| args.len() > max) {
             let expected = match func.max_args {
                 Some(max) if max == func.min_args => format!("{max}"),
@@ -65,7 +80,7 @@ impl Parser<'_> {
 
     pub(super) fn aggregate(&mut self, op: AggregateOp, start: usize) -> Result<Expr> {
         let before = self.grouping()?;
-        let mut args = self.arguments()?;
+        let mut args = self.arguments(None)?;
         let after = self.grouping()?;
         if before.is_some() && after.is_some() {
             return Err(self.error_at(start, "aggregation must only contain one grouping clause"));

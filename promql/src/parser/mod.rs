@@ -2,11 +2,13 @@
 //! for expressions. Errors carry `line:col` like Prometheus' (`1:14: parse error: ...`).
 
 mod call;
+mod duration;
+mod fill;
 pub mod lexemes;
 
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 
-use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, Expr, Subquery, ValueType, VectorMatching, VectorSelector};
+use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, DurationExpr, Expr, Subquery, ValueType, VectorMatching, VectorSelector};
 use lexemes::{duration, label_identifier, metric_identifier, number, string_literal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +33,16 @@ struct Parser<'a> {
     input: &'a str,
     rest: &'a str,
     depth: usize,
+    /// Set while parsing `info()`'s label-selector argument, which may match empty values
+    /// only (`{data=~".*"}`); taken by the next selector.
+    label_selector_next: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
 
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr> {
-    let mut p = Parser { input, rest: input, depth: 0 };
+    let mut p = Parser { input, rest: input, depth: 0, label_selector_next: false };
     p.skip_space();
     if p.rest.is_empty() {
         return Err(p.error_at(0, "no expression found in input"));
@@ -70,6 +75,15 @@ fn starts_with_keyword(text: &str, keyword: &str) -> bool {
 impl<'a> Parser<'a> {
     fn offset(&self) -> usize {
         self.input.len() - self.rest.len()
+    }
+
+    /// One level deeper; refused past `NESTING_DEPTH_MAX` (callers decrement on success).
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > NESTING_DEPTH_MAX {
+            return Err(self.error(format!("expression nested deeper than {NESTING_DEPTH_MAX} levels")));
+        }
+        Ok(())
     }
 
     fn error_at(&self, offset: usize, message: impl Into<String>) -> ParseError {
@@ -198,10 +212,7 @@ impl<'a> Parser<'a> {
 
     /// Precedence climbing: parses operators binding at least as tight as `min_precedence`.
     fn expr(&mut self, min_precedence: u8) -> Result<Expr> {
-        self.depth += 1;
-        if self.depth > NESTING_DEPTH_MAX {
-            return Err(self.error(format!("expression nested deeper than {NESTING_DEPTH_MAX} levels")));
-        }
+        self.enter()?;
         let mut lhs = self.unary()?;
         while let Some((op, len)) = self.peek_binary_op() {
             let precedence = op.precedence();
@@ -219,7 +230,7 @@ impl<'a> Parser<'a> {
             if on || self.peek_keyword("ignoring") {
                 self.rest = &self.rest[if on { 2 } else { 8 }..];
                 let labels = self.label_list()?;
-                matching = Some(VectorMatching { card: Cardinality::OneToOne, labels, on, include: Vec::new() });
+                matching = Some(VectorMatching { labels, on, ..VectorMatching::one_to_one() });
             }
             let left = self.peek_keyword("group_left");
             if left || self.peek_keyword("group_right") {
@@ -229,9 +240,13 @@ impl<'a> Parser<'a> {
                 self.rest = &self.rest[if left { 10 } else { 11 }..];
                 self.skip_space();
                 let include = if self.rest.starts_with('(') { self.label_list()? } else { Vec::new() };
-                let m = matching.get_or_insert(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+                let m = matching.get_or_insert_with(VectorMatching::one_to_one);
                 m.card = if left { Cardinality::ManyToOne } else { Cardinality::OneToMany };
                 m.include = include;
+            }
+            let fill = self.fill_modifiers()?;
+            if !fill.is_empty() {
+                matching.get_or_insert_with(VectorMatching::one_to_one).fill = fill;
             }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
@@ -255,11 +270,19 @@ impl<'a> Parser<'a> {
         if op.is_set() && !both_vectors {
             return Err(self.error_at(at, format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str())));
         }
+        if matching.as_ref().is_some_and(|m| !m.fill.is_empty()) {
+            if !both_vectors {
+                return Err(self.error_at(at, "filling in missing series only allowed between instant vectors"));
+            }
+            if op.is_set() {
+                return Err(self.error_at(at, "filling in missing series not allowed for set operators"));
+            }
+        }
         if matching.is_some() && !both_vectors {
             return Err(self.error_at(at, "vector matching only allowed between instant vectors"));
         }
         let matching = if both_vectors {
-            let mut m = matching.unwrap_or(VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new() });
+            let mut m = matching.unwrap_or_else(VectorMatching::one_to_one);
             if op.is_set() {
                 m.card = Cardinality::ManyToMany;
             }
@@ -297,63 +320,51 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A duration, or a number of seconds.
-    fn duration_value(&mut self) -> Result<i64> {
-        self.skip_space();
-        if let Ok((rest, ms)) = duration(self.rest) {
-            self.rest = rest;
-            return Ok(ms);
-        }
-        if let Ok((rest, seconds)) = number(self.rest) {
-            if seconds.is_finite() {
-                self.rest = rest;
-                return Ok((seconds * 1000.0).round() as i64);
-            }
-        }
-        Err(self.error(format!("unexpected {}, expected duration", self.describe_next())))
-    }
-
     fn postfix(&mut self) -> Result<Expr> {
         let start = self.offset();
         let mut expr = self.primary()?;
         loop {
             if self.eat("[") {
-                let range_ms = self.duration_value()?;
-                if range_ms <= 0 {
-                    return Err(self.error("range must be positive"));
-                }
+                let (range_ms, range_expr) = self.bracket_duration()?;
                 if self.eat(":") {
                     self.skip_space();
-                    let step_ms = if self.rest.starts_with(']') { None } else { Some(self.duration_value()?) };
-                    if step_ms.is_some_and(|s| s <= 0) {
-                        return Err(self.error("subquery step must be positive"));
-                    }
+                    let (step_ms, step_expr) = if self.rest.starts_with(']') {
+                        (None, None)
+                    } else {
+                        let (ms, e) = self.bracket_duration()?;
+                        (Some(ms), e)
+                    };
                     self.expect("]", "in subquery selector")?;
                     if expr.value_type() != ValueType::Vector {
                         return Err(self.error_at(start, format!("subquery is only allowed on instant vector, got {} instead", expr.value_type().name())));
                     }
-                    expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, step_ms, offset_ms: 0, at: None }));
+                    expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, range_expr, step_ms, step_expr, offset_ms: 0, offset_expr: None, at: None }));
                 } else {
                     self.expect("]", "in range")?;
                     let Expr::VectorSelector(selector) = expr else {
                         return Err(self.error_at(start, "ranges only allowed for vector selectors"));
                     };
-                    if selector.offset_ms != 0 || selector.at.is_some() {
+                    if selector.offset_ms != 0 || selector.offset_expr.is_some() || selector.at.is_some() {
                         return Err(self.error_at(start, "no offset or @ modifiers allowed before range"));
                     }
-                    expr = Expr::MatrixSelector { selector, range_ms };
+                    expr = Expr::MatrixSelector { selector, range_ms, range_expr };
                 }
                 continue;
             }
             if self.eat_keyword("offset") {
-                let negative = self.eat("-");
-                let d = self.duration_value()?;
-                let d = if negative { -d } else { d };
+                let (ms, offset_expr) = self.offset_duration()?;
                 let slot = self.modifier_target(&mut expr, start, "offset")?;
-                if *slot.0 != 0 {
+                if *slot.0 != 0 || slot.2.is_some() {
                     return Err(self.error("offset may not be set multiple times"));
                 }
-                *slot.0 = d;
+                *slot.0 = ms;
+                *slot.2 = offset_expr;
+                continue;
+            }
+            if let Some(keyword) = ["anchored", "smoothed"].into_iter().find(|k| self.peek_keyword(k)) {
+                let at = self.offset();
+                self.rest = &self.rest[keyword.len()..];
+                self.set_extended(&mut expr, keyword == "anchored", at)?;
                 continue;
             }
             if self.eat("@") {
@@ -394,12 +405,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Applies `anchored` (or `smoothed`) to a vector or range selector.
+    fn set_extended(&self, expr: &mut Expr, anchored: bool, at: usize) -> Result<()> {
+        let name = if anchored { "anchored" } else { "smoothed" };
+        let vs = match expr {
+            Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => vs,
+            Expr::Subquery(_) => return Err(self.error_at(at, format!("{name} modifier is not supported for subqueries"))),
+            _ => return Err(self.error_at(at, format!("{name} modifier must follow a vector or range selector"))),
+        };
+        if (anchored && vs.smoothed) || (!anchored && vs.anchored) {
+            return Err(self.error_at(at, "anchored and smoothed modifiers cannot be used together"));
+        }
+        if anchored {
+            vs.anchored = true;
+        } else {
+            vs.smoothed = true;
+        }
+        Ok(())
+    }
+
     /// The offset and `@` slots a modifier applies to.
-    fn modifier_target<'e>(&self, expr: &'e mut Expr, start: usize, what: &str) -> Result<(&'e mut i64, &'e mut Option<At>)> {
+    #[allow(clippy::type_complexity)]
+    fn modifier_target<'e>(&self, expr: &'e mut Expr, start: usize, what: &str) -> Result<(&'e mut i64, &'e mut Option<At>, &'e mut Option<DurationExpr>)> {
         match expr {
-            Expr::VectorSelector(vs) => Ok((&mut vs.offset_ms, &mut vs.at)),
-            Expr::MatrixSelector { selector, .. } => Ok((&mut selector.offset_ms, &mut selector.at)),
-            Expr::Subquery(sq) => Ok((&mut sq.offset_ms, &mut sq.at)),
+            Expr::VectorSelector(vs) => Ok((&mut vs.offset_ms, &mut vs.at, &mut vs.offset_expr)),
+            Expr::MatrixSelector { selector, .. } => Ok((&mut selector.offset_ms, &mut selector.at, &mut selector.offset_expr)),
+            Expr::Subquery(sq) => Ok((&mut sq.offset_ms, &mut sq.at, &mut sq.offset_expr)),
             _ => Err(self.error_at(start, format!("{what} modifier must be preceded by an instant vector selector or range vector selector or a subquery"))),
         }
     }
@@ -526,10 +557,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if matchers.iter().all(|m| m.matches_empty()) {
+        let label_selector = std::mem::take(&mut self.label_selector_next);
+        if !label_selector && matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, at: None }))
+        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false }))
     }
 }
 
@@ -564,7 +596,7 @@ mod tests {
         assert_eq!(p("2 ^ 3 ^ 2"), bin(BinaryOp::Pow, n(2.0), bin(BinaryOp::Pow, n(3.0), n(2.0))));
         assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(bin(BinaryOp::Pow, n(2.0), n(2.0)))));
         assert!(matches!(p("1 - 2 - 3"), Expr::Binary(b) if b.op == BinaryOp::Sub && matches!(&b.lhs, Expr::Binary(inner) if inner.op == BinaryOp::Sub)));
-        assert!(matches!(p("foo[5m] offset -1h"), Expr::MatrixSelector { range_ms: 300_000, selector } if selector.offset_ms == -3_600_000));
+        assert!(matches!(p("foo[5m] offset -1h"), Expr::MatrixSelector { range_ms: 300_000, selector, .. } if selector.offset_ms == -3_600_000));
         assert!(matches!(p("1 > bool 2"), Expr::Binary(b) if b.return_bool));
         assert!(matches!(p("sum by (job) (rate(x[5m]))"), Expr::Aggregate(a) if a.grouping == vec!["job"] && !a.without));
         assert!(matches!(p("topk(3, x) without (a)"), Expr::Aggregate(a) if a.without && a.param.is_some()));
@@ -588,11 +620,23 @@ mod tests {
             ("rate(up)", "expected type range vector in call to function \"rate\", got instant vector"),
             ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
             ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
+            ("info(x, y)", "expected label selectors only, got vector selector instead"),
+            ("info(x, sum({a=\"b\"}))", "expected label selectors only"),
+            ("info(x, {a=\"b\"}, {c=\"d\"})", "expected 1 to 2 argument(s)"),
+            ("info(x, {a=~\".*\"} + {b=~\".*\"})", "vector selector must contain at least one non-empty matcher"),
         ];
         for (q, expected) in table {
             let err = parse(q).unwrap_err().to_string();
             assert!(err.contains(expected), "{q:?}: {err}");
         }
+    }
+
+    #[test]
+    fn info_label_selectors_may_match_empty_values() {
+        assert!(parse("info(x, {data=~\".*\"})").is_ok());
+        assert!(parse("info(x, {__name__=~\".+_info\", data=~\".+\"})").is_ok());
+        assert!(parse("info({data=~\".*\"})").is_err());
+        assert!(parse("{data=~\".*\"}").is_err());
     }
 
     #[test]
@@ -610,6 +654,33 @@ mod tests {
         }
         assert!(parse("max\u{7d0}(x)").is_err());
         assert!(parse("sum by (a) (x)").is_ok());
+    }
+
+    #[test]
+    fn anchored_and_smoothed_modifiers() {
+        let selector = |q: &str| match parse(q).unwrap() {
+            Expr::VectorSelector(vs) => vs,
+            Expr::Call { mut args, .. } => match args.remove(0) {
+                Expr::MatrixSelector { selector, .. } => selector,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        assert!(selector("rate(x[5m] anchored)").anchored);
+        assert!(selector("rate(x anchored [5m])").anchored);
+        assert!(selector("x @ 10 smoothed offset 1m").smoothed);
+        // Only after an expression: a metric may still be called that.
+        assert!(matches!(parse("anchored + smoothed"), Ok(Expr::Binary(_))));
+        let table: &[(&str, &str)] = &[
+            ("x[5m:1m] anchored", "anchored modifier is not supported for subqueries"),
+            ("x[5m:1m] smoothed", "smoothed modifier is not supported for subqueries"),
+            ("x anchored smoothed", "anchored and smoothed modifiers cannot be used together"),
+            ("sum(x) smoothed", "smoothed modifier must follow a vector or range selector"),
+        ];
+        for (q, expected) in table {
+            let err = parse(q).unwrap_err().to_string();
+            assert!(err.contains(expected), "{q:?}: {err}");
+        }
     }
 
     #[test]
