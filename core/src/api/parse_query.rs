@@ -3,7 +3,7 @@
 //! (`aggregation`, `binaryExpr`, `call`, `matrixSelector`, `vectorSelector`, `subquery`,
 //! `numberLiteral`, `stringLiteral`, `parenExpr`, `unaryExpr`).
 
-use promql::ast::{Aggregate, At, Binary, Cardinality, Expr, Subquery, ValueType, VectorSelector};
+use promql::ast::{Aggregate, At, Binary, Cardinality, DurationExpr, Expr, Subquery, ValueType, VectorSelector};
 use serde_json::{json, Value};
 use tsdb::METRIC_NAME_LABEL;
 
@@ -17,11 +17,11 @@ pub fn translate(expr: &Expr) -> Value {
             node["type"] = json!("vectorSelector");
             node
         }
-        Expr::MatrixSelector { selector, range_ms, .. } => {
+        Expr::MatrixSelector { selector, range_ms, range_expr } => {
             let mut node = selector_fields(selector);
             node["type"] = json!("matrixSelector");
             node["range"] = json!(range_ms);
-            node["rangeExpr"] = Value::Null;
+            node["rangeExpr"] = duration(range_expr.as_ref());
             node
         }
         Expr::Subquery(sq) => subquery(sq),
@@ -45,6 +45,30 @@ pub fn translate(expr: &Expr) -> Value {
                 "args": args.iter().map(translate).collect::<Vec<_>>(),
             })
         }
+    }
+}
+
+/// A duration expression (`[5m * 2]`, `offset (1h + step())`): `durationExpr` nodes with
+/// `op`, `lhs`, `rhs` and `wrapped` (parenthesised), literals as `numberLiteral` with
+/// `duration` (written with a unit); null when the duration was a plain literal.
+fn duration(expr: Option<&DurationExpr>) -> Value {
+    match expr {
+        None => Value::Null,
+        Some(e) => duration_node(e, false),
+    }
+}
+
+fn duration_node(e: &DurationExpr, wrapped: bool) -> Value {
+    let node = |op: &str, lhs: Value, rhs: Value| json!({"type": "durationExpr", "op": op, "lhs": lhs, "rhs": rhs, "wrapped": wrapped});
+    match e {
+        DurationExpr::Number { seconds, unit } => json!({"type": "numberLiteral", "val": number_text(*seconds), "duration": unit}),
+        DurationExpr::Step => node("step", Value::Null, Value::Null),
+        DurationExpr::Range => node("range", Value::Null, Value::Null),
+        DurationExpr::MinOf(a, b) => node("min_of", duration_node(a, false), duration_node(b, false)),
+        DurationExpr::MaxOf(a, b) => node("max_of", duration_node(a, false), duration_node(b, false)),
+        DurationExpr::Negate(x) => node("-", Value::Null, duration_node(x, false)),
+        DurationExpr::Paren(x) => duration_node(x, true),
+        DurationExpr::Binary { op, lhs, rhs } => node(op.as_str(), duration_node(lhs, false), duration_node(rhs, false)),
     }
 }
 
@@ -96,15 +120,15 @@ fn selector_fields(vs: &VectorSelector) -> Value {
     json!({
         "name": vs.name.as_deref().unwrap_or(""),
         "offset": vs.offset_ms,
-        "offsetExpr": Value::Null,
+        "offsetExpr": duration(vs.offset_expr.as_ref()),
         "matchers": matchers
             .iter()
             .map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()}))
             .collect::<Vec<_>>(),
         "timestamp": timestamp,
         "startOrEnd": start_or_end,
-        "anchored": false,
-        "smoothed": false,
+        "anchored": vs.anchored,
+        "smoothed": vs.smoothed,
     })
 }
 
@@ -114,11 +138,11 @@ fn subquery(sq: &Subquery) -> Value {
         "type": "subquery",
         "expr": translate(&sq.expr),
         "range": sq.range_ms,
-        "rangeExpr": Value::Null,
+        "rangeExpr": duration(sq.range_expr.as_ref()),
         "offset": sq.offset_ms,
-        "offsetExpr": Value::Null,
+        "offsetExpr": duration(sq.offset_expr.as_ref()),
         "step": sq.step_ms.unwrap_or(0),
-        "stepExpr": Value::Null,
+        "stepExpr": duration(sq.step_expr.as_ref()),
         "timestamp": timestamp,
         "startOrEnd": start_or_end,
     })
@@ -137,7 +161,7 @@ fn binary(b: &Binary) -> Value {
             "labels": m.labels,
             "on": m.on,
             "include": m.include,
-            "fillValues": {"lhs": Value::Null, "rhs": Value::Null},
+            "fillValues": {"lhs": m.fill.lhs, "rhs": m.fill.rhs},
         }),
     };
     json!({
@@ -227,5 +251,24 @@ mod tests {
         assert_eq!(tree(r#""x""#), json!({"type": "stringLiteral", "val": "x"}));
         assert_eq!(tree("label_join(a, \"d\", \",\", \"s\")")["func"]["variadic"], -1);
         assert_eq!(tree("topk(3, a)")["param"]["val"], "3");
+    }
+
+    #[test]
+    fn experimental_modifiers_and_duration_expressions() {
+        let t = tree("rate(x[5m] anchored)");
+        assert_eq!(t["args"][0]["anchored"], true);
+        assert_eq!(t["args"][0]["smoothed"], false);
+        let t = tree("a + fill_left(0) fill_right(2) b");
+        assert_eq!(t["matching"]["fillValues"], json!({"lhs": 0.0, "rhs": 2.0}));
+        let t = tree("x[5m * 2]");
+        assert_eq!(t["range"], 600_000);
+        assert_eq!(t["rangeExpr"]["type"], "durationExpr");
+        assert_eq!(t["rangeExpr"]["op"], "*");
+        assert_eq!(t["rangeExpr"]["lhs"], json!({"type": "numberLiteral", "val": "300", "duration": true}));
+        assert_eq!(t["rangeExpr"]["rhs"]["duration"], false);
+        let t = tree("x offset (1h + step())");
+        assert_eq!(t["offsetExpr"]["wrapped"], true);
+        assert_eq!(t["offsetExpr"]["rhs"]["op"], "step");
+        assert_eq!(tree("x[5m]")["rangeExpr"], Value::Null);
     }
 }
