@@ -95,35 +95,40 @@ pub fn duration(input: &str) -> IResult<&str, i64> {
 }
 
 /// A quoted string; returns the unescaped value. Errors carry the failing position.
+/// As in Go, `\xNN` and octal escapes are single bytes (so `"\xc3\xa9"` is "é"); a literal
+/// whose bytes are not valid UTF-8 (`"\xff"`) is an error, since label names and values
+/// must be UTF-8.
 pub fn string_literal(input: &str) -> Result<(&str, String), (usize, String)> {
     let mut chars = input.char_indices();
     let Some((_, quote)) = chars.next() else { return Err((0, "expected string".into())) };
     if !matches!(quote, '"' | '\'' | '`') {
         return Err((0, "expected string".into()));
     }
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
+    let push = |out: &mut Vec<u8>, c: char| out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
     while let Some((i, c)) = chars.next() {
         if c == quote {
-            return Ok((&input[i + c.len_utf8()..], out));
+            let rest = &input[i + c.len_utf8()..];
+            return String::from_utf8(out).map(|text| (rest, text)).map_err(|_| (0, "invalid UTF-8 in string literal".to_string()));
         }
         if quote == '`' || c != '\\' {
             if c == '\n' && quote != '`' {
                 return Err((i, "unterminated quoted string".into()));
             }
-            out.push(c);
+            push(&mut out, c);
             continue;
         }
         let Some((j, e)) = chars.next() else { break };
         match e {
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\x0b'),
-            '\\' => out.push('\\'),
-            '"' | '\'' if e == quote => out.push(e),
+            'a' => out.push(0x07),
+            'b' => out.push(0x08),
+            'f' => out.push(0x0c),
+            'n' => out.push(b'\n'),
+            'r' => out.push(b'\r'),
+            't' => out.push(b'\t'),
+            'v' => out.push(0x0b),
+            '\\' => out.push(b'\\'),
+            '"' | '\'' if e == quote => push(&mut out, e),
             'x' | 'u' | 'U' | '0'..='7' => {
                 let (len, radix) = match e {
                     'x' => (2, 16),
@@ -134,8 +139,17 @@ pub fn string_literal(input: &str) -> Result<(&str, String), (usize, String)> {
                 let start = if radix == 8 { j } else { j + 1 };
                 let digits = input.get(start..start + len).ok_or((j, "unterminated escape sequence".to_string()))?;
                 let code = u32::from_str_radix(digits, radix).map_err(|_| (j, format!("invalid escape sequence \\{e}{digits}")))?;
-                let ch = char::from_u32(code).ok_or((j, format!("invalid Unicode code point in escape \\{e}{digits}")))?;
-                out.push(ch);
+                match e {
+                    'x' => out.push(code as u8),
+                    'u' | 'U' => {
+                        let ch = char::from_u32(code).ok_or((j, format!("invalid Unicode code point in escape \\{e}{digits}")))?;
+                        push(&mut out, ch);
+                    }
+                    _ => {
+                        let byte = u8::try_from(code).map_err(|_| (j, format!("octal escape value > 255: \\{digits}")))?;
+                        out.push(byte);
+                    }
+                }
                 for _ in 0..(if radix == 8 { len - 1 } else { len }) {
                     chars.next();
                 }
@@ -173,6 +187,10 @@ mod tests {
         assert_eq!(string_literal(r#""a\"b\n" x"#).unwrap(), (" x", "a\"b\n".to_string()));
         assert_eq!(string_literal("'it\\'s'").unwrap(), ("", "it's".to_string()));
         assert_eq!(string_literal("`raw\\n`").unwrap(), ("", "raw\\n".to_string()));
+        // \x and octal escapes are bytes, combined into UTF-8 as Go does; invalid UTF-8 is an error.
+        assert_eq!(string_literal(r#""\xc3\xa9\u00e9\303\251""#).unwrap(), ("", "ééé".to_string()));
+        assert!(string_literal(r#""\xff""#).is_err());
+        assert!(string_literal(r#""\400""#).is_err());
         assert_eq!(string_literal(r#""\u00e9\x41\101""#).unwrap(), ("", "éAA".to_string()));
         assert!(string_literal("\"open").is_err());
     }
