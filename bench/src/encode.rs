@@ -95,7 +95,11 @@ pub fn encode(batch: &Batch<'_>, protocol: Protocol) -> Vec<u8> {
         Protocol::V1 => encode_v1(batch),
         Protocol::V2 => encode_v2(batch),
     };
-    snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default()
+    let mut body = snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default();
+    // compress_vec allocates the worst case (more than the input); long runs hold millions of
+    // bodies, so keep only what is used.
+    body.shrink_to_fit();
+    body
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct Counters {
     pub errors: AtomicU64,
     pub rejected: AtomicU64,
     pub retries: AtomicU64,
+    /// Set when the bodies are encoded and the clock starts.
+    pub sending: AtomicBool,
     pub done: AtomicBool,
     /// Request latencies (µs) since the progress line last took them.
     pub window_us: Mutex<Vec<u64>>,
@@ -83,6 +85,9 @@ pub struct WriteReport {
     pub first_errors: Vec<String>,
     /// Acknowledged samples per metric name (what `verify --expect` checks).
     pub acked_by_name: BTreeMap<String, u64>,
+    /// Samples of rejected (429/503, `--no-retry`) requests per metric name: the server may
+    /// have stored part of such a request, so `verify --expect` allows up to these on top.
+    pub rejected_by_name: BTreeMap<String, u64>,
 }
 
 /// One pre-encoded request.
@@ -173,12 +178,18 @@ struct ThreadResult {
     latencies_us: Vec<u64>,
     first_errors: Vec<String>,
     acked_by_id: Vec<u64>,
+    rejected_by_id: Vec<u64>,
     samples_failed: u64,
     lag_max: Duration,
 }
 
 fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Counters) -> ThreadResult {
-    let mut r = ThreadResult { latencies_us: Vec::with_capacity(plan.len()), acked_by_id: vec![0; o.names], ..Default::default() };
+    let mut r = ThreadResult {
+        latencies_us: Vec::with_capacity(plan.len()),
+        acked_by_id: vec![0; o.names],
+        rejected_by_id: vec![0; o.names],
+        ..Default::default()
+    };
     let error = |r: &mut ThreadResult, text: String, samples: u64| {
         counters.errors.fetch_add(1, Ordering::Relaxed);
         r.samples_failed += samples;
@@ -219,6 +230,9 @@ fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Co
                 Outcome::Rejected(_) if o.no_retry => {
                     counters.rejected.fetch_add(1, Ordering::Relaxed);
                     counters.samples_rejected.fetch_add(request.samples, Ordering::Relaxed);
+                    for (id, n) in &request.by_name {
+                        r.rejected_by_id[*id as usize] += *n as u64;
+                    }
                     break;
                 }
                 Outcome::Rejected(_) if attempt < RETRIES_MAX => {
@@ -267,6 +281,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         Protocol::V1 => WriteHeaders { content_type: "application/x-protobuf", version: "0.1.0" },
         Protocol::V2 => WriteHeaders { content_type: "application/x-protobuf;proto=io.prometheus.write.v2.Request", version: "2.0.0" },
     };
+    counters.sending.store(true, Ordering::Relaxed);
     let shared = Arc::new(RunShared { started: Instant::now(), headers, no_retry: o.no_retry, names: plans.names.len() });
     let handles: Vec<_> = plans
         .per_connection
@@ -277,7 +292,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
             std::thread::spawn(move || send_all(plan, sender, &shared, &counters))
         })
         .collect();
-    let mut total = ThreadResult { acked_by_id: vec![0; plans.names.len()], ..Default::default() };
+    let mut total = ThreadResult { acked_by_id: vec![0; plans.names.len()], rejected_by_id: vec![0; plans.names.len()], ..Default::default() };
     for h in handles {
         let r = h.join().map_err(|_| "a connection thread panicked".to_string())?;
         total.latencies_us.extend(r.latencies_us);
@@ -285,6 +300,9 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         total.samples_failed += r.samples_failed;
         total.lag_max = total.lag_max.max(r.lag_max);
         for (t, n) in total.acked_by_id.iter_mut().zip(r.acked_by_id) {
+            *t += n;
+        }
+        for (t, n) in total.rejected_by_id.iter_mut().zip(r.rejected_by_id) {
             *t += n;
         }
     }
@@ -305,7 +323,8 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         schedule_lag_ms_max: total.lag_max.as_secs_f64() * 1000.0,
         latencies_us: total.latencies_us,
         first_errors: total.first_errors,
-        acked_by_name: plans.names.into_iter().zip(total.acked_by_id).collect(),
+        acked_by_name: plans.names.iter().cloned().zip(total.acked_by_id).collect(),
+        rejected_by_name: plans.names.into_iter().zip(total.rejected_by_id).filter(|(_, n)| *n > 0).collect(),
     })
 }
 
