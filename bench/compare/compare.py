@@ -162,9 +162,15 @@ def run_system(system, args, work, start_ms):
             if result.get("status") != "success":
                 raise RuntimeError(f"query failed on {system}: {result}")
         latencies.sort()
-        verify = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": 'sum(count_over_time({__name__=~".+"}[1h]))', "time": end_s + 1})))
-        stored = float(verify["data"]["result"][0]["value"][1]) if verify["data"]["result"] else 0.0
+        # Per metric name (a single count_over_time over every name would drop __name__ and
+        # collide, e.g. a histogram's _count and _sum: Prometheus answers 422).
+        write_json = os.path.join(work, system + "-write.json")
+        with open(write_json, "w") as f:
+            f.write(stdout)
+        verify = subprocess.run([os.path.join(RELEASE, "metricstor-bench"), "verify", "--url", f"http://127.0.0.1:{port}",
+                                 "--expect", write_json], capture_output=True, text=True)
+        found = [l for l in verify.stdout.splitlines() if l.startswith("verify:") and " found," in l]
+        stored = float(found[-1].split(" found,")[0].rsplit(" ", 1)[1]) if found else 0.0
         return {
             "system": system,
             "samples_per_s": write["samples_per_second"],
