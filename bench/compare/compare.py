@@ -8,13 +8,18 @@ data-dir bytes after the run, query p50/p99, and a verify count of stored sample
 
 Usage: python3 bench/compare/compare.py [--series N] [--samples T] [--connections C]
        [--systems metricstor,prometheus,victoriametrics] [--markdown]
+       [--write-args "--metrics 24 --churn-ratio 0.1 --churn-interval 5 ..."]
+--write-args passes generator options through to `metricstor-bench write` (series mix,
+histogram buckets, churn, --protocol, --http2); leave --series/--samples/--interval-ms/
+--start-ms to compare.py, which needs them for the query window.
 Needs: cargo (builds release binaries), and the Debian packages `prometheus` and
 `victoria-metrics` for the peers (apt-get install -y prometheus victoria-metrics).
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+import argparse, json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICKS = os.sysconf("SC_CLK_TCK")
+RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 
 
 def free_port():
@@ -75,7 +80,7 @@ def start(system, work):
         cfg = os.path.join(work, "metricstor.yaml")
         with open(cfg, "w") as f:
             f.write(f"server:\n  http_addr: 127.0.0.1:{port}\n  grpc_addr: 127.0.0.1:{free_port()}\nstorage:\n  data_dir: {data}\n")
-        cmd = [os.path.join(ROOT, "target/release/metricstor"), "--config", cfg]
+        cmd = [os.path.join(RELEASE, "metricstor"), "--config", cfg]
         ready = f"http://127.0.0.1:{port}/-/ready"
     elif system == "prometheus":
         cfg = os.path.join(work, "prometheus.yml")
@@ -130,9 +135,9 @@ def run_system(system, args, work, start_ms):
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         bench = subprocess.Popen(
-            [os.path.join(ROOT, "target/release/metricstor-bench"), "write", "--url", f"http://127.0.0.1:{port}/api/v1/write",
+            [os.path.join(RELEASE, "metricstor-bench"), "write", "--url", f"http://127.0.0.1:{port}/api/v1/write",
              "--series", str(args.series), "--samples", str(args.samples), "--connections", str(args.connections),
-             "--start-ms", str(start_ms), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             "--start-ms", str(start_ms), "--json"] + shlex.split(args.write_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stderr_lines = []
         for line in bench.stderr:  # progress: "  N samples/s, ..." once a second
             stderr_lines.append(line)
@@ -157,9 +162,15 @@ def run_system(system, args, work, start_ms):
             if result.get("status") != "success":
                 raise RuntimeError(f"query failed on {system}: {result}")
         latencies.sort()
-        verify = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": 'sum(count_over_time({__name__=~".+"}[1h]))', "time": end_s + 1})))
-        stored = float(verify["data"]["result"][0]["value"][1]) if verify["data"]["result"] else 0.0
+        # Per metric name (a single count_over_time over every name would drop __name__ and
+        # collide, e.g. a histogram's _count and _sum: Prometheus answers 422).
+        write_json = os.path.join(work, system + "-write.json")
+        with open(write_json, "w") as f:
+            f.write(stdout)
+        verify = subprocess.run([os.path.join(RELEASE, "metricstor-bench"), "verify", "--url", f"http://127.0.0.1:{port}",
+                                 "--expect", write_json], capture_output=True, text=True)
+        found = [l for l in verify.stdout.splitlines() if l.startswith("verify:") and " found," in l]
+        stored = float(found[-1].split(" found,")[0].rsplit(" ", 1)[1]) if found else 0.0
         return {
             "system": system,
             "samples_per_s": write["samples_per_second"],
@@ -210,6 +221,7 @@ def main():
     p.add_argument("--samples", type=int, default=10)
     p.add_argument("--connections", type=int, default=4)
     p.add_argument("--queries", type=int, default=20)
+    p.add_argument("--write-args", default="", help="extra `metricstor-bench write` options (generator mix, churn, protocol)")
     p.add_argument("--systems", default="metricstor,prometheus,victoriametrics")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("--svg", default=os.path.join(ROOT, "bench", "compare", "timeline.svg"), help="where to write the throughput/RSS plot")

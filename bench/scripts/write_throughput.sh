@@ -17,14 +17,14 @@ server:
 storage:
   data_dir: $work/data
 YAML
-./target/release/metricstor --config "$work/config.yaml" 2>"$work/server.log" &
+"${CARGO_TARGET_DIR:-target}"/release/metricstor --config "$work/config.yaml" 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null && break
   sleep 0.05
 done
-./target/release/metricstor-bench write --url "http://127.0.0.1:$port/api/v1/write" \
+"${CARGO_TARGET_DIR:-target}"/release/metricstor-bench write --url "http://127.0.0.1:$port/api/v1/write" \
   --series "$series" --samples "$samples" --connections "$connections"
 ticks=$(getconf CLK_TCK)
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")

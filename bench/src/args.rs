@@ -8,25 +8,40 @@ metricstor-bench — load generator for remote_write + Prometheus API servers
 USAGE:
     metricstor-bench write [OPTIONS]
     metricstor-bench query [--url BASE] [--seconds S] [--concurrency C] [--end-ms MS] [--json]
-    metricstor-bench verify --start-ms MS [--url BASE] [--series N] [--samples T] [--interval-ms MS]
+    metricstor-bench verify (--start-ms MS [WRITE GENERATOR OPTIONS] | --expect WRITE_JSON) [--url BASE]
 
 WRITE OPTIONS:
     --url URL             remote_write endpoint (default http://127.0.0.1:9101/api/v1/write)
-    --series N            distinct series (default 10000)
+    --series N            series, rounded up to whole targets (default 10000)
+    --metrics M           metric families per target: counters, gauges and classic histograms
+                          mixed (default 24; 3 of them histograms, 63 series per target)
+    --buckets B           upper bounds per histogram, series = B + 3 per histogram (default 11)
+    --instances I         distinct instance label values (default 100)
+    --jobs J              distinct job label values (default 20)
     --samples T           samples per series (default 10)
     --interval-ms MS      time between a series' samples (default 15000)
+    --churn-ratio F       fraction of targets replaced by new pods at each churn (default 0)
+    --churn-interval K    churn every K sample intervals (default 0 = never)
+    --rate R              offered samples/s over all connections (default 0 = as fast as possible)
     --batch-series B      series per request; each request carries one sample time (default 2000)
     --connections C       parallel connections (default 4)
     --protocol v1|v2      remote_write 1.0 or 2.0 (default v1)
+    --http2               HTTP/2 (h2c prior knowledge on http://, ALPN h2 on https://)
+    --ca-file PEM         CA of the server's certificate (https:// URLs)
+    --cert-file PEM       client certificate for mutual TLS (with --key-file)
+    --key-file PEM        its private key
+    --no-retry            count 429/503 as rejected requests instead of retrying them
     --start-ms MS         first sample time (default: now - samples * interval)
     --seed S              generator seed (default 1)
-    --json                print the summary as one JSON object
+    --json                print the summary as one JSON object (with acked samples per name)
 
 QUERY: a dashboard mix (range queries over 1h/6h/24h, instant query, label values, series)
 from C threads for S seconds; p50/p90/p99 per kind. BASE is e.g. http://127.0.0.1:9101.
 
-VERIFY: after a write run with the same --series/--samples/--interval-ms/--start-ms, checks
-that the server holds exactly the samples written, per metric name.
+VERIFY: after a write run with the same generator options (--series/--metrics/--buckets/
+--instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server holds exactly
+the samples written, per metric name. `--expect FILE` instead reads the write run's --json
+output and checks the acknowledged samples per name (for --no-retry runs).
 ";
 
 /// `--key value` and `--flag` options after the subcommand.
@@ -36,7 +51,7 @@ pub struct Args {
     flags: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["json"];
+const FLAGS: &[&str] = &["json", "http2", "no-retry"];
 
 impl Args {
     pub fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {

@@ -1,10 +1,11 @@
 //! Pre-encoding of remote_write bodies (protobuf + snappy block format), 1.0 or 2.0, so the
-//! generator does no encoding work while the clock runs.
+//! generator does no encoding work while the clock runs. 1.0 bodies are assembled from each
+//! series' labels encoded once (`v1_labels`), which keeps pre-encoding of long runs fast.
 
 use std::collections::HashMap;
 
 use prost::Message;
-use proto::{remote_write_v1 as v1, remote_write_v2 as v2};
+use proto::remote_write_v2 as v2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -12,66 +13,134 @@ pub enum Protocol {
     V2,
 }
 
+/// One series' labels in both shapes the encoders need.
+pub struct SeriesLabels<'a> {
+    pub pairs: &'a [(String, String)],
+    /// `v1_labels(pairs)`.
+    pub v1: &'a [u8],
+}
+
 /// One request's worth: series labels with one (timestamp, value) each.
 pub struct Batch<'a> {
-    pub series: Vec<(&'a [(String, String)], i64, f64)>,
+    pub series: Vec<(SeriesLabels<'a>, i64, f64)>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// The `labels` fields (field 1) of a 1.0 `TimeSeries`, encoded once per series.
+pub fn v1_labels(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut label = Vec::new();
+    for (name, value) in pairs {
+        label.clear();
+        put_bytes_field(&mut label, 0x0a, name.as_bytes());
+        put_bytes_field(&mut label, 0x12, value.as_bytes());
+        put_bytes_field(&mut out, 0x0a, &label);
+    }
+    out
+}
+
+fn encode_v1(batch: &Batch<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.series.iter().map(|(l, _, _)| l.v1.len() + 24).sum());
+    let mut sample = Vec::with_capacity(20);
+    for (labels, t, v) in &batch.series {
+        sample.clear();
+        sample.push(0x09); // Sample.value, fixed64
+        sample.extend_from_slice(&v.to_le_bytes());
+        sample.push(0x10); // Sample.timestamp, varint
+        put_varint(&mut sample, *t as u64);
+        let series_len = labels.v1.len() + 1 + 1 + sample.len();
+        out.push(0x0a); // WriteRequest.timeseries
+        put_varint(&mut out, series_len as u64);
+        out.extend_from_slice(labels.v1);
+        put_bytes_field(&mut out, 0x12, &sample); // TimeSeries.samples
+    }
+    out
+}
+
+fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
+    let mut symbols: Vec<String> = vec![String::new()];
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut timeseries = Vec::with_capacity(batch.series.len());
+    for (labels, t, v) in &batch.series {
+        let mut refs = Vec::with_capacity(labels.pairs.len() * 2);
+        for (n, val) in labels.pairs {
+            for s in [n.as_str(), val.as_str()] {
+                let id = *index.entry(s).or_insert_with(|| {
+                    symbols.push(s.to_string());
+                    (symbols.len() - 1) as u32
+                });
+                refs.push(id);
+            }
+        }
+        timeseries.push(v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t }], ..Default::default() });
+    }
+    v2::Request { symbols, timeseries }.encode_to_vec()
 }
 
 pub fn encode(batch: &Batch<'_>, protocol: Protocol) -> Vec<u8> {
     let raw = match protocol {
-        Protocol::V1 => v1::WriteRequest {
-            timeseries: batch
-                .series
-                .iter()
-                .map(|(labels, t, v)| v1::TimeSeries {
-                    labels: labels.iter().map(|(n, val)| v1::Label { name: n.clone(), value: val.clone() }).collect(),
-                    samples: vec![v1::Sample { value: *v, timestamp: *t }],
-                    ..Default::default()
-                })
-                .collect(),
-            metadata: Vec::new(),
-        }
-        .encode_to_vec(),
-        Protocol::V2 => {
-            let mut symbols: Vec<String> = vec![String::new()];
-            let mut index: HashMap<String, u32> = HashMap::new();
-            let mut symbol = |s: &str, symbols: &mut Vec<String>| -> u32 {
-                *index.entry(s.to_string()).or_insert_with(|| {
-                    symbols.push(s.to_string());
-                    (symbols.len() - 1) as u32
-                })
-            };
-            let mut timeseries = Vec::with_capacity(batch.series.len());
-            for (labels, t, v) in &batch.series {
-                let mut refs = Vec::with_capacity(labels.len() * 2);
-                for (n, val) in labels.iter() {
-                    refs.push(symbol(n, &mut symbols));
-                    refs.push(symbol(val, &mut symbols));
-                }
-                timeseries.push(v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t }], ..Default::default() });
-            }
-            v2::Request { symbols, timeseries }.encode_to_vec()
-        }
+        Protocol::V1 => encode_v1(batch),
+        Protocol::V2 => encode_v2(batch),
     };
-    snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default()
+    let mut body = snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default();
+    // compress_vec allocates the worst case (more than the input); long runs hold millions of
+    // bodies, so keep only what is used.
+    body.shrink_to_fit();
+    body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::remote_write_v1 as v1;
 
     #[test]
     fn both_protocols_decode_back() {
         let labels = vec![("__name__".to_string(), "up".to_string()), ("job".to_string(), "a".to_string())];
-        let batch = Batch { series: vec![(labels.as_slice(), 5, 1.5), (labels.as_slice(), 6, 2.5)] };
+        let cached = v1_labels(&labels);
+        let l = || SeriesLabels { pairs: &labels, v1: &cached };
+        let batch = Batch { series: vec![(l(), 5, 1.5), (l(), 1_700_000_000_000, 0.0), (l(), -3, f64::NAN)] };
         let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V1)).unwrap();
         let r = v1::WriteRequest::decode(raw.as_slice()).unwrap();
-        assert_eq!(r.timeseries.len(), 2);
-        assert_eq!(r.timeseries[1].samples[0].timestamp, 6);
+        assert_eq!(r.timeseries.len(), 3);
+        assert_eq!(r.timeseries[0].labels[1].value, "a");
+        assert_eq!(r.timeseries[0].samples[0].value, 1.5);
+        assert_eq!(r.timeseries[1].samples[0].timestamp, 1_700_000_000_000);
+        assert_eq!(r.timeseries[2].samples[0].timestamp, -3);
+        assert!(r.timeseries[2].samples[0].value.is_nan());
         let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V2)).unwrap();
         let r = v2::Request::decode(raw.as_slice()).unwrap();
         assert_eq!(r.symbols, vec!["", "__name__", "up", "job", "a"]);
         assert_eq!(r.timeseries[0].labels_refs, vec![1, 2, 3, 4]);
-        assert_eq!(r.timeseries[1].samples[0].value, 2.5);
+        assert_eq!(r.timeseries[0].samples[0].value, 1.5);
+    }
+
+    #[test]
+    fn v1_fast_path_equals_prost() {
+        let labels = vec![("__name__".to_string(), "x".repeat(200)), ("le".to_string(), "+Inf".to_string())];
+        let cached = v1_labels(&labels);
+        let batch = Batch { series: vec![(SeriesLabels { pairs: &labels, v1: &cached }, 42, 7.25)] };
+        let want = v1::WriteRequest {
+            timeseries: vec![v1::TimeSeries {
+                labels: labels.iter().map(|(n, v)| v1::Label { name: n.clone(), value: v.clone() }).collect(),
+                samples: vec![v1::Sample { value: 7.25, timestamp: 42 }],
+                ..Default::default()
+            }],
+            metadata: Vec::new(),
+        };
+        assert_eq!(encode_v1(&batch), want.encode_to_vec());
     }
 }

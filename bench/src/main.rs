@@ -1,10 +1,14 @@
 //! `metricstor-bench`: load generator for any remote_write + Prometheus-API server
-//! (Metricstor, Prometheus, VictoriaMetrics). Subcommands: `write`, `query`, `verify`.
+//! (Metricstor, Prometheus, VictoriaMetrics). Subcommands: `write`, `query`, `verify`;
+//! the options are listed in `args::USAGE`.
 
 mod args;
 mod encode;
+mod pacing;
 mod query_load;
 mod series_gen;
+mod tls;
+mod transport;
 mod verify;
 mod write_load;
 
@@ -15,10 +19,57 @@ use std::time::Duration;
 
 use args::{Args, USAGE};
 use encode::Protocol;
+use series_gen::GenOptions;
+use tls::TlsFiles;
 use write_load::{quantile, Counters, WriteOptions};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn generator_options(args: &mut Args) -> Result<GenOptions, String> {
+    let d = GenOptions::default();
+    Ok(GenOptions {
+        series: args.number("series", d.series)?,
+        metrics: args.number("metrics", d.metrics)?,
+        buckets: args.number("buckets", d.buckets)?,
+        instances: args.number("instances", d.instances)?,
+        jobs: args.number("jobs", d.jobs)?,
+        seed: args.number("seed", d.seed)?,
+    })
+}
+
+fn optional_path(args: &mut Args, name: &str) -> Option<std::path::PathBuf> {
+    Some(args.string(name, "")).filter(|s| !s.is_empty()).map(Into::into)
+}
+
+/// Prints "N samples/s, ..." once a second until the run is done (compare.py reads it).
+fn progress_line(counters: Arc<Counters>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut last = 0;
+        let mut last_at = std::time::Instant::now();
+        while !counters.done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_secs(1));
+            if !counters.sending.load(Ordering::Relaxed) {
+                last_at = std::time::Instant::now();
+                continue; // still encoding the bodies
+            }
+            let now = counters.samples_acked.load(Ordering::Relaxed);
+            let window = counters.take_window();
+            let seconds = last_at.elapsed().as_secs_f64();
+            last_at = std::time::Instant::now();
+            eprintln!(
+                "  {:.0} samples/s, {now} acked, {} errors, {} rejected, {} retries, p99 {:.1} ms (last second, {} requests)",
+                (now - last) as f64 / seconds.max(1e-9),
+                counters.errors.load(Ordering::Relaxed),
+                counters.rejected.load(Ordering::Relaxed),
+                counters.retries.load(Ordering::Relaxed),
+                quantile(&window, 0.99) as f64 / 1000.0,
+                window.len(),
+            );
+            last = now;
+        }
+    })
 }
 
 fn write_command(mut args: Args) -> Result<(), String> {
@@ -30,61 +81,72 @@ fn write_command(mut args: Args) -> Result<(), String> {
         "v2" => Protocol::V2,
         other => return Err(format!("--protocol must be v1 or v2, not {other:?}")),
     };
+    let churn_ratio: f64 = args.number("churn-ratio", 0.0)?;
+    if !(0.0..=1.0).contains(&churn_ratio) {
+        return Err("--churn-ratio must be within 0..=1".into());
+    }
     let options = WriteOptions {
         url: args.string("url", "http://127.0.0.1:9101/api/v1/write"),
-        series: args.number("series", 10_000)?,
+        generator: generator_options(&mut args)?,
         samples,
         interval_ms,
         batch_series: args.number("batch-series", 2000)?,
         connections: args.number("connections", 4)?,
         protocol,
         start_ms: args.number("start-ms", now_ms() - samples as i64 * interval_ms)?,
-        seed: args.number("seed", 1)?,
+        churn_ratio,
+        churn_interval: args.number("churn-interval", 0)?,
+        rate: args.number("rate", 0.0)?,
+        http2: args.flag("http2"),
+        tls: TlsFiles { ca_file: optional_path(&mut args, "ca-file"), cert_file: optional_path(&mut args, "cert-file"), key_file: optional_path(&mut args, "key-file") },
+        no_retry: args.flag("no-retry"),
     };
     args.finish()?;
     let counters = Arc::new(Counters::default());
-    let progress = {
-        let counters = counters.clone();
-        std::thread::spawn(move || {
-            let mut last = 0;
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                let now = counters.samples_sent.load(Ordering::Relaxed);
-                if now == u64::MAX {
-                    return;
-                }
-                eprintln!(
-                    "  {} samples/s, {} sent, {} errors, {} retries",
-                    now - last,
-                    now,
-                    counters.errors.load(Ordering::Relaxed),
-                    counters.retries.load(Ordering::Relaxed)
-                );
-                last = now;
-            }
-        })
-    };
+    let progress = progress_line(counters.clone());
     let report = write_load::run(&options, counters.clone());
-    counters.samples_sent.store(u64::MAX, Ordering::Relaxed);
+    counters.done.store(true, Ordering::Relaxed);
     let _ = progress.join();
-    let rate = report.samples_sent as f64 / report.seconds.max(1e-9);
+    let report = report?;
+    let rate = report.samples_acked as f64 / report.seconds.max(1e-9);
+    let offered = (report.samples_acked + report.samples_rejected + report.samples_failed) as f64 / report.seconds.max(1e-9);
     let ms = |q| quantile(&report.latencies_us, q) as f64 / 1000.0;
+    let transport = if options.http2 { "HTTP/2" } else { "HTTP/1.1" };
     if json {
         println!(
             "{}",
             serde_json::json!({
-                "samples_sent": report.samples_sent, "seconds": report.seconds, "samples_per_second": rate,
-                "requests": report.requests, "errors": report.errors, "retries": report.retries,
-                "bytes_sent": report.bytes_sent, "encode_seconds": report.encode_seconds,
+                "samples_sent": report.samples_acked, "samples_acked": report.samples_acked,
+                "samples_rejected": report.samples_rejected, "samples_failed": report.samples_failed,
+                "seconds": report.seconds, "samples_per_second": rate, "offered_samples_per_second": offered,
+                "target_rate": options.rate, "schedule_lag_ms_max": report.schedule_lag_ms_max,
+                "series": report.series, "samples_per_series": options.samples,
+                "start_ms": options.start_ms, "interval_ms": options.interval_ms,
+                "requests": report.requests, "errors": report.errors, "rejected_requests": report.rejected,
+                "retries": report.retries, "bytes_sent": report.bytes_sent, "encode_seconds": report.encode_seconds,
                 "latency_ms_p50": ms(0.5), "latency_ms_p90": ms(0.9), "latency_ms_p99": ms(0.99),
-                "first_errors": report.first_errors,
+                "first_errors": report.first_errors, "acked_by_name": report.acked_by_name,
+                "rejected_by_name": report.rejected_by_name,
             })
         );
     } else {
-        println!("series x samples:  {} x {} ({:?}, {} connections)", options.series, options.samples, options.protocol, options.connections);
-        println!("samples sent:      {} in {:.2} s (bodies pre-encoded in {:.2} s, {} bytes)", report.samples_sent, report.seconds, report.encode_seconds, report.bytes_sent);
-        println!("throughput:        {rate:.0} samples/s");
-        println!("requests:          {} ({} errors, {} retries)", report.requests, report.errors, report.retries);
+        println!(
+            "series x samples:  {} x {} ({:?}, {transport}, {} connections)",
+            report.series, options.samples, options.protocol, options.connections
+        );
+        println!("samples acked:     {} in {:.2} s (bodies pre-encoded in {:.2} s, {} bytes)", report.samples_acked, report.seconds, report.encode_seconds, report.bytes_sent);
+        println!("throughput:        {rate:.0} samples/s acked, {offered:.0} samples/s offered");
+        if options.rate > 0.0 {
+            let planned = pacing::planned_seconds(report.samples_acked + report.samples_rejected + report.samples_failed, options.rate).unwrap_or(0.0);
+            println!(
+                "target rate:       {:.0} samples/s, planned {planned:.1} s (latest request {:.0} ms behind schedule)",
+                options.rate, report.schedule_lag_ms_max
+            );
+        }
+        println!(
+            "requests:          {} ({} errors, {} rejected with {} samples, {} retries)",
+            report.requests, report.errors, report.rejected, report.samples_rejected, report.retries
+        );
         println!("latency ms:        p50 {:.2}  p90 {:.2}  p99 {:.2}", ms(0.5), ms(0.9), ms(0.99));
         for e in &report.first_errors {
             println!("error:             {e}");
@@ -128,27 +190,50 @@ fn query_command(mut args: Args) -> Result<(), String> {
 }
 
 fn verify_command(mut args: Args) -> Result<(), String> {
-    let samples: usize = args.number("samples", 10)?;
-    let interval_ms: i64 = args.number("interval-ms", 15_000)?;
-    let options = verify::VerifyOptions {
-        url: args.string("url", "http://127.0.0.1:9101"),
-        series: args.number("series", 10_000)?,
-        samples,
-        start_ms: match args.number::<i64>("start-ms", i64::MIN)? {
-            i64::MIN => return Err("--start-ms is required: pass the value the write run used".into()),
-            v => v,
-        },
-        interval_ms,
+    let url = args.string("url", "http://127.0.0.1:9101");
+    let options = match optional_path(&mut args, "expect") {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let (expected, extra_allowed, start_ms, interval_ms, samples) = verify::expected_from_write_json(&text)?;
+            verify::VerifyOptions { url, start_ms, interval_ms, samples, expected, extra_allowed }
+        }
+        None => {
+            let samples: usize = args.number("samples", 10)?;
+            let generator = generator_options(&mut args)?;
+            verify::VerifyOptions {
+                url,
+                interval_ms: args.number("interval-ms", 15_000)?,
+                samples,
+                start_ms: match args.number::<i64>("start-ms", i64::MIN)? {
+                    i64::MIN => return Err("--start-ms is required: pass the value the write run used".into()),
+                    v => v,
+                },
+                expected: verify::expected_from_generator(&generator, samples)?,
+                extra_allowed: Default::default(),
+            }
+        }
     };
     args.finish()?;
     let rows = verify::run(&options)?;
-    let bad: Vec<_> = rows.iter().filter(|(_, want, found)| want != found).collect();
-    let total: u64 = rows.iter().map(|(_, want, _)| want).sum();
-    for (name, want, found) in &bad {
-        println!("MISMATCH {name}: expected {want} samples, found {found}");
+    let total: u64 = rows.iter().map(|r| r.expected).sum();
+    let found: u64 = rows.iter().map(|r| r.found).sum();
+    let mut bad = 0;
+    for r in &rows {
+        if r.found < r.expected {
+            bad += 1;
+            println!("MISSING {}: expected {} samples, found {}", r.name, r.expected, r.found);
+        } else if r.found > r.expected + r.extra_allowed {
+            bad += 1;
+            println!("EXTRA {}: expected {} samples (+ up to {} from rejected requests), found {}", r.name, r.expected, r.extra_allowed, r.found);
+        }
     }
-    println!("verify: {} metric names, {total} samples expected, {} mismatching names", rows.len(), bad.len());
-    if bad.is_empty() { Ok(()) } else { Err("verification failed".into()) }
+    let extra: u64 = rows.iter().map(|r| r.found.saturating_sub(r.expected)).sum();
+    let allowed: u64 = rows.iter().map(|r| r.extra_allowed).sum();
+    println!("verify: {} metric names, {total} samples expected, {found} found, {bad} mismatching names", rows.len());
+    if allowed > 0 {
+        println!("verify: {extra} of the {allowed} samples in rejected requests were stored anyway (the server kept part of a 429'd request)");
+    }
+    if bad == 0 { Ok(()) } else { Err("verification failed".into()) }
 }
 
 fn main() -> ExitCode {

@@ -1,150 +1,331 @@
-//! The `write` load: builds every request body up front, then C connection threads post
-//! them (each thread owns a fixed subset of series, sent in time order, so every series'
-//! samples arrive in order), retrying 429/503 with backoff.
+//! The `write` load: builds every request body up front (with churn and a send schedule for
+//! `--rate`), then C connection threads post them; each thread owns a fixed subset of series
+//! sent in time order, so every series' samples arrive in order. 429/503 are retried with
+//! backoff, or with `--no-retry` counted as rejections (overload tests).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::encode::{encode, Batch, Protocol};
-use crate::series_gen::{series_def, series_values, Rng};
+use bytes::Bytes;
+
+use crate::encode::{encode, v1_labels, Batch, Protocol, SeriesLabels};
+use crate::pacing::schedule;
+use crate::series_gen::{GenOptions, SeriesSet};
+use crate::tls::TlsFiles;
+use crate::transport::{parse_url, Outcome, Sender, WriteHeaders};
 
 pub struct WriteOptions {
     pub url: String,
-    pub series: usize,
+    pub generator: GenOptions,
     pub samples: usize,
     pub interval_ms: i64,
     pub batch_series: usize,
     pub connections: usize,
     pub protocol: Protocol,
     pub start_ms: i64,
-    pub seed: u64,
+    /// Fraction of targets replaced by new pods at each churn event.
+    pub churn_ratio: f64,
+    /// Churn every this many sample intervals (0 = no churn).
+    pub churn_interval: usize,
+    /// Offered samples per second over all connections (0 = as fast as possible).
+    pub rate: f64,
+    pub http2: bool,
+    pub tls: TlsFiles,
+    /// Count 429/503 as rejected instead of retrying them.
+    pub no_retry: bool,
 }
 
 /// Retries of one request on 429/503 before it counts as an error.
 pub const RETRIES_MAX: u32 = 20;
+/// Latencies kept for the live p99 between two progress lines (older ones are dropped).
+const WINDOW_LATENCIES_MAX: usize = 1 << 20;
 
+/// Live figures, read by the progress line.
 #[derive(Default)]
 pub struct Counters {
-    pub samples_sent: AtomicU64,
+    pub samples_acked: AtomicU64,
+    pub samples_rejected: AtomicU64,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
+    pub rejected: AtomicU64,
     pub retries: AtomicU64,
+    /// Set when the bodies are encoded and the clock starts.
+    pub sending: AtomicBool,
+    pub done: AtomicBool,
+    /// Request latencies (µs) since the progress line last took them.
+    pub window_us: Mutex<Vec<u64>>,
+}
+
+impl Counters {
+    /// Takes the latencies recorded since the last call, sorted.
+    pub fn take_window(&self) -> Vec<u64> {
+        let mut w = self.window_us.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+        w.sort_unstable();
+        w
+    }
 }
 
 pub struct WriteReport {
-    pub samples_sent: u64,
+    pub series: usize,
+    pub samples_acked: u64,
+    pub samples_rejected: u64,
+    pub samples_failed: u64,
     pub requests: u64,
     pub errors: u64,
+    pub rejected: u64,
     pub retries: u64,
     pub seconds: f64,
     pub encode_seconds: f64,
     pub bytes_sent: u64,
+    /// How late the latest request was against the `--rate` schedule.
+    pub schedule_lag_ms_max: f64,
     pub latencies_us: Vec<u64>,
     pub first_errors: Vec<String>,
+    /// Acknowledged samples per metric name (what `verify --expect` checks).
+    pub acked_by_name: BTreeMap<String, u64>,
+    /// Samples of rejected (429/503, `--no-retry`) requests per metric name: the server may
+    /// have stored part of such a request, so `verify --expect` allows up to these on top.
+    pub rejected_by_name: BTreeMap<String, u64>,
 }
 
-/// Requests for one connection: (body, samples in it), in send order.
-type Plan = Vec<(Vec<u8>, u64)>;
-
-fn build_plans(o: &WriteOptions) -> Vec<Plan> {
-    let defs: Vec<_> = (0..o.series).map(series_def).collect();
-    let mut rng = Rng::new(o.seed);
-    let values: Vec<Vec<f64>> = defs.iter().map(|d| series_values(d, o.samples, &mut rng)).collect();
-    let groups: Vec<std::ops::Range<usize>> =
-        (0..o.series).step_by(o.batch_series.max(1)).map(|s| s..(s + o.batch_series).min(o.series)).collect();
-    let mut plans: Vec<Plan> = (0..o.connections.max(1)).map(|_| Vec::new()).collect();
-    for step in 0..o.samples {
-        let t = o.start_ms + step as i64 * o.interval_ms;
-        for (g, range) in groups.iter().enumerate() {
-            let batch = Batch { series: range.clone().map(|i| (defs[i].labels.as_slice(), t, values[i][step])).collect() };
-            let connection = g % plans.len();
-            plans[connection].push((encode(&batch, o.protocol), range.len() as u64));
-        }
-    }
-    plans
+/// One pre-encoded request.
+struct Request {
+    body: Bytes,
+    samples: u64,
+    /// Send time relative to the start (`--rate`), `None` when unpaced.
+    due: Option<Duration>,
+    /// (metric name id, samples) in this body.
+    by_name: Vec<(u16, u32)>,
 }
 
-pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> WriteReport {
-    let encode_started = Instant::now();
-    let plans = build_plans(o);
-    let encode_seconds = encode_started.elapsed().as_secs_f64();
-    let bytes_sent: u64 = plans.iter().flatten().map(|(b, _)| b.len() as u64).sum();
-    let (content_type, version) = match o.protocol {
-        Protocol::V1 => ("application/x-protobuf", "0.1.0"),
-        Protocol::V2 => ("application/x-protobuf;proto=io.prometheus.write.v2.Request", "2.0.0"),
-    };
-    let started = Instant::now();
-    let handles: Vec<_> = plans
+/// Requests per connection, in send order, and the metric names that `by_name` ids index.
+struct Plans {
+    per_connection: Vec<Vec<Request>>,
+    names: Vec<String>,
+    series: usize,
+}
+
+fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
+    let mut set = SeriesSet::new(&o.generator)?;
+    let width = set.layout.width;
+    let mut names: Vec<String> = Vec::new();
+    let name_of_offset: Vec<u16> = set
+        .layout
+        .names()
         .into_iter()
-        .map(|plan| {
-            let url = o.url.clone();
-            let counters = counters.clone();
-            std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
-                let mut latencies = Vec::with_capacity(plan.len());
-                let mut first_errors = Vec::new();
-                for (body, samples) in plan {
-                    let mut attempt = 0;
-                    loop {
-                        let sent = Instant::now();
-                        let result = agent
-                            .post(&url)
-                            .set("Content-Type", content_type)
-                            .set("Content-Encoding", "snappy")
-                            .set("X-Prometheus-Remote-Write-Version", version)
-                            .send_bytes(&body);
-                        latencies.push(sent.elapsed().as_micros() as u64);
-                        counters.requests.fetch_add(1, Ordering::Relaxed);
-                        match result {
-                            Ok(_) => {
-                                counters.samples_sent.fetch_add(samples, Ordering::Relaxed);
-                                break;
-                            }
-                            Err(ureq::Error::Status(code, _)) if (code == 429 || code == 503) && attempt < RETRIES_MAX => {
-                                attempt += 1;
-                                counters.retries.fetch_add(1, Ordering::Relaxed);
-                                std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
-                            }
-                            Err(e) => {
-                                counters.errors.fetch_add(1, Ordering::Relaxed);
-                                if first_errors.len() < 3 {
-                                    let text = match e {
-                                        ureq::Error::Status(code, r) => format!("HTTP {code}: {}", r.into_string().unwrap_or_default()),
-                                        other => other.to_string(),
-                                    };
-                                    first_errors.push(text);
-                                }
-                                break;
-                            }
-                        }
-                    }
-                }
-                (latencies, first_errors)
-            })
+        .map(|n| match names.iter().position(|m| *m == n) {
+            Some(i) => i as u16,
+            None => {
+                names.push(n);
+                (names.len() - 1) as u16
+            }
         })
         .collect();
-    let mut latencies_us = Vec::new();
-    let mut first_errors = Vec::new();
-    for h in handles {
-        if let Ok((l, e)) = h.join() {
-            latencies_us.extend(l);
-            first_errors.extend(e);
+    let mut v1: Vec<Vec<u8>> = if o.protocol == Protocol::V1 { set.labels.iter().map(|l| v1_labels(l)).collect() } else { Vec::new() };
+    let series = set.len();
+    let groups: Vec<std::ops::Range<usize>> =
+        (0..series).step_by(o.batch_series.max(1)).map(|s| s..(s + o.batch_series.max(1)).min(series)).collect();
+    // (connection, request) in global send order; the schedule is computed over that order.
+    let mut ordered: Vec<(usize, Request)> = Vec::with_capacity(groups.len() * o.samples);
+    let mut values = Vec::with_capacity(series);
+    let mut counts = vec![0u32; names.len()];
+    for step in 0..o.samples {
+        if step > 0 && o.churn_interval > 0 && step % o.churn_interval == 0 {
+            for range in set.churn((step / o.churn_interval) as u64, o.churn_ratio) {
+                if o.protocol == Protocol::V1 {
+                    for i in range {
+                        v1[i] = v1_labels(&set.labels[i]);
+                    }
+                }
+            }
+        }
+        set.advance(if step == 0 { 0.0 } else { o.interval_ms as f64 / 1000.0 }, &mut values);
+        let t = o.start_ms + step as i64 * o.interval_ms;
+        for (g, range) in groups.iter().enumerate() {
+            let batch = Batch {
+                series: range
+                    .clone()
+                    .map(|i| (SeriesLabels { pairs: &set.labels[i], v1: v1.get(i).map_or(&[][..], |b| b.as_slice()) }, t, values[i]))
+                    .collect(),
+            };
+            counts.iter_mut().for_each(|c| *c = 0);
+            for i in range.clone() {
+                counts[name_of_offset[i % width] as usize] += 1;
+            }
+            let request = Request {
+                body: Bytes::from(encode(&batch, o.protocol)),
+                samples: range.len() as u64,
+                due: None,
+                by_name: counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(id, c)| (id as u16, *c)).collect(),
+            };
+            ordered.push((g % o.connections.max(1), request));
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    latencies_us.sort_unstable();
-    WriteReport {
-        samples_sent: counters.samples_sent.load(Ordering::Relaxed),
+    let samples: Vec<u64> = ordered.iter().map(|(_, r)| r.samples).collect();
+    let mut per_connection: Vec<Vec<Request>> = (0..o.connections.max(1)).map(|_| Vec::new()).collect();
+    for ((connection, mut request), due) in ordered.into_iter().zip(schedule(&samples, o.rate)) {
+        request.due = due;
+        per_connection[connection].push(request);
+    }
+    Ok(Plans { per_connection, names, series })
+}
+
+/// What one connection thread brings back.
+#[derive(Default)]
+struct ThreadResult {
+    latencies_us: Vec<u64>,
+    first_errors: Vec<String>,
+    acked_by_id: Vec<u64>,
+    rejected_by_id: Vec<u64>,
+    samples_failed: u64,
+    lag_max: Duration,
+}
+
+fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Counters) -> ThreadResult {
+    let mut r = ThreadResult {
+        latencies_us: Vec::with_capacity(plan.len()),
+        acked_by_id: vec![0; o.names],
+        rejected_by_id: vec![0; o.names],
+        ..Default::default()
+    };
+    let error = |r: &mut ThreadResult, text: String, samples: u64| {
+        counters.errors.fetch_add(1, Ordering::Relaxed);
+        r.samples_failed += samples;
+        if r.first_errors.len() < 3 {
+            r.first_errors.push(text);
+        }
+    };
+    for request in plan {
+        if let Some(due) = request.due {
+            let at = o.started + due;
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            } else {
+                r.lag_max = r.lag_max.max(now - at);
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            let sent = Instant::now();
+            let outcome = sender.post(&request.body, o.headers);
+            let us = sent.elapsed().as_micros() as u64;
+            r.latencies_us.push(us);
+            if let Ok(mut w) = counters.window_us.lock() {
+                if w.len() < WINDOW_LATENCIES_MAX {
+                    w.push(us);
+                }
+            }
+            counters.requests.fetch_add(1, Ordering::Relaxed);
+            match outcome {
+                Outcome::Accepted => {
+                    counters.samples_acked.fetch_add(request.samples, Ordering::Relaxed);
+                    for (id, n) in &request.by_name {
+                        r.acked_by_id[*id as usize] += *n as u64;
+                    }
+                    break;
+                }
+                Outcome::Rejected(_) if o.no_retry => {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    counters.samples_rejected.fetch_add(request.samples, Ordering::Relaxed);
+                    for (id, n) in &request.by_name {
+                        r.rejected_by_id[*id as usize] += *n as u64;
+                    }
+                    break;
+                }
+                Outcome::Rejected(_) if attempt < RETRIES_MAX => {
+                    attempt += 1;
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
+                }
+                Outcome::Rejected(code) => {
+                    error(&mut r, format!("HTTP {code} still after {RETRIES_MAX} retries"), request.samples);
+                    break;
+                }
+                Outcome::Failed(text) => {
+                    error(&mut r, text, request.samples);
+                    break;
+                }
+            }
+        }
+    }
+    r
+}
+
+/// What every connection thread shares.
+struct RunShared {
+    started: Instant,
+    headers: WriteHeaders,
+    no_retry: bool,
+    names: usize,
+}
+
+pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, String> {
+    let target = parse_url(&o.url)?;
+    let tls = if target.https {
+        let alpn: &[&[u8]] = if o.http2 { &[b"h2"] } else { &[] };
+        Some(crate::tls::client_config(&o.tls, alpn)?)
+    } else if !o.tls.is_empty() {
+        return Err("--ca-file/--cert-file/--key-file need an https:// URL".into());
+    } else {
+        None
+    };
+    let senders = (0..o.connections.max(1)).map(|_| Sender::new(&target, o.http2, tls.clone())).collect::<Result<Vec<_>, _>>()?;
+    let encode_started = Instant::now();
+    let plans = build_plans(o)?;
+    let encode_seconds = encode_started.elapsed().as_secs_f64();
+    let bytes_sent: u64 = plans.per_connection.iter().flatten().map(|r| r.body.len() as u64).sum();
+    let headers = match o.protocol {
+        Protocol::V1 => WriteHeaders { content_type: "application/x-protobuf", version: "0.1.0" },
+        Protocol::V2 => WriteHeaders { content_type: "application/x-protobuf;proto=io.prometheus.write.v2.Request", version: "2.0.0" },
+    };
+    counters.sending.store(true, Ordering::Relaxed);
+    let shared = Arc::new(RunShared { started: Instant::now(), headers, no_retry: o.no_retry, names: plans.names.len() });
+    let handles: Vec<_> = plans
+        .per_connection
+        .into_iter()
+        .zip(senders)
+        .map(|(plan, sender)| {
+            let (shared, counters) = (shared.clone(), counters.clone());
+            std::thread::spawn(move || send_all(plan, sender, &shared, &counters))
+        })
+        .collect();
+    let mut total = ThreadResult { acked_by_id: vec![0; plans.names.len()], rejected_by_id: vec![0; plans.names.len()], ..Default::default() };
+    for h in handles {
+        let r = h.join().map_err(|_| "a connection thread panicked".to_string())?;
+        total.latencies_us.extend(r.latencies_us);
+        total.first_errors.extend(r.first_errors);
+        total.samples_failed += r.samples_failed;
+        total.lag_max = total.lag_max.max(r.lag_max);
+        for (t, n) in total.acked_by_id.iter_mut().zip(r.acked_by_id) {
+            *t += n;
+        }
+        for (t, n) in total.rejected_by_id.iter_mut().zip(r.rejected_by_id) {
+            *t += n;
+        }
+    }
+    let seconds = shared.started.elapsed().as_secs_f64();
+    total.latencies_us.sort_unstable();
+    Ok(WriteReport {
+        series: plans.series,
+        samples_acked: counters.samples_acked.load(Ordering::Relaxed),
+        samples_rejected: counters.samples_rejected.load(Ordering::Relaxed),
+        samples_failed: total.samples_failed,
         requests: counters.requests.load(Ordering::Relaxed),
         errors: counters.errors.load(Ordering::Relaxed),
+        rejected: counters.rejected.load(Ordering::Relaxed),
         retries: counters.retries.load(Ordering::Relaxed),
         seconds,
         encode_seconds,
         bytes_sent,
-        latencies_us,
-        first_errors,
-    }
+        schedule_lag_ms_max: total.lag_max.as_secs_f64() * 1000.0,
+        latencies_us: total.latencies_us,
+        first_errors: total.first_errors,
+        acked_by_name: plans.names.iter().cloned().zip(total.acked_by_id).collect(),
+        rejected_by_name: plans.names.into_iter().zip(total.rejected_by_id).filter(|(_, n)| *n > 0).collect(),
+    })
 }
 
 /// The `q` quantile of sorted values.
@@ -159,23 +340,60 @@ pub fn quantile(sorted: &[u64], q: f64) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn plans_cover_every_sample_once_in_time_order_per_connection() {
-        let o = WriteOptions {
+    fn options() -> WriteOptions {
+        WriteOptions {
             url: String::new(),
-            series: 10,
+            generator: GenOptions { series: 100, metrics: 3, ..GenOptions::default() },
             samples: 3,
             interval_ms: 1000,
-            batch_series: 4,
+            batch_series: 40,
             connections: 2,
             protocol: Protocol::V1,
             start_ms: 0,
-            seed: 1,
-        };
-        let plans = build_plans(&o);
-        let total: u64 = plans.iter().flatten().map(|(_, n)| n).sum();
-        assert_eq!(total, 30);
-        assert_eq!(plans.iter().map(Vec::len).sum::<usize>(), 9, "3 groups x 3 times");
+            churn_ratio: 0.0,
+            churn_interval: 0,
+            rate: 0.0,
+            http2: false,
+            tls: TlsFiles::default(),
+            no_retry: false,
+        }
+    }
+
+    #[test]
+    fn plans_cover_every_sample_once_with_per_name_counts() {
+        let o = options();
+        let plans = build_plans(&o).unwrap();
+        let series = plans.series;
+        assert!(series >= 100);
+        let requests: Vec<&Request> = plans.per_connection.iter().flatten().collect();
+        let total: u64 = requests.iter().map(|r| r.samples).sum();
+        assert_eq!(total, series as u64 * 3);
+        assert_eq!(requests.len(), series.div_ceil(40) * 3);
+        let by_name: u64 = requests.iter().flat_map(|r| &r.by_name).map(|(_, n)| *n as u64).sum();
+        assert_eq!(by_name, total);
+        assert!(requests.iter().all(|r| r.due.is_none()));
+        assert!(plans.names.iter().any(|n| n.ends_with("_bucket")));
+    }
+
+    #[test]
+    fn paced_plans_follow_the_global_schedule() {
+        let o = WriteOptions { rate: 1000.0, ..options() };
+        let plans = build_plans(&o).unwrap();
+        let mut dues: Vec<(Duration, u64)> = plans.per_connection.iter().flatten().map(|r| (r.due.unwrap(), r.samples)).collect();
+        dues.sort();
+        let mut before = 0;
+        for (due, samples) in dues {
+            assert_eq!(due, Duration::from_secs_f64(before as f64 / 1000.0));
+            before += samples;
+        }
+    }
+
+    #[test]
+    fn churn_keeps_sample_counts_and_adds_series() {
+        let o = WriteOptions { churn_ratio: 0.5, churn_interval: 1, samples: 4, ..options() };
+        let plans = build_plans(&o).unwrap();
+        let total: u64 = plans.per_connection.iter().flatten().map(|r| r.samples).sum();
+        assert_eq!(total, plans.series as u64 * 4, "churn replaces series, it does not add samples");
     }
 
     #[test]
