@@ -55,6 +55,9 @@ pub struct ServerConfig {
     /// Queries evaluated at once (split evenly over executors); more wait for a slot
     /// until their timeout, then get 503.
     pub max_concurrent_queries: usize,
+    /// Serve the admin endpoints (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`);
+    /// off by default, as Prometheus' `--web.enable-admin-api` (503 `unavailable` when off).
+    pub enable_admin_api: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +151,7 @@ impl Default for ServerConfig {
             shutdown_drain_seconds: 10,
             max_concurrent_streams: 100,
             max_concurrent_queries: 20,
+            enable_admin_api: false,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `ShardDb`: one shard's storage as the server sees it. Appends go WAL-first (one group
 //! commit for many requests), then into the head; `maintain` cuts the head into blocks,
 //! checkpoints the WAL and applies retention; reads merge the head with every block.
+//! `delete` removes samples from the head (WAL tombstones record first) and marks them in
+//! block tombstones; `clean_tombstones` rewrites blocks without their deleted data.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,11 @@ pub const RETENTION_MS_DEFAULT: i64 = 15 * 24 * 3600 * 1000;
 /// Blocks cut by one `maintain` call, so one call's pause stays bounded (the next call
 /// continues a backlog, e.g. after out-of-order samples for many old ranges).
 pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
+/// Metricstor's WAL directory inside a shard directory. Not `wal/`: Prometheus tools
+/// (`promtool tsdb dump`) read `wal/` as a Prometheus WAL, which ours is not.
+pub const WAL_DIRNAME: &str = "metricstor-wal";
+/// Where data directories written before the rename keep their WAL (moved at open).
+pub const WAL_DIRNAME_LEGACY: &str = "wal";
 /// Series and samples per checkpoint record, far below the WAL record size limit.
 const CHECKPOINT_SERIES_PER_RECORD: usize = 10_000;
 const CHECKPOINT_SAMPLES_PER_RECORD: usize = 100_000;
@@ -51,6 +58,15 @@ impl Default for ShardOptions {
 pub struct MaintainOutcome {
     pub blocks_cut: Vec<String>,
     pub blocks_deleted: Vec<String>,
+}
+
+/// What one `delete` call removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// Head series that lost samples.
+    pub head_series: u64,
+    /// Block series that got a new tombstone interval (summed over blocks).
+    pub block_series: u64,
 }
 
 /// What happened to one group's samples.
@@ -111,8 +127,7 @@ impl ShardDb {
         debug_assert!(options.block_duration_ms > 0, "block duration is positive");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let blocks = block::open_blocks(dir)?;
-        let wal_dir = dir.join("wal");
-        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io("create", &wal_dir, e))?;
+        let wal_dir = migrate_wal_dir(dir)?;
         // A block counts as written when its directory exists, even if it is damaged now:
         // its rename was the commit point of the checkpoint that names it.
         let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir())?;
@@ -140,6 +155,13 @@ impl ShardDb {
                         None => unknown_refs += 1,
                     }
                 }
+            }
+            Record::Tombstones(stones) => {
+                let mapped: Vec<(u32, i64, i64)> = stones
+                    .into_iter()
+                    .filter_map(|(r, mint, maxt)| refs.get(&r).map(|&id| (id, mint, maxt)))
+                    .collect();
+                head.delete_ranges(&mapped);
             }
         };
         if let Some((_, path)) = &checkpoint {
@@ -214,7 +236,7 @@ impl ShardDb {
             .and_then(|b| block::ulid_time_ms(&b.meta.ulid))
             .map_or(0, |ms| ms + 1);
         let ulid = block::new_ulid((now_ms().max(0) as u64).max(newest_ms));
-        let wal_dir = self.dir.join("wal");
+        let wal_dir = self.dir.join(WAL_DIRNAME);
         let finished_segment = self.wal.cut_segment().await?;
         let mut writer =
             CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
@@ -279,6 +301,78 @@ impl ShardDb {
         }
         self.blocks = kept;
         result.map(|()| deleted)
+    }
+
+    /// Deletes the samples in `[mint_ms, maxt_ms]` of every series matching any of
+    /// `matcher_sets`. Head: the deletion is logged in the WAL (one tombstones record,
+    /// fdatasync per options) and then applied, so it survives a crash; blocks: their
+    /// `tombstones` files are rewritten before this returns. Reads never see the samples again.
+    pub async fn delete(
+        &mut self,
+        matcher_sets: &[Vec<Matcher>],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<DeleteOutcome, Error> {
+        let mut outcome = DeleteOutcome::default();
+        if mint_ms > maxt_ms {
+            return Ok(outcome);
+        }
+        // Which head series lose samples: decided before the WAL write, applied after it.
+        let mut stones: Vec<(u32, i64, i64)> = Vec::new();
+        for matchers in matcher_sets {
+            let ids = self.head.matching_ids(matchers, mint_ms, maxt_ms);
+            stones.extend(ids.into_iter().map(|id| (id, mint_ms, maxt_ms)));
+        }
+        stones.sort_unstable();
+        stones.dedup();
+        if !stones.is_empty() {
+            self.wal.append(&[Record::Tombstones(stones.clone())]).await?;
+            self.head.delete_ranges(&stones);
+            outcome.head_series = stones.len() as u64;
+        }
+        for b in self.blocks.iter_mut().filter(|b| b.meta.overlaps(mint_ms, maxt_ms)) {
+            for matchers in matcher_sets {
+                outcome.block_series += b.delete(matchers, mint_ms, maxt_ms)? as u64;
+            }
+        }
+        if outcome.head_series + outcome.block_series > 0 {
+            tracing::info!(shard_dir = %self.dir.display(), head_series = outcome.head_series, block_series = outcome.block_series, mint_ms, maxt_ms, "series data deleted");
+        }
+        Ok(outcome)
+    }
+
+    /// Rewrites every block that has tombstones into a new block without the deleted data
+    /// (a new ULID with the old one's time, so block order is kept) and deletes the old
+    /// one, reclaiming the space. Returns `(old ULID, new ULID or none when nothing was left)`.
+    pub fn clean_tombstones(&mut self) -> Result<Vec<(String, Option<String>)>, Error> {
+        let mut cleaned = Vec::new();
+        let mut i = 0;
+        while i < self.blocks.len() {
+            if !self.blocks[i].has_tombstones() {
+                i += 1;
+                continue;
+            }
+            let old_ulid = self.blocks[i].meta.ulid.clone();
+            let time_ms = block::ulid_time_ms(&old_ulid).unwrap_or_else(|| now_ms().max(0) as u64);
+            let new_ulid = block::new_ulid(time_ms);
+            let written = block::rewrite_without_tombstones(&self.dir, &self.blocks[i], &new_ulid)?;
+            let old = self.blocks.remove(i);
+            drop(old);
+            block::delete_block(&self.dir, &old_ulid)?;
+            let new_name = match written {
+                Some((dir, _)) => {
+                    self.blocks.push(Block::open(&dir)?);
+                    Some(new_ulid)
+                }
+                None => None,
+            };
+            tracing::info!(shard_dir = %self.dir.display(), old = %old_ulid, new = ?new_name, "block rewritten without deleted data");
+            cleaned.push((old_ulid, new_name));
+            self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
+            // The new block sorts near the old one's place; blocks without tombstones are
+            // skipped, so restarting the scan from the same index is enough.
+        }
+        Ok(cleaned)
     }
 
     /// Earliest and latest sample time held (head and blocks), if any.
@@ -461,6 +555,26 @@ impl Querier for ShardDb {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
         self.select_merged(matchers, mint_ms, maxt_ms)
     }
+}
+
+/// The shard's WAL directory, `<dir>/metricstor-wal` (created if missing). A data directory
+/// from before the rename has its WAL in `<dir>/wal`: that is renamed (and the shard
+/// directory fsynced) when `metricstor-wal` does not exist yet. Then an empty `wal/` is
+/// left in place when missing: promtool's read-only open needs one (an empty Prometheus WAL)
+/// and fails without it. When both exist, `wal/` is not ours and is left alone.
+fn migrate_wal_dir(dir: &Path) -> Result<PathBuf, Error> {
+    let wal_dir = dir.join(WAL_DIRNAME);
+    let legacy = dir.join(WAL_DIRNAME_LEGACY);
+    if !wal_dir.exists() && legacy.is_dir() {
+        std::fs::rename(&legacy, &wal_dir).map_err(|e| Error::io("rename", &legacy, e))?;
+        block::sync_dir(dir)?;
+        tracing::info!(from = %legacy.display(), to = %wal_dir.display(), "WAL directory renamed (promtool reads wal/ as a Prometheus WAL)");
+    }
+    std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io("create", &wal_dir, e))?;
+    if !legacy.exists() {
+        std::fs::create_dir(&legacy).map_err(|e| Error::io("create", &legacy, e))?;
+    }
+    Ok(wal_dir)
 }
 
 /// Writes the head's content as series records (ids = head ids) then samples records,

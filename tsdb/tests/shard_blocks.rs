@@ -139,7 +139,7 @@ fn run(dir: &Path, batches: Vec<Vec<SeriesSamples>>, maintain: bool) -> Snapshot
 }
 
 fn wal_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("wal"))
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(tsdb::shard::WAL_DIRNAME))
         .expect("ls wal")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n != ".dma-probe")
@@ -293,8 +293,8 @@ fn crash_state(before: &Path, after: &Path, with_block: bool, target: &Path) -> 
         .find(|n| tsdb::block::is_ulid(n))
         .expect("a block after the cut");
     std::fs::copy(
-        after.join("wal").join(checkpoint),
-        target.join("wal").join(format!("{checkpoint}.{ulid}")),
+        after.join(tsdb::shard::WAL_DIRNAME).join(checkpoint),
+        target.join(tsdb::shard::WAL_DIRNAME).join(format!("{checkpoint}.{ulid}")),
     )
     .expect("copy checkpoint");
     if with_block {

@@ -93,7 +93,7 @@ fn write_close_reopen_reads_everything_back() {
     // Enough data to span several 64 KiB segments.
     let written = write(dir.path(), batches(3000));
     assert_eq!(written.len(), 8);
-    let segments = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
+    let segments = std::fs::read_dir(dir.path().join(tsdb::shard::WAL_DIRNAME)).unwrap().count();
     assert!(segments > 3, "expected several segments, got {segments}");
     let replayed = reopen(dir.path());
     assert_eq!(replayed, written);
@@ -101,6 +101,25 @@ fn write_close_reopen_reads_everything_back() {
     let more = write(dir.path(), vec![vec![series("later", "x", &[(5, 5.0)])]]);
     assert_eq!(more.len(), 9);
     assert_eq!(reopen(dir.path()), more);
+}
+
+/// A data directory from before the WAL moved to `metricstor-wal/` keeps its data: `wal/` is
+/// renamed at open. A `wal/` that appears later beside `metricstor-wal/` (what a plain
+/// `promtool tsdb dump` leaves) is ignored, not replayed.
+#[test]
+fn a_legacy_wal_directory_is_renamed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = write(dir.path(), batches(50));
+    let ours = dir.path().join(tsdb::shard::WAL_DIRNAME);
+    let legacy = dir.path().join(tsdb::shard::WAL_DIRNAME_LEGACY);
+    std::fs::rename(&ours, &legacy).unwrap();
+    assert_eq!(reopen(dir.path()), written, "the old layout replays");
+    assert!(ours.is_dir(), "wal/ became metricstor-wal/");
+    let left: Vec<_> = std::fs::read_dir(&legacy).unwrap().collect();
+    assert!(left.is_empty(), "an empty wal/ stays for promtool");
+    std::fs::write(legacy.join("00000000"), b"not ours").unwrap();
+    assert_eq!(reopen(dir.path()), written, "a foreign wal/ beside ours is ignored");
+    assert!(legacy.join("00000000").exists(), "and left alone");
 }
 
 #[test]
@@ -130,7 +149,7 @@ fn group_commit_reports_each_group() {
 }
 
 fn last_segment(dir: &Path) -> std::path::PathBuf {
-    let mut names: Vec<_> = std::fs::read_dir(dir.join("wal"))
+    let mut names: Vec<_> = std::fs::read_dir(dir.join(tsdb::shard::WAL_DIRNAME))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();

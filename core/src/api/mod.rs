@@ -1,6 +1,7 @@
 //! The HTTP API: one router (`Api::route`), one error mapper (`ApiError` → status + JSON
 //! envelope), and handlers per endpoint family. One `Api` per executor, `!Send` by design.
 
+mod admin;
 mod error;
 mod json;
 mod grpc;
@@ -74,6 +75,7 @@ fn endpoint_label(path: &str) -> &'static str {
         "/metrics" => "metrics",
         p if p.starts_with("/api/v1/label/") => "label_values",
         p if p.starts_with("/api/v1/status/") => "status",
+        p if p.starts_with("/api/v1/admin/") => "admin",
         p if p.starts_with("/-/") => "health",
         _ => "other",
     }
@@ -82,7 +84,8 @@ fn endpoint_label(path: &str) -> &'static str {
 impl Api {
     /// With client-certificate allow-lists configured, only listed identities may write or read.
     pub(crate) fn authorize(&self, request: &Request<Bytes>, path: &str) -> Result<(), ApiError> {
-        let (action, allowed) = if path == "/api/v1/write" || path.starts_with("/api/v1/import") || path == "/metricstor.v1.Query/Write" {
+        let writes = path == "/api/v1/write" || path.starts_with("/api/v1/import") || path.starts_with("/api/v1/admin/");
+        let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
         } else if path.starts_with("/api/v1/") || path == "/metrics" || path.starts_with("/metricstor.v1.") {
             ("read", &self.config.tls.read_allowed_sans)
@@ -146,6 +149,15 @@ impl Api {
             "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
             "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
             "/api/v1/parse_query" if get_or_post => parse_query(&params(request)?),
+            "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT => {
+                admin::handle_delete_series(self, request).await
+            }
+            "/api/v1/admin/tsdb/clean_tombstones" if method == Method::POST || method == Method::PUT => {
+                admin::handle_clean_tombstones(self).await
+            }
+            "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" => {
+                Err(ApiError::method_not_allowed("POST, PUT"))
+            }
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))

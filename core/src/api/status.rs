@@ -38,6 +38,7 @@ pub fn flags(api: &Api) -> String {
         ("query.timeout", format!("{}s", c.server.query_timeout_seconds)),
         ("query.max-concurrency", c.server.max_concurrent_queries.to_string()),
         ("query.max-samples", c.server.max_samples_per_query.to_string()),
+        ("web.enable-admin-api", c.server.enable_admin_api.to_string()),
     ];
     let mut out = String::from("{");
     for (i, (k, v)) in pairs.iter().enumerate() {

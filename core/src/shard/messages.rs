@@ -56,6 +56,11 @@ pub enum ShardRequest {
     Cardinality { reply: oneshot::Sender<ShardCardinality> },
     /// Latest metadata of metric families this shard is responsible for (by family name hash).
     PutMetadata { entries: Vec<MetricMetadata> },
+    /// Deletes `[mint_ms, maxt_ms]` of every series matching any matcher set; the reply
+    /// comes once the deletion is durable (WAL record, block tombstone files).
+    DeleteSeries { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Result<(), String>> },
+    /// Rewrites this shard's blocks that have tombstones without the deleted data.
+    CleanTombstones { reply: oneshot::Sender<Result<(), String>> },
     /// Metadata held by this shard, optionally for one metric family.
     Metadata { metric: Option<String>, reply: oneshot::Sender<Vec<MetricMetadata>> },
 }

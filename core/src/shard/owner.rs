@@ -140,6 +140,22 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
                     metadata.insert(m.family.clone(), m);
                 }
             }
+            // Deletes run in queue order after this group's appends: a client's acknowledged
+            // writes are always older than its delete.
+            ShardRequest::DeleteSeries { matcher_sets, mint_ms, maxt_ms, reply } => {
+                let result = db.delete(&matcher_sets, mint_ms, maxt_ms).await.map(|_| ()).map_err(|error| {
+                    tracing::error!(shard, %error, "delete_series failed");
+                    error.to_string()
+                });
+                let _ = reply.send(result);
+            }
+            ShardRequest::CleanTombstones { reply } => {
+                let result = db.clean_tombstones().map(|_| ()).map_err(|error| {
+                    tracing::error!(shard, %error, "clean_tombstones failed");
+                    error.to_string()
+                });
+                let _ = reply.send(result);
+            }
             ShardRequest::Metadata { metric, reply } => {
                 let found = match metric {
                     Some(name) => metadata.get(&name).cloned().into_iter().collect(),
@@ -155,8 +171,12 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
 fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
     // A dropped receiver means the asker went away (e.g. a cancelled query): nothing to do.
     match request {
-        ShardRequest::Append { .. } | ShardRequest::PutMetadata { .. } | ShardRequest::Metadata { .. } => {
-            unreachable!("appends and metadata are handled before reads are answered")
+        ShardRequest::Append { .. }
+        | ShardRequest::PutMetadata { .. }
+        | ShardRequest::Metadata { .. }
+        | ShardRequest::DeleteSeries { .. }
+        | ShardRequest::CleanTombstones { .. } => {
+            unreachable!("appends, metadata and admin requests are handled before reads are answered")
         }
         ShardRequest::Select { selects, reply } => {
             let results = selects.iter().map(|s| db.select(&s.matchers, s.mint_ms, s.maxt_ms)).collect();

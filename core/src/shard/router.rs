@@ -159,6 +159,27 @@ impl ShardRouter {
         Ok(all)
     }
 
+    /// Deletes `[mint_ms, maxt_ms]` of the series matching any set, on every shard; returns
+    /// once every shard made its part durable.
+    pub async fn delete_series(&self, matcher_sets: Vec<Vec<tsdb::Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<(), SubmitError> {
+        let results = self
+            .scatter(|reply| ShardRequest::DeleteSeries { matcher_sets: matcher_sets.clone(), mint_ms, maxt_ms, reply })
+            .await?;
+        for (shard, result) in results.into_iter().enumerate() {
+            result.map_err(|message| SubmitError::Failed { shard, message })?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites every shard's blocks that have tombstones.
+    pub async fn clean_tombstones(&self) -> Result<(), SubmitError> {
+        let results = self.scatter(|reply| ShardRequest::CleanTombstones { reply }).await?;
+        for (shard, result) in results.into_iter().enumerate() {
+            result.map_err(|message| SubmitError::Failed { shard, message })?;
+        }
+        Ok(())
+    }
+
     pub async fn cardinality(&self) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
         self.scatter(|reply| ShardRequest::Cardinality { reply }).await
     }

@@ -25,6 +25,20 @@ pub struct BlockCompaction {
     pub level: u32,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Blocks this one replaces (a rewrite without tombstoned data): once this block exists,
+    /// its parents are deleted, at open if a crash came first (as Prometheus does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<BlockParent>,
+}
+
+/// A parent block as Prometheus' `BlockDesc` names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockParent {
+    pub ulid: String,
+    #[serde(rename = "minTime")]
+    pub min_time_ms: i64,
+    #[serde(rename = "maxTime")]
+    pub max_time_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,23 +8,27 @@ mod encoding;
 pub mod index_format;
 mod meta;
 mod reader;
+pub mod tombstones;
 mod ulid;
 mod writer;
 
 use std::path::Path;
 
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
-pub use meta::{BlockCompaction, BlockMeta, BlockStats};
+pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
 pub use reader::Block;
 pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
-pub use writer::{sync_dir, write_block, DELETED_SUFFIX, TMP_SUFFIX};
+pub use tombstones::Tombstones;
+pub use writer::{sync_dir, write_block, write_block_as, DELETED_SUFFIX, TMP_SUFFIX};
 
 use crate::error::Error;
 
 /// Opens every block directory in `dir` (names that are ULIDs), sorted by ULID, after
 /// removing leftovers of interrupted writes (`<ULID>.tmp`) and deletions (`<ULID>.deleted`).
-/// Other entries (`wal/`, files promtool may leave) are ignored. A block that fails to open
+/// Other entries (`metricstor-wal/`, files promtool may leave) are ignored. A block that fails to open
 /// (damaged files) is reported with its error and left on disk, unserved; the rest open.
+/// A block named as a parent by another block (a rewrite that finished before a crash
+/// could delete the original) is deleted.
 pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))? {
@@ -53,7 +57,51 @@ pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
             }
         }
     }
-    Ok(blocks)
+    let replaced: std::collections::HashSet<String> = blocks
+        .iter()
+        .flat_map(|b| b.meta.compaction.parents.iter().map(|p| p.ulid.clone()))
+        .collect();
+    if replaced.is_empty() {
+        return Ok(blocks);
+    }
+    let mut kept = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        if replaced.contains(&b.meta.ulid) {
+            let ulid = b.meta.ulid.clone();
+            drop(b);
+            tracing::warn!(block = %ulid, "deleting a block that a rewritten block replaces");
+            delete_block(dir, &ulid)?;
+        } else {
+            kept.push(b);
+        }
+    }
+    Ok(kept)
+}
+
+/// Writes block `new_ulid` holding `block`'s data without what its tombstones delete (same
+/// range, level and sources; `block` named as its parent, so that once the new block
+/// exists the old one is deleted even if a crash comes first: see `open_blocks`). The
+/// caller deletes `block`. Returns `None`, writing nothing, when no data is left.
+pub fn rewrite_without_tombstones(
+    parent: &Path,
+    block: &Block,
+    new_ulid: &str,
+) -> Result<Option<(std::path::PathBuf, BlockMeta)>, Error> {
+    let series = block.live_series()?;
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let old = &block.meta;
+    let compaction = BlockCompaction {
+        level: old.compaction.level,
+        sources: old.compaction.sources.clone(),
+        parents: vec![BlockParent {
+            ulid: old.ulid.clone(),
+            min_time_ms: old.min_time_ms,
+            max_time_ms: old.max_time_ms,
+        }],
+    };
+    write_block_as(parent, new_ulid, old.min_time_ms, old.max_time_ms, series, compaction).map(Some)
 }
 
 /// Deletes a block directory the way Prometheus does: rename to `<ULID>.deleted` (so a

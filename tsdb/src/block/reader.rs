@@ -1,6 +1,7 @@
 //! An opened, immutable block: meta, the whole `index` file in memory (decoded lazily per
-//! series), and chunk segments read one chunk at a time. Answers select/series/label
-//! queries with the same matcher semantics as the head.
+//! series), chunk segments read one chunk at a time, and the tombstones (deleted intervals,
+//! filtered out of every read). Answers select/series/label queries with the same matcher
+//! semantics as the head.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::chunks_format::ChunkReader;
 use super::index_format::{IndexReader, IndexSeries};
 use super::meta::BlockMeta;
+use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
 use crate::chunk::XorIterator;
 use crate::error::Error;
@@ -19,6 +21,7 @@ pub struct Block {
     pub meta: BlockMeta,
     index: IndexReader,
     chunks: ChunkReader,
+    tombstones: Tombstones,
 }
 
 impl Block {
@@ -28,12 +31,49 @@ impl Block {
         let bytes = std::fs::read(&index_path).map_err(|e| Error::io("read", &index_path, e))?;
         let index = IndexReader::new(bytes).map_err(|m| Error::corrupt(&index_path, m))?;
         let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME))?;
+        let tombstones = Tombstones::read(dir)?;
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
             index,
             chunks,
+            tombstones,
         })
+    }
+
+    /// True when some data of this block is deleted but still on disk.
+    pub fn has_tombstones(&self) -> bool {
+        !self.tombstones.is_empty()
+    }
+
+    /// Marks the samples in `[mint_ms, maxt_ms]` of every matching series deleted and
+    /// rewrites the `tombstones` file (atomically) before returning. Intervals are clamped to
+    /// each series' data, as Prometheus does. Returns the number of series affected.
+    pub fn delete(&mut self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<usize, Error> {
+        let mut next = self.tombstones.clone();
+        let mut affected = 0;
+        for id in self.matching_ids(matchers)? {
+            let s = self.index.series(id).map_err(|m| self.index_error(m))?;
+            let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) else {
+                continue;
+            };
+            let overlaps = s.chunks.iter().any(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms);
+            if !overlaps {
+                continue;
+            }
+            let lo = mint_ms.max(first.min_time_ms);
+            let hi = maxt_ms.min(last.max_time_ms);
+            if Tombstones::covers(next.intervals(id), lo, hi) {
+                continue;
+            }
+            next.add(id, lo, hi);
+            affected += 1;
+        }
+        if affected > 0 {
+            next.write(&self.dir)?;
+            self.tombstones = next;
+        }
+        Ok(affected)
     }
 
     pub fn dir(&self) -> &Path {
@@ -93,17 +133,21 @@ impl Block {
         matchers: &[Matcher],
         mint_ms: i64,
         maxt_ms: i64,
-    ) -> Result<Vec<IndexSeries>, Error> {
+    ) -> Result<Vec<(u32, IndexSeries)>, Error> {
         if !self.meta.overlaps(mint_ms, maxt_ms) {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         for id in self.matching_ids(matchers)? {
             let mut s = self.index.series(id).map_err(|m| self.index_error(m))?;
-            s.chunks
-                .retain(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms);
+            let deleted = self.tombstones.intervals(id);
+            s.chunks.retain(|c| {
+                c.max_time_ms >= mint_ms
+                    && c.min_time_ms <= maxt_ms
+                    && !Tombstones::covers(deleted, c.min_time_ms, c.max_time_ms)
+            });
             if !s.chunks.is_empty() {
-                out.push(s);
+                out.push((id, s));
             }
         }
         Ok(out)
@@ -118,8 +162,8 @@ impl Block {
         maxt_ms: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
         let mut out = Vec::new();
-        for s in self.matching_series(matchers, mint_ms, maxt_ms)? {
-            match self.samples_of(&s, mint_ms, maxt_ms) {
+        for (id, s) in self.matching_series(matchers, mint_ms, maxt_ms)? {
+            match self.samples_of(id, &s, mint_ms, maxt_ms) {
                 Ok(samples) if samples.is_empty() => {}
                 Ok(samples) => out.push(SeriesSamples {
                     labels: s.labels,
@@ -135,18 +179,21 @@ impl Block {
 
     fn samples_of(
         &self,
+        id: u32,
         s: &IndexSeries,
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Result<Vec<Sample>, Error> {
         let mut samples: Vec<Sample> = Vec::new();
+        let deleted = self.tombstones.intervals(id);
         for c in &s.chunks {
             let bytes = self.chunks.read_xor(c.chunk_ref)?;
             let mut it = XorIterator::new(&bytes);
-            samples.extend(
-                it.by_ref()
-                    .filter(|x| x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms),
-            );
+            samples.extend(it.by_ref().filter(|x| {
+                x.timestamp_ms >= mint_ms
+                    && x.timestamp_ms <= maxt_ms
+                    && !Tombstones::is_deleted(deleted, x.timestamp_ms)
+            }));
             if it.error() {
                 return Err(Error::corrupt(
                     self.dir.join(CHUNKS_DIRNAME),
@@ -155,6 +202,19 @@ impl Block {
             }
         }
         Ok(samples)
+    }
+
+    /// Every series with all its samples not deleted, for rewriting the block; unlike
+    /// `select`, a damaged chunk is an error (a rewrite must not drop data silently).
+    pub fn live_series(&self) -> Result<Vec<(Labels, Vec<Sample>)>, Error> {
+        let mut out = Vec::new();
+        for (id, s) in self.matching_series(&[], i64::MIN, i64::MAX)? {
+            let samples = self.samples_of(id, &s, i64::MIN, i64::MAX)?;
+            if !samples.is_empty() {
+                out.push((s.labels, samples));
+            }
+        }
+        Ok(out)
     }
 
     pub fn series(
@@ -166,12 +226,15 @@ impl Block {
         Ok(self
             .matching_series(matchers, mint_ms, maxt_ms)?
             .into_iter()
-            .map(|s| s.labels)
+            .map(|(_, s)| s.labels)
             .collect())
     }
 
+    /// True when the whole block is in the range and nothing is deleted, so listings can
+    /// come from the index alone.
     fn covers(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
+        self.tombstones.is_empty()
+            && self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
     }
 
     pub fn label_names(

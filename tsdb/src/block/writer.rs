@@ -21,7 +21,7 @@ pub const MAGIC_TOMBSTONES: u32 = 0x0130_BA30;
 pub const TMP_SUFFIX: &str = ".tmp";
 pub const DELETED_SUFFIX: &str = ".deleted";
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
     f.write_all(bytes)
         .map_err(|e| Error::io("write", path, e))?;
@@ -35,14 +35,6 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io("fsync directory", dir, e))
 }
 
-/// An empty tombstones file: magic, version 1, CRC32C of no stones.
-fn empty_tombstones() -> Vec<u8> {
-    let mut out = MAGIC_TOMBSTONES.to_be_bytes().to_vec();
-    out.push(1);
-    out.extend_from_slice(&crc32c::crc32c(&[]).to_be_bytes());
-    out
-}
-
 /// Writes a block `ulid` covering `[min_time_ms, max_time_ms)` under `parent` and returns
 /// its meta. Each series' samples must be time-ordered, unique by timestamp and inside
 /// the range; series without samples are skipped.
@@ -51,7 +43,25 @@ pub fn write_block(
     ulid: &str,
     min_time_ms: i64,
     max_time_ms: i64,
+    series: Vec<(Labels, Vec<Sample>)>,
+) -> Result<(PathBuf, BlockMeta), Error> {
+    let compaction = BlockCompaction {
+        level: 1,
+        sources: vec![ulid.to_string()],
+        parents: Vec::new(),
+    };
+    write_block_as(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+}
+
+/// `write_block` with the given lineage (a block rewritten without its tombstoned data
+/// keeps its level and sources and names the block it replaces as its parent).
+pub fn write_block_as(
+    parent: &Path,
+    ulid: &str,
+    min_time_ms: i64,
+    max_time_ms: i64,
     mut series: Vec<(Labels, Vec<Sample>)>,
+    compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
     debug_assert!(min_time_ms < max_time_ms, "a block range is not empty");
     series.retain(|(_, samples)| !samples.is_empty());
@@ -102,10 +112,7 @@ pub fn write_block(
         min_time_ms,
         max_time_ms,
         stats,
-        compaction: BlockCompaction {
-            level: 1,
-            sources: vec![ulid.to_string()],
-        },
+        compaction,
         version: META_VERSION,
     };
 
@@ -121,7 +128,7 @@ pub fn write_block(
     }
     sync_dir(&chunks_dir)?;
     write_synced(&tmp.join(INDEX_FILENAME), &encode_index(&index_series))?;
-    write_synced(&tmp.join(TOMBSTONES_FILENAME), &empty_tombstones())?;
+    write_synced(&tmp.join(TOMBSTONES_FILENAME), &super::tombstones::Tombstones::default().encode())?;
     write_synced(&tmp.join(META_FILENAME), &meta.to_json())?;
     sync_dir(&tmp)?;
     std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;

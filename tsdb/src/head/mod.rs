@@ -121,6 +121,35 @@ impl Head {
         result
     }
 
+    /// Ids of series matching all matchers whose time range overlaps `[mint_ms, maxt_ms]`.
+    pub fn matching_ids(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesId> {
+        self.matching(matchers, mint_ms, maxt_ms)
+    }
+
+    /// Deletes each listed series' samples in `[mint_ms, maxt_ms]` (WAL replay of a
+    /// tombstones record); ids past the head are ignored.
+    pub fn delete_ranges(&mut self, stones: &[(SeriesId, i64, i64)]) {
+        let mut removed = 0;
+        for &(id, mint_ms, maxt_ms) in stones {
+            if let Some(s) = self.series.get_mut(id as usize) {
+                removed += s.delete_range(mint_ms, maxt_ms);
+            }
+        }
+        if removed > 0 {
+            self.recompute_time_range();
+        }
+    }
+
+    /// After a delete, so a cut never computes its range from samples that are gone.
+    fn recompute_time_range(&mut self) {
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        for (lo, hi) in self.series.iter().filter_map(MemSeries::time_range) {
+            min_t = min_t.min(lo);
+            max_t = max_t.max(hi);
+        }
+        (self.min_t, self.max_t) = (min_t, max_t);
+    }
+
     pub fn labels_of(&self, id: SeriesId) -> Labels {
         self.series[id as usize].labels()
     }

@@ -134,6 +134,33 @@ impl MemSeries {
             .map(|s| s.value)
     }
 
+    /// `(oldest, newest)` sample timestamp, or `None` when the series holds no sample.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        (!self.is_empty()).then_some((self.min_t, self.max_t))
+    }
+
+    /// Deletes the samples in `[mint_ms, maxt_ms]` by rebuilding the series from what is left
+    /// (deletes are rare; the rebuilt chunks hold everything in order, no out-of-order
+    /// buffer). Returns how many samples were removed.
+    pub fn delete_range(&mut self, mint_ms: i64, maxt_ms: i64) -> usize {
+        if !self.overlaps(mint_ms, maxt_ms) {
+            return 0;
+        }
+        let all = self.samples_in(i64::MIN, i64::MAX);
+        let before = all.len();
+        let mut rebuilt = MemSeries::new(std::mem::take(&mut self.labels));
+        for x in all
+            .into_iter()
+            .filter(|x| x.timestamp_ms < mint_ms || x.timestamp_ms > maxt_ms)
+        {
+            let result = rebuilt.append(x.timestamp_ms, x.value);
+            debug_assert_eq!(result, AppendResult::Appended, "kept samples are strictly increasing");
+        }
+        let removed = before - rebuilt.samples_in(i64::MIN, i64::MAX).len();
+        *self = rebuilt;
+        removed
+    }
+
     /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
     pub fn samples_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<Sample> {
         let mut in_order = Vec::new();
@@ -234,6 +261,23 @@ mod tests {
         assert_eq!(got.first().map(|x| x.timestamp_ms), Some(100));
         assert_eq!(s.append(500, 7.0), AppendResult::Overwritten);
         assert_eq!(s.samples_in(500, 500)[0].value, 7.0);
+    }
+
+    #[test]
+    fn delete_range_rebuilds_without_the_range() {
+        let mut s = MemSeries::new(Vec::new());
+        for t in 0..300 {
+            s.append(t, t as f64);
+        }
+        s.append(-5, 1.0); // out of order
+        assert_eq!(s.delete_range(100, 199), 100);
+        let got: Vec<i64> = s.samples_in(i64::MIN, i64::MAX).iter().map(|x| x.timestamp_ms).collect();
+        let want: Vec<i64> = std::iter::once(-5).chain(0..100).chain(200..300).collect();
+        assert_eq!(got, want);
+        assert_eq!(s.delete_range(1000, 2000), 0, "nothing in range");
+        assert_eq!(s.delete_range(i64::MIN, i64::MAX), 201);
+        assert_eq!(s.time_range(), None);
+        assert_eq!(s.append(50, 5.0), AppendResult::Appended, "an emptied series takes new samples");
     }
 
     proptest::proptest! {

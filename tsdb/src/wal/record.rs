@@ -1,15 +1,20 @@
-//! WAL record payloads: series definitions (ref + labels) and float samples (ref, t, v).
+//! WAL record payloads: series definitions (ref + labels), float samples (ref, t, v) and
+//! tombstones (ref, inclusive time range deleted from the head).
 //! Byte layout in `tsdb/docs/wal.md`.
 
 use crate::model::{Label, Labels, Sample};
 
 pub const RECORD_SERIES: u8 = 1;
 pub const RECORD_SAMPLES: u8 = 2;
+pub const RECORD_TOMBSTONES: u8 = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Series(Vec<(u32, Labels)>),
     Samples(Vec<(u32, Sample)>),
+    /// `(series_ref, mint_ms, maxt_ms)`: the series' samples in `[mint_ms, maxt_ms]` written
+    /// before this record are deleted (`mint_ms <= maxt_ms`).
+    Tombstones(Vec<(u32, i64, i64)>),
 }
 
 fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
@@ -80,6 +85,16 @@ impl Record {
                     out.extend_from_slice(&s.value.to_bits().to_le_bytes());
                 }
             }
+            Record::Tombstones(stones) => {
+                out.push(RECORD_TOMBSTONES);
+                put_uvarint(out, stones.len() as u64);
+                for (r, mint_ms, maxt_ms) in stones {
+                    debug_assert!(mint_ms <= maxt_ms, "a tombstone interval is not empty");
+                    put_uvarint(out, u64::from(*r));
+                    out.extend_from_slice(&mint_ms.to_le_bytes());
+                    out.extend_from_slice(&maxt_ms.to_le_bytes());
+                }
+            }
         }
     }
 
@@ -129,6 +144,19 @@ impl Record {
                 }
                 Record::Samples(samples)
             }
+            RECORD_TOMBSTONES => {
+                let mut stones = Vec::with_capacity(count.min(1 << 16));
+                for _ in 0..count {
+                    let r = u32::try_from(c.uvarint()?).ok()?;
+                    let mint = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    let maxt = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    if mint > maxt {
+                        return None;
+                    }
+                    stones.push((r, mint, maxt));
+                }
+                Record::Tombstones(stones)
+            }
             _ => return None,
         };
         (c.pos == rest.len()).then_some(record)
@@ -147,7 +175,8 @@ mod tests {
             let labels = Labels::from_pairs(names.clone());
             let series = Record::Series(refs.iter().map(|r| (*r, labels.clone())).collect());
             let samples = Record::Samples(refs.iter().map(|r| (*r, Sample { timestamp_ms: ts, value: f64::from_bits(bits) })).collect());
-            for record in [series, samples] {
+            let stones = Record::Tombstones(refs.iter().map(|r| (*r, ts.min(0), ts.max(0))).collect());
+            for record in [series, samples, stones] {
                 let mut out = Vec::new();
                 record.encode(&mut out);
                 prop_assert_eq!(Record::decode(&out), Some(record));

@@ -1,0 +1,189 @@
+//! The admin API against the real binary: refused (503, Prometheus' exact error) unless
+//! `server.enable_admin_api` is on; with it, `delete_series` removes a series' middle range
+//! (across blocks and the head) from query and export at once, leaves other series alone,
+//! survives a SIGKILL restart, and `clean_tombstones` keeps the same answers while the
+//! rewritten blocks carry no tombstones.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use support::*;
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+const JOBS: [&str; 3] = ["a", "b", "c"];
+
+/// One remote_write request's series: labels and samples.
+type Batch<'a> = Vec<(Vec<(&'a str, &'a str)>, Vec<(i64, f64)>)>;
+
+fn form_post(url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    match agent().post(url).send_form(form) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// Series (by job) → timestamps, from `/api/v1/export` (a series may span several lines).
+fn exported(server: &Server) -> BTreeMap<String, BTreeSet<i64>> {
+    let url = server.url("/api/v1/export?match[]=%7B__name__%3D%22adm%22%7D");
+    let text = agent().get(&url).call().expect("export").into_string().expect("body");
+    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let job = v["metric"]["job"].as_str().expect("job label").to_string();
+        let ts = out.entry(job).or_default();
+        for t in v["timestamps"].as_array().expect("timestamps") {
+            assert!(ts.insert(t.as_i64().expect("integer timestamp")), "a sample exported twice");
+        }
+    }
+    out
+}
+
+/// `count_over_time(adm[10h])` at `at_ms`, by job.
+fn counts(server: &Server, at_ms: i64) -> BTreeMap<String, u64> {
+    let url = server.url(&format!("/api/v1/query?query=count_over_time(adm%5B10h%5D)&time={}", seconds(at_ms)));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "{body}");
+    body["data"]["result"]
+        .as_array()
+        .expect("vector")
+        .iter()
+        .map(|s| {
+            let job = s["metric"]["job"].as_str().expect("job").to_string();
+            (job, s["value"][1].as_str().expect("value").parse::<u64>().expect("count"))
+        })
+        .collect()
+}
+
+fn tombstone_files(data: &Path) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    for shard in std::fs::read_dir(data).expect("ls data").filter_map(Result::ok) {
+        let Ok(entries) = std::fs::read_dir(shard.path()) else { continue };
+        for block in entries.filter_map(Result::ok) {
+            if let Ok(meta) = std::fs::metadata(block.path().join("tombstones")) {
+                sizes.push(meta.len());
+            }
+        }
+    }
+    sizes
+}
+
+/// Job → timestamps that `promtool tsdb dump` (blocks only: the head is not in a block)
+/// prints for every shard, when `METRICSTOR_PROMTOOL_BIN` is set.
+fn promtool_dump(data: &Path) -> Option<BTreeMap<String, BTreeSet<i64>>> {
+    let promtool = std::env::var("METRICSTOR_PROMTOOL_BIN").ok()?;
+    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for shard in std::fs::read_dir(data).expect("ls data").filter_map(Result::ok).filter(|e| e.path().is_dir()) {
+        let run = std::process::Command::new(&promtool).args(["tsdb", "dump"]).arg(shard.path()).output().expect("run promtool");
+        assert!(run.status.success(), "promtool tsdb dump: {}", String::from_utf8_lossy(&run.stderr));
+        for line in String::from_utf8_lossy(&run.stdout).lines().filter(|l| l.starts_with("{__name__=\"adm\"")) {
+            let job = line.split("job=\"").nth(1).and_then(|r| r.split('"').next()).expect("job label").to_string();
+            let t: i64 = line.rsplit(' ').next().and_then(|t| t.parse().ok()).expect("timestamp");
+            assert!(out.entry(job).or_default().insert(t), "promtool dumped a sample twice");
+        }
+    }
+    Some(out)
+}
+
+#[test]
+fn admin_endpoints_are_refused_unless_enabled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    for path in ["/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones"] {
+        let (status, body) = form_post(&server.url(path), &[("match[]", "up")]);
+        assert_eq!(status, 503, "{path}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert_eq!(json, serde_json::json!({"status": "error", "errorType": "unavailable", "error": "admin APIs disabled"}));
+    }
+    let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
+    assert_eq!(flags["data"]["web.enable-admin-api"], "false", "{flags}");
+    assert!(server.stop());
+}
+
+#[test]
+fn delete_series_is_immediate_durable_and_survives_clean_tombstones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "  enable_admin_api: true\n");
+    let server = Server::start(&config);
+    let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
+    assert_eq!(flags["data"]["web.enable-admin-api"], "true", "{flags}");
+
+    // One sample per minute for 8 hours up to now: the 2-hour blocks up to an hour ago get
+    // cut, the rest stays in the head.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let end = now_ms - now_ms % MINUTE_MS;
+    let start = end - 8 * HOUR_MS;
+    let mut t0 = start;
+    while t0 < end {
+        let batch: Batch = JOBS
+            .iter()
+            .enumerate()
+            .map(|(j, job)| {
+                let samples = (0..60).map(|k| t0 + k * MINUTE_MS).filter(|t| *t < end).map(|t| (t, (j as i64 * 1000 + t / MINUTE_MS) as f64)).collect();
+                (vec![("__name__", "adm"), ("job", *job)], samples)
+            })
+            .collect();
+        let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&batch));
+        assert_eq!(reply.status, 204, "{}", reply.body);
+        t0 += HOUR_MS;
+    }
+    let all: BTreeSet<i64> = (0..8 * 60).map(|k| start + k * MINUTE_MS).collect();
+    let before = exported(&server);
+    assert_eq!(before.len(), 3);
+    assert!(before.values().all(|ts| *ts == all), "everything written is exported");
+
+    // Bad parameters are 400 bad_data, like Prometheus.
+    let delete_url = server.url("/api/v1/admin/tsdb/delete_series");
+    let (status, body) = form_post(&delete_url, &[]);
+    assert_eq!((status, body.contains("no match[] parameter provided")), (400, true), "{body}");
+    let (status, body) = form_post(&delete_url, &[("match[]", "adm{")]);
+    assert_eq!((status, body.contains("bad_data")), (400, true), "{body}");
+    let (status, body) = form_post(&delete_url, &[("match[]", "adm"), ("start", "yesterday")]);
+    assert_eq!((status, body.contains("invalid parameter \\\"start\\\"")), (400, true), "{body}");
+    assert_eq!(exported(&server), before, "refused deletes change nothing");
+
+    // Job a loses [start + 1h, end - 20m]: several blocks and the head.
+    let (lo, hi) = (start + HOUR_MS, end - 20 * MINUTE_MS);
+    let (status, body) = form_post(&delete_url, &[("match[]", "adm{job=\"a\"}"), ("start", &seconds(lo)), ("end", &seconds(hi))]);
+    assert_eq!(status, 204, "{body}");
+    let kept_a: BTreeSet<i64> = all.iter().copied().filter(|t| *t < lo || *t > hi).collect();
+    let want: BTreeMap<String, BTreeSet<i64>> =
+        [("a", kept_a.clone()), ("b", all.clone()), ("c", all.clone())].into_iter().map(|(j, ts)| (j.to_string(), ts)).collect();
+    let want_counts: BTreeMap<String, u64> = want.iter().map(|(j, ts)| (j.clone(), ts.len() as u64)).collect();
+    assert_eq!(exported(&server), want, "export no longer shows the deleted samples; other series untouched");
+    assert_eq!(counts(&server, end), want_counts, "nor do queries");
+    assert!(tombstone_files(&server.data_dir).iter().any(|&n| n > 9), "some block got a tombstones entry");
+    // promtool reads our tombstones files: job a's block samples are job b's minus the range.
+    if let Some(dump) = promtool_dump(&server.data_dir) {
+        let in_blocks = dump.get("b").cloned().unwrap_or_default();
+        assert!(in_blocks.iter().any(|t| (lo..=hi).contains(t)), "blocks hold part of the deleted range");
+        let want_a: BTreeSet<i64> = in_blocks.intersection(&kept_a).copied().collect();
+        assert_eq!(dump.get("a").cloned().unwrap_or_default(), want_a, "promtool honours the tombstones");
+        assert_eq!(dump.get("c"), Some(&in_blocks), "other series untouched in the dump");
+    } else {
+        eprintln!("SKIPPED the promtool part: set METRICSTOR_PROMTOOL_BIN");
+    }
+
+    // Durable: a SIGKILL right after the 204 loses nothing of the delete.
+    server.kill9();
+    let server = Server::start(&config);
+    assert_eq!(exported(&server), want, "the delete survives a SIGKILL restart");
+    assert_eq!(counts(&server, end), want_counts);
+
+    let (status, body) = form_post(&server.url("/api/v1/admin/tsdb/clean_tombstones"), &[]);
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(exported(&server), want, "clean_tombstones keeps the same answers");
+    assert_eq!(counts(&server, end), want_counts);
+    let sizes = tombstone_files(&server.data_dir);
+    assert!(!sizes.is_empty() && sizes.iter().all(|&n| n == 9), "rewritten blocks have empty tombstones: {sizes:?}");
+    assert!(server.stop());
+    let server = Server::start(&config);
+    assert_eq!(exported(&server), want, "and after a clean restart");
+    assert!(server.stop());
+}
