@@ -2,6 +2,7 @@
 //! max, count, group, stddev, stdvar, topk, bottomk, quantile, count_values, limitk.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 use tsdb::{Label, Labels, METRIC_NAME_LABEL};
 
@@ -56,7 +57,63 @@ fn ratio_offset(labels: &Labels) -> f64 {
     xxhash_rust::xxh64::xxh64(&bytes, 0) as f64 / u64::MAX as f64
 }
 
-pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>) -> Result<Vec<Elem>, Error> {
+/// Label sets a cache remembers before it stops adding (queries whose label sets are new at
+/// every step, e.g. under `label_replace`, then fall back to the signature lookup).
+const GROUP_CACHE_ENTRIES_MAX: usize = 1 << 20;
+
+/// One aggregation node's groups for a whole query: the group of every input label set seen
+/// (by its cached hash; a shared label set is recognised by pointer), and the groups by the
+/// hash of their grouping labels. Steps after the first find each element's group with one
+/// lookup instead of filtering and hashing its labels again.
+#[derive(Default)]
+pub(super) struct GroupCache {
+    by_labels: HashMap<u64, Vec<(Labels, usize)>, foldhash::fast::FixedState>,
+    by_signature: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
+    keys: Vec<Labels>,
+    entries: usize,
+}
+
+impl GroupCache {
+    fn group_of(&mut self, labels: &Labels, a: &Aggregate) -> usize {
+        let h = labels.stable_hash();
+        if let Some(known) = self.by_labels.get(&h) {
+            if let Some((_, g)) = known.iter().find(|(l, _)| l.ptr_eq(labels) || l == labels) {
+                return *g;
+            }
+        }
+        let keep = |name: &str| {
+            if a.without {
+                name != METRIC_NAME_LABEL && !a.grouping.iter().any(|g| g == name)
+            } else {
+                a.grouping.iter().any(|g| g == name)
+            }
+        };
+        let mut hasher = foldhash::fast::FixedState::default().build_hasher();
+        for l in labels.iter().filter(|l| keep(&l.name)) {
+            hasher.write(l.name.as_bytes());
+            hasher.write_u8(0xff);
+            hasher.write(l.value.as_bytes());
+            hasher.write_u8(0xff);
+        }
+        let candidates = self.by_signature.entry(hasher.finish()).or_default();
+        let keys = &mut self.keys;
+        let g = match candidates.iter().copied().find(|&g| labels.iter().filter(|l| keep(&l.name)).eq(keys[g].iter())) {
+            Some(g) => g,
+            None => {
+                candidates.push(keys.len());
+                keys.push(group_labels(labels, a));
+                keys.len() - 1
+            }
+        };
+        if self.entries < GROUP_CACHE_ENTRIES_MAX {
+            self.by_labels.entry(h).or_default().push((labels.clone(), g));
+            self.entries += 1;
+        }
+        g
+    }
+}
+
+pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
     // Parameters are checked even when there is nothing to aggregate.
     if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk) {
         k_param(&param, a.op)?;
@@ -75,36 +132,26 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
             })
             .collect());
     }
-    // Groups in order of first appearance, found by borrowed label signatures (one `Labels`
-    // is built per group, not per element).
-    let mut keys: Vec<Labels> = Vec::new();
-    let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
-    {
-        let mut index: HashMap<Vec<&str>, usize> = HashMap::new();
-        for e in &input {
-            let signature: Vec<&str> = e
-                .labels
-                .iter()
-                .filter(|l| if a.without { l.name != METRIC_NAME_LABEL && !a.grouping.contains(&l.name) } else { a.grouping.contains(&l.name) })
-                .flat_map(|l| [l.name.as_str(), l.value.as_str()])
-                .collect();
-            let next = keys.len();
-            let g = *index.entry(signature).or_insert(next);
-            if g == next {
-                keys.push(group_labels(&e.labels, a));
-            }
-            group_of.push(g);
+    // Groups in order of first appearance at this step; each element's group comes from the
+    // query-wide cache (one lookup by the label set's cached hash after the first step).
+    let mut local_of: Vec<usize> = vec![usize::MAX; cache.keys.len()];
+    let mut order: Vec<usize> = Vec::new();
+    let mut grouped: Vec<Vec<Elem>> = Vec::new();
+    for e in input {
+        let g = cache.group_of(&e.labels, a);
+        if g >= local_of.len() {
+            local_of.resize(g + 1, usize::MAX);
         }
+        if local_of[g] == usize::MAX {
+            local_of[g] = grouped.len();
+            order.push(g);
+            grouped.push(Vec::new());
+        }
+        grouped[local_of[g]].push(e);
     }
-    let mut grouped: Vec<Vec<Elem>> = keys.iter().map(|_| Vec::new()).collect();
-    for (e, g) in input.into_iter().zip(group_of) {
-        grouped[g].push(e);
-    }
-    let order = keys;
-    let mut groups: HashMap<Labels, Vec<Elem>> = order.iter().cloned().zip(grouped).collect();
+    let keys: Vec<Labels> = order.iter().map(|&g| cache.keys[g].clone()).collect();
     let mut out = Vec::new();
-    for key in order {
-        let members = groups.remove(&key).unwrap_or_default();
+    for (key, members) in keys.into_iter().zip(grouped) {
         let values: Vec<f64> = members.iter().map(|e| e.value).collect();
         // The group's name (kept only by `by (__name__)`) goes if any member's would.
         let drop = members.iter().any(|e| e.drop_name);

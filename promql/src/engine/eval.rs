@@ -56,6 +56,11 @@ pub(super) struct Evaluator<'q> {
     cursors: std::cell::RefCell<HashMap<(*const VectorSelector, u8), Vec<usize>>>,
     /// Raised by the caller to stop evaluation (checked once per step).
     cancel: Option<&'q std::sync::atomic::AtomicBool>,
+    /// Per select, which series hold a staleness marker (computed once, so range functions
+    /// scan windows for markers only in those series).
+    has_stale: HashMap<SelectKey, Vec<bool>>,
+    /// Per aggregation node, the groups of the label sets it has seen (see `GroupCache`).
+    group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
 }
 
 impl Evaluator<'_> {
@@ -109,7 +114,21 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
     }
     // An instant query has no step: `step()` is 0 there.
     let step_ms = if q.instant { 0 } else { q.step_ms };
-    let ev = Evaluator { options: &q.options, fetched, start_ms: q.start_ms, end_ms: q.end_ms, step_ms, cursors: Default::default(), cancel };
+    let has_stale = fetched
+        .iter()
+        .map(|(key, series)| (*key, series.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.value))).collect()))
+        .collect();
+    let ev = Evaluator {
+        options: &q.options,
+        fetched,
+        start_ms: q.start_ms,
+        end_ms: q.end_ms,
+        step_ms,
+        cursors: Default::default(),
+        cancel,
+        has_stale,
+        group_caches: Default::default(),
+    };
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
@@ -202,6 +221,11 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
 }
 
 impl Evaluator<'_> {
+    /// For each series of `selected(vs)`, whether it holds a staleness marker.
+    pub(super) fn stale_flags(&self, vs: &VectorSelector) -> &[bool] {
+        self.has_stale.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
         self.fetched.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -329,7 +353,9 @@ impl Evaluator<'_> {
                 let StepValue::Vector(input) = self.eval(&a.expr, t)? else {
                     return Err(Error::Execution("aggregation needs an instant vector".into()));
                 };
-                StepValue::Vector(super::aggregate::aggregate(a, param, input)?)
+                let mut caches = self.group_caches.borrow_mut();
+                let cache = caches.entry(&**a as *const crate::ast::Aggregate).or_default();
+                StepValue::Vector(super::aggregate::aggregate(a, param, input, cache)?)
             }
             Expr::Call { func, args } => super::functions::call(self, func, args, t)?,
         })

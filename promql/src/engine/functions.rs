@@ -386,6 +386,40 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
 }
 
 /// Functions whose main argument is a range vector.
+/// The range functions with their own arithmetic; the rest are `*_over_time`.
+#[derive(Clone, Copy)]
+enum RangeKind {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    Resets,
+    Changes,
+    DoubleExponentialSmoothing,
+    OverTime,
+}
+
+impl RangeKind {
+    fn of(name: &str) -> RangeKind {
+        match name {
+            "rate" => RangeKind::Rate,
+            "increase" => RangeKind::Increase,
+            "delta" => RangeKind::Delta,
+            "irate" => RangeKind::Irate,
+            "idelta" => RangeKind::Idelta,
+            "deriv" => RangeKind::Deriv,
+            "predict_linear" => RangeKind::PredictLinear,
+            "resets" => RangeKind::Resets,
+            "changes" => RangeKind::Changes,
+            "double_exponential_smoothing" => RangeKind::DoubleExponentialSmoothing,
+            _ => RangeKind::OverTime,
+        }
+    }
+}
+
 fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
     let name = func.name;
     let (matrix_index, param) = match name {
@@ -404,22 +438,25 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         }
     }
     let (start, end) = range_window(&args[matrix_index], t);
-    let compute = |samples: &[Sample]| match name {
-        "rate" => extrapolated_rate(samples, start, end, true, true),
-        "increase" => extrapolated_rate(samples, start, end, true, false),
-        "delta" => extrapolated_rate(samples, start, end, false, false),
-        "irate" => instant_value(samples, true),
-        "idelta" => instant_value(samples, false),
-        "deriv" => (samples.len() >= 2).then(|| linear_regression(samples, samples[0].timestamp_ms).0),
-        "predict_linear" => (samples.len() >= 2).then(|| {
+    // Resolved once per step, not once per series: the per-series work is the arithmetic.
+    let kind = RangeKind::of(name);
+    let drop_name = !func.keeps_metric_name();
+    let compute = |samples: &[Sample]| match kind {
+        RangeKind::Rate => extrapolated_rate(samples, start, end, true, true),
+        RangeKind::Increase => extrapolated_rate(samples, start, end, true, false),
+        RangeKind::Delta => extrapolated_rate(samples, start, end, false, false),
+        RangeKind::Irate => instant_value(samples, true),
+        RangeKind::Idelta => instant_value(samples, false),
+        RangeKind::Deriv => (samples.len() >= 2).then(|| linear_regression(samples, samples[0].timestamp_ms).0),
+        RangeKind::PredictLinear => (samples.len() >= 2).then(|| {
             // The intercept is at the evaluation step, even under `@`.
             let (slope, intercept) = linear_regression(samples, t);
             intercept + slope * param
         }),
-        "resets" => Some(resets(samples)),
-        "changes" => Some(changes(samples)),
-        "double_exponential_smoothing" => double_exponential_smoothing(samples, factors.0, factors.1),
-        other => over_time(other, samples, param),
+        RangeKind::Resets => Some(resets(samples)),
+        RangeKind::Changes => Some(changes(samples)),
+        RangeKind::DoubleExponentialSmoothing => double_exponential_smoothing(samples, factors.0, factors.1),
+        RangeKind::OverTime => over_time(name, samples, param),
     };
     let mut out = Vec::new();
     // A plain range selector: compute on windows of the fetched series, without copying them.
@@ -438,9 +475,10 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         };
         let mut filtered = Vec::new();
         let windows = ev.windows(selector, reference + after, range_ms + before + after);
-        for (s, (from, to)) in ev.selected(selector).iter().zip(windows) {
+        let stale = ev.stale_flags(selector);
+        for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
             let mut window = &s.samples[from..to];
-            if window.iter().any(|p| is_stale_nan(p.value)) {
+            if stale.get(i).copied().unwrap_or(true) && window.iter().any(|p| is_stale_nan(p.value)) {
                 filtered.clear();
                 filtered.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
                 window = &filtered;
@@ -449,7 +487,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
                 continue;
             }
             if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
-                out.push(Elem::new(s.labels.clone(), v, !func.keeps_metric_name()));
+                out.push(Elem::new(s.labels.clone(), v, drop_name));
             }
         }
         return Ok(StepValue::Vector(out));

@@ -138,6 +138,12 @@ impl Labels {
         }
     }
 
+    /// True when both are the same shared label set (a pointer comparison; equal label sets
+    /// built separately are not `ptr_eq`).
+    pub fn ptr_eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
