@@ -5,28 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::on_executor;
 use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
 
-const HOUR_MS: i64 = 3600 * 1000;
+use common::HOUR_MS;
 
-fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
-    f: impl FnOnce() -> F + Send + 'static,
-) -> T {
-    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-        .io_memory(1 << 20)
-        .spawn(f)
-        .expect("spawn executor")
-        .join()
-        .expect("executor finished")
-}
 
 fn options() -> ShardOptions {
-    ShardOptions {
-        wal_segment_bytes: 256 << 10,
-        fsync_on_commit: false,
-        block_duration_ms: 2 * HOUR_MS,
-        retention_ms: 1000 * 24 * HOUR_MS,
-    }
+    common::block_test_options()
 }
 
 /// What the shard must hold: series → timestamp → value bits.

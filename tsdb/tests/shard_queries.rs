@@ -1,18 +1,11 @@
 //! ShardDb queries: select, series, label names and values with all four matcher types,
 //! time-range restriction, and the same answers after a WAL replay.
 
+mod common;
+
+use common::on_executor;
 use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
 
-fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
-    f: impl FnOnce() -> F + Send + 'static,
-) -> T {
-    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-        .io_memory(1 << 20)
-        .spawn(f)
-        .expect("spawn executor")
-        .join()
-        .expect("executor finished")
-}
 
 fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
     Matcher::new(op, name, value).expect("valid matcher")

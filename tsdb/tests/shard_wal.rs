@@ -3,19 +3,11 @@
 
 use std::path::Path;
 
+mod common;
+
+use common::on_executor;
 use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
 
-/// Runs `f` on a new glommio executor thread (as each server executor does).
-fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
-    f: impl FnOnce() -> F + Send + 'static,
-) -> T {
-    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-        .io_memory(1 << 20)
-        .spawn(f)
-        .expect("spawn executor")
-        .join()
-        .expect("executor finished")
-}
 
 fn options() -> ShardOptions {
     ShardOptions {
