@@ -108,3 +108,52 @@ fn queries_of_death_are_stopped_and_ingestion_continues() {
     assert!(body["data"]["result"][0]["value"][1].as_str().is_some(), "writes made during the heavy query are readable: {body}");
     assert!(server.stop());
 }
+
+/// A client that gives up on a long query (closes its connection) frees the query slot at
+/// once: the evaluation is cancelled rather than running on to the timeout.
+#[test]
+fn a_query_whose_client_went_away_is_cancelled() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\n  query_timeout_seconds: 600\n  max_concurrent_queries: 1\nstorage:\n  data_dir: {}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&path);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &batch(0, 2, 120, 0.0));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+
+    // A query that would evaluate for far longer than this test, sent over a raw socket.
+    let mut heavy = std::net::TcpStream::connect(&server.http_addr).expect("connect");
+    write!(
+        heavy,
+        "GET /api/v1/query?query=max_over_time(max_over_time(max_over_time(qod%7Bseries%3D%22s1%22%7D%5B1m%5D)%5B1d%3A1s%5D)%5B2h%3A1s%5D)&time=1800 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .expect("send heavy query");
+    // Wait (bounded) until it holds the only slot: a quick query is then refused.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get(&server.url("/api/v1/query?query=vector(1)&timeout=200ms"));
+        if status == 503 && body["error"].as_str().unwrap_or("").contains("concurrent query slots") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the heavy query never took the slot: {status} {body}");
+    }
+    // The client gives up. The slot must come free long before the 600 s timeout.
+    drop(heavy);
+    let (status, body) = get(&server.url("/api/v1/query?query=vector(1)&timeout=20s"));
+    assert_eq!(status, 200, "the abandoned query still holds the slot: {body}");
+    let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().unwrap_or_default();
+    let abandoned: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("metricstor_requests_abandoned_total"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum();
+    assert!(abandoned >= 1.0, "the abandoned request is counted: {abandoned}");
+    assert!(server.stop());
+}

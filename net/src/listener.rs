@@ -74,6 +74,9 @@ pub struct ConnectionStats {
     pub errors_other: Counter,
     /// TLS handshakes that failed (no or bad client certificate, protocol errors, timeouts).
     pub tls_handshake_failures: Counter,
+    /// Requests whose client closed the connection (or reset the HTTP/2 stream) before the
+    /// answer was ready; their handling was cancelled.
+    pub abandoned: Counter,
 }
 
 impl ConnectionStats {

@@ -158,6 +158,8 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
     let cancel = Arc::new(AtomicBool::new(false));
+    // If this future is dropped (the client went away), the evaluation stops too.
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
     let evaluation = glommio::executor().spawn_blocking(move || prepared.execute_cancellable(&querier, &flag));
     let evaluation = async { Some(evaluation.await) };
@@ -172,6 +174,15 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
             cancel.store(true, Ordering::Relaxed);
             Err(ApiError::timeout(format!("query timed out in expression evaluation after {timeout:?}")))
         }
+    }
+}
+
+/// Raises the evaluation's cancel flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

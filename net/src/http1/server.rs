@@ -182,6 +182,20 @@ async fn fail<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, error: Protocol
     }
 }
 
+/// Returns once the client has closed the connection (EOF or an error). Bytes it sends
+/// meanwhile (a pipelined request) are kept in `buf` for the next request, up to `keep_max`;
+/// past that, reading stops until the response is sent.
+async fn wait_until_client_gone<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, keep_max: usize) {
+    let mut chunk = [0u8; 4096];
+    while buf.len() < keep_max {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    std::future::pending::<()>().await
+}
+
 /// Sends a streamed body chunked, flushing each chunk. False when the connection must close:
 /// the client went away, or the producer failed (then the final chunk is withheld, so the
 /// client sees an incomplete response rather than a complete-looking partial one).
@@ -252,7 +266,18 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         let mut request = http::Request::from_parts(head.request, Bytes::from(body));
         request.extensions_mut().insert(PeerInfo { addr: peer, identity: identity.clone() });
         ctx.stats.requests.set(ctx.stats.requests.get() + 1);
-        let mut response = ctx.handler.clone().handle(request).await;
+        // While the handler runs, watch the connection: a client that closes it has given up,
+        // and dropping the handler's future cancels its work (e.g. a long query).
+        let handling = ctx.handler.clone().handle(request);
+        let watched = async { Some(handling.await) };
+        let gone = async {
+            wait_until_client_gone(&mut stream, &mut buf, ctx.limits.head_bytes_max).await;
+            None
+        };
+        let Some(mut response) = future::or(watched, gone).await else {
+            ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
+            return;
+        };
         let close = !head.keep_alive || ctx.shutdown.is_closed();
         if let Some(body) = response.extensions_mut().remove::<crate::BodyStream>() {
             if !send_streamed(&mut stream, &response, body, head_only, close).await || close {

@@ -145,7 +145,20 @@ async fn serve_stream(
             let mut request = http::Request::from_parts(parts, data.freeze());
             request.extensions_mut().insert(PeerInfo { addr: peer, identity });
             ctx.stats.requests.set(ctx.stats.requests.get() + 1);
-            ctx.handler.clone().handle(request).await
+            // A client that resets the stream has given up: dropping the handler's future
+            // cancels its work (e.g. a long query).
+            let handling = ctx.handler.clone().handle(request);
+            let reset = async {
+                let _ = std::future::poll_fn(|cx| respond.poll_reset(cx)).await;
+                None
+            };
+            match future::or(async { Some(handling.await) }, reset).await {
+                Some(response) => response,
+                None => {
+                    ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
+                    return;
+                }
+            }
         }
         Some(Err((status, message))) => {
             ctx.stats.count_protocol_error(status);
