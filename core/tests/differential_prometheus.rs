@@ -174,6 +174,10 @@ const INSTANT_QUERIES: &[&str] = &[
     "http_requests_total{instance!~\"a.*\", code!=\"500\"}",
     "group by (job) (http_requests_total)",
     "avg(rate(http_requests_total[5m])) by (code)",
+    // Name removal as Prometheus does it by default (each function drops the name at once).
+    "sum by (__name__) (rate(http_requests_total[5m]))",
+    "label_replace(rate(http_requests_total{code=\"200\"}[5m]), \"n\", \"$1\", \"__name__\", \"(.*)\")",
+    "count by (__name__) (-temperature_celsius)",
 ];
 
 const RANGE_QUERIES: &[&str] = &[

@@ -59,6 +59,11 @@ pub(super) struct Evaluator<'q> {
     /// Per select, which series hold a staleness marker (computed once, so range functions
     /// scan windows for markers only in those series).
     has_stale: HashMap<SelectKey, Vec<bool>>,
+    /// Label sets without their name, remembered for the query (see `StrippedNames`).
+    stripped: std::cell::RefCell<StrippedNames>,
+    /// Per select, its series' label sets without the name, and whether two of them become
+    /// equal that way (computed once, for range functions without delayed name removal).
+    stripped_series: std::cell::RefCell<HashMap<SelectKey, std::rc::Rc<(Vec<Labels>, bool)>>>,
     /// Per aggregation node, the groups of the label sets it has seen (see `GroupCache`).
     group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
 }
@@ -127,6 +132,8 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         cursors: Default::default(),
         cancel,
         has_stale,
+        stripped: Default::default(),
+        stripped_series: Default::default(),
         group_caches: Default::default(),
     };
     if q.instant {
@@ -221,6 +228,21 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
 }
 
 impl Evaluator<'_> {
+    /// The label sets of `selected(vs)` without `__name__` (in the same order), and whether
+    /// two of them are then equal.
+    pub(super) fn stripped_series(&self, vs: &VectorSelector) -> std::rc::Rc<(Vec<Labels>, bool)> {
+        let key = selector_key(vs);
+        if let Some(known) = self.stripped_series.borrow().get(&key) {
+            return known.clone();
+        }
+        let labels: Vec<Labels> = self.selected(vs).iter().map(|s| drop_name(s.labels.clone())).collect();
+        let mut seen = std::collections::HashSet::with_capacity(labels.len());
+        let collide = !labels.iter().all(|l| seen.insert(l));
+        let entry = std::rc::Rc::new((labels, collide));
+        self.stripped_series.borrow_mut().insert(key, entry.clone());
+        entry
+    }
+
     /// For each series of `selected(vs)`, whether it holds a staleness marker.
     pub(super) fn stale_flags(&self, vs: &VectorSelector) -> &[bool] {
         self.has_stale.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
@@ -286,7 +308,36 @@ impl Evaluator<'_> {
         out
     }
 
+    /// Evaluates `expr` at `t`. Without delayed name removal, a node's output has its
+    /// pending name removal applied right away (as each Prometheus operator and function
+    /// does), so what follows sees the labels without `__name__`.
     pub(super) fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue, Error> {
+        let value = self.eval_node(expr, t)?;
+        if self.options.delayed_name_removal {
+            return Ok(value);
+        }
+        Ok(match value {
+            StepValue::Vector(v) if v.iter().any(|e| e.drop_name) => {
+                let mut stripped = self.stripped.borrow_mut();
+                let v: Vec<Elem> = v
+                    .into_iter()
+                    .map(|e| if e.drop_name { Elem::new(stripped.without_name(&e.labels), e.value, false) } else { e })
+                    .collect();
+                StepValue::Vector(check_unique_hashed(v)?)
+            }
+            StepValue::Matrix(m) if m.iter().any(|s| s.drop_name) => {
+                let mut stripped = self.stripped.borrow_mut();
+                StepValue::Matrix(
+                    m.into_iter()
+                        .map(|s| if s.drop_name { RangeSeries { labels: stripped.without_name(&s.labels), samples: s.samples, drop_name: false } } else { s })
+                        .collect(),
+                )
+            }
+            other => other,
+        })
+    }
+
+    fn eval_node(&self, expr: &Expr, t: i64) -> Result<StepValue, Error> {
         Ok(match expr {
             Expr::Number(v) => StepValue::Scalar(*v),
             Expr::String(s) => StepValue::String(s.clone()),
@@ -371,6 +422,53 @@ pub(super) fn drop_name(labels: Labels) -> Labels {
         return labels;
     }
     Labels::from_sorted(labels.into_vec().into_iter().filter(|l| !METADATA_LABELS.contains(&l.name.as_str())).collect())
+}
+
+/// Label sets already stripped of their name in this query, so a series whose name goes at
+/// every step costs one lookup per step, not a new label set.
+#[derive(Default)]
+pub(super) struct StrippedNames {
+    by_hash: HashMap<u64, Vec<(Labels, Labels)>, foldhash::fast::FixedState>,
+    entries: usize,
+}
+
+/// Label sets `StrippedNames` remembers; past this, names are stripped without caching.
+const STRIPPED_NAMES_MAX: usize = 1 << 20;
+
+impl StrippedNames {
+    fn without_name(&mut self, labels: &Labels) -> Labels {
+        let h = labels.stable_hash();
+        if let Some(known) = self.by_hash.get(&h) {
+            if let Some((_, stripped)) = known.iter().find(|(l, _)| l.ptr_eq(labels) || l == labels) {
+                return stripped.clone();
+            }
+        }
+        let stripped = drop_name(labels.clone());
+        if self.entries < STRIPPED_NAMES_MAX {
+            self.by_hash.entry(h).or_default().push((labels.clone(), stripped.clone()));
+            self.entries += 1;
+        }
+        stripped
+    }
+}
+
+/// `check_unique` by the label sets' cached hashes (the per-step check after name removal);
+/// equal hashes are confirmed by comparing the labels.
+pub(super) fn check_unique_hashed(v: Vec<Elem>) -> Result<Vec<Elem>, Error> {
+    if v.len() > 1 {
+        let mut seen: HashMap<u64, usize, foldhash::fast::FixedState> = HashMap::with_capacity_and_hasher(v.len(), Default::default());
+        for (i, e) in v.iter().enumerate() {
+            if let Some(&first) = seen.get(&e.labels.stable_hash()) {
+                if v[first].labels == e.labels {
+                    return Err(Error::Execution(SAME_LABELSET.into()));
+                }
+                // Two label sets with one hash: settle it the slow way.
+                return check_unique(v);
+            }
+            seen.insert(e.labels.stable_hash(), i);
+        }
+    }
+    Ok(v)
 }
 
 /// Prometheus refuses results where two elements ended up with the same labels.

@@ -476,6 +476,9 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         let mut filtered = Vec::new();
         let windows = ev.windows(selector, reference + after, range_ms + before + after);
         let stale = ev.stale_flags(selector);
+        // Without delayed name removal the name goes here, from label sets stripped once per
+        // query rather than once per step.
+        let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
             let mut window = &s.samples[from..to];
             if stale.get(i).copied().unwrap_or(true) && window.iter().any(|p| is_stale_nan(p.value)) {
@@ -487,8 +490,14 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
                 continue;
             }
             if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
-                out.push(Elem::new(s.labels.clone(), v, drop_name));
+                match &stripped {
+                    Some(st) => out.push(Elem::new(st.0[i].clone(), v, false)),
+                    None => out.push(Elem::new(s.labels.clone(), v, drop_name)),
+                }
             }
+        }
+        if stripped.as_ref().is_some_and(|st| st.1) {
+            out = super::eval::check_unique_hashed(out)?;
         }
         return Ok(StepValue::Vector(out));
     }

@@ -21,11 +21,15 @@ pub struct EngineOptions {
     pub lookback_delta_ms: i64,
     pub max_samples: usize,
     pub default_subquery_step_ms: i64,
+    /// Prometheus' `promql-delayed-name-removal` (off by default there, on in its test
+    /// scripts): `__name__` is removed at the end of evaluation instead of by each operator
+    /// or function, so e.g. `sum by (__name__) (rate(x[5m]))` keeps the names.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000 }
+        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false }
     }
 }
 

@@ -41,7 +41,8 @@ pub fn run_script(text: &str) -> (Tally, Vec<String>) {
     let commands = parse_script(text);
     let mut data = MemQuerier::default();
     let mut unsupported = MemQuerier::default();
-    let engine = Engine::new(EngineOptions { default_subquery_step_ms: 60_000, max_samples: 10_000_000, ..EngineOptions::default() });
+    // As Prometheus' own test harness runs them: with delayed name removal.
+    let engine = Engine::new(EngineOptions { default_subquery_step_ms: 60_000, max_samples: 10_000_000, delayed_name_removal: true, ..EngineOptions::default() });
     for command in commands {
         match command {
             Command::Clear => {
