@@ -1,0 +1,45 @@
+//! A second, independent gRPC client: Python's grpcio (Debian's python3-grpcio and
+//! python3-grpc-tools) generates stubs from `proto/proto` at test time and calls every RPC
+//! of `metricstor.v1.Query` and `grpc.health.v1.Health` against the real binary. Runs when
+//! METRICSTOR_PYTHON_GRPC names a Python with grpcio and grpc_tools (`.ci/run` sets it).
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn python_grpcio_calls_every_rpc() {
+    let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
+        eprintln!("SKIPPED: set METRICSTOR_PYTHON_GRPC to a python3 with grpcio and grpc_tools (bash .ci/run does) to run the Python gRPC client");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = dir.path().join("stubs");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/proto");
+    let generated = Command::new(&python)
+        .args(["-m", "grpc_tools.protoc", "-I", protos])
+        .arg(format!("--python_out={}", stubs.display()))
+        .arg(format!("--grpc_python_out={}", stubs.display()))
+        .args(["metricstor/v1/query.proto", "prometheus/remote.proto", "health/v1/health.proto"])
+        .output()
+        .expect("run grpc_tools.protoc");
+    assert!(generated.status.success(), "protoc failed: {}", String::from_utf8_lossy(&generated.stderr));
+    // Python packages for the generated modules.
+    for package in ["metricstor", "metricstor/v1", "prometheus", "health", "health/v1"] {
+        std::fs::write(stubs.join(package).join("__init__.py"), "").unwrap();
+    }
+    let server = Server::start(&write_config(dir.path(), ""));
+    let output = Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_client.py"))
+        .arg(&stubs)
+        .arg(&server.grpc_addr)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("all RPCs answered as expected"), "{stdout}");
+    assert!(server.stop());
+}
