@@ -481,6 +481,11 @@ impl<'a> Parser<'a> {
                     return self.aggregate(op, start);
                 }
             }
+            // Keywords Prometheus never reads as a metric name (its grammar's
+            // `metric_identifier` leaves them out): `x + on` or `x + +bool` are errors there.
+            if ["on", "ignoring", "group_left", "group_right", "bool", "atan2"].iter().any(|k| ident.eq_ignore_ascii_case(k)) {
+                return Err(self.error(format!("unexpected <{}>", ident.to_ascii_lowercase())));
+            }
             if after.starts_with('(') {
                 self.rest = rest;
                 return self.call(ident, start);
@@ -647,6 +652,23 @@ mod tests {
 
     /// Found by the promql_parse fuzz target: a multi-byte character right after an aggregation
     /// name was sliced mid-character while looking for `by`/`without`.
+    #[test]
+    fn vector_matching_keywords_are_not_metric_names() {
+        // Found by CI's fuzz run: `la++on` parsed (unary plus on a metric named `on`) and
+        // printed as `la + on`, which does not parse. Prometheus refuses both.
+        for q in ["la++on", "la + on", "on", "-bool", "x * +ignoring", "GROUP_LEFT", "atan2"] {
+            assert!(parse(q).is_err(), "{q} must be an error");
+        }
+        for q in ["x + on(job) y", "x > bool 1", "x atan2 y", "sum by (on, bool) (x)", "{__name__=\"on\"}", "x{on=\"1\"}", "fill + offset"] {
+            assert!(parse(q).is_ok(), "{q} must parse");
+        }
+        // A metric really named like a keyword prints in a form that parses back.
+        for q in ["{__name__=\"on\"}", "{\"bool\"}", "rate({__name__=\"group_left\"}[5m])"] {
+            let printed = crate::printer::print(&parse(q).expect("parses"));
+            assert!(parse(&printed).is_ok(), "{q} printed as {printed} does not parse");
+        }
+    }
+
     #[test]
     fn multibyte_text_after_identifiers_is_an_error_not_a_panic() {
         for q in ["max[6h:\u{618}\u{7d0}4rm]ove", "max\u{7d0}", "sum b\u{7d0}", "rate(x[5m]) \u{e9}", "x{a=\"\u{e9}\"} bo\u{7d0}"] {
