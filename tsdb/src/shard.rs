@@ -487,31 +487,13 @@ impl ShardDb {
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
-        let head = self.head.series(matchers, mint_ms, maxt_ms);
-        let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
-        if blocks.peek().is_none() {
-            return head;
-        }
-        let mut all: BTreeSet<Labels> = head.into_iter().collect();
-        for b in blocks {
-            all.extend(Self::report(b, b.series(matchers, mint_ms, maxt_ms)).unwrap_or_default());
-        }
-        all.into_iter().collect()
+        self.merge_sorted(self.head.series(matchers, mint_ms, maxt_ms), mint_ms, maxt_ms, |b| b.series(matchers, mint_ms, maxt_ms))
     }
 
     pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
-        let head = self.head.label_names(matchers, mint_ms, maxt_ms);
-        let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
-        if blocks.peek().is_none() {
-            return head;
-        }
-        let mut all: BTreeSet<String> = head.into_iter().collect();
-        for b in blocks {
-            all.extend(
-                Self::report(b, b.label_names(matchers, mint_ms, maxt_ms)).unwrap_or_default(),
-            );
-        }
-        all.into_iter().collect()
+        self.merge_sorted(self.head.label_names(matchers, mint_ms, maxt_ms), mint_ms, maxt_ms, |b| {
+            b.label_names(matchers, mint_ms, maxt_ms)
+        })
     }
 
     pub fn label_values(
@@ -521,17 +503,27 @@ impl ShardDb {
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Vec<String> {
-        let head = self.head.label_values(name, matchers, mint_ms, maxt_ms);
+        self.merge_sorted(self.head.label_values(name, matchers, mint_ms, maxt_ms), mint_ms, maxt_ms, |b| {
+            b.label_values(name, matchers, mint_ms, maxt_ms)
+        })
+    }
+
+    /// The head's sorted answer merged with every overlapping block's (sorted, deduplicated);
+    /// a block that fails to read is reported and left out.
+    fn merge_sorted<T: Ord>(
+        &self,
+        head: Vec<T>,
+        mint_ms: i64,
+        maxt_ms: i64,
+        from_block: impl Fn(&Block) -> Result<Vec<T>, Error>,
+    ) -> Vec<T> {
         let mut blocks = self.blocks_overlapping(mint_ms, maxt_ms).peekable();
         if blocks.peek().is_none() {
             return head;
         }
-        let mut all: BTreeSet<String> = head.into_iter().collect();
+        let mut all: BTreeSet<T> = head.into_iter().collect();
         for b in blocks {
-            all.extend(
-                Self::report(b, b.label_values(name, matchers, mint_ms, maxt_ms))
-                    .unwrap_or_default(),
-            );
+            all.extend(Self::report(b, from_block(b)).unwrap_or_default());
         }
         all.into_iter().collect()
     }

@@ -3,7 +3,7 @@
 //! `unavailable` "admin APIs disabled" unless `server.enable_admin_api` is on.
 
 use bytes::Bytes;
-use http::{header, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 
 use super::params::Params;
 use super::{labels, Api, ApiError};
@@ -24,14 +24,7 @@ fn no_content() -> Response<Bytes> {
 
 /// Query string plus a form body on POST and PUT (Go's `r.ParseForm` reads both).
 fn form_params(request: &Request<Bytes>) -> Result<Params, ApiError> {
-    let is_form = (request.method() == Method::POST || request.method() == Method::PUT)
-        && request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let body = is_form.then(|| request.body().as_ref());
-    Params::from_request(request.uri().query(), body).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))
+    super::query_and_form(request, &[Method::POST, Method::PUT]).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))
 }
 
 /// Deletes `[start, end]` (default: all time) of every series matching any `match[]`, on

@@ -172,14 +172,20 @@ impl Api {
 
 /// Query string plus, for `application/x-www-form-urlencoded` POSTs, the body.
 fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
-    let is_form = request.method() == Method::POST
+    query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)
+}
+
+/// Query string plus the body when `request` uses one of `body_methods` and carries an
+/// `application/x-www-form-urlencoded` body.
+pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) -> Result<Params, String> {
+    let is_form = body_methods.contains(request.method())
         && request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let body = is_form.then(|| request.body().as_ref());
-    Params::from_request(request.uri().query(), body).map_err(ApiError::bad_data)
+    Params::from_request(request.uri().query(), body)
 }
 
 /// `/api/v1/metadata`: `{"family":[{"type":..,"help":..,"unit":..}]}`, from remote_write.
