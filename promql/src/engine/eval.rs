@@ -63,7 +63,7 @@ pub(super) struct Evaluator<'q> {
     stripped: std::cell::RefCell<StrippedNames>,
     /// Per select, its series' label sets without the name, and whether two of them become
     /// equal that way (computed once, for range functions without delayed name removal).
-    stripped_series: std::cell::RefCell<HashMap<SelectKey, std::rc::Rc<(Vec<Labels>, bool)>>>,
+    stripped_series: std::cell::RefCell<HashMap<SelectKey, std::rc::Rc<StrippedSeries>>>,
     /// Per aggregation node, the groups of the label sets it has seen (see `GroupCache`).
     group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
 }
@@ -230,7 +230,7 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
 impl Evaluator<'_> {
     /// The label sets of `selected(vs)` without `__name__` (in the same order), and whether
     /// two of them are then equal.
-    pub(super) fn stripped_series(&self, vs: &VectorSelector) -> std::rc::Rc<(Vec<Labels>, bool)> {
+    pub(super) fn stripped_series(&self, vs: &VectorSelector) -> std::rc::Rc<StrippedSeries> {
         let key = selector_key(vs);
         if let Some(known) = self.stripped_series.borrow().get(&key) {
             return known.clone();
@@ -238,7 +238,7 @@ impl Evaluator<'_> {
         let labels: Vec<Labels> = self.selected(vs).iter().map(|s| drop_name(s.labels.clone())).collect();
         let mut seen = std::collections::HashSet::with_capacity(labels.len());
         let collide = !labels.iter().all(|l| seen.insert(l));
-        let entry = std::rc::Rc::new((labels, collide));
+        let entry = std::rc::Rc::new(StrippedSeries { labels, collide });
         self.stripped_series.borrow_mut().insert(key, entry.clone());
         entry
     }
@@ -422,6 +422,13 @@ pub(super) fn drop_name(labels: Labels) -> Labels {
         return labels;
     }
     Labels::from_sorted(labels.into_vec().into_iter().filter(|l| !METADATA_LABELS.contains(&l.name.as_str())).collect())
+}
+
+/// One select's series label sets without `__name__`, in order, and whether two of them
+/// became equal that way.
+pub(super) struct StrippedSeries {
+    pub labels: Vec<Labels>,
+    pub collide: bool,
 }
 
 /// Label sets already stripped of their name in this query, so a series whose name goes at

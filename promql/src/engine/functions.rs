@@ -491,12 +491,12 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
             }
             if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
                 match &stripped {
-                    Some(st) => out.push(Elem::new(st.0[i].clone(), v, false)),
+                    Some(st) => out.push(Elem::new(st.labels[i].clone(), v, false)),
                     None => out.push(Elem::new(s.labels.clone(), v, drop_name)),
                 }
             }
         }
-        if stripped.as_ref().is_some_and(|st| st.1) {
+        if stripped.as_ref().is_some_and(|st| st.collide) {
             out = super::eval::check_unique_hashed(out)?;
         }
         return Ok(StepValue::Vector(out));
