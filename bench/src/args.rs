@@ -7,7 +7,8 @@ metricstor-bench — load generator for remote_write + Prometheus API servers
 
 USAGE:
     metricstor-bench write [OPTIONS]
-    metricstor-bench query [--url BASE] [--seconds S] [--concurrency C] [--end-ms MS] [--json]
+    metricstor-bench query [--url BASE] [--seconds S] [--concurrency C] [--end-ms MS]
+                           [--rate-window 5m] [--refresh-shift-s S] [--json]
     metricstor-bench verify (--start-ms MS [WRITE GENERATOR OPTIONS] | --expect WRITE_JSON) [--url BASE]
 
 WRITE OPTIONS:
@@ -35,8 +36,11 @@ WRITE OPTIONS:
     --seed S              generator seed (default 1)
     --json                print the summary as one JSON object (with acked samples per name)
 
-QUERY: a dashboard mix (range queries over 1h/6h/24h, instant query, label values, series)
-from C threads for S seconds; p50/p90/p99 per kind. BASE is e.g. http://127.0.0.1:9101.
+QUERY: a dashboard mix (range queries over 1h/6h/24h incl. a histogram quantile, instant
+query, label values, series) from C threads for S seconds; p50/p90/p99 per kind. BASE is e.g.
+http://127.0.0.1:9101. --rate-window is the rate() window (Grafana's $__rate_interval: four
+scrape intervals); --refresh-shift-s moves each request's window end back by (n mod 10)*S s,
+as refreshes of a dashboard whose time moves would (result caches see shifted windows).
 
 VERIFY: after a write run with the same generator options (--series/--metrics/--buckets/
 --instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server holds exactly

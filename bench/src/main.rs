@@ -165,6 +165,8 @@ fn query_command(mut args: Args) -> Result<(), String> {
         seconds: args.number("seconds", 30)?,
         concurrency: args.number("concurrency", 4)?,
         end_ms: args.number("end-ms", now_ms())?,
+        rate_window: args.string("rate-window", "5m"),
+        refresh_shift_s: args.number("refresh-shift-s", 0)?,
     };
     args.finish()?;
     let reports = query_load::run(&options);

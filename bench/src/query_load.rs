@@ -13,10 +13,23 @@ pub struct QueryOptions {
     pub concurrency: usize,
     /// End of the queried data (ms); windows end here.
     pub end_ms: i64,
+    /// Range-vector window of the rate queries (Grafana's `$__rate_interval`: at least four
+    /// scrape intervals), e.g. `5m` for 15 s data, `20m` for 5 min data.
+    pub rate_window: String,
+    /// Each request's window ends `(n mod 10) * shift` seconds before `end_ms` (n counts a
+    /// worker's requests), like dashboards refreshed as time moves: result caches see
+    /// shifted windows, not one window over and over. 0 = every request ends at `end_ms`.
+    pub refresh_shift_s: i64,
+}
+
+/// What a request builder needs: the window end and the rate window.
+pub struct Window<'a> {
+    pub end_ms: i64,
+    pub rate: &'a str,
 }
 
 /// One kind of dashboard request: (name, path-and-query builder).
-type Kind = (&'static str, fn(i64) -> String);
+type Kind = (&'static str, fn(&Window) -> String);
 
 pub fn enc(q: &str) -> String {
     q.bytes()
@@ -30,13 +43,22 @@ fn range(q: &str, end_ms: i64, window_s: i64) -> String {
     format!("/api/v1/query_range?query={}&start={}&end={end}&step={step}", enc(q), end - window_s)
 }
 
-pub const KINDS: [Kind; 6] = [
-    ("range_1h_rate_sum", |e| range("sum by (job) (rate(http_requests_total[5m]))", e, 3_600)),
-    ("range_6h_rate_topk", |e| range("topk(5, sum by (instance) (rate(node_cpu_seconds_total[5m])))", e, 6 * 3_600)),
-    ("range_24h_gauge_avg", |e| range("avg by (namespace) (node_memory_MemAvailable_bytes)", e, 24 * 3_600)),
-    ("instant_count", |e| format!("/api/v1/query?query={}&time={}", enc("count by (job) (up)"), e / 1000)),
-    ("label_values_job", |_| "/api/v1/label/job/values".to_string()),
-    ("series_match", |e| format!("/api/v1/series?match[]={}&start={}&end={}", enc("up{job=\"job-1\"}"), e / 1000 - 3_600, e / 1000)),
+pub const KINDS: [Kind; 7] = [
+    ("range_1h_rate_sum", |w| range(&format!("sum by (job) (rate(http_requests_total[{}]))", w.rate), w.end_ms, 3_600)),
+    ("range_6h_rate_topk", |w| {
+        range(&format!("topk(5, sum by (instance) (rate(node_cpu_seconds_total[{}])))", w.rate), w.end_ms, 6 * 3_600)
+    }),
+    ("range_24h_gauge_avg", |w| range("avg by (namespace) (node_memory_MemAvailable_bytes)", w.end_ms, 24 * 3_600)),
+    ("range_6h_histogram_p99", |w| {
+        let q = format!("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[{}])))", w.rate);
+        range(&q, w.end_ms, 6 * 3_600)
+    }),
+    ("instant_count", |w| format!("/api/v1/query?query={}&time={}", enc("count by (job) (up)"), w.end_ms / 1000)),
+    // Grafana's label-values variable query sends the dashboard's time range (6 h by default).
+    ("label_values_job", |w| format!("/api/v1/label/job/values?start={}&end={}", w.end_ms / 1000 - 6 * 3_600, w.end_ms / 1000)),
+    ("series_match", |w| {
+        format!("/api/v1/series?match[]={}&start={}&end={}", enc("up{job=\"job-1\"}"), w.end_ms / 1000 - 3_600, w.end_ms / 1000)
+    }),
 ];
 
 pub struct KindReport {
@@ -49,15 +71,16 @@ pub fn run(o: &QueryOptions) -> Vec<KindReport> {
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..o.concurrency.max(1))
         .map(|worker| {
-            let (url, stop, end_ms) = (o.url.clone(), stop.clone(), o.end_ms);
+            let (url, stop, end_ms, shift_s, rate) = (o.url.clone(), stop.clone(), o.end_ms, o.refresh_shift_s, o.rate_window.clone());
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
                 let mut reports: Vec<KindReport> = KINDS.iter().map(|(n, _)| KindReport { name: n, latencies_us: Vec::new(), errors: 0 }).collect();
                 let mut i = worker;
                 while !stop.load(Ordering::Relaxed) {
                     let k = i % KINDS.len();
+                    let window = Window { end_ms: end_ms - ((i / KINDS.len()) % 10) as i64 * shift_s * 1000, rate: &rate };
                     let started = Instant::now();
-                    let ok = agent.get(&format!("{url}{}", (KINDS[k].1)(end_ms))).call().map(|r| r.into_string().is_ok()).unwrap_or(false);
+                    let ok = agent.get(&format!("{url}{}", (KINDS[k].1)(&window))).call().map(|r| r.into_string().is_ok()).unwrap_or(false);
                     if ok {
                         reports[k].latencies_us.push(started.elapsed().as_micros() as u64);
                     } else {

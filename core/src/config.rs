@@ -58,6 +58,9 @@ pub struct ServerConfig {
     /// Serve the admin endpoints (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`);
     /// off by default, as Prometheus' `--web.enable-admin-api` (503 `unavailable` when off).
     pub enable_admin_api: bool,
+    /// Memory for cached range-query results of settled data (older than 5 minutes), shared
+    /// by all executors; 0 turns the cache off. A request can bypass it with `nocache=1`.
+    pub query_cache_mb: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +155,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 100,
             max_concurrent_queries: 20,
             enable_admin_api: false,
+            query_cache_mb: 256,
         }
     }
 }

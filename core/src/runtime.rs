@@ -10,7 +10,8 @@ use async_channel::{Receiver, Sender};
 use glommio::{LocalExecutorBuilder, Placement};
 use tsdb::{ShardDb, ShardOptions};
 
-use crate::api::{Api, ExecutorMetrics};
+use crate::api::{Api, ExecutorMetrics, RangeCache};
+use crate::shard::HistoryGeneration;
 use crate::config::{Config, Resolved};
 use crate::data_dir;
 use crate::shard::owner::run_shard_owner;
@@ -66,6 +67,10 @@ struct ExecutorPlan {
     metrics: Arc<ExecutorMetrics>,
     all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
     tls_reload: Arc<std::sync::atomic::AtomicU64>,
+    /// Shared by every executor's router, shard owners and range-query cache.
+    history: Arc<HistoryGeneration>,
+    /// The server's range-query result cache (shared by every executor).
+    range_cache: Arc<RangeCache>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
 }
@@ -98,6 +103,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
 
     let signals_tx = events_tx.clone();
     let tls_reload = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let history = Arc::new(HistoryGeneration::default());
+    let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
@@ -132,6 +139,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             metrics: metrics[index].clone(),
             all_metrics: all_metrics.clone(),
             tls_reload: tls_reload.clone(),
+            history: history.clone(),
+            range_cache: range_cache.clone(),
             events: events_tx.clone(),
             started_at_ms,
         };
@@ -259,7 +268,7 @@ async fn run_executor(plan: ExecutorPlan) {
         match ShardDb::open(&dir, shard_options.clone()).await {
             Ok(db) => {
                 let stop = plan.stop_shards_rx.clone();
-                owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop)));
+                owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop, plan.history.clone())));
             }
             Err(e) => {
                 let _ = events.send(Event::ShardsOpened(Err(format!("cannot open shard {shard} in {}: {e}", dir.display()))));
@@ -272,7 +281,7 @@ async fn run_executor(plan: ExecutorPlan) {
     tracing::debug!(executor = index, cores, shards = owners.len(), "executor ready");
 
     let api = Rc::new(Api {
-        router: ShardRouter::new(plan.senders),
+        router: ShardRouter::new(plan.senders, plan.history.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_seconds as i64 * 1000,
@@ -283,6 +292,7 @@ async fn run_executor(plan: ExecutorPlan) {
         all_metrics: plan.all_metrics,
         started_at_ms: plan.started_at_ms,
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
+        range_cache: plan.range_cache.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

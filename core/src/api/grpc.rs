@@ -169,7 +169,7 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Re
         }
         "/metricstor.v1.Query/RangeQuery" => {
             let r: pb::RangeQueryRequest = single(body)?;
-            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, timeout).await?).encode_to_vec()
+            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, timeout, true).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/Series" => {
             let r: pb::SeriesRequest = single(body)?;

@@ -10,6 +10,7 @@ mod migrate;
 mod params;
 mod parse_query;
 mod query;
+mod range_cache;
 mod remote_read;
 mod self_metrics;
 mod status;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 
 pub use error::ApiError;
+pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
 
 use crate::config::Config;
@@ -39,6 +41,8 @@ pub struct Api {
     pub started_at_ms: i64,
     /// This executor's share of `server.max_concurrent_queries`.
     pub query_slots: glommio::sync::Semaphore,
+    /// Range-query results of settled data, shared by every executor.
+    pub range_cache: Arc<RangeCache>,
 }
 
 impl net::Handler for Api {

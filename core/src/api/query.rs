@@ -11,8 +11,10 @@ use http::Response;
 use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
+use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Lookup};
 use super::{json, json_response, Api, ApiError};
 use crate::coordinator::PrefetchedQuerier;
+use crate::shard::history::settled_before_ms;
 use crate::shard::messages::Select;
 
 /// Prometheus' cap on points per series in a range query.
@@ -72,7 +74,16 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, timeout
 }
 
 /// Evaluates a range query after Prometheus' checks on end, step and resolution.
-pub(super) async fn range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64, step_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+/// With `cache`, settled points come from and go to the range-query cache.
+pub(super) async fn range_result(
+    api: &Api,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    timeout: Duration,
+    cache: bool,
+) -> Result<QueryResult, ApiError> {
     if end_ms < start_ms {
         return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
     }
@@ -86,8 +97,54 @@ pub(super) async fn range_result(api: &Api, query: &str, start_ms: i64, end_ms: 
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-    run(api, prepared, timeout).await
+    if !cache || !api.range_cache.enabled() || !cacheable_query(query) {
+        let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
+        return run(api, prepared, timeout).await;
+    }
+    cached_range_result(api, query, start_ms, end_ms, step_ms, timeout).await
+}
+
+/// A range query through the result cache (see `range_cache`): cached settled points are
+/// reused, the steps after them evaluated, and the settled part of the answer kept.
+async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64, step_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+    let cache = &api.range_cache;
+    // Read before evaluating: a change of history during the evaluation makes what is
+    // stored below stale at once instead of served.
+    let generation = api.router.history().current();
+    let settled_end = last_step_at_or_before(start_ms, step_ms, settled_before_ms(now_ms())).min(end_ms);
+    let (cached, evaluate_from) = match cache.lookup(query, start_ms, step_ms, generation) {
+        Lookup::Covered(entry) if entry.end_ms >= end_ms => {
+            cache.count_use(true);
+            let series = slice(entry.series(), start_ms, end_ms);
+            return Ok(QueryResult { value: Value::Matrix(series), warnings: Vec::new(), infos: Vec::new() });
+        }
+        Lookup::Covered(entry) => {
+            cache.count_use(false);
+            let from = entry.end_ms + step_ms;
+            (Some(entry), from)
+        }
+        Lookup::Miss => (None, start_ms),
+    };
+    // The engine prepares (parses, checks) the whole query either way, so errors are the same.
+    let prepared = api.engine.prepare_range(query, evaluate_from, end_ms, step_ms).map_err(map_engine_error)?;
+    let fresh = run(api, prepared, timeout).await?;
+    let Value::Matrix(fresh_series) = fresh.value else {
+        return Ok(fresh);
+    };
+    let annotated = !fresh.warnings.is_empty() || !fresh.infos.is_empty();
+    let answer = match &cached {
+        Some(entry) => append_later(slice(entry.series(), start_ms, entry.end_ms), fresh_series.clone()),
+        None => fresh_series.clone(),
+    };
+    if !annotated && settled_end >= evaluate_from {
+        let settled_fresh = slice(&fresh_series, evaluate_from, settled_end);
+        let (first, series) = match cached {
+            Some(entry) => (entry.start_ms, append_later(entry.series().to_vec(), settled_fresh)),
+            None => (start_ms, settled_fresh),
+        };
+        cache.store(query, step_ms, generation, first, settled_end, series);
+    }
+    Ok(QueryResult { value: Value::Matrix(answer), warnings: fresh.warnings, infos: fresh.infos })
 }
 
 /// The server's query timeout, or a shorter one the client asked for.
@@ -110,7 +167,9 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
         None => return Err(ApiError::bad_data("invalid parameter \"step\": missing")),
     };
-    let result = range_result(api, query, start_ms, end_ms, step_ms, timeout(api, params)?).await?;
+    // `nocache=1` bypasses the result cache (as VictoriaMetrics' parameter of that name).
+    let cache = !matches!(params.get("nocache"), Some("1" | "true"));
+    let result = range_result(api, query, start_ms, end_ms, step_ms, timeout(api, params)?, cache).await?;
     Ok(render(result, limit(params)?))
 }
 

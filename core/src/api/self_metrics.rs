@@ -78,6 +78,21 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
         family(&mut out, name, kind, help);
         let _ = writeln!(out, "{name} {}", t(get));
     }
+
+    let cache = &api.range_cache.counters;
+    let cache_counters: [(&str, &str, &AtomicU64); 5] = [
+        ("metricstor_query_cache_hits_total", "Range queries answered wholly from the result cache.", &cache.hits),
+        ("metricstor_query_cache_partial_hits_total", "Range queries that evaluated only the steps after their cached points.", &cache.partial_hits),
+        ("metricstor_query_cache_misses_total", "Cacheable range queries with no usable cached points.", &cache.misses),
+        ("metricstor_query_cache_invalidations_total", "Cached results dropped because settled history changed (backfill, deletes, retention).", &cache.invalidations),
+        ("metricstor_query_cache_evictions_total", "Cached results evicted to stay within server.query_cache_mb.", &cache.evictions),
+    ];
+    for (name, help, counter) in cache_counters {
+        family(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+    }
+    family(&mut out, "metricstor_query_cache_bytes", "gauge", "Memory held by cached range-query results.");
+    let _ = writeln!(out, "metricstor_query_cache_bytes {}", api.range_cache.bytes());
     family(&mut out, "metricstor_http_protocol_errors_total", "counter", "Malformed or oversized requests answered and closed, by status.");
     let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"400\"}} {}", t(|s| &s.errors_400));
     let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"413\"}} {}", t(|s| &s.errors_413));

@@ -3,12 +3,14 @@
 //! and runs storage maintenance (head cut into blocks, retention) between groups.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
 use futures_lite::future;
 use tsdb::{SeriesSamples, ShardDb};
 
+use super::history::HistoryGeneration;
 use super::messages::{AppendAck, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::MetricMetadata;
 
@@ -25,9 +27,12 @@ fn unix_now_ms() -> i64 {
 
 /// Cuts due blocks and applies retention. Runs between groups, so requests queued meanwhile
 /// wait for it (a cut is bounded by `tsdb::shard::CUTS_PER_MAINTAIN_MAX` blocks per call).
-async fn maintain(shard: usize, db: &mut ShardDb) {
+async fn maintain(shard: usize, db: &mut ShardDb, history: &HistoryGeneration) {
     match db.maintain(unix_now_ms()).await {
         Ok(outcome) => {
+            if !outcome.blocks_deleted.is_empty() {
+                history.bump(); // retention removed data that cached results may hold
+            }
             if !outcome.blocks_cut.is_empty() || !outcome.blocks_deleted.is_empty() {
                 tracing::info!(shard, cut = ?outcome.blocks_cut, deleted = ?outcome.blocks_deleted, "storage maintenance");
             }
@@ -44,11 +49,17 @@ enum Next {
 
 /// Serves `requests` until `stop` is closed, then answers what is still queued, closes the
 /// queue and closes the database (WAL synced).
-pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<ShardRequest>, stop: Receiver<()>) {
+pub async fn run_shard_owner(
+    shard: usize,
+    mut db: ShardDb,
+    requests: Receiver<ShardRequest>,
+    stop: Receiver<()>,
+    history: Arc<HistoryGeneration>,
+) {
     // Metric metadata lives in memory only (senders resend it periodically).
     let mut metadata: HashMap<String, MetricMetadata> = HashMap::new();
     // A head replayed from the WAL may already be due for a cut.
-    maintain(shard, &mut db).await;
+    maintain(shard, &mut db, &history).await;
     let mut last_maintain = Instant::now();
     loop {
         let wait = MAINTAIN_INTERVAL.saturating_sub(last_maintain.elapsed());
@@ -72,7 +83,7 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
         let first = match next {
             Next::Request(request) => request,
             Next::Tick => {
-                maintain(shard, &mut db).await;
+                maintain(shard, &mut db, &history).await;
                 last_maintain = Instant::now();
                 continue;
             }
@@ -87,7 +98,7 @@ pub async fn run_shard_owner(shard: usize, mut db: ShardDb, requests: Receiver<S
         }
         process_group(shard, &mut db, &mut metadata, group).await;
         if db.cut_due() || last_maintain.elapsed() >= MAINTAIN_INTERVAL {
-            maintain(shard, &mut db).await;
+            maintain(shard, &mut db, &history).await;
             last_maintain = Instant::now();
         }
     }

@@ -5,6 +5,9 @@ use async_channel::{Sender, TrySendError};
 use futures_channel::oneshot;
 use tsdb::{Labels, SeriesSamples};
 
+use std::sync::Arc;
+
+use super::history::{settled_before_ms, HistoryGeneration};
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::MetricMetadata;
 
@@ -25,16 +28,22 @@ pub fn shard_for(labels: &Labels, shard_count: usize) -> usize {
     (labels.stable_hash() % shard_count as u64) as usize
 }
 
-/// One per executor: senders to every shard's queue.
+/// One per executor: senders to every shard's queue, and the server's history generation
+/// (moved here by writes into the settled past and by deletes).
 #[derive(Clone)]
 pub struct ShardRouter {
     senders: Vec<Sender<ShardRequest>>,
+    history: Arc<HistoryGeneration>,
 }
 
 impl ShardRouter {
-    pub fn new(senders: Vec<Sender<ShardRequest>>) -> Self {
+    pub fn new(senders: Vec<Sender<ShardRequest>>, history: Arc<HistoryGeneration>) -> Self {
         assert!(!senders.is_empty(), "a router needs at least one shard");
-        ShardRouter { senders }
+        ShardRouter { senders, history }
+    }
+
+    pub fn history(&self) -> &Arc<HistoryGeneration> {
+        &self.history
     }
 
     pub fn shard_count(&self) -> usize {
@@ -58,18 +67,31 @@ impl ShardRouter {
     /// until every owner has committed its part to the WAL.
     pub async fn append(&self, series: Vec<SeriesSamples>) -> Result<u64, SubmitError> {
         let shard_count = self.shard_count();
+        let settled_before = settled_before_ms(unix_now_ms());
+        let mut rewrites_history = false;
         let mut parts: Vec<Vec<SeriesSamples>> = (0..shard_count).map(|_| Vec::new()).collect();
         for s in series {
+            rewrites_history |= s.samples.iter().any(|sample| sample.timestamp_ms < settled_before);
             let shard = shard_for(&s.labels, shard_count);
             parts[shard].push(s);
         }
+        // Bumped once the owners answered (the samples are visible), failed or not: a shard
+        // that failed may still have applied part of the request.
+        let _bump = rewrites_history.then(|| BumpOnDrop(&self.history));
         let mut pending = Vec::new();
         for (shard, part) in parts.into_iter().enumerate() {
             if part.is_empty() {
                 continue;
             }
             let (reply, rx) = oneshot::channel();
-            self.try_send(shard, ShardRequest::Append { series: part, reply })?;
+            if let Err(error) = self.try_send(shard, ShardRequest::Append { series: part, reply }) {
+                // The parts already queued will be applied: wait for them, so the history
+                // bump comes after them.
+                for (_, rx) in pending {
+                    let _ = rx.await;
+                }
+                return Err(error);
+            }
             pending.push((shard, rx));
         }
         let mut appended = 0;
@@ -162,6 +184,7 @@ impl ShardRouter {
     /// Deletes `[mint_ms, maxt_ms]` of the series matching any set, on every shard; returns
     /// once every shard made its part durable.
     pub async fn delete_series(&self, matcher_sets: Vec<Vec<tsdb::Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<(), SubmitError> {
+        let _bump = BumpOnDrop(&self.history);
         let results = self
             .scatter(|reply| ShardRequest::DeleteSeries { matcher_sets: matcher_sets.clone(), mint_ms, maxt_ms, reply })
             .await?;
@@ -193,6 +216,20 @@ impl ShardRouter {
         let ranges = self.scatter(|reply| ShardRequest::TimeRange { reply }).await?;
         Ok(ranges.into_iter().flatten().reduce(|(a0, a1), (b0, b1)| (a0.min(b0), a1.max(b1))))
     }
+}
+
+/// Bumps the history generation when dropped: after the awaited replies, or when the request
+/// future is abandoned midway (the shards may have applied it anyway).
+struct BumpOnDrop<'a>(&'a HistoryGeneration);
+
+impl Drop for BumpOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.bump();
+    }
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn xxh3_of(text: &str) -> u64 {
@@ -234,7 +271,7 @@ mod queue_tests {
     #[test]
     fn a_full_shard_queue_is_reported_not_waited_on() {
         let (tx, rx) = async_channel::bounded(1);
-        let router = ShardRouter::new(vec![tx.clone()]);
+        let router = ShardRouter::new(vec![tx.clone()], Arc::default());
         let (reply, _keep) = oneshot::channel();
         tx.try_send(ShardRequest::Stats { reply }).unwrap();
         let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }] }];

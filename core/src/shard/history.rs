@@ -1,0 +1,34 @@
+//! The history generation: a counter that moves whenever stored data changes anywhere but at
+//! the present edge, i.e. samples written with timestamps older than `SETTLED_AFTER_MS`
+//! (backfill, a remote_write backlog, out-of-order data), series deleted, or blocks removed
+//! by retention. Query-result caches tag what they store with the generation read before
+//! computing it and drop entries whose tag is no longer current, so a cached answer about
+//! the settled past is never served after that past changed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Data this far behind the wall clock counts as settled: results for it may be cached.
+/// Ordinary scrapes and remote_write arrive well within it.
+pub const SETTLED_AFTER_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, Default)]
+pub struct HistoryGeneration {
+    value: AtomicU64,
+}
+
+impl HistoryGeneration {
+    pub fn current(&self) -> u64 {
+        self.value.load(Ordering::Acquire)
+    }
+
+    /// Records that settled history changed. Call after the change is visible to queries,
+    /// so that a query computed before it carries an older generation.
+    pub fn bump(&self) {
+        self.value.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The wall clock's settled boundary: samples older than this change history.
+pub fn settled_before_ms(now_ms: i64) -> i64 {
+    now_ms.saturating_sub(SETTLED_AFTER_MS)
+}
