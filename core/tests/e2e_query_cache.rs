@@ -95,6 +95,10 @@ fn cached_range_answers_equal_evaluation_and_follow_changes_of_history() {
         same_with_and_without_cache(&server, q, start, end, step);
         same_with_and_without_cache(&server, q, start + 30 * MINUTE_S, end - 30 * MINUTE_S, step);
         same_with_and_without_cache(&server, q, start + 60 * MINUTE_S, end + 10 * MINUTE_S, step);
+        // A 10-minute grid: the settled steps end at `now - 10m`; a request ending just after
+        // that, off the grid, has no step left to evaluate.
+        same_with_and_without_cache(&server, q, start, end, 600);
+        same_with_and_without_cache(&server, q, start, end - 10 * MINUTE_S + 7, 600);
     }
     assert!(metric(&server, "metricstor_query_cache_hits_total") >= 3.0);
     assert!(metric(&server, "metricstor_query_cache_partial_hits_total") >= 3.0);

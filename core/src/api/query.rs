@@ -111,9 +111,11 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
     // Read before evaluating: a change of history during the evaluation makes what is
     // stored below stale at once instead of served.
     let generation = api.router.history().current();
-    let settled_end = last_step_at_or_before(start_ms, step_ms, settled_before_ms(now_ms())).min(end_ms);
+    // `end` need not be on the grid: the request's steps end at `last_step`.
+    let last_step = last_step_at_or_before(start_ms, step_ms, end_ms);
+    let settled_end = last_step_at_or_before(start_ms, step_ms, settled_before_ms(now_ms())).min(last_step);
     let (cached, evaluate_from) = match cache.lookup(query, start_ms, step_ms, generation) {
-        Lookup::Covered(entry) if entry.end_ms >= end_ms => {
+        Lookup::Covered(entry) if entry.end_ms >= last_step => {
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
             return Ok(QueryResult { value: Value::Matrix(series), warnings: Vec::new(), infos: Vec::new() });
