@@ -33,7 +33,7 @@ def get(url, timeout=60):
         return r.read()
 
 
-def wait_ready(url, proc, deadline_s=60):
+def wait_ready(url, proc, deadline_s=600):
     end = time.time() + deadline_s
     while time.time() < end:
         if proc.poll() is not None:
@@ -71,10 +71,11 @@ def dir_bytes(path):
     return total
 
 
-def start(system, work):
+def start(system, work, data=None):
+    """Starts `system` with a fresh data directory under `work`, or on `data` if given."""
     port = free_port()
-    data = os.path.join(work, system)
-    os.makedirs(data)
+    data = data or os.path.join(work, system)
+    os.makedirs(data, exist_ok=True)
     log = open(os.path.join(work, system + ".log"), "w")
     if system == "metricstor":
         cfg = os.path.join(work, "metricstor.yaml")
