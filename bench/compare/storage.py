@@ -79,8 +79,8 @@ def blocks(data):
     return samples, size, count, level
 
 
-def series_count(port, name):
-    q = urllib.parse.urlencode({"query": f"count({name})"})
+def series_count(port, name, at_ms):
+    q = urllib.parse.urlencode({"query": f"count({name})", "time": at_ms / 1000})
     body = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?{q}", timeout=120))
     result = body.get("data", {}).get("result", [])
     return int(float(result[0]["value"][1])) if result else 0
@@ -126,7 +126,11 @@ def head_phase(system, args, work):
         wait_settled(proc, deadline_s=120)
         rss = current_rss_mib(proc.pid)
         series = w["series"]
-        expected = series_count(port, "up")
+        last_ms = start_ms + (args.head_samples - 1) * 15_000
+        expected = w["acked_by_name"]["up"] // args.head_samples
+        deadline = time.time() + 120
+        while series_count(port, "up", last_ms) < expected and time.time() < deadline:
+            time.sleep(0.5)  # VictoriaMetrics shows the newest samples after a delay
     finally:
         stop(proc, signal.SIGKILL)
     # Restart on the same directory: the WAL (VictoriaMetrics: its parts) must be read back.
@@ -135,10 +139,10 @@ def head_phase(system, args, work):
     try:
         ready_s = time.time() - t
         deadline = time.time() + 600
-        while series_count(port, "up") < expected and time.time() < deadline:
+        while series_count(port, "up", last_ms) < expected and time.time() < deadline:
             time.sleep(0.2)
         queryable_s = time.time() - t
-        recovered = series_count(port, "up")
+        recovered = series_count(port, "up", last_ms)
     finally:
         stop(proc)
     return {"head_series": series, "empty_rss_mib": empty_rss, "head_rss_mib": rss,
