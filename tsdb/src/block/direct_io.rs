@@ -71,11 +71,18 @@ impl DirectFile {
     /// Opens `path`; the flag is true when O_DIRECT was refused and the file reads buffered.
     /// `NotFound` keeps its kind so callers can stop at the last file of a sequence.
     pub fn open(path: &Path) -> Result<(DirectFile, bool), Error> {
-        let (file, fell_back) = match OpenOptions::new()
+        let opened = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
-            .open(path)
-        {
+            .open(path);
+        #[cfg(feature = "fault-injection")]
+        let opened = match opened {
+            Ok(_) if crate::fault::take(|f| *f == crate::fault::Fault::DirectIoRefused).is_some() => {
+                Err(crate::fault::os_error(libc::EINVAL))
+            }
+            other => other,
+        };
+        let (file, fell_back) = match opened {
             Ok(file) => (file, false),
             Err(e) if is_direct_refusal(&e) => (open_buffered(path)?, true),
             Err(e) => return Err(Error::io("open", path, e)),

@@ -382,6 +382,27 @@ mod tests {
         assert_eq!((s.hits_total, s.misses_total, s.bytes_in_use), (0, 3, 0));
     }
 
+    /// Where O_DIRECT is refused (EINVAL at open, as on tmpfs before Linux 6.6), block files
+    /// read buffered with the same bytes, and each such file is counted.
+    #[cfg(feature = "fault-injection")]
+    #[test]
+    fn a_refused_o_direct_falls_back_to_buffered_reads_and_is_counted() {
+        use crate::fault::{self, Fault};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, bytes) = file_of(dir.path(), "a", 2 * PAGE_BYTES + 5);
+        let cache = PageCache::new(4 * PAGE_BYTES as u64);
+        fault::disarm_all();
+        fault::arm(Fault::DirectIoRefused);
+        let f = cache.open_file(&path, cache.register_block(), 0).expect("open");
+        assert_eq!(read(&cache, &f, PAGE_BYTES as u64 - 1, PAGE_BYTES + 6), bytes[PAGE_BYTES - 1..]);
+        assert_eq!(cache.read_whole_file(&path).expect("whole"), bytes);
+        fault::disarm_all();
+        assert_eq!(cache.stats().direct_io_fallbacks_total, 2, "two opens fell back");
+        let direct = cache.open_file(&path, cache.register_block(), 0).expect("open");
+        assert_eq!(read(&cache, &direct, 0, 10), bytes[..10]);
+        assert_eq!(cache.stats().direct_io_fallbacks_total, 2, "O_DIRECT works again");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Random reads through a small cache (constant eviction) equal the file's bytes,
