@@ -51,6 +51,8 @@ struct Inner {
     free: Vec<usize>,
     map: HashMap<PageKey, usize>,
     hand: usize,
+    /// Page buffers allocated now (mapped, or free for reuse): at most `pages_max`.
+    pages_held: usize,
     stats: PageCacheStats,
 }
 
@@ -89,6 +91,7 @@ impl PageCache {
                 free: Vec::new(),
                 map: HashMap::new(),
                 hand: 0,
+                pages_held: 0,
                 stats: PageCacheStats::default(),
             }),
             next_block_id: Cell::new(1),
@@ -197,7 +200,13 @@ impl PageCache {
             return Ok(());
         }
         let slot = inner.take_slot(self.pages_max);
-        let mut buf = inner.slots[slot].buf.take().unwrap_or_else(|| AlignedBuf::zeroed(PAGE_BYTES));
+        let mut buf = match inner.slots[slot].buf.take() {
+            Some(buf) => buf,
+            None => {
+                inner.pages_held += 1;
+                AlignedBuf::zeroed(PAGE_BYTES)
+            }
+        };
         match file.file.read_aligned(offset, want, &mut buf) {
             Ok(fell_back) => {
                 f(buf.as_bytes());
@@ -214,6 +223,8 @@ impl PageCache {
                 Ok(())
             }
             Err(error) => {
+                // The buffer stays with the free slot for the next miss.
+                inner.slots[slot].buf = Some(buf);
                 inner.free.push(slot);
                 inner.account();
                 Err(error)
@@ -230,7 +241,9 @@ impl PageCache {
                 if let Some(k) = s.key.take() {
                     inner.map.remove(&k);
                 }
-                s.buf = None;
+                if s.buf.take().is_some() {
+                    inner.pages_held -= 1;
+                }
                 s.referenced = false;
                 inner.free.push(i);
             }
@@ -271,9 +284,9 @@ impl Inner {
     }
 
     fn account(&mut self) {
-        let held = self.slots.iter().filter(|s| s.buf.is_some()).count();
-        debug_assert!(self.slots.len() >= self.map.len(), "every mapped page has a slot");
-        self.stats.bytes_in_use = (held * PAGE_BYTES) as u64;
+        debug_assert!(self.map.len() <= self.pages_held, "every mapped page has a buffer");
+        debug_assert!(self.pages_held <= self.slots.len(), "one buffer per slot at most");
+        self.stats.bytes_in_use = (self.pages_held * PAGE_BYTES) as u64;
     }
 }
 
