@@ -78,6 +78,9 @@ pub struct StorageConfig {
     pub block_duration_hours: u64,
     /// Reject NaN/±Inf sample values (opt-in; real exporters emit NaN).
     pub reject_non_finite: bool,
+    /// Page cache for block reads, per shard, in MiB (blocks are read with O_DIRECT, so
+    /// this is their only cache); 0 disables it.
+    pub page_cache_mb: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +175,11 @@ impl StorageConfig {
     }
 }
 
+/// Default `storage.page_cache_mb` (per shard), `tsdb::block::PAGE_CACHE_BYTES_DEFAULT`.
+pub const PAGE_CACHE_MB_DEFAULT: u64 = tsdb::block::PAGE_CACHE_BYTES_DEFAULT >> 20;
+/// Largest `storage.page_cache_mb` accepted (64 GiB per shard).
+pub const PAGE_CACHE_MB_MAX: u64 = 65_536;
+
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
@@ -182,6 +190,7 @@ impl Default for StorageConfig {
             wal_fsync: true,
             block_duration_hours: 2,
             reject_non_finite: false,
+            page_cache_mb: PAGE_CACHE_MB_DEFAULT,
         }
     }
 }
@@ -264,6 +273,9 @@ impl Config {
         }
         positive("storage.retention_days", st.retention_days)?;
         positive("storage.block_duration_hours", st.block_duration_hours)?;
+        if st.page_cache_mb > PAGE_CACHE_MB_MAX {
+            return value_error("storage.page_cache_mb", "must be at most 65536 (per shard; 0 disables the cache)");
+        }
         let t = &self.tls;
         if t.cert_file.is_some() != t.key_file.is_some() {
             return value_error("tls.key_file", "tls.cert_file and tls.key_file must be set together");
@@ -345,6 +357,12 @@ mod tests {
         let mut c = Config::default();
         c.storage.wal_segment_size_mb = 0;
         assert!(c.validate().unwrap_err().to_string().contains("storage.wal_segment_size_mb"));
+        let mut c = Config::default();
+        c.storage.page_cache_mb = PAGE_CACHE_MB_MAX + 1;
+        assert!(c.validate().unwrap_err().to_string().contains("storage.page_cache_mb"));
+        let c = Config::from_yaml("storage:\n  page_cache_mb: 0\n").unwrap();
+        assert_eq!(c.storage.page_cache_mb, 0, "0 (cache off) is accepted");
+        c.validate().unwrap();
     }
 
     #[test]

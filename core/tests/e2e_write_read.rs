@@ -208,6 +208,9 @@ fn metrics_health_and_query_errors() {
     assert!(text.contains("metricstor_samples_ingested_total 18"), "{text}");
     assert!(text.contains("metricstor_shard_series{shard=\"0\"}"), "{text}");
     assert!(text.contains("metricstor_wal_bytes_written_total{shard=\"1\"}"), "{text}");
+    for name in ["page_cache_hits_total", "page_cache_misses_total", "page_cache_evictions_total", "page_cache_bytes", "block_direct_io_fallbacks_total"] {
+        assert!(text.contains(&format!("metricstor_{name}{{shard=\"1\"}} ")), "{name}: {text}");
+    }
     assert!(text.contains("metricstor_http_requests_total{endpoint=\"write\",code=\"204\"} 2"), "{text}");
     assert_eq!(agent().get(&server.url("/-/healthy")).call().unwrap().status(), 200);
     assert_eq!(agent().get(&server.url("/-/ready")).call().unwrap().status(), 200);

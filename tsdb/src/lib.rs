@@ -5,6 +5,8 @@
 pub mod block;
 pub mod chunk;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod head;
 pub mod index;
 pub mod merge;

@@ -6,8 +6,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use crate::block::{self, Block, BlockMeta};
+use crate::block::{self, Block, BlockMeta, PageCache};
 use crate::error::Error;
 use crate::head::{AppendResult, Head};
 use crate::merge::merge_series;
@@ -40,6 +41,8 @@ pub struct ShardOptions {
     pub block_duration_ms: i64,
     /// Blocks whose whole range is older than this (relative to `maintain`'s clock) are deleted.
     pub retention_ms: i64,
+    /// Capacity of the shard's block page cache (`block::PageCache`); 0 disables caching.
+    pub page_cache_bytes: u64,
 }
 
 impl Default for ShardOptions {
@@ -49,6 +52,7 @@ impl Default for ShardOptions {
             fsync_on_commit: true,
             block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
             retention_ms: RETENTION_MS_DEFAULT,
+            page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
         }
     }
 }
@@ -86,6 +90,12 @@ pub struct ShardStats {
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,
+    /// Block page cache (see `block::PageCacheStats`).
+    pub page_cache_hits_total: u64,
+    pub page_cache_misses_total: u64,
+    pub page_cache_evictions_total: u64,
+    pub page_cache_bytes: u64,
+    pub block_direct_io_fallbacks_total: u64,
 }
 
 pub struct ShardDb {
@@ -95,6 +105,8 @@ pub struct ShardDb {
     wal: Wal,
     /// Open blocks sorted by ULID (creation order); later blocks win ties on read.
     blocks: Vec<Block>,
+    /// Shared by every block of the shard; a dropped block's pages leave it.
+    page_cache: Rc<PageCache>,
     stats: ShardStats,
 }
 
@@ -126,7 +138,8 @@ impl ShardDb {
     pub async fn open(dir: &Path, options: ShardOptions) -> Result<ShardDb, Error> {
         debug_assert!(options.block_duration_ms > 0, "block duration is positive");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-        let blocks = block::open_blocks(dir)?;
+        let page_cache = PageCache::new(options.page_cache_bytes);
+        let blocks = block::open_blocks_in(dir, &page_cache)?;
         let wal_dir = migrate_wal_dir(dir)?;
         // A block counts as written when its directory exists, even if it is damaged now:
         // its rename was the commit point of the checkpoint that names it.
@@ -182,6 +195,7 @@ impl ShardDb {
             head,
             wal,
             blocks,
+            page_cache,
             stats,
         })
     }
@@ -264,7 +278,7 @@ impl ShardDb {
         self.head = rest;
         self.stats.series = self.head.series_count() as u64;
         tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
-        match Block::open(&block_dir) {
+        match Block::open_in(&block_dir, &self.page_cache) {
             Ok(block) => {
                 self.blocks.push(block);
                 self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
@@ -361,7 +375,7 @@ impl ShardDb {
             block::delete_block(&self.dir, &old_ulid)?;
             let new_name = match written {
                 Some((dir, _)) => {
-                    self.blocks.push(Block::open(&dir)?);
+                    self.blocks.push(Block::open_in(&dir, &self.page_cache)?);
                     Some(new_ulid)
                 }
                 None => None,
@@ -529,7 +543,13 @@ impl ShardDb {
     }
 
     pub fn stats(&self) -> ShardStats {
+        let cache = self.page_cache.stats();
         ShardStats {
+            page_cache_hits_total: cache.hits_total,
+            page_cache_misses_total: cache.misses_total,
+            page_cache_evictions_total: cache.evictions_total,
+            page_cache_bytes: cache.bytes_in_use,
+            block_direct_io_fallbacks_total: cache.direct_io_fallbacks_total,
             wal_bytes_written_total: self.wal.stats.bytes_written_total,
             wal_fsyncs_total: self.wal.stats.fsyncs_total,
             blocks: self.blocks.len() as u64,

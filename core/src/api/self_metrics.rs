@@ -114,13 +114,18 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> u64); 6] = [
+            let per_shard: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> u64); 11] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
                 ("metricstor_wal_fsyncs_total", "counter", "WAL fdatasync calls (group commits).", |s| s.wal_fsyncs_total),
+                ("metricstor_page_cache_hits_total", "counter", "Block page reads served from the shard's page cache.", |s| s.page_cache_hits_total),
+                ("metricstor_page_cache_misses_total", "counter", "Block page reads that went to disk (O_DIRECT).", |s| s.page_cache_misses_total),
+                ("metricstor_page_cache_evictions_total", "counter", "Pages evicted from the shard's page cache to make room.", |s| s.page_cache_evictions_total),
+                ("metricstor_page_cache_bytes", "gauge", "Bytes of pages held by the shard's page cache (at most storage.page_cache_mb).", |s| s.page_cache_bytes),
+                ("metricstor_block_direct_io_fallbacks_total", "counter", "Block files read through the OS page cache because their file system refused O_DIRECT.", |s| s.block_direct_io_fallbacks_total),
             ];
             for (name, kind, help, get) in per_shard {
                 family(&mut out, name, kind, help);

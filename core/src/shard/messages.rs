@@ -24,6 +24,11 @@ pub struct ShardStatsSnapshot {
     pub duplicates_overwritten_total: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
+    pub page_cache_hits_total: u64,
+    pub page_cache_misses_total: u64,
+    pub page_cache_evictions_total: u64,
+    pub page_cache_bytes: u64,
+    pub block_direct_io_fallbacks_total: u64,
 }
 
 /// One shard's cardinality: series per metric name and per label pair, and label values.

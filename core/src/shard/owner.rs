@@ -228,6 +228,11 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
                 duplicates_overwritten_total: s.duplicates_overwritten_total,
                 wal_bytes_written_total: s.wal_bytes_written_total,
                 wal_fsyncs_total: s.wal_fsyncs_total,
+                page_cache_hits_total: s.page_cache_hits_total,
+                page_cache_misses_total: s.page_cache_misses_total,
+                page_cache_evictions_total: s.page_cache_evictions_total,
+                page_cache_bytes: s.page_cache_bytes,
+                block_direct_io_fallbacks_total: s.block_direct_io_fallbacks_total,
             });
         }
     }

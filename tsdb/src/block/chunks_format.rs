@@ -1,13 +1,13 @@
 //! Block chunk segments `chunks/000001…` in Prometheus' layout: an 8-byte header (magic
 //! 0x85BD40DD, version 1, 3 bytes padding), then chunks as `uvarint len | encoding byte |
-//! data | CRC32C(encoding, data)` big-endian. Segments stay ≤ 512 MiB. The reader does
-//! positioned reads of exactly one chunk at a time, so memory stays bounded.
+//! data | CRC32C(encoding, data)` big-endian. Segments stay ≤ 512 MiB. The reader reads
+//! exactly one chunk at a time through the shard's page cache (O_DIRECT pages).
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::rc::Rc;
 
 use super::encoding::{crc32c, Decoder, Encoder};
+use super::page_cache::{CachedFile, PageCache};
 use crate::error::Error;
 
 pub const MAGIC_CHUNKS: u32 = 0x85BD_40DD;
@@ -64,29 +64,44 @@ impl ChunkSegmentsWriter {
     }
 }
 
-/// Reads single chunks from a block's segment files.
+/// Reads single chunks from a block's segment files through the shard's page cache.
+/// Dropping it drops the block's cached pages.
 pub struct ChunkReader {
-    files: Vec<(PathBuf, File, u64)>,
+    cache: Rc<PageCache>,
+    block: u64,
+    files: Vec<CachedFile>,
+}
+
+impl Drop for ChunkReader {
+    fn drop(&mut self) {
+        self.cache.invalidate_block(self.block);
+    }
 }
 
 impl ChunkReader {
-    /// Opens every segment in `chunks_dir` (`000001`, `000002`, … with no gaps) and checks headers.
-    pub fn open(chunks_dir: &Path) -> Result<ChunkReader, Error> {
-        let mut files = Vec::new();
+    /// Opens every segment in `chunks_dir` (`000001`, `000002`, … with no gaps) and checks
+    /// headers; `block` is the block's cache identity (`PageCache::register_block`).
+    pub fn open(chunks_dir: &Path, cache: &Rc<PageCache>, block: u64) -> Result<ChunkReader, Error> {
+        let mut reader = ChunkReader {
+            cache: Rc::clone(cache),
+            block,
+            files: Vec::new(),
+        };
         loop {
-            let path = chunks_dir.join(segment_file_name(files.len()));
-            let file = match File::open(&path) {
+            let index = reader.files.len();
+            let path = chunks_dir.join(segment_file_name(index));
+            let index = u32::try_from(index)
+                .map_err(|_| Error::corrupt(chunks_dir, "too many chunk segments"))?;
+            let file = match cache.open_file(&path, block, index) {
                 Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) => return Err(Error::io("open", &path, e)),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
             };
-            let size = file
-                .metadata()
-                .map_err(|e| Error::io("stat", &path, e))?
-                .len();
             let mut header = [0u8; SEGMENT_HEADER_BYTES];
-            file.read_exact_at(&mut header, 0)
-                .map_err(|_| Error::corrupt(&path, "chunk segment shorter than its header"))?;
+            if file.size_bytes() < SEGMENT_HEADER_BYTES as u64 {
+                return Err(Error::corrupt(&path, "chunk segment shorter than its header"));
+            }
+            cache.read(&file, 0, &mut header)?;
             let mut d = Decoder::new(&header);
             if d.be32() != Some(MAGIC_CHUNKS) {
                 return Err(Error::corrupt(&path, "bad chunk segment magic"));
@@ -94,21 +109,22 @@ impl ChunkReader {
             if d.u8() != Some(CHUNKS_VERSION_1) {
                 return Err(Error::corrupt(&path, "unsupported chunk segment version"));
             }
-            files.push((path, file, size));
+            reader.files.push(file);
         }
-        Ok(ChunkReader { files })
+        Ok(reader)
     }
 
     /// The XOR chunk bytes at `chunk_ref`, checksum verified.
     pub fn read_xor(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
         let index = (chunk_ref >> 32) as usize;
         let offset = chunk_ref & 0xffff_ffff;
-        let Some((path, file, size)) = self.files.get(index) else {
+        let Some(file) = self.files.get(index) else {
             return Err(Error::corrupt(
-                self.files.first().map(|f| f.0.clone()).unwrap_or_default(),
+                self.files.first().map(|f| f.path().to_path_buf()).unwrap_or_default(),
                 format!("chunk reference {chunk_ref:#x} names a missing segment"),
             ));
         };
+        let (path, size) = (file.path(), &file.size_bytes());
         if offset < SEGMENT_HEADER_BYTES as u64 || offset >= *size {
             return Err(Error::corrupt(
                 path,
@@ -116,10 +132,10 @@ impl ChunkReader {
             ));
         }
         let head_len = (LEN_FIELD_BYTES_MAX as u64).min(size - offset) as usize;
-        let mut head = vec![0u8; head_len];
-        file.read_exact_at(&mut head, offset)
-            .map_err(|e| Error::io("read", path, e))?;
-        let mut d = Decoder::new(&head);
+        let mut head = [0u8; LEN_FIELD_BYTES_MAX];
+        let head = &mut head[..head_len];
+        self.cache.read(file, offset, head)?;
+        let mut d = Decoder::new(head);
         let data_len = d
             .uvarint()
             .filter(|l| *l <= SEGMENT_BYTES_MAX as u64)
@@ -134,8 +150,7 @@ impl ChunkReader {
             ));
         }
         let mut buf = vec![0u8; total];
-        file.read_exact_at(&mut buf, start)
-            .map_err(|e| Error::io("read", path, e))?;
+        self.cache.read(file, start, &mut buf)?;
         let crc = u32::from_be_bytes([
             buf[total - 4],
             buf[total - 3],
@@ -181,14 +196,16 @@ mod tests {
         for (i, s) in w.segments.iter().enumerate() {
             std::fs::write(dir.path().join(segment_file_name(i)), s).expect("write");
         }
-        let r = ChunkReader::open(dir.path()).expect("open");
+        let cache = PageCache::new(1 << 20);
+        let r = ChunkReader::open(dir.path(), &cache, cache.register_block()).expect("open");
         assert_eq!(r.read_xor(b).expect("b"), vec![2; 20]);
         assert_eq!(r.read_xor(c).expect("c"), vec![3; 20]);
         assert!(r.read_xor(2 << 32 | 8).is_err());
         let mut damaged = w.segments[0].clone();
         damaged[8 + 26 + 5] ^= 1;
         std::fs::write(dir.path().join(segment_file_name(0)), damaged).expect("write");
-        let r = ChunkReader::open(dir.path()).expect("open");
+        drop(r);
+        let r = ChunkReader::open(dir.path(), &cache, cache.register_block()).expect("open");
         let err = r
             .read_xor(b)
             .expect_err("checksum must catch the flip")

@@ -1,21 +1,26 @@
 //! Immutable blocks in the Prometheus TSDB block format (`tsdb/docs/block.md`):
 //! `<ULID>/{meta.json, index, chunks/000001…, tombstones}`, readable by `promtool tsdb`.
-//! Written atomically (build in `<ULID>.tmp`, fsync, rename); read with the whole index in
-//! memory and bounded per-chunk reads. Both sides use `std::fs`, not glommio DMA (see writer).
+//! Written atomically (build in `<ULID>.tmp`, fsync, rename) with `std::fs`; read with
+//! O_DIRECT: the whole index in memory, chunks one at a time through the shard's bounded
+//! page cache (`page_cache`), never through the OS page cache.
 
 mod chunks_format;
+mod direct_io;
 mod encoding;
 pub mod index_format;
 mod meta;
+pub mod page_cache;
 mod reader;
 pub mod tombstones;
 mod ulid;
 mod writer;
 
 use std::path::Path;
+use std::rc::Rc;
 
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
+pub use page_cache::{PageCache, PageCacheStats, PAGE_BYTES, PAGE_CACHE_BYTES_DEFAULT};
 pub use reader::Block;
 pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
 pub use tombstones::Tombstones;
@@ -28,8 +33,14 @@ use crate::error::Error;
 /// Other entries (`metricstor-wal/`, files promtool may leave) are ignored. A block that fails to open
 /// (damaged files) is reported with its error and left on disk, unserved; the rest open.
 /// A block named as a parent by another block (a rewrite that finished before a crash
-/// could delete the original) is deleted.
+/// could delete the original) is deleted. The blocks get a page cache of their own; a
+/// shard uses `open_blocks_in` with its cache.
 pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
+    open_blocks_in(dir, &PageCache::new(PAGE_CACHE_BYTES_DEFAULT))
+}
+
+/// `open_blocks` with every block reading through `cache`.
+pub fn open_blocks_in(dir: &Path, cache: &Rc<PageCache>) -> Result<Vec<Block>, Error> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))? {
         let entry = entry.map_err(|e| Error::io("list", dir, e))?;
@@ -50,7 +61,7 @@ pub fn open_blocks(dir: &Path) -> Result<Vec<Block>, Error> {
     names.sort();
     let mut blocks = Vec::with_capacity(names.len());
     for name in names {
-        match Block::open(&dir.join(&name)) {
+        match Block::open_in(&dir.join(&name), cache) {
             Ok(block) => blocks.push(block),
             Err(error) => {
                 tracing::error!(block = %name, %error, "block cannot be opened; it is not served");

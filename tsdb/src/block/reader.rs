@@ -1,14 +1,17 @@
-//! An opened, immutable block: meta, the whole `index` file in memory (decoded lazily per
-//! series), chunk segments read one chunk at a time, and the tombstones (deleted intervals,
+//! An opened, immutable block: meta, the whole `index` file in memory (read with O_DIRECT,
+//! decoded lazily per series), chunk segments read one chunk at a time through the shard's
+//! page cache, and the tombstones (deleted intervals,
 //! filtered out of every read). Answers select/series/label queries with the same matcher
 //! semantics as the head.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::chunks_format::ChunkReader;
 use super::index_format::{IndexReader, IndexSeries};
 use super::meta::BlockMeta;
+use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
 use crate::chunk::XorIterator;
@@ -25,12 +28,20 @@ pub struct Block {
 }
 
 impl Block {
+    /// Opens a block with a page cache of its own (tools and tests; a shard opens its
+    /// blocks with `open_in` so that they share one bounded cache).
     pub fn open(dir: &Path) -> Result<Block, Error> {
+        Block::open_in(dir, &PageCache::new(PAGE_CACHE_BYTES_DEFAULT))
+    }
+
+    /// Opens a block whose chunk reads go through `cache`; its pages leave the cache when
+    /// the block is dropped.
+    pub fn open_in(dir: &Path, cache: &Rc<PageCache>) -> Result<Block, Error> {
         let meta = BlockMeta::read(dir)?;
         let index_path = dir.join(INDEX_FILENAME);
-        let bytes = std::fs::read(&index_path).map_err(|e| Error::io("read", &index_path, e))?;
+        let bytes = cache.read_whole_file(&index_path)?;
         let index = IndexReader::new(bytes).map_err(|m| Error::corrupt(&index_path, m))?;
-        let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME))?;
+        let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME), cache, cache.register_block())?;
         let tombstones = Tombstones::read(dir)?;
         Ok(Block {
             dir: dir.to_path_buf(),

@@ -23,6 +23,22 @@ pub const DELETED_SUFFIX: &str = ".deleted";
 
 pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
+    #[cfg(feature = "fault-injection")]
+    {
+        use crate::fault::{self, Fault};
+        match fault::take(|f| matches!(f, Fault::BlockWrite | Fault::BlockFsync)) {
+            Some(Fault::BlockWrite) => {
+                f.write_all(&bytes[..bytes.len() / 2])
+                    .map_err(|e| Error::io("write", path, e))?;
+                return Err(Error::io("write", path, fault::os_error(libc::ENOSPC)));
+            }
+            Some(_) => {
+                f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+                return Err(Error::io("fsync", path, fault::os_error(libc::EIO)));
+            }
+            None => {}
+        }
+    }
     f.write_all(bytes)
         .map_err(|e| Error::io("write", path, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", path, e))

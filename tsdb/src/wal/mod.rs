@@ -1,7 +1,9 @@
 //! The write-ahead log of one shard: numbered segment files written with io_uring direct
 //! I/O (4 KiB-aligned pages, the partial last page rewritten on the next commit), framed
 //! records `u32 length | u32 crc32c | payload`, group commit with optional fdatasync,
-//! and replay that cuts a torn or corrupt tail at the last good record.
+//! and replay that cuts a torn or corrupt tail at the last good record. A failed write or
+//! fdatasync leaves nothing untrusted before later records: the next write rewrites from
+//! the last durable page out of memory, zero-filling whatever the failed one may have left.
 
 pub mod checkpoint;
 pub mod record;
@@ -46,6 +48,12 @@ pub struct Wal {
     offset: u64,
     /// Bytes from the start of the last partial page up to `offset`.
     tail: Vec<u8>,
+    /// After a failed write or fdatasync: the end of what it may have left in the current
+    /// segment past `offset` (torn records, or pages whose durability is unknown: after a
+    /// failed fsync the old pages are never trusted, they are rewritten). The next write
+    /// covers `[page of offset, dirty_end)` with records and zeros, so no torn record can
+    /// sit before later acknowledged ones; a rotation zeroes it first. `0`: clean.
+    dirty_end: u64,
     pub stats: WalStats,
 }
 
@@ -131,6 +139,7 @@ impl Wal {
             segment,
             offset,
             tail,
+            dirty_end: 0,
             stats: WalStats::default(),
         })
     }
@@ -166,33 +175,7 @@ impl Wal {
             0,
             "writes start on a page boundary"
         );
-        let logical = self.tail.len() + frames.len();
-        let padded = logical.div_ceil(PAGE_BYTES) * PAGE_BYTES;
-        let mut buffer = self.file.alloc_dma_buffer(padded);
-        let bytes = buffer.as_bytes_mut();
-        bytes[..self.tail.len()].copy_from_slice(&self.tail);
-        bytes[self.tail.len()..logical].copy_from_slice(&frames);
-        bytes[logical..].fill(0);
-        let path = segment_path(&self.dir, self.segment);
-        let written = self
-            .file
-            .write_at(buffer, page_start)
-            .await
-            .map_err(|e| Error::glommio("write", &path, e))?;
-        if written != padded {
-            return Err(Error::ShortWrite {
-                path,
-                written,
-                wanted: padded,
-            });
-        }
-        if self.options.fsync_on_commit {
-            self.file
-                .fdatasync()
-                .await
-                .map_err(|e| Error::glommio("fdatasync", &path, e))?;
-            self.stats.fsyncs_total += 1;
-        }
+        self.write_pages(page_start, &frames).await?;
         self.offset += frames.len() as u64;
         self.stats.bytes_written_total += frames.len() as u64;
         let new_page_start = (self.offset / PAGE_BYTES as u64) * PAGE_BYTES as u64;
@@ -203,6 +186,72 @@ impl Wal {
         Ok(())
     }
 
+    /// Writes `tail + frames` at `page_start` (zero-padded to a page, and over the whole
+    /// dirty region a failed write left), then fdatasyncs when configured. On failure the
+    /// region written is marked dirty; on success nothing past the new end is dirty.
+    async fn write_pages(&mut self, page_start: u64, frames: &[u8]) -> Result<(), Error> {
+        let logical = self.tail.len() + frames.len();
+        let dirty = self.dirty_end.saturating_sub(page_start) as usize;
+        let padded = logical.max(dirty).div_ceil(PAGE_BYTES) * PAGE_BYTES;
+        let mut buffer = self.file.alloc_dma_buffer(padded);
+        let bytes = buffer.as_bytes_mut();
+        bytes[..self.tail.len()].copy_from_slice(&self.tail);
+        bytes[self.tail.len()..logical].copy_from_slice(frames);
+        bytes[logical..].fill(0);
+        let path = segment_path(&self.dir, self.segment);
+        // Whatever happens from here, the region may hold bytes of this attempt.
+        self.dirty_end = self.dirty_end.max(page_start + padded as u64);
+        #[cfg(feature = "fault-injection")]
+        let injected = {
+            use crate::fault::{self, Fault};
+            match fault::take(|f| matches!(f, Fault::WalShortWrite { .. } | Fault::WalNoSpace | Fault::WalIoError)) {
+                Some(Fault::WalShortWrite { after_bytes }) => {
+                    let torn_at = (self.tail.len() + after_bytes).min(logical);
+                    bytes[torn_at..].fill(0);
+                    Some(Err(Error::ShortWrite { path: path.clone(), written: torn_at, wanted: padded }))
+                }
+                Some(Fault::WalNoSpace) => {
+                    return Err(Error::io("write", &path, fault::os_error(libc::ENOSPC)));
+                }
+                Some(_) => Some(Err(Error::io("write", &path, fault::os_error(libc::EIO)))),
+                None => None,
+            }
+        };
+        let written = self
+            .file
+            .write_at(buffer, page_start)
+            .await
+            .map_err(|e| Error::glommio("write", &path, e))?;
+        #[cfg(feature = "fault-injection")]
+        if let Some(error) = injected {
+            return error;
+        }
+        if written != padded {
+            return Err(Error::ShortWrite {
+                path,
+                written,
+                wanted: padded,
+            });
+        }
+        if self.options.fsync_on_commit {
+            self.fdatasync(&path).await?;
+            self.stats.fsyncs_total += 1;
+        }
+        self.dirty_end = 0;
+        Ok(())
+    }
+
+    async fn fdatasync(&self, path: &Path) -> Result<(), Error> {
+        #[cfg(feature = "fault-injection")]
+        if crate::fault::take(|f| *f == crate::fault::Fault::WalFsync).is_some() {
+            return Err(Error::io("fdatasync", path, crate::fault::os_error(libc::EIO)));
+        }
+        self.file
+            .fdatasync()
+            .await
+            .map_err(|e| Error::glommio("fdatasync", path, e))
+    }
+
     /// Finishes the current segment (synced) and starts the next one; returns the index of
     /// the finished segment. Every record appended so far lies in segments up to it.
     pub async fn cut_segment(&mut self) -> Result<u32, Error> {
@@ -211,30 +260,33 @@ impl Wal {
         Ok(finished)
     }
 
+    /// Syncs the current segment (first zeroing what a failed write may have left past
+    /// its end: replay would stop there and drop every later segment) and opens the next.
+    /// On failure nothing changes: appends continue in the current segment.
     async fn rotate(&mut self) -> Result<(), Error> {
         let path = segment_path(&self.dir, self.segment);
-        self.file
-            .fdatasync()
-            .await
-            .map_err(|e| Error::glommio("fdatasync", &path, e))?;
-        self.segment += 1;
-        let next = segment_path(&self.dir, self.segment);
+        if self.dirty_end > self.offset {
+            let page_start = self.offset - self.tail.len() as u64;
+            self.write_pages(page_start, &[]).await?;
+        }
+        self.fdatasync(&path).await?;
+        let next_segment = self.segment + 1;
+        let next = segment_path(&self.dir, next_segment);
         let file = open_rw(&next).await?;
         preallocate(&file, &next, self.options.segment_bytes).await;
         let old = std::mem::replace(&mut self.file, file);
         let _ = old.close().await;
+        self.segment = next_segment;
         self.offset = 0;
         self.tail.clear();
+        self.dirty_end = 0;
         Ok(())
     }
 
     /// Syncs and closes.
     pub async fn close(self) -> Result<(), Error> {
         let path = segment_path(&self.dir, self.segment);
-        self.file
-            .fdatasync()
-            .await
-            .map_err(|e| Error::glommio("fdatasync", &path, e))?;
+        self.fdatasync(&path).await?;
         self.file
             .close()
             .await

@@ -1,0 +1,132 @@
+//! Fault injection for tests (cargo feature `fault-injection`; without it this module and
+//! every injection point are compiled out). A test arms faults on its own thread; the WAL,
+//! the block writer and block reads consult them there, so tests running in parallel (each
+//! shard on its own executor thread) never see each other's faults.
+
+use std::cell::RefCell;
+use std::mem::{discriminant, Discriminant};
+
+/// A failure the storage code can be made to meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A WAL segment write stores only the first `after_bytes` bytes of its new records
+    /// (the rest of its pages read back as zeros: a torn record) and reports a short write.
+    WalShortWrite { after_bytes: usize },
+    /// A WAL segment write fails with ENOSPC before anything is written.
+    WalNoSpace,
+    /// A WAL segment write reaches the device but reports EIO (did it land? unknown).
+    WalIoError,
+    /// A WAL fdatasync fails with EIO (after its write went out).
+    WalFsync,
+    /// A block file write fails with ENOSPC after writing half of the file.
+    BlockWrite,
+    /// A block file fsync fails with EIO (after the whole file was written).
+    BlockFsync,
+    /// Opening a block file with O_DIRECT fails with EINVAL, as on file systems without it.
+    DirectIoRefused,
+}
+
+struct Armed {
+    fault: Fault,
+    /// Fires this many more times; `None`: until disarmed.
+    remaining: Option<u32>,
+}
+
+#[derive(Default)]
+struct State {
+    armed: Vec<Armed>,
+    fired: Vec<(Discriminant<Fault>, u64)>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// Arms `fault` on this thread until `disarm`/`disarm_all`.
+pub fn arm(fault: Fault) {
+    STATE.with(|s| s.borrow_mut().armed.push(Armed { fault, remaining: None }));
+}
+
+/// Arms `fault` on this thread for its next `times` occurrences.
+pub fn arm_times(fault: Fault, times: u32) {
+    STATE.with(|s| {
+        s.borrow_mut().armed.push(Armed {
+            fault,
+            remaining: Some(times),
+        })
+    });
+}
+
+/// Disarms every fault of `fault`'s kind (its fields are ignored) on this thread.
+pub fn disarm(fault: Fault) {
+    STATE.with(|s| s.borrow_mut().armed.retain(|a| discriminant(&a.fault) != discriminant(&fault)));
+}
+
+/// Disarms everything on this thread and forgets the counts.
+pub fn disarm_all() {
+    STATE.with(|s| *s.borrow_mut() = State::default());
+}
+
+/// How many times faults of `fault`'s kind fired on this thread (so a test can prove its
+/// fault was really met, not silently skipped).
+pub fn fired(fault: Fault) -> u64 {
+    STATE.with(|s| {
+        s.borrow()
+            .fired
+            .iter()
+            .find(|(d, _)| *d == discriminant(&fault))
+            .map_or(0, |(_, n)| *n)
+    })
+}
+
+/// The first armed fault accepted by `wanted`, consumed once and counted; for injection points.
+pub(crate) fn take(wanted: impl Fn(&Fault) -> bool) -> Option<Fault> {
+    STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let at = state.armed.iter().position(|a| wanted(&a.fault))?;
+        let fault = state.armed[at].fault;
+        match &mut state.armed[at].remaining {
+            Some(1) => {
+                state.armed.remove(at);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        let kind = discriminant(&fault);
+        match state.fired.iter_mut().find(|(d, _)| *d == kind) {
+            Some((_, n)) => *n += 1,
+            None => state.fired.push((kind, 1)),
+        }
+        Some(fault)
+    })
+}
+
+/// An `std::io::Error` with errno `code`, as the failing system call would return.
+pub(crate) fn os_error(code: i32) -> std::io::Error {
+    std::io::Error::from_raw_os_error(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_fire_as_armed_and_only_on_their_thread() {
+        disarm_all();
+        arm_times(Fault::WalFsync, 2);
+        arm(Fault::BlockWrite);
+        let other = std::thread::spawn(|| take(|f| *f == Fault::WalFsync)).join().expect("thread");
+        assert_eq!(other, None, "faults are per thread");
+        assert_eq!(take(|f| *f == Fault::WalFsync), Some(Fault::WalFsync));
+        assert_eq!(take(|f| *f == Fault::WalFsync), Some(Fault::WalFsync));
+        assert_eq!(take(|f| *f == Fault::WalFsync), None, "armed for two");
+        for _ in 0..3 {
+            assert_eq!(take(|f| *f == Fault::BlockWrite), Some(Fault::BlockWrite));
+        }
+        disarm(Fault::BlockWrite);
+        assert_eq!(take(|f| *f == Fault::BlockWrite), None);
+        assert_eq!((fired(Fault::WalFsync), fired(Fault::BlockWrite)), (2, 3));
+        disarm_all();
+        assert_eq!(fired(Fault::WalFsync), 0);
+    }
+}

@@ -1,0 +1,279 @@
+//! Fault injection (`tsdb::fault`, the crate's `fault-injection` feature, on in tests): WAL
+//! short writes, ENOSPC, EIO and failed fdatasync; failed block writes and fsyncs during a
+//! head cut. For each: the failed group's writers get an error, never an acknowledgment;
+//! every acknowledged sample is there after reopening (so no torn record ever sits before
+//! acknowledged ones); ingestion continues once the fault clears; a failed cut leaves head
+//! and WAL intact and is retried.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{on_executor, HOUR_MS};
+use tsdb::fault::{self, Fault};
+use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
+
+/// series → timestamp → value bits.
+type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
+
+fn wal_options() -> ShardOptions {
+    ShardOptions {
+        // Small segments: the groups after a fault cross into later segments.
+        wal_segment_bytes: 64 << 10,
+        fsync_on_commit: true,
+        ..ShardOptions::default()
+    }
+}
+
+/// Group `k`: `width` long-lived series plus one series new in this group, `per_series`
+/// samples each at distinct timestamps.
+fn group(k: i64, width: usize, per_series: i64) -> Vec<SeriesSamples> {
+    let mut out: Vec<SeriesSamples> = (0..width)
+        .map(|i| labels("steady", &i.to_string()))
+        .chain([labels("new", &k.to_string())])
+        .map(|labels| SeriesSamples {
+            labels,
+            samples: (0..per_series)
+                .map(|j| Sample {
+                    timestamp_ms: k * 1000 + j,
+                    value: (k * 31 + j) as f64,
+                })
+                .collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+fn labels(name: &str, i: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("i", i)])
+}
+
+fn add(model: &mut Model, batch: &[SeriesSamples]) {
+    for s in batch {
+        let m = model.entry(s.labels.clone()).or_default();
+        for x in &s.samples {
+            m.insert(x.timestamp_ms, x.value.to_bits());
+        }
+    }
+}
+
+fn held(db: &ShardDb) -> Model {
+    let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+    let mut model = Model::new();
+    add(&mut model, &db.select(&[all], i64::MIN, i64::MAX));
+    model
+}
+
+/// Every acknowledged sample is held with its value.
+fn assert_holds(db: &ShardDb, acked: &Model, when: &str) {
+    let held = held(db);
+    for (labels, samples) in acked {
+        let got = held.get(labels);
+        for (t, bits) in samples {
+            assert_eq!(got.and_then(|g| g.get(t)), Some(bits), "{when}: acknowledged sample {labels} @ {t} lost");
+        }
+    }
+}
+
+/// The error a sender would see must say what happened (core maps ENOSPC and short writes
+/// to 507, everything else to 500).
+fn assert_error_names(fault: Fault, error: &tsdb::Error) {
+    let text = error.to_string();
+    let wanted = match fault {
+        Fault::WalShortWrite { .. } => "short write",
+        Fault::WalNoSpace => "os error 28",
+        Fault::WalIoError => "os error 5",
+        Fault::WalFsync => "fdatasync",
+        _ => "",
+    };
+    assert!(text.contains(wanted), "{fault:?}: {text}");
+}
+
+const WAL_FAULTS: [Fault; 6] = [
+    Fault::WalShortWrite { after_bytes: 3 },
+    Fault::WalShortWrite { after_bytes: 700 },
+    Fault::WalNoSpace,
+    Fault::WalIoError,
+    Fault::WalFsync,
+    // A fault in the middle of a record's payload, after whole records of the group.
+    Fault::WalShortWrite { after_bytes: 5000 },
+];
+
+/// For each WAL fault, lasting one group and then three: the failed groups get errors; the
+/// groups after them are acknowledged and cross into later segments; a reopen holds exactly
+/// the acknowledged samples (nothing of the failed groups resurfaces, nothing acknowledged
+/// is missing: no torn record was left before them).
+#[test]
+fn wal_faults_fail_their_group_and_lose_nothing_acknowledged() {
+    for (case, fault) in WAL_FAULTS.into_iter().enumerate() {
+        for times in [1u32, 3] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().to_path_buf();
+            let acked = on_executor(move || async move {
+                fault::disarm_all();
+                let mut db = ShardDb::open(&path, wal_options()).await.expect("open");
+                let mut acked = Model::new();
+                for k in 0..10 {
+                    let g = group(k, 5, 3);
+                    db.append_group(&[&g]).await.expect("append before the fault");
+                    add(&mut acked, &g);
+                }
+                fault::arm_times(fault, times);
+                // Large failed groups: what they may leave reaches far past later small writes.
+                for k in 10..10 + i64::from(times) {
+                    let g = group(k, 40, 20);
+                    let error = db.append_group(&[&g]).await.expect_err("a failed group is never acknowledged");
+                    assert_error_names(fault, &error);
+                }
+                assert_eq!(fault::fired(fault), u64::from(times), "case {case}: the fault fired");
+                // The fault is gone. The first acknowledged group does not fit in what is left
+                // of the segment, so the WAL rotates right away: whatever the failed group left
+                // in the old segment must not stop replay before the new one.
+                let big = group(30, 60, 60);
+                db.append_group(&[&big]).await.unwrap_or_else(|e| panic!("case {case} ({fault:?}): append after the fault cleared: {e}"));
+                add(&mut acked, &big);
+                // Ingestion continues, through several more segment rotations.
+                for k in 40..400 {
+                    let g = group(k, 5, 3);
+                    db.append_group(&[&g]).await.unwrap_or_else(|e| panic!("case {case} ({fault:?}): append after the fault cleared: {e}"));
+                    add(&mut acked, &g);
+                }
+                assert_holds(&db, &acked, "before reopening");
+                db.close().await.expect("close");
+                acked
+            });
+            let path = dir.path().to_path_buf();
+            on_executor(move || async move {
+                let db = ShardDb::open(&path, wal_options()).await.expect("reopen");
+                assert_holds(&db, &acked, &format!("case {case} ({fault:?} x{times}) after reopening"));
+                assert_eq!(held(&db), acked, "case {case} ({fault:?}): only acknowledged samples");
+            });
+        }
+    }
+}
+
+/// A crash right after a failed group (no later write rewrote its region): the reopened
+/// shard holds everything acknowledged before it (the failed group may or may not be
+/// there) and takes writes again, which survive the next reopen.
+#[test]
+fn a_crash_right_after_a_wal_fault_loses_nothing_acknowledged() {
+    for fault in WAL_FAULTS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let acked = on_executor(move || async move {
+            fault::disarm_all();
+            let mut db = ShardDb::open(&path, wal_options()).await.expect("open");
+            let mut acked = Model::new();
+            for k in 0..10 {
+                let g = group(k, 5, 3);
+                db.append_group(&[&g]).await.expect("append");
+                add(&mut acked, &g);
+            }
+            fault::arm_times(fault, 1);
+            let g = group(10, 40, 20);
+            db.append_group(&[&g]).await.expect_err("failed group");
+            assert_eq!(fault::fired(fault), 1);
+            drop(db); // crash: no close, no later write
+            acked
+        });
+        let path = dir.path().to_path_buf();
+        let acked = on_executor(move || async move {
+            let mut db = ShardDb::open(&path, wal_options()).await.expect("reopen");
+            assert_holds(&db, &acked, &format!("{fault:?}: after the crash"));
+            let mut acked = acked;
+            let big = group(30, 60, 60);
+            db.append_group(&[&big]).await.expect("append after reopening");
+            add(&mut acked, &big);
+            for k in 40..200 {
+                let g = group(k, 5, 3);
+                db.append_group(&[&g]).await.expect("append after reopening");
+                add(&mut acked, &g);
+            }
+            db.close().await.expect("close");
+            acked
+        });
+        let path = dir.path().to_path_buf();
+        on_executor(move || async move {
+            let db = ShardDb::open(&path, wal_options()).await.expect("reopen");
+            assert_holds(&db, &acked, &format!("{fault:?}: second reopen"));
+        });
+    }
+}
+
+/// 4 h of data for 20 series: the range [0, 2h) is due for a cut.
+fn cut_data() -> Vec<SeriesSamples> {
+    (0..20)
+        .map(|i| SeriesSamples {
+            labels: labels("cut", &i.to_string()),
+            samples: (0..4 * 60)
+                .map(|m| Sample {
+                    timestamp_ms: m * 60_000,
+                    value: (i * 1000 + m) as f64,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn block_dirs(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() >= 26 && n.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A block write or fsync that fails during a cut (and a WAL fdatasync failing as the cut
+/// rotates the WAL): `maintain` reports the error, the head still answers everything, no
+/// block or `.tmp` directory is left, a reopen replays everything from the WAL, and the
+/// next `maintain` cuts the block; the data is held exactly once throughout.
+#[test]
+fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
+    for fault in [Fault::BlockWrite, Fault::BlockFsync, Fault::WalFsync] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let model = on_executor(move || async move {
+            fault::disarm_all();
+            let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+            let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+            let data = cut_data();
+            db.append_group(&[&data]).await.expect("append");
+            let mut model = Model::new();
+            add(&mut model, &data);
+            assert!(db.cut_due());
+            fault::arm_times(fault, 1);
+            let error = db.maintain(0).await.expect_err("the cut fails");
+            assert_eq!(fault::fired(fault), 1, "{fault:?} fired");
+            assert!(!error.to_string().is_empty());
+            assert_eq!(held(&db), model, "{fault:?}: the head still holds everything");
+            assert!(db.blocks().is_empty());
+            assert_eq!(block_dirs(&path), Vec::<String>::new(), "{fault:?}: no block or .tmp left");
+            // Ingestion goes on meanwhile.
+            let more = vec![SeriesSamples {
+                labels: labels("cut", "0"),
+                samples: vec![Sample { timestamp_ms: 4 * HOUR_MS, value: 1.5 }],
+            }];
+            db.append_group(&[&more]).await.expect("append after the failed cut");
+            add(&mut model, &more);
+            drop(db); // crash before the retry: the WAL alone must hold everything
+            let mut db = ShardDb::open(&path, options.clone()).await.expect("reopen");
+            assert_eq!(held(&db), model, "{fault:?}: WAL replay after the failed cut");
+            let outcome = db.maintain(0).await.expect("the retried cut succeeds");
+            assert_eq!(outcome.blocks_cut.len(), 1);
+            assert_eq!(held(&db), model, "{fault:?}: after the cut, once each");
+            db.close().await.expect("close");
+            model
+        });
+        let path = dir.path().to_path_buf();
+        on_executor(move || async move {
+            let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+            let db = ShardDb::open(&path, options).await.expect("reopen");
+            assert_eq!(db.blocks().len(), 1);
+            assert_eq!(held(&db), model, "{fault:?}: block + checkpoint after reopening");
+        });
+    }
+}
