@@ -37,10 +37,14 @@ pub fn enc(q: &str) -> String {
         .collect()
 }
 
+/// A range request as Grafana's Prometheus datasource sends it: about 250 points, step at
+/// least 15 s, start and end aligned down to a multiple of the step (so refreshes of a
+/// dashboard share one grid).
 fn range(q: &str, end_ms: i64, window_s: i64) -> String {
-    let end = end_ms / 1000;
     let step = (window_s / 250).max(15);
-    format!("/api/v1/query_range?query={}&start={}&end={end}&step={step}", enc(q), end - window_s)
+    let end = (end_ms / 1000).div_euclid(step) * step;
+    let start = (end_ms / 1000 - window_s).div_euclid(step) * step;
+    format!("/api/v1/query_range?query={}&start={start}&end={end}&step={step}", enc(q))
 }
 
 pub const KINDS: [Kind; 7] = [
