@@ -71,9 +71,28 @@ pub(super) struct GroupCache {
     by_signature: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
     keys: Vec<Labels>,
     entries: usize,
+    /// The label set and group last seen at each input position: a step's input usually
+    /// lists the same series in the same order as the previous step's, so most elements
+    /// find their group by one pointer comparison.
+    by_position: Vec<Option<(Labels, usize)>>,
 }
 
 impl GroupCache {
+    /// `group_of` for the element at `position` of this step's input.
+    fn group_at(&mut self, position: usize, labels: &Labels, a: &Aggregate) -> usize {
+        if let Some(Some((seen, g))) = self.by_position.get(position) {
+            if seen.ptr_eq(labels) {
+                return *g;
+            }
+        }
+        let g = self.group_of(labels, a);
+        if position >= self.by_position.len() {
+            self.by_position.resize(position + 1, None);
+        }
+        self.by_position[position] = Some((labels.clone(), g));
+        g
+    }
+
     fn group_of(&mut self, labels: &Labels, a: &Aggregate) -> usize {
         let h = labels.stable_hash();
         if let Some(known) = self.by_labels.get(&h) {
@@ -132,13 +151,27 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
             })
             .collect());
     }
+    if matches!(
+        a.op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Count
+            | AggregateOp::Group
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Stdvar
+            | AggregateOp::Stddev
+            | AggregateOp::Quantile
+    ) {
+        return aggregate_values(a, param, input, cache);
+    }
     // Groups in order of first appearance at this step; each element's group comes from the
     // query-wide cache (one lookup by the label set's cached hash after the first step).
     let mut local_of: Vec<usize> = vec![usize::MAX; cache.keys.len()];
     let mut order: Vec<usize> = Vec::new();
     let mut grouped: Vec<Vec<Elem>> = Vec::new();
-    for e in input {
-        let g = cache.group_of(&e.labels, a);
+    for (position, e) in input.into_iter().enumerate() {
+        let g = cache.group_at(position, &e.labels, a);
         if g >= local_of.len() {
             local_of.resize(g + 1, usize::MAX);
         }
@@ -215,6 +248,59 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
             }
             AggregateOp::LimitRatio => unreachable!("limit_ratio returns before grouping"),
         }
+    }
+    Ok(out)
+}
+
+/// The aggregations that need only each group's values (sum, avg, count, group, min, max,
+/// stdvar, stddev, quantile): values are gathered per group without moving the elements,
+/// then reduced by the same functions as the general path, so results are identical.
+fn aggregate_values(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+    let quantile = if a.op == AggregateOp::Quantile && !input.is_empty() { Some(scalar_param(&param, a.op)?) } else { None };
+    let mut local_of: Vec<usize> = vec![usize::MAX; cache.keys.len()];
+    let mut order: Vec<usize> = Vec::new();
+    let mut values: Vec<Vec<f64>> = Vec::new();
+    let mut drop: Vec<bool> = Vec::new();
+    for (position, e) in input.iter().enumerate() {
+        let g = cache.group_at(position, &e.labels, a);
+        if g >= local_of.len() {
+            local_of.resize(g + 1, usize::MAX);
+        }
+        if local_of[g] == usize::MAX {
+            local_of[g] = values.len();
+            order.push(g);
+            values.push(Vec::new());
+            drop.push(false);
+        }
+        let local = local_of[g];
+        values[local].push(e.value);
+        // The group's name (kept only by `by (__name__)`) goes if any member's would.
+        drop[local] |= e.drop_name;
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for ((g, values), drop) in order.into_iter().zip(values).zip(drop) {
+        let key = cache.keys[g].clone();
+        let value = match a.op {
+            AggregateOp::Sum => stats::sum(&values),
+            AggregateOp::Avg => stats::mean(&values),
+            AggregateOp::Count => values.len() as f64,
+            AggregateOp::Group => 1.0,
+            AggregateOp::Min | AggregateOp::Max => {
+                let mut best = values[0];
+                for &v in &values[1..] {
+                    let better = if a.op == AggregateOp::Min { v < best } else { v > best };
+                    if better || best.is_nan() {
+                        best = v;
+                    }
+                }
+                best
+            }
+            AggregateOp::Stdvar => stats::variance(&values),
+            AggregateOp::Stddev => stats::variance(&values).sqrt(),
+            AggregateOp::Quantile => stats::quantile(quantile.unwrap_or(f64::NAN), &values),
+            other => return Err(Error::Execution(format!("{} is not a value aggregation", other.name()))),
+        };
+        out.push(Elem::new(key, value, drop));
     }
     Ok(out)
 }

@@ -265,10 +265,22 @@ impl Evaluator<'_> {
     }
 
     /// `(from, to)` of each series' samples in the left-open window `(end - range, end]`.
+    /// Both edges advance in one pass over the series (each series' samples are touched
+    /// once per step, which matters when they do not fit in the CPU caches).
     pub(super) fn windows(&self, vs: &VectorSelector, end: i64, range_ms: i64) -> Vec<(usize, usize)> {
         let series = self.selected(vs);
-        let from: Vec<usize> = self.with_cursors(vs, 1, |c| series.iter().zip(c.iter_mut()).map(|(s, c)| advance(&s.samples, c, end - range_ms)).collect());
-        self.with_cursors(vs, 2, |c| series.iter().zip(c.iter_mut()).zip(from).map(|((s, c), f)| (f, advance(&s.samples, c, end))).collect())
+        let key = vs as *const VectorSelector;
+        let mut map = self.cursors.borrow_mut();
+        let mut from = map.remove(&(key, 1)).unwrap_or_else(|| vec![0; series.len()]);
+        let mut to = map.remove(&(key, 2)).unwrap_or_else(|| vec![0; series.len()]);
+        let out = series
+            .iter()
+            .zip(from.iter_mut().zip(to.iter_mut()))
+            .map(|(s, (f, t))| (advance(&s.samples, f, end - range_ms), advance(&s.samples, t, end)))
+            .collect();
+        map.insert((key, 1), from);
+        map.insert((key, 2), to);
+        out
     }
 
     /// The sample an instant selector sees at `t`: the last one in (ref - lookback, ref].
