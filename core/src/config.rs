@@ -75,7 +75,14 @@ pub struct StorageConfig {
     pub block_duration_hours: u64,
     /// Reject NaN/±Inf sample values (opt-in; real exporters emit NaN).
     pub reject_non_finite: bool,
+    /// Samples one shard's head may hold; past it the oldest block range is cut early (the
+    /// overlapping blocks that range gets later are merged by compaction). 0 = no limit;
+    /// otherwise at least `MAX_HEAD_SAMPLES_MIN`. Default `tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT`.
+    pub max_head_samples: u64,
 }
+
+/// Smallest non-zero `storage.max_head_samples`: below it nearly every append would cut a block.
+pub const MAX_HEAD_SAMPLES_MIN: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -178,6 +185,7 @@ impl Default for StorageConfig {
             wal_fsync: true,
             block_duration_hours: 2,
             reject_non_finite: false,
+            max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
         }
     }
 }
@@ -260,6 +268,9 @@ impl Config {
         }
         positive("storage.retention_days", st.retention_days)?;
         positive("storage.block_duration_hours", st.block_duration_hours)?;
+        if st.max_head_samples != 0 && st.max_head_samples < MAX_HEAD_SAMPLES_MIN {
+            return value_error("storage.max_head_samples", &format!("must be 0 (no limit) or at least {MAX_HEAD_SAMPLES_MIN}"));
+        }
         let t = &self.tls;
         if t.cert_file.is_some() != t.key_file.is_some() {
             return value_error("tls.key_file", "tls.cert_file and tls.key_file must be set together");
@@ -341,6 +352,11 @@ mod tests {
         let mut c = Config::default();
         c.storage.wal_segment_size_mb = 0;
         assert!(c.validate().unwrap_err().to_string().contains("storage.wal_segment_size_mb"));
+        let mut c = Config::default();
+        c.storage.max_head_samples = 5;
+        assert!(c.validate().unwrap_err().to_string().contains("storage.max_head_samples"));
+        c.storage.max_head_samples = 0;
+        assert!(c.validate().is_ok(), "0 turns the limit off");
     }
 
     #[test]

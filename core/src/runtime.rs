@@ -253,6 +253,7 @@ async fn run_executor(plan: ExecutorPlan) {
         fsync_on_commit: config.storage.wal_fsync,
         block_duration_ms: config.storage.block_duration_ms(),
         retention_ms: config.storage.retention_ms(),
+        max_head_samples: config.storage.max_head_samples,
     };
     for (shard, requests) in plan.owned {
         let dir = data_dir::shard_dir(&config.storage.data_dir, shard);

@@ -23,6 +23,9 @@ pub const RETENTION_MS_DEFAULT: i64 = 15 * 24 * 3600 * 1000;
 /// Blocks cut by one `maintain` call, so one call's pause stays bounded (the next call
 /// continues a backlog, e.g. after out-of-order samples for many old ranges).
 pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
+/// Default `max_head_samples` per shard: about 100 MiB of XOR chunks at ~2 bytes/sample,
+/// far above a 2 h range of a typical shard, so only an unusually dense head is cut early.
+pub const MAX_HEAD_SAMPLES_DEFAULT: u64 = 50_000_000;
 /// Metricstor's WAL directory inside a shard directory. Not `wal/`: Prometheus tools
 /// (`promtool tsdb dump`) read `wal/` as a Prometheus WAL, which ours is not.
 pub const WAL_DIRNAME: &str = "metricstor-wal";
@@ -40,6 +43,9 @@ pub struct ShardOptions {
     pub block_duration_ms: i64,
     /// Blocks whose whole range is older than this (relative to `maintain`'s clock) are deleted.
     pub retention_ms: i64,
+    /// When the head holds more samples than this, its oldest range is cut early (the
+    /// blocks that range later gets overlap and are merged by compaction). 0 = no limit.
+    pub max_head_samples: u64,
 }
 
 impl Default for ShardOptions {
@@ -49,6 +55,7 @@ impl Default for ShardOptions {
             fsync_on_commit: true,
             block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
             retention_ms: RETENTION_MS_DEFAULT,
+            max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
         }
     }
 }
@@ -86,6 +93,29 @@ pub struct ShardStats {
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,
+    /// Compactions committed (a new block swapped in for its parents).
+    pub compactions_total: u64,
+    /// Compactions that failed (an error writing or committing); retried later.
+    pub compactions_failed_total: u64,
+    /// Compactions whose result was thrown away because a parent changed meanwhile.
+    pub compactions_discarded_total: u64,
+    /// Wall time spent merging, summed over finished compactions.
+    pub compaction_seconds_total: f64,
+    /// Open blocks per compaction level: index `i` counts level `i + 1`; the last slot
+    /// counts every level from `BLOCK_LEVELS_COUNTED` up.
+    pub blocks_by_level: [u64; BLOCK_LEVELS_COUNTED],
+}
+
+/// Levels `ShardStats::blocks_by_level` tells apart.
+pub const BLOCK_LEVELS_COUNTED: usize = 8;
+
+/// What finishing one compaction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompactionOutcome {
+    /// The new block (none when no live data was left) replaced these parents.
+    Committed { ulid: Option<String>, parents: Vec<String> },
+    /// A parent changed (tombstones, retention, a rewrite) while merging: result thrown away.
+    Discarded,
 }
 
 pub struct ShardDb {
@@ -96,6 +126,10 @@ pub struct ShardDb {
     /// Open blocks sorted by ULID (creation order); later blocks win ties on read.
     blocks: Vec<Block>,
     stats: ShardStats,
+    /// Compaction ranges from the block duration and retention (`block::compaction_ranges`).
+    compaction_ranges: Vec<i64>,
+    /// The planned compaction whose result has not been finished yet (at most one).
+    compaction_in_flight: Option<block::CompactionJob>,
 }
 
 fn now_ms() -> i64 {
@@ -130,7 +164,15 @@ impl ShardDb {
         let wal_dir = migrate_wal_dir(dir)?;
         // A block counts as written when its directory exists, even if it is damaged now:
         // its rename was the commit point of the checkpoint that names it.
-        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir())?;
+        // A block compacted away since counts too: its data lives on in the block that lists it.
+        let merged_away: std::collections::HashSet<String> = blocks
+            .iter()
+            .flat_map(|b| {
+                let c = &b.meta.compaction;
+                c.sources.iter().cloned().chain(c.parents.iter().map(|p| p.ulid.clone()))
+            })
+            .collect();
+        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir() || merged_away.contains(ulid))?;
         let mut head = Head::default();
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();
@@ -178,22 +220,26 @@ impl ShardDb {
         };
         Ok(ShardDb {
             dir: dir.to_path_buf(),
+            compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
             options,
             head,
             wal,
             blocks,
             stats,
+            compaction_in_flight: None,
         })
     }
 
     /// The next range to cut, `[lo, hi)` aligned to the block duration: due once the head's
-    /// newest sample is half a block past the range (as Prometheus does), or always with `force`.
+    /// newest sample is half a block past the range (as Prometheus does), when the head holds
+    /// more than `max_head_samples`, or always with `force`.
     fn cut_range(&self, force: bool) -> Option<(i64, i64)> {
         let (min_t, max_t) = self.head.time_range()?;
         let duration = self.options.block_duration_ms;
         let lo = min_t - min_t.rem_euclid(duration);
         let hi = lo.saturating_add(duration);
-        (force || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
+        let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
+        (force || over_limit || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
     }
 
     /// True when `maintain` has a block to cut (cheap: two comparisons).
@@ -533,7 +579,165 @@ impl ShardDb {
             wal_bytes_written_total: self.wal.stats.bytes_written_total,
             wal_fsyncs_total: self.wal.stats.fsyncs_total,
             blocks: self.blocks.len() as u64,
+            blocks_by_level: self.blocks_by_level(),
             ..self.stats
+        }
+    }
+
+    fn blocks_by_level(&self) -> [u64; BLOCK_LEVELS_COUNTED] {
+        let mut by_level = [0; BLOCK_LEVELS_COUNTED];
+        for b in &self.blocks {
+            let slot = (b.meta.compaction.level.max(1) as usize - 1).min(BLOCK_LEVELS_COUNTED - 1);
+            by_level[slot] += 1;
+        }
+        by_level
+    }
+
+    /// Plans the next compaction (`block::compact_plan`) unless one is in flight; the job is
+    /// then in flight until `finish_compaction` takes its result. The job is `Send`: run it
+    /// on another thread while this shard keeps serving, since blocks never change in place.
+    pub fn plan_compaction(&mut self) -> Option<block::CompactionJob> {
+        if self.compaction_in_flight.is_some() {
+            return None;
+        }
+        let plan_blocks: Vec<block::PlanBlock> = self
+            .blocks
+            .iter()
+            .map(|b| block::PlanBlock {
+                ulid: b.meta.ulid.clone(),
+                min_time_ms: b.meta.min_time_ms,
+                max_time_ms: b.meta.max_time_ms,
+                num_series: b.meta.stats.num_series,
+                num_tombstone_series: b.tombstones().series_count() as u64,
+            })
+            .collect();
+        let mut parents = block::compact_plan::plan(&plan_blocks, &self.compaction_ranges);
+        if parents.is_empty() {
+            return None;
+        }
+        parents.sort();
+        // The new block takes the newest parent's time, so it sorts where its parents did
+        // among the other blocks and ties between overlapping blocks resolve as before.
+        let time_ms = parents
+            .iter()
+            .filter_map(|u| block::ulid_time_ms(u))
+            .max()
+            .unwrap_or_else(|| now_ms().max(0) as u64);
+        let job = block::CompactionJob { shard_dir: self.dir.clone(), ulid: block::new_ulid(time_ms), parents };
+        self.compaction_in_flight = Some(job.clone());
+        Some(job)
+    }
+
+    /// True while a planned compaction's result has not been finished.
+    pub fn compaction_in_flight(&self) -> bool {
+        self.compaction_in_flight.is_some()
+    }
+
+    /// Takes a compaction's result: commits it (rename `<ULID>.tmp` → `<ULID>`, swap the new
+    /// block in for its parents, delete the parents) when every parent is still open with
+    /// the tombstones the merge applied; otherwise throws it away (`Discarded`), so a delete
+    /// or retention that came meanwhile is never undone. An error is counted and returned;
+    /// the parents stay, and a later plan retries.
+    pub fn finish_compaction(
+        &mut self,
+        result: Result<block::CompactionOutput, Error>,
+    ) -> Result<CompactionOutcome, Error> {
+        let in_flight = self.compaction_in_flight.take();
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                let parent_gone = in_flight.as_ref().is_some_and(|job| !self.parents_unchanged(&job.parents, None));
+                if parent_gone {
+                    self.stats.compactions_discarded_total += 1;
+                    tracing::info!(shard_dir = %self.dir.display(), %error, "compaction failed after a parent went away; discarded");
+                    return Ok(CompactionOutcome::Discarded);
+                }
+                self.stats.compactions_failed_total += 1;
+                tracing::error!(shard_dir = %self.dir.display(), %error, "compaction failed; retried later");
+                return Err(error);
+            }
+        };
+        debug_assert!(in_flight.as_ref().is_none_or(|job| *job == output.job), "the result is the in-flight job's");
+        self.stats.compaction_seconds_total += output.seconds;
+        let job = &output.job;
+        let tmp = self.dir.join(format!("{}{}", job.ulid, block::TMP_SUFFIX));
+        if !self.parents_unchanged(&job.parents, Some(&output.tombstones_applied)) {
+            if output.meta.is_some() {
+                if let Err(e) = std::fs::remove_dir_all(&tmp) {
+                    tracing::warn!(path = %tmp.display(), error = %e, "could not remove a discarded compaction's directory");
+                }
+            }
+            self.stats.compactions_discarded_total += 1;
+            tracing::info!(shard_dir = %self.dir.display(), block = %job.ulid, parents = ?job.parents, "a parent changed during compaction; result discarded");
+            return Ok(CompactionOutcome::Discarded);
+        }
+        let new_block = match &output.meta {
+            None => None,
+            Some(_) => {
+                let committed = block::commit_tmp(&self.dir, &job.ulid).and_then(|dir| Block::open(&dir));
+                match committed {
+                    Ok(b) => Some(b),
+                    Err(error) if self.dir.join(&job.ulid).is_dir() => {
+                        // Renamed (so the parents go at the next open) but not servable now:
+                        // keep serving the parents until then.
+                        self.stats.compactions_failed_total += 1;
+                        tracing::error!(block = %job.ulid, %error, "a compacted block cannot be opened; its parents are served until restart");
+                        return Err(error);
+                    }
+                    Err(error) => {
+                        let _ = std::fs::remove_dir_all(&tmp);
+                        self.stats.compactions_failed_total += 1;
+                        tracing::error!(shard_dir = %self.dir.display(), block = %job.ulid, %error, "compaction commit failed; retried later");
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        let parents: std::collections::HashSet<&String> = job.parents.iter().collect();
+        let (gone, kept): (Vec<Block>, Vec<Block>) = std::mem::take(&mut self.blocks).into_iter().partition(|b| parents.contains(&b.meta.ulid));
+        self.blocks = kept;
+        let ulid = new_block.as_ref().map(|b| b.meta.ulid.clone());
+        if let Some(b) = new_block {
+            self.blocks.push(b);
+            self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
+        }
+        drop(gone);
+        for parent in &job.parents {
+            // A parent left behind is deleted at the next open (the new block names it).
+            if let Err(error) = block::delete_block(&self.dir, parent) {
+                tracing::warn!(block = %parent, %error, "could not delete a compacted block's parent; deleted at the next open");
+            }
+        }
+        self.stats.compactions_total += 1;
+        tracing::info!(
+            shard_dir = %self.dir.display(),
+            block = ?ulid,
+            parents = ?job.parents,
+            level = output.meta.as_ref().map_or(0, |m| m.compaction.level),
+            samples = output.meta.as_ref().map_or(0, |m| m.stats.num_samples),
+            chunk_bytes_in = output.chunk_bytes_in,
+            chunk_bytes_out = output.chunk_bytes_out,
+            seconds = output.seconds,
+            "blocks compacted"
+        );
+        Ok(CompactionOutcome::Committed { ulid, parents: job.parents.clone() })
+    }
+
+    /// True when every parent is still open (and, given `tombstones`, has exactly those).
+    fn parents_unchanged(&self, parents: &[String], tombstones: Option<&[block::Tombstones]>) -> bool {
+        parents.iter().enumerate().all(|(i, ulid)| {
+            self.blocks.iter().any(|b| {
+                b.meta.ulid == *ulid && tombstones.is_none_or(|t| t.get(i).is_some_and(|t| t == b.tombstones()))
+            })
+        })
+    }
+
+    /// Plans, runs and finishes one compaction on the calling thread (tests, tools); `None`
+    /// when nothing is due or one is in flight.
+    pub fn compact_once(&mut self) -> Result<Option<CompactionOutcome>, Error> {
+        match self.plan_compaction() {
+            Some(job) => self.finish_compaction(job.run()).map(Some),
+            None => Ok(None),
         }
     }
 

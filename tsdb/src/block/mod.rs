@@ -4,10 +4,13 @@
 //! memory and bounded per-chunk reads. Both sides use `std::fs`, not glommio DMA (see writer).
 
 mod chunks_format;
+pub mod compact;
+pub mod compact_plan;
 mod encoding;
 pub mod index_format;
 mod meta;
 mod reader;
+mod stream_writer;
 pub mod tombstones;
 mod ulid;
 mod writer;
@@ -16,7 +19,10 @@ use std::path::Path;
 
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
+pub use compact::{CompactionJob, CompactionOutput};
+pub use compact_plan::{compaction_ranges, PlanBlock};
 pub use reader::Block;
+pub use stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
 pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
 pub use tombstones::Tombstones;
 pub use writer::{sync_dir, write_block, write_block_as, DELETED_SUFFIX, TMP_SUFFIX};

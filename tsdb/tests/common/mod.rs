@@ -24,5 +24,6 @@ pub fn block_test_options() -> ShardOptions {
         fsync_on_commit: false,
         block_duration_ms: 2 * HOUR_MS,
         retention_ms: 1000 * 24 * HOUR_MS,
+        max_head_samples: 0,
     }
 }
