@@ -107,10 +107,28 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
                 ("metricstor_wal_fsyncs_total", "counter", "WAL fdatasync calls (group commits).", |s| s.wal_fsyncs_total),
             ];
+            let compaction: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> f64); 4] = [
+                ("metricstor_compactions_total", "counter", "Block compactions committed (parents replaced by the merged block).", |s| s.compactions_total as f64),
+                ("metricstor_compactions_failed_total", "counter", "Block compactions that failed (logged; retried later).", |s| s.compactions_failed_total as f64),
+                ("metricstor_compactions_discarded_total", "counter", "Block compactions thrown away because a parent changed meanwhile (delete, retention).", |s| s.compactions_discarded_total as f64),
+                ("metricstor_compaction_seconds_total", "counter", "Time spent merging blocks.", |s| s.compaction_seconds_total),
+            ];
             for (name, kind, help, get) in per_shard {
                 family(&mut out, name, kind, help);
                 for s in &shards {
                     let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                }
+            }
+            for (name, kind, help, get) in compaction {
+                family(&mut out, name, kind, help);
+                for s in &shards {
+                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                }
+            }
+            family(&mut out, "metricstor_blocks", "gauge", "Open blocks by compaction level (the highest level shown counts it and above).");
+            for s in &shards {
+                for (i, count) in s.blocks_by_level.iter().enumerate() {
+                    let _ = writeln!(out, "metricstor_blocks{{shard=\"{}\",level=\"{}\"}} {count}", s.shard, i + 1);
                 }
             }
         }
