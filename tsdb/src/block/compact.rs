@@ -205,3 +205,173 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
     let merged = merge_samples(sources);
     writer.add_samples(labels, &merged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{commit_tmp, new_ulid, write_block};
+    use crate::model::{MatchOp, Matcher};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// One input sample: series index, timestamp, value kind, raw bits, target block.
+    type Input = (usize, i64, u8, u64, usize);
+    /// A tombstone: block, series index, first and last deleted timestamp.
+    type Stone = (usize, usize, i64, i64);
+
+    fn value(kind: u8, bits: u64, t: i64) -> f64 {
+        match kind % 4 {
+            0 => f64::from_bits(bits),
+            1 => f64::from_bits(crate::STALE_NAN_BITS),
+            2 => f64::NAN,
+            _ => t as f64 * 0.5,
+        }
+    }
+
+    fn series_labels(i: usize) -> Labels {
+        Labels::from_pairs([("__name__", "m".to_string()), ("s", i.to_string())])
+    }
+
+    /// Writes the input as `blocks` blocks (each covering its own samples' span, so they may
+    /// overlap or not), applies the tombstones, compacts them all and checks the result
+    /// against a model: per timestamp the newest block's live sample, bits exact.
+    fn check_compaction(inputs: &[Input], blocks: usize, stones: &[Stone]) -> Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Per block, per series: timestamp → bits (a later input replaces an earlier one).
+        let mut per_block: Vec<BTreeMap<usize, BTreeMap<i64, u64>>> = vec![BTreeMap::new(); blocks];
+        for &(s, t, kind, bits, b) in inputs {
+            per_block[b % blocks].entry(s).or_default().insert(t, value(kind, bits, t).to_bits());
+        }
+        let mut ulids = Vec::new();
+        let mut model: BTreeMap<usize, BTreeMap<i64, u64>> = BTreeMap::new();
+        for (b, series) in per_block.iter().enumerate() {
+            let ts: Vec<i64> = series.values().flat_map(|m| m.keys().copied()).collect();
+            let (Some(&lo), Some(&hi)) = (ts.iter().min(), ts.iter().max()) else {
+                continue;
+            };
+            let ulid = new_ulid(1000 + b as u64);
+            let input: Vec<(Labels, Vec<Sample>)> = series
+                .iter()
+                .map(|(s, m)| (series_labels(*s), m.iter().map(|(t, v)| Sample { timestamp_ms: *t, value: f64::from_bits(*v) }).collect()))
+                .collect();
+            let (path, _) = write_block(dir.path(), &ulid, lo, hi + 1, input).expect("write");
+            let mut block = Block::open(&path).expect("open");
+            let mut deleted: Vec<(usize, i64, i64)> = Vec::new();
+            for &(sb, s, a, len) in stones {
+                if sb % blocks == b {
+                    let m = Matcher::new(MatchOp::Equal, "s", &s.to_string()).expect("matcher");
+                    block.delete(&[m], a, a + len).expect("delete");
+                    deleted.push((s, a, a + len));
+                }
+            }
+            for (s, m) in series {
+                for (t, v) in m {
+                    if !deleted.iter().any(|&(ds, a, z)| ds == *s && a <= *t && *t <= z) {
+                        model.entry(*s).or_default().insert(*t, *v);
+                    }
+                }
+            }
+            ulids.push(ulid);
+        }
+        if ulids.is_empty() {
+            return Ok(());
+        }
+        let new = new_ulid(5000);
+        let job = CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: new.clone(), parents: ulids.clone() };
+        let out = job.run().expect("compaction");
+        model.retain(|_, m| !m.is_empty());
+        let Some(meta) = out.meta else {
+            prop_assert!(model.is_empty(), "no block only when nothing is left");
+            let tmp = dir.path().join(format!("{new}{TMP_SUFFIX}"));
+            prop_assert!(!tmp.exists(), "nothing left behind");
+            return Ok(());
+        };
+        prop_assert_eq!(meta.compaction.level, 2);
+        prop_assert_eq!(&meta.compaction.parents.iter().map(|p| p.ulid.clone()).collect::<Vec<_>>(), &ulids);
+        let mut sources = ulids.clone();
+        sources.sort();
+        prop_assert_eq!(&meta.compaction.sources, &sources);
+        let path = commit_tmp(dir.path(), &meta.ulid).expect("commit");
+        let merged = Block::open(&path).expect("open merged");
+        prop_assert_eq!(&merged.meta, &meta, "meta.json is what the writer returned");
+        let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+        let got = merged.select(&[all], i64::MIN, i64::MAX).expect("select");
+        let got: BTreeMap<Labels, Vec<(i64, u64)>> =
+            got.into_iter().map(|s| (s.labels, s.samples.iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect())).collect();
+        let want: BTreeMap<Labels, Vec<(i64, u64)>> =
+            model.iter().map(|(s, m)| (series_labels(*s), m.iter().map(|(t, v)| (*t, *v)).collect())).collect();
+        prop_assert_eq!(&got, &want);
+        let samples: usize = want.values().map(Vec::len).sum();
+        prop_assert_eq!(meta.stats.num_samples, samples as u64);
+        prop_assert_eq!(meta.stats.num_series, want.len() as u64);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Random streams (in and out of order, duplicates, NaN, stale markers) split over
+        /// 1–4 possibly overlapping blocks with random tombstones compact to the expected merge.
+        #[test]
+        fn compaction_equals_the_newest_block_wins_merge(
+            inputs in proptest::collection::vec((0usize..4, 0i64..3_000, any::<u8>(), any::<u64>(), 0usize..4), 0..600),
+            blocks in 1usize..5,
+            stones in proptest::collection::vec((0usize..4, 0usize..4, 0i64..3_000, 0i64..500), 0..4),
+            by_time in any::<bool>(),
+        ) {
+            // Half the cases put samples in blocks by time slot (adjacent blocks, the chunk
+            // copy path), the others wherever the input says (overlapping blocks).
+            let inputs: Vec<Input> = if by_time {
+                inputs.into_iter().map(|(s, t, k, b, _)| (s, t, k, b, (t / 750) as usize)).collect()
+            } else {
+                inputs
+            };
+            check_compaction(&inputs, blocks, &stones)?;
+        }
+    }
+
+    #[test]
+    fn adjacent_blocks_copy_chunks_and_overlap_merges_newest_first() {
+        // Same series in two blocks, same timestamp 100: the newer block's value wins.
+        let inputs = vec![(0, 100, 0, 1.0f64.to_bits(), 0), (0, 100, 0, 2.0f64.to_bits(), 1), (0, 50, 0, 3.0f64.to_bits(), 1)];
+        check_compaction(&inputs, 2, &[]).expect("overlap");
+        // Everything deleted: no block is written.
+        check_compaction(&[(1, 10, 3, 0, 0), (1, 20, 3, 0, 1)], 2, &[(0, 1, 0, 100), (1, 1, 0, 100)]).expect("all deleted");
+    }
+
+    #[test]
+    fn adjacent_blocks_without_tombstones_keep_their_chunks() {
+        // 130 samples per block: copied, 2 + 2 chunks; re-encoded, 260 would make 3.
+        let inputs: Vec<Input> = (0..260).map(|t| (0, t, 0, t as u64, (t / 130) as usize)).collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut parents = Vec::new();
+        for b in 0..2i64 {
+            let samples: Vec<Sample> = inputs.iter().filter(|i| i.4 == b as usize).map(|i| Sample { timestamp_ms: i.1, value: value(i.2, i.3, i.1) }).collect();
+            let ulid = new_ulid(10 + b as u64);
+            write_block(dir.path(), &ulid, b * 130, (b + 1) * 130, vec![(series_labels(0), samples)]).expect("write");
+            parents.push(ulid);
+        }
+        let out = CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: new_ulid(20), parents }.run().expect("compact");
+        let meta = out.meta.expect("a block");
+        assert_eq!((meta.stats.num_chunks, meta.stats.num_samples), (4, 260));
+        assert_eq!(out.chunk_bytes_in, out.chunk_bytes_out + 8, "same chunk bytes, one segment header less");
+        check_compaction(&inputs, 2, &[]).expect("reads back");
+    }
+
+    #[test]
+    fn lineage_takes_the_highest_level_and_unites_sources() {
+        let meta = |ulid: &str, level, sources: &[&str]| BlockMeta {
+            ulid: ulid.into(),
+            min_time_ms: 0,
+            max_time_ms: 10,
+            stats: Default::default(),
+            compaction: BlockCompaction { level, sources: sources.iter().map(|s| s.to_string()).collect(), parents: Vec::new() },
+            version: 1,
+        };
+        let l = merged_lineage(&[meta("b", 2, &["x", "y"]), meta("c", 1, &["c"])]);
+        assert_eq!(l.level, 3);
+        assert_eq!(l.sources, vec!["c", "x", "y"]);
+        assert_eq!(l.parents.iter().map(|p| p.ulid.as_str()).collect::<Vec<_>>(), vec!["b", "c"]);
+        let json = String::from_utf8(meta("z", 1, &[]).to_json()).expect("utf8");
+        assert!(!json.contains("parents"), "no parents key for a cut block: {json}");
+    }
+}
