@@ -259,7 +259,7 @@ mod tests {
             let mut deleted: Vec<(usize, i64, i64)> = Vec::new();
             for &(sb, s, a, len) in stones {
                 if sb % blocks == b {
-                    let m = Matcher::new(MatchOp::Equal, "s", &s.to_string()).expect("matcher");
+                    let m = Matcher::new(MatchOp::Equal, "s", s.to_string()).expect("matcher");
                     block.delete(&[m], a, a + len).expect("delete");
                     deleted.push((s, a, a + len));
                 }
