@@ -46,6 +46,9 @@ impl ExecutorMetrics {
     }
 }
 
+/// A per-shard figure for `/metrics`: name, type, help, and how to read it from a snapshot.
+type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&crate::shard::ShardStatsSnapshot) -> T);
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -99,7 +102,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> u64); 6] = [
+            let per_shard: [ShardFigure<u64>; 6] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
@@ -107,7 +110,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
                 ("metricstor_wal_fsyncs_total", "counter", "WAL fdatasync calls (group commits).", |s| s.wal_fsyncs_total),
             ];
-            let compaction: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> f64); 4] = [
+            let compaction: [ShardFigure<f64>; 4] = [
                 ("metricstor_compactions_total", "counter", "Block compactions committed (parents replaced by the merged block).", |s| s.compactions_total as f64),
                 ("metricstor_compactions_failed_total", "counter", "Block compactions that failed (logged; retried later).", |s| s.compactions_failed_total as f64),
                 ("metricstor_compactions_discarded_total", "counter", "Block compactions thrown away because a parent changed meanwhile (delete, retention).", |s| s.compactions_discarded_total as f64),

@@ -47,6 +47,7 @@ fn start_compaction(shard: usize, db: &mut ShardDb, done: &async_channel::Sender
     let Some(job) = db.plan_compaction() else {
         return;
     };
+    tracing::info!(shard, block = %job.ulid, parents = ?job.parents, "compaction started");
     let shard_dir = job.shard_dir.clone();
     let tx = done.clone();
     let spawned = std::thread::Builder::new().name(format!("compact-{shard}")).spawn(move || {
