@@ -162,6 +162,17 @@ fn sigkill_during_compaction_and_retention_keeps_every_sample_once() {
         assert!(Instant::now() < deadline, "the 6 h block appears: {:?}", blocks_on_disk(&data));
         std::thread::sleep(Duration::from_millis(50));
     }
+    // /metrics counts the compactions and the blocks per level (summed over shards).
+    let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body");
+    let sum = |prefix: &str| -> f64 {
+        metrics.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    for family in ["metricstor_compactions_total", "metricstor_compactions_failed_total", "metricstor_compactions_discarded_total", "metricstor_compaction_seconds_total"] {
+        assert!(metrics.contains(&format!("# TYPE {family} counter")), "{family} in /metrics");
+    }
+    assert!(sum("metricstor_blocks{") >= 2.0 * 2.0, "{metrics}");
+    let level2: f64 = metrics.lines().filter(|l| l.starts_with("metricstor_blocks{") && l.contains("level=\"2\"")).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum();
+    assert_eq!(level2, 2.0, "one level-2 block per shard:\n{metrics}");
     assert!(server.stop(), "clean shutdown");
     let end = start + ROUNDS * BLOCK_MS;
     check_blocks_once(&data, start, end - BLOCK_MS, "after compaction");
