@@ -26,6 +26,9 @@ pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
 /// Default `max_head_samples` per shard: about 100 MiB of XOR chunks at ~2 bytes/sample,
 /// far above a 2 h range of a typical shard, so only an unusually dense head is cut early.
 pub const MAX_HEAD_SAMPLES_DEFAULT: u64 = 50_000_000;
+/// After a failed compaction, no new one is planned for this long, so a persistent failure
+/// (a damaged parent, a full disk) is retried now and then instead of after every append.
+pub const COMPACTION_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(300);
 /// Metricstor's WAL directory inside a shard directory. Not `wal/`: Prometheus tools
 /// (`promtool tsdb dump`) read `wal/` as a Prometheus WAL, which ours is not.
 pub const WAL_DIRNAME: &str = "metricstor-wal";
@@ -130,6 +133,8 @@ pub struct ShardDb {
     compaction_ranges: Vec<i64>,
     /// The planned compaction whose result has not been finished yet (at most one).
     compaction_in_flight: Option<block::CompactionJob>,
+    /// Set by a failed compaction: no plan before this instant.
+    compaction_retry_at: Option<std::time::Instant>,
 }
 
 fn now_ms() -> i64 {
@@ -227,6 +232,7 @@ impl ShardDb {
             blocks,
             stats,
             compaction_in_flight: None,
+            compaction_retry_at: None,
         })
     }
 
@@ -597,7 +603,7 @@ impl ShardDb {
     /// then in flight until `finish_compaction` takes its result. The job is `Send`: run it
     /// on another thread while this shard keeps serving, since blocks never change in place.
     pub fn plan_compaction(&mut self) -> Option<block::CompactionJob> {
-        if self.compaction_in_flight.is_some() {
+        if self.compaction_in_flight.is_some() || self.compaction_retry_at.is_some_and(|at| std::time::Instant::now() < at) {
             return None;
         }
         let plan_blocks: Vec<block::PlanBlock> = self
@@ -652,7 +658,7 @@ impl ShardDb {
                     tracing::info!(shard_dir = %self.dir.display(), %error, "compaction failed after a parent went away; discarded");
                     return Ok(CompactionOutcome::Discarded);
                 }
-                self.stats.compactions_failed_total += 1;
+                self.compaction_failed();
                 tracing::error!(shard_dir = %self.dir.display(), %error, "compaction failed; retried later");
                 return Err(error);
             }
@@ -680,13 +686,13 @@ impl ShardDb {
                     Err(error) if self.dir.join(&job.ulid).is_dir() => {
                         // Renamed (so the parents go at the next open) but not servable now:
                         // keep serving the parents until then.
-                        self.stats.compactions_failed_total += 1;
+                        self.compaction_failed();
                         tracing::error!(block = %job.ulid, %error, "a compacted block cannot be opened; its parents are served until restart");
                         return Err(error);
                     }
                     Err(error) => {
                         let _ = std::fs::remove_dir_all(&tmp);
-                        self.stats.compactions_failed_total += 1;
+                        self.compaction_failed();
                         tracing::error!(shard_dir = %self.dir.display(), block = %job.ulid, %error, "compaction commit failed; retried later");
                         return Err(error);
                     }
@@ -721,6 +727,11 @@ impl ShardDb {
             "blocks compacted"
         );
         Ok(CompactionOutcome::Committed { ulid, parents: job.parents.clone() })
+    }
+
+    fn compaction_failed(&mut self) {
+        self.stats.compactions_failed_total += 1;
+        self.compaction_retry_at = Some(std::time::Instant::now() + COMPACTION_RETRY_DELAY);
     }
 
     /// True when every parent is still open (and, given `tombstones`, has exactly those).

@@ -325,3 +325,27 @@ fn max_head_samples_cuts_early_and_compaction_merges_the_overlap() {
     assert_eq!(block_samples(&blocks_merged), 1100);
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_failed_compaction_is_counted_keeps_the_parents_and_waits_before_retrying() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    four_blocks(dir.path(), options());
+    let d = dir.path().to_path_buf();
+    let (result, stats, blocks, replanned) = with_db(dir.path(), async move |db| {
+        // Damage a chunk of the oldest block (its header stays valid, a checksum fails).
+        let oldest = db.blocks()[0].ulid.clone();
+        let segment = d.join(&oldest).join("chunks").join("000001");
+        let mut bytes = std::fs::read(&segment).expect("read segment");
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0xff;
+        std::fs::write(&segment, bytes).expect("write segment");
+        let result = db.compact_once();
+        (result.map(|_| ()).map_err(|e| e.to_string()), db.stats(), db.blocks(), db.plan_compaction().is_some())
+    });
+    let error = result.expect_err("a damaged parent fails the merge");
+    assert!(error.contains("chunks"), "{error}");
+    assert_eq!((stats.compactions_total, stats.compactions_failed_total), (0, 1));
+    assert_eq!(blocks.len(), 4, "the parents stay");
+    assert!(!replanned, "no new plan before the retry delay");
+    assert!(leftovers(dir.path()).is_empty(), "the failed merge's .tmp is removed: {:?}", leftovers(dir.path()));
+}

@@ -71,7 +71,7 @@ fn run_job(job: CompactionJob) -> CompactionResult {
 fn finish_compaction(shard: usize, db: &mut ShardDb, result: CompactionResult) {
     match db.finish_compaction(result) {
         Ok(outcome) => tracing::debug!(shard, ?outcome, "compaction finished"),
-        Err(error) => tracing::error!(shard, %error, "compaction failed; retried at the next maintenance"),
+        Err(error) => tracing::error!(shard, %error, "compaction failed; retried after a delay"),
     }
 }
 
