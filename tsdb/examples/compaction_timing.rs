@@ -1,5 +1,7 @@
 //! Times block compaction for synthetic blocks and prints bytes per sample before and after:
-//! `cargo run --release -p metricstor-tsdb --example compaction_timing -- DIR SERIES`.
+//! `cargo run --release -p metricstor-tsdb --example compaction_timing -- DIR SERIES [write|compact]`
+//! (`write` only writes the parents, `compact` only merges them: run them as two processes to
+//! see the merge's own peak memory).
 //! Three adjacent 2 h blocks (chunks copied undecoded), then three overlapping 2 h blocks
 //! (every series decoded, merged and re-encoded).
 
@@ -23,7 +25,7 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn run(root: &Path, series: usize, overlapping: bool) {
+fn run(root: &Path, series: usize, overlapping: bool, mode: &str) {
     let dir = root.join(if overlapping { "overlapping" } else { "adjacent" });
     std::fs::create_dir_all(&dir).expect("mkdir");
     let labels: Vec<Labels> = (0..series)
@@ -31,7 +33,23 @@ fn run(root: &Path, series: usize, overlapping: bool) {
         .collect();
     let mut parents = Vec::new();
     let mut samples_in = 0u64;
+    if mode == "compact" {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("ls")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| tsdb::block::is_ulid(n))
+            .collect();
+        names.sort();
+        for n in &names {
+            samples_in += tsdb::block::Block::open(&dir.join(n)).expect("open").meta.stats.num_samples;
+        }
+        parents = names;
+    }
     for b in 0..3i64 {
+        if mode == "compact" {
+            break;
+        }
         // Overlapping: the same 2 h range, interleaved timestamps (b, b+3, …).
         let (lo, hi, offset) = if overlapping { (0, 2 * HOUR_MS, b * 5_000) } else { (b * 2 * HOUR_MS, (b + 1) * 2 * HOUR_MS, 0) };
         let input: Vec<(Labels, Vec<Sample>)> = labels
@@ -49,6 +67,9 @@ fn run(root: &Path, series: usize, overlapping: bool) {
         let ulid = tsdb::block::new_ulid(1 + b as u64);
         write_block(&dir, &ulid, lo, hi, input).expect("write");
         parents.push(ulid);
+    }
+    if mode == "write" {
+        return;
     }
     let bytes_in = dir_bytes(&dir);
     let started = Instant::now();
@@ -77,7 +98,8 @@ fn main() {
         std::process::exit(2);
     };
     let series: usize = series.parse().unwrap_or(10_000);
+    let mode = args.next().unwrap_or_else(|| "both".to_string());
     let root = std::path::PathBuf::from(dir);
-    run(&root, series, false);
-    run(&root, series, true);
+    run(&root, series, false, &mode);
+    run(&root, series, true, &mode);
 }
