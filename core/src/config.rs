@@ -81,7 +81,14 @@ pub struct StorageConfig {
     /// Page cache for block reads, per shard, in MiB (blocks are read with O_DIRECT, so
     /// this is their only cache); 0 disables it.
     pub page_cache_mb: u64,
+    /// Samples one shard's head may hold; past it the oldest block range is cut early (the
+    /// overlapping blocks that range gets later are merged by compaction). 0 = no limit;
+    /// otherwise at least `MAX_HEAD_SAMPLES_MIN`. Default `tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT`.
+    pub max_head_samples: u64,
 }
+
+/// Smallest non-zero `storage.max_head_samples`: below it nearly every append would cut a block.
+pub const MAX_HEAD_SAMPLES_MIN: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -191,6 +198,7 @@ impl Default for StorageConfig {
             block_duration_hours: 2,
             reject_non_finite: false,
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
+            max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
         }
     }
 }
@@ -275,6 +283,9 @@ impl Config {
         positive("storage.block_duration_hours", st.block_duration_hours)?;
         if st.page_cache_mb > PAGE_CACHE_MB_MAX {
             return value_error("storage.page_cache_mb", "must be at most 65536 (per shard; 0 disables the cache)");
+        }
+        if st.max_head_samples != 0 && st.max_head_samples < MAX_HEAD_SAMPLES_MIN {
+            return value_error("storage.max_head_samples", &format!("must be 0 (no limit) or at least {MAX_HEAD_SAMPLES_MIN}"));
         }
         let t = &self.tls;
         if t.cert_file.is_some() != t.key_file.is_some() {
@@ -363,6 +374,11 @@ mod tests {
         let c = Config::from_yaml("storage:\n  page_cache_mb: 0\n").unwrap();
         assert_eq!(c.storage.page_cache_mb, 0, "0 (cache off) is accepted");
         c.validate().unwrap();
+        let mut c = Config::default();
+        c.storage.max_head_samples = 5;
+        assert!(c.validate().unwrap_err().to_string().contains("storage.max_head_samples"));
+        c.storage.max_head_samples = 0;
+        assert!(c.validate().is_ok(), "0 turns the limit off");
     }
 
     #[test]

@@ -263,6 +263,7 @@ async fn run_executor(plan: ExecutorPlan) {
         block_duration_ms: config.storage.block_duration_ms(),
         retention_ms: config.storage.retention_ms(),
         page_cache_bytes: config.storage.page_cache_mb << 20,
+        max_head_samples: config.storage.max_head_samples,
     };
     for (shard, requests) in plan.owned {
         let dir = data_dir::shard_dir(&config.storage.data_dir, shard);

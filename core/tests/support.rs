@@ -83,6 +83,18 @@ impl Server {
         format!("http://{}{}", self.http_addr, path)
     }
 
+    /// Waits (bounded by `limit`) for a log line containing `needle`; false at the deadline.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Sends a signal to the server's PID (only the process this test started).
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on the PID of our own child process.
@@ -113,6 +125,42 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Starts the binary with `config`, reads its log until a line contains `needle` (or
+/// `limit` passes) and SIGKILLs it there; true when the line was seen. For crash points
+/// that come before the listener is up (start-up maintenance) or at a logged event.
+pub fn kill_at_log(config: &Path, needle: &str, limit: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start metricstor");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[metricstor] {line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let seen = loop {
+        match log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains(needle) => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    // SAFETY: kill(2) on the PID of our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    seen
 }
 
 impl Drop for Server {

@@ -27,4 +27,4 @@ pub trait Querier {
 }
 
 pub use error::Error;
-pub use shard::{AppendOutcome, DeleteOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};
+pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};

@@ -17,6 +17,10 @@ use crate::wal::checkpoint::{self, CheckpointWriter};
 use crate::wal::{Record, Wal, WalOptions};
 use crate::Querier;
 
+mod compaction;
+
+pub use compaction::{CompactionOutcome, COMPACTION_RETRY_DELAY};
+
 /// Prometheus' default block range.
 pub const BLOCK_DURATION_MS_DEFAULT: i64 = 2 * 3600 * 1000;
 /// Prometheus' default retention.
@@ -24,6 +28,9 @@ pub const RETENTION_MS_DEFAULT: i64 = 15 * 24 * 3600 * 1000;
 /// Blocks cut by one `maintain` call, so one call's pause stays bounded (the next call
 /// continues a backlog, e.g. after out-of-order samples for many old ranges).
 pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
+/// Default `max_head_samples` per shard: about 100 MiB of XOR chunks at ~2 bytes/sample,
+/// far above a 2 h range of a typical shard, so only an unusually dense head is cut early.
+pub const MAX_HEAD_SAMPLES_DEFAULT: u64 = 50_000_000;
 /// Metricstor's WAL directory inside a shard directory. Not `wal/`: Prometheus tools
 /// (`promtool tsdb dump`) read `wal/` as a Prometheus WAL, which ours is not.
 pub const WAL_DIRNAME: &str = "metricstor-wal";
@@ -43,6 +50,9 @@ pub struct ShardOptions {
     pub retention_ms: i64,
     /// Capacity of the shard's block page cache (`block::PageCache`); 0 disables caching.
     pub page_cache_bytes: u64,
+    /// When the head holds more samples than this, its oldest range is cut early (the
+    /// blocks that range later gets overlap and are merged by compaction). 0 = no limit.
+    pub max_head_samples: u64,
 }
 
 impl Default for ShardOptions {
@@ -53,6 +63,7 @@ impl Default for ShardOptions {
             block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
             retention_ms: RETENTION_MS_DEFAULT,
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
+            max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
         }
     }
 }
@@ -96,7 +107,22 @@ pub struct ShardStats {
     pub page_cache_evictions_total: u64,
     pub page_cache_bytes: u64,
     pub block_direct_io_fallbacks_total: u64,
+    /// Compactions committed (a new block swapped in for its parents).
+    pub compactions_total: u64,
+    /// Compactions that failed (an error writing or committing); retried later.
+    pub compactions_failed_total: u64,
+    /// Compactions whose result was thrown away because a parent changed meanwhile.
+    pub compactions_discarded_total: u64,
+    /// Wall time spent merging, summed over finished compactions.
+    pub compaction_seconds_total: f64,
+    /// Open blocks per compaction level: index `i` counts level `i + 1`; the last slot
+    /// counts every level from `BLOCK_LEVELS_COUNTED` up.
+    pub blocks_by_level: [u64; BLOCK_LEVELS_COUNTED],
 }
+
+/// Levels `ShardStats::blocks_by_level` tells apart.
+pub const BLOCK_LEVELS_COUNTED: usize = 8;
+
 
 pub struct ShardDb {
     dir: PathBuf,
@@ -108,6 +134,12 @@ pub struct ShardDb {
     /// Shared by every block of the shard; a dropped block's pages leave it.
     page_cache: Rc<PageCache>,
     stats: ShardStats,
+    /// Compaction ranges from the block duration and retention (`block::compaction_ranges`).
+    compaction_ranges: Vec<i64>,
+    /// The planned compaction whose result has not been finished yet (at most one).
+    compaction_in_flight: Option<block::CompactionJob>,
+    /// Set by a failed compaction: no plan before this instant.
+    compaction_retry_at: Option<std::time::Instant>,
 }
 
 fn now_ms() -> i64 {
@@ -143,7 +175,15 @@ impl ShardDb {
         let wal_dir = migrate_wal_dir(dir)?;
         // A block counts as written when its directory exists, even if it is damaged now:
         // its rename was the commit point of the checkpoint that names it.
-        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir())?;
+        // A block compacted away since counts too: its data lives on in the block that lists it.
+        let merged_away: std::collections::HashSet<String> = blocks
+            .iter()
+            .flat_map(|b| {
+                let c = &b.meta.compaction;
+                c.sources.iter().cloned().chain(c.parents.iter().map(|p| p.ulid.clone()))
+            })
+            .collect();
+        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir() || merged_away.contains(ulid))?;
         let mut head = Head::default();
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();
@@ -191,23 +231,28 @@ impl ShardDb {
         };
         Ok(ShardDb {
             dir: dir.to_path_buf(),
+            compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
             options,
             head,
             wal,
             blocks,
             page_cache,
             stats,
+            compaction_in_flight: None,
+            compaction_retry_at: None,
         })
     }
 
     /// The next range to cut, `[lo, hi)` aligned to the block duration: due once the head's
-    /// newest sample is half a block past the range (as Prometheus does), or always with `force`.
+    /// newest sample is half a block past the range (as Prometheus does), when the head holds
+    /// more than `max_head_samples`, or always with `force`.
     fn cut_range(&self, force: bool) -> Option<(i64, i64)> {
         let (min_t, max_t) = self.head.time_range()?;
         let duration = self.options.block_duration_ms;
         let lo = min_t - min_t.rem_euclid(duration);
         let hi = lo.saturating_add(duration);
-        (force || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
+        let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
+        (force || over_limit || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
     }
 
     /// True when `maintain` has a block to cut (cheap: two comparisons).
@@ -553,8 +598,18 @@ impl ShardDb {
             wal_bytes_written_total: self.wal.stats.bytes_written_total,
             wal_fsyncs_total: self.wal.stats.fsyncs_total,
             blocks: self.blocks.len() as u64,
+            blocks_by_level: self.blocks_by_level(),
             ..self.stats
         }
+    }
+
+    fn blocks_by_level(&self) -> [u64; BLOCK_LEVELS_COUNTED] {
+        let mut by_level = [0; BLOCK_LEVELS_COUNTED];
+        for b in &self.blocks {
+            let slot = (b.meta.compaction.level.max(1) as usize - 1).min(BLOCK_LEVELS_COUNTED - 1);
+            by_level[slot] += 1;
+        }
+        by_level
     }
 
     /// Syncs the WAL and closes the shard.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::on_executor;
+use common::{copy_dir, on_executor, wal_entries};
 use tsdb::{Labels, MatchOp, Matcher, Sample, SeriesSamples, ShardDb, ShardOptions};
 
 use common::HOUR_MS;
@@ -124,29 +124,6 @@ fn run(dir: &Path, batches: Vec<Vec<SeriesSamples>>, maintain: bool) -> Snapshot
         db.close().await.expect("close");
         s
     })
-}
-
-fn wal_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join(tsdb::shard::WAL_DIRNAME))
-        .expect("ls wal")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != ".dma-probe")
-        .collect();
-    names.sort();
-    names
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("ls") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 #[test]

@@ -46,6 +46,9 @@ impl ExecutorMetrics {
     }
 }
 
+/// A per-shard figure for `/metrics`: name, type, help, and how to read it from a snapshot.
+type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&crate::shard::ShardStatsSnapshot) -> T);
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -114,7 +117,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [(&str, &str, &str, fn(&crate::shard::ShardStatsSnapshot) -> u64); 11] = [
+            let per_shard: [ShardFigure<u64>; 11] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
@@ -127,10 +130,28 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
                 ("metricstor_page_cache_bytes", "gauge", "Bytes of pages held by the shard's page cache (at most storage.page_cache_mb).", |s| s.page_cache_bytes),
                 ("metricstor_block_direct_io_fallbacks_total", "counter", "Block files read through the OS page cache because their file system refused O_DIRECT.", |s| s.block_direct_io_fallbacks_total),
             ];
+            let compaction: [ShardFigure<f64>; 4] = [
+                ("metricstor_compactions_total", "counter", "Block compactions committed (parents replaced by the merged block).", |s| s.compactions_total as f64),
+                ("metricstor_compactions_failed_total", "counter", "Block compactions that failed (logged; retried later).", |s| s.compactions_failed_total as f64),
+                ("metricstor_compactions_discarded_total", "counter", "Block compactions thrown away because a parent changed meanwhile (delete, retention).", |s| s.compactions_discarded_total as f64),
+                ("metricstor_compaction_seconds_total", "counter", "Time spent merging blocks.", |s| s.compaction_seconds_total),
+            ];
             for (name, kind, help, get) in per_shard {
                 family(&mut out, name, kind, help);
                 for s in &shards {
                     let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                }
+            }
+            for (name, kind, help, get) in compaction {
+                family(&mut out, name, kind, help);
+                for s in &shards {
+                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                }
+            }
+            family(&mut out, "metricstor_blocks", "gauge", "Open blocks by compaction level (the highest level shown counts it and above).");
+            for s in &shards {
+                for (i, count) in s.blocks_by_level.iter().enumerate() {
+                    let _ = writeln!(out, "metricstor_blocks{{shard=\"{}\",level=\"{}\"}} {count}", s.shard, i + 1);
                 }
             }
         }

@@ -29,6 +29,12 @@ pub struct ShardStatsSnapshot {
     pub page_cache_evictions_total: u64,
     pub page_cache_bytes: u64,
     pub block_direct_io_fallbacks_total: u64,
+    pub compactions_total: u64,
+    pub compactions_failed_total: u64,
+    pub compactions_discarded_total: u64,
+    pub compaction_seconds_total: f64,
+    /// Open blocks per compaction level (index `i` = level `i + 1`, the last slot and up).
+    pub blocks_by_level: Vec<u64>,
 }
 
 /// One shard's cardinality: series per metric name and per label pair, and label values.

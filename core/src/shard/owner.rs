@@ -1,6 +1,7 @@
 //! The loop that owns one shard's `ShardDb` on its executor: drains its queue, commits every
 //! queued append in one WAL group commit (one fdatasync for many requests), answers reads,
-//! and runs storage maintenance (head cut into blocks, retention) between groups.
+//! and runs storage maintenance (head cut into blocks, retention) between groups. Block
+//! compaction merges on its own thread; the owner plans it and swaps the result in.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
 use futures_lite::future;
+use tsdb::block::{CompactionJob, CompactionOutput};
 use tsdb::{SeriesSamples, ShardDb};
 
 use super::history::HistoryGeneration;
@@ -41,9 +43,47 @@ async fn maintain(shard: usize, db: &mut ShardDb, history: &HistoryGeneration) {
     }
 }
 
+type CompactionResult = Result<CompactionOutput, tsdb::Error>;
+
+/// Plans the next compaction when none is in flight and runs its merge on a new thread
+/// (blocks are immutable, so the shard keeps serving from the parents meanwhile); the result
+/// comes back on `done` and is swapped in by `finish_compaction`.
+fn start_compaction(shard: usize, db: &mut ShardDb, done: &async_channel::Sender<CompactionResult>) {
+    let Some(job) = db.plan_compaction() else {
+        return;
+    };
+    tracing::info!(shard, block = %job.ulid, parents = ?job.parents, "compaction started");
+    let shard_dir = job.shard_dir.clone();
+    let tx = done.clone();
+    let spawned = std::thread::Builder::new().name(format!("compact-{shard}")).spawn(move || {
+        let result = run_job(job);
+        // The owner may have stopped: then the result is dropped and `.tmp` removed at open.
+        let _ = tx.send_blocking(result);
+    });
+    if let Err(e) = spawned {
+        let _ = db.finish_compaction(Err(tsdb::Error::io("spawn compaction thread", shard_dir, e)));
+    }
+}
+
+/// Runs the merge; a panic in it becomes an error, so the shard retries later.
+fn run_job(job: CompactionJob) -> CompactionResult {
+    let dir = job.shard_dir.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).unwrap_or_else(|_| {
+        Err(tsdb::Error::corrupt(dir, "the compaction thread panicked"))
+    })
+}
+
+fn finish_compaction(shard: usize, db: &mut ShardDb, result: CompactionResult) {
+    match db.finish_compaction(result) {
+        Ok(outcome) => tracing::debug!(shard, ?outcome, "compaction finished"),
+        Err(error) => tracing::error!(shard, %error, "compaction failed; retried after a delay"),
+    }
+}
+
 enum Next {
     Request(ShardRequest),
     Tick,
+    Compacted(CompactionResult),
     Stop,
 }
 
@@ -58,8 +98,11 @@ pub async fn run_shard_owner(
 ) {
     // Metric metadata lives in memory only (senders resend it periodically).
     let mut metadata: HashMap<String, MetricMetadata> = HashMap::new();
+    // At most one compaction runs per shard: one result can be waiting at a time.
+    let (compacted_tx, compacted_rx) = async_channel::bounded::<CompactionResult>(1);
     // A head replayed from the WAL may already be due for a cut.
     maintain(shard, &mut db, &history).await;
+    start_compaction(shard, &mut db, &compacted_tx);
     let mut last_maintain = Instant::now();
     loop {
         let wait = MAINTAIN_INTERVAL.saturating_sub(last_maintain.elapsed());
@@ -75,16 +118,33 @@ pub async fn run_shard_owner(
                 Next::Stop
             },
         );
-        let next = future::or(received, async {
-            glommio::timer::sleep(wait).await;
-            Next::Tick
-        })
+        let compacted = async {
+            match compacted_rx.recv().await {
+                Ok(result) => Next::Compacted(result),
+                // Never closed while this loop holds the sender.
+                Err(_) => future::pending().await,
+            }
+        };
+        let next = future::or(
+            future::or(received, compacted),
+            async {
+                glommio::timer::sleep(wait).await;
+                Next::Tick
+            },
+        )
         .await;
         let first = match next {
             Next::Request(request) => request,
             Next::Tick => {
                 maintain(shard, &mut db, &history).await;
+                start_compaction(shard, &mut db, &compacted_tx);
                 last_maintain = Instant::now();
+                continue;
+            }
+            Next::Compacted(result) => {
+                finish_compaction(shard, &mut db, result);
+                // Several levels may be due at once (e.g. after a restart): chain them.
+                start_compaction(shard, &mut db, &compacted_tx);
                 continue;
             }
             Next::Stop => break,
@@ -99,6 +159,7 @@ pub async fn run_shard_owner(
         process_group(shard, &mut db, &mut metadata, group).await;
         if db.cut_due() || last_maintain.elapsed() >= MAINTAIN_INTERVAL {
             maintain(shard, &mut db, &history).await;
+            start_compaction(shard, &mut db, &compacted_tx);
             last_maintain = Instant::now();
         }
     }
@@ -233,6 +294,11 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
                 page_cache_evictions_total: s.page_cache_evictions_total,
                 page_cache_bytes: s.page_cache_bytes,
                 block_direct_io_fallbacks_total: s.block_direct_io_fallbacks_total,
+                compactions_total: s.compactions_total,
+                compactions_failed_total: s.compactions_failed_total,
+                compactions_discarded_total: s.compactions_discarded_total,
+                compaction_seconds_total: s.compaction_seconds_total,
+                blocks_by_level: s.blocks_by_level.to_vec(),
             });
         }
     }

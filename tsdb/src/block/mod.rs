@@ -6,11 +6,14 @@
 
 mod chunks_format;
 mod direct_io;
+pub mod compact;
+pub mod compact_plan;
 mod encoding;
 pub mod index_format;
 mod meta;
 pub mod page_cache;
 mod reader;
+mod stream_writer;
 pub mod tombstones;
 mod ulid;
 mod writer;
@@ -21,7 +24,10 @@ use std::rc::Rc;
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
 pub use page_cache::{PageCache, PageCacheStats, PAGE_BYTES, PAGE_CACHE_BYTES_DEFAULT};
+pub use compact::{CompactionJob, CompactionOutput};
+pub use compact_plan::{compaction_ranges, PlanBlock};
 pub use reader::Block;
+pub use stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
 pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
 pub use tombstones::Tombstones;
 pub use writer::{sync_dir, write_block, write_block_as, DELETED_SUFFIX, TMP_SUFFIX};

@@ -288,3 +288,24 @@ impl Block {
         Ok(values.into_iter().collect())
     }
 }
+
+/// Raw access for compaction (`compact.rs`): series in label order, their chunk metas, the
+/// encoded chunks and the deleted intervals.
+impl Block {
+    /// Every series id, in label order (ids grow with the sorted series' offsets).
+    pub(crate) fn series_ids(&self) -> Result<Vec<u32>, Error> {
+        self.index.all_series().map_err(|m| self.index_error(m))
+    }
+
+    pub(crate) fn index_series(&self, id: u32) -> Result<IndexSeries, Error> {
+        self.index.series(id).map_err(|m| self.index_error(m))
+    }
+
+    pub(crate) fn read_chunk(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
+        self.chunks.read_xor(chunk_ref)
+    }
+
+    pub fn tombstones(&self) -> &Tombstones {
+        &self.tombstones
+    }
+}

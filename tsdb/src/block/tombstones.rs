@@ -25,6 +25,11 @@ impl Tombstones {
         self.by_series.is_empty()
     }
 
+    /// Series with at least one deleted interval.
+    pub fn series_count(&self) -> usize {
+        self.by_series.len()
+    }
+
     /// Intervals deleted from series `id` (empty when none).
     pub fn intervals(&self, id: u32) -> &[(i64, i64)] {
         self.by_series.get(&id).map_or(&[], Vec::as_slice)

@@ -19,6 +19,8 @@ pub struct Head {
     /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
     min_t: i64,
     max_t: i64,
+    /// Samples held (appended minus overwritten duplicates and deletions).
+    samples: u64,
 }
 
 impl Default for Head {
@@ -30,6 +32,7 @@ impl Default for Head {
             index: Index::default(),
             min_t: i64::MAX,
             max_t: i64::MIN,
+            samples: 0,
         }
     }
 }
@@ -77,6 +80,11 @@ impl Head {
         self.series.len()
     }
 
+    /// Samples held, for the `max_head_samples` limit (O(1)).
+    pub fn samples_count(&self) -> u64 {
+        self.samples
+    }
+
     fn intern(&mut self, s: &str) -> Rc<str> {
         if let Some(existing) = self.strings.get(s) {
             return existing.clone();
@@ -118,6 +126,9 @@ impl Head {
             self.min_t = self.min_t.min(sample.timestamp_ms);
             self.max_t = self.max_t.max(sample.timestamp_ms);
         }
+        if matches!(result, AppendResult::Appended | AppendResult::OutOfOrder) {
+            self.samples += 1;
+        }
         result
     }
 
@@ -136,6 +147,7 @@ impl Head {
             }
         }
         if removed > 0 {
+            self.samples = self.samples.saturating_sub(removed as u64);
             self.recompute_time_range();
         }
     }

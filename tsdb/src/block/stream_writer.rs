@@ -1,0 +1,199 @@
+//! A block writer that streams: series arrive one at a time in label order and their chunks
+//! go straight to `chunks/00000N` in `<ULID>.tmp/`, so memory holds one series' chunks plus
+//! the index entries. `finish` writes index, tombstones and meta and fsyncs everything but
+//! does not rename: the caller commits with `commit_tmp` once it knows the result is wanted.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
+use super::encoding::Encoder;
+use super::index_format::{encode_index, ChunkMeta, IndexSeries};
+use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
+use super::writer::{sync_dir, write_synced, CHUNKS_DIRNAME, INDEX_FILENAME, TMP_SUFFIX, TOMBSTONES_FILENAME};
+use crate::chunk::{XorAppender, SAMPLES_PER_CHUNK_MAX};
+use crate::error::Error;
+use crate::model::{Labels, Sample};
+
+/// Write buffer of the current chunk segment.
+const SEGMENT_BUFFER_BYTES: usize = 1 << 20;
+
+/// One chunk to add as is: its XOR bytes, sample count and inclusive time bounds.
+pub struct RawChunk {
+    pub min_time_ms: i64,
+    pub max_time_ms: i64,
+    pub num_samples: u64,
+    pub xor: Vec<u8>,
+}
+
+pub struct StreamBlockWriter {
+    ulid: String,
+    tmp: PathBuf,
+    min_time_ms: i64,
+    max_time_ms: i64,
+    segment: Option<(PathBuf, BufWriter<File>)>,
+    segment_index: usize,
+    segment_bytes: u64,
+    index: Vec<IndexSeries>,
+    stats: BlockStats,
+}
+
+impl StreamBlockWriter {
+    /// Starts block `ulid` covering `[min_time_ms, max_time_ms)` in `<parent>/<ulid>.tmp/`
+    /// (a leftover of that name is removed first).
+    pub fn create(parent: &Path, ulid: &str, min_time_ms: i64, max_time_ms: i64) -> Result<StreamBlockWriter, Error> {
+        debug_assert!(min_time_ms < max_time_ms, "a block range is not empty");
+        let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
+        }
+        let chunks_dir = tmp.join(CHUNKS_DIRNAME);
+        std::fs::create_dir_all(&chunks_dir).map_err(|e| Error::io("create", &chunks_dir, e))?;
+        Ok(StreamBlockWriter {
+            ulid: ulid.to_string(),
+            tmp,
+            min_time_ms,
+            max_time_ms,
+            segment: None,
+            segment_index: 0,
+            segment_bytes: 0,
+            index: Vec::new(),
+            stats: BlockStats::default(),
+        })
+    }
+
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    fn close_segment(&mut self) -> Result<(), Error> {
+        if let Some((path, writer)) = self.segment.take() {
+            let file = writer.into_inner().map_err(|e| Error::io("write", &path, e.into_error()))?;
+            file.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+            self.segment_index += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends one chunk record to the current segment (opening a new one when full).
+    fn write_chunk(&mut self, xor: &[u8]) -> Result<u64, Error> {
+        let mut e = Encoder::default();
+        e.put_uvarint(xor.len() as u64);
+        let enc_start = e.len();
+        e.put_u8(ENCODING_XOR);
+        e.bytes.extend_from_slice(xor);
+        e.put_crc_from(enc_start);
+        let full = self.segment.is_some()
+            && self.segment_bytes > SEGMENT_HEADER_BYTES as u64
+            && self.segment_bytes + e.len() as u64 > SEGMENT_BYTES_MAX as u64;
+        if full {
+            self.close_segment()?;
+        }
+        if self.segment.is_none() {
+            let path = self.tmp.join(CHUNKS_DIRNAME).join(segment_file_name(self.segment_index));
+            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+            let mut writer = BufWriter::with_capacity(SEGMENT_BUFFER_BYTES, file);
+            let mut header = Encoder::default();
+            header.put_be32(MAGIC_CHUNKS);
+            header.put_u8(CHUNKS_VERSION_1);
+            header.bytes.extend_from_slice(&[0, 0, 0]);
+            writer.write_all(&header.bytes).map_err(|e| Error::io("write", &path, e))?;
+            self.segment = Some((path, writer));
+            self.segment_bytes = SEGMENT_HEADER_BYTES as u64;
+        }
+        let offset = self.segment_bytes;
+        if let Some((path, writer)) = self.segment.as_mut() {
+            writer.write_all(&e.bytes).map_err(|err| Error::io("write", path.as_path(), err))?;
+        }
+        self.segment_bytes += e.len() as u64;
+        Ok(((self.segment_index as u64) << 32) | offset)
+    }
+
+    fn push_series(&mut self, labels: Labels, chunks: Vec<ChunkMeta>, samples: u64) {
+        debug_assert!(
+            self.index.last().is_none_or(|last| last.labels < labels),
+            "series arrive in label order, each once"
+        );
+        self.stats.num_series += 1;
+        self.stats.num_samples += samples;
+        self.stats.num_chunks += chunks.len() as u64;
+        self.index.push(IndexSeries { labels, chunks });
+    }
+
+    /// Adds a series from time-ordered samples unique by timestamp (nothing when empty).
+    pub fn add_samples(&mut self, labels: Labels, samples: &[Sample]) -> Result<(), Error> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        debug_assert!(samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block samples increase strictly");
+        debug_assert!(
+            samples.iter().all(|s| s.timestamp_ms >= self.min_time_ms && s.timestamp_ms < self.max_time_ms),
+            "block samples lie in the block range"
+        );
+        let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK_MAX as usize));
+        for part in samples.chunks(SAMPLES_PER_CHUNK_MAX as usize) {
+            let mut a = XorAppender::default();
+            for s in part {
+                a.append(s.timestamp_ms, s.value);
+            }
+            let chunk_ref = self.write_chunk(a.bytes())?;
+            metas.push(ChunkMeta { min_time_ms: part[0].timestamp_ms, max_time_ms: part[part.len() - 1].timestamp_ms, chunk_ref });
+        }
+        self.push_series(labels, metas, samples.len() as u64);
+        Ok(())
+    }
+
+    /// Adds a series from encoded chunks copied without decoding (time-ordered, not overlapping).
+    pub fn add_raw_chunks(&mut self, labels: Labels, chunks: &[RawChunk]) -> Result<(), Error> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        debug_assert!(chunks.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms), "copied chunks do not overlap");
+        let mut metas = Vec::with_capacity(chunks.len());
+        let mut samples = 0;
+        for c in chunks {
+            let chunk_ref = self.write_chunk(&c.xor)?;
+            metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
+            samples += c.num_samples;
+        }
+        self.push_series(labels, metas, samples);
+        Ok(())
+    }
+
+    /// Series added so far.
+    pub fn num_series(&self) -> u64 {
+        self.stats.num_series
+    }
+
+    /// Writes index, empty tombstones and meta.json, fsyncs the files and `<ulid>.tmp/`, and
+    /// returns the meta. Nothing is renamed: see `commit_tmp`.
+    pub fn finish(mut self, compaction: BlockCompaction) -> Result<(PathBuf, BlockMeta), Error> {
+        self.close_segment()?;
+        let chunks_dir = self.tmp.join(CHUNKS_DIRNAME);
+        sync_dir(&chunks_dir)?;
+        write_synced(&self.tmp.join(INDEX_FILENAME), &encode_index(&self.index))?;
+        write_synced(&self.tmp.join(TOMBSTONES_FILENAME), &super::tombstones::Tombstones::default().encode())?;
+        let meta = BlockMeta {
+            ulid: self.ulid.clone(),
+            min_time_ms: self.min_time_ms,
+            max_time_ms: self.max_time_ms,
+            stats: self.stats.clone(),
+            compaction,
+            version: META_VERSION,
+        };
+        write_synced(&self.tmp.join(META_FILENAME), &meta.to_json())?;
+        sync_dir(&self.tmp)?;
+        Ok((self.tmp, meta))
+    }
+}
+
+/// The commit point of a block written with `StreamBlockWriter`: renames `<ulid>.tmp` to
+/// `<ulid>` and fsyncs `parent`. Returns the block directory.
+pub fn commit_tmp(parent: &Path, ulid: &str) -> Result<PathBuf, Error> {
+    let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
+    let done = parent.join(ulid);
+    std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
+    sync_dir(parent)?;
+    Ok(done)
+}
