@@ -11,7 +11,7 @@ use http::Response;
 use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
-use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Lookup};
+use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::{json, json_response, Api, ApiError};
 use crate::coordinator::PrefetchedQuerier;
 use crate::shard::history::settled_before_ms;
@@ -118,7 +118,8 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
         Lookup::Covered(entry) if entry.end_ms >= last_step => {
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
-            return Ok(QueryResult { value: Value::Matrix(series), warnings: Vec::new(), infos: Vec::new() });
+            let Annotations { warnings, infos } = entry.annotations.clone();
+            return Ok(QueryResult { value: Value::Matrix(series), warnings, infos });
         }
         Lookup::Covered(entry) => {
             cache.count_use(false);
@@ -133,20 +134,25 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
     let Value::Matrix(fresh_series) = fresh.value else {
         return Ok(fresh);
     };
-    let annotated = !fresh.warnings.is_empty() || !fresh.infos.is_empty();
+    let fresh_annotations = Annotations { warnings: fresh.warnings, infos: fresh.infos };
+    let mut annotations = cached.as_ref().map(|e| e.annotations.clone()).unwrap_or_default();
+    annotations.extend(&fresh_annotations);
     let answer = match &cached {
         Some(entry) => append_later(slice(entry.series(), start_ms, entry.end_ms), fresh_series.clone()),
         None => fresh_series.clone(),
     };
-    if !annotated && settled_end >= evaluate_from {
+    if settled_end >= evaluate_from {
         let settled_fresh = slice(&fresh_series, evaluate_from, settled_end);
         let (first, series) = match cached {
             Some(entry) => (entry.start_ms, append_later(entry.series().to_vec(), settled_fresh)),
             None => (start_ms, settled_fresh),
         };
-        cache.store(query, step_ms, generation, first, settled_end, series);
+        // The steps after the settled edge may have given annotations of their own; kept
+        // with the entry too (they can only over-report, never hide one).
+        cache.store(query, step_ms, generation, first, settled_end, series, annotations.clone());
     }
-    Ok(QueryResult { value: Value::Matrix(answer), warnings: fresh.warnings, infos: fresh.infos })
+    let Annotations { warnings, infos } = annotations;
+    Ok(QueryResult { value: Value::Matrix(answer), warnings, infos })
 }
 
 /// The server's query timeout, or a shorter one the client asked for.

@@ -10,7 +10,9 @@
 //! entry whose generation is no longer current (a write into the settled past, a delete,
 //! retention) is dropped instead of served. Queries whose value depends on the range itself
 //! (`@ start()`, `@ end()`, the `range()` duration) or that read data after their step
-//! (`@`, negative offsets), and results with warnings or infos, are not cached. The cache is shared by all executors, bounded in bytes, evicting the least
+//! (`@`, negative offsets) are not cached. Warnings and infos are kept with the points they
+//! came with and returned with every answer that uses them (for a part of an entry's range
+//! they may name something seen only outside it: annotations are per query, not per step). The cache is shared by all executors, bounded in bytes, evicting the least
 //! recently used entry.
 
 use std::collections::HashMap;
@@ -38,7 +40,33 @@ pub struct Entry {
     pub start_ms: i64,
     pub end_ms: i64,
     series: Vec<SeriesSamples>,
+    /// Warnings and infos the evaluation of these steps gave (answers that use the entry
+    /// carry them, even for a part of its range).
+    pub annotations: Annotations,
     bytes: usize,
+}
+
+/// A query's warnings and infos, in first-seen order without repeats.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Annotations {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    /// Adds `other`'s annotations that are not here yet.
+    pub fn extend(&mut self, other: &Annotations) {
+        for w in &other.warnings {
+            if !self.warnings.contains(w) {
+                self.warnings.push(w.clone());
+            }
+        }
+        for i in &other.infos {
+            if !self.infos.contains(i) {
+                self.infos.push(i.clone());
+            }
+        }
+    }
 }
 
 /// What a request can take from the cache.
@@ -218,6 +246,7 @@ impl RangeCache {
         start_ms: i64,
         end_ms: i64,
         series: Vec<SeriesSamples>,
+        annotations: Annotations,
     ) {
         if !self.enabled() || end_ms < start_ms {
             return;
@@ -266,6 +295,7 @@ impl RangeCache {
                     start_ms,
                     end_ms,
                     series,
+                    annotations,
                     bytes,
                 }),
                 last_used,
@@ -307,6 +337,7 @@ mod tests {
             100,
             200,
             vec![series("up", &[(100, 1.0), (110, 2.0)])],
+            Annotations::default(),
         );
         assert!(
             matches!(cache.lookup("up", 150, 10, 7), Lookup::Covered(e) if e.start_ms == 100 && e.end_ms == 200)
@@ -336,7 +367,7 @@ mod tests {
     #[test]
     fn an_entry_of_an_older_generation_is_dropped_not_served() {
         let cache = RangeCache::new(1 << 20);
-        cache.store("up", 10, 1, 100, 200, vec![series("up", &[(100, 1.0)])]);
+        cache.store("up", 10, 1, 100, 200, vec![series("up", &[(100, 1.0)])], Annotations::default());
         assert!(matches!(cache.lookup("up", 100, 10, 2), Lookup::Miss));
         assert_eq!(cache.entries(), 0);
         assert_eq!(cache.bytes(), 0);
@@ -356,13 +387,14 @@ mod tests {
                 0,
                 990,
                 vec![series(&format!("q{q}"), &points)],
+                Annotations::default(),
             );
         }
         assert!(
             matches!(cache.lookup("q0", 0, 10, 0), Lookup::Covered(_)),
             "touch q0"
         );
-        cache.store("q4", 10, 0, 0, 990, vec![series("q4", &points)]);
+        cache.store("q4", 10, 0, 0, 990, vec![series("q4", &points)], Annotations::default());
         assert!(cache.bytes() <= one * 4 + one / 2);
         assert_eq!(cache.entries(), 4);
         assert!(
@@ -390,6 +422,19 @@ mod tests {
                 series("c", &[(40, 9.0)])
             ]
         );
+    }
+
+    #[test]
+    fn annotations_are_kept_with_the_points_and_joined_without_repeats() {
+        let cache = RangeCache::new(1 << 20);
+        let infos = Annotations { warnings: Vec::new(), infos: vec!["PromQL info: not monotonic".into()] };
+        cache.store("h", 10, 0, 0, 100, vec![series("h", &[(0, 1.0)])], infos.clone());
+        let Lookup::Covered(entry) = cache.lookup("h", 50, 10, 0) else { panic!("covered") };
+        assert_eq!(entry.annotations, infos);
+        let mut joined = entry.annotations.clone();
+        joined.extend(&Annotations { warnings: vec!["w".into()], infos: infos.infos.clone() });
+        assert_eq!(joined.infos.len(), 1);
+        assert_eq!(joined.warnings, vec!["w".to_string()]);
     }
 
     #[test]
