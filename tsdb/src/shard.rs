@@ -140,6 +140,10 @@ pub struct ShardDb {
     compaction_in_flight: Option<block::CompactionJob>,
     /// Set by a failed compaction: no plan before this instant.
     compaction_retry_at: Option<std::time::Instant>,
+    /// End of the newest range cut so far (from the blocks at open). Samples behind it came
+    /// late; they wait in the head for the next regular cut instead of each late write
+    /// cutting a block of its own.
+    cut_watermark_ms: i64,
 }
 
 fn now_ms() -> i64 {
@@ -229,8 +233,10 @@ impl ShardDb {
             series: head.series_count() as u64,
             ..ShardStats::default()
         };
+        let cut_watermark_ms = blocks.iter().map(|b| b.meta.max_time_ms).max().unwrap_or(i64::MIN);
         Ok(ShardDb {
             dir: dir.to_path_buf(),
+            cut_watermark_ms,
             compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
             options,
             head,
@@ -252,7 +258,11 @@ impl ShardDb {
         let lo = min_t - min_t.rem_euclid(duration);
         let hi = lo.saturating_add(duration);
         let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
-        (force || over_limit || max_t >= hi.saturating_add(duration / 2)).then_some((lo, hi))
+        let due = |range_hi: i64| max_t >= range_hi.saturating_add(duration / 2);
+        // A range behind the watermark holds late samples only: they go with the next regular
+        // cut (a block per range then), not one block per late write as they trickle in.
+        let regular_due = if hi <= self.cut_watermark_ms { due(self.cut_watermark_ms.saturating_add(duration)) } else { due(hi) };
+        (force || over_limit || regular_due).then_some((lo, hi))
     }
 
     /// True when `maintain` has a block to cut (cheap: two comparisons).
@@ -321,6 +331,7 @@ impl ShardDb {
         };
         // Committed: from here on the block and the checkpoint hold the data.
         self.head = rest;
+        self.cut_watermark_ms = self.cut_watermark_ms.max(hi);
         self.stats.series = self.head.series_count() as u64;
         tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
         match Block::open_in(&block_dir, &self.page_cache) {

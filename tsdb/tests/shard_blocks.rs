@@ -215,12 +215,13 @@ fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
             .await
             .expect("append late");
         let before_cut = held(&db);
+        // Late samples behind the last cut wait for the next regular cut (a trickle of late
+        // writes must not cut a block each) ...
         let outcome = db.maintain(0).await.expect("maintain");
-        assert_eq!(
-            outcome.blocks_cut.len(),
-            1,
-            "the old range is due again: {outcome:?}"
-        );
+        assert!(outcome.blocks_cut.is_empty(), "no regular cut is due yet: {outcome:?}");
+        // ... and then go to a block of their own, overlapping the old one.
+        let cut = db.force_cut().await.expect("cut").expect("the late range");
+        assert_eq!(cut.min_time_ms, db.blocks()[0].min_time_ms, "the oldest range first");
         let after_cut = held(&db);
         let blocks = db.blocks();
         db.close().await.expect("close");
@@ -462,4 +463,57 @@ fn damaged_blocks_are_reported_and_everything_else_is_served() {
         dir.path().join(&first.ulid).is_dir(),
         "the damaged block stays on disk"
     );
+}
+
+/// Late samples arriving one write at a time (a lagging remote_write connection) used to cut
+/// a block per write, each overlapping the last, and compaction then merged them over and
+/// over. They now wait in the head and leave with the next regular cut: one block per range.
+#[test]
+fn a_trickle_of_late_writes_waits_for_the_next_regular_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    let start = 50 * 2 * HOUR_MS;
+    let (cuts_while_trickling, final_blocks, held_all, want) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, options()).await.expect("open");
+        let mut want = Model::new();
+        let mut write = |batch: Vec<SeriesSamples>, want: &mut Model| {
+            for s in &batch {
+                let e = want.entry(s.labels.clone()).or_default();
+                for p in &s.samples {
+                    e.insert(p.timestamp_ms, p.value.to_bits());
+                }
+            }
+            batch
+        };
+        // In-order data up to 3.5 h: the first 2 h range is due and cut.
+        for batch in batches(start, start + 7 * HOUR_MS / 2, 2) {
+            let batch = write(batch, &mut want);
+            db.append_group(&[batch.as_slice()]).await.expect("append");
+        }
+        assert_eq!(db.maintain(0).await.expect("maintain").blocks_cut.len(), 1);
+        // Forty late writes into the cut range, each followed by maintenance.
+        let mut cuts_while_trickling = 0;
+        for k in 0..40 {
+            let late = write(
+                vec![SeriesSamples { labels: labels("lagging", k % 4), samples: vec![Sample { timestamp_ms: start + k as i64 * 60_000, value: k as f64 }] }],
+                &mut want,
+            );
+            db.append_group(&[late.as_slice()]).await.expect("append late");
+            cuts_while_trickling += db.maintain(0).await.expect("maintain").blocks_cut.len();
+        }
+        // In-order data reaches the next regular cut: the late range goes with it.
+        for batch in batches(start + 7 * HOUR_MS / 2, start + 5 * HOUR_MS, 2) {
+            let batch = write(batch, &mut want);
+            db.append_group(&[batch.as_slice()]).await.expect("append");
+        }
+        db.maintain(0).await.expect("maintain");
+        let final_blocks = db.blocks();
+        let held_all = held(&db);
+        db.close().await.expect("close");
+        (cuts_while_trickling, final_blocks, held_all, want)
+    });
+    assert_eq!(cuts_while_trickling, 0, "late writes alone cut nothing");
+    let late_blocks: Vec<_> = final_blocks.iter().filter(|b| b.min_time_ms == start).collect();
+    assert!(late_blocks.len() <= 2, "the first range has its block and at most one late block (or their merge): {final_blocks:?}");
+    assert_eq!(held_all, want, "every sample, late ones included, is served once");
 }
