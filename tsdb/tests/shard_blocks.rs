@@ -476,7 +476,7 @@ fn a_trickle_of_late_writes_waits_for_the_next_regular_cut() {
     let (cuts_while_trickling, final_blocks, held_all, want) = on_executor(move || async move {
         let mut db = ShardDb::open(&dir_path, options()).await.expect("open");
         let mut want = Model::new();
-        let mut write = |batch: Vec<SeriesSamples>, want: &mut Model| {
+        let write = |batch: Vec<SeriesSamples>, want: &mut Model| {
             for s in &batch {
                 let e = want.entry(s.labels.clone()).or_default();
                 for p in &s.samples {
