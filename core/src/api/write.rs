@@ -1,5 +1,6 @@
 //! `POST /api/v1/write`: remote_write 1.0 and 2.0. Acknowledges (204) only after every
 //! owning shard has committed its part to the WAL; the 2.0 written-count headers on every 2xx.
+//! While a shard's write queue is full, writes get 429 before their body is decoded.
 
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
@@ -12,6 +13,12 @@ pub const HISTOGRAMS_WRITTEN_HEADER: &str = "x-prometheus-remote-write-histogram
 pub const EXEMPLARS_WRITTEN_HEADER: &str = "x-prometheus-remote-write-exemplars-written";
 
 pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    // Under overload, refuse before decompressing and decoding: decoding requests that the
+    // full queues would refuse anyway took the cores from the shards that drain them (with
+    // 1000 senders, 95% of requests were refused and goodput fell to 3%).
+    if let Some(shard) = api.router.full_shard() {
+        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
+    }
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     let (_protocol, decoded) = decode_request(
         header_text(header::CONTENT_TYPE),

@@ -42,6 +42,13 @@ impl ShardRouter {
         ShardRouter { senders, history }
     }
 
+    /// A shard whose write queue is full now, if any: a write arriving then would almost
+    /// surely be refused (its series spread over every shard), so callers can refuse it
+    /// before paying for its decoding.
+    pub fn full_shard(&self) -> Option<usize> {
+        self.senders.iter().position(|s| s.is_full())
+    }
+
     pub fn history(&self) -> &Arc<HistoryGeneration> {
         &self.history
     }
@@ -278,5 +285,16 @@ mod queue_tests {
         let result = futures_lite::future::block_on(router.append(series));
         assert!(matches!(result, Err(SubmitError::QueueFull { shard: 0 })), "{result:?}");
         drop(rx);
+    }
+
+    #[test]
+    fn full_shard_names_the_first_full_queue_and_none_when_there_is_room() {
+        let (tx0, _rx0) = async_channel::bounded(1);
+        let (tx1, _rx1) = async_channel::bounded(1);
+        let router = ShardRouter::new(vec![tx0, tx1.clone()], Arc::default());
+        assert_eq!(router.full_shard(), None);
+        let (reply, _keep) = oneshot::channel();
+        tx1.try_send(ShardRequest::Stats { reply }).unwrap();
+        assert_eq!(router.full_shard(), Some(1));
     }
 }
