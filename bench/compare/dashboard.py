@@ -7,7 +7,8 @@ order, paced for Prometheus so that its connections advance together and it acce
 dashboard mix of `metricstor-bench query` (range queries over 1h/6h/24h windows incl. a
 histogram quantile, an instant query, label-values and series lookups) against one system
 at a time, alternating systems over several rounds so that drift of the machine hits all
-three alike. Prints p50/p99 per query kind and system, and the overall p50/p99.
+three alike. Prints p50/p99 per query kind and system for each round (the first starts with
+cold caches).
 
 Usage: python3 bench/compare/dashboard.py [--series 100000] [--hours 24] [--interval-s 300]
        [--rounds 2] [--seconds 60] [--concurrency 4] [--rate-window 20m] [--refresh-shift-s 60]
@@ -101,27 +102,26 @@ def main():
                 proc.kill()
 
     kinds = [k for k in next(iter(results.values()))]
-    # Per kind: the median over rounds of each round's p50, and the worst round's p99.
-    def agg(rows):
-        p50 = sorted(x["latency_ms_p50"] for x in rows)[len(rows) // 2]
-        return p50, max(x["latency_ms_p99"] for x in rows), sum(x["requests"] for x in rows), sum(x["errors"] for x in rows)
-
-    header = ["kind"] + [f"{s} p50/p99 ms (n, err)" for s in systems]
-    lines = []
-    for kind in kinds:
-        cells = [kind]
-        for s in systems:
-            p50, p99, n, err = agg(results[s].get(kind, []) or [{"latency_ms_p50": 0, "latency_ms_p99": 0, "requests": 0, "errors": 0}])
-            cells.append(f"{p50:.1f} / {p99:.1f} ({n}, {err})")
-        lines.append(cells)
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for cells in lines:
-            print("| " + " | ".join(cells) + " |")
-    else:
-        for cells in [header] + lines:
-            print("  ".join(f"{c:<34}" for c in cells))
+    # One table per round: the first round starts with cold caches, later ones are warm.
+    header = ["kind"] + [f"{s} p50 / p99 ms (n, errors)" for s in systems]
+    for r in range(args.rounds):
+        print(f"\nround {r + 1}{' (caches cold at its start)' if r == 0 else ''}:")
+        lines = []
+        for kind in kinds:
+            cells = [kind]
+            for s in systems:
+                rows = results[s].get(kind, [])
+                row = rows[r] if r < len(rows) else {"latency_ms_p50": 0, "latency_ms_p99": 0, "requests": 0, "errors": 0}
+                cells.append(f"{row['latency_ms_p50']:.1f} / {row['latency_ms_p99']:.1f} ({row['requests']}, {row['errors']})")
+            lines.append(cells)
+        if args.markdown:
+            print("| " + " | ".join(header) + " |")
+            print("|" + "---|" * len(header))
+            for cells in lines:
+                print("| " + " | ".join(cells) + " |")
+        else:
+            for cells in [header] + lines:
+                print("  ".join(f"{c:<34}" for c in cells))
     print(f"\n{args.series} series (generator rounds up to whole targets), {samples} samples each over {args.hours} h "
           f"at {args.interval_s} s; {args.rounds} rounds x {args.seconds} s x {args.concurrency} clients per system; "
           f"rate window {args.rate_window}, refresh shift {args.refresh_shift_s} s")

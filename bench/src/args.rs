@@ -39,8 +39,8 @@ WRITE OPTIONS:
 QUERY: a dashboard mix (range queries over 1h/6h/24h incl. a histogram quantile, instant
 query, label values, series) from C threads for S seconds; p50/p90/p99 per kind. BASE is e.g.
 http://127.0.0.1:9101. --rate-window is the rate() window (Grafana's $__rate_interval: four
-scrape intervals); --refresh-shift-s moves each request's window end back by (n mod 10)*S s,
-as refreshes of a dashboard whose time moves would (result caches see shifted windows).
+scrape intervals); --refresh-shift-s moves the windows forward in ten steps of S s ending at
+--end-ms, then starts over, as refreshes of a dashboard whose time moves would.
 
 VERIFY: after a write run with the same generator options (--series/--metrics/--buckets/
 --instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server holds exactly

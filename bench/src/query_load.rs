@@ -16,9 +16,10 @@ pub struct QueryOptions {
     /// Range-vector window of the rate queries (Grafana's `$__rate_interval`: at least four
     /// scrape intervals), e.g. `5m` for 15 s data, `20m` for 5 min data.
     pub rate_window: String,
-    /// Each request's window ends `(n mod 10) * shift` seconds before `end_ms` (n counts a
-    /// worker's requests), like dashboards refreshed as time moves: result caches see
-    /// shifted windows, not one window over and over. 0 = every request ends at `end_ms`.
+    /// Each request's window ends `(9 - n mod 10) * shift` seconds before `end_ms` (n counts
+    /// a worker's rounds through the kinds): windows move forward like refreshes of a dashboard
+    /// as time passes, then start over, so result caches see shifted windows, not one window
+    /// over and over. 0 = every request ends at `end_ms`.
     pub refresh_shift_s: i64,
 }
 
@@ -82,7 +83,10 @@ pub fn run(o: &QueryOptions) -> Vec<KindReport> {
                 let mut i = worker;
                 while !stop.load(Ordering::Relaxed) {
                     let k = i % KINDS.len();
-                    let window = Window { end_ms: end_ms - ((i / KINDS.len()) % 10) as i64 * shift_s * 1000, rate: &rate };
+                    // Forward, like refreshes as time passes: ten windows from 9 shifts back to
+                    // `end_ms`, then again from the oldest.
+                    let back = 9 - ((i / KINDS.len()) % 10) as i64;
+                    let window = Window { end_ms: end_ms - back * shift_s * 1000, rate: &rate };
                     let started = Instant::now();
                     let ok = agent.get(&format!("{url}{}", (KINDS[k].1)(&window))).call().map(|r| r.into_string().is_ok()).unwrap_or(false);
                     if ok {
