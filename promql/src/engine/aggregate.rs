@@ -93,6 +93,26 @@ impl GroupCache {
         g
     }
 
+    /// Groups one step's input: the groups (cache ids) in order of first appearance, and
+    /// each element's index into that order.
+    fn assign(&mut self, input: &[Elem], a: &Aggregate) -> (Vec<usize>, Vec<usize>) {
+        let mut local_of: Vec<usize> = vec![usize::MAX; self.keys.len()];
+        let mut order: Vec<usize> = Vec::new();
+        let mut locals = Vec::with_capacity(input.len());
+        for (position, e) in input.iter().enumerate() {
+            let g = self.group_at(position, &e.labels, a);
+            if g >= local_of.len() {
+                local_of.resize(g + 1, usize::MAX);
+            }
+            if local_of[g] == usize::MAX {
+                local_of[g] = order.len();
+                order.push(g);
+            }
+            locals.push(local_of[g]);
+        }
+        (order, locals)
+    }
+
     fn group_of(&mut self, labels: &Labels, a: &Aggregate) -> usize {
         let h = labels.stable_hash();
         if let Some(known) = self.by_labels.get(&h) {
@@ -166,47 +186,19 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
         return aggregate_values(a, param, input, cache);
     }
     // Groups in order of first appearance at this step; each element's group comes from the
-    // query-wide cache (one lookup by the label set's cached hash after the first step).
-    let mut local_of: Vec<usize> = vec![usize::MAX; cache.keys.len()];
-    let mut order: Vec<usize> = Vec::new();
-    let mut grouped: Vec<Vec<Elem>> = Vec::new();
-    for (position, e) in input.into_iter().enumerate() {
-        let g = cache.group_at(position, &e.labels, a);
-        if g >= local_of.len() {
-            local_of.resize(g + 1, usize::MAX);
-        }
-        if local_of[g] == usize::MAX {
-            local_of[g] = grouped.len();
-            order.push(g);
-            grouped.push(Vec::new());
-        }
-        grouped[local_of[g]].push(e);
+    // query-wide cache (one pointer comparison or one hash lookup after the first step).
+    let (order, locals) = cache.assign(&input, a);
+    let mut grouped: Vec<Vec<Elem>> = (0..order.len()).map(|_| Vec::new()).collect();
+    for (e, local) in input.into_iter().zip(locals) {
+        grouped[local].push(e);
     }
     let keys: Vec<Labels> = order.iter().map(|&g| cache.keys[g].clone()).collect();
     let mut out = Vec::new();
     for (key, members) in keys.into_iter().zip(grouped) {
-        let values: Vec<f64> = members.iter().map(|e| e.value).collect();
         // The group's name (kept only by `by (__name__)`) goes if any member's would.
         let drop = members.iter().any(|e| e.drop_name);
         let key = (key, drop);
         match a.op {
-            AggregateOp::Sum => out.push(Elem::new(key.0.clone(), stats::sum(&values), key.1)),
-            AggregateOp::Avg => out.push(Elem::new(key.0.clone(), stats::mean(&values), key.1)),
-            AggregateOp::Count => out.push(Elem::new(key.0.clone(), values.len() as f64, key.1)),
-            AggregateOp::Group => out.push(Elem::new(key.0.clone(), 1.0, key.1)),
-            AggregateOp::Min | AggregateOp::Max => {
-                let mut best = values[0];
-                for &v in &values[1..] {
-                    let better = if a.op == AggregateOp::Min { v < best } else { v > best };
-                    if better || best.is_nan() {
-                        best = v;
-                    }
-                }
-                out.push(Elem::new(key.0.clone(), best, key.1));
-            }
-            AggregateOp::Stdvar => out.push(Elem::new(key.0.clone(), stats::variance(&values), key.1)),
-            AggregateOp::Stddev => out.push(Elem::new(key.0.clone(), stats::variance(&values).sqrt(), key.1)),
-            AggregateOp::Quantile => out.push(Elem::new(key.0.clone(), stats::quantile(scalar_param(&param, a.op)?, &values), key.1)),
             AggregateOp::Topk | AggregateOp::Bottomk => {
                 let k = k_param(&param, a.op)?;
                 let mut members = members;
@@ -233,8 +225,8 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
                     return Err(Error::Execution(format!("invalid label name {label:?}")));
                 }
                 let mut counts: Vec<(String, f64)> = Vec::new();
-                for v in &values {
-                    let text = crate::format::go_float(*v);
+                for e in &members {
+                    let text = crate::format::go_float(e.value);
                     match counts.iter_mut().find(|(t, _)| *t == text) {
                         Some((_, c)) => *c += 1.0,
                         None => counts.push((text, 1.0)),
@@ -247,6 +239,8 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
                 }
             }
             AggregateOp::LimitRatio => unreachable!("limit_ratio returns before grouping"),
+            // Sum, avg, count, group, min, max, stdvar, stddev, quantile: `aggregate_values`.
+            other => return Err(Error::Execution(format!("{} is aggregated by value, not by element", other.name()))),
         }
     }
     Ok(out)
@@ -257,22 +251,10 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
 /// then reduced by the same functions as the general path, so results are identical.
 fn aggregate_values(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
     let quantile = if a.op == AggregateOp::Quantile && !input.is_empty() { Some(scalar_param(&param, a.op)?) } else { None };
-    let mut local_of: Vec<usize> = vec![usize::MAX; cache.keys.len()];
-    let mut order: Vec<usize> = Vec::new();
-    let mut values: Vec<Vec<f64>> = Vec::new();
-    let mut drop: Vec<bool> = Vec::new();
-    for (position, e) in input.iter().enumerate() {
-        let g = cache.group_at(position, &e.labels, a);
-        if g >= local_of.len() {
-            local_of.resize(g + 1, usize::MAX);
-        }
-        if local_of[g] == usize::MAX {
-            local_of[g] = values.len();
-            order.push(g);
-            values.push(Vec::new());
-            drop.push(false);
-        }
-        let local = local_of[g];
+    let (order, locals) = cache.assign(&input, a);
+    let mut values: Vec<Vec<f64>> = (0..order.len()).map(|_| Vec::new()).collect();
+    let mut drop: Vec<bool> = vec![false; order.len()];
+    for (e, local) in input.iter().zip(locals) {
         values[local].push(e.value);
         // The group's name (kept only by `by (__name__)`) goes if any member's would.
         drop[local] |= e.drop_name;
