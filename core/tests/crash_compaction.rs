@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,38 +22,13 @@ const BLOCK_MS: i64 = 2 * HOUR_MS;
 const SERIES: usize = 200;
 const ROUNDS: i64 = 5;
 
-/// One series of a request: label pairs and `(timestamp, value)` samples.
-type SeriesInput<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
-
 fn round_body(from_ms: i64) -> Vec<u8> {
-    let names: Vec<String> = (0..SERIES).map(|i| i.to_string()).collect();
-    let series: Vec<SeriesInput> = names
-        .iter()
-        .map(|i| {
-            let samples = (0..BLOCK_MS / MINUTE_MS).map(|k| from_ms + k * MINUTE_MS).map(|t| (t, (t / MINUTE_MS) as f64)).collect();
-            (vec![("__name__", "cmp"), ("i", i.as_str())], samples)
-        })
-        .collect();
-    v1_request(&series)
-}
-
-fn exported(server: &Server) -> BTreeMap<String, BTreeSet<i64>> {
-    let text = agent().get(&server.url("/api/v1/export?match[]=cmp")).call().expect("export").into_string().expect("body");
-    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-        let i = v["metric"]["i"].as_str().expect("label i").to_string();
-        let ts = out.entry(i).or_default();
-        for t in v["timestamps"].as_array().expect("timestamps") {
-            assert!(ts.insert(t.as_i64().expect("timestamp")), "a sample exported twice");
-        }
-    }
-    out
+    per_minute_body("cmp", SERIES, from_ms, BLOCK_MS)
 }
 
 fn check_export(server: &Server, from: i64, until: i64, label: &str) {
     let want: BTreeSet<i64> = (0..(until - from) / MINUTE_MS).map(|k| from + k * MINUTE_MS).collect();
-    let got = exported(server);
+    let got = exported_by_i(server, "cmp");
     assert_eq!(got.len(), SERIES, "{label}: every series is there");
     for (i, ts) in &got {
         assert_eq!(ts, &want, "{label}: series {i} holds every acknowledged sample exactly once");
@@ -63,27 +38,24 @@ fn check_export(server: &Server, from: i64, until: i64, label: &str) {
 /// Per shard, the committed blocks (ULID-named directories) as `(minTime, maxTime, level,
 /// numSamples)`, sorted.
 fn blocks_on_disk(data: &Path) -> Vec<Vec<(i64, i64, u64, u64)>> {
-    let mut shards = Vec::new();
-    for shard in std::fs::read_dir(data).expect("ls data").filter_map(Result::ok).filter(|e| e.path().is_dir()) {
-        let mut blocks = Vec::new();
-        for entry in std::fs::read_dir(shard.path()).expect("ls shard").filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() != 26 {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
-            let meta: serde_json::Value = serde_json::from_str(&text).expect("meta.json");
-            blocks.push((
-                meta["minTime"].as_i64().expect("minTime"),
-                meta["maxTime"].as_i64().expect("maxTime"),
-                meta["compaction"]["level"].as_u64().expect("level"),
-                meta["stats"]["numSamples"].as_u64().expect("numSamples"),
-            ));
-        }
-        blocks.sort();
-        shards.push(blocks);
-    }
-    shards
+    block_metas(data)
+        .into_iter()
+        .map(|metas| {
+            let mut blocks: Vec<(i64, i64, u64, u64)> = metas
+                .iter()
+                .map(|meta| {
+                    (
+                        meta["minTime"].as_i64().expect("minTime"),
+                        meta["maxTime"].as_i64().expect("maxTime"),
+                        meta["compaction"]["level"].as_u64().expect("level"),
+                        meta["stats"]["numSamples"].as_u64().expect("numSamples"),
+                    )
+                })
+                .collect();
+            blocks.sort();
+            blocks
+        })
+        .collect()
 }
 
 /// With the server stopped: no two blocks of a shard overlap, and over all shards the
@@ -113,13 +85,6 @@ fn promtool_lists(data: &Path) {
         assert!(out.status.success(), "promtool tsdb list: {}", String::from_utf8_lossy(&out.stderr));
         let listed = text.lines().filter(|l| l.split_whitespace().next().is_some_and(|u| u.len() == 26)).count();
         assert_eq!(listed, blocks.len(), "promtool lists every block of {:?}:\n{text}", shard.file_name());
-    }
-}
-
-fn spin(ms: u64) {
-    let until = Instant::now() + Duration::from_millis(ms);
-    while Instant::now() < until {
-        std::thread::yield_now();
     }
 }
 

@@ -9,9 +9,8 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -23,30 +22,7 @@ const ROUNDS: i64 = 6;
 
 /// One request with `[from_ms, from_ms + 2h)` of every series, one sample per minute.
 fn round_body(from_ms: i64) -> Vec<u8> {
-    let names: Vec<String> = (0..SERIES).map(|i| i.to_string()).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
-        .iter()
-        .map(|i| {
-            let samples = (0..BLOCK_MS / MINUTE_MS).map(|k| from_ms + k * MINUTE_MS).map(|t| (t, (t / MINUTE_MS) as f64)).collect();
-            (vec![("__name__", "cut"), ("i", i.as_str())], samples)
-        })
-        .collect();
-    v1_request(&series)
-}
-
-/// Series → timestamps from `/api/v1/export`; a timestamp listed twice fails the test.
-fn exported(server: &Server) -> BTreeMap<String, BTreeSet<i64>> {
-    let text = agent().get(&server.url("/api/v1/export?match[]=cut")).call().expect("export").into_string().expect("body");
-    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-        let i = v["metric"]["i"].as_str().expect("label i").to_string();
-        let ts = out.entry(i).or_default();
-        for t in v["timestamps"].as_array().expect("timestamps") {
-            assert!(ts.insert(t.as_i64().expect("timestamp")), "a sample exported twice");
-        }
-    }
-    out
+    per_minute_body("cut", SERIES, from_ms, BLOCK_MS)
 }
 
 /// Per shard, its blocks as `(minTime, maxTime, numSamples)`, sorted; fails when two
@@ -55,15 +31,7 @@ fn exported(server: &Server) -> BTreeMap<String, BTreeSet<i64>> {
 /// or deleted at the next open).
 fn blocks_on_disk(data: &Path) -> Vec<Vec<(i64, i64, u64)>> {
     let mut shards = Vec::new();
-    for shard in std::fs::read_dir(data).expect("ls data").filter_map(Result::ok).filter(|e| e.path().is_dir()) {
-        let mut metas = Vec::new();
-        for entry in std::fs::read_dir(shard.path()).expect("ls shard").filter_map(Result::ok) {
-            if entry.file_name().len() != 26 {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
-            metas.push(serde_json::from_str::<serde_json::Value>(&text).expect("meta.json"));
-        }
+    for (shard, metas) in block_metas(data).into_iter().enumerate() {
         let replaced: BTreeSet<String> = metas
             .iter()
             .flat_map(|m| m["compaction"]["parents"].as_array().cloned().unwrap_or_default())
@@ -78,7 +46,7 @@ fn blocks_on_disk(data: &Path) -> Vec<Vec<(i64, i64, u64)>> {
             .collect();
         blocks.sort();
         for w in blocks.windows(2) {
-            assert!(w[0].1 <= w[1].0, "shard {:?} stores overlapping blocks {:?} {:?}", shard.file_name(), w[0], w[1]);
+            assert!(w[0].1 <= w[1].0, "shard {shard} stores overlapping blocks {:?} {:?}", w[0], w[1]);
         }
         shards.push(blocks);
     }
@@ -99,7 +67,7 @@ fn covered_ms(data: &Path, label: &str) -> i64 {
 
 fn check(server: &Server, start: i64, written_until: i64, label: &str) {
     let want: BTreeSet<i64> = (0..(written_until - start) / MINUTE_MS).map(|k| start + k * MINUTE_MS).collect();
-    let got = exported(server);
+    let got = exported_by_i(server, "cut");
     assert_eq!(got.len(), SERIES, "{label}: every series is there");
     for (i, ts) in &got {
         assert_eq!(ts, &want, "{label}: series {i} holds every acknowledged sample exactly once");
@@ -138,10 +106,7 @@ fn sigkill_during_block_cuts_loses_nothing_and_stores_nothing_twice() {
         match round % 3 {
             0 => server.kill9(),
             1 => {
-                let until = Instant::now() + Duration::from_millis(5 + 10 * round as u64);
-                while Instant::now() < until {
-                    std::thread::yield_now();
-                }
+                spin(5 + 10 * round as u64);
                 server.kill9();
             }
             _ => {

@@ -36,24 +36,7 @@ pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
 impl Server {
     /// Starts the binary with `config` and waits (bounded) for its listening line.
     pub fn start(config: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start metricstor");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[metricstor] {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (mut child, log) = spawn_logged(config);
         let deadline = Instant::now() + START_DEADLINE;
         let (mut http_addr, mut grpc_addr): (Option<String>, Option<String>) = (None, None);
         loop {
@@ -85,14 +68,7 @@ impl Server {
 
     /// Waits (bounded by `limit`) for a log line containing `needle`; false at the deadline.
     pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(needle) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
+        wait_for_line(&self.log, needle, limit)
     }
 
     /// Sends a signal to the server's PID (only the process this test started).
@@ -131,6 +107,17 @@ impl Server {
 /// `limit` passes) and SIGKILLs it there; true when the line was seen. For crash points
 /// that come before the listener is up (start-up maintenance) or at a logged event.
 pub fn kill_at_log(config: &Path, needle: &str, limit: Duration) -> bool {
+    let (mut child, log) = spawn_logged(config);
+    let seen = wait_for_line(&log, needle, limit);
+    // SAFETY: kill(2) on the PID of our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    seen
+}
+
+/// Starts the binary with `config` (info logging); its stderr lines are echoed to the test's
+/// output and sent on the returned channel.
+fn spawn_logged(config: &Path) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
         .arg("--config")
         .arg(config)
@@ -149,18 +136,19 @@ pub fn kill_at_log(config: &Path, needle: &str, limit: Duration) -> bool {
             }
         }
     });
+    (child, log)
+}
+
+/// Reads `log` until a line contains `needle`; false when `limit` passes first.
+fn wait_for_line(log: &mpsc::Receiver<String>, needle: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    let seen = loop {
+    loop {
         match log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if line.contains(needle) => break true,
+            Ok(line) if line.contains(needle) => return true,
             Ok(_) => {}
-            Err(_) => break false,
+            Err(_) => return false,
         }
-    };
-    // SAFETY: kill(2) on the PID of our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
-    seen
+    }
 }
 
 impl Drop for Server {
@@ -249,4 +237,66 @@ pub fn raw_exchange(addr: &str, request: &[u8], limit: Duration) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A remote_write 1.0 body: `series` series `{__name__=metric, i="0"...}`, one sample per
+/// minute over `[from_ms, from_ms + span_ms)`, each valued its minute since the epoch.
+pub fn per_minute_body(metric: &str, series: usize, from_ms: i64, span_ms: i64) -> Vec<u8> {
+    const MINUTE_MS: i64 = 60_000;
+    let names: Vec<String> = (0..series).map(|i| i.to_string()).collect();
+    let input: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+        .iter()
+        .map(|i| {
+            let samples = (0..span_ms / MINUTE_MS).map(|k| from_ms + k * MINUTE_MS).map(|t| (t, (t / MINUTE_MS) as f64)).collect();
+            (vec![("__name__", metric), ("i", i.as_str())], samples)
+        })
+        .collect();
+    v1_request(&input)
+}
+
+/// Series of `metric` (by label `i`) → timestamps, from `/api/v1/export`; a timestamp
+/// exported twice fails the test.
+pub fn exported_by_i(server: &Server, metric: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> {
+    let text = agent()
+        .get(&server.url(&format!("/api/v1/export?match[]={metric}")))
+        .call()
+        .expect("export")
+        .into_string()
+        .expect("body");
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> = Default::default();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let i = v["metric"]["i"].as_str().expect("label i").to_string();
+        let ts = out.entry(i).or_default();
+        for t in v["timestamps"].as_array().expect("timestamps") {
+            assert!(ts.insert(t.as_i64().expect("timestamp")), "a sample exported twice");
+        }
+    }
+    out
+}
+
+/// Per shard directory under `data`, the `meta.json` of each committed block (the
+/// ULID-named directories; `.tmp` and other entries are left out).
+pub fn block_metas(data: &Path) -> Vec<Vec<serde_json::Value>> {
+    let mut shards = Vec::new();
+    for shard in std::fs::read_dir(data).expect("ls data").filter_map(Result::ok).filter(|e| e.path().is_dir()) {
+        let mut metas = Vec::new();
+        for entry in std::fs::read_dir(shard.path()).expect("ls shard").filter_map(Result::ok) {
+            if entry.file_name().len() != 26 {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
+            metas.push(serde_json::from_str::<serde_json::Value>(&text).expect("meta.json"));
+        }
+        shards.push(metas);
+    }
+    shards
+}
+
+/// Busy-waits `ms` milliseconds (crash points a few ms into work the server started).
+pub fn spin(ms: u64) {
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until {
+        std::thread::yield_now();
+    }
 }
