@@ -11,8 +11,7 @@ use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MA
 use super::encoding::Encoder;
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
-use super::writer::{sync_dir, write_synced, CHUNKS_DIRNAME, INDEX_FILENAME, TMP_SUFFIX, TOMBSTONES_FILENAME};
-use crate::chunk::{XorAppender, SAMPLES_PER_CHUNK_MAX};
+use super::writer::{encode_chunks, sync_dir, write_synced, CHUNKS_DIRNAME, INDEX_FILENAME, TMP_SUFFIX, TOMBSTONES_FILENAME};
 use crate::error::Error;
 use crate::model::{Labels, Sample};
 
@@ -131,15 +130,7 @@ impl StreamBlockWriter {
             samples.iter().all(|s| s.timestamp_ms >= self.min_time_ms && s.timestamp_ms < self.max_time_ms),
             "block samples lie in the block range"
         );
-        let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK_MAX as usize));
-        for part in samples.chunks(SAMPLES_PER_CHUNK_MAX as usize) {
-            let mut a = XorAppender::default();
-            for s in part {
-                a.append(s.timestamp_ms, s.value);
-            }
-            let chunk_ref = self.write_chunk(a.bytes())?;
-            metas.push(ChunkMeta { min_time_ms: part[0].timestamp_ms, max_time_ms: part[part.len() - 1].timestamp_ms, chunk_ref });
-        }
+        let metas = encode_chunks(samples, |xor| self.write_chunk(xor))?;
         self.push_series(labels, metas, samples.len() as u64);
         Ok(())
     }

@@ -51,6 +51,22 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io("fsync directory", dir, e))
 }
 
+/// Encodes time-ordered samples as XOR chunks of at most `SAMPLES_PER_CHUNK_MAX` samples,
+/// handing each chunk's bytes to `write` (which returns its chunk reference); the chunk
+/// metas for the index, in order. Shared by the in-memory and the streamed block writers.
+pub(super) fn encode_chunks<E>(samples: &[Sample], mut write: impl FnMut(&[u8]) -> Result<u64, E>) -> Result<Vec<ChunkMeta>, E> {
+    let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK_MAX as usize));
+    for part in samples.chunks(SAMPLES_PER_CHUNK_MAX as usize) {
+        let mut a = XorAppender::default();
+        for s in part {
+            a.append(s.timestamp_ms, s.value);
+        }
+        let chunk_ref = write(a.bytes())?;
+        metas.push(ChunkMeta { min_time_ms: part[0].timestamp_ms, max_time_ms: part[part.len() - 1].timestamp_ms, chunk_ref });
+    }
+    Ok(metas)
+}
+
 /// Writes a block `ulid` covering `[min_time_ms, max_time_ms)` under `parent` and returns
 /// its meta. Each series' samples must be time-ordered, unique by timestamp and inside
 /// the range; series without samples are skipped.
@@ -102,19 +118,10 @@ pub fn write_block_as(
                 .all(|s| s.timestamp_ms >= min_time_ms && s.timestamp_ms < max_time_ms),
             "block samples lie in the block range"
         );
-        let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK_MAX as usize));
-        for part in samples.chunks(SAMPLES_PER_CHUNK_MAX as usize) {
-            let mut a = XorAppender::default();
-            for s in part {
-                a.append(s.timestamp_ms, s.value);
-            }
-            let chunk_ref = chunks.add_xor(a.bytes());
-            metas.push(ChunkMeta {
-                min_time_ms: part[0].timestamp_ms,
-                max_time_ms: part[part.len() - 1].timestamp_ms,
-                chunk_ref,
-            });
-        }
+        let metas = match encode_chunks(&samples, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
+            Ok(metas) => metas,
+            Err(never) => match never {},
+        };
         stats.num_series += 1;
         stats.num_samples += samples.len() as u64;
         stats.num_chunks += metas.len() as u64;
