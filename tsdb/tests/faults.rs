@@ -101,6 +101,20 @@ const WAL_FAULTS: [Fault; 6] = [
     Fault::WalShortWrite { after_bytes: 5000 },
 ];
 
+/// Opens the shard with no fault armed and acknowledges ten small groups; returns the shard
+/// and what it acknowledged.
+async fn open_with_ten_groups(path: &std::path::Path) -> (ShardDb, Model) {
+    fault::disarm_all();
+    let mut db = ShardDb::open(path, wal_options()).await.expect("open");
+    let mut acked = Model::new();
+    for k in 0..10 {
+        let g = group(k, 5, 3);
+        db.append_group(&[&g]).await.expect("append before any fault");
+        add(&mut acked, &g);
+    }
+    (db, acked)
+}
+
 /// For each WAL fault, lasting one group and then three: the failed groups get errors; the
 /// groups after them are acknowledged and cross into later segments; a reopen holds exactly
 /// the acknowledged samples (nothing of the failed groups resurfaces, nothing acknowledged
@@ -112,14 +126,7 @@ fn wal_faults_fail_their_group_and_lose_nothing_acknowledged() {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().to_path_buf();
             let acked = on_executor(move || async move {
-                fault::disarm_all();
-                let mut db = ShardDb::open(&path, wal_options()).await.expect("open");
-                let mut acked = Model::new();
-                for k in 0..10 {
-                    let g = group(k, 5, 3);
-                    db.append_group(&[&g]).await.expect("append before the fault");
-                    add(&mut acked, &g);
-                }
+                let (mut db, mut acked) = open_with_ten_groups(&path).await;
                 fault::arm_times(fault, times);
                 // Large failed groups: what they may leave reaches far past later small writes.
                 for k in 10..10 + i64::from(times) {
@@ -163,14 +170,7 @@ fn a_crash_right_after_a_wal_fault_loses_nothing_acknowledged() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
         let acked = on_executor(move || async move {
-            fault::disarm_all();
-            let mut db = ShardDb::open(&path, wal_options()).await.expect("open");
-            let mut acked = Model::new();
-            for k in 0..10 {
-                let g = group(k, 5, 3);
-                db.append_group(&[&g]).await.expect("append");
-                add(&mut acked, &g);
-            }
+            let (mut db, acked) = open_with_ten_groups(&path).await;
             fault::arm_times(fault, 1);
             let g = group(10, 40, 20);
             db.append_group(&[&g]).await.expect_err("failed group");
