@@ -47,7 +47,7 @@ impl ExecutorMetrics {
 }
 
 /// A per-shard figure for `/metrics`: name, type, help, and how to read it from a snapshot.
-type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&crate::shard::ShardStatsSnapshot) -> T);
+type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&tsdb::ShardStats) -> T);
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -139,18 +139,18 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
             for (name, kind, help, get) in per_shard {
                 family(&mut out, name, kind, help);
                 for s in &shards {
-                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(&s.stats));
                 }
             }
             for (name, kind, help, get) in compaction {
                 family(&mut out, name, kind, help);
                 for s in &shards {
-                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(s));
+                    let _ = writeln!(out, "{name}{{shard=\"{}\"}} {}", s.shard, get(&s.stats));
                 }
             }
             family(&mut out, "metricstor_blocks", "gauge", "Open blocks by compaction level (the highest level shown counts it and above).");
             for s in &shards {
-                for (i, count) in s.blocks_by_level.iter().enumerate() {
+                for (i, count) in s.stats.blocks_by_level.iter().enumerate() {
                     let _ = writeln!(out, "metricstor_blocks{{shard=\"{}\",level=\"{}\"}} {count}", s.shard, i + 1);
                 }
             }

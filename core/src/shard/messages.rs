@@ -14,27 +14,11 @@ pub struct Select {
     pub maxt_ms: i64,
 }
 
-/// What a shard has done so far; summed over shards for `/metrics`.
+/// What a shard has done so far (its `ShardDb` statistics), for `/metrics`.
 #[derive(Clone, Debug, Default)]
 pub struct ShardStatsSnapshot {
     pub shard: usize,
-    pub series: u64,
-    pub samples_appended_total: u64,
-    pub samples_out_of_order_total: u64,
-    pub duplicates_overwritten_total: u64,
-    pub wal_bytes_written_total: u64,
-    pub wal_fsyncs_total: u64,
-    pub page_cache_hits_total: u64,
-    pub page_cache_misses_total: u64,
-    pub page_cache_evictions_total: u64,
-    pub page_cache_bytes: u64,
-    pub block_direct_io_fallbacks_total: u64,
-    pub compactions_total: u64,
-    pub compactions_failed_total: u64,
-    pub compactions_discarded_total: u64,
-    pub compaction_seconds_total: f64,
-    /// Open blocks per compaction level (index `i` = level `i + 1`, the last slot and up).
-    pub blocks_by_level: Vec<u64>,
+    pub stats: tsdb::ShardStats,
 }
 
 /// One shard's cardinality: series per metric name and per label pair, and label values.

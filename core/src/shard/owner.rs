@@ -280,26 +280,7 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
             let _ = reply.send(db.time_range());
         }
         ShardRequest::Stats { reply } => {
-            let s = db.stats();
-            let _ = reply.send(ShardStatsSnapshot {
-                shard,
-                series: s.series,
-                samples_appended_total: s.samples_appended_total,
-                samples_out_of_order_total: s.samples_out_of_order_total,
-                duplicates_overwritten_total: s.duplicates_overwritten_total,
-                wal_bytes_written_total: s.wal_bytes_written_total,
-                wal_fsyncs_total: s.wal_fsyncs_total,
-                page_cache_hits_total: s.page_cache_hits_total,
-                page_cache_misses_total: s.page_cache_misses_total,
-                page_cache_evictions_total: s.page_cache_evictions_total,
-                page_cache_bytes: s.page_cache_bytes,
-                block_direct_io_fallbacks_total: s.block_direct_io_fallbacks_total,
-                compactions_total: s.compactions_total,
-                compactions_failed_total: s.compactions_failed_total,
-                compactions_discarded_total: s.compactions_discarded_total,
-                compaction_seconds_total: s.compaction_seconds_total,
-                blocks_by_level: s.blocks_by_level.to_vec(),
-            });
+            let _ = reply.send(ShardStatsSnapshot { shard, stats: db.stats() });
         }
     }
 }
