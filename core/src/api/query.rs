@@ -149,7 +149,7 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
         };
         // The steps after the settled edge may have given annotations of their own; kept
         // with the entry too (they can only over-report, never hide one).
-        cache.store(query, step_ms, generation, first, settled_end, series, annotations.clone());
+        cache.store(query, step_ms, generation, first..=settled_end, series, annotations.clone());
     }
     let Annotations { warnings, infos } = annotations;
     Ok(QueryResult { value: Value::Matrix(answer), warnings, infos })

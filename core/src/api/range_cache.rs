@@ -235,19 +235,19 @@ impl RangeCache {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Keeps `series` as the settled points of steps `start_ms..=end_ms`, computed from data
-    /// of `generation`. Replaces an entry on the same grid unless that one reaches further;
-    /// entries larger than a quarter of the capacity are not kept.
+    /// Keeps `series` as the settled points of the grid's `steps` (first to last step),
+    /// computed from data of `generation`. Replaces an entry on the same grid unless that one
+    /// reaches further; entries larger than a quarter of the capacity are not kept.
     pub fn store(
         &self,
         query: &str,
         step_ms: i64,
         generation: u64,
-        start_ms: i64,
-        end_ms: i64,
+        steps: std::ops::RangeInclusive<i64>,
         series: Vec<SeriesSamples>,
         annotations: Annotations,
     ) {
+        let (start_ms, end_ms) = steps.into_inner();
         if !self.enabled() || end_ms < start_ms {
             return;
         }
@@ -334,8 +334,7 @@ mod tests {
             "up",
             10,
             7,
-            100,
-            200,
+            100..=200,
             vec![series("up", &[(100, 1.0), (110, 2.0)])],
             Annotations::default(),
         );
@@ -367,7 +366,7 @@ mod tests {
     #[test]
     fn an_entry_of_an_older_generation_is_dropped_not_served() {
         let cache = RangeCache::new(1 << 20);
-        cache.store("up", 10, 1, 100, 200, vec![series("up", &[(100, 1.0)])], Annotations::default());
+        cache.store("up", 10, 1, 100..=200, vec![series("up", &[(100, 1.0)])], Annotations::default());
         assert!(matches!(cache.lookup("up", 100, 10, 2), Lookup::Miss));
         assert_eq!(cache.entries(), 0);
         assert_eq!(cache.bytes(), 0);
@@ -384,8 +383,7 @@ mod tests {
                 &format!("q{q}"),
                 10,
                 0,
-                0,
-                990,
+                0..=990,
                 vec![series(&format!("q{q}"), &points)],
                 Annotations::default(),
             );
@@ -394,7 +392,7 @@ mod tests {
             matches!(cache.lookup("q0", 0, 10, 0), Lookup::Covered(_)),
             "touch q0"
         );
-        cache.store("q4", 10, 0, 0, 990, vec![series("q4", &points)], Annotations::default());
+        cache.store("q4", 10, 0, 0..=990, vec![series("q4", &points)], Annotations::default());
         assert!(cache.bytes() <= one * 4 + one / 2);
         assert_eq!(cache.entries(), 4);
         assert!(
@@ -428,7 +426,7 @@ mod tests {
     fn annotations_are_kept_with_the_points_and_joined_without_repeats() {
         let cache = RangeCache::new(1 << 20);
         let infos = Annotations { warnings: Vec::new(), infos: vec!["PromQL info: not monotonic".into()] };
-        cache.store("h", 10, 0, 0, 100, vec![series("h", &[(0, 1.0)])], infos.clone());
+        cache.store("h", 10, 0, 0..=100, vec![series("h", &[(0, 1.0)])], infos.clone());
         let Lookup::Covered(entry) = cache.lookup("h", 50, 10, 0) else { panic!("covered") };
         assert_eq!(entry.annotations, infos);
         let mut joined = entry.annotations.clone();
