@@ -137,12 +137,13 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
     let fresh_annotations = Annotations { warnings: fresh.warnings, infos: fresh.infos };
     let mut annotations = cached.as_ref().map(|e| e.annotations.clone()).unwrap_or_default();
     annotations.extend(&fresh_annotations);
+    // The settled part is copied out before the fresh series move into the answer.
+    let settled_fresh = (settled_end >= evaluate_from).then(|| slice(&fresh_series, evaluate_from, settled_end));
     let answer = match &cached {
-        Some(entry) => append_later(slice(entry.series(), start_ms, entry.end_ms), fresh_series.clone()),
-        None => fresh_series.clone(),
+        Some(entry) => append_later(slice(entry.series(), start_ms, entry.end_ms), fresh_series),
+        None => fresh_series,
     };
-    if settled_end >= evaluate_from {
-        let settled_fresh = slice(&fresh_series, evaluate_from, settled_end);
+    if let Some(settled_fresh) = settled_fresh {
         let (first, series) = match cached {
             Some(entry) => (entry.start_ms, append_later(entry.series().to_vec(), settled_fresh)),
             None => (start_ms, settled_fresh),

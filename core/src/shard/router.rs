@@ -78,7 +78,9 @@ impl ShardRouter {
         let mut rewrites_history = false;
         let mut parts: Vec<Vec<SeriesSamples>> = (0..shard_count).map(|_| Vec::new()).collect();
         for s in series {
-            rewrites_history |= s.samples.iter().any(|sample| sample.timestamp_ms < settled_before);
+            if !rewrites_history {
+                rewrites_history = s.samples.iter().any(|sample| sample.timestamp_ms < settled_before);
+            }
             let shard = shard_for(&s.labels, shard_count);
             parts[shard].push(s);
         }
