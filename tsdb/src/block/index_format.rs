@@ -313,13 +313,19 @@ impl IndexReader {
         &self.postings
     }
 
-    /// Decodes the series with id `id` (its entry is at `id * 16`).
-    pub fn series(&self, id: u32) -> Result<IndexSeries, String> {
+    /// The body of series `id`'s entry (at `id * 16`), positioned after the label count.
+    fn series_entry(&self, id: u32) -> Result<(Decoder<'_>, u64), String> {
         let offset = id as usize * SERIES_ALIGN_BYTES;
         let body = section_uvarint(&self.bytes, offset).map_err(|e| format!("series {id}: {e}"))?;
-        let bad = || format!("series {id} at {offset} is malformed");
         let mut d = Decoder::new(body);
-        let n = d.uvarint().ok_or_else(bad)?;
+        let n = d.uvarint().ok_or_else(|| malformed_series(id, offset))?;
+        Ok((d, n))
+    }
+
+    /// Decodes the series with id `id` (its entry is at `id * 16`).
+    pub fn series(&self, id: u32) -> Result<IndexSeries, String> {
+        let (mut d, n) = self.series_entry(id)?;
+        let bad = || malformed_series(id, id as usize * SERIES_ALIGN_BYTES);
         let mut labels = Vec::with_capacity((n as usize).min(256));
         for _ in 0..n {
             let name = self.symbol(d.uvarint().ok_or_else(bad)?)?;
@@ -333,42 +339,63 @@ impl IndexReader {
                 "series {id}: labels are not sorted, unique and non-empty"
             ));
         }
-        let k = d.uvarint().ok_or_else(bad)?;
-        let mut chunks = Vec::with_capacity((k as usize).min(1 << 16));
-        let mut prev: Option<ChunkMeta> = None;
-        for _ in 0..k {
-            let meta = match prev {
-                None => {
-                    let mint = d.varint().ok_or_else(bad)?;
-                    let span = d.uvarint().ok_or_else(bad)? as i64;
-                    let r = d.uvarint().ok_or_else(bad)?;
-                    ChunkMeta {
-                        min_time_ms: mint,
-                        max_time_ms: mint.wrapping_add(span),
-                        chunk_ref: r,
-                    }
-                }
-                Some(p) => {
-                    let mint = p
-                        .max_time_ms
-                        .wrapping_add(d.uvarint().ok_or_else(bad)? as i64);
-                    let span = d.uvarint().ok_or_else(bad)? as i64;
-                    let r = (p.chunk_ref as i64).wrapping_add(d.varint().ok_or_else(bad)?);
-                    ChunkMeta {
-                        min_time_ms: mint,
-                        max_time_ms: mint.wrapping_add(span),
-                        chunk_ref: r as u64,
-                    }
-                }
-            };
-            chunks.push(meta);
-            prev = Some(meta);
-        }
         Ok(IndexSeries {
             labels: Labels::from_sorted(labels),
-            chunks,
+            chunks: decode_chunk_metas(&mut d, id)?,
         })
     }
+
+    /// The chunk metas of series `id` alone, its labels skipped undecoded (time checks of
+    /// label listings need no labels).
+    pub fn series_chunks(&self, id: u32) -> Result<Vec<ChunkMeta>, String> {
+        let (mut d, n) = self.series_entry(id)?;
+        for _ in 0..n.saturating_mul(2) {
+            d.uvarint().ok_or_else(|| malformed_series(id, id as usize * SERIES_ALIGN_BYTES))?;
+        }
+        decode_chunk_metas(&mut d, id)
+    }
+}
+
+fn malformed_series(id: u32, offset: usize) -> String {
+    format!("series {id} at {offset} is malformed")
+}
+
+/// A series entry's chunk metas: the first with its full minimum time, the rest as
+/// deltas from the previous one.
+fn decode_chunk_metas(d: &mut Decoder<'_>, id: u32) -> Result<Vec<ChunkMeta>, String> {
+    let bad = || malformed_series(id, id as usize * SERIES_ALIGN_BYTES);
+    let k = d.uvarint().ok_or_else(bad)?;
+    let mut chunks = Vec::with_capacity((k as usize).min(1 << 16));
+    let mut prev: Option<ChunkMeta> = None;
+    for _ in 0..k {
+        let meta = match prev {
+            None => {
+                let mint = d.varint().ok_or_else(bad)?;
+                let span = d.uvarint().ok_or_else(bad)? as i64;
+                let r = d.uvarint().ok_or_else(bad)?;
+                ChunkMeta {
+                    min_time_ms: mint,
+                    max_time_ms: mint.wrapping_add(span),
+                    chunk_ref: r,
+                }
+            }
+            Some(p) => {
+                let mint = p
+                    .max_time_ms
+                    .wrapping_add(d.uvarint().ok_or_else(bad)? as i64);
+                let span = d.uvarint().ok_or_else(bad)? as i64;
+                let r = (p.chunk_ref as i64).wrapping_add(d.varint().ok_or_else(bad)?);
+                ChunkMeta {
+                    min_time_ms: mint,
+                    max_time_ms: mint.wrapping_add(span),
+                    chunk_ref: r as u64,
+                }
+            }
+        };
+        chunks.push(meta);
+        prev = Some(meta);
+    }
+    Ok(chunks)
 }
 
 #[cfg(test)]

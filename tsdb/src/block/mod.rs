@@ -312,4 +312,87 @@ mod tests {
         delete_block(dir.path(), &a).expect("delete");
         assert_eq!(open_blocks(dir.path()).expect("open").len(), 1);
     }
+
+    /// Label listings walk postings and stop at the first series with data in the range;
+    /// they must give exactly what reading every matching series gives, in the head and in
+    /// a block (with tombstones), with and without matchers, with few and many matches.
+    #[test]
+    fn label_listings_equal_reading_every_series() {
+        let mut input = Vec::new();
+        for i in 0..2_500i64 {
+            let labels = Labels::from_pairs([
+                ("__name__", format!("m{}", i % 3)),
+                ("job", format!("j{}", i % 7)),
+                ("pod", format!("p{i}")),
+            ]);
+            let first = (i % 50) * 10;
+            let mut samples: Vec<Sample> = (first..first + 5).map(|t| sample(t, 1.0)).collect();
+            if i % 11 == 0 {
+                // Two chunks far apart: the gap between them holds no data.
+                samples.extend((0..130).map(|k| sample(2_000 + k, 1.0)));
+            }
+            input.push((labels, samples));
+        }
+        let mut head = crate::head::Head::default();
+        for (labels, samples) in &input {
+            let (id, _) = head.get_or_create(labels);
+            for s in samples {
+                head.append(id, *s);
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = write_block(dir.path(), &new_ulid(7), 0, 2_200, input).expect("write");
+        let mut block = Block::open(&path).expect("open");
+        let m = |op, n: &str, v: &str| Matcher::new(op, n, v).expect("matcher");
+        use MatchOp::*;
+        let matcher_sets = vec![
+            vec![],
+            vec![m(Equal, "job", "j1")],
+            vec![m(Equal, "pod", "p12")],
+            vec![m(RegexMatch, "__name__", "m1|m2")],
+            vec![m(NotEqual, "pod", "p3")],
+            vec![m(RegexNoMatch, "job", "j1|j2"), m(Equal, "__name__", "m0")],
+        ];
+        let ranges = [(0, 100), (95, 96), (200, 260), (490, 600), (600, 1_000), (1_500, 2_050), (0, 2_200)];
+        let expected = |all: Vec<Labels>, name: Option<&str>| -> Vec<String> {
+            let mut out: Vec<String> = all
+                .iter()
+                .flat_map(|l| l.iter().filter(|x| name.is_none_or(|n| x.name == n)).map(|x| match name {
+                    Some(_) => x.value.clone(),
+                    None => x.name.clone(),
+                }).collect::<Vec<_>>())
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        let check = |block: &Block, head: &crate::head::Head| {
+            for ms in &matcher_sets {
+                for &(lo, hi) in &ranges {
+                    let in_block = block.series(ms, lo, hi).expect("series");
+                    let in_head = head.series(ms, lo, hi);
+                    assert_eq!(block.label_names(ms, lo, hi).expect("names"), expected(in_block.clone(), None), "block names {ms:?} {lo}..{hi}");
+                    assert_eq!(head.label_names(ms, lo, hi), expected(in_head.clone(), None), "head names {ms:?} {lo}..{hi}");
+                    for name in ["job", "pod", "__name__", "nope"] {
+                        assert_eq!(block.label_values(name, ms, lo, hi).expect("values"), expected(in_block.clone(), Some(name)), "block {name} {ms:?} {lo}..{hi}");
+                        assert_eq!(head.label_values(name, ms, lo, hi), expected(in_head.clone(), Some(name)), "head {name} {ms:?} {lo}..{hi}");
+                    }
+                }
+            }
+        };
+        check(&block, &head);
+        // Deleting every sample of job j3 and part of j4's removes their values from ranges.
+        block.delete(&[m(Equal, "job", "j3")], i64::MIN, i64::MAX).expect("delete");
+        block.delete(&[m(Equal, "job", "j4")], 0, 300).expect("delete");
+        let mut stones = Vec::new();
+        for id in head.matching_ids(&[m(Equal, "job", "j3")], i64::MIN, i64::MAX) {
+            stones.push((id, i64::MIN, i64::MAX));
+        }
+        for id in head.matching_ids(&[m(Equal, "job", "j4")], i64::MIN, i64::MAX) {
+            stones.push((id, 0, 300));
+        }
+        head.delete_ranges(&stones);
+        check(&block, &head);
+        assert!(!block.label_values("job", &[], 0, 100).expect("values").contains(&"j3".to_string()));
+    }
 }

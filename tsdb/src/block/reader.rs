@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::chunks_format::ChunkReader;
-use super::index_format::{IndexReader, IndexSeries};
+use super::index_format::{ChunkMeta, IndexReader, IndexSeries};
 use super::meta::BlockMeta;
 use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
 use crate::chunk::XorIterator;
 use crate::error::Error;
-use crate::index::{difference, intersect, union_all};
+use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
 use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesSamples};
 
 pub struct Block {
@@ -148,20 +148,48 @@ impl Block {
         if !self.meta.overlaps(mint_ms, maxt_ms) {
             return Ok(Vec::new());
         }
+        self.series_in_range(&self.matching_ids(matchers)?, mint_ms, maxt_ms)
+    }
+
+    /// The series of `ids` with a chunk overlapping `[mint_ms, maxt_ms]` that is not wholly
+    /// deleted, keeping only those chunks.
+    fn series_in_range(&self, ids: &[u32], mint_ms: i64, maxt_ms: i64) -> Result<Vec<(u32, IndexSeries)>, Error> {
         let mut out = Vec::new();
-        for id in self.matching_ids(matchers)? {
+        for &id in ids {
             let mut s = self.index.series(id).map_err(|m| self.index_error(m))?;
             let deleted = self.tombstones.intervals(id);
-            s.chunks.retain(|c| {
-                c.max_time_ms >= mint_ms
-                    && c.min_time_ms <= maxt_ms
-                    && !Tombstones::covers(deleted, c.min_time_ms, c.max_time_ms)
-            });
+            s.chunks.retain(|c| chunk_live(c, deleted, mint_ms, maxt_ms));
             if !s.chunks.is_empty() {
                 out.push((id, s));
             }
         }
         Ok(out)
+    }
+
+    /// True when series `id` has a chunk in `[mint_ms, maxt_ms]` that is not wholly deleted;
+    /// reads the chunk metas only.
+    fn has_live_chunk(&self, id: u32, mint_ms: i64, maxt_ms: i64) -> Result<bool, Error> {
+        let deleted = self.tombstones.intervals(id);
+        let chunks = self.index.series_chunks(id).map_err(|m| self.index_error(m))?;
+        Ok(chunks.iter().any(|c| chunk_live(c, deleted, mint_ms, maxt_ms)))
+    }
+
+    /// Whether some series of the postings list at `offset` (restricted to `within`) has a
+    /// live chunk in the range.
+    fn postings_live(&self, offset: u64, within: Option<&[u32]>, mint_ms: i64, maxt_ms: i64) -> Result<bool, Error> {
+        let ids = self.index.postings_at(offset).map_err(|m| self.index_error(m))?;
+        any_live(&ids, within, |id| self.has_live_chunk(id, mint_ms, maxt_ms))
+    }
+
+    /// The matching ids when there are matchers (`None`: every series), and whether they
+    /// are few enough to list by reading their series (see `listing_by_series`).
+    fn listing_candidates(&self, matchers: &[Matcher]) -> Result<(Option<Vec<u32>>, bool), Error> {
+        if matchers.is_empty() {
+            return Ok((None, false));
+        }
+        let ids = self.matching_ids(matchers)?;
+        let few = listing_by_series(ids.len());
+        Ok((Some(ids), few))
     }
 
     /// Series with their samples in `[mint_ms, maxt_ms]`, in label order. A series whose
@@ -248,6 +276,9 @@ impl Block {
             && self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
     }
 
+    /// Label names of matching series with data in the range. Without matchers over a
+    /// block wholly inside the range this is the index's name list; otherwise each name is
+    /// kept at its first series with a live chunk there, so only a few series are read.
     pub fn label_names(
         &self,
         matchers: &[Matcher],
@@ -257,13 +288,31 @@ impl Block {
         if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
             return Ok(self.index.label_postings().keys().cloned().collect());
         }
-        let mut names = BTreeSet::new();
-        for labels in self.series(matchers, mint_ms, maxt_ms)? {
-            names.extend(labels.iter().map(|l| l.name.clone()));
+        if !self.meta.overlaps(mint_ms, maxt_ms) {
+            return Ok(Vec::new());
         }
-        Ok(names.into_iter().collect())
+        let (matched, few) = self.listing_candidates(matchers)?;
+        if let (Some(ids), true) = (&matched, few) {
+            let mut names = BTreeSet::new();
+            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
+                names.extend(s.labels.iter().map(|l| l.name.clone()));
+            }
+            return Ok(names.into_iter().collect());
+        }
+        let mut names = Vec::new();
+        for (name, values) in self.index.label_postings() {
+            for offset in values.values() {
+                if self.postings_live(*offset, matched.as_deref(), mint_ms, maxt_ms)? {
+                    names.push(name.clone());
+                    break;
+                }
+            }
+        }
+        Ok(names)
     }
 
+    /// Values of label `name` among matching series with data in the range, found like
+    /// `label_names`.
     pub fn label_values(
         &self,
         name: &str,
@@ -271,22 +320,39 @@ impl Block {
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Result<Vec<String>, Error> {
+        let Some(values) = self.index.label_postings().get(name) else {
+            return Ok(Vec::new());
+        };
         if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
-            return Ok(self
-                .index
-                .label_postings()
-                .get(name)
-                .map(|vs| vs.keys().cloned().collect())
-                .unwrap_or_default());
+            return Ok(values.keys().cloned().collect());
         }
-        let mut values = BTreeSet::new();
-        for labels in self.series(matchers, mint_ms, maxt_ms)? {
-            if let Some(v) = labels.get(name) {
-                values.insert(v.to_string());
+        if !self.meta.overlaps(mint_ms, maxt_ms) {
+            return Ok(Vec::new());
+        }
+        let (matched, few) = self.listing_candidates(matchers)?;
+        if let (Some(ids), true) = (&matched, few) {
+            let mut found = BTreeSet::new();
+            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
+                if let Some(v) = s.labels.get(name) {
+                    found.insert(v.to_string());
+                }
+            }
+            return Ok(found.into_iter().collect());
+        }
+        let mut found = Vec::new();
+        for (value, offset) in values {
+            if self.postings_live(*offset, matched.as_deref(), mint_ms, maxt_ms)? {
+                found.push(value.clone());
             }
         }
-        Ok(values.into_iter().collect())
+        Ok(found)
     }
+}
+
+/// A chunk overlapping `[mint_ms, maxt_ms]` that the series' deleted intervals do not
+/// wholly cover.
+fn chunk_live(c: &ChunkMeta, deleted: &[(i64, i64)], mint_ms: i64, maxt_ms: i64) -> bool {
+    c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms && !Tombstones::covers(deleted, c.min_time_ms, c.max_time_ms)
 }
 
 /// Raw access for compaction (`compact.rs`): series in label order, their chunk metas, the

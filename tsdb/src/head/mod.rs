@@ -6,7 +6,7 @@ mod series;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::index::{Index, SeriesId};
+use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{Label, Labels, Matcher, Sample, SeriesSamples};
 pub use series::{AppendResult, MemSeries};
 
@@ -196,23 +196,36 @@ impl Head {
             .collect()
     }
 
+    /// Label names of matching series with samples in the range. Each name is kept at its
+    /// first such series, so the cost follows the names, not the series (see
+    /// `listing_by_series`).
     pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
         if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
             return self.index.label_names().map(str::to_string).collect();
         }
-        let mut names: Vec<String> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
-        for id in self.matching(matchers, mint_ms, maxt_ms) {
-            for (name, _) in &self.series[id as usize].labels {
-                if seen.insert(name) {
-                    names.push(name.to_string());
+        let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
+            let mut names: Vec<String> = Vec::new();
+            let mut seen: HashSet<&str> = HashSet::new();
+            for id in self.in_range(ids, mint_ms, maxt_ms) {
+                for (name, _) in &self.series[id as usize].labels {
+                    if seen.insert(name) {
+                        names.push(name.to_string());
+                    }
                 }
             }
+            names.sort();
+            return names;
         }
-        names.sort();
-        names
+        self.index
+            .postings_by_name()
+            .filter(|(_, values)| values.values().any(|ids| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms)))
+            .map(|(name, _)| name.to_string())
+            .collect()
     }
 
+    /// Values of label `name` among matching series with samples in the range; like
+    /// `label_names`, each value is kept at its first such series.
     pub fn label_values(
         &self,
         name: &str,
@@ -228,20 +241,36 @@ impl Head {
                 .map(str::to_string)
                 .collect();
         }
-        let mut values: Vec<String> = self
-            .matching(matchers, mint_ms, maxt_ms)
-            .into_iter()
-            .filter_map(|id| {
-                self.series[id as usize]
-                    .labels
-                    .iter()
-                    .find(|(n, _)| n.as_ref() == name)
-                    .map(|(_, v)| v.to_string())
-            })
-            .collect();
-        values.sort();
-        values.dedup();
-        values
+        let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
+            let mut values: Vec<String> = self
+                .in_range(ids, mint_ms, maxt_ms)
+                .filter_map(|id| {
+                    self.series[id as usize]
+                        .labels
+                        .iter()
+                        .find(|(n, _)| n.as_ref() == name)
+                        .map(|(_, v)| v.to_string())
+                })
+                .collect();
+            values.sort();
+            values.dedup();
+            return values;
+        }
+        self.index
+            .postings_of(name)
+            .filter(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms))
+            .map(|(value, _)| value.to_string())
+            .collect()
+    }
+
+    fn in_range<'a>(&'a self, ids: &'a [SeriesId], mint_ms: i64, maxt_ms: i64) -> impl Iterator<Item = SeriesId> + 'a {
+        ids.iter().copied().filter(move |id| self.series[*id as usize].overlaps(mint_ms, maxt_ms))
+    }
+
+    fn any_in_range(&self, ids: &[SeriesId], within: Option<&[SeriesId]>, mint_ms: i64, maxt_ms: i64) -> bool {
+        let live = |id: SeriesId| Ok::<bool, std::convert::Infallible>(self.series[id as usize].overlaps(mint_ms, maxt_ms));
+        matches!(any_live(ids, within, live), Ok(true))
     }
 
     /// True when every series lies inside the range (so listing can use the index alone).

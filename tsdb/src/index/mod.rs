@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::model::{MatchOp, Matcher};
-pub use postings::{difference, intersect, union_all};
+pub use postings::{any_live, difference, intersect, union_all};
 
 /// Series ids are dense `u32`s assigned in creation order, so appending keeps lists sorted.
 pub type SeriesId = u32;
@@ -17,6 +17,15 @@ pub type SeriesId = u32;
 pub struct Index {
     by_label: BTreeMap<Rc<str>, BTreeMap<Rc<str>, Vec<SeriesId>>>,
     all: Vec<SeriesId>,
+}
+
+/// Whether a label listing restricted by matchers reads the matched series' labels (few
+/// series) rather than walking the postings of every candidate name or value and keeping
+/// those with a matched series in range (many series: most values are kept at their first
+/// series).
+pub fn listing_by_series(matched_series: usize) -> bool {
+    const LISTING_BY_SERIES_MAX: usize = 1_000;
+    matched_series <= LISTING_BY_SERIES_MAX
 }
 
 /// If `pattern` is a plain alternation of literals (`a|b|c`), returns the literals.
@@ -121,6 +130,19 @@ impl Index {
     /// All label names, sorted.
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
         self.by_label.keys().map(|k| k.as_ref())
+    }
+
+    /// Every label name with its values and their postings, sorted by name then value.
+    pub fn postings_by_name(&self) -> impl Iterator<Item = (&str, &BTreeMap<Rc<str>, Vec<SeriesId>>)> {
+        self.by_label.iter().map(|(name, values)| (name.as_ref(), values))
+    }
+
+    /// The values of `name` with their postings, sorted by value.
+    pub fn postings_of(&self, name: &str) -> impl Iterator<Item = (&str, &[SeriesId])> {
+        self.by_label
+            .get(name)
+            .into_iter()
+            .flat_map(|values| values.iter().map(|(v, ids)| (v.as_ref(), ids.as_slice())))
     }
 
     /// All values of `name`, sorted.

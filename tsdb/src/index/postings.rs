@@ -19,6 +19,32 @@ pub fn intersect(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
     out
 }
 
+/// True when some id of `ids` that is also in `within` (all of `ids` when `None`) passes
+/// `live`; stops at the first one. Label listings use it to keep a value as soon as one
+/// series carrying it has data in the asked range, instead of reading every series.
+pub fn any_live<E>(
+    ids: &[SeriesId],
+    within: Option<&[SeriesId]>,
+    mut live: impl FnMut(SeriesId) -> Result<bool, E>,
+) -> Result<bool, E> {
+    let mut j = 0;
+    for &id in ids {
+        if let Some(within) = within {
+            j += within[j..].partition_point(|&w| w < id);
+            if j == within.len() {
+                return Ok(false);
+            }
+            if within[j] != id {
+                continue;
+            }
+        }
+        if live(id)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// `a` minus `b`.
 pub fn difference(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
     let mut j = 0;
@@ -90,6 +116,26 @@ mod tests {
             prop_assert_eq!(difference(&va, &vb), a.difference(&b).copied().collect::<Vec<_>>());
             let u: BTreeSet<u32> = a.union(&b).copied().collect();
             prop_assert_eq!(union_all([va.as_slice(), vb.as_slice()].into_iter()), u.into_iter().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn any_live_is_exists_over_the_intersection(
+            a in proptest::collection::btree_set(0u32..200, 0..60),
+            b in proptest::collection::btree_set(0u32..200, 0..60),
+            live in proptest::collection::btree_set(0u32..200, 0..60),
+            restrict in any::<bool>(),
+        ) {
+            let (va, vb): (Vec<u32>, Vec<u32>) = (a.iter().copied().collect(), b.iter().copied().collect());
+            let expected = a.iter().any(|id| (!restrict || b.contains(id)) && live.contains(id));
+            let mut checked = Vec::new();
+            let got = any_live::<()>(&va, restrict.then_some(vb.as_slice()), |id| {
+                checked.push(id);
+                Ok(live.contains(&id))
+            });
+            prop_assert_eq!(got, Ok(expected));
+            // Only ids of the intersection are checked, and nothing after the first live one.
+            prop_assert!(checked.iter().all(|id| a.contains(id) && (!restrict || b.contains(id))));
+            prop_assert!(checked.iter().rev().skip(1).all(|id| !live.contains(id)));
         }
     }
 }
