@@ -1,8 +1,10 @@
 //! The compaction executor: merges parent blocks into one new block, series by series in
 //! label order (a k-way walk over the parents' sorted indexes), so memory holds one series'
 //! samples plus the new index. Equal timestamps keep the newer block's sample (higher ULID,
-//! as reads do); tombstones are applied. Chunks are copied undecoded when no tombstone and
-//! no overlap touches the series. The result is left in `<ULID>.tmp/`: the shard commits it.
+//! as reads do); tombstones are applied. When no tombstone and no overlap touches a series,
+//! its chunks are copied undecoded, except that runs of small adjacent chunks are joined
+//! (up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples). The result is left in `<ULID>.tmp/`:
+//! the shard commits it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,7 +15,7 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::XorIterator;
+use crate::chunk::{XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::merge::merge_samples;
 use crate::model::{Labels, Sample};
@@ -160,8 +162,10 @@ impl CompactionJob {
 }
 
 /// Writes one series from its parts (`(cursor index, series id, index entry)`, oldest parent
-/// first): chunks copied as they are when nothing is deleted and no two chunks overlap in
-/// time, else decoded, filtered, merged (newest parent wins a timestamp) and re-encoded.
+/// first). When nothing is deleted and no two chunks overlap in time, runs of adjacent
+/// chunks that fit in `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples together are joined into
+/// one and every other chunk is copied as it is; else the samples are decoded, filtered,
+/// merged (newest parent wins a timestamp) and re-encoded.
 fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labels, parts: Vec<(usize, u32, IndexSeries)>) -> Result<(), Error> {
     let untouched = parts.iter().all(|(i, id, _)| cursors[*i].block.tombstones().intervals(*id).is_empty());
     let mut chunks: Vec<(usize, super::index_format::ChunkMeta)> =
@@ -169,16 +173,24 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
     chunks.sort_by_key(|(_, c)| (c.min_time_ms, c.max_time_ms));
     let disjoint = chunks.windows(2).all(|w| w[0].1.max_time_ms < w[1].1.min_time_ms);
     if untouched && disjoint {
-        let mut raw = Vec::with_capacity(chunks.len());
+        let mut out = Vec::with_capacity(chunks.len());
+        let mut run: Vec<(usize, RawChunk)> = Vec::new();
+        let mut run_samples = 0;
         for (i, c) in chunks {
             let xor = cursors[i].block.read_chunk(c.chunk_ref)?;
             let num_samples = match xor.get(..2) {
                 Some(h) => u64::from(u16::from_be_bytes([h[0], h[1]])),
                 None => 0,
             };
-            raw.push(RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, xor });
+            if run_samples + num_samples > u64::from(COMPACTED_SAMPLES_PER_CHUNK_MAX) {
+                join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
+                run_samples = 0;
+            }
+            run_samples += num_samples;
+            run.push((i, RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, xor }));
         }
-        return writer.add_raw_chunks(labels, &raw);
+        join_chunks(cursors, &labels, run, &mut out)?;
+        return writer.add_raw_chunks(labels, &out);
     }
     // Newest parent first: `merge_samples` keeps the first source's sample on a tie.
     let mut sources: Vec<Vec<Sample>> = Vec::with_capacity(parts.len());
@@ -209,6 +221,38 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
     }
     let merged = merge_samples(sources);
     writer.add_samples(labels, &merged)
+}
+
+/// Adds a run of adjacent, time-ordered chunks (each with its parent's cursor index) to
+/// `out`: a lone chunk as it is, several re-encoded as one.
+fn join_chunks(cursors: &[Cursor], labels: &Labels, mut run: Vec<(usize, RawChunk)>, out: &mut Vec<RawChunk>) -> Result<(), Error> {
+    if run.len() <= 1 {
+        out.extend(run.pop().map(|(_, c)| c));
+        return Ok(());
+    }
+    let mut joined = XorAppender::default();
+    for (i, c) in &run {
+        let mut it = XorIterator::new(&c.xor);
+        for s in it.by_ref() {
+            joined.append(s.timestamp_ms, s.value);
+        }
+        if it.error() {
+            return Err(Error::corrupt(
+                cursors[*i].block.dir().join(CHUNKS_DIRNAME),
+                format!("XOR chunk of {labels} at {} is malformed", c.min_time_ms),
+            ));
+        }
+    }
+    let (Some((_, first)), Some((_, last))) = (run.first(), run.last()) else {
+        return Ok(());
+    };
+    out.push(RawChunk {
+        min_time_ms: first.min_time_ms,
+        max_time_ms: last.max_time_ms,
+        num_samples: u64::from(joined.num_samples()),
+        xor: joined.bytes().to_vec(),
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -343,23 +387,41 @@ mod tests {
         check_compaction(&[(1, 10, 3, 0, 0), (1, 20, 3, 0, 1)], 2, &[(0, 1, 0, 100), (1, 1, 0, 100)]).expect("all deleted");
     }
 
+    /// Compacts blocks `parents` under `dir` into a new block and commits it.
+    fn compact_now(dir: &Path, ulid: u64, parents: Vec<String>) -> (String, CompactionOutput) {
+        let ulid = new_ulid(ulid);
+        let out = CompactionJob { shard_dir: dir.to_path_buf(), ulid: ulid.clone(), parents }.run().expect("compact");
+        commit_tmp(dir, &ulid).expect("commit");
+        (ulid, out)
+    }
+
     #[test]
-    fn adjacent_blocks_without_tombstones_keep_their_chunks() {
-        // 130 samples per block: copied, 2 + 2 chunks; re-encoded, 260 would make 3.
-        let inputs: Vec<Input> = (0..260).map(|t| (0, t, 0, t as u64, (t / 130) as usize)).collect();
+    fn adjacent_chunks_are_joined_then_copied_as_they_are() {
+        // Four adjacent blocks of 240 samples: two cut chunks of 120 each.
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut parents = Vec::new();
-        for b in 0..2i64 {
-            let samples: Vec<Sample> = inputs.iter().filter(|i| i.4 == b as usize).map(|i| Sample { timestamp_ms: i.1, value: value(i.2, i.3, i.1) }).collect();
+        let mut blocks = Vec::new();
+        for b in 0..4i64 {
+            let samples: Vec<Sample> = (b * 240..(b + 1) * 240).map(|t| Sample { timestamp_ms: t, value: (t * t) as f64 }).collect();
             let ulid = new_ulid(10 + b as u64);
-            write_block(dir.path(), &ulid, b * 130, (b + 1) * 130, vec![(series_labels(0), samples)]).expect("write");
-            parents.push(ulid);
+            write_block(dir.path(), &ulid, b * 240, (b + 1) * 240, vec![(series_labels(0), samples)]).expect("write");
+            blocks.push(ulid);
         }
-        let out = CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: new_ulid(20), parents }.run().expect("compact");
+        // Pairs of 120-sample chunks are joined into 240-sample chunks, which take less room.
+        let (left, out) = compact_now(dir.path(), 20, blocks[..2].to_vec());
         let meta = out.meta.expect("a block");
-        assert_eq!((meta.stats.num_chunks, meta.stats.num_samples), (4, 260));
-        assert_eq!(out.chunk_bytes_in, out.chunk_bytes_out + 8, "same chunk bytes, one segment header less");
-        check_compaction(&inputs, 2, &[]).expect("reads back");
+        assert_eq!((meta.stats.num_chunks, meta.stats.num_samples), (2, 480));
+        assert!(out.chunk_bytes_out < out.chunk_bytes_in, "{} bytes in, {} out", out.chunk_bytes_in, out.chunk_bytes_out);
+        let (right, _) = compact_now(dir.path(), 21, blocks[2..].to_vec());
+        // Full chunks are copied: the same chunk bytes, one segment header less.
+        let (all, out) = compact_now(dir.path(), 22, vec![left, right]);
+        let meta = out.meta.expect("a block");
+        assert_eq!((meta.stats.num_chunks, meta.stats.num_samples), (4, 960));
+        assert_eq!(out.chunk_bytes_in, out.chunk_bytes_out + 8, "copied as they are");
+        let merged = Block::open(&dir.path().join(&all)).expect("open");
+        let got = merged.select(&[], i64::MIN, i64::MAX).expect("select");
+        let want: Vec<Sample> = (0..960).map(|t| Sample { timestamp_ms: t, value: (t * t) as f64 }).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples, want);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::encoding::Encoder;
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
 use super::writer::{encode_chunks, sync_dir, write_synced, CHUNKS_DIRNAME, INDEX_FILENAME, TMP_SUFFIX, TOMBSTONES_FILENAME};
+use crate::chunk::COMPACTED_SAMPLES_PER_CHUNK_MAX;
 use crate::error::Error;
 use crate::model::{Labels, Sample};
 
@@ -120,7 +121,8 @@ impl StreamBlockWriter {
         self.index.push(IndexSeries { labels, chunks });
     }
 
-    /// Adds a series from time-ordered samples unique by timestamp (nothing when empty).
+    /// Adds a series from time-ordered samples unique by timestamp (nothing when empty), in
+    /// chunks of up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples.
     pub fn add_samples(&mut self, labels: Labels, samples: &[Sample]) -> Result<(), Error> {
         if samples.is_empty() {
             return Ok(());
@@ -130,7 +132,7 @@ impl StreamBlockWriter {
             samples.iter().all(|s| s.timestamp_ms >= self.min_time_ms && s.timestamp_ms < self.max_time_ms),
             "block samples lie in the block range"
         );
-        let metas = encode_chunks(samples, |xor| self.write_chunk(xor))?;
+        let metas = encode_chunks(samples, COMPACTED_SAMPLES_PER_CHUNK_MAX, |xor| self.write_chunk(xor))?;
         self.push_series(labels, metas, samples.len() as u64);
         Ok(())
     }

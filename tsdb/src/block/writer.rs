@@ -51,12 +51,17 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io("fsync directory", dir, e))
 }
 
-/// Encodes time-ordered samples as XOR chunks of at most `SAMPLES_PER_CHUNK_MAX` samples,
+/// Encodes time-ordered samples as XOR chunks of at most `samples_per_chunk` samples,
 /// handing each chunk's bytes to `write` (which returns its chunk reference); the chunk
 /// metas for the index, in order. Shared by the in-memory and the streamed block writers.
-pub(super) fn encode_chunks<E>(samples: &[Sample], mut write: impl FnMut(&[u8]) -> Result<u64, E>) -> Result<Vec<ChunkMeta>, E> {
-    let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK_MAX as usize));
-    for part in samples.chunks(SAMPLES_PER_CHUNK_MAX as usize) {
+pub(super) fn encode_chunks<E>(
+    samples: &[Sample],
+    samples_per_chunk: u16,
+    mut write: impl FnMut(&[u8]) -> Result<u64, E>,
+) -> Result<Vec<ChunkMeta>, E> {
+    let per_chunk = usize::from(samples_per_chunk.max(1));
+    let mut metas = Vec::with_capacity(samples.len().div_ceil(per_chunk));
+    for part in samples.chunks(per_chunk) {
         let mut a = XorAppender::default();
         for s in part {
             a.append(s.timestamp_ms, s.value);
@@ -118,7 +123,7 @@ pub fn write_block_as(
                 .all(|s| s.timestamp_ms >= min_time_ms && s.timestamp_ms < max_time_ms),
             "block samples lie in the block range"
         );
-        let metas = match encode_chunks(&samples, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
+        let metas = match encode_chunks(&samples, SAMPLES_PER_CHUNK_MAX, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
             Ok(metas) => metas,
             Err(never) => match never {},
         };
