@@ -311,7 +311,7 @@ impl ShardDb {
             CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
         write_checkpoint(&rest, &mut writer)?;
         let pending = writer.finish()?;
-        let (block_dir, meta) = match block::write_block(&self.dir, &ulid, lo, hi, before) {
+        let (block_dir, meta) = match block::write_cut_block(&self.dir, &ulid, lo, hi, before) {
             Ok(written) => written,
             Err(error) if !self.dir.join(&ulid).is_dir() => {
                 // Not committed: the old segments and the old head stay authoritative.

@@ -30,7 +30,7 @@ pub use reader::Block;
 pub use stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
 pub use ulid::{is_ulid, new_ulid, ulid_time_ms};
 pub use tombstones::Tombstones;
-pub use writer::{sync_dir, write_block, write_block_as, DELETED_SUFFIX, TMP_SUFFIX};
+pub use writer::{sync_dir, write_block, write_block_as, write_cut_block, BlockSeries, DELETED_SUFFIX, TMP_SUFFIX};
 
 use crate::error::Error;
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::chunks_format::{segment_file_name, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
+use super::stream_writer::RawChunk;
 use crate::chunk::{XorAppender, SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::model::{Labels, Sample};
@@ -97,20 +98,56 @@ pub fn write_block_as(
     ulid: &str,
     min_time_ms: i64,
     max_time_ms: i64,
-    mut series: Vec<(Labels, Vec<Sample>)>,
+    series: Vec<(Labels, Vec<Sample>)>,
+    compaction: BlockCompaction,
+) -> Result<(PathBuf, BlockMeta), Error> {
+    let series = series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples }).collect();
+    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+}
+
+/// One series of a block cut from the head: whole chunks kept as they are (time-ordered,
+/// not overlapping), then loose samples to encode, all after the chunks.
+pub struct BlockSeries {
+    pub labels: Labels,
+    pub chunks: Vec<RawChunk>,
+    pub samples: Vec<Sample>,
+}
+
+/// `write_block` for series whose chunks need no re-encoding (a head cut).
+pub fn write_cut_block(
+    parent: &Path,
+    ulid: &str,
+    min_time_ms: i64,
+    max_time_ms: i64,
+    series: Vec<BlockSeries>,
+) -> Result<(PathBuf, BlockMeta), Error> {
+    let compaction = BlockCompaction {
+        level: 1,
+        sources: vec![ulid.to_string()],
+        parents: Vec::new(),
+    };
+    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+}
+
+fn write_series_block(
+    parent: &Path,
+    ulid: &str,
+    min_time_ms: i64,
+    max_time_ms: i64,
+    mut series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
     debug_assert!(min_time_ms < max_time_ms, "a block range is not empty");
-    series.retain(|(_, samples)| !samples.is_empty());
-    series.sort_by(|a, b| a.0.cmp(&b.0));
+    series.retain(|s| !s.samples.is_empty() || !s.chunks.is_empty());
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
     debug_assert!(
-        series.windows(2).all(|w| w[0].0 != w[1].0),
+        series.windows(2).all(|w| w[0].labels != w[1].labels),
         "one entry per series"
     );
     let mut chunks = ChunkSegmentsWriter::new(SEGMENT_BYTES_MAX);
     let mut index_series = Vec::with_capacity(series.len());
     let mut stats = BlockStats::default();
-    for (labels, samples) in series {
+    for BlockSeries { labels, chunks: raw, samples } in series {
         debug_assert!(
             samples
                 .windows(2)
@@ -123,12 +160,22 @@ pub fn write_block_as(
                 .all(|s| s.timestamp_ms >= min_time_ms && s.timestamp_ms < max_time_ms),
             "block samples lie in the block range"
         );
-        let metas = match encode_chunks(&samples, SAMPLES_PER_CHUNK_MAX, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
-            Ok(metas) => metas,
+        debug_assert!(
+            raw.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms)
+                && raw.last().is_none_or(|c| samples.first().is_none_or(|s| c.max_time_ms < s.timestamp_ms))
+                && raw.iter().all(|c| c.min_time_ms >= min_time_ms && c.max_time_ms < max_time_ms),
+            "kept chunks are ordered, come before the samples and lie in the block range"
+        );
+        let mut metas: Vec<ChunkMeta> = raw
+            .iter()
+            .map(|c| ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref: chunks.add_xor(&c.xor) })
+            .collect();
+        match encode_chunks(&samples, SAMPLES_PER_CHUNK_MAX, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
+            Ok(encoded) => metas.extend(encoded),
             Err(never) => match never {},
-        };
+        }
         stats.num_series += 1;
-        stats.num_samples += samples.len() as u64;
+        stats.num_samples += samples.len() as u64 + raw.iter().map(|c| c.num_samples).sum::<u64>();
         stats.num_chunks += metas.len() as u64;
         index_series.push(IndexSeries {
             labels,

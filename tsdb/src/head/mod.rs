@@ -6,6 +6,7 @@ mod series;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+use crate::block::BlockSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{Label, Labels, Matcher, Sample, SeriesSamples};
 pub use series::{AppendResult, MemSeries};
@@ -43,27 +44,24 @@ impl Head {
         (self.min_t <= self.max_t).then_some((self.min_t, self.max_t))
     }
 
-    /// Splits the head at `boundary_ms`: returns every series' samples before it, and a new
-    /// head holding the rest. Series left without samples are not carried over (churn), and
-    /// the survivors get fresh dense ids in their old order. `self` is left untouched so a
-    /// failed block write loses nothing.
-    pub fn split_before(&self, boundary_ms: i64) -> (Vec<(Labels, Vec<Sample>)>, Head) {
+    /// Splits the head at `boundary_ms`: returns every series' data before it (its whole
+    /// chunks undecoded, see `MemSeries::split_at`), and a new head holding the rest. Series
+    /// left without samples are not carried over (churn), and the survivors get fresh dense
+    /// ids in their old order. `self` is left untouched so a failed block write loses nothing.
+    pub fn split_before(&self, boundary_ms: i64) -> (Vec<BlockSeries>, Head) {
         let mut before = Vec::new();
         let mut rest = Head::default();
         for s in &self.series {
-            let samples = s.samples_in(i64::MIN, i64::MAX);
-            let split = samples.partition_point(|x| x.timestamp_ms < boundary_ms);
+            let (chunks, samples, after) = s.split_at(boundary_ms);
             let labels = s.labels();
-            if split < samples.len() {
+            if !after.is_empty() {
                 let (id, _) = rest.get_or_create(&labels);
-                for sample in &samples[split..] {
-                    rest.append(id, *sample);
+                for sample in after {
+                    rest.append(id, sample);
                 }
             }
-            if split > 0 {
-                let mut samples = samples;
-                samples.truncate(split);
-                before.push((labels, samples));
+            if !chunks.is_empty() || !samples.is_empty() {
+                before.push(BlockSeries { labels, chunks, samples });
             }
         }
         (before, rest)
@@ -318,6 +316,14 @@ mod tests {
         head.append(both, s(1)); // out of order
         assert_eq!(head.time_range(), Some((1, 30)));
         let (before, rest) = head.split_before(20);
+        let before: Vec<(Labels, Vec<Sample>)> = before
+            .into_iter()
+            .map(|b| {
+                let mut all: Vec<Sample> = b.chunks.iter().flat_map(|c| crate::chunk::XorIterator::new(&c.xor)).collect();
+                all.extend(b.samples);
+                (b.labels, all)
+            })
+            .collect();
         assert_eq!(
             before,
             vec![

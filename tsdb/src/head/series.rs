@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::block::RawChunk;
 use crate::chunk::{XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
 use crate::model::{Labels, Sample};
 
@@ -132,6 +133,32 @@ impl MemSeries {
         crate::chunk::XorIterator::new(chunk_bytes)
             .find(|s| s.timestamp_ms == t)
             .map(|s| s.value)
+    }
+
+    /// Splits the series at `boundary_ms`: before it, whole chunks that end before it (as
+    /// they are, not decoded) followed by loose samples; and the samples from it on. With
+    /// out-of-order data held, everything is decoded and merged first.
+    pub fn split_at(&self, boundary_ms: i64) -> (Vec<RawChunk>, Vec<Sample>, Vec<Sample>) {
+        if self.ooo.is_some() {
+            let mut all = self.samples_in(i64::MIN, i64::MAX);
+            let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
+            return (Vec::new(), all, after);
+        }
+        let open = (self.open.num_samples() > 0).then(|| (self.open_min_t, self.last_t, self.open.num_samples(), self.open.bytes()));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), c.chunk.bytes.as_slice())).chain(open);
+        let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
+        for (min_t, max_t, num_samples, bytes) in chunks {
+            if max_t < boundary_ms {
+                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), xor: bytes.to_vec() });
+            } else if min_t >= boundary_ms {
+                after.extend(crate::chunk::XorIterator::new(bytes));
+            } else {
+                for x in crate::chunk::XorIterator::new(bytes) {
+                    if x.timestamp_ms < boundary_ms { before.push(x) } else { after.push(x) }
+                }
+            }
+        }
+        (kept, before, after)
     }
 
     /// `(oldest, newest)` sample timestamp, or `None` when the series holds no sample.
@@ -302,6 +329,44 @@ mod tests {
             let got: Vec<(i64, u64)> = s.samples_in(i64::MIN, i64::MAX).iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect();
             let want: Vec<(i64, u64)> = model.into_iter().collect();
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Splitting gives exactly the samples before and from the boundary; kept chunks are
+        /// whole, end before it and come first, in order.
+        #[test]
+        fn split_at_partitions_the_samples(
+            times in proptest::collection::vec(0i64..2_000, 0..400),
+            sorted in proptest::prelude::any::<bool>(),
+            boundary in 0i64..2_100,
+        ) {
+            let mut times = times;
+            if sorted {
+                // Strictly increasing: no out-of-order buffer, so chunks are kept whole.
+                times.sort_unstable();
+                times.dedup();
+            }
+            let mut s = MemSeries::new(Vec::new());
+            for (i, t) in times.iter().enumerate() {
+                s.append(*t, i as f64);
+            }
+            let all = s.samples_in(i64::MIN, i64::MAX);
+            let (kept, before, after) = s.split_at(boundary);
+            let mut got: Vec<Sample> = Vec::new();
+            for c in &kept {
+                proptest::prop_assert!(c.max_time_ms < boundary);
+                let samples: Vec<Sample> = crate::chunk::XorIterator::new(&c.xor).collect();
+                proptest::prop_assert_eq!(samples.len() as u64, c.num_samples);
+                proptest::prop_assert_eq!((samples.first().map(|x| x.timestamp_ms), samples.last().map(|x| x.timestamp_ms)), (Some(c.min_time_ms), Some(c.max_time_ms)));
+                got.extend(samples);
+            }
+            got.extend(before);
+            let want_before: Vec<Sample> = all.iter().copied().filter(|x| x.timestamp_ms < boundary).collect();
+            let want_after: Vec<Sample> = all.iter().copied().filter(|x| x.timestamp_ms >= boundary).collect();
+            let bits = |v: &[Sample]| v.iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&got), bits(&want_before));
+            proptest::prop_assert_eq!(bits(&after), bits(&want_after));
         }
     }
 }
