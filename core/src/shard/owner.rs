@@ -205,6 +205,10 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
             }
         }
     }
+    // Selects (a query's data, often many series) go after the group's other reads: a label
+    // listing or series lookup that arrived with them is answered first instead of waiting
+    // behind them. Requests in one group are concurrent, so any order among them is valid.
+    reads.sort_by_key(|r| matches!(r, ShardRequest::Select { .. }));
     for request in reads {
         match request {
             ShardRequest::PutMetadata { entries } => {
