@@ -24,6 +24,11 @@ pub enum Fault {
     BlockFsync,
     /// Opening a block file with O_DIRECT fails with EINVAL, as on file systems without it.
     DirectIoRefused,
+    /// Finishing a WAL checkpoint (at a head cut) fails with ENOSPC.
+    CheckpointWrite,
+    /// Reading a chunk from a block's segment file fails with EIO (a query or a compaction
+    /// reading that block).
+    ChunkRead,
 }
 
 struct Armed {

@@ -1,9 +1,11 @@
 //! Fault injection (`tsdb::fault`, the crate's `fault-injection` feature, on in tests): WAL
 //! short writes, ENOSPC, EIO and failed fdatasync; failed block writes and fsyncs during a
-//! head cut. For each: the failed group's writers get an error, never an acknowledgment;
+//! head cut; failed checkpoint writes; failed chunk reads during queries and compactions.
+//! For each: the failed group's writers get an error, never an acknowledgment;
 //! every acknowledged sample is there after reopening (so no torn record ever sits before
 //! acknowledged ones); ingestion continues once the fault clears; a failed cut leaves head
-//! and WAL intact and is retried.
+//! and WAL intact and is retried; a failed chunk read leaves that block out of one answer
+//! (the rest is served) or fails one compaction, which leaves its parents and no `.tmp`.
 
 mod common;
 
@@ -233,7 +235,7 @@ fn block_dirs(dir: &Path) -> Vec<String> {
 /// next `maintain` cuts the block; the data is held exactly once throughout.
 #[test]
 fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
-    for fault in [Fault::BlockWrite, Fault::BlockFsync, Fault::WalFsync] {
+    for fault in [Fault::BlockWrite, Fault::BlockFsync, Fault::WalFsync, Fault::CheckpointWrite] {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
         let model = on_executor(move || async move {
@@ -252,6 +254,8 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
             assert_eq!(held(&db), model, "{fault:?}: the head still holds everything");
             assert!(db.blocks().is_empty());
             assert_eq!(block_dirs(&path), Vec::<String>::new(), "{fault:?}: no block or .tmp left");
+            let wal_tmp: Vec<String> = common::wal_entries(&path).into_iter().filter(|n| n.ends_with(".tmp")).collect();
+            assert_eq!(wal_tmp, Vec::<String>::new(), "{fault:?}: no unfinished checkpoint left");
             // Ingestion goes on meanwhile.
             let more = vec![SeriesSamples {
                 labels: labels("cut", "0"),
@@ -276,4 +280,61 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
             assert_eq!(held(&db), model, "{fault:?}: block + checkpoint after reopening");
         });
     }
+}
+
+/// A chunk read failing with EIO: the answer leaves that block's data out (the head's is
+/// still served) and the next query, the fault gone, holds everything again. A compaction
+/// meeting it fails, leaves no `.tmp` directory and its parents readable, and succeeds when
+/// run again.
+#[test]
+fn a_failed_chunk_read_costs_one_answer_or_one_compaction_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        fault::disarm_all();
+        let mut db = ShardDb::open(&path, common::block_test_options()).await.expect("open");
+        let data = cut_data();
+        db.append_group(&[&data]).await.expect("append");
+        let mut model = Model::new();
+        add(&mut model, &data);
+        assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 1);
+        fault::arm(Fault::ChunkRead);
+        let partial = held(&db);
+        assert!(fault::fired(Fault::ChunkRead) >= 1, "the fault was met");
+        let head_only: Model = model
+            .iter()
+            .map(|(l, s)| (l.clone(), s.range(2 * HOUR_MS..).map(|(t, v)| (*t, *v)).collect()))
+            .collect();
+        assert_eq!(partial, head_only, "the block's part is left out, the head's is served");
+        fault::disarm_all();
+        assert_eq!(held(&db), model, "everything once the fault is gone");
+        db.close().await.expect("close");
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut parents = Vec::new();
+    let mut want = Vec::new();
+    for b in 0..2i64 {
+        let samples: Vec<Sample> = (0..100).map(|k| Sample { timestamp_ms: b * 1_000 + k, value: k as f64 }).collect();
+        let ulid = tsdb::block::new_ulid(1 + b as u64);
+        tsdb::block::write_block(dir.path(), &ulid, b * 1_000, (b + 1) * 1_000, vec![(labels("c", "0"), samples.clone())]).expect("write");
+        parents.push(ulid);
+        want.extend(samples);
+    }
+    let job = tsdb::block::CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: tsdb::block::new_ulid(10), parents: parents.clone() };
+    fault::disarm_all();
+    fault::arm_times(Fault::ChunkRead, 1);
+    let error = job.clone().run().expect_err("the compaction meets the fault");
+    assert_eq!(fault::fired(Fault::ChunkRead), 1);
+    assert!(error.to_string().contains("os error 5") && error.to_string().contains("chunks"), "{error}");
+    assert_eq!(block_dirs(dir.path()), parents, "no .tmp left, the parents stay");
+    for ulid in &parents {
+        tsdb::block::Block::open(&dir.path().join(ulid)).expect("a parent is still readable");
+    }
+    let out = job.run().expect("the compaction succeeds without the fault");
+    let meta = out.meta.expect("a block");
+    let merged = tsdb::block::commit_tmp(dir.path(), &meta.ulid).expect("commit");
+    let got = tsdb::block::Block::open(&merged).expect("open").select(&[], i64::MIN, i64::MAX).expect("select");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, want);
 }

@@ -117,6 +117,11 @@ impl ChunkReader {
     /// The XOR chunk bytes at `chunk_ref`, checksum verified.
     pub fn read_xor(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
         let index = (chunk_ref >> 32) as usize;
+        #[cfg(feature = "fault-injection")]
+        if crate::fault::take(|f| *f == crate::fault::Fault::ChunkRead).is_some() {
+            let path = self.files.get(index).map(|f| f.path().to_path_buf()).unwrap_or_default();
+            return Err(Error::io("read", path, crate::fault::os_error(libc::EIO)));
+        }
         let offset = chunk_ref & 0xffff_ffff;
         let Some(file) = self.files.get(index) else {
             return Err(Error::corrupt(

@@ -69,8 +69,23 @@ impl CheckpointWriter {
     }
 
     /// Pads with zeros to a page (zeros end the data, as in a segment), fsyncs, renames the
-    /// file into place and fsyncs the directory.
-    pub fn finish(mut self) -> Result<PathBuf, Error> {
+    /// file into place and fsyncs the directory. On failure the `.tmp` file is removed.
+    pub fn finish(self) -> Result<PathBuf, Error> {
+        let tmp = self.tmp.clone();
+        let result = self.finish_tmp();
+        if result.is_err() && tmp.exists() {
+            if let Err(e) = std::fs::remove_file(&tmp) {
+                tracing::warn!(path = %tmp.display(), error = %e, "could not remove a failed checkpoint");
+            }
+        }
+        result
+    }
+
+    fn finish_tmp(mut self) -> Result<PathBuf, Error> {
+        #[cfg(feature = "fault-injection")]
+        if crate::fault::take(|f| *f == crate::fault::Fault::CheckpointWrite).is_some() {
+            return Err(Error::io("write", &self.tmp, crate::fault::os_error(libc::ENOSPC)));
+        }
         let pad = (PAGE_BYTES as u64 - self.bytes % PAGE_BYTES as u64) as usize;
         self.out
             .write_all(&vec![0u8; pad.max(FRAME_HEADER_BYTES)])
