@@ -83,12 +83,11 @@ pub fn write_block(
     max_time_ms: i64,
     series: Vec<(Labels, Vec<Sample>)>,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    let compaction = BlockCompaction {
-        level: 1,
-        sources: vec![ulid.to_string()],
-        parents: Vec::new(),
-    };
-    write_block_as(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+    write_cut_block(parent, ulid, min_time_ms, max_time_ms, loose_samples(series))
+}
+
+fn loose_samples(series: Vec<(Labels, Vec<Sample>)>) -> Vec<BlockSeries> {
+    series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples }).collect()
 }
 
 /// `write_block` with the given lineage (a block rewritten without its tombstoned data
@@ -101,8 +100,7 @@ pub fn write_block_as(
     series: Vec<(Labels, Vec<Sample>)>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    let series = series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples }).collect();
-    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+    write_series_block(parent, ulid, min_time_ms, max_time_ms, loose_samples(series), compaction)
 }
 
 /// One series of a block cut from the head: whole chunks kept as they are (time-ordered,
@@ -113,7 +111,7 @@ pub struct BlockSeries {
     pub samples: Vec<Sample>,
 }
 
-/// `write_block` for series whose chunks need no re-encoding (a head cut).
+/// A level-1 block (cut from the head) from series whose whole chunks are kept as they are.
 pub fn write_cut_block(
     parent: &Path,
     ulid: &str,
