@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
 use super::encoding::Encoder;
-use super::index_format::{encode_index, ChunkMeta, IndexSeries};
-use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
-use super::writer::{encode_chunks, sync_dir, write_synced, CHUNKS_DIRNAME, INDEX_FILENAME, TMP_SUFFIX, TOMBSTONES_FILENAME};
+use super::index_format::{ChunkMeta, IndexSeries};
+use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_VERSION};
+use super::writer::{encode_chunks, sync_dir, write_block_files, CHUNKS_DIRNAME, TMP_SUFFIX};
 use crate::chunk::COMPACTED_SAMPLES_PER_CHUNK_MAX;
 use crate::error::Error;
 use crate::model::{Labels, Sample};
@@ -163,10 +163,6 @@ impl StreamBlockWriter {
     /// returns the meta. Nothing is renamed: see `commit_tmp`.
     pub fn finish(mut self, compaction: BlockCompaction) -> Result<(PathBuf, BlockMeta), Error> {
         self.close_segment()?;
-        let chunks_dir = self.tmp.join(CHUNKS_DIRNAME);
-        sync_dir(&chunks_dir)?;
-        write_synced(&self.tmp.join(INDEX_FILENAME), &encode_index(&self.index))?;
-        write_synced(&self.tmp.join(TOMBSTONES_FILENAME), &super::tombstones::Tombstones::default().encode())?;
         let meta = BlockMeta {
             ulid: self.ulid.clone(),
             min_time_ms: self.min_time_ms,
@@ -175,8 +171,7 @@ impl StreamBlockWriter {
             compaction,
             version: META_VERSION,
         };
-        write_synced(&self.tmp.join(META_FILENAME), &meta.to_json())?;
-        sync_dir(&self.tmp)?;
+        write_block_files(&self.tmp, &self.index, &meta)?;
         Ok((self.tmp, meta))
     }
 }

@@ -45,6 +45,17 @@ pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     f.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
 
+/// The files of a block after its chunks: syncs `<tmp>/chunks/`, writes and fsyncs
+/// `index`, an empty `tombstones` and `meta.json`, then syncs `tmp` itself. Shared by both
+/// block writers.
+pub(super) fn write_block_files(tmp: &Path, index_series: &[IndexSeries], meta: &BlockMeta) -> Result<(), Error> {
+    sync_dir(&tmp.join(CHUNKS_DIRNAME))?;
+    write_synced(&tmp.join(INDEX_FILENAME), &encode_index(index_series))?;
+    write_synced(&tmp.join(TOMBSTONES_FILENAME), &super::tombstones::Tombstones::default().encode())?;
+    write_synced(&tmp.join(META_FILENAME), &meta.to_json())?;
+    sync_dir(tmp)
+}
+
 /// fsyncs a directory so renames and creations inside it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
@@ -199,11 +210,7 @@ fn write_series_block(
     for (i, segment) in chunks.segments.iter().enumerate() {
         write_synced(&chunks_dir.join(segment_file_name(i)), segment)?;
     }
-    sync_dir(&chunks_dir)?;
-    write_synced(&tmp.join(INDEX_FILENAME), &encode_index(&index_series))?;
-    write_synced(&tmp.join(TOMBSTONES_FILENAME), &super::tombstones::Tombstones::default().encode())?;
-    write_synced(&tmp.join(META_FILENAME), &meta.to_json())?;
-    sync_dir(&tmp)?;
+    write_block_files(&tmp, &index_series, &meta)?;
     std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
     sync_dir(parent)?;
     Ok((done, meta))
