@@ -2,6 +2,7 @@
 //! routing, the read-path coordinator, remote_write ingestion and the HTTP API. It wires
 //! `net`, `tsdb`, `promql` and `proto` together; storage and query logic live in those crates.
 
+pub mod allocator;
 pub mod api;
 pub mod certs;
 pub mod config;

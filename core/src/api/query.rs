@@ -229,7 +229,15 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
     // If this future is dropped (the client went away), the evaluation stops too.
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
-    let evaluation = glommio::executor().spawn_blocking(move || prepared.execute_cancellable(&querier, &flag));
+    let evaluation = glommio::executor().spawn_blocking(move || {
+        let result = prepared.execute_cancellable(&querier, &flag);
+        let big = querier.samples_loaded() >= RELEASE_MEMORY_AFTER_SAMPLES;
+        drop(querier);
+        if big {
+            crate::allocator::release_thread_free_memory();
+        }
+        result
+    });
     let evaluation = async { Some(evaluation.await) };
     let eval_deadline = async {
         glommio::timer::sleep(remaining()).await;
@@ -244,6 +252,10 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
         }
     }
 }
+
+/// A query that loaded at least this many samples hands its evaluation thread's freed
+/// memory back to the OS when it is done (the pool thread may then stay idle for long).
+const RELEASE_MEMORY_AFTER_SAMPLES: usize = 1_000_000;
 
 /// Raises the evaluation's cancel flag when dropped.
 struct CancelOnDrop(Arc<AtomicBool>);

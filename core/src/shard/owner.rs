@@ -138,6 +138,9 @@ pub async fn run_shard_owner(
             Next::Tick => {
                 maintain(shard, &mut db, &history).await;
                 start_compaction(shard, &mut db, &compacted_tx);
+                // A quiet minute: give back what this executor freed (e.g. a big query's
+                // selected series, dropped by the evaluation thread).
+                crate::allocator::release_thread_free_memory();
                 last_maintain = Instant::now();
                 continue;
             }
