@@ -1,7 +1,7 @@
 //! Blocks that Prometheus' own tooling reads: samples spanning 7.5 hours go in through
 //! remote_write, the shard cuts three 2-hour blocks, and `promtool tsdb list|analyze|dump`
 //! (Debian's 2.42, `METRICSTOR_PROMTOOL_BIN`) see exactly the ingested samples of those
-//! ranges, with and without `--max-time` (our WAL is in `metricstor-wal/`, not `wal/`). A restart on the same data directory answers the same query identically.
+//! ranges, with and without `--max-time` (our WAL is in `metricstor-wal/`, not `wal/`). A restart on the same data directory answers the same query identically. A block made by compaction (chunks joined up to 240 samples) dumps exactly its parents' samples.
 
 mod support;
 
@@ -155,4 +155,47 @@ fn promtool_reads_our_blocks_and_a_restart_serves_the_same_answers() {
     let after = query_all(&server, end);
     assert_eq!(after, before, "the same answer after a restart");
     assert!(server.stop(), "clean shutdown");
+}
+
+/// A compacted block: compaction joins each series' two 120-sample chunks per parent into
+/// 240-sample chunks; promtool reads the merged block and its dump equals the parents'
+/// samples.
+#[test]
+fn promtool_reads_a_compacted_block_with_joined_chunks() {
+    let Ok(promtool_bin) = std::env::var("METRICSTOR_PROMTOOL_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMTOOL_BIN (bash .ci/run does) to run the promtool block interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shard = dir.path().join("shard-0");
+    std::fs::create_dir_all(shard.join("wal")).expect("mkdir");
+    let mut want = BTreeSet::new();
+    let mut parents = Vec::new();
+    for b in 0..2i64 {
+        let lo = b * 2 * HOUR_MS;
+        let series: Vec<(tsdb::Labels, Vec<tsdb::Sample>)> = (0..SERIES)
+            .map(|i| {
+                let samples: Vec<tsdb::Sample> =
+                    (0..240).map(|k| tsdb::Sample { timestamp_ms: lo + k * 30_000, value: value(i, b * 240 + k) }).collect();
+                for s in &samples {
+                    want.insert((format!("{{__name__=\"interop_metric\", i=\"{i}\"}}"), s.timestamp_ms, s.value.to_bits()));
+                }
+                (tsdb::Labels::from_pairs([("__name__", "interop_metric".to_string()), ("i", i.to_string())]), samples)
+            })
+            .collect();
+        let ulid = tsdb::block::new_ulid(1 + b as u64);
+        tsdb::block::write_block(&shard, &ulid, lo, lo + 2 * HOUR_MS, series).expect("write a parent");
+        parents.push(ulid);
+    }
+    let job = tsdb::block::CompactionJob { shard_dir: shard.clone(), ulid: tsdb::block::new_ulid(10), parents: parents.clone() };
+    let meta = job.run().expect("compaction").meta.expect("a merged block");
+    assert_eq!(meta.stats.num_chunks, 2 * SERIES as u64, "each series' four 120-sample chunks joined into two");
+    tsdb::block::commit_tmp(&shard, &meta.ulid).expect("commit");
+    for p in &parents {
+        std::fs::remove_dir_all(shard.join(p)).expect("remove a parent");
+    }
+    let dump = promtool(&promtool_bin, &["tsdb", "dump", shard.to_str().expect("utf-8 path")]);
+    let (lines, dumped) = parse_dump(&dump);
+    assert_eq!(lines, want.len(), "no sample dumped twice");
+    assert_eq!(dumped, want, "the dump of the compacted block equals the parents' samples");
 }
