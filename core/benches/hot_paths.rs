@@ -79,12 +79,8 @@ fn decode_route(c: &mut Criterion) {
     group.bench_function("decode_route_2000_series_10_labels", |b| {
         b.iter(|| {
             let (_, decoded) = metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), false).expect("decodes");
-            let mut parts: Vec<Vec<SeriesSamples>> = (0..16).map(|_| Vec::new()).collect();
-            for s in decoded.series {
-                let shard = metricstor::shard::router::shard_for(&s.labels, 16);
-                parts[shard].push(s);
-            }
-            black_box(parts)
+            let parts = metricstor::shard::router::split_by_shard(&decoded.series, 16);
+            black_box((decoded, parts))
         })
     });
     group.finish();
@@ -181,8 +177,9 @@ fn wal(c: &mut Criterion) {
                             .iter()
                             .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.as_slice().to_vec()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }] })
                             .collect();
+                        let step = tsdb::SeriesBatch::from_series(&step);
                         let started = std::time::Instant::now();
-                        db.append_group(&[step.as_slice()]).await.expect("append");
+                        db.append_batches(&[tsdb::BatchPart::whole(&step)]).await.expect("append");
                         elapsed += started.elapsed();
                     }
                     db.close().await.expect("close");
