@@ -96,7 +96,19 @@ impl<'a> Fields<'a> {
         offset
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Tags and lengths of label text are almost always one byte.
+        if let Some((&byte, rest)) = self.buf.split_first() {
+            if byte < 0x80 {
+                self.buf = rest;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.varint_multi_byte()
+    }
+
+    fn varint_multi_byte(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for (i, &byte) in self.buf.iter().enumerate().take(10) {
             // The 10th byte may only hold the top bit of a u64.
@@ -125,6 +137,7 @@ impl<'a> Fields<'a> {
         Ok(head)
     }
 
+    #[inline]
     fn field(&mut self) -> Result<(u32, Value<'a>), WireError> {
         let key = self.varint()?;
         let wire_type = (key & 7) as u8;
@@ -152,6 +165,7 @@ impl<'a> Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Value<'a>), WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() {
             return None;

@@ -222,16 +222,21 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
     for field in Fields::new(message) {
         match field? {
             (1, value) => {
+                let label = value.bytes(1)?;
                 let (mut name, mut label_value): (&[u8], &[u8]) = (&[], &[]);
-                for field in Fields::new(value.bytes(1)?) {
+                for field in Fields::new(label) {
                     match field? {
                         (1, v) => name = v.bytes(1)?,
                         (2, v) => label_value = v.bytes(2)?,
                         _ => {}
                     }
                 }
-                let name = utf8(name, "Label.name")?;
-                let label_value = utf8(label_value, "Label.value")?;
+                // One ASCII scan of the whole message (tags and short lengths are ASCII too)
+                // covers both strings in the common case; otherwise each is checked.
+                if !label.is_ascii() {
+                    utf8(name, "Label.name")?;
+                    utf8(label_value, "Label.value")?;
+                }
                 scratch.labels.push((span_of(text, name), span_of(text, label_value)));
             }
             (2, value) => {
