@@ -162,6 +162,30 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The varints of a packed repeated field (`[packed = true]` scalars).
+pub struct Varints<'a>(Fields<'a>);
+
+impl<'a> Varints<'a> {
+    pub fn new(packed: &'a [u8]) -> Self {
+        Varints(Fields::new(packed))
+    }
+}
+
+impl Iterator for Varints<'_> {
+    type Item = Result<u64, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.buf.is_empty() {
+            return None;
+        }
+        let next = self.0.varint();
+        if next.is_err() {
+            self.0.buf = &[];
+        }
+        Some(next)
+    }
+}
+
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Value<'a>), WireError>;
 

@@ -1,12 +1,12 @@
 //! remote_write 1.0 (`prometheus.WriteRequest`) and 2.0 (`io.prometheus.write.v2.Request`)
 //! decoding and validation per the spec: UTF-8, non-empty sorted unique label names,
 //! `__name__` present; NaN/±Inf and stale markers kept bit-exact (opt-in rejection).
-//! 1.0 is walked in place (`protowire`): label text stays in the decompressed body, which
-//! becomes the `SeriesBatch`'s buffer; 2.0 is decoded by prost, its symbols copied once.
+//! Both are walked in place (`protowire`): label text stays in the decompressed body, which
+//! becomes the `SeriesBatch`'s buffer; no allocation per label or sample.
 
 use tsdb::{Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
 
-use super::protowire::WireError;
+use super::protowire::{Fields, WireError};
 
 mod v1;
 mod v2;
@@ -126,7 +126,7 @@ pub fn decode_request(
     let raw = decompress(body)?;
     let decoded = match protocol {
         Protocol::V1 => decode_write_request(raw, reject_non_finite)?,
-        Protocol::V2 => v2::decode(&raw, reject_non_finite)?,
+        Protocol::V2 => v2::decode(raw, reject_non_finite)?,
     };
     Ok((protocol, decoded))
 }
@@ -147,14 +147,46 @@ struct SeriesScratch {
     /// The labels kept: those with a value.
     kept: Vec<(TextSpan, TextSpan)>,
     samples: Vec<Sample>,
+    /// 2.0: the series' label references (name, value, name, value, …).
+    refs: Vec<u32>,
 }
 
 impl SeriesScratch {
     fn clear(&mut self) {
+        self.refs.clear();
         self.labels.clear();
         self.kept.clear();
         self.samples.clear();
     }
+}
+
+fn span_of(text: &[u8], slice: &[u8]) -> TextSpan {
+    // An absent field's default (`&[]`) is not a sub-slice of `text`.
+    if slice.is_empty() {
+        return TextSpan { start: 0, end: 0 };
+    }
+    let start = Fields::offset_in(text, slice);
+    TextSpan { start: start as u32, end: (start + slice.len()) as u32 }
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], DecodeError> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(bytes),
+        Err(_) => Err(DecodeError::Protobuf(format!("invalid string value in {what}: data is not UTF-8 encoded"))),
+    }
+}
+
+/// One `Sample` message (1.0 and 2.0 share its fields: 1 value, 2 timestamp).
+fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
+    let mut sample = Sample { timestamp_ms: 0, value: 0.0 };
+    for field in Fields::new(message) {
+        match field? {
+            (1, v) => sample.value = f64::from_bits(v.fixed64(1)?),
+            (2, v) => sample.timestamp_ms = v.varint(2)? as i64,
+            _ => {}
+        }
+    }
+    Ok(sample)
 }
 
 /// Validates the series in `scratch` and adds it to the batch when it has samples.

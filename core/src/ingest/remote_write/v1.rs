@@ -1,26 +1,10 @@
 //! remote_write 1.0: a walk over the `WriteRequest` wire format (`protowire`) that keeps
 //! label text as spans of the body; no allocation per label or sample.
 
-use tsdb::{Sample, SeriesBatch, TextSpan};
+use tsdb::SeriesBatch;
 
-use super::{push_valid_series, type_name, DecodeError, Decoded, MetricMetadata, SeriesScratch};
+use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, MetricMetadata, SeriesScratch};
 use crate::ingest::protowire::Fields;
-
-fn span_of(text: &[u8], slice: &[u8]) -> TextSpan {
-    // An absent field's default (`&[]`) is not a sub-slice of `text`.
-    if slice.is_empty() {
-        return TextSpan { start: 0, end: 0 };
-    }
-    let start = Fields::offset_in(text, slice);
-    TextSpan { start: start as u32, end: (start + slice.len()) as u32 }
-}
-
-fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], DecodeError> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(bytes),
-        Err(_) => Err(DecodeError::Protobuf(format!("invalid string value in {what}: data is not UTF-8 encoded"))),
-    }
-}
 
 /// Validates a remote_write 1.0 `WriteRequest` (the HTTP body after snappy, or a gRPC
 /// `Write` message) by walking its wire format: no allocation per label or sample. A wire
@@ -91,17 +75,7 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
                 }
                 scratch.labels.push((span_of(text, name), span_of(text, label_value)));
             }
-            (2, value) => {
-                let mut sample = Sample { timestamp_ms: 0, value: 0.0 };
-                for field in Fields::new(value.bytes(2)?) {
-                    match field? {
-                        (1, v) => sample.value = f64::from_bits(v.fixed64(1)?),
-                        (2, v) => sample.timestamp_ms = v.varint(2)? as i64,
-                        _ => {}
-                    }
-                }
-                scratch.samples.push(sample);
-            }
+            (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
             (3, value) => {
                 value.bytes(3)?;
                 counts.exemplars += 1;
@@ -140,7 +114,7 @@ mod tests {
     use prost::Message;
     use proptest::prelude::*;
     use proto::remote_write_v1 as v1;
-    use tsdb::{Label, Labels};
+    use tsdb::{Label, Labels, Sample};
 
     /// A protobuf field `number` holding `payload` (length-delimited).
     fn len_field(number: u8, payload: &[u8]) -> Vec<u8> {
