@@ -221,9 +221,11 @@ mod tests {
             .collect()
     }
 
+    type Case<'a> = (&'a [u8], Result<Vec<(u32, u64)>, WireError>);
+
     #[test]
     fn reads_every_wire_type_and_refuses_groups_and_garbage() {
-        let table: Vec<(&[u8], Result<Vec<(u32, u64)>, WireError>)> = vec![
+        let table: Vec<Case> = vec![
             (&[0x08, 0x96, 0x01], Ok(vec![(1, 150)])),
             (&[0x11, 1, 0, 0, 0, 0, 0, 0, 0], Ok(vec![(2, 1)])),
             (&[0x1a, 0x02, b'h', b'i', 0x25, 7, 0, 0, 0], Ok(vec![(3, 2), (4, 32)])),

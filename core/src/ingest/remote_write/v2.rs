@@ -121,7 +121,7 @@ fn walk_time_series(message: &[u8], scratch: &mut SeriesScratch) -> Result<Walke
 /// reference is odd or outside the symbol table.
 fn resolve_labels(index: usize, symbols: &[TextSpan], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
     let invalid = |problem: String| DecodeError::InvalidSeries { series: format!("#{index}"), problem };
-    if scratch.refs.len() % 2 != 0 {
+    if !scratch.refs.len().is_multiple_of(2) {
         return Err(invalid(format!("labels_refs has odd length {}", scratch.refs.len())));
     }
     for pair in scratch.refs.chunks_exact(2) {
@@ -147,7 +147,7 @@ mod tests {
             symbols: vec!["".into(), "__name__".into(), "up".into(), "job".into(), "x".into()],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
-                samples: vec![v2::Sample { value: 2.5, timestamp: 10, ..Default::default() }],
+                samples: vec![v2::Sample { value: 2.5, timestamp: 10 }],
                 ..Default::default()
             }],
         };
@@ -188,7 +188,7 @@ mod tests {
             symbols: vec!["".into(), "__name__".into(), "up".into(), "é".into()],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2],
-                samples: vec![v2::Sample { value: 1.5, timestamp: -3, ..Default::default() }],
+                samples: vec![v2::Sample { value: 1.5, timestamp: -3 }],
                 metadata: Some(v2::Metadata { r#type: 1, help_ref: 3, unit_ref: 0 }),
                 ..Default::default()
             }],
@@ -245,7 +245,7 @@ mod tests {
             }
             v2::TimeSeries {
                 labels_refs: refs,
-                samples: samples.into_iter().map(|(timestamp, value)| v2::Sample { value, timestamp, ..Default::default() }).collect(),
+                samples: samples.into_iter().map(|(timestamp, value)| v2::Sample { value, timestamp }).collect(),
                 ..Default::default()
             }
         });
