@@ -513,7 +513,7 @@ impl ShardDb {
         let mut pending: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut new_series: Vec<(u32, Labels)> = Vec::new();
         // In head order; `group_ends[g]` is where group `g`'s samples end.
-        let mut samples = Vec::with_capacity(groups.iter().map(|g| g.batch.sample_count()).sum());
+        let mut samples = Vec::with_capacity(groups.iter().map(BatchPart::sample_count).sum());
         let mut group_ends = Vec::with_capacity(groups.len());
         let next_id =
             u32::try_from(self.head.series_count()).expect("fewer than 2^32 series per shard");

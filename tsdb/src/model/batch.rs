@@ -213,6 +213,14 @@ impl<'a> BatchPart<'a> {
         BatchPart { batch, indices: None }
     }
 
+    /// Samples of this part's series (a part of a shared batch holds only some of them).
+    pub fn sample_count(&self) -> usize {
+        match self.indices {
+            Some(_) => self.series().map(|s| s.samples().len()).sum(),
+            None => self.batch.sample_count(),
+        }
+    }
+
     pub fn series(&self) -> impl Iterator<Item = BatchSeries<'a>> + 'a {
         let (batch, indices) = (self.batch, self.indices);
         let count = indices.map_or(batch.len(), <[u32]>::len);
