@@ -37,6 +37,55 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// A realistic 1.0 request: `series` series with 10 labels each (node-exporter-like) and one sample.
+fn write_request_10_labels(series: usize) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(&request_10_labels(series).encode_to_vec()).expect("compress")
+}
+
+fn request_10_labels(series: usize) -> v1::WriteRequest {
+    v1::WriteRequest {
+        timeseries: (0..series)
+            .map(|i| v1::TimeSeries {
+                labels: labels_10(i).into_iter().map(|(name, value)| v1::Label { name, value }).collect(),
+                samples: vec![v1::Sample { value: i as f64, timestamp: 1_700_000_000_000 }],
+                ..Default::default()
+            })
+            .collect(),
+        metadata: vec![],
+    }
+}
+
+fn labels_10(i: usize) -> Vec<(String, String)> {
+    vec![
+        ("__name__".into(), format!("node_metric_{}", i % 50)),
+        ("cluster".into(), "prod-eu-west-1".into()),
+        ("container".into(), "node-exporter".into()),
+        ("cpu".into(), format!("{}", i % 16)),
+        ("instance".into(), format!("10.0.{}.{}:9100", (i / 16) / 256, (i / 16) % 256)),
+        ("job".into(), "node-exporter".into()),
+        ("mode".into(), ["idle", "user", "system", "iowait"][i % 4].into()),
+        ("namespace".into(), "monitoring".into()),
+        ("pod".into(), format!("node-exporter-{}", i / 16)),
+        ("service".into(), "kube-prometheus-node-exporter".into()),
+    ]
+}
+
+/// Decode + validate + split by shard (16 shards) of one request: the CPU a write costs
+/// before it reaches the shard queues.
+fn decode_route(c: &mut Criterion) {
+    let body = write_request_10_labels(2000);
+    let mut group = c.benchmark_group("remote_write");
+    group.throughput(Throughput::Elements(2000));
+    group.bench_function("decode_route_2000_series_10_labels", |b| {
+        b.iter(|| {
+            let (_, decoded) = metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), false).expect("decodes");
+            let parts = metricstor::shard::router::split_by_shard(&decoded.series, 16);
+            black_box((decoded, parts))
+        })
+    });
+    group.finish();
+}
+
 fn hashing(c: &mut Criterion) {
     let labels = Labels::from_pairs([("__name__", "http_requests_total"), ("instance", "10.0.0.1:9100"), ("job", "api"), ("pod", "pod-17")]);
     c.bench_function("labels_stable_hash", |b| b.iter(|| black_box(&labels).stable_hash()));
@@ -106,6 +155,41 @@ fn wal(c: &mut Criterion) {
                 .expect("ran")
         })
     });
+    // The shard side alone for series that already exist (the steady state), no fdatasync:
+    // lookups, WAL record encoding and head appends.
+    let dir_existing = tempfile::tempdir().expect("tempdir");
+    let path = dir_existing.path().to_path_buf();
+    let batch: Vec<SeriesSamples> =
+        (0..2000).map(|i| SeriesSamples { labels: Labels::from_pairs(labels_10(i)), samples: vec![Sample { timestamp_ms: 1, value: 1.0 }] }).collect();
+    group.bench_function("append_group_existing_2000_series_10_labels", |b| {
+        b.iter_custom(|iterations| {
+            let (path, batch) = (path.clone(), batch.clone());
+            glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+                .io_memory(1 << 20)
+                .spawn(move || async move {
+                    let options = tsdb::ShardOptions { wal_segment_bytes: 64 << 20, fsync_on_commit: false, ..Default::default() };
+                    let mut db = tsdb::ShardDb::open(&path, options).await.expect("open");
+                    db.append_group(&[batch.as_slice()]).await.expect("create the series");
+                    let mut elapsed = std::time::Duration::ZERO;
+                    for i in 0..iterations {
+                        // The request as the decoder hands it over is built outside the timing.
+                        let step: Vec<SeriesSamples> = batch
+                            .iter()
+                            .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.as_slice().to_vec()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }] })
+                            .collect();
+                        let step = tsdb::SeriesBatch::from_series(&step);
+                        let started = std::time::Instant::now();
+                        db.append_batches(&[tsdb::BatchPart::whole(&step)]).await.expect("append");
+                        elapsed += started.elapsed();
+                    }
+                    db.close().await.expect("close");
+                    elapsed
+                })
+                .expect("executor")
+                .join()
+                .expect("ran")
+        })
+    });
     group.finish();
 }
 
@@ -130,5 +214,5 @@ fn promql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, hashing, xor, postings, wal, promql);
+criterion_group!(benches, decode, decode_route, hashing, xor, postings, wal, promql);
 criterion_main!(benches);

@@ -15,8 +15,8 @@ pub mod shard;
 pub mod wal;
 
 pub use model::{
-    is_stale_nan, Label, Labels, MatchOp, Matcher, Sample, SeriesSamples, METRIC_NAME_LABEL,
-    STALE_NAN_BITS,
+    is_stale_nan, BatchPart, BatchSeries, Label, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
+    SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
 };
 
 /// Read access to stored series, as PromQL evaluation needs it. Implementations return

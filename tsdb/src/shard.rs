@@ -12,7 +12,7 @@ use crate::block::{self, Block, BlockMeta, PageCache};
 use crate::error::Error;
 use crate::head::{AppendResult, Head};
 use crate::merge::merge_series;
-use crate::model::{Labels, Matcher, SeriesSamples};
+use crate::model::{BatchPart, Labels, Matcher, SeriesBatch, SeriesSamples};
 use crate::wal::checkpoint::{self, CheckpointWriter};
 use crate::wal::{Record, Wal, WalOptions};
 use crate::Querier;
@@ -492,33 +492,56 @@ impl ShardDb {
         merge_series(sources)
     }
 
-    /// Group commit: all groups' records in one WAL write (+ fdatasync), then the head.
-    /// One outcome per group, in order.
+    /// Appends owned series (imports, tests, tools): the batch form of each group, then
+    /// `append_batches`.
     pub async fn append_group(
         &mut self,
         groups: &[&[SeriesSamples]],
     ) -> Result<Vec<AppendOutcome>, Error> {
+        let batches: Vec<SeriesBatch> = groups.iter().map(|g| SeriesBatch::from_series(g)).collect();
+        let parts: Vec<BatchPart<'_>> = batches.iter().map(BatchPart::whole).collect();
+        self.append_batches(&parts).await
+    }
+
+    /// Appends several requests' series with one WAL write (group commit), then applies them
+    /// to the head; one outcome per group. Each series is looked up once, by its hash and
+    /// its borrowed label bytes; a `Labels` is built only for a series that is new.
+    pub async fn append_batches(&mut self, groups: &[BatchPart<'_>]) -> Result<Vec<AppendOutcome>, Error> {
         // Series are created in the head only after the WAL write succeeds: a series that
         // exists in the head without its WAL record would lose its samples on replay.
         // New series get the ids the head will assign, in order of first appearance.
-        let mut pending: HashMap<&Labels, u32> = HashMap::new();
+        let mut pending: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut new_series: Vec<(u32, Labels)> = Vec::new();
-        let mut samples = Vec::new();
+        // In head order; `group_ends[g]` is where group `g`'s samples end.
+        let mut samples = Vec::with_capacity(groups.iter().map(BatchPart::sample_count).sum());
+        let mut group_ends = Vec::with_capacity(groups.len());
         let next_id =
             u32::try_from(self.head.series_count()).expect("fewer than 2^32 series per shard");
         for group in groups {
-            for series in group.iter() {
-                let hash = series.labels.stable_hash();
-                let id = match self.head.lookup(&series.labels, hash) {
+            for series in group.series() {
+                let hash = series.hash();
+                let id = match self.head.lookup(hash, series.label_count(), series.label_pairs()) {
                     Some(id) => id,
-                    None => *pending.entry(&series.labels).or_insert_with(|| {
-                        let id = next_id + new_series.len() as u32;
-                        new_series.push((id, series.labels.clone()));
-                        id
-                    }),
+                    None => {
+                        let same_hash = pending.entry(hash).or_default();
+                        let known = same_hash.iter().map(|&k| &new_series[k as usize]).find(|(_, labels)| {
+                            labels.len() == series.label_count()
+                                && labels.iter().zip(series.label_pairs()).all(|(l, (n, v))| l.name.as_bytes() == n && l.value.as_bytes() == v)
+                        });
+                        match known {
+                            Some((id, _)) => *id,
+                            None => {
+                                let id = next_id + new_series.len() as u32;
+                                same_hash.push(new_series.len() as u32);
+                                new_series.push((id, series.to_labels()));
+                                id
+                            }
+                        }
+                    }
                 };
-                samples.extend(series.samples.iter().map(|s| (id, *s)));
+                samples.extend(series.samples().iter().map(|s| (id, *s)));
             }
+            group_ends.push(samples.len());
         }
         let mut records = Vec::with_capacity(2);
         if !new_series.is_empty() {
@@ -528,19 +551,27 @@ impl ShardDb {
             records.push(Record::Samples(samples));
         }
         self.wal.append(&records).await?;
-        let mut outcomes = Vec::with_capacity(groups.len());
-        for group in groups {
-            let mut outcome = AppendOutcome::default();
-            for series in group.iter() {
-                let (id, _) = self.head.get_or_create(&series.labels);
-                debug_assert!(
-                    pending.get(&series.labels).is_none_or(|p| *p == id),
-                    "head assigns the ids the WAL recorded"
-                );
-                for sample in &series.samples {
-                    apply_to_head(&mut self.head, id, *sample, &mut outcome);
+        let mut samples: &[(u32, crate::Sample)] = &[];
+        for record in &records {
+            match record {
+                Record::Series(created) => {
+                    for (id, labels) in created {
+                        let (head_id, is_new) = self.head.get_or_create(labels);
+                        debug_assert!(is_new && head_id == *id, "head assigns the ids the WAL recorded");
+                    }
                 }
+                Record::Samples(recorded) => samples = recorded,
+                Record::Tombstones(_) => unreachable!("appends write no tombstones"),
             }
+        }
+        let mut outcomes = Vec::with_capacity(groups.len());
+        let mut group_start = 0;
+        for group_end in group_ends {
+            let mut outcome = AppendOutcome::default();
+            for &(id, sample) in &samples[group_start..group_end] {
+                apply_to_head(&mut self.head, id, sample, &mut outcome);
+            }
+            group_start = group_end;
             self.stats.samples_appended_total += outcome.samples_appended;
             self.stats.samples_out_of_order_total += outcome.samples_out_of_order;
             self.stats.duplicates_overwritten_total += outcome.duplicates_overwritten;

@@ -258,3 +258,33 @@ fn find_frame_before_last(bytes: &[u8]) -> usize {
     // The last two commits wrote a series+samples record each; corrupt the "cut" samples record.
     offsets[offsets.len() - 3]
 }
+
+#[test]
+fn parts_of_a_shared_batch_create_each_new_series_once_and_replay() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let reopen_dir = dir.clone();
+    let (outcomes, series_count, held) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir, options()).await.expect("open");
+        db.append_group(&[&[series("m", "old", &[(1, 1.0)])]]).await.expect("append");
+        let batch = tsdb::SeriesBatch::from_series(&[
+            series("m", "new", &[(5, 5.0)]),
+            series("m", "old", &[(6, 6.0)]),
+            series("m", "new", &[(7, 7.0)]),
+            series("m", "other", &[(8, 8.0)]),
+        ]);
+        // Two requests of one group commit, both holding the new series.
+        let first: &[u32] = &[0, 1];
+        let second: &[u32] = &[2, 3];
+        let parts = [tsdb::BatchPart { batch: &batch, indices: Some(first) }, tsdb::BatchPart { batch: &batch, indices: Some(second) }];
+        let outcomes = db.append_batches(&parts).await.expect("append");
+        let stats = db.stats();
+        let held = all(&db);
+        db.close().await.expect("close");
+        (outcomes, stats.series, held)
+    });
+    assert_eq!(outcomes.iter().map(|o| o.samples_appended).collect::<Vec<_>>(), vec![2, 2]);
+    assert_eq!(series_count, 3, "the new series repeated in both parts is created once");
+    let samples_of = |job: &str| held.iter().find(|s| s.labels.get("job") == Some(job)).map(|s| s.samples.len());
+    assert_eq!((samples_of("old"), samples_of("new"), samples_of("other")), (Some(2), Some(2), Some(1)));
+    assert_eq!(reopen(&reopen_dir), held, "WAL replay restores the same series and samples");
+}

@@ -9,8 +9,7 @@ use futures_lite::future;
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use prost::Message;
 use proto::metricstor_v1 as pb;
-use proto::remote_write_v1 as v1;
-use tsdb::{Labels, SeriesSamples};
+use tsdb::Labels;
 
 use super::labels::{collect_names, collect_series, collect_values, take_limit};
 use super::query::{bounded_timeout, instant_result, range_result};
@@ -195,12 +194,12 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Re
         "/metricstor.v1.Query/Write" => {
             let mut written = 0;
             for message in messages(body)? {
-                let request = v1::WriteRequest::decode(message).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {e}") })?;
-                let decoded = decode_write_request(request, api.config.storage.reject_non_finite)
-                    .map_err(|e: DecodeError| Status { code: Code::InvalidArgument, message: e.to_string() })?;
-                let series: Vec<SeriesSamples> = decoded.series;
-                if !series.is_empty() {
-                    written += api.router.append(series).await.map_err(ApiError::from)?;
+                let decoded = decode_write_request(message.to_vec(), api.config.storage.reject_non_finite).map_err(|e| match e {
+                    DecodeError::Protobuf(problem) => Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {problem}") },
+                    other => Status { code: Code::InvalidArgument, message: other.to_string() },
+                })?;
+                if !decoded.series.is_empty() {
+                    written += api.router.append(decoded.series).await.map_err(ApiError::from)?;
                 }
             }
             api.metrics.add_samples_ingested(written);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
-use tsdb::{Labels, SeriesSamples};
+use tsdb::{Labels, SeriesBatch, SeriesSamples};
 
 use super::labels::{match_sets, window};
 use super::params::Params;
@@ -157,11 +157,12 @@ pub async fn handle_import(api: &Api, request: &Request<Bytes>, prometheus_text:
         }
         batch.push(s);
         if batch.len() >= IMPORT_BATCH_SERIES_MAX {
-            imported += api.router.append(std::mem::take(&mut batch)).await?;
+            imported += api.router.append(SeriesBatch::from_series(&batch)).await?;
+            batch.clear();
         }
     }
     if !batch.is_empty() {
-        imported += api.router.append(batch).await?;
+        imported += api.router.append(SeriesBatch::from_series(&batch)).await?;
     }
     api.metrics.add_samples_ingested(imported);
     let mut response = Response::new(Bytes::new());

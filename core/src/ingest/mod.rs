@@ -2,6 +2,7 @@
 //! validated series ready for routing. Pure functions; no I/O.
 
 pub mod json_lines;
+mod protowire;
 pub mod remote_write;
 pub mod text_format;
 

@@ -1,10 +1,17 @@
 //! remote_write 1.0 (`prometheus.WriteRequest`) and 2.0 (`io.prometheus.write.v2.Request`)
 //! decoding and validation per the spec: UTF-8, non-empty sorted unique label names,
 //! `__name__` present; NaN/±Inf and stale markers kept bit-exact (opt-in rejection).
+//! Both are walked in place (`protowire`): label text stays in the decompressed body, which
+//! becomes the `SeriesBatch`'s buffer; no allocation per label or sample.
 
-use prost::Message;
-use proto::{remote_write_v1 as v1, remote_write_v2 as v2};
-use tsdb::{Label, Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
+use tsdb::{Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
+
+use super::protowire::{Fields, WireError};
+
+mod v1;
+mod v2;
+
+pub use v1::decode_write_request;
 
 /// Upper bound on a decompressed body, checked against snappy's length header before
 /// allocating, so a tiny body cannot claim gigabytes.
@@ -39,6 +46,12 @@ impl DecodeError {
     }
 }
 
+impl From<WireError> for DecodeError {
+    fn from(e: WireError) -> Self {
+        DecodeError::Protobuf(e.to_string())
+    }
+}
+
 /// Metadata of a metric family, as remote_write senders report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricMetadata {
@@ -66,7 +79,8 @@ fn type_name(t: i32) -> &'static str {
 /// The validated content of one request.
 #[derive(Debug, Default)]
 pub struct Decoded {
-    pub series: Vec<SeriesSamples>,
+    /// Series with at least one sample.
+    pub series: SeriesBatch,
     pub metadata: Vec<MetricMetadata>,
     pub samples: u64,
     /// Native histograms and exemplars are counted but not stored yet.
@@ -111,8 +125,8 @@ pub fn decode_request(
     }
     let raw = decompress(body)?;
     let decoded = match protocol {
-        Protocol::V1 => decode_v1(&raw, reject_non_finite)?,
-        Protocol::V2 => decode_v2(&raw, reject_non_finite)?,
+        Protocol::V1 => decode_write_request(raw, reject_non_finite)?,
+        Protocol::V2 => v2::decode(raw, reject_non_finite)?,
     };
     Ok((protocol, decoded))
 }
@@ -125,130 +139,128 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
     snap::raw::Decoder::new().decompress_vec(body).map_err(|e| DecodeError::Snappy(e.to_string()))
 }
 
-fn decode_v1(raw: &[u8], reject_non_finite: bool) -> Result<Decoded, DecodeError> {
-    let request = v1::WriteRequest::decode(raw).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
-    decode_write_request(request, reject_non_finite)
+/// Per-series scratch space, reused across a request's series (no allocation per series).
+#[derive(Default)]
+struct SeriesScratch {
+    /// Every label as sent, empty values included (validation sees them).
+    labels: Vec<(TextSpan, TextSpan)>,
+    /// The labels kept: those with a value.
+    kept: Vec<(TextSpan, TextSpan)>,
+    samples: Vec<Sample>,
+    /// 2.0: the series' label references (name, value, name, value, …).
+    refs: Vec<u32>,
 }
 
-/// Validates an already-decoded remote_write 1.0 request (also used by the gRPC `Write`).
-pub fn decode_write_request(request: v1::WriteRequest, reject_non_finite: bool) -> Result<Decoded, DecodeError> {
-    let mut out = Decoded { series: Vec::with_capacity(request.timeseries.len()), ..Decoded::default() };
-    for m in request.metadata {
-        if !m.metric_family_name.is_empty() {
-            out.metadata.push(MetricMetadata { family: m.metric_family_name, kind: type_name(m.r#type).into(), help: m.help, unit: m.unit });
-        }
+impl SeriesScratch {
+    fn clear(&mut self) {
+        self.refs.clear();
+        self.labels.clear();
+        self.kept.clear();
+        self.samples.clear();
     }
-    for ts in request.timeseries {
-        let pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
-        let labels = validate_labels(pairs)?;
-        let samples = convert_samples(&labels, ts.samples.iter().map(|s| (s.timestamp, s.value)), reject_non_finite)?;
-        out.histograms_dropped += ts.histograms.len() as u64;
-        out.exemplars_dropped += ts.exemplars.len() as u64;
-        push_series(&mut out, labels, samples);
-    }
-    Ok(out)
 }
 
-fn decode_v2(raw: &[u8], reject_non_finite: bool) -> Result<Decoded, DecodeError> {
-    let request = v2::Request::decode(raw).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
-    let symbols = &request.symbols;
-    if symbols.first().is_some_and(|s| !s.is_empty()) {
-        return Err(DecodeError::Protobuf("symbols[0] must be the empty string".into()));
+fn span_of(text: &[u8], slice: &[u8]) -> TextSpan {
+    // An absent field's default (`&[]`) is not a sub-slice of `text`.
+    if slice.is_empty() {
+        return TextSpan { start: 0, end: 0 };
     }
-    let mut out = Decoded { series: Vec::with_capacity(request.timeseries.len()), ..Decoded::default() };
-    for (index, ts) in request.timeseries.iter().enumerate() {
-        if ts.labels_refs.len() % 2 != 0 {
-            return Err(DecodeError::InvalidSeries {
-                series: format!("#{index}"),
-                problem: format!("labels_refs has odd length {}", ts.labels_refs.len()),
-            });
-        }
-        let mut pairs = Vec::with_capacity(ts.labels_refs.len() / 2);
-        for pair in ts.labels_refs.chunks_exact(2) {
-            let symbol = |r: u32| {
-                symbols.get(r as usize).cloned().ok_or_else(|| DecodeError::InvalidSeries {
-                    series: format!("#{index}"),
-                    problem: format!("label reference {r} is outside the symbol table ({} symbols)", symbols.len()),
-                })
-            };
-            pairs.push((symbol(pair[0])?, symbol(pair[1])?));
-        }
-        let labels = validate_labels(pairs)?;
-        if let Some(m) = &ts.metadata {
-            let text = |r: u32| symbols.get(r as usize).cloned().unwrap_or_default();
-            if let Some(family) = labels.metric_name() {
-                if m.r#type != 0 || m.help_ref != 0 || m.unit_ref != 0 {
-                    out.metadata.push(MetricMetadata { family: family.to_string(), kind: type_name(m.r#type).into(), help: text(m.help_ref), unit: text(m.unit_ref) });
-                }
-            }
-        }
-        let samples = convert_samples(&labels, ts.samples.iter().map(|s| (s.timestamp, s.value)), reject_non_finite)?;
-        out.histograms_dropped += ts.histograms.len() as u64;
-        out.exemplars_dropped += ts.exemplars.len() as u64;
-        push_series(&mut out, labels, samples);
-    }
-    Ok(out)
+    let start = Fields::offset_in(text, slice);
+    TextSpan { start: start as u32, end: (start + slice.len()) as u32 }
 }
 
-fn push_series(out: &mut Decoded, labels: Labels, samples: Vec<Sample>) {
-    if samples.is_empty() {
-        return;
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], DecodeError> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(bytes),
+        Err(_) => Err(DecodeError::Protobuf(format!("invalid string value in {what}: data is not UTF-8 encoded"))),
     }
-    out.samples += samples.len() as u64;
-    out.series.push(SeriesSamples { labels, samples });
 }
 
-fn series_text(pairs: &[(String, String)]) -> String {
-    let inner: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+/// One `Sample` message (1.0 and 2.0 share its fields: 1 value, 2 timestamp).
+fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
+    let mut sample = Sample { timestamp_ms: 0, value: 0.0 };
+    for field in Fields::new(message) {
+        match field? {
+            (1, v) => sample.value = f64::from_bits(v.fixed64(1)?),
+            (2, v) => sample.timestamp_ms = v.varint(2)? as i64,
+            _ => {}
+        }
+    }
+    Ok(sample)
+}
+
+/// Validates the series in `scratch` and adds it to the batch when it has samples.
+fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScratch, reject_non_finite: bool, samples: &mut u64) -> Result<(), DecodeError> {
+    let text = batch.text();
+    let bytes = move |s: TextSpan| &text[s.start as usize..s.end as usize];
+    check_labels(scratch.labels.iter().map(|&(n, v)| (bytes(n), bytes(v))))?;
+    scratch.kept.extend(scratch.labels.iter().filter(|(_, v)| v.end > v.start));
+    check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, reject_non_finite)?;
+    if !scratch.samples.is_empty() {
+        *samples += scratch.samples.len() as u64;
+        batch.push_series(&scratch.kept, &scratch.samples);
+    }
+    Ok(())
+}
+
+
+/// `{name="value", …}` of the labels as sent, for error messages.
+fn series_text<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> String {
+    let inner: Vec<String> =
+        pairs.map(|(n, v)| format!("{}={:?}", String::from_utf8_lossy(n), String::from_utf8_lossy(v))).collect();
     format!("{{{}}}", inner.join(", "))
 }
 
 /// Spec rules: non-empty names, strictly ascending (sorted, unique), `__name__` present.
-/// Labels with empty values are dropped (an empty value means "absent" in Prometheus).
-fn validate_labels(pairs: Vec<(String, String)>) -> Result<Labels, DecodeError> {
-    let invalid = |problem: String| DecodeError::InvalidSeries { series: series_text(&pairs), problem };
-    for (i, (name, _)) in pairs.iter().enumerate() {
+/// Labels with empty values are dropped by the caller (an empty value means "absent").
+fn check_labels<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Result<(), DecodeError> {
+    let invalid = |problem: String| DecodeError::InvalidSeries { series: series_text(pairs.clone()), problem };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut previous: Option<&[u8]> = None;
+    let mut named = false;
+    for (name, value) in pairs.clone() {
         if name.is_empty() {
             return Err(invalid("empty label name".into()));
         }
-        if i > 0 {
-            let previous = &pairs[i - 1].0;
+        if let Some(previous) = previous {
             if previous == name {
-                return Err(invalid(format!("duplicate label name {name:?}")));
+                return Err(invalid(format!("duplicate label name {:?}", text(name))));
             }
             if previous > name {
-                return Err(invalid(format!("labels are not sorted by name ({previous:?} before {name:?})")));
+                return Err(invalid(format!("labels are not sorted by name ({:?} before {:?})", text(previous), text(name))));
             }
         }
+        previous = Some(name);
+        named |= name == METRIC_NAME_LABEL.as_bytes() && !value.is_empty();
     }
-    if !pairs.iter().any(|(n, v)| n == METRIC_NAME_LABEL && !v.is_empty()) {
+    if !named {
         return Err(invalid("missing metric name (__name__ label)".into()));
     }
-    let labels: Vec<Label> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label { name: n, value: v }).collect();
-    Ok(Labels::from_sorted(labels))
+    Ok(())
 }
 
-fn convert_samples(
-    labels: &Labels,
-    samples: impl Iterator<Item = (i64, f64)>,
-    reject_non_finite: bool,
-) -> Result<Vec<Sample>, DecodeError> {
-    let mut out = Vec::with_capacity(samples.size_hint().0);
-    for (timestamp_ms, value) in samples {
-        if reject_non_finite && !value.is_finite() && !tsdb::is_stale_nan(value) {
-            return Err(DecodeError::InvalidSeries {
-                series: labels.to_string(),
-                problem: format!("non-finite value {value} at {timestamp_ms} (storage.reject_non_finite is on)"),
-            });
-        }
-        out.push(Sample { timestamp_ms, value });
+/// With `reject_non_finite`, refuses NaN and ±Inf other than the stale marker; `kept` are
+/// the series' labels (for the message).
+fn check_samples<'a>(kept: impl Iterator<Item = (&'a [u8], &'a [u8])>, samples: &[Sample], reject_non_finite: bool) -> Result<(), DecodeError> {
+    if !reject_non_finite {
+        return Ok(());
     }
-    Ok(out)
+    let Some(bad) = samples.iter().find(|s| !s.value.is_finite() && !tsdb::is_stale_nan(s.value)) else {
+        return Ok(());
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let labels = Labels::from_sorted(kept.map(|(n, v)| Label { name: text(n), value: text(v) }).collect());
+    Err(DecodeError::InvalidSeries {
+        series: labels.to_string(),
+        problem: format!("non-finite value {} at {} (storage.reject_non_finite is on)", bad.value, bad.timestamp_ms),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+    use proto::remote_write_v1 as v1;
 
     fn label(n: &str, v: &str) -> v1::Label {
         v1::Label { name: n.into(), value: v.into() }
@@ -283,7 +295,7 @@ mod tests {
         let (protocol, decoded) = decode_request(None, Some("snappy"), &body, false).unwrap();
         assert_eq!(protocol, Protocol::V1);
         assert_eq!(decoded.samples, 4);
-        let s = &decoded.series[0].samples;
+        let s = decoded.series.get(0).samples();
         assert_eq!(s[2].value.to_bits(), tsdb::STALE_NAN_BITS);
         assert!(s[1].value.is_nan() && !tsdb::is_stale_nan(s[1].value));
         assert_eq!(s[3].value, f64::INFINITY);
@@ -320,25 +332,4 @@ mod tests {
         assert!(decode_request(None, None, &body, true).is_err());
     }
 
-    #[test]
-    fn v2_resolves_symbols_and_checks_refs() {
-        let request = v2::Request {
-            symbols: vec!["".into(), "__name__".into(), "up".into(), "job".into(), "x".into()],
-            timeseries: vec![v2::TimeSeries {
-                labels_refs: vec![1, 2, 3, 4],
-                samples: vec![v2::Sample { value: 2.5, timestamp: 10, ..Default::default() }],
-                ..Default::default()
-            }],
-        };
-        let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
-        let (protocol, decoded) =
-            decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, false).unwrap();
-        assert_eq!(protocol, Protocol::V2);
-        assert_eq!(decoded.series[0].labels.get("job"), Some("x"));
-        let mut bad = request.clone();
-        bad.timeseries[0].labels_refs = vec![1, 9];
-        let body = snap::raw::Encoder::new().compress_vec(&bad.encode_to_vec()).unwrap();
-        let err = decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, false).unwrap_err();
-        assert!(err.to_string().contains("outside the symbol table"), "{err}");
-    }
 }

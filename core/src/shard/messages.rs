@@ -2,7 +2,9 @@
 //! reply channel per request. Everything here is owned, `Send` data.
 
 use futures_channel::oneshot;
-use tsdb::{Labels, Matcher, SeriesSamples};
+use std::sync::Arc;
+
+use tsdb::{Labels, Matcher, SeriesBatch, SeriesSamples};
 
 use crate::ingest::MetricMetadata;
 
@@ -37,8 +39,10 @@ pub struct AppendAck {
 }
 
 pub enum ShardRequest {
-    /// Append one request's series to this shard; the reply comes after the WAL commit.
-    Append { series: Vec<SeriesSamples>, reply: oneshot::Sender<Result<AppendAck, String>> },
+    /// Append one request's series to this shard: the series at `series` (indices) of the
+    /// request's batch, which every shard of the request shares. The reply comes after the
+    /// WAL commit.
+    Append { batch: Arc<SeriesBatch>, series: Vec<u32>, reply: oneshot::Sender<Result<AppendAck, String>> },
     /// Several selects at once (one PromQL query's selectors), answered in order.
     Select { selects: Vec<Select>, reply: oneshot::Sender<Vec<Vec<SeriesSamples>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },

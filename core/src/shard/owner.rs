@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_channel::Receiver;
 use futures_lite::future;
 use tsdb::block::{CompactionJob, CompactionOutput};
-use tsdb::{SeriesSamples, ShardDb};
+use tsdb::{BatchPart, SeriesBatch, ShardDb};
 
 use super::history::HistoryGeneration;
 use super::messages::{AppendAck, ShardRequest, ShardStatsSnapshot};
@@ -182,27 +182,28 @@ pub async fn run_shard_owner(
 }
 
 async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<String, MetricMetadata>, group: Vec<ShardRequest>) {
-    let mut appends: Vec<(Vec<SeriesSamples>, futures_channel::oneshot::Sender<Result<AppendAck, String>>)> = Vec::new();
+    type Reply = futures_channel::oneshot::Sender<Result<AppendAck, String>>;
+    let mut appends: Vec<(Arc<SeriesBatch>, Vec<u32>, Reply)> = Vec::new();
     let mut reads = Vec::new();
     for request in group {
         match request {
-            ShardRequest::Append { series, reply } => appends.push((series, reply)),
+            ShardRequest::Append { batch, series, reply } => appends.push((batch, series, reply)),
             other => reads.push(other),
         }
     }
     if !appends.is_empty() {
-        let groups: Vec<&[SeriesSamples]> = appends.iter().map(|(s, _)| s.as_slice()).collect();
-        match db.append_group(&groups).await {
+        let groups: Vec<BatchPart<'_>> = appends.iter().map(|(batch, series, _)| BatchPart { batch, indices: Some(series) }).collect();
+        match db.append_batches(&groups).await {
             Ok(outcomes) => {
                 debug_assert_eq!(outcomes.len(), appends.len(), "one outcome per group");
-                for ((_, reply), outcome) in appends.into_iter().zip(outcomes) {
+                for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(AppendAck { samples_appended: outcome.samples_appended }));
                 }
             }
             Err(error) => {
                 tracing::error!(shard, %error, "WAL commit failed; requests answered with an error");
                 let message = error.to_string();
-                for (_, reply) in appends {
+                for (_, _, reply) in appends {
                     let _ = reply.send(Err(message.clone()));
                 }
             }

@@ -3,7 +3,7 @@
 
 use async_channel::{Sender, TrySendError};
 use futures_channel::oneshot;
-use tsdb::{Labels, SeriesSamples};
+use tsdb::{Labels, SeriesBatch, SeriesSamples};
 
 use std::sync::Arc;
 
@@ -24,8 +24,22 @@ pub enum SubmitError {
 
 /// Shard of a label set: stable xxh3 hash mod shard count (DESIGN §3).
 pub fn shard_for(labels: &Labels, shard_count: usize) -> usize {
+    shard_of_hash(labels.stable_hash(), shard_count)
+}
+
+/// Shard of a series by its stable label hash (`Labels::stable_hash`, `BatchSeries::hash`).
+pub fn shard_of_hash(stable_hash: u64, shard_count: usize) -> usize {
     debug_assert!(shard_count > 0, "there is always at least one shard");
-    (labels.stable_hash() % shard_count as u64) as usize
+    (stable_hash % shard_count as u64) as usize
+}
+
+/// Indices of `batch`'s series per shard (`[shard]`), in batch order.
+pub fn split_by_shard(batch: &SeriesBatch, shard_count: usize) -> Vec<Vec<u32>> {
+    let mut parts: Vec<Vec<u32>> = (0..shard_count).map(|_| Vec::new()).collect();
+    for (index, series) in batch.iter().enumerate() {
+        parts[shard_of_hash(series.hash(), shard_count)].push(index as u32);
+    }
+    parts
 }
 
 /// One per executor: senders to every shard's queue, and the server's history generation
@@ -71,19 +85,13 @@ impl ShardRouter {
     }
 
     /// Splits series by owner, enqueues every part (all or nothing per shard queue), and waits
-    /// until every owner has committed its part to the WAL.
-    pub async fn append(&self, series: Vec<SeriesSamples>) -> Result<u64, SubmitError> {
-        let shard_count = self.shard_count();
+    /// until every owner has committed its part to the WAL. The parts share the batch (one
+    /// `Arc`); each is the indices of its series.
+    pub async fn append(&self, batch: SeriesBatch) -> Result<u64, SubmitError> {
         let settled_before = settled_before_ms(unix_now_ms());
-        let mut rewrites_history = false;
-        let mut parts: Vec<Vec<SeriesSamples>> = (0..shard_count).map(|_| Vec::new()).collect();
-        for s in series {
-            if !rewrites_history {
-                rewrites_history = s.samples.iter().any(|sample| sample.timestamp_ms < settled_before);
-            }
-            let shard = shard_for(&s.labels, shard_count);
-            parts[shard].push(s);
-        }
+        let rewrites_history = batch.samples().iter().any(|sample| sample.timestamp_ms < settled_before);
+        let parts = split_by_shard(&batch, self.shard_count());
+        let batch = Arc::new(batch);
         // Bumped once the owners answered (the samples are visible), failed or not: a shard
         // that failed may still have applied part of the request.
         let _bump = rewrites_history.then(|| BumpOnDrop(&self.history));
@@ -93,7 +101,7 @@ impl ShardRouter {
                 continue;
             }
             let (reply, rx) = oneshot::channel();
-            if let Err(error) = self.try_send(shard, ShardRequest::Append { series: part, reply }) {
+            if let Err(error) = self.try_send(shard, ShardRequest::Append { batch: Arc::clone(&batch), series: part, reply }) {
                 // The parts already queued will be applied: wait for them, so the history
                 // bump comes after them.
                 for (_, rx) in pending {
@@ -267,6 +275,19 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_splits_by_the_labels_shard() {
+        let series: Vec<SeriesSamples> = (0..50)
+            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "up".to_string()), ("pod", format!("p{i}"))]), samples: vec![] })
+            .collect();
+        let parts = split_by_shard(&SeriesBatch::from_series(&series), 7);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 50);
+        for (shard, part) in parts.iter().enumerate() {
+            assert!(part.windows(2).all(|w| w[0] < w[1]), "batch order kept");
+            assert!(part.iter().all(|&i| shard_for(&series[i as usize].labels, 7) == shard));
+        }
+    }
+
+    #[test]
     fn merge_dedups() {
         let merged = merge_sorted_unique(vec![vec!["a".into(), "c".into()], vec!["b".into(), "a".into()]]);
         assert_eq!(merged, vec!["a", "b", "c"]);
@@ -284,7 +305,7 @@ mod queue_tests {
         let (reply, _keep) = oneshot::channel();
         tx.try_send(ShardRequest::Stats { reply }).unwrap();
         let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }] }];
-        let result = futures_lite::future::block_on(router.append(series));
+        let result = futures_lite::future::block_on(router.append(SeriesBatch::from_series(&series)));
         assert!(matches!(result, Err(SubmitError::QueueFull { shard: 0 })), "{result:?}");
         drop(rx);
     }

@@ -92,19 +92,26 @@ impl Head {
         rc
     }
 
-    /// The id of `labels`, if the series exists.
-    pub fn lookup(&self, labels: &Labels, hash: u64) -> Option<SeriesId> {
+    /// The id of the series whose sorted labels are `pairs` (`label_count` of them, stable
+    /// hash `hash`), if it exists. Borrowed bytes, so a write needs no `Labels` to find it.
+    pub fn lookup<'a>(
+        &self,
+        hash: u64,
+        label_count: usize,
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    ) -> Option<SeriesId> {
         self.by_hash
             .get(&hash)?
             .iter()
             .copied()
-            .find(|id| self.series[*id as usize].labels_equal(labels))
+            .find(|id| self.series[*id as usize].labels_equal(label_count, pairs.clone()))
     }
 
     /// The id of `labels`, creating the series if needed; `true` when it was created.
     pub fn get_or_create(&mut self, labels: &Labels) -> (SeriesId, bool) {
         let hash = labels.stable_hash();
-        if let Some(id) = self.lookup(labels, hash) {
+        let pairs = labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()));
+        if let Some(id) = self.lookup(hash, labels.len(), pairs) {
             return (id, false);
         }
         let interned: Vec<(Rc<str>, Rc<str>)> = labels

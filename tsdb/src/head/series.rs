@@ -59,13 +59,10 @@ impl MemSeries {
         super::labels_from_interned(&self.labels)
     }
 
-    pub fn labels_equal(&self, labels: &Labels) -> bool {
-        self.labels.len() == labels.len()
-            && self
-                .labels
-                .iter()
-                .zip(labels.iter())
-                .all(|((n, v), l)| n.as_ref() == l.name && v.as_ref() == l.value)
+    /// True when this series' labels are exactly the sorted `pairs` (`label_count` long).
+    pub fn labels_equal<'a>(&self, label_count: usize, mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+        self.labels.len() == label_count
+            && self.labels.iter().all(|(n, v)| pairs.next().is_some_and(|(name, value)| n.as_bytes() == name && v.as_bytes() == value))
     }
 
     fn is_empty(&self) -> bool {

@@ -1,10 +1,12 @@
 //! The data model every other crate speaks: label sets, samples, series and matchers.
 //! These types are plain owned data (`Send`) so they can cross executors in messages.
 
+mod batch;
 mod labels;
 mod matcher;
 mod sample;
 
+pub use batch::{BatchPart, BatchSeries, SeriesBatch, SeriesBatchBuilder, TextSpan};
 pub use labels::{stable_hash_of, Label, Labels, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, SeriesSamples, STALE_NAN_BITS};
