@@ -3,6 +3,7 @@
 
 mod series;
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -14,7 +15,10 @@ pub use series::{AppendResult, MemSeries};
 pub struct Head {
     series: Vec<MemSeries>,
     /// Stable label hash → ids with that hash (collisions are resolved by comparing labels).
-    by_hash: HashMap<u64, Vec<SeriesId>, foldhash::fast::RandomState>,
+    /// The first series with each stable hash, inline (no list to follow on the write path);
+    /// any further series with the same hash (a 64-bit collision) in `hash_collisions`.
+    by_hash: HashMap<u64, SeriesId, foldhash::fast::RandomState>,
+    hash_collisions: HashMap<u64, Vec<SeriesId>, foldhash::fast::RandomState>,
     strings: HashSet<Rc<str>, foldhash::fast::RandomState>,
     index: Index,
     /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
@@ -29,6 +33,7 @@ impl Default for Head {
         Head {
             series: Vec::new(),
             by_hash: HashMap::default(),
+            hash_collisions: HashMap::default(),
             strings: HashSet::default(),
             index: Index::default(),
             min_t: i64::MAX,
@@ -100,7 +105,11 @@ impl Head {
         label_count: usize,
         pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     ) -> Option<SeriesId> {
-        self.by_hash
+        let first = *self.by_hash.get(&hash)?;
+        if self.series[first as usize].labels_equal(label_count, pairs.clone()) {
+            return Some(first);
+        }
+        self.hash_collisions
             .get(&hash)?
             .iter()
             .copied()
@@ -109,7 +118,11 @@ impl Head {
 
     /// The id of `labels`, creating the series if needed; `true` when it was created.
     pub fn get_or_create(&mut self, labels: &Labels) -> (SeriesId, bool) {
-        let hash = labels.stable_hash();
+        self.get_or_create_hashed(labels, labels.stable_hash())
+    }
+
+    /// `get_or_create` with the label set's hash given (tests force collisions with it).
+    fn get_or_create_hashed(&mut self, labels: &Labels, hash: u64) -> (SeriesId, bool) {
         let pairs = labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()));
         if let Some(id) = self.lookup(hash, labels.len(), pairs) {
             return (id, false);
@@ -121,7 +134,12 @@ impl Head {
         let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
         self.index.add(id, &interned);
         self.series.push(MemSeries::new(interned));
-        self.by_hash.entry(hash).or_default().push(id);
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+            Entry::Occupied(_) => self.hash_collisions.entry(hash).or_default().push(id),
+        }
         (id, true)
     }
 
@@ -395,5 +413,21 @@ mod tests {
             head.label_names(&[m(MatchOp::Equal, "job", "a")], i64::MIN, i64::MAX),
             vec!["__name__", "job"]
         );
+    }
+
+    #[test]
+    fn series_with_colliding_hashes_stay_apart() {
+        let mut head = Head::default();
+        let sets = [labels(&[("__name__", "a")]), labels(&[("__name__", "b")]), labels(&[("__name__", "c")])];
+        let ids: Vec<SeriesId> = sets.iter().map(|l| head.get_or_create_hashed(l, 42).0).collect();
+        assert_eq!(ids, vec![0, 1, 2], "three series despite one hash");
+        for (l, id) in sets.iter().zip(&ids) {
+            assert_eq!(head.get_or_create_hashed(l, 42), (*id, false));
+            let pairs = l.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes()));
+            assert_eq!(head.lookup(42, l.len(), pairs), Some(*id));
+        }
+        let other = labels(&[("__name__", "d")]);
+        let pairs = other.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes()));
+        assert_eq!(head.lookup(42, other.len(), pairs), None);
     }
 }
