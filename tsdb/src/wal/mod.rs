@@ -55,7 +55,14 @@ pub struct Wal {
     /// sit before later acknowledged ones; a rotation zeroes it first. `0`: clean.
     dirty_end: u64,
     pub stats: WalStats,
+    /// Kept between group commits: the encoded frames and one record's payload (a group of
+    /// hundreds of KB would otherwise grow fresh buffers, page faults included, each time).
+    frames: Vec<u8>,
+    payload: Vec<u8>,
 }
+
+/// Group-commit buffers grown past this are dropped after use instead of kept.
+const KEPT_BUFFER_BYTES_MAX: usize = 16 << 20;
 
 async fn open_rw(path: &Path) -> Result<DmaFile, Error> {
     OpenOptions::new()
@@ -141,17 +148,31 @@ impl Wal {
             tail,
             dirty_end: 0,
             stats: WalStats::default(),
+            frames: Vec::new(),
+            payload: Vec::new(),
         })
     }
 
     /// Writes `records` as one group commit: one positioned write, then fdatasync when
     /// configured. Returns after the bytes are on the device (or in its cache without fsync).
     pub async fn append(&mut self, records: &[Record]) -> Result<(), Error> {
-        let mut frames = Vec::with_capacity(4096);
-        let mut payload = Vec::new();
+        let mut frames = std::mem::take(&mut self.frames);
+        let mut payload = std::mem::take(&mut self.payload);
+        frames.clear();
+        let result = self.append_frames(records, &mut frames, &mut payload).await;
+        if frames.capacity() <= KEPT_BUFFER_BYTES_MAX {
+            self.frames = frames;
+        }
+        if payload.capacity() <= KEPT_BUFFER_BYTES_MAX {
+            self.payload = payload;
+        }
+        result
+    }
+
+    async fn append_frames(&mut self, records: &[Record], frames: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<(), Error> {
         for record in records {
             payload.clear();
-            record.encode(&mut payload);
+            record.encode(payload);
             if payload.len() > RECORD_BYTES_MAX {
                 return Err(Error::RecordTooLarge {
                     path: self.dir.clone(),
@@ -160,8 +181,8 @@ impl Wal {
                 });
             }
             frames.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-            frames.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-            frames.extend_from_slice(&payload);
+            frames.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+            frames.extend_from_slice(payload);
         }
         if frames.is_empty() {
             return Ok(());
@@ -175,14 +196,22 @@ impl Wal {
             0,
             "writes start on a page boundary"
         );
-        self.write_pages(page_start, &frames).await?;
+        self.write_pages(page_start, frames).await?;
         self.offset += frames.len() as u64;
         self.stats.bytes_written_total += frames.len() as u64;
+        // The new tail: the bytes of `tail + frames` from the start of the last partial page.
         let new_page_start = (self.offset / PAGE_BYTES as u64) * PAGE_BYTES as u64;
         let keep_from = (new_page_start - page_start) as usize;
-        let mut all = std::mem::take(&mut self.tail);
-        all.extend_from_slice(&frames);
-        self.tail = all.split_off(keep_from);
+        match keep_from.checked_sub(self.tail.len()) {
+            Some(in_frames) => {
+                self.tail.clear();
+                self.tail.extend_from_slice(&frames[in_frames..]);
+            }
+            None => {
+                self.tail.drain(..keep_from);
+                self.tail.extend_from_slice(frames);
+            }
+        }
         Ok(())
     }
 
