@@ -256,6 +256,34 @@ fn check_samples<'a>(kept: impl Iterator<Item = (&'a [u8], &'a [u8])>, samples: 
     })
 }
 
+/// Helpers shared by the 1.0 and 2.0 walkers' tests.
+#[cfg(test)]
+mod test_support {
+    use super::{DecodeError, Decoded};
+
+    /// A protobuf field `number` holding `payload` (length-delimited, payload < 128 bytes).
+    pub fn len_field(number: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Feeds `decode` every truncation of `raw` and every byte of it replaced by a few
+    /// telling values: each must come back as a value or an error, never a panic.
+    pub fn damaged_bodies_never_panic(raw: &[u8], decode: impl Fn(Vec<u8>, bool) -> Result<Decoded, DecodeError>) {
+        for len in 0..raw.len() {
+            let _ = decode(raw[..len].to_vec(), true);
+        }
+        for at in 0..raw.len() {
+            for byte in [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff] {
+                let mut bad = raw.to_vec();
+                bad[at] = byte;
+                let _ = decode(bad, false);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,15 +113,10 @@ mod tests {
     use super::*;
     use prost::Message;
     use proptest::prelude::*;
+    use super::super::test_support::{damaged_bodies_never_panic, len_field};
     use proto::remote_write_v1 as v1;
     use tsdb::{Label, Labels, Sample};
 
-    /// A protobuf field `number` holding `payload` (length-delimited).
-    fn len_field(number: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(number << 3) | 2, payload.len() as u8];
-        out.extend_from_slice(payload);
-        out
-    }
 
     #[test]
     fn unknown_fields_of_every_wire_type_are_skipped_and_groups_refused() {
@@ -180,17 +175,7 @@ mod tests {
             }],
             metadata: vec![v1::MetricMetadata { r#type: 1, metric_family_name: "up".into(), help: "h".into(), unit: String::new() }],
         };
-        let raw = request.encode_to_vec();
-        for len in 0..raw.len() {
-            let _ = decode_write_request(raw[..len].to_vec(), true);
-        }
-        for at in 0..raw.len() {
-            for byte in [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff] {
-                let mut bad = raw.clone();
-                bad[at] = byte;
-                let _ = decode_write_request(bad, false);
-            }
-        }
+        damaged_bodies_never_panic(&request.encode_to_vec(), decode_write_request);
     }
 
     /// What the walker must produce: prost's decode, then the spec rules on owned strings.

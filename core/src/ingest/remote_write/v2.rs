@@ -139,6 +139,7 @@ mod tests {
     use super::*;
     use prost::Message;
     use proptest::prelude::*;
+    use super::super::test_support::{damaged_bodies_never_panic, len_field};
     use proto::remote_write_v2 as v2;
 
     #[test]
@@ -163,11 +164,6 @@ mod tests {
         assert!(err.to_string().contains("outside the symbol table"), "{err}");
     }
 
-    fn len_field(number: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(number << 3) | 2, payload.len() as u8];
-        out.extend_from_slice(payload);
-        out
-    }
 
     #[test]
     fn symbols_after_series_unpacked_refs_and_merged_metadata() {
@@ -193,17 +189,7 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let raw = request.encode_to_vec();
-        for len in 0..raw.len() {
-            let _ = decode(raw[..len].to_vec(), true);
-        }
-        for at in 0..raw.len() {
-            for byte in [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff] {
-                let mut bad = raw.clone();
-                bad[at] = byte;
-                let _ = decode(bad, false);
-            }
-        }
+        damaged_bodies_never_panic(&request.encode_to_vec(), decode);
     }
 
     /// What the walker must produce: prost's decode, then the spec rules on owned strings.
