@@ -188,6 +188,14 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
     for request in group {
         match request {
             ShardRequest::Append { batch, series, reply } => appends.push((batch, series, reply)),
+            // Series and label listings and statistics are answered before the group's WAL
+            // commit instead of waiting out its fdatasync. They came in with the appends, not
+            // after their acknowledgment, so either state is a valid answer.
+            listing @ (ShardRequest::Series { .. }
+            | ShardRequest::LabelNames { .. }
+            | ShardRequest::LabelValues { .. }
+            | ShardRequest::Stats { .. }
+            | ShardRequest::TimeRange { .. }) => answer_read(shard, db, listing),
             other => reads.push(other),
         }
     }
@@ -209,9 +217,8 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
             }
         }
     }
-    // Selects (a query's data, often many series) go after the group's other reads: a label
-    // listing or series lookup that arrived with them is answered first instead of waiting
-    // behind them. Requests in one group are concurrent, so any order among them is valid.
+    // Selects (a query's data, often many series) go after the group's other reads.
+    // Requests in one group are concurrent, so any order among them is valid.
     reads.sort_by_key(|r| matches!(r, ShardRequest::Select { .. }));
     for request in reads {
         match request {
