@@ -181,15 +181,12 @@ impl Block {
         any_live(&ids, within, |id| self.has_live_chunk(id, mint_ms, maxt_ms))
     }
 
-    /// The matching ids when there are matchers (`None`: every series), and whether they
-    /// are few enough to list by reading their series (see `listing_by_series`).
-    fn listing_candidates(&self, matchers: &[Matcher]) -> Result<(Option<Vec<u32>>, bool), Error> {
+    /// The matching ids when there are matchers; `None` (every series) when there are none.
+    fn listing_candidates(&self, matchers: &[Matcher]) -> Result<Option<Vec<u32>>, Error> {
         if matchers.is_empty() {
-            return Ok((None, false));
+            return Ok(None);
         }
-        let ids = self.matching_ids(matchers)?;
-        let few = listing_by_series(ids.len());
-        Ok((Some(ids), few))
+        self.matching_ids(matchers).map(Some)
     }
 
     /// Series with their samples in `[mint_ms, maxt_ms]`, in label order. A series whose
@@ -291,8 +288,8 @@ impl Block {
         if !self.meta.overlaps(mint_ms, maxt_ms) {
             return Ok(Vec::new());
         }
-        let (matched, few) = self.listing_candidates(matchers)?;
-        if let (Some(ids), true) = (&matched, few) {
+        let matched = self.listing_candidates(matchers)?;
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
             let mut names = BTreeSet::new();
             for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
                 names.extend(s.labels.iter().map(|l| l.name.clone()));
@@ -329,8 +326,8 @@ impl Block {
         if !self.meta.overlaps(mint_ms, maxt_ms) {
             return Ok(Vec::new());
         }
-        let (matched, few) = self.listing_candidates(matchers)?;
-        if let (Some(ids), true) = (&matched, few) {
+        let matched = self.listing_candidates(matchers)?;
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
             let mut found = BTreeSet::new();
             for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
                 if let Some(v) = s.labels.get(name) {
