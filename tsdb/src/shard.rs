@@ -524,10 +524,10 @@ impl ShardDb {
                     Some(id) => id,
                     None => {
                         let same_hash = pending.entry(hash).or_default();
-                        let known = same_hash.iter().map(|&k| &new_series[k as usize]).find(|(_, labels)| {
-                            labels.len() == series.label_count()
-                                && labels.iter().zip(series.label_pairs()).all(|(l, (n, v))| l.name.as_bytes() == n && l.value.as_bytes() == v)
-                        });
+                        let known = same_hash
+                            .iter()
+                            .map(|&k| &new_series[k as usize])
+                            .find(|(_, labels)| labels.equals_pairs(series.label_count(), series.label_pairs()));
                         match known {
                             Some((id, _)) => *id,
                             None => {

@@ -144,6 +144,11 @@ impl Labels {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// True when this set is exactly the sorted `(name, value)` byte pairs (`count` of them).
+    pub fn equals_pairs<'a>(&self, count: usize, mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+        self.len() == count && self.iter().all(|l| pairs.next().is_some_and(|(n, v)| l.name.as_bytes() == n && l.value.as_bytes() == v))
+    }
+
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
