@@ -259,7 +259,39 @@ fn check_samples<'a>(kept: impl Iterator<Item = (&'a [u8], &'a [u8])>, samples: 
 /// Helpers shared by the 1.0 and 2.0 walkers' tests.
 #[cfg(test)]
 mod test_support {
+    use proptest::prelude::*;
+    use tsdb::{Label, Labels, Sample, SeriesSamples};
+
     use super::{DecodeError, Decoded};
+
+    /// The spec's rules on one series' label pairs, on owned strings (the walkers' model):
+    /// non-empty names, strictly ascending, a non-empty `__name__`. `Err` when broken, else
+    /// the series with empty values dropped, or `None` when it has no samples.
+    pub fn reference_series(pairs: &[(&str, &str)], samples: impl Iterator<Item = (i64, f64)>) -> Result<Option<SeriesSamples>, ()> {
+        let valid = pairs.iter().all(|(n, _)| !n.is_empty())
+            && pairs.windows(2).all(|w| w[0].0 < w[1].0)
+            && pairs.iter().any(|(n, v)| *n == "__name__" && !v.is_empty());
+        if !valid {
+            return Err(());
+        }
+        let samples: Vec<Sample> = samples.map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
+        if samples.is_empty() {
+            return Ok(None);
+        }
+        let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label::new(*n, *v)).collect());
+        Ok(Some(SeriesSamples { labels, samples }))
+    }
+
+    /// A walked request holds exactly the model's series and samples (bit-exact through
+    /// `SeriesSamples`' equality), and each series' hash is `Labels::stable_hash`.
+    pub fn check_walked(decoded: &Decoded, expected: &[SeriesSamples]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(&decoded.series.to_series(), expected);
+        for (s, e) in decoded.series.iter().zip(expected) {
+            prop_assert_eq!(s.hash(), e.labels.stable_hash());
+        }
+        prop_assert_eq!(decoded.samples as usize, expected.iter().map(|s| s.samples.len()).sum::<usize>());
+        Ok(())
+    }
 
     /// A protobuf field `number` holding `payload` (length-delimited, payload < 128 bytes).
     pub fn len_field(number: u8, payload: &[u8]) -> Vec<u8> {

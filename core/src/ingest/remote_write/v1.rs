@@ -113,9 +113,9 @@ mod tests {
     use super::*;
     use prost::Message;
     use proptest::prelude::*;
-    use super::super::test_support::{damaged_bodies_never_panic, len_field};
+    use super::super::test_support::{check_walked, damaged_bodies_never_panic, len_field, reference_series};
     use proto::remote_write_v1 as v1;
-    use tsdb::{Label, Labels, Sample};
+    use tsdb::{Labels, Sample};
 
 
     #[test]
@@ -182,18 +182,8 @@ mod tests {
     fn reference(request: &v1::WriteRequest) -> Result<Vec<tsdb::SeriesSamples>, ()> {
         let mut out = Vec::new();
         for ts in &request.timeseries {
-            let names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
-            let valid = names.iter().all(|n| !n.is_empty())
-                && names.windows(2).all(|w| w[0] < w[1])
-                && ts.labels.iter().any(|l| l.name == "__name__" && !l.value.is_empty());
-            if !valid {
-                return Err(());
-            }
-            if !ts.samples.is_empty() {
-                let labels = Labels::from_sorted(ts.labels.iter().filter(|l| !l.value.is_empty()).map(|l| Label::new(&l.name, &l.value)).collect());
-                let samples = ts.samples.iter().map(|s| Sample { timestamp_ms: s.timestamp, value: s.value }).collect();
-                out.push(tsdb::SeriesSamples { labels, samples });
-            }
+            let pairs: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+            out.extend(reference_series(&pairs, ts.samples.iter().map(|s| (s.timestamp, s.value)))?);
         }
         Ok(out)
     }
@@ -225,15 +215,7 @@ mod tests {
             // What prost reads back (it does not encode -0.0, a default), not what was built.
             let request = v1::WriteRequest::decode(raw.as_slice()).expect("prost reads its own encoding");
             match reference(&request) {
-                Ok(expected) => {
-                    let decoded = walked.expect("valid requests decode");
-                    let got = decoded.series.to_series();
-                    prop_assert_eq!(&got, &expected);
-                    for (s, e) in decoded.series.iter().zip(&expected) {
-                        prop_assert_eq!(s.hash(), e.labels.stable_hash());
-                    }
-                    prop_assert_eq!(decoded.samples as usize, expected.iter().map(|s| s.samples.len()).sum::<usize>());
-                }
+                Ok(expected) => check_walked(&walked.expect("valid requests decode"), &expected)?,
                 Err(()) => {
                     let refused = matches!(walked, Err(DecodeError::InvalidSeries { .. }));
                     prop_assert!(refused, "{:?}", walked);

@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use prost::Message;
     use proptest::prelude::*;
-    use super::super::test_support::{damaged_bodies_never_panic, len_field};
+    use super::super::test_support::{check_walked, damaged_bodies_never_panic, len_field, reference_series};
     use proto::remote_write_v2 as v2;
 
     #[test]
@@ -204,17 +204,8 @@ mod tests {
                 return Err("invalid");
             }
             let pairs: Vec<(&str, &str)> = ts.labels_refs.chunks_exact(2).map(|p| (symbols[p[0] as usize].as_str(), symbols[p[1] as usize].as_str())).collect();
-            let valid = pairs.iter().all(|(n, _)| !n.is_empty())
-                && pairs.windows(2).all(|w| w[0].0 < w[1].0)
-                && pairs.iter().any(|(n, v)| *n == "__name__" && !v.is_empty());
-            if !valid {
-                return Err("invalid");
-            }
-            if !ts.samples.is_empty() {
-                let labels = tsdb::Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| tsdb::Label::new(*n, *v)).collect());
-                let samples = ts.samples.iter().map(|s| tsdb::Sample { timestamp_ms: s.timestamp, value: s.value }).collect();
-                out.push(tsdb::SeriesSamples { labels, samples });
-            }
+            let series = reference_series(&pairs, ts.samples.iter().map(|s| (s.timestamp, s.value))).map_err(|()| "invalid")?;
+            out.extend(series);
         }
         Ok(out)
     }
@@ -247,13 +238,7 @@ mod tests {
             let walked = decode(raw.clone(), false);
             let request = v2::Request::decode(raw.as_slice()).expect("prost reads its own encoding");
             match reference(&request) {
-                Ok(expected) => {
-                    let decoded = walked.expect("valid requests decode");
-                    prop_assert_eq!(&decoded.series.to_series(), &expected);
-                    for (s, e) in decoded.series.iter().zip(&expected) {
-                        prop_assert_eq!(s.hash(), e.labels.stable_hash());
-                    }
-                }
+                Ok(expected) => check_walked(&walked.expect("valid requests decode"), &expected)?,
                 Err(kind) => {
                     let matches = match &walked {
                         Err(DecodeError::Protobuf(_)) => kind == "protobuf",
