@@ -29,20 +29,9 @@ fn seconds(ms: i64) -> String {
     format!("{:.3}", ms as f64 / 1000.0)
 }
 
-/// Series (by job) → timestamps, from `/api/v1/export` (a series may span several lines).
+/// Series (by job) → timestamps, from `/api/v1/export`.
 fn exported(server: &Server) -> BTreeMap<String, BTreeSet<i64>> {
-    let url = server.url("/api/v1/export?match[]=%7B__name__%3D%22adm%22%7D");
-    let text = agent().get(&url).call().expect("export").into_string().expect("body");
-    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-        let job = v["metric"]["job"].as_str().expect("job label").to_string();
-        let ts = out.entry(job).or_default();
-        for t in v["timestamps"].as_array().expect("timestamps") {
-            assert!(ts.insert(t.as_i64().expect("integer timestamp")), "a sample exported twice");
-        }
-    }
-    out
+    exported_by_label(server, "%7B__name__%3D%22adm%22%7D", "job")
 }
 
 /// `count_over_time(adm[10h])` at `at_ms`, by job.

@@ -257,8 +257,15 @@ pub fn per_minute_body(metric: &str, series: usize, from_ms: i64, span_ms: i64) 
 /// Series of `metric` (by label `i`) → timestamps, from `/api/v1/export`; a timestamp
 /// exported twice fails the test.
 pub fn exported_by_i(server: &Server, metric: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> {
+    exported_by_label(server, metric, "i")
+}
+
+/// Series matching `selector` (URL-ready) → timestamps, keyed by the value of `label`, from
+/// `/api/v1/export` (a series may span several lines); a timestamp exported twice fails the
+/// test.
+pub fn exported_by_label(server: &Server, selector: &str, label: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> {
     let text = agent()
-        .get(&server.url(&format!("/api/v1/export?match[]={metric}")))
+        .get(&server.url(&format!("/api/v1/export?match[]={selector}")))
         .call()
         .expect("export")
         .into_string()
@@ -266,8 +273,8 @@ pub fn exported_by_i(server: &Server, metric: &str) -> std::collections::BTreeMa
     let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> = Default::default();
     for line in text.lines().filter(|l| !l.is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-        let i = v["metric"]["i"].as_str().expect("label i").to_string();
-        let ts = out.entry(i).or_default();
+        let key = v["metric"][label].as_str().unwrap_or_else(|| panic!("label {label}")).to_string();
+        let ts = out.entry(key).or_default();
         for t in v["timestamps"].as_array().expect("timestamps") {
             assert!(ts.insert(t.as_i64().expect("timestamp")), "a sample exported twice");
         }
