@@ -15,7 +15,7 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{xor_num_samples, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::merge::merge_samples;
 use crate::model::{Labels, Sample};
@@ -178,10 +178,7 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
         let mut run_samples = 0;
         for (i, c) in chunks {
             let xor = cursors[i].block.read_chunk(c.chunk_ref)?;
-            let num_samples = match xor.get(..2) {
-                Some(h) => u64::from(u16::from_be_bytes([h[0], h[1]])),
-                None => 0,
-            };
+            let num_samples = u64::from(xor_num_samples(&xor));
             if run_samples + num_samples > u64::from(COMPACTED_SAMPLES_PER_CHUNK_MAX) {
                 join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
                 run_samples = 0;

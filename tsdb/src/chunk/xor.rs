@@ -13,12 +13,17 @@ pub struct XorChunk {
     pub bytes: Vec<u8>,
 }
 
+/// The sample count in an encoded XOR chunk's header (0 when the bytes are too short).
+pub fn xor_num_samples(bytes: &[u8]) -> u16 {
+    match bytes.get(..2) {
+        Some(h) => u16::from_be_bytes([h[0], h[1]]),
+        None => 0,
+    }
+}
+
 impl XorChunk {
     pub fn num_samples(&self) -> u16 {
-        match self.bytes.get(..2) {
-            Some(h) => u16::from_be_bytes([h[0], h[1]]),
-            None => 0,
-        }
+        xor_num_samples(&self.bytes)
     }
 
     pub fn iter(&self) -> XorIterator<'_> {
@@ -166,11 +171,7 @@ pub struct XorIterator<'a> {
 
 impl<'a> XorIterator<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        let total = if bytes.len() >= 2 {
-            u16::from_be_bytes([bytes[0], bytes[1]])
-        } else {
-            0
-        };
+        let total = xor_num_samples(bytes);
         let body = bytes.get(2..).unwrap_or(&[]);
         XorIterator {
             reader: BitReader::new(body),
