@@ -111,10 +111,10 @@ impl<'a> BatchSeries<'a> {
         self.samples
     }
 
-    /// An owned label set (allocates: for new series only).
+    /// An owned label set (allocates: for new series only), its stable hash already set.
     pub fn to_labels(&self) -> Labels {
         let text = |bytes: &[u8]| std::str::from_utf8(bytes).expect("batch labels are UTF-8 (push_series contract)").to_string();
-        Labels::from_sorted(self.label_pairs().map(|(n, v)| Label { name: text(n), value: text(v) }).collect())
+        Labels::from_sorted_hashed(self.label_pairs().map(|(n, v)| Label { name: text(n), value: text(v) }).collect(), self.hash)
     }
 }
 

@@ -103,6 +103,19 @@ impl Labels {
         shared(labels)
     }
 
+    /// `from_sorted` for a set whose stable hash the caller already computed from the same
+    /// pairs (a decoded write), so it is not hashed again when the head stores it.
+    pub(crate) fn from_sorted_hashed(labels: Vec<Label>, stable_hash: u64) -> Self {
+        let labels = Labels::from_sorted(labels);
+        let _ = labels.0.stable_hash.set(stable_hash);
+        debug_assert_eq!(
+            stable_hash,
+            stable_hash_of(labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))),
+            "the given hash is the set's stable hash"
+        );
+        labels
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .labels
