@@ -26,6 +26,10 @@ pub struct Head {
     max_t: i64,
     /// Samples held (appended minus overwritten duplicates and deletions).
     samples: u64,
+    /// Series without a sample (created by a write whose samples were all refused, or
+    /// emptied by a delete). With none, and `[min_t, max_t]` inside a listing's range,
+    /// every series is in the range and a listing needs only the index.
+    empty_series: usize,
 }
 
 impl Default for Head {
@@ -39,6 +43,7 @@ impl Default for Head {
             min_t: i64::MAX,
             max_t: i64::MIN,
             samples: 0,
+            empty_series: 0,
         }
     }
 }
@@ -134,6 +139,7 @@ impl Head {
         let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
         self.index.add(id, &interned);
         self.series.push(MemSeries::new(interned));
+        self.empty_series += 1;
         match self.by_hash.entry(hash) {
             Entry::Vacant(slot) => {
                 slot.insert(id);
@@ -144,7 +150,12 @@ impl Head {
     }
 
     pub fn append(&mut self, id: SeriesId, sample: Sample) -> AppendResult {
-        let result = self.series[id as usize].append(sample.timestamp_ms, sample.value);
+        let series = &mut self.series[id as usize];
+        let was_empty = series.is_empty();
+        let result = series.append(sample.timestamp_ms, sample.value);
+        if was_empty && !series.is_empty() {
+            self.empty_series -= 1;
+        }
         if result != AppendResult::Duplicate {
             self.min_t = self.min_t.min(sample.timestamp_ms);
             self.max_t = self.max_t.max(sample.timestamp_ms);
@@ -172,6 +183,7 @@ impl Head {
         if removed > 0 {
             self.samples = self.samples.saturating_sub(removed as u64);
             self.recompute_time_range();
+            self.empty_series = self.series.iter().filter(|s| s.is_empty()).count();
         }
     }
 
@@ -199,17 +211,31 @@ impl Head {
     }
 
     pub fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        self.matching(matchers, mint_ms, maxt_ms)
-            .into_iter()
-            .filter_map(|id| {
-                let s = &self.series[id as usize];
-                let samples = s.samples_in(mint_ms, maxt_ms);
-                (!samples.is_empty()).then(|| SeriesSamples {
-                    labels: s.labels(),
-                    samples,
-                })
-            })
-            .collect()
+        self.matching(matchers, mint_ms, maxt_ms).into_iter().filter_map(|id| self.read_series(id, mint_ms, maxt_ms)).collect()
+    }
+
+    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read: it calls
+    /// `pause`, then yields if glommio asks for it (`yield_if_needed`: another core woke
+    /// this executor, e.g. with a request or a reply its tasks wait for, or the time slice
+    /// is spent), so other tasks and the caller's short reads run in the middle of a long
+    /// select.
+    pub async fn select_yielding(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, pause: &mut dyn FnMut()) -> Vec<SeriesSamples> {
+        let mut out = Vec::new();
+        for (read, id) in self.matching(matchers, mint_ms, maxt_ms).into_iter().enumerate() {
+            if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
+                pause();
+                glommio::yield_if_needed().await;
+            }
+            out.extend(self.read_series(id, mint_ms, maxt_ms));
+        }
+        out
+    }
+
+    /// Series `id`'s samples in the range, `None` when it has none there.
+    fn read_series(&self, id: SeriesId, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+        let s = &self.series[id as usize];
+        let samples = s.samples_in(mint_ms, maxt_ms);
+        (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples })
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
@@ -296,9 +322,12 @@ impl Head {
         matches!(any_live(ids, within, live), Ok(true))
     }
 
-    /// True when every series lies inside the range (so listing can use the index alone).
+    /// True when every series lies inside the range (so listing can use the index alone):
+    /// from the head's bounds, without visiting the series.
     fn all_in_range(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        self.series.iter().all(|s| s.within(mint_ms, maxt_ms))
+        let all = self.empty_series == 0 && self.min_t >= mint_ms && self.max_t <= maxt_ms;
+        debug_assert_eq!(all, self.series.iter().all(|s| s.within(mint_ms, maxt_ms)), "head bounds and empty-series count are current");
+        all
     }
 }
 

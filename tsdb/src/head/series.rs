@@ -65,7 +65,7 @@ impl MemSeries {
             && self.labels.iter().all(|(n, v)| pairs.next().is_some_and(|(name, value)| n.as_bytes() == name && v.as_bytes() == value))
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.min_t > self.max_t
     }
 
