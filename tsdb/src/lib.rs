@@ -28,3 +28,8 @@ pub trait Querier {
 
 pub use error::Error;
 pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};
+
+/// Series a select reads between two pauses (`ShardDb::select_yielding`):
+/// a few hundred microseconds of decoding, so a label listing queued behind a select of
+/// 100k series waits about that long, not the whole select.
+pub const SELECT_SERIES_PER_PAUSE: usize = 256;

@@ -475,22 +475,6 @@ impl ShardDb {
         }
     }
 
-    fn select_merged(
-        &self,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Vec<SeriesSamples> {
-        let head = self.head.select(matchers, mint_ms, maxt_ms);
-        let mut sources = vec![head];
-        for b in self.blocks_overlapping(mint_ms, maxt_ms) {
-            sources.extend(Self::report(b, b.select(matchers, mint_ms, maxt_ms)));
-        }
-        if sources.len() == 1 {
-            return sources.pop().unwrap_or_default();
-        }
-        merge_series(sources)
-    }
 
     /// Appends owned series (imports, tests, tools): the batch form of each group, then
     /// `append_batches`.
@@ -584,7 +568,32 @@ impl ShardDb {
     /// Series matching all matchers with their samples in `[mint_ms, maxt_ms]`: head and
     /// blocks merged, one sample per timestamp (the head wins, then newer blocks).
     pub fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        self.select_merged(matchers, mint_ms, maxt_ms)
+        let mut sources = vec![self.head.select(matchers, mint_ms, maxt_ms)];
+        for b in self.blocks_overlapping(mint_ms, maxt_ms) {
+            sources.extend(Self::report(b, b.select(matchers, mint_ms, maxt_ms)));
+        }
+        merge_sources(sources)
+    }
+
+    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read from the head
+    /// or a block: it calls `pause` with this shard, then yields when glommio asks for it
+    /// (see `Head::select_yielding`). The shard owner answers label listings in `pause`,
+    /// and the executor's other tasks (HTTP requests, replies from other shards) run when
+    /// it yields, so neither waits out a select of many series. The shard cannot change
+    /// during the select: the caller holds it.
+    pub async fn select_yielding(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        pause: &mut dyn FnMut(&ShardDb),
+    ) -> Vec<SeriesSamples> {
+        let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, &mut || pause(self)).await];
+        for b in self.blocks_overlapping(mint_ms, maxt_ms) {
+            let from_block = b.select_yielding(matchers, mint_ms, maxt_ms, &mut || pause(self)).await;
+            sources.extend(Self::report(b, from_block));
+        }
+        merge_sources(sources)
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
@@ -660,9 +669,17 @@ impl ShardDb {
     }
 }
 
+/// One answer from per-source answers (the head's first): the head's alone needs no merge.
+fn merge_sources(mut sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
+    if sources.len() == 1 {
+        return sources.pop().unwrap_or_default();
+    }
+    merge_series(sources)
+}
+
 impl Querier for ShardDb {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        self.select_merged(matchers, mint_ms, maxt_ms)
+        ShardDb::select(self, matchers, mint_ms, maxt_ms)
     }
 }
 

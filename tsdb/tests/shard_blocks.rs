@@ -517,3 +517,37 @@ fn a_trickle_of_late_writes_waits_for_the_next_regular_cut() {
     assert!(late_blocks.len() <= 2, "the first range has its block and at most one late block (or their merge): {final_blocks:?}");
     assert_eq!(held_all, want, "every sample, late ones included, is served once");
 }
+
+/// A select that pauses between series (`select_yielding`) answers exactly what `select`
+/// does over head and blocks, and pauses once per `SELECT_SERIES_PER_PAUSE` series read
+/// from each source.
+#[test]
+fn a_yielding_select_answers_like_select_and_pauses_per_source() {
+    const SERIES: usize = 2 * tsdb::SELECT_SERIES_PER_PAUSE + 1;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    // 5.5 h with a sample every 15 minutes: two blocks ([0,2h), [2h,4h)) and the head.
+    let data: Vec<Vec<SeriesSamples>> = batches(100 * 2 * HOUR_MS, 100 * 2 * HOUR_MS + 11 * HOUR_MS / 2, SERIES)
+        .into_iter()
+        .step_by(15)
+        .collect();
+    on_executor(move || async move {
+        let mut db = ShardDb::open(&path, options()).await.expect("open");
+        for b in &data {
+            db.append_group(&[b.as_slice()]).await.expect("append");
+            if db.cut_due() {
+                db.maintain(0).await.expect("maintain");
+            }
+        }
+        assert_eq!(db.blocks().len(), 2);
+        let steady = Matcher::new(MatchOp::Equal, "__name__", "steady").expect("matcher");
+        for (mint, maxt, sources) in [(i64::MIN, i64::MAX, 3), (201 * HOUR_MS, 203 * HOUR_MS, 2), (205 * HOUR_MS, i64::MAX, 1)] {
+            let mut pauses = 0;
+            let got = db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut |_| pauses += 1).await;
+            assert_eq!(got, db.select(std::slice::from_ref(&steady), mint, maxt));
+            assert_eq!(got.len(), SERIES);
+            assert_eq!(pauses, 2 * sources, "two pauses per source over {mint}..{maxt}");
+        }
+        db.close().await.expect("close");
+    });
+}

@@ -2,6 +2,9 @@
 //! queued append in one WAL group commit (one fdatasync for many requests), answers reads,
 //! and runs storage maintenance (head cut into blocks, retention) between groups. Block
 //! compaction merges on its own thread; the owner plans it and swaps the result in.
+//! A select pauses every few hundred series: the owner answers the label listings queued
+//! meanwhile, and the executor runs its other tasks, so short requests do not wait out a
+//! long select (`ShardDb::select_yielding`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,7 +107,16 @@ pub async fn run_shard_owner(
     maintain(shard, &mut db, &history).await;
     start_compaction(shard, &mut db, &compacted_tx);
     let mut last_maintain = Instant::now();
+    // Requests taken off the queue in the middle of a select (`answer_waiting_listings`)
+    // and not answered there: they start the next group, in the order they came.
+    let mut deferred: Vec<ShardRequest> = Vec::new();
     loop {
+        let mut group = std::mem::take(&mut deferred);
+        if !group.is_empty() {
+            top_up(&requests, &mut group);
+            process_group(shard, &mut db, &mut metadata, group, &requests, &mut deferred).await;
+            continue;
+        }
         let wait = MAINTAIN_INTERVAL.saturating_sub(last_maintain.elapsed());
         let received = future::or(
             async {
@@ -152,14 +164,9 @@ pub async fn run_shard_owner(
             }
             Next::Stop => break,
         };
-        let mut group = vec![first];
-        while group.len() < GROUP_COMMIT_REQUESTS_MAX {
-            match requests.try_recv() {
-                Ok(request) => group.push(request),
-                Err(_) => break,
-            }
-        }
-        process_group(shard, &mut db, &mut metadata, group).await;
+        group.push(first);
+        top_up(&requests, &mut group);
+        process_group(shard, &mut db, &mut metadata, group, &requests, &mut deferred).await;
         if db.cut_due() || last_maintain.elapsed() >= MAINTAIN_INTERVAL {
             maintain(shard, &mut db, &history).await;
             start_compaction(shard, &mut db, &compacted_tx);
@@ -167,12 +174,15 @@ pub async fn run_shard_owner(
         }
     }
     requests.close();
-    let mut rest = Vec::new();
-    while let Ok(request) = requests.try_recv() {
-        rest.push(request);
-    }
-    if !rest.is_empty() {
-        process_group(shard, &mut db, &mut metadata, rest).await;
+    loop {
+        let mut rest = std::mem::take(&mut deferred);
+        while let Ok(request) = requests.try_recv() {
+            rest.push(request);
+        }
+        if rest.is_empty() {
+            break;
+        }
+        process_group(shard, &mut db, &mut metadata, rest, &requests, &mut deferred).await;
     }
     if let Err(error) = db.close().await {
         tracing::error!(shard, %error, "closing shard failed");
@@ -181,21 +191,61 @@ pub async fn run_shard_owner(
     }
 }
 
-async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<String, MetricMetadata>, group: Vec<ShardRequest>) {
+/// Adds queued requests to `group` until it holds `GROUP_COMMIT_REQUESTS_MAX`.
+fn top_up(requests: &Receiver<ShardRequest>, group: &mut Vec<ShardRequest>) {
+    while group.len() < GROUP_COMMIT_REQUESTS_MAX {
+        match requests.try_recv() {
+            Ok(request) => group.push(request),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Series and label listings and statistics: short reads, answered ahead of a group's WAL
+/// commit and in the pauses of its selects.
+fn is_listing(request: &ShardRequest) -> bool {
+    matches!(
+        request,
+        ShardRequest::Series { .. }
+            | ShardRequest::LabelNames { .. }
+            | ShardRequest::LabelValues { .. }
+            | ShardRequest::Stats { .. }
+            | ShardRequest::TimeRange { .. }
+    )
+}
+
+/// Called in the pauses of a select: answers the listings queued meanwhile and sets every
+/// other request aside in `deferred`, in order, for the next group (at most a group's
+/// worth, so the queue's bound still holds writers back). A listing that arrived during the
+/// select is concurrent with it and with the queued writes, so answering it first is valid.
+fn answer_waiting_listings(shard: usize, db: &ShardDb, requests: &Receiver<ShardRequest>, deferred: &mut Vec<ShardRequest>) {
+    while deferred.len() < GROUP_COMMIT_REQUESTS_MAX {
+        match requests.try_recv() {
+            Ok(request) if is_listing(&request) => answer_read(shard, db, request),
+            Ok(request) => deferred.push(request),
+            Err(_) => break,
+        }
+    }
+}
+
+async fn process_group(
+    shard: usize,
+    db: &mut ShardDb,
+    metadata: &mut HashMap<String, MetricMetadata>,
+    group: Vec<ShardRequest>,
+    requests: &Receiver<ShardRequest>,
+    deferred: &mut Vec<ShardRequest>,
+) {
     type Reply = futures_channel::oneshot::Sender<Result<AppendAck, String>>;
     let mut appends: Vec<(Arc<SeriesBatch>, Vec<u32>, Reply)> = Vec::new();
     let mut reads = Vec::new();
     for request in group {
         match request {
             ShardRequest::Append { batch, series, reply } => appends.push((batch, series, reply)),
-            // Series and label listings and statistics are answered before the group's WAL
-            // commit instead of waiting out its fdatasync. They came in with the appends, not
-            // after their acknowledgment, so either state is a valid answer.
-            listing @ (ShardRequest::Series { .. }
-            | ShardRequest::LabelNames { .. }
-            | ShardRequest::LabelValues { .. }
-            | ShardRequest::Stats { .. }
-            | ShardRequest::TimeRange { .. }) => answer_read(shard, db, listing),
+            // Listings are answered before the group's WAL commit instead of waiting out its
+            // fdatasync. They came in with the appends, not after their acknowledgment, so
+            // either state is a valid answer.
+            listing if is_listing(&listing) => answer_read(shard, db, listing),
             other => reads.push(other),
         }
     }
@@ -250,6 +300,14 @@ async fn process_group(shard: usize, db: &mut ShardDb, metadata: &mut HashMap<St
                 };
                 let _ = reply.send(found);
             }
+            ShardRequest::Select { selects, reply } => {
+                let mut pause = |db: &ShardDb| answer_waiting_listings(shard, db, requests, deferred);
+                let mut results = Vec::with_capacity(selects.len());
+                for s in &selects {
+                    results.push(db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut pause).await);
+                }
+                let _ = reply.send(results);
+            }
             other => answer_read(shard, db, other),
         }
     }
@@ -262,12 +320,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         | ShardRequest::PutMetadata { .. }
         | ShardRequest::Metadata { .. }
         | ShardRequest::DeleteSeries { .. }
-        | ShardRequest::CleanTombstones { .. } => {
-            unreachable!("appends, metadata and admin requests are handled before reads are answered")
-        }
-        ShardRequest::Select { selects, reply } => {
-            let results = selects.iter().map(|s| db.select(&s.matchers, s.mint_ms, s.maxt_ms)).collect();
-            let _ = reply.send(results);
+        | ShardRequest::CleanTombstones { .. }
+        | ShardRequest::Select { .. } => {
+            unreachable!("appends, metadata, admin requests and selects are handled in process_group")
         }
         ShardRequest::Series { select, reply } => {
             let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms));
@@ -297,5 +352,70 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         ShardRequest::Stats { reply } => {
             let _ = reply.send(ShardStatsSnapshot { shard, stats: db.stats() });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::messages::Select;
+    use futures_channel::oneshot;
+    use tsdb::{Labels, Sample, SeriesSamples, ShardOptions};
+
+    const SERIES: usize = 3 * tsdb::SELECT_SERIES_PER_PAUSE + 10;
+
+    fn all_series() -> Select {
+        Select { matchers: vec![tsdb::Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("matcher")], mint_ms: 0, maxt_ms: 10_000 }
+    }
+
+    /// A select of more series than one pause's worth answers the listings that were queued
+    /// after its group was formed (before it finished), and sets the other requests aside
+    /// in order, at most a group's worth.
+    #[test]
+    fn listings_queued_during_a_select_are_answered_in_its_pauses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                let options = ShardOptions { fsync_on_commit: false, ..ShardOptions::default() };
+                let mut db = ShardDb::open(&path, options).await.expect("open");
+                let series: Vec<SeriesSamples> = (0..SERIES)
+                    .map(|i| SeriesSamples {
+                        labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))]),
+                        samples: vec![Sample { timestamp_ms: 1_000, value: i as f64 }],
+                    })
+                    .collect();
+                db.append_group(&[series.as_slice()]).await.expect("append");
+
+                let (requests_tx, requests) = async_channel::unbounded();
+                let (values_reply, mut values) = oneshot::channel();
+                requests_tx
+                    .try_send(ShardRequest::LabelValues { name: "i".into(), select: all_series(), reply: values_reply })
+                    .expect("queue");
+                for _ in 0..GROUP_COMMIT_REQUESTS_MAX + 3 {
+                    requests_tx.try_send(ShardRequest::PutMetadata { entries: Vec::new() }).expect("queue");
+                }
+                let (stats_reply, mut stats) = oneshot::channel();
+                requests_tx.try_send(ShardRequest::Stats { reply: stats_reply }).expect("queue");
+
+                let (select_reply, mut selected) = oneshot::channel();
+                let group = vec![ShardRequest::Select { selects: vec![all_series()], reply: select_reply }];
+                let mut deferred = Vec::new();
+                process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
+
+                let selected = selected.try_recv().expect("select answered").expect("select reply");
+                assert_eq!(selected[0].len(), SERIES);
+                let values = values.try_recv().expect("listing answered").expect("label values in a pause");
+                assert_eq!(values.len(), SERIES);
+                assert_eq!(deferred.len(), GROUP_COMMIT_REQUESTS_MAX, "at most a group's worth set aside");
+                assert!(deferred.iter().all(|r| matches!(r, ShardRequest::PutMetadata { .. })));
+                assert_eq!(requests.len(), 4, "the rest stays queued, the stats request behind it");
+                assert!(stats.try_recv().expect("open").is_none(), "not reached: the set-aside requests are full");
+                db.close().await.expect("close");
+            })
+            .expect("spawn executor")
+            .join()
+            .expect("executor finished");
     }
 }

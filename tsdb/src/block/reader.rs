@@ -197,20 +197,40 @@ impl Block {
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
+        Ok(self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().filter_map(|(id, s)| self.read_series(id, s, mint_ms, maxt_ms)).collect())
+    }
+
+    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read (see
+    /// `Head::select_yielding`).
+    pub async fn select_yielding(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        pause: &mut dyn FnMut(),
+    ) -> Result<Vec<SeriesSamples>, Error> {
         let mut out = Vec::new();
-        for (id, s) in self.matching_series(matchers, mint_ms, maxt_ms)? {
-            match self.samples_of(id, &s, mint_ms, maxt_ms) {
-                Ok(samples) if samples.is_empty() => {}
-                Ok(samples) => out.push(SeriesSamples {
-                    labels: s.labels,
-                    samples,
-                }),
-                Err(error) => {
-                    tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
-                }
+        for (read, (id, s)) in self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().enumerate() {
+            if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
+                pause();
+                glommio::yield_if_needed().await;
             }
+            out.extend(self.read_series(id, s, mint_ms, maxt_ms));
         }
         Ok(out)
+    }
+
+    /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk
+    /// is damaged (reported).
+    fn read_series(&self, id: u32, s: IndexSeries, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+        match self.samples_of(id, &s, mint_ms, maxt_ms) {
+            Ok(samples) if samples.is_empty() => None,
+            Ok(samples) => Some(SeriesSamples { labels: s.labels, samples }),
+            Err(error) => {
+                tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
+                None
+            }
+        }
     }
 
     fn samples_of(
