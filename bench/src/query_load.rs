@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Errors printed (to stderr) per query kind and worker; later ones are only counted.
+const ERRORS_SHOWN_PER_KIND: u64 = 3;
+
 pub struct QueryOptions {
     /// Base URL of the Prometheus-compatible API, e.g. http://127.0.0.1:9101
     pub url: String,
@@ -88,11 +91,16 @@ pub fn run(o: &QueryOptions) -> Vec<KindReport> {
                     let back = 9 - ((i / KINDS.len()) % 10) as i64;
                     let window = Window { end_ms: end_ms - back * shift_s * 1000, rate: &rate };
                     let started = Instant::now();
-                    let ok = agent.get(&format!("{url}{}", (KINDS[k].1)(&window))).call().map(|r| r.into_string().is_ok()).unwrap_or(false);
-                    if ok {
-                        reports[k].latencies_us.push(started.elapsed().as_micros() as u64);
-                    } else {
-                        reports[k].errors += 1;
+                    let answer = agent.get(&format!("{url}{}", (KINDS[k].1)(&window))).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
+                    match answer {
+                        Ok(_) => reports[k].latencies_us.push(started.elapsed().as_micros() as u64),
+                        Err(error) => {
+                            // The first few errors per kind and worker say why; the count says how many.
+                            if reports[k].errors < ERRORS_SHOWN_PER_KIND {
+                                eprintln!("{} failed: {error}", KINDS[k].0);
+                            }
+                            reports[k].errors += 1;
+                        }
                     }
                     i += 1;
                 }
