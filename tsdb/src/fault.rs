@@ -22,8 +22,13 @@ pub enum Fault {
     BlockWrite,
     /// A block file fsync fails with EIO (after the whole file was written).
     BlockFsync,
-    /// Opening a block file with O_DIRECT fails with EINVAL, as on file systems without it.
+    /// Opening a block file (to read or write) or a WAL checkpoint (to write) with O_DIRECT
+    /// fails with EINVAL, as on file systems without it.
     DirectIoRefused,
+    /// An O_DIRECT write of a block file or WAL checkpoint fails with EINVAL before writing
+    /// anything, as on file systems that accept the flag at open but not the I/O (the file
+    /// then writes buffered, so only its first write meets this).
+    DirectIoWriteRefused,
     /// Finishing a WAL checkpoint (at a head cut) fails with ENOSPC.
     CheckpointWrite,
     /// Reading a chunk from a block's segment file fails with EIO (a query or a compaction

@@ -6,6 +6,8 @@
 //! acknowledged ones); ingestion continues once the fault clears; a failed cut leaves head
 //! and WAL intact and is retried; a failed chunk read leaves that block out of one answer
 //! (the rest is served) or fails one compaction, which leaves its parents and no `.tmp`.
+//! O_DIRECT refused for block and checkpoint writes: cuts and compactions write buffered,
+//! with the same data.
 
 mod common;
 
@@ -337,4 +339,60 @@ fn a_failed_chunk_read_costs_one_answer_or_one_compaction_nothing_else() {
     let got = tsdb::block::Block::open(&merged).expect("open").select(&[], i64::MIN, i64::MAX).expect("select");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].samples, want);
+}
+
+/// O_DIRECT refused for block files and checkpoints, at open (`DirectIoRefused`, as on file
+/// systems without it) or only at the first write (`DirectIoWriteRefused`): a cut and a
+/// compaction still succeed, writing buffered, and the blocks and the checkpoint hold
+/// exactly the data (after a reopen too).
+#[test]
+fn a_refused_o_direct_writes_blocks_and_checkpoints_buffered_with_the_same_data() {
+    for fault in [Fault::DirectIoRefused, Fault::DirectIoWriteRefused] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let model = on_executor(move || async move {
+            fault::disarm_all();
+            let mut db = ShardDb::open(&path, common::block_test_options()).await.expect("open");
+            let data = cut_data();
+            db.append_group(&[&data]).await.expect("append");
+            let mut model = Model::new();
+            add(&mut model, &data);
+            fault::arm(fault);
+            assert_eq!(db.maintain(0).await.expect("the cut succeeds").blocks_cut.len(), 1);
+            // One chunk segment, index, tombstones, meta.json and the checkpoint.
+            assert!(fault::fired(fault) >= 5, "{fault:?} met by every file written: {}", fault::fired(fault));
+            assert_eq!(held(&db), model, "{fault:?}: after the cut");
+            fault::disarm_all();
+            db.close().await.expect("close");
+            model
+        });
+        let path = dir.path().to_path_buf();
+        on_executor(move || async move {
+            let db = ShardDb::open(&path, common::block_test_options()).await.expect("reopen");
+            assert_eq!(db.blocks().len(), 1);
+            assert_eq!(held(&db), model, "{fault:?}: block + checkpoint after reopening");
+        });
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut parents = Vec::new();
+        let mut want = Vec::new();
+        fault::disarm_all();
+        fault::arm(fault);
+        for b in 0..2i64 {
+            let samples: Vec<Sample> = (0..100).map(|k| Sample { timestamp_ms: b * 1_000 + k, value: k as f64 }).collect();
+            let ulid = tsdb::block::new_ulid(1 + b as u64);
+            tsdb::block::write_block(dir.path(), &ulid, b * 1_000, (b + 1) * 1_000, vec![(labels("c", "0"), samples.clone())]).expect("write");
+            parents.push(ulid);
+            want.extend(samples);
+        }
+        let job = tsdb::block::CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: tsdb::block::new_ulid(10), parents };
+        let fired_before = fault::fired(fault);
+        let meta = job.run().expect("the compaction succeeds").meta.expect("a block");
+        assert!(fault::fired(fault) > fired_before, "{fault:?} met by the compaction's writes");
+        fault::disarm_all();
+        let merged = tsdb::block::commit_tmp(dir.path(), &meta.ulid).expect("commit");
+        let got = tsdb::block::Block::open(&merged).expect("open").select(&[], i64::MIN, i64::MAX).expect("select");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples, want, "{fault:?}: the merged block");
+    }
 }

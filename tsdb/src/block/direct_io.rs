@@ -1,12 +1,15 @@
-//! Block files read with O_DIRECT, so block reads never fill (or depend on) the OS page
-//! cache: aligned buffers, aligned offsets and lengths. A file system that refuses O_DIRECT
-//! (tmpfs answers EINVAL) gets buffered reads for that file instead; the caller counts and
-//! logs that (`DirectFile::open` and `read_aligned` report it).
+//! Block files (and WAL checkpoints) read and written with O_DIRECT, so storage I/O never
+//! fills (or depends on) the OS page cache: aligned buffers, aligned offsets and lengths. A
+//! file system that refuses O_DIRECT (tmpfs answers EINVAL) gets buffered I/O for that file
+//! instead; the caller counts or logs that (`DirectFile::open`, `read_aligned` and
+//! `DirectWriter::create`/`finish` report it).
 
 use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
 
@@ -15,6 +18,9 @@ use crate::error::Error;
 pub const IO_ALIGN_BYTES: usize = 4096;
 /// Bytes per read when a whole file (a block's `index`) is loaded.
 const WHOLE_FILE_READ_BYTES: usize = 1 << 20;
+/// The most a `DirectWriter` buffers before one aligned write (smaller when the caller says
+/// the file is smaller: `DirectWriter::create_sized`).
+pub const DIRECT_WRITE_BUFFER_BYTES_MAX: usize = 1 << 20;
 
 #[repr(C, align(4096))]
 #[derive(Clone, Copy)]
@@ -170,6 +176,165 @@ impl DirectFile {
     }
 }
 
+/// A new file written with O_DIRECT: bytes gather in an aligned buffer that goes out in
+/// whole aligned writes; `finish` writes the zero-padded last page, cuts the file to its
+/// exact length and fsyncs. Nothing reaches the file before a full buffer or `finish`, and a
+/// writer dropped without `finish` loses what it buffered (error paths remove such files).
+/// Where O_DIRECT is refused (EINVAL at open, or at the first write on file systems that
+/// accept the flag but not the I/O) it writes buffered instead, with the same bytes.
+pub struct DirectWriter {
+    path: PathBuf,
+    file: File,
+    direct: bool,
+    fell_back: bool,
+    buf: AlignedBuf,
+    /// Bytes at the start of `buf` not yet written.
+    buf_used_bytes: usize,
+    /// Bytes already in the file, before `buf`: a multiple of `IO_ALIGN_BYTES` while direct.
+    file_bytes: u64,
+}
+
+fn open_for_write(path: &Path, extra_flags: i32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(extra_flags)
+        .open(path)
+}
+
+impl DirectWriter {
+    /// Creates (or truncates) `path` with a buffer of `DIRECT_WRITE_BUFFER_BYTES_MAX`. The
+    /// flag is true when O_DIRECT was refused and the file is written buffered (`finish`
+    /// reports that again, together with a refusal met only at a write).
+    pub fn create(path: &Path) -> Result<(DirectWriter, bool), Error> {
+        DirectWriter::create_sized(path, DIRECT_WRITE_BUFFER_BYTES_MAX)
+    }
+
+    /// `create` with a buffer for about `expected_bytes` (rounded up to the alignment, at most
+    /// `DIRECT_WRITE_BUFFER_BYTES_MAX`): small files (meta.json) need no 1 MiB buffer.
+    pub fn create_sized(path: &Path, expected_bytes: usize) -> Result<(DirectWriter, bool), Error> {
+        let opened = open_for_write(path, libc::O_DIRECT);
+        #[cfg(feature = "fault-injection")]
+        let opened = match opened {
+            Ok(_) if crate::fault::take(|f| *f == crate::fault::Fault::DirectIoRefused).is_some() => {
+                Err(crate::fault::os_error(libc::EINVAL))
+            }
+            other => other,
+        };
+        let (file, fell_back) = match opened {
+            Ok(file) => (file, false),
+            Err(e) if is_direct_refusal(&e) => {
+                (open_for_write(path, 0).map_err(|e| Error::io("create", path, e))?, true)
+            }
+            Err(e) => return Err(Error::io("create", path, e)),
+        };
+        let buffer_bytes = expected_bytes.clamp(IO_ALIGN_BYTES, DIRECT_WRITE_BUFFER_BYTES_MAX);
+        Ok((
+            DirectWriter {
+                path: path.to_path_buf(),
+                file,
+                direct: !fell_back,
+                fell_back,
+                buf: AlignedBuf::zeroed(buffer_bytes),
+                buf_used_bytes: 0,
+                file_bytes: 0,
+            },
+            fell_back,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written so far (in the file or buffered): the offset of the next byte.
+    pub fn len_bytes(&self) -> u64 {
+        self.file_bytes + self.buf_used_bytes as u64
+    }
+
+    /// Writes the first `len` bytes of the buffer at the file's end; `len` is aligned while
+    /// direct. A refusal of O_DIRECT here switches the file to buffered writes and repeats
+    /// the write from the same offset, so no byte is lost.
+    fn write_buffer(&mut self, len: usize) -> std::io::Result<()> {
+        if self.direct {
+            debug_assert_eq!(len % IO_ALIGN_BYTES, 0, "direct writes are whole pages");
+            debug_assert_eq!(self.file_bytes % IO_ALIGN_BYTES as u64, 0, "direct writes start aligned");
+            #[cfg(feature = "fault-injection")]
+            let refused = crate::fault::take(|f| *f == crate::fault::Fault::DirectIoWriteRefused).is_some();
+            #[cfg(not(feature = "fault-injection"))]
+            let refused = false;
+            let written = if refused {
+                Err(std::io::Error::from_raw_os_error(libc::EINVAL))
+            } else {
+                self.file.write_all_at(&self.buf.as_bytes()[..len], self.file_bytes)
+            };
+            match written {
+                Ok(()) => return Ok(()),
+                Err(e) if is_direct_refusal(&e) => {
+                    self.file = OpenOptions::new().write(true).open(&self.path)?;
+                    self.direct = false;
+                    self.fell_back = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.file.write_all_at(&self.buf.as_bytes()[..len], self.file_bytes)
+    }
+
+    /// Writes what is buffered (the last page zero-padded while direct), sets the file's
+    /// length to the bytes written, fsyncs the file (data and metadata) and returns that
+    /// length and whether any of it was written buffered (O_DIRECT refused).
+    pub fn finish(mut self) -> Result<(u64, bool), Error> {
+        let used = self.buf_used_bytes;
+        let len = self.len_bytes();
+        if used > 0 {
+            let padded = if self.direct { used.div_ceil(IO_ALIGN_BYTES) * IO_ALIGN_BYTES } else { used };
+            self.buf.as_bytes_mut()[used..padded].fill(0);
+            self.write_buffer(padded).map_err(|e| Error::io("write", &self.path, e))?;
+            // Also after a refusal during this very write: the padding went out buffered.
+            if padded != used {
+                self.file.set_len(len).map_err(|e| Error::io("truncate", &self.path, e))?;
+            }
+        }
+        self.file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))?;
+        Ok((len, self.fell_back))
+    }
+}
+
+/// Logs (at warn, once per process; at debug after that) a file written through the OS page
+/// cache because O_DIRECT was refused. Writers have no shard state to count in; the same
+/// file system also makes the block's reads fall back, and those are counted per shard.
+pub fn note_buffered_write(path: &Path) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::debug!(path = %path.display(), "file system refused O_DIRECT; file written through the OS page cache");
+    } else {
+        tracing::warn!(path = %path.display(), "file system refuses O_DIRECT for block files and WAL checkpoints; writing them through the OS page cache (logged once)");
+    }
+}
+
+impl Write for DirectWriter {
+    /// Buffers `data`, writing the buffer out whenever it fills.
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let take = data.len().min(self.buf.len_bytes() - self.buf_used_bytes);
+        self.buf.as_bytes_mut()[self.buf_used_bytes..self.buf_used_bytes + take].copy_from_slice(&data[..take]);
+        self.buf_used_bytes += take;
+        if self.buf_used_bytes == self.buf.len_bytes() {
+            self.write_buffer(self.buf_used_bytes)?;
+            self.file_bytes += self.buf_used_bytes as u64;
+            self.buf_used_bytes = 0;
+        }
+        Ok(take)
+    }
+
+    /// Does nothing: a partial page cannot go out with O_DIRECT before the end; `finish`
+    /// writes and syncs the rest.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +368,143 @@ mod tests {
                 assert!(read == bytes[..len], "{} bytes in {}", len, dir.display());
             }
         }
+    }
+
+    /// A directory on the disk that holds the build (next to the test binary), where O_DIRECT
+    /// works; `/tmp` may be tmpfs, which keeps every file in memory whatever the flags.
+    fn disk_tempdir() -> tempfile::TempDir {
+        let exe = std::env::current_exe().expect("test binary path");
+        tempfile::tempdir_in(exe.parent().expect("test binary directory")).expect("tempdir")
+    }
+
+    /// Writes `bytes` through a `DirectWriter` in pieces of the given sizes (cycled).
+    fn write_in_pieces(path: &Path, buffer_bytes: usize, bytes: &[u8], pieces: &[usize]) -> (u64, bool, bool) {
+        let (mut w, refused_at_open) = DirectWriter::create_sized(path, buffer_bytes).expect("create");
+        let mut at = 0;
+        for &piece in pieces.iter().cycle() {
+            if at == bytes.len() {
+                break;
+            }
+            let end = (at + piece).min(bytes.len());
+            w.write_all(&bytes[at..end]).expect("write");
+            at = end;
+            assert_eq!(w.len_bytes(), at as u64);
+        }
+        let (written, fell_back) = w.finish().expect("finish");
+        (written, refused_at_open, fell_back)
+    }
+
+    const PIECES: [usize; 6] = [1, 7, 4093, 65_537, 1_000_003, 4096];
+
+    fn test_bytes(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 13 % 251) as u8 + 1).collect()
+    }
+
+    /// The file holds exactly what was written, at its exact length, for lengths around the
+    /// alignment and the buffer size, written in odd pieces, with a full-size and a one-page
+    /// buffer; on the build's disk (O_DIRECT) and on /dev/shm (tmpfs: maybe refused).
+    #[test]
+    fn direct_writes_round_trip_exactly() {
+        let bytes = test_bytes(3 * DIRECT_WRITE_BUFFER_BYTES_MAX + 4097 + 123);
+        let disk = disk_tempdir();
+        let mut dirs = vec![disk.path().to_path_buf()];
+        let shm = Path::new("/dev/shm").is_dir().then(|| tempfile::tempdir_in("/dev/shm").expect("tempdir"));
+        dirs.extend(shm.as_ref().map(|d| d.path().to_path_buf()));
+        for dir in &dirs {
+            for len in [0, 1, 4095, 4096, 4097, DIRECT_WRITE_BUFFER_BYTES_MAX, bytes.len()] {
+                for buffer_bytes in [DIRECT_WRITE_BUFFER_BYTES_MAX, 1] {
+                    let path = dir.join(format!("f{len}-{buffer_bytes}"));
+                    let (written, refused_at_open, fell_back) = write_in_pieces(&path, buffer_bytes, &bytes[..len], &PIECES);
+                    assert!(!refused_at_open || fell_back, "a refusal at open is reported by finish too");
+                    assert_eq!(written, len as u64);
+                    let on_disk = std::fs::read(&path).expect("read back");
+                    assert_eq!(on_disk.len(), len, "exact length, {} bytes in {}", len, dir.display());
+                    assert!(on_disk == bytes[..len], "{} bytes in {}", len, dir.display());
+                }
+            }
+        }
+    }
+
+    /// Pages of `path` resident in the OS page cache (mmap + mincore).
+    fn resident_pages(path: &Path) -> usize {
+        let file = File::open(path).expect("open");
+        let len = usize::try_from(file.metadata().expect("stat").len()).expect("fits");
+        assert!(len > 0, "mincore needs a mapping");
+        // SAFETY: a read-only shared mapping of a file nobody changes meanwhile; `vec` has one
+        // byte per page of the mapping, as mincore requires; the mapping is unmapped below.
+        unsafe {
+            let addr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&file), 0);
+            assert_ne!(addr, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
+            let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+            let mut vec = vec![0u8; len.div_ceil(page)];
+            let rc = libc::mincore(addr, len, vec.as_mut_ptr());
+            let error = std::io::Error::last_os_error();
+            libc::munmap(addr, len);
+            assert_eq!(rc, 0, "mincore: {error}");
+            vec.iter().filter(|&&v| v & 1 == 1).count()
+        }
+    }
+
+    fn file_system_magic(dir: &Path) -> i64 {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("no NUL in a temp path");
+        // SAFETY: `statfs` fills the zeroed struct we own from a NUL-terminated path.
+        unsafe {
+            let mut st: libc::statfs = std::mem::zeroed();
+            assert_eq!(libc::statfs(c_path.as_ptr(), &mut st), 0, "statfs: {}", std::io::Error::last_os_error());
+            st.f_type as i64
+        }
+    }
+
+    /// What the design promises: a file written with O_DIRECT leaves nothing in the OS page
+    /// cache. Checked where the writer really used O_DIRECT on a disk file system; where it
+    /// was refused, the file system must be one that is known to refuse it (tmpfs, ramfs).
+    #[test]
+    fn direct_writes_leave_nothing_in_the_os_page_cache() {
+        const TMPFS_MAGIC: i64 = 0x0102_1994;
+        const RAMFS_MAGIC: i64 = 0x8584_58f6;
+        let dir = disk_tempdir();
+        let magic = file_system_magic(dir.path());
+        let in_memory_fs = magic == TMPFS_MAGIC || magic == RAMFS_MAGIC;
+        let path = dir.path().join("segment");
+        let bytes = test_bytes(2 * DIRECT_WRITE_BUFFER_BYTES_MAX + 3 * IO_ALIGN_BYTES + 17);
+        let (written, _, fell_back) = write_in_pieces(&path, DIRECT_WRITE_BUFFER_BYTES_MAX, &bytes, &PIECES);
+        assert_eq!(written, bytes.len() as u64);
+        if fell_back {
+            assert!(in_memory_fs, "O_DIRECT refused by {} (file system magic {magic:#x}), which is not tmpfs/ramfs", dir.path().display());
+            println!("page cache check skipped: {} is tmpfs/ramfs and refused O_DIRECT", dir.path().display());
+        } else if in_memory_fs {
+            println!("page cache check skipped: {} is tmpfs/ramfs, which keeps every file in memory", dir.path().display());
+        } else {
+            assert_eq!(resident_pages(&path), 0, "a direct write left pages of {} in the OS page cache", path.display());
+            println!("page cache check ran: O_DIRECT on {} (file system magic {magic:#x}), no resident pages", dir.path().display());
+        }
+        assert!(std::fs::read(&path).expect("read back") == bytes);
+    }
+
+    /// O_DIRECT refused at open (fault `DirectIoRefused`) or only at a write (fault
+    /// `DirectIoWriteRefused`, at the first full buffer or at `finish`): the file is written
+    /// buffered with exactly the same bytes and the fallback is reported.
+    #[cfg(feature = "fault-injection")]
+    #[test]
+    fn a_refused_o_direct_falls_back_to_buffered_writes_with_the_same_bytes() {
+        use crate::fault::{self, Fault};
+        let dir = disk_tempdir();
+        let bytes = test_bytes(2 * DIRECT_WRITE_BUFFER_BYTES_MAX + 4097);
+        for fault in [Fault::DirectIoRefused, Fault::DirectIoWriteRefused] {
+            for len in [1, 4097, DIRECT_WRITE_BUFFER_BYTES_MAX + 5, bytes.len()] {
+                fault::disarm_all();
+                fault::arm_times(fault, 1);
+                let path = dir.path().join(format!("{fault:?}-{len}"));
+                let (written, refused_at_open, fell_back) = write_in_pieces(&path, DIRECT_WRITE_BUFFER_BYTES_MAX, &bytes[..len], &PIECES);
+                assert_eq!(fault::fired(fault), 1, "{fault:?} was met");
+                assert_eq!(refused_at_open, fault == Fault::DirectIoRefused);
+                assert!(fell_back, "{fault:?}: the fallback is reported");
+                assert_eq!(written, len as u64);
+                let on_disk = std::fs::read(&path).expect("read back");
+                assert!(on_disk == bytes[..len], "{fault:?}: {len} bytes, got {}", on_disk.len());
+            }
+        }
+        fault::disarm_all();
     }
 }

@@ -1,8 +1,8 @@
 //! Immutable blocks in the Prometheus TSDB block format (`tsdb/docs/block.md`):
 //! `<ULID>/{meta.json, index, chunks/000001…, tombstones}`, readable by `promtool tsdb`.
-//! Written atomically (build in `<ULID>.tmp`, fsync, rename) with `std::fs`; read with
-//! O_DIRECT: the whole index in memory, chunks one at a time through the shard's bounded
-//! page cache (`page_cache`), never through the OS page cache.
+//! Written atomically (build in `<ULID>.tmp`, fsync, rename); written and read with O_DIRECT
+//! (`direct_io`): the whole index in memory, chunks one at a time through the shard's
+//! bounded page cache (`page_cache`), never through the OS page cache.
 
 mod chunks_format;
 mod direct_io;
@@ -21,6 +21,7 @@ mod writer;
 use std::path::Path;
 use std::rc::Rc;
 
+pub(crate) use direct_io::{note_buffered_write, DirectWriter};
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
 pub use page_cache::{PageCache, PageCacheStats, PAGE_BYTES, PAGE_CACHE_BYTES_DEFAULT};

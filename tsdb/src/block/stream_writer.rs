@@ -1,12 +1,13 @@
 //! A block writer that streams: series arrive one at a time in label order and their chunks
 //! go straight to `chunks/00000N` in `<ULID>.tmp/`, so memory holds one series' chunks plus
-//! the index entries. `finish` writes index, tombstones and meta and fsyncs everything but
-//! does not rename: the caller commits with `commit_tmp` once it knows the result is wanted.
+//! the index entries. Every file is written with O_DIRECT (`direct_io::DirectWriter`).
+//! `finish` writes index, tombstones and meta and fsyncs everything but does not rename: the
+//! caller commits with `commit_tmp` once it knows the result is wanted.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::direct_io::{note_buffered_write, DirectWriter};
 use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
 use super::encoding::Encoder;
 use super::index_format::{ChunkMeta, IndexSeries};
@@ -15,9 +16,6 @@ use super::writer::{encode_chunks, sync_dir, write_block_files, CHUNKS_DIRNAME, 
 use crate::chunk::COMPACTED_SAMPLES_PER_CHUNK_MAX;
 use crate::error::Error;
 use crate::model::{Labels, Sample};
-
-/// Write buffer of the current chunk segment.
-const SEGMENT_BUFFER_BYTES: usize = 1 << 20;
 
 /// One chunk to add as is: its XOR bytes, sample count and inclusive time bounds.
 pub struct RawChunk {
@@ -32,7 +30,7 @@ pub struct StreamBlockWriter {
     tmp: PathBuf,
     min_time_ms: i64,
     max_time_ms: i64,
-    segment: Option<(PathBuf, BufWriter<File>)>,
+    segment: Option<DirectWriter>,
     segment_index: usize,
     segment_bytes: u64,
     index: Vec<IndexSeries>,
@@ -68,9 +66,13 @@ impl StreamBlockWriter {
     }
 
     fn close_segment(&mut self) -> Result<(), Error> {
-        if let Some((path, writer)) = self.segment.take() {
-            let file = writer.into_inner().map_err(|e| Error::io("write", &path, e.into_error()))?;
-            file.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+        if let Some(writer) = self.segment.take() {
+            let path = writer.path().to_path_buf();
+            let (written_bytes, written_buffered) = writer.finish()?;
+            debug_assert_eq!(written_bytes, self.segment_bytes, "chunk references are offsets into exactly these bytes");
+            if written_buffered {
+                note_buffered_write(&path);
+            }
             self.segment_index += 1;
         }
         Ok(())
@@ -92,19 +94,18 @@ impl StreamBlockWriter {
         }
         if self.segment.is_none() {
             let path = self.tmp.join(CHUNKS_DIRNAME).join(segment_file_name(self.segment_index));
-            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-            let mut writer = BufWriter::with_capacity(SEGMENT_BUFFER_BYTES, file);
+            let (mut writer, _) = DirectWriter::create(&path)?;
             let mut header = Encoder::default();
             header.put_be32(MAGIC_CHUNKS);
             header.put_u8(CHUNKS_VERSION_1);
             header.bytes.extend_from_slice(&[0, 0, 0]);
             writer.write_all(&header.bytes).map_err(|e| Error::io("write", &path, e))?;
-            self.segment = Some((path, writer));
+            self.segment = Some(writer);
             self.segment_bytes = SEGMENT_HEADER_BYTES as u64;
         }
         let offset = self.segment_bytes;
-        if let Some((path, writer)) = self.segment.as_mut() {
-            writer.write_all(&e.bytes).map_err(|err| Error::io("write", path.as_path(), err))?;
+        if let Some(writer) = self.segment.as_mut() {
+            writer.write_all(&e.bytes).map_err(|err| Error::io("write", writer.path(), err))?;
         }
         self.segment_bytes += e.len() as u64;
         Ok(((self.segment_index as u64) << 32) | offset)

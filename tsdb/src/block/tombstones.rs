@@ -1,6 +1,7 @@
 //! A block's `tombstones` file in Prometheus' format (`tsdb/docs/block.md`): deleted time
 //! intervals per series ref, applied on every read until `clean_tombstones` rewrites the
-//! block. Written atomically (temp file, fsync, rename, directory fsync).
+//! block. Written atomically (temp file written with O_DIRECT and fsynced, rename, directory
+//! fsync).
 
 use std::collections::BTreeMap;
 use std::path::Path;

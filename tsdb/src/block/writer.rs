@@ -1,12 +1,12 @@
 //! Writes one block directory atomically: everything is built in `<ULID>.tmp/`, each file
-//! fsynced, the directory renamed to `<ULID>/` and the parent fsynced. Uses `std::fs`
-//! (buffered writes + fsync) rather than glommio DMA: a block is written once per cut, off
-//! the per-request path, and the files need no alignment; DMA block I/O is future work.
+//! written with O_DIRECT (`direct_io::DirectWriter`, buffered only where the file system
+//! refuses it) and fsynced, the directory renamed to `<ULID>/` and the parent fsynced.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::direct_io::{note_buffered_write, DirectWriter};
 use super::chunks_format::{segment_file_name, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
@@ -22,27 +22,33 @@ pub const MAGIC_TOMBSTONES: u32 = 0x0130_BA30;
 pub const TMP_SUFFIX: &str = ".tmp";
 pub const DELETED_SUFFIX: &str = ".deleted";
 
+/// Creates `path` with exactly `bytes`, written with O_DIRECT (`DirectWriter`) and fsynced.
 pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
+    let (mut writer, _) = DirectWriter::create_sized(path, bytes.len())?;
     #[cfg(feature = "fault-injection")]
     {
         use crate::fault::{self, Fault};
         match fault::take(|f| matches!(f, Fault::BlockWrite | Fault::BlockFsync)) {
             Some(Fault::BlockWrite) => {
-                f.write_all(&bytes[..bytes.len() / 2])
-                    .map_err(|e| Error::io("write", path, e))?;
+                writer.write_all(&bytes[..bytes.len() / 2]).map_err(|e| Error::io("write", path, e))?;
+                writer.finish()?;
                 return Err(Error::io("write", path, fault::os_error(libc::ENOSPC)));
             }
             Some(_) => {
-                f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+                writer.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+                writer.finish()?;
                 return Err(Error::io("fsync", path, fault::os_error(libc::EIO)));
             }
             None => {}
         }
     }
-    f.write_all(bytes)
-        .map_err(|e| Error::io("write", path, e))?;
-    f.sync_all().map_err(|e| Error::io("fsync", path, e))
+    writer.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+    let (written_bytes, written_buffered) = writer.finish()?;
+    debug_assert_eq!(written_bytes, bytes.len() as u64, "the file holds exactly the bytes given");
+    if written_buffered {
+        note_buffered_write(path);
+    }
+    Ok(())
 }
 
 /// The files of a block after its chunks: syncs `<tmp>/chunks/`, writes and fsyncs

@@ -1,16 +1,17 @@
 //! WAL checkpoints: after a head cut, the head's remaining content (series + samples
 //! records, WAL frame format) in one file `wal/checkpoint.<N>` that replaces segments ≤ N.
 //! Written as `checkpoint.<N>.<ULID>` ("pending": valid only once block ULID exists), then
-//! renamed to `checkpoint.<N>` and older segments removed. See `tsdb/docs/wal.md`.
+//! renamed to `checkpoint.<N>` and older segments removed. Written with O_DIRECT
+//! (`block::DirectWriter`), like block files. See `tsdb/docs/wal.md`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::Record;
 use super::segment::{list_segments, segment_path};
 use super::{FRAME_HEADER_BYTES, PAGE_BYTES, RECORD_BYTES_MAX};
-use crate::block::{is_ulid, sync_dir};
+use crate::block::{is_ulid, note_buffered_write, sync_dir, DirectWriter};
 use crate::error::Error;
 
 const PREFIX: &str = "checkpoint.";
@@ -28,7 +29,7 @@ fn final_name(segment: u32) -> String {
 pub struct CheckpointWriter {
     tmp: PathBuf,
     path: PathBuf,
-    out: BufWriter<File>,
+    out: DirectWriter,
     bytes: u64,
     payload: Vec<u8>,
 }
@@ -37,11 +38,11 @@ impl CheckpointWriter {
     pub fn create(wal_dir: &Path, name: &str) -> Result<CheckpointWriter, Error> {
         let path = wal_dir.join(name);
         let tmp = wal_dir.join(format!("{name}{TMP_SUFFIX}"));
-        let file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let (out, _) = DirectWriter::create(&tmp)?;
         Ok(CheckpointWriter {
             tmp,
             path,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out,
             bytes: 0,
             payload: Vec::new(),
         })
@@ -87,15 +88,16 @@ impl CheckpointWriter {
             return Err(Error::io("write", &self.tmp, crate::fault::os_error(libc::ENOSPC)));
         }
         let pad = (PAGE_BYTES as u64 - self.bytes % PAGE_BYTES as u64) as usize;
+        let pad = pad.max(FRAME_HEADER_BYTES);
         self.out
-            .write_all(&vec![0u8; pad.max(FRAME_HEADER_BYTES)])
+            .write_all(&vec![0u8; pad])
             .map_err(|e| Error::io("write", &self.tmp, e))?;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| Error::io("write", &self.tmp, e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| Error::io("fsync", &self.tmp, e))?;
+        self.bytes += pad as u64;
+        let (written_bytes, written_buffered) = self.out.finish()?;
+        debug_assert_eq!(written_bytes, self.bytes, "the checkpoint holds exactly its frames and padding");
+        if written_buffered {
+            note_buffered_write(&self.tmp);
+        }
         std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io("rename", &self.tmp, e))?;
         if let Some(dir) = self.path.parent() {
             sync_dir(dir)?;
