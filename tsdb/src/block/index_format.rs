@@ -284,20 +284,24 @@ impl IndexReader {
 
     /// Series ids in the postings list at `offset`.
     pub fn postings_at(&self, offset: u64) -> Result<Vec<u32>, String> {
-        let offset = usize::try_from(offset).map_err(|_| "postings offset overflows")?;
-        let body = section_be32(&self.bytes, offset).map_err(|e| format!("postings: {e}"))?;
-        let mut d = Decoder::new(body);
-        let n = d.be32().ok_or("postings: missing count")? as usize;
-        if d.remaining() != n * 4 {
-            return Err(format!(
-                "postings at {offset}: count {n} does not fit the section"
-            ));
-        }
-        let ids: Vec<u32> = (0..n).filter_map(|_| d.be32()).collect();
+        let ids: Vec<u32> = self.postings_ids(offset)?.collect();
         if !ids.windows(2).all(|w| w[0] < w[1]) {
             return Err(format!("postings at {offset} are not increasing"));
         }
         Ok(ids)
+    }
+
+    /// The postings list at `offset` decoded as it is read (its checksum and length checked
+    /// first), for readers that stop early; they must check the order themselves.
+    pub fn postings_ids(&self, offset: u64) -> Result<impl Iterator<Item = u32> + '_, String> {
+        let at = usize::try_from(offset).map_err(|_| "postings offset overflows")?;
+        let body = section_be32(&self.bytes, at).map_err(|e| format!("postings: {e}"))?;
+        let mut d = Decoder::new(body);
+        let n = d.be32().ok_or("postings: missing count")? as usize;
+        if d.remaining() != n * 4 {
+            return Err(format!("postings at {offset}: count {n} does not fit the section"));
+        }
+        Ok(body[4..].chunks_exact(4).map(|id| u32::from_be_bytes([id[0], id[1], id[2], id[3]])))
     }
 
     /// Every series id.

@@ -177,8 +177,19 @@ impl Block {
     /// Whether some series of the postings list at `offset` (restricted to `within`) has a
     /// live chunk in the range.
     fn postings_live(&self, offset: u64, within: Option<&[u32]>, mint_ms: i64, maxt_ms: i64) -> Result<bool, Error> {
-        let ids = self.index.postings_at(offset).map_err(|m| self.index_error(m))?;
-        any_live(&ids, within, |id| self.has_live_chunk(id, mint_ms, maxt_ms))
+        // Decoded lazily: a value is usually kept at the first series of its list.
+        let mut previous: Option<u32> = None;
+        let mut in_order = true;
+        let ids = self.index.postings_ids(offset).map_err(|m| self.index_error(m))?.take_while(|&id| {
+            in_order = previous.is_none_or(|p| p < id);
+            previous = Some(id);
+            in_order
+        });
+        let live = any_live(ids, within, |id| self.has_live_chunk(id, mint_ms, maxt_ms))?;
+        if !in_order {
+            return Err(self.index_error(format!("postings at {offset} are not increasing")));
+        }
+        Ok(live)
     }
 
     /// The matching ids when there are matchers; `None` (every series) when there are none.

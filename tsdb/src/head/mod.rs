@@ -319,7 +319,7 @@ impl Head {
 
     fn any_in_range(&self, ids: &[SeriesId], within: Option<&[SeriesId]>, mint_ms: i64, maxt_ms: i64) -> bool {
         let live = |id: SeriesId| Ok::<bool, std::convert::Infallible>(self.series[id as usize].overlaps(mint_ms, maxt_ms));
-        matches!(any_live(ids, within, live), Ok(true))
+        matches!(any_live(ids.iter().copied(), within, live), Ok(true))
     }
 
     /// True when every series lies inside the range (so listing can use the index alone):

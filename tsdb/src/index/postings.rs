@@ -23,12 +23,12 @@ pub fn intersect(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
 /// `live`; stops at the first one. Label listings use it to keep a value as soon as one
 /// series carrying it has data in the asked range, instead of reading every series.
 pub fn any_live<E>(
-    ids: &[SeriesId],
+    ids: impl IntoIterator<Item = SeriesId>,
     within: Option<&[SeriesId]>,
     mut live: impl FnMut(SeriesId) -> Result<bool, E>,
 ) -> Result<bool, E> {
     let mut j = 0;
-    for &id in ids {
+    for id in ids {
         if let Some(within) = within {
             j += within[j..].partition_point(|&w| w < id);
             if j == within.len() {
@@ -128,7 +128,7 @@ mod tests {
             let (va, vb): (Vec<u32>, Vec<u32>) = (a.iter().copied().collect(), b.iter().copied().collect());
             let expected = a.iter().any(|id| (!restrict || b.contains(id)) && live.contains(id));
             let mut checked = Vec::new();
-            let got = any_live::<()>(&va, restrict.then_some(vb.as_slice()), |id| {
+            let got = any_live::<()>(va.iter().copied(), restrict.then_some(vb.as_slice()), |id| {
                 checked.push(id);
                 Ok(live.contains(&id))
             });
