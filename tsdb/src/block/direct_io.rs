@@ -69,6 +69,16 @@ fn is_direct_refusal(e: &std::io::Error) -> bool {
     e.raw_os_error() == Some(libc::EINVAL)
 }
 
+/// An O_DIRECT open's result, turned into a refusal (EINVAL) when the `DirectIoRefused` fault
+/// is armed (builds with `fault-injection`; otherwise the result as it is).
+fn with_injected_refusal(opened: std::io::Result<File>) -> std::io::Result<File> {
+    #[cfg(feature = "fault-injection")]
+    if opened.is_ok() && crate::fault::take(|f| *f == crate::fault::Fault::DirectIoRefused).is_some() {
+        return Err(crate::fault::os_error(libc::EINVAL));
+    }
+    opened
+}
+
 fn open_buffered(path: &Path) -> Result<File, Error> {
     File::open(path).map_err(|e| Error::io("open", path, e))
 }
@@ -81,13 +91,7 @@ impl DirectFile {
             .read(true)
             .custom_flags(libc::O_DIRECT)
             .open(path);
-        #[cfg(feature = "fault-injection")]
-        let opened = match opened {
-            Ok(_) if crate::fault::take(|f| *f == crate::fault::Fault::DirectIoRefused).is_some() => {
-                Err(crate::fault::os_error(libc::EINVAL))
-            }
-            other => other,
-        };
+        let opened = with_injected_refusal(opened);
         let (file, fell_back) = match opened {
             Ok(file) => (file, false),
             Err(e) if is_direct_refusal(&e) => (open_buffered(path)?, true),
@@ -215,13 +219,7 @@ impl DirectWriter {
     /// `DIRECT_WRITE_BUFFER_BYTES_MAX`): small files (meta.json) need no 1 MiB buffer.
     pub fn create_sized(path: &Path, expected_bytes: usize) -> Result<(DirectWriter, bool), Error> {
         let opened = open_for_write(path, libc::O_DIRECT);
-        #[cfg(feature = "fault-injection")]
-        let opened = match opened {
-            Ok(_) if crate::fault::take(|f| *f == crate::fault::Fault::DirectIoRefused).is_some() => {
-                Err(crate::fault::os_error(libc::EINVAL))
-            }
-            other => other,
-        };
+        let opened = with_injected_refusal(opened);
         let (file, fell_back) = match opened {
             Ok(file) => (file, false),
             Err(e) if is_direct_refusal(&e) => {
