@@ -221,6 +221,18 @@ fn cut_data() -> Vec<SeriesSamples> {
         .collect()
 }
 
+/// With every fault disarmed: a shard opened at `path` holding `cut_data()` (one block's
+/// range due for a cut), and the model of what it holds.
+async fn shard_holding_cut_data(path: &Path, options: ShardOptions) -> (ShardDb, Model) {
+    fault::disarm_all();
+    let mut db = ShardDb::open(path, options).await.expect("open");
+    let data = cut_data();
+    db.append_group(&[&data]).await.expect("append");
+    let mut model = Model::new();
+    add(&mut model, &data);
+    (db, model)
+}
+
 fn block_dirs(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir)
         .expect("ls")
@@ -241,13 +253,8 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
         let model = on_executor(move || async move {
-            fault::disarm_all();
             let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
-            let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
-            let data = cut_data();
-            db.append_group(&[&data]).await.expect("append");
-            let mut model = Model::new();
-            add(&mut model, &data);
+            let (mut db, mut model) = shard_holding_cut_data(&path, options.clone()).await;
             assert!(db.cut_due());
             fault::arm_times(fault, 1);
             let error = db.maintain(0).await.expect_err("the cut fails");
@@ -293,12 +300,7 @@ fn a_failed_chunk_read_costs_one_answer_or_one_compaction_nothing_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        fault::disarm_all();
-        let mut db = ShardDb::open(&path, common::block_test_options()).await.expect("open");
-        let data = cut_data();
-        db.append_group(&[&data]).await.expect("append");
-        let mut model = Model::new();
-        add(&mut model, &data);
+        let (mut db, model) = shard_holding_cut_data(&path, common::block_test_options()).await;
         assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 1);
         fault::arm(Fault::ChunkRead);
         let partial = held(&db);
@@ -351,12 +353,7 @@ fn a_refused_o_direct_writes_blocks_and_checkpoints_buffered_with_the_same_data(
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
         let model = on_executor(move || async move {
-            fault::disarm_all();
-            let mut db = ShardDb::open(&path, common::block_test_options()).await.expect("open");
-            let data = cut_data();
-            db.append_group(&[&data]).await.expect("append");
-            let mut model = Model::new();
-            add(&mut model, &data);
+            let (mut db, model) = shard_holding_cut_data(&path, common::block_test_options()).await;
             fault::arm(fault);
             assert_eq!(db.maintain(0).await.expect("the cut succeeds").blocks_cut.len(), 1);
             // One chunk segment, index, tombstones, meta.json and the checkpoint.
