@@ -1,8 +1,8 @@
 //! Block files (and WAL checkpoints) read and written with O_DIRECT, so storage I/O never
 //! fills (or depends on) the OS page cache: aligned buffers, aligned offsets and lengths. A
 //! file system that refuses O_DIRECT (tmpfs answers EINVAL) gets buffered I/O for that file
-//! instead; the caller counts or logs that (`DirectFile::open`, `read_aligned` and
-//! `DirectWriter::create`/`finish` report it).
+//! instead: reads report it to the caller, which counts it (`DirectFile::open`,
+//! `read_aligned`); `DirectWriter::finish` logs it (`note_buffered_write`) and reports it.
 
 use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
@@ -282,7 +282,8 @@ impl DirectWriter {
 
     /// Writes what is buffered (the last page zero-padded while direct), sets the file's
     /// length to the bytes written, fsyncs the file (data and metadata) and returns that
-    /// length and whether any of it was written buffered (O_DIRECT refused).
+    /// length and whether any of it was written buffered (O_DIRECT refused; logged here by
+    /// `note_buffered_write`).
     pub fn finish(mut self) -> Result<(u64, bool), Error> {
         let used = self.buf_used_bytes;
         let len = self.len_bytes();
@@ -296,6 +297,9 @@ impl DirectWriter {
             }
         }
         self.file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))?;
+        if self.fell_back {
+            note_buffered_write(&self.path);
+        }
         Ok((len, self.fell_back))
     }
 }
@@ -303,7 +307,7 @@ impl DirectWriter {
 /// Logs (at warn, once per process; at debug after that) a file written through the OS page
 /// cache because O_DIRECT was refused. Writers have no shard state to count in; the same
 /// file system also makes the block's reads fall back, and those are counted per shard.
-pub fn note_buffered_write(path: &Path) {
+fn note_buffered_write(path: &Path) {
     static LOGGED: AtomicBool = AtomicBool::new(false);
     if LOGGED.swap(true, Ordering::Relaxed) {
         tracing::debug!(path = %path.display(), "file system refused O_DIRECT; file written through the OS page cache");

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::direct_io::{note_buffered_write, DirectWriter};
+use super::direct_io::DirectWriter;
 use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
 use super::encoding::Encoder;
 use super::index_format::{ChunkMeta, IndexSeries};
@@ -67,12 +67,8 @@ impl StreamBlockWriter {
 
     fn close_segment(&mut self) -> Result<(), Error> {
         if let Some(writer) = self.segment.take() {
-            let path = writer.path().to_path_buf();
-            let (written_bytes, written_buffered) = writer.finish()?;
+            let (written_bytes, _) = writer.finish()?;
             debug_assert_eq!(written_bytes, self.segment_bytes, "chunk references are offsets into exactly these bytes");
-            if written_buffered {
-                note_buffered_write(&path);
-            }
             self.segment_index += 1;
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::direct_io::{note_buffered_write, DirectWriter};
+use super::direct_io::DirectWriter;
 use super::chunks_format::{segment_file_name, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
@@ -43,11 +43,8 @@ pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         }
     }
     writer.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
-    let (written_bytes, written_buffered) = writer.finish()?;
+    let (written_bytes, _) = writer.finish()?;
     debug_assert_eq!(written_bytes, bytes.len() as u64, "the file holds exactly the bytes given");
-    if written_buffered {
-        note_buffered_write(path);
-    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::record::Record;
 use super::segment::{list_segments, segment_path};
 use super::{FRAME_HEADER_BYTES, PAGE_BYTES, RECORD_BYTES_MAX};
-use crate::block::{is_ulid, note_buffered_write, sync_dir, DirectWriter};
+use crate::block::{is_ulid, sync_dir, DirectWriter};
 use crate::error::Error;
 
 const PREFIX: &str = "checkpoint.";
@@ -93,11 +93,8 @@ impl CheckpointWriter {
             .write_all(&vec![0u8; pad])
             .map_err(|e| Error::io("write", &self.tmp, e))?;
         self.bytes += pad as u64;
-        let (written_bytes, written_buffered) = self.out.finish()?;
+        let (written_bytes, _) = self.out.finish()?;
         debug_assert_eq!(written_bytes, self.bytes, "the checkpoint holds exactly its frames and padding");
-        if written_buffered {
-            note_buffered_write(&self.tmp);
-        }
         std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io("rename", &self.tmp, e))?;
         if let Some(dir) = self.path.parent() {
             sync_dir(dir)?;
