@@ -68,18 +68,32 @@ else
   "$bin" certs --out "$work/pki" >/dev/null
 fi
 
-port_base=$((20000 + RANDOM % 20000))
-for mode in plain tls mtls; do
-  http_port=$port_base grpc_port=$((port_base + 1))
-  port_base=$((port_base + 2))
-  args=(--file nixos/smoke.nix --argstr mode "$mode" --argstr httpPort "$http_port"
+# Ports below the kernel's ephemeral range (32768 and up on Linux), so no outgoing connection
+# of this machine can hold them, and checked free just before use. Another process can still
+# take one between the check and the server's bind: that attempt is retried on new ports.
+is_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_ports() {
+  while :; do
+    http_port=$((20000 + RANDOM % 12000)) grpc_port=$((http_port + 1))
+    if ! is_listening "$http_port" && ! is_listening "$grpc_port"; then return; fi
+  done
+}
+
+# One smoke run of a mode on fresh ports; sets port_taken=1 when a port was taken under us.
+# (Called as a plain command, not in a condition, so `set -e` stays in force inside.)
+smoke_mode() {
+  local mode=$1 dir=$work/$1
+  port_taken=0
+  pick_ports
+  local args=(--file nixos/smoke.nix --argstr mode "$mode" --argstr httpPort "$http_port"
     --argstr grpcPort "$grpc_port" --argstr pki "$work/pki")
-  dir=$work/$mode
+  rm -rf "$dir"
   mkdir -p "$dir/credentials" "$dir/data"
   # Stand in for systemd: copy the credentials, point the YAML at the copies and a temp data dir.
   while IFS=: read -r name path || [ -n "$name" ]; do
     if [ -n "$name" ]; then cp "$path" "$dir/credentials/$name"; fi
   done < <(nix_eval_raw "${args[@]}" credentials)
+  local data_dir
   data_dir=$(nix_eval_raw "${args[@]}" dataDir)
   nix_eval_raw "${args[@]}" config \
     | sed -e "s#/run/credentials/metricstor.service#$dir/credentials#g" -e "s#\"$data_dir\"#\"$dir/data\"#g" \
@@ -87,7 +101,7 @@ for mode in plain tls mtls; do
   nix_eval_raw "${args[@]}" readiness > "$dir/ready.sh"
 
   # Nothing listens yet: the probe must still be polling when we stop it.
-  rc=0
+  local rc=0
   timeout 3 bash "$dir/ready.sh" 2>/dev/null || rc=$?
   [ "$rc" -eq 124 ] || fail "$mode: the readiness script exited $rc with no server running (expected to keep polling)"
   echo "ok: $mode: readiness script keeps polling while nothing listens"
@@ -97,6 +111,14 @@ for mode in plain tls mtls; do
   rc=0
   timeout 30 bash "$dir/ready.sh" || rc=$?
   if [ "$rc" -ne 0 ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    if grep -q "Address already in use" "$dir/server.log"; then
+      echo "note: $mode: port $http_port or $grpc_port was taken after the check; retrying on others"
+      port_taken=1
+      return 0
+    fi
     cat "$dir/server.log" >&2
     fail "$mode: the readiness script exited $rc against a running server (config: $(cat "$dir/metricstor.yaml"))"
   fi
@@ -105,5 +127,13 @@ for mode in plain tls mtls; do
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
+}
+
+for mode in plain tls mtls; do
+  for attempt in 1 2 3; do
+    smoke_mode "$mode"
+    [ "$port_taken" -eq 1 ] || break
+    [ "$attempt" -lt 3 ] || fail "$mode: ports were taken under the server in 3 attempts"
+  done
 done
 echo "check.sh: all checks passed"
