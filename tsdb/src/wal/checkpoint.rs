@@ -1,17 +1,16 @@
 //! WAL checkpoints: after a head cut, the head's remaining content (series + samples
 //! records, WAL frame format) in one file `wal/checkpoint.<N>` that replaces segments ≤ N.
 //! Written as `checkpoint.<N>.<ULID>` ("pending": valid only once block ULID exists), then
-//! renamed to `checkpoint.<N>` and older segments removed. Written with O_DIRECT
-//! (`block::DirectWriter`), like block files. See `tsdb/docs/wal.md`.
+//! renamed to `checkpoint.<N>` and older segments removed. Written and read back with O_DIRECT
+//! (`block::DirectWriter`, `block::SequentialReader`), like block files. See `tsdb/docs/wal.md`.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::Record;
 use super::segment::{list_segments, segment_path};
 use super::{FRAME_HEADER_BYTES, PAGE_BYTES, RECORD_BYTES_MAX};
-use crate::block::{is_ulid, sync_dir, DirectWriter};
+use crate::block::{is_ulid, sync_dir, DirectFile, DirectWriter, SequentialReader};
 use crate::error::Error;
 
 const PREFIX: &str = "checkpoint.";
@@ -106,8 +105,8 @@ impl CheckpointWriter {
 /// Replays a checkpoint's records in order. A damaged frame ends the replay with a
 /// warning (what came before is kept), like a torn WAL tail.
 pub fn replay(path: &Path, mut apply: impl FnMut(Record)) -> Result<(), Error> {
-    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut input = BufReader::with_capacity(1 << 20, file);
+    let (file, _read_buffered) = DirectFile::open(path)?;
+    let mut input = SequentialReader::new(file);
     let mut offset = 0u64;
     let mut payload = Vec::new();
     loop {
@@ -115,7 +114,7 @@ pub fn replay(path: &Path, mut apply: impl FnMut(Record)) -> Result<(), Error> {
         match input.read_exact(&mut header) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(Error::io("read", path, e)),
+            Err(e) => return Err(input.take_error().unwrap_or_else(|| Error::io("read", path, e))),
         }
         let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
