@@ -5,7 +5,7 @@
 #   2. nixos/module.nix evaluates against the stub module system, and stub-eval.nix's checks
 #      of the generated unit, YAML, assertions and firewall all hold;
 #   3. smoke, when a built metricstor binary is around (CI's `cargo test` leaves
-#      target/debug/metricstor; or set METRICSTOR_BIN): for plain HTTP, TLS and mTLS, the
+#      target/debug/metricstor, under $CARGO_TARGET_DIR when set; or set METRICSTOR_BIN): for plain HTTP, TLS and mTLS, the
 #      rendered YAML starts the real server, and the rendered readiness script keeps polling
 #      while nothing listens and succeeds once the server answers.
 set -euo pipefail
@@ -44,7 +44,8 @@ printf '%s\n' "$report" | sed -e 's/^\["//' -e 's/"\]$//' -e 's/","/\n/g' -e 's/
 echo "== 3. smoke: rendered YAML and readiness script against the real binary"
 bin=${METRICSTOR_BIN:-}
 if [ -z "$bin" ]; then
-  for candidate in target/debug/metricstor target/release/metricstor; do
+  target_dir=${CARGO_TARGET_DIR:-target}
+  for candidate in "$target_dir/debug/metricstor" "$target_dir/release/metricstor"; do
     if [ -x "$candidate" ]; then bin=$candidate; break; fi
   done
 fi
