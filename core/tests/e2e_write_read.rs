@@ -171,6 +171,26 @@ fn bad_input_gets_its_error_and_data_stays_intact() {
     let reply = post(&write_url, "application/json", &good);
     assert_eq!(reply.status, 415, "{}", reply.body);
 
+    // Hostile label sets: 100,000 labels, a 1 MiB value, a 64 KiB name. Each is a 400 naming
+    // the limit, with a short message; the request's other (valid) series is not stored.
+    let many_names: Vec<String> = (0..100_000).map(|i| format!("l{i:06}")).collect();
+    let mut many = vec![("__name__", "e2e_hostile_many")];
+    many.extend(many_names.iter().map(|n| (n.as_str(), "v")));
+    let long_value = "x".repeat(1 << 20);
+    let long_name = format!("n{}", "x".repeat(1 << 16));
+    let hostile: [(Vec<(&str, &str)>, &str); 3] = [
+        (many, "more than 128 labels"),
+        (vec![("__name__", "e2e_hostile_value"), ("v", long_value.as_str())], "has 1048576 bytes"),
+        (vec![("__name__", "e2e_hostile_name"), (long_name.as_str(), "v")], "a label name of 65537 bytes"),
+    ];
+    for (labels, expected) in hostile {
+        let body = v1_request(&[(vec![("__name__", "e2e_hostile_ok")], vec![(t0, 1.0)]), (labels, vec![(t0, 1.0)])]);
+        let reply = post(&write_url, "application/x-protobuf", &body);
+        assert_eq!(reply.status, 400, "{expected}: {}", &reply.body[..reply.body.len().min(300)]);
+        assert!(reply.body.contains(expected), "{}", &reply.body[..reply.body.len().min(300)]);
+        assert!(reply.body.len() < 4_000, "a {} byte error message", reply.body.len());
+    }
+
     let huge = format!(
         "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
         1u64 << 30
@@ -188,7 +208,7 @@ fn bad_input_gets_its_error_and_data_stays_intact() {
     assert!(response.is_empty() || response.starts_with("HTTP/1.1 408"), "{response}");
 
     // Nothing bad was stored, everything good still is, and the server still serves.
-    assert_eq!(value_at(&server, "{__name__=~\"e2e_(unsorted|dup|bad)\"}", t0), None);
+    assert_eq!(value_at(&server, "{__name__=~\"e2e_(unsorted|dup|bad|hostile_.*)\"}", t0), None);
     assert_fixture_readable(&server, t0);
     assert_eq!(post(&write_url, "application/x-protobuf", &good).status, 204);
     assert_eq!(value_at(&server, "e2e_bad", t0).as_deref(), Some("1"));

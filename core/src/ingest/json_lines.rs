@@ -91,6 +91,9 @@ pub fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
             }
             pairs.push((name.clone(), value.to_string()));
         }
+        if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+            return Err(bad(line, problem));
+        }
         let labels = Labels::from_pairs(pairs);
         if labels.get(METRIC_NAME_LABEL).is_none() {
             return Err(bad(line, "missing metric name (__name__)"));
@@ -135,5 +138,8 @@ mod tests {
         assert!(err.to_string().contains("line 1") && err.to_string().contains("2 values but 1 timestamps"), "{err}");
         let err = parse_lines(b"\n{\"metric\":{\"job\":\"x\"},\"values\":[1],\"timestamps\":[1]}").unwrap_err();
         assert!(err.to_string().contains("line 2") && err.to_string().contains("metric name"), "{err}");
+        let long = format!("{{\"metric\":{{\"__name__\":\"x\",\"v\":\"{}\"}},\"values\":[1],\"timestamps\":[1]}}", "a".repeat(16 * 1024 + 1));
+        let err = parse_lines(long.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("line 1") && err.to_string().contains("16385 bytes"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! validated series ready for routing. Pure functions; no I/O.
 
 pub mod json_lines;
+pub mod label_limits;
 mod protowire;
 pub mod remote_write;
 pub mod text_format;

@@ -204,20 +204,45 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
 }
 
 
-/// `{name="value", …}` of the labels as sent, for error messages.
+/// Labels and characters of a series shown in an error message; the rest is elided, so a
+/// hostile series cannot turn its 400 into a megabyte of text.
+const SERIES_TEXT_LABELS_MAX: usize = 8;
+const SERIES_TEXT_CHARS_MAX: usize = 64;
+
+/// `{name="value", …}` of the labels as sent, for error messages (shortened).
 fn series_text<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> String {
-    let inner: Vec<String> =
-        pairs.map(|(n, v)| format!("{}={:?}", String::from_utf8_lossy(n), String::from_utf8_lossy(v))).collect();
+    let clip = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        match text.char_indices().nth(SERIES_TEXT_CHARS_MAX) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.into_owned(),
+        }
+    };
+    let mut inner = Vec::new();
+    let mut total = 0usize;
+    for (n, v) in pairs {
+        if inner.len() < SERIES_TEXT_LABELS_MAX {
+            inner.push(format!("{}={:?}", clip(n), clip(v)));
+        }
+        total += 1;
+    }
+    if total > inner.len() {
+        inner.push(format!("… {} more", total - inner.len()));
+    }
     format!("{{{}}}", inner.join(", "))
 }
 
-/// Spec rules: non-empty names, strictly ascending (sorted, unique), `__name__` present.
+/// Spec rules: non-empty names, strictly ascending (sorted, unique), `__name__` present;
+/// and the label limits (`label_limits`).
 /// Labels with empty values are dropped by the caller (an empty value means "absent").
 fn check_labels<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Result<(), DecodeError> {
     let invalid = |problem: String| DecodeError::InvalidSeries { series: series_text(pairs.clone()), problem };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut previous: Option<&[u8]> = None;
     let mut named = false;
+    if let Some(problem) = super::label_limits::problem(pairs.clone()) {
+        return Err(invalid(problem));
+    }
     for (name, value) in pairs.clone() {
         if name.is_empty() {
             return Err(invalid("empty label name".into()));
@@ -368,12 +393,31 @@ mod tests {
             (vec![label("__name__", "up"), label("job", "a"), label("job", "b")], "duplicate label name"),
             (vec![label("job", "a")], "missing metric name"),
             (vec![label("", "x"), label("__name__", "up")], "empty label name"),
+            (vec![label("__name__", "up"), label(&"n".repeat(1025), "v")], "a label name of 1025 bytes"),
+            (vec![label("__name__", "up"), label("v", &"x".repeat(16 * 1024 + 1))], "has 16385 bytes"),
         ];
         for (labels, expected) in table {
             let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), false).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(expected) && text.contains("invalid series"), "{text}");
         }
+    }
+
+    /// A hostile series (100k labels, each value long) gets a 400 whose message names the
+    /// limit and stays short.
+    #[test]
+    fn a_series_with_too_many_labels_is_refused_with_a_short_message() {
+        let mut labels = vec![label("__name__", "many")];
+        labels.extend((0..100_000).map(|i| label(&format!("l{i:06}"), &"v".repeat(200))));
+        let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("more than 128 labels"), "{}", &text[..text.len().min(500)]);
+        assert!(text.contains("more}") || text.contains("… "), "the label list is elided: {}", &text[..text.len().min(500)]);
+        assert!(text.len() < 2_000, "message of {} bytes", text.len());
+        let at_limit: Vec<_> = std::iter::once(label("__name__", "ok"))
+            .chain((1..128).map(|i| label(&format!("l{i:03}"), "v")))
+            .collect();
+        assert!(decode_request(None, None, &v1_body(at_limit, vec![(1, 1.0)]), false).is_ok(), "exactly the limit is accepted");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, Decode
             Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
             None => now_ms,
         };
+        if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+            return Err(bad(line, problem));
+        }
         let labels = Labels::from_pairs(pairs);
         if labels.get(METRIC_NAME_LABEL).is_none() {
             return Err(bad(line, "missing metric name"));
@@ -105,5 +108,9 @@ mod tests {
         assert_eq!(series[1].samples[0], Sample { timestamp_ms: 99, value: 7.0 });
         assert!(parse_text(b"x{job=a} 1", 0).unwrap_err().to_string().contains("quoted"));
         assert!(parse_text(b"x 1 notatime", 0).unwrap_err().to_string().contains("line 1"));
+        let many: Vec<String> = (0..200).map(|i| format!("l{i:03}=\"v\"")).collect();
+        let line = format!("x{{{}}} 1", many.join(","));
+        let err = parse_text(format!("y 1\n{line}\n").as_bytes(), 0).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("more than 128 labels"), "{err}");
     }
 }
