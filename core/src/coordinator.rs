@@ -13,9 +13,10 @@ pub struct PrefetchedQuerier {
 }
 
 impl PrefetchedQuerier {
-    /// Fetches every select from every shard in one scatter.
-    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>) -> Result<Self, SubmitError> {
-        let results = router.select(selects.clone()).await?;
+    /// Fetches every select from every shard in one scatter; a shard stops (and the fetch
+    /// fails with `TooManySamples`) once the selects would load more than `sample_limit`.
+    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, sample_limit: usize) -> Result<Self, SubmitError> {
+        let results = router.select(selects.clone(), sample_limit).await?;
         Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect() })
     }
 

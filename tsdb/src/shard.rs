@@ -581,19 +581,31 @@ impl ShardDb {
     /// and the executor's other tasks (HTTP requests, replies from other shards) run when
     /// it yields, so neither waits out a select of many series. The shard cannot change
     /// during the select: the caller holds it.
+    ///
+    /// `sample_budget` is what the query may still load. The select stops and returns `None`
+    /// as soon as one source (the head or a block) alone has more samples than that: the
+    /// merged answer holds at least as many, so the query would fail its sample limit anyway
+    /// (a query of death stops costing the shard there). Otherwise the budget shrinks by the
+    /// answer's samples, for the next select of the same query.
     pub async fn select_yielding(
         &self,
         matchers: &[Matcher],
         mint_ms: i64,
         maxt_ms: i64,
+        sample_budget: &mut usize,
         pause: &mut dyn FnMut(&ShardDb),
-    ) -> Vec<SeriesSamples> {
-        let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, &mut || pause(self)).await];
+    ) -> Option<Vec<SeriesSamples>> {
+        let limit = *sample_budget;
+        let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, limit, &mut || pause(self)).await?];
         for b in self.blocks_overlapping(mint_ms, maxt_ms) {
-            let from_block = b.select_yielding(matchers, mint_ms, maxt_ms, &mut || pause(self)).await;
-            sources.extend(Self::report(b, from_block));
+            let from_block = b.select_yielding(matchers, mint_ms, maxt_ms, limit, &mut || pause(self)).await;
+            if let Some(from_block) = Self::report(b, from_block) {
+                sources.push(from_block?);
+            }
         }
-        merge_sources(sources)
+        let merged = merge_sources(sources);
+        *sample_budget = sample_budget.saturating_sub(merged.iter().map(|s| s.samples.len()).sum());
+        Some(merged)
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {

@@ -543,11 +543,32 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         let steady = Matcher::new(MatchOp::Equal, "__name__", "steady").expect("matcher");
         for (mint, maxt, sources) in [(i64::MIN, i64::MAX, 3), (201 * HOUR_MS, 203 * HOUR_MS, 2), (205 * HOUR_MS, i64::MAX, 1)] {
             let mut pauses = 0;
-            let got = db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut |_| pauses += 1).await;
+            let mut budget = usize::MAX;
+            let got = db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut budget, &mut |_| pauses += 1).await;
+            let got = got.expect("an unlimited budget is never exceeded");
             assert_eq!(got, db.select(std::slice::from_ref(&steady), mint, maxt));
             assert_eq!(got.len(), SERIES);
             assert_eq!(pauses, 2 * sources, "two pauses per source over {mint}..{maxt}");
         }
+
+        // The sample budget: exactly the answer's samples is enough and is used up; one less
+        // over the head's range (one source) stops the select; over all sources, a budget
+        // below the largest source stops it early, before every source was read.
+        let everything = db.select(std::slice::from_ref(&steady), i64::MIN, i64::MAX);
+        let total: usize = everything.iter().map(|s| s.samples.len()).sum();
+        let mut budget = total;
+        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, &mut budget, &mut |_| {}).await;
+        assert_eq!(got.as_ref(), Some(&everything));
+        assert_eq!(budget, 0, "the answer's samples are taken from the budget");
+        let (mint, maxt) = (205 * HOUR_MS, i64::MAX);
+        let head_only: usize = db.select(std::slice::from_ref(&steady), mint, maxt).iter().map(|s| s.samples.len()).sum();
+        let mut budget = head_only - 1;
+        assert_eq!(db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut budget, &mut |_| {}).await, None);
+        let mut pauses = 0;
+        let mut budget = SERIES / 2;
+        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, &mut budget, &mut |_| pauses += 1).await;
+        assert_eq!(got, None, "{total} samples do not fit a budget of {}", SERIES / 2);
+        assert!(pauses < 2, "stopped within the first source's first {} series ({pauses} pauses)", tsdb::SELECT_SERIES_PER_PAUSE);
         db.close().await.expect("close");
     });
 }

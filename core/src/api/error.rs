@@ -94,6 +94,7 @@ impl From<crate::shard::SubmitError> for ApiError {
                 e
             }
             SubmitError::Failed { .. } => ApiError::internal(error.to_string()),
+            SubmitError::TooManySamples => ApiError::execution(error.to_string()),
         }
     }
 }

@@ -216,7 +216,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
         .into_iter()
         .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms })
         .collect();
-    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects).await) };
+    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, api.config.server.max_samples_per_query).await) };
     let fetch_deadline = async {
         glommio::timer::sleep(remaining()).await;
         None

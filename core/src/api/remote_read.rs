@@ -80,7 +80,7 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     for q in &read.queries {
         selects.push(Select { matchers: matchers(q)?, mint_ms: q.start_timestamp_ms, maxt_ms: q.end_timestamp_ms });
     }
-    let results = api.router.select(selects).await?;
+    let results = api.router.select(selects, usize::MAX).await?;
     let streamed = read.accepted_response_types.contains(&(ResponseType::StreamedXorChunks as i32));
     let mut response = if streamed {
         let mut body = Vec::new();

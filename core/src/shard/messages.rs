@@ -44,7 +44,9 @@ pub enum ShardRequest {
     /// WAL commit.
     Append { batch: Arc<SeriesBatch>, series: Vec<u32>, reply: oneshot::Sender<Result<AppendAck, String>> },
     /// Several selects at once (one PromQL query's selectors), answered in order.
-    Select { selects: Vec<Select>, reply: oneshot::Sender<Vec<Vec<SeriesSamples>>> },
+    /// `None` when the shard stopped because the selects would load more than
+    /// `sample_limit` samples (see `ShardDb::select_yielding`).
+    Select { selects: Vec<Select>, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<SeriesSamples>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },

@@ -300,13 +300,22 @@ async fn process_group(
                 };
                 let _ = reply.send(found);
             }
-            ShardRequest::Select { selects, reply } => {
+            ShardRequest::Select { selects, sample_limit, reply } => {
                 let mut pause = |db: &ShardDb| answer_waiting_listings(shard, db, requests, deferred);
+                // One budget for all of a query's selects, as the engine counts them.
+                let mut budget = sample_limit;
                 let mut results = Vec::with_capacity(selects.len());
+                let mut within_limit = true;
                 for s in &selects {
-                    results.push(db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut pause).await);
+                    match db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await {
+                        Some(series) => results.push(series),
+                        None => {
+                            within_limit = false;
+                            break;
+                        }
+                    }
                 }
-                let _ = reply.send(results);
+                let _ = reply.send(within_limit.then_some(results));
             }
             other => answer_read(shard, db, other),
         }
@@ -400,11 +409,11 @@ mod tests {
                 requests_tx.try_send(ShardRequest::Stats { reply: stats_reply }).expect("queue");
 
                 let (select_reply, mut selected) = oneshot::channel();
-                let group = vec![ShardRequest::Select { selects: vec![all_series()], reply: select_reply }];
+                let group = vec![ShardRequest::Select { selects: vec![all_series()], sample_limit: usize::MAX, reply: select_reply }];
                 let mut deferred = Vec::new();
                 process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
 
-                let selected = selected.try_recv().expect("select answered").expect("select reply");
+                let selected = selected.try_recv().expect("select answered").expect("select reply").expect("no sample limit");
                 assert_eq!(selected[0].len(), SERIES);
                 let values = values.try_recv().expect("listing answered").expect("label values in a pause");
                 assert_eq!(values.len(), SERIES);

@@ -20,6 +20,10 @@ pub enum SubmitError {
     ShuttingDown { shard: usize },
     #[error("shard {shard} failed: {message}")]
     Failed { shard: usize, message: String },
+    /// A shard stopped a query's selects at the query's sample limit (the engine's own
+    /// words for the same limit).
+    #[error("query processing would load too many samples into memory in query execution")]
+    TooManySamples,
 }
 
 /// Shard of a label set: stable xxh3 hash mod shard count (DESIGN §3).
@@ -138,11 +142,14 @@ impl ShardRouter {
     }
 
     /// Runs all `selects` on every shard; result `[i]` holds select `i`'s series from all shards.
-    pub async fn select(&self, selects: Vec<Select>) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
+    /// A shard whose part would exceed `sample_limit` samples stops there, and the answer is
+    /// `TooManySamples` (`usize::MAX`: no limit).
+    pub async fn select(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
         let count = selects.len();
-        let per_shard = self.scatter(|reply| ShardRequest::Select { selects: selects.clone(), reply }).await?;
+        let per_shard = self.scatter(|reply| ShardRequest::Select { selects: selects.clone(), sample_limit, reply }).await?;
         let mut merged: Vec<Vec<SeriesSamples>> = (0..count).map(|_| Vec::new()).collect();
         for shard_result in per_shard {
+            let shard_result = shard_result.ok_or(SubmitError::TooManySamples)?;
             for (i, series) in shard_result.into_iter().enumerate() {
                 merged[i].extend(series);
             }

@@ -211,24 +211,33 @@ impl Block {
         Ok(self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().filter_map(|(id, s)| self.read_series(id, s, mint_ms, maxt_ms)).collect())
     }
 
-    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read (see
+    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read and stops with
+    /// `Ok(None)` once it has read more than `sample_limit` samples (see
     /// `Head::select_yielding`).
     pub async fn select_yielding(
         &self,
         matchers: &[Matcher],
         mint_ms: i64,
         maxt_ms: i64,
+        sample_limit: usize,
         pause: &mut dyn FnMut(),
-    ) -> Result<Vec<SeriesSamples>, Error> {
+    ) -> Result<Option<Vec<SeriesSamples>>, Error> {
         let mut out = Vec::new();
+        let mut samples = 0usize;
         for (read, (id, s)) in self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().enumerate() {
             if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
                 pause();
                 glommio::yield_if_needed().await;
             }
-            out.extend(self.read_series(id, s, mint_ms, maxt_ms));
+            if let Some(series) = self.read_series(id, s, mint_ms, maxt_ms) {
+                samples += series.samples.len();
+                if samples > sample_limit {
+                    return Ok(None);
+                }
+                out.push(series);
+            }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk

@@ -219,16 +219,33 @@ impl Head {
     /// this executor, e.g. with a request or a reply its tasks wait for, or the time slice
     /// is spent), so other tasks and the caller's short reads run in the middle of a long
     /// select.
-    pub async fn select_yielding(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, pause: &mut dyn FnMut()) -> Vec<SeriesSamples> {
+    ///
+    /// It stops as soon as it has read more than `sample_limit` samples and returns `None`:
+    /// a query past its sample limit stops costing the shard there.
+    pub async fn select_yielding(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        sample_limit: usize,
+        pause: &mut dyn FnMut(),
+    ) -> Option<Vec<SeriesSamples>> {
         let mut out = Vec::new();
+        let mut samples = 0usize;
         for (read, id) in self.matching(matchers, mint_ms, maxt_ms).into_iter().enumerate() {
             if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
                 pause();
                 glommio::yield_if_needed().await;
             }
-            out.extend(self.read_series(id, mint_ms, maxt_ms));
+            if let Some(series) = self.read_series(id, mint_ms, maxt_ms) {
+                samples += series.samples.len();
+                if samples > sample_limit {
+                    return None;
+                }
+                out.push(series);
+            }
         }
-        out
+        Some(out)
     }
 
     /// Series `id`'s samples in the range, `None` when it has none there.
