@@ -335,7 +335,9 @@ impl ShardDb {
             }
         };
         // Committed: from here on the block and the checkpoint hold the data.
-        self.head = rest;
+        // The old head is dropped last, after the await below: dropping a large head stalls
+        // the executor on its own, so it is kept apart from opening the block.
+        let replaced_head = std::mem::replace(&mut self.head, rest);
         self.cut_watermark_ms = self.cut_watermark_ms.max(hi);
         self.stats.series = self.head.series_count() as u64;
         tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
@@ -349,7 +351,10 @@ impl ShardDb {
                 tracing::error!(block = %ulid, %error, "a block just written cannot be opened")
             }
         }
-        checkpoint::finalize(&wal_dir, finished_segment, &pending)?;
+        // Renames the checkpoint and deletes the segments it replaces (many, after a large
+        // head): file system work for the blocking pool too.
+        on_blocking_thread(move || checkpoint::finalize(&wal_dir, finished_segment, &pending)).await?;
+        drop(replaced_head);
         Ok(meta)
     }
 
