@@ -24,6 +24,9 @@ struct CutStall {
     ticks_during_cut: usize,
     /// The longest time without a tick during the cut (its start and end count as ticks).
     gap_max: Duration,
+    /// When that gap began, from the cut's start (printed, to tell which step stalled).
+    #[allow(dead_code)]
+    gap_max_at: Duration,
     block_samples: u64,
 }
 
@@ -74,8 +77,9 @@ fn measure_cut(series: usize, samples: usize, interval_ms: i64) -> CutStall {
         let mut bounds = vec![start];
         bounds.extend(&during);
         bounds.push(end);
-        let gap_max = bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
-        CutStall { cut: end - start, ticks_during_cut: during.len(), gap_max, block_samples: meta.stats.num_samples }
+        let (gap_max, gap_max_at) =
+            bounds.windows(2).map(|w| (w[1] - w[0], w[0] - start)).max().unwrap_or_default();
+        CutStall { cut: end - start, ticks_during_cut: during.len(), gap_max, gap_max_at, block_samples: meta.stats.num_samples }
     })
 }
 
