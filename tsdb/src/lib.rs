@@ -44,14 +44,14 @@ pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome
 pub const SELECT_SERIES_PER_PAUSE: usize = 256;
 
 /// Series a head cut handles (splits off the head, writes to the WAL checkpoint) between two
-/// chances for the executor's other tasks to run (`yield_if_needed`): a cut of 100k series
-/// then stalls its core for a time slice at most, not for the whole cut.
+/// chances for the executor's other tasks to run (`yield_if_needed`): splitting and
+/// checkpointing 100k series then hold the core about a time slice at a time, not throughout.
 pub const CUT_SERIES_PER_PAUSE: usize = 256;
 
 /// Yields to the executor's other tasks if glommio asks for it (`yield_if_needed`), once
 /// every `steps_per_pause` steps: call it before step `step` of a long loop.
 pub(crate) async fn yield_between_steps(step: usize, steps_per_pause: usize) {
-    if step > 0 && step % steps_per_pause == 0 {
+    if step > 0 && step.is_multiple_of(steps_per_pause) {
         glommio::yield_if_needed().await;
     }
 }
