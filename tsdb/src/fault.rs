@@ -111,6 +111,21 @@ pub(crate) fn take(wanted: impl Fn(&Fault) -> bool) -> Option<Fault> {
     })
 }
 
+/// This thread's faults (armed and fired so far), moved out of it: work this thread hands
+/// to another thread (a block write on glommio's blocking pool) takes them along with
+/// `carry` and `land`, and brings them back the same way when it is done.
+pub(crate) struct Carried(State);
+
+/// Moves this thread's faults out (this thread has none until they `land` again).
+pub(crate) fn carry() -> Carried {
+    STATE.with(|s| Carried(std::mem::take(&mut *s.borrow_mut())))
+}
+
+/// Makes `carried` this thread's faults (replacing any armed here).
+pub(crate) fn land(carried: Carried) {
+    STATE.with(|s| *s.borrow_mut() = carried.0);
+}
+
 /// An `std::io::Error` with errno `code`, as the failing system call would return.
 pub(crate) fn os_error(code: i32) -> std::io::Error {
     std::io::Error::from_raw_os_error(code)
@@ -138,5 +153,25 @@ mod tests {
         assert_eq!((fired(Fault::WalFsync), fired(Fault::BlockWrite)), (2, 3));
         disarm_all();
         assert_eq!(fired(Fault::WalFsync), 0);
+    }
+
+    #[test]
+    fn carried_faults_fire_on_the_thread_they_land_on_and_come_back() {
+        disarm_all();
+        arm_times(Fault::BlockWrite, 2);
+        let carried = carry();
+        assert_eq!(take(|f| *f == Fault::BlockWrite), None, "carried away");
+        let back = std::thread::spawn(move || {
+            land(carried);
+            assert_eq!(take(|f| *f == Fault::BlockWrite), Some(Fault::BlockWrite));
+            carry()
+        })
+        .join()
+        .expect("thread");
+        land(back);
+        assert_eq!(fired(Fault::BlockWrite), 1, "what fired there counts here");
+        assert_eq!(take(|f| *f == Fault::BlockWrite), Some(Fault::BlockWrite), "one left");
+        assert_eq!(take(|f| *f == Fault::BlockWrite), None);
+        disarm_all();
     }
 }

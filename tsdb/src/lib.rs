@@ -7,6 +7,15 @@ pub mod chunk;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+/// Without fault injection there are no faults for work handed to another thread to carry.
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) mod fault {
+    pub(crate) struct Carried;
+    pub(crate) fn carry() -> Carried {
+        Carried
+    }
+    pub(crate) fn land(_: Carried) {}
+}
 pub mod head;
 pub mod index;
 pub mod merge;
@@ -33,3 +42,16 @@ pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome
 /// a few hundred microseconds of decoding, so a label listing queued behind a select of
 /// 100k series waits about that long, not the whole select.
 pub const SELECT_SERIES_PER_PAUSE: usize = 256;
+
+/// Series a head cut handles (splits off the head, writes to the WAL checkpoint) between two
+/// chances for the executor's other tasks to run (`yield_if_needed`): splitting and
+/// checkpointing 100k series then hold the core about a time slice at a time, not throughout.
+pub const CUT_SERIES_PER_PAUSE: usize = 256;
+
+/// Yields to the executor's other tasks if glommio asks for it (`yield_if_needed`), once
+/// every `steps_per_pause` steps: call it before step `step` of a long loop.
+pub(crate) async fn yield_between_steps(step: usize, steps_per_pause: usize) {
+    if step > 0 && step.is_multiple_of(steps_per_pause) {
+        glommio::yield_if_needed().await;
+    }
+}

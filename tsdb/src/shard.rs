@@ -297,7 +297,9 @@ impl ShardDb {
     /// (the block's rename is the commit point), so replay sees either the old segments or
     /// the block + checkpoint, never both and never neither.
     async fn cut_block(&mut self, lo: i64, hi: i64) -> Result<BlockMeta, Error> {
-        let (before, rest) = self.head.split_before(hi);
+        // Each step yields to the executor's other tasks now and then (or runs on another
+        // thread), so a large cut does not stall the core; the shard itself waits for it.
+        let (before, rest) = self.head.split_before(hi).await;
         // Block ULIDs increase strictly within a shard: newer blocks win ties on read.
         let newest_ms = self
             .blocks
@@ -309,9 +311,12 @@ impl ShardDb {
         let finished_segment = self.wal.cut_segment().await?;
         let mut writer =
             CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
-        write_checkpoint(&rest, &mut writer)?;
+        write_checkpoint(&rest, &mut writer).await?;
         let pending = writer.finish()?;
-        let (block_dir, meta) = match block::write_cut_block(&self.dir, &ulid, lo, hi, before) {
+        let (parent, block_ulid) = (self.dir.clone(), ulid.clone());
+        let written =
+            on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi, before)).await;
+        let (block_dir, meta) = match written {
             Ok(written) => written,
             Err(error) if !self.dir.join(&ulid).is_dir() => {
                 // Not committed: the old segments and the old head stay authoritative.
@@ -330,7 +335,9 @@ impl ShardDb {
             }
         };
         // Committed: from here on the block and the checkpoint hold the data.
-        self.head = rest;
+        // The old head is dropped last, after the await below: dropping a large head stalls
+        // the executor on its own, so it is kept apart from opening the block.
+        let replaced_head = std::mem::replace(&mut self.head, rest);
         self.cut_watermark_ms = self.cut_watermark_ms.max(hi);
         self.stats.series = self.head.series_count() as u64;
         tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
@@ -344,7 +351,10 @@ impl ShardDb {
                 tracing::error!(block = %ulid, %error, "a block just written cannot be opened")
             }
         }
-        checkpoint::finalize(&wal_dir, finished_segment, &pending)?;
+        // Renames the checkpoint and deletes the segments it replaces (many, after a large
+        // head): file system work for the blocking pool too.
+        on_blocking_thread(move || checkpoint::finalize(&wal_dir, finished_segment, &pending)).await?;
+        drop(replaced_head);
         Ok(meta)
     }
 
@@ -715,31 +725,48 @@ fn migrate_wal_dir(dir: &Path) -> Result<PathBuf, Error> {
     Ok(wal_dir)
 }
 
+/// Runs `work` on glommio's blocking thread pool and waits for it without blocking the
+/// executor (its other tasks run meanwhile). A panic in `work` is raised again here, as if
+/// it had run on this thread. Tests' faults armed on this thread go with the work and come
+/// back with it (meanwhile this thread has none).
+async fn on_blocking_thread<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    let faults = crate::fault::carry();
+    let (outcome, faults) = glommio::executor()
+        .spawn_blocking(move || {
+            crate::fault::land(faults);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            (outcome, crate::fault::carry())
+        })
+        .await;
+    crate::fault::land(faults);
+    outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Writes the head's content as series records (ids = head ids) then samples records,
-/// one series' samples decoded at a time.
-fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<(), Error> {
-    let mut result = Ok(());
+/// one series' samples decoded at a time. Between every `CUT_SERIES_PER_PAUSE` series of
+/// each pass it yields if glommio asks for it, so the executor's other tasks run meanwhile.
+async fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<(), Error> {
     let mut series: Vec<(u32, Labels)> = Vec::new();
-    head.for_each_series(|id, labels, _| {
-        series.push((id, labels));
-        if series.len() >= CHECKPOINT_SERIES_PER_RECORD && result.is_ok() {
-            result = writer.write(&Record::Series(std::mem::take(&mut series)));
+    for id in head.series_ids() {
+        crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
+        series.push((id, head.labels_of(id)));
+        if series.len() >= CHECKPOINT_SERIES_PER_RECORD {
+            writer.write(&Record::Series(std::mem::take(&mut series)))?;
         }
-    });
-    std::mem::replace(&mut result, Ok(()))?;
+    }
     if !series.is_empty() {
         writer.write(&Record::Series(series))?;
     }
     let mut samples: Vec<(u32, crate::Sample)> = Vec::new();
-    head.for_each_series(|id, _, list| {
-        for s in list {
+    for id in head.series_ids() {
+        crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
+        for s in head.samples_of(id) {
             samples.push((id, s));
-            if samples.len() >= CHECKPOINT_SAMPLES_PER_RECORD && result.is_ok() {
-                result = writer.write(&Record::Samples(std::mem::take(&mut samples)));
+            if samples.len() >= CHECKPOINT_SAMPLES_PER_RECORD {
+                writer.write(&Record::Samples(std::mem::take(&mut samples)))?;
             }
         }
-    });
-    result?;
+    }
     if !samples.is_empty() {
         writer.write(&Record::Samples(samples))?;
     }

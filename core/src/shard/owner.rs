@@ -31,7 +31,8 @@ fn unix_now_ms() -> i64 {
 }
 
 /// Cuts due blocks and applies retention. Runs between groups, so requests queued meanwhile
-/// wait for it (a cut is bounded by `tsdb::shard::CUTS_PER_MAINTAIN_MAX` blocks per call).
+/// wait for it (a cut is bounded by `tsdb::shard::CUTS_PER_MAINTAIN_MAX` blocks per call);
+/// the executor's other tasks run during a cut (it yields and writes blocks off the executor).
 async fn maintain(shard: usize, db: &mut ShardDb, history: &HistoryGeneration) {
     match db.maintain(unix_now_ms()).await {
         Ok(outcome) => {

@@ -58,30 +58,42 @@ impl Head {
     /// chunks undecoded, see `MemSeries::split_at`), and a new head holding the rest. Series
     /// left without samples are not carried over (churn), and the survivors get fresh dense
     /// ids in their old order. `self` is left untouched so a failed block write loses nothing.
-    pub fn split_before(&self, boundary_ms: i64) -> (Vec<BlockSeries>, Head) {
+    /// Between every `CUT_SERIES_PER_PAUSE` series it yields if glommio asks for it, so the
+    /// executor's other tasks run during the split of a large head.
+    pub async fn split_before(&self, boundary_ms: i64) -> (Vec<BlockSeries>, Head) {
         let mut before = Vec::new();
         let mut rest = Head::default();
-        for s in &self.series {
-            let (chunks, samples, after) = s.split_at(boundary_ms);
-            let labels = s.labels();
-            if !after.is_empty() {
-                let (id, _) = rest.get_or_create(&labels);
-                for sample in after {
-                    rest.append(id, sample);
-                }
-            }
-            if !chunks.is_empty() || !samples.is_empty() {
-                before.push(BlockSeries { labels, chunks, samples });
-            }
+        for (step, s) in self.series.iter().enumerate() {
+            crate::yield_between_steps(step, crate::CUT_SERIES_PER_PAUSE).await;
+            rest.split_off(s, boundary_ms, &mut before);
         }
         (before, rest)
     }
 
-    /// Every series in id order with all its samples (for WAL checkpoints).
-    pub fn for_each_series(&self, mut f: impl FnMut(SeriesId, Labels, Vec<Sample>)) {
-        for (id, s) in self.series.iter().enumerate() {
-            f(id as SeriesId, s.labels(), s.samples_in(i64::MIN, i64::MAX));
+    /// One series' step of `split_before`: its data before `boundary_ms` goes to `before`,
+    /// its samples from there on into this (new) head.
+    fn split_off(&mut self, s: &MemSeries, boundary_ms: i64, before: &mut Vec<BlockSeries>) {
+        let (chunks, samples, after) = s.split_at(boundary_ms);
+        let labels = s.labels();
+        if !after.is_empty() {
+            let (id, _) = self.get_or_create(&labels);
+            for sample in after {
+                self.append(id, sample);
+            }
         }
+        if !chunks.is_empty() || !samples.is_empty() {
+            before.push(BlockSeries { labels, chunks, samples });
+        }
+    }
+
+    /// Ids of every series, in order (for WAL checkpoints).
+    pub fn series_ids(&self) -> std::ops::Range<SeriesId> {
+        0..SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard")
+    }
+
+    /// All of series `id`'s samples, time-ordered (for WAL checkpoints).
+    pub fn samples_of(&self, id: SeriesId) -> Vec<Sample> {
+        self.series[id as usize].samples_in(i64::MIN, i64::MAX)
     }
 
     pub fn series_count(&self) -> usize {
@@ -386,7 +398,7 @@ mod tests {
         }
         head.append(both, s(1)); // out of order
         assert_eq!(head.time_range(), Some((1, 30)));
-        let (before, rest) = head.split_before(20);
+        let (before, rest) = futures_lite::future::block_on(head.split_before(20));
         let before: Vec<(Labels, Vec<Sample>)> = before
             .into_iter()
             .map(|b| {
