@@ -354,8 +354,12 @@ fn a_refused_o_direct_writes_blocks_and_checkpoints_buffered_with_the_same_data(
         let path = dir.path().to_path_buf();
         let model = on_executor(move || async move {
             let (mut db, model) = shard_holding_cut_data(&path, common::block_test_options()).await;
+            let counted_before = tsdb::block::buffered_writes_total();
             fault::arm(fault);
             assert_eq!(db.maintain(0).await.expect("the cut succeeds").blocks_cut.len(), 1);
+            // Every file of the cut fell back, and each is counted (other tests in this
+            // process may add their own meanwhile: at least, not exactly).
+            assert!(tsdb::block::buffered_writes_total() >= counted_before + 5, "buffered writes counted");
             // One chunk segment, index, tombstones, meta.json and the checkpoint.
             assert!(fault::fired(fault) >= 5, "{fault:?} met by every file written: {}", fault::fired(fault));
             assert_eq!(held(&db), model, "{fault:?}: after the cut");

@@ -159,6 +159,13 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
             let _ = writeln!(out, "# shard statistics unavailable: {error}");
         }
     }
+    family(
+        &mut out,
+        "metricstor_direct_io_write_fallbacks_total",
+        "counter",
+        "Block files and WAL checkpoints written through the OS page cache because their file system refused O_DIRECT (whole process).",
+    );
+    let _ = writeln!(out, "metricstor_direct_io_write_fallbacks_total {}", tsdb::block::buffered_writes_total());
     family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
     let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
     let mut response = Response::new(Bytes::from(out));

@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::Error;
 
@@ -358,10 +358,21 @@ impl DirectWriter {
     }
 }
 
-/// Logs (at warn, once per process; at debug after that) a file written through the OS page
-/// cache because O_DIRECT was refused. Writers have no shard state to count in; the same
-/// file system also makes the block's reads fall back, and those are counted per shard.
+/// Files (block files, WAL checkpoints) written through the OS page cache because O_DIRECT
+/// was refused, in this process. Writers run on the executors, the blocking pool and
+/// compaction threads and hold no shard state, so this counts per process (reads that fall
+/// back are counted per shard by the page cache).
+static BUFFERED_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// `BUFFERED_WRITES` so far, for `/metrics`.
+pub fn buffered_writes_total() -> u64 {
+    BUFFERED_WRITES.load(Ordering::Relaxed)
+}
+
+/// Counts, and logs (at warn, once per process; at debug after that), a file written through
+/// the OS page cache because O_DIRECT was refused.
 fn note_buffered_write(path: &Path) {
+    BUFFERED_WRITES.fetch_add(1, Ordering::Relaxed);
     static LOGGED: AtomicBool = AtomicBool::new(false);
     if LOGGED.swap(true, Ordering::Relaxed) {
         tracing::debug!(path = %path.display(), "file system refused O_DIRECT; file written through the OS page cache");
