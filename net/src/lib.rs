@@ -1,6 +1,8 @@
 //! `net` is the transport: TCP on glommio, our own HTTP/1.1 server (later TLS, HTTP/2,
 //! gRPC framing). It hands complete requests to a [`Handler`] and writes back its
-//! responses. It knows nothing about metrics, PromQL or storage.
+//! responses; requests the handler asks for ([`Handler::wants_streamed_body`]) get their
+//! body as a [`RequestBody`] read while the handler runs. It knows nothing about metrics,
+//! PromQL or storage.
 
 pub mod http1;
 pub mod http2;
@@ -13,8 +15,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures_lite::future;
 
 pub use listener::{accept_loop, ConnectionStats, Counter, ServerLimits};
 pub use tls::{ClientIdentity, ReloadingConfig, TlsSettings, TlsVersion};
@@ -53,8 +57,91 @@ impl BodyStream {
     }
 }
 
+/// Why a streamed request body ended early: the client went away, broke the framing, or
+/// sent nothing for the body read timeout. The connection (HTTP/1.1) or stream (HTTP/2) is
+/// closed after the handler's answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(pub String);
+
+/// A request body read while the handler runs, for requests the handler asked to stream
+/// ([`Handler::wants_streamed_body`]). Not bounded by the body size limit; each wait for
+/// more data is bounded by the body read timeout instead. The reader holds back the client:
+/// no more than a few chunks are read ahead of what the handler has taken.
+pub struct RequestBody(BodySource);
+
+enum BodySource {
+    /// HTTP/1.1: the connection task reads the socket and sends chunks; it ends the body by
+    /// dropping the sender, after an `Err` when it failed.
+    Channel(async_channel::Receiver<Result<Bytes, BodyError>>),
+    /// HTTP/2: the stream's DATA frames, their flow-control capacity released as taken.
+    H2 { stream: h2::RecvStream, read_timeout: Duration, finished: bool },
+}
+
+impl RequestBody {
+    /// A body fed through a channel holding at most `depth` chunks; the sender ends it by
+    /// being dropped (after an `Err` item if it failed).
+    pub fn channel(depth: usize) -> (async_channel::Sender<Result<Bytes, BodyError>>, RequestBody) {
+        let (tx, rx) = async_channel::bounded(depth.max(1));
+        (tx, RequestBody(BodySource::Channel(rx)))
+    }
+
+    pub(crate) fn from_h2(stream: h2::RecvStream, read_timeout: Duration) -> RequestBody {
+        RequestBody(BodySource::H2 { stream, read_timeout, finished: false })
+    }
+
+    /// The next chunk of the body; `None` at its end. After an `Err` the body ends.
+    pub async fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>> {
+        match &mut self.0 {
+            BodySource::Channel(chunks) => chunks.recv().await.ok(),
+            BodySource::H2 { stream, read_timeout, finished } => {
+                if *finished {
+                    return None;
+                }
+                let timeout = *read_timeout;
+                let data = future::or(async { Some(stream.data().await) }, async {
+                    glommio::timer::sleep(timeout).await;
+                    None
+                });
+                let item = match data.await {
+                    Some(Some(Ok(chunk))) => {
+                        let _ = stream.flow_control().release_capacity(chunk.len());
+                        Ok(chunk)
+                    }
+                    Some(None) => {
+                        *finished = true;
+                        return None;
+                    }
+                    Some(Some(Err(error))) => Err(BodyError(format!("request body stream failed: {error}"))),
+                    None => Err(BodyError(format!("no request body data for {} ms", timeout.as_millis()))),
+                };
+                *finished = item.is_err();
+                Some(item)
+            }
+        }
+    }
+}
+
 /// The application side of the server. One instance per executor, shared by its connections.
 pub trait Handler: 'static {
     /// Answers one complete request (headers and whole body already read and bounded).
     fn handle(self: Rc<Self>, request: http::Request<Bytes>) -> ResponseFuture;
+
+    /// Whether this request's body should be streamed to [`Handler::handle_streamed`] rather
+    /// than read whole (and bounded by the body size limit) for [`Handler::handle`]. Asked once
+    /// the head is read, before any of the body.
+    fn wants_streamed_body(&self, _request: &http::request::Parts) -> bool {
+        false
+    }
+
+    /// Answers a request whose body arrives while this runs (see [`RequestBody`]). Only
+    /// called for requests [`Handler::wants_streamed_body`] accepted. An answer given before
+    /// the whole body was taken closes the connection (HTTP/1.1) afterwards.
+    fn handle_streamed(self: Rc<Self>, _request: http::Request<RequestBody>) -> ResponseFuture {
+        Box::pin(async {
+            let mut response = http::Response::new(Bytes::from_static(b"this handler does not take streamed request bodies\n"));
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        })
+    }
 }

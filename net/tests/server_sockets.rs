@@ -1,5 +1,6 @@
 //! The HTTP/1.1 server over real sockets: keep-alive, pipelining, chunked bodies, limits,
-//! slow clients and shutdown draining. A glommio executor serves an echo handler on
+//! slow clients and shutdown draining, and streamed request bodies (no size limit, failures
+//! handed to the handler, keep-alive after them). A glommio executor serves an echo handler on
 //! 127.0.0.1:0; std sockets play the client.
 
 use std::io::{Read, Write};
@@ -9,12 +10,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use net::{Handler, ResponseFuture, ServerLimits};
+use net::{Handler, RequestBody, ResponseFuture, ServerLimits};
 
 /// Echoes the request; `/echo` returns the body, `/slow/<ms>` reports that it started (on
-/// `started`) and answers after that many milliseconds.
+/// `started`) and answers after that many milliseconds. `/streamed` takes its body streamed
+/// and answers `streamed <bytes> <sum of bytes>`, or 400 with the body's failure (also sent
+/// on `body_errors`).
 struct Echo {
     started: Option<mpsc::Sender<()>>,
+    body_errors: Option<mpsc::Sender<String>>,
 }
 
 impl Handler for Echo {
@@ -31,6 +35,34 @@ impl Handler for Echo {
             http::Response::new(body)
         })
     }
+
+    fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
+        request.uri.path() == "/streamed"
+    }
+
+    fn handle_streamed(self: Rc<Self>, request: http::Request<RequestBody>) -> ResponseFuture {
+        Box::pin(async move {
+            let mut body = request.into_body();
+            let (mut length, mut sum) = (0usize, 0u64);
+            while let Some(chunk) = body.next_chunk().await {
+                match chunk {
+                    Ok(chunk) => {
+                        length += chunk.len();
+                        sum += chunk.iter().map(|b| *b as u64).sum::<u64>();
+                    }
+                    Err(error) => {
+                        if let Some(errors) = &self.body_errors {
+                            let _ = errors.send(error.to_string());
+                        }
+                        let mut response = http::Response::new(Bytes::from(format!("body failed: {error}")));
+                        *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                        return response;
+                    }
+                }
+            }
+            http::Response::new(Bytes::from(format!("streamed {length} {sum}")))
+        })
+    }
 }
 
 struct TestServer {
@@ -45,6 +77,10 @@ impl TestServer {
     }
 
     fn start_reporting(limits: ServerLimits, started: Option<mpsc::Sender<()>>) -> TestServer {
+        TestServer::start_with(limits, started, None)
+    }
+
+    fn start_with(limits: ServerLimits, started: Option<mpsc::Sender<()>>, body_errors: Option<mpsc::Sender<String>>) -> TestServer {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
         let thread = std::thread::spawn(move || {
@@ -55,7 +91,7 @@ impl TestServer {
             executor.run(async move {
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-                net::accept_loop(listener, Rc::new(Echo { started }), limits, shutdown_rx, None, Default::default()).await;
+                net::accept_loop(listener, Rc::new(Echo { started, body_errors }), limits, shutdown_rx, None, Default::default()).await;
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server started");
@@ -296,5 +332,82 @@ fn idle_keep_alive_connection_is_closed_without_an_answer() {
     let mut buf = [0u8; 64];
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed quietly, no 408");
     assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    server.stop();
+}
+
+/// A streamed body is not bound by the body limit, arrives whole (Content-Length, or chunked
+/// with a trailer) and leaves the connection usable for the next request, pipelined or not;
+/// a body over the limit on a path that is not streamed is still a 413.
+#[test]
+fn streamed_bodies_keep_the_connection_alive() {
+    let mut server = TestServer::start(ServerLimits { body_bytes_max: 1000, ..ServerLimits::default() });
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = format!("streamed {} {}", body.len(), body.iter().map(|b| *b as u64).sum::<u64>());
+    let mut s = connect(server.addr);
+    write!(s, "POST /streamed HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+    s.write_all(&body).unwrap();
+    let r = read_responses(&mut s, 1);
+    assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with(&expected), "{r:?}");
+    let mut chunked = b"POST /streamed HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for part in body.chunks(4096) {
+        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        chunked.extend_from_slice(part);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+    s.write_all(&chunked).unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with(&expected), "{r:?}");
+    assert!(r[1].ends_with("GET /after 0"), "{r:?}");
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n").unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 1, "closed after the 413: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
+    server.stop();
+}
+
+/// A streamed body that fails (client gone, bad chunk framing, silence past the body read
+/// timeout) reaches the handler as an error; its answer is sent and the connection closed.
+/// The timeout is per read: a slow upload that keeps sending is not cut.
+#[test]
+fn streamed_body_failures_reach_the_handler() {
+    let (errors_tx, errors) = mpsc::channel();
+    let limits = ServerLimits { body_read_timeout_ms: 300, ..ServerLimits::default() };
+    let mut server = TestServer::start_with(limits, None, Some(errors_tx));
+    let wait_error = || errors.recv_timeout(Duration::from_secs(20)).expect("the handler saw the failure");
+
+    let mut s = connect(server.addr);
+    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n").unwrap();
+    s.write_all(&[1u8; 10_000]).unwrap();
+    drop(s);
+    let error = wait_error();
+    assert!(error.contains("closed before"), "{error}");
+
+    let mut s = connect(server.addr);
+    s.write_all(b"POST /streamed HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX\r\nGET /never HTTP/1.1\r\n\r\n").unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 1, "closed after the answer: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 400") && r[0].contains("CRLF"), "{r:?}");
+    assert!(r[0].contains("connection: close"), "{r:?}");
+    assert!(wait_error().contains("CRLF"));
+
+    let mut s = connect(server.addr);
+    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 8000\r\n\r\n").unwrap();
+    let started = Instant::now();
+    for _ in 0..8 {
+        s.write_all(&[2u8; 1000]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = read_responses(&mut s, 1);
+    assert!(started.elapsed() > Duration::from_millis(300), "the upload outlasted the timeout");
+    assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with("streamed 8000 16000"), "{r:?}");
+
+    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 8000\r\n\r\n").unwrap();
+    s.write_all(&[2u8; 1000]).unwrap();
+    let r = read_responses(&mut s, 2);
+    assert_eq!(r.len(), 1, "closed after the answer: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 400") && r[0].contains("no request body data for 300 ms"), "{r:?}");
+    assert!(wait_error().contains("no request body data"));
     server.stop();
 }

@@ -26,7 +26,8 @@ pub struct Head {
 }
 
 /// Parses a head from the start of `buf`. `Ok(None)`: incomplete, read more (the caller
-/// enforces the size limit on what it buffered).
+/// enforces the size limit on what it buffered). A Content-Length over `body_bytes_max` is a
+/// 413 (`u64::MAX` leaves that to a later [`check_body_limit`]).
 pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, ProtocolError> {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
     let mut req = httparse::Request::new(&mut headers);
@@ -93,17 +94,26 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
     let framing = match (chunked, content_length) {
         (true, _) => BodyFraming::Chunked,
         (false, Some(0)) | (false, None) => BodyFraming::None,
-        (false, Some(n)) if n > body_bytes_max => {
-            return Err(ProtocolError::new(413, format!("request body of {n} bytes exceeds the limit of {body_bytes_max} bytes")))
-        }
         (false, Some(n)) => BodyFraming::ContentLength(n),
     };
+    check_body_limit(framing, body_bytes_max)?;
     let keep_alive = match version {
         http::Version::HTTP_11 => !connection_close,
         _ => connection_keep_alive && !connection_close,
     };
     let (request, ()) = builder.body(()).map_err(|e| ProtocolError::new(400, format!("invalid request: {e}")))?.into_parts();
     Ok(Some(Head { request, framing, keep_alive, expect_continue: expect_continue && framing != BodyFraming::None, head_len }))
+}
+
+/// A declared Content-Length over `body_bytes_max` is refused (413) before any body is read.
+/// The server checks this itself, after routing, since streamed bodies have no size limit.
+pub fn check_body_limit(framing: BodyFraming, body_bytes_max: u64) -> Result<(), ProtocolError> {
+    match framing {
+        BodyFraming::ContentLength(n) if n > body_bytes_max => {
+            Err(ProtocolError::new(413, format!("request body of {n} bytes exceeds the limit of {body_bytes_max} bytes")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Decimal digits only: `str::parse` also takes a leading `+`, which other parsers in front

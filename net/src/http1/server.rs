@@ -1,6 +1,8 @@
 //! The HTTP/1.1 connection loop: read a head (header timeout, size limit), read the body
 //! (body timeout, size limit), call the handler, write the response; keep-alive and
-//! pipelining; protocol errors are answered and the connection closed.
+//! pipelining; protocol errors are answered and the connection closed. A request whose body
+//! the handler wants streamed is answered while its body is pumped into a small channel
+//! (per-read inactivity timeout, no size limit).
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -11,17 +13,19 @@ use futures_lite::future;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::body::ChunkedDecoder;
-use super::parse::{parse_head, BodyFraming, Head};
+use super::parse::{check_body_limit, parse_head, BodyFraming, Head};
 use super::write::{error_response, serialize_response};
 use super::ProtocolError;
 use crate::listener::{ConnectionStats, ServerLimits};
-use crate::{Handler, PeerInfo};
+use crate::{BodyError, Handler, PeerInfo, RequestBody};
 
 /// Bytes read from the socket at a time.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// After an error response, unread request bytes are drained for at most this long so the
 /// client sees the response instead of a reset.
 pub const ERROR_LINGER_MS: u64 = 500;
+/// Chunks (of up to `READ_CHUNK_BYTES` each) read ahead of a handler taking a streamed body.
+pub const STREAMED_BODY_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// What a connection task needs; shared by the connections of one listener.
 pub struct ConnectionContext {
@@ -82,7 +86,8 @@ async fn read_head<S: AsyncRead + Unpin>(
     let mut first_byte_at = (!buf.is_empty()).then(Instant::now);
     loop {
         if !buf.is_empty() {
-            if let Some(head) = parse_head(buf, limits.body_bytes_max as u64)? {
+            // The body limit is checked once the handler said whether it streams the body.
+            if let Some(head) = parse_head(buf, u64::MAX)? {
                 // A head that completed within one large read can still be over the limit.
                 if head.head_len > limits.head_bytes_max {
                     return Err(ProtocolError::new(431, format!("request head exceeds {} bytes", limits.head_bytes_max)));
@@ -169,6 +174,12 @@ async fn fail<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, error: Protocol
         return;
     }
     let _ = stream.flush().await;
+    linger(stream).await;
+}
+
+/// Closes our side, then drains unread request bytes briefly so the client, still sending,
+/// can read the answer instead of seeing a reset.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let _ = stream.shutdown().await;
     let deadline = Instant::now() + Duration::from_millis(ERROR_LINGER_MS);
     let mut sink = Vec::new();
@@ -231,6 +242,141 @@ async fn send_streamed<S: AsyncWrite + Unpin>(
     stream.write_all(crate::http1::write::LAST_CHUNK).await.is_ok() && stream.flush().await.is_ok()
 }
 
+/// How pumping a streamed request body ended.
+enum PumpOutcome {
+    /// The whole body was read and handed over; the connection may carry another request.
+    Complete,
+    /// Reading failed (client gone, bad framing, timeout); the handler was sent an `Err`.
+    Failed,
+    /// The handler dropped the body before its end.
+    Abandoned,
+}
+
+/// Reads the body described by `framing` (no size limit; each read waits at most the body
+/// read timeout) and sends it to the handler chunk by chunk, waiting while the channel is
+/// full. Bytes after the body (a pipelined request) stay in `buf`.
+async fn pump_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    framing: BodyFraming,
+    ctx: &ConnectionContext,
+    chunks: async_channel::Sender<Result<Bytes, BodyError>>,
+) -> PumpOutcome {
+    let failed = |message: String| {
+        let chunks = chunks.clone();
+        async move {
+            let _ = chunks.send(Err(BodyError(message))).await;
+            PumpOutcome::Failed
+        }
+    };
+    let mut decoder = (framing == BodyFraming::Chunked).then(|| ChunkedDecoder::new(u64::MAX));
+    let mut remaining = match framing {
+        BodyFraming::ContentLength(length) => length,
+        BodyFraming::None | BodyFraming::Chunked => 0,
+    };
+    loop {
+        // Hand over what the buffer holds of the body.
+        let (chunk, done) = match decoder.as_mut() {
+            Some(decoder) => match decoder.feed(buf) {
+                Ok(used) => {
+                    buf.drain(..used);
+                    (Bytes::from(std::mem::take(&mut decoder.body)), decoder.is_done())
+                }
+                Err(error) => return failed(format!("invalid chunked request body: {}", error.message)).await,
+            },
+            None => {
+                let take = remaining.min(buf.len() as u64) as usize;
+                remaining -= take as u64;
+                let chunk = Bytes::copy_from_slice(&buf[..take]);
+                buf.drain(..take);
+                (chunk, remaining == 0)
+            }
+        };
+        if !chunk.is_empty() && chunks.send(Ok(chunk)).await.is_err() {
+            return PumpOutcome::Abandoned;
+        }
+        if done {
+            return PumpOutcome::Complete;
+        }
+        // An inactivity limit, not a whole-body deadline: a long upload that keeps sending is fine.
+        let deadline = Instant::now() + Duration::from_millis(ctx.limits.body_read_timeout_ms);
+        match read_some(stream, buf, deadline, None).await {
+            ReadOutcome::Data => {}
+            ReadOutcome::TimedOut => {
+                ctx.stats.body_timeouts.set(ctx.stats.body_timeouts.get() + 1);
+                let message = format!("no request body data for {} ms", ctx.limits.body_read_timeout_ms);
+                return failed(message).await;
+            }
+            ReadOutcome::Eof | ReadOutcome::Shutdown => {
+                return failed("connection closed before the whole body arrived".to_string()).await
+            }
+        }
+    }
+}
+
+/// Serves one request whose body the handler takes as it arrives: the body is pumped while
+/// the handler runs. True when the connection may carry another request: the whole body was
+/// read and the answer sent on a keep-alive connection. An answer given before the body's end
+/// (or after it failed) is sent, then the connection is closed.
+async fn serve_streamed<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    head: Head,
+    peer: SocketAddr,
+    identity: Option<crate::tls::ClientIdentity>,
+    ctx: &ConnectionContext,
+) -> bool {
+    let (framing, keep_alive) = (head.framing, head.keep_alive);
+    let head_only = head.request.method == http::Method::HEAD;
+    let (chunks, body) = RequestBody::channel(STREAMED_BODY_CHUNKS_IN_FLIGHT);
+    let mut request = http::Request::from_parts(head.request, body);
+    request.extensions_mut().insert(PeerInfo { addr: peer, identity });
+    ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+    let mut handling = ctx.handler.clone().handle_streamed(request);
+    let pumped = future::or(async { Err(pump_body(stream, buf, framing, ctx, chunks).await) }, async {
+        Ok((&mut handling).await)
+    })
+    .await;
+    let (response, body_complete) = match pumped {
+        Ok(response) => (response, false),
+        // The handler was sent the failure: let it answer (the client may still be there).
+        Err(PumpOutcome::Failed) => (handling.await, false),
+        Err(outcome) => {
+            // As for whole bodies: a client that closes the connection has given up.
+            let watched = async { Some((&mut handling).await) };
+            let gone = async {
+                wait_until_client_gone(stream, buf, ctx.limits.head_bytes_max).await;
+                None
+            };
+            let Some(response) = future::or(watched, gone).await else {
+                ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
+                return false;
+            };
+            (response, matches!(outcome, PumpOutcome::Complete))
+        }
+    };
+    let close = !body_complete || !keep_alive || ctx.shutdown.is_closed();
+    let sent = send_response(stream, response, head_only, close).await;
+    if !body_complete {
+        linger(stream).await;
+        return false;
+    }
+    if !sent || close {
+        let _ = stream.shutdown().await;
+        return false;
+    }
+    true
+}
+
+/// Writes a response (a streamed body chunked); false when the connection must close.
+async fn send_response<S: AsyncWrite + Unpin>(stream: &mut S, mut response: http::Response<Bytes>, head_only: bool, close: bool) -> bool {
+    if let Some(body) = response.extensions_mut().remove::<crate::BodyStream>() {
+        return send_streamed(stream, &response, body, head_only, close).await;
+    }
+    let bytes = serialize_response(&response, head_only, close);
+    stream.write_all(&bytes).await.is_ok() && stream.flush().await.is_ok()
+}
+
 /// Serves requests on one connection until it closes, times out, errs or shutdown ends it.
 pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
@@ -251,12 +397,24 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         first_request = false;
         buf.drain(..head.head_len);
+        let streamed = ctx.handler.wants_streamed_body(&head.request);
+        if !streamed {
+            if let Err(error) = check_body_limit(head.framing, ctx.limits.body_bytes_max as u64) {
+                return fail(&mut stream, error, &ctx).await;
+            }
+        }
         // Flushed: over TLS the interim response would otherwise sit in the session buffer
         // while the client waits for it before sending the body.
         if head.expect_continue
             && (stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() || stream.flush().await.is_err())
         {
             return;
+        }
+        if streamed {
+            if !serve_streamed(&mut stream, &mut buf, head, peer, identity.clone(), &ctx).await {
+                return;
+            }
+            continue;
         }
         let body = match read_body(&mut stream, &mut buf, head.framing, &ctx).await {
             Ok(body) => body,
@@ -274,23 +432,12 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             wait_until_client_gone(&mut stream, &mut buf, ctx.limits.head_bytes_max).await;
             None
         };
-        let Some(mut response) = future::or(watched, gone).await else {
+        let Some(response) = future::or(watched, gone).await else {
             ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
             return;
         };
         let close = !head.keep_alive || ctx.shutdown.is_closed();
-        if let Some(body) = response.extensions_mut().remove::<crate::BodyStream>() {
-            if !send_streamed(&mut stream, &response, body, head_only, close).await || close {
-                let _ = stream.shutdown().await;
-                return;
-            }
-            continue;
-        }
-        let bytes = serialize_response(&response, head_only, close);
-        if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
-            return;
-        }
-        if close {
+        if !send_response(&mut stream, response, head_only, close).await || close {
             let _ = stream.shutdown().await;
             return;
         }

@@ -1,7 +1,8 @@
 //! HTTP/2 with the `h2` crate: prior-knowledge h2c on plaintext ports (detected by the
 //! connection preface) and ALPN `h2` on TLS. Each stream's body is read with flow-control
 //! capacity released as it arrives, bounded by the body limit, then handed to the same
-//! `Handler` as HTTP/1.1.
+//! `Handler` as HTTP/1.1; a body the handler wants streamed is handed over as the stream
+//! itself (capacity released as the handler takes each chunk, no size limit).
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::http1::server::ConnectionContext;
 use crate::http1::write::error_response;
 use crate::tls::ClientIdentity;
-use crate::PeerInfo;
+use crate::{PeerInfo, RequestBody, ResponseFuture};
 
 /// The client connection preface every HTTP/2 connection starts with.
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -121,9 +122,19 @@ async fn serve_stream(
     ctx: Rc<ConnectionContext>,
 ) {
     let (parts, mut body) = request.into_parts();
+    let deadline = Duration::from_millis(ctx.limits.body_read_timeout_ms);
+    if ctx.handler.wants_streamed_body(&parts) {
+        let mut request = http::Request::from_parts(parts, RequestBody::from_h2(body, deadline));
+        request.extensions_mut().insert(PeerInfo { addr: peer, identity });
+        ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+        let handling = ctx.handler.clone().handle_streamed(request);
+        if let Some(response) = answer_unless_reset(handling, &mut respond, &ctx).await {
+            send_answer(response, respond, peer).await;
+        }
+        return;
+    }
     let mut data = BytesMut::new();
     let body_max = ctx.limits.body_bytes_max;
-    let deadline = Duration::from_millis(ctx.limits.body_read_timeout_ms);
     let read = async {
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(|e| (400, format!("body stream failed: {e}")))?;
@@ -148,16 +159,9 @@ async fn serve_stream(
             // A client that resets the stream has given up: dropping the handler's future
             // cancels its work (e.g. a long query).
             let handling = ctx.handler.clone().handle(request);
-            let reset = async {
-                let _ = std::future::poll_fn(|cx| respond.poll_reset(cx)).await;
-                None
-            };
-            match future::or(async { Some(handling.await) }, reset).await {
+            match answer_unless_reset(handling, &mut respond, &ctx).await {
                 Some(response) => response,
-                None => {
-                    ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
-                    return;
-                }
+                None => return,
             }
         }
         Some(Err((status, message))) => {
@@ -166,6 +170,29 @@ async fn serve_stream(
         }
         None => error_response(408, "request body not received in time"),
     };
+    send_answer(response, respond, peer).await;
+}
+
+/// The handler's answer, or `None` when the client reset the stream first: it has given up,
+/// and dropping the handler's future cancels its work (e.g. a long query).
+async fn answer_unless_reset(
+    handling: ResponseFuture,
+    respond: &mut h2::server::SendResponse<Bytes>,
+    ctx: &ConnectionContext,
+) -> Option<http::Response<Bytes>> {
+    let reset = async {
+        let _ = std::future::poll_fn(|cx| respond.poll_reset(cx)).await;
+        None
+    };
+    let answer = future::or(async { Some(handling.await) }, reset).await;
+    if answer.is_none() {
+        ctx.stats.abandoned.set(ctx.stats.abandoned.get() + 1);
+    }
+    answer
+}
+
+/// Sends a response: head, then its body (streamed, or whole with any trailers).
+async fn send_answer(response: http::Response<Bytes>, mut respond: h2::server::SendResponse<Bytes>, peer: SocketAddr) {
     let (mut parts, body) = response.into_parts();
     let trailers = parts.extensions.remove::<crate::Trailers>();
     if let Some(stream) = parts.extensions.remove::<crate::BodyStream>() {
