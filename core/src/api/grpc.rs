@@ -243,7 +243,7 @@ fn respond(result: Result<Vec<u8>, Status>) -> Response<Bytes> {
 /// Answers one gRPC call.
 pub async fn handle(api: &Api, request: &Request<Bytes>) -> Response<Bytes> {
     let path = request.uri().path().to_string();
-    if let Err(e) = api.authorize(request, &path) {
+    if let Err(e) = api.authorize(request.extensions().get::<net::PeerInfo>(), &path) {
         return respond(Err(e.into()));
     }
     let requested = request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_timeout);

@@ -1,22 +1,30 @@
 //! Migration endpoints: `/api/v1/export` (VictoriaMetrics-compatible JSON lines for every
 //! series matching `match[]` within `start`/`end`, streamed page by page), `/api/v1/import` (the same format) and
-//! `/api/v1/import/prometheus` (text exposition format with optional timestamps).
+//! `/api/v1/import/prometheus` (text exposition format with optional timestamps). Imports
+//! are parsed line by line as the body arrives and stored batch by batch, so a body of any
+//! size needs about one batch and one line of memory.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
+use http::{header, Response, StatusCode};
 use tsdb::{Labels, SeriesBatch, SeriesSamples};
 
 use super::labels::{match_sets, window};
 use super::params::Params;
 use super::{Api, ApiError};
-use crate::ingest::{json_lines, text_format};
+use crate::ingest::line_splitter::LineSplitter;
+use crate::ingest::{json_lines, text_format, DecodeError};
 use crate::shard::messages::Select;
 
 /// Series sent to the shards per append during an import, so one request never builds one
 /// enormous batch.
 pub const IMPORT_BATCH_SERIES_MAX: usize = 5_000;
+/// Samples sent to the shards per append during an import (a text import of one series, or
+/// a JSON line holding a long history, is one series).
+pub const IMPORT_BATCH_SAMPLES_MAX: usize = 200_000;
+/// Bytes one import line may hold; a longer line is refused (400) rather than buffered.
+pub const IMPORT_LINE_BYTES_MAX: usize = 64 << 20;
 
 /// First window an export reads (the smallest); it then doubles while pages stay well under
 /// `EXPORT_PAGE_SAMPLES` and halves after one over it.
@@ -142,32 +150,86 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn handle_import(api: &Api, request: &Request<Bytes>, prometheus_text: bool) -> Result<Response<Bytes>, ApiError> {
-    let series = if prometheus_text {
-        text_format::parse_text(request.body(), now_ms())
-    } else {
-        json_lines::parse_lines(request.body())
-    }
-    .map_err(|e| ApiError::bad_data(e.to_string()))?;
-    let mut imported = 0u64;
-    let mut batch = Vec::new();
-    for s in series {
-        if s.samples.is_empty() {
-            continue;
+/// `/api/v1/import` (JSON lines) and `/api/v1/import/prometheus` (text format), streamed:
+/// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`
+/// series or `IMPORT_BATCH_SAMPLES_MAX` samples. A bad line (or a body that fails midway)
+/// is a 400 naming the line; the lines before it were stored (as with VictoriaMetrics).
+pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_text: bool) -> Result<Response<Bytes>, ApiError> {
+    let now_ms = now_ms();
+    let mut lines = LineSplitter::new(IMPORT_LINE_BYTES_MAX);
+    let mut batch = ImportBatch::default();
+    let parse_line = |batch: &mut ImportBatch, number: usize, raw: &[u8]| -> Result<(), DecodeError> {
+        let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidSeries {
+            series: format!("line {number}"),
+            problem: "the line is not valid UTF-8".to_string(),
+        })?;
+        if prometheus_text {
+            if let Some((labels, sample)) = text_format::parse_line(text, number, now_ms)? {
+                batch.samples += 1;
+                text_format::push_sample(&mut batch.series, labels, sample);
+            }
+        } else if let Some(series) = json_lines::parse_line(text, number)? {
+            if !series.samples.is_empty() {
+                batch.samples += series.samples.len();
+                batch.series.push(series);
+            }
         }
-        batch.push(s);
-        if batch.len() >= IMPORT_BATCH_SERIES_MAX {
-            imported += api.router.append(SeriesBatch::from_series(&batch)).await?;
-            batch.clear();
+        Ok(())
+    };
+    loop {
+        let (parsed, at_end) = match body.next_chunk().await {
+            Some(Ok(chunk)) => (lines.feed(&chunk, |number, raw| parse_line(&mut batch, number, raw)), false),
+            Some(Err(error)) => {
+                // The complete lines before the failure are stored, as before a bad line.
+                batch.append(api).await?;
+                let last = lines.line_number();
+                return Err(ApiError::bad_data(format!(
+                    "the request body failed after line {last}: {error}; lines 1 to {last} were imported"
+                )));
+            }
+            None => (lines.finish(|number, raw| parse_line(&mut batch, number, raw)), true),
+        };
+        if let Err(error) = parsed {
+            batch.append(api).await?;
+            let line = lines.line_number();
+            return Err(ApiError::bad_data(format!("{error}; the lines before line {line} were imported, none from it on")));
+        }
+        if at_end {
+            break;
+        }
+        if batch.is_full() {
+            batch.append(api).await?;
         }
     }
-    if !batch.is_empty() {
-        imported += api.router.append(SeriesBatch::from_series(&batch)).await?;
-    }
-    api.metrics.add_samples_ingested(imported);
+    batch.append(api).await?;
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
+}
+
+/// Series parsed but not yet sent to the shards.
+#[derive(Default)]
+struct ImportBatch {
+    series: Vec<SeriesSamples>,
+    samples: usize,
+}
+
+impl ImportBatch {
+    fn is_full(&self) -> bool {
+        self.series.len() >= IMPORT_BATCH_SERIES_MAX || self.samples >= IMPORT_BATCH_SAMPLES_MAX
+    }
+
+    /// Stores the batch (if any) and empties it.
+    async fn append(&mut self, api: &Api) -> Result<(), ApiError> {
+        if self.series.is_empty() {
+            return Ok(());
+        }
+        let imported = api.router.append(SeriesBatch::from_series(&self.series)).await?;
+        api.metrics.add_samples_ingested(imported);
+        self.series.clear();
+        self.samples = 0;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

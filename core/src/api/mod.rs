@@ -63,6 +63,36 @@ impl net::Handler for Api {
             response
         })
     }
+
+    /// Imports take their body streamed: migration files are far larger than
+    /// `server.max_body_bytes`, which bounds every other body.
+    fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
+        request.method == Method::POST && streamed_import_format(request.uri.path()).is_some()
+    }
+
+    fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
+        Box::pin(async move {
+            let path = request.uri().path().to_string();
+            let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
+                (Err(error), _) => Err(error),
+                (Ok(()), Some(prometheus_text)) => migrate::handle_import(&self, request.into_body(), prometheus_text).await,
+                (Ok(()), None) => Err(ApiError::not_found(&path)),
+            };
+            let response = result.unwrap_or_else(ApiError::into_response);
+            self.metrics.count_request(endpoint_label(&path), response.status().as_u16());
+            response
+        })
+    }
+}
+
+/// For the import endpoints (streamed): whether the body is the Prometheus text format
+/// (else VictoriaMetrics JSON lines).
+fn streamed_import_format(path: &str) -> Option<bool> {
+    match path {
+        "/api/v1/import" => Some(false),
+        "/api/v1/import/prometheus" => Some(true),
+        _ => None,
+    }
 }
 
 /// A low-cardinality label for request metrics.
@@ -87,7 +117,9 @@ fn endpoint_label(path: &str) -> &'static str {
 
 impl Api {
     /// With client-certificate allow-lists configured, only listed identities may write or read.
-    pub(crate) fn authorize(&self, request: &Request<Bytes>, path: &str) -> Result<(), ApiError> {
+    /// The one check for every request, whole-body or streamed (`peer` is the request's
+    /// `net::PeerInfo` extension).
+    pub(crate) fn authorize(&self, peer: Option<&net::PeerInfo>, path: &str) -> Result<(), ApiError> {
         let writes = path == "/api/v1/write" || path.starts_with("/api/v1/import") || path.starts_with("/api/v1/admin/");
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
@@ -99,7 +131,6 @@ impl Api {
         if allowed.is_empty() {
             return Ok(());
         }
-        let peer = request.extensions().get::<net::PeerInfo>();
         let identity = peer.and_then(|p| p.identity.as_ref());
         let permitted = identity.is_some_and(|id| {
             id.sans.iter().any(|san| allowed.contains(san)) || id.common_name.as_ref().is_some_and(|cn| allowed.contains(cn))
@@ -115,7 +146,7 @@ impl Api {
     }
 
     async fn route(&self, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
-        self.authorize(request, path)?;
+        self.authorize(request.extensions().get::<net::PeerInfo>(), path)?;
         let method = request.method();
         let get_or_post = method == Method::GET || method == Method::POST;
         match path {
@@ -124,8 +155,6 @@ impl Api {
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,
-            "/api/v1/import" if method == Method::POST => migrate::handle_import(self, request, false).await,
-            "/api/v1/import/prometheus" if method == Method::POST => migrate::handle_import(self, request, true).await,
             "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,

@@ -70,47 +70,53 @@ pub fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
     let mut out = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        if raw.trim().is_empty() {
-            continue;
+        if let Some(series) = parse_line(raw, index + 1)? {
+            out.push(series);
         }
-        // Take the values array out so the rest is plain JSON.
-        let key = "\"values\":";
-        let start = raw.find(key).ok_or_else(|| bad(line, "missing \"values\""))?;
-        let open = start + key.len() + raw[start + key.len()..].find('[').ok_or_else(|| bad(line, "\"values\" is not an array"))?;
-        let close = open + raw[open..].find(']').ok_or_else(|| bad(line, "unterminated \"values\" array"))?;
-        let values = parse_values(&raw[open + 1..close], line)?;
-        let rest = format!("{}[]{}", &raw[..open], &raw[close + 1..]);
-        let parsed: serde_json::Value = serde_json::from_str(&rest).map_err(|e| bad(line, format!("invalid JSON: {e}")))?;
-        let metric = parsed["metric"].as_object().ok_or_else(|| bad(line, "missing \"metric\" object"))?;
-        let mut pairs = Vec::with_capacity(metric.len());
-        for (name, value) in metric {
-            let value = value.as_str().ok_or_else(|| bad(line, format!("label {name} is not a string")))?;
-            if name.is_empty() {
-                return Err(bad(line, "empty label name"));
-            }
-            pairs.push((name.clone(), value.to_string()));
-        }
-        if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
-            return Err(bad(line, problem));
-        }
-        let labels = Labels::from_pairs(pairs);
-        if labels.get(METRIC_NAME_LABEL).is_none() {
-            return Err(bad(line, "missing metric name (__name__)"));
-        }
-        let timestamps = parsed["timestamps"].as_array().ok_or_else(|| bad(line, "missing \"timestamps\" array"))?;
-        if timestamps.len() != values.len() {
-            return Err(bad(line, format!("{} values but {} timestamps", values.len(), timestamps.len())));
-        }
-        let mut samples = Vec::with_capacity(values.len());
-        for (t, v) in timestamps.iter().zip(values) {
-            let t = t.as_i64().ok_or_else(|| bad(line, format!("timestamp {t} is not an integer of milliseconds")))?;
-            samples.push(Sample { timestamp_ms: t, value: v });
-        }
-        samples.sort_by_key(|s| s.timestamp_ms);
-        out.push(SeriesSamples { labels, samples });
     }
     Ok(out)
+}
+
+/// Parses one import line (numbered `line` in errors); `None` for a blank one.
+pub fn parse_line(raw: &str, line: usize) -> Result<Option<SeriesSamples>, DecodeError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    // Take the values array out so the rest is plain JSON.
+    let key = "\"values\":";
+    let start = raw.find(key).ok_or_else(|| bad(line, "missing \"values\""))?;
+    let open = start + key.len() + raw[start + key.len()..].find('[').ok_or_else(|| bad(line, "\"values\" is not an array"))?;
+    let close = open + raw[open..].find(']').ok_or_else(|| bad(line, "unterminated \"values\" array"))?;
+    let values = parse_values(&raw[open + 1..close], line)?;
+    let rest = format!("{}[]{}", &raw[..open], &raw[close + 1..]);
+    let parsed: serde_json::Value = serde_json::from_str(&rest).map_err(|e| bad(line, format!("invalid JSON: {e}")))?;
+    let metric = parsed["metric"].as_object().ok_or_else(|| bad(line, "missing \"metric\" object"))?;
+    let mut pairs = Vec::with_capacity(metric.len());
+    for (name, value) in metric {
+        let value = value.as_str().ok_or_else(|| bad(line, format!("label {name} is not a string")))?;
+        if name.is_empty() {
+            return Err(bad(line, "empty label name"));
+        }
+        pairs.push((name.clone(), value.to_string()));
+    }
+    if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+        return Err(bad(line, problem));
+    }
+    let labels = Labels::from_pairs(pairs);
+    if labels.get(METRIC_NAME_LABEL).is_none() {
+        return Err(bad(line, "missing metric name (__name__)"));
+    }
+    let timestamps = parsed["timestamps"].as_array().ok_or_else(|| bad(line, "missing \"timestamps\" array"))?;
+    if timestamps.len() != values.len() {
+        return Err(bad(line, format!("{} values but {} timestamps", values.len(), timestamps.len())));
+    }
+    let mut samples = Vec::with_capacity(values.len());
+    for (t, v) in timestamps.iter().zip(values) {
+        let t = t.as_i64().ok_or_else(|| bad(line, format!("timestamp {t} is not an integer of milliseconds")))?;
+        samples.push(Sample { timestamp_ms: t, value: v });
+    }
+    samples.sort_by_key(|s| s.timestamp_ms);
+    Ok(Some(SeriesSamples { labels, samples }))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod json_lines;
 pub mod label_limits;
+pub mod line_splitter;
 mod protowire;
 pub mod remote_write;
 pub mod text_format;

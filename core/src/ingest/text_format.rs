@@ -50,48 +50,60 @@ fn parse_label_block(mut rest: &str, line: usize) -> Result<(Vec<(String, String
     }
 }
 
+/// Parses a whole import body; consecutive samples of one series are kept together.
 pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
     let mut out: Vec<SeriesSamples> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let name_end = l.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(l.len());
-        let name = &l[..name_end];
-        let mut pairs = Vec::new();
-        if !name.is_empty() {
-            pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
-        }
-        let mut rest = &l[name_end..];
-        if let Some(r) = rest.strip_prefix('{') {
-            let (more, after) = parse_label_block(r, line)?;
-            pairs.extend(more);
-            rest = after;
-        }
-        let mut fields = rest.split_whitespace();
-        let value_text = fields.next().ok_or_else(|| bad(line, "missing value"))?;
-        let value = parse_value(value_text).ok_or_else(|| bad(line, format!("invalid value {value_text:?}")))?;
-        let timestamp_ms = match fields.next() {
-            Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
-            None => now_ms,
-        };
-        if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
-            return Err(bad(line, problem));
-        }
-        let labels = Labels::from_pairs(pairs);
-        if labels.get(METRIC_NAME_LABEL).is_none() {
-            return Err(bad(line, "missing metric name"));
-        }
-        let sample = Sample { timestamp_ms, value };
-        match out.last_mut() {
-            Some(last) if last.labels == labels => last.samples.push(sample),
-            _ => out.push(SeriesSamples { labels, samples: vec![sample] }),
+        if let Some((labels, sample)) = parse_line(raw, index + 1, now_ms)? {
+            push_sample(&mut out, labels, sample);
         }
     }
     Ok(out)
+}
+
+/// Parses one exposition line (numbered `line` in errors); `None` for a blank line or a
+/// comment. A sample without a timestamp gets `now_ms`.
+pub fn parse_line(raw: &str, line: usize, now_ms: i64) -> Result<Option<(Labels, Sample)>, DecodeError> {
+    let l = raw.trim();
+    if l.is_empty() || l.starts_with('#') {
+        return Ok(None);
+    }
+    let name_end = l.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(l.len());
+    let name = &l[..name_end];
+    let mut pairs = Vec::new();
+    if !name.is_empty() {
+        pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
+    }
+    let mut rest = &l[name_end..];
+    if let Some(r) = rest.strip_prefix('{') {
+        let (more, after) = parse_label_block(r, line)?;
+        pairs.extend(more);
+        rest = after;
+    }
+    let mut fields = rest.split_whitespace();
+    let value_text = fields.next().ok_or_else(|| bad(line, "missing value"))?;
+    let value = parse_value(value_text).ok_or_else(|| bad(line, format!("invalid value {value_text:?}")))?;
+    let timestamp_ms = match fields.next() {
+        Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
+        None => now_ms,
+    };
+    if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+        return Err(bad(line, problem));
+    }
+    let labels = Labels::from_pairs(pairs);
+    if labels.get(METRIC_NAME_LABEL).is_none() {
+        return Err(bad(line, "missing metric name"));
+    }
+    Ok(Some((labels, Sample { timestamp_ms, value })))
+}
+
+/// Adds a sample to `out`: to its last series when the labels match, else as a new series.
+pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample) {
+    match out.last_mut() {
+        Some(last) if last.labels == labels => last.samples.push(sample),
+        _ => out.push(SeriesSamples { labels, samples: vec![sample] }),
+    }
 }
 
 #[cfg(test)]
