@@ -1,0 +1,164 @@
+//! Imports larger than `server.max_body_bytes` stream through the real binary: JSON lines
+//! over HTTP/1.1 (Content-Length and chunked) and HTTP/2 (h2c), the Prometheus text format
+//! chunked, every sample read back exactly; a bad line midway is a 400 naming it with the
+//! lines before it stored; other bodies (remote_write) are still bounded (413).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use support::*;
+
+/// The deliberately small body limit of these tests; every import below is several times it.
+const BODY_LIMIT: usize = 1 << 20;
+const STEP_MS: i64 = 10_000;
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    write_config(dir, &format!("  max_body_bytes: {BODY_LIMIT}\n"))
+}
+
+fn base_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    (now_ms - 2 * 3_600_000) / STEP_MS * STEP_MS
+}
+
+/// The value of series `i`'s sample `k`: distinct, and not an integer (so values round-trip
+/// through their text form, not just timestamps).
+fn value(i: usize, k: i64) -> f64 {
+    i as f64 * 1000.0 + k as f64 + 0.25
+}
+
+/// `series` JSON lines of `metric` (label `i`), `samples` samples each from `base`.
+fn json_lines(metric: &str, series: usize, samples: i64, base: i64) -> Vec<u8> {
+    let mut out = String::new();
+    for i in 0..series {
+        let values: Vec<String> = (0..samples).map(|k| value(i, k).to_string()).collect();
+        let timestamps: Vec<String> = (0..samples).map(|k| (base + k * STEP_MS).to_string()).collect();
+        out.push_str(&format!(
+            "{{\"metric\":{{\"__name__\":\"{metric}\",\"i\":\"{i}\"}},\"values\":[{}],\"timestamps\":[{}]}}\n",
+            values.join(","),
+            timestamps.join(",")
+        ));
+    }
+    out.into_bytes()
+}
+
+/// Every sample of `metric` by label `i` → (timestamp → value), from `/api/v1/export`.
+fn exported(server: &Server, metric: &str) -> BTreeMap<usize, BTreeMap<i64, f64>> {
+    let response = agent().get(&server.url(&format!("/api/v1/export?match[]={metric}"))).call().expect("export");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut response.into_reader(), &mut text).expect("export body");
+    let mut out: BTreeMap<usize, BTreeMap<i64, f64>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let i: usize = v["metric"]["i"].as_str().expect("label i").parse().expect("numeric i");
+        let series = out.entry(i).or_default();
+        let (timestamps, values) = (v["timestamps"].as_array().expect("timestamps"), v["values"].as_array().expect("values"));
+        assert_eq!(timestamps.len(), values.len(), "{line}");
+        for (t, v) in timestamps.iter().zip(values) {
+            let previous = series.insert(t.as_i64().expect("timestamp"), v.as_f64().expect("finite value"));
+            assert!(previous.is_none(), "a sample exported twice: {line}");
+        }
+    }
+    out
+}
+
+fn expected(series: usize, samples: i64, base: i64) -> BTreeMap<usize, BTreeMap<i64, f64>> {
+    (0..series).map(|i| (i, (0..samples).map(|k| (base + k * STEP_MS, value(i, k))).collect())).collect()
+}
+
+fn import(url: &str, body: &[u8], chunked: bool) -> Reply {
+    let request = agent().post(url).set("Content-Type", "application/json");
+    // ureq sends a reader of unknown length with Transfer-Encoding: chunked.
+    let result = if chunked { request.send(std::io::Cursor::new(body.to_vec())) } else { request.send_bytes(body) };
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => Reply { status: r.status(), headers: Vec::new(), body: r.into_string().unwrap_or_default() },
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+/// POSTs `body` to `path` over prior-knowledge HTTP/2 (h2c); returns (status, body).
+fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.expect("ready");
+        let request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}")).body(()).expect("request");
+        let (response, mut send) = client.send_request(request, false).expect("send");
+        // h2 sends the body as the server's flow-control windows allow.
+        send.send_data(bytes::Bytes::from(body), true).expect("data");
+        let response = tokio::time::timeout(Duration::from_secs(120), response).await.expect("answered in time").expect("response");
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut text = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("response body");
+            let _ = body.flow_control().release_capacity(chunk.len());
+            text.extend_from_slice(&chunk);
+        }
+        (status, String::from_utf8_lossy(&text).into_owned())
+    })
+}
+
+#[test]
+fn imports_over_the_body_limit_stream_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    let base = base_ms();
+    const SERIES: usize = 2_000;
+    const SAMPLES: i64 = 300;
+    let want = expected(SERIES, SAMPLES, base);
+    for (metric, transport) in [("imp_length", "content-length"), ("imp_chunked", "chunked"), ("imp_h2", "h2")] {
+        let body = json_lines(metric, SERIES, SAMPLES, base);
+        assert!(body.len() > 8 * BODY_LIMIT, "{} bytes", body.len());
+        let (status, text) = match transport {
+            "h2" => h2_post(&server.http_addr, "/api/v1/import", body),
+            _ => {
+                let reply = import(&server.url("/api/v1/import"), &body, transport == "chunked");
+                (reply.status, reply.body)
+            }
+        };
+        assert_eq!(status, 204, "{transport}: {text}");
+        assert!(exported(&server, metric) == want, "{transport}: the samples read back differ from those imported");
+    }
+
+    // The text format, chunked: 60,000 lines of one series (one growing batch), over the limit.
+    let mut text = String::from("# TYPE imp_text gauge\n");
+    for k in 0..60_000i64 {
+        text.push_str(&format!("imp_text{{i=\"0\",pad=\"{}\"}} {} {}\n", "x".repeat(8), value(0, k), base + k * 100));
+    }
+    assert!(text.len() > 2 * BODY_LIMIT, "{} bytes", text.len());
+    let reply = agent().post(&server.url("/api/v1/import/prometheus")).set("Content-Type", "text/plain").send(std::io::Cursor::new(text.into_bytes()));
+    assert_eq!(reply.map(|r| r.status()).unwrap_or_else(|e| panic!("text import: {e}")), 204);
+    let series = exported(&server, "imp_text");
+    let want: BTreeMap<i64, f64> = (0..60_000i64).map(|k| (base + k * 100, value(0, k))).collect();
+    assert!(series.len() == 1 && series[&0] == want, "text import read back differs");
+    assert!(server.stop());
+}
+
+#[test]
+fn a_bad_line_stops_the_import_after_storing_the_lines_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    let base = base_ms();
+    let mut body = json_lines("imp_bad", 100, 20, base);
+    body.extend_from_slice(b"{\"metric\":{\"job\":\"no name\"},\"values\":[1],\"timestamps\":[1]}\n");
+    body.extend_from_slice(&json_lines("imp_after", 100, 20, base));
+    let reply = import(&server.url("/api/v1/import"), &body, false);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("line 101") && reply.body.contains("metric name"), "{}", reply.body);
+    assert!(reply.body.contains("lines before line 101 were imported"), "{}", reply.body);
+    assert!(exported(&server, "imp_bad") == expected(100, 20, base), "the lines before the bad one are stored");
+    assert!(exported(&server, "imp_after").is_empty(), "nothing after the bad line is stored");
+
+    // Other bodies are still bounded by max_body_bytes: a remote_write over it is a 413.
+    let head = format!("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n", 2 * BODY_LIMIT);
+    let answer = raw_exchange(&server.http_addr, head.as_bytes(), Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(server.stop());
+}
