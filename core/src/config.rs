@@ -30,7 +30,8 @@ pub struct ServerConfig {
     pub cores: usize,
     /// Open connections per executor before new ones are refused.
     pub max_connections_per_core: usize,
-    /// Largest accepted request body (after transfer decoding, before snappy).
+    /// Largest accepted request body (after transfer decoding, before snappy). Imports
+    /// (`/api/v1/import*`) stream their body and are not bound by it.
     pub max_body_bytes: usize,
     /// Largest accepted request head (request line + headers).
     pub max_header_bytes: usize,

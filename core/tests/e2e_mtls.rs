@@ -89,8 +89,18 @@ fn client_identities_are_authorized_per_action() {
     // Plain HTTP on the TLS port gets no HTTP answer either.
     let plain = raw_exchange(&server.http_addr, b"GET /-/healthy HTTP/1.1\r\n\r\n", Duration::from_secs(5));
     assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    // Imports take their body streamed, past the whole-body path, yet pass the same check.
+    let import = |client: Option<&str>, path: &str, body: &str| status_of(tls_agent(&pki, client).post(&format!("{base}{path}")).send_string(body));
+    let line = "{\"metric\":{\"__name__\":\"mtls_imported\"},\"values\":[7],\"timestamps\":[1000000]}\n";
+    assert_eq!(import(Some("agent"), "/api/v1/import", line).unwrap().0, 204);
+    let (status, text) = import(Some("dashboard"), "/api/v1/import", line).unwrap();
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("not allowed to write") && text.contains("dashboard"), "{text}");
+    assert_eq!(import(Some("stranger"), "/api/v1/import/prometheus", "mtls_text 1 1000000\n").unwrap().0, 403);
+    let (_, text) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/api/v1/query?query=mtls_imported&time=1000")).call()).unwrap();
+    assert!(text.contains("\"7\""), "{text}");
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 1"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 3"), "{metrics}");
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
     let failures: u64 = metrics
         .lines()
