@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
-}
-
 struct KillOnDrop(std::process::Child);
 
 impl Drop for KillOnDrop {

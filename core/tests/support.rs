@@ -307,3 +307,10 @@ pub fn spin(ms: u64) {
         std::thread::yield_now();
     }
 }
+
+/// A loopback port free right now, for a peer (e.g. Prometheus) that needs a fixed listen
+/// address: bound to port 0, then released.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
