@@ -32,7 +32,7 @@ fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote_write");
     group.throughput(Throughput::Elements(2000));
     group.bench_function("decode_validate_2000_series", |b| {
-        b.iter(|| metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), false).expect("decodes"))
+        b.iter(|| metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), &metricstor::ingest::IngestRules::default()).expect("decodes"))
     });
     group.finish();
 }
@@ -78,7 +78,7 @@ fn decode_route(c: &mut Criterion) {
     group.throughput(Throughput::Elements(2000));
     group.bench_function("decode_route_2000_series_10_labels", |b| {
         b.iter(|| {
-            let (_, decoded) = metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), false).expect("decodes");
+            let (_, decoded) = metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), &metricstor::ingest::IngestRules::default()).expect("decodes");
             let parts = metricstor::shard::router::split_by_shard(&decoded.series, 16);
             black_box((decoded, parts))
         })

@@ -86,6 +86,27 @@ pub struct StorageConfig {
     /// overlapping blocks that range gets later are merged by compaction). 0 = no limit;
     /// otherwise at least `MAX_HEAD_SAMPLES_MIN`. Default `tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT`.
     pub max_head_samples: u64,
+    /// A series with more labels (`__name__` included) is refused with a 400, on every
+    /// ingestion path; 0 = no limit.
+    pub max_labels_per_series: usize,
+    /// Longest label name in bytes; 0 = no limit.
+    pub max_label_name_bytes: usize,
+    /// Longest label value in bytes; 0 = no limit.
+    pub max_label_value_bytes: usize,
+}
+
+impl StorageConfig {
+    /// How ingested series are validated (`reject_non_finite` and the label limits).
+    pub fn ingest_rules(&self) -> crate::ingest::IngestRules {
+        crate::ingest::IngestRules {
+            reject_non_finite: self.reject_non_finite,
+            label_limits: crate::ingest::label_limits::LabelLimits {
+                labels_per_series: self.max_labels_per_series,
+                name_bytes: self.max_label_name_bytes,
+                value_bytes: self.max_label_value_bytes,
+            },
+        }
+    }
 }
 
 /// Smallest non-zero `storage.max_head_samples`: below it nearly every append would cut a block.
@@ -200,6 +221,9 @@ impl Default for StorageConfig {
             reject_non_finite: false,
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
             max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
+            max_labels_per_series: crate::ingest::label_limits::LABELS_PER_SERIES_MAX,
+            max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,
+            max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,
         }
     }
 }

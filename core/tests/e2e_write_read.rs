@@ -218,6 +218,36 @@ fn bad_input_gets_its_error_and_data_stays_intact() {
     assert!(server.stop());
 }
 
+/// The label limits come from the config, on remote_write and on import: a lower label
+/// count is enforced and named, a value limit of 0 is no limit.
+#[test]
+fn label_limits_follow_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("  max_labels_per_series: 3\n  max_label_value_bytes: 0\n");
+    std::fs::write(&config, text).unwrap();
+    let t0 = base_ms();
+    let server = Server::start(&config);
+    let write_url = server.url("/api/v1/write");
+
+    let four = v1_request(&[(vec![("__name__", "e2e_four"), ("a", "1"), ("b", "2"), ("c", "3")], vec![(t0, 1.0)])]);
+    let reply = post(&write_url, "application/x-protobuf", &four);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("more than 3 labels (storage.max_labels_per_series)"), "{}", reply.body);
+    let line = format!("{{\"metric\":{{\"__name__\":\"e2e_four_import\",\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}},\"values\":[1],\"timestamps\":[{t0}]}}\n");
+    let reply = post(&server.url("/api/v1/import"), "application/json", line.as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("storage.max_labels_per_series"), "{}", reply.body);
+
+    let long_value = "x".repeat(1 << 20);
+    let big = v1_request(&[(vec![("__name__", "e2e_big_value"), ("v", long_value.as_str())], vec![(t0, 2.0)])]);
+    assert_eq!(post(&write_url, "application/x-protobuf", &big).status, 204, "a value limit of 0 is no limit");
+    assert_eq!(value_at(&server, "e2e_big_value", t0).as_deref(), Some("2"));
+    assert_eq!(value_at(&server, "{__name__=~\"e2e_four.*\"}", t0), None);
+    assert!(server.stop());
+}
+
 #[test]
 fn metrics_health_and_query_errors() {
     let dir = tempfile::tempdir().unwrap();

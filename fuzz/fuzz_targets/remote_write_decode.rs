@@ -4,10 +4,10 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::decode_request;
     let v2 = Some("application/x-protobuf;proto=io.prometheus.write.v2.Request");
-    let _ = decode_request(None, None, data, false);
-    let _ = decode_request(v2, None, data, false);
+    let _ = decode_request(None, None, data, &metricstor::ingest::IngestRules::default());
+    let _ = decode_request(v2, None, data, &metricstor::ingest::IngestRules::default());
     if let Ok(compressed) = snap::raw::Encoder::new().compress_vec(data) {
-        let _ = decode_request(None, None, &compressed, true);
-        let _ = decode_request(v2, None, &compressed, false);
+        let _ = decode_request(None, None, &compressed, &metricstor::ingest::IngestRules { reject_non_finite: true, ..Default::default() });
+        let _ = decode_request(v2, None, &compressed, &metricstor::ingest::IngestRules::default());
     }
 });

@@ -194,7 +194,7 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Re
         "/metricstor.v1.Query/Write" => {
             let mut written = 0;
             for message in messages(body)? {
-                let decoded = decode_write_request(message.to_vec(), api.config.storage.reject_non_finite).map_err(|e| match e {
+                let decoded = decode_write_request(message.to_vec(), &api.config.storage.ingest_rules()).map_err(|e| match e {
                     DecodeError::Protobuf(problem) => Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {problem}") },
                     other => Status { code: Code::InvalidArgument, message: other.to_string() },
                 })?;

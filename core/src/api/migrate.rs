@@ -156,6 +156,7 @@ fn now_ms() -> i64 {
 /// is a 400 naming the line; the lines before it were stored (as with VictoriaMetrics).
 pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_text: bool) -> Result<Response<Bytes>, ApiError> {
     let now_ms = now_ms();
+    let limits = api.config.storage.ingest_rules().label_limits;
     let mut lines = LineSplitter::new(IMPORT_LINE_BYTES_MAX);
     let mut batch = ImportBatch::default();
     let parse_line = |batch: &mut ImportBatch, number: usize, raw: &[u8]| -> Result<(), DecodeError> {
@@ -164,11 +165,11 @@ pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_tex
             problem: "the line is not valid UTF-8".to_string(),
         })?;
         if prometheus_text {
-            if let Some((labels, sample)) = text_format::parse_line(text, number, now_ms)? {
+            if let Some((labels, sample)) = text_format::parse_line(text, number, now_ms, &limits)? {
                 batch.samples += 1;
                 text_format::push_sample(&mut batch.series, labels, sample);
             }
-        } else if let Some(series) = json_lines::parse_line(text, number)? {
+        } else if let Some(series) = json_lines::parse_line(text, number, &limits)? {
             if !series.samples.is_empty() {
                 batch.samples += series.samples.len();
                 batch.series.push(series);

@@ -24,7 +24,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
         header_text(header::CONTENT_TYPE),
         header_text(header::CONTENT_ENCODING),
         request.body(),
-        api.config.storage.reject_non_finite,
+        &api.config.storage.ingest_rules(),
     )
     .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
     api.metrics.add_dropped(decoded.histograms_dropped, decoded.exemplars_dropped);

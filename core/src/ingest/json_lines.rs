@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
 
+use super::label_limits::LabelLimits;
 use super::DecodeError;
 
 /// Appends one series as a JSON line.
@@ -70,15 +71,16 @@ pub fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
     let mut out = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        if let Some(series) = parse_line(raw, index + 1)? {
+        if let Some(series) = parse_line(raw, index + 1, &LabelLimits::default())? {
             out.push(series);
         }
     }
     Ok(out)
 }
 
-/// Parses one import line (numbered `line` in errors); `None` for a blank one.
-pub fn parse_line(raw: &str, line: usize) -> Result<Option<SeriesSamples>, DecodeError> {
+/// Parses one import line (numbered `line` in errors) under the label `limits`; `None` for
+/// a blank one.
+pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option<SeriesSamples>, DecodeError> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
@@ -99,7 +101,7 @@ pub fn parse_line(raw: &str, line: usize) -> Result<Option<SeriesSamples>, Decod
         }
         pairs.push((name.clone(), value.to_string()));
     }
-    if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+    if let Some(problem) = super::label_limits::problem(limits, pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
         return Err(bad(line, problem));
     }
     let labels = Labels::from_pairs(pairs);

@@ -8,4 +8,4 @@ mod protowire;
 pub mod remote_write;
 pub mod text_format;
 
-pub use remote_write::{decode_request, DecodeError, Decoded, MetricMetadata, Protocol, MAX_DECOMPRESSED_BYTES};
+pub use remote_write::{decode_request, DecodeError, Decoded, IngestRules, MetricMetadata, Protocol, MAX_DECOMPRESSED_BYTES};

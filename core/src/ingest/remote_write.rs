@@ -6,6 +6,7 @@
 
 use tsdb::{Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
 
+use super::label_limits::LabelLimits;
 use super::protowire::{Fields, WireError};
 
 mod v1;
@@ -110,12 +111,20 @@ pub fn protocol_for(content_type: Option<&str>) -> Result<Protocol, DecodeError>
     Ok(protocol)
 }
 
+/// The validation settings a request is decoded under (from `storage` in the config).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestRules {
+    /// Refuse NaN and ±Inf values other than the stale marker (`storage.reject_non_finite`).
+    pub reject_non_finite: bool,
+    pub label_limits: LabelLimits,
+}
+
 /// Decodes and validates one request body.
 pub fn decode_request(
     content_type: Option<&str>,
     content_encoding: Option<&str>,
     body: &[u8],
-    reject_non_finite: bool,
+    rules: &IngestRules,
 ) -> Result<(Protocol, Decoded), DecodeError> {
     let protocol = protocol_for(content_type)?;
     if let Some(encoding) = content_encoding {
@@ -125,8 +134,8 @@ pub fn decode_request(
     }
     let raw = decompress(body)?;
     let decoded = match protocol {
-        Protocol::V1 => decode_write_request(raw, reject_non_finite)?,
-        Protocol::V2 => v2::decode(raw, reject_non_finite)?,
+        Protocol::V1 => decode_write_request(raw, rules)?,
+        Protocol::V2 => v2::decode(raw, rules)?,
     };
     Ok((protocol, decoded))
 }
@@ -190,12 +199,12 @@ fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
 }
 
 /// Validates the series in `scratch` and adds it to the batch when it has samples.
-fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScratch, reject_non_finite: bool, samples: &mut u64) -> Result<(), DecodeError> {
+fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScratch, rules: &IngestRules, samples: &mut u64) -> Result<(), DecodeError> {
     let text = batch.text();
     let bytes = move |s: TextSpan| &text[s.start as usize..s.end as usize];
-    check_labels(scratch.labels.iter().map(|&(n, v)| (bytes(n), bytes(v))))?;
+    check_labels(scratch.labels.iter().map(|&(n, v)| (bytes(n), bytes(v))), &rules.label_limits)?;
     scratch.kept.extend(scratch.labels.iter().filter(|(_, v)| v.end > v.start));
-    check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, reject_non_finite)?;
+    check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, rules.reject_non_finite)?;
     if !scratch.samples.is_empty() {
         *samples += scratch.samples.len() as u64;
         batch.push_series(&scratch.kept, &scratch.samples);
@@ -235,12 +244,12 @@ fn series_text<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> String 
 /// Spec rules: non-empty names, strictly ascending (sorted, unique), `__name__` present;
 /// and the label limits (`label_limits`).
 /// Labels with empty values are dropped by the caller (an empty value means "absent").
-fn check_labels<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Result<(), DecodeError> {
+fn check_labels<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone, limits: &LabelLimits) -> Result<(), DecodeError> {
     let invalid = |problem: String| DecodeError::InvalidSeries { series: series_text(pairs.clone()), problem };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut previous: Option<&[u8]> = None;
     let mut named = false;
-    if let Some(problem) = super::label_limits::problem(pairs.clone()) {
+    if let Some(problem) = super::label_limits::problem(limits, pairs.clone()) {
         return Err(invalid(problem));
     }
     for (name, value) in pairs.clone() {
@@ -287,7 +296,7 @@ mod test_support {
     use proptest::prelude::*;
     use tsdb::{Label, Labels, Sample, SeriesSamples};
 
-    use super::{DecodeError, Decoded};
+    use super::{DecodeError, Decoded, IngestRules};
 
     /// The spec's rules on one series' label pairs, on owned strings (the walkers' model):
     /// non-empty names, strictly ascending, a non-empty `__name__`. `Err` when broken, else
@@ -327,15 +336,16 @@ mod test_support {
 
     /// Feeds `decode` every truncation of `raw` and every byte of it replaced by a few
     /// telling values: each must come back as a value or an error, never a panic.
-    pub fn damaged_bodies_never_panic(raw: &[u8], decode: impl Fn(Vec<u8>, bool) -> Result<Decoded, DecodeError>) {
+    pub fn damaged_bodies_never_panic(raw: &[u8], decode: impl Fn(Vec<u8>, &IngestRules) -> Result<Decoded, DecodeError>) {
+        let strict = IngestRules { reject_non_finite: true, ..IngestRules::default() };
         for len in 0..raw.len() {
-            let _ = decode(raw[..len].to_vec(), true);
+            let _ = decode(raw[..len].to_vec(), &strict);
         }
         for at in 0..raw.len() {
             for byte in [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff] {
                 let mut bad = raw.to_vec();
                 bad[at] = byte;
-                let _ = decode(bad, false);
+                let _ = decode(bad, &IngestRules::default());
             }
         }
     }
@@ -377,7 +387,7 @@ mod tests {
     fn v1_round_trip_keeps_stale_marker_bits() {
         let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
         let body = v1_body(vec![label("__name__", "up"), label("job", "a")], vec![(1, 1.0), (2, f64::NAN), (3, stale), (4, f64::INFINITY)]);
-        let (protocol, decoded) = decode_request(None, Some("snappy"), &body, false).unwrap();
+        let (protocol, decoded) = decode_request(None, Some("snappy"), &body, &IngestRules::default()).unwrap();
         assert_eq!(protocol, Protocol::V1);
         assert_eq!(decoded.samples, 4);
         let s = decoded.series.get(0).samples();
@@ -397,7 +407,7 @@ mod tests {
             (vec![label("__name__", "up"), label("v", &"x".repeat(16 * 1024 + 1))], "has 16385 bytes"),
         ];
         for (labels, expected) in table {
-            let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), false).unwrap_err();
+            let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), &IngestRules::default()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(expected) && text.contains("invalid series"), "{text}");
         }
@@ -409,7 +419,7 @@ mod tests {
     fn a_series_with_too_many_labels_is_refused_with_a_short_message() {
         let mut labels = vec![label("__name__", "many")];
         labels.extend((0..100_000).map(|i| label(&format!("l{i:06}"), &"v".repeat(200))));
-        let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), false).unwrap_err();
+        let err = decode_request(None, None, &v1_body(labels, vec![(1, 1.0)]), &IngestRules::default()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("more than 128 labels"), "{}", &text[..text.len().min(500)]);
         assert!(text.contains("more}") || text.contains("… "), "the label list is elided: {}", &text[..text.len().min(500)]);
@@ -417,23 +427,23 @@ mod tests {
         let at_limit: Vec<_> = std::iter::once(label("__name__", "ok"))
             .chain((1..128).map(|i| label(&format!("l{i:03}"), "v")))
             .collect();
-        assert!(decode_request(None, None, &v1_body(at_limit, vec![(1, 1.0)]), false).is_ok(), "exactly the limit is accepted");
+        assert!(decode_request(None, None, &v1_body(at_limit, vec![(1, 1.0)]), &IngestRules::default()).is_ok(), "exactly the limit is accepted");
     }
 
     #[test]
     fn garbage_and_truncation_are_errors() {
         let body = v1_body(vec![label("__name__", "up")], vec![(1, 1.0)]);
-        assert!(matches!(decode_request(None, None, &body[..body.len() - 3], false), Err(DecodeError::Snappy(_))));
+        assert!(matches!(decode_request(None, None, &body[..body.len() - 3], &IngestRules::default()), Err(DecodeError::Snappy(_))));
         let garbage = snap::raw::Encoder::new().compress_vec(&[0xff, 0xff, 0xff, 0x01, 0x02]).unwrap();
-        assert!(matches!(decode_request(None, None, &garbage, false), Err(DecodeError::Protobuf(_))));
-        assert!(decode_request(None, Some("gzip"), &body, false).unwrap_err().is_unsupported_media());
+        assert!(matches!(decode_request(None, None, &garbage, &IngestRules::default()), Err(DecodeError::Protobuf(_))));
+        assert!(decode_request(None, Some("gzip"), &body, &IngestRules::default()).unwrap_err().is_unsupported_media());
     }
 
     #[test]
     fn reject_non_finite_is_opt_in() {
         let body = v1_body(vec![label("__name__", "up")], vec![(1, f64::NAN)]);
-        assert!(decode_request(None, None, &body, false).is_ok());
-        assert!(decode_request(None, None, &body, true).is_err());
+        assert!(decode_request(None, None, &body, &IngestRules::default()).is_ok());
+        assert!(decode_request(None, None, &body, &IngestRules { reject_non_finite: true, ..IngestRules::default() }).is_err());
     }
 
 }

@@ -3,6 +3,7 @@
 
 use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
 
+use super::label_limits::LabelLimits;
 use super::DecodeError;
 
 fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
@@ -55,7 +56,7 @@ pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, Decode
     let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
     let mut out: Vec<SeriesSamples> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        if let Some((labels, sample)) = parse_line(raw, index + 1, now_ms)? {
+        if let Some((labels, sample)) = parse_line(raw, index + 1, now_ms, &LabelLimits::default())? {
             push_sample(&mut out, labels, sample);
         }
     }
@@ -64,7 +65,7 @@ pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, Decode
 
 /// Parses one exposition line (numbered `line` in errors); `None` for a blank line or a
 /// comment. A sample without a timestamp gets `now_ms`.
-pub fn parse_line(raw: &str, line: usize, now_ms: i64) -> Result<Option<(Labels, Sample)>, DecodeError> {
+pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> Result<Option<(Labels, Sample)>, DecodeError> {
     let l = raw.trim();
     if l.is_empty() || l.starts_with('#') {
         return Ok(None);
@@ -88,7 +89,7 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64) -> Result<Option<(Labels,
         Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
         None => now_ms,
     };
-    if let Some(problem) = super::label_limits::problem(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+    if let Some(problem) = super::label_limits::problem(limits, pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
         return Err(bad(line, problem));
     }
     let labels = Labels::from_pairs(pairs);

@@ -3,14 +3,14 @@
 
 use tsdb::SeriesBatch;
 
-use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, MetricMetadata, SeriesScratch};
+use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch};
 use crate::ingest::protowire::Fields;
 
 /// Validates a remote_write 1.0 `WriteRequest` (the HTTP body after snappy, or a gRPC
 /// `Write` message) by walking its wire format: no allocation per label or sample. A wire
 /// error anywhere wins over an invalid series (as with a full decode first); otherwise the
 /// first invalid series in request order is reported.
-pub fn decode_write_request(raw: Vec<u8>, reject_non_finite: bool) -> Result<Decoded, DecodeError> {
+pub fn decode_write_request(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
     let mut first_invalid: Option<DecodeError> = None;
     let mut scratch = SeriesScratch::default();
@@ -23,7 +23,7 @@ pub fn decode_write_request(raw: Vec<u8>, reject_non_finite: bool) -> Result<Dec
                     out.histograms_dropped += counts.histograms;
                     out.exemplars_dropped += counts.exemplars;
                     if first_invalid.is_none() {
-                        if let Err(e) = push_valid_series(batch, &mut scratch, reject_non_finite, &mut out.samples) {
+                        if let Err(e) = push_valid_series(batch, &mut scratch, rules, &mut out.samples) {
                             first_invalid = Some(e);
                         }
                     }
@@ -126,18 +126,18 @@ mod tests {
         let sample = [vec![0x09], 2.5f64.to_bits().to_le_bytes().to_vec(), unknown.clone(), vec![0x10, 7]].concat();
         let series = [len_field(1, &label("__name__", "up")), unknown.clone(), len_field(1, &label("job", "a")), len_field(2, &sample), len_field(3, b""), len_field(4, b"")].concat();
         let request = [unknown.clone(), len_field(1, &series), unknown.clone()].concat();
-        let decoded = decode_write_request(request.clone(), false).expect("unknown fields are skipped");
+        let decoded = decode_write_request(request.clone(), &IngestRules::default()).expect("unknown fields are skipped");
         assert_eq!(decoded.series.to_series()[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
         assert_eq!(decoded.series.get(0).samples(), &[Sample { timestamp_ms: 7, value: 2.5 }]);
         assert_eq!((decoded.exemplars_dropped, decoded.histograms_dropped), (1, 1));
         for bad in [&[0x7b, 0x7c][..], &[0x7f], &[0x0a, 0x05, 1]] {
             let garbage = [request.clone(), bad.to_vec()].concat();
-            assert!(matches!(decode_write_request(garbage, false), Err(DecodeError::Protobuf(_))), "{bad:x?}");
+            assert!(matches!(decode_write_request(garbage, &IngestRules::default()), Err(DecodeError::Protobuf(_))), "{bad:x?}");
         }
         let wrong_wire_type = [len_field(1, &[0x08, 0x01])].concat(); // Label field 1 as a varint
-        assert!(matches!(decode_write_request(len_field(1, &wrong_wire_type), false), Err(DecodeError::Protobuf(_))));
+        assert!(matches!(decode_write_request(len_field(1, &wrong_wire_type), &IngestRules::default()), Err(DecodeError::Protobuf(_))));
         let not_utf8 = len_field(1, &len_field(1, &[len_field(1, b"__name__"), len_field(2, &[0xff])].concat()));
-        assert!(matches!(decode_write_request(not_utf8, false), Err(DecodeError::Protobuf(_))));
+        assert!(matches!(decode_write_request(not_utf8, &IngestRules::default()), Err(DecodeError::Protobuf(_))));
     }
 
     #[test]
@@ -148,8 +148,8 @@ mod tests {
             ..Default::default()
         };
         let raw = v1::WriteRequest { timeseries: vec![unnamed], metadata: vec![] }.encode_to_vec();
-        assert!(matches!(decode_write_request(raw.clone(), false), Err(DecodeError::InvalidSeries { .. })));
-        assert!(matches!(decode_write_request([raw, vec![0x0b]].concat(), false), Err(DecodeError::Protobuf(_))));
+        assert!(matches!(decode_write_request(raw.clone(), &IngestRules::default()), Err(DecodeError::InvalidSeries { .. })));
+        assert!(matches!(decode_write_request([raw, vec![0x0b]].concat(), &IngestRules::default()), Err(DecodeError::Protobuf(_))));
     }
 
     #[test]
@@ -161,7 +161,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let decoded = decode_write_request(request.encode_to_vec(), false).unwrap();
+        let decoded = decode_write_request(request.encode_to_vec(), &IngestRules::default()).unwrap();
         assert_eq!(decoded.metadata, vec![MetricMetadata { family: "up".into(), kind: "counter".into(), help: "h".into(), unit: "u".into() }]);
     }
 
@@ -211,7 +211,7 @@ mod tests {
         #[test]
         fn walker_matches_prost_decoding(request in arb_request()) {
             let raw = request.encode_to_vec();
-            let walked = decode_write_request(raw.clone(), false);
+            let walked = decode_write_request(raw.clone(), &IngestRules::default());
             // What prost reads back (it does not encode -0.0, a default), not what was built.
             let request = v1::WriteRequest::decode(raw.as_slice()).expect("prost reads its own encoding");
             match reference(&request) {

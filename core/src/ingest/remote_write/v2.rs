@@ -3,13 +3,13 @@
 
 use tsdb::{SeriesBatch, TextSpan, METRIC_NAME_LABEL};
 
-use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, MetricMetadata, SeriesScratch};
+use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch};
 use crate::ingest::protowire::{Fields, Value, Varints};
 
 /// Validates a 2.0 `Request` by walking its wire format; the body becomes the batch's text.
 /// Symbols are found first (they may follow the series on the wire). As with a full decode
 /// first, a wire error anywhere wins over a bad symbol table or an invalid series.
-pub(super) fn decode(raw: Vec<u8>, reject_non_finite: bool) -> Result<Decoded, DecodeError> {
+pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
     let mut first_invalid: Option<DecodeError> = None;
     let mut scratch = SeriesScratch::default();
@@ -43,7 +43,7 @@ pub(super) fn decode(raw: Vec<u8>, reject_non_finite: bool) -> Result<Decoded, D
                             }
                         }
                     }
-                    push_valid_series(batch, &mut scratch, reject_non_finite, &mut out.samples)
+                    push_valid_series(batch, &mut scratch, rules, &mut out.samples)
                 });
                 if let Err(e) = resolved {
                     first_invalid = Some(e);
@@ -154,13 +154,13 @@ mod tests {
         };
         let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
         let (protocol, decoded) =
-            decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, false).unwrap();
+            decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, &IngestRules::default()).unwrap();
         assert_eq!(protocol, Protocol::V2);
         assert_eq!(decoded.series.get(0).to_labels().get("job"), Some("x"));
         let mut bad = request.clone();
         bad.timeseries[0].labels_refs = vec![1, 9];
         let body = snap::raw::Encoder::new().compress_vec(&bad.encode_to_vec()).unwrap();
-        let err = decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, false).unwrap_err();
+        let err = decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, &IngestRules::default()).unwrap_err();
         assert!(err.to_string().contains("outside the symbol table"), "{err}");
     }
 
@@ -172,7 +172,7 @@ mod tests {
         let series = [vec![0x08, 1, 0x08, 2], len_field(2, &sample), len_field(5, &[0x08, 1]), len_field(5, &[0x18, 3]), vec![0x30, 9]].concat();
         let symbols: Vec<u8> = ["", "__name__", "up", "help text"].iter().flat_map(|s| len_field(4, s.as_bytes())).collect();
         let raw = [len_field(5, &series), symbols].concat();
-        let decoded = decode(raw, false).expect("decodes");
+        let decoded = decode(raw, &IngestRules::default()).expect("decodes");
         assert_eq!(decoded.series.to_series()[0].labels, tsdb::Labels::from_pairs([("__name__", "up")]));
         assert_eq!(decoded.series.get(0).samples(), &[tsdb::Sample { timestamp_ms: 7, value: 2.5 }]);
         assert_eq!(decoded.metadata, vec![MetricMetadata { family: "up".into(), kind: "counter".into(), help: "help text".into(), unit: String::new() }]);
@@ -235,7 +235,7 @@ mod tests {
         #[test]
         fn walker_matches_prost_decoding(request in arb_request()) {
             let raw = request.encode_to_vec();
-            let walked = decode(raw.clone(), false);
+            let walked = decode(raw.clone(), &IngestRules::default());
             let request = v2::Request::decode(raw.as_slice()).expect("prost reads its own encoding");
             match reference(&request) {
                 Ok(expected) => check_walked(&walked.expect("valid requests decode"), &expected)?,
