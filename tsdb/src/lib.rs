@@ -43,6 +43,34 @@ pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome
 /// 100k series waits about that long, not the whole select.
 pub const SELECT_SERIES_PER_PAUSE: usize = 256;
 
+/// Reads the series of `items` with `read` (`None`: no samples in the range), pausing every
+/// `SELECT_SERIES_PER_PAUSE` items (`pause`, then yield if glommio asks for it), and stops
+/// with `None` once more than `sample_limit` samples were read: the loop of the head's and
+/// every block's `select_yielding`.
+pub(crate) async fn read_within_limit<T>(
+    items: impl IntoIterator<Item = T>,
+    mut read: impl FnMut(T) -> Option<SeriesSamples>,
+    sample_limit: usize,
+    pause: &mut dyn FnMut(),
+) -> Option<Vec<SeriesSamples>> {
+    let mut out = Vec::new();
+    let mut samples = 0usize;
+    for (step, item) in items.into_iter().enumerate() {
+        if step > 0 && step.is_multiple_of(SELECT_SERIES_PER_PAUSE) {
+            pause();
+            glommio::yield_if_needed().await;
+        }
+        if let Some(series) = read(item) {
+            samples += series.samples.len();
+            if samples > sample_limit {
+                return None;
+            }
+            out.push(series);
+        }
+    }
+    Some(out)
+}
+
 /// Series a head cut handles (splits off the head, writes to the WAL checkpoint) between two
 /// chances for the executor's other tasks to run (`yield_if_needed`): splitting and
 /// checkpointing 100k series then hold the core about a time slice at a time, not throughout.

@@ -222,22 +222,8 @@ impl Block {
         sample_limit: usize,
         pause: &mut dyn FnMut(),
     ) -> Result<Option<Vec<SeriesSamples>>, Error> {
-        let mut out = Vec::new();
-        let mut samples = 0usize;
-        for (read, (id, s)) in self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().enumerate() {
-            if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
-                pause();
-                glommio::yield_if_needed().await;
-            }
-            if let Some(series) = self.read_series(id, s, mint_ms, maxt_ms) {
-                samples += series.samples.len();
-                if samples > sample_limit {
-                    return Ok(None);
-                }
-                out.push(series);
-            }
-        }
-        Ok(Some(out))
+        let matching = self.matching_series(matchers, mint_ms, maxt_ms)?;
+        Ok(crate::read_within_limit(matching, |(id, s)| self.read_series(id, s, mint_ms, maxt_ms), sample_limit, pause).await)
     }
 
     /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk

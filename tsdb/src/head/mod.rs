@@ -242,22 +242,8 @@ impl Head {
         sample_limit: usize,
         pause: &mut dyn FnMut(),
     ) -> Option<Vec<SeriesSamples>> {
-        let mut out = Vec::new();
-        let mut samples = 0usize;
-        for (read, id) in self.matching(matchers, mint_ms, maxt_ms).into_iter().enumerate() {
-            if read > 0 && read % crate::SELECT_SERIES_PER_PAUSE == 0 {
-                pause();
-                glommio::yield_if_needed().await;
-            }
-            if let Some(series) = self.read_series(id, mint_ms, maxt_ms) {
-                samples += series.samples.len();
-                if samples > sample_limit {
-                    return None;
-                }
-                out.push(series);
-            }
-        }
-        Some(out)
+        let matching = self.matching(matchers, mint_ms, maxt_ms);
+        crate::read_within_limit(matching, |id| self.read_series(id, mint_ms, maxt_ms), sample_limit, pause).await
     }
 
     /// Series `id`'s samples in the range, `None` when it has none there.
