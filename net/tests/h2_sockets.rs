@@ -7,6 +7,8 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+
 use bytes::Bytes;
 use net::io_adapter::TokioIo;
 use net::{Handler, RequestBody, ResponseFuture, ServerLimits};
@@ -30,20 +32,7 @@ impl Handler for Echo {
 
     /// Answers `streamed <bytes> <sum of bytes>`, or 400 when the body failed.
     fn handle_streamed(self: Rc<Self>, request: http::Request<RequestBody>) -> ResponseFuture {
-        Box::pin(async move {
-            let mut body = request.into_body();
-            let (mut length, mut sum) = (0usize, 0u64);
-            while let Some(chunk) = body.next_chunk().await {
-                let Ok(chunk) = chunk else {
-                    let mut response = http::Response::new(Bytes::from_static(b"body failed"));
-                    *response.status_mut() = http::StatusCode::BAD_REQUEST;
-                    return response;
-                };
-                length += chunk.len();
-                sum += chunk.iter().map(|b| *b as u64).sum::<u64>();
-            }
-            http::Response::new(Bytes::from(format!("streamed {length} {sum}")))
-        })
+        Box::pin(async move { common::streamed_answer(&common::length_and_sum(request.into_body()).await) })
     }
 }
 

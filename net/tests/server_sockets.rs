@@ -9,6 +9,8 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::Bytes;
 use net::{Handler, RequestBody, ResponseFuture, ServerLimits};
 
@@ -42,25 +44,11 @@ impl Handler for Echo {
 
     fn handle_streamed(self: Rc<Self>, request: http::Request<RequestBody>) -> ResponseFuture {
         Box::pin(async move {
-            let mut body = request.into_body();
-            let (mut length, mut sum) = (0usize, 0u64);
-            while let Some(chunk) = body.next_chunk().await {
-                match chunk {
-                    Ok(chunk) => {
-                        length += chunk.len();
-                        sum += chunk.iter().map(|b| *b as u64).sum::<u64>();
-                    }
-                    Err(error) => {
-                        if let Some(errors) = &self.body_errors {
-                            let _ = errors.send(error.to_string());
-                        }
-                        let mut response = http::Response::new(Bytes::from(format!("body failed: {error}")));
-                        *response.status_mut() = http::StatusCode::BAD_REQUEST;
-                        return response;
-                    }
-                }
+            let read = common::length_and_sum(request.into_body()).await;
+            if let (Err(error), Some(errors)) = (&read, &self.body_errors) {
+                let _ = errors.send(error.to_string());
             }
-            http::Response::new(Bytes::from(format!("streamed {length} {sum}")))
+            common::streamed_answer(&read)
         })
     }
 }
