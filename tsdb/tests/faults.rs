@@ -291,6 +291,21 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
     }
 }
 
+/// Two adjacent blocks of one series, 100 samples each, written into `dir` as compaction
+/// parents: their ULIDs in order, and every sample they hold.
+fn two_parent_blocks(dir: &Path) -> (Vec<String>, Vec<Sample>) {
+    let mut parents = Vec::new();
+    let mut want = Vec::new();
+    for b in 0..2i64 {
+        let samples: Vec<Sample> = (0..100).map(|k| Sample { timestamp_ms: b * 1_000 + k, value: k as f64 }).collect();
+        let ulid = tsdb::block::new_ulid(1 + b as u64);
+        tsdb::block::write_block(dir, &ulid, b * 1_000, (b + 1) * 1_000, vec![(labels("c", "0"), samples.clone())]).expect("write");
+        parents.push(ulid);
+        want.extend(samples);
+    }
+    (parents, want)
+}
+
 /// A chunk read failing with EIO: the answer leaves that block's data out (the head's is
 /// still served) and the next query, the fault gone, holds everything again. A compaction
 /// meeting it fails, leaves no `.tmp` directory and its parents readable, and succeeds when
@@ -316,15 +331,7 @@ fn a_failed_chunk_read_costs_one_answer_or_one_compaction_nothing_else() {
     });
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut parents = Vec::new();
-    let mut want = Vec::new();
-    for b in 0..2i64 {
-        let samples: Vec<Sample> = (0..100).map(|k| Sample { timestamp_ms: b * 1_000 + k, value: k as f64 }).collect();
-        let ulid = tsdb::block::new_ulid(1 + b as u64);
-        tsdb::block::write_block(dir.path(), &ulid, b * 1_000, (b + 1) * 1_000, vec![(labels("c", "0"), samples.clone())]).expect("write");
-        parents.push(ulid);
-        want.extend(samples);
-    }
+    let (parents, want) = two_parent_blocks(dir.path());
     let job = tsdb::block::CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: tsdb::block::new_ulid(10), parents: parents.clone() };
     fault::disarm_all();
     fault::arm_times(Fault::ChunkRead, 1);
@@ -375,17 +382,9 @@ fn a_refused_o_direct_writes_blocks_and_checkpoints_buffered_with_the_same_data(
         });
 
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut parents = Vec::new();
-        let mut want = Vec::new();
         fault::disarm_all();
         fault::arm(fault);
-        for b in 0..2i64 {
-            let samples: Vec<Sample> = (0..100).map(|k| Sample { timestamp_ms: b * 1_000 + k, value: k as f64 }).collect();
-            let ulid = tsdb::block::new_ulid(1 + b as u64);
-            tsdb::block::write_block(dir.path(), &ulid, b * 1_000, (b + 1) * 1_000, vec![(labels("c", "0"), samples.clone())]).expect("write");
-            parents.push(ulid);
-            want.extend(samples);
-        }
+        let (parents, want) = two_parent_blocks(dir.path());
         let job = tsdb::block::CompactionJob { shard_dir: dir.path().to_path_buf(), ulid: tsdb::block::new_ulid(10), parents };
         let fired_before = fault::fired(fault);
         let meta = job.run().expect("the compaction succeeds").meta.expect("a block");
