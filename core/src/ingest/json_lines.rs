@@ -66,18 +66,6 @@ fn parse_values(text: &str, line: usize) -> Result<Vec<f64>, DecodeError> {
         .collect()
 }
 
-/// Parses a whole import body.
-pub fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
-    let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
-    let mut out = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        if let Some(series) = parse_line(raw, index + 1, &LabelLimits::default())? {
-            out.push(series);
-        }
-    }
-    Ok(out)
-}
-
 /// Parses one import line (numbered `line` in errors) under the label `limits`; `None` for
 /// a blank one.
 pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option<SeriesSamples>, DecodeError> {
@@ -124,6 +112,18 @@ pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole body through `parse_line`, as the streamed import does line by line (tests only).
+    fn parse_lines(body: &[u8]) -> Result<Vec<SeriesSamples>, DecodeError> {
+        let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
+        let mut out = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            if let Some(series) = parse_line(raw, index + 1, &LabelLimits::default())? {
+                out.push(series);
+            }
+        }
+        Ok(out)
+    }
 
     #[test]
     fn round_trip_with_non_finite_values() {

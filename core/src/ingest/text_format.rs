@@ -51,18 +51,6 @@ fn parse_label_block(mut rest: &str, line: usize) -> Result<(Vec<(String, String
     }
 }
 
-/// Parses a whole import body; consecutive samples of one series are kept together.
-pub fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, DecodeError> {
-    let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
-    let mut out: Vec<SeriesSamples> = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        if let Some((labels, sample)) = parse_line(raw, index + 1, now_ms, &LabelLimits::default())? {
-            push_sample(&mut out, labels, sample);
-        }
-    }
-    Ok(out)
-}
-
 /// Parses one exposition line (numbered `line` in errors); `None` for a blank line or a
 /// comment. A sample without a timestamp gets `now_ms`.
 pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> Result<Option<(Labels, Sample)>, DecodeError> {
@@ -110,6 +98,19 @@ pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole body through `parse_line`, as the streamed import does line by line (tests
+    /// only); consecutive samples of one series are kept together.
+    fn parse_text(body: &[u8], now_ms: i64) -> Result<Vec<SeriesSamples>, DecodeError> {
+        let text = std::str::from_utf8(body).map_err(|_| bad(0, "body is not valid UTF-8"))?;
+        let mut out: Vec<SeriesSamples> = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            if let Some((labels, sample)) = parse_line(raw, index + 1, now_ms, &LabelLimits::default())? {
+                push_sample(&mut out, labels, sample);
+            }
+        }
+        Ok(out)
+    }
 
     #[test]
     fn parses_exposition_lines() {
