@@ -101,3 +101,29 @@ fn remote_read_samples_and_streamed_chunks() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(server.stop());
 }
+
+/// A read that would return more samples than `server.max_samples_per_query` is a 400
+/// naming the limit (as Prometheus' `--storage.remote.read-sample-limit`); one within it
+/// is answered whole.
+#[test]
+fn remote_read_past_the_sample_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), "  max_samples_per_query: 301\n"));
+    let a: Vec<(i64, f64)> = (0..300).map(|i| (i * 100, i as f64)).collect();
+    let body = v1_request(&[(vec![("__name__", "rr_a"), ("job", "x")], a)]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    let (status, _, bytes) = read(&server, vec![]);
+    assert_eq!(status, 200, "300 samples are within a limit of 301");
+    let raw = snap::raw::Decoder::new().decompress_vec(&bytes).expect("snappy response");
+    assert_eq!(rr::ReadResponse::decode(raw.as_slice()).expect("ReadResponse").results[0].timeseries[0].samples.len(), 300);
+
+    let more = v1_request(&[(vec![("__name__", "rr_b"), ("job", "y")], vec![(50_000, 1.0), (60_000, 2.0)])]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &more).status, 204);
+    for accepted in [vec![], vec![rr::ResponseType::StreamedXorChunks as i32]] {
+        let (status, _, bytes) = read(&server, accepted);
+        let text = String::from_utf8_lossy(&bytes);
+        assert_eq!(status, 400, "302 samples are past the limit: {text}");
+        assert!(text.contains("exceeded sample limit (301, server.max_samples_per_query)"), "{text}");
+    }
+    assert!(server.stop());
+}

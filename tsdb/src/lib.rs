@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod chunk;
+pub mod encoded;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
@@ -35,24 +36,27 @@ pub trait Querier {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples>;
 }
 
+pub use encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 pub use error::Error;
 pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};
 
 /// Series a select reads between two pauses (`ShardDb::select_yielding`):
-/// a few hundred microseconds of decoding, so a label listing queued behind a select of
+/// well under a millisecond of copying chunks, so a label listing queued behind a select of
 /// 100k series waits about that long, not the whole select.
 pub const SELECT_SERIES_PER_PAUSE: usize = 256;
 
 /// Reads the series of `items` with `read` (`None`: no samples in the range), pausing every
 /// `SELECT_SERIES_PER_PAUSE` items (`pause`, then yield if glommio asks for it), and stops
-/// with `None` once more than `sample_limit` samples were read: the loop of the head's and
-/// every block's `select_yielding`.
+/// with `None` once the series read hold more than `sample_limit` samples in `range`
+/// (`EncodedSeries::samples_at_least`): the loop of the head's and every block's
+/// `select_yielding`.
 pub(crate) async fn read_within_limit<T>(
     items: impl IntoIterator<Item = T>,
-    mut read: impl FnMut(T) -> Option<SeriesSamples>,
+    mut read: impl FnMut(T) -> Option<EncodedSeries>,
+    (mint_ms, maxt_ms): (i64, i64),
     sample_limit: usize,
     pause: &mut dyn FnMut(),
-) -> Option<Vec<SeriesSamples>> {
+) -> Option<Vec<EncodedSeries>> {
     let mut out = Vec::new();
     let mut samples = 0usize;
     for (step, item) in items.into_iter().enumerate() {
@@ -61,7 +65,7 @@ pub(crate) async fn read_within_limit<T>(
             glommio::yield_if_needed().await;
         }
         if let Some(series) = read(item) {
-            samples += series.samples.len();
+            samples += series.samples_at_least(mint_ms, maxt_ms);
             if samples > sample_limit {
                 return None;
             }

@@ -1,8 +1,10 @@
 //! Merging one series' samples from several sources (head, blocks) into a single
-//! time-ordered list with one sample per timestamp; earlier sources win ties.
+//! time-ordered list with one sample per timestamp; earlier sources win ties. Encoded
+//! answers are grouped the same way, their parts kept in source order for decoding.
 
 use std::collections::BTreeMap;
 
+use crate::encoded::EncodedSeries;
 use crate::model::{Labels, Sample, SeriesSamples};
 
 /// Merges time-ordered sample lists; on equal timestamps the list earlier in `sources` wins.
@@ -37,6 +39,23 @@ pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
         })
         .filter(|s| !s.samples.is_empty())
         .collect()
+}
+
+/// `merge_series` for encoded answers: each series' parts from every source, in source
+/// order (the first source wins ties when decoded); sorted by labels.
+pub fn merge_encoded_series(sources: Vec<Vec<EncodedSeries>>) -> Vec<EncodedSeries> {
+    let mut by_labels: BTreeMap<Labels, EncodedSeries> = BTreeMap::new();
+    for list in sources {
+        for s in list {
+            match by_labels.get_mut(&s.labels) {
+                Some(merged) => merged.parts.extend(s.parts),
+                None => {
+                    by_labels.insert(s.labels.clone(), s);
+                }
+            }
+        }
+    }
+    by_labels.into_values().collect()
 }
 
 #[cfg(test)]

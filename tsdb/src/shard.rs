@@ -11,7 +11,8 @@ use std::rc::Rc;
 use crate::block::{self, Block, BlockMeta, PageCache};
 use crate::error::Error;
 use crate::head::{AppendResult, Head};
-use crate::merge::merge_series;
+use crate::encoded::EncodedSeries;
+use crate::merge::{merge_encoded_series, merge_series};
 use crate::model::{BatchPart, Labels, Matcher, SeriesBatch, SeriesSamples};
 use crate::wal::checkpoint::{self, CheckpointWriter};
 use crate::wal::{Record, Wal, WalOptions};
@@ -585,18 +586,21 @@ impl ShardDb {
         merge_sources(sources)
     }
 
-    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read from the head
-    /// or a block: it calls `pause` with this shard, then yields when glommio asks for it
-    /// (see `Head::select_yielding`). The shard owner answers label listings in `pause`,
-    /// and the executor's other tasks (HTTP requests, replies from other shards) run when
-    /// it yields, so neither waits out a select of many series. The shard cannot change
-    /// during the select: the caller holds it.
+    /// `select` answered encoded (`EncodedSeries`: every source's chunks copied, not
+    /// decoded; `EncodedSeries::decode` gives what `select` gives), pausing after every
+    /// `SELECT_SERIES_PER_PAUSE` series read from the head or a block: it calls `pause` with
+    /// this shard, then yields when glommio asks for it (see `Head::select_yielding`). The
+    /// shard owner answers label listings in `pause`, and the executor's other tasks (HTTP
+    /// requests, replies from other shards) run when it yields, so neither waits out a select
+    /// of many series. The shard cannot change during the select: the caller holds it.
     ///
     /// `sample_budget` is what the query may still load. The select stops and returns `None`
-    /// as soon as one source (the head or a block) alone has more samples than that: the
-    /// merged answer holds at least as many, so the query would fail its sample limit anyway
-    /// (a query of death stops costing the shard there). Otherwise the budget shrinks by the
-    /// answer's samples, for the next select of the same query.
+    /// as soon as one source (the head or a block) alone has more samples than that, counted
+    /// from chunk headers (`EncodedSeries::samples_at_least`, never more than decoding finds):
+    /// the merged answer holds at least as many, so the query would fail its sample limit
+    /// anyway (a query of death stops costing the shard there). Otherwise the budget shrinks
+    /// by that count of the answer, for the next select of the same query; the exact count
+    /// is the evaluation's, after decoding.
     pub async fn select_yielding(
         &self,
         matchers: &[Matcher],
@@ -604,7 +608,7 @@ impl ShardDb {
         maxt_ms: i64,
         sample_budget: &mut usize,
         pause: &mut dyn FnMut(&ShardDb),
-    ) -> Option<Vec<SeriesSamples>> {
+    ) -> Option<Vec<EncodedSeries>> {
         let limit = *sample_budget;
         let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, limit, &mut || pause(self)).await?];
         for b in self.blocks_overlapping(mint_ms, maxt_ms) {
@@ -613,8 +617,9 @@ impl ShardDb {
                 sources.push(from_block?);
             }
         }
-        let merged = merge_sources(sources);
-        *sample_budget = sample_budget.saturating_sub(merged.iter().map(|s| s.samples.len()).sum());
+        let merged = if sources.len() == 1 { sources.pop().unwrap_or_default() } else { merge_encoded_series(sources) };
+        let counted: usize = merged.iter().map(|s| s.samples_at_least(mint_ms, maxt_ms)).sum();
+        *sample_budget = sample_budget.saturating_sub(counted);
         Some(merged)
     }
 

@@ -12,6 +12,7 @@ use tsdb::{MatchOp, Matcher, SeriesSamples};
 
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
+use crate::shard::SubmitError;
 
 /// Most queries in one remote read request.
 pub const QUERIES_PER_REQUEST_MAX: usize = 64;
@@ -80,7 +81,14 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     for q in &read.queries {
         selects.push(Select { matchers: matchers(q)?, mint_ms: q.start_timestamp_ms, maxt_ms: q.end_timestamp_ms });
     }
-    let results = api.router.select(selects, usize::MAX).await?;
+    // As Prometheus' `--storage.remote.read-sample-limit`: a read past it is a 400.
+    let limit = api.config.server.max_samples_per_query;
+    let results = api.router.select_decoded(selects, limit).await.map_err(|error| match error {
+        SubmitError::TooManySamples => ApiError::bad_data(format!(
+            "exceeded sample limit ({limit}, server.max_samples_per_query): read a narrower time range or fewer series"
+        )),
+        other => other.into(),
+    })?;
     let streamed = read.accepted_response_types.contains(&(ResponseType::StreamedXorChunks as i32));
     let mut response = if streamed {
         let mut body = Vec::new();

@@ -4,7 +4,7 @@
 use futures_channel::oneshot;
 use std::sync::Arc;
 
-use tsdb::{Labels, Matcher, SeriesBatch, SeriesSamples};
+use tsdb::{EncodedSeries, Labels, Matcher, SeriesBatch};
 
 use crate::ingest::MetricMetadata;
 
@@ -43,10 +43,11 @@ pub enum ShardRequest {
     /// request's batch, which every shard of the request shares. The reply comes after the
     /// WAL commit.
     Append { batch: Arc<SeriesBatch>, series: Vec<u32>, reply: oneshot::Sender<Result<AppendAck, String>> },
-    /// Several selects at once (one PromQL query's selectors), answered in order.
+    /// Several selects at once (one PromQL query's selectors), answered in order with the
+    /// series' chunks still encoded (the asker decodes them, off the shard's core).
     /// `None` when the shard stopped because the selects would load more than
     /// `sample_limit` samples (see `ShardDb::select_yielding`).
-    Select { selects: Vec<Select>, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<SeriesSamples>>>> },
+    Select { selects: Vec<Select>, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },

@@ -3,7 +3,7 @@
 
 use async_channel::{Sender, TrySendError};
 use futures_channel::oneshot;
-use tsdb::{Labels, SeriesBatch, SeriesSamples};
+use tsdb::{EncodedSeries, Labels, SeriesBatch, SeriesSamples};
 
 use std::sync::Arc;
 
@@ -141,13 +141,14 @@ impl ShardRouter {
         Ok(out)
     }
 
-    /// Runs all `selects` on every shard; result `[i]` holds select `i`'s series from all shards.
-    /// A shard whose part would exceed `sample_limit` samples stops there, and the answer is
-    /// `TooManySamples` (`usize::MAX`: no limit).
-    pub async fn select(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
+    /// Runs all `selects` on every shard; result `[i]` holds select `i`'s series from all
+    /// shards, their chunks still encoded (`EncodedSeries::decode`). A shard whose part
+    /// would exceed `sample_limit` samples stops there, and the answer is `TooManySamples`
+    /// (`usize::MAX`: no limit).
+    pub async fn select(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<EncodedSeries>>, SubmitError> {
         let count = selects.len();
         let per_shard = self.scatter(|reply| ShardRequest::Select { selects: selects.clone(), sample_limit, reply }).await?;
-        let mut merged: Vec<Vec<SeriesSamples>> = (0..count).map(|_| Vec::new()).collect();
+        let mut merged: Vec<Vec<EncodedSeries>> = (0..count).map(|_| Vec::new()).collect();
         for shard_result in per_shard {
             let shard_result = shard_result.ok_or(SubmitError::TooManySamples)?;
             for (i, series) in shard_result.into_iter().enumerate() {
@@ -155,6 +156,24 @@ impl ShardRouter {
             }
         }
         Ok(merged)
+    }
+
+    /// `select`, decoded here: result `[i]` holds select `i`'s series with their samples in
+    /// its range. `TooManySamples` also when the decoded answer holds more than `sample_limit`.
+    pub async fn select_decoded(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
+        let ranges: Vec<(i64, i64)> = selects.iter().map(|s| (s.mint_ms, s.maxt_ms)).collect();
+        let encoded = self.select(selects, sample_limit).await?;
+        let mut loaded = 0usize;
+        let mut decoded = Vec::with_capacity(encoded.len());
+        for (series, (mint_ms, maxt_ms)) in encoded.iter().zip(ranges) {
+            let samples = tsdb::encoded::decode_all(series, mint_ms, maxt_ms);
+            loaded = loaded.saturating_add(samples.iter().map(|s| s.samples.len()).sum());
+            if loaded > sample_limit {
+                return Err(SubmitError::TooManySamples);
+            }
+            decoded.push(samples);
+        }
+        Ok(decoded)
     }
 
     pub async fn series(&self, select: Select) -> Result<Vec<Labels>, SubmitError> {

@@ -15,6 +15,7 @@ use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
 use crate::chunk::XorIterator;
+use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
 use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesSamples};
@@ -211,9 +212,10 @@ impl Block {
         Ok(self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().filter_map(|(id, s)| self.read_series(id, s, mint_ms, maxt_ms)).collect())
     }
 
-    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read and stops with
-    /// `Ok(None)` once it has read more than `sample_limit` samples (see
-    /// `Head::select_yielding`).
+    /// `select` answered encoded (the chunks read, not decoded, with the series' deleted
+    /// intervals), pausing after every `SELECT_SERIES_PER_PAUSE` series read and stopping
+    /// with `Ok(None)` past `sample_limit` samples (see `Head::select_yielding`). A series
+    /// whose chunk cannot be read is reported and left out.
     pub async fn select_yielding(
         &self,
         matchers: &[Matcher],
@@ -221,9 +223,25 @@ impl Block {
         maxt_ms: i64,
         sample_limit: usize,
         pause: &mut dyn FnMut(),
-    ) -> Result<Option<Vec<SeriesSamples>>, Error> {
+    ) -> Result<Option<Vec<EncodedSeries>>, Error> {
         let matching = self.matching_series(matchers, mint_ms, maxt_ms)?;
-        Ok(crate::read_within_limit(matching, |(id, s)| self.read_series(id, s, mint_ms, maxt_ms), sample_limit, pause).await)
+        Ok(crate::read_within_limit(matching, |(id, s)| self.encoded_series(id, s), (mint_ms, maxt_ms), sample_limit, pause).await)
+    }
+
+    /// Series `id` with the chunks `s` names (already those live in the range), encoded.
+    fn encoded_series(&self, id: u32, s: IndexSeries) -> Option<EncodedSeries> {
+        let mut chunks = Vec::with_capacity(s.chunks.len());
+        for c in &s.chunks {
+            match self.chunks.read_xor(c.chunk_ref) {
+                Ok(xor) => chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, xor }),
+                Err(error) => {
+                    tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
+                    return None;
+                }
+            }
+        }
+        let part = EncodedPart { chunks, overrides: Vec::new(), deleted: self.tombstones.intervals(id).to_vec() };
+        Some(EncodedSeries { labels: s.labels, parts: vec![part] })
     }
 
     /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk

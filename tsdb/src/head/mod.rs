@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::block::BlockSeries;
+use crate::encoded::EncodedSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{Label, Labels, Matcher, Sample, SeriesSamples};
 pub use series::{AppendResult, MemSeries};
@@ -226,13 +227,14 @@ impl Head {
         self.matching(matchers, mint_ms, maxt_ms).into_iter().filter_map(|id| self.read_series(id, mint_ms, maxt_ms)).collect()
     }
 
-    /// `select` that pauses after every `SELECT_SERIES_PER_PAUSE` series read: it calls
-    /// `pause`, then yields if glommio asks for it (`yield_if_needed`: another core woke
-    /// this executor, e.g. with a request or a reply its tasks wait for, or the time slice
-    /// is spent), so other tasks and the caller's short reads run in the middle of a long
-    /// select.
+    /// `select` answered encoded (`EncodedSeries`: the chunks copied, not decoded), pausing
+    /// after every `SELECT_SERIES_PER_PAUSE` series read: it calls `pause`, then yields if
+    /// glommio asks for it (`yield_if_needed`: another core woke this executor, e.g. with a
+    /// request or a reply its tasks wait for, or the time slice is spent), so other tasks
+    /// and the caller's short reads run in the middle of a long select.
     ///
-    /// It stops as soon as it has read more than `sample_limit` samples and returns `None`:
+    /// It stops and returns `None` as soon as the series read hold more than
+    /// `sample_limit` samples (counted from chunk headers, never more than decoding finds):
     /// a query past its sample limit stops costing the shard there.
     pub async fn select_yielding(
         &self,
@@ -241,9 +243,14 @@ impl Head {
         maxt_ms: i64,
         sample_limit: usize,
         pause: &mut dyn FnMut(),
-    ) -> Option<Vec<SeriesSamples>> {
+    ) -> Option<Vec<EncodedSeries>> {
         let matching = self.matching(matchers, mint_ms, maxt_ms);
-        crate::read_within_limit(matching, |id| self.read_series(id, mint_ms, maxt_ms), sample_limit, pause).await
+        let read = |id: SeriesId| {
+            let s = &self.series[id as usize];
+            let part = s.encoded_in(mint_ms, maxt_ms);
+            (!part.chunks.is_empty() || !part.overrides.is_empty()).then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
+        };
+        crate::read_within_limit(matching, read, (mint_ms, maxt_ms), sample_limit, pause).await
     }
 
     /// Series `id`'s samples in the range, `None` when it has none there.

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use crate::block::RawChunk;
 use crate::chunk::{XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
+use crate::encoded::{EncodedChunk, EncodedPart};
 use crate::model::{Labels, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +184,29 @@ impl MemSeries {
         let removed = before - rebuilt.samples_in(i64::MIN, i64::MAX).len();
         *self = rebuilt;
         removed
+    }
+
+    /// The chunks overlapping `[mint_ms, maxt_ms]` (copied, still encoded) and the
+    /// out-of-order samples in the range, decoded later and elsewhere (`EncodedPart::decode`
+    /// gives what `samples_in` gives).
+    pub fn encoded_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
+        let overlapping = |min_t: i64, max_t: i64| max_t >= mint_ms && min_t <= maxt_ms;
+        let mut chunks: Vec<EncodedChunk> = self
+            .closed
+            .iter()
+            .filter(|c| overlapping(c.min_t, c.max_t))
+            .map(|c| EncodedChunk { min_time_ms: c.min_t, max_time_ms: c.max_t, xor: c.chunk.bytes.clone() })
+            .collect();
+        if self.open.num_samples() > 0 && overlapping(self.open_min_t, self.last_t) {
+            chunks.push(EncodedChunk { min_time_ms: self.open_min_t, max_time_ms: self.last_t, xor: self.open.bytes().to_vec() });
+        }
+        let overrides = match &self.ooo {
+            Some(ooo) if mint_ms <= maxt_ms => {
+                ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect()
+            }
+            _ => Vec::new(),
+        };
+        EncodedPart { chunks, overrides, deleted: Vec::new() }
     }
 
     /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
