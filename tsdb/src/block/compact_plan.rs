@@ -2,6 +2,12 @@
 //! with Prometheus' leveled semantics (overlapping blocks first, then aligned ranges that
 //! are complete or older than the newest block, then single blocks with many tombstones).
 //! Ranges grow from the block duration d: d, 3d, 12d, then ×3 per level.
+//!
+//! Unlike Prometheus, small blocks overlapping a much larger one (late samples of a
+//! backfill, cut behind the compacted history) wait until they add up to a quarter of it,
+//! or until there are `OVERLAPPING_SMALL_BLOCKS_MAX` of them, before they are merged into it:
+//! merging each as it comes rewrote a day's block once per late block (compaction levels
+//! reached 35 in a 30-day backfill). Reads merge overlapping blocks meanwhile.
 
 /// What the planner needs to know about one block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +18,7 @@ pub struct PlanBlock {
     /// Exclusive upper bound, Unix ms.
     pub max_time_ms: i64,
     pub num_series: u64,
+    pub num_samples: u64,
     /// Series with at least one tombstone interval (Prometheus counts intervals; one per
     /// series is the usual case and the same measure for "a large share of the series").
     pub num_tombstone_series: u64,
@@ -21,6 +28,12 @@ pub struct PlanBlock {
 const LEVELS_MAX: usize = 16;
 /// A block is rewritten alone when more than this share of its series carries tombstones.
 pub const TOMBSTONE_SHARE_REWRITE: f64 = 0.05;
+/// Blocks overlapping the largest of their overlapping run are merged with it once they hold
+/// at least 1/`OVERLAP_MERGE_DIVISOR` of its samples (so each merge grows the large block by a
+/// quarter at least, and its rewrites during a backfill stay few) …
+pub const OVERLAP_MERGE_DIVISOR: u64 = 4;
+/// … or once there are this many of them (reads merge every overlapping block).
+pub const OVERLAPPING_SMALL_BLOCKS_MAX: usize = 8;
 
 /// Compaction ranges for a block duration: `[d, 3d, 12d, 36d, 108d, …]`, keeping only ranges
 /// up to `retention_ms / 10` (a block must age out in pieces, not all at once), and always
@@ -46,13 +59,17 @@ pub fn plan(blocks: &[PlanBlock], ranges: &[i64]) -> Vec<String> {
     }
     let mut sorted: Vec<&PlanBlock> = blocks.iter().collect();
     sorted.sort_by(|a, b| (a.min_time_ms, &a.ulid).cmp(&(b.min_time_ms, &b.ulid)));
-    let overlapping = select_overlapping(&sorted);
-    if !overlapping.is_empty() {
-        return overlapping.iter().map(|b| b.ulid.clone()).collect();
+    let mut waiting: Vec<&str> = Vec::new();
+    for run in overlapping_runs(&sorted) {
+        if overlap_merge_due(&run) {
+            return run.iter().map(|b| b.ulid.clone()).collect();
+        }
+        waiting.extend(run.iter().map(|b| b.ulid.as_str()));
     }
     // The newest block (highest min time) stays out: it was just cut, and it may still be
-    // joined by another block of its range.
+    // joined by another block of its range. Overlapping runs that wait stay out too.
     sorted.pop();
+    sorted.retain(|b| !waiting.contains(&b.ulid.as_str()));
     let leveled = select_leveled(&sorted, ranges);
     if !leveled.is_empty() {
         return leveled.iter().map(|b| b.ulid.clone()).collect();
@@ -73,11 +90,12 @@ pub fn plan(blocks: &[PlanBlock], ranges: &[i64]) -> Vec<String> {
     Vec::new()
 }
 
-/// The first run of blocks (sorted by min time) whose ranges overlap, transitively.
-fn select_overlapping<'a>(sorted: &[&'a PlanBlock]) -> Vec<&'a PlanBlock> {
+/// The runs of blocks (sorted by min time) whose ranges overlap, transitively, in time order.
+fn overlapping_runs<'a>(sorted: &[&'a PlanBlock]) -> Vec<Vec<&'a PlanBlock>> {
+    let mut runs = Vec::new();
     let mut group: Vec<&PlanBlock> = Vec::new();
     let Some(first) = sorted.first() else {
-        return group;
+        return runs;
     };
     let mut max_t = first.max_time_ms;
     for pair in sorted.windows(2) {
@@ -88,11 +106,25 @@ fn select_overlapping<'a>(sorted: &[&'a PlanBlock]) -> Vec<&'a PlanBlock> {
             }
             group.push(b);
         } else if !group.is_empty() {
-            break;
+            runs.push(std::mem::take(&mut group));
         }
         max_t = max_t.max(b.max_time_ms);
     }
-    group
+    if !group.is_empty() {
+        runs.push(group);
+    }
+    runs
+}
+
+/// Whether an overlapping run is merged now: the blocks beside its largest (by samples)
+/// hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples, or number
+/// `OVERLAPPING_SMALL_BLOCKS_MAX` or more.
+fn overlap_merge_due(run: &[&PlanBlock]) -> bool {
+    let largest = run.iter().map(|b| b.num_samples).max().unwrap_or(0);
+    let all: u64 = run.iter().map(|b| b.num_samples).fold(0, u64::saturating_add);
+    let others = all - largest;
+    // The largest and at least OVERLAPPING_SMALL_BLOCKS_MAX others.
+    run.len() > OVERLAPPING_SMALL_BLOCKS_MAX || others.saturating_mul(OVERLAP_MERGE_DIVISOR) >= largest
 }
 
 /// For each range above the first, the first aligned group of ≥ 2 blocks that spans the
@@ -151,8 +183,14 @@ mod tests {
             min_time_ms: min_h * H,
             max_time_ms: max_h * H,
             num_series: 100,
+            num_samples: 1000,
             num_tombstone_series: 0,
         }
+    }
+
+    fn samples(mut block: PlanBlock, n: u64) -> PlanBlock {
+        block.num_samples = n;
+        block
     }
 
     fn stones(mut block: PlanBlock, series: u64, with_tombstones: u64) -> PlanBlock {
@@ -238,6 +276,36 @@ mod tests {
                 "only the first overlapping run",
                 vec![b("a", 0, 2), b("b", 0, 2), b("c", 4, 6), b("d", 4, 6)],
                 vec!["a", "b"],
+            ),
+            (
+                "a small late block waits beside a large one; the next run and the levels go on",
+                vec![samples(b("a", 0, 24), 12_000), b("l", 2, 4), b("c", 30, 32), b("d", 30, 32), b("z", 48, 50)],
+                vec!["c", "d"],
+            ),
+            (
+                "a waiting run stays out of leveled merges",
+                vec![samples(b("a", 0, 24), 12_000), b("l", 2, 4), b("c", 24, 26), b("d", 26, 28), b("e", 28, 30), b("z", 40, 42)],
+                vec!["c", "d", "e"],
+            ),
+            (
+                "small late blocks wait while they hold less than a quarter of the large one",
+                vec![samples(b("a", 0, 24), 12_000), b("l", 2, 4), samples(b("m", 6, 8), 1999), b("z", 48, 50)],
+                vec![],
+            ),
+            (
+                "a quarter exactly is enough",
+                vec![samples(b("a", 0, 24), 12_000), b("l", 2, 4), samples(b("m", 6, 8), 2000), b("z", 48, 50)],
+                vec!["a", "l", "m"],
+            ),
+            (
+                "seven small ones still wait",
+                (0..7).map(|i| samples(b(&format!("l{i}"), 2 * i, 2 * i + 2), 1)).chain([samples(b("a", 0, 24), 12_000)]).collect(),
+                vec![],
+            ),
+            (
+                "eight are merged",
+                (0..8).map(|i| samples(b(&format!("l{i}"), 2 * i, 2 * i + 2), 1)).chain([samples(b("a", 0, 24), 12_000)]).collect(),
+                vec!["a", "l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"],
             ),
             (
                 "a block inside a bigger one overlaps it",

@@ -35,6 +35,7 @@ impl ShardDb {
                 min_time_ms: b.meta.min_time_ms,
                 max_time_ms: b.meta.max_time_ms,
                 num_series: b.meta.stats.num_series,
+                num_samples: b.meta.stats.num_samples,
                 num_tombstone_series: b.tombstones().series_count() as u64,
             })
             .collect();
