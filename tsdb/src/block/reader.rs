@@ -113,19 +113,26 @@ impl Block {
     /// Series ids satisfying every matcher (Prometheus semantics: a matcher accepting ""
     /// also selects series without the label).
     fn matching_ids(&self, matchers: &[Matcher]) -> Result<Vec<u32>, Error> {
-        let all = self.index.all_series()?;
+        // The all-series list (the longest) is read only when a first matcher accepts ""
+        // or there is no matcher; after another matcher, removing suffices.
         let mut result: Option<Vec<u32>> = None;
         for m in matchers {
-            let ids = if m.matches_empty() {
-                difference(&all, &self.postings_where(&m.name, |v| !m.matches(v))?)
-            } else if m.op == MatchOp::Equal {
-                self.postings_where(&m.name, |v| v == m.value)?
+            let next = if m.matches_empty() {
+                let rejected = self.postings_where(&m.name, |v| !m.matches(v))?;
+                match &result {
+                    Some(acc) => difference(acc, &rejected),
+                    None => difference(&self.index.all_series()?, &rejected),
+                }
             } else {
-                self.postings_where(&m.name, |v| m.matches(v))?
-            };
-            let next = match result {
-                None => ids,
-                Some(acc) => intersect(&acc, &ids),
+                let ids = if m.op == MatchOp::Equal {
+                    self.postings_where(&m.name, |v| v == m.value)?
+                } else {
+                    self.postings_where(&m.name, |v| m.matches(v))?
+                };
+                match &result {
+                    None => ids,
+                    Some(acc) => intersect(acc, &ids),
+                }
             };
             let empty = next.is_empty();
             result = Some(next);
@@ -133,7 +140,10 @@ impl Block {
                 break;
             }
         }
-        Ok(result.unwrap_or(all))
+        match result {
+            Some(ids) => Ok(ids),
+            None => self.index.all_series(),
+        }
     }
 
     /// Matching series that have a chunk overlapping `[mint_ms, maxt_ms]`.
