@@ -270,7 +270,7 @@ impl Source {
 pub struct IndexReader {
     path: PathBuf,
     source: Source,
-    symbols: Vec<String>,
+    symbols: Symbols,
     /// Label name → (value → postings offset), both sorted.
     postings: BTreeMap<String, BTreeMap<String, u64>>,
     all_postings_offset: Option<u64>,
@@ -343,12 +343,19 @@ impl IndexReader {
         let (bytes, range) = section_be32_at(&source, &path, toc_symbols, false, "symbols")?;
         let mut s = Decoder::new(&bytes[range]);
         let count = s.be32().ok_or_else(|| corrupt("symbols: missing count".to_string()))? as usize;
-        let mut symbols = Vec::with_capacity(count.min(1 << 20));
+        let mut symbols = Symbols {
+            text: String::with_capacity(s.remaining()),
+            // Every symbol takes a byte at least.
+            ends: Vec::with_capacity(count.min(s.remaining())),
+        };
         for i in 0..count {
             let sym = s
                 .uvarint_str()
                 .ok_or_else(|| corrupt(format!("symbols: entry {i} is malformed")))?;
-            symbols.push(sym.to_string());
+            symbols.text.push_str(sym);
+            let end = u32::try_from(symbols.text.len())
+                .map_err(|_| corrupt("symbols: table too large".to_string()))?;
+            symbols.ends.push(end);
         }
         drop(bytes);
 
@@ -361,6 +368,9 @@ impl IndexReader {
             let count = p
                 .be32()
                 .ok_or_else(|| corrupt("postings offset table: missing count".to_string()))?;
+            // Entries come sorted by name, then value: each name's values are gathered and
+            // its map built at once (a bulk build rather than an insert per value).
+            let mut run: Option<(&str, Vec<(String, u64)>)> = None;
             for i in 0..count {
                 let entry = (|| {
                     let keys = p.uvarint()?;
@@ -374,12 +384,22 @@ impl IndexReader {
                 })?;
                 if name.is_empty() && value.is_empty() {
                     all_postings_offset = Some(offset);
-                } else {
-                    postings
-                        .entry(name.to_string())
-                        .or_default()
-                        .insert(value.to_string(), offset);
+                    continue;
                 }
+                match &mut run {
+                    Some((current, values)) if *current == name => {
+                        values.push((value.to_string(), offset));
+                    }
+                    _ => {
+                        if let Some((done, values)) = run.take() {
+                            add_postings_run(&mut postings, done, values);
+                        }
+                        run = Some((name, vec![(value.to_string(), offset)]));
+                    }
+                }
+            }
+            if let Some((done, values)) = run {
+                add_postings_run(&mut postings, done, values);
             }
         }
         Ok(IndexReader {
@@ -399,7 +419,6 @@ impl IndexReader {
         usize::try_from(r)
             .ok()
             .and_then(|i| self.symbols.get(i))
-            .map(String::as_str)
             .ok_or_else(|| self.corrupt(format!("symbol reference {r} out of range")))
     }
 
@@ -502,6 +521,39 @@ impl IndexReader {
             d.uvarint().ok_or_else(bad)?;
         }
         decode_chunk_metas(&mut d, id).map_err(|m| self.corrupt(m))
+    }
+}
+
+/// The decoded symbol table in one string: symbol `i` is `text[ends[i - 1]..ends[i]]` (one
+/// allocation, not one per symbol).
+struct Symbols {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Symbols {
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)? as usize;
+        let start = match i.checked_sub(1) {
+            Some(previous) => *self.ends.get(previous)? as usize,
+            None => 0,
+        };
+        self.text.get(start..end)
+    }
+}
+
+/// Adds one name's run of (value, postings offset) entries to the postings offset table;
+/// as with one insert per entry, a repeated value keeps its last offset.
+fn add_postings_run(
+    postings: &mut BTreeMap<String, BTreeMap<String, u64>>,
+    name: &str,
+    values: Vec<(String, u64)>,
+) {
+    match postings.get_mut(name) {
+        Some(map) => map.extend(values),
+        None => {
+            postings.insert(name.to_string(), values.into_iter().collect());
+        }
     }
 }
 
