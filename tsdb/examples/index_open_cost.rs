@@ -52,9 +52,15 @@ fn main() {
     let series: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let dir = std::path::PathBuf::from(dir);
     std::fs::create_dir_all(&dir).expect("create the directory");
-    let ulid = tsdb::block::new_ulid(1);
-    let path = dir.join(&ulid);
+    // A block written by an earlier run is reused (so that runs compare the same files).
+    let existing = std::fs::read_dir(&dir)
+        .expect("list the directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("index").is_file());
+    let path = existing.unwrap_or_else(|| dir.join(tsdb::block::new_ulid(1)));
     if !path.exists() {
+        let ulid = path.file_name().and_then(|n| n.to_str()).expect("a ULID").to_string();
         let started = Instant::now();
         let input: Vec<(Labels, Vec<Sample>)> = (0..series)
             .map(|i| {
@@ -87,46 +93,60 @@ fn main() {
         opens.push((elapsed, retained, cache.stats().bytes_in_use, rss));
         drop(block);
     }
+    // Later opens reuse the memory freed by the earlier ones: only the first moves VmRSS.
+    let first_rss = opens[0].3;
     opens.sort();
-    let (elapsed, retained, cache_bytes, rss) = opens[OPENS / 2];
+    let (elapsed, retained, cache_bytes, _) = opens[OPENS / 2];
     println!(
         "open (median of {OPENS}): {elapsed:?}; heap retained by the Block: {retained} bytes \
-         ({cache_bytes} of them page cache buffers); VmRSS delta {rss} KiB"
+         ({cache_bytes} of them page cache buffers); VmRSS delta of the first open {first_rss} KiB"
     );
 
-    let matchers = [Matcher::new(MatchOp::Equal, "group", "g007").expect("matcher")];
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
-    let mut found = 0;
-    for _ in 0..OPENS {
-        let cache = PageCache::new(PAGE_CACHE_BYTES_DEFAULT);
-        let block = Block::open_in(&path, &cache).expect("open");
-        let (t, n) = timed(&block, &matchers);
-        cold.push(t);
-        found = n;
-        for _ in 0..WARM_RUNS {
-            warm.push(timed(&block, &matchers).0);
+    // Series of one group are adjacent in the index (labels sort by `group` before `i`);
+    // those of `i=~".*7"` are spread over the whole index.
+    let queries: [(&str, Matcher, bool); 3] = [
+        ("select group=\"g007\"", Matcher::new(MatchOp::Equal, "group", "g007").expect("matcher"), true),
+        ("series group=\"g007\" (index only)", Matcher::new(MatchOp::Equal, "group", "g007").expect("matcher"), false),
+        ("series i=~\".*7\" (index only)", Matcher::new(MatchOp::RegexMatch, "i", ".*7").expect("matcher"), false),
+    ];
+    for (name, matcher, samples) in queries {
+        let matchers = [matcher];
+        let mut cold = Vec::new();
+        let mut warm = Vec::new();
+        let mut found = 0;
+        let mut stats = None;
+        for _ in 0..OPENS {
+            let cache = PageCache::new(PAGE_CACHE_BYTES_DEFAULT);
+            let block = Block::open_in(&path, &cache).expect("open");
+            let (t, n) = timed(&block, &matchers, samples);
+            cold.push(t);
+            found = n;
+            for _ in 0..WARM_RUNS {
+                warm.push(timed(&block, &matchers, samples).0);
+            }
+            stats.get_or_insert(cache.stats());
         }
-        let s = cache.stats();
-        if cold.len() == 1 {
-            println!("cache after the selects: hits={} misses={} bytes={}", s.hits_total, s.misses_total, s.bytes_in_use);
-        }
+        cold.sort();
+        warm.sort();
+        println!(
+            "{name} ({found} series): cold median {:?} (min {:?}), warm median {:?} (min {:?}); cache after 1 cold + {WARM_RUNS} warm: {:?}",
+            cold[cold.len() / 2],
+            cold[0],
+            warm[warm.len() / 2],
+            warm[0],
+            stats,
+        );
     }
-    cold.sort();
-    warm.sort();
-    println!(
-        "select group=\"g007\" ({found} series): cold median {:?} (min {:?}), warm median {:?} (min {:?})",
-        cold[cold.len() / 2],
-        cold[0],
-        warm[warm.len() / 2],
-        warm[0]
-    );
 }
 
-fn timed(block: &Block, matchers: &[Matcher]) -> (Duration, usize) {
+fn timed(block: &Block, matchers: &[Matcher], samples: bool) -> (Duration, usize) {
     let started = Instant::now();
-    let got = block.select(matchers, i64::MIN, i64::MAX).expect("select");
-    (started.elapsed(), got.len())
+    let n = if samples {
+        block.select(matchers, i64::MIN, i64::MAX).expect("select").len()
+    } else {
+        block.series(matchers, i64::MIN, i64::MAX).expect("series").len()
+    };
+    (started.elapsed(), n)
 }
 
 fn vm_rss_kib() -> i64 {
