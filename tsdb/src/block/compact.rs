@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::merge::merge_samples;
 use crate::model::{Labels, Sample};
 
-/// Page cache of each parent block during a merge (its chunks are read once, in order).
+/// Page cache of each parent block during a merge (its series entries and chunks are read
+/// once, in order, so a page of each serves many neighbouring series).
 const MERGE_CACHE_BYTES_PER_PARENT: u64 = 4 * super::PAGE_BYTES as u64;
 
 /// One planned compaction: everything the merge thread needs (it is `Send` and reads the
@@ -111,8 +112,9 @@ impl CompactionJob {
         let mut cursors = Vec::with_capacity(self.parents.len());
         let mut chunk_bytes_in = 0;
         for ulid in &self.parents {
-            // A merge reads each parent's chunks once, in order: a few pages of cache per
-            // parent serve neighbouring chunks without holding the shard's cache size again.
+            // A merge reads each parent's index and chunks once, in order: a few pages of
+            // cache per parent serve neighbouring series without holding the shard's cache
+            // size again.
             let block = Block::open_in(&self.shard_dir.join(ulid), &super::PageCache::new(MERGE_CACHE_BYTES_PER_PARENT))?;
             chunk_bytes_in += chunk_dir_bytes(block.dir());
             let ids = block.series_ids()?;

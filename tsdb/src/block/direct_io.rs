@@ -16,7 +16,7 @@ use crate::error::Error;
 /// Alignment of O_DIRECT buffers, offsets and lengths: the largest logical block size in
 /// common use (4Kn disks), a multiple of the 512-byte one.
 pub const IO_ALIGN_BYTES: usize = 4096;
-/// Bytes per read when a whole file (a block's `index`) is loaded.
+/// Bytes per read of a long range (`read_range`) and per `SequentialReader` window.
 const WHOLE_FILE_READ_BYTES: usize = 1 << 20;
 /// The most a `DirectWriter` buffers before one aligned write (smaller when the caller says
 /// the file is smaller: `DirectWriter::create_sized`).
@@ -164,17 +164,29 @@ impl DirectFile {
             .map_err(|e| Error::io("read", &self.path, e))
     }
 
-    /// The whole file, read in aligned pieces (a block's `index`, kept in memory).
-    pub fn read_all(&self) -> Result<(Vec<u8>, bool), Error> {
-        let size = usize::try_from(self.size_bytes)
-            .map_err(|_| Error::corrupt(&self.path, "file too large for memory"))?;
-        let mut out = Vec::with_capacity(size);
-        let mut buf = AlignedBuf::zeroed(WHOLE_FILE_READ_BYTES.min(size.max(1)));
+    /// The bytes `[offset, offset + len)` (inside the file), read in aligned pieces of at
+    /// most `WHOLE_FILE_READ_BYTES`: a block index's sections decoded once at open, which
+    /// would only crowd the page cache. The flag is `read_aligned`'s.
+    pub fn read_range(&self, offset: u64, len: usize) -> Result<(Vec<u8>, bool), Error> {
+        let end = offset.checked_add(len as u64).filter(|end| *end <= self.size_bytes);
+        let Some(end) = end else {
+            return Err(Error::corrupt(
+                &self.path,
+                format!("read of {len} bytes at {offset} runs past the end"),
+            ));
+        };
+        let mut out = Vec::with_capacity(len);
+        let mut at = offset - offset % IO_ALIGN_BYTES as u64;
+        let mut skip = (offset - at) as usize;
+        let piece = WHOLE_FILE_READ_BYTES.min((len + skip).next_multiple_of(IO_ALIGN_BYTES));
+        let mut buf = AlignedBuf::zeroed(piece);
         let mut fell_back = false;
-        while out.len() < size {
-            let want = (size - out.len()).min(buf.len_bytes());
-            fell_back |= self.read_aligned(out.len() as u64, want, &mut buf)?;
-            out.extend_from_slice(&buf.as_bytes()[..want]);
+        while out.len() < len {
+            let want = (end - at).min(buf.len_bytes() as u64) as usize;
+            fell_back |= self.read_aligned(at, want, &mut buf)?;
+            out.extend_from_slice(&buf.as_bytes()[skip..want]);
+            at += want as u64;
+            skip = 0;
         }
         Ok((out, fell_back))
     }
@@ -416,10 +428,11 @@ mod tests {
         }
     }
 
-    /// Whole-file reads equal the file on the test's file system (ext4: O_DIRECT) and on
-    /// /dev/shm (tmpfs: O_DIRECT refused on older kernels, buffered fallback).
+    /// Range reads (whole files, and unaligned pieces across the read size) equal the file
+    /// on the test's file system (ext4: O_DIRECT) and on /dev/shm (tmpfs: O_DIRECT refused on
+    /// older kernels, buffered fallback); a range past the end is an error.
     #[test]
-    fn read_all_equals_the_file_with_or_without_o_direct() {
+    fn read_range_equals_the_file_with_or_without_o_direct() {
         let bytes: Vec<u8> = (0..(3 * WHOLE_FILE_READ_BYTES + 123)).map(|i| (i * 7 % 251) as u8).collect();
         let disk = tempfile::tempdir().expect("tempdir");
         let mut dirs = vec![disk.path().to_path_buf()];
@@ -431,8 +444,15 @@ mod tests {
                 std::fs::write(&path, &bytes[..len]).expect("write");
                 let (file, fell_back) = DirectFile::open(&path).expect("open");
                 assert_eq!(file.is_direct(), !fell_back);
-                let (read, _) = file.read_all().expect("read");
+                let (read, _) = file.read_range(0, len).expect("read");
                 assert!(read == bytes[..len], "{} bytes in {}", len, dir.display());
+                for (at, n) in [(0, 0), (1, 3), (4095, 2), (4097, WHOLE_FILE_READ_BYTES + 5), (len / 3, len / 2)] {
+                    if at + n <= len {
+                        let (read, _) = file.read_range(at as u64, n).expect("read");
+                        assert!(read == bytes[at..at + n], "{n} bytes at {at} of {len} in {}", dir.display());
+                    }
+                }
+                assert!(file.read_range(len as u64, 1).is_err(), "past the end");
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Byte-level helpers for the block files: a growable big-endian/varint encoder and a
 //! bounds-checked decoder whose every read reports running off the end as `None`.
 
+use std::ops::Range;
+
 /// CRC32 Castagnoli, the checksum of every block section.
 pub fn crc32c(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
@@ -127,11 +129,11 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// The `len`-prefixed section at `offset` (4-byte big-endian length, body, CRC32C of the
-/// body): returns the body after checking the checksum.
-pub fn section_be32(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
-    let mut d = Decoder::new(bytes);
-    d.pos = offset;
+/// The `len`-prefixed section (4-byte big-endian length, body, CRC32C of the body) that
+/// starts at the first byte of `window`, which holds the file from the section's `offset`
+/// on (possibly cut short): the body's range in `window`, after checking the checksum.
+pub fn section_be32(window: &[u8], offset: u64) -> Result<Range<usize>, String> {
+    let mut d = Decoder::new(window);
     let len = d
         .be32()
         .ok_or_else(|| format!("section length at {offset} is out of bounds"))?
@@ -139,10 +141,10 @@ pub fn section_be32(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
     checked_body(&mut d, len, offset)
 }
 
-/// The uvarint-length-prefixed section at `offset` (a series entry).
-pub fn section_uvarint(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
-    let mut d = Decoder::new(bytes);
-    d.pos = offset;
+/// The uvarint-length-prefixed section (a series entry) starting at the first byte of
+/// `window`, as `section_be32`.
+pub fn section_uvarint(window: &[u8], offset: u64) -> Result<Range<usize>, String> {
+    let mut d = Decoder::new(window);
     let len = d
         .uvarint()
         .and_then(|l| usize::try_from(l).ok())
@@ -150,7 +152,8 @@ pub fn section_uvarint(bytes: &[u8], offset: usize) -> Result<&[u8], String> {
     checked_body(&mut d, len, offset)
 }
 
-fn checked_body<'a>(d: &mut Decoder<'a>, len: usize, offset: usize) -> Result<&'a [u8], String> {
+fn checked_body(d: &mut Decoder<'_>, len: usize, offset: u64) -> Result<Range<usize>, String> {
+    let start = d.pos;
     let body = d
         .take(len)
         .ok_or_else(|| format!("section at {offset} ({len} bytes) runs past the end"))?;
@@ -160,7 +163,7 @@ fn checked_body<'a>(d: &mut Decoder<'a>, len: usize, offset: usize) -> Result<&'
     if crc32c(body) != crc {
         return Err(format!("checksum mismatch in the section at {offset}"));
     }
-    Ok(body)
+    Ok(start..start + len)
 }
 
 #[cfg(test)]

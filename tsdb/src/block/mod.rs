@@ -1,7 +1,8 @@
 //! Immutable blocks in the Prometheus TSDB block format (`tsdb/docs/block.md`):
 //! `<ULID>/{meta.json, index, chunks/000001…, tombstones}`, readable by `promtool tsdb`.
 //! Written atomically (build in `<ULID>.tmp`, fsync, rename); written and read with O_DIRECT
-//! (`direct_io`): the whole index in memory, chunks one at a time through the shard's
+//! (`direct_io`): of the index only the symbols and the postings offset table in memory,
+//! its series entries and postings lists, and the chunks one at a time, through the shard's
 //! bounded page cache (`page_cache`), never through the OS page cache.
 
 mod chunks_format;

@@ -1,7 +1,10 @@
-//! The per-shard page cache of block chunk files: fixed 64 KiB aligned pages keyed by
-//! (block, file, page), CLOCK eviction, a capacity in pages that is never exceeded. Every
-//! block of a shard shares one cache (`Rc`: it lives on the shard's executor); a block's
-//! pages are dropped when its reader is dropped (deleted, compacted or rewritten blocks).
+//! The per-shard page cache of block files (chunk segments, and the series entries and
+//! postings lists of indexes): fixed 64 KiB aligned pages keyed by (block, file, page),
+//! CLOCK eviction, a capacity in pages that is never exceeded. Every block of a shard
+//! shares one cache (`Rc`: it lives on the shard's executor); a block's pages are dropped
+//! when its readers are dropped (deleted, compacted or rewritten blocks). Sections read
+//! once at open (an index's symbols and postings offset table) bypass the pages
+//! (`read_uncached`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -64,7 +67,8 @@ pub struct PageCache {
     fallback_logged: Cell<bool>,
 }
 
-/// A chunk file opened through a cache: reads of it go through the cache's pages.
+/// A block file (chunk segment or index) opened through a cache: reads of it go through the
+/// cache's pages.
 pub struct CachedFile {
     file: DirectFile,
     block: u64,
@@ -78,6 +82,11 @@ impl CachedFile {
 
     pub fn size_bytes(&self) -> u64 {
         self.file.size_bytes()
+    }
+
+    /// The identity of the block this file belongs to (`PageCache::register_block`).
+    pub fn block(&self) -> u64 {
+        self.block
     }
 }
 
@@ -132,16 +141,13 @@ impl PageCache {
         Ok(CachedFile { file, block, index })
     }
 
-    /// Reads a whole file with direct I/O, bypassing the pages (block indexes are held
-    /// decoded in memory, so caching their pages too would only double the memory).
-    pub fn read_whole_file(&self, path: &Path) -> Result<Vec<u8>, Error> {
-        let (file, fell_back) = DirectFile::open(path)?;
+    /// Reads `[offset, offset + len)` of `file` with direct I/O, bypassing the pages: for
+    /// sections decoded once when a block is opened (its index's symbols and postings
+    /// offset table), whose pages would only crowd out pages that are read again.
+    pub fn read_uncached(&self, file: &CachedFile, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
+        let (bytes, fell_back) = file.file.read_range(offset, len)?;
         if fell_back {
-            self.note_fallback(path);
-        }
-        let (bytes, read_fell_back) = file.read_all()?;
-        if read_fell_back {
-            self.note_fallback(path);
+            self.note_fallback(file.path());
         }
         Ok(bytes)
     }
@@ -410,7 +416,8 @@ mod tests {
         fault::arm(Fault::DirectIoRefused);
         let f = cache.open_file(&path, cache.register_block(), 0).expect("open");
         assert_eq!(read(&cache, &f, PAGE_BYTES as u64 - 1, PAGE_BYTES + 6), bytes[PAGE_BYTES - 1..]);
-        assert_eq!(cache.read_whole_file(&path).expect("whole"), bytes);
+        let g = cache.open_file(&path, cache.register_block(), 0).expect("open");
+        assert_eq!(cache.read_uncached(&g, 3, bytes.len() - 3).expect("range"), bytes[3..]);
         fault::disarm_all();
         assert_eq!(cache.stats().direct_io_fallbacks_total, 2, "two opens fell back");
         let direct = cache.open_file(&path, cache.register_block(), 0).expect("open");

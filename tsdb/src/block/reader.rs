@@ -1,6 +1,7 @@
-//! An opened, immutable block: meta, the whole `index` file in memory (read with O_DIRECT,
-//! decoded lazily per series), chunk segments read one chunk at a time through the shard's
-//! page cache, and the tombstones (deleted intervals,
+//! An opened, immutable block: meta; the index, of which only the symbols and the postings
+//! offset table are held in memory (read once at open with O_DIRECT) while series entries
+//! and postings lists are read on demand through the shard's page cache; chunk segments
+//! read one chunk at a time through the same cache; and the tombstones (deleted intervals,
 //! filtered out of every read). Answers select/series/label queries with the same matcher
 //! semantics as the head.
 
@@ -35,14 +36,15 @@ impl Block {
         Block::open_in(dir, &PageCache::new(PAGE_CACHE_BYTES_DEFAULT))
     }
 
-    /// Opens a block whose chunk reads go through `cache`; its pages leave the cache when
-    /// the block is dropped.
+    /// Opens a block whose index and chunk reads go through `cache`; its pages leave the
+    /// cache when the block is dropped (or when opening it fails).
     pub fn open_in(dir: &Path, cache: &Rc<PageCache>) -> Result<Block, Error> {
         let meta = BlockMeta::read(dir)?;
-        let index_path = dir.join(INDEX_FILENAME);
-        let bytes = cache.read_whole_file(&index_path)?;
-        let index = IndexReader::new(bytes).map_err(|m| Error::corrupt(&index_path, m))?;
-        let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME), cache, cache.register_block())?;
+        // One cache identity for the block's files: the index is file `INDEX_CACHE_FILE`,
+        // chunk segments 0, 1, …
+        let identity = cache.register_block();
+        let index = IndexReader::open(&dir.join(INDEX_FILENAME), cache, identity)?;
+        let chunks = ChunkReader::open(&dir.join(CHUNKS_DIRNAME), cache, identity)?;
         let tombstones = Tombstones::read(dir)?;
         Ok(Block {
             dir: dir.to_path_buf(),
@@ -65,7 +67,7 @@ impl Block {
         let mut next = self.tombstones.clone();
         let mut affected = 0;
         for id in self.matching_ids(matchers)? {
-            let s = self.index.series(id).map_err(|m| self.index_error(m))?;
+            let s = self.index.series(id)?;
             let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) else {
                 continue;
             };
@@ -103,11 +105,7 @@ impl Block {
         let mut lists = Vec::new();
         for (value, offset) in values {
             if accept(value) {
-                lists.push(
-                    self.index
-                        .postings_at(*offset)
-                        .map_err(|m| self.index_error(m))?,
-                );
+                lists.push(self.index.postings_at(*offset)?);
             }
         }
         Ok(union_all(lists.iter().map(Vec::as_slice)))
@@ -116,19 +114,26 @@ impl Block {
     /// Series ids satisfying every matcher (Prometheus semantics: a matcher accepting ""
     /// also selects series without the label).
     fn matching_ids(&self, matchers: &[Matcher]) -> Result<Vec<u32>, Error> {
-        let all = self.index.all_series().map_err(|m| self.index_error(m))?;
+        // The all-series list (the longest) is read only when a first matcher accepts ""
+        // or there is no matcher; after another matcher, removing suffices.
         let mut result: Option<Vec<u32>> = None;
         for m in matchers {
-            let ids = if m.matches_empty() {
-                difference(&all, &self.postings_where(&m.name, |v| !m.matches(v))?)
-            } else if m.op == MatchOp::Equal {
-                self.postings_where(&m.name, |v| v == m.value)?
+            let next = if m.matches_empty() {
+                let rejected = self.postings_where(&m.name, |v| !m.matches(v))?;
+                match &result {
+                    Some(acc) => difference(acc, &rejected),
+                    None => difference(&self.index.all_series()?, &rejected),
+                }
             } else {
-                self.postings_where(&m.name, |v| m.matches(v))?
-            };
-            let next = match result {
-                None => ids,
-                Some(acc) => intersect(&acc, &ids),
+                let ids = if m.op == MatchOp::Equal {
+                    self.postings_where(&m.name, |v| v == m.value)?
+                } else {
+                    self.postings_where(&m.name, |v| m.matches(v))?
+                };
+                match &result {
+                    None => ids,
+                    Some(acc) => intersect(acc, &ids),
+                }
             };
             let empty = next.is_empty();
             result = Some(next);
@@ -136,7 +141,10 @@ impl Block {
                 break;
             }
         }
-        Ok(result.unwrap_or(all))
+        match result {
+            Some(ids) => Ok(ids),
+            None => self.index.all_series(),
+        }
     }
 
     /// Matching series that have a chunk overlapping `[mint_ms, maxt_ms]`.
@@ -157,7 +165,7 @@ impl Block {
     fn series_in_range(&self, ids: &[u32], mint_ms: i64, maxt_ms: i64) -> Result<Vec<(u32, IndexSeries)>, Error> {
         let mut out = Vec::new();
         for &id in ids {
-            let mut s = self.index.series(id).map_err(|m| self.index_error(m))?;
+            let mut s = self.index.series(id)?;
             let deleted = self.tombstones.intervals(id);
             s.chunks.retain(|c| chunk_live(c, deleted, mint_ms, maxt_ms));
             if !s.chunks.is_empty() {
@@ -171,7 +179,7 @@ impl Block {
     /// reads the chunk metas only.
     fn has_live_chunk(&self, id: u32, mint_ms: i64, maxt_ms: i64) -> Result<bool, Error> {
         let deleted = self.tombstones.intervals(id);
-        let chunks = self.index.series_chunks(id).map_err(|m| self.index_error(m))?;
+        let chunks = self.index.series_chunks(id)?;
         Ok(chunks.iter().any(|c| chunk_live(c, deleted, mint_ms, maxt_ms)))
     }
 
@@ -181,7 +189,7 @@ impl Block {
         // Decoded lazily: a value is usually kept at the first series of its list.
         let mut previous: Option<u32> = None;
         let mut in_order = true;
-        let ids = self.index.postings_ids(offset).map_err(|m| self.index_error(m))?.take_while(|&id| {
+        let ids = self.index.postings_ids(offset)?.take_while(|&id| {
             in_order = previous.is_none_or(|p| p < id);
             previous = Some(id);
             in_order
@@ -401,11 +409,11 @@ fn chunk_live(c: &ChunkMeta, deleted: &[(i64, i64)], mint_ms: i64, maxt_ms: i64)
 impl Block {
     /// Every series id, in label order (ids grow with the sorted series' offsets).
     pub(crate) fn series_ids(&self) -> Result<Vec<u32>, Error> {
-        self.index.all_series().map_err(|m| self.index_error(m))
+        self.index.all_series()
     }
 
     pub(crate) fn index_series(&self, id: u32) -> Result<IndexSeries, Error> {
-        self.index.series(id).map_err(|m| self.index_error(m))
+        self.index.series(id)
     }
 
     pub(crate) fn read_chunk(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
