@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use support::*;
 
-fn tls_agent(pki: &Path, client: Option<&str>) -> ureq::Agent {
+fn tls_config(pki: &Path, client: Option<&str>) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(pki.join("ca.crt")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
@@ -30,7 +30,32 @@ fn tls_agent(pki: &Path, client: Option<&str>) -> ureq::Agent {
             builder.with_client_auth_cert(chain, key).unwrap()
         }
     };
-    ureq::AgentBuilder::new().tls_config(Arc::new(config)).timeout(Duration::from_secs(20)).build()
+    Arc::new(config)
+}
+
+fn tls_agent(pki: &Path, client: Option<&str>) -> ureq::Agent {
+    ureq::AgentBuilder::new().tls_config(tls_config(pki, client)).timeout(Duration::from_secs(20)).build()
+}
+
+/// Sends `request` over TLS as `client` and reads until the server closes (bounded).
+fn tls_exchange(pki: &Path, client: &str, addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connection = rustls::ClientConnection::new(tls_config(pki, Some(client)), name).unwrap();
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Ends at the close (clean or not) or the read timeout.
+    while let Ok(n) = tls.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 fn status_of(result: Result<ureq::Response, ureq::Error>) -> Result<(u16, String), String> {
@@ -99,8 +124,18 @@ fn client_identities_are_authorized_per_action() {
     assert_eq!(import(Some("stranger"), "/api/v1/import/prometheus", "mtls_text 1 1000000\n").unwrap().0, 403);
     let (_, text) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/api/v1/query?query=mtls_imported&time=1000")).call()).unwrap();
     assert!(text.contains("\"7\""), "{text}");
+    // A refused client that waits for `100 Continue` gets its 403 instead, before uploading
+    // (the 100 MB body is never sent), and the connection closes.
+    let answer = tls_exchange(
+        &pki,
+        "dashboard",
+        &server.http_addr,
+        b"POST /api/v1/import HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 403") && !answer.contains("100 Continue"), "{answer}");
+    assert!(answer.contains("not allowed to write"), "{answer}");
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 3"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 4"), "{metrics}");
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
     let failures: u64 = metrics
         .lines()

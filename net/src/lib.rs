@@ -134,6 +134,15 @@ pub trait Handler: 'static {
         false
     }
 
+    /// A final answer for a request that announced its body with `Expect: 100-continue`,
+    /// given before the client is told to send it (e.g. a 403 for a client identity that may
+    /// not use the path): then no `100 Continue` is sent, no body is read, and the
+    /// connection closes after the answer. `None` (the default) lets the request go on.
+    /// HTTP/1.1 only; asked once the head is read.
+    fn refuse_before_body(&self, _request: &http::request::Parts, _peer: &PeerInfo) -> Option<http::Response<Bytes>> {
+        None
+    }
+
     /// Answers a request whose body arrives while this runs (see [`RequestBody`]). Only
     /// called for requests [`Handler::wants_streamed_body`] accepted. An answer given before
     /// the whole body was taken closes the connection (HTTP/1.1) afterwards.

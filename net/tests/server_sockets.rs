@@ -42,6 +42,14 @@ impl Handler for Echo {
         request.uri.path() == "/streamed"
     }
 
+    fn refuse_before_body(&self, request: &http::request::Parts, _peer: &net::PeerInfo) -> Option<http::Response<Bytes>> {
+        (request.uri.path() == "/forbidden").then(|| {
+            let mut response = http::Response::new(Bytes::from_static(b"not you"));
+            *response.status_mut() = http::StatusCode::FORBIDDEN;
+            response
+        })
+    }
+
     fn handle_streamed(self: Rc<Self>, request: http::Request<RequestBody>) -> ResponseFuture {
         Box::pin(async move {
             let read = common::length_and_sum(request.into_body()).await;
@@ -157,6 +165,17 @@ fn keep_alive_pipelining_and_chunked() {
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     s.write_all(b"ok").unwrap();
     assert!(read_responses(&mut s, 1)[0].ends_with("ok"));
+    // A request the handler refuses before its body: the final answer comes instead of
+    // 100 Continue, and the connection closes (its body was never read).
+    let mut refused = connect(server.addr);
+    refused.write_all(b"POST /forbidden HTTP/1.1\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    let r = read_responses(&mut refused, 2);
+    assert_eq!(r.len(), 1, "one answer, then the server closes: {r:?}");
+    assert!(r[0].starts_with("HTTP/1.1 403") && r[0].contains("connection: close") && r[0].ends_with("not you"), "{r:?}");
+    // Without Expect the body is read and the handler answers as before.
+    let mut plain = connect(server.addr);
+    plain.write_all(b"POST /forbidden HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
+    assert!(read_responses(&mut plain, 1)[0].starts_with("HTTP/1.1 200"));
     // Connection: close is honoured.
     s.write_all(b"GET /b HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
     let r = read_responses(&mut s, 2);

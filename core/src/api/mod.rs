@@ -70,6 +70,15 @@ impl net::Handler for Api {
         request.method == Method::POST && streamed_import_format(request.uri.path()).is_some()
     }
 
+    /// A client that may not use the path (client-certificate allow-lists) and waits for
+    /// `100 Continue` gets its 403 before it uploads the body (an import may be gigabytes).
+    fn refuse_before_body(&self, request: &http::request::Parts, peer: &net::PeerInfo) -> Option<Response<Bytes>> {
+        let path = request.uri.path();
+        let refused = self.authorize(Some(peer), path).err()?.into_response();
+        self.metrics.count_request(endpoint_label(path), refused.status().as_u16());
+        Some(refused)
+    }
+
     fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
         Box::pin(async move {
             let path = request.uri().path().to_string();

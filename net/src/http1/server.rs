@@ -403,12 +403,22 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                 return fail(&mut stream, error, &ctx).await;
             }
         }
-        // Flushed: over TLS the interim response would otherwise sit in the session buffer
-        // while the client waits for it before sending the body.
-        if head.expect_continue
-            && (stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() || stream.flush().await.is_err())
-        {
-            return;
+        if head.expect_continue {
+            // The client waits for our word before sending the body: a refusal now saves it
+            // the upload (the body is never read, so the connection closes).
+            let info = PeerInfo { addr: peer, identity: identity.clone() };
+            if let Some(response) = ctx.handler.refuse_before_body(&head.request, &info) {
+                ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+                let head_only = head.request.method == http::Method::HEAD;
+                let _ = send_response(&mut stream, response, head_only, true).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            // Flushed: over TLS the interim response would otherwise sit in the session
+            // buffer while the client waits for it before sending the body.
+            if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
         }
         if streamed {
             if !serve_streamed(&mut stream, &mut buf, head, peer, identity.clone(), &ctx).await {
