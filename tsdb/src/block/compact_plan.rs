@@ -4,10 +4,11 @@
 //! Ranges grow from the block duration d: d, 3d, 12d, then ×3 per level.
 //!
 //! Unlike Prometheus, small blocks overlapping a much larger one (late samples of a
-//! backfill, cut behind the compacted history) wait until they add up to a quarter of it,
-//! or until there are `OVERLAPPING_SMALL_BLOCKS_MAX` of them, before they are merged into it:
-//! merging each as it comes rewrote a day's block once per late block (compaction levels
-//! reached 35 in a 30-day backfill). Reads merge overlapping blocks meanwhile.
+//! backfill, cut behind the compacted history) wait until they add up to a quarter of it
+//! before they are merged into it; once there are `OVERLAPPING_SMALL_BLOCKS_MAX` of them,
+//! they are merged with each other into one. Merging each as it came rewrote a day's block
+//! once per late block (compaction levels reached 35 in a 30-day backfill). Reads merge
+//! overlapping blocks meanwhile.
 
 /// What the planner needs to know about one block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +33,8 @@ pub const TOMBSTONE_SHARE_REWRITE: f64 = 0.05;
 /// at least 1/`OVERLAP_MERGE_DIVISOR` of its samples (so each merge grows the large block by a
 /// quarter at least, and its rewrites during a backfill stay few) …
 pub const OVERLAP_MERGE_DIVISOR: u64 = 4;
-/// … or once there are this many of them (reads merge every overlapping block).
+/// Once this many blocks wait beside the largest, they are merged with each other (reads
+/// merge every overlapping block, so their number is bounded).
 pub const OVERLAPPING_SMALL_BLOCKS_MAX: usize = 8;
 
 /// Compaction ranges for a block duration: `[d, 3d, 12d, 36d, 108d, …]`, keeping only ranges
@@ -61,8 +63,9 @@ pub fn plan(blocks: &[PlanBlock], ranges: &[i64]) -> Vec<String> {
     sorted.sort_by(|a, b| (a.min_time_ms, &a.ulid).cmp(&(b.min_time_ms, &b.ulid)));
     let mut waiting: Vec<&str> = Vec::new();
     for run in overlapping_runs(&sorted) {
-        if overlap_merge_due(&run) {
-            return run.iter().map(|b| b.ulid.clone()).collect();
+        let merged = overlap_merge(&run);
+        if !merged.is_empty() {
+            return merged.iter().map(|b| b.ulid.clone()).collect();
         }
         waiting.extend(run.iter().map(|b| b.ulid.as_str()));
     }
@@ -116,15 +119,24 @@ fn overlapping_runs<'a>(sorted: &[&'a PlanBlock]) -> Vec<Vec<&'a PlanBlock>> {
     runs
 }
 
-/// Whether an overlapping run is merged now: the blocks beside its largest (by samples)
-/// hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples, or number
-/// `OVERLAPPING_SMALL_BLOCKS_MAX` or more.
-fn overlap_merge_due(run: &[&PlanBlock]) -> bool {
-    let largest = run.iter().map(|b| b.num_samples).max().unwrap_or(0);
-    let all: u64 = run.iter().map(|b| b.num_samples).fold(0, u64::saturating_add);
-    let others = all - largest;
-    // The largest and at least OVERLAPPING_SMALL_BLOCKS_MAX others.
-    run.len() > OVERLAPPING_SMALL_BLOCKS_MAX || others.saturating_mul(OVERLAP_MERGE_DIVISOR) >= largest
+/// What of an overlapping run is merged now: all of it when the blocks beside its largest
+/// (by samples) hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples; those blocks alone,
+/// into one, when they number `OVERLAPPING_SMALL_BLOCKS_MAX` or more (merging tiny late
+/// blocks into a large one for their count rewrote the large one over and over: most of a
+/// backfill's compaction bytes); nothing otherwise (the run waits).
+fn overlap_merge<'a>(run: &[&'a PlanBlock]) -> Vec<&'a PlanBlock> {
+    let Some(largest) = run.iter().enumerate().max_by_key(|(_, b)| b.num_samples).map(|(i, _)| i) else {
+        return Vec::new();
+    };
+    let others: Vec<&PlanBlock> = run.iter().enumerate().filter(|(i, _)| *i != largest).map(|(_, b)| *b).collect();
+    let others_samples = others.iter().map(|b| b.num_samples).fold(0, u64::saturating_add);
+    if others_samples.saturating_mul(OVERLAP_MERGE_DIVISOR) >= run[largest].num_samples {
+        run.to_vec()
+    } else if others.len() >= OVERLAPPING_SMALL_BLOCKS_MAX {
+        others
+    } else {
+        Vec::new()
+    }
 }
 
 /// For each range above the first, the first aligned group of ≥ 2 blocks that spans the
@@ -303,9 +315,14 @@ mod tests {
                 vec![],
             ),
             (
-                "eight are merged",
+                "eight are merged with each other, not into the large one",
                 (0..8).map(|i| samples(b(&format!("l{i}"), 2 * i, 2 * i + 2), 1)).chain([samples(b("a", 0, 24), 12_000)]).collect(),
-                vec!["a", "l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"],
+                vec!["l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"],
+            ),
+            (
+                "their merge then waits beside the large one",
+                vec![samples(b("a", 0, 24), 12_000), samples(b("l", 0, 16), 8), b("z", 48, 50)],
+                vec![],
             ),
             (
                 "a block inside a bigger one overlaps it",
