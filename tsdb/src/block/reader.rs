@@ -220,8 +220,8 @@ impl Block {
         Ok(self.matching_series(matchers, mint_ms, maxt_ms)?.into_iter().filter_map(|(id, s)| self.read_series(id, s, mint_ms, maxt_ms)).collect())
     }
 
-    /// `select` answered encoded (the chunks read, not decoded, with the series' deleted
-    /// intervals), pausing after every `SELECT_SERIES_PER_PAUSE` series read and stopping
+    /// `select` answered encoded (chunks wholly in the range read, not decoded, with the
+    /// series' deleted intervals; see `encoded_series`), pausing after every `SELECT_SERIES_PER_PAUSE` series read and stopping
     /// with `Ok(None)` past `sample_limit` samples (see `Head::select_yielding`). A series
     /// whose chunk cannot be read is reported and left out.
     pub async fn select_yielding(
@@ -233,23 +233,38 @@ impl Block {
         pause: &mut dyn FnMut(),
     ) -> Result<Option<Vec<EncodedSeries>>, Error> {
         let matching = self.matching_series(matchers, mint_ms, maxt_ms)?;
-        Ok(crate::read_within_limit(matching, |(id, s)| self.encoded_series(id, s), (mint_ms, maxt_ms), sample_limit, pause).await)
+        Ok(crate::read_within_limit(matching, |(id, s)| self.encoded_series(id, s, mint_ms, maxt_ms), (mint_ms, maxt_ms), sample_limit, pause).await)
     }
 
-    /// Series `id` with the chunks `s` names (already those live in the range), encoded.
-    fn encoded_series(&self, id: u32, s: IndexSeries) -> Option<EncodedSeries> {
-        let mut chunks = Vec::with_capacity(s.chunks.len());
+    /// Series `id` with the chunks `s` names (already those live in the range): those wholly
+    /// inside `[mint_ms, maxt_ms]` encoded, the others' samples in the range decoded (deleted
+    /// ones left out). `None` when a chunk cannot be read or decoded (reported), or when
+    /// nothing is left.
+    fn encoded_series(&self, id: u32, s: IndexSeries, mint_ms: i64, maxt_ms: i64) -> Option<EncodedSeries> {
+        let deleted = self.tombstones.intervals(id);
+        let mut part = EncodedPart { deleted: deleted.to_vec(), ..EncodedPart::default() };
         for c in &s.chunks {
-            match self.chunks.read_xor(c.chunk_ref) {
-                Ok(xor) => chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, xor }),
+            let xor = match self.chunks.read_xor(c.chunk_ref) {
+                Ok(xor) => xor,
                 Err(error) => {
                     tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
                     return None;
                 }
+            };
+            if c.min_time_ms >= mint_ms && c.max_time_ms <= maxt_ms {
+                part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, xor });
+                continue;
+            }
+            let mut it = XorIterator::new(&xor);
+            part.samples.extend(it.by_ref().filter(|x| {
+                x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms && !Tombstones::is_deleted(deleted, x.timestamp_ms)
+            }));
+            if it.error() {
+                tracing::error!(series = %s.labels, chunk = c.chunk_ref, "damaged chunk; series left out of the answer");
+                return None;
             }
         }
-        let part = EncodedPart { chunks, overrides: Vec::new(), deleted: self.tombstones.intervals(id).to_vec() };
-        Some(EncodedSeries { labels: s.labels, parts: vec![part] })
+        (!part.chunks.is_empty() || !part.samples.is_empty()).then(|| EncodedSeries { labels: s.labels, parts: vec![part] })
     }
 
     /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk

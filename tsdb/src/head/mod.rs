@@ -227,7 +227,8 @@ impl Head {
         self.matching(matchers, mint_ms, maxt_ms).into_iter().filter_map(|id| self.read_series(id, mint_ms, maxt_ms)).collect()
     }
 
-    /// `select` answered encoded (`EncodedSeries`: the chunks copied, not decoded), pausing
+    /// `select` answered encoded (`EncodedSeries`: chunks wholly in the range copied, not
+    /// decoded; see `MemSeries::encoded_in`), pausing
     /// after every `SELECT_SERIES_PER_PAUSE` series read: it calls `pause`, then yields if
     /// glommio asks for it (`yield_if_needed`: another core woke this executor, e.g. with a
     /// request or a reply its tasks wait for, or the time slice is spent), so other tasks
@@ -248,7 +249,8 @@ impl Head {
         let read = |id: SeriesId| {
             let s = &self.series[id as usize];
             let part = s.encoded_in(mint_ms, maxt_ms);
-            (!part.chunks.is_empty() || !part.overrides.is_empty()).then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
+            (!part.chunks.is_empty() || !part.samples.is_empty() || !part.overrides.is_empty())
+                .then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
         };
         crate::read_within_limit(matching, read, (mint_ms, maxt_ms), sample_limit, pause).await
     }

@@ -186,27 +186,26 @@ impl MemSeries {
         removed
     }
 
-    /// The chunks overlapping `[mint_ms, maxt_ms]` (copied, still encoded) and the
-    /// out-of-order samples in the range, decoded later and elsewhere (`EncodedPart::decode`
-    /// gives what `samples_in` gives).
+    /// What `samples_in` gives, for decoding elsewhere (`EncodedPart::decode`): the chunks
+    /// wholly inside `[mint_ms, maxt_ms]` copied, still encoded; the in-range samples of
+    /// chunks only partly inside it decoded; the out-of-order samples in the range.
     pub fn encoded_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
-        let overlapping = |min_t: i64, max_t: i64| max_t >= mint_ms && min_t <= maxt_ms;
-        let mut chunks: Vec<EncodedChunk> = self
-            .closed
-            .iter()
-            .filter(|c| overlapping(c.min_t, c.max_t))
-            .map(|c| EncodedChunk { min_time_ms: c.min_t, max_time_ms: c.max_t, xor: c.chunk.bytes.clone() })
-            .collect();
-        if self.open.num_samples() > 0 && overlapping(self.open_min_t, self.last_t) {
-            chunks.push(EncodedChunk { min_time_ms: self.open_min_t, max_time_ms: self.last_t, xor: self.open.bytes().to_vec() });
-        }
-        let overrides = match &self.ooo {
-            Some(ooo) if mint_ms <= maxt_ms => {
-                ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect()
+        let mut part = EncodedPart::default();
+        let open = (self.open.num_samples() > 0).then(|| (self.open_min_t, self.last_t, self.open.bytes()));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.bytes.as_slice())).chain(open);
+        for (min_t, max_t, bytes) in chunks.filter(|(min_t, max_t, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+            if min_t >= mint_ms && max_t <= maxt_ms {
+                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, xor: bytes.to_vec() });
+            } else {
+                part.samples.extend(
+                    crate::chunk::XorIterator::new(bytes).filter(|s| s.timestamp_ms >= mint_ms && s.timestamp_ms <= maxt_ms),
+                );
             }
-            _ => Vec::new(),
-        };
-        EncodedPart { chunks, overrides, deleted: Vec::new() }
+        }
+        if let Some(ooo) = self.ooo.as_ref().filter(|_| mint_ms <= maxt_ms) {
+            part.overrides = ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect();
+        }
+        part
     }
 
     /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
