@@ -1,7 +1,8 @@
 //! Imports larger than `server.max_body_bytes` stream through the real binary: JSON lines
 //! over HTTP/1.1 (Content-Length and chunked) and HTTP/2 (h2c), the Prometheus text format
 //! chunked, every sample read back exactly; a bad line midway is a 400 naming it with the
-//! lines before it stored; other bodies (remote_write) are still bounded (413).
+//! lines before it stored; gzip bodies are decoded as they stream; other bodies
+//! (remote_write) are still bounded (413).
 
 mod support;
 
@@ -160,5 +161,53 @@ fn a_bad_line_stops_the_import_after_storing_the_lines_before_it() {
     let head = format!("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n", 2 * BODY_LIMIT);
     let answer = raw_exchange(&server.http_addr, head.as_bytes(), Duration::from_secs(10));
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(server.stop());
+}
+
+fn import_encoded(url: &str, body: &[u8], encoding: &str) -> Reply {
+    let request = agent().post(url).set("Content-Type", "application/json").set("Content-Encoding", encoding);
+    match request.send(std::io::Cursor::new(body.to_vec())) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => Reply { status: r.status(), headers: Vec::new(), body: r.into_string().unwrap_or_default() },
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("compress");
+    encoder.finish().expect("compress")
+}
+
+/// A gzip-compressed import (`Content-Encoding: gzip`, as VictoriaMetrics takes it; here two
+/// concatenated gzip members, chunked, decoding to more than the body limit) is decoded as it
+/// streams and stored sample for sample; a gzip body cut short is a 400 with only complete
+/// lines stored; another encoding is a 415.
+#[test]
+fn gzip_imports_are_decoded_as_they_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    let base = base_ms();
+    let (first, second) = (json_lines("imp_gz", 2000, 30, base), json_lines("imp_gz2", 2000, 30, base));
+    assert!(first.len() + second.len() > 2 * BODY_LIMIT);
+    let body = [gzip(&first), gzip(&second)].concat();
+    let reply = import_encoded(&server.url("/api/v1/import"), &body, "gzip");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(exported(&server, "imp_gz") == expected(2000, 30, base), "first member stored exactly");
+    assert!(exported(&server, "imp_gz2") == expected(2000, 30, base), "second member stored exactly");
+
+    let mut cut = gzip(&json_lines("imp_gz_cut", 1000, 30, base));
+    cut.truncate(cut.len() * 6 / 10);
+    let reply = import_encoded(&server.url("/api/v1/import"), &cut, "gzip");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("gzip body is malformed"), "{}", reply.body);
+    let stored = exported(&server, "imp_gz_cut");
+    let want = expected(1000, 30, base);
+    assert!(!stored.is_empty() && stored.len() < 1000, "some lines before the cut, not all: {}", stored.len());
+    assert!(stored.iter().all(|(i, samples)| want.get(i) == Some(samples)), "only whole lines are stored");
+
+    let reply = import_encoded(&server.url("/api/v1/import"), &first, "br");
+    assert_eq!(reply.status, 415, "{}", reply.body);
+    assert!(reply.body.contains("Content-Encoding \\\"br\\\""), "{}", reply.body);
     assert!(server.stop());
 }

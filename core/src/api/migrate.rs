@@ -2,7 +2,8 @@
 //! series matching `match[]` within `start`/`end`, streamed page by page), `/api/v1/import` (the same format) and
 //! `/api/v1/import/prometheus` (text exposition format with optional timestamps). Imports
 //! are parsed line by line as the body arrives and stored batch by batch, so a body of any
-//! size needs about one batch and one line of memory.
+//! size needs about one batch and one line of memory; a gzip body (`Content-Encoding: gzip`)
+//! is decoded as it arrives, a few KiB of input at a time.
 
 use std::collections::BTreeMap;
 
@@ -154,11 +155,17 @@ fn now_ms() -> i64 {
 /// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`
 /// series or `IMPORT_BATCH_SAMPLES_MAX` samples. A bad line (or a body that fails midway)
 /// is a 400 naming the line; the lines before it were stored (as with VictoriaMetrics).
-pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_text: bool) -> Result<Response<Bytes>, ApiError> {
+pub async fn handle_import(
+    api: &Api,
+    mut body: net::RequestBody,
+    prometheus_text: bool,
+    gzip: bool,
+) -> Result<Response<Bytes>, ApiError> {
     let now_ms = now_ms();
     let limits = api.config.storage.ingest_rules().label_limits;
     let mut lines = LineSplitter::new(IMPORT_LINE_BYTES_MAX);
     let mut batch = ImportBatch::default();
+    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     let parse_line = |batch: &mut ImportBatch, number: usize, raw: &[u8]| -> Result<(), DecodeError> {
         let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidSeries {
             series: format!("line {number}"),
@@ -179,7 +186,14 @@ pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_tex
     };
     loop {
         let (parsed, at_end) = match body.next_chunk().await {
-            Some(Ok(chunk)) => (lines.feed(&chunk, |number, raw| parse_line(&mut batch, number, raw)), false),
+            Some(Ok(chunk)) => {
+                let mut feed = |plain: &[u8]| lines.feed(plain, |number, raw| parse_line(&mut batch, number, raw));
+                let parsed = match &mut gunzip {
+                    Some(decoder) => gunzip_into(decoder, &chunk, &mut feed),
+                    None => feed(&chunk).map_err(ImportStop::Line),
+                };
+                (parsed, false)
+            }
             Some(Err(error)) => {
                 // The complete lines before the failure are stored, as before a bad line.
                 batch.append(api).await?;
@@ -188,12 +202,29 @@ pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_tex
                     "the request body failed after line {last}: {error}; lines 1 to {last} were imported"
                 )));
             }
-            None => (lines.finish(|number, raw| parse_line(&mut batch, number, raw)), true),
+            None => {
+                let ended = match &mut gunzip {
+                    Some(decoder) => gunzip_end(decoder, &mut |plain| lines.feed(plain, |number, raw| parse_line(&mut batch, number, raw))),
+                    None => Ok(()),
+                };
+                (ended.and_then(|()| lines.finish(|number, raw| parse_line(&mut batch, number, raw)).map_err(ImportStop::Line)), true)
+            }
         };
-        if let Err(error) = parsed {
-            batch.append(api).await?;
-            let line = lines.line_number();
-            return Err(ApiError::bad_data(format!("{error}; the lines before line {line} were imported, none from it on")));
+        match parsed {
+            Ok(()) => {}
+            Err(ImportStop::Line(error)) => {
+                batch.append(api).await?;
+                let line = lines.line_number();
+                return Err(ApiError::bad_data(format!("{error}; the lines before line {line} were imported, none from it on")));
+            }
+            Err(ImportStop::Gzip(error)) => {
+                // Complete lines decoded before the damage are stored, as before a bad line.
+                batch.append(api).await?;
+                let last = lines.line_number();
+                return Err(ApiError::bad_data(format!(
+                    "the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"
+                )));
+            }
         }
         if at_end {
             break;
@@ -206,6 +237,56 @@ pub async fn handle_import(api: &Api, mut body: net::RequestBody, prometheus_tex
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
+}
+
+/// Why an import stopped early: a line that does not parse, or a gzip body that does not
+/// decode.
+enum ImportStop {
+    Line(DecodeError),
+    Gzip(std::io::Error),
+}
+
+/// Compressed input taken at a time: deflate expands at most ~1032:1, so one step hands on
+/// at most ~4 MiB of decoded text however the body was made (a gzip bomb cannot grow memory
+/// past that).
+const GUNZIP_INPUT_STEP_BYTES: usize = 4 << 10;
+
+/// Decodes `input` (the next piece of a gzip body, any number of concatenated members) and
+/// hands the decoded bytes to `out` step by step.
+fn gunzip_into(
+    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
+    input: &[u8],
+    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+) -> Result<(), ImportStop> {
+    use std::io::Write;
+    for step in input.chunks(GUNZIP_INPUT_STEP_BYTES) {
+        decoder.write_all(step).map_err(ImportStop::Gzip)?;
+        hand_on(decoder, out)?;
+    }
+    Ok(())
+}
+
+/// Ends a gzip body: what the decoder still holds goes to `out`; a body that stops inside a
+/// member is an error.
+fn gunzip_end(
+    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+) -> Result<(), ImportStop> {
+    decoder.try_finish().map_err(ImportStop::Gzip)?;
+    hand_on(decoder, out)
+}
+
+/// Passes the decoder's output on and empties it (keeping its allocation).
+fn hand_on(
+    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+) -> Result<(), ImportStop> {
+    let plain = std::mem::take(decoder.get_mut());
+    let result = if plain.is_empty() { Ok(()) } else { out(&plain).map_err(ImportStop::Line) };
+    let mut reuse = plain;
+    reuse.clear();
+    *decoder.get_mut() = reuse;
+    result
 }
 
 /// Series parsed but not yet sent to the shards.

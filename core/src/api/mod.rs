@@ -82,9 +82,16 @@ impl net::Handler for Api {
     fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
         Box::pin(async move {
             let path = request.uri().path().to_string();
+            let encoding = request.headers().get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(prometheus_text)) => migrate::handle_import(&self, request.into_body(), prometheus_text).await,
+                (Ok(()), Some(prometheus_text)) => match encoding.as_deref() {
+                    None | Some("" | "identity") => migrate::handle_import(&self, request.into_body(), prometheus_text, false).await,
+                    Some("gzip" | "x-gzip") => migrate::handle_import(&self, request.into_body(), prometheus_text, true).await,
+                    Some(other) => Err(ApiError::unsupported_media(format!(
+                        "unsupported Content-Encoding \"{other}\" for an import: send the body as is or gzip-compressed"
+                    ))),
+                },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
             };
             let response = result.unwrap_or_else(ApiError::into_response);
