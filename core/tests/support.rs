@@ -194,6 +194,14 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> Reply {
     }
 }
 
+/// POSTs a body as it is (no Content-Encoding) with a content type: imports.
+pub fn post_plain(url: &str, content_type: &str, body: &[u8]) -> Reply {
+    match agent().post(url).set("Content-Type", content_type).send_bytes(body) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => reply_of(r),
+        Err(e) => panic!("POST {url} failed: {e}"),
+    }
+}
+
 /// GETs a JSON endpoint; returns (status, parsed body).
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
     match agent().get(url).call() {
