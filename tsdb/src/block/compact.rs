@@ -15,7 +15,7 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{xor_num_samples, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_kept, xor_num_samples, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::merge::merge_samples;
 use crate::model::{Labels, Sample};
@@ -202,9 +202,7 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
                 continue;
             }
             let bytes = block.read_chunk(c.chunk_ref)?;
-            let mut it = XorIterator::new(&bytes);
-            samples.extend(it.by_ref().filter(|x| !Tombstones::is_deleted(deleted, x.timestamp_ms)));
-            if it.error() {
+            if !decode_kept(&bytes, &mut samples, |t| !Tombstones::is_deleted(deleted, t)) {
                 return Err(Error::corrupt(
                     block.dir().join(CHUNKS_DIRNAME),
                     format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),

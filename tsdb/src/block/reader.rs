@@ -15,7 +15,7 @@ use super::meta::BlockMeta;
 use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
-use crate::chunk::XorIterator;
+use crate::chunk::decode_kept;
 use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
@@ -255,16 +255,12 @@ impl Block {
                 part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, xor });
                 continue;
             }
-            let mut it = XorIterator::new(&xor);
-            part.samples.extend(it.by_ref().filter(|x| {
-                x.timestamp_ms >= mint_ms && x.timestamp_ms <= maxt_ms && !Tombstones::is_deleted(deleted, x.timestamp_ms)
-            }));
-            if it.error() {
+            if !decode_kept(&xor, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t)) {
                 tracing::error!(series = %s.labels, chunk = c.chunk_ref, "damaged chunk; series left out of the answer");
                 return None;
             }
         }
-        (!part.chunks.is_empty() || !part.samples.is_empty()).then(|| EncodedSeries { labels: s.labels, parts: vec![part] })
+        (!part.is_empty()).then(|| EncodedSeries { labels: s.labels, parts: vec![part] })
     }
 
     /// Series `id`'s samples in the range; `None` when it has none there, or when a chunk
@@ -291,13 +287,7 @@ impl Block {
         let deleted = self.tombstones.intervals(id);
         for c in &s.chunks {
             let bytes = self.chunks.read_xor(c.chunk_ref)?;
-            let mut it = XorIterator::new(&bytes);
-            samples.extend(it.by_ref().filter(|x| {
-                x.timestamp_ms >= mint_ms
-                    && x.timestamp_ms <= maxt_ms
-                    && !Tombstones::is_deleted(deleted, x.timestamp_ms)
-            }));
-            if it.error() {
+            if !decode_kept(&bytes, &mut samples, |t| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t)) {
                 return Err(Error::corrupt(
                     self.dir.join(CHUNKS_DIRNAME),
                     format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),

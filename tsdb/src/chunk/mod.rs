@@ -4,7 +4,7 @@
 pub mod bits;
 pub mod xor;
 
-pub use xor::{xor_num_samples, XorAppender, XorChunk, XorIterator};
+pub use xor::{decode_kept, xor_num_samples, XorAppender, XorChunk, XorIterator};
 
 /// Samples per chunk before a new one is cut (Prometheus' target).
 pub const SAMPLES_PER_CHUNK_MAX: u16 = 120;

@@ -156,6 +156,15 @@ impl XorAppender {
     }
 }
 
+/// Appends to `out`, in order, the samples of the encoded chunk `bytes` whose timestamp
+/// `keep` accepts (a time range, deleted intervals); false when the bytes are malformed (the
+/// samples before the damage are appended).
+pub fn decode_kept(bytes: &[u8], out: &mut Vec<Sample>, keep: impl Fn(i64) -> bool) -> bool {
+    let mut it = XorIterator::new(bytes);
+    out.extend(it.by_ref().filter(|s| keep(s.timestamp_ms)));
+    !it.error()
+}
+
 /// Iterates a chunk's samples. A truncated or corrupt chunk ends early; `error()` tells.
 pub struct XorIterator<'a> {
     reader: BitReader<'a>,

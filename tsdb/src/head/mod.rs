@@ -249,8 +249,7 @@ impl Head {
         let read = |id: SeriesId| {
             let s = &self.series[id as usize];
             let part = s.encoded_in(mint_ms, maxt_ms);
-            (!part.chunks.is_empty() || !part.samples.is_empty() || !part.overrides.is_empty())
-                .then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
+            (!part.is_empty()).then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
         };
         crate::read_within_limit(matching, read, (mint_ms, maxt_ms), sample_limit, pause).await
     }

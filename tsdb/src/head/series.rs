@@ -197,9 +197,8 @@ impl MemSeries {
             if min_t >= mint_ms && max_t <= maxt_ms {
                 part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, xor: bytes.to_vec() });
             } else {
-                part.samples.extend(
-                    crate::chunk::XorIterator::new(bytes).filter(|s| s.timestamp_ms >= mint_ms && s.timestamp_ms <= maxt_ms),
-                );
+                // The head's own chunks: a malformed one cannot be (as in `samples_in`).
+                crate::chunk::decode_kept(bytes, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms);
             }
         }
         if let Some(ooo) = self.ooo.as_ref().filter(|_| mint_ms <= maxt_ms) {
