@@ -82,15 +82,11 @@ impl net::Handler for Api {
     fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
         Box::pin(async move {
             let path = request.uri().path().to_string();
-            let encoding = request.headers().get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(prometheus_text)) => match encoding.as_deref() {
-                    None | Some("" | "identity") => migrate::handle_import(&self, request.into_body(), prometheus_text, false).await,
-                    Some("gzip" | "x-gzip") => migrate::handle_import(&self, request.into_body(), prometheus_text, true).await,
-                    Some(other) => Err(ApiError::unsupported_media(format!(
-                        "unsupported Content-Encoding \"{other}\" for an import: send the body as is or gzip-compressed"
-                    ))),
+                (Ok(()), Some(prometheus_text)) => match import_is_gzip(request.headers()) {
+                    Ok(gzip) => migrate::handle_import(&self, request.into_body(), prometheus_text, gzip).await,
+                    Err(error) => Err(error),
                 },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
             };
@@ -108,6 +104,19 @@ fn streamed_import_format(path: &str) -> Option<bool> {
         "/api/v1/import" => Some(false),
         "/api/v1/import/prometheus" => Some(true),
         _ => None,
+    }
+}
+
+/// Whether an import's body is gzip-compressed (`Content-Encoding`); another encoding is a
+/// 415.
+fn import_is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
+    let encoding = headers.get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("" | "identity") => Ok(false),
+        Some("gzip" | "x-gzip") => Ok(true),
+        Some(other) => Err(ApiError::unsupported_media(format!(
+            "unsupported Content-Encoding \"{other}\" for an import: send the body as is or gzip-compressed"
+        ))),
     }
 }
 
