@@ -70,8 +70,12 @@ fn expected(series: usize, samples: i64, base: i64) -> BTreeMap<usize, BTreeMap<
 }
 
 fn import(url: &str, body: &[u8], chunked: bool) -> Reply {
-    let request = agent().post(url).set("Content-Type", "application/json");
-    // ureq sends a reader of unknown length with Transfer-Encoding: chunked.
+    send_import(agent().post(url).set("Content-Type", "application/json"), url, body, chunked)
+}
+
+/// Sends `request` with `body`: ureq sends a reader of unknown length with
+/// Transfer-Encoding: chunked, bytes with Content-Length.
+fn send_import(request: ureq::Request, url: &str, body: &[u8], chunked: bool) -> Reply {
     let result = if chunked { request.send(std::io::Cursor::new(body.to_vec())) } else { request.send_bytes(body) };
     match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => Reply { status: r.status(), headers: Vec::new(), body: r.into_string().unwrap_or_default() },
@@ -79,7 +83,6 @@ fn import(url: &str, body: &[u8], chunked: bool) -> Reply {
     }
 }
 
-/// POSTs `body` to `path` over prior-knowledge HTTP/2 (h2c); returns (status, body).
 fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
@@ -165,11 +168,7 @@ fn a_bad_line_stops_the_import_after_storing_the_lines_before_it() {
 }
 
 fn import_encoded(url: &str, body: &[u8], encoding: &str) -> Reply {
-    let request = agent().post(url).set("Content-Type", "application/json").set("Content-Encoding", encoding);
-    match request.send(std::io::Cursor::new(body.to_vec())) {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => Reply { status: r.status(), headers: Vec::new(), body: r.into_string().unwrap_or_default() },
-        Err(e) => panic!("POST {url}: {e}"),
-    }
+    send_import(agent().post(url).set("Content-Type", "application/json").set("Content-Encoding", encoding), url, body, true)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
