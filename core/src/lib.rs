@@ -12,3 +12,4 @@ pub mod ingest;
 pub mod io_uring_probe;
 pub mod runtime;
 pub mod shard;
+pub mod thread_priority;

@@ -230,7 +230,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
     let evaluation = glommio::executor().spawn_blocking(move || {
-        lower_evaluation_thread_priority();
+        crate::thread_priority::lower_evaluation_thread_priority();
         let result = prepared.execute_cancellable(&querier, &flag);
         let big = querier.samples_loaded() >= RELEASE_MEMORY_AFTER_SAMPLES;
         drop(querier);
@@ -251,38 +251,6 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
             cancel.store(true, Ordering::Relaxed);
             Err(ApiError::timeout(format!("query timed out in expression evaluation after {timeout:?}")))
         }
-    }
-}
-
-/// How much lower than the server's the CPU priority (nice) of evaluation threads is.
-const EVALUATION_THREAD_NICE_INCREMENT: libc::c_int = 10;
-
-/// Lowers the calling thread's CPU priority by `EVALUATION_THREAD_NICE_INCREMENT` (once per
-/// thread; glommio's blocking-pool threads are reused). With more runnable threads than
-/// cores, the kernel then lets the executors (network I/O, ingestion, shard reads) run
-/// first when they wake, and PromQL evaluation takes the CPU time left: with 4 dashboard
-/// clients on 2 cores, label-values p50 2.5 -> 1.6-2.0 ms and p99 12 -> 7 ms. The pool also
-/// runs glommio's own rare file-system calls (rename, remove) at that priority. Failing to
-/// change it only costs that gain, so it is logged at debug.
-fn lower_evaluation_thread_priority() {
-    thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-    if LOWERED.with(|lowered| lowered.replace(true)) {
-        return;
-    }
-    // SAFETY: gettid, getpriority and setpriority take plain integers and touch no memory
-    // of ours; errno is thread-local, cleared first because -1 is a valid priority.
-    let changed = unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        *libc::__errno_location() = 0;
-        let current = libc::getpriority(libc::PRIO_PROCESS, tid);
-        if current == -1 && *libc::__errno_location() != 0 {
-            -1
-        } else {
-            libc::setpriority(libc::PRIO_PROCESS, tid, (current + EVALUATION_THREAD_NICE_INCREMENT).min(19))
-        }
-    };
-    if changed != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower an evaluation thread's CPU priority");
     }
 }
 
