@@ -21,6 +21,7 @@ pub mod head;
 pub mod index;
 pub mod merge;
 pub mod model;
+pub mod prefetch;
 pub mod shard;
 pub mod wal;
 

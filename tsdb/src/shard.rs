@@ -154,6 +154,10 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// How many series ahead of its use an append prefetches a series record (and half as
+/// many, what the record points to).
+const PREFETCH_SERIES_AHEAD: usize = 8;
+
 fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
     match head.append(id, sample) {
         AppendResult::Appended => outcome.samples_appended += 1,
@@ -512,10 +516,17 @@ impl ShardDb {
         let mut group_ends = Vec::with_capacity(groups.len());
         let next_id =
             u32::try_from(self.head.series_count()).expect("fewer than 2^32 series per shard");
+        // Every hash is probed first, then each series record is prefetched a few series
+        // before its labels are compared (see `prefetch`): the cache misses overlap.
+        let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
+        let mut position = 0;
         for group in groups {
             for series in group.series() {
+                self.prefetch_ahead(&probes, position);
+                let probed = probes[position];
+                position += 1;
                 let hash = series.hash();
-                let id = match self.head.lookup(hash, series.label_count(), series.label_pairs()) {
+                let id = match self.head.lookup_probed(probed, hash, series.label_count(), series.label_pairs()) {
                     Some(id) => id,
                     None => {
                         let same_hash = pending.entry(hash).or_default();
@@ -563,7 +574,13 @@ impl ShardDb {
         let mut group_start = 0;
         for group_end in group_ends {
             let mut outcome = AppendOutcome::default();
-            for &(id, sample) in &samples[group_start..group_end] {
+            for (position, &(id, sample)) in samples.iter().enumerate().take(group_end).skip(group_start) {
+                if let Some(&(ahead, _)) = samples.get(position + PREFETCH_SERIES_AHEAD) {
+                    self.head.prefetch_series(ahead);
+                }
+                if let Some(&(ahead, _)) = samples.get(position + PREFETCH_SERIES_AHEAD / 2) {
+                    self.head.prefetch_series_data(ahead);
+                }
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
             }
             group_start = group_end;
@@ -574,6 +591,18 @@ impl ShardDb {
         }
         self.stats.series = self.head.series_count() as u64;
         Ok(outcomes)
+    }
+
+    /// Prefetch hints for the lookup of the series at `position` in an append: the record
+    /// of the series `PREFETCH_SERIES_AHEAD` later, and the label list of the one half as far.
+    #[inline]
+    fn prefetch_ahead(&self, probes: &[Option<u32>], position: usize) {
+        if let Some(&Some(ahead)) = probes.get(position + PREFETCH_SERIES_AHEAD) {
+            self.head.prefetch_series(ahead);
+        }
+        if let Some(&Some(ahead)) = probes.get(position + PREFETCH_SERIES_AHEAD / 2) {
+            self.head.prefetch_series_data(ahead);
+        }
     }
 
     /// Series matching all matchers with their samples in `[mint_ms, maxt_ms]`: head and

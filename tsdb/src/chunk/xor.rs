@@ -126,6 +126,14 @@ impl XorAppender {
         self.writer.bytes[1] = header[1];
     }
 
+    /// A prefetch hint for the chunk bytes the next append writes.
+    #[inline]
+    pub fn prefetch_tail(&self) {
+        if let Some(last) = self.writer.bytes.last() {
+            crate::prefetch::prefetch(last);
+        }
+    }
+
     fn write_value(&mut self, value: f64) {
         let delta = value.to_bits() ^ self.v.to_bits();
         let w = &mut self.writer;

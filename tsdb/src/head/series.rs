@@ -60,6 +60,14 @@ impl MemSeries {
         super::labels_from_interned(&self.labels)
     }
 
+    /// Prefetch hints for what `labels_equal` and `append` read after this record: the
+    /// label list and the open chunk's last bytes.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        crate::prefetch::prefetch(self.labels.as_ptr());
+        self.open.prefetch_tail();
+    }
+
     /// True when this series' labels are exactly the sorted `pairs` (`label_count` long).
     pub fn labels_equal<'a>(&self, label_count: usize, mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
         self.labels.len() == label_count
