@@ -134,18 +134,20 @@ pub trait Handler: 'static {
         false
     }
 
-    /// A final answer for a request that announced its body with `Expect: 100-continue`,
-    /// given before the client is told to send it (e.g. a 403 for a client identity that may
-    /// not use the path): then no `100 Continue` is sent, no body is read, and the
-    /// connection closes after the answer. `None` (the default) lets the request go on.
-    /// HTTP/1.1 only; asked once the head is read.
+    /// A final answer given before any of the body is read (e.g. a 403 for a client identity
+    /// that may not use the path); `None` (the default) lets the request go on. Asked once
+    /// the head is read. HTTP/1.1 asks only for requests that announced their body with
+    /// `Expect: 100-continue`: then no `100 Continue` is sent and the connection closes after
+    /// the answer. HTTP/2 asks for every request: the answer is followed by
+    /// RST_STREAM(NO_ERROR), which stops the upload, and the connection's other streams go on.
     fn refuse_before_body(&self, _request: &http::request::Parts, _peer: &PeerInfo) -> Option<http::Response<Bytes>> {
         None
     }
 
     /// Answers a request whose body arrives while this runs (see [`RequestBody`]). Only
     /// called for requests [`Handler::wants_streamed_body`] accepted. An answer given before
-    /// the whole body was taken closes the connection (HTTP/1.1) afterwards.
+    /// the whole body was taken closes the connection (HTTP/1.1) or resets the stream with
+    /// NO_ERROR (HTTP/2) afterwards.
     fn handle_streamed(self: Rc<Self>, _request: http::Request<RequestBody>) -> ResponseFuture {
         Box::pin(async {
             let mut response = http::Response::new(Bytes::from_static(b"this handler does not take streamed request bodies\n"));

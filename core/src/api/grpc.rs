@@ -54,11 +54,17 @@ impl From<ApiError> for Status {
 }
 
 pub fn is_grpc(request: &Request<Bytes>) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/grpc"))
+    has_grpc_content_type(request.headers())
+}
+
+/// Whether a request's head says gRPC (asked before its body is read).
+pub fn has_grpc_content_type(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// A gRPC call refused before its body is read, answered as `handle` would refuse it.
+pub fn refusal(error: ApiError) -> Response<Bytes> {
+    respond(Err(error.into()))
 }
 
 /// Splits a request body into messages (`flag u8 | length u32 BE | bytes`).
@@ -274,5 +280,21 @@ mod tests {
         assert_eq!(messages(&body).ok().map(|m| m.len()), Some(2));
         assert!(messages(&[0, 0, 0, 0, 9, 1]).is_err());
         assert!(messages(&[1, 0, 0, 0, 0]).is_err(), "compressed flag refused");
+    }
+
+    /// A call refused before its body (HTTP/2 asks `refuse_before_body` for every request)
+    /// still reads as gRPC: HTTP 200, no message, PERMISSION_DENIED in the trailers.
+    #[test]
+    fn refusal_before_the_body_is_a_grpc_status() {
+        let mut headers = HeaderMap::new();
+        assert!(!has_grpc_content_type(&headers));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+        assert!(has_grpc_content_type(&headers));
+        let refused = refusal(ApiError::forbidden("client certificate identity (x) is not allowed to write"));
+        assert_eq!(refused.status(), StatusCode::OK);
+        assert!(refused.body().is_empty());
+        let trailers = refused.extensions().get::<net::Trailers>().map(|t| t.0.clone()).unwrap_or_default();
+        assert_eq!(trailers.get("grpc-status").and_then(|v| v.to_str().ok()), Some("7"));
+        assert!(trailers.get("grpc-message").and_then(|v| v.to_str().ok()).is_some_and(|m| m.contains("not allowed to write")));
     }
 }

@@ -70,11 +70,19 @@ impl net::Handler for Api {
         request.method == Method::POST && streamed_import_format(request.uri.path()).is_some()
     }
 
-    /// A client that may not use the path (client-certificate allow-lists) and waits for
-    /// `100 Continue` gets its 403 before it uploads the body (an import may be gigabytes).
+    /// A client that may not use the path (client-certificate allow-lists) gets its 403
+    /// before it uploads the body (an import may be gigabytes): over HTTP/1.1 when it waits
+    /// for `100 Continue`, over HTTP/2 always. HTTP/2 asks for gRPC calls too: those are
+    /// refused as gRPC (`grpc-status` PERMISSION_DENIED), as `grpc::handle` would.
     fn refuse_before_body(&self, request: &http::request::Parts, peer: &net::PeerInfo) -> Option<Response<Bytes>> {
         let path = request.uri.path();
-        let refused = self.authorize(Some(peer), path).err()?.into_response();
+        let denied = self.authorize(Some(peer), path).err()?;
+        if grpc::has_grpc_content_type(&request.headers) {
+            let refused = grpc::refusal(denied);
+            self.metrics.count_request("grpc", refused.status().as_u16());
+            return Some(refused);
+        }
+        let refused = denied.into_response();
         self.metrics.count_request(endpoint_label(path), refused.status().as_u16());
         Some(refused)
     }

@@ -2,7 +2,10 @@
 //! connection preface) and ALPN `h2` on TLS. Each stream's body is read with flow-control
 //! capacity released as it arrives, bounded by the body limit, then handed to the same
 //! `Handler` as HTTP/1.1; a body the handler wants streamed is handed over as the stream
-//! itself (capacity released as the handler takes each chunk, no size limit).
+//! itself (capacity released as the handler takes each chunk, no size limit). Every request
+//! is first offered to `Handler::refuse_before_body`; an answer given before the body is
+//! done (refusal, 413, 408, a streamed handler's early answer) ends the stream with
+//! RST_STREAM(NO_ERROR) so the client stops sending, and the connection stays open.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -122,10 +125,20 @@ async fn serve_stream(
     ctx: Rc<ConnectionContext>,
 ) {
     let (parts, mut body) = request.into_parts();
+    let peer_info = PeerInfo { addr: peer, identity };
+    // HTTP/2 needs no `Expect: 100-continue` to answer before the body (RFC 9113 §8.1), so
+    // every request is asked. Once the answer is complete and the last handle on the stream
+    // (`body` here) is dropped, h2 resets the stream with NO_ERROR (`maybe_cancel` in its
+    // streams.rs): the client stops uploading, and the connection's other streams go on.
+    if let Some(response) = ctx.handler.refuse_before_body(&parts, &peer_info) {
+        ctx.stats.requests.set(ctx.stats.requests.get() + 1);
+        send_answer(response, respond, peer).await;
+        return;
+    }
     let deadline = Duration::from_millis(ctx.limits.body_read_timeout_ms);
     if ctx.handler.wants_streamed_body(&parts) {
         let mut request = http::Request::from_parts(parts, RequestBody::from_h2(body, deadline));
-        request.extensions_mut().insert(PeerInfo { addr: peer, identity });
+        request.extensions_mut().insert(peer_info);
         ctx.stats.requests.set(ctx.stats.requests.get() + 1);
         let handling = ctx.handler.clone().handle_streamed(request);
         if let Some(response) = answer_unless_reset(handling, &mut respond, &ctx).await {
@@ -154,7 +167,7 @@ async fn serve_stream(
     let response = match outcome {
         Some(Ok(())) => {
             let mut request = http::Request::from_parts(parts, data.freeze());
-            request.extensions_mut().insert(PeerInfo { addr: peer, identity });
+            request.extensions_mut().insert(peer_info);
             ctx.stats.requests.set(ctx.stats.requests.get() + 1);
             // A client that resets the stream has given up: dropping the handler's future
             // cancels its work (e.g. a long query).
@@ -168,8 +181,14 @@ async fn serve_stream(
             ctx.stats.count_protocol_error(status);
             error_response(status, &message)
         }
-        None => error_response(408, "request body not received in time"),
+        None => {
+            ctx.stats.body_timeouts.set(ctx.stats.body_timeouts.get() + 1);
+            ctx.stats.count_protocol_error(408);
+            error_response(408, "request body not received in time")
+        }
     };
+    // An answer sent before the body ended (413, 408) is followed by RST_STREAM(NO_ERROR)
+    // when `body` is dropped on return, as for a refusal above.
     send_answer(response, respond, peer).await;
 }
 
