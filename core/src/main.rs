@@ -78,7 +78,6 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
 }
 
 fn main() -> ExitCode {
-    metricstor::allocator::configure();
     let command = match parse_args(std::env::args().skip(1)) {
         Ok(c) => c,
         Err(e) => {
