@@ -240,8 +240,23 @@ struct Upload {
 /// stream open. Then reads the answer and, unless the body was sent whole, how the stream
 /// ended.
 async fn upload(client: &h2::client::SendRequest<Bytes>, path: &str, body_bytes: usize, stall_after: Option<usize>) -> Upload {
+    upload_declaring(client, path, body_bytes, stall_after, false).await
+}
+
+/// `upload`; with `declare_length`, the request head carries `content-length: body_bytes`.
+async fn upload_declaring(
+    client: &h2::client::SendRequest<Bytes>,
+    path: &str,
+    body_bytes: usize,
+    stall_after: Option<usize>,
+    declare_length: bool,
+) -> Upload {
     let mut client = client.clone().ready().await.expect("ready");
-    let request = http::Request::builder().method("POST").uri(format!("http://metricstor.test{path}")).body(()).expect("request");
+    let mut request = http::Request::builder().method("POST").uri(format!("http://metricstor.test{path}"));
+    if declare_length {
+        request = request.header(http::header::CONTENT_LENGTH, body_bytes);
+    }
+    let request = request.body(()).expect("request");
     let (response, mut send) = client.send_request(request, false).expect("send request");
     let to_send = stall_after.map_or(body_bytes, |stall| stall.min(body_bytes));
     let mut sent = 0;
@@ -386,6 +401,25 @@ fn too_large_body_over_h2_is_answered_before_its_end() {
     }
     assert_served_after(&after);
     assert_eq!(server.stats.errors_413.get(), 4);
+    assert_eq!(server.handled.load(Ordering::Relaxed), 1, "only the last request reached the handler");
+    server.stop();
+}
+
+/// A body whose declared content-length is past the limit is refused from its head: the
+/// answer names the declared size, and at most the stream's first window was sent.
+#[test]
+fn declared_too_large_body_over_h2_is_refused_from_its_head() {
+    const BODY_BYTES_MAX: usize = 100_000;
+    let server = start(ServerLimits { body_bytes_max: BODY_BYTES_MAX, ..ServerLimits::default() });
+    let (declared, after) = on_h2_connection(server.addr, |client| async move {
+        (upload_declaring(&client, "/too-big", 5_000_000, None, true).await, upload(&client, "/after", 5, None).await)
+    });
+    assert_eq!(declared.status, 413, "{declared:?}");
+    assert!(declared.text.contains("request body of 5000000 bytes exceeds the limit of 100000 bytes"), "{declared:?}");
+    assert_eq!(declared.send_end, SendEnd::Reset(h2::Reason::NO_ERROR), "{declared:?}");
+    assert!(declared.body_bytes_sent <= STREAM_WINDOW_BYTES, "{declared:?}");
+    assert_served_after(&after);
+    assert_eq!(server.stats.errors_413.get(), 1);
     assert_eq!(server.handled.load(Ordering::Relaxed), 1, "only the last request reached the handler");
     server.stop();
 }

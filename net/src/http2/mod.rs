@@ -148,7 +148,13 @@ async fn serve_stream(
     }
     let mut data = BytesMut::new();
     let body_max = ctx.limits.body_bytes_max;
+    // h2 resets a stream whose DATA does not add up to its declared content-length, so a
+    // declared length past the limit is answered at once, as HTTP/1.1 does, without reading.
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let read = async {
+        if let Some(length) = declared.filter(|&length| length > body_max as u64) {
+            return Err((413, format!("request body of {length} bytes exceeds the limit of {body_max} bytes")));
+        }
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(|e| (400, format!("body stream failed: {e}")))?;
             let _ = body.flow_control().release_capacity(chunk.len());
