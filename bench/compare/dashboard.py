@@ -11,7 +11,7 @@ three alike. Prints p50/p99 per query kind and system for each round (the first 
 cold caches).
 
 Usage: python3 bench/compare/dashboard.py [--series 100000] [--hours 24] [--interval-s 300]
-       [--rounds 2] [--seconds 60] [--concurrency 4] [--rate-window 20m] [--refresh-shift-s 60]
+       [--rounds 2] [--seconds 60] [--concurrency 4] [--rate-window 20m] [--refresh-shift-s 60] [--requests-per-s 0]
        [--systems metricstor,prometheus,victoriametrics] [--markdown]
 Needs cargo (builds release binaries) and the Debian packages `prometheus` and
 `victoria-metrics`. Only the processes it started are signalled.
@@ -48,6 +48,9 @@ def main():
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--rate-window", default="20m", help="rate() window: four scrape intervals, as Grafana's $__rate_interval")
     p.add_argument("--refresh-shift-s", type=int, default=60)
+    p.add_argument("--requests-per-s", type=float, default=0,
+                   help="open loop: this many requests per second over all clients, on a timetable (0: closed loop, "
+                        "each client sends when its last request is answered, so a faster system gets more requests)")
     p.add_argument("--prometheus-rate", type=int, default=60_000,
                    help="paced samples/s for Prometheus: its head refuses samples over an hour older than its newest, "
                         "so its connections must advance in time together, not as fast as each can")
@@ -85,7 +88,8 @@ def main():
             for system in systems:
                 out = subprocess.run([bench, "query", "--url", f"http://127.0.0.1:{ports[system]}", "--seconds", str(args.seconds),
                                       "--concurrency", str(args.concurrency), "--end-ms", str(end_ms), "--rate-window", args.rate_window,
-                                      "--refresh-shift-s", str(args.refresh_shift_s), "--json"], capture_output=True, text=True)
+                                      "--refresh-shift-s", str(args.refresh_shift_s), "--requests-per-s", str(args.requests_per_s), "--json"],
+                                     capture_output=True, text=True)
                 rows = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else []
                 for row in rows:
                     results[system].setdefault(row["kind"], []).append(row)
@@ -124,7 +128,8 @@ def main():
                 print("  ".join(f"{c:<34}" for c in cells))
     print(f"\n{args.series} series (generator rounds up to whole targets), {samples} samples each over {args.hours} h "
           f"at {args.interval_s} s; {args.rounds} rounds x {args.seconds} s x {args.concurrency} clients per system; "
-          f"rate window {args.rate_window}, refresh shift {args.refresh_shift_s} s")
+          f"rate window {args.rate_window}, refresh shift {args.refresh_shift_s} s; "
+          + (f"open loop at {args.requests_per_s:g} requests/s" if args.requests_per_s > 0 else "closed loop"))
     for s in systems:
         print(f"  {s}: wrote {loads[s]['samples']} samples in {loads[s]['seconds']:.0f} s; peak RSS {rss[s]:.0f} MiB")
     print(f"machine: {os.cpu_count()} CPUs, load average {open('/proc/loadavg').read().split()[:3]}")

@@ -8,7 +8,7 @@ metricstor-bench — load generator for remote_write + Prometheus API servers
 USAGE:
     metricstor-bench write [OPTIONS]
     metricstor-bench query [--url BASE] [--seconds S] [--concurrency C] [--end-ms MS]
-                           [--rate-window 5m] [--refresh-shift-s S] [--json]
+                           [--rate-window 5m] [--refresh-shift-s S] [--requests-per-s R] [--json]
     metricstor-bench verify (--start-ms MS [WRITE GENERATOR OPTIONS] | --expect WRITE_JSON) [--url BASE]
 
 WRITE OPTIONS:
@@ -41,6 +41,11 @@ query, label values, series) from C threads for S seconds; p50/p90/p99 per kind.
 http://127.0.0.1:9101. --rate-window is the rate() window (Grafana's $__rate_interval: four
 scrape intervals); --refresh-shift-s moves the windows forward in ten steps of S s ending at
 --end-ms, then starts over, as refreshes of a dashboard whose time moves would.
+By default each client sends its next request when the last is answered (closed loop: a
+faster server gets more requests). --requests-per-s R sends R requests per second over all
+clients on a fixed timetable instead (open loop, as dashboards refreshing on a timer do),
+each latency counted from the request's scheduled time, so a server that falls behind is
+charged for the wait; C must then cover R times the slowest answer.
 
 VERIFY: after a write run with the same generator options (--series/--metrics/--buckets/
 --instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server holds exactly

@@ -167,8 +167,12 @@ fn query_command(mut args: Args) -> Result<(), String> {
         end_ms: args.number("end-ms", now_ms())?,
         rate_window: args.string("rate-window", "5m"),
         refresh_shift_s: args.number("refresh-shift-s", 0)?,
+        requests_per_s: args.number("requests-per-s", 0.0)?,
     };
     args.finish()?;
+    if !(options.requests_per_s.is_finite() && options.requests_per_s >= 0.0) {
+        return Err(format!("--requests-per-s: {} is not a rate (a number >= 0)", options.requests_per_s));
+    }
     let reports = query_load::run(&options);
     let ms = |r: &query_load::KindReport, q| quantile(&r.latencies_us, q) as f64 / 1000.0;
     let errors: u64 = reports.iter().map(|r| r.errors).sum();

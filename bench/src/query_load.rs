@@ -24,6 +24,11 @@ pub struct QueryOptions {
     /// as time passes, then start over, so result caches see shifted windows, not one window
     /// over and over. 0 = every request ends at `end_ms`.
     pub refresh_shift_s: i64,
+    /// Open loop: requests per second over all `concurrency` clients, each request sent at
+    /// its scheduled time whatever the answers before it took, and its latency counted from
+    /// that time (so a server that falls behind is charged for the queueing). 0 = closed
+    /// loop: each client sends its next request when the previous one is answered.
+    pub requests_per_s: f64,
 }
 
 /// What a request builder needs: the window end and the rate window.
@@ -75,11 +80,39 @@ pub struct KindReport {
     pub errors: u64,
 }
 
+/// When a client sends its requests: at once (closed loop) or on a fixed timetable.
+struct Schedule {
+    start: Instant,
+    requests_per_s: f64,
+    clients: usize,
+    client: usize,
+}
+
+impl Schedule {
+    /// Waits until this client's request number `n` is due and returns the instant its
+    /// latency counts from: now in a closed loop; in an open loop the scheduled time
+    /// (already past when the client is late), clients' turns interleaved evenly.
+    fn wait_for_turn(&self, n: usize) -> Instant {
+        if self.requests_per_s <= 0.0 {
+            return Instant::now();
+        }
+        let slot = (n * self.clients + self.client) as f64 / self.requests_per_s;
+        let due = self.start + Duration::from_secs_f64(slot);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        due
+    }
+}
+
 pub fn run(o: &QueryOptions) -> Vec<KindReport> {
     let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
     let handles: Vec<_> = (0..o.concurrency.max(1))
         .map(|worker| {
             let (url, stop, end_ms, shift_s, rate) = (o.url.clone(), stop.clone(), o.end_ms, o.refresh_shift_s, o.rate_window.clone());
+            let schedule = Schedule { start, requests_per_s: o.requests_per_s, clients: o.concurrency.max(1), client: worker };
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
                 let mut reports: Vec<KindReport> = KINDS.iter().map(|(n, _)| KindReport { name: n, latencies_us: Vec::new(), errors: 0 }).collect();
@@ -90,7 +123,7 @@ pub fn run(o: &QueryOptions) -> Vec<KindReport> {
                     // `end_ms`, then again from the oldest.
                     let back = 9 - ((i / KINDS.len()) % 10) as i64;
                     let window = Window { end_ms: end_ms - back * shift_s * 1000, rate: &rate };
-                    let started = Instant::now();
+                    let started = schedule.wait_for_turn(i - worker);
                     let answer = agent.get(&format!("{url}{}", (KINDS[k].1)(&window))).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
                     match answer {
                         Ok(_) => reports[k].latencies_us.push(started.elapsed().as_micros() as u64),
@@ -123,4 +156,37 @@ pub fn run(o: &QueryOptions) -> Vec<KindReport> {
         m.latencies_us.sort_unstable();
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_loop_turns_interleave_clients_on_a_fixed_timetable() {
+        // Started in the past, so every turn is already due and nothing sleeps.
+        let start = Instant::now() - Duration::from_secs(60);
+        let client = |client| Schedule { start, requests_per_s: 10.0, clients: 2, client };
+        let due = |s: &Schedule, n| s.wait_for_turn(n).duration_since(start).as_secs_f64();
+        assert!((due(&client(0), 0) - 0.0).abs() < 1e-9);
+        assert!((due(&client(1), 0) - 0.1).abs() < 1e-9);
+        assert!((due(&client(0), 1) - 0.2).abs() < 1e-9);
+        assert!((due(&client(1), 3) - 0.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn open_loop_waits_for_a_turn_that_is_not_due_yet() {
+        let schedule = Schedule { start: Instant::now(), requests_per_s: 20.0, clients: 1, client: 0 };
+        let due = schedule.wait_for_turn(1); // 50 ms after the start
+        assert!(Instant::now() >= due);
+        assert_eq!(due, schedule.start + Duration::from_millis(50));
+    }
+
+    #[test]
+    fn closed_loop_counts_from_the_send() {
+        let start = Instant::now() - Duration::from_secs(60);
+        let schedule = Schedule { start, requests_per_s: 0.0, clients: 4, client: 3 };
+        let before = Instant::now();
+        assert!(schedule.wait_for_turn(1000) >= before);
+    }
 }
