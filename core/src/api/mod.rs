@@ -13,6 +13,7 @@ mod query;
 mod range_cache;
 mod remote_read;
 mod self_metrics;
+mod single_flight;
 mod status;
 mod write;
 

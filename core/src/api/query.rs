@@ -11,6 +11,7 @@ use http::Response;
 use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
+use super::single_flight::Answered;
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::{json, json_response, Api, ApiError};
 use crate::coordinator::PrefetchedQuerier;
@@ -101,7 +102,18 @@ pub(super) async fn range_result(
         let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
         return run(api, prepared, timeout).await;
     }
-    cached_range_result(api, query, start_ms, end_ms, step_ms, timeout).await
+    // Identical requests in flight (a dashboard opened by several people, panels refreshed
+    // together on cold caches) are evaluated once; the others wait for that answer, and
+    // evaluate with what is left of their own timeout if it fails.
+    let started = std::time::Instant::now();
+    let key = (query.to_string(), start_ms, end_ms, step_ms, api.router.history().current());
+    let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
+    let evaluate = || cached_range_result(api, query, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
+    let (result, answered) = api.range_cache.in_flight.run(key, timeout, timed_out, evaluate).await;
+    if answered == Answered::Shared && result.is_ok() {
+        api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    result
 }
 
 /// A range query through the result cache (see `range_cache`): cached settled points are

@@ -13,13 +13,17 @@
 //! (`@`, negative offsets) are not cached. Warnings and infos are kept with the points they
 //! came with and returned with every answer that uses them (for a part of an entry's range
 //! they may name something seen only outside it: annotations are per query, not per step). The cache is shared by all executors, bounded in bytes, evicting the least
-//! recently used entry.
+//! recently used entry. Identical requests that arrive while one is being evaluated wait for
+//! its answer (`in_flight`), so a burst of them on cold caches is evaluated once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use promql::QueryResult;
 use tsdb::{Labels, Sample, SeriesSamples};
+
+use super::single_flight::SingleFlight;
 
 /// Bytes accounted per sample and per series beyond its label text.
 const SAMPLE_BYTES: usize = std::mem::size_of::<Sample>();
@@ -85,6 +89,8 @@ pub struct CacheCounters {
     pub misses: AtomicU64,
     pub invalidations: AtomicU64,
     pub evictions: AtomicU64,
+    /// Range queries answered with the result of an identical one evaluated meanwhile.
+    pub coalesced: AtomicU64,
 }
 
 struct Slot {
@@ -103,6 +109,9 @@ pub struct RangeCache {
     capacity_bytes: usize,
     inner: Mutex<Inner>,
     pub counters: CacheCounters,
+    /// Identical cacheable range requests in flight (query, start, end, step, history
+    /// generation): the later ones wait for the first one's answer (`single_flight`).
+    pub in_flight: SingleFlight<(String, i64, i64, i64, u64), QueryResult>,
 }
 
 fn key(query: &str, start_ms: i64, step_ms: i64) -> Key {
@@ -181,6 +190,7 @@ impl RangeCache {
             capacity_bytes,
             inner: Mutex::new(Inner::default()),
             counters: CacheCounters::default(),
+            in_flight: SingleFlight::default(),
         }
     }
 

@@ -83,12 +83,13 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     }
 
     let cache = &api.range_cache.counters;
-    let cache_counters: [(&str, &str, &AtomicU64); 5] = [
+    let cache_counters: [(&str, &str, &AtomicU64); 6] = [
         ("metricstor_query_cache_hits_total", "Range queries answered wholly from the result cache.", &cache.hits),
         ("metricstor_query_cache_partial_hits_total", "Range queries that evaluated only the steps after their cached points.", &cache.partial_hits),
         ("metricstor_query_cache_misses_total", "Cacheable range queries with no usable cached points.", &cache.misses),
         ("metricstor_query_cache_invalidations_total", "Cached results dropped because settled history changed (backfill, deletes, retention).", &cache.invalidations),
         ("metricstor_query_cache_evictions_total", "Cached results evicted to stay within server.query_cache_mb.", &cache.evictions),
+        ("metricstor_query_coalesced_total", "Range queries answered with the result of an identical one evaluated meanwhile.", &cache.coalesced),
     ];
     for (name, help, counter) in cache_counters {
         family(&mut out, name, "counter", help);
