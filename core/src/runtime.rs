@@ -234,7 +234,7 @@ fn next_bound(events: &mpsc::Receiver<Event>, opened: &mut usize) -> Result<List
 
 async fn run_executor(plan: ExecutorPlan) {
     let ExecutorPlan { index, cores, config, events, .. } = plan;
-    crate::thread_priority::request_short_slice_for_executor();
+    let _ = crate::thread_priority::request_short_slice_for_executor();
     let bind = |addr: SocketAddr, what: &str| {
         glommio::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
     };
