@@ -35,7 +35,8 @@ impl<K, V> Default for SingleFlight<K, V> {
 pub enum Answered {
     /// It computed the answer (alone or as the leader of its key).
     Computed,
-    /// It took the answer of a leader that was computing the same key.
+    /// It waited for a leader that was computing the same key: took its answer, or timed
+    /// out waiting.
     Shared,
 }
 
@@ -132,25 +133,25 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(30);
 
+    type Flight = Rc<SingleFlight<&'static str, u32>>;
+    type Call = glommio::Task<(Result<u32, String>, Answered)>;
+
+    /// A task calling `run(key)` whose computation (if it gets to compute) is `counted`.
+    fn spawn_call(flight: &Flight, key: &'static str, runs: &Rc<Cell<u32>>, release: &async_channel::Receiver<()>, value: Result<u32, String>) -> Call {
+        let (flight, runs, release) = (flight.clone(), runs.clone(), release.clone());
+        glommio::spawn_local(async move { flight.run(key, LONG, || "timeout".to_string(), || counted(runs, release, value)).await })
+    }
+
     #[test]
     fn followers_take_the_leaders_answer() {
         on_executor(async {
             let flight = Rc::new(SingleFlight::<&str, u32>::default());
             let runs = Rc::new(Cell::new(0));
             let (release, released) = async_channel::bounded::<()>(1);
-            let leader = glommio::spawn_local({
-                let (flight, runs, released) = (flight.clone(), runs.clone(), released.clone());
-                async move { flight.run("q", LONG, || "timeout".to_string(), || counted(runs, released, Ok(7))).await }
-            });
-            glommio::yield_if_needed().await;
+            let leader = spawn_call(&flight, "q", &runs, &released, Ok(7));
             futures_lite::future::yield_now().await;
             assert_eq!(flight.in_flight(), 1);
-            let followers: Vec<_> = (0..3)
-                .map(|_| {
-                    let (flight, runs, released) = (flight.clone(), runs.clone(), released.clone());
-                    glommio::spawn_local(async move { flight.run("q", LONG, || "timeout".to_string(), || counted(runs, released, Ok(99))).await })
-                })
-                .collect();
+            let followers: Vec<_> = (0..3).map(|_| spawn_call(&flight, "q", &runs, &released, Ok(99))).collect();
             futures_lite::future::yield_now().await;
             release.close(); // every `counted` returns now
             assert_eq!(leader.await, (Ok(7), Answered::Computed));
@@ -169,18 +170,9 @@ mod tests {
             let runs = Rc::new(Cell::new(0));
             // The leader fails: its follower computes for itself.
             let (release, released) = async_channel::bounded::<()>(1);
-            let leader = glommio::spawn_local({
-                let (flight, runs, released) = (flight.clone(), runs.clone(), released.clone());
-                async move { flight.run("q", LONG, || "timeout".to_string(), || counted(runs, released, Err("bad".into()))).await }
-            });
+            let leader = spawn_call(&flight, "q", &runs, &released, Err("bad".into()));
             futures_lite::future::yield_now().await;
-            let follower = glommio::spawn_local({
-                let (flight, runs) = (flight.clone(), runs.clone());
-                async move { flight.run("q", LONG, || "timeout".to_string(), || async move {
-                    runs.set(runs.get() + 1);
-                    Ok(5)
-                }).await }
-            });
+            let follower = spawn_call(&flight, "q", &runs, &released, Ok(5));
             futures_lite::future::yield_now().await;
             release.close();
             assert_eq!(leader.await, (Err("bad".to_string()), Answered::Computed));
@@ -190,15 +182,9 @@ mod tests {
 
             // The leader's future is dropped (its client went away): same.
             let (_hold, never) = async_channel::bounded::<()>(1);
-            let leader = glommio::spawn_local({
-                let (flight, runs) = (flight.clone(), runs.clone());
-                async move { flight.run("r", LONG, || "timeout".to_string(), || counted(runs, never, Ok(1))).await }
-            });
+            let leader = spawn_call(&flight, "r", &runs, &never, Ok(1));
             futures_lite::future::yield_now().await;
-            let follower = glommio::spawn_local({
-                let flight = flight.clone();
-                async move { flight.run("r", LONG, || "timeout".to_string(), || async { Ok(6) }).await }
-            });
+            let follower = spawn_call(&flight, "r", &runs, &released, Ok(6)); // `released` is closed: no wait
             futures_lite::future::yield_now().await;
             drop(leader); // cancels the task
             assert_eq!(follower.await, (Ok(6), Answered::Computed));
@@ -211,11 +197,7 @@ mod tests {
         on_executor(async {
             let flight = Rc::new(SingleFlight::<&str, u32>::default());
             let (_hold, never) = async_channel::bounded::<()>(1);
-            let _leader = glommio::spawn_local({
-                let flight = flight.clone();
-                async move { flight.run("q", LONG, || "timeout".to_string(), || counted(Rc::new(Cell::new(0)), never, Ok(1))).await }
-            })
-            .detach();
+            spawn_call(&flight, "q", &Rc::new(Cell::new(0)), &never, Ok(1)).detach();
             futures_lite::future::yield_now().await;
             let started = std::time::Instant::now();
             let waited = flight.run("q", Duration::from_millis(50), || "timeout".to_string(), || async { Ok(2) }).await;
