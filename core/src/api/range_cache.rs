@@ -105,6 +105,11 @@ struct Inner {
     clock: u64,
 }
 
+/// An identical range request waits for one in flight only if that one started less than
+/// this long ago, so a shared answer misses at most the samples acknowledged in the last
+/// second before the request (one evaluated for the request alone misses none).
+pub const JOIN_IN_FLIGHT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct RangeCache {
     capacity_bytes: usize,
     inner: Mutex<Inner>,
@@ -190,7 +195,7 @@ impl RangeCache {
             capacity_bytes,
             inner: Mutex::new(Inner::default()),
             counters: CacheCounters::default(),
-            in_flight: SingleFlight::default(),
+            in_flight: SingleFlight::new(JOIN_IN_FLIGHT_WITHIN),
         }
     }
 

@@ -9,24 +9,51 @@
 //! success is shared. A leader that fails or goes away (its client closed the connection)
 //! lets its followers compute the answer themselves, so no caller depends on another's
 //! client or limits.
+//!
+//! A caller joins a flight only within `join_window` of its start; later, it starts a new
+//! flight for the key (the old one still answers its own followers). The leader reads its
+//! data after it starts, so a shared answer is never older than `join_window` before the
+//! follower arrived: a sample acknowledged earlier than that is in it. (Without the window,
+//! a follower of a 30 s evaluation could get data from 30 s before it asked.)
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use futures_lite::future;
 
-/// Keys in flight, each with the followers waiting for its leader's answer.
+/// Coalesces calls with equal keys (see the module documentation).
 pub struct SingleFlight<K, V> {
-    flights: Mutex<HashMap<K, Vec<oneshot::Sender<V>>>>,
+    join_window: Duration,
+    flights: Mutex<Flights<K, V>>,
 }
 
-impl<K, V> Default for SingleFlight<K, V> {
-    fn default() -> Self {
-        SingleFlight { flights: Mutex::new(HashMap::new()) }
+/// One key's current flight: its leader's id, when it started, who waits for it.
+struct Flight<V> {
+    id: u64,
+    started: Instant,
+    followers: Vec<oneshot::Sender<V>>,
+}
+
+struct Flights<K, V> {
+    next_id: u64,
+    by_key: HashMap<K, Flight<V>>,
+    /// Followers of flights replaced by a newer flight of their key (past the join window),
+    /// by flight id, until their leader ends.
+    retired: HashMap<u64, Vec<oneshot::Sender<V>>>,
+}
+
+impl<K: Eq + Hash, V> Flights<K, V> {
+    /// The followers of flight `id` of `key`, which ends now.
+    fn end(&mut self, key: &K, id: u64) -> Vec<oneshot::Sender<V>> {
+        if self.by_key.get(key).is_some_and(|flight| flight.id == id) {
+            self.by_key.remove(key).map(|flight| flight.followers).unwrap_or_default()
+        } else {
+            self.retired.remove(&id).unwrap_or_default()
+        }
     }
 }
 
@@ -40,25 +67,33 @@ pub enum Answered {
     Shared,
 }
 
-/// Removes the leader's key when it ends without an answer (failure, or its future
+/// Ends the leader's flight when it ends without an answer (failure, or its future
 /// dropped), which wakes its followers with nothing: they compute for themselves.
 struct LeaderGuard<'a, K: Eq + Hash, V> {
     flight: &'a SingleFlight<K, V>,
     key: Option<K>,
+    id: u64,
 }
 
 impl<K: Eq + Hash, V> Drop for LeaderGuard<'_, K, V> {
     fn drop(&mut self) {
         if let (Some(key), Ok(mut flights)) = (self.key.take(), self.flight.flights.lock()) {
-            flights.remove(&key);
+            drop(flights.end(&key, self.id));
         }
     }
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
-    /// Answers `key` with `compute()`, unless a call with the same key is computing it: then
-    /// waits for that call's success, at most `wait_limit` (then `on_timeout()`), and calls
-    /// `compute()` itself if the leader failed or went away.
+    /// Calls with equal keys share a flight that started less than `join_window` ago.
+    pub fn new(join_window: Duration) -> Self {
+        let flights = Flights { next_id: 0, by_key: HashMap::new(), retired: HashMap::new() };
+        SingleFlight { join_window, flights: Mutex::new(flights) }
+    }
+
+    /// Answers `key` with `compute()`, unless a call with the same key started computing it
+    /// less than the join window ago: then waits for that call's success, at most
+    /// `wait_limit` (then `on_timeout()`), and calls `compute()` itself if the leader failed
+    /// or went away.
     pub async fn run<E, F: Future<Output = Result<V, E>>>(
         &self,
         key: K,
@@ -66,38 +101,56 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
         on_timeout: impl FnOnce() -> E,
         compute: impl FnOnce() -> F,
     ) -> (Result<V, E>, Answered) {
-        let follower = match self.flights.lock() {
-            Ok(mut flights) => match flights.get_mut(&key) {
-                Some(followers) => {
-                    let (tx, rx) = oneshot::channel();
-                    followers.push(tx);
-                    Some(rx)
+        let role = match self.flights.lock() {
+            Ok(mut flights) => {
+                let flights = &mut *flights;
+                match flights.by_key.get_mut(&key) {
+                    Some(flight) if flight.started.elapsed() < self.join_window => {
+                        let (tx, rx) = oneshot::channel();
+                        flight.followers.push(tx);
+                        Err(rx)
+                    }
+                    current => {
+                        let id = flights.next_id;
+                        flights.next_id += 1;
+                        let fresh = Flight { id, started: Instant::now(), followers: Vec::new() };
+                        match current {
+                            // Too old to join: it keeps answering its own followers.
+                            Some(old) => {
+                                let old = std::mem::replace(old, fresh);
+                                flights.retired.insert(old.id, old.followers);
+                            }
+                            None => {
+                                flights.by_key.insert(key.clone(), fresh);
+                            }
+                        }
+                        Ok(id)
+                    }
                 }
-                None => {
-                    flights.insert(key.clone(), Vec::new());
-                    None
-                }
-            },
+            }
             // A poisoned map: no coalescing, every caller computes.
             Err(_) => return (compute().await, Answered::Computed),
         };
-        if let Some(answer) = follower {
-            let waited = future::or(async { Some(answer.await) }, async {
-                glommio::timer::sleep(wait_limit).await;
-                None
-            })
-            .await;
-            return match waited {
-                Some(Ok(value)) => (Ok(value), Answered::Shared),
-                Some(Err(oneshot::Canceled)) => (compute().await, Answered::Computed),
-                None => (Err(on_timeout()), Answered::Shared),
-            };
-        }
-        let mut guard = LeaderGuard { flight: self, key: Some(key) };
+        let id = match role {
+            Ok(id) => id,
+            Err(answer) => {
+                let waited = future::or(async { Some(answer.await) }, async {
+                    glommio::timer::sleep(wait_limit).await;
+                    None
+                })
+                .await;
+                return match waited {
+                    Some(Ok(value)) => (Ok(value), Answered::Shared),
+                    Some(Err(oneshot::Canceled)) => (compute().await, Answered::Computed),
+                    None => (Err(on_timeout()), Answered::Shared),
+                };
+            }
+        };
+        let mut guard = LeaderGuard { flight: self, key: Some(key), id };
         let result = compute().await;
         if let Ok(value) = &result {
             let followers = match (guard.key.take(), self.flights.lock()) {
-                (Some(key), Ok(mut flights)) => flights.remove(&key).unwrap_or_default(),
+                (Some(key), Ok(mut flights)) => flights.end(&key, id),
                 _ => Vec::new(),
             };
             for follower in followers {
@@ -108,9 +161,9 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
         (result, Answered::Computed)
     }
 
-    /// Keys being computed now.
+    /// Flights in progress (current and replaced ones).
     pub fn in_flight(&self) -> usize {
-        self.flights.lock().map_or(0, |flights| flights.len())
+        self.flights.lock().map_or(0, |flights| flights.by_key.len() + flights.retired.len())
     }
 }
 
@@ -145,7 +198,7 @@ mod tests {
     #[test]
     fn followers_take_the_leaders_answer() {
         on_executor(async {
-            let flight = Rc::new(SingleFlight::<&str, u32>::default());
+            let flight = Rc::new(SingleFlight::<&str, u32>::new(LONG));
             let runs = Rc::new(Cell::new(0));
             let (release, released) = async_channel::bounded::<()>(1);
             let leader = spawn_call(&flight, "q", &runs, &released, Ok(7));
@@ -166,7 +219,7 @@ mod tests {
     #[test]
     fn a_failed_or_dropped_leader_lets_followers_compute() {
         on_executor(async {
-            let flight = Rc::new(SingleFlight::<&str, u32>::default());
+            let flight = Rc::new(SingleFlight::<&str, u32>::new(LONG));
             let runs = Rc::new(Cell::new(0));
             // The leader fails: its follower computes for itself.
             let (release, released) = async_channel::bounded::<()>(1);
@@ -195,7 +248,7 @@ mod tests {
     #[test]
     fn a_follower_waits_at_most_its_limit() {
         on_executor(async {
-            let flight = Rc::new(SingleFlight::<&str, u32>::default());
+            let flight = Rc::new(SingleFlight::<&str, u32>::new(LONG));
             let (_hold, never) = async_channel::bounded::<()>(1);
             spawn_call(&flight, "q", &Rc::new(Cell::new(0)), &never, Ok(1)).detach();
             futures_lite::future::yield_now().await;
@@ -203,6 +256,33 @@ mod tests {
             let waited = flight.run("q", Duration::from_millis(50), || "timeout".to_string(), || async { Ok(2) }).await;
             assert_eq!(waited, (Err("timeout".to_string()), Answered::Shared));
             assert!(started.elapsed() >= Duration::from_millis(50));
+        });
+    }
+
+    #[test]
+    fn a_flight_older_than_the_join_window_is_not_joined() {
+        on_executor(async {
+            let flight = Rc::new(SingleFlight::<&str, u32>::new(Duration::from_millis(50)));
+            let runs = Rc::new(Cell::new(0));
+            let (release, released) = async_channel::bounded::<()>(1);
+            let old_leader = spawn_call(&flight, "q", &runs, &released, Ok(1));
+            futures_lite::future::yield_now().await;
+            let old_follower = spawn_call(&flight, "q", &runs, &released, Ok(99));
+            futures_lite::future::yield_now().await;
+            glommio::timer::sleep(Duration::from_millis(60)).await;
+            // Past the window: a new flight, whose follower gets the new leader's answer.
+            let new_leader = spawn_call(&flight, "q", &runs, &released, Ok(2));
+            futures_lite::future::yield_now().await;
+            let new_follower = spawn_call(&flight, "q", &runs, &released, Ok(98));
+            futures_lite::future::yield_now().await;
+            assert_eq!(flight.in_flight(), 2);
+            release.close();
+            assert_eq!(old_leader.await, (Ok(1), Answered::Computed));
+            assert_eq!(old_follower.await, (Ok(1), Answered::Shared));
+            assert_eq!(new_leader.await, (Ok(2), Answered::Computed));
+            assert_eq!(new_follower.await, (Ok(2), Answered::Shared));
+            assert_eq!(runs.get(), 2);
+            assert_eq!(flight.in_flight(), 0);
         });
     }
 }
