@@ -11,8 +11,8 @@ use http::Response;
 use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
-use super::single_flight::Answered;
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
+use super::single_flight::Answered;
 use super::{json, json_response, Api, ApiError};
 use crate::coordinator::PrefetchedQuerier;
 use crate::shard::history::settled_before_ms;
