@@ -105,9 +105,10 @@ struct Inner {
     clock: u64,
 }
 
-/// An identical range request waits for one in flight only if that one started less than
-/// this long ago, so a shared answer misses at most the samples acknowledged in the last
-/// second before the request (one evaluated for the request alone misses none).
+/// An identical range request waits for one in flight if no write was acknowledged since
+/// that one started, or else if it started less than this long ago: a shared answer misses
+/// at most the samples acknowledged in the last second before the request (one evaluated
+/// for the request alone misses none).
 pub const JOIN_IN_FLIGHT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct RangeCache {

@@ -10,11 +10,14 @@
 //! lets its followers compute the answer themselves, so no caller depends on another's
 //! client or limits.
 //!
-//! A caller joins a flight only within `join_window` of its start; later, it starts a new
-//! flight for the key (the old one still answers its own followers). The leader reads its
-//! data after it starts, so a shared answer is never older than `join_window` before the
-//! follower arrived: a sample acknowledged earlier than that is in it. (Without the window,
-//! a follower of a 30 s evaluation could get data from 30 s before it asked.)
+//! Every call states an epoch (the range-query path: write requests answered so far). A
+//! caller joins a flight that started in its own epoch (nothing was written in between, so
+//! the leader's answer holds everything the follower could expect), or one that started
+//! less than `join_window` ago; otherwise it starts a new flight for the key (the old one
+//! still answers its own followers). The leader reads its data after it starts, so a
+//! shared answer misses at most the writes acknowledged in the `join_window` before the
+//! follower arrived. (Without these rules, a follower of a 30 s evaluation could miss 30 s
+//! of acknowledged writes.)
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,10 +34,12 @@ pub struct SingleFlight<K, V> {
     flights: Mutex<Flights<K, V>>,
 }
 
-/// One key's current flight: its leader's id, when it started, who waits for it.
+/// One key's current flight: its leader's id, when and in which epoch it started, who
+/// waits for it.
 struct Flight<V> {
     id: u64,
     started: Instant,
+    epoch: u64,
     followers: Vec<oneshot::Sender<V>>,
 }
 
@@ -91,12 +96,13 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
     }
 
     /// Answers `key` with `compute()`, unless a call with the same key started computing it
-    /// less than the join window ago: then waits for that call's success, at most
-    /// `wait_limit` (then `on_timeout()`), and calls `compute()` itself if the leader failed
-    /// or went away.
+    /// in `epoch` or less than the join window ago: then waits for that call's success, at
+    /// most `wait_limit` (then `on_timeout()`), and calls `compute()` itself if the leader
+    /// failed or went away.
     pub async fn run<E, F: Future<Output = Result<V, E>>>(
         &self,
         key: K,
+        epoch: u64,
         wait_limit: Duration,
         on_timeout: impl FnOnce() -> E,
         compute: impl FnOnce() -> F,
@@ -105,7 +111,7 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
             Ok(mut flights) => {
                 let flights = &mut *flights;
                 match flights.by_key.get_mut(&key) {
-                    Some(flight) if flight.started.elapsed() < self.join_window => {
+                    Some(flight) if flight.epoch == epoch || flight.started.elapsed() < self.join_window => {
                         let (tx, rx) = oneshot::channel();
                         flight.followers.push(tx);
                         Err(rx)
@@ -113,7 +119,7 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
                     current => {
                         let id = flights.next_id;
                         flights.next_id += 1;
-                        let fresh = Flight { id, started: Instant::now(), followers: Vec::new() };
+                        let fresh = Flight { id, started: Instant::now(), epoch, followers: Vec::new() };
                         match current {
                             // Too old to join: it keeps answering its own followers.
                             Some(old) => {
@@ -191,8 +197,13 @@ mod tests {
 
     /// A task calling `run(key)` whose computation (if it gets to compute) is `counted`.
     fn spawn_call(flight: &Flight, key: &'static str, runs: &Rc<Cell<u32>>, release: &async_channel::Receiver<()>, value: Result<u32, String>) -> Call {
+        spawn_call_in(flight, key, 0, runs, release, value)
+    }
+
+    /// `spawn_call` in a given epoch.
+    fn spawn_call_in(flight: &Flight, key: &'static str, epoch: u64, runs: &Rc<Cell<u32>>, release: &async_channel::Receiver<()>, value: Result<u32, String>) -> Call {
         let (flight, runs, release) = (flight.clone(), runs.clone(), release.clone());
-        glommio::spawn_local(async move { flight.run(key, LONG, || "timeout".to_string(), || counted(runs, release, value)).await })
+        glommio::spawn_local(async move { flight.run(key, epoch, LONG, || "timeout".to_string(), || counted(runs, release, value)).await })
     }
 
     #[test]
@@ -253,7 +264,7 @@ mod tests {
             spawn_call(&flight, "q", &Rc::new(Cell::new(0)), &never, Ok(1)).detach();
             futures_lite::future::yield_now().await;
             let started = std::time::Instant::now();
-            let waited = flight.run("q", Duration::from_millis(50), || "timeout".to_string(), || async { Ok(2) }).await;
+            let waited = flight.run("q", 0, Duration::from_millis(50), || "timeout".to_string(), || async { Ok(2) }).await;
             assert_eq!(waited, (Err("timeout".to_string()), Answered::Shared));
             assert!(started.elapsed() >= Duration::from_millis(50));
         });
@@ -270,10 +281,11 @@ mod tests {
             let old_follower = spawn_call(&flight, "q", &runs, &released, Ok(99));
             futures_lite::future::yield_now().await;
             glommio::timer::sleep(Duration::from_millis(60)).await;
-            // Past the window: a new flight, whose follower gets the new leader's answer.
-            let new_leader = spawn_call(&flight, "q", &runs, &released, Ok(2));
+            // Past the window and after a write (epoch 1): a new flight, whose follower gets
+            // the new leader's answer.
+            let new_leader = spawn_call_in(&flight, "q", 1, &runs, &released, Ok(2));
             futures_lite::future::yield_now().await;
-            let new_follower = spawn_call(&flight, "q", &runs, &released, Ok(98));
+            let new_follower = spawn_call_in(&flight, "q", 1, &runs, &released, Ok(98));
             futures_lite::future::yield_now().await;
             assert_eq!(flight.in_flight(), 2);
             release.close();
@@ -283,6 +295,24 @@ mod tests {
             assert_eq!(new_follower.await, (Ok(2), Answered::Shared));
             assert_eq!(runs.get(), 2);
             assert_eq!(flight.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn a_flight_of_the_same_epoch_is_joined_past_the_window() {
+        on_executor(async {
+            let flight = Rc::new(SingleFlight::<&str, u32>::new(Duration::from_millis(50)));
+            let runs = Rc::new(Cell::new(0));
+            let (release, released) = async_channel::bounded::<()>(1);
+            let leader = spawn_call_in(&flight, "q", 7, &runs, &released, Ok(1));
+            futures_lite::future::yield_now().await;
+            glommio::timer::sleep(Duration::from_millis(60)).await;
+            let follower = spawn_call_in(&flight, "q", 7, &runs, &released, Ok(99));
+            futures_lite::future::yield_now().await;
+            release.close();
+            assert_eq!(leader.await, (Ok(1), Answered::Computed));
+            assert_eq!(follower.await, (Ok(1), Answered::Shared), "nothing was written meanwhile");
+            assert_eq!(runs.get(), 1);
         });
     }
 }

@@ -14,11 +14,26 @@ pub const SETTLED_AFTER_MS: i64 = 5 * 60 * 1000;
 #[derive(Debug, Default)]
 pub struct HistoryGeneration {
     value: AtomicU64,
+    /// Write requests answered so far, at any timestamp (see `writes_answered`).
+    writes: AtomicU64,
 }
 
 impl HistoryGeneration {
     pub fn current(&self) -> u64 {
         self.value.load(Ordering::Acquire)
+    }
+
+    /// How many write requests have been answered (counted once their samples are visible,
+    /// before the client hears back). Two equal readings mean that no write was acknowledged
+    /// in between: an answer computed after the first reading holds every write a client
+    /// saw acknowledged before the second.
+    pub fn writes_answered(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
+    }
+
+    /// Counts one answered write request; call after its samples are visible to queries.
+    pub fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Records that settled history changed. Call after the change is visible to queries,

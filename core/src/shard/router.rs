@@ -99,6 +99,8 @@ impl ShardRouter {
         // Bumped once the owners answered (the samples are visible), failed or not: a shard
         // that failed may still have applied part of the request.
         let _bump = rewrites_history.then(|| BumpOnDrop(&self.history));
+        // Counted the same way, for every write: coalesced queries rely on it (`writes_answered`).
+        let _counted = WriteCountOnDrop(&self.history);
         let mut pending = Vec::new();
         for (shard, part) in parts.into_iter().enumerate() {
             if part.is_empty() {
@@ -271,6 +273,15 @@ impl Drop for BumpOnDrop<'_> {
     }
 }
 
+/// Counts a write request as answered when dropped (after its owners replied).
+struct WriteCountOnDrop<'a>(&'a HistoryGeneration);
+
+impl Drop for WriteCountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.count_write();
+    }
+}
+
 fn unix_now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -334,6 +345,30 @@ mod queue_tests {
         let result = futures_lite::future::block_on(router.append(SeriesBatch::from_series(&series)));
         assert!(matches!(result, Err(SubmitError::QueueFull { shard: 0 })), "{result:?}");
         drop(rx);
+    }
+
+    #[test]
+    fn an_answered_write_is_counted_after_its_owner_replied() {
+        let (tx, rx) = async_channel::bounded(1);
+        let history: Arc<HistoryGeneration> = Arc::default();
+        let router = ShardRouter::new(vec![tx], history.clone());
+        let owner = std::thread::spawn({
+            let history = history.clone();
+            move || {
+                let request = rx.recv_blocking().expect("the append arrives");
+                // Not counted while the owner has not answered.
+                let counted_before_reply = history.writes_answered();
+                if let ShardRequest::Append { reply, .. } = request {
+                    let _ = reply.send(Ok(AppendAck { samples_appended: 1 }));
+                }
+                counted_before_reply
+            }
+        });
+        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }] }];
+        let result = futures_lite::future::block_on(router.append(SeriesBatch::from_series(&series)));
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(owner.join().expect("owner thread"), 0);
+        assert_eq!(history.writes_answered(), 1);
     }
 
     #[test]
