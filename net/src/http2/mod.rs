@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::future;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::http1::parse::{check_body_limit, BodyFraming};
 use crate::http1::server::ConnectionContext;
 use crate::http1::write::error_response;
 use crate::tls::ClientIdentity;
@@ -148,12 +149,13 @@ async fn serve_stream(
     }
     let mut data = BytesMut::new();
     let body_max = ctx.limits.body_bytes_max;
-    // h2 resets a stream whose DATA does not add up to its declared content-length, so a
-    // declared length past the limit is answered at once, as HTTP/1.1 does, without reading.
+    // h2 has checked the declared content-length (digits only) and resets a stream whose
+    // DATA does not add up to it, so a declared length past the limit is answered at once by
+    // HTTP/1.1's own check, without reading.
     let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let read = async {
-        if let Some(length) = declared.filter(|&length| length > body_max as u64) {
-            return Err((413, format!("request body of {length} bytes exceeds the limit of {body_max} bytes")));
+        if let Some(length) = declared {
+            check_body_limit(BodyFraming::ContentLength(length), body_max as u64).map_err(|e| (e.status, e.message))?;
         }
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(|e| (400, format!("body stream failed: {e}")))?;
