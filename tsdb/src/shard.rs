@@ -158,6 +158,19 @@ fn now_ms() -> i64 {
 /// many, what the record points to).
 const PREFETCH_SERIES_AHEAD: usize = 8;
 
+/// Prefetch hints for an append's pass at `position` over its series (`id_at`: the id of
+/// the series at a position, if known): the record of the series `PREFETCH_SERIES_AHEAD`
+/// later, and what the record points to for the one half as far.
+#[inline]
+fn prefetch_ahead(head: &Head, position: usize, id_at: impl Fn(usize) -> Option<u32>) {
+    if let Some(ahead) = id_at(position + PREFETCH_SERIES_AHEAD) {
+        head.prefetch_series(ahead);
+    }
+    if let Some(ahead) = id_at(position + PREFETCH_SERIES_AHEAD / 2) {
+        head.prefetch_series_data(ahead);
+    }
+}
+
 fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
     match head.append(id, sample) {
         AppendResult::Appended => outcome.samples_appended += 1,
@@ -522,7 +535,7 @@ impl ShardDb {
         let mut position = 0;
         for group in groups {
             for series in group.series() {
-                self.prefetch_ahead(&probes, position);
+                prefetch_ahead(&self.head, position, |p| probes.get(p).copied().flatten());
                 let probed = probes[position];
                 position += 1;
                 let hash = series.hash();
@@ -575,12 +588,7 @@ impl ShardDb {
         for group_end in group_ends {
             let mut outcome = AppendOutcome::default();
             for (position, &(id, sample)) in samples.iter().enumerate().take(group_end).skip(group_start) {
-                if let Some(&(ahead, _)) = samples.get(position + PREFETCH_SERIES_AHEAD) {
-                    self.head.prefetch_series(ahead);
-                }
-                if let Some(&(ahead, _)) = samples.get(position + PREFETCH_SERIES_AHEAD / 2) {
-                    self.head.prefetch_series_data(ahead);
-                }
+                prefetch_ahead(&self.head, position, |p| samples.get(p).map(|&(ahead, _)| ahead));
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
             }
             group_start = group_end;
@@ -591,18 +599,6 @@ impl ShardDb {
         }
         self.stats.series = self.head.series_count() as u64;
         Ok(outcomes)
-    }
-
-    /// Prefetch hints for the lookup of the series at `position` in an append: the record
-    /// of the series `PREFETCH_SERIES_AHEAD` later, and the label list of the one half as far.
-    #[inline]
-    fn prefetch_ahead(&self, probes: &[Option<u32>], position: usize) {
-        if let Some(&Some(ahead)) = probes.get(position + PREFETCH_SERIES_AHEAD) {
-            self.head.prefetch_series(ahead);
-        }
-        if let Some(&Some(ahead)) = probes.get(position + PREFETCH_SERIES_AHEAD / 2) {
-            self.head.prefetch_series_data(ahead);
-        }
     }
 
     /// Series matching all matchers with their samples in `[mint_ms, maxt_ms]`: head and
