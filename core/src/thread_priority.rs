@@ -8,8 +8,8 @@
 //!   label-values p50 2.5 -> 1.6-2.0 ms, p99 12 -> 7 ms);
 //! - executors ask Linux' EEVDF scheduler (6.12 and later) for a short time slice. A waking
 //!   task with a shorter slice preempts the running one instead of waiting for the end of its
-//!   slice (1.4 ms by default on the 2-CPU test machine), which is what a label lookup otherwise waited for
-//!   behind an evaluation thread. Older kernels ignore the request.
+//!   slice (1.4 ms by default on the 2-CPU test machine), which is what a label lookup
+//!   otherwise waited for behind an evaluation thread. Older kernels ignore the request.
 //!
 //! Both are best effort: failing to change a priority costs only that gain, so it is logged
 //! at debug level. A process started with another nice value or policy keeps it.
@@ -62,17 +62,28 @@ struct SchedAttr {
     period: u64,
 }
 
-/// Asks for a `EXECUTOR_SLICE_NS` time slice for the calling thread (an executor), keeping
-/// its policy and nice value. Does nothing unless the thread is SCHED_OTHER or SCHED_BATCH.
-/// True when the kernel took the request (kernels before 6.12 take it and ignore the slice).
-pub fn request_short_slice_for_executor() -> bool {
+/// The calling thread's scheduling attributes (`sched_getattr(2)`).
+fn current_sched_attr() -> std::io::Result<SchedAttr> {
     let mut attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, ..SchedAttr::default() };
     // SAFETY: `attr` is a live, writable sched_attr of the size passed; pid 0 is this thread.
     let read = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut SchedAttr, attr.size, 0u32) };
     if read != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "could not read an executor's scheduling attributes");
-        return false;
+        return Err(std::io::Error::last_os_error());
     }
+    Ok(attr)
+}
+
+/// Asks for a `EXECUTOR_SLICE_NS` time slice for the calling thread (an executor), keeping
+/// its policy and nice value. Does nothing unless the thread is SCHED_OTHER or SCHED_BATCH.
+/// True when the kernel took the request (kernels before 6.12 take it and ignore the slice).
+pub fn request_short_slice_for_executor() -> bool {
+    let mut attr = match current_sched_attr() {
+        Ok(attr) => attr,
+        Err(error) => {
+            tracing::debug!(%error, "could not read an executor's scheduling attributes");
+            return false;
+        }
+    };
     if attr.policy != libc::SCHED_OTHER as u32 && attr.policy != libc::SCHED_BATCH as u32 {
         return false;
     }
@@ -92,11 +103,7 @@ mod tests {
     use super::*;
 
     fn current_attr() -> SchedAttr {
-        let mut attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, ..SchedAttr::default() };
-        // SAFETY: as in `request_short_slice_for_executor`.
-        let read = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut SchedAttr, attr.size, 0u32) };
-        assert_eq!(read, 0, "sched_getattr: {}", std::io::Error::last_os_error());
-        attr
+        current_sched_attr().expect("sched_getattr")
     }
 
     #[test]

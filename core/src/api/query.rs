@@ -106,11 +106,11 @@ pub(super) async fn range_result(
     // together on cold caches) are evaluated once; the others wait for that answer, and
     // evaluate with what is left of their own timeout if it fails.
     let started = std::time::Instant::now();
-    let key = (query.to_string(), start_ms, end_ms, step_ms, api.router.history().current());
+    let history = api.router.history();
+    let key = (query.to_string(), start_ms, end_ms, step_ms, history.current());
     let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
     let evaluate = || cached_range_result(api, query, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
-    let epoch = api.router.history().writes_answered();
-    let (result, answered) = api.range_cache.in_flight.run(key, epoch, timeout, timed_out, evaluate).await;
+    let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
     if answered == Answered::Shared && result.is_ok() {
         api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
