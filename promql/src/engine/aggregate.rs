@@ -113,7 +113,18 @@ impl GroupCache {
         (order, locals)
     }
 
-    fn group_of(&mut self, labels: &Labels, a: &Aggregate) -> usize {
+    /// Groups seen so far (group ids are `0..len()`).
+    pub(super) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The labels of group `g`.
+    pub(super) fn key(&self, g: usize) -> &Labels {
+        &self.keys[g]
+    }
+
+    /// The group (id) of an input label set.
+    pub(super) fn group_of(&mut self, labels: &Labels, a: &Aggregate) -> usize {
         let h = labels.stable_hash();
         if let Some(known) = self.by_labels.get(&h) {
             if let Some((_, g)) = known.iter().find(|(l, _)| l.ptr_eq(labels) || l == labels) {
@@ -267,16 +278,7 @@ fn aggregate_values(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, c
             AggregateOp::Avg => stats::mean(&values),
             AggregateOp::Count => values.len() as f64,
             AggregateOp::Group => 1.0,
-            AggregateOp::Min | AggregateOp::Max => {
-                let mut best = values[0];
-                for &v in &values[1..] {
-                    let better = if a.op == AggregateOp::Min { v < best } else { v > best };
-                    if better || best.is_nan() {
-                        best = v;
-                    }
-                }
-                best
-            }
+            AggregateOp::Min | AggregateOp::Max => values[1..].iter().fold(values[0], |best, &v| stats::extreme_step(best, v, a.op == AggregateOp::Min)),
             AggregateOp::Stdvar => stats::variance(&values),
             AggregateOp::Stddev => stats::variance(&values).sqrt(),
             AggregateOp::Quantile => stats::quantile(quantile.unwrap_or(f64::NAN), &values),

@@ -66,10 +66,12 @@ pub(super) struct Evaluator<'q> {
     stripped_series: std::cell::RefCell<HashMap<SelectKey, std::rc::Rc<StrippedSeries>>>,
     /// Per aggregation node, the groups of the label sets it has seen (see `GroupCache`).
     group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
+    /// Aggregations evaluated series-major before the steps (see `series_major`).
+    precomputed: std::cell::RefCell<super::series_major::Precomputed>,
 }
 
 impl Evaluator<'_> {
-    fn check_cancelled(&self) -> Result<(), Error> {
+    pub(super) fn check_cancelled(&self) -> Result<(), Error> {
         match self.cancel {
             Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
             _ => Ok(()),
@@ -101,7 +103,8 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
     c
 }
 
-pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<QueryResult, Error> {
+/// Fetches the query's series and sets up its evaluation.
+pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
     let mut fetched = HashMap::new();
     let mut loaded = 0usize;
     let mut too_many = false;
@@ -123,7 +126,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         .iter()
         .map(|(key, series)| (*key, series.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.value))).collect()))
         .collect();
-    let ev = Evaluator {
+    Ok(Evaluator {
         options: &q.options,
         fetched,
         start_ms: q.start_ms,
@@ -135,7 +138,12 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         stripped: Default::default(),
         stripped_series: Default::default(),
         group_caches: Default::default(),
-    };
+        precomputed: Default::default(),
+    })
+}
+
+pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<QueryResult, Error> {
+    let ev = evaluator(q, querier, cancel)?;
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
@@ -156,6 +164,11 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
             )?),
         };
         return Ok(QueryResult { value, warnings: Vec::new(), infos: Vec::new() });
+    }
+    if q.options.series_major {
+        let mut precomputed = super::series_major::Precomputed::new();
+        super::series_major::precompute(&ev, &q.expr, &mut precomputed)?;
+        *ev.precomputed.borrow_mut() = precomputed;
     }
     let mut series: Vec<SeriesSamples> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -281,6 +294,18 @@ impl Evaluator<'_> {
         map.insert((key, 1), from);
         map.insert((key, 2), to);
         out
+    }
+
+    /// Aggregation `a`'s vector at step `t` if it was evaluated series-major (each step's
+    /// vector is handed out once; a second request evaluates step-major).
+    fn take_precomputed(&self, a: &crate::ast::Aggregate, t: i64) -> Option<Vec<Elem>> {
+        let mut precomputed = self.precomputed.borrow_mut();
+        let steps = precomputed.get_mut(&(a as *const crate::ast::Aggregate))?;
+        let offset = t - self.start_ms;
+        if self.step_ms <= 0 || offset < 0 || offset % self.step_ms != 0 {
+            return None;
+        }
+        steps.get_mut(usize::try_from(offset / self.step_ms).ok()?)?.take()
     }
 
     /// The sample an instant selector sees at `t`: the last one in (ref - lookback, ref].
@@ -409,6 +434,9 @@ impl Evaluator<'_> {
                 super::binary::eval_binary(b, l, r)?
             }
             Expr::Aggregate(a) => {
+                if let Some(precomputed) = self.take_precomputed(a, t) {
+                    return Ok(StepValue::Vector(precomputed));
+                }
                 let param = match &a.param {
                     Some(p) => Some(self.eval(p, t)?),
                     None => None,

@@ -36,7 +36,7 @@ fn string_arg(v: StepValue) -> Result<String, Error> {
 }
 
 /// The innermost expression below parentheses.
-fn unparen(e: &Expr) -> &Expr {
+pub(super) fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(inner) => unparen(inner),
         other => other,
@@ -44,7 +44,7 @@ fn unparen(e: &Expr) -> &Expr {
 }
 
 /// (start, end) of the window a range argument covers at step `t`.
-fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
+pub(super) fn range_window(arg: &Expr, t: i64) -> (i64, i64) {
     match unparen(arg) {
         Expr::MatrixSelector { selector, range_ms, .. } => {
             let end = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
@@ -388,7 +388,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
 /// Functions whose main argument is a range vector.
 /// The range functions with their own arithmetic; the rest are `*_over_time`.
 #[derive(Clone, Copy)]
-enum RangeKind {
+pub(super) enum RangeKind {
     Rate,
     Increase,
     Delta,
@@ -403,7 +403,7 @@ enum RangeKind {
 }
 
 impl RangeKind {
-    fn of(name: &str) -> RangeKind {
+    pub(super) fn of(name: &str) -> RangeKind {
         match name {
             "rate" => RangeKind::Rate,
             "increase" => RangeKind::Increase,
@@ -417,6 +417,40 @@ impl RangeKind {
             "double_exponential_smoothing" => RangeKind::DoubleExponentialSmoothing,
             _ => RangeKind::OverTime,
         }
+    }
+}
+
+/// What a range function needs besides the window's samples: the range's edges, the
+/// evaluation step, and the scalar arguments (`quantile_over_time`'s φ, `predict_linear`'s
+/// horizon, `double_exponential_smoothing`'s factors; zero for the others).
+#[derive(Clone, Copy)]
+pub(super) struct RangeArgs {
+    pub start: i64,
+    pub end: i64,
+    pub t: i64,
+    pub param: f64,
+    pub factors: (f64, f64),
+}
+
+/// The value of range function `name` (of kind `kind`) over one window of samples; `None`
+/// when the window gives no value.
+pub(super) fn range_value(kind: RangeKind, name: &str, samples: &[Sample], a: RangeArgs) -> Option<f64> {
+    match kind {
+        RangeKind::Rate => extrapolated_rate(samples, a.start, a.end, true, true),
+        RangeKind::Increase => extrapolated_rate(samples, a.start, a.end, true, false),
+        RangeKind::Delta => extrapolated_rate(samples, a.start, a.end, false, false),
+        RangeKind::Irate => instant_value(samples, true),
+        RangeKind::Idelta => instant_value(samples, false),
+        RangeKind::Deriv => (samples.len() >= 2).then(|| linear_regression(samples, samples[0].timestamp_ms).0),
+        RangeKind::PredictLinear => (samples.len() >= 2).then(|| {
+            // The intercept is at the evaluation step, even under `@`.
+            let (slope, intercept) = linear_regression(samples, a.t);
+            intercept + slope * a.param
+        }),
+        RangeKind::Resets => Some(resets(samples)),
+        RangeKind::Changes => Some(changes(samples)),
+        RangeKind::DoubleExponentialSmoothing => double_exponential_smoothing(samples, a.factors.0, a.factors.1),
+        RangeKind::OverTime => over_time(name, samples, a.param),
     }
 }
 
@@ -441,23 +475,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     // Resolved once per step, not once per series: the per-series work is the arithmetic.
     let kind = RangeKind::of(name);
     let drop_name = !func.keeps_metric_name();
-    let compute = |samples: &[Sample]| match kind {
-        RangeKind::Rate => extrapolated_rate(samples, start, end, true, true),
-        RangeKind::Increase => extrapolated_rate(samples, start, end, true, false),
-        RangeKind::Delta => extrapolated_rate(samples, start, end, false, false),
-        RangeKind::Irate => instant_value(samples, true),
-        RangeKind::Idelta => instant_value(samples, false),
-        RangeKind::Deriv => (samples.len() >= 2).then(|| linear_regression(samples, samples[0].timestamp_ms).0),
-        RangeKind::PredictLinear => (samples.len() >= 2).then(|| {
-            // The intercept is at the evaluation step, even under `@`.
-            let (slope, intercept) = linear_regression(samples, t);
-            intercept + slope * param
-        }),
-        RangeKind::Resets => Some(resets(samples)),
-        RangeKind::Changes => Some(changes(samples)),
-        RangeKind::DoubleExponentialSmoothing => double_exponential_smoothing(samples, factors.0, factors.1),
-        RangeKind::OverTime => over_time(name, samples, param),
-    };
+    let compute = |samples: &[Sample]| range_value(kind, name, samples, RangeArgs { start, end, t, param, factors });
     let mut out = Vec::new();
     // A plain range selector: compute on windows of the fetched series, without copying them.
     if let Expr::MatrixSelector { selector, range_ms, .. } = unparen(&args[matrix_index]) {

@@ -64,7 +64,9 @@ pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
         return f64::NAN;
     }
     let mut rank = q * observations;
-    let b = merged.partition_point(|(_, count)| *count < rank);
+    // Searched below the +Inf bucket (as Prometheus does): with negative counts (e.g. from
+    // `delta`) every bucket can lie below the rank.
+    let b = merged[..merged.len() - 1].partition_point(|(_, count)| *count < rank);
     if b == merged.len() - 1 {
         return merged[merged.len() - 2].0;
     }
@@ -117,6 +119,8 @@ mod tests {
         assert!((bucket_quantile(0.5, buckets.clone()) - 0.3).abs() < 1e-9);
         assert_eq!(bucket_quantile(1.0, buckets.clone()), 1.0);
         assert!(bucket_quantile(0.5, vec![(1.0, 1.0)]).is_nan());
+        // Negative counts (a `delta` of buckets): the rank lies above every bucket below +Inf.
+        assert_eq!(bucket_quantile(0.9, vec![(1.0, -3.0), (f64::INFINITY, -5.0)]), 1.0);
     }
 
     #[test]

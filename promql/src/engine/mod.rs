@@ -9,6 +9,7 @@ mod functions;
 mod histogram;
 mod info;
 mod range_functions;
+mod series_major;
 mod stats;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
@@ -25,11 +26,15 @@ pub struct EngineOptions {
     /// scripts): `__name__` is removed at the end of evaluation instead of by each operator
     /// or function, so e.g. `sum by (__name__) (rate(x[5m]))` keeps the names.
     pub delayed_name_removal: bool,
+    /// Range queries evaluate `sum`/`avg`/`count`/`group`/`min`/`max`/`stdvar`/`stddev` over a
+    /// selector or a range function of one series-major (`series_major`); the same results
+    /// as step-major evaluation, which `false` keeps for everything (for comparison).
+    pub series_major: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false }
+        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false, series_major: true }
     }
 }
 

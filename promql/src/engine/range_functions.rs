@@ -239,15 +239,7 @@ pub fn changes(samples: &[Sample]) -> f64 {
 /// The `*_over_time` aggregations by name; `None` when the function yields no value.
 pub fn over_time(name: &str, samples: &[Sample], param: f64) -> Option<f64> {
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
-    let extreme = |want_min: bool| {
-        let mut best = values[0];
-        for &v in &values[1..] {
-            if (if want_min { v < best } else { v > best }) || best.is_nan() {
-                best = v;
-            }
-        }
-        best
-    };
+    let extreme = |want_min: bool| values[1..].iter().fold(values[0], |best, &v| stats::extreme_step(best, v, want_min));
     let ts_of = |pick: &dyn Fn(f64, f64) -> bool| {
         let mut best = samples[0];
         for s in &samples[1..] {

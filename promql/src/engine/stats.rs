@@ -37,33 +37,82 @@ pub fn sum(values: &[f64]) -> f64 {
 
 /// Mean, falling back to an incremental mean when the plain sum overflows.
 pub fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
+    let mut m = Mean::default();
+    values.iter().for_each(|v| m.add(*v));
+    m.value()
+}
+
+/// `mean` fed one value at a time (in the same order, the same result).
+#[derive(Default, Clone, Copy)]
+pub struct Mean {
+    sum: KahanSum,
+    count: u64,
+    /// The incremental mean, for when the plain sum overflows.
+    incremental: f64,
+    any_infinite_or_nan: bool,
+}
+
+impl Mean {
+    pub fn add(&mut self, v: f64) {
+        self.sum.add(v);
+        self.count += 1;
+        let n = self.count as f64;
+        self.incremental += v / n - self.incremental / n;
+        self.any_infinite_or_nan |= !v.is_finite();
     }
-    let s = sum(values);
-    if s.is_finite() || values.iter().any(|v| !v.is_finite()) {
-        return s / values.len() as f64;
+
+    pub fn value(&self) -> f64 {
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        let s = self.sum.value();
+        if s.is_finite() || self.any_infinite_or_nan {
+            s / self.count as f64
+        } else {
+            self.incremental
+        }
     }
-    let mut m = 0.0;
-    for (i, v) in values.iter().enumerate() {
-        m += v / (i + 1) as f64 - m / (i + 1) as f64;
-    }
-    m
 }
 
 /// Population variance (Welford).
 pub fn variance(values: &[f64]) -> f64 {
-    let mut mean = 0.0;
-    let mut m2 = 0.0;
-    for (i, v) in values.iter().enumerate() {
-        let delta = v - mean;
-        mean += delta / (i + 1) as f64;
-        m2 += delta * (v - mean);
+    let mut w = Welford::default();
+    values.iter().for_each(|v| w.add(*v));
+    w.variance()
+}
+
+/// Welford's running mean and sum of squared deviations.
+#[derive(Default, Clone, Copy)]
+pub struct Welford {
+    count: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    pub fn add(&mut self, v: f64) {
+        self.count += 1;
+        let delta = v - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (v - self.mean);
     }
-    if values.is_empty() {
-        f64::NAN
+
+    pub fn variance(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.m2 / self.count as f64
+        }
+    }
+}
+
+/// One step of Prometheus' min/max over values in order: `v` replaces `best` when it is
+/// better, or when `best` is NaN (so NaN loses to any number).
+pub fn extreme_step(best: f64, v: f64, want_min: bool) -> f64 {
+    if (if want_min { v < best } else { v > best }) || best.is_nan() {
+        v
     } else {
-        m2 / values.len() as f64
+        best
     }
 }
 
@@ -118,5 +167,25 @@ mod tests {
         assert_eq!(variance(&[1.0, 3.0]), 1.0);
         assert_eq!(mean(&[f64::MAX, f64::MAX]), f64::MAX);
         assert!(go_max(1.0, f64::NAN).is_nan());
+        assert_eq!(extreme_step(f64::NAN, 2.0, true), 2.0);
+        assert_eq!(extreme_step(1.0, f64::NAN, false), 1.0);
+        assert!(mean(&[]).is_nan());
+        assert!(variance(&[]).is_nan());
+    }
+
+    proptest::proptest! {
+        /// The incremental mean matches the textbook incremental formula over a whole slice
+        /// (the path taken when the plain sum overflows) bit for bit.
+        #[test]
+        fn mean_falls_back_like_the_slice_formula(values in proptest::collection::vec(proptest::prop_oneof![-1e308f64..1e308, proptest::num::f64::ANY], 1..40)) {
+            let mut m = 0.0;
+            for (i, v) in values.iter().enumerate() {
+                m += v / (i + 1) as f64 - m / (i + 1) as f64;
+            }
+            let s = sum(&values);
+            let expected = if s.is_finite() || values.iter().any(|v| !v.is_finite()) { s / values.len() as f64 } else { m };
+            let got = mean(&values);
+            proptest::prop_assert!(got.to_bits() == expected.to_bits() || (got.is_nan() && expected.is_nan()));
+        }
     }
 }

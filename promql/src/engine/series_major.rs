@@ -1,0 +1,380 @@
+//! Series-major evaluation of the shape most dashboard panels are made of: an aggregation
+//! (`sum`, `avg`, `count`, `group`, `min`, `max`, `stdvar`, `stddev`, by or without labels)
+//! directly over a selector or over a plain range function of a range selector, e.g.
+//! `sum by (le) (rate(x_bucket[5m]))`, in a range query.
+//!
+//! Step-major evaluation visits every series at every step, and with many series the two
+//! window edges of each series are a cache miss per step. Here each series is read once, from
+//! its first step to its last, while its samples are in the cache, and its value at each step
+//! goes straight into its group's accumulator for that step. The accumulators are fed in the
+//! same order as the step-major aggregation feeds them (series order within a step), with the
+//! same arithmetic (`stats`), so results are identical bit for bit; outputs list each step's
+//! groups in order of first appearance, as the step-major path does. Step-major evaluation
+//! then takes each step's vector from here instead of computing it.
+
+use std::collections::HashMap;
+
+use tsdb::{is_stale_nan, Labels, Sample};
+
+use super::aggregate::GroupCache;
+use super::eval::{advance, Elem, Evaluator};
+use super::functions::{range_value, range_window, unparen, RangeArgs, RangeKind};
+use super::stats::{extreme_step, KahanSum, Mean, Welford};
+use super::{at_ms, Error};
+use crate::ast::{Aggregate, AggregateOp, Expr, VectorSelector};
+
+/// Group × step accumulators one aggregation may hold (beyond it, e.g. `sum by (pod)` over
+/// 11,000 steps, the step-major path runs instead).
+const ACCUMULATORS_MAX: usize = 1 << 21;
+
+/// Series between two checks of the cancel flag.
+const SERIES_PER_CANCEL_CHECK: usize = 256;
+
+/// Each precomputed aggregation's vector per step (taken by the step that uses it).
+pub(super) type Precomputed = HashMap<*const Aggregate, Vec<Option<Vec<Elem>>>>;
+
+/// Evaluates every eligible aggregation of `expr` outside subqueries (which evaluate at
+/// steps of their own) over all the query's steps, into `out`.
+pub(super) fn precompute(ev: &Evaluator<'_>, expr: &Expr, out: &mut Precomputed) -> Result<(), Error> {
+    match expr {
+        Expr::Aggregate(a) => {
+            if let Some(steps) = evaluate(ev, a)? {
+                out.insert(&**a as *const Aggregate, steps);
+                return Ok(());
+            }
+            precompute(ev, &a.expr, out)?;
+            if let Some(p) = &a.param {
+                precompute(ev, p, out)?;
+            }
+        }
+        Expr::Paren(e) | Expr::Negate(e) => precompute(ev, e, out)?,
+        Expr::Binary(b) => {
+            precompute(ev, &b.lhs, out)?;
+            precompute(ev, &b.rhs, out)?;
+        }
+        Expr::Call { args, .. } => {
+            for arg in args {
+                precompute(ev, arg, out)?;
+            }
+        }
+        Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => {}
+    }
+    Ok(())
+}
+
+/// What an eligible aggregation aggregates.
+enum Source<'e> {
+    /// An instant selector: each series' last sample within the lookback.
+    Instant(&'e VectorSelector),
+    /// A range function of one argument over a plain range selector.
+    Range { call_arg: &'e Expr, selector: &'e VectorSelector, range_ms: i64, kind: RangeKind, name: &'static str, drop_name: bool },
+}
+
+impl<'e> Source<'e> {
+    fn of(expr: &'e Expr) -> Option<Source<'e>> {
+        match unparen(expr) {
+            Expr::VectorSelector(vs) if !vs.smoothed => Some(Source::Instant(vs)),
+            Expr::Call { func, args } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
+                Expr::MatrixSelector { selector, range_ms, .. } if !selector.anchored && !selector.smoothed => Some(Source::Range {
+                    call_arg: &args[0],
+                    selector,
+                    range_ms: *range_ms,
+                    kind: RangeKind::of(func.name),
+                    name: func.name,
+                    drop_name: !func.keeps_metric_name(),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn selector(&self) -> &'e VectorSelector {
+        match self {
+            Source::Instant(vs) => vs,
+            Source::Range { selector, .. } => selector,
+        }
+    }
+}
+
+/// Range functions whose value depends on the window's samples alone (no scalar argument,
+/// no special result labels).
+fn is_plain_range_function(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes")
+        || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
+}
+
+/// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
+/// groups for it).
+fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
+    let op = a.op;
+    let supported = matches!(
+        op,
+        AggregateOp::Sum | AggregateOp::Avg | AggregateOp::Count | AggregateOp::Group | AggregateOp::Min | AggregateOp::Max | AggregateOp::Stdvar | AggregateOp::Stddev
+    );
+    if !supported || a.param.is_some() || ev.step_ms <= 0 {
+        return Ok(None);
+    }
+    let Some(source) = Source::of(&a.expr) else {
+        return Ok(None);
+    };
+    let series = ev.selected(source.selector());
+    // The label sets the step-major path hands the aggregation, and their pending name removal.
+    let delayed = ev.options.delayed_name_removal;
+    let (labels, drop): (Vec<Labels>, bool) = match &source {
+        Source::Range { selector, drop_name: true, .. } if !delayed => {
+            let stripped = ev.stripped_series(selector);
+            // Two series equal without their names: the step-major path reports the error.
+            if stripped.collide {
+                return Ok(None);
+            }
+            (stripped.labels.clone(), false)
+        }
+        Source::Range { drop_name, .. } => (series.iter().map(|s| s.labels.clone()).collect(), delayed && *drop_name),
+        Source::Instant(_) => (series.iter().map(|s| s.labels.clone()).collect(), false),
+    };
+    let mut groups = GroupCache::default();
+    let group_of_series: Vec<usize> = labels.iter().map(|l| groups.group_of(l, a)).collect();
+    let steps = usize::try_from((ev.end_ms - ev.start_ms) / ev.step_ms + 1).unwrap_or(0);
+    if groups.len().saturating_mul(steps) > ACCUMULATORS_MAX {
+        return Ok(None);
+    }
+    let mut acc = Accumulators::new(op, groups.len() * steps);
+    let lookback = ev.options.lookback_delta_ms;
+    let stale = ev.stale_flags(source.selector());
+    let mut filtered: Vec<Sample> = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        if i % SERIES_PER_CANCEL_CHECK == 0 {
+            ev.check_cancelled()?;
+        }
+        let base = group_of_series[i] * steps;
+        let has_stale = stale.get(i).copied().unwrap_or(true);
+        let (mut from, mut to) = (0usize, 0usize);
+        for k in 0..steps {
+            let t = ev.start_ms + k as i64 * ev.step_ms;
+            let value = match &source {
+                Source::Instant(vs) => {
+                    let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
+                    match advance(&s.samples, &mut to, reference) {
+                        0 => None,
+                        end => {
+                            let last = s.samples[end - 1];
+                            (last.timestamp_ms > reference - lookback && !is_stale_nan(last.value)).then_some(last.value)
+                        }
+                    }
+                }
+                Source::Range { call_arg, selector, range_ms, kind, name, .. } => {
+                    let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
+                    let lo = advance(&s.samples, &mut from, reference - range_ms);
+                    let hi = advance(&s.samples, &mut to, reference);
+                    let mut window = &s.samples[lo.min(hi)..hi];
+                    if has_stale && window.iter().any(|p| is_stale_nan(p.value)) {
+                        filtered.clear();
+                        filtered.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
+                        window = &filtered;
+                    }
+                    if window.is_empty() {
+                        None
+                    } else {
+                        let (start, end) = range_window(call_arg, t);
+                        range_value(*kind, name, window, RangeArgs { start, end, t, param: 0.0, factors: (0.0, 0.0) })
+                    }
+                }
+            };
+            if let Some(v) = value {
+                acc.add(base + k, i, v);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(steps);
+    let mut present: Vec<(usize, usize)> = Vec::new();
+    for k in 0..steps {
+        present.clear();
+        present.extend((0..groups.len()).filter_map(|g| acc.first_series(g * steps + k).map(|first| (first, g))));
+        // Groups in order of first appearance, as the step-major aggregation lists them.
+        present.sort_unstable();
+        out.push(Some(present.iter().map(|&(_, g)| Elem::new(groups.key(g).clone(), acc.value(g * steps + k), drop)).collect()));
+    }
+    Ok(Some(out))
+}
+
+/// Per group and step, the aggregation's running state.
+struct Accumulators {
+    op: AggregateOp,
+    /// The first series that reached each slot (`NONE`: none did).
+    first: Vec<u32>,
+    sums: Vec<KahanSum>,
+    means: Vec<Mean>,
+    counts: Vec<u32>,
+    extremes: Vec<f64>,
+    deviations: Vec<Welford>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Accumulators {
+    fn new(op: AggregateOp, slots: usize) -> Accumulators {
+        let sized = |wanted: bool| if wanted { slots } else { 0 };
+        Accumulators {
+            op,
+            first: vec![NONE; slots],
+            sums: vec![KahanSum::default(); sized(op == AggregateOp::Sum)],
+            means: vec![Mean::default(); sized(op == AggregateOp::Avg)],
+            counts: vec![0; sized(op == AggregateOp::Count)],
+            extremes: vec![f64::NAN; sized(matches!(op, AggregateOp::Min | AggregateOp::Max))],
+            deviations: vec![Welford::default(); sized(matches!(op, AggregateOp::Stdvar | AggregateOp::Stddev))],
+        }
+    }
+
+    fn add(&mut self, slot: usize, series: usize, v: f64) {
+        let first = self.first[slot] == NONE;
+        if first {
+            self.first[slot] = u32::try_from(series).unwrap_or(NONE - 1);
+        }
+        match self.op {
+            AggregateOp::Sum => self.sums[slot].add(v),
+            AggregateOp::Avg => self.means[slot].add(v),
+            AggregateOp::Count => self.counts[slot] += 1,
+            AggregateOp::Min | AggregateOp::Max if first => self.extremes[slot] = v,
+            AggregateOp::Min | AggregateOp::Max => self.extremes[slot] = extreme_step(self.extremes[slot], v, self.op == AggregateOp::Min),
+            AggregateOp::Stdvar | AggregateOp::Stddev => self.deviations[slot].add(v),
+            _ => {}
+        }
+    }
+
+    fn first_series(&self, slot: usize) -> Option<usize> {
+        (self.first[slot] != NONE).then_some(self.first[slot] as usize)
+    }
+
+    fn value(&self, slot: usize) -> f64 {
+        match self.op {
+            AggregateOp::Sum => self.sums[slot].value(),
+            AggregateOp::Avg => self.means[slot].value(),
+            AggregateOp::Count => f64::from(self.counts[slot]),
+            AggregateOp::Min | AggregateOp::Max => self.extremes[slot],
+            AggregateOp::Stdvar => self.deviations[slot].variance(),
+            AggregateOp::Stddev => self.deviations[slot].variance().sqrt(),
+            _ => 1.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use tsdb::{Labels, Sample, SeriesSamples, STALE_NAN_BITS};
+
+    use crate::engine::{Engine, EngineOptions, MemQuerier, Value};
+
+    /// Queries of the shapes evaluated series-major (and a few around them that are not).
+    const QUERIES: [&str; 22] = [
+        "sum by (job) (rate(a_total[2m]))",
+        "sum by (le) (increase(a_total[90s]))",
+        "histogram_quantile(0.9, sum by (le) (rate(a_total[3m])))",
+        "avg without (instance) (b)",
+        "count by (job) (b)",
+        "group by (instance) (a_total)",
+        "min by (job) (b offset 1m)",
+        "max (b @ 300)",
+        "stdvar by (job) (delta(b[2m]))",
+        "stddev without (le) (deriv(b[3m]))",
+        "sum by (__name__) (rate({__name__=~\".+\"}[2m]))",
+        "sum without (job) (rate({__name__=~\".+\"}[2m]))",
+        "sum by (job) (last_over_time({__name__=~\".+\"}[1m]))",
+        "avg by (job) (avg_over_time(b[2m]))",
+        "max by (job) (max_over_time(b[150s]))",
+        "count (changes(b[2m]))",
+        "sum by (job) (irate(a_total[1m])) / sum by (job) (idelta(b[1m]))",
+        "topk(2, sum by (instance) (resets(a_total[5m])))",
+        "sum(sum by (job) (b))",
+        "sum by (job) (rate(a_total[2m] @ 400 offset 30s))",
+        "min by (instance) (min_over_time(b[2m])) and on() vector(1)",
+        "sum_over_time(sum by (job) (b)[2m:30s])",
+    ];
+
+    fn series() -> impl Strategy<Value = Vec<SeriesSamples>> {
+        let one = (0usize..2, 0usize..2, 0usize..3, 0usize..2, proptest::collection::vec((1i64..40, -3i32..40, 0u8..20), 0..40));
+        proptest::collection::vec(one, 1..12).prop_map(|specs| {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for (name, job, instance, le, points) in specs {
+                let labels = Labels::from_pairs(
+                    [
+                        ("__name__", ["a_total", "b"][name]),
+                        ("instance", ["i0", "i1", "i2"][instance]),
+                        ("job", ["x", "y"][job]),
+                        ("le", ["1", "+Inf"][le]),
+                    ]
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string())),
+                );
+                if !seen.insert(labels.clone()) {
+                    continue;
+                }
+                let mut t = 0;
+                let mut samples = Vec::new();
+                for (gap, value, special) in points {
+                    // Whole seconds, like the steps: window edges fall on samples.
+                    t += gap * 1000;
+                    let value = match special {
+                        0 => f64::from_bits(STALE_NAN_BITS),
+                        1 => f64::NAN,
+                        2 => f64::INFINITY,
+                        3 => 1e308,
+                        _ => f64::from(value),
+                    };
+                    samples.push(Sample { timestamp_ms: t, value });
+                }
+                out.push(SeriesSamples { labels, samples });
+            }
+            out
+        })
+    }
+
+    /// A range result's series with their (timestamp, value bits) points.
+    type Bits = Vec<(Labels, Vec<(i64, u64)>)>;
+
+    /// A result with floats as bits (NaN equal to NaN), or the error's text.
+    fn run(query: &str, start: i64, step: i64, data: &MemQuerier, series_major: bool, delayed: bool) -> Result<Bits, String> {
+        let engine = Engine::new(EngineOptions { series_major, delayed_name_removal: delayed, lookback_delta_ms: 60_000, ..EngineOptions::default() });
+        let q = engine.prepare_range(query, start, start + 20 * step, step).map_err(|e| e.to_string())?;
+        match q.execute(data).map_err(|e| e.to_string())?.value {
+            Value::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.samples.iter().map(|p| (p.timestamp_ms, p.value.to_bits())).collect())).collect()),
+            other => Err(format!("not a matrix: {other:?}")),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Series-major evaluation answers exactly what step-major evaluation answers (values
+        /// bit for bit, errors word for word), with and without delayed name removal.
+        #[test]
+        fn series_major_matches_step_major(series in series(), start in 0i64..20, step in 1i64..6, delayed in any::<bool>()) {
+            let (start, step) = (start * 1000, step * 1000);
+            let data = MemQuerier { series };
+            for query in QUERIES {
+                let step_major = run(query, start, step, &data, false, delayed);
+                let series_major = run(query, start, step, &data, true, delayed);
+                prop_assert_eq!(series_major, step_major, "{}", query);
+            }
+        }
+    }
+
+    #[test]
+    fn the_dashboard_shapes_are_evaluated_series_major() {
+        let engine = Engine::new(EngineOptions::default());
+        let q = engine.prepare_range("histogram_quantile(0.9, sum by (le) (rate(a_total[3m]))) + sum(b)", 0, 60_000, 10_000).unwrap();
+        let data = MemQuerier::default();
+        let ev = super::super::eval::evaluator(&q, &data, None).unwrap();
+        let mut out = super::Precomputed::new();
+        super::precompute(&ev, &q.expr, &mut out).unwrap();
+        assert_eq!(out.len(), 2, "both sums");
+        // Subqueries evaluate at steps of their own; a quantile needs every value.
+        let q = engine.prepare_range("sum_over_time(sum(b)[1m:10s]) + quantile(0.5, b)", 0, 60_000, 10_000).unwrap();
+        let ev = super::super::eval::evaluator(&q, &data, None).unwrap();
+        let mut out = super::Precomputed::new();
+        super::precompute(&ev, &q.expr, &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+}
