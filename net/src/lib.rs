@@ -74,8 +74,9 @@ enum BodySource {
     /// HTTP/1.1: the connection task reads the socket and sends chunks; it ends the body by
     /// dropping the sender, after an `Err` when it failed.
     Channel(async_channel::Receiver<Result<Bytes, BodyError>>),
-    /// HTTP/2: the stream's DATA frames, their flow-control capacity released as taken.
-    H2 { stream: h2::RecvStream, read_timeout: Duration, finished: bool },
+    /// HTTP/2: the stream's DATA frames, their flow-control capacity released as taken; a
+    /// read that times out counts in the listener's `body_timeouts`, as over HTTP/1.1.
+    H2 { stream: h2::RecvStream, read_timeout: Duration, finished: bool, stats: std::sync::Arc<listener::ConnectionStats> },
 }
 
 impl RequestBody {
@@ -86,15 +87,15 @@ impl RequestBody {
         (tx, RequestBody(BodySource::Channel(rx)))
     }
 
-    pub(crate) fn from_h2(stream: h2::RecvStream, read_timeout: Duration) -> RequestBody {
-        RequestBody(BodySource::H2 { stream, read_timeout, finished: false })
+    pub(crate) fn from_h2(stream: h2::RecvStream, read_timeout: Duration, stats: std::sync::Arc<listener::ConnectionStats>) -> RequestBody {
+        RequestBody(BodySource::H2 { stream, read_timeout, finished: false, stats })
     }
 
     /// The next chunk of the body; `None` at its end. After an `Err` the body ends.
     pub async fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>> {
         match &mut self.0 {
             BodySource::Channel(chunks) => chunks.recv().await.ok(),
-            BodySource::H2 { stream, read_timeout, finished } => {
+            BodySource::H2 { stream, read_timeout, finished, stats } => {
                 if *finished {
                     return None;
                 }
@@ -113,7 +114,10 @@ impl RequestBody {
                         return None;
                     }
                     Some(Some(Err(error))) => Err(BodyError(format!("request body stream failed: {error}"))),
-                    None => Err(BodyError(format!("no request body data for {} ms", timeout.as_millis()))),
+                    None => {
+                        stats.body_timeouts.set(stats.body_timeouts.get() + 1);
+                        Err(BodyError(format!("no request body data for {} ms", timeout.as_millis())))
+                    }
                 };
                 *finished = item.is_err();
                 Some(item)

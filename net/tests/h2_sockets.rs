@@ -459,6 +459,7 @@ fn stalled_streamed_body_over_h2_reaches_the_handler_as_an_error() {
     assert_eq!(stalled.send_end, SendEnd::Reset(h2::Reason::NO_ERROR), "{stalled:?}");
     assert_served_after(&after);
     assert_eq!(server.handled.load(Ordering::Relaxed), 2);
+    assert_eq!(server.stats.body_timeouts.get(), 1);
     server.stop();
 }
 

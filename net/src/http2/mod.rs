@@ -138,7 +138,7 @@ async fn serve_stream(
     }
     let deadline = Duration::from_millis(ctx.limits.body_read_timeout_ms);
     if ctx.handler.wants_streamed_body(&parts) {
-        let mut request = http::Request::from_parts(parts, RequestBody::from_h2(body, deadline));
+        let mut request = http::Request::from_parts(parts, RequestBody::from_h2(body, deadline, ctx.stats.clone()));
         request.extensions_mut().insert(peer_info);
         ctx.stats.requests.set(ctx.stats.requests.get() + 1);
         let handling = ctx.handler.clone().handle_streamed(request);
