@@ -142,6 +142,23 @@ pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &dyn Querier, cancel:
     })
 }
 
+/// The last of `samples` (those at or before the reference time) if it lies after
+/// `window_start` and is not a staleness marker: what an instant selector sees.
+pub(super) fn last_within(samples: &[Sample], window_start: i64) -> Option<Sample> {
+    samples.last().copied().filter(|last| last.timestamp_ms > window_start && !is_stale_nan(last.value))
+}
+
+/// `window` without its staleness markers: the window itself when `may_hold_stale` is false
+/// or it holds none, else a copy in `scratch`.
+pub(super) fn without_stale<'a>(window: &'a [Sample], may_hold_stale: bool, scratch: &'a mut Vec<Sample>) -> &'a [Sample] {
+    if !may_hold_stale || !window.iter().any(|p| is_stale_nan(p.value)) {
+        return window;
+    }
+    scratch.clear();
+    scratch.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
+    scratch
+}
+
 pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<QueryResult, Error> {
     let ev = evaluator(q, querier, cancel)?;
     if q.instant {
@@ -315,14 +332,9 @@ impl Evaluator<'_> {
         let mut out = Vec::new();
         let ends: Vec<usize> = self.with_cursors(vs, 0, |c| self.selected(vs).iter().zip(c.iter_mut()).map(|(s, c)| advance(&s.samples, c, reference)).collect());
         for (s, end) in self.selected(vs).iter().zip(ends) {
-            if end == 0 {
-                continue;
+            if let Some(last) = last_within(&s.samples[..end], window_start) {
+                out.push((s.labels.clone(), last));
             }
-            let last = s.samples[end - 1];
-            if last.timestamp_ms <= window_start || is_stale_nan(last.value) {
-                continue;
-            }
-            out.push((s.labels.clone(), last));
         }
         out
     }

@@ -5,7 +5,7 @@
 use std::f64::consts::PI;
 
 use regex::Regex;
-use tsdb::{is_stale_nan, Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
+use tsdb::{Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
 use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
@@ -498,12 +498,7 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         // query rather than once per step.
         let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
-            let mut window = &s.samples[from..to];
-            if stale.get(i).copied().unwrap_or(true) && window.iter().any(|p| is_stale_nan(p.value)) {
-                filtered.clear();
-                filtered.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
-                window = &filtered;
-            }
+            let window = super::eval::without_stale(&s.samples[from..to], stale.get(i).copied().unwrap_or(true), &mut filtered);
             if window.is_empty() {
                 continue;
             }

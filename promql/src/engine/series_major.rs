@@ -14,10 +14,10 @@
 
 use std::collections::HashMap;
 
-use tsdb::{is_stale_nan, Labels, Sample};
+use tsdb::{Labels, Sample};
 
 use super::aggregate::GroupCache;
-use super::eval::{advance, Elem, Evaluator};
+use super::eval::{advance, last_within, without_stale, Elem, Evaluator};
 use super::functions::{range_value, range_window, unparen, RangeArgs, RangeKind};
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
 use super::{at_ms, Error};
@@ -67,7 +67,7 @@ enum Source<'e> {
     /// An instant selector: each series' last sample within the lookback.
     Instant(&'e VectorSelector),
     /// A range function of one argument over a plain range selector.
-    Range { call_arg: &'e Expr, selector: &'e VectorSelector, range_ms: i64, kind: RangeKind, name: &'static str, drop_name: bool },
+    Range { call_arg: &'e Expr, selector: &'e VectorSelector, kind: RangeKind, name: &'static str, drop_name: bool },
 }
 
 impl<'e> Source<'e> {
@@ -75,10 +75,9 @@ impl<'e> Source<'e> {
         match unparen(expr) {
             Expr::VectorSelector(vs) if !vs.smoothed => Some(Source::Instant(vs)),
             Expr::Call { func, args } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
-                Expr::MatrixSelector { selector, range_ms, .. } if !selector.anchored && !selector.smoothed => Some(Source::Range {
+                Expr::MatrixSelector { selector, .. } if !selector.anchored && !selector.smoothed => Some(Source::Range {
                     call_arg: &args[0],
                     selector,
-                    range_ms: *range_ms,
                     kind: RangeKind::of(func.name),
                     name: func.name,
                     drop_name: !func.keeps_metric_name(),
@@ -155,28 +154,18 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
             let value = match &source {
                 Source::Instant(vs) => {
                     let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
-                    match advance(&s.samples, &mut to, reference) {
-                        0 => None,
-                        end => {
-                            let last = s.samples[end - 1];
-                            (last.timestamp_ms > reference - lookback && !is_stale_nan(last.value)).then_some(last.value)
-                        }
-                    }
+                    let end = advance(&s.samples, &mut to, reference);
+                    last_within(&s.samples[..end], reference - lookback).map(|last| last.value)
                 }
-                Source::Range { call_arg, selector, range_ms, kind, name, .. } => {
-                    let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
-                    let lo = advance(&s.samples, &mut from, reference - range_ms);
-                    let hi = advance(&s.samples, &mut to, reference);
-                    let mut window = &s.samples[lo.min(hi)..hi];
-                    if has_stale && window.iter().any(|p| is_stale_nan(p.value)) {
-                        filtered.clear();
-                        filtered.extend(window.iter().filter(|p| !is_stale_nan(p.value)));
-                        window = &filtered;
-                    }
+                Source::Range { call_arg, kind, name, .. } => {
+                    // The left-open window (start, end] of the range at this step.
+                    let (start, end) = range_window(call_arg, t);
+                    let lo = advance(&s.samples, &mut from, start);
+                    let hi = advance(&s.samples, &mut to, end);
+                    let window = without_stale(&s.samples[lo.min(hi)..hi], has_stale, &mut filtered);
                     if window.is_empty() {
                         None
                     } else {
-                        let (start, end) = range_window(call_arg, t);
                         range_value(*kind, name, window, RangeArgs { start, end, t, param: 0.0, factors: (0.0, 0.0) })
                     }
                 }
