@@ -3,7 +3,10 @@
 //! series with their chunks still encoded; the evaluation thread decodes each select as
 //! the engine asks for it, so decoding never runs on a shard's core.
 
-use tsdb::{EncodedSeries, Matcher, Querier, SeriesSamples};
+use std::ops::ControlFlow;
+
+use tsdb::encoded::DecodeScratch;
+use tsdb::{EncodedSeries, Labels, Matcher, Querier, Sample, SeriesSamples};
 
 use crate::shard::messages::Select;
 use crate::shard::{ShardRouter, SubmitError};
@@ -30,20 +33,41 @@ impl PrefetchedQuerier {
             .flat_map(|(select, series)| series.iter().map(|s| s.samples_at_least(select.mint_ms, select.maxt_ms)))
             .sum()
     }
+
+    /// The prefetched select with the same matchers whose range covers the asked one. The
+    /// engine only asks what it announced.
+    fn covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Option<&[EncodedSeries]> {
+        let covering = self
+            .entries
+            .iter()
+            .find(|(s, _)| s.matchers.as_slice() == matchers && s.mint_ms <= mint_ms && s.maxt_ms >= maxt_ms);
+        debug_assert!(covering.is_some(), "engine asked for a select it did not announce: {matchers:?} [{mint_ms}, {maxt_ms}]");
+        covering.map(|(_, series)| series.as_slice())
+    }
 }
 
 impl Querier for PrefetchedQuerier {
     /// Decodes the prefetched select with the same matchers whose range covers the asked
     /// one, to the asked range. The engine only asks what it announced.
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        let covering = self
-            .entries
-            .iter()
-            .find(|(s, _)| s.matchers.as_slice() == matchers && s.mint_ms <= mint_ms && s.maxt_ms >= maxt_ms);
-        let Some((_, series)) = covering else {
-            debug_assert!(false, "engine asked for a select it did not announce: {matchers:?} [{mint_ms}, {maxt_ms}]");
+        let Some(series) = self.covering(matchers, mint_ms, maxt_ms) else {
             return Vec::new();
         };
         tsdb::encoded::decode_all(series, mint_ms, maxt_ms)
+    }
+
+    /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):
+    /// the select is never held decoded whole.
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) {
+        let Some(series) = self.covering(matchers, mint_ms, maxt_ms) else {
+            return;
+        };
+        let (mut samples, mut scratch) = (Vec::new(), DecodeScratch::default());
+        for s in series {
+            s.decode_into(mint_ms, maxt_ms, &mut samples, &mut scratch);
+            if !samples.is_empty() && visit(&s.labels, &samples).is_break() {
+                break;
+            }
+        }
     }
 }

@@ -124,6 +124,103 @@ impl EncodedSeries {
     }
 }
 
+/// Buffers `EncodedSeries::decode_into` reuses from one series to the next.
+#[derive(Debug, Default)]
+pub struct DecodeScratch {
+    chunks: Vec<Sample>,
+    part: Vec<Sample>,
+    merged: Vec<Sample>,
+}
+
+impl EncodedSeries {
+    /// `decode`'s samples written into `out` (emptied first; left empty where `decode` gives
+    /// `None`), in buffers kept from the last series: decoding many series one at a time
+    /// then allocates nothing, and no page is touched for the first time per series.
+    pub fn decode_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, scratch: &mut DecodeScratch) {
+        out.clear();
+        if !self.decode_ordered_into(mint_ms, maxt_ms, out, scratch) {
+            // A malformed chunk, or a list out of time order: `decode`, which reports the
+            // damage and sorts, decides.
+            out.clear();
+            if let Some(decoded) = self.decode(mint_ms, maxt_ms) {
+                out.extend_from_slice(&decoded.samples);
+            }
+        }
+    }
+
+    /// `decode` by linear merges, for parts whose lists are each strictly time-ordered (then
+    /// a merge keeping the earlier list's sample on equal timestamps is exactly
+    /// `merge_samples`' sort and deduplication). False, with `out` in any state, when a chunk
+    /// is malformed or a list is not strictly ordered.
+    fn decode_ordered_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, scratch: &mut DecodeScratch) -> bool {
+        let in_range = |t: i64| t >= mint_ms && t <= maxt_ms;
+        for part in &self.parts {
+            let deleted = |t: i64| part.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
+            scratch.chunks.clear();
+            for c in part.chunks.iter().filter(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
+                if !decode_kept(&c.xor, &mut scratch.chunks, |t| in_range(t) && !deleted(t)) {
+                    return false;
+                }
+            }
+            let (Some(samples), Some(overrides)) = (ordered_in_range(&part.samples, mint_ms, maxt_ms), ordered_in_range(&part.overrides, mint_ms, maxt_ms))
+            else {
+                return false;
+            };
+            if !strictly_ordered(&scratch.chunks) {
+                return false;
+            }
+            // Within a part: overrides, then chunks, then decoded samples (`EncodedPart::decode`).
+            merge_ordered(&scratch.chunks, samples, &mut scratch.part);
+            if !overrides.is_empty() {
+                merge_ordered(overrides, &scratch.part, &mut scratch.merged);
+                std::mem::swap(&mut scratch.part, &mut scratch.merged);
+            }
+            // Across parts: the earlier part wins.
+            merge_ordered(out, &scratch.part, &mut scratch.merged);
+            std::mem::swap(out, &mut scratch.merged);
+        }
+        true
+    }
+}
+
+fn strictly_ordered(samples: &[Sample]) -> bool {
+    samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms)
+}
+
+/// The samples of a strictly time-ordered list in `[mint_ms, maxt_ms]`; `None` when the list
+/// is not strictly ordered.
+fn ordered_in_range(samples: &[Sample], mint_ms: i64, maxt_ms: i64) -> Option<&[Sample]> {
+    if !strictly_ordered(samples) {
+        return None;
+    }
+    let from = samples.partition_point(|s| s.timestamp_ms < mint_ms);
+    let to = samples.partition_point(|s| s.timestamp_ms <= maxt_ms);
+    Some(&samples[from..to.max(from)])
+}
+
+/// Merges two strictly time-ordered lists into `out` (emptied first), `first`'s sample kept
+/// where both hold a timestamp.
+fn merge_ordered(first: &[Sample], second: &[Sample], out: &mut Vec<Sample>) {
+    out.clear();
+    out.reserve(first.len() + second.len());
+    let (mut i, mut j) = (0, 0);
+    while i < first.len() && j < second.len() {
+        let (a, b) = (first[i], second[j]);
+        if a.timestamp_ms <= b.timestamp_ms {
+            out.push(a);
+            i += 1;
+            if a.timestamp_ms == b.timestamp_ms {
+                j += 1;
+            }
+        } else {
+            out.push(b);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&first[i..]);
+    out.extend_from_slice(&second[j..]);
+}
+
 /// Decodes every series of `series` in the range (series left with no sample are dropped).
 pub fn decode_all(series: &[EncodedSeries], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
     series.iter().filter_map(|s| s.decode(mint_ms, maxt_ms)).collect()
@@ -184,6 +281,25 @@ mod tests {
         assert_eq!(series.decode(i64::MIN, i64::MAX).map(|s| s.samples), Some(samples(&[(10, 1.0), (20, 2.0)])));
     }
 
+    #[test]
+    fn time_ordered_parts_are_merged_without_the_general_path() {
+        // A head part (with an override and a loose sample) over two block parts, as a
+        // select over a block boundary returns them.
+        let head = EncodedPart {
+            chunks: vec![chunk(&[(40, 4.0), (50, 5.0)])],
+            samples: samples(&[(60, 6.0)]),
+            overrides: samples(&[(50, 55.0)]),
+            deleted: Vec::new(),
+        };
+        let newer = EncodedPart { chunks: vec![chunk(&[(20, 2.0), (30, 3.0)])], ..Default::default() };
+        let older = EncodedPart { chunks: vec![chunk(&[(0, 0.0), (10, 1.0), (20, 9.0)])], deleted: vec![(0, 0)], ..Default::default() };
+        let series = EncodedSeries { labels: Labels::from_pairs([("__name__", "m")]), parts: vec![head, newer, older] };
+        let (mut out, mut scratch) = (Vec::new(), DecodeScratch::default());
+        assert!(series.decode_ordered_into(5, 100, &mut out, &mut scratch));
+        assert_eq!(out, samples(&[(10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0), (50, 55.0), (60, 6.0)]));
+        assert_eq!(series.decode(5, 100).map(|s| s.samples), Some(out));
+    }
+
     proptest! {
         /// The header-only count never exceeds what decoding finds, for any range.
         #[test]
@@ -204,6 +320,60 @@ mod tests {
             let maxt = mint + len;
             let decoded = part.decode(mint, maxt).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
             prop_assert!(part.samples_at_least(mint, maxt) <= decoded.len());
+        }
+
+        /// `decode_into` gives exactly `decode`'s samples (values as bits), series after
+        /// series in the same buffers: parts overlapping in time, overrides, loose samples
+        /// before and after the chunks, deleted intervals, lists out of order (`decode`
+        /// sorts them), malformed chunks.
+        #[test]
+        fn decode_into_gives_what_decode_gives(
+            parts in proptest::collection::vec((
+                proptest::collection::btree_set(0i64..400, 0..150),
+                proptest::collection::vec((0i64..400, 0u8..4), 0..8),
+                proptest::collection::vec((0i64..400, 0u8..4), 0..8),
+                proptest::collection::vec((0i64..400, 0i64..30), 0..2),
+                any::<bool>(), any::<bool>(),
+            ), 0..4),
+            ranges in proptest::collection::vec((0i64..400, 0i64..400), 1..4),
+        ) {
+            let value = |t: i64, kind: u8| match kind {
+                0 => f64::NAN,
+                1 => f64::from_bits(crate::STALE_NAN_BITS),
+                _ => t as f64 * f64::from(kind),
+            };
+            let series = EncodedSeries {
+                labels: Labels::from_pairs([("__name__", "m")]),
+                parts: parts
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (times, loose, overrides, deleted, sorted, broken))| {
+                        let points: Vec<(i64, f64)> = times.iter().map(|&t| (t, t as f64 + p as f64)).collect();
+                        let mut chunks: Vec<EncodedChunk> = points.chunks(50).map(chunk).collect();
+                        if *broken {
+                            if let Some(c) = chunks.last_mut() {
+                                c.xor.truncate(4);
+                            }
+                        }
+                        let list = |pairs: &Vec<(i64, u8)>| {
+                            let mut l: Vec<Sample> = pairs.iter().map(|&(t, k)| Sample { timestamp_ms: t, value: value(t, k) }).collect();
+                            if *sorted {
+                                l.sort_by_key(|s| s.timestamp_ms);
+                                l.dedup_by_key(|s| s.timestamp_ms);
+                            }
+                            l
+                        };
+                        EncodedPart { chunks, samples: list(loose), overrides: list(overrides), deleted: deleted.iter().map(|&(lo, n)| (lo, lo + n)).collect() }
+                    })
+                    .collect(),
+            };
+            let bits = |list: &[Sample]| list.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect::<Vec<_>>();
+            let (mut out, mut scratch) = (Vec::new(), DecodeScratch::default());
+            for (mint, len) in ranges {
+                let expected = series.decode(mint, mint + len).map(|s| s.samples).unwrap_or_default();
+                series.decode_into(mint, mint + len, &mut out, &mut scratch);
+                prop_assert_eq!(bits(&out), bits(&expected));
+            }
         }
     }
 }

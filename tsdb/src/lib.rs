@@ -35,7 +35,20 @@ pub use model::{
 /// in timestamp order (series with no sample in range may be omitted).
 pub trait Querier {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples>;
+
+    /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
+    /// a caller that reads each series once need not hold them all decoded. The slice is
+    /// valid only during the call.
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) {
+        for series in self.select(matchers, mint_ms, maxt_ms) {
+            if visit(&series.labels, &series.samples).is_break() {
+                break;
+            }
+        }
+    }
 }
+
+use std::ops::ControlFlow;
 
 pub use encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 pub use error::Error;

@@ -3,6 +3,7 @@
 //! subqueries evaluate their inner expression at aligned steps.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
 
@@ -42,23 +43,49 @@ pub(super) enum StepValue {
     Matrix(Vec<RangeSeries>),
 }
 
+/// One select evaluation needs: what it asks, and once fetched its series.
+struct Select {
+    matchers: Vec<tsdb::Matcher>,
+    mint_ms: i64,
+    maxt_ms: i64,
+    /// Filled before the steps, except for a select read one series at a time by the
+    /// series-major path (`Evaluator::stream`), which never holds it whole.
+    fetched: std::cell::OnceCell<Fetched>,
+    /// Read by the series-major path: its samples are counted against the limit.
+    streamed: std::cell::Cell<bool>,
+}
+
+/// A select's series, and for each whether it holds a staleness marker (computed once, so
+/// range functions scan windows for markers only in those series).
+struct Fetched {
+    series: Vec<SeriesSamples>,
+    has_stale: Vec<bool>,
+}
+
+impl Fetched {
+    fn new(series: Vec<SeriesSamples>) -> Fetched {
+        let has_stale = series.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.value))).collect();
+        Fetched { series, has_stale }
+    }
+}
+
 pub(super) struct Evaluator<'q> {
     pub options: &'q EngineOptions,
     /// The query's own start, end and step (`start()`, `end()`, `step()`, `range()`).
     pub start_ms: i64,
     pub end_ms: i64,
     pub step_ms: i64,
-    /// Series of each select, fetched once per query (see `SelectKey`).
-    fetched: HashMap<SelectKey, Vec<SeriesSamples>>,
+    querier: &'q dyn Querier,
+    /// Each select of the query (see `SelectKey`), fetched once.
+    selects: HashMap<SelectKey, Select>,
+    /// Samples fetched so far, against `options.max_samples`.
+    loaded: std::cell::Cell<usize>,
     /// Per selector and window edge, the last index found in each series. Steps move forward
     /// in time, so the next edge is usually a few samples further: walking from here touches
     /// one or two cache lines per series instead of a whole binary search.
     cursors: std::cell::RefCell<HashMap<(*const VectorSelector, u8), Vec<usize>>>,
     /// Raised by the caller to stop evaluation (checked once per step).
     cancel: Option<&'q std::sync::atomic::AtomicBool>,
-    /// Per select, which series hold a staleness marker (computed once, so range functions
-    /// scan windows for markers only in those series).
-    has_stale: HashMap<SelectKey, Vec<bool>>,
     /// Label sets without their name, remembered for the query (see `StrippedNames`).
     stripped: std::cell::RefCell<StrippedNames>,
     /// Per select, its series' label sets without the name, and whether two of them become
@@ -103,43 +130,119 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
     c
 }
 
-/// Fetches the query's series and sets up its evaluation.
-pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
-    let mut fetched = HashMap::new();
-    let mut loaded = 0usize;
-    let mut too_many = false;
-    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint, maxt| {
-        if too_many {
-            return;
-        }
-        let series = querier.select(matchers, mint, maxt);
-        loaded += series.iter().map(|s| s.samples.len()).sum::<usize>();
-        too_many = loaded > q.options.max_samples;
-        fetched.insert(key, series);
+/// Fetches the query's series and sets up its evaluation. The selects the series-major path
+/// may read one series at a time (`series_major::streamable`) are left for it: it fetches
+/// them whole only where it declines the aggregation (`fetch_remaining`).
+pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
+    let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr) } else { Default::default() };
+    let mut selects = HashMap::new();
+    walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint_ms, maxt_ms| {
+        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, fetched: Default::default(), streamed: Default::default() };
+        selects.insert(key, select);
     });
-    if too_many {
-        return Err(Error::TooManySamples);
-    }
     // An instant query has no step: `step()` is 0 there.
     let step_ms = if q.instant { 0 } else { q.step_ms };
-    let has_stale = fetched
-        .iter()
-        .map(|(key, series)| (*key, series.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.value))).collect()))
-        .collect();
-    Ok(Evaluator {
+    let ev = Evaluator {
         options: &q.options,
-        fetched,
+        querier,
+        selects,
+        loaded: Default::default(),
         start_ms: q.start_ms,
         end_ms: q.end_ms,
         step_ms,
         cursors: Default::default(),
         cancel,
-        has_stale,
         stripped: Default::default(),
         stripped_series: Default::default(),
         group_caches: Default::default(),
         precomputed: Default::default(),
-    })
+    };
+    for key in ev.selects.keys().filter(|key| !streamable.contains(*key)) {
+        ev.fetch(key)?;
+    }
+    Ok(ev)
+}
+
+impl Evaluator<'_> {
+    /// Fetches select `key` whole, once, counting its samples against the limit.
+    fn fetch(&self, key: &SelectKey) -> Result<(), Error> {
+        let Some(select) = self.selects.get(key) else {
+            return Ok(());
+        };
+        if select.fetched.get().is_some() {
+            return Ok(());
+        }
+        let series = select_whole(self.querier, select);
+        self.count_loaded(series.iter().map(|s| s.samples.len()).sum())?;
+        let _ = select.fetched.set(Fetched::new(series));
+        Ok(())
+    }
+
+    fn count_loaded(&self, samples: usize) -> Result<(), Error> {
+        let loaded = self.loaded.get().saturating_add(samples);
+        self.loaded.set(loaded);
+        if loaded > self.options.max_samples {
+            return Err(Error::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Fetches every select the series-major path did not read (it declined the
+    /// aggregation, or was off): the step-major evaluation needs them whole.
+    pub(super) fn fetch_remaining(&self) -> Result<(), Error> {
+        for (key, select) in &self.selects {
+            if !select.streamed.get() {
+                self.fetch(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands `vs`'s series to `visit` one at a time (`Querier::select_each`: a select not
+    /// fetched yet is decoded series by series, never held whole), counting their samples
+    /// against the limit. `Ok(false)` when `visit` broke off: nothing is counted then, and
+    /// `fetch_remaining` fetches the select whole for the step-major path.
+    pub(super) fn stream(&self, vs: &VectorSelector, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) -> Result<bool, Error> {
+        let Some(select) = self.selects.get(&selector_key(vs)) else {
+            return Ok(true);
+        };
+        if let Some(fetched) = select.fetched.get() {
+            let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples).is_continue());
+            return Ok(finished);
+        }
+        let room = self.options.max_samples.saturating_sub(self.loaded.get());
+        let (mut counted, mut too_many, mut broke_off) = (0usize, false, false);
+        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples| {
+            counted += samples.len();
+            too_many = counted > room;
+            broke_off = too_many || visit(labels, samples).is_break();
+            if broke_off {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        if too_many {
+            return Err(Error::TooManySamples);
+        }
+        if broke_off {
+            return Ok(false);
+        }
+        select.streamed.set(true);
+        self.count_loaded(counted)?;
+        Ok(true)
+    }
+
+    /// A select's series whole: fetched before the steps, or (a select the series-major path
+    /// read, asked for again) fetched now, its samples counted already.
+    fn fetched(&self, key: &SelectKey) -> Option<&Fetched> {
+        let select = self.selects.get(key)?;
+        Some(select.fetched.get_or_init(|| Fetched::new(select_whole(self.querier, select))))
+    }
+}
+
+fn select_whole(querier: &dyn Querier, select: &Select) -> Vec<SeriesSamples> {
+    querier.select(&select.matchers, select.mint_ms, select.maxt_ms)
 }
 
 /// The last of `samples` (those at or before the reference time) if it lies after
@@ -187,6 +290,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         super::series_major::precompute(&ev, &q.expr, &mut precomputed)?;
         *ev.precomputed.borrow_mut() = precomputed;
     }
+    ev.fetch_remaining()?;
     let mut series: Vec<SeriesSamples> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut total_points = 0usize;
@@ -275,16 +379,16 @@ impl Evaluator<'_> {
 
     /// For each series of `selected(vs)`, whether it holds a staleness marker.
     pub(super) fn stale_flags(&self, vs: &VectorSelector) -> &[bool] {
-        self.has_stale.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+        self.fetched(&selector_key(vs)).map_or(&[], |f| f.has_stale.as_slice())
     }
 
     pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
-        self.fetched.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+        self.fetched(&selector_key(vs)).map_or(&[], |f| f.series.as_slice())
     }
 
     /// The info series of the `info()` call with these arguments.
     pub(super) fn info_series(&self, args: &[Expr]) -> &[SeriesSamples] {
-        self.fetched.get(&info_key(args)).map(Vec::as_slice).unwrap_or(&[])
+        self.fetched(&info_key(args)).map_or(&[], |f| f.series.as_slice())
     }
 
     /// Runs `f` with the cursors of one window edge (`edge`) of `vs`'s series.

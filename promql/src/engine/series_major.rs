@@ -12,15 +12,16 @@
 //! groups in order of first appearance, as the step-major path does. Step-major evaluation
 //! then takes each step's vector from here instead of computing it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
-use tsdb::{Labels, Sample};
+use tsdb::{is_stale_nan, Sample};
 
 use super::aggregate::GroupCache;
-use super::eval::{advance, last_within, without_stale, Elem, Evaluator};
+use super::eval::{advance, drop_name, last_within, without_stale, Elem, Evaluator};
 use super::functions::{range_value, range_window, unparen, RangeArgs, RangeKind};
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
-use super::{at_ms, Error};
+use super::{at_ms, selector_key, Error, SelectKey};
 use crate::ast::{Aggregate, AggregateOp, Expr, VectorSelector};
 
 /// Group × step accumulators one aggregation may hold (beyond it, e.g. `sum by (pod)` over
@@ -103,66 +104,116 @@ fn is_plain_range_function(name: &str) -> bool {
         || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
 }
 
-/// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
-/// groups for it).
-fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
-    let op = a.op;
+/// The source of `a` when `a` has the shape evaluated here.
+fn eligible_source(a: &Aggregate) -> Option<Source<'_>> {
     let supported = matches!(
-        op,
+        a.op,
         AggregateOp::Sum | AggregateOp::Avg | AggregateOp::Count | AggregateOp::Group | AggregateOp::Min | AggregateOp::Max | AggregateOp::Stdvar | AggregateOp::Stddev
     );
-    if !supported || a.param.is_some() || ev.step_ms <= 0 {
-        return Ok(None);
+    if !supported || a.param.is_some() {
+        return None;
     }
-    let Some(source) = Source::of(&a.expr) else {
-        return Ok(None);
-    };
-    let series = ev.selected(source.selector());
-    // The label sets the step-major path hands the aggregation, and their pending name removal.
-    let delayed = ev.options.delayed_name_removal;
-    let (labels, drop): (Vec<Labels>, bool) = match &source {
-        Source::Range { selector, drop_name: true, .. } if !delayed => {
-            let stripped = ev.stripped_series(selector);
-            // Two series equal without their names: the step-major path reports the error.
-            if stripped.collide {
-                return Ok(None);
+    Source::of(&a.expr)
+}
+
+/// The selects of a range query that `precompute` reads series by series (`Evaluator::stream`):
+/// those of the eligible aggregations outside subqueries. Each selector belongs to one
+/// aggregation, so nothing else reads them unless the aggregation is declined.
+pub(super) fn streamable(expr: &Expr) -> HashSet<SelectKey> {
+    let mut out = HashSet::new();
+    collect_streamable(expr, &mut out);
+    out
+}
+
+fn collect_streamable(expr: &Expr, out: &mut HashSet<SelectKey>) {
+    match expr {
+        Expr::Aggregate(a) => match eligible_source(a) {
+            Some(source) => {
+                out.insert(selector_key(source.selector()));
             }
-            (stripped.labels.clone(), false)
+            None => {
+                collect_streamable(&a.expr, out);
+                if let Some(p) = &a.param {
+                    collect_streamable(p, out);
+                }
+            }
+        },
+        Expr::Paren(e) | Expr::Negate(e) => collect_streamable(e, out),
+        Expr::Binary(b) => {
+            collect_streamable(&b.lhs, out);
+            collect_streamable(&b.rhs, out);
         }
-        Source::Range { drop_name, .. } => (series.iter().map(|s| s.labels.clone()).collect(), delayed && *drop_name),
-        Source::Instant(_) => (series.iter().map(|s| s.labels.clone()).collect(), false),
+        Expr::Call { args, .. } => args.iter().for_each(|arg| collect_streamable(arg, out)),
+        Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => {}
+    }
+}
+
+/// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
+/// groups for it, or two of its series collide without their names).
+fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
+    let Some(source) = eligible_source(a) else {
+        return Ok(None);
     };
-    let mut groups = GroupCache::default();
-    let group_of_series: Vec<usize> = labels.iter().map(|l| groups.group_of(l, a)).collect();
-    let steps = usize::try_from((ev.end_ms - ev.start_ms) / ev.step_ms + 1).unwrap_or(0);
-    if groups.len().saturating_mul(steps) > ACCUMULATORS_MAX {
+    if ev.step_ms <= 0 {
         return Ok(None);
     }
-    let mut acc = Accumulators::new(op, groups.len() * steps);
-    let lookback = ev.options.lookback_delta_ms;
-    let stale = ev.stale_flags(source.selector());
+    // How the step-major path labels the series it hands the aggregation: without their name
+    // at once (`strip`), or with the removal pending (`drop`).
+    let delayed = ev.options.delayed_name_removal;
+    let (strip, drop) = match &source {
+        Source::Range { drop_name: true, .. } if !delayed => (true, false),
+        Source::Range { drop_name, .. } => (false, delayed && *drop_name),
+        Source::Instant(_) => (false, false),
+    };
+    let steps = usize::try_from((ev.end_ms - ev.start_ms) / ev.step_ms + 1).unwrap_or(0);
+    let mut groups = GroupCache::default();
+    let mut acc = Accumulators::new(a.op);
+    let mut stripped_seen: HashSet<u64> = HashSet::new();
     let mut filtered: Vec<Sample> = Vec::new();
-    for (i, s) in series.iter().enumerate() {
-        if i % SERIES_PER_CANCEL_CHECK == 0 {
-            ev.check_cancelled()?;
+    let mut cancelled = None;
+    let mut index = 0usize;
+    let finished = ev.stream(source.selector(), &mut |labels, samples| {
+        let i = index;
+        index += 1;
+        if i.is_multiple_of(SERIES_PER_CANCEL_CHECK) {
+            if let Err(e) = ev.check_cancelled() {
+                cancelled = Some(e);
+                return ControlFlow::Break(());
+            }
         }
-        let base = group_of_series[i] * steps;
-        let has_stale = stale.get(i).copied().unwrap_or(true);
+        let group = if strip {
+            let stripped = drop_name(labels.clone());
+            // Two series equal without their names (by hash, so rarely a false alarm): the
+            // step-major path reports the error.
+            if !stripped_seen.insert(stripped.stable_hash()) {
+                return ControlFlow::Break(());
+            }
+            groups.group_of(&stripped, a)
+        } else {
+            groups.group_of(labels, a)
+        };
+        let slots = groups.len().saturating_mul(steps);
+        if slots > ACCUMULATORS_MAX {
+            return ControlFlow::Break(());
+        }
+        acc.grow(slots);
+        let base = group * steps;
+        let has_stale = samples.iter().any(|p| is_stale_nan(p.value));
         let (mut from, mut to) = (0usize, 0usize);
         for k in 0..steps {
             let t = ev.start_ms + k as i64 * ev.step_ms;
             let value = match &source {
                 Source::Instant(vs) => {
                     let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
-                    let end = advance(&s.samples, &mut to, reference);
-                    last_within(&s.samples[..end], reference - lookback).map(|last| last.value)
+                    let end = advance(samples, &mut to, reference);
+                    last_within(&samples[..end], reference - ev.options.lookback_delta_ms).map(|last| last.value)
                 }
                 Source::Range { call_arg, kind, name, .. } => {
                     // The left-open window (start, end] of the range at this step.
                     let (start, end) = range_window(call_arg, t);
-                    let lo = advance(&s.samples, &mut from, start);
-                    let hi = advance(&s.samples, &mut to, end);
-                    let window = without_stale(&s.samples[lo.min(hi)..hi], has_stale, &mut filtered);
+                    let lo = advance(samples, &mut from, start);
+                    let hi = advance(samples, &mut to, end);
+                    let window = without_stale(&samples[lo.min(hi)..hi], has_stale, &mut filtered);
                     if window.is_empty() {
                         None
                     } else {
@@ -174,6 +225,13 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                 acc.add(base + k, i, v);
             }
         }
+        ControlFlow::Continue(())
+    })?;
+    if let Some(e) = cancelled {
+        return Err(e);
+    }
+    if !finished {
+        return Ok(None);
     }
     let mut out = Vec::with_capacity(steps);
     let mut present: Vec<(usize, usize)> = Vec::new();
@@ -202,16 +260,23 @@ struct Accumulators {
 const NONE: u32 = u32::MAX;
 
 impl Accumulators {
-    fn new(op: AggregateOp, slots: usize) -> Accumulators {
-        let sized = |wanted: bool| if wanted { slots } else { 0 };
-        Accumulators {
-            op,
-            first: vec![NONE; slots],
-            sums: vec![KahanSum::default(); sized(op == AggregateOp::Sum)],
-            means: vec![Mean::default(); sized(op == AggregateOp::Avg)],
-            counts: vec![0; sized(op == AggregateOp::Count)],
-            extremes: vec![f64::NAN; sized(matches!(op, AggregateOp::Min | AggregateOp::Max))],
-            deviations: vec![Welford::default(); sized(matches!(op, AggregateOp::Stdvar | AggregateOp::Stddev))],
+    fn new(op: AggregateOp) -> Accumulators {
+        Accumulators { op, first: Vec::new(), sums: Vec::new(), means: Vec::new(), counts: Vec::new(), extremes: Vec::new(), deviations: Vec::new() }
+    }
+
+    /// Makes room for `slots` slots (new groups start empty).
+    fn grow(&mut self, slots: usize) {
+        if slots <= self.first.len() {
+            return;
+        }
+        self.first.resize(slots, NONE);
+        match self.op {
+            AggregateOp::Sum => self.sums.resize(slots, KahanSum::default()),
+            AggregateOp::Avg => self.means.resize(slots, Mean::default()),
+            AggregateOp::Count => self.counts.resize(slots, 0),
+            AggregateOp::Min | AggregateOp::Max => self.extremes.resize(slots, f64::NAN),
+            AggregateOp::Stdvar | AggregateOp::Stddev => self.deviations.resize(slots, Welford::default()),
+            _ => {}
         }
     }
 
@@ -323,12 +388,18 @@ mod tests {
     /// A range result's series with their (timestamp, value bits) points.
     type Bits = Vec<(Labels, Vec<(i64, u64)>)>;
 
-    /// A result with floats as bits (NaN equal to NaN), or the error's text.
+    /// A result with floats as bits (all NaNs equal), or the error's text.
     fn run(query: &str, start: i64, step: i64, data: &MemQuerier, series_major: bool, delayed: bool) -> Result<Bits, String> {
         let engine = Engine::new(EngineOptions { series_major, delayed_name_removal: delayed, lookback_delta_ms: 60_000, ..EngineOptions::default() });
         let q = engine.prepare_range(query, start, start + 20 * step, step).map_err(|e| e.to_string())?;
         match q.execute(data).map_err(|e| e.to_string())?.value {
-            Value::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.samples.iter().map(|p| (p.timestamp_ms, p.value.to_bits())).collect())).collect()),
+            // Every NaN as one: the sign and payload of a NaN that arithmetic produces are not
+            // specified (the compiler may swap the operands of an addition), and the API
+            // writes them all as "NaN".
+            Value::Matrix(m) => Ok(m
+                .into_iter()
+                .map(|s| (s.labels, s.samples.iter().map(|p| (p.timestamp_ms, if p.value.is_nan() { f64::NAN } else { p.value }.to_bits())).collect()))
+                .collect()),
             other => Err(format!("not a matrix: {other:?}")),
         }
     }
@@ -348,6 +419,84 @@ mod tests {
                 prop_assert_eq!(series_major, step_major, "{}", query);
             }
         }
+    }
+
+    /// Counts the selects asked whole and the series handed out one at a time.
+    #[derive(Default)]
+    struct CountingQuerier {
+        data: MemQuerier,
+        whole: std::cell::Cell<usize>,
+        one_at_a_time: std::cell::Cell<usize>,
+    }
+
+    impl tsdb::Querier for CountingQuerier {
+        fn select(&self, matchers: &[tsdb::Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+            self.whole.set(self.whole.get() + 1);
+            self.data.select(matchers, mint_ms, maxt_ms)
+        }
+
+        fn select_each(
+            &self,
+            matchers: &[tsdb::Matcher],
+            mint_ms: i64,
+            maxt_ms: i64,
+            visit: &mut dyn FnMut(&Labels, &[Sample]) -> std::ops::ControlFlow<()>,
+        ) {
+            for s in self.data.select(matchers, mint_ms, maxt_ms) {
+                self.one_at_a_time.set(self.one_at_a_time.get() + 1);
+                if visit(&s.labels, &s.samples).is_break() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn counting(series: usize, points: i64) -> CountingQuerier {
+        let series = (0..series)
+            .map(|i| SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "a_total".to_string()), ("job", format!("j{}", i % 3)), ("pod", format!("p{i}"))]),
+                samples: (0..points).map(|k| Sample { timestamp_ms: k * 10_000, value: k as f64 }).collect(),
+            })
+            .collect();
+        CountingQuerier { data: MemQuerier { series }, ..Default::default() }
+    }
+
+    #[test]
+    fn a_streamed_select_is_never_held_whole_unless_declined() {
+        let engine = Engine::new(EngineOptions::default());
+        let data = counting(10, 30);
+        let q = engine.prepare_range("sum by (job) (rate(a_total[1m])) + on(job) count by (job) (a_total)", 60_000, 280_000, 20_000).unwrap();
+        let streamed = q.execute(&data).unwrap();
+        assert_eq!((data.whole.get(), data.one_at_a_time.get()), (0, 20), "both selects series by series");
+        // Declined (two series equal without their names): fetched whole for the step-major
+        // path, which reports the collision.
+        let mut colliding = counting(2, 30);
+        colliding.data.series[1].labels = Labels::from_pairs([("__name__", "b_total"), ("job", "j0"), ("pod", "p0")]);
+        let q = engine.prepare_range("sum by (job) (rate({__name__=~\".+_total\"}[1m]))", 60_000, 280_000, 20_000).unwrap();
+        let error = q.execute(&colliding).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("same labelset"), "{error}");
+        assert_eq!(colliding.whole.get(), 1);
+        // The answers agree with the step-major path.
+        let step_major = Engine::new(EngineOptions { series_major: false, ..EngineOptions::default() });
+        let q = step_major.prepare_range("sum by (job) (rate(a_total[1m])) + on(job) count by (job) (a_total)", 60_000, 280_000, 20_000).unwrap();
+        assert_eq!(format!("{:?}", q.execute(&data).unwrap().value), format!("{:?}", streamed.value));
+    }
+
+    #[test]
+    fn a_streamed_select_counts_against_the_sample_limit() {
+        let data = counting(10, 30);
+        let run = |max_samples: usize, series_major: bool| {
+            let engine = Engine::new(EngineOptions { max_samples, series_major, ..EngineOptions::default() });
+            let q = engine.prepare_range("sum(rate(a_total[1m]))", 60_000, 120_000, 20_000).unwrap();
+            q.execute(&data).map(|r| format!("{:?}", r.value)).map_err(|e| e.to_string())
+        };
+        // The select reads (0, 120 s]: 12 samples of each of the 10 series.
+        for series_major in [true, false] {
+            assert!(run(120, series_major).is_ok(), "at the limit");
+            let error = run(119, series_major).err().unwrap_or_default();
+            assert!(error.contains("too many samples"), "{error}");
+        }
+        assert_eq!(run(120, true), run(120, false));
     }
 
     #[test]
