@@ -12,11 +12,6 @@ pub fn push_json_string(out: &mut String, value: &str) {
     out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_string()));
 }
 
-/// Formats a sample value the way Prometheus' API does (Go's `FormatFloat` rules).
-pub fn format_value(value: f64) -> String {
-    promql::format::go_float(value)
-}
-
 /// Appends a millisecond timestamp as seconds (`1700000000.123`, trailing zeros trimmed).
 pub fn push_timestamp(out: &mut String, timestamp_ms: i64) {
     let (sign, abs) = if timestamp_ms < 0 { ("-", timestamp_ms.unsigned_abs()) } else { ("", timestamp_ms as u64) };
@@ -32,12 +27,12 @@ pub fn push_timestamp(out: &mut String, timestamp_ms: i64) {
     }
 }
 
-/// Appends `[ts, "value"]`.
+/// Appends `[ts, "value"]`, the value formatted as Prometheus' API does (Go's `FormatFloat` rules).
 pub fn push_point(out: &mut String, timestamp_ms: i64, value: f64) {
     out.push('[');
     push_timestamp(out, timestamp_ms);
     out.push_str(",\"");
-    out.push_str(&format_value(value));
+    promql::format::push_go_float(out, value);
     out.push_str("\"]");
 }
 
@@ -117,7 +112,9 @@ mod tests {
             (f64::NEG_INFINITY, "-Inf"),
         ];
         for (value, expected) in table {
-            assert_eq!(format_value(*value), *expected, "{value}");
+            let mut point = String::new();
+            push_point(&mut point, 1_000, *value);
+            assert_eq!(point, format!("[1,\"{expected}\"]"), "{value}");
         }
     }
 
