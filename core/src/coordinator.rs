@@ -34,15 +34,18 @@ impl PrefetchedQuerier {
             .sum()
     }
 
-    /// The prefetched select with the same matchers whose range covers the asked one. The
-    /// engine only asks what it announced.
-    fn covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Option<&[EncodedSeries]> {
-        let covering = self
-            .entries
-            .iter()
-            .find(|(s, _)| s.matchers.as_slice() == matchers && s.mint_ms <= mint_ms && s.maxt_ms >= maxt_ms);
-        debug_assert!(covering.is_some(), "engine asked for a select it did not announce: {matchers:?} [{mint_ms}, {maxt_ms}]");
-        covering.map(|(_, series)| series.as_slice())
+    /// The prefetched select with the same matchers whose range covers the asked one; for
+    /// an asker of all samples (`last_only` false), one that fetched all samples. A select
+    /// of last samples serves only its exact range: the last sample of a wider one may lie
+    /// outside the asked range. The engine only asks what it announced.
+    fn covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, last_only: bool) -> Option<&[EncodedSeries]> {
+        let serves = |s: &Select| {
+            s.matchers.as_slice() == matchers
+                && if s.last_only { last_only && s.mint_ms == mint_ms && s.maxt_ms == maxt_ms } else { s.mint_ms <= mint_ms && s.maxt_ms >= maxt_ms }
+        };
+        let covering = self.entries.iter().find(|(s, _)| serves(s)).map(|(_, series)| series.as_slice());
+        debug_assert!(covering.is_some() || cfg!(test), "engine asked for a select it did not announce: {matchers:?} [{mint_ms}, {maxt_ms}]");
+        covering
     }
 }
 
@@ -50,7 +53,16 @@ impl Querier for PrefetchedQuerier {
     /// Decodes the prefetched select with the same matchers whose range covers the asked
     /// one, to the asked range. The engine only asks what it announced.
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        let Some(series) = self.covering(matchers, mint_ms, maxt_ms) else {
+        let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
+            return Vec::new();
+        };
+        tsdb::encoded::decode_all(series, mint_ms, maxt_ms)
+    }
+
+    /// The select fetched as `last_only` (the shards may have sent only each series' last
+    /// sample in the range), or one of all samples.
+    fn select_last(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+        let Some(series) = self.covering(matchers, mint_ms, maxt_ms, true) else {
             return Vec::new();
         };
         tsdb::encoded::decode_all(series, mint_ms, maxt_ms)
@@ -59,7 +71,7 @@ impl Querier for PrefetchedQuerier {
     /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):
     /// the select is never held decoded whole.
     fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) {
-        let Some(series) = self.covering(matchers, mint_ms, maxt_ms) else {
+        let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
             return;
         };
         let (mut samples, mut scratch) = (Vec::new(), DecodeScratch::default());
@@ -69,5 +81,33 @@ impl Querier for PrefetchedQuerier {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsdb::{EncodedPart, MatchOp};
+
+    fn series(points: &[(i64, f64)]) -> Vec<EncodedSeries> {
+        let samples = points.iter().map(|&(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
+        vec![EncodedSeries { labels: Labels::from_pairs([("__name__", "x")]), parts: vec![EncodedPart { samples, ..Default::default() }] }]
+    }
+
+    #[test]
+    fn a_select_of_last_samples_serves_only_its_own_range_and_only_last_sample_askers() {
+        let x = vec![tsdb::Matcher::new(MatchOp::Equal, "__name__", "x").expect("matcher")];
+        let last_only = Select { last_only: true, ..Select::all(x.clone(), 0, 100) };
+        // As a shard may answer it: only the last sample of [0, 100].
+        let querier = PrefetchedQuerier { entries: vec![(last_only, series(&[(90, 9.0)]))] };
+        assert_eq!(querier.select_last(&x, 0, 100).len(), 1);
+        // Its last sample says nothing about [0, 50], nor about all samples of [0, 100].
+        assert!(querier.covering(&x, 0, 50, true).is_none());
+        assert!(querier.covering(&x, 0, 100, false).is_none());
+        // A select of all samples serves both kinds of askers within its range.
+        let querier = PrefetchedQuerier { entries: vec![(Select::all(x.clone(), 0, 100), series(&[(10, 1.0), (40, 4.0), (90, 9.0)]))] };
+        let last_in = |mint, maxt| querier.select_last(&x, mint, maxt)[0].samples.last().map(|s| s.timestamp_ms);
+        assert_eq!((last_in(0, 50), last_in(0, 100)), (Some(40), Some(90)));
+        assert_eq!(querier.select(&x, 0, 50)[0].samples.len(), 2);
     }
 }

@@ -36,6 +36,13 @@ pub use model::{
 pub trait Querier {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples>;
 
+    /// `select` for a reader that uses only each series' last sample in the range (an
+    /// instant selector evaluated at one time): may answer a series with fewer samples as
+    /// long as its last sample in the range is among them.
+    fn select_last(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+        self.select(matchers, mint_ms, maxt_ms)
+    }
+
     /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
     /// a caller that reads each series once need not hold them all decoded. The slice is
     /// valid only during the call.

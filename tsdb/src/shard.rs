@@ -634,8 +634,36 @@ impl ShardDb {
         sample_budget: &mut usize,
         pause: &mut dyn FnMut(&ShardDb),
     ) -> Option<Vec<EncodedSeries>> {
+        self.select_parts_yielding(matchers, mint_ms, maxt_ms, false, sample_budget, pause).await
+    }
+
+    /// `select_yielding` for a reader that uses only each series' last sample in the range
+    /// (an instant selector evaluated at one time): the head may answer a series with just
+    /// that sample (`MemSeries::encoded_last_in`), so an instant query at "now" decodes no
+    /// open chunk. Blocks answer as for `select_yielding`; decoding the merged parts and
+    /// taking the last sample gives the same answer either way.
+    pub async fn select_last_yielding(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        sample_budget: &mut usize,
+        pause: &mut dyn FnMut(&ShardDb),
+    ) -> Option<Vec<EncodedSeries>> {
+        self.select_parts_yielding(matchers, mint_ms, maxt_ms, true, sample_budget, pause).await
+    }
+
+    async fn select_parts_yielding(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        last_only: bool,
+        sample_budget: &mut usize,
+        pause: &mut dyn FnMut(&ShardDb),
+    ) -> Option<Vec<EncodedSeries>> {
         let limit = *sample_budget;
-        let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, limit, &mut || pause(self)).await?];
+        let mut sources = vec![self.head.select_yielding(matchers, mint_ms, maxt_ms, limit, last_only, &mut || pause(self)).await?];
         for b in self.blocks_overlapping(mint_ms, maxt_ms) {
             let from_block = b.select_yielding(matchers, mint_ms, maxt_ms, limit, &mut || pause(self)).await;
             if let Some(from_block) = Self::report(b, from_block) {

@@ -62,7 +62,7 @@ pub(super) fn take_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<Str
 pub(super) async fn collect_series(api: &Api, sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<Labels>, ApiError> {
     let mut all: Vec<Labels> = Vec::new();
     for matchers in sets {
-        all.extend(api.router.series(Select { matchers, mint_ms, maxt_ms }).await?);
+        all.extend(api.router.series(Select::all(matchers, mint_ms, maxt_ms)).await?);
     }
     all.sort();
     all.dedup();
@@ -76,7 +76,7 @@ pub(super) async fn collect_names(api: &Api, mut sets: Vec<Vec<Matcher>>, mint_m
     }
     let mut names: Vec<String> = Vec::new();
     for matchers in sets {
-        names.extend(api.router.label_names(Select { matchers, mint_ms, maxt_ms }).await?);
+        names.extend(api.router.label_names(Select::all(matchers, mint_ms, maxt_ms)).await?);
     }
     names.sort();
     names.dedup();
@@ -90,7 +90,7 @@ pub(super) async fn collect_values(api: &Api, name: &str, mut sets: Vec<Vec<Matc
     }
     let mut values: Vec<String> = Vec::new();
     for matchers in sets {
-        values.extend(api.router.label_values(name, Select { matchers, mint_ms, maxt_ms }).await?);
+        values.extend(api.router.label_values(name, Select::all(matchers, mint_ms, maxt_ms)).await?);
     }
     values.sort();
     values.dedup();

@@ -97,7 +97,7 @@ async fn export_pages(
     let mut held_samples = 0usize;
     loop {
         let to_ms = from_ms.saturating_add(window_ms - 1).min(maxt_ms);
-        let selects: Vec<Select> = sets.iter().map(|m| Select { matchers: m.clone(), mint_ms: from_ms, maxt_ms: to_ms }).collect();
+        let selects: Vec<Select> = sets.iter().map(|m| Select::all(m.clone(), from_ms, to_ms)).collect();
         let results = router.select_decoded(selects, usize::MAX).await.map_err(|e| format!("export failed reading the shards: {e}"))?;
         let mut loaded = 0usize;
         let mut seen_this_window: std::collections::HashSet<Labels> = std::collections::HashSet::new();

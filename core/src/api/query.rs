@@ -227,7 +227,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
     let selects: Vec<Select> = prepared
         .selects()
         .into_iter()
-        .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms })
+        .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms, last_only: s.last_only })
         .collect();
     let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, api.config.server.max_samples_per_query).await) };
     let fetch_deadline = async {

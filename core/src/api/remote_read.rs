@@ -79,7 +79,7 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     }
     let mut selects = Vec::with_capacity(read.queries.len());
     for q in &read.queries {
-        selects.push(Select { matchers: matchers(q)?, mint_ms: q.start_timestamp_ms, maxt_ms: q.end_timestamp_ms });
+        selects.push(Select::all(matchers(q)?, q.start_timestamp_ms, q.end_timestamp_ms));
     }
     // As Prometheus' `--storage.remote.read-sample-limit`: a read past it is a 400.
     let limit = api.config.server.max_samples_per_query;

@@ -14,6 +14,16 @@ pub struct Select {
     pub matchers: Vec<Matcher>,
     pub mint_ms: i64,
     pub maxt_ms: i64,
+    /// The asker uses only each series' last sample in the range
+    /// (`ShardDb::select_last_yielding`); listings ignore it.
+    pub last_only: bool,
+}
+
+impl Select {
+    /// Every sample of the matching series in `[mint_ms, maxt_ms]`.
+    pub fn all(matchers: Vec<Matcher>, mint_ms: i64, maxt_ms: i64) -> Select {
+        Select { matchers, mint_ms, maxt_ms, last_only: false }
+    }
 }
 
 /// What a shard has done so far (its `ShardDb` statistics), for `/metrics`.

@@ -308,7 +308,12 @@ async fn process_group(
                 let mut results = Vec::with_capacity(selects.len());
                 let mut within_limit = true;
                 for s in &selects {
-                    match db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await {
+                    let selected = if s.last_only {
+                        db.select_last_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await
+                    } else {
+                        db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await
+                    };
+                    match selected {
                         Some(series) => results.push(series),
                         None => {
                             within_limit = false;
@@ -375,7 +380,7 @@ mod tests {
     const SERIES: usize = 3 * tsdb::SELECT_SERIES_PER_PAUSE + 10;
 
     fn all_series() -> Select {
-        Select { matchers: vec![tsdb::Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("matcher")], mint_ms: 0, maxt_ms: 10_000 }
+        Select::all(vec![tsdb::Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("matcher")], 0, 10_000)
     }
 
     /// A select of more series than one pause's worth answers the listings that were queued

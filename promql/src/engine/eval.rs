@@ -48,6 +48,8 @@ struct Select {
     matchers: Vec<tsdb::Matcher>,
     mint_ms: i64,
     maxt_ms: i64,
+    /// Only each series' last sample in the range is read (`Querier::select_last`).
+    last_only: bool,
     /// Filled before the steps, except for a select read one series at a time by the
     /// series-major path (`Evaluator::stream`), which never holds it whole.
     fetched: std::cell::OnceCell<Fetched>,
@@ -135,9 +137,11 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
 /// them whole only where it declines the aggregation (`fetch_remaining`).
 pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
     let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr) } else { Default::default() };
+    let last_only = q.last_sample_selects();
     let mut selects = HashMap::new();
     walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint_ms, maxt_ms| {
-        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, fetched: Default::default(), streamed: Default::default() };
+        let last_only = last_only.contains(&key);
+        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only, fetched: Default::default(), streamed: Default::default() };
         selects.insert(key, select);
     });
     // An instant query has no step: `step()` is 0 there.
@@ -242,7 +246,11 @@ impl Evaluator<'_> {
 }
 
 fn select_whole(querier: &dyn Querier, select: &Select) -> Vec<SeriesSamples> {
-    querier.select(&select.matchers, select.mint_ms, select.maxt_ms)
+    if select.last_only {
+        querier.select_last(&select.matchers, select.mint_ms, select.maxt_ms)
+    } else {
+        querier.select(&select.matchers, select.mint_ms, select.maxt_ms)
+    }
 }
 
 /// The last of `samples` (those at or before the reference time) if it lies after

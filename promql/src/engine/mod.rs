@@ -57,6 +57,8 @@ pub struct SelectRequest {
     pub matchers: Vec<Matcher>,
     pub mint_ms: i64,
     pub maxt_ms: i64,
+    /// Evaluation uses only each series' last sample in the range (`Querier::select_last`).
+    pub last_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -330,15 +332,41 @@ pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &Engine
 }
 
 impl PreparedQuery {
-    /// Every selector with the exact range evaluation will read, deduplicated.
+    /// Every selector with the exact range evaluation will read, deduplicated (one that
+    /// needs all samples and one that needs only the last of the same range are one select
+    /// of all samples).
     pub fn selects(&self) -> Vec<SelectRequest> {
+        let last_only = self.last_sample_selects();
         let mut out: Vec<SelectRequest> = Vec::new();
-        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |_, matchers, mint_ms, maxt_ms| {
-            let request = SelectRequest { matchers: matchers.to_vec(), mint_ms, maxt_ms };
-            if !out.contains(&request) {
-                out.push(request);
+        walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |key, matchers, mint_ms, maxt_ms| {
+            let last_only = last_only.contains(&key);
+            match out.iter_mut().find(|r| r.matchers.as_slice() == matchers && r.mint_ms == mint_ms && r.maxt_ms == maxt_ms) {
+                Some(known) => known.last_only &= last_only,
+                None => out.push(SelectRequest { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only }),
             }
         });
+        out
+    }
+
+    /// The selects evaluation reads only the last sample of, in each series: in an instant
+    /// query, the instant selectors outside subqueries (each evaluated at one time; a
+    /// smoothed one also reads the sample after).
+    pub(crate) fn last_sample_selects(&self) -> std::collections::HashSet<SelectKey> {
+        fn walk(expr: &Expr, out: &mut std::collections::HashSet<SelectKey>) {
+            match expr {
+                Expr::VectorSelector(vs) if !vs.smoothed => {
+                    out.insert(selector_key(vs));
+                }
+                Expr::Subquery(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } | Expr::Number(_) | Expr::String(_) => {}
+                // `info()` reads its own select of info series beside its argument's.
+                Expr::Call { func, .. } if func.name == "info" => {}
+                _ => expr.children().into_iter().for_each(|child| walk(child, out)),
+            }
+        }
+        let mut out = std::collections::HashSet::new();
+        if self.instant {
+            walk(&self.expr, &mut out);
+        }
         out
     }
 
@@ -431,4 +459,78 @@ mod tests {
             ]
         );
     }
+
+    /// Answers `select_last` with only each series' last sample in the range, as a shard may.
+    struct LastOnly(MemQuerier);
+
+    impl Querier for LastOnly {
+        fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+            self.0.select(matchers, mint_ms, maxt_ms)
+        }
+
+        fn select_last(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
+            let mut series = self.0.select(matchers, mint_ms, maxt_ms);
+            for s in &mut series {
+                s.samples.drain(..s.samples.len().saturating_sub(1));
+            }
+            series
+        }
+    }
+
+    #[test]
+    fn instant_selectors_of_instant_queries_ask_for_last_samples_only() {
+        let engine = Engine::new(EngineOptions::default());
+        let last_only = |q: &str| -> Vec<bool> { engine.prepare_instant(q, 600_000).unwrap().selects().iter().map(|s| s.last_only).collect() };
+        assert_eq!(last_only("x + on() group_left rate(y[5m])"), vec![true, false]);
+        // The same range read whole by a range selector: one select of all samples.
+        assert_eq!(last_only("x + on() group_left count_over_time(x[5m])"), vec![false]);
+        assert_eq!(last_only("max_over_time(x[2m:30s])"), vec![false], "a subquery evaluates at many times");
+        assert_eq!(last_only("x smoothed"), vec![false], "smoothing reads the sample after");
+        assert_eq!(last_only("timestamp(x offset 1m) > x @ 100"), vec![true, true]);
+        let range = engine.prepare_range("x", 0, 600_000, 60_000).unwrap();
+        assert!(range.selects().iter().all(|s| !s.last_only));
+    }
+
+    proptest::proptest! {
+        /// Instant queries answer the same when the last-only selects return only the last
+        /// sample in range.
+        #[test]
+        fn last_sample_selects_answer_as_whole_ones(
+            specs in proptest::collection::vec((0usize..2, 0usize..3, proptest::collection::vec((1i64..90, -5i32..50, 0u8..12), 0..30)), 1..8),
+            at in 0i64..600,
+        ) {
+            let mut series = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (name, pod, points) in specs {
+                let labels = Labels::from_pairs([("__name__", ["x", "y"][name]), ("pod", ["a", "b", "c"][pod])]);
+                if !seen.insert(labels.clone()) {
+                    continue;
+                }
+                let mut t = 0;
+                let samples = points
+                    .into_iter()
+                    .map(|(gap, v, special)| {
+                        t += gap * 1000;
+                        let value = match special { 0 => f64::from_bits(tsdb::STALE_NAN_BITS), 1 => f64::NAN, _ => f64::from(v) };
+                        tsdb::Sample { timestamp_ms: t, value }
+                    })
+                    .collect();
+                series.push(SeriesSamples { labels, samples });
+            }
+            let whole = MemQuerier { series };
+            let last = LastOnly(whole.clone());
+            let engine = Engine::new(EngineOptions { lookback_delta_ms: 120_000, ..EngineOptions::default() });
+            for query in [
+                "x", "sum by (pod) (x)", "timestamp(x)", "absent(y)", "x offset 30s + on(pod) y", "x @ 200 * 2",
+                "count_over_time(x[2m]) + on(pod) x", "max_over_time(y[3m:20s]) - on(pod) y", "sort_desc(topk(2, {__name__=~\".+\"}))",
+                "y and on(pod) changes(y[2m]) > 0",
+            ] {
+                let q = engine.prepare_instant(query, at * 1000).unwrap();
+                let a = q.execute(&whole).map(|r| format!("{:?}", r.value)).map_err(|e| e.to_string());
+                let b = q.execute(&last).map(|r| format!("{:?}", r.value)).map_err(|e| e.to_string());
+                proptest::prop_assert_eq!(a, b, "{}", query);
+            }
+        }
+    }
+
 }

@@ -281,12 +281,13 @@ impl Head {
         mint_ms: i64,
         maxt_ms: i64,
         sample_limit: usize,
+        last_only: bool,
         pause: &mut dyn FnMut(),
     ) -> Option<Vec<EncodedSeries>> {
         let matching = self.matching(matchers, mint_ms, maxt_ms);
         let read = |id: SeriesId| {
             let s = &self.series[id as usize];
-            let part = s.encoded_in(mint_ms, maxt_ms);
+            let part = if last_only { s.encoded_last_in(mint_ms, maxt_ms) } else { s.encoded_in(mint_ms, maxt_ms) };
             (!part.is_empty()).then(|| EncodedSeries { labels: s.labels(), parts: vec![part] })
         };
         crate::read_within_limit(matching, read, (mint_ms, maxt_ms), sample_limit, pause).await

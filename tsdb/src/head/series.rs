@@ -215,6 +215,20 @@ impl MemSeries {
         part
     }
 
+    /// `encoded_in` for a reader that uses only the last sample in the range (an instant
+    /// selector evaluated at one time): that sample alone when it is the newest in-order
+    /// sample and no out-of-order data lies in the range (what an instant query at "now"
+    /// meets), without decoding the open chunk; otherwise all of `encoded_in`.
+    pub fn encoded_last_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
+        let holds_in_order = self.open.num_samples() > 0 || !self.closed.is_empty();
+        let ooo_in_range = self.ooo.as_ref().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
+        if holds_in_order && !ooo_in_range && self.last_t >= mint_ms && self.last_t <= maxt_ms {
+            let last = Sample { timestamp_ms: self.last_t, value: f64::from_bits(self.last_bits) };
+            return EncodedPart { samples: vec![last], ..EncodedPart::default() };
+        }
+        self.encoded_in(mint_ms, maxt_ms)
+    }
+
     /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
     pub fn samples_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<Sample> {
         let mut in_order = Vec::new();
@@ -356,6 +370,43 @@ mod tests {
             let got: Vec<(i64, u64)> = s.samples_in(i64::MIN, i64::MAX).iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect();
             let want: Vec<(i64, u64)> = model.into_iter().collect();
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn the_newest_sample_alone_answers_a_last_only_read_when_nothing_else_can_be_later() {
+        let mut s = MemSeries::new(Vec::new());
+        for t in (0..300).map(|i| i * 10) {
+            s.append(t, t as f64);
+        }
+        let last_only = |s: &MemSeries, mint, maxt| s.encoded_last_in(mint, maxt);
+        // The newest sample (2990) in range: it alone, nothing decoded or copied.
+        let part = last_only(&s, 2_500, 3_000);
+        assert_eq!((part.chunks.len(), part.samples.clone()), (0, vec![Sample { timestamp_ms: 2_990, value: 2_990.0 }]));
+        // Not in range: the whole answer.
+        assert_eq!(last_only(&s, 100, 2_000), s.encoded_in(100, 2_000));
+        // Out-of-order data in range might be the last there: the whole answer.
+        s.append(2_995, 1.0);
+        s.append(2_985, 7.0);
+        assert_eq!(last_only(&s, 2_980, 3_000), s.encoded_in(2_980, 3_000));
+        assert_eq!(last_only(&s, 2_996, 3_000), s.encoded_in(2_996, 3_000));
+    }
+
+    proptest::proptest! {
+        /// Decoded, a last-only read ends with the same sample as the whole read, for any
+        /// stream (out-of-order data, overwrites, stale markers) and range.
+        #[test]
+        fn a_last_only_read_ends_with_the_last_sample(
+            stream in proptest::collection::vec((0i64..400, 0u8..4), 0..300),
+            mint in 0i64..420, len in 0i64..420,
+        ) {
+            let mut s = MemSeries::new(Vec::new());
+            for (t, kind) in stream {
+                let v = match kind { 0 => 1.0, 1 => f64::from_bits(crate::STALE_NAN_BITS), 2 => f64::NAN, _ => t as f64 * 0.5 };
+                s.append(t, v);
+            }
+            let last = |part: EncodedPart| part.decode(mint, mint + len).ok().and_then(|samples| samples.last().map(|x| (x.timestamp_ms, x.value.to_bits())));
+            proptest::prop_assert_eq!(last(s.encoded_last_in(mint, mint + len)), last(s.encoded_in(mint, mint + len)));
         }
     }
 
