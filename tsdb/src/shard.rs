@@ -626,34 +626,13 @@ impl ShardDb {
     /// anyway (a query of death stops costing the shard there). Otherwise the budget shrinks
     /// by that count of the answer, for the next select of the same query; the exact count
     /// is the evaluation's, after decoding.
+    ///
+    /// With `last_only` the asker uses only each series' last sample in the range (an instant
+    /// selector evaluated at one time): the head may answer a series with just that sample
+    /// (`MemSeries::encoded_last_in`), so an instant query at "now" decodes no open chunk.
+    /// Blocks answer in full either way; decoding the merged parts and taking the last sample
+    /// gives the same answer.
     pub async fn select_yielding(
-        &self,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-        sample_budget: &mut usize,
-        pause: &mut dyn FnMut(&ShardDb),
-    ) -> Option<Vec<EncodedSeries>> {
-        self.select_parts_yielding(matchers, mint_ms, maxt_ms, false, sample_budget, pause).await
-    }
-
-    /// `select_yielding` for a reader that uses only each series' last sample in the range
-    /// (an instant selector evaluated at one time): the head may answer a series with just
-    /// that sample (`MemSeries::encoded_last_in`), so an instant query at "now" decodes no
-    /// open chunk. Blocks answer as for `select_yielding`; decoding the merged parts and
-    /// taking the last sample gives the same answer either way.
-    pub async fn select_last_yielding(
-        &self,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-        sample_budget: &mut usize,
-        pause: &mut dyn FnMut(&ShardDb),
-    ) -> Option<Vec<EncodedSeries>> {
-        self.select_parts_yielding(matchers, mint_ms, maxt_ms, true, sample_budget, pause).await
-    }
-
-    async fn select_parts_yielding(
         &self,
         matchers: &[Matcher],
         mint_ms: i64,

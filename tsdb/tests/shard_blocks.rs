@@ -545,7 +545,7 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         for (mint, maxt, sources) in [(i64::MIN, i64::MAX, 3), (201 * HOUR_MS, 203 * HOUR_MS, 2), (205 * HOUR_MS, i64::MAX, 1)] {
             let mut pauses = 0;
             let mut budget = usize::MAX;
-            let got = db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut budget, &mut |_| pauses += 1).await;
+            let got = db.select_yielding(std::slice::from_ref(&steady), mint, maxt, false, &mut budget, &mut |_| pauses += 1).await;
             let got = decode_all(&got.expect("an unlimited budget is never exceeded"), mint, maxt);
             assert_eq!(got, db.select(std::slice::from_ref(&steady), mint, maxt));
             assert_eq!(got.len(), SERIES);
@@ -559,7 +559,7 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         let everything = db.select(std::slice::from_ref(&steady), i64::MIN, i64::MAX);
         let total: usize = everything.iter().map(|s| s.samples.len()).sum();
         let mut budget = total;
-        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, &mut budget, &mut |_| {}).await;
+        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, false, &mut budget, &mut |_| {}).await;
         let got = got.expect("the whole answer fits");
         assert_eq!(decode_all(&got, i64::MIN, i64::MAX), everything);
         // Sources may repeat timestamps, so a series counts as its largest source (here the
@@ -574,10 +574,10 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         let (mint, maxt) = (204 * HOUR_MS, i64::MAX);
         let head_only: usize = db.select(std::slice::from_ref(&steady), mint, maxt).iter().map(|s| s.samples.len()).sum();
         let mut budget = head_only - 1;
-        assert_eq!(db.select_yielding(std::slice::from_ref(&steady), mint, maxt, &mut budget, &mut |_| {}).await, None);
+        assert_eq!(db.select_yielding(std::slice::from_ref(&steady), mint, maxt, false, &mut budget, &mut |_| {}).await, None);
         let mut pauses = 0;
         let mut budget = SERIES / 2;
-        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, &mut budget, &mut |_| pauses += 1).await;
+        let got = db.select_yielding(std::slice::from_ref(&steady), i64::MIN, i64::MAX, false, &mut budget, &mut |_| pauses += 1).await;
         assert_eq!(got, None, "{total} samples do not fit a budget of {}", SERIES / 2);
         assert!(pauses < 2, "stopped within the first source's first {} series ({pauses} pauses)", tsdb::SELECT_SERIES_PER_PAUSE);
         db.close().await.expect("close");

@@ -15,7 +15,7 @@ pub struct Select {
     pub mint_ms: i64,
     pub maxt_ms: i64,
     /// The asker uses only each series' last sample in the range
-    /// (`ShardDb::select_last_yielding`); listings ignore it.
+    /// (`ShardDb::select_yielding`); listings ignore it.
     pub last_only: bool,
 }
 

@@ -308,12 +308,7 @@ async fn process_group(
                 let mut results = Vec::with_capacity(selects.len());
                 let mut within_limit = true;
                 for s in &selects {
-                    let selected = if s.last_only {
-                        db.select_last_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await
-                    } else {
-                        db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, &mut budget, &mut pause).await
-                    };
-                    match selected {
+                    match db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, s.last_only, &mut budget, &mut pause).await {
                         Some(series) => results.push(series),
                         None => {
                             within_limit = false;
