@@ -11,6 +11,11 @@
 //! same arithmetic (`stats`), so results are identical bit for bit; outputs list each step's
 //! groups in order of first appearance, as the step-major path does. Step-major evaluation
 //! then takes each step's vector from here instead of computing it.
+//!
+//! The series arrive one at a time (`Evaluator::stream`, `Querier::select_each`), decoded
+//! into buffers reused from one series to the next, so the aggregation's select is never held
+//! decoded whole; where the aggregation is declined midway (a name collision, too many
+//! groups), the select is fetched whole for the step-major path.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
