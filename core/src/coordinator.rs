@@ -47,25 +47,26 @@ impl PrefetchedQuerier {
         debug_assert!(covering.is_some() || cfg!(test), "engine asked for a select it did not announce: {matchers:?} [{mint_ms}, {maxt_ms}]");
         covering
     }
+
+    /// The covering select (`covering`) decoded to the asked range.
+    fn decode_covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, last_only: bool) -> Vec<SeriesSamples> {
+        self.covering(matchers, mint_ms, maxt_ms, last_only)
+            .map(|series| tsdb::encoded::decode_all(series, mint_ms, maxt_ms))
+            .unwrap_or_default()
+    }
 }
 
 impl Querier for PrefetchedQuerier {
     /// Decodes the prefetched select with the same matchers whose range covers the asked
     /// one, to the asked range. The engine only asks what it announced.
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
-            return Vec::new();
-        };
-        tsdb::encoded::decode_all(series, mint_ms, maxt_ms)
+        self.decode_covering(matchers, mint_ms, maxt_ms, false)
     }
 
     /// The select fetched as `last_only` (the shards may have sent only each series' last
     /// sample in the range), or one of all samples.
     fn select_last(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        let Some(series) = self.covering(matchers, mint_ms, maxt_ms, true) else {
-            return Vec::new();
-        };
-        tsdb::encoded::decode_all(series, mint_ms, maxt_ms)
+        self.decode_covering(matchers, mint_ms, maxt_ms, true)
     }
 
     /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):

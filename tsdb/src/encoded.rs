@@ -69,16 +69,23 @@ impl EncodedPart {
     /// `Err` when a chunk is malformed.
     pub fn decode(&self, mint_ms: i64, maxt_ms: i64) -> Result<Vec<Sample>, MalformedChunk> {
         let in_range = |t: i64| t >= mint_ms && t <= maxt_ms;
-        let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
         let mut from_chunks = Vec::with_capacity(self.samples_at_least(i64::MIN, i64::MAX));
-        for c in self.chunks.iter().filter(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
-            if !decode_kept(&c.xor, &mut from_chunks, |t| in_range(t) && !deleted(t)) {
-                return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
-            }
-        }
+        self.decode_chunks_into(mint_ms, maxt_ms, &mut from_chunks)?;
         let in_range_of = |list: &[Sample]| list.iter().filter(|s| in_range(s.timestamp_ms)).copied().collect::<Vec<_>>();
         // Overrides first: they win on equal timestamps; chunk and decoded samples never share one.
         Ok(merge_samples(vec![in_range_of(&self.overrides), from_chunks, in_range_of(&self.samples)]))
+    }
+
+    /// Appends the samples of the chunks in `[mint_ms, maxt_ms]` that no deleted interval
+    /// hides, chunk after chunk; `Err` names the first malformed chunk.
+    fn decode_chunks_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>) -> Result<(), MalformedChunk> {
+        let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
+        for c in self.chunks.iter().filter(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
+            if !decode_kept(&c.xor, out, |t| t >= mint_ms && t <= maxt_ms && !deleted(t)) {
+                return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -153,14 +160,10 @@ impl EncodedSeries {
     /// `merge_samples`' sort and deduplication). False, with `out` in any state, when a chunk
     /// is malformed or a list is not strictly ordered.
     fn decode_ordered_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, scratch: &mut DecodeScratch) -> bool {
-        let in_range = |t: i64| t >= mint_ms && t <= maxt_ms;
         for part in &self.parts {
-            let deleted = |t: i64| part.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
             scratch.chunks.clear();
-            for c in part.chunks.iter().filter(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
-                if !decode_kept(&c.xor, &mut scratch.chunks, |t| in_range(t) && !deleted(t)) {
-                    return false;
-                }
+            if part.decode_chunks_into(mint_ms, maxt_ms, &mut scratch.chunks).is_err() {
+                return false;
             }
             let (Some(samples), Some(overrides)) = (ordered_in_range(&part.samples, mint_ms, maxt_ms), ordered_in_range(&part.overrides, mint_ms, maxt_ms))
             else {

@@ -66,9 +66,14 @@ struct Fetched {
 
 impl Fetched {
     fn new(series: Vec<SeriesSamples>) -> Fetched {
-        let has_stale = series.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.value))).collect();
+        let has_stale = series.iter().map(|s| holds_stale(&s.samples)).collect();
         Fetched { series, has_stale }
     }
+}
+
+/// Whether `samples` hold a staleness marker.
+pub(super) fn holds_stale(samples: &[Sample]) -> bool {
+    samples.iter().any(|p| is_stale_nan(p.value))
 }
 
 pub(super) struct Evaluator<'q> {
@@ -262,7 +267,7 @@ pub(super) fn last_within(samples: &[Sample], window_start: i64) -> Option<Sampl
 /// `window` without its staleness markers: the window itself when `may_hold_stale` is false
 /// or it holds none, else a copy in `scratch`.
 pub(super) fn without_stale<'a>(window: &'a [Sample], may_hold_stale: bool, scratch: &'a mut Vec<Sample>) -> &'a [Sample] {
-    if !may_hold_stale || !window.iter().any(|p| is_stale_nan(p.value)) {
+    if !may_hold_stale || !holds_stale(window) {
         return window;
     }
     scratch.clear();

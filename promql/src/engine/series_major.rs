@@ -20,10 +20,10 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use tsdb::{is_stale_nan, Sample};
+use tsdb::Sample;
 
 use super::aggregate::GroupCache;
-use super::eval::{advance, drop_name, last_within, without_stale, Elem, Evaluator};
+use super::eval::{advance, drop_name, holds_stale, last_within, without_stale, Elem, Evaluator};
 use super::functions::{range_value, range_window, unparen, RangeArgs, RangeKind};
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
 use super::{at_ms, selector_key, Error, SelectKey};
@@ -203,7 +203,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
         }
         acc.grow(slots);
         let base = group * steps;
-        let has_stale = samples.iter().any(|p| is_stale_nan(p.value));
+        let has_stale = holds_stale(samples);
         let (mut from, mut to) = (0usize, 0usize);
         for k in 0..steps {
             let t = ev.start_ms + k as i64 * ev.step_ms;
