@@ -175,7 +175,7 @@ fn wal(c: &mut Criterion) {
                         // The request as the decoder hands it over is built outside the timing.
                         let step: Vec<SeriesSamples> = batch
                             .iter()
-                            .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.as_slice().to_vec()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }] })
+                            .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.iter()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }] })
                             .collect();
                         let step = tsdb::SeriesBatch::from_series(&step);
                         let started = std::time::Instant::now();

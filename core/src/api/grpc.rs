@@ -115,7 +115,7 @@ pub fn parse_timeout(text: &str) -> Option<Duration> {
 }
 
 fn labels_pb(labels: &Labels) -> Vec<pb::Label> {
-    labels.iter().map(|l| pb::Label { name: l.name.clone(), value: l.value.clone() }).collect()
+    labels.iter().map(|l| pb::Label { name: l.name.to_string(), value: l.value.to_string() }).collect()
 }
 
 fn query_response(result: promql::QueryResult) -> pb::QueryResponse {

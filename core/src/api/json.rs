@@ -43,9 +43,9 @@ pub fn push_labels(out: &mut String, labels: &Labels) {
         if i > 0 {
             out.push(',');
         }
-        push_json_string(out, &label.name);
+        push_json_string(out, label.name);
         out.push(':');
-        push_json_string(out, &label.value);
+        push_json_string(out, label.value);
     }
     out.push('}');
 }

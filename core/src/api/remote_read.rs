@@ -35,7 +35,7 @@ fn matchers(query: &rr::Query) -> Result<Vec<Matcher>, ApiError> {
 }
 
 fn wire_labels(series: &SeriesSamples) -> Vec<v1::Label> {
-    series.labels.iter().map(|l| v1::Label { name: l.name.clone(), value: l.value.clone() }).collect()
+    series.labels.iter().map(|l| v1::Label { name: l.name.to_string(), value: l.value.to_string() }).collect()
 }
 
 /// Encodes a series' samples as Prometheus XOR chunks of at most 120 samples.

@@ -283,7 +283,7 @@ fn check_samples<'a>(kept: impl Iterator<Item = (&'a [u8], &'a [u8])>, samples: 
         return Ok(());
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let labels = Labels::from_sorted(kept.map(|(n, v)| Label { name: text(n), value: text(v) }).collect());
+    let labels = Labels::from_sorted(kept.map(|(n, v)| Label { name: text(n), value: text(v) }).collect::<Vec<Label>>());
     Err(DecodeError::InvalidSeries {
         series: labels.to_string(),
         problem: format!("non-finite value {} at {} (storage.reject_non_finite is on)", bad.value, bad.timestamp_ms),
@@ -294,7 +294,7 @@ fn check_samples<'a>(kept: impl Iterator<Item = (&'a [u8], &'a [u8])>, samples: 
 #[cfg(test)]
 mod test_support {
     use proptest::prelude::*;
-    use tsdb::{Label, Labels, Sample, SeriesSamples};
+    use tsdb::{Labels, Sample, SeriesSamples};
 
     use super::{DecodeError, Decoded, IngestRules};
 
@@ -312,7 +312,7 @@ mod test_support {
         if samples.is_empty() {
             return Ok(None);
         }
-        let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label::new(*n, *v)).collect());
+        let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (*n, *v)));
         Ok(Some(SeriesSamples { labels, samples }))
     }
 

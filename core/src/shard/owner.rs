@@ -351,7 +351,7 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
                     *c.series_by_metric.entry(name.to_string()).or_default() += 1;
                 }
                 for l in labels.iter() {
-                    *c.series_by_pair.entry((l.name.clone(), l.value.clone())).or_default() += 1;
+                    *c.series_by_pair.entry((l.name.to_string(), l.value.to_string())).or_default() += 1;
                 }
             }
             let _ = reply.send(c);

@@ -12,18 +12,8 @@ use super::Error;
 use crate::ast::{Aggregate, AggregateOp};
 
 fn group_labels(labels: &Labels, a: &Aggregate) -> Labels {
-    let kept: Vec<Label> = labels
-        .iter()
-        .filter(|l| {
-            if a.without {
-                l.name != METRIC_NAME_LABEL && !a.grouping.contains(&l.name)
-            } else {
-                a.grouping.contains(&l.name)
-            }
-        })
-        .cloned()
-        .collect();
-    Labels::from_sorted(kept)
+    let grouped = |name: &str| a.grouping.iter().any(|g| g == name);
+    Labels::from_sorted(labels.iter().filter(|l| if a.without { l.name != METRIC_NAME_LABEL && !grouped(l.name) } else { grouped(l.name) }))
 }
 
 fn scalar_param(param: &Option<StepValue>, op: AggregateOp) -> Result<f64, Error> {
@@ -139,7 +129,7 @@ impl GroupCache {
             }
         };
         let mut hasher = foldhash::fast::FixedState::default().build_hasher();
-        for l in labels.iter().filter(|l| keep(&l.name)) {
+        for l in labels.iter().filter(|l| keep(l.name)) {
             hasher.write(l.name.as_bytes());
             hasher.write_u8(0xff);
             hasher.write(l.value.as_bytes());
@@ -147,7 +137,7 @@ impl GroupCache {
         }
         let candidates = self.by_signature.entry(hasher.finish()).or_default();
         let keys = &mut self.keys;
-        let g = match candidates.iter().copied().find(|&g| labels.iter().filter(|l| keep(&l.name)).eq(keys[g].iter())) {
+        let g = match candidates.iter().copied().find(|&g| labels.iter().filter(|l| keep(l.name)).eq(keys[g].iter())) {
             Some(g) => g,
             None => {
                 candidates.push(keys.len());
@@ -244,7 +234,7 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
                     }
                 }
                 for (text, count) in counts {
-                    let mut labels: Vec<Label> = key.0.iter().filter(|l| &l.name != label).cloned().collect();
+                    let mut labels: Vec<Label> = key.0.iter().filter(|l| l.name != label).map(tsdb::LabelRef::to_label).collect();
                     labels.push(Label { name: label.clone(), value: text });
                     out.push(Elem::new(Labels::from_pairs(labels.into_iter().map(|l| (l.name, l.value))), count, key.1));
                 }

@@ -81,12 +81,12 @@ fn signature(labels: &Labels, matching: &VectorMatching) -> Vec<(String, String)
         .iter()
         .filter(|l| {
             if matching.on {
-                matching.labels.iter().any(|n| n == &l.name)
+                matching.labels.iter().any(|n| n == l.name)
             } else {
-                l.name != METRIC_NAME_LABEL && !matching.labels.iter().any(|n| n == &l.name)
+                l.name != METRIC_NAME_LABEL && !matching.labels.iter().any(|n| n == l.name)
             }
         })
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
 
@@ -120,16 +120,10 @@ type Signature = Vec<(String, String)>;
 /// The labels a fill value stands in with: the matching labels of the present operand
 /// (Prometheus' `MatchLabels`: `on` keeps those, `ignoring` drops those and the name).
 fn fill_labels(labels: &Labels, matching: &VectorMatching) -> Labels {
-    Labels::from_sorted(
-        labels
-            .iter()
-            .filter(|l| {
-                let listed = matching.labels.contains(&l.name);
-                if matching.on { listed } else { !listed && l.name != METRIC_NAME_LABEL }
-            })
-            .cloned()
-            .collect(),
-    )
+    Labels::from_sorted(labels.iter().filter(|l| {
+        let listed = matching.labels.iter().any(|n| n == l.name);
+        if matching.on { listed } else { !listed && l.name != METRIC_NAME_LABEL }
+    }))
 }
 
 /// One-to-one and many-to-one/one-to-many matching, with `fill*` values standing in for a
@@ -203,7 +197,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
 }
 
 fn result_labels(many: &Labels, one: &Labels, matching: &VectorMatching, drops_name: bool) -> Labels {
-    let mut labels: Vec<Label> = many.iter().cloned().collect();
+    let mut labels: Vec<Label> = many.to_vec();
     if drops_name {
         labels.retain(|l| !METADATA_LABELS.contains(&l.name.as_str()));
     }

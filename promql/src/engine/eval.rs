@@ -587,10 +587,10 @@ pub(super) const METADATA_LABELS: [&str; 3] = [tsdb::METRIC_NAME_LABEL, "__type_
 
 /// Removes `__name__`, `__type__` and `__unit__` (results no longer are the metric they came from).
 pub(super) fn drop_name(labels: Labels) -> Labels {
-    if !labels.iter().any(|l| METADATA_LABELS.contains(&l.name.as_str())) {
+    if !labels.iter().any(|l| METADATA_LABELS.contains(&l.name)) {
         return labels;
     }
-    Labels::from_sorted(labels.into_vec().into_iter().filter(|l| !METADATA_LABELS.contains(&l.name.as_str())).collect())
+    Labels::from_sorted(labels.iter().filter(|l| !METADATA_LABELS.contains(&l.name)))
 }
 
 /// One select's series label sets without `__name__`, in order, and whether two of them

@@ -148,7 +148,7 @@ fn expand(template: &str, caps: &regex::Captures<'_>) -> String {
 }
 
 fn set_label(labels: &Labels, name: &str, value: String) -> Labels {
-    let mut pairs: Vec<Label> = labels.iter().filter(|l| l.name != name).cloned().collect();
+    let mut pairs: Vec<Label> = labels.iter().filter(|l| l.name != name).map(tsdb::LabelRef::to_label).collect();
     if !value.is_empty() {
         pairs.push(Label { name: name.to_string(), value });
     }

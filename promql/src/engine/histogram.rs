@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tsdb::{Label, Labels};
+use tsdb::Labels;
 
 use super::eval::Elem;
 
@@ -97,7 +97,7 @@ pub(super) fn histogram_quantile(q: f64, v: Vec<Elem>) -> Vec<Elem> {
                 Err(_) => continue,
             },
         };
-        let key = Labels::from_sorted(labels.iter().filter(|l| l.name != "le").cloned().collect::<Vec<Label>>());
+        let key = Labels::from_sorted(labels.iter().filter(|l| l.name != "le"));
         groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Vec::new()

@@ -174,14 +174,14 @@ pub(super) fn evaluate(ev: &Evaluator<'_>, args: &[Expr], t: i64) -> Result<Step
             let Some((info_labels, _)) = by_signature.get(&signature(name, &e.labels)) else { continue };
             matched_any = true;
             for l in info_labels.iter() {
-                if l.name == METRIC_NAME_LABEL || (!data_labels.is_empty() && !data_labels.contains(l.name.as_str())) {
+                if l.name == METRIC_NAME_LABEL || (!data_labels.is_empty() && !data_labels.contains(l.name)) {
                     continue;
                 }
-                if added.get(l.name.as_str()).is_some_and(|v| *v != l.value) {
+                if added.get(l.name).is_some_and(|v| *v != l.value) {
                     return Err(Error::Execution(format!("conflicting label: {}", l.name)));
                 }
-                if e.labels.get(&l.name).is_none() {
-                    added.insert(&l.name, &l.value);
+                if e.labels.get(l.name).is_none() {
+                    added.insert(l.name, l.value);
                 }
             }
         }
@@ -192,7 +192,7 @@ pub(super) fn evaluate(ev: &Evaluator<'_>, args: &[Expr], t: i64) -> Result<Step
         let labels = if added.is_empty() {
             e.labels
         } else {
-            let mut all: Vec<Label> = e.labels.iter().cloned().collect();
+            let mut all: Vec<Label> = e.labels.to_vec();
             all.extend(added.into_iter().map(|(name, value)| Label { name: name.to_string(), value: value.to_string() }));
             all.sort_by(|a, b| a.name.cmp(&b.name));
             Labels::from_sorted(all)

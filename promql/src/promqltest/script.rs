@@ -234,8 +234,8 @@ fn nhcb_base(labels: &Labels) -> Option<Labels> {
         labels
             .iter()
             .filter(|l| l.name != "le")
-            .map(|l| if l.name == "__name__" { Label { name: l.name.clone(), value: base.to_string() } } else { l.clone() })
-            .collect(),
+            .map(|l| if l.name == "__name__" { Label { name: l.name.to_string(), value: base.to_string() } } else { l.to_label() })
+            .collect::<Vec<Label>>(),
     ))
 }
 

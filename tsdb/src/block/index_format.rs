@@ -19,7 +19,7 @@ use super::encoding::{crc32c, section_be32, section_uvarint, Decoder, Encoder};
 use super::page_cache::{CachedFile, PageCache};
 use super::writer::INDEX_FILENAME;
 use crate::error::Error;
-use crate::model::{Label, Labels};
+use crate::model::Labels;
 
 pub const MAGIC_INDEX: u32 = 0xBAAA_D700;
 pub const INDEX_VERSION_2: u8 = 2;
@@ -53,8 +53,8 @@ pub fn encode_index(series: &[IndexSeries]) -> Vec<u8> {
     let mut symbol_set: BTreeSet<&str> = BTreeSet::new();
     for s in series {
         for l in s.labels.iter() {
-            symbol_set.insert(&l.name);
-            symbol_set.insert(&l.value);
+            symbol_set.insert(l.name);
+            symbol_set.insert(l.value);
         }
     }
     let symbols: Vec<&str> = symbol_set.into_iter().collect();
@@ -91,12 +91,12 @@ pub fn encode_index(series: &[IndexSeries]) -> Vec<u8> {
         let mut body = Encoder::default();
         body.put_uvarint(s.labels.len() as u64);
         for l in s.labels.iter() {
-            body.put_uvarint(u64::from(symbol_ref[l.name.as_str()]));
-            body.put_uvarint(u64::from(symbol_ref[l.value.as_str()]));
+            body.put_uvarint(u64::from(symbol_ref[l.name]));
+            body.put_uvarint(u64::from(symbol_ref[l.value]));
             postings
-                .entry(&l.name)
+                .entry(l.name)
                 .or_default()
-                .entry(&l.value)
+                .entry(l.value)
                 .or_default()
                 .push(id);
         }
@@ -495,10 +495,10 @@ impl IndexReader {
         for _ in 0..n {
             let name = self.symbol(d.uvarint().ok_or_else(bad)?)?;
             let value = self.symbol(d.uvarint().ok_or_else(bad)?)?;
-            labels.push(Label::new(name, value));
+            labels.push((name, value));
         }
-        if !labels.windows(2).all(|w| w[0].name < w[1].name)
-            || labels.iter().any(|l| l.value.is_empty())
+        if !labels.windows(2).all(|w| w[0].0 < w[1].0)
+            || labels.iter().any(|(_, value)| value.is_empty())
         {
             return Err(self.corrupt(format!(
                 "series {id}: labels are not sorted, unique and non-empty"

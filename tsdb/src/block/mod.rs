@@ -195,7 +195,7 @@ mod tests {
                 (!samples.is_empty()).then(|| SeriesSamples { labels: l.clone(), samples })
             }).collect();
             prop_assert_eq!(got, want);
-            let names: std::collections::BTreeSet<String> = series.keys().flat_map(|l| l.iter().map(|x| x.name.clone()).collect::<Vec<_>>()).collect();
+            let names: std::collections::BTreeSet<String> = series.keys().flat_map(|l| l.iter().map(|x| x.name.to_string()).collect::<Vec<_>>()).collect();
             prop_assert_eq!(block.label_names(&[], i64::MIN, i64::MAX).expect("names"), names.into_iter().collect::<Vec<_>>());
         }
     }
@@ -361,8 +361,8 @@ mod tests {
             let mut out: Vec<String> = all
                 .iter()
                 .flat_map(|l| l.iter().filter(|x| name.is_none_or(|n| x.name == n)).map(|x| match name {
-                    Some(_) => x.value.clone(),
-                    None => x.name.clone(),
+                    Some(_) => x.value.to_string(),
+                    None => x.name.to_string(),
                 }).collect::<Vec<_>>())
                 .collect();
             out.sort();

@@ -349,7 +349,7 @@ impl Block {
         if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
             let mut names = BTreeSet::new();
             for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
-                names.extend(s.labels.iter().map(|l| l.name.clone()));
+                names.extend(s.labels.iter().map(|l| l.name.to_string()));
             }
             return Ok(names.into_iter().collect());
         }

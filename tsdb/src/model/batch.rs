@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::labels::stable_hash_of;
-use super::{Label, Labels, Sample, SeriesSamples};
+use super::{Labels, Sample, SeriesSamples};
 
 /// Where one label name or value lies in a batch's text buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +113,8 @@ impl<'a> BatchSeries<'a> {
 
     /// An owned label set (allocates: for new series only), its stable hash already set.
     pub fn to_labels(&self) -> Labels {
-        let text = |bytes: &[u8]| std::str::from_utf8(bytes).expect("batch labels are UTF-8 (push_series contract)").to_string();
-        Labels::from_sorted_hashed(self.label_pairs().map(|(n, v)| Label { name: text(n), value: text(v) }).collect(), self.hash)
+        let text = |bytes: &'a [u8]| std::str::from_utf8(bytes).expect("batch labels are UTF-8 (push_series contract)");
+        Labels::from_sorted_hashed(self.label_pairs().map(|(n, v)| (text(n), text(v))), self.hash)
     }
 }
 
@@ -140,8 +140,8 @@ impl SeriesBatch {
         };
         for s in series {
             for l in s.labels.iter() {
-                let name = span_of(&mut text, &l.name);
-                let value = span_of(&mut text, &l.value);
+                let name = span_of(&mut text, l.name);
+                let value = span_of(&mut text, l.value);
                 spans.push((name, value));
             }
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
 
-/// One `name="value"` pair.
+/// One owned `name="value"` pair, for building label sets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     pub name: String,
@@ -23,22 +23,88 @@ impl Label {
     }
 }
 
+/// One pair of a `Labels`, borrowed from its text. Ordered by name, then value, as the
+/// label sets themselves are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LabelRef<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
+impl LabelRef<'_> {
+    pub fn to_label(self) -> Label {
+        Label::new(self.name, self.value)
+    }
+}
+
+/// Anything that names one pair: `Label`, `&Label`, `LabelRef` or `(&str, &str)`, so label
+/// sets can be built from owned pairs or straight from another set's pairs.
+pub trait LabelPair {
+    fn name(&self) -> &str;
+    fn value(&self) -> &str;
+}
+
+impl LabelPair for Label {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl LabelPair for &Label {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl LabelPair for LabelRef<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn value(&self) -> &str {
+        self.value
+    }
+}
+
+impl LabelPair for (&str, &str) {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn value(&self) -> &str {
+        self.1
+    }
+}
+
 /// A label set. Invariant: sorted by name, names unique, no empty values
 /// (a label with an empty value is the same as an absent label). Immutable and shared:
 /// cloning is a reference-count increment, which matters because query evaluation passes
 /// the same label sets along at every step. The routing hash is computed once and kept.
+///
+/// The pairs live in one buffer (each name and value preceded by its length), so a set
+/// costs two allocations whatever its size, not two per label: a select of 200k series
+/// builds 200k sets, and with a `String` per name and value those allocations and the
+/// memory they faulted in were most of the select's time.
 #[derive(Clone, Default)]
 pub struct Labels(Arc<LabelsInner>);
 
 #[derive(Default)]
 struct LabelsInner {
-    labels: Vec<Label>,
+    /// Per pair: name length, name, value length, value; lengths as LEB128 varints. Only
+    /// ever written by `LabelsText::push` from `&str`s, so every name and value is UTF-8.
+    text: Box<[u8]>,
+    count: u32,
     stable_hash: OnceLock<u64>,
 }
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        self.0.labels == other.0.labels
+        // One encoding per set, so equal sets have equal text.
+        self.0.text == other.0.text
     }
 }
 
@@ -46,7 +112,7 @@ impl Eq for Labels {}
 
 impl std::hash::Hash for Labels {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.labels.hash(state);
+        self.0.text.hash(state);
     }
 }
 
@@ -57,19 +123,104 @@ impl PartialOrd for Labels {
 }
 
 impl Ord for Labels {
+    /// Pair by pair (name, then value); a set that is a prefix of another sorts first.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.labels.cmp(&other.0.labels)
+        self.iter().cmp(other.iter())
     }
 }
 
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Labels").field(&self.0.labels).finish()
+        f.debug_tuple("Labels").field(&self.iter().collect::<Vec<_>>()).finish()
     }
 }
 
-fn shared(labels: Vec<Label>) -> Labels {
-    Labels(Arc::new(LabelsInner { labels, stable_hash: OnceLock::new() }))
+/// The text of a label set being built.
+#[derive(Default)]
+struct LabelsText {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl LabelsText {
+    fn with_capacity(bytes: usize) -> Self {
+        LabelsText { bytes: Vec::with_capacity(bytes), count: 0 }
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        for part in [name, value] {
+            let mut len = part.len();
+            while len >= 0x80 {
+                self.bytes.push((len as u8) | 0x80);
+                len >>= 7;
+            }
+            self.bytes.push(len as u8);
+            self.bytes.extend_from_slice(part.as_bytes());
+        }
+        self.count += 1;
+    }
+
+    fn finish(self) -> Labels {
+        Labels(Arc::new(LabelsInner { text: self.bytes.into_boxed_slice(), count: self.count, stable_hash: OnceLock::new() }))
+    }
+}
+
+/// The pairs of a `Labels`, in order.
+#[derive(Clone)]
+pub struct LabelsIter<'a> {
+    text: &'a [u8],
+    left: u32,
+}
+
+impl<'a> LabelsIter<'a> {
+    fn part(&mut self) -> &'a str {
+        let mut len = 0usize;
+        let mut shift = 0;
+        let mut at = 0;
+        loop {
+            let byte = self.text[at];
+            at += 1;
+            len |= usize::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let (part, rest) = self.text[at..].split_at(len);
+        self.text = rest;
+        // SAFETY: the text is only written by `LabelsText::push`, which copies whole `&str`s
+        // after their lengths; this reads back exactly one of them.
+        unsafe { std::str::from_utf8_unchecked(part) }
+    }
+}
+
+impl<'a> Iterator for LabelsIter<'a> {
+    type Item = LabelRef<'a>;
+
+    fn next(&mut self) -> Option<LabelRef<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let name = self.part();
+        let value = self.part();
+        Some(LabelRef { name, value })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for LabelsIter<'_> {}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = LabelRef<'a>;
+    type IntoIter = LabelsIter<'a>;
+
+    fn into_iter(self) -> LabelsIter<'a> {
+        self.iter()
+    }
 }
 
 impl Labels {
@@ -87,25 +238,29 @@ impl Labels {
             out.push(label);
         }
         out.retain(|l| !l.value.is_empty());
-        shared(out)
+        Labels::from_sorted(out)
     }
 
-    /// Wraps labels that the caller has already validated as sorted, unique and non-empty.
-    pub fn from_sorted(labels: Vec<Label>) -> Self {
-        debug_assert!(
-            labels.windows(2).all(|w| w[0].name < w[1].name),
-            "labels must be sorted and unique"
-        );
-        debug_assert!(
-            labels.iter().all(|l| !l.value.is_empty()),
-            "labels must have non-empty values"
-        );
-        shared(labels)
+    /// Builds from pairs that the caller has already validated as sorted, unique and
+    /// non-empty (owned `Label`s, or another set's `LabelRef`s).
+    pub fn from_sorted<L: LabelPair>(labels: impl IntoIterator<Item = L>) -> Self {
+        let labels = labels.into_iter();
+        let mut text = LabelsText::with_capacity(labels.size_hint().0 * 24);
+        let mut previous: Option<String> = None;
+        for label in labels {
+            debug_assert!(previous.as_deref().is_none_or(|p| p < label.name()), "labels must be sorted and unique");
+            debug_assert!(!label.value().is_empty(), "labels must have non-empty values");
+            if cfg!(debug_assertions) {
+                previous = Some(label.name().to_string());
+            }
+            text.push(label.name(), label.value());
+        }
+        text.finish()
     }
 
     /// `from_sorted` for a set whose stable hash the caller already computed from the same
     /// pairs (a decoded write), so it is not hashed again when the head stores it.
-    pub(crate) fn from_sorted_hashed(labels: Vec<Label>, stable_hash: u64) -> Self {
+    pub(crate) fn from_sorted_hashed<L: LabelPair>(labels: impl IntoIterator<Item = L>, stable_hash: u64) -> Self {
         let labels = Labels::from_sorted(labels);
         let _ = labels.0.stable_hash.set(stable_hash);
         debug_assert_eq!(
@@ -117,38 +272,35 @@ impl Labels {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .labels
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0.labels[i].value.as_str())
+        for l in self.iter() {
+            match l.name.cmp(name) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Some(l.value),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
     pub fn metric_name(&self) -> Option<&str> {
         self.get(METRIC_NAME_LABEL)
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
-        self.0.labels.iter()
+    pub fn iter(&self) -> LabelsIter<'_> {
+        LabelsIter { text: &self.0.text, left: self.0.count }
     }
 
     pub fn len(&self) -> usize {
-        self.0.labels.len()
+        self.0.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.labels.is_empty()
+        self.0.count == 0
     }
 
-    pub fn as_slice(&self) -> &[Label] {
-        &self.0.labels
-    }
-
-    pub fn into_vec(self) -> Vec<Label> {
-        match Arc::try_unwrap(self.0) {
-            Ok(inner) => inner.labels,
-            Err(shared) => shared.labels.clone(),
-        }
+    /// The pairs as owned `Label`s.
+    pub fn to_vec(&self) -> Vec<Label> {
+        self.iter().map(LabelRef::to_label).collect()
     }
 
     /// True when both are the same shared label set (a pointer comparison; equal label sets
@@ -165,7 +317,12 @@ impl Labels {
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
-        *self.0.stable_hash.get_or_init(|| stable_hash_of(self.0.labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))))
+        *self.0.stable_hash.get_or_init(|| stable_hash_of(self.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))))
+    }
+
+    /// Bytes this set holds on the heap beyond the shared handle (its text and bookkeeping).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<LabelsInner>() + self.0.text.len()
     }
 }
 
@@ -213,7 +370,7 @@ impl fmt::Display for Labels {
         }
         f.write_str("{")?;
         let mut first = true;
-        for label in self.0.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
+        for label in self.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
             if !first {
                 f.write_str(", ")?;
             }
@@ -227,12 +384,13 @@ impl fmt::Display for Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn from_pairs_sorts_and_drops_empty() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", "")]);
         assert_eq!(l.len(), 2);
-        assert_eq!(l.as_slice()[0].name, "a");
+        assert_eq!(l.iter().next().map(|l| l.name), Some("a"));
         assert_eq!(l.get("b"), Some("2"));
         assert_eq!(l.get("c"), None);
     }
@@ -270,6 +428,36 @@ mod tests {
             let labels = Labels::from_pairs(pairs.clone());
             let kept: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
             assert_eq!(labels.stable_hash(), streaming(&kept), "value length {value_len}");
+        }
+    }
+
+    fn pairs_strategy() -> impl Strategy<Value = Vec<(String, String)>> {
+        // Short names from a small alphabet (so sets share prefixes and names), values up
+        // to past the two-byte length encoding.
+        proptest::collection::btree_map("[a-c_]{1,3}", prop_oneof!["[x-z]{1,3}", "v{120,140}", "w{16380,16390}"], 0..6)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    proptest! {
+        /// The packed set reads back the pairs it was built from, and orders, compares and
+        /// looks up exactly as the list of pairs does.
+        #[test]
+        fn packed_sets_behave_as_their_pair_lists(a in pairs_strategy(), b in pairs_strategy()) {
+            let la = Labels::from_pairs(a.clone());
+            let lb = Labels::from_pairs(b.clone());
+            let read: Vec<(String, String)> = la.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
+            prop_assert_eq!(&read, &a);
+            prop_assert_eq!(la.len(), a.len());
+            prop_assert_eq!(la.cmp(&lb), a.cmp(&b));
+            prop_assert_eq!(la == lb, a == b);
+            for (name, value) in &a {
+                prop_assert_eq!(la.get(name), Some(value.as_str()));
+            }
+            for (name, _) in &b {
+                prop_assert_eq!(la.get(name).is_some(), a.iter().any(|(n, _)| n == name));
+            }
+            prop_assert_eq!(Labels::from_sorted(la.iter()), la.clone());
+            prop_assert_eq!(Labels::from_sorted(la.to_vec()), la);
         }
     }
 

@@ -7,6 +7,6 @@ mod matcher;
 mod sample;
 
 pub use batch::{BatchPart, BatchSeries, SeriesBatch, SeriesBatchBuilder, TextSpan};
-pub use labels::{stable_hash_of, Label, Labels, METRIC_NAME_LABEL};
+pub use labels::{stable_hash_of, Label, LabelPair, LabelRef, Labels, LabelsIter, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, SeriesSamples, STALE_NAN_BITS};
