@@ -39,7 +39,7 @@ impl Handler for Echo {
     }
 
     fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
-        request.uri.path() == "/streamed"
+        matches!(request.uri.path(), "/streamed" | "/streamed-refused")
     }
 
     fn refuse_before_body(&self, request: &http::request::Parts, _peer: &net::PeerInfo) -> Option<http::Response<Bytes>> {
@@ -52,6 +52,12 @@ impl Handler for Echo {
 
     fn handle_streamed(self: Rc<Self>, request: http::Request<RequestBody>) -> ResponseFuture {
         Box::pin(async move {
+            if request.uri().path() == "/streamed-refused" {
+                // Answers without reading the body (as for an unsupported encoding).
+                let mut response = http::Response::new(Bytes::from_static(b"refused"));
+                *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+                return response;
+            }
             let read = common::length_and_sum(request.into_body()).await;
             if let (Err(error), Some(errors)) = (&read, &self.body_errors) {
                 let _ = errors.send(error.to_string());
@@ -371,6 +377,25 @@ fn streamed_bodies_keep_the_connection_alive() {
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 1, "closed after the 413: {r:?}");
     assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
+    server.stop();
+}
+
+/// A client that sends its whole body before reading the answer (as many HTTP clients do)
+/// reads the answer given before the body's end, not a reset: the server reads the rest of a
+/// body of several MiB, well past what socket buffers hold, before closing. Both early
+/// answers: a streamed handler's, and a 413 for a declared length over the limit.
+#[test]
+fn an_answer_before_the_body_end_reaches_a_client_still_sending() {
+    let mut server = TestServer::start(ServerLimits { body_bytes_max: 1000, ..ServerLimits::default() });
+    let body = vec![b'x'; 24 << 20];
+    for (path, status) in [("/streamed-refused", "415"), ("/echo", "413")] {
+        let mut s = connect(server.addr);
+        write!(s, "POST {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+        let sent = s.write_all(&body);
+        assert!(sent.is_ok(), "{path}: the body could not be sent: {sent:?}");
+        let r = read_responses(&mut s, 1);
+        assert!(r.first().is_some_and(|r| r.starts_with(&format!("HTTP/1.1 {status}"))), "{path}: {r:?}");
+    }
     server.stop();
 }
 

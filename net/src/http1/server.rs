@@ -24,6 +24,11 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// After an error response, unread request bytes are drained for at most this long so the
 /// client sees the response instead of a reset.
 pub const ERROR_LINGER_MS: u64 = 500;
+/// ... and at most this many bytes. Clients that send the whole body before reading the
+/// answer (many do) see a reset unless the rest of their body is read: a body refused
+/// early for its encoding or type can be a large import, so this is well above the few
+/// hundred KiB a small request could leave unread.
+pub const ERROR_LINGER_BYTES_MAX: usize = 64 << 20;
 /// Chunks (of up to `READ_CHUNK_BYTES` each) read ahead of a handler taking a streamed body.
 pub const STREAMED_BODY_CHUNKS_IN_FLIGHT: usize = 4;
 
@@ -184,7 +189,7 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let deadline = Instant::now() + Duration::from_millis(ERROR_LINGER_MS);
     let mut sink = Vec::new();
     let mut drained = 0usize;
-    while drained < 1 << 20 {
+    while drained < ERROR_LINGER_BYTES_MAX {
         sink.clear();
         match read_some(stream, &mut sink, deadline, None).await {
             ReadOutcome::Data => drained += sink.len(),
