@@ -1,5 +1,6 @@
-//! One shard's in-memory head: series (labels interned once per shard), their XOR chunks,
-//! an out-of-order buffer merged on read, and the inverted index. `!Send` by design.
+//! One shard's in-memory head: series (each with its packed `Labels`, handed to selects by
+//! reference count; names and values interned once per shard for the index), their XOR
+//! chunks, an out-of-order buffer merged on read, and the inverted index. `!Send` by design.
 
 mod series;
 
@@ -170,7 +171,7 @@ impl Head {
             .collect();
         let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
         self.index.add(id, &interned);
-        self.series.push(MemSeries::new(interned));
+        self.series.push(MemSeries::new(labels.clone()));
         self.empty_series += 1;
         match self.by_hash.entry(hash) {
             Entry::Vacant(slot) => {
@@ -319,9 +320,9 @@ impl Head {
             let mut names: Vec<String> = Vec::new();
             let mut seen: HashSet<&str> = HashSet::new();
             for id in self.in_range(ids, mint_ms, maxt_ms) {
-                for (name, _) in &self.series[id as usize].labels {
-                    if seen.insert(name) {
-                        names.push(String::from(&**name));
+                for label in self.series[id as usize].labels.iter() {
+                    if seen.insert(label.name) {
+                        names.push(label.name.to_string());
                     }
                 }
             }
@@ -357,11 +358,7 @@ impl Head {
             let mut values: Vec<String> = self
                 .in_range(ids, mint_ms, maxt_ms)
                 .filter_map(|id| {
-                    self.series[id as usize]
-                        .labels
-                        .iter()
-                        .find(|(n, _)| n.as_ref() == name)
-                        .map(|(_, v)| String::from(&**v))
+                    self.series[id as usize].labels.get(name).map(str::to_string)
                 })
                 .collect();
             values.sort();
@@ -391,11 +388,6 @@ impl Head {
         debug_assert_eq!(all, self.series.iter().all(|s| s.within(mint_ms, maxt_ms)), "head bounds and empty-series count are current");
         all
     }
-}
-
-/// Rebuilds an owned label set from interned pairs, copied straight into its text.
-pub(crate) fn labels_from_interned(pairs: &[(Rc<str>, Rc<str>)]) -> Labels {
-    Labels::from_sorted(pairs.iter().map(|(n, v)| (&**n, &**v)))
 }
 
 #[cfg(test)]

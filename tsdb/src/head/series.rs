@@ -2,7 +2,6 @@
 //! (also holding same-timestamp overwrites) that wins over chunk data on read.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use crate::block::RawChunk;
 use crate::chunk::{XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
@@ -27,7 +26,8 @@ struct ClosedChunk {
 }
 
 pub struct MemSeries {
-    pub labels: Vec<(Rc<str>, Rc<str>)>,
+    /// Shared with every select answering this series (a reference-count increment).
+    pub labels: Labels,
     closed: Vec<ClosedChunk>,
     open: XorAppender,
     open_min_t: i64,
@@ -42,7 +42,7 @@ pub struct MemSeries {
 }
 
 impl MemSeries {
-    pub fn new(labels: Vec<(Rc<str>, Rc<str>)>) -> Self {
+    pub fn new(labels: Labels) -> Self {
         MemSeries {
             labels,
             closed: Vec::new(),
@@ -57,21 +57,20 @@ impl MemSeries {
     }
 
     pub fn labels(&self) -> Labels {
-        super::labels_from_interned(&self.labels)
+        self.labels.clone()
     }
 
     /// Prefetch hints for what `labels_equal` and `append` read after this record: the
     /// label list and the open chunk's last bytes.
     #[inline]
     pub fn prefetch_data(&self) {
-        crate::prefetch::prefetch(self.labels.as_ptr());
+        self.labels.prefetch();
         self.open.prefetch_tail();
     }
 
     /// True when this series' labels are exactly the sorted `pairs` (`label_count` long).
-    pub fn labels_equal<'a>(&self, label_count: usize, mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
-        self.labels.len() == label_count
-            && self.labels.iter().all(|(n, v)| pairs.next().is_some_and(|(name, value)| n.as_bytes() == name && v.as_bytes() == value))
+    pub fn labels_equal<'a>(&self, label_count: usize, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+        self.labels.equals_pairs(label_count, pairs)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -290,7 +289,7 @@ mod tests {
 
     #[test]
     fn out_of_order_duplicates_and_overwrites() {
-        let mut s = MemSeries::new(Vec::new());
+        let mut s = MemSeries::new(Labels::default());
         for t in [10, 20, 30] {
             assert_eq!(s.append(t, t as f64), AppendResult::Appended);
         }
@@ -319,7 +318,7 @@ mod tests {
 
     #[test]
     fn chunks_are_cut_and_read_across() {
-        let mut s = MemSeries::new(Vec::new());
+        let mut s = MemSeries::new(Labels::default());
         for t in 0..1000 {
             s.append(t, t as f64);
         }
@@ -333,7 +332,7 @@ mod tests {
 
     #[test]
     fn delete_range_rebuilds_without_the_range() {
-        let mut s = MemSeries::new(Vec::new());
+        let mut s = MemSeries::new(Labels::default());
         for t in 0..300 {
             s.append(t, t as f64);
         }
@@ -353,7 +352,7 @@ mod tests {
         /// last-write-wins map from timestamp to value bits.
         #[test]
         fn matches_last_write_wins_model(stream in proptest::collection::vec((0i64..400, 0u8..4), 0..600)) {
-            let mut s = MemSeries::new(Vec::new());
+            let mut s = MemSeries::new(Labels::default());
             let mut model = std::collections::BTreeMap::new();
             for (t, kind) in stream {
                 let v = match kind { 0 => 1.0, 1 => f64::from_bits(crate::STALE_NAN_BITS), 2 => f64::NAN, _ => t as f64 * 0.5 };
@@ -375,7 +374,7 @@ mod tests {
 
     #[test]
     fn the_newest_sample_alone_answers_a_last_only_read_when_nothing_else_can_be_later() {
-        let mut s = MemSeries::new(Vec::new());
+        let mut s = MemSeries::new(Labels::default());
         for t in (0..300).map(|i| i * 10) {
             s.append(t, t as f64);
         }
@@ -400,7 +399,7 @@ mod tests {
             stream in proptest::collection::vec((0i64..400, 0u8..4), 0..300),
             mint in 0i64..420, len in 0i64..420,
         ) {
-            let mut s = MemSeries::new(Vec::new());
+            let mut s = MemSeries::new(Labels::default());
             for (t, kind) in stream {
                 let v = match kind { 0 => 1.0, 1 => f64::from_bits(crate::STALE_NAN_BITS), 2 => f64::NAN, _ => t as f64 * 0.5 };
                 s.append(t, v);
@@ -425,7 +424,7 @@ mod tests {
                 times.sort_unstable();
                 times.dedup();
             }
-            let mut s = MemSeries::new(Vec::new());
+            let mut s = MemSeries::new(Labels::default());
             for (i, t) in times.iter().enumerate() {
                 s.append(*t, i as f64);
             }

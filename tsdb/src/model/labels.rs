@@ -303,6 +303,13 @@ impl Labels {
         self.iter().map(LabelRef::to_label).collect()
     }
 
+    /// Asks the CPU to start loading this set's shared record (a hint for the write path's
+    /// lookups, which compare a series' labels a little later; see `tsdb::prefetch`).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::prefetch::prefetch(Arc::as_ptr(&self.0));
+    }
+
     /// True when both are the same shared label set (a pointer comparison; equal label sets
     /// built separately are not `ptr_eq`).
     pub fn ptr_eq(&self, other: &Labels) -> bool {
@@ -318,11 +325,6 @@ impl Labels {
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
         *self.0.stable_hash.get_or_init(|| stable_hash_of(self.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))))
-    }
-
-    /// Bytes this set holds on the heap beyond the shared handle (its text and bookkeeping).
-    pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<LabelsInner>() + self.0.text.len()
     }
 }
 
