@@ -124,9 +124,58 @@ impl PartialOrd for Labels {
 
 impl Ord for Labels {
     /// Pair by pair (name, then value); a set that is a prefix of another sorts first.
+    ///
+    /// Both texts share their layout up to their first differing byte, so the order is
+    /// that of the name or value holding that byte (or, where one text ends there, the
+    /// shorter set first): one scan for the difference, then a walk over the lengths alone.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.iter().cmp(other.iter())
+        let (a, b) = (&*self.0.text, &*other.0.text);
+        let same = common_prefix_len(a, b);
+        if same == a.len() || same == b.len() {
+            return a.len().cmp(&b.len());
+        }
+        let mut start = 0;
+        loop {
+            let (Some(in_a), Some(in_b)) = (part_at(a, start), part_at(b, start)) else {
+                // Not reached for texts written by `LabelsText`; pair by pair is always right.
+                return self.iter().cmp(other.iter());
+            };
+            if in_a.end > same || in_b.end > same {
+                return a[in_a].cmp(&b[in_b]);
+            }
+            start = in_a.end;
+        }
     }
+}
+
+/// Bytes `a` and `b` have in common from their start.
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    let mut same = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (x, y) = (u64::from_le_bytes(x.try_into().unwrap_or_default()), u64::from_le_bytes(y.try_into().unwrap_or_default()));
+        if x != y {
+            return same + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        same += 8;
+    }
+    same + a[same..].iter().zip(&b[same..]).take_while(|(x, y)| x == y).count()
+}
+
+/// The bytes of the name or value whose length prefix starts at `start` (`None` past the
+/// end or on a length running past it).
+fn part_at(text: &[u8], start: usize) -> Option<std::ops::Range<usize>> {
+    let mut len = 0usize;
+    let mut at = start;
+    for shift in (0..usize::BITS).step_by(7) {
+        let byte = *text.get(at)?;
+        at += 1;
+        len |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            let end = at.checked_add(len).filter(|end| *end <= text.len())?;
+            return Some(at..end);
+        }
+    }
+    None
 }
 
 impl fmt::Debug for Labels {
