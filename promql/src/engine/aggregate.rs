@@ -11,9 +11,15 @@ use super::stats;
 use super::Error;
 use crate::ast::{Aggregate, AggregateOp};
 
+/// Whether label `name` is part of a group's key: listed in `by (...)`, or, with
+/// `without (...)`, neither listed nor the metric name.
+fn keeps_label(a: &Aggregate, name: &str) -> bool {
+    let listed = a.grouping.iter().any(|g| g == name);
+    if a.without { name != METRIC_NAME_LABEL && !listed } else { listed }
+}
+
 fn group_labels(labels: &Labels, a: &Aggregate) -> Labels {
-    let grouped = |name: &str| a.grouping.iter().any(|g| g == name);
-    Labels::from_sorted(labels.iter().filter(|l| if a.without { l.name != METRIC_NAME_LABEL && !grouped(l.name) } else { grouped(l.name) }))
+    Labels::from_sorted(labels.iter().filter(|l| keeps_label(a, l.name)))
 }
 
 fn scalar_param(param: &Option<StepValue>, op: AggregateOp) -> Result<f64, Error> {
@@ -121,13 +127,7 @@ impl GroupCache {
                 return *g;
             }
         }
-        let keep = |name: &str| {
-            if a.without {
-                name != METRIC_NAME_LABEL && !a.grouping.iter().any(|g| g == name)
-            } else {
-                a.grouping.iter().any(|g| g == name)
-            }
-        };
+        let keep = |name: &str| keeps_label(a, name);
         let mut hasher = foldhash::fast::FixedState::default().build_hasher();
         for l in labels.iter().filter(|l| keep(l.name)) {
             hasher.write(l.name.as_bytes());

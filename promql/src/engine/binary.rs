@@ -75,17 +75,18 @@ pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<Step
     })
 }
 
+/// Whether label `name` takes part in matching: listed in `on (...)`, or, with `ignoring
+/// (...)`, neither listed nor the metric name.
+fn matches_on(matching: &VectorMatching, name: &str) -> bool {
+    let listed = matching.labels.iter().any(|n| n == name);
+    if matching.on { listed } else { !listed && name != METRIC_NAME_LABEL }
+}
+
 /// The matching key of a label set.
 fn signature(labels: &Labels, matching: &VectorMatching) -> Vec<(String, String)> {
     labels
         .iter()
-        .filter(|l| {
-            if matching.on {
-                matching.labels.iter().any(|n| n == l.name)
-            } else {
-                l.name != METRIC_NAME_LABEL && !matching.labels.iter().any(|n| n == l.name)
-            }
-        })
+        .filter(|l| matches_on(matching, l.name))
         .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
@@ -120,10 +121,7 @@ type Signature = Vec<(String, String)>;
 /// The labels a fill value stands in with: the matching labels of the present operand
 /// (Prometheus' `MatchLabels`: `on` keeps those, `ignoring` drops those and the name).
 fn fill_labels(labels: &Labels, matching: &VectorMatching) -> Labels {
-    Labels::from_sorted(labels.iter().filter(|l| {
-        let listed = matching.labels.iter().any(|n| n == l.name);
-        if matching.on { listed } else { !listed && l.name != METRIC_NAME_LABEL }
-    }))
+    Labels::from_sorted(labels.iter().filter(|l| matches_on(matching, l.name)))
 }
 
 /// One-to-one and many-to-one/one-to-many matching, with `fill*` values standing in for a

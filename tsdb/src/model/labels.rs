@@ -221,28 +221,6 @@ pub struct LabelsIter<'a> {
     left: u32,
 }
 
-impl<'a> LabelsIter<'a> {
-    fn part(&mut self) -> &'a str {
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut at = 0;
-        loop {
-            let byte = self.text[at];
-            at += 1;
-            len |= usize::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        let (part, rest) = self.text[at..].split_at(len);
-        self.text = rest;
-        // SAFETY: the text is only written by `LabelsText::push`, which copies whole `&str`s
-        // after their lengths; this reads back exactly one of them.
-        unsafe { std::str::from_utf8_unchecked(part) }
-    }
-}
-
 impl<'a> Iterator for LabelsIter<'a> {
     type Item = LabelRef<'a>;
 
@@ -251,9 +229,14 @@ impl<'a> Iterator for LabelsIter<'a> {
             return None;
         }
         self.left -= 1;
-        let name = self.part();
-        let value = self.part();
-        Some(LabelRef { name, value })
+        let bytes: &'a [u8] = self.text;
+        let name = part_at(bytes, 0)?;
+        let value = part_at(bytes, name.end)?;
+        self.text = &bytes[value.end..];
+        // SAFETY: the text is only written by `LabelsText::push`, which copies whole `&str`s
+        // after their lengths; `part_at` reads back exactly one of them.
+        let text = |range: std::ops::Range<usize>| unsafe { std::str::from_utf8_unchecked(&bytes[range]) };
+        Some(LabelRef { name: text(name), value: text(value) })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
