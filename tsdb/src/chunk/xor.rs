@@ -10,7 +10,8 @@ use crate::model::Sample;
 /// An immutable chunk's bytes (header included).
 #[derive(Clone, Debug, PartialEq)]
 pub struct XorChunk {
-    pub bytes: Vec<u8>,
+    /// Exactly the encoded bytes (no spare capacity: a head keeps closed chunks for hours).
+    pub bytes: Box<[u8]>,
 }
 
 /// The sample count in an encoded XOR chunk's header (0 when the bytes are too short).
@@ -71,11 +72,16 @@ impl XorAppender {
         &self.writer.bytes
     }
 
-    /// Finishes the chunk.
+    /// Finishes the chunk, giving back the spare capacity the appender grew.
     pub fn into_chunk(self) -> XorChunk {
         XorChunk {
-            bytes: self.writer.bytes,
+            bytes: self.writer.bytes.into_boxed_slice(),
         }
+    }
+
+    /// The newest sample's timestamp and value, `None` before the first append.
+    pub fn last(&self) -> Option<(i64, f64)> {
+        (self.count > 0).then_some((self.t, self.v))
     }
 
     /// Appends a sample. Timestamps must increase strictly (the head guarantees it).
@@ -341,7 +347,7 @@ mod tests {
         for i in 0..10 {
             a.append(i * 1000, i as f64 * 1.5);
         }
-        let mut bytes = a.into_chunk().bytes;
+        let mut bytes = a.into_chunk().bytes.into_vec();
         bytes.truncate(bytes.len() - 3);
         let mut it = XorIterator::new(&bytes);
         let n = it.by_ref().count();

@@ -4,9 +4,10 @@
 
 mod series;
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::rc::Rc;
+
+use hashbrown::HashTable;
 
 use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
@@ -16,11 +17,12 @@ pub use series::{AppendResult, MemSeries};
 
 pub struct Head {
     series: Vec<MemSeries>,
-    /// Stable label hash → ids with that hash (collisions are resolved by comparing labels).
-    /// The first series with each stable hash, inline (no list to follow on the write path);
-    /// any further series with the same hash (a 64-bit collision) in `hash_collisions`.
-    by_hash: HashMap<u64, SeriesId, foldhash::fast::RandomState>,
-    hash_collisions: HashMap<u64, Vec<SeriesId>, foldhash::fast::RandomState>,
+    /// Every series by its label set's stable hash: `(id, hash key)`, 8 bytes a slot, where
+    /// the key is the hash's upper half (`hash_key`), enough to rehash the table without
+    /// visiting the series and to rule out almost every other series before comparing
+    /// labels. Series whose hashes agree (in the key, or in all 64 bits) are told apart by
+    /// their labels.
+    by_hash: HashTable<(SeriesId, u32)>,
     strings: HashSet<Rc<str>, foldhash::fast::RandomState>,
     index: Index,
     /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
@@ -38,8 +40,7 @@ impl Default for Head {
     fn default() -> Self {
         Head {
             series: Vec::new(),
-            by_hash: HashMap::default(),
-            hash_collisions: HashMap::default(),
+            by_hash: HashTable::new(),
             strings: HashSet::default(),
             index: Index::default(),
             min_t: i64::MAX,
@@ -127,12 +128,14 @@ impl Head {
         self.lookup_probed(self.probe(hash), hash, label_count, pairs)
     }
 
-    /// The first series with label hash `hash`, if any, its labels not compared yet (that is
-    /// `lookup_probed`). Split from `lookup` so a batch can probe all its hashes first: the
-    /// probes do not depend on each other, so the CPU overlaps their cache misses.
+    /// The first series whose label hash agrees with `hash` in its key, if any, its labels
+    /// not compared yet (that is `lookup_probed`). Split from `lookup` so a batch can probe
+    /// all its hashes first: the probes do not depend on each other, so the CPU overlaps
+    /// their cache misses.
     #[inline]
     pub fn probe(&self, hash: u64) -> Option<SeriesId> {
-        self.by_hash.get(&hash).copied()
+        let key = hash_key(hash);
+        self.by_hash.find(table_hash(key), |&(_, k)| k == key).map(|&(id, _)| id)
     }
 
     /// `lookup`, given what `probe(hash)` returned.
@@ -147,11 +150,11 @@ impl Head {
         if self.series[first as usize].labels_equal(label_count, pairs.clone()) {
             return Some(first);
         }
-        self.hash_collisions
-            .get(&hash)?
-            .iter()
-            .copied()
-            .find(|id| self.series[*id as usize].labels_equal(label_count, pairs.clone()))
+        // Another series agrees in the key: look past it.
+        let key = hash_key(hash);
+        self.by_hash
+            .find(table_hash(key), |&(id, k)| k == key && self.series[id as usize].labels_equal(label_count, pairs.clone()))
+            .map(|&(id, _)| id)
     }
 
     /// The id of `labels`, creating the series if needed; `true` when it was created.
@@ -173,12 +176,8 @@ impl Head {
         self.index.add(id, &interned);
         self.series.push(MemSeries::new(labels.clone()));
         self.empty_series += 1;
-        match self.by_hash.entry(hash) {
-            Entry::Vacant(slot) => {
-                slot.insert(id);
-            }
-            Entry::Occupied(_) => self.hash_collisions.entry(hash).or_default().push(id),
-        }
+        let key = hash_key(hash);
+        self.by_hash.insert_unique(table_hash(key), (id, key), |&(_, k)| table_hash(k));
         (id, true)
     }
 
@@ -390,6 +389,17 @@ impl Head {
     }
 }
 
+/// The part of a stable label hash that `Head::by_hash` keeps: its upper 32 bits.
+fn hash_key(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// What `Head::by_hash` is hashed by, from a key alone: the key in both halves, so the
+/// table's bucket (low bits) and tag (top bits) each come from a well-mixed part of it.
+fn table_hash(key: u32) -> u64 {
+    (u64::from(key) << 32) | u64::from(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,5 +514,27 @@ mod tests {
         let other = labels(&[("__name__", "d")]);
         let pairs = other.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes()));
         assert_eq!(head.lookup(42, other.len(), pairs), None);
+        // Different hashes with the same key (upper half): also apart, each found by its own.
+        let (e, f) = (labels(&[("__name__", "e")]), labels(&[("__name__", "f")]));
+        assert_eq!(head.get_or_create_hashed(&e, 43), (3, true));
+        assert_eq!(head.get_or_create_hashed(&f, 44), (4, true));
+        for (set, hash, id) in [(&e, 43, 3), (&f, 44, 4), (&sets[0], 42, 0)] {
+            let pairs = set.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes()));
+            assert_eq!(head.lookup(hash, set.len(), pairs), Some(id));
+        }
+    }
+
+    #[test]
+    fn every_series_is_found_after_the_table_grows() {
+        let mut head = Head::default();
+        let sets: Vec<Labels> = (0..20_000).map(|i| labels(&[("__name__", "m"), ("i", &i.to_string())])).collect();
+        for (i, set) in sets.iter().enumerate() {
+            assert_eq!(head.get_or_create(set), (i as SeriesId, true));
+        }
+        for (i, set) in sets.iter().enumerate() {
+            let pairs = set.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes()));
+            assert_eq!(head.probe(set.stable_hash()), Some(i as SeriesId));
+            assert_eq!(head.lookup(set.stable_hash(), set.len(), pairs), Some(i as SeriesId));
+        }
     }
 }

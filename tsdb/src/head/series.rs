@@ -25,35 +25,43 @@ struct ClosedChunk {
     chunk: XorChunk,
 }
 
+/// A series record, 104 bytes (the head keeps one per series, so every field counts): the
+/// newest timestamp and value are the open chunk appender's own (it keeps both to encode
+/// the next sample), and the newest timestamp is also the series' (out-of-order samples are
+/// never newer). In-order samples exist exactly when the open chunk holds one: a chunk is
+/// cut only right before an append to the next.
 pub struct MemSeries {
     /// Shared with every select answering this series (a reference-count increment).
     pub labels: Labels,
-    closed: Vec<ClosedChunk>,
+    /// Full chunks, oldest first. A boxed slice: no spare capacity, 16 bytes; a cut every
+    /// `SAMPLES_PER_CHUNK_MAX` samples copies the few entries.
+    closed: Box<[ClosedChunk]>,
     open: XorAppender,
     open_min_t: i64,
-    last_t: i64,
-    last_bits: u64,
     /// Out-of-order samples and overwrites, by timestamp; they override chunk samples.
     /// Boxed so the common case (none) costs 8 bytes per series instead of 24.
     #[allow(clippy::box_collection)]
     ooo: Option<Box<BTreeMap<i64, f64>>>,
+    /// Oldest sample timestamp (`i64::MAX` when empty).
     min_t: i64,
-    max_t: i64,
 }
 
 impl MemSeries {
     pub fn new(labels: Labels) -> Self {
         MemSeries {
             labels,
-            closed: Vec::new(),
+            closed: Box::default(),
             open: XorAppender::default(),
             open_min_t: 0,
-            last_t: i64::MIN,
-            last_bits: 0,
             ooo: None,
             min_t: i64::MAX,
-            max_t: i64::MIN,
         }
+    }
+
+    /// The newest in-order sample's timestamp and value (no sample is newer), `None` when
+    /// the series is empty.
+    fn newest(&self) -> Option<(i64, f64)> {
+        self.open.last()
     }
 
     pub fn labels(&self) -> Labels {
@@ -74,36 +82,32 @@ impl MemSeries {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.min_t > self.max_t
+        self.newest().is_none()
     }
 
     pub fn overlaps(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        !self.is_empty() && self.min_t <= maxt_ms && self.max_t >= mint_ms
+        self.newest().is_some_and(|(max_t, _)| self.min_t <= maxt_ms && max_t >= mint_ms)
     }
 
     pub fn within(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        !self.is_empty() && self.min_t >= mint_ms && self.max_t <= maxt_ms
+        self.newest().is_some_and(|(max_t, _)| self.min_t >= mint_ms && max_t <= maxt_ms)
     }
 
     pub fn append(&mut self, t: i64, v: f64) -> AppendResult {
-        let in_order = self.open.num_samples() > 0 || !self.closed.is_empty();
-        if !in_order || t > self.last_t {
+        if self.newest().is_none_or(|(last_t, _)| t > last_t) {
             if self.open.num_samples() >= SAMPLES_PER_CHUNK_MAX {
                 let full = std::mem::take(&mut self.open);
-                self.closed.push(ClosedChunk {
-                    min_t: self.open_min_t,
-                    max_t: self.last_t,
-                    chunk: full.into_chunk(),
-                });
+                let (min_t, max_t) = (self.open_min_t, full.last().map_or(self.open_min_t, |(t, _)| t));
+                let mut closed = Vec::with_capacity(self.closed.len() + 1);
+                closed.extend(std::mem::take(&mut self.closed).into_vec());
+                closed.push(ClosedChunk { min_t, max_t, chunk: full.into_chunk() });
+                self.closed = closed.into_boxed_slice();
             }
             if self.open.num_samples() == 0 {
                 self.open_min_t = t;
             }
             self.open.append(t, v);
-            self.last_t = t;
-            self.last_bits = v.to_bits();
             self.min_t = self.min_t.min(t);
-            self.max_t = self.max_t.max(t);
             return AppendResult::Appended;
         }
         // At or before the newest sample: compare with what is stored at `t`.
@@ -127,8 +131,8 @@ impl MemSeries {
     }
 
     fn in_order_value_at(&self, t: i64) -> Option<f64> {
-        if t == self.last_t {
-            return Some(f64::from_bits(self.last_bits));
+        if let Some((_, last_v)) = self.newest().filter(|(last_t, _)| *last_t == t) {
+            return Some(last_v);
         }
         let chunk_bytes: &[u8] = match self.closed.iter().find(|c| c.min_t <= t && t <= c.max_t) {
             Some(c) => &c.chunk.bytes,
@@ -149,8 +153,8 @@ impl MemSeries {
             let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
             return (Vec::new(), all, after);
         }
-        let open = (self.open.num_samples() > 0).then(|| (self.open_min_t, self.last_t, self.open.num_samples(), self.open.bytes()));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), c.chunk.bytes.as_slice())).chain(open);
+        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.num_samples(), self.open.bytes()));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), &c.chunk.bytes[..])).chain(open);
         let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
         for (min_t, max_t, num_samples, bytes) in chunks {
             if max_t < boundary_ms {
@@ -168,7 +172,7 @@ impl MemSeries {
 
     /// `(oldest, newest)` sample timestamp, or `None` when the series holds no sample.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        (!self.is_empty()).then_some((self.min_t, self.max_t))
+        self.newest().map(|(max_t, _)| (self.min_t, max_t))
     }
 
     /// Deletes the samples in `[mint_ms, maxt_ms]` by rebuilding the series from what is left
@@ -198,8 +202,8 @@ impl MemSeries {
     /// chunks only partly inside it decoded; the out-of-order samples in the range.
     pub fn encoded_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
         let mut part = EncodedPart::default();
-        let open = (self.open.num_samples() > 0).then(|| (self.open_min_t, self.last_t, self.open.bytes()));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.bytes.as_slice())).chain(open);
+        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.bytes()));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, &c.chunk.bytes[..])).chain(open);
         for (min_t, max_t, bytes) in chunks.filter(|(min_t, max_t, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
                 part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, xor: bytes.to_vec() });
@@ -219,10 +223,9 @@ impl MemSeries {
     /// sample and no out-of-order data lies in the range (what an instant query at "now"
     /// meets), without decoding the open chunk; otherwise all of `encoded_in`.
     pub fn encoded_last_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
-        let holds_in_order = self.open.num_samples() > 0 || !self.closed.is_empty();
         let ooo_in_range = self.ooo.as_ref().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
-        if holds_in_order && !ooo_in_range && self.last_t >= mint_ms && self.last_t <= maxt_ms {
-            let last = Sample { timestamp_ms: self.last_t, value: f64::from_bits(self.last_bits) };
+        if let Some((last_t, last_v)) = self.newest().filter(|(last_t, _)| !ooo_in_range && *last_t >= mint_ms && *last_t <= maxt_ms) {
+            let last = Sample { timestamp_ms: last_t, value: last_v };
             return EncodedPart { samples: vec![last], ..EncodedPart::default() };
         }
         self.encoded_in(mint_ms, maxt_ms)
@@ -239,7 +242,7 @@ impl MemSeries {
         {
             in_order.extend(c.chunk.iter().filter(in_range));
         }
-        if self.open.num_samples() > 0 && self.last_t >= mint_ms && self.open_min_t <= maxt_ms {
+        if self.newest().is_some_and(|(last_t, _)| last_t >= mint_ms && self.open_min_t <= maxt_ms) {
             in_order.extend(crate::chunk::XorIterator::new(self.open.bytes()).filter(in_range));
         }
         let Some(ooo) = &self.ooo else {
@@ -361,7 +364,7 @@ mod tests {
                 let expected = match previous {
                     Some(bits) if bits == v.to_bits() => AppendResult::Duplicate,
                     Some(_) => AppendResult::Overwritten,
-                    None if s.last_t > t => AppendResult::OutOfOrder,
+                    None if s.newest().is_some_and(|(last_t, _)| last_t > t) => AppendResult::OutOfOrder,
                     None => AppendResult::Appended,
                 };
                 proptest::prop_assert_eq!(result, expected, "t={}", t);
