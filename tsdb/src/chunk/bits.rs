@@ -16,6 +16,18 @@ impl BitWriter {
         }
     }
 
+    /// A writer continuing `bytes`, whose last byte has `free_bits` bits still free (what
+    /// `into_parts` gave), so a caller can keep the two in its own layout between writes.
+    pub fn from_parts(bytes: Vec<u8>, free_bits: u8) -> Self {
+        debug_assert!(free_bits < 8 && (free_bits == 0 || !bytes.is_empty()));
+        BitWriter { bytes, free_bits }
+    }
+
+    /// The bytes and the bits still free in the last one.
+    pub fn into_parts(self) -> (Vec<u8>, u8) {
+        (self.bytes, self.free_bits)
+    }
+
     pub fn write_bit(&mut self, bit: bool) {
         if self.free_bits == 0 {
             self.bytes.push(0);

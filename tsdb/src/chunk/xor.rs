@@ -35,7 +35,11 @@ impl XorChunk {
 /// Appends samples to a chunk being built.
 #[derive(Clone, Debug)]
 pub struct XorAppender {
-    writer: BitWriter,
+    /// The bit stream so far, with `free_bits` bits still free in its last byte: a
+    /// `BitWriter`'s two parts kept apart so the small fields share one word (a head keeps
+    /// an appender per series).
+    bytes: Vec<u8>,
+    free_bits: u8,
     count: u16,
     t: i64,
     v: f64,
@@ -47,7 +51,8 @@ pub struct XorAppender {
 impl Default for XorAppender {
     fn default() -> Self {
         XorAppender {
-            writer: BitWriter::from_bytes(vec![0, 0]),
+            bytes: vec![0, 0],
+            free_bits: 0,
             count: 0,
             t: 0,
             v: 0.0,
@@ -69,13 +74,13 @@ impl XorAppender {
 
     /// The bytes so far (the header carries the current count).
     pub fn bytes(&self) -> &[u8] {
-        &self.writer.bytes
+        &self.bytes
     }
 
     /// Finishes the chunk, giving back the spare capacity the appender grew.
     pub fn into_chunk(self) -> XorChunk {
         XorChunk {
-            bytes: self.writer.bytes.into_boxed_slice(),
+            bytes: self.bytes.into_boxed_slice(),
         }
     }
 
@@ -90,21 +95,21 @@ impl XorAppender {
             self.count == 0 || timestamp_ms > self.t,
             "XOR chunk timestamps must increase"
         );
+        let mut w = BitWriter::from_parts(std::mem::take(&mut self.bytes), self.free_bits);
         match self.count {
             0 => {
-                write_varint(&mut self.writer, timestamp_ms);
-                self.writer.write_bits(value.to_bits(), 64);
+                write_varint(&mut w, timestamp_ms);
+                w.write_bits(value.to_bits(), 64);
             }
             1 => {
                 let t_delta = (timestamp_ms - self.t) as u64;
-                write_uvarint(&mut self.writer, t_delta);
-                self.write_value(value);
+                write_uvarint(&mut w, t_delta);
+                self.write_value(&mut w, value);
                 self.t_delta = t_delta;
             }
             _ => {
                 let t_delta = (timestamp_ms - self.t) as u64;
                 let dod = t_delta.wrapping_sub(self.t_delta) as i64;
-                let w = &mut self.writer;
                 if dod == 0 {
                     w.write_bit(false);
                 } else if bit_range(dod, 14) {
@@ -120,29 +125,29 @@ impl XorAppender {
                     w.write_bits(0b1111, 4);
                     w.write_bits(dod as u64, 64);
                 }
-                self.write_value(value);
+                self.write_value(&mut w, value);
                 self.t_delta = t_delta;
             }
         }
+        (self.bytes, self.free_bits) = w.into_parts();
         self.t = timestamp_ms;
         self.v = value;
         self.count += 1;
         let header = self.count.to_be_bytes();
-        self.writer.bytes[0] = header[0];
-        self.writer.bytes[1] = header[1];
+        self.bytes[0] = header[0];
+        self.bytes[1] = header[1];
     }
 
     /// A prefetch hint for the chunk bytes the next append writes.
     #[inline]
     pub fn prefetch_tail(&self) {
-        if let Some(last) = self.writer.bytes.last() {
+        if let Some(last) = self.bytes.last() {
             crate::prefetch::prefetch(last);
         }
     }
 
-    fn write_value(&mut self, value: f64) {
+    fn write_value(&mut self, w: &mut BitWriter, value: f64) {
         let delta = value.to_bits() ^ self.v.to_bits();
-        let w = &mut self.writer;
         if delta == 0 {
             w.write_bit(false);
             return;
