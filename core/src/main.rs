@@ -8,36 +8,11 @@ use metricstor::config::Config;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_arena_eager_commit` (the index in v3's `mi_option_t`).
-const MI_OPTION_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
-
-extern "C" {
-    /// From the mimalloc library the `mimalloc` crate links.
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// Commit arena memory on demand, not the whole arena up front. With eager commit, memory
-/// freed back to an arena (a series list or a postings list that grew and moved, a request's
-/// buffers) stays resident, because purging committed arena memory only marks it reusable;
-/// committed on demand, it is returned to the OS. Writing 1M new series (3 samples each):
-/// peak RSS 496-532 -> 463-484 MB, server CPU unchanged within noise. A
-/// `MIMALLOC_ARENA_EAGER_COMMIT` environment variable still decides when set.
-///
-/// Runs as a constructor, after mimalloc's own (which has a higher priority) and before
-/// `main`: the first allocation reserves the first arena, and Rust's start-up allocates.
-extern "C" fn commit_allocator_arenas_on_demand() {
-    // SAFETY: `getenv` with a NUL-terminated name, before any other thread exists;
-    // `mi_option_set` only stores the option's value.
-    unsafe {
-        if libc::getenv(c"MIMALLOC_ARENA_EAGER_COMMIT".as_ptr()).is_null() {
-            mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        }
-    }
-}
-
+/// Runs after mimalloc's own constructor (which has a higher priority) and before `main`
+/// (see `commit_arenas_on_demand`).
 #[used]
 #[link_section = ".init_array"]
-static COMMIT_ALLOCATOR_ARENAS_ON_DEMAND: extern "C" fn() = commit_allocator_arenas_on_demand;
+static COMMIT_ALLOCATOR_ARENAS_ON_DEMAND: extern "C" fn() = metricstor::allocator::commit_arenas_on_demand;
 
 const HELP: &str = "\
 metricstor — a Prometheus-compatible time-series database (remote_write in, PromQL out)
