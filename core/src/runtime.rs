@@ -10,7 +10,7 @@ use async_channel::{Receiver, Sender};
 use glommio::{LocalExecutorBuilder, Placement};
 use tsdb::{ShardDb, ShardOptions};
 
-use crate::api::{Api, ExecutorMetrics, RangeCache};
+use crate::api::{Api, ExecutorMetrics, ListingCache, RangeCache};
 use crate::shard::HistoryGeneration;
 use crate::config::{Config, Resolved};
 use crate::data_dir;
@@ -296,6 +296,7 @@ async fn run_executor(plan: ExecutorPlan) {
         started_at_ms: plan.started_at_ms,
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
         range_cache: plan.range_cache.clone(),
+        listing_cache: ListingCache::default(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

@@ -3,7 +3,8 @@
 //! the answer evaluated without the cache (`nocache=1`), byte for byte; the cache is used
 //! (its counters move); and when settled history changes — a sample overwritten in the past,
 //! a backfilled series, a `delete_series` — the next answer shows the change instead of the
-//! cached points.
+//! cached points. Likewise the listing cache: a listing asked again answers from an
+//! executor's cache, yet shows every write and delete acknowledged before it.
 
 mod support;
 
@@ -140,5 +141,58 @@ fn cached_range_answers_equal_evaluation_and_follow_changes_of_history() {
         .filter_map(|s| s["metric"]["job"].as_str())
         .collect();
     assert_eq!(jobs, ["a", "c", "d"], "job b was deleted");
+    assert!(server.stop(), "clean shutdown");
+}
+
+/// `data` of a listing request's answer (panics on a non-200).
+fn listing(server: &Server, path_and_query: &str) -> serde_json::Value {
+    let (status, body) = get_json(&server.url(path_and_query));
+    assert_eq!(status, 200, "{path_and_query}: {body}");
+    body["data"].clone()
+}
+
+fn delete_series(server: &Server, selector: &str) {
+    let url = server.url(&format!("/api/v1/admin/tsdb/delete_series?match[]={}", urlencode(selector)));
+    match agent().post(&url).call() {
+        Ok(r) => assert_eq!(r.status(), 204),
+        Err(e) => panic!("delete_series: {e}"),
+    }
+}
+
+#[test]
+fn cached_listings_show_every_acknowledged_write_and_delete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "  enable_admin_api: true\n");
+    let server = Server::start(&config);
+    let now = now_s() / MINUTE_S * MINUTE_S;
+    let sample = vec![((now - MINUTE_S) * 1000, 1.0)];
+    // The same window and selector in every request, as a dashboard's variables send them.
+    let window = format!("match[]={}&start={}&end={}", urlencode("lc"), now - 3600, now + 3600);
+    let values = |server: &Server| listing(server, &format!("/api/v1/label/job/values?{window}"));
+    let names = |server: &Server| listing(server, &format!("/api/v1/labels?{window}"));
+    let series_count = |server: &Server| listing(server, &format!("/api/v1/series?{window}")).as_array().map_or(0, Vec::len);
+
+    write(&server, &[(vec![("__name__", "lc"), ("job", "a")], sample.clone())]);
+    // Asked again and again with nothing written: answered from the cache (each executor
+    // computes it once), always the same.
+    for _ in 0..6 {
+        assert_eq!(values(&server), serde_json::json!(["a"]));
+        assert_eq!(names(&server), serde_json::json!(["__name__", "job"]));
+        assert_eq!(series_count(&server), 1);
+    }
+    let hits = metric(&server, "metricstor_listing_cache_hits_total");
+    assert!(hits >= 6.0, "repeated listings are answered from the cache: {hits} hits");
+
+    // A new series, a new label, then a delete: each shows in the very next answer.
+    write(&server, &[(vec![("__name__", "lc"), ("job", "b")], sample.clone())]);
+    assert_eq!(values(&server), serde_json::json!(["a", "b"]));
+    assert_eq!(series_count(&server), 2);
+    write(&server, &[(vec![("__name__", "lc"), ("job", "c"), ("zone", "z")], sample.clone())]);
+    assert_eq!(names(&server), serde_json::json!(["__name__", "job", "zone"]));
+    assert_eq!(values(&server), serde_json::json!(["a", "b", "c"]));
+    delete_series(&server, "lc{job=\"a\"}");
+    assert_eq!(values(&server), serde_json::json!(["b", "c"]));
+    assert_eq!(series_count(&server), 2);
+    assert!(metric(&server, "metricstor_listing_cache_hits_total") >= hits, "the counter only grows");
     assert!(server.stop(), "clean shutdown");
 }

@@ -1,10 +1,13 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`: `match[]` selectors
 //! (union over several), `start`/`end` (default: all time), `limit` with a truncation warning.
 
+use std::future::Future;
+
 use bytes::Bytes;
 use http::Response;
 use tsdb::{Labels, Matcher};
 
+use super::listing_cache::{Epoch, ListingKey};
 use super::params::{Params, MAX_TIME_MS, MIN_TIME_MS};
 use super::{json, json_response, Api, ApiError};
 use crate::shard::messages::Select;
@@ -103,23 +106,28 @@ pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
     let w = window(params)?;
-    let all = collect_series(api, sets, w.mint_ms, w.maxt_ms).await?;
-    let (series, warnings) = take_limit(all, w.limit);
-    let mut data = String::from("[");
-    for (i, labels) in series.iter().enumerate() {
-        if i > 0 {
-            data.push(',');
+    let key = listing_key("series", "", params, &w);
+    cached_listing(api, key, async {
+        let all = collect_series(api, sets, w.mint_ms, w.maxt_ms).await?;
+        let (series, warnings) = take_limit(all, w.limit);
+        let mut data = String::from("[");
+        for (i, labels) in series.iter().enumerate() {
+            if i > 0 {
+                data.push(',');
+            }
+            json::push_labels(&mut data, labels);
         }
-        json::push_labels(&mut data, labels);
-    }
-    data.push(']');
-    Ok(json_response(http::StatusCode::OK, json::success(&data, &warnings, &[])))
+        data.push(']');
+        Ok(json::success(&data, &warnings, &[]))
+    })
+    .await
 }
 
 pub async fn handle_label_names(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let w = window(params)?;
-    let names = collect_names(api, match_sets(params)?, w.mint_ms, w.maxt_ms).await?;
-    string_list(names, w.limit)
+    let sets = match_sets(params)?;
+    let key = listing_key("labels", "", params, &w);
+    cached_listing(api, key, async { Ok(string_list(collect_names(api, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
 
 pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> Result<Response<Bytes>, ApiError> {
@@ -129,15 +137,48 @@ pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> 
         return Err(ApiError::bad_data(format!("invalid label name: {raw_name:?}")));
     }
     let w = window(params)?;
-    let values = collect_values(api, &name, match_sets(params)?, w.mint_ms, w.maxt_ms).await?;
-    string_list(values, w.limit)
+    let sets = match_sets(params)?;
+    let key = listing_key("label_values", &name, params, &w);
+    cached_listing(api, key, async { Ok(string_list(collect_values(api, &name, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
 
-fn string_list(items: Vec<String>, limit: usize) -> Result<Response<Bytes>, ApiError> {
+/// A listing request's cache key: `match[]` as sent, the window and limit as parsed.
+fn listing_key(endpoint: &'static str, name: &str, params: &Params, w: &Window) -> ListingKey {
+    ListingKey {
+        endpoint,
+        name: name.to_string(),
+        matches: params.all("match[]").map(str::to_string).collect(),
+        mint_ms: w.mint_ms,
+        maxt_ms: w.maxt_ms,
+        limit: w.limit,
+    }
+}
+
+/// The listing's JSON answer from this executor's cache when nothing can have changed
+/// since it was computed (see `listing_cache`), else from `compute`, then kept.
+async fn cached_listing(api: &Api, key: ListingKey, compute: impl Future<Output = Result<String, ApiError>>) -> Result<Response<Bytes>, ApiError> {
+    // Read before computing: the answer holds every change the epoch counts.
+    let epoch = Epoch::now(api.router.history());
+    let body = match api.listing_cache.get(&key, epoch) {
+        Some(body) => {
+            api.metrics.count_listing_cache_hit();
+            body
+        }
+        None => {
+            let body = Bytes::from(compute.await?);
+            api.listing_cache.put(key, epoch, body.clone());
+            body
+        }
+    };
+    Ok(json_response(http::StatusCode::OK, body))
+}
+
+/// The JSON answer listing `items` (at most `limit` of them, with a warning when cut).
+fn string_list(items: Vec<String>, limit: usize) -> String {
     let (items, warnings) = take_limit(items, limit);
     let mut data = String::new();
     json::push_string_array(&mut data, items.iter().map(String::as_str));
-    Ok(json_response(http::StatusCode::OK, json::success(&data, &warnings, &[])))
+    json::success(&data, &warnings, &[])
 }
 
 /// Decodes Prometheus' `U__` value escaping of label names in URL paths (Grafana sends

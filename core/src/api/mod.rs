@@ -10,6 +10,7 @@ mod migrate;
 mod params;
 mod parse_query;
 mod query;
+mod listing_cache;
 mod range_cache;
 mod remote_read;
 mod self_metrics;
@@ -24,6 +25,7 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 
 pub use error::ApiError;
+pub use listing_cache::ListingCache;
 pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
 
@@ -44,6 +46,9 @@ pub struct Api {
     pub query_slots: glommio::sync::Semaphore,
     /// Range-query results of settled data, shared by every executor.
     pub range_cache: Arc<RangeCache>,
+    /// This executor's listing answers while no write or history change can have changed
+    /// them.
+    pub listing_cache: ListingCache,
 }
 
 impl net::Handler for Api {
@@ -305,8 +310,8 @@ pub(crate) fn json_ok(data_json: &str) -> Response<Bytes> {
     json_response(StatusCode::OK, json::success(data_json, &[], &[]))
 }
 
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Bytes> {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     response

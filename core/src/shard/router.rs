@@ -117,15 +117,21 @@ impl ShardRouter {
             }
             pending.push((shard, rx));
         }
+        // Every owner's reply is awaited, also after a failure, so the write is counted (and
+        // history bumped) only once no part of it can still become visible.
         let mut appended = 0;
+        let mut first_error = None;
         for (shard, rx) in pending {
             match rx.await {
                 Ok(Ok(AppendAck { samples_appended })) => appended += samples_appended,
-                Ok(Err(message)) => return Err(SubmitError::Failed { shard, message }),
-                Err(_) => return Err(SubmitError::ShuttingDown { shard }),
+                Ok(Err(message)) => _ = first_error.get_or_insert(SubmitError::Failed { shard, message }),
+                Err(_) => _ = first_error.get_or_insert(SubmitError::ShuttingDown { shard }),
             }
         }
-        Ok(appended)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(appended),
+        }
     }
 
     /// Scatters the same request to every shard and gathers the replies in shard order.
