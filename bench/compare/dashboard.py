@@ -22,6 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import RELEASE, ROOT, cpu_seconds, flush, peak_rss_mib, start  # noqa: E402
 
 
+def ms(value):
+    """A latency in ms: two decimals below 1 ms (where one would hide sub-ms differences), else one."""
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}"
+
+
 def wait_idle(procs, cpu_fraction=0.05, window_s=5.0, deadline_s=600):
     """Waits until every server used < cpu_fraction of a core over one window (background
     compaction or merges after the load would otherwise run during the query rounds)."""
@@ -116,7 +121,7 @@ def main():
             for s in systems:
                 rows = results[s].get(kind, [])
                 row = rows[r] if r < len(rows) else {"latency_ms_p50": 0, "latency_ms_p99": 0, "requests": 0, "errors": 0}
-                cells.append(f"{row['latency_ms_p50']:.1f} / {row['latency_ms_p99']:.1f} ({row['requests']}, {row['errors']})")
+                cells.append(f"{ms(row['latency_ms_p50'])} / {ms(row['latency_ms_p99'])} ({row['requests']}, {row['errors']})")
             lines.append(cells)
         if args.markdown:
             print("| " + " | ".join(header) + " |")

@@ -2,7 +2,8 @@
 //! hash that routes a series to its shard.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+
+use super::shared_text::SharedText;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
@@ -86,25 +87,26 @@ impl LabelPair for (&str, &str) {
 /// the same label sets along at every step. The routing hash is computed once and kept.
 ///
 /// The pairs live in one buffer (each name and value preceded by its length), so a set
-/// costs two allocations whatever its size, not two per label: a select of 200k series
+/// costs one allocation whatever its size, not two per label: a select of 200k series
 /// builds 200k sets, and with a `String` per name and value those allocations and the
-/// memory they faulted in were most of the select's time.
-#[derive(Clone, Default)]
-pub struct Labels(Arc<LabelsInner>);
+/// memory they faulted in were most of the select's time. That buffer shares its block
+/// with the reference count and the cached hash (`SharedText`).
+///
+/// The text: per pair, name length, name, value length, value; lengths as LEB128 varints.
+/// Only ever written by `LabelsText::push` from `&str`s, so every name and value is UTF-8.
+#[derive(Clone)]
+pub struct Labels(SharedText);
 
-#[derive(Default)]
-struct LabelsInner {
-    /// Per pair: name length, name, value length, value; lengths as LEB128 varints. Only
-    /// ever written by `LabelsText::push` from `&str`s, so every name and value is UTF-8.
-    text: Box<[u8]>,
-    count: u32,
-    stable_hash: OnceLock<u64>,
+impl Default for Labels {
+    fn default() -> Self {
+        LabelsText::default().finish()
+    }
 }
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
         // One encoding per set, so equal sets have equal text.
-        self.0.text == other.0.text
+        self.0.text() == other.0.text()
     }
 }
 
@@ -112,7 +114,7 @@ impl Eq for Labels {}
 
 impl std::hash::Hash for Labels {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.text.hash(state);
+        self.0.text().hash(state);
     }
 }
 
@@ -129,7 +131,7 @@ impl Ord for Labels {
     /// that of the name or value holding that byte (or, where one text ends there, the
     /// shorter set first): one scan for the difference, then a walk over the lengths alone.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let (a, b) = (&*self.0.text, &*other.0.text);
+        let (a, b) = (self.0.text(), other.0.text());
         let same = common_prefix_len(a, b);
         if same == a.len() || same == b.len() {
             return a.len().cmp(&b.len());
@@ -210,7 +212,7 @@ impl LabelsText {
     }
 
     fn finish(self) -> Labels {
-        Labels(Arc::new(LabelsInner { text: self.bytes.into_boxed_slice(), count: self.count, stable_hash: OnceLock::new() }))
+        Labels(SharedText::new(&self.bytes, self.count))
     }
 }
 
@@ -294,7 +296,7 @@ impl Labels {
     /// pairs (a decoded write), so it is not hashed again when the head stores it.
     pub(crate) fn from_sorted_hashed<L: LabelPair>(labels: impl IntoIterator<Item = L>, stable_hash: u64) -> Self {
         let labels = Labels::from_sorted(labels);
-        let _ = labels.0.stable_hash.set(stable_hash);
+        labels.0.cache_hash(stable_hash);
         debug_assert_eq!(
             stable_hash,
             stable_hash_of(labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))),
@@ -319,15 +321,15 @@ impl Labels {
     }
 
     pub fn iter(&self) -> LabelsIter<'_> {
-        LabelsIter { text: &self.0.text, left: self.0.count }
+        LabelsIter { text: self.0.text(), left: self.0.count() }
     }
 
     pub fn len(&self) -> usize {
-        self.0.count as usize
+        self.0.count() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.count == 0
+        self.0.count() == 0
     }
 
     /// The pairs as owned `Label`s.
@@ -335,17 +337,18 @@ impl Labels {
         self.iter().map(LabelRef::to_label).collect()
     }
 
-    /// Asks the CPU to start loading this set's shared record (a hint for the write path's
-    /// lookups, which compare a series' labels a little later; see `tsdb::prefetch`).
+    /// Asks the CPU to start loading this set's shared block, its text's start included (a
+    /// hint for the write path's lookups, which compare a series' labels a little later;
+    /// see `tsdb::prefetch`).
     #[inline]
     pub fn prefetch(&self) {
-        crate::prefetch::prefetch(Arc::as_ptr(&self.0));
+        crate::prefetch::prefetch(self.0.as_ptr());
     }
 
     /// True when both are the same shared label set (a pointer comparison; equal label sets
     /// built separately are not `ptr_eq`).
     pub fn ptr_eq(&self, other: &Labels) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.0.as_ptr() == other.0.as_ptr()
     }
 
     /// True when this set is exactly the sorted `(name, value)` byte pairs (`count` of them).
@@ -356,7 +359,12 @@ impl Labels {
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
     /// It is persisted implicitly through shard placement, so it must never change.
     pub fn stable_hash(&self) -> u64 {
-        *self.0.stable_hash.get_or_init(|| stable_hash_of(self.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))))
+        if let Some(hash) = self.0.cached_hash() {
+            return hash;
+        }
+        let hash = stable_hash_of(self.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())));
+        self.0.cache_hash(hash);
+        hash
     }
 }
 

@@ -5,6 +5,7 @@ mod batch;
 mod labels;
 mod matcher;
 mod sample;
+mod shared_text;
 
 pub use batch::{BatchPart, BatchSeries, SeriesBatch, SeriesBatchBuilder, TextSpan};
 pub use labels::{stable_hash_of, Label, LabelPair, LabelRef, Labels, LabelsIter, METRIC_NAME_LABEL};
