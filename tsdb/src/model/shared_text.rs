@@ -61,11 +61,13 @@ impl SharedText {
         SharedText(block)
     }
 
+    #[inline]
     fn header(&self) -> &Header {
         // SAFETY: the block lives while `self` holds a reference, and was initialized in `new`.
         unsafe { self.0.as_ref() }
     }
 
+    #[inline]
     pub(super) fn text(&self) -> &[u8] {
         let len = self.header().text_len as usize;
         // SAFETY: `new` wrote `text_len` bytes right after the header (`#[repr(C)]`, whose
@@ -74,28 +76,44 @@ impl SharedText {
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(1).cast::<u8>(), len) }
     }
 
+    #[inline]
     pub(super) fn count(&self) -> u32 {
         self.header().count
     }
 
     /// The cached hash, if computed.
+    #[inline]
     pub(super) fn cached_hash(&self) -> Option<u64> {
         let hash = self.header().stable_hash.load(Ordering::Relaxed);
         (hash != 0).then_some(hash)
     }
 
     /// Caches the set's hash (every caller stores the same value for the same text).
+    #[inline]
     pub(super) fn cache_hash(&self, hash: u64) {
         self.header().stable_hash.store(hash, Ordering::Relaxed);
     }
 
     /// The block's address, for prefetching and identity comparisons.
+    #[inline]
     pub(super) fn as_ptr(&self) -> *const u8 {
         self.0.as_ptr().cast::<u8>()
     }
 }
 
+impl SharedText {
+    /// Frees the block; called by the last owner only.
+    #[cold]
+    fn free(&mut self) {
+        let layout = layout(self.header().text_len as usize);
+        // SAFETY: this was the last reference; the block was allocated in `new` with this
+        // same layout (from the same length).
+        unsafe { dealloc(self.0.as_ptr().cast::<u8>(), layout) }
+    }
+}
+
 impl Clone for SharedText {
+    #[inline]
     fn clone(&self) -> Self {
         // Relaxed, as `Arc`: a new reference is made from an existing one, which keeps the
         // block alive; no other memory is published by it.
@@ -110,6 +128,7 @@ impl Clone for SharedText {
 }
 
 impl Drop for SharedText {
+    #[inline]
     fn drop(&mut self) {
         // Release, then Acquire for the last owner, as `Arc`: every other owner's use of the
         // block happens before it is freed.
@@ -117,10 +136,7 @@ impl Drop for SharedText {
             return;
         }
         fence(Ordering::Acquire);
-        let layout = layout(self.header().text_len as usize);
-        // SAFETY: this was the last reference; the block was allocated in `new` with this
-        // same layout (from the same length).
-        unsafe { dealloc(self.0.as_ptr().cast::<u8>(), layout) }
+        self.free();
     }
 }
 
