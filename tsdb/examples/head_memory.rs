@@ -5,7 +5,10 @@
 //! `job`, `namespace`, `pod`, `region`, and `le` on histogram buckets), creates them in a
 //! head and appends SAMPLES (default 3) samples to each. The figures are heap bytes
 //! allocated and not freed (this example's allocator counts them; the server's allocator
-//! rounds each allocation up to its size class on top).
+//! rounds each allocation up to its size class on top). A list's spare capacity counts here
+//! in full, though the OS backs a large allocation's pages only once they are written: the
+//! series list of a head just past a power of two shows here as up to twice its resident
+//! size.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
