@@ -21,14 +21,14 @@ fn now_s() -> i64 {
 
 /// `query_range` answer's `data` (panics on a non-200).
 fn range(server: &Server, query: &str, start_s: i64, end_s: i64, step_s: i64, nocache: bool) -> serde_json::Value {
-    let url = server.url(&format!(
-        "/api/v1/query_range?query={}&start={start_s}&end={end_s}&step={step_s}{}",
-        urlencode(query),
-        if nocache { "&nocache=1" } else { "" }
-    ));
-    let (status, body) = get_json(&url);
-    assert_eq!(status, 200, "{query}: {body}");
-    body["data"].clone()
+    api_data(
+        server,
+        &format!(
+            "/api/v1/query_range?query={}&start={start_s}&end={end_s}&step={step_s}{}",
+            urlencode(query),
+            if nocache { "&nocache=1" } else { "" }
+        ),
+    )
 }
 
 fn urlencode(text: &str) -> String {
@@ -122,17 +122,7 @@ fn cached_range_answers_equal_evaluation_and_follow_changes_of_history() {
     assert_eq!(backfilled["result"].as_array().map(Vec::len), Some(4), "job d must appear: {backfilled}");
 
     // ... and a deleted series.
-    let (status, body) = {
-        let url = server.url(&format!(
-            "/api/v1/admin/tsdb/delete_series?match[]={}",
-            urlencode("cq{job=\"b\"}")
-        ));
-        match agent().post(&url).call() {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
-            Err(e) => panic!("delete_series: {e}"),
-        }
-    };
-    assert_eq!(status, 204, "delete_series: {body}");
+    delete_series(&server, "cq{job=\"b\"}");
     let deleted = same_with_and_without_cache(&server, "rate(cq[5m])", start, end - 30 * MINUTE_S, step);
     let jobs: Vec<&str> = deleted["result"]
         .as_array()
@@ -144,8 +134,8 @@ fn cached_range_answers_equal_evaluation_and_follow_changes_of_history() {
     assert!(server.stop(), "clean shutdown");
 }
 
-/// `data` of a listing request's answer (panics on a non-200).
-fn listing(server: &Server, path_and_query: &str) -> serde_json::Value {
+/// `data` of an API answer (panics on a non-200).
+fn api_data(server: &Server, path_and_query: &str) -> serde_json::Value {
     let (status, body) = get_json(&server.url(path_and_query));
     assert_eq!(status, 200, "{path_and_query}: {body}");
     body["data"].clone()
@@ -153,10 +143,11 @@ fn listing(server: &Server, path_and_query: &str) -> serde_json::Value {
 
 fn delete_series(server: &Server, selector: &str) {
     let url = server.url(&format!("/api/v1/admin/tsdb/delete_series?match[]={}", urlencode(selector)));
-    match agent().post(&url).call() {
-        Ok(r) => assert_eq!(r.status(), 204),
+    let (status, body) = match agent().post(&url).call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
         Err(e) => panic!("delete_series: {e}"),
-    }
+    };
+    assert_eq!(status, 204, "delete_series {selector}: {body}");
 }
 
 #[test]
@@ -168,9 +159,9 @@ fn cached_listings_show_every_acknowledged_write_and_delete() {
     let sample = vec![((now - MINUTE_S) * 1000, 1.0)];
     // The same window and selector in every request, as a dashboard's variables send them.
     let window = format!("match[]={}&start={}&end={}", urlencode("lc"), now - 3600, now + 3600);
-    let values = |server: &Server| listing(server, &format!("/api/v1/label/job/values?{window}"));
-    let names = |server: &Server| listing(server, &format!("/api/v1/labels?{window}"));
-    let series_count = |server: &Server| listing(server, &format!("/api/v1/series?{window}")).as_array().map_or(0, Vec::len);
+    let values = |server: &Server| api_data(server, &format!("/api/v1/label/job/values?{window}"));
+    let names = |server: &Server| api_data(server, &format!("/api/v1/labels?{window}"));
+    let series_count = |server: &Server| api_data(server, &format!("/api/v1/series?{window}")).as_array().map_or(0, Vec::len);
 
     write(&server, &[(vec![("__name__", "lc"), ("job", "a")], sample.clone())]);
     // Asked again and again with nothing written: answered from the cache (each executor

@@ -6,35 +6,15 @@
 //! `Block::open_in` (this example's allocator counts them), page cache buffers included
 //! and also shown apart; block files are read with O_DIRECT, so a new cache is really cold.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use tsdb::block::{Block, PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use tsdb::{Labels, MatchOp, Matcher, Sample};
 
-struct Counting;
+#[path = "support/counting_allocator.rs"]
+mod counting_allocator;
 
-static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_allocator::{live_bytes, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -84,11 +64,11 @@ fn main() {
     for _ in 0..OPENS {
         let cache = PageCache::new(PAGE_CACHE_BYTES_DEFAULT);
         let rss_before = vm_rss_kib();
-        let live_before = LIVE_BYTES.load(Ordering::Relaxed);
+        let live_before = live_bytes();
         let started = Instant::now();
         let block = Block::open_in(&path, &cache).expect("open");
         let elapsed = started.elapsed();
-        let retained = LIVE_BYTES.load(Ordering::Relaxed) - live_before;
+        let retained = live_bytes() - live_before;
         let rss = vm_rss_kib() - rss_before;
         opens.push((elapsed, retained, cache.stats().bytes_in_use, rss));
         drop(block);
