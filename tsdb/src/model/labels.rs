@@ -150,6 +150,36 @@ impl Ord for Labels {
     }
 }
 
+/// `a == b` for the short slices label names and values mostly are, with word loads instead
+/// of a `memcmp` call (whose call cost dominates at these lengths); longer ones go to `==`.
+#[inline]
+fn short_bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    match n {
+        0 => true,
+        // The first, middle and last byte cover every byte of one to three.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // Two overlapping loads cover every byte.
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=32 => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
+
 /// Bytes `a` and `b` have in common from their start.
 fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
     let mut same = 0;
@@ -352,8 +382,25 @@ impl Labels {
     }
 
     /// True when this set is exactly the sorted `(name, value)` byte pairs (`count` of them).
-    pub fn equals_pairs<'a>(&self, count: usize, mut pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
-        self.len() == count && self.iter().all(|l| pairs.next().is_some_and(|(n, v)| l.name.as_bytes() == n && l.value.as_bytes() == v))
+    /// The write path's series lookup: it walks the packed text once and compares each name
+    /// and value with `short_bytes_equal`, not through a `memcmp` call per part (a profile of
+    /// 100k-series writes had 16% of the server's time in those calls).
+    pub fn equals_pairs<'a>(&self, count: usize, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+        if self.len() != count {
+            return false;
+        }
+        let text = self.0.text();
+        let mut at = 0;
+        for (name, value) in pairs {
+            for part in [name, value] {
+                let Some(stored) = part_at(text, at) else { return false };
+                if !short_bytes_equal(&text[stored.clone()], part) {
+                    return false;
+                }
+                at = stored.end;
+            }
+        }
+        at == text.len()
     }
 
     /// Stable 64-bit hash of the sorted label set (xxh3 over `name 0xff value 0xff ...`).
@@ -500,6 +547,46 @@ mod tests {
             }
             prop_assert_eq!(Labels::from_sorted(la.iter()), la.clone());
             prop_assert_eq!(Labels::from_sorted(la.to_vec()), la);
+        }
+    }
+
+    proptest! {
+        /// `short_bytes_equal` is `==` at every length it handles itself and past them,
+        /// including slices that differ in one byte only.
+        #[test]
+        fn short_bytes_equal_is_equality(a in proptest::collection::vec(any::<u8>(), 0..48), flip in any::<usize>(), other_len in 0usize..48) {
+            prop_assert!(short_bytes_equal(&a, &a.clone()));
+            if !a.is_empty() {
+                let mut b = a.clone();
+                let i = flip % b.len();
+                b[i] = b[i].wrapping_add(1);
+                prop_assert!(!short_bytes_equal(&a, &b));
+            }
+            let c: Vec<u8> = a.iter().copied().cycle().take(other_len).collect();
+            prop_assert_eq!(short_bytes_equal(&a, &c), a == c);
+        }
+
+        /// `equals_pairs` agrees with comparing the pair lists, also for lists that differ
+        /// in one pair, one byte, or their length.
+        #[test]
+        fn equals_pairs_is_pair_list_equality(a in pairs_strategy(), b in pairs_strategy(), cut in 0usize..6) {
+            let la = Labels::from_pairs(a.clone());
+            let bytes = |pairs: &[(String, String)]| pairs.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect::<Vec<_>>();
+            let check = |pairs: &Vec<(Vec<u8>, Vec<u8>)>, count: usize| la.equals_pairs(count, pairs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+            let (own, other) = (bytes(&a), bytes(&b));
+            prop_assert!(check(&own, own.len()));
+            prop_assert_eq!(check(&other, other.len()), a == b);
+            let shorter: Vec<_> = own.iter().take(cut).cloned().collect();
+            prop_assert_eq!(check(&shorter, shorter.len()), shorter.len() == own.len());
+            if let Some(last) = own.last() {
+                let mut changed = own.clone();
+                let (_, value) = changed.last_mut().map(|p| p.clone()).unwrap_or_default();
+                let mut value = value;
+                value[0] ^= 1;
+                changed.pop();
+                changed.push((last.0.clone(), value));
+                prop_assert!(!check(&changed, changed.len()));
+            }
         }
     }
 
