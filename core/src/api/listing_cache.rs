@@ -12,6 +12,10 @@
 //! most of its time (one round trip to another core's shard is about 80 µs when that core
 //! is idle).
 //!
+//! One gap, for writes nobody was told about: a write whose client went away before the
+//! answer is counted then, and its owners may apply it after that; a listing computed in
+//! between is kept without it until the next write or delete moves the epoch.
+//!
 //! Per executor (no locking), and only the newest epoch's answers are kept: the others can
 //! never be served again. Bounded: answers over `ANSWER_BYTES_MAX` are not kept, and the
 //! cache is emptied when it would pass `CACHE_BYTES_MAX`.
