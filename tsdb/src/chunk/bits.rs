@@ -9,13 +9,6 @@ pub struct BitWriter {
 }
 
 impl BitWriter {
-    pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        BitWriter {
-            bytes,
-            free_bits: 0,
-        }
-    }
-
     /// A writer continuing `bytes`, whose last byte has `free_bits` bits still free (what
     /// `into_parts` gave), so a caller can keep the two in its own layout between writes.
     pub fn from_parts(bytes: Vec<u8>, free_bits: u8) -> Self {

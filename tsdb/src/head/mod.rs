@@ -147,13 +147,13 @@ impl Head {
         pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     ) -> Option<SeriesId> {
         let first = probed?;
-        if self.series[first as usize].labels_equal(label_count, pairs.clone()) {
+        if self.series[first as usize].labels.equals_pairs(label_count, pairs.clone()) {
             return Some(first);
         }
         // Another series agrees in the key: look past it.
         let key = hash_key(hash);
         self.by_hash
-            .find(table_hash(key), |&(id, k)| k == key && self.series[id as usize].labels_equal(label_count, pairs.clone()))
+            .find(table_hash(key), |&(id, k)| k == key && self.series[id as usize].labels.equals_pairs(label_count, pairs.clone()))
             .map(|&(id, _)| id)
     }
 

@@ -68,17 +68,12 @@ impl MemSeries {
         self.labels.clone()
     }
 
-    /// Prefetch hints for what `labels_equal` and `append` read after this record: the
-    /// label list and the open chunk's last bytes.
+    /// Prefetch hints for what a lookup's `Labels::equals_pairs` and `append` read after this
+    /// record: the label set and the open chunk's last bytes.
     #[inline]
     pub fn prefetch_data(&self) {
         self.labels.prefetch();
         self.open.prefetch_tail();
-    }
-
-    /// True when this series' labels are exactly the sorted `pairs` (`label_count` long).
-    pub fn labels_equal<'a>(&self, label_count: usize, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
-        self.labels.equals_pairs(label_count, pairs)
     }
 
     pub fn is_empty(&self) -> bool {
