@@ -534,8 +534,20 @@ impl ShardDb {
         let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
         let mut position = 0;
         for group in groups {
-            for series in group.series() {
+            // A shard's part of a shared batch is every few series of it, an order the CPU's
+            // own prefetcher misses: its incoming series are prefetched too, within the group.
+            let scattered = group.indices.is_some();
+            for nth in 0..group.series_count() {
                 prefetch_ahead(&self.head, position, |p| probes.get(p).copied().flatten());
+                if scattered {
+                    if let Some(ahead) = group.get(nth + PREFETCH_SERIES_AHEAD) {
+                        ahead.prefetch_spans();
+                    }
+                    if let Some(ahead) = group.get(nth + PREFETCH_SERIES_AHEAD / 2) {
+                        ahead.prefetch_text();
+                    }
+                }
+                let Some(series) = group.get(nth) else { break };
                 let probed = probes[position];
                 position += 1;
                 let hash = series.hash();

@@ -82,6 +82,12 @@ impl<'a> SeriesBatchBuilder<'a> {
     }
 }
 
+/// Cache line size assumed by the prefetch hints.
+const CACHE_LINE_BYTES: usize = 64;
+/// Most lines of one series' label text a prefetch asks for (a typical label set's text is
+/// two to four lines).
+const TEXT_PREFETCH_LINES: usize = 4;
+
 /// One series of a batch, borrowed.
 #[derive(Clone, Copy)]
 pub struct BatchSeries<'a> {
@@ -109,6 +115,29 @@ impl<'a> BatchSeries<'a> {
 
     pub fn samples(&self) -> &'a [Sample] {
         self.samples
+    }
+
+    /// Asks the CPU to load this series' label spans (a hint; see `crate::prefetch`).
+    #[inline]
+    pub fn prefetch_spans(&self) {
+        crate::prefetch::prefetch(self.labels.as_ptr());
+        if let Some(last) = self.labels.last() {
+            crate::prefetch::prefetch(last);
+        }
+    }
+
+    /// Asks the CPU to load this series' label text, up to `TEXT_PREFETCH_LINES` cache
+    /// lines from its first name. Reads the spans: call it after `prefetch_spans` had some
+    /// time to work.
+    #[inline]
+    pub fn prefetch_text(&self) {
+        let (Some(first), Some(last)) = (self.labels.first(), self.labels.last()) else {
+            return;
+        };
+        let (start, end) = (first.0.start as usize, (last.1.end as usize).min(self.text.len()));
+        for offset in (start..end).step_by(CACHE_LINE_BYTES).take(TEXT_PREFETCH_LINES) {
+            crate::prefetch::prefetch(&self.text[offset]);
+        }
     }
 
     /// An owned label set (allocates: for new series only), its stable hash already set.
@@ -221,6 +250,20 @@ impl<'a> BatchPart<'a> {
         }
     }
 
+    /// Number of this part's series.
+    pub fn series_count(&self) -> usize {
+        self.indices.map_or(self.batch.len(), <[u32]>::len)
+    }
+
+    /// The part's `k`th series, if it has that many.
+    #[inline]
+    pub fn get(&self, k: usize) -> Option<BatchSeries<'a>> {
+        match self.indices {
+            Some(picked) => picked.get(k).map(|&index| self.batch.get(index as usize)),
+            None => (k < self.batch.len()).then(|| self.batch.get(k)),
+        }
+    }
+
     pub fn series(&self) -> impl Iterator<Item = BatchSeries<'a>> + 'a {
         let (batch, indices) = (self.batch, self.indices);
         let count = indices.map_or(batch.len(), <[u32]>::len);
@@ -251,5 +294,24 @@ mod tests {
         }
         let part = BatchPart { batch: &batch, indices: Some(&[1]) };
         assert_eq!(part.series().map(|s| s.to_labels()).collect::<Vec<_>>(), vec![series[1].labels.clone()]);
+    }
+
+    #[test]
+    fn a_part_is_read_by_position_as_it_iterates() {
+        let series: Vec<SeriesSamples> = (0..5)
+            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)] })
+            .collect();
+        let batch = SeriesBatch::from_series(&series);
+        for part in [BatchPart { batch: &batch, indices: Some(&[4, 1, 3]) }, BatchPart::whole(&batch)] {
+            let iterated: Vec<Labels> = part.series().map(|s| s.to_labels()).collect();
+            let by_position: Vec<Labels> = (0..part.series_count()).map_while(|k| part.get(k)).map(|s| s.to_labels()).collect();
+            assert_eq!(by_position, iterated);
+            assert!(part.get(part.series_count()).is_none());
+            // Hints only: any series, the last one included, may be prefetched.
+            for s in part.series() {
+                s.prefetch_spans();
+                s.prefetch_text();
+            }
+        }
     }
 }
