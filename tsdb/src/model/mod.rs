@@ -8,6 +8,6 @@ mod sample;
 mod shared_text;
 
 pub use batch::{BatchPart, BatchSeries, SeriesBatch, SeriesBatchBuilder, TextSpan};
-pub use labels::{stable_hash_of, Label, LabelPair, LabelRef, Labels, LabelsIter, METRIC_NAME_LABEL};
+pub use labels::{short_bytes_cmp, stable_hash_of, Label, LabelPair, LabelRef, Labels, LabelsIter, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, SeriesSamples, STALE_NAN_BITS};
