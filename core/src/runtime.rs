@@ -73,6 +73,9 @@ struct ExecutorPlan {
     range_cache: Arc<RangeCache>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
+    /// This executor's members of the two listening addresses' connection balances.
+    http_balance: net::Balance,
+    grpc_balance: net::Balance,
 }
 
 /// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
@@ -122,9 +125,10 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let mut handles = Vec::with_capacity(cores);
     let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr };
     let mut owned = owned.into_iter();
+    let balances = net::Balance::group(cores).into_iter().zip(net::Balance::group(cores));
     let mut failure: Option<String> = None;
     let mut opened = 0;
-    for index in 0..cores {
+    for (index, (http_balance, grpc_balance)) in balances.enumerate() {
         let plan = ExecutorPlan {
             index,
             cores,
@@ -143,6 +147,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             range_cache: range_cache.clone(),
             events: events_tx.clone(),
             started_at_ms,
+            http_balance,
+            grpc_balance,
         };
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpus[index]))
             .name(&format!("metricstor-{index}"))
@@ -314,8 +320,9 @@ async fn run_executor(plan: ExecutorPlan) {
     };
     let handler: Rc<dyn net::Handler> = api.clone();
     let transport = api.metrics.transport.clone();
-    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone());
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls, transport);
+    let (http_balance, grpc_balance) = (Some(plan.http_balance), Some(plan.grpc_balance));
+    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance);
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls, transport, grpc_balance);
     futures_lite::future::zip(http, grpc).await;
     drop(handler);
     drop(api);

@@ -1,5 +1,6 @@
 //! Accepting connections on one glommio listener: TCP_NODELAY, the per-executor connection
-//! cap, one local task per connection, and the graceful drain on shutdown.
+//! cap, passing connections between executors to even them out (`balance`), one local
+//! task per connection, and the graceful drain on shutdown.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 
+use crate::balance::{Balance, Placed, Serving};
 use crate::http1::server::{serve_connection, ConnectionContext};
 use crate::http2::{serve_h2, PREFACE};
 use crate::rewind::Rewind;
@@ -62,6 +64,8 @@ impl Counter {
 #[derive(Default, Debug)]
 pub struct ConnectionStats {
     pub accepted: Counter,
+    /// Connections accepted here and passed to an executor that served fewer.
+    pub passed_on: Counter,
     pub rejected_over_limit: Counter,
     pub open: Counter,
     pub requests: Counter,
@@ -102,7 +106,10 @@ impl Drop for OpenGuard {
 }
 
 /// Accepts until `shutdown` is closed, then waits for open connections to finish (at most
-/// `shutdown_drain_ms`). Connections refuse new requests once shutdown has begun.
+/// `shutdown_drain_ms`). Connections refuse new requests once shutdown has begun. With a
+/// `balance`, a connection accepted here while another executor serves fewer is passed
+/// there, and connections passed here are served like accepted ones (by a task of their
+/// own: an accept in flight must not be dropped for them, its connection would be lost).
 pub async fn accept_loop(
     listener: glommio::net::TcpListener,
     handler: Rc<dyn Handler>,
@@ -110,9 +117,28 @@ pub async fn accept_loop(
     shutdown: async_channel::Receiver<()>,
     tls: Option<Rc<ReloadingConfig>>,
     stats: Arc<ConnectionStats>,
+    balance: Option<Balance>,
 ) -> Arc<ConnectionStats> {
     let drain = Duration::from_millis(limits.shutdown_drain_ms);
     let ctx = Rc::new(ConnectionContext { handler, limits, stats: stats.clone(), shutdown: shutdown.clone() });
+    let balance = balance.map(Rc::new);
+    let pickup = balance.clone().map(|balance| {
+        let (ctx, tls, shutdown) = (ctx.clone(), tls.clone(), shutdown.clone());
+        glommio::spawn_local(async move {
+            loop {
+                let passed_in = async { Some(balance.passed_in().await) };
+                let stopped = async {
+                    let _ = shutdown.recv().await;
+                    None
+                };
+                // Cancelling a channel receive loses nothing.
+                match future::or(passed_in, stopped).await {
+                    Some((stream, serving)) => start_serving(stream, &ctx, &tls, Some(serving)),
+                    None => break,
+                }
+            }
+        })
+    });
     loop {
         let next = future::or(async { Some(listener.accept().await) }, async {
             let _ = shutdown.recv().await;
@@ -129,55 +155,17 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        if stats.open.get() as usize >= ctx.limits.connections_max {
-            stats.rejected_over_limit.set(stats.rejected_over_limit.get() + 1);
-            drop(stream);
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let peer = match stream.peer_addr() {
-            Ok(peer) => peer,
-            Err(_) => continue,
-        };
         stats.accepted.set(stats.accepted.get() + 1);
-        stats.open.set(stats.open.get() + 1);
-        let guard = OpenGuard(stats.clone());
-        let ctx = ctx.clone();
-        let tls = tls.clone();
-        glommio::spawn_local(async move {
-            let _guard = guard;
-            match tls {
-                None => serve_plaintext(TokioIo(stream), peer, ctx).await,
-                Some(tls) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-                    let timeout = Duration::from_millis(ctx.limits.header_read_timeout_ms);
-                    let handshake = future::or(async { Some(acceptor.accept(TokioIo(stream)).await) }, async {
-                        glommio::timer::sleep(timeout).await;
-                        None
-                    });
-                    match handshake.await {
-                        Some(Ok(tls_stream)) => {
-                            let session = tls_stream.get_ref().1;
-                            let identity = session.peer_certificates().and_then(|c| c.first()).map(identity_of);
-                            if session.alpn_protocol() == Some(b"h2") {
-                                serve_h2(tls_stream, peer, identity, ctx).await;
-                            } else {
-                                serve_connection(tls_stream, peer, identity, Vec::new(), ctx).await;
-                            }
-                        }
-                        Some(Err(error)) => {
-                            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
-                            tracing::info!(%peer, %error, "TLS handshake rejected");
-                        }
-                        None => {
-                            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
-                            tracing::info!(%peer, "TLS handshake timed out");
-                        }
-                    }
-                }
-            }
-        })
-        .detach();
+        match &balance {
+            None => start_serving(stream, &ctx, &tls, None),
+            Some(balance) => match balance.place(stream) {
+                Placed::Here(stream, serving) => start_serving(stream, &ctx, &tls, Some(serving)),
+                Placed::Passed => stats.passed_on.set(stats.passed_on.get() + 1),
+            },
+        }
+    }
+    if let Some(pickup) = pickup {
+        pickup.await;
     }
     let deadline = Instant::now() + drain;
     while stats.open.get() > 0 && Instant::now() < deadline {
@@ -187,6 +175,61 @@ pub async fn accept_loop(
         tracing::warn!(open = stats.open.get(), "shutdown drain deadline passed with connections still open");
     }
     stats
+}
+
+/// Spawns the task serving `stream` on this executor, within the connection cap.
+fn start_serving(stream: glommio::net::TcpStream, ctx: &Rc<ConnectionContext>, tls: &Option<Rc<ReloadingConfig>>, serving: Option<Serving>) {
+    let stats = &ctx.stats;
+    if stats.open.get() as usize >= ctx.limits.connections_max {
+        stats.rejected_over_limit.set(stats.rejected_over_limit.get() + 1);
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    stats.open.set(stats.open.get() + 1);
+    let guard = OpenGuard(stats.clone());
+    glommio::spawn_local(serve_stream(stream, peer, ctx.clone(), tls.clone(), (guard, serving))).detach();
+}
+
+/// Serves one connection: the TLS handshake first when configured. `_counted` is dropped
+/// when the connection ends.
+async fn serve_stream(
+    stream: glommio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    ctx: Rc<ConnectionContext>,
+    tls: Option<Rc<ReloadingConfig>>,
+    _counted: (OpenGuard, Option<Serving>),
+) {
+    let Some(tls) = tls else {
+        return serve_plaintext(TokioIo(stream), peer, ctx).await;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+    let timeout = Duration::from_millis(ctx.limits.header_read_timeout_ms);
+    let handshake = future::or(async { Some(acceptor.accept(TokioIo(stream)).await) }, async {
+        glommio::timer::sleep(timeout).await;
+        None
+    });
+    match handshake.await {
+        Some(Ok(tls_stream)) => {
+            let session = tls_stream.get_ref().1;
+            let identity = session.peer_certificates().and_then(|c| c.first()).map(identity_of);
+            if session.alpn_protocol() == Some(b"h2") {
+                serve_h2(tls_stream, peer, identity, ctx).await;
+            } else {
+                serve_connection(tls_stream, peer, identity, Vec::new(), ctx).await;
+            }
+        }
+        Some(Err(error)) => {
+            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
+            tracing::info!(%peer, %error, "TLS handshake rejected");
+        }
+        None => {
+            ctx.stats.tls_handshake_failures.set(ctx.stats.tls_handshake_failures.get() + 1);
+            tracing::info!(%peer, "TLS handshake timed out");
+        }
+    }
 }
 
 /// Plaintext: HTTP/2 with prior knowledge when the connection starts with the h2 preface,

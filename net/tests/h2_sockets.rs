@@ -133,7 +133,7 @@ fn start(limits: ServerLimits) -> TestServer {
             let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("report");
             let echo = Rc::new(Echo { handled: handler_calls });
-            net::accept_loop(listener, echo, limits, shutdown_rx, None, server_stats).await;
+            net::accept_loop(listener, echo, limits, shutdown_rx, None, server_stats, None).await;
         });
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("started");

@@ -93,7 +93,7 @@ impl TestServer {
             executor.run(async move {
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-                net::accept_loop(listener, Rc::new(Echo { started, body_errors }), limits, shutdown_rx, None, Default::default()).await;
+                net::accept_loop(listener, Rc::new(Echo { started, body_errors }), limits, shutdown_rx, None, Default::default(), None).await;
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server started");

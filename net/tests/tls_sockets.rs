@@ -81,7 +81,7 @@ fn start(dir: &Path) -> (SocketAddr, async_channel::Sender<()>, std::thread::Joi
             let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("report");
             let limits = ServerLimits { header_read_timeout_ms: 3_000, ..ServerLimits::default() };
-            net::accept_loop(listener, Rc::new(WhoAmI), limits, shutdown_rx, Some(tls), Default::default()).await;
+            net::accept_loop(listener, Rc::new(WhoAmI), limits, shutdown_rx, Some(tls), Default::default(), None).await;
         });
     });
     (addr_rx.recv_timeout(Duration::from_secs(30)).expect("started"), shutdown_tx, thread)

@@ -73,8 +73,9 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"read\"}} {}", sum(|m| &m.denied_read));
 
     let t = |f: fn(&net::ConnectionStats) -> &net::Counter| api.all_metrics.iter().map(|m| f(&m.transport).get()).sum::<u64>();
-    let transport: [(&str, &str, &str, fn(&net::ConnectionStats) -> &net::Counter); 7] = [
+    let transport: [(&str, &str, &str, fn(&net::ConnectionStats) -> &net::Counter); 8] = [
         ("metricstor_connections_accepted_total", "counter", "Connections accepted on both ports.", |s| &s.accepted),
+        ("metricstor_connections_passed_on_total", "counter", "Connections accepted by one core and served by another that served fewer.", |s| &s.passed_on),
         ("metricstor_connections_open", "gauge", "Connections open now.", |s| &s.open),
         ("metricstor_connections_rejected_total", "counter", "Connections refused over server.max_connections_per_core.", |s| &s.rejected_over_limit),
         ("metricstor_requests_abandoned_total", "counter", "Requests whose client went away before the answer; their work was cancelled.", |s| &s.abandoned),
