@@ -123,7 +123,7 @@ fn write_command(mut args: Args) -> Result<(), String> {
                 "series": report.series, "samples_per_series": options.samples,
                 "start_ms": options.start_ms, "interval_ms": options.interval_ms,
                 "requests": report.requests, "errors": report.errors, "rejected_requests": report.rejected,
-                "retries": report.retries, "bytes_sent": report.bytes_sent, "encode_seconds": report.encode_seconds,
+                "retries": report.retries, "bytes_sent": report.bytes_sent, "encode_seconds": report.encode_seconds, "sending_cpu_seconds": report.sending_cpu_seconds,
                 "latency_ms_p50": ms(0.5), "latency_ms_p90": ms(0.9), "latency_ms_p99": ms(0.99),
                 "first_errors": report.first_errors, "acked_by_name": report.acked_by_name,
                 "rejected_by_name": report.rejected_by_name,
@@ -136,6 +136,9 @@ fn write_command(mut args: Args) -> Result<(), String> {
         );
         println!("samples acked:     {} in {:.2} s (bodies pre-encoded in {:.2} s, {} bytes)", report.samples_acked, report.seconds, report.encode_seconds, report.bytes_sent);
         println!("throughput:        {rate:.0} samples/s acked, {offered:.0} samples/s offered");
+        if let Some(cpu) = report.sending_cpu_seconds {
+            println!("generator CPU:     {cpu:.2} s while sending ({:.2} CPUs)", cpu / report.seconds.max(1e-9));
+        }
         if options.rate > 0.0 {
             let planned = pacing::planned_seconds(report.samples_acked + report.samples_rejected + report.samples_failed, options.rate).unwrap_or(0.0);
             println!(

@@ -78,6 +78,9 @@ pub struct WriteReport {
     pub retries: u64,
     pub seconds: f64,
     pub encode_seconds: f64,
+    /// CPU time this process used while sending (user + system, every thread), when known:
+    /// what the generator takes from a machine it shares with the server.
+    pub sending_cpu_seconds: Option<f64>,
     pub bytes_sent: u64,
     /// How late the latest request was against the `--rate` schedule.
     pub schedule_lag_ms_max: f64,
@@ -282,6 +285,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         Protocol::V2 => WriteHeaders { content_type: "application/x-protobuf;proto=io.prometheus.write.v2.Request", version: "2.0.0" },
     };
     counters.sending.store(true, Ordering::Relaxed);
+    let cpu_before_sending = process_cpu_seconds();
     let shared = Arc::new(RunShared { started: Instant::now(), headers, no_retry: o.no_retry, names: plans.names.len() });
     let handles: Vec<_> = plans
         .per_connection
@@ -307,6 +311,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         }
     }
     let seconds = shared.started.elapsed().as_secs_f64();
+    let sending_cpu_seconds = process_cpu_seconds().zip(cpu_before_sending).map(|(after, before)| after - before);
     total.latencies_us.sort_unstable();
     Ok(WriteReport {
         series: plans.series,
@@ -319,6 +324,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         retries: counters.retries.load(Ordering::Relaxed),
         seconds,
         encode_seconds,
+        sending_cpu_seconds,
         bytes_sent,
         schedule_lag_ms_max: total.lag_max.as_secs_f64() * 1000.0,
         latencies_us: total.latencies_us,
@@ -329,6 +335,20 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
 }
 
 /// The `q` quantile of sorted values.
+/// User + system CPU time of this process so far (`getrusage`), `None` if unavailable.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the buffer it is given.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+}
+
 pub fn quantile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
