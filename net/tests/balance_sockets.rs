@@ -5,10 +5,12 @@
 //! closed connection stops counting.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
+
+mod common;
 
 use bytes::Bytes;
 use net::{Balance, Handler, ResponseFuture};
@@ -21,26 +23,6 @@ impl Handler for Name {
         let name = self.0;
         Box::pin(async move { http::Response::new(Bytes::from_static(name.as_bytes())) })
     }
-}
-
-/// Starts an executor serving `listener_addr_tx`'s listener as `name` with `balance`.
-fn start_executor(
-    name: &'static str,
-    balance: Balance,
-    shutdown: async_channel::Receiver<()>,
-    addr_tx: mpsc::Sender<SocketAddr>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .io_memory(1 << 20)
-            .make()
-            .expect("glommio executor");
-        executor.run(async move {
-            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-            net::accept_loop(listener, Rc::new(Name(name)), Default::default(), shutdown, None, Default::default(), Some(balance)).await;
-        });
-    })
 }
 
 /// Sends one GET on `stream` and returns the response body (the response has a
@@ -73,9 +55,9 @@ fn connections_accepted_by_one_executor_are_shared_with_the_other() {
     let watch = first.watch();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let (addr_tx, addr_rx) = mpsc::channel();
-    let a = start_executor("a", first, shutdown_rx.clone(), addr_tx.clone());
+    let a = common::serve_on_thread(|| Name("a"), Default::default(), shutdown_rx.clone(), Some(first), addr_tx.clone());
     let a_addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("executor a started");
-    let b = start_executor("b", second, shutdown_rx, addr_tx);
+    let b = common::serve_on_thread(|| Name("b"), Default::default(), shutdown_rx, Some(second), addr_tx);
     let _b_addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("executor b started");
 
     // Every connection goes to a's listener; each is answered before the next opens, so

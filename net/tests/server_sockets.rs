@@ -85,17 +85,7 @@ impl TestServer {
     fn start_with(limits: ServerLimits, started: Option<mpsc::Sender<()>>, body_errors: Option<mpsc::Sender<String>>) -> TestServer {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
-        let thread = std::thread::spawn(move || {
-            let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-                .io_memory(1 << 20)
-                .make()
-                .expect("glommio executor");
-            executor.run(async move {
-                let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-                net::accept_loop(listener, Rc::new(Echo { started, body_errors }), limits, shutdown_rx, None, Default::default(), None).await;
-            });
-        });
+        let thread = common::serve_on_thread(move || Echo { started, body_errors }, limits, shutdown_rx, None, addr_tx);
         let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server started");
         TestServer { addr, shutdown: Some(shutdown_tx), thread: Some(thread) }
     }

@@ -1,7 +1,36 @@
-//! Shared by the socket tests: the handler side of a request body taken streamed.
+//! Shared by the socket tests: a server on a thread of its own, and the handler side of a
+//! request body taken streamed. (Each test file uses some of it.)
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::mpsc;
 
 use bytes::Bytes;
-use net::{BodyError, RequestBody};
+use net::{Balance, BodyError, Handler, RequestBody, ServerLimits};
+
+/// Runs `net::accept_loop` on 127.0.0.1:0 in a glommio executor on a new thread until
+/// `shutdown` closes, with the handler `handler` builds there; the bound address is sent on
+/// `addr_tx` once listening.
+pub fn serve_on_thread<H: Handler>(
+    handler: impl FnOnce() -> H + Send + 'static,
+    limits: ServerLimits,
+    shutdown: async_channel::Receiver<()>,
+    balance: Option<Balance>,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .make()
+            .expect("glommio executor");
+        executor.run(async move {
+            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
+            net::accept_loop(listener, Rc::new(handler()), limits, shutdown, None, Default::default(), balance).await;
+        });
+    })
+}
 
 /// Reads a streamed body to its end: its length and the sum of its bytes, or its failure.
 pub async fn length_and_sum(mut body: RequestBody) -> Result<(usize, u64), BodyError> {
