@@ -132,7 +132,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
-                ("metricstor_wal_fsyncs_total", "counter", "WAL fdatasync calls (group commits).", |s| s.wal_fsyncs_total),
+                ("metricstor_wal_fsyncs_total", "counter", "WAL group commits made durable (each one write with O_DSYNC, its own fdatasync).", |s| s.wal_fsyncs_total),
                 ("metricstor_page_cache_hits_total", "counter", "Block page reads served from the shard's page cache.", |s| s.page_cache_hits_total),
                 ("metricstor_page_cache_misses_total", "counter", "Block page reads that went to disk (O_DIRECT).", |s| s.page_cache_misses_total),
                 ("metricstor_page_cache_evictions_total", "counter", "Pages evicted from the shard's page cache to make room.", |s| s.page_cache_evictions_total),
