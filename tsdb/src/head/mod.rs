@@ -1,11 +1,10 @@
 //! One shard's in-memory head: series (each with its packed `Labels`, handed to selects by
-//! reference count; names and values interned once per shard for the index), their XOR
+//! reference count), their XOR
 //! chunks, an out-of-order buffer merged on read, and the inverted index. `!Send` by design.
 
 mod series;
 
 use std::collections::HashSet;
-use std::rc::Rc;
 
 use hashbrown::HashTable;
 
@@ -23,7 +22,6 @@ pub struct Head {
     /// labels. Series whose hashes agree (in the key, or in all 64 bits) are told apart by
     /// their labels.
     by_hash: HashTable<(SeriesId, u32)>,
-    strings: HashSet<Rc<str>, foldhash::fast::RandomState>,
     index: Index,
     /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
     min_t: i64,
@@ -41,7 +39,6 @@ impl Default for Head {
         Head {
             series: Vec::new(),
             by_hash: HashTable::new(),
-            strings: HashSet::default(),
             index: Index::default(),
             min_t: i64::MAX,
             max_t: i64::MIN,
@@ -108,15 +105,6 @@ impl Head {
         self.samples
     }
 
-    fn intern(&mut self, s: &str) -> Rc<str> {
-        if let Some(existing) = self.strings.get(s) {
-            return existing.clone();
-        }
-        let rc: Rc<str> = Rc::from(s);
-        self.strings.insert(rc.clone());
-        rc
-    }
-
     /// The id of the series whose sorted labels are `pairs` (`label_count` of them, stable
     /// hash `hash`), if it exists. Borrowed bytes, so a write needs no `Labels` to find it.
     pub fn lookup<'a>(
@@ -168,12 +156,8 @@ impl Head {
         if let Some(id) = self.lookup(hash, labels.len(), pairs) {
             return (id, false);
         }
-        let interned: Vec<(Rc<str>, Rc<str>)> = labels
-            .iter()
-            .map(|l| (self.intern(l.name), self.intern(l.value)))
-            .collect();
         let id = SeriesId::try_from(self.series.len()).expect("fewer than 2^32 series per shard");
-        self.index.add(id, &interned);
+        self.index.add(id, labels.iter().map(|l| (l.name, l.value)));
         self.series.push(MemSeries::new(labels.clone()));
         self.empty_series += 1;
         let key = hash_key(hash);

@@ -41,19 +41,25 @@ fn literal_alternatives(pattern: &str) -> Option<Vec<&str>> {
 
 impl Index {
     /// Adds a new series (ids must arrive in increasing order).
-    pub fn add(&mut self, id: SeriesId, labels: &[(Rc<str>, Rc<str>)]) {
+    /// Looked up by the borrowed text: a name or value is copied only the first time it
+    /// appears (once per shard and name), not once per series.
+    pub fn add<'a>(&mut self, id: SeriesId, labels: impl Iterator<Item = (&'a str, &'a str)>) {
         debug_assert!(
             self.all.last().is_none_or(|last| *last < id),
             "series ids increase"
         );
         self.all.push(id);
         for (name, value) in labels {
-            self.by_label
-                .entry(name.clone())
-                .or_default()
-                .entry(value.clone())
-                .or_default()
-                .push(id);
+            let values = match self.by_label.get_mut(name) {
+                Some(values) => values,
+                None => self.by_label.entry(Rc::from(name)).or_default(),
+            };
+            match values.get_mut(value) {
+                Some(ids) => ids.push(id),
+                None => {
+                    values.insert(Rc::from(value), vec![id]);
+                }
+            }
         }
     }
 
@@ -167,11 +173,7 @@ mod tests {
             &[("__name__", "up")],
         ];
         for (id, labels) in series.iter().enumerate() {
-            let labels: Vec<(Rc<str>, Rc<str>)> = labels
-                .iter()
-                .map(|(n, v)| (Rc::from(*n), Rc::from(*v)))
-                .collect();
-            idx.add(id as u32, &labels);
+            idx.add(id as u32, labels.iter().copied());
         }
         idx
     }
