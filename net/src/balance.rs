@@ -90,8 +90,8 @@ impl Balance {
         Serving { shared: self.shared.clone(), index: self.index }
     }
 
-    /// The next connection another executor passed here (already counted as served here).
-    /// Never returns while another member can still pass one.
+    /// Waits for the next connection another executor passes here (already counted as
+    /// served here). Cancelling the wait loses nothing: the connection stays queued.
     pub async fn passed_in(&self) -> (TcpStream, Serving) {
         match self.inbox.recv().await {
             // SAFETY: the descriptor is a connected TCP socket, owned by `fd` and given up

@@ -265,9 +265,8 @@ impl<'a> BatchPart<'a> {
     }
 
     pub fn series(&self) -> impl Iterator<Item = BatchSeries<'a>> + 'a {
-        let (batch, indices) = (self.batch, self.indices);
-        let count = indices.map_or(batch.len(), <[u32]>::len);
-        (0..count).map(move |k| batch.get(indices.map_or(k, |picked| picked[k] as usize)))
+        let part = *self;
+        (0..part.series_count()).map_while(move |k| part.get(k))
     }
 }
 
