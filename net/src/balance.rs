@@ -59,9 +59,10 @@ impl Balance {
     pub fn place(&self, stream: TcpStream) -> Placed {
         let serving = &self.shared.serving;
         let mine = serving[self.index].load(Ordering::Relaxed);
-        let fewest = (0..serving.len()).min_by_key(|&i| (serving[i].load(Ordering::Relaxed), i != self.index));
+        // The fewest served, this executor first among equals.
+        let fewest = (0..serving.len()).map(|i| (serving[i].load(Ordering::Relaxed), i != self.index, i)).min();
         match fewest {
-            Some(target) if target != self.index && serving[target].load(Ordering::Relaxed) < mine => {
+            Some((count, _, target)) if target != self.index && count < mine => {
                 serving[target].fetch_add(1, Ordering::Relaxed);
                 match self.pass(&stream, target) {
                     Ok(()) => Placed::Passed,
