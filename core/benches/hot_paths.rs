@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot paths (criterion): remote_write decoding, label hashing,
-//! XOR chunk append/iterate, postings intersection, WAL group commit and PromQL rate/sum.
+//! series creation and lookup in a head, XOR chunk append/iterate, postings intersection, WAL group commit and PromQL rate/sum.
 //! Run: `cargo bench -p metricstor --bench hot_paths`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -89,6 +89,37 @@ fn decode_route(c: &mut Criterion) {
 fn hashing(c: &mut Criterion) {
     let labels = Labels::from_pairs([("__name__", "http_requests_total"), ("instance", "10.0.0.1:9100"), ("job", "api"), ("pod", "pod-17")]);
     c.bench_function("labels_stable_hash", |b| b.iter(|| black_box(&labels).stable_hash()));
+}
+
+/// A shard's head creating 200k series of ten labels (hash lookup, index insert, series
+/// record), then finding each again: what a new target or a churned pod costs.
+fn series_create_lookup(c: &mut Criterion) {
+    const SERIES: usize = 200_000;
+    let all: Vec<Labels> = (0..SERIES).map(|i| Labels::from_pairs(labels_10(i))).collect();
+    let mut group = c.benchmark_group("head_series");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(SERIES as u64));
+    group.bench_function("create_200k", |b| {
+        b.iter_with_large_drop(|| {
+            let mut head = tsdb::head::Head::default();
+            for labels in &all {
+                black_box(head.get_or_create(labels));
+            }
+            head
+        })
+    });
+    let mut head = tsdb::head::Head::default();
+    for labels in &all {
+        head.get_or_create(labels);
+    }
+    group.bench_function("lookup_200k", |b| {
+        b.iter(|| {
+            for labels in &all {
+                black_box(head.get_or_create(labels));
+            }
+        })
+    });
+    group.finish();
 }
 
 fn xor(c: &mut Criterion) {
@@ -214,5 +245,5 @@ fn promql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, decode_route, hashing, xor, postings, wal, promql);
+criterion_group!(benches, decode, decode_route, hashing, series_create_lookup, xor, postings, wal, promql);
 criterion_main!(benches);

@@ -296,7 +296,7 @@ impl Head {
     /// `listing_by_series`).
     pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
         if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
-            return self.index.label_names().map(str::to_string).collect();
+            return self.index.label_names().into_iter().map(str::to_string).collect();
         }
         let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
         if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
@@ -312,11 +312,14 @@ impl Head {
             names.sort();
             return names;
         }
-        self.index
+        let mut names: Vec<String> = self
+            .index
             .postings_by_name()
-            .filter(|(_, values)| values.values().any(|ids| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms)))
+            .filter(|(_, values)| values.iter().any(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms)))
             .map(|(name, _)| name.to_string())
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Values of label `name` among matching series with samples in the range; like
@@ -348,11 +351,14 @@ impl Head {
             values.dedup();
             return values;
         }
-        self.index
+        let mut values: Vec<String> = self
+            .index
             .postings_of(name)
             .filter(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms))
             .map(|(value, _)| value.to_string())
-            .collect()
+            .collect();
+        values.sort_unstable();
+        values
     }
 
     fn in_range<'a>(&'a self, ids: &'a [SeriesId], mint_ms: i64, maxt_ms: i64) -> impl Iterator<Item = SeriesId> + 'a {

@@ -1,11 +1,11 @@
 //! The inverted index of one shard: label name → value → sorted series ids, and matcher
 //! evaluation with Prometheus semantics (a matcher that accepts "" also selects series
-//! without the label; literal `=` and `a|b|c` alternations are direct lookups).
+//! without the label; literal `=` and `a|b|c` alternations are direct lookups). Names and
+//! values are hashed, not ordered; the listings sort what they return.
 
 pub mod postings;
 
-use std::collections::BTreeMap;
-use std::rc::Rc;
+use hashbrown::HashTable;
 
 use crate::model::{MatchOp, Matcher};
 pub use postings::{any_live, difference, intersect, union_all};
@@ -13,9 +13,59 @@ pub use postings::{any_live, difference, intersect, union_all};
 /// Series ids are dense `u32`s assigned in creation order, so appending keeps lists sorted.
 pub type SeriesId = u32;
 
+/// Hash of a label name or value for the index's tables (xxh3: one pass over short text).
+fn text_hash(text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// A hash table keyed by text, each key owned once. Unordered: listings sort what they
+/// return. A hash lookup touches one or two cache lines where a B-tree compared the text
+/// with a dozen keys on the way down, which made new series cost more as values grew.
+#[derive(Debug)]
+pub struct TextMap<T> {
+    table: HashTable<(Box<str>, T)>,
+}
+
+impl<T> Default for TextMap<T> {
+    fn default() -> Self {
+        Self { table: HashTable::new() }
+    }
+}
+
+impl<T: Default> TextMap<T> {
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.table.find(text_hash(key), |(k, _)| **k == *key).map(|(_, v)| v)
+    }
+
+    /// The entry for `key`, created empty (and the key copied) only when absent.
+    fn get_or_default(&mut self, key: &str) -> &mut T {
+        let hash = text_hash(key);
+        let entry = self
+            .table
+            .entry(hash, |(k, _)| **k == *key, |(k, _)| text_hash(k))
+            .or_insert_with(|| (Box::from(key), T::default()));
+        &mut entry.into_mut().1
+    }
+
+    /// Every key with its entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.table.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The keys, sorted.
+    fn sorted_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.table.iter().map(|(k, _)| k.as_ref()).collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// One label name's values, each with the sorted ids of the series that have it.
+pub type ValuePostings = TextMap<Vec<SeriesId>>;
+
 #[derive(Default, Debug)]
 pub struct Index {
-    by_label: BTreeMap<Rc<str>, BTreeMap<Rc<str>, Vec<SeriesId>>>,
+    by_label: TextMap<ValuePostings>,
     all: Vec<SeriesId>,
 }
 
@@ -50,16 +100,7 @@ impl Index {
         );
         self.all.push(id);
         for (name, value) in labels {
-            let values = match self.by_label.get_mut(name) {
-                Some(values) => values,
-                None => self.by_label.entry(Rc::from(name)).or_default(),
-            };
-            match values.get_mut(value) {
-                Some(ids) => ids.push(id),
-                None => {
-                    values.insert(Rc::from(value), vec![id]);
-                }
-            }
+            self.by_label.get_or_default(name).get_or_default(value).push(id);
         }
     }
 
@@ -102,7 +143,7 @@ impl Index {
                     union_all(
                         literals
                             .iter()
-                            .filter_map(|l| values.get(*l))
+                            .filter_map(|l| values.get(l))
                             .map(|ids| ids.as_slice()),
                     )
                 }
@@ -133,30 +174,27 @@ impl Index {
         result.unwrap_or_else(|| self.all.clone())
     }
 
-    /// All label names, sorted.
-    pub fn label_names(&self) -> impl Iterator<Item = &str> {
-        self.by_label.keys().map(|k| k.as_ref())
+        /// All label names, sorted.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.by_label.sorted_keys()
     }
 
-    /// Every label name with its values and their postings, sorted by name then value.
-    pub fn postings_by_name(&self) -> impl Iterator<Item = (&str, &BTreeMap<Rc<str>, Vec<SeriesId>>)> {
-        self.by_label.iter().map(|(name, values)| (name.as_ref(), values))
+    /// Every label name with its values and their postings, in no particular order.
+    pub fn postings_by_name(&self) -> impl Iterator<Item = (&str, &ValuePostings)> {
+        self.by_label.iter()
     }
 
-    /// The values of `name` with their postings, sorted by value.
+    /// The values of `name` with their postings, in no particular order.
     pub fn postings_of(&self, name: &str) -> impl Iterator<Item = (&str, &[SeriesId])> {
         self.by_label
             .get(name)
             .into_iter()
-            .flat_map(|values| values.iter().map(|(v, ids)| (v.as_ref(), ids.as_slice())))
+            .flat_map(|values| values.iter().map(|(v, ids)| (v, ids.as_slice())))
     }
 
     /// All values of `name`, sorted.
     pub fn label_values(&self, name: &str) -> Vec<&str> {
-        self.by_label
-            .get(name)
-            .map(|vs| vs.keys().map(|k| k.as_ref()).collect())
-            .unwrap_or_default()
+        self.by_label.get(name).map(TextMap::sorted_keys).unwrap_or_default()
     }
 }
 
@@ -224,10 +262,30 @@ mod tests {
     fn listing() {
         let idx = index();
         assert_eq!(
-            idx.label_names().collect::<Vec<_>>(),
+            idx.label_names(),
             vec!["__name__", "env", "job"]
         );
         assert_eq!(idx.label_values("job"), vec!["a", "b"]);
         assert!(idx.label_values("nope").is_empty());
+    }
+
+    #[test]
+    fn listings_are_sorted_whatever_the_insertion_order() {
+        let mut idx = Index::default();
+        let values: Vec<String> = (0..500).map(|i| format!("v{}", (i * 7919) % 500)).collect();
+        for (id, value) in values.iter().enumerate() {
+            let name = format!("n{}", (id * 31) % 17);
+            idx.add(id as u32, [(name.as_str(), value.as_str()), ("z", value.as_str())].into_iter());
+        }
+        let mut expected: Vec<&str> = values.iter().map(String::as_str).collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(idx.label_values("z"), expected);
+        let names = idx.label_names();
+        assert_eq!(names.len(), 18);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        // Each value's postings stay in id order.
+        let v3: Vec<u32> = idx.postings_of("z").find(|(v, _)| *v == "v3").map(|(_, ids)| ids.to_vec()).unwrap_or_default();
+        assert!(!v3.is_empty() && v3.windows(2).all(|w| w[0] < w[1]));
     }
 }
