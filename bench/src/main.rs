@@ -44,30 +44,44 @@ fn optional_path(args: &mut Args, name: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Prints "N samples/s, ..." once a second until the run is done (compare.py reads it).
+/// Each rate is over the part of the second spent sending: the first line does not count the
+/// encoding before the clock started, nor the last the time after the last connection ended.
 fn progress_line(counters: Arc<Counters>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut last = 0;
-        let mut last_at = std::time::Instant::now();
-        while !counters.done.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_secs(1));
-            if !counters.sending.load(Ordering::Relaxed) {
-                last_at = std::time::Instant::now();
-                continue; // still encoding the bodies
+        let mut last_at: Option<std::time::Instant> = None;
+        loop {
+            let done = counters.done.load(Ordering::Relaxed);
+            if !done {
+                std::thread::sleep(Duration::from_secs(1));
             }
+            let Some(&since) = counters.sending_since.get() else {
+                if done {
+                    return;
+                }
+                continue; // still encoding the bodies
+            };
+            let from = last_at.map_or(since, |at| at.max(since));
+            let to = counters.sending_until.get().copied().unwrap_or_else(std::time::Instant::now);
+            let seconds = to.saturating_duration_since(from).as_secs_f64();
             let now = counters.samples_acked.load(Ordering::Relaxed);
             let window = counters.take_window();
-            let seconds = last_at.elapsed().as_secs_f64();
-            last_at = std::time::Instant::now();
-            eprintln!(
-                "  {:.0} samples/s, {now} acked, {} errors, {} rejected, {} retries, p99 {:.1} ms (last second, {} requests)",
-                (now - last) as f64 / seconds.max(1e-9),
-                counters.errors.load(Ordering::Relaxed),
-                counters.rejected.load(Ordering::Relaxed),
-                counters.retries.load(Ordering::Relaxed),
-                quantile(&window, 0.99) as f64 / 1000.0,
-                window.len(),
-            );
+            if seconds > 0.0 || now > last {
+                eprintln!(
+                    "  {:.0} samples/s, {now} acked, {} errors, {} rejected, {} retries, p99 {:.1} ms (last second, {} requests)",
+                    (now - last) as f64 / seconds.max(1e-3),
+                    counters.errors.load(Ordering::Relaxed),
+                    counters.rejected.load(Ordering::Relaxed),
+                    counters.retries.load(Ordering::Relaxed),
+                    quantile(&window, 0.99) as f64 / 1000.0,
+                    window.len(),
+                );
+            }
             last = now;
+            last_at = Some(to);
+            if done {
+                return;
+            }
         }
     })
 }

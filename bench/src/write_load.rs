@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -51,8 +51,10 @@ pub struct Counters {
     pub errors: AtomicU64,
     pub rejected: AtomicU64,
     pub retries: AtomicU64,
-    /// Set when the bodies are encoded and the clock starts.
-    pub sending: AtomicBool,
+    /// When the bodies were encoded and the clock started.
+    pub sending_since: OnceLock<Instant>,
+    /// When the last connection finished sending.
+    pub sending_until: OnceLock<Instant>,
     pub done: AtomicBool,
     /// Request latencies (µs) since the progress line last took them.
     pub window_us: Mutex<Vec<u64>>,
@@ -284,9 +286,10 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         Protocol::V1 => WriteHeaders { content_type: "application/x-protobuf", version: "0.1.0" },
         Protocol::V2 => WriteHeaders { content_type: "application/x-protobuf;proto=io.prometheus.write.v2.Request", version: "2.0.0" },
     };
-    counters.sending.store(true, Ordering::Relaxed);
     let cpu_before_sending = process_cpu_seconds();
-    let shared = Arc::new(RunShared { started: Instant::now(), headers, no_retry: o.no_retry, names: plans.names.len() });
+    let started = Instant::now();
+    let _ = counters.sending_since.set(started);
+    let shared = Arc::new(RunShared { started, headers, no_retry: o.no_retry, names: plans.names.len() });
     let handles: Vec<_> = plans
         .per_connection
         .into_iter()
@@ -311,6 +314,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         }
     }
     let seconds = shared.started.elapsed().as_secs_f64();
+    let _ = counters.sending_until.set(Instant::now());
     let sending_cpu_seconds = process_cpu_seconds().zip(cpu_before_sending).map(|(after, before)| after - before);
     total.latencies_us.sort_unstable();
     Ok(WriteReport {
