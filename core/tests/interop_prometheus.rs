@@ -1,6 +1,6 @@
 //! Interop with real Prometheus (Debian's 2.42): Prometheus scrapes itself and remote_writes
 //! to Metricstor; `up` and `prometheus_build_info` become queryable here, and promtool can
-//! query us. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
+//! query us; Prometheus also reads from us (remote read) and federates from us. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
 //! (`.ci/run` installs the package and sets them); otherwise it says why it skipped.
 
 mod support;
@@ -130,6 +130,66 @@ fn prometheus_remote_read_from_metricstor() {
         std::thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(value, "49", "Prometheus sees the latest sample through remote read");
+    assert!(server.stop());
+}
+
+/// Prometheus federating from Metricstor (`/federate`, `honor_labels: true`): it scrapes the
+/// newest samples with their own timestamps and labels, and a series without `instance`
+/// stays without one.
+#[test]
+fn prometheus_federates_from_metricstor() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the federation interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 / 1000 * 1000;
+    let body = v1_request(&[
+        (vec![("__name__", "interop_fed"), ("instance", "node-1:9100"), ("job", "node")], vec![(now_ms - 20_000, 1.0), (now_ms - 10_000, 42.5)]),
+        (vec![("__name__", "interop_fed"), ("job", "batch")], vec![(now_ms - 15_000, 7.0)]),
+        (vec![("__name__", "interop_not_federated"), ("job", "node")], vec![(now_ms - 10_000, 1.0)]),
+    ]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{__name__=\"interop_fed\"}}']\n    static_configs:\n      - targets: ['{}']\n",
+            server.http_addr
+        ),
+    )
+    .unwrap();
+    let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
+    let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=%7B__name__%3D~%22interop_.*%22%7D&time={}", now_ms as f64 / 1000.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let result = loop {
+        if let Ok(r) = agent().get(&url).call() {
+            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
+            if body["data"]["result"].as_array().is_some_and(|a| a.len() >= 2) {
+                break body["data"]["result"].clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not scrape the federated series within 60 s");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let mut got: Vec<(String, String)> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["metric"].to_string(), s["value"][1].as_str().unwrap_or_default().to_string()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (r#"{"__name__":"interop_fed","instance":"node-1:9100","job":"node"}"#.to_string(), "42.5".to_string()),
+            (r#"{"__name__":"interop_fed","job":"batch"}"#.to_string(), "7".to_string()),
+        ],
+        "{result}"
+    );
     assert!(server.stop());
 }
 

@@ -2,6 +2,7 @@
 //! length-prefixed messages, `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
 //! size limit, and the same query/series/labels/write code paths as the HTTP API.
 
+use super::params::now_ms;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -150,9 +151,6 @@ fn query_response(result: promql::QueryResult) -> pb::QueryResponse {
     out
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 fn sets(matchers: &[String]) -> Result<Vec<Vec<tsdb::Matcher>>, Status> {
     matchers

@@ -5,6 +5,7 @@
 //! size needs about one batch and one line of memory; a gzip body (`Content-Encoding: gzip`)
 //! is decoded as it arrives, a few KiB of input at a time.
 
+use super::params::now_ms;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -147,9 +148,6 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 /// `/api/v1/import` (JSON lines) and `/api/v1/import/prometheus` (text format), streamed:
 /// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`

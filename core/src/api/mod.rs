@@ -3,6 +3,7 @@
 
 mod admin;
 mod error;
+mod federate;
 mod json;
 mod grpc;
 mod labels;
@@ -146,6 +147,7 @@ fn endpoint_label(path: &str) -> &'static str {
         "/api/v1/series" => "series",
         "/api/v1/labels" => "labels",
         "/metrics" => "metrics",
+        "/federate" => "federate",
         p if p.starts_with("/api/v1/label/") => "label_values",
         p if p.starts_with("/api/v1/status/") => "status",
         p if p.starts_with("/api/v1/admin/") => "admin",
@@ -162,7 +164,7 @@ impl Api {
         let writes = path == "/api/v1/write" || path.starts_with("/api/v1/import") || path.starts_with("/api/v1/admin/");
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
-        } else if path.starts_with("/api/v1/") || path == "/metrics" || path.starts_with("/metricstor.v1.") {
+        } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
             ("read", &self.config.tls.read_allowed_sans)
         } else {
             return Ok(());
@@ -231,10 +233,11 @@ impl Api {
                 Err(ApiError::method_not_allowed("POST, PUT"))
             }
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
+            "/federate" if get_or_post => federate::handle_federate(self, &params(request)?).await,
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
-            "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" => {
+            "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" | "/federate" => {
                 Err(ApiError::method_not_allowed("GET, POST"))
             }
             _ => Err(ApiError::not_found(path)),

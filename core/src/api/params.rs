@@ -60,6 +60,11 @@ pub fn percent_decode(text: &str) -> Result<String, String> {
 }
 
 /// Smallest and largest times Prometheus accepts (its `minTime`/`maxTime`), in milliseconds.
+/// Wall-clock time in Unix milliseconds (the default `time` of queries and imports).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
 pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
 

@@ -1,6 +1,7 @@
 //! `/api/v1/query` and `/api/v1/query_range`: Prometheus' parameter parsing and limits,
 //! prepare → scatter/gather → evaluate, and the exact result JSON shapes.
 
+use super::params::now_ms;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +22,6 @@ use crate::shard::messages::Select;
 /// Prometheus' cap on points per series in a range query.
 pub const POINTS_PER_SERIES_MAX: i64 = 11_000;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 fn time_param(params: &Params, name: &str, default_ms: i64) -> Result<i64, ApiError> {
     match params.get(name) {
