@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// Memory for cached range-query results of settled data (older than 5 minutes), shared
     /// by all executors; 0 turns the cache off. A request can bypass it with `nocache=1`.
     pub query_cache_mb: usize,
+    /// Queries (instant and range, HTTP and gRPC) taking longer than this are logged with
+    /// their text, times and outcome, and counted in `metricstor_slow_queries_total`;
+    /// 0 turns the log off.
+    pub slow_query_log_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +192,7 @@ impl Default for ServerConfig {
             max_concurrent_queries: 20,
             enable_admin_api: false,
             query_cache_mb: 256,
+            slow_query_log_seconds: 5.0,
         }
     }
 }
@@ -291,6 +296,9 @@ impl Config {
         positive("server.lookback_delta_seconds", s.lookback_delta_seconds)?;
         positive("server.max_concurrent_streams", u64::from(s.max_concurrent_streams))?;
         positive("server.max_concurrent_queries", s.max_concurrent_queries as u64)?;
+        if !(s.slow_query_log_seconds.is_finite() && s.slow_query_log_seconds >= 0.0) {
+            return value_error("server.slow_query_log_seconds", "must be a number of seconds, 0 or more (0 turns the log off)");
+        }
         if s.cores > 1024 {
             return value_error("server.cores", "must be at most 1024 (0 means all CPUs)");
         }
@@ -404,6 +412,12 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("storage.max_head_samples"));
         c.storage.max_head_samples = 0;
         assert!(c.validate().is_ok(), "0 turns the limit off");
+        let c = Config::from_yaml("server:\n  slow_query_log_seconds: 0.25\n").unwrap();
+        assert_eq!(c.server.slow_query_log_seconds, 0.25);
+        let c = Config::from_yaml("server:\n  slow_query_log_seconds: 2\n").unwrap();
+        assert_eq!(c.server.slow_query_log_seconds, 2.0, "a whole number of seconds reads as one");
+        let c = Config::from_yaml("server:\n  slow_query_log_seconds: -1\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("server.slow_query_log_seconds"));
     }
 
     #[test]

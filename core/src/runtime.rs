@@ -190,7 +190,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         let scheme = if config.tls.enabled() { "https" } else { "http" };
         let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
         tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 and HTTP/2{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
-        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (serves the HTTP API until the gRPC service lands)", listening.grpc_addr);
+        tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (metricstor.v1.Query, grpc.health.v1; the HTTP API too)", listening.grpc_addr);
         loop {
             match events.recv() {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {

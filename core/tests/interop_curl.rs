@@ -1,7 +1,7 @@
 //! curl (built with nghttp2) against the real binary: HTTP/2 with prior knowledge on the
-//! plaintext port, HTTP/2 negotiated by ALPN over mutual TLS with a client certificate, and
-//! the same request without a certificate refused. Skips, saying why, where curl is missing
-//! or lacks HTTP/2 (`.ci/run` installs it).
+//! plaintext port, HTTP/2 negotiated by ALPN over mutual TLS with a client certificate, the
+//! same request without a certificate refused, and a query sent unencoded (`curl -g`).
+//! Skips, saying why, where curl is missing or lacks HTTP/2 (`.ci/run` installs it).
 
 mod support;
 
@@ -62,5 +62,31 @@ fn curl_speaks_http2_prior_knowledge_and_over_mutual_tls() {
     assert!(ok && answer == "1.1 200", "HTTP/1.1 over mTLS: {answer}");
     let (ok, answer) = curl(&["--http2", "--cacert", &ca, &url]);
     assert!(!ok, "a client without a certificate must be refused, got {answer}");
+    assert!(server.stop());
+}
+
+/// A query typed into a shell as Prometheus' documentation shows it, `curl -g` sending the
+/// braces, quotes and `>` unencoded: answered as when encoded (Go's servers accept it too).
+#[test]
+fn curl_sends_an_unencoded_query() {
+    if Command::new("curl").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: curl is not installed (bash .ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let body = v1_request(&[(vec![("__name__", "raw_q"), ("job", "api \"x\"")], vec![(1_000_000, 3.0)])]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    let output = Command::new("curl")
+        .args(["-sS", "-g", "--http1.1", "--max-time", "30"])
+        .arg(server.url(r#"/api/v1/query?query=raw_q{job="api \"x\""}>2&time=1000"#).replace(' ', "%20"))
+        .output()
+        .expect("run curl");
+    let answer = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    let body: serde_json::Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(body["status"], "success", "{answer}");
+    assert_eq!(body["data"]["result"][0]["metric"]["job"], "api \"x\"", "{answer}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "3", "{answer}");
     assert!(server.stop());
 }

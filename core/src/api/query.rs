@@ -68,13 +68,62 @@ pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes
 
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
 pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
-    let prepared = api.engine.prepare_instant(query, time_ms).map_err(map_engine_error)?;
-    run(api, prepared, timeout).await
+    let started = std::time::Instant::now();
+    let result = match api.engine.prepare_instant(query, time_ms).map_err(map_engine_error) {
+        Ok(prepared) => run(api, prepared, timeout).await,
+        Err(e) => Err(e),
+    };
+    log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
+    result
+}
+
+/// When a query was asked for, for the slow-query log.
+enum QueryTimes {
+    Instant { time_ms: i64 },
+    Range { start_ms: i64, end_ms: i64, step_ms: i64 },
+}
+
+/// Logs and counts a query that took longer than `server.slow_query_log_seconds`: its
+/// text, its times, how long it took and how it ended.
+fn log_if_slow(api: &Api, started: std::time::Instant, query: &str, times: QueryTimes, result: &Result<QueryResult, ApiError>) {
+    let threshold = api.config.server.slow_query_log_seconds;
+    let seconds = started.elapsed().as_secs_f64();
+    if threshold <= 0.0 || seconds <= threshold {
+        return;
+    }
+    api.metrics.count_slow_query();
+    let outcome = match result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{} {}", e.status.as_u16(), e.message),
+    };
+    let seconds = format_args!("{seconds:.3}");
+    match times {
+        QueryTimes::Instant { time_ms } => tracing::warn!(query, time_ms, seconds, outcome = %outcome, "slow query"),
+        QueryTimes::Range { start_ms, end_ms, step_ms } => {
+            tracing::warn!(query, start_ms, end_ms, step_ms, seconds, outcome = %outcome, "slow query")
+        }
+    }
 }
 
 /// Evaluates a range query after Prometheus' checks on end, step and resolution.
 /// With `cache`, settled points come from and go to the range-query cache.
 pub(super) async fn range_result(
+    api: &Api,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    timeout: Duration,
+    cache: bool,
+) -> Result<QueryResult, ApiError> {
+    let started = std::time::Instant::now();
+    let result = checked_range_result(api, query, start_ms, end_ms, step_ms, timeout, cache).await;
+    log_if_slow(api, started, query, QueryTimes::Range { start_ms, end_ms, step_ms }, &result);
+    result
+}
+
+/// `range_result` without the slow-query log.
+async fn checked_range_result(
     api: &Api,
     query: &str,
     start_ms: i64,

@@ -19,6 +19,7 @@ pub struct ExecutorMetrics {
     denied_write: AtomicU64,
     denied_read: AtomicU64,
     listing_cache_hits: AtomicU64,
+    slow_queries: AtomicU64,
     /// Connection and protocol counters of this executor's listeners (both ports).
     pub transport: Arc<net::ConnectionStats>,
     /// (endpoint, status code) → count. Only this executor writes, so the lock is uncontended.
@@ -38,6 +39,10 @@ impl ExecutorMetrics {
     pub fn count_denied(&self, action: &str) {
         let counter = if action == "write" { &self.denied_write } else { &self.denied_read };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_slow_query(&self) {
+        self.slow_queries.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_listing_cache_hit(&self) {
@@ -103,6 +108,8 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     }
     family(&mut out, "metricstor_listing_cache_hits_total", "counter", "Series and label listings answered from an executor's cache (nothing written or deleted since).");
     let _ = writeln!(out, "metricstor_listing_cache_hits_total {}", sum(|m| &m.listing_cache_hits));
+    family(&mut out, "metricstor_slow_queries_total", "counter", "Queries that took longer than server.slow_query_log_seconds (each one logged).");
+    let _ = writeln!(out, "metricstor_slow_queries_total {}", sum(|m| &m.slow_queries));
     family(&mut out, "metricstor_query_cache_bytes", "gauge", "Memory held by cached range-query results.");
     let _ = writeln!(out, "metricstor_query_cache_bytes {}", api.range_cache.bytes());
     family(&mut out, "metricstor_http_protocol_errors_total", "counter", "Malformed or oversized requests answered and closed, by status.");

@@ -25,6 +25,31 @@ pub struct Head {
     pub head_len: usize,
 }
 
+/// The request target as a URI. Bytes that `http::Uri` refuses but clients send unencoded
+/// (`"`, `<`, `>` and UTF-8 in a query typed into curl or a browser: `up{job="api"}`,
+/// `rate(x[5m]) > 0`) are percent-encoded first, as Go's and VictoriaMetrics' servers accept
+/// them; query parameters and path segments are percent-decoded later, so the meaning is
+/// unchanged. Anything still invalid is a 400 naming the target.
+fn request_target(path: &str) -> Result<http::Uri, ProtocolError> {
+    let invalid = || ProtocolError::new(400, format!("invalid request target {path:?}"));
+    if let Ok(uri) = path.parse() {
+        return Ok(uri);
+    }
+    let lenient = |b: u8| matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}') || b >= 0x80;
+    if !path.bytes().any(lenient) {
+        return Err(invalid());
+    }
+    let mut encoded = String::with_capacity(path.len() + 16);
+    for b in path.bytes() {
+        if lenient(b) {
+            encoded.push_str(&format!("%{b:02X}"));
+        } else {
+            encoded.push(char::from(b));
+        }
+    }
+    encoded.parse().map_err(|_| invalid())
+}
+
 /// Parses a head from the start of `buf`. `Ok(None)`: incomplete, read more (the caller
 /// enforces the size limit on what it buffered). A Content-Length over `body_bytes_max` is a
 /// 413 (`u64::MAX` leaves that to a later [`check_body_limit`]).
@@ -43,7 +68,7 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
     let path = req.path.ok_or_else(|| ProtocolError::new(400, "missing request target"))?;
     let minor = req.version.ok_or_else(|| ProtocolError::new(400, "missing HTTP version"))?;
     let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| ProtocolError::new(400, "invalid method"))?;
-    let uri: http::Uri = path.parse().map_err(|_| ProtocolError::new(400, format!("invalid request target {path:?}")))?;
+    let uri = request_target(path)?;
     let version = if minor == 1 { http::Version::HTTP_11 } else { http::Version::HTTP_10 };
 
     let mut builder = http::Request::builder().method(method).uri(uri).version(version);
@@ -133,6 +158,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<Option<Head>, ProtocolError> {
         parse_head(text.as_bytes(), 1 << 20)
+    }
+
+    #[test]
+    fn unencoded_query_characters_are_accepted_with_their_meaning() {
+        let target = |text: &str| parse(text).map(|h| h.expect("complete head").request.uri.to_string()).map_err(|e| e.status);
+        // Already valid targets are kept as sent.
+        assert_eq!(target("GET /api/v1/query?query=up%7Bjob%3D%22a%22%7D HTTP/1.1\r\n\r\n"), Ok("/api/v1/query?query=up%7Bjob%3D%22a%22%7D".into()));
+        assert_eq!(target("GET /api/v1/query?query=a[5m] HTTP/1.1\r\n\r\n"), Ok("/api/v1/query?query=a[5m]".into()));
+        // What curl -g or a browser sends for up{job="a"} > 0 and a UTF-8 value.
+        assert_eq!(
+            target("GET /api/v1/query?query=up{job=\"a\"}>0 HTTP/1.1\r\n\r\n"),
+            Ok("/api/v1/query?query=up%7Bjob=%22a%22%7D%3E0".into())
+        );
+        assert_eq!(target("GET /q?x=\u{fc}<1 HTTP/1.1\r\n\r\n"), Ok("/q?x=%C3%BC%3C1".into()));
+        // Still not a request target: a 400 naming it.
+        let err = parse("GET http://[::1/x\"y HTTP/1.1\r\n\r\n").unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("invalid request target"), "{}", err.message);
     }
 
     #[test]
