@@ -32,6 +32,22 @@ fn start_prometheus(binary: &str, config: &std::path::Path, port: u16, dir: &std
     KillOnDrop(child)
 }
 
+/// Asks Prometheus' query API `url` every 250 ms until `accept` takes the answer's JSON;
+/// fails after 60 s saying `what` did not arrive.
+fn poll_prometheus<T>(url: &str, what: &str, accept: impl Fn(&serde_json::Value) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = agent().get(url).call() {
+            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
+            if let Some(found) = accept(&body) {
+                return found;
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not return {what} within 60 s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn series_count(server: &Server, query: &str) -> usize {
     let url = server.url(&format!("/api/v1/query?query={query}"));
     let (status, body) = get_json(&url);
@@ -118,17 +134,7 @@ fn prometheus_remote_read_from_metricstor() {
     std::fs::write(&prom_config, format!("remote_read:\n  - url: {}\n    read_recent: true\n", server.url("/api/v1/read"))).unwrap();
     let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
     let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=interop_remote_read&time={}", now_ms as f64 / 1000.0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let value = loop {
-        if let Ok(r) = agent().get(&url).call() {
-            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
-            if let Some(v) = body["data"]["result"][0]["value"][1].as_str() {
-                break v.to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "Prometheus did not return the remote-read series within 60 s");
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let value = poll_prometheus(&url, "the remote-read series", |body| body["data"]["result"][0]["value"][1].as_str().map(str::to_string));
     assert_eq!(value, "49", "Prometheus sees the latest sample through remote read");
     assert!(server.stop());
 }
@@ -164,17 +170,9 @@ fn prometheus_federates_from_metricstor() {
     .unwrap();
     let _prometheus = start_prometheus(&prometheus, &prom_config, prom_port, dir.path());
     let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=%7B__name__%3D~%22interop_.*%22%7D&time={}", now_ms as f64 / 1000.0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let result = loop {
-        if let Ok(r) = agent().get(&url).call() {
-            let body: serde_json::Value = serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default();
-            if body["data"]["result"].as_array().is_some_and(|a| a.len() >= 2) {
-                break body["data"]["result"].clone();
-            }
-        }
-        assert!(Instant::now() < deadline, "Prometheus did not scrape the federated series within 60 s");
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let result = poll_prometheus(&url, "the federated series", |body| {
+        body["data"]["result"].as_array().is_some_and(|a| a.len() >= 2).then(|| body["data"]["result"].clone())
+    });
     let mut got: Vec<(String, String)> = result
         .as_array()
         .unwrap()
