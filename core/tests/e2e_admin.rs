@@ -2,7 +2,7 @@
 //! `server.enable_admin_api` is on; with it, `delete_series` removes a series' middle range
 //! (across blocks and the head) from query and export at once, leaves other series alone,
 //! survives a SIGKILL restart, and `clean_tombstones` keeps the same answers while the
-//! rewritten blocks carry no tombstones.
+//! rewritten blocks carry no tombstones; a snapshot opens as a data directory elsewhere.
 
 mod support;
 
@@ -84,7 +84,7 @@ fn promtool_dump(data: &Path) -> Option<BTreeMap<String, BTreeSet<i64>>> {
 fn admin_endpoints_are_refused_unless_enabled() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), ""));
-    for path in ["/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones"] {
+    for path in ["/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones", "/api/v1/admin/tsdb/snapshot"] {
         let (status, body) = form_post(&server.url(path), &[("match[]", "up")]);
         assert_eq!(status, 503, "{path}: {body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
@@ -174,5 +174,61 @@ fn delete_series_is_immediate_durable_and_survives_clean_tombstones() {
     assert!(server.stop());
     let server = Server::start(&config);
     assert_eq!(exported(&server), want, "and after a clean restart");
+
+    // A snapshot (blocks linked, head as a block), copied elsewhere and opened as a data
+    // directory by another server, answers the same; with skip_head only the blocks' part.
+    let snapshot_url = server.url("/api/v1/admin/tsdb/snapshot");
+    let (status, body) = form_post(&snapshot_url, &[("skip_head", "maybe")]);
+    assert_eq!((status, body.contains("skip_head")), (400, true), "{body}");
+    let (status, body) = form_post(&snapshot_url, &[]);
+    assert_eq!(status, 200, "{body}");
+    let full = snapshot_dir(&server, &body);
+    let (status, body) = form_post(&snapshot_url, &[("skip_head", "true")]);
+    assert_eq!(status, 200, "{body}");
+    let blocks_only = snapshot_dir(&server, &body);
+    // Changes after the snapshot do not reach it.
+    let (status, body) = form_post(&server.url("/api/v1/admin/tsdb/delete_series"), &[("match[]", "adm")]);
+    assert_eq!(status, 204, "{body}");
+    assert!(exported(&server).is_empty());
     assert!(server.stop());
+    let in_blocks = promtool_dump(&blocks_only);
+    for (snapshot, head_included) in [(full, true), (blocks_only, false)] {
+        let restored = tempfile::tempdir().expect("tempdir");
+        copy_tree(&snapshot, &restored.path().join("data"));
+        let server = Server::start(&write_config(restored.path(), ""));
+        let got = exported(&server);
+        if head_included {
+            assert_eq!(got, want, "the full snapshot holds everything");
+        } else {
+            assert!(got.iter().all(|(job, ts)| ts.is_subset(&want[job])), "blocks only: part of each series");
+            assert!(got.values().all(|ts| ts.len() < all.len() && ts.first() == Some(&start)), "the oldest samples, not the head's");
+            if let Some(dump) = &in_blocks {
+                assert_eq!(&got, dump, "promtool reads the snapshot's blocks as we do");
+            }
+        }
+        assert!(server.stop());
+    }
+}
+
+/// The directory of the snapshot named in a snapshot answer.
+fn snapshot_dir(server: &Server, answer: &str) -> std::path::PathBuf {
+    let json: serde_json::Value = serde_json::from_str(answer).expect("JSON answer");
+    assert_eq!(json["status"], "success", "{answer}");
+    let name = json["data"]["name"].as_str().expect("a snapshot name");
+    let dir = server.data_dir.join("snapshots").join(name);
+    assert!(dir.join("metricstor.json").is_file(), "the snapshot has the data directory's identity file");
+    dir
+}
+
+/// Copies directory `from` (files and subdirectories) to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create");
+    for entry in std::fs::read_dir(from).expect("ls").filter_map(Result::ok) {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }

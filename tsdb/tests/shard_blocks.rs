@@ -583,3 +583,55 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         db.close().await.expect("close");
     });
 }
+
+/// A snapshot holds the blocks (linked) and the head (as one more block): opened as a shard
+/// of its own it reads back everything the shard held, and later changes to the shard (a
+/// delete rewriting a block's tombstones, more writes) do not reach it. With `skip_head`
+/// only the blocks' samples are in it.
+#[test]
+fn a_snapshot_opens_as_a_shard_holding_what_the_shard_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = batches(100 * 2 * HOUR_MS, 100 * 2 * HOUR_MS + 13 * HOUR_MS / 2, 3);
+    let want = model_of(&data);
+    let later = batches(100 * 2 * HOUR_MS + 7 * HOUR_MS, 100 * 2 * HOUR_MS + 7 * HOUR_MS + 600_000, 3);
+    let (shard_dir, full, blocks_only) = (dir.path().join("shard"), dir.path().join("full"), dir.path().join("blocks-only"));
+    let (from_blocks, written) = {
+        let (shard_dir, full, blocks_only) = (shard_dir.clone(), full.clone(), blocks_only.clone());
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&shard_dir, options()).await.expect("open");
+            for b in &data {
+                db.append_group(&[b.as_slice()]).await.expect("append");
+                if db.cut_due() {
+                    db.maintain(0).await.expect("maintain");
+                }
+            }
+            assert_eq!(db.blocks().len(), 2, "two blocks cut, the rest in the head");
+            let from_blocks: Model = held(&db)
+                .into_iter()
+                .map(|(l, m)| (l, m.into_iter().filter(|(t, _)| *t < 100 * 2 * HOUR_MS + 4 * HOUR_MS).collect::<BTreeMap<_, _>>()))
+                .filter(|(_, m)| !m.is_empty())
+                .collect();
+            let written = db.snapshot(&full, false).await.expect("snapshot");
+            db.snapshot(&blocks_only, true).await.expect("snapshot without the head");
+            // After the snapshot: a delete over everything (tombstones in both blocks) and
+            // more samples.
+            let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+            db.delete(&[vec![all]], i64::MIN, i64::MAX).await.expect("delete");
+            for b in &later {
+                db.append_group(&[b.as_slice()]).await.expect("append");
+            }
+            db.close().await.expect("close");
+            (from_blocks, written)
+        })
+    };
+    assert_eq!(written.len(), 3, "two linked blocks and the head's: {written:?}");
+    for (path, expected) in [(full, want), (blocks_only, from_blocks)] {
+        let got = on_executor(move || async move {
+            let db = ShardDb::open(&path, options()).await.expect("open the snapshot");
+            let s = snapshot(&db);
+            db.close().await.expect("close");
+            s
+        });
+        assert_eq!(got.held, expected);
+    }
+}

@@ -1,6 +1,7 @@
-//! `/api/v1/admin/tsdb/delete_series` and `/api/v1/admin/tsdb/clean_tombstones` (POST or PUT),
-//! with Prometheus' semantics: 204 on success, 400 `bad_data` for bad parameters, and 503
-//! `unavailable` "admin APIs disabled" unless `server.enable_admin_api` is on.
+//! `/api/v1/admin/tsdb/delete_series`, `/api/v1/admin/tsdb/clean_tombstones` and
+//! `/api/v1/admin/tsdb/snapshot` (POST or PUT), with Prometheus' semantics: 204 on success
+//! (a snapshot answers its name), 400 `bad_data` for bad parameters, and 503 `unavailable`
+//! "admin APIs disabled" unless `server.enable_admin_api` is on.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -48,4 +49,76 @@ pub(super) async fn handle_clean_tombstones(api: &Api) -> Result<Response<Bytes>
     tracing::info!("admin: clean_tombstones");
     api.router.clean_tombstones().await?;
     Ok(no_content())
+}
+
+/// Where snapshots go, under the data directory (as Prometheus' `<data>/snapshots/`).
+pub const SNAPSHOTS_DIRNAME: &str = "snapshots";
+
+/// Writes a snapshot of every shard into `<data_dir>/snapshots/<name>/` and answers
+/// `{"name": ...}`. The directory has a data directory's layout (the identity file, then per
+/// shard its blocks, hard-linked, and unless `skip_head=true` the head as one more block, no
+/// WAL): it can be backed up as is, read with promtool, or used as `storage.data_dir`.
+pub(super) async fn handle_snapshot(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    enabled(api)?;
+    let params = form_params(request)?;
+    let skip_head = match params.get("skip_head") {
+        None | Some("") => false,
+        Some(text) => parse_go_bool(text).ok_or_else(|| ApiError::bad_data(format!("unable to parse boolean 'skip_head' argument: {text:?}")))?,
+    };
+    let name = snapshot_name(super::params::now_ms());
+    let data_dir = &api.config.storage.data_dir;
+    let root = data_dir.join(SNAPSHOTS_DIRNAME).join(&name);
+    tracing::info!(snapshot = %name, skip_head, "admin: snapshot");
+    let identity = crate::data_dir::IDENTITY_FILE;
+    let prepared = std::fs::create_dir_all(&root).and_then(|()| std::fs::copy(data_dir.join(identity), root.join(identity)).map(|_| ()));
+    if let Err(e) = prepared {
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(ApiError::internal(format!("create snapshot directory {}: {e}", root.display())));
+    }
+    if let Err(error) = api.router.snapshot(&root, skip_head).await {
+        // No half snapshot is left to be mistaken for a backup.
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(error.into());
+    }
+    let mut body = String::from("{\"name\":");
+    super::json::push_json_string(&mut body, &name);
+    body.push('}');
+    Ok(super::json_ok(&body))
+}
+
+/// `20261201T163320Z-<16 random characters>`: sorts by time, unique per request.
+fn snapshot_name(now_ms: i64) -> String {
+    let stamp: String = super::status::rfc3339(now_ms).chars().take(19).filter(|c| *c != '-' && *c != ':').collect();
+    let ulid = tsdb::block::new_ulid(now_ms.max(0) as u64);
+    format!("{stamp}Z-{}", ulid[10..].to_ascii_lowercase())
+}
+
+/// Go's `strconv.ParseBool`, which Prometheus uses for its boolean parameters.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names_sort_by_time_and_differ() {
+        let a = snapshot_name(1_700_000_000_123);
+        assert!(a.starts_with("20231114T221320Z-"), "{a}");
+        assert_eq!(a.len(), "20231114T221320Z-".len() + 16);
+        assert_ne!(a, snapshot_name(1_700_000_000_123));
+        assert!(snapshot_name(1_700_000_001_000) > a);
+    }
+
+    #[test]
+    fn booleans_as_go_reads_them() {
+        assert_eq!(parse_go_bool("true"), Some(true));
+        assert_eq!(parse_go_bool("F"), Some(false));
+        assert_eq!(parse_go_bool("yes"), None);
+    }
 }

@@ -229,7 +229,8 @@ impl Api {
             "/api/v1/admin/tsdb/clean_tombstones" if method == Method::POST || method == Method::PUT => {
                 admin::handle_clean_tombstones(self).await
             }
-            "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" => {
+            "/api/v1/admin/tsdb/snapshot" if method == Method::POST || method == Method::PUT => admin::handle_snapshot(self, request).await,
+            "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" | "/api/v1/admin/tsdb/snapshot" => {
                 Err(ApiError::method_not_allowed("POST, PUT"))
             }
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),

@@ -73,6 +73,9 @@ pub enum ShardRequest {
     DeleteSeries { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Result<(), String>> },
     /// Rewrites this shard's blocks that have tombstones without the deleted data.
     CleanTombstones { reply: oneshot::Sender<Result<(), String>> },
+    /// Writes this shard's blocks (hard links) and, unless `skip_head`, its head (as a
+    /// block) into `shard-<i>` under the snapshot directory `root`.
+    Snapshot { root: std::path::PathBuf, skip_head: bool, reply: oneshot::Sender<Result<(), String>> },
     /// Metadata held by this shard, optionally for one metric family.
     Metadata { metric: Option<String>, reply: oneshot::Sender<Vec<MetricMetadata>> },
 }

@@ -294,6 +294,22 @@ async fn process_group(
                 });
                 let _ = reply.send(result);
             }
+            // In queue order after this group's appends, as deletes: a client's acknowledged
+            // writes are in the snapshot.
+            ShardRequest::Snapshot { root, skip_head, reply } => {
+                let dest = crate::data_dir::shard_dir(&root, shard);
+                let result = match db.snapshot(&dest, skip_head).await {
+                    Ok(blocks) => {
+                        tracing::info!(shard, dir = %dest.display(), blocks = blocks.len(), "snapshot written");
+                        Ok(())
+                    }
+                    Err(error) => {
+                        tracing::error!(shard, %error, "snapshot failed");
+                        Err(error.to_string())
+                    }
+                };
+                let _ = reply.send(result);
+            }
             ShardRequest::Metadata { metric, reply } => {
                 let found = match metric {
                     Some(name) => metadata.get(&name).cloned().into_iter().collect(),
@@ -331,6 +347,7 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         | ShardRequest::Metadata { .. }
         | ShardRequest::DeleteSeries { .. }
         | ShardRequest::CleanTombstones { .. }
+        | ShardRequest::Snapshot { .. }
         | ShardRequest::Select { .. } => {
             unreachable!("appends, metadata, admin requests and selects are handled in process_group")
         }

@@ -254,6 +254,15 @@ impl ShardRouter {
         Ok(())
     }
 
+    /// Every shard writes its part of a snapshot into `root` (see `ShardRequest::Snapshot`).
+    pub async fn snapshot(&self, root: &std::path::Path, skip_head: bool) -> Result<(), SubmitError> {
+        let results = self.scatter(|reply| ShardRequest::Snapshot { root: root.to_path_buf(), skip_head, reply }).await?;
+        for (shard, result) in results.into_iter().enumerate() {
+            result.map_err(|message| SubmitError::Failed { shard, message })?;
+        }
+        Ok(())
+    }
+
     pub async fn cardinality(&self) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
         self.scatter(|reply| ShardRequest::Cardinality { reply }).await
     }

@@ -10,6 +10,7 @@ mod direct_io;
 pub mod compact;
 pub mod compact_plan;
 mod encoding;
+mod link;
 pub mod index_format;
 mod meta;
 pub mod page_cache;
@@ -24,6 +25,7 @@ use std::rc::Rc;
 
 pub(crate) use direct_io::{DirectFile, DirectWriter, SequentialReader};
 pub use direct_io::buffered_writes_total;
+pub use link::link_block;
 pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
 pub use page_cache::{PageCache, PageCacheStats, PAGE_BYTES, PAGE_CACHE_BYTES_DEFAULT};
