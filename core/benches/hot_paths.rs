@@ -122,6 +122,30 @@ fn series_create_lookup(c: &mut Criterion) {
     group.finish();
 }
 
+/// gzip of a range query's JSON answer (200 series x 241 points), as sent to clients that
+/// accept it.
+fn answer_gzip(c: &mut Criterion) {
+    let mut json = String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+    for s in 0..200 {
+        if s > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(r#"{{"metric":{{"job":"job-{}","pod":"pod-{s}"}},"values":["#, s % 10));
+        for k in 0..241 {
+            if k > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!(r#"[{},"{}"]"#, 1_700_000_000 + k * 15, (s * 7 + k * 3) as f64 * 0.25));
+        }
+        json.push_str("]}");
+    }
+    json.push_str("]}}");
+    let mut group = c.benchmark_group("answer_gzip");
+    group.throughput(Throughput::Bytes(json.len() as u64));
+    group.bench_function("range_200x241", |b| b.iter(|| metricstor::api::compress::gzip(black_box(json.as_bytes()))));
+    group.finish();
+}
+
 fn xor(c: &mut Criterion) {
     let mut group = c.benchmark_group("xor_chunk");
     group.throughput(Throughput::Elements(120));
@@ -245,5 +269,5 @@ fn promql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, decode_route, hashing, series_create_lookup, xor, postings, wal, promql);
+criterion_group!(benches, decode, decode_route, hashing, series_create_lookup, answer_gzip, xor, postings, wal, promql);
 criterion_main!(benches);

@@ -66,6 +66,9 @@ pub struct ServerConfig {
     /// their text, times and outcome, and counted in `metricstor_slow_queries_total`;
     /// 0 turns the log off.
     pub slow_query_log_seconds: f64,
+    /// gzip answers of 1 KiB or more (JSON and text) for clients that accept it, as
+    /// Prometheus and VictoriaMetrics do; off leaves that to a proxy in front.
+    pub compress_responses: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +196,7 @@ impl Default for ServerConfig {
             enable_admin_api: false,
             query_cache_mb: 256,
             slow_query_log_seconds: 5.0,
+            compress_responses: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! envelope), and handlers per endpoint family. One `Api` per executor, `!Send` by design.
 
 mod admin;
+pub mod compress;
 mod error;
 mod federate;
 mod json;
@@ -67,7 +68,8 @@ impl net::Handler for Api {
                 Err(error) => error.into_response(),
             };
             self.metrics.count_request(endpoint, response.status().as_u16());
-            response
+            let gzip = self.config.server.compress_responses && compress::accepts_gzip(request.headers());
+            compress::gzip_if_accepted(gzip, response).await
         })
     }
 
