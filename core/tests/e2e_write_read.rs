@@ -318,3 +318,33 @@ fn metrics_health_and_query_errors() {
     assert_eq!(status, 200, "{body}");
     assert!(server.stop());
 }
+
+/// `lookback_delta` (Prometheus' query parameter): a query's own lookback delta, for instant
+/// and range queries, bypassing the range cache's answers made under the server's.
+#[test]
+fn queries_take_their_own_lookback_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let body = v1_request(&[(vec![("__name__", "lb_metric"), ("job", "a")], vec![(1_000_000, 7.0)])]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    let value = |url: &str| {
+        let (status, body) = get_json(&server.url(url));
+        assert_eq!(status, 200, "{body}");
+        body["data"]["result"].as_array().cloned().unwrap_or_default()
+    };
+    // 400 s after the sample: past the default 5 minutes, within 10.
+    assert!(value("/api/v1/query?query=lb_metric&time=1400").is_empty());
+    let within = value("/api/v1/query?query=lb_metric&time=1400&lookback_delta=10m");
+    assert_eq!(within[0]["value"][1], "7", "{within:?}");
+    assert!(value("/api/v1/query?query=lb_metric&time=1400&lookback_delta=0").is_empty(), "0 means the default");
+    // A range query: the default answer first (cached), then its own lookback.
+    let range = "/api/v1/query_range?query=lb_metric&start=1000&end=1600&step=100";
+    let points = |series: &[serde_json::Value]| series.first().and_then(|s| s["values"].as_array()).map_or(0, Vec::len);
+    assert_eq!(points(&value(range)), 3, "1000, 1100 and 1200 s are within 5 minutes");
+    assert_eq!(points(&value(&format!("{range}&lookback_delta=590"))), 6, "1000 to 1500 s within 590 s");
+    assert_eq!(points(&value(range)), 3, "the default answer is unchanged");
+    let (status, body) = get_json(&server.url("/api/v1/query?query=lb_metric&lookback_delta=soon"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("lookback delta")), "{body}");
+    assert!(server.stop());
+}

@@ -13,7 +13,7 @@ use proto::metricstor_v1 as pb;
 use tsdb::Labels;
 
 use super::labels::{collect_names, collect_series, collect_values, take_limit};
-use super::query::{bounded_timeout, instant_result, range_result};
+use super::query::{bounded_timeout, instant_result, range_result, Asked};
 use super::{Api, ApiError};
 use crate::ingest::remote_write::{decode_write_request, DecodeError};
 
@@ -168,11 +168,11 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Re
         "/metricstor.v1.Query/InstantQuery" => {
             let r: pb::InstantQueryRequest = single(body)?;
             let time_ms = if r.time_ms == 0 { now_ms() } else { r.time_ms };
-            query_response(instant_result(api, &r.query, time_ms, timeout).await?).encode_to_vec()
+            query_response(instant_result(api, &r.query, time_ms, &Asked::with_timeout(timeout)).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/RangeQuery" => {
             let r: pb::RangeQueryRequest = single(body)?;
-            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, timeout, true).await?).encode_to_vec()
+            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, &Asked::with_timeout(timeout)).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/Series" => {
             let r: pb::SeriesRequest = single(body)?;

@@ -59,18 +59,57 @@ fn limit(params: &Params) -> Result<usize, ApiError> {
     }
 }
 
+/// How a query was asked for, beyond its text and times.
+pub(super) struct Asked {
+    pub timeout: Duration,
+    /// Whether the range-query cache may answer (`nocache=1` says no).
+    pub cache: bool,
+    /// The query's own lookback delta (Prometheus' `lookback_delta` parameter); `None`:
+    /// `server.lookback_delta_seconds`.
+    pub lookback_ms: Option<i64>,
+}
+
+impl Asked {
+    /// The server's defaults with `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Asked {
+        Asked { timeout, cache: true, lookback_ms: None }
+    }
+
+    fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
+        let lookback_ms = match params.get("lookback_delta") {
+            None | Some("") => None,
+            Some(text) => {
+                let ms = parse_duration_ms(text).map_err(|e| ApiError::bad_data(format!("error parsing lookback delta duration: {e}")))?;
+                // As Prometheus: zero or less means the server's default.
+                (ms > 0).then_some(ms)
+            }
+        };
+        // `nocache=1` bypasses the result cache (as VictoriaMetrics' parameter of that name).
+        let cache = !matches!(params.get("nocache"), Some("1" | "true"));
+        Ok(Asked { timeout: timeout(api, params)?, cache, lookback_ms })
+    }
+
+    /// The engine to prepare the query with.
+    fn engine<'a>(&self, api: &'a Api) -> std::borrow::Cow<'a, promql::Engine> {
+        match self.lookback_ms {
+            Some(ms) => std::borrow::Cow::Owned(api.engine.with_lookback_delta(ms)),
+            None => std::borrow::Cow::Borrowed(&api.engine),
+        }
+    }
+}
+
 pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
     let time_ms = time_param(params, "time", now_ms())?;
-    let result = instant_result(api, query, time_ms, timeout(api, params)?).await?;
+    let result = instant_result(api, query, time_ms, &Asked::from_params(api, params)?).await?;
     Ok(render(result, limit(params)?))
 }
 
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
-pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: &Asked) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
-    let result = match api.engine.prepare_instant(query, time_ms).map_err(map_engine_error) {
-        Ok(prepared) => run(api, prepared, timeout).await,
+    let result = match asked.engine(api).prepare_instant(query, time_ms).map_err(map_engine_error) {
+        Ok(prepared) => run(api, prepared, asked.timeout).await,
         Err(e) => Err(e),
     };
     log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
@@ -113,11 +152,10 @@ pub(super) async fn range_result(
     start_ms: i64,
     end_ms: i64,
     step_ms: i64,
-    timeout: Duration,
-    cache: bool,
+    asked: &Asked,
 ) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
-    let result = checked_range_result(api, query, start_ms, end_ms, step_ms, timeout, cache).await;
+    let result = checked_range_result(api, query, start_ms, end_ms, step_ms, asked).await;
     log_if_slow(api, started, query, QueryTimes::Range { start_ms, end_ms, step_ms }, &result);
     result
 }
@@ -129,9 +167,9 @@ async fn checked_range_result(
     start_ms: i64,
     end_ms: i64,
     step_ms: i64,
-    timeout: Duration,
-    cache: bool,
+    asked: &Asked,
 ) -> Result<QueryResult, ApiError> {
+    let timeout = asked.timeout;
     if end_ms < start_ms {
         return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
     }
@@ -145,8 +183,10 @@ async fn checked_range_result(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    if !cache || !api.range_cache.enabled() || !cacheable_query(query) {
-        let prepared = api.engine.prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
+    // A query with its own lookback delta is evaluated apart: the cache holds answers under
+    // the server's.
+    if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {
+        let prepared = asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
         return run(api, prepared, timeout).await;
     }
     // Identical requests in flight (a dashboard opened by several people, panels refreshed
@@ -236,9 +276,7 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
         None => return Err(ApiError::bad_data("invalid parameter \"step\": missing")),
     };
-    // `nocache=1` bypasses the result cache (as VictoriaMetrics' parameter of that name).
-    let cache = !matches!(params.get("nocache"), Some("1" | "true"));
-    let result = range_result(api, query, start_ms, end_ms, step_ms, timeout(api, params)?, cache).await?;
+    let result = range_result(api, query, start_ms, end_ms, step_ms, &Asked::from_params(api, params)?).await?;
     Ok(render(result, limit(params)?))
 }
 

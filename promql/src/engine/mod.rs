@@ -83,6 +83,7 @@ pub struct QueryResult {
     pub infos: Vec<String>,
 }
 
+#[derive(Clone)]
 pub struct Engine {
     options: EngineOptions,
 }
@@ -101,6 +102,11 @@ pub struct PreparedQuery {
 impl Engine {
     pub fn new(options: EngineOptions) -> Self {
         Engine { options }
+    }
+
+    /// This engine with another lookback delta (a query's own `lookback_delta`).
+    pub fn with_lookback_delta(&self, lookback_delta_ms: i64) -> Engine {
+        Engine { options: EngineOptions { lookback_delta_ms, ..self.options.clone() } }
     }
 
     pub fn prepare_instant(&self, query: &str, time_ms: i64) -> Result<PreparedQuery, Error> {
