@@ -11,7 +11,7 @@ pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:9101";
 /// Default gRPC listen address.
 pub const GRPC_ADDR_DEFAULT: &str = "127.0.0.1:9100";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -168,11 +168,6 @@ impl TlsConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config { server: ServerConfig::default(), storage: StorageConfig::default(), tls: TlsConfig::default() }
-    }
-}
 
 impl Default for ServerConfig {
     fn default() -> Self {

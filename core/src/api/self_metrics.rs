@@ -56,6 +56,9 @@ impl ExecutorMetrics {
     }
 }
 
+/// Reads one of the transport's counters.
+type TransportCounter = fn(&net::ConnectionStats) -> &net::Counter;
+
 /// A per-shard figure for `/metrics`: name, type, help, and how to read it from a snapshot.
 type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&tsdb::ShardStats) -> T);
 
@@ -77,8 +80,8 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"write\"}} {}", sum(|m| &m.denied_write));
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"read\"}} {}", sum(|m| &m.denied_read));
 
-    let t = |f: fn(&net::ConnectionStats) -> &net::Counter| api.all_metrics.iter().map(|m| f(&m.transport).get()).sum::<u64>();
-    let transport: [(&str, &str, &str, fn(&net::ConnectionStats) -> &net::Counter); 8] = [
+    let t = |f: TransportCounter| api.all_metrics.iter().map(|m| f(&m.transport).get()).sum::<u64>();
+    let transport: [(&str, &str, &str, TransportCounter); 8] = [
         ("metricstor_connections_accepted_total", "counter", "Connections accepted on both ports.", |s| &s.accepted),
         ("metricstor_connections_passed_on_total", "counter", "Connections accepted by one core and served by another that served fewer.", |s| &s.passed_on),
         ("metricstor_connections_open", "gauge", "Connections open now.", |s| &s.open),

@@ -19,8 +19,11 @@ fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
+/// Label pairs as parsed, before they are checked and sorted.
+type LabelPairs = Vec<(String, String)>;
+
 /// Parses one `{a="b",c="d"}` block starting after `{`; returns labels and the rest after `}`.
-fn parse_label_block(mut rest: &str, line: usize) -> Result<(Vec<(String, String)>, &str), DecodeError> {
+fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, &str), DecodeError> {
     let mut pairs = Vec::new();
     loop {
         rest = rest.trim_start();
