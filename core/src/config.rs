@@ -168,7 +168,6 @@ impl TlsConfig {
     }
 }
 
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
