@@ -93,6 +93,10 @@ pub struct StorageConfig {
     /// overlapping blocks that range gets later are merged by compaction). 0 = no limit;
     /// otherwise at least `MAX_HEAD_SAMPLES_MIN`. Default `tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT`.
     pub max_head_samples: u64,
+    /// Active series (in the heads) in all: samples of a new series past it are refused (a
+    /// 400 naming the limit, after the rest of the write is stored), series that exist go on.
+    /// Enforced per shard as an equal share (rounded up). 0 = no limit.
+    pub max_series: u64,
     /// A series with more labels (`__name__` included) is refused with a 400, on every
     /// ingestion path; 0 = no limit.
     pub max_labels_per_series: usize,
@@ -224,6 +228,7 @@ impl Default for StorageConfig {
             reject_non_finite: false,
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
             max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
+            max_series: 0,
             max_labels_per_series: crate::ingest::label_limits::LABELS_PER_SERIES_MAX,
             max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,
             max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,

@@ -54,6 +54,9 @@ pub struct ShardOptions {
     /// When the head holds more samples than this, its oldest range is cut early (the
     /// blocks that range later gets overlap and are merged by compaction). 0 = no limit.
     pub max_head_samples: u64,
+    /// Series the head may hold: samples of a new series past it are refused (counted in
+    /// `AppendOutcome::samples_refused_series_limit`), existing series go on. 0 = no limit.
+    pub max_series: u64,
 }
 
 impl Default for ShardOptions {
@@ -65,6 +68,7 @@ impl Default for ShardOptions {
             retention_ms: RETENTION_MS_DEFAULT,
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
             max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
+            max_series: 0,
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct AppendOutcome {
     pub samples_appended: u64,
     pub samples_out_of_order: u64,
     pub duplicates_overwritten: u64,
+    /// Samples not stored because their series is new and the head holds
+    /// `ShardOptions::max_series` series.
+    pub samples_refused_series_limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -99,6 +106,7 @@ pub struct ShardStats {
     pub samples_appended_total: u64,
     pub samples_out_of_order_total: u64,
     pub duplicates_overwritten_total: u64,
+    pub samples_refused_series_limit_total: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,
@@ -558,13 +566,19 @@ impl ShardDb {
         // In head order; `group_ends[g]` is where group `g`'s samples end.
         let mut samples = Vec::with_capacity(groups.iter().map(BatchPart::sample_count).sum());
         let mut group_ends = Vec::with_capacity(groups.len());
+        // Per group: samples refused by the series limit.
+        let mut refused = vec![0u64; groups.len()];
+        let series_room = match self.options.max_series {
+            0 => u64::MAX,
+            max => max.saturating_sub(self.head.series_count() as u64),
+        };
         let next_id =
             u32::try_from(self.head.series_count()).expect("fewer than 2^32 series per shard");
         // Every hash is probed first, then each series record is prefetched a few series
         // before its labels are compared (see `prefetch`): the cache misses overlap.
         let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
         let mut position = 0;
-        for group in groups {
+        for (group, refused) in groups.iter().zip(&mut refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
             let scattered = group.indices.is_some();
@@ -592,6 +606,10 @@ impl ShardDb {
                             .find(|(_, labels)| labels.equals_pairs(series.label_count(), series.label_pairs()));
                         match known {
                             Some((id, _)) => *id,
+                            None if new_series.len() as u64 >= series_room => {
+                                *refused += series.samples().len() as u64;
+                                continue;
+                            }
                             None => {
                                 let id = next_id + new_series.len() as u32;
                                 same_hash.push(new_series.len() as u32);
@@ -628,8 +646,8 @@ impl ShardDb {
         }
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut group_start = 0;
-        for group_end in group_ends {
-            let mut outcome = AppendOutcome::default();
+        for (group_end, refused) in group_ends.into_iter().zip(refused) {
+            let mut outcome = AppendOutcome { samples_refused_series_limit: refused, ..AppendOutcome::default() };
             for (position, &(id, sample)) in samples.iter().enumerate().take(group_end).skip(group_start) {
                 prefetch_ahead(&self.head, position, |p| samples.get(p).map(|&(ahead, _)| ahead));
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
@@ -638,6 +656,7 @@ impl ShardDb {
             self.stats.samples_appended_total += outcome.samples_appended;
             self.stats.samples_out_of_order_total += outcome.samples_out_of_order;
             self.stats.duplicates_overwritten_total += outcome.duplicates_overwritten;
+            self.stats.samples_refused_series_limit_total += refused;
             outcomes.push(outcome);
         }
         self.stats.series = self.head.series_count() as u64;

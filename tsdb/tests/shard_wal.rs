@@ -288,3 +288,39 @@ fn parts_of_a_shared_batch_create_each_new_series_once_and_replay() {
     assert_eq!((samples_of("old"), samples_of("new"), samples_of("other")), (Some(2), Some(2), Some(1)));
     assert_eq!(reopen(&reopen_dir), held, "WAL replay restores the same series and samples");
 }
+
+/// `max_series`: samples of new series past the limit are refused and counted, in the
+/// same group commit as accepted ones; existing series go on; nothing refused is in the WAL.
+#[test]
+fn new_series_past_the_limit_are_refused_and_existing_ones_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let (outcomes, later, stats) = on_executor(move || async move {
+        let mut db = ShardDb::open(&path, ShardOptions { max_series: 3, ..options() }).await.expect("open");
+        let first = vec![
+            series("m", "a", &[(1_000, 1.0), (2_000, 2.0)]),
+            series("m", "b", &[(1_000, 1.0)]),
+            series("m", "a", &[(3_000, 3.0)]),
+        ];
+        let second = vec![
+            series("m", "c", &[(1_000, 1.0)]),
+            series("m", "d", &[(1_000, 1.0), (2_000, 2.0)]),
+            series("m", "b", &[(2_000, 2.0)]),
+            series("m", "e", &[(1_000, 1.0)]),
+        ];
+        let outcomes = db.append_group(&[first.as_slice(), second.as_slice()]).await.expect("append");
+        let later = db.append_group(&[&[series("m", "d", &[(5_000, 5.0)]), series("m", "a", &[(5_000, 5.0)])]]).await.expect("append");
+        let stats = db.stats();
+        db.close().await.expect("close");
+        (outcomes, later, stats)
+    });
+    assert_eq!(outcomes[0].samples_appended, 4);
+    assert_eq!(outcomes[0].samples_refused_series_limit, 0);
+    assert_eq!(outcomes[1].samples_appended, 2, "c's sample and b's second");
+    assert_eq!(outcomes[1].samples_refused_series_limit, 3, "d's two samples and e's one");
+    assert_eq!((later[0].samples_appended, later[0].samples_refused_series_limit), (1, 1));
+    assert_eq!((stats.series, stats.samples_refused_series_limit_total), (3, 4));
+    let back = reopen(dir.path());
+    let jobs: Vec<(String, usize)> = back.iter().map(|s| (s.labels.get("job").unwrap_or_default().to_string(), s.samples.len())).collect();
+    assert_eq!(jobs, vec![("a".to_string(), 4), ("b".to_string(), 2), ("c".to_string(), 1)]);
+}

@@ -31,7 +31,18 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     if !decoded.metadata.is_empty() {
         api.router.put_metadata(decoded.metadata);
     }
-    let samples = if decoded.series.is_empty() { 0 } else { api.router.append(decoded.series).await? };
+    let samples = match decoded.series.is_empty() {
+        true => 0,
+        false => match api.router.append(decoded.series).await {
+            Ok(samples) => samples,
+            Err(error) => {
+                if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {
+                    api.metrics.add_samples_ingested(appended);
+                }
+                return Err(error.into());
+            }
+        },
+    };
     api.metrics.add_samples_ingested(samples);
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;

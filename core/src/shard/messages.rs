@@ -46,6 +46,8 @@ pub struct ShardCardinality {
 #[derive(Clone, Debug, Default)]
 pub struct AppendAck {
     pub samples_appended: u64,
+    /// Samples of new series refused by the series limit (`storage.max_series`).
+    pub samples_refused: u64,
 }
 
 pub enum ShardRequest {

@@ -256,7 +256,7 @@ async fn process_group(
             Ok(outcomes) => {
                 debug_assert_eq!(outcomes.len(), appends.len(), "one outcome per group");
                 for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(AppendAck { samples_appended: outcome.samples_appended }));
+                    let _ = reply.send(Ok(AppendAck { samples_appended: outcome.samples_appended, samples_refused: outcome.samples_refused_series_limit }));
                 }
             }
             Err(error) => {

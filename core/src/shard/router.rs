@@ -24,6 +24,10 @@ pub enum SubmitError {
     /// words for the same limit).
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
+    /// Some of a write's samples belong to new series that the series limit refused; the
+    /// rest (`appended`) are stored.
+    #[error("{refused} samples of new series were not stored: the series limit (storage.max_series) is reached; {appended} samples of existing series were stored")]
+    SeriesLimit { refused: u64, appended: u64 },
 }
 
 /// Shard of a label set: stable xxh3 hash mod shard count (DESIGN §3).
@@ -119,17 +123,21 @@ impl ShardRouter {
         }
         // Every owner's reply is awaited, also after a failure, so the write is counted (and
         // history bumped) only once no part of it can still become visible.
-        let mut appended = 0;
+        let (mut appended, mut refused) = (0, 0);
         let mut first_error = None;
         for (shard, rx) in pending {
             match rx.await {
-                Ok(Ok(AppendAck { samples_appended })) => appended += samples_appended,
+                Ok(Ok(AppendAck { samples_appended, samples_refused })) => {
+                    appended += samples_appended;
+                    refused += samples_refused;
+                }
                 Ok(Err(message)) => _ = first_error.get_or_insert(SubmitError::Failed { shard, message }),
                 Err(_) => _ = first_error.get_or_insert(SubmitError::ShuttingDown { shard }),
             }
         }
         match first_error {
             Some(error) => Err(error),
+            None if refused > 0 => Err(SubmitError::SeriesLimit { refused, appended }),
             None => Ok(appended),
         }
     }
