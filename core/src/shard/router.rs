@@ -382,7 +382,7 @@ mod queue_tests {
                 // Not counted while the owner has not answered.
                 let counted_before_reply = history.writes_answered();
                 if let ShardRequest::Append { reply, .. } = request {
-                    let _ = reply.send(Ok(AppendAck { samples_appended: 1 }));
+                    let _ = reply.send(Ok(AppendAck { samples_appended: 1, samples_refused: 0 }));
                 }
                 counted_before_reply
             }
