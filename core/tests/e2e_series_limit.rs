@@ -9,15 +9,7 @@ use support::*;
 #[test]
 fn new_series_past_the_limit_are_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\nstorage:\n  data_dir: {}\n  max_series: 2\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
+    let config = write_config_with(dir.path(), "  cores: 1\n", "  max_series: 2\n");
     let server = Server::start(&config);
     let write = |series: &[(&str, i64)]| {
         let body: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> =

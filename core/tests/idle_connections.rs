@@ -62,15 +62,7 @@ fn idle_and_slowloris_connections_do_not_starve_real_clients() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\n  header_read_timeout_seconds: {HEADER_TIMEOUT_SECONDS}\nstorage:\n  data_dir: {}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
+    let config = write_config_with(dir.path(), &format!("  cores: 2\n  header_read_timeout_seconds: {HEADER_TIMEOUT_SECONDS}\n"), "");
     let server = Server::start(&config);
     let rss_before = rss_kib(server.child.id());
 

@@ -115,15 +115,7 @@ fn queries_of_death_are_stopped_and_ingestion_continues() {
 fn a_query_whose_client_went_away_is_cancelled() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\n  query_timeout_seconds: 600\n  max_concurrent_queries: 1\nstorage:\n  data_dir: {}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
+    let path = write_config_with(dir.path(), "  cores: 1\n  query_timeout_seconds: 600\n  max_concurrent_queries: 1\n", "");
     let server = Server::start(&path);
     let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &batch(0, 2, 120, 0.0));
     assert_eq!(reply.status, 204, "{}", reply.body);

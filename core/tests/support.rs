@@ -24,9 +24,15 @@ pub struct Server {
 }
 
 pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
+    write_config_with(dir, &format!("  cores: 2\n  header_read_timeout_seconds: 2\n{extra_server}"), "")
+}
+
+/// `dir/config.yaml` with loopback listeners on free ports, data in `dir/data`, and the
+/// given lines (each `  key: value\n`) in the `server` and `storage` sections.
+pub fn write_config_with(dir: &Path, server_lines: &str, storage_lines: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     let text = format!(
-        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\n  header_read_timeout_seconds: 2\n{extra_server}storage:\n  data_dir: {}\n",
+        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n{server_lines}storage:\n  data_dir: {}\n{storage_lines}",
         dir.join("data").display()
     );
     std::fs::write(&path, text).expect("write test config");
