@@ -145,7 +145,7 @@ fn log_if_slow(api: &Api, started: std::time::Instant, query: &str, times: Query
 }
 
 /// Evaluates a range query after Prometheus' checks on end, step and resolution.
-/// With `cache`, settled points come from and go to the range-query cache.
+/// With `asked.cache`, settled points come from and go to the range-query cache.
 pub(super) async fn range_result(
     api: &Api,
     query: &str,
@@ -155,52 +155,44 @@ pub(super) async fn range_result(
     asked: &Asked,
 ) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
-    let result = checked_range_result(api, query, start_ms, end_ms, step_ms, asked).await;
+    // The checks and evaluation, in a block so that each early answer is logged too.
+    let result = async {
+        let timeout = asked.timeout;
+        if end_ms < start_ms {
+            return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+        }
+        if step_ms <= 0 {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (end_ms - start_ms) / step_ms > POINTS_PER_SERIES_MAX {
+            return Err(ApiError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        // A query with its own lookback delta is evaluated apart: the cache holds answers under
+        // the server's.
+        if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {
+            let prepared = asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
+            return run(api, prepared, timeout).await;
+        }
+        // Identical requests in flight (a dashboard opened by several people, panels refreshed
+        // together on cold caches) are evaluated once; the others wait for that answer, and
+        // evaluate with what is left of their own timeout if it fails.
+        let started = std::time::Instant::now();
+        let history = api.router.history();
+        let key = (query.to_string(), start_ms, end_ms, step_ms, history.current());
+        let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
+        let evaluate = || cached_range_result(api, query, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
+        let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
+        if answered == Answered::Shared && result.is_ok() {
+            api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+    .await;
     log_if_slow(api, started, query, QueryTimes::Range { start_ms, end_ms, step_ms }, &result);
-    result
-}
-
-/// `range_result` without the slow-query log.
-async fn checked_range_result(
-    api: &Api,
-    query: &str,
-    start_ms: i64,
-    end_ms: i64,
-    step_ms: i64,
-    asked: &Asked,
-) -> Result<QueryResult, ApiError> {
-    let timeout = asked.timeout;
-    if end_ms < start_ms {
-        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
-    }
-    if step_ms <= 0 {
-        return Err(ApiError::bad_data(
-            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
-        ));
-    }
-    if (end_ms - start_ms) / step_ms > POINTS_PER_SERIES_MAX {
-        return Err(ApiError::bad_data(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-        ));
-    }
-    // A query with its own lookback delta is evaluated apart: the cache holds answers under
-    // the server's.
-    if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {
-        let prepared = asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-        return run(api, prepared, timeout).await;
-    }
-    // Identical requests in flight (a dashboard opened by several people, panels refreshed
-    // together on cold caches) are evaluated once; the others wait for that answer, and
-    // evaluate with what is left of their own timeout if it fails.
-    let started = std::time::Instant::now();
-    let history = api.router.history();
-    let key = (query.to_string(), start_ms, end_ms, step_ms, history.current());
-    let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
-    let evaluate = || cached_range_result(api, query, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
-    let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
-    if answered == Answered::Shared && result.is_ok() {
-        api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
     result
 }
 
