@@ -31,17 +31,19 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     if !decoded.metadata.is_empty() {
         api.router.put_metadata(decoded.metadata);
     }
-    let samples = match decoded.series.is_empty() {
-        true => 0,
-        false => match api.router.append(decoded.series).await {
+    let samples = if decoded.series.is_empty() {
+        0
+    } else {
+        match api.router.append(decoded.series).await {
             Ok(samples) => samples,
             Err(error) => {
+                // Under the series limit the rest of the write was stored: counted as such.
                 if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {
                     api.metrics.add_samples_ingested(appended);
                 }
                 return Err(error.into());
             }
-        },
+        }
     };
     api.metrics.add_samples_ingested(samples);
     let mut response = Response::new(Bytes::new());
