@@ -1,6 +1,6 @@
 //! gzip for answers, when the client accepts it (`Accept-Encoding`), as Prometheus' API and
 //! VictoriaMetrics compress theirs: Grafana, promtool and Prometheus scraping `/federate` or
-//! `/metrics` all ask for it, and a range query's JSON shrinks about tenfold.
+//! `/metrics` all ask for it, and the dashboard benchmark's range answers shrink 2–6×.
 //!
 //! Only whole bodies of at least `GZIP_MIN_BYTES` in JSON or text are compressed (streamed
 //! exports and gRPC are left as they are). Compression is at the fastest level, and bodies
