@@ -199,6 +199,13 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// `lookback_delta_seconds` in milliseconds (saturating; validation keeps it positive).
+    pub fn lookback_delta_ms(&self) -> i64 {
+        i64::try_from(self.lookback_delta_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+}
+
 impl StorageConfig {
     /// `block_duration_hours` in milliseconds (saturating; validation keeps it positive).
     pub fn block_duration_ms(&self) -> i64 {

@@ -294,7 +294,7 @@ async fn run_executor(plan: ExecutorPlan) {
         router: ShardRouter::new(plan.senders, plan.history.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
-            lookback_delta_ms: config.server.lookback_delta_seconds as i64 * 1000,
+            lookback_delta_ms: config.server.lookback_delta_ms(),
             max_samples: config.server.max_samples_per_query,
             ..promql::EngineOptions::default()
         }),

@@ -326,13 +326,7 @@ impl ShardDb {
         // Each step yields to the executor's other tasks now and then (or runs on another
         // thread), so a large cut does not stall the core; the shard itself waits for it.
         let (before, rest) = self.head.split_before(hi).await;
-        // Block ULIDs increase strictly within a shard: newer blocks win ties on read.
-        let newest_ms = self
-            .blocks
-            .last()
-            .and_then(|b| block::ulid_time_ms(&b.meta.ulid))
-            .map_or(0, |ms| ms + 1);
-        let ulid = block::new_ulid((now_ms().max(0) as u64).max(newest_ms));
+        let ulid = self.next_block_ulid();
         let wal_dir = self.dir.join(WAL_DIRNAME);
         let finished_segment = self.wal.cut_segment().await?;
         let mut writer =
@@ -382,6 +376,13 @@ impl ShardDb {
         on_blocking_thread(move || checkpoint::finalize(&wal_dir, finished_segment, &pending)).await?;
         drop(replaced_head);
         Ok(meta)
+    }
+
+    /// A ULID for a block written from the head now: block ULIDs increase strictly within a
+    /// shard (newer blocks win ties on read), so it is past the newest block's.
+    fn next_block_ulid(&self) -> String {
+        let newest_ms = self.blocks.last().and_then(|b| block::ulid_time_ms(&b.meta.ulid)).map_or(0, |ms| ms + 1);
+        block::new_ulid((now_ms().max(0) as u64).max(newest_ms))
     }
 
     /// Deletes blocks whose range ended before `now_ms - retention`; returns their ULIDs.
@@ -515,8 +516,7 @@ impl ShardDb {
             return Ok(written);
         };
         let (series, _) = self.head.split_before(i64::MAX).await;
-        let newest_ms = self.blocks.last().and_then(|b| block::ulid_time_ms(&b.meta.ulid)).map_or(0, |ms| ms + 1);
-        let ulid = block::new_ulid((now_ms().max(0) as u64).max(newest_ms));
+        let ulid = self.next_block_ulid();
         let (parent, block_ulid) = (dest.to_path_buf(), ulid.clone());
         on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi.saturating_add(1), series)).await?;
         written.push(ulid);

@@ -108,6 +108,16 @@ fn snapshot(db: &ShardDb) -> Snapshot {
     }
 }
 
+/// Appends each batch (one group commit each), cutting blocks as soon as they are due.
+async fn append_cutting_due_blocks(db: &mut ShardDb, batches: &[Vec<SeriesSamples>]) {
+    for b in batches {
+        db.append_group(&[b.as_slice()]).await.expect("append");
+        if db.cut_due() {
+            db.maintain(0).await.expect("maintain");
+        }
+    }
+}
+
 fn run(dir: &Path, batches: Vec<Vec<SeriesSamples>>, maintain: bool) -> Snapshot {
     let dir = dir.to_path_buf();
     on_executor(move || async move {
@@ -534,12 +544,7 @@ fn a_yielding_select_answers_like_select_and_pauses_per_source() {
         .collect();
     on_executor(move || async move {
         let mut db = ShardDb::open(&path, options()).await.expect("open");
-        for b in &data {
-            db.append_group(&[b.as_slice()]).await.expect("append");
-            if db.cut_due() {
-                db.maintain(0).await.expect("maintain");
-            }
-        }
+        append_cutting_due_blocks(&mut db, &data).await;
         assert_eq!(db.blocks().len(), 2);
         let steady = Matcher::new(MatchOp::Equal, "__name__", "steady").expect("matcher");
         for (mint, maxt, sources) in [(i64::MIN, i64::MAX, 3), (201 * HOUR_MS, 203 * HOUR_MS, 2), (205 * HOUR_MS, i64::MAX, 1)] {
@@ -599,12 +604,7 @@ fn a_snapshot_opens_as_a_shard_holding_what_the_shard_held() {
         let (shard_dir, full, blocks_only) = (shard_dir.clone(), full.clone(), blocks_only.clone());
         on_executor(move || async move {
             let mut db = ShardDb::open(&shard_dir, options()).await.expect("open");
-            for b in &data {
-                db.append_group(&[b.as_slice()]).await.expect("append");
-                if db.cut_due() {
-                    db.maintain(0).await.expect("maintain");
-                }
-            }
+            append_cutting_due_blocks(&mut db, &data).await;
             assert_eq!(db.blocks().len(), 2, "two blocks cut, the rest in the head");
             let from_blocks: Model = held(&db)
                 .into_iter()

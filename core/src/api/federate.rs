@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::{header, Response};
-use tsdb::{Labels, Sample};
+use tsdb::{Labels, Sample, METRIC_NAME_LABEL};
 
 use super::labels::match_sets;
 use super::params::{now_ms, Params};
@@ -35,8 +35,7 @@ pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Byte
         return Err(ApiError::bad_data("missing match[] parameter: federation needs at least one series selector"));
     }
     let maxt_ms = now_ms();
-    let lookback_ms = i64::try_from(api.config.server.lookback_delta_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let mint_ms = maxt_ms.saturating_sub(lookback_ms);
+    let mint_ms = maxt_ms.saturating_sub(api.config.server.lookback_delta_ms());
     let selects: Vec<Select> = sets.into_iter().map(|m| Select { last_only: true, ..Select::all(m, mint_ms, maxt_ms) }).collect();
     let results = api.router.select_decoded(selects, api.config.server.max_samples_per_query).await?;
     // Union of the selectors, each series once, in label order.
@@ -57,7 +56,7 @@ pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Byte
 fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sample)>) {
     let mut by_name: Vec<(&str, &Labels, Sample)> = series
         .filter(|(_, sample)| !tsdb::is_stale_nan(sample.value))
-        .filter_map(|(labels, sample)| Some((labels.get("__name__").filter(|n| !n.is_empty())?, labels, sample)))
+        .filter_map(|(labels, sample)| Some((labels.metric_name().filter(|n| !n.is_empty())?, labels, sample)))
         .collect();
     // Stable: within a name, series keep their label order.
     by_name.sort_by(|a, b| a.0.cmp(b.0));
@@ -73,7 +72,7 @@ fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sa
         out.push('{');
         let mut has_instance = false;
         let mut first = true;
-        for label in labels.iter().filter(|l| l.name != "__name__" && !l.value.is_empty()) {
+        for label in labels.iter().filter(|l| l.name != METRIC_NAME_LABEL && !l.value.is_empty()) {
             has_instance |= label.name == "instance";
             push_label(out, &mut first, label.name, label.value);
         }

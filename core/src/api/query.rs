@@ -180,7 +180,6 @@ pub(super) async fn range_result(
         // Identical requests in flight (a dashboard opened by several people, panels refreshed
         // together on cold caches) are evaluated once; the others wait for that answer, and
         // evaluate with what is left of their own timeout if it fails.
-        let started = std::time::Instant::now();
         let history = api.router.history();
         let key = (query.to_string(), start_ms, end_ms, step_ms, history.current());
         let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
