@@ -30,6 +30,7 @@ fn main() {
                 samples: (0..points)
                     .map(|k| Sample { timestamp_ms: k as i64 * interval_ms, value: (k * (b + 1) * (t % 5 + 1)) as f64 })
                     .collect(),
+                histograms: Vec::new(),
             });
         }
     }

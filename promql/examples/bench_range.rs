@@ -20,6 +20,7 @@ fn main() {
                     ("instance", format!("host-{i}")),
                 ]),
                 samples: (0..points).map(|k| Sample { timestamp_ms: k as i64 * step_ms, value: (k * (i % 7 + 1)) as f64 }).collect(),
+                histograms: Vec::new(),
             })
             .collect(),
     };

@@ -127,7 +127,7 @@ impl EncodedSeries {
             }
         }
         let samples = merge_samples(lists);
-        (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples })
+        (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms: Vec::new() })
     }
 }
 

@@ -26,7 +26,7 @@ pub mod shard;
 pub mod wal;
 
 pub use model::{
-    is_stale_nan, BatchPart, BatchSeries, Label, LabelPair, LabelRef, Labels, LabelsIter, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
+    is_stale_nan, BatchPart, BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, BatchSeries, Label, LabelPair, LabelRef, Labels, LabelsIter, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
     SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
 };
 

@@ -37,6 +37,7 @@ pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
         .map(|(labels, samples)| SeriesSamples {
             labels,
             samples: merge_samples(samples),
+            histograms: Vec::new(),
         })
         .filter(|s| !s.samples.is_empty())
         .collect()

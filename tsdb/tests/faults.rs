@@ -44,6 +44,7 @@ fn group(k: i64, width: usize, per_series: i64) -> Vec<SeriesSamples> {
                     value: (k * 31 + j) as f64,
                 })
                 .collect(),
+            histograms: Vec::new(),
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -217,6 +218,7 @@ fn cut_data() -> Vec<SeriesSamples> {
                     value: (i * 1000 + m) as f64,
                 })
                 .collect(),
+            histograms: Vec::new(),
         })
         .collect()
 }
@@ -269,6 +271,7 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
             let more = vec![SeriesSamples {
                 labels: labels("cut", "0"),
                 samples: vec![Sample { timestamp_ms: 4 * HOUR_MS, value: 1.5 }],
+                histograms: Vec::new(),
             }];
             db.append_group(&[&more]).await.expect("append after the failed cut");
             add(&mut model, &more);

@@ -38,6 +38,7 @@ fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
                     timestamp_ms: t,
                     value: (t / 1000) as f64 + i as f64 * 0.25,
                 }],
+                histograms: Vec::new(),
             })
             .collect();
         if t < from_ms + HOUR_MS {
@@ -47,6 +48,7 @@ fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
                     timestamp_ms: t,
                     value: f64::from_bits(if t % 7 == 0 { tsdb::STALE_NAN_BITS } else { 7 }),
                 }],
+                histograms: Vec::new(),
             });
         }
         out.push(batch);
@@ -205,6 +207,7 @@ fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
                     value: -2.0,
                 },
             ],
+            histograms: Vec::new(),
         },
         SeriesSamples {
             labels: labels("late", 9),
@@ -212,6 +215,7 @@ fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
                 timestamp_ms: start + 1,
                 value: 9.0,
             }],
+            histograms: Vec::new(),
         },
     ]];
     let mut want = model_of(&data);
@@ -506,7 +510,7 @@ fn a_trickle_of_late_writes_waits_for_the_next_regular_cut() {
         let mut cuts_while_trickling = 0;
         for k in 0..40 {
             let late = write(
-                vec![SeriesSamples { labels: labels("lagging", k % 4), samples: vec![Sample { timestamp_ms: start + k as i64 * 60_000, value: k as f64 }] }],
+                vec![SeriesSamples { labels: labels("lagging", k % 4), samples: vec![Sample { timestamp_ms: start + k as i64 * 60_000, value: k as f64 }], histograms: Vec::new() }],
                 &mut want,
             );
             db.append_group(&[late.as_slice()]).await.expect("append late");

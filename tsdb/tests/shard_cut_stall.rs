@@ -50,6 +50,7 @@ fn measure_cut(series: usize, samples: usize, interval_ms: i64) -> CutStall {
                     samples: (first..(first + SAMPLES_PER_APPEND).min(samples))
                         .map(|n| Sample { timestamp_ms: n as i64 * interval_ms, value: (i + n) as f64 })
                         .collect(),
+                    histograms: Vec::new(),
                 })
                 .collect();
             db.append_group(&[group.as_slice()]).await.expect("append");

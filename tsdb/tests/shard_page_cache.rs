@@ -29,6 +29,7 @@ fn data() -> Vec<SeriesSamples> {
                     value: ((i as i64 * 7919 + k * 104_729) % 1000) as f64 / 7.0,
                 })
                 .collect(),
+            histograms: Vec::new(),
         })
         .collect()
 }

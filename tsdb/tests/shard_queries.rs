@@ -21,6 +21,7 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesSamples {
                 value: v,
             })
             .collect(),
+        histograms: Vec::new(),
     }
 }
 

@@ -27,6 +27,7 @@ fn series(name: &str, job: &str, samples: &[(i64, f64)]) -> SeriesSamples {
                 value: v,
             })
             .collect(),
+        histograms: Vec::new(),
     }
 }
 

@@ -129,7 +129,7 @@ async fn export_pages(
 async fn send_lines(series: BTreeMap<Labels, Vec<tsdb::Sample>>, chunks: &async_channel::Sender<Result<Bytes, String>>) -> bool {
     let mut pending = String::new();
     for (labels, samples) in series {
-        json_lines::write_line(&mut pending, &SeriesSamples { labels, samples });
+        json_lines::write_line(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new() });
         if pending.len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(Bytes::from(std::mem::take(&mut pending)))).await.is_err() {
             return false;
         }

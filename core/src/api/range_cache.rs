@@ -166,6 +166,7 @@ pub fn slice(series: &[SeriesSamples], start_ms: i64, end_ms: i64) -> Vec<Series
             (lo < hi).then(|| SeriesSamples {
                 labels: s.labels.clone(),
                 samples: s.samples[lo..hi].to_vec(),
+                histograms: Vec::new(),
             })
         })
         .collect()
@@ -340,6 +341,7 @@ mod tests {
                     value,
                 })
                 .collect(),
+            histograms: Vec::new(),
         }
     }
 

@@ -106,7 +106,7 @@ pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option
         samples.push(Sample { timestamp_ms: t, value: v });
     }
     samples.sort_by_key(|s| s.timestamp_ms);
-    Ok(Some(SeriesSamples { labels, samples }))
+    Ok(Some(SeriesSamples { labels, samples, histograms: Vec::new() }))
 }
 
 #[cfg(test)]
@@ -130,6 +130,7 @@ mod tests {
         let series = SeriesSamples {
             labels: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
             samples: vec![Sample { timestamp_ms: 1, value: 1.5 }, Sample { timestamp_ms: 2, value: f64::NAN }, Sample { timestamp_ms: 3, value: f64::NEG_INFINITY }],
+            histograms: Vec::new(),
         };
         let mut text = String::new();
         write_line(&mut text, &series);

@@ -94,7 +94,7 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
 pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample) {
     match out.last_mut() {
         Some(last) if last.labels == labels => last.samples.push(sample),
-        _ => out.push(SeriesSamples { labels, samples: vec![sample] }),
+        _ => out.push(SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() }),
     }
 }
 

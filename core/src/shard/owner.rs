@@ -411,6 +411,7 @@ mod tests {
                     .map(|i| SeriesSamples {
                         labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))]),
                         samples: vec![Sample { timestamp_ms: 1_000, value: i as f64 }],
+                        histograms: Vec::new(),
                     })
                     .collect();
                 db.append_group(&[series.as_slice()]).await.expect("append");

@@ -400,7 +400,7 @@ impl Querier for MemQuerier {
             .filter(|s| matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))))
             .filter_map(|s| {
                 let samples: Vec<_> = s.samples.iter().filter(|p| p.timestamp_ms >= mint_ms && p.timestamp_ms <= maxt_ms).copied().collect();
-                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples })
+                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms: Vec::new() })
             })
             .collect()
     }
@@ -521,7 +521,7 @@ mod tests {
                         tsdb::Sample { timestamp_ms: t, value }
                     })
                     .collect();
-                series.push(SeriesSamples { labels, samples });
+                series.push(SeriesSamples { labels, samples, histograms: Vec::new() });
             }
             let whole = MemQuerier { series };
             let last = LastOnly(whole.clone());

@@ -210,14 +210,14 @@ fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
         if with_nhcb {
             if let Some(base) = nhcb_base(&labels) {
                 let stamps = floats.iter().map(|s| Sample { timestamp_ms: s.timestamp_ms, value: 0.0 }).collect();
-                unsupported.push(SeriesSamples { labels: base, samples: stamps });
+                unsupported.push(SeriesSamples { labels: base, samples: stamps, histograms: Vec::new() });
             }
         }
         if !others.is_empty() {
-            unsupported.push(SeriesSamples { labels: labels.clone(), samples: others });
+            unsupported.push(SeriesSamples { labels: labels.clone(), samples: others, histograms: Vec::new() });
         }
         if !has_start_timestamps {
-            series.push(SeriesSamples { labels, samples: floats });
+            series.push(SeriesSamples { labels, samples: floats, histograms: Vec::new() });
         }
     }
     Command::Load { series, unsupported }

@@ -281,7 +281,7 @@ impl Head {
     fn read_series(&self, id: SeriesId, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         let s = &self.series[id as usize];
         let samples = s.samples_in(mint_ms, maxt_ms);
-        (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples })
+        (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms: Vec::new() })
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {

@@ -225,7 +225,7 @@ impl SeriesBatch {
 
     /// The owned form (tests, and callers that want `SeriesSamples`).
     pub fn to_series(&self) -> Vec<SeriesSamples> {
-        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec() }).collect()
+        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec(), histograms: Vec::new() }).collect()
     }
 }
 
@@ -281,8 +281,8 @@ mod tests {
     #[test]
     fn owned_series_round_trip_with_the_labels_hash() {
         let series = vec![
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]), samples: vec![sample(1), sample(2)] },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![sample(3)] },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![sample(3)], histograms: Vec::new() },
         ];
         let batch = SeriesBatch::from_series(&series);
         assert_eq!(batch.len(), 2);
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn a_part_is_read_by_position_as_it_iterates() {
         let series: Vec<SeriesSamples> = (0..5)
-            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)] })
+            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)], histograms: Vec::new() })
             .collect();
         let batch = SeriesBatch::from_series(&series);
         for part in [BatchPart { batch: &batch, indices: Some(&[4, 1, 3]) }, BatchPart::whole(&batch)] {

@@ -1,6 +1,6 @@
 //! Samples and series-with-samples, the unit of writes and of query results.
 
-use super::Labels;
+use super::{HistogramSample, Labels};
 
 /// The exact bit pattern Prometheus uses for a staleness marker. It must survive
 /// storage bit-exact: PromQL treats it as "series ended here".
@@ -31,4 +31,6 @@ impl PartialEq for Sample {
 pub struct SeriesSamples {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// Native histogram samples, ordered by timestamp; no timestamp is in both lists.
+    pub histograms: Vec<HistogramSample>,
 }
