@@ -284,7 +284,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
             StepValue::Vector(v) => {
                 let v: Vec<InstantSample> = v
                     .into_iter()
-                    .map(|e| InstantSample { labels: finish_labels(e.labels, e.drop_name), timestamp_ms: q.start_ms, value: e.value })
+                    .map(|e| InstantSample { labels: finish_labels(e.labels, e.drop_name), timestamp_ms: q.start_ms, value: e.value, histogram: None })
                     .collect();
                 let mut seen = std::collections::HashSet::with_capacity(v.len());
                 if !v.iter().all(|s| seen.insert(&s.labels)) {

@@ -65,7 +65,10 @@ pub struct SelectRequest {
 pub struct InstantSample {
     pub labels: Labels,
     pub timestamp_ms: i64,
+    /// The float value; 0 (and meaningless) when `histogram` is set.
     pub value: f64,
+    /// A native histogram value instead of a float.
+    pub histogram: Option<std::sync::Arc<tsdb::FloatHistogram>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
