@@ -100,6 +100,11 @@ impl<'a> BitReader<'a> {
         Some(value)
     }
 
+    /// Bits not read yet.
+    pub fn bits_left(&self) -> usize {
+        (self.bytes.len() * 8).saturating_sub(self.bit_pos)
+    }
+
     pub fn read_byte(&mut self) -> Option<u8> {
         self.read_bits(8).map(|b| b as u8)
     }

@@ -1,10 +1,41 @@
-//! Chunk encodings. Only XOR (Gorilla) for floats so far, bit-compatible with Prometheus'
-//! `chunkenc.XORChunk` so the same bytes can go into Prometheus-format blocks.
+//! Chunk encodings, bit-compatible with Prometheus' `chunkenc` so the same bytes go into
+//! Prometheus-format blocks: XOR (Gorilla) for floats (`XORChunk`) and float histograms
+//! (`FloatHistogramChunk`).
 
 pub mod bits;
+pub mod float_histogram;
+pub mod varbit;
 pub mod xor;
 
+pub use float_histogram::{
+    decode_histograms_kept, encode_histogram_chunks, Appendable, CounterResetHeader, EncodedHistogramChunk, FloatHistogramAppender, FloatHistogramIterator,
+    HISTOGRAM_SAMPLES_PER_CHUNK_MAX,
+};
 pub use xor::{decode_kept, xor_num_samples, XorAppender, XorChunk, XorIterator};
+
+/// A chunk's encoding, numbered as Prometheus' `chunkenc.Encoding` (the byte before a
+/// chunk's data in a block's chunk segment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum ChunkEncoding {
+    /// Float samples (`EncXOR`).
+    #[default]
+    Xor = 1,
+    /// Float native histograms (`EncFloatHistogram`).
+    FloatHistogram = 3,
+}
+
+impl ChunkEncoding {
+    /// The encoding of byte `byte`, if Metricstor reads it (integer histograms, 2, are
+    /// converted before they are stored and never written).
+    pub fn from_u8(byte: u8) -> Option<ChunkEncoding> {
+        match byte {
+            1 => Some(ChunkEncoding::Xor),
+            3 => Some(ChunkEncoding::FloatHistogram),
+            _ => None,
+        }
+    }
+}
 
 /// Samples per chunk before a new one is cut (Prometheus' target).
 pub const SAMPLES_PER_CHUNK_MAX: u16 = 120;
