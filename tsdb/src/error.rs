@@ -25,6 +25,14 @@ pub enum Error {
     /// A file on disk does not hold what its format promises (bad magic, checksum, bounds).
     #[error("corrupt {path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    /// A native histogram that breaks `FloatHistogram::validate`: refused before anything
+    /// of its batch is written.
+    #[error("invalid native histogram at {timestamp_ms} in series {series}: {message}")]
+    InvalidHistogram {
+        series: String,
+        timestamp_ms: i64,
+        message: String,
+    },
     #[error("short write to {path}: {written} of {wanted} bytes")]
     ShortWrite {
         path: PathBuf,

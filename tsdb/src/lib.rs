@@ -26,7 +26,7 @@ pub mod shard;
 pub mod wal;
 
 pub use model::{
-    is_stale_nan, BatchPart, BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, BatchSeries, Label, LabelPair, LabelRef, Labels, LabelsIter, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
+    is_stale_nan, BatchPart, BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, CUSTOM_BUCKETS_SCHEMA, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN, BatchSeries, Label, LabelPair, LabelRef, Labels, LabelsIter, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
     SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
 };
 
@@ -46,9 +46,9 @@ pub trait Querier {
     /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
     /// a caller that reads each series once need not hold them all decoded. The slice is
     /// valid only during the call.
-    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) {
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()>) {
         for series in self.select(matchers, mint_ms, maxt_ms) {
-            if visit(&series.labels, &series.samples).is_break() {
+            if visit(&series.labels, &series.samples, &series.histograms).is_break() {
                 break;
             }
         }

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::encoded::EncodedSeries;
-use crate::model::{Labels, Sample, SeriesSamples};
+use crate::model::{HistogramSample, Labels, Sample, SeriesSamples};
 
 /// Merges time-ordered sample lists; on equal timestamps the list earlier in `sources` wins.
 pub fn merge_samples(mut sources: Vec<Vec<Sample>>) -> Vec<Sample> {
@@ -23,23 +23,55 @@ pub fn merge_samples(mut sources: Vec<Vec<Sample>>) -> Vec<Sample> {
     all.into_iter().map(|(_, _, s)| s).collect()
 }
 
+/// Merges sources that each hold floats and histograms (time-ordered, no timestamp in both
+/// lists of one source): per timestamp the earliest source holding it wins, whichever kind
+/// it holds there.
+pub fn merge_mixed(mut sources: Vec<(Vec<Sample>, Vec<HistogramSample>)>) -> (Vec<Sample>, Vec<HistogramSample>) {
+    sources.retain(|(s, h)| !s.is_empty() || !h.is_empty());
+    if sources.len() <= 1 {
+        return sources.pop().unwrap_or_default();
+    }
+    enum Kind {
+        Float(Sample),
+        Histogram(HistogramSample),
+    }
+    let mut all: Vec<(i64, usize, Kind)> = Vec::new();
+    for (priority, (samples, histograms)) in sources.into_iter().enumerate() {
+        all.extend(samples.into_iter().map(|s| (s.timestamp_ms, priority, Kind::Float(s))));
+        all.extend(histograms.into_iter().map(|h| (h.timestamp_ms, priority, Kind::Histogram(h))));
+    }
+    all.sort_by_key(|(t, priority, _)| (*t, *priority));
+    all.dedup_by_key(|(t, _, _)| *t);
+    let (mut samples, mut histograms) = (Vec::new(), Vec::new());
+    for (_, _, kind) in all {
+        match kind {
+            Kind::Float(s) => samples.push(s),
+            Kind::Histogram(h) => histograms.push(h),
+        }
+    }
+    (samples, histograms)
+}
+
 /// Groups series lists from several sources by label set (in priority order: the first
 /// list wins ties) and merges each series; the result is sorted by labels.
 pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
-    let mut by_labels: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+    let mut by_labels: BTreeMap<Labels, Vec<(Vec<Sample>, Vec<HistogramSample>)>> = BTreeMap::new();
     for list in sources {
         for s in list {
-            by_labels.entry(s.labels).or_default().push(s.samples);
+            by_labels.entry(s.labels).or_default().push((s.samples, s.histograms));
         }
     }
     by_labels
         .into_iter()
-        .map(|(labels, samples)| SeriesSamples {
-            labels,
-            samples: merge_samples(samples),
-            histograms: Vec::new(),
+        .map(|(labels, lists)| {
+            let (samples, histograms) = if lists.iter().all(|(_, h)| h.is_empty()) {
+                (merge_samples(lists.into_iter().map(|(s, _)| s).collect()), Vec::new())
+            } else {
+                merge_mixed(lists)
+            };
+            SeriesSamples { labels, samples, histograms }
         })
-        .filter(|s| !s.samples.is_empty())
+        .filter(|s| !s.samples.is_empty() || !s.histograms.is_empty())
         .collect()
 }
 

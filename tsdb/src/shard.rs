@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::head::{AppendResult, Head};
 use crate::encoded::EncodedSeries;
 use crate::merge::{merge_encoded_series, merge_series};
-use crate::model::{BatchPart, Labels, Matcher, SeriesBatch, SeriesSamples};
+use crate::model::{BatchPart, HistogramSample, Labels, Matcher, SeriesBatch, SeriesSamples};
 use crate::wal::checkpoint::{self, CheckpointWriter};
 use crate::wal::{Record, Wal, WalOptions};
 use crate::Querier;
@@ -40,6 +40,8 @@ pub const WAL_DIRNAME_LEGACY: &str = "wal";
 /// Series and samples per checkpoint record, far below the WAL record size limit.
 const CHECKPOINT_SERIES_PER_RECORD: usize = 10_000;
 const CHECKPOINT_SAMPLES_PER_RECORD: usize = 100_000;
+/// Native histograms per checkpoint record (each a few hundred bytes).
+const CHECKPOINT_HISTOGRAMS_PER_RECORD: usize = 10_000;
 
 #[derive(Clone, Debug)]
 pub struct ShardOptions {
@@ -89,7 +91,8 @@ pub struct DeleteOutcome {
     pub block_series: u64,
 }
 
-/// What happened to one group's samples.
+/// What happened to one group's samples. Native histogram samples count as samples in
+/// every field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
     pub samples_appended: u64,
@@ -98,6 +101,9 @@ pub struct AppendOutcome {
     /// Samples not stored because their series is new and the head holds
     /// `ShardOptions::max_series` series.
     pub samples_refused_series_limit: u64,
+    /// Samples not stored because their timestamp already holds a sample of the other kind
+    /// (a float where a histogram came, or the reverse); the stored one stays.
+    pub samples_refused_type_conflict: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -107,6 +113,7 @@ pub struct ShardStats {
     pub samples_out_of_order_total: u64,
     pub duplicates_overwritten_total: u64,
     pub samples_refused_series_limit_total: u64,
+    pub samples_refused_type_conflict_total: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,
@@ -180,7 +187,15 @@ fn prefetch_ahead(head: &Head, position: usize, id_at: impl Fn(usize) -> Option<
 }
 
 fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
-    match head.append(id, sample) {
+    count_result(head.append(id, sample), outcome);
+}
+
+fn apply_histogram_to_head(head: &mut Head, id: u32, sample: &HistogramSample, outcome: &mut AppendOutcome) {
+    count_result(head.append_histogram(id, sample), outcome);
+}
+
+fn count_result(result: AppendResult, outcome: &mut AppendOutcome) {
+    match result {
         AppendResult::Appended => outcome.samples_appended += 1,
         AppendResult::OutOfOrder => {
             outcome.samples_appended += 1;
@@ -191,6 +206,7 @@ fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut 
             outcome.duplicates_overwritten += 1;
         }
         AppendResult::Duplicate => {}
+        AppendResult::Conflict => outcome.samples_refused_type_conflict += 1,
     }
 }
 
@@ -235,6 +251,14 @@ impl ShardDb {
                 for (r, sample) in samples {
                     match refs.get(&r) {
                         Some(&id) => apply_to_head(&mut head, id, sample, &mut replayed),
+                        None => unknown_refs += 1,
+                    }
+                }
+            }
+            Record::Histograms(histograms) => {
+                for (r, h) in histograms {
+                    match refs.get(&r) {
+                        Some(&id) => apply_histogram_to_head(&mut head, id, &h, &mut replayed),
                         None => unknown_refs += 1,
                     }
                 }
@@ -544,19 +568,23 @@ impl ShardDb {
 
 
     /// Appends owned series (imports, tests, tools): the batch form of each group, then
-    /// `append_batches`.
+    /// `append_batches`. An invalid native histogram is an `Error::InvalidHistogram` naming
+    /// its series, and nothing is written.
     pub async fn append_group(
         &mut self,
         groups: &[&[SeriesSamples]],
     ) -> Result<Vec<AppendOutcome>, Error> {
-        let batches: Vec<SeriesBatch> = groups.iter().map(|g| SeriesBatch::from_series(g)).collect();
+        let batches: Vec<SeriesBatch> = groups.iter().map(|g| SeriesBatch::try_from_series(g)).collect::<Result<_, _>>()?;
         let parts: Vec<BatchPart<'_>> = batches.iter().map(BatchPart::whole).collect();
         self.append_batches(&parts).await
     }
 
     /// Appends several requests' series with one WAL write (group commit), then applies them
     /// to the head; one outcome per group. Each series is looked up once, by its hash and
-    /// its borrowed label bytes; a `Labels` is built only for a series that is new.
+    /// its borrowed label bytes; a `Labels` is built only for a series that is new. Native
+    /// histograms (valid: `SeriesBatch`'s invariant) go into the same WAL write as a
+    /// histograms record after the samples record, and into the head after every group's
+    /// floats, in that order on replay too.
     pub async fn append_batches(&mut self, groups: &[BatchPart<'_>]) -> Result<Vec<AppendOutcome>, Error> {
         // Series are created in the head only after the WAL write succeeds: a series that
         // exists in the head without its WAL record would lose its samples on replay.
@@ -566,6 +594,9 @@ impl ShardDb {
         // In head order; `group_ends[g]` is where group `g`'s samples end.
         let mut samples = Vec::with_capacity(groups.iter().map(BatchPart::sample_count).sum());
         let mut group_ends = Vec::with_capacity(groups.len());
+        // Likewise for native histograms (an empty list, not allocated, when none came).
+        let mut histograms: Vec<(u32, HistogramSample)> = Vec::with_capacity(groups.iter().map(BatchPart::histogram_count).sum());
+        let mut histogram_group_ends = Vec::with_capacity(groups.len());
         // Per group: samples refused by the series limit.
         let mut refused = vec![0u64; groups.len()];
         let series_room = match self.options.max_series {
@@ -607,7 +638,7 @@ impl ShardDb {
                         match known {
                             Some((id, _)) => *id,
                             None if new_series.len() as u64 >= series_room => {
-                                *refused += series.samples().len() as u64;
+                                *refused += (series.samples().len() + series.histograms().len()) as u64;
                                 continue;
                             }
                             None => {
@@ -620,18 +651,26 @@ impl ShardDb {
                     }
                 };
                 samples.extend(series.samples().iter().map(|s| (id, *s)));
+                if !series.histograms().is_empty() {
+                    histograms.extend(series.histograms().iter().map(|h| (id, h.clone())));
+                }
             }
             group_ends.push(samples.len());
+            histogram_group_ends.push(histograms.len());
         }
-        let mut records = Vec::with_capacity(2);
+        let mut records = Vec::with_capacity(3);
         if !new_series.is_empty() {
             records.push(Record::Series(new_series));
         }
         if !samples.is_empty() {
             records.push(Record::Samples(samples));
         }
+        if !histograms.is_empty() {
+            records.push(Record::Histograms(histograms));
+        }
         self.wal.append(&records).await?;
         let mut samples: &[(u32, crate::Sample)] = &[];
+        let mut histograms: &[(u32, HistogramSample)] = &[];
         for record in &records {
             match record {
                 Record::Series(created) => {
@@ -641,6 +680,7 @@ impl ShardDb {
                     }
                 }
                 Record::Samples(recorded) => samples = recorded,
+                Record::Histograms(recorded) => histograms = recorded,
                 Record::Tombstones(_) => unreachable!("appends write no tombstones"),
             }
         }
@@ -653,11 +693,22 @@ impl ShardDb {
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
             }
             group_start = group_end;
+            outcomes.push(outcome);
+        }
+        // Histograms after every float, as replay applies the records.
+        let mut group_start = 0;
+        for (group_end, outcome) in histogram_group_ends.into_iter().zip(&mut outcomes) {
+            for (id, h) in &histograms[group_start..group_end] {
+                apply_histogram_to_head(&mut self.head, *id, h, outcome);
+            }
+            group_start = group_end;
+        }
+        for outcome in &outcomes {
             self.stats.samples_appended_total += outcome.samples_appended;
             self.stats.samples_out_of_order_total += outcome.samples_out_of_order;
             self.stats.duplicates_overwritten_total += outcome.duplicates_overwritten;
-            self.stats.samples_refused_series_limit_total += refused;
-            outcomes.push(outcome);
+            self.stats.samples_refused_series_limit_total += outcome.samples_refused_series_limit;
+            self.stats.samples_refused_type_conflict_total += outcome.samples_refused_type_conflict;
         }
         self.stats.series = self.head.series_count() as u64;
         Ok(outcomes)
@@ -868,6 +919,19 @@ async fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<
     }
     if !samples.is_empty() {
         writer.write(&Record::Samples(samples))?;
+    }
+    let mut histograms: Vec<(u32, HistogramSample)> = Vec::new();
+    for id in head.series_ids() {
+        crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
+        for h in head.histograms_of(id) {
+            histograms.push((id, h));
+            if histograms.len() >= CHECKPOINT_HISTOGRAMS_PER_RECORD {
+                writer.write(&Record::Histograms(std::mem::take(&mut histograms)))?;
+            }
+        }
+    }
+    if !histograms.is_empty() {
+        writer.write(&Record::Histograms(histograms))?;
     }
     Ok(())
 }

@@ -8,14 +8,13 @@ use std::rc::Rc;
 
 use super::encoding::{crc32c, Decoder, Encoder};
 use super::page_cache::{CachedFile, PageCache};
+use crate::chunk::ChunkEncoding;
 use crate::error::Error;
 
 pub const MAGIC_CHUNKS: u32 = 0x85BD_40DD;
 pub const CHUNKS_VERSION_1: u8 = 1;
 pub const SEGMENT_HEADER_BYTES: usize = 8;
 pub const SEGMENT_BYTES_MAX: usize = 512 << 20;
-/// Prometheus' encoding number of float XOR chunks.
-pub const ENCODING_XOR: u8 = 1;
 /// A chunk's `len` field takes at most 5 bytes (uvarint of a u32).
 const LEN_FIELD_BYTES_MAX: usize = 5;
 
@@ -39,10 +38,15 @@ impl ChunkSegmentsWriter {
 
     /// Appends one XOR chunk and returns its reference.
     pub fn add_xor(&mut self, data: &[u8]) -> u64 {
+        self.add_chunk(ChunkEncoding::Xor, data)
+    }
+
+    /// Appends one chunk of `encoding` and returns its reference.
+    pub fn add_chunk(&mut self, encoding: ChunkEncoding, data: &[u8]) -> u64 {
         let mut e = Encoder::default();
         e.put_uvarint(data.len() as u64);
         let enc_start = e.len();
-        e.put_u8(ENCODING_XOR);
+        e.put_u8(encoding as u8);
         e.bytes.extend_from_slice(data);
         e.put_crc_from(enc_start);
         let needs_new = match self.segments.last() {
@@ -114,8 +118,16 @@ impl ChunkReader {
         Ok(reader)
     }
 
-    /// The XOR chunk bytes at `chunk_ref`, checksum verified.
+    /// The XOR chunk bytes at `chunk_ref`, checksum verified; another encoding is an error.
     pub fn read_xor(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
+        match self.read_chunk(chunk_ref)? {
+            (ChunkEncoding::Xor, bytes) => Ok(bytes),
+            (other, _) => Err(Error::corrupt(self.files.first().map(|f| f.path().to_path_buf()).unwrap_or_default(), format!("chunk {chunk_ref:#x}: {other:?}, not XOR"))),
+        }
+    }
+
+    /// The chunk at `chunk_ref`: its encoding and bytes, checksum verified.
+    pub fn read_chunk(&self, chunk_ref: u64) -> Result<(ChunkEncoding, Vec<u8>), Error> {
         let index = (chunk_ref >> 32) as usize;
         #[cfg(feature = "fault-injection")]
         if crate::fault::take(|f| *f == crate::fault::Fault::ChunkRead).is_some() {
@@ -168,15 +180,15 @@ impl ChunkReader {
                 format!("chunk at {offset}: checksum mismatch"),
             ));
         }
-        if buf[0] != ENCODING_XOR {
+        let Some(encoding) = ChunkEncoding::from_u8(buf[0]) else {
             return Err(Error::corrupt(
                 path,
                 format!("chunk at {offset}: unsupported encoding {}", buf[0]),
             ));
-        }
+        };
         buf.truncate(total - 4);
         buf.remove(0);
-        Ok(buf)
+        Ok((encoding, buf))
     }
 }
 

@@ -15,10 +15,10 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{decode_kept, xor_num_samples, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::merge::merge_samples;
-use crate::model::{Labels, Sample};
+use crate::merge::{merge_mixed, merge_samples};
+use crate::model::{HistogramSample, Labels, Sample};
 
 /// Page cache of each parent block during a merge (its series entries and chunks are read
 /// once, in order, so a page of each serves many neighbouring series).
@@ -166,8 +166,9 @@ impl CompactionJob {
 /// Writes one series from its parts (`(cursor index, series id, index entry)`, oldest parent
 /// first). When nothing is deleted and no two chunks overlap in time, runs of adjacent
 /// chunks that fit in `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples together are joined into
-/// one and every other chunk is copied as it is; else the samples are decoded, filtered,
-/// merged (newest parent wins a timestamp) and re-encoded.
+/// one and every other chunk is copied as it is (float histogram chunks are never joined);
+/// else the samples and histograms are decoded, filtered, merged (newest parent wins a
+/// timestamp, whichever kind it holds there) and re-encoded.
 fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labels, parts: Vec<(usize, u32, IndexSeries)>) -> Result<(), Error> {
     let untouched = parts.iter().all(|(i, id, _)| cursors[*i].block.tombstones().intervals(*id).is_empty());
     let mut chunks: Vec<(usize, super::index_format::ChunkMeta)> =
@@ -179,33 +180,45 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
         let mut run: Vec<(usize, RawChunk)> = Vec::new();
         let mut run_samples = 0;
         for (i, c) in chunks {
-            let xor = cursors[i].block.read_chunk(c.chunk_ref)?;
-            let num_samples = u64::from(xor_num_samples(&xor));
+            let (encoding, bytes) = cursors[i].block.read_chunk(c.chunk_ref)?;
+            let num_samples = u64::from(xor_num_samples(&bytes));
+            let chunk = RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, encoding, bytes };
+            if encoding != ChunkEncoding::Xor {
+                join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
+                run_samples = 0;
+                out.push(chunk);
+                continue;
+            }
             if run_samples + num_samples > u64::from(COMPACTED_SAMPLES_PER_CHUNK_MAX) {
                 join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
                 run_samples = 0;
             }
             run_samples += num_samples;
-            run.push((i, RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, xor }));
+            run.push((i, chunk));
         }
         join_chunks(cursors, &labels, run, &mut out)?;
         return writer.add_raw_chunks(labels, &out);
     }
-    // Newest parent first: `merge_samples` keeps the first source's sample on a tie.
-    let mut sources: Vec<Vec<Sample>> = Vec::with_capacity(parts.len());
+    // Newest parent first: the merges keep the first source's sample on a tie.
+    let mut sources: Vec<(Vec<Sample>, Vec<HistogramSample>)> = Vec::with_capacity(parts.len());
     for (i, id, s) in parts.iter().rev() {
         let block = &cursors[*i].block;
         let deleted = block.tombstones().intervals(*id);
-        let mut samples = Vec::new();
+        let (mut samples, mut histograms) = (Vec::new(), Vec::new());
         for c in &s.chunks {
             if Tombstones::covers(deleted, c.min_time_ms, c.max_time_ms) {
                 continue;
             }
-            let bytes = block.read_chunk(c.chunk_ref)?;
-            if !decode_kept(&bytes, &mut samples, |t| !Tombstones::is_deleted(deleted, t)) {
+            let (encoding, bytes) = block.read_chunk(c.chunk_ref)?;
+            let keep = |t: i64| !Tombstones::is_deleted(deleted, t);
+            let decoded = match encoding {
+                ChunkEncoding::Xor => decode_kept(&bytes, &mut samples, keep),
+                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut histograms, keep),
+            };
+            if !decoded {
                 return Err(Error::corrupt(
                     block.dir().join(CHUNKS_DIRNAME),
-                    format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
+                    format!("{encoding:?} chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
                 ));
             }
         }
@@ -214,10 +227,18 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
         if !samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms) {
             samples = merge_samples(samples.into_iter().map(|s| vec![s]).collect());
         }
-        sources.push(samples);
+        if !histograms.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms) {
+            histograms.sort_by_key(|h| h.timestamp_ms);
+            histograms.dedup_by_key(|h| h.timestamp_ms);
+        }
+        sources.push((samples, histograms));
     }
-    let merged = merge_samples(sources);
-    writer.add_samples(labels, &merged)
+    if sources.iter().all(|(_, h)| h.is_empty()) {
+        let merged = merge_samples(sources.into_iter().map(|(s, _)| s).collect());
+        return writer.add_samples(labels, &merged);
+    }
+    let (samples, histograms) = merge_mixed(sources);
+    writer.add_series(labels, &samples, &histograms)
 }
 
 /// Adds a run of adjacent, time-ordered chunks (each with its parent's cursor index) to
@@ -229,7 +250,7 @@ fn join_chunks(cursors: &[Cursor], labels: &Labels, mut run: Vec<(usize, RawChun
     }
     let mut joined = XorAppender::default();
     for (i, c) in &run {
-        let mut it = XorIterator::new(&c.xor);
+        let mut it = XorIterator::new(&c.bytes);
         for s in it.by_ref() {
             joined.append(s.timestamp_ms, s.value);
         }
@@ -247,7 +268,8 @@ fn join_chunks(cursors: &[Cursor], labels: &Labels, mut run: Vec<(usize, RawChun
         min_time_ms: first.min_time_ms,
         max_time_ms: last.max_time_ms,
         num_samples: u64::from(joined.num_samples()),
-        xor: joined.bytes().to_vec(),
+        encoding: ChunkEncoding::Xor,
+        bytes: joined.bytes().to_vec(),
     });
     Ok(())
 }

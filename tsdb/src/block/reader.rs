@@ -14,12 +14,12 @@ use super::index_format::{ChunkMeta, IndexReader, IndexSeries};
 use super::meta::BlockMeta;
 use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
-use super::writer::{CHUNKS_DIRNAME, INDEX_FILENAME};
-use crate::chunk::decode_kept;
+use super::writer::{BlockSeries, CHUNKS_DIRNAME, INDEX_FILENAME};
+use crate::chunk::{decode_histograms_kept, decode_kept, ChunkEncoding};
 use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
-use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesSamples};
+use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesSamples};
 
 pub struct Block {
     dir: PathBuf,
@@ -244,18 +244,23 @@ impl Block {
         let deleted = self.tombstones.intervals(id);
         let mut part = EncodedPart { deleted: deleted.to_vec(), ..EncodedPart::default() };
         for c in &s.chunks {
-            let xor = match self.chunks.read_xor(c.chunk_ref) {
-                Ok(xor) => xor,
+            let (encoding, bytes) = match self.chunks.read_chunk(c.chunk_ref) {
+                Ok(chunk) => chunk,
                 Err(error) => {
                     tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
                     return None;
                 }
             };
             if c.min_time_ms >= mint_ms && c.max_time_ms <= maxt_ms {
-                part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, xor });
+                part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, encoding, bytes });
                 continue;
             }
-            if !decode_kept(&xor, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t)) {
+            let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
+            let decoded = match encoding {
+                ChunkEncoding::Xor => decode_kept(&bytes, &mut part.samples, keep),
+                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut part.histograms, keep),
+            };
+            if !decoded {
                 tracing::error!(series = %s.labels, chunk = c.chunk_ref, "damaged chunk; series left out of the answer");
                 return None;
             }
@@ -267,8 +272,8 @@ impl Block {
     /// is damaged (reported).
     fn read_series(&self, id: u32, s: IndexSeries, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         match self.samples_of(id, &s, mint_ms, maxt_ms) {
-            Ok(samples) if samples.is_empty() => None,
-            Ok(samples) => Some(SeriesSamples { labels: s.labels, samples, histograms: Vec::new() }),
+            Ok((samples, histograms)) if samples.is_empty() && histograms.is_empty() => None,
+            Ok((samples, histograms)) => Some(SeriesSamples { labels: s.labels, samples, histograms }),
             Err(error) => {
                 tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
                 None
@@ -282,29 +287,36 @@ impl Block {
         s: &IndexSeries,
         mint_ms: i64,
         maxt_ms: i64,
-    ) -> Result<Vec<Sample>, Error> {
+    ) -> Result<(Vec<Sample>, Vec<HistogramSample>), Error> {
         let mut samples: Vec<Sample> = Vec::new();
+        let mut histograms: Vec<HistogramSample> = Vec::new();
         let deleted = self.tombstones.intervals(id);
         for c in &s.chunks {
-            let bytes = self.chunks.read_xor(c.chunk_ref)?;
-            if !decode_kept(&bytes, &mut samples, |t| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t)) {
+            let (encoding, bytes) = self.chunks.read_chunk(c.chunk_ref)?;
+            let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
+            let decoded = match encoding {
+                ChunkEncoding::Xor => decode_kept(&bytes, &mut samples, keep),
+                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut histograms, keep),
+            };
+            if !decoded {
                 return Err(Error::corrupt(
                     self.dir.join(CHUNKS_DIRNAME),
-                    format!("XOR chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
+                    format!("{encoding:?} chunk {:#x} of {} is malformed", c.chunk_ref, s.labels),
                 ));
             }
         }
-        Ok(samples)
+        Ok((samples, histograms))
     }
 
-    /// Every series with all its samples not deleted, for rewriting the block; unlike
-    /// `select`, a damaged chunk is an error (a rewrite must not drop data silently).
-    pub fn live_series(&self) -> Result<Vec<(Labels, Vec<Sample>)>, Error> {
+    /// Every series with all its samples and histograms not deleted, for rewriting the
+    /// block; unlike `select`, a damaged chunk is an error (a rewrite must not drop data
+    /// silently).
+    pub fn live_series(&self) -> Result<Vec<BlockSeries>, Error> {
         let mut out = Vec::new();
         for (id, s) in self.matching_series(&[], i64::MIN, i64::MAX)? {
-            let samples = self.samples_of(id, &s, i64::MIN, i64::MAX)?;
-            if !samples.is_empty() {
-                out.push((s.labels, samples));
+            let (samples, histograms) = self.samples_of(id, &s, i64::MIN, i64::MAX)?;
+            if !samples.is_empty() || !histograms.is_empty() {
+                out.push(BlockSeries { labels: s.labels, chunks: Vec::new(), samples, histograms });
             }
         }
         Ok(out)
@@ -421,8 +433,8 @@ impl Block {
         self.index.series(id)
     }
 
-    pub(crate) fn read_chunk(&self, chunk_ref: u64) -> Result<Vec<u8>, Error> {
-        self.chunks.read_xor(chunk_ref)
+    pub(crate) fn read_chunk(&self, chunk_ref: u64) -> Result<(ChunkEncoding, Vec<u8>), Error> {
+        self.chunks.read_chunk(chunk_ref)
     }
 
     pub fn tombstones(&self) -> &Tombstones {

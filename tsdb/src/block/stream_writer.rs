@@ -8,21 +8,22 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::direct_io::DirectWriter;
-use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, ENCODING_XOR, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
+use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, MAGIC_CHUNKS, SEGMENT_BYTES_MAX, SEGMENT_HEADER_BYTES};
 use super::encoding::Encoder;
 use super::index_format::{ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_VERSION};
-use super::writer::{encode_chunks, sync_dir, write_block_files, CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::COMPACTED_SAMPLES_PER_CHUNK_MAX;
+use super::writer::{encode_series_chunks, sync_dir, write_block_files, CHUNKS_DIRNAME, TMP_SUFFIX};
+use crate::chunk::{ChunkEncoding, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::model::{Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample};
 
-/// One chunk to add as is: its XOR bytes, sample count and inclusive time bounds.
+/// One chunk to add as is: its encoding and bytes, sample count and inclusive time bounds.
 pub struct RawChunk {
     pub min_time_ms: i64,
     pub max_time_ms: i64,
     pub num_samples: u64,
-    pub xor: Vec<u8>,
+    pub encoding: ChunkEncoding,
+    pub bytes: Vec<u8>,
 }
 
 pub struct StreamBlockWriter {
@@ -75,12 +76,12 @@ impl StreamBlockWriter {
     }
 
     /// Appends one chunk record to the current segment (opening a new one when full).
-    fn write_chunk(&mut self, xor: &[u8]) -> Result<u64, Error> {
+    fn write_chunk(&mut self, encoding: ChunkEncoding, data: &[u8]) -> Result<u64, Error> {
         let mut e = Encoder::default();
-        e.put_uvarint(xor.len() as u64);
+        e.put_uvarint(data.len() as u64);
         let enc_start = e.len();
-        e.put_u8(ENCODING_XOR);
-        e.bytes.extend_from_slice(xor);
+        e.put_u8(encoding as u8);
+        e.bytes.extend_from_slice(data);
         e.put_crc_from(enc_start);
         let full = self.segment.is_some()
             && self.segment_bytes > SEGMENT_HEADER_BYTES as u64
@@ -121,16 +122,22 @@ impl StreamBlockWriter {
     /// Adds a series from time-ordered samples unique by timestamp (nothing when empty), in
     /// chunks of up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples.
     pub fn add_samples(&mut self, labels: Labels, samples: &[Sample]) -> Result<(), Error> {
-        if samples.is_empty() {
+        self.add_series(labels, samples, &[])
+    }
+
+    /// `add_samples` with native histograms too (time-ordered, at timestamps no sample has):
+    /// one time-ordered chunk list of both kinds (`encode_series_chunks`).
+    pub fn add_series(&mut self, labels: Labels, samples: &[Sample], histograms: &[HistogramSample]) -> Result<(), Error> {
+        if samples.is_empty() && histograms.is_empty() {
             return Ok(());
         }
         debug_assert!(samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block samples increase strictly");
         debug_assert!(
-            samples.iter().all(|s| s.timestamp_ms >= self.min_time_ms && s.timestamp_ms < self.max_time_ms),
+            samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= self.min_time_ms && t < self.max_time_ms),
             "block samples lie in the block range"
         );
-        let metas = encode_chunks(samples, COMPACTED_SAMPLES_PER_CHUNK_MAX, |xor| self.write_chunk(xor))?;
-        self.push_series(labels, metas, samples.len() as u64);
+        let metas = encode_series_chunks(samples, histograms, COMPACTED_SAMPLES_PER_CHUNK_MAX, |encoding, data| self.write_chunk(encoding, data))?;
+        self.push_series(labels, metas, (samples.len() + histograms.len()) as u64);
         Ok(())
     }
 
@@ -143,7 +150,7 @@ impl StreamBlockWriter {
         let mut metas = Vec::with_capacity(chunks.len());
         let mut samples = 0;
         for c in chunks {
-            let chunk_ref = self.write_chunk(&c.xor)?;
+            let chunk_ref = self.write_chunk(c.encoding, &c.bytes)?;
             metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
             samples += c.num_samples;
         }

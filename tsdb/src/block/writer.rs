@@ -11,9 +11,9 @@ use super::chunks_format::{segment_file_name, ChunkSegmentsWriter, SEGMENT_BYTES
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
 use super::stream_writer::RawChunk;
-use crate::chunk::{XorAppender, SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{encode_histogram_chunks, ChunkEncoding, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::model::{Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample};
 
 pub const INDEX_FILENAME: &str = "index";
 pub const TOMBSTONES_FILENAME: &str = "tombstones";
@@ -87,6 +87,45 @@ pub(super) fn encode_chunks<E>(
     Ok(metas)
 }
 
+/// Encodes a series' time-ordered samples and histograms (no timestamp in both) as one
+/// time-ordered list of chunks, as Prometheus keeps a series: a run of floats in XOR chunks,
+/// a run of histograms in float histogram chunks (cut at layout changes and resets too),
+/// each chunk of at most `samples_per_chunk` samples. `write` stores a chunk and returns its
+/// reference; the chunk metas for the index, in order.
+pub(super) fn encode_series_chunks<E>(
+    samples: &[Sample],
+    histograms: &[HistogramSample],
+    samples_per_chunk: u16,
+    mut write: impl FnMut(ChunkEncoding, &[u8]) -> Result<u64, E>,
+) -> Result<Vec<ChunkMeta>, E> {
+    if histograms.is_empty() {
+        return encode_chunks(samples, samples_per_chunk, |xor| write(ChunkEncoding::Xor, xor));
+    }
+    debug_assert!(histograms.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block histograms increase strictly");
+    let mut metas = Vec::new();
+    let (mut floats, mut hists) = (samples, histograms);
+    while !floats.is_empty() || !hists.is_empty() {
+        let float_first = match (floats.first(), hists.first()) {
+            (Some(f), Some(h)) => f.timestamp_ms < h.timestamp_ms,
+            (f, _) => f.is_some(),
+        };
+        if float_first {
+            // Floats up to the next histogram.
+            let end = hists.first().map_or(floats.len(), |h| floats.partition_point(|f| f.timestamp_ms < h.timestamp_ms));
+            metas.extend(encode_chunks(&floats[..end], samples_per_chunk, |xor| write(ChunkEncoding::Xor, xor))?);
+            floats = &floats[end..];
+        } else {
+            let end = floats.first().map_or(hists.len(), |f| hists.partition_point(|h| h.timestamp_ms < f.timestamp_ms));
+            for c in encode_histogram_chunks(&hists[..end], samples_per_chunk) {
+                let chunk_ref = write(ChunkEncoding::FloatHistogram, &c.bytes)?;
+                metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
+            }
+            hists = &hists[end..];
+        }
+    }
+    Ok(metas)
+}
+
 /// Writes a block `ulid` covering `[min_time_ms, max_time_ms)` under `parent` and returns
 /// its meta. Each series' samples must be time-ordered, unique by timestamp and inside
 /// the range; series without samples are skipped.
@@ -101,28 +140,30 @@ pub fn write_block(
 }
 
 fn loose_samples(series: Vec<(Labels, Vec<Sample>)>) -> Vec<BlockSeries> {
-    series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples }).collect()
+    series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples, histograms: Vec::new() }).collect()
 }
 
-/// `write_block` with the given lineage (a block rewritten without its tombstoned data
+/// `write_cut_block` with the given lineage (a block rewritten without its tombstoned data
 /// keeps its level and sources and names the block it replaces as its parent).
 pub fn write_block_as(
     parent: &Path,
     ulid: &str,
     min_time_ms: i64,
     max_time_ms: i64,
-    series: Vec<(Labels, Vec<Sample>)>,
+    series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    write_series_block(parent, ulid, min_time_ms, max_time_ms, loose_samples(series), compaction)
+    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
 }
 
 /// One series of a block cut from the head: whole chunks kept as they are (time-ordered,
-/// not overlapping), then loose samples to encode, all after the chunks.
+/// not overlapping, of any encoding), then loose samples and native histograms to encode
+/// (time-ordered, no timestamp in both), all after the chunks.
 pub struct BlockSeries {
     pub labels: Labels,
     pub chunks: Vec<RawChunk>,
     pub samples: Vec<Sample>,
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// A level-1 block (cut from the head) from series whose whole chunks are kept as they are.
@@ -150,7 +191,7 @@ fn write_series_block(
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
     debug_assert!(min_time_ms < max_time_ms, "a block range is not empty");
-    series.retain(|s| !s.samples.is_empty() || !s.chunks.is_empty());
+    series.retain(|s| !s.samples.is_empty() || !s.chunks.is_empty() || !s.histograms.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     debug_assert!(
         series.windows(2).all(|w| w[0].labels != w[1].labels),
@@ -159,7 +200,7 @@ fn write_series_block(
     let mut chunks = ChunkSegmentsWriter::new(SEGMENT_BYTES_MAX);
     let mut index_series = Vec::with_capacity(series.len());
     let mut stats = BlockStats::default();
-    for BlockSeries { labels, chunks: raw, samples } in series {
+    for BlockSeries { labels, chunks: raw, samples, histograms } in series {
         debug_assert!(
             samples
                 .windows(2)
@@ -167,27 +208,25 @@ fn write_series_block(
             "block samples increase strictly"
         );
         debug_assert!(
-            samples
-                .iter()
-                .all(|s| s.timestamp_ms >= min_time_ms && s.timestamp_ms < max_time_ms),
+            samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= min_time_ms && t < max_time_ms),
             "block samples lie in the block range"
         );
         debug_assert!(
             raw.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms)
-                && raw.last().is_none_or(|c| samples.first().is_none_or(|s| c.max_time_ms < s.timestamp_ms))
+                && raw.last().is_none_or(|c| samples.first().is_none_or(|s| c.max_time_ms < s.timestamp_ms) && histograms.first().is_none_or(|h| c.max_time_ms < h.timestamp_ms))
                 && raw.iter().all(|c| c.min_time_ms >= min_time_ms && c.max_time_ms < max_time_ms),
             "kept chunks are ordered, come before the samples and lie in the block range"
         );
         let mut metas: Vec<ChunkMeta> = raw
             .iter()
-            .map(|c| ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref: chunks.add_xor(&c.xor) })
+            .map(|c| ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref: chunks.add_chunk(c.encoding, &c.bytes) })
             .collect();
-        match encode_chunks(&samples, SAMPLES_PER_CHUNK_MAX, |xor| Ok::<u64, std::convert::Infallible>(chunks.add_xor(xor))) {
+        match encode_series_chunks(&samples, &histograms, SAMPLES_PER_CHUNK_MAX, |encoding, data| Ok::<u64, std::convert::Infallible>(chunks.add_chunk(encoding, data))) {
             Ok(encoded) => metas.extend(encoded),
             Err(never) => match never {},
         }
         stats.num_series += 1;
-        stats.num_samples += samples.len() as u64 + raw.iter().map(|c| c.num_samples).sum::<u64>();
+        stats.num_samples += (samples.len() + histograms.len()) as u64 + raw.iter().map(|c| c.num_samples).sum::<u64>();
         stats.num_chunks += metas.len() as u64;
         index_series.push(IndexSeries {
             labels,

@@ -1,7 +1,9 @@
 //! One shard's in-memory head: series (each with its packed `Labels`, handed to selects by
 //! reference count), their XOR
-//! chunks, an out-of-order buffer merged on read, and the inverted index. `!Send` by design.
+//! chunks (float histogram chunks beside them for native histograms), an out-of-order buffer
+//! merged on read, and the inverted index. `!Send` by design.
 
+mod histograms;
 mod series;
 
 use std::collections::HashSet;
@@ -11,8 +13,8 @@ use hashbrown::HashTable;
 use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
-use crate::model::{Labels, Matcher, Sample, SeriesSamples};
-pub use series::{AppendResult, MemSeries};
+use crate::model::{HistogramSample, Labels, Matcher, Sample, SeriesSamples};
+pub use series::{AppendResult, MemSeries, SeriesSplit};
 
 pub struct Head {
     series: Vec<MemSeries>,
@@ -26,7 +28,8 @@ pub struct Head {
     /// Oldest and newest sample timestamps held (`min_t > max_t` when empty).
     min_t: i64,
     max_t: i64,
-    /// Samples held (appended minus overwritten duplicates and deletions).
+    /// Samples held, floats and histograms (appended minus overwritten duplicates and
+    /// deletions).
     samples: u64,
     /// Series without a sample (created by a write whose samples were all refused, or
     /// emptied by a delete). With none, and `[min_t, max_t]` inside a listing's range,
@@ -73,16 +76,19 @@ impl Head {
     /// One series' step of `split_before`: its data before `boundary_ms` goes to `before`,
     /// its samples from there on into this (new) head.
     fn split_off(&mut self, s: &MemSeries, boundary_ms: i64, before: &mut Vec<BlockSeries>) {
-        let (chunks, samples, after) = s.split_at(boundary_ms);
+        let SeriesSplit { chunks, samples, histograms, samples_after, histograms_after } = s.split_at(boundary_ms);
         let labels = s.labels();
-        if !after.is_empty() {
+        if !samples_after.is_empty() || !histograms_after.is_empty() {
             let (id, _) = self.get_or_create(&labels);
-            for sample in after {
+            for sample in samples_after {
                 self.append(id, sample);
             }
+            for h in &histograms_after {
+                self.append_histogram(id, h);
+            }
         }
-        if !chunks.is_empty() || !samples.is_empty() {
-            before.push(BlockSeries { labels, chunks, samples });
+        if !chunks.is_empty() || !samples.is_empty() || !histograms.is_empty() {
+            before.push(BlockSeries { labels, chunks, samples, histograms });
         }
     }
 
@@ -94,6 +100,11 @@ impl Head {
     /// All of series `id`'s samples, time-ordered (for WAL checkpoints).
     pub fn samples_of(&self, id: SeriesId) -> Vec<Sample> {
         self.series[id as usize].samples_in(i64::MIN, i64::MAX)
+    }
+
+    /// All of series `id`'s native histograms, time-ordered (for WAL checkpoints).
+    pub fn histograms_of(&self, id: SeriesId) -> Vec<HistogramSample> {
+        self.series[id as usize].histograms_in(i64::MIN, i64::MAX)
     }
 
     pub fn series_count(&self) -> usize {
@@ -188,12 +199,24 @@ impl Head {
         let series = &mut self.series[id as usize];
         let was_empty = series.is_empty();
         let result = series.append(sample.timestamp_ms, sample.value);
-        if was_empty && !series.is_empty() {
+        self.count_append(was_empty, id, sample.timestamp_ms, result)
+    }
+
+    /// Appends a native histogram with the float rules (`MemSeries::append_histogram`).
+    pub fn append_histogram(&mut self, id: SeriesId, sample: &HistogramSample) -> AppendResult {
+        let series = &mut self.series[id as usize];
+        let was_empty = series.is_empty();
+        let result = series.append_histogram(sample.timestamp_ms, &sample.histogram);
+        self.count_append(was_empty, id, sample.timestamp_ms, result)
+    }
+
+    fn count_append(&mut self, was_empty: bool, id: SeriesId, timestamp_ms: i64, result: AppendResult) -> AppendResult {
+        if was_empty && !self.series[id as usize].is_empty() {
             self.empty_series -= 1;
         }
-        if result != AppendResult::Duplicate {
-            self.min_t = self.min_t.min(sample.timestamp_ms);
-            self.max_t = self.max_t.max(sample.timestamp_ms);
+        if !matches!(result, AppendResult::Duplicate | AppendResult::Conflict) {
+            self.min_t = self.min_t.min(timestamp_ms);
+            self.max_t = self.max_t.max(timestamp_ms);
         }
         if matches!(result, AppendResult::Appended | AppendResult::OutOfOrder) {
             self.samples += 1;
@@ -281,7 +304,8 @@ impl Head {
     fn read_series(&self, id: SeriesId, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         let s = &self.series[id as usize];
         let samples = s.samples_in(mint_ms, maxt_ms);
-        (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms: Vec::new() })
+        let histograms = s.histograms_in(mint_ms, maxt_ms);
+        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms })
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
@@ -419,7 +443,7 @@ mod tests {
         let before: Vec<(Labels, Vec<Sample>)> = before
             .into_iter()
             .map(|b| {
-                let mut all: Vec<Sample> = b.chunks.iter().flat_map(|c| crate::chunk::XorIterator::new(&c.xor)).collect();
+                let mut all: Vec<Sample> = b.chunks.iter().flat_map(|c| crate::chunk::XorIterator::new(&c.bytes)).collect();
                 all.extend(b.samples);
                 (b.labels, all)
             })

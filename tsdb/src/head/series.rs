@@ -1,12 +1,16 @@
 //! One in-memory series: closed XOR chunks, the open chunk, and an out-of-order buffer
-//! (also holding same-timestamp overwrites) that wins over chunk data on read.
+//! (also holding same-timestamp overwrites) that wins over chunk data on read; native
+//! histograms, once the series has one, in chunks of their own beside them
+//! (`HistogramSeries`). A timestamp holds a float or a histogram, never both.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use super::histograms::HistogramSeries;
 use crate::block::RawChunk;
-use crate::chunk::{XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{ChunkEncoding, XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
 use crate::encoded::{EncodedChunk, EncodedPart};
-use crate::model::{Labels, Sample};
+use crate::model::{FloatHistogram, HistogramSample, Labels, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendResult {
@@ -17,6 +21,23 @@ pub enum AppendResult {
     Duplicate,
     /// Same timestamp, different value: the new value wins.
     Overwritten,
+    /// The timestamp holds a sample of the other kind (a float where a histogram is
+    /// written, or the reverse): the new one is refused, the stored one stays.
+    Conflict,
+}
+
+/// A series' data before a boundary and from it on (`MemSeries::split_at`).
+#[derive(Default)]
+pub struct SeriesSplit {
+    /// Whole chunks ending before the boundary, time-ordered, not overlapping (of one kind:
+    /// a series holding both kinds there gives loose samples and histograms instead).
+    pub chunks: Vec<RawChunk>,
+    /// Loose samples and histograms before the boundary, after every kept chunk.
+    pub samples: Vec<Sample>,
+    pub histograms: Vec<HistogramSample>,
+    /// From the boundary on.
+    pub samples_after: Vec<Sample>,
+    pub histograms_after: Vec<HistogramSample>,
 }
 
 struct ClosedChunk {
@@ -25,7 +46,7 @@ struct ClosedChunk {
     chunk: XorChunk,
 }
 
-/// A series record, 104 bytes (the head keeps one per series, so every field counts): the
+/// A series record, 112 bytes (the head keeps one per series, so every field counts): the
 /// newest timestamp and value are the open chunk appender's own (it keeps both to encode
 /// the next sample), and the newest timestamp is also the series' (out-of-order samples are
 /// never newer). In-order samples exist exactly when the open chunk holds one: a chunk is
@@ -42,8 +63,10 @@ pub struct MemSeries {
     /// Boxed so the common case (none) costs 8 bytes per series instead of 24.
     #[allow(clippy::box_collection)]
     ooo: Option<Box<BTreeMap<i64, f64>>>,
-    /// Oldest sample timestamp (`i64::MAX` when empty).
+    /// Oldest float sample timestamp (`i64::MAX` when empty).
     min_t: i64,
+    /// Native histograms; `None` until the series gets one.
+    histograms: Option<Box<HistogramSeries>>,
 }
 
 impl MemSeries {
@@ -55,13 +78,24 @@ impl MemSeries {
             open_min_t: 0,
             ooo: None,
             min_t: i64::MAX,
+            histograms: None,
         }
     }
 
-    /// The newest in-order sample's timestamp and value (no sample is newer), `None` when
-    /// the series is empty.
+    /// The newest in-order float sample's timestamp and value (no float sample is newer),
+    /// `None` when the series has no float.
     fn newest(&self) -> Option<(i64, f64)> {
         self.open.last()
+    }
+
+    /// `(oldest, newest)` float sample timestamp.
+    fn float_range(&self) -> Option<(i64, i64)> {
+        self.newest().map(|(max_t, _)| (self.min_t, max_t))
+    }
+
+    /// True when the series holds native histograms.
+    pub fn has_histograms(&self) -> bool {
+        self.histograms.is_some()
     }
 
     pub fn labels(&self) -> Labels {
@@ -77,18 +111,38 @@ impl MemSeries {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.newest().is_none()
+        self.time_range().is_none()
     }
 
     pub fn overlaps(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        self.newest().is_some_and(|(max_t, _)| self.min_t <= maxt_ms && max_t >= mint_ms)
+        self.time_range().is_some_and(|(min_t, max_t)| min_t <= maxt_ms && max_t >= mint_ms)
     }
 
     pub fn within(&self, mint_ms: i64, maxt_ms: i64) -> bool {
-        self.newest().is_some_and(|(max_t, _)| self.min_t >= mint_ms && max_t <= maxt_ms)
+        self.time_range().is_some_and(|(min_t, max_t)| min_t >= mint_ms && max_t <= maxt_ms)
+    }
+
+    /// Adds a native histogram with the float rules (see `HistogramSeries::append`); a float
+    /// already at `t` makes it a `Conflict`.
+    pub fn append_histogram(&mut self, t: i64, h: &Arc<FloatHistogram>) -> AppendResult {
+        if self.float_at(t).is_some() {
+            return AppendResult::Conflict;
+        }
+        self.histograms.get_or_insert_with(Box::default).append(t, h)
+    }
+
+    /// The float stored at `t`, if any.
+    fn float_at(&self, t: i64) -> Option<f64> {
+        if self.newest().is_none_or(|(last_t, _)| t > last_t) {
+            return None;
+        }
+        self.ooo.as_ref().and_then(|m| m.get(&t).copied()).or_else(|| self.in_order_value_at(t))
     }
 
     pub fn append(&mut self, t: i64, v: f64) -> AppendResult {
+        if self.histograms.as_ref().is_some_and(|h| h.value_at(t).is_some()) {
+            return AppendResult::Conflict;
+        }
         if self.newest().is_none_or(|(last_t, _)| t > last_t) {
             if self.open.num_samples() >= SAMPLES_PER_CHUNK_MAX {
                 let full = std::mem::take(&mut self.open);
@@ -140,10 +194,23 @@ impl MemSeries {
     }
 
     /// Splits the series at `boundary_ms`: before it, whole chunks that end before it (as
-    /// they are, not decoded) followed by loose samples; and the samples from it on. With
-    /// out-of-order data held, everything is decoded and merged first.
-    pub fn split_at(&self, boundary_ms: i64) -> (Vec<RawChunk>, Vec<Sample>, Vec<Sample>) {
-        if self.ooo.is_some() {
+    /// they are, not decoded) followed by loose samples and histograms; and what lies from it
+    /// on. With out-of-order data held, or with both floats and histograms (a block wants one
+    /// time-ordered chunk list of both), that kind is decoded and merged first.
+    pub fn split_at(&self, boundary_ms: i64) -> SeriesSplit {
+        let Some(histograms) = &self.histograms else {
+            let (chunks, samples, samples_after) = self.split_floats_at(boundary_ms, true);
+            return SeriesSplit { chunks, samples, samples_after, ..SeriesSplit::default() };
+        };
+        let floats = self.newest().is_some();
+        let (mut chunks, samples, samples_after) = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
+        let (hist_chunks, histograms, histograms_after) = histograms.split_at(boundary_ms, !floats);
+        chunks.extend(hist_chunks);
+        SeriesSplit { chunks, samples, histograms, samples_after, histograms_after }
+    }
+
+    fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> (Vec<RawChunk>, Vec<Sample>, Vec<Sample>) {
+        if self.ooo.is_some() || !keep_chunks {
             let mut all = self.samples_in(i64::MIN, i64::MAX);
             let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
             return (Vec::new(), all, after);
@@ -153,7 +220,7 @@ impl MemSeries {
         let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
         for (min_t, max_t, num_samples, bytes) in chunks {
             if max_t < boundary_ms {
-                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), xor: bytes.to_vec() });
+                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), encoding: ChunkEncoding::Xor, bytes: bytes.to_vec() });
             } else if min_t >= boundary_ms {
                 after.extend(crate::chunk::XorIterator::new(bytes));
             } else {
@@ -165,9 +232,14 @@ impl MemSeries {
         (kept, before, after)
     }
 
-    /// `(oldest, newest)` sample timestamp, or `None` when the series holds no sample.
+    /// `(oldest, newest)` timestamp of a float or histogram, or `None` when the series holds
+    /// neither.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        self.newest().map(|(max_t, _)| (self.min_t, max_t))
+        let histograms = self.histograms.as_ref().and_then(|h| h.time_range());
+        match (self.float_range(), histograms) {
+            (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+            (floats, histograms) => floats.or(histograms),
+        }
     }
 
     /// Deletes the samples in `[mint_ms, maxt_ms]` by rebuilding the series from what is left
@@ -177,6 +249,12 @@ impl MemSeries {
         if !self.overlaps(mint_ms, maxt_ms) {
             return 0;
         }
+        let mut removed_histograms = 0;
+        let histograms = self.histograms.take().and_then(|h| {
+            let (kept, removed) = h.without_range(mint_ms, maxt_ms);
+            removed_histograms = removed;
+            kept.time_range().is_some().then(|| Box::new(kept))
+        });
         let all = self.samples_in(i64::MIN, i64::MAX);
         let before = all.len();
         let mut rebuilt = MemSeries::new(std::mem::take(&mut self.labels));
@@ -188,8 +266,9 @@ impl MemSeries {
             debug_assert_eq!(result, AppendResult::Appended, "kept samples are strictly increasing");
         }
         let removed = before - rebuilt.samples_in(i64::MIN, i64::MAX).len();
+        rebuilt.histograms = histograms;
         *self = rebuilt;
-        removed
+        removed + removed_histograms
     }
 
     /// What `samples_in` gives, for decoding elsewhere (`EncodedPart::decode`): the chunks
@@ -201,7 +280,7 @@ impl MemSeries {
         let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, &c.chunk.bytes[..])).chain(open);
         for (min_t, max_t, bytes) in chunks.filter(|(min_t, max_t, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
-                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, xor: bytes.to_vec() });
+                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::Xor, bytes: bytes.to_vec() });
             } else {
                 // The head's own chunks: a malformed one cannot be (as in `samples_in`).
                 crate::chunk::decode_kept(bytes, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms);
@@ -209,6 +288,9 @@ impl MemSeries {
         }
         if let Some(ooo) = self.ooo.as_ref().filter(|_| mint_ms <= maxt_ms) {
             part.overrides = ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect();
+        }
+        if let Some(histograms) = &self.histograms {
+            histograms.encode_into(mint_ms, maxt_ms, &mut part);
         }
         part
     }
@@ -218,6 +300,15 @@ impl MemSeries {
     /// sample and no out-of-order data lies in the range (what an instant query at "now"
     /// meets), without decoding the open chunk; otherwise all of `encoded_in`.
     pub fn encoded_last_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
+        if let Some(histograms) = &self.histograms {
+            // The newest histogram alone when it is the series' newest sample and nothing
+            // out of order could be later in the range.
+            let newest = histograms.newest().filter(|n| !histograms.has_out_of_order() && n.timestamp_ms >= mint_ms && n.timestamp_ms <= maxt_ms);
+            return match newest {
+                Some(n) if self.newest().is_none_or(|(t, _)| t < n.timestamp_ms) => EncodedPart { histograms: vec![n.clone()], ..EncodedPart::default() },
+                _ => self.encoded_in(mint_ms, maxt_ms),
+            };
+        }
         let ooo_in_range = self.ooo.as_ref().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
         if let Some((last_t, last_v)) = self.newest().filter(|(last_t, _)| !ooo_in_range && *last_t >= mint_ms && *last_t <= maxt_ms) {
             let last = Sample { timestamp_ms: last_t, value: last_v };
@@ -226,7 +317,12 @@ impl MemSeries {
         self.encoded_in(mint_ms, maxt_ms)
     }
 
-    /// Samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
+    /// Native histograms in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
+    pub fn histograms_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<HistogramSample> {
+        self.histograms.as_ref().map_or_else(Vec::new, |h| h.samples_in(mint_ms, maxt_ms))
+    }
+
+    /// Float samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
     pub fn samples_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<Sample> {
         let mut in_order = Vec::new();
         let in_range = |s: &Sample| s.timestamp_ms >= mint_ms && s.timestamp_ms <= maxt_ms;
@@ -427,11 +523,11 @@ mod tests {
                 s.append(*t, i as f64);
             }
             let all = s.samples_in(i64::MIN, i64::MAX);
-            let (kept, before, after) = s.split_at(boundary);
+            let SeriesSplit { chunks: kept, samples: before, samples_after: after, .. } = s.split_at(boundary);
             let mut got: Vec<Sample> = Vec::new();
             for c in &kept {
                 proptest::prop_assert!(c.max_time_ms < boundary);
-                let samples: Vec<Sample> = crate::chunk::XorIterator::new(&c.xor).collect();
+                let samples: Vec<Sample> = crate::chunk::XorIterator::new(&c.bytes).collect();
                 proptest::prop_assert_eq!(samples.len() as u64, c.num_samples);
                 proptest::prop_assert_eq!((samples.first().map(|x| x.timestamp_ms), samples.last().map(|x| x.timestamp_ms)), (Some(c.min_time_ms), Some(c.max_time_ms)));
                 got.extend(samples);

@@ -1,12 +1,14 @@
 //! `SeriesBatch`: one write request's series in a compact form that crosses executors
 //! without a `String` per label: the label text stays in one buffer (for remote_write, the
 //! decompressed request body itself), each series is a hash, a range of label spans and a
-//! range of one flat sample list.
+//! range of one flat sample list (and of one flat native histogram list, empty and
+//! unallocated when a batch has none).
 
 use std::ops::Range;
 
 use super::labels::stable_hash_of;
-use super::{Labels, Sample, SeriesSamples};
+use super::{HistogramSample, Labels, Sample, SeriesSamples};
+use crate::error::Error;
 
 /// Where one label name or value lies in a batch's text buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +30,14 @@ struct SeriesEntry {
     labels_end: u32,
     samples_start: u32,
     samples_end: u32,
+    histograms_start: u32,
+    histograms_end: u32,
 }
 
 /// Series with samples, ready for `ShardDb::append_batches`. Invariant (as for `Labels`):
 /// each series' labels are UTF-8, sorted by name, unique by name and never have an empty
-/// value; `hash` is `Labels::stable_hash` of that set. Immutable once built; `Send + Sync`,
+/// value; `hash` is `Labels::stable_hash` of that set; every histogram validates
+/// (`FloatHistogram::validate`). Immutable once built; `Send + Sync`,
 /// so one batch can be shared (`Arc`) by every shard that owns some of its series.
 #[derive(Clone, Debug, Default)]
 pub struct SeriesBatch {
@@ -40,6 +45,7 @@ pub struct SeriesBatch {
     labels: Vec<(TextSpan, TextSpan)>,
     series: Vec<SeriesEntry>,
     samples: Vec<Sample>,
+    histograms: Vec<HistogramSample>,
 }
 
 /// Fills a batch over its text buffer (see `SeriesBatch::build`).
@@ -48,6 +54,7 @@ pub struct SeriesBatchBuilder<'a> {
     labels: Vec<(TextSpan, TextSpan)>,
     series: Vec<SeriesEntry>,
     samples: Vec<Sample>,
+    histograms: Vec<HistogramSample>,
 }
 
 impl<'a> SeriesBatchBuilder<'a> {
@@ -60,6 +67,26 @@ impl<'a> SeriesBatchBuilder<'a> {
     /// empty values (as `Labels::from_sorted` requires; checked here in debug builds only,
     /// the decoder that found the spans has checked them already).
     pub fn push_series(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample]) {
+        self.push_unchecked(labels, samples, &[]);
+    }
+
+    /// `push_series` with native histogram samples too (time-ordered, as the floats). Each
+    /// histogram is validated first (`FloatHistogram::validate`): an invalid one is an
+    /// `Error::InvalidHistogram` naming the series and its timestamp, and nothing of this
+    /// series is added. The `Arc`s are shared, not copied.
+    pub fn push_series_with_histograms(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample], histograms: &[HistogramSample]) -> Result<(), Error> {
+        if let Some((h, message)) = histograms.iter().find_map(|h| h.histogram.validate().err().map(|m| (h, m))) {
+            let text = self.text;
+            let pairs = labels.iter().map(|(n, v)| (String::from_utf8_lossy(&text[n.range()]).into_owned(), String::from_utf8_lossy(&text[v.range()]).into_owned()));
+            return Err(Error::InvalidHistogram { series: Labels::from_pairs(pairs).to_string(), timestamp_ms: h.timestamp_ms, message });
+        }
+        self.push_unchecked(labels, samples, histograms);
+        Ok(())
+    }
+
+    /// Adds a series whose histograms the caller has validated.
+    fn push_unchecked(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample], histograms: &[HistogramSample]) {
+        debug_assert!(histograms.iter().all(|h| h.histogram.validate().is_ok()), "batch histograms validate");
         let text = self.text;
         debug_assert!(
             labels.iter().all(|(n, v)| std::str::from_utf8(&text[n.range()]).is_ok() && std::str::from_utf8(&text[v.range()]).is_ok()),
@@ -72,12 +99,16 @@ impl<'a> SeriesBatchBuilder<'a> {
         self.labels.extend_from_slice(labels);
         let samples_start = self.samples.len() as u32;
         self.samples.extend_from_slice(samples);
+        let histograms_start = self.histograms.len() as u32;
+        self.histograms.extend_from_slice(histograms);
         self.series.push(SeriesEntry {
             hash,
             labels_start,
             labels_end: self.labels.len() as u32,
             samples_start,
             samples_end: self.samples.len() as u32,
+            histograms_start,
+            histograms_end: self.histograms.len() as u32,
         });
     }
 }
@@ -95,6 +126,7 @@ pub struct BatchSeries<'a> {
     labels: &'a [(TextSpan, TextSpan)],
     hash: u64,
     samples: &'a [Sample],
+    histograms: &'a [HistogramSample],
 }
 
 impl<'a> BatchSeries<'a> {
@@ -115,6 +147,11 @@ impl<'a> BatchSeries<'a> {
 
     pub fn samples(&self) -> &'a [Sample] {
         self.samples
+    }
+
+    /// The series' native histogram samples (empty for most series).
+    pub fn histograms(&self) -> &'a [HistogramSample] {
+        self.histograms
     }
 
     /// Asks the CPU to load this series' label spans (a hint; see `crate::prefetch`).
@@ -152,14 +189,25 @@ impl SeriesBatch {
     /// body); `fill` pushes the series. An error from `fill` is passed on.
     pub fn build<E>(text: Vec<u8>, fill: impl FnOnce(&mut SeriesBatchBuilder<'_>) -> Result<(), E>) -> Result<SeriesBatch, E> {
         assert!(u32::try_from(text.len()).is_ok(), "a batch's text buffer is below 4 GiB (bodies are capped far lower)");
-        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new() };
+        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new(), histograms: Vec::new() };
         fill(&mut builder)?;
-        let SeriesBatchBuilder { labels, series, samples, .. } = builder;
-        Ok(SeriesBatch { text, labels, series, samples })
+        let SeriesBatchBuilder { labels, series, samples, histograms, .. } = builder;
+        Ok(SeriesBatch { text, labels, series, samples, histograms })
     }
 
-    /// The batch form of owned series (label text copied once into one buffer).
+    /// The batch form of owned series whose histograms are known to be valid (label text
+    /// copied once into one buffer). Input from outside goes through `try_from_series`.
     pub fn from_series(series: &[SeriesSamples]) -> SeriesBatch {
+        Self::owned(series, false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
+    }
+
+    /// `from_series`, every histogram validated: an invalid one is an
+    /// `Error::InvalidHistogram` naming its series.
+    pub fn try_from_series(series: &[SeriesSamples]) -> Result<SeriesBatch, Error> {
+        Self::owned(series, true)
+    }
+
+    fn owned(series: &[SeriesSamples], validate: bool) -> Result<SeriesBatch, Error> {
         let mut text = Vec::new();
         let mut spans = Vec::new();
         let span_of = |text: &mut Vec<u8>, s: &str| {
@@ -174,19 +222,19 @@ impl SeriesBatch {
                 spans.push((name, value));
             }
         }
-        let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
+        SeriesBatch::build(text, |builder| {
             let mut rest = spans.as_slice();
             for s in series {
                 let (labels, tail) = rest.split_at(s.labels.len());
-                builder.push_series(labels, &s.samples);
+                if validate {
+                    builder.push_series_with_histograms(labels, &s.samples, &s.histograms)?;
+                } else {
+                    builder.push_unchecked(labels, &s.samples, &s.histograms);
+                }
                 rest = tail;
             }
             Ok(())
-        });
-        match built {
-            Ok(batch) => batch,
-            Err(never) => match never {},
-        }
+        })
     }
 
     /// Number of series.
@@ -208,6 +256,11 @@ impl SeriesBatch {
         &self.samples
     }
 
+    /// Native histogram samples over all series.
+    pub fn histogram_count(&self) -> usize {
+        self.histograms.len()
+    }
+
     /// Series `index` (panics when out of range, like slice indexing).
     pub fn get(&self, index: usize) -> BatchSeries<'_> {
         let e = self.series[index];
@@ -216,6 +269,7 @@ impl SeriesBatch {
             labels: &self.labels[e.labels_start as usize..e.labels_end as usize],
             hash: e.hash,
             samples: &self.samples[e.samples_start as usize..e.samples_end as usize],
+            histograms: &self.histograms[e.histograms_start as usize..e.histograms_end as usize],
         }
     }
 
@@ -225,7 +279,7 @@ impl SeriesBatch {
 
     /// The owned form (tests, and callers that want `SeriesSamples`).
     pub fn to_series(&self) -> Vec<SeriesSamples> {
-        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec(), histograms: Vec::new() }).collect()
+        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec(), histograms: s.histograms().to_vec() }).collect()
     }
 }
 
@@ -247,6 +301,15 @@ impl<'a> BatchPart<'a> {
         match self.indices {
             Some(_) => self.series().map(|s| s.samples().len()).sum(),
             None => self.batch.sample_count(),
+        }
+    }
+
+    /// Native histogram samples of this part's series.
+    pub fn histogram_count(&self) -> usize {
+        match self.indices {
+            Some(_) if self.batch.histograms.is_empty() => 0,
+            Some(_) => self.series().map(|s| s.histograms().len()).sum(),
+            None => self.batch.histogram_count(),
         }
     }
 
@@ -293,6 +356,32 @@ mod tests {
         }
         let part = BatchPart { batch: &batch, indices: Some(&[1]) };
         assert_eq!(part.series().map(|s| s.to_labels()).collect::<Vec<_>>(), vec![series[1].labels.clone()]);
+    }
+
+    #[test]
+    fn histograms_ride_with_their_series_and_invalid_ones_are_refused() {
+        use crate::model::{BucketSpan, FloatHistogram};
+        use std::sync::Arc;
+        let h = |t: i64, buckets: usize| HistogramSample {
+            timestamp_ms: t,
+            histogram: Arc::new(FloatHistogram { count: 2.0, positive_spans: vec![BucketSpan { offset: 0, length: 1 }], positive_buckets: vec![2.0; buckets], ..FloatHistogram::default() }),
+        };
+        let series = vec![
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "f")]), samples: vec![sample(1)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "h")]), samples: vec![sample(2)], histograms: vec![h(3, 1), h(4, 1)] },
+        ];
+        let batch = SeriesBatch::try_from_series(&series).expect("valid");
+        assert_eq!((batch.sample_count(), batch.histogram_count()), (2, 2));
+        assert_eq!(batch.to_series(), series);
+        assert!(batch.get(0).histograms().is_empty());
+        let part = BatchPart { batch: &batch, indices: Some(&[1]) };
+        assert_eq!((part.sample_count(), part.histogram_count()), (1, 2));
+        // A float-only batch allocates no histogram list.
+        assert_eq!(SeriesBatch::from_series(&series[..1]).histograms.capacity(), 0);
+        let mut bad = series.clone();
+        bad[1].histograms.push(h(5, 2));
+        let err = SeriesBatch::try_from_series(&bad).expect_err("two counts for one bucket").to_string();
+        assert!(err.contains("series h{}") && err.contains("at 5") && err.contains("positive spans cover 1 buckets but 2"), "{err}");
     }
 
     #[test]

@@ -131,6 +131,28 @@ impl FloatHistogram {
     }
 }
 
+impl FloatHistogram {
+    /// True when both hold the same histogram: every field equal, floats compared by their
+    /// bits (so equal NaNs, the staleness marker included, are the same), the counter-reset
+    /// hint left out (it describes the series' history, not the value). A write of the same
+    /// histogram again at a timestamp is a duplicate by this.
+    pub fn same_as(&self, other: &FloatHistogram) -> bool {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        self.schema == other.schema
+            && self.zero_threshold.to_bits() == other.zero_threshold.to_bits()
+            && self.zero_count.to_bits() == other.zero_count.to_bits()
+            && self.count.to_bits() == other.count.to_bits()
+            && self.sum.to_bits() == other.sum.to_bits()
+            && self.positive_spans == other.positive_spans
+            && self.negative_spans == other.negative_spans
+            && self.positive_buckets.len() == other.positive_buckets.len()
+            && self.negative_buckets.len() == other.negative_buckets.len()
+            && bits(&self.positive_buckets) == bits(&other.positive_buckets)
+            && bits(&self.negative_buckets) == bits(&other.negative_buckets)
+            && bits(&self.custom_values) == bits(&other.custom_values)
+    }
+}
+
 /// One native histogram sample of a series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistogramSample {
