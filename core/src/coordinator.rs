@@ -71,14 +71,14 @@ impl Querier for PrefetchedQuerier {
 
     /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):
     /// the select is never held decoded whole.
-    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) {
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample], &[tsdb::HistogramSample]) -> ControlFlow<()>) {
         let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
             return;
         };
         let (mut samples, mut scratch) = (Vec::new(), DecodeScratch::default());
         for s in series {
             s.decode_into(mint_ms, maxt_ms, &mut samples, &mut scratch);
-            if !samples.is_empty() && visit(&s.labels, &samples).is_break() {
+            if !samples.is_empty() && visit(&s.labels, &samples, &[]).is_break() {
                 break;
             }
         }

@@ -36,6 +36,35 @@ pub fn push_point(out: &mut String, timestamp_ms: i64, value: f64) {
     out.push_str("\"]");
 }
 
+/// Appends `[ts, {"count": "..", "sum": "..", "buckets": [[rule, "lower", "upper", "count"], ..]}]`,
+/// a native histogram as Prometheus' API renders it (buckets without observations left
+/// out, and `buckets` itself when none is left).
+pub fn push_histogram_point(out: &mut String, timestamp_ms: i64, histogram: &tsdb::FloatHistogram) {
+    out.push('[');
+    push_timestamp(out, timestamp_ms);
+    out.push_str(",{\"count\":\"");
+    promql::format::push_go_float(out, histogram.count);
+    out.push_str("\",\"sum\":\"");
+    promql::format::push_go_float(out, histogram.sum);
+    out.push('"');
+    let mut first = true;
+    for (rule, lower, upper, count) in promql::engine::histogram_buckets_for_api(histogram) {
+        out.push_str(if first { ",\"buckets\":[" } else { "," });
+        first = false;
+        let _ = write!(out, "[{rule},\"");
+        promql::format::push_go_float(out, lower);
+        out.push_str("\",\"");
+        promql::format::push_go_float(out, upper);
+        out.push_str("\",\"");
+        promql::format::push_go_float(out, count);
+        out.push_str("\"]");
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push_str("}]");
+}
+
 /// Appends a label set as a JSON object.
 pub fn push_labels(out: &mut String, labels: &Labels) {
     out.push('{');

@@ -380,8 +380,16 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
                 }
                 data.push_str("{\"metric\":");
                 json::push_labels(&mut data, &s.labels);
-                data.push_str(",\"value\":");
-                json::push_point(&mut data, s.timestamp_ms, s.value);
+                match &s.histogram {
+                    Some(h) => {
+                        data.push_str(",\"histogram\":");
+                        json::push_histogram_point(&mut data, s.timestamp_ms, h);
+                    }
+                    None => {
+                        data.push_str(",\"value\":");
+                        json::push_point(&mut data, s.timestamp_ms, s.value);
+                    }
+                }
                 data.push('}');
             }
             data.push(']');
@@ -398,14 +406,28 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
                 }
                 data.push_str("{\"metric\":");
                 json::push_labels(&mut data, &s.labels);
-                data.push_str(",\"values\":[");
-                for (j, p) in s.samples.iter().enumerate() {
-                    if j > 0 {
-                        data.push(',');
+                // As Prometheus: `values` and `histograms` each only when the series has some.
+                if !s.samples.is_empty() || s.histograms.is_empty() {
+                    data.push_str(",\"values\":[");
+                    for (j, p) in s.samples.iter().enumerate() {
+                        if j > 0 {
+                            data.push(',');
+                        }
+                        json::push_point(&mut data, p.timestamp_ms, p.value);
                     }
-                    json::push_point(&mut data, p.timestamp_ms, p.value);
+                    data.push(']');
                 }
-                data.push_str("]}");
+                if !s.histograms.is_empty() {
+                    data.push_str(",\"histograms\":[");
+                    for (j, p) in s.histograms.iter().enumerate() {
+                        if j > 0 {
+                            data.push(',');
+                        }
+                        json::push_histogram_point(&mut data, p.timestamp_ms, &p.histogram);
+                    }
+                    data.push(']');
+                }
+                data.push('}');
             }
             data.push(']');
             if limit > 0 && total > limit {

@@ -265,7 +265,9 @@ impl RangeCache {
         annotations: Annotations,
     ) {
         let (start_ms, end_ms) = steps.into_inner();
-        if !self.enabled() || end_ms < start_ms {
+        // Results with native histograms are not kept (`slice` and the size estimate know
+        // float points only).
+        if !self.enabled() || end_ms < start_ms || series.iter().any(|s| !s.histograms.is_empty()) {
             return;
         }
         let bytes = entry_bytes(&series);

@@ -65,7 +65,7 @@ const GROUP_CACHE_ENTRIES_MAX: usize = 1 << 20;
 pub(super) struct GroupCache {
     by_labels: HashMap<u64, Vec<(Labels, usize)>, foldhash::fast::FixedState>,
     by_signature: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
-    keys: Vec<Labels>,
+    pub(super) keys: Vec<Labels>,
     entries: usize,
     /// The label set and group last seen at each input position: a step's input usually
     /// lists the same series in the same order as the previous step's, so most elements
@@ -91,7 +91,7 @@ impl GroupCache {
 
     /// Groups one step's input: the groups (cache ids) in order of first appearance, and
     /// each element's index into that order.
-    fn assign(&mut self, input: &[Elem], a: &Aggregate) -> (Vec<usize>, Vec<usize>) {
+    pub(super) fn assign(&mut self, input: &[Elem], a: &Aggregate) -> (Vec<usize>, Vec<usize>) {
         let mut local_of: Vec<usize> = vec![usize::MAX; self.keys.len()];
         let mut order: Vec<usize> = Vec::new();
         let mut locals = Vec::with_capacity(input.len());
@@ -154,6 +154,15 @@ impl GroupCache {
 }
 
 pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+    if input.iter().any(|e| e.histogram.is_some()) {
+        return super::histogram_eval::aggregate_with_histograms(a, param, input, cache);
+    }
+    aggregate_floats(a, param, input, cache)
+}
+
+/// `aggregate` over float elements (and, for `count`, `group`, `limitk` and `limit_ratio`,
+/// which do not read values, histogram elements too).
+pub(super) fn aggregate_floats(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
     // Parameters are checked even when there is nothing to aggregate.
     if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk) {
         k_param(&param, a.op)?;

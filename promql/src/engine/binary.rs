@@ -4,9 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tsdb::{Label, Labels, METRIC_NAME_LABEL};
+use std::sync::Arc;
+
+use tsdb::{FloatHistogram, Label, Labels, METRIC_NAME_LABEL};
 
 use super::eval::{Elem, StepValue, METADATA_LABELS};
+use super::histogram_eval::{histogram_binary, BinaryValue, Operand};
 use super::Error;
 use crate::ast::{Binary, BinaryOp, Cardinality, VectorMatching};
 
@@ -51,6 +54,10 @@ pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<Step
         (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(
             v.into_iter()
                 .filter_map(|e| {
+                    if e.histogram.is_some() {
+                        let value = histogram_binary(b.op, Operand::of(&e), Operand::Float(s), b.return_bool)?;
+                        return Some(value.into_elem(e.labels, e.drop_name || drops_name));
+                    }
                     let (value, keep) = element(b.op, e.value, s, b.return_bool, e.value);
                     keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
                 })
@@ -59,6 +66,10 @@ pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<Step
         (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(
             v.into_iter()
                 .filter_map(|e| {
+                    if e.histogram.is_some() {
+                        let value = histogram_binary(b.op, Operand::Float(s), Operand::of(&e), b.return_bool)?;
+                        return Some(value.into_elem(e.labels, e.drop_name || drops_name));
+                    }
                     let (value, keep) = element(b.op, s, e.value, b.return_bool, e.value);
                     keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
                 })
@@ -136,8 +147,8 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
     let swapped = matching.card == Cardinality::OneToMany;
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let mut one_by_sig: HashMap<Signature, usize> = HashMap::with_capacity(one.len());
-    let mut ones: Vec<(Signature, Labels, f64)> = Vec::with_capacity(one.len());
-    for Elem { labels, value: v, .. } in one {
+    let mut ones: Vec<(Signature, Labels, f64, Option<Arc<FloatHistogram>>)> = Vec::with_capacity(one.len());
+    for Elem { labels, value: v, histogram, .. } in one {
         let sig = signature(&labels, matching);
         if one_by_sig.contains_key(&sig) {
             let side = if swapped { "left" } else { "right" };
@@ -147,7 +158,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
             )));
         }
         one_by_sig.insert(sig.clone(), ones.len());
-        ones.push((sig, labels, v));
+        ones.push((sig, labels, v, histogram));
     }
     // Arithmetic removes the name at once (as Prometheus does even with delayed name removal);
     // `bool` comparisons remove it later; filtering comparisons keep what the left side had.
@@ -156,7 +167,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
     // `only_unmatched`: a fill row for a "one" element, skipped when it found its partner.
-    let mut combine = |many_labels: &Labels, many_value: f64, many_drop: bool, one_labels: &Labels, one_value: f64, sig: &Signature, only_unmatched: bool| {
+    let mut combine = |many_labels: &Labels, many_value: Operand<'_>, many_drop: bool, one_labels: &Labels, one_value: Operand<'_>, sig: &Signature, only_unmatched: bool| {
         if only_unmatched && matched.contains(sig) {
             return Ok(());
         }
@@ -165,30 +176,41 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
         if !matched.insert(sig.clone()) && matching.card == Cardinality::OneToOne {
             return Err(Error::Execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into()));
         }
-        let (value, keep) = element(b.op, a, c, b.return_bool, a);
-        if !keep {
+        let value = match (a, c) {
+            (Operand::Float(a), Operand::Float(c)) => {
+                let (value, keep) = element(b.op, a, c, b.return_bool, a);
+                keep.then_some(BinaryValue::Float(value))
+            }
+            _ => histogram_binary(b.op, a, c, b.return_bool),
+        };
+        let Some(value) = value else {
             return Ok(());
-        }
+        };
         let result_labels = result_labels(many_labels, one_labels, matching, drops_name_now);
         if matching.card != Cardinality::OneToOne && !inserted.insert(result_labels.clone()) {
             return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
-        out.push(Elem::new(result_labels, value, b.return_bool || (many_drop && !drops_name_now)));
+        out.push(value.into_elem(result_labels, b.return_bool || (many_drop && !drops_name_now)));
         Ok(())
     };
-    for Elem { labels, value: v, drop_name } in many {
-        let sig = signature(&labels, matching);
+    for e in &many {
+        let sig = signature(&e.labels, matching);
         match one_by_sig.get(&sig) {
-            Some(&i) => combine(&labels, v, drop_name, &ones[i].1, ones[i].2, &sig, false)?,
+            Some(&i) => {
+                let one = &ones[i];
+                let one_value = one.3.as_ref().map_or(Operand::Float(one.2), Operand::Histogram);
+                combine(&e.labels, Operand::of(e), e.drop_name, &one.1, one_value, &sig, false)?
+            }
             None => {
                 let Some(fill_value) = fill.rhs else { continue };
-                combine(&labels, v, drop_name, &fill_labels(&labels, matching), fill_value, &sig, false)?;
+                combine(&e.labels, Operand::of(e), e.drop_name, &fill_labels(&e.labels, matching), Operand::Float(fill_value), &sig, false)?;
             }
         }
     }
     if let Some(fill_value) = fill.lhs {
-        for (sig, labels, v) in &ones {
-            combine(&fill_labels(labels, matching), fill_value, false, labels, *v, sig, true)?;
+        for (sig, labels, v, histogram) in &ones {
+            let one_value = histogram.as_ref().map_or(Operand::Float(*v), Operand::Histogram);
+            combine(&fill_labels(labels, matching), Operand::Float(fill_value), false, labels, one_value, sig, true)?;
         }
     }
     Ok(out)

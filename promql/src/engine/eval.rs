@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use tsdb::{is_stale_nan, Labels, Querier, Sample, SeriesSamples};
+use std::sync::Arc;
+
+use tsdb::{is_stale_nan, FloatHistogram, HistogramSample, Labels, Querier, Sample, SeriesSamples};
 
 use super::range_functions::{extend_window, smoothed_value};
 use super::{at_ms, extended_margins, first_step_after, info_key, selector_key, walk_selectors, SelectKey, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
@@ -17,13 +19,25 @@ use crate::ast::{Expr, VectorSelector};
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Elem {
     pub labels: Labels,
+    /// The float value; 0 when `histogram` is set.
     pub value: f64,
     pub drop_name: bool,
+    /// A native histogram value instead of a float.
+    pub histogram: Option<Arc<FloatHistogram>>,
 }
 
 impl Elem {
     pub fn new(labels: Labels, value: f64, drop_name: bool) -> Elem {
-        Elem { labels, value, drop_name }
+        Elem { labels, value, drop_name, histogram: None }
+    }
+
+    pub fn with_histogram(labels: Labels, histogram: Arc<FloatHistogram>, drop_name: bool) -> Elem {
+        Elem { labels, value: 0.0, drop_name, histogram: Some(histogram) }
+    }
+
+    /// This element with other labels and name removal, its value (float or histogram) kept.
+    pub fn relabelled(self, labels: Labels, drop_name: bool) -> Elem {
+        Elem { labels, drop_name, ..self }
     }
 }
 
@@ -33,6 +47,8 @@ pub(super) struct RangeSeries {
     pub labels: Labels,
     pub samples: Vec<Sample>,
     pub drop_name: bool,
+    /// Native histogram samples, by timestamp (none shares a timestamp with `samples`).
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// The value of an expression at one step.
@@ -182,7 +198,7 @@ impl Evaluator<'_> {
             return Ok(());
         }
         let series = select_whole(self.querier, select);
-        self.count_loaded(series.iter().map(|s| s.samples.len()).sum())?;
+        self.count_loaded(series.iter().map(|s| s.samples.len() + s.histograms.len()).sum())?;
         let _ = select.fetched.set(Fetched::new(series));
         Ok(())
     }
@@ -211,20 +227,20 @@ impl Evaluator<'_> {
     /// fetched yet is decoded series by series, never held whole), counting their samples
     /// against the limit. `Ok(false)` when `visit` broke off: nothing is counted then, and
     /// `fetch_remaining` fetches the select whole for the step-major path.
-    pub(super) fn stream(&self, vs: &VectorSelector, visit: &mut dyn FnMut(&Labels, &[Sample]) -> ControlFlow<()>) -> Result<bool, Error> {
+    pub(super) fn stream(&self, vs: &VectorSelector, visit: &mut dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()>) -> Result<bool, Error> {
         let Some(select) = self.selects.get(&selector_key(vs)) else {
             return Ok(true);
         };
         if let Some(fetched) = select.fetched.get() {
-            let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples).is_continue());
+            let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples, &s.histograms).is_continue());
             return Ok(finished);
         }
         let room = self.options.max_samples.saturating_sub(self.loaded.get());
         let (mut counted, mut too_many, mut broke_off) = (0usize, false, false);
-        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples| {
-            counted += samples.len();
+        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples, histograms| {
+            counted += samples.len() + histograms.len();
             too_many = counted > room;
-            broke_off = too_many || visit(labels, samples).is_break();
+            broke_off = too_many || visit(labels, samples, histograms).is_break();
             if broke_off {
                 ControlFlow::Break(())
             } else {
@@ -284,7 +300,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
             StepValue::Vector(v) => {
                 let v: Vec<InstantSample> = v
                     .into_iter()
-                    .map(|e| InstantSample { labels: finish_labels(e.labels, e.drop_name), timestamp_ms: q.start_ms, value: e.value, histogram: None })
+                    .map(|e| InstantSample { labels: finish_labels(e.labels, e.drop_name), timestamp_ms: q.start_ms, value: e.value, histogram: e.histogram })
                     .collect();
                 let mut seen = std::collections::HashSet::with_capacity(v.len());
                 if !v.iter().all(|s| seen.insert(&s.labels)) {
@@ -293,7 +309,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
                 Value::Vector(v)
             }
             StepValue::Matrix(m) => Value::Matrix(merge_series(
-                m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples, histograms: Vec::new() }).collect(),
+                m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples, histograms: s.histograms }).collect(),
             )?),
         };
         return Ok(QueryResult { value, warnings: Vec::new(), infos: Vec::new() });
@@ -328,10 +344,13 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
                 series.len() - 1
             });
             // Two results with the same final labels at one step.
-            if series[i].samples.last().is_some_and(|p| p.timestamp_ms == t) {
+            if series[i].samples.last().is_some_and(|p| p.timestamp_ms == t) || series[i].histograms.last().is_some_and(|p| p.timestamp_ms == t) {
                 return Err(Error::Execution(SAME_LABELSET.into()));
             }
-            series[i].samples.push(Sample { timestamp_ms: t, value: e.value });
+            match e.histogram {
+                Some(histogram) => series[i].histograms.push(HistogramSample { timestamp_ms: t, histogram }),
+                None => series[i].samples.push(Sample { timestamp_ms: t, value: e.value }),
+            }
         }
         t += q.step_ms;
     }
@@ -358,10 +377,14 @@ pub(super) fn merge_series(all: Vec<SeriesSamples>) -> Result<Vec<SeriesSamples>
     for s in all {
         match index.get(&s.labels) {
             Some(&i) => {
-                let merged = &mut out[i].samples;
-                merged.extend(s.samples);
-                merged.sort_by_key(|p| p.timestamp_ms);
-                if merged.windows(2).any(|w| w[0].timestamp_ms == w[1].timestamp_ms) {
+                let merged = &mut out[i];
+                merged.samples.extend(s.samples);
+                merged.samples.sort_by_key(|p| p.timestamp_ms);
+                merged.histograms.extend(s.histograms);
+                merged.histograms.sort_by_key(|p| p.timestamp_ms);
+                let mut times: Vec<i64> = merged.samples.iter().map(|p| p.timestamp_ms).chain(merged.histograms.iter().map(|p| p.timestamp_ms)).collect();
+                times.sort_unstable();
+                if times.windows(2).any(|w| w[0] == w[1]) {
                     return Err(Error::Execution(SAME_LABELSET.into()));
                 }
             }
@@ -456,6 +479,44 @@ impl Evaluator<'_> {
         out
     }
 
+    /// What an instant selector sees at `t`: per series the newest sample, float or
+    /// histogram, in (ref - lookback, ref]; a staleness marker newer than a histogram hides it.
+    pub(super) fn instant_elems(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+        self.instant_elems_timed(vs, t).into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// `instant_elems` with each sample's timestamp.
+    pub(super) fn instant_elems_timed(&self, vs: &VectorSelector, t: i64) -> Vec<(Elem, i64)> {
+        let floats = self.instant_samples(vs, t);
+        let series = self.selected(vs);
+        if series.iter().all(|s| s.histograms.is_empty()) {
+            return floats.into_iter().map(|(l, s)| (Elem::new(l, s.value, false), s.timestamp_ms)).collect();
+        }
+        let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
+        let window_start = reference - self.options.lookback_delta_ms;
+        let mut floats = floats.into_iter().peekable();
+        let mut out = Vec::new();
+        for s in series {
+            // `instant_samples` answers in series order; match its answer to this series.
+            let float = match floats.peek() {
+                Some((l, _)) if l.ptr_eq(&s.labels) || *l == s.labels => floats.next().map(|(_, p)| p),
+                _ => None,
+            };
+            let histogram = histograms_within(&s.histograms, window_start, reference).last();
+            // A float (or marker) newer than the histogram wins, and the other way round.
+            let newest_float_ms = {
+                let end = s.samples.partition_point(|p| p.timestamp_ms <= reference);
+                s.samples[..end].last().map(|p| p.timestamp_ms)
+            };
+            match (float, histogram) {
+                (_, Some(h)) if newest_float_ms.is_none_or(|f| f < h.timestamp_ms) => out.push((Elem::with_histogram(s.labels.clone(), h.histogram.clone(), false), h.timestamp_ms)),
+                (Some(p), _) => out.push((Elem::new(s.labels.clone(), p.value, false), p.timestamp_ms)),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// What a `smoothed` instant selector sees at `t`: each series' value interpolated at the
     /// reference time from its neighbours within a lookback on either side.
     fn smoothed_samples(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
@@ -487,7 +548,7 @@ impl Evaluator<'_> {
                 let mut stripped = self.stripped.borrow_mut();
                 let v: Vec<Elem> = v
                     .into_iter()
-                    .map(|e| if e.drop_name { Elem::new(stripped.without_name(&e.labels), e.value, false) } else { e })
+                    .map(|e| if e.drop_name { let labels = stripped.without_name(&e.labels); e.relabelled(labels, false) } else { e })
                     .collect();
                 StepValue::Vector(check_unique_hashed(v)?)
             }
@@ -495,7 +556,7 @@ impl Evaluator<'_> {
                 let mut stripped = self.stripped.borrow_mut();
                 StepValue::Matrix(
                     m.into_iter()
-                        .map(|s| if s.drop_name { RangeSeries { labels: stripped.without_name(&s.labels), samples: s.samples, drop_name: false } } else { s })
+                        .map(|s| if s.drop_name { RangeSeries { labels: stripped.without_name(&s.labels), drop_name: false, ..s } } else { s })
                         .collect(),
                 )
             }
@@ -509,7 +570,7 @@ impl Evaluator<'_> {
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
             Expr::VectorSelector(vs) if vs.smoothed => StepValue::Vector(self.smoothed_samples(vs, t)),
-            Expr::VectorSelector(vs) => StepValue::Vector(self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect()),
+            Expr::VectorSelector(vs) => StepValue::Vector(self.instant_elems(vs, t)),
             Expr::MatrixSelector { selector, range_ms, .. } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
                 let (before, after) = extended_margins(selector, self.options.lookback_delta_ms);
@@ -520,8 +581,9 @@ impl Evaluator<'_> {
                     if selector.anchored || selector.smoothed {
                         samples = extend_window(&samples, reference - range_ms, reference, selector.smoothed);
                     }
-                    if !samples.is_empty() {
-                        out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false });
+                    let histograms = histograms_within(&s.histograms, reference - range_ms, reference).to_vec();
+                    if !samples.is_empty() || !histograms.is_empty() {
+                        out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false, histograms });
                     }
                 }
                 StepValue::Matrix(out)
@@ -539,15 +601,18 @@ impl Evaluator<'_> {
                         StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
                         _ => return Err(Error::Execution("subquery needs an instant vector".into())),
                     };
-                    for Elem { labels, value, drop_name } in points {
+                    for Elem { labels, value, drop_name, histogram } in points {
                         let i = *index.entry(labels.clone()).or_insert_with(|| {
-                            series.push(RangeSeries { labels, samples: Vec::new(), drop_name });
+                            series.push(RangeSeries { labels, samples: Vec::new(), drop_name, histograms: Vec::new() });
                             series.len() - 1
                         });
-                        if series[i].samples.last().is_some_and(|p| p.timestamp_ms == at) {
+                        if series[i].samples.last().is_some_and(|p| p.timestamp_ms == at) || series[i].histograms.last().is_some_and(|p| p.timestamp_ms == at) {
                             return Err(Error::Execution(SAME_LABELSET.into()));
                         }
-                        series[i].samples.push(Sample { timestamp_ms: at, value });
+                        match histogram {
+                            Some(histogram) => series[i].histograms.push(HistogramSample { timestamp_ms: at, histogram }),
+                            None => series[i].samples.push(Sample { timestamp_ms: at, value }),
+                        }
                     }
                     at += step;
                 }
@@ -555,7 +620,14 @@ impl Evaluator<'_> {
             }
             Expr::Negate(e) => match self.eval(e, t)? {
                 StepValue::Scalar(v) => StepValue::Scalar(-v),
-                StepValue::Vector(v) => StepValue::Vector(v.into_iter().map(|e| Elem::new(e.labels, -e.value, true)).collect()),
+                StepValue::Vector(v) => StepValue::Vector(
+                    v.into_iter()
+                        .map(|e| match &e.histogram {
+                            Some(h) => Elem::with_histogram(e.labels, Arc::new(super::native_histogram::negate(h)), true),
+                            None => Elem::new(e.labels, -e.value, true),
+                        })
+                        .collect(),
+                ),
                 _ => return Err(Error::Execution("unary minus needs a scalar or instant vector".into())),
             },
             Expr::Binary(b) => {
@@ -580,6 +652,13 @@ impl Evaluator<'_> {
             Expr::Call { func, args } => super::functions::call(self, func, args, t)?,
         })
     }
+}
+
+/// The histograms of `all` (ordered by time) in the left-open window `(start, end]`.
+pub(super) fn histograms_within(all: &[HistogramSample], start: i64, end: i64) -> &[HistogramSample] {
+    let from = all.partition_point(|p| p.timestamp_ms <= start);
+    let to = all.partition_point(|p| p.timestamp_ms <= end);
+    &all[from..to.max(from)]
 }
 
 /// The labels that describe what a value means: arithmetic and most functions remove them.

@@ -14,7 +14,16 @@ use super::{at_ms, extended_margins, Error};
 use crate::ast::{Expr, VectorSelector};
 use crate::functions::Function;
 
+/// An instant vector argument's float elements: the functions that compute on values
+/// leave native histograms out, as Prometheus does.
 fn vector_arg(v: StepValue) -> Result<Vec<Elem>, Error> {
+    let mut v = any_vector_arg(v)?;
+    v.retain(|e| e.histogram.is_none());
+    Ok(v)
+}
+
+/// An instant vector argument with its histogram elements (for functions that keep or read them).
+fn any_vector_arg(v: StepValue) -> Result<Vec<Elem>, Error> {
     match v {
         StepValue::Vector(v) => Ok(v),
         _ => Err(Error::Execution("expected an instant vector argument".into())),
@@ -205,8 +214,8 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         "pi" => return Ok(StepValue::Scalar(PI)),
         "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),
         "scalar" => {
-            let v = vector_arg(arg(0)?)?;
-            return Ok(StepValue::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN }));
+            let v = any_vector_arg(arg(0)?)?;
+            return Ok(StepValue::Scalar(if v.len() == 1 && v[0].histogram.is_none() { v[0].value } else { f64::NAN }));
         }
         "start" => return Ok(StepValue::Scalar(ev.start_ms as f64 / 1000.0)),
         "end" => return Ok(StepValue::Scalar(ev.end_ms as f64 / 1000.0)),
@@ -267,14 +276,14 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             map_values(vector_arg(arg(0)?)?, |x| go_min(hi, x))
         }
         "timestamp" => match unparen(&args[0]) {
-            Expr::VectorSelector(vs) => ev.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.timestamp_ms as f64 / 1000.0, false)).collect(),
-            _ => map_values(vector_arg(arg(0)?)?, |_| t as f64 / 1000.0),
+            Expr::VectorSelector(vs) => ev.instant_elems_timed(vs, t).into_iter().map(|(e, at)| Elem::new(e.labels, at as f64 / 1000.0, false)).collect(),
+            _ => any_vector_arg(arg(0)?)?.into_iter().map(|e| Elem::new(e.labels, t as f64 / 1000.0, e.drop_name)).collect(),
         },
         "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" => {
             let input = if args.is_empty() { vec![Elem::new(Labels::default(), t as f64 / 1000.0, false)] } else { vector_arg(arg(0)?)? };
             input
                 .into_iter()
-                .map(|Elem { labels: l, value: x, drop_name }| {
+                .map(|Elem { labels: l, value: x, drop_name, .. }| {
                     if x.is_nan() || x.is_infinite() {
                         return Elem::new(l, x, drop_name);
                     }
@@ -294,7 +303,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 .collect()
         }
         "absent" => {
-            if !vector_arg(arg(0)?)?.is_empty() {
+            if !any_vector_arg(arg(0)?)?.is_empty() {
                 return Ok(StepValue::Vector(Vec::new()));
             }
             let vs = match unparen(&args[0]) {
@@ -315,7 +324,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             return Ok(StepValue::Vector(vec![Elem::new(absent_labels(vs), 1.0, false)]));
         }
         "label_replace" => {
-            let v = vector_arg(arg(0)?)?;
+            let v = any_vector_arg(arg(0)?)?;
             let (dst, replacement, src, pattern) = (string_arg(arg(1)?)?, string_arg(arg(2)?)?, string_arg(arg(3)?)?, string_arg(arg(4)?)?);
             let re = Regex::new(&format!("^(?s:{pattern})$"))
                 .map_err(|e| Error::Execution(format!("invalid regular expression in label_replace(): {pattern}: {e}")))?;
@@ -326,14 +335,17 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 .into_iter()
                 .map(|e| match re.captures(e.labels.get(&src).unwrap_or("")) {
                     // Setting the name makes it a named metric again.
-                    Some(caps) => Elem::new(set_label(&e.labels, &dst, expand(&replacement, &caps)), e.value, e.drop_name && dst != METRIC_NAME_LABEL),
+                    Some(caps) => {
+                        let (labels, drop_name) = (set_label(&e.labels, &dst, expand(&replacement, &caps)), e.drop_name && dst != METRIC_NAME_LABEL);
+                        e.relabelled(labels, drop_name)
+                    }
                     None => e,
                 })
                 .collect();
             return Ok(StepValue::Vector(check_unique(out)?));
         }
         "label_join" => {
-            let v = vector_arg(arg(0)?)?;
+            let v = any_vector_arg(arg(0)?)?;
             let (dst, sep) = (string_arg(arg(1)?)?, string_arg(arg(2)?)?);
             let mut sources = Vec::new();
             for i in 3..args.len() {
@@ -343,14 +355,15 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
                 .into_iter()
                 .map(|e| {
                     let joined: Vec<&str> = sources.iter().map(|s| e.labels.get(s).unwrap_or("")).collect();
-                    Elem::new(set_label(&e.labels, &dst, joined.join(&sep)), e.value, e.drop_name && dst != METRIC_NAME_LABEL)
+                    let (labels, drop_name) = (set_label(&e.labels, &dst, joined.join(&sep)), e.drop_name && dst != METRIC_NAME_LABEL);
+                    e.relabelled(labels, drop_name)
                 })
                 .collect();
             return Ok(StepValue::Vector(check_unique(out)?));
         }
         "sort" | "sort_desc" => return Ok(StepValue::Vector(sort_by_value(vector_arg(arg(0)?)?, name == "sort_desc"))),
         "sort_by_label" | "sort_by_label_desc" => {
-            let mut v = vector_arg(arg(0)?)?;
+            let mut v = any_vector_arg(arg(0)?)?;
             let mut keys = Vec::new();
             for i in 1..args.len() {
                 keys.push(string_arg(arg(i)?)?);
@@ -364,7 +377,19 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         }
         "histogram_quantile" => {
             let q = scalar_arg(arg(0)?)?;
-            super::histogram::histogram_quantile(q, vector_arg(arg(1)?)?)
+            let input = any_vector_arg(arg(1)?)?;
+            let mut out = super::histogram_eval::native_quantiles(q, &input);
+            let classic: Vec<Elem> = input.into_iter().filter(|e| e.histogram.is_none()).collect();
+            out.extend(super::histogram::histogram_quantile(q, classic));
+            check_unique(out)?
+        }
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" | "histogram_fraction" => {
+            let (params, input) = if name == "histogram_fraction" {
+                (vec![scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?], any_vector_arg(arg(2)?)?)
+            } else {
+                (Vec::new(), any_vector_arg(arg(0)?)?)
+            };
+            super::histogram_eval::histogram_function(name, input, &params).unwrap_or_default()
         }
         "histogram_quantiles" => {
             let input = vector_arg(arg(0)?)?;
@@ -381,7 +406,17 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         }
         _ => return range_call(ev, func, args, t),
     };
-    let result = if func.keeps_metric_name() { result } else { result.into_iter().map(|e| Elem::new(e.labels, e.value, true)).collect() };
+    let result = if func.keeps_metric_name() {
+        result
+    } else {
+        result
+            .into_iter()
+            .map(|e| {
+                let labels = e.labels.clone();
+                e.relabelled(labels, true)
+            })
+            .collect()
+    };
     Ok(StepValue::Vector(result))
 }
 
@@ -499,6 +534,20 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
             let window = super::eval::without_stale(&s.samples[from..to], stale.get(i).copied().unwrap_or(true), &mut filtered);
+            if !s.histograms.is_empty() && !extended {
+                let histograms = super::eval::histograms_within(&s.histograms, reference - range_ms, reference);
+                if !histograms.is_empty() {
+                    let labels = match &stripped {
+                        Some(st) => st.labels[i].clone(),
+                        None => s.labels.clone(),
+                    };
+                    let drop = stripped.is_none() && drop_name;
+                    if let Some(e) = histogram_range_elem(kind, name, window, histograms, RangeArgs { start, end, t, param, factors }, labels, drop) {
+                        out.push(e);
+                    }
+                    continue;
+                }
+            }
             if window.is_empty() {
                 continue;
             }
@@ -517,10 +566,25 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     let StepValue::Matrix(series) = ev.eval(&args[matrix_index], t)? else {
         return Err(Error::Execution(format!("expected a range vector argument to {name}")));
     };
-    for RangeSeries { labels, samples, drop_name } in series {
+    for RangeSeries { labels, samples, drop_name, histograms } in series {
+        let drop = drop_name || !func.keeps_metric_name();
+        if !histograms.is_empty() {
+            if let Some(e) = histogram_range_elem(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }, labels, drop) {
+                out.push(e);
+            }
+            continue;
+        }
         if let Some(v) = compute(&samples) {
-            out.push(Elem::new(labels, v, drop_name || !func.keeps_metric_name()));
+            out.push(Elem::new(labels, v, drop));
         }
     }
     Ok(StepValue::Vector(out))
+}
+
+/// A range function's element for a window holding histograms.
+fn histogram_range_elem(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[tsdb::HistogramSample], a: RangeArgs, labels: Labels, drop_name: bool) -> Option<Elem> {
+    Some(match super::histogram_eval::range_value_with_histograms(kind, name, floats, histograms, a)? {
+        super::histogram_eval::RangeOut::Float(v) => Elem::new(labels, v, drop_name),
+        super::histogram_eval::RangeOut::Histogram(h) => Elem::with_histogram(labels, std::sync::Arc::new(h), drop_name),
+    })
 }

@@ -7,7 +7,9 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod histogram_eval;
 mod info;
+pub(crate) mod native_histogram;
 mod range_functions;
 mod series_major;
 mod stats;
@@ -16,6 +18,14 @@ use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 
 use crate::ast::{At, DurationExpr, Expr, ValueType, VectorSelector};
 use crate::parser::{parse, ParseError};
+
+/// A native histogram's buckets as Prometheus' API lists them: (boundary rule, lower, upper,
+/// count) from the lowest bucket up, buckets without observations left out. The rule is 0
+/// for an inclusive upper bound only, 1 for an inclusive lower bound only, 2 for neither, 3
+/// for both.
+pub fn histogram_buckets_for_api(h: &tsdb::FloatHistogram) -> Vec<(u8, f64, f64, f64)> {
+    native_histogram::buckets(h).into_iter().filter(|b| b.count != 0.0).map(|b| (b.boundary_rule(), b.lower, b.upper, b.count)).collect()
+}
 
 #[derive(Clone, Debug)]
 pub struct EngineOptions {

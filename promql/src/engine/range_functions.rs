@@ -23,18 +23,29 @@ pub fn extrapolated_rate(samples: &[Sample], range_start: i64, range_end: i64, i
             prev = s.value;
         }
     }
-    let mut to_start = (first.timestamp_ms - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - last.timestamp_ms) as f64 / 1000.0;
-    let sampled = (last.timestamp_ms - first.timestamp_ms) as f64 / 1000.0;
-    let average = sampled / (samples.len() - 1) as f64;
+    let factor = extrapolation_factor(first.timestamp_ms, last.timestamp_ms, samples.len(), range_start, range_end, is_counter, is_rate, (first.value, result));
+    Some(result * factor)
+}
+
+/// What `extrapolatedRate` multiplies the window's increase by: the sampled interval
+/// extended towards the window's edges (by at most half an average gap past the samples,
+/// and for counters not past the zero point `zero` = (first value, increase) implies),
+/// per second of the range for a rate. `count` samples span `first_ms..=last_ms` (at least 2).
+#[allow(clippy::too_many_arguments)]
+pub fn extrapolation_factor(first_ms: i64, last_ms: i64, count: usize, range_start: i64, range_end: i64, is_counter: bool, is_rate: bool, zero: (f64, f64)) -> f64 {
+    let mut to_start = (first_ms - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - last_ms) as f64 / 1000.0;
+    let sampled = (last_ms - first_ms) as f64 / 1000.0;
+    let average = sampled / (count - 1) as f64;
     let threshold = average * 1.1;
     if to_start >= threshold {
         to_start = average / 2.0;
     }
     if is_counter {
+        let (first_value, result) = zero;
         let mut to_zero = to_start;
-        if result > 0.0 && first.value >= 0.0 {
-            to_zero = sampled * (first.value / result);
+        if result > 0.0 && first_value >= 0.0 {
+            to_zero = sampled * (first_value / result);
         }
         if to_zero < to_start {
             to_start = to_zero;
@@ -47,7 +58,7 @@ pub fn extrapolated_rate(samples: &[Sample], range_start: i64, range_end: i64, i
     if is_rate {
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
-    Some(result * factor)
+    factor
 }
 
 /// Linear interpolation at `t` between two samples. For a counter that reset between them

@@ -177,7 +177,11 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     let mut filtered: Vec<Sample> = Vec::new();
     let mut cancelled = None;
     let mut index = 0usize;
-    let finished = ev.stream(source.selector(), &mut |labels, samples| {
+    let finished = ev.stream(source.selector(), &mut |labels, samples, histograms| {
+        // Histograms are aggregated step by step (the step-major path takes over).
+        if !histograms.is_empty() {
+            return ControlFlow::Break(());
+        }
         let i = index;
         index += 1;
         if i.is_multiple_of(SERIES_PER_CANCEL_CHECK) {
@@ -445,11 +449,11 @@ mod tests {
             matchers: &[tsdb::Matcher],
             mint_ms: i64,
             maxt_ms: i64,
-            visit: &mut dyn FnMut(&Labels, &[Sample]) -> std::ops::ControlFlow<()>,
+            visit: &mut dyn FnMut(&Labels, &[Sample], &[tsdb::HistogramSample]) -> std::ops::ControlFlow<()>,
         ) {
             for s in self.data.select(matchers, mint_ms, maxt_ms) {
                 self.one_at_a_time.set(self.one_at_a_time.get() + 1);
-                if visit(&s.labels, &s.samples).is_break() {
+                if visit(&s.labels, &s.samples, &s.histograms).is_break() {
                     break;
                 }
             }

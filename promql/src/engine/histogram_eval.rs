@@ -1,0 +1,356 @@
+//! Native histogram values in evaluation: the range functions, instant functions,
+//! aggregations and operators that accept histograms, and where the others leave histogram
+//! samples out (as Prometheus 3.x does; it adds an annotation there, we do not yet).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tsdb::{CounterResetHint, FloatHistogram, HistogramSample, Labels, Sample};
+
+use super::aggregate::GroupCache;
+use super::eval::{Elem, StepValue};
+use super::functions::{range_value, RangeArgs, RangeKind};
+use super::native_histogram as nh;
+use super::range_functions::extrapolation_factor;
+use super::Error;
+use crate::ast::{Aggregate, AggregateOp, BinaryOp};
+
+/// A range function's value over a window that holds histograms.
+pub(super) enum RangeOut {
+    Float(f64),
+    Histogram(FloatHistogram),
+}
+
+/// Range function `name` over a window whose `histograms` are not all empty, beside the
+/// window's (stale-free) `floats`. `None` when the window gives no value (for the functions
+/// that take only floats or only histograms, a mixed window gives none).
+pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs) -> Option<RangeOut> {
+    match kind {
+        RangeKind::Rate | RangeKind::Increase | RangeKind::Delta => {
+            if !floats.is_empty() {
+                return None;
+            }
+            histogram_rate(histograms, a.start, a.end, !matches!(kind, RangeKind::Delta), matches!(kind, RangeKind::Rate)).map(RangeOut::Histogram)
+        }
+        RangeKind::Irate | RangeKind::Idelta => instant_histogram_value(floats, histograms, matches!(kind, RangeKind::Irate)),
+        RangeKind::Resets => Some(RangeOut::Float(resets(floats, histograms))),
+        RangeKind::Changes => Some(RangeOut::Float(changes(floats, histograms))),
+        RangeKind::OverTime => over_time(name, floats, histograms, a),
+        RangeKind::Deriv | RangeKind::PredictLinear | RangeKind::DoubleExponentialSmoothing => {
+            if floats.is_empty() {
+                None
+            } else {
+                range_value(kind, name, floats, a).map(RangeOut::Float)
+            }
+        }
+    }
+}
+
+/// rate/increase/delta of histograms: the last minus the first (with counter resets
+/// added back), extrapolated to the window's edges like floats, the zero point taken from
+/// the observation count.
+fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_counter: bool, is_rate: bool) -> Option<FloatHistogram> {
+    if histograms.len() < 2 {
+        return None;
+    }
+    let mut result = nh::increase(histograms, is_counter).ok()?;
+    let first = &histograms[0];
+    let last = &histograms[histograms.len() - 1];
+    let zero = (first.histogram.count, result.count);
+    let factor = extrapolation_factor(first.timestamp_ms, last.timestamp_ms, histograms.len(), start, end, is_counter, is_rate, zero);
+    result = nh::mul(&result, factor);
+    result.counter_reset_hint = CounterResetHint::Gauge;
+    Some(result)
+}
+
+/// irate/idelta: over the window's last two samples when both are histograms; two floats
+/// go the float way; one of each gives nothing.
+fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is_rate: bool) -> Option<RangeOut> {
+    let merged = merged(floats, histograms);
+    if merged.len() < 2 {
+        return None;
+    }
+    let (prev, last) = (&merged[merged.len() - 2], &merged[merged.len() - 1]);
+    let interval_ms = last.timestamp_ms() - prev.timestamp_ms();
+    if interval_ms == 0 {
+        return None;
+    }
+    match (prev, last) {
+        (Point::Float(p), Point::Float(l)) => super::range_functions::instant_value(&[*p, *l], is_rate).map(RangeOut::Float),
+        (Point::Histogram(p), Point::Histogram(l)) => {
+            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) { (*l.histogram).clone() } else { nh::sub(&l.histogram, &p.histogram).ok()? };
+            if is_rate {
+                result = nh::div(&result, interval_ms as f64 / 1000.0);
+            }
+            result.counter_reset_hint = CounterResetHint::Gauge;
+            Some(RangeOut::Histogram(result))
+        }
+        _ => None,
+    }
+}
+
+/// One sample of either kind.
+enum Point<'a> {
+    Float(Sample),
+    Histogram(&'a HistogramSample),
+}
+
+impl Point<'_> {
+    fn timestamp_ms(&self) -> i64 {
+        match self {
+            Point::Float(p) => p.timestamp_ms,
+            Point::Histogram(h) => h.timestamp_ms,
+        }
+    }
+}
+
+/// Floats and histograms in one timeline.
+fn merged<'a>(floats: &[Sample], histograms: &'a [HistogramSample]) -> Vec<Point<'a>> {
+    let mut out: Vec<Point<'a>> = Vec::with_capacity(floats.len() + histograms.len());
+    let (mut f, mut h) = (0, 0);
+    while f < floats.len() || h < histograms.len() {
+        if h >= histograms.len() || (f < floats.len() && floats[f].timestamp_ms < histograms[h].timestamp_ms) {
+            out.push(Point::Float(floats[f]));
+            f += 1;
+        } else {
+            out.push(Point::Histogram(&histograms[h]));
+            h += 1;
+        }
+    }
+    out
+}
+
+/// `resets`: a float that drops, a histogram that resets, or a change of kind.
+fn resets(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
+    let points = merged(floats, histograms);
+    let mut count = 0.0;
+    for pair in points.windows(2) {
+        let reset = match (&pair[0], &pair[1]) {
+            (Point::Float(p), Point::Float(c)) => c.value < p.value,
+            (Point::Histogram(p), Point::Histogram(c)) => nh::detect_reset(&p.histogram, &c.histogram),
+            _ => true,
+        };
+        if reset {
+            count += 1.0;
+        }
+    }
+    count
+}
+
+/// `changes`: a different float, a different histogram, or a change of kind.
+fn changes(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
+    let points = merged(floats, histograms);
+    let mut count = 0.0;
+    for pair in points.windows(2) {
+        let changed = match (&pair[0], &pair[1]) {
+            (Point::Float(p), Point::Float(c)) => p.value != c.value && !(p.value.is_nan() && c.value.is_nan()),
+            (Point::Histogram(p), Point::Histogram(c)) => !nh::equals(&p.histogram, &c.histogram),
+            _ => true,
+        };
+        if changed {
+            count += 1.0;
+        }
+    }
+    count
+}
+
+/// The `*_over_time` functions over a window holding histograms.
+fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs) -> Option<RangeOut> {
+    let newest = || match (floats.last(), histograms.last()) {
+        (Some(f), Some(h)) if f.timestamp_ms > h.timestamp_ms => Point::Float(*f),
+        (_, Some(h)) => Point::Histogram(h),
+        (Some(f), None) => Point::Float(*f),
+        (None, None) => unreachable!("a window with histograms"),
+    };
+    let oldest = || match (floats.first(), histograms.first()) {
+        (Some(f), Some(h)) if f.timestamp_ms < h.timestamp_ms => Point::Float(*f),
+        (_, Some(h)) => Point::Histogram(h),
+        (Some(f), None) => Point::Float(*f),
+        (None, None) => unreachable!("a window with histograms"),
+    };
+    let value_of = |p: Point<'_>| match p {
+        Point::Float(f) => RangeOut::Float(f.value),
+        Point::Histogram(h) => RangeOut::Histogram((*h.histogram).clone()),
+    };
+    Some(match name {
+        "count_over_time" => RangeOut::Float((floats.len() + histograms.len()) as f64),
+        "present_over_time" => RangeOut::Float(1.0),
+        "last_over_time" => value_of(newest()),
+        "first_over_time" => value_of(oldest()),
+        "ts_of_last_over_time" => RangeOut::Float(newest().timestamp_ms() as f64 / 1000.0),
+        "ts_of_first_over_time" => RangeOut::Float(oldest().timestamp_ms() as f64 / 1000.0),
+        "sum_over_time" | "avg_over_time" => {
+            if !floats.is_empty() {
+                return None;
+            }
+            let mut acc = Accumulator::new(name == "avg_over_time", &histograms[0].histogram);
+            for h in &histograms[1..] {
+                acc.add(&h.histogram).ok()?;
+            }
+            RangeOut::Histogram(gauge(acc.finish()))
+        }
+        // The rest take floats only: histograms are left out.
+        _ if floats.is_empty() => return None,
+        _ => return range_value(RangeKind::OverTime, name, floats, a).map(RangeOut::Float),
+    })
+}
+
+/// The native-histogram functions that make floats of histograms (`histogram_count` ...),
+/// over an instant vector; float elements are left out. `None` for other names.
+pub(super) fn histogram_function(name: &str, input: Vec<Elem>, params: &[f64]) -> Option<Vec<Elem>> {
+    let f: Box<dyn Fn(&FloatHistogram) -> f64> = match name {
+        "histogram_count" => Box::new(|h: &FloatHistogram| h.count),
+        "histogram_sum" => Box::new(|h: &FloatHistogram| h.sum),
+        "histogram_avg" => Box::new(|h: &FloatHistogram| h.sum / h.count),
+        "histogram_stddev" => Box::new(nh::stddev),
+        "histogram_stdvar" => Box::new(nh::stdvar),
+        "histogram_fraction" => {
+            let (lower, upper) = (params.first().copied().unwrap_or(f64::NAN), params.get(1).copied().unwrap_or(f64::NAN));
+            Box::new(move |h: &FloatHistogram| nh::fraction(lower, upper, h))
+        }
+        _ => return None,
+    };
+    Some(input.into_iter().filter_map(|e| e.histogram.as_ref().map(|h| Elem::new(e.labels.clone(), f(h), true))).collect())
+}
+
+/// `histogram_quantile` over the native histograms of `input` (its float elements are the
+/// classic buckets, computed by the caller).
+pub(super) fn native_quantiles(q: f64, input: &[Elem]) -> Vec<Elem> {
+    input.iter().filter_map(|e| e.histogram.as_ref().map(|h| Elem::new(e.labels.clone(), nh::quantile(q, h), true))).collect()
+}
+
+/// An aggregation over a vector holding histograms. `sum`/`avg` add histograms (a group of
+/// floats and histograms gives nothing), `count`/`group`/`limitk`/`limit_ratio` take both,
+/// the others leave histograms out.
+pub(super) fn aggregate_with_histograms(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+    match a.op {
+        AggregateOp::Count | AggregateOp::Group | AggregateOp::Limitk | AggregateOp::LimitRatio => super::aggregate::aggregate_floats(a, param, input, cache),
+        AggregateOp::Sum | AggregateOp::Avg => {
+            let (histograms, floats): (Vec<Elem>, Vec<Elem>) = input.into_iter().partition(|e| e.histogram.is_some());
+            let float_out = super::aggregate::aggregate_floats(a, param, floats, cache)?;
+            let (order, locals) = cache.assign(&histograms, a);
+            // Per group: its accumulator (from its first histogram), whether a histogram
+            // could not be added (e.g. exponential with custom buckets: the group gives
+            // nothing, as in Prometheus), and its pending name removal.
+            let mut groups: Vec<(Option<Accumulator>, bool, bool)> = (0..order.len()).map(|_| (None, false, false)).collect();
+            for (e, local) in histograms.iter().zip(locals) {
+                let group = &mut groups[local];
+                if let Some(h) = &e.histogram {
+                    match &mut group.0 {
+                        None => group.0 = Some(Accumulator::new(a.op == AggregateOp::Avg, h)),
+                        Some(acc) => group.1 |= acc.add(h).is_err(),
+                    }
+                }
+                group.2 |= e.drop_name;
+            }
+            let histogram_keys: HashSet<Labels> = order.iter().map(|&g| cache.keys[g].clone()).collect();
+            let float_keys: HashSet<&Labels> = float_out.iter().map(|e| &e.labels).collect();
+            let mut histogram_out = Vec::new();
+            for (g, (acc, failed, drop)) in order.into_iter().zip(groups) {
+                let key = cache.keys[g].clone();
+                // A group of floats and histograms gives nothing.
+                if failed || float_keys.contains(&key) {
+                    continue;
+                }
+                let Some(acc) = acc else { continue };
+                histogram_out.push(Elem::with_histogram(key, Arc::new(gauge(acc.finish())), drop));
+            }
+            let mut out: Vec<Elem> = float_out.into_iter().filter(|e| !histogram_keys.contains(&e.labels)).collect();
+            out.extend(histogram_out);
+            Ok(out)
+        }
+        _ => super::aggregate::aggregate_floats(a, param, input.into_iter().filter(|e| e.histogram.is_none()).collect(), cache),
+    }
+}
+
+/// A running sum or mean of histograms.
+enum Accumulator {
+    Sum(nh::HistogramSum),
+    Mean(nh::HistogramMean),
+}
+
+impl Accumulator {
+    fn new(mean: bool, first: &FloatHistogram) -> Accumulator {
+        if mean {
+            Accumulator::Mean(nh::HistogramMean::new(first))
+        } else {
+            Accumulator::Sum(nh::HistogramSum::new(first))
+        }
+    }
+
+    fn add(&mut self, h: &FloatHistogram) -> Result<(), nh::HistogramError> {
+        match self {
+            Accumulator::Sum(s) => s.add(h),
+            Accumulator::Mean(m) => m.add(h),
+        }
+    }
+
+    fn finish(self) -> FloatHistogram {
+        match self {
+            Accumulator::Sum(s) => s.finish(),
+            Accumulator::Mean(m) => m.finish(),
+        }
+    }
+}
+
+/// One operand of a binary operator: a float or a histogram.
+#[derive(Clone, Copy)]
+pub(super) enum Operand<'a> {
+    Float(f64),
+    Histogram(&'a Arc<FloatHistogram>),
+}
+
+impl<'a> Operand<'a> {
+    pub(super) fn of(e: &'a Elem) -> Operand<'a> {
+        match &e.histogram {
+            Some(h) => Operand::Histogram(h),
+            None => Operand::Float(e.value),
+        }
+    }
+}
+
+/// The value of `lhs op rhs` where at least one side is a histogram; `None` when the
+/// pairing is not defined (e.g. histogram + float, float / histogram, `<` between
+/// histograms) or a filtering comparison drops the element. Returns the element's new
+/// value: a float (for `bool` comparisons) or a histogram.
+pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>, return_bool: bool) -> Option<BinaryValue> {
+    use Operand::{Float, Histogram};
+    let histogram = |h: FloatHistogram| Some(BinaryValue::Histogram(Arc::new(h)));
+    match (op, lhs, rhs) {
+        (BinaryOp::Add, Histogram(a), Histogram(b)) => nh::add(a, b).ok().and_then(|h| histogram(gauge(h))),
+        (BinaryOp::Sub, Histogram(a), Histogram(b)) => nh::sub(a, b).ok().and_then(|h| histogram(gauge(h))),
+        (BinaryOp::Mul, Histogram(h), Float(f)) | (BinaryOp::Mul, Float(f), Histogram(h)) => histogram(nh::mul(h, f)),
+        (BinaryOp::Div, Histogram(h), Float(f)) => histogram(nh::div(h, f)),
+        (BinaryOp::Eq | BinaryOp::Ne, Histogram(a), Histogram(b)) => {
+            let equal = nh::equals(a, b);
+            let holds = if op == BinaryOp::Eq { equal } else { !equal };
+            if return_bool {
+                Some(BinaryValue::Float(f64::from(u8::from(holds))))
+            } else {
+                holds.then(|| BinaryValue::Histogram(a.clone()))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What a binary operator gives for one pair of operands.
+pub(super) enum BinaryValue {
+    Float(f64),
+    Histogram(Arc<FloatHistogram>),
+}
+
+impl BinaryValue {
+    pub(super) fn into_elem(self, labels: Labels, drop_name: bool) -> Elem {
+        match self {
+            BinaryValue::Histogram(h) => Elem::with_histogram(labels, h, drop_name),
+            BinaryValue::Float(v) => Elem::new(labels, v, drop_name),
+        }
+    }
+}
+
+/// Arithmetic results are no longer a counter's observations.
+fn gauge(mut h: FloatHistogram) -> FloatHistogram {
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    h
+}
