@@ -219,6 +219,20 @@ impl EncodedSeries {
         }
     }
 
+    /// `decode_into` with the native histograms too, into `histograms` (emptied first): a
+    /// series without any takes `decode_into`'s path and allocates nothing for them.
+    pub fn decode_both_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, histograms: &mut Vec<HistogramSample>, scratch: &mut DecodeScratch) {
+        histograms.clear();
+        if !self.has_histograms() {
+            return self.decode_into(mint_ms, maxt_ms, out, scratch);
+        }
+        out.clear();
+        if let Some(decoded) = self.decode(mint_ms, maxt_ms) {
+            out.extend_from_slice(&decoded.samples);
+            histograms.extend(decoded.histograms);
+        }
+    }
+
     /// `decode` by linear merges, for parts whose lists are each strictly time-ordered (then
     /// a merge keeping the earlier list's sample on equal timestamps is exactly
     /// `merge_samples`' sort and deduplication). False, with `out` in any state, when a chunk

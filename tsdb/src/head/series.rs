@@ -466,6 +466,103 @@ mod tests {
         }
     }
 
+    fn test_histogram(level: u8, wide: bool) -> Arc<FloatHistogram> {
+        let level = f64::from(level);
+        let (spans, buckets) = if wide {
+            (vec![crate::BucketSpan { offset: 0, length: 2 }], vec![level, 1.0])
+        } else {
+            (vec![crate::BucketSpan { offset: 0, length: 1 }], vec![level])
+        };
+        Arc::new(FloatHistogram { count: buckets.iter().sum(), sum: level, positive_spans: spans, positive_buckets: buckets, ..FloatHistogram::default() })
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Stored {
+        F(u64),
+        H(Arc<FloatHistogram>),
+    }
+
+    proptest::proptest! {
+        /// Floats and histograms mixed in one series, in any order: each kind follows the
+        /// last-write-wins rules, a write of the other kind at a held timestamp is a
+        /// `Conflict` that changes nothing; reads, splits, deletes and encoded reads agree
+        /// with that model.
+        #[test]
+        fn floats_and_histograms_follow_one_model(
+            stream in proptest::collection::vec((0i64..300, 0u8..6, 0u8..4), 0..400),
+            boundary in 0i64..320, (del_lo, del_len) in (0i64..300, 0i64..60),
+        ) {
+            let mut s = MemSeries::new(Labels::default());
+            let mut model: BTreeMap<i64, Stored> = BTreeMap::new();
+            for (t, kind, level) in stream {
+                let (result, value) = if kind < 3 {
+                    let v = if kind == 0 { f64::from_bits(crate::STALE_NAN_BITS) } else { f64::from(level) };
+                    (s.append(t, v), Stored::F(v.to_bits()))
+                } else {
+                    let h = test_histogram(level, kind == 5);
+                    (s.append_histogram(t, &h), Stored::H(h))
+                };
+                let same = |a: &Stored, b: &Stored| match (a, b) {
+                    (Stored::F(x), Stored::F(y)) => x == y,
+                    (Stored::H(x), Stored::H(y)) => x.same_as(y),
+                    _ => false,
+                };
+                let expected = match model.get(&t) {
+                    Some(old) if std::mem::discriminant(old) != std::mem::discriminant(&value) => AppendResult::Conflict,
+                    Some(old) if same(old, &value) => AppendResult::Duplicate,
+                    Some(_) => AppendResult::Overwritten,
+                    None => result,
+                };
+                proptest::prop_assert_eq!(result, expected, "t={}", t);
+                if !model.contains_key(&t) {
+                    proptest::prop_assert!(matches!(result, AppendResult::Appended | AppendResult::OutOfOrder), "a new timestamp is stored: {:?}", result);
+                }
+                if result != AppendResult::Conflict {
+                    model.insert(t, value);
+                }
+            }
+            let read = |s: &MemSeries, lo: i64, hi: i64| -> Result<BTreeMap<i64, Stored>, proptest::test_runner::TestCaseError> {
+                let mut m: BTreeMap<i64, Stored> = s.samples_in(lo, hi).iter().map(|x| (x.timestamp_ms, Stored::F(x.value.to_bits()))).collect();
+                for h in s.histograms_in(lo, hi) {
+                    proptest::prop_assert!(m.insert(h.timestamp_ms, Stored::H(h.histogram)).is_none(), "a timestamp holds one kind");
+                }
+                Ok(m)
+            };
+            let norm = |m: BTreeMap<i64, Stored>| -> Vec<(i64, String)> {
+                m.into_iter().map(|(t, v)| (t, match v { Stored::F(b) => format!("f{b}"), Stored::H(h) => format!("h{}/{:?}", h.count, h.positive_buckets) })).collect()
+            };
+            proptest::prop_assert_eq!(norm(read(&s, i64::MIN, i64::MAX)?), norm(model.clone()));
+            proptest::prop_assert_eq!(s.time_range(), model.keys().next().map(|lo| (*lo, *model.keys().last().unwrap_or(lo))));
+            // Encoded, decoded: the same.
+            let part = s.encoded_in(i64::MIN, i64::MAX);
+            let (floats, histograms) = part.decode_both(i64::MIN, i64::MAX).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            let mut decoded: BTreeMap<i64, Stored> = floats.iter().map(|x| (x.timestamp_ms, Stored::F(x.value.to_bits()))).collect();
+            decoded.extend(histograms.into_iter().map(|h| (h.timestamp_ms, Stored::H(h.histogram))));
+            proptest::prop_assert_eq!(norm(decoded), norm(model.clone()));
+            // Split: before and after the boundary, nothing lost.
+            let split = s.split_at(boundary);
+            let mut before: BTreeMap<i64, Stored> = split.samples.iter().map(|x| (x.timestamp_ms, Stored::F(x.value.to_bits()))).collect();
+            before.extend(split.histograms.iter().map(|h| (h.timestamp_ms, Stored::H(Arc::clone(&h.histogram)))));
+            for c in &split.chunks {
+                proptest::prop_assert!(c.max_time_ms < boundary);
+                match c.encoding {
+                    ChunkEncoding::Xor => before.extend(crate::chunk::XorIterator::new(&c.bytes).map(|x| (x.timestamp_ms, Stored::F(x.value.to_bits())))),
+                    ChunkEncoding::FloatHistogram => before.extend(crate::chunk::FloatHistogramIterator::new(&c.bytes).map(|h| (h.timestamp_ms, Stored::H(h.histogram)))),
+                }
+            }
+            let mut after: BTreeMap<i64, Stored> = split.samples_after.iter().map(|x| (x.timestamp_ms, Stored::F(x.value.to_bits()))).collect();
+            after.extend(split.histograms_after.iter().map(|h| (h.timestamp_ms, Stored::H(Arc::clone(&h.histogram)))));
+            proptest::prop_assert_eq!(norm(before), norm(model.range(..boundary).map(|(t, v)| (*t, v.clone())).collect()));
+            proptest::prop_assert_eq!(norm(after), norm(model.range(boundary..).map(|(t, v)| (*t, v.clone())).collect()));
+            // Delete a range of both kinds.
+            let removed = s.delete_range(del_lo, del_lo + del_len);
+            let gone = model.range(del_lo..=del_lo + del_len).count();
+            proptest::prop_assert_eq!(removed, gone);
+            model.retain(|t, _| *t < del_lo || *t > del_lo + del_len);
+            proptest::prop_assert_eq!(norm(read(&s, i64::MIN, i64::MAX)?), norm(model));
+        }
+    }
+
     #[test]
     fn the_newest_sample_alone_answers_a_last_only_read_when_nothing_else_can_be_later() {
         let mut s = MemSeries::new(Labels::default());
