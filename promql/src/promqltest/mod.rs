@@ -2,6 +2,7 @@
 //! with expected series, `expect fail|ordered|string`): parses a script, loads its data
 //! into a `MemQuerier`, evaluates each case and compares with Prometheus' tolerance.
 
+pub mod notation;
 mod script;
 
 use tsdb::{Labels, Querier, Sample, SeriesSamples};
