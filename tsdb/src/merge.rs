@@ -23,10 +23,13 @@ pub fn merge_samples(mut sources: Vec<Vec<Sample>>) -> Vec<Sample> {
     all.into_iter().map(|(_, _, s)| s).collect()
 }
 
+/// One source's floats and histograms of a series.
+pub type FloatsAndHistograms = (Vec<Sample>, Vec<HistogramSample>);
+
 /// Merges sources that each hold floats and histograms (time-ordered, no timestamp in both
 /// lists of one source): per timestamp the earliest source holding it wins, whichever kind
 /// it holds there.
-pub fn merge_mixed(mut sources: Vec<(Vec<Sample>, Vec<HistogramSample>)>) -> (Vec<Sample>, Vec<HistogramSample>) {
+pub fn merge_mixed(mut sources: Vec<FloatsAndHistograms>) -> FloatsAndHistograms {
     sources.retain(|(s, h)| !s.is_empty() || !h.is_empty());
     if sources.len() <= 1 {
         return sources.pop().unwrap_or_default();
@@ -55,7 +58,7 @@ pub fn merge_mixed(mut sources: Vec<(Vec<Sample>, Vec<HistogramSample>)>) -> (Ve
 /// Groups series lists from several sources by label set (in priority order: the first
 /// list wins ties) and merges each series; the result is sorted by labels.
 pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
-    let mut by_labels: BTreeMap<Labels, Vec<(Vec<Sample>, Vec<HistogramSample>)>> = BTreeMap::new();
+    let mut by_labels: BTreeMap<Labels, Vec<FloatsAndHistograms>> = BTreeMap::new();
     for list in sources {
         for s in list {
             by_labels.entry(s.labels).or_default().push((s.samples, s.histograms));

@@ -166,7 +166,7 @@ const CUSTOM_BOUND_MILLIS_MAX: f64 = 33_554_430.0;
 fn write_custom_bound(w: &mut BitWriter, bound: f64) {
     let millis = bound * 1000.0;
     let whole = ((bound * 1000.0).round() as u64) as f64 / 1000.0 == bound;
-    if millis < 0.0 || millis > CUSTOM_BOUND_MILLIS_MAX || !whole {
+    if !(0.0..=CUSTOM_BOUND_MILLIS_MAX).contains(&millis) || !whole {
         w.write_bit(false);
         w.write_bits(bound.to_bits(), 64);
         return;
@@ -884,7 +884,8 @@ mod tests {
     fn arb_stream() -> impl Strategy<Value = Vec<HistogramSample>> {
         let step = (1i64..100_000, 0u8..16, any::<u64>(), 0.0f64..1e6);
         (-1_000_000_000i64..1_000_000_000, proptest::collection::vec(step, 1..300)).prop_map(|(start, steps)| {
-            let layouts: [(i32, Vec<BucketSpan>, Vec<BucketSpan>, Vec<f64>); 4] = [
+            type Layout = (i32, Vec<BucketSpan>, Vec<BucketSpan>, Vec<f64>);
+            let layouts: [Layout; 4] = [
                 (0, vec![span(-2, 2), span(3, 1)], vec![span(0, 1)], vec![]),
                 (0, vec![span(-2, 3), span(2, 1)], vec![span(0, 1)], vec![]),
                 (-4, vec![], vec![span(5, 2)], vec![]),
