@@ -75,10 +75,10 @@ impl Querier for PrefetchedQuerier {
         let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
             return;
         };
-        let (mut samples, mut scratch) = (Vec::new(), DecodeScratch::default());
+        let (mut samples, mut histograms, mut scratch) = (Vec::new(), Vec::new(), DecodeScratch::default());
         for s in series {
-            s.decode_into(mint_ms, maxt_ms, &mut samples, &mut scratch);
-            if !samples.is_empty() && visit(&s.labels, &samples, &[]).is_break() {
+            s.decode_both_into(mint_ms, maxt_ms, &mut samples, &mut histograms, &mut scratch);
+            if (!samples.is_empty() || !histograms.is_empty()) && visit(&s.labels, &samples, &histograms).is_break() {
                 break;
             }
         }

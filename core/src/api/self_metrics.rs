@@ -14,7 +14,6 @@ use super::Api;
 #[derive(Default)]
 pub struct ExecutorMetrics {
     samples_ingested: AtomicU64,
-    histograms_dropped: AtomicU64,
     exemplars_dropped: AtomicU64,
     denied_write: AtomicU64,
     denied_read: AtomicU64,
@@ -31,8 +30,7 @@ impl ExecutorMetrics {
         self.samples_ingested.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn add_dropped(&self, histograms: u64, exemplars: u64) {
-        self.histograms_dropped.fetch_add(histograms, Ordering::Relaxed);
+    pub fn add_exemplars_dropped(&self, exemplars: u64) {
         self.exemplars_dropped.fetch_add(exemplars, Ordering::Relaxed);
     }
 
@@ -71,8 +69,6 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let sum = |f: fn(&ExecutorMetrics) -> &AtomicU64| api.all_metrics.iter().map(|m| f(m).load(Ordering::Relaxed)).sum::<u64>();
     family(&mut out, "metricstor_samples_ingested_total", "counter", "Samples acknowledged to remote_write senders.");
     let _ = writeln!(out, "metricstor_samples_ingested_total {}", sum(|m| &m.samples_ingested));
-    family(&mut out, "metricstor_histograms_dropped_total", "counter", "Native histogram samples received but not stored (not supported yet).");
-    let _ = writeln!(out, "metricstor_histograms_dropped_total {}", sum(|m| &m.histograms_dropped));
     family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored (not supported yet).");
     let _ = writeln!(out, "metricstor_exemplars_dropped_total {}", sum(|m| &m.exemplars_dropped));
 

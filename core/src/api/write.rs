@@ -27,11 +27,12 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
         &api.config.storage.ingest_rules(),
     )
     .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
-    api.metrics.add_dropped(decoded.histograms_dropped, decoded.exemplars_dropped);
+    api.metrics.add_exemplars_dropped(decoded.exemplars_dropped);
     if !decoded.metadata.is_empty() {
         api.router.put_metadata(decoded.metadata);
     }
-    let samples = if decoded.series.is_empty() {
+    let (sent_samples, sent_histograms) = (decoded.samples, decoded.histograms);
+    let stored = if decoded.series.is_empty() {
         0
     } else {
         match api.router.append(decoded.series).await {
@@ -45,12 +46,16 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
             }
         }
     };
-    api.metrics.add_samples_ingested(samples);
+    api.metrics.add_samples_ingested(stored);
+    // The shards count histograms as samples. All stored: the split is what was sent; some
+    // refused (a float and a histogram at one timestamp): floats are counted first.
+    let samples = stored.min(sent_samples);
+    let histograms = (stored - samples).min(sent_histograms);
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(SAMPLES_WRITTEN_HEADER, header::HeaderValue::from(samples));
-    headers.insert(HISTOGRAMS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
+    headers.insert(HISTOGRAMS_WRITTEN_HEADER, header::HeaderValue::from(histograms));
     headers.insert(EXEMPLARS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
     Ok(response)
 }

@@ -37,8 +37,6 @@ impl fmt::Display for Side {
 /// as Prometheus counts them.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum HistogramDecodeError {
-    #[error("histogram has no count (neither count_int nor count_float is set)")]
-    MissingCount,
     /// The flavour is chosen by the count oneof; another field of the other flavour was set.
     #[error("histogram has both integer and float bucket counts: {0}")]
     MixedCounts(&'static str),
@@ -97,7 +95,9 @@ use HistogramDecodeError as E;
 pub fn from_proto(h: &Histogram) -> Result<HistogramSample, HistogramDecodeError> {
     let counter_reset_hint = reset_hint_from_proto(h.reset_hint)?;
     let mut histogram = match h.count {
-        None => return Err(E::MissingCount),
+        // No count at all reads as an integer histogram with count 0, as in Prometheus (an
+        // empty histogram, or a bad one that the count check below refuses).
+        None => integer_from_proto(h, 0)?,
         Some(Count::CountInt(count)) => integer_from_proto(h, count)?,
         Some(Count::CountFloat(count)) => float_from_proto(h, count)?,
     };

@@ -4,7 +4,7 @@
 //! Both are walked in place (`protowire`): label text stays in the decompressed body, which
 //! becomes the `SeriesBatch`'s buffer; no allocation per label or sample.
 
-use tsdb::{Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
+use tsdb::{HistogramSample, Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
 
 use super::label_limits::LabelLimits;
 use super::protowire::{Fields, WireError};
@@ -84,8 +84,9 @@ pub struct Decoded {
     pub series: SeriesBatch,
     pub metadata: Vec<MetricMetadata>,
     pub samples: u64,
-    /// Native histograms and exemplars are counted but not stored yet.
-    pub histograms_dropped: u64,
+    /// Native histogram samples of those series (stored beside the float samples).
+    pub histograms: u64,
+    /// Exemplars are counted but not stored yet.
     pub exemplars_dropped: u64,
 }
 
@@ -156,6 +157,10 @@ struct SeriesScratch {
     /// The labels kept: those with a value.
     kept: Vec<(TextSpan, TextSpan)>,
     samples: Vec<Sample>,
+    /// Native histogram samples (most series have none: nothing is allocated then).
+    histograms: Vec<HistogramSample>,
+    /// The first reason a histogram of the series was refused, reported with its labels.
+    histogram_problem: Option<String>,
     /// 2.0: the series' label references (name, value, name, value, …).
     refs: Vec<u32>,
 }
@@ -166,6 +171,8 @@ impl SeriesScratch {
         self.labels.clear();
         self.kept.clear();
         self.samples.clear();
+        self.histograms.clear();
+        self.histogram_problem = None;
     }
 }
 
@@ -198,15 +205,50 @@ fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
     Ok(sample)
 }
 
+/// One `Histogram` message (1.0 and 2.0 share it) into `scratch`: a histogram sample, or a
+/// float staleness marker when its sum is one (how Prometheus marks a histogram series
+/// stale). A histogram that breaks Prometheus' rules is remembered as the series' problem.
+fn walk_histogram(message: &[u8], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
+    let h = <proto::remote_write_v1::Histogram as prost::Message>::decode(message).map_err(|e| DecodeError::Protobuf(format!("invalid Histogram: {e}")))?;
+    if tsdb::is_stale_nan(h.sum) {
+        scratch.samples.push(Sample { timestamp_ms: h.timestamp, value: f64::from_bits(tsdb::STALE_NAN_BITS) });
+        return Ok(());
+    }
+    match super::native_histogram::from_proto(&h) {
+        Ok(sample) => scratch.histograms.push(sample),
+        Err(e) => {
+            scratch.histogram_problem.get_or_insert_with(|| format!("{e} (at {})", h.timestamp));
+        }
+    }
+    Ok(())
+}
+
+/// Samples and native histograms of the series a request stored.
+#[derive(Default)]
+struct StoredCounts {
+    samples: u64,
+    histograms: u64,
+}
+
 /// Validates the series in `scratch` and adds it to the batch when it has samples.
-fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScratch, rules: &IngestRules, samples: &mut u64) -> Result<(), DecodeError> {
+fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScratch, rules: &IngestRules, counts: &mut StoredCounts) -> Result<(), DecodeError> {
     let text = batch.text();
     let bytes = move |s: TextSpan| &text[s.start as usize..s.end as usize];
     check_labels(scratch.labels.iter().map(|&(n, v)| (bytes(n), bytes(v))), &rules.label_limits)?;
     scratch.kept.extend(scratch.labels.iter().filter(|(_, v)| v.end > v.start));
+    if let Some(problem) = scratch.histogram_problem.take() {
+        return Err(DecodeError::InvalidSeries { series: series_text(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)))), problem });
+    }
     check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, rules.reject_non_finite)?;
-    if !scratch.samples.is_empty() {
-        *samples += scratch.samples.len() as u64;
+    if !scratch.histograms.is_empty() {
+        counts.samples += scratch.samples.len() as u64;
+        counts.histograms += scratch.histograms.len() as u64;
+        // Valid by `from_proto`'s checks; the batch checks its own invariant once more.
+        batch
+            .push_series_with_histograms(&scratch.kept, &scratch.samples, &scratch.histograms)
+            .map_err(|e| DecodeError::InvalidSeries { series: series_text(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)))), problem: e.to_string() })?;
+    } else if !scratch.samples.is_empty() {
+        counts.samples += scratch.samples.len() as u64;
         batch.push_series(&scratch.kept, &scratch.samples);
     }
     Ok(())

@@ -194,7 +194,6 @@ fn every_refusal_names_its_cause() {
     // Three spans of i32::MAX put bucket 1 far past what a 32-bit offset reaches at schema 8.
     let far = 3 * i64::from(i32::MAX);
     let cases: Vec<(&str, Histogram, E)> = vec![
-        ("no count oneof", Histogram::default(), E::MissingCount),
         ("int with positive_counts", Histogram { positive_counts: vec![1.0], ..int(1) }, E::MixedCounts("count_int with positive_counts")),
         ("int with negative_counts", Histogram { negative_counts: vec![1.0], ..int(1) }, E::MixedCounts("count_int with negative_counts")),
         ("int with float zero count", Histogram { zero_count: Some(ZeroCount::ZeroCountFloat(1.0)), ..int(1) }, E::MixedCounts("count_int with zero_count_float")),
@@ -322,7 +321,6 @@ fn messages_say_what_is_wrong() {
         (E::SpansBucketsMismatch { side: Side::Positive, spanned: 3, given: 2 }, "histogram positive spans cover 3 buckets but 2 counts were given"),
         (E::MixedCounts("count_int with positive_counts"), "histogram has both integer and float bucket counts: count_int with positive_counts"),
         (E::NegativeBucketCount { side: Side::Negative, bucket_number: 2, count: -1.0 }, "histogram negative bucket number 2 has negative observation count -1"),
-        (E::MissingCount, "histogram has no count (neither count_int nor count_float is set)"),
         (E::CountMismatch { count: 5, in_buckets: 4 }, "histogram count 5 differs from the 4 observations in its buckets (they must be equal unless the sum is NaN)"),
         (E::UnknownResetHint(7), "histogram reset hint 7 is not one of 0 (UNKNOWN), 1 (YES), 2 (NO), 3 (GAUGE)"),
         (E::CustomBoundsTooFew { bounds: 2, spans_reach: 4 }, "histogram has 2 custom bounds (so 2 + 1 buckets) but its spans reach 4 buckets"),
@@ -397,4 +395,13 @@ proptest! {
         let sample = HistogramSample { timestamp_ms, histogram: histogram.into() };
         prop_assert_eq!(from_proto(&to_proto(&sample)), Ok(sample));
     }
+}
+
+#[test]
+fn a_histogram_without_a_count_reads_as_an_empty_integer_histogram_as_in_prometheus() {
+    let decoded = from_proto(&Histogram { timestamp: 5, ..Histogram::default() }).map_err(|e| e.to_string());
+    assert_eq!(decoded.map(|s| (s.timestamp_ms, s.histogram.count, s.histogram.positive_buckets.is_empty())), Ok((5, 0.0, true)));
+    // Buckets without a count still fail the count check.
+    let unbalanced = Histogram { positive_spans: vec![ProtoSpan { offset: 0, length: 1 }], positive_deltas: vec![2], ..Histogram::default() };
+    assert!(from_proto(&unbalanced).is_err());
 }

@@ -3,7 +3,7 @@
 
 use tsdb::SeriesBatch;
 
-use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch};
+use super::{push_valid_series, span_of, type_name, utf8, walk_histogram, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch, StoredCounts};
 use crate::ingest::protowire::Fields;
 
 /// Validates a remote_write 1.0 `WriteRequest` (the HTTP body after snappy, or a gRPC
@@ -14,16 +14,15 @@ pub fn decode_write_request(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded
     let mut out = Decoded::default();
     let mut first_invalid: Option<DecodeError> = None;
     let mut scratch = SeriesScratch::default();
+    let mut stored = StoredCounts::default();
     let series = SeriesBatch::build(raw, |batch| {
         let text = batch.text();
         for field in Fields::new(text) {
             match field? {
                 (1, value) => {
-                    let counts = walk_time_series(text, value.bytes(1)?, &mut scratch)?;
-                    out.histograms_dropped += counts.histograms;
-                    out.exemplars_dropped += counts.exemplars;
+                    out.exemplars_dropped += walk_time_series(text, value.bytes(1)?, &mut scratch)?;
                     if first_invalid.is_none() {
-                        if let Err(e) = push_valid_series(batch, &mut scratch, rules, &mut out.samples) {
+                        if let Err(e) = push_valid_series(batch, &mut scratch, rules, &mut stored) {
                             first_invalid = Some(e);
                         }
                     }
@@ -39,22 +38,18 @@ pub fn decode_write_request(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded
         Ok::<(), DecodeError>(())
     })?;
     out.series = series;
+    (out.samples, out.histograms) = (stored.samples, stored.histograms);
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
     }
 }
 
-#[derive(Default)]
-struct DroppedCounts {
-    histograms: u64,
-    exemplars: u64,
-}
-
-/// One `TimeSeries` into `scratch` (labels as spans of `text`, samples).
-fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) -> Result<DroppedCounts, DecodeError> {
+/// One `TimeSeries` into `scratch` (labels as spans of `text`, samples, histograms); the
+/// number of exemplars it carried (not stored).
+fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) -> Result<u64, DecodeError> {
     scratch.clear();
-    let mut counts = DroppedCounts::default();
+    let mut exemplars = 0;
     for field in Fields::new(message) {
         match field? {
             (1, value) => {
@@ -78,16 +73,13 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
             (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
             (3, value) => {
                 value.bytes(3)?;
-                counts.exemplars += 1;
+                exemplars += 1;
             }
-            (4, value) => {
-                value.bytes(4)?;
-                counts.histograms += 1;
-            }
+            (4, value) => walk_histogram(value.bytes(4)?, scratch)?,
             _ => {}
         }
     }
-    Ok(counts)
+    Ok(exemplars)
 }
 
 /// One `MetricMetadata`; `None` when it names no family.
@@ -129,7 +121,8 @@ mod tests {
         let decoded = decode_write_request(request.clone(), &IngestRules::default()).expect("unknown fields are skipped");
         assert_eq!(decoded.series.to_series()[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
         assert_eq!(decoded.series.get(0).samples(), &[Sample { timestamp_ms: 7, value: 2.5 }]);
-        assert_eq!((decoded.exemplars_dropped, decoded.histograms_dropped), (1, 1));
+        // An empty `Histogram` message is an empty integer histogram (no count: 0), stored.
+        assert_eq!((decoded.exemplars_dropped, decoded.histograms, decoded.series.get(0).histograms().len()), (1, 1, 1));
         for bad in [&[0x7b, 0x7c][..], &[0x7f], &[0x0a, 0x05, 1]] {
             let garbage = [request.clone(), bad.to_vec()].concat();
             assert!(matches!(decode_write_request(garbage, &IngestRules::default()), Err(DecodeError::Protobuf(_))), "{bad:x?}");

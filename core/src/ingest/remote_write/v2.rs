@@ -3,7 +3,7 @@
 
 use tsdb::{SeriesBatch, TextSpan, METRIC_NAME_LABEL};
 
-use super::{push_valid_series, span_of, type_name, utf8, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch};
+use super::{push_valid_series, span_of, type_name, utf8, walk_histogram, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch, StoredCounts};
 use crate::ingest::protowire::{Fields, Value, Varints};
 
 /// Validates a 2.0 `Request` by walking its wire format; the body becomes the batch's text.
@@ -13,6 +13,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
     let mut out = Decoded::default();
     let mut first_invalid: Option<DecodeError> = None;
     let mut scratch = SeriesScratch::default();
+    let mut stored = StoredCounts::default();
     let series = SeriesBatch::build(raw, |batch| {
         let text = batch.text();
         let mut symbols: Vec<TextSpan> = Vec::new();
@@ -29,7 +30,6 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         for field in Fields::new(text) {
             let (5, value) = field? else { continue };
             let series = walk_time_series(value.bytes(5)?, &mut scratch)?;
-            out.histograms_dropped += series.histograms;
             out.exemplars_dropped += series.exemplars;
             if first_invalid.is_none() {
                 let resolved = resolve_labels(index, &symbols, &mut scratch).and_then(|()| {
@@ -43,7 +43,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
                             }
                         }
                     }
-                    push_valid_series(batch, &mut scratch, rules, &mut out.samples)
+                    push_valid_series(batch, &mut scratch, rules, &mut stored)
                 });
                 if let Err(e) = resolved {
                     first_invalid = Some(e);
@@ -54,6 +54,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         Ok::<(), DecodeError>(())
     })?;
     out.series = series;
+    (out.samples, out.histograms) = (stored.samples, stored.histograms);
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
@@ -70,7 +71,6 @@ struct SeriesMetadata {
 
 #[derive(Default)]
 struct WalkedSeries {
-    histograms: u64,
     exemplars: u64,
     metadata: Option<SeriesMetadata>,
 }
@@ -89,10 +89,7 @@ fn walk_time_series(message: &[u8], scratch: &mut SeriesScratch) -> Result<Walke
             }
             (1, value) => scratch.refs.push(value.varint(1)? as u32),
             (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
-            (3, value) => {
-                value.bytes(3)?;
-                series.histograms += 1;
-            }
+            (3, value) => walk_histogram(value.bytes(3)?, scratch)?,
             (4, value) => {
                 value.bytes(4)?;
                 series.exemplars += 1;
