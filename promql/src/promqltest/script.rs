@@ -1,8 +1,11 @@
-//! Parsing of the test-script format: blocks of a command line plus indented lines,
-//! series notation with value sequences (`1+2x3`, `_x2`, `stale`), and eval expectations.
+//! Parsing of the test-script format: blocks of a command line plus indented lines, series
+//! lines in the value notation (`notation`), loads (with `load_with_nhcb`'s conversion of
+//! classic histograms, `nhcb`) and eval expectations.
 
-use tsdb::{Label, Labels, Sample, SeriesSamples, STALE_NAN_BITS};
+use tsdb::{HistogramSample, Label, Labels, Sample, SeriesSamples};
 
+use super::nhcb::convert_classic_histograms;
+use super::notation::{parse_sequence, SeqValue};
 use crate::parser::lexemes::{duration, label_identifier, metric_identifier, string_literal};
 
 #[derive(Debug, Clone)]
@@ -10,8 +13,18 @@ pub enum Expected {
     Fail,
     Scalar(f64),
     String(String),
-    /// Series with one value per step (`None`: no point).
-    Series { series: Vec<(Labels, Vec<Option<f64>>)>, ordered: bool },
+    /// Series with one value per step (an instant vector: one value).
+    Series { series: Vec<(Labels, Vec<SeqValue>)>, ordered: bool },
+}
+
+impl Expected {
+    /// Whether any expected value is a native histogram.
+    pub fn has_histograms(&self) -> bool {
+        match self {
+            Expected::Series { series, .. } => series.iter().flat_map(|(_, values)| values).any(|v| matches!(v, SeqValue::Histogram { .. })),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -21,18 +34,21 @@ pub struct Case {
     pub start_ms: i64,
     /// (end, step) for range evaluations.
     pub range: Option<(i64, i64)>,
+    /// `expect range vector from S to E step D` of an instant evaluation: (S, E, D); the query is
+    /// evaluated at E and its range-vector result compared point by point.
+    pub range_vector: Option<(i64, i64, i64)>,
     pub expected: Expected,
 }
 
 #[derive(Debug)]
 pub enum Command {
-    /// Float series, and placeholders (value 0) at the steps of samples this project does not
-    /// model (native histograms, NHCB conversions, series with start timestamps): a case that
-    /// reads any of those is skipped.
+    /// Series with their float and native histogram samples, and placeholders (value 0) at the
+    /// samples of series with start timestamps (`metric@st`), which this project does not model:
+    /// a case that reads any of those is skipped.
     Load { series: Vec<SeriesSamples>, unsupported: Vec<SeriesSamples> },
     Clear,
     Eval(Case),
-    /// Something this runner does not support (native histograms, unknown commands).
+    /// Something this runner does not support (unknown commands, unparsable lines).
     Skip(String),
 }
 
@@ -95,98 +111,18 @@ pub fn parse_series_notation(text: &str) -> Option<(Labels, &str)> {
     Some((labels, rest))
 }
 
-/// A number in series notation (no hex: `0x59` means 0 repeated 59 more times).
+/// A scalar expectation: a number or `stale` (no hex: `0x59` is series notation).
 fn number(text: &str) -> Option<f64> {
     match text {
-        "stale" => Some(f64::from_bits(STALE_NAN_BITS)),
+        "stale" => Some(f64::from_bits(tsdb::STALE_NAN_BITS)),
         t if t.contains(['x', 'X']) => None,
         t => t.parse::<f64>().ok(),
     }
 }
 
-/// Expands value notation into one entry per step (`None`: no sample). `None` overall for
-/// unsupported values (native histograms).
-pub fn parse_values(text: &str) -> Option<Vec<Option<f64>>> {
-    let mut out = Vec::new();
-    for token in text.split_whitespace() {
-        if token.contains("{{") || token.contains("}}") {
-            return None;
-        }
-        if token == "_" {
-            out.push(None);
-            continue;
-        }
-        if let Some(n) = token.strip_prefix("_x") {
-            out.extend(std::iter::repeat_n(None, n.parse().ok()?));
-            continue;
-        }
-        if let Some(v) = number(token) {
-            out.push(Some(v));
-            continue;
-        }
-        let (expr, times) = token.rsplit_once('x')?;
-        let times: usize = times.parse().ok()?;
-        // Find the operator: a +/- not at the start and not part of an exponent.
-        let bytes = expr.as_bytes();
-        let op_at = (1..bytes.len()).rev().find(|&i| (bytes[i] == b'+' || bytes[i] == b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
-        let (start, delta) = match op_at {
-            Some(i) => {
-                let d = number(&expr[i + 1..])?;
-                (number(&expr[..i])?, if bytes[i] == b'-' { -d } else { d })
-            }
-            None => (number(expr)?, 0.0),
-        };
-        if start.to_bits() == STALE_NAN_BITS {
-            out.extend(std::iter::repeat_n(Some(start), times + 1));
-            continue;
-        }
-        let mut v = start;
-        for _ in 0..=times {
-            out.push(Some(v));
-            v += delta;
-        }
-    }
-    Some(out)
-}
-
-/// One step of a series line: no sample, a float, or a native histogram.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Slot {
-    Empty,
-    Float(f64),
-    Histogram,
-}
-
-/// Like `parse_values`, but native histograms (`{{...}}`, `{{..}}xN`, `{{..}}+{{..}}xN`) become
-/// `Slot::Histogram` steps instead of making the whole line unsupported.
-pub fn parse_slots(text: &str) -> Option<Vec<Slot>> {
-    // Each `{{...}}` becomes the token `H` so that whitespace splitting works.
-    let mut flat = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        flat.push_str(&rest[..i]);
-        let end = rest[i..].find("}}")? + i + 2;
-        flat.push('H');
-        rest = &rest[end..];
-    }
-    flat.push_str(rest);
-    let mut out = Vec::new();
-    for token in flat.split_whitespace() {
-        if token.starts_with('H') {
-            let times = match token.rsplit_once('x') {
-                Some((_, n)) => n.parse::<usize>().ok()? + 1,
-                None => 1,
-            };
-            out.extend(std::iter::repeat_n(Slot::Histogram, times));
-            continue;
-        }
-        out.extend(parse_values(token)?.into_iter().map(|v| v.map_or(Slot::Empty, Slot::Float)));
-    }
-    Some(out)
-}
-
-/// The series of a `load` block. With `with_nhcb`, classic `_bucket`/`_count`/`_sum` series also
-/// produce a native histogram series under the base name (recorded as unsupported).
+/// The series of a `load` block: floats into `samples`, native histograms into `histograms`.
+/// With `with_nhcb`, classic `_bucket`/`_count`/`_sum` series also become native histograms with
+/// custom buckets under the base name.
 fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
     let mut series = Vec::new();
     let mut unsupported = Vec::new();
@@ -197,46 +133,29 @@ fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
         if values.starts_with("@st") {
             continue;
         }
-        let Some(slots) = parse_slots(values) else { continue };
-        let at = |k: usize| k as i64 * step_ms;
-        let floats: Vec<Sample> =
-            slots.iter().enumerate().filter_map(|(k, s)| if let Slot::Float(v) = s { Some(Sample { timestamp_ms: at(k), value: *v }) } else { None }).collect();
-        let others: Vec<Sample> = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| has_start_timestamps && **s != Slot::Empty || **s == Slot::Histogram)
-            .map(|(k, _)| Sample { timestamp_ms: at(k), value: 0.0 })
-            .collect();
-        if with_nhcb {
-            if let Some(base) = nhcb_base(&labels) {
-                let stamps = floats.iter().map(|s| Sample { timestamp_ms: s.timestamp_ms, value: 0.0 }).collect();
-                unsupported.push(SeriesSamples { labels: base, samples: stamps, histograms: Vec::new() });
+        let Ok(values) = parse_sequence(values) else { continue };
+        let mut loaded = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() };
+        for (k, v) in values.into_iter().enumerate() {
+            let timestamp_ms = k as i64 * step_ms;
+            match v {
+                SeqValue::Omitted => {}
+                SeqValue::Float(value) => loaded.samples.push(Sample { timestamp_ms, value }),
+                SeqValue::Histogram { histogram, .. } => loaded.histograms.push(HistogramSample { timestamp_ms, histogram }),
             }
         }
-        if !others.is_empty() {
-            unsupported.push(SeriesSamples { labels: labels.clone(), samples: others, histograms: Vec::new() });
+        if has_start_timestamps {
+            let mut stamps: Vec<Sample> = loaded.samples.iter().map(|s| s.timestamp_ms).chain(loaded.histograms.iter().map(|h| h.timestamp_ms)).map(|timestamp_ms| Sample { timestamp_ms, value: 0.0 }).collect();
+            stamps.sort_by_key(|s| s.timestamp_ms);
+            unsupported.push(SeriesSamples { labels: loaded.labels, samples: stamps, histograms: Vec::new() });
+        } else {
+            series.push(loaded);
         }
-        if !has_start_timestamps {
-            series.push(SeriesSamples { labels, samples: floats, histograms: Vec::new() });
-        }
+    }
+    if with_nhcb {
+        let converted = convert_classic_histograms(&series);
+        series.extend(converted);
     }
     Command::Load { series, unsupported }
-}
-
-/// The labels of the NHCB series a classic histogram series is converted into.
-fn nhcb_base(labels: &Labels) -> Option<Labels> {
-    let name = labels.metric_name()?;
-    let base = ["_bucket", "_count", "_sum"].iter().find_map(|suffix| name.strip_suffix(suffix))?;
-    if name.ends_with("_bucket") && labels.get("le").is_none() {
-        return None;
-    }
-    Some(Labels::from_sorted(
-        labels
-            .iter()
-            .filter(|l| l.name != "le")
-            .map(|l| if l.name == "__name__" { Label { name: l.name.to_string(), value: base.to_string() } } else { l.to_label() })
-            .collect::<Vec<Label>>(),
-    ))
 }
 
 /// Splits a script into commands.
@@ -304,6 +223,7 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
     let mut series = Vec::new();
     let mut scalar = None;
     let mut string = None;
+    let mut range_vector = None;
     for l in body {
         if let Some(directive) = l.strip_prefix("expect ") {
             let directive = directive.trim();
@@ -316,8 +236,16 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
                     Ok((_, v)) => string = Some(v),
                     Err(_) => return Command::Skip("bad expected string".into()),
                 }
-            } else if directive.starts_with("range vector") {
-                return Command::Skip("instant range-vector results are not compared yet".into());
+            } else if let Some(r) = directive.strip_prefix("range vector") {
+                let words: Vec<&str> = r.split_whitespace().collect();
+                let spec = match words.as_slice() {
+                    ["from", from, "to", to, "step", step] => parse_time_ms(from).zip(parse_time_ms(to)).zip(parse_time_ms(step)).map(|((f, t), s)| (f, t, s)),
+                    _ => None,
+                };
+                match (spec, range) {
+                    (Some(spec), None) if spec.0 <= spec.1 => range_vector = Some(spec),
+                    _ => return Command::Skip(format!("bad range vector expectation {l:?}")),
+                }
             }
             // warn/info/no_warn/no_info annotations are not checked.
             continue;
@@ -325,8 +253,10 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
         if let Some(v) = number(l.trim()) {
             scalar = Some(v);
         } else if let Some((labels, values)) = parse_series_notation(l) {
-            let Some(values) = parse_values(values) else { return Command::Skip("native histogram expectation".into()) };
-            series.push((labels, values));
+            match parse_sequence(values) {
+                Ok(values) => series.push((labels, values)),
+                Err(e) => return Command::Skip(format!("unparsed expectation {l:?}: {e}")),
+            }
         } else {
             return Command::Skip(format!("unparsed expectation {l:?}"));
         }
@@ -340,36 +270,53 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
     } else {
         Expected::Series { series, ordered }
     };
-    Command::Eval(Case { line: line_number, query: query.to_string(), start_ms, range, expected })
+    Command::Eval(Case { line: line_number, query: query.to_string(), start_ms, range, range_vector, expected })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn value_notation() {
-        let v = parse_values("1 _ 0+10x2 5-1x1 _x2 stale 3x2").unwrap();
-        let flat: Vec<Option<f64>> = v.iter().map(|x| x.filter(|f| !f.is_nan())).collect();
-        assert_eq!(flat, vec![Some(1.0), None, Some(0.0), Some(10.0), Some(20.0), Some(5.0), Some(4.0), None, None, None, Some(3.0), Some(3.0), Some(3.0)]);
-        assert!(v[9].unwrap().to_bits() == STALE_NAN_BITS);
-        assert_eq!(parse_values("1e3+1e3x1").unwrap(), vec![Some(1000.0), Some(2000.0)]);
-        assert!(parse_values("{{schema:1}}").is_none());
+    fn load(body: &[&str], with_nhcb: bool) -> (Vec<SeriesSamples>, Vec<SeriesSamples>) {
+        match parse_load(body, 60_000, with_nhcb) {
+            Command::Load { series, unsupported } => (series, unsupported),
+            other => panic!("a load block is a load command, got {other:?}"),
+        }
     }
 
     #[test]
-    fn histogram_slots_and_nhcb_placeholders() {
-        let slots = parse_slots("1 {{schema:1 sum:3 count:2 buckets:[1 1]}}x2 _ {{count:1}}+{{count:1}}x1 2").unwrap();
-        use Slot::*;
-        assert_eq!(slots, vec![Float(1.0), Histogram, Histogram, Histogram, Empty, Histogram, Histogram, Float(2.0)]);
-        let Command::Load { series, unsupported } = parse_load(&["h_bucket{le=\"1\", a=\"x\"} 1 2", "mixed 1 {{count:1}}"], 60_000, true) else {
-            panic!("a load block is a load command");
-        };
-        assert_eq!(series.len(), 2);
-        assert_eq!(series[1].samples.len(), 1, "the float sample of the mixed series stays");
-        let names: Vec<String> = unsupported.iter().map(|s| s.labels.to_string()).collect();
-        assert!(names.contains(&"h{a=\"x\"}".to_string()), "{names:?}");
-        assert_eq!(unsupported.iter().find(|s| s.labels.metric_name() == Some("mixed")).map(|s| s.samples[0].timestamp_ms), Some(60_000));
+    fn loads_put_floats_and_histograms_in_their_lists() {
+        let (series, unsupported) = load(&["mixed 1 {{count:2 buckets:[2]}}x1 _ stale", "h_bucket{le=\"1\", a=\"x\"} 1 2"], false);
+        assert!(unsupported.is_empty());
+        let mixed = &series[0];
+        assert_eq!(mixed.samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), vec![0, 240_000]);
+        assert_eq!(mixed.histograms.iter().map(|h| (h.timestamp_ms, h.histogram.count)).collect::<Vec<_>>(), vec![(60_000, 2.0), (120_000, 2.0)]);
+        assert_eq!(series.len(), 2, "without load_with_nhcb no conversion");
+        let (series, _) = load(&["h_bucket{le=\"1\", a=\"x\"} 1 2", "h_bucket{le=\"+Inf\", a=\"x\"} 3 4"], true);
+        let converted = series.iter().find(|s| s.labels.to_string() == "h{a=\"x\"}").expect("the converted series");
+        assert_eq!(converted.histograms.len(), 2);
+        assert_eq!(converted.histograms[1].histogram.positive_buckets, vec![2.0, 2.0]);
+        // Start timestamps are not modelled: the block's series become placeholders.
+        let (series, unsupported) = load(&["a 1 2", "b@st 1 2"], false);
+        assert!(series.is_empty());
+        assert_eq!(unsupported.len(), 1);
+        assert_eq!(unsupported[0].samples.len(), 2);
+    }
+
+    #[test]
+    fn expectations_with_histograms_and_range_vectors() {
+        let body = ["expect range vector from 1m to 2m step 60s", "m{a=\"1\"} 1 _", "m{a=\"2\"} {{count:1 counter_reset_hint:not_reset}} {{count:2}}"];
+        let Command::Eval(case) = parse_eval("eval", "instant at 2m m[2m]", &body, 7) else { panic!("an eval command") };
+        assert_eq!(case.range_vector, Some((60_000, 120_000, 60_000)));
+        assert!(case.expected.has_histograms());
+        let Expected::Series { series, .. } = &case.expected else { panic!("series expected") };
+        assert_eq!(series[0].1, vec![SeqValue::Float(1.0), SeqValue::Omitted]);
+        assert!(matches!(&series[1].1[0], SeqValue::Histogram { hint_set: true, .. }));
+        assert!(matches!(&series[1].1[1], SeqValue::Histogram { hint_set: false, .. }));
+        assert!(matches!(parse_eval("eval", "instant at 1m m", &["{} {{count:1"], 1), Command::Skip(_)));
+        assert!(matches!(parse_eval("eval", "instant at 1m m", &["expect range vector from 2m to 1m step 1m"], 1), Command::Skip(_)));
+        let Command::Eval(case) = parse_eval("eval", "instant at 1m 1", &["stale"], 1) else { panic!("an eval command") };
+        assert!(matches!(case.expected, Expected::Scalar(v) if v.to_bits() == tsdb::STALE_NAN_BITS));
     }
 
     #[test]
