@@ -127,3 +127,81 @@ fn remote_read_past_the_sample_limit_is_refused() {
     }
     assert!(server.stop());
 }
+
+/// Native histograms come back whole: in SAMPLES answers as float-flavour `Histogram`s, in
+/// streamed answers as float histogram chunks (encoding 3) our Prometheus-compatible reader
+/// decodes to what was written.
+#[test]
+fn remote_read_answers_native_histograms() {
+    use proto::remote_write_v1::{self as v1, histogram};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    // 150 histograms: two chunks in the streamed answer.
+    let written: Vec<v1::Histogram> = (0..150i64)
+        .map(|i| v1::Histogram {
+            count: Some(histogram::Count::CountInt(4 * i as u64)),
+            sum: i as f64 * 1.5,
+            positive_spans: vec![v1::BucketSpan { offset: 1, length: 2 }],
+            positive_deltas: vec![i, i],
+            zero_count: Some(histogram::ZeroCount::ZeroCountInt(i as u64)),
+            zero_threshold: 0.001,
+            timestamp: i * 100,
+            ..Default::default()
+        })
+        .collect();
+    let request = v1::WriteRequest {
+        timeseries: vec![v1::TimeSeries { labels: vec![v1::Label { name: "__name__".into(), value: "rr_h".into() }], histograms: written.clone(), ..Default::default() }],
+        ..Default::default()
+    };
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &snappy(&request.encode_to_vec()));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Histograms-Written"), Some("150"));
+
+    let expected: Vec<(i64, f64, f64, f64, Vec<f64>)> = (0..150i64).map(|i| (i * 100, 4.0 * i as f64, i as f64 * 1.5, i as f64, vec![i as f64, 2.0 * i as f64])).collect();
+    let (status, _, bytes) = read(&server, vec![]);
+    assert_eq!(status, 200);
+    let raw = snap::raw::Decoder::new().decompress_vec(&bytes).expect("snappy response");
+    let response = rr::ReadResponse::decode(raw.as_slice()).expect("ReadResponse");
+    let series = &response.results[0].timeseries;
+    assert_eq!(series.len(), 1);
+    let got: Vec<(i64, f64, f64, f64, Vec<f64>)> = series[0]
+        .histograms
+        .iter()
+        .map(|h| {
+            let count = match h.count { Some(histogram::Count::CountFloat(c)) => c, other => panic!("float count expected, got {other:?}") };
+            let zero = match h.zero_count { Some(histogram::ZeroCount::ZeroCountFloat(c)) => c, other => panic!("float zero count expected, got {other:?}") };
+            (h.timestamp, count, h.sum, zero, h.positive_counts.clone())
+        })
+        .collect();
+    assert_eq!(got, expected);
+
+    let (status, _, bytes) = read(&server, vec![rr::ResponseType::StreamedXorChunks as i32]);
+    assert_eq!(status, 200);
+    let mut rest = bytes.as_slice();
+    let mut decoded = Vec::new();
+    let mut chunks = 0;
+    while !rest.is_empty() {
+        let (mut length, mut shift) = (0u64, 0);
+        loop {
+            let byte = rest[0];
+            rest = &rest[1..];
+            length |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let message = &rest[4..4 + length as usize];
+        rest = &rest[4 + length as usize..];
+        for s in rr::ChunkedReadResponse::decode(message).expect("frame").chunked_series {
+            for c in &s.chunks {
+                assert_eq!(c.r#type, rr::ChunkEncoding::FloatHistogram as i32);
+                chunks += 1;
+                decoded.extend(tsdb::chunk::FloatHistogramIterator::new(&c.data).map(|h| (h.timestamp_ms, h.histogram.count, h.histogram.sum, h.histogram.zero_count, h.histogram.positive_buckets.clone())));
+            }
+        }
+    }
+    assert_eq!(chunks, 2, "120-sample chunks");
+    assert_eq!(decoded, expected);
+    assert!(server.stop());
+}

@@ -7,7 +7,7 @@ use http::{header, Request, Response, StatusCode};
 use prost::Message;
 use proto::remote_read::{self as rr, ChunkEncoding, MatcherType, ResponseType};
 use proto::remote_write_v1 as v1;
-use tsdb::chunk::{XorAppender, SAMPLES_PER_CHUNK_MAX};
+use tsdb::chunk::{encode_histogram_chunks, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use tsdb::{MatchOp, Matcher, SeriesSamples};
 
 use super::{Api, ApiError};
@@ -36,6 +36,22 @@ fn matchers(query: &rr::Query) -> Result<Vec<Matcher>, ApiError> {
 
 fn wire_labels(series: &SeriesSamples) -> Vec<v1::Label> {
     series.labels.iter().map(|l| v1::Label { name: l.name.to_string(), value: l.value.to_string() }).collect()
+}
+
+/// A series' chunks for a streamed answer: its floats as XOR chunks and its native
+/// histograms as float histogram chunks (each of at most 120 samples), ordered by time.
+fn series_chunks(series: &SeriesSamples) -> Vec<rr::Chunk> {
+    let mut chunks = xor_chunks(series);
+    if !series.histograms.is_empty() {
+        chunks.extend(encode_histogram_chunks(&series.histograms, SAMPLES_PER_CHUNK_MAX).into_iter().map(|c| rr::Chunk {
+            min_time_ms: c.min_time_ms,
+            max_time_ms: c.max_time_ms,
+            r#type: ChunkEncoding::FloatHistogram as i32,
+            data: c.bytes,
+        }));
+        chunks.sort_by_key(|c| c.min_time_ms);
+    }
+    chunks
 }
 
 /// Encodes a series' samples as Prometheus XOR chunks of at most 120 samples.
@@ -96,7 +112,7 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
             series.sort_by(|a, b| a.labels.cmp(&b.labels));
             for s in &series {
                 let frame = rr::ChunkedReadResponse {
-                    chunked_series: vec![rr::ChunkedSeries { labels: wire_labels(s), chunks: xor_chunks(s) }],
+                    chunked_series: vec![rr::ChunkedSeries { labels: wire_labels(s), chunks: series_chunks(s) }],
                     query_index: index as i64,
                 };
                 push_frame(&mut body, &frame.encode_to_vec());
@@ -120,6 +136,7 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
                             .map(|s| v1::TimeSeries {
                                 labels: wire_labels(s),
                                 samples: s.samples.iter().map(|p| v1::Sample { value: p.value, timestamp: p.timestamp_ms }).collect(),
+                                histograms: s.histograms.iter().map(crate::ingest::native_histogram::to_proto).collect(),
                                 ..Default::default()
                             })
                             .collect(),
