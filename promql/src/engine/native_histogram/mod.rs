@@ -1,8 +1,8 @@
 //! Native histogram math as PromQL needs it, over `tsdb::FloatHistogram`: arithmetic with schema
 //! and zero-bucket reconciliation, counter resets and `increase`, quantiles, fractions, variance,
-//! Kahan sums and means, and the bucket list the HTTP API renders. Semantics follow Prometheus 3
-//! (`model/histogram/float_histogram.go`, `promql/quantile.go`, `promql/functions.go`) result for
-//! result; counts are compared by bit pattern where Prometheus does.
+//! Kahan sums and means, the bucket list the HTTP API renders and the text `count_values` uses.
+//! Semantics follow Prometheus 3 (`model/histogram/float_histogram.go`, `promql/quantile.go`,
+//! `promql/functions.go`) result for result; counts compare by bit pattern where Prometheus does.
 
 // The engine adopts these as its histogram evaluation lands; until then tests are the users.
 #![allow(dead_code, unused_imports)]
@@ -12,12 +12,14 @@ mod bounds;
 mod layout;
 mod quantile;
 mod reset;
+mod text;
 mod trim;
 
 pub(crate) use arithmetic::{add, add_noting, div, mul, negate, raw_add, raw_sub, sub, sub_noting, HistogramMean, HistogramSum};
 pub(crate) use layout::{compact, compact_keeping, equals, has_overflow, reduce_resolution, spans_match};
 pub(crate) use quantile::{buckets, fraction, fraction_noting, quantile, quantile_noting, stddev, stdvar, Bucket};
 pub(crate) use reset::{detect_reset, increase, increase_noting, interpolate, interpolate_noting};
+pub(crate) use text::{display, go_float};
 pub(crate) use trim::trim;
 
 use tsdb::BucketSpan;
