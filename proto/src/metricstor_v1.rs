@@ -43,6 +43,9 @@ pub struct Series {
     pub labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub points: Vec<Point>,
+    /// Native histogram values (float flavour, each with its timestamp).
+    #[prost(message, repeated, tag = "3")]
+    pub histograms: Vec<crate::remote_write_v1::Histogram>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

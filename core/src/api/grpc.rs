@@ -2,6 +2,7 @@
 //! length-prefixed messages, `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
 //! size limit, and the same query/series/labels/write code paths as the HTTP API.
 
+use crate::ingest::native_histogram::to_proto;
 use super::params::now_ms;
 use std::time::Duration;
 
@@ -134,7 +135,14 @@ fn query_response(result: promql::QueryResult) -> pb::QueryResponse {
             out.result_type = "vector".into();
             out.series = v
                 .into_iter()
-                .map(|s| pb::Series { labels: labels_pb(&s.labels), points: vec![pb::Point { timestamp_ms: s.timestamp_ms, value: s.value }] })
+                .map(|s| match s.histogram {
+                    Some(histogram) => pb::Series {
+                        labels: labels_pb(&s.labels),
+                        points: Vec::new(),
+                        histograms: vec![to_proto(&tsdb::HistogramSample { timestamp_ms: s.timestamp_ms, histogram })],
+                    },
+                    None => pb::Series { labels: labels_pb(&s.labels), points: vec![pb::Point { timestamp_ms: s.timestamp_ms, value: s.value }], histograms: Vec::new() },
+                })
                 .collect();
         }
         promql::Value::Matrix(m) => {
@@ -144,6 +152,7 @@ fn query_response(result: promql::QueryResult) -> pb::QueryResponse {
                 .map(|s| pb::Series {
                     labels: labels_pb(&s.labels),
                     points: s.samples.iter().map(|p| pb::Point { timestamp_ms: p.timestamp_ms, value: p.value }).collect(),
+                    histograms: s.histograms.iter().map(to_proto).collect(),
                 })
                 .collect();
         }
