@@ -84,6 +84,10 @@ pub enum BinaryOp {
     Lt,
     Ge,
     Le,
+    /// `</`: a native histogram without its observations above the right operand (3.x).
+    TrimUpper,
+    /// `>/`: a native histogram without its observations below the right operand (3.x).
+    TrimLower,
     And,
     Or,
     Unless,
@@ -227,6 +231,12 @@ impl BinaryOp {
         matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le)
     }
 
+    /// Whether results stop being the metric they came from (Prometheus'
+    /// `shouldDropMetricName`: the arithmetic operators).
+    pub fn is_arithmetic(self) -> bool {
+        matches!(self, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Pow | BinaryOp::Atan2)
+    }
+
     pub fn is_set(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
     }
@@ -236,7 +246,7 @@ impl BinaryOp {
         match self {
             BinaryOp::Or => 1,
             BinaryOp::And | BinaryOp::Unless => 2,
-            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le => 3,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le | BinaryOp::TrimUpper | BinaryOp::TrimLower => 3,
             BinaryOp::Add | BinaryOp::Sub => 4,
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
             BinaryOp::Pow => 6,
@@ -262,6 +272,8 @@ impl BinaryOp {
             BinaryOp::Lt => "<",
             BinaryOp::Ge => ">=",
             BinaryOp::Le => "<=",
+            BinaryOp::TrimUpper => "</",
+            BinaryOp::TrimLower => ">/",
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Unless => "unless",

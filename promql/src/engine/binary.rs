@@ -29,12 +29,17 @@ fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Lt => f64::from(u8::from(a < b)),
         BinaryOp::Ge => f64::from(u8::from(a >= b)),
         BinaryOp::Le => f64::from(u8::from(a <= b)),
+        // Trimming applies to histograms only: a float operand is dropped (`element`).
+        BinaryOp::TrimUpper | BinaryOp::TrimLower => f64::NAN,
         BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => unreachable!("set operators never reach element arithmetic"),
     }
 }
 
 /// (value, keep) for one pair of operands, `lhs_value` being what a filter keeps.
 fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (f64, bool) {
+    if matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
+        return (lhs_value, false);
+    }
     let r = apply(op, a, b);
     if !op.is_comparison() {
         return (r, true);
@@ -48,7 +53,7 @@ fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (
 
 pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
     // Arithmetic and `bool` comparisons change what the value means: the name goes (delayed).
-    let drops_name = !b.op.is_comparison() || b.return_bool;
+    let drops_name = b.op.is_arithmetic() || b.return_bool;
     Ok(match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
         (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(
@@ -162,7 +167,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
     }
     // Arithmetic removes the name at once (as Prometheus does even with delayed name removal);
     // `bool` comparisons remove it later; filtering comparisons keep what the left side had.
-    let drops_name_now = !b.op.is_comparison();
+    let drops_name_now = b.op.is_arithmetic();
     let mut matched: HashSet<Signature> = HashSet::new();
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();

@@ -214,8 +214,9 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         "pi" => return Ok(StepValue::Scalar(PI)),
         "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),
         "scalar" => {
-            let v = any_vector_arg(arg(0)?)?;
-            return Ok(StepValue::Scalar(if v.len() == 1 && v[0].histogram.is_none() { v[0].value } else { f64::NAN }));
+            // Histograms are not counted: one float among them is the scalar.
+            let v = vector_arg(arg(0)?)?;
+            return Ok(StepValue::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN }));
         }
         "start" => return Ok(StepValue::Scalar(ev.start_ms as f64 / 1000.0)),
         "end" => return Ok(StepValue::Scalar(ev.end_ms as f64 / 1000.0)),

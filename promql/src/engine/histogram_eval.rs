@@ -78,7 +78,7 @@ fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is
     match (prev, last) {
         (Point::Float(p), Point::Float(l)) => super::range_functions::instant_value(&[*p, *l], is_rate).map(RangeOut::Float),
         (Point::Histogram(p), Point::Histogram(l)) => {
-            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) { (*l.histogram).clone() } else { nh::sub(&l.histogram, &p.histogram).ok()? };
+            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) { nh::compact(&l.histogram) } else { nh::sub(&l.histogram, &p.histogram).ok()? };
             if is_rate {
                 result = nh::div(&result, interval_ms as f64 / 1000.0);
             }
@@ -187,7 +187,7 @@ fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: R
             for h in &histograms[1..] {
                 acc.add(&h.histogram).ok()?;
             }
-            RangeOut::Histogram(gauge(acc.finish()))
+            RangeOut::Histogram(acc.finish())
         }
         // The rest take floats only: histograms are left out.
         _ if floats.is_empty() => return None,
@@ -253,7 +253,7 @@ pub(super) fn aggregate_with_histograms(a: &Aggregate, param: Option<StepValue>,
                     continue;
                 }
                 let Some(acc) = acc else { continue };
-                histogram_out.push(Elem::with_histogram(key, Arc::new(gauge(acc.finish())), drop));
+                histogram_out.push(Elem::with_histogram(key, Arc::new(acc.finish()), drop));
             }
             let mut out: Vec<Elem> = float_out.into_iter().filter(|e| !histogram_keys.contains(&e.labels)).collect();
             out.extend(histogram_out);
@@ -317,10 +317,13 @@ pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>,
     use Operand::{Float, Histogram};
     let histogram = |h: FloatHistogram| Some(BinaryValue::Histogram(Arc::new(h)));
     match (op, lhs, rhs) {
-        (BinaryOp::Add, Histogram(a), Histogram(b)) => nh::add(a, b).ok().and_then(|h| histogram(gauge(h))),
-        (BinaryOp::Sub, Histogram(a), Histogram(b)) => nh::sub(a, b).ok().and_then(|h| histogram(gauge(h))),
-        (BinaryOp::Mul, Histogram(h), Float(f)) | (BinaryOp::Mul, Float(f), Histogram(h)) => histogram(nh::mul(h, f)),
-        (BinaryOp::Div, Histogram(h), Float(f)) => histogram(nh::div(h, f)),
+        // `add` keeps the operands' reconciled hint, `sub` makes a gauge (both compact).
+        (BinaryOp::Add, Histogram(a), Histogram(b)) => nh::add(a, b).ok().and_then(histogram),
+        (BinaryOp::Sub, Histogram(a), Histogram(b)) => nh::sub(a, b).ok().and_then(histogram),
+        (BinaryOp::Mul, Histogram(h), Float(f)) | (BinaryOp::Mul, Float(f), Histogram(h)) => histogram(nh::compact(&nh::mul(h, f))),
+        (BinaryOp::Div, Histogram(h), Float(f)) => histogram(nh::compact(&nh::div(h, f))),
+        (BinaryOp::TrimUpper, Histogram(h), Float(f)) => histogram(nh::trim(h, f, true)),
+        (BinaryOp::TrimLower, Histogram(h), Float(f)) => histogram(nh::trim(h, f, false)),
         (BinaryOp::Eq | BinaryOp::Ne, Histogram(a), Histogram(b)) => {
             let equal = nh::equals(a, b);
             let holds = if op == BinaryOp::Eq { equal } else { !equal };
@@ -347,10 +350,4 @@ impl BinaryValue {
             BinaryValue::Float(v) => Elem::new(labels, v, drop_name),
         }
     }
-}
-
-/// Arithmetic results are no longer a counter's observations.
-fn gauge(mut h: FloatHistogram) -> FloatHistogram {
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    h
 }

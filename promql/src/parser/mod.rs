@@ -162,11 +162,13 @@ impl<'a> Parser<'a> {
 
     fn peek_binary_op(&mut self) -> Option<(BinaryOp, usize)> {
         self.skip_space();
-        let symbols: [(&str, BinaryOp); 12] = [
+        let symbols: [(&str, BinaryOp); 14] = [
             ("==", BinaryOp::Eq),
             ("!=", BinaryOp::Ne),
             (">=", BinaryOp::Ge),
             ("<=", BinaryOp::Le),
+            ("</", BinaryOp::TrimUpper),
+            (">/", BinaryOp::TrimLower),
             (">", BinaryOp::Gt),
             ("<", BinaryOp::Lt),
             ("+", BinaryOp::Add),

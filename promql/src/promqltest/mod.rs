@@ -17,7 +17,7 @@ pub use storage::ScriptStorage;
 /// Whether cases that read native histograms run. Until the engine evaluates them they are
 /// skipped (as are the `histogram_*` functions and expectations of histograms), so the totals
 /// only count what the engine is meant to get right.
-pub const ENGINE_EVALUATES_NATIVE_HISTOGRAMS: bool = false;
+pub const ENGINE_EVALUATES_NATIVE_HISTOGRAMS: bool = true;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
