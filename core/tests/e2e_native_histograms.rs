@@ -132,6 +132,19 @@ fn native_histograms_are_stored_queried_and_survive_a_restart() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("spans cover 2 buckets but 1 counts were given") && reply.body.contains("e2e_hist"), "{}", reply.body);
 
+    // A float where a histogram is stored is refused (the histogram stays) and counted.
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&[(vec![("__name__", "e2e_hist"), ("job", "a")], vec![(t0 + 9 * STEP_MS, 1.0)])]));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Samples-Written"), Some("0"));
+    let metrics = agent().get(&server.url("/metrics")).call().map(|r| r.into_string().unwrap_or_default()).unwrap_or_default();
+    let refused: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("metricstor_shard_samples_refused_type_conflict_total{"))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    assert_eq!(refused, 1.0, "{metrics}");
+    assert_counter_readable(&server, t0);
+
     // A histogram whose sum is the staleness marker ends the series.
     let mut stale = counter_histogram(t0, 10);
     stale.sum = f64::from_bits(tsdb::STALE_NAN_BITS);

@@ -132,12 +132,13 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [ShardFigure<u64>; 12] = [
+            let per_shard: [ShardFigure<u64>; 13] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
                 ("metricstor_shard_samples_refused_series_limit_total", "counter", "Samples of new series refused because the shard held its share of storage.max_series.", |s| s.samples_refused_series_limit_total),
+                ("metricstor_shard_samples_refused_type_conflict_total", "counter", "Samples refused because their timestamp already held a sample of the other kind (a float where a native histogram came, or the reverse).", |s| s.samples_refused_type_conflict_total),
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
                 ("metricstor_wal_fsyncs_total", "counter", "WAL group commits made durable (each one write with O_DSYNC, its own fdatasync).", |s| s.wal_fsyncs_total),
                 ("metricstor_page_cache_hits_total", "counter", "Block page reads served from the shard's page cache.", |s| s.page_cache_hits_total),
