@@ -528,6 +528,16 @@ impl Evaluator<'_> {
         for (s, (from, to)) in self.selected(vs).iter().zip(windows) {
             live.clear();
             live.extend(s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)));
+            if !s.histograms.is_empty() {
+                let histograms = histograms_within(&s.histograms, reference - lookback, reference + lookback);
+                // A window of floats and histograms gives nothing (Prometheus warns).
+                if !histograms.is_empty() {
+                    if let Some(h) = live.is_empty().then(|| super::histogram_eval::smoothed_histogram(histograms, reference)).flatten() {
+                        out.push(Elem::with_histogram(s.labels.clone(), Arc::new(h), false));
+                    }
+                    continue;
+                }
+            }
             if let Some(value) = smoothed_value(&live, reference) {
                 out.push(Elem::new(s.labels.clone(), value, false));
             }
@@ -579,6 +589,10 @@ impl Evaluator<'_> {
                 for (s, (from, to)) in self.selected(selector).iter().zip(windows) {
                     let mut samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
                     if selector.anchored || selector.smoothed {
+                        if !histograms_within(&s.histograms, reference - range_ms - before, reference + after).is_empty() {
+                            let modifier = if selector.anchored { "anchored" } else { "smoothed" };
+                            return Err(Error::Execution(format!("{modifier} modifier is not supported with histograms")));
+                        }
                         samples = extend_window(&samples, reference - range_ms, reference, selector.smoothed);
                     }
                     let histograms = histograms_within(&s.histograms, reference - range_ms, reference).to_vec();

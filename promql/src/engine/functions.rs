@@ -535,15 +535,21 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
             let window = super::eval::without_stale(&s.samples[from..to], stale.get(i).copied().unwrap_or(true), &mut filtered);
-            if !s.histograms.is_empty() && !extended {
-                let histograms = super::eval::histograms_within(&s.histograms, reference - range_ms, reference);
+            if !s.histograms.is_empty() {
+                // An extended window reaches past the range like the floats' window does.
+                let histograms = super::eval::histograms_within(&s.histograms, reference - range_ms - before, reference + after);
                 if !histograms.is_empty() {
                     let labels = match &stripped {
                         Some(st) => st.labels[i].clone(),
                         None => s.labels.clone(),
                     };
                     let drop = stripped.is_none() && drop_name;
-                    if let Some(e) = histogram_range_elem(kind, name, window, histograms, RangeArgs { start, end, t, param, factors }, labels, drop) {
+                    let value = if extended {
+                        super::histogram_eval::extended_range_value(name, window, histograms, start, end, selector.smoothed)
+                    } else {
+                        super::histogram_eval::range_value_with_histograms(kind, name, window, histograms, RangeArgs { start, end, t, param, factors })
+                    };
+                    if let Some(e) = value.map(|v| v.into_elem(labels, drop)) {
                         out.push(e);
                     }
                     continue;
@@ -570,8 +576,8 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     for RangeSeries { labels, samples, drop_name, histograms } in series {
         let drop = drop_name || !func.keeps_metric_name();
         if !histograms.is_empty() {
-            if let Some(e) = histogram_range_elem(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }, labels, drop) {
-                out.push(e);
+            if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }) {
+                out.push(v.into_elem(labels, drop));
             }
             continue;
         }
@@ -580,12 +586,4 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         }
     }
     Ok(StepValue::Vector(out))
-}
-
-/// A range function's element for a window holding histograms.
-fn histogram_range_elem(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[tsdb::HistogramSample], a: RangeArgs, labels: Labels, drop_name: bool) -> Option<Elem> {
-    Some(match super::histogram_eval::range_value_with_histograms(kind, name, floats, histograms, a)? {
-        super::histogram_eval::RangeOut::Float(v) => Elem::new(labels, v, drop_name),
-        super::histogram_eval::RangeOut::Histogram(h) => Elem::with_histogram(labels, std::sync::Arc::new(h), drop_name),
-    })
 }

@@ -15,10 +15,23 @@ use super::range_functions::extrapolation_factor;
 use super::Error;
 use crate::ast::{Aggregate, AggregateOp, BinaryOp};
 
+mod extended;
+
+pub(super) use extended::smoothed_histogram;
+
 /// A range function's value over a window that holds histograms.
 pub(super) enum RangeOut {
     Float(f64),
     Histogram(FloatHistogram),
+}
+
+impl RangeOut {
+    pub(super) fn into_elem(self, labels: Labels, drop_name: bool) -> Elem {
+        match self {
+            RangeOut::Float(v) => Elem::new(labels, v, drop_name),
+            RangeOut::Histogram(h) => Elem::with_histogram(labels, Arc::new(h), drop_name),
+        }
+    }
 }
 
 /// Range function `name` over a window whose `histograms` are not all empty, beside the
@@ -43,6 +56,30 @@ pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &
                 range_value(kind, name, floats, a).map(RangeOut::Float)
             }
         }
+    }
+}
+
+/// Range function `name` over an `anchored`/`smoothed` window (the extended one, with the
+/// samples around the range's edges) that holds histograms. rate/increase/delta take
+/// histograms only (a window with floats too gives nothing); `changes`/`resets` start from
+/// the anchor, float or histogram.
+pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[HistogramSample], start: i64, end: i64, smoothed: bool) -> Option<RangeOut> {
+    let rate = |is_counter, is_rate| {
+        if !floats.is_empty() {
+            return None;
+        }
+        extended::extended_histogram_rate(histograms, start, end, smoothed, is_counter, is_rate, &mut nh::Notes::default()).map(RangeOut::Histogram)
+    };
+    match name {
+        "rate" => rate(true, true),
+        "increase" => rate(true, false),
+        "delta" => rate(false, false),
+        "changes" | "resets" => {
+            let (f, h) = extended::anchored_starts(floats, histograms, start)?;
+            let count = if name == "changes" { changes(&floats[f..], &histograms[h..]) } else { resets(&floats[f..], &histograms[h..]) };
+            Some(RangeOut::Float(count))
+        }
+        _ => None,
     }
 }
 
