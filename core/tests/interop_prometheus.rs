@@ -1,6 +1,7 @@
 //! Interop with real Prometheus (Debian's 2.42): Prometheus scrapes itself and remote_writes
 //! to Metricstor; `up` and `prometheus_build_info` become queryable here, and promtool can
-//! query us; Prometheus also reads from us (remote read) and federates from us. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
+//! query us; Prometheus also reads from us (remote read), federates from us, and remote_writes
+//! the native histograms it scrapes, which we render and evaluate as it does. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
 //! (`.ci/run` installs the package and sets them); otherwise it says why it skipped.
 
 mod support;
@@ -21,7 +22,13 @@ impl Drop for KillOnDrop {
 
 /// Starts Prometheus with `config` on `port`, its data under `dir`; killed when dropped.
 fn start_prometheus(binary: &str, config: &std::path::Path, port: u16, dir: &std::path::Path) -> KillOnDrop {
+    start_prometheus_with(binary, config, port, dir, &[])
+}
+
+/// `start_prometheus` with more flags (e.g. `--enable-feature=...`).
+fn start_prometheus_with(binary: &str, config: &std::path::Path, port: u16, dir: &std::path::Path, flags: &[&str]) -> KillOnDrop {
     let child = Command::new(binary)
+        .args(flags)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
@@ -136,6 +143,173 @@ fn prometheus_remote_read_from_metricstor() {
     let url = format!("http://127.0.0.1:{prom_port}/api/v1/query?query=interop_remote_read&time={}", now_ms as f64 / 1000.0);
     let value = poll_prometheus(&url, "the remote-read series", |body| body["data"]["result"][0]["value"][1].as_str().map(str::to_string));
     assert_eq!(value, "49", "Prometheus sees the latest sample through remote read");
+    assert!(server.stop());
+}
+
+/// The client_model exposition messages (io.prometheus.client), for a scrape target serving
+/// a native histogram in the protobuf format Prometheus negotiates when native histograms are on.
+mod exposition {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPair {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub value: Option<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BucketSpan {
+        #[prost(sint32, optional, tag = "1")]
+        pub offset: Option<i32>,
+        #[prost(uint32, optional, tag = "2")]
+        pub length: Option<u32>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(uint64, optional, tag = "1")]
+        pub sample_count: Option<u64>,
+        #[prost(double, optional, tag = "2")]
+        pub sample_sum: Option<f64>,
+        #[prost(sint32, optional, tag = "5")]
+        pub schema: Option<i32>,
+        #[prost(double, optional, tag = "6")]
+        pub zero_threshold: Option<f64>,
+        #[prost(uint64, optional, tag = "7")]
+        pub zero_count: Option<u64>,
+        #[prost(message, repeated, tag = "9")]
+        pub negative_span: Vec<BucketSpan>,
+        #[prost(sint64, repeated, tag = "10")]
+        pub negative_delta: Vec<i64>,
+        #[prost(message, repeated, tag = "12")]
+        pub positive_span: Vec<BucketSpan>,
+        #[prost(sint64, repeated, tag = "13")]
+        pub positive_delta: Vec<i64>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metric {
+        #[prost(message, repeated, tag = "1")]
+        pub label: Vec<LabelPair>,
+        #[prost(message, optional, tag = "7")]
+        pub histogram: Option<Histogram>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricFamily {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub help: Option<String>,
+        /// 4: HISTOGRAM.
+        #[prost(int32, optional, tag = "3")]
+        pub r#type: Option<i32>,
+        #[prost(message, repeated, tag = "4")]
+        pub metric: Vec<Metric>,
+    }
+}
+
+/// A scrape target on a free port serving one native histogram family (protobuf, delimited)
+/// that grows with every scrape; the thread ends with the test process.
+fn serve_native_histogram_target() -> u16 {
+    use prost::Message;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind target");
+    let port = listener.local_addr().expect("target address").port();
+    std::thread::spawn(move || {
+        let mut scrape: i64 = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            scrape += 1;
+            let n = scrape;
+            let span = |offset, length| exposition::BucketSpan { offset: Some(offset), length: Some(length) };
+            let family = exposition::MetricFamily {
+                name: Some("interop_nh_seconds".into()),
+                help: Some("A native histogram for the interop test.".into()),
+                r#type: Some(4),
+                metric: vec![exposition::Metric {
+                    label: vec![exposition::LabelPair { name: Some("path".into()), value: Some("/x".into()) }],
+                    histogram: Some(exposition::Histogram {
+                        // zero n, positive n, 2n, 2n, 3n (deltas n, n, 0, n), negative n, n.
+                        sample_count: Some((11 * n) as u64),
+                        sample_sum: Some(7.5 * n as f64),
+                        schema: Some(1),
+                        zero_threshold: Some(0.001),
+                        zero_count: Some(n as u64),
+                        positive_span: vec![span(-1, 3), span(2, 1)],
+                        positive_delta: vec![n, n, 0, n],
+                        negative_span: vec![span(0, 2)],
+                        negative_delta: vec![n, 0],
+                    }),
+                }],
+            };
+            let body = family.encode_length_delimited_to_vec();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, &body);
+        }
+    });
+    port
+}
+
+/// Real Prometheus (native histograms on) scrapes a native histogram and remote_writes it
+/// to Metricstor (`send_native_histograms`): the histograms we store render in our API exactly
+/// as Prometheus renders its own copy (count, sum, every bucket and its boundary rule), and
+/// the histogram functions agree.
+#[test]
+fn prometheus_remote_writes_native_histograms() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the native histogram interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let target = serve_native_histogram_target();
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: nh\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\nremote_write:\n  - url: {}\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n",
+            server.url("/api/v1/write")
+        ),
+    )
+    .unwrap();
+    let _prometheus = start_prometheus_with(&prometheus, &prom_config, prom_port, dir.path(), &["--enable-feature=native-histograms"]);
+    // Wait until we hold at least 3 of its histograms, then compare at the time of our newest.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let newest_ms = loop {
+        let (_, body) = get_json(&server.url("/api/v1/query?query=count_over_time(interop_nh_seconds%5B1h%5D)"));
+        let stored = body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        if stored >= 3.0 {
+            let (_, body) = get_json(&server.url("/api/v1/query?query=timestamp(interop_nh_seconds)"));
+            let seconds = body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).expect("a timestamp");
+            break (seconds * 1000.0).round() as i64;
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not remote_write 3 native histograms within 90 s: {body}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let at = format!("{}", newest_ms as f64 / 1000.0);
+    for query in ["interop_nh_seconds", "histogram_count(interop_nh_seconds)", "histogram_sum(interop_nh_seconds)", "histogram_count(rate(interop_nh_seconds[1h]))"] {
+        let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let path = format!("/api/v1/query?query={encoded}&time={at}");
+        let theirs = poll_prometheus(&format!("http://127.0.0.1:{prom_port}{path}"), query, |body| body["data"]["result"].as_array().filter(|r| !r.is_empty()).map(|r| r.clone()));
+        let (status, ours) = get_json(&server.url(&path));
+        assert_eq!(status, 200, "{query}: {ours}");
+        let ours = ours["data"]["result"].as_array().cloned().unwrap_or_default();
+        // The same series (Prometheus adds job and instance on scrape) with the same value.
+        let strip = |r: &Vec<serde_json::Value>| r.iter().map(|s| (s["metric"].clone(), s.get("value").cloned(), s.get("histogram").cloned())).collect::<Vec<_>>();
+        assert_eq!(strip(&ours), strip(&theirs), "{query}");
+        if query == "interop_nh_seconds" {
+            // Zero bucket, 4 positive and 2 negative buckets, none empty.
+            let buckets = theirs[0]["histogram"][1]["buckets"].as_array().map_or(0, Vec::len);
+            assert_eq!(buckets, 7, "{theirs:?}");
+        }
+    }
     assert!(server.stop());
 }
 
