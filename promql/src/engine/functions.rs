@@ -7,6 +7,7 @@ use std::f64::consts::PI;
 use regex::Regex;
 use tsdb::{Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
+use super::classic_histogram::{bucket_fraction, bucket_quantile, split_histograms};
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
 use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::stats::{go_max, go_min};
@@ -378,33 +379,39 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         }
         "histogram_quantile" => {
             let q = scalar_arg(arg(0)?)?;
-            let input = any_vector_arg(arg(1)?)?;
-            let mut out = super::histogram_eval::native_quantiles(q, &input);
-            let classic: Vec<Elem> = input.into_iter().filter(|e| e.histogram.is_none()).collect();
-            out.extend(super::histogram::histogram_quantile(q, classic));
-            check_unique(out)?
-        }
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" | "histogram_fraction" => {
-            let (params, input) = if name == "histogram_fraction" {
-                (vec![scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?], any_vector_arg(arg(2)?)?)
-            } else {
-                (Vec::new(), any_vector_arg(arg(0)?)?)
-            };
-            super::histogram_eval::histogram_function(name, input, &params).unwrap_or_default()
+            let input = split_histograms(any_vector_arg(arg(1)?)?);
+            let natives = input.natives.into_iter().map(|(l, h)| Elem::new(l, super::native_histogram::quantile(q, &h), true));
+            let classic = input.classic.into_iter().map(|(l, b)| Elem::new(l, bucket_quantile(q, b), true));
+            check_unique(natives.chain(classic).collect())?
         }
         "histogram_quantiles" => {
-            let input = vector_arg(arg(0)?)?;
+            let input = any_vector_arg(arg(0)?)?;
             let label = string_arg(arg(1)?)?;
-            let mut out = Vec::new();
+            let mut qs = Vec::new();
             for i in 2..args.len() {
-                let q = scalar_arg(arg(i)?)?;
-                let text = super::histogram::open_metrics_float(q);
-                for e in super::histogram::histogram_quantile(q, input.clone()) {
-                    out.push(Elem::new(set_label(&e.labels, &label, text.clone()), e.value, true));
+                qs.push(scalar_arg(arg(i)?)?);
+            }
+            let input = split_histograms(input);
+            let mut out = Vec::new();
+            for q in qs {
+                let text = super::classic_histogram::open_metrics_float(q);
+                for (labels, h) in &input.natives {
+                    out.push(Elem::new(set_label(labels, &label, text.clone()), super::native_histogram::quantile(q, h), true));
+                }
+                for (labels, buckets) in &input.classic {
+                    out.push(Elem::new(set_label(labels, &label, text.clone()), bucket_quantile(q, buckets.clone()), true));
                 }
             }
-            out
+            check_unique(out)?
         }
+        "histogram_fraction" => {
+            let (lower, upper) = (scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?);
+            let input = split_histograms(any_vector_arg(arg(2)?)?);
+            let natives = input.natives.into_iter().map(|(l, h)| Elem::new(l, super::native_histogram::fraction(lower, upper, &h), true));
+            let classic = input.classic.into_iter().map(|(l, b)| Elem::new(l, bucket_fraction(lower, upper, b), true));
+            natives.chain(classic).collect()
+        }
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
         _ => return range_call(ev, func, args, t),
     };
     let result = if func.keeps_metric_name() {

@@ -4,9 +4,9 @@
 
 mod aggregate;
 mod binary;
+mod classic_histogram;
 mod eval;
 mod functions;
-mod histogram;
 mod histogram_eval;
 mod info;
 pub(crate) mod native_histogram;

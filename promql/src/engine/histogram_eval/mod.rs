@@ -234,26 +234,16 @@ fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: R
 
 /// The native-histogram functions that make floats of histograms (`histogram_count` ...),
 /// over an instant vector; float elements are left out. `None` for other names.
-pub(super) fn histogram_function(name: &str, input: Vec<Elem>, params: &[f64]) -> Option<Vec<Elem>> {
-    let f: Box<dyn Fn(&FloatHistogram) -> f64> = match name {
-        "histogram_count" => Box::new(|h: &FloatHistogram| h.count),
-        "histogram_sum" => Box::new(|h: &FloatHistogram| h.sum),
-        "histogram_avg" => Box::new(|h: &FloatHistogram| h.sum / h.count),
-        "histogram_stddev" => Box::new(nh::stddev),
-        "histogram_stdvar" => Box::new(nh::stdvar),
-        "histogram_fraction" => {
-            let (lower, upper) = (params.first().copied().unwrap_or(f64::NAN), params.get(1).copied().unwrap_or(f64::NAN));
-            Box::new(move |h: &FloatHistogram| nh::fraction(lower, upper, h))
-        }
+pub(super) fn histogram_function(name: &str, input: Vec<Elem>) -> Option<Vec<Elem>> {
+    let f: fn(&FloatHistogram) -> f64 = match name {
+        "histogram_count" => |h| h.count,
+        "histogram_sum" => |h| h.sum,
+        "histogram_avg" => |h| h.sum / h.count,
+        "histogram_stddev" => nh::stddev,
+        "histogram_stdvar" => nh::stdvar,
         _ => return None,
     };
     Some(input.into_iter().filter_map(|e| e.histogram.as_ref().map(|h| Elem::new(e.labels.clone(), f(h), true))).collect())
-}
-
-/// `histogram_quantile` over the native histograms of `input` (its float elements are the
-/// classic buckets, computed by the caller).
-pub(super) fn native_quantiles(q: f64, input: &[Elem]) -> Vec<Elem> {
-    input.iter().filter_map(|e| e.histogram.as_ref().map(|h| Elem::new(e.labels.clone(), nh::quantile(q, h), true))).collect()
 }
 
 /// An aggregation over a vector holding histograms. `sum`/`avg` add histograms (a group of

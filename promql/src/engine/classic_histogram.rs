@@ -1,0 +1,308 @@
+//! Classic histograms (`le`-labelled bucket series) for `histogram_quantile(s)` and
+//! `histogram_fraction`: grouping buckets by their labels without `le`, setting aside a native
+//! histogram and a classic one that share a label set (Prometheus' `resetHistograms`), and the
+//! quantile and fraction of a group's cumulative buckets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tsdb::{FloatHistogram, Labels};
+
+use super::eval::Elem;
+/// OpenMetrics float text (Go's `FormatOpenMetricsFloat`): shortest `%g`, always with a `.` or
+/// exponent (`0.0`, `1.0`, `0.25`, `1e-05`), `NaN`, `+Inf`, `-Inf`.
+pub fn open_metrics_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let sci = format!("{v:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let text = if v != 0.0 && !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        format!("{v}")
+    };
+    if text.contains(['.', 'e']) { text } else { format!("{text}.0") }
+}
+
+/// Relative difference between adjacent cumulative counts that counts as float noise, not a
+/// decrease (Prometheus' `smallDeltaTolerance`).
+const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
+
+/// One step's input to a histogram function, split as Prometheus' `resetHistograms` does.
+#[derive(Default)]
+pub(super) struct HistogramInput {
+    /// The native histogram elements, in input order.
+    pub natives: Vec<(Labels, Arc<FloatHistogram>)>,
+    /// The classic histograms: labels without `le`, and (upper bound, cumulative count) buckets.
+    pub classic: Vec<(Labels, Vec<(f64, f64)>)>,
+}
+
+/// Splits `input` into native histograms and classic bucket groups. Float elements without a
+/// parsable `le` are left out (Prometheus warns). A native histogram whose labels equal a
+/// classic group's is left out together with that group (which one was meant is unknown).
+pub(super) fn split_histograms(input: Vec<Elem>) -> HistogramInput {
+    let mut out = HistogramInput::default();
+    let mut group_of: HashMap<Labels, usize> = HashMap::new();
+    for e in input {
+        if let Some(h) = e.histogram {
+            out.natives.push((e.labels, h));
+            continue;
+        }
+        let Some(bound) = e.labels.get("le").and_then(parse_bucket_bound) else { continue };
+        let key = Labels::from_sorted(e.labels.iter().filter(|l| l.name != "le"));
+        let i = *group_of.entry(key.clone()).or_insert_with(|| {
+            out.classic.push((key, Vec::new()));
+            out.classic.len() - 1
+        });
+        out.classic[i].1.push((bound, e.value));
+    }
+    if !out.natives.is_empty() && !out.classic.is_empty() {
+        let mut conflicting = vec![false; out.classic.len()];
+        out.natives.retain(|(labels, _)| match group_of.get(labels) {
+            Some(&i) => {
+                conflicting[i] = true;
+                false
+            }
+            None => true,
+        });
+        let mut flags = conflicting.into_iter();
+        out.classic.retain(|_| !flags.next().unwrap_or(false));
+    }
+    out
+}
+
+/// An `le` label's bound (Go's `ParseFloat` spellings of infinity included).
+fn parse_bucket_bound(le: &str) -> Option<f64> {
+    match le.trim() {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        text => text.parse().ok(),
+    }
+}
+
+/// Go's `sort.Search`: the first index in `0..n` where `f` holds, by its own bisection (the
+/// same answer as Prometheus' where `f` is not monotonic, e.g. with NaN counts).
+fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0, n);
+    while i < j {
+        let h = i + (j - i) / 2;
+        if !f(h) {
+            i = h + 1;
+        } else {
+            j = h;
+        }
+    }
+    i
+}
+
+/// Prometheus' `almost.Equal`: equal within a relative `epsilon` (absolute near zero).
+fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
+    if tsdb::is_stale_nan(a) || tsdb::is_stale_nan(b) {
+        return tsdb::is_stale_nan(a) && tsdb::is_stale_nan(b);
+    }
+    if (a.is_nan() && b.is_nan()) || a == b {
+        return true;
+    }
+    let (abs_sum, diff) = (a.abs() + b.abs(), (a - b).abs());
+    if a == 0.0 || b == 0.0 || abs_sum < f64::MIN_POSITIVE {
+        return diff < epsilon * f64::MIN_POSITIVE;
+    }
+    diff / abs_sum.min(f64::MAX) < epsilon
+}
+
+/// Buckets sorted by bound with equal bounds merged; `None` without a `+Inf` bucket.
+fn sorted_buckets(mut buckets: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return None;
+    }
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for (bound, count) in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == bound => last.1 += count,
+            _ => merged.push((bound, count)),
+        }
+    }
+    Some(merged)
+}
+
+/// Quantile `q` of buckets given as (upper bound, cumulative count), as Prometheus'
+/// `BucketQuantile`: differences within float noise are ignored and decreases flattened.
+pub fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    let Some(mut merged) = sorted_buckets(buckets) else { return f64::NAN };
+    let mut previous = merged[0].1;
+    for bucket in &mut merged[1..] {
+        let current = bucket.1;
+        if current == previous {
+            continue;
+        }
+        // Noise or a decrease: the bucket takes the previous count, which stays the reference.
+        if almost_equal(previous, current, SMALL_DELTA_TOLERANCE) || current < previous {
+            bucket.1 = previous;
+            continue;
+        }
+        previous = current;
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = merged[merged.len() - 1].1;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    // Searched below the +Inf bucket (as Prometheus does): with negative counts (e.g. from
+    // `delta`) every bucket can lie below the rank.
+    let b = go_search(merged.len() - 1, |i| merged[i].1 >= rank);
+    if b == merged.len() - 1 {
+        return merged[merged.len() - 2].0;
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+/// The fraction of observations between `lower` and `upper` in buckets given as (upper bound,
+/// cumulative count), interpolating linearly inside a bucket (Prometheus' `BucketFraction`).
+/// The first bucket starts at 0 when its bound is positive, else at -Inf; nothing is
+/// interpolated inside a bucket with an infinite edge.
+pub fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<(f64, f64)>) -> f64 {
+    let Some(buckets) = sorted_buckets(buckets) else { return f64::NAN };
+    let count = buckets[buckets.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, None, None);
+    let mut lower_bound = if buckets[0].0 <= 0.0 { f64::NEG_INFINITY } else { 0.0 };
+    for (i, &(upper_bound, cumulative)) in buckets.iter().enumerate() {
+        if i > 0 {
+            lower_bound = buckets[i - 1].0;
+        }
+        let interpolate = |v: f64| if lower_bound == f64::NEG_INFINITY { cumulative } else { rank + (cumulative - rank) * (v - lower_bound) / (upper_bound - lower_bound) };
+        if lower_rank.is_none() && lower_bound >= lower {
+            lower_rank = Some(rank);
+        }
+        if upper_rank.is_none() && lower_bound >= upper {
+            upper_rank = Some(rank);
+        }
+        if lower_rank.is_some() && upper_rank.is_some() {
+            break;
+        }
+        if lower_rank.is_none() && lower_bound < lower && upper_bound > lower {
+            lower_rank = Some(interpolate(lower));
+        }
+        if upper_rank.is_none() && lower_bound < upper && upper_bound > upper {
+            upper_rank = Some(interpolate(upper));
+        }
+        if lower_rank.is_some() && upper_rank.is_some() {
+            break;
+        }
+        rank = cumulative;
+    }
+    // A rank above the count is the count (NaN stays NaN, as in Prometheus).
+    let at_most_count = |r: Option<f64>| match r {
+        Some(r) if r.partial_cmp(&count) != Some(std::cmp::Ordering::Greater) => r,
+        _ => count,
+    };
+    (at_most_count(upper_rank) - at_most_count(lower_rank)) / count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_within_bucket() {
+        let buckets = vec![(0.1, 10.0), (0.5, 30.0), (1.0, 40.0), (f64::INFINITY, 40.0)];
+        assert!((bucket_quantile(0.5, buckets.clone()) - 0.3).abs() < 1e-9);
+        assert_eq!(bucket_quantile(1.0, buckets.clone()), 1.0);
+        assert!(bucket_quantile(0.5, vec![(1.0, 1.0)]).is_nan());
+        // Negative counts (a `delta` of buckets): the rank lies above every bucket below +Inf.
+        assert_eq!(bucket_quantile(0.9, vec![(1.0, -3.0), (f64::INFINITY, -5.0)]), 1.0);
+    }
+
+    #[test]
+    fn small_differences_count_as_equal() {
+        // 1e-13 relative above the first bucket: noise, so the first bucket holds all the rank.
+        let buckets = vec![(1.0, 10.0), (2.0, 10.0 * (1.0 + 1e-13)), (f64::INFINITY, 10.0 * (1.0 + 1e-13))];
+        assert_eq!(bucket_quantile(1.0, buckets), 1.0);
+    }
+
+    #[test]
+    fn fractions_of_buckets() {
+        let inf = f64::INFINITY;
+        let two_to_six = vec![(0.0, 0.0), (2.0, 1.0), (4.0, 2.0), (6.0, 3.0), (inf, 3.0)];
+        // (lower, upper, buckets, expected fraction)
+        type Case = (f64, f64, Vec<(f64, f64)>, f64);
+        let cases: Vec<Case> = vec![
+            (0.0, 4.0, two_to_six.clone(), 2.0 / 3.0),
+            (0.0, 3.5, two_to_six.clone(), 1.75 / 3.0),
+            (3.0, 2.0, two_to_six.clone(), 0.0),
+            // Positive first bound: the first bucket starts at 0.
+            (0.0, 0.5, vec![(1.0, 2.0), (inf, 4.0)], 0.25),
+            // Nothing is interpolated in the -Inf and +Inf buckets: a bound inside the first
+            // takes all of it, one inside the last none of it.
+            (-inf, -1.5, vec![(-1.0, 2.0), (0.0, 3.0), (inf, 4.0)], 0.5),
+            (-inf, inf, vec![(-1.0, 2.0), (inf, 4.0)], 1.0),
+            (5.0, 10.0, vec![(1.0, 2.0), (inf, 4.0)], 0.0),
+        ];
+        for (lower, upper, buckets, want) in cases {
+            let got = bucket_fraction(lower, upper, buckets.clone());
+            assert!((got - want).abs() < 1e-12, "({lower}, {upper}) of {buckets:?}: {got} != {want}");
+        }
+        assert!(bucket_fraction(f64::NAN, 1.0, two_to_six.clone()).is_nan());
+        assert!(bucket_fraction(0.0, 1.0, vec![(1.0, 0.0), (inf, 0.0)]).is_nan());
+        assert!(bucket_fraction(0.0, 1.0, vec![(1.0, 1.0)]).is_nan());
+    }
+
+    #[test]
+    fn a_native_and_a_classic_histogram_with_one_label_set_are_both_left_out() {
+        let h = Arc::new(FloatHistogram::default());
+        let bucket = |host: &str, le: &str, v: f64| Elem::new(Labels::from_pairs([("__name__", "x"), ("host", host), ("le", le)]), v, false);
+        let input = vec![
+            Elem::with_histogram(Labels::from_pairs([("__name__", "x"), ("host", "a")]), h.clone(), false),
+            Elem::with_histogram(Labels::from_pairs([("__name__", "x"), ("host", "c")]), h, false),
+            bucket("a", "1", 1.0),
+            bucket("a", "+Inf", 2.0),
+            bucket("b", "1", 1.0),
+            bucket("b", "+Inf", 2.0),
+            bucket("b", "oops", 3.0),
+        ];
+        let split = split_histograms(input);
+        let hosts = |labels: &Labels| labels.get("host").unwrap_or("").to_string();
+        assert_eq!(split.natives.iter().map(|(l, _)| hosts(l)).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(split.classic.iter().map(|(l, b)| (hosts(l), b.len())).collect::<Vec<_>>(), [("b".to_string(), 2)]);
+    }
+
+    #[test]
+    fn open_metrics_floats() {
+        for (v, text) in [(0.0, "0.0"), (1.0, "1.0"), (0.25, "0.25"), (-0.1, "-0.1"), (1e-5, "1e-05"), (f64::NAN, "NaN"), (f64::INFINITY, "+Inf"), (100.0, "100.0"), (1e6, "1e+06"), (123456.5, "123456.5")] {
+            assert_eq!(open_metrics_float(v), text);
+        }
+    }
+}
