@@ -154,6 +154,9 @@ impl GroupCache {
 }
 
 pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+    if a.op == AggregateOp::CountValues {
+        return count_values(a, param, input);
+    }
     if input.iter().any(|e| e.histogram.is_some()) {
         return super::histogram_eval::aggregate_with_histograms(a, param, input, cache);
     }
@@ -202,12 +205,8 @@ pub(super) fn aggregate_floats(a: &Aggregate, param: Option<StepValue>, input: V
     for (e, local) in input.into_iter().zip(locals) {
         grouped[local].push(e);
     }
-    let keys: Vec<Labels> = order.iter().map(|&g| cache.keys[g].clone()).collect();
     let mut out = Vec::new();
-    for (key, members) in keys.into_iter().zip(grouped) {
-        // The group's name (kept only by `by (__name__)`) goes if any member's would.
-        let drop = members.iter().any(|e| e.drop_name);
-        let key = (key, drop);
+    for members in grouped {
         match a.op {
             AggregateOp::Topk | AggregateOp::Bottomk => {
                 let k = k_param(&param, a.op)?;
@@ -227,33 +226,63 @@ pub(super) fn aggregate_floats(a: &Aggregate, param: Option<StepValue>, input: V
                 let k = k_param(&param, a.op)?;
                 out.extend(members.into_iter().take(k));
             }
-            AggregateOp::CountValues => {
-                let Some(StepValue::String(label)) = &param else {
-                    return Err(Error::Execution("count_values needs a string parameter".into()));
-                };
-                if label.is_empty() || !label.chars().enumerate().all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit())) {
-                    return Err(Error::Execution(format!("invalid label name {label:?}")));
-                }
-                let mut counts: Vec<(String, f64)> = Vec::new();
-                for e in &members {
-                    let text = crate::format::go_float(e.value);
-                    match counts.iter_mut().find(|(t, _)| *t == text) {
-                        Some((_, c)) => *c += 1.0,
-                        None => counts.push((text, 1.0)),
-                    }
-                }
-                for (text, count) in counts {
-                    let mut labels: Vec<Label> = key.0.iter().filter(|l| l.name != label).map(tsdb::LabelRef::to_label).collect();
-                    labels.push(Label { name: label.clone(), value: text });
-                    out.push(Elem::new(Labels::from_pairs(labels.into_iter().map(|l| (l.name, l.value))), count, key.1));
-                }
-            }
             AggregateOp::LimitRatio => unreachable!("limit_ratio returns before grouping"),
-            // Sum, avg, count, group, min, max, stdvar, stddev, quantile: `aggregate_values`.
+            // Sum, avg, count, group, min, max, stdvar, stddev, quantile: `aggregate_values`;
+            // count_values: `count_values`.
             other => return Err(Error::Execution(format!("{} is aggregated by value, not by element", other.name()))),
         }
     }
     Ok(out)
+}
+
+/// `count_values`: each element's value (a float as Go's `FormatFloat(v, 'f', -1)`, a histogram
+/// as its text) becomes label `label` first, then elements are counted per group of the
+/// grouping labels and that label (so the value replaces a label of the same name before
+/// grouping, as in Prometheus).
+fn count_values(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>) -> Result<Vec<Elem>, Error> {
+    let Some(StepValue::String(label)) = &param else {
+        return Err(Error::Execution("count_values needs a string parameter".into()));
+    };
+    if label.is_empty() || !label.chars().enumerate().all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit())) {
+        return Err(Error::Execution(format!("invalid label name {label:?}")));
+    }
+    let keep = |name: &str| keeps_label(a, name) || (!a.without && name == label);
+    let mut counts: Vec<(Labels, f64, bool)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for e in input {
+        let text = match &e.histogram {
+            Some(h) => super::native_histogram::display(h),
+            None => positional_float(e.value),
+        };
+        let mut pairs: Vec<Label> = e.labels.iter().filter(|l| l.name != label.as_str() && keep(l.name)).map(tsdb::LabelRef::to_label).collect();
+        if keep(label) {
+            pairs.push(Label { name: label.clone(), value: text });
+        }
+        let key = Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value)));
+        match index.get(&key) {
+            Some(&i) => {
+                counts[i].1 += 1.0;
+                counts[i].2 |= e.drop_name;
+            }
+            None => {
+                index.insert(key.clone(), counts.len());
+                counts.push((key, 1.0, e.drop_name));
+            }
+        }
+    }
+    // The group's name (kept only by `by (__name__)`) goes if any member's would.
+    Ok(counts.into_iter().map(|(labels, count, drop)| Elem::new(labels, count, drop)).collect())
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits, never an exponent.
+fn positional_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
 }
 
 /// The aggregations that need only each group's values (sum, avg, count, group, min, max,
