@@ -580,9 +580,13 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
     let StepValue::Matrix(series) = ev.eval(&args[matrix_index], t)? else {
         return Err(Error::Execution(format!("expected a range vector argument to {name}")));
     };
-    for RangeSeries { labels, samples, drop_name, histograms } in series {
+    let from_subquery = matches!(unparen(&args[matrix_index]), Expr::Subquery(_));
+    for RangeSeries { labels, samples, drop_name, mut histograms } in series {
         let drop = drop_name || !func.keeps_metric_name();
         if !histograms.is_empty() {
+            if from_subquery {
+                super::histogram_eval::forget_reset_hints(&mut histograms);
+            }
             if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }) {
                 out.push(v.into_elem(labels, drop));
             }

@@ -83,6 +83,18 @@ pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[
     }
 }
 
+/// Makes the counter-reset hints of a subquery's histograms unknown, as Prometheus does before
+/// a range function reads them: a subquery may skip the sample after a reset or return it at
+/// several steps, so a hint would miss resets or count one several times; the functions then
+/// detect resets from the counts, as they do for floats.
+pub(super) fn forget_reset_hints(histograms: &mut [HistogramSample]) {
+    for p in histograms {
+        if matches!(p.histogram.counter_reset_hint, CounterResetHint::CounterReset | CounterResetHint::NotCounterReset) {
+            p.histogram = Arc::new(FloatHistogram { counter_reset_hint: CounterResetHint::Unknown, ..(*p.histogram).clone() });
+        }
+    }
+}
+
 /// rate/increase/delta of histograms: the last minus the first (with counter resets
 /// added back), extrapolated to the window's edges like floats, the zero point taken from
 /// the observation count.
