@@ -135,7 +135,14 @@ pub(super) fn evaluate(ev: &Evaluator<'_>, args: &[Expr], t: i64) -> Result<Step
                 continue;
             }
             let end = s.samples.partition_point(|p| p.timestamp_ms <= reference);
-            let Some(last) = end.checked_sub(1).map(|i| s.samples[i]) else { continue };
+            let last_float = end.checked_sub(1).map(|i| s.samples[i]);
+            // Info series carry their data in labels; a histogram sample there is an error.
+            if let Some(h) = super::eval::histograms_within(&s.histograms, window_start, reference).last() {
+                if last_float.is_none_or(|f| f.timestamp_ms < h.timestamp_ms) {
+                    return Err(Error::Execution("info sample should be float".into()));
+                }
+            }
+            let Some(last) = last_float else { continue };
             if last.timestamp_ms <= window_start || is_stale_nan(last.value) {
                 continue;
             }
