@@ -153,6 +153,23 @@ fn native_histograms_are_stored_queried_and_survive_a_restart() {
     let after = query(&server, "/api/v1/query", "e2e_hist", &format!("time={}", seconds(t0 + 10 * STEP_MS)));
     assert_eq!(after["result"], serde_json::json!([]), "{after}");
 
+    // Formats without native histograms leave them out: the VictoriaMetrics export lists only
+    // the float series, federation only series whose newest sample is a float.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&[(vec![("__name__", "e2e_float"), ("job", "a")], vec![(now_ms - 10_000, 3.0)])]));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut recent = counter_histogram(now_ms - 10_000, 0);
+    recent.timestamp = now_ms - 10_000;
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_histograms("e2e_recent_hist", vec![recent]));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let get_text = |path: &str| agent().get(&server.url(path)).call().map(|r| r.into_string().unwrap_or_default()).unwrap_or_default();
+    let exported = get_text("/api/v1/export?match[]=%7B__name__%3D~%22e2e_.%2A%22%7D");
+    // e2e_hist's one float is the staleness marker its stale histogram became.
+    let hist_line = exported.lines().find(|l| l.contains("\"e2e_hist\"")).unwrap_or_default();
+    assert!(exported.contains("\"e2e_float\"") && hist_line.contains("\"values\":[NaN]") && !exported.contains("e2e_recent_hist"), "{exported}");
+    let federated = get_text("/federate?match[]=%7B__name__%3D~%22e2e_.%2A%22%7D");
+    assert!(federated.contains("e2e_float{") && !federated.contains("e2e_recent_hist"), "{federated}");
+
     assert!(server.stop(), "clean shutdown");
     let server = Server::start(&config);
     assert_counter_readable(&server, t0);

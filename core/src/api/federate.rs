@@ -41,7 +41,10 @@ pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Byte
     // Union of the selectors, each series once, in label order.
     let mut newest: BTreeMap<Labels, Sample> = BTreeMap::new();
     for series in results.into_iter().flatten() {
-        if let Some(last) = series.samples.last() {
+        // The text format has no native histograms: a series whose newest sample is one is
+        // left out (not answered with an older float).
+        let newest_histogram_ms = series.histograms.last().map(|h| h.timestamp_ms);
+        if let Some(last) = series.samples.last().filter(|s| newest_histogram_ms.is_none_or(|h| h < s.timestamp_ms)) {
             newest.entry(series.labels).or_insert(*last);
         }
     }

@@ -103,7 +103,8 @@ async fn export_pages(
         let mut loaded = 0usize;
         let mut seen_this_window: std::collections::HashSet<Labels> = std::collections::HashSet::new();
         for series in results.into_iter().flatten() {
-            if !seen_this_window.insert(series.labels.clone()) {
+            // The JSON-lines format has no native histograms: a series of only those is left out.
+            if series.samples.is_empty() || !seen_this_window.insert(series.labels.clone()) {
                 continue;
             }
             loaded += series.samples.len();
