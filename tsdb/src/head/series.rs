@@ -46,7 +46,7 @@ struct ClosedChunk {
     chunk: XorChunk,
 }
 
-/// A series record, 112 bytes (the head keeps one per series, so every field counts): the
+/// A series record, 104 bytes (the head keeps one per series, so every field counts): the
 /// newest timestamp and value are the open chunk appender's own (it keeps both to encode
 /// the next sample), and the newest timestamp is also the series' (out-of-order samples are
 /// never newer). In-order samples exist exactly when the open chunk holds one: a chunk is
@@ -59,14 +59,21 @@ pub struct MemSeries {
     closed: Box<[ClosedChunk]>,
     open: XorAppender,
     open_min_t: i64,
-    /// Out-of-order samples and overwrites, by timestamp; they override chunk samples.
-    /// Boxed so the common case (none) costs 8 bytes per series instead of 24.
-    #[allow(clippy::box_collection)]
-    ooo: Option<Box<BTreeMap<i64, f64>>>,
     /// Oldest float sample timestamp (`i64::MAX` when empty).
     min_t: i64,
+    /// What few series hold: out-of-order samples, native histograms. One box for both, so
+    /// the common case (neither) costs 8 bytes per series.
+    rare: Option<Box<RareParts>>,
+}
+
+/// A series' out-of-order floats and native histograms (`MemSeries::rare`).
+#[derive(Default)]
+struct RareParts {
+    /// Out-of-order samples and overwrites, by timestamp; they override chunk samples. Empty
+    /// when there are none.
+    ooo: BTreeMap<i64, f64>,
     /// Native histograms; `None` until the series gets one.
-    histograms: Option<Box<HistogramSeries>>,
+    histograms: Option<HistogramSeries>,
 }
 
 impl MemSeries {
@@ -76,10 +83,23 @@ impl MemSeries {
             closed: Box::default(),
             open: XorAppender::default(),
             open_min_t: 0,
-            ooo: None,
             min_t: i64::MAX,
-            histograms: None,
+            rare: None,
         }
+    }
+
+    /// The out-of-order floats, `None` when there are none.
+    fn ooo(&self) -> Option<&BTreeMap<i64, f64>> {
+        self.rare.as_deref().map(|r| &r.ooo).filter(|m| !m.is_empty())
+    }
+
+    fn ooo_mut(&mut self) -> &mut BTreeMap<i64, f64> {
+        &mut self.rare.get_or_insert_with(Box::default).ooo
+    }
+
+    /// The native histograms, `None` until the series has one.
+    fn histograms(&self) -> Option<&HistogramSeries> {
+        self.rare.as_deref()?.histograms.as_ref()
     }
 
     /// The newest in-order float sample's timestamp and value (no float sample is newer),
@@ -95,7 +115,7 @@ impl MemSeries {
 
     /// True when the series holds native histograms.
     pub fn has_histograms(&self) -> bool {
-        self.histograms.is_some()
+        self.histograms().is_some()
     }
 
     pub fn labels(&self) -> Labels {
@@ -128,7 +148,7 @@ impl MemSeries {
         if self.float_at(t).is_some() {
             return AppendResult::Conflict;
         }
-        self.histograms.get_or_insert_with(Box::default).append(t, h)
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append(t, h)
     }
 
     /// The float stored at `t`, if any.
@@ -136,11 +156,11 @@ impl MemSeries {
         if self.newest().is_none_or(|(last_t, _)| t > last_t) {
             return None;
         }
-        self.ooo.as_ref().and_then(|m| m.get(&t).copied()).or_else(|| self.in_order_value_at(t))
+        self.ooo().and_then(|m| m.get(&t).copied()).or_else(|| self.in_order_value_at(t))
     }
 
     pub fn append(&mut self, t: i64, v: f64) -> AppendResult {
-        if self.histograms.as_ref().is_some_and(|h| h.value_at(t).is_some()) {
+        if self.histograms().is_some_and(|h| h.value_at(t).is_some()) {
             return AppendResult::Conflict;
         }
         if self.newest().is_none_or(|(last_t, _)| t > last_t) {
@@ -160,19 +180,15 @@ impl MemSeries {
             return AppendResult::Appended;
         }
         // At or before the newest sample: compare with what is stored at `t`.
-        let existing = self
-            .ooo
-            .as_ref()
-            .and_then(|m| m.get(&t).copied())
-            .or_else(|| self.in_order_value_at(t));
+        let existing = self.ooo().and_then(|m| m.get(&t).copied()).or_else(|| self.in_order_value_at(t));
         match existing {
             Some(old) if old.to_bits() == v.to_bits() => AppendResult::Duplicate,
             Some(_) => {
-                self.ooo.get_or_insert_with(Default::default).insert(t, v);
+                self.ooo_mut().insert(t, v);
                 AppendResult::Overwritten
             }
             None => {
-                self.ooo.get_or_insert_with(Default::default).insert(t, v);
+                self.ooo_mut().insert(t, v);
                 self.min_t = self.min_t.min(t);
                 AppendResult::OutOfOrder
             }
@@ -198,7 +214,7 @@ impl MemSeries {
     /// on. With out-of-order data held, or with both floats and histograms (a block wants one
     /// time-ordered chunk list of both), that kind is decoded and merged first.
     pub fn split_at(&self, boundary_ms: i64) -> SeriesSplit {
-        let Some(histograms) = &self.histograms else {
+        let Some(histograms) = self.histograms() else {
             let (chunks, samples, samples_after) = self.split_floats_at(boundary_ms, true);
             return SeriesSplit { chunks, samples, samples_after, ..SeriesSplit::default() };
         };
@@ -210,7 +226,7 @@ impl MemSeries {
     }
 
     fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> (Vec<RawChunk>, Vec<Sample>, Vec<Sample>) {
-        if self.ooo.is_some() || !keep_chunks {
+        if self.ooo().is_some() || !keep_chunks {
             let mut all = self.samples_in(i64::MIN, i64::MAX);
             let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
             return (Vec::new(), all, after);
@@ -235,7 +251,7 @@ impl MemSeries {
     /// `(oldest, newest)` timestamp of a float or histogram, or `None` when the series holds
     /// neither.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let histograms = self.histograms.as_ref().and_then(|h| h.time_range());
+        let histograms = self.histograms().and_then(|h| h.time_range());
         match (self.float_range(), histograms) {
             (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
             (floats, histograms) => floats.or(histograms),
@@ -250,10 +266,10 @@ impl MemSeries {
             return 0;
         }
         let mut removed_histograms = 0;
-        let histograms = self.histograms.take().and_then(|h| {
+        let histograms = self.rare.as_mut().and_then(|r| r.histograms.take()).and_then(|h| {
             let (kept, removed) = h.without_range(mint_ms, maxt_ms);
             removed_histograms = removed;
-            kept.time_range().is_some().then(|| Box::new(kept))
+            kept.time_range().is_some().then_some(kept)
         });
         let all = self.samples_in(i64::MIN, i64::MAX);
         let before = all.len();
@@ -266,7 +282,9 @@ impl MemSeries {
             debug_assert_eq!(result, AppendResult::Appended, "kept samples are strictly increasing");
         }
         let removed = before - rebuilt.samples_in(i64::MIN, i64::MAX).len();
-        rebuilt.histograms = histograms;
+        if histograms.is_some() {
+            rebuilt.rare.get_or_insert_with(Box::default).histograms = histograms;
+        }
         *self = rebuilt;
         removed + removed_histograms
     }
@@ -286,10 +304,10 @@ impl MemSeries {
                 crate::chunk::decode_kept(bytes, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms);
             }
         }
-        if let Some(ooo) = self.ooo.as_ref().filter(|_| mint_ms <= maxt_ms) {
+        if let Some(ooo) = self.ooo().filter(|_| mint_ms <= maxt_ms) {
             part.overrides = ooo.range(mint_ms..=maxt_ms).map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect();
         }
-        if let Some(histograms) = &self.histograms {
+        if let Some(histograms) = self.histograms() {
             histograms.encode_into(mint_ms, maxt_ms, &mut part);
         }
         part
@@ -300,7 +318,7 @@ impl MemSeries {
     /// sample and no out-of-order data lies in the range (what an instant query at "now"
     /// meets), without decoding the open chunk; otherwise all of `encoded_in`.
     pub fn encoded_last_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
-        if let Some(histograms) = &self.histograms {
+        if let Some(histograms) = self.histograms() {
             // The newest histogram alone when it is the series' newest sample and nothing
             // out of order could be later in the range.
             let newest = histograms.newest().filter(|n| !histograms.has_out_of_order() && n.timestamp_ms >= mint_ms && n.timestamp_ms <= maxt_ms);
@@ -309,7 +327,7 @@ impl MemSeries {
                 _ => self.encoded_in(mint_ms, maxt_ms),
             };
         }
-        let ooo_in_range = self.ooo.as_ref().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
+        let ooo_in_range = self.ooo().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
         if let Some((last_t, last_v)) = self.newest().filter(|(last_t, _)| !ooo_in_range && *last_t >= mint_ms && *last_t <= maxt_ms) {
             let last = Sample { timestamp_ms: last_t, value: last_v };
             return EncodedPart { samples: vec![last], ..EncodedPart::default() };
@@ -319,7 +337,7 @@ impl MemSeries {
 
     /// Native histograms in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
     pub fn histograms_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<HistogramSample> {
-        self.histograms.as_ref().map_or_else(Vec::new, |h| h.samples_in(mint_ms, maxt_ms))
+        self.histograms().map_or_else(Vec::new, |h| h.samples_in(mint_ms, maxt_ms))
     }
 
     /// Float samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
@@ -336,7 +354,7 @@ impl MemSeries {
         if self.newest().is_some_and(|(last_t, _)| last_t >= mint_ms && self.open_min_t <= maxt_ms) {
             in_order.extend(crate::chunk::XorIterator::new(self.open.bytes()).filter(in_range));
         }
-        let Some(ooo) = &self.ooo else {
+        let Some(ooo) = self.ooo() else {
             return in_order;
         };
         let extra: Vec<Sample> = ooo
@@ -380,6 +398,13 @@ impl MemSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The head keeps one record per series: its size is a memory budget, not an accident.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_series_record_stays_104_bytes() {
+        assert_eq!(std::mem::size_of::<MemSeries>(), 104);
+    }
 
     #[test]
     fn out_of_order_duplicates_and_overwrites() {
