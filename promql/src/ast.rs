@@ -22,7 +22,36 @@ pub enum Expr {
     Negate(Box<Expr>),
     Binary(Box<Binary>),
     Aggregate(Box<Aggregate>),
-    Call { func: &'static Function, args: Vec<Expr> },
+    /// A function call: where it starts (`pos`, at its name) and where each argument does.
+    Call { func: &'static Function, args: Vec<Expr>, pos: Pos, arg_pos: Vec<Pos> },
+}
+
+/// Where an expression starts in the query text, as a byte offset: what a warning or info
+/// points at (Prometheus' ` (line:col)`). A position is not part of what an expression means,
+/// so it never makes two expressions unequal: a printed and re-parsed query equals the original.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pos(pub u32);
+
+impl PartialEq for Pos {
+    fn eq(&self, _: &Pos) -> bool {
+        true
+    }
+}
+
+impl Pos {
+    pub fn at(offset: usize) -> Pos {
+        Pos(u32::try_from(offset).unwrap_or(u32::MAX))
+    }
+
+    /// 1-based line and column in `query` (the column counts bytes, as Prometheus'
+    /// `StartPosInput` does); `None` when the offset lies outside the query.
+    pub fn line_col(self, query: &str) -> Option<(usize, usize)> {
+        let offset = self.0 as usize;
+        let before = query.as_bytes().get(..offset)?;
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        Some((line, offset - line_start + 1))
+    }
 }
 
 /// `@` modifier: a fixed time, or the query's start/end (resolved at prepare time).
@@ -50,6 +79,8 @@ pub struct VectorSelector {
     /// `smoothed` (Prometheus 3, experimental): values at the window edges (range selectors)
     /// or at the evaluation time (instant selectors) are interpolated between neighbours.
     pub smoothed: bool,
+    /// Where the selector starts.
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +176,8 @@ pub struct Binary {
     pub return_bool: bool,
     /// Present when both sides are vectors.
     pub matching: Option<VectorMatching>,
+    /// Where the expression starts (where its left operand does).
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +257,10 @@ pub struct Aggregate {
     pub param: Option<Expr>,
     pub grouping: Vec<String>,
     pub without: bool,
+    /// Where the aggregation (its operator's name), its parameter and its expression start.
+    pub pos: Pos,
+    pub param_pos: Pos,
+    pub expr_pos: Pos,
 }
 
 impl BinaryOp {

@@ -24,7 +24,8 @@ pub fn format_duration(ms: i64) -> String {
     out
 }
 
-fn quote(s: &str) -> String {
+/// `s` as a double-quoted string with Go's escapes (`strconv.Quote` for the text PromQL meets).
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -269,7 +270,7 @@ fn write_expr(out: &mut String, expr: &Expr) {
             write_expr(out, &a.expr);
             out.push(')');
         }
-        Expr::Call { func, args } => {
+        Expr::Call { func, args, .. } => {
             out.push_str(func.name);
             out.push('(');
             for (i, arg) in args.iter().enumerate() {

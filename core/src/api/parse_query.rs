@@ -29,7 +29,7 @@ pub fn translate(expr: &Expr) -> Value {
         Expr::Negate(inner) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
         Expr::Binary(b) => binary(b),
         Expr::Aggregate(a) => aggregation(a),
-        Expr::Call { func, args } => {
+        Expr::Call { func, args, .. } => {
             let variadic: i64 = match func.max_args {
                 None => -1,
                 Some(max) => max.saturating_sub(func.min_args) as i64,

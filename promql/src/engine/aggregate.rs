@@ -6,7 +6,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use tsdb::{Label, Labels, METRIC_NAME_LABEL};
 
-use super::eval::{Elem, StepValue};
+use super::annotations::Annotation;
+use super::eval::{Elem, Evaluator, StepValue};
 use super::stats;
 use super::Error;
 use crate::ast::{Aggregate, AggregateOp};
@@ -153,14 +154,52 @@ impl GroupCache {
     }
 }
 
-pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+pub(super) fn aggregate(ev: &Evaluator<'_>, a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
     if a.op == AggregateOp::CountValues {
         return count_values(a, param, input);
     }
+    if matches!(a.op, AggregateOp::Quantile | AggregateOp::LimitRatio) {
+        if let Some(StepValue::Scalar(p)) = &param {
+            ev.note_param(a, *p);
+        }
+    }
     if input.iter().any(|e| e.histogram.is_some()) {
-        return super::histogram_eval::aggregate_with_histograms(a, param, input, cache);
+        return super::histogram_eval::aggregate_with_histograms(ev, a, param, input, cache);
     }
     aggregate_floats(a, param, input, cache)
+}
+
+/// The warnings about `quantile` and `limit_ratio` parameters in `expr`, from the lowest and
+/// highest value each took over the steps (as Prometheus checks them).
+pub(super) fn annotate_params(ev: &Evaluator<'_>, expr: &crate::ast::Expr) {
+    if let crate::ast::Expr::Aggregate(a) = expr {
+        if let Some(range) = ev.param_range(a) {
+            match a.op {
+                AggregateOp::Quantile => {
+                    if range.nan {
+                        ev.annotate(Annotation::InvalidQuantile(f64::NAN), a.param_pos);
+                    }
+                    if range.max > 1.0 {
+                        ev.annotate(Annotation::InvalidQuantile(range.max), a.param_pos);
+                    }
+                    if range.min < 0.0 {
+                        ev.annotate(Annotation::InvalidQuantile(range.min), a.param_pos);
+                    }
+                }
+                // All zero: Prometheus returns before looking at the ratio.
+                AggregateOp::LimitRatio if !(range.min == 0.0 && range.max == 0.0) => {
+                    if range.max > 1.0 {
+                        ev.annotate(Annotation::InvalidRatio { got: range.max, capped: 1.0 }, a.param_pos);
+                    }
+                    if range.min < -1.0 {
+                        ev.annotate(Annotation::InvalidRatio { got: range.min, capped: -1.0 }, a.param_pos);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    expr.children().into_iter().for_each(|child| annotate_params(ev, child));
 }
 
 /// `aggregate` over float elements (and, for `count`, `group`, `limitk` and `limit_ratio`,

@@ -1,6 +1,8 @@
 //! Binary operators: scalar/scalar, vector/scalar, and vector/vector with Prometheus'
 //! matching (on/ignoring, group_left/right with include labels, set operators) and its
-//! exact errors for ambiguous matches.
+//! exact errors for ambiguous matches. As in Prometheus, one step of an operator reports at
+//! most one annotation: that of the last pair of operands that gave one (incompatible
+//! sample types, a histogram layout or counter reset conflict, reconciled custom buckets).
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,7 +10,8 @@ use std::sync::Arc;
 
 use tsdb::{FloatHistogram, Label, Labels, METRIC_NAME_LABEL};
 
-use super::eval::{Elem, StepValue, METADATA_LABELS};
+use super::annotations::Annotation;
+use super::eval::{Elem, Evaluator, StepValue, METADATA_LABELS};
 use super::histogram_eval::{histogram_binary, BinaryValue, Operand};
 use super::Error;
 use crate::ast::{Binary, BinaryOp, Cardinality, VectorMatching};
@@ -35,7 +38,13 @@ fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
     }
 }
 
-/// (value, keep) for one pair of operands, `lhs_value` being what a filter keeps.
+/// What trimming two floats gives: nothing, and an info.
+fn trimmed_floats(op: BinaryOp) -> Annotation {
+    Annotation::IncompatibleTypes { lhs: "float", op, rhs: "float" }
+}
+
+/// (value, keep) for one pair of float operands, `lhs_value` being what a filter keeps.
+/// Trimming (`trimmed_floats`) keeps nothing.
 fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (f64, bool) {
     if matches!(op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
         return (lhs_value, false);
@@ -51,44 +60,51 @@ fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (
     }
 }
 
-pub(super) fn eval_binary(b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
+pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
     // Arithmetic and `bool` comparisons change what the value means: the name goes (delayed).
     let drops_name = b.op.is_arithmetic() || b.return_bool;
-    Ok(match (l, r) {
+    // The annotation of the last pair of operands that gave one.
+    let mut last: Option<Annotation> = None;
+    let value = match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
-        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(
-            v.into_iter()
-                .filter_map(|e| {
-                    if e.histogram.is_some() {
-                        let value = histogram_binary(b.op, Operand::of(&e), Operand::Float(s), b.return_bool)?;
-                        return Some(value.into_elem(e.labels, e.drop_name || drops_name));
-                    }
-                    let (value, keep) = element(b.op, e.value, s, b.return_bool, e.value);
-                    keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
-                })
-                .collect(),
-        ),
-        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(
-            v.into_iter()
-                .filter_map(|e| {
-                    if e.histogram.is_some() {
-                        let value = histogram_binary(b.op, Operand::Float(s), Operand::of(&e), b.return_bool)?;
-                        return Some(value.into_elem(e.labels, e.drop_name || drops_name));
-                    }
-                    let (value, keep) = element(b.op, s, e.value, b.return_bool, e.value);
-                    keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
-                })
-                .collect(),
-        ),
+        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar(b, v, s, false, drops_name, &mut last)),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(vector_scalar(b, v, s, true, drops_name, &mut last)),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
             let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
             StepValue::Vector(match b.op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => set_operation(b.op, &matching, lhs, rhs),
-                _ => vector_vector(b, &matching, lhs, rhs)?,
+                _ => vector_vector(b, &matching, lhs, rhs, &mut last)?,
             })
         }
         _ => return Err(Error::Execution("binary operators need scalar or instant vector operands".into())),
-    })
+    };
+    if let Some(annotation) = last {
+        ev.annotate(annotation, b.pos);
+    }
+    Ok(value)
+}
+
+/// Vector `op` scalar (`scalar_left`: scalar `op` vector), element by element; a filter keeps
+/// the vector's value.
+fn vector_scalar(b: &Binary, v: Vec<Elem>, s: f64, scalar_left: bool, drops_name: bool, last: &mut Option<Annotation>) -> Vec<Elem> {
+    if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) && v.iter().any(|e| e.histogram.is_none()) {
+        *last = Some(trimmed_floats(b.op));
+    }
+    v.into_iter()
+        .filter_map(|e| {
+            if e.histogram.is_some() {
+                let (lhs, rhs) = if scalar_left { (Operand::Float(s), Operand::of(&e)) } else { (Operand::of(&e), Operand::Float(s)) };
+                let (value, annotation) = histogram_binary(b.op, lhs, rhs, b.return_bool);
+                if annotation.is_some() {
+                    *last = annotation;
+                }
+                return Some(value?.into_elem(e.labels, e.drop_name || drops_name));
+            }
+            let (x, y) = if scalar_left { (s, e.value) } else { (e.value, s) };
+            let (value, keep) = element(b.op, x, y, b.return_bool, e.value);
+            keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
+        })
+        .collect()
 }
 
 /// Whether label `name` takes part in matching: listed in `on (...)`, or, with `ignoring
@@ -143,7 +159,7 @@ fn fill_labels(labels: &Labels, matching: &VectorMatching) -> Labels {
 /// One-to-one and many-to-one/one-to-many matching, with `fill*` values standing in for a
 /// missing operand. As in Prometheus, after the `group_right` swap `fill.rhs` fills the
 /// "one" side and `fill.lhs` the "many" side.
-fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>) -> Result<Vec<Elem>, Error> {
+fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>, last: &mut Option<Annotation>) -> Result<Vec<Elem>, Error> {
     let fill = matching.fill;
     if (lhs.is_empty() && rhs.is_empty()) || ((lhs.is_empty() || rhs.is_empty()) && fill.is_empty()) {
         return Ok(Vec::new());
@@ -184,9 +200,18 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
         let value = match (a, c) {
             (Operand::Float(a), Operand::Float(c)) => {
                 let (value, keep) = element(b.op, a, c, b.return_bool, a);
+                if !keep && matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
+                    *last = Some(trimmed_floats(b.op));
+                }
                 keep.then_some(BinaryValue::Float(value))
             }
-            _ => histogram_binary(b.op, a, c, b.return_bool),
+            _ => {
+                let (value, annotation) = histogram_binary(b.op, a, c, b.return_bool);
+                if annotation.is_some() {
+                    *last = annotation;
+                }
+                value
+            }
         };
         let Some(value) = value else {
             return Ok(());

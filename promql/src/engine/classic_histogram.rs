@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tsdb::{FloatHistogram, Labels};
 
+use super::annotations::Annotation;
 use super::eval::Elem;
 /// OpenMetrics float text (Go's `FormatOpenMetricsFloat`): shortest `%g`, always with a `.` or
 /// exponent (`0.0`, `1.0`, `0.25`, `1e-05`), `NaN`, `+Inf`, `-Inf`.
@@ -41,20 +42,29 @@ pub(super) struct HistogramInput {
     pub natives: Vec<(Labels, Arc<FloatHistogram>)>,
     /// The classic histograms: labels without `le`, and (upper bound, cumulative count) buckets.
     pub classic: Vec<(Labels, Vec<(f64, f64)>)>,
+    /// Warnings about what was left out: bucket series without a parsable `le`, native and
+    /// classic histograms sharing labels.
+    pub warnings: Vec<Annotation>,
 }
 
 /// Splits `input` into native histograms and classic bucket groups. Float elements without a
-/// parsable `le` are left out (Prometheus warns). A native histogram whose labels equal a
+/// parsable `le` are left out (with a warning). A native histogram whose labels equal a
 /// classic group's is left out together with that group (which one was meant is unknown).
-pub(super) fn split_histograms(input: Vec<Elem>) -> HistogramInput {
+/// Warnings name the metric when `named` (Prometheus does under delayed name removal only).
+pub(super) fn split_histograms(input: Vec<Elem>, named: bool) -> HistogramInput {
     let mut out = HistogramInput::default();
+    let metric = |labels: &Labels| if named { labels.get(tsdb::METRIC_NAME_LABEL).unwrap_or("").to_string() } else { String::new() };
     let mut group_of: HashMap<Labels, usize> = HashMap::new();
     for e in input {
         if let Some(h) = e.histogram {
             out.natives.push((e.labels, h));
             continue;
         }
-        let Some(bound) = e.labels.get("le").and_then(parse_bucket_bound) else { continue };
+        let le = e.labels.get("le");
+        let Some(bound) = le.and_then(parse_bucket_bound) else {
+            out.warnings.push(Annotation::BadBucketLabel { metric: metric(&e.labels), le: le.unwrap_or("").to_string() });
+            continue;
+        };
         let key = Labels::from_sorted(e.labels.iter().filter(|l| l.name != "le"));
         let i = *group_of.entry(key.clone()).or_insert_with(|| {
             out.classic.push((key, Vec::new()));
@@ -64,9 +74,11 @@ pub(super) fn split_histograms(input: Vec<Elem>) -> HistogramInput {
     }
     if !out.natives.is_empty() && !out.classic.is_empty() {
         let mut conflicting = vec![false; out.classic.len()];
+        let warnings = &mut out.warnings;
         out.natives.retain(|(labels, _)| match group_of.get(labels) {
             Some(&i) => {
                 conflicting[i] = true;
+                warnings.push(Annotation::MixedClassicNativeHistograms { metric: metric(labels) });
                 false
             }
             None => true,
@@ -132,19 +144,30 @@ fn sorted_buckets(mut buckets: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
     Some(merged)
 }
 
+/// Where `histogram_quantile` had to flatten decreasing classic buckets: the lowest and highest
+/// bound of a bucket it lowered, and the largest decrease.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForcedMonotonicity {
+    pub min_bucket: f64,
+    pub max_bucket: f64,
+    pub max_diff: f64,
+}
+
 /// Quantile `q` of buckets given as (upper bound, cumulative count), as Prometheus'
-/// `BucketQuantile`: differences within float noise are ignored and decreases flattened.
-pub fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
+/// `BucketQuantile`: differences within float noise are ignored and decreases flattened (and
+/// where, for the info Prometheus gives).
+pub fn bucket_quantile_noting(q: f64, buckets: Vec<(f64, f64)>) -> (f64, Option<ForcedMonotonicity>) {
     if q.is_nan() {
-        return f64::NAN;
+        return (f64::NAN, None);
     }
     if q < 0.0 {
-        return f64::NEG_INFINITY;
+        return (f64::NEG_INFINITY, None);
     }
     if q > 1.0 {
-        return f64::INFINITY;
+        return (f64::INFINITY, None);
     }
-    let Some(mut merged) = sorted_buckets(buckets) else { return f64::NAN };
+    let Some(mut merged) = sorted_buckets(buckets) else { return (f64::NAN, None) };
+    let mut forced: Option<ForcedMonotonicity> = None;
     let mut previous = merged[0].1;
     for bucket in &mut merged[1..] {
         let current = bucket.1;
@@ -152,12 +175,25 @@ pub fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
             continue;
         }
         // Noise or a decrease: the bucket takes the previous count, which stays the reference.
-        if almost_equal(previous, current, SMALL_DELTA_TOLERANCE) || current < previous {
+        if almost_equal(previous, current, SMALL_DELTA_TOLERANCE) {
             bucket.1 = previous;
+            continue;
+        }
+        if current < previous {
+            bucket.1 = previous;
+            let f = forced.get_or_insert(ForcedMonotonicity { min_bucket: f64::INFINITY, max_bucket: f64::NEG_INFINITY, max_diff: 0.0 });
+            f.min_bucket = f.min_bucket.min(bucket.0);
+            f.max_bucket = f.max_bucket.max(bucket.0);
+            f.max_diff = f.max_diff.max(previous - current);
             continue;
         }
         previous = current;
     }
+    (bucket_quantile_of_monotonic(q, merged), forced)
+}
+
+/// Quantile `q` (within [0, 1]) of sorted, merged, monotonic buckets.
+fn bucket_quantile_of_monotonic(q: f64, merged: Vec<(f64, f64)>) -> f64 {
     if merged.len() < 2 {
         return f64::NAN;
     }
@@ -236,6 +272,10 @@ pub fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<(f64, f64)>) -> f64 
 mod tests {
     use super::*;
 
+    fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
+        bucket_quantile_noting(q, buckets).0
+    }
+
     #[test]
     fn interpolates_within_bucket() {
         let buckets = vec![(0.1, 10.0), (0.5, 30.0), (1.0, 40.0), (f64::INFINITY, 40.0)];
@@ -244,6 +284,15 @@ mod tests {
         assert!(bucket_quantile(0.5, vec![(1.0, 1.0)]).is_nan());
         // Negative counts (a `delta` of buckets): the rank lies above every bucket below +Inf.
         assert_eq!(bucket_quantile(0.9, vec![(1.0, -3.0), (f64::INFINITY, -5.0)]), 1.0);
+    }
+
+    #[test]
+    fn flattened_decreases_are_reported() {
+        let (q, forced) = bucket_quantile_noting(0.5, vec![(1.0, 5.0), (2.0, 4.0), (3.0, 10.0), (4.0, 7.5), (f64::INFINITY, 10.0)]);
+        assert!((q - 1.0).abs() < 1e-9, "{q}");
+        assert_eq!(forced, Some(ForcedMonotonicity { min_bucket: 2.0, max_bucket: 4.0, max_diff: 2.5 }));
+        // Noise is corrected silently.
+        assert_eq!(bucket_quantile_noting(0.5, vec![(1.0, 10.0), (2.0, 10.0 * (1.0 - 1e-13)), (f64::INFINITY, 10.0)]).1, None);
     }
 
     #[test]
@@ -293,10 +342,14 @@ mod tests {
             bucket("b", "+Inf", 2.0),
             bucket("b", "oops", 3.0),
         ];
-        let split = split_histograms(input);
+        let split = split_histograms(input, true);
         let hosts = |labels: &Labels| labels.get("host").unwrap_or("").to_string();
         assert_eq!(split.natives.iter().map(|(l, _)| hosts(l)).collect::<Vec<_>>(), ["c"]);
         assert_eq!(split.classic.iter().map(|(l, b)| (hosts(l), b.len())).collect::<Vec<_>>(), [("b".to_string(), 2)]);
+        assert_eq!(
+            split.warnings,
+            vec![Annotation::BadBucketLabel { metric: "x".into(), le: "oops".into() }, Annotation::MixedClassicNativeHistograms { metric: "x".into() }]
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use tsdb::{is_stale_nan, FloatHistogram, HistogramSample, Labels, Querier, Sampl
 
 use super::range_functions::{extend_window, smoothed_value};
 use super::{at_ms, extended_margins, first_step_after, info_key, selector_key, walk_selectors, SelectKey, EngineOptions, Error, InstantSample, PreparedQuery, QueryResult, Value};
-use crate::ast::{Expr, VectorSelector};
+use super::annotations::{Annotation, Annotations, Operation};
+use super::native_histogram::Notes;
+use crate::ast::{Expr, Pos, VectorSelector};
 
 /// One element of an instant vector. `drop_name` is Prometheus' delayed `__name__` removal:
 /// the name (and `__type__`/`__unit__`) is removed when the query's result is assembled, so
@@ -71,6 +73,8 @@ struct Select {
     fetched: std::cell::OnceCell<Fetched>,
     /// Read by the series-major path: its samples are counted against the limit.
     streamed: std::cell::Cell<bool>,
+    /// Its histograms are read for their count and sum (`stats_decoding`).
+    stats: bool,
 }
 
 /// A select's series, and for each whether it holds a staleness marker (computed once, so
@@ -118,9 +122,72 @@ pub(super) struct Evaluator<'q> {
     group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
     /// Aggregations evaluated series-major before the steps (see `series_major`).
     precomputed: std::cell::RefCell<super::series_major::Precomputed>,
+    /// Warnings and infos so far.
+    annotations: std::cell::RefCell<Annotations>,
+    /// Per `quantile`/`limit_ratio` aggregation, the range of its parameter over the steps
+    /// (Prometheus checks the lowest and highest value once, not each step's).
+    param_ranges: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, ParamRange>>,
+    /// Per `rate`/`increase` of a range selector, which of its series may still be reported
+    /// as not looking like counters (`None`: none).
+    pub(super) non_counters: std::cell::RefCell<HashMap<*const VectorSelector, Option<Vec<bool>>>>,
+}
+
+/// The lowest and highest value an aggregation parameter took, and whether it was NaN.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ParamRange {
+    pub min: f64,
+    pub max: f64,
+    pub nan: bool,
 }
 
 impl Evaluator<'_> {
+    /// Records a warning or info about the expression at `pos`.
+    pub(super) fn annotate(&self, annotation: Annotation, pos: Pos) {
+        self.annotations.borrow_mut().add(annotation, pos);
+    }
+
+    /// Records the notes of native histogram arithmetic as Prometheus reports them (a counter
+    /// function over a gauge, `delta` over counters, reconciled bounds): `metric` names the
+    /// series, `reconciliation` the operation a bounds reconciliation is reported for (`None`:
+    /// the additions and subtractions it happened in).
+    pub(super) fn annotate_notes(&self, notes: &Notes, metric: &str, pos: Pos, reconciliation: Option<Operation>) {
+        if notes.not_counter {
+            self.annotate(Annotation::NotCounter { metric: metric.to_string() }, pos);
+        }
+        if notes.not_gauge {
+            self.annotate(Annotation::NotGauge { metric: metric.to_string() }, pos);
+        }
+        match reconciliation {
+            Some(op) if notes.custom_bounds_reconciled => self.annotate(Annotation::MismatchedCustomBuckets(op), pos),
+            Some(_) => {}
+            None => {
+                if notes.reconciled_in_subtraction {
+                    self.annotate(Annotation::MismatchedCustomBuckets(Operation::Subtraction), pos);
+                }
+                if notes.reconciled_in_addition {
+                    self.annotate(Annotation::MismatchedCustomBuckets(Operation::Addition), pos);
+                }
+            }
+        }
+    }
+
+    /// Widens the range aggregation `a`'s parameter took by `value`.
+    pub(super) fn note_param(&self, a: &crate::ast::Aggregate, value: f64) {
+        let mut ranges = self.param_ranges.borrow_mut();
+        let range = ranges.entry(a as *const crate::ast::Aggregate).or_insert(ParamRange { min: f64::INFINITY, max: f64::NEG_INFINITY, nan: false });
+        if value.is_nan() {
+            range.nan = true;
+        } else {
+            range.min = range.min.min(value);
+            range.max = range.max.max(value);
+        }
+    }
+
+    /// The range aggregation `a`'s parameter took, if it was evaluated.
+    pub(super) fn param_range(&self, a: &crate::ast::Aggregate) -> Option<ParamRange> {
+        self.param_ranges.borrow().get(&(a as *const crate::ast::Aggregate)).copied()
+    }
+
     pub(super) fn check_cancelled(&self) -> Result<(), Error> {
         match self.cancel {
             Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
@@ -159,10 +226,13 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
 pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
     let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr) } else { Default::default() };
     let last_only = q.last_sample_selects();
+    let stats_selects = super::stats_decoding::stats_selectors(&q.expr);
     let mut selects = HashMap::new();
     walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint_ms, maxt_ms| {
         let last_only = last_only.contains(&key);
-        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only, fetched: Default::default(), streamed: Default::default() };
+        let stats = stats_selects.contains(&key);
+        let mint_ms = super::stats_read_start(mint_ms, stats);
+        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only, fetched: Default::default(), streamed: Default::default(), stats };
         selects.insert(key, select);
     });
     // An instant query has no step: `step()` is 0 there.
@@ -181,6 +251,9 @@ pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, canc
         stripped_series: Default::default(),
         group_caches: Default::default(),
         precomputed: Default::default(),
+        annotations: Default::default(),
+        param_ranges: Default::default(),
+        non_counters: Default::default(),
     };
     for key in ev.selects.keys().filter(|key| !streamable.contains(*key)) {
         ev.fetch(key)?;
@@ -267,11 +340,15 @@ impl Evaluator<'_> {
 }
 
 fn select_whole(querier: &dyn Querier, select: &Select) -> Vec<SeriesSamples> {
-    if select.last_only {
+    let mut series = if select.last_only {
         querier.select_last(&select.matchers, select.mint_ms, select.maxt_ms)
     } else {
         querier.select(&select.matchers, select.mint_ms, select.maxt_ms)
+    };
+    if select.stats {
+        super::stats_decoding::decode_stats(&mut series);
     }
+    series
 }
 
 /// The last of `samples` (those at or before the reference time) if it lies after
@@ -312,7 +389,8 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
                 m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples, histograms: s.histograms }).collect(),
             )?),
         };
-        return Ok(QueryResult { value, warnings: Vec::new(), infos: Vec::new() });
+        let (warnings, infos) = ev.finish_annotations(q);
+        return Ok(QueryResult { value, warnings, infos });
     }
     if q.options.series_major {
         let mut precomputed = super::series_major::Precomputed::new();
@@ -355,7 +433,20 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         t += q.step_ms;
     }
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(QueryResult { value: Value::Matrix(series), warnings: Vec::new(), infos: Vec::new() })
+    let (warnings, infos) = ev.finish_annotations(q);
+    Ok(QueryResult { value: Value::Matrix(series), warnings, infos })
+}
+
+impl Evaluator<'_> {
+    /// The query's warnings and infos: those evaluation recorded, those of aggregation
+    /// parameters over all steps, and `sort` in range evaluations.
+    fn finish_annotations(&self, q: &PreparedQuery) -> (Vec<String>, Vec<String>) {
+        super::aggregate::annotate_params(self, &q.expr);
+        for pos in super::sort_warning::ineffective_sorts(&q.expr, q.start_ms, q.end_ms, q.step_ms, q.options.default_subquery_step_ms) {
+            self.annotate(Annotation::SortInRangeQuery, pos);
+        }
+        self.annotations.borrow().render(&q.query)
+    }
 }
 
 pub(super) const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
@@ -530,10 +621,20 @@ impl Evaluator<'_> {
             live.extend(s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)));
             if !s.histograms.is_empty() {
                 let histograms = histograms_within(&s.histograms, reference - lookback, reference + lookback);
-                // A window of floats and histograms gives nothing (Prometheus warns).
+                // A window of floats and histograms gives nothing (and a warning).
                 if !histograms.is_empty() {
-                    if let Some(h) = live.is_empty().then(|| super::histogram_eval::smoothed_histogram(histograms, reference)).flatten() {
-                        out.push(Elem::with_histogram(s.labels.clone(), Arc::new(h), false));
+                    let report = super::histogram_eval::WindowReport { ev: self, pos: vs.pos, labels: &s.labels };
+                    if !live.is_empty() {
+                        report.mixed_floats_and_histograms();
+                    } else {
+                        let mut notes = Notes::default();
+                        let value = super::histogram_eval::smoothed_histogram(histograms, reference, &mut notes);
+                        report.notes(&notes, None);
+                        match value {
+                            Ok(Some(h)) => out.push(Elem::with_histogram(s.labels.clone(), Arc::new(h), false)),
+                            Ok(None) => {}
+                            Err(_) => report.mixed_exponential_and_custom(),
+                        }
                     }
                     continue;
                 }
@@ -646,7 +747,7 @@ impl Evaluator<'_> {
             },
             Expr::Binary(b) => {
                 let (l, r) = (self.eval(&b.lhs, t)?, self.eval(&b.rhs, t)?);
-                super::binary::eval_binary(b, l, r)?
+                super::binary::eval_binary(self, b, l, r)?
             }
             Expr::Aggregate(a) => {
                 if let Some(precomputed) = self.take_precomputed(a, t) {
@@ -661,9 +762,9 @@ impl Evaluator<'_> {
                 };
                 let mut caches = self.group_caches.borrow_mut();
                 let cache = caches.entry(&**a as *const crate::ast::Aggregate).or_default();
-                StepValue::Vector(super::aggregate::aggregate(a, param, input, cache)?)
+                StepValue::Vector(super::aggregate::aggregate(self, a, param, input, cache)?)
             }
-            Expr::Call { func, args } => super::functions::call(self, func, args, t)?,
+            Expr::Call { func, args, arg_pos, .. } => super::functions::call(self, func, args, arg_pos, t)?,
         })
     }
 }

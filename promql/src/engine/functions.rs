@@ -7,12 +7,15 @@ use std::f64::consts::PI;
 use regex::Regex;
 use tsdb::{Label, Labels, MatchOp, Sample, METRIC_NAME_LABEL};
 
-use super::classic_histogram::{bucket_fraction, bucket_quantile, split_histograms};
+use super::annotations::Annotation;
+use super::classic_histogram::{bucket_fraction, bucket_quantile_noting, split_histograms, ForcedMonotonicity, HistogramInput};
+use super::histogram_eval::{metric_name, WindowReport};
+use super::native_histogram::Notes;
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
 use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::stats::{go_max, go_min};
 use super::{at_ms, extended_margins, Error};
-use crate::ast::{Expr, VectorSelector};
+use crate::ast::{Expr, Pos, VectorSelector};
 use crate::functions::Function;
 
 /// An instant vector argument's float elements: the functions that compute on values
@@ -206,9 +209,55 @@ fn sort_by_value(mut v: Vec<Elem>, descending: bool) -> Vec<Elem> {
     v
 }
 
-pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
+/// Whether `q` is no quantile (Prometheus warns and answers ±Inf or NaN).
+fn invalid_quantile(q: f64) -> bool {
+    q.is_nan() || !(0.0..=1.0).contains(&q)
+}
+
+impl Evaluator<'_> {
+    /// `input` split into native and classic histograms, with the warnings about what was left
+    /// out recorded at `pos` (the vector argument).
+    fn split_annotated(&self, input: Vec<Elem>, pos: Pos) -> HistogramInput {
+        let mut split = split_histograms(input, self.options.delayed_name_removal);
+        for w in split.warnings.drain(..) {
+            self.annotate(w, pos);
+        }
+        split
+    }
+
+    /// The metric name annotations about a histogram function's input name: Prometheus has
+    /// removed it already unless name removal is delayed.
+    fn input_metric(&self, labels: &Labels) -> String {
+        if self.options.delayed_name_removal { metric_name(labels) } else { String::new() }
+    }
+
+    /// A native histogram's quantile, its NaN observations noted at `pos`.
+    fn native_quantile(&self, q: f64, labels: &Labels, h: &tsdb::FloatHistogram, pos: Pos) -> f64 {
+        let mut notes = Notes::default();
+        let value = super::native_histogram::quantile_noting(q, h, &mut notes);
+        if notes.quantile_in_nan_observations {
+            self.annotate(Annotation::QuantileNaNResult { metric: self.input_metric(labels) }, pos);
+        }
+        if notes.nan_observations {
+            self.annotate(Annotation::QuantileNaNSkew { metric: self.input_metric(labels) }, pos);
+        }
+        value
+    }
+
+    /// A classic histogram's quantile, a flattened decrease noted at `pos`.
+    fn classic_quantile(&self, q: f64, labels: &Labels, buckets: Vec<(f64, f64)>, pos: Pos, t: i64) -> f64 {
+        let (value, forced) = bucket_quantile_noting(q, buckets);
+        if let Some(ForcedMonotonicity { min_bucket, max_bucket, max_diff }) = forced {
+            self.annotate(Annotation::ForcedMonotonicity { metric: self.input_metric(labels), t_ms: t, min_bucket, max_bucket, max_diff }, pos);
+        }
+        value
+    }
+}
+
+pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: &[Pos], t: i64) -> Result<StepValue, Error> {
     let name = func.name;
     let arg = |i: usize| ev.eval(&args[i], t);
+    let pos = |i: usize| arg_pos.get(i).copied().unwrap_or_default();
     let result: Vec<Elem> = match name {
         "info" => return super::info::evaluate(ev, args, t),
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
@@ -379,9 +428,18 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
         }
         "histogram_quantile" => {
             let q = scalar_arg(arg(0)?)?;
-            let input = split_histograms(any_vector_arg(arg(1)?)?);
-            let natives = input.natives.into_iter().map(|(l, h)| Elem::new(l, super::native_histogram::quantile(q, &h), true));
-            let classic = input.classic.into_iter().map(|(l, b)| Elem::new(l, bucket_quantile(q, b), true));
+            if invalid_quantile(q) {
+                ev.annotate(Annotation::InvalidQuantile(q), pos(0));
+            }
+            let input = ev.split_annotated(any_vector_arg(arg(1)?)?, pos(1));
+            let natives = input.natives.into_iter().map(|(l, h)| {
+                let v = ev.native_quantile(q, &l, &h, pos(1));
+                Elem::new(l, v, true)
+            });
+            let classic = input.classic.into_iter().map(|(l, b)| {
+                let v = ev.classic_quantile(q, &l, b, pos(1), t);
+                Elem::new(l, v, true)
+            });
             check_unique(natives.chain(classic).collect())?
         }
         "histogram_quantiles" => {
@@ -389,30 +447,41 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -
             let label = string_arg(arg(1)?)?;
             let mut qs = Vec::new();
             for i in 2..args.len() {
-                qs.push(scalar_arg(arg(i)?)?);
+                let q = scalar_arg(arg(i)?)?;
+                if invalid_quantile(q) {
+                    ev.annotate(Annotation::InvalidQuantile(q), pos(i));
+                }
+                qs.push(q);
             }
-            let input = split_histograms(input);
+            let input = ev.split_annotated(input, pos(0));
             let mut out = Vec::new();
             for q in qs {
                 let text = super::classic_histogram::open_metrics_float(q);
                 for (labels, h) in &input.natives {
-                    out.push(Elem::new(set_label(labels, &label, text.clone()), super::native_histogram::quantile(q, h), true));
+                    out.push(Elem::new(set_label(labels, &label, text.clone()), ev.native_quantile(q, labels, h, pos(0)), true));
                 }
                 for (labels, buckets) in &input.classic {
-                    out.push(Elem::new(set_label(labels, &label, text.clone()), bucket_quantile(q, buckets.clone()), true));
+                    out.push(Elem::new(set_label(labels, &label, text.clone()), ev.classic_quantile(q, labels, buckets.clone(), pos(0), t), true));
                 }
             }
             check_unique(out)?
         }
         "histogram_fraction" => {
             let (lower, upper) = (scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?);
-            let input = split_histograms(any_vector_arg(arg(2)?)?);
-            let natives = input.natives.into_iter().map(|(l, h)| Elem::new(l, super::native_histogram::fraction(lower, upper, &h), true));
+            let input = ev.split_annotated(any_vector_arg(arg(2)?)?, pos(2));
+            let natives = input.natives.into_iter().map(|(l, h)| {
+                let mut notes = Notes::default();
+                let v = super::native_histogram::fraction_noting(lower, upper, &h, &mut notes);
+                if notes.nan_observations {
+                    ev.annotate(Annotation::FractionNaNs { metric: ev.input_metric(&l) }, pos(2));
+                }
+                Elem::new(l, v, true)
+            });
             let classic = input.classic.into_iter().map(|(l, b)| Elem::new(l, bucket_fraction(lower, upper, b), true));
             natives.chain(classic).collect()
         }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
-        _ => return range_call(ev, func, args, t),
+        _ => return range_call(ev, func, args, arg_pos, t),
     };
     let result = if func.keeps_metric_name() {
         result
@@ -497,7 +566,35 @@ pub(super) fn range_value(kind: RangeKind, name: &str, samples: &[Sample], a: Ra
     }
 }
 
-fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Result<StepValue, Error> {
+/// Suffixes of names that counters (and the counters of classic histograms) have.
+const COUNTER_SUFFIXES: [&str; 4] = ["_total", "_sum", "_count", "_bucket"];
+
+/// Whether `rate`/`increase` over a series of these labels earns Prometheus' info that the
+/// metric might not be a counter: it has a name, not one of a counter.
+pub(super) fn looks_like_non_counter(labels: &Labels) -> bool {
+    labels.get(METRIC_NAME_LABEL).is_some_and(|n| !n.is_empty() && !COUNTER_SUFFIXES.iter().any(|s| n.ends_with(s)))
+}
+
+impl Evaluator<'_> {
+    /// For each series of `vs`, whether a `rate`/`increase` over it is still to be reported as
+    /// perhaps not of a counter (`None`: no such series left). Taken for one step's loop and
+    /// given back with `put_non_counters`, so the per-series check is one flag.
+    fn take_non_counters(&self, vs: &VectorSelector) -> Option<Vec<bool>> {
+        let key = vs as *const VectorSelector;
+        if let Some(known) = self.non_counters.borrow_mut().get_mut(&key) {
+            return known.take();
+        }
+        let flags: Vec<bool> = self.selected(vs).iter().map(|s| looks_like_non_counter(&s.labels)).collect();
+        flags.contains(&true).then_some(flags)
+    }
+
+    fn put_non_counters(&self, vs: &VectorSelector, flags: Option<Vec<bool>>) {
+        let flags = flags.filter(|f| f.contains(&true));
+        self.non_counters.borrow_mut().insert(vs as *const VectorSelector, flags);
+    }
+}
+
+fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: &[Pos], t: i64) -> Result<StepValue, Error> {
     let name = func.name;
     let (matrix_index, param) = match name {
         "quantile_over_time" => (1, scalar_arg(ev.eval(&args[0], t)?)?),
@@ -515,10 +612,28 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         }
     }
     let (start, end) = range_window(&args[matrix_index], t);
+    // Annotations point at the first argument; Prometheus evaluates a subquery there into a
+    // range selector of no position (so `1:1`).
+    let from_subquery = matches!(unparen(&args[matrix_index]), Expr::Subquery(_));
+    let report_pos = if from_subquery && matrix_index == 0 { Pos::default() } else { arg_pos.first().copied().unwrap_or_default() };
+    let out = range_call_values(ev, func, args, matrix_index, RangeArgs { start, end, t, param, factors }, report_pos)?;
+    // `quantile_over_time` of a window with floats (every window that gave a value) warns of
+    // a φ outside [0, 1].
+    if name == "quantile_over_time" && invalid_quantile(param) && !out.is_empty() {
+        ev.annotate(Annotation::InvalidQuantile(param), report_pos);
+    }
+    Ok(StepValue::Vector(out))
+}
+
+/// `range_call`'s vector: the function over each series' window.
+fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_index: usize, range_args: RangeArgs, report_pos: Pos) -> Result<Vec<Elem>, Error> {
+    let name = func.name;
+    let RangeArgs { start, end, t, param, factors } = range_args;
     // Resolved once per step, not once per series: the per-series work is the arithmetic.
     let kind = RangeKind::of(name);
     let drop_name = !func.keeps_metric_name();
-    let compute = |samples: &[Sample]| range_value(kind, name, samples, RangeArgs { start, end, t, param, factors });
+    let compute = |samples: &[Sample]| range_value(kind, name, samples, range_args);
+    let counter_function = matches!(kind, RangeKind::Rate | RangeKind::Increase);
     let mut out = Vec::new();
     // A plain range selector: compute on windows of the fetched series, without copying them.
     if let Expr::MatrixSelector { selector, range_ms, .. } = unparen(&args[matrix_index]) {
@@ -540,6 +655,8 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
         // Without delayed name removal the name goes here, from label sets stripped once per
         // query rather than once per step.
         let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
+        // Series whose names do not look like counters', not reported yet.
+        let mut non_counters = if counter_function { ev.take_non_counters(selector) } else { None };
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
             let window = super::eval::without_stale(&s.samples[from..to], stale.get(i).copied().unwrap_or(true), &mut filtered);
             if !s.histograms.is_empty() {
@@ -551,10 +668,11 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
                         None => s.labels.clone(),
                     };
                     let drop = stripped.is_none() && drop_name;
+                    let report = WindowReport { ev, pos: report_pos, labels: &s.labels };
                     let value = if extended {
-                        super::histogram_eval::extended_range_value(name, window, histograms, start, end, selector.smoothed)
+                        super::histogram_eval::extended_range_value(name, window, histograms, start, end, selector.smoothed, &report)
                     } else {
-                        super::histogram_eval::range_value_with_histograms(kind, name, window, histograms, RangeArgs { start, end, t, param, factors })
+                        super::histogram_eval::range_value_with_histograms(kind, name, window, histograms, RangeArgs { start, end, t, param, factors }, &report)
                     };
                     if let Some(e) = value.map(|v| v.into_elem(labels, drop)) {
                         out.push(e);
@@ -566,16 +684,25 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
                 continue;
             }
             if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
+                if let Some(flags) = &mut non_counters {
+                    if flags[i] {
+                        flags[i] = false;
+                        ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(&s.labels) }, report_pos);
+                    }
+                }
                 match &stripped {
                     Some(st) => out.push(Elem::new(st.labels[i].clone(), v, false)),
                     None => out.push(Elem::new(s.labels.clone(), v, drop_name)),
                 }
             }
         }
+        if counter_function {
+            ev.put_non_counters(selector, non_counters);
+        }
         if stripped.as_ref().is_some_and(|st| st.collide) {
             out = super::eval::check_unique_hashed(out)?;
         }
-        return Ok(StepValue::Vector(out));
+        return Ok(out);
     }
     let StepValue::Matrix(series) = ev.eval(&args[matrix_index], t)? else {
         return Err(Error::Execution(format!("expected a range vector argument to {name}")));
@@ -587,14 +714,18 @@ fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], t: i64) -> Res
             if from_subquery {
                 super::histogram_eval::forget_reset_hints(&mut histograms);
             }
-            if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }) {
+            let report = WindowReport { ev, pos: report_pos, labels: &labels };
+            if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }, &report) {
                 out.push(v.into_elem(labels, drop));
             }
             continue;
         }
         if let Some(v) = compute(&samples) {
+            if counter_function && looks_like_non_counter(&labels) {
+                ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(&labels) }, report_pos);
+            }
             out.push(Elem::new(labels, v, drop));
         }
     }
-    Ok(StepValue::Vector(out))
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 //! evaluates synchronously over any `Querier` that can answer those selects.
 
 mod aggregate;
+mod annotations;
 mod binary;
 mod classic_histogram;
 mod eval;
@@ -12,7 +13,9 @@ mod info;
 pub(crate) mod native_histogram;
 mod range_functions;
 mod series_major;
+mod sort_warning;
 mod stats;
+mod stats_decoding;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 
@@ -103,6 +106,8 @@ pub struct Engine {
 
 /// A parsed, checked query with its evaluation window.
 pub struct PreparedQuery {
+    /// The query text, which annotations give positions in.
+    query: String,
     expr: Expr,
     start_ms: i64,
     end_ms: i64,
@@ -128,7 +133,7 @@ impl Engine {
         // An instant query has no step and no range: `step()` and `range()` are 0.
         resolve_durations(&mut expr, 0, 0)?;
         check_extended_selectors(&expr)?;
-        Ok(PreparedQuery { expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
+        Ok(PreparedQuery { query: query.to_string(), expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
     }
 
     pub fn prepare_range(&self, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<PreparedQuery, Error> {
@@ -147,7 +152,7 @@ impl Engine {
         resolve_at(&mut expr, start_ms, end_ms);
         resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
         check_extended_selectors(&expr)?;
-        Ok(PreparedQuery { expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
+        Ok(PreparedQuery { query: query.to_string(), expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
     }
 }
 
@@ -254,7 +259,7 @@ const SMOOTHED_FUNCTIONS: [&str; 3] = ["delta", "increase", "rate"];
 /// Refuses `anchored`/`smoothed` range selectors passed to functions that cannot use them
 /// (their windows hold samples outside the range).
 fn check_extended_selectors(expr: &Expr) -> Result<(), Error> {
-    if let Expr::Call { func, args } = expr {
+    if let Expr::Call { func, args, .. } = expr {
         for arg in args {
             let mut arg = arg;
             while let Expr::Paren(inner) = arg {
@@ -274,6 +279,12 @@ fn check_extended_selectors(expr: &Expr) -> Result<(), Error> {
         }
     }
     expr.children().into_iter().try_for_each(check_extended_selectors)
+}
+
+/// Where a select starts: a selector read for histogram stats also reads the sample at the
+/// window's (open) start, as Prometheus' seek there does, to compare the first one with.
+pub(crate) fn stats_read_start(mint_ms: i64, stats: bool) -> i64 {
+    if stats { mint_ms - 1 } else { mint_ms }
 }
 
 /// First subquery step time: the smallest multiple of `step` strictly after `after`.
@@ -335,7 +346,7 @@ pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &Engine
                 walk_selectors(p, start, end, options, visit);
             }
         }
-        Expr::Call { func, args } if func.name == "info" => {
+        Expr::Call { func, args, .. } if func.name == "info" => {
             // The label selector argument only describes the info series: no select of its own.
             if let Some(first) = args.first() {
                 walk_selectors(first, start, end, options, visit);
@@ -356,9 +367,11 @@ impl PreparedQuery {
     /// of all samples).
     pub fn selects(&self) -> Vec<SelectRequest> {
         let last_only = self.last_sample_selects();
+        let stats = stats_decoding::stats_selectors(&self.expr);
         let mut out: Vec<SelectRequest> = Vec::new();
         walk_selectors(&self.expr, self.start_ms, self.end_ms, &self.options, &mut |key, matchers, mint_ms, maxt_ms| {
             let last_only = last_only.contains(&key);
+            let mint_ms = stats_read_start(mint_ms, stats.contains(&key));
             match out.iter_mut().find(|r| r.matchers.as_slice() == matchers && r.mint_ms == mint_ms && r.maxt_ms == maxt_ms) {
                 Some(known) => known.last_only &= last_only,
                 None => out.push(SelectRequest { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only }),
@@ -369,7 +382,8 @@ impl PreparedQuery {
 
     /// The selects evaluation reads only the last sample of, in each series: in an instant
     /// query, the instant selectors outside subqueries (each evaluated at one time; a
-    /// smoothed one also reads the sample after).
+    /// smoothed one also reads the sample after; one read for histogram stats compares with
+    /// the samples before).
     pub(crate) fn last_sample_selects(&self) -> std::collections::HashSet<SelectKey> {
         fn walk(expr: &Expr, out: &mut std::collections::HashSet<SelectKey>) {
             match expr {
@@ -385,6 +399,9 @@ impl PreparedQuery {
         let mut out = std::collections::HashSet::new();
         if self.instant {
             walk(&self.expr, &mut out);
+            for key in stats_decoding::stats_selectors(&self.expr) {
+                out.remove(&key);
+            }
         }
         out
     }

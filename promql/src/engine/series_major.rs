@@ -24,10 +24,12 @@ use tsdb::Sample;
 
 use super::aggregate::GroupCache;
 use super::eval::{advance, drop_name, holds_stale, last_within, without_stale, Elem, Evaluator};
-use super::functions::{range_value, range_window, unparen, RangeArgs, RangeKind};
+use super::annotations::Annotation;
+use super::functions::{looks_like_non_counter, range_value, range_window, unparen, RangeArgs, RangeKind};
+use super::histogram_eval::metric_name;
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
 use super::{at_ms, selector_key, Error, SelectKey};
-use crate::ast::{Aggregate, AggregateOp, Expr, VectorSelector};
+use crate::ast::{Aggregate, AggregateOp, Expr, Pos, VectorSelector};
 
 /// Group × step accumulators one aggregation may hold (beyond it, e.g. `sum by (pod)` over
 /// 11,000 steps, the step-major path runs instead).
@@ -72,17 +74,19 @@ pub(super) fn precompute(ev: &Evaluator<'_>, expr: &Expr, out: &mut Precomputed)
 enum Source<'e> {
     /// An instant selector: each series' last sample within the lookback.
     Instant(&'e VectorSelector),
-    /// A range function of one argument over a plain range selector.
-    Range { call_arg: &'e Expr, selector: &'e VectorSelector, kind: RangeKind, name: &'static str, drop_name: bool },
+    /// A range function of one argument over a plain range selector (`arg_pos`: where the
+    /// argument starts, for annotations).
+    Range { call_arg: &'e Expr, arg_pos: Pos, selector: &'e VectorSelector, kind: RangeKind, name: &'static str, drop_name: bool },
 }
 
 impl<'e> Source<'e> {
     fn of(expr: &'e Expr) -> Option<Source<'e>> {
         match unparen(expr) {
             Expr::VectorSelector(vs) if !vs.smoothed => Some(Source::Instant(vs)),
-            Expr::Call { func, args } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
+            Expr::Call { func, args, arg_pos, .. } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
                 Expr::MatrixSelector { selector, .. } if !selector.anchored && !selector.smoothed => Some(Source::Range {
                     call_arg: &args[0],
+                    arg_pos: arg_pos.first().copied().unwrap_or_default(),
                     selector,
                     kind: RangeKind::of(func.name),
                     name: func.name,
@@ -209,6 +213,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
         let base = group * steps;
         let has_stale = holds_stale(samples);
         let (mut from, mut to) = (0usize, 0usize);
+        let mut produced = false;
         for k in 0..steps {
             let t = ev.start_ms + k as i64 * ev.step_ms;
             let value = match &source {
@@ -231,7 +236,13 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                 }
             };
             if let Some(v) = value {
+                produced = true;
                 acc.add(base + k, i, v);
+            }
+        }
+        if let Source::Range { kind: RangeKind::Rate | RangeKind::Increase, arg_pos, .. } = &source {
+            if produced && looks_like_non_counter(labels) {
+                ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(labels) }, *arg_pos);
             }
         }
         ControlFlow::Continue(())

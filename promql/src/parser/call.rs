@@ -2,28 +2,54 @@
 //! arguments, parameters, and type checking against the function table.
 
 use super::{Parser, Result};
-use crate::ast::{Aggregate, AggregateOp, Expr, ValueType};
+use crate::ast::{Aggregate, AggregateOp, Expr, Pos, ValueType};
 use crate::functions;
 
 impl Parser<'_> {
-    /// `( expr, ... )`. `label_selector_at`: the argument that is a bare label selector.
-    fn arguments(&mut self, label_selector_at: Option<usize>) -> Result<Vec<Expr>> {
+    /// `( expr, ... )` and where each argument starts. `label_selector_at`: the argument that
+    /// is a bare label selector.
+    fn arguments(&mut self, label_selector_at: Option<usize>) -> Result<(Vec<Expr>, Vec<Pos>)> {
         self.expect("(", "in call")?;
-        let mut args = Vec::new();
+        let (mut args, mut starts) = (Vec::new(), Vec::new());
         if self.eat(")") {
-            return Ok(args);
+            return Ok((args, starts));
         }
         loop {
             self.label_selector_next = label_selector_at == Some(args.len());
+            self.skip_space();
+            let start = self.offset();
             let arg = self.expr(0);
             self.label_selector_next = false;
-            args.push(arg?);
+            let arg = arg?;
+            starts.push(Pos::at(self.start_inside_parens(&arg, start)));
+            args.push(arg);
             if self.eat(",") {
                 continue;
             }
             self.expect(")", "in argument list")?;
-            return Ok(args);
+            return Ok((args, starts));
         }
+    }
+
+    /// Where `expr`, written at `start`, begins once its enclosing parentheses are taken
+    /// away: Prometheus drops them from arguments, so annotations point inside.
+    fn start_inside_parens(&self, mut expr: &Expr, mut start: usize) -> usize {
+        while let Expr::Paren(inner) = expr {
+            let mut rest = self.input.get(start + 1..).unwrap_or("");
+            loop {
+                let trimmed = rest.trim_start();
+                match trimmed.strip_prefix('#') {
+                    Some(comment) => rest = comment.find('\n').map_or("", |i| &comment[i..]),
+                    None => {
+                        rest = trimmed;
+                        break;
+                    }
+                }
+            }
+            start = self.input.len() - rest.len();
+            expr = inner;
+        }
+        start
     }
 
     fn check_type(&self, expr: &Expr, want: ValueType, what: &str, at: usize) -> Result<()> {
@@ -40,7 +66,7 @@ impl Parser<'_> {
         };
         // info()'s second argument selects info series by labels only.
         let label_selector_at = (func.name == "info").then_some(1);
-        let args = self.arguments(label_selector_at)?;
+        let (args, arg_pos) = self.arguments(label_selector_at)?;
         if let Some(arg) = label_selector_at.and_then(|i| args.get(i)) {
             match arg {
                 Expr::VectorSelector(vs) if vs.name.is_some() => {
@@ -65,7 +91,7 @@ impl Parser<'_> {
             let want = func.arg_type(i).unwrap_or(ValueType::Vector);
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }
-        Ok(Expr::Call { func, args })
+        Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos })
     }
 
     fn grouping(&mut self) -> Result<Option<(Vec<String>, bool)>> {
@@ -80,7 +106,7 @@ impl Parser<'_> {
 
     pub(super) fn aggregate(&mut self, op: AggregateOp, start: usize) -> Result<Expr> {
         let before = self.grouping()?;
-        let mut args = self.arguments(None)?;
+        let (mut args, mut starts) = self.arguments(None)?;
         let after = self.grouping()?;
         if before.is_some() && after.is_some() {
             return Err(self.error_at(start, "aggregation must only contain one grouping clause"));
@@ -91,11 +117,13 @@ impl Parser<'_> {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
         }
         let expr = args.pop().expect("argument count checked above");
+        let expr_pos = starts.pop().unwrap_or_default();
         self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
         let param = args.pop();
+        let param_pos = starts.pop().unwrap_or_default();
         if let (Some(p), Some(t)) = (&param, op.param_type()) {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
         }
-        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, grouping, without })))
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
     }
 }

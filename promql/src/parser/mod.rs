@@ -8,7 +8,7 @@ pub mod lexemes;
 
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 
-use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, DurationExpr, Expr, Subquery, ValueType, VectorMatching, VectorSelector};
+use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, DurationExpr, Expr, Pos, Subquery, ValueType, VectorMatching, VectorSelector};
 use lexemes::{duration, label_identifier, metric_identifier, number, string_literal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +215,8 @@ impl<'a> Parser<'a> {
     /// Precedence climbing: parses operators binding at least as tight as `min_precedence`.
     fn expr(&mut self, min_precedence: u8) -> Result<Expr> {
         self.enter()?;
+        self.skip_space();
+        let start = Pos::at(self.offset());
         let mut lhs = self.unary()?;
         while let Some((op, len)) = self.peek_binary_op() {
             let precedence = op.precedence();
@@ -252,13 +254,14 @@ impl<'a> Parser<'a> {
             }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
-            lhs = self.check_binary(op, lhs, rhs, return_bool, matching, op_offset)?;
+            lhs = self.check_binary(Binary { op, lhs, rhs, return_bool, matching, pos: start }, op_offset)?;
         }
         self.depth -= 1;
         Ok(lhs)
     }
 
-    fn check_binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, return_bool: bool, matching: Option<VectorMatching>, at: usize) -> Result<Expr> {
+    fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
+        let Binary { op, lhs, rhs, return_bool, matching, pos } = b;
         for side in [&lhs, &rhs] {
             if !matches!(side.value_type(), ValueType::Scalar | ValueType::Vector) {
                 return Err(self.error_at(at, "binary expression must contain only scalar and instant vector types"));
@@ -297,7 +300,7 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching })))
+        Ok(Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching, pos })))
     }
 
     fn unary(&mut self) -> Result<Expr> {
@@ -568,7 +571,7 @@ impl<'a> Parser<'a> {
         if !label_selector && matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false }))
+        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false, pos: Pos::at(start) }))
     }
 }
 
@@ -598,7 +601,7 @@ mod tests {
     fn precedence_and_associativity() {
         let p = |q| parse(q).unwrap();
         let n = Expr::Number;
-        let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None }));
+        let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None, pos: Pos::default() }));
         assert_eq!(p("1 + 2 * 3"), bin(BinaryOp::Add, n(1.0), bin(BinaryOp::Mul, n(2.0), n(3.0))));
         assert_eq!(p("2 ^ 3 ^ 2"), bin(BinaryOp::Pow, n(2.0), bin(BinaryOp::Pow, n(3.0), n(2.0))));
         assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(bin(BinaryOp::Pow, n(2.0), n(2.0)))));
@@ -705,6 +708,33 @@ mod tests {
             let err = parse(q).unwrap_err().to_string();
             assert!(err.contains(expected), "{q:?}: {err}");
         }
+    }
+
+    #[test]
+    fn positions_of_what_annotations_point_at() {
+        let start = |p: Pos| p.0;
+        let Expr::Call { pos, arg_pos, .. } = parse("sort( rate(x[5m]))").unwrap() else { panic!("a call") };
+        assert_eq!((start(pos), arg_pos.iter().map(|p| start(*p)).collect::<Vec<_>>()), (0, vec![6]));
+        let Expr::Aggregate(a) = parse("quantile by (a) (1.5, -x)").unwrap() else { panic!("an aggregation") };
+        assert_eq!((start(a.pos), start(a.param_pos), start(a.expr_pos)), (0, 17, 22));
+        // A binary expression starts where its left operand does, parentheses and unary
+        // minus included; positions count bytes.
+        let Expr::Binary(b) = parse("  (a) + b * c").unwrap() else { panic!("a binary expression") };
+        assert_eq!(start(b.pos), 2);
+        let Expr::Binary(b) = parse("-a + b").unwrap() else { panic!("a binary expression") };
+        assert_eq!(start(b.pos), 0);
+        let Expr::Binary(b) = parse("x{a=\"é\"} + b * c").unwrap() else { panic!("a binary expression") };
+        let Expr::Binary(rhs) = &b.rhs else { panic!("a binary right operand") };
+        assert_eq!(start(rhs.pos), 12);
+        assert_eq!(Pos(8).line_col("\"é\"\n + b * c"), Some((2, 4)));
+        assert_eq!(Pos(9).line_col("x"), None);
+        // Arguments lose their parentheses (as in Prometheus), binary operands do not.
+        let Expr::Call { arg_pos, .. } = parse("rate( ( # why\n (x[5m])))").unwrap() else { panic!("a call") };
+        assert_eq!(start(arg_pos[0]), 16);
+        let Expr::Aggregate(a) = parse("sum((a) + b)").unwrap() else { panic!("an aggregation") };
+        assert_eq!(start(a.expr_pos), 4);
+        // Positions never make expressions unequal.
+        assert_eq!(parse("sum(x)").unwrap(), parse("sum (  x )").unwrap());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Runner for Prometheus' PromQL test-script format (`load`, `load_with_nhcb`, `clear`,
-//! `eval instant|range` with expected series, `expect fail|ordered|string|range vector`):
+//! `eval instant|range` with expected series, `expect fail|ordered|string|range vector`,
+//! `expect warn|info|no_warn|no_info`):
 //! parses a script, loads floats and native histograms as Prometheus' TSDB would hand them
 //! back, evaluates each case and compares with Prometheus' tolerance.
 
 mod compare;
+mod expect_annotations;
 mod nhcb;
 pub mod notation;
 mod script;
@@ -11,6 +13,7 @@ mod storage;
 
 use crate::engine::{Engine, EngineOptions, MemQuerier, Value};
 pub use compare::{almost_equal, histograms_match};
+pub use expect_annotations::{AnnotationExpectations, AnnotationMatch};
 pub use script::{parse_script, parse_series_notation, Case, Command, Expected, Outcome};
 pub use storage::ScriptStorage;
 
@@ -110,6 +113,9 @@ fn run_case(engine: &Engine, data: &ScriptStorage, unsupported: &MemQuerier, cas
         (Ok(_), Expected::Fail) => return Outcome::Fail("expected an error, got a result".into()),
         (Ok(r), _) => r,
     };
+    if let Err(why) = case.annotations.check(&result.warnings, &result.infos) {
+        return Outcome::Fail(why);
+    }
     match (&case.expected, result.value) {
         (Expected::Scalar(want), Value::Scalar { value, .. }) => {
             if almost_equal(*want, value) {

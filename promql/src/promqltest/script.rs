@@ -4,6 +4,7 @@
 
 use tsdb::{HistogramSample, Label, Labels, Sample, SeriesSamples};
 
+use super::expect_annotations::AnnotationExpectations;
 use super::nhcb::convert_classic_histograms;
 use super::notation::{parse_sequence, SeqValue};
 use crate::parser::lexemes::{duration, label_identifier, metric_identifier, string_literal};
@@ -38,6 +39,8 @@ pub struct Case {
     /// evaluated at E and its range-vector result compared point by point.
     pub range_vector: Option<(i64, i64, i64)>,
     pub expected: Expected,
+    /// `expect warn|info|no_warn|no_info` lines.
+    pub annotations: AnnotationExpectations,
 }
 
 #[derive(Debug)]
@@ -224,10 +227,15 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
     let mut scalar = None;
     let mut string = None;
     let mut range_vector = None;
+    let mut annotations = AnnotationExpectations::default();
     for l in body {
         if let Some(directive) = l.strip_prefix("expect ") {
             let directive = directive.trim();
-            if directive.starts_with("fail") {
+            if let Some(read) = annotations.add_line(directive) {
+                if let Err(e) = read {
+                    return Command::Skip(e);
+                }
+            } else if directive.starts_with("fail") {
                 fail = true;
             } else if directive == "ordered" {
                 ordered = true;
@@ -247,7 +255,6 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
                     _ => return Command::Skip(format!("bad range vector expectation {l:?}")),
                 }
             }
-            // warn/info/no_warn/no_info annotations are not checked.
             continue;
         }
         if let Some(v) = number(l.trim()) {
@@ -270,7 +277,7 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
     } else {
         Expected::Series { series, ordered }
     };
-    Command::Eval(Case { line: line_number, query: query.to_string(), start_ms, range, range_vector, expected })
+    Command::Eval(Case { line: line_number, query: query.to_string(), start_ms, range, range_vector, expected, annotations })
 }
 
 #[cfg(test)]

@@ -12,41 +12,42 @@ use nh::{HistogramError, Notes};
 /// no float in it): right edge minus left edge, plus for counters the histogram before each
 /// reset strictly inside the range. The edges are the last sample at or before `range_start`
 /// (or the first) and the last sample; `smoothed` interpolates them at the range's edges.
-/// `None` when nothing lies after the range start, or the histograms cannot be combined.
-pub(in crate::engine) fn extended_histogram_rate(h: &[HistogramSample], range_start: i64, range_end: i64, smoothed: bool, is_counter: bool, is_rate: bool, notes: &mut Notes) -> Option<FloatHistogram> {
-    let mut last = h.len().checked_sub(1)?;
+/// `Ok(None)` when nothing lies after the range start, an error when the histograms cannot be
+/// combined (exponential with custom buckets).
+pub(in crate::engine) fn extended_histogram_rate(h: &[HistogramSample], range_start: i64, range_end: i64, smoothed: bool, is_counter: bool, is_rate: bool, notes: &mut Notes) -> Result<Option<FloatHistogram>, HistogramError> {
+    let Some(mut last) = h.len().checked_sub(1) else { return Ok(None) };
     let first = h[..last].partition_point(|p| p.timestamp_ms <= range_start).saturating_sub(1);
     if smoothed {
         last = h[..last].partition_point(|p| p.timestamp_ms < range_end);
     }
     if h[last].timestamp_ms <= range_start || (smoothed && h[first].timestamp_ms > range_end) {
-        return None;
+        return Ok(None);
     }
     let uses_custom = h[first].histogram.uses_custom_buckets();
     for p in &h[first..=last] {
         if p.histogram.uses_custom_buckets() != uses_custom {
-            return None;
+            return Err(HistogramError::MixedExponentialAndCustom);
         }
         if is_counter && p.histogram.counter_reset_hint == CounterResetHint::Gauge {
             notes.not_counter = true;
         }
     }
-    let left = if smoothed && h[first].timestamp_ms < range_start { interpolate_at(&h[first], &h[first + 1], range_start, is_counter, notes).ok()? } else { (*h[first].histogram).clone() };
-    let right = if smoothed && last > 0 && h[last].timestamp_ms > range_end { interpolate_at(&h[last - 1], &h[last], range_end, is_counter, notes).ok()? } else { (*h[last].histogram).clone() };
+    let left = if smoothed && h[first].timestamp_ms < range_start { interpolate_at(&h[first], &h[first + 1], range_start, is_counter, notes)? } else { (*h[first].histogram).clone() };
+    let right = if smoothed && last > 0 && h[last].timestamp_ms > range_end { interpolate_at(&h[last - 1], &h[last], range_end, is_counter, notes)? } else { (*h[last].histogram).clone() };
     if !is_counter && (left.counter_reset_hint != CounterResetHint::Gauge || right.counter_reset_hint != CounterResetHint::Gauge) {
         notes.not_gauge = true;
     }
-    let mut result = nh::raw_sub(&right, &left, notes).ok()?;
+    let mut result = nh::raw_sub(&right, &left, notes)?;
     if is_counter {
-        if let Some(correction) = reset_correction(h, first, last, &left, &right, range_start, smoothed, notes).ok()? {
-            result = nh::raw_add(&result, &correction, notes).ok()?;
+        if let Some(correction) = reset_correction(h, first, last, &left, &right, range_start, smoothed, notes)? {
+            result = nh::raw_add(&result, &correction, notes)?;
         }
     }
     if is_rate {
         result = nh::div(&result, (range_end - range_start) as f64 / 1000.0);
     }
     result.counter_reset_hint = CounterResetHint::Gauge;
-    Some(nh::compact(&result))
+    Ok(Some(nh::compact(&result)))
 }
 
 fn interpolate_at(a: &HistogramSample, b: &HistogramSample, t: i64, is_counter: bool, notes: &mut Notes) -> Result<FloatHistogram, HistogramError> {
@@ -112,20 +113,21 @@ pub(in crate::engine) fn anchored_starts(floats: &[Sample], histograms: &[Histog
 /// (as a counter unless both are gauges; nothing between exponential and custom buckets),
 /// else the last earlier one with its hint made unknown (the hint describes its relation to
 /// the sample before, which this value no longer follows).
-pub(in crate::engine) fn smoothed_histogram(h: &[HistogramSample], t: i64) -> Option<FloatHistogram> {
+/// An error when the neighbours cannot be combined (exponential and custom buckets).
+pub(in crate::engine) fn smoothed_histogram(h: &[HistogramSample], t: i64, notes: &mut Notes) -> Result<Option<FloatHistogram>, HistogramError> {
     let i = h.partition_point(|p| p.timestamp_ms < t);
-    match (h.get(i), i.checked_sub(1).map(|j| &h[j])) {
+    Ok(match (h.get(i), i.checked_sub(1).map(|j| &h[j])) {
         (Some(next), _) if next.timestamp_ms == t => Some((*next.histogram).clone()),
         (Some(next), Some(prev)) => {
             if prev.histogram.uses_custom_buckets() != next.histogram.uses_custom_buckets() {
-                return None;
+                return Err(HistogramError::MixedExponentialAndCustom);
             }
             let is_counter = prev.histogram.counter_reset_hint != CounterResetHint::Gauge || next.histogram.counter_reset_hint != CounterResetHint::Gauge;
-            interpolate_at(prev, next, t, is_counter, &mut Notes::default()).ok()
+            Some(interpolate_at(prev, next, t, is_counter, notes)?)
         }
         (None, Some(prev)) => Some(FloatHistogram { counter_reset_hint: CounterResetHint::Unknown, ..(*prev.histogram).clone() }),
         _ => None,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -160,12 +162,12 @@ mod tests {
         ];
         for (counts, step, start, end, smoothed, want) in cases {
             let h = series(step, counts);
-            let got = extended_histogram_rate(&h, start, end, smoothed, true, false, &mut Notes::default()).expect("a result");
+            let got = extended_histogram_rate(&h, start, end, smoothed, true, false, &mut Notes::default()).ok().flatten().expect("a result");
             assert!((got.count - want).abs() < 1e-9, "{counts:?} ({start}, {end}] smoothed={smoothed}: {} != {want}", got.count);
             assert_eq!(got.counter_reset_hint, CounterResetHint::Gauge);
         }
         // Nothing after the range start: no value.
-        assert!(extended_histogram_rate(&series(10_000, &[(1.0, false)]), 0, 10_000, false, true, false, &mut Notes::default()).is_none());
+        assert!(matches!(extended_histogram_rate(&series(10_000, &[(1.0, false)]), 0, 10_000, false, true, false, &mut Notes::default()), Ok(None)));
     }
 
     #[test]
@@ -181,13 +183,18 @@ mod tests {
 
     #[test]
     fn smoothed_values_interpolate_or_carry_forward() {
+        let smoothed = |h: &[HistogramSample], t| smoothed_histogram(h, t, &mut Notes::default()).ok().flatten();
         let h = series(15_000, &[(1.0, false), (2.0, false)]);
-        assert!((smoothed_histogram(&h, 7_000).expect("interpolated").count - (1.0 + 7.0 / 15.0)).abs() < 1e-12);
-        let carried = smoothed_histogram(&h, 20_000).expect("carried forward");
+        assert!((smoothed(&h, 7_000).expect("interpolated").count - (1.0 + 7.0 / 15.0)).abs() < 1e-12);
+        let carried = smoothed(&h, 20_000).expect("carried forward");
         assert_eq!((carried.count, carried.counter_reset_hint), (2.0, CounterResetHint::Unknown));
-        assert!(smoothed_histogram(&h[1..], 5_000).is_none());
+        assert!(smoothed(&h[1..], 5_000).is_none());
         // Across a reset a counter restarts from zero.
         let reset = series(15_000, &[(10.0, false), (2.0, true)]);
-        assert!((smoothed_histogram(&reset, 5_000).expect("interpolated").count - 2.0 / 3.0).abs() < 1e-12);
+        assert!((smoothed(&reset, 5_000).expect("interpolated").count - 2.0 / 3.0).abs() < 1e-12);
+        // Exponential and custom buckets cannot be interpolated between.
+        let custom = parse_histogram("{{schema:-53 sum:1 count:1 custom_values:[1] buckets:[1]}}").expect("valid notation").0;
+        let mixed = vec![h[0].clone(), HistogramSample { timestamp_ms: 15_000, histogram: Arc::new(custom) }];
+        assert!(smoothed_histogram(&mixed, 7_000, &mut Notes::default()).is_err());
     }
 }

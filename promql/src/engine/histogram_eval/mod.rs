@@ -1,6 +1,6 @@
 //! Native histogram values in evaluation: the range functions, instant functions,
 //! aggregations and operators that accept histograms, and where the others leave histogram
-//! samples out (as Prometheus 3.x does; it adds an annotation there, we do not yet).
+//! samples out, with the warnings and infos Prometheus 3.x gives for each.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,12 +8,13 @@ use std::sync::Arc;
 use tsdb::{CounterResetHint, FloatHistogram, HistogramSample, Labels, Sample};
 
 use super::aggregate::GroupCache;
-use super::eval::{Elem, StepValue};
+use super::annotations::{Annotation, Operation};
+use super::eval::{Elem, Evaluator, StepValue};
 use super::functions::{range_value, RangeArgs, RangeKind};
 use super::native_histogram as nh;
 use super::range_functions::extrapolation_factor;
 use super::Error;
-use crate::ast::{Aggregate, AggregateOp, BinaryOp};
+use crate::ast::{Aggregate, AggregateOp, BinaryOp, Pos};
 
 mod extended;
 
@@ -34,25 +35,60 @@ impl RangeOut {
     }
 }
 
+/// Where a range function's annotations about one window go: the evaluator, the position
+/// they point at (the call's first argument) and the series the window belongs to.
+pub(super) struct WindowReport<'a, 'q> {
+    pub ev: &'a Evaluator<'q>,
+    pub pos: Pos,
+    pub labels: &'a Labels,
+}
+
+impl WindowReport<'_, '_> {
+    fn metric(&self) -> String {
+        metric_name(self.labels)
+    }
+
+    pub(super) fn mixed_floats_and_histograms(&self) {
+        self.ev.annotate(Annotation::MixedFloatsHistograms { metric: self.metric() }, self.pos);
+    }
+
+    pub(super) fn mixed_exponential_and_custom(&self) {
+        self.ev.annotate(Annotation::MixedExponentialCustom { metric: self.metric() }, self.pos);
+    }
+
+    fn histograms_ignored(&self) {
+        self.ev.annotate(Annotation::HistogramIgnoredInMixedRange { metric: self.metric() }, self.pos);
+    }
+
+    pub(super) fn notes(&self, notes: &nh::Notes, reconciliation: Option<Operation>) {
+        if *notes != nh::Notes::default() {
+            self.ev.annotate_notes(notes, &self.metric(), self.pos, reconciliation);
+        }
+    }
+}
+
 /// Range function `name` over a window whose `histograms` are not all empty, beside the
 /// window's (stale-free) `floats`. `None` when the window gives no value (for the functions
-/// that take only floats or only histograms, a mixed window gives none).
-pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs) -> Option<RangeOut> {
+/// that take only floats or only histograms, a mixed window gives none: a warning, or an
+/// info where the floats still give a value).
+pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
     match kind {
         RangeKind::Rate | RangeKind::Increase | RangeKind::Delta => {
             if !floats.is_empty() {
+                report.mixed_floats_and_histograms();
                 return None;
             }
-            histogram_rate(histograms, a.start, a.end, !matches!(kind, RangeKind::Delta), matches!(kind, RangeKind::Rate)).map(RangeOut::Histogram)
+            histogram_rate(histograms, a.start, a.end, !matches!(kind, RangeKind::Delta), matches!(kind, RangeKind::Rate), report).map(RangeOut::Histogram)
         }
-        RangeKind::Irate | RangeKind::Idelta => instant_histogram_value(floats, histograms, matches!(kind, RangeKind::Irate)),
+        RangeKind::Irate | RangeKind::Idelta => instant_histogram_value(floats, histograms, matches!(kind, RangeKind::Irate), report),
         RangeKind::Resets => Some(RangeOut::Float(resets(floats, histograms))),
         RangeKind::Changes => Some(RangeOut::Float(changes(floats, histograms))),
-        RangeKind::OverTime => over_time(name, floats, histograms, a),
+        RangeKind::OverTime => over_time(name, floats, histograms, a, report),
         RangeKind::Deriv | RangeKind::PredictLinear | RangeKind::DoubleExponentialSmoothing => {
             if floats.is_empty() {
                 None
             } else {
+                report.histograms_ignored();
                 range_value(kind, name, floats, a).map(RangeOut::Float)
             }
         }
@@ -63,12 +99,23 @@ pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &
 /// samples around the range's edges) that holds histograms. rate/increase/delta take
 /// histograms only (a window with floats too gives nothing); `changes`/`resets` start from
 /// the anchor, float or histogram.
-pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[HistogramSample], start: i64, end: i64, smoothed: bool) -> Option<RangeOut> {
+pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[HistogramSample], start: i64, end: i64, smoothed: bool, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
     let rate = |is_counter, is_rate| {
         if !floats.is_empty() {
+            report.mixed_floats_and_histograms();
             return None;
         }
-        extended::extended_histogram_rate(histograms, start, end, smoothed, is_counter, is_rate, &mut nh::Notes::default()).map(RangeOut::Histogram)
+        let mut notes = nh::Notes::default();
+        let result = extended::extended_histogram_rate(histograms, start, end, smoothed, is_counter, is_rate, &mut notes);
+        report.notes(&notes, None);
+        match result {
+            Ok(h) => h.map(RangeOut::Histogram),
+            Err(nh::HistogramError::MixedExponentialAndCustom) => {
+                report.mixed_exponential_and_custom();
+                None
+            }
+            Err(_) => None,
+        }
     };
     match name {
         "rate" => rate(true, true),
@@ -98,11 +145,21 @@ pub(super) fn forget_reset_hints(histograms: &mut [HistogramSample]) {
 /// rate/increase/delta of histograms: the last minus the first (with counter resets
 /// added back), extrapolated to the window's edges like floats, the zero point taken from
 /// the observation count.
-fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_counter: bool, is_rate: bool) -> Option<FloatHistogram> {
+fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_counter: bool, is_rate: bool, report: &WindowReport<'_, '_>) -> Option<FloatHistogram> {
     if histograms.len() < 2 {
         return None;
     }
-    let mut result = nh::increase(histograms, is_counter).ok()?;
+    let mut notes = nh::Notes::default();
+    let increase = nh::increase_noting(histograms, is_counter, &mut notes);
+    report.notes(&notes, None);
+    let mut result = match increase {
+        Ok(h) => h,
+        Err(nh::HistogramError::MixedExponentialAndCustom) => {
+            report.mixed_exponential_and_custom();
+            return None;
+        }
+        Err(_) => return None,
+    };
     let first = &histograms[0];
     let last = &histograms[histograms.len() - 1];
     let zero = (first.histogram.count, result.count);
@@ -114,7 +171,7 @@ fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_count
 
 /// irate/idelta: over the window's last two samples when both are histograms; two floats
 /// go the float way; one of each gives nothing.
-fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is_rate: bool) -> Option<RangeOut> {
+fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is_rate: bool, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
     let merged = merged(floats, histograms);
     if merged.len() < 2 {
         return None;
@@ -127,14 +184,34 @@ fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is
     match (prev, last) {
         (Point::Float(p), Point::Float(l)) => super::range_functions::instant_value(&[*p, *l], is_rate).map(RangeOut::Float),
         (Point::Histogram(p), Point::Histogram(l)) => {
-            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) { nh::compact(&l.histogram) } else { nh::sub(&l.histogram, &p.histogram).ok()? };
+            let (gauge, gauges) = (CounterResetHint::Gauge, (p.histogram.counter_reset_hint, l.histogram.counter_reset_hint));
+            // irate is for counters, idelta for gauges.
+            let notes = nh::Notes { not_counter: is_rate && (gauges.0 == gauge || gauges.1 == gauge), not_gauge: !is_rate && (gauges.0 != gauge || gauges.1 != gauge), ..Default::default() };
+            report.notes(&notes, None);
+            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) {
+                nh::compact(&l.histogram)
+            } else {
+                let mut notes = nh::Notes::default();
+                let difference = nh::sub_noting(&l.histogram, &p.histogram, &mut notes);
+                report.notes(&notes, Some(Operation::Subtraction));
+                match difference {
+                    Ok(h) => h,
+                    Err(_) => {
+                        report.mixed_exponential_and_custom();
+                        return None;
+                    }
+                }
+            };
             if is_rate {
                 result = nh::div(&result, interval_ms as f64 / 1000.0);
             }
             result.counter_reset_hint = CounterResetHint::Gauge;
             Some(RangeOut::Histogram(result))
         }
-        _ => None,
+        _ => {
+            report.mixed_floats_and_histograms();
+            None
+        }
     }
 }
 
@@ -204,7 +281,7 @@ fn changes(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
 }
 
 /// The `*_over_time` functions over a window holding histograms.
-fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs) -> Option<RangeOut> {
+fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
     let newest = || match (floats.last(), histograms.last()) {
         (Some(f), Some(h)) if f.timestamp_ms > h.timestamp_ms => Point::Float(*f),
         (_, Some(h)) => Point::Histogram(h),
@@ -230,17 +307,31 @@ fn over_time(name: &str, floats: &[Sample], histograms: &[HistogramSample], a: R
         "ts_of_first_over_time" => RangeOut::Float(oldest().timestamp_ms() as f64 / 1000.0),
         "sum_over_time" | "avg_over_time" => {
             if !floats.is_empty() {
+                report.mixed_floats_and_histograms();
                 return None;
             }
             let mut acc = Accumulator::new(name == "avg_over_time", &histograms[0].histogram);
             for h in &histograms[1..] {
-                acc.add(&h.histogram).ok()?;
+                if acc.add(&h.histogram).is_err() {
+                    report.mixed_exponential_and_custom();
+                    return None;
+                }
+            }
+            let notes = acc.notes();
+            if notes.counter_reset_collision {
+                report.ev.annotate(Annotation::CounterResetCollision(Operation::Aggregation), report.pos);
+            }
+            if notes.custom_bounds_reconciled {
+                report.ev.annotate(Annotation::MismatchedCustomBuckets(Operation::Aggregation), report.pos);
             }
             RangeOut::Histogram(acc.finish())
         }
         // The rest take floats only: histograms are left out.
         _ if floats.is_empty() => return None,
-        _ => return range_value(RangeKind::OverTime, name, floats, a).map(RangeOut::Float),
+        _ => {
+            report.histograms_ignored();
+            return range_value(RangeKind::OverTime, name, floats, a).map(RangeOut::Float);
+        }
     })
 }
 
@@ -259,9 +350,9 @@ pub(super) fn histogram_function(name: &str, input: Vec<Elem>) -> Option<Vec<Ele
 }
 
 /// An aggregation over a vector holding histograms. `sum`/`avg` add histograms (a group of
-/// floats and histograms gives nothing), `count`/`group`/`limitk`/`limit_ratio` take both,
-/// the others leave histograms out.
-pub(super) fn aggregate_with_histograms(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+/// floats and histograms gives nothing, with a warning), `count`/`group`/`limitk`/
+/// `limit_ratio` take both, the others leave histograms out (with an info).
+pub(super) fn aggregate_with_histograms(ev: &Evaluator<'_>, a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
     match a.op {
         AggregateOp::Count | AggregateOp::Group | AggregateOp::Limitk | AggregateOp::LimitRatio => super::aggregate::aggregate_floats(a, param, input, cache),
         AggregateOp::Sum | AggregateOp::Avg => {
@@ -277,7 +368,14 @@ pub(super) fn aggregate_with_histograms(a: &Aggregate, param: Option<StepValue>,
                 if let Some(h) = &e.histogram {
                     match &mut group.0 {
                         None => group.0 = Some(Accumulator::new(a.op == AggregateOp::Avg, h)),
-                        Some(acc) => group.1 |= acc.add(h).is_err(),
+                        // After a failure the group's other histograms are not looked at.
+                        Some(_) if group.1 => {}
+                        Some(acc) => {
+                            if acc.add(h).is_err() {
+                                group.1 = true;
+                                ev.annotate(Annotation::MixedExponentialCustom { metric: metric_name(&e.labels) }, a.expr_pos);
+                            }
+                        }
                     }
                 }
                 group.2 |= e.drop_name;
@@ -287,19 +385,46 @@ pub(super) fn aggregate_with_histograms(a: &Aggregate, param: Option<StepValue>,
             let mut histogram_out = Vec::new();
             for (g, (acc, failed, drop)) in order.into_iter().zip(groups) {
                 let key = cache.keys[g].clone();
+                let Some(acc) = acc else { continue };
+                let notes = acc.notes();
                 // A group of floats and histograms gives nothing.
-                if failed || float_keys.contains(&key) {
+                if float_keys.contains(&key) {
+                    ev.annotate(Annotation::MixedFloatsHistogramsInAggregation, a.expr_pos);
                     continue;
                 }
-                let Some(acc) = acc else { continue };
+                if notes.custom_bounds_reconciled {
+                    ev.annotate(Annotation::MismatchedCustomBuckets(Operation::Aggregation), a.expr_pos);
+                }
+                if failed {
+                    continue;
+                }
+                if notes.counter_reset_collision {
+                    ev.annotate(Annotation::CounterResetCollision(Operation::Aggregation), a.expr_pos);
+                }
                 histogram_out.push(Elem::with_histogram(key, Arc::new(acc.finish()), drop));
             }
             let mut out: Vec<Elem> = float_out.into_iter().filter(|e| !histogram_keys.contains(&e.labels)).collect();
             out.extend(histogram_out);
             Ok(out)
         }
-        _ => super::aggregate::aggregate_floats(a, param, input.into_iter().filter(|e| e.histogram.is_none()).collect(), cache),
+        op => {
+            let ignored = match op {
+                AggregateOp::Min | AggregateOp::Max | AggregateOp::Stddev | AggregateOp::Stdvar | AggregateOp::Quantile => Some(a.expr_pos),
+                // Only once there is something to keep: k below 1 gives nothing at all.
+                AggregateOp::Topk | AggregateOp::Bottomk if matches!(&param, Some(StepValue::Scalar(k)) if *k >= 1.0) => Some(a.pos),
+                _ => None,
+            };
+            if let Some(pos) = ignored {
+                ev.annotate(Annotation::HistogramIgnoredInAggregation(op.name()), pos);
+            }
+            super::aggregate::aggregate_floats(a, param, input.into_iter().filter(|e| e.histogram.is_none()).collect(), cache)
+        }
     }
+}
+
+/// A series' metric name as annotations name it (empty without one).
+pub(super) fn metric_name(labels: &Labels) -> String {
+    labels.get(tsdb::METRIC_NAME_LABEL).unwrap_or("").to_string()
 }
 
 /// A running sum or mean of histograms.
@@ -330,6 +455,13 @@ impl Accumulator {
             Accumulator::Mean(m) => m.finish(),
         }
     }
+
+    fn notes(&self) -> nh::Notes {
+        match self {
+            Accumulator::Sum(s) => s.notes(),
+            Accumulator::Mean(m) => m.notes(),
+        }
+    }
 }
 
 /// One operand of a binary operator: a float or a histogram.
@@ -348,17 +480,30 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// The value of `lhs op rhs` where at least one side is a histogram; `None` when the
-/// pairing is not defined (e.g. histogram + float, float / histogram, `<` between
-/// histograms) or a filtering comparison drops the element. Returns the element's new
-/// value: a float (for `bool` comparisons) or a histogram.
-pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>, return_bool: bool) -> Option<BinaryValue> {
+/// The value of `lhs op rhs` where at least one side is a histogram, and the annotation the
+/// pair gives. No value when the pairing is not defined (e.g. histogram + float, float /
+/// histogram, `<` between histograms: an info), the histograms cannot be combined or their
+/// counter reset hints conflict (a warning), or a filtering comparison drops the element.
+/// The value is the element's new one: a float (for `bool` comparisons) or a histogram.
+pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>, return_bool: bool) -> (Option<BinaryValue>, Option<Annotation>) {
     use Operand::{Float, Histogram};
-    let histogram = |h: FloatHistogram| Some(BinaryValue::Histogram(Arc::new(h)));
+    let histogram = |h: FloatHistogram| (Some(BinaryValue::Histogram(Arc::new(h))), None);
+    let combined = |result: Result<FloatHistogram, nh::HistogramError>, notes: nh::Notes, operation: Operation| match result {
+        Err(_) => (None, Some(Annotation::IncompatibleBucketLayout(op))),
+        Ok(_) if notes.counter_reset_collision => (None, Some(Annotation::CounterResetCollision(operation))),
+        Ok(h) => (Some(BinaryValue::Histogram(Arc::new(h))), notes.custom_bounds_reconciled.then_some(Annotation::MismatchedCustomBuckets(operation))),
+    };
+    let kind = |o: Operand<'_>| if matches!(o, Histogram(_)) { "histogram" } else { "float" };
     match (op, lhs, rhs) {
         // `add` keeps the operands' reconciled hint, `sub` makes a gauge (both compact).
-        (BinaryOp::Add, Histogram(a), Histogram(b)) => nh::add(a, b).ok().and_then(histogram),
-        (BinaryOp::Sub, Histogram(a), Histogram(b)) => nh::sub(a, b).ok().and_then(histogram),
+        (BinaryOp::Add, Histogram(a), Histogram(b)) => {
+            let mut notes = nh::Notes::default();
+            combined(nh::add_noting(a, b, &mut notes), notes, Operation::Addition)
+        }
+        (BinaryOp::Sub, Histogram(a), Histogram(b)) => {
+            let mut notes = nh::Notes::default();
+            combined(nh::sub_noting(a, b, &mut notes), notes, Operation::Subtraction)
+        }
         (BinaryOp::Mul, Histogram(h), Float(f)) | (BinaryOp::Mul, Float(f), Histogram(h)) => histogram(nh::compact(&nh::mul(h, f))),
         (BinaryOp::Div, Histogram(h), Float(f)) => histogram(nh::compact(&nh::div(h, f))),
         (BinaryOp::TrimUpper, Histogram(h), Float(f)) => histogram(nh::trim(h, f, true)),
@@ -367,12 +512,12 @@ pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>,
             let equal = nh::equals(a, b);
             let holds = if op == BinaryOp::Eq { equal } else { !equal };
             if return_bool {
-                Some(BinaryValue::Float(f64::from(u8::from(holds))))
+                (Some(BinaryValue::Float(f64::from(u8::from(holds)))), None)
             } else {
-                holds.then(|| BinaryValue::Histogram(a.clone()))
+                (holds.then(|| BinaryValue::Histogram(a.clone())), None)
             }
         }
-        _ => None,
+        _ => (None, Some(Annotation::IncompatibleTypes { lhs: kind(lhs), op, rhs: kind(rhs) })),
     }
 }
 

@@ -238,6 +238,11 @@ impl Work {
                 add_buckets(&mut self.positive, &other.positive, self.schema, self.zero_threshold, negative, kahan);
             } else {
                 notes.custom_bounds_reconciled = true;
+                if negative {
+                    notes.reconciled_in_subtraction = true;
+                } else {
+                    notes.reconciled_in_addition = true;
+                }
                 let common = common_bounds(&self.custom_values, &other.custom_values);
                 self.positive = map_to_common_bounds(&self.positive, &self.custom_values, &other.positive, &other.custom_values, &common, negative, kahan);
                 self.custom_values = common;

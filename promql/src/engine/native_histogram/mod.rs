@@ -45,6 +45,10 @@ pub(crate) enum HistogramError {
 pub(crate) struct Notes {
     /// Custom bounds differed and were reduced to the bounds both have (an info).
     pub custom_bounds_reconciled: bool,
+    /// The same, told apart by the operation it happened in (Prometheus names it): an addition
+    /// or Kahan sum, a subtraction.
+    pub reconciled_in_addition: bool,
+    pub reconciled_in_subtraction: bool,
     /// One input was marked as a counter reset, another as not (a warning).
     pub counter_reset_collision: bool,
     /// A counter function (`rate`, `increase`) met a histogram marked as a gauge (a warning).
