@@ -8,11 +8,17 @@ while writing (read as the write ends) and over the whole run (write, flush, que
 data-dir bytes after the run, query p50/p99, and a verify count of stored samples.
 
 Usage: python3 bench/compare/compare.py [--series N] [--samples T] [--connections C]
-       [--systems metricstor,prometheus,victoriametrics] [--markdown]
+       [--systems metricstor,prometheus,victoriametrics] [--markdown] [--native-histograms]
        [--write-args "--metrics 24 --churn-ratio 0.1 --churn-interval 5 ..."]
 --write-args passes generator options through to `metricstor-bench write` (series mix,
 histogram buckets, churn, --protocol, --http2); leave --series/--samples/--interval-ms/
 --start-ms to compare.py, which needs them for the query window.
+--native-histograms writes every histogram family as one series of native histograms
+(`write --histograms native`; add `--native-schema S` to --write-args) and runs only the
+systems that take native histograms over remote_write: Metricstor and Prometheus (started
+with --enable-feature=native-histograms); VictoriaMetrics 1.79 does not, and is listed as
+skipped. samples/s, samples_sent and samples_stored then count floats and histograms alike;
+the histogram columns give the histogram part.
 Needs: cargo (builds release binaries), and the Debian packages `prometheus` and
 `victoria-metrics` for the peers (apt-get install -y prometheus victoria-metrics).
 """
@@ -72,7 +78,11 @@ def dir_bytes(path):
     return total
 
 
-def start(system, work, data=None):
+# Systems that cannot ingest native histograms from remote_write, with the reason shown.
+NO_NATIVE_HISTOGRAMS = {"victoriametrics": "VictoriaMetrics 1.79 does not accept native histograms over remote_write"}
+
+
+def start(system, work, data=None, native_histograms=False):
     """Starts `system` with a fresh data directory under `work`, or on `data` if given."""
     port = free_port()
     data = data or os.path.join(work, system)
@@ -89,7 +99,7 @@ def start(system, work, data=None):
         with open(cfg, "w") as f:
             f.write("global:\n  scrape_interval: 1h\n")
         cmd = ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-               "--web.enable-remote-write-receiver"]
+               "--web.enable-remote-write-receiver"] + (["--enable-feature=native-histograms"] if native_histograms else [])
         ready = f"http://127.0.0.1:{port}/-/ready"
     else:
         cmd = ["victoria-metrics", f"-storageDataPath={data}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y"]
@@ -119,7 +129,7 @@ def current_rss_mib(pid):
 
 
 def run_system(system, args, work, start_ms):
-    proc, port, data = start(system, work)
+    proc, port, data = start(system, work, native_histograms=args.native_histograms)
     timeline = {"rss": [], "rate": []}  # (seconds since start, value)
     try:
         cpu0 = cpu_seconds(proc.pid)
@@ -139,12 +149,13 @@ def run_system(system, args, work, start_ms):
         bench = subprocess.Popen(
             [os.path.join(RELEASE, "metricstor-bench"), "write", "--url", f"http://127.0.0.1:{port}/api/v1/write",
              "--series", str(args.series), "--samples", str(args.samples), "--connections", str(args.connections),
-             "--start-ms", str(start_ms), "--json"] + shlex.split(args.write_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             "--start-ms", str(start_ms), "--json"] + (["--histograms", "native"] if args.native_histograms else [])
+            + shlex.split(args.write_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stderr_lines = []
-        for line in bench.stderr:  # progress: "  N samples/s, ..." once a second
+        for line in bench.stderr:  # progress: "  N samples/s, ..." or "  N samples/s (F floats + H histograms), ..."
             stderr_lines.append(line)
             parts = line.split()
-            if len(parts) > 1 and parts[1] == "samples/s,":
+            if len(parts) > 1 and parts[1] in ("samples/s,", "samples/s"):
                 timeline["rate"].append((time.time() - t0, float(parts[0])))
         stdout = bench.stdout.read()
         bench.wait()
@@ -176,17 +187,21 @@ def run_system(system, args, work, start_ms):
                                  "--expect", write_json], capture_output=True, text=True)
         found = [l for l in verify.stdout.splitlines() if l.startswith("verify:") and " found," in l]
         stored = float(found[-1].split(" found,")[0].rsplit(" ", 1)[1]) if found else 0.0
+        # Floats and histograms together (the same as samples alone without native histograms).
+        sent = write.get("total_acked", write["samples_sent"])
         return {
             "system": system,
-            "samples_per_s": write["samples_per_second"],
-            "samples_per_cpu_s": write["samples_sent"] / cpu_write if cpu_write > 0 else float("inf"),
+            "samples_per_s": write.get("total_per_second", write["samples_per_second"]),
+            "histograms_per_s": write.get("histograms_per_second", 0.0),
+            "samples_per_cpu_s": sent / cpu_write if cpu_write > 0 else float("inf"),
             "server_cpu_s": cpu_write,
             "peak_rss_write_mib": peak_rss_write,
             "peak_rss_mib": peak_rss_mib(proc.pid),
             "disk_mib": dir_bytes(data) / (1 << 20),
             "query_p50_ms": latencies[len(latencies) // 2],
             "query_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            "samples_sent": write["samples_sent"],
+            "samples_sent": sent,
+            "histograms_sent": write.get("histograms_sent", 0),
             "samples_stored": stored,
             "errors": write["errors"],
             "timeline": timeline,
@@ -230,14 +245,21 @@ def main():
     p.add_argument("--write-args", default="", help="extra `metricstor-bench write` options (generator mix, churn, protocol)")
     p.add_argument("--systems", default="metricstor,prometheus,victoriametrics")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--native-histograms", action="store_true",
+                   help="write native histograms (write --histograms native); skips systems without them over remote_write")
     p.add_argument("--svg", default=os.path.join(ROOT, "bench", "compare", "timeline.svg"), help="where to write the throughput/RSS plot")
     args = p.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "metricstor", "-p", "metricstor-bench"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="metricstor-compare-")
     start_ms = int(time.time() * 1000) - args.samples * 15000 - 60_000
     rows = []
+    skipped = []
     try:
         for system in args.systems.split(","):
+            if args.native_histograms and system in NO_NATIVE_HISTOGRAMS:
+                print(f"skipping {system}: {NO_NATIVE_HISTOGRAMS[system]}", file=sys.stderr)
+                skipped.append(system)
+                continue
             print(f"running {system} ...", file=sys.stderr)
             rows.append(run_system(system, args, work, start_ms))
     finally:
@@ -247,15 +269,25 @@ def main():
     cols = [("system", "{}"), ("samples_per_s", "{:.0f}"), ("samples_per_cpu_s", "{:.0f}"), ("server_cpu_s", "{:.2f}"),
             ("peak_rss_write_mib", "{:.0f}"), ("peak_rss_mib", "{:.0f}"), ("disk_mib", "{:.1f}"), ("query_p50_ms", "{:.1f}"), ("query_p99_ms", "{:.1f}"),
             ("samples_sent", "{}"), ("samples_stored", "{:.0f}"), ("errors", "{}")]
+    if args.native_histograms:
+        cols.insert(2, ("histograms_per_s", "{:.0f}"))
+        cols.insert(-2, ("histograms_sent", "{}"))
+
+    def cells(r):
+        return [r["system"] if c == "system" else "skipped" if r.get("skipped") else f.format(r[c]) for c, f in cols]
+
+    table = rows + [{"system": system, "skipped": True} for system in skipped]
     if args.markdown:
         print("| " + " | ".join(c for c, _ in cols) + " |")
         print("|" + "---|" * len(cols))
-        for r in rows:
-            print("| " + " | ".join(f.format(r[c]) for c, f in cols) + " |")
+        for r in table:
+            print("| " + " | ".join(cells(r)) + " |")
     else:
         print("  ".join(f"{c:>17}" for c, _ in cols))
-        for r in rows:
-            print("  ".join(f"{f.format(r[c]):>17}" for c, f in cols))
+        for r in table:
+            print("  ".join(f"{v:>17}" for v in cells(r)))
+    for system in skipped:
+        print(f"{system}: skipped, {NO_NATIVE_HISTOGRAMS[system]}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,12 @@ WRITE OPTIONS:
     --metrics M           metric families per target: counters, gauges and classic histograms
                           mixed (default 24; 3 of them histograms, 63 series per target)
     --buckets B           upper bounds per histogram, series = B + 3 per histogram (default 11)
+    --histograms MODE     classic (the _bucket/_count/_sum float series above) or native: one
+                          series per histogram family (no suffix) whose samples are integer
+                          native histograms, observations from the same distribution (default
+                          classic); samples/s, --rate and per-name counts then count histograms
+                          as samples, reported apart as histograms
+    --native-schema S     exponential schema of native histograms, -4..=8 (default 3)
     --instances I         distinct instance label values (default 100)
     --jobs J              distinct job label values (default 20)
     --samples T           samples per series (default 10)
@@ -48,9 +54,10 @@ each latency counted from the request's scheduled time, so a server that falls b
 charged for the wait; C must then cover R times the slowest answer.
 
 VERIFY: after a write run with the same generator options (--series/--metrics/--buckets/
---instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server holds exactly
-the samples written, per metric name. `--expect FILE` instead reads the write run's --json
-output and checks the acknowledged samples per name (for --no-retry runs).
+--histograms/--instances/--jobs/--samples/--interval-ms/--start-ms), checks that the server
+holds exactly the samples written, per metric name (count_over_time counts histograms too),
+and that native histogram series read back as histograms at the end. `--expect FILE` instead reads the
+write run's --json output and checks the acknowledged samples per name (for --no-retry runs).
 ";
 
 /// `--key value` and `--flag` options after the subcommand.

@@ -1,10 +1,12 @@
 //! Pre-encoding of remote_write bodies (protobuf + snappy block format), 1.0 or 2.0, so the
 //! generator does no encoding work while the clock runs. 1.0 bodies are assembled from each
 //! series' labels encoded once (`v1_labels`), which keeps pre-encoding of long runs fast.
+//! A sample is a float or an integer native histogram (1.0 field 4, 2.0 field 3).
 
 use std::collections::HashMap;
 
 use prost::Message;
+use proto::remote_write_v1::Histogram;
 use proto::remote_write_v2 as v2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,9 +22,17 @@ pub struct SeriesLabels<'a> {
     pub v1: &'a [u8],
 }
 
+/// One sample of a series.
+#[derive(Clone, Copy)]
+pub enum Value<'a> {
+    Float(f64),
+    /// Carries its own timestamp, which must equal the batch entry's.
+    Histogram(&'a Histogram),
+}
+
 /// One request's worth: series labels with one (timestamp, value) each.
 pub struct Batch<'a> {
-    pub series: Vec<(SeriesLabels<'a>, i64, f64)>,
+    pub series: Vec<(SeriesLabels<'a>, i64, Value<'a>)>,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -52,10 +62,28 @@ pub fn v1_labels(pairs: &[(String, String)]) -> Vec<u8> {
     out
 }
 
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 fn encode_v1(batch: &Batch<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.series.iter().map(|(l, _, _)| l.v1.len() + 24).sum());
     let mut sample = Vec::with_capacity(20);
-    for (labels, t, v) in &batch.series {
+    for (labels, t, value) in &batch.series {
+        let v = match value {
+            Value::Float(v) => v,
+            Value::Histogram(h) => {
+                debug_assert_eq!(h.timestamp, *t, "a histogram carries the batch entry's timestamp");
+                sample.clear();
+                h.encode(&mut sample).expect("a Vec grows to fit");
+                let series_len = labels.v1.len() + 1 + varint_len(sample.len() as u64) + sample.len();
+                out.push(0x0a); // WriteRequest.timeseries
+                put_varint(&mut out, series_len as u64);
+                out.extend_from_slice(labels.v1);
+                put_bytes_field(&mut out, 0x22, &sample); // TimeSeries.histograms
+                continue;
+            }
+        };
         sample.clear();
         sample.push(0x09); // Sample.value, fixed64
         sample.extend_from_slice(&v.to_le_bytes());
@@ -74,7 +102,7 @@ fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
     let mut symbols: Vec<String> = vec![String::new()];
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut timeseries = Vec::with_capacity(batch.series.len());
-    for (labels, t, v) in &batch.series {
+    for (labels, t, value) in &batch.series {
         let mut refs = Vec::with_capacity(labels.pairs.len() * 2);
         for (n, val) in labels.pairs {
             for s in [n.as_str(), val.as_str()] {
@@ -85,7 +113,10 @@ fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
                 refs.push(id);
             }
         }
-        timeseries.push(v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t }], ..Default::default() });
+        timeseries.push(match value {
+            Value::Float(v) => v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t }], ..Default::default() },
+            Value::Histogram(h) => v2::TimeSeries { labels_refs: refs, histograms: vec![(*h).clone()], ..Default::default() },
+        });
     }
     v2::Request { symbols, timeseries }.encode_to_vec()
 }
@@ -112,7 +143,7 @@ mod tests {
         let labels = vec![("__name__".to_string(), "up".to_string()), ("job".to_string(), "a".to_string())];
         let cached = v1_labels(&labels);
         let l = || SeriesLabels { pairs: &labels, v1: &cached };
-        let batch = Batch { series: vec![(l(), 5, 1.5), (l(), 1_700_000_000_000, 0.0), (l(), -3, f64::NAN)] };
+        let batch = Batch { series: vec![(l(), 5, Value::Float(1.5)), (l(), 1_700_000_000_000, Value::Float(0.0)), (l(), -3, Value::Float(f64::NAN))] };
         let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V1)).unwrap();
         let r = v1::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(r.timeseries.len(), 3);
@@ -132,7 +163,7 @@ mod tests {
     fn v1_fast_path_equals_prost() {
         let labels = vec![("__name__".to_string(), "x".repeat(200)), ("le".to_string(), "+Inf".to_string())];
         let cached = v1_labels(&labels);
-        let batch = Batch { series: vec![(SeriesLabels { pairs: &labels, v1: &cached }, 42, 7.25)] };
+        let batch = Batch { series: vec![(SeriesLabels { pairs: &labels, v1: &cached }, 42, Value::Float(7.25))] };
         let want = v1::WriteRequest {
             timeseries: vec![v1::TimeSeries {
                 labels: labels.iter().map(|(n, v)| v1::Label { name: n.clone(), value: v.clone() }).collect(),
@@ -142,5 +173,51 @@ mod tests {
             metadata: Vec::new(),
         };
         assert_eq!(encode_v1(&batch), want.encode_to_vec());
+    }
+
+    #[test]
+    fn native_histograms_in_both_protocols() {
+        let mut counts = crate::native_histogram::Counts::new(3);
+        // Enough buckets that the histogram message is longer than 127 bytes (a 2-byte length).
+        for i in 0..200 {
+            counts.observe(1e-3 * 1.05f64.powi(i), 1 + i as u64 % 3);
+        }
+        let mut h = counts.snapshot();
+        h.timestamp = 1_700_000_000_000;
+        assert!(h.encoded_len() > 127);
+        let float_labels = vec![("__name__".to_string(), "up".to_string())];
+        let histogram_labels = vec![("__name__".to_string(), "latency_seconds".to_string())];
+        let (float_cached, histogram_cached) = (v1_labels(&float_labels), v1_labels(&histogram_labels));
+        let batch = Batch {
+            series: vec![
+                (SeriesLabels { pairs: &float_labels, v1: &float_cached }, h.timestamp, Value::Float(1.0)),
+                (SeriesLabels { pairs: &histogram_labels, v1: &histogram_cached }, h.timestamp, Value::Histogram(&h)),
+            ],
+        };
+        let want = v1::WriteRequest {
+            timeseries: vec![
+                v1::TimeSeries {
+                    labels: vec![v1::Label { name: "__name__".into(), value: "up".into() }],
+                    samples: vec![v1::Sample { value: 1.0, timestamp: h.timestamp }],
+                    ..Default::default()
+                },
+                v1::TimeSeries {
+                    labels: vec![v1::Label { name: "__name__".into(), value: "latency_seconds".into() }],
+                    histograms: vec![h.clone()],
+                    ..Default::default()
+                },
+            ],
+            metadata: Vec::new(),
+        };
+        assert_eq!(encode_v1(&batch), want.encode_to_vec(), "the v1 fast path equals prost");
+        let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V2)).unwrap();
+        let r = v2::Request::decode(raw.as_slice()).unwrap();
+        assert_eq!(r.timeseries[1].histograms, vec![h]);
+        assert!(r.timeseries[1].samples.is_empty());
+        for v in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(varint_len(v), out.len(), "{v}");
+        }
     }
 }

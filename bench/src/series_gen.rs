@@ -1,7 +1,12 @@
 //! Realistic series and values: targets (job/instance/namespace/pod/region) that each expose
 //! the same metric families — counters with realistic increments, random-walk gauges and
-//! classic histograms (cumulative `_bucket{le}`, `_count`, `_sum`) — plus series churn (a
-//! fraction of targets replaced by new pods). Deterministic for a seed.
+//! histograms, classic (cumulative `_bucket{le}`, `_count`, `_sum`) or native (one series of
+//! integer exponential histograms) — plus series churn (a fraction of targets replaced by new
+//! pods). Deterministic for a seed.
+
+use proto::remote_write_v1::Histogram;
+
+use crate::native_histogram;
 
 /// What a metric family is, which decides how its values evolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +50,9 @@ const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 pub const BUCKETS_DEFAULT: usize = DEFAULT_BUCKETS.len();
 /// Upper bounds per histogram, so one target cannot explode into millions of series by accident.
 pub const BUCKETS_MAX: usize = 64;
+/// Observations drawn per native histogram and sample interval; past it each drawn observation
+/// stands for several equal ones, so long intervals cost no more to generate.
+const NATIVE_OBSERVATIONS_PER_STEP_MAX: u64 = 10_000;
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-south-1"];
 const NAMESPACES: usize = 10;
 
@@ -75,6 +83,15 @@ impl Rng {
     }
 }
 
+/// How histogram families are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Histograms {
+    /// `_bucket{le}` per bound and `+Inf`, `_count` and `_sum`: float series.
+    Classic,
+    /// One series per family whose samples are integer native histograms of this schema.
+    Native { schema: i32 },
+}
+
 /// The shape of the generated series: how many, and their label cardinality.
 #[derive(Clone, Debug)]
 pub struct GenOptions {
@@ -88,12 +105,13 @@ pub struct GenOptions {
     pub instances: usize,
     /// Distinct `job` label values.
     pub jobs: usize,
+    pub histograms: Histograms,
     pub seed: u64,
 }
 
 impl Default for GenOptions {
     fn default() -> Self {
-        GenOptions { series: 10_000, metrics: FAMILY_POOL.len(), buckets: BUCKETS_DEFAULT, instances: 100, jobs: 20, seed: 1 }
+        GenOptions { series: 10_000, metrics: FAMILY_POOL.len(), buckets: BUCKETS_DEFAULT, instances: 100, jobs: 20, histograms: Histograms::Classic, seed: 1 }
     }
 }
 
@@ -120,6 +138,11 @@ impl Layout {
         if o.buckets == 0 || o.buckets > BUCKETS_MAX {
             return Err(format!("--buckets must be 1..={BUCKETS_MAX}"));
         }
+        if let Histograms::Native { schema } = o.histograms {
+            if !(native_histogram::SCHEMA_MIN..=native_histogram::SCHEMA_MAX).contains(&schema) {
+                return Err(format!("--native-schema must be {}..={}", native_histogram::SCHEMA_MIN, native_histogram::SCHEMA_MAX));
+            }
+        }
         let families: Vec<Family> = (0..o.metrics)
             .map(|i| {
                 let (name, kind) = FAMILY_POOL[i % FAMILY_POOL.len()];
@@ -130,7 +153,8 @@ impl Layout {
             .collect();
         let bounds: Vec<f64> =
             if o.buckets == BUCKETS_DEFAULT { DEFAULT_BUCKETS.to_vec() } else { (0..o.buckets).map(|i| 0.001 * 2f64.powi(i as i32)).collect() };
-        let width = families.iter().map(|f| if f.kind == Kind::Histogram { bounds.len() + 3 } else { 1 }).sum();
+        let classic = o.histograms == Histograms::Classic;
+        let width = families.iter().map(|f| if f.kind == Kind::Histogram && classic { bounds.len() + 3 } else { 1 }).sum();
         let targets = o.series.div_ceil(width).max(1);
         Ok(Layout { families, bounds, targets, width, options: o.clone() })
     }
@@ -139,11 +163,26 @@ impl Layout {
         self.targets * self.width
     }
 
+    fn classic(&self) -> bool {
+        self.options.histograms == Histograms::Classic
+    }
+
+    /// Whether each of one target's series (in series order) carries native histograms.
+    pub fn native_histogram_offsets(&self) -> Vec<bool> {
+        let native = !self.classic();
+        let mut out = Vec::with_capacity(self.width);
+        for f in &self.families {
+            let series = if f.kind == Kind::Histogram && !native { self.bounds.len() + 3 } else { 1 };
+            out.extend(std::iter::repeat_n(native && f.kind == Kind::Histogram, series));
+        }
+        out
+    }
+
     /// Metric names of one target's series, in series order (the same for every target).
     pub fn names(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.width);
         for f in &self.families {
-            if f.kind == Kind::Histogram {
+            if f.kind == Kind::Histogram && self.classic() {
                 for _ in 0..=self.bounds.len() {
                     out.push(format!("{}_bucket", f.name)); // one per bound and `+Inf`
                 }
@@ -175,7 +214,7 @@ impl Layout {
         };
         let mut out = Vec::with_capacity(self.width);
         for f in &self.families {
-            if f.kind == Kind::Histogram {
+            if f.kind == Kind::Histogram && self.classic() {
                 for b in &self.bounds {
                     out.push(base(format!("{}_bucket", f.name), Some(format!("{b}"))));
                 }
@@ -197,10 +236,12 @@ enum State {
     /// `per_bucket` are the probabilities of the buckets `(b[i-1], b[i]]` and the last one
     /// `(b[last], +Inf)`; `counts` are the non-cumulative observation counts so far.
     Histogram { counts: Vec<u64>, sum: f64, per_s: f64, per_bucket: Vec<f64> },
+    /// The same latency distribution, observation by observation, into exponential buckets.
+    NativeHistogram { counts: native_histogram::Counts, per_s: f64, mean_s: f64 },
 }
 
 impl State {
-    fn new(kind: Kind, name: &str, bounds: &[f64], rng: &mut Rng) -> State {
+    fn new(kind: Kind, name: &str, bounds: &[f64], histograms: Histograms, rng: &mut Rng) -> State {
         match kind {
             Kind::Counter => State::Counter { value: 0.0, per_s: rng.log_uniform(0.05, 500.0), integer: !name.contains("seconds") },
             Kind::Gauge if name == "up" => State::Gauge { value: 1.0, step: 0.0 },
@@ -211,6 +252,10 @@ impl State {
             Kind::Histogram => {
                 // Exponential latency distribution with a per-target mean.
                 let mean_s = rng.log_uniform(0.005, 2.0);
+                if let Histograms::Native { schema } = histograms {
+                    let per_s = rng.log_uniform(0.1, 200.0);
+                    return State::NativeHistogram { counts: native_histogram::Counts::new(schema), per_s, mean_s };
+                }
                 let cdf = |x: f64| 1.0 - (-x / mean_s).exp();
                 let mut per_bucket: Vec<f64> = bounds.iter().enumerate().map(|(i, b)| cdf(*b) - if i == 0 { 0.0 } else { cdf(bounds[i - 1]) }).collect();
                 per_bucket.push(1.0 - bounds.last().map_or(0.0, |b| cdf(*b)));
@@ -238,13 +283,28 @@ impl State {
                     *sum += n as f64 * (low + (high - low) * rng.unit());
                 }
             }
+            State::NativeHistogram { counts, per_s, mean_s } => {
+                // Stochastic rounding, as for the classic buckets.
+                let observations = (*per_s * dt_s * (0.5 + rng.unit()) + rng.unit()).floor() as u64;
+                let weight = observations.div_ceil(NATIVE_OBSERVATIONS_PER_STEP_MAX).max(1);
+                for _ in 0..observations / weight {
+                    // Inverse CDF of the exponential distribution; 1 - unit is in (0, 1].
+                    counts.observe(-*mean_s * (1.0 - rng.unit()).ln(), weight);
+                }
+            }
         }
     }
 
-    /// Appends this state's series values, in the layout's series order.
-    fn write_values(&self, out: &mut Vec<f64>) {
+    /// Appends this state's series values, in the layout's series order: floats to `out`
+    /// (a native histogram series gets a 0 there, never sent) and native histograms to
+    /// `histograms`.
+    fn write_values(&self, out: &mut Vec<f64>, histograms: &mut Vec<Histogram>) {
         match self {
             State::Counter { value, .. } | State::Gauge { value, .. } => out.push(*value),
+            State::NativeHistogram { counts, .. } => {
+                out.push(0.0);
+                histograms.push(counts.snapshot());
+            }
             State::Histogram { counts, sum, .. } => {
                 let mut cumulative = 0u64;
                 for c in counts {
@@ -278,7 +338,7 @@ impl SeriesSet {
         for t in 0..layout.targets {
             labels.extend(layout.target_labels(t, 0));
             for f in &layout.families {
-                states.push(State::new(f.kind, &f.name, &layout.bounds, &mut rng));
+                states.push(State::new(f.kind, &f.name, &layout.bounds, o.histograms, &mut rng));
             }
         }
         let generations = vec![0; layout.targets];
@@ -289,14 +349,17 @@ impl SeriesSet {
         self.labels.len()
     }
 
-    /// Moves every series `dt_s` forward and writes all values, in series order, to `out`.
-    pub fn advance(&mut self, dt_s: f64, out: &mut Vec<f64>) {
+    /// Moves every series `dt_s` forward and writes all values, in series order: one float per
+    /// series to `out`, and the native histograms (`Layout::native_histogram_offsets`, in series
+    /// order, timestamps 0) to `histograms`.
+    pub fn advance(&mut self, dt_s: f64, out: &mut Vec<f64>, histograms: &mut Vec<Histogram>) {
         out.clear();
+        histograms.clear();
         for s in &mut self.states {
             if dt_s > 0.0 {
                 s.advance(dt_s, &self.layout.bounds, &mut self.rng);
             }
-            s.write_values(out);
+            s.write_values(out, histograms);
         }
     }
 
@@ -312,7 +375,7 @@ impl SeriesSet {
                 self.labels[first + i] = labels;
             }
             for (i, f) in self.layout.families.iter().enumerate() {
-                self.states[t * families + i] = State::new(f.kind, &f.name, &self.layout.bounds, &mut self.rng);
+                self.states[t * families + i] = State::new(f.kind, &f.name, &self.layout.bounds, self.layout.options.histograms, &mut self.rng);
             }
             replaced.push(first..first + self.layout.width);
         }
@@ -352,8 +415,8 @@ mod tests {
         let mut last = f64::MIN;
         for step in 0..50 {
             let dt = if step == 0 { 0.0 } else { 15.0 };
-            a.advance(dt, &mut va);
-            b.advance(dt, &mut vb);
+            a.advance(dt, &mut va, &mut Vec::new());
+            b.advance(dt, &mut vb, &mut Vec::new());
             assert_eq!(va, vb, "same seed, same values");
             assert_eq!(va.len(), a.len());
             assert!(va[counter] >= last, "counters never decrease");
@@ -376,7 +439,7 @@ mod tests {
         let mut values = Vec::new();
         let mut previous: Option<Vec<f64>> = None;
         for step in 0..40 {
-            set.advance(if step == 0 { 0.0 } else { 15.0 }, &mut values);
+            set.advance(if step == 0 { 0.0 } else { 15.0 }, &mut values, &mut Vec::new());
             for t in 0..set.layout.targets {
                 let v = &values[t * set.layout.width..(t + 1) * set.layout.width];
                 let b: Vec<f64> = buckets.iter().map(|&i| v[i]).collect();
@@ -427,6 +490,35 @@ mod tests {
                 let names: Vec<&str> = set.labels[i].iter().map(|(n, _)| n.as_str()).collect();
                 assert!(names.windows(2).all(|w| w[0] < w[1]));
             }
+        }
+    }
+
+    #[test]
+    fn native_histograms_are_one_series_per_family() {
+        let o = GenOptions { metrics: 3, histograms: Histograms::Native { schema: 3 }, ..options(30) };
+        let mut set = SeriesSet::new(&o).unwrap();
+        assert_eq!(set.layout.width, 3);
+        assert_eq!(set.layout.targets, 10);
+        assert_eq!(set.layout.names(), vec!["http_requests_total", "node_memory_MemAvailable_bytes", "http_request_duration_seconds"]);
+        assert_eq!(set.layout.native_histogram_offsets(), vec![false, false, true]);
+        assert!(set.labels[2].iter().all(|(n, _)| n != "le"));
+        let (mut values, mut histograms) = (Vec::new(), Vec::new());
+        let mut last_counts = vec![0u64; set.layout.targets];
+        for step in 0..20 {
+            set.advance(if step == 0 { 0.0 } else { 15.0 }, &mut values, &mut histograms);
+            assert_eq!((values.len(), histograms.len()), (30, 10), "one histogram per target");
+            for (t, h) in histograms.iter().enumerate() {
+                let Some(proto::remote_write_v1::histogram::Count::CountInt(count)) = h.count else { panic!("integer histogram") };
+                assert!(count >= last_counts[t], "counter histogram");
+                last_counts[t] = count;
+                assert_eq!(h.schema, 3);
+            }
+        }
+        assert!(last_counts.iter().all(|&c| c > 0), "observations happened: {last_counts:?}");
+        let classic = Layout::new(&GenOptions { metrics: 3, ..options(30) }).unwrap();
+        assert_eq!(classic.native_histogram_offsets(), vec![false; classic.width]);
+        for schema in [-5, 9] {
+            assert!(Layout::new(&GenOptions { histograms: Histograms::Native { schema }, ..options(1) }).is_err());
         }
     }
 

@@ -1,8 +1,8 @@
 //! The write transports, one connection per sender thread with one request in flight:
 //! HTTP/1.1 keep-alive (ureq, the default) or HTTP/2 (`h2` on a single-threaded tokio
 //! runtime: prior-knowledge h2c on http://, ALPN `h2` on https://). Every answer is
-//! classified as accepted, rejected (429/503: back-pressure) or failed; nothing panics on
-//! what the server sends.
+//! classified as accepted (with the remote_write written-count headers when the server sends
+//! them), rejected (429/503: back-pressure) or failed; nothing panics on what the server sends.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -54,18 +54,33 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     Ok(Target { https, host: host.to_string(), port, url: url.to_string() })
 }
 
+/// What a server says it stored of an accepted request (`X-Prometheus-Remote-Write-*-Written`;
+/// remote_write 2.0 servers send them, Prometheus 2.x does not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub samples: Option<u64>,
+    pub histograms: Option<u64>,
+}
+
+impl Written {
+    fn from_headers<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Written {
+        let number = |name| header(name).and_then(|v| v.trim().parse().ok());
+        Written { samples: number(proto::SAMPLES_WRITTEN_HEADER), histograms: number(proto::HISTOGRAMS_WRITTEN_HEADER) }
+    }
+}
+
 /// What became of one request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Accepted,
+    Accepted(Written),
     /// 429 or 503: the server asks the sender to slow down.
     Rejected(u16),
     Failed(String),
 }
 
-fn classify(status: u16, body: &str) -> Outcome {
+fn classify(status: u16, body: &str, written: Written) -> Outcome {
     match status {
-        200..=299 => Outcome::Accepted,
+        200..=299 => Outcome::Accepted(written),
         429 | 503 => Outcome::Rejected(status),
         _ => Outcome::Failed(format!("HTTP {status}: {}", body.trim())),
     }
@@ -113,10 +128,11 @@ impl Sender {
                     Ok(response) => {
                         // Reading the answer to its end returns the connection for keep-alive.
                         let status = response.status();
+                        let written = Written::from_headers(|name| response.header(name));
                         let text = read_limited(response);
-                        classify(status, &text)
+                        classify(status, &text, written)
                     }
-                    Err(ureq::Error::Status(status, response)) => classify(status, &read_limited(response)),
+                    Err(ureq::Error::Status(status, response)) => classify(status, &read_limited(response), Written::default()),
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
             }
@@ -153,7 +169,7 @@ impl H2Sender {
                 },
             };
             match tokio::time::timeout(REQUEST_TIMEOUT, h2_request(send, &target.url, body, headers)).await {
-                Ok(Ok((status, text))) => classify(status, &text),
+                Ok(Ok((status, text, written))) => classify(status, &text, written),
                 Ok(Err(e)) => {
                     *connection = None;
                     Outcome::Failed(e)
@@ -189,7 +205,7 @@ async fn h2_connect(target: &Target, tls: Option<&Arc<ClientConfig>>) -> Result<
     Ok(send)
 }
 
-async fn h2_request(send: h2::client::SendRequest<Bytes>, url: &str, body: Bytes, headers: WriteHeaders) -> Result<(u16, String), String> {
+async fn h2_request(send: h2::client::SendRequest<Bytes>, url: &str, body: Bytes, headers: WriteHeaders) -> Result<(u16, String, Written), String> {
     let h2_error = |e: h2::Error| format!("HTTP/2: {e}");
     let mut send = send.ready().await.map_err(h2_error)?;
     let request = http::Request::post(url)
@@ -202,6 +218,7 @@ async fn h2_request(send: h2::client::SendRequest<Bytes>, url: &str, body: Bytes
     stream.send_data(body, true).map_err(h2_error)?;
     let response = response.await.map_err(h2_error)?;
     let status = response.status().as_u16();
+    let written = Written::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()));
     let mut recv = response.into_body();
     let mut text = Vec::new();
     while let Some(chunk) = recv.data().await {
@@ -210,7 +227,7 @@ async fn h2_request(send: h2::client::SendRequest<Bytes>, url: &str, body: Bytes
         let room = ERROR_BODY_BYTES_MAX.saturating_sub(text.len());
         text.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
-    Ok((status, String::from_utf8_lossy(&text).into_owned()))
+    Ok((status, String::from_utf8_lossy(&text).into_owned(), written))
 }
 
 #[cfg(test)]
@@ -232,9 +249,14 @@ mod tests {
 
     #[test]
     fn outcomes() {
-        assert_eq!(classify(204, ""), Outcome::Accepted);
-        assert_eq!(classify(429, "slow down"), Outcome::Rejected(429));
-        assert_eq!(classify(503, ""), Outcome::Rejected(503));
-        assert_eq!(classify(400, "bad\n"), Outcome::Failed("HTTP 400: bad".into()));
+        let none = Written::default();
+        assert_eq!(classify(204, "", none), Outcome::Accepted(none));
+        assert_eq!(classify(429, "slow down", none), Outcome::Rejected(429));
+        assert_eq!(classify(503, "", none), Outcome::Rejected(503));
+        assert_eq!(classify(400, "bad\n", none), Outcome::Failed("HTTP 400: bad".into()));
+        let headers = [("X-Prometheus-Remote-Write-Samples-Written", "7"), ("X-Prometheus-Remote-Write-Histograms-Written", " 2")];
+        let written = Written::from_headers(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v));
+        assert_eq!(written, Written { samples: Some(7), histograms: Some(2) });
+        assert_eq!(Written::from_headers(|_| Some("x")), none, "unparsable counts are absent");
     }
 }

@@ -1,7 +1,8 @@
 //! The `write` load: builds every request body up front (with churn and a send schedule for
 //! `--rate`), then C connection threads post them; each thread owns a fixed subset of series
 //! sent in time order, so every series' samples arrive in order. 429/503 are retried with
-//! backoff, or with `--no-retry` counted as rejections (overload tests).
+//! backoff, or with `--no-retry` counted as rejections (overload tests). Float samples and
+//! native histogram samples are counted apart; `--rate` paces both together.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::encode::{encode, v1_labels, Batch, Protocol, SeriesLabels};
+use crate::encode::{encode, v1_labels, Batch, Protocol, SeriesLabels, Value};
 use crate::pacing::schedule;
 use crate::series_gen::{GenOptions, SeriesSet};
 use crate::tls::TlsFiles;
-use crate::transport::{parse_url, Outcome, Sender, WriteHeaders};
+use crate::transport::{parse_url, Outcome, Sender, WriteHeaders, Written};
 
 pub struct WriteOptions {
     pub url: String,
@@ -45,8 +46,16 @@ const WINDOW_LATENCIES_MAX: usize = 1 << 20;
 /// Live figures, read by the progress line.
 #[derive(Default)]
 pub struct Counters {
+    /// Float samples.
     pub samples_acked: AtomicU64,
     pub samples_rejected: AtomicU64,
+    /// Native histogram samples.
+    pub histograms_acked: AtomicU64,
+    pub histograms_rejected: AtomicU64,
+    /// What accepted answers' written-count headers add up to, and how many answers had them.
+    pub samples_written: AtomicU64,
+    pub histograms_written: AtomicU64,
+    pub written_answers: AtomicU64,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
     pub rejected: AtomicU64,
@@ -71,9 +80,20 @@ impl Counters {
 
 pub struct WriteReport {
     pub series: usize,
+    /// Float samples.
     pub samples_acked: u64,
     pub samples_rejected: u64,
     pub samples_failed: u64,
+    /// Native histogram samples.
+    pub histograms_acked: u64,
+    pub histograms_rejected: u64,
+    pub histograms_failed: u64,
+    /// Sums of the servers' `X-Prometheus-Remote-Write-{Samples,Histograms}-Written` answers,
+    /// `None` when no accepted answer carried the header (Prometheus 2.x, remote_write 1.0).
+    pub samples_written: Option<u64>,
+    pub histograms_written: Option<u64>,
+    /// Metric names whose samples are native histograms (what `verify --expect` reads back as such).
+    pub native_histogram_names: Vec<String>,
     pub requests: u64,
     pub errors: u64,
     pub rejected: u64,
@@ -98,10 +118,13 @@ pub struct WriteReport {
 /// One pre-encoded request.
 struct Request {
     body: Bytes,
+    /// Float samples.
     samples: u64,
+    /// Native histogram samples.
+    histograms: u64,
     /// Send time relative to the start (`--rate`), `None` when unpaced.
     due: Option<Duration>,
-    /// (metric name id, samples) in this body.
+    /// (metric name id, samples and histograms) in this body.
     by_name: Vec<(u16, u32)>,
 }
 
@@ -109,6 +132,7 @@ struct Request {
 struct Plans {
     per_connection: Vec<Vec<Request>>,
     names: Vec<String>,
+    native_histogram_names: Vec<String>,
     series: usize,
 }
 
@@ -128,6 +152,22 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
             }
         })
         .collect();
+    // Where series `i`'s native histogram is in a step's list: target `i / width`, then the
+    // target's histogram series in order.
+    let native = set.layout.native_histogram_offsets();
+    let histograms_per_target = native.iter().filter(|n| **n).count();
+    let mut next_slot = 0;
+    let histogram_slot: Vec<Option<usize>> = native
+        .iter()
+        .map(|&n| {
+            n.then(|| {
+                next_slot += 1;
+                next_slot - 1
+            })
+        })
+        .collect();
+    let native_histogram_names: Vec<String> =
+        set.layout.names().into_iter().zip(&native).filter(|(_, n)| **n).map(|(name, _)| name).collect();
     let mut v1: Vec<Vec<u8>> = if o.protocol == Protocol::V1 { set.labels.iter().map(|l| v1_labels(l)).collect() } else { Vec::new() };
     let series = set.len();
     let groups: Vec<std::ops::Range<usize>> =
@@ -135,6 +175,7 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
     // (connection, request) in global send order; the schedule is computed over that order.
     let mut ordered: Vec<(usize, Request)> = Vec::with_capacity(groups.len() * o.samples);
     let mut values = Vec::with_capacity(series);
+    let mut histograms = Vec::with_capacity(set.layout.targets * histograms_per_target);
     let mut counts = vec![0u32; names.len()];
     for step in 0..o.samples {
         if step > 0 && o.churn_interval > 0 && step % o.churn_interval == 0 {
@@ -146,35 +187,44 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
                 }
             }
         }
-        set.advance(if step == 0 { 0.0 } else { o.interval_ms as f64 / 1000.0 }, &mut values);
+        set.advance(if step == 0 { 0.0 } else { o.interval_ms as f64 / 1000.0 }, &mut values, &mut histograms);
         let t = o.start_ms + step as i64 * o.interval_ms;
+        for h in &mut histograms {
+            h.timestamp = t;
+        }
         for (g, range) in groups.iter().enumerate() {
+            let value = |i: usize| match histogram_slot[i % width] {
+                Some(slot) => Value::Histogram(&histograms[i / width * histograms_per_target + slot]),
+                None => Value::Float(values[i]),
+            };
             let batch = Batch {
                 series: range
                     .clone()
-                    .map(|i| (SeriesLabels { pairs: &set.labels[i], v1: v1.get(i).map_or(&[][..], |b| b.as_slice()) }, t, values[i]))
+                    .map(|i| (SeriesLabels { pairs: &set.labels[i], v1: v1.get(i).map_or(&[][..], |b| b.as_slice()) }, t, value(i)))
                     .collect(),
             };
             counts.iter_mut().for_each(|c| *c = 0);
             for i in range.clone() {
                 counts[name_of_offset[i % width] as usize] += 1;
             }
+            let in_histograms = range.clone().filter(|i| native[i % width]).count() as u64;
             let request = Request {
                 body: Bytes::from(encode(&batch, o.protocol)),
-                samples: range.len() as u64,
+                samples: range.len() as u64 - in_histograms,
+                histograms: in_histograms,
                 due: None,
                 by_name: counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(id, c)| (id as u16, *c)).collect(),
             };
             ordered.push((g % o.connections.max(1), request));
         }
     }
-    let samples: Vec<u64> = ordered.iter().map(|(_, r)| r.samples).collect();
+    let samples: Vec<u64> = ordered.iter().map(|(_, r)| r.samples + r.histograms).collect();
     let mut per_connection: Vec<Vec<Request>> = (0..o.connections.max(1)).map(|_| Vec::new()).collect();
     for ((connection, mut request), due) in ordered.into_iter().zip(schedule(&samples, o.rate)) {
         request.due = due;
         per_connection[connection].push(request);
     }
-    Ok(Plans { per_connection, names, series })
+    Ok(Plans { per_connection, names, native_histogram_names, series })
 }
 
 /// What one connection thread brings back.
@@ -185,6 +235,7 @@ struct ThreadResult {
     acked_by_id: Vec<u64>,
     rejected_by_id: Vec<u64>,
     samples_failed: u64,
+    histograms_failed: u64,
     lag_max: Duration,
 }
 
@@ -195,9 +246,10 @@ fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Co
         rejected_by_id: vec![0; o.names],
         ..Default::default()
     };
-    let error = |r: &mut ThreadResult, text: String, samples: u64| {
+    let error = |r: &mut ThreadResult, text: String, request: &Request| {
         counters.errors.fetch_add(1, Ordering::Relaxed);
-        r.samples_failed += samples;
+        r.samples_failed += request.samples;
+        r.histograms_failed += request.histograms;
         if r.first_errors.len() < 3 {
             r.first_errors.push(text);
         }
@@ -225,8 +277,10 @@ fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Co
             }
             counters.requests.fetch_add(1, Ordering::Relaxed);
             match outcome {
-                Outcome::Accepted => {
+                Outcome::Accepted(written) => {
                     counters.samples_acked.fetch_add(request.samples, Ordering::Relaxed);
+                    counters.histograms_acked.fetch_add(request.histograms, Ordering::Relaxed);
+                    count_written(counters, written);
                     for (id, n) in &request.by_name {
                         r.acked_by_id[*id as usize] += *n as u64;
                     }
@@ -235,6 +289,7 @@ fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Co
                 Outcome::Rejected(_) if o.no_retry => {
                     counters.rejected.fetch_add(1, Ordering::Relaxed);
                     counters.samples_rejected.fetch_add(request.samples, Ordering::Relaxed);
+                    counters.histograms_rejected.fetch_add(request.histograms, Ordering::Relaxed);
                     for (id, n) in &request.by_name {
                         r.rejected_by_id[*id as usize] += *n as u64;
                     }
@@ -246,17 +301,26 @@ fn send_all(plan: Vec<Request>, mut sender: Sender, o: &RunShared, counters: &Co
                     std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
                 }
                 Outcome::Rejected(code) => {
-                    error(&mut r, format!("HTTP {code} still after {RETRIES_MAX} retries"), request.samples);
+                    error(&mut r, format!("HTTP {code} still after {RETRIES_MAX} retries"), &request);
                     break;
                 }
                 Outcome::Failed(text) => {
-                    error(&mut r, text, request.samples);
+                    error(&mut r, text, &request);
                     break;
                 }
             }
         }
     }
     r
+}
+
+fn count_written(counters: &Counters, written: Written) {
+    if written.samples.is_none() && written.histograms.is_none() {
+        return;
+    }
+    counters.written_answers.fetch_add(1, Ordering::Relaxed);
+    counters.samples_written.fetch_add(written.samples.unwrap_or(0), Ordering::Relaxed);
+    counters.histograms_written.fetch_add(written.histograms.unwrap_or(0), Ordering::Relaxed);
 }
 
 /// What every connection thread shares.
@@ -305,6 +369,7 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
         total.latencies_us.extend(r.latencies_us);
         total.first_errors.extend(r.first_errors);
         total.samples_failed += r.samples_failed;
+        total.histograms_failed += r.histograms_failed;
         total.lag_max = total.lag_max.max(r.lag_max);
         for (t, n) in total.acked_by_id.iter_mut().zip(r.acked_by_id) {
             *t += n;
@@ -317,11 +382,18 @@ pub fn run(o: &WriteOptions, counters: Arc<Counters>) -> Result<WriteReport, Str
     let _ = counters.sending_until.set(Instant::now());
     let sending_cpu_seconds = process_cpu_seconds().zip(cpu_before_sending).map(|(after, before)| after - before);
     total.latencies_us.sort_unstable();
+    let written = counters.written_answers.load(Ordering::Relaxed) > 0;
     Ok(WriteReport {
         series: plans.series,
         samples_acked: counters.samples_acked.load(Ordering::Relaxed),
         samples_rejected: counters.samples_rejected.load(Ordering::Relaxed),
         samples_failed: total.samples_failed,
+        histograms_acked: counters.histograms_acked.load(Ordering::Relaxed),
+        histograms_rejected: counters.histograms_rejected.load(Ordering::Relaxed),
+        histograms_failed: total.histograms_failed,
+        samples_written: written.then(|| counters.samples_written.load(Ordering::Relaxed)),
+        histograms_written: written.then(|| counters.histograms_written.load(Ordering::Relaxed)),
+        native_histogram_names: plans.native_histogram_names,
         requests: counters.requests.load(Ordering::Relaxed),
         errors: counters.errors.load(Ordering::Relaxed),
         rejected: counters.rejected.load(Ordering::Relaxed),
@@ -397,6 +469,121 @@ mod tests {
         assert_eq!(by_name, total);
         assert!(requests.iter().all(|r| r.due.is_none()));
         assert!(plans.names.iter().any(|n| n.ends_with("_bucket")));
+    }
+
+    /// Every histogram of a native run's pre-encoded bodies, per series (labels joined), in send
+    /// order, decoded with prost as a server would.
+    fn decoded_histograms(o: &WriteOptions) -> BTreeMap<String, Vec<proto::remote_write_v1::Histogram>> {
+        use prost::Message;
+        let plans = build_plans(o).unwrap();
+        let mut by_series: BTreeMap<String, Vec<proto::remote_write_v1::Histogram>> = BTreeMap::new();
+        let (mut floats, mut histograms) = (0, 0);
+        // Each connection sends its requests in order and owns its series: per-series order holds.
+        for request in plans.per_connection.iter().flatten() {
+            let raw = snap::raw::Decoder::new().decompress_vec(&request.body).unwrap();
+            let series: Vec<(String, Vec<f64>, Vec<proto::remote_write_v1::Histogram>)> = match o.protocol {
+                Protocol::V1 => proto::remote_write_v1::WriteRequest::decode(raw.as_slice())
+                    .unwrap()
+                    .timeseries
+                    .into_iter()
+                    .map(|ts| (ts.labels.iter().map(|l| format!("{}={}", l.name, l.value)).collect::<Vec<_>>().join(","), ts.samples.iter().map(|s| s.value).collect(), ts.histograms))
+                    .collect(),
+                Protocol::V2 => {
+                    let r = proto::remote_write_v2::Request::decode(raw.as_slice()).unwrap();
+                    r.timeseries
+                        .into_iter()
+                        .map(|ts| {
+                            let labels = ts.labels_refs.chunks(2).map(|p| format!("{}={}", r.symbols[p[0] as usize], r.symbols[p[1] as usize])).collect::<Vec<_>>().join(",");
+                            (labels, ts.samples.iter().map(|s| s.value).collect(), ts.histograms)
+                        })
+                        .collect()
+                }
+            };
+            let (f, h): (usize, usize) = series.iter().fold((0, 0), |(f, h), s| (f + s.1.len(), h + s.2.len()));
+            assert_eq!((f as u64, h as u64), (request.samples, request.histograms), "a request counts what it carries");
+            (floats, histograms) = (floats + f, histograms + h);
+            for (labels, samples, hs) in series {
+                assert_eq!(samples.len() + hs.len(), 1, "one sample per series and request: {labels}");
+                assert!(!labels.contains("le=") || hs.is_empty(), "native histograms have no le label");
+                if !hs.is_empty() {
+                    by_series.entry(labels).or_default().extend(hs);
+                }
+            }
+        }
+        assert_eq!(by_series.values().map(Vec::len).sum::<usize>(), histograms);
+        assert!(floats > 0);
+        by_series
+    }
+
+    #[test]
+    fn native_histogram_bodies_decode_consistent_and_cumulative() {
+        use crate::native_histogram::ZERO_THRESHOLD;
+        use crate::series_gen::Histograms;
+        use proto::remote_write_v1::histogram::{Count, ZeroCount};
+        for (protocol, schema) in [(Protocol::V1, 3), (Protocol::V2, 3), (Protocol::V1, -2), (Protocol::V2, 8)] {
+            let generator = GenOptions { histograms: Histograms::Native { schema }, ..options().generator };
+            let o = WriteOptions { protocol, samples: 6, interval_ms: 15_000, generator, ..options() };
+            let by_series = decoded_histograms(&o);
+            let mut observed = 0;
+            assert_eq!(by_series.len(), build_plans(&o).unwrap().series / 3, "one native histogram series per target (counter, gauge, histogram)");
+            for (labels, hs) in &by_series {
+                assert!(labels.starts_with("__name__=http_request_duration_seconds,"), "{labels}");
+                assert_eq!(hs.len(), 6);
+                let mut previous: Option<BTreeMap<i32, i64>> = None;
+                for (step, h) in hs.iter().enumerate() {
+                    assert_eq!(h.timestamp, step as i64 * 15_000);
+                    assert_eq!((h.schema, h.zero_threshold), (schema, ZERO_THRESHOLD));
+                    assert!(h.negative_spans.is_empty() && h.negative_deltas.is_empty() && h.positive_counts.is_empty());
+                    let Some(Count::CountInt(count)) = h.count else { panic!("integer count") };
+                    let Some(ZeroCount::ZeroCountInt(zero)) = h.zero_count else { panic!("integer zero count") };
+                    // Spans and deltas back to absolute buckets, as the server does.
+                    let mut buckets = BTreeMap::new();
+                    let (mut index, mut current, mut deltas) = (0i32, 0i64, h.positive_deltas.iter());
+                    for (n, span) in h.positive_spans.iter().enumerate() {
+                        assert!(n == 0 || span.offset > 2, "gaps of up to 2 stay in one span");
+                        index += span.offset;
+                        for _ in 0..span.length {
+                            current += deltas.next().expect("spans cover the deltas");
+                            assert!(current >= 0);
+                            buckets.insert(index, current);
+                            index += 1;
+                        }
+                    }
+                    assert!(deltas.next().is_none(), "deltas cover the spans");
+                    let in_buckets: i64 = buckets.values().sum();
+                    assert_eq!(count, zero + in_buckets as u64, "count == zero + buckets");
+                    assert!(h.sum >= 0.0 && (count > 0 || h.sum == 0.0));
+                    if let Some(p) = &previous {
+                        for (i, n) in p {
+                            assert!(buckets.get(i).is_some_and(|m| m >= n), "bucket {i} only grows ({labels})");
+                        }
+                    }
+                    previous = Some(buckets);
+                }
+                if let Some(Count::CountInt(last)) = hs.last().unwrap().count {
+                    observed += last;
+                }
+            }
+            assert!(observed > 0, "observations happened");
+        }
+    }
+
+    #[test]
+    fn native_histograms_are_counted_apart_and_paced_with_floats() {
+        let generator = GenOptions { histograms: crate::series_gen::Histograms::Native { schema: 3 }, ..options().generator };
+        let o = WriteOptions { generator, rate: 1000.0, churn_ratio: 0.5, churn_interval: 1, ..options() };
+        let plans = build_plans(&o).unwrap();
+        let requests: Vec<&Request> = plans.per_connection.iter().flatten().collect();
+        let histograms: u64 = requests.iter().map(|r| r.histograms).sum();
+        let floats: u64 = requests.iter().map(|r| r.samples).sum();
+        assert_eq!(histograms, plans.series as u64 / 3 * 3, "a third of the series, 3 samples each");
+        assert_eq!(floats + histograms, plans.series as u64 * 3);
+        assert_eq!(plans.native_histogram_names, vec!["http_request_duration_seconds"]);
+        let by_name: u64 = requests.iter().flat_map(|r| &r.by_name).map(|(_, n)| *n as u64).sum();
+        assert_eq!(by_name, floats + histograms);
+        let last_due = requests.iter().map(|r| r.due.unwrap()).max().unwrap();
+        let last = requests.iter().find(|r| r.due == Some(last_due)).unwrap();
+        assert_eq!(last_due, Duration::from_secs_f64((floats + histograms - last.samples - last.histograms) as f64 / 1000.0));
     }
 
     #[test]
