@@ -67,8 +67,8 @@ pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepV
     let mut last: Option<Annotation> = None;
     let value = match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
-        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar(b, v, s, false, drops_name, &mut last)),
-        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(vector_scalar(b, v, s, true, drops_name, &mut last)),
+        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar::<false>(b, v, s, drops_name, &mut last)),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(vector_scalar::<true>(b, v, s, drops_name, &mut last)),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
             let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
             StepValue::Vector(match b.op {
@@ -84,23 +84,23 @@ pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepV
     Ok(value)
 }
 
-/// Vector `op` scalar (`scalar_left`: scalar `op` vector), element by element; a filter keeps
+/// Vector `op` scalar (`SCALAR_LEFT`: scalar `op` vector), element by element; a filter keeps
 /// the vector's value.
-fn vector_scalar(b: &Binary, v: Vec<Elem>, s: f64, scalar_left: bool, drops_name: bool, last: &mut Option<Annotation>) -> Vec<Elem> {
+fn vector_scalar<const SCALAR_LEFT: bool>(b: &Binary, v: Vec<Elem>, s: f64, drops_name: bool, last: &mut Option<Annotation>) -> Vec<Elem> {
     if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) && v.iter().any(|e| e.histogram.is_none()) {
         *last = Some(trimmed_floats(b.op));
     }
     v.into_iter()
         .filter_map(|e| {
             if e.histogram.is_some() {
-                let (lhs, rhs) = if scalar_left { (Operand::Float(s), Operand::of(&e)) } else { (Operand::of(&e), Operand::Float(s)) };
+                let (lhs, rhs) = if SCALAR_LEFT { (Operand::Float(s), Operand::of(&e)) } else { (Operand::of(&e), Operand::Float(s)) };
                 let (value, annotation) = histogram_binary(b.op, lhs, rhs, b.return_bool);
                 if annotation.is_some() {
                     *last = annotation;
                 }
                 return Some(value?.into_elem(e.labels, e.drop_name || drops_name));
             }
-            let (x, y) = if scalar_left { (s, e.value) } else { (e.value, s) };
+            let (x, y) = if SCALAR_LEFT { (s, e.value) } else { (e.value, s) };
             let (value, keep) = element(b.op, x, y, b.return_bool, e.value);
             keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
         })
