@@ -1,7 +1,8 @@
 //! PromQL annotations (Prometheus' `util/annotations`): the warnings and infos an answer
 //! carries beside its result. Evaluation adds them where their condition arises; they are kept
-//! once per message (the position of the latest wins, as in Prometheus' map) and rendered at
-//! the end with Prometheus' exact texts and the ` (line:col)` of the expression they concern.
+//! once per message (the position of the latest wins, as in Prometheus' map, except for forced
+//! monotonicity, whose occurrences merge) and rendered at the end with Prometheus' exact texts
+//! and the ` (line:col)` of the expression they concern.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -207,7 +208,10 @@ impl Annotations {
         }
         match self.by_message.get_mut(&message) {
             Some(known) => {
-                known.pos = pos;
+                // Merged occurrences of forced monotonicity keep the first one's position.
+                if known.monotonicity.is_none() {
+                    known.pos = pos;
+                }
                 if let (Some(k), Some(new)) = (&mut known.monotonicity, monotonicity) {
                     k.min_t_ms = k.min_t_ms.min(new.min_t_ms);
                     k.max_t_ms = k.max_t_ms.max(new.max_t_ms);
@@ -359,8 +363,8 @@ mod tests {
         let mut a = Annotations::default();
         let at = |t_ms, max_diff| Annotation::ForcedMonotonicity { metric: "h".into(), t_ms, min_bucket: 1.0, max_bucket: 10.0, max_diff };
         a.add(at(60_000, 0.25), Pos(0));
-        a.add(at(0, 0.125), Pos(0));
-        let (_, infos) = a.render("x");
+        a.add(at(0, 0.125), Pos(2));
+        let (_, infos) = a.render("x + y");
         assert_eq!(
             infos,
             vec!["PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"h\", from buckets 1 to 10, with a max diff of 0.25, over 2 samples from 1970-01-01T00:00:00Z to 1970-01-01T00:01:00Z (1:1)"]

@@ -89,9 +89,10 @@ pub(super) fn split_histograms(input: Vec<Elem>, named: bool) -> HistogramInput 
     out
 }
 
-/// An `le` label's bound (Go's `ParseFloat` spellings of infinity included).
+/// An `le` label's bound (Go's `ParseFloat` spellings of infinity included; like it, no
+/// surrounding spaces).
 fn parse_bucket_bound(le: &str) -> Option<f64> {
-    match le.trim() {
+    match le {
         "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         text => text.parse().ok(),
