@@ -122,6 +122,12 @@ fn native_histograms_are_stored_queried_and_survive_a_restart() {
     // Half of the 10 observations: 4 in (-Inf, 1], the 5th is a quarter into (1, 5].
     let median = query(&server, "/api/v1/query", "histogram_quantile(0.5, e2e_nhcb)", &at);
     assert_eq!(median["result"][0]["value"][1], "2", "{median}");
+    // Adding a float to a histogram is not defined: no result, and Prometheus' info says why.
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query=e2e_nhcb%20%2B%201&{at}")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["result"], serde_json::json!([]), "{body}");
+    let infos = body["infos"].as_array().cloned().unwrap_or_default();
+    assert!(infos.iter().any(|w| w.as_str().is_some_and(|w| w.contains("incompatible sample types encountered for binary operator \"+\": histogram + float"))), "{body}");
     let fraction = query(&server, "/api/v1/query", "histogram_fraction(0, 1, e2e_nhcb)", &at);
     assert_eq!(fraction["result"][0]["value"][1], "0.4", "{fraction}");
 

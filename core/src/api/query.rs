@@ -436,5 +436,36 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
         }
     }
     data.push('}');
-    json_response(http::StatusCode::OK, json::success(&data, &warnings, &result.infos))
+    let warnings = at_most_annotations(warnings, "warning");
+    let infos = at_most_annotations(result.infos, "info");
+    json_response(http::StatusCode::OK, json::success(&data, &warnings, &infos))
+}
+
+/// Warnings or infos an answer lists, as Prometheus' API caps them: the first ten, then one
+/// line counting the rest.
+const ANNOTATIONS_PER_KIND_MAX: usize = 10;
+
+fn at_most_annotations(mut all: Vec<String>, kind: &str) -> Vec<String> {
+    if all.len() > ANNOTATIONS_PER_KIND_MAX {
+        let omitted = all.len() - ANNOTATIONS_PER_KIND_MAX;
+        all.truncate(ANNOTATIONS_PER_KIND_MAX);
+        all.push(format!("{omitted} more {kind} annotations omitted"));
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_most_annotations;
+
+    #[test]
+    fn annotations_are_capped_at_ten_per_kind_with_a_count_of_the_rest() {
+        let few: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
+        assert_eq!(at_most_annotations(few.clone(), "warning"), few);
+        let many: Vec<String> = (0..13).map(|i| format!("i{i}")).collect();
+        let capped = at_most_annotations(many, "info");
+        assert_eq!(capped.len(), 11);
+        assert_eq!(capped[9], "i9");
+        assert_eq!(capped[10], "3 more info annotations omitted");
+    }
 }
