@@ -9,6 +9,7 @@ mod json;
 mod grpc;
 mod labels;
 mod migrate;
+mod otlp;
 mod params;
 mod parse_query;
 mod query;
@@ -141,6 +142,7 @@ fn import_is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
 fn endpoint_label(path: &str) -> &'static str {
     match path {
         "/api/v1/write" => "write",
+        p if otlp::is_otlp_metrics_path(p) => "otlp",
         "/api/v1/read" => "read",
         "/api/v1/export" => "export",
         p if p.starts_with("/api/v1/import") => "import",
@@ -163,7 +165,10 @@ impl Api {
     /// The one check for every request, whole-body or streamed (`peer` is the request's
     /// `net::PeerInfo` extension).
     pub(crate) fn authorize(&self, peer: Option<&net::PeerInfo>, path: &str) -> Result<(), ApiError> {
-        let writes = path == "/api/v1/write" || path.starts_with("/api/v1/import") || path.starts_with("/api/v1/admin/");
+        let writes = path == "/api/v1/write"
+            || otlp::is_otlp_metrics_path(path)
+            || path.starts_with("/api/v1/import")
+            || path.starts_with("/api/v1/admin/");
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
         } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
@@ -195,6 +200,8 @@ impl Api {
         match path {
             "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
+            p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
+            p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,

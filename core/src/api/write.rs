@@ -32,21 +32,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
         api.router.put_metadata(decoded.metadata);
     }
     let (sent_samples, sent_histograms) = (decoded.samples, decoded.histograms);
-    let stored = if decoded.series.is_empty() {
-        0
-    } else {
-        match api.router.append(decoded.series).await {
-            Ok(samples) => samples,
-            Err(error) => {
-                // Under the series limit the rest of the write was stored: counted as such.
-                if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {
-                    api.metrics.add_samples_ingested(appended);
-                }
-                return Err(error.into());
-            }
-        }
-    };
-    api.metrics.add_samples_ingested(stored);
+    let stored = if decoded.series.is_empty() { 0 } else { append_counted(api, decoded.series).await? };
     // The shards count histograms as samples. All stored: the split is what was sent; some
     // refused (a float and a histogram at one timestamp): floats are counted first.
     let samples = stored.min(sent_samples);
@@ -58,4 +44,22 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     headers.insert(HISTOGRAMS_WRITTEN_HEADER, header::HeaderValue::from(histograms));
     headers.insert(EXEMPLARS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
     Ok(response)
+}
+
+/// Appends a validated batch to its owning shards and counts the samples stored; under the
+/// series limit the part stored before the refusal is counted too. Every write path
+/// (remote_write, OTLP) ends here, so they map errors alike.
+pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<u64, ApiError> {
+    match api.router.append(series).await {
+        Ok(stored) => {
+            api.metrics.add_samples_ingested(stored);
+            Ok(stored)
+        }
+        Err(error) => {
+            if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {
+                api.metrics.add_samples_ingested(appended);
+            }
+            Err(error.into())
+        }
+    }
 }

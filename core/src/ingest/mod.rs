@@ -5,6 +5,7 @@ pub mod json_lines;
 pub mod label_limits;
 pub mod line_splitter;
 pub mod native_histogram;
+pub mod otlp;
 mod protowire;
 pub mod remote_write;
 pub mod text_format;

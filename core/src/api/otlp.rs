@@ -1,0 +1,45 @@
+//! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
+//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` and stored
+//! like remote_write (same authorization, limits and error mapping). 200 with an empty
+//! `ExportMetricsServiceResponse` once every owning shard has committed.
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+
+use super::{write, Api, ApiError};
+use crate::ingest::otlp;
+
+/// Prometheus' OTLP receiver path.
+pub const PROMETHEUS_PATH: &str = "/api/v1/otlp/v1/metrics";
+/// VictoriaMetrics' OTLP receiver path.
+pub const VICTORIAMETRICS_PATH: &str = "/opentelemetry/v1/metrics";
+
+pub fn is_otlp_metrics_path(path: &str) -> bool {
+    path == PROMETHEUS_PATH || path == VICTORIAMETRICS_PATH
+}
+
+pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    // As remote_write: refuse under overload before decoding.
+    if let Some(shard) = api.router.full_shard() {
+        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
+    }
+    let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    let translated = otlp::decode_request(
+        header_text(header::CONTENT_TYPE),
+        header_text(header::CONTENT_ENCODING),
+        request.body(),
+        &api.config.storage.ingest_rules(),
+    )
+    .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
+    api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
+    if !translated.series.is_empty() {
+        let batch = tsdb::SeriesBatch::try_from_series(&translated.series).map_err(|e| ApiError::bad_data(e.to_string()))?;
+        write::append_counted(api, batch).await?;
+    }
+    // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.
+    let body = prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default());
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(otlp::CONTENT_TYPE_PROTOBUF));
+    Ok(response)
+}

@@ -1,0 +1,466 @@
+//! OpenTelemetry metrics (OTLP/HTTP protobuf `ExportMetricsServiceRequest`) into series, as
+//! Prometheus 3.x translates them by default: gauges and sums as samples, explicit-bucket
+//! histograms as classic `_bucket`/`_count`/`_sum` series, exponential histograms as native
+//! histograms, summaries as `quantile` series; resource identity as `job`/`instance`, the
+//! rest of the resource as `target_info`. Delta temporality is refused. Pure; no I/O.
+
+mod naming;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use proto::otlp_metrics::{
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
+    ExportMetricsServiceRequest, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
+};
+use proto::remote_write_v1::{histogram as proto_histogram, BucketSpan as ProtoSpan, Histogram as ProtoHistogram};
+use tsdb::{FloatHistogram, HistogramSample, Labels, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
+
+pub use naming::{label_name, metric_name, NameKind};
+
+use super::{IngestRules, MAX_DECOMPRESSED_BYTES};
+
+/// The only `Content-Type` accepted (OTLP/HTTP binary protobuf).
+pub const CONTENT_TYPE_PROTOBUF: &str = "application/x-protobuf";
+/// Exponential histograms get Prometheus' fixed zero threshold (OTLP's own is not used yet,
+/// as in Prometheus).
+pub const EXPONENTIAL_ZERO_THRESHOLD: f64 = 1e-128;
+/// `target_info` gets a sample every half lookback delta (5m) across the request's data
+/// points, so it is found wherever they are.
+pub const TARGET_INFO_INTERVAL_NS: u64 = 150 * 1_000_000_000;
+/// Most `target_info` samples one resource may need (7 days of data points at the interval
+/// above); a wider request is refused rather than expanded without bound.
+pub const TARGET_INFO_SAMPLES_MAX: u64 = 7 * 24 * 24 + 1;
+
+const SERVICE_NAME: &str = "service.name";
+const SERVICE_NAMESPACE: &str = "service.namespace";
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+const TARGET_INFO: &str = "target_info";
+
+/// Why an OTLP request was refused: `is_unsupported_media` ones map to 415, the rest to 400.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OtlpError {
+    #[error("unsupported content type {0:?}: only OTLP protobuf (application/x-protobuf) is accepted, not OTLP/JSON")]
+    UnsupportedMediaType(String),
+    #[error("unsupported content encoding {0:?}: only gzip or no compression is accepted")]
+    UnsupportedEncoding(String),
+    #[error("gzip decompression failed: {0}")]
+    Gzip(String),
+    #[error("decompressed body is larger than the limit of {MAX_DECOMPRESSED_BYTES} bytes")]
+    TooLarge,
+    #[error("protobuf decoding of ExportMetricsServiceRequest failed: {0}")]
+    Protobuf(String),
+    #[error("metric {metric:?}: {problem}")]
+    InvalidMetric { metric: String, problem: String },
+    #[error("invalid series {series}: {problem}")]
+    InvalidSeries { series: String, problem: String },
+}
+
+impl OtlpError {
+    pub fn is_unsupported_media(&self) -> bool {
+        matches!(self, OtlpError::UnsupportedMediaType(_) | OtlpError::UnsupportedEncoding(_))
+    }
+}
+
+/// The series of one request, ready for `SeriesBatch::try_from_series`.
+#[derive(Debug, Default)]
+pub struct Translated {
+    pub series: Vec<SeriesSamples>,
+    /// Float samples (staleness markers included).
+    pub samples: u64,
+    pub histograms: u64,
+    /// OTLP data points translated (a histogram point makes several samples).
+    pub data_points: u64,
+    /// Exemplars are counted, not stored.
+    pub exemplars_dropped: u64,
+}
+
+/// Checks the media type and encoding, decompresses, decodes and translates one body.
+pub fn decode_request(content_type: Option<&str>, content_encoding: Option<&str>, body: &[u8], rules: &IngestRules) -> Result<Translated, OtlpError> {
+    let media = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
+    if media.as_deref() != Some(CONTENT_TYPE_PROTOBUF) {
+        return Err(OtlpError::UnsupportedMediaType(content_type.unwrap_or("").to_string()));
+    }
+    let encoding = content_encoding.map(|e| e.trim().to_ascii_lowercase());
+    let request = match encoding.as_deref() {
+        None | Some("" | "identity") => decode_protobuf(body)?,
+        Some("gzip" | "x-gzip") => decode_protobuf(&gunzip(body)?)?,
+        Some(_) => return Err(OtlpError::UnsupportedEncoding(content_encoding.unwrap_or("").to_string())),
+    };
+    translate(&request, rules)
+}
+
+fn decode_protobuf(raw: &[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> {
+    <ExportMetricsServiceRequest as prost::Message>::decode(raw).map_err(|e| OtlpError::Protobuf(e.to_string()))
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, OtlpError> {
+    let mut raw = Vec::new();
+    let limit = MAX_DECOMPRESSED_BYTES as u64 + 1;
+    flate2::read::GzDecoder::new(body).take(limit).read_to_end(&mut raw).map_err(|e| OtlpError::Gzip(e.to_string()))?;
+    if raw.len() as u64 >= limit {
+        return Err(OtlpError::TooLarge);
+    }
+    Ok(raw)
+}
+
+/// One translated point of a series.
+#[derive(Clone, Debug)]
+enum Value {
+    Float(f64),
+    Histogram(Arc<FloatHistogram>),
+}
+
+/// Series being built: label set → (timestamp, arrival, value).
+#[derive(Default)]
+struct SeriesMap {
+    series: BTreeMap<BTreeMap<String, String>, Vec<(i64, u64, Value)>>,
+    arrivals: u64,
+}
+
+impl SeriesMap {
+    fn push(&mut self, labels: BTreeMap<String, String>, timestamp_ms: i64, value: Value) {
+        self.arrivals += 1;
+        self.series.entry(labels).or_default().push((timestamp_ms, self.arrivals, value));
+    }
+}
+
+/// `job` and `instance` of a resource, as every one of its series gets them.
+struct ResourceIdentity {
+    job: String,
+    instance: String,
+}
+
+impl ResourceIdentity {
+    fn of(attributes: &[KeyValue]) -> ResourceIdentity {
+        let get = |key: &str| attributes.iter().find(|kv| kv.key == key).map(|kv| naming::value_text(kv.value.as_ref()));
+        let job = match (get(SERVICE_NAME), get(SERVICE_NAMESPACE)) {
+            (Some(name), Some(namespace)) => format!("{namespace}/{name}"),
+            (Some(name), None) => name,
+            (None, _) => String::new(),
+        };
+        ResourceIdentity { job, instance: get(SERVICE_INSTANCE_ID).unwrap_or_default() }
+    }
+}
+
+/// Translates a decoded request. The first problem refuses the whole request (Prometheus
+/// rolls its append back on any translation error).
+pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules) -> Result<Translated, OtlpError> {
+    let mut map = SeriesMap::default();
+    let mut counts = Translated::default();
+    for resource_metrics in &request.resource_metrics {
+        let attributes = resource_metrics.resource.as_ref().map_or(&[][..], |r| r.attributes.as_slice());
+        let identity = ResourceIdentity::of(attributes);
+        let mut span_ns: Option<(u64, u64)> = None;
+        for scope_metrics in &resource_metrics.scope_metrics {
+            for metric in &scope_metrics.metrics {
+                translate_metric(metric, &identity, &mut map, &mut counts, &mut span_ns)?;
+            }
+        }
+        if let Some((earliest, latest)) = span_ns {
+            add_target_info(attributes, &identity, earliest, latest, &mut map)?;
+        }
+    }
+    finish(map, counts, rules)
+}
+
+fn timestamp_ms(unix_nano: u64) -> i64 {
+    unix_nano as i64 / 1_000_000
+}
+
+fn stale_or(flags: u32, value: f64) -> f64 {
+    if flags & FLAG_NO_RECORDED_VALUE != 0 { f64::from_bits(STALE_NAN_BITS) } else { value }
+}
+
+/// Sets `name` as a label builder does: an empty value removes the label.
+fn set_label(labels: &mut BTreeMap<String, String>, name: String, value: String) {
+    if value.is_empty() {
+        labels.remove(&name);
+    } else {
+        labels.insert(name, value);
+    }
+}
+
+/// A data point's labels: its attributes (sorted by key, names sanitized, values of keys
+/// that collide joined with `;`), then the resource's `job` and `instance`.
+fn point_labels(attributes: &[KeyValue], identity: &ResourceIdentity, ignored: &[&str]) -> Result<BTreeMap<String, String>, String> {
+    let mut sorted: Vec<(&str, String)> =
+        attributes.iter().filter(|kv| !ignored.contains(&kv.key.as_str())).map(|kv| (kv.key.as_str(), naming::value_text(kv.value.as_ref()))).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut labels = BTreeMap::new();
+    for (key, value) in sorted {
+        let name = label_name(key)?;
+        match labels.get_mut(&name) {
+            Some(existing) => {
+                let existing: &mut String = existing;
+                existing.push(';');
+                existing.push_str(&value);
+            }
+            None => set_label(&mut labels, name, value),
+        }
+    }
+    if !identity.job.is_empty() {
+        labels.insert("job".into(), identity.job.clone());
+    }
+    if !identity.instance.is_empty() {
+        labels.insert("instance".into(), identity.instance.clone());
+    }
+    Ok(labels)
+}
+
+fn with_name(base: &BTreeMap<String, String>, name: &str, extra: Option<(&str, String)>) -> BTreeMap<String, String> {
+    let mut labels = base.clone();
+    if let Some((label, value)) = extra {
+        set_label(&mut labels, label.to_string(), value);
+    }
+    labels.insert(METRIC_NAME_LABEL.to_string(), name.to_string());
+    labels
+}
+
+fn widen(span_ns: &mut Option<(u64, u64)>, timestamps: impl Iterator<Item = u64>) {
+    for t in timestamps {
+        *span_ns = Some(span_ns.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+    }
+}
+
+fn translate_metric(metric: &Metric, identity: &ResourceIdentity, map: &mut SeriesMap, counts: &mut Translated, span_ns: &mut Option<(u64, u64)>) -> Result<(), OtlpError> {
+    let invalid = |problem: String| OtlpError::InvalidMetric { metric: metric.name.clone(), problem };
+    let Some(data) = &metric.data else {
+        return Err(invalid("no data: the metric is neither a gauge, sum, histogram, exponential histogram nor summary".into()));
+    };
+    let temporality = match data {
+        Data::Sum(s) => Some(s.aggregation_temporality),
+        Data::Histogram(h) => Some(h.aggregation_temporality),
+        Data::ExponentialHistogram(h) => Some(h.aggregation_temporality),
+        Data::Gauge(_) | Data::Summary(_) => None,
+    };
+    if let Some(t) = temporality.filter(|&t| t != AggregationTemporality::Cumulative as i32) {
+        let which = AggregationTemporality::try_from(t).map_or_else(|_| format!("unknown ({t})"), |t| format!("{t:?}").to_lowercase());
+        return Err(invalid(format!(
+            "invalid temporality and type combination: {which} aggregation temporality is not accepted, only cumulative (as Prometheus without its delta feature flags)"
+        )));
+    }
+    let kind = match data {
+        Data::Gauge(_) => NameKind::Gauge,
+        Data::Sum(s) if s.is_monotonic => NameKind::MonotonicCounter,
+        _ => NameKind::Other,
+    };
+    let family = metric_name(&metric.name, &metric.unit, kind).map_err(invalid)?;
+    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, identity, &[METRIC_NAME_LABEL]).map_err(invalid);
+    match data {
+        Data::Gauge(g) => number_points(&g.data_points, &family, labels_of, map, counts, span_ns)?,
+        Data::Sum(s) => number_points(&s.data_points, &family, labels_of, map, counts, span_ns)?,
+        Data::Histogram(h) => {
+            widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
+            for p in &h.data_points {
+                let base = labels_of(&p.attributes)?;
+                let t = timestamp_ms(p.time_unix_nano);
+                counts.data_points += 1;
+                counts.exemplars_dropped += p.exemplars.len() as u64;
+                if let Some(sum) = p.sum {
+                    map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, sum)));
+                }
+                map.push(with_name(&base, &format!("{family}_count"), None), t, Value::Float(stale_or(p.flags, p.count as f64)));
+                let bucket = format!("{family}_bucket");
+                let mut cumulative = 0u64;
+                for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
+                    cumulative = cumulative.wrapping_add(*count);
+                    let labels = with_name(&base, &bucket, Some(("le", naming::bound_text(*bound))));
+                    map.push(labels, t, Value::Float(stale_or(p.flags, cumulative as f64)));
+                }
+                map.push(with_name(&base, &bucket, Some(("le", "+Inf".into()))), t, Value::Float(stale_or(p.flags, p.count as f64)));
+            }
+        }
+        Data::ExponentialHistogram(h) => {
+            widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
+            for p in &h.data_points {
+                let value = exponential_to_native(p).map_err(invalid)?;
+                let labels = with_name(&labels_of(&p.attributes)?, &family, None);
+                counts.data_points += 1;
+                counts.exemplars_dropped += p.exemplars.len() as u64;
+                map.push(labels, timestamp_ms(p.time_unix_nano), value);
+            }
+        }
+        Data::Summary(s) => {
+            widen(span_ns, s.data_points.iter().map(|p| p.time_unix_nano));
+            for p in &s.data_points {
+                let base = labels_of(&p.attributes)?;
+                let t = timestamp_ms(p.time_unix_nano);
+                counts.data_points += 1;
+                map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, p.sum)));
+                map.push(with_name(&base, &format!("{family}_count"), None), t, Value::Float(stale_or(p.flags, p.count as f64)));
+                for q in &p.quantile_values {
+                    let labels = with_name(&base, &family, Some(("quantile", naming::bound_text(q.quantile))));
+                    map.push(labels, t, Value::Float(stale_or(p.flags, q.value)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn number_points(
+    points: &[proto::otlp_metrics::NumberDataPoint],
+    family: &str,
+    labels_of: impl Fn(&[KeyValue]) -> Result<BTreeMap<String, String>, OtlpError>,
+    map: &mut SeriesMap,
+    counts: &mut Translated,
+    span_ns: &mut Option<(u64, u64)>,
+) -> Result<(), OtlpError> {
+    widen(span_ns, points.iter().map(|p| p.time_unix_nano));
+    for p in points {
+        let value = match p.value {
+            Some(number_data_point::Value::AsDouble(v)) => v,
+            Some(number_data_point::Value::AsInt(v)) => v as f64,
+            None => 0.0,
+        };
+        let labels = with_name(&labels_of(&p.attributes)?, family, None);
+        counts.data_points += 1;
+        counts.exemplars_dropped += p.exemplars.len() as u64;
+        map.push(labels, timestamp_ms(p.time_unix_nano), Value::Float(stale_or(p.flags, value)));
+    }
+    Ok(())
+}
+
+/// An exponential histogram point as a native histogram: OTel scale is Prometheus' schema
+/// (scales above 8 merged down to 8), OTel bucket index `i` (upper bound base^(i+1)) is
+/// Prometheus index `i + 1` (upper bound base^(i+1)), the zero threshold Prometheus' fixed
+/// one. A point flagged as having no value is a float staleness marker.
+fn exponential_to_native(p: &ExponentialHistogramDataPoint) -> Result<Value, String> {
+    if p.scale < tsdb::model::EXPONENTIAL_SCHEMA_MIN {
+        return Err(format!("cannot convert exponential to native histogram: scale must be >= {}, was {}", tsdb::model::EXPONENTIAL_SCHEMA_MIN, p.scale));
+    }
+    if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
+        return Ok(Value::Float(f64::from_bits(STALE_NAN_BITS)));
+    }
+    let schema_max = tsdb::model::EXPONENTIAL_SCHEMA_MAX;
+    let (schema, scale_down) = if p.scale > schema_max { (schema_max, (p.scale - schema_max) as u32) } else { (p.scale, 0) };
+    let (positive_spans, positive_deltas) = bucket_layout(p.positive.as_ref(), scale_down)?;
+    let (negative_spans, negative_deltas) = bucket_layout(p.negative.as_ref(), scale_down)?;
+    let h = ProtoHistogram {
+        count: Some(proto_histogram::Count::CountInt(p.count)),
+        sum: p.sum.unwrap_or(0.0),
+        schema,
+        zero_threshold: EXPONENTIAL_ZERO_THRESHOLD,
+        zero_count: Some(proto_histogram::ZeroCount::ZeroCountInt(p.zero_count)),
+        negative_spans,
+        negative_deltas,
+        positive_spans,
+        positive_deltas,
+        timestamp: timestamp_ms(p.time_unix_nano),
+        ..Default::default()
+    };
+    super::native_histogram::from_proto(&h).map(|sample: HistogramSample| Value::Histogram(sample.histogram)).map_err(|e| e.to_string())
+}
+
+/// OTel's dense buckets as Prometheus spans and count deltas: `2^scale_down` neighbours
+/// merged into one, empty buckets left out except runs of up to two between filled ones
+/// (client_golang's layout).
+fn bucket_layout(buckets: Option<&Buckets>, scale_down: u32) -> Result<(Vec<ProtoSpan>, Vec<i64>), String> {
+    let Some(buckets) = buckets else { return Ok((Vec::new(), Vec::new())) };
+    let shift = scale_down.min(63);
+    let mut merged: Vec<(i64, u64)> = Vec::new();
+    for (i, &count) in buckets.bucket_counts.iter().enumerate() {
+        let index = ((i64::from(buckets.offset) + i as i64) >> shift) + 1;
+        match merged.last_mut() {
+            Some((last, total)) if *last == index => *total = total.checked_add(count).ok_or("bucket counts overflow 64 bits when merged")?,
+            _ => merged.push((index, count)),
+        }
+    }
+    let mut spans: Vec<ProtoSpan> = Vec::new();
+    let mut deltas = Vec::new();
+    let (mut previous_index, mut previous_count) = (None::<i64>, 0i64);
+    for (index, count) in merged.into_iter().filter(|&(_, c)| c > 0) {
+        let count = i64::try_from(count).map_err(|_| format!("bucket count {count} does not fit a signed 64-bit count"))?;
+        let out_of_range = || format!("bucket index {index} does not fit in 32 bits");
+        match previous_index {
+            None => spans.push(ProtoSpan { offset: i32::try_from(index).map_err(|_| out_of_range())?, length: 0 }),
+            Some(previous) => {
+                let gap = index - previous - 1;
+                if gap > 2 {
+                    spans.push(ProtoSpan { offset: i32::try_from(gap).map_err(|_| out_of_range())?, length: 0 });
+                } else {
+                    let span = spans.last_mut().expect("a bucket was placed before this one");
+                    for _ in 0..gap {
+                        span.length += 1;
+                        deltas.push(-previous_count);
+                        previous_count = 0;
+                    }
+                }
+            }
+        }
+        spans.last_mut().expect("a span was opened above").length += 1;
+        deltas.push(count - previous_count);
+        previous_count = count;
+        previous_index = Some(index);
+    }
+    Ok((spans, deltas))
+}
+
+/// `target_info` for a resource with attributes beyond the identifying ones and at least
+/// `job` or `instance`: value 1 from the earliest to the latest data point.
+fn add_target_info(attributes: &[KeyValue], identity: &ResourceIdentity, earliest_ns: u64, latest_ns: u64, map: &mut SeriesMap) -> Result<(), OtlpError> {
+    let identifying = [SERVICE_NAMESPACE, SERVICE_NAME, SERVICE_INSTANCE_ID];
+    if attributes.iter().all(|kv| identifying.contains(&kv.key.as_str())) {
+        return Ok(());
+    }
+    let invalid = |problem: String| OtlpError::InvalidMetric { metric: TARGET_INFO.into(), problem };
+    let mut labels = point_labels(attributes, identity, &identifying).map_err(invalid)?;
+    if !labels.contains_key("job") && !labels.contains_key("instance") {
+        return Ok(());
+    }
+    labels.insert(METRIC_NAME_LABEL.to_string(), TARGET_INFO.to_string());
+    let samples = (latest_ns - earliest_ns) / TARGET_INFO_INTERVAL_NS + 1;
+    if samples > TARGET_INFO_SAMPLES_MAX {
+        return Err(invalid(format!(
+            "the resource's data points span {}s, more than the {}s its target_info series may cover",
+            (latest_ns - earliest_ns) / 1_000_000_000,
+            (TARGET_INFO_SAMPLES_MAX - 1) * (TARGET_INFO_INTERVAL_NS / 1_000_000_000)
+        )));
+    }
+    let mut t = earliest_ns;
+    while t < latest_ns {
+        map.push(labels.clone(), timestamp_ms(t), Value::Float(1.0));
+        t += TARGET_INFO_INTERVAL_NS;
+    }
+    map.push(labels, timestamp_ms(latest_ns), Value::Float(1.0));
+    Ok(())
+}
+
+/// Orders each series' points by time (the last of one timestamp wins), applies the label
+/// limits and `reject_non_finite`, and splits floats from histograms.
+fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result<Translated, OtlpError> {
+    for (labels, mut points) in map.series {
+        let pairs = || labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+        let labels = Labels::from_pairs(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        if let Some(problem) = super::label_limits::problem(&rules.label_limits, pairs()) {
+            return Err(OtlpError::InvalidSeries { series: labels.to_string(), problem });
+        }
+        points.sort_by_key(|&(t, arrival, _)| (t, arrival));
+        let mut series = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() };
+        for (i, (timestamp_ms, _, value)) in points.iter().enumerate() {
+            if points.get(i + 1).is_some_and(|next| next.0 == *timestamp_ms) {
+                continue;
+            }
+            match value {
+                Value::Float(v) => {
+                    if rules.reject_non_finite && !v.is_finite() && !tsdb::is_stale_nan(*v) {
+                        return Err(OtlpError::InvalidSeries {
+                            series: series.labels.to_string(),
+                            problem: format!("non-finite value {v} at {timestamp_ms} (storage.reject_non_finite is on)"),
+                        });
+                    }
+                    series.samples.push(Sample { timestamp_ms: *timestamp_ms, value: *v });
+                }
+                Value::Histogram(h) => series.histograms.push(HistogramSample { timestamp_ms: *timestamp_ms, histogram: h.clone() }),
+            }
+        }
+        counts.samples += series.samples.len() as u64;
+        counts.histograms += series.histograms.len() as u64;
+        counts.series.push(series);
+    }
+    Ok(counts)
+}

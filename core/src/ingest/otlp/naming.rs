@@ -1,0 +1,280 @@
+//! Prometheus 3.x's default OTLP naming (`UnderscoreEscapingWithSuffixes`, label names with
+//! underscore sanitization and multiple underscores preserved): metric names get unit and
+//! type suffixes, invalid characters become `_`; attribute values are stringified as the
+//! OpenTelemetry collector's `pcommon.Value.AsString` does.
+
+use proto::otlp_metrics::{any_value, AnyValue};
+
+/// What kind of series a metric name is built for (decides the `_total` and `_ratio`
+/// suffixes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    Gauge,
+    MonotonicCounter,
+    /// Non-monotonic sums, histograms and summaries: unit suffixes only.
+    Other,
+}
+
+/// OTel units → Prometheus unit words (UCUM case-sensitive codes); others pass as they are.
+fn main_unit_word(unit: &str) -> &str {
+    match unit {
+        "d" => "days",
+        "h" => "hours",
+        "min" => "minutes",
+        "s" => "seconds",
+        "ms" => "milliseconds",
+        "us" => "microseconds",
+        "ns" => "nanoseconds",
+        "By" => "bytes",
+        "KiBy" => "kibibytes",
+        "MiBy" => "mebibytes",
+        "GiBy" => "gibibytes",
+        "TiBy" => "tibibytes",
+        "KBy" => "kilobytes",
+        "MBy" => "megabytes",
+        "GBy" => "gigabytes",
+        "TBy" => "terabytes",
+        "m" => "meters",
+        "V" => "volts",
+        "A" => "amperes",
+        "J" => "joules",
+        "W" => "watts",
+        "g" => "grams",
+        "Cel" => "celsius",
+        "Hz" => "hertz",
+        "1" => "",
+        "%" => "percent",
+        other => other,
+    }
+}
+
+/// The denominator of `x/y` units (`By/s` → `per_second`).
+fn per_unit_word(unit: &str) -> &str {
+    match unit {
+        "s" => "second",
+        "m" => "minute",
+        "h" => "hour",
+        "d" => "day",
+        "w" => "week",
+        "mo" => "month",
+        "y" => "year",
+        other => other,
+    }
+}
+
+fn is_metric_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == ':'
+}
+
+/// (main, per) unit suffixes; annotations in braces (`{requests}`) give none.
+fn unit_suffixes(unit: &str) -> (String, String) {
+    let mut parts = unit.splitn(2, '/');
+    let main = parts.next().unwrap_or("").trim();
+    let main = if main.is_empty() || main.contains(['{', '}']) { String::new() } else { main_unit_word(main).to_string() };
+    let per = match parts.next() {
+        Some(per) if !per.is_empty() => {
+            let per = per.trim();
+            if per.is_empty() || per.contains(['{', '}']) { String::new() } else { format!("per_{}", per_unit_word(per)) }
+        }
+        _ => String::new(),
+    };
+    (main, per)
+}
+
+/// Invalid characters → `_`, runs of `_` collapsed, a leading `_` dropped.
+fn clean_unit(unit: &str) -> String {
+    let mut out = String::with_capacity(unit.len());
+    for c in unit.chars().map(|c| if is_metric_char(c) { c } else { '_' }) {
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    out.strip_prefix('_').map(str::to_string).unwrap_or(out)
+}
+
+/// The Prometheus metric family name of an OTel metric, or why it has none.
+pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> Result<String, String> {
+    let mut tokens: Vec<String> = name.split(|c: char| !is_metric_char(c)).filter(|t| !t.is_empty()).map(str::to_string).collect();
+    let (main, per) = unit_suffixes(unit);
+    let (mut main, per) = (clean_unit(&main), clean_unit(&per));
+    if tokens.contains(&main) {
+        main.clear();
+    }
+    let per = if per == "per_" {
+        String::new()
+    } else {
+        let per = per.strip_suffix('_').unwrap_or(&per).to_string();
+        if tokens.contains(&per) { String::new() } else { per }
+    };
+    if !per.is_empty() {
+        if let Some(trimmed) = main.strip_suffix('_') {
+            main = trimmed.to_string();
+        }
+    }
+    if !main.is_empty() {
+        tokens.push(main);
+    }
+    if !per.is_empty() {
+        tokens.push(per);
+    }
+    if kind == NameKind::MonotonicCounter {
+        tokens.retain(|t| t != "total");
+        tokens.push("total".into());
+    }
+    if unit == "1" && kind == NameKind::Gauge {
+        tokens.retain(|t| t != "ratio");
+        tokens.push("ratio".into());
+    }
+    let mut out = tokens.join("_");
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    if out.is_empty() {
+        return Err(format!("normalization for metric {name:?} resulted in empty name"));
+    }
+    if out != name && out.chars().all(|c| c == '_') {
+        return Err(format!("normalization for metric {name:?} resulted in invalid name {out:?}"));
+    }
+    Ok(out)
+}
+
+/// The Prometheus label name of an attribute key, or why it has none: every character
+/// outside `[A-Za-z0-9_]` becomes `_` (runs kept), a leading digit gets `key_`, a single
+/// leading `_` gets `key`.
+pub fn label_name(key: &str) -> Result<String, String> {
+    if key.is_empty() {
+        return Err("label name is empty".into());
+    }
+    let mut out: String = key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "key_");
+    } else if out.starts_with('_') && !out.starts_with("__") {
+        out.insert_str(0, "key");
+    }
+    if out.chars().all(|c| c == '_') {
+        return Err(format!("normalization for label name {key:?} resulted in invalid name {out:?}"));
+    }
+    Ok(out)
+}
+
+/// An attribute value as a label value: strings as they are, numbers and booleans as text,
+/// bytes in base64, arrays and maps as JSON.
+pub fn value_text(value: Option<&AnyValue>) -> String {
+    let mut out = String::new();
+    match value.and_then(|v| v.value.as_ref()) {
+        None => {}
+        Some(any_value::Value::StringValue(s)) => out.push_str(s),
+        Some(other) => push_scalar_or_json(&mut out, other, false),
+    }
+    out
+}
+
+fn push_scalar_or_json(out: &mut String, value: &any_value::Value, in_json: bool) {
+    use any_value::Value as V;
+    match value {
+        V::StringValue(s) if in_json => push_json_string(out, s),
+        V::StringValue(s) => out.push_str(s),
+        V::BoolValue(b) => out.push_str(if *b { "true" } else { "false" }),
+        V::IntValue(i) => out.push_str(&i.to_string()),
+        V::DoubleValue(d) => out.push_str(&float_text(*d)),
+        V::BytesValue(b) if in_json => {
+            out.push('"');
+            out.push_str(&base64(b));
+            out.push('"');
+        }
+        V::BytesValue(b) => out.push_str(&base64(b)),
+        V::ArrayValue(array) => {
+            out.push('[');
+            for (i, v) in array.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_any(out, v);
+            }
+            out.push(']');
+        }
+        V::KvlistValue(list) => {
+            // Go's JSON encoding of a map: keys sorted, the last of equal keys kept.
+            let mut entries: std::collections::BTreeMap<&str, &AnyValue> = std::collections::BTreeMap::new();
+            let empty = AnyValue::default();
+            for kv in &list.values {
+                entries.insert(&kv.key, kv.value.as_ref().unwrap_or(&empty));
+            }
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, k);
+                out.push(':');
+                push_json_any(out, v);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn push_json_any(out: &mut String, value: &AnyValue) {
+    match &value.value {
+        None => out.push_str("null"),
+        Some(v) => push_scalar_or_json(out, v, true),
+    }
+}
+
+/// A JSON string literal as Go's `encoding/json` writes it (HTML characters escaped too).
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A double as ECMAScript prints numbers (Go's shortest 'f', exponent form below 1e-6 and
+/// from 1e21, exponent without leading zeros), as the collector stringifies attributes.
+fn float_text(value: f64) -> String {
+    if !value.is_finite() {
+        return format!("json: unsupported value: {}", promql::format::go_float(value));
+    }
+    let text = promql::format::go_float(value);
+    match text.find("e-0") {
+        Some(at) if text.len() == at + 4 => format!("{}e-{}", &text[..at], &text[at + 3..]),
+        _ => text,
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A bucket bound or quantile as a label value (Go's shortest 'f' form, never an exponent).
+pub fn bound_text(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{value}")
+    }
+}

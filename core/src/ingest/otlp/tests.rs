@@ -1,0 +1,360 @@
+use proto::otlp_metrics::*;
+use tsdb::{BucketSpan, SeriesSamples};
+
+use super::*;
+
+const T0_NS: u64 = 1_700_000_000_000_000_000;
+const T0_MS: i64 = 1_700_000_000_000;
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }) }
+}
+
+fn s(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+fn number(value: f64, attributes: Vec<KeyValue>) -> NumberDataPoint {
+    NumberDataPoint { attributes, time_unix_nano: T0_NS, value: Some(number_data_point::Value::AsDouble(value)), ..Default::default() }
+}
+
+fn metric(name: &str, unit: &str, data: metric::Data) -> Metric {
+    Metric { name: name.into(), unit: unit.into(), data: Some(data), ..Default::default() }
+}
+
+fn request(resource: Vec<KeyValue>, metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource { attributes: resource, ..Default::default() }),
+            scope_metrics: vec![ScopeMetrics { scope: Some(InstrumentationScope { name: "lib".into(), ..Default::default() }), metrics, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn translate_one(metrics: Vec<Metric>) -> Result<Translated, OtlpError> {
+    translate(&request(vec![s("service.name", "api")], metrics), &IngestRules::default())
+}
+
+/// `{labels}` → float values of every series, for compact assertions.
+fn floats(t: &Translated) -> Vec<(String, Vec<(i64, f64)>)> {
+    t.series.iter().map(|s| (s.labels.to_string(), s.samples.iter().map(|x| (x.timestamp_ms, x.value)).collect())).collect()
+}
+
+fn series<'a>(t: &'a Translated, labels: &str) -> &'a SeriesSamples {
+    t.series.iter().find(|s| s.labels.to_string() == labels).unwrap_or_else(|| panic!("no series {labels} in {:?}", floats(t)))
+}
+
+#[test]
+fn metric_names_get_unit_and_type_suffixes_as_prometheus_default() {
+    let cases = [
+        ("system.filesystem.usage", "By", NameKind::Gauge, "system_filesystem_usage_bytes"),
+        ("http.server.duration", "ms", NameKind::Other, "http_server_duration_milliseconds"),
+        ("requests", "1", NameKind::MonotonicCounter, "requests_total"),
+        ("requests", "{request}", NameKind::MonotonicCounter, "requests_total"),
+        ("cpu.utilization", "1", NameKind::Gauge, "cpu_utilization_ratio"),
+        ("queue.fill", "1", NameKind::Other, "queue_fill"),
+        ("network.io", "By/s", NameKind::Other, "network_io_bytes_per_second"),
+        ("speed", "m/s", NameKind::Gauge, "speed_meters_per_second"),
+        ("foo_total", "", NameKind::MonotonicCounter, "foo_total"),
+        ("total.foo", "", NameKind::MonotonicCounter, "foo_total"),
+        ("latency_seconds", "s", NameKind::Other, "latency_seconds"),
+        ("memory.usage", "MiBy", NameKind::Gauge, "memory_usage_mebibytes"),
+        ("temperature", "Cel", NameKind::Gauge, "temperature_celsius"),
+        ("2xx.responses", "", NameKind::Gauge, "_2xx_responses"),
+        ("ns:name-with.chars", "", NameKind::Gauge, "ns:name_with_chars"),
+        ("weird", "foo bar", NameKind::Gauge, "weird_foo_bar"),
+    ];
+    for (name, unit, kind, expected) in cases {
+        assert_eq!(metric_name(name, unit, kind).as_deref(), Ok(expected), "{name} [{unit}] {kind:?}");
+    }
+    assert!(metric_name("...", "", NameKind::Gauge).unwrap_err().contains("empty name"));
+}
+
+#[test]
+fn label_names_are_sanitized_as_prometheus_default() {
+    let cases = [
+        ("http.method", Ok("http_method")),
+        ("a..b", Ok("a__b")),
+        ("_private", Ok("key_private")),
+        ("__reserved__", Ok("__reserved__")),
+        ("0abc", Ok("key_0abc")),
+        ("a.日", Ok("a__")),
+    ];
+    for (key, expected) in cases {
+        assert_eq!(label_name(key).as_deref(), expected.map_err(|e: &str| e.to_string()).as_deref(), "{key}");
+    }
+    assert!(label_name("").is_err());
+    assert!(label_name("ключ").unwrap_err().contains("invalid name"));
+}
+
+#[test]
+fn attribute_values_are_stringified_as_the_collector_does() {
+    use any_value::Value as V;
+    let text = |v: V| naming::value_text(Some(&AnyValue { value: Some(v) }));
+    assert_eq!(text(V::BoolValue(true)), "true");
+    assert_eq!(text(V::IntValue(-5)), "-5");
+    assert_eq!(text(V::DoubleValue(1.5)), "1.5");
+    assert_eq!(text(V::DoubleValue(1e-7)), "1e-7");
+    assert_eq!(text(V::DoubleValue(1e21)), "1e+21");
+    assert_eq!(text(V::DoubleValue(100.0)), "100");
+    assert_eq!(text(V::BytesValue(vec![1, 2, 3, 4])), "AQIDBA==");
+    let array = ArrayValue { values: vec![AnyValue { value: Some(V::IntValue(1)) }, AnyValue { value: Some(V::StringValue("a<b".into())) }] };
+    assert_eq!(text(V::ArrayValue(array)), r#"[1,"a\u003cb"]"#);
+    let map = KeyValueList { values: vec![kv("b", V::BoolValue(false)), s("a", "x")] };
+    assert_eq!(text(V::KvlistValue(map)), r#"{"a":"x","b":false}"#);
+    assert_eq!(naming::value_text(None), "");
+}
+
+#[test]
+fn resource_becomes_job_instance_and_target_info() {
+    let resource = vec![s("service.name", "api"), s("service.namespace", "shop"), s("service.instance.id", "pod-1"), s("host.name", "h1"), s("k8s.pod.uid", "")];
+    let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("job", "overridden"), s("path", "/x")])] }));
+    let t = translate(&request(resource, vec![gauge]), &IngestRules::default()).unwrap();
+    assert_eq!(
+        floats(&t),
+        vec![
+            (r#"g{instance="pod-1", job="shop/api", path="/x"}"#.to_string(), vec![(T0_MS, 1.0)]),
+            (r#"target_info{host_name="h1", instance="pod-1", job="shop/api"}"#.to_string(), vec![(T0_MS, 1.0)]),
+        ]
+    );
+    // Only identifying attributes: no target_info; no job or instance: none either.
+    let only_identity = translate(&request(vec![s("service.name", "api")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default()).unwrap();
+    assert_eq!(only_identity.series.len(), 1);
+    let anonymous = translate(&request(vec![s("host.name", "h1")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default()).unwrap();
+    assert_eq!(floats(&anonymous), vec![(r#"g{}"#.to_string(), vec![(T0_MS, 1.0)])]);
+}
+
+#[test]
+fn target_info_covers_the_data_points_every_half_lookback() {
+    let points = vec![number(1.0, vec![]), NumberDataPoint { time_unix_nano: T0_NS + 400 * 1_000_000_000, ..number(2.0, vec![]) }];
+    let t = translate(&request(vec![s("service.name", "api"), s("host.name", "h")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default()).unwrap();
+    let info = series(&t, r#"target_info{host_name="h", job="api"}"#);
+    let times: Vec<i64> = info.samples.iter().map(|s| s.timestamp_ms - T0_MS).collect();
+    assert_eq!(times, vec![0, 150_000, 300_000, 400_000]);
+}
+
+#[test]
+fn attributes_that_collide_after_sanitizing_are_joined() {
+    let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("a.b", "2"), s("a_b", "1"), s("__name__", "x"), s("empty", "")])] }));
+    let t = translate_one(vec![gauge]).unwrap();
+    assert_eq!(t.series[0].labels.to_string(), r#"g{a_b="2;1", job="api"}"#);
+}
+
+#[test]
+fn each_number_metric_type() {
+    let sum = |monotonic: bool| metric::Data::Sum(Sum { data_points: vec![number(5.0, vec![])], aggregation_temporality: AggregationTemporality::Cumulative as i32, is_monotonic: monotonic });
+    let int_point = NumberDataPoint { value: Some(number_data_point::Value::AsInt(-3)), ..number(0.0, vec![]) };
+    let t = translate_one(vec![
+        metric("requests", "1", sum(true)),
+        metric("in.flight", "{request}", sum(false)),
+        metric("temp", "Cel", metric::Data::Gauge(Gauge { data_points: vec![int_point] })),
+    ])
+    .unwrap();
+    assert_eq!(
+        floats(&t),
+        vec![
+            (r#"in_flight{job="api"}"#.to_string(), vec![(T0_MS, 5.0)]),
+            (r#"requests_total{job="api"}"#.to_string(), vec![(T0_MS, 5.0)]),
+            (r#"temp_celsius{job="api"}"#.to_string(), vec![(T0_MS, -3.0)]),
+        ]
+    );
+    assert_eq!((t.samples, t.histograms, t.data_points), (3, 0, 3));
+}
+
+#[test]
+fn explicit_histogram_becomes_classic_series() {
+    let point = HistogramDataPoint {
+        time_unix_nano: T0_NS,
+        count: 10,
+        sum: Some(12.5),
+        bucket_counts: vec![1, 2, 3, 4],
+        explicit_bounds: vec![0.1, 1.0, 1e-7],
+        exemplars: vec![vec![], vec![]],
+        ..Default::default()
+    };
+    let h = metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![point], aggregation_temporality: AggregationTemporality::Cumulative as i32 }));
+    let t = translate_one(vec![h]).unwrap();
+    let name = "rpc_duration_seconds";
+    assert_eq!(series(&t, &format!(r#"{name}_sum{{job="api"}}"#)).samples[0].value, 12.5);
+    assert_eq!(series(&t, &format!(r#"{name}_count{{job="api"}}"#)).samples[0].value, 10.0);
+    for (le, cumulative) in [("0.1", 1.0), ("1", 3.0), ("0.0000001", 6.0), ("+Inf", 10.0)] {
+        assert_eq!(series(&t, &format!(r#"{name}_bucket{{job="api", le="{le}"}}"#)).samples[0].value, cumulative, "le={le}");
+    }
+    assert_eq!(t.exemplars_dropped, 2);
+    // No sum: no _sum series.
+    let no_sum = HistogramDataPoint { time_unix_nano: T0_NS, count: 1, bucket_counts: vec![1], ..Default::default() };
+    let t = translate_one(vec![metric("h", "", metric::Data::Histogram(Histogram { data_points: vec![no_sum], aggregation_temporality: 2 }))]).unwrap();
+    assert!(t.series.iter().all(|s| s.labels.metric_name() != Some("h_sum")));
+}
+
+#[test]
+fn summary_becomes_quantile_series() {
+    let point = SummaryDataPoint {
+        time_unix_nano: T0_NS,
+        count: 4,
+        sum: 8.0,
+        quantile_values: vec![summary_data_point::ValueAtQuantile { quantile: 0.5, value: 1.5 }, summary_data_point::ValueAtQuantile { quantile: 0.99, value: 3.0 }],
+        ..Default::default()
+    };
+    let t = translate_one(vec![metric("latency", "ms", metric::Data::Summary(Summary { data_points: vec![point] }))]).unwrap();
+    assert_eq!(
+        floats(&t),
+        vec![
+            (r#"latency_milliseconds{job="api", quantile="0.5"}"#.to_string(), vec![(T0_MS, 1.5)]),
+            (r#"latency_milliseconds{job="api", quantile="0.99"}"#.to_string(), vec![(T0_MS, 3.0)]),
+            (r#"latency_milliseconds_count{job="api"}"#.to_string(), vec![(T0_MS, 4.0)]),
+            (r#"latency_milliseconds_sum{job="api"}"#.to_string(), vec![(T0_MS, 8.0)]),
+        ]
+    );
+}
+
+fn exponential(scale: i32, zero_count: u64, positive: (i32, Vec<u64>), negative: (i32, Vec<u64>)) -> ExponentialHistogramDataPoint {
+    let count = zero_count + positive.1.iter().sum::<u64>() + negative.1.iter().sum::<u64>();
+    ExponentialHistogramDataPoint {
+        time_unix_nano: T0_NS,
+        count,
+        sum: Some(5.0),
+        scale,
+        zero_count,
+        positive: Some(exponential_histogram_data_point::Buckets { offset: positive.0, bucket_counts: positive.1 }),
+        negative: Some(exponential_histogram_data_point::Buckets { offset: negative.0, bucket_counts: negative.1 }),
+        ..Default::default()
+    }
+}
+
+fn native(p: &ExponentialHistogramDataPoint) -> Arc<FloatHistogram> {
+    match exponential_to_native(p).unwrap() {
+        Value::Histogram(h) => h,
+        Value::Float(v) => panic!("a float {v}, not a histogram"),
+    }
+}
+
+fn spans(pairs: &[(i32, u32)]) -> Vec<BucketSpan> {
+    pairs.iter().map(|&(offset, length)| BucketSpan { offset, length }).collect()
+}
+
+#[test]
+fn exponential_histogram_maps_buckets_zero_bucket_and_negatives() {
+    // OTel index i is Prometheus index i + 1; a gap of more than two empty buckets opens a
+    // new span, smaller ones are filled.
+    let h = native(&exponential(0, 4, (0, vec![1, 0, 0, 0, 2]), (-1, vec![3])));
+    assert_eq!((h.schema, h.zero_count, h.zero_threshold, h.count, h.sum), (0, 4.0, EXPONENTIAL_ZERO_THRESHOLD, 10.0, 5.0));
+    assert_eq!((h.positive_spans.clone(), h.positive_buckets.clone()), (spans(&[(1, 1), (3, 1)]), vec![1.0, 2.0]));
+    assert_eq!((h.negative_spans.clone(), h.negative_buckets.clone()), (spans(&[(0, 1)]), vec![3.0]));
+    assert_eq!(h.counter_reset_hint, tsdb::CounterResetHint::Unknown);
+    let h = native(&exponential(3, 0, (0, vec![0, 1, 0, 0, 2, 0]), (0, vec![])));
+    assert_eq!((h.schema, h.positive_spans.clone(), h.positive_buckets.clone()), (3, spans(&[(2, 4)]), vec![1.0, 0.0, 0.0, 2.0]));
+    assert!(h.negative_spans.is_empty());
+}
+
+#[test]
+fn exponential_histogram_above_scale_8_is_merged_down() {
+    // Scale 10 → schema 8: four neighbours become one; OTel -3..=-1 fall in Prometheus
+    // bucket 0 (base^-4, base^0] of scale 10, 0..=2 in bucket 1.
+    let h = native(&exponential(10, 0, (-3, vec![1, 2, 3, 4, 5, 6]), (-3, vec![7])));
+    assert_eq!(h.schema, 8);
+    assert_eq!((h.positive_spans.clone(), h.positive_buckets.clone()), (spans(&[(0, 2)]), vec![6.0, 15.0]));
+    assert_eq!((h.negative_spans.clone(), h.negative_buckets.clone()), (spans(&[(0, 1)]), vec![7.0]));
+    assert_eq!(h.count, 28.0);
+    // Scale 20 merges 4096 neighbours.
+    let h = native(&exponential(20, 1, (4095, vec![1, 1]), (0, vec![])));
+    assert_eq!((h.schema, h.positive_spans.clone(), h.positive_buckets.clone()), (8, spans(&[(1, 2)]), vec![1.0, 1.0]));
+}
+
+#[test]
+fn exponential_histogram_problems_are_refused() {
+    let mut low = exponential(-5, 0, (0, vec![1]), (0, vec![]));
+    let e = exponential_to_native(&low).unwrap_err();
+    assert!(e.contains("scale must be >= -4, was -5"), "{e}");
+    low.scale = 0;
+    low.count = 7;
+    assert!(exponential_to_native(&low).unwrap_err().contains("count"));
+    let h = metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![low], aggregation_temporality: 2 }));
+    match translate_one(vec![h]) {
+        Err(OtlpError::InvalidMetric { metric, .. }) => assert_eq!(metric, "lat"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn exponential_histogram_series_is_native() {
+    let point = exponential(0, 1, (0, vec![2]), (0, vec![]));
+    let t = translate_one(vec![metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![point], aggregation_temporality: 2 }))]).unwrap();
+    let s = series(&t, r#"lat_seconds{job="api"}"#);
+    assert!(s.samples.is_empty());
+    assert_eq!(s.histograms.len(), 1);
+    assert_eq!((s.histograms[0].timestamp_ms, s.histograms[0].histogram.count), (T0_MS, 3.0));
+    assert_eq!((t.samples, t.histograms), (0, 1));
+    tsdb::SeriesBatch::try_from_series(&t.series).unwrap();
+}
+
+#[test]
+fn delta_and_unspecified_temporality_are_refused_like_prometheus_default() {
+    for temporality in [AggregationTemporality::Delta, AggregationTemporality::Unspecified] {
+        let sum = metric("req", "", metric::Data::Sum(Sum { data_points: vec![number(1.0, vec![])], aggregation_temporality: temporality as i32, is_monotonic: true }));
+        let ok = metric("fine", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }));
+        let e = translate_one(vec![ok, sum]).unwrap_err();
+        assert!(e.to_string().contains("invalid temporality") && e.to_string().contains("req"), "{e}");
+    }
+    let delta_histogram = metric("h", "", metric::Data::Histogram(Histogram { data_points: vec![], aggregation_temporality: AggregationTemporality::Delta as i32 }));
+    assert!(translate_one(vec![delta_histogram]).is_err());
+    let no_data = Metric { name: "empty".into(), ..Default::default() };
+    assert!(translate_one(vec![no_data]).unwrap_err().to_string().contains("no data"));
+}
+
+#[test]
+fn no_recorded_value_flag_is_a_staleness_marker() {
+    let stale_number = NumberDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..number(3.0, vec![]) };
+    let stale_histogram = HistogramDataPoint { time_unix_nano: T0_NS, count: 2, sum: Some(1.0), bucket_counts: vec![2], explicit_bounds: vec![1.0], flags: FLAG_NO_RECORDED_VALUE, ..Default::default() };
+    let stale_exponential = ExponentialHistogramDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..exponential(0, 0, (0, vec![1]), (0, vec![])) };
+    let stale_summary = SummaryDataPoint { time_unix_nano: T0_NS, count: 1, sum: 1.0, flags: FLAG_NO_RECORDED_VALUE, ..Default::default() };
+    let t = translate_one(vec![
+        metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![stale_number] })),
+        metric("h", "", metric::Data::Histogram(Histogram { data_points: vec![stale_histogram], aggregation_temporality: 2 })),
+        metric("e", "", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![stale_exponential], aggregation_temporality: 2 })),
+        metric("s", "", metric::Data::Summary(Summary { data_points: vec![stale_summary] })),
+    ])
+    .unwrap();
+    assert_eq!(t.series.len(), 8);
+    for s in &t.series {
+        assert!(s.histograms.is_empty());
+        assert!(s.samples.iter().all(|x| tsdb::is_stale_nan(x.value)), "{}", s.labels);
+    }
+}
+
+#[test]
+fn label_limits_and_non_finite_rules_apply() {
+    let many: Vec<KeyValue> = (0..200).map(|i| s(&format!("l{i}"), "v")).collect();
+    let e = translate_one(vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, many)] }))]).unwrap_err();
+    assert!(e.to_string().contains("storage.max_labels_per_series"), "{e}");
+    let strict = IngestRules { reject_non_finite: true, ..IngestRules::default() };
+    let nan = request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(f64::NAN, vec![])] }))]);
+    assert!(translate(&nan, &strict).unwrap_err().to_string().contains("reject_non_finite"));
+    assert!(translate(&nan, &IngestRules::default()).is_ok());
+}
+
+#[test]
+fn same_series_points_are_ordered_and_the_last_of_a_timestamp_wins() {
+    let later = NumberDataPoint { time_unix_nano: T0_NS + 1_000_000_000, ..number(2.0, vec![]) };
+    let points = vec![later, number(1.0, vec![]), number(3.0, vec![])];
+    let t = translate(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default()).unwrap();
+    assert_eq!(floats(&t), vec![(r#"g{}"#.to_string(), vec![(T0_MS, 3.0), (T0_MS + 1000, 2.0)])]);
+}
+
+#[test]
+fn media_types_encodings_and_bodies() {
+    let rules = IngestRules::default();
+    let body = prost::Message::encode_to_vec(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]));
+    assert_eq!(decode_request(Some("application/x-protobuf"), None, &body, &rules).unwrap().samples, 1);
+    let e = decode_request(Some("application/json"), None, b"{}", &rules).unwrap_err();
+    assert!(e.is_unsupported_media() && e.to_string().contains("only OTLP protobuf"), "{e}");
+    assert!(decode_request(None, None, &body, &rules).unwrap_err().is_unsupported_media());
+    assert!(decode_request(Some("application/x-protobuf"), Some("snappy"), &body, &rules).unwrap_err().is_unsupported_media());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &body).unwrap();
+    let gz = gz.finish().unwrap();
+    assert_eq!(decode_request(Some("application/x-protobuf"), Some("gzip"), &gz, &rules).unwrap().samples, 1);
+    assert!(matches!(decode_request(Some("application/x-protobuf"), Some("gzip"), &body, &rules), Err(OtlpError::Gzip(_))));
+    assert!(matches!(decode_request(Some("application/x-protobuf"), None, b"\xff\xff\xff", &rules), Err(OtlpError::Protobuf(_))));
+}
