@@ -1,5 +1,5 @@
-//! Ingestion: turning a remote_write request body (snappy + protobuf, 1.0 or 2.0) into
-//! validated series ready for routing. Pure functions; no I/O.
+//! Ingestion: turning a remote_write request body (snappy + protobuf, 1.0 or 2.0), an OTLP
+//! metrics export or an import into validated series ready for routing. Pure functions; no I/O.
 
 pub mod json_lines;
 pub mod label_limits;

@@ -114,10 +114,13 @@ enum Value {
     Histogram(Arc<FloatHistogram>),
 }
 
+/// A label set being built (sorted by name, as Prometheus orders labels).
+type LabelMap = BTreeMap<String, String>;
+
 /// Series being built: label set → (timestamp, arrival, value).
 #[derive(Default)]
 struct SeriesMap {
-    series: BTreeMap<BTreeMap<String, String>, Vec<(i64, u64, Value)>>,
+    series: BTreeMap<LabelMap, Vec<(i64, u64, Value)>>,
     arrivals: u64,
 }
 
