@@ -110,6 +110,14 @@ fn client_identities_are_authorized_per_action() {
     let (status, text) = write(Some("dashboard")).unwrap();
     assert_eq!(status, 403, "{text}");
     assert_eq!(query(Some("stranger")).unwrap().0, 403);
+    // OTLP metrics (both paths) are writes too: an empty export is a 200 for the writer only.
+    for path in ["/api/v1/otlp/v1/metrics", "/opentelemetry/v1/metrics"] {
+        let otlp = |client: Option<&str>| status_of(tls_agent(&pki, client).post(&format!("{base}{path}")).set("Content-Type", "application/x-protobuf").send_bytes(&[]));
+        assert_eq!(otlp(Some("agent")).unwrap().0, 200, "{path}");
+        let (status, text) = otlp(Some("dashboard")).unwrap();
+        assert_eq!(status, 403, "{path}: {text}");
+        assert!(text.contains("not allowed to write"), "{text}");
+    }
     assert!(query(None).is_err(), "a client without a certificate must not get an answer");
     // Plain HTTP on the TLS port gets no HTTP answer either.
     let plain = raw_exchange(&server.http_addr, b"GET /-/healthy HTTP/1.1\r\n\r\n", Duration::from_secs(5));
@@ -135,7 +143,7 @@ fn client_identities_are_authorized_per_action() {
     assert!(answer.starts_with("HTTP/1.1 403") && !answer.contains("100 Continue"), "{answer}");
     assert!(answer.contains("not allowed to write"), "{answer}");
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 4"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 6"), "{metrics}");
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
     let failures: u64 = metrics
         .lines()
