@@ -234,3 +234,18 @@ mod tests {
         }
     }
 }
+
+/// (year, month 1-12, day 1-31) of the proleptic Gregorian date `days` after 1970-01-01
+/// (Howard Hinnant's `civil_from_days`): one calendar for PromQL's date functions and every
+/// RFC 3339 time written.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy_march = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy_march + 2) / 153;
+    let day = doy_march - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}

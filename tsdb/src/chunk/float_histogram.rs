@@ -77,31 +77,11 @@ impl XorField {
         XorField { value, leading: 0xff, trailing: 0 }
     }
 
-    /// Prometheus' `xorWrite`.
+    /// Prometheus' `xorWrite` (`xor::write_xor_delta`).
     fn write(&mut self, w: &mut BitWriter, value: f64) {
         let delta = value.to_bits() ^ self.value.to_bits();
         self.value = value;
-        if delta == 0 {
-            w.write_bit(false);
-            return;
-        }
-        w.write_bit(true);
-        // Leading zeros are stored in 5 bits.
-        let leading = (delta.leading_zeros() as u8).min(31);
-        let trailing = delta.trailing_zeros() as u8;
-        if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            w.write_bit(false);
-            w.write_bits(delta >> self.trailing, 64 - self.leading - self.trailing);
-            return;
-        }
-        self.leading = leading;
-        self.trailing = trailing;
-        w.write_bit(true);
-        w.write_bits(u64::from(leading), 5);
-        let significant = 64 - leading - trailing;
-        // 64 significant bits are written as 0 (6 bits cannot hold 64).
-        w.write_bits(u64::from(significant) & 0x3f, 6);
-        w.write_bits(delta >> trailing, significant);
+        super::xor::write_xor_delta(w, delta, &mut self.leading, &mut self.trailing);
     }
 
     /// Prometheus' `xorRead`.

@@ -147,32 +147,37 @@ impl XorAppender {
     }
 
     fn write_value(&mut self, w: &mut BitWriter, value: f64) {
-        let delta = value.to_bits() ^ self.v.to_bits();
-        if delta == 0 {
-            w.write_bit(false);
-            return;
-        }
-        w.write_bit(true);
-        let mut leading = delta.leading_zeros() as u8;
-        let trailing = delta.trailing_zeros() as u8;
-        // Leading zeros are stored in 5 bits.
-        if leading >= 32 {
-            leading = 31;
-        }
-        if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            w.write_bit(false);
-            w.write_bits(delta >> self.trailing, 64 - self.leading - self.trailing);
-            return;
-        }
-        self.leading = leading;
-        self.trailing = trailing;
-        w.write_bit(true);
-        w.write_bits(u64::from(leading), 5);
-        let significant = 64 - leading - trailing;
-        // 64 significant bits are written as 0 (6 bits cannot hold 64).
-        w.write_bits(u64::from(significant) & 0x3f, 6);
-        w.write_bits(delta >> trailing, significant);
+        write_xor_delta(w, value.to_bits() ^ self.v.to_bits(), &mut self.leading, &mut self.trailing);
     }
+}
+
+/// Prometheus' `xorWrite` of a value's bits XOR the previous value's: a 0 bit when equal;
+/// else the meaningful bits inside the previous leading/trailing-zero window (`leading ==
+/// 0xff`: no window yet), or a new window (5 bits leading zeros, 6 bits length) and its bits.
+/// Shared by float chunks and every float field of histogram chunks.
+#[inline]
+pub(crate) fn write_xor_delta(w: &mut BitWriter, delta: u64, leading_window: &mut u8, trailing_window: &mut u8) {
+    if delta == 0 {
+        w.write_bit(false);
+        return;
+    }
+    w.write_bit(true);
+    // Leading zeros are stored in 5 bits.
+    let leading = (delta.leading_zeros() as u8).min(31);
+    let trailing = delta.trailing_zeros() as u8;
+    if *leading_window != 0xff && leading >= *leading_window && trailing >= *trailing_window {
+        w.write_bit(false);
+        w.write_bits(delta >> *trailing_window, 64 - *leading_window - *trailing_window);
+        return;
+    }
+    *leading_window = leading;
+    *trailing_window = trailing;
+    w.write_bit(true);
+    w.write_bits(u64::from(leading), 5);
+    let significant = 64 - leading - trailing;
+    // 64 significant bits are written as 0 (6 bits cannot hold 64).
+    w.write_bits(u64::from(significant) & 0x3f, 6);
+    w.write_bits(delta >> trailing, significant);
 }
 
 /// Appends to `out`, in order, the samples of the encoded chunk `bytes` whose timestamp
