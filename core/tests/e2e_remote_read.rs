@@ -35,6 +35,30 @@ fn read(server: &Server, accepted: Vec<i32>) -> (u16, Vec<(String, String)>, Vec
     }
 }
 
+/// The frames of a streamed answer (uvarint length, CRC32C big-endian, message), checksums checked.
+fn frames(bytes: &[u8]) -> Vec<rr::ChunkedReadResponse> {
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let (mut length, mut shift) = (0u64, 0);
+        loop {
+            let byte = rest[0];
+            rest = &rest[1..];
+            length |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let crc = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let message = &rest[4..4 + length as usize];
+        assert_eq!(crc32c::crc32c(message), crc, "frame checksum");
+        rest = &rest[4 + length as usize..];
+        out.push(rr::ChunkedReadResponse::decode(message).expect("frame"));
+    }
+    out
+}
+
 #[test]
 fn remote_read_samples_and_streamed_chunks() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,25 +83,8 @@ fn remote_read_samples_and_streamed_chunks() {
     let (status, headers, bytes) = read(&server, vec![rr::ResponseType::StreamedXorChunks as i32]);
     assert_eq!(status, 200);
     assert!(headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.contains("ChunkedReadResponse")));
-    let mut rest = bytes.as_slice();
     let mut streamed: Vec<(String, Vec<(i64, u64)>, usize)> = Vec::new();
-    while !rest.is_empty() {
-        let mut length = 0u64;
-        let mut shift = 0;
-        loop {
-            let byte = rest[0];
-            rest = &rest[1..];
-            length |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let crc = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        let message = &rest[4..4 + length as usize];
-        assert_eq!(crc32c::crc32c(message), crc, "frame checksum");
-        rest = &rest[4 + length as usize..];
-        let frame = rr::ChunkedReadResponse::decode(message).expect("frame");
+    for frame in frames(&bytes) {
         for s in frame.chunked_series {
             let mut samples = Vec::new();
             for c in &s.chunks {
@@ -177,23 +184,10 @@ fn remote_read_answers_native_histograms() {
 
     let (status, _, bytes) = read(&server, vec![rr::ResponseType::StreamedXorChunks as i32]);
     assert_eq!(status, 200);
-    let mut rest = bytes.as_slice();
     let mut decoded = Vec::new();
     let mut chunks = 0;
-    while !rest.is_empty() {
-        let (mut length, mut shift) = (0u64, 0);
-        loop {
-            let byte = rest[0];
-            rest = &rest[1..];
-            length |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let message = &rest[4..4 + length as usize];
-        rest = &rest[4 + length as usize..];
-        for s in rr::ChunkedReadResponse::decode(message).expect("frame").chunked_series {
+    for frame in frames(&bytes) {
+        for s in frame.chunked_series {
             for c in &s.chunks {
                 assert_eq!(c.r#type, rr::ChunkEncoding::FloatHistogram as i32);
                 chunks += 1;
