@@ -97,6 +97,11 @@ pub struct StorageConfig {
     /// 400 naming the limit, after the rest of the write is stored), series that exist go on.
     /// Enforced per shard as an equal share (rounded up). 0 = no limit.
     pub max_series: u64,
+    /// Exemplars kept in memory in all (remote_write exemplars, answered by
+    /// `/api/v1/query_exemplars`), an equal share per shard (rounded up), each shard's oldest
+    /// evicted first; logged in the WAL, so a restart keeps them. 0 = none stored.
+    /// Default `MAX_EXEMPLARS_DEFAULT`.
+    pub max_exemplars: u64,
     /// A series with more labels (`__name__` included) is refused with a 400, on every
     /// ingestion path; 0 = no limit.
     pub max_labels_per_series: usize,
@@ -122,6 +127,8 @@ impl StorageConfig {
 
 /// Smallest non-zero `storage.max_head_samples`: below it nearly every append would cut a block.
 pub const MAX_HEAD_SAMPLES_MIN: u64 = 10_000;
+/// Default `storage.max_exemplars` (all shards together).
+pub const MAX_EXEMPLARS_DEFAULT: u64 = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -236,6 +243,7 @@ impl Default for StorageConfig {
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
             max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
+            max_exemplars: MAX_EXEMPLARS_DEFAULT,
             max_labels_per_series: crate::ingest::label_limits::LABELS_PER_SERIES_MAX,
             max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,
             max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,

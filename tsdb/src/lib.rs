@@ -6,6 +6,7 @@ pub mod block;
 pub mod chunk;
 pub mod encoded;
 pub mod error;
+pub mod exemplar;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 /// Without fault injection there are no faults for work handed to another thread to carry.
@@ -59,6 +60,7 @@ use std::ops::ControlFlow;
 
 pub use encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 pub use error::Error;
+pub use exemplar::{Exemplar, ExemplarAdd, ExemplarBuffer, SeriesExemplars, EXEMPLAR_LABELS_CHARS_MAX};
 pub use shard::{AppendOutcome, CompactionOutcome, DeleteOutcome, MaintainOutcome, ShardDb, ShardOptions, ShardStats};
 
 /// Series a select reads between two pauses (`ShardDb::select_yielding`):

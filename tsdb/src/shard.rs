@@ -3,6 +3,7 @@
 //! checkpoints the WAL and applies retention; reads merge the head with every block.
 //! `delete` removes samples from the head (WAL tombstones record first) and marks them in
 //! block tombstones; `clean_tombstones` rewrites blocks without their deleted data.
+//! Exemplars go into the same WAL write as their samples and into a bounded buffer.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::rc::Rc;
 
 use crate::block::{self, Block, BlockMeta, PageCache};
 use crate::error::Error;
+use crate::exemplar::{Exemplar, ExemplarAdd, ExemplarBuffer, SeriesExemplars};
 use crate::head::{AppendResult, Head};
 use crate::encoded::EncodedSeries;
 use crate::merge::{merge_encoded_series, merge_series};
@@ -42,6 +44,8 @@ const CHECKPOINT_SERIES_PER_RECORD: usize = 10_000;
 const CHECKPOINT_SAMPLES_PER_RECORD: usize = 100_000;
 /// Native histograms per checkpoint record (each a few hundred bytes).
 const CHECKPOINT_HISTOGRAMS_PER_RECORD: usize = 10_000;
+/// Exemplars per checkpoint record.
+const CHECKPOINT_EXEMPLARS_PER_RECORD: usize = 10_000;
 
 #[derive(Clone, Debug)]
 pub struct ShardOptions {
@@ -59,6 +63,8 @@ pub struct ShardOptions {
     /// Series the head may hold: samples of a new series past it are refused (counted in
     /// `AppendOutcome::samples_refused_series_limit`), existing series go on. 0 = no limit.
     pub max_series: u64,
+    /// Exemplars the shard keeps (its `ExemplarBuffer`'s capacity); 0 stores none.
+    pub max_exemplars: u64,
 }
 
 impl Default for ShardOptions {
@@ -71,6 +77,7 @@ impl Default for ShardOptions {
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
             max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
+            max_exemplars: crate::exemplar::EXEMPLARS_PER_SHARD_DEFAULT,
         }
     }
 }
@@ -104,6 +111,11 @@ pub struct AppendOutcome {
     /// Samples not stored because their timestamp already holds a sample of the other kind
     /// (a float where a histogram came, or the reverse); the stored one stays.
     pub samples_refused_type_conflict: u64,
+    /// Exemplars stored.
+    pub exemplars_appended: u64,
+    /// Exemplars refused: out of order, of a series refused by the series limit, or with
+    /// exemplar storage off. (A duplicate of the stored one is neither.)
+    pub exemplars_refused: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -134,6 +146,8 @@ pub struct ShardStats {
     /// Open blocks per compaction level: index `i` counts level `i + 1`; the last slot
     /// counts every level from `BLOCK_LEVELS_COUNTED` up.
     pub blocks_by_level: [u64; BLOCK_LEVELS_COUNTED],
+    /// Exemplars in the shard's buffer now.
+    pub exemplars_stored: u64,
 }
 
 /// Levels `ShardStats::blocks_by_level` tells apart.
@@ -145,6 +159,9 @@ pub struct ShardDb {
     options: ShardOptions,
     head: Head,
     wal: Wal,
+    /// The newest exemplars (`ShardOptions::max_exemplars`), kept in memory only: the WAL
+    /// and its checkpoints restore them at open.
+    exemplars: ExemplarBuffer,
     /// Open blocks sorted by ULID (creation order); later blocks win ties on read.
     blocks: Vec<Block>,
     /// Shared by every block of the shard; a dropped block's pages leave it.
@@ -231,6 +248,7 @@ impl ShardDb {
             .collect();
         let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir() || merged_away.contains(ulid))?;
         let mut head = Head::default();
+        let mut exemplars = ExemplarBuffer::new(usize::try_from(options.max_exemplars).unwrap_or(usize::MAX).min(u32::MAX as usize));
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();
         let mut replayed = AppendOutcome::default();
@@ -263,6 +281,14 @@ impl ShardDb {
                     }
                 }
             }
+            Record::Exemplars(recorded) => {
+                for (r, e) in recorded {
+                    match refs.get(&r) {
+                        Some(&id) => _ = exemplars.add(&head.labels_of(id), e),
+                        None => unknown_refs += 1,
+                    }
+                }
+            }
             Record::Tombstones(stones) => {
                 let mapped: Vec<(u32, i64, i64)> = stones
                     .into_iter()
@@ -291,6 +317,7 @@ impl ShardDb {
             options,
             head,
             wal,
+            exemplars,
             blocks,
             page_cache,
             stats,
@@ -355,7 +382,7 @@ impl ShardDb {
         let finished_segment = self.wal.cut_segment().await?;
         let mut writer =
             CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
-        write_checkpoint(&rest, &mut writer).await?;
+        write_checkpoint(&rest, &self.exemplars, &mut writer).await?;
         let pending = writer.finish()?;
         let (parent, block_ulid) = (self.dir.clone(), ulid.clone());
         let written =
@@ -597,8 +624,13 @@ impl ShardDb {
         // Likewise for native histograms (an empty list, not allocated, when none came).
         let mut histograms: Vec<(u32, HistogramSample)> = Vec::with_capacity(groups.iter().map(BatchPart::histogram_count).sum());
         let mut histogram_group_ends = Vec::with_capacity(groups.len());
-        // Per group: samples refused by the series limit.
+        // Likewise for exemplars, unless the shard stores none.
+        let store_exemplars = self.exemplars.capacity() > 0;
+        let mut exemplars: Vec<(u32, Exemplar)> = Vec::with_capacity(if store_exemplars { groups.iter().map(BatchPart::exemplar_count).sum() } else { 0 });
+        let mut exemplar_group_ends = Vec::with_capacity(groups.len());
+        // Per group: samples refused by the series limit; exemplars refused.
         let mut refused = vec![0u64; groups.len()];
+        let mut exemplars_refused = vec![0u64; groups.len()];
         let series_room = match self.options.max_series {
             0 => u64::MAX,
             max => max.saturating_sub(self.head.series_count() as u64),
@@ -609,7 +641,7 @@ impl ShardDb {
         // before its labels are compared (see `prefetch`): the cache misses overlap.
         let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
         let mut position = 0;
-        for (group, refused) in groups.iter().zip(&mut refused) {
+        for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
             let scattered = group.indices.is_some();
@@ -639,6 +671,7 @@ impl ShardDb {
                             Some((id, _)) => *id,
                             None if new_series.len() as u64 >= series_room => {
                                 *refused += (series.samples().len() + series.histograms().len()) as u64;
+                                *exemplars_refused += series.exemplars().len() as u64;
                                 continue;
                             }
                             None => {
@@ -654,11 +687,19 @@ impl ShardDb {
                 if !series.histograms().is_empty() {
                     histograms.extend(series.histograms().iter().map(|h| (id, h.clone())));
                 }
+                if !series.exemplars().is_empty() {
+                    if store_exemplars {
+                        exemplars.extend(series.exemplars().iter().map(|e| (id, e.clone())));
+                    } else {
+                        *exemplars_refused += series.exemplars().len() as u64;
+                    }
+                }
             }
             group_ends.push(samples.len());
             histogram_group_ends.push(histograms.len());
+            exemplar_group_ends.push(exemplars.len());
         }
-        let mut records = Vec::with_capacity(3);
+        let mut records = Vec::with_capacity(4);
         if !new_series.is_empty() {
             records.push(Record::Series(new_series));
         }
@@ -668,9 +709,13 @@ impl ShardDb {
         if !histograms.is_empty() {
             records.push(Record::Histograms(histograms));
         }
+        if !exemplars.is_empty() {
+            records.push(Record::Exemplars(exemplars));
+        }
         self.wal.append(&records).await?;
         let mut samples: &[(u32, crate::Sample)] = &[];
         let mut histograms: &[(u32, HistogramSample)] = &[];
+        let mut exemplars: &[(u32, Exemplar)] = &[];
         for record in &records {
             match record {
                 Record::Series(created) => {
@@ -681,13 +726,14 @@ impl ShardDb {
                 }
                 Record::Samples(recorded) => samples = recorded,
                 Record::Histograms(recorded) => histograms = recorded,
+                Record::Exemplars(recorded) => exemplars = recorded,
                 Record::Tombstones(_) => unreachable!("appends write no tombstones"),
             }
         }
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut group_start = 0;
-        for (group_end, refused) in group_ends.into_iter().zip(refused) {
-            let mut outcome = AppendOutcome { samples_refused_series_limit: refused, ..AppendOutcome::default() };
+        for ((group_end, refused), exemplars_refused) in group_ends.into_iter().zip(refused).zip(exemplars_refused) {
+            let mut outcome = AppendOutcome { samples_refused_series_limit: refused, exemplars_refused, ..AppendOutcome::default() };
             for (position, &(id, sample)) in samples.iter().enumerate().take(group_end).skip(group_start) {
                 prefetch_ahead(&self.head, position, |p| samples.get(p).map(|&(ahead, _)| ahead));
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
@@ -700,6 +746,18 @@ impl ShardDb {
         for (group_end, outcome) in histogram_group_ends.into_iter().zip(&mut outcomes) {
             for (id, h) in &histograms[group_start..group_end] {
                 apply_histogram_to_head(&mut self.head, *id, h, outcome);
+            }
+            group_start = group_end;
+        }
+        // Exemplars last, as replay applies the records.
+        let mut group_start = 0;
+        for (group_end, outcome) in exemplar_group_ends.into_iter().zip(&mut outcomes) {
+            for (id, e) in &exemplars[group_start..group_end] {
+                match self.exemplars.add(&self.head.labels_of(*id), e.clone()) {
+                    ExemplarAdd::Added => outcome.exemplars_appended += 1,
+                    ExemplarAdd::Duplicate => {}
+                    ExemplarAdd::OutOfOrder | ExemplarAdd::Disabled => outcome.exemplars_refused += 1,
+                }
             }
             group_start = group_end;
         }
@@ -810,6 +868,11 @@ impl ShardDb {
         all.into_iter().collect()
     }
 
+    /// Exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher set.
+    pub fn exemplars(&self, matcher_sets: &[Vec<Matcher>], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesExemplars> {
+        self.exemplars.select(matcher_sets, mint_ms, maxt_ms)
+    }
+
     pub fn stats(&self) -> ShardStats {
         let cache = self.page_cache.stats();
         ShardStats {
@@ -822,6 +885,7 @@ impl ShardDb {
             wal_fsyncs_total: self.wal.stats.fsyncs_total,
             blocks: self.blocks.len() as u64,
             blocks_by_level: self.blocks_by_level(),
+            exemplars_stored: self.exemplars.len() as u64,
             ..self.stats
         }
     }
@@ -893,9 +957,9 @@ async fn on_blocking_thread<R: Send + 'static>(work: impl FnOnce() -> R + Send +
 }
 
 /// Writes the head's content as series records (ids = head ids) then samples records,
-/// one series' samples decoded at a time. Between every `CUT_SERIES_PER_PAUSE` series of
+/// one series' samples decoded at a time, then the exemplars of the series it keeps. Between every `CUT_SERIES_PER_PAUSE` series of
 /// each pass it yields if glommio asks for it, so the executor's other tasks run meanwhile.
-async fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<(), Error> {
+async fn write_checkpoint(head: &Head, exemplars: &ExemplarBuffer, writer: &mut CheckpointWriter) -> Result<(), Error> {
     let mut series: Vec<(u32, Labels)> = Vec::new();
     for id in head.series_ids() {
         crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
@@ -932,6 +996,22 @@ async fn write_checkpoint(head: &Head, writer: &mut CheckpointWriter) -> Result<
     }
     if !histograms.is_empty() {
         writer.write(&Record::Histograms(histograms))?;
+    }
+    // Oldest first, so replay rebuilds the buffer's order. Exemplars of a series the head
+    // no longer holds (all its samples went into the block) are not kept across a restart.
+    let mut kept: Vec<(u32, Exemplar)> = Vec::new();
+    for (n, (series, e)) in exemplars.iter_oldest_first().enumerate() {
+        crate::yield_between_steps(n, crate::CUT_SERIES_PER_PAUSE).await;
+        let pairs = series.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()));
+        if let Some(id) = head.lookup(series.stable_hash(), series.len(), pairs) {
+            kept.push((id, e.clone()));
+            if kept.len() >= CHECKPOINT_EXEMPLARS_PER_RECORD {
+                writer.write(&Record::Exemplars(std::mem::take(&mut kept)))?;
+            }
+        }
+    }
+    if !kept.is_empty() {
+        writer.write(&Record::Exemplars(kept))?;
     }
     Ok(())
 }

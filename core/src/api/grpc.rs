@@ -211,8 +211,11 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Re
                     DecodeError::Protobuf(problem) => Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {problem}") },
                     other => Status { code: Code::InvalidArgument, message: other.to_string() },
                 })?;
+                api.metrics.add_exemplars_dropped(decoded.exemplars_dropped);
                 if !decoded.series.is_empty() {
-                    written += api.router.append(decoded.series).await.map_err(ApiError::from)?;
+                    let (samples, exemplars) = api.router.append_with_exemplars(decoded.series).await.map_err(ApiError::from)?;
+                    written += samples;
+                    api.metrics.add_exemplars_dropped(exemplars.refused);
                 }
             }
             api.metrics.add_samples_ingested(written);

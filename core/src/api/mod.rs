@@ -4,6 +4,7 @@
 mod admin;
 pub mod compress;
 mod error;
+mod exemplars;
 mod federate;
 mod json;
 mod grpc;
@@ -229,7 +230,7 @@ impl Api {
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
             "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
             "/api/v1/metadata" if method == Method::GET => metadata(self, &params(request)?).await,
-            "/api/v1/query_exemplars" if get_or_post => Ok(json_ok("[]")),
+            "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
             "/api/v1/parse_query" if get_or_post => parse_query(&params(request)?),
             "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT => {

@@ -69,7 +69,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let sum = |f: fn(&ExecutorMetrics) -> &AtomicU64| api.all_metrics.iter().map(|m| f(m).load(Ordering::Relaxed)).sum::<u64>();
     family(&mut out, "metricstor_samples_ingested_total", "counter", "Samples acknowledged to remote_write senders.");
     let _ = writeln!(out, "metricstor_samples_ingested_total {}", sum(|m| &m.samples_ingested));
-    family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored (not supported yet).");
+    family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored: invalid (labels over 128 characters, …), out of order, or OTLP exemplars (not translated).");
     let _ = writeln!(out, "metricstor_exemplars_dropped_total {}", sum(|m| &m.exemplars_dropped));
 
     family(&mut out, "metricstor_authz_denied_total", "counter", "Requests refused because the client certificate identity is not allowed.");
@@ -132,7 +132,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [ShardFigure<u64>; 13] = [
+            let per_shard: [ShardFigure<u64>; 14] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
@@ -145,6 +145,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
                 ("metricstor_page_cache_misses_total", "counter", "Block page reads that went to disk (O_DIRECT).", |s| s.page_cache_misses_total),
                 ("metricstor_page_cache_evictions_total", "counter", "Pages evicted from the shard's page cache to make room.", |s| s.page_cache_evictions_total),
                 ("metricstor_page_cache_bytes", "gauge", "Bytes of pages held by the shard's page cache (at most storage.page_cache_mb).", |s| s.page_cache_bytes),
+                ("metricstor_exemplars_stored", "gauge", "Exemplars in the shard's buffer (its share of storage.max_exemplars).", |s| s.exemplars_stored),
                 ("metricstor_block_direct_io_fallbacks_total", "counter", "Block files read through the OS page cache because their file system refused O_DIRECT.", |s| s.block_direct_io_fallbacks_total),
             ];
             let compaction: [ShardFigure<f64>; 4] = [

@@ -1,5 +1,7 @@
 //! `POST /api/v1/write`: remote_write 1.0 and 2.0. Acknowledges (204) only after every
-//! owning shard has committed its part to the WAL; the 2.0 written-count headers on every 2xx.
+//! owning shard has committed its part to the WAL; the 2.0 written-count headers on every 2xx
+//! (exemplars: those stored; invalid or out-of-order ones are skipped and counted, as
+//! Prometheus does, never a 400).
 //! While a shard's write queue is full, writes get 429 before their body is decoded.
 
 use bytes::Bytes;
@@ -32,7 +34,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
         api.router.put_metadata(decoded.metadata);
     }
     let (sent_samples, sent_histograms) = (decoded.samples, decoded.histograms);
-    let stored = if decoded.series.is_empty() { 0 } else { append_counted(api, decoded.series).await? };
+    let (stored, exemplars) = if decoded.series.is_empty() { (0, 0) } else { append_counted(api, decoded.series).await? };
     // The shards count histograms as samples. All stored: the split is what was sent; some
     // refused (a float and a histogram at one timestamp): floats are counted first.
     let samples = stored.min(sent_samples);
@@ -42,18 +44,20 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     let headers = response.headers_mut();
     headers.insert(SAMPLES_WRITTEN_HEADER, header::HeaderValue::from(samples));
     headers.insert(HISTOGRAMS_WRITTEN_HEADER, header::HeaderValue::from(histograms));
-    headers.insert(EXEMPLARS_WRITTEN_HEADER, header::HeaderValue::from(0u64));
+    headers.insert(EXEMPLARS_WRITTEN_HEADER, header::HeaderValue::from(exemplars));
     Ok(response)
 }
 
-/// Appends a validated batch to its owning shards and counts the samples stored; under the
-/// series limit the part stored before the refusal is counted too. Every write path
-/// (remote_write, OTLP) ends here, so they map errors alike.
-pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<u64, ApiError> {
-    match api.router.append(series).await {
-        Ok(stored) => {
+/// Appends a validated batch to its owning shards and counts the samples and exemplars
+/// stored (exemplars the shards refused count as dropped); under the series limit the part
+/// stored before the refusal is counted too. Every write path (remote_write, OTLP) ends
+/// here, so they map errors alike.
+pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<(u64, u64), ApiError> {
+    match api.router.append_with_exemplars(series).await {
+        Ok((stored, exemplars)) => {
             api.metrics.add_samples_ingested(stored);
-            Ok(stored)
+            api.metrics.add_exemplars_dropped(exemplars.refused);
+            Ok((stored, exemplars.stored))
         }
         Err(error) => {
             if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {

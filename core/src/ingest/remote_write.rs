@@ -4,7 +4,7 @@
 //! Both are walked in place (`protowire`): label text stays in the decompressed body, which
 //! becomes the `SeriesBatch`'s buffer; no allocation per label or sample.
 
-use tsdb::{HistogramSample, Label, Labels, Sample, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
+use tsdb::{Exemplar, HistogramSample, Label, Labels, Sample, EXEMPLAR_LABELS_CHARS_MAX, SeriesBatch, SeriesBatchBuilder, TextSpan, METRIC_NAME_LABEL};
 
 use super::label_limits::LabelLimits;
 use super::protowire::{Fields, WireError};
@@ -86,7 +86,11 @@ pub struct Decoded {
     pub samples: u64,
     /// Native histogram samples of those series (stored beside the float samples).
     pub histograms: u64,
-    /// Exemplars are counted but not stored yet.
+    /// Valid exemplars of those series (in the batch; the shards may still refuse some).
+    pub exemplars: u64,
+    /// Exemplars skipped as invalid (labels over `tsdb::EXEMPLAR_LABELS_CHARS_MAX`
+    /// characters, an empty or repeated label name, text that is not UTF-8), as Prometheus
+    /// skips them: the request and its samples go on.
     pub exemplars_dropped: u64,
 }
 
@@ -163,6 +167,10 @@ struct SeriesScratch {
     histogram_problem: Option<String>,
     /// 2.0: the series' label references (name, value, name, value, …).
     refs: Vec<u32>,
+    /// The series' valid exemplars (most series have none: nothing is allocated then).
+    exemplars: Vec<Exemplar>,
+    /// Exemplars of the series skipped as invalid.
+    exemplars_invalid: u64,
 }
 
 impl SeriesScratch {
@@ -173,7 +181,39 @@ impl SeriesScratch {
         self.samples.clear();
         self.histograms.clear();
         self.histogram_problem = None;
+        self.exemplars.clear();
+        self.exemplars_invalid = 0;
     }
+
+    /// Keeps an exemplar (label pairs as sent) when it is valid, else counts it.
+    fn push_exemplar<'a>(&mut self, pairs: &mut Vec<(&'a [u8], &'a [u8])>, value: f64, timestamp_ms: i64) {
+        match exemplar_from(pairs, value, timestamp_ms) {
+            Some(e) => self.exemplars.push(e),
+            None => self.exemplars_invalid += 1,
+        }
+    }
+}
+
+/// An exemplar from its label pairs as sent (sorted here), or `None` when Prometheus would
+/// refuse it: a name that is empty or repeated, text that is not UTF-8, or names and values
+/// over `EXEMPLAR_LABELS_CHARS_MAX` characters together. Labels with an empty value are
+/// dropped, as a series' are.
+fn exemplar_from(pairs: &mut Vec<(&[u8], &[u8])>, value: f64, timestamp_ms: i64) -> Option<Exemplar> {
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut chars = 0;
+    for (i, &(name, label_value)) in pairs.iter().enumerate() {
+        let (name, label_value) = (std::str::from_utf8(name).ok()?, std::str::from_utf8(label_value).ok()?);
+        if name.is_empty() || (i > 0 && pairs[i - 1].0 == name.as_bytes()) {
+            return None;
+        }
+        chars += name.chars().count() + label_value.chars().count();
+    }
+    if chars > EXEMPLAR_LABELS_CHARS_MAX {
+        return None;
+    }
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|&(n, v)| Label { name: text(n), value: text(v) }));
+    Some(Exemplar { labels, value, timestamp_ms })
 }
 
 fn span_of(text: &[u8], slice: &[u8]) -> TextSpan {
@@ -228,6 +268,8 @@ fn walk_histogram(message: &[u8], scratch: &mut SeriesScratch) -> Result<(), Dec
 struct StoredCounts {
     samples: u64,
     histograms: u64,
+    exemplars: u64,
+    exemplars_dropped: u64,
 }
 
 /// Validates the series in `scratch` and adds it to the batch when it has samples.
@@ -240,6 +282,16 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
         return Err(DecodeError::InvalidSeries { series: series_text(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)))), problem });
     }
     check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, rules.reject_non_finite)?;
+    counts.exemplars_dropped += scratch.exemplars_invalid;
+    if !scratch.exemplars.is_empty() {
+        counts.exemplars += scratch.exemplars.len() as u64;
+        // A series sent with exemplars only is created too, as Prometheus does.
+        if scratch.samples.is_empty() && scratch.histograms.is_empty() {
+            batch.push_series(&scratch.kept, &[]);
+            batch.push_exemplars(&scratch.exemplars);
+            return Ok(());
+        }
+    }
     if !scratch.histograms.is_empty() {
         counts.samples += scratch.samples.len() as u64;
         counts.histograms += scratch.histograms.len() as u64;
@@ -250,6 +302,9 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
     } else if !scratch.samples.is_empty() {
         counts.samples += scratch.samples.len() as u64;
         batch.push_series(&scratch.kept, &scratch.samples);
+    }
+    if !scratch.exemplars.is_empty() {
+        batch.push_exemplars(&scratch.exemplars);
     }
     Ok(())
 }

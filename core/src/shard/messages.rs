@@ -4,7 +4,7 @@
 use futures_channel::oneshot;
 use std::sync::Arc;
 
-use tsdb::{EncodedSeries, Labels, Matcher, SeriesBatch};
+use tsdb::{EncodedSeries, Labels, Matcher, SeriesBatch, SeriesExemplars};
 
 use crate::ingest::MetricMetadata;
 
@@ -48,6 +48,10 @@ pub struct AppendAck {
     pub samples_appended: u64,
     /// Samples of new series refused by the series limit (`storage.max_series`).
     pub samples_refused: u64,
+    /// Exemplars stored in the shard's buffer.
+    pub exemplars_appended: u64,
+    /// Exemplars refused (out of order, their series refused, or none stored).
+    pub exemplars_refused: u64,
 }
 
 pub enum ShardRequest {
@@ -61,6 +65,9 @@ pub enum ShardRequest {
     /// `sample_limit` samples (see `ShardDb::select_yielding`).
     Select { selects: Vec<Select>, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
+    /// Exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher set (for
+    /// `/api/v1/query_exemplars`).
+    Exemplars { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Vec<SeriesExemplars>> },
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },

@@ -208,6 +208,7 @@ fn is_listing(request: &ShardRequest) -> bool {
     matches!(
         request,
         ShardRequest::Series { .. }
+            | ShardRequest::Exemplars { .. }
             | ShardRequest::LabelNames { .. }
             | ShardRequest::LabelValues { .. }
             | ShardRequest::Stats { .. }
@@ -256,7 +257,12 @@ async fn process_group(
             Ok(outcomes) => {
                 debug_assert_eq!(outcomes.len(), appends.len(), "one outcome per group");
                 for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(AppendAck { samples_appended: outcome.samples_appended, samples_refused: outcome.samples_refused_series_limit }));
+                    let _ = reply.send(Ok(AppendAck {
+                        samples_appended: outcome.samples_appended,
+                        samples_refused: outcome.samples_refused_series_limit,
+                        exemplars_appended: outcome.exemplars_appended,
+                        exemplars_refused: outcome.exemplars_refused,
+                    }));
                 }
             }
             Err(error) => {
@@ -353,6 +359,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         }
         ShardRequest::Series { select, reply } => {
             let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::Exemplars { matcher_sets, mint_ms, maxt_ms, reply } => {
+            let _ = reply.send(db.exemplars(&matcher_sets, mint_ms, maxt_ms));
         }
         ShardRequest::LabelNames { select, reply } => {
             let _ = reply.send(db.label_names(&select.matchers, select.mint_ms, select.maxt_ms));

@@ -3,7 +3,7 @@
 
 use async_channel::{Sender, TrySendError};
 use futures_channel::oneshot;
-use tsdb::{EncodedSeries, Labels, SeriesBatch, SeriesSamples};
+use tsdb::{EncodedSeries, Labels, Matcher, SeriesBatch, SeriesExemplars, SeriesSamples};
 
 use std::sync::Arc;
 
@@ -12,6 +12,15 @@ use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::MetricMetadata;
 
 /// Why a request could not be handed to a shard.
+/// Exemplars of one write, summed over its shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExemplarCounts {
+    pub stored: u64,
+    /// Out of order, of a series refused by the series limit, or not stored at all
+    /// (`storage.max_exemplars: 0`).
+    pub refused: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("shard {shard} queue is full")]
@@ -96,6 +105,11 @@ impl ShardRouter {
     /// until every owner has committed its part to the WAL. The parts share the batch (one
     /// `Arc`); each is the indices of its series.
     pub async fn append(&self, batch: SeriesBatch) -> Result<u64, SubmitError> {
+        self.append_with_exemplars(batch).await.map(|(samples, _)| samples)
+    }
+
+    /// `append`, also counting the batch's exemplars: what the shards stored and refused.
+    pub async fn append_with_exemplars(&self, batch: SeriesBatch) -> Result<(u64, ExemplarCounts), SubmitError> {
         let settled_before = settled_before_ms(unix_now_ms());
         let rewrites_history = batch.samples().iter().any(|sample| sample.timestamp_ms < settled_before);
         let parts = split_by_shard(&batch, self.shard_count());
@@ -124,12 +138,15 @@ impl ShardRouter {
         // Every owner's reply is awaited, also after a failure, so the write is counted (and
         // history bumped) only once no part of it can still become visible.
         let (mut appended, mut refused) = (0, 0);
+        let mut exemplars = ExemplarCounts::default();
         let mut first_error = None;
         for (shard, rx) in pending {
             match rx.await {
-                Ok(Ok(AppendAck { samples_appended, samples_refused })) => {
+                Ok(Ok(AppendAck { samples_appended, samples_refused, exemplars_appended, exemplars_refused })) => {
                     appended += samples_appended;
                     refused += samples_refused;
+                    exemplars.stored += exemplars_appended;
+                    exemplars.refused += exemplars_refused;
                 }
                 Ok(Err(message)) => _ = first_error.get_or_insert(SubmitError::Failed { shard, message }),
                 Err(_) => _ = first_error.get_or_insert(SubmitError::ShuttingDown { shard }),
@@ -138,8 +155,21 @@ impl ShardRouter {
         match first_error {
             Some(error) => Err(error),
             None if refused > 0 => Err(SubmitError::SeriesLimit { refused, appended }),
-            None => Ok(appended),
+            None => Ok((appended, exemplars)),
         }
+    }
+
+    /// Every shard's exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher
+    /// set (a series lives on one shard, so the lists only need joining), sorted by series.
+    pub async fn exemplars(&self, matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<SeriesExemplars>, SubmitError> {
+        let mut all: Vec<SeriesExemplars> = self
+            .scatter(|reply| ShardRequest::Exemplars { matcher_sets: matcher_sets.clone(), mint_ms, maxt_ms, reply })
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by(|a, b| a.series.cmp(&b.series));
+        Ok(all)
     }
 
     /// Scatters the same request to every shard and gathers the replies in shard order.
@@ -382,7 +412,7 @@ mod queue_tests {
                 // Not counted while the owner has not answered.
                 let counted_before_reply = history.writes_answered();
                 if let ShardRequest::Append { reply, .. } = request {
-                    let _ = reply.send(Ok(AppendAck { samples_appended: 1, samples_refused: 0 }));
+                    let _ = reply.send(Ok(AppendAck { samples_appended: 1, ..AppendAck::default() }));
                 }
                 counted_before_reply
             }

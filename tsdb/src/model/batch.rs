@@ -1,14 +1,15 @@
 //! `SeriesBatch`: one write request's series in a compact form that crosses executors
 //! without a `String` per label: the label text stays in one buffer (for remote_write, the
 //! decompressed request body itself), each series is a hash, a range of label spans and a
-//! range of one flat sample list (and of one flat native histogram list, empty and
-//! unallocated when a batch has none).
+//! range of one flat sample list (and of one flat native histogram list and one flat
+//! exemplar list, each empty and unallocated when a batch has none).
 
 use std::ops::Range;
 
 use super::labels::stable_hash_of;
 use super::{HistogramSample, Labels, Sample, SeriesSamples};
 use crate::error::Error;
+use crate::exemplar::Exemplar;
 
 /// Where one label name or value lies in a batch's text buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,8 @@ struct SeriesEntry {
     samples_end: u32,
     histograms_start: u32,
     histograms_end: u32,
+    exemplars_start: u32,
+    exemplars_end: u32,
 }
 
 /// Series with samples, ready for `ShardDb::append_batches`. Invariant (as for `Labels`):
@@ -46,6 +49,7 @@ pub struct SeriesBatch {
     series: Vec<SeriesEntry>,
     samples: Vec<Sample>,
     histograms: Vec<HistogramSample>,
+    exemplars: Vec<Exemplar>,
 }
 
 /// Fills a batch over its text buffer (see `SeriesBatch::build`).
@@ -55,6 +59,7 @@ pub struct SeriesBatchBuilder<'a> {
     series: Vec<SeriesEntry>,
     samples: Vec<Sample>,
     histograms: Vec<HistogramSample>,
+    exemplars: Vec<Exemplar>,
 }
 
 impl<'a> SeriesBatchBuilder<'a> {
@@ -84,6 +89,16 @@ impl<'a> SeriesBatchBuilder<'a> {
         Ok(())
     }
 
+    /// Attaches exemplars to the series pushed last (time-ordered; the shard refuses the
+    /// out-of-order ones). Without a series pushed before, they are ignored (debug builds
+    /// panic).
+    pub fn push_exemplars(&mut self, exemplars: &[Exemplar]) {
+        debug_assert!(!self.series.is_empty(), "exemplars follow their series");
+        let Some(last) = self.series.last_mut() else { return };
+        self.exemplars.extend_from_slice(exemplars);
+        last.exemplars_end = self.exemplars.len() as u32;
+    }
+
     /// Adds a series whose histograms the caller has validated.
     fn push_unchecked(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample], histograms: &[HistogramSample]) {
         debug_assert!(histograms.iter().all(|h| h.histogram.validate().is_ok()), "batch histograms validate");
@@ -109,6 +124,8 @@ impl<'a> SeriesBatchBuilder<'a> {
             samples_end: self.samples.len() as u32,
             histograms_start,
             histograms_end: self.histograms.len() as u32,
+            exemplars_start: self.exemplars.len() as u32,
+            exemplars_end: self.exemplars.len() as u32,
         });
     }
 }
@@ -127,6 +144,7 @@ pub struct BatchSeries<'a> {
     hash: u64,
     samples: &'a [Sample],
     histograms: &'a [HistogramSample],
+    exemplars: &'a [Exemplar],
 }
 
 impl<'a> BatchSeries<'a> {
@@ -152,6 +170,11 @@ impl<'a> BatchSeries<'a> {
     /// The series' native histogram samples (empty for most series).
     pub fn histograms(&self) -> &'a [HistogramSample] {
         self.histograms
+    }
+
+    /// The series' exemplars (empty for most series).
+    pub fn exemplars(&self) -> &'a [Exemplar] {
+        self.exemplars
     }
 
     /// Asks the CPU to load this series' label spans (a hint; see `crate::prefetch`).
@@ -189,10 +212,10 @@ impl SeriesBatch {
     /// body); `fill` pushes the series. An error from `fill` is passed on.
     pub fn build<E>(text: Vec<u8>, fill: impl FnOnce(&mut SeriesBatchBuilder<'_>) -> Result<(), E>) -> Result<SeriesBatch, E> {
         assert!(u32::try_from(text.len()).is_ok(), "a batch's text buffer is below 4 GiB (bodies are capped far lower)");
-        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new(), histograms: Vec::new() };
+        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new(), histograms: Vec::new(), exemplars: Vec::new() };
         fill(&mut builder)?;
-        let SeriesBatchBuilder { labels, series, samples, histograms, .. } = builder;
-        Ok(SeriesBatch { text, labels, series, samples, histograms })
+        let SeriesBatchBuilder { labels, series, samples, histograms, exemplars, .. } = builder;
+        Ok(SeriesBatch { text, labels, series, samples, histograms, exemplars })
     }
 
     /// The batch form of owned series whose histograms are known to be valid (label text
@@ -261,6 +284,11 @@ impl SeriesBatch {
         self.histograms.len()
     }
 
+    /// Exemplars over all series.
+    pub fn exemplar_count(&self) -> usize {
+        self.exemplars.len()
+    }
+
     /// Series `index` (panics when out of range, like slice indexing).
     pub fn get(&self, index: usize) -> BatchSeries<'_> {
         let e = self.series[index];
@@ -270,6 +298,7 @@ impl SeriesBatch {
             hash: e.hash,
             samples: &self.samples[e.samples_start as usize..e.samples_end as usize],
             histograms: &self.histograms[e.histograms_start as usize..e.histograms_end as usize],
+            exemplars: &self.exemplars[e.exemplars_start as usize..e.exemplars_end as usize],
         }
     }
 
@@ -310,6 +339,15 @@ impl<'a> BatchPart<'a> {
             Some(_) if self.batch.histograms.is_empty() => 0,
             Some(_) => self.series().map(|s| s.histograms().len()).sum(),
             None => self.batch.histogram_count(),
+        }
+    }
+
+    /// Exemplars of this part's series.
+    pub fn exemplar_count(&self) -> usize {
+        match self.indices {
+            Some(_) if self.batch.exemplars.is_empty() => 0,
+            Some(_) => self.series().map(|s| s.exemplars().len()).sum(),
+            None => self.batch.exemplar_count(),
         }
     }
 
@@ -376,12 +414,33 @@ mod tests {
         assert!(batch.get(0).histograms().is_empty());
         let part = BatchPart { batch: &batch, indices: Some(&[1]) };
         assert_eq!((part.sample_count(), part.histogram_count()), (1, 2));
-        // A float-only batch allocates no histogram list.
+        // A float-only batch allocates no histogram or exemplar list.
         assert_eq!(SeriesBatch::from_series(&series[..1]).histograms.capacity(), 0);
+        assert_eq!(SeriesBatch::from_series(&series[..1]).exemplars.capacity(), 0);
         let mut bad = series.clone();
         bad[1].histograms.push(h(5, 2));
         let err = SeriesBatch::try_from_series(&bad).expect_err("two counts for one bucket").to_string();
         assert!(err.contains("series h{}") && err.contains("at 5") && err.contains("positive spans cover 1 buckets but 2"), "{err}");
+    }
+
+    #[test]
+    fn exemplars_ride_with_the_series_pushed_before_them() {
+        let text = b"__name__ab".to_vec();
+        let name = TextSpan { start: 0, end: 8 };
+        let (a, b) = (TextSpan { start: 8, end: 9 }, TextSpan { start: 9, end: 10 });
+        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t };
+        let batch = SeriesBatch::build(text, |builder| {
+            builder.push_series(&[(name, a)], &[sample(1)]);
+            builder.push_exemplars(&[e(1), e(2)]);
+            builder.push_series(&[(name, b)], &[sample(2)]);
+            Ok::<(), Error>(())
+        })
+        .expect("built");
+        assert_eq!(batch.exemplar_count(), 2);
+        assert_eq!(batch.get(0).exemplars(), &[e(1), e(2)]);
+        assert!(batch.get(1).exemplars().is_empty());
+        assert_eq!((BatchPart { batch: &batch, indices: Some(&[1]) }).exemplar_count(), 0);
+        assert_eq!((BatchPart { batch: &batch, indices: Some(&[0]) }).exemplar_count(), 2);
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! WAL record payloads: series definitions (ref + labels), float samples (ref, t, v),
 //! tombstones (ref, inclusive time range deleted from the head) and native histogram
-//! samples (ref, t, float histogram).
+//! samples (ref, t, float histogram) and exemplars (ref, t, value, exemplar labels).
 //! Byte layout in `tsdb/docs/wal.md`.
 
 use std::sync::Arc;
 
+use crate::exemplar::Exemplar;
 use crate::model::{BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, Label, Labels, Sample};
 
 pub const RECORD_SERIES: u8 = 1;
 pub const RECORD_SAMPLES: u8 = 2;
 pub const RECORD_TOMBSTONES: u8 = 3;
 pub const RECORD_HISTOGRAMS: u8 = 4;
+pub const RECORD_EXEMPLARS: u8 = 5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -21,6 +23,8 @@ pub enum Record {
     Tombstones(Vec<(u32, i64, i64)>),
     /// Native histogram samples, each valid (`FloatHistogram::validate`).
     Histograms(Vec<(u32, HistogramSample)>),
+    /// Exemplars of series, each series' in time order.
+    Exemplars(Vec<(u32, Exemplar)>),
 }
 
 fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
@@ -148,6 +152,28 @@ impl<'a> Cursor<'a> {
         let n = usize::try_from(self.uvarint()?).ok()?;
         String::from_utf8(self.take(n)?.to_vec()).ok()
     }
+
+    /// A label set: a count, then name and value of each; sorted, unique names, no empty
+    /// value (a `Labels`' invariant), or `None`.
+    fn labels(&mut self) -> Option<Labels> {
+        let n = usize::try_from(self.uvarint()?).ok()?;
+        let mut labels = Vec::with_capacity(n.min(256));
+        for _ in 0..n {
+            labels.push(Label { name: self.string()?, value: self.string()? });
+        }
+        if !labels.windows(2).all(|w| w[0].name < w[1].name) || labels.iter().any(|l| l.value.is_empty()) {
+            return None;
+        }
+        Some(Labels::from_sorted(labels))
+    }
+}
+
+fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(out, labels.len() as u64);
+    for l in labels.iter() {
+        put_bytes(out, l.name.as_bytes());
+        put_bytes(out, l.value.as_bytes());
+    }
 }
 
 impl Record {
@@ -158,11 +184,7 @@ impl Record {
                 put_uvarint(out, series.len() as u64);
                 for (r, labels) in series {
                     put_uvarint(out, u64::from(*r));
-                    put_uvarint(out, labels.len() as u64);
-                    for l in labels.iter() {
-                        put_bytes(out, l.name.as_bytes());
-                        put_bytes(out, l.value.as_bytes());
-                    }
+                    put_labels(out, labels);
                 }
             }
             Record::Samples(samples) => {
@@ -194,6 +216,16 @@ impl Record {
                     put_histogram(out, &h.histogram);
                 }
             }
+            Record::Exemplars(exemplars) => {
+                out.push(RECORD_EXEMPLARS);
+                put_uvarint(out, exemplars.len() as u64);
+                for (r, e) in exemplars {
+                    put_uvarint(out, u64::from(*r));
+                    out.extend_from_slice(&e.timestamp_ms.to_le_bytes());
+                    put_f64(out, e.value);
+                    put_labels(out, &e.labels);
+                }
+            }
         }
     }
 
@@ -210,20 +242,7 @@ impl Record {
                 let mut series = Vec::with_capacity(count.min(1 << 16));
                 for _ in 0..count {
                     let r = u32::try_from(c.uvarint()?).ok()?;
-                    let n = usize::try_from(c.uvarint()?).ok()?;
-                    let mut labels = Vec::with_capacity(n.min(256));
-                    for _ in 0..n {
-                        labels.push(Label {
-                            name: c.string()?,
-                            value: c.string()?,
-                        });
-                    }
-                    if !labels.windows(2).all(|w| w[0].name < w[1].name)
-                        || labels.iter().any(|l| l.value.is_empty())
-                    {
-                        return None;
-                    }
-                    series.push((r, Labels::from_sorted(labels)));
+                    series.push((r, c.labels()?));
                 }
                 Record::Series(series)
             }
@@ -266,6 +285,17 @@ impl Record {
                 }
                 Record::Histograms(histograms)
             }
+            RECORD_EXEMPLARS => {
+                let mut exemplars = Vec::with_capacity(count.min(1 << 12));
+                for _ in 0..count {
+                    let r = u32::try_from(c.uvarint()?).ok()?;
+                    let timestamp_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    let value = c.f64()?;
+                    let labels = c.labels()?;
+                    exemplars.push((r, Exemplar { labels, value, timestamp_ms }));
+                }
+                Record::Exemplars(exemplars)
+            }
             _ => return None,
         };
         (c.pos == rest.len()).then_some(record)
@@ -300,7 +330,8 @@ mod tests {
             };
             let custom = FloatHistogram { schema: -53, zero_threshold: 0.0, zero_count: 0.0, positive_spans: vec![BucketSpan { offset: 0, length: 2 }, BucketSpan { offset: 0, length: 1 }], negative_spans: Vec::new(), negative_buckets: Vec::new(), custom_values: vec![0.5, 1.0, 7.0], ..histogram.clone() };
             let histograms = Record::Histograms(refs.iter().enumerate().map(|(i, r)| (*r, HistogramSample { timestamp_ms: ts, histogram: Arc::new(if i % 2 == 0 { histogram.clone() } else { custom.clone() }) })).collect());
-            for record in [series, samples, stones, histograms] {
+            let exemplars = Record::Exemplars(refs.iter().map(|r| (*r, Exemplar { labels: labels.clone(), value: f64::from_bits(bits), timestamp_ms: ts })).collect());
+            for record in [series, samples, stones, histograms, exemplars] {
                 let mut out = Vec::new();
                 record.encode(&mut out);
                 prop_assert_eq!(Record::decode(&out), Some(record));

@@ -20,7 +20,7 @@ pub fn decode_write_request(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded
         for field in Fields::new(text) {
             match field? {
                 (1, value) => {
-                    out.exemplars_dropped += walk_time_series(text, value.bytes(1)?, &mut scratch)?;
+                    walk_time_series(text, value.bytes(1)?, &mut scratch)?;
                     if first_invalid.is_none() {
                         if let Err(e) = push_valid_series(batch, &mut scratch, rules, &mut stored) {
                             first_invalid = Some(e);
@@ -38,18 +38,17 @@ pub fn decode_write_request(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded
         Ok::<(), DecodeError>(())
     })?;
     out.series = series;
-    (out.samples, out.histograms) = (stored.samples, stored.histograms);
+    (out.samples, out.histograms, out.exemplars, out.exemplars_dropped) = (stored.samples, stored.histograms, stored.exemplars, stored.exemplars_dropped);
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
     }
 }
 
-/// One `TimeSeries` into `scratch` (labels as spans of `text`, samples, histograms); the
-/// number of exemplars it carried (not stored).
-fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) -> Result<u64, DecodeError> {
+/// One `TimeSeries` into `scratch` (labels as spans of `text`, samples, histograms,
+/// exemplars).
+fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
     scratch.clear();
-    let mut exemplars = 0;
     for field in Fields::new(message) {
         match field? {
             (1, value) => {
@@ -71,15 +70,37 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
                 scratch.labels.push((span_of(text, name), span_of(text, label_value)));
             }
             (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
-            (3, value) => {
-                value.bytes(3)?;
-                exemplars += 1;
-            }
+            (3, value) => walk_exemplar(value.bytes(3)?, scratch)?,
             (4, value) => walk_histogram(value.bytes(4)?, scratch)?,
             _ => {}
         }
     }
-    Ok(exemplars)
+    Ok(())
+}
+
+/// One `Exemplar` (1 labels, 2 value, 3 timestamp) into `scratch`, kept or counted invalid.
+fn walk_exemplar(message: &[u8], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
+    let (mut pairs, mut value, mut timestamp_ms) = (Vec::new(), 0.0, 0);
+    for field in Fields::new(message) {
+        match field? {
+            (1, v) => {
+                let (mut name, mut label_value): (&[u8], &[u8]) = (&[], &[]);
+                for field in Fields::new(v.bytes(1)?) {
+                    match field? {
+                        (1, v) => name = v.bytes(1)?,
+                        (2, v) => label_value = v.bytes(2)?,
+                        _ => {}
+                    }
+                }
+                pairs.push((name, label_value));
+            }
+            (2, v) => value = f64::from_bits(v.fixed64(2)?),
+            (3, v) => timestamp_ms = v.varint(3)? as i64,
+            _ => {}
+        }
+    }
+    scratch.push_exemplar(&mut pairs, value, timestamp_ms);
+    Ok(())
 }
 
 /// One `MetricMetadata`; `None` when it names no family.
@@ -122,7 +143,7 @@ mod tests {
         assert_eq!(decoded.series.to_series()[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
         assert_eq!(decoded.series.get(0).samples(), &[Sample { timestamp_ms: 7, value: 2.5 }]);
         // An empty `Histogram` message is an empty integer histogram (no count: 0), stored.
-        assert_eq!((decoded.exemplars_dropped, decoded.histograms, decoded.series.get(0).histograms().len()), (1, 1, 1));
+        assert_eq!((decoded.exemplars, decoded.exemplars_dropped, decoded.histograms, decoded.series.get(0).histograms().len()), (1, 0, 1, 1));
         for bad in [&[0x7b, 0x7c][..], &[0x7f], &[0x0a, 0x05, 1]] {
             let garbage = [request.clone(), bad.to_vec()].concat();
             assert!(matches!(decode_write_request(garbage, &IngestRules::default()), Err(DecodeError::Protobuf(_))), "{bad:x?}");
@@ -131,6 +152,42 @@ mod tests {
         assert!(matches!(decode_write_request(len_field(1, &wrong_wire_type), &IngestRules::default()), Err(DecodeError::Protobuf(_))));
         let not_utf8 = len_field(1, &len_field(1, &[len_field(1, b"__name__"), len_field(2, &[0xff])].concat()));
         assert!(matches!(decode_write_request(not_utf8, &IngestRules::default()), Err(DecodeError::Protobuf(_))));
+    }
+
+    #[test]
+    fn exemplars_ride_with_their_series_and_invalid_ones_are_skipped() {
+        let label = |n: &str, v: &str| v1::Label { name: n.into(), value: v.into() };
+        let exemplar = |labels: Vec<v1::Label>, t: i64| v1::Exemplar { labels, value: 1.5, timestamp: t };
+        let request = v1::WriteRequest {
+            timeseries: vec![
+                v1::TimeSeries {
+                    labels: vec![label("__name__", "a")],
+                    samples: vec![v1::Sample { value: 1.0, timestamp: 1 }],
+                    exemplars: vec![
+                        // Unsorted labels are sorted; an empty value is dropped.
+                        exemplar(vec![label("trace_id", "t1"), label("span_id", "s1"), label("x", "")], 1),
+                        // 129 characters: skipped.
+                        exemplar(vec![label("trace_id", &"é".repeat(121))], 2),
+                        exemplar(vec![label("a", "1"), label("a", "2")], 3),
+                    ],
+                    ..Default::default()
+                },
+                // Exemplars alone still create the series.
+                v1::TimeSeries { labels: vec![label("__name__", "b")], exemplars: vec![exemplar(vec![], 4)], ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let decoded = decode_write_request(request.encode_to_vec(), &IngestRules::default()).expect("valid");
+        assert_eq!((decoded.samples, decoded.exemplars, decoded.exemplars_dropped), (1, 2, 2));
+        let first = decoded.series.get(0).exemplars();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].labels, Labels::from_pairs([("span_id", "s1"), ("trace_id", "t1")]));
+        assert_eq!((first[0].value, first[0].timestamp_ms), (1.5, 1));
+        assert_eq!((decoded.series.get(1).samples().len(), decoded.series.get(1).exemplars().len()), (0, 1));
+        // Exactly 128 characters is allowed.
+        let limit = v1::WriteRequest { timeseries: vec![v1::TimeSeries { labels: vec![label("__name__", "a")], samples: vec![v1::Sample { value: 1.0, timestamp: 1 }], exemplars: vec![exemplar(vec![label("trace_id", &"é".repeat(120))], 2)], ..Default::default() }], ..Default::default() };
+        let decoded = decode_write_request(limit.encode_to_vec(), &IngestRules::default()).expect("valid");
+        assert_eq!((decoded.exemplars, decoded.exemplars_dropped), (1, 0));
     }
 
     #[test]

@@ -29,8 +29,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         let mut index = 0;
         for field in Fields::new(text) {
             let (5, value) = field? else { continue };
-            let series = walk_time_series(value.bytes(5)?, &mut scratch)?;
-            out.exemplars_dropped += series.exemplars;
+            let series = walk_time_series(value.bytes(5)?, text, &symbols, &mut scratch)?;
             if first_invalid.is_none() {
                 let resolved = resolve_labels(index, &symbols, &mut scratch).and_then(|()| {
                     if let Some(m) = series.metadata {
@@ -54,7 +53,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         Ok::<(), DecodeError>(())
     })?;
     out.series = series;
-    (out.samples, out.histograms) = (stored.samples, stored.histograms);
+    (out.samples, out.histograms, out.exemplars, out.exemplars_dropped) = (stored.samples, stored.histograms, stored.exemplars, stored.exemplars_dropped);
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
@@ -71,12 +70,12 @@ struct SeriesMetadata {
 
 #[derive(Default)]
 struct WalkedSeries {
-    exemplars: u64,
     metadata: Option<SeriesMetadata>,
 }
 
-/// One 2.0 `TimeSeries`: label references into `scratch.refs`, samples into `scratch.samples`.
-fn walk_time_series(message: &[u8], scratch: &mut SeriesScratch) -> Result<WalkedSeries, DecodeError> {
+/// One 2.0 `TimeSeries`: label references into `scratch.refs`, samples into `scratch.samples`,
+/// exemplars (their label references resolved through `symbols`) into `scratch.exemplars`.
+fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: &mut SeriesScratch) -> Result<WalkedSeries, DecodeError> {
     scratch.clear();
     let mut series = WalkedSeries::default();
     for field in Fields::new(message) {
@@ -90,10 +89,7 @@ fn walk_time_series(message: &[u8], scratch: &mut SeriesScratch) -> Result<Walke
             (1, value) => scratch.refs.push(value.varint(1)? as u32),
             (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
             (3, value) => walk_histogram(value.bytes(3)?, scratch)?,
-            (4, value) => {
-                value.bytes(4)?;
-                series.exemplars += 1;
-            }
+            (4, value) => walk_exemplar(value.bytes(4)?, text, symbols, scratch)?,
             (5, value) => {
                 let m = series.metadata.get_or_insert_with(SeriesMetadata::default);
                 for field in Fields::new(value.bytes(5)?) {
@@ -112,6 +108,32 @@ fn walk_time_series(message: &[u8], scratch: &mut SeriesScratch) -> Result<Walke
         }
     }
     Ok(series)
+}
+
+/// One 2.0 `Exemplar` (1 labels_refs, 2 value, 3 timestamp) into `scratch`, kept or counted
+/// invalid (also when a reference is odd in number or outside the symbol table).
+fn walk_exemplar(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
+    let (mut refs, mut value, mut timestamp_ms) = (Vec::new(), 0.0, 0);
+    for field in Fields::new(message) {
+        match field? {
+            (1, Value::Len(packed)) => {
+                for r in Varints::new(packed) {
+                    refs.push(r? as u32);
+                }
+            }
+            (1, v) => refs.push(v.varint(1)? as u32),
+            (2, v) => value = f64::from_bits(v.fixed64(2)?),
+            (3, v) => timestamp_ms = v.varint(3)? as i64,
+            _ => {}
+        }
+    }
+    let symbol = |r: u32| symbols.get(r as usize).map(|s| &text[s.start as usize..s.end as usize]);
+    let pairs: Option<Vec<(&[u8], &[u8])>> = refs.chunks(2).map(|pair| Some((symbol(pair[0])?, symbol(*pair.get(1)?)?))).collect();
+    match pairs {
+        Some(mut pairs) => scratch.push_exemplar(&mut pairs, value, timestamp_ms),
+        None => scratch.exemplars_invalid += 1,
+    }
+    Ok(())
 }
 
 /// Turns `scratch.refs` into label spans (`scratch.labels`), naming series `#index` when a
@@ -161,6 +183,28 @@ mod tests {
         assert!(err.to_string().contains("outside the symbol table"), "{err}");
     }
 
+
+    #[test]
+    fn exemplar_label_refs_resolve_through_the_symbols() {
+        let request = v2::Request {
+            symbols: vec!["".into(), "__name__".into(), "up".into(), "trace_id".into(), "abc".into(), "x".repeat(130)],
+            timeseries: vec![v2::TimeSeries {
+                labels_refs: vec![1, 2],
+                samples: vec![v2::Sample { value: 2.5, timestamp: 10 }],
+                exemplars: vec![
+                    v2::Exemplar { labels_refs: vec![3, 4], value: 0.5, timestamp: 10 },
+                    v2::Exemplar { labels_refs: vec![3, 5], value: 0.5, timestamp: 11 }, // 138 characters
+                    v2::Exemplar { labels_refs: vec![3, 9], value: 0.5, timestamp: 12 }, // outside the table
+                    v2::Exemplar { labels_refs: vec![3], value: 0.5, timestamp: 13 },    // odd
+                ],
+                ..Default::default()
+            }],
+        };
+        let decoded = decode(request.encode_to_vec(), &IngestRules::default()).expect("an invalid exemplar is no 400");
+        assert_eq!((decoded.samples, decoded.exemplars, decoded.exemplars_dropped), (1, 1, 3));
+        let e = &decoded.series.get(0).exemplars()[0];
+        assert_eq!((e.labels.get("trace_id"), e.value, e.timestamp_ms), (Some("abc"), 0.5, 10));
+    }
 
     #[test]
     fn symbols_after_series_unpacked_refs_and_merged_metadata() {
