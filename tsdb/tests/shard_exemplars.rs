@@ -115,3 +115,27 @@ fn exemplars_of_series_left_in_the_head_survive_a_checkpoint() {
     });
     assert_eq!(reopen(dir.path(), options), vec![("kept{}".to_string(), vec![1000, late])]);
 }
+
+#[test]
+fn a_series_with_exemplars_only_is_in_no_block_and_its_exemplars_go_with_the_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let options = block_test_options();
+    let late = 3 * HOUR_MS;
+    let (series, blocks) = on_executor({
+        let options = options.clone();
+        move || async move {
+            let mut db = ShardDb::open(&path, options).await.expect("open");
+            let solo = batch(&["solo"], &[], &[1000]);
+            let other = batch(&["other"], &[1000, late], &[]);
+            db.append_batches(&[BatchPart::whole(&solo), BatchPart::whole(&other)]).await.expect("append");
+            let cut = db.force_cut().await.expect("cut").expect("a block");
+            let any = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+            let series: Vec<String> = db.select(&[any], i64::MIN, i64::MAX).iter().map(|s| s.labels.to_string()).collect();
+            db.close().await.expect("close");
+            (series, cut.stats.num_series)
+        }
+    });
+    assert_eq!((series, blocks), (vec!["other{}".to_string()], 1), "a series without samples is in no answer and no block");
+    assert_eq!(reopen(dir.path(), options), Vec::<(String, Vec<i64>)>::new(), "its exemplars went with the cut");
+}

@@ -334,7 +334,17 @@ mod tests {
             for record in [series, samples, stones, histograms, exemplars] {
                 let mut out = Vec::new();
                 record.encode(&mut out);
-                prop_assert_eq!(Record::decode(&out), Some(record));
+                let decoded = Record::decode(&out);
+                // A histogram holding NaN (its count, a bucket) never equals itself: compare
+                // such records by their bytes, encoded again.
+                let holds_nan = matches!(&record, Record::Histograms(_)) && f64::from_bits(bits).is_nan();
+                if holds_nan {
+                    let mut again = Vec::new();
+                    decoded.as_ref().expect("decodes").encode(&mut again);
+                    prop_assert_eq!(again, out.clone());
+                } else {
+                    prop_assert_eq!(decoded, Some(record));
+                }
                 prop_assert!(Record::decode(&out[..out.len() - 1]).is_none(), "a truncated record never decodes");
             }
         }
