@@ -1,7 +1,9 @@
 //! Exemplars: one shard's bounded, in-memory circular buffer of them, with a per-series
 //! chain (oldest to newest) through the buffer so a series' exemplars are found without a
-//! scan. As Prometheus: an exemplar equal to its series' newest one is a duplicate, one not
-//! newer than it is out of order; both are refused, and the oldest exemplar makes room.
+//! scan. As Prometheus: an exemplar equal to its series' newest one is a duplicate, one older
+//! than it is out of order (at the same timestamp, one ordered before it by value, then by
+//! label hash: a native histogram's several exemplars share a timestamp); both are refused,
+//! and the oldest exemplar makes room.
 
 use std::collections::HashMap;
 
@@ -52,7 +54,7 @@ pub enum ExemplarAdd {
     Added,
     /// Equal to the series' newest exemplar: already stored.
     Duplicate,
-    /// Not newer than the series' newest exemplar.
+    /// Older than the series' newest exemplar, or at its timestamp and ordered before it.
     OutOfOrder,
     /// The buffer has no room at all (capacity 0).
     Disabled,
@@ -110,7 +112,11 @@ impl ExemplarBuffer {
             if newest.same_as(&exemplar) {
                 return ExemplarAdd::Duplicate;
             }
-            if exemplar.timestamp_ms <= newest.timestamp_ms {
+            let out_of_order = exemplar.timestamp_ms < newest.timestamp_ms
+                || (exemplar.timestamp_ms == newest.timestamp_ms
+                    && (exemplar.value < newest.value
+                        || (exemplar.value == newest.value && exemplar.labels.stable_hash() < newest.labels.stable_hash())));
+            if out_of_order {
                 return ExemplarAdd::OutOfOrder;
             }
         }
@@ -218,8 +224,19 @@ mod tests {
         let a = series("a");
         assert_eq!(b.add(&a, ex(5, "x")), ExemplarAdd::Added);
         assert_eq!(b.add(&a, ex(5, "x")), ExemplarAdd::Duplicate);
-        assert_eq!(b.add(&a, ex(5, "y")), ExemplarAdd::OutOfOrder);
         assert_eq!(b.add(&a, ex(4, "x")), ExemplarAdd::OutOfOrder);
+        // At the newest timestamp: ordered by value, then by label hash.
+        let at_5 = |value: f64, trace: &str| Exemplar { value, ..ex(5, trace) };
+        assert_eq!(b.add(&a, at_5(4.0, "x")), ExemplarAdd::OutOfOrder);
+        assert_eq!(b.add(&a, at_5(6.0, "x")), ExemplarAdd::Added);
+        assert_eq!(b.len(), 2);
+        let mut same = vec![at_5(7.0, "x"), at_5(7.0, "y"), at_5(7.0, "z")];
+        same.sort_by_key(|e| e.labels.stable_hash());
+        assert_eq!(b.add(&a, same[0].clone()), ExemplarAdd::Added);
+        assert_eq!(b.add(&a, same[2].clone()), ExemplarAdd::Added);
+        assert_eq!(b.add(&a, same[1].clone()), ExemplarAdd::OutOfOrder);
+        b = ExemplarBuffer::new(10);
+        b.add(&a, ex(5, "x"));
         // Another series has its own order.
         assert_eq!(b.add(&series("b"), ex(1, "x")), ExemplarAdd::Added);
         assert_eq!(b.add(&a, ex(6, "x")), ExemplarAdd::Added);
