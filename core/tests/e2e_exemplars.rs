@@ -106,6 +106,9 @@ fn assert_all_there(server: &Server, t0: i64) {
     let body: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
     assert_eq!(body["data"], expected_v2);
     assert_eq!(exemplars(server, "no_such_metric", t0), serde_json::json!([]));
+    assert_eq!(exemplars(server, "1 + 1", t0), serde_json::Value::Null, "no selector: null, as Prometheus");
+    let (status, bad) = get_json(&server.url("/api/v1/query_exemplars?query=sum(%28"));
+    assert_eq!((status, &bad["errorType"]), (400, &serde_json::json!("bad_data")), "{bad}");
 }
 
 #[test]

@@ -16,8 +16,9 @@ pub(super) async fn handle_query_exemplars(api: &Api, params: &Params) -> Result
     let window = super::labels::window(params)?;
     let mut matcher_sets = Vec::new();
     collect_selectors(&expr, &mut matcher_sets);
+    // No selector to ask about (`1 + 1`): Prometheus answers `null`, not a list.
     if matcher_sets.is_empty() {
-        return Ok(json_ok("[]"));
+        return Ok(json_ok("null"));
     }
     let found = api.router.exemplars(matcher_sets, window.mint_ms, window.maxt_ms).await?;
     Ok(json_ok(&to_json(&found)))
