@@ -3,10 +3,8 @@
 //! series with their chunks still encoded; the evaluation thread decodes each select as
 //! the engine asks for it, so decoding never runs on a shard's core.
 
-use std::ops::ControlFlow;
-
 use tsdb::encoded::DecodeScratch;
-use tsdb::{EncodedSeries, Labels, Matcher, Querier, Sample, SeriesSamples};
+use tsdb::{EncodedSeries, Matcher, Querier, SeriesSamples};
 
 use crate::shard::messages::Select;
 use crate::shard::{ShardRouter, SubmitError};
@@ -71,7 +69,7 @@ impl Querier for PrefetchedQuerier {
 
     /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):
     /// the select is never held decoded whole.
-    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample], &[tsdb::HistogramSample]) -> ControlFlow<()>) {
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut tsdb::SeriesVisitor<'_>) {
         let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
             return;
         };
@@ -88,7 +86,7 @@ impl Querier for PrefetchedQuerier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tsdb::{EncodedPart, MatchOp};
+    use tsdb::{EncodedPart, Labels, MatchOp, Sample};
 
     fn series(points: &[(i64, f64)]) -> Vec<EncodedSeries> {
         let samples = points.iter().map(|&(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();

@@ -31,6 +31,10 @@ pub use model::{
     SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
 };
 
+/// What `Querier::select_each` hands each series to: its labels, float samples and native
+/// histograms (valid during the call); `Break` stops the walk.
+pub type SeriesVisitor<'a> = dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()> + 'a;
+
 /// Read access to stored series, as PromQL evaluation needs it. Implementations return
 /// every series whose labels satisfy all matchers, with its samples in `[mint_ms, maxt_ms]`
 /// in timestamp order (series with no sample in range may be omitted).
@@ -47,7 +51,7 @@ pub trait Querier {
     /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
     /// a caller that reads each series once need not hold them all decoded. The slice is
     /// valid only during the call.
-    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()>) {
+    fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut SeriesVisitor<'_>) {
         for series in self.select(matchers, mint_ms, maxt_ms) {
             if visit(&series.labels, &series.samples, &series.histograms).is_break() {
                 break;

@@ -300,7 +300,7 @@ impl Evaluator<'_> {
     /// fetched yet is decoded series by series, never held whole), counting their samples
     /// against the limit. `Ok(false)` when `visit` broke off: nothing is counted then, and
     /// `fetch_remaining` fetches the select whole for the step-major path.
-    pub(super) fn stream(&self, vs: &VectorSelector, visit: &mut dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()>) -> Result<bool, Error> {
+    pub(super) fn stream(&self, vs: &VectorSelector, visit: &mut tsdb::SeriesVisitor<'_>) -> Result<bool, Error> {
         let Some(select) = self.selects.get(&selector_key(vs)) else {
             return Ok(true);
         };

@@ -460,7 +460,7 @@ mod tests {
             matchers: &[tsdb::Matcher],
             mint_ms: i64,
             maxt_ms: i64,
-            visit: &mut dyn FnMut(&Labels, &[Sample], &[tsdb::HistogramSample]) -> std::ops::ControlFlow<()>,
+            visit: &mut tsdb::SeriesVisitor<'_>,
         ) {
             for s in self.data.select(matchers, mint_ms, maxt_ms) {
                 self.one_at_a_time.set(self.one_at_a_time.get() + 1);

@@ -84,7 +84,7 @@ impl FloatHistogram {
             if self.zero_count != 0.0 || self.zero_threshold != 0.0 {
                 return Err("histogram with custom buckets has a zero bucket".into());
             }
-            if self.custom_values.windows(2).any(|w| !(w[0] < w[1])) {
+            if self.custom_values.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
                 return Err("histogram custom bounds are not strictly increasing".into());
             }
         } else {
