@@ -45,7 +45,8 @@ pub(crate) fn quote(s: &str) -> String {
     out
 }
 
-fn format_number(v: f64) -> String {
+/// A number as PromQL prints it: the shortest digits, never an exponent; `NaN`, `±Inf`.
+pub(crate) fn format_number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {

@@ -313,15 +313,10 @@ fn count_values(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>) -> Re
     Ok(counts.into_iter().map(|(labels, count, drop)| Elem::new(labels, count, drop)).collect())
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits, never an exponent.
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits, never an exponent (as
+/// the printer writes number literals).
 fn positional_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v}")
-    }
+    crate::printer::format_number(v)
 }
 
 /// The aggregations that need only each group's values (sum, avg, count, group, min, max,
