@@ -11,6 +11,7 @@ use super::layout::{compact, compact_entries, has_overflow, reduce_entries};
 use super::{collapse, expand, kahan_inc, Entry, HistogramError, Notes};
 
 /// The PromQL `+` of two histograms (compacted), or why they cannot be added.
+#[cfg(test)]
 pub(crate) fn add(a: &FloatHistogram, b: &FloatHistogram) -> Result<FloatHistogram, HistogramError> {
     add_noting(a, b, &mut Notes::default())
 }
@@ -22,6 +23,7 @@ pub(crate) fn add_noting(a: &FloatHistogram, b: &FloatHistogram, notes: &mut Not
 }
 
 /// The PromQL `-` of two histograms (compacted): a gauge histogram whatever the inputs were.
+#[cfg(test)]
 pub(crate) fn sub(a: &FloatHistogram, b: &FloatHistogram) -> Result<FloatHistogram, HistogramError> {
     sub_noting(a, b, &mut Notes::default())
 }

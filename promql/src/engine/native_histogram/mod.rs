@@ -4,9 +4,6 @@
 //! Semantics follow Prometheus 3 (`model/histogram/float_histogram.go`, `promql/quantile.go`,
 //! `promql/functions.go`) result for result; counts compare by bit pattern where Prometheus does.
 
-// The engine adopts these as its histogram evaluation lands; until then tests are the users.
-#![allow(dead_code, unused_imports)]
-
 mod arithmetic;
 mod bounds;
 mod layout;
@@ -15,10 +12,17 @@ mod reset;
 mod text;
 mod trim;
 
-pub(crate) use arithmetic::{add, add_noting, div, mul, negate, raw_add, raw_sub, sub, sub_noting, HistogramMean, HistogramSum};
-pub(crate) use layout::{compact, compact_keeping, equals, has_overflow, reduce_resolution, spans_match};
-pub(crate) use quantile::{buckets, fraction, fraction_noting, quantile, quantile_noting, stddev, stdvar, Bucket};
-pub(crate) use reset::{detect_reset, increase, increase_noting, interpolate, interpolate_noting};
+pub(crate) use arithmetic::{add_noting, div, mul, negate, raw_add, raw_sub, sub_noting, HistogramMean, HistogramSum};
+pub(crate) use layout::{compact, compact_keeping, equals, spans_match};
+pub(crate) use quantile::{buckets, fraction_noting, quantile_noting, stddev, stdvar, Bucket};
+pub(crate) use reset::{detect_reset, increase_noting, interpolate_noting};
+// The forms without annotations: the engine calls the `_noting` ones; tests call these.
+#[cfg(test)]
+pub(crate) use {
+    arithmetic::{add, sub},
+    quantile::{fraction, quantile},
+    reset::{increase, interpolate},
+};
 pub(crate) use text::{display, go_float};
 pub(crate) use trim::trim;
 

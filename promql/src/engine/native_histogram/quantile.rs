@@ -60,6 +60,7 @@ pub(crate) fn buckets(h: &FloatHistogram) -> Vec<Bucket> {
 /// `histogram_quantile(q, h)`: NaN without observations or for NaN `q`, ±Inf for `q` outside
 /// [0, 1]; otherwise interpolated in the bucket where the rank falls (from the top for
 /// `q >= 0.5` unless NaN observations make the sum NaN).
+#[cfg(test)]
 pub(crate) fn quantile(q: f64, h: &FloatHistogram) -> f64 {
     quantile_noting(q, h, &mut Notes::default())
 }
@@ -143,6 +144,7 @@ pub(crate) fn quantile_noting(q: f64, h: &FloatHistogram, notes: &mut Notes) -> 
 /// `histogram_fraction(lower, upper, h)`: the share of observations between the bounds,
 /// interpolating inside the buckets they cut. NaN without observations or for a NaN bound, 0
 /// for `lower >= upper`.
+#[cfg(test)]
 pub(crate) fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
     fraction_noting(lower, upper, h, &mut Notes::default())
 }

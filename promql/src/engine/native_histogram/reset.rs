@@ -115,6 +115,7 @@ fn common_buckets_shrank(previous: &FloatHistogram, current: &FloatHistogram) ->
 /// the window; without, last minus first (`delta`). A gauge histogram, compacted; `rate`,
 /// `increase` and `delta` multiply it by their extrapolation factor, `irate`/`idelta` pass the
 /// last two samples.
+#[cfg(test)]
 pub(crate) fn increase(points: &[HistogramSample], is_counter: bool) -> Result<FloatHistogram, HistogramError> {
     increase_noting(points, is_counter, &mut Notes::default())
 }
@@ -177,6 +178,7 @@ pub(crate) fn increase_noting(points: &[HistogramSample], is_counter: bool, note
 /// The histogram at time `t` between samples `h1` at `t1` and `h2` at `t2`, linearly (as
 /// `smoothed` selectors and rates interpolate); with `is_counter`, a reset in between makes it
 /// `h2` scaled as if counted up from zero. Not compacted.
+#[cfg(test)]
 pub(crate) fn interpolate(h1: &FloatHistogram, t1: i64, h2: &FloatHistogram, t2: i64, t: i64, is_counter: bool) -> Result<FloatHistogram, HistogramError> {
     interpolate_noting(h1, t1, h2, t2, t, is_counter, &mut Notes::default())
 }
