@@ -278,37 +278,34 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
     let bytes = move |s: TextSpan| &text[s.start as usize..s.end as usize];
     check_labels(scratch.labels.iter().map(|&(n, v)| (bytes(n), bytes(v))), &rules.label_limits)?;
     scratch.kept.extend(scratch.labels.iter().filter(|(_, v)| v.end > v.start));
-    if let Some(problem) = scratch.histogram_problem.take() {
-        return Err(DecodeError::InvalidSeries { series: series_text(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)))), problem });
+    let histogram_problem = scratch.histogram_problem.take();
+    let scratch = &*scratch;
+    let kept_pairs = || scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)));
+    if let Some(problem) = histogram_problem {
+        return Err(DecodeError::InvalidSeries { series: series_text(kept_pairs()), problem });
     }
-    check_samples(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v))), &scratch.samples, rules.reject_non_finite)?;
+    check_samples(kept_pairs(), &scratch.samples, rules.reject_non_finite)?;
     counts.exemplars_dropped += scratch.exemplars_invalid;
-    if !scratch.exemplars.is_empty() {
-        counts.exemplars += scratch.exemplars.len() as u64;
-        // A series sent with exemplars only is created too, as Prometheus does.
-        if scratch.samples.is_empty() && scratch.histograms.is_empty() {
-            batch.push_series(&scratch.kept, &[]);
-            batch.push_exemplars(&scratch.exemplars);
-            return Ok(());
-        }
+    // A series sent with exemplars only is created too, as Prometheus does.
+    if scratch.samples.is_empty() && scratch.histograms.is_empty() && scratch.exemplars.is_empty() {
+        return Ok(());
     }
-    if !scratch.histograms.is_empty() {
-        counts.samples += scratch.samples.len() as u64;
-        counts.histograms += scratch.histograms.len() as u64;
+    counts.samples += scratch.samples.len() as u64;
+    counts.histograms += scratch.histograms.len() as u64;
+    counts.exemplars += scratch.exemplars.len() as u64;
+    if scratch.histograms.is_empty() {
+        batch.push_series(&scratch.kept, &scratch.samples);
+    } else {
         // Valid by `from_proto`'s checks; the batch checks its own invariant once more.
         batch
             .push_series_with_histograms(&scratch.kept, &scratch.samples, &scratch.histograms)
-            .map_err(|e| DecodeError::InvalidSeries { series: series_text(scratch.kept.iter().map(|&(n, v)| (bytes(n), bytes(v)))), problem: e.to_string() })?;
-    } else if !scratch.samples.is_empty() {
-        counts.samples += scratch.samples.len() as u64;
-        batch.push_series(&scratch.kept, &scratch.samples);
+            .map_err(|e| DecodeError::InvalidSeries { series: series_text(kept_pairs()), problem: e.to_string() })?;
     }
     if !scratch.exemplars.is_empty() {
         batch.push_exemplars(&scratch.exemplars);
     }
     Ok(())
 }
-
 
 /// Labels and characters of a series shown in an error message; the rest is elided, so a
 /// hostile series cannot turn its 400 into a megabyte of text.
