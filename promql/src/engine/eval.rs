@@ -82,12 +82,15 @@ struct Select {
 struct Fetched {
     series: Vec<SeriesSamples>,
     has_stale: Vec<bool>,
+    /// Whether any series holds a native histogram (known once, not at every step).
+    has_histograms: bool,
 }
 
 impl Fetched {
     fn new(series: Vec<SeriesSamples>) -> Fetched {
         let has_stale = series.iter().map(|s| holds_stale(&s.samples)).collect();
-        Fetched { series, has_stale }
+        let has_histograms = series.iter().any(|s| !s.histograms.is_empty());
+        Fetched { series, has_stale, has_histograms }
     }
 }
 
@@ -509,6 +512,11 @@ impl Evaluator<'_> {
         self.fetched(&selector_key(vs)).map_or(&[], |f| f.has_stale.as_slice())
     }
 
+    /// Whether any series of `selected(vs)` holds a native histogram.
+    pub(super) fn holds_histograms(&self, vs: &VectorSelector) -> bool {
+        self.fetched(&selector_key(vs)).is_some_and(|f| f.has_histograms)
+    }
+
     pub(super) fn selected(&self, vs: &VectorSelector) -> &[SeriesSamples] {
         self.fetched(&selector_key(vs)).map_or(&[], |f| f.series.as_slice())
     }
@@ -573,6 +581,10 @@ impl Evaluator<'_> {
     /// What an instant selector sees at `t`: per series the newest sample, float or
     /// histogram, in (ref - lookback, ref]; a staleness marker newer than a histogram hides it.
     pub(super) fn instant_elems(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
+        if !self.holds_histograms(vs) {
+            // The float-only path (every step of most queries): one vector, no timestamps kept.
+            return self.instant_samples(vs, t).into_iter().map(|(l, s)| Elem::new(l, s.value, false)).collect();
+        }
         self.instant_elems_timed(vs, t).into_iter().map(|(e, _)| e).collect()
     }
 
@@ -580,7 +592,7 @@ impl Evaluator<'_> {
     pub(super) fn instant_elems_timed(&self, vs: &VectorSelector, t: i64) -> Vec<(Elem, i64)> {
         let floats = self.instant_samples(vs, t);
         let series = self.selected(vs);
-        if series.iter().all(|s| s.histograms.is_empty()) {
+        if !self.holds_histograms(vs) {
             return floats.into_iter().map(|(l, s)| (Elem::new(l, s.value, false), s.timestamp_ms)).collect();
         }
         let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
