@@ -78,6 +78,9 @@ def dir_bytes(path):
     return total
 
 
+# The binary run for each system (promql_compliance.py points these elsewhere).
+BINARIES = {"metricstor": os.path.join(RELEASE, "metricstor"), "prometheus": "prometheus", "victoriametrics": "victoria-metrics"}
+
 # Systems that cannot ingest native histograms from remote_write, with the reason shown.
 NO_NATIVE_HISTOGRAMS = {"victoriametrics": "VictoriaMetrics 1.79 does not accept native histograms over remote_write"}
 
@@ -92,17 +95,17 @@ def start(system, work, data=None, native_histograms=False):
         cfg = os.path.join(work, "metricstor.yaml")
         with open(cfg, "w") as f:
             f.write(f"server:\n  http_addr: 127.0.0.1:{port}\n  grpc_addr: 127.0.0.1:{free_port()}\nstorage:\n  data_dir: {data}\n")
-        cmd = [os.path.join(RELEASE, "metricstor"), "--config", cfg]
+        cmd = [BINARIES["metricstor"], "--config", cfg]
         ready = f"http://127.0.0.1:{port}/-/ready"
     elif system == "prometheus":
         cfg = os.path.join(work, "prometheus.yml")
         with open(cfg, "w") as f:
             f.write("global:\n  scrape_interval: 1h\n")
-        cmd = ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+        cmd = [BINARIES["prometheus"], f"--config.file={cfg}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
                "--web.enable-remote-write-receiver"] + (["--enable-feature=native-histograms"] if native_histograms else [])
         ready = f"http://127.0.0.1:{port}/-/ready"
     else:
-        cmd = ["victoria-metrics", f"-storageDataPath={data}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y"]
+        cmd = [BINARIES["victoriametrics"], f"-storageDataPath={data}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y"]
         ready = f"http://127.0.0.1:{port}/health"
     proc = subprocess.Popen(cmd, stdout=log, stderr=log)
     wait_ready(ready, proc)
