@@ -159,11 +159,12 @@ pub async fn handle_import(
     mut body: net::RequestBody,
     prometheus_text: bool,
     gzip: bool,
+    extra_labels: Vec<(String, String)>,
 ) -> Result<Response<Bytes>, ApiError> {
     let now_ms = now_ms();
     let limits = api.config.storage.ingest_rules().label_limits;
     let mut lines = LineSplitter::new(IMPORT_LINE_BYTES_MAX);
-    let mut batch = ImportBatch::default();
+    let mut batch = ImportBatch { extra_labels, ..ImportBatch::default() };
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     let parse_line = |batch: &mut ImportBatch, number: usize, raw: &[u8]| -> Result<(), DecodeError> {
         let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidSeries {
@@ -293,6 +294,8 @@ fn hand_on(
 struct ImportBatch {
     series: Vec<SeriesSamples>,
     samples: usize,
+    /// The request's `extra_label`s, set on every series stored.
+    extra_labels: Vec<(String, String)>,
 }
 
 impl ImportBatch {
@@ -304,6 +307,11 @@ impl ImportBatch {
     async fn append(&mut self, api: &Api) -> Result<(), ApiError> {
         if self.series.is_empty() {
             return Ok(());
+        }
+        if !self.extra_labels.is_empty() {
+            for series in &mut self.series {
+                series.labels = super::extra_labels::apply_to_labels(&series.labels, &self.extra_labels);
+            }
         }
         let imported = api.router.append(SeriesBatch::from_series(&self.series)).await?;
         api.metrics.add_samples_ingested(imported);

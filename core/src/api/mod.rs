@@ -5,6 +5,7 @@ mod admin;
 pub mod compress;
 mod error;
 mod exemplars;
+mod extra_labels;
 mod federate;
 mod json;
 mod grpc;
@@ -58,7 +59,7 @@ pub struct Api {
 impl net::Handler for Api {
     fn handle(self: Rc<Self>, request: Request<Bytes>) -> net::ResponseFuture {
         Box::pin(async move {
-            let path = request.uri().path().to_string();
+            let path = api_path(request.uri().path()).to_string();
             let endpoint = endpoint_label(&path);
             if grpc::is_grpc(&request) {
                 let response = grpc::handle(&self, &request).await;
@@ -78,7 +79,7 @@ impl net::Handler for Api {
     /// Imports take their body streamed: migration files are far larger than
     /// `server.max_body_bytes`, which bounds every other body.
     fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
-        request.method == Method::POST && streamed_import_format(request.uri.path()).is_some()
+        request.method == Method::POST && streamed_import_format(api_path(request.uri.path())).is_some()
     }
 
     /// A client that may not use the path (client-certificate allow-lists) gets its 403
@@ -86,7 +87,7 @@ impl net::Handler for Api {
     /// for `100 Continue`, over HTTP/2 always. HTTP/2 asks for gRPC calls too: those are
     /// refused as gRPC (`grpc-status` PERMISSION_DENIED), as `grpc::handle` would.
     fn refuse_before_body(&self, request: &http::request::Parts, peer: &net::PeerInfo) -> Option<Response<Bytes>> {
-        let path = request.uri.path();
+        let path = api_path(request.uri.path());
         let denied = self.authorize(Some(peer), path).err()?;
         if grpc::has_grpc_content_type(&request.headers) {
             let refused = grpc::refusal(denied);
@@ -100,12 +101,12 @@ impl net::Handler for Api {
 
     fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
         Box::pin(async move {
-            let path = request.uri().path().to_string();
+            let path = api_path(request.uri().path()).to_string();
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(prometheus_text)) => match import_is_gzip(request.headers()) {
-                    Ok(gzip) => migrate::handle_import(&self, request.into_body(), prometheus_text, gzip).await,
-                    Err(error) => Err(error),
+                (Ok(()), Some(prometheus_text)) => match (import_is_gzip(request.headers()), self.extra_labels(request.uri().query())) {
+                    (Ok(gzip), Ok(extra)) => migrate::handle_import(&self, request.into_body(), prometheus_text, gzip, extra).await,
+                    (Err(error), _) | (_, Err(error)) => Err(error),
                 },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
             };
@@ -113,6 +114,16 @@ impl net::Handler for Api {
             self.metrics.count_request(endpoint_label(&path), response.status().as_u16());
             response
         })
+    }
+}
+
+/// The API path of a request path: VictoriaMetrics answers every path also under
+/// `/prometheus/` (its cluster layout: `/prometheus/api/v1/query`, `/prometheus/api/v1/write`),
+/// and so do we, so configurations written for it need no change.
+fn api_path(path: &str) -> &str {
+    match path.strip_prefix("/prometheus") {
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
     }
 }
 
@@ -162,6 +173,12 @@ fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl Api {
+    /// The request's `extra_label` parameters (see `extra_labels`).
+    fn extra_labels(&self, query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+        let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
+        extra_labels::from_params(&params, &self.config.storage.ingest_rules().label_limits)
+    }
+
     /// With client-certificate allow-lists configured, only listed identities may write or read.
     /// The one check for every request, whole-body or streamed (`peer` is the request's
     /// `net::PeerInfo` extension).
@@ -248,6 +265,9 @@ impl Api {
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
+            // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
+            // set up for VictoriaMetrics probe it).
+            "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
             "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" | "/federate" => {
                 Err(ApiError::method_not_allowed("GET, POST"))
             }

@@ -21,8 +21,9 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     if let Some(shard) = api.router.full_shard() {
         return Err(crate::shard::SubmitError::QueueFull { shard }.into());
     }
+    let extra_labels = api.extra_labels(request.uri().query())?;
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
-    let (_protocol, decoded) = decode_request(
+    let (_protocol, mut decoded) = decode_request(
         header_text(header::CONTENT_TYPE),
         header_text(header::CONTENT_ENCODING),
         request.body(),
@@ -33,6 +34,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     if !decoded.metadata.is_empty() {
         api.router.put_metadata(decoded.metadata);
     }
+    decoded.series = super::extra_labels::apply_to_batch(decoded.series, &extra_labels);
     let (sent_samples, sent_histograms) = (decoded.samples, decoded.histograms);
     let (stored, exemplars) = if decoded.series.is_empty() { (0, 0) } else { append_counted(api, decoded.series).await? };
     // The shards count histograms as samples. All stored: the split is what was sent; some

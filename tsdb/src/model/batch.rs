@@ -260,6 +260,46 @@ impl SeriesBatch {
         })
     }
 
+    /// The batch with `set` applied to every series' labels: each (name, value) replaces the
+    /// label of that name or adds it, and an empty value removes it (VictoriaMetrics'
+    /// `extra_label`). Labels are re-sorted and hashes recomputed; samples, histograms and
+    /// exemplars are kept. `set` has non-empty, unique names and UTF-8 text.
+    pub fn with_labels_set(&self, set: &[(String, String)]) -> SeriesBatch {
+        let mut text = Vec::new();
+        let mut spans = Vec::new();
+        let mut ends = Vec::with_capacity(self.len());
+        let span_of = |text: &mut Vec<u8>, bytes: &[u8]| {
+            let start = text.len() as u32;
+            text.extend_from_slice(bytes);
+            TextSpan { start, end: text.len() as u32 }
+        };
+        let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
+        for series in self.iter() {
+            pairs.clear();
+            pairs.extend(series.label_pairs().filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == *name)));
+            pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (name, value) in &pairs {
+                let name = span_of(&mut text, name);
+                let value = span_of(&mut text, value);
+                spans.push((name, value));
+            }
+            ends.push(spans.len());
+        }
+        let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
+            let mut start = 0;
+            for (series, end) in self.iter().zip(ends) {
+                builder.push_unchecked(&spans[start..end], series.samples(), series.histograms());
+                if !series.exemplars().is_empty() {
+                    builder.push_exemplars(series.exemplars());
+                }
+                start = end;
+            }
+            Ok(())
+        });
+        built.unwrap_or_else(|never| match never {})
+    }
+
     /// Number of series.
     pub fn len(&self) -> usize {
         self.series.len()
@@ -394,6 +434,39 @@ mod tests {
         }
         let part = BatchPart { batch: &batch, indices: Some(&[1]) };
         assert_eq!(part.series().map(|s| s.to_labels()).collect::<Vec<_>>(), vec![series[1].labels.clone()]);
+    }
+
+    #[test]
+    fn labels_set_on_every_series_replace_add_or_remove_and_keep_the_rest() {
+        let series = vec![
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("env", "dev"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "x"), ("zone", "z1")]), samples: vec![sample(3)], histograms: Vec::new() },
+        ];
+        let plain = SeriesBatch::from_series(&series);
+        let batch = SeriesBatch::build(plain.text.clone(), |b| {
+            let (first, second) = (plain.get(0), plain.get(1));
+            b.push_series(first.labels, first.samples());
+            b.push_exemplars(&[Exemplar { labels: Labels::from_pairs([("trace_id", "t1")]), value: 1.5, timestamp_ms: 2 }]);
+            b.push_series(second.labels, second.samples());
+            Ok::<(), ()>(())
+        })
+        .expect("built");
+        let set = [("env".to_string(), "prod".to_string()), ("a".to_string(), "1".to_string()), ("zone".to_string(), String::new())];
+        let relabeled = batch.with_labels_set(&set);
+        let want = [
+            Labels::from_pairs([("__name__", "up"), ("a", "1"), ("env", "prod"), ("job", "a")]),
+            Labels::from_pairs([("__name__", "x"), ("a", "1"), ("env", "prod")]),
+        ];
+        assert_eq!(relabeled.len(), 2);
+        for (i, labels) in want.iter().enumerate() {
+            let s = relabeled.get(i);
+            assert_eq!(&s.to_labels(), labels);
+            assert_eq!(s.hash(), labels.stable_hash());
+            assert_eq!(s.samples(), batch.get(i).samples());
+        }
+        assert_eq!(relabeled.get(0).exemplars().len(), 1);
+        assert_eq!(relabeled.get(0).exemplars()[0].value, 1.5);
+        assert!(relabeled.get(1).exemplars().is_empty());
     }
 
     #[test]

@@ -1,0 +1,60 @@
+//! What configurations written for VictoriaMetrics single-node expect of its HTTP surface:
+//! every path also under `/prometheus/`, `/health`, and `extra_label=name=value` on
+//! remote_write and both imports (set on every stored series, replacing a label of that name;
+//! a malformed one is a 400 that stores nothing).
+
+mod support;
+
+use support::*;
+
+#[test]
+fn prometheus_prefix_health_and_extra_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+
+    let health = agent().get(&server.url("/health")).call().expect("GET /health");
+    assert_eq!((health.status(), health.into_string().unwrap()), (200, "OK".to_string()));
+    assert_eq!(get_json(&server.url("/prometheus/api/v1/status/buildinfo")).0, 200);
+    // Only a whole `/prometheus/` segment is a prefix.
+    assert_eq!(get_json(&server.url("/prometheusx/api/v1/status/buildinfo")).0, 404);
+
+    // remote_write under the prefix; `dc` replaces the series' own value, `env` is added.
+    let body = v1_request(&[(vec![("__name__", "vmc_up"), ("dc", "own"), ("job", "a")], vec![(1_000_000, 1.0), (1_015_000, 2.0)])]);
+    let reply = post(&server.url("/prometheus/api/v1/write?extra_label=dc=eu&extra_label=env=prod"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("x-prometheus-remote-write-samples-written"), Some("2"));
+    let (_, answer) = get_json(&server.url("/prometheus/api/v1/query?query=vmc_up&time=1015"));
+    let result = answer["data"]["result"].as_array().expect("vector");
+    assert_eq!(result.len(), 1, "{answer}");
+    assert_eq!(result[0]["metric"], serde_json::json!({"__name__": "vmc_up", "dc": "eu", "env": "prod", "job": "a"}), "{answer}");
+    assert_eq!(result[0]["value"][1], "2");
+
+    // Both imports.
+    let lines = "{\"metric\":{\"__name__\":\"vmc_json\",\"job\":\"b\"},\"values\":[1,2],\"timestamps\":[1000000,1015000]}\n";
+    let reply = post_plain(&server.url("/api/v1/import?extra_label=src=vmctl"), "application/json", lines.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let text = "vmc_text{job=\"c\",src=\"mine\"} 7 1015000\n";
+    let reply = post_plain(&server.url("/prometheus/api/v1/import/prometheus?extra_label=src=vmctl"), "text/plain", text.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let (_, answer) = get_json(&server.url("/api/v1/query?query=%7Bsrc%3D%22vmctl%22%7D&time=1015"));
+    let mut got: Vec<String> = answer["data"]["result"]
+        .as_array()
+        .expect("vector")
+        .iter()
+        .map(|s| format!("{} {} {}", s["metric"]["__name__"].as_str().unwrap_or(""), s["metric"]["job"].as_str().unwrap_or(""), s["value"][1]))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec!["vmc_json b \"2\"", "vmc_text c \"7\""], "{answer}");
+
+    // Malformed extra_label: a 400 naming it, nothing stored.
+    let body = v1_request(&[(vec![("__name__", "vmc_refused")], vec![(1_000_000, 1.0)])]);
+    let reply = post(&server.url("/api/v1/write?extra_label=novalue"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("extra_label") && reply.body.contains("novalue"), "{}", reply.body);
+    let reply = post_plain(&server.url("/api/v1/import/prometheus?extra_label=dc="), "text/plain", b"vmc_refused 1 1000000\n");
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("extra_label"), "{}", reply.body);
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=vmc_refused"));
+    assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
+    assert!(server.stop());
+}
