@@ -13,6 +13,7 @@ mod labels;
 mod migrate;
 mod otlp;
 mod params;
+mod process_metrics;
 mod parse_query;
 mod query;
 mod listing_cache;

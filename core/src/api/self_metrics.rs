@@ -186,6 +186,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_direct_io_write_fallbacks_total {}", tsdb::block::buffered_writes_total());
     family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
     let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
+    super::process_metrics::write(&mut out);
     let mut response = Response::new(Bytes::from(out));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
