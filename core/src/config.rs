@@ -1,4 +1,4 @@
-//! Configuration: the YAML schema of the README (`server`, `storage`, `tls`), with an
+//! Configuration: the YAML schema of the README (`server`, `storage`, `tls`, `otlp`), with an
 //! embedded default for every key. Unknown keys and bad values are errors naming the key.
 
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub tls: TlsConfig,
+    pub otlp: OtlpConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +178,75 @@ impl TlsConfig {
             min_version: if self.min_version == "1.3" { net::TlsVersion::Tls13 } else { net::TlsVersion::Tls12 },
         })
     }
+}
+
+/// How OTLP metrics are translated beyond Prometheus 3.x's defaults; the options are
+/// Prometheus' `otlp:` ones, with its defaults (all off).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// Resource attributes that become labels on every series of their resource (names
+    /// sanitized as label names; a data point attribute of the same name wins).
+    pub promote_resource_attributes: Vec<String>,
+    /// Every resource attribute becomes a label, except `ignore_resource_attributes`.
+    pub promote_all_resource_attributes: bool,
+    /// With `promote_all_resource_attributes`: the attributes not promoted.
+    pub ignore_resource_attributes: Vec<String>,
+    /// `service.name`, `service.namespace` and `service.instance.id` are labels on
+    /// `target_info` too, beside the `job` and `instance` made of them.
+    pub keep_identifying_resource_attributes: bool,
+    /// Series get `otel_scope_name`, `otel_scope_version`, `otel_scope_schema_url` and an
+    /// `otel_scope_<attribute>` label per scope attribute.
+    pub promote_scope_metadata: bool,
+}
+
+impl OtlpConfig {
+    /// The translation settings (attribute names trimmed, as Prometheus reads them).
+    pub fn translation_options(&self) -> crate::ingest::otlp::TranslationOptions {
+        use crate::ingest::otlp::ResourcePromotion;
+        let names = |list: &[String]| list.iter().map(|name| name.trim().to_string()).collect();
+        let promotion = if self.promote_all_resource_attributes {
+            ResourcePromotion::AllExcept(names(&self.ignore_resource_attributes))
+        } else {
+            ResourcePromotion::Only(names(&self.promote_resource_attributes))
+        };
+        crate::ingest::otlp::TranslationOptions {
+            promotion,
+            keep_identifying_resource_attributes: self.keep_identifying_resource_attributes,
+            promote_scope_metadata: self.promote_scope_metadata,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.promote_all_resource_attributes {
+            if !self.promote_resource_attributes.is_empty() {
+                return value_error(
+                    "otlp.promote_resource_attributes",
+                    "cannot be set together with otlp.promote_all_resource_attributes (promote all except otlp.ignore_resource_attributes, or only the listed ones)",
+                );
+            }
+            attribute_names("otlp.ignore_resource_attributes", &self.ignore_resource_attributes)
+        } else {
+            if !self.ignore_resource_attributes.is_empty() {
+                return value_error("otlp.ignore_resource_attributes", "is only read with otlp.promote_all_resource_attributes: true (it names the attributes not promoted then)");
+            }
+            attribute_names("otlp.promote_resource_attributes", &self.promote_resource_attributes)
+        }
+    }
+}
+
+/// A list of resource attribute names: none empty (after trimming spaces), none twice.
+fn attribute_names(key: &'static str, names: &[String]) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names.iter().map(|name| name.trim()) {
+        if name.is_empty() {
+            return value_error(key, "has an empty attribute name");
+        }
+        if !seen.insert(name) {
+            return value_error(key, &format!("lists the attribute {name:?} twice"));
+        }
+    }
+    Ok(())
 }
 
 impl Default for ServerConfig {
@@ -357,6 +427,7 @@ impl Config {
         if let Some(settings) = t.settings() {
             net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
+        self.otlp.validate()?;
         Ok(Resolved { http_addr, grpc_addr })
     }
 
@@ -447,6 +518,30 @@ mod tests {
         assert!(err("tls:\n  min_version: \"1.1\"\n").contains("tls.min_version"));
         let missing = err("tls:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n");
         assert!(missing.contains("tls") && missing.contains("/nonexistent.crt"), "{missing}");
+    }
+
+    #[test]
+    fn otlp_section_is_read_and_checked() {
+        assert_eq!(Config::default().otlp, OtlpConfig::default(), "all off, as Prometheus");
+        let c = Config::from_yaml("otlp:\n  promote_resource_attributes: [\" k8s.pod.name \", cloud.region]\n  keep_identifying_resource_attributes: true\n  promote_scope_metadata: true\n").unwrap();
+        c.validate().unwrap();
+        assert!(c.otlp.keep_identifying_resource_attributes && c.otlp.promote_scope_metadata);
+        let options = c.otlp.translation_options();
+        assert_eq!(options.promotion, crate::ingest::otlp::ResourcePromotion::Only(["k8s.pod.name".to_string(), "cloud.region".to_string()].into_iter().collect()));
+        let c = Config::from_yaml("otlp:\n  promote_all_resource_attributes: true\n  ignore_resource_attributes: [host.id]\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.otlp.translation_options().promotion, crate::ingest::otlp::ResourcePromotion::AllExcept(["host.id".to_string()].into_iter().collect()));
+        assert_eq!(Config::from_yaml(&c.to_yaml()).unwrap(), c);
+
+        let err = |yaml: &str| Config::from_yaml(yaml).unwrap().validate().unwrap_err().to_string();
+        let both = err("otlp:\n  promote_all_resource_attributes: true\n  promote_resource_attributes: [a]\n");
+        assert!(both.contains("otlp.promote_resource_attributes") && both.contains("otlp.promote_all_resource_attributes"), "{both}");
+        assert!(err("otlp:\n  ignore_resource_attributes: [a]\n").contains("otlp.ignore_resource_attributes"));
+        assert!(err("otlp:\n  promote_resource_attributes: [a, \" \"]\n").contains("otlp.promote_resource_attributes: has an empty"));
+        let twice = err("otlp:\n  promote_all_resource_attributes: true\n  ignore_resource_attributes: [a, \"a \"]\n");
+        assert!(twice.contains("otlp.ignore_resource_attributes") && twice.contains("\"a\" twice"), "{twice}");
+        let unknown = Config::from_yaml("otlp:\n  translation_strategy: NoTranslation\n").unwrap_err();
+        assert!(unknown.contains("translation_strategy"), "{unknown}");
     }
 
     #[test]

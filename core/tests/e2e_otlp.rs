@@ -1,6 +1,9 @@
 //! End-to-end: OTLP/HTTP protobuf metrics into the real binary on both paths (plain and
 //! gzip), read back through PromQL as Prometheus 3.x names them; OTLP/JSON gets 415, a
 //! broken body or delta temporality gets 400 and stores nothing, stored data stays.
+//! Exemplars are answered by `/api/v1/query_exemplars`; the `otlp:` options promote resource
+//! attributes and scope metadata to labels (seen in `/api/v1/series`), and a contradictory
+//! `otlp:` section stops the server naming the option.
 
 mod support;
 
@@ -162,4 +165,203 @@ fn otlp_metrics_are_translated_stored_and_queried() {
     let (status, _) = get_json(&server.url(PROMETHEUS_PATH));
     assert_eq!(status, 405);
     assert!(server.stop());
+}
+
+/// `[{name: value}]` of `/api/v1/series?match[]=selector`, sorted by their text.
+fn series_labels(server: &Server, selector: &str, t0: i64) -> Vec<serde_json::Value> {
+    let url = server.url(&format!("/api/v1/series?match[]={}&start={}&end={}", encoded(selector), seconds(t0 - 60_000), seconds(t0 + 60_000)));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "{selector}: {body}");
+    let mut found = body["data"].as_array().expect("series array").clone();
+    found.sort_by_key(|labels| labels.to_string());
+    found
+}
+
+fn query_exemplars(server: &Server, query: &str, t0: i64) -> serde_json::Value {
+    let url = server.url(&format!("/api/v1/query_exemplars?query={}&start={}&end={}", encoded(query), seconds(t0 - 60_000), seconds(t0 + 60_000)));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "{query}: {body}");
+    body["data"].clone()
+}
+
+fn encoded(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{}", ms as f64 / 1000.0)
+}
+
+/// A timestamp as the API writes it (seconds, a JSON number).
+fn ts(ms: i64) -> serde_json::Value {
+    serde_json::from_str(&seconds(ms)).expect("a number")
+}
+
+fn metric_total(server: &Server, name: &str) -> f64 {
+    let text = agent().get(&server.url("/metrics")).call().map(|r| r.into_string().unwrap_or_default()).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+const TRACE: [u8; 16] = [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
+const TRACE_HEX: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN: [u8; 8] = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
+const SPAN_HEX: &str = "00f067aa0ba902b7";
+
+fn exemplar(value: f64, t_ms: i64, span: &[u8], attributes: Vec<KeyValue>) -> Exemplar {
+    Exemplar { filtered_attributes: attributes, time_unix_nano: ns(t_ms), value: Some(exemplar::Value::AsDouble(value)), span_id: span.to_vec(), trace_id: TRACE.to_vec() }
+}
+
+#[test]
+fn otlp_exemplars_and_promoted_attributes_are_stored_and_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let otlp_section = "otlp:\n  promote_resource_attributes: [k8s.pod.name, deployment.environment]\n  keep_identifying_resource_attributes: true\n  promote_scope_metadata: true\n";
+    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, otlp_section.as_bytes())).expect("append the otlp section");
+    let server = Server::start(&config);
+    let t0 = base_ms();
+    let cumulative = AggregationTemporality::Cumulative as i32;
+
+    let orders = NumberDataPoint {
+        attributes: vec![s("http.method", "POST")],
+        exemplars: vec![
+            exemplar(3.0, t0 - 500, &SPAN, vec![s("user", "u1")]),
+            // A filtered attribute named like an ID label: skipped and counted, never a 400.
+            exemplar(4.0, t0 - 400, &[], vec![s("trace_id", "other")]),
+        ],
+        ..gauge_point(t0, 42.0)
+    };
+    let histogram_point = HistogramDataPoint {
+        time_unix_nano: ns(t0),
+        count: 6,
+        sum: Some(9.5),
+        bucket_counts: vec![1, 2, 3],
+        explicit_bounds: vec![0.1, 1.0],
+        exemplars: vec![exemplar(0.5, t0 - 300, &SPAN, vec![]), exemplar(7.0, t0 - 200, &[], vec![])],
+        ..Default::default()
+    };
+    let exponential_point = ExponentialHistogramDataPoint {
+        time_unix_nano: ns(t0),
+        count: 3,
+        sum: Some(3.0),
+        scale: 0,
+        zero_count: 1,
+        positive: Some(exponential_histogram_data_point::Buckets { offset: 0, bucket_counts: vec![2] }),
+        exemplars: vec![exemplar(1.5, t0 - 100, &SPAN, vec![])],
+        ..Default::default()
+    };
+    // The point's own label wins over the promoted resource attribute; a gauge's exemplar is
+    // not stored (as Prometheus), only counted.
+    let gauge = NumberDataPoint { attributes: vec![s("deployment.environment", "canary")], exemplars: vec![exemplar(1.0, t0, &[], vec![])], ..gauge_point(t0, 7.0) };
+    let body = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![s("service.name", "checkout"), s("service.instance.id", "pod-1"), s("k8s.pod.name", "checkout-7f9"), s("deployment.environment", "prod"), s("host.name", "h1")],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope { name: "io.checkout".into(), version: "2.0".into(), attributes: vec![s("team", "pay")], ..Default::default() }),
+                metrics: vec![
+                    metric("orders", "", metric::Data::Sum(Sum { data_points: vec![orders], aggregation_temporality: cumulative, is_monotonic: true })),
+                    metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![histogram_point], aggregation_temporality: cumulative })),
+                    metric("lat", "ms", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![exponential_point], aggregation_temporality: cumulative })),
+                    metric("queue.size", "{item}", metric::Data::Gauge(Gauge { data_points: vec![gauge] })),
+                ],
+                schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // Every series of the resource and scope carries the promoted and scope labels.
+    let common = serde_json::json!({
+        "deployment_environment": "prod", "instance": "pod-1", "job": "checkout", "k8s_pod_name": "checkout-7f9",
+        "otel_scope_name": "io.checkout", "otel_scope_version": "2.0", "otel_scope_schema_url": "https://opentelemetry.io/schemas/1.26.0", "otel_scope_team": "pay",
+    });
+    let with = |extra: serde_json::Value| {
+        let mut labels = common.clone();
+        labels.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        labels
+    };
+    let orders_labels = with(serde_json::json!({"__name__": "orders_total", "http_method": "POST"}));
+    assert_eq!(series_labels(&server, "orders_total", t0), vec![orders_labels.clone()]);
+    assert_eq!(series_labels(&server, "queue_size", t0), vec![with(serde_json::json!({"__name__": "queue_size", "deployment_environment": "canary"}))]);
+    assert_eq!(value(&server, r#"orders_total{k8s_pod_name="checkout-7f9",otel_scope_name="io.checkout"}"#, t0), "42");
+    // target_info: the resource's attributes, the identifying ones kept; no scope labels.
+    assert_eq!(
+        series_labels(&server, "target_info", t0),
+        vec![serde_json::json!({
+            "__name__": "target_info", "deployment_environment": "prod", "host_name": "h1", "instance": "pod-1", "job": "checkout",
+            "k8s_pod_name": "checkout-7f9", "service_instance_id": "pod-1", "service_name": "checkout",
+        })]
+    );
+
+    // Exemplars: the sum's on its series (hex IDs, filtered attributes), the histogram's on
+    // the bucket holding each value, the exponential histogram's on its native series.
+    assert_eq!(
+        query_exemplars(&server, "orders_total", t0),
+        serde_json::json!([{
+            "seriesLabels": orders_labels,
+            "exemplars": [{"labels": {"span_id": SPAN_HEX, "trace_id": TRACE_HEX, "user": "u1"}, "value": "3", "timestamp": ts(t0 - 500)}],
+        }])
+    );
+    let bucket = |le: &str| with(serde_json::json!({"__name__": "rpc_duration_seconds_bucket", "le": le}));
+    assert_eq!(
+        query_exemplars(&server, r#"rpc_duration_seconds_bucket{le="1"}"#, t0),
+        serde_json::json!([{"seriesLabels": bucket("1"), "exemplars": [{"labels": {"span_id": SPAN_HEX, "trace_id": TRACE_HEX}, "value": "0.5", "timestamp": ts(t0 - 300)}]}])
+    );
+    assert_eq!(
+        query_exemplars(&server, r#"rpc_duration_seconds_bucket{le="+Inf"}"#, t0),
+        serde_json::json!([{"seriesLabels": bucket("+Inf"), "exemplars": [{"labels": {"trace_id": TRACE_HEX}, "value": "7", "timestamp": ts(t0 - 200)}]}])
+    );
+    assert_eq!(query_exemplars(&server, r#"rpc_duration_seconds_bucket{le="0.1"}"#, t0), serde_json::json!([]));
+    assert_eq!(query_exemplars(&server, "rpc_duration_seconds_count", t0), serde_json::json!([]));
+    assert_eq!(
+        query_exemplars(&server, "lat_milliseconds", t0),
+        serde_json::json!([{
+            "seriesLabels": with(serde_json::json!({"__name__": "lat_milliseconds"})),
+            "exemplars": [{"labels": {"span_id": SPAN_HEX, "trace_id": TRACE_HEX}, "value": "1.5", "timestamp": ts(t0 - 100)}],
+        }])
+    );
+    assert_eq!(query_exemplars(&server, "queue_size", t0), serde_json::json!([]));
+    assert_eq!(metric_total(&server, "metricstor_exemplars_stored"), 4.0);
+    assert_eq!(metric_total(&server, "metricstor_exemplars_dropped_total"), 2.0, "the one with a repeated label name and the gauge's");
+    assert!(server.stop());
+}
+
+#[test]
+fn contradictory_otlp_options_stop_the_server_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let section = "otlp:\n  promote_all_resource_attributes: true\n  promote_resource_attributes: [k8s.pod.name]\n";
+    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes())).expect("append the otlp section");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start metricstor");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        let _ = tx.send(text);
+    });
+    let text = match rx.recv_timeout(START_DEADLINE) {
+        Ok(text) => text,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("metricstor kept running with a contradictory otlp section");
+        }
+    };
+    let status = child.wait().expect("exit status");
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("otlp.promote_resource_attributes") && text.contains("otlp.promote_all_resource_attributes"), "{text}");
 }

@@ -1,6 +1,6 @@
 //! OpenTelemetry metrics over OTLP (`opentelemetry.proto.collector.metrics.v1` and
-//! `opentelemetry.proto.metrics.v1`): only what metrics ingestion reads. Exemplars are kept
-//! as opaque bytes (counted, never decoded); fields not declared here are skipped.
+//! `opentelemetry.proto.metrics.v1`): only what metrics ingestion reads; fields not declared
+//! here (the deprecated `filtered_labels` of exemplars among them) are skipped.
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExportMetricsServiceRequest {
@@ -152,9 +152,8 @@ pub struct NumberDataPoint {
     pub time_unix_nano: u64,
     #[prost(oneof = "number_data_point::Value", tags = "4, 6")]
     pub value: Option<number_data_point::Value>,
-    /// `Exemplar` messages, not decoded.
-    #[prost(bytes = "vec", repeated, tag = "5")]
-    pub exemplars: Vec<Vec<u8>>,
+    #[prost(message, repeated, tag = "5")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(uint32, tag = "8")]
     pub flags: u32,
 }
@@ -185,8 +184,8 @@ pub struct HistogramDataPoint {
     pub bucket_counts: Vec<u64>,
     #[prost(double, repeated, tag = "7")]
     pub explicit_bounds: Vec<f64>,
-    #[prost(bytes = "vec", repeated, tag = "8")]
-    pub exemplars: Vec<Vec<u8>>,
+    #[prost(message, repeated, tag = "8")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(uint32, tag = "10")]
     pub flags: u32,
     #[prost(double, optional, tag = "11")]
@@ -217,8 +216,8 @@ pub struct ExponentialHistogramDataPoint {
     pub negative: Option<exponential_histogram_data_point::Buckets>,
     #[prost(uint32, tag = "10")]
     pub flags: u32,
-    #[prost(bytes = "vec", repeated, tag = "11")]
-    pub exemplars: Vec<Vec<u8>>,
+    #[prost(message, repeated, tag = "11")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(double, optional, tag = "12")]
     pub min: Option<f64>,
     #[prost(double, optional, tag = "13")]
@@ -236,6 +235,32 @@ pub mod exponential_histogram_data_point {
         pub offset: i32,
         #[prost(uint64, repeated, tag = "2")]
         pub bucket_counts: Vec<u64>,
+    }
+}
+
+/// A measurement recorded with a trace in context: its attributes beyond the data point's,
+/// its time, value and, when sampled, trace and span (16 and 8 bytes; empty when absent).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "7")]
+    pub filtered_attributes: Vec<KeyValue>,
+    #[prost(fixed64, tag = "2")]
+    pub time_unix_nano: u64,
+    #[prost(oneof = "exemplar::Value", tags = "3, 6")]
+    pub value: Option<exemplar::Value>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub span_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub trace_id: Vec<u8>,
+}
+
+pub mod exemplar {
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum Value {
+        #[prost(double, tag = "3")]
+        AsDouble(f64),
+        #[prost(sfixed64, tag = "6")]
+        AsInt(i64),
     }
 }
 

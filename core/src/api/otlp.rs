@@ -1,6 +1,7 @@
 //! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
-//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` and stored
-//! like remote_write (same authorization, limits and error mapping). 200 with an empty
+//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` (with the
+//! config's `otlp:` options) and stored like remote_write, exemplars included (same
+//! authorization, limits and error mapping). 200 with an empty
 //! `ExportMetricsServiceResponse` once every owning shard has committed.
 
 use bytes::Bytes;
@@ -29,11 +30,12 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
         header_text(header::CONTENT_ENCODING),
         request.body(),
         &api.config.storage.ingest_rules(),
+        &api.config.otlp.translation_options(),
     )
     .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
     api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
     if !translated.series.is_empty() {
-        let batch = tsdb::SeriesBatch::try_from_series(&translated.series).map_err(|e| ApiError::bad_data(e.to_string()))?;
+        let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
         write::append_counted(api, batch).await?;
     }
     // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.

@@ -2,8 +2,12 @@
 //! Prometheus 3.x translates them by default: gauges and sums as samples, explicit-bucket
 //! histograms as classic `_bucket`/`_count`/`_sum` series, exponential histograms as native
 //! histograms, summaries as `quantile` series; resource identity as `job`/`instance`, the
-//! rest of the resource as `target_info`. Delta temporality is refused. Pure; no I/O.
+//! rest of the resource as `target_info`; exemplars on the series Prometheus puts them on;
+//! resource attributes and scope metadata promoted to labels as configured (`otlp:`).
+//! Delta temporality is refused. Pure; no I/O.
 
+mod context;
+mod exemplars;
 mod naming;
 #[cfg(test)]
 mod tests;
@@ -17,8 +21,10 @@ use proto::otlp_metrics::{
     ExportMetricsServiceRequest, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
 };
 use proto::remote_write_v1::{histogram as proto_histogram, BucketSpan as ProtoSpan, Histogram as ProtoHistogram};
-use tsdb::{FloatHistogram, HistogramSample, Labels, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
+use context::{point_labels, set_label, LabelMap, ResourceLabels, ScopeLabels, IDENTIFYING_ATTRIBUTES};
+pub use context::{ResourcePromotion, TranslationOptions};
 pub use naming::{label_name, metric_name, NameKind};
 
 use super::{IngestRules, MAX_DECOMPRESSED_BYTES};
@@ -35,9 +41,6 @@ pub const TARGET_INFO_INTERVAL_NS: u64 = 150 * 1_000_000_000;
 /// above); a wider request is refused rather than expanded without bound.
 pub const TARGET_INFO_SAMPLES_MAX: u64 = 7 * 24 * 24 + 1;
 
-const SERVICE_NAME: &str = "service.name";
-const SERVICE_NAMESPACE: &str = "service.namespace";
-const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 const TARGET_INFO: &str = "target_info";
 
 /// Why an OTLP request was refused: `is_unsupported_media` ones map to 415, the rest to 400.
@@ -57,6 +60,14 @@ pub enum OtlpError {
     InvalidMetric { metric: String, problem: String },
     #[error("invalid series {series}: {problem}")]
     InvalidSeries { series: String, problem: String },
+    #[error("resource: {0}")]
+    InvalidResource(String),
+    #[error("scope {scope:?}: {problem}")]
+    InvalidScope { scope: String, problem: String },
+    #[error("the translated series' labels take {0} bytes, more than one write batch holds (4 GiB)")]
+    BatchTooLarge(usize),
+    #[error("invalid write batch: {0}")]
+    InvalidBatch(String),
 }
 
 impl OtlpError {
@@ -65,21 +76,71 @@ impl OtlpError {
     }
 }
 
-/// The series of one request, ready for `SeriesBatch::try_from_series`.
+/// The series of one request, ready for the shards (`to_batch`).
 #[derive(Debug, Default)]
 pub struct Translated {
     pub series: Vec<SeriesSamples>,
+    /// The exemplars of each of `series` (same index), ordered by time, then value, then
+    /// label hash (the order the shards' exemplar buffers accept them in).
+    pub series_exemplars: Vec<Vec<Exemplar>>,
     /// Float samples (staleness markers included).
     pub samples: u64,
     pub histograms: u64,
     /// OTLP data points translated (a histogram point makes several samples).
     pub data_points: u64,
-    /// Exemplars are counted, not stored.
+    /// Exemplars in `series_exemplars` (the shards may still refuse some as out of order).
+    pub exemplars: u64,
+    /// Exemplars skipped: invalid by remote_write's rules (an empty or repeated label name),
+    /// or on a gauge (Prometheus stores none for gauges).
     pub exemplars_dropped: u64,
 }
 
+impl Translated {
+    /// The write batch of the series, each with its native histograms (validated once more
+    /// by the batch) and exemplars.
+    pub fn to_batch(&self) -> Result<SeriesBatch, OtlpError> {
+        debug_assert_eq!(self.series.len(), self.series_exemplars.len(), "one exemplar list per series");
+        let text_bytes: usize = self.series.iter().flat_map(|s| s.labels.iter()).map(|l| l.name.len() + l.value.len()).sum();
+        if u32::try_from(text_bytes).is_err() {
+            return Err(OtlpError::BatchTooLarge(text_bytes));
+        }
+        let mut text = Vec::with_capacity(text_bytes);
+        let mut spans = Vec::new();
+        let span_of = |text: &mut Vec<u8>, s: &str| {
+            let start = text.len() as u32;
+            text.extend_from_slice(s.as_bytes());
+            TextSpan { start, end: text.len() as u32 }
+        };
+        for s in &self.series {
+            for l in s.labels.iter() {
+                let name = span_of(&mut text, l.name);
+                spans.push((name, span_of(&mut text, l.value)));
+            }
+        }
+        SeriesBatch::build(text, |builder| {
+            let mut rest = spans.as_slice();
+            for (s, exemplars) in self.series.iter().zip(&self.series_exemplars) {
+                let (labels, tail) = rest.split_at(s.labels.len());
+                builder.push_series_with_histograms(labels, &s.samples, &s.histograms)?;
+                if !exemplars.is_empty() {
+                    builder.push_exemplars(exemplars);
+                }
+                rest = tail;
+            }
+            Ok(())
+        })
+        .map_err(|e: tsdb::Error| OtlpError::InvalidBatch(e.to_string()))
+    }
+}
+
 /// Checks the media type and encoding, decompresses, decodes and translates one body.
-pub fn decode_request(content_type: Option<&str>, content_encoding: Option<&str>, body: &[u8], rules: &IngestRules) -> Result<Translated, OtlpError> {
+pub fn decode_request(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    rules: &IngestRules,
+    options: &TranslationOptions,
+) -> Result<Translated, OtlpError> {
     let media = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
     if media.as_deref() != Some(CONTENT_TYPE_PROTOBUF) {
         return Err(OtlpError::UnsupportedMediaType(content_type.unwrap_or("").to_string()));
@@ -90,7 +151,7 @@ pub fn decode_request(content_type: Option<&str>, content_encoding: Option<&str>
         Some("gzip" | "x-gzip") => decode_protobuf(&gunzip(body)?)?,
         Some(_) => return Err(OtlpError::UnsupportedEncoding(content_encoding.unwrap_or("").to_string())),
     };
-    translate(&request, rules)
+    translate(&request, rules, options)
 }
 
 fn decode_protobuf(raw: &[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> {
@@ -114,57 +175,60 @@ enum Value {
     Histogram(Arc<FloatHistogram>),
 }
 
-/// A label set being built (sorted by name, as Prometheus orders labels).
-type LabelMap = BTreeMap<String, String>;
+/// One series being built: (timestamp, arrival, value) points and its exemplars.
+#[derive(Default)]
+struct SeriesPoints {
+    points: Vec<(i64, u64, Value)>,
+    exemplars: Vec<Exemplar>,
+}
 
-/// Series being built: label set → (timestamp, arrival, value).
+/// Series being built, by label set.
 #[derive(Default)]
 struct SeriesMap {
-    series: BTreeMap<LabelMap, Vec<(i64, u64, Value)>>,
+    series: BTreeMap<LabelMap, SeriesPoints>,
     arrivals: u64,
 }
 
 impl SeriesMap {
-    fn push(&mut self, labels: BTreeMap<String, String>, timestamp_ms: i64, value: Value) {
+    fn push(&mut self, labels: LabelMap, timestamp_ms: i64, value: Value) {
+        self.push_with_exemplars(labels, timestamp_ms, value, Vec::new());
+    }
+
+    fn push_with_exemplars(&mut self, labels: LabelMap, timestamp_ms: i64, value: Value, exemplars: Vec<Exemplar>) {
         self.arrivals += 1;
-        self.series.entry(labels).or_default().push((timestamp_ms, self.arrivals, value));
+        let series = self.series.entry(labels).or_default();
+        series.points.push((timestamp_ms, self.arrivals, value));
+        series.exemplars.extend(exemplars);
     }
 }
 
-/// `job` and `instance` of a resource, as every one of its series gets them.
-struct ResourceIdentity {
-    job: String,
-    instance: String,
-}
-
-impl ResourceIdentity {
-    fn of(attributes: &[KeyValue]) -> ResourceIdentity {
-        let get = |key: &str| attributes.iter().find(|kv| kv.key == key).map(|kv| naming::value_text(kv.value.as_ref()));
-        let job = match (get(SERVICE_NAME), get(SERVICE_NAMESPACE)) {
-            (Some(name), Some(namespace)) => format!("{namespace}/{name}"),
-            (Some(name), None) => name,
-            (None, _) => String::new(),
-        };
-        ResourceIdentity { job, instance: get(SERVICE_INSTANCE_ID).unwrap_or_default() }
-    }
+/// The labels a data point's resource and scope give its series.
+struct PointContext<'a> {
+    resource: &'a ResourceLabels,
+    scope: Option<&'a ScopeLabels>,
 }
 
 /// Translates a decoded request. The first problem refuses the whole request (Prometheus
 /// rolls its append back on any translation error).
-pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules) -> Result<Translated, OtlpError> {
+pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, options: &TranslationOptions) -> Result<Translated, OtlpError> {
     let mut map = SeriesMap::default();
     let mut counts = Translated::default();
     for resource_metrics in &request.resource_metrics {
         let attributes = resource_metrics.resource.as_ref().map_or(&[][..], |r| r.attributes.as_slice());
-        let identity = ResourceIdentity::of(attributes);
+        let resource = ResourceLabels::of(attributes, &options.promotion).map_err(OtlpError::InvalidResource)?;
         let mut span_ns: Option<(u64, u64)> = None;
         for scope_metrics in &resource_metrics.scope_metrics {
+            let scope = ScopeLabels::of(scope_metrics, options.promote_scope_metadata).map_err(|problem| OtlpError::InvalidScope {
+                scope: scope_metrics.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+                problem,
+            })?;
+            let context = PointContext { resource: &resource, scope: scope.as_ref() };
             for metric in &scope_metrics.metrics {
-                translate_metric(metric, &identity, &mut map, &mut counts, &mut span_ns)?;
+                translate_metric(metric, &context, &mut map, &mut counts, &mut span_ns)?;
             }
         }
         if let Some((earliest, latest)) = span_ns {
-            add_target_info(attributes, &identity, earliest, latest, &mut map)?;
+            add_target_info(attributes, &resource, options.keep_identifying_resource_attributes, earliest, latest, &mut map)?;
         }
     }
     finish(map, counts, rules)
@@ -178,43 +242,7 @@ fn stale_or(flags: u32, value: f64) -> f64 {
     if flags & FLAG_NO_RECORDED_VALUE != 0 { f64::from_bits(STALE_NAN_BITS) } else { value }
 }
 
-/// Sets `name` as a label builder does: an empty value removes the label.
-fn set_label(labels: &mut BTreeMap<String, String>, name: String, value: String) {
-    if value.is_empty() {
-        labels.remove(&name);
-    } else {
-        labels.insert(name, value);
-    }
-}
-
-/// A data point's labels: its attributes (sorted by key, names sanitized, values of keys
-/// that collide joined with `;`), then the resource's `job` and `instance`.
-fn point_labels(attributes: &[KeyValue], identity: &ResourceIdentity, ignored: &[&str]) -> Result<BTreeMap<String, String>, String> {
-    let mut sorted: Vec<(&str, String)> =
-        attributes.iter().filter(|kv| !ignored.contains(&kv.key.as_str())).map(|kv| (kv.key.as_str(), naming::value_text(kv.value.as_ref()))).collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut labels = BTreeMap::new();
-    for (key, value) in sorted {
-        let name = label_name(key)?;
-        match labels.get_mut(&name) {
-            Some(existing) => {
-                let existing: &mut String = existing;
-                existing.push(';');
-                existing.push_str(&value);
-            }
-            None => set_label(&mut labels, name, value),
-        }
-    }
-    if !identity.job.is_empty() {
-        labels.insert("job".into(), identity.job.clone());
-    }
-    if !identity.instance.is_empty() {
-        labels.insert("instance".into(), identity.instance.clone());
-    }
-    Ok(labels)
-}
-
-fn with_name(base: &BTreeMap<String, String>, name: &str, extra: Option<(&str, String)>) -> BTreeMap<String, String> {
+fn with_name(base: &LabelMap, name: &str, extra: Option<(&str, String)>) -> LabelMap {
     let mut labels = base.clone();
     if let Some((label, value)) = extra {
         set_label(&mut labels, label.to_string(), value);
@@ -229,7 +257,7 @@ fn widen(span_ns: &mut Option<(u64, u64)>, timestamps: impl Iterator<Item = u64>
     }
 }
 
-fn translate_metric(metric: &Metric, identity: &ResourceIdentity, map: &mut SeriesMap, counts: &mut Translated, span_ns: &mut Option<(u64, u64)>) -> Result<(), OtlpError> {
+fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut SeriesMap, counts: &mut Translated, span_ns: &mut Option<(u64, u64)>) -> Result<(), OtlpError> {
     let invalid = |problem: String| OtlpError::InvalidMetric { metric: metric.name.clone(), problem };
     let Some(data) = &metric.data else {
         return Err(invalid("no data: the metric is neither a gauge, sum, histogram, exponential histogram nor summary".into()));
@@ -252,29 +280,54 @@ fn translate_metric(metric: &Metric, identity: &ResourceIdentity, map: &mut Seri
         _ => NameKind::Other,
     };
     let family = metric_name(&metric.name, &metric.unit, kind).map_err(invalid)?;
-    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, identity, &[METRIC_NAME_LABEL]).map_err(invalid);
+    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope).map_err(invalid);
+    // Exemplars go where Prometheus puts them: sums' on their series, histogram buckets' on
+    // the bucket holding their value, exponential histograms' on the native series;
+    // gauges' nowhere (counted as dropped).
+    let exemplars_of = |exemplars: &[proto::otlp_metrics::Exemplar], counts: &mut Translated| {
+        let converted = exemplars::convert(exemplars).map_err(invalid)?;
+        counts.exemplars_dropped += converted.invalid;
+        Ok::<_, OtlpError>(converted.kept)
+    };
     match data {
-        Data::Gauge(g) => number_points(&g.data_points, &family, labels_of, map, counts, span_ns)?,
-        Data::Sum(s) => number_points(&s.data_points, &family, labels_of, map, counts, span_ns)?,
+        Data::Gauge(g) => {
+            for p in &g.data_points {
+                exemplars::check_ids(&p.exemplars).map_err(invalid)?;
+                counts.exemplars_dropped += p.exemplars.len() as u64;
+            }
+            number_points(&g.data_points, &family, labels_of, |_, _| Ok(Vec::new()), map, counts, span_ns)?
+        }
+        Data::Sum(s) => number_points(&s.data_points, &family, labels_of, exemplars_of, map, counts, span_ns)?,
         Data::Histogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
                 let base = labels_of(&p.attributes)?;
                 let t = timestamp_ms(p.time_unix_nano);
                 counts.data_points += 1;
-                counts.exemplars_dropped += p.exemplars.len() as u64;
                 if let Some(sum) = p.sum {
                     map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, sum)));
                 }
                 map.push(with_name(&base, &format!("{family}_count"), None), t, Value::Float(stale_or(p.flags, p.count as f64)));
                 let bucket = format!("{family}_bucket");
+                let buckets = p.explicit_bounds.len().min(p.bucket_counts.len());
+                // Per bucket (the last one `+Inf`), the exemplars whose value it holds (no
+                // list at all for the usual point without exemplars).
+                let mut bucket_exemplars: Vec<Vec<Exemplar>> = Vec::new();
+                for e in exemplars_of(&p.exemplars, counts)? {
+                    if bucket_exemplars.is_empty() {
+                        bucket_exemplars.resize_with(buckets + 1, Vec::new);
+                    }
+                    bucket_exemplars[exemplars::bucket_of(e.value, &p.explicit_bounds[..buckets])].push(e);
+                }
+                let mut bucket_exemplars = bucket_exemplars.into_iter();
                 let mut cumulative = 0u64;
                 for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
                     cumulative = cumulative.wrapping_add(*count);
                     let labels = with_name(&base, &bucket, Some(("le", naming::bound_text(*bound))));
-                    map.push(labels, t, Value::Float(stale_or(p.flags, cumulative as f64)));
+                    map.push_with_exemplars(labels, t, Value::Float(stale_or(p.flags, cumulative as f64)), bucket_exemplars.next().unwrap_or_default());
                 }
-                map.push(with_name(&base, &bucket, Some(("le", "+Inf".into()))), t, Value::Float(stale_or(p.flags, p.count as f64)));
+                let labels = with_name(&base, &bucket, Some(("le", "+Inf".into())));
+                map.push_with_exemplars(labels, t, Value::Float(stale_or(p.flags, p.count as f64)), bucket_exemplars.next().unwrap_or_default());
             }
         }
         Data::ExponentialHistogram(h) => {
@@ -283,8 +336,8 @@ fn translate_metric(metric: &Metric, identity: &ResourceIdentity, map: &mut Seri
                 let value = exponential_to_native(p).map_err(invalid)?;
                 let labels = with_name(&labels_of(&p.attributes)?, &family, None);
                 counts.data_points += 1;
-                counts.exemplars_dropped += p.exemplars.len() as u64;
-                map.push(labels, timestamp_ms(p.time_unix_nano), value);
+                let exemplars = exemplars_of(&p.exemplars, counts)?;
+                map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), value, exemplars);
             }
         }
         Data::Summary(s) => {
@@ -308,7 +361,8 @@ fn translate_metric(metric: &Metric, identity: &ResourceIdentity, map: &mut Seri
 fn number_points(
     points: &[proto::otlp_metrics::NumberDataPoint],
     family: &str,
-    labels_of: impl Fn(&[KeyValue]) -> Result<BTreeMap<String, String>, OtlpError>,
+    labels_of: impl Fn(&[KeyValue]) -> Result<LabelMap, OtlpError>,
+    exemplars_of: impl Fn(&[proto::otlp_metrics::Exemplar], &mut Translated) -> Result<Vec<Exemplar>, OtlpError>,
     map: &mut SeriesMap,
     counts: &mut Translated,
     span_ns: &mut Option<(u64, u64)>,
@@ -322,8 +376,8 @@ fn number_points(
         };
         let labels = with_name(&labels_of(&p.attributes)?, family, None);
         counts.data_points += 1;
-        counts.exemplars_dropped += p.exemplars.len() as u64;
-        map.push(labels, timestamp_ms(p.time_unix_nano), Value::Float(stale_or(p.flags, value)));
+        let exemplars = exemplars_of(&p.exemplars, counts)?;
+        map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), Value::Float(stale_or(p.flags, value)), exemplars);
     }
     Ok(())
 }
@@ -404,14 +458,23 @@ fn bucket_layout(buckets: Option<&Buckets>, scale_down: u32) -> Result<(Vec<Prot
 }
 
 /// `target_info` for a resource with attributes beyond the identifying ones and at least
-/// `job` or `instance`: value 1 from the earliest to the latest data point.
-fn add_target_info(attributes: &[KeyValue], identity: &ResourceIdentity, earliest_ns: u64, latest_ns: u64, map: &mut SeriesMap) -> Result<(), OtlpError> {
-    let identifying = [SERVICE_NAMESPACE, SERVICE_NAME, SERVICE_INSTANCE_ID];
-    if attributes.iter().all(|kv| identifying.contains(&kv.key.as_str())) {
+/// `job` or `instance`: value 1 from the earliest to the latest data point. Its labels are
+/// the resource's attributes (the identifying ones only when `keep_identifying`), `job` and
+/// `instance`; neither scope labels nor (again) promoted ones.
+fn add_target_info(
+    attributes: &[KeyValue],
+    resource: &ResourceLabels,
+    keep_identifying: bool,
+    earliest_ns: u64,
+    latest_ns: u64,
+    map: &mut SeriesMap,
+) -> Result<(), OtlpError> {
+    if attributes.iter().all(|kv| IDENTIFYING_ATTRIBUTES.contains(&kv.key.as_str())) {
         return Ok(());
     }
     let invalid = |problem: String| OtlpError::InvalidMetric { metric: TARGET_INFO.into(), problem };
-    let mut labels = point_labels(attributes, identity, &identifying).map_err(invalid)?;
+    let ignored: &[&str] = if keep_identifying { &[] } else { &IDENTIFYING_ATTRIBUTES };
+    let mut labels = point_labels(attributes, ignored, &resource.identity_only(), None).map_err(invalid)?;
     if !labels.contains_key("job") && !labels.contains_key("instance") {
         return Ok(());
     }
@@ -433,10 +496,11 @@ fn add_target_info(attributes: &[KeyValue], identity: &ResourceIdentity, earlies
     Ok(())
 }
 
-/// Orders each series' points by time (the last of one timestamp wins), applies the label
-/// limits and `reject_non_finite`, and splits floats from histograms.
+/// Orders each series' points by time (the last of one timestamp wins) and its exemplars
+/// as the exemplar buffers accept them, applies the label limits and `reject_non_finite`,
+/// and splits floats from histograms.
 fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result<Translated, OtlpError> {
-    for (labels, mut points) in map.series {
+    for (labels, SeriesPoints { mut points, mut exemplars }) in map.series {
         let pairs = || labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
         let labels = Labels::from_pairs(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         if let Some(problem) = super::label_limits::problem(&rules.label_limits, pairs()) {
@@ -461,9 +525,14 @@ fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result
                 Value::Histogram(h) => series.histograms.push(HistogramSample { timestamp_ms: *timestamp_ms, histogram: h.clone() }),
             }
         }
+        exemplars.sort_by(|a, b| {
+            (a.timestamp_ms.cmp(&b.timestamp_ms)).then(a.value.total_cmp(&b.value)).then_with(|| a.labels.stable_hash().cmp(&b.labels.stable_hash()))
+        });
         counts.samples += series.samples.len() as u64;
         counts.histograms += series.histograms.len() as u64;
+        counts.exemplars += exemplars.len() as u64;
         counts.series.push(series);
+        counts.series_exemplars.push(exemplars);
     }
     Ok(counts)
 }

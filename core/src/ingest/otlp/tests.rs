@@ -5,6 +5,9 @@ use super::*;
 
 const T0_NS: u64 = 1_700_000_000_000_000_000;
 const T0_MS: i64 = 1_700_000_000_000;
+/// Prometheus' default translation (no promotion).
+const DEFAULTS: TranslationOptions =
+    TranslationOptions { promotion: ResourcePromotion::Only(std::collections::BTreeSet::new()), keep_identifying_resource_attributes: false, promote_scope_metadata: false };
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }) }
@@ -33,7 +36,7 @@ fn request(resource: Vec<KeyValue>, metrics: Vec<Metric>) -> ExportMetricsServic
 }
 
 fn translate_one(metrics: Vec<Metric>) -> Result<Translated, OtlpError> {
-    translate(&request(vec![s("service.name", "api")], metrics), &IngestRules::default())
+    translate(&request(vec![s("service.name", "api")], metrics), &IngestRules::default(), &DEFAULTS)
 }
 
 /// `{labels}` → float values of every series, for compact assertions.
@@ -110,7 +113,7 @@ fn attribute_values_are_stringified_as_the_collector_does() {
 fn resource_becomes_job_instance_and_target_info() {
     let resource = vec![s("service.name", "api"), s("service.namespace", "shop"), s("service.instance.id", "pod-1"), s("host.name", "h1"), s("k8s.pod.uid", "")];
     let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("job", "overridden"), s("path", "/x")])] }));
-    let t = translate(&request(resource, vec![gauge]), &IngestRules::default()).unwrap();
+    let t = translate(&request(resource, vec![gauge]), &IngestRules::default(), &DEFAULTS).unwrap();
     assert_eq!(
         floats(&t),
         vec![
@@ -119,16 +122,16 @@ fn resource_becomes_job_instance_and_target_info() {
         ]
     );
     // Only identifying attributes: no target_info; no job or instance: none either.
-    let only_identity = translate(&request(vec![s("service.name", "api")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default()).unwrap();
+    let only_identity = translate(&request(vec![s("service.name", "api")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default(), &DEFAULTS).unwrap();
     assert_eq!(only_identity.series.len(), 1);
-    let anonymous = translate(&request(vec![s("host.name", "h1")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default()).unwrap();
+    let anonymous = translate(&request(vec![s("host.name", "h1")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]), &IngestRules::default(), &DEFAULTS).unwrap();
     assert_eq!(floats(&anonymous), vec![(r#"g{}"#.to_string(), vec![(T0_MS, 1.0)])]);
 }
 
 #[test]
 fn target_info_covers_the_data_points_every_half_lookback() {
     let points = vec![number(1.0, vec![]), NumberDataPoint { time_unix_nano: T0_NS + 400 * 1_000_000_000, ..number(2.0, vec![]) }];
-    let t = translate(&request(vec![s("service.name", "api"), s("host.name", "h")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default()).unwrap();
+    let t = translate(&request(vec![s("service.name", "api"), s("host.name", "h")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default(), &DEFAULTS).unwrap();
     let info = series(&t, r#"target_info{host_name="h", job="api"}"#);
     let times: Vec<i64> = info.samples.iter().map(|s| s.timestamp_ms - T0_MS).collect();
     assert_eq!(times, vec![0, 150_000, 300_000, 400_000]);
@@ -170,7 +173,6 @@ fn explicit_histogram_becomes_classic_series() {
         sum: Some(12.5),
         bucket_counts: vec![1, 2, 3, 4],
         explicit_bounds: vec![0.1, 1.0, 1e-7],
-        exemplars: vec![vec![], vec![]],
         ..Default::default()
     };
     let h = metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![point], aggregation_temporality: AggregationTemporality::Cumulative as i32 }));
@@ -181,7 +183,6 @@ fn explicit_histogram_becomes_classic_series() {
     for (le, cumulative) in [("0.1", 1.0), ("1", 3.0), ("0.0000001", 6.0), ("+Inf", 10.0)] {
         assert_eq!(series(&t, &format!(r#"{name}_bucket{{job="api", le="{le}"}}"#)).samples[0].value, cumulative, "le={le}");
     }
-    assert_eq!(t.exemplars_dropped, 2);
     // No sum: no _sum series.
     let no_sum = HistogramDataPoint { time_unix_nano: T0_NS, count: 1, bucket_counts: vec![1], ..Default::default() };
     let t = translate_one(vec![metric("h", "", metric::Data::Histogram(Histogram { data_points: vec![no_sum], aggregation_temporality: 2 }))]).unwrap();
@@ -330,15 +331,15 @@ fn label_limits_and_non_finite_rules_apply() {
     assert!(e.to_string().contains("storage.max_labels_per_series"), "{e}");
     let strict = IngestRules { reject_non_finite: true, ..IngestRules::default() };
     let nan = request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(f64::NAN, vec![])] }))]);
-    assert!(translate(&nan, &strict).unwrap_err().to_string().contains("reject_non_finite"));
-    assert!(translate(&nan, &IngestRules::default()).is_ok());
+    assert!(translate(&nan, &strict, &DEFAULTS).unwrap_err().to_string().contains("reject_non_finite"));
+    assert!(translate(&nan, &IngestRules::default(), &DEFAULTS).is_ok());
 }
 
 #[test]
 fn same_series_points_are_ordered_and_the_last_of_a_timestamp_wins() {
     let later = NumberDataPoint { time_unix_nano: T0_NS + 1_000_000_000, ..number(2.0, vec![]) };
     let points = vec![later, number(1.0, vec![]), number(3.0, vec![])];
-    let t = translate(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default()).unwrap();
+    let t = translate(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: points }))]), &IngestRules::default(), &DEFAULTS).unwrap();
     assert_eq!(floats(&t), vec![(r#"g{}"#.to_string(), vec![(T0_MS, 3.0), (T0_MS + 1000, 2.0)])]);
 }
 
@@ -346,15 +347,229 @@ fn same_series_points_are_ordered_and_the_last_of_a_timestamp_wins() {
 fn media_types_encodings_and_bodies() {
     let rules = IngestRules::default();
     let body = prost::Message::encode_to_vec(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]));
-    assert_eq!(decode_request(Some("application/x-protobuf"), None, &body, &rules).unwrap().samples, 1);
-    let e = decode_request(Some("application/json"), None, b"{}", &rules).unwrap_err();
+    assert_eq!(decode_request(Some("application/x-protobuf"), None, &body, &rules, &DEFAULTS).unwrap().samples, 1);
+    let e = decode_request(Some("application/json"), None, b"{}", &rules, &DEFAULTS).unwrap_err();
     assert!(e.is_unsupported_media() && e.to_string().contains("only OTLP protobuf"), "{e}");
-    assert!(decode_request(None, None, &body, &rules).unwrap_err().is_unsupported_media());
-    assert!(decode_request(Some("application/x-protobuf"), Some("snappy"), &body, &rules).unwrap_err().is_unsupported_media());
+    assert!(decode_request(None, None, &body, &rules, &DEFAULTS).unwrap_err().is_unsupported_media());
+    assert!(decode_request(Some("application/x-protobuf"), Some("snappy"), &body, &rules, &DEFAULTS).unwrap_err().is_unsupported_media());
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &body).unwrap();
     let gz = gz.finish().unwrap();
-    assert_eq!(decode_request(Some("application/x-protobuf"), Some("gzip"), &gz, &rules).unwrap().samples, 1);
-    assert!(matches!(decode_request(Some("application/x-protobuf"), Some("gzip"), &body, &rules), Err(OtlpError::Gzip(_))));
-    assert!(matches!(decode_request(Some("application/x-protobuf"), None, b"\xff\xff\xff", &rules), Err(OtlpError::Protobuf(_))));
+    assert_eq!(decode_request(Some("application/x-protobuf"), Some("gzip"), &gz, &rules, &DEFAULTS).unwrap().samples, 1);
+    assert!(matches!(decode_request(Some("application/x-protobuf"), Some("gzip"), &body, &rules, &DEFAULTS), Err(OtlpError::Gzip(_))));
+    assert!(matches!(decode_request(Some("application/x-protobuf"), None, b"\xff\xff\xff", &rules, &DEFAULTS), Err(OtlpError::Protobuf(_))));
+}
+
+const TRACE: [u8; 16] = [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
+const TRACE_HEX: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN: [u8; 8] = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
+const SPAN_HEX: &str = "00f067aa0ba902b7";
+
+fn exemplar(value: f64, t_ns: u64, trace: &[u8], span: &[u8], attributes: Vec<KeyValue>) -> proto::otlp_metrics::Exemplar {
+    proto::otlp_metrics::Exemplar {
+        filtered_attributes: attributes,
+        time_unix_nano: t_ns,
+        value: Some(exemplar::Value::AsDouble(value)),
+        span_id: span.to_vec(),
+        trace_id: trace.to_vec(),
+    }
+}
+
+/// The exemplars of the series `labels`: (labels, value, timestamp) each.
+fn exemplars_of(t: &Translated, labels: &str) -> Vec<(String, f64, i64)> {
+    let i = t.series.iter().position(|s| s.labels.to_string() == labels).unwrap_or_else(|| panic!("no series {labels} in {:?}", floats(t)));
+    t.series_exemplars[i].iter().map(|e| (e.labels.to_string(), e.value, e.timestamp_ms)).collect()
+}
+
+fn cumulative_sum(points: Vec<NumberDataPoint>) -> metric::Data {
+    metric::Data::Sum(Sum { data_points: points, aggregation_temporality: AggregationTemporality::Cumulative as i32, is_monotonic: true })
+}
+
+#[test]
+fn sum_exemplars_ride_on_their_series_with_hex_ids_and_attributes() {
+    let int_valued = proto::otlp_metrics::Exemplar { value: Some(exemplar::Value::AsInt(7)), ..exemplar(0.0, T0_NS - 2_000_000_000, &[], &[0; 8], vec![]) };
+    let point = NumberDataPoint {
+        exemplars: vec![exemplar(1.5, T0_NS - 1_000_000_000, &TRACE, &SPAN, vec![s("user", "u1"), s("blank", "")]), int_valued],
+        ..number(5.0, vec![])
+    };
+    let t = translate_one(vec![metric("requests", "", cumulative_sum(vec![point]))]).unwrap();
+    // Ordered by time; an all-zero span ID is no span ID; a label without value is left out.
+    assert_eq!(
+        exemplars_of(&t, r#"requests_total{job="api"}"#),
+        vec![("{}".to_string(), 7.0, T0_MS - 2_000), (format!(r#"{{span_id="{SPAN_HEX}", trace_id="{TRACE_HEX}", user="u1"}}"#), 1.5, T0_MS - 1_000)]
+    );
+    assert_eq!((t.exemplars, t.exemplars_dropped), (2, 0));
+}
+
+#[test]
+fn histogram_exemplars_go_to_the_bucket_holding_their_value() {
+    let point = HistogramDataPoint {
+        time_unix_nano: T0_NS,
+        count: 10,
+        sum: Some(50.0),
+        bucket_counts: vec![1, 2, 3, 4],
+        explicit_bounds: vec![0.1, 1.0, 10.0],
+        exemplars: [0.05, 0.1, 5.0, 100.0, 0.5].iter().map(|&v| exemplar(v, T0_NS, &TRACE, &[], vec![])).collect(),
+        ..Default::default()
+    };
+    let t = translate_one(vec![metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![point], aggregation_temporality: 2 }))]).unwrap();
+    let values = |labels: &str| exemplars_of(&t, labels).into_iter().map(|(_, v, _)| v).collect::<Vec<f64>>();
+    assert_eq!(values(r#"rpc_duration_seconds_bucket{job="api", le="0.1"}"#), vec![0.05, 0.1], "a bound holds its own value");
+    assert_eq!(values(r#"rpc_duration_seconds_bucket{job="api", le="1"}"#), vec![0.5]);
+    assert_eq!(values(r#"rpc_duration_seconds_bucket{job="api", le="10"}"#), vec![5.0]);
+    assert_eq!(values(r#"rpc_duration_seconds_bucket{job="api", le="+Inf"}"#), vec![100.0]);
+    assert!(values(r#"rpc_duration_seconds_sum{job="api"}"#).is_empty() && values(r#"rpc_duration_seconds_count{job="api"}"#).is_empty());
+    assert_eq!(exemplars_of(&t, r#"rpc_duration_seconds_bucket{job="api", le="1"}"#)[0].0, format!(r#"{{trace_id="{TRACE_HEX}"}}"#));
+    assert_eq!(t.exemplars, 5);
+}
+
+#[test]
+fn exponential_histogram_exemplars_ride_on_the_native_series_and_gauge_ones_are_dropped() {
+    let point = ExponentialHistogramDataPoint { exemplars: vec![exemplar(2.0, T0_NS, &TRACE, &SPAN, vec![]), exemplar(1.0, T0_NS, &[], &SPAN, vec![])], ..exponential(0, 1, (0, vec![2]), (0, vec![])) };
+    let gauge_point = NumberDataPoint { exemplars: vec![exemplar(1.0, T0_NS, &TRACE, &[], vec![])], ..number(1.0, vec![]) };
+    let t = translate_one(vec![
+        metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![point], aggregation_temporality: 2 })),
+        metric("temp", "", metric::Data::Gauge(Gauge { data_points: vec![gauge_point] })),
+    ])
+    .unwrap();
+    // One timestamp: ordered by value, as the exemplar buffer takes them.
+    assert_eq!(
+        exemplars_of(&t, r#"lat_seconds{job="api"}"#),
+        vec![(format!(r#"{{span_id="{SPAN_HEX}"}}"#), 1.0, T0_MS), (format!(r#"{{span_id="{SPAN_HEX}", trace_id="{TRACE_HEX}"}}"#), 2.0, T0_MS)]
+    );
+    assert!(exemplars_of(&t, r#"temp{job="api"}"#).is_empty(), "Prometheus stores no exemplar of a gauge");
+    assert_eq!((t.exemplars, t.exemplars_dropped), (2, 1));
+}
+
+#[test]
+fn long_exemplar_attributes_are_left_out_and_invalid_exemplars_skipped() {
+    let long = exemplar(1.0, T0_NS, &TRACE, &SPAN, vec![s("note", &"n".repeat(70))]);
+    let fits = exemplar(2.0, T0_NS + 1_000_000, &TRACE, &SPAN, vec![s("note", &"n".repeat(61))]);
+    let repeated = exemplar(3.0, T0_NS + 2_000_000, &TRACE, &[], vec![s("trace_id", "other")]);
+    let unnamed = exemplar(4.0, T0_NS + 3_000_000, &[], &[], vec![s("", "x")]);
+    let point = NumberDataPoint { exemplars: vec![long, fits, repeated, unnamed], ..number(5.0, vec![]) };
+    let t = translate_one(vec![metric("requests", "", cumulative_sum(vec![point]))]).unwrap();
+    let ids = format!(r#"span_id="{SPAN_HEX}", trace_id="{TRACE_HEX}""#);
+    assert_eq!(
+        exemplars_of(&t, r#"requests_total{job="api"}"#),
+        vec![(format!("{{{ids}}}"), 1.0, T0_MS), (format!("{{note=\"{}\", {ids}}}", "n".repeat(61)), 2.0, T0_MS + 1)],
+        "past 128 characters the attributes go, the IDs stay (exactly 128 is kept)"
+    );
+    assert_eq!((t.exemplars, t.exemplars_dropped), (2, 2), "a repeated name and an empty one are skipped and counted");
+    let batch = t.to_batch().unwrap();
+    assert_eq!((batch.len(), batch.exemplar_count(), batch.get(0).exemplars().len()), (1, 2, 2));
+}
+
+#[test]
+fn exemplar_problems_refuse_the_request_as_prometheus() {
+    let no_value = proto::otlp_metrics::Exemplar { value: None, ..exemplar(1.0, T0_NS, &TRACE, &[], vec![]) };
+    let short_trace = exemplar(1.0, T0_NS, &TRACE[..5], &[], vec![]);
+    let long_span = exemplar(1.0, T0_NS, &[], &TRACE, vec![]);
+    for (bad, problem) in [(no_value.clone(), "no value"), (short_trace.clone(), "trace_id is 5 bytes, not 16"), (long_span, "span_id is 16 bytes, not 8")] {
+        let point = NumberDataPoint { exemplars: vec![bad], ..number(5.0, vec![]) };
+        let e = translate_one(vec![metric("requests", "", cumulative_sum(vec![point]))]).unwrap_err();
+        assert!(matches!(&e, OtlpError::InvalidMetric { metric, .. } if metric == "requests") && e.to_string().contains(problem), "{e}");
+    }
+    // A gauge's exemplars are not translated, but IDs of the wrong size fail decoding anyway.
+    let gauge = |e: proto::otlp_metrics::Exemplar| metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![NumberDataPoint { exemplars: vec![e], ..number(1.0, vec![]) }] }));
+    assert_eq!(translate_one(vec![gauge(no_value)]).unwrap().exemplars_dropped, 1);
+    assert!(translate_one(vec![gauge(short_trace)]).is_err());
+}
+
+#[test]
+fn exemplars_decode_from_the_wire() {
+    let point = NumberDataPoint { exemplars: vec![exemplar(1.5, T0_NS, &TRACE, &SPAN, vec![s("user", "u1")])], ..number(5.0, vec![]) };
+    let body = prost::Message::encode_to_vec(&request(vec![], vec![metric("requests", "", cumulative_sum(vec![point]))]));
+    let t = decode_request(Some("application/x-protobuf"), None, &body, &IngestRules::default(), &DEFAULTS).unwrap();
+    assert_eq!(exemplars_of(&t, "requests_total{}"), vec![(format!(r#"{{span_id="{SPAN_HEX}", trace_id="{TRACE_HEX}", user="u1"}}"#), 1.5, T0_MS)]);
+}
+
+fn options(promotion: ResourcePromotion) -> TranslationOptions {
+    TranslationOptions { promotion, ..TranslationOptions::default() }
+}
+
+fn names(list: &[&str]) -> std::collections::BTreeSet<String> {
+    list.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn promoted_resource_attributes_label_every_series_but_never_override_a_point_label() {
+    let resource = vec![s("service.name", "api"), s("k8s.pod.name", "pod-7"), s("cloud.region", "eu"), s("k8s.pod.name", "pod-8"), s("host.name", "h1")];
+    let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("cloud_region", "us")])] }));
+    let promotion = options(ResourcePromotion::Only(names(&["k8s.pod.name", "cloud.region", "service.name", "absent"])));
+    let t = translate(&request(resource, vec![gauge]), &IngestRules::default(), &promotion).unwrap();
+    assert_eq!(
+        floats(&t),
+        vec![
+            // The last of attributes that sanitize alike wins; the point's own label stays.
+            (r#"g{cloud_region="us", job="api", k8s_pod_name="pod-8", service_name="api"}"#.to_string(), vec![(T0_MS, 1.0)]),
+            (r#"target_info{cloud_region="eu", host_name="h1", job="api", k8s_pod_name="pod-7;pod-8"}"#.to_string(), vec![(T0_MS, 1.0)]),
+        ]
+    );
+}
+
+#[test]
+fn promote_all_resource_attributes_but_the_ignored_ones() {
+    let resource = vec![s("service.name", "api"), s("service.instance.id", "i-1"), s("host.name", "h1"), s("os.type", "linux")];
+    let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }));
+    let promotion = options(ResourcePromotion::AllExcept(names(&["os.type", "service.instance.id"])));
+    let t = translate(&request(resource, vec![gauge]), &IngestRules::default(), &promotion).unwrap();
+    assert_eq!(series(&t, r#"g{host_name="h1", instance="i-1", job="api", service_name="api"}"#).samples, vec![Sample { timestamp_ms: T0_MS, value: 1.0 }]);
+    // An attribute with no label name refuses the request, naming it.
+    let unnamed = request(vec![s("", "x")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]);
+    let e = translate(&unnamed, &IngestRules::default(), &promotion).unwrap_err();
+    assert!(matches!(e, OtlpError::InvalidResource(_)) && e.to_string().contains("promoted attribute \"\""), "{e}");
+    // Not promoted, it still is a target_info label (refused the same way).
+    let e = translate(&unnamed, &IngestRules::default(), &DEFAULTS).unwrap_err();
+    assert!(matches!(&e, OtlpError::InvalidMetric { metric, .. } if metric == "target_info"), "{e}");
+}
+
+#[test]
+fn identifying_attributes_stay_on_target_info_when_kept() {
+    let resource = vec![s("service.name", "api"), s("service.namespace", "shop"), s("service.instance.id", "i-1"), s("host.name", "h1")];
+    let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }));
+    let keep = TranslationOptions { keep_identifying_resource_attributes: true, ..TranslationOptions::default() };
+    let t = translate(&request(resource, vec![gauge.clone()]), &IngestRules::default(), &keep).unwrap();
+    series(&t, r#"target_info{host_name="h1", instance="i-1", job="shop/api", service_instance_id="i-1", service_name="api", service_namespace="shop"}"#);
+    series(&t, r#"g{instance="i-1", job="shop/api"}"#);
+    // Identifying attributes alone still make no target_info.
+    let t = translate(&request(vec![s("service.name", "api")], vec![gauge]), &IngestRules::default(), &keep).unwrap();
+    assert_eq!(t.series.len(), 1);
+}
+
+#[test]
+fn scope_metadata_is_promoted_to_labels_of_the_scope_series_only() {
+    let scope = |name: &str, version: &str, attributes: Vec<KeyValue>, metrics: Vec<Metric>| ScopeMetrics {
+        scope: Some(InstrumentationScope { name: name.into(), version: version.into(), attributes, ..Default::default() }),
+        metrics,
+        schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+    };
+    let gauge = |name: &str, attributes| metric(name, "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, attributes)] }));
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource { attributes: vec![s("service.name", "api"), s("host.name", "h1")], ..Default::default() }),
+            scope_metrics: vec![
+                scope("io.lib", "1.2", vec![s("lib.kind", "http"), s("name", "shadowed")], vec![gauge("a", vec![s("otel_scope_name", "point")])]),
+                scope("", "9", vec![s("x", "y")], vec![gauge("b", vec![])]),
+                scope("other", "", vec![], vec![gauge("c", vec![])]),
+            ],
+            ..Default::default()
+        }],
+    };
+    let promote = TranslationOptions { promote_scope_metadata: true, ..TranslationOptions::default() };
+    let t = translate(&request, &IngestRules::default(), &promote).unwrap();
+    let url = "https://opentelemetry.io/schemas/1.26.0";
+    let labels: Vec<String> = t.series.iter().map(|s| s.labels.to_string()).collect();
+    assert_eq!(
+        labels,
+        vec![
+            format!(r#"a{{job="api", otel_scope_lib_kind="http", otel_scope_name="io.lib", otel_scope_schema_url="{url}", otel_scope_version="1.2"}}"#),
+            r#"b{job="api"}"#.to_string(),
+            format!(r#"c{{job="api", otel_scope_name="other", otel_scope_schema_url="{url}"}}"#),
+            r#"target_info{host_name="h1", job="api"}"#.to_string(),
+        ],
+        "the scope's name wins over a point label and a scope attribute; an unnamed scope gives none; an empty version no label; target_info none"
+    );
+    let plain = translate(&request, &IngestRules::default(), &DEFAULTS).unwrap();
+    assert_eq!(plain.series[0].labels.to_string(), r#"a{job="api", otel_scope_name="point"}"#, "off by default");
 }
