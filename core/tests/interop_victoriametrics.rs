@@ -3,9 +3,10 @@
 //! target and remote_writes to us through VictoriaMetrics' `/prometheus/` path prefix with an
 //! `extra_label`; vmalert evaluates recording and alerting rules against our query API, writes
 //! their results back by remote_write, and after a restart restores its alert state from us;
-//! vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`.
-//! Runs when METRICSTOR_VMAGENT_BIN, METRICSTOR_VMALERT_BIN, METRICSTOR_VMCTL_BIN (and for
-//! vmctl METRICSTOR_PROMTOOL_BIN) are set (`.ci/run` installs the package and sets them);
+//! vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`;
+//! and VictoriaMetrics' own export imports into us unchanged. Runs when
+//! METRICSTOR_VMAGENT_BIN, METRICSTOR_VMALERT_BIN, METRICSTOR_VMCTL_BIN (and for vmctl
+//! METRICSTOR_PROMTOOL_BIN), METRICSTOR_VICTORIAMETRICS_BIN are set (`.ci/run` installs the package and sets them);
 //! otherwise each test says why it skipped.
 
 mod support;
@@ -266,5 +267,74 @@ fn vmctl_migrates_a_prometheus_tsdb_into_us() {
         points.sort_by_key(|p| p.0);
     }
     assert_eq!(got, expected);
+    assert!(server.stop());
+}
+
+/// Series key → (timestamp, value) pairs of a VictoriaMetrics JSON-lines export (a series may
+/// span several lines).
+fn parse_export(text: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)>> {
+    let mut out: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_str(line).expect("JSON line");
+        let points = out.entry(v["metric"].to_string()).or_default();
+        for (t, x) in v["timestamps"].as_array().expect("timestamps").iter().zip(v["values"].as_array().expect("values")) {
+            points.push((t.as_i64().expect("timestamp"), x.as_f64().expect("value")));
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_by_key(|p| p.0);
+    }
+    out
+}
+
+#[test]
+fn victoriametrics_export_imports_into_us_unchanged() {
+    let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_VICTORIAMETRICS_BIN (bash .ci/run does) to run the VictoriaMetrics migration test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let vm_port = free_port();
+    let log = dir.path().join("victoria-metrics.log");
+    let _vm = start_tool(
+        &victoria,
+        &[
+            format!("-storageDataPath={}", dir.path().join("vm-data").display()),
+            format!("-httpListenAddr=127.0.0.1:{vm_port}"),
+            "-retentionPeriod=100y".to_string(),
+        ],
+        &log,
+    );
+    let vm = format!("http://127.0.0.1:{vm_port}");
+    poll(&format!("{vm}/api/v1/status/buildinfo"), Duration::from_secs(60), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    // Two hours of 50 series at 30 s, some values fractional, written to VictoriaMetrics.
+    let start = (now_ms() - 3 * 3_600_000) / 1000 * 1000;
+    let names: Vec<String> = (0..50).map(|i| format!("{i}")).collect();
+    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let samples = (0..240).map(|k| (start + k * 30_000, (k * (i as i64 + 1)) as f64 / 8.0)).collect();
+            (vec![("__name__", "vmmig_value"), ("job", "src"), ("n", n.as_str())], samples)
+        })
+        .collect();
+    let reply = post(&format!("{vm}/api/v1/write"), "application/x-protobuf", &v1_request(&series));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    agent().get(&format!("{vm}/internal/force_flush")).call().expect("force flush");
+    let selector = "match[]=%7B__name__%3D%22vmmig_value%22%7D";
+    poll(&format!("{vm}/api/v1/query?query=count(vmmig_value)&time={}", (start + 7_200_000) / 1000), Duration::from_secs(30), "the written series in VictoriaMetrics", &log, |body| {
+        (vector(body)?.first()?.1 == "50").then_some(())
+    });
+    let from_vm = agent().get(&format!("{vm}/api/v1/export?{selector}")).call().expect("VictoriaMetrics export").into_string().expect("body");
+    let vm_series = parse_export(&from_vm);
+    assert_eq!(vm_series.len(), 50);
+    assert_eq!(vm_series.values().map(Vec::len).sum::<usize>(), 50 * 240);
+
+    // Its export, as it is, into our import; our export then holds the same.
+    let reply = post_plain(&server.url("/api/v1/import"), "application/json", from_vm.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let ours = agent().get(&server.url(&format!("/api/v1/export?{selector}"))).call().expect("our export").into_string().expect("body");
+    assert_eq!(parse_export(&ours), vm_series);
     assert!(server.stop());
 }
