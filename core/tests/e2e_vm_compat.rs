@@ -1,7 +1,7 @@
 //! What configurations written for VictoriaMetrics single-node expect of its HTTP surface:
 //! every path also under `/prometheus/`, `/health`, and `extra_label=name=value` on
 //! remote_write and both imports (set on every stored series, replacing a label of that name;
-//! a malformed one is a 400 that stores nothing).
+//! a malformed one is a 400 that stores nothing); imports by PUT as well as POST.
 
 mod support;
 
@@ -45,6 +45,16 @@ fn prometheus_prefix_health_and_extra_labels() {
         .collect();
     got.sort();
     assert_eq!(got, vec!["vmc_json b \"2\"", "vmc_text c \"7\""], "{answer}");
+
+    // `curl -T file URL` imports with PUT, as VictoriaMetrics takes it; other methods are a 405.
+    let put = agent().put(&server.url("/api/v1/import/prometheus")).send_bytes(b"vmc_put{job=\"d\"} 9 1015000\n");
+    assert_eq!(put.map(|r| r.status()).unwrap_or_else(|e| panic!("PUT import: {e}")), 204);
+    let (_, answer) = get_json(&server.url("/api/v1/query?query=vmc_put&time=1015"));
+    assert_eq!(answer["data"]["result"][0]["value"][1], "9", "{answer}");
+    match agent().get(&server.url("/api/v1/import")).call() {
+        Err(ureq::Error::Status(code, r)) => assert_eq!((code, r.header("allow").map(str::to_string)), (405, Some("POST, PUT".to_string()))),
+        other => panic!("GET /api/v1/import: {:?}", other.map(|r| r.status())),
+    }
 
     // Malformed extra_label: a 400 naming it, nothing stored.
     let body = v1_request(&[(vec![("__name__", "vmc_refused")], vec![(1_000_000, 1.0)])]);

@@ -78,9 +78,10 @@ impl net::Handler for Api {
     }
 
     /// Imports take their body streamed: migration files are far larger than
-    /// `server.max_body_bytes`, which bounds every other body.
+    /// `server.max_body_bytes`, which bounds every other body. PUT as well as POST, as
+    /// VictoriaMetrics takes them (`curl -T file URL` sends a PUT).
     fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
-        request.method == Method::POST && streamed_import_format(api_path(request.uri.path())).is_some()
+        (request.method == Method::POST || request.method == Method::PUT) && streamed_import_format(api_path(request.uri.path())).is_some()
     }
 
     /// A client that may not use the path (client-certificate allow-lists) gets its 403
@@ -269,6 +270,7 @@ impl Api {
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
+            p if streamed_import_format(p).is_some() => Err(ApiError::method_not_allowed("POST, PUT")),
             "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" | "/federate" => {
                 Err(ApiError::method_not_allowed("GET, POST"))
             }
