@@ -14,7 +14,8 @@ remote_write 1.0 to every system in time order. Samples never fall on whole seco
 query steps never meet a sample at a range boundary.
 
 Each query template is expanded with the compliance tester's variant tables, run as
-`/api/v1/query_range` over one hour at a 10 s step, and compared as the tester does: the same
+`/api/v1/query_range` over one hour at a 10 s step (or with `--instant`, which the tester
+does not do, as `/api/v1/query` at seven times across that hour), and compared as the tester does: the same
 series, the same timestamps, values equal within a relative 1e-5 (NaN equals NaN), an error
 where the list says `should_fail`, and only a successful answer where it says
 `skip_comparison`.
@@ -300,6 +301,36 @@ def run_query(port, q, start_s, end_s, step_s):
     return body["data"]
 
 
+def run_instant_queries(port, q, times):
+    """The query asked as an instant query at each of `times`, gathered into one range-like
+    answer (each vector element or scalar a point at its time) so that it compares as one."""
+    gathered, types = {}, []
+    for t in times:
+        params = urllib.parse.urlencode({"query": q, "time": t})
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?{params}", timeout=120) as r:
+                body = json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            try:
+                body = json.loads(e.read())
+            except ValueError:
+                return {"error": f"HTTP {e.code}"}
+        if body.get("status") != "success":
+            return {"error": f"{body.get('errorType')}: {body.get('error')}"}
+        data = body["data"]
+        types.append(data["resultType"])
+        if data["resultType"] == "vector":
+            for s in data["result"]:
+                gathered.setdefault(series_key(s["metric"]), []).append(s["value"])
+        elif data["resultType"] in ("scalar", "string"):
+            gathered.setdefault((("<" + data["resultType"] + ">", ""),), []).append(data["result"])
+        else:  # a matrix (a range selector asked as an instant query)
+            for s in data["result"]:
+                gathered.setdefault(series_key(s["metric"]) + (("<at>", str(t)),), []).extend(s["values"])
+    return {"resultType": "matrix", "instant_types": sorted(set(types)),
+            "result": [{"metric": dict(k), "values": v} for k, v in gathered.items()]}
+
+
 def as_float(text):
     return float(text)  # Python reads "NaN", "+Inf", "-Inf"
 
@@ -319,6 +350,8 @@ def series_key(metric):
 
 def difference(expected, got):
     """None when the two answers agree, else a short account of the first difference."""
+    if expected.get("instant_types") != got.get("instant_types"):
+        return f"result types {got.get('instant_types')} where the reference has {expected.get('instant_types')}"
     if expected.get("resultType") != got.get("resultType"):
         return f"result type {got.get('resultType')} where the reference has {expected.get('resultType')}"
     if expected["resultType"] != "matrix":
@@ -379,6 +412,8 @@ def main():
     p.add_argument("--hours", type=float, default=2.75, help="hours of demo history written")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-3x-rewrite", action="store_true", help="ask the reference subqueries as written (2.x ranges)")
+    p.add_argument("--instant", action="store_true",
+                   help="ask each query as instant queries at 7 times across the window instead of one range query")
     p.add_argument("--metricstor-bin", help="server binary to run (default: build and run target/release/metricstor)")
     p.add_argument("--prometheus-bin", default="prometheus", help="the reference Prometheus binary")
     p.add_argument("--verbose", action="store_true", help="print every failing query with its first difference")
@@ -414,13 +449,19 @@ def main():
         results = {s: [] for s in systems}
         for case in cases:
             ref_query = case["query"] if args.no_3x_rewrite else left_open_subqueries(case["query"])
-            ref = run_query(servers["prometheus"], ref_query, q_start, q_end, 10)
+            if args.instant:
+                ask = lambda port, q: run_instant_queries(port, q, [q_start + k * 600 + 7 for k in range(7)])
+            else:
+                ask = lambda port, q: run_query(port, q, q_start, q_end, 10)
+            ref = ask(servers["prometheus"], ref_query)
             for system in systems:
-                got = run_query(servers[system], case["query"], q_start, q_end, 10)
+                got = ask(servers[system], case["query"])
                 outcome, why = judge(case, ref, got)
                 results[system].append({"query": case["query"], "reference_query": ref_query, "outcome": outcome,
                                         "reason": why})
-        print(f"{len(cases)} queries (from {args.queries}), range {q_start}..{q_end} step 10s, "
+        asked = (f"instant at {q_start + 7}, +600 s, ... {q_start + 3607}" if args.instant
+                 else f"range {q_start}..{q_end} step 10s")
+        print(f"{len(cases)} queries (from {args.queries}), {asked}, "
               f"reference Prometheus 2.42{' (3.x subquery ranges)' if not args.no_3x_rewrite else ''}")
         for system in systems:
             count = lambda outcome: sum(r["outcome"] == outcome for r in results[system])
