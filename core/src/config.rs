@@ -1,5 +1,6 @@
-//! Configuration: the YAML schema of the README (`server`, `storage`, `tls`, `otlp`), with an
-//! embedded default for every key. Unknown keys and bad values are errors naming the key.
+//! Configuration: the YAML schema of the README (`server`, `storage`, `tls`, `otlp`,
+//! `relabel_configs`), with an embedded default for every key. Unknown keys and bad values are
+//! errors naming the key.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tls: TlsConfig,
     pub otlp: OtlpConfig,
+    /// Rules applied to every series written, on every ingestion path, before it is stored
+    /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
+    pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +341,8 @@ pub enum ConfigError {
 pub struct Resolved {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// `relabel_configs`, compiled.
+    pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
 }
 
 impl Config {
@@ -428,7 +434,9 @@ impl Config {
             net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
         self.otlp.validate()?;
-        Ok(Resolved { http_addr, grpc_addr })
+        let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs)
+            .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
+        Ok(Resolved { http_addr, grpc_addr, relabeler: std::sync::Arc::new(relabeler) })
     }
 
     /// The effective configuration as YAML (for `/api/v1/status/config`).

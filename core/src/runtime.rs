@@ -69,6 +69,8 @@ struct ExecutorPlan {
     tls_reload: Arc<std::sync::atomic::AtomicU64>,
     /// Shared by every executor's router, shard owners and range-query cache.
     history: Arc<HistoryGeneration>,
+    /// `relabel_configs`, shared by every executor's router.
+    relabeler: Arc<crate::ingest::relabel::Relabeler>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
     events: mpsc::Sender<Event>,
@@ -144,6 +146,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             all_metrics: all_metrics.clone(),
             tls_reload: tls_reload.clone(),
             history: history.clone(),
+            relabeler: resolved.relabeler.clone(),
             range_cache: range_cache.clone(),
             events: events_tx.clone(),
             started_at_ms,
@@ -292,7 +295,7 @@ async fn run_executor(plan: ExecutorPlan) {
     tracing::debug!(executor = index, cores, shards = owners.len(), "executor ready");
 
     let api = Rc::new(Api {
-        router: ShardRouter::new(plan.senders, plan.history.clone()),
+        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),

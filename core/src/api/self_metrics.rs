@@ -186,6 +186,11 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_direct_io_write_fallbacks_total {}", tsdb::block::buffered_writes_total());
     family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
     let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
+    let (series_dropped, samples_dropped) = api.router.relabeler().dropped();
+    family(&mut out, "metricstor_relabel_dropped_series_total", "counter", "Series of writes not stored because relabel_configs dropped them (counted per write).");
+    let _ = writeln!(out, "metricstor_relabel_dropped_series_total {series_dropped}");
+    family(&mut out, "metricstor_relabel_dropped_samples_total", "counter", "Samples (floats and native histograms) not stored because relabel_configs dropped their series.");
+    let _ = writeln!(out, "metricstor_relabel_dropped_samples_total {samples_dropped}");
     super::process_metrics::write(&mut out);
     let mut response = Response::new(Bytes::from(out));
     *response.status_mut() = StatusCode::OK;

@@ -6,6 +6,7 @@ pub mod label_limits;
 pub mod line_splitter;
 pub mod native_histogram;
 pub mod otlp;
+pub mod relabel;
 mod protowire;
 pub mod remote_write;
 pub mod text_format;

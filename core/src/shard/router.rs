@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::history::{settled_before_ms, HistoryGeneration};
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
+use crate::ingest::relabel::Relabeler;
 use crate::ingest::MetricMetadata;
 
 /// Why a request could not be handed to a shard.
@@ -65,12 +66,23 @@ pub fn split_by_shard(batch: &SeriesBatch, shard_count: usize) -> Vec<Vec<u32>> 
 pub struct ShardRouter {
     senders: Vec<Sender<ShardRequest>>,
     history: Arc<HistoryGeneration>,
+    /// `relabel_configs`, applied to every batch before it is split by shard.
+    relabeler: Arc<Relabeler>,
 }
 
 impl ShardRouter {
     pub fn new(senders: Vec<Sender<ShardRequest>>, history: Arc<HistoryGeneration>) -> Self {
         assert!(!senders.is_empty(), "a router needs at least one shard");
-        ShardRouter { senders, history }
+        ShardRouter { senders, history, relabeler: Arc::default() }
+    }
+
+    /// This router with `relabeler`'s rules applied to every write.
+    pub fn with_relabeler(self, relabeler: Arc<Relabeler>) -> Self {
+        ShardRouter { relabeler, ..self }
+    }
+
+    pub fn relabeler(&self) -> &Relabeler {
+        &self.relabeler
     }
 
     /// A shard whose write queue is full now, if any: a write arriving then would almost
@@ -110,6 +122,10 @@ impl ShardRouter {
 
     /// `append`, also counting the batch's exemplars: what the shards stored and refused.
     pub async fn append_with_exemplars(&self, batch: SeriesBatch) -> Result<(u64, ExemplarCounts), SubmitError> {
+        let batch = self.relabeler.apply_to_batch(batch);
+        if batch.is_empty() {
+            return Ok((0, ExemplarCounts::default()));
+        }
         let settled_before = settled_before_ms(unix_now_ms());
         let rewrites_history = batch.samples().iter().any(|sample| sample.timestamp_ms < settled_before);
         let parts = split_by_shard(&batch, self.shard_count());

@@ -265,35 +265,55 @@ impl SeriesBatch {
     /// `extra_label`). Labels are re-sorted and hashes recomputed; samples, histograms and
     /// exemplars are kept. `set` has non-empty, unique names and UTF-8 text.
     pub fn with_labels_set(&self, set: &[(String, String)]) -> SeriesBatch {
+        self.relabeled(|series, out| {
+            out.extend(series.label_pairs().filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == *name)).map(|(n, v)| (n.to_vec(), v.to_vec())));
+            out.extend(set.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())));
+            true
+        })
+    }
+
+    /// The batch with every series' labels rewritten by `rewrite`, which gets the series and
+    /// an empty list to fill with its new (name, value) pairs, in any order, and answers
+    /// whether to keep the series at all. Of a name given twice the last value is kept, an
+    /// empty value removes the label, and a series left with no label is dropped; labels are
+    /// re-sorted and hashes recomputed; samples, histograms and exemplars of the kept series
+    /// stay with them. Names and values must be UTF-8 (as everything a batch holds).
+    pub fn relabeled(&self, mut rewrite: impl FnMut(BatchSeries<'_>, &mut Vec<(Vec<u8>, Vec<u8>)>) -> bool) -> SeriesBatch {
         let mut text = Vec::new();
         let mut spans = Vec::new();
-        let mut ends = Vec::with_capacity(self.len());
-        let span_of = |text: &mut Vec<u8>, bytes: &[u8]| {
-            let start = text.len() as u32;
-            text.extend_from_slice(bytes);
-            TextSpan { start, end: text.len() as u32 }
-        };
-        let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
-        for series in self.iter() {
+        let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(self.len());
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for (index, series) in self.iter().enumerate() {
             pairs.clear();
-            pairs.extend(series.label_pairs().filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == *name)));
-            pairs.extend(set.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_bytes(), v.as_bytes())));
-            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (name, value) in &pairs {
-                let name = span_of(&mut text, name);
-                let value = span_of(&mut text, value);
-                spans.push((name, value));
+            if !rewrite(series, &mut pairs) {
+                continue;
             }
-            ends.push(spans.len());
+            // Sorted by name with the last of equal names kept (a stable sort keeps their
+            // order), then empty values left out.
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            let start = spans.len();
+            for i in 0..pairs.len() {
+                let (name, value) = &pairs[i];
+                if pairs.get(i + 1).is_some_and(|next| next.0 == *name) || value.is_empty() {
+                    continue;
+                }
+                let name_start = text.len() as u32;
+                text.extend_from_slice(name);
+                let value_start = text.len() as u32;
+                text.extend_from_slice(value);
+                spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: text.len() as u32 }));
+            }
+            if spans.len() > start {
+                kept.push((index, start, spans.len()));
+            }
         }
         let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
-            let mut start = 0;
-            for (series, end) in self.iter().zip(ends) {
+            for &(index, start, end) in &kept {
+                let series = self.get(index);
                 builder.push_unchecked(&spans[start..end], series.samples(), series.histograms());
                 if !series.exemplars().is_empty() {
                     builder.push_exemplars(series.exemplars());
                 }
-                start = end;
             }
             Ok(())
         });
@@ -467,6 +487,35 @@ mod tests {
         assert_eq!(relabeled.get(0).exemplars().len(), 1);
         assert_eq!(relabeled.get(0).exemplars()[0].value, 1.5);
         assert!(relabeled.get(1).exemplars().is_empty());
+    }
+
+    #[test]
+    fn relabeled_batches_drop_series_left_without_labels_or_refused_and_keep_the_last_of_a_name() {
+        let series = vec![
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "a")]), samples: vec![sample(1)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "b")]), samples: vec![sample(2)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "c")]), samples: vec![sample(3)], histograms: Vec::new() },
+        ];
+        let batch = SeriesBatch::from_series(&series);
+        let out = batch.relabeled(|s, out| {
+            let name = s.label_pairs().next().map(|(_, v)| v.to_vec()).unwrap_or_default();
+            match name.as_slice() {
+                b"a" => {
+                    out.push((b"z".to_vec(), b"1".to_vec()));
+                    out.push((b"__name__".to_vec(), b"old".to_vec()));
+                    out.push((b"__name__".to_vec(), b"a2".to_vec()));
+                    out.push((b"gone".to_vec(), Vec::new()));
+                    true
+                }
+                b"b" => false,
+                _ => true, // nothing pushed: no label left
+            }
+        });
+        assert_eq!(out.len(), 1);
+        let kept = out.get(0);
+        assert_eq!(kept.to_labels(), Labels::from_pairs([("__name__", "a2"), ("z", "1")]));
+        assert_eq!(kept.hash(), kept.to_labels().stable_hash());
+        assert_eq!(kept.samples(), &[sample(1)]);
     }
 
     #[test]

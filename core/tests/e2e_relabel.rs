@@ -1,0 +1,89 @@
+//! `relabel_configs`: every series written is relabeled before it is stored, whatever path
+//! it came by (remote_write, import, OTLP share the router); dropped series are counted on
+//! `/metrics`; an invalid rule stops the server at start naming it.
+
+mod support;
+
+use support::*;
+
+const RULES: &str = "relabel_configs:
+  - source_labels: [__name__]
+    regex: 'debug_.*'
+    action: drop
+  - regex: replica
+    action: labeldrop
+  - source_labels: [instance]
+    regex: '([^:]+):\\d+'
+    target_label: host
+";
+
+fn config_with(dir: &std::path::Path, section: &str) -> std::path::PathBuf {
+    let config = write_config(dir, "");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes()))
+        .expect("append relabel_configs");
+    config
+}
+
+#[test]
+fn written_series_are_relabeled_and_dropped_ones_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config_with(dir.path(), RULES));
+    let body = v1_request(&[
+        (vec![("__name__", "rl_up"), ("instance", "web-1:9100"), ("replica", "a")], vec![(1_000_000, 1.0)]),
+        (vec![("__name__", "debug_noise"), ("instance", "web-1:9100")], vec![(1_000_000, 1.0), (1_015_000, 2.0)]),
+    ]);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    // The written count is what was stored.
+    assert_eq!(reply.header("x-prometheus-remote-write-samples-written"), Some("1"));
+    let reply = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", b"rl_text{instance=\"db:5432\",replica=\"b\"} 3 1000000\ndebug_more 1 1000000\n");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=%7B__name__%3D~%22rl_.%2B%7Cdebug_.%2B%22%7D&start=900&end=1100"));
+    let mut series: Vec<String> = answer["data"].as_array().expect("list").iter().map(|s| s.to_string()).collect();
+    series.sort();
+    assert_eq!(
+        series,
+        vec![
+            r#"{"__name__":"rl_text","host":"db","instance":"db:5432"}"#.to_string(),
+            r#"{"__name__":"rl_up","host":"web-1","instance":"web-1:9100"}"#.to_string(),
+        ],
+        "{answer}"
+    );
+    let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body");
+    assert!(metrics.contains("\nmetricstor_relabel_dropped_series_total 2\n"), "{metrics}");
+    assert!(metrics.contains("\nmetricstor_relabel_dropped_samples_total 3\n"), "{metrics}");
+    assert!(server.stop());
+}
+
+#[test]
+fn an_invalid_rule_stops_the_server_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "relabel_configs:\n  - source_labels: [a]\n    target_label: b\n  - source_labels: [a]\n    regex: '(unclosed'\n    action: drop\n");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start metricstor");
+    let deadline = std::time::Instant::now() + START_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("metricstor kept running with an invalid relabel rule");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut stderr).expect("stderr");
+    assert!(stderr.contains("relabel_configs[1]") && stderr.contains("invalid regex"), "{stderr}");
+}
