@@ -1,5 +1,5 @@
 //! What configurations written for VictoriaMetrics single-node expect of its HTTP surface:
-//! every path also under `/prometheus/`, `/health`, and `extra_label=name=value` on
+//! every path also under `/prometheus/`, `/health`, a page at `/`, and `extra_label=name=value` on
 //! remote_write and both imports (set on every stored series, replacing a label of that name;
 //! a malformed one is a 400 that stores nothing); imports by PUT as well as POST.
 
@@ -12,6 +12,11 @@ fn prometheus_prefix_health_and_extra_labels() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), ""));
 
+    // A browser at the root gets a page naming the server, as Prometheus' and VictoriaMetrics' do.
+    let root = agent().get(&server.url("/")).call().expect("GET /");
+    assert_eq!(root.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = root.into_string().unwrap();
+    assert!(page.contains("<h1>Metricstor ") && page.contains("href=\"metrics\""), "{page}");
     let health = agent().get(&server.url("/health")).call().expect("GET /health");
     assert_eq!((health.status(), health.into_string().unwrap()), (200, "OK".to_string()));
     assert_eq!(get_json(&server.url("/prometheus/api/v1/status/buildinfo")).0, 200);

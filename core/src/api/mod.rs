@@ -267,6 +267,7 @@ impl Api {
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
+            "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
@@ -325,6 +326,26 @@ async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiErro
     }
     data.push('}');
     Ok(json_ok(&data))
+}
+
+/// `/`: what a browser pointed at the server gets (Prometheus and VictoriaMetrics answer
+/// there too): the version and where to go.
+fn landing_page() -> Response<Bytes> {
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Metricstor</title></head><body>\n\
+         <h1>Metricstor {}</h1>\n<p>A Prometheus-compatible time-series database. Query it with Grafana (a Prometheus \
+         data source at this address) or the Prometheus HTTP API; write to it with remote_write at \
+         <code>/api/v1/write</code>.</p>\n<ul>\n\
+         <li><a href=\"api/v1/status/buildinfo\">/api/v1/status/buildinfo</a></li>\n\
+         <li><a href=\"api/v1/status/tsdb\">/api/v1/status/tsdb</a> (series and label statistics)</li>\n\
+         <li><a href=\"api/v1/status/config\">/api/v1/status/config</a></li>\n\
+         <li><a href=\"metrics\">/metrics</a> (this server's own metrics)</li>\n\
+         <li><a href=\"-/healthy\">/-/healthy</a></li>\n</ul>\n</body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut response = Response::new(Bytes::from(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    response
 }
 
 /// `/api/v1/format_query`: the query in canonical form.
