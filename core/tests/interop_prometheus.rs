@@ -1,7 +1,7 @@
 //! Interop with real Prometheus (Debian's 2.42): Prometheus scrapes itself and remote_writes
 //! to Metricstor; `up` and `prometheus_build_info` become queryable here, and promtool can
 //! query us; Prometheus also reads from us (remote read), federates from us, and remote_writes
-//! the native histograms it scrapes, which we render and evaluate as it does. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
+//! the native histograms and exemplars it scrapes, which we render and evaluate as it does. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
 //! (`.ci/run` installs the package and sets them); otherwise it says why it skipped.
 
 mod support;
@@ -310,6 +310,84 @@ fn prometheus_remote_writes_native_histograms() {
             assert_eq!(buckets, 7, "{theirs:?}");
         }
     }
+    assert!(server.stop());
+}
+
+/// A scrape target on a free port serving an OpenMetrics counter whose every scrape carries a
+/// new exemplar (`trace_id` = `t<scrape>`, value and timestamp of that scrape).
+fn serve_exemplar_target() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind target");
+    let port = listener.local_addr().expect("target address").port();
+    std::thread::spawn(move || {
+        let mut scrape: u64 = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            scrape += 1;
+            let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64 / 1000.0).unwrap_or(0.0);
+            let body = format!(
+                "# TYPE interop_ex_requests counter\n# HELP interop_ex_requests Requests.\ninterop_ex_requests_total{{path=\"/x\"}} {scrape} # {{trace_id=\"t{scrape}\"}} {}.5 {now_s:.3}\n# EOF\n",
+                scrape
+            );
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, body.as_bytes());
+        }
+    });
+    port
+}
+
+/// Real Prometheus (exemplar storage on) scrapes exemplars and remote_writes them
+/// (`send_exemplars`): `/api/v1/query_exemplars` answers the ones it sent exactly as
+/// Prometheus answers its own copy.
+#[test]
+fn prometheus_remote_writes_exemplars() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the exemplar interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let target = serve_exemplar_target();
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ex\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\nremote_write:\n  - url: {}\n    send_exemplars: true\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n",
+            server.url("/api/v1/write")
+        ),
+    )
+    .unwrap();
+    let _prometheus = start_prometheus_with(&prometheus, &prom_config, prom_port, dir.path(), &["--enable-feature=exemplar-storage"]);
+    let path = "/api/v1/query_exemplars?query=interop_ex_requests_total&start=0&end=9999999999";
+    // At least 3 of its exemplars here; then every one we hold is one Prometheus holds, and
+    // the first 3 are the same exemplars.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let ours = loop {
+        let (_, body) = get_json(&server.url(path));
+        let held = body["data"][0]["exemplars"].as_array().map_or(0, Vec::len);
+        if held >= 3 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not remote_write 3 exemplars within 90 s: {body}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let theirs = poll_prometheus(&format!("http://127.0.0.1:{prom_port}{path}"), "its exemplars", |body| {
+        body["data"][0]["exemplars"].as_array().filter(|e| e.len() >= 3).map(|_| body.clone())
+    });
+    assert_eq!(ours["data"][0]["seriesLabels"], theirs["data"][0]["seriesLabels"], "{ours} {theirs}");
+    assert_eq!(ours["data"][0]["seriesLabels"]["job"], "ex");
+    let (mine, prom) = (ours["data"][0]["exemplars"].as_array().expect("ours"), theirs["data"][0]["exemplars"].as_array().expect("theirs"));
+    for e in mine {
+        assert!(prom.contains(e), "{e} is not among Prometheus' exemplars {theirs}");
+    }
+    assert_eq!(mine[..3], prom[..3], "the first exemplars differ");
+    assert_eq!(mine[0]["labels"]["trace_id"], "t1", "{ours}");
     assert!(server.stop());
 }
 
