@@ -114,9 +114,19 @@ pub struct StorageConfig {
     pub max_label_name_bytes: usize,
     /// Longest label value in bytes; 0 = no limit.
     pub max_label_value_bytes: usize,
+    /// Queries see, of each series, only the last sample of every interval of this many
+    /// seconds (aligned to the epoch), as VictoriaMetrics' `-dedup.minScrapeInterval`: set it
+    /// to the scrape interval when an HA pair of Prometheus servers writes the same series.
+    /// Stored samples are not changed. 0 = off.
+    pub dedup_interval_seconds: f64,
 }
 
 impl StorageConfig {
+    /// `dedup_interval_seconds` in milliseconds (0: off).
+    pub fn dedup_interval_ms(&self) -> i64 {
+        (self.dedup_interval_seconds * 1000.0).round() as i64
+    }
+
     /// How ingested series are validated (`reject_non_finite` and the label limits).
     pub fn ingest_rules(&self) -> crate::ingest::IngestRules {
         crate::ingest::IngestRules {
@@ -321,6 +331,7 @@ impl Default for StorageConfig {
             max_labels_per_series: crate::ingest::label_limits::LABELS_PER_SERIES_MAX,
             max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,
             max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,
+            dedup_interval_seconds: 0.0,
         }
     }
 }
@@ -410,6 +421,9 @@ impl Config {
         positive("storage.block_duration_hours", st.block_duration_hours)?;
         if st.page_cache_mb > PAGE_CACHE_MB_MAX {
             return value_error("storage.page_cache_mb", "must be at most 65536 (per shard; 0 disables the cache)");
+        }
+        if !(0.0..=86_400.0).contains(&st.dedup_interval_seconds) || (st.dedup_interval_seconds > 0.0 && st.dedup_interval_ms() == 0) {
+            return value_error("storage.dedup_interval_seconds", "must be 0 (off) or between 0.001 and 86400 seconds");
         }
         if st.max_head_samples != 0 && st.max_head_samples < MAX_HEAD_SAMPLES_MIN {
             return value_error("storage.max_head_samples", &format!("must be 0 (no limit) or at least {MAX_HEAD_SAMPLES_MIN}"));

@@ -12,15 +12,26 @@ use crate::shard::{ShardRouter, SubmitError};
 /// Series fetched for one query, keyed by the selects the engine announced.
 pub struct PrefetchedQuerier {
     entries: Vec<(Select, Vec<EncodedSeries>)>,
+    /// `storage.dedup_interval_ms`: each decoded series keeps only the last sample of each
+    /// such interval (`tsdb::dedup`); 0 keeps every sample.
+    dedup_interval_ms: i64,
 }
 
 impl PrefetchedQuerier {
     /// Fetches every select from every shard in one scatter; a shard stops (and the fetch
     /// fails with `TooManySamples`) once the selects would load more than `sample_limit`.
     /// The exact limit is the engine's, on the decoded samples.
-    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, sample_limit: usize) -> Result<Self, SubmitError> {
+    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, sample_limit: usize, dedup_interval_ms: i64) -> Result<Self, SubmitError> {
         let results = router.select(selects.clone(), sample_limit).await?;
-        Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect() })
+        Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect(), dedup_interval_ms })
+    }
+
+    /// `series` deduplicated by `dedup_interval_ms` (floats and histograms each).
+    fn dedup(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>) {
+        if self.dedup_interval_ms > 0 {
+            tsdb::dedup::dedup_by_interval(samples, self.dedup_interval_ms, |s| s.timestamp_ms);
+            tsdb::dedup::dedup_by_interval(histograms, self.dedup_interval_ms, |h| h.timestamp_ms);
+        }
     }
 
     /// Samples fetched, at least (counted from chunk headers: see
@@ -48,9 +59,11 @@ impl PrefetchedQuerier {
 
     /// The covering select (`covering`) decoded to the asked range.
     fn decode_covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, last_only: bool) -> Vec<SeriesSamples> {
-        self.covering(matchers, mint_ms, maxt_ms, last_only)
-            .map(|series| tsdb::encoded::decode_all(series, mint_ms, maxt_ms))
-            .unwrap_or_default()
+        let mut decoded = self.covering(matchers, mint_ms, maxt_ms, last_only).map(|series| tsdb::encoded::decode_all(series, mint_ms, maxt_ms)).unwrap_or_default();
+        for series in &mut decoded {
+            self.dedup(&mut series.samples, &mut series.histograms);
+        }
+        decoded
     }
 }
 
@@ -76,6 +89,7 @@ impl Querier for PrefetchedQuerier {
         let (mut samples, mut histograms, mut scratch) = (Vec::new(), Vec::new(), DecodeScratch::default());
         for s in series {
             s.decode_both_into(mint_ms, maxt_ms, &mut samples, &mut histograms, &mut scratch);
+            self.dedup(&mut samples, &mut histograms);
             if (!samples.is_empty() || !histograms.is_empty()) && visit(&s.labels, &samples, &histograms).is_break() {
                 break;
             }
@@ -98,13 +112,13 @@ mod tests {
         let x = vec![tsdb::Matcher::new(MatchOp::Equal, "__name__", "x").expect("matcher")];
         let last_only = Select { last_only: true, ..Select::all(x.clone(), 0, 100) };
         // As a shard may answer it: only the last sample of [0, 100].
-        let querier = PrefetchedQuerier { entries: vec![(last_only, series(&[(90, 9.0)]))] };
+        let querier = PrefetchedQuerier { entries: vec![(last_only, series(&[(90, 9.0)]))], dedup_interval_ms: 0 };
         assert_eq!(querier.select_last(&x, 0, 100).len(), 1);
         // Its last sample says nothing about [0, 50], nor about all samples of [0, 100].
         assert!(querier.covering(&x, 0, 50, true).is_none());
         assert!(querier.covering(&x, 0, 100, false).is_none());
         // A select of all samples serves both kinds of askers within its range.
-        let querier = PrefetchedQuerier { entries: vec![(Select::all(x.clone(), 0, 100), series(&[(10, 1.0), (40, 4.0), (90, 9.0)]))] };
+        let querier = PrefetchedQuerier { entries: vec![(Select::all(x.clone(), 0, 100), series(&[(10, 1.0), (40, 4.0), (90, 9.0)]))], dedup_interval_ms: 0 };
         let last_in = |mint, maxt| querier.select_last(&x, mint, maxt)[0].samples.last().map(|s| s.timestamp_ms);
         assert_eq!((last_in(0, 50), last_in(0, 100)), (Some(40), Some(90)));
         assert_eq!(querier.select(&x, 0, 50)[0].samples.len(), 2);

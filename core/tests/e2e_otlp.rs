@@ -340,28 +340,6 @@ fn contradictory_otlp_options_stop_the_server_naming_them() {
     let config = write_config(dir.path(), "");
     let section = "otlp:\n  promote_all_resource_attributes: true\n  promote_resource_attributes: [k8s.pod.name]\n";
     std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes())).expect("append the otlp section");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start metricstor");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        let _ = tx.send(text);
-    });
-    let text = match rx.recv_timeout(START_DEADLINE) {
-        Ok(text) => text,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("metricstor kept running with a contradictory otlp section");
-        }
-    };
-    let status = child.wait().expect("exit status");
-    assert!(!status.success(), "{text}");
+    let text = start_refused(&config);
     assert!(text.contains("otlp.promote_resource_attributes") && text.contains("otlp.promote_all_resource_attributes"), "{text}");
 }

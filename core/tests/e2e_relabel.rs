@@ -63,27 +63,6 @@ fn written_series_are_relabeled_and_dropped_ones_counted() {
 fn an_invalid_rule_stops_the_server_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with(dir.path(), "relabel_configs:\n  - source_labels: [a]\n    target_label: b\n  - source_labels: [a]\n    regex: '(unclosed'\n    action: drop\n");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start metricstor");
-    let deadline = std::time::Instant::now() + START_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("metricstor kept running with an invalid relabel rule");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut stderr).expect("stderr");
+    let stderr = start_refused(&config);
     assert!(stderr.contains("relabel_configs[1]") && stderr.contains("invalid regex"), "{stderr}");
 }

@@ -328,3 +328,30 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     listener.local_addr().expect("local addr").port()
 }
+
+/// Runs the server with `config`, which must make it refuse to start: waits (bounded) for
+/// it to exit, asserts it failed, and returns what it wrote to stderr.
+pub fn start_refused(config: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start metricstor");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        let _ = tx.send(text);
+    });
+    let Ok(text) = rx.recv_timeout(START_DEADLINE) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("metricstor kept running with the refused configuration {}", config.display());
+    };
+    let status = child.wait().expect("wait for metricstor");
+    assert!(!status.success(), "metricstor exited successfully with {}: {text}", config.display());
+    text
+}

@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod chunk;
+pub mod dedup;
 pub mod encoded;
 pub mod error;
 pub mod exemplar;

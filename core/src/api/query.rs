@@ -305,7 +305,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
         .into_iter()
         .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms, last_only: s.last_only })
         .collect();
-    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, api.config.server.max_samples_per_query).await) };
+    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, api.config.server.max_samples_per_query, api.config.storage.dedup_interval_ms()).await) };
     let fetch_deadline = async {
         glommio::timer::sleep(remaining()).await;
         None
