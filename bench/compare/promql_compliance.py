@@ -286,10 +286,10 @@ def left_open_subqueries(q):
     return re.sub(r"\[(\w+):(\w*)\]", lambda m: f"[{duration_ms(m.group(1)) - 1}ms:{m.group(2)}]", q)
 
 
-def run_query(port, q, start_s, end_s, step_s):
-    params = urllib.parse.urlencode({"query": q, "start": start_s, "end": end_s, "step": step_s})
+def api_data(port, endpoint, params):
+    """`data` of a query API answer, or {"error": ...} for an error answer."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query_range?{params}", timeout=120) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}", timeout=120) as r:
             body = json.loads(r.read())
     except urllib.error.HTTPError as e:
         try:
@@ -301,23 +301,18 @@ def run_query(port, q, start_s, end_s, step_s):
     return body["data"]
 
 
+def run_query(port, q, start_s, end_s, step_s):
+    return api_data(port, "query_range", {"query": q, "start": start_s, "end": end_s, "step": step_s})
+
+
 def run_instant_queries(port, q, times):
     """The query asked as an instant query at each of `times`, gathered into one range-like
     answer (each vector element or scalar a point at its time) so that it compares as one."""
     gathered, types = {}, []
     for t in times:
-        params = urllib.parse.urlencode({"query": q, "time": t})
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?{params}", timeout=120) as r:
-                body = json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            try:
-                body = json.loads(e.read())
-            except ValueError:
-                return {"error": f"HTTP {e.code}"}
-        if body.get("status") != "success":
-            return {"error": f"{body.get('errorType')}: {body.get('error')}"}
-        data = body["data"]
+        data = api_data(port, "query", {"query": q, "time": t})
+        if "error" in data:
+            return data
         types.append(data["resultType"])
         if data["resultType"] == "vector":
             for s in data["result"]:
