@@ -118,6 +118,17 @@ fn client_identities_are_authorized_per_action() {
         assert_eq!(status, 403, "{path}: {text}");
         assert!(text.contains("not allowed to write"), "{text}");
     }
+    // InfluxDB line-protocol writes too; `/ping` and `/query` (a fixed answer) are open to
+    // any verified client, as `/-/healthy` is.
+    for path in ["/write", "/api/v2/write"] {
+        let influx = |client: Option<&str>| status_of(tls_agent(&pki, client).post(&format!("{base}{path}")).send_string("mtls_influx v=1 1000000\n"));
+        assert_eq!(influx(Some("agent")).unwrap().0, 204, "{path}");
+        let (status, text) = influx(Some("dashboard")).unwrap();
+        assert_eq!(status, 403, "{path}: {text}");
+        assert!(text.contains("not allowed to write"), "{text}");
+    }
+    assert_eq!(status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/ping")).call()).unwrap().0, 204);
+    assert_eq!(status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/query?q=SHOW+DATABASES")).call()).unwrap().0, 200);
     assert!(query(None).is_err(), "a client without a certificate must not get an answer");
     // Plain HTTP on the TLS port gets no HTTP answer either.
     let plain = raw_exchange(&server.http_addr, b"GET /-/healthy HTTP/1.1\r\n\r\n", Duration::from_secs(5));
@@ -143,7 +154,7 @@ fn client_identities_are_authorized_per_action() {
     assert!(answer.starts_with("HTTP/1.1 403") && !answer.contains("100 Continue"), "{answer}");
     assert!(answer.contains("not allowed to write"), "{answer}");
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 6"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 8"), "{metrics}");
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 2"), "{metrics}");
     let failures: u64 = metrics
         .lines()

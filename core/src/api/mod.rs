@@ -7,6 +7,7 @@ mod error;
 mod exemplars;
 mod extra_labels;
 mod federate;
+mod influx;
 mod json;
 mod grpc;
 mod labels;
@@ -157,6 +158,7 @@ fn endpoint_label(path: &str) -> &'static str {
     match path {
         "/api/v1/write" => "write",
         p if otlp::is_otlp_metrics_path(p) => "otlp",
+        p if influx::is_influx_path(p) => influx::endpoint_label(p),
         "/api/v1/read" => "read",
         "/api/v1/export" => "export",
         p if p.starts_with("/api/v1/import") => "import",
@@ -187,6 +189,7 @@ impl Api {
     pub(crate) fn authorize(&self, peer: Option<&net::PeerInfo>, path: &str) -> Result<(), ApiError> {
         let writes = path == "/api/v1/write"
             || otlp::is_otlp_metrics_path(path)
+            || influx::is_write_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/");
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
@@ -222,6 +225,7 @@ impl Api {
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
             p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
             p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
+            p if influx::is_influx_path(p) => influx::route(self, request, p).await,
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,

@@ -1,6 +1,8 @@
 //! Ingestion: turning a remote_write request body (snappy + protobuf, 1.0 or 2.0), an OTLP
-//! metrics export or an import into validated series ready for routing. Pure functions; no I/O.
+//! metrics export, an InfluxDB line-protocol write or an import into validated series ready
+//! for routing. Pure functions; no I/O.
 
+pub mod influx;
 pub mod json_lines;
 pub mod label_limits;
 pub mod line_splitter;

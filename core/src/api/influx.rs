@@ -1,0 +1,179 @@
+//! VictoriaMetrics' InfluxDB surface, so Telegraf and other Influx writers need no change:
+//! `POST /write`, `/api/v2/write`, `/influx/write`, `/influx/api/v2/write` (line protocol,
+//! parsed whole by `ingest::influx`, stored like remote_write, 204), `/ping` and
+//! `/influx/ping` (204), and `/query`, `/influx/query` (the fixed database list
+//! VictoriaMetrics answers, for the `SHOW DATABASES` / `CREATE DATABASE` writers send).
+
+use std::io::Read;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use tsdb::SeriesBatch;
+
+use super::params::{now_ms, Params};
+use super::{extra_labels, json_response, write, Api, ApiError};
+use crate::ingest::influx::{self, InfluxError, LineOptions, Precision};
+use crate::ingest::MAX_DECOMPRESSED_BYTES;
+
+const WRITE_PATHS: [&str; 4] = ["/write", "/api/v2/write", "/influx/write", "/influx/api/v2/write"];
+const QUERY_PATHS: [&str; 2] = ["/query", "/influx/query"];
+const PING_PATHS: [&str; 2] = ["/ping", "/influx/ping"];
+
+/// The version Influx clients are told (VictoriaMetrics says 1.8.0; some clients need one).
+const VERSION_HEADER: &str = "x-influxdb-version";
+const VERSION: &str = "1.8.0";
+
+/// VictoriaMetrics' answer to any `/query` (its default `-influx.databaseNames`).
+const DATABASES_JSON: &str = r#"{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["_internal"]]}]}]}"#;
+
+pub fn is_write_path(path: &str) -> bool {
+    WRITE_PATHS.contains(&path)
+}
+
+/// Whether `route` answers `path`.
+pub fn is_influx_path(path: &str) -> bool {
+    is_write_path(path) || QUERY_PATHS.contains(&path) || PING_PATHS.contains(&path)
+}
+
+/// The request-metrics label of an Influx path (`is_influx_path`).
+pub fn endpoint_label(path: &str) -> &'static str {
+    if is_write_path(path) {
+        "influx_write"
+    } else if PING_PATHS.contains(&path) {
+        "health"
+    } else {
+        "influx_query"
+    }
+}
+
+/// Answers a path of `is_influx_path`: writes take POST, queries GET or POST, pings GET or
+/// HEAD; other methods get 405.
+pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+    let method = request.method();
+    if is_write_path(path) {
+        if method != Method::POST {
+            return Err(ApiError::method_not_allowed("POST"));
+        }
+        return handle_write(api, request).await;
+    }
+    if QUERY_PATHS.contains(&path) {
+        if method != Method::GET && method != Method::POST {
+            return Err(ApiError::method_not_allowed("GET, POST"));
+        }
+        return Ok(with_version(json_response(StatusCode::OK, DATABASES_JSON)));
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed("GET, HEAD"));
+    }
+    // As InfluxDB and VictoriaMetrics: 204, or 200 when asked `verbose=true`.
+    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = if params.get("verbose") == Some("true") { StatusCode::OK } else { StatusCode::NO_CONTENT };
+    Ok(with_version(response))
+}
+
+/// Parses the whole body first, so a bad line refuses the request with nothing of it
+/// stored (VictoriaMetrics skips bad lines and stores the rest; a 400 tells the sender).
+async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    // As remote_write: refuse under overload before decoding.
+    if let Some(shard) = api.router.full_shard() {
+        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
+    }
+    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    let rules = api.config.storage.ingest_rules();
+    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    let gunzipped;
+    let body: &[u8] = if is_gzip(request.headers())? {
+        gunzipped = gunzip(request.body())?;
+        &gunzipped
+    } else {
+        request.body()
+    };
+    let options = LineOptions {
+        precision: Precision::from_param(params.get("precision")),
+        db: params.get("db"),
+        extra_labels: &extra,
+        now_ms: now_ms(),
+        rules,
+        parsed_bytes_max: influx::PARSED_BYTES_MAX,
+    };
+    let parsed = influx::parse(body, &options).map_err(|e| match e {
+        InfluxError::Line { .. } => ApiError::bad_data(e.to_string()),
+        InfluxError::TooLarge { .. } => payload_too_large(e.to_string()),
+    })?;
+    if !parsed.series.is_empty() {
+        write::append_counted(api, SeriesBatch::from_series(&parsed.series)).await?;
+    }
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(with_version(response))
+}
+
+fn with_version(mut response: Response<Bytes>) -> Response<Bytes> {
+    response.headers_mut().insert(VERSION_HEADER, header::HeaderValue::from_static(VERSION));
+    response
+}
+
+fn payload_too_large(message: String) -> ApiError {
+    ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, error_type: "bad_data", message, headers: Vec::new() }
+}
+
+/// Whether the body is gzip-compressed (`Content-Encoding`); another encoding is a 415.
+fn is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("" | "identity") => Ok(false),
+        Some("gzip" | "x-gzip") => Ok(true),
+        Some(other) => Err(ApiError::unsupported_media(format!(
+            "unsupported Content-Encoding \"{other}\" for line protocol: send the body as is or gzip-compressed"
+        ))),
+    }
+}
+
+/// A gzip body's lines, at most `MAX_DECOMPRESSED_BYTES` of them (413 past it, so a small
+/// body cannot claim gigabytes).
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut raw = Vec::new();
+    let limit = MAX_DECOMPRESSED_BYTES as u64 + 1;
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut raw)
+        .map_err(|e| ApiError::bad_data(format!("cannot gunzip the body (Content-Encoding: gzip): {e}")))?;
+    if raw.len() as u64 >= limit {
+        return Err(payload_too_large(format!("the gunzipped body is larger than {MAX_DECOMPRESSED_BYTES} bytes")));
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_methods_and_labels() {
+        for path in WRITE_PATHS {
+            assert!(is_influx_path(path) && is_write_path(path), "{path}");
+            assert_eq!(endpoint_label(path), "influx_write");
+        }
+        assert_eq!(endpoint_label("/influx/query"), "influx_query");
+        assert_eq!(endpoint_label("/ping"), "health");
+        for path in ["/api/v1/write", "/api/v1/query", "/influx", "/write/", "/api/v2/query"] {
+            assert!(!is_influx_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn gzip_bodies_are_bounded_and_other_encodings_refused() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, b"m v=1\n").expect("in memory");
+        let gzipped = encoder.finish().expect("in memory");
+        assert_eq!(gunzip(&gzipped).expect("valid gzip"), b"m v=1\n");
+        assert_eq!(gunzip(b"plain text").expect_err("not gzip").status, StatusCode::BAD_REQUEST);
+        let mut headers = http::HeaderMap::new();
+        assert!(!is_gzip(&headers).expect("none"));
+        headers.insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("GZIP"));
+        assert!(is_gzip(&headers).expect("gzip"));
+        headers.insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("br"));
+        assert_eq!(is_gzip(&headers).expect_err("br").status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}

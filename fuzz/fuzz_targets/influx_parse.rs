@@ -1,0 +1,29 @@
+//! Fuzz target: InfluxDB line protocol parsing never panics, under every precision, with
+//! `db` and extra labels, and strict non-finite rules; what it accepts becomes a valid write
+//! batch (sorted, unique, non-empty labels: `Labels::from_sorted`'s debug assertions).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    use metricstor::ingest::influx::{parse, LineOptions, Precision, PARSED_BYTES_MAX};
+    use metricstor::ingest::IngestRules;
+    let extra = [("dc".to_string(), "eu".to_string())];
+    let precisions = [Precision::Guess, Precision::Nanoseconds, Precision::Milliseconds, Precision::Hours];
+    let selector = data.first().copied().unwrap_or(0) as usize;
+    let options = LineOptions {
+        precision: precisions[selector % precisions.len()],
+        db: (selector & 4 != 0).then_some("telegraf"),
+        extra_labels: if selector & 8 != 0 { &extra } else { &[] },
+        now_ms: 1_700_000_000_000,
+        rules: IngestRules { reject_non_finite: selector & 16 != 0, ..IngestRules::default() },
+        parsed_bytes_max: PARSED_BYTES_MAX,
+    };
+    if let Ok(parsed) = parse(data, &options) {
+        let samples: usize = parsed.series.iter().map(|s| s.samples.len()).sum();
+        assert_eq!(samples as u64, parsed.samples, "every sample is counted");
+        for series in &parsed.series {
+            assert!(series.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
+            assert!(series.samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "samples rise in time");
+        }
+        let batch = tsdb::SeriesBatch::from_series(&parsed.series);
+        assert_eq!(batch.len(), parsed.series.len());
+    }
+});
