@@ -1,7 +1,7 @@
 //! End-to-end: InfluxDB line protocol into the real binary on VictoriaMetrics' paths (plain and
 //! gzip; `db`, `precision`, `extra_label`; lines without a timestamp), read back through
-//! `/api/v1/query` range selectors with exact labels, values and timestamps; a bad line is a
-//! 400 naming it that stores nothing; `/ping` and `/query` answer as VictoriaMetrics does.
+//! `/api/v1/query` range selectors with exact labels, values and timestamps; bad lines are a
+//! 400 naming the first, the good lines of the request stored; `/ping` and `/query` answer as VictoriaMetrics does.
 
 mod support;
 
@@ -147,13 +147,16 @@ fn line_protocol_is_stored_as_victoriametrics_names_it() {
     let (stored_at, value) = &fresh[0].1[0];
     assert!((before..=after).contains(stored_at) && value == "42", "{stored_at} not in {before}..={after}");
 
-    // A bad line: 400 naming it and the problem; nothing of the request is stored.
-    let lines = format!("atomic v=1 {s}\natomic v=oops {s}\n");
+    // Bad lines: a 400 naming the first and the problem; the good lines are stored, a bad
+    // line's fields not at all (`w=1` of line 3 neither: its `v` is bad).
+    let lines = format!("atomic v=1 {s}\natomic v=oops {s}\natomic w=1,v=oops {s}\nother v=2 {s}\n");
     let reply = write_lines(&server, "/write?precision=s", &lines, false);
     assert_eq!(reply.status, 400, "{}", reply.body);
     let error: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON error");
-    assert_eq!(error["error"], r#"line 2 ("atomic v=oops {s}"): field "v": invalid value "oops" (a number, an integer like 3i or 3u, a boolean or a quoted string expected)"#.replace("{s}", &s.to_string()));
-    assert!(series(&server, "atomic_v", at).is_empty());
+    assert_eq!(error["error"], r#"line 2 ("atomic v=oops {s}"): field "v": invalid value "oops" (a number, an integer like 3i or 3u, a boolean or a quoted string expected); 2 bad lines skipped, the request's other lines stored (2 samples)"#.replace("{s}", &s.to_string()));
+    assert_eq!(series(&server, "atomic_v", at).len(), 1);
+    assert_eq!(series(&server, "other_v", at).len(), 1);
+    assert!(series(&server, "atomic_w", at).is_empty());
     // Broken gzip: 400; another encoding: 415; other methods: 405.
     let reply = reply_raw(agent().post(&server.url("/write")).set("Content-Encoding", "gzip").send_bytes(b"m v=1"));
     assert_eq!(reply.status, 400, "{}", reply.body);

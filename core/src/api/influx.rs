@@ -97,12 +97,23 @@ async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<By
         rules,
         parsed_bytes_max: influx::PARSED_BYTES_MAX,
     };
-    let parsed = influx::parse(body, &options).map_err(|e| match e {
+    let (parsed, skipped) = influx::parse_skipping_bad_lines(body, &options).map_err(|e| match e {
         InfluxError::Line { .. } => ApiError::bad_data(e.to_string()),
         InfluxError::TooLarge { .. } => payload_too_large(e.to_string()),
     })?;
     if !parsed.series.is_empty() {
         write::append_counted(api, SeriesBatch::from_series(&parsed.series)).await?;
+    }
+    // Bad lines were skipped and the good ones stored (as VictoriaMetrics does); the 400
+    // says so, naming the first bad line.
+    if let Some(skipped) = skipped {
+        return Err(ApiError::bad_data(format!(
+            "{}; {} bad line{} skipped, the request's other lines stored ({} samples)",
+            skipped.first,
+            skipped.lines,
+            if skipped.lines == 1 { "" } else { "s" },
+            parsed.samples
+        )));
     }
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -122,33 +122,86 @@ pub enum InfluxError {
     TooLarge { line: usize, bytes_max: usize },
 }
 
-/// Parses a whole body. The first bad line refuses the request (nothing of it is stored).
+/// Parses a whole body; the first bad line is the error (see `parse_skipping_bad_lines` for
+/// what the HTTP handler stores).
 pub fn parse(body: &[u8], options: &LineOptions<'_>) -> Result<Parsed, InfluxError> {
+    parse_lines(body, options, &mut |bad| Err(bad))
+}
+
+/// Lines that did not parse, skipped: how many, and the first one's error.
+#[derive(Debug, PartialEq)]
+pub struct Skipped {
+    pub lines: usize,
+    pub first: InfluxError,
+}
+
+/// Parses a whole body, skipping bad lines (as VictoriaMetrics stores a request's good lines
+/// and drops its bad ones; Telegraf does not resend a batch answered with 400, so refusing
+/// all of it would lose the good lines). A request too large to hold is still an error.
+pub fn parse_skipping_bad_lines(body: &[u8], options: &LineOptions<'_>) -> Result<(Parsed, Option<Skipped>), InfluxError> {
+    let mut skipped: Option<Skipped> = None;
+    let parsed = parse_lines(body, options, &mut |bad| {
+        match &mut skipped {
+            Some(s) => s.lines += 1,
+            None => skipped = Some(Skipped { lines: 1, first: bad }),
+        }
+        Ok(())
+    })?;
+    Ok((parsed, skipped))
+}
+
+/// The parse loop: a bad line goes to `on_bad_line`, which refuses the request (its error is
+/// returned) or lets it be skipped.
+fn parse_lines(body: &[u8], options: &LineOptions<'_>, on_bad_line: &mut dyn FnMut(InfluxError) -> Result<(), InfluxError>) -> Result<Parsed, InfluxError> {
     let mut parsed = Parsed::default();
     let mut parsed_bytes = 0usize;
     for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = std::str::from_utf8(raw).map_err(|_| bad_line(line, &String::from_utf8_lossy(raw), "not valid UTF-8".into()))?;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            on_bad_line(bad_line(line, &String::from_utf8_lossy(raw), "not valid UTF-8".into()))?;
+            continue;
+        };
         // A line of blanks is skipped too (VictoriaMetrics refuses it).
         if text.trim_matches([' ', '\t']).is_empty() || text.starts_with('#') {
             continue;
         }
         let row = match parse_row(text) {
-            Ok(row) => row,
+            Ok(row) => Ok(row),
             // A line starting with a space has an empty measurement (VictoriaMetrics); when it
             // does not parse so, it is read as InfluxDB reads it, leading blanks ignored (the
             // `influx` CLI's INSERT sends " measurement,tag=v field=1").
-            Err(_) if text.starts_with(' ') => parse_row(text.trim_start_matches(' ')).map_err(|problem| bad_line(line, text, problem))?,
-            Err(problem) => return Err(bad_line(line, text, problem)),
+            Err(_) if text.starts_with(' ') => parse_row(text.trim_start_matches(' ')),
+            Err(problem) => Err(problem),
         };
-        let timestamp_ms = options.precision.to_ms(row.timestamp, options.now_ms).ok_or_else(|| {
-            bad_line(line, text, format!("timestamp {} is out of range in precision {:?}", row.timestamp.unwrap_or(0), options.precision))
-        })?;
-        push_row(&mut parsed, &mut parsed_bytes, row, timestamp_ms, options).map_err(|problem| match problem {
-            RowProblem::Invalid(problem) => bad_line(line, text, problem),
-            RowProblem::TooLarge => InfluxError::TooLarge { line, bytes_max: options.parsed_bytes_max },
-        })?;
+        let row = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                on_bad_line(bad_line(line, text, problem))?;
+                continue;
+            }
+        };
+        let Some(timestamp_ms) = options.precision.to_ms(row.timestamp, options.now_ms) else {
+            let problem = format!("timestamp {} is out of range in precision {:?}", row.timestamp.unwrap_or(0), options.precision);
+            on_bad_line(bad_line(line, text, problem))?;
+            continue;
+        };
+        // A line is stored whole or not at all: a field refused after others of its line
+        // were pushed takes them back.
+        let before = (parsed.series.len(), parsed.series.last().map_or(0, |s| s.samples.len()), parsed.samples, parsed.string_fields_skipped, parsed_bytes);
+        match push_row(&mut parsed, &mut parsed_bytes, row, timestamp_ms, options) {
+            Ok(()) => {}
+            Err(RowProblem::Invalid(problem)) => {
+                let (series, last_samples, samples, strings, bytes) = before;
+                parsed.series.truncate(series);
+                if let Some(last) = series.checked_sub(1).and_then(|i| parsed.series.get_mut(i)) {
+                    last.samples.truncate(last_samples);
+                }
+                (parsed.samples, parsed.string_fields_skipped, parsed_bytes) = (samples, strings, bytes);
+                on_bad_line(bad_line(line, text, problem))?;
+            }
+            Err(RowProblem::TooLarge) => return Err(InfluxError::TooLarge { line, bytes_max: options.parsed_bytes_max }),
+        }
     }
     Ok(parsed)
 }

@@ -379,3 +379,22 @@ proptest! {
         let _ = parse(&body, &defaults());
     }
 }
+
+#[test]
+fn skipping_bad_lines_keeps_every_good_line_and_no_field_of_a_bad_one() {
+    let options = LineOptions { rules: IngestRules { reject_non_finite: true, ..IngestRules::default() }, ..defaults() };
+    // Line 2 extends line 1's series with `v` before its `w` is refused: that sample goes too.
+    let body = "m v=1 1000000000000\nm v=2,w=+Inf 1000000001000\nbroken\nm v=3 1000000002000\n";
+    let (parsed, skipped) = parse_skipping_bad_lines(body.as_bytes(), &options).expect("not too large");
+    let skipped = skipped.expect("two bad lines");
+    assert_eq!(skipped.lines, 2);
+    assert!(skipped.first.to_string().starts_with("line 2 ") && skipped.first.to_string().contains("non-finite"), "{}", skipped.first);
+    assert_eq!(parsed.series.len(), 1);
+    let values: Vec<(i64, f64)> = parsed.series[0].samples.iter().map(|s| (s.timestamp_ms, s.value)).collect();
+    assert_eq!(values, vec![(1_000_000_000_000, 1.0), (1_000_000_002_000, 3.0)]);
+    assert_eq!(parsed.samples, 2);
+    // Nothing bad: nothing skipped, and the strict parse agrees.
+    let (parsed, skipped) = parse_skipping_bad_lines(b"m v=1 1000000000000\n", &options).expect("parsed");
+    assert_eq!((skipped, parsed.samples), (None, 1));
+    assert!(parse(body.as_bytes(), &options).is_err());
+}
