@@ -113,13 +113,31 @@ impl Relabeler {
             return batch;
         }
         let (mut series_dropped, mut samples_dropped) = (0u64, 0u64);
+        // One series' labels at a time, the Strings reused from series to series; and per
+        // rule what its regex said of each text seen in this batch (a batch repeats label
+        // names and metric names over and over).
         let mut labels: Vec<(String, String)> = Vec::new();
-        let relabeled = batch.relabeled(|series, out| {
-            labels.clear();
-            labels.extend(series.label_pairs().map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned())));
-            let kept = self.apply(&mut labels) && !labels.is_empty();
+        let mut memo = Memo::new(self.rules.len());
+        let relabeled = batch.relabeled(|series, sink| {
+            let count = series.label_count();
+            labels.truncate(count);
+            for (i, (name, value)) in series.label_pairs().enumerate() {
+                let (name, value) = (String::from_utf8_lossy(name), String::from_utf8_lossy(value));
+                match labels.get_mut(i) {
+                    Some((n, v)) => {
+                        n.clear();
+                        n.push_str(&name);
+                        v.clear();
+                        v.push_str(&value);
+                    }
+                    None => labels.push((name.into_owned(), value.into_owned())),
+                }
+            }
+            let kept = self.apply_memoized(&mut labels, &mut memo) && !labels.is_empty();
             if kept {
-                out.extend(labels.drain(..).map(|(n, v)| (n.into_bytes(), v.into_bytes())));
+                for (name, value) in &labels {
+                    sink.push(name.as_bytes(), value.as_bytes());
+                }
             } else {
                 series_dropped += 1;
                 samples_dropped += (series.samples().len() + series.histograms().len()) as u64;
@@ -134,13 +152,49 @@ impl Relabeler {
     /// Runs every rule over `labels` (sorted or not; names unique); false when a rule
     /// drops the series.
     pub fn apply(&self, labels: &mut Vec<(String, String)>) -> bool {
-        for rule in &self.rules {
-            if !rule.apply(labels) {
+        self.apply_memoized(labels, &mut Memo::new(self.rules.len()))
+    }
+
+    fn apply_memoized(&self, labels: &mut Vec<(String, String)>, memo: &mut Memo) -> bool {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.apply(labels, &mut memo.per_rule[i]) {
                 return false;
             }
         }
         labels.retain(|(_, v)| !v.is_empty());
         true
+    }
+}
+
+/// Texts a rule's regex was asked about, with the answer, for the rules that only ask
+/// whether it matches; bounded.
+struct Memo {
+    per_rule: Vec<RuleMemo>,
+}
+
+impl Memo {
+    fn new(rules: usize) -> Memo {
+        Memo { per_rule: (0..rules).map(|_| RuleMemo::default()).collect() }
+    }
+}
+
+/// Texts remembered per rule and batch at most (a batch of high-cardinality values then
+/// costs a bounded map and plain regex runs past it).
+const MEMO_ENTRIES_MAX: usize = 4096;
+
+#[derive(Default)]
+struct RuleMemo(std::collections::HashMap<Box<str>, bool, foldhash::fast::RandomState>);
+
+impl RuleMemo {
+    fn is_match(&mut self, regex: &Regex, text: &str) -> bool {
+        if let Some(&known) = self.0.get(text) {
+            return known;
+        }
+        let matched = regex.is_match(text);
+        if self.0.len() < MEMO_ENTRIES_MAX {
+            self.0.insert(text.into(), matched);
+        }
+        matched
     }
 }
 
@@ -161,15 +215,23 @@ fn set(labels: &mut Vec<(String, String)>, name: &str, value: String) {
 }
 
 impl Rule {
-    fn apply(&self, labels: &mut Vec<(String, String)>) -> bool {
+    /// The source labels' values joined by the separator (one label read in place).
+    fn source<'l>(&self, labels: &'l [(String, String)]) -> std::borrow::Cow<'l, str> {
+        match self.config.source_labels.as_slice() {
+            [one] => std::borrow::Cow::Borrowed(get(labels, one)),
+            many => std::borrow::Cow::Owned(many.iter().map(|n| get(labels, n)).collect::<Vec<_>>().join(&self.config.separator)),
+        }
+    }
+
+    fn apply(&self, labels: &mut Vec<(String, String)>, memo: &mut RuleMemo) -> bool {
         let c = &self.config;
-        let value = c.source_labels.iter().map(|n| get(labels, n)).collect::<Vec<_>>().join(&c.separator);
         match c.action {
-            Action::Drop => return !self.regex.is_match(&value),
-            Action::Keep => return self.regex.is_match(&value),
-            Action::DropEqual => return get(labels, &c.target_label) != value,
-            Action::KeepEqual => return get(labels, &c.target_label) == value,
+            Action::Drop => return !memo.is_match(&self.regex, &self.source(labels)),
+            Action::Keep => return memo.is_match(&self.regex, &self.source(labels)),
+            Action::DropEqual => return get(labels, &c.target_label) != self.source(labels),
+            Action::KeepEqual => return get(labels, &c.target_label) == self.source(labels),
             Action::Replace => {
+                let value = self.source(labels).into_owned();
                 let Some(captures) = self.regex.captures(&value) else { return true };
                 let mut target = String::new();
                 captures.expand(&c.target_label, &mut target);
@@ -180,8 +242,14 @@ impl Rule {
                 captures.expand(&c.replacement, &mut replaced);
                 set(labels, &target, replaced);
             }
-            Action::Lowercase => set(labels, &c.target_label, value.to_lowercase()),
-            Action::Uppercase => set(labels, &c.target_label, value.to_uppercase()),
+            Action::Lowercase => {
+                let value = self.source(labels).to_lowercase();
+                set(labels, &c.target_label, value);
+            }
+            Action::Uppercase => {
+                let value = self.source(labels).to_uppercase();
+                set(labels, &c.target_label, value);
+            }
             Action::LabelMap => {
                 let mut mapped = Vec::new();
                 for (name, v) in labels.iter() {
@@ -197,8 +265,8 @@ impl Rule {
                     }
                 }
             }
-            Action::LabelDrop => labels.retain(|(name, _)| !self.regex.is_match(name)),
-            Action::LabelKeep => labels.retain(|(name, _)| self.regex.is_match(name)),
+            Action::LabelDrop => labels.retain(|(name, _)| !memo.is_match(&self.regex, name)),
+            Action::LabelKeep => labels.retain(|(name, _)| memo.is_match(&self.regex, name)),
             Action::HashMod => {} // refused by `Relabeler::new`
         }
         true

@@ -24,6 +24,23 @@ impl TextSpan {
     }
 }
 
+/// Where `SeriesBatch::relabeled` takes one series' new labels.
+pub struct LabelSink<'a> {
+    text: &'a mut Vec<u8>,
+    spans: &'a mut Vec<(TextSpan, TextSpan)>,
+}
+
+impl LabelSink<'_> {
+    /// Adds a (name, value) pair (UTF-8; an empty value removes the name).
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        let name_start = self.text.len() as u32;
+        self.text.extend_from_slice(name);
+        let value_start = self.text.len() as u32;
+        self.text.extend_from_slice(value);
+        self.spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: self.text.len() as u32 }));
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct SeriesEntry {
     hash: u64,
@@ -265,46 +282,63 @@ impl SeriesBatch {
     /// `extra_label`). Labels are re-sorted and hashes recomputed; samples, histograms and
     /// exemplars are kept. `set` has non-empty, unique names and UTF-8 text.
     pub fn with_labels_set(&self, set: &[(String, String)]) -> SeriesBatch {
-        self.relabeled(|series, out| {
-            out.extend(series.label_pairs().filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == *name)).map(|(n, v)| (n.to_vec(), v.to_vec())));
-            out.extend(set.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())));
+        let mut set: Vec<(&[u8], &[u8])> = set.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+        set.sort_by(|a, b| a.0.cmp(b.0));
+        self.relabeled(|series, sink| {
+            // Both lists are sorted: merged in order, `set` winning a name both have.
+            let mut own = series.label_pairs().peekable();
+            for &(name, value) in &set {
+                while let Some((n, v)) = own.next_if(|(n, _)| *n <= name) {
+                    if n != name {
+                        sink.push(n, v);
+                    }
+                }
+                sink.push(name, value);
+            }
+            for (n, v) in own {
+                sink.push(n, v);
+            }
             true
         })
     }
 
     /// The batch with every series' labels rewritten by `rewrite`, which gets the series and
-    /// an empty list to fill with its new (name, value) pairs, in any order, and answers
-    /// whether to keep the series at all. Of a name given twice the last value is kept, an
+    /// a `LabelSink` to push its new (name, value) pairs into, in any order, and answers
+    /// whether to keep the series at all. Of a name pushed twice the last value is kept, an
     /// empty value removes the label, and a series left with no label is dropped; labels are
     /// re-sorted and hashes recomputed; samples, histograms and exemplars of the kept series
-    /// stay with them. Names and values must be UTF-8 (as everything a batch holds).
-    pub fn relabeled(&self, mut rewrite: impl FnMut(BatchSeries<'_>, &mut Vec<(Vec<u8>, Vec<u8>)>) -> bool) -> SeriesBatch {
-        let mut text = Vec::new();
-        let mut spans = Vec::new();
+    /// stay with them. Names and values must be UTF-8 (as everything a batch holds). The new
+    /// label text goes into one buffer: no allocation per label.
+    pub fn relabeled(&self, mut rewrite: impl FnMut(BatchSeries<'_>, &mut LabelSink<'_>) -> bool) -> SeriesBatch {
+        let mut text = Vec::with_capacity(self.text.len());
+        let mut spans: Vec<(TextSpan, TextSpan)> = Vec::with_capacity(self.labels.len());
         let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(self.len());
-        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for (index, series) in self.iter().enumerate() {
-            pairs.clear();
-            if !rewrite(series, &mut pairs) {
+            let start = spans.len();
+            let keep = rewrite(series, &mut LabelSink { text: &mut text, spans: &mut spans });
+            if !keep {
+                spans.truncate(start);
                 continue;
             }
-            // Sorted by name with the last of equal names kept (a stable sort keeps their
-            // order), then empty values left out.
-            pairs.sort_by(|a, b| a.0.cmp(&b.0));
-            let start = spans.len();
-            for i in 0..pairs.len() {
-                let (name, value) = &pairs[i];
-                if pairs.get(i + 1).is_some_and(|next| next.0 == *name) || value.is_empty() {
+            // Sorted by name (stable: of equal names the last pushed stays last), then the
+            // last of equal names kept and empty values left out, compacted in place.
+            let pushed = &mut spans[start..];
+            let name = |span: &(TextSpan, TextSpan)| &text[span.0.range()];
+            if !pushed.windows(2).all(|w| name(&w[0]) < name(&w[1])) {
+                pushed.sort_by(|a, b| name(a).cmp(name(b)));
+            }
+            let mut write = start;
+            for read in start..spans.len() {
+                let superseded = spans.get(read + 1).is_some_and(|next| name(next) == name(&spans[read]));
+                if superseded || spans[read].1.end == spans[read].1.start {
                     continue;
                 }
-                let name_start = text.len() as u32;
-                text.extend_from_slice(name);
-                let value_start = text.len() as u32;
-                text.extend_from_slice(value);
-                spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: text.len() as u32 }));
+                spans[write] = spans[read];
+                write += 1;
             }
-            if spans.len() > start {
-                kept.push((index, start, spans.len()));
+            spans.truncate(write);
+            if write > start {
+                kept.push((index, start, write));
             }
         }
         let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
@@ -501,10 +535,10 @@ mod tests {
             let name = s.label_pairs().next().map(|(_, v)| v.to_vec()).unwrap_or_default();
             match name.as_slice() {
                 b"a" => {
-                    out.push((b"z".to_vec(), b"1".to_vec()));
-                    out.push((b"__name__".to_vec(), b"old".to_vec()));
-                    out.push((b"__name__".to_vec(), b"a2".to_vec()));
-                    out.push((b"gone".to_vec(), Vec::new()));
+                    out.push(b"z", b"1");
+                    out.push(b"__name__", b"old");
+                    out.push(b"__name__", b"a2");
+                    out.push(b"gone", b"");
                     true
                 }
                 b"b" => false,
