@@ -136,6 +136,14 @@ fn otlp_metrics_are_translated_stored_and_queried() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(value(&server, "queue_size", t0 + 15_000), "8");
 
+    // extra_label, as VictoriaMetrics takes it on its OTLP path (under /prometheus/ too).
+    let body = request(vec![metric("extra.gauge", "", metric::Data::Gauge(Gauge { data_points: vec![gauge_point(t0, 3.0)] }))]);
+    let reply = post_otlp(&server.url("/prometheus/opentelemetry/v1/metrics?extra_label=dc=eu"), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(value(&server, r#"extra_gauge{dc="eu",job="checkout"}"#, t0), "3");
+    let reply = post_otlp(&server.url("/opentelemetry/v1/metrics?extra_label=dc"), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+
     // NoRecordedValue: a staleness marker ends the series.
     let stale = NumberDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..gauge_point(t0 + 30_000, 0.0) };
     let body = request(vec![metric("queue.size", "{item}", metric::Data::Gauge(Gauge { data_points: vec![stale] }))]);

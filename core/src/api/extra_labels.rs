@@ -1,6 +1,6 @@
 //! VictoriaMetrics' `extra_label=name=value` query parameter on the write endpoints
-//! (`/api/v1/write`, `/api/v1/import`, `/api/v1/import/prometheus`; the InfluxDB writes pass
-//! them to `ingest::influx`): every series the request stores gets the label, replacing one
+//! (`/api/v1/write`, `/api/v1/import`, `/api/v1/import/prometheus`, OTLP; the InfluxDB writes
+//! pass them to `ingest::influx`): every series the request stores gets the label, replacing one
 //! of the same name. vmagent and vmctl put it
 //! in their write URLs (`-remoteWrite.url=…?extra_label=dc=eu`, `vmctl --vm-extra-label`).
 

@@ -1,7 +1,7 @@
 //! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
 //! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` (with the
 //! config's `otlp:` options) and stored like remote_write, exemplars included (same
-//! authorization, limits and error mapping). 200 with an empty
+//! authorization, limits, `extra_label` and error mapping). 200 with an empty
 //! `ExportMetricsServiceResponse` once every owning shard has committed.
 
 use bytes::Bytes;
@@ -24,6 +24,7 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
     if let Some(shard) = api.router.full_shard() {
         return Err(crate::shard::SubmitError::QueueFull { shard }.into());
     }
+    let extra_labels = api.extra_labels(request.uri().query())?;
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     let translated = otlp::decode_request(
         header_text(header::CONTENT_TYPE),
@@ -36,7 +37,7 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
     api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
     if !translated.series.is_empty() {
         let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
-        write::append_counted(api, batch).await?;
+        write::append_counted(api, super::extra_labels::apply_to_batch(batch, &extra_labels)).await?;
     }
     // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.
     let body = prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default());
