@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# InfluxDB line protocol ingestion, Metricstor beside VictoriaMetrics 1.79 (Debian's
+# `victoria-metrics`): the same 5 bodies (20,000 Telegraf-like `cpu` lines of 10 fields each,
+# 500 hosts x 40 cpus: 200,000 series, 1,000,000 samples in all, 10 s apart) are POSTed to
+# `/write` of each, one after the other; prints each server's CPU ticks (1/100 s) and wall
+# time for the posts, RSS after, and the series and samples each then exports.
+# Usage: bash bench/scripts/influx_side_by_side.sh [METRICSTOR_BINARY]
+set -euo pipefail
+bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
+work=$(mktemp -d /tmp/influx-side-by-side.XXXXXX)
+trap 'kill $mpid $vpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+python3 - "$work" <<'PY'
+import random, sys, time
+random.seed(3)
+base = (int(time.time()) - 3600) * 10**9
+names = ("user", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "nice", "guest_nice")
+for b in range(5):
+    with open(f"{sys.argv[1]}/body{b}.txt", "w") as f:
+        for i in range(20000):
+            fields = ",".join(f"usage_{k}={random.random() * 100:.3f}" for k in names)
+            f.write(f"cpu,host=host-{i % 500},cpu=cpu{i // 500},dc=eu-west-1 {fields} {base + b * 10 * 10**9}\n")
+PY
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mport=$(free_port); gport=$(free_port); vport=$(free_port)
+printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\n  max_body_bytes: 67108864\nstorage:\n  data_dir: %s/ms\n' "$mport" "$gport" "$work" > "$work/cfg.yaml"
+"$bin" --config "$work/cfg.yaml" > "$work/ms.log" 2>&1 & mpid=$!
+victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$vport -retentionPeriod=100y > "$work/vm.log" 2>&1 & vpid=$!
+for _ in $(seq 300); do
+  curl -s "127.0.0.1:$mport/-/ready" >/dev/null && curl -s "127.0.0.1:$vport/health" >/dev/null && break
+  sleep 0.1
+done
+for who in "metricstor:$mport:$mpid" "victoriametrics:$vport:$vpid"; do
+  IFS=: read -r name port pid <<< "$who"
+  t0=$(awk '{print $14+$15}' /proc/$pid/stat); s0=$(date +%s.%N)
+  for b in 0 1 2 3 4; do curl -s -o /dev/null --data-binary @"$work/body$b.txt" "http://127.0.0.1:$port/write"; done
+  t1=$(awk '{print $14+$15}' /proc/$pid/stat); s1=$(date +%s.%N)
+  echo "$name: server cpu ticks $((t1 - t0)), wall $(python3 -c "print(round($s1 - $s0, 2))") s, rss after $(awk '/VmRSS/ {print $2}' /proc/$pid/status) kB"
+done
+curl -s "127.0.0.1:$vport/internal/force_flush" >/dev/null; sleep 2
+for who in "metricstor:$mport" "victoriametrics:$vport"; do
+  IFS=: read -r name port <<< "$who"
+  curl -gs "http://127.0.0.1:$port/api/v1/export?match[]={__name__=~\"cpu_usage_.*\"}" | python3 -c "
+import json, sys
+series = samples = 0
+for line in sys.stdin:
+    if line.strip():
+        series += 1
+        samples += len(json.loads(line)['values'])
+print('$name: exported', series, 'series,', samples, 'samples')"
+done
