@@ -2,9 +2,10 @@
 # InfluxDB line protocol ingestion, Metricstor beside VictoriaMetrics 1.79 (Debian's
 # `victoria-metrics`): the same 5 bodies (20,000 Telegraf-like `cpu` lines of 10 fields each,
 # 500 hosts x 40 cpus: 200,000 series, 1,000,000 samples in all, 10 s apart) are POSTed to
-# `/write` of each, one after the other; prints each server's CPU ticks (1/100 s) and wall
-# time for the posts, RSS after, and the series and samples each then exports.
-# Usage: bash bench/scripts/influx_side_by_side.sh [METRICSTOR_BINARY]
+# `/write` of each, one after the other, LINES lines per request (default 1000, Telegraf's
+# default metric_batch_size); prints each server's CPU ticks (1/100 s) and wall time for the
+# posts, RSS after, and the series and samples each then exports.
+# Usage: [LINES=N] bash bench/scripts/influx_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 work=$(mktemp -d /tmp/influx-side-by-side.XXXXXX)
@@ -32,7 +33,19 @@ done
 for who in "metricstor:$mport:$mpid" "victoriametrics:$vport:$vpid"; do
   IFS=: read -r name port pid <<< "$who"
   t0=$(awk '{print $14+$15}' /proc/$pid/stat); s0=$(date +%s.%N)
-  for b in 0 1 2 3 4; do curl -s -o /dev/null --data-binary @"$work/body$b.txt" "http://127.0.0.1:$port/write"; done
+  python3 - "$work" "$port" "${LINES:-1000}" <<'PY'
+import http.client, sys
+work, port, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+for b in range(5):
+    lines = open(f"{work}/body{b}.txt", "rb").read().splitlines(keepends=True)
+    for i in range(0, len(lines), per):
+        conn.request("POST", "/write", b"".join(lines[i:i + per]))
+        reply = conn.getresponse()
+        reply.read()
+        if reply.status != 204:
+            sys.exit(f"port {port}: {reply.status}")
+PY
   t1=$(awk '{print $14+$15}' /proc/$pid/stat); s1=$(date +%s.%N)
   echo "$name: server cpu ticks $((t1 - t0)), wall $(python3 -c "print(round($s1 - $s0, 2))") s, rss after $(awk '/VmRSS/ {print $2}' /proc/$pid/status) kB"
 done

@@ -1,6 +1,7 @@
 //! Fuzz target: InfluxDB line protocol parsing never panics, under every precision, with
 //! `db` and extra labels, and strict non-finite rules; what it accepts becomes a valid write
-//! batch (sorted, unique, non-empty labels: `Labels::from_sorted`'s debug assertions).
+//! batch (sorted, unique, non-empty labels: the batch builder's and `Labels::from_sorted`'s
+//! debug assertions) holding exactly what was parsed.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::influx::{parse, LineOptions, Precision, PARSED_BYTES_MAX};
@@ -17,13 +18,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         parsed_bytes_max: PARSED_BYTES_MAX,
     };
     if let Ok(parsed) = parse(data, &options) {
-        let samples: usize = parsed.series.iter().map(|s| s.samples.len()).sum();
+        let series = parsed.to_series();
+        let samples: usize = series.iter().map(|s| s.samples.len()).sum();
         assert_eq!(samples as u64, parsed.samples, "every sample is counted");
-        for series in &parsed.series {
-            assert!(series.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
-            assert!(series.samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "samples rise in time");
+        for s in &series {
+            assert!(s.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
+            assert!(s.samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "samples rise in time");
         }
-        let batch = tsdb::SeriesBatch::from_series(&parsed.series);
-        assert_eq!(batch.len(), parsed.series.len());
+        let batch = parsed.into_batch();
+        assert_eq!(batch.to_series(), series, "the batch holds what was parsed");
     }
 });

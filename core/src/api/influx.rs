@@ -8,7 +8,6 @@ use std::io::Read;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use tsdb::SeriesBatch;
 
 use super::params::{now_ms, Params};
 use super::{extra_labels, json_response, write, Api, ApiError};
@@ -101,8 +100,9 @@ async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<By
         InfluxError::Line { .. } => ApiError::bad_data(e.to_string()),
         InfluxError::TooLarge { .. } => payload_too_large(e.to_string()),
     })?;
-    if !parsed.series.is_empty() {
-        write::append_counted(api, SeriesBatch::from_series(&parsed.series)).await?;
+    let samples = parsed.samples;
+    if parsed.series_count() > 0 {
+        write::append_counted(api, parsed.into_batch()).await?;
     }
     // Bad lines were skipped and the good ones stored (as VictoriaMetrics does); the 400
     // says so, naming the first bad line.
@@ -112,7 +112,7 @@ async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<By
             skipped.first,
             skipped.lines,
             if skipped.lines == 1 { "" } else { "s" },
-            parsed.samples
+            samples
         )));
     }
     let mut response = Response::new(Bytes::new());

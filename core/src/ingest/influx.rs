@@ -1,11 +1,12 @@
 //! The InfluxDB line protocol (`measurement[,tag=v…] field=v[,…] [timestamp]`), parsed as
 //! VictoriaMetrics single-node parses it for `/write` and `/api/v2/write`: one series per
 //! numeric field, named `{measurement}_{field}`, tags as labels, the `db` parameter as a `db`
-//! label. Pure: a whole body in, owned series out, or the first bad line's number and problem.
+//! label. Pure: a whole body in, its series out in one compact buffer (label text, spans and
+//! one flat sample list: no allocation per series), or the first bad line's number and problem.
 
 use std::borrow::Cow;
 
-use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
+use tsdb::{Sample, SeriesBatch, SeriesSamples, TextSpan, METRIC_NAME_LABEL};
 
 use super::label_limits;
 use super::IngestRules;
@@ -105,13 +106,85 @@ pub struct LineOptions<'a> {
 }
 
 /// The series of one request, in line order (one per numeric field; consecutive lines of
-/// one series at rising timestamps share an entry).
+/// one series at rising timestamps share an entry), held compactly: every series' label text
+/// in one buffer, its labels as spans, its samples a range of one list.
 #[derive(Debug, Default, PartialEq)]
 pub struct Parsed {
-    pub series: Vec<SeriesSamples>,
+    text: Vec<u8>,
+    spans: Vec<(TextSpan, TextSpan)>,
+    entries: Vec<Entry>,
+    sample_list: Vec<Sample>,
     pub samples: u64,
     /// String fields that do not hold a number, skipped (they have no sample value).
     pub string_fields_skipped: u64,
+}
+
+/// One series of `Parsed`: its label spans and its samples, as ranges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entry {
+    spans: (u32, u32),
+    samples: (u32, u32),
+}
+
+impl Parsed {
+    pub fn series_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The write batch (the label text moves, no copy).
+    pub fn into_batch(self) -> SeriesBatch {
+        let Parsed { text, spans, entries, sample_list, .. } = self;
+        let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
+            for e in &entries {
+                builder.push_series(&spans[e.spans.0 as usize..e.spans.1 as usize], &sample_list[e.samples.0 as usize..e.samples.1 as usize]);
+            }
+            Ok(())
+        });
+        built.unwrap_or_else(|never| match never {})
+    }
+
+    /// The series as owned `SeriesSamples` (tests, fuzzing).
+    pub fn to_series(&self) -> Vec<SeriesSamples> {
+        let text = |span: TextSpan| String::from_utf8_lossy(&self.text[span.start as usize..span.end as usize]).into_owned();
+        self.entries
+            .iter()
+            .map(|e| SeriesSamples {
+                labels: tsdb::Labels::from_sorted(self.spans[e.spans.0 as usize..e.spans.1 as usize].iter().map(|&(n, v)| tsdb::Label::new(text(n), text(v)))),
+                samples: self.sample_list[e.samples.0 as usize..e.samples.1 as usize].to_vec(),
+                histograms: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Whether the last series has exactly these labels.
+    fn last_has_labels<'p>(&self, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> bool {
+        let Some(last) = self.entries.last() else { return false };
+        let mut own = self.spans[last.spans.0 as usize..last.spans.1 as usize].iter();
+        for (name, value) in pairs {
+            match own.next() {
+                Some(&(n, v)) if &self.text[n.start as usize..n.end as usize] == name.as_bytes() && &self.text[v.start as usize..v.end as usize] == value.as_bytes() => {}
+                _ => return false,
+            }
+        }
+        own.next().is_none()
+    }
+
+    /// What to truncate to so as to take back what a line added (`rollback`).
+    fn mark(&self) -> (usize, usize, usize, usize, Option<Entry>, u64, u64) {
+        (self.text.len(), self.spans.len(), self.entries.len(), self.sample_list.len(), self.entries.last().copied(), self.samples, self.string_fields_skipped)
+    }
+
+    fn rollback(&mut self, mark: (usize, usize, usize, usize, Option<Entry>, u64, u64)) {
+        let (text, spans, entries, samples, last, count, strings) = mark;
+        self.text.truncate(text);
+        self.spans.truncate(spans);
+        self.entries.truncate(entries);
+        self.sample_list.truncate(samples);
+        if let (Some(last), Some(now)) = (last, self.entries.last_mut()) {
+            *now = last;
+        }
+        (self.samples, self.string_fields_skipped) = (count, strings);
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -188,16 +261,12 @@ fn parse_lines(body: &[u8], options: &LineOptions<'_>, on_bad_line: &mut dyn FnM
         };
         // A line is stored whole or not at all: a field refused after others of its line
         // were pushed takes them back.
-        let before = (parsed.series.len(), parsed.series.last().map_or(0, |s| s.samples.len()), parsed.samples, parsed.string_fields_skipped, parsed_bytes);
+        let (mark, bytes) = (parsed.mark(), parsed_bytes);
         match push_row(&mut parsed, &mut parsed_bytes, row, timestamp_ms, options) {
             Ok(()) => {}
             Err(RowProblem::Invalid(problem)) => {
-                let (series, last_samples, samples, strings, bytes) = before;
-                parsed.series.truncate(series);
-                if let Some(last) = series.checked_sub(1).and_then(|i| parsed.series.get_mut(i)) {
-                    last.samples.truncate(last_samples);
-                }
-                (parsed.samples, parsed.string_fields_skipped, parsed_bytes) = (samples, strings, bytes);
+                parsed.rollback(mark);
+                parsed_bytes = bytes;
                 on_bad_line(bad_line(line, text, problem))?;
             }
             Err(RowProblem::TooLarge) => return Err(InfluxError::TooLarge { line, bytes_max: options.parsed_bytes_max }),
@@ -456,17 +525,27 @@ fn push_row(parsed: &mut Parsed, parsed_bytes: &mut usize, row: Row<'_>, timesta
             return Err(RowProblem::Invalid(format!("field {} has the non-finite value {value} (storage.reject_non_finite is on)", shown(key))));
         }
         let sample = Sample { timestamp_ms, value };
-        let labels = Labels::from_sorted(pairs());
         parsed.samples += 1;
-        match parsed.series.last_mut() {
-            Some(last) if last.labels == labels && last.samples.last().is_some_and(|s| s.timestamp_ms < timestamp_ms) => {
-                *parsed_bytes += SAMPLE_BYTES;
-                last.samples.push(sample);
+        let extends_last = parsed.sample_list.last().is_some_and(|s| s.timestamp_ms < timestamp_ms) && parsed.last_has_labels(pairs());
+        if extends_last {
+            *parsed_bytes += SAMPLE_BYTES;
+            parsed.sample_list.push(sample);
+            if let Some(last) = parsed.entries.last_mut() {
+                last.samples.1 = parsed.sample_list.len() as u32;
             }
-            _ => {
-                *parsed_bytes += base_bytes + METRIC_NAME_LABEL.len() + metric_name.len() + SERIES_OVERHEAD_BYTES;
-                parsed.series.push(SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
+        } else {
+            *parsed_bytes += base_bytes + METRIC_NAME_LABEL.len() + metric_name.len() + SERIES_OVERHEAD_BYTES;
+            let spans_start = parsed.spans.len() as u32;
+            for (name, value) in pairs() {
+                let name_start = parsed.text.len() as u32;
+                parsed.text.extend_from_slice(name.as_bytes());
+                let value_start = parsed.text.len() as u32;
+                parsed.text.extend_from_slice(value.as_bytes());
+                parsed.spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: parsed.text.len() as u32 }));
             }
+            let samples_start = parsed.sample_list.len() as u32;
+            parsed.sample_list.push(sample);
+            parsed.entries.push(Entry { spans: (spans_start, parsed.spans.len() as u32), samples: (samples_start, parsed.sample_list.len() as u32) });
         }
         if *parsed_bytes > options.parsed_bytes_max {
             return Err(RowProblem::TooLarge);

@@ -18,7 +18,7 @@ fn defaults() -> LineOptions<'static> {
 fn samples_with(body: &str, options: &LineOptions<'_>) -> Result<Vec<(Labels, f64, i64)>, InfluxError> {
     let parsed = parse(body.as_bytes(), options)?;
     let mut out = Vec::new();
-    for series in &parsed.series {
+    for series in &parsed.to_series() {
         for s in &series.samples {
             out.push((series.labels.clone(), s.value, s.timestamp_ms));
         }
@@ -104,8 +104,8 @@ fn tricky_lines_parse_as_victoriametrics_reads_them() {
 fn blank_lines_and_comments_are_skipped_and_string_fields_counted() {
     let body = "# a comment\n\n   \nm v=1 1000000000000\r\n\n#m v=2\nm s=\"up\" 1000000000000\n";
     let parsed = parse(body.as_bytes(), &defaults()).expect("valid");
-    assert_eq!(parsed.series.len(), 1);
-    assert_eq!(parsed.series[0].samples, vec![Sample { timestamp_ms: 1_000_000_000_000, value: 1.0 }]);
+    assert_eq!(parsed.to_series().len(), 1);
+    assert_eq!(parsed.to_series()[0].samples, vec![Sample { timestamp_ms: 1_000_000_000_000, value: 1.0 }]);
     assert_eq!(parsed.string_fields_skipped, 1);
     assert_eq!(parse(b"", &defaults()).expect("empty"), Parsed::default());
 }
@@ -113,7 +113,7 @@ fn blank_lines_and_comments_are_skipped_and_string_fields_counted() {
 #[test]
 fn consecutive_lines_of_one_series_share_an_entry_while_time_rises() {
     let parsed = parse(b"m v=1 1000000000000\nm v=2 1000000001000\nm v=3 1000000000500\nm,t=a v=4 1000000002000", &defaults()).expect("valid");
-    let shape: Vec<(Labels, Vec<i64>)> = parsed.series.iter().map(|s| (s.labels.clone(), s.samples.iter().map(|x| x.timestamp_ms).collect())).collect();
+    let shape: Vec<(Labels, Vec<i64>)> = parsed.to_series().iter().map(|s| (s.labels.clone(), s.samples.iter().map(|x| x.timestamp_ms).collect())).collect();
     assert_eq!(
         shape,
         vec![
@@ -263,7 +263,7 @@ fn a_request_whose_series_would_take_too_much_memory_is_refused() {
         Err(InfluxError::TooLarge { line: 1, bytes_max: 50_000 }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(parse(line.as_bytes(), &defaults()).expect("within the default").series.len(), 100);
+    assert_eq!(parse(line.as_bytes(), &defaults()).expect("within the default").series_count(), 100);
 }
 
 /// A name or value with the characters that need escaping.
@@ -370,7 +370,7 @@ proptest! {
         }
         let options = LineOptions { precision: Precision::Milliseconds, db: db.as_deref(), ..defaults() };
         let parsed = parse(body.as_bytes(), &options).map_err(|e| TestCaseError::fail(format!("{body:?}: {e}")))?;
-        let got: Vec<(Labels, u64, i64)> = parsed.series.iter().flat_map(|s| s.samples.iter().map(|x| (s.labels.clone(), x.value.to_bits(), x.timestamp_ms))).collect();
+        let got: Vec<(Labels, u64, i64)> = parsed.to_series().iter().flat_map(|s| s.samples.iter().map(|x| (s.labels.clone(), x.value.to_bits(), x.timestamp_ms))).collect();
         prop_assert_eq!(got, expected, "{:?}", body);
     }
 
@@ -389,8 +389,8 @@ fn skipping_bad_lines_keeps_every_good_line_and_no_field_of_a_bad_one() {
     let skipped = skipped.expect("two bad lines");
     assert_eq!(skipped.lines, 2);
     assert!(skipped.first.to_string().starts_with("line 2 ") && skipped.first.to_string().contains("non-finite"), "{}", skipped.first);
-    assert_eq!(parsed.series.len(), 1);
-    let values: Vec<(i64, f64)> = parsed.series[0].samples.iter().map(|s| (s.timestamp_ms, s.value)).collect();
+    assert_eq!(parsed.to_series().len(), 1);
+    let values: Vec<(i64, f64)> = parsed.to_series()[0].samples.iter().map(|s| (s.timestamp_ms, s.value)).collect();
     assert_eq!(values, vec![(1_000_000_000_000, 1.0), (1_000_000_002_000, 3.0)]);
     assert_eq!(parsed.samples, 2);
     // Nothing bad: nothing skipped, and the strict parse agrees.
