@@ -37,16 +37,7 @@ fn write_lines(server: &Server, path: &str, body: &str, gzip: bool) -> Reply {
 }
 
 fn reply(what: &str, result: Result<ureq::Response, ureq::Error>) -> Reply {
-    let r = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{what} failed: {e}"),
-    };
-    let status = r.status();
-    let headers = r.headers_names().into_iter().map(|n| {
-        let v = r.header(&n).unwrap_or("").to_string();
-        (n, v)
-    }).collect();
-    Reply { status, headers, body: r.into_string().unwrap_or_default() }
+    reply_or_status(what, result)
 }
 
 /// Every series `selector` selects in the 10 minutes up to `at_ms`: its labels and

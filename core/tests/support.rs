@@ -182,6 +182,15 @@ impl Reply {
     }
 }
 
+/// The reply of a request, error statuses included; a transport failure fails the test
+/// naming `what`.
+pub fn reply_or_status(what: &str, result: Result<ureq::Response, ureq::Error>) -> Reply {
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => reply_of(r),
+        Err(e) => panic!("{what} failed: {e}"),
+    }
+}
+
 fn reply_of(r: ureq::Response) -> Reply {
     let status = r.status();
     let headers = r.headers_names().into_iter().map(|n| {
