@@ -448,7 +448,7 @@ impl Config {
             net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
         self.otlp.validate()?;
-        let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs)
+        let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
         Ok(Resolved { http_addr, grpc_addr, relabeler: std::sync::Arc::new(relabeler) })
     }

@@ -73,3 +73,20 @@ fn prometheus_prefix_health_and_extra_labels() {
     assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
     assert!(server.stop());
 }
+
+#[test]
+fn extra_labels_that_pass_the_label_limits_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config_with(dir.path(), "  cores: 2\n", "  max_labels_per_series: 3\n"));
+    let body = v1_request(&[(vec![("__name__", "vmc_limit"), ("job", "a")], vec![(1_000_000, 1.0)])]);
+    let reply = post(&server.url("/api/v1/write?extra_label=dc=eu"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "three labels are within the limit: {}", reply.body);
+    let reply = post(&server.url("/api/v1/write?extra_label=dc=eu&extra_label=env=prod"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("more than 3 labels") && reply.body.contains("extra_label"), "{}", reply.body);
+    let reply = post_plain(&server.url("/api/v1/import/prometheus?extra_label=dc=eu&extra_label=env=prod"), "text/plain", b"vmc_limit_text{job=\"a\"} 1 1000000\n");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=%7Benv%3D%22prod%22%7D"));
+    assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
+    assert!(server.stop());
+}

@@ -31,20 +31,38 @@ pub(super) fn from_params(params: &Params, limits: &LabelLimits) -> Result<Vec<(
     Ok(set)
 }
 
-/// `batch` with `set` applied to every series (the batch itself when `set` is empty).
-pub(super) fn apply_to_batch(batch: SeriesBatch, set: &[(String, String)]) -> SeriesBatch {
+/// `batch` with `set` applied to every series (the batch itself when `set` is empty); a
+/// series the added labels take past the label limits is a 400 naming it.
+pub(super) fn apply_to_batch(batch: SeriesBatch, set: &[(String, String)], limits: &LabelLimits) -> Result<SeriesBatch, ApiError> {
     if set.is_empty() {
-        batch
-    } else {
-        batch.with_labels_set(set)
+        return Ok(batch);
+    }
+    let batch = batch.with_labels_set(set);
+    for series in batch.iter() {
+        if let Some(problem) = label_limits::problem(limits, series.label_pairs()) {
+            return Err(past_limits(&series.to_labels(), &problem));
+        }
+    }
+    Ok(batch)
+}
+
+/// `labels` with `set` applied; past the label limits, a 400 naming the series.
+pub(super) fn apply_to_labels(labels: &Labels, set: &[(String, String)], limits: &LabelLimits) -> Result<Labels, ApiError> {
+    let own = labels.iter().map(|l| (l.name.to_string(), l.value.to_string()));
+    let labels = Labels::from_pairs(own.chain(set.iter().cloned()));
+    match label_limits::problem(limits, labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()))) {
+        Some(problem) => Err(past_limits(&labels, &problem)),
+        None => Ok(labels),
     }
 }
 
-/// `labels` with `set` applied.
-pub(super) fn apply_to_labels(labels: &Labels, set: &[(String, String)]) -> Labels {
-    let own = labels.iter().map(|l| (l.name.to_string(), l.value.to_string()));
-    Labels::from_pairs(own.chain(set.iter().cloned()))
+fn past_limits(labels: &Labels, problem: &str) -> ApiError {
+    let shown: String = labels.to_string().chars().take(SERIES_SHOWN_CHARS_MAX).collect();
+    ApiError::bad_data(format!("series {shown}: with the `extra_label`s it has {problem}"))
 }
+
+/// Characters of a series shown in an error.
+const SERIES_SHOWN_CHARS_MAX: usize = 200;
 
 #[cfg(test)]
 mod tests {
@@ -76,6 +94,9 @@ mod tests {
     fn labels_are_replaced_or_added() {
         let labels = Labels::from_pairs([("__name__", "up"), ("dc", "old"), ("job", "a")]);
         let set = [("dc".to_string(), "eu".to_string()), ("a".to_string(), "1".to_string())];
-        assert_eq!(apply_to_labels(&labels, &set), Labels::from_pairs([("__name__", "up"), ("a", "1"), ("dc", "eu"), ("job", "a")]));
+        assert_eq!(apply_to_labels(&labels, &set, &LabelLimits::default()).expect("within"), Labels::from_pairs([("__name__", "up"), ("a", "1"), ("dc", "eu"), ("job", "a")]));
+        let tight = LabelLimits { labels_per_series: 3, ..LabelLimits::default() };
+        let err = apply_to_labels(&labels, &set, &tight).expect_err("four labels").message;
+        assert!(err.contains("more than 3 labels") && err.contains("extra_label"), "{err}");
     }
 }

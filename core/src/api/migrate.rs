@@ -310,7 +310,7 @@ impl ImportBatch {
         }
         if !self.extra_labels.is_empty() {
             for series in &mut self.series {
-                series.labels = super::extra_labels::apply_to_labels(&series.labels, &self.extra_labels);
+                series.labels = super::extra_labels::apply_to_labels(&series.labels, &self.extra_labels, &api.config.storage.ingest_rules().label_limits)?;
             }
         }
         let imported = api.router.append(SeriesBatch::from_series(&self.series)).await?;

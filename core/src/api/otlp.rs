@@ -37,7 +37,8 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
     api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
     if !translated.series.is_empty() {
         let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
-        write::append_counted(api, super::extra_labels::apply_to_batch(batch, &extra_labels)).await?;
+        let batch = super::extra_labels::apply_to_batch(batch, &extra_labels, &api.config.storage.ingest_rules().label_limits)?;
+        write::append_counted(api, batch).await?;
     }
     // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.
     let body = prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default());

@@ -34,7 +34,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     if !decoded.metadata.is_empty() {
         api.router.put_metadata(decoded.metadata);
     }
-    decoded.series = super::extra_labels::apply_to_batch(decoded.series, &extra_labels);
+    decoded.series = super::extra_labels::apply_to_batch(decoded.series, &extra_labels, &api.config.storage.ingest_rules().label_limits)?;
     let (sent_samples, sent_histograms) = (decoded.samples, decoded.histograms);
     let (stored, exemplars) = if decoded.series.is_empty() { (0, 0) } else { append_counted(api, decoded.series).await? };
     // The shards count histograms as samples. All stored: the split is what was sent; some

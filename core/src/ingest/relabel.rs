@@ -2,13 +2,16 @@
 //! (its YAML keys, defaults and action semantics; VictoriaMetrics single-node's
 //! `-relabelConfig`), configured as `relabel_configs:` and applied by the shard router to
 //! every ingestion path alike. A series a rule drops (`drop`, `keep`, `dropequal`,
-//! `keepequal`), or one left without a label, is not stored and is counted.
+//! `keepequal`), one left without a label, or one the rules take past the label limits
+//! (`storage.max_labels_per_series` and the name/value lengths) is not stored and is counted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use tsdb::SeriesBatch;
+
+use super::label_limits::{self, LabelLimits};
 
 /// One rule as written in the YAML (Prometheus' keys and defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +68,7 @@ struct Rule {
 #[derive(Debug, Default)]
 pub struct Relabeler {
     rules: Vec<Rule>,
+    limits: LabelLimits,
     series_dropped: AtomicU64,
     samples_dropped: AtomicU64,
 }
@@ -72,7 +76,7 @@ pub struct Relabeler {
 impl Relabeler {
     /// Compiles and checks `configs` as Prometheus checks them; an error names the rule
     /// (`relabel_configs[i]`) and the problem.
-    pub fn new(configs: &[RelabelConfig]) -> Result<Relabeler, String> {
+    pub fn new(configs: &[RelabelConfig], limits: LabelLimits) -> Result<Relabeler, String> {
         let mut rules = Vec::with_capacity(configs.len());
         for (i, config) in configs.iter().enumerate() {
             let problem = |text: &str| format!("relabel_configs[{i}] (action {:?}): {text}", config.action);
@@ -95,7 +99,7 @@ impl Relabeler {
             }
             rules.push(Rule { config: config.clone(), regex });
         }
-        Ok(Relabeler { rules, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
+        Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +137,9 @@ impl Relabeler {
                     None => labels.push((name.into_owned(), value.into_owned())),
                 }
             }
-            let kept = self.apply_memoized(&mut labels, &mut memo) && !labels.is_empty();
+            let kept = self.apply_memoized(&mut labels, &mut memo)
+                && !labels.is_empty()
+                && label_limits::problem(&self.limits, labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))).is_none();
             if kept {
                 for (name, value) in &labels {
                     sink.push(name.as_bytes(), value.as_bytes());
@@ -279,7 +285,7 @@ mod tests {
 
     fn rules(yaml: &str) -> Relabeler {
         let configs: Vec<RelabelConfig> = serde_saphyr::from_str(yaml).expect("yaml");
-        Relabeler::new(&configs).expect("valid rules")
+        Relabeler::new(&configs, LabelLimits::default()).expect("valid rules")
     }
 
     fn run(r: &Relabeler, pairs: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
@@ -343,7 +349,7 @@ mod tests {
     fn invalid_rules_are_refused_naming_them() {
         let refuse = |yaml: &str, needle: &str| {
             let configs: Vec<RelabelConfig> = serde_saphyr::from_str(yaml).expect("yaml");
-            let err = Relabeler::new(&configs).expect_err(yaml);
+            let err = Relabeler::new(&configs, LabelLimits::default()).expect_err(yaml);
             assert!(err.contains(needle), "{yaml}: {err}");
         };
         refuse("- source_labels: [a]\n  regex: '('\n", "relabel_configs[0]");
@@ -353,6 +359,20 @@ mod tests {
         refuse("- source_labels: [a]\n  action: labeldrop\n", "takes only a regex");
         assert!(serde_saphyr::from_str::<Vec<RelabelConfig>>("- action: nonsense\n").is_err());
         assert!(serde_saphyr::from_str::<Vec<RelabelConfig>>("- sourcelabels: [a]\n").is_err());
+    }
+
+    #[test]
+    fn a_series_the_rules_take_past_the_label_limits_is_dropped_and_counted() {
+        let configs: Vec<RelabelConfig> = serde_saphyr::from_str("- source_labels: [a]\n  target_label: b\n- source_labels: [a]\n  target_label: c\n").expect("yaml");
+        let r = Relabeler::new(&configs, LabelLimits { labels_per_series: 3, ..LabelLimits::default() }).expect("valid");
+        let series = vec![
+            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "x"), ("a", "1")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() },
+            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "y")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() },
+        ];
+        let out = r.apply_to_batch(SeriesBatch::from_series(&series)).to_series();
+        // x gains b and c (four labels, past three); y's source is empty, so nothing is set.
+        assert_eq!(out.iter().map(|s| s.labels.clone()).collect::<Vec<_>>(), vec![tsdb::Labels::from_pairs([("__name__", "y")])]);
+        assert_eq!(r.dropped(), (1, 1));
     }
 
     #[test]
