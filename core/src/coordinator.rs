@@ -26,7 +26,7 @@ impl PrefetchedQuerier {
         Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect(), dedup_interval_ms })
     }
 
-    /// `series` deduplicated by `dedup_interval_ms` (floats and histograms each).
+    /// One series' samples and histograms, each deduplicated by `dedup_interval_ms`.
     fn dedup(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>) {
         if self.dedup_interval_ms > 0 {
             tsdb::dedup::dedup_by_interval(samples, self.dedup_interval_ms, |s| s.timestamp_ms);

@@ -17,15 +17,6 @@ use support::*;
 const STEP_MS: i64 = 15_000;
 const SAMPLES_PER_SERIES: i64 = 180; // 45 minutes
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A small deterministic generator (no rand dependency needed for test data).
 struct Lcg(u64);
 

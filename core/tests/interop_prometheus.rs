@@ -11,15 +11,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts Prometheus with `config` on `port`, its data under `dir`; killed when dropped.
 fn start_prometheus(binary: &str, config: &std::path::Path, port: u16, dir: &std::path::Path) -> KillOnDrop {
     start_prometheus_with(binary, config, port, dir, &[])

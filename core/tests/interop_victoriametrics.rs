@@ -18,15 +18,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use support::*;
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `binary` with `args`, its output in `log`; killed when dropped.
 fn start_tool(binary: &str, args: &[String], log: &Path) -> KillOnDrop {
     let out = std::fs::File::create(log).expect("create tool log");

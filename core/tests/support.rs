@@ -364,3 +364,14 @@ pub fn start_refused(config: &Path) -> String {
     assert!(!status.success(), "metricstor exited successfully with {}: {text}", config.display());
     text
 }
+
+/// A peer process this test started (Prometheus, a VictoriaMetrics tool): killed and reaped
+/// when dropped, by its own handle.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -131,14 +131,7 @@ fn payload_too_large(message: String) -> ApiError {
 
 /// Whether the body is gzip-compressed (`Content-Encoding`); another encoding is a 415.
 fn is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
-    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    match encoding.as_deref() {
-        None | Some("" | "identity") => Ok(false),
-        Some("gzip" | "x-gzip") => Ok(true),
-        Some(other) => Err(ApiError::unsupported_media(format!(
-            "unsupported Content-Encoding \"{other}\" for line protocol: send the body as is or gzip-compressed"
-        ))),
-    }
+    super::body_is_gzip(headers, "line protocol")
 }
 
 /// A gzip body's lines, at most `MAX_DECOMPRESSED_BYTES` of them (413 past it, so a small

@@ -107,7 +107,7 @@ impl net::Handler for Api {
             let path = api_path(request.uri().path()).to_string();
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(prometheus_text)) => match (import_is_gzip(request.headers()), self.extra_labels(request.uri().query())) {
+                (Ok(()), Some(prometheus_text)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
                     (Ok(gzip), Ok(extra)) => migrate::handle_import(&self, request.into_body(), prometheus_text, gzip, extra).await,
                     (Err(error), _) | (_, Err(error)) => Err(error),
                 },
@@ -140,15 +140,15 @@ fn streamed_import_format(path: &str) -> Option<bool> {
     }
 }
 
-/// Whether an import's body is gzip-compressed (`Content-Encoding`); another encoding is a
-/// 415.
-fn import_is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
+/// Whether a body that may come plain or gzip-compressed (imports, line protocol) is gzip
+/// (`Content-Encoding`); another encoding is a 415 naming it and `what` the body is.
+pub(super) fn body_is_gzip(headers: &http::HeaderMap, what: &str) -> Result<bool, ApiError> {
     let encoding = headers.get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
     match encoding.as_deref() {
         None | Some("" | "identity") => Ok(false),
         Some("gzip" | "x-gzip") => Ok(true),
         Some(other) => Err(ApiError::unsupported_media(format!(
-            "unsupported Content-Encoding \"{other}\" for an import: send the body as is or gzip-compressed"
+            "unsupported Content-Encoding \"{other}\" for {what}: send the body as is or gzip-compressed"
         ))),
     }
 }

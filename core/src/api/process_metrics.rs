@@ -6,38 +6,37 @@
 
 use std::fmt::Write;
 
+use super::self_metrics::family;
+
 /// Appends the process families and `metricstor_build_info` to `out`.
 pub fn write(out: &mut String) {
-    let header = |out: &mut String, name: &str, kind: &str, help: &str| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    header(out, "metricstor_build_info", "gauge", "Always 1; the labels give the version running.");
+    family(out, "metricstor_build_info", "gauge", "Always 1; the labels give the version running.");
     let _ = writeln!(out, "metricstor_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     let clock_ticks = positive_sysconf(libc::_SC_CLK_TCK);
     let page_bytes = positive_sysconf(libc::_SC_PAGESIZE);
     if let Some(stat) = std::fs::read_to_string("/proc/self/stat").ok().and_then(|text| Stat::parse(&text)) {
         if let Some(ticks) = clock_ticks {
-            header(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+            family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
             let _ = writeln!(out, "process_cpu_seconds_total {}", (stat.user_ticks + stat.system_ticks) as f64 / ticks as f64);
             let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|text| boot_time_seconds(&text));
             if let Some(boot) = boot {
-                header(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+                family(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
                 let _ = writeln!(out, "process_start_time_seconds {}", boot as f64 + stat.start_ticks as f64 / ticks as f64);
             }
         }
-        header(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+        family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
         let _ = writeln!(out, "process_virtual_memory_bytes {}", stat.virtual_bytes);
         if let Some(page) = page_bytes {
-            header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+            family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
             let _ = writeln!(out, "process_resident_memory_bytes {}", stat.resident_pages.saturating_mul(page));
         }
     }
     if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
-        header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+        family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
         let _ = writeln!(out, "process_open_fds {}", entries.count());
     }
     if let Some(max) = std::fs::read_to_string("/proc/self/limits").ok().and_then(|text| max_open_files(&text)) {
-        header(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
         let _ = writeln!(out, "process_max_fds {max}");
     }
 }

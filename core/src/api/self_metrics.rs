@@ -60,7 +60,7 @@ type TransportCounter = fn(&net::ConnectionStats) -> &net::Counter;
 /// A per-shard figure for `/metrics`: name, type, help, and how to read it from a snapshot.
 type ShardFigure<T> = (&'static str, &'static str, &'static str, fn(&tsdb::ShardStats) -> T);
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 

@@ -102,10 +102,6 @@ impl Relabeler {
         Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// Series and samples (floats and histograms) not stored because of the rules.
     pub fn dropped(&self) -> (u64, u64) {
         (self.series_dropped.load(Ordering::Relaxed), self.samples_dropped.load(Ordering::Relaxed))
@@ -121,7 +117,7 @@ impl Relabeler {
         // rule what its regex said of each text seen in this batch (a batch repeats label
         // names and metric names over and over).
         let mut labels: Vec<(String, String)> = Vec::new();
-        let mut memo = Memo::new(self.rules.len());
+        let mut memo = self.new_memo();
         let relabeled = batch.relabeled(|series, sink| {
             let count = series.label_count();
             labels.truncate(count);
@@ -158,12 +154,17 @@ impl Relabeler {
     /// Runs every rule over `labels` (sorted or not; names unique); false when a rule
     /// drops the series.
     pub fn apply(&self, labels: &mut Vec<(String, String)>) -> bool {
-        self.apply_memoized(labels, &mut Memo::new(self.rules.len()))
+        self.apply_memoized(labels, &mut self.new_memo())
     }
 
-    fn apply_memoized(&self, labels: &mut Vec<(String, String)>, memo: &mut Memo) -> bool {
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !rule.apply(labels, &mut memo.per_rule[i]) {
+    /// One empty memo per rule.
+    fn new_memo(&self) -> Vec<RuleMemo> {
+        self.rules.iter().map(|_| RuleMemo::default()).collect()
+    }
+
+    fn apply_memoized(&self, labels: &mut Vec<(String, String)>, memo: &mut [RuleMemo]) -> bool {
+        for (rule, memo) in self.rules.iter().zip(memo) {
+            if !rule.apply(labels, memo) {
                 return false;
             }
         }
@@ -172,22 +173,12 @@ impl Relabeler {
     }
 }
 
-/// Texts a rule's regex was asked about, with the answer, for the rules that only ask
-/// whether it matches; bounded.
-struct Memo {
-    per_rule: Vec<RuleMemo>,
-}
-
-impl Memo {
-    fn new(rules: usize) -> Memo {
-        Memo { per_rule: (0..rules).map(|_| RuleMemo::default()).collect() }
-    }
-}
-
 /// Texts remembered per rule and batch at most (a batch of high-cardinality values then
 /// costs a bounded map and plain regex runs past it).
 const MEMO_ENTRIES_MAX: usize = 4096;
 
+/// Texts one rule's regex was asked about, with the answer, for the actions that only ask
+/// whether it matches; bounded.
 #[derive(Default)]
 struct RuleMemo(std::collections::HashMap<Box<str>, bool, foldhash::fast::RandomState>);
 
