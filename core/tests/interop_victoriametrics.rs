@@ -4,7 +4,8 @@
 //! `extra_label`; vmalert evaluates recording and alerting rules against our query API, writes
 //! their results back by remote_write, and after a restart restores its alert state from us;
 //! vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`;
-//! and VictoriaMetrics' own export imports into us unchanged. Runs when
+//! VictoriaMetrics' own export imports into us unchanged; and `vmctl vm-native` migrates a
+//! VictoriaMetrics into us through `/api/v1/import/native`, sample for sample. Runs when
 //! METRICSTOR_VMAGENT_BIN, METRICSTOR_VMALERT_BIN, METRICSTOR_VMCTL_BIN (and for vmctl
 //! METRICSTOR_PROMTOOL_BIN), METRICSTOR_VICTORIAMETRICS_BIN are set (`.ci/run` installs the package and sets them);
 //! otherwise each test says why it skipped.
@@ -278,6 +279,21 @@ fn parse_export(text: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)
     out
 }
 
+/// VictoriaMetrics on a free loopback port with an empty data directory under `dir`, once
+/// its API answers: (the process, its base URL, its log).
+fn start_victoriametrics(binary: &str, dir: &Path) -> (KillOnDrop, String, std::path::PathBuf) {
+    let port = free_port();
+    let log = dir.join("victoria-metrics.log");
+    let process = start_tool(
+        binary,
+        &[format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{port}"), "-retentionPeriod=100y".to_string()],
+        &log,
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    poll(&format!("{url}/api/v1/status/buildinfo"), Duration::from_secs(60), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    (process, url, log)
+}
+
 #[test]
 fn victoriametrics_export_imports_into_us_unchanged() {
     let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
@@ -286,19 +302,7 @@ fn victoriametrics_export_imports_into_us_unchanged() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), ""));
-    let vm_port = free_port();
-    let log = dir.path().join("victoria-metrics.log");
-    let _vm = start_tool(
-        &victoria,
-        &[
-            format!("-storageDataPath={}", dir.path().join("vm-data").display()),
-            format!("-httpListenAddr=127.0.0.1:{vm_port}"),
-            "-retentionPeriod=100y".to_string(),
-        ],
-        &log,
-    );
-    let vm = format!("http://127.0.0.1:{vm_port}");
-    poll(&format!("{vm}/api/v1/status/buildinfo"), Duration::from_secs(60), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    let (_vm, vm, log) = start_victoriametrics(&victoria, dir.path());
     // Two hours of 50 series at 30 s, some values fractional, written to VictoriaMetrics.
     let start = (now_ms() - 3 * 3_600_000) / 1000 * 1000;
     let names: Vec<String> = (0..50).map(|i| format!("{i}")).collect();
@@ -327,5 +331,159 @@ fn victoriametrics_export_imports_into_us_unchanged() {
     assert_eq!(reply.status, 204, "{}", reply.body);
     let ours = agent().get(&server.url(&format!("/api/v1/export?{selector}"))).call().expect("our export").into_string().expect("body");
     assert_eq!(parse_export(&ours), vm_series);
+    assert!(server.stop());
+}
+
+/// Series (its labels as JSON, `set` added) → (timestamp, value bits) of a JSON-lines export,
+/// VictoriaMetrics' or ours (a series may span several lines; samples in time order). Both
+/// write NaN and ±Inf as bare tokens (VictoriaMetrics 1.79 a NaN after the first value as
+/// `null`; later versions ±Inf as `"Infinity"`); every NaN reads as one (JSON cannot tell a staleness marker from another NaN: the
+/// test checks markers by query).
+fn exact_export(text: &str, set: &[(&str, &str)]) -> std::collections::BTreeMap<String, Vec<(i64, u64)>> {
+    let mut out: std::collections::BTreeMap<String, Vec<(i64, u64)>> = Default::default();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let open = line.find("\"values\":[").expect("a values array") + "\"values\":[".len();
+        let close = open + line[open..].find(']').expect("the end of the values");
+        let values: Vec<u64> = line[open..close]
+            .split(',')
+            .map(|token| match token.trim().trim_matches('"') {
+                "NaN" | "null" => f64::NAN.to_bits(),
+                "Inf" | "+Inf" | "Infinity" => f64::INFINITY.to_bits(),
+                "-Inf" | "-Infinity" => f64::NEG_INFINITY.to_bits(),
+                number => number.parse::<f64>().unwrap_or_else(|_| panic!("value {number:?}")).to_bits(),
+            })
+            .collect();
+        let rest: Value = serde_json::from_str(&format!("{}{}", &line[..open], &line[close..])).expect("JSON line");
+        let mut labels: std::collections::BTreeMap<String, String> = serde_json::from_value(rest["metric"].clone()).expect("labels");
+        labels.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        let timestamps = rest["timestamps"].as_array().expect("timestamps");
+        assert_eq!(timestamps.len(), values.len(), "{line}");
+        let points = out.entry(serde_json::to_string(&labels).expect("labels")).or_default();
+        points.extend(timestamps.iter().map(|t| t.as_i64().expect("timestamp")).zip(values));
+    }
+    for points in out.values_mut() {
+        points.sort_by_key(|p| p.0);
+    }
+    out
+}
+
+/// GETs a VictoriaMetrics or Metricstor URL's body as bytes.
+fn get_bytes(url: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}")).into_reader(), &mut body).expect("read body");
+    body
+}
+
+#[test]
+fn vmctl_vm_native_migrates_victoriametrics_into_us() {
+    let (Ok(victoria), Ok(vmctl)) = (std::env::var("METRICSTOR_VICTORIAMETRICS_BIN"), std::env::var("METRICSTOR_VMCTL_BIN")) else {
+        eprintln!("SKIPPED: set METRICSTOR_VICTORIAMETRICS_BIN and METRICSTOR_VMCTL_BIN (bash .ci/run does) to run the vmctl vm-native test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let (_vm, vm, log) = start_victoriametrics(&victoria, dir.path());
+
+    // Ten hours at 15 s: counters (one reset), gauges with decimals and negative values, large
+    // integers, small fractions, infinities, and a series that ends with a staleness marker.
+    let start = (now_ms() - 10 * 3_600_000) / 1000 * 1000;
+    let at = |k: i64| start + k * 15_000;
+    let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
+    let mut series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = Vec::new();
+    for (code, step) in [("200", 7i64), ("404", 3), ("500", 1)] {
+        let mut total = 0i64;
+        let samples = (0..2400)
+            .map(|k| {
+                total = if k == 1500 { k % 5 } else { total + (k * step) % 13 + 1 };
+                (at(k), total as f64)
+            })
+            .collect();
+        series.push((vec![("__name__", "vmnat_requests_total"), ("code", code)], samples));
+    }
+    for (room, offset) in [("a", 0.0), ("b", -30.0)] {
+        let samples = (0..2400).map(|k| (at(k), offset + 20.0 + ((k * 31) % 17) as f64 / 8.0 - 3.25 * (k % 3) as f64)).collect();
+        series.push((vec![("__name__", "vmnat_temperature_celsius"), ("room", room)], samples));
+    }
+    let big = (0..600).map(|k| (at(k), 1e15 + (k * 12_345) as f64)).chain([(at(600), 9_007_199_254_740_993.0), (at(601), 1e18), (at(602), -4.5e17)]).collect();
+    series.push((vec![("__name__", "vmnat_bytes"), ("kind", "big")], big));
+    series.push((vec![("__name__", "vmnat_ratio"), ("kind", "tiny")], (0..300).map(|k| (at(k), 0.000123 * (k + 1) as f64)).collect()));
+    series.push((vec![("__name__", "vmnat_edge"), ("kind", "inf")], vec![(at(0), f64::INFINITY), (at(1), f64::NEG_INFINITY), (at(2), 0.0), (at(3), 1.5e-7)]));
+    let stale_at = at(100);
+    series.push((vec![("__name__", "vmnat_job_up"), ("instance", "x")], (0..100).map(|k| (at(k), 1.0)).chain([(stale_at, stale)]).collect()));
+    let written: usize = series.iter().map(|(_, s)| s.len()).sum();
+    let reply = post(&format!("{vm}/api/v1/write"), "application/x-protobuf", &v1_request(&series));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    agent().get(&format!("{vm}/internal/force_flush")).call().expect("force flush");
+    let selector = "match[]=%7B__name__%3D~%22vmnat_.*%22%7D";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let from_vm = loop {
+        let text = String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?{selector}"))).expect("UTF-8 export");
+        let exported = exact_export(&text, &[]);
+        if exported.values().map(Vec::len).sum::<usize>() == written {
+            break exported;
+        }
+        assert!(Instant::now() < deadline, "VictoriaMetrics did not export the {written} samples written; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(from_vm.len(), 9);
+
+    // vmctl streams VictoriaMetrics' /api/v1/export/native into our /api/v1/import/native
+    // (under `script`: vmctl 1.79 wants a terminal for its progress bars).
+    let command = format!(
+        "{vmctl} vm-native --vm-native-src-addr={vm} --vm-native-dst-addr={} '--vm-native-filter-match={{__name__=~\"vmnat_.*\"}}' --vm-extra-label=migrated=vm-native",
+        server.url("")
+    );
+    let ran = Command::new("script").args(["-qec", &command, "/dev/null"]).output().expect("run vmctl under script");
+    let output = String::from_utf8_lossy(&ran.stdout).to_string() + &String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success() && output.contains("Import finished!"), "vmctl vm-native failed: {output}");
+
+    // Every series and sample arrived exactly, with vmctl's extra label.
+    let ours = String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bmigrated%3D%22vm-native%22%7D"))).expect("UTF-8 export");
+    let expected = exact_export(&String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?{selector}"))).expect("UTF-8"), &[("migrated", "vm-native")]);
+    assert_eq!(exact_export(&ours, &[]), expected);
+    // The staleness marker is one: the series is gone right after it, not a NaN sample.
+    let instant = |time_ms: i64| {
+        let (status, body) = get_json(&format!("{}&time={}", query_url(&server, "", "vmnat_job_up{migrated=\"vm-native\"}"), time_ms as f64 / 1000.0));
+        assert_eq!(status, 200, "{body}");
+        vector(&body).expect("a vector").into_iter().map(|(_, v)| v).collect::<Vec<_>>()
+    };
+    assert_eq!(instant(stale_at - 1000), vec!["1".to_string()]);
+    assert_eq!(instant(stale_at + 1000), Vec::<String>::new());
+
+    // The same stream gzip-compressed, under VictoriaMetrics' /prometheus/ prefix with an
+    // extra_label, stores the same.
+    let native = get_bytes(&format!("{vm}/api/v1/export/native?match[]=%7B__name__%3D%22vmnat_temperature_celsius%22%7D"));
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, &native).expect("gzip");
+    let gzipped = gzip.finish().expect("gzip");
+    let reply = reply_or_status(
+        "gzip import",
+        agent().post(&server.url("/prometheus/api/v1/import/native?extra_label=via=gzip")).set("Content-Encoding", "gzip").send_bytes(&gzipped),
+    );
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let temperatures: std::collections::BTreeMap<_, _> = exact_export(
+        &String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?match[]=%7B__name__%3D%22vmnat_temperature_celsius%22%7D"))).expect("UTF-8"),
+        &[("via", "gzip")],
+    );
+    let ours = String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bvia%3D%22gzip%22%7D"))).expect("UTF-8");
+    assert_eq!(exact_export(&ours, &[]), temperatures);
+
+    // A stream cut inside its second block: a 400 naming it; the first block is stored whole,
+    // nothing of the second.
+    let frame_end = |at: usize| {
+        let length = |at: usize| u32::from_be_bytes(native[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let block_at = at + 4 + length(at);
+        block_at + 4 + length(block_at)
+    };
+    let first_end = frame_end(16);
+    let reply = post_plain(&server.url("/api/v1/import/native?extra_label=via=cut"), "application/octet-stream", &native[..first_end + 10]);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains(&format!("the body ends inside block 2 (at byte {first_end} of the stream)")) && reply.body.contains("block 1 was imported"), "{}", reply.body);
+    let first_only = exact_export(&String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bvia%3D%22cut%22%7D"))).expect("UTF-8"), &[]);
+    let decoded_rows: usize = first_only.values().map(Vec::len).sum();
+    assert!(first_only.len() == 1 && decoded_rows > 0, "{first_only:?}");
+    let (labels, points) = first_only.iter().next().expect("one series");
+    let source = temperatures.get(&labels.replace("\"via\":\"cut\"", "\"via\":\"gzip\"")).expect("a source series");
+    assert!(points.iter().all(|p| source.contains(p)), "the stored block holds the source's samples");
     assert!(server.stop());
 }

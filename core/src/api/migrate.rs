@@ -249,7 +249,7 @@ enum ImportStop {
 /// Compressed input taken at a time: deflate expands at most ~1032:1, so one step hands on
 /// at most ~4 MiB of decoded text however the body was made (a gzip bomb cannot grow memory
 /// past that).
-const GUNZIP_INPUT_STEP_BYTES: usize = 4 << 10;
+pub(super) const GUNZIP_INPUT_STEP_BYTES: usize = 4 << 10;
 
 /// Decodes `input` (the next piece of a gzip body, any number of concatenated members) and
 /// hands the decoded bytes to `out` step by step.

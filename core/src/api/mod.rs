@@ -23,6 +23,7 @@ mod remote_read;
 mod self_metrics;
 mod single_flight;
 mod status;
+mod vm_native;
 mod write;
 
 use std::rc::Rc;
@@ -107,8 +108,11 @@ impl net::Handler for Api {
             let path = api_path(request.uri().path()).to_string();
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(prometheus_text)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
-                    (Ok(gzip), Ok(extra)) => migrate::handle_import(&self, request.into_body(), prometheus_text, gzip, extra).await,
+                (Ok(()), Some(format)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
+                    (Ok(gzip), Ok(extra)) if format == ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), gzip, extra).await,
+                    (Ok(gzip), Ok(extra)) => {
+                        migrate::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
+                    }
                     (Err(error), _) | (_, Err(error)) => Err(error),
                 },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
@@ -130,12 +134,22 @@ fn api_path(path: &str) -> &str {
     }
 }
 
-/// For the import endpoints (streamed): whether the body is the Prometheus text format
-/// (else VictoriaMetrics JSON lines).
-fn streamed_import_format(path: &str) -> Option<bool> {
+/// The body format of each import endpoint (their bodies are streamed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ImportFormat {
+    /// VictoriaMetrics' JSON lines.
+    JsonLines,
+    /// The Prometheus text format, timestamps optional.
+    PrometheusText,
+    /// VictoriaMetrics' native blocks (`vmctl vm-native`).
+    VmNative,
+}
+
+fn streamed_import_format(path: &str) -> Option<ImportFormat> {
     match path {
-        "/api/v1/import" => Some(false),
-        "/api/v1/import/prometheus" => Some(true),
+        "/api/v1/import" => Some(ImportFormat::JsonLines),
+        "/api/v1/import/prometheus" => Some(ImportFormat::PrometheusText),
+        "/api/v1/import/native" => Some(ImportFormat::VmNative),
         _ => None,
     }
 }

@@ -12,5 +12,6 @@ pub mod relabel;
 mod protowire;
 pub mod remote_write;
 pub mod text_format;
+pub mod vm_native;
 
 pub use remote_write::{decode_request, DecodeError, Decoded, IngestRules, MetricMetadata, Protocol, MAX_DECOMPRESSED_BYTES};

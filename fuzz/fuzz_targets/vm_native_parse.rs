@@ -1,0 +1,45 @@
+//! Fuzz target: VictoriaMetrics' native import stream (`/api/v1/import/native`) never panics
+//! whatever the bytes; fed in pieces (the first byte picks their size) it decodes exactly as
+//! fed whole, to the same series or the same error; what it accepts is a valid write batch
+//! (sorted, unique, non-empty labels: the batch builder's debug assertions) of named series
+//! with time-ordered samples, no more than the blocks' row limit allows.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    use metricstor::ingest::label_limits::LabelLimits;
+    use metricstor::ingest::vm_native::{NativeBatch, NativeError, NativeStream, ROWS_PER_BLOCK_MAX};
+    use tsdb::SeriesSamples;
+
+    let Some((&selector, body)) = data.split_first() else { return };
+    let decode = |piece: usize| -> (Result<(), NativeError>, Vec<SeriesSamples>, u64) {
+        let mut stream = NativeStream::new(LabelLimits::default());
+        let mut batch = NativeBatch::default();
+        let mut result = Ok(());
+        'feed: for part in body.chunks(piece) {
+            stream.push(part);
+            loop {
+                match stream.next_block(&mut batch) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => {
+                        result = Err(error);
+                        break 'feed;
+                    }
+                }
+            }
+        }
+        if result.is_ok() {
+            result = stream.finish();
+        }
+        (result, batch.take().to_series(), stream.blocks())
+    };
+    let whole = decode(body.len().max(1));
+    let pieces = decode(usize::from(selector % 64) + 1);
+    assert_eq!(whole, pieces, "the same bytes in other pieces decode the same");
+    let (_, series, blocks) = whole;
+    let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+    assert!(samples <= blocks * ROWS_PER_BLOCK_MAX, "no block yields more than its rows");
+    for s in &series {
+        assert!(s.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
+        assert!(s.samples.windows(2).all(|w| w[0].timestamp_ms <= w[1].timestamp_ms), "samples in time order");
+    }
+});
