@@ -87,6 +87,9 @@ pub struct StorageConfig {
     pub wal_segment_size_mb: u64,
     /// fdatasync the WAL on every group commit (the durability promise of DESIGN §4).
     pub wal_fsync: bool,
+    /// Snappy-compress WAL records (Prometheus' `--storage.tsdb.wal-compression`, on by
+    /// default there too); replay reads compressed and plain records alike.
+    pub wal_compression: bool,
     /// Range of one block: the head is cut into a Prometheus-format block at multiples of it.
     pub block_duration_hours: u64,
     /// Reject NaN/±Inf sample values (opt-in; real exporters emit NaN).
@@ -322,6 +325,7 @@ impl Default for StorageConfig {
             retention_days: 15,
             wal_segment_size_mb: 128,
             wal_fsync: true,
+            wal_compression: true,
             block_duration_hours: 2,
             reject_non_finite: false,
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
@@ -492,6 +496,7 @@ mod tests {
         assert_eq!(c.server.http_addr, HTTP_ADDR_DEFAULT);
         assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
         assert!(c.storage.wal_fsync);
+        assert!(c.storage.wal_compression);
     }
 
     #[test]

@@ -270,6 +270,7 @@ async fn run_executor(plan: ExecutorPlan) {
     let shard_options = ShardOptions {
         wal_segment_bytes: config.storage.wal_segment_size_mb << 20,
         fsync_on_commit: config.storage.wal_fsync,
+        wal_compression: config.storage.wal_compression,
         block_duration_ms: config.storage.block_duration_ms(),
         retention_ms: config.storage.retention_ms(),
         page_cache_bytes: config.storage.page_cache_mb << 20,

@@ -92,7 +92,7 @@ fn promtool_lists(data: &Path) {
 fn sigkill_during_compaction_and_retention_keeps_every_sample_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
-    // Small WAL segments: start-up preallocates one per shard.
+    // Small WAL segments (1 MiB): the kills also land around segment rotations.
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, format!("{text}  wal_segment_size_mb: 1\n")).expect("config");
     let data = dir.path().join("data");

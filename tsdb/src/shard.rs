@@ -51,6 +51,8 @@ const CHECKPOINT_EXEMPLARS_PER_RECORD: usize = 10_000;
 pub struct ShardOptions {
     pub wal_segment_bytes: u64,
     pub fsync_on_commit: bool,
+    /// Snappy-compress WAL records (`storage.wal_compression`).
+    pub wal_compression: bool,
     /// Range of one block; the head is cut at multiples of it (Prometheus' alignment).
     pub block_duration_ms: i64,
     /// Blocks whose whole range is older than this (relative to `maintain`'s clock) are deleted.
@@ -72,6 +74,7 @@ impl Default for ShardOptions {
         ShardOptions {
             wal_segment_bytes: 64 << 20,
             fsync_on_commit: true,
+            wal_compression: true,
             block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
             retention_ms: RETENTION_MS_DEFAULT,
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
@@ -256,6 +259,7 @@ impl ShardDb {
         let wal_options = WalOptions {
             segment_bytes: options.wal_segment_bytes,
             fsync_on_commit: options.fsync_on_commit,
+            compress: options.wal_compression,
             segment_index_first: checkpoint.as_ref().map_or(1, |(segment, _)| segment + 1),
         };
         let mut apply = |record| match record {

@@ -325,3 +325,66 @@ fn new_series_past_the_limit_are_refused_and_existing_ones_go_on() {
     let jobs: Vec<(String, usize)> = back.iter().map(|s| (s.labels.get("job").unwrap_or_default().to_string(), s.samples.len())).collect();
     assert_eq!(jobs, vec![("a".to_string(), 4), ("b".to_string(), 2), ("c".to_string(), 1)]);
 }
+
+#[test]
+fn segments_take_disk_as_they_fill_not_their_whole_size_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    // 4 KiB of label text per series: 1,000 series are about 4 MiB of WAL.
+    let wide = |i: usize| series("wide", &format!("{i:04}{}", "x".repeat(4096)), &[(1000, i as f64)]);
+    // Uncompressed: the repeated label text would shrink to nothing.
+    let big_options = || ShardOptions { wal_segment_bytes: 128 << 20, wal_compression: false, ..options() };
+    let sizes = on_executor(move || async move {
+        let mut db = ShardDb::open(&path, big_options()).await.expect("open");
+        db.append_group(&[&[series("up", "a", &[(1000, 1.0)])][..]]).await.expect("append");
+        let small = std::fs::metadata(last_segment(&path)).expect("segment").len();
+        for chunk in (0..1000).collect::<Vec<_>>().chunks(50) {
+            let batch: Vec<_> = chunk.iter().map(|&i| wide(i)).collect();
+            db.append_group(&[batch.as_slice()]).await.expect("append");
+        }
+        let grown = std::fs::metadata(last_segment(&path)).expect("segment").len();
+        db.close().await.expect("close");
+        (small, grown)
+    });
+    let (small, grown) = sizes;
+    assert!(small <= 2 << 20, "one small commit allocated {small} bytes of a 128 MiB segment");
+    let data = std::fs::read(last_segment(dir.path())).expect("read");
+    let end = data_end(&data) as u64;
+    assert!(end > 3 << 20, "the wide series were written ({end} bytes)");
+    assert!(grown >= end && grown <= end + (16 << 20), "segment of {grown} bytes for {end} bytes of records");
+    let path = dir.path().to_path_buf();
+    let held = on_executor(move || async move {
+        let db = ShardDb::open(&path, big_options()).await.expect("reopen");
+        let held = all(&db);
+        db.close().await.expect("close");
+        held
+    });
+    assert_eq!(held.len(), 1001, "every series replayed");
+}
+
+#[test]
+fn a_log_written_with_and_without_compression_replays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |compress: bool| ShardOptions { wal_compression: compress, ..options() };
+    let mut expected = Vec::new();
+    // Plain records, then compressed ones appended to the same segments, then plain again.
+    for (round, compress) in [false, true, false].into_iter().enumerate() {
+        let path = dir.path().to_path_buf();
+        let batch: Vec<_> = (0..200).map(|i| series("mixed", &format!("job-{round}-{i}"), &[(1000 + round as i64, i as f64)])).collect();
+        expected.extend(batch.iter().cloned());
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&path, with(compress)).await.expect("open");
+            db.append_group(&[batch.as_slice()]).await.expect("append");
+            db.close().await.expect("close");
+        });
+    }
+    expected.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let path = dir.path().to_path_buf();
+    let held = on_executor(move || async move {
+        let db = ShardDb::open(&path, with(true)).await.expect("reopen");
+        let held = all(&db);
+        db.close().await.expect("close");
+        held
+    });
+    assert_eq!(held, expected);
+}

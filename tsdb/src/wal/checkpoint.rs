@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::Record;
+use super::record::{Record, RecordEncoder};
 use super::segment::{list_segments, segment_path};
 use super::{FRAME_HEADER_BYTES, PAGE_BYTES, RECORD_BYTES_MAX};
 use crate::block::{is_ulid, sync_dir, DirectFile, DirectWriter, SequentialReader};
@@ -30,7 +30,8 @@ pub struct CheckpointWriter {
     path: PathBuf,
     out: DirectWriter,
     bytes: u64,
-    payload: Vec<u8>,
+    /// Always compressing: a checkpoint is written once and read at every replay.
+    encoder: RecordEncoder,
 }
 
 impl CheckpointWriter {
@@ -43,28 +44,27 @@ impl CheckpointWriter {
             path,
             out,
             bytes: 0,
-            payload: Vec::new(),
+            encoder: RecordEncoder::new(true),
         })
     }
 
     pub fn write(&mut self, record: &Record) -> Result<(), Error> {
-        self.payload.clear();
-        record.encode(&mut self.payload);
-        if self.payload.len() > RECORD_BYTES_MAX {
+        let (payload, plain_len) = self.encoder.encode(record);
+        if plain_len > RECORD_BYTES_MAX {
             return Err(Error::RecordTooLarge {
                 path: self.tmp.clone(),
-                bytes: self.payload.len(),
+                bytes: plain_len,
                 bytes_max: RECORD_BYTES_MAX,
             });
         }
         let mut header = [0u8; FRAME_HEADER_BYTES];
-        header[..4].copy_from_slice(&(self.payload.len() as u32).to_le_bytes());
-        header[4..].copy_from_slice(&crc32c::crc32c(&self.payload).to_le_bytes());
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
         self.out
             .write_all(&header)
-            .and_then(|_| self.out.write_all(&self.payload))
+            .and_then(|_| self.out.write_all(payload))
             .map_err(|e| Error::io("write", &self.tmp, e))?;
-        self.bytes += (FRAME_HEADER_BYTES + self.payload.len()) as u64;
+        self.bytes += (FRAME_HEADER_BYTES + payload.len()) as u64;
         Ok(())
     }
 

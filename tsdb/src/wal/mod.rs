@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use glommio::io::{DmaFile, OpenOptions};
 
 use crate::error::Error;
-pub use record::Record;
+pub use record::{Record, RecordEncoder};
 use segment::{list_segments, scan_segment, segment_path, zero_range};
 
 /// Page size of direct I/O writes.
@@ -29,6 +29,8 @@ pub const RECORD_BYTES_MAX: usize = 256 << 20;
 pub struct WalOptions {
     pub segment_bytes: u64,
     pub fsync_on_commit: bool,
+    /// Snappy-compress record payloads (`RecordEncoder`); replay reads either form.
+    pub compress: bool,
     /// Index of the first segment when the directory holds none (after a checkpoint
     /// removed every older segment, numbering must continue past the checkpoint's).
     pub segment_index_first: u32,
@@ -56,15 +58,28 @@ pub struct Wal {
     /// covers `[page of offset, dirty_end)` with records and zeros, so no torn record can
     /// sit before later acknowledged ones; a rotation zeroes it first. `0`: clean.
     dirty_end: u64,
+    /// End of the blocks allocated in the current segment so far (`preallocate`).
+    allocated_end: u64,
+    /// How far past a write the next allocation reaches: doubles from
+    /// `ALLOCATION_STEP_FIRST` to `ALLOCATION_STEP_MAX` within a segment.
+    allocation_step: u64,
     pub stats: WalStats,
-    /// Kept between group commits: the encoded frames and one record's payload (a group of
-    /// hundreds of KB would otherwise grow fresh buffers, page faults included, each time).
+    /// Kept between group commits: the encoded frames and the record encoder's buffers (a
+    /// group of hundreds of KB would otherwise grow fresh buffers, page faults included,
+    /// each time).
     frames: Vec<u8>,
-    payload: Vec<u8>,
+    encoder: RecordEncoder,
 }
 
 /// Group-commit buffers grown past this are dropped after use instead of kept.
 const KEPT_BUFFER_BYTES_MAX: usize = 16 << 20;
+
+/// A segment's blocks are allocated ahead of its writes in steps, the first this large,
+/// each next one twice the last up to `ALLOCATION_STEP_MAX`: an idle shard's segment
+/// takes 1 MiB of disk, not `wal_segment_size_mb` (128 MiB by default, times the cores),
+/// while a busy one grows its file (a slow fdatasync, DESIGN §9) once per 16 MiB.
+const ALLOCATION_STEP_FIRST: u64 = 1 << 20;
+const ALLOCATION_STEP_MAX: u64 = 16 << 20;
 
 /// Opens a segment for reading and writing; with `dsync`, every write returns only once its
 /// bytes (and what reading them back needs) are durable, as if followed by fdatasync.
@@ -141,20 +156,21 @@ impl Wal {
             last.unwrap_or((options.segment_index_first.max(1), 0, Vec::new()));
         let path = segment_path(dir, segment);
         let file = open_rw(&path, options.fsync_on_commit).await?;
-        if offset == 0 {
-            preallocate(&file, &path, options.segment_bytes).await;
-        }
         Ok(Wal {
             dir: dir.to_path_buf(),
-            options,
             file,
             segment,
             offset,
             tail,
             dirty_end: 0,
+            // Unknown for a reopened segment: the first write allocates up to where it needs
+            // (allocating blocks a file already has changes nothing).
+            allocated_end: 0,
+            allocation_step: ALLOCATION_STEP_FIRST,
             stats: WalStats::default(),
             frames: Vec::new(),
-            payload: Vec::new(),
+            encoder: RecordEncoder::new(options.compress),
+            options,
         })
     }
 
@@ -163,26 +179,22 @@ impl Wal {
     /// without it).
     pub async fn append(&mut self, records: &[Record]) -> Result<(), Error> {
         let mut frames = std::mem::take(&mut self.frames);
-        let mut payload = std::mem::take(&mut self.payload);
         frames.clear();
-        let result = self.append_frames(records, &mut frames, &mut payload).await;
+        let result = self.append_frames(records, &mut frames).await;
         if frames.capacity() <= KEPT_BUFFER_BYTES_MAX {
             self.frames = frames;
         }
-        if payload.capacity() <= KEPT_BUFFER_BYTES_MAX {
-            self.payload = payload;
-        }
+        self.encoder.shed_buffers_over(KEPT_BUFFER_BYTES_MAX);
         result
     }
 
-    async fn append_frames(&mut self, records: &[Record], frames: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<(), Error> {
+    async fn append_frames(&mut self, records: &[Record], frames: &mut Vec<u8>) -> Result<(), Error> {
         for record in records {
-            payload.clear();
-            record.encode(payload);
-            if payload.len() > RECORD_BYTES_MAX {
+            let (payload, plain_len) = self.encoder.encode(record);
+            if plain_len > RECORD_BYTES_MAX {
                 return Err(Error::RecordTooLarge {
                     path: self.dir.clone(),
-                    bytes: payload.len(),
+                    bytes: plain_len,
                     bytes_max: RECORD_BYTES_MAX,
                 });
             }
@@ -234,6 +246,7 @@ impl Wal {
         bytes[self.tail.len()..logical].copy_from_slice(frames);
         bytes[logical..].fill(0);
         let path = segment_path(&self.dir, self.segment);
+        self.allocate_through(page_start + padded as u64, &path).await;
         // Whatever happens from here, the region may hold bytes of this attempt.
         self.dirty_end = self.dirty_end.max(page_start + padded as u64);
         #[cfg(feature = "fault-injection")]
@@ -279,6 +292,20 @@ impl Wal {
         Ok(())
     }
 
+    /// Allocates the segment's blocks through `end` and a step beyond (never past the
+    /// segment size, unless one record alone is larger), so most commits overwrite
+    /// allocated space.
+    async fn allocate_through(&mut self, end: u64, path: &Path) {
+        if end <= self.allocated_end {
+            return;
+        }
+        let target = end.saturating_add(self.allocation_step).min(self.options.segment_bytes.max(end));
+        preallocate(&self.file, path, target).await;
+        // Also after a failure: retrying on every commit would only repeat it.
+        self.allocated_end = target;
+        self.allocation_step = (self.allocation_step * 2).min(ALLOCATION_STEP_MAX);
+    }
+
     async fn fdatasync(&self, path: &Path) -> Result<(), Error> {
         injected_fsync_failure(path)?;
         self.file
@@ -308,13 +335,14 @@ impl Wal {
         let next_segment = self.segment + 1;
         let next = segment_path(&self.dir, next_segment);
         let file = open_rw(&next, self.options.fsync_on_commit).await?;
-        preallocate(&file, &next, self.options.segment_bytes).await;
         let old = std::mem::replace(&mut self.file, file);
         let _ = old.close().await;
         self.segment = next_segment;
         self.offset = 0;
         self.tail.clear();
         self.dirty_end = 0;
+        self.allocated_end = 0;
+        self.allocation_step = ALLOCATION_STEP_FIRST;
         Ok(())
     }
 
@@ -342,7 +370,7 @@ fn injected_fsync_failure(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Allocates the segment's blocks up front so commits overwrite allocated space (much
+/// Allocates the file's blocks up to `bytes` so commits overwrite allocated space (much
 /// cheaper to fdatasync than growing a file, DESIGN §9). Failure only costs speed.
 async fn preallocate(file: &DmaFile, path: &Path, bytes: u64) {
     if let Err(e) = file.pre_allocate(bytes, false).await {

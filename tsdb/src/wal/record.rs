@@ -1,7 +1,8 @@
 //! WAL record payloads: series definitions (ref + labels), float samples (ref, t, v),
 //! tombstones (ref, inclusive time range deleted from the head) and native histogram
 //! samples (ref, t, float histogram) and exemplars (ref, t, value, exemplar labels).
-//! Byte layout in `tsdb/docs/wal.md`.
+//! `RecordEncoder` writes payloads snappy-compressed when that makes them smaller;
+//! `Record::decode` reads both forms. Byte layout in `tsdb/docs/wal.md`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,12 @@ pub const RECORD_SAMPLES: u8 = 2;
 pub const RECORD_TOMBSTONES: u8 = 3;
 pub const RECORD_HISTOGRAMS: u8 = 4;
 pub const RECORD_EXEMPLARS: u8 = 5;
+/// Set in a payload's type byte: the bytes after it are one snappy block (raw format) that
+/// holds the record's encoding after its type byte.
+pub const RECORD_SNAPPY: u8 = 0x80;
+
+/// Payloads shorter than this are written as they are: a few series or samples gain little.
+const COMPRESS_BYTES_MIN: usize = 128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -229,8 +236,25 @@ impl Record {
         }
     }
 
-    /// Decodes a payload; `None` when it is malformed.
+    /// Decodes a payload, compressed or not; `None` when it is malformed (a compressed one
+    /// also when it would expand past `RECORD_BYTES_MAX`).
     pub fn decode(payload: &[u8]) -> Option<Record> {
+        let (&kind, rest) = payload.split_first()?;
+        if kind & RECORD_SNAPPY == 0 {
+            return Record::decode_plain(payload);
+        }
+        let len = snap::raw::decompress_len(rest).ok()?;
+        if len >= super::RECORD_BYTES_MAX {
+            return None;
+        }
+        let mut plain = vec![0; len + 1];
+        plain[0] = kind & !RECORD_SNAPPY;
+        let written = snap::raw::Decoder::new().decompress(rest, &mut plain[1..]).ok()?;
+        (written == len).then_some(())?;
+        Record::decode_plain(&plain)
+    }
+
+    fn decode_plain(payload: &[u8]) -> Option<Record> {
         let (&kind, rest) = payload.split_first()?;
         let mut c = Cursor {
             bytes: rest,
@@ -302,6 +326,53 @@ impl Record {
     }
 }
 
+/// Encodes records into WAL payloads, snappy-compressed when enabled and smaller (the
+/// label text of series records and the repeated timestamps of sample records shrink
+/// several-fold); its buffers and the compressor's table are reused from record to record.
+pub struct RecordEncoder {
+    compress: bool,
+    plain: Vec<u8>,
+    packed: Vec<u8>,
+    snappy: snap::raw::Encoder,
+}
+
+impl RecordEncoder {
+    pub fn new(compress: bool) -> RecordEncoder {
+        RecordEncoder { compress, plain: Vec::new(), packed: Vec::new(), snappy: snap::raw::Encoder::new() }
+    }
+
+    /// The payload of `record`, and the length of its uncompressed encoding (the one
+    /// `RECORD_BYTES_MAX` limits, so that every payload written can be read back).
+    pub fn encode(&mut self, record: &Record) -> (&[u8], usize) {
+        self.plain.clear();
+        record.encode(&mut self.plain);
+        let plain_len = self.plain.len();
+        if !self.compress || plain_len < COMPRESS_BYTES_MIN || plain_len > super::RECORD_BYTES_MAX {
+            return (&self.plain, plain_len);
+        }
+        let body = &self.plain[1..];
+        self.packed.clear();
+        self.packed.resize(1 + snap::raw::max_compress_len(body.len()), 0);
+        match self.snappy.compress(body, &mut self.packed[1..]) {
+            Ok(written) if 1 + written < plain_len => {
+                self.packed[0] = self.plain[0] | RECORD_SNAPPY;
+                self.packed.truncate(1 + written);
+                (&self.packed, plain_len)
+            }
+            _ => (&self.plain, plain_len),
+        }
+    }
+
+    /// Drops buffers grown past `bytes_max` (one huge commit must not pin its size).
+    pub fn shed_buffers_over(&mut self, bytes_max: usize) {
+        for buffer in [&mut self.plain, &mut self.packed] {
+            if buffer.capacity() > bytes_max {
+                *buffer = Vec::new();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,11 +414,52 @@ mod tests {
                     decoded.as_ref().expect("decodes").encode(&mut again);
                     prop_assert_eq!(again, out.clone());
                 } else {
-                    prop_assert_eq!(decoded, Some(record));
+                    prop_assert_eq!(decoded, Some(record.clone()));
                 }
                 prop_assert!(Record::decode(&out[..out.len() - 1]).is_none(), "a truncated record never decodes");
+                let mut encoder = RecordEncoder::new(true);
+                let (payload, plain_len) = encoder.encode(&record);
+                prop_assert_eq!(plain_len, out.len());
+                if payload[0] & RECORD_SNAPPY != 0 {
+                    prop_assert!(payload.len() < out.len());
+                    let mut again = Vec::new();
+                    Record::decode(payload).expect("a compressed record decodes").encode(&mut again);
+                    prop_assert_eq!(again, out.clone());
+                    prop_assert!(Record::decode(&payload[..payload.len() - 1]).is_none(), "a truncated compressed record never decodes");
+                } else {
+                    prop_assert_eq!(payload, &out[..]);
+                }
             }
         }
+    }
+
+    #[test]
+    fn repetitive_records_are_written_compressed_and_read_back() {
+        let labels = |i: u32| Labels::from_pairs([("__name__", "http_requests_total".to_string()), ("instance", format!("10.0.0.{}:9100", i % 200)), ("job", "node".to_string())]);
+        let series = Record::Series((0..100).map(|i| (i, labels(i))).collect());
+        let samples = Record::Samples((0..100).map(|i| (i, Sample { timestamp_ms: 1_700_000_000_000, value: f64::from(i) })).collect());
+        for record in [series, samples] {
+            let mut plain = Vec::new();
+            record.encode(&mut plain);
+            let mut encoder = RecordEncoder::new(true);
+            let (payload, plain_len) = encoder.encode(&record);
+            assert_eq!(plain_len, plain.len());
+            assert_eq!(payload[0], plain[0] | RECORD_SNAPPY);
+            assert!(payload.len() * 2 < plain.len(), "{} of {} bytes", payload.len(), plain.len());
+            assert_eq!(Record::decode(payload), Some(record.clone()));
+            let mut off = RecordEncoder::new(false);
+            assert_eq!(off.encode(&record).0, &plain[..], "compression off: the plain encoding");
+        }
+        // A short record stays plain; a compressed payload whose snappy block is damaged or
+        // claims a size past the limit does not decode.
+        let short = Record::Samples(vec![(1, Sample { timestamp_ms: 5, value: 1.0 })]);
+        let mut encoder = RecordEncoder::new(true);
+        assert_eq!(encoder.encode(&short).0[0], RECORD_SAMPLES);
+        let damaged = [RECORD_SAMPLES | RECORD_SNAPPY, 0x0a, 0xff, 0xff];
+        assert!(Record::decode(&damaged).is_none());
+        let mut huge = vec![RECORD_SERIES | RECORD_SNAPPY];
+        put_uvarint(&mut huge, super::super::RECORD_BYTES_MAX as u64);
+        assert!(Record::decode(&huge).is_none());
     }
 
     #[test]
