@@ -215,6 +215,10 @@ pub struct OtlpConfig {
     /// Series get `otel_scope_name`, `otel_scope_version`, `otel_scope_schema_url` and an
     /// `otel_scope_<attribute>` label per scope attribute.
     pub promote_scope_metadata: bool,
+    /// Delta sums and histograms are stored as sent, each point its interval's increase
+    /// (Prometheus 3.x's `--enable-feature=otlp-native-delta-ingestion`): query them with
+    /// `sum_over_time`, not `rate`. Off: they are refused, as Prometheus refuses them.
+    pub native_delta_ingestion: bool,
 }
 
 impl OtlpConfig {
@@ -231,6 +235,7 @@ impl OtlpConfig {
             promotion,
             keep_identifying_resource_attributes: self.keep_identifying_resource_attributes,
             promote_scope_metadata: self.promote_scope_metadata,
+            native_delta_ingestion: self.native_delta_ingestion,
         }
     }
 

@@ -3,7 +3,8 @@
 //! broken body or delta temporality gets 400 and stores nothing, stored data stays.
 //! Exemplars are answered by `/api/v1/query_exemplars`; the `otlp:` options promote resource
 //! attributes and scope metadata to labels (seen in `/api/v1/series`), and a contradictory
-//! `otlp:` section stops the server naming the option.
+//! `otlp:` section stops the server naming the option. With `otlp.native_delta_ingestion`
+//! delta points are stored as sent and summed over time.
 
 mod support;
 
@@ -350,4 +351,39 @@ fn contradictory_otlp_options_stop_the_server_naming_them() {
     std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes())).expect("append the otlp section");
     let text = start_refused(&config);
     assert!(text.contains("otlp.promote_resource_attributes") && text.contains("otlp.promote_all_resource_attributes"), "{text}");
+}
+
+#[test]
+fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, b"otlp:\n  native_delta_ingestion: true\n")).expect("append the otlp section");
+    let server = Server::start(&config);
+    let t0 = base_ms();
+    let delta = AggregationTemporality::Delta as i32;
+    // Three 10 s intervals' increases of a monotonic delta sum, and one delta exponential
+    // histogram point.
+    let points: Vec<_> = [(0, 4.0), (10_000, 1.0), (20_000, 5.0)].iter().map(|&(dt, v)| gauge_point(t0 + dt, v)).collect();
+    let exponential_point = ExponentialHistogramDataPoint {
+        time_unix_nano: ns(t0),
+        count: 3,
+        sum: Some(3.0),
+        zero_count: 1,
+        positive: Some(exponential_histogram_data_point::Buckets { offset: 0, bucket_counts: vec![2] }),
+        ..Default::default()
+    };
+    let body = request(vec![
+        metric("orders", "", metric::Data::Sum(Sum { data_points: points, aggregation_temporality: delta, is_monotonic: true })),
+        metric("lat", "ms", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![exponential_point], aggregation_temporality: delta })),
+    ]);
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(value(&server, "sum_over_time(orders_total[1m])", t0 + 20_000), "10");
+    assert_eq!(value(&server, "orders_total", t0 + 20_000), "5");
+    assert_eq!(value(&server, "histogram_count(lat_milliseconds)", t0), "3");
+    // Unspecified temporality is refused even so, and stores nothing.
+    let unspecified = request(vec![metric("other", "", metric::Data::Sum(Sum { data_points: vec![gauge_point(t0, 1.0)], aggregation_temporality: 0, is_monotonic: true }))]);
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &unspecified);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(instant(&server, "other_total", t0).is_empty());
 }

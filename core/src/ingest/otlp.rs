@@ -4,7 +4,8 @@
 //! histograms, summaries as `quantile` series; resource identity as `job`/`instance`, the
 //! rest of the resource as `target_info`; exemplars on the series Prometheus puts them on;
 //! resource attributes and scope metadata promoted to labels as configured (`otlp:`).
-//! Delta temporality is refused. Pure; no I/O.
+//! Delta temporality is refused unless `otlp.native_delta_ingestion` stores delta points as
+//! sent (exponential histograms then as gauge histograms). Pure; no I/O.
 
 mod context;
 mod exemplars;
@@ -206,6 +207,7 @@ impl SeriesMap {
 struct PointContext<'a> {
     resource: &'a ResourceLabels,
     scope: Option<&'a ScopeLabels>,
+    native_delta_ingestion: bool,
 }
 
 /// Translates a decoded request. The first problem refuses the whole request (Prometheus
@@ -222,7 +224,7 @@ pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, opt
                 scope: scope_metrics.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
                 problem,
             })?;
-            let context = PointContext { resource: &resource, scope: scope.as_ref() };
+            let context = PointContext { resource: &resource, scope: scope.as_ref(), native_delta_ingestion: options.native_delta_ingestion };
             for metric in &scope_metrics.metrics {
                 translate_metric(metric, &context, &mut map, &mut counts, &mut span_ns)?;
             }
@@ -268,10 +270,13 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::ExponentialHistogram(h) => Some(h.aggregation_temporality),
         Data::Gauge(_) | Data::Summary(_) => None,
     };
-    if let Some(t) = temporality.filter(|&t| t != AggregationTemporality::Cumulative as i32) {
+    let delta = temporality == Some(AggregationTemporality::Delta as i32);
+    let accepted = |t: i32| t == AggregationTemporality::Cumulative as i32 || (delta && context.native_delta_ingestion);
+    if let Some(t) = temporality.filter(|&t| !accepted(t)) {
         let which = AggregationTemporality::try_from(t).map_or_else(|_| format!("unknown ({t})"), |t| format!("{t:?}").to_lowercase());
+        let hint = if delta { " (set otlp.native_delta_ingestion to store delta points as sent)" } else { "" };
         return Err(invalid(format!(
-            "invalid temporality and type combination: {which} aggregation temporality is not accepted, only cumulative (as Prometheus without its delta feature flags)"
+            "invalid temporality and type combination: {which} aggregation temporality is not accepted, only cumulative{hint}"
         )));
     }
     let kind = match data {
@@ -333,7 +338,7 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::ExponentialHistogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
-                let value = exponential_to_native(p).map_err(invalid)?;
+                let value = exponential_to_native(p, delta).map_err(invalid)?;
                 let labels = with_name(&labels_of(&p.attributes)?, &family, None);
                 counts.data_points += 1;
                 let exemplars = exemplars_of(&p.exemplars, counts)?;
@@ -385,8 +390,10 @@ fn number_points(
 /// An exponential histogram point as a native histogram: OTel scale is Prometheus' schema
 /// (scales above 8 merged down to 8), OTel bucket index `i` (upper bound base^(i+1)) is
 /// Prometheus index `i + 1` (upper bound base^(i+1)), the zero threshold Prometheus' fixed
-/// one. A point flagged as having no value is a float staleness marker.
-fn exponential_to_native(p: &ExponentialHistogramDataPoint) -> Result<Value, String> {
+/// one. A point flagged as having no value is a float staleness marker. A delta point's
+/// histogram is a gauge histogram (each point its own interval's observations, as
+/// Prometheus marks them), so no reset is read between two of them.
+fn exponential_to_native(p: &ExponentialHistogramDataPoint, delta: bool) -> Result<Value, String> {
     if p.scale < tsdb::model::EXPONENTIAL_SCHEMA_MIN {
         return Err(format!("cannot convert exponential to native histogram: scale must be >= {}, was {}", tsdb::model::EXPONENTIAL_SCHEMA_MIN, p.scale));
     }
@@ -408,6 +415,7 @@ fn exponential_to_native(p: &ExponentialHistogramDataPoint) -> Result<Value, Str
         positive_spans,
         positive_deltas,
         timestamp: timestamp_ms(p.time_unix_nano),
+        reset_hint: if delta { proto_histogram::ResetHint::Gauge as i32 } else { proto_histogram::ResetHint::Unknown as i32 },
         ..Default::default()
     };
     super::native_histogram::from_proto(&h).map(|sample: HistogramSample| Value::Histogram(sample.histogram)).map_err(|e| e.to_string())

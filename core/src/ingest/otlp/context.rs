@@ -47,11 +47,19 @@ pub struct TranslationOptions {
     pub keep_identifying_resource_attributes: bool,
     /// `otel_scope_*` labels on every series of a named scope.
     pub promote_scope_metadata: bool,
+    /// Delta sums and histograms stored as sent (Prometheus' `otlp-native-delta-ingestion`);
+    /// otherwise they are refused.
+    pub native_delta_ingestion: bool,
 }
 
 impl Default for TranslationOptions {
     fn default() -> Self {
-        TranslationOptions { promotion: ResourcePromotion::Only(BTreeSet::new()), keep_identifying_resource_attributes: false, promote_scope_metadata: false }
+        TranslationOptions {
+            promotion: ResourcePromotion::Only(BTreeSet::new()),
+            keep_identifying_resource_attributes: false,
+            promote_scope_metadata: false,
+            native_delta_ingestion: false,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ const T0_NS: u64 = 1_700_000_000_000_000_000;
 const T0_MS: i64 = 1_700_000_000_000;
 /// Prometheus' default translation (no promotion).
 const DEFAULTS: TranslationOptions =
-    TranslationOptions { promotion: ResourcePromotion::Only(std::collections::BTreeSet::new()), keep_identifying_resource_attributes: false, promote_scope_metadata: false };
+    TranslationOptions { promotion: ResourcePromotion::Only(std::collections::BTreeSet::new()), keep_identifying_resource_attributes: false, promote_scope_metadata: false, native_delta_ingestion: false };
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }) }
@@ -225,7 +225,7 @@ fn exponential(scale: i32, zero_count: u64, positive: (i32, Vec<u64>), negative:
 }
 
 fn native(p: &ExponentialHistogramDataPoint) -> Arc<FloatHistogram> {
-    match exponential_to_native(p).unwrap() {
+    match exponential_to_native(p, false).unwrap() {
         Value::Histogram(h) => h,
         Value::Float(v) => panic!("a float {v}, not a histogram"),
     }
@@ -266,11 +266,11 @@ fn exponential_histogram_above_scale_8_is_merged_down() {
 #[test]
 fn exponential_histogram_problems_are_refused() {
     let mut low = exponential(-5, 0, (0, vec![1]), (0, vec![]));
-    let e = exponential_to_native(&low).unwrap_err();
+    let e = exponential_to_native(&low, false).unwrap_err();
     assert!(e.contains("scale must be >= -4, was -5"), "{e}");
     low.scale = 0;
     low.count = 7;
-    assert!(exponential_to_native(&low).unwrap_err().contains("count"));
+    assert!(exponential_to_native(&low, false).unwrap_err().contains("count"));
     let h = metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![low], aggregation_temporality: 2 }));
     match translate_one(vec![h]) {
         Err(OtlpError::InvalidMetric { metric, .. }) => assert_eq!(metric, "lat"),
@@ -302,6 +302,32 @@ fn delta_and_unspecified_temporality_are_refused_like_prometheus_default() {
     assert!(translate_one(vec![delta_histogram]).is_err());
     let no_data = Metric { name: "empty".into(), ..Default::default() };
     assert!(translate_one(vec![no_data]).unwrap_err().to_string().contains("no data"));
+}
+
+#[test]
+fn native_delta_ingestion_stores_delta_points_as_sent() {
+    let options = TranslationOptions { native_delta_ingestion: true, ..DEFAULTS };
+    let translate_delta = |metrics| translate(&request(vec![s("service.name", "api")], metrics), &IngestRules::default(), &options);
+    let delta = AggregationTemporality::Delta as i32;
+    let sum = metric("req", "", metric::Data::Sum(Sum { data_points: vec![number(4.0, vec![])], aggregation_temporality: delta, is_monotonic: true }));
+    let point = HistogramDataPoint { time_unix_nano: T0_NS, count: 3, sum: Some(1.5), bucket_counts: vec![1, 2], explicit_bounds: vec![0.5], ..Default::default() };
+    let classic = metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![point], aggregation_temporality: delta }));
+    let exp = metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![exponential(0, 1, (0, vec![2]), (0, vec![]))], aggregation_temporality: delta }));
+    let t = translate_delta(vec![sum, classic, exp]).unwrap();
+    // Names as for cumulative points (a monotonic sum is still a `_total`); values as sent.
+    assert_eq!(series(&t, r#"req_total{job="api"}"#).samples[0].value, 4.0);
+    assert_eq!(series(&t, r#"rpc_duration_seconds_bucket{job="api", le="0.5"}"#).samples[0].value, 1.0);
+    assert_eq!(series(&t, r#"rpc_duration_seconds_bucket{job="api", le="+Inf"}"#).samples[0].value, 3.0);
+    assert_eq!(series(&t, r#"rpc_duration_seconds_count{job="api"}"#).samples[0].value, 3.0);
+    let h = &series(&t, r#"lat_seconds{job="api"}"#).histograms[0].histogram;
+    assert_eq!((h.count, h.counter_reset_hint), (3.0, tsdb::CounterResetHint::Gauge), "a delta exponential histogram is a gauge histogram");
+    // A cumulative one keeps the unknown hint; unspecified temporality is still refused.
+    assert_eq!(native(&exponential(0, 1, (0, vec![2]), (0, vec![]))).counter_reset_hint, tsdb::CounterResetHint::Unknown);
+    let unspecified = metric("u", "", metric::Data::Sum(Sum { data_points: vec![number(1.0, vec![])], aggregation_temporality: 0, is_monotonic: true }));
+    assert!(translate_delta(vec![unspecified]).unwrap_err().to_string().contains("invalid temporality"));
+    // Without the option the refusal says how to accept them.
+    let sum = metric("req", "", metric::Data::Sum(Sum { data_points: vec![number(4.0, vec![])], aggregation_temporality: delta, is_monotonic: true }));
+    assert!(translate_one(vec![sum]).unwrap_err().to_string().contains("otlp.native_delta_ingestion"));
 }
 
 #[test]
