@@ -50,7 +50,7 @@ impl MetricName {
             self.fields.push((start, self.text.len()));
             at += length + 1;
         }
-        if self.fields.len() % 2 == 0 {
+        if self.fields.len().is_multiple_of(2) {
             return Err(format!("the label name at byte {} has no value", raw.len()));
         }
         Ok(())
@@ -84,7 +84,7 @@ pub(super) mod encode {
         for field in std::iter::once(metric).chain(labels.iter().flat_map(|(n, v)| [*n, *v])) {
             for &byte in field {
                 match byte {
-                    0 | 1 | 2 => out.extend_from_slice(&[0, b'0' + byte]),
+                    0..=2 => out.extend_from_slice(&[0, b'0' + byte]),
                     other => out.push(other),
                 }
             }
@@ -98,7 +98,10 @@ pub(super) mod encode {
 mod tests {
     use super::*;
 
-    fn decoded(raw: &[u8]) -> Result<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>), String> {
+    /// The metric name and the (name, value) pairs.
+    type Decoded = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
+    fn decoded(raw: &[u8]) -> Result<Decoded, String> {
         let mut name = MetricName::default();
         name.decode(raw)?;
         Ok((name.metric().to_vec(), name.labels().map(|(n, v)| (n.to_vec(), v.to_vec())).collect()))
