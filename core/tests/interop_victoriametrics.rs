@@ -485,5 +485,19 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     let (labels, points) = first_only.iter().next().expect("one series");
     let source = temperatures.get(&labels.replace("\"via\":\"cut\"", "\"via\":\"gzip\"")).expect("a source series");
     assert!(points.iter().all(|p| source.contains(p)), "the stored block holds the source's samples");
+
+    // VictoriaMetrics' JSON export of the same series writes the staleness marker as `null`:
+    // imported as it is, the marker is one here too.
+    let json = get_bytes(&format!("{vm}/api/v1/export?match[]=%7B__name__%3D%22vmnat_job_up%22%7D"));
+    assert!(String::from_utf8_lossy(&json).contains("null"), "the marker is written as null");
+    let reply = post_plain(&server.url("/api/v1/import?extra_label=via=json"), "application/json", &json);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let json_instant = |time_ms: i64| {
+        let (status, body) = get_json(&format!("{}&time={}", query_url(&server, "", "vmnat_job_up{via=\"json\"}"), time_ms as f64 / 1000.0));
+        assert_eq!(status, 200, "{body}");
+        vector(&body).expect("a vector").into_iter().map(|(_, v)| v).collect::<Vec<_>>()
+    };
+    assert_eq!(json_instant(stale_at - 1000), vec!["1".to_string()]);
+    assert_eq!(json_instant(stale_at + 1000), Vec::<String>::new());
     assert!(server.stop());
 }

@@ -1,7 +1,9 @@
 //! VictoriaMetrics-compatible JSON-lines export/import format: one series per line,
 //! `{"metric":{...},"values":[...],"timestamps":[...]}` with millisecond timestamps.
-//! Non-finite values are written as the bare tokens `NaN`, `Inf`, `-Inf` (as VictoriaMetrics
-//! does) and accepted as bare or quoted tokens on import.
+//! Non-finite values are written as the bare tokens `NaN`, `Inf`, `-Inf`, and a staleness
+//! marker as `null` (as VictoriaMetrics' export writes its NaNs, markers included), so an
+//! export imports back unchanged; on import these and VictoriaMetrics' other spellings
+//! (`nan`, `inf`, `Infinity`, `-infinity`, `Null`, …) are accepted bare or quoted.
 
 use std::fmt::Write;
 
@@ -26,7 +28,9 @@ pub fn write_line(out: &mut String, series: &SeriesSamples) {
         if i > 0 {
             out.push(',');
         }
-        if s.value.is_nan() {
+        if s.value.to_bits() == tsdb::STALE_NAN_BITS {
+            out.push_str("null");
+        } else if s.value.is_nan() {
             out.push_str("NaN");
         } else if s.value.is_infinite() {
             out.push_str(if s.value > 0.0 { "Inf" } else { "-Inf" });
@@ -56,10 +60,14 @@ fn parse_values(text: &str, line: usize) -> Result<Vec<f64>, DecodeError> {
     text.split(',')
         .map(|token| {
             let t = token.trim().trim_matches('"');
-            match t {
-                "NaN" => Ok(f64::NAN),
-                "Inf" | "+Inf" => Ok(f64::INFINITY),
-                "-Inf" => Ok(f64::NEG_INFINITY),
+            let (negative, magnitude) = match t.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, t.strip_prefix('+').unwrap_or(t)),
+            };
+            match magnitude {
+                "null" | "Null" if !negative => Ok(f64::from_bits(tsdb::STALE_NAN_BITS)),
+                "NaN" | "nan" => Ok(f64::NAN),
+                "Inf" | "inf" | "Infinity" | "infinity" => Ok(if negative { f64::NEG_INFINITY } else { f64::INFINITY }),
                 _ => t.parse::<f64>().map_err(|_| bad(line, format!("invalid value {t:?}"))),
             }
         })
@@ -139,6 +147,31 @@ mod tests {
         assert_eq!(parsed[0].labels, series.labels);
         assert_eq!(parsed[0].samples[0], series.samples[0]);
         assert!(parsed[0].samples[1].value.is_nan());
+    }
+
+    #[test]
+    fn staleness_markers_round_trip_as_null_and_victoriametrics_spellings_are_read() {
+        let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
+        let series = SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "up")]),
+            samples: vec![Sample { timestamp_ms: 1, value: 1.0 }, Sample { timestamp_ms: 2, value: stale }, Sample { timestamp_ms: 3, value: f64::NAN }],
+            histograms: Vec::new(),
+        };
+        let mut text = String::new();
+        write_line(&mut text, &series);
+        assert!(text.contains("\"values\":[1,null,NaN]"), "{text}");
+        let parsed = parse_lines(text.as_bytes()).unwrap();
+        let bits: Vec<u64> = parsed[0].samples.iter().map(|s| s.value.to_bits()).collect();
+        assert_eq!(bits[1], tsdb::STALE_NAN_BITS, "null is a staleness marker");
+        assert!(parsed[0].samples[2].value.is_nan() && bits[2] != tsdb::STALE_NAN_BITS, "NaN stays a plain NaN");
+        // VictoriaMetrics' export as written by 1.79 (null after the first value) and the
+        // spellings its import accepts.
+        let line = b"{\"metric\":{\"__name__\":\"x\"},\"values\":[1,null,\"Null\",\"nan\",inf,\"-Infinity\",\"+inf\"],\"timestamps\":[1,2,3,4,5,6,7]}\n";
+        let values: Vec<f64> = parse_lines(line).unwrap()[0].samples.iter().map(|s| s.value).collect();
+        assert_eq!((values[1].to_bits(), values[2].to_bits()), (tsdb::STALE_NAN_BITS, tsdb::STALE_NAN_BITS));
+        assert!(values[3].is_nan());
+        assert_eq!(&values[4..], &[f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY]);
+        assert!(parse_lines(b"{\"metric\":{\"__name__\":\"x\"},\"values\":[-null],\"timestamps\":[1]}\n").is_err());
     }
 
     #[test]
