@@ -40,6 +40,8 @@ struct Armed {
     fault: Fault,
     /// Fires this many more times; `None`: until disarmed.
     remaining: Option<u32>,
+    /// Occurrences let pass (not counted as fired) before it fires.
+    skip: u32,
 }
 
 #[derive(Default)]
@@ -54,7 +56,7 @@ thread_local! {
 
 /// Arms `fault` on this thread until `disarm`/`disarm_all`.
 pub fn arm(fault: Fault) {
-    STATE.with(|s| s.borrow_mut().armed.push(Armed { fault, remaining: None }));
+    STATE.with(|s| s.borrow_mut().armed.push(Armed { fault, remaining: None, skip: 0 }));
 }
 
 /// Arms `fault` on this thread for its next `times` occurrences.
@@ -63,8 +65,15 @@ pub fn arm_times(fault: Fault, times: u32) {
         s.borrow_mut().armed.push(Armed {
             fault,
             remaining: Some(times),
+            skip: 0,
         })
     });
+}
+
+/// Arms `fault` on this thread to fire once, at its occurrence after the next `skip` ones
+/// (e.g. the second block of a cut, past the first block's file writes).
+pub fn arm_after(fault: Fault, skip: u32) {
+    STATE.with(|s| s.borrow_mut().armed.push(Armed { fault, remaining: Some(1), skip }));
 }
 
 /// Disarms every fault of `fault`'s kind (its fields are ignored) on this thread.
@@ -94,6 +103,10 @@ pub(crate) fn take(wanted: impl Fn(&Fault) -> bool) -> Option<Fault> {
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         let at = state.armed.iter().position(|a| wanted(&a.fault))?;
+        if state.armed[at].skip > 0 {
+            state.armed[at].skip -= 1;
+            return None;
+        }
         let fault = state.armed[at].fault;
         match &mut state.armed[at].remaining {
             Some(1) => {

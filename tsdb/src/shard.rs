@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::block::{self, Block, BlockMeta, PageCache};
+use crate::block::{self, Block, BlockMeta, BlockSeries, PageCache};
 use crate::error::Error;
 use crate::exemplar::{Exemplar, ExemplarAdd, ExemplarBuffer, SeriesExemplars};
 use crate::head::{AppendResult, Head};
@@ -21,6 +21,7 @@ use crate::wal::{Record, Wal, WalOptions};
 use crate::Querier;
 
 mod compaction;
+mod cut_ranges;
 
 pub use compaction::{CompactionOutcome, COMPACTION_RETRY_DELAY};
 
@@ -28,9 +29,11 @@ pub use compaction::{CompactionOutcome, COMPACTION_RETRY_DELAY};
 pub const BLOCK_DURATION_MS_DEFAULT: i64 = 2 * 3600 * 1000;
 /// Prometheus' default retention.
 pub const RETENTION_MS_DEFAULT: i64 = 15 * 24 * 3600 * 1000;
-/// Blocks cut by one `maintain` call, so one call's pause stays bounded (the next call
-/// continues a backlog, e.g. after out-of-order samples for many old ranges).
+/// Cuts made by one `maintain` call, so one call's pause stays bounded (the next call
+/// continues a backlog).
 pub const CUTS_PER_MAINTAIN_MAX: usize = 4;
+/// Ranges one cut takes at most (`cut_ranges`): 256 two-hour ranges are 21 days of history.
+pub const CUT_RANGES_MAX: usize = 256;
 /// Default `max_head_samples` per shard: about 100 MiB of XOR chunks at ~2 bytes/sample,
 /// far above a 2 h range of a typical shard, so only an unusually dense head is cut early.
 pub const MAX_HEAD_SAMPLES_DEFAULT: u64 = 50_000_000;
@@ -237,7 +240,7 @@ impl ShardDb {
         debug_assert!(options.block_duration_ms > 0, "block duration is positive");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let page_cache = PageCache::new(options.page_cache_bytes);
-        let blocks = block::open_blocks_in(dir, &page_cache)?;
+        let mut blocks = block::open_blocks_in(dir, &page_cache)?;
         let wal_dir = migrate_wal_dir(dir)?;
         // A block counts as written when its directory exists, even if it is damaged now:
         // its rename was the commit point of the checkpoint that names it.
@@ -249,7 +252,19 @@ impl ShardDb {
                 c.sources.iter().cloned().chain(c.parents.iter().map(|p| p.ulid.clone()))
             })
             .collect();
-        let checkpoint = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir() || merged_away.contains(ulid))?;
+        let settled = checkpoint::settle(&wal_dir, |ulid| dir.join(ulid).is_dir() || merged_away.contains(ulid))?;
+        // Blocks of a cut that never committed: their samples replay from the segments.
+        for (first, last) in &settled.uncommitted_blocks {
+            let (gone, kept): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(|b| b.meta.ulid.as_str() >= first.as_str() && b.meta.ulid.as_str() <= last.as_str());
+            blocks = kept;
+            for b in gone {
+                let ulid = b.meta.ulid.clone();
+                drop(b);
+                tracing::warn!(dir = %dir.display(), block = %ulid, "removing a block of a head cut that never committed");
+                block::delete_block(dir, &ulid)?;
+            }
+        }
+        let checkpoint = settled.checkpoint;
         let mut head = Head::default();
         let mut exemplars = ExemplarBuffer::new(usize::try_from(options.max_exemplars).unwrap_or(usize::MAX).min(u32::MAX as usize));
         // WAL series refs are head ids of the process that wrote them; map them on replay.
@@ -330,35 +345,54 @@ impl ShardDb {
         })
     }
 
-    /// The next range to cut, `[lo, hi)` aligned to the block duration: due once the head's
-    /// newest sample is half a block past the range (as Prometheus does), when the head holds
-    /// more than `max_head_samples`, or always with `force`.
-    fn cut_range(&self, force: bool) -> Option<(i64, i64)> {
-        let (min_t, max_t) = self.head.time_range()?;
+    /// The ranges to cut now, each `[lo, hi)` aligned to the block duration, consecutive,
+    /// oldest first: the head's oldest range when it is due (once the head's newest sample is
+    /// half a block past it, as Prometheus does), when the head holds more than
+    /// `max_head_samples`, or always with `force` (then only that one); and with it each
+    /// following range that is due too, up to `CUT_RANGES_MAX`, so that a backlog of history
+    /// is cut with one head split and one checkpoint.
+    fn cut_ranges(&self, force: bool) -> Vec<(i64, i64)> {
+        let Some((min_t, max_t)) = self.head.time_range() else {
+            return Vec::new();
+        };
         let duration = self.options.block_duration_ms;
         let lo = min_t - min_t.rem_euclid(duration);
-        let hi = lo.saturating_add(duration);
         let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
         let due = |range_hi: i64| max_t >= range_hi.saturating_add(duration / 2);
         // A range behind the watermark holds late samples only: they go with the next regular
         // cut (a block per range then), not one block per late write as they trickle in.
-        let regular_due = if hi <= self.cut_watermark_ms { due(self.cut_watermark_ms.saturating_add(duration)) } else { due(hi) };
-        (force || over_limit || regular_due).then_some((lo, hi))
+        let regular_due = |hi: i64| if hi <= self.cut_watermark_ms { due(self.cut_watermark_ms.saturating_add(duration)) } else { due(hi) };
+        let first = (lo, lo.saturating_add(duration));
+        if !(force || over_limit || regular_due(first.1)) {
+            return Vec::new();
+        }
+        let mut ranges = vec![first];
+        while !force && ranges.len() < CUT_RANGES_MAX {
+            let previous_hi = ranges[ranges.len() - 1].1;
+            let hi = previous_hi.saturating_add(duration);
+            if hi == previous_hi || !regular_due(hi) {
+                break;
+            }
+            ranges.push((previous_hi, hi));
+        }
+        ranges
     }
 
-    /// True when `maintain` has a block to cut (cheap: two comparisons).
+    /// True when `maintain` has a block to cut (cheap: a few comparisons).
     pub fn cut_due(&self) -> bool {
-        self.cut_range(false).is_some()
+        !self.cut_ranges(false).is_empty()
     }
 
-    /// Cuts due blocks (at most `CUTS_PER_MAINTAIN_MAX`), then deletes blocks past retention.
+    /// Cuts due blocks (at most `CUTS_PER_MAINTAIN_MAX` cuts, each of one or more ranges),
+    /// then deletes blocks past retention.
     pub async fn maintain(&mut self, now_ms: i64) -> Result<MaintainOutcome, Error> {
         let mut outcome = MaintainOutcome::default();
-        while outcome.blocks_cut.len() < CUTS_PER_MAINTAIN_MAX {
-            let Some((lo, hi)) = self.cut_range(false) else {
+        for _ in 0..CUTS_PER_MAINTAIN_MAX {
+            let ranges = self.cut_ranges(false);
+            if ranges.is_empty() {
                 break;
-            };
-            outcome.blocks_cut.push(self.cut_block(lo, hi).await?.ulid);
+            }
+            outcome.blocks_cut.extend(self.cut_blocks(&ranges).await?.into_iter().map(|meta| meta.ulid));
         }
         outcome.blocks_deleted = self.apply_retention(now_ms)?;
         Ok(outcome)
@@ -366,78 +400,121 @@ impl ShardDb {
 
     /// Cuts the head's oldest block range now, whether or not it is due (tests, shutdown).
     pub async fn force_cut(&mut self) -> Result<Option<BlockMeta>, Error> {
-        match self.cut_range(true) {
-            Some((lo, hi)) => Ok(Some(self.cut_block(lo, hi).await?)),
-            None => Ok(None),
+        let ranges = self.cut_ranges(true);
+        if ranges.is_empty() {
+            return Ok(None);
         }
+        Ok(self.cut_blocks(&ranges).await?.into_iter().next())
     }
 
-    /// Writes the head's samples before `hi` as block `[lo, hi)` and replaces the WAL up to
-    /// now with a checkpoint of what remains. Crash safety: the checkpoint is written first
-    /// under a name that ties it to the block; it counts only once the block directory exists
-    /// (the block's rename is the commit point), so replay sees either the old segments or
-    /// the block + checkpoint, never both and never neither.
-    async fn cut_block(&mut self, lo: i64, hi: i64) -> Result<BlockMeta, Error> {
+    /// Writes the head's samples before the last range's end as one block per range that
+    /// holds any, and replaces the WAL up to now with a checkpoint of what remains. Crash
+    /// safety: the checkpoint is written first under a name that ties it to the blocks
+    /// (`checkpoint.<N>.<ULID>`, or `.<first ULID>-<last ULID>` for several); it counts only
+    /// once the last block's directory exists (the last rename is the commit point), so
+    /// replay sees either the old segments or the blocks + checkpoint, never both and never
+    /// neither. Blocks of an uncommitted cut are removed: here when a block write fails, at
+    /// the next open (`checkpoint::settle`) after a crash.
+    async fn cut_blocks(&mut self, ranges: &[(i64, i64)]) -> Result<Vec<BlockMeta>, Error> {
+        let Some(&(_, hi)) = ranges.last() else {
+            return Ok(Vec::new());
+        };
         // Each step yields to the executor's other tasks now and then (or runs on another
         // thread), so a large cut does not stall the core; the shard itself waits for it.
         let (before, rest) = self.head.split_before(hi).await;
-        let ulid = self.next_block_ulid();
-        let wal_dir = self.dir.join(WAL_DIRNAME);
-        let finished_segment = self.wal.cut_segment().await?;
-        let mut writer =
-            CheckpointWriter::create(&wal_dir, &checkpoint::pending_name(finished_segment, &ulid))?;
-        write_checkpoint(&rest, &self.exemplars, &mut writer).await?;
-        let pending = writer.finish()?;
-        let (parent, block_ulid) = (self.dir.clone(), ulid.clone());
-        let written =
-            on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi, before)).await;
-        let (block_dir, meta) = match written {
-            Ok(written) => written,
-            Err(error) if !self.dir.join(&ulid).is_dir() => {
-                // Not committed: the old segments and the old head stay authoritative.
-                if let Err(e) = std::fs::remove_file(&pending) {
-                    tracing::warn!(path = %pending.display(), error = %e, "could not remove an unused WAL checkpoint");
+        let parts: Vec<((i64, i64), Vec<BlockSeries>)> = if ranges.len() == 1 {
+            vec![(ranges[0], before)]
+        } else {
+            let ends: Vec<i64> = ranges.iter().map(|r| r.1).collect();
+            match on_blocking_thread(move || cut_ranges::partition(before, &ends)).await {
+                Some(parts) => ranges.iter().copied().zip(parts).filter(|(_, part)| !part.is_empty()).collect(),
+                None => {
+                    tracing::warn!(shard_dir = %self.dir.display(), "a head chunk cannot be decoded to split it by range; cutting one range");
+                    let (before, rest) = self.head.split_before(ranges[0].1).await;
+                    return self.commit_cut(vec![(ranges[0], before)], rest).await;
                 }
-                let tmp = self.dir.join(format!("{ulid}{}", block::TMP_SUFFIX));
-                let _ = std::fs::remove_dir_all(tmp);
-                return Err(error);
-            }
-            Err(error) => {
-                tracing::warn!(block = %ulid, %error, "block renamed into place but a final sync failed; treating it as written");
-                let dir = self.dir.join(&ulid);
-                let meta = BlockMeta::read(&dir)?;
-                (dir, meta)
             }
         };
-        // Committed: from here on the block and the checkpoint hold the data.
-        // The old head is dropped last, after the await below: dropping a large head stalls
-        // the executor on its own, so it is kept apart from opening the block.
-        let replaced_head = std::mem::replace(&mut self.head, rest);
-        self.cut_watermark_ms = self.cut_watermark_ms.max(hi);
-        self.stats.series = self.head.series_count() as u64;
-        tracing::info!(shard_dir = %self.dir.display(), block = %ulid, min_time_ms = lo, max_time_ms = hi, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
-        match Block::open_in(&block_dir, &self.page_cache) {
-            Ok(block) => {
-                self.blocks.push(block);
-                self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
-            }
-            // The data is on disk; it is served again after the next open.
-            Err(error) => {
-                tracing::error!(block = %ulid, %error, "a block just written cannot be opened")
+        self.commit_cut(parts, rest).await
+    }
+
+    async fn commit_cut(&mut self, parts: Vec<((i64, i64), Vec<BlockSeries>)>, rest: Head) -> Result<Vec<BlockMeta>, Error> {
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ulids = self.next_block_ulids(parts.len());
+        let wal_dir = self.dir.join(WAL_DIRNAME);
+        let finished_segment = self.wal.cut_segment().await?;
+        let pending_name = match (ulids.first(), ulids.last()) {
+            (Some(first), Some(last)) if ulids.len() > 1 => checkpoint::pending_range_name(finished_segment, first, last),
+            _ => checkpoint::pending_name(finished_segment, &ulids[0]),
+        };
+        let mut writer = CheckpointWriter::create(&wal_dir, &pending_name)?;
+        write_checkpoint(&rest, &self.exemplars, &mut writer).await?;
+        let pending = writer.finish()?;
+        let mut written: Vec<(PathBuf, BlockMeta)> = Vec::with_capacity(parts.len());
+        for (((lo, hi), series), ulid) in parts.into_iter().zip(&ulids) {
+            let (parent, block_ulid) = (self.dir.clone(), ulid.clone());
+            let (lo, hi) = (lo, hi);
+            match on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi, series)).await {
+                Ok(block) => written.push(block),
+                Err(error) if !self.dir.join(ulid).is_dir() => {
+                    // Not committed: the old segments and the old head stay authoritative;
+                    // the blocks this cut already wrote go (the head still holds their data).
+                    if let Err(e) = std::fs::remove_file(&pending) {
+                        tracing::warn!(path = %pending.display(), error = %e, "could not remove an unused WAL checkpoint");
+                    }
+                    let tmp = self.dir.join(format!("{ulid}{}", block::TMP_SUFFIX));
+                    let _ = std::fs::remove_dir_all(tmp);
+                    for (_, meta) in &written {
+                        if let Err(e) = block::delete_block(&self.dir, &meta.ulid) {
+                            tracing::error!(block = %meta.ulid, error = %e, "could not remove a block of a failed cut; it is removed at the next open");
+                        }
+                    }
+                    return Err(error);
+                }
+                Err(error) => {
+                    tracing::warn!(block = %ulid, %error, "block renamed into place but a final sync failed; treating it as written");
+                    let dir = self.dir.join(ulid);
+                    let meta = BlockMeta::read(&dir)?;
+                    written.push((dir, meta));
+                }
             }
         }
+        // Committed: from here on the blocks and the checkpoint hold the data.
+        // The old head is dropped last, after the await below: dropping a large head stalls
+        // the executor on its own, so it is kept apart from opening the blocks.
+        let replaced_head = std::mem::replace(&mut self.head, rest);
+        let newest_hi = written.iter().map(|(_, meta)| meta.max_time_ms).max().unwrap_or(i64::MIN);
+        self.cut_watermark_ms = self.cut_watermark_ms.max(newest_hi);
+        self.stats.series = self.head.series_count() as u64;
+        let mut metas = Vec::with_capacity(written.len());
+        for (block_dir, meta) in written {
+            tracing::info!(shard_dir = %self.dir.display(), block = %meta.ulid, min_time_ms = meta.min_time_ms, max_time_ms = meta.max_time_ms, samples = meta.stats.num_samples, series = meta.stats.num_series, "head cut into a block");
+            match Block::open_in(&block_dir, &self.page_cache) {
+                Ok(block) => self.blocks.push(block),
+                // The data is on disk; it is served again after the next open.
+                Err(error) => {
+                    tracing::error!(block = %meta.ulid, %error, "a block just written cannot be opened")
+                }
+            }
+            metas.push(meta);
+        }
+        self.blocks.sort_by(|a, b| a.meta.ulid.cmp(&b.meta.ulid));
         // Renames the checkpoint and deletes the segments it replaces (many, after a large
         // head): file system work for the blocking pool too.
         on_blocking_thread(move || checkpoint::finalize(&wal_dir, finished_segment, &pending)).await?;
         drop(replaced_head);
-        Ok(meta)
+        Ok(metas)
     }
 
-    /// A ULID for a block written from the head now: block ULIDs increase strictly within a
-    /// shard (newer blocks win ties on read), so it is past the newest block's.
-    fn next_block_ulid(&self) -> String {
+    /// `count` ULIDs for blocks written from the head now, increasing: block ULIDs increase
+    /// strictly within a shard (newer blocks win ties on read), so they are past the newest
+    /// block's, a millisecond apart at least.
+    fn next_block_ulids(&self, count: usize) -> Vec<String> {
         let newest_ms = self.blocks.last().and_then(|b| block::ulid_time_ms(&b.meta.ulid)).map_or(0, |ms| ms + 1);
-        block::new_ulid((now_ms().max(0) as u64).max(newest_ms))
+        let first_ms = (now_ms().max(0) as u64).max(newest_ms);
+        (0..count as u64).map(|i| block::new_ulid(first_ms + i)).collect()
     }
 
     /// Deletes blocks whose range ended before `now_ms - retention`; returns their ULIDs.
@@ -571,7 +648,7 @@ impl ShardDb {
             return Ok(written);
         };
         let (series, _) = self.head.split_before(i64::MAX).await;
-        let ulid = self.next_block_ulid();
+        let ulid = self.next_block_ulids(1).remove(0);
         let (parent, block_ulid) = (dest.to_path_buf(), ulid.clone());
         on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi.saturating_add(1), series)).await?;
         written.push(ulid);

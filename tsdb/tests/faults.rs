@@ -399,3 +399,139 @@ fn a_refused_o_direct_writes_blocks_and_checkpoints_buffered_with_the_same_data(
         assert_eq!(got[0].samples, want, "{fault:?}: the merged block");
     }
 }
+
+/// 20 h of data for 20 series (one sample a minute): ranges [0, 2h) … [16h, 18h) are due,
+/// more than `CUTS_PER_MAINTAIN_MAX` single-range cuts would take.
+fn history_data() -> Vec<SeriesSamples> {
+    (0..20)
+        .map(|i| SeriesSamples {
+            labels: labels("history", &i.to_string()),
+            samples: (0..20 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: (i * 10_000 + m) as f64 }).collect(),
+            histograms: Vec::new(),
+        })
+        .collect()
+}
+
+/// Block ranges of a shard's blocks, sorted; fails when two overlap.
+fn block_ranges(db: &ShardDb) -> Vec<(i64, i64)> {
+    let mut ranges: Vec<(i64, i64)> = db.blocks().iter().map(|b| (b.min_time_ms, b.max_time_ms)).collect();
+    ranges.sort();
+    assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "blocks overlap: {ranges:?}");
+    ranges
+}
+
+/// A backlog of due ranges is cut in one go (one head split, one checkpoint, a block per
+/// range); when the second block's write fails, the first is removed again and the head and
+/// WAL still hold everything; late samples for ranges already cut wait for the next regular
+/// cut instead of a block per write.
+#[test]
+fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        fault::disarm_all();
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+        let data = history_data();
+        db.append_group(&[&data]).await.expect("append");
+        let mut model = Model::new();
+        add(&mut model, &data);
+        // Each block writes four files (chunks, index, tombstones, meta): the fifth write is
+        // the second block's.
+        fault::arm_after(Fault::BlockWrite, 4);
+        db.maintain(0).await.expect_err("the cut fails at its second block");
+        assert_eq!(fault::fired(Fault::BlockWrite), 1);
+        assert_eq!(held(&db), model, "the head still holds everything");
+        assert!(db.blocks().is_empty());
+        assert_eq!(block_dirs(&path), Vec::<String>::new(), "the first block of the failed cut is gone too");
+        drop(db); // crash: the WAL alone must hold everything
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("reopen");
+        assert_eq!(held(&db), model);
+        let outcome = db.maintain(0).await.expect("the cut");
+        assert_eq!(outcome.blocks_cut.len(), 9, "nine ranges in one maintain call");
+        assert_eq!(block_ranges(&db), (0..9).map(|k| (k * 2 * HOUR_MS, (k + 1) * 2 * HOUR_MS)).collect::<Vec<_>>());
+        let checkpoints = common::wal_entries(&path).into_iter().filter(|n| n.starts_with("checkpoint.")).count();
+        assert_eq!(checkpoints, 1, "one checkpoint for the whole cut");
+        assert_eq!(held(&db), model);
+        // Late samples (new series) for the ranges already cut: not due yet.
+        let late: Vec<SeriesSamples> = (0..5)
+            .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: vec![Sample { timestamp_ms: i * HOUR_MS, value: 1.0 }], histograms: Vec::new() })
+            .collect();
+        db.append_group(&[&late]).await.expect("late append");
+        add(&mut model, &late);
+        assert!(!db.cut_due(), "late samples wait for the next regular cut");
+        assert_eq!(db.maintain(0).await.expect("maintain").blocks_cut.len(), 0);
+        db.close().await.expect("close");
+        let db = ShardDb::open(&path, options).await.expect("reopen");
+        assert_eq!(held(&db), model, "blocks + checkpoint + WAL after reopening");
+        assert_eq!(block_ranges(&db).len(), 9);
+    });
+}
+
+/// The state a crash leaves in the middle of a cut of several blocks (the first block renamed
+/// into place, the last not, the checkpoint still pending): the next open removes the
+/// block, drops the checkpoint and replays the segments, so nothing is held twice.
+#[test]
+fn an_open_after_a_crash_inside_a_cut_of_several_blocks_removes_its_blocks() {
+    let (crashed, reference) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (crashed_path, reference_path) = (crashed.path().to_path_buf(), reference.path().to_path_buf());
+    let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+    let model = on_executor({
+        let (crashed_path, reference_path, options) = (crashed_path.clone(), reference_path.clone(), options.clone());
+        move || async move {
+            fault::disarm_all();
+            let data = history_data();
+            let mut model = Model::new();
+            add(&mut model, &data);
+            // The same data in two shards; the reference cuts it, the other only logged it.
+            for path in [&crashed_path, &reference_path] {
+                let mut db = ShardDb::open(path, options.clone()).await.expect("open");
+                db.append_group(&[&data]).await.expect("append");
+                db.close().await.expect("close");
+            }
+            let mut db = ShardDb::open(&reference_path, options.clone()).await.expect("open");
+            assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9);
+            db.close().await.expect("close");
+            model
+        }
+    });
+    let mut cut = block_dirs(&reference_path);
+    assert_eq!(cut.len(), 9);
+    cut.sort();
+    // The crashed shard: the cut's first block in place, its checkpoint pending.
+    let copy_dir = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to.join("chunks")).expect("mkdir");
+        for entry in walk(from) {
+            let relative = entry.strip_prefix(from).expect("inside");
+            std::fs::copy(&entry, to.join(relative)).expect("copy");
+        }
+    };
+    copy_dir(&reference_path.join(&cut[0]), &crashed_path.join(&cut[0]));
+    let segment = common::wal_entries(&crashed_path).into_iter().filter(|n| n.len() == 8).max().expect("a segment");
+    let pending = format!("checkpoint.{segment}.{}-{}", cut[0], cut[8]);
+    std::fs::write(crashed_path.join(tsdb::shard::WAL_DIRNAME).join(&pending), vec![0u8; 4096]).expect("pending checkpoint");
+    on_executor(move || async move {
+        let mut db = ShardDb::open(&crashed_path, options).await.expect("open after the crash");
+        assert!(db.blocks().is_empty(), "the uncommitted cut's block is removed");
+        assert_eq!(block_dirs(&crashed_path), Vec::<String>::new());
+        assert!(!common::wal_entries(&crashed_path).contains(&pending), "the pending checkpoint is gone");
+        assert_eq!(held(&db), model, "replayed from the segments, once");
+        assert_eq!(db.maintain(0).await.expect("the cut again").blocks_cut.len(), 9);
+        assert_eq!(block_ranges(&db).len(), 9);
+        assert_eq!(held(&db), model);
+    });
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("ls") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

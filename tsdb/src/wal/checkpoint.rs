@@ -20,6 +20,13 @@ pub fn pending_name(segment: u32, ulid: &str) -> String {
     format!("{PREFIX}{segment:08}.{ulid}")
 }
 
+/// The pending name of a checkpoint whose cut writes several blocks, ULIDs `first` to
+/// `last` (increasing): it counts once block `last` exists; until then the blocks between
+/// are the cut's, unfinished.
+pub fn pending_range_name(segment: u32, first: &str, last: &str) -> String {
+    format!("{PREFIX}{segment:08}.{first}-{last}")
+}
+
 fn final_name(segment: u32) -> String {
     format!("{PREFIX}{segment:08}")
 }
@@ -186,7 +193,7 @@ fn list(wal_dir: &Path) -> Result<Vec<(u32, String)>, Error> {
             .get(..8)
             .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
         let tail = rest.get(8..).unwrap_or("");
-        let well_formed = tail.is_empty() || tail.strip_prefix('.').is_some_and(is_ulid);
+        let well_formed = tail.is_empty() || tail.strip_prefix('.').is_some_and(|t| is_ulid(t) || t.split_once('-').is_some_and(|(a, b)| is_ulid(a) && is_ulid(b)));
         if let (Some(Ok(segment)), true) = (digits.map(str::parse::<u32>), well_formed) {
             out.push((segment, name));
         }
@@ -195,30 +202,45 @@ fn list(wal_dir: &Path) -> Result<Vec<(u32, String)>, Error> {
     Ok(out)
 }
 
-/// Brings the WAL directory to a consistent state at open and returns the checkpoint to
-/// replay before the segments, with its segment number. A pending checkpoint whose block
-/// exists is finalized; one whose block does not exist is discarded (the segments it would
-/// have replaced are still there).
+/// What `settle` found: the checkpoint to replay before the segments (with its segment
+/// number), and the ULID ranges (inclusive) of blocks written by cuts that never committed,
+/// which the caller removes before serving anything.
+#[derive(Debug, Default)]
+pub struct Settled {
+    pub checkpoint: Option<(u32, PathBuf)>,
+    pub uncommitted_blocks: Vec<(String, String)>,
+}
+
+/// Brings the WAL directory to a consistent state at open. A pending checkpoint whose
+/// (last) block exists is finalized; one whose block does not exist is discarded (the
+/// segments it would have replaced are still there), and for a cut of several blocks the
+/// ULID range of the blocks it wrote is returned for removal (their samples replay from the
+/// segments).
 pub fn settle(
     wal_dir: &Path,
     block_exists: impl Fn(&str) -> bool,
-) -> Result<Option<(u32, PathBuf)>, Error> {
+) -> Result<Settled, Error> {
+    let mut settled = Settled::default();
     for (segment, name) in list(wal_dir)? {
-        let Some(ulid) = name.get(PREFIX.len() + 9..).filter(|u| !u.is_empty()) else {
+        let Some(tail) = name.get(PREFIX.len() + 9..).filter(|u| !u.is_empty()) else {
             continue;
         };
+        let (first, last) = tail.split_once('-').unwrap_or((tail, tail));
         let path = wal_dir.join(&name);
-        if block_exists(ulid) {
+        if block_exists(last) {
             tracing::info!(path = %path.display(), "finishing an interrupted WAL checkpoint");
             finalize(wal_dir, segment, &path)?;
         } else {
             tracing::warn!(path = %path.display(), "discarding a WAL checkpoint whose block was never completed");
             std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            if first != last {
+                settled.uncommitted_blocks.push((first.to_string(), last.to_string()));
+            }
         }
     }
     let finals = list(wal_dir)?;
     let Some((segment, name)) = finals.last().cloned() else {
-        return Ok(None);
+        return Ok(settled);
     };
     for (other, old) in &finals[..finals.len() - 1] {
         let path = wal_dir.join(old);
@@ -226,7 +248,8 @@ pub fn settle(
         std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     }
     remove_segments_through(wal_dir, segment)?;
-    Ok(Some((segment, wal_dir.join(name))))
+    settled.checkpoint = Some((segment, wal_dir.join(name)));
+    Ok(settled)
 }
 
 #[cfg(test)]
@@ -261,7 +284,8 @@ mod tests {
         }
         w.finish().expect("finish");
         // Block missing: the pending checkpoint is dropped and every segment stays.
-        assert_eq!(settle(wal, |_| false).expect("settle"), None);
+        let settled = settle(wal, |_| false).expect("settle");
+        assert!(settled.checkpoint.is_none() && settled.uncommitted_blocks.is_empty(), "{settled:?}");
         assert_eq!(list_segments(wal).expect("ls"), vec![1, 2, 3]);
 
         let mut w = CheckpointWriter::create(wal, &pending_name(2, &ulid)).expect("create");
@@ -271,6 +295,7 @@ mod tests {
         w.finish().expect("finish");
         let (segment, path) = settle(wal, |u| u == ulid)
             .expect("settle")
+            .checkpoint
             .expect("checkpoint");
         assert_eq!(segment, 2);
         assert_eq!(
@@ -285,5 +310,35 @@ mod tests {
             std::fs::metadata(&path).expect("stat").len() % PAGE_BYTES as u64,
             0
         );
+    }
+
+    #[test]
+    fn a_cut_of_several_blocks_counts_with_its_last_block_and_names_them_otherwise() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wal = dir.path();
+        for i in 1..=2 {
+            std::fs::write(segment_path(wal, i), b"x").expect("segment");
+        }
+        let (first, last) = (crate::block::new_ulid(7), crate::block::new_ulid(9));
+        let write = || {
+            let mut w = CheckpointWriter::create(wal, &pending_range_name(1, &first, &last)).expect("create");
+            for r in records() {
+                w.write(&r).expect("write");
+            }
+            w.finish().expect("finish");
+        };
+        // Only the first block was written: the checkpoint goes, the segments stay and the
+        // cut's blocks are named for removal.
+        write();
+        let settled = settle(wal, |u| u == first).expect("settle");
+        assert!(settled.checkpoint.is_none());
+        assert_eq!(settled.uncommitted_blocks, vec![(first.clone(), last.clone())]);
+        assert_eq!(list_segments(wal).expect("ls"), vec![1, 2]);
+        // The last one exists: committed.
+        write();
+        let settled = settle(wal, |u| u == last).expect("settle");
+        assert_eq!(settled.checkpoint.map(|(segment, _)| segment), Some(1));
+        assert!(settled.uncommitted_blocks.is_empty());
+        assert_eq!(list_segments(wal).expect("ls"), vec![2]);
     }
 }
