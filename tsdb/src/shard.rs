@@ -349,8 +349,9 @@ impl ShardDb {
     /// oldest first: the head's oldest range when it is due (once the head's newest sample is
     /// half a block past it, as Prometheus does), when the head holds more than
     /// `max_head_samples`, or always with `force` (then only that one); and with it each
-    /// following range that is due too, up to `CUT_RANGES_MAX`, so that a backlog of history
-    /// is cut with one head split and one checkpoint.
+    /// following range that is due too (over the limit also each one behind the watermark),
+    /// up to `CUT_RANGES_MAX`, so that a backlog of history is cut with one head split and
+    /// one checkpoint.
     fn cut_ranges(&self, force: bool) -> Vec<(i64, i64)> {
         let Some((min_t, max_t)) = self.head.time_range() else {
             return Vec::new();
@@ -370,7 +371,11 @@ impl ShardDb {
         while !force && ranges.len() < CUT_RANGES_MAX {
             let previous_hi = ranges[ranges.len() - 1].1;
             let hi = previous_hi.saturating_add(duration);
-            if hi == previous_hi || !regular_due(hi) {
+            // Over the sample limit, every range behind the watermark goes too: late samples
+            // (an import of history) are what fills a head that way, and cutting them one
+            // range per cut would rewrite the big rest of the head each time.
+            let late_over_limit = over_limit && hi <= self.cut_watermark_ms;
+            if hi == previous_hi || !(regular_due(hi) || late_over_limit) {
                 break;
             }
             ranges.push((previous_hi, hi));

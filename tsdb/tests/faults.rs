@@ -535,3 +535,35 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A head over `max_head_samples` because of late samples (history imported after the
+/// ranges were cut) gets all of them cut in one go, one block per range, not one range (and
+/// one rewrite of the rest of the head) per cut.
+#[test]
+fn a_head_over_its_sample_limit_with_late_samples_cuts_them_all_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        fault::disarm_all();
+        let options = ShardOptions { max_head_samples: 30_000, ..common::block_test_options() };
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+        let data = history_data();
+        db.append_group(&[&data]).await.expect("append");
+        let mut model = Model::new();
+        add(&mut model, &data);
+        assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9);
+        // 30 more series over the same 20 h: late for the nine ranges cut, and over the limit.
+        let late: Vec<SeriesSamples> = (0..30)
+            .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
+            .collect();
+        db.append_group(&[&late]).await.expect("late append");
+        add(&mut model, &late);
+        let outcome = db.maintain(0).await.expect("cut over the limit");
+        assert_eq!(outcome.blocks_cut.len(), 9, "the nine late ranges in one cut");
+        assert_eq!(held(&db), model);
+        db.close().await.expect("close");
+        let db = ShardDb::open(&path, options).await.expect("reopen");
+        assert_eq!(held(&db), model);
+        assert_eq!(db.blocks().len(), 18);
+    });
+}
