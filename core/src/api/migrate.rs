@@ -45,6 +45,18 @@ const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
 /// windows appears on several lines (as VictoriaMetrics' export does; its import and ours
 /// merge them).
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    stream_export(api, params, "application/stream+json", json_lines::write_line).await
+}
+
+/// Streams every series `match[]` selects within `start`/`end` as `content_type` text, page
+/// by page, `write_series` turning each into lines: `/api/v1/export` (JSON lines) and
+/// `/api/v1/export/csv` share the selection and the paging.
+pub(super) async fn stream_export(
+    api: &Api,
+    params: &Params,
+    content_type: &'static str,
+    write_series: impl Fn(&mut String, &SeriesSamples) + 'static,
+) -> Result<Response<Bytes>, ApiError> {
     let sets = match_sets(params)?;
     if sets.is_empty() {
         return Err(ApiError::bad_data("missing match[] parameter"));
@@ -53,26 +65,26 @@ pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>
     // Clamp the asked window to the data, so an export without start/end pages only over
     // time that holds samples.
     let Some((first_ms, last_ms)) = api.router.time_range().await? else {
-        return Ok(export_response(None));
+        return Ok(export_response(content_type, None));
     };
     let (mint_ms, maxt_ms) = (w.mint_ms.max(first_ms), w.maxt_ms.min(last_ms));
     if mint_ms > maxt_ms {
-        return Ok(export_response(None));
+        return Ok(export_response(content_type, None));
     }
     let (chunks, body) = net::BodyStream::channel(EXPORT_CHUNKS_IN_FLIGHT);
     let router = api.router.clone();
     glommio::spawn_local(async move {
-        if let Err(message) = export_pages(&router, &sets, mint_ms, maxt_ms, &chunks).await {
+        if let Err(message) = export_pages(&router, &sets, mint_ms, maxt_ms, &chunks, &write_series).await {
             let _ = chunks.send(Err(message)).await;
         }
     })
     .detach();
-    Ok(export_response(Some(body)))
+    Ok(export_response(content_type, Some(body)))
 }
 
-fn export_response(body: Option<net::BodyStream>) -> Response<Bytes> {
+fn export_response(content_type: &'static str, body: Option<net::BodyStream>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/stream+json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     if let Some(body) = body {
         response.extensions_mut().insert(body);
     }
@@ -89,6 +101,7 @@ async fn export_pages(
     mint_ms: i64,
     maxt_ms: i64,
     chunks: &async_channel::Sender<Result<Bytes, String>>,
+    write_series: &impl Fn(&mut String, &SeriesSamples),
 ) -> Result<(), String> {
     let mut window_ms = EXPORT_WINDOW_INITIAL_MS;
     let mut from_ms = mint_ms;
@@ -112,7 +125,7 @@ async fn export_pages(
         }
         held_samples += loaded;
         let last = to_ms >= maxt_ms;
-        if (held_samples >= EXPORT_PAGE_SAMPLES || last) && !send_lines(std::mem::take(&mut held), chunks).await {
+        if (held_samples >= EXPORT_PAGE_SAMPLES || last) && !send_lines(std::mem::take(&mut held), chunks, write_series).await {
             return Ok(());
         }
         if held.is_empty() {
@@ -126,11 +139,15 @@ async fn export_pages(
     }
 }
 
-/// Writes `series` as JSON lines in chunks; false once the client has gone.
-async fn send_lines(series: BTreeMap<Labels, Vec<tsdb::Sample>>, chunks: &async_channel::Sender<Result<Bytes, String>>) -> bool {
+/// Writes `series` with `write_series` in chunks; false once the client has gone.
+async fn send_lines(
+    series: BTreeMap<Labels, Vec<tsdb::Sample>>,
+    chunks: &async_channel::Sender<Result<Bytes, String>>,
+    write_series: &impl Fn(&mut String, &SeriesSamples),
+) -> bool {
     let mut pending = String::new();
     for (labels, samples) in series {
-        json_lines::write_line(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new() });
+        write_series(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new() });
         if pending.len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(Bytes::from(std::mem::take(&mut pending)))).await.is_err() {
             return false;
         }
@@ -241,7 +258,7 @@ pub async fn handle_import(
 
 /// Why an import stopped early: a line that does not parse, or a gzip body that does not
 /// decode.
-enum ImportStop {
+pub(super) enum ImportStop {
     Line(DecodeError),
     Gzip(std::io::Error),
 }
@@ -253,7 +270,7 @@ pub(super) const GUNZIP_INPUT_STEP_BYTES: usize = 4 << 10;
 
 /// Decodes `input` (the next piece of a gzip body, any number of concatenated members) and
 /// hands the decoded bytes to `out` step by step.
-fn gunzip_into(
+pub(super) fn gunzip_into(
     decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
     input: &[u8],
     out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
@@ -268,7 +285,7 @@ fn gunzip_into(
 
 /// Ends a gzip body: what the decoder still holds goes to `out`; a body that stops inside a
 /// member is an error.
-fn gunzip_end(
+pub(super) fn gunzip_end(
     decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
     out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
 ) -> Result<(), ImportStop> {

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod compress;
+mod csv;
 mod error;
 mod exemplars;
 mod extra_labels;
@@ -110,6 +111,10 @@ impl net::Handler for Api {
                 (Err(error), _) => Err(error),
                 (Ok(()), Some(format)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
                     (Ok(gzip), Ok(extra)) if format == ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), gzip, extra).await,
+                    (Ok(gzip), Ok(extra)) if format == ImportFormat::Csv => {
+                        let query = request.uri().query().map(str::to_string);
+                        csv::handle_import(&self, request.into_body(), query.as_deref(), gzip, extra).await
+                    }
                     (Ok(gzip), Ok(extra)) => {
                         migrate::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
                     }
@@ -143,6 +148,8 @@ enum ImportFormat {
     PrometheusText,
     /// VictoriaMetrics' native blocks (`vmctl vm-native`).
     VmNative,
+    /// CSV read with the request's `format` column descriptors.
+    Csv,
 }
 
 fn streamed_import_format(path: &str) -> Option<ImportFormat> {
@@ -150,6 +157,7 @@ fn streamed_import_format(path: &str) -> Option<ImportFormat> {
         "/api/v1/import" => Some(ImportFormat::JsonLines),
         "/api/v1/import/prometheus" => Some(ImportFormat::PrometheusText),
         "/api/v1/import/native" => Some(ImportFormat::VmNative),
+        "/api/v1/import/csv" => Some(ImportFormat::Csv),
         _ => None,
     }
 }
@@ -174,7 +182,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if otlp::is_otlp_metrics_path(p) => "otlp",
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
         "/api/v1/read" => "read",
-        "/api/v1/export" => "export",
+        "/api/v1/export" | "/api/v1/export/csv" => "export",
         p if p.starts_with("/api/v1/import") => "import",
         "/api/v1/query" => "query",
         "/api/v1/query_range" => "query_range",
@@ -243,6 +251,7 @@ impl Api {
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,
+            "/api/v1/export/csv" if get_or_post => csv::handle_export(self, &params(request)?).await,
             "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,
