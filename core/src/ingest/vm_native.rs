@@ -123,7 +123,8 @@ impl NativeStream {
         if self.blocks_decoder.time_range_ms.is_none() {
             let Some(header) = available.get(..STREAM_HEADER_BYTES) else { return Ok(false) };
             let zigzag = |bytes: &[u8]| {
-                let raw = u64::from_be_bytes(bytes.try_into().expect("8 bytes, sliced so"));
+                // Always 8 bytes (sliced so above); no panic path either way.
+                let raw = bytes.try_into().map_or(0, u64::from_be_bytes);
                 (raw >> 1) as i64 ^ -((raw & 1) as i64)
             };
             self.blocks_decoder.time_range_ms = Some((zigzag(&header[..8]), zigzag(&header[8..])));
