@@ -172,7 +172,7 @@ fn native_histograms_are_stored_queried_and_survive_a_restart() {
     let exported = get_text("/api/v1/export?match[]=%7B__name__%3D~%22e2e_.%2A%22%7D");
     // e2e_hist's one float is the staleness marker its stale histogram became.
     let hist_line = exported.lines().find(|l| l.contains("\"e2e_hist\"")).unwrap_or_default();
-    assert!(exported.contains("\"e2e_float\"") && hist_line.contains("\"values\":[NaN]") && !exported.contains("e2e_recent_hist"), "{exported}");
+    assert!(exported.contains("\"e2e_float\"") && hist_line.contains("\"values\":[null]") && !exported.contains("e2e_recent_hist"), "{exported}");
     let federated = get_text("/federate?match[]=%7B__name__%3D~%22e2e_.%2A%22%7D");
     assert!(federated.contains("e2e_float{") && !federated.contains("e2e_recent_hist"), "{federated}");
 
