@@ -35,7 +35,7 @@ const EXPORT_WINDOW_INITIAL_MS: i64 = EXPORT_WINDOW_MIN_MS;
 const EXPORT_WINDOW_MAX_MS: i64 = 7 * 24 * 3_600_000;
 /// Samples one export page aims to hold in memory.
 pub const EXPORT_PAGE_SAMPLES: usize = 500_000;
-/// Bytes of JSON lines per chunk handed to the connection.
+/// Bytes of an export (JSON lines, CSV, native frames) per chunk handed to the connection.
 const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks queued between the export task and the connection (the backpressure bound).
 const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
@@ -57,33 +57,57 @@ pub(super) async fn stream_export(
     content_type: &'static str,
     write_series: impl Fn(&mut String, &SeriesSamples) + 'static,
 ) -> Result<Response<Bytes>, ApiError> {
+    let sets = export_match_sets(params)?;
+    let w = window(params)?;
+    stream_series(api, sets, (w.mint_ms, w.maxt_ms), content_type, String::new(), write_series).await
+}
+
+/// An export's `match[]` selectors: at least one is required.
+pub(super) fn export_match_sets(params: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
     let sets = match_sets(params)?;
     if sets.is_empty() {
         return Err(ApiError::bad_data("missing match[] parameter"));
     }
-    let w = window(params)?;
+    Ok(sets)
+}
+
+/// Streams every series `sets` select within `[mint_ms, maxt_ms]` as `content_type`, page by
+/// page: `head` first (sent even when nothing matches), then `write_series`' output for each
+/// series, text or bytes (`/api/v1/export/native` writes binary frames).
+pub(super) async fn stream_series<B: Default + AsRef<[u8]> + Into<Bytes> + 'static>(
+    api: &Api,
+    sets: Vec<Vec<tsdb::Matcher>>,
+    (mint_ms, maxt_ms): (i64, i64),
+    content_type: &'static str,
+    head: B,
+    write_series: impl Fn(&mut B, &SeriesSamples) + 'static,
+) -> Result<Response<Bytes>, ApiError> {
     // Clamp the asked window to the data, so an export without start/end pages only over
     // time that holds samples.
     let Some((first_ms, last_ms)) = api.router.time_range().await? else {
-        return Ok(export_response(content_type, None));
+        return Ok(export_response(content_type, None, head.into()));
     };
-    let (mint_ms, maxt_ms) = (w.mint_ms.max(first_ms), w.maxt_ms.min(last_ms));
+    let (mint_ms, maxt_ms) = (mint_ms.max(first_ms), maxt_ms.min(last_ms));
     if mint_ms > maxt_ms {
-        return Ok(export_response(content_type, None));
+        return Ok(export_response(content_type, None, head.into()));
     }
     let (chunks, body) = net::BodyStream::channel(EXPORT_CHUNKS_IN_FLIGHT);
     let router = api.router.clone();
     glommio::spawn_local(async move {
+        if !head.as_ref().is_empty() && chunks.send(Ok(head.into())).await.is_err() {
+            return;
+        }
         if let Err(message) = export_pages(&router, &sets, mint_ms, maxt_ms, &chunks, &write_series).await {
             let _ = chunks.send(Err(message)).await;
         }
     })
     .detach();
-    Ok(export_response(content_type, Some(body)))
+    Ok(export_response(content_type, Some(body), Bytes::new()))
 }
 
-fn export_response(content_type: &'static str, body: Option<net::BodyStream>) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
+/// The response: `head` as the whole body, or `body` streamed.
+fn export_response(content_type: &'static str, body: Option<net::BodyStream>, head: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(head);
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     if let Some(body) = body {
         response.extensions_mut().insert(body);
@@ -95,13 +119,13 @@ fn export_response(content_type: &'static str, body: Option<net::BodyStream>) ->
 /// `EXPORT_PAGE_SAMPLES` are held, then writes them out (an export that fits in one page has
 /// one line per series). Stops quietly when the client has gone (the channel is closed); a
 /// storage error is returned for the stream.
-async fn export_pages(
+async fn export_pages<B: Default + AsRef<[u8]> + Into<Bytes>>(
     router: &crate::shard::ShardRouter,
     sets: &[Vec<tsdb::Matcher>],
     mint_ms: i64,
     maxt_ms: i64,
     chunks: &async_channel::Sender<Result<Bytes, String>>,
-    write_series: &impl Fn(&mut String, &SeriesSamples),
+    write_series: &impl Fn(&mut B, &SeriesSamples),
 ) -> Result<(), String> {
     let mut window_ms = EXPORT_WINDOW_INITIAL_MS;
     let mut from_ms = mint_ms;
@@ -140,19 +164,19 @@ async fn export_pages(
 }
 
 /// Writes `series` with `write_series` in chunks; false once the client has gone.
-async fn send_lines(
+async fn send_lines<B: Default + AsRef<[u8]> + Into<Bytes>>(
     series: BTreeMap<Labels, Vec<tsdb::Sample>>,
     chunks: &async_channel::Sender<Result<Bytes, String>>,
-    write_series: &impl Fn(&mut String, &SeriesSamples),
+    write_series: &impl Fn(&mut B, &SeriesSamples),
 ) -> bool {
-    let mut pending = String::new();
+    let mut pending = B::default();
     for (labels, samples) in series {
         write_series(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new() });
-        if pending.len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(Bytes::from(std::mem::take(&mut pending)))).await.is_err() {
+        if pending.as_ref().len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(std::mem::take(&mut pending).into())).await.is_err() {
             return false;
         }
     }
-    pending.is_empty() || chunks.send(Ok(Bytes::from(pending))).await.is_ok()
+    pending.as_ref().is_empty() || chunks.send(Ok(pending.into())).await.is_ok()
 }
 
 /// The next window: halved after a page over budget, doubled after a sparse one.

@@ -25,6 +25,7 @@ mod self_metrics;
 mod single_flight;
 mod status;
 mod vm_native;
+mod vm_native_export;
 mod write;
 
 use std::rc::Rc;
@@ -182,7 +183,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if otlp::is_otlp_metrics_path(p) => "otlp",
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
         "/api/v1/read" => "read",
-        "/api/v1/export" | "/api/v1/export/csv" => "export",
+        "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",
         p if p.starts_with("/api/v1/import") => "import",
         "/api/v1/query" => "query",
         "/api/v1/query_range" => "query_range",
@@ -252,6 +253,7 @@ impl Api {
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,
             "/api/v1/export/csv" if get_or_post => csv::handle_export(self, &params(request)?).await,
+            "/api/v1/export/native" if get_or_post => vm_native_export::handle_export(self, &params(request)?).await,
             "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,

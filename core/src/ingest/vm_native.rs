@@ -2,10 +2,12 @@
 //! `/api/v1/export/native` into `/api/v1/import/native`: a 16-byte time range, then per block
 //! a big-endian u32 length and a marshalled metric name, a u32 length and a portable block.
 //! Decoded as the bytes arrive (`NativeStream`), holding one frame (at most 2 MiB) and the
-//! batch being filled; a block enters the batch whole, after every check, or not at all.
+//! batch being filled; a block enters the batch whole, after every check, or not at all;
+//! written by `encode` (for `/api/v1/export/native`).
 
 mod block;
 mod decimal;
+pub mod encode;
 mod metric_name;
 #[cfg(test)]
 mod tests;
