@@ -279,21 +279,6 @@ fn parse_export(text: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)
     out
 }
 
-/// VictoriaMetrics on a free loopback port with an empty data directory under `dir`, once
-/// its API answers: (the process, its base URL, its log).
-fn start_victoriametrics(binary: &str, dir: &Path) -> (KillOnDrop, String, std::path::PathBuf) {
-    let port = free_port();
-    let log = dir.join("victoria-metrics.log");
-    let process = start_tool(
-        binary,
-        &[format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{port}"), "-retentionPeriod=100y".to_string()],
-        &log,
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    poll(&format!("{url}/api/v1/status/buildinfo"), Duration::from_secs(60), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
-    (process, url, log)
-}
-
 #[test]
 fn victoriametrics_export_imports_into_us_unchanged() {
     let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
@@ -334,37 +319,9 @@ fn victoriametrics_export_imports_into_us_unchanged() {
     assert!(server.stop());
 }
 
-/// Series (its labels as JSON, `set` added) → (timestamp, value bits) of a JSON-lines export,
-/// VictoriaMetrics' or ours (a series may span several lines; samples in time order). Both
-/// write NaN and ±Inf as bare tokens (VictoriaMetrics 1.79 a NaN after the first value as
-/// `null`; later versions ±Inf as `"Infinity"`); every NaN reads as one (JSON cannot tell a staleness marker from another NaN: the
-/// test checks markers by query).
-fn exact_export(text: &str, set: &[(&str, &str)]) -> std::collections::BTreeMap<String, Vec<(i64, u64)>> {
-    let mut out: std::collections::BTreeMap<String, Vec<(i64, u64)>> = Default::default();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let open = line.find("\"values\":[").expect("a values array") + "\"values\":[".len();
-        let close = open + line[open..].find(']').expect("the end of the values");
-        let values: Vec<u64> = line[open..close]
-            .split(',')
-            .map(|token| match token.trim().trim_matches('"') {
-                "NaN" | "null" => f64::NAN.to_bits(),
-                "Inf" | "+Inf" | "Infinity" => f64::INFINITY.to_bits(),
-                "-Inf" | "-Infinity" => f64::NEG_INFINITY.to_bits(),
-                number => number.parse::<f64>().unwrap_or_else(|_| panic!("value {number:?}")).to_bits(),
-            })
-            .collect();
-        let rest: Value = serde_json::from_str(&format!("{}{}", &line[..open], &line[close..])).expect("JSON line");
-        let mut labels: std::collections::BTreeMap<String, String> = serde_json::from_value(rest["metric"].clone()).expect("labels");
-        labels.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        let timestamps = rest["timestamps"].as_array().expect("timestamps");
-        assert_eq!(timestamps.len(), values.len(), "{line}");
-        let points = out.entry(serde_json::to_string(&labels).expect("labels")).or_default();
-        points.extend(timestamps.iter().map(|t| t.as_i64().expect("timestamp")).zip(values));
-    }
-    for points in out.values_mut() {
-        points.sort_by_key(|p| p.0);
-    }
-    out
+/// Series (its labels as JSON, `set` added) → (timestamp, value bits) of a JSON-lines export.
+fn exact_export_with(text: &str, set: &[(&str, &str)]) -> std::collections::BTreeMap<String, Vec<(i64, u64)>> {
+    exact_export(text, |labels| labels.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string()))))
 }
 
 /// GETs a VictoriaMetrics or Metricstor URL's body as bytes.
@@ -418,7 +375,7 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let from_vm = loop {
         let text = String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?{selector}"))).expect("UTF-8 export");
-        let exported = exact_export(&text, &[]);
+        let exported = exact_export_with(&text, &[]);
         if exported.values().map(Vec::len).sum::<usize>() == written {
             break exported;
         }
@@ -439,8 +396,8 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
 
     // Every series and sample arrived exactly, with vmctl's extra label.
     let ours = String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bmigrated%3D%22vm-native%22%7D"))).expect("UTF-8 export");
-    let expected = exact_export(&String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?{selector}"))).expect("UTF-8"), &[("migrated", "vm-native")]);
-    assert_eq!(exact_export(&ours, &[]), expected);
+    let expected = exact_export_with(&String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?{selector}"))).expect("UTF-8"), &[("migrated", "vm-native")]);
+    assert_eq!(exact_export_with(&ours, &[]), expected);
     // The staleness marker is one: the series is gone right after it, not a NaN sample.
     let instant = |time_ms: i64| {
         let (status, body) = get_json(&format!("{}&time={}", query_url(&server, "", "vmnat_job_up{migrated=\"vm-native\"}"), time_ms as f64 / 1000.0));
@@ -461,12 +418,12 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
         agent().post(&server.url("/prometheus/api/v1/import/native?extra_label=via=gzip")).set("Content-Encoding", "gzip").send_bytes(&gzipped),
     );
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let temperatures: std::collections::BTreeMap<_, _> = exact_export(
+    let temperatures: std::collections::BTreeMap<_, _> = exact_export_with(
         &String::from_utf8(get_bytes(&format!("{vm}/api/v1/export?match[]=%7B__name__%3D%22vmnat_temperature_celsius%22%7D"))).expect("UTF-8"),
         &[("via", "gzip")],
     );
     let ours = String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bvia%3D%22gzip%22%7D"))).expect("UTF-8");
-    assert_eq!(exact_export(&ours, &[]), temperatures);
+    assert_eq!(exact_export_with(&ours, &[]), temperatures);
 
     // A stream cut inside its second block: a 400 naming it; the first block is stored whole,
     // nothing of the second.
@@ -479,7 +436,7 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     let reply = post_plain(&server.url("/api/v1/import/native?extra_label=via=cut"), "application/octet-stream", &native[..first_end + 10]);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains(&format!("the body ends inside block 2 (at byte {first_end} of the stream)")) && reply.body.contains("block 1 was imported"), "{}", reply.body);
-    let first_only = exact_export(&String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bvia%3D%22cut%22%7D"))).expect("UTF-8"), &[]);
+    let first_only = exact_export_with(&String::from_utf8(get_bytes(&server.url("/api/v1/export?match[]=%7Bvia%3D%22cut%22%7D"))).expect("UTF-8"), &[]);
     let decoded_rows: usize = first_only.values().map(Vec::len).sum();
     assert!(first_only.len() == 1 && decoded_rows > 0, "{first_only:?}");
     let (labels, points) = first_only.iter().next().expect("one series");

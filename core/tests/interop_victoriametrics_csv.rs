@@ -10,33 +10,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use support::*;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// VictoriaMetrics on a free loopback port with an empty data directory under `dir`, its
-/// local zone UTC (its CSV export writes times in it), once its API answers: (the process,
-/// its base URL, its log).
-fn start_victoriametrics(binary: &str, dir: &Path) -> (KillOnDrop, String, std::path::PathBuf) {
-    let port = free_port();
-    let log = dir.join("victoria-metrics.log");
-    let out = std::fs::File::create(&log).expect("create log");
-    let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(binary)
-        .args([format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{port}"), "-retentionPeriod=100y".to_string()])
-        .env("TZ", "UTC")
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("start victoria-metrics");
-    let process = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    wait_for(&log, "VictoriaMetrics' API", || agent().get(&format!("{url}/health")).call().is_ok().then_some(()));
-    (process, url, log)
-}
 
 /// Calls `attempt` every 250 ms until it gives a value; fails after `DEADLINE` naming `what`,
 /// with VictoriaMetrics' log.

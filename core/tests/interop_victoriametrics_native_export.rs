@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -25,36 +25,13 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64
 }
 
-/// A JSON-lines export (VictoriaMetrics' or ours; a series may span several lines) with
-/// every series' `src` label set to `src` and its `copy` label dropped. NaN and ±Inf are bare tokens (VictoriaMetrics 1.79
-/// writes a NaN after the first value as `null`); every NaN reads as one.
-fn exact_export(text: &str, src: &str) -> Exported {
-    let mut out = Exported::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let open = line.find("\"values\":[").expect("a values array") + "\"values\":[".len();
-        let close = open + line[open..].find(']').expect("the end of the values");
-        let values: Vec<u64> = line[open..close]
-            .split(',')
-            .map(|token| match token.trim().trim_matches('"') {
-                "NaN" | "null" => f64::NAN.to_bits(),
-                "Inf" | "+Inf" | "Infinity" => f64::INFINITY.to_bits(),
-                "-Inf" | "-Infinity" => f64::NEG_INFINITY.to_bits(),
-                number => number.parse::<f64>().unwrap_or_else(|_| panic!("value {number:?}")).to_bits(),
-            })
-            .collect();
-        let rest: Value = serde_json::from_str(&format!("{}{}", &line[..open], &line[close..])).expect("JSON line");
-        let mut labels: BTreeMap<String, String> = serde_json::from_value(rest["metric"].clone()).expect("labels");
+/// A JSON-lines export with every series' `src` label set to `src` and its `copy` label
+/// dropped.
+fn exact_export_from(text: &str, src: &str) -> Exported {
+    exact_export(text, |labels| {
         labels.insert("src".to_string(), src.to_string());
         labels.remove("copy");
-        let timestamps = rest["timestamps"].as_array().expect("timestamps");
-        assert_eq!(timestamps.len(), values.len(), "{line}");
-        let points = out.entry(serde_json::to_string(&labels).expect("labels")).or_default();
-        points.extend(timestamps.iter().map(|t| t.as_i64().expect("timestamp")).zip(values));
-    }
-    for points in out.values_mut() {
-        points.sort_by_key(|p| p.0);
-    }
-    out
+    })
 }
 
 fn get_text(url: &str) -> String {
@@ -84,33 +61,12 @@ fn samples(exported: &Exported) -> usize {
     exported.values().map(Vec::len).sum()
 }
 
-/// VictoriaMetrics on a free loopback port with its data under `dir`, once its API answers.
-fn start_victoriametrics(binary: &str, dir: &Path) -> (KillOnDrop, String, std::path::PathBuf) {
-    let port = free_port();
-    let log = dir.join("victoria-metrics.log");
-    let out = std::fs::File::create(&log).expect("create log");
-    let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(binary)
-        .args([format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{port}"), "-retentionPeriod=100y".to_string()])
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("start VictoriaMetrics");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while agent().get(&format!("{url}/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "VictoriaMetrics did not answer; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (KillOnDrop(child), url, log)
-}
-
 /// VictoriaMetrics' export of `selector` (URL-encoded) once it holds `expected` samples.
 fn vm_export_when_complete(vm: &str, selector: &str, expected: usize, log: &Path) -> Exported {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         agent().get(&format!("{vm}/internal/force_flush")).call().expect("force flush");
-        let exported = exact_export(&get_text(&format!("{vm}/api/v1/export?match[]={selector}")), "any");
+        let exported = exact_export_from(&get_text(&format!("{vm}/api/v1/export?match[]={selector}")), "any");
         if samples(&exported) == expected {
             return exported;
         }
@@ -185,7 +141,7 @@ fn vmctl_vm_native_migrates_us_into_victoriametrics() {
     assert_eq!(reply.status, 204, "{}", reply.body);
     let reply = post(&format!("{vm}/api/v1/write"), "application/x-protobuf", &write_request(&test_series("direct", start_ms)));
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let held = exact_export(&get_text(&server.url("/api/v1/export?match[]=%7Bsrc%3D%22metricstor%22%7D")), "any");
+    let held = exact_export_from(&get_text(&server.url("/api/v1/export?match[]=%7Bsrc%3D%22metricstor%22%7D")), "any");
     assert_eq!(samples(&held), written);
 
     // match[] is required, as in VictoriaMetrics.
@@ -263,7 +219,7 @@ fn vmctl_vm_native_migrates_us_into_victoriametrics() {
     let ran = Command::new("script").args(["-qec", &command, "/dev/null"]).output().expect("run vmctl under script");
     let output = String::from_utf8_lossy(&ran.stdout).to_string() + &String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success() && output.contains("Import finished!"), "vmctl vm-native into Metricstor failed: {output}");
-    let copied = exact_export(&get_text(&other.url("/api/v1/export?match[]=%7Bsrc%3D%22metricstor%22%7D")), "any");
+    let copied = exact_export_from(&get_text(&other.url("/api/v1/export?match[]=%7Bsrc%3D%22metricstor%22%7D")), "any");
     let differing: Vec<String> = differences(&held, &copied).into_iter().filter(|d| !d.starts_with("{\"__name__\":\"nx_lossy\"")).collect();
     assert!(differing.is_empty(), "{}", differing.join("\n"));
     for time_s in [stale_at_s - 1, stale_at_s + 1] {
