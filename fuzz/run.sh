@@ -13,7 +13,7 @@ for target in http1_parse remote_write_decode otlp_decode influx_parse vm_native
   log="$work.log"
   if ! cargo fuzz run -O "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
     # Show the panic message, the input (base64) and the artifact path, not just "deadly signal".
-    grep -E -A3 "panicked at|^Base64:|artifact_prefix|ERROR: libFuzzer" "$log" | head -40
+    grep -E -A3 "panicked at|^Base64:|artifact_prefix|ERROR: libFuzzer|^error(\[|:)" "$log" | head -40
     echo "fuzz target $target failed; full log above was $log" >&2
     exit 1
   fi

@@ -1,6 +1,7 @@
 //! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf, and gzip framing)
 //! never panics, for raw bytes and for bytes that are valid gzip; raw bytes also with every
-//! resource attribute and the scope metadata promoted, and the batch built for the shards.
+//! resource attribute and the scope metadata promoted and delta points accepted, and the
+//! batch built for the shards.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::otlp::{decode_request, ResourcePromotion, TranslationOptions};
@@ -10,6 +11,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         promotion: ResourcePromotion::AllExcept(["host.id".to_string()].into_iter().collect()),
         keep_identifying_resource_attributes: true,
         promote_scope_metadata: true,
+        native_delta_ingestion: true,
     };
     if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, &rules, &defaults) {
         let _ = translated.to_batch();
