@@ -450,8 +450,8 @@ impl ShardDb {
         let ulids = self.next_block_ulids(parts.len());
         let wal_dir = self.dir.join(WAL_DIRNAME);
         let finished_segment = self.wal.cut_segment().await?;
-        let pending_name = match (ulids.first(), ulids.last()) {
-            (Some(first), Some(last)) if ulids.len() > 1 => checkpoint::pending_range_name(finished_segment, first, last),
+        let pending_name = match ulids.as_slice() {
+            [first, .., last] => checkpoint::pending_range_name(finished_segment, first, last),
             _ => checkpoint::pending_name(finished_segment, &ulids[0]),
         };
         let mut writer = CheckpointWriter::create(&wal_dir, &pending_name)?;
@@ -460,7 +460,6 @@ impl ShardDb {
         let mut written: Vec<(PathBuf, BlockMeta)> = Vec::with_capacity(parts.len());
         for (((lo, hi), series), ulid) in parts.into_iter().zip(&ulids) {
             let (parent, block_ulid) = (self.dir.clone(), ulid.clone());
-            let (lo, hi) = (lo, hi);
             match on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi, series)).await {
                 Ok(block) => written.push(block),
                 Err(error) if !self.dir.join(ulid).is_dir() => {
@@ -473,7 +472,7 @@ impl ShardDb {
                     let _ = std::fs::remove_dir_all(tmp);
                     for (_, meta) in &written {
                         if let Err(e) = block::delete_block(&self.dir, &meta.ulid) {
-                            tracing::error!(block = %meta.ulid, error = %e, "could not remove a block of a failed cut; it is removed at the next open");
+                            tracing::error!(block = %meta.ulid, error = %e, "could not remove a block of a failed cut; its samples stay in the head too, so the next cut stores them a second time (reads merge them)");
                         }
                     }
                     return Err(error);
