@@ -31,6 +31,8 @@ pub enum Fault {
     DirectIoWriteRefused,
     /// Finishing a WAL checkpoint (at a head cut) fails with ENOSPC.
     CheckpointWrite,
+    /// Removing a block (its rename to `<ULID>.deleted`) fails with EIO.
+    BlockDelete,
     /// Reading a chunk from a block's segment file fails with EIO (a query or a compaction
     /// reading that block).
     ChunkRead,

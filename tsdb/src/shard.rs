@@ -183,6 +183,10 @@ pub struct ShardDb {
     /// late; they wait in the head for the next regular cut instead of each late write
     /// cutting a block of its own.
     cut_watermark_ms: i64,
+    /// The millisecond after the newest block ULID handed out by this process, committed or
+    /// not: a failed cut's blocks that could not be removed are named by a kept pending
+    /// checkpoint's ULID range, which no later block may fall into.
+    next_ulid_ms: u64,
 }
 
 fn now_ms() -> i64 {
@@ -332,6 +336,7 @@ impl ShardDb {
         Ok(ShardDb {
             dir: dir.to_path_buf(),
             cut_watermark_ms,
+            next_ulid_ms: 0,
             compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
             options,
             head,
@@ -448,6 +453,7 @@ impl ShardDb {
             return Ok(Vec::new());
         }
         let ulids = self.next_block_ulids(parts.len());
+        self.next_ulid_ms = ulids.last().and_then(|u| block::ulid_time_ms(u)).map_or(self.next_ulid_ms, |ms| ms + 1);
         let wal_dir = self.dir.join(WAL_DIRNAME);
         let finished_segment = self.wal.cut_segment().await?;
         let pending_name = match ulids.as_slice() {
@@ -465,14 +471,21 @@ impl ShardDb {
                 Err(error) if !self.dir.join(ulid).is_dir() => {
                     // Not committed: the old segments and the old head stay authoritative;
                     // the blocks this cut already wrote go (the head still holds their data).
-                    if let Err(e) = std::fs::remove_file(&pending) {
-                        tracing::warn!(path = %pending.display(), error = %e, "could not remove an unused WAL checkpoint");
-                    }
                     let tmp = self.dir.join(format!("{ulid}{}", block::TMP_SUFFIX));
                     let _ = std::fs::remove_dir_all(tmp);
+                    let mut all_removed = true;
                     for (_, meta) in &written {
                         if let Err(e) = block::delete_block(&self.dir, &meta.ulid) {
-                            tracing::error!(block = %meta.ulid, error = %e, "could not remove a block of a failed cut; its samples stay in the head too, so the next cut stores them a second time (reads merge them)");
+                            all_removed = false;
+                            tracing::error!(block = %meta.ulid, error = %e, "could not remove a block of a failed cut; the pending WAL checkpoint that names it is kept, so the next open removes it (its samples stay in the head and are cut again)");
+                        }
+                    }
+                    // The pending checkpoint names this cut's blocks by ULID range and its last
+                    // block never appeared: while it exists, an open removes whatever of the
+                    // range is left. So it goes only once its blocks have gone.
+                    if all_removed {
+                        if let Err(e) = std::fs::remove_file(&pending) {
+                            tracing::warn!(path = %pending.display(), error = %e, "could not remove an unused WAL checkpoint");
                         }
                     }
                     return Err(error);
@@ -514,10 +527,11 @@ impl ShardDb {
 
     /// `count` ULIDs for blocks written from the head now, increasing: block ULIDs increase
     /// strictly within a shard (newer blocks win ties on read), so they are past the newest
-    /// block's, a millisecond apart at least.
+    /// block's and past any handed out before (a failed cut's too), a millisecond apart at
+    /// least.
     fn next_block_ulids(&self, count: usize) -> Vec<String> {
         let newest_ms = self.blocks.last().and_then(|b| block::ulid_time_ms(&b.meta.ulid)).map_or(0, |ms| ms + 1);
-        let first_ms = (now_ms().max(0) as u64).max(newest_ms);
+        let first_ms = (now_ms().max(0) as u64).max(newest_ms).max(self.next_ulid_ms);
         (0..count as u64).map(|i| block::new_ulid(first_ms + i)).collect()
     }
 

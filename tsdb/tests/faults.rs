@@ -468,6 +468,47 @@ fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
     });
 }
 
+/// A failed cut whose first block cannot be removed again either: the pending checkpoint
+/// that names the cut's blocks stays (a later cut does not take it away), the next cut stores
+/// the data again under later ULIDs, and the next open removes the leftover block, so no
+/// sample is stored twice and no good block is removed.
+#[test]
+fn a_block_of_a_failed_cut_that_cannot_be_removed_goes_at_the_next_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        fault::disarm_all();
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+        let data = history_data();
+        db.append_group(&[&data]).await.expect("append");
+        let mut model = Model::new();
+        add(&mut model, &data);
+        fault::arm_after(Fault::BlockWrite, 4);
+        fault::arm_times(Fault::BlockDelete, 1);
+        db.maintain(0).await.expect_err("the cut fails at its second block");
+        assert_eq!((fault::fired(Fault::BlockWrite), fault::fired(Fault::BlockDelete)), (1, 1));
+        let leftover = block_dirs(&path);
+        assert_eq!(leftover.len(), 1, "the first block of the failed cut is still there: {leftover:?}");
+        let pending = |path: &Path| common::wal_entries(path).into_iter().filter(|n| n.starts_with("checkpoint.") && n.contains('-')).collect::<Vec<_>>();
+        assert_eq!(pending(&path).len(), 1, "the pending checkpoint naming it is kept: {:?}", common::wal_entries(&path));
+        assert!(db.blocks().is_empty());
+        assert_eq!(held(&db), model, "the head still holds everything, once");
+        assert_eq!(db.maintain(0).await.expect("the cut again").blocks_cut.len(), 9);
+        assert_eq!(pending(&path).len(), 1, "the later cut leaves the pending checkpoint");
+        assert!(block_dirs(&path).iter().skip(1).all(|u| u.as_str() > leftover[0].as_str()), "later blocks sort after the leftover");
+        assert_eq!(held(&db), model);
+        db.close().await.expect("close");
+        let db = ShardDb::open(&path, options).await.expect("reopen");
+        let dirs = block_dirs(&path);
+        assert_eq!(dirs.len(), 9, "the leftover block is gone: {dirs:?}");
+        assert!(!dirs.contains(&leftover[0]));
+        assert!(pending(&path).is_empty(), "{:?}", common::wal_entries(&path));
+        assert_eq!(block_ranges(&db).len(), 9, "no two blocks overlap");
+        assert_eq!(held(&db), model, "every sample once after reopening");
+    });
+}
+
 /// The state a crash leaves in the middle of a cut of several blocks (the first block renamed
 /// into place, the last not, the checkpoint still pending): the next open removes the
 /// block, drops the checkpoint and replays the segments, so nothing is held twice.

@@ -131,6 +131,10 @@ pub fn rewrite_without_tombstones(
 pub fn delete_block(parent: &Path, ulid: &str) -> Result<(), Error> {
     let from = parent.join(ulid);
     let to = parent.join(format!("{ulid}{DELETED_SUFFIX}"));
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::take(|f| *f == crate::fault::Fault::BlockDelete).is_some() {
+        return Err(Error::io("rename", &from, crate::fault::os_error(libc::EIO)));
+    }
     std::fs::rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
     sync_dir(parent)?;
     std::fs::remove_dir_all(&to).map_err(|e| Error::io("remove", &to, e))

@@ -156,15 +156,16 @@ fn remove_segments_through(wal_dir: &Path, segment: u32) -> Result<(), Error> {
 }
 
 /// Makes a pending checkpoint final: rename it to `checkpoint.<N>`, then remove segments
-/// ≤ N and older checkpoints. Every step is idempotent, so a crash between them is settled
-/// at the next open.
+/// ≤ N and older final checkpoints. Every step is idempotent, so a crash between them is
+/// settled at the next open. An older pending checkpoint stays: it is left only by a failed
+/// cut whose blocks could not all be removed, and it names them for `settle`.
 pub fn finalize(wal_dir: &Path, segment: u32, pending: &Path) -> Result<(), Error> {
     let done = wal_dir.join(final_name(segment));
     std::fs::rename(pending, &done).map_err(|e| Error::io("rename", pending, e))?;
     sync_dir(wal_dir)?;
     remove_segments_through(wal_dir, segment)?;
     for (other, name) in list(wal_dir)? {
-        if other < segment {
+        if other < segment && name.len() == PREFIX.len() + 8 {
             let path = wal_dir.join(name);
             std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
         }
