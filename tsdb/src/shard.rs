@@ -12,7 +12,7 @@ use std::rc::Rc;
 use crate::block::{self, Block, BlockMeta, BlockSeries, PageCache};
 use crate::error::Error;
 use crate::exemplar::{Exemplar, ExemplarAdd, ExemplarBuffer, SeriesExemplars};
-use crate::head::{AppendResult, Head};
+use crate::head::{AppendResult, ChunkRanges, Head};
 use crate::encoded::EncodedSeries;
 use crate::merge::{merge_encoded_series, merge_series};
 use crate::model::{BatchPart, HistogramSample, Labels, Matcher, SeriesBatch, SeriesSamples};
@@ -37,6 +37,11 @@ pub const CUT_RANGES_MAX: usize = 256;
 /// Default `max_head_samples` per shard: about 100 MiB of XOR chunks at ~2 bytes/sample,
 /// far above a 2 h range of a typical shard, so only an unusually dense head is cut early.
 pub const MAX_HEAD_SAMPLES_DEFAULT: u64 = 50_000_000;
+/// Late samples (behind the cut watermark: an import of history, a backfill) are cut early,
+/// without waiting for the next regular cut, once there are more than
+/// `max_head_samples / LATE_SAMPLES_DIVISOR` of them: left in the head they would hold
+/// memory (and WAL) that live data needs, up to the whole `max_head_samples`.
+pub const LATE_SAMPLES_DIVISOR: u64 = 16;
 /// Metricstor's WAL directory inside a shard directory. Not `wal/`: Prometheus tools
 /// (`promtool tsdb dump`) read `wal/` as a Prometheus WAL, which ours is not.
 pub const WAL_DIRNAME: &str = "metricstor-wal";
@@ -154,6 +159,10 @@ pub struct ShardStats {
     pub blocks_by_level: [u64; BLOCK_LEVELS_COUNTED],
     /// Exemplars in the shard's buffer now.
     pub exemplars_stored: u64,
+    /// Samples (floats and histograms) in the head.
+    pub head_samples: u64,
+    /// Of those, about how many lie behind the newest range cut (see `LATE_SAMPLES_DIVISOR`).
+    pub head_late_samples: u64,
 }
 
 /// Levels `ShardStats::blocks_by_level` tells apart.
@@ -187,6 +196,10 @@ pub struct ShardDb {
     /// not: a failed cut's blocks that could not be removed are named by a kept pending
     /// checkpoint's ULID range, which no later block may fall into.
     next_ulid_ms: u64,
+    /// Samples appended behind `cut_watermark_ms` since the last cut that reached it (an
+    /// estimate: overwrites and duplicates count too; in a series whose first and last
+    /// samples are both past the watermark, none is counted); see `LATE_SAMPLES_DIVISOR`.
+    late_samples: u64,
 }
 
 fn now_ms() -> i64 {
@@ -269,12 +282,14 @@ impl ShardDb {
             }
         }
         let checkpoint = settled.checkpoint;
-        let mut head = Head::default();
+        let mut head = Head::with_chunk_ranges(ChunkRanges::new(options.block_duration_ms));
         let mut exemplars = ExemplarBuffer::new(usize::try_from(options.max_exemplars).unwrap_or(usize::MAX).min(u32::MAX as usize));
         // WAL series refs are head ids of the process that wrote them; map them on replay.
         let mut refs: HashMap<u32, u32> = HashMap::new();
         let mut replayed = AppendOutcome::default();
         let mut unknown_refs = 0u64;
+        let cut_watermark_ms = blocks.iter().map(|b| b.meta.max_time_ms).max().unwrap_or(i64::MIN);
+        let mut replayed_late = 0u64;
         let wal_options = WalOptions {
             segment_bytes: options.wal_segment_bytes,
             fsync_on_commit: options.fsync_on_commit,
@@ -290,6 +305,7 @@ impl ShardDb {
             }
             Record::Samples(samples) => {
                 for (r, sample) in samples {
+                    replayed_late += u64::from(sample.timestamp_ms < cut_watermark_ms);
                     match refs.get(&r) {
                         Some(&id) => apply_to_head(&mut head, id, sample, &mut replayed),
                         None => unknown_refs += 1,
@@ -298,6 +314,7 @@ impl ShardDb {
             }
             Record::Histograms(histograms) => {
                 for (r, h) in histograms {
+                    replayed_late += u64::from(h.timestamp_ms < cut_watermark_ms);
                     match refs.get(&r) {
                         Some(&id) => apply_histogram_to_head(&mut head, id, &h, &mut replayed),
                         None => unknown_refs += 1,
@@ -332,11 +349,11 @@ impl ShardDb {
             series: head.series_count() as u64,
             ..ShardStats::default()
         };
-        let cut_watermark_ms = blocks.iter().map(|b| b.meta.max_time_ms).max().unwrap_or(i64::MIN);
         Ok(ShardDb {
             dir: dir.to_path_buf(),
             cut_watermark_ms,
             next_ulid_ms: 0,
+            late_samples: replayed_late,
             compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
             options,
             head,
@@ -364,23 +381,24 @@ impl ShardDb {
         let duration = self.options.block_duration_ms;
         let lo = min_t - min_t.rem_euclid(duration);
         let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
+        // Over either limit, every range behind the watermark goes: late samples (an import
+        // of history) are what fills a head that way, and cutting them one range per cut
+        // would rewrite the big rest of the head each time.
+        let late_over_limit = over_limit || self.late_samples > self.late_samples_max();
         let due = |range_hi: i64| max_t >= range_hi.saturating_add(duration / 2);
         // A range behind the watermark holds late samples only: they go with the next regular
         // cut (a block per range then), not one block per late write as they trickle in.
         let regular_due = |hi: i64| if hi <= self.cut_watermark_ms { due(self.cut_watermark_ms.saturating_add(duration)) } else { due(hi) };
+        let late_due = |hi: i64| late_over_limit && hi <= self.cut_watermark_ms;
         let first = (lo, lo.saturating_add(duration));
-        if !(force || over_limit || regular_due(first.1)) {
+        if !(force || over_limit || late_due(first.1) || regular_due(first.1)) {
             return Vec::new();
         }
         let mut ranges = vec![first];
         while !force && ranges.len() < CUT_RANGES_MAX {
             let previous_hi = ranges[ranges.len() - 1].1;
             let hi = previous_hi.saturating_add(duration);
-            // Over the sample limit, every range behind the watermark goes too: late samples
-            // (an import of history) are what fills a head that way, and cutting them one
-            // range per cut would rewrite the big rest of the head each time.
-            let late_over_limit = over_limit && hi <= self.cut_watermark_ms;
-            if hi == previous_hi || !(regular_due(hi) || late_over_limit) {
+            if hi == previous_hi || !(regular_due(hi) || late_due(hi)) {
                 break;
             }
             ranges.push((previous_hi, hi));
@@ -389,6 +407,15 @@ impl ShardDb {
     }
 
     /// True when `maintain` has a block to cut (cheap: a few comparisons).
+    /// Late samples held before they are cut early (`LATE_SAMPLES_DIVISOR`); no limit
+    /// without `max_head_samples`.
+    fn late_samples_max(&self) -> u64 {
+        match self.options.max_head_samples {
+            0 => u64::MAX,
+            max => (max / LATE_SAMPLES_DIVISOR).max(1),
+        }
+    }
+
     pub fn cut_due(&self) -> bool {
         !self.cut_ranges(false).is_empty()
     }
@@ -429,6 +456,7 @@ impl ShardDb {
         let Some(&(_, hi)) = ranges.last() else {
             return Ok(Vec::new());
         };
+        let watermark = self.cut_watermark_ms;
         // Each step yields to the executor's other tasks now and then (or runs on another
         // thread), so a large cut does not stall the core; the shard itself waits for it.
         let (before, rest) = self.head.split_before(hi).await;
@@ -445,7 +473,12 @@ impl ShardDb {
                 }
             }
         };
-        self.commit_cut(parts, rest).await
+        let metas = self.commit_cut(parts, rest).await?;
+        // Every late sample was behind the old watermark, so in a range cut now.
+        if hi >= watermark {
+            self.late_samples = 0;
+        }
+        Ok(metas)
     }
 
     async fn commit_cut(&mut self, parts: Vec<((i64, i64), Vec<BlockSeries>)>, rest: Head) -> Result<Vec<BlockMeta>, Error> {
@@ -740,6 +773,7 @@ impl ShardDb {
         // before its labels are compared (see `prefetch`): the cache misses overlap.
         let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
         let mut position = 0;
+        let (watermark, mut late) = (self.cut_watermark_ms, 0u64);
         for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
@@ -782,8 +816,13 @@ impl ShardDb {
                         }
                     }
                 };
-                samples.extend(series.samples().iter().map(|s| (id, *s)));
+                let series_samples = series.samples();
+                if series_samples.first().is_some_and(|s| s.timestamp_ms < watermark) || series_samples.last().is_some_and(|s| s.timestamp_ms < watermark) {
+                    late += series_samples.iter().filter(|s| s.timestamp_ms < watermark).count() as u64;
+                }
+                samples.extend(series_samples.iter().map(|s| (id, *s)));
                 if !series.histograms().is_empty() {
+                    late += series.histograms().iter().filter(|h| h.timestamp_ms < watermark).count() as u64;
                     histograms.extend(series.histograms().iter().map(|h| (id, h.clone())));
                 }
                 if !series.exemplars().is_empty() {
@@ -812,6 +851,7 @@ impl ShardDb {
             records.push(Record::Exemplars(exemplars));
         }
         self.wal.append(&records).await?;
+        self.late_samples = self.late_samples.saturating_add(late);
         let mut samples: &[(u32, crate::Sample)] = &[];
         let mut histograms: &[(u32, HistogramSample)] = &[];
         let mut exemplars: &[(u32, Exemplar)] = &[];
@@ -985,6 +1025,8 @@ impl ShardDb {
             blocks: self.blocks.len() as u64,
             blocks_by_level: self.blocks_by_level(),
             exemplars_stored: self.exemplars.len() as u64,
+            head_samples: self.head.samples_count(),
+            head_late_samples: self.late_samples,
             ..self.stats
         }
     }

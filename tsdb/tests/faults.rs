@@ -608,3 +608,50 @@ fn a_head_over_its_sample_limit_with_late_samples_cuts_them_all_at_once() {
         assert_eq!(db.blocks().len(), 18);
     });
 }
+
+/// Late samples are cut early once there are more than `max_head_samples /
+/// LATE_SAMPLES_DIVISOR` of them, while the head as a whole is far under its limit: an
+/// import of history does not hold its samples in memory until the next regular cut. Fewer
+/// wait; the range past the watermark (live data) is never cut early.
+#[test]
+fn late_samples_over_their_share_of_the_head_limit_are_cut_early() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        fault::disarm_all();
+        let max_head_samples = 16 * 10_000;
+        assert_eq!(tsdb::shard::LATE_SAMPLES_DIVISOR, 16, "the budget below is 10,000 late samples");
+        let options = ShardOptions { max_head_samples, ..common::block_test_options() };
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+        let data = history_data();
+        db.append_group(&[&data]).await.expect("append");
+        let mut model = Model::new();
+        add(&mut model, &data);
+        assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9);
+        let live = db.stats().head_samples;
+        assert_eq!(live, 20 * 120, "[18 h, 20 h) stays");
+        let late = |series: i64, first: i64| -> Vec<SeriesSamples> {
+            (first..first + series)
+                .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
+                .collect()
+        };
+        // 8 × 1,080 = 8,640 late samples: under the budget, they wait.
+        let few = late(8, 0);
+        db.append_group(&[&few]).await.expect("late append");
+        add(&mut model, &few);
+        assert!(!db.cut_due(), "under the late budget");
+        // 2 more series: 10,800 late, over it; the head (13,200) is far under its limit.
+        let more = late(2, 8);
+        db.append_group(&[&more]).await.expect("late append");
+        add(&mut model, &more);
+        assert!(db.cut_due());
+        assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9, "the nine late ranges");
+        assert_eq!(db.stats().head_samples, live, "only the live range is left in the head");
+        assert!(!db.cut_due());
+        assert_eq!(held(&db), model);
+        db.close().await.expect("close");
+        let db = ShardDb::open(&path, options).await.expect("reopen");
+        assert_eq!(held(&db), model);
+        assert_eq!(db.blocks().len(), 18);
+    });
+}

@@ -132,8 +132,10 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [ShardFigure<u64>; 14] = [
+            let per_shard: [ShardFigure<u64>; 16] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
+                ("metricstor_shard_head_samples", "gauge", "Samples (floats and native histograms) in the shard's head.", |s| s.head_samples),
+                ("metricstor_shard_head_late_samples", "gauge", "Samples in the shard's head behind its newest block (an import of history, a backfill); cut into blocks early once over storage.max_head_samples / 16.", |s| s.head_late_samples),
                 ("metricstor_shard_samples_appended_total", "counter", "Samples appended to the shard.", |s| s.samples_appended_total),
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),

@@ -14,7 +14,7 @@ use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{HistogramSample, Labels, Matcher, Sample, SeriesSamples};
-pub use series::{AppendResult, MemSeries, SeriesSplit};
+pub use series::{AppendResult, ChunkRanges, MemSeries, SeriesSplit};
 
 pub struct Head {
     series: Vec<MemSeries>,
@@ -35,6 +35,8 @@ pub struct Head {
     /// emptied by a delete). With none, and `[min_t, max_t]` inside a listing's range,
     /// every series is in the range and a listing needs only the index.
     empty_series: usize,
+    /// Block ranges no float chunk crosses (`MemSeries::append_aligned`); none by default.
+    chunk_ranges: ChunkRanges,
 }
 
 impl Default for Head {
@@ -47,11 +49,18 @@ impl Default for Head {
             max_t: i64::MIN,
             samples: 0,
             empty_series: 0,
+            chunk_ranges: ChunkRanges::default(),
         }
     }
 }
 
 impl Head {
+    /// An empty head whose float chunks never cross one of `ranges`' boundaries (a shard's
+    /// block ranges), so that cutting it never decodes a chunk.
+    pub fn with_chunk_ranges(ranges: ChunkRanges) -> Head {
+        Head { chunk_ranges: ranges, ..Head::default() }
+    }
+
     /// `(oldest, newest)` sample timestamp, or `None` when the head holds no sample.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         (self.min_t <= self.max_t).then_some((self.min_t, self.max_t))
@@ -65,7 +74,7 @@ impl Head {
     /// executor's other tasks run during the split of a large head.
     pub async fn split_before(&self, boundary_ms: i64) -> (Vec<BlockSeries>, Head) {
         let mut before = Vec::new();
-        let mut rest = Head::default();
+        let mut rest = Head::with_chunk_ranges(self.chunk_ranges);
         for (step, s) in self.series.iter().enumerate() {
             crate::yield_between_steps(step, crate::CUT_SERIES_PER_PAUSE).await;
             rest.split_off(s, boundary_ms, &mut before);
@@ -198,7 +207,7 @@ impl Head {
     pub fn append(&mut self, id: SeriesId, sample: Sample) -> AppendResult {
         let series = &mut self.series[id as usize];
         let was_empty = series.is_empty();
-        let result = series.append(sample.timestamp_ms, sample.value);
+        let result = series.append_aligned(sample.timestamp_ms, sample.value, &mut self.chunk_ranges);
         self.count_append(was_empty, id, sample.timestamp_ms, result)
     }
 
@@ -421,6 +430,39 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().copied())
+    }
+
+    /// With block ranges set, no chunk crosses a range boundary: a split at one hands over
+    /// whole chunks only (nothing to decode), and the head that remains keeps aligning.
+    /// Without them, the chunk over the boundary comes back as loose samples.
+    #[test]
+    fn chunks_aligned_to_block_ranges_split_without_loose_samples() {
+        let split = |mut head: Head, boundary: i64| {
+            let (id, _) = head.get_or_create(&labels(&[("__name__", "m")]));
+            for t in (-350..1000).step_by(7) {
+                head.append(id, Sample { timestamp_ms: t, value: t as f64 });
+            }
+            futures_lite::future::block_on(head.split_before(boundary))
+        };
+        let (before, rest) = split(Head::with_chunk_ranges(ChunkRanges::new(100)), 500);
+        assert!(before[0].samples.is_empty(), "{} loose samples", before[0].samples.len());
+        let spans: Vec<(i64, i64)> = before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect();
+        assert!(spans.iter().all(|&(lo, hi)| lo.div_euclid(100) == hi.div_euclid(100) && hi < 500), "{spans:?}");
+        assert_eq!(spans.len(), 9, "one chunk per range from -400 to 500 (each under 120 samples): {spans:?}");
+        let (before, _) = futures_lite::future::block_on(rest.split_before(800));
+        assert!(before[0].samples.is_empty() && before[0].chunks.len() == 3, "{:?}", before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect::<Vec<_>>());
+        let (before, _) = split(Head::default(), 500);
+        assert!(!before[0].samples.is_empty(), "unaligned, the chunk over 500 is decoded");
+    }
+
+    #[test]
+    fn chunk_ranges_tell_ranges_apart_on_both_sides_of_zero() {
+        let mut r = ChunkRanges::new(100);
+        assert!(r.same_range(100, 199) && r.same_range(150, 160));
+        assert!(!r.same_range(99, 100) && !r.same_range(150, 200));
+        assert!(r.same_range(-100, -1) && !r.same_range(-1, 0) && !r.same_range(-101, -100));
+        assert!(r.same_range(i64::MIN, i64::MIN + 1) && r.same_range(i64::MAX - 1, i64::MAX));
+        assert!(ChunkRanges::default().same_range(0, i64::MAX), "no ranges: one range");
     }
 
     #[test]

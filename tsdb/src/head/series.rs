@@ -40,6 +40,36 @@ pub struct SeriesSplit {
     pub histograms_after: Vec<HistogramSample>,
 }
 
+/// Block ranges for aligning head chunks (`MemSeries::append_aligned`): `[k·d, (k+1)·d)` for a
+/// block duration `d` (none when 0), with the last range met cached, as most appends fall in
+/// the range of the one before.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChunkRanges {
+    duration_ms: i64,
+    lo: i64,
+    hi: i64,
+}
+
+impl ChunkRanges {
+    pub fn new(duration_ms: i64) -> Self {
+        ChunkRanges { duration_ms: duration_ms.max(0), lo: 0, hi: 0 }
+    }
+
+    /// Whether `a` and `b` (`a` < `b`) lie in one range.
+    #[inline]
+    pub fn same_range(&mut self, a: i64, b: i64) -> bool {
+        if self.duration_ms == 0 || (self.lo <= a && b < self.hi) {
+            return true;
+        }
+        let d = self.duration_ms;
+        let range = b.div_euclid(d);
+        if let Some(lo) = range.checked_mul(d) {
+            (self.lo, self.hi) = (lo, lo.saturating_add(d));
+        }
+        a.div_euclid(d) == range
+    }
+}
+
 struct ClosedChunk {
     min_t: i64,
     max_t: i64,
@@ -160,11 +190,21 @@ impl MemSeries {
     }
 
     pub fn append(&mut self, t: i64, v: f64) -> AppendResult {
+        self.append_aligned(t, v, &mut ChunkRanges::default())
+    }
+
+    /// `append`, also closing the open chunk before a sample in another of `ranges`' ranges
+    /// than the chunk's first, so that no chunk crosses a block boundary: a head cut (or a
+    /// cut of many ranges at once) then hands every chunk to a block as it is, without
+    /// decoding it.
+    #[inline]
+    pub fn append_aligned(&mut self, t: i64, v: f64, ranges: &mut ChunkRanges) -> AppendResult {
         if self.histograms().is_some_and(|h| h.value_at(t).is_some()) {
             return AppendResult::Conflict;
         }
         if self.newest().is_none_or(|(last_t, _)| t > last_t) {
-            if self.open.num_samples() >= SAMPLES_PER_CHUNK_MAX {
+            let count = self.open.num_samples();
+            if count >= SAMPLES_PER_CHUNK_MAX || (count > 0 && !ranges.same_range(self.open_min_t, t)) {
                 let full = std::mem::take(&mut self.open);
                 let (min_t, max_t) = (self.open_min_t, full.last().map_or(self.open_min_t, |(t, _)| t));
                 let mut closed = Vec::with_capacity(self.closed.len() + 1);
