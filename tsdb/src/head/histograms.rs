@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::series::AppendResult;
+use super::series::{AppendResult, ChunkRanges};
 use crate::block::RawChunk;
 use crate::chunk::{decode_histograms_kept, Appendable, ChunkEncoding, FloatHistogramAppender, FloatHistogramIterator, HISTOGRAM_SAMPLES_PER_CHUNK_MAX};
 use crate::encoded::{EncodedChunk, EncodedPart};
@@ -59,14 +59,15 @@ impl HistogramSeries {
     }
 
     /// Adds `h` at `t` with the float rules: after the newest it is appended (a new chunk
-    /// when the open one is full or `h` does not fit its layout); at or before it, the same
+    /// when the open one is full, `h` does not fit its layout, or `t` lies in another of
+    /// `ranges` than the open chunk's first); at or before it, the same
     /// histogram already there is a duplicate, another one there is overwritten, and an empty
     /// timestamp takes it as out of order.
-    pub fn append(&mut self, t: i64, h: &Arc<FloatHistogram>) -> AppendResult {
+    pub fn append(&mut self, t: i64, h: &Arc<FloatHistogram>, ranges: &mut ChunkRanges) -> AppendResult {
         if self.newest.as_ref().is_none_or(|n| t > n.timestamp_ms) {
             let fresh = if self.open.num_samples() == 0 {
                 Some(FloatHistogramAppender::after(None, h))
-            } else if self.open.is_full(HISTOGRAM_SAMPLES_PER_CHUNK_MAX) {
+            } else if self.open.is_full(HISTOGRAM_SAMPLES_PER_CHUNK_MAX) || !ranges.same_range(self.open_min_t, t) {
                 Some(FloatHistogramAppender::after(Some(&self.open), h))
             } else {
                 match self.open.appendable(h) {
@@ -192,7 +193,7 @@ impl HistogramSeries {
             if h.timestamp_ms >= mint_ms && h.timestamp_ms <= maxt_ms {
                 removed += 1;
             } else {
-                let result = rebuilt.append(h.timestamp_ms, &h.histogram);
+                let result = rebuilt.append(h.timestamp_ms, &h.histogram, &mut ChunkRanges::default());
                 debug_assert_eq!(result, AppendResult::Appended, "kept histograms are strictly increasing");
             }
         }

@@ -215,7 +215,7 @@ impl Head {
     pub fn append_histogram(&mut self, id: SeriesId, sample: &HistogramSample) -> AppendResult {
         let series = &mut self.series[id as usize];
         let was_empty = series.is_empty();
-        let result = series.append_histogram(sample.timestamp_ms, &sample.histogram);
+        let result = series.append_histogram_aligned(sample.timestamp_ms, &sample.histogram, &mut self.chunk_ranges);
         self.count_append(was_empty, id, sample.timestamp_ms, result)
     }
 
@@ -453,6 +453,16 @@ mod tests {
         assert!(before[0].samples.is_empty() && before[0].chunks.len() == 3, "{:?}", before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect::<Vec<_>>());
         let (before, _) = split(Head::default(), 500);
         assert!(!before[0].samples.is_empty(), "unaligned, the chunk over 500 is decoded");
+        // Native histograms likewise.
+        let mut head = Head::with_chunk_ranges(ChunkRanges::new(100));
+        let (id, _) = head.get_or_create(&labels(&[("__name__", "h")]));
+        for t in (0..1000).step_by(7) {
+            let histogram = std::sync::Arc::new(crate::model::FloatHistogram { count: t as f64, sum: t as f64, ..Default::default() });
+            head.append_histogram(id, &HistogramSample { timestamp_ms: t, histogram });
+        }
+        let (before, _) = futures_lite::future::block_on(head.split_before(500));
+        let spans: Vec<(i64, i64)> = before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect();
+        assert!(before[0].histograms.is_empty() && spans.len() == 5, "{} loose, chunks {spans:?}", before[0].histograms.len());
     }
 
     #[test]

@@ -175,10 +175,15 @@ impl MemSeries {
     /// Adds a native histogram with the float rules (see `HistogramSeries::append`); a float
     /// already at `t` makes it a `Conflict`.
     pub fn append_histogram(&mut self, t: i64, h: &Arc<FloatHistogram>) -> AppendResult {
+        self.append_histogram_aligned(t, h, &mut ChunkRanges::default())
+    }
+
+    /// `append_histogram` whose chunks do not cross one of `ranges` (see `append_aligned`).
+    pub fn append_histogram_aligned(&mut self, t: i64, h: &Arc<FloatHistogram>, ranges: &mut ChunkRanges) -> AppendResult {
         if self.float_at(t).is_some() {
             return AppendResult::Conflict;
         }
-        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append(t, h)
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append(t, h, ranges)
     }
 
     /// The float stored at `t`, if any.
