@@ -4,7 +4,8 @@
 # as VictoriaMetrics JSON lines and as its native format (exported from a VictoriaMetrics
 # loaded with the JSON), each imported in one request into a fresh Metricstor and a fresh
 # VictoriaMetrics 1.79. Prints wall time of the request, server CPU (utime+stime, until 2 s
-# after the answer, VictoriaMetrics after a force_flush) and the samples each exports.
+# after the answer, VictoriaMetrics after a force_flush), RSS then and at its peak, and the
+# samples each exports.
 # usage: bash bench/scripts/import_history_side_by_side.sh [METRICSTOR_BIN]
 set -euo pipefail
 bin=${1:-target/release/metricstor}
@@ -68,8 +69,9 @@ for system in metricstor victoriametrics; do
     [ $system = victoriametrics ] && curl -sf "http://127.0.0.1:$port/internal/force_flush"
     sleep 2
     c1=$(cpu "$pid")
-    printf '%-16s %-6s HTTP %s  wall %6.2f s  server CPU %6.2f s  RSS %4d MiB  exported %s of %s\n' "$system" "$format" "$code" \
+    printf '%-16s %-6s HTTP %s  wall %6.2f s  server CPU %6.2f s  RSS %4d MiB (peak %4d)  exported %s of %s\n' "$system" "$format" "$code" \
       "$(echo "$t1 - $t0" | bc)" "$(echo "scale=2; ($c1 - $c0) / $tck" | bc)" "$(( $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") / 1024 ))" \
+      "$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))" \
       "$(exported "http://127.0.0.1:$port")" "$((series * samples))"
     kill "$pid"
   done
