@@ -277,6 +277,7 @@ async fn run_executor(plan: ExecutorPlan) {
         max_head_samples: config.storage.max_head_samples,
         max_series: config.storage.max_series.div_ceil(plan.senders.len().max(1) as u64),
         max_exemplars: config.storage.max_exemplars.div_ceil(plan.senders.len().max(1) as u64),
+        ..ShardOptions::default()
     };
     for (shard, requests) in plan.owned {
         let dir = data_dir::shard_dir(&config.storage.data_dir, shard);

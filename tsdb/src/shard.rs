@@ -75,6 +75,9 @@ pub struct ShardOptions {
     pub max_series: u64,
     /// Exemplars the shard keeps (its `ExemplarBuffer`'s capacity); 0 stores none.
     pub max_exemplars: u64,
+    /// Overlapping blocks are merged into their largest only once the newest of them is this
+    /// old (`block::compact_plan::OVERLAP_SETTLE_MS`); 0 merges them at once.
+    pub overlap_settle_ms: u64,
 }
 
 impl Default for ShardOptions {
@@ -89,6 +92,7 @@ impl Default for ShardOptions {
             max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
             max_exemplars: crate::exemplar::EXEMPLARS_PER_SHARD_DEFAULT,
+            overlap_settle_ms: block::compact_plan::OVERLAP_SETTLE_MS,
         }
     }
 }

@@ -309,7 +309,7 @@ fn max_head_samples_cuts_early_and_compaction_merges_the_overlap() {
     let want = model_of(&data);
     let path = dir.path().to_path_buf();
     let (blocks_cut, blocks_merged, got) = on_executor(move || async move {
-        let options = ShardOptions { max_head_samples: 400, ..options() };
+        let options = ShardOptions { max_head_samples: 400, overlap_settle_ms: 0, ..options() };
         let mut db = ShardDb::open(&path, options).await.expect("open");
         append_all(&mut db, &data).await;
         db.force_cut().await.expect("cut the rest");

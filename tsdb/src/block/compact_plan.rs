@@ -36,6 +36,13 @@ pub const OVERLAP_MERGE_DIVISOR: u64 = 4;
 /// Once this many blocks wait beside the largest, they are merged with each other (reads
 /// merge every overlapping block, so their number is bounded).
 pub const OVERLAPPING_SMALL_BLOCKS_MAX: usize = 8;
+/// An overlapping run whose newest block (by ULID time) is younger than this is still
+/// growing (an import of history cuts its late samples every few seconds): it is not merged
+/// into its largest block yet, which would rewrite that block at every cut, only its small
+/// blocks with each other once `OVERLAPPING_SMALL_BLOCKS_MAX` wait. Maintenance plans again
+/// every minute, so a run is merged within a minute or two of its last block. The default of
+/// `ShardOptions::overlap_settle_ms`.
+pub const OVERLAP_SETTLE_MS: u64 = 30_000;
 
 /// Compaction ranges for a block duration: `[d, 3d, 12d, 36d, 108d, …]`, keeping only ranges
 /// up to `retention_ms / 10` (a block must age out in pieces, not all at once), and always
@@ -55,7 +62,10 @@ pub fn compaction_ranges(block_duration_ms: i64, retention_ms: i64) -> Vec<i64> 
 /// The ULIDs of the blocks to merge into one next (in ascending `min_time` order), or an
 /// empty list when nothing is due. A one-element answer means "rewrite this block alone"
 /// (its tombstones cover a large share of its series).
-pub fn plan(blocks: &[PlanBlock], ranges: &[i64]) -> Vec<String> {
+/// `settled_before_ms`: an overlapping run whose newest block was written (ULID time) at or
+/// after this Unix ms is still growing (see `OVERLAP_SETTLE_MS`; blocks whose names are not
+/// ULIDs count as settled).
+pub fn plan(blocks: &[PlanBlock], ranges: &[i64], settled_before_ms: u64) -> Vec<String> {
     if blocks.is_empty() {
         return Vec::new();
     }
@@ -63,7 +73,9 @@ pub fn plan(blocks: &[PlanBlock], ranges: &[i64]) -> Vec<String> {
     sorted.sort_by(|a, b| (a.min_time_ms, &a.ulid).cmp(&(b.min_time_ms, &b.ulid)));
     let mut waiting: Vec<&str> = Vec::new();
     for run in overlapping_runs(&sorted) {
-        let merged = overlap_merge(&run);
+        let newest_ms = run.iter().filter_map(|b| super::ulid_time_ms(&b.ulid)).max();
+        let settled = newest_ms.is_none_or(|t| t < settled_before_ms);
+        let merged = overlap_merge(&run, settled);
         if !merged.is_empty() {
             return merged.iter().map(|b| b.ulid.clone()).collect();
         }
@@ -120,17 +132,18 @@ fn overlapping_runs<'a>(sorted: &[&'a PlanBlock]) -> Vec<Vec<&'a PlanBlock>> {
 }
 
 /// What of an overlapping run is merged now: all of it when the blocks beside its largest
-/// (by samples) hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples; those blocks alone,
+/// (by samples) hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples and the run has
+/// `settled` (`OVERLAP_SETTLE_MS`); those blocks alone,
 /// into one, when they number `OVERLAPPING_SMALL_BLOCKS_MAX` or more (merging tiny late
 /// blocks into a large one for their count rewrote the large one over and over: most of a
 /// backfill's compaction bytes); nothing otherwise (the run waits).
-fn overlap_merge<'a>(run: &[&'a PlanBlock]) -> Vec<&'a PlanBlock> {
+fn overlap_merge<'a>(run: &[&'a PlanBlock], settled: bool) -> Vec<&'a PlanBlock> {
     let Some(largest) = run.iter().enumerate().max_by_key(|(_, b)| b.num_samples).map(|(i, _)| i) else {
         return Vec::new();
     };
     let others: Vec<&PlanBlock> = run.iter().enumerate().filter(|(i, _)| *i != largest).map(|(_, b)| *b).collect();
     let others_samples = others.iter().map(|b| b.num_samples).fold(0, u64::saturating_add);
-    if others_samples.saturating_mul(OVERLAP_MERGE_DIVISOR) >= run[largest].num_samples {
+    if settled && others_samples.saturating_mul(OVERLAP_MERGE_DIVISOR) >= run[largest].num_samples {
         run.to_vec()
     } else if others.len() >= OVERLAPPING_SMALL_BLOCKS_MAX {
         others
@@ -336,7 +349,7 @@ mod tests {
             ),
         ];
         for (name, blocks, want) in cases {
-            let got = plan(&blocks, &RANGES);
+            let got = plan(&blocks, &RANGES, u64::MAX);
             assert_eq!(got, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{name}");
         }
     }
@@ -345,7 +358,7 @@ mod tests {
     fn plan_is_independent_of_input_order() {
         let mut blocks = vec![b("a", 0, 2), b("b", 2, 4), b("c", 4, 6), b("d", 6, 8)];
         blocks.reverse();
-        assert_eq!(plan(&blocks, &RANGES), vec!["a", "b", "c"]);
+        assert_eq!(plan(&blocks, &RANGES, u64::MAX), vec!["a", "b", "c"]);
     }
 
     #[test]
@@ -386,15 +399,44 @@ mod tests {
             ),
         ];
         for (name, blocks, want) in cases {
-            assert_eq!(plan(&blocks, &RANGES), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{name}");
+            assert_eq!(plan(&blocks, &RANGES, u64::MAX), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{name}");
         }
+    }
+
+    /// A run still growing (its newest block younger than `OVERLAP_SETTLE_MS`) is not merged
+    /// into its largest block, only its small blocks with each other once enough wait; once
+    /// settled it is merged whole.
+    #[test]
+    fn a_growing_overlapping_run_waits_until_it_settles() {
+        let t0 = 1_800_000_000_000u64;
+        let named = |ms: u64, min_h: i64, max_h: i64, n: u64| PlanBlock { ulid: crate::block::new_ulid(ms), ..samples(b("", min_h, max_h), n) };
+        let large = named(t0, 0, 24, 1_000_000);
+        let late: Vec<PlanBlock> = (1..=3).map(|k| named(t0 + k * 2_000, 0, 2, 300_000)).collect();
+        let mut blocks = vec![large.clone()];
+        blocks.extend(late.iter().cloned());
+        let newest = t0 + 6_000;
+        assert!(plan(&blocks, &RANGES, newest + 1_000 - OVERLAP_SETTLE_MS).is_empty(), "growing: waits");
+        let mut all: Vec<String> = blocks.iter().map(|b| b.ulid.clone()).collect();
+        all.sort();
+        let mut got = plan(&blocks, &RANGES, newest + 1);
+        got.sort();
+        assert_eq!(got, all, "settled: merged whole");
+        // Eight small blocks waiting beside the large one merge with each other, growing or not.
+        let small: Vec<PlanBlock> = (1..=8).map(|k| named(t0 + k * 2_000, 0, 2, 1_000)).collect();
+        let mut blocks = vec![large.clone()];
+        blocks.extend(small.iter().cloned());
+        let mut got = plan(&blocks, &RANGES, t0);
+        got.sort();
+        let mut want: Vec<String> = small.iter().map(|b| b.ulid.clone()).collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
     fn only_the_first_level_configured_means_no_leveled_merges() {
         let blocks = vec![b("a", 0, 2), b("b", 2, 4), b("c", 4, 6), b("d", 6, 8)];
-        assert!(plan(&blocks, &[2 * H]).is_empty());
+        assert!(plan(&blocks, &[2 * H], u64::MAX).is_empty());
         let overlapping = vec![b("a", 0, 2), b("b", 0, 2)];
-        assert_eq!(plan(&overlapping, &[2 * H]), vec!["a", "b"], "vertical merges still happen");
+        assert_eq!(plan(&overlapping, &[2 * H], u64::MAX), vec!["a", "b"], "vertical merges still happen");
     }
 }

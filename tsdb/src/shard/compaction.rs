@@ -39,7 +39,7 @@ impl ShardDb {
                 num_tombstone_series: b.tombstones().series_count() as u64,
             })
             .collect();
-        let mut parents = block::compact_plan::plan(&plan_blocks, &self.compaction_ranges);
+        let mut parents = block::compact_plan::plan(&plan_blocks, &self.compaction_ranges, (now_ms().max(0) as u64).saturating_sub(self.options.overlap_settle_ms));
         if parents.is_empty() {
             return None;
         }
