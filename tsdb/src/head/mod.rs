@@ -14,7 +14,7 @@ use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{HistogramSample, Labels, Matcher, Sample, SeriesSamples};
-pub use series::{AppendResult, ChunkRanges, MemSeries, SeriesSplit};
+pub use series::{AppendResult, ChunkRanges, HeadChunk, MemSeries, SeriesSplit};
 
 pub struct Head {
     series: Vec<MemSeries>,
@@ -85,10 +85,21 @@ impl Head {
     /// One series' step of `split_before`: its data before `boundary_ms` goes to `before`,
     /// its samples from there on into this (new) head.
     fn split_off(&mut self, s: &MemSeries, boundary_ms: i64, before: &mut Vec<BlockSeries>) {
-        let SeriesSplit { chunks, samples, histograms, samples_after, histograms_after } = s.split_at(boundary_ms);
+        let SeriesSplit { chunks, samples, histograms, chunks_after, samples_after, histograms_after } = s.split_at(boundary_ms);
         let labels = s.labels();
-        if !samples_after.is_empty() || !histograms_after.is_empty() {
+        if !chunks_after.is_empty() || !samples_after.is_empty() || !histograms_after.is_empty() {
             let (id, _) = self.get_or_create(&labels);
+            if let (Some(first), Some(last)) = (chunks_after.first(), chunks_after.last()) {
+                let (min_t, max_t) = (first.span().0, last.span().1);
+                let series = &mut self.series[id as usize];
+                let was_empty = series.is_empty();
+                self.samples += series.adopt_closed_chunks(chunks_after);
+                if was_empty && !series.is_empty() {
+                    self.empty_series -= 1;
+                }
+                self.min_t = self.min_t.min(min_t);
+                self.max_t = self.max_t.max(max_t);
+            }
             for sample in samples_after {
                 self.append(id, sample);
             }
@@ -449,6 +460,12 @@ mod tests {
         let spans: Vec<(i64, i64)> = before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect();
         assert!(spans.iter().all(|&(lo, hi)| lo.div_euclid(100) == hi.div_euclid(100) && hi < 500), "{spans:?}");
         assert_eq!(spans.len(), 9, "one chunk per range from -400 to 500 (each under 120 samples): {spans:?}");
+        // The rest took its whole closed chunks as they were and appended the open one's
+        // samples again: everything from 500 on, counted once, in order.
+        let want: Vec<Sample> = (-350..1000).step_by(7).filter(|t| *t >= 500).map(|t| Sample { timestamp_ms: t, value: t as f64 }).collect();
+        assert_eq!(rest.samples_count(), want.len() as u64);
+        assert_eq!(rest.time_range(), Some((want[0].timestamp_ms, want[want.len() - 1].timestamp_ms)));
+        assert_eq!(rest.select(&[], i64::MIN, i64::MAX)[0].samples, want);
         let (before, _) = futures_lite::future::block_on(rest.split_before(800));
         assert!(before[0].samples.is_empty() && before[0].chunks.len() == 3, "{:?}", before[0].chunks.iter().map(|c| (c.min_time_ms, c.max_time_ms)).collect::<Vec<_>>());
         let (before, _) = split(Head::default(), 500);

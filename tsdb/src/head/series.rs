@@ -35,7 +35,9 @@ pub struct SeriesSplit {
     /// Loose samples and histograms before the boundary, after every kept chunk.
     pub samples: Vec<Sample>,
     pub histograms: Vec<HistogramSample>,
-    /// From the boundary on.
+    /// From the boundary on: whole closed float chunks (taken as they are, before
+    /// `samples_after` in time), then loose samples.
+    pub chunks_after: Vec<HeadChunk>,
     pub samples_after: Vec<Sample>,
     pub histograms_after: Vec<HistogramSample>,
 }
@@ -70,10 +72,18 @@ impl ChunkRanges {
     }
 }
 
-struct ClosedChunk {
+/// A closed float chunk of a head series with its time span (`SeriesSplit::chunks_after`).
+pub struct HeadChunk {
     min_t: i64,
     max_t: i64,
     chunk: XorChunk,
+}
+
+impl HeadChunk {
+    /// Oldest and newest sample timestamps.
+    pub fn span(&self) -> (i64, i64) {
+        (self.min_t, self.max_t)
+    }
 }
 
 /// A series record, 104 bytes (the head keeps one per series, so every field counts): the
@@ -86,7 +96,7 @@ pub struct MemSeries {
     pub labels: Labels,
     /// Full chunks, oldest first. A boxed slice: no spare capacity, 16 bytes; a cut every
     /// `SAMPLES_PER_CHUNK_MAX` samples copies the few entries.
-    closed: Box<[ClosedChunk]>,
+    closed: Box<[HeadChunk]>,
     open: XorAppender,
     open_min_t: i64,
     /// Oldest float sample timestamp (`i64::MAX` when empty).
@@ -214,7 +224,7 @@ impl MemSeries {
                 let (min_t, max_t) = (self.open_min_t, full.last().map_or(self.open_min_t, |(t, _)| t));
                 let mut closed = Vec::with_capacity(self.closed.len() + 1);
                 closed.extend(std::mem::take(&mut self.closed).into_vec());
-                closed.push(ClosedChunk { min_t, max_t, chunk: full.into_chunk() });
+                closed.push(HeadChunk { min_t, max_t, chunk: full.into_chunk() });
                 self.closed = closed.into_boxed_slice();
             }
             if self.open.num_samples() == 0 {
@@ -260,37 +270,59 @@ impl MemSeries {
     /// time-ordered chunk list of both), that kind is decoded and merged first.
     pub fn split_at(&self, boundary_ms: i64) -> SeriesSplit {
         let Some(histograms) = self.histograms() else {
-            let (chunks, samples, samples_after) = self.split_floats_at(boundary_ms, true);
-            return SeriesSplit { chunks, samples, samples_after, ..SeriesSplit::default() };
+            let (chunks, samples, chunks_after, samples_after) = self.split_floats_at(boundary_ms, true);
+            return SeriesSplit { chunks, samples, chunks_after, samples_after, ..SeriesSplit::default() };
         };
         let floats = self.newest().is_some();
-        let (mut chunks, samples, samples_after) = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
+        let (mut chunks, samples, chunks_after, samples_after) = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
         let (hist_chunks, histograms, histograms_after) = histograms.split_at(boundary_ms, !floats);
         chunks.extend(hist_chunks);
-        SeriesSplit { chunks, samples, histograms, samples_after, histograms_after }
+        SeriesSplit { chunks, samples, histograms, chunks_after, samples_after, histograms_after }
     }
 
-    fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> (Vec<RawChunk>, Vec<Sample>, Vec<Sample>) {
+    /// The floats before `boundary_ms` (whole chunks, then loose samples) and from it on
+    /// (whole closed chunks, then loose samples: the open chunk's, which the head that takes
+    /// them appends again so that it has an open chunk to go on with).
+    fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> (Vec<RawChunk>, Vec<Sample>, Vec<HeadChunk>, Vec<Sample>) {
         if self.ooo().is_some() || !keep_chunks {
             let mut all = self.samples_in(i64::MIN, i64::MAX);
             let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
-            return (Vec::new(), all, after);
+            return (Vec::new(), all, Vec::new(), after);
         }
-        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.num_samples(), self.open.bytes()));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), &c.chunk.bytes[..])).chain(open);
-        let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
-        for (min_t, max_t, num_samples, bytes) in chunks {
+        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.num_samples(), self.open.bytes(), None));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), &c.chunk.bytes[..], Some(&c.chunk))).chain(open);
+        let (mut kept, mut before, mut chunks_after, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (min_t, max_t, num_samples, bytes, closed) in chunks {
             if max_t < boundary_ms {
                 kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), encoding: ChunkEncoding::Xor, bytes: bytes.to_vec() });
             } else if min_t >= boundary_ms {
-                after.extend(crate::chunk::XorIterator::new(bytes));
+                match closed {
+                    // Whole closed chunks go over as they are while nothing loose precedes them.
+                    Some(chunk) if after.is_empty() => chunks_after.push(HeadChunk { min_t, max_t, chunk: chunk.clone() }),
+                    _ => after.extend(crate::chunk::XorIterator::new(bytes)),
+                }
             } else {
                 for x in crate::chunk::XorIterator::new(bytes) {
                     if x.timestamp_ms < boundary_ms { before.push(x) } else { after.push(x) }
                 }
             }
         }
-        (kept, before, after)
+        (kept, before, chunks_after, after)
+    }
+
+    /// Takes `chunks` (closed float chunks, time-ordered) as this series' oldest floats, for a
+    /// series that holds no float yet; returns how many samples they hold. The samples that
+    /// follow them are appended as usual (the newest in-order sample is always in the open
+    /// chunk).
+    pub fn adopt_closed_chunks(&mut self, chunks: Vec<HeadChunk>) -> u64 {
+        debug_assert!(self.newest().is_none() && self.closed.is_empty(), "adopting into a series without floats");
+        let Some(first) = chunks.first() else {
+            return 0;
+        };
+        self.min_t = self.min_t.min(first.min_t);
+        let samples = chunks.iter().map(|c| u64::from(c.chunk.num_samples())).sum();
+        self.closed = chunks.into_boxed_slice();
+        samples
     }
 
     /// `(oldest, newest)` timestamp of a float or histogram, or `None` when the series holds
