@@ -420,6 +420,19 @@ fn block_ranges(db: &ShardDb) -> Vec<(i64, i64)> {
     ranges
 }
 
+/// A fresh shard in `path` (fsync on commit, faults disarmed) holding `history_data()`, with
+/// its options and the model of what it holds.
+async fn open_with_history(path: &Path) -> (ShardOptions, ShardDb, Model) {
+    fault::disarm_all();
+    let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+    let mut db = ShardDb::open(path, options.clone()).await.expect("open");
+    let data = history_data();
+    db.append_group(&[&data]).await.expect("append");
+    let mut model = Model::new();
+    add(&mut model, &data);
+    (options, db, model)
+}
+
 /// A backlog of due ranges is cut in one go (one head split, one checkpoint, a block per
 /// range); when the second block's write fails, the first is removed again and the head and
 /// WAL still hold everything; late samples for ranges already cut wait for the next regular
@@ -429,13 +442,7 @@ fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        fault::disarm_all();
-        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
-        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
-        let data = history_data();
-        db.append_group(&[&data]).await.expect("append");
-        let mut model = Model::new();
-        add(&mut model, &data);
+        let (options, mut db, mut model) = open_with_history(&path).await;
         // Each block writes four files (chunks, index, tombstones, meta): the fifth write is
         // the second block's.
         fault::arm_after(Fault::BlockWrite, 4);
@@ -477,13 +484,7 @@ fn a_block_of_a_failed_cut_that_cannot_be_removed_goes_at_the_next_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        fault::disarm_all();
-        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
-        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
-        let data = history_data();
-        db.append_group(&[&data]).await.expect("append");
-        let mut model = Model::new();
-        add(&mut model, &data);
+        let (options, mut db, model) = open_with_history(&path).await;
         fault::arm_after(Fault::BlockWrite, 4);
         fault::arm_times(Fault::BlockDelete, 1);
         db.maintain(0).await.expect_err("the cut fails at its second block");
