@@ -722,7 +722,7 @@ mod tests {
                 s.append(*t, i as f64);
             }
             let all = s.samples_in(i64::MIN, i64::MAX);
-            let SeriesSplit { chunks: kept, samples: before, samples_after: after, .. } = s.split_at(boundary);
+            let SeriesSplit { chunks: kept, samples: before, chunks_after, samples_after, .. } = s.split_at(boundary);
             let mut got: Vec<Sample> = Vec::new();
             for c in &kept {
                 proptest::prop_assert!(c.max_time_ms < boundary);
@@ -732,6 +732,16 @@ mod tests {
                 got.extend(samples);
             }
             got.extend(before);
+            // From the boundary on: whole closed chunks first, then loose samples.
+            let mut after: Vec<Sample> = Vec::new();
+            for c in &chunks_after {
+                let samples: Vec<Sample> = c.chunk.iter().collect();
+                proptest::prop_assert!(c.min_t >= boundary);
+                proptest::prop_assert_eq!((samples.first().map(|x| x.timestamp_ms), samples.last().map(|x| x.timestamp_ms)), (Some(c.min_t), Some(c.max_t)));
+                after.extend(samples);
+            }
+            proptest::prop_assert!(chunks_after.is_empty() || !samples_after.is_empty(), "the open chunk's samples follow adopted chunks");
+            after.extend(samples_after);
             let want_before: Vec<Sample> = all.iter().copied().filter(|x| x.timestamp_ms < boundary).collect();
             let want_after: Vec<Sample> = all.iter().copied().filter(|x| x.timestamp_ms >= boundary).collect();
             let bits = |v: &[Sample]| v.iter().map(|x| (x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
