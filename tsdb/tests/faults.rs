@@ -420,17 +420,24 @@ fn block_ranges(db: &ShardDb) -> Vec<(i64, i64)> {
     ranges
 }
 
-/// A fresh shard in `path` (fsync on commit, faults disarmed) holding `history_data()`, with
-/// its options and the model of what it holds.
-async fn open_with_history(path: &Path) -> (ShardOptions, ShardDb, Model) {
+/// A fresh shard in `path` (faults disarmed) holding `history_data()`, and the model of what
+/// it holds.
+async fn open_with_history(path: &Path, options: &ShardOptions) -> (ShardDb, Model) {
     fault::disarm_all();
-    let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
     let mut db = ShardDb::open(path, options.clone()).await.expect("open");
     let data = history_data();
     db.append_group(&[&data]).await.expect("append");
     let mut model = Model::new();
     add(&mut model, &data);
-    (options, db, model)
+    (db, model)
+}
+
+/// `count` series named `late` (label values from `first` on) with a sample a minute over
+/// [0, 18 h): late once `history_data()`'s nine ranges are cut.
+fn late_series(first: i64, count: i64) -> Vec<SeriesSamples> {
+    (first..first + count)
+        .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
+        .collect()
 }
 
 /// A backlog of due ranges is cut in one go (one head split, one checkpoint, a block per
@@ -442,7 +449,8 @@ fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        let (options, mut db, mut model) = open_with_history(&path).await;
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let (mut db, mut model) = open_with_history(&path, &options).await;
         // Each block writes four files (chunks, index, tombstones, meta): the fifth write is
         // the second block's.
         fault::arm_after(Fault::BlockWrite, 4);
@@ -484,7 +492,8 @@ fn a_block_of_a_failed_cut_that_cannot_be_removed_goes_at_the_next_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        let (options, mut db, model) = open_with_history(&path).await;
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let (mut db, model) = open_with_history(&path, &options).await;
         fault::arm_after(Fault::BlockWrite, 4);
         fault::arm_times(Fault::BlockDelete, 1);
         db.maintain(0).await.expect_err("the cut fails at its second block");
@@ -586,18 +595,11 @@ fn a_head_over_its_sample_limit_with_late_samples_cuts_them_all_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        fault::disarm_all();
         let options = ShardOptions { max_head_samples: 30_000, ..common::block_test_options() };
-        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
-        let data = history_data();
-        db.append_group(&[&data]).await.expect("append");
-        let mut model = Model::new();
-        add(&mut model, &data);
+        let (mut db, mut model) = open_with_history(&path, &options).await;
         assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9);
         // 30 more series over the same 20 h: late for the nine ranges cut, and over the limit.
-        let late: Vec<SeriesSamples> = (0..30)
-            .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
-            .collect();
+        let late = late_series(0, 30);
         db.append_group(&[&late]).await.expect("late append");
         add(&mut model, &late);
         let outcome = db.maintain(0).await.expect("cut over the limit");
@@ -619,30 +621,20 @@ fn late_samples_over_their_share_of_the_head_limit_are_cut_early() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     on_executor(move || async move {
-        fault::disarm_all();
         let max_head_samples = 16 * 10_000;
         assert_eq!(tsdb::shard::LATE_SAMPLES_DIVISOR, 16, "the budget below is 10,000 late samples");
         let options = ShardOptions { max_head_samples, ..common::block_test_options() };
-        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
-        let data = history_data();
-        db.append_group(&[&data]).await.expect("append");
-        let mut model = Model::new();
-        add(&mut model, &data);
+        let (mut db, mut model) = open_with_history(&path, &options).await;
         assert_eq!(db.maintain(0).await.expect("cut").blocks_cut.len(), 9);
         let live = db.stats().head_samples;
         assert_eq!(live, 20 * 120, "[18 h, 20 h) stays");
-        let late = |series: i64, first: i64| -> Vec<SeriesSamples> {
-            (first..first + series)
-                .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
-                .collect()
-        };
         // 8 × 1,080 = 8,640 late samples: under the budget, they wait.
-        let few = late(8, 0);
+        let few = late_series(0, 8);
         db.append_group(&[&few]).await.expect("late append");
         add(&mut model, &few);
         assert!(!db.cut_due(), "under the late budget");
         // 2 more series: 10,800 late, over it; the head (13,200) is far under its limit.
-        let more = late(2, 8);
+        let more = late_series(8, 2);
         db.append_group(&[&more]).await.expect("late append");
         add(&mut model, &more);
         assert!(db.cut_due());

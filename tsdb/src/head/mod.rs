@@ -89,16 +89,13 @@ impl Head {
         let labels = s.labels();
         if !chunks_after.is_empty() || !samples_after.is_empty() || !histograms_after.is_empty() {
             let (id, _) = self.get_or_create(&labels);
-            if let (Some(first), Some(last)) = (chunks_after.first(), chunks_after.last()) {
-                let (min_t, max_t) = (first.span().0, last.span().1);
-                let series = &mut self.series[id as usize];
-                let was_empty = series.is_empty();
-                self.samples += series.adopt_closed_chunks(chunks_after);
-                if was_empty && !series.is_empty() {
-                    self.empty_series -= 1;
-                }
-                self.min_t = self.min_t.min(min_t);
-                self.max_t = self.max_t.max(max_t);
+            // The open chunk's samples, appended next, are newer than the adopted chunks and
+            // settle `max_t` and `empty_series` (a series counts as holding floats only once
+            // it has an open chunk).
+            if let Some(first) = chunks_after.first() {
+                debug_assert!(!samples_after.is_empty(), "the open chunk's samples follow adopted chunks");
+                self.min_t = self.min_t.min(first.span().0);
+                self.samples += self.series[id as usize].adopt_closed_chunks(chunks_after);
             }
             for sample in samples_after {
                 self.append(id, sample);
