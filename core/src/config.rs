@@ -74,6 +74,10 @@ pub struct ServerConfig {
     /// gzip answers of 1 KiB or more (JSON and text) for clients that accept it, as
     /// Prometheus and VictoriaMetrics do; off leaves that to a proxy in front.
     pub compress_responses: bool,
+    /// The VictoriaMetrics version that will read `/api/v1/export/native` (through `vmctl
+    /// vm-native`): its block header changed in 1.82, and each side reads only its own. A
+    /// version string such as "1.79" or "v1.106.1"; before 1.82 gets the older header.
+    pub vm_native_export_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,6 +298,7 @@ impl Default for ServerConfig {
             query_cache_mb: 256,
             slow_query_log_seconds: 5.0,
             compress_responses: true,
+            vm_native_export_version: VM_NATIVE_EXPORT_VERSION_DEFAULT.into(),
         }
     }
 }
@@ -303,7 +308,28 @@ impl ServerConfig {
     pub fn lookback_delta_ms(&self) -> i64 {
         i64::try_from(self.lookback_delta_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
+
+    /// The native export's block header for `vm_native_export_version`; `None` when that is
+    /// not a version (`v` optional, then major and minor, more parts ignored).
+    pub fn vm_native_export_layout(&self) -> Option<crate::ingest::vm_native::BlockLayout> {
+        use crate::ingest::vm_native::BlockLayout;
+        let text = self.vm_native_export_version.trim();
+        let text = text.strip_prefix('v').unwrap_or(text);
+        let mut parts = text.split('.');
+        let number = |part: Option<&str>| part.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).and_then(|p| p.parse::<u64>().ok());
+        let (major, minor) = (number(parts.next())?, number(parts.next())?);
+        if parts.any(|p| p.is_empty()) {
+            return None;
+        }
+        Some(if (major, minor) >= VM_NATIVE_HEADER_CHANGED { BlockLayout::Since1_82 } else { BlockLayout::Before1_82 })
+    }
 }
+
+/// Default `server.vm_native_export_version`: every VictoriaMetrics release since 1.82
+/// (October 2022) reads the same native block header.
+pub const VM_NATIVE_EXPORT_VERSION_DEFAULT: &str = "1.82";
+/// The VictoriaMetrics version whose native block header is the newer one.
+const VM_NATIVE_HEADER_CHANGED: (u64, u64) = (1, 82);
 
 impl StorageConfig {
     /// `block_duration_hours` in milliseconds (saturating; validation keeps it positive).
@@ -412,6 +438,12 @@ impl Config {
         positive("server.max_concurrent_queries", s.max_concurrent_queries as u64)?;
         if !(s.slow_query_log_seconds.is_finite() && s.slow_query_log_seconds >= 0.0) {
             return value_error("server.slow_query_log_seconds", "must be a number of seconds, 0 or more (0 turns the log off)");
+        }
+        if s.vm_native_export_layout().is_none() {
+            return value_error(
+                "server.vm_native_export_version",
+                "must be a VictoriaMetrics version such as \"1.79\" or \"v1.106.1\" (1.82 changed the native block header)",
+            );
         }
         if s.cores > 1024 {
             return value_error("server.cores", "must be at most 1024 (0 means all CPUs)");
@@ -539,6 +571,29 @@ mod tests {
         assert_eq!(c.server.slow_query_log_seconds, 2.0, "a whole number of seconds reads as one");
         let c = Config::from_yaml("server:\n  slow_query_log_seconds: -1\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("server.slow_query_log_seconds"));
+    }
+
+    #[test]
+    fn the_native_export_follows_the_victoriametrics_version_named() {
+        use crate::ingest::vm_native::BlockLayout;
+        let layout = |yaml: &str| Config::from_yaml(yaml).map_err(|e| e.to_string()).and_then(|c| c.validate().map_err(|e| e.to_string()).map(|_| c.server.vm_native_export_layout()));
+        assert_eq!(layout(""), Ok(Some(BlockLayout::Since1_82)), "current releases by default");
+        for (version, want) in [
+            ("1.79", BlockLayout::Before1_82),
+            ("\"1.79.12\"", BlockLayout::Before1_82),
+            ("v1.81.2", BlockLayout::Before1_82),
+            ("0.9", BlockLayout::Before1_82),
+            ("1.82", BlockLayout::Since1_82),
+            ("1.100", BlockLayout::Since1_82),
+            ("v1.106.1", BlockLayout::Since1_82),
+            ("2.0", BlockLayout::Since1_82),
+        ] {
+            assert_eq!(layout(&format!("server:\n  vm_native_export_version: {version}\n")), Ok(Some(want)), "{version}");
+        }
+        for bad in ["latest", "1", "1.", "1.x", "\"\"", "1..2", "-1.2"] {
+            let err = layout(&format!("server:\n  vm_native_export_version: {bad}\n")).unwrap_err();
+            assert!(err.contains("server.vm_native_export_version"), "{bad}: {err}");
+        }
     }
 
     #[test]

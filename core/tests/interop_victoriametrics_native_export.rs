@@ -1,8 +1,8 @@
-//! `vmctl vm-native` migrates Metricstor into VictoriaMetrics through our
-//! `/api/v1/export/native`: the same series written directly into VictoriaMetrics and
-//! migrated there from us read back alike, sample for sample and bit for bit, and those
-//! VictoriaMetrics' decimal conversion keeps exactly equal what we hold; and into another
-//! Metricstor the same way. Runs when
+//! `vmctl vm-native` migrates Metricstor into VictoriaMetrics 1.79 through our
+//! `/api/v1/export/native` (with `server.vm_native_export_version: "1.79"`): the same series
+//! written directly into VictoriaMetrics and migrated there from us read back alike, sample
+//! for sample and bit for bit, and those VictoriaMetrics' decimal conversion keeps exactly
+//! equal what we hold; and into another Metricstor the same way. Runs when
 //! METRICSTOR_VICTORIAMETRICS_BIN and METRICSTOR_VMCTL_BIN are set (`.ci/run` sets both);
 //! otherwise it says why it skipped.
 
@@ -130,7 +130,8 @@ fn vmctl_vm_native_migrates_us_into_victoriametrics() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&write_config(dir.path(), ""));
+    // VictoriaMetrics 1.79 reads only the block header before 1.82.
+    let server = Server::start(&write_config(dir.path(), "  vm_native_export_version: \"1.79\"\n"));
     let (_vm, vm, log) = start_victoriametrics(&victoria, dir.path());
     let start_ms = (now_ms() - 11 * 3_600_000) / 1000 * 1000;
 

@@ -1,6 +1,7 @@
 //! `/api/v1/export/native` (GET or POST, also under `/prometheus/`): VictoriaMetrics' native
-//! format, what `vmctl vm-native` reads from its source, in the block layout VictoriaMetrics
-//! 1.79 reads (1.82 and later read only their own layout). Series are chosen and paged as
+//! format, what `vmctl vm-native` reads from its source, in the block header of the
+//! VictoriaMetrics version `server.vm_native_export_version` names (1.82 changed it, and
+//! each side reads only its own). Series are chosen and paged as
 //! `/api/v1/export` chooses them (`migrate::stream_series`), so memory stays near one page.
 
 use bytes::Bytes;
@@ -22,10 +23,12 @@ const EXPORT_END_AHEAD_MS_MAX: i64 = 2 * 24 * 3_600_000;
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let sets = migrate::export_match_sets(params)?;
     let (start_ms, end_ms) = time_range(params, now_ms())?;
+    // Validation accepts only versions; the default layout covers a config built in code.
+    let layout = api.config.server.vm_native_export_layout().unwrap_or(BlockLayout::Since1_82);
     let mut head = Vec::with_capacity(STREAM_HEADER_BYTES);
     write_stream_header(&mut head, start_ms, end_ms);
-    migrate::stream_series(api, sets, (start_ms, end_ms), "VictoriaMetrics/native", head, |out: &mut Vec<u8>, series| {
-        write_series(out, &series.labels, &series.samples, BlockLayout::Before1_82);
+    migrate::stream_series(api, sets, (start_ms, end_ms), "VictoriaMetrics/native", head, move |out: &mut Vec<u8>, series| {
+        write_series(out, &series.labels, &series.samples, layout);
     })
     .await
 }
