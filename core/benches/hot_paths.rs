@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use prost::Message;
 use proto::remote_write_v1 as v1;
-use tsdb::chunk::{XorAppender, XorIterator};
+use tsdb::chunk::{XorAppender, XorChunk, XorIterator};
 use tsdb::{Labels, Sample, SeriesSamples};
 
 fn write_request(series: usize) -> Vec<u8> {
@@ -164,6 +164,39 @@ fn xor(c: &mut Criterion) {
     }
     let chunk = a.into_chunk();
     group.bench_function("iterate_120", |b| b.iter(|| XorIterator::new(black_box(&chunk.bytes)).count()));
+    group.finish();
+
+    // Compaction's join of two adjacent 120-sample chunks (gauge-like values, jittered
+    // timestamps): by copying bits, and by decoding and encoding every sample as before.
+    let pair: Vec<XorChunk> = (0..2i64)
+        .map(|half| {
+            let mut a = XorAppender::default();
+            for i in half * 120..half * 120 + 120 {
+                a.append(1_700_000_000_000 + i * 15_000 + (i * 7919) % 250, ((i * 37) % 101) as f64 * 0.25 - 3.0);
+            }
+            a.into_chunk()
+        })
+        .collect();
+    let mut group = c.benchmark_group("xor_chunk_join");
+    group.throughput(Throughput::Elements(240));
+    group.bench_function("copy_bits_120_120", |b| {
+        b.iter(|| {
+            let mut joined = XorAppender::default();
+            assert!(joined.append_chunk(black_box(&pair[0].bytes)));
+            black_box(joined.into_chunk_with(black_box(&pair[1].bytes)))
+        })
+    });
+    group.bench_function("reencode_120_120", |b| {
+        b.iter(|| {
+            let mut joined = XorAppender::default();
+            for chunk in &pair {
+                for s in XorIterator::new(black_box(&chunk.bytes)) {
+                    joined.append(s.timestamp_ms, s.value);
+                }
+            }
+            black_box(joined.into_chunk())
+        })
+    });
     group.finish();
 }
 

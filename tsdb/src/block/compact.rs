@@ -3,7 +3,7 @@
 //! samples plus the new index. Equal timestamps keep the newer block's sample (higher ULID,
 //! as reads do); tombstones are applied. When no tombstone and no overlap touches a series,
 //! its chunks are copied undecoded, except that runs of small adjacent chunks are joined
-//! (up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples). The result is left in `<ULID>.tmp/`:
+//! (up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples) mostly by copying their bits. The result is left in `<ULID>.tmp/`:
 //! the shard commits it.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding, XorAppender, XorIterator, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding, XorAppender, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::merge::{merge_mixed, merge_samples};
 use crate::model::{HistogramSample, Labels, Sample};
@@ -242,34 +242,35 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
 }
 
 /// Adds a run of adjacent, time-ordered chunks (each with its parent's cursor index) to
-/// `out`: a lone chunk as it is, several re-encoded as one.
+/// `out`: a lone chunk as it is, several joined into one by copying their bits
+/// (`XorAppender::append_chunk`; the last chunk's tail is copied undecoded, as a lone chunk
+/// is).
 fn join_chunks(cursors: &[Cursor], labels: &Labels, mut run: Vec<(usize, RawChunk)>, out: &mut Vec<RawChunk>) -> Result<(), Error> {
     if run.len() <= 1 {
         out.extend(run.pop().map(|(_, c)| c));
         return Ok(());
     }
+    let malformed = |i: usize, c: &RawChunk| {
+        Error::corrupt(cursors[i].block.dir().join(CHUNKS_DIRNAME), format!("XOR chunk of {labels} at {} is malformed", c.min_time_ms))
+    };
+    let (Some((_, first)), Some((last_cursor, last))) = (run.first(), run.last()) else {
+        return Ok(());
+    };
     let mut joined = XorAppender::default();
-    for (i, c) in &run {
-        let mut it = XorIterator::new(&c.bytes);
-        for s in it.by_ref() {
-            joined.append(s.timestamp_ms, s.value);
-        }
-        if it.error() {
-            return Err(Error::corrupt(
-                cursors[*i].block.dir().join(CHUNKS_DIRNAME),
-                format!("XOR chunk of {labels} at {} is malformed", c.min_time_ms),
-            ));
+    for (i, c) in &run[..run.len() - 1] {
+        if !joined.append_chunk(&c.bytes) {
+            return Err(malformed(*i, c));
         }
     }
-    let (Some((_, first)), Some((_, last))) = (run.first(), run.last()) else {
-        return Ok(());
+    let Some(joined) = joined.into_chunk_with(&last.bytes) else {
+        return Err(malformed(*last_cursor, last));
     };
     out.push(RawChunk {
         min_time_ms: first.min_time_ms,
         max_time_ms: last.max_time_ms,
         num_samples: u64::from(joined.num_samples()),
         encoding: ChunkEncoding::Xor,
-        bytes: joined.bytes().to_vec(),
+        bytes: joined.bytes.into_vec(),
     });
     Ok(())
 }

@@ -55,6 +55,28 @@ impl BitWriter {
     pub fn write_byte(&mut self, byte: u8) {
         self.write_bits(u64::from(byte), 8);
     }
+
+    /// Appends bits `from..to` of `src` (numbered as `BitReader` reads them: the most
+    /// significant bit of `src[0]` is bit 0), up to 56 at a time.
+    pub fn write_bits_of(&mut self, src: &[u8], from: usize, to: usize) {
+        debug_assert!(from <= to && to <= src.len() * 8);
+        let mut at = from;
+        if self.free_bits == 0 && from % 8 == 0 {
+            // Both sides on a byte boundary: the whole bytes as they are, then the rest.
+            let whole = (to - from) / 8;
+            self.bytes.extend_from_slice(&src[from / 8..from / 8 + whole]);
+            at += whole * 8;
+        }
+        while at < to {
+            let take = (to - at).min(56);
+            let mut word = [0u8; 8];
+            let available = &src[at / 8..src.len().min(at / 8 + 8)];
+            word[..available.len()].copy_from_slice(available);
+            let bits = (u64::from_be_bytes(word) << (at % 8)) >> (64 - take);
+            self.write_bits(bits, take as u8);
+            at += take;
+        }
+    }
 }
 
 /// Reads bits written by [`BitWriter`]. Every read reports running off the end as `None`.
@@ -98,6 +120,11 @@ impl<'a> BitReader<'a> {
             remaining -= take;
         }
         Some(value)
+    }
+
+    /// Bits read so far.
+    pub fn bits_read(&self) -> usize {
+        self.bit_pos
     }
 
     /// Bits not read yet.
@@ -165,6 +192,31 @@ mod tests {
                 prop_assert_eq!(r.read_bits(*count), Some(value & mask));
             }
             prop_assert_eq!(r.read_varint(), Some(v));
+        }
+
+        #[test]
+        fn copied_bits_read_back_as_written(lead in 0u8..=64, items in proptest::collection::vec((any::<u64>(), 1u8..=64), 0..24), from_pick in any::<usize>(), len_pick in any::<usize>()) {
+            let mut source = BitWriter::default();
+            for (value, count) in &items {
+                source.write_bits(*value, *count);
+            }
+            let source_bits = source.bytes.len() * 8;
+            let from = from_pick % (source_bits + 1);
+            let to = from + len_pick % (source_bits - from + 1);
+            let mut copy = BitWriter::default();
+            copy.write_bits(u64::MAX, lead);
+            copy.write_bits_of(&source.bytes, from, to);
+            let mut original = BitReader::new(&source.bytes);
+            let mut copied = BitReader::new(&copy.bytes);
+            prop_assert!(original.read_bits(0).is_some() && original.bits_left() >= to - from);
+            for _ in 0..from {
+                original.read_bit();
+            }
+            prop_assert_eq!(copied.read_bits(lead), Some(if lead == 64 { u64::MAX } else { (1u64 << lead) - 1 }));
+            for i in 0..to - from {
+                prop_assert_eq!(copied.read_bit(), original.read_bit(), "bit {}", i);
+            }
+            prop_assert!(copied.bits_left() < 8, "no bits beyond the copy but the last byte's padding");
         }
     }
 }

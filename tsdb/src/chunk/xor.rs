@@ -108,34 +108,130 @@ impl XorAppender {
                 self.t_delta = t_delta;
             }
             _ => {
-                let t_delta = (timestamp_ms - self.t) as u64;
-                let dod = t_delta.wrapping_sub(self.t_delta) as i64;
-                if dod == 0 {
-                    w.write_bit(false);
-                } else if bit_range(dod, 14) {
-                    w.write_bits(0b10, 2);
-                    w.write_bits(dod as u64, 14);
-                } else if bit_range(dod, 17) {
-                    w.write_bits(0b110, 3);
-                    w.write_bits(dod as u64, 17);
-                } else if bit_range(dod, 20) {
-                    w.write_bits(0b1110, 4);
-                    w.write_bits(dod as u64, 20);
-                } else {
-                    w.write_bits(0b1111, 4);
-                    w.write_bits(dod as u64, 64);
-                }
+                self.write_timestamp(&mut w, timestamp_ms);
                 self.write_value(&mut w, value);
-                self.t_delta = t_delta;
             }
         }
         (self.bytes, self.free_bits) = w.into_parts();
         self.t = timestamp_ms;
         self.v = value;
         self.count += 1;
+        self.write_header();
+    }
+
+    /// The third or a later sample's timestamp, as its delta-of-delta.
+    fn write_timestamp(&mut self, w: &mut BitWriter, timestamp_ms: i64) {
+        let t_delta = (timestamp_ms - self.t) as u64;
+        let dod = t_delta.wrapping_sub(self.t_delta) as i64;
+        if dod == 0 {
+            w.write_bit(false);
+        } else if bit_range(dod, 14) {
+            w.write_bits(0b10, 2);
+            w.write_bits(dod as u64, 14);
+        } else if bit_range(dod, 17) {
+            w.write_bits(0b110, 3);
+            w.write_bits(dod as u64, 17);
+        } else if bit_range(dod, 20) {
+            w.write_bits(0b1110, 4);
+            w.write_bits(dod as u64, 20);
+        } else {
+            w.write_bits(0b1111, 4);
+            w.write_bits(dod as u64, 64);
+        }
+        self.t_delta = t_delta;
+    }
+
+    fn write_header(&mut self) {
         let header = self.count.to_be_bytes();
         self.bytes[0] = header[0];
         self.bytes[1] = header[1];
+    }
+
+    /// Appends every sample of the encoded chunk `bytes`, all later than this appender's,
+    /// mostly by copying bits: a chunk's third sample on is encoded against the timestamp
+    /// delta and XOR window its second sample leaves, so only its first two samples are
+    /// encoded again here (the second with that same window written out), then the rest of
+    /// its bits follow as they are. When its second value equals its first there is no
+    /// window to carry, and its samples are appended one by one. The chunk is decoded to its
+    /// end to learn the state it leaves. False when `bytes` is malformed; the appender must
+    /// then be dropped.
+    pub fn append_chunk(&mut self, bytes: &[u8]) -> bool {
+        self.join(bytes, true)
+    }
+
+    /// `append_chunk` of a last chunk, without decoding it past its second sample: its bits
+    /// are copied to the end of its bytes (padding included, which the sample count makes
+    /// unread). `None` when `bytes` is malformed.
+    pub fn into_chunk_with(mut self, bytes: &[u8]) -> Option<XorChunk> {
+        self.join(bytes, false).then(|| self.into_chunk())
+    }
+
+    /// `append_chunk` and `into_chunk_with`; `keep_state` decodes the chunk to its end (its
+    /// bits end there, and later appends need its last sample and window).
+    fn join(&mut self, bytes: &[u8], keep_state: bool) -> bool {
+        let total = xor_num_samples(bytes);
+        let Some(body) = bytes.get(2..) else {
+            return false;
+        };
+        debug_assert!(usize::from(self.count) + usize::from(total) <= usize::from(u16::MAX));
+        let mut it = XorIterator::new(bytes);
+        if self.count == 0 {
+            // The whole chunk as it is, up to where its last sample ends.
+            it.by_ref().for_each(drop);
+            if it.error() {
+                return false;
+            }
+            let mut w = BitWriter::from_parts(std::mem::take(&mut self.bytes), self.free_bits);
+            w.write_bits_of(body, 0, it.reader.bits_read());
+            (self.bytes, self.free_bits) = w.into_parts();
+            self.take_state(&it, total);
+            return true;
+        }
+        let count_before = self.count;
+        let Some(first) = it.next() else {
+            return !it.error();
+        };
+        self.append(first.timestamp_ms, first.value);
+        let Some(second) = it.next() else {
+            return !it.error();
+        };
+        if second.value.to_bits() == first.value.to_bits() {
+            self.append(second.timestamp_ms, second.value);
+            for sample in it.by_ref() {
+                self.append(sample.timestamp_ms, sample.value);
+            }
+            return !it.error();
+        }
+        // The second sample with the window the chunk's decoder holds after it.
+        let mut w = BitWriter::from_parts(std::mem::take(&mut self.bytes), self.free_bits);
+        self.write_timestamp(&mut w, second.timestamp_ms);
+        let delta = second.value.to_bits() ^ first.value.to_bits();
+        write_window(&mut w, delta, it.leading, it.trailing);
+        let rest_from = it.reader.bits_read();
+        let rest_to = if keep_state {
+            it.by_ref().for_each(drop);
+            if it.error() {
+                return false;
+            }
+            it.reader.bits_read()
+        } else {
+            body.len() * 8
+        };
+        w.write_bits_of(body, rest_from, rest_to);
+        (self.bytes, self.free_bits) = w.into_parts();
+        self.take_state(&it, count_before + total);
+        true
+    }
+
+    /// The state a decoder holds after `it`'s last sample read, with `count` samples.
+    fn take_state(&mut self, it: &XorIterator, count: u16) {
+        self.count = count;
+        self.t = it.t;
+        self.v = it.v;
+        self.t_delta = it.t_delta;
+        self.leading = it.leading;
+        self.trailing = it.trailing;
+        self.write_header();
     }
 
     /// A prefetch hint for the chunk bytes the next append writes.
@@ -161,18 +257,26 @@ pub(crate) fn write_xor_delta(w: &mut BitWriter, delta: u64, leading_window: &mu
         w.write_bit(false);
         return;
     }
-    w.write_bit(true);
     // Leading zeros are stored in 5 bits.
     let leading = (delta.leading_zeros() as u8).min(31);
     let trailing = delta.trailing_zeros() as u8;
     if *leading_window != 0xff && leading >= *leading_window && trailing >= *trailing_window {
-        w.write_bit(false);
+        w.write_bits(0b10, 2);
         w.write_bits(delta >> *trailing_window, 64 - *leading_window - *trailing_window);
         return;
     }
     *leading_window = leading;
     *trailing_window = trailing;
-    w.write_bit(true);
+    write_window(w, delta, leading, trailing);
+}
+
+/// A non-zero `delta` in a new window: `11`, 5 bits of leading zeros, 6 bits of length,
+/// then `delta`'s bits inside the window (which must hold them all).
+#[inline]
+fn write_window(w: &mut BitWriter, delta: u64, leading: u8, trailing: u8) {
+    debug_assert!(delta != 0 && leading <= 31 && u16::from(leading) + u16::from(trailing) < 64);
+    debug_assert!(trailing == 0 || delta & ((1u64 << trailing) - 1) == 0);
+    w.write_bits(0b11, 2);
     w.write_bits(u64::from(leading), 5);
     let significant = 64 - leading - trailing;
     // 64 significant bits are written as 0 (6 bits cannot hold 64).
@@ -382,5 +486,120 @@ mod tests {
             let got: Vec<(i64, u64)> = a.clone().into_chunk().iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect();
             prop_assert_eq!(got, expected);
         }
+
+        /// Chunks joined by copying bits decode to every sample of every chunk, in order, bit
+        /// for bit: the last one joined without decoding its tail, or with its state kept and
+        /// more samples appended after it.
+        #[test]
+        fn joined_chunks_decode_to_all_their_samples(
+            start in -1_000_000_000_000i64..1_000_000_000_000,
+            samples in proptest::collection::vec((1i64..5_000_000, 0u8..6, any::<u64>()), 1..400),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+            tail in proptest::collection::vec((1i64..100_000, any::<u64>()), 0..5),
+        ) {
+            let mut t = start;
+            let mut all: Vec<(i64, u64)> = Vec::new();
+            for (i, (delta, kind, bits)) in samples.iter().enumerate() {
+                t += if kind % 3 == 0 { 15_000 } else { *delta };
+                let previous = all.last().map_or(0.0, |(_, v)| f64::from_bits(*v));
+                // Repeats (no window), small steps, raw patterns (NaNs, stale markers), integers.
+                let v = match kind {
+                    0 | 1 => previous,
+                    2 => previous + 0.25,
+                    3 => f64::from_bits(*bits),
+                    4 => (i % 7) as f64,
+                    _ => f64::from_bits(0x7ff0_0000_0000_0002),
+                };
+                all.push((t, v.to_bits()));
+            }
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c % all.len()).filter(|&c| c > 0).collect();
+            bounds.extend([0, all.len()]);
+            bounds.sort_unstable();
+            bounds.dedup();
+            let chunks: Vec<XorChunk> = bounds
+                .windows(2)
+                .map(|w| {
+                    let mut a = XorAppender::default();
+                    for (t, v) in &all[w[0]..w[1]] {
+                        a.append(*t, f64::from_bits(*v));
+                    }
+                    a.into_chunk()
+                })
+                .collect();
+            let decoded = |chunk: &XorChunk| -> Vec<(i64, u64)> { chunk.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect() };
+
+            let mut kept = XorAppender::default();
+            let (last, before) = chunks.split_last().expect("one chunk at least");
+            for chunk in before {
+                prop_assert!(kept.append_chunk(&chunk.bytes));
+            }
+            let joined = kept.clone().into_chunk_with(&last.bytes).expect("joins");
+            prop_assert_eq!(joined.num_samples() as usize, all.len());
+            prop_assert_eq!(decoded(&joined), all.clone());
+
+            prop_assert!(kept.append_chunk(&last.bytes));
+            let mut longer = all.clone();
+            for (delta, bits) in &tail {
+                t += delta;
+                kept.append(t, f64::from_bits(*bits));
+                longer.push((t, *bits));
+            }
+            prop_assert_eq!(decoded(&kept.into_chunk()), longer);
+        }
+    }
+
+    /// A chunk whose second value repeats its first leaves a decoder with no window read
+    /// yet (zero leading and trailing zeros), and an encoder other than ours may then reuse
+    /// that "window" of all 64 bits (`10`): such a chunk is appended sample by sample, and
+    /// still decodes right after a chunk that set a window of its own.
+    #[test]
+    fn a_chunk_relying_on_the_decoders_initial_window_joins_right() {
+        let mut w = BitWriter::default();
+        w.write_bits(3, 16);
+        super::super::bits::write_varint(&mut w, 10_000);
+        w.write_bits(1.5f64.to_bits(), 64);
+        super::super::bits::write_uvarint(&mut w, 1000);
+        w.write_bit(false);
+        w.write_bit(false);
+        w.write_bits(0b10, 2);
+        let third = 2.75f64;
+        w.write_bits(third.to_bits() ^ 1.5f64.to_bits(), 64);
+        let odd: Vec<(i64, u64)> = XorIterator::new(&w.bytes).map(|s| (s.timestamp_ms, s.value.to_bits())).collect();
+        assert_eq!(odd, vec![(10_000, 1.5f64.to_bits()), (11_000, 1.5f64.to_bits()), (12_000, third.to_bits())]);
+
+        let mut first = XorAppender::default();
+        for (t, v) in [(1000, 1.0), (2000, 1.0625), (3000, 7.0)] {
+            first.append(t, v);
+        }
+        let mut expected: Vec<(i64, u64)> = [(1000, 1.0f64), (2000, 1.0625), (3000, 7.0)].iter().map(|(t, v)| (*t, v.to_bits())).collect();
+        expected.extend(&odd);
+        for keep_state in [false, true] {
+            let mut joined = first.clone();
+            let chunk = if keep_state {
+                assert!(joined.append_chunk(&w.bytes));
+                joined.into_chunk()
+            } else {
+                joined.into_chunk_with(&w.bytes).expect("joins")
+            };
+            let got: Vec<(i64, u64)> = chunk.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect();
+            assert_eq!(got, expected, "keep_state {keep_state}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_chunk_is_not_joined() {
+        let mut whole = XorAppender::default();
+        for t in 0..10 {
+            whole.append(t * 1000, t as f64 * 1.5);
+        }
+        let bytes = whole.into_chunk().bytes;
+        let mut first = XorAppender::default();
+        first.append(-5000, 1.0);
+        for cut in [1, 3, 12, bytes.len() - 2] {
+            let truncated = &bytes[..cut];
+            assert!(!first.clone().append_chunk(truncated), "cut at {cut}");
+            assert!(!XorAppender::default().append_chunk(truncated), "cut at {cut}, into an empty appender");
+        }
+        assert!(first.clone().into_chunk_with(&bytes[..1]).is_none());
     }
 }
