@@ -153,8 +153,8 @@ impl XorAppender {
     /// encoded again here (the second with that same window written out), then the rest of
     /// its bits follow as they are. When its second value equals its first there is no
     /// window to carry, and its samples are appended one by one. The chunk is decoded to its
-    /// end to learn the state it leaves. False when `bytes` is malformed; the appender must
-    /// then be dropped.
+    /// end to learn the state it leaves. False when `bytes` is malformed or the two hold more
+    /// than a chunk can count; the appender must then be dropped.
     pub fn append_chunk(&mut self, bytes: &[u8]) -> bool {
         self.join(bytes, true)
     }
@@ -173,7 +173,9 @@ impl XorAppender {
         let Some(body) = bytes.get(2..) else {
             return false;
         };
-        debug_assert!(usize::from(self.count) + usize::from(total) <= usize::from(u16::MAX));
+        if self.count.checked_add(total).is_none() {
+            return false;
+        }
         let mut it = XorIterator::new(bytes);
         if self.count == 0 {
             // The whole chunk as it is, up to where its last sample ends.
