@@ -193,7 +193,7 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
 
 /// `/api/v1/import` (JSON lines) and `/api/v1/import/prometheus` (text format), streamed:
 /// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`
-/// series or `IMPORT_BATCH_SAMPLES_MAX` samples. A bad line (or a body that fails midway)
+/// series or `IMPORT_BATCH_SAMPLES_MAX` samples, each appended while the next is parsed. A bad line (or a body that fails midway)
 /// is a 400 naming the line; the lines before it were stored (as with VictoriaMetrics).
 pub async fn handle_import(
     api: &Api,
@@ -237,7 +237,7 @@ pub async fn handle_import(
             }
             Some(Err(error)) => {
                 // The complete lines before the failure are stored, as before a bad line.
-                batch.append(api).await?;
+                batch.finish(api).await?;
                 let last = lines.line_number();
                 return Err(ApiError::bad_data(format!(
                     "the request body failed after line {last}: {error}; lines 1 to {last} were imported"
@@ -254,13 +254,13 @@ pub async fn handle_import(
         match parsed {
             Ok(()) => {}
             Err(ImportStop::Line(error)) => {
-                batch.append(api).await?;
+                batch.finish(api).await?;
                 let line = lines.line_number();
                 return Err(ApiError::bad_data(format!("{error}; the lines before line {line} were imported, none from it on")));
             }
             Err(ImportStop::Gzip(error)) => {
                 // Complete lines decoded before the damage are stored, as before a bad line.
-                batch.append(api).await?;
+                batch.finish(api).await?;
                 let last = lines.line_number();
                 return Err(ApiError::bad_data(format!(
                     "the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"
@@ -274,7 +274,7 @@ pub async fn handle_import(
             batch.append(api).await?;
         }
     }
-    batch.append(api).await?;
+    batch.finish(api).await?;
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
@@ -332,20 +332,23 @@ fn hand_on(
 
 /// Series parsed but not yet sent to the shards.
 #[derive(Default)]
-struct ImportBatch {
+struct ImportBatch<'a> {
     series: Vec<SeriesSamples>,
     samples: usize,
     /// The request's `extra_label`s, set on every series stored.
     extra_labels: Vec<(String, String)>,
+    /// The batch sent before, which the shards may still be appending.
+    landing: super::write::Landing<'a>,
 }
 
-impl ImportBatch {
+impl<'a> ImportBatch<'a> {
     fn is_full(&self) -> bool {
         self.series.len() >= IMPORT_BATCH_SERIES_MAX || self.samples >= IMPORT_BATCH_SAMPLES_MAX
     }
 
-    /// Stores the batch (if any) and empties it.
-    async fn append(&mut self, api: &Api) -> Result<(), ApiError> {
+    /// Sends the batch (if any) to the shards once the one before has landed, and empties
+    /// it; it lands while the next lines are parsed.
+    async fn append(&mut self, api: &'a Api) -> Result<(), ApiError> {
         if self.series.is_empty() {
             return Ok(());
         }
@@ -354,11 +357,22 @@ impl ImportBatch {
                 series.labels = super::extra_labels::apply_to_labels(&series.labels, &self.extra_labels, &api.config.storage.ingest_rules().label_limits)?;
             }
         }
-        let imported = api.router.append(SeriesBatch::from_series(&self.series)).await?;
-        api.metrics.add_samples_ingested(imported);
+        let batch = SeriesBatch::from_series(&self.series);
         self.series.clear();
         self.samples = 0;
-        Ok(())
+        self.landing
+            .start(async move {
+                let imported = api.router.append(batch).await?;
+                api.metrics.add_samples_ingested(imported);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Stores the batch (if any) and waits until every batch sent has landed.
+    async fn finish(&mut self, api: &'a Api) -> Result<(), ApiError> {
+        self.append(api).await?;
+        self.landing.landed().await
     }
 }
 

@@ -2,8 +2,9 @@
 //! format, what `vmctl vm-native` streams from a VictoriaMetrics' `/api/v1/export/native`.
 //! Decoded as the body arrives (`ingest::vm_native`), gunzipped a few KiB at a time when it
 //! is gzip, and stored batch by batch like the other imports, so memory stays near one batch
-//! and one frame whatever the body's size. A malformed block is a 400 naming it; the blocks
-//! before it are stored, it and those after are not.
+//! and one frame whatever the body's size; a batch is appended while the next is decoded. A
+//! malformed block is a 400 naming it; the blocks before it are stored, it and those after
+//! are not.
 
 use std::io::Write;
 
@@ -38,11 +39,13 @@ struct NativeImport<'a> {
     stream: NativeStream,
     batch: NativeBatch,
     extra_labels: Vec<(String, String)>,
+    /// The batch sent before, which the shards may still be appending.
+    landing: write::Landing<'a>,
 }
 
 pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
     let limits = api.config.storage.ingest_rules().label_limits;
-    let mut import = NativeImport { api, stream: NativeStream::new(limits), batch: NativeBatch::default(), extra_labels };
+    let mut import = NativeImport { api, stream: NativeStream::new(limits), batch: NativeBatch::default(), extra_labels, landing: write::Landing::default() };
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     let outcome = loop {
         let step = match body.next_chunk().await {
@@ -57,6 +60,7 @@ pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: b
     match outcome {
         Ok(()) => {
             import.store().await?;
+            import.landed().await?;
             let mut response = Response::new(Bytes::new());
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok(response)
@@ -114,21 +118,30 @@ impl NativeImport<'_> {
         Ok(())
     }
 
-    /// Sends the batch (if any) to the shards, with the request's `extra_label`s.
+    /// Sends the batch (if any) to the shards, with the request's `extra_label`s, once the
+    /// one before has landed; it lands while the next is decoded (`landed` waits for it).
     async fn store(&mut self) -> Result<(), ApiError> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let limits = self.api.config.storage.ingest_rules().label_limits;
         let series = extra_labels::apply_to_batch(self.batch.take(), &self.extra_labels, &limits)?;
-        write::append_counted(self.api, series).await?;
-        Ok(())
+        let api = self.api;
+        self.landing.start(async move { write::append_counted(api, series).await.map(drop) }).await
+    }
+
+    /// Waits until the batch sent last (if any) is appended.
+    async fn landed(&mut self) -> Result<(), ApiError> {
+        self.landing.landed().await
     }
 
     /// The 400 for an import stopped by `stop`, after storing the whole blocks decoded before
     /// it (as the other imports store the lines before a bad one).
     async fn refuse(mut self, stop: Stop) -> ApiError {
         if let Err(error) = self.store().await {
+            return error;
+        }
+        if let Err(error) = self.landed().await {
             return error;
         }
         let blocks = self.stream.blocks();

@@ -69,3 +69,36 @@ pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Resu
         }
     }
 }
+
+/// The one write of an import still landing while the importer reads on: the next batch
+/// is decoded while the shards append the one before, and a batch is sent only once the one
+/// before it has landed, so each shard gets an import's batches in order.
+#[derive(Default)]
+pub(super) struct Landing<'a> {
+    in_flight: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + 'a>>>,
+}
+
+impl<'a> Landing<'a> {
+    /// Waits for the write before (its error, if any, is this call's), then starts `write`:
+    /// polled once, which hands every shard its part; `landed` or the next `start` waits for
+    /// the shards' answers.
+    pub(super) async fn start(&mut self, write: impl std::future::Future<Output = Result<(), ApiError>> + 'a) -> Result<(), ApiError> {
+        self.landed().await?;
+        let mut write = Box::pin(write);
+        match futures_lite::future::poll_once(&mut write).await {
+            Some(result) => result,
+            None => {
+                self.in_flight = Some(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until the write started last (if any) is appended.
+    pub(super) async fn landed(&mut self) -> Result<(), ApiError> {
+        match self.in_flight.take() {
+            Some(write) => write.await,
+            None => Ok(()),
+        }
+    }
+}
