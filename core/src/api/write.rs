@@ -75,8 +75,11 @@ pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Resu
 /// before it has landed, so each shard gets an import's batches in order.
 #[derive(Default)]
 pub(super) struct Landing<'a> {
-    in_flight: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + 'a>>>,
+    in_flight: Option<LandingWrite<'a>>,
 }
+
+/// A write started by `Landing::start`.
+type LandingWrite<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + 'a>>;
 
 impl<'a> Landing<'a> {
     /// Waits for the write before (its error, if any, is this call's), then starts `write`:

@@ -219,7 +219,9 @@ pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option
     if scan.peek().is_none() {
         return Ok(None);
     }
-    let (mut pairs, mut values, mut timestamps): (Option<Vec<(String, String)>>, Option<Vec<f64>>, Option<Vec<i64>>) = (None, None, None);
+    let mut pairs: Option<Vec<(String, String)>> = None;
+    let mut values: Option<Vec<f64>> = None;
+    let mut timestamps: Option<Vec<i64>> = None;
     scan.expect(b'{')?;
     if scan.peek() != Some(b'}') {
         loop {

@@ -61,7 +61,7 @@ impl BitWriter {
     pub fn write_bits_of(&mut self, src: &[u8], from: usize, to: usize) {
         debug_assert!(from <= to && to <= src.len() * 8);
         let mut at = from;
-        if self.free_bits == 0 && from % 8 == 0 {
+        if self.free_bits == 0 && from.is_multiple_of(8) {
             // Both sides on a byte boundary: the whole bytes as they are, then the rest.
             let whole = (to - from) / 8;
             self.bytes.extend_from_slice(&src[from / 8..from / 8 + whole]);
