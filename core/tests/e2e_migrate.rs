@@ -105,16 +105,11 @@ fn first_native_block(export: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (name, block)
 }
 
-/// A zigzag varint as VictoriaMetrics writes its int64s.
+/// A zigzag varint as VictoriaMetrics writes its int64s (Go's `PutVarint`).
 fn zigzag_varint(value: i64) -> Vec<u8> {
-    let mut bits = ((value << 1) ^ (value >> 63)) as u64;
-    let mut out = Vec::new();
-    while bits >= 0x80 {
-        out.push(bits as u8 | 0x80);
-        bits >>= 7;
-    }
-    out.push(bits as u8);
-    out
+    let mut out = tsdb::chunk::bits::BitWriter::default();
+    tsdb::chunk::bits::write_varint(&mut out, value);
+    out.bytes
 }
 
 /// `server.vm_native_export_version` picks the native export's block header: by default the

@@ -193,8 +193,9 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
 
 /// `/api/v1/import` (JSON lines) and `/api/v1/import/prometheus` (text format), streamed:
 /// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`
-/// series or `IMPORT_BATCH_SAMPLES_MAX` samples, each appended while the next is parsed. A bad line (or a body that fails midway)
-/// is a 400 naming the line; the lines before it were stored (as with VictoriaMetrics).
+/// series or `IMPORT_BATCH_SAMPLES_MAX` samples, each appended while the next is parsed. A
+/// bad line (or a body that fails midway) is a 400 naming the line; the lines before it were
+/// stored (as with VictoriaMetrics).
 pub async fn handle_import(
     api: &Api,
     mut body: net::RequestBody,

@@ -59,8 +59,7 @@ pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: b
     };
     match outcome {
         Ok(()) => {
-            import.store().await?;
-            import.landed().await?;
+            import.finish().await?;
             let mut response = Response::new(Bytes::new());
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok(response)
@@ -119,7 +118,7 @@ impl NativeImport<'_> {
     }
 
     /// Sends the batch (if any) to the shards, with the request's `extra_label`s, once the
-    /// one before has landed; it lands while the next is decoded (`landed` waits for it).
+    /// one before has landed; it lands while the next is decoded (`finish` waits for it).
     async fn store(&mut self) -> Result<(), ApiError> {
         if self.batch.is_empty() {
             return Ok(());
@@ -130,18 +129,16 @@ impl NativeImport<'_> {
         self.landing.start(async move { write::append_counted(api, series).await.map(drop) }).await
     }
 
-    /// Waits until the batch sent last (if any) is appended.
-    async fn landed(&mut self) -> Result<(), ApiError> {
+    /// Stores the batch (if any) and waits until every batch sent has landed.
+    async fn finish(&mut self) -> Result<(), ApiError> {
+        self.store().await?;
         self.landing.landed().await
     }
 
     /// The 400 for an import stopped by `stop`, after storing the whole blocks decoded before
     /// it (as the other imports store the lines before a bad one).
     async fn refuse(mut self, stop: Stop) -> ApiError {
-        if let Err(error) = self.store().await {
-            return error;
-        }
-        if let Err(error) = self.landed().await {
+        if let Err(error) = self.finish().await {
             return error;
         }
         let blocks = self.stream.blocks();

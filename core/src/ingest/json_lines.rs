@@ -67,6 +67,16 @@ fn parse_value(token: &str, line: usize) -> Result<f64, DecodeError> {
     }
 }
 
+/// JSON's whitespace.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// What ends a bare token: the next element, the end of its array or object, or whitespace.
+fn ends_token(byte: u8) -> bool {
+    matches!(byte, b',' | b']' | b'}') || is_space(byte)
+}
+
 /// A walk over one line: JSON, except that values may be bare non-finite tokens.
 struct Scanner<'a> {
     text: &'a str,
@@ -77,7 +87,7 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     fn peek(&mut self) -> Option<u8> {
         while let Some(&byte) = self.text.as_bytes().get(self.at) {
-            if !matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+            if !is_space(byte) {
                 return Some(byte);
             }
             self.at += 1;
@@ -149,7 +159,7 @@ impl<'a> Scanner<'a> {
     fn bare(&mut self) -> &'a str {
         let start = self.at;
         let bytes = self.text.as_bytes();
-        while self.at < bytes.len() && !matches!(bytes[self.at], b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
+        while self.at < bytes.len() && !ends_token(bytes[self.at]) {
             self.at += 1;
         }
         &self.text[start..self.at]
@@ -172,7 +182,7 @@ impl<'a> Scanner<'a> {
             value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
             end += 1;
         }
-        let delimited = matches!(bytes.get(end), None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n'));
+        let delimited = bytes.get(end).is_none_or(|&byte| ends_token(byte));
         if end == digits_from || !delimited || (negative && value == 0) {
             return None;
         }

@@ -361,18 +361,7 @@ pub(super) mod encode {
     //! The writing side, for tests: blocks built by hand in either layout.
 
     use super::BlockLayout;
-
-    pub fn uvarint(out: &mut Vec<u8>, mut value: u64) {
-        while value >= 0x80 {
-            out.push(value as u8 | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-
-    pub fn varint(out: &mut Vec<u8>, value: i64) {
-        uvarint(out, ((value << 1) ^ (value >> 63)) as u64);
-    }
+    pub(crate) use crate::ingest::vm_native::encode::{uvarint, varint};
 
     pub fn varints(values: &[i64]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -155,7 +155,8 @@ fn zigzag(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
 
-fn uvarint(out: &mut Vec<u8>, mut value: u64) {
+/// Go's `PutUvarint`, as VictoriaMetrics' `MarshalVarUint64` writes it.
+pub(crate) fn uvarint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
         value >>= 7;
@@ -163,7 +164,8 @@ fn uvarint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn varint(out: &mut Vec<u8>, value: i64) {
+/// A zigzag varint, as VictoriaMetrics' `MarshalVarInt64` writes it.
+pub(crate) fn varint(out: &mut Vec<u8>, value: i64) {
     uvarint(out, zigzag(value));
 }
 
