@@ -161,3 +161,91 @@ fn the_native_export_writes_the_header_of_the_victoriametrics_version_configured
         assert!(server.stop());
     }
 }
+
+/// A native stream of `series` series (`run_<i>`), `samples` each 15 s apart ending an hour
+/// ago, values that do not compress to nothing; and where each frame starts.
+fn native_stream(series: usize, samples: usize) -> (Vec<u8>, Vec<usize>) {
+    use metricstor::ingest::vm_native::{encode, BlockLayout};
+    let mut out = Vec::new();
+    encode::write_stream_header(&mut out, 0, i64::MAX);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut starts = Vec::new();
+    // Recent enough for the default retention: the import cuts blocks of the older hours.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let start_ms = now_ms - 3_600_000 - samples as i64 * 15_000;
+    for i in 0..series {
+        let points: Vec<tsdb::Sample> = (0..samples as i64)
+            .map(|k| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                tsdb::Sample { timestamp_ms: start_ms + k * 15_000, value: (state % 100_000) as f64 / 8.0 }
+            })
+            .collect();
+        let labels = tsdb::Labels::from_pairs([("__name__", format!("run_{i}")), ("job", "runs".to_string())]);
+        starts.push(out.len());
+        encode::write_series(&mut out, &labels, &points, BlockLayout::Since1_82);
+    }
+    (out, starts)
+}
+
+/// Samples of `job="runs"` the server exports, by series name (the export streams a long
+/// series in several lines, one per time window).
+fn exported_runs(server: &Server) -> std::collections::BTreeMap<String, usize> {
+    let reply = agent().get(&server.url("/api/v1/export?match[]={job=\"runs\"}&start=0")).call().expect("export");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reply.into_reader(), &mut text).expect("export text");
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let series: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let name = series["metric"]["__name__"].as_str().expect("a name").to_string();
+        *samples.entry(name).or_insert(0) += series["timestamps"].as_array().expect("timestamps").len();
+    }
+    samples
+}
+
+/// A native body of many decode runs (~3 MiB; runs are cut every 256 KiB and decoded on
+/// other threads) imports whole; with a malformed block far into it, exactly the blocks
+/// before it are stored, whichever run they were decoded in, and the 400 names it; with a
+/// frame of an impossible length, likewise.
+#[test]
+fn a_native_import_of_many_runs_stores_every_block_before_a_malformed_one_and_none_after() {
+    let (series, samples) = (400, 2000);
+    let (stream, starts) = native_stream(series, samples);
+    assert!(stream.len() > 2 << 20, "a dozen runs or so: {} bytes", stream.len());
+    let import = |body: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(&write_config(dir.path(), ""));
+        let reply = post_plain(&server.url("/api/v1/import/native"), "application/octet-stream", body);
+        let stored = exported_runs(&server);
+        assert!(server.stop());
+        (reply, stored)
+    };
+    let (reply, stored) = import(&stream);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(stored.len(), series);
+    assert!(stored.values().all(|&n| n == samples), "every sample of every series: {:?}", stored.iter().filter(|(_, &n)| n != samples).take(5).collect::<Vec<_>>());
+
+    // Block 251's bytes become varints that never end: it decodes in neither layout.
+    let bad = 250;
+    let mut broken = stream.clone();
+    let name_length = u32::from_be_bytes(broken[starts[bad]..starts[bad] + 4].try_into().unwrap()) as usize;
+    let block_at = starts[bad] + 8 + name_length;
+    let block_length = u32::from_be_bytes(broken[block_at - 4..block_at].try_into().unwrap()) as usize;
+    broken[block_at..block_at + block_length].fill(0xff);
+    let (reply, stored) = import(&broken);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("block 251 (at byte") && reply.body.contains("blocks 1 to 250 were imported, none from block 251 on"), "{}", reply.body);
+    let expected: std::collections::BTreeMap<String, usize> = (0..bad).map(|i| (format!("run_{i}"), samples)).collect();
+    assert_eq!(stored, expected, "the blocks before the malformed one, none after");
+
+    // Block 301's name length is over VictoriaMetrics' 1 MiB limit.
+    let bad = 300;
+    let mut broken = stream.clone();
+    broken[starts[bad]..starts[bad] + 4].copy_from_slice(&(2u32 << 20).to_be_bytes());
+    let (reply, stored) = import(&broken);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains(&format!("block 301 (at byte {} of the stream)", starts[bad])) && reply.body.contains("blocks 1 to 300 were imported"), "{}", reply.body);
+    let expected: std::collections::BTreeMap<String, usize> = (0..bad).map(|i| (format!("run_{i}"), samples)).collect();
+    assert_eq!(stored, expected);
+}

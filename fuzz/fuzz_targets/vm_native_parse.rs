@@ -2,11 +2,13 @@
 //! whatever the bytes; fed in pieces (the first byte picks their size) it decodes exactly as
 //! fed whole, to the same series or the same error; what it accepts is a valid write batch
 //! (sorted, unique, non-empty labels: the batch builder's debug assertions) of named series
-//! with time-ordered samples, no more than the blocks' row limit allows.
+//! with time-ordered samples, no more than the blocks' row limit allows. Cut into runs of
+//! frames decoded each by its own decoder (as the import does on other threads), it decodes
+//! the same again.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
-    use metricstor::ingest::vm_native::{NativeBatch, NativeError, NativeStream, ROWS_PER_BLOCK_MAX};
+    use metricstor::ingest::vm_native::{FrameRun, NativeBatch, NativeError, NativeStream, ROWS_PER_BLOCK_MAX};
     use tsdb::SeriesSamples;
 
     let Some((&selector, body)) = data.split_first() else { return };
@@ -32,9 +34,37 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         (result, batch.take().to_series(), stream.blocks())
     };
+    let in_runs = |piece: usize, run_bytes_min: usize| -> (Result<(), NativeError>, Vec<SeriesSamples>) {
+        let mut stream = NativeStream::new(LabelLimits::default());
+        let mut batch = NativeBatch::default();
+        let decode = |stream: &mut NativeStream, run: FrameRun, batch: &mut NativeBatch| -> Result<(), NativeError> {
+            let Some(mut decoder) = stream.block_decoder() else { panic!("a run before the header") };
+            let decoded = decoder.decode_run(&run, batch, |_| {});
+            stream.learn_layout(&decoder);
+            decoded
+        };
+        let mut result = (|| {
+            for part in body.chunks(piece) {
+                stream.push(part);
+                while let Some(run) = stream.next_frames(run_bytes_min)? {
+                    decode(&mut stream, run, &mut batch)?;
+                }
+            }
+            while let Some(run) = stream.rest_frames()? {
+                decode(&mut stream, run, &mut batch)?;
+            }
+            Ok(())
+        })();
+        if result.is_ok() {
+            result = stream.finish();
+        }
+        (result, batch.take().to_series())
+    };
     let whole = decode(body.len().max(1));
     let pieces = decode(usize::from(selector % 64) + 1);
     assert_eq!(whole, pieces, "the same bytes in other pieces decode the same");
+    let runs = in_runs(usize::from(selector % 64) + 1, usize::from(selector / 64) * 100 + 1);
+    assert_eq!((&whole.0, &whole.1), (&runs.0, &runs.1), "runs of frames decode the same");
     let (_, series, blocks) = whole;
     let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
     assert!(samples <= blocks * ROWS_PER_BLOCK_MAX, "no block yields more than its rows");

@@ -6,14 +6,16 @@
 //! malformed block is a 400 naming it; the blocks before it are stored, it and those after
 //! are not.
 
+use std::collections::VecDeque;
 use std::io::Write;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
+use tsdb::SeriesBatch;
 
 use super::migrate::{GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
 use super::{extra_labels, write, Api, ApiError};
-use crate::ingest::vm_native::{NativeBatch, NativeError, NativeStream};
+use crate::ingest::vm_native::{BlockDecoder, FrameRun, NativeBatch, NativeError, NativeStream};
 
 /// Label text one batch may hold: a metric name may take up to 1 MiB, and
 /// `IMPORT_BATCH_SERIES_MAX` of those would pass what a write batch can address.
@@ -33,19 +35,48 @@ impl From<ApiError> for Stop {
     }
 }
 
-/// One request's import: the decoder, the batch it fills and what every stored series gets.
+/// Bytes of whole frames one decode job takes: about 100k samples at VictoriaMetrics' usual
+/// 2–3 bytes per sample, a few milliseconds of a core.
+pub const DECODE_RUN_BYTES: usize = 256 << 10;
+
+/// Runs decoded at once, on the executor's blocking threads (`runtime::QUERY_THREADS_PER_EXECUTOR`,
+/// shared with query evaluation), while the connection's core reads and frames the body and
+/// the shards append the batch decoded before.
+pub const DECODES_IN_FLIGHT_MAX: usize = 2;
+
+/// One request's import: the framer, the runs being decoded and what every stored series
+/// gets.
 struct NativeImport<'a> {
     api: &'a Api,
     stream: NativeStream,
-    batch: NativeBatch,
-    extra_labels: Vec<(String, String)>,
+    extra_labels: std::sync::Arc<Vec<(String, String)>>,
+    /// Runs being decoded, oldest first; their batches are stored in this order, so each
+    /// shard gets a series' blocks in stream order.
+    decoding: VecDeque<glommio::task::JoinHandle<Decoded>>,
     /// The batch sent before, which the shards may still be appending.
     landing: write::Landing<'a>,
 }
 
+/// One run, decoded.
+struct Decoded {
+    /// The run's decoder, which knows the stream's layout after its first block.
+    decoder: BlockDecoder,
+    /// The run's blocks in batches of at most `IMPORT_BATCH_*`, each with the request's
+    /// `extra_label`s, in stream order.
+    batches: Vec<SeriesBatch>,
+    /// Why the run stopped before its end (the batches hold the blocks before).
+    stop: Option<Stop>,
+}
+
 pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
     let limits = api.config.storage.ingest_rules().label_limits;
-    let mut import = NativeImport { api, stream: NativeStream::new(limits), batch: NativeBatch::default(), extra_labels, landing: write::Landing::default() };
+    let mut import = NativeImport {
+        api,
+        stream: NativeStream::new(limits),
+        extra_labels: std::sync::Arc::new(extra_labels),
+        decoding: VecDeque::new(),
+        landing: write::Landing::default(),
+    };
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     let outcome = loop {
         let step = match body.next_chunk().await {
@@ -57,9 +88,12 @@ pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: b
             break Err(stop);
         }
     };
+    let outcome = match outcome {
+        Ok(()) => import.finish().await,
+        Err(stop) => Err(stop),
+    };
     match outcome {
         Ok(()) => {
-            import.finish().await?;
             let mut response = Response::new(Bytes::new());
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok(response)
@@ -70,8 +104,8 @@ pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: b
 }
 
 impl NativeImport<'_> {
-    /// Decodes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
-    /// inflate to much at once), storing every batch that fills.
+    /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
+    /// inflate to much at once), sending every run of frames that fills to be decoded.
     async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
         let Some(decoder) = gunzip else {
             self.stream.push(chunk);
@@ -85,13 +119,16 @@ impl NativeImport<'_> {
         Ok(())
     }
 
-    /// The end of the body: a gzip body must end with its last member, the stream between
-    /// blocks.
+    /// The end of the body: the frames left are decoded; a gzip body must end with its last
+    /// member, the stream between blocks.
     async fn take_end(&mut self, gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
         if let Some(decoder) = gunzip {
             decoder.try_finish().map_err(Stop::Gzip)?;
             self.take_gunzipped(decoder);
             self.decode_available().await?;
+        }
+        while let Some(run) = self.stream.rest_frames().map_err(Stop::Malformed)? {
+            self.decode(run).await?;
         }
         self.stream.finish().map_err(Stop::Malformed)
     }
@@ -103,54 +140,118 @@ impl NativeImport<'_> {
         plain.clear();
     }
 
-    /// Decodes every block whose bytes have arrived.
+    /// Sends every run of `DECODE_RUN_BYTES` whose frames have arrived to be decoded.
     async fn decode_available(&mut self) -> Result<(), Stop> {
-        while self.stream.next_block(&mut self.batch).map_err(Stop::Malformed)? {
-            let batch = &self.batch;
-            if batch.series_count() >= IMPORT_BATCH_SERIES_MAX
-                || batch.sample_count() >= IMPORT_BATCH_SAMPLES_MAX
-                || batch.label_bytes() >= IMPORT_BATCH_LABEL_BYTES_MAX
-            {
-                self.store().await?;
-            }
+        while let Some(run) = self.stream.next_frames(DECODE_RUN_BYTES).map_err(Stop::Malformed)? {
+            self.decode(run).await?;
         }
         Ok(())
     }
 
-    /// Sends the batch (if any) to the shards, with the request's `extra_label`s, once the
-    /// one before has landed; it lands while the next is decoded (`finish` waits for it).
-    async fn store(&mut self) -> Result<(), ApiError> {
-        if self.batch.is_empty() {
-            return Ok(());
+    /// Starts decoding `run` on a blocking thread, once fewer than `DECODES_IN_FLIGHT_MAX`
+    /// runs are (one until the stream's layout is known: its first block settles it for the
+    /// rest), storing the oldest runs' batches to make room.
+    async fn decode(&mut self, run: FrameRun) -> Result<(), Stop> {
+        loop {
+            let in_flight_max = if self.stream.layout().is_some() { DECODES_IN_FLIGHT_MAX } else { 1 };
+            if self.decoding.len() < in_flight_max {
+                break;
+            }
+            self.store_oldest().await?;
         }
+        let Some(mut decoder) = self.stream.block_decoder() else {
+            // A run is cut only after the header; this cannot happen.
+            return Err(Stop::Body("a run of blocks was cut before the stream's header".into()));
+        };
         let limits = self.api.config.storage.ingest_rules().label_limits;
-        let series = extra_labels::apply_to_batch(self.batch.take(), &self.extra_labels, &limits)?;
-        let api = self.api;
-        self.landing.start(async move { write::append_counted(api, series).await.map(drop) }).await
+        let extra_labels = self.extra_labels.clone();
+        let job = glommio::executor().spawn_blocking(move || {
+            let mut batch = NativeBatch::default();
+            let mut batches = Vec::new();
+            let decoded = decoder.decode_run(&run, &mut batch, |batch| {
+                if batch.series_count() >= IMPORT_BATCH_SERIES_MAX
+                    || batch.sample_count() >= IMPORT_BATCH_SAMPLES_MAX
+                    || batch.label_bytes() >= IMPORT_BATCH_LABEL_BYTES_MAX
+                {
+                    batches.push(batch.take());
+                }
+            });
+            if !batch.is_empty() {
+                batches.push(batch.take());
+            }
+            let mut stop = decoded.err().map(Stop::Malformed);
+            let mut labelled = Vec::with_capacity(batches.len());
+            for batch in batches {
+                match extra_labels::apply_to_batch(batch, &extra_labels, &limits) {
+                    Ok(batch) => labelled.push(batch),
+                    Err(error) => {
+                        stop = Some(Stop::Store(error));
+                        break;
+                    }
+                }
+            }
+            Decoded { decoder, batches: labelled, stop }
+        });
+        // Spawned, so the job is handed to the blocking thread now, not when first awaited.
+        self.decoding.push_back(glommio::spawn_local(job).detach());
+        Ok(())
     }
 
-    /// Stores the batch (if any) and waits until every batch sent has landed.
-    async fn finish(&mut self) -> Result<(), ApiError> {
-        self.store().await?;
-        self.landing.landed().await
+    /// Waits for the oldest run's decoding and sends its batches to the shards, in order,
+    /// each once the one before has landed; the last lands while the next runs decode.
+    async fn store_oldest(&mut self) -> Result<(), Stop> {
+        let Some(job) = self.decoding.pop_front() else { return Ok(()) };
+        let Some(decoded) = job.await else {
+            return Err(Stop::Body("decoding a run of blocks was cancelled".into()));
+        };
+        self.stream.learn_layout(&decoded.decoder);
+        let mut stored = Ok(());
+        for series in decoded.batches {
+            let api = self.api;
+            stored = self.landing.start(async move { write::append_counted(api, series).await.map(drop) }).await.map_err(Stop::Store);
+            if stored.is_err() {
+                break;
+            }
+        }
+        let stored = stored.and(decoded.stop.map_or(Ok(()), Err));
+        if stored.is_err() {
+            // Nothing after the problem is stored: the runs cut after it are dropped (their
+            // decoding ends on its own, unused).
+            self.decoding.clear();
+        }
+        stored
+    }
+
+    /// Stores every run still decoding and waits until every batch sent has landed.
+    async fn finish(&mut self) -> Result<(), Stop> {
+        while !self.decoding.is_empty() {
+            self.store_oldest().await?;
+        }
+        Ok(self.landing.landed().await?)
     }
 
     /// The 400 for an import stopped by `stop`, after storing the whole blocks decoded before
-    /// it (as the other imports store the lines before a bad one).
+    /// it (as the other imports store the lines before a bad one); runs cut after a malformed
+    /// block are not stored.
     async fn refuse(mut self, stop: Stop) -> ApiError {
-        if let Err(error) = self.finish().await {
-            return error;
-        }
-        let blocks = self.stream.blocks();
-        let imported = match blocks {
+        let stop = match self.finish().await {
+            Ok(()) => stop,
+            Err(Stop::Store(error)) => return error,
+            // A run cut before `stop` had a malformed block: that one is the first problem.
+            Err(earlier) => earlier,
+        };
+        let imported = |blocks: u64| match blocks {
             0 => "no block was imported".to_string(),
             1 => "block 1 was imported".to_string(),
             n => format!("blocks 1 to {n} were imported"),
         };
+        let blocks = self.stream.blocks();
         ApiError::bad_data(match stop {
-            Stop::Malformed(error) => format!("invalid native import: {error}; {imported}, none from block {} on", error.block()),
-            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); {imported}"),
-            Stop::Body(error) => format!("the request body failed after block {blocks}: {error}; {imported}"),
+            Stop::Malformed(error) => {
+                format!("invalid native import: {error}; {}, none from block {} on", imported(error.block() - 1), error.block())
+            }
+            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); {}", imported(blocks)),
+            Stop::Body(error) => format!("the request body failed after block {blocks}: {error}; {}", imported(blocks)),
             Stop::Store(error) => return error,
         })
     }

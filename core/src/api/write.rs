@@ -70,38 +70,59 @@ pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Resu
     }
 }
 
-/// The one write of an import still landing while the importer reads on: the next batch
-/// is decoded while the shards append the one before, and a batch is sent only once the one
-/// before it has landed, so each shard gets an import's batches in order.
+/// Writes of one import sent and not yet landed, at most: the shards commit several of an
+/// import's batches in one group commit (one WAL sync), instead of one sync per batch with
+/// the import waiting out each. Memory: this many batches held by the shards' queues.
+pub const IMPORT_WRITES_IN_FLIGHT_MAX: usize = 4;
+
+/// The writes of an import still landing while the importer reads on: the next batch is
+/// decoded while the shards append those before. Each write hands every shard its part
+/// when started, and writes start in order, so each shard's queue gets an import's batches
+/// in order. After a write failed, none is started (those already sent may still land).
 #[derive(Default)]
 pub(super) struct Landing<'a> {
-    in_flight: Option<LandingWrite<'a>>,
+    in_flight: std::collections::VecDeque<LandingWrite<'a>>,
+    /// The first failure of a write waited for, kept until `landed` reports it.
+    failed: Option<ApiError>,
 }
 
 /// A write started by `Landing::start`.
 type LandingWrite<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + 'a>>;
 
 impl<'a> Landing<'a> {
-    /// Waits for the write before (its error, if any, is this call's), then starts `write`:
-    /// polled once, which hands every shard its part; `landed` or the next `start` waits for
-    /// the shards' answers.
+    /// Starts `write` once fewer than `IMPORT_WRITES_IN_FLIGHT_MAX` are in flight (waiting
+    /// for the oldest; a failure of any write waited for is this call's): polled once, which
+    /// hands every shard its part; `landed` or later calls wait for the shards' answers.
     pub(super) async fn start(&mut self, write: impl std::future::Future<Output = Result<(), ApiError>> + 'a) -> Result<(), ApiError> {
-        self.landed().await?;
+        while self.in_flight.len() >= IMPORT_WRITES_IN_FLIGHT_MAX {
+            self.land_oldest().await;
+        }
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         let mut write = Box::pin(write);
         match futures_lite::future::poll_once(&mut write).await {
             Some(result) => result,
             None => {
-                self.in_flight = Some(write);
+                self.in_flight.push_back(write);
                 Ok(())
             }
         }
     }
 
-    /// Waits until the write started last (if any) is appended.
+    /// Waits until every write started is appended: the first failure, if any.
     pub(super) async fn landed(&mut self) -> Result<(), ApiError> {
-        match self.in_flight.take() {
-            Some(write) => write.await,
-            None => Ok(()),
+        while !self.in_flight.is_empty() {
+            self.land_oldest().await;
+        }
+        self.failed.take().map_or(Ok(()), Err)
+    }
+
+    async fn land_oldest(&mut self) {
+        if let Some(write) = self.in_flight.pop_front() {
+            if let Err(error) = write.await {
+                self.failed.get_or_insert(error);
+            }
         }
     }
 }

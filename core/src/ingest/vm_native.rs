@@ -2,7 +2,8 @@
 //! `/api/v1/export/native` into `/api/v1/import/native`: a 16-byte time range, then per block
 //! a big-endian u32 length and a marshalled metric name, a u32 length and a portable block.
 //! Decoded as the bytes arrive (`NativeStream`), holding one frame (at most 2 MiB) and the
-//! batch being filled; a block enters the batch whole, after every check, or not at all;
+//! batch being filled, or cut into runs of whole frames that a `BlockDecoder` decodes on
+//! another thread; a block enters the batch whole, after every check, or not at all;
 //! written by `encode` (for `/api/v1/export/native`).
 
 mod block;
@@ -56,21 +57,25 @@ impl NativeError {
     }
 }
 
-/// One native stream being decoded: bytes go in with `push`, whole blocks come out of
-/// `next_block` into a `NativeBatch`.
+/// One native stream being decoded: bytes go in with `push`; whole blocks come out of
+/// `next_block` into a `NativeBatch`, or runs of whole frames out of `next_frames`, to be
+/// decoded by a `BlockDecoder` elsewhere (another thread), run after run in stream order.
 pub struct NativeStream {
-    /// Bytes pushed and not yet decoded start at `read_at`.
+    /// Bytes pushed and not yet decoded (or cut into runs) start at `read_at`.
     pending: Vec<u8>,
     read_at: usize,
     /// Offset in the stream of `pending[0]`.
     pending_offset: u64,
-    /// Blocks decoded so far (those whose samples all fell outside the time range too).
+    /// Blocks decoded or cut into runs so far (those whose samples all fell outside the time
+    /// range too).
     blocks: u64,
-    blocks_decoder: BlocksDecoder,
+    blocks_decoder: BlockDecoder,
 }
 
-/// The per-block work, apart from the buffering so both can be borrowed at once.
-struct BlocksDecoder {
+/// Decodes blocks: one at a time for `NativeStream::next_block`, or a `FrameRun` at once.
+/// Made by `NativeStream::block_decoder` for one run; `Send`, so a run can be decoded on
+/// another thread.
+pub struct BlockDecoder {
     time_range_ms: Option<(i64, i64)>,
     /// Known from the first block.
     layout: Option<BlockLayout>,
@@ -80,36 +85,60 @@ struct BlocksDecoder {
     floats: Vec<f64>,
 }
 
-impl NativeStream {
-    pub fn new(limits: LabelLimits) -> NativeStream {
-        NativeStream {
-            pending: Vec::new(),
-            read_at: 0,
-            pending_offset: 0,
-            blocks: 0,
-            blocks_decoder: BlocksDecoder {
-                time_range_ms: None,
-                layout: None,
-                limits,
-                scratch: BlockScratch::default(),
-                name: MetricName::default(),
-                floats: Vec::new(),
-            },
-        }
+/// Whole frames cut from a stream by `NativeStream::next_frames`: consecutive frames, the
+/// first numbered `first_block`, starting at byte `offset` of the stream; their lengths are
+/// checked, their contents not yet.
+#[derive(Debug)]
+pub struct FrameRun {
+    bytes: Vec<u8>,
+    first_block: u64,
+    offset: u64,
+}
+
+impl FrameRun {
+    /// Bytes of the frames.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
     }
 
-    /// Blocks decoded so far.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl NativeStream {
+    pub fn new(limits: LabelLimits) -> NativeStream {
+        NativeStream { pending: Vec::new(), read_at: 0, pending_offset: 0, blocks: 0, blocks_decoder: BlockDecoder::new(None, None, limits) }
+    }
+
+    /// Blocks decoded (or cut into runs) so far.
     pub fn blocks(&self) -> u64 {
         self.blocks
     }
 
-    /// The header layout the stream's blocks use, once its first block is decoded.
+    /// The header layout the stream's blocks use, once its first block is decoded (here, or
+    /// in a run whose decoder was handed to `learn_layout`).
     pub fn layout(&self) -> Option<BlockLayout> {
         self.blocks_decoder.layout
     }
 
+    /// Settles the stream's layout from a run's decoder (the first that knows it wins).
+    pub fn learn_layout(&mut self, decoder: &BlockDecoder) {
+        if self.blocks_decoder.layout.is_none() {
+            self.blocks_decoder.layout = decoder.layout;
+        }
+    }
+
+    /// A decoder for runs of this stream (its time range, label limits and layout as known
+    /// now); none before the stream's 16-byte header has arrived.
+    pub fn block_decoder(&self) -> Option<BlockDecoder> {
+        let decoder = &self.blocks_decoder;
+        decoder.time_range_ms.map(|range| BlockDecoder::new(Some(range), decoder.layout, decoder.limits))
+    }
+
     /// Takes the next bytes of the stream. Memory: the bytes not yet decoded, which
-    /// `next_block` keeps to part of one frame when called until it answers false.
+    /// `next_block` keeps to part of one frame when called until it answers false (and
+    /// `next_frames` to part of one frame more than its `bytes_min`).
     pub fn push(&mut self, bytes: &[u8]) {
         self.pending.drain(..self.read_at);
         self.pending_offset += self.read_at as u64;
@@ -121,37 +150,100 @@ impl NativeStream {
     /// decoded (its samples may all have fallen outside the time range), false when more
     /// bytes are needed. After an error nothing more is decoded.
     pub fn next_block(&mut self, batch: &mut NativeBatch) -> Result<bool, NativeError> {
-        let available = &self.pending[self.read_at..];
-        if self.blocks_decoder.time_range_ms.is_none() {
-            let Some(header) = available.get(..STREAM_HEADER_BYTES) else { return Ok(false) };
-            let zigzag = |bytes: &[u8]| {
-                // Always 8 bytes (sliced so above); no panic path either way.
-                let raw = bytes.try_into().map_or(0, u64::from_be_bytes);
-                (raw >> 1) as i64 ^ -((raw & 1) as i64)
-            };
-            self.blocks_decoder.time_range_ms = Some((zigzag(&header[..8]), zigzag(&header[8..])));
-            self.read_at += STREAM_HEADER_BYTES;
-            return self.next_block(batch);
+        if !self.read_header() {
+            return Ok(false);
         }
-        let block = self.blocks + 1;
-        let offset = self.pending_offset + self.read_at as u64;
-        let refuse = |problem: String| NativeError::Block { block, offset, problem };
-        let Some(name_length) = length_at(available, 0) else { return Ok(false) };
+        let Some(length) = self.frame_at(self.read_at, self.blocks + 1)? else { return Ok(false) };
+        let frame = &self.pending[self.read_at..self.read_at + length];
+        let (block, offset) = (self.blocks + 1, self.pending_offset + self.read_at as u64);
+        self.blocks_decoder.decode_frame(frame, batch).map_err(|problem| NativeError::Block { block, offset, problem })?;
+        self.read_at += length;
+        self.blocks += 1;
+        Ok(true)
+    }
+
+    /// Cuts whole frames off the stream once at least `bytes_min` bytes of them have arrived
+    /// (the run ends with the frame that reaches it); none while fewer have. Frames before a
+    /// frame with an impossible length come out as a run of their own, however short; the
+    /// next call reports that frame.
+    pub fn next_frames(&mut self, bytes_min: usize) -> Result<Option<FrameRun>, NativeError> {
+        self.cut_frames(bytes_min.max(1), false)
+    }
+
+    /// Cuts every whole frame that has arrived (at the end of the body, before `finish`).
+    pub fn rest_frames(&mut self) -> Result<Option<FrameRun>, NativeError> {
+        self.cut_frames(usize::MAX, true)
+    }
+
+    fn cut_frames(&mut self, bytes_min: usize, take_short: bool) -> Result<Option<FrameRun>, NativeError> {
+        if !self.read_header() {
+            return Ok(None);
+        }
+        let (mut end, mut blocks) = (self.read_at, self.blocks);
+        let mut refused = None;
+        while end - self.read_at < bytes_min {
+            match self.frame_at(end, blocks + 1) {
+                Ok(Some(length)) => {
+                    end += length;
+                    blocks += 1;
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    refused = Some(error);
+                    break;
+                }
+            }
+        }
+        let whole = end - self.read_at;
+        if whole == 0 {
+            return refused.map_or(Ok(None), Err);
+        }
+        if whole < bytes_min && !take_short && refused.is_none() {
+            return Ok(None);
+        }
+        let run = FrameRun {
+            bytes: self.pending[self.read_at..end].to_vec(),
+            first_block: self.blocks + 1,
+            offset: self.pending_offset + self.read_at as u64,
+        };
+        self.read_at = end;
+        self.blocks = blocks;
+        Ok(Some(run))
+    }
+
+    /// Reads the stream's 16-byte header if it has arrived and was not read yet: whether
+    /// blocks may follow.
+    fn read_header(&mut self) -> bool {
+        if self.blocks_decoder.time_range_ms.is_some() {
+            return true;
+        }
+        let Some(header) = self.pending.get(self.read_at..self.read_at + STREAM_HEADER_BYTES) else { return false };
+        let zigzag = |bytes: &[u8]| {
+            // Always 8 bytes (sliced so above); no panic path either way.
+            let raw = bytes.try_into().map_or(0, u64::from_be_bytes);
+            (raw >> 1) as i64 ^ -((raw & 1) as i64)
+        };
+        self.blocks_decoder.time_range_ms = Some((zigzag(&header[..8]), zigzag(&header[8..])));
+        self.read_at += STREAM_HEADER_BYTES;
+        true
+    }
+
+    /// The length of the frame (block number `block`) at `at` of `pending` when all of it has
+    /// arrived; an error when its name or block is longer than VictoriaMetrics allows.
+    fn frame_at(&self, at: usize, block: u64) -> Result<Option<usize>, NativeError> {
+        let available = &self.pending[at..];
+        let refuse = |problem: String| NativeError::Block { block, offset: self.pending_offset + at as u64, problem };
+        let Some(name_length) = length_at(available, 0) else { return Ok(None) };
         if name_length > METRIC_NAME_BYTES_MAX {
             return Err(refuse(format!("a metric name of {name_length} bytes (at most {METRIC_NAME_BYTES_MAX})")));
         }
         let block_length_at = FRAME_LENGTH_BYTES + name_length;
-        let Some(block_length) = length_at(available, block_length_at) else { return Ok(false) };
+        let Some(block_length) = length_at(available, block_length_at) else { return Ok(None) };
         if block_length > BLOCK_BYTES_MAX {
             return Err(refuse(format!("a block of {block_length} bytes (at most {BLOCK_BYTES_MAX})")));
         }
-        let block_at = block_length_at + FRAME_LENGTH_BYTES;
-        let Some(block_bytes) = available.get(block_at..block_at + block_length) else { return Ok(false) };
-        let name_bytes = &available[FRAME_LENGTH_BYTES..block_length_at];
-        self.blocks_decoder.decode(name_bytes, block_bytes, batch).map_err(refuse)?;
-        self.read_at += block_at + block_length;
-        self.blocks += 1;
-        Ok(true)
+        let length = block_length_at + FRAME_LENGTH_BYTES + block_length;
+        Ok((available.len() >= length).then_some(length))
     }
 
     /// At the end of the body: whether it ended between blocks.
@@ -184,7 +276,54 @@ fn length_at(bytes: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_be_bytes(raw) as usize)
 }
 
-impl BlocksDecoder {
+/// A whole frame's metric name and block (lengths as `NativeStream::frame_at` checked).
+fn split_frame(frame: &[u8]) -> Option<(&[u8], &[u8])> {
+    let name_length = length_at(frame, 0)?;
+    let block_length_at = FRAME_LENGTH_BYTES + name_length;
+    let block_length = length_at(frame, block_length_at)?;
+    let block_at = block_length_at + FRAME_LENGTH_BYTES;
+    Some((frame.get(FRAME_LENGTH_BYTES..block_length_at)?, frame.get(block_at..block_at + block_length)?))
+}
+
+impl BlockDecoder {
+    fn new(time_range_ms: Option<(i64, i64)>, layout: Option<BlockLayout>, limits: LabelLimits) -> BlockDecoder {
+        BlockDecoder { time_range_ms, layout, limits, scratch: BlockScratch::default(), name: MetricName::default(), floats: Vec::new() }
+    }
+
+    /// The layout of the blocks decoded so far, once one was.
+    pub fn layout(&self) -> Option<BlockLayout> {
+        self.layout
+    }
+
+    /// Decodes a run's blocks into `batch` in order, calling `after_block` after each (to
+    /// take the batch away when it is full). On a malformed block the blocks before it are
+    /// in `batch` (or were taken), it and those after are not.
+    pub fn decode_run(&mut self, run: &FrameRun, batch: &mut NativeBatch, mut after_block: impl FnMut(&mut NativeBatch)) -> Result<(), NativeError> {
+        let (mut at, mut block) = (0, run.first_block);
+        while at < run.bytes.len() {
+            let rest = &run.bytes[at..];
+            let offset = run.offset + at as u64;
+            let refuse = |problem: String| NativeError::Block { block, offset, problem };
+            let Some((name_bytes, block_bytes)) = split_frame(rest) else {
+                return Err(refuse("a frame cut short (not a frame cut by NativeStream::next_frames)".into()));
+            };
+            let length = 2 * FRAME_LENGTH_BYTES + name_bytes.len() + block_bytes.len();
+            self.decode_frame(&rest[..length], batch).map_err(refuse)?;
+            after_block(batch);
+            at += length;
+            block += 1;
+        }
+        Ok(())
+    }
+
+    /// Decodes one whole frame (lengths checked) into `batch`; nothing is added on a problem.
+    fn decode_frame(&mut self, frame: &[u8], batch: &mut NativeBatch) -> Result<(), String> {
+        let Some((name_bytes, block_bytes)) = split_frame(frame) else {
+            return Err("a frame cut short".into());
+        };
+        self.decode(name_bytes, block_bytes, batch)
+    }
+
     /// Decodes one block and its metric name into `batch`; nothing is added on a problem.
     fn decode(&mut self, name_bytes: &[u8], block_bytes: &[u8], batch: &mut NativeBatch) -> Result<(), String> {
         self.name.decode(name_bytes).map_err(|problem| format!("metric name: {problem}"))?;

@@ -44,7 +44,19 @@ fn decode_in_pieces(body: &[u8], piece: usize) -> Result<(Vec<SeriesSamples>, u6
     decode_with(body, piece, LabelLimits::default())
 }
 
+/// Decodes `body` block by block (`next_block`), and checks that cutting it into runs of
+/// frames and decoding each with its own decoder (as the import does on other threads)
+/// gives the same series or the same error, for runs of one frame, a few hundred bytes and
+/// the whole stream.
 fn decode_with(body: &[u8], piece: usize, limits: LabelLimits) -> Result<(Vec<SeriesSamples>, u64, Option<BlockLayout>), NativeError> {
+    let by_block = decode_by_block(body, piece, limits);
+    for run_bytes_min in [1, 300, usize::MAX] {
+        assert_eq!(decode_in_runs(body, piece, run_bytes_min, limits), by_block, "runs of at least {run_bytes_min} bytes, pieces of {piece}");
+    }
+    by_block
+}
+
+fn decode_by_block(body: &[u8], piece: usize, limits: LabelLimits) -> Result<(Vec<SeriesSamples>, u64, Option<BlockLayout>), NativeError> {
     let mut stream = NativeStream::new(limits);
     let mut batch = NativeBatch::default();
     for part in body.chunks(piece.max(1)) {
@@ -52,6 +64,33 @@ fn decode_with(body: &[u8], piece: usize, limits: LabelLimits) -> Result<(Vec<Se
         while stream.next_block(&mut batch)? {}
     }
     stream.finish()?;
+    Ok((batch.take().to_series(), stream.blocks(), stream.layout()))
+}
+
+/// Decodes `body` as the import does: runs of at least `run_bytes_min` bytes of frames (the
+/// rest at the end), each by a decoder of its own, the stream learning the layout from each.
+fn decode_in_runs(body: &[u8], piece: usize, run_bytes_min: usize, limits: LabelLimits) -> Result<(Vec<SeriesSamples>, u64, Option<BlockLayout>), NativeError> {
+    let mut stream = NativeStream::new(limits);
+    let mut batch = NativeBatch::default();
+    let mut taken = 0;
+    let mut decode = |stream: &mut NativeStream, run: FrameRun, batch: &mut NativeBatch| -> Result<(), NativeError> {
+        assert!(!run.is_empty(), "runs hold at least one frame");
+        let mut decoder = stream.block_decoder().expect("a run is cut after the header");
+        let decoded = decoder.decode_run(&run, batch, |_| taken += 1);
+        stream.learn_layout(&decoder);
+        decoded
+    };
+    for part in body.chunks(piece.max(1)) {
+        stream.push(part);
+        while let Some(run) = stream.next_frames(run_bytes_min)? {
+            decode(&mut stream, run, &mut batch)?;
+        }
+    }
+    while let Some(run) = stream.rest_frames()? {
+        decode(&mut stream, run, &mut batch)?;
+    }
+    stream.finish()?;
+    assert_eq!(taken, stream.blocks(), "after_block is called once per block");
     Ok((batch.take().to_series(), stream.blocks(), stream.layout()))
 }
 
