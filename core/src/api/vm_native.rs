@@ -1,10 +1,11 @@
 //! `/api/v1/import/native` (POST or PUT, also under `/prometheus/`): VictoriaMetrics' native
 //! format, what `vmctl vm-native` streams from a VictoriaMetrics' `/api/v1/export/native`.
-//! Decoded as the body arrives (`ingest::vm_native`), gunzipped a few KiB at a time when it
-//! is gzip, and stored batch by batch like the other imports, so memory stays near one batch
-//! and one frame whatever the body's size; a batch is appended while the next is decoded. A
-//! malformed block is a 400 naming it; the blocks before it are stored, it and those after
-//! are not.
+//! Read as the body arrives, gunzipped a few KiB at a time when it is gzip, and cut into runs
+//! of whole frames (`ingest::vm_native::NativeStream::next_frames`) that the executor's
+//! blocking threads decode, two at a time, while this core reads on and the shards append the
+//! batches decoded before (stored in stream order, like the other imports' batches), so
+//! memory stays near a few batches and runs whatever the body's size. A malformed block is a
+//! 400 naming it; the blocks before it are stored, it and those after are not.
 
 use std::collections::VecDeque;
 use std::io::Write;

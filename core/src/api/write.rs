@@ -70,10 +70,14 @@ pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Resu
     }
 }
 
-/// Writes of one import sent and not yet landed, at most: the shards commit several of an
-/// import's batches in one group commit (one WAL sync), instead of one sync per batch with
-/// the import waiting out each. Memory: this many batches held by the shards' queues.
-pub const IMPORT_WRITES_IN_FLIGHT_MAX: usize = 4;
+/// Writes of one import sent and not yet landed, at most: a shard that has appended its part
+/// of one batch finds the next queued instead of idling until every shard has, and a group
+/// commit takes several. Measured (40M samples, 2 cores, bench/RESULTS.md "session 28"):
+/// 1 → 3 (with the native import's parallel decoding) took the native import from
+/// 7.5–8.0 s to 6.8–7.4 s and JSON lines from 9.4–9.8 s to 7.5–8.9 s, for 20–50 MiB more
+/// peak RSS; 4 held ~100 MiB more than 3 during a JSON import (the allocator keeps the
+/// freed batches' pages a while).
+pub const IMPORT_WRITES_IN_FLIGHT_MAX: usize = 3;
 
 /// The writes of an import still landing while the importer reads on: the next batch is
 /// decoded while the shards append those before. Each write hands every shard its part
