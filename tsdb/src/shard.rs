@@ -309,18 +309,23 @@ impl ShardDb {
             }
             Record::Samples(samples) => {
                 for (r, sample) in samples {
-                    replayed_late += u64::from(sample.timestamp_ms < cut_watermark_ms);
+                    // Late as the live path counts it: a sample written for a known series.
                     match refs.get(&r) {
-                        Some(&id) => apply_to_head(&mut head, id, sample, &mut replayed),
+                        Some(&id) => {
+                            replayed_late += u64::from(sample.timestamp_ms < cut_watermark_ms);
+                            apply_to_head(&mut head, id, sample, &mut replayed);
+                        }
                         None => unknown_refs += 1,
                     }
                 }
             }
             Record::Histograms(histograms) => {
                 for (r, h) in histograms {
-                    replayed_late += u64::from(h.timestamp_ms < cut_watermark_ms);
                     match refs.get(&r) {
-                        Some(&id) => apply_histogram_to_head(&mut head, id, &h, &mut replayed),
+                        Some(&id) => {
+                            replayed_late += u64::from(h.timestamp_ms < cut_watermark_ms);
+                            apply_histogram_to_head(&mut head, id, &h, &mut replayed);
+                        }
                         None => unknown_refs += 1,
                     }
                 }
