@@ -1,9 +1,11 @@
 //! VictoriaMetrics' CSV endpoints. `/api/v1/import/csv?format=…`: lines read with the
 //! request's column descriptors (`ingest::csv_import`) as the body streams in (gzip too) and
-//! stored batch by batch; a bad row is skipped and the others stored, as VictoriaMetrics
-//! does, and the answer is then a 400 naming the first. `/api/v1/export/csv?format=…`: one
+//! stored batch by batch, batches landing while the next rows are read (`write::Landing`); a
+//! bad row is skipped and the others stored, as VictoriaMetrics does, and the answer is then
+//! a 400 naming the first. `/api/v1/export/csv?format=…`: one
 //! line per sample, fields in `format` order, series chosen and paged as `/api/v1/export`.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -44,6 +46,10 @@ pub async fn handle_import(
         Some(text) => CsvFormat::parse(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"format\": {e}")))?,
     };
     let mut rows = CsvRows::new(format, extra_labels, api.config.storage.ingest_rules().label_limits, now_ms());
+    // Samples the shards stored, counted as each batch lands (batches land while the next
+    // rows are read).
+    let stored = Cell::new(0u64);
+    let mut landing = write::Landing::default();
     let mut lines = LineSplitter::new(CSV_LINE_BYTES_MAX);
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     loop {
@@ -57,7 +63,7 @@ pub async fn handle_import(
                 (fed, false)
             }
             Some(Err(error)) => {
-                rows.store(api).await?;
+                rows.finish(api, &mut landing, &stored).await?;
                 let last = lines.line_number();
                 return Err(rows.stopped(format!("the request body failed after line {last}: {error}; the good rows of lines 1 to {last} were imported")));
             }
@@ -72,12 +78,12 @@ pub async fn handle_import(
         match fed {
             Ok(()) => {}
             Err(ImportStop::Line(error)) => {
-                rows.store(api).await?;
+                rows.finish(api, &mut landing, &stored).await?;
                 let line = lines.line_number();
                 return Err(rows.stopped(format!("{error}; the good rows before line {line} were imported, none from it on")));
             }
             Err(ImportStop::Gzip(error)) => {
-                rows.store(api).await?;
+                rows.finish(api, &mut landing, &stored).await?;
                 let last = lines.line_number();
                 return Err(rows.stopped(format!(
                     "the gzip body is malformed ({error}); the good rows of the complete lines before it (1 to {last}) were imported"
@@ -88,16 +94,16 @@ pub async fn handle_import(
             break;
         }
         if rows.is_full() {
-            rows.store(api).await?;
+            rows.store(api, &mut landing, &stored).await?;
         }
     }
-    rows.store(api).await?;
+    rows.finish(api, &mut landing, &stored).await?;
     if let Some(first) = &rows.first_bad {
         let skipped = rows.bad_rows;
         return Err(ApiError::bad_data(format!(
             "{first}; {skipped} bad row{} skipped, the request's other rows stored ({} samples)",
             if skipped == 1 { "" } else { "s" },
-            rows.stored_samples
+            stored.get()
         )));
     }
     let mut response = Response::new(Bytes::new());
@@ -121,7 +127,6 @@ struct CsvRows {
     key: Vec<u8>,
     /// The series of each of the current row's values.
     row_series: Vec<usize>,
-    stored_samples: u64,
     bad_rows: usize,
     /// The first bad row: its line and problem.
     first_bad: Option<String>,
@@ -140,7 +145,6 @@ impl CsvRows {
             index: HashMap::default(),
             key: Vec::new(),
             row_series: Vec::new(),
-            stored_samples: 0,
             bad_rows: 0,
             first_bad: None,
         }
@@ -212,8 +216,9 @@ impl CsvRows {
         self.series.len() >= IMPORT_BATCH_SERIES_MAX || self.samples >= IMPORT_BATCH_SAMPLES_MAX
     }
 
-    /// Stores the batch (if any) and empties it.
-    async fn store(&mut self, api: &Api) -> Result<(), ApiError> {
+    /// Sends the batch (if any) to the shards and empties it; it lands while the next rows
+    /// are read, adding what the shards stored to `stored`.
+    async fn store<'a>(&mut self, api: &'a Api, landing: &mut write::Landing<'a>, stored: &'a Cell<u64>) -> Result<(), ApiError> {
         // A series whose only rows turned out bad holds no samples.
         self.series.retain(|s| !s.samples.is_empty());
         self.index.clear();
@@ -227,9 +232,19 @@ impl CsvRows {
         let batch = SeriesBatch::from_series(&self.series);
         self.series.clear();
         self.samples = 0;
-        let (stored, _) = write::append_counted(api, batch).await?;
-        self.stored_samples += stored;
-        Ok(())
+        landing
+            .start(async move {
+                let (samples, _) = write::append_counted(api, batch).await?;
+                stored.set(stored.get() + samples);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Stores the batch (if any) and waits until every batch sent has landed.
+    async fn finish<'a>(&mut self, api: &'a Api, landing: &mut write::Landing<'a>, stored: &'a Cell<u64>) -> Result<(), ApiError> {
+        self.store(api, landing, stored).await?;
+        landing.landed().await
     }
 
     /// The 400 of an import that stopped early, saying how many bad rows were skipped before.
