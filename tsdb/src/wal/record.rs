@@ -347,7 +347,7 @@ impl RecordEncoder {
         self.plain.clear();
         record.encode(&mut self.plain);
         let plain_len = self.plain.len();
-        if !self.compress || plain_len < COMPRESS_BYTES_MIN || plain_len > super::RECORD_BYTES_MAX {
+        if !self.compress || !(COMPRESS_BYTES_MIN..=super::RECORD_BYTES_MAX).contains(&plain_len) {
             return (&self.plain, plain_len);
         }
         let body = &self.plain[1..];
