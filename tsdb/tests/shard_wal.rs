@@ -388,3 +388,39 @@ fn a_log_written_with_and_without_compression_replays_whole() {
     });
     assert_eq!(held, expected);
 }
+
+/// Replay counts a sample as late (behind the newest block, so it waits for the next regular
+/// cut) only when it applies it: a WAL sample whose series record is gone is skipped and not
+/// counted, as the live path counts only the samples it writes for known series.
+#[test]
+fn replay_counts_late_only_the_samples_of_known_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let hour = common::HOUR_MS;
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let mut db = ShardDb::open(&path, options.clone()).await.expect("open");
+        let minutes: Vec<(i64, f64)> = (0..20 * 60).map(|m| (m * 60_000, m as f64)).collect();
+        db.append_group(&[&[series("history", "a", &minutes)]]).await.expect("append");
+        db.maintain(0).await.expect("cut");
+        assert!(!db.blocks().is_empty(), "ranges cut into blocks");
+        // A late sample of a known series, written as usual: counted.
+        db.append_group(&[&[series("history", "a", &[(hour + 1, 1.0)])]]).await.expect("late append");
+        assert_eq!(db.stats().head_late_samples, 1);
+        db.close().await.expect("close");
+
+        // A late sample for a series ref that no record names.
+        let wal_dir = path.join(tsdb::shard::WAL_DIRNAME);
+        let wal_options = tsdb::wal::WalOptions { segment_bytes: options.wal_segment_bytes, fsync_on_commit: true, compress: false, segment_index_first: 1_000 };
+        let mut wal = tsdb::wal::Wal::open(&wal_dir, wal_options, |_| {}).await.expect("open the WAL");
+        let orphan = tsdb::wal::record::Record::Samples(vec![(4_242_424, Sample { timestamp_ms: hour + 2, value: 2.0 })]);
+        wal.append(&[orphan]).await.expect("append the orphan");
+        wal.close().await.expect("close the WAL");
+
+        let db = ShardDb::open(&path, options).await.expect("reopen");
+        assert_eq!(db.stats().head_late_samples, 1, "the known series' late sample, not the orphan");
+        let held = all(&db);
+        assert_eq!(held.len(), 1);
+        assert!(held[0].samples.iter().any(|s| s.timestamp_ms == hour + 1) && !held[0].samples.iter().any(|s| s.timestamp_ms == hour + 2));
+    });
+}
