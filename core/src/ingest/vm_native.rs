@@ -96,11 +96,6 @@ pub struct FrameRun {
 }
 
 impl FrameRun {
-    /// Bytes of the frames.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -154,9 +149,12 @@ impl NativeStream {
             return Ok(false);
         }
         let Some(length) = self.frame_at(self.read_at, self.blocks + 1)? else { return Ok(false) };
-        let frame = &self.pending[self.read_at..self.read_at + length];
         let (block, offset) = (self.blocks + 1, self.pending_offset + self.read_at as u64);
-        self.blocks_decoder.decode_frame(frame, batch).map_err(|problem| NativeError::Block { block, offset, problem })?;
+        let refuse = |problem: String| NativeError::Block { block, offset, problem };
+        let Some((name_bytes, block_bytes)) = split_frame(&self.pending[self.read_at..self.read_at + length]) else {
+            return Err(refuse("a frame cut short".into()));
+        };
+        self.blocks_decoder.decode(name_bytes, block_bytes, batch).map_err(refuse)?;
         self.read_at += length;
         self.blocks += 1;
         Ok(true)
@@ -307,21 +305,12 @@ impl BlockDecoder {
             let Some((name_bytes, block_bytes)) = split_frame(rest) else {
                 return Err(refuse("a frame cut short (not a frame cut by NativeStream::next_frames)".into()));
             };
-            let length = 2 * FRAME_LENGTH_BYTES + name_bytes.len() + block_bytes.len();
-            self.decode_frame(&rest[..length], batch).map_err(refuse)?;
+            self.decode(name_bytes, block_bytes, batch).map_err(refuse)?;
             after_block(batch);
-            at += length;
+            at += 2 * FRAME_LENGTH_BYTES + name_bytes.len() + block_bytes.len();
             block += 1;
         }
         Ok(())
-    }
-
-    /// Decodes one whole frame (lengths checked) into `batch`; nothing is added on a problem.
-    fn decode_frame(&mut self, frame: &[u8], batch: &mut NativeBatch) -> Result<(), String> {
-        let Some((name_bytes, block_bytes)) = split_frame(frame) else {
-            return Err("a frame cut short".into());
-        };
-        self.decode(name_bytes, block_bytes, batch)
     }
 
     /// Decodes one block and its metric name into `batch`; nothing is added on a problem.
