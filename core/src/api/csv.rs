@@ -8,6 +8,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::rc::Rc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -46,10 +47,6 @@ pub async fn handle_import(
         Some(text) => CsvFormat::parse(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"format\": {e}")))?,
     };
     let mut rows = CsvRows::new(format, extra_labels, api.config.storage.ingest_rules().label_limits, now_ms());
-    // Samples the shards stored, counted as each batch lands (batches land while the next
-    // rows are read).
-    let stored = Cell::new(0u64);
-    let mut landing = write::Landing::default();
     let mut lines = LineSplitter::new(CSV_LINE_BYTES_MAX);
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     loop {
@@ -63,7 +60,7 @@ pub async fn handle_import(
                 (fed, false)
             }
             Some(Err(error)) => {
-                rows.finish(api, &mut landing, &stored).await?;
+                rows.finish(api).await?;
                 let last = lines.line_number();
                 return Err(rows.stopped(format!("the request body failed after line {last}: {error}; the good rows of lines 1 to {last} were imported")));
             }
@@ -78,12 +75,12 @@ pub async fn handle_import(
         match fed {
             Ok(()) => {}
             Err(ImportStop::Line(error)) => {
-                rows.finish(api, &mut landing, &stored).await?;
+                rows.finish(api).await?;
                 let line = lines.line_number();
                 return Err(rows.stopped(format!("{error}; the good rows before line {line} were imported, none from it on")));
             }
             Err(ImportStop::Gzip(error)) => {
-                rows.finish(api, &mut landing, &stored).await?;
+                rows.finish(api).await?;
                 let last = lines.line_number();
                 return Err(rows.stopped(format!(
                     "the gzip body is malformed ({error}); the good rows of the complete lines before it (1 to {last}) were imported"
@@ -94,16 +91,16 @@ pub async fn handle_import(
             break;
         }
         if rows.is_full() {
-            rows.store(api, &mut landing, &stored).await?;
+            rows.store(api).await?;
         }
     }
-    rows.finish(api, &mut landing, &stored).await?;
+    rows.finish(api).await?;
     if let Some(first) = &rows.first_bad {
         let skipped = rows.bad_rows;
         return Err(ApiError::bad_data(format!(
             "{first}; {skipped} bad row{} skipped, the request's other rows stored ({} samples)",
             if skipped == 1 { "" } else { "s" },
-            stored.get()
+            rows.stored_samples.get()
         )));
     }
     let mut response = Response::new(Bytes::new());
@@ -112,7 +109,7 @@ pub async fn handle_import(
 }
 
 /// Rows read but not yet stored, and what the request has skipped.
-struct CsvRows {
+struct CsvRows<'a> {
     format: CsvFormat,
     extra_labels: Vec<(String, String)>,
     limits: LabelLimits,
@@ -127,13 +124,17 @@ struct CsvRows {
     key: Vec<u8>,
     /// The series of each of the current row's values.
     row_series: Vec<usize>,
+    /// The batches sent before, which the shards may still be appending.
+    landing: write::Landing<'a>,
+    /// Samples the shards stored, added as each batch lands.
+    stored_samples: Rc<Cell<u64>>,
     bad_rows: usize,
     /// The first bad row: its line and problem.
     first_bad: Option<String>,
 }
 
-impl CsvRows {
-    fn new(format: CsvFormat, extra_labels: Vec<(String, String)>, limits: LabelLimits, now_ms: i64) -> CsvRows {
+impl<'a> CsvRows<'a> {
+    fn new(format: CsvFormat, extra_labels: Vec<(String, String)>, limits: LabelLimits, now_ms: i64) -> CsvRows<'a> {
         CsvRows {
             format,
             extra_labels,
@@ -145,6 +146,8 @@ impl CsvRows {
             index: HashMap::default(),
             key: Vec::new(),
             row_series: Vec::new(),
+            landing: write::Landing::default(),
+            stored_samples: Rc::default(),
             bad_rows: 0,
             first_bad: None,
         }
@@ -217,8 +220,8 @@ impl CsvRows {
     }
 
     /// Sends the batch (if any) to the shards and empties it; it lands while the next rows
-    /// are read, adding what the shards stored to `stored`.
-    async fn store<'a>(&mut self, api: &'a Api, landing: &mut write::Landing<'a>, stored: &'a Cell<u64>) -> Result<(), ApiError> {
+    /// are read, adding what the shards stored to `stored_samples`.
+    async fn store(&mut self, api: &'a Api) -> Result<(), ApiError> {
         // A series whose only rows turned out bad holds no samples.
         self.series.retain(|s| !s.samples.is_empty());
         self.index.clear();
@@ -232,7 +235,8 @@ impl CsvRows {
         let batch = SeriesBatch::from_series(&self.series);
         self.series.clear();
         self.samples = 0;
-        landing
+        let stored = self.stored_samples.clone();
+        self.landing
             .start(async move {
                 let (samples, _) = write::append_counted(api, batch).await?;
                 stored.set(stored.get() + samples);
@@ -242,9 +246,9 @@ impl CsvRows {
     }
 
     /// Stores the batch (if any) and waits until every batch sent has landed.
-    async fn finish<'a>(&mut self, api: &'a Api, landing: &mut write::Landing<'a>, stored: &'a Cell<u64>) -> Result<(), ApiError> {
-        self.store(api, landing, stored).await?;
-        landing.landed().await
+    async fn finish(&mut self, api: &'a Api) -> Result<(), ApiError> {
+        self.store(api).await?;
+        self.landing.landed().await
     }
 
     /// The 400 of an import that stopped early, saying how many bad rows were skipped before.
