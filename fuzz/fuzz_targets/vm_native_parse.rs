@@ -40,7 +40,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let decode = |stream: &mut NativeStream, run: FrameRun, batch: &mut NativeBatch| -> Result<(), NativeError> {
             let Some(mut decoder) = stream.block_decoder() else { panic!("a run before the header") };
             let decoded = decoder.decode_run(&run, batch, |_| {});
-            stream.learn_layout(&decoder);
+            stream.learn_layout(decoder.layout());
             decoded
         };
         let mut result = (|| {

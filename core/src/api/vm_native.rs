@@ -16,7 +16,7 @@ use tsdb::SeriesBatch;
 
 use super::migrate::{GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
 use super::{extra_labels, write, Api, ApiError};
-use crate::ingest::vm_native::{BlockDecoder, FrameRun, NativeBatch, NativeError, NativeStream};
+use crate::ingest::vm_native::{BlockLayout, FrameRun, NativeBatch, NativeError, NativeStream};
 
 /// Label text one batch may hold: a metric name may take up to 1 MiB, and
 /// `IMPORT_BATCH_SERIES_MAX` of those would pass what a write batch can address.
@@ -60,8 +60,9 @@ struct NativeImport<'a> {
 
 /// One run, decoded.
 struct Decoded {
-    /// The run's decoder, which knows the stream's layout after its first block.
-    decoder: BlockDecoder,
+    /// The stream's layout, as the run's first block settled it (none when it had no block
+    /// decoded before a problem).
+    layout: Option<BlockLayout>,
     /// The run's blocks in batches of at most `IMPORT_BATCH_*`, each with the request's
     /// `extra_label`s, in stream order.
     batches: Vec<SeriesBatch>,
@@ -191,7 +192,7 @@ impl NativeImport<'_> {
                     }
                 }
             }
-            Decoded { decoder, batches: labelled, stop }
+            Decoded { layout: decoder.layout(), batches: labelled, stop }
         });
         // Spawned, so the job is handed to the blocking thread now, not when first awaited.
         self.decoding.push_back(glommio::spawn_local(job).detach());
@@ -205,7 +206,7 @@ impl NativeImport<'_> {
         let Some(decoded) = job.await else {
             return Err(Stop::Body("decoding a run of blocks was cancelled".into()));
         };
-        self.stream.learn_layout(&decoded.decoder);
+        self.stream.learn_layout(decoded.layout);
         let mut stored = Ok(());
         for series in decoded.batches {
             let api = self.api;

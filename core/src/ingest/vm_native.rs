@@ -117,10 +117,11 @@ impl NativeStream {
         self.blocks_decoder.layout
     }
 
-    /// Settles the stream's layout from a run's decoder (the first that knows it wins).
-    pub fn learn_layout(&mut self, decoder: &BlockDecoder) {
+    /// Settles the stream's layout from what a run's decoder found (`BlockDecoder::layout`;
+    /// the first that knows it wins).
+    pub fn learn_layout(&mut self, layout: Option<BlockLayout>) {
         if self.blocks_decoder.layout.is_none() {
-            self.blocks_decoder.layout = decoder.layout;
+            self.blocks_decoder.layout = layout;
         }
     }
 

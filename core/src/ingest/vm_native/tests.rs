@@ -77,7 +77,7 @@ fn decode_in_runs(body: &[u8], piece: usize, run_bytes_min: usize, limits: Label
         assert!(!run.is_empty(), "runs hold at least one frame");
         let mut decoder = stream.block_decoder().expect("a run is cut after the header");
         let decoded = decoder.decode_run(&run, batch, |_| taken += 1);
-        stream.learn_layout(&decoder);
+        stream.learn_layout(decoder.layout());
         decoded
     };
     for part in body.chunks(piece.max(1)) {
