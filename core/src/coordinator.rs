@@ -20,9 +20,12 @@ pub struct PrefetchedQuerier {
 impl PrefetchedQuerier {
     /// Fetches every select from every shard in one scatter; a shard stops (and the fetch
     /// fails with `TooManySamples`) once the selects would load more than `sample_limit`.
-    /// The exact limit is the engine's, on the decoded samples.
-    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, sample_limit: usize, dedup_interval_ms: i64) -> Result<Self, SubmitError> {
-        let results = router.select(selects.clone(), sample_limit).await?;
+    /// The exact limit is the engine's, on the decoded samples. With `filters` (alternatives
+    /// of matchers, see `api::read_filters`), each select gets only the series that also
+    /// match one alternative; the engine still asks for it by its own matchers.
+    pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, filters: &[Vec<Matcher>], sample_limit: usize, dedup_interval_ms: i64) -> Result<Self, SubmitError> {
+        let results = router.select(filtered_selects(&selects, filters), sample_limit).await?;
+        let results = union_per_select(results, filters.len(), |s: &EncodedSeries| &s.labels);
         Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect(), dedup_interval_ms })
     }
 
@@ -65,6 +68,39 @@ impl PrefetchedQuerier {
         }
         decoded
     }
+}
+
+/// Each select once per alternative of `filters`, its matchers joined with the
+/// alternative's, in order (the alternatives of the first select, then of the next); the
+/// selects themselves when there are no filters.
+pub fn filtered_selects(selects: &[Select], filters: &[Vec<Matcher>]) -> Vec<Select> {
+    if filters.is_empty() {
+        return selects.to_vec();
+    }
+    selects
+        .iter()
+        .flat_map(|select| filters.iter().map(move |alternative| Select { matchers: select.matchers.iter().chain(alternative).cloned().collect(), ..select.clone() }))
+        .collect()
+}
+
+/// The answers to `filtered_selects` with `alternatives` alternatives, back to one answer
+/// per select: the union of its alternatives' series, each series once (a series matching
+/// two alternatives comes twice), in label order. One alternative or none: unchanged.
+pub fn union_per_select<T>(results: Vec<Vec<T>>, alternatives: usize, labels: impl Fn(&T) -> &tsdb::Labels) -> Vec<Vec<T>> {
+    if alternatives <= 1 {
+        return results;
+    }
+    debug_assert_eq!(results.len() % alternatives, 0, "every select asked once per alternative");
+    let selects = results.len() / alternatives;
+    let mut results = results.into_iter();
+    (0..selects)
+        .map(|_| {
+            let mut union: Vec<T> = results.by_ref().take(alternatives).flatten().collect();
+            union.sort_by(|a, b| labels(a).cmp(labels(b)));
+            union.dedup_by(|a, b| labels(a) == labels(b));
+            union
+        })
+        .collect()
 }
 
 impl Querier for PrefetchedQuerier {

@@ -13,4 +13,4 @@ pub mod printer;
 pub mod promqltest;
 
 pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, SelectRequest, Value};
-pub use parser::{parse, parse_series_selector, ParseError};
+pub use parser::{parse, parse_narrowing_selector, parse_series_selector, ParseError};

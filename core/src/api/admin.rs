@@ -37,8 +37,8 @@ pub(super) async fn handle_delete_series(api: &Api, request: &Request<Bytes>) ->
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
     let window = labels::window(&params)?;
-    let sets = labels::match_sets(&params)?;
-    tracing::info!(matchers = ?params.all("match[]").collect::<Vec<_>>(), mint_ms = window.mint_ms, maxt_ms = window.maxt_ms, "admin: delete_series");
+    let sets = labels::filtered_match_sets(&params, None)?;
+    tracing::info!(matchers = ?params.all("match[]").collect::<Vec<_>>(), extra_label = ?params.all("extra_label").collect::<Vec<_>>(), extra_filters = ?params.all("extra_filters").chain(params.all("extra_filters[]")).collect::<Vec<_>>(), mint_ms = window.mint_ms, maxt_ms = window.maxt_ms, "admin: delete_series");
     api.router.delete_series(sets, window.mint_ms, window.maxt_ms).await?;
     Ok(no_content())
 }

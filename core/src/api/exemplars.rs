@@ -20,6 +20,7 @@ pub(super) async fn handle_query_exemplars(api: &Api, params: &Params) -> Result
     if matcher_sets.is_empty() {
         return Ok(json_ok("null"));
     }
+    let matcher_sets = super::read_filters::ReadFilters::from_params(params)?.join(matcher_sets);
     let found = api.router.exemplars(matcher_sets, window.mint_ms, window.maxt_ms).await?;
     Ok(json_ok(&to_json(&found)))
 }

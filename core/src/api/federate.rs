@@ -21,7 +21,7 @@ use bytes::Bytes;
 use http::{header, Response};
 use tsdb::{Labels, Sample, METRIC_NAME_LABEL};
 
-use super::labels::match_sets;
+use super::labels::filtered_match_sets;
 use super::params::{now_ms, Params};
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
@@ -30,10 +30,7 @@ use crate::shard::messages::Select;
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
-    let sets = match_sets(params)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("missing match[] parameter: federation needs at least one series selector"));
-    }
+    let sets = filtered_match_sets(params, Some("missing match[] parameter: federation needs at least one series selector"))?;
     let maxt_ms = now_ms();
     let mint_ms = maxt_ms.saturating_sub(api.config.server.lookback_delta_ms());
     let selects: Vec<Select> = sets.into_iter().map(|m| Select { last_only: true, ..Select::all(m, mint_ms, maxt_ms) }).collect();

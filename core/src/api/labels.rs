@@ -9,6 +9,7 @@ use tsdb::{Labels, Matcher};
 
 use super::listing_cache::{Epoch, ListingKey};
 use super::params::{Params, MAX_TIME_MS, MIN_TIME_MS};
+use super::read_filters::ReadFilters;
 use super::{json, json_response, Api, ApiError};
 use crate::shard::messages::Select;
 
@@ -37,12 +38,24 @@ pub(super) fn window(params: &Params) -> Result<Window, ApiError> {
     Ok(Window { mint_ms, maxt_ms, limit })
 }
 
-/// Parses every `match[]` into matcher lists.
+/// Parses every `match[]` into matcher lists (the request's read filters not applied: see
+/// `filtered_match_sets`).
 pub(super) fn match_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
     params
         .all("match[]")
         .map(|text| promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}"))))
         .collect()
+}
+
+/// Every `match[]` with the request's `extra_label`/`extra_filters` enforced
+/// (`read_filters`). `missing`: the 400's message when the endpoint needs a `match[]` and
+/// there is none; without it, no `match[]` selects every series the filters allow.
+pub(super) fn filtered_match_sets(params: &Params, missing: Option<&str>) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let sets = match_sets(params)?;
+    if let (true, Some(message)) = (sets.is_empty(), missing) {
+        return Err(ApiError::bad_data(message.to_string()));
+    }
+    Ok(ReadFilters::from_params(params)?.join(sets))
 }
 
 fn truncation_warning(total: usize, limit: usize) -> Vec<String> {
@@ -101,10 +114,7 @@ pub(super) async fn collect_values(api: &Api, name: &str, mut sets: Vec<Vec<Matc
 }
 
 pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
-    let sets = match_sets(params)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("no match[] parameter provided"));
-    }
+    let sets = filtered_match_sets(params, Some("no match[] parameter provided"))?;
     let w = window(params)?;
     let key = listing_key("series", "", params, &w);
     cached_listing(api, key, async {
@@ -125,7 +135,7 @@ pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>
 
 pub async fn handle_label_names(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let w = window(params)?;
-    let sets = match_sets(params)?;
+    let sets = filtered_match_sets(params, None)?;
     let key = listing_key("labels", "", params, &w);
     cached_listing(api, key, async { Ok(string_list(collect_names(api, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
@@ -137,17 +147,18 @@ pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> 
         return Err(ApiError::bad_data(format!("invalid label name: {raw_name:?}")));
     }
     let w = window(params)?;
-    let sets = match_sets(params)?;
+    let sets = filtered_match_sets(params, None)?;
     let key = listing_key("label_values", &name, params, &w);
     cached_listing(api, key, async { Ok(string_list(collect_values(api, &name, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
 
-/// A listing request's cache key: `match[]` as sent, the window and limit as parsed.
+/// A listing request's cache key: `match[]` and the read filters as sent, the window and
+/// limit as parsed.
 fn listing_key(endpoint: &'static str, name: &str, params: &Params, w: &Window) -> ListingKey {
     ListingKey {
         endpoint,
         name: name.to_string(),
-        matches: params.all("match[]").map(str::to_string).collect(),
+        matches: params.all("match[]").chain(params.all("extra_label")).chain(params.all("extra_filters")).chain(params.all("extra_filters[]")).map(str::to_string).collect(),
         mint_ms: w.mint_ms,
         maxt_ms: w.maxt_ms,
         limit: w.limit,

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{header, Response, StatusCode};
 use tsdb::{Labels, SeriesBatch, SeriesSamples};
 
-use super::labels::{match_sets, window};
+use super::labels::{filtered_match_sets, window};
 use super::params::Params;
 use super::{Api, ApiError};
 use crate::ingest::line_splitter::LineSplitter;
@@ -62,13 +62,9 @@ pub(super) async fn stream_export(
     stream_series(api, sets, (w.mint_ms, w.maxt_ms), content_type, String::new(), write_series).await
 }
 
-/// An export's `match[]` selectors: at least one is required.
+/// An export's `match[]` selectors (at least one is required), read filters enforced.
 pub(super) fn export_match_sets(params: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
-    let sets = match_sets(params)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("missing match[] parameter"));
-    }
-    Ok(sets)
+    filtered_match_sets(params, Some("missing match[] parameter"))
 }
 
 /// Streams every series `sets` select within `[mint_ms, maxt_ms]` as `content_type`, page by

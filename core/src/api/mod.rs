@@ -20,6 +20,7 @@ mod parse_query;
 mod query;
 mod listing_cache;
 mod range_cache;
+mod read_filters;
 mod remote_read;
 mod self_metrics;
 mod single_flight;
@@ -268,6 +269,8 @@ impl Api {
             "/api/v1/status/config" if method == Method::GET => Ok(json_ok(&status::config(self))),
             "/api/v1/status/tsdb" if method == Method::GET => {
                 let p = params(request)?;
+                // Its figures come from every series of the head, unfiltered.
+                read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty("/api/v1/status/tsdb")?;
                 let limit = match p.get("limit") {
                     None | Some("") => 10,
                     Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
@@ -314,6 +317,13 @@ fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
     query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)
 }
 
+/// Whether metric family `family` has one of `names` (sorted): the family's own name or one
+/// with a suffix the exposition formats give a family's series.
+fn family_has_a_name_in(family: &str, names: &[String]) -> bool {
+    const SERIES_SUFFIXES: [&str; 7] = ["", "_total", "_bucket", "_count", "_sum", "_created", "_info"];
+    SERIES_SUFFIXES.iter().any(|suffix| names.binary_search_by(|n| n.as_str().cmp(&format!("{family}{suffix}"))).is_ok())
+}
+
 /// Query string plus the body when `request` uses one of `body_methods` and carries an
 /// `application/x-www-form-urlencoded` body.
 pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) -> Result<Params, String> {
@@ -328,7 +338,10 @@ pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) 
 }
 
 /// `/api/v1/metadata`: `{"family":[{"type":..,"help":..,"unit":..}]}`, from remote_write.
+/// Under read filters (`read_filters`), only the families of metric names the filters'
+/// series carry.
 async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let filters = read_filters::ReadFilters::from_params(params)?;
     let metric = params.get("metric").filter(|m| !m.is_empty()).map(str::to_string);
     let limit = match params.get("limit") {
         None | Some("") => usize::MAX,
@@ -338,7 +351,11 @@ async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiErro
             Err(_) => return Err(ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a number"))),
         },
     };
-    let entries = api.router.metadata(metric).await?;
+    let mut entries = api.router.metadata(metric).await?;
+    if !filters.is_empty() {
+        let names = labels::collect_values(api, "__name__", filters.join(Vec::new()), params::MIN_TIME_MS, params::MAX_TIME_MS).await?;
+        entries.retain(|m| family_has_a_name_in(&m.family, &names));
+    }
     let mut data = String::from("{");
     for (i, m) in entries.iter().take(limit).enumerate() {
         if i > 0 {

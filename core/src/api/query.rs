@@ -15,6 +15,7 @@ use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::single_flight::Answered;
 use super::{json, json_response, Api, ApiError};
+use super::read_filters::ReadFilters;
 use crate::coordinator::PrefetchedQuerier;
 use crate::shard::history::settled_before_ms;
 use crate::shard::messages::Select;
@@ -67,12 +68,14 @@ pub(super) struct Asked {
     /// The query's own lookback delta (Prometheus' `lookback_delta` parameter); `None`:
     /// `server.lookback_delta_seconds`.
     pub lookback_ms: Option<i64>,
+    /// `extra_label`/`extra_filters`: every selector of the query also has to match them.
+    pub filters: ReadFilters,
 }
 
 impl Asked {
     /// The server's defaults with `timeout`.
     pub fn with_timeout(timeout: Duration) -> Asked {
-        Asked { timeout, cache: true, lookback_ms: None }
+        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default() }
     }
 
     fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
@@ -86,7 +89,7 @@ impl Asked {
         };
         // `nocache=1` bypasses the result cache (as VictoriaMetrics' parameter of that name).
         let cache = !matches!(params.get("nocache"), Some("1" | "true"));
-        Ok(Asked { timeout: timeout(api, params)?, cache, lookback_ms })
+        Ok(Asked { timeout: timeout(api, params)?, cache, lookback_ms, filters: ReadFilters::from_params(params)? })
     }
 
     /// The engine to prepare the query with.
@@ -109,7 +112,7 @@ pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes
 pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: &Asked) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
     let result = match asked.engine(api).prepare_instant(query, time_ms).map_err(map_engine_error) {
-        Ok(prepared) => run(api, prepared, asked.timeout).await,
+        Ok(prepared) => run(api, prepared, &asked.filters, asked.timeout).await,
         Err(e) => Err(e),
     };
     log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
@@ -175,15 +178,15 @@ pub(super) async fn range_result(
         // the server's.
         if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {
             let prepared = asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-            return run(api, prepared, timeout).await;
+            return run(api, prepared, &asked.filters, timeout).await;
         }
         // Identical requests in flight (a dashboard opened by several people, panels refreshed
         // together on cold caches) are evaluated once; the others wait for that answer, and
         // evaluate with what is left of their own timeout if it fails.
         let history = api.router.history();
-        let key = (query.to_string(), start_ms, end_ms, step_ms, history.current());
+        let key = (cache_text(query, &asked.filters), start_ms, end_ms, step_ms, history.current());
         let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
-        let evaluate = || cached_range_result(api, query, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
+        let evaluate = || cached_range_result(api, query, &asked.filters, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
         let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
         if answered == Answered::Shared && result.is_ok() {
             api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -195,17 +198,35 @@ pub(super) async fn range_result(
     result
 }
 
+/// What the range-query cache and the in-flight table know a query by: its text, and the
+/// read filters it was evaluated under (they change its answer).
+fn cache_text(query: &str, filters: &ReadFilters) -> String {
+    match filters.key() {
+        key if key.is_empty() => query.to_string(),
+        key => format!("{query}\n{key}"),
+    }
+}
+
 /// A range query through the result cache (see `range_cache`): cached settled points are
 /// reused, the steps after them evaluated, and the settled part of the answer kept.
-async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64, step_ms: i64, timeout: Duration) -> Result<QueryResult, ApiError> {
+async fn cached_range_result(
+    api: &Api,
+    query: &str,
+    filters: &ReadFilters,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    timeout: Duration,
+) -> Result<QueryResult, ApiError> {
     let cache = &api.range_cache;
+    let cached_as = cache_text(query, filters);
     // Read before evaluating: a change of history during the evaluation makes what is
     // stored below stale at once instead of served.
     let generation = api.router.history().current();
     // `end` need not be on the grid: the request's steps end at `last_step`.
     let last_step = last_step_at_or_before(start_ms, step_ms, end_ms);
     let settled_end = last_step_at_or_before(start_ms, step_ms, settled_before_ms(now_ms())).min(last_step);
-    let (cached, evaluate_from) = match cache.lookup(query, start_ms, step_ms, generation) {
+    let (cached, evaluate_from) = match cache.lookup(&cached_as, start_ms, step_ms, generation) {
         Lookup::Covered(entry) if entry.end_ms >= last_step => {
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
@@ -221,7 +242,7 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
     };
     // The engine prepares (parses, checks) the whole query either way, so errors are the same.
     let prepared = api.engine.prepare_range(query, evaluate_from, end_ms, step_ms).map_err(map_engine_error)?;
-    let fresh = run(api, prepared, timeout).await?;
+    let fresh = run(api, prepared, filters, timeout).await?;
     let Value::Matrix(fresh_series) = fresh.value else {
         return Ok(fresh);
     };
@@ -241,7 +262,7 @@ async fn cached_range_result(api: &Api, query: &str, start_ms: i64, end_ms: i64,
         };
         // The steps after the settled edge may have given annotations of their own; kept
         // with the entry too (they can only over-report, never hide one).
-        cache.store(query, step_ms, generation, first..=settled_end, series, annotations.clone());
+        cache.store(&cached_as, step_ms, generation, first..=settled_end, series, annotations.clone());
     }
     let Annotations { warnings, infos } = annotations;
     Ok(QueryResult { value: Value::Matrix(answer), warnings, infos })
@@ -281,8 +302,9 @@ fn map_engine_error(error: promql::Error) -> ApiError {
 
 /// Waits (bounded by `timeout`) for a query slot, fetches every select from the shards,
 /// then evaluates in the executor's blocking pool, so a long evaluation never stalls this
-/// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled.
-async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> Result<QueryResult, ApiError> {
+/// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled. Each
+/// select is confined to the series `filters` allow.
+async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, timeout: Duration) -> Result<QueryResult, ApiError> {
     let deadline = std::time::Instant::now() + timeout;
     let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
     let slot = async { Some(api.query_slots.acquire_permit(1).await) };
@@ -305,7 +327,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, timeout: Duration) -> R
         .into_iter()
         .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms, last_only: s.last_only })
         .collect();
-    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, api.config.server.max_samples_per_query, api.config.storage.dedup_interval_ms()).await) };
+    let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, filters.alternatives(), api.config.server.max_samples_per_query, api.config.storage.dedup_interval_ms()).await) };
     let fetch_deadline = async {
         glommio::timer::sleep(remaining()).await;
         None

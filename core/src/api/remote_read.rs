@@ -10,6 +10,8 @@ use proto::remote_write_v1 as v1;
 use tsdb::chunk::{encode_histogram_chunks, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use tsdb::{MatchOp, Matcher, SeriesSamples};
 
+use super::params::Params;
+use super::read_filters::ReadFilters;
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
 use crate::shard::SubmitError;
@@ -97,6 +99,10 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     for q in &read.queries {
         selects.push(Select::all(matchers(q)?, q.start_timestamp_ms, q.end_timestamp_ms));
     }
+    // `extra_label`/`extra_filters` in the URL confine every query (`read_filters`).
+    let url_params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    let filters = ReadFilters::from_params(&url_params)?;
+    let selects = crate::coordinator::filtered_selects(&selects, filters.alternatives());
     // As Prometheus' `--storage.remote.read-sample-limit`: a read past it is a 400.
     let limit = api.config.server.max_samples_per_query;
     let results = api.router.select_decoded(selects, limit).await.map_err(|error| match error {
@@ -105,6 +111,7 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
         )),
         other => other.into(),
     })?;
+    let results = crate::coordinator::union_per_select(results, filters.alternatives().len(), |s: &SeriesSamples| &s.labels);
     let streamed = read.accepted_response_types.contains(&(ResponseType::StreamedXorChunks as i32));
     let mut response = if streamed {
         let mut body = Vec::new();

@@ -57,7 +57,27 @@ pub fn parse(input: &str) -> Result<Expr> {
 
 /// Parses a series selector (`match[]` of the series/labels APIs) into its matchers.
 pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
-    match parse(input)? {
+    selector_matchers(input, parse(input)?)
+}
+
+/// Parses a series selector that only narrows another one, so its matchers may all match
+/// the empty value (`{team!="a"}`): VictoriaMetrics' `extra_filters` read parameter.
+pub fn parse_narrowing_selector(input: &str) -> Result<Vec<Matcher>> {
+    let mut p = Parser { input, rest: input, depth: 0, label_selector_next: false };
+    p.skip_space();
+    // Only a selector opening with `{` may leave out the name; one with a name has a
+    // non-empty matcher anyway.
+    p.label_selector_next = p.rest.starts_with('{');
+    let expr = p.expr(0)?;
+    p.skip_space();
+    if !p.rest.is_empty() {
+        return Err(p.error(format!("unexpected {}", p.describe_next())));
+    }
+    selector_matchers(input, expr)
+}
+
+fn selector_matchers(input: &str, expr: Expr) -> Result<Vec<Matcher>> {
+    match expr {
         Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(vs.matchers),
         _ => Err(ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: expected a vector selector") }),
     }
