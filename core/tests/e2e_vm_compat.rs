@@ -90,3 +90,49 @@ fn extra_labels_that_pass_the_label_limits_are_refused() {
     assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
     assert!(server.stop());
 }
+
+/// VictoriaMetrics' query conveniences that scripts written for it use: times relative to
+/// now (`time=-1m`, `start=-1h`, also on listings and exports), a range query's missing
+/// `start`/`end`/`step` (the last 5 minutes in 5-minute steps), and `round_digits`.
+#[test]
+fn relative_times_range_defaults_and_round_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    // 1.23456 two minutes ago, 2.5 twenty seconds ago.
+    let body = v1_request(&[(vec![("__name__", "vmc_rel")], vec![(now_ms - 120_000, 1.23456), (now_ms - 20_000, 2.5)])]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    let value_at = |path: &str| -> serde_json::Value {
+        let (status, answer) = get_json(&server.url(path));
+        assert_eq!(status, 200, "{path}: {answer}");
+        answer["data"]["result"][0]["value"][1].clone()
+    };
+    // A minute and a half ago the newest sample was the first; "90s" without the sign too.
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-90s"), "1.23456");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=90s"), "1.23456");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-1s"), "2.5");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-90s&round_digits=2"), "1.23");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel*1000&time=-90s&round_digits=-2"), "1200");
+    // No start, end or step: the last 5 minutes in 5-minute steps, so one point, at now.
+    let (status, answer) = get_json(&server.url("/api/v1/query_range?query=vmc_rel&round_digits=0"));
+    assert_eq!(status, 200, "{answer}");
+    let values = answer["data"]["result"][0]["values"].as_array().cloned().unwrap_or_default();
+    assert_eq!(values.len(), 1, "{answer}");
+    assert_eq!(values[0][1], "3", "2.5 rounded half away from zero: {answer}");
+    let at = values[0][0].as_f64().expect("a time") * 1000.0;
+    assert!((at - now_ms as f64).abs() < 60_000.0, "the point lies at the request's now: {answer}");
+    // Relative start with an explicit step: -3m to now in 1m steps.
+    let (_, answer) = get_json(&server.url("/api/v1/query_range?query=vmc_rel&start=-3m&step=1m"));
+    assert_eq!(answer["data"]["result"][0]["values"].as_array().map(Vec::len), Some(3), "-2m, -1m and now hold a sample in the lookback: {answer}");
+    // Listings and exports take relative times too: nothing in the last 10 s, both in 1 h.
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=vmc_rel&start=-10s"));
+    assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
+    let export = agent().get(&server.url("/api/v1/export?match[]=vmc_rel&start=-1h")).call().expect("export").into_string().unwrap();
+    assert!(export.contains("\"values\":[1.23456,2.5]"), "{export}");
+    // What is neither a time nor a duration, and a round_digits that is no number, are a 400.
+    for bad in ["/api/v1/query?query=vmc_rel&time=-1x", "/api/v1/query?query=vmc_rel&round_digits=two", "/api/v1/query_range?query=vmc_rel&start=soon"] {
+        let (status, answer) = get_json(&server.url(bad));
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+    assert!(server.stop());
+}

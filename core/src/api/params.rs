@@ -68,8 +68,14 @@ pub fn now_ms() -> i64 {
 pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
 pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
 
-/// Parses a time as float Unix seconds or RFC3339, returning milliseconds.
+/// Parses a time as float Unix seconds, RFC3339 or, as VictoriaMetrics takes it, a duration
+/// before now (`-1h` and `1h` alike: an hour ago; `-1h30m`), returning milliseconds.
 pub fn parse_time_ms(text: &str) -> Result<i64, String> {
+    parse_time_ms_at(text, now_ms())
+}
+
+/// `parse_time_ms` with relative times counted back from `now_ms`.
+pub fn parse_time_ms_at(text: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(seconds) = text.parse::<f64>() {
         if !seconds.is_finite() {
             return Err(format!("cannot parse {text:?} to a valid timestamp"));
@@ -80,7 +86,13 @@ pub fn parse_time_ms(text: &str) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    parse_rfc3339_ms(text).ok_or_else(|| format!("cannot parse {text:?} to a valid timestamp"))
+    if let Some(ms) = parse_rfc3339_ms(text) {
+        return Ok(ms);
+    }
+    match parse_prometheus_duration_ms(text.strip_prefix('-').unwrap_or(text)) {
+        Some(before) => Ok(now_ms.saturating_sub(before).max(MIN_TIME_MS)),
+        None => Err(format!("cannot parse {text:?} to a valid timestamp")),
+    }
 }
 
 /// Parses a duration as float seconds or a Prometheus duration (`1h30m`, `500ms`), in ms.
@@ -205,6 +217,28 @@ mod tests {
         for (text, expected) in table {
             assert_eq!(parse_time_ms(text).ok(), *expected, "{text}");
         }
+    }
+
+    #[test]
+    fn relative_times_count_back_from_now_as_victoriametrics_takes_them() {
+        let now = 1_700_000_000_000;
+        let table: &[(&str, Option<i64>)] = &[
+            ("-1h", Some(now - 3_600_000)),
+            ("1h", Some(now - 3_600_000)),
+            ("-1h30m", Some(now - 5_400_000)),
+            ("-500ms", Some(now - 500)),
+            ("-2d", Some(now - 172_800_000)),
+            // A plain number stays a Unix time, as before.
+            ("-90", Some(-90_000)),
+            ("-1x", None),
+            ("--1h", None),
+            ("-", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_time_ms_at(text, now).ok(), *expected, "{text}");
+        }
+        // Far back is clamped to the earliest time, not an overflow.
+        assert_eq!(parse_time_ms_at("-292y", MIN_TIME_MS + 1), Ok(MIN_TIME_MS));
     }
 
     #[test]

@@ -23,7 +23,6 @@ use crate::shard::messages::Select;
 /// Prometheus' cap on points per series in a range query.
 pub const POINTS_PER_SERIES_MAX: i64 = 11_000;
 
-
 fn time_param(params: &Params, name: &str, default_ms: i64) -> Result<i64, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(default_ms),
@@ -104,8 +103,9 @@ impl Asked {
 pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
     let time_ms = time_param(params, "time", now_ms())?;
+    let digits = round_digits(params)?;
     let result = instant_result(api, query, time_ms, &Asked::from_params(api, params)?).await?;
-    Ok(render(result, limit(params)?))
+    Ok(render(rounded(result, digits), limit(params)?))
 }
 
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
@@ -276,20 +276,53 @@ pub(super) fn bounded_timeout(api: &Api, requested: Option<Duration>) -> Duratio
 
 pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
-    let start_ms = match params.get("start") {
-        Some(t) => parse_time_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"start\": {e}")))?,
-        None => return Err(ApiError::bad_data("invalid parameter \"start\": missing")),
-    };
-    let end_ms = match params.get("end") {
-        Some(t) => parse_time_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"end\": {e}")))?,
-        None => return Err(ApiError::bad_data("invalid parameter \"end\": missing")),
-    };
+    // Missing ones as VictoriaMetrics defaults them (Prometheus refuses): the last 5 minutes
+    // in 5-minute steps.
+    let now = now_ms();
+    let end_ms = time_param(params, "end", now)?;
+    let start_ms = time_param(params, "start", end_ms.saturating_sub(DEFAULT_STEP_MS))?;
     let step_ms = match params.get("step") {
+        None | Some("") => DEFAULT_STEP_MS,
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
-        None => return Err(ApiError::bad_data("invalid parameter \"step\": missing")),
     };
+    let digits = round_digits(params)?;
     let result = range_result(api, query, start_ms, end_ms, step_ms, &Asked::from_params(api, params)?).await?;
-    Ok(render(result, limit(params)?))
+    Ok(render(rounded(result, digits), limit(params)?))
+}
+
+/// A range query's `step`, and its window before `end`, when the request leaves them out
+/// (VictoriaMetrics' `defaultStep`).
+const DEFAULT_STEP_MS: i64 = 5 * 60_000;
+
+/// VictoriaMetrics' `round_digits=N`: answer values rounded to N decimal digits (negative:
+/// to tens, hundreds…); `None` when absent or out of ±100.
+fn round_digits(params: &Params) -> Result<Option<i32>, ApiError> {
+    match params.get("round_digits") {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<i32>() {
+            Ok(n) if n.abs() < 100 => Ok(Some(n)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(ApiError::bad_data(format!("invalid parameter \"round_digits\": {text:?} is not an integer"))),
+        },
+    }
+}
+
+/// `result` with every float value rounded to `digits` decimal digits, as VictoriaMetrics
+/// rounds (half away from zero at that digit); histograms and strings as they are. `None`:
+/// `result` unchanged.
+fn rounded(mut result: QueryResult, digits: Option<i32>) -> QueryResult {
+    let Some(digits) = digits else {
+        return result;
+    };
+    let scale = 10f64.powi(digits);
+    let round = |v: &mut f64| *v = (*v * scale).round() / scale;
+    match &mut result.value {
+        Value::Scalar { value, .. } => round(value),
+        Value::String { .. } => {}
+        Value::Vector(samples) => samples.iter_mut().filter(|s| s.histogram.is_none()).for_each(|s| round(&mut s.value)),
+        Value::Matrix(series) => series.iter_mut().flat_map(|s| s.samples.iter_mut()).for_each(|p| round(&mut p.value)),
+    }
+    result
 }
 
 fn map_engine_error(error: promql::Error) -> ApiError {
