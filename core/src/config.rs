@@ -167,6 +167,9 @@ pub struct TlsConfig {
     pub write_allowed_sans: Vec<String>,
     /// Client identities allowed to query; empty: any verified client.
     pub read_allowed_sans: Vec<String>,
+    /// Per client identity (SAN or CN), series selectors its reads are confined to (a series
+    /// must match one); identities not listed read unconfined (`api::read_filters`).
+    pub read_filters: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for TlsConfig {
@@ -179,6 +182,7 @@ impl Default for TlsConfig {
             min_version: "1.2".into(),
             write_allowed_sans: Vec::new(),
             read_allowed_sans: Vec::new(),
+            read_filters: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -389,6 +393,8 @@ pub struct Resolved {
     pub grpc_addr: SocketAddr,
     /// `relabel_configs`, compiled.
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
+    /// `tls.read_filters`, compiled.
+    pub identity_filters: std::sync::Arc<crate::api::read_filters::IdentityFilters>,
 }
 
 impl Config {
@@ -479,19 +485,21 @@ impl Config {
         if t.require_client_cert && t.ca_file.is_none() {
             return value_error("tls.ca_file", "is required when tls.require_client_cert is true");
         }
-        if !t.enabled() && (t.ca_file.is_some() || t.require_client_cert || !t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty()) {
+        if !t.enabled() && (t.ca_file.is_some() || t.require_client_cert || !t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty() || !t.read_filters.is_empty()) {
             return value_error("tls.cert_file", "client-certificate settings need TLS: set tls.cert_file and tls.key_file");
         }
-        if (!t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty()) && !t.require_client_cert {
-            return value_error("tls.require_client_cert", "must be true when write_allowed_sans or read_allowed_sans are set");
+        if (!t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty() || !t.read_filters.is_empty()) && !t.require_client_cert {
+            return value_error("tls.require_client_cert", "must be true when write_allowed_sans, read_allowed_sans or read_filters are set");
         }
+        let identity_filters = crate::api::read_filters::IdentityFilters::from_config(&t.read_filters)
+            .map_err(|message| ConfigError::Value { key: "tls.read_filters", message })?;
         if let Some(settings) = t.settings() {
             net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
-        Ok(Resolved { http_addr, grpc_addr, relabeler: std::sync::Arc::new(relabeler) })
+        Ok(Resolved { http_addr, grpc_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
     }
 
     /// The effective configuration as YAML (for `/api/v1/status/config`).
@@ -605,6 +613,14 @@ mod tests {
         assert!(err("tls:\n  min_version: \"1.1\"\n").contains("tls.min_version"));
         let missing = err("tls:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n");
         assert!(missing.contains("tls") && missing.contains("/nonexistent.crt"), "{missing}");
+        // read_filters are per client identity: they need verified client certificates, and
+        // each selector must parse (checked before the files are read).
+        let tls = "tls:\n  cert_file: /x.crt\n  key_file: /x.key\n  ca_file: /ca.crt\n";
+        assert!(err(&format!("{tls}  read_filters:\n    grafana: ['{{team=\"a\"}}']\n")).contains("tls.require_client_cert"));
+        let bad = err(&format!("{tls}  require_client_cert: true\n  read_filters:\n    grafana: ['{{team=']\n"));
+        assert!(bad.contains("tls.read_filters") && bad.contains("grafana"), "{bad}");
+        let good = err(&format!("{tls}  require_client_cert: true\n  read_filters:\n    grafana: ['{{team=\"a\"}}', '{{job!=\"x\"}}']\n"));
+        assert!(good.contains("/x.crt") && !good.contains("read_filters"), "valid filters pass on to the certificate files: {good}");
     }
 
     #[test]

@@ -71,6 +71,8 @@ struct ExecutorPlan {
     history: Arc<HistoryGeneration>,
     /// `relabel_configs`, shared by every executor's router.
     relabeler: Arc<crate::ingest::relabel::Relabeler>,
+    /// `tls.read_filters`, shared by every executor's API.
+    identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
     events: mpsc::Sender<Event>,
@@ -147,6 +149,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             tls_reload: tls_reload.clone(),
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
+            identity_filters: resolved.identity_filters.clone(),
             range_cache: range_cache.clone(),
             events: events_tx.clone(),
             started_at_ms,
@@ -310,6 +313,7 @@ async fn run_executor(plan: ExecutorPlan) {
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
         range_cache: plan.range_cache.clone(),
         listing_cache: ListingCache::default(),
+        identity_filters: plan.identity_filters.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

@@ -167,3 +167,78 @@ fn client_identities_are_authorized_per_action() {
     assert_eq!(query(Some("dashboard")).unwrap().0, 200);
     assert!(server.stop());
 }
+
+/// `tls.read_filters`: a listed identity reads only the series its selectors allow, on every
+/// read endpoint (its own extra_label/extra_filters only narrow that further, the range and
+/// listing caches keep identities apart, `/api/v1/status/tsdb` is refused); an unlisted one
+/// reads everything.
+#[test]
+fn read_filters_confine_each_listed_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .args(["certs", "--out"])
+        .arg(&pki)
+        .args(["--client", "agent", "--client", "team-a", "--client", "ops"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{{team=\"a\"}}']\n",
+            dir.path().join("data").display(),
+            p = pki.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    let base = format!("https://{}", server.http_addr);
+    let samples = vec![(1_000_000, 1.0), (1_015_000, 2.0)];
+    let body = v1_request(&[
+        (vec![("__name__", "conf_up"), ("i", "1"), ("team", "a")], samples.clone()),
+        (vec![("__name__", "conf_up"), ("i", "2"), ("team", "b")], samples.clone()),
+        (vec![("__name__", "conf_other"), ("i", "3")], samples),
+    ]);
+    let written = tls_agent(&pki, Some("agent"))
+        .post(&format!("{base}/api/v1/write"))
+        .set("Content-Type", "application/x-protobuf")
+        .set("Content-Encoding", "snappy")
+        .send_bytes(&body);
+    assert_eq!(status_of(written).unwrap().0, 204);
+    let get = |client: &str, path: &str| -> (u16, serde_json::Value) {
+        let (status, text) = status_of(tls_agent(&pki, Some(client)).get(&format!("{base}{path}")).call()).unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    };
+    let is = |answer: &serde_json::Value| -> Vec<String> {
+        let list = answer["data"]["result"].as_array().or_else(|| answer["data"].as_array()).cloned().unwrap_or_default();
+        let mut is: Vec<String> = list.iter().map(|s| s.get("metric").unwrap_or(s)["i"].as_str().unwrap_or("-").to_string()).collect();
+        is.sort();
+        is
+    };
+    let range = "/api/v1/query_range?query=%7B__name__%3D~%22conf_.%2A%22%7D&start=1000&end=1015&step=15";
+    // Twice each, alternating, so that the range and listing caches serve the second round.
+    for _ in 0..2 {
+        let (status, answer) = get("team-a", "/api/v1/query?query=%7B__name__%3D~%22conf_.%2A%22%7D&time=1015");
+        assert_eq!((status, is(&answer)), (200, vec!["1".to_string()]), "{answer}");
+        assert_eq!(is(&get("ops", "/api/v1/query?query=%7B__name__%3D~%22conf_.%2A%22%7D&time=1015").1), vec!["1", "2", "3"]);
+        assert_eq!(is(&get("team-a", range).1), vec!["1"]);
+        assert_eq!(is(&get("ops", range).1), vec!["1", "2", "3"]);
+        assert_eq!(get("team-a", "/api/v1/label/i/values").1["data"], serde_json::json!(["1"]));
+        assert_eq!(get("ops", "/api/v1/label/i/values").1["data"], serde_json::json!(["1", "2", "3"]));
+    }
+    assert_eq!(is(&get("team-a", "/api/v1/series?match[]=%7Bi%3D~%22.%2B%22%7D").1), vec!["1"]);
+    assert_eq!(get("team-a", "/api/v1/labels").1["data"], serde_json::json!(["__name__", "i", "team"]));
+    // The client's own filters narrow, never widen: asking for team b gets nothing.
+    assert_eq!(is(&get("team-a", "/api/v1/query?query=conf_up&time=1015&extra_label=team=b").1), Vec::<String>::new());
+    assert_eq!(is(&get("team-a", "/api/v1/query?query=conf_up&time=1015&extra_filters[]=%7Bteam%3D%22b%22%7D&extra_filters[]=%7Bi%3D~%22.%2A%22%7D").1), vec!["1"]);
+    let export = status_of(tls_agent(&pki, Some("team-a")).get(&format!("{base}/api/v1/export?match[]=%7Bi%3D~%22.%2B%22%7D")).call()).unwrap().1;
+    assert_eq!(export.lines().count(), 1, "{export}");
+    assert!(export.contains("\"i\":\"1\""), "{export}");
+    let (status, answer) = get("team-a", "/api/v1/status/tsdb");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap_or("").contains("tls.read_filters"), "{answer}");
+    assert_eq!(get("ops", "/api/v1/status/tsdb").0, 200);
+    assert!(server.stop());
+}

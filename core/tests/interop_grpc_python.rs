@@ -1,7 +1,9 @@
 //! A second, independent gRPC client: Python's grpcio (Debian's python3-grpcio and
 //! python3-grpc-tools) generates stubs from `proto/proto` at test time and calls every RPC
-//! of `metricstor.v1.Query` and `grpc.health.v1.Health` against the real binary. Runs when
-//! METRICSTOR_PYTHON_GRPC names a Python with grpcio and grpc_tools (`.ci/run` sets it).
+//! of `metricstor.v1.Query` and `grpc.health.v1.Health` against the real binary; and over
+//! mutual TLS, with client certificates, checks that `tls.read_filters` confine a listed
+//! identity's gRPC reads. Runs when METRICSTOR_PYTHON_GRPC names a Python with grpcio and
+//! grpc_tools (`.ci/run` sets it).
 
 mod support;
 
@@ -9,14 +11,9 @@ use std::process::Command;
 
 use support::*;
 
-#[test]
-fn python_grpcio_calls_every_rpc() {
-    let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
-        eprintln!("SKIPPED: set METRICSTOR_PYTHON_GRPC to a python3 with grpcio and grpc_tools (bash .ci/run does) to run the Python gRPC client");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let stubs = dir.path().join("stubs");
+/// Generates the Python stubs into `dir/stubs`; returns that directory.
+fn python_stubs(python: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let stubs = dir.join("stubs");
     std::fs::create_dir_all(&stubs).unwrap();
     let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/proto");
     let generated = Command::new(&python)
@@ -31,6 +28,17 @@ fn python_grpcio_calls_every_rpc() {
     for package in ["metricstor", "metricstor/v1", "prometheus", "health", "health/v1"] {
         std::fs::write(stubs.join(package).join("__init__.py"), "").unwrap();
     }
+    stubs
+}
+
+#[test]
+fn python_grpcio_calls_every_rpc() {
+    let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
+        eprintln!("SKIPPED: set METRICSTOR_PYTHON_GRPC to a python3 with grpcio and grpc_tools (bash .ci/run does) to run the Python gRPC client");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = python_stubs(&python, dir.path());
     let server = Server::start(&write_config(dir.path(), ""));
     let output = Command::new(&python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_client.py"))
@@ -41,5 +49,45 @@ fn python_grpcio_calls_every_rpc() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("all RPCs answered as expected"), "{stdout}");
+    assert!(server.stop());
+}
+
+#[test]
+fn python_grpcio_over_mtls_is_confined_by_read_filters() {
+    let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
+        eprintln!("SKIPPED: set METRICSTOR_PYTHON_GRPC to a python3 with grpcio and grpc_tools (bash .ci/run does) to run the Python gRPC client");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = python_stubs(&python, dir.path());
+    let pki = dir.path().join("pki");
+    let made = Command::new(env!("CARGO_BIN_EXE_metricstor"))
+        .args(["certs", "--out"])
+        .arg(&pki)
+        .args(["--client", "agent", "--client", "team-a", "--client", "ops"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{{team=\"a\"}}']\n",
+            dir.path().join("data").display(),
+            p = pki.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    let output = Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_confined.py"))
+        .arg(&stubs)
+        .arg(&server.grpc_addr)
+        .arg(&pki)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("confinement holds over gRPC"), "{stdout}");
     assert!(server.stop());
 }

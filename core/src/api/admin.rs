@@ -23,16 +23,18 @@ fn no_content() -> Response<Bytes> {
     response
 }
 
-/// Query string plus a form body on POST and PUT (Go's `r.ParseForm` reads both).
-fn form_params(request: &Request<Bytes>) -> Result<Params, ApiError> {
-    super::query_and_form(request, &[Method::POST, Method::PUT]).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))
+/// Query string plus a form body on POST and PUT (Go's `r.ParseForm` reads both), with the
+/// client identity's read filters (a confined client deletes only what it may read).
+fn form_params(api: &Api, request: &Request<Bytes>) -> Result<Params, ApiError> {
+    let params = super::query_and_form(request, &[Method::POST, Method::PUT]).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
+    Ok(params.confined_to(api.confinement(request)))
 }
 
 /// Deletes `[start, end]` (default: all time) of every series matching any `match[]`, on
 /// every shard; answers once the deletion is durable everywhere.
 pub(super) async fn handle_delete_series(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     enabled(api)?;
-    let params = form_params(request)?;
+    let params = form_params(api, request)?;
     if params.all("match[]").next().is_none() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
@@ -60,7 +62,7 @@ pub const SNAPSHOTS_DIRNAME: &str = "snapshots";
 /// WAL): it can be backed up as is, read with promtool, or used as `storage.data_dir`.
 pub(super) async fn handle_snapshot(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     enabled(api)?;
-    let params = form_params(request)?;
+    let params = form_params(api, request)?;
     let skip_head = match params.get("skip_head") {
         None | Some("") => false,
         Some(text) => parse_go_bool(text).ok_or_else(|| ApiError::bad_data(format!("unable to parse boolean 'skip_head' argument: {text:?}")))?,

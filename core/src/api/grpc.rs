@@ -2,6 +2,7 @@
 //! length-prefixed messages, `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
 //! size limit, and the same query/series/labels/write code paths as the HTTP API.
 
+use super::read_filters::ReadFilters;
 use crate::ingest::native_histogram::to_proto;
 use super::params::now_ms;
 use std::time::Duration;
@@ -172,16 +173,20 @@ fn window(start_ms: i64, end_ms: i64) -> (i64, i64) {
     (if start_ms == 0 { i64::MIN } else { start_ms }, if end_ms == 0 { i64::MAX } else { end_ms })
 }
 
-async fn dispatch(api: &Api, method: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, Status> {
+/// Answers one call; every read confined to `confinement` (the client identity's
+/// `tls.read_filters`).
+async fn dispatch(api: &Api, method: &str, body: &[u8], confinement: &ReadFilters, timeout: Duration) -> Result<Vec<u8>, Status> {
+    let asked = Asked { filters: confinement.clone(), ..Asked::with_timeout(timeout) };
+    let sets = |matchers: &[String]| sets(matchers).map(|s| confinement.join(s));
     Ok(match method {
         "/metricstor.v1.Query/InstantQuery" => {
             let r: pb::InstantQueryRequest = single(body)?;
             let time_ms = if r.time_ms == 0 { now_ms() } else { r.time_ms };
-            query_response(instant_result(api, &r.query, time_ms, &Asked::with_timeout(timeout)).await?).encode_to_vec()
+            query_response(instant_result(api, &r.query, time_ms, &asked).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/RangeQuery" => {
             let r: pb::RangeQueryRequest = single(body)?;
-            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, &Asked::with_timeout(timeout)).await?).encode_to_vec()
+            query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, &asked).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/Series" => {
             let r: pb::SeriesRequest = single(body)?;
@@ -264,7 +269,8 @@ pub async fn handle(api: &Api, request: &Request<Bytes>) -> Response<Bytes> {
     }
     let requested = request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_timeout);
     let timeout = bounded_timeout(api, requested);
-    let call = async { Some(dispatch(api, &path, request.body(), timeout).await) };
+    let confinement = api.confinement(request);
+    let call = async { Some(dispatch(api, &path, request.body(), &confinement, timeout).await) };
     let deadline = async {
         glommio::timer::sleep(timeout).await;
         None

@@ -158,7 +158,14 @@ fn listing_key(endpoint: &'static str, name: &str, params: &Params, w: &Window) 
     ListingKey {
         endpoint,
         name: name.to_string(),
-        matches: params.all("match[]").chain(params.all("extra_label")).chain(params.all("extra_filters")).chain(params.all("extra_filters[]")).map(str::to_string).collect(),
+        matches: params
+            .all("match[]")
+            .chain(params.all("extra_label"))
+            .chain(params.all("extra_filters"))
+            .chain(params.all("extra_filters[]"))
+            .map(str::to_string)
+            .chain([params.confinement().key()])
+            .collect(),
         mint_ms: w.mint_ms,
         maxt_ms: w.maxt_ms,
         limit: w.limit,

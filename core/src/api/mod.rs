@@ -20,7 +20,7 @@ mod parse_query;
 mod query;
 mod listing_cache;
 mod range_cache;
-mod read_filters;
+pub mod read_filters;
 mod remote_read;
 mod self_metrics;
 mod single_flight;
@@ -60,6 +60,8 @@ pub struct Api {
     /// This executor's listing answers while no write or history change can have changed
     /// them.
     pub listing_cache: ListingCache,
+    /// `tls.read_filters`: what each client identity's reads are confined to.
+    pub identity_filters: Arc<read_filters::IdentityFilters>,
 }
 
 impl net::Handler for Api {
@@ -252,23 +254,23 @@ impl Api {
             p if influx::is_influx_path(p) => influx::route(self, request, p).await,
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
-            "/api/v1/export" if get_or_post => migrate::handle_export(self, &params(request)?).await,
-            "/api/v1/export/csv" if get_or_post => csv::handle_export(self, &params(request)?).await,
-            "/api/v1/export/native" if get_or_post => vm_native_export::handle_export(self, &params(request)?).await,
-            "/api/v1/query" if get_or_post => query::handle_instant(self, &params(request)?).await,
-            "/api/v1/query_range" if get_or_post => query::handle_range(self, &params(request)?).await,
-            "/api/v1/series" if get_or_post => labels::handle_series(self, &params(request)?).await,
-            "/api/v1/labels" if get_or_post => labels::handle_label_names(self, &params(request)?).await,
+            "/api/v1/export" if get_or_post => migrate::handle_export(self, &self.params(request)?).await,
+            "/api/v1/export/csv" if get_or_post => csv::handle_export(self, &self.params(request)?).await,
+            "/api/v1/export/native" if get_or_post => vm_native_export::handle_export(self, &self.params(request)?).await,
+            "/api/v1/query" if get_or_post => query::handle_instant(self, &self.params(request)?).await,
+            "/api/v1/query_range" if get_or_post => query::handle_range(self, &self.params(request)?).await,
+            "/api/v1/series" if get_or_post => labels::handle_series(self, &self.params(request)?).await,
+            "/api/v1/labels" if get_or_post => labels::handle_label_names(self, &self.params(request)?).await,
             p if p.starts_with("/api/v1/label/") && p.ends_with("/values") && method == Method::GET => {
                 let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
-                labels::handle_label_values(self, name, &params(request)?).await
+                labels::handle_label_values(self, name, &self.params(request)?).await
             }
             "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&status::build_info())),
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
             "/api/v1/status/config" if method == Method::GET => Ok(json_ok(&status::config(self))),
             "/api/v1/status/tsdb" if method == Method::GET => {
-                let p = params(request)?;
+                let p = self.params(request)?;
                 // Its figures come from every series of the head, unfiltered.
                 read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty("/api/v1/status/tsdb")?;
                 let limit = match p.get("limit") {
@@ -280,10 +282,10 @@ impl Api {
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
             "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
-            "/api/v1/metadata" if method == Method::GET => metadata(self, &params(request)?).await,
-            "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &params(request)?).await,
-            "/api/v1/format_query" if get_or_post => format_query(&params(request)?),
-            "/api/v1/parse_query" if get_or_post => parse_query(&params(request)?),
+            "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
+            "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
+            "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),
+            "/api/v1/parse_query" if get_or_post => parse_query(&self.params(request)?),
             "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT => {
                 admin::handle_delete_series(self, request).await
             }
@@ -295,7 +297,7 @@ impl Api {
                 Err(ApiError::method_not_allowed("POST, PUT"))
             }
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
-            "/federate" if get_or_post => federate::handle_federate(self, &params(request)?).await,
+            "/federate" if get_or_post => federate::handle_federate(self, &self.params(request)?).await,
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
@@ -313,8 +315,18 @@ impl Api {
 }
 
 /// Query string plus, for `application/x-www-form-urlencoded` POSTs, the body.
-fn params(request: &Request<Bytes>) -> Result<Params, ApiError> {
-    query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)
+impl Api {
+    /// A read request's parameters (query string and form body), with the read filters of
+    /// the client's identity (`tls.read_filters`).
+    fn params(&self, request: &Request<Bytes>) -> Result<Params, ApiError> {
+        Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)))
+    }
+
+    /// The read filters of `request`'s client identity (`tls.read_filters`); none when it has
+    /// none.
+    pub(crate) fn confinement(&self, request: &Request<Bytes>) -> read_filters::ReadFilters {
+        self.identity_filters.for_peer(request.extensions().get::<net::PeerInfo>())
+    }
 }
 
 /// Whether metric family `family` has one of `names` (sorted): the family's own name or one

@@ -1,9 +1,16 @@
 //! Request parameters as Prometheus parses them: query string and form bodies (GET and
 //! POST alike), times as RFC3339 or float Unix seconds, durations as `1h30m` or float seconds.
 
-/// Decoded `key=value` pairs, in order; repeated keys (`match[]`) appear repeatedly.
+use super::read_filters::ReadFilters;
+
+/// Decoded `key=value` pairs, in order; repeated keys (`match[]`) appear repeatedly; and the
+/// read filters the client's identity is confined to (`tls.read_filters`), which no
+/// parameter can change.
 #[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
+pub struct Params {
+    pairs: Vec<(String, String)>,
+    confinement: ReadFilters,
+}
 
 impl Params {
     /// Merges the URL query string and, for form POSTs, the body (Go's `r.Form` does the same).
@@ -16,17 +23,27 @@ impl Params {
         if let Some(q) = query {
             parse_urlencoded(q, &mut pairs)?;
         }
-        Ok(Params(pairs))
+        Ok(Params { pairs, confinement: ReadFilters::default() })
+    }
+
+    /// These parameters from a client confined to `filters` (its identity's).
+    pub fn confined_to(self, filters: ReadFilters) -> Params {
+        Params { confinement: filters, ..self }
+    }
+
+    /// The read filters of the client's identity (none when it has none).
+    pub fn confinement(&self) -> &ReadFilters {
+        &self.confinement
     }
 
     /// The first value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 

@@ -9,6 +9,12 @@
 //! selector is one alternative, the `extra_label`s added to each; a series passes when it
 //! matches one alternative. On the write endpoints `extra_label` means something else (a label
 //! set on what is written, `extra_labels`).
+//!
+//! `tls.read_filters` confines client identities the same way without a proxy
+//! (`IdentityFilters`): a listed identity's reads must match one of its selectors as well as
+//! whatever filters its requests carry, on every read endpoint of both ports and over gRPC.
+
+use std::collections::{BTreeMap, HashMap};
 
 use tsdb::{MatchOp, Matcher};
 
@@ -18,7 +24,7 @@ use super::ApiError;
 /// The filters a read request carries: alternatives, each a list of matchers; none when the
 /// request names no `extra_label` and no `extra_filters`.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ReadFilters {
+pub struct ReadFilters {
     alternatives: Vec<Vec<Matcher>>,
 }
 
@@ -50,7 +56,16 @@ impl ReadFilters {
         if alternatives.is_empty() && !labels.is_empty() {
             alternatives.push(labels);
         }
-        Ok(ReadFilters { alternatives })
+        Ok(ReadFilters { alternatives }.and(params.confinement()))
+    }
+
+    /// Series must pass both these filters and `other`: each alternative joined with each of
+    /// `other`'s (either alone when the other has none).
+    pub fn and(self, other: &ReadFilters) -> ReadFilters {
+        if other.is_empty() {
+            return self;
+        }
+        ReadFilters { alternatives: self.join(other.alternatives.clone()) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,8 +110,55 @@ impl ReadFilters {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::bad_data(format!("{endpoint} does not take extra_label or extra_filters: it cannot confine its answer to the series they select")))
+            Err(ApiError::bad_data(format!(
+                "{endpoint} cannot confine its answer to the series that extra_label, extra_filters or this client's tls.read_filters allow"
+            )))
         }
+    }
+}
+
+/// `tls.read_filters`: per client identity (a certificate SAN or CN), the series selectors
+/// its reads are confined to (a series passes when it matches one).
+#[derive(Debug, Default)]
+pub struct IdentityFilters {
+    by_identity: HashMap<String, ReadFilters>,
+}
+
+impl IdentityFilters {
+    /// Compiles the configuration; names the identity and selector that do not parse.
+    pub fn from_config(config: &BTreeMap<String, Vec<String>>) -> Result<IdentityFilters, String> {
+        let mut by_identity = HashMap::new();
+        for (identity, selectors) in config {
+            if selectors.is_empty() {
+                return Err(format!("{identity:?} needs at least one series selector"));
+            }
+            let mut alternatives = Vec::new();
+            for selector in selectors {
+                let matchers = promql::parse_narrowing_selector(selector).map_err(|e| format!("{identity:?}: {selector:?}: {e}"))?;
+                if matchers.is_empty() {
+                    return Err(format!("{identity:?}: {selector:?} has no label matcher"));
+                }
+                alternatives.push(matchers);
+            }
+            by_identity.insert(identity.clone(), ReadFilters { alternatives });
+        }
+        Ok(IdentityFilters { by_identity })
+    }
+
+    /// The filters a client with `peer`'s certificate is confined to: the selectors of each of
+    /// its identities (SANs, CN) that is listed, any of them; none when none is listed.
+    pub fn for_peer(&self, peer: Option<&net::PeerInfo>) -> ReadFilters {
+        let Some(identity) = peer.and_then(|p| p.identity.as_ref()) else {
+            return ReadFilters::default();
+        };
+        if self.by_identity.is_empty() {
+            return ReadFilters::default();
+        }
+        let mut names: Vec<&String> = identity.sans.iter().chain(identity.common_name.as_ref()).collect();
+        names.sort();
+        names.dedup();
+        let alternatives = names.into_iter().filter_map(|name| self.by_identity.get(name)).flat_map(|f| f.alternatives.iter().cloned()).collect();
+        ReadFilters { alternatives }
     }
 }
 
@@ -155,5 +217,40 @@ mod tests {
         assert!(ReadFilters::default().refuse_unless_empty("/api/v1/status/tsdb").is_ok());
         let error = filters("extra_label=a=b").expect("filters").refuse_unless_empty("/api/v1/status/tsdb").expect_err("refused");
         assert!(error.message.contains("/api/v1/status/tsdb"), "{}", error.message);
+    }
+
+    fn peer(sans: &[&str], common_name: Option<&str>) -> net::PeerInfo {
+        let identity = net::tls::ClientIdentity { sans: sans.iter().map(|s| s.to_string()).collect(), common_name: common_name.map(str::to_string) };
+        net::PeerInfo { addr: "127.0.0.1:1".parse().expect("addr"), identity: Some(identity) }
+    }
+
+    #[test]
+    fn an_identity_is_confined_to_its_selectors_and_a_request_narrows_them_further() {
+        let config: BTreeMap<String, Vec<String>> = [
+            ("grafana-a".to_string(), vec![r#"{team="a"}"#.to_string()]),
+            ("ops".to_string(), vec![r#"{team!="secret"}"#.to_string(), r#"{job="node"}"#.to_string()]),
+        ]
+        .into_iter()
+        .collect();
+        let identities = IdentityFilters::from_config(&config).expect("valid");
+        assert_eq!(shown(identities.for_peer(Some(&peer(&["grafana-a"], None))).alternatives()), vec![r#"team="a""#]);
+        // The CN counts as an identity too; several listed identities give any of their selectors.
+        assert_eq!(shown(identities.for_peer(Some(&peer(&["grafana-a"], Some("ops")))).alternatives()), vec![r#"team="a""#, r#"team!="secret""#, r#"job="node""#]);
+        assert!(identities.for_peer(Some(&peer(&["other"], Some("x")))).is_empty(), "unlisted identities are not confined");
+        assert!(identities.for_peer(None).is_empty());
+        // A request's own filters narrow its identity's, never widen them.
+        let confined = Params::from_request(Some("extra_filters[]=%7Bteam%3D%22b%22%7D&extra_label=env=prod"), None)
+            .expect("params")
+            .confined_to(identities.for_peer(Some(&peer(&["grafana-a"], None))));
+        let f = ReadFilters::from_params(&confined).expect("filters");
+        assert_eq!(shown(f.alternatives()), vec![r#"team="a",team="b",env="prod""#]);
+        let plain = Params::from_request(Some("query=up"), None).expect("params").confined_to(identities.for_peer(Some(&peer(&["ops"], None))));
+        assert_eq!(ReadFilters::from_params(&plain).expect("filters").alternatives().len(), 2);
+        // Bad configuration names the identity and the selector.
+        for (selectors, named) in [(vec![], "needs at least one"), (vec!["{team=".to_string()], "{team="), (vec!["{}".to_string()], "no label matcher")] {
+            let config: BTreeMap<String, Vec<String>> = [("grafana-b".to_string(), selectors)].into_iter().collect();
+            let error = IdentityFilters::from_config(&config).expect_err("invalid");
+            assert!(error.contains("grafana-b") && error.contains(named), "{error}");
+        }
     }
 }

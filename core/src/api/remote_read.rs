@@ -99,8 +99,9 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     for q in &read.queries {
         selects.push(Select::all(matchers(q)?, q.start_timestamp_ms, q.end_timestamp_ms));
     }
-    // `extra_label`/`extra_filters` in the URL confine every query (`read_filters`).
-    let url_params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    // `extra_label`/`extra_filters` in the URL and the client identity's read filters confine
+    // every query (`read_filters`).
+    let url_params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?.confined_to(api.confinement(request));
     let filters = ReadFilters::from_params(&url_params)?;
     let selects = crate::coordinator::filtered_selects(&selects, filters.alternatives());
     // As Prometheus' `--storage.remote.read-sample-limit`: a read past it is a 400.
