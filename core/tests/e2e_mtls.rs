@@ -68,24 +68,8 @@ fn status_of(result: Result<ureq::Response, ureq::Error>) -> Result<(u16, String
 #[test]
 fn client_identities_are_authorized_per_action() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    let made = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .args(["certs", "--out"])
-        .arg(&pki)
-        .args(["--client", "agent", "--client", "dashboard", "--client", "stranger"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [dashboard]\n",
-            dir.path().join("data").display(),
-            p = pki.display()
-        ),
-    )
-    .unwrap();
+    let pki = make_pki(dir.path(), &["agent", "dashboard", "stranger"]);
+    let config = write_mtls_config(dir.path(), &pki, "  write_allowed_sans: [agent]\n  read_allowed_sans: [dashboard]\n");
     let server = Server::start(&config);
     let base = format!("https://{}", server.http_addr);
     let body = v1_request(&[(vec![("__name__", "mtls_metric"), ("job", "x")], vec![(1_000_000, 42.0)])]);
@@ -168,6 +152,9 @@ fn client_identities_are_authorized_per_action() {
     assert!(server.stop());
 }
 
+/// `tls` lines: the agent writes; team-a (confined to `{team="a"}`) and ops (unconfined) read.
+const TEAM_A_CONFINED: &str = "  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{team=\"a\"}']\n";
+
 /// `tls.read_filters`: a listed identity reads only the series its selectors allow, on every
 /// read endpoint (its own extra_label/extra_filters only narrow that further, the range and
 /// listing caches keep identities apart, `/api/v1/status/tsdb` is refused); an unlisted one
@@ -175,24 +162,8 @@ fn client_identities_are_authorized_per_action() {
 #[test]
 fn read_filters_confine_each_listed_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    let made = std::process::Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .args(["certs", "--out"])
-        .arg(&pki)
-        .args(["--client", "agent", "--client", "team-a", "--client", "ops"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{{team=\"a\"}}']\n",
-            dir.path().join("data").display(),
-            p = pki.display()
-        ),
-    )
-    .unwrap();
+    let pki = make_pki(dir.path(), &["agent", "team-a", "ops"]);
+    let config = write_mtls_config(dir.path(), &pki, TEAM_A_CONFINED);
     let server = Server::start(&config);
     let base = format!("https://{}", server.http_addr);
     let samples = vec![(1_000_000, 1.0), (1_015_000, 2.0)];

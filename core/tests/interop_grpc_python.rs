@@ -60,24 +60,10 @@ fn python_grpcio_over_mtls_is_confined_by_read_filters() {
     };
     let dir = tempfile::tempdir().unwrap();
     let stubs = python_stubs(&python, dir.path());
-    let pki = dir.path().join("pki");
-    let made = Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .args(["certs", "--out"])
-        .arg(&pki)
-        .args(["--client", "agent", "--client", "team-a", "--client", "ops"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{{team=\"a\"}}']\n",
-            dir.path().join("data").display(),
-            p = pki.display()
-        ),
-    )
-    .unwrap();
+    let pki = make_pki(dir.path(), &["agent", "team-a", "ops"]);
+    // The agent writes; team-a (confined to `{team="a"}`) and ops (unconfined) read.
+    let tls = "  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{team=\"a\"}']\n";
+    let config = write_mtls_config(dir.path(), &pki, tls);
     let server = Server::start(&config);
     let output = Command::new(&python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_confined.py"))

@@ -39,6 +39,34 @@ pub fn write_config_with(dir: &Path, server_lines: &str, storage_lines: &str) ->
     path
 }
 
+/// `metricstor certs --out dir/pki --client …`: a development PKI with those clients (each
+/// `NAME.crt`/`NAME.key`, the certificate's SAN and CN its name); returns its directory.
+pub fn make_pki(dir: &Path, clients: &[&str]) -> PathBuf {
+    let pki = dir.join("pki");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_metricstor"));
+    command.args(["certs", "--out"]).arg(&pki);
+    for client in clients {
+        command.args(["--client", client]);
+    }
+    let made = command.output().expect("run metricstor certs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    pki
+}
+
+/// `dir/config.yaml` for a server on loopback (2 cores) whose ports speak mutual TLS with
+/// `pki`'s server certificate, client certificates required, data in `dir/data`, and
+/// `tls_lines` (each `  key: value\n`) added to the `tls` section.
+pub fn write_mtls_config(dir: &Path, pki: &Path, tls_lines: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    let text = format!(
+        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n{tls_lines}",
+        dir.join("data").display(),
+        p = pki.display()
+    );
+    std::fs::write(&path, text).expect("write test config");
+    path
+}
+
 impl Server {
     /// Starts the binary with `config` and waits (bounded) for its listening line.
     pub fn start(config: &Path) -> Server {
