@@ -211,5 +211,8 @@ fn read_filters_confine_each_listed_identity() {
     assert_eq!(status, 400, "{answer}");
     assert!(answer["error"].as_str().unwrap_or("").contains("tls.read_filters"), "{answer}");
     assert_eq!(get("ops", "/api/v1/status/tsdb").0, 200);
+    // The configuration lists every identity's filters: refused to a confined one.
+    assert_eq!(get("team-a", "/api/v1/status/config").0, 403);
+    assert_eq!(get("ops", "/api/v1/status/config").0, 200);
     assert!(server.stop());
 }

@@ -268,7 +268,14 @@ impl Api {
             "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&status::build_info())),
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
-            "/api/v1/status/config" if method == Method::GET => Ok(json_ok(&status::config(self))),
+            "/api/v1/status/config" if method == Method::GET => {
+                // The configuration names every identity's read filters: not for a client
+                // confined to its own series.
+                if !self.confinement(request).is_empty() {
+                    return Err(ApiError::forbidden("/api/v1/status/config is not available to a client confined by tls.read_filters"));
+                }
+                Ok(json_ok(&status::config(self)))
+            }
             "/api/v1/status/tsdb" if method == Method::GET => {
                 let p = self.params(request)?;
                 // Its figures come from every series of the head, unfiltered.
