@@ -144,6 +144,32 @@ mod tests {
     }
 
     #[test]
+    fn filtered_selects_are_united_back_per_select_each_series_once() {
+        let m = |name: &str, value: &str| tsdb::Matcher::new(MatchOp::Equal, name, value).expect("matcher");
+        let selects = vec![Select::all(vec![m("__name__", "x")], 0, 100), Select { last_only: true, ..Select::all(vec![m("__name__", "y")], 5, 50) }];
+        let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
+        let asked = filtered_selects(&selects, &filters);
+        let shown: Vec<String> = asked.iter().map(|s| format!("{:?} {} {} {}", s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>(), s.mint_ms, s.maxt_ms, s.last_only)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                r#"["__name__=\"x\"", "team=\"a\""] 0 100 false"#,
+                r#"["__name__=\"x\"", "i=\"1\""] 0 100 false"#,
+                r#"["__name__=\"y\"", "team=\"a\""] 5 50 true"#,
+                r#"["__name__=\"y\"", "i=\"1\""] 5 50 true"#,
+            ]
+        );
+        assert_eq!(filtered_selects(&selects, &[]).len(), 2, "no filters: the selects as they are");
+        // Answers per asked select: x's two alternatives share series i=1; y's second is empty.
+        let l = |i: &str| Labels::from_pairs([("__name__", "x"), ("i", i)]);
+        let answers = vec![vec![l("2"), l("1")], vec![l("1")], vec![l("3")], vec![]];
+        let united = union_per_select(answers, 2, |labels: &Labels| labels);
+        assert_eq!(united, vec![vec![l("1"), l("2")], vec![l("3")]]);
+        // One alternative: nothing to unite.
+        assert_eq!(union_per_select(vec![vec![l("2"), l("1")]], 1, |labels: &Labels| labels), vec![vec![l("2"), l("1")]]);
+    }
+
+    #[test]
     fn a_select_of_last_samples_serves_only_its_own_range_and_only_last_sample_askers() {
         let x = vec![tsdb::Matcher::new(MatchOp::Equal, "__name__", "x").expect("matcher")];
         let last_only = Select { last_only: true, ..Select::all(x.clone(), 0, 100) };
