@@ -31,6 +31,21 @@ fn python_stubs(python: &str, dir: &std::path::Path) -> std::path::PathBuf {
     stubs
 }
 
+/// Runs `tests/python/<script>` with the stubs, the server's gRPC address and `more` as
+/// arguments; fails unless it exits 0 and prints `done`.
+fn run_python_client(python: &str, script: &str, stubs: &std::path::Path, server: &Server, more: &[&std::path::Path], done: &str) {
+    let output = Command::new(python)
+        .arg(format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR")))
+        .arg(stubs)
+        .arg(&server.grpc_addr)
+        .args(more)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(done), "{stdout}");
+}
+
 #[test]
 fn python_grpcio_calls_every_rpc() {
     let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
@@ -40,15 +55,7 @@ fn python_grpcio_calls_every_rpc() {
     let dir = tempfile::tempdir().unwrap();
     let stubs = python_stubs(&python, dir.path());
     let server = Server::start(&write_config(dir.path(), ""));
-    let output = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_client.py"))
-        .arg(&stubs)
-        .arg(&server.grpc_addr)
-        .output()
-        .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("all RPCs answered as expected"), "{stdout}");
+    run_python_client(&python, "grpc_client.py", &stubs, &server, &[], "all RPCs answered as expected");
     assert!(server.stop());
 }
 
@@ -65,15 +72,6 @@ fn python_grpcio_over_mtls_is_confined_by_read_filters() {
     let tls = "  write_allowed_sans: [agent]\n  read_allowed_sans: [team-a, ops]\n  read_filters:\n    team-a: ['{team=\"a\"}']\n";
     let config = write_mtls_config(dir.path(), &pki, tls);
     let server = Server::start(&config);
-    let output = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/grpc_confined.py"))
-        .arg(&stubs)
-        .arg(&server.grpc_addr)
-        .arg(&pki)
-        .output()
-        .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "Python gRPC client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("confinement holds over gRPC"), "{stdout}");
+    run_python_client(&python, "grpc_confined.py", &stubs, &server, &[&pki], "confinement holds over gRPC");
     assert!(server.stop());
 }

@@ -116,7 +116,7 @@ pub(super) async fn collect_values(api: &Api, name: &str, mut sets: Vec<Vec<Matc
 pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let sets = filtered_match_sets(params, Some("no match[] parameter provided"))?;
     let w = window(params)?;
-    let key = listing_key("series", "", params, &w);
+    let key = listing_key("series", "", params, &w)?;
     cached_listing(api, key, async {
         let all = collect_series(api, sets, w.mint_ms, w.maxt_ms).await?;
         let (series, warnings) = take_limit(all, w.limit);
@@ -136,7 +136,7 @@ pub async fn handle_series(api: &Api, params: &Params) -> Result<Response<Bytes>
 pub async fn handle_label_names(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let w = window(params)?;
     let sets = filtered_match_sets(params, None)?;
-    let key = listing_key("labels", "", params, &w);
+    let key = listing_key("labels", "", params, &w)?;
     cached_listing(api, key, async { Ok(string_list(collect_names(api, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
 
@@ -148,28 +148,21 @@ pub async fn handle_label_values(api: &Api, raw_name: &str, params: &Params) -> 
     }
     let w = window(params)?;
     let sets = filtered_match_sets(params, None)?;
-    let key = listing_key("label_values", &name, params, &w);
+    let key = listing_key("label_values", &name, params, &w)?;
     cached_listing(api, key, async { Ok(string_list(collect_values(api, &name, sets, w.mint_ms, w.maxt_ms).await?, w.limit)) }).await
 }
 
-/// A listing request's cache key: `match[]` and the read filters as sent, the window and
-/// limit as parsed.
-fn listing_key(endpoint: &'static str, name: &str, params: &Params, w: &Window) -> ListingKey {
-    ListingKey {
+/// A listing request's cache key: `match[]` as sent, the read filters (URL's and identity's
+/// together), window and limit as parsed.
+fn listing_key(endpoint: &'static str, name: &str, params: &Params, w: &Window) -> Result<ListingKey, ApiError> {
+    Ok(ListingKey {
         endpoint,
         name: name.to_string(),
-        matches: params
-            .all("match[]")
-            .chain(params.all("extra_label"))
-            .chain(params.all("extra_filters"))
-            .chain(params.all("extra_filters[]"))
-            .map(str::to_string)
-            .chain([params.confinement().key()])
-            .collect(),
+        matches: params.all("match[]").map(str::to_string).chain([ReadFilters::from_params(params)?.key()]).collect(),
         mint_ms: w.mint_ms,
         maxt_ms: w.maxt_ms,
         limit: w.limit,
-    }
+    })
 }
 
 /// The listing's JSON answer from this executor's cache when nothing can have changed

@@ -203,6 +203,18 @@ fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl Api {
+    /// A read request's parameters (query string and, for `application/x-www-form-urlencoded`
+    /// POSTs, the body), with the read filters of the client's identity (`tls.read_filters`).
+    fn params(&self, request: &Request<Bytes>) -> Result<Params, ApiError> {
+        Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)))
+    }
+
+    /// The read filters of `request`'s client identity (`tls.read_filters`); none when it has
+    /// none.
+    pub(crate) fn confinement(&self, request: &Request<Bytes>) -> read_filters::ReadFilters {
+        self.identity_filters.for_peer(request.extensions().get::<net::PeerInfo>())
+    }
+
     /// The request's `extra_label` parameters (see `extra_labels`).
     fn extra_labels(&self, query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
         let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
@@ -318,21 +330,6 @@ impl Api {
             }
             _ => Err(ApiError::not_found(path)),
         }
-    }
-}
-
-/// Query string plus, for `application/x-www-form-urlencoded` POSTs, the body.
-impl Api {
-    /// A read request's parameters (query string and form body), with the read filters of
-    /// the client's identity (`tls.read_filters`).
-    fn params(&self, request: &Request<Bytes>) -> Result<Params, ApiError> {
-        Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)))
-    }
-
-    /// The read filters of `request`'s client identity (`tls.read_filters`); none when it has
-    /// none.
-    pub(crate) fn confinement(&self, request: &Request<Bytes>) -> read_filters::ReadFilters {
-        self.identity_filters.for_peer(request.extensions().get::<net::PeerInfo>())
     }
 }
 

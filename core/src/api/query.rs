@@ -67,7 +67,8 @@ pub(super) struct Asked {
     /// The query's own lookback delta (Prometheus' `lookback_delta` parameter); `None`:
     /// `server.lookback_delta_seconds`.
     pub lookback_ms: Option<i64>,
-    /// `extra_label`/`extra_filters`: every selector of the query also has to match them.
+    /// `extra_label`/`extra_filters` and the client identity's `tls.read_filters`: every
+    /// selector of the query also has to match them.
     pub filters: ReadFilters,
 }
 
