@@ -16,7 +16,7 @@ fn python_stubs(python: &str, dir: &std::path::Path) -> std::path::PathBuf {
     let stubs = dir.join("stubs");
     std::fs::create_dir_all(&stubs).unwrap();
     let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/proto");
-    let generated = Command::new(&python)
+    let generated = Command::new(python)
         .args(["-m", "grpc_tools.protoc", "-I", protos])
         .arg(format!("--python_out={}", stubs.display()))
         .arg(format!("--grpc_python_out={}", stubs.display()))
