@@ -70,7 +70,7 @@ fn xor_chunks(series: &SeriesSamples) -> Vec<rr::Chunk> {
                 min_time_ms: part[0].timestamp_ms,
                 max_time_ms: part[part.len() - 1].timestamp_ms,
                 r#type: ChunkEncoding::Xor as i32,
-                data: appender.into_chunk().bytes.into_vec(),
+                data: appender.into_bytes(),
             }
         })
         .collect()

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::rc::Rc;
 
-use super::encoding::{crc32c, Decoder, Encoder};
+use super::encoding::{crc32c, Decoder};
 use super::page_cache::{CachedFile, PageCache};
 use crate::chunk::ChunkEncoding;
 use crate::error::Error;
@@ -20,52 +20,6 @@ const LEN_FIELD_BYTES_MAX: usize = 5;
 
 pub fn segment_file_name(index: usize) -> String {
     format!("{:06}", index + 1)
-}
-
-/// Builds chunk segments in memory.
-pub struct ChunkSegmentsWriter {
-    segment_bytes_max: usize,
-    pub segments: Vec<Vec<u8>>,
-}
-
-impl ChunkSegmentsWriter {
-    pub fn new(segment_bytes_max: usize) -> Self {
-        ChunkSegmentsWriter {
-            segment_bytes_max,
-            segments: Vec::new(),
-        }
-    }
-
-    /// Appends one XOR chunk and returns its reference.
-    pub fn add_xor(&mut self, data: &[u8]) -> u64 {
-        self.add_chunk(ChunkEncoding::Xor, data)
-    }
-
-    /// Appends one chunk of `encoding` and returns its reference.
-    pub fn add_chunk(&mut self, encoding: ChunkEncoding, data: &[u8]) -> u64 {
-        let mut e = Encoder::default();
-        e.put_uvarint(data.len() as u64);
-        let enc_start = e.len();
-        e.put_u8(encoding as u8);
-        e.bytes.extend_from_slice(data);
-        e.put_crc_from(enc_start);
-        let needs_new = match self.segments.last() {
-            None => true,
-            Some(s) => s.len() > SEGMENT_HEADER_BYTES && s.len() + e.len() > self.segment_bytes_max,
-        };
-        if needs_new {
-            let mut header = Encoder::default();
-            header.put_be32(MAGIC_CHUNKS);
-            header.put_u8(CHUNKS_VERSION_1);
-            header.bytes.extend_from_slice(&[0, 0, 0]);
-            self.segments.push(header.bytes);
-        }
-        let index = self.segments.len() - 1;
-        let segment = &mut self.segments[index];
-        let offset = segment.len();
-        segment.extend_from_slice(&e.bytes);
-        ((index as u64) << 32) | offset as u64
-    }
 }
 
 /// Reads single chunks from a block's segment files through the shard's page cache.
@@ -189,44 +143,5 @@ impl ChunkReader {
         buf.truncate(total - 4);
         buf.remove(0);
         Ok((encoding, buf))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_are_cut_at_the_limit_and_refs_address_chunks() {
-        let mut w = ChunkSegmentsWriter::new(64);
-        let a = w.add_xor(&[1; 20]);
-        let b = w.add_xor(&[2; 20]);
-        let c = w.add_xor(&[3; 20]);
-        assert_eq!(a, 8);
-        assert_eq!(b, 8 + 26);
-        assert_eq!(
-            c,
-            1 << 32 | 8,
-            "third chunk would pass 64 bytes: next segment"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (i, s) in w.segments.iter().enumerate() {
-            std::fs::write(dir.path().join(segment_file_name(i)), s).expect("write");
-        }
-        let cache = PageCache::new(1 << 20);
-        let r = ChunkReader::open(dir.path(), &cache, cache.register_block()).expect("open");
-        assert_eq!(r.read_xor(b).expect("b"), vec![2; 20]);
-        assert_eq!(r.read_xor(c).expect("c"), vec![3; 20]);
-        assert!(r.read_xor(2 << 32 | 8).is_err());
-        let mut damaged = w.segments[0].clone();
-        damaged[8 + 26 + 5] ^= 1;
-        std::fs::write(dir.path().join(segment_file_name(0)), damaged).expect("write");
-        drop(r);
-        let r = ChunkReader::open(dir.path(), &cache, cache.register_block()).expect("open");
-        let err = r
-            .read_xor(b)
-            .expect_err("checksum must catch the flip")
-            .to_string();
-        assert!(err.contains("000001") && err.contains("checksum"), "{err}");
     }
 }

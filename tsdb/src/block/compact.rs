@@ -182,7 +182,7 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
         for (i, c) in chunks {
             let (encoding, bytes) = cursors[i].block.read_chunk(c.chunk_ref)?;
             let num_samples = u64::from(xor_num_samples(&bytes));
-            let chunk = RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, encoding, bytes };
+            let chunk = RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, encoding, bytes: bytes.into() };
             if encoding != ChunkEncoding::Xor {
                 join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
                 run_samples = 0;
@@ -270,7 +270,7 @@ fn join_chunks(cursors: &[Cursor], labels: &Labels, mut run: Vec<(usize, RawChun
         max_time_ms: last.max_time_ms,
         num_samples: u64::from(joined.num_samples()),
         encoding: ChunkEncoding::Xor,
-        bytes: joined.bytes.into_vec(),
+        bytes: joined.bytes,
     });
     Ok(())
 }

@@ -26,7 +26,7 @@ use std::rc::Rc;
 pub(crate) use direct_io::{DirectFile, DirectWriter, SequentialReader};
 pub use direct_io::buffered_writes_total;
 pub use link::link_block;
-pub use chunks_format::{ChunkReader, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
+pub use chunks_format::{ChunkReader, SEGMENT_BYTES_MAX};
 pub use meta::{BlockCompaction, BlockMeta, BlockParent, BlockStats};
 pub use page_cache::{PageCache, PageCacheStats, PAGE_BYTES, PAGE_CACHE_BYTES_DEFAULT};
 pub use compact::{CompactionJob, CompactionOutput};

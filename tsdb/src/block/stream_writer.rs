@@ -5,6 +5,7 @@
 //! caller commits with `commit_tmp` once it knows the result is wanted.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 
 use super::direct_io::DirectWriter;
@@ -12,7 +13,7 @@ use super::chunks_format::{segment_file_name, CHUNKS_VERSION_1, MAGIC_CHUNKS, SE
 use super::encoding::Encoder;
 use super::index_format::{ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_VERSION};
-use super::writer::{encode_series_chunks, sync_dir, write_block_files, CHUNKS_DIRNAME, TMP_SUFFIX};
+use super::writer::{encode_series_chunks, sync_dir, write_block_files, BlockSeries, CHUNKS_DIRNAME, TMP_SUFFIX};
 use crate::chunk::{ChunkEncoding, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::model::{HistogramSample, Labels, Sample};
@@ -23,7 +24,8 @@ pub struct RawChunk {
     pub max_time_ms: i64,
     pub num_samples: u64,
     pub encoding: ChunkEncoding,
-    pub bytes: Vec<u8>,
+    /// Shared with the head a cut takes it from (no copy while the cut is written).
+    pub bytes: Arc<[u8]>,
 }
 
 pub struct StreamBlockWriter {
@@ -34,6 +36,8 @@ pub struct StreamBlockWriter {
     segment: Option<DirectWriter>,
     segment_index: usize,
     segment_bytes: u64,
+    /// A segment is closed before a chunk would take it past this (`SEGMENT_BYTES_MAX`).
+    segment_bytes_max: u64,
     index: Vec<IndexSeries>,
     stats: BlockStats,
 }
@@ -57,6 +61,7 @@ impl StreamBlockWriter {
             segment: None,
             segment_index: 0,
             segment_bytes: 0,
+            segment_bytes_max: SEGMENT_BYTES_MAX as u64,
             index: Vec::new(),
             stats: BlockStats::default(),
         })
@@ -85,7 +90,7 @@ impl StreamBlockWriter {
         e.put_crc_from(enc_start);
         let full = self.segment.is_some()
             && self.segment_bytes > SEGMENT_HEADER_BYTES as u64
-            && self.segment_bytes + e.len() as u64 > SEGMENT_BYTES_MAX as u64;
+            && self.segment_bytes + e.len() as u64 > self.segment_bytes_max;
         if full {
             self.close_segment()?;
         }
@@ -158,6 +163,36 @@ impl StreamBlockWriter {
         Ok(())
     }
 
+    /// Adds a series cut from a head (`BlockSeries`): its whole chunks as they are, then its
+    /// loose samples and histograms encoded in chunks of up to `samples_per_chunk` samples.
+    pub fn add_cut_series(&mut self, series: &BlockSeries, samples_per_chunk: u16) -> Result<(), Error> {
+        let BlockSeries { labels, chunks, samples, histograms } = series;
+        if chunks.is_empty() && samples.is_empty() && histograms.is_empty() {
+            return Ok(());
+        }
+        debug_assert!(samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block samples increase strictly");
+        debug_assert!(
+            samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= self.min_time_ms && t < self.max_time_ms),
+            "block samples lie in the block range"
+        );
+        debug_assert!(
+            chunks.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms)
+                && chunks.last().is_none_or(|c| samples.first().is_none_or(|s| c.max_time_ms < s.timestamp_ms) && histograms.first().is_none_or(|h| c.max_time_ms < h.timestamp_ms))
+                && chunks.iter().all(|c| c.min_time_ms >= self.min_time_ms && c.max_time_ms < self.max_time_ms),
+            "kept chunks are ordered, come before the samples and lie in the block range"
+        );
+        let mut metas = Vec::with_capacity(chunks.len());
+        let mut count = (samples.len() + histograms.len()) as u64;
+        for c in chunks {
+            let chunk_ref = self.write_chunk(c.encoding, &c.bytes)?;
+            metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
+            count += c.num_samples;
+        }
+        metas.extend(encode_series_chunks(samples, histograms, samples_per_chunk, |encoding, data| self.write_chunk(encoding, data))?);
+        self.push_series(labels.clone(), metas, count);
+        Ok(())
+    }
+
     /// Series added so far.
     pub fn num_series(&self) -> u64 {
         self.stats.num_series
@@ -188,4 +223,39 @@ pub fn commit_tmp(parent: &Path, ulid: &str) -> Result<PathBuf, Error> {
     std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
     sync_dir(parent)?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::chunks_format::ChunkReader;
+    use crate::block::page_cache::PageCache;
+
+    #[test]
+    fn segments_are_cut_at_the_limit_and_refs_address_chunks() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let mut w = StreamBlockWriter::create(parent.path(), "B", 0, 10).expect("create");
+        w.segment_bytes_max = 64;
+        let a = w.write_chunk(ChunkEncoding::Xor, &[1; 20]).expect("a");
+        let b = w.write_chunk(ChunkEncoding::Xor, &[2; 20]).expect("b");
+        let c = w.write_chunk(ChunkEncoding::Xor, &[3; 20]).expect("c");
+        assert_eq!(a, 8);
+        assert_eq!(b, 8 + 26);
+        assert_eq!(c, 1 << 32 | 8, "the third chunk would pass 64 bytes: next segment");
+        w.close_segment().expect("close");
+        let chunks_dir = parent.path().join("B.tmp").join(CHUNKS_DIRNAME);
+        let cache = PageCache::new(1 << 20);
+        let r = ChunkReader::open(&chunks_dir, &cache, cache.register_block()).expect("open");
+        assert_eq!(r.read_xor(b).expect("b"), vec![2; 20]);
+        assert_eq!(r.read_xor(c).expect("c"), vec![3; 20]);
+        assert!(r.read_xor(2 << 32 | 8).is_err());
+        drop(r);
+        let first = chunks_dir.join(segment_file_name(0));
+        let mut damaged = std::fs::read(&first).expect("read");
+        damaged[8 + 26 + 5] ^= 1;
+        std::fs::write(&first, damaged).expect("write");
+        let r = ChunkReader::open(&chunks_dir, &cache, cache.register_block()).expect("open");
+        let err = r.read_xor(b).expect_err("the checksum catches the flip").to_string();
+        assert!(err.contains("000001") && err.contains("checksum"), "{err}");
+    }
 }

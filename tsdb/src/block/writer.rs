@@ -7,10 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::direct_io::DirectWriter;
-use super::chunks_format::{segment_file_name, ChunkSegmentsWriter, SEGMENT_BYTES_MAX};
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
-use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_FILENAME, META_VERSION};
-use super::stream_writer::RawChunk;
+use super::meta::{BlockCompaction, BlockMeta, META_FILENAME};
+use super::stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
 use crate::chunk::{encode_histogram_chunks, ChunkEncoding, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::model::{HistogramSample, Labels, Sample};
@@ -182,6 +181,9 @@ pub fn write_cut_block(
     write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
 }
 
+/// Streams `series` (sorted here by labels) into `StreamBlockWriter`: memory holds the index
+/// entries and one series' chunks at a time, not the block's chunk segments; a head cut's
+/// kept chunks are shared with the head, not copied.
 fn write_series_block(
     parent: &Path,
     ulid: &str,
@@ -190,70 +192,14 @@ fn write_series_block(
     mut series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    debug_assert!(min_time_ms < max_time_ms, "a block range is not empty");
     series.retain(|s| !s.samples.is_empty() || !s.chunks.is_empty() || !s.histograms.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
-    debug_assert!(
-        series.windows(2).all(|w| w[0].labels != w[1].labels),
-        "one entry per series"
-    );
-    let mut chunks = ChunkSegmentsWriter::new(SEGMENT_BYTES_MAX);
-    let mut index_series = Vec::with_capacity(series.len());
-    let mut stats = BlockStats::default();
-    for BlockSeries { labels, chunks: raw, samples, histograms } in series {
-        debug_assert!(
-            samples
-                .windows(2)
-                .all(|w| w[0].timestamp_ms < w[1].timestamp_ms),
-            "block samples increase strictly"
-        );
-        debug_assert!(
-            samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= min_time_ms && t < max_time_ms),
-            "block samples lie in the block range"
-        );
-        debug_assert!(
-            raw.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms)
-                && raw.last().is_none_or(|c| samples.first().is_none_or(|s| c.max_time_ms < s.timestamp_ms) && histograms.first().is_none_or(|h| c.max_time_ms < h.timestamp_ms))
-                && raw.iter().all(|c| c.min_time_ms >= min_time_ms && c.max_time_ms < max_time_ms),
-            "kept chunks are ordered, come before the samples and lie in the block range"
-        );
-        let mut metas: Vec<ChunkMeta> = raw
-            .iter()
-            .map(|c| ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref: chunks.add_chunk(c.encoding, &c.bytes) })
-            .collect();
-        match encode_series_chunks(&samples, &histograms, SAMPLES_PER_CHUNK_MAX, |encoding, data| Ok::<u64, std::convert::Infallible>(chunks.add_chunk(encoding, data))) {
-            Ok(encoded) => metas.extend(encoded),
-            Err(never) => match never {},
-        }
-        stats.num_series += 1;
-        stats.num_samples += (samples.len() + histograms.len()) as u64 + raw.iter().map(|c| c.num_samples).sum::<u64>();
-        stats.num_chunks += metas.len() as u64;
-        index_series.push(IndexSeries {
-            labels,
-            chunks: metas,
-        });
+    let mut writer = StreamBlockWriter::create(parent, ulid, min_time_ms, max_time_ms)?;
+    // Each series goes once written: with a cut's chunks shared, its bytes are then the
+    // head's alone again.
+    for s in series {
+        writer.add_cut_series(&s, SAMPLES_PER_CHUNK_MAX)?;
     }
-    let meta = BlockMeta {
-        ulid: ulid.to_string(),
-        min_time_ms,
-        max_time_ms,
-        stats,
-        compaction,
-        version: META_VERSION,
-    };
-
-    let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
-    let done = parent.join(ulid);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
-    }
-    let chunks_dir = tmp.join(CHUNKS_DIRNAME);
-    std::fs::create_dir_all(&chunks_dir).map_err(|e| Error::io("create", &chunks_dir, e))?;
-    for (i, segment) in chunks.segments.iter().enumerate() {
-        write_synced(&chunks_dir.join(segment_file_name(i)), segment)?;
-    }
-    write_block_files(&tmp, &index_series, &meta)?;
-    std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
-    sync_dir(parent)?;
-    Ok((done, meta))
+    let (_, meta) = writer.finish(compaction)?;
+    Ok((commit_tmp(parent, ulid)?, meta))
 }

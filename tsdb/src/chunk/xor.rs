@@ -4,14 +4,17 @@
 //! (0, 10+14 bits, 110+17, 1110+20, 1111+64) and XOR values (0 same; 10 reuse window;
 //! 11 + 5-bit leading zeros + 6-bit significant bits).
 
+use std::sync::Arc;
+
 use super::bits::{write_uvarint, write_varint, BitReader, BitWriter};
 use crate::model::Sample;
 
 /// An immutable chunk's bytes (header included).
 #[derive(Clone, Debug, PartialEq)]
 pub struct XorChunk {
-    /// Exactly the encoded bytes (no spare capacity: a head keeps closed chunks for hours).
-    pub bytes: Box<[u8]>,
+    /// Exactly the encoded bytes (no spare capacity: a head keeps closed chunks for hours),
+    /// shared: a head cut hands them to the block writer and to the new head without a copy.
+    pub bytes: Arc<[u8]>,
 }
 
 /// The sample count in an encoded XOR chunk's header (0 when the bytes are too short).
@@ -77,10 +80,15 @@ impl XorAppender {
         &self.bytes
     }
 
-    /// Finishes the chunk, giving back the spare capacity the appender grew.
+    /// The finished chunk's bytes (header included), as they are.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Finishes the chunk, in an allocation of exactly its size.
     pub fn into_chunk(self) -> XorChunk {
         XorChunk {
-            bytes: self.bytes.into_boxed_slice(),
+            bytes: Arc::from(self.bytes),
         }
     }
 
@@ -463,7 +471,7 @@ mod tests {
         for i in 0..10 {
             a.append(i * 1000, i as f64 * 1.5);
         }
-        let mut bytes = a.into_chunk().bytes.into_vec();
+        let mut bytes = a.into_bytes();
         bytes.truncate(bytes.len() - 3);
         let mut it = XorIterator::new(&bytes);
         let n = it.by_ref().count();

@@ -15,7 +15,8 @@ use crate::model::{FloatHistogram, HistogramSample};
 struct ClosedChunk {
     min_t: i64,
     max_t: i64,
-    bytes: Box<[u8]>,
+    /// Shared with a head cut's block writer and new head (see `XorChunk::bytes`).
+    bytes: Arc<[u8]>,
 }
 
 pub struct HistogramSeries {
@@ -78,7 +79,7 @@ impl HistogramSeries {
             if let Some(fresh) = fresh {
                 let full = std::mem::replace(&mut self.open, fresh);
                 if let Some(max_t) = full.last_timestamp() {
-                    self.closed.push(ClosedChunk { min_t: self.open_min_t, max_t, bytes: full.into_bytes() });
+                    self.closed.push(ClosedChunk { min_t: self.open_min_t, max_t, bytes: Arc::from(full.into_bytes()) });
                 }
                 self.open_min_t = t;
             }
@@ -169,10 +170,13 @@ impl HistogramSeries {
             return (Vec::new(), all, after);
         }
         let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
-        for (min_t, max_t, bytes) in self.chunks() {
+        let closed = self.closed.iter().map(|c| Some(&c.bytes));
+        for ((min_t, max_t, bytes), shared) in self.chunks().zip(closed.chain(std::iter::repeat(None))) {
             if max_t < boundary_ms {
                 let num_samples = u64::from(crate::chunk::xor_num_samples(bytes));
-                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples, encoding: ChunkEncoding::FloatHistogram, bytes: bytes.to_vec() });
+                // A closed chunk's bytes are shared, the open one's copied.
+                let bytes = shared.map_or_else(|| Arc::from(bytes), Arc::clone);
+                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples, encoding: ChunkEncoding::FloatHistogram, bytes });
             } else if min_t >= boundary_ms {
                 after.extend(FloatHistogramIterator::new(bytes));
             } else {

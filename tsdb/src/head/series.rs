@@ -294,7 +294,9 @@ impl MemSeries {
         let (mut kept, mut before, mut chunks_after, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (min_t, max_t, num_samples, bytes, closed) in chunks {
             if max_t < boundary_ms {
-                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), encoding: ChunkEncoding::Xor, bytes: bytes.to_vec() });
+                // A closed chunk's bytes are shared, the open one's copied.
+                let bytes = closed.map_or_else(|| Arc::from(bytes), |c| Arc::clone(&c.bytes));
+                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), encoding: ChunkEncoding::Xor, bytes });
             } else if min_t >= boundary_ms {
                 match closed {
                     // Whole closed chunks go over as they are while nothing loose precedes them.

@@ -124,7 +124,7 @@ mod tests {
         for &(t, v) in samples {
             appender.append(t, v);
         }
-        RawChunk { min_time_ms: samples[0].0, max_time_ms: samples[samples.len() - 1].0, num_samples: samples.len() as u64, encoding: ChunkEncoding::Xor, bytes: appender.bytes().to_vec() }
+        RawChunk { min_time_ms: samples[0].0, max_time_ms: samples[samples.len() - 1].0, num_samples: samples.len() as u64, encoding: ChunkEncoding::Xor, bytes: appender.bytes().into() }
     }
 
     fn all_samples(part: &BlockSeries) -> Vec<(i64, f64)> {
