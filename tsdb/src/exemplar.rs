@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(b.add(&a, at_5(4.0, "x")), ExemplarAdd::OutOfOrder);
         assert_eq!(b.add(&a, at_5(6.0, "x")), ExemplarAdd::Added);
         assert_eq!(b.len(), 2);
-        let mut same = vec![at_5(7.0, "x"), at_5(7.0, "y"), at_5(7.0, "z")];
+        let mut same = [at_5(7.0, "x"), at_5(7.0, "y"), at_5(7.0, "z")];
         same.sort_by_key(|e| e.labels.stable_hash());
         assert_eq!(b.add(&a, same[0].clone()), ExemplarAdd::Added);
         assert_eq!(b.add(&a, same[2].clone()), ExemplarAdd::Added);

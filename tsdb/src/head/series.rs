@@ -529,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn a_split_shares_closed_chunks_instead_of_copying_them() {
+        let mut s = MemSeries::new(Labels::default());
+        for t in 0..1000 {
+            s.append(t, t as f64);
+        }
+        let per_chunk = i64::from(SAMPLES_PER_CHUNK_MAX);
+        // The boundary between the second and third closed chunks.
+        let SeriesSplit { chunks, chunks_after, samples_after, .. } = s.split_at(2 * per_chunk);
+        assert_eq!(chunks.len(), 2);
+        for (kept, closed) in chunks.iter().zip(s.closed.iter()) {
+            assert!(Arc::ptr_eq(&kept.bytes, &closed.chunk.bytes), "a block's chunk is the head's, not a copy");
+        }
+        assert_eq!(chunks_after.len(), s.closed.len() - 2);
+        for (after, closed) in chunks_after.iter().zip(s.closed.iter().skip(2)) {
+            assert!(Arc::ptr_eq(&after.chunk.bytes, &closed.chunk.bytes), "the new head's chunk is the old one's");
+        }
+        // The open chunk's samples are appended again by the new head.
+        assert_eq!(samples_after.len(), usize::from(s.open.num_samples()));
+    }
+
+    #[test]
     fn delete_range_rebuilds_without_the_range() {
         let mut s = MemSeries::new(Labels::default());
         for t in 0..300 {
