@@ -12,6 +12,8 @@
 //! timestamp holds a float or a histogram, never both, and across sources the earlier one
 //! wins whichever kind it holds.
 
+use std::sync::Arc;
+
 use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding};
 use crate::merge::{merge_mixed, merge_samples};
 use crate::model::{HistogramSample, Labels, Sample, SeriesSamples};
@@ -23,7 +25,49 @@ pub struct EncodedChunk {
     pub min_time_ms: i64,
     pub max_time_ms: i64,
     pub encoding: ChunkEncoding,
-    pub bytes: Vec<u8>,
+    pub bytes: ChunkBytes,
+}
+
+/// An encoded chunk's bytes in an answer: a closed head chunk's own (shared, no copy: the
+/// head never changes a closed chunk), or a copy (a head's open chunk, a block's chunk read
+/// through the page cache).
+#[derive(Clone, Debug)]
+pub enum ChunkBytes {
+    Shared(Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for ChunkBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Shared(bytes) => bytes,
+            ChunkBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for ChunkBytes {
+    fn eq(&self, other: &ChunkBytes) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<u8>> for ChunkBytes {
+    fn from(bytes: Vec<u8>) -> ChunkBytes {
+        ChunkBytes::Owned(bytes)
+    }
+}
+
+impl ChunkBytes {
+    /// The bytes as a vector (copied only when shared).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            ChunkBytes::Shared(bytes) => bytes.to_vec(),
+            ChunkBytes::Owned(bytes) => bytes,
+        }
+    }
 }
 
 impl EncodedChunk {
@@ -318,7 +362,7 @@ mod tests {
         for &(t, v) in points {
             a.append(t, v);
         }
-        EncodedChunk { min_time_ms: points[0].0, max_time_ms: points[points.len() - 1].0, encoding: ChunkEncoding::Xor, bytes: a.bytes().to_vec() }
+        EncodedChunk { min_time_ms: points[0].0, max_time_ms: points[points.len() - 1].0, encoding: ChunkEncoding::Xor, bytes: a.bytes().to_vec().into() }
     }
 
     fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
@@ -358,7 +402,7 @@ mod tests {
         let decoded = series.decode(i64::MIN, i64::MAX).map(|s| s.samples);
         assert_eq!(decoded, Some(samples(&[(5, 0.5), (10, 1.0), (20, 2.0)])));
         let mut broken = chunk(&[(1, 1.0), (2, 2.0), (3, 3.0)]);
-        broken.bytes.truncate(4);
+        broken.bytes = broken.bytes[..4].to_vec().into();
         let series = EncodedSeries { labels, parts: vec![EncodedPart { chunks: vec![broken], ..Default::default() }, head] };
         assert_eq!(series.decode(i64::MIN, i64::MAX).map(|s| s.samples), Some(samples(&[(10, 1.0), (20, 2.0)])));
     }
@@ -436,7 +480,7 @@ mod tests {
                         let mut chunks: Vec<EncodedChunk> = points.chunks(50).map(chunk).collect();
                         if *broken {
                             if let Some(c) = chunks.last_mut() {
-                                c.bytes.truncate(4);
+                                c.bytes = c.bytes[..4].to_vec().into();
                             }
                         }
                         let list = |pairs: &Vec<(i64, u8)>| {

@@ -252,7 +252,7 @@ impl Block {
                 }
             };
             if c.min_time_ms >= mint_ms && c.max_time_ms <= maxt_ms {
-                part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, encoding, bytes });
+                part.chunks.push(EncodedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, encoding, bytes: bytes.into() });
                 continue;
             }
             let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);

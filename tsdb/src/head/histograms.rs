@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::series::{AppendResult, ChunkRanges};
 use crate::block::RawChunk;
 use crate::chunk::{decode_histograms_kept, Appendable, ChunkEncoding, FloatHistogramAppender, FloatHistogramIterator, HISTOGRAM_SAMPLES_PER_CHUNK_MAX};
-use crate::encoded::{EncodedChunk, EncodedPart};
+use crate::encoded::{ChunkBytes, EncodedChunk, EncodedPart};
 use crate::model::{FloatHistogram, HistogramSample};
 
 struct ClosedChunk {
@@ -146,15 +146,18 @@ impl HistogramSeries {
     }
 
     /// Adds the histograms in `[mint_ms, maxt_ms]` to `part`: chunks wholly inside the range
-    /// copied, still encoded, when there is no out-of-order data; everything else decoded.
+    /// still encoded (closed ones shared), when there is no out-of-order data; everything else decoded.
     pub fn encode_into(&self, mint_ms: i64, maxt_ms: i64, part: &mut EncodedPart) {
         if !self.ooo.is_empty() {
             part.histograms = self.samples_in(mint_ms, maxt_ms);
             return;
         }
-        for (min_t, max_t, bytes) in self.chunks().filter(|(min_t, max_t, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+        let closed = self.closed.iter().map(|c| Some(&c.bytes));
+        let chunks = self.chunks().zip(closed.chain(std::iter::repeat(None)));
+        for ((min_t, max_t, bytes), shared) in chunks.filter(|((min_t, max_t, _), _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
-                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::FloatHistogram, bytes: bytes.to_vec() });
+                let bytes = shared.map_or_else(|| ChunkBytes::Owned(bytes.to_vec()), |b| ChunkBytes::Shared(Arc::clone(b)));
+                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::FloatHistogram, bytes });
             } else {
                 decode_histograms_kept(bytes, &mut part.histograms, |t| t >= mint_ms && t <= maxt_ms);
             }

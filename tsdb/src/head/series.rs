@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::histograms::HistogramSeries;
 use crate::block::RawChunk;
 use crate::chunk::{ChunkEncoding, XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
-use crate::encoded::{EncodedChunk, EncodedPart};
+use crate::encoded::{ChunkBytes, EncodedChunk, EncodedPart};
 use crate::model::{FloatHistogram, HistogramSample, Labels, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,11 +373,12 @@ impl MemSeries {
     /// chunks only partly inside it decoded; the out-of-order samples in the range.
     pub fn encoded_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
         let mut part = EncodedPart::default();
-        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.bytes()));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, &c.chunk.bytes[..])).chain(open);
-        for (min_t, max_t, bytes) in chunks.filter(|(min_t, max_t, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.bytes(), None));
+        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, &c.chunk.bytes[..], Some(&c.chunk.bytes))).chain(open);
+        for (min_t, max_t, bytes, shared) in chunks.filter(|(min_t, max_t, _, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
-                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::Xor, bytes: bytes.to_vec() });
+                let bytes = shared.map_or_else(|| ChunkBytes::Owned(bytes.to_vec()), |b| ChunkBytes::Shared(Arc::clone(b)));
+                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::Xor, bytes });
             } else {
                 // The head's own chunks: a malformed one cannot be (as in `samples_in`).
                 crate::chunk::decode_kept(bytes, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms);
@@ -529,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn a_split_shares_closed_chunks_instead_of_copying_them() {
+    fn splits_and_selects_share_closed_chunks_instead_of_copying_them() {
         let mut s = MemSeries::new(Labels::default());
         for t in 0..1000 {
             s.append(t, t as f64);
@@ -547,6 +548,13 @@ mod tests {
         }
         // The open chunk's samples are appended again by the new head.
         assert_eq!(samples_after.len(), usize::from(s.open.num_samples()));
+        // A select's answer shares them too; the open chunk is copied.
+        let part = s.encoded_in(i64::MIN, i64::MAX);
+        assert_eq!(part.chunks.len(), s.closed.len() + 1);
+        for (answered, closed) in part.chunks.iter().zip(s.closed.iter()) {
+            assert!(matches!(&answered.bytes, ChunkBytes::Shared(b) if Arc::ptr_eq(b, &closed.chunk.bytes)), "a select's chunk is the head's");
+        }
+        assert!(matches!(part.chunks.last().map(|c| &c.bytes), Some(ChunkBytes::Owned(_))));
     }
 
     #[test]
