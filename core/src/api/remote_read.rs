@@ -49,7 +49,7 @@ fn series_chunks(series: &SeriesSamples) -> Vec<rr::Chunk> {
             min_time_ms: c.min_time_ms,
             max_time_ms: c.max_time_ms,
             r#type: ChunkEncoding::FloatHistogram as i32,
-            data: c.bytes.into_vec(),
+            data: c.bytes,
         }));
         chunks.sort_by_key(|c| c.min_time_ms);
     }
