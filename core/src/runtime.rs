@@ -10,7 +10,7 @@ use async_channel::{Receiver, Sender};
 use glommio::{LocalExecutorBuilder, Placement};
 use tsdb::{ShardDb, ShardOptions};
 
-use crate::api::{Api, ExecutorMetrics, ListingCache, RangeCache};
+use crate::api::{Api, ExecutorMetrics, ListingCache, QueryStats, RangeCache};
 use crate::shard::HistoryGeneration;
 use crate::config::{Config, Resolved};
 use crate::data_dir;
@@ -75,6 +75,8 @@ struct ExecutorPlan {
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
+    /// The running and recently finished queries (shared by every executor).
+    query_stats: Arc<QueryStats>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
     /// This executor's members of the two listening addresses' connection balances.
@@ -112,6 +114,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let tls_reload = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let history = Arc::new(HistoryGeneration::default());
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
+    let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
@@ -151,6 +154,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             relabeler: resolved.relabeler.clone(),
             identity_filters: resolved.identity_filters.clone(),
             range_cache: range_cache.clone(),
+            query_stats: query_stats.clone(),
             events: events_tx.clone(),
             started_at_ms,
             http_balance,
@@ -312,6 +316,7 @@ async fn run_executor(plan: ExecutorPlan) {
         started_at_ms: plan.started_at_ms,
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
         range_cache: plan.range_cache.clone(),
+        query_stats: plan.query_stats.clone(),
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
     });

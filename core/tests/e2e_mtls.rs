@@ -214,5 +214,17 @@ fn read_filters_confine_each_listed_identity() {
     // The configuration lists every identity's filters: refused to a confined one.
     assert_eq!(get("team-a", "/api/v1/status/config").0, 403);
     assert_eq!(get("ops", "/api/v1/status/config").0, 200);
+    // Every client's query texts (VictoriaMetrics' active and top queries): refused to a
+    // confined one; an unconfined one sees both identities' queries (each ran the instant
+    // query twice). The series count cannot be confined: a 400, as /api/v1/status/tsdb.
+    assert_eq!(get("team-a", "/api/v1/status/active_queries").0, 403);
+    assert_eq!(get("team-a", "/api/v1/status/top_queries").0, 403);
+    assert_eq!(get("ops", "/api/v1/status/active_queries").1, serde_json::json!({"status": "ok", "data": []}));
+    let (status, top) = get("ops", "/api/v1/status/top_queries");
+    assert_eq!(status, 200, "{top}");
+    let instant = top["topByCount"].as_array().and_then(|l| l.iter().find(|e| e["query"] == "{__name__=~\"conf_.*\"}" && e["timeRangeSeconds"] == 0)).cloned();
+    assert_eq!(instant.map(|e| e["count"].clone()), Some(serde_json::json!(4)), "{top}");
+    assert_eq!(get("team-a", "/api/v1/series/count").0, 400);
+    assert_eq!(get("ops", "/api/v1/series/count").1["data"], serde_json::json!([3]));
     assert!(server.stop());
 }

@@ -18,6 +18,7 @@ mod params;
 mod process_metrics;
 mod parse_query;
 mod query;
+mod query_stats;
 mod listing_cache;
 mod range_cache;
 pub mod read_filters;
@@ -37,6 +38,7 @@ use http::{header, Method, Request, Response, StatusCode};
 
 pub use error::ApiError;
 pub use listing_cache::ListingCache;
+pub use query_stats::{QueryStats, LAST_QUERIES_COUNT};
 pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
 
@@ -57,6 +59,9 @@ pub struct Api {
     pub query_slots: glommio::sync::Semaphore,
     /// Range-query results of settled data, shared by every executor.
     pub range_cache: Arc<RangeCache>,
+    /// The queries running now and the last ones finished, shared by every executor
+    /// (`/api/v1/status/active_queries`, `/api/v1/status/top_queries`).
+    pub query_stats: Arc<QueryStats>,
     /// This executor's listing answers while no write or history change can have changed
     /// them.
     pub listing_cache: ListingCache,
@@ -191,6 +196,7 @@ fn endpoint_label(path: &str) -> &'static str {
         "/api/v1/query" => "query",
         "/api/v1/query_range" => "query_range",
         "/api/v1/series" => "series",
+        "/api/v1/series/count" => "series_count",
         "/api/v1/labels" => "labels",
         "/metrics" => "metrics",
         "/federate" => "federate",
@@ -204,15 +210,29 @@ fn endpoint_label(path: &str) -> &'static str {
 
 impl Api {
     /// A read request's parameters (query string and, for `application/x-www-form-urlencoded`
-    /// POSTs, the body), with the read filters of the client's identity (`tls.read_filters`).
+    /// POSTs, the body), with the read filters of the client's identity (`tls.read_filters`)
+    /// and the client's address.
     fn params(&self, request: &Request<Bytes>) -> Result<Params, ApiError> {
-        Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)))
+        let peer = request.extensions().get::<net::PeerInfo>().map(|p| p.addr);
+        Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)).sent_from(peer))
     }
 
     /// The read filters of `request`'s client identity (`tls.read_filters`); none when it has
     /// none.
     pub(crate) fn confinement(&self, request: &Request<Bytes>) -> read_filters::ReadFilters {
         self.identity_filters.for_peer(request.extensions().get::<net::PeerInfo>())
+    }
+
+    /// The parameters of a request for the text of every client's queries (active and top
+    /// queries): a 403 for a client confined by `tls.read_filters` (as the configuration), a
+    /// 400 for URL read filters (the answer cannot be confined to them).
+    fn refuse_other_clients_queries(&self, request: &Request<Bytes>, endpoint: &str) -> Result<Params, ApiError> {
+        if !self.confinement(request).is_empty() {
+            return Err(ApiError::forbidden(format!("{endpoint} shows every client's queries: not available to a client confined by tls.read_filters")));
+        }
+        let p = self.params(request)?;
+        read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty(endpoint)?;
+        Ok(p)
     }
 
     /// The request's `extra_label` parameters (see `extra_labels`).
@@ -297,6 +317,20 @@ impl Api {
                     Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
                 };
                 Ok(json_ok(&status::tsdb(self, limit).await?))
+            }
+            "/api/v1/series/count" if get_or_post => {
+                let p = self.params(request)?;
+                // Counted over every series, unfiltered.
+                read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty("/api/v1/series/count")?;
+                Ok(json_ok(&status::series_count(self).await?))
+            }
+            "/api/v1/status/active_queries" if get_or_post => {
+                self.refuse_other_clients_queries(request, "/api/v1/status/active_queries")?;
+                Ok(json_response(StatusCode::OK, self.query_stats.active_json()))
+            }
+            "/api/v1/status/top_queries" if get_or_post => {
+                let p = self.refuse_other_clients_queries(request, "/api/v1/status/top_queries")?;
+                Ok(json_response(StatusCode::OK, status::top_queries(self, &p)?))
             }
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),

@@ -5,11 +5,13 @@ use super::read_filters::ReadFilters;
 
 /// Decoded `key=value` pairs, in order; repeated keys (`match[]`) appear repeatedly; and the
 /// read filters the client's identity is confined to (`tls.read_filters`), which no
-/// parameter can change.
+/// parameter can change; and the client's address, for the queries it runs
+/// (`/api/v1/status/active_queries`).
 #[derive(Debug, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
     confinement: ReadFilters,
+    remote_addr: Option<std::net::SocketAddr>,
 }
 
 impl Params {
@@ -23,12 +25,22 @@ impl Params {
         if let Some(q) = query {
             parse_urlencoded(q, &mut pairs)?;
         }
-        Ok(Params { pairs, confinement: ReadFilters::default() })
+        Ok(Params { pairs, confinement: ReadFilters::default(), remote_addr: None })
     }
 
     /// These parameters from a client confined to `filters` (its identity's).
     pub fn confined_to(self, filters: ReadFilters) -> Params {
         Params { confinement: filters, ..self }
+    }
+
+    /// These parameters from the client at `remote_addr` (none when unknown).
+    pub fn sent_from(self, remote_addr: Option<std::net::SocketAddr>) -> Params {
+        Params { remote_addr, ..self }
+    }
+
+    /// The client's address, when known.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.remote_addr
     }
 
     /// The read filters of the client's identity (none when it has none).

@@ -13,6 +13,7 @@ use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
+use super::query_stats::QueryWindow;
 use super::single_flight::Answered;
 use super::{json, json_response, Api, ApiError};
 use super::read_filters::ReadFilters;
@@ -70,12 +71,14 @@ pub(super) struct Asked {
     /// `extra_label`/`extra_filters` and the client identity's `tls.read_filters`: every
     /// selector of the query also has to match them.
     pub filters: ReadFilters,
+    /// The client's address, for `/api/v1/status/active_queries`.
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 impl Asked {
     /// The server's defaults with `timeout`.
     pub fn with_timeout(timeout: Duration) -> Asked {
-        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default() }
+        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None }
     }
 
     fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
@@ -89,7 +92,13 @@ impl Asked {
         };
         // `nocache=1` bypasses the result cache (as VictoriaMetrics' parameter of that name).
         let cache = !matches!(params.get("nocache"), Some("1" | "true"));
-        Ok(Asked { timeout: timeout(api, params)?, cache, lookback_ms, filters: ReadFilters::from_params(params)? })
+        Ok(Asked {
+            timeout: timeout(api, params)?,
+            cache,
+            lookback_ms,
+            filters: ReadFilters::from_params(params)?,
+            remote_addr: params.remote_addr(),
+        })
     }
 
     /// The engine to prepare the query with.
@@ -112,6 +121,9 @@ pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
 pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: &Asked) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
+    // As VictoriaMetrics' instant queries: start and end at the time, its default step.
+    let window = QueryWindow { start_ms: time_ms, end_ms: time_ms, step_ms: DEFAULT_STEP_MS };
+    let _running = api.query_stats.start(query, window, asked.remote_addr);
     let result = match asked.engine(api).prepare_instant(query, time_ms).map_err(map_engine_error) {
         Ok(prepared) => run(api, prepared, &asked.filters, asked.timeout).await,
         Err(e) => Err(e),
@@ -175,6 +187,8 @@ pub(super) async fn range_result(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
+        // Registered once the request is valid, as VictoriaMetrics registers at evaluation.
+        let _running = api.query_stats.start(query, QueryWindow { start_ms, end_ms, step_ms }, asked.remote_addr);
         // A query with its own lookback delta is evaluated apart: the cache holds answers under
         // the server's.
         if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {

@@ -1,7 +1,10 @@
 //! Status endpoints Grafana and promtool call: build info, runtime info, flags, config,
-//! and the empty answers for features Metricstor does not have (targets, rules, alerts).
+//! and the empty answers for features Metricstor does not have (targets, rules, alerts);
+//! and VictoriaMetrics' `top_queries` and `series/count`.
 
-use super::{json, Api};
+use super::params::{parse_duration_ms, Params};
+use super::query_stats::{MAX_LIFETIME_DEFAULT_MS, TOP_N_DEFAULT};
+use super::{json, Api, ApiError};
 
 /// Grafana needs `version` >= 2.24.0 and no `features` map (DESIGN §2): we report the
 /// Prometheus API level we implement and keep our own version in `revision`.
@@ -101,6 +104,45 @@ pub async fn tsdb(api: &Api, limit: usize) -> Result<String, super::ApiError> {
     push_top(&mut out, "seriesCountByShard", shards.iter().map(|s| (format!("shard-{}", s.shard), s.series)).collect(), usize::MAX);
     out.push('}');
     Ok(out)
+}
+
+/// VictoriaMetrics' largest duration parameter (`searchutils.maxDurationMsecs`): 100 years.
+const DURATION_PARAM_MAX_MS: i64 = 100 * 365 * 24 * 3_600_000;
+
+/// `/api/v1/status/top_queries?topN=&maxLifetime=`: VictoriaMetrics' statistics of the
+/// queries finished in the last `maxLifetime` (default 10m), `topN` (default 20) of each.
+pub fn top_queries(api: &Api, params: &Params) -> Result<String, ApiError> {
+    let top_n = match params.get("topN") {
+        None | Some("") => TOP_N_DEFAULT,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"topN\": {text:?} is not a non-negative integer")))?,
+    };
+    let max_lifetime_ms = match params.get("maxLifetime") {
+        None | Some("") => MAX_LIFETIME_DEFAULT_MS,
+        Some(text) => {
+            let ms = parse_duration_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"maxLifetime\": {e}")))?;
+            // VictoriaMetrics' range for duration parameters.
+            if ms <= 0 || ms > DURATION_PARAM_MAX_MS {
+                return Err(ApiError::bad_data(format!(
+                    "invalid parameter \"maxLifetime\": {ms}ms is out of allowed range [0 ... {DURATION_PARAM_MAX_MS}]"
+                )));
+            }
+            ms
+        }
+    };
+    Ok(api.query_stats.top_json(top_n, max_lifetime_ms))
+}
+
+/// `/api/v1/series/count`: how many distinct series hold samples, head and blocks of every
+/// shard (a series in both counts once; one whose samples were all deleted does not count).
+/// VictoriaMetrics counts its index, which also remembers series without samples left.
+pub async fn series_count(api: &Api) -> Result<String, ApiError> {
+    use super::params::{MAX_TIME_MS, MIN_TIME_MS};
+    use crate::shard::messages::Select;
+    // No matchers: every series. A series lives on one shard, so the lengths add up.
+    let series = api.router.series(Select::all(Vec::new(), MIN_TIME_MS, MAX_TIME_MS)).await?;
+    Ok(format!("[{}]", series.len()))
 }
 
 /// Milliseconds since the epoch as RFC3339 UTC with milliseconds.
