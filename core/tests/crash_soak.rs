@@ -15,7 +15,7 @@ const SERIES_PER_BATCH: usize = 50;
 /// Batch `n`: 50 series `soak_<k>` each with one sample at t = n seconds, value n.
 fn batch(n: i64) -> Vec<u8> {
     let names: Vec<String> = (0..SERIES_PER_BATCH).map(|k| format!("s{k}")).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> =
+    let series: Vec<support::SeriesInput<'_>> =
         names.iter().map(|k| (vec![("__name__", "soak"), ("series", k.as_str())], vec![(n * 1000, n as f64)])).collect();
     v1_request(&series)
 }

@@ -90,7 +90,7 @@ fn dataset(base_ms: i64) -> Vec<Series> {
 }
 
 fn push(url: &str, data: &[Series]) -> Reply {
-    let borrowed: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = data
+    let borrowed: Vec<support::SeriesInput<'_>> = data
         .iter()
         .map(|(l, s)| (l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(), s.clone()))
         .collect();

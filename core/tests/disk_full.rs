@@ -29,7 +29,7 @@ fn mount_tmpfs(at: &Path, size: &str) -> Result<Mount, String> {
 
 fn batch(n: i64) -> Vec<u8> {
     let names: Vec<String> = (0..200).map(|k| format!("s{k}")).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> =
+    let series: Vec<support::SeriesInput<'_>> =
         names.iter().map(|k| (vec![("__name__", "diskfull"), ("series", k.as_str())], vec![(n * 1000, n as f64)])).collect();
     v1_request(&series)
 }

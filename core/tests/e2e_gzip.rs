@@ -32,7 +32,7 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
 fn answers_are_gzipped_for_clients_that_accept_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), ""));
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = ["a", "b", "c", "d"]
+    let series: Vec<support::SeriesInput<'_>> = ["a", "b", "c", "d"]
         .iter()
         .map(|job| (vec![("__name__", "gz_metric"), ("job", *job)], (0..200).map(|i| (1_000_000 + i * 15_000, i as f64)).collect()))
         .collect();

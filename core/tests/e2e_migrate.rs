@@ -56,7 +56,7 @@ fn large_export_streams_in_windows_and_loses_nothing() {
     let base = (now_ms - 51 * 60_000) / 1000 * 1000;
     let names: Vec<String> = (0..SERIES).map(|i| format!("s{i}")).collect();
     for chunk in names.chunks(50) {
-        let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = chunk
+        let series: Vec<support::SeriesInput<'_>> = chunk
             .iter()
             .map(|n| (vec![("__name__", "big_export"), ("series", n.as_str())], (0..SAMPLES).map(|i| (base + i * STEP_MS, i as f64)).collect()))
             .collect();

@@ -49,7 +49,7 @@ fn same_with_and_without_cache(server: &Server, query: &str, start_s: i64, end_s
     let fresh = range(server, query, start_s, end_s, step_s, true);
     assert_eq!(cached, fresh, "{query} over [{start_s}, {end_s}] step {step_s}: cache and evaluation differ");
     assert!(
-        !fresh["result"].as_array().map_or(true, Vec::is_empty),
+        !fresh["result"].as_array().is_none_or(Vec::is_empty),
         "{query}: empty answer proves nothing"
     );
     cached
@@ -62,7 +62,7 @@ fn metric(server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} not in /metrics"))
 }
 
-fn write(server: &Server, batch: &[(Vec<(&str, &str)>, Vec<(i64, f64)>)]) {
+fn write(server: &Server, batch: &[support::SeriesInput<'_>]) {
     let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(batch));
     assert_eq!(reply.status, 204, "write: {}", reply.body);
 }

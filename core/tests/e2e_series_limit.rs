@@ -12,7 +12,7 @@ fn new_series_past_the_limit_are_refused_with_a_clear_error() {
     let config = write_config_with(dir.path(), "  cores: 1\n", "  max_series: 2\n");
     let server = Server::start(&config);
     let write = |series: &[(&str, i64)]| {
-        let body: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> =
+        let body: Vec<support::SeriesInput<'_>> =
             series.iter().map(|(job, t)| (vec![("__name__", "limited"), ("job", *job)], vec![(*t, 1.0)])).collect();
         post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&body))
     };

@@ -288,7 +288,7 @@ fn prometheus_remote_writes_native_histograms() {
     for query in ["interop_nh_seconds", "histogram_count(interop_nh_seconds)", "histogram_sum(interop_nh_seconds)", "histogram_count(rate(interop_nh_seconds[1h]))"] {
         let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
         let path = format!("/api/v1/query?query={encoded}&time={at}");
-        let theirs = poll_prometheus(&format!("http://127.0.0.1:{prom_port}{path}"), query, |body| body["data"]["result"].as_array().filter(|r| !r.is_empty()).map(|r| r.clone()));
+        let theirs = poll_prometheus(&format!("http://127.0.0.1:{prom_port}{path}"), query, |body| body["data"]["result"].as_array().filter(|r| !r.is_empty()).cloned());
         let (status, ours) = get_json(&server.url(&path));
         assert_eq!(status, 200, "{query}: {ours}");
         let ours = ours["data"]["result"].as_array().cloned().unwrap_or_default();

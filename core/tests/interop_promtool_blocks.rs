@@ -99,7 +99,7 @@ fn promtool_reads_our_blocks_and_a_restart_serves_the_same_answers() {
     let mut t0 = start;
     let mut k0 = 0;
     while t0 < end {
-        let mut batch: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = Vec::new();
+        let mut batch: Vec<support::SeriesInput<'_>> = Vec::new();
         let names = ["0", "1", "2"];
         for (i, name) in names.iter().enumerate() {
             let samples: Vec<(i64, f64)> =

@@ -368,7 +368,7 @@ fn victoriametrics_export_imports_into_us_unchanged() {
     // Two hours of 50 series at 30 s, some values fractional, written to VictoriaMetrics.
     let start = (now_ms() - 3 * 3_600_000) / 1000 * 1000;
     let names: Vec<String> = (0..50).map(|i| format!("{i}")).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+    let series: Vec<support::SeriesInput<'_>> = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -423,7 +423,7 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     let start = (now_ms() - 10 * 3_600_000) / 1000 * 1000;
     let at = |k: i64| start + k * 15_000;
     let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
-    let mut series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = Vec::new();
+    let mut series: Vec<support::SeriesInput<'_>> = Vec::new();
     for (code, step) in [("200", 7i64), ("404", 3), ("500", 1)] {
         let mut total = 0i64;
         let samples = (0..2400)

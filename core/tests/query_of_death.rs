@@ -23,7 +23,7 @@ fn config(dir: &std::path::Path) -> std::path::PathBuf {
 
 fn batch(first_series: usize, n_series: usize, samples: i64, value_base: f64) -> Vec<u8> {
     let names: Vec<String> = (first_series..first_series + n_series).map(|k| format!("s{k}")).collect();
-    let series: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+    let series: Vec<support::SeriesInput<'_>> = names
         .iter()
         .map(|k| (vec![("__name__", "qod"), ("series", k.as_str())], (0..samples).map(|i| (i * 15_000, value_base + i as f64)).collect()))
         .collect();

@@ -258,7 +258,11 @@ pub fn snappy(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(raw).expect("snappy compress")
 }
 
-pub fn v1_request(series: &[(Vec<(&str, &str)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+/// One series of a remote_write 1.0 request: its label pairs (sorted by name) and its
+/// `(timestamp ms, value)` samples.
+pub type SeriesInput<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
+
+pub fn v1_request(series: &[SeriesInput<'_>]) -> Vec<u8> {
     let request = v1::WriteRequest {
         timeseries: series
             .iter()
@@ -295,7 +299,7 @@ pub fn raw_exchange(addr: &str, request: &[u8], limit: Duration) -> String {
 pub fn per_minute_body(metric: &str, series: usize, from_ms: i64, span_ms: i64) -> Vec<u8> {
     const MINUTE_MS: i64 = 60_000;
     let names: Vec<String> = (0..series).map(|i| i.to_string()).collect();
-    let input: Vec<(Vec<(&str, &str)>, Vec<(i64, f64)>)> = names
+    let input: Vec<SeriesInput<'_>> = names
         .iter()
         .map(|i| {
             let samples = (0..span_ms / MINUTE_MS).map(|k| from_ms + k * MINUTE_MS).map(|t| (t, (t / MINUTE_MS) as f64)).collect();
