@@ -141,9 +141,7 @@ impl StreamBlockWriter {
             samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= self.min_time_ms && t < self.max_time_ms),
             "block samples lie in the block range"
         );
-        let metas = encode_series_chunks(samples, histograms, COMPACTED_SAMPLES_PER_CHUNK_MAX, |encoding, data| self.write_chunk(encoding, data))?;
-        self.push_series(labels, metas, (samples.len() + histograms.len()) as u64);
-        Ok(())
+        self.add_parts(labels, &[], samples, histograms, COMPACTED_SAMPLES_PER_CHUNK_MAX)
     }
 
     /// Adds a series from encoded chunks copied without decoding (time-ordered, not overlapping).
@@ -152,15 +150,7 @@ impl StreamBlockWriter {
             return Ok(());
         }
         debug_assert!(chunks.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms), "copied chunks do not overlap");
-        let mut metas = Vec::with_capacity(chunks.len());
-        let mut samples = 0;
-        for c in chunks {
-            let chunk_ref = self.write_chunk(c.encoding, &c.bytes)?;
-            metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
-            samples += c.num_samples;
-        }
-        self.push_series(labels, metas, samples);
-        Ok(())
+        self.add_parts(labels, chunks, &[], &[], COMPACTED_SAMPLES_PER_CHUNK_MAX)
     }
 
     /// Adds a series cut from a head (`BlockSeries`): its whole chunks as they are, then its
@@ -181,6 +171,13 @@ impl StreamBlockWriter {
                 && chunks.iter().all(|c| c.min_time_ms >= self.min_time_ms && c.max_time_ms < self.max_time_ms),
             "kept chunks are ordered, come before the samples and lie in the block range"
         );
+        self.add_parts(labels.clone(), chunks, samples, histograms, samples_per_chunk)
+    }
+
+    /// The one way a series is written, for the three above: `chunks` copied as they are,
+    /// then `samples` and `histograms` encoded in chunks of up to `samples_per_chunk`
+    /// (`encode_series_chunks`), then its index entry.
+    fn add_parts(&mut self, labels: Labels, chunks: &[RawChunk], samples: &[Sample], histograms: &[HistogramSample], samples_per_chunk: u16) -> Result<(), Error> {
         let mut metas = Vec::with_capacity(chunks.len());
         let mut count = (samples.len() + histograms.len()) as u64;
         for c in chunks {
@@ -189,7 +186,7 @@ impl StreamBlockWriter {
             count += c.num_samples;
         }
         metas.extend(encode_series_chunks(samples, histograms, samples_per_chunk, |encoding, data| self.write_chunk(encoding, data))?);
-        self.push_series(labels.clone(), metas, count);
+        self.push_series(labels, metas, count);
         Ok(())
     }
 

@@ -124,8 +124,14 @@ impl HistogramSeries {
 
     /// Every chunk, oldest first, the open one last: `(min_t, max_t, bytes)`.
     fn chunks(&self) -> impl Iterator<Item = (i64, i64, &[u8])> + '_ {
-        let open = self.newest.as_ref().filter(|_| self.open.num_samples() > 0).map(|n| (self.open_min_t, n.timestamp_ms, self.open.bytes()));
-        self.closed.iter().map(|c| (c.min_t, c.max_t, &c.bytes[..])).chain(open)
+        self.chunks_sharable().map(|(min_t, max_t, bytes, _)| (min_t, max_t, bytes))
+    }
+
+    /// `chunks` with each closed chunk's shared bytes, to hand out without a copy (`None` for
+    /// the open chunk, which changes).
+    fn chunks_sharable(&self) -> impl Iterator<Item = (i64, i64, &[u8], Option<&Arc<[u8]>>)> + '_ {
+        let open = self.newest.as_ref().filter(|_| self.open.num_samples() > 0).map(|n| (self.open_min_t, n.timestamp_ms, self.open.bytes(), None));
+        self.closed.iter().map(|c| (c.min_t, c.max_t, &c.bytes[..], Some(&c.bytes))).chain(open)
     }
 
     /// Histograms in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
@@ -152,9 +158,7 @@ impl HistogramSeries {
             part.histograms = self.samples_in(mint_ms, maxt_ms);
             return;
         }
-        let closed = self.closed.iter().map(|c| Some(&c.bytes));
-        let chunks = self.chunks().zip(closed.chain(std::iter::repeat(None)));
-        for ((min_t, max_t, bytes), shared) in chunks.filter(|((min_t, max_t, _), _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+        for (min_t, max_t, bytes, shared) in self.chunks_sharable().filter(|(min_t, max_t, _, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
                 let bytes = shared.map_or_else(|| ChunkBytes::Owned(bytes.to_vec()), |b| ChunkBytes::Shared(Arc::clone(b)));
                 part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::FloatHistogram, bytes });
@@ -173,8 +177,7 @@ impl HistogramSeries {
             return (Vec::new(), all, after);
         }
         let (mut kept, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
-        let closed = self.closed.iter().map(|c| Some(&c.bytes));
-        for ((min_t, max_t, bytes), shared) in self.chunks().zip(closed.chain(std::iter::repeat(None))) {
+        for (min_t, max_t, bytes, shared) in self.chunks_sharable() {
             if max_t < boundary_ms {
                 let num_samples = u64::from(crate::chunk::xor_num_samples(bytes));
                 // A closed chunk's bytes are shared, the open one's copied.
