@@ -24,8 +24,7 @@ impl PrefetchedQuerier {
     /// of matchers, see `api::read_filters`), each select gets only the series that also
     /// match one alternative; the engine still asks for it by its own matchers.
     pub async fn fetch(router: &ShardRouter, selects: Vec<Select>, filters: &[Vec<Matcher>], sample_limit: usize, dedup_interval_ms: i64) -> Result<Self, SubmitError> {
-        let results = router.select(filtered_selects(&selects, filters), sample_limit).await?;
-        let results = union_per_select(results, filters.len(), |s: &EncodedSeries| &s.labels);
+        let results = router.select(&selects, filters, sample_limit).await?;
         Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect(), dedup_interval_ms })
     }
 
@@ -70,39 +69,6 @@ impl PrefetchedQuerier {
     }
 }
 
-/// Each select once per alternative of `filters`, its matchers joined with the
-/// alternative's, in order (the alternatives of the first select, then of the next); the
-/// selects themselves when there are no filters.
-pub fn filtered_selects(selects: &[Select], filters: &[Vec<Matcher>]) -> Vec<Select> {
-    if filters.is_empty() {
-        return selects.to_vec();
-    }
-    selects
-        .iter()
-        .flat_map(|select| filters.iter().map(move |alternative| Select { matchers: select.matchers.iter().chain(alternative).cloned().collect(), ..select.clone() }))
-        .collect()
-}
-
-/// The answers to `filtered_selects` with `alternatives` alternatives, back to one answer
-/// per select: the union of its alternatives' series, each series once (a series matching
-/// two alternatives comes twice), in label order. One alternative or none: unchanged.
-pub fn union_per_select<T>(results: Vec<Vec<T>>, alternatives: usize, labels: impl Fn(&T) -> &tsdb::Labels) -> Vec<Vec<T>> {
-    if alternatives <= 1 {
-        return results;
-    }
-    debug_assert_eq!(results.len() % alternatives, 0, "every select asked once per alternative");
-    let selects = results.len() / alternatives;
-    let mut results = results.into_iter();
-    (0..selects)
-        .map(|_| {
-            let mut union: Vec<T> = results.by_ref().take(alternatives).flatten().collect();
-            union.sort_by(|a, b| labels(a).cmp(labels(b)));
-            union.dedup_by(|a, b| labels(a) == labels(b));
-            union
-        })
-        .collect()
-}
-
 impl Querier for PrefetchedQuerier {
     /// Decodes the prefetched select with the same matchers whose range covers the asked
     /// one, to the asked range. The engine only asks what it announced.
@@ -141,32 +107,6 @@ mod tests {
     fn series(points: &[(i64, f64)]) -> Vec<EncodedSeries> {
         let samples = points.iter().map(|&(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
         vec![EncodedSeries { labels: Labels::from_pairs([("__name__", "x")]), parts: vec![EncodedPart { samples, ..Default::default() }] }]
-    }
-
-    #[test]
-    fn filtered_selects_are_united_back_per_select_each_series_once() {
-        let m = |name: &str, value: &str| tsdb::Matcher::new(MatchOp::Equal, name, value).expect("matcher");
-        let selects = vec![Select::all(vec![m("__name__", "x")], 0, 100), Select { last_only: true, ..Select::all(vec![m("__name__", "y")], 5, 50) }];
-        let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
-        let asked = filtered_selects(&selects, &filters);
-        let shown: Vec<String> = asked.iter().map(|s| format!("{:?} {} {} {}", s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>(), s.mint_ms, s.maxt_ms, s.last_only)).collect();
-        assert_eq!(
-            shown,
-            vec![
-                r#"["__name__=\"x\"", "team=\"a\""] 0 100 false"#,
-                r#"["__name__=\"x\"", "i=\"1\""] 0 100 false"#,
-                r#"["__name__=\"y\"", "team=\"a\""] 5 50 true"#,
-                r#"["__name__=\"y\"", "i=\"1\""] 5 50 true"#,
-            ]
-        );
-        assert_eq!(filtered_selects(&selects, &[]).len(), 2, "no filters: the selects as they are");
-        // Answers per asked select: x's two alternatives share series i=1; y's second is empty.
-        let l = |i: &str| Labels::from_pairs([("__name__", "x"), ("i", i)]);
-        let answers = vec![vec![l("2"), l("1")], vec![l("1")], vec![l("3")], vec![]];
-        let united = union_per_select(answers, 2, |labels: &Labels| labels);
-        assert_eq!(united, vec![vec![l("1"), l("2")], vec![l("3")]]);
-        // One alternative: nothing to unite.
-        assert_eq!(union_per_select(vec![vec![l("2"), l("1")]], 1, |labels: &Labels| labels), vec![vec![l("2"), l("1")]]);
     }
 
     #[test]

@@ -60,16 +60,6 @@ impl From<Vec<u8>> for ChunkBytes {
     }
 }
 
-impl ChunkBytes {
-    /// The bytes as a vector (copied only when shared).
-    pub fn into_vec(self) -> Vec<u8> {
-        match self {
-            ChunkBytes::Shared(bytes) => bytes.to_vec(),
-            ChunkBytes::Owned(bytes) => bytes,
-        }
-    }
-}
-
 impl EncodedChunk {
     /// Samples in the chunk, from its header (both encodings start with the count).
     pub fn num_samples(&self) -> usize {

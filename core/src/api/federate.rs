@@ -34,7 +34,7 @@ pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Byte
     let maxt_ms = now_ms();
     let mint_ms = maxt_ms.saturating_sub(api.config.server.lookback_delta_ms());
     let selects: Vec<Select> = sets.into_iter().map(|m| Select { last_only: true, ..Select::all(m, mint_ms, maxt_ms) }).collect();
-    let results = api.router.select_decoded(selects, api.config.server.max_samples_per_query).await?;
+    let results = api.router.select_decoded(selects, &[], api.config.server.max_samples_per_query).await?;
     // Union of the selectors, each series once, in label order.
     let mut newest: BTreeMap<Labels, Sample> = BTreeMap::new();
     for series in results.into_iter().flatten() {

@@ -132,7 +132,7 @@ async fn export_pages<B: Default + AsRef<[u8]> + Into<Bytes>>(
     loop {
         let to_ms = from_ms.saturating_add(window_ms - 1).min(maxt_ms);
         let selects: Vec<Select> = sets.iter().map(|m| Select::all(m.clone(), from_ms, to_ms)).collect();
-        let results = router.select_decoded(selects, usize::MAX).await.map_err(|e| format!("export failed reading the shards: {e}"))?;
+        let results = router.select_decoded(selects, &[], usize::MAX).await.map_err(|e| format!("export failed reading the shards: {e}"))?;
         let mut loaded = 0usize;
         let mut seen_this_window: std::collections::HashSet<Labels> = std::collections::HashSet::new();
         for series in results.into_iter().flatten() {

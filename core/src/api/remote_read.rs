@@ -103,16 +103,14 @@ pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response
     // every query (`read_filters`).
     let url_params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?.confined_to(api.confinement(request));
     let filters = ReadFilters::from_params(&url_params)?;
-    let selects = crate::coordinator::filtered_selects(&selects, filters.alternatives());
     // As Prometheus' `--storage.remote.read-sample-limit`: a read past it is a 400.
     let limit = api.config.server.max_samples_per_query;
-    let results = api.router.select_decoded(selects, limit).await.map_err(|error| match error {
+    let results = api.router.select_decoded(selects, filters.alternatives(), limit).await.map_err(|error| match error {
         SubmitError::TooManySamples => ApiError::bad_data(format!(
             "exceeded sample limit ({limit}, server.max_samples_per_query): read a narrower time range or fewer series"
         )),
         other => other.into(),
     })?;
-    let results = crate::coordinator::union_per_select(results, filters.alternatives().len(), |s: &SeriesSamples| &s.labels);
     let streamed = read.accepted_response_types.contains(&(ResponseType::StreamedXorChunks as i32));
     let mut response = if streamed {
         let mut body = Vec::new();

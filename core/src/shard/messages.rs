@@ -62,8 +62,11 @@ pub enum ShardRequest {
     /// Several selects at once (one PromQL query's selectors), answered in order with the
     /// series' chunks still encoded (the asker decodes them, off the shard's core).
     /// `None` when the shard stopped because the selects would load more than
-    /// `sample_limit` samples (see `ShardDb::select_yielding`).
-    Select { selects: Vec<Select>, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
+    /// `sample_limit` samples (see `ShardDb::select_yielding`). `alternatives` (at least 1)
+    /// consecutive selects are one asked select under read filters (one per alternative,
+    /// `ShardRouter::select`): the shard answers their union, each series once and counted
+    /// once toward the limit.
+    Select { selects: Vec<Select>, alternatives: usize, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
     /// Exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher set (for
     /// `/api/v1/query_exemplars`).

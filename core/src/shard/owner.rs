@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use async_channel::Receiver;
 use futures_lite::future;
 use tsdb::block::{CompactionJob, CompactionOutput};
-use tsdb::{BatchPart, SeriesBatch, ShardDb};
+use tsdb::{BatchPart, EncodedSeries, SeriesBatch, ShardDb};
 
 use super::history::HistoryGeneration;
-use super::messages::{AppendAck, ShardRequest, ShardStatsSnapshot};
+use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::MetricMetadata;
 
 /// Most requests folded into one group commit, so one commit's latency stays bounded.
@@ -323,26 +323,47 @@ async fn process_group(
                 };
                 let _ = reply.send(found);
             }
-            ShardRequest::Select { selects, sample_limit, reply } => {
+            ShardRequest::Select { selects, alternatives, sample_limit, reply } => {
                 let mut pause = |db: &ShardDb| answer_waiting_listings(shard, db, requests, deferred);
-                // One budget for all of a query's selects, as the engine counts them.
-                let mut budget = sample_limit;
-                let mut results = Vec::with_capacity(selects.len());
-                let mut within_limit = true;
-                for s in &selects {
-                    match db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, s.last_only, &mut budget, &mut pause).await {
-                        Some(series) => results.push(series),
-                        None => {
-                            within_limit = false;
-                            break;
-                        }
-                    }
-                }
-                let _ = reply.send(within_limit.then_some(results));
+                let _ = reply.send(select_united(db, &selects, alternatives, sample_limit, &mut pause).await);
             }
             other => answer_read(shard, db, other),
         }
     }
+}
+
+/// The answer to a `ShardRequest::Select`: per group of `alternatives` consecutive selects,
+/// the union of their series (each once), or `None` once the selects would load more than
+/// `sample_limit` samples. One budget serves all of a query's selects, as the engine counts
+/// them; a group's alternatives are each checked against what is left before it and the
+/// union is what the budget pays, so a series that two alternatives match counts once.
+async fn select_united(
+    db: &ShardDb,
+    selects: &[Select],
+    alternatives: usize,
+    sample_limit: usize,
+    pause: &mut dyn FnMut(&ShardDb),
+) -> Option<Vec<Vec<EncodedSeries>>> {
+    let mut budget = sample_limit;
+    let mut results = Vec::with_capacity(selects.len() / alternatives.max(1));
+    for group in selects.chunks(alternatives.max(1)) {
+        let mut united: Vec<EncodedSeries> = Vec::new();
+        for s in group {
+            // Each alternative alone past what is left means the union is too.
+            let mut alternative_budget = budget;
+            united.extend(db.select_yielding(&s.matchers, s.mint_ms, s.maxt_ms, s.last_only, &mut alternative_budget, pause).await?);
+        }
+        if group.len() > 1 {
+            united.sort_by(|a, b| a.labels.cmp(&b.labels));
+            united.dedup_by(|a, b| a.labels == b.labels);
+        }
+        if let Some(first) = group.first() {
+            let counted: usize = united.iter().map(|s| s.samples_at_least(first.mint_ms, first.maxt_ms)).sum();
+            budget = budget.saturating_sub(counted);
+        }
+        results.push(united);
+    }
+    Some(results)
 }
 
 fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
@@ -394,7 +415,6 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::messages::Select;
     use futures_channel::oneshot;
     use tsdb::{Labels, Sample, SeriesSamples, ShardOptions};
 
@@ -437,7 +457,7 @@ mod tests {
                 requests_tx.try_send(ShardRequest::Stats { reply: stats_reply }).expect("queue");
 
                 let (select_reply, mut selected) = oneshot::channel();
-                let group = vec![ShardRequest::Select { selects: vec![all_series()], sample_limit: usize::MAX, reply: select_reply }];
+                let group = vec![ShardRequest::Select { selects: vec![all_series()], alternatives: 1, sample_limit: usize::MAX, reply: select_reply }];
                 let mut deferred = Vec::new();
                 process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
 
@@ -449,6 +469,50 @@ mod tests {
                 assert!(deferred.iter().all(|r| matches!(r, ShardRequest::PutMetadata { .. })));
                 assert_eq!(requests.len(), 4, "the rest stays queued, the stats request behind it");
                 assert!(stats.try_recv().expect("open").is_none(), "not reached: the set-aside requests are full");
+                db.close().await.expect("close");
+            })
+            .expect("spawn executor")
+            .join()
+            .expect("executor finished");
+    }
+
+    /// Read filters with two alternatives that both match a series: the shard answers it
+    /// once, and its samples count once toward the limit (a limit of exactly its samples
+    /// passes); a limit below them still stops the select.
+    #[test]
+    fn a_series_two_alternatives_match_is_answered_and_counted_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                let options = ShardOptions { fsync_on_commit: false, ..ShardOptions::default() };
+                let mut db = ShardDb::open(&path, options).await.expect("open");
+                let labels = |team: &str, i: &str| Labels::from_pairs([("__name__", "m"), ("i", i), ("team", team)]);
+                let samples: Vec<Sample> = (1..=10).map(|t| Sample { timestamp_ms: t * 100, value: t as f64 }).collect();
+                let series = vec![
+                    SeriesSamples { labels: labels("a", "1"), samples: samples.clone(), histograms: Vec::new() },
+                    SeriesSamples { labels: labels("b", "2"), samples: samples[..4].to_vec(), histograms: Vec::new() },
+                ];
+                db.append_group(&[series.as_slice()]).await.expect("append");
+                let m = |name: &str, value: &str| tsdb::Matcher::new(tsdb::MatchOp::Equal, name, value).expect("matcher");
+                // team="a" matches series 1 only; i="1" matches it again.
+                let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
+                let asked = super::super::router::filtered_selects(&[all_series()], &filters);
+                assert_eq!(asked.len(), 2);
+                let mut pause = |_: &ShardDb| {};
+                let united = select_united(&db, &asked, 2, 10, &mut pause).await.expect("10 samples fit a limit of 10");
+                assert_eq!(united.len(), 1, "one answer per asked select");
+                let names: Vec<String> = united[0].iter().map(|s| s.labels.get("i").unwrap_or_default().to_string()).collect();
+                assert_eq!(names, vec!["1"]);
+                assert!(select_united(&db, &asked, 2, 9, &mut pause).await.is_none(), "10 samples do not fit 9");
+                // The budget is shared by the query's selects: the first's union (both series,
+                // 14 samples) leaves 4 of 18, enough for series 2's 4 samples in the second.
+                let second = Select::all(vec![m("__name__", "m"), m("team", "b")], 0, 10_000);
+                let both = super::super::router::filtered_selects(&[all_series(), second], &[vec![m("team", "a")], vec![m("i", "1")], vec![m("i", "2")]]);
+                let united = select_united(&db, &both, 3, 18, &mut pause).await.expect("14 + 4 samples fit 18");
+                assert_eq!(united.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+                assert!(select_united(&db, &both, 3, 17, &mut pause).await.is_none(), "but not 17");
                 db.close().await.expect("close");
             })
             .expect("spawn executor")

@@ -204,12 +204,17 @@ impl ShardRouter {
     }
 
     /// Runs all `selects` on every shard; result `[i]` holds select `i`'s series from all
-    /// shards, their chunks still encoded (`EncodedSeries::decode`). A shard whose part
-    /// would exceed `sample_limit` samples stops there, and the answer is `TooManySamples`
-    /// (`usize::MAX`: no limit).
-    pub async fn select(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<EncodedSeries>>, SubmitError> {
+    /// shards, their chunks still encoded (`EncodedSeries::decode`). With `filters`
+    /// (alternatives of matchers, see `api::read_filters`), select `i` holds only the series
+    /// that also match one alternative, each once: the shards unite the alternatives, so a
+    /// series matching two is loaded and counted once. A shard whose part would exceed
+    /// `sample_limit` samples stops there, and the answer is `TooManySamples` (`usize::MAX`:
+    /// no limit).
+    pub async fn select(&self, selects: &[Select], filters: &[Vec<Matcher>], sample_limit: usize) -> Result<Vec<Vec<EncodedSeries>>, SubmitError> {
         let count = selects.len();
-        let per_shard = self.scatter(|reply| ShardRequest::Select { selects: selects.clone(), sample_limit, reply }).await?;
+        let alternatives = filters.len().max(1);
+        let asked = filtered_selects(selects, filters);
+        let per_shard = self.scatter(|reply| ShardRequest::Select { selects: asked.clone(), alternatives, sample_limit, reply }).await?;
         let mut merged: Vec<Vec<EncodedSeries>> = (0..count).map(|_| Vec::new()).collect();
         for shard_result in per_shard {
             let shard_result = shard_result.ok_or(SubmitError::TooManySamples)?;
@@ -222,9 +227,9 @@ impl ShardRouter {
 
     /// `select`, decoded here: result `[i]` holds select `i`'s series with their samples in
     /// its range. `TooManySamples` also when the decoded answer holds more than `sample_limit`.
-    pub async fn select_decoded(&self, selects: Vec<Select>, sample_limit: usize) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
+    pub async fn select_decoded(&self, selects: Vec<Select>, filters: &[Vec<Matcher>], sample_limit: usize) -> Result<Vec<Vec<SeriesSamples>>, SubmitError> {
         let ranges: Vec<(i64, i64)> = selects.iter().map(|s| (s.mint_ms, s.maxt_ms)).collect();
-        let encoded = self.select(selects, sample_limit).await?;
+        let encoded = self.select(&selects, filters, sample_limit).await?;
         let mut loaded = 0usize;
         let mut decoded = Vec::with_capacity(encoded.len());
         for (series, (mint_ms, maxt_ms)) in encoded.iter().zip(ranges) {
@@ -366,9 +371,43 @@ fn merge_sorted_unique(lists: Vec<Vec<String>>) -> Vec<String> {
     all
 }
 
+/// Each select once per alternative of `filters`, its matchers joined with the
+/// alternative's, in order (the alternatives of the first select, then of the next); the
+/// selects themselves when there are no filters.
+pub fn filtered_selects(selects: &[Select], filters: &[Vec<Matcher>]) -> Vec<Select> {
+    if filters.is_empty() {
+        return selects.to_vec();
+    }
+    selects
+        .iter()
+        .flat_map(|select| filters.iter().map(move |alternative| Select { matchers: select.matchers.iter().chain(alternative).cloned().collect(), ..select.clone() }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filtered_selects_ask_each_select_once_per_alternative_in_order() {
+        let m = |name: &str, value: &str| Matcher::new(tsdb::MatchOp::Equal, name, value).expect("matcher");
+        let selects = vec![Select::all(vec![m("__name__", "x")], 0, 100), Select { last_only: true, ..Select::all(vec![m("__name__", "y")], 5, 50) }];
+        let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
+        let shown: Vec<String> = filtered_selects(&selects, &filters)
+            .iter()
+            .map(|s| format!("{:?} {} {} {}", s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>(), s.mint_ms, s.maxt_ms, s.last_only))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                r#"["__name__=\"x\"", "team=\"a\""] 0 100 false"#,
+                r#"["__name__=\"x\"", "i=\"1\""] 0 100 false"#,
+                r#"["__name__=\"y\"", "team=\"a\""] 5 50 true"#,
+                r#"["__name__=\"y\"", "i=\"1\""] 5 50 true"#,
+            ]
+        );
+        assert_eq!(filtered_selects(&selects, &[]).len(), 2, "no filters: the selects as they are");
+    }
 
     #[test]
     fn routing_is_stable_and_in_range() {
