@@ -160,6 +160,19 @@ fn a_bad_line_stops_the_import_after_storing_the_lines_before_it() {
     assert!(exported(&server, "imp_bad") == expected(100, 20, base), "the lines before the bad one are stored");
     assert!(exported(&server, "imp_after").is_empty(), "nothing after the bad line is stored");
 
+    // The same with megabytes of lines before and after the bad one: runs of lines parse on
+    // other threads at once, and still none from the bad line on is stored.
+    let mut body = json_lines("imp_bad_big", 10_000, 20, base);
+    let before = body.len();
+    body.extend_from_slice(b"{\"metric\":{\"job\":\"no name\"},\"values\":[1],\"timestamps\":[1]}\n");
+    body.extend_from_slice(&json_lines("imp_after_big", 10_000, 20, base));
+    assert!(before > 3 << 20 && body.len() - before > 3 << 20, "{before} bytes before, {} after", body.len() - before);
+    let reply = import(&server.url("/api/v1/import"), &body, true);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("line 10001") && reply.body.contains("lines before line 10001 were imported"), "{}", reply.body);
+    assert!(exported(&server, "imp_bad_big") == expected(10_000, 20, base), "the lines before the bad one are stored");
+    assert!(exported(&server, "imp_after_big").is_empty(), "nothing after the bad line is stored");
+
     // Other bodies are still bounded by max_body_bytes: a remote_write over it is a 413.
     let head = format!("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n", 2 * BODY_LIMIT);
     let answer = raw_exchange(&server.http_addr, head.as_bytes(), Duration::from_secs(10));

@@ -1,22 +1,17 @@
 //! Migration endpoints: `/api/v1/export` (VictoriaMetrics-compatible JSON lines for every
-//! series matching `match[]` within `start`/`end`, streamed page by page), `/api/v1/import` (the same format) and
-//! `/api/v1/import/prometheus` (text exposition format with optional timestamps). Imports
-//! are parsed line by line as the body arrives and stored batch by batch, so a body of any
-//! size needs about one batch and one line of memory; a gzip body (`Content-Encoding: gzip`)
-//! is decoded as it arrives, a few KiB of input at a time.
-
-use super::params::now_ms;
+//! series matching `match[]` within `start`/`end`, streamed page by page), and what every
+//! import shares: batch sizes, the line limit, and gunzipping a body a few KiB of input at
+//! a time (the imports themselves: `line_import`, `csv`, `vm_native`).
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::{header, Response, StatusCode};
-use tsdb::{Labels, SeriesBatch, SeriesSamples};
+use http::{header, Response};
+use tsdb::{Labels, SeriesSamples};
 
 use super::labels::{filtered_match_sets, window};
 use super::params::Params;
 use super::{Api, ApiError};
-use crate::ingest::line_splitter::LineSplitter;
-use crate::ingest::{json_lines, text_format, DecodeError};
+use crate::ingest::{json_lines, DecodeError};
 use crate::shard::messages::Select;
 
 /// Series sent to the shards per append during an import, so one request never builds one
@@ -187,96 +182,6 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
 }
 
 
-/// `/api/v1/import` (JSON lines) and `/api/v1/import/prometheus` (text format), streamed:
-/// lines are parsed as the body arrives and stored in batches of `IMPORT_BATCH_SERIES_MAX`
-/// series or `IMPORT_BATCH_SAMPLES_MAX` samples, each appended while the next is parsed. A
-/// bad line (or a body that fails midway) is a 400 naming the line; the lines before it were
-/// stored (as with VictoriaMetrics).
-pub async fn handle_import(
-    api: &Api,
-    mut body: net::RequestBody,
-    prometheus_text: bool,
-    gzip: bool,
-    extra_labels: Vec<(String, String)>,
-) -> Result<Response<Bytes>, ApiError> {
-    let now_ms = now_ms();
-    let limits = api.config.storage.ingest_rules().label_limits;
-    let mut lines = LineSplitter::new(IMPORT_LINE_BYTES_MAX);
-    let mut batch = ImportBatch { extra_labels, ..ImportBatch::default() };
-    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
-    let parse_line = |batch: &mut ImportBatch, number: usize, raw: &[u8]| -> Result<(), DecodeError> {
-        let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidSeries {
-            series: format!("line {number}"),
-            problem: "the line is not valid UTF-8".to_string(),
-        })?;
-        if prometheus_text {
-            if let Some((labels, sample)) = text_format::parse_line(text, number, now_ms, &limits)? {
-                batch.samples += 1;
-                text_format::push_sample(&mut batch.series, labels, sample);
-            }
-        } else if let Some(series) = json_lines::parse_line(text, number, &limits)? {
-            if !series.samples.is_empty() {
-                batch.samples += series.samples.len();
-                batch.series.push(series);
-            }
-        }
-        Ok(())
-    };
-    loop {
-        let (parsed, at_end) = match body.next_chunk().await {
-            Some(Ok(chunk)) => {
-                let mut feed = |plain: &[u8]| lines.feed(plain, |number, raw| parse_line(&mut batch, number, raw));
-                let parsed = match &mut gunzip {
-                    Some(decoder) => gunzip_into(decoder, &chunk, &mut feed),
-                    None => feed(&chunk).map_err(ImportStop::Line),
-                };
-                (parsed, false)
-            }
-            Some(Err(error)) => {
-                // The complete lines before the failure are stored, as before a bad line.
-                batch.finish(api).await?;
-                let last = lines.line_number();
-                return Err(ApiError::bad_data(format!(
-                    "the request body failed after line {last}: {error}; lines 1 to {last} were imported"
-                )));
-            }
-            None => {
-                let ended = match &mut gunzip {
-                    Some(decoder) => gunzip_end(decoder, &mut |plain| lines.feed(plain, |number, raw| parse_line(&mut batch, number, raw))),
-                    None => Ok(()),
-                };
-                (ended.and_then(|()| lines.finish(|number, raw| parse_line(&mut batch, number, raw)).map_err(ImportStop::Line)), true)
-            }
-        };
-        match parsed {
-            Ok(()) => {}
-            Err(ImportStop::Line(error)) => {
-                batch.finish(api).await?;
-                let line = lines.line_number();
-                return Err(ApiError::bad_data(format!("{error}; the lines before line {line} were imported, none from it on")));
-            }
-            Err(ImportStop::Gzip(error)) => {
-                // Complete lines decoded before the damage are stored, as before a bad line.
-                batch.finish(api).await?;
-                let last = lines.line_number();
-                return Err(ApiError::bad_data(format!(
-                    "the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"
-                )));
-            }
-        }
-        if at_end {
-            break;
-        }
-        if batch.is_full() {
-            batch.append(api).await?;
-        }
-    }
-    batch.finish(api).await?;
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
-}
-
 /// Why an import stopped early: a line that does not parse, or a gzip body that does not
 /// decode.
 pub(super) enum ImportStop {
@@ -325,52 +230,6 @@ fn hand_on(
     reuse.clear();
     *decoder.get_mut() = reuse;
     result
-}
-
-/// Series parsed but not yet sent to the shards.
-#[derive(Default)]
-struct ImportBatch<'a> {
-    series: Vec<SeriesSamples>,
-    samples: usize,
-    /// The request's `extra_label`s, set on every series stored.
-    extra_labels: Vec<(String, String)>,
-    /// The batch sent before, which the shards may still be appending.
-    landing: super::write::Landing<'a>,
-}
-
-impl<'a> ImportBatch<'a> {
-    fn is_full(&self) -> bool {
-        self.series.len() >= IMPORT_BATCH_SERIES_MAX || self.samples >= IMPORT_BATCH_SAMPLES_MAX
-    }
-
-    /// Sends the batch (if any) to the shards once the one before has landed, and empties
-    /// it; it lands while the next lines are parsed.
-    async fn append(&mut self, api: &'a Api) -> Result<(), ApiError> {
-        if self.series.is_empty() {
-            return Ok(());
-        }
-        if !self.extra_labels.is_empty() {
-            for series in &mut self.series {
-                series.labels = super::extra_labels::apply_to_labels(&series.labels, &self.extra_labels, &api.config.storage.ingest_rules().label_limits)?;
-            }
-        }
-        let batch = SeriesBatch::from_series(&self.series);
-        self.series.clear();
-        self.samples = 0;
-        self.landing
-            .start(async move {
-                let imported = api.router.append(batch).await?;
-                api.metrics.add_samples_ingested(imported);
-                Ok(())
-            })
-            .await
-    }
-
-    /// Stores the batch (if any) and waits until every batch sent has landed.
-    async fn finish(&mut self, api: &'a Api) -> Result<(), ApiError> {
-        self.append(api).await?;
-        self.landing.landed().await
-    }
 }
 
 #[cfg(test)]

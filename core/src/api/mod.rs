@@ -12,6 +12,7 @@ mod influx;
 mod json;
 mod grpc;
 mod labels;
+mod line_import;
 mod migrate;
 mod otlp;
 mod params;
@@ -125,7 +126,7 @@ impl net::Handler for Api {
                         csv::handle_import(&self, request.into_body(), query.as_deref(), gzip, extra).await
                     }
                     (Ok(gzip), Ok(extra)) => {
-                        migrate::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
+                        line_import::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
                     }
                     (Err(error), _) | (_, Err(error)) => Err(error),
                 },

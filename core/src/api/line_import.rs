@@ -1,0 +1,391 @@
+//! `/api/v1/import` (VictoriaMetrics' JSON lines) and `/api/v1/import/prometheus` (the text
+//! format, timestamps optional), streamed. This core splits the body into numbered lines as
+//! it arrives (a gzip body gunzipped a few KiB of input at a time) and gathers whole lines
+//! into runs of about `PARSE_RUN_BYTES`; the executor's blocking threads parse the runs, two
+//! at a time, while this core reads on and the shards append the batches parsed before, in
+//! body order. Memory stays near a few runs and batches whatever the body's size. A bad line
+//! is a 400 naming it: the lines before it are stored, it and those after are not (as
+//! VictoriaMetrics does).
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use tsdb::{SeriesBatch, SeriesSamples};
+
+use super::migrate::{GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
+use super::params::now_ms;
+use super::{extra_labels, write, Api, ApiError};
+use crate::ingest::label_limits::LabelLimits;
+use crate::ingest::line_splitter::LineSplitter;
+use crate::ingest::{json_lines, text_format, DecodeError};
+
+/// Bytes of whole lines one parse job takes: a few milliseconds of a core (JSON lines parse
+/// at a few hundred MB/s).
+pub const PARSE_RUN_BYTES: usize = 1 << 20;
+
+/// Runs parsed at once on the executor's blocking threads (`runtime::QUERY_THREADS_PER_EXECUTOR`,
+/// shared with query evaluation), while this core splits the body and the shards append
+/// the batches parsed before.
+pub const PARSES_IN_FLIGHT_MAX: usize = 2;
+
+/// How the lines of one request are read.
+#[derive(Clone, Copy)]
+struct LineFormat {
+    /// The text exposition format; otherwise VictoriaMetrics' JSON lines.
+    prometheus_text: bool,
+    /// The time of a text-format sample without a timestamp: the request's arrival.
+    now_ms: i64,
+    limits: LabelLimits,
+}
+
+/// Whole lines gathered for one parse job: each line's text followed by `\n`, and the
+/// number of the first.
+#[derive(Default)]
+struct LineRun {
+    first_line: usize,
+    text: Vec<u8>,
+}
+
+/// Why an import stops before the end of its body.
+enum Stop {
+    /// Line `line` does not parse (or is too long).
+    Line { error: DecodeError, line: usize },
+    Gzip(std::io::Error),
+    Body(String),
+    Store(ApiError),
+}
+
+/// One run, parsed.
+struct Parsed {
+    /// The run's series up to its end or its first bad line, in batches of at most
+    /// `IMPORT_BATCH_*`, each with the request's `extra_label`s, in body order.
+    batches: Vec<SeriesBatch>,
+    /// Why the run stopped before its end (the batches hold the lines before).
+    stop: Option<Stop>,
+}
+
+/// One request's import: the line splitter, the run being gathered, the runs being parsed
+/// and the writes landing.
+struct LineImport<'a> {
+    api: &'a Api,
+    format: LineFormat,
+    extra_labels: Arc<Vec<(String, String)>>,
+    lines: LineSplitter,
+    run: LineRun,
+    /// Runs being parsed, oldest first; their batches are stored in this order, so each
+    /// shard gets a series' samples in body order.
+    parsing: VecDeque<glommio::task::JoinHandle<Parsed>>,
+    /// The batches sent before, which the shards may still be appending.
+    landing: write::Landing<'a>,
+}
+
+pub async fn handle_import(
+    api: &Api,
+    mut body: net::RequestBody,
+    prometheus_text: bool,
+    gzip: bool,
+    extra_labels: Vec<(String, String)>,
+) -> Result<Response<Bytes>, ApiError> {
+    let format = LineFormat { prometheus_text, now_ms: now_ms(), limits: api.config.storage.ingest_rules().label_limits };
+    let mut import = LineImport {
+        api,
+        format,
+        extra_labels: Arc::new(extra_labels),
+        lines: LineSplitter::new(IMPORT_LINE_BYTES_MAX),
+        run: LineRun::default(),
+        parsing: VecDeque::new(),
+        landing: write::Landing::default(),
+    };
+    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
+    let outcome = loop {
+        let step = match body.next_chunk().await {
+            Some(Ok(chunk)) => import.take_chunk(&chunk, gunzip.as_mut()).await,
+            Some(Err(error)) => Err(Stop::Body(error.to_string())),
+            None => break import.take_end(gunzip.as_mut()),
+        };
+        if let Err(stop) = step {
+            break Err(stop);
+        }
+    };
+    let outcome = match outcome {
+        Ok(()) => import.finish().await,
+        Err(stop) => Err(stop),
+    };
+    match outcome {
+        Ok(()) => {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok(response)
+        }
+        Err(Stop::Store(error)) => Err(error),
+        Err(stop) => Err(import.refuse(stop).await),
+    }
+}
+
+impl LineImport<'_> {
+    /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
+    /// inflate to much at once), sending every run that fills to be parsed.
+    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+        let Some(decoder) = gunzip else {
+            self.split(chunk)?;
+            return self.parse_if_full().await;
+        };
+        for step in chunk.chunks(GUNZIP_INPUT_STEP_BYTES) {
+            decoder.write_all(step).map_err(Stop::Gzip)?;
+            self.take_gunzipped(decoder)?;
+            self.parse_if_full().await?;
+        }
+        Ok(())
+    }
+
+    /// The end of the body: a gzip body must end with its last member; a last line without
+    /// a newline is a line too.
+    fn take_end(&mut self, gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+        if let Some(decoder) = gunzip {
+            decoder.try_finish().map_err(Stop::Gzip)?;
+            self.take_gunzipped(decoder)?;
+        }
+        let run = &mut self.run;
+        let result = self.lines.finish(|number, raw| {
+            gather(run, number, raw);
+            Ok(())
+        });
+        result.map_err(|error| Stop::Line { error, line: self.lines.line_number() })
+    }
+
+    /// Splits what the gzip decoder has written (keeping its buffer).
+    fn take_gunzipped(&mut self, decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>) -> Result<(), Stop> {
+        let plain = std::mem::take(decoder.get_mut());
+        let split = self.split(&plain);
+        let mut reuse = plain;
+        reuse.clear();
+        *decoder.get_mut() = reuse;
+        split
+    }
+
+    /// Adds the lines `bytes` completes to the run being gathered; a line over
+    /// `IMPORT_LINE_BYTES_MAX` stops the import.
+    fn split(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let run = &mut self.run;
+        let result = self.lines.feed(bytes, |number, raw| {
+            gather(run, number, raw);
+            Ok(())
+        });
+        result.map_err(|error| Stop::Line { error, line: self.lines.line_number() })
+    }
+
+    /// Sends the run to be parsed once it holds `PARSE_RUN_BYTES`.
+    async fn parse_if_full(&mut self) -> Result<(), Stop> {
+        if self.run.text.len() >= PARSE_RUN_BYTES {
+            self.parse_run().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts parsing the gathered run (if any) on a blocking thread, once fewer than
+    /// `PARSES_IN_FLIGHT_MAX` runs are, storing the oldest runs' batches to make room.
+    async fn parse_run(&mut self) -> Result<(), Stop> {
+        if self.run.text.is_empty() {
+            return Ok(());
+        }
+        while self.parsing.len() >= PARSES_IN_FLIGHT_MAX {
+            self.store_oldest().await?;
+        }
+        let run = std::mem::take(&mut self.run);
+        let (format, extra_labels) = (self.format, self.extra_labels.clone());
+        let job = glommio::executor().spawn_blocking(move || parse(&run, format, &extra_labels));
+        // Spawned, so the job is handed to the blocking thread now, not when first awaited.
+        self.parsing.push_back(glommio::spawn_local(job).detach());
+        Ok(())
+    }
+
+    /// Waits for the oldest run's parse and sends its batches to the shards, in order, each
+    /// once the ones before have been handed on; the last lands while the next runs parse.
+    async fn store_oldest(&mut self) -> Result<(), Stop> {
+        let Some(job) = self.parsing.pop_front() else { return Ok(()) };
+        let Some(parsed) = job.await else {
+            return Err(Stop::Body("parsing a run of lines was cancelled".into()));
+        };
+        let mut stored = Ok(());
+        for batch in parsed.batches {
+            let api = self.api;
+            let write = async move {
+                let imported = api.router.append(batch).await?;
+                api.metrics.add_samples_ingested(imported);
+                Ok(())
+            };
+            stored = self.landing.start(write).await.map_err(Stop::Store);
+            if stored.is_err() {
+                break;
+            }
+        }
+        let stored = stored.and(parsed.stop.map_or(Ok(()), Err));
+        if stored.is_err() {
+            // Nothing after the problem is stored: the runs gathered after it are dropped
+            // (their parsing ends on its own, unused), and so is the run being gathered.
+            self.parsing.clear();
+            self.run = LineRun::default();
+        }
+        stored
+    }
+
+    /// Parses and stores the gathered run and every run still parsing, and waits until every
+    /// batch sent has landed.
+    async fn finish(&mut self) -> Result<(), Stop> {
+        self.parse_run().await?;
+        while !self.parsing.is_empty() {
+            self.store_oldest().await?;
+        }
+        self.landing.landed().await.map_err(Stop::Store)
+    }
+
+    /// The 400 for an import stopped by `stop`, after storing the lines before it (a run
+    /// gathered before `stop` may hold an earlier bad line: that one is the problem then).
+    async fn refuse(mut self, stop: Stop) -> ApiError {
+        let stop = match self.finish().await {
+            Ok(()) => stop,
+            Err(earlier) => earlier,
+        };
+        let last = self.lines.line_number();
+        ApiError::bad_data(match stop {
+            Stop::Line { error, line } => format!("{error}; the lines before line {line} were imported, none from it on"),
+            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"),
+            Stop::Body(error) => format!("the request body failed after line {last}: {error}; lines 1 to {last} were imported"),
+            Stop::Store(error) => return error,
+        })
+    }
+}
+
+/// Adds line `number` to `run`.
+fn gather(run: &mut LineRun, number: usize, raw: &[u8]) {
+    if run.text.is_empty() {
+        run.first_line = number;
+    }
+    run.text.extend_from_slice(raw);
+    run.text.push(b'\n');
+}
+
+/// Parses a run's lines into batches (on a blocking thread), stopping at the first bad one.
+fn parse(run: &LineRun, format: LineFormat, extra_labels: &[(String, String)]) -> Parsed {
+    let mut parsed = Parsed { batches: Vec::new(), stop: None };
+    let mut series: Vec<SeriesSamples> = Vec::new();
+    let mut samples = 0usize;
+    let mut rest = run.text.as_slice();
+    let mut number = run.first_line;
+    while let Some(end) = memchr::memchr(b'\n', rest) {
+        if let Err(error) = parse_line(format, &rest[..end], number, &mut series, &mut samples) {
+            parsed.stop = Some(Stop::Line { error, line: number });
+            break;
+        }
+        rest = &rest[end + 1..];
+        number += 1;
+        if series.len() >= IMPORT_BATCH_SERIES_MAX || samples >= IMPORT_BATCH_SAMPLES_MAX {
+            if let Err(error) = seal(&mut series, extra_labels, &format.limits, &mut parsed.batches) {
+                parsed.stop = Some(Stop::Store(error));
+                return parsed;
+            }
+            samples = 0;
+        }
+    }
+    if let Err(error) = seal(&mut series, extra_labels, &format.limits, &mut parsed.batches) {
+        parsed.stop = Some(Stop::Store(error));
+    }
+    parsed
+}
+
+/// Parses line `number` onto `series` (a text-format sample joins the series before it
+/// when it has the same labels).
+fn parse_line(format: LineFormat, raw: &[u8], number: usize, series: &mut Vec<SeriesSamples>, samples: &mut usize) -> Result<(), DecodeError> {
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| DecodeError::InvalidSeries { series: format!("line {number}"), problem: "the line is not valid UTF-8".to_string() })?;
+    if format.prometheus_text {
+        if let Some((labels, sample)) = text_format::parse_line(text, number, format.now_ms, &format.limits)? {
+            *samples += 1;
+            text_format::push_sample(series, labels, sample);
+        }
+    } else if let Some(parsed) = json_lines::parse_line(text, number, &format.limits)? {
+        if !parsed.samples.is_empty() {
+            *samples += parsed.samples.len();
+            series.push(parsed);
+        }
+    }
+    Ok(())
+}
+
+/// Turns the series gathered into one batch (with the request's `extra_label`s) and empties
+/// them.
+fn seal(series: &mut Vec<SeriesSamples>, extra_labels: &[(String, String)], limits: &LabelLimits, batches: &mut Vec<SeriesBatch>) -> Result<(), ApiError> {
+    if series.is_empty() {
+        return Ok(());
+    }
+    if !extra_labels.is_empty() {
+        for s in series.iter_mut() {
+            s.labels = extra_labels::apply_to_labels(&s.labels, extra_labels, limits)?;
+        }
+    }
+    batches.push(SeriesBatch::from_series(series));
+    series.clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_of(first_line: usize, lines: &[&str]) -> LineRun {
+        let mut run = LineRun::default();
+        for (i, line) in lines.iter().enumerate() {
+            gather(&mut run, first_line + i, line.as_bytes());
+        }
+        run
+    }
+
+    fn json_format() -> LineFormat {
+        LineFormat { prometheus_text: false, now_ms: 0, limits: LabelLimits::default() }
+    }
+
+    fn json_line(name: &str, samples: usize) -> String {
+        let values: Vec<String> = (0..samples).map(|i| i.to_string()).collect();
+        let timestamps: Vec<String> = (0..samples).map(|i| (1_000 + i).to_string()).collect();
+        format!(r#"{{"metric":{{"__name__":"{name}"}},"values":[{}],"timestamps":[{}]}}"#, values.join(","), timestamps.join(","))
+    }
+
+    #[test]
+    fn a_bad_line_stops_the_run_with_its_number_and_the_lines_before_are_kept() {
+        let (a, b) = (json_line("a", 2), json_line("b", 3));
+        let parsed = parse(&run_of(41, &[&a, "", &b, "{not json", &a]), json_format(), &[]);
+        match parsed.stop {
+            Some(Stop::Line { line, error }) => assert!(line == 44 && error.to_string().contains("line 44"), "line {line}: {error}"),
+            _ => panic!("expected the bad line to stop the run"),
+        }
+        let kept: usize = parsed.batches.iter().map(|b| b.len()).sum();
+        assert_eq!(kept, 2, "the two series before the bad line");
+    }
+
+    #[test]
+    fn runs_are_cut_into_bounded_batches_with_the_extra_labels() {
+        let line = json_line("m", 1_000);
+        let lines: Vec<&str> = std::iter::repeat_n(line.as_str(), 450).collect();
+        let extra = vec![("dc".to_string(), "gce".to_string())];
+        let parsed = parse(&run_of(1, &lines), json_format(), &extra);
+        assert!(parsed.stop.is_none());
+        // 450 series of 1,000 samples: batches of at most 200,000 samples.
+        let counts: Vec<usize> = parsed.batches.iter().map(|b| b.len()).collect();
+        assert_eq!(counts, vec![200, 200, 50]);
+        assert_eq!(parsed.batches[0].get(0).to_labels().get("dc"), Some("gce"));
+    }
+
+    #[test]
+    fn text_format_samples_of_one_series_join_and_lines_without_time_take_the_arrival() {
+        let format = LineFormat { prometheus_text: true, now_ms: 7_000, limits: LabelLimits::default() };
+        let parsed = parse(&run_of(1, &["# HELP m x", "m{a=\"1\"} 1 1000", "m{a=\"1\"} 2 2000", "n 5"]), format, &[]);
+        assert!(parsed.stop.is_none());
+        let batch = &parsed.batches[0];
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.get(0).samples().len(), 2);
+        assert_eq!(batch.get(1).samples()[0].timestamp_ms, 7_000);
+    }
+}
