@@ -68,6 +68,8 @@ pub enum ShardRequest {
     /// once toward the limit.
     Select { selects: Vec<Select>, alternatives: usize, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
+    /// How many series `select` would list (`Series`), counted where they live.
+    SeriesCount { select: Select, reply: oneshot::Sender<usize> },
     /// Exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher set (for
     /// `/api/v1/query_exemplars`).
     Exemplars { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Vec<SeriesExemplars>> },

@@ -208,6 +208,7 @@ fn is_listing(request: &ShardRequest) -> bool {
     matches!(
         request,
         ShardRequest::Series { .. }
+            | ShardRequest::SeriesCount { .. }
             | ShardRequest::Exemplars { .. }
             | ShardRequest::LabelNames { .. }
             | ShardRequest::LabelValues { .. }
@@ -380,6 +381,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         }
         ShardRequest::Series { select, reply } => {
             let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::SeriesCount { select, reply } => {
+            let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms).len());
         }
         ShardRequest::Exemplars { matcher_sets, mint_ms, maxt_ms, reply } => {
             let _ = reply.send(db.exemplars(&matcher_sets, mint_ms, maxt_ms));

@@ -255,6 +255,12 @@ impl ShardRouter {
         Ok(all)
     }
 
+    /// How many series `series(select)` would list: each shard counts its own (a series
+    /// lives on one shard), so no labels cross cores.
+    pub async fn series_count(&self, select: Select) -> Result<usize, SubmitError> {
+        Ok(self.scatter(|reply| ShardRequest::SeriesCount { select: select.clone(), reply }).await?.into_iter().sum())
+    }
+
     pub async fn label_names(&self, select: Select) -> Result<Vec<String>, SubmitError> {
         let lists = self.scatter(|reply| ShardRequest::LabelNames { select: select.clone(), reply }).await?;
         Ok(merge_sorted_unique(lists))
