@@ -252,3 +252,15 @@ fn under_mtls_only_allowed_tls_clients_write_and_udp_stays_closed() {
     assert_eq!(metric(&metrics, "metricstor_authz_denied_total{action=\"write\"}"), 1, "{metrics}");
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn a_listen_address_in_use_or_malformed_refuses_to_start_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A socket without SO_REUSEPORT holds the port: the server's bind fails.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let error = start_refused(&write_config(dir.path(), &format!("  influx_listen_addr: {addr}\n")));
+    assert!(error.contains("server.influx_listen_addr") && error.contains(&addr.to_string()), "{error}");
+    let error = start_refused(&write_config(dir.path(), "  graphite_listen_addr: localhost:2003\n"));
+    assert!(error.contains("server.graphite_listen_addr"), "{error}");
+}
