@@ -230,8 +230,7 @@ mod tests {
 
     #[test]
     fn ingest_rules_apply() {
-        let mut rules = IngestRules::default();
-        rules.reject_non_finite = true;
+        let mut rules = IngestRules { reject_non_finite: true, ..IngestRules::default() };
         rules.label_limits.value_bytes = 4;
         let mut parsed = Parsed::default();
         assert!(push(&mut parsed, "m NaN 1", &rules).unwrap_err().contains("reject_non_finite"));

@@ -124,10 +124,13 @@ impl SocketStats {
     }
 }
 
+/// Reads one of a flow's counters.
+type FlowCounter = fn(&Flow) -> &AtomicU64;
+
 /// Appends the socket families, summed over `all` executors, to a `/metrics` answer.
 pub fn write_metrics<'a>(out: &mut String, all: impl Iterator<Item = &'a SocketStats> + Clone) {
     let sum = |read: &dyn Fn(&SocketStats) -> &AtomicU64| all.clone().map(|s| read(s).load(Ordering::Relaxed)).sum::<u64>();
-    let flows: [(&str, &str, fn(&Flow) -> &AtomicU64); 3] = [
+    let flows: [(&str, &str, FlowCounter); 3] = [
         ("metricstor_socket_lines_total", "Lines received on the Graphite and Influx socket listeners (blank lines included).", |f| &f.lines),
         ("metricstor_socket_lines_skipped_total", "Socket lines skipped: malformed, longer than 256 KiB, or refused by the label limits.", |f| &f.lines_skipped),
         ("metricstor_socket_samples_refused_total", "Samples parsed from socket lines that the shards refused (overload, storage.max_series, shutdown).", |f| &f.samples_refused),
