@@ -136,8 +136,10 @@ pub struct LineSink<'a> {
     peer: SocketAddr,
     batch: Parsed,
     batch_bytes: usize,
-    /// Lines seen, counted in `/metrics` at each flush.
+    /// Lines seen since the last flush (counted in `/metrics` there), and in all (an Influx
+    /// error names its line by this number).
     lines: u64,
+    line_number: u64,
     lines_skipped: u64,
     /// The stamp of lines without a timestamp (set at each read).
     now_ms: i64,
@@ -147,7 +149,7 @@ pub struct LineSink<'a> {
 
 impl<'a> LineSink<'a> {
     pub fn new(api: &'a Api, protocol: Protocol, transport: Transport, peer: SocketAddr) -> Self {
-        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, lines_skipped: 0, now_ms: 0, bad_line_logged_at: None }
+        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, line_number: 0, lines_skipped: 0, now_ms: 0, bad_line_logged_at: None }
     }
 
     /// The sender of the lines that follow (UDP: each datagram's).
@@ -176,7 +178,7 @@ impl<'a> LineSink<'a> {
                     rules,
                     parsed_bytes_max: BATCH_BYTES_MAX,
                 };
-                let number = usize::try_from(self.lines + 1).unwrap_or(usize::MAX);
+                let number = usize::try_from(self.line_number + 1).unwrap_or(usize::MAX);
                 match influx::parse_line_into(&mut self.batch, &mut self.batch_bytes, number, raw, &options) {
                     Ok(()) => Ok(()),
                     Err(InfluxError::TooLarge { .. }) if !self.batch.is_empty() => return Pushed::FlushFirst,
@@ -185,6 +187,7 @@ impl<'a> LineSink<'a> {
             }
         };
         self.lines += 1;
+        self.line_number += 1;
         match result {
             Ok(()) => Pushed::Added,
             Err(problem) => {
@@ -197,6 +200,7 @@ impl<'a> LineSink<'a> {
     /// Counts a line dropped for its length.
     pub fn too_long(&mut self) {
         self.lines += 1;
+        self.line_number += 1;
         self.skip(&format!("a line longer than {} bytes, skipped to its newline", graphite::LINE_BYTES_MAX));
     }
 
