@@ -36,7 +36,19 @@ let
   httpAddress = parseAddress cfg.settings.server.http_addr;
   grpcAddress = parseAddress cfg.settings.server.grpc_addr;
   addressesValid = httpAddress != null && grpcAddress != null;
-  ports = lib.optionals addressesValid (lib.unique [ httpAddress.port grpcAddress.port ]);
+  # The raw-socket listeners: "" is off, ":port" every interface (as the binary reads them).
+  parseListenAddress = address:
+    let portOnly = builtins.match ":([0-9]+)" address;
+    in if address == "" then null
+    else if portOnly != null then { host = "0.0.0.0"; port = lib.toInt (builtins.head portOnly); ipv6 = false; }
+    else parseAddress address;
+  socketAddressTexts = [ cfg.settings.server.graphite_listen_addr cfg.settings.server.influx_listen_addr ];
+  socketAddresses = builtins.filter (a: a != null) (map parseListenAddress socketAddressTexts);
+  socketAddressesValid = builtins.all (a: a == "" || parseListenAddress a != null) socketAddressTexts;
+  socketPorts = map (a: a.port) socketAddresses;
+  ports = lib.optionals addressesValid (lib.unique ([ httpAddress.port grpcAddress.port ] ++ socketPorts));
+  # UDP is opened only without TLS (a datagram cannot be authenticated).
+  udpPorts = lib.optionals (!tlsEnabled) (lib.unique socketPorts);
   needsLowPorts = builtins.any (port: port < 1024) ports;
 
   dataDir = cfg.settings.storage.data_dir;
@@ -157,6 +169,24 @@ in
             example = "0.0.0.0:9100";
             description = "gRPC listener as IP:port.";
           };
+          server.graphite_listen_addr = mkOption {
+            type = types.str;
+            default = "";
+            example = ":2003";
+            description = ''
+              Graphite plaintext protocol on TCP and UDP (VictoriaMetrics' `-graphiteListenAddr`)
+              as IP:port or :port; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
+            '';
+          };
+          server.influx_listen_addr = mkOption {
+            type = types.str;
+            default = "";
+            example = ":8089";
+            description = ''
+              InfluxDB line protocol on TCP and UDP (VictoriaMetrics' `-influxListenAddr`) as
+              IP:port or :port; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
+            '';
+          };
           storage.data_dir = mkOption {
             type = types.str;
             default = "/var/lib/metricstor";
@@ -189,7 +219,7 @@ in
     openFirewall = mkOption {
       type = types.bool;
       default = false;
-      description = "Open the TCP ports of `settings.server.http_addr` and `settings.server.grpc_addr`.";
+      description = "Open the TCP ports of `settings.server.http_addr`, `settings.server.grpc_addr` and the socket listeners (`graphite_listen_addr`, `influx_listen_addr`; their UDP ports too, without TLS).";
     };
 
     configFile = mkOption {
@@ -237,12 +267,17 @@ in
         message = "services.metricstor.settings.server.http_addr and grpc_addr must be IP:port or [IPv6]:port (got \"${cfg.settings.server.http_addr}\" and \"${cfg.settings.server.grpc_addr}\").";
       }
       {
+        assertion = socketAddressesValid;
+        message = "services.metricstor.settings.server.graphite_listen_addr and influx_listen_addr must be \"\" (off), IP:port, [IPv6]:port or :port (got \"${cfg.settings.server.graphite_listen_addr}\" and \"${cfg.settings.server.influx_listen_addr}\").";
+      }
+      {
         assertion = lib.hasPrefix "/var/lib/" dataDir && stateDirectory != "" && !(lib.hasInfix ".." dataDir);
         message = "services.metricstor.settings.storage.data_dir must be a directory under /var/lib (it is the unit's StateDirectory); got \"${dataDir}\".";
       }
     ];
 
     networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall ports;
+    networking.firewall.allowedUDPPorts = mkIf cfg.openFirewall udpPorts;
 
     systemd.services.metricstor = {
       description = "Metricstor time-series database";

@@ -35,6 +35,7 @@ let
     settings.server.http_addr = "0.0.0.0:9101";
     settings.server.grpc_addr = "[::]:9100";
     settings.server.cores = 2;
+    settings.server.influx_listen_addr = ":8089";
     settings.storage.retention_days = 30;
     settings.tls.write_allowed_sans = [ "prometheus" ];
     tls.certFile = "/run/secrets/metricstor/server.crt";
@@ -49,6 +50,8 @@ let
     tls.keyFile = "/run/secrets/s.key";
   };
   lowPort = eval { enable = true; openFirewall = true; settings.server.http_addr = "10.0.0.1:443"; };
+  sockets = eval { enable = true; openFirewall = true; settings.server.graphite_listen_addr = ":2003"; settings.server.influx_listen_addr = "127.0.0.1:8089"; };
+  badSocket = eval { enable = true; settings.server.graphite_listen_addr = "localhost:2003"; };
   disabled = eval { };
   storeKey = eval {
     enable = true;
@@ -81,12 +84,12 @@ let
     # Generated YAML
     [ "default YAML: the typed keys with their defaults, nothing else"
       (yaml plain == {
-        server = { http_addr = "127.0.0.1:9101"; grpc_addr = "127.0.0.1:9100"; };
+        server = { http_addr = "127.0.0.1:9101"; grpc_addr = "127.0.0.1:9100"; graphite_listen_addr = ""; influx_listen_addr = ""; };
         storage = { data_dir = "/var/lib/metricstor"; retention_days = 15; };
       }) ]
     [ "mTLS YAML: freeform keys kept beside typed ones; TLS files point at the credentials"
       (yaml mtls == {
-        server = { http_addr = "0.0.0.0:9101"; grpc_addr = "[::]:9100"; cores = 2; };
+        server = { http_addr = "0.0.0.0:9101"; grpc_addr = "[::]:9100"; graphite_listen_addr = ""; influx_listen_addr = ":8089"; cores = 2; };
         storage = { data_dir = "/var/lib/metricstor"; retention_days = 30; };
         tls = {
           cert_file = "${creds}/tls-cert";
@@ -101,7 +104,7 @@ let
     [ "every YAML key is one the server knows (core/src/config.rs)"
       (let
         known = {
-          server = [ "http_addr" "grpc_addr" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
+          server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
             "header_read_timeout_seconds" "body_read_timeout_seconds" "idle_timeout_seconds" "shard_queue_depth"
             "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
             "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
@@ -178,8 +181,13 @@ let
       (let t = (sc tlsOnly).ExecStartPost.text; in hasInfix "--fail --insecure 'https://127.0.0.1:9101/-/ready'" t) ]
 
     # Firewall
-    [ "openFirewall opens exactly the two listen ports"
-      (mtls.networking.firewall.allowedTCPPorts == [ 9101 9100 ]) ]
+    [ "openFirewall opens exactly the listen ports; under TLS the socket listener's TCP port only"
+      (mtls.networking.firewall.allowedTCPPorts == [ 9101 9100 8089 ] && mtls.networking.firewall.allowedUDPPorts == [ ]) ]
+    [ "openFirewall opens the socket listeners' TCP and UDP ports without TLS"
+      (sockets.networking.firewall.allowedTCPPorts == [ 9101 9100 2003 8089 ] && sockets.networking.firewall.allowedUDPPorts == [ 2003 8089 ]
+        && failedAssertions sockets == [ ]) ]
+    [ "a socket listener address that is not IP:port or :port fails an assertion naming it"
+      (any (m: hasInfix "graphite_listen_addr" m) (failedAssertions badSocket)) ]
     [ "openFirewall = false opens nothing"
       (plain.networking.firewall.allowedTCPPorts == [ ]) ]
     [ "openFirewall with a low port opens it"

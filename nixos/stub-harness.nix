@@ -47,6 +47,7 @@ let
       assertions = lib.mkOption { type = lib.types.listOf lib.types.anything; default = [ ]; };
       warnings = lib.mkOption { type = lib.types.listOf lib.types.str; default = [ ]; };
       networking.firewall.allowedTCPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
+      networking.firewall.allowedUDPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     };
   };

@@ -31,6 +31,13 @@ pub struct ServerConfig {
     pub http_addr: String,
     /// gRPC listener (served by the same transport stack).
     pub grpc_addr: String,
+    /// Graphite plaintext protocol (VictoriaMetrics' `-graphiteListenAddr`): a TCP listener
+    /// and a UDP socket on this address (`IP:port`, or `:port` for every interface); empty:
+    /// off. With `tls`, TCP speaks TLS and UDP is not opened (see `socket_ingest`).
+    pub graphite_listen_addr: String,
+    /// InfluxDB line protocol over TCP and UDP (VictoriaMetrics' `-influxListenAddr`), as
+    /// `graphite_listen_addr`.
+    pub influx_listen_addr: String,
     /// Executors (one pinned thread each); 0 = every CPU this process may use.
     pub cores: usize,
     /// Open connections per executor before new ones are refused.
@@ -284,6 +291,8 @@ impl Default for ServerConfig {
         ServerConfig {
             http_addr: HTTP_ADDR_DEFAULT.to_string(),
             grpc_addr: GRPC_ADDR_DEFAULT.to_string(),
+            graphite_listen_addr: String::new(),
+            influx_listen_addr: String::new(),
             cores: 0,
             max_connections_per_core: 10_000,
             max_body_bytes: 64 << 20,
@@ -391,6 +400,9 @@ pub enum ConfigError {
 pub struct Resolved {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// `server.graphite_listen_addr` and `server.influx_listen_addr`, when set.
+    pub graphite_addr: Option<SocketAddr>,
+    pub influx_addr: Option<SocketAddr>,
     /// `relabel_configs`, compiled.
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, compiled.
@@ -426,6 +438,17 @@ impl Config {
         let grpc_addr = parse_addr("server.grpc_addr", &self.server.grpc_addr)?;
         if http_addr == grpc_addr && http_addr.port() != 0 {
             return value_error("server.grpc_addr", "must differ from server.http_addr");
+        }
+        let graphite_addr = parse_optional_listen_addr("server.graphite_listen_addr", &self.server.graphite_listen_addr)?;
+        let influx_addr = parse_optional_listen_addr("server.influx_listen_addr", &self.server.influx_listen_addr)?;
+        let taken = [http_addr, grpc_addr];
+        for (key, addr) in [("server.graphite_listen_addr", graphite_addr), ("server.influx_listen_addr", influx_addr)] {
+            if addr.is_some_and(|a| a.port() != 0 && taken.contains(&a)) {
+                return value_error(key, "must differ from server.http_addr and server.grpc_addr");
+            }
+        }
+        if graphite_addr.is_some_and(|a| a.port() != 0) && graphite_addr == influx_addr {
+            return value_error("server.influx_listen_addr", "must differ from server.graphite_listen_addr");
         }
         let s = &self.server;
         positive("server.max_connections_per_core", s.max_connections_per_core as u64)?;
@@ -499,7 +522,7 @@ impl Config {
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
-        Ok(Resolved { http_addr, grpc_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
+        Ok(Resolved { http_addr, grpc_addr, graphite_addr, influx_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
     }
 
     /// The effective configuration as YAML (for `/api/v1/status/config`).
@@ -511,6 +534,23 @@ impl Config {
 fn parse_addr(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
     text.parse()
         .map_err(|_| ConfigError::Value { key, message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:9101)") })
+}
+
+/// An optional listener's address: empty is off; `:port` (VictoriaMetrics' and Go's way to
+/// say every interface) is `0.0.0.0:port`; otherwise `IP:port`.
+fn parse_optional_listen_addr(key: &'static str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let port_only = text.strip_prefix(':').and_then(|port| port.parse::<u16>().ok());
+    match port_only {
+        Some(port) => Ok(Some(SocketAddr::from(([0, 0, 0, 0], port)))),
+        None => text.parse().map(Some).map_err(|_| ConfigError::Value {
+            key,
+            message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:2003, or :2003 for every interface; empty: off)"),
+        }),
+    }
 }
 
 fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
@@ -579,6 +619,25 @@ mod tests {
         assert_eq!(c.server.slow_query_log_seconds, 2.0, "a whole number of seconds reads as one");
         let c = Config::from_yaml("server:\n  slow_query_log_seconds: -1\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("server.slow_query_log_seconds"));
+    }
+
+    #[test]
+    fn socket_listen_addresses_are_optional_and_checked() {
+        let resolved = Config::default().validate().unwrap();
+        assert_eq!((resolved.graphite_addr, resolved.influx_addr), (None, None), "off by default");
+        let c = Config::from_yaml("server:\n  graphite_listen_addr: \"127.0.0.1:2003\"\n  influx_listen_addr: \":8089\"\n").unwrap();
+        let resolved = c.validate().unwrap();
+        assert_eq!(resolved.graphite_addr, Some("127.0.0.1:2003".parse().unwrap()));
+        assert_eq!(resolved.influx_addr, Some("0.0.0.0:8089".parse().unwrap()));
+        for (yaml, key) in [
+            ("graphite_listen_addr: localhost:2003", "server.graphite_listen_addr"),
+            ("influx_listen_addr: \":x\"", "server.influx_listen_addr"),
+            ("graphite_listen_addr: \"127.0.0.1:9101\"", "server.graphite_listen_addr"),
+            ("graphite_listen_addr: \":2003\"\n  influx_listen_addr: \"0.0.0.0:2003\"", "server.influx_listen_addr"),
+        ] {
+            let err = Config::from_yaml(&format!("server:\n  {yaml}\n")).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{yaml}: {err}");
+        }
     }
 
     #[test]

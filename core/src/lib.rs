@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod io_uring_probe;
 pub mod runtime;
 pub mod shard;
+pub mod socket_ingest;
 pub mod thread_priority;

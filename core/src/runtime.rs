@@ -28,6 +28,8 @@ pub const QUERY_THREADS_PER_EXECUTOR: usize = 2;
 pub struct Listening {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// The Graphite and Influx socket listeners' addresses (`socket_ingest`).
+    pub sockets: crate::socket_ingest::SocketAddrs,
 }
 
 enum Event {
@@ -82,6 +84,10 @@ struct ExecutorPlan {
     /// This executor's members of the two listening addresses' connection balances.
     http_balance: net::Balance,
     grpc_balance: net::Balance,
+    /// Where the Graphite and Influx socket listeners bind, and this executor's members of
+    /// their TCP connection balances.
+    sockets: crate::socket_ingest::SocketAddrs,
+    socket_balances: [Option<net::Balance>; 2],
 }
 
 /// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
@@ -130,9 +136,11 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
 
     let mut handles = Vec::with_capacity(cores);
-    let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr };
+    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr };
+    let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr, sockets };
     let mut owned = owned.into_iter();
     let balances = net::Balance::group(cores).into_iter().zip(net::Balance::group(cores));
+    let (mut graphite_balances, mut influx_balances) = (net::Balance::group(cores).into_iter(), net::Balance::group(cores).into_iter());
     let mut failure: Option<String> = None;
     let mut opened = 0;
     for (index, (http_balance, grpc_balance)) in balances.enumerate() {
@@ -159,6 +167,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             started_at_ms,
             http_balance,
             grpc_balance,
+            sockets: listening.sockets,
+            socket_balances: [graphite_balances.next(), influx_balances.next()],
         };
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpus[index]))
             .name(&format!("metricstor-{index}"))
@@ -201,6 +211,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
         tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 and HTTP/2{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
         tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (metricstor.v1.Query, grpc.health.v1; the HTTP API too)", listening.grpc_addr);
+        crate::socket_ingest::log_listening(&listening.sockets, config.tls.enabled(), mtls);
         loop {
             match events.recv() {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
@@ -262,7 +273,15 @@ async fn run_executor(plan: ExecutorPlan) {
             return;
         }
     };
-    let bound = (|| Ok::<_, std::io::Error>(Listening { http_addr: http_listener.local_addr()?, grpc_addr: grpc_listener.local_addr()? }))();
+    // UDP cannot be authenticated: with TLS only the TCP listeners open (socket_ingest).
+    let (socket_listeners, sockets) = match crate::socket_ingest::bind(&plan.sockets, !config.tls.enabled()) {
+        Ok(bound) => bound,
+        Err(e) => {
+            let _ = events.send(Event::Bound(Err(e)));
+            return;
+        }
+    };
+    let bound = (|| Ok::<_, std::io::Error>(Listening { http_addr: http_listener.local_addr()?, grpc_addr: grpc_listener.local_addr()?, sockets }))();
     match bound {
         Ok(listening) => {
             let _ = events.send(Event::Bound(Ok(listening)));
@@ -338,8 +357,9 @@ async fn run_executor(plan: ExecutorPlan) {
     let transport = api.metrics.transport.clone();
     let (http_balance, grpc_balance) = (Some(plan.http_balance), Some(plan.grpc_balance));
     let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance);
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown, tls, transport, grpc_balance);
-    futures_lite::future::zip(http, grpc).await;
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown.clone(), tls.clone(), transport, grpc_balance);
+    let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, plan.shutdown, plan.socket_balances);
+    futures_lite::future::zip(futures_lite::future::zip(http, grpc), sockets).await;
     drop(handler);
     drop(api);
     // This executor has stopped serving; shards stop once every executor has.

@@ -105,6 +105,18 @@ impl Server {
         wait_for_line(&self.log, needle, limit)
     }
 
+    /// Waits (bounded by `limit`) for a log line containing `needle` and returns it.
+    pub fn log_line(&self, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Sends a signal to the server's PID (only the process this test started).
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on the PID of our own child process.

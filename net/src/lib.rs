@@ -9,6 +9,7 @@ pub mod http1;
 pub mod http2;
 pub mod io_adapter;
 pub mod listener;
+pub mod raw_stream;
 pub mod rewind;
 pub mod tls;
 
@@ -23,6 +24,7 @@ use futures_lite::future;
 
 pub use balance::Balance;
 pub use listener::{accept_loop, ConnectionStats, Counter, ServerLimits};
+pub use raw_stream::RawStream;
 pub use tls::{ClientIdentity, ReloadingConfig, TlsSettings, TlsVersion};
 
 /// A response future produced on the executor that owns the connection (`!Send` is fine).

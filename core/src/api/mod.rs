@@ -29,7 +29,7 @@ mod single_flight;
 mod status;
 mod vm_native;
 mod vm_native_export;
-mod write;
+pub(crate) mod write;
 
 use std::rc::Rc;
 use std::sync::Arc;

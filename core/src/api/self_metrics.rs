@@ -21,6 +21,8 @@ pub struct ExecutorMetrics {
     slow_queries: AtomicU64,
     /// Connection and protocol counters of this executor's listeners (both ports).
     pub transport: Arc<net::ConnectionStats>,
+    /// Counters of this executor's Graphite and Influx socket listeners.
+    pub socket: crate::socket_ingest::SocketStats,
     /// (endpoint, status code) → count. Only this executor writes, so the lock is uncontended.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
@@ -116,6 +118,7 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"413\"}} {}", t(|s| &s.errors_413));
     let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"431\"}} {}", t(|s| &s.errors_431));
     let _ = writeln!(out, "metricstor_http_protocol_errors_total{{code=\"other\"}} {}", t(|s| &s.errors_other));
+    crate::socket_ingest::write_metrics(&mut out, api.all_metrics.iter().map(|m| &m.socket));
 
     let mut requests: BTreeMap<(&'static str, u16), u64> = BTreeMap::new();
     for m in api.all_metrics.iter() {

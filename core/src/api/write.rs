@@ -54,7 +54,7 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
 /// stored (exemplars the shards refused count as dropped); under the series limit the part
 /// stored before the refusal is counted too. Every write path (remote_write, OTLP) ends
 /// here, so they map errors alike.
-pub(super) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<(u64, u64), ApiError> {
+pub(crate) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<(u64, u64), ApiError> {
     match api.router.append_with_exemplars(series).await {
         Ok((stored, exemplars)) => {
             api.metrics.add_samples_ingested(stored);

@@ -156,6 +156,38 @@ impl Parsed {
             .collect()
     }
 
+    /// Whether nothing was parsed into it.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds one sample of the series labelled `pairs` (sorted by name, names unique, values
+    /// not empty): to the last series when it has these labels and an older newest sample,
+    /// else as a new series. Returns the bytes it takes, as `PARSED_BYTES_MAX` counts them.
+    pub(crate) fn push_sample<'p, I: Iterator<Item = (&'p str, &'p str)>>(&mut self, pairs: impl Fn() -> I, sample: Sample) -> usize {
+        self.samples += 1;
+        let extends_last = self.sample_list.last().is_some_and(|s| s.timestamp_ms < sample.timestamp_ms) && self.last_has_labels(pairs());
+        if extends_last {
+            self.sample_list.push(sample);
+            if let Some(last) = self.entries.last_mut() {
+                last.samples.1 = self.sample_list.len() as u32;
+            }
+            return SAMPLE_BYTES;
+        }
+        let (text_start, spans_start) = (self.text.len(), self.spans.len() as u32);
+        for (name, value) in pairs() {
+            let name_start = self.text.len() as u32;
+            self.text.extend_from_slice(name.as_bytes());
+            let value_start = self.text.len() as u32;
+            self.text.extend_from_slice(value.as_bytes());
+            self.spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: self.text.len() as u32 }));
+        }
+        let samples_start = self.sample_list.len() as u32;
+        self.sample_list.push(sample);
+        self.entries.push(Entry { spans: (spans_start, self.spans.len() as u32), samples: (samples_start, self.sample_list.len() as u32) });
+        self.text.len() - text_start + SERIES_OVERHEAD_BYTES
+    }
+
     /// Whether the last series has exactly these labels.
     fn last_has_labels<'p>(&self, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> bool {
         let Some(last) = self.entries.last() else { return false };
@@ -229,50 +261,55 @@ fn parse_lines(body: &[u8], options: &LineOptions<'_>, on_bad_line: &mut dyn FnM
     let mut parsed = Parsed::default();
     let mut parsed_bytes = 0usize;
     for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let Ok(text) = std::str::from_utf8(raw) else {
-            on_bad_line(bad_line(line, &String::from_utf8_lossy(raw), "not valid UTF-8".into()))?;
-            continue;
-        };
-        // A line of blanks is skipped too (VictoriaMetrics refuses it).
-        if text.trim_matches([' ', '\t']).is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let row = match parse_row(text) {
-            Ok(row) => Ok(row),
-            // A line starting with a space has an empty measurement (VictoriaMetrics); when it
-            // does not parse so, it is read as InfluxDB reads it, leading blanks ignored (the
-            // `influx` CLI's INSERT sends " measurement,tag=v field=1").
-            Err(_) if text.starts_with(' ') => parse_row(text.trim_start_matches(' ')),
-            Err(problem) => Err(problem),
-        };
-        let row = match row {
-            Ok(row) => row,
-            Err(problem) => {
-                on_bad_line(bad_line(line, text, problem))?;
-                continue;
-            }
-        };
-        let Some(timestamp_ms) = options.precision.to_ms(row.timestamp, options.now_ms) else {
-            let problem = format!("timestamp {} is out of range in precision {:?}", row.timestamp.unwrap_or(0), options.precision);
-            on_bad_line(bad_line(line, text, problem))?;
-            continue;
-        };
-        // A line is stored whole or not at all: a field refused after others of its line
-        // were pushed takes them back.
-        let (mark, bytes) = (parsed.mark(), parsed_bytes);
-        match push_row(&mut parsed, &mut parsed_bytes, row, timestamp_ms, options) {
+        match parse_line_into(&mut parsed, &mut parsed_bytes, index + 1, raw, options) {
             Ok(()) => {}
-            Err(RowProblem::Invalid(problem)) => {
-                parsed.rollback(mark);
-                parsed_bytes = bytes;
-                on_bad_line(bad_line(line, text, problem))?;
-            }
-            Err(RowProblem::TooLarge) => return Err(InfluxError::TooLarge { line, bytes_max: options.parsed_bytes_max }),
+            Err(bad @ InfluxError::Line { .. }) => on_bad_line(bad)?,
+            Err(too_large @ InfluxError::TooLarge { .. }) => return Err(too_large),
         }
     }
     Ok(parsed)
+}
+
+/// Parses one line (numbered `line`, without its newline) into `parsed`, whose series take
+/// `parsed_bytes` so far (see `PARSED_BYTES_MAX`). Blank and comment lines add nothing. A
+/// line is added whole or not at all: on `InfluxError::Line` (skip it) or
+/// `InfluxError::TooLarge` (`parsed` is full: write it out, or give up) `parsed` is as before.
+/// For streams read a line at a time (`socket_ingest`); `parse` is this over a whole body.
+pub fn parse_line_into(parsed: &mut Parsed, parsed_bytes: &mut usize, line: usize, raw: &[u8], options: &LineOptions<'_>) -> Result<(), InfluxError> {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Err(bad_line(line, &String::from_utf8_lossy(raw), "not valid UTF-8".into()));
+    };
+    // A line of blanks is skipped too (VictoriaMetrics refuses it).
+    if text.trim_matches([' ', '\t']).is_empty() || text.starts_with('#') {
+        return Ok(());
+    }
+    let row = match parse_row(text) {
+        Ok(row) => Ok(row),
+        // A line starting with a space has an empty measurement (VictoriaMetrics); when it
+        // does not parse so, it is read as InfluxDB reads it, leading blanks ignored (the
+        // `influx` CLI's INSERT sends " measurement,tag=v field=1").
+        Err(_) if text.starts_with(' ') => parse_row(text.trim_start_matches(' ')),
+        Err(problem) => Err(problem),
+    };
+    let row = row.map_err(|problem| bad_line(line, text, problem))?;
+    let Some(timestamp_ms) = options.precision.to_ms(row.timestamp, options.now_ms) else {
+        let problem = format!("timestamp {} is out of range in precision {:?}", row.timestamp.unwrap_or(0), options.precision);
+        return Err(bad_line(line, text, problem));
+    };
+    // A line is stored whole or not at all: a field refused after others of its line
+    // were pushed takes them back.
+    let (mark, bytes) = (parsed.mark(), *parsed_bytes);
+    let pushed = push_row(parsed, parsed_bytes, row, timestamp_ms, options);
+    if pushed.is_err() {
+        parsed.rollback(mark);
+        *parsed_bytes = bytes;
+    }
+    match pushed {
+        Ok(()) => Ok(()),
+        Err(RowProblem::Invalid(problem)) => Err(bad_line(line, text, problem)),
+        Err(RowProblem::TooLarge) => Err(InfluxError::TooLarge { line, bytes_max: options.parsed_bytes_max }),
+    }
 }
 
 fn bad_line(line: usize, text: &str, problem: String) -> InfluxError {
@@ -480,6 +517,22 @@ enum RowProblem {
     TooLarge,
 }
 
+/// `pairs` sorted by name, of one name the last kept, `__name__` left out (the caller puts
+/// the metric name in at its place).
+pub(crate) fn sorted_unique_without_name<'a>(mut pairs: Vec<(&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    // Stable: of one name, the last stays.
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut unique: Vec<(&str, &str)> = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        if unique.last().is_some_and(|last| last.0 == pair.0) {
+            unique.pop();
+        }
+        unique.push(pair);
+    }
+    unique.retain(|(name, _)| *name != METRIC_NAME_LABEL);
+    unique
+}
+
 /// Adds a row's series: one per numeric field, labelled by the tags, then `db`, then the
 /// extra labels (a later one replaces an earlier one of the same name), and named last.
 fn push_row(parsed: &mut Parsed, parsed_bytes: &mut usize, row: Row<'_>, timestamp_ms: i64, options: &LineOptions<'_>) -> Result<(), RowProblem> {
@@ -489,19 +542,10 @@ fn push_row(parsed: &mut Parsed, parsed_bytes: &mut usize, row: Row<'_>, timesta
         base.push((DB_LABEL, db));
     }
     base.extend(options.extra_labels.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_str(), v.as_str())));
-    // Stable: of one name, the last stays. The field's name replaces any `__name__`.
-    base.sort_by(|a, b| a.0.cmp(b.0));
-    let mut unique: Vec<(&str, &str)> = Vec::with_capacity(base.len());
-    for pair in base {
-        if unique.last().is_some_and(|last| last.0 == pair.0) {
-            unique.pop();
-        }
-        unique.push(pair);
-    }
-    unique.retain(|(name, _)| *name != METRIC_NAME_LABEL);
+    // The field's name replaces any `__name__`.
+    let unique = sorted_unique_without_name(base);
     let name_at = unique.partition_point(|(name, _)| *name < METRIC_NAME_LABEL);
     let (before, after) = unique.split_at(name_at);
-    let base_bytes: usize = unique.iter().map(|(n, v)| n.len() + v.len()).sum();
     let mut metric_name = String::new();
     for (key, value) in &row.fields {
         let value = match value {
@@ -524,29 +568,7 @@ fn push_row(parsed: &mut Parsed, parsed_bytes: &mut usize, row: Row<'_>, timesta
         if options.rules.reject_non_finite && !value.is_finite() {
             return Err(RowProblem::Invalid(format!("field {} has the non-finite value {value} (storage.reject_non_finite is on)", shown(key))));
         }
-        let sample = Sample { timestamp_ms, value };
-        parsed.samples += 1;
-        let extends_last = parsed.sample_list.last().is_some_and(|s| s.timestamp_ms < timestamp_ms) && parsed.last_has_labels(pairs());
-        if extends_last {
-            *parsed_bytes += SAMPLE_BYTES;
-            parsed.sample_list.push(sample);
-            if let Some(last) = parsed.entries.last_mut() {
-                last.samples.1 = parsed.sample_list.len() as u32;
-            }
-        } else {
-            *parsed_bytes += base_bytes + METRIC_NAME_LABEL.len() + metric_name.len() + SERIES_OVERHEAD_BYTES;
-            let spans_start = parsed.spans.len() as u32;
-            for (name, value) in pairs() {
-                let name_start = parsed.text.len() as u32;
-                parsed.text.extend_from_slice(name.as_bytes());
-                let value_start = parsed.text.len() as u32;
-                parsed.text.extend_from_slice(value.as_bytes());
-                parsed.spans.push((TextSpan { start: name_start, end: value_start }, TextSpan { start: value_start, end: parsed.text.len() as u32 }));
-            }
-            let samples_start = parsed.sample_list.len() as u32;
-            parsed.sample_list.push(sample);
-            parsed.entries.push(Entry { spans: (spans_start, parsed.spans.len() as u32), samples: (samples_start, parsed.sample_list.len() as u32) });
-        }
+        *parsed_bytes += parsed.push_sample(pairs, Sample { timestamp_ms, value });
         if *parsed_bytes > options.parsed_bytes_max {
             return Err(RowProblem::TooLarge);
         }

@@ -1,9 +1,10 @@
 //! Ingestion: turning a remote_write request body (snappy + protobuf, 1.0 or 2.0), an OTLP
-//! metrics export, an InfluxDB line-protocol write or an import (JSON lines, text format, CSV,
+//! metrics export, an InfluxDB line-protocol write, Graphite plaintext lines or an import (JSON lines, text format, CSV,
 //! VictoriaMetrics native) into validated series ready
 //! for routing. Pure functions; no I/O.
 
 pub mod csv_import;
+pub mod graphite;
 pub mod influx;
 pub mod json_lines;
 pub mod label_limits;

@@ -1,0 +1,341 @@
+//! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext)
+//! and `server.influx_listen_addr` (Influx line protocol). Each is a TCP listener and a UDP
+//! socket on every executor (SO_REUSEPORT; TCP connections evened out by `net::Balance`, as
+//! HTTP's). Lines are parsed and written through the executor's `ShardRouter` in batches
+//! (`lines`). With `tls`, TCP speaks TLS (client certificates and `tls.write_allowed_sans`
+//! as for HTTP writes) and UDP is not opened: a datagram cannot be authenticated.
+
+mod lines;
+mod stats;
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use net::balance::{Placed, Serving};
+
+use crate::api::Api;
+use crate::ingest::graphite::LINE_BYTES_MAX;
+use lines::{LineReader, LineSink, Piece, Pushed};
+pub use stats::{write_metrics, Protocol, Refusal, SocketStats, Transport};
+
+/// Bytes read from a TCP connection at a time.
+const READ_BYTES: usize = 64 << 10;
+/// Largest UDP datagram read whole (a longer one is cut, and its last line with it).
+const DATAGRAM_BYTES_MAX: usize = 64 << 10;
+/// Authorized as this HTTP path is: a write (`tls.write_allowed_sans`).
+const AUTHORIZED_AS: &str = "/api/v1/write";
+
+/// The listening addresses of the two protocols, where configured. Executor 0 binds the
+/// configured ones (port 0 becomes a real port); the others bind what it reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketAddrs {
+    pub graphite: Option<SocketAddr>,
+    pub influx: Option<SocketAddr>,
+}
+
+impl SocketAddrs {
+    fn get(&self, protocol: Protocol) -> Option<SocketAddr> {
+        match protocol {
+            Protocol::Graphite => self.graphite,
+            Protocol::Influx => self.influx,
+        }
+    }
+
+    fn set(&mut self, protocol: Protocol, addr: SocketAddr) {
+        match protocol {
+            Protocol::Graphite => self.graphite = Some(addr),
+            Protocol::Influx => self.influx = Some(addr),
+        }
+    }
+}
+
+/// One executor's sockets of one protocol.
+struct Bound {
+    protocol: Protocol,
+    tcp: glommio::net::TcpListener,
+    udp: Option<glommio::net::UdpSocket>,
+}
+
+/// One executor's bound sockets (`bind`), served by `serve`.
+pub struct SocketListeners(Vec<Bound>);
+
+/// Binds the TCP listener of each configured address, and the UDP socket on the same port
+/// when `with_udp`. Returns them with the addresses bound; an error names the config key.
+pub fn bind(addrs: &SocketAddrs, with_udp: bool) -> Result<(SocketListeners, SocketAddrs), String> {
+    let mut bound = Vec::new();
+    let mut resolved = SocketAddrs::default();
+    for protocol in Protocol::ALL {
+        let Some(addr) = addrs.get(protocol) else { continue };
+        let key = protocol.config_key();
+        let tcp = glommio::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} ({key}): {e}"))?;
+        let tcp_addr = tcp.local_addr().map_err(|e| format!("cannot read the bound address of {key}: {e}"))?;
+        // Port 0 resolves to the TCP listener's port, so both transports share it as they do
+        // with a fixed port.
+        let udp = if with_udp { Some(glommio::net::UdpSocket::bind(tcp_addr).map_err(|e| format!("cannot listen on UDP {tcp_addr} ({key}): {e}"))?) } else { None };
+        resolved.set(protocol, tcp_addr);
+        bound.push(Bound { protocol, tcp, udp });
+    }
+    Ok((SocketListeners(bound), resolved))
+}
+
+/// What every connection and datagram loop of one executor shares.
+struct Context {
+    api: Rc<Api>,
+    tls: Option<Rc<net::ReloadingConfig>>,
+    shutdown: async_channel::Receiver<()>,
+    handshake_timeout: Duration,
+    /// TCP connections of these listeners open on this executor, and their limit
+    /// (`server.max_connections_per_core`, counted apart from HTTP's).
+    open: Cell<usize>,
+    connections_max: usize,
+}
+
+/// Serves `listeners` until `shutdown` closes, then waits (at most
+/// `server.shutdown_drain_seconds`) for connections to write out what they have read.
+/// `balances` are this executor's members of the protocols' connection balances.
+pub async fn serve(
+    listeners: SocketListeners,
+    api: Rc<Api>,
+    tls: Option<Rc<net::ReloadingConfig>>,
+    shutdown: async_channel::Receiver<()>,
+    mut balances: [Option<net::Balance>; 2],
+) {
+    if listeners.0.is_empty() {
+        return;
+    }
+    let server = &api.config.server;
+    let drain = Duration::from_secs(server.shutdown_drain_seconds);
+    let ctx = Rc::new(Context {
+        handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds),
+        connections_max: server.max_connections_per_core,
+        api,
+        tls,
+        shutdown,
+        open: Cell::new(0),
+    });
+    let mut loops = Vec::new();
+    for Bound { protocol, tcp, udp } in listeners.0 {
+        let balance = balances[protocol as usize].take();
+        loops.push(glommio::spawn_local(accept_tcp(tcp, protocol, ctx.clone(), balance)));
+        if let Some(udp) = udp {
+            loops.push(glommio::spawn_local(receive_udp(udp, protocol, ctx.clone())));
+        }
+    }
+    for task in loops {
+        task.await;
+    }
+    let deadline = Instant::now() + drain;
+    while ctx.open.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    if ctx.open.get() > 0 {
+        tracing::warn!(open = ctx.open.get(), "shutdown drain deadline passed with Graphite/Influx socket connections still writing");
+    }
+}
+
+/// Resolves when the server begins to shut down.
+async fn shutting_down(shutdown: &async_channel::Receiver<()>) {
+    // Nothing is ever sent: the channel closes.
+    let _ = shutdown.recv().await;
+}
+
+async fn accept_tcp(listener: glommio::net::TcpListener, protocol: Protocol, ctx: Rc<Context>, balance: Option<net::Balance>) {
+    let balance = balance.map(Rc::new);
+    // Connections other executors passed here (see `net::balance`).
+    let pickup = balance.clone().map(|balance| {
+        let ctx = ctx.clone();
+        glommio::spawn_local(async move {
+            loop {
+                let passed_in = async { Some(balance.passed_in().await) };
+                match future::or(passed_in, async {
+                    shutting_down(&ctx.shutdown).await;
+                    None
+                })
+                .await
+                {
+                    Some((stream, serving)) => start_connection(stream, protocol, &ctx, Some(serving)),
+                    None => break,
+                }
+            }
+        })
+    });
+    loop {
+        let next = future::or(async { Some(listener.accept().await) }, async {
+            shutting_down(&ctx.shutdown).await;
+            None
+        })
+        .await;
+        match next {
+            None => break,
+            Some(Ok(stream)) => match &balance {
+                None => start_connection(stream, protocol, &ctx, None),
+                Some(balance) => match balance.place(stream) {
+                    Placed::Here(stream, serving) => start_connection(stream, protocol, &ctx, Some(serving)),
+                    Placed::Passed => {}
+                },
+            },
+            Some(Err(error)) => {
+                // Typically EMFILE/ENFILE: back off briefly instead of spinning.
+                tracing::warn!(%error, protocol = protocol.name(), "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    if let Some(pickup) = pickup {
+        pickup.await;
+    }
+}
+
+/// Counts a connection open on this executor until dropped.
+struct OpenGuard(Rc<Context>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get().saturating_sub(1));
+    }
+}
+
+fn start_connection(stream: glommio::net::TcpStream, protocol: Protocol, ctx: &Rc<Context>, serving: Option<Serving>) {
+    let stats = &ctx.api.metrics.socket;
+    if ctx.open.get() >= ctx.connections_max {
+        stats.count_refused(protocol, Refusal::OverLimit);
+        return;
+    }
+    let Ok(peer) = stream.peer_addr() else { return };
+    stats.count_connection(protocol);
+    ctx.open.set(ctx.open.get() + 1);
+    let guard = OpenGuard(ctx.clone());
+    glommio::spawn_local(serve_connection(stream, peer, protocol, ctx.clone(), (guard, serving))).detach();
+}
+
+/// Reads one connection's lines until it closes or the server shuts down. Only a clean
+/// close hands out a last line without a newline (a line cut by shutdown or an error may be
+/// a truncated number).
+async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _counted: (OpenGuard, Option<Serving>)) {
+    let stats = &ctx.api.metrics.socket;
+    let (mut stream, identity) = match net::RawStream::accept(stream, ctx.tls.as_deref(), ctx.handshake_timeout).await {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            stats.count_refused(protocol, Refusal::TlsHandshake);
+            tracing::info!(%peer, %error, protocol = protocol.name(), "TLS handshake rejected");
+            return;
+        }
+    };
+    // The same check as an HTTP write (it logs and counts a refusal).
+    if ctx.api.authorize(Some(&net::PeerInfo { addr: peer, identity }), AUTHORIZED_AS).is_err() {
+        stats.count_refused(protocol, Refusal::Unauthorized);
+        return;
+    }
+    let api = ctx.api.clone();
+    let mut sink = LineSink::new(&api, protocol, Transport::Tcp, peer);
+    let mut reader = LineReader::new(LINE_BYTES_MAX);
+    let mut buf = vec![0u8; READ_BYTES];
+    let closed_cleanly = loop {
+        let read = future::or(async { Some(stream.read(&mut buf).await) }, async {
+            shutting_down(&ctx.shutdown).await;
+            None
+        })
+        .await;
+        let n = match read {
+            Some(Ok(0)) => break true,
+            Some(Ok(n)) => n,
+            Some(Err(error)) => {
+                tracing::debug!(%peer, %error, protocol = protocol.name(), "socket read failed");
+                break false;
+            }
+            None => break false,
+        };
+        sink.set_now_ms(now_ms());
+        consume(&mut reader, &mut sink, &buf[..n]).await;
+        // What arrived together is written together; the sender is not read meanwhile.
+        sink.flush().await;
+    };
+    if closed_cleanly {
+        if let Some(last) = reader.finish() {
+            push(&mut sink, last).await;
+        }
+    }
+    sink.flush().await;
+}
+
+/// Receives datagrams until shutdown; each is a set of whole lines, parsed on its own and
+/// written before the next is read.
+async fn receive_udp(socket: glommio::net::UdpSocket, protocol: Protocol, ctx: Rc<Context>) {
+    let stats = &ctx.api.metrics.socket;
+    let mut buf = vec![0u8; DATAGRAM_BYTES_MAX];
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    let mut sink = LineSink::new(&ctx.api, protocol, Transport::Udp, unspecified);
+    loop {
+        let received = future::or(async { Some(socket.recv_from(&mut buf).await) }, async {
+            shutting_down(&ctx.shutdown).await;
+            None
+        })
+        .await;
+        let (n, peer) = match received {
+            None => break,
+            Some(Ok(got)) => got,
+            Some(Err(error)) => {
+                tracing::debug!(%error, protocol = protocol.name(), "UDP receive failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        stats.count_datagram(protocol);
+        sink.set_peer(peer);
+        sink.set_now_ms(now_ms());
+        let mut reader = LineReader::new(LINE_BYTES_MAX);
+        consume(&mut reader, &mut sink, &buf[..n]).await;
+        if let Some(last) = reader.finish() {
+            push(&mut sink, last).await;
+        }
+        sink.flush().await;
+    }
+}
+
+/// Hands every line of `chunk` to `sink`, writing the batch out whenever it fills.
+async fn consume(reader: &mut LineReader, sink: &mut LineSink<'_>, chunk: &[u8]) {
+    let mut position = 0;
+    loop {
+        match reader.next(chunk, &mut position) {
+            Piece::Line(range) => push(sink, &chunk[range]).await,
+            Piece::Joined => push(sink, reader.joined()).await,
+            Piece::TooLong => sink.too_long(),
+            Piece::NeedMore => return,
+        }
+    }
+}
+
+async fn push(sink: &mut LineSink<'_>, line: &[u8]) {
+    if sink.push(line) == Pushed::FlushFirst {
+        sink.flush().await;
+        // On an empty batch a line too large is skipped, never asked to flush again.
+        let _ = sink.push(line);
+    }
+    if sink.is_full() {
+        sink.flush().await;
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Logs where the socket listeners listen, once at start (tests read the addresses here).
+pub fn log_listening(addrs: &SocketAddrs, tls: bool, mtls: &str) {
+    for protocol in Protocol::ALL {
+        let Some(addr) = addrs.get(protocol) else { continue };
+        let what = match protocol {
+            Protocol::Graphite => "Graphite plaintext",
+            Protocol::Influx => "InfluxDB line protocol",
+        };
+        if tls {
+            tracing::info!(%addr, "listening for {what} on tls://{addr} (TCP{mtls})");
+            tracing::info!(key = protocol.config_key(), "{what}: UDP not opened on {addr}, since TLS is configured and a datagram cannot be authenticated");
+        } else {
+            tracing::info!(%addr, "listening for {what} on tcp://{addr} and udp://{addr}");
+        }
+    }
+}

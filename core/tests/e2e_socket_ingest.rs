@@ -1,0 +1,266 @@
+//! End-to-end: the Graphite and Influx socket listeners of the real binary
+//! (`server.graphite_listen_addr`, `server.influx_listen_addr`). Lines over TCP (one split
+//! across two writes, a last one without a newline at close) and UDP are read back with exact
+//! labels, values and timestamps; a bad line is skipped and counted in `/metrics`. Under
+//! mTLS, an allowed client's TLS lines are stored, a plaintext client's and a disallowed
+//! identity's are not, and no UDP socket is open.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::json;
+use support::*;
+
+const LISTEN_DEADLINE: Duration = Duration::from_secs(10);
+const STORED_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A whole minute an hour ago (ms), so every write lands in the head.
+fn base_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    (now / 60_000) * 60_000 - 3_600_000
+}
+
+fn encoded(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The addresses in the start-up line announcing `what`, after each of `schemes` (`tcp://`…).
+fn listener_addrs<const N: usize>(server: &Server, what: &str, schemes: [&str; N]) -> [String; N] {
+    let line = server.log_line(what, LISTEN_DEADLINE).unwrap_or_else(|| panic!("no log line announcing {what}"));
+    schemes.map(|scheme| {
+        let after = line.split(&format!("{scheme}://")).nth(1).unwrap_or_else(|| panic!("no {scheme}:// in {line}"));
+        after.chars().take_while(|c| !c.is_whitespace()).collect()
+    })
+}
+
+type SeriesList = Vec<(serde_json::Value, Vec<(i64, String)>)>;
+
+/// Every series `selector` selects in the 10 minutes up to `at_ms` (labels and samples),
+/// sorted by labels, from the answer of `get`.
+fn series_with(get: impl Fn(&str) -> (u16, serde_json::Value), selector: &str, at_ms: i64) -> SeriesList {
+    let query = format!("{selector}[10m]");
+    let (status, body) = get(&format!("/api/v1/query?query={}&time={}", encoded(&query), at_ms as f64 / 1000.0));
+    assert_eq!(status, 200, "{query}: {body}");
+    let mut out: SeriesList = body["data"]["result"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .map(|s| {
+            let samples = s["values"]
+                .as_array()
+                .expect("values")
+                .iter()
+                .map(|p| ((p[0].as_f64().expect("time") * 1000.0).round() as i64, p[1].as_str().expect("value").to_string()))
+                .collect();
+            (s["metric"].clone(), samples)
+        })
+        .collect();
+    out.sort_by_key(|(labels, _)| labels.to_string());
+    out
+}
+
+/// Polls (bounded) until `selector` answers `want`, then asserts it.
+fn assert_stored(get: impl Fn(&str) -> (u16, serde_json::Value), selector: &str, at_ms: i64, want: SeriesList) {
+    let deadline = Instant::now() + STORED_DEADLINE;
+    loop {
+        let got = series_with(&get, selector, at_ms);
+        if got == want || Instant::now() > deadline {
+            assert_eq!(got, want, "{selector}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of the `/metrics` line starting with `series ` (0 when absent).
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' '))).map_or(0, |v| v.trim().parse().expect("counter value"))
+}
+
+/// Writes `pieces` one write at a time (the server may read each alone), closes the sending
+/// side and waits (bounded) for the server to close: by then it has written out every line.
+fn send_tcp(addr: &str, pieces: &[&str]) {
+    let mut socket = TcpStream::connect(addr).expect("connect");
+    socket.set_nodelay(true).expect("nodelay");
+    socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    for piece in pieces {
+        socket.write_all(piece.as_bytes()).expect("write");
+        socket.flush().expect("flush");
+        // Give the server the chance to read the piece alone (not needed for correctness).
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    socket.shutdown(Shutdown::Write).expect("shutdown");
+    let mut rest = Vec::new();
+    let _ = socket.read_to_end(&mut rest);
+}
+
+#[test]
+fn graphite_and_influx_lines_over_tcp_and_udp_are_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n  influx_listen_addr: 127.0.0.1:0\n"));
+    let [graphite, graphite_udp] = listener_addrs(&server, "listening for Graphite plaintext", ["tcp", "udp"]);
+    let [influx] = listener_addrs(&server, "listening for InfluxDB line protocol", ["tcp"]);
+    assert_eq!(graphite_udp, graphite, "UDP shares the TCP port");
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let at = t0 + 60_000;
+    let get = |path: &str| get_json(&server.url(path));
+
+    // Graphite over TCP: tags, a line split across writes, tabs and CRLF, a bad line, a line
+    // without a timestamp (arrival time), and a last line without a newline.
+    send_tcp(
+        &graphite,
+        &[
+            &format!("tcp.g.a;env=prod;dc=eu 1.5 {s}\ntcp.g.a;env=prod;dc=eu 2"),
+            &format!("5 {}\r\n\nnot-a-line\n", s + 15),
+            &format!("tcp.g.b\t-3\t{}.9\r\n", s + 30),
+            &format!("tcp.g.last 7 {s}"),
+        ],
+    );
+    assert_stored(
+        get,
+        r#"{__name__=~"tcp[.]g[.].*"}"#,
+        at,
+        vec![
+            (json!({"__name__": "tcp.g.a", "dc": "eu", "env": "prod"}), vec![(t0, "1.5".into()), (t0 + 15_000, "25".into())]),
+            (json!({"__name__": "tcp.g.b"}), vec![(t0 + 30_000, "-3".into())]),
+            (json!({"__name__": "tcp.g.last"}), vec![(t0, "7".into())]),
+        ],
+    );
+    // No timestamp: stored at the arrival second.
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    send_tcp(&graphite, &["tcp.now 1\n"]);
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}", encoded(r#"timestamp({__name__="tcp.now"})"#))));
+    assert_eq!(status, 200, "{body}");
+    let stamped = body["data"]["result"][0]["value"][1].as_str().expect("a sample").parse::<f64>().expect("seconds");
+    assert!(stamped.fract() == 0.0 && (stamped * 1000.0) as i64 >= before - 1000 && (stamped * 1000.0) as i64 <= before + 60_000, "{stamped}");
+
+    // Influx over TCP: timestamps guessed from their size (ns here), no `db` label.
+    let ns = |ms: i64| ms * 1_000_000;
+    send_tcp(
+        &influx,
+        &[&format!("tcp_i,host=h1 v=1,w=2i {}\ntcp_i,host=h1 v=", ns(t0)), &format!("3 {}\n", ns(t0 + 15_000)), &format!("tcp_i,host=h2 v=4 {}", ns(t0))],
+    );
+    assert_stored(
+        get,
+        r#"{__name__=~"tcp_i_.*"}"#,
+        at,
+        vec![
+            (json!({"__name__": "tcp_i_v", "host": "h1"}), vec![(t0, "1".into()), (t0 + 15_000, "3".into())]),
+            (json!({"__name__": "tcp_i_v", "host": "h2"}), vec![(t0, "4".into())]),
+            (json!({"__name__": "tcp_i_w", "host": "h1"}), vec![(t0, "2".into())]),
+        ],
+    );
+
+    // UDP: each datagram a set of lines, the last without a newline.
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    udp.send_to(format!("udp.g;k=v 3 {s}\nudp.g;k=v 4 {}", s + 15).as_bytes(), &graphite).expect("send");
+    udp.send_to(format!("udp_i,host=h3 v=5 {s}\nudp_i,host=h3 v=6 {}\n", s + 15).as_bytes(), &influx).expect("send");
+    assert_stored(get, r#"{__name__="udp.g"}"#, at, vec![(json!({"__name__": "udp.g", "k": "v"}), vec![(t0, "3".into()), (t0 + 15_000, "4".into())])]);
+    assert_stored(get, r#"{__name__="udp_i_v"}"#, at, vec![(json!({"__name__": "udp_i_v", "host": "h3"}), vec![(t0, "5".into()), (t0 + 15_000, "6".into())])]);
+
+    let metrics = agent().get(&server.url("/metrics")).call().expect("/metrics").into_string().expect("text");
+    let skipped = |protocol: &str, transport: &str| metric(&metrics, &format!("metricstor_socket_lines_skipped_total{{protocol=\"{protocol}\",transport=\"{transport}\"}}"));
+    assert_eq!(skipped("graphite", "tcp"), 1, "the one bad line:\n{metrics}");
+    assert_eq!(skipped("influx", "tcp") + skipped("graphite", "udp") + skipped("influx", "udp"), 0, "{metrics}");
+    // 2 + blank + bad + 1 + last, then the arrival-time line.
+    assert_eq!(metric(&metrics, "metricstor_socket_lines_total{protocol=\"graphite\",transport=\"tcp\"}"), 7, "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_socket_lines_total{protocol=\"influx\",transport=\"udp\"}"), 2, "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_socket_connections_total{protocol=\"graphite\"}"), 2, "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_socket_datagrams_total{protocol=\"influx\"}"), 1, "{metrics}");
+    assert!(server.stop(), "clean shutdown");
+}
+
+fn tls_config(pki: &Path, client: Option<&str>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pki.join("ca.crt")).expect("ca.crt") {
+        roots.add(cert.expect("CA certificate")).expect("CA certificate");
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some(name) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join(format!("{name}.crt"))).expect("crt").collect::<Result<_, _>>().expect("crt");
+            let key = PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key");
+            builder.with_client_auth_cert(chain, key).expect("client auth")
+        }
+    };
+    Arc::new(config)
+}
+
+/// Sends `text` over TLS as `client`, ends the stream cleanly (close_notify, FIN) and waits
+/// (bounded) for the server to close.
+fn send_tls(pki: &Path, client: &str, addr: &str, text: &str) {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let connection = rustls::ClientConnection::new(tls_config(pki, Some(client)), name).expect("client");
+    let socket = TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    // A refused identity's writes may fail once the server has closed: that is the point.
+    let _ = tls.write_all(text.as_bytes());
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    let _ = tls.sock.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest);
+}
+
+#[test]
+fn under_mtls_only_allowed_tls_clients_write_and_udp_stays_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = make_pki(dir.path(), &["agent", "viewer"]);
+    let config = write_mtls_config(dir.path(), &pki, "  write_allowed_sans: [agent]\n");
+    let text = std::fs::read_to_string(&config).expect("config").replace("  cores: 2\n", "  cores: 2\n  graphite_listen_addr: 127.0.0.1:0\n");
+    std::fs::write(&config, text).expect("config");
+    let server = Server::start(&config);
+    let [graphite] = listener_addrs(&server, "listening for Graphite plaintext", ["tls"]);
+    assert!(server.log_line("UDP not opened", LISTEN_DEADLINE).is_some(), "the closed UDP socket is logged");
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let reader = ureq::AgentBuilder::new().tls_config(tls_config(&pki, Some("agent"))).timeout(Duration::from_secs(20)).build();
+    let get = |path: &str| match reader.get(&format!("https://{}{path}", server.http_addr)).call() {
+        Ok(r) => (r.status(), serde_json::from_str(&r.into_string().expect("body")).expect("JSON")),
+        Err(ureq::Error::Status(code, r)) => (code, serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()),
+        Err(e) => panic!("GET {path}: {e}"),
+    };
+
+    send_tls(&pki, "agent", &graphite, &format!("tls.g;via=tls 1 {s}\ntls.g;via=tls 2 {}", s + 15));
+    send_tls(&pki, "viewer", &graphite, &format!("tls.g;via=viewer 1 {s}\n"));
+    send_tcp(&graphite, &[&format!("tls.g;via=plain 1 {s}\n")]);
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    udp.connect(&graphite).expect("connect");
+    udp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    udp.send(format!("tls.g;via=udp 1 {s}\n").as_bytes()).expect("send");
+    // Nothing listens there: loopback answers ICMP port unreachable, seen on the next call.
+    let refused = udp.recv(&mut [0u8; 16]).expect_err("no UDP socket answers");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused, "{refused}");
+
+    assert_stored(get, r#"{__name__="tls.g"}"#, t0 + 60_000, vec![(json!({"__name__": "tls.g", "via": "tls"}), vec![(t0, "1".into()), (t0 + 15_000, "2".into())])]);
+    let metrics = reader.get(&format!("https://{}/metrics", server.http_addr)).call().expect("/metrics").into_string().expect("text");
+    let refused = |reason: &str| metric(&metrics, &format!("metricstor_socket_connections_refused_total{{protocol=\"graphite\",reason=\"{reason}\"}}"));
+    assert_eq!((refused("unauthorized"), refused("tls_handshake")), (1, 1), "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_authz_denied_total{action=\"write\"}"), 1, "{metrics}");
+    assert!(server.stop(), "clean shutdown");
+}
+
+#[test]
+fn a_listen_address_in_use_or_malformed_refuses_to_start_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A socket without SO_REUSEPORT holds the port: the server's bind fails.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let error = start_refused(&write_config(dir.path(), &format!("  influx_listen_addr: {addr}\n")));
+    assert!(error.contains("server.influx_listen_addr") && error.contains(&addr.to_string()), "{error}");
+    let error = start_refused(&write_config(dir.path(), "  graphite_listen_addr: localhost:2003\n"));
+    assert!(error.contains("server.graphite_listen_addr"), "{error}");
+}
