@@ -173,6 +173,27 @@ fn a_bad_line_stops_the_import_after_storing_the_lines_before_it() {
     assert!(exported(&server, "imp_bad_big") == expected(10_000, 20, base), "the lines before the bad one are stored");
     assert!(exported(&server, "imp_after_big").is_empty(), "nothing after the bad line is stored");
 
+    // The text format's runs parse on other threads: a bad line after megabytes of lines.
+    let line = |metric: &str, i: usize, k: i64| format!("{metric}{{i=\"{i}\"}} {} {}\n", value(i, k), base + k * STEP_MS);
+    let mut text = String::new();
+    for i in 0..40_000 {
+        text.push_str(&line("imp_text_bad", i, 0));
+    }
+    text.push_str("imp_text_bad{i=\"x\" 1\n");
+    for i in 0..40_000 {
+        text.push_str(&line("imp_text_after", i, 0));
+    }
+    assert!(text.len() > 3 << 20, "{} bytes", text.len());
+    let reply = agent().post(&server.url("/api/v1/import/prometheus")).set("Content-Type", "text/plain").send(std::io::Cursor::new(text.into_bytes()));
+    let (status, body) = match reply {
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().unwrap_or_default()),
+        other => panic!("expected a 400, got {other:?}"),
+    };
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("lines before line 40001 were imported"), "{body}");
+    assert_eq!(exported(&server, "imp_text_bad").len(), 40_000, "every series before the bad line is stored");
+    assert!(exported(&server, "imp_text_after").is_empty(), "nothing after the bad line is stored");
+
     // Other bodies are still bounded by max_body_bytes: a remote_write over it is a 413.
     let head = format!("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n", 2 * BODY_LIMIT);
     let answer = raw_exchange(&server.http_addr, head.as_bytes(), Duration::from_secs(10));
