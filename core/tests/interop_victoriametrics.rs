@@ -7,7 +7,8 @@
 //! VictoriaMetrics' own export imports into us unchanged; and `vmctl vm-native` migrates a
 //! VictoriaMetrics into us through `/api/v1/import/native`, sample for sample; and vmauth,
 //! configured as its documentation confines a user to one tenant (`url_prefix` with
-//! `?extra_label=team=…`), keeps each user to the series of their team. Runs when
+//! `?extra_label=team=…`), keeps each user to the series of their team; and the same
+//! Graphite plaintext lines sent to VictoriaMetrics and to us are stored alike. Runs when
 //! METRICSTOR_VMAGENT_BIN, METRICSTOR_VMALERT_BIN, METRICSTOR_VMCTL_BIN (and for vmctl
 //! METRICSTOR_PROMTOOL_BIN), METRICSTOR_VICTORIAMETRICS_BIN, METRICSTOR_VMAUTH_BIN are set (`.ci/run` installs the package and sets them);
 //! otherwise each test says why it skipped.
@@ -533,5 +534,79 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     };
     assert_eq!(json_instant(stale_at - 1000), vec!["1".to_string()]);
     assert_eq!(json_instant(stale_at + 1000), Vec::<String>::new());
+    assert!(server.stop());
+}
+
+/// The same Graphite plaintext lines, sent over TCP to VictoriaMetrics 1.79
+/// (`-graphiteListenAddr`) and to our `server.graphite_listen_addr`, are stored alike: names,
+/// tags (an empty name or value dropped, a repeated one's last value), fractional seconds
+/// cut, exponents, tabs, a malformed line skipped.
+#[test]
+fn graphite_lines_are_stored_as_victoriametrics_stores_them() {
+    let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_VICTORIAMETRICS_BIN (bash .ci/run does) to run the Graphite comparison");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n"));
+    let line = server.log_line("listening for Graphite plaintext", Duration::from_secs(10)).expect("our Graphite listener's log line");
+    let ours: String = line.split("tcp://").nth(1).expect("tcp:// address").chars().take_while(|c| !c.is_whitespace()).collect();
+    let (http_port, graphite_port) = (free_port(), free_port());
+    let log = dir.path().join("victoria-metrics.log");
+    let _vm = start_tool(
+        &victoria,
+        &[
+            format!("-storageDataPath={}", dir.path().join("vm-data").display()),
+            format!("-httpListenAddr=127.0.0.1:{http_port}"),
+            format!("-graphiteListenAddr=127.0.0.1:{graphite_port}"),
+        ],
+        &log,
+    );
+    let vm = format!("http://127.0.0.1:{http_port}");
+    poll(&format!("{vm}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+
+    let t = now_ms() / 1000 - 600;
+    let lines = format!(
+        "gr.cmp.plain 1.5 {t}\ngr.cmp.plain;env=prod;dc=gce 2 {t}\ngr.cmp.tagged;a=1;b= 3 {}\ngr.cmp.tagged;=x;c=2 4 {}\n\
+         gr.cmp.frac 5 {}.75\ngr.cmp.exp -6.25e1 {}\ngr.cmp.tabs\t7\t{}\nnot a graphite line at all\ngr.cmp.dup;a=1;a=2 8 {}\n",
+        t + 10,
+        t + 20,
+        t + 30,
+        t + 40,
+        t + 50,
+        t + 70
+    );
+    for addr in [format!("127.0.0.1:{graphite_port}"), ours] {
+        // VictoriaMetrics' listener may open a moment after its HTTP port.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut stream = loop {
+            match std::net::TcpStream::connect(&addr) {
+                Ok(stream) => break stream,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(error) => panic!("cannot connect to {addr}: {error}"),
+            }
+        };
+        std::io::Write::write_all(&mut stream, lines.as_bytes()).expect("send the lines");
+    }
+    let selector = "match[]=%7B__name__%3D~%22gr%5C%5C.cmp%5C%5C..%2A%22%7D&start=-1h";
+    let export = |base: &str| agent().get(&format!("{base}/api/v1/export?{selector}")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
+    let wait_for = |base: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if base == vm {
+                let _ = agent().get(&format!("{vm}/internal/force_flush")).call();
+            }
+            let series = parse_export(&export(base));
+            if series.len() == 8 || Instant::now() >= deadline {
+                assert_eq!(series.len(), 8, "{what}: {series:?}");
+                return series;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let theirs = wait_for(&vm, "VictoriaMetrics");
+    let stored = wait_for(&server.url(""), "Metricstor");
+    assert_eq!(stored, theirs);
+    assert_eq!(theirs.get(r#"{"__name__":"gr.cmp.frac"}"#), Some(&vec![((t + 30) * 1000, 5.0)]), "{theirs:?}");
     assert!(server.stop());
 }
