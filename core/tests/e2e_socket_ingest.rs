@@ -264,3 +264,40 @@ fn a_listen_address_in_use_or_malformed_refuses_to_start_naming_the_key() {
     let error = start_refused(&write_config(dir.path(), "  graphite_listen_addr: localhost:2003\n"));
     assert!(error.contains("server.graphite_listen_addr"), "{error}");
 }
+
+/// SIGTERM while a Graphite connection is still open: the server still exits cleanly and in
+/// time, the lines it had read are in the WAL (a restart reads them back), and a last line
+/// without its newline is not stored (it may be a number cut short).
+#[test]
+fn an_open_connection_does_not_hold_up_shutdown_and_its_lines_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n");
+    let server = Server::start(&config);
+    let [graphite] = listener_addrs(&server, "listening for Graphite plaintext", ["tcp"]);
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let mut lines = String::new();
+    for i in 0..1000 {
+        lines.push_str(&format!("sd.m;i={i} {i} {s}\n"));
+    }
+    let mut socket = TcpStream::connect(&graphite).expect("connect");
+    socket.write_all(lines.as_bytes()).expect("send the lines");
+    let count_url = |server: &Server| server.url(&format!("/api/v1/query?query={}&time={}", encoded(r#"count({__name__="sd.m"})"#), s + 60));
+    let count = |server: &Server| get_json(&count_url(server)).1["data"]["result"][0]["value"][1].as_str().unwrap_or("0").to_string();
+    let deadline = Instant::now() + STORED_DEADLINE;
+    while count(&server) != "1000" {
+        assert!(Instant::now() < deadline, "the 1000 lines were not stored in time: {}", count(&server));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    socket.write_all(format!("sd.partial 5 {s}").as_bytes()).expect("send a line without its newline");
+    socket.flush().expect("flush");
+    assert!(server.stop(), "the server exits cleanly with the connection still open");
+    drop(socket);
+
+    let server = Server::start(&config);
+    assert_eq!(count(&server), "1000", "the lines read before the shutdown survive the restart");
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}&time={}", encoded(r#"{__name__="sd.partial"}"#), s + 60)));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["result"], json!([]), "a line cut by the shutdown is not stored");
+    assert!(server.stop());
+}
