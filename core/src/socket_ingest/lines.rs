@@ -222,20 +222,44 @@ impl<'a> LineSink<'a> {
     /// counts the lines; waits for a full shard queue to make room first, holding back the
     /// sender rather than refusing (a socket cannot be told to retry).
     pub async fn flush(&mut self) {
+        if let Some(taken) = self.take_batch() {
+            taken.write(self.api).await;
+        }
+    }
+
+    /// Counts the lines seen in `/metrics` and takes the batch to be written
+    /// (`TakenBatch::write`), leaving an empty one; `None` when it holds nothing.
+    pub fn take_batch(&mut self) -> Option<TakenBatch> {
         let stats = &self.api.metrics.socket;
         stats.add_lines(self.protocol, self.transport, std::mem::take(&mut self.lines));
         stats.add_lines_skipped(self.protocol, self.transport, std::mem::take(&mut self.lines_skipped));
         if self.batch.is_empty() {
-            return;
+            return None;
         }
-        let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        let samples = batch.samples;
+        Some(TakenBatch { batch: std::mem::take(&mut self.batch), protocol: self.protocol, transport: self.transport, peer: self.peer })
+    }
+}
+
+/// A sink's batch taken to be written (`LineSink::take_batch`), so the sink parses on
+/// meanwhile.
+pub struct TakenBatch {
+    batch: Parsed,
+    protocol: Protocol,
+    transport: Transport,
+    peer: SocketAddr,
+}
+
+impl TakenBatch {
+    /// Writes the batch (see `LineSink::flush`).
+    pub async fn write(self, api: &Api) {
+        let stats = &api.metrics.socket;
+        let samples = self.batch.samples;
         let deadline = Instant::now() + QUEUE_ROOM_WAIT_MAX;
-        while self.api.router.full_shard().is_some() && Instant::now() < deadline {
+        while api.router.full_shard().is_some() && Instant::now() < deadline {
             glommio::timer::sleep(Duration::from_millis(5)).await;
         }
-        if let Err(error) = crate::api::write::append_counted(self.api, batch.into_batch()).await {
+        if let Err(error) = crate::api::write::append_counted(api, self.batch.into_batch()).await {
             // Under the series limit the samples of existing series were stored; the rest
             // are counted as refused.
             stats.add_samples_refused(self.protocol, self.transport, samples);

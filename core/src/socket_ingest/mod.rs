@@ -8,7 +8,7 @@
 mod lines;
 mod stats;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -261,38 +261,94 @@ async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, pro
     sink.flush().await;
 }
 
-/// Receives datagrams until shutdown; each is a set of whole lines, parsed on its own and
-/// written before the next is read.
+/// Receives datagrams until shutdown; each is a set of whole lines, parsed on its own into
+/// the batch that a writer beside this loop takes whenever it is free. So reading never
+/// waits for a write to land (a sender is not held back by UDP: what the kernel's buffer
+/// cannot hold while the reader waits is lost), and under load one write carries many
+/// datagrams; only a full batch (`LineSink::is_full`) waits for the writer.
 async fn receive_udp(socket: glommio::net::UdpSocket, protocol: Protocol, ctx: Rc<Context>) {
     let stats = &ctx.api.metrics.socket;
     let mut buf = vec![0u8; DATAGRAM_BYTES_MAX];
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-    let mut sink = LineSink::new(&ctx.api, protocol, Transport::Udp, unspecified);
-    loop {
-        let received = future::or(async { Some(socket.recv_from(&mut buf).await) }, async {
-            shutting_down(&ctx.shutdown).await;
-            None
-        })
-        .await;
-        let (n, peer) = match received {
-            None => break,
-            Some(Ok(got)) => got,
-            Some(Err(error)) => {
-                tracing::debug!(%error, protocol = protocol.name(), "UDP receive failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
+    let sink = RefCell::new(LineSink::new(&ctx.api, protocol, Transport::Udp, unspecified));
+    let done = Cell::new(false);
+    // Coalescing wake-ups: "the batch has lines" to the writer, "the batch was taken" back.
+    let (work_tx, work_rx) = async_channel::bounded::<()>(1);
+    let (room_tx, room_rx) = async_channel::bounded::<()>(1);
+    let receive = async {
+        loop {
+            let received = future::or(async { Some(socket.recv_from(&mut buf).await) }, async {
+                shutting_down(&ctx.shutdown).await;
+                None
+            })
+            .await;
+            let (n, peer) = match received {
+                None => break,
+                Some(Ok(got)) => got,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, protocol = protocol.name(), "UDP receive failed");
+                    glommio::timer::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            stats.count_datagram(protocol);
+            {
+                let mut sink = sink.borrow_mut();
+                sink.set_peer(peer);
+                sink.set_now_ms(now_ms());
             }
-        };
-        stats.count_datagram(protocol);
-        sink.set_peer(peer);
-        sink.set_now_ms(now_ms());
-        let mut reader = LineReader::new(LINE_BYTES_MAX);
-        consume(&mut reader, &mut sink, &buf[..n]).await;
-        if let Some(last) = reader.finish() {
-            push(&mut sink, last).await;
+            let mut reader = LineReader::new(LINE_BYTES_MAX);
+            let datagram = &buf[..n];
+            let mut position = 0;
+            loop {
+                let line = match reader.next(datagram, &mut position) {
+                    Piece::Line(range) => &datagram[range],
+                    Piece::Joined => reader.joined(),
+                    Piece::TooLong => {
+                        sink.borrow_mut().too_long();
+                        continue;
+                    }
+                    Piece::NeedMore => match reader.finish() {
+                        Some(last) => last,
+                        None => break,
+                    },
+                };
+                // The batch too full for this line: once the writer took it, the line goes
+                // into the empty one (where a line too large is skipped, never refused again).
+                while sink.borrow_mut().push(line) == Pushed::FlushFirst {
+                    let _ = work_tx.try_send(());
+                    if room_rx.recv().await.is_err() {
+                        break;
+                    }
+                }
+                if sink.borrow().is_full() {
+                    let _ = work_tx.try_send(());
+                    let _ = room_rx.recv().await;
+                }
+            }
+            let _ = work_tx.try_send(());
         }
-        sink.flush().await;
-    }
+        done.set(true);
+        let _ = work_tx.try_send(());
+    };
+    let write = async {
+        loop {
+            let taken = sink.borrow_mut().take_batch();
+            match taken {
+                Some(taken) => {
+                    let _ = room_tx.try_send(());
+                    taken.write(&ctx.api).await;
+                }
+                None if done.get() => break,
+                None => {
+                    if work_rx.recv().await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    future::zip(receive, write).await;
 }
 
 /// Hands every line of `chunk` to `sink`, writing the batch out whenever it fills.
