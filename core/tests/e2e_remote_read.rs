@@ -7,6 +7,9 @@ use prost::Message;
 use proto::remote_read as rr;
 use support::*;
 
+/// A streamed series: its name, (timestamp, value bits) samples, and its chunk count.
+type StreamedSeries = (String, Vec<(i64, u64)>, usize);
+
 fn read(server: &Server, accepted: Vec<i32>) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let request = rr::ReadRequest {
         queries: vec![rr::Query {
@@ -83,7 +86,7 @@ fn remote_read_samples_and_streamed_chunks() {
     let (status, headers, bytes) = read(&server, vec![rr::ResponseType::StreamedXorChunks as i32]);
     assert_eq!(status, 200);
     assert!(headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.contains("ChunkedReadResponse")));
-    let mut streamed: Vec<(String, Vec<(i64, u64)>, usize)> = Vec::new();
+    let mut streamed: Vec<StreamedSeries> = Vec::new();
     for frame in frames(&bytes) {
         for s in frame.chunked_series {
             let mut samples = Vec::new();
