@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::Response;
 use tsdb::{SeriesBatch, SeriesSamples};
 
-use super::migrate::{GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
+use super::migrate::{drive_import, Gunzip, StreamStop, StreamedImport, GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
 use super::params::now_ms;
 use super::{extra_labels, write, Api, ApiError};
 use crate::ingest::label_limits::LabelLimits;
@@ -49,14 +49,13 @@ struct LineRun {
     text: Vec<u8>,
 }
 
-/// Why an import stops before the end of its body.
-enum Stop {
-    /// Line `line` does not parse (or is too long).
-    Line { error: DecodeError, line: usize },
-    Gzip(std::io::Error),
-    Body(String),
-    Store(ApiError),
+/// A line that does not parse (or is too long), and its number.
+struct BadLine {
+    error: DecodeError,
+    line: usize,
 }
+
+type Stop = StreamStop<BadLine>;
 
 /// One run, parsed.
 struct Parsed {
@@ -89,13 +88,13 @@ struct LineImport<'a> {
 
 pub async fn handle_import(
     api: &Api,
-    mut body: net::RequestBody,
+    body: net::RequestBody,
     prometheus_text: bool,
     gzip: bool,
     extra_labels: Vec<(String, String)>,
 ) -> Result<Response<Bytes>, ApiError> {
     let format = LineFormat { prometheus_text, now_ms: now_ms(), limits: api.config.storage.ingest_rules().label_limits };
-    let mut import = LineImport {
+    let import = LineImport {
         api,
         format,
         extra_labels,
@@ -106,36 +105,15 @@ pub async fn handle_import(
         pending_samples: 0,
         landing: write::Landing::default(),
     };
-    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
-    let outcome = loop {
-        let step = match body.next_chunk().await {
-            Some(Ok(chunk)) => import.take_chunk(&chunk, gunzip.as_mut()).await,
-            Some(Err(error)) => Err(Stop::Body(error.to_string())),
-            None => break import.take_end(gunzip.as_mut()),
-        };
-        if let Err(stop) = step {
-            break Err(stop);
-        }
-    };
-    let outcome = match outcome {
-        Ok(()) => import.finish().await,
-        Err(stop) => Err(stop),
-    };
-    match outcome {
-        Ok(()) => {
-            let mut response = Response::new(Bytes::new());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            Ok(response)
-        }
-        Err(Stop::Store(error)) => Err(error),
-        Err(stop) => Err(import.refuse(stop).await),
-    }
+    drive_import(import, body, gzip).await
 }
 
-impl LineImport<'_> {
+impl StreamedImport for LineImport<'_> {
+    type Problem = BadLine;
+
     /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
     /// inflate to much at once), sending every run that fills to be parsed.
-    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
         let Some(decoder) = gunzip else {
             self.split(chunk)?;
             return self.parse_if_full().await;
@@ -150,7 +128,7 @@ impl LineImport<'_> {
 
     /// The end of the body: a gzip body must end with its last member; a last line without
     /// a newline is a line too.
-    fn take_end(&mut self, gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
         if let Some(decoder) = gunzip {
             decoder.try_finish().map_err(Stop::Gzip)?;
             self.take_gunzipped(decoder)?;
@@ -160,11 +138,42 @@ impl LineImport<'_> {
             gather(run, number, raw);
             Ok(())
         });
-        result.map_err(|error| Stop::Line { error, line: self.lines.line_number() })
+        result.map_err(|error| Stop::Problem(BadLine { error, line: self.lines.line_number() }))
     }
 
+    /// Parses and stores the gathered run and every run still parsing, and waits until every
+    /// batch sent has landed.
+    async fn finish(&mut self) -> Result<(), Stop> {
+        self.parse_run().await?;
+        while !self.parsing.is_empty() {
+            self.store_oldest().await?;
+        }
+        while !self.pending.is_empty() {
+            self.send_pending(IMPORT_BATCH_SERIES_MAX, IMPORT_BATCH_SAMPLES_MAX).await?;
+        }
+        self.landing.landed().await.map_err(Stop::Store)
+    }
+
+    /// The 400 for an import stopped by `stop`, after storing the lines before it (a run
+    /// gathered before `stop` may hold an earlier bad line: that one is the problem then).
+    async fn refuse(mut self, stop: Stop) -> ApiError {
+        let stop = match self.finish().await {
+            Ok(()) => stop,
+            Err(earlier) => earlier,
+        };
+        let last = self.lines.line_number();
+        ApiError::bad_data(match stop {
+            Stop::Problem(BadLine { error, line }) => format!("{error}; the lines before line {line} were imported, none from it on"),
+            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"),
+            Stop::Body(error) => format!("the request body failed after line {last}: {error}; lines 1 to {last} were imported"),
+            Stop::Store(error) => return error,
+        })
+    }
+}
+
+impl LineImport<'_> {
     /// Splits what the gzip decoder has written (keeping its buffer).
-    fn take_gunzipped(&mut self, decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>) -> Result<(), Stop> {
+    fn take_gunzipped(&mut self, decoder: &mut Gunzip) -> Result<(), Stop> {
         let plain = std::mem::take(decoder.get_mut());
         let split = self.split(&plain);
         let mut reuse = plain;
@@ -181,7 +190,7 @@ impl LineImport<'_> {
             gather(run, number, raw);
             Ok(())
         });
-        result.map_err(|error| Stop::Line { error, line: self.lines.line_number() })
+        result.map_err(|error| Stop::Problem(BadLine { error, line: self.lines.line_number() }))
     }
 
     /// Sends the run to be parsed once it holds `PARSE_RUN_BYTES`.
@@ -275,34 +284,6 @@ impl LineImport<'_> {
         self.landing.start(write).await.map_err(Stop::Store)
     }
 
-    /// Parses and stores the gathered run and every run still parsing, and waits until every
-    /// batch sent has landed.
-    async fn finish(&mut self) -> Result<(), Stop> {
-        self.parse_run().await?;
-        while !self.parsing.is_empty() {
-            self.store_oldest().await?;
-        }
-        while !self.pending.is_empty() {
-            self.send_pending(IMPORT_BATCH_SERIES_MAX, IMPORT_BATCH_SAMPLES_MAX).await?;
-        }
-        self.landing.landed().await.map_err(Stop::Store)
-    }
-
-    /// The 400 for an import stopped by `stop`, after storing the lines before it (a run
-    /// gathered before `stop` may hold an earlier bad line: that one is the problem then).
-    async fn refuse(mut self, stop: Stop) -> ApiError {
-        let stop = match self.finish().await {
-            Ok(()) => stop,
-            Err(earlier) => earlier,
-        };
-        let last = self.lines.line_number();
-        ApiError::bad_data(match stop {
-            Stop::Line { error, line } => format!("{error}; the lines before line {line} were imported, none from it on"),
-            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"),
-            Stop::Body(error) => format!("the request body failed after line {last}: {error}; lines 1 to {last} were imported"),
-            Stop::Store(error) => return error,
-        })
-    }
 }
 
 /// Adds line `number` to `run`.
@@ -321,7 +302,7 @@ fn parse(run: &LineRun, format: LineFormat) -> Parsed {
     let mut number = run.first_line;
     while let Some(end) = memchr::memchr(b'\n', rest) {
         if let Err(error) = parse_line(format, &rest[..end], number, &mut parsed.series, &mut parsed.samples) {
-            parsed.stop = Some(Stop::Line { error, line: number });
+            parsed.stop = Some(Stop::Problem(BadLine { error, line: number }));
             break;
         }
         rest = &rest[end + 1..];
@@ -376,7 +357,7 @@ mod tests {
         let (a, b) = (json_line("a", 2), json_line("b", 3));
         let parsed = parse(&run_of(41, &[&a, "", &b, "{not json", &a]), json_format());
         match parsed.stop {
-            Some(Stop::Line { line, error }) => assert!(line == 44 && error.to_string().contains("line 44"), "line {line}: {error}"),
+            Some(Stop::Problem(BadLine { line, error })) => assert!(line == 44 && error.to_string().contains("line 44"), "line {line}: {error}"),
             _ => panic!("expected the bad line to stop the run"),
         }
         assert_eq!((parsed.series.len(), parsed.samples), (2, 5), "the two series before the bad line");

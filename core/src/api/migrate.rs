@@ -182,6 +182,68 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
 }
 
 
+/// Why a streamed import (`line_import`, `vm_native`) stops before the end of its body: its
+/// format's own `Problem` (a bad line, a malformed block), a gzip body that does not decode,
+/// a body that fails, or a write the shards refused.
+pub(super) enum StreamStop<Problem> {
+    Problem(Problem),
+    Gzip(std::io::Error),
+    Body(String),
+    Store(ApiError),
+}
+
+impl<Problem> From<ApiError> for StreamStop<Problem> {
+    fn from(error: ApiError) -> Self {
+        StreamStop::Store(error)
+    }
+}
+
+/// A gzip body's decoder, fed a few KiB of input at a time (`GUNZIP_INPUT_STEP_BYTES`).
+pub(super) type Gunzip = flate2::write::MultiGzDecoder<Vec<u8>>;
+
+/// An import fed its body chunk by chunk (`drive_import`).
+pub(super) trait StreamedImport {
+    type Problem;
+    /// Takes one chunk of the body (through `gunzip` when the body is gzip).
+    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), StreamStop<Self::Problem>>;
+    /// The body ended.
+    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), StreamStop<Self::Problem>>;
+    /// Stores everything taken and waits until it has landed.
+    async fn finish(&mut self) -> Result<(), StreamStop<Self::Problem>>;
+    /// The answer to an import stopped by `stop` (not a refused write), after storing what
+    /// came before it.
+    async fn refuse(self, stop: StreamStop<Self::Problem>) -> ApiError;
+}
+
+/// Feeds `body` to `import` as it arrives and answers: 204 once all of it is stored, the
+/// shards' error for a refused write, otherwise `StreamedImport::refuse`.
+pub(super) async fn drive_import<I: StreamedImport>(mut import: I, mut body: net::RequestBody, gzip: bool) -> Result<Response<Bytes>, ApiError> {
+    let mut gunzip = gzip.then(|| Gunzip::new(Vec::new()));
+    let outcome = loop {
+        let step = match body.next_chunk().await {
+            Some(Ok(chunk)) => import.take_chunk(&chunk, gunzip.as_mut()).await,
+            Some(Err(error)) => Err(StreamStop::Body(error.to_string())),
+            None => break import.take_end(gunzip.as_mut()).await,
+        };
+        if let Err(stop) = step {
+            break Err(stop);
+        }
+    };
+    let outcome = match outcome {
+        Ok(()) => import.finish().await,
+        Err(stop) => Err(stop),
+    };
+    match outcome {
+        Ok(()) => {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            Ok(response)
+        }
+        Err(StreamStop::Store(error)) => Err(error),
+        Err(stop) => Err(import.refuse(stop).await),
+    }
+}
+
 /// Why an import stopped early: a line that does not parse, or a gzip body that does not
 /// decode.
 pub(super) enum ImportStop {

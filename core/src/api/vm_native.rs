@@ -11,10 +11,10 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::Response;
 use tsdb::SeriesBatch;
 
-use super::migrate::{GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
+use super::migrate::{drive_import, Gunzip, StreamStop, StreamedImport, GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
 use super::{extra_labels, write, Api, ApiError};
 use crate::ingest::vm_native::{BlockLayout, FrameRun, NativeBatch, NativeError, NativeStream};
 
@@ -22,19 +22,7 @@ use crate::ingest::vm_native::{BlockLayout, FrameRun, NativeBatch, NativeError, 
 /// `IMPORT_BATCH_SERIES_MAX` of those would pass what a write batch can address.
 pub const IMPORT_BATCH_LABEL_BYTES_MAX: usize = 64 << 20;
 
-/// Why an import stops before the end of its body.
-enum Stop {
-    Malformed(NativeError),
-    Gzip(std::io::Error),
-    Body(String),
-    Store(ApiError),
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Self {
-        Stop::Store(error)
-    }
-}
+type Stop = StreamStop<NativeError>;
 
 /// Bytes of whole frames one decode job takes: about 100k samples at VictoriaMetrics' usual
 /// 2–3 bytes per sample, a few milliseconds of a core.
@@ -70,45 +58,24 @@ struct Decoded {
     stop: Option<Stop>,
 }
 
-pub async fn handle_import_native(api: &Api, mut body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
+pub async fn handle_import_native(api: &Api, body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
     let limits = api.config.storage.ingest_rules().label_limits;
-    let mut import = NativeImport {
+    let import = NativeImport {
         api,
         stream: NativeStream::new(limits),
         extra_labels: std::sync::Arc::new(extra_labels),
         decoding: VecDeque::new(),
         landing: write::Landing::default(),
     };
-    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
-    let outcome = loop {
-        let step = match body.next_chunk().await {
-            Some(Ok(chunk)) => import.take_chunk(&chunk, gunzip.as_mut()).await,
-            Some(Err(error)) => Err(Stop::Body(error.to_string())),
-            None => break import.take_end(gunzip.as_mut()).await,
-        };
-        if let Err(stop) = step {
-            break Err(stop);
-        }
-    };
-    let outcome = match outcome {
-        Ok(()) => import.finish().await,
-        Err(stop) => Err(stop),
-    };
-    match outcome {
-        Ok(()) => {
-            let mut response = Response::new(Bytes::new());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            Ok(response)
-        }
-        Err(Stop::Store(error)) => Err(error),
-        Err(stop) => Err(import.refuse(stop).await),
-    }
+    drive_import(import, body, gzip).await
 }
 
-impl NativeImport<'_> {
+impl StreamedImport for NativeImport<'_> {
+    type Problem = NativeError;
+
     /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
     /// inflate to much at once), sending every run of frames that fills to be decoded.
-    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
         let Some(decoder) = gunzip else {
             self.stream.push(chunk);
             return self.decode_available().await;
@@ -123,20 +90,56 @@ impl NativeImport<'_> {
 
     /// The end of the body: the frames left are decoded; a gzip body must end with its last
     /// member, the stream between blocks.
-    async fn take_end(&mut self, gunzip: Option<&mut flate2::write::MultiGzDecoder<Vec<u8>>>) -> Result<(), Stop> {
+    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
         if let Some(decoder) = gunzip {
             decoder.try_finish().map_err(Stop::Gzip)?;
             self.take_gunzipped(decoder);
             self.decode_available().await?;
         }
-        while let Some(run) = self.stream.rest_frames().map_err(Stop::Malformed)? {
+        while let Some(run) = self.stream.rest_frames().map_err(Stop::Problem)? {
             self.decode(run).await?;
         }
-        self.stream.finish().map_err(Stop::Malformed)
+        self.stream.finish().map_err(Stop::Problem)
     }
 
+    /// Stores every run still decoding and waits until every batch sent has landed.
+    async fn finish(&mut self) -> Result<(), Stop> {
+        while !self.decoding.is_empty() {
+            self.store_oldest().await?;
+        }
+        Ok(self.landing.landed().await?)
+    }
+
+    /// The 400 for an import stopped by `stop`, after storing the whole blocks decoded before
+    /// it (as the other imports store the lines before a bad one); runs cut after a malformed
+    /// block are not stored.
+    async fn refuse(mut self, stop: Stop) -> ApiError {
+        let stop = match self.finish().await {
+            Ok(()) => stop,
+            Err(Stop::Store(error)) => return error,
+            // A run cut before `stop` had a malformed block: that one is the first problem.
+            Err(earlier) => earlier,
+        };
+        let imported = |blocks: u64| match blocks {
+            0 => "no block was imported".to_string(),
+            1 => "block 1 was imported".to_string(),
+            n => format!("blocks 1 to {n} were imported"),
+        };
+        let blocks = self.stream.blocks();
+        ApiError::bad_data(match stop {
+            Stop::Problem(error) => {
+                format!("invalid native import: {error}; {}, none from block {} on", imported(error.block() - 1), error.block())
+            }
+            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); {}", imported(blocks)),
+            Stop::Body(error) => format!("the request body failed after block {blocks}: {error}; {}", imported(blocks)),
+            Stop::Store(error) => return error,
+        })
+    }
+}
+
+impl NativeImport<'_> {
     /// Moves what the gzip decoder has written into the stream (keeping its buffer).
-    fn take_gunzipped(&mut self, decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>) {
+    fn take_gunzipped(&mut self, decoder: &mut Gunzip) {
         let plain = decoder.get_mut();
         self.stream.push(plain);
         plain.clear();
@@ -144,7 +147,7 @@ impl NativeImport<'_> {
 
     /// Sends every run of `DECODE_RUN_BYTES` whose frames have arrived to be decoded.
     async fn decode_available(&mut self) -> Result<(), Stop> {
-        while let Some(run) = self.stream.next_frames(DECODE_RUN_BYTES).map_err(Stop::Malformed)? {
+        while let Some(run) = self.stream.next_frames(DECODE_RUN_BYTES).map_err(Stop::Problem)? {
             self.decode(run).await?;
         }
         Ok(())
@@ -181,7 +184,7 @@ impl NativeImport<'_> {
             if !batch.is_empty() {
                 batches.push(batch.take());
             }
-            let mut stop = decoded.err().map(Stop::Malformed);
+            let mut stop = decoded.err().map(Stop::Problem);
             let mut labelled = Vec::with_capacity(batches.len());
             for batch in batches {
                 match extra_labels::apply_to_batch(batch, &extra_labels, &limits) {
@@ -223,38 +226,5 @@ impl NativeImport<'_> {
         }
         stored
     }
-
-    /// Stores every run still decoding and waits until every batch sent has landed.
-    async fn finish(&mut self) -> Result<(), Stop> {
-        while !self.decoding.is_empty() {
-            self.store_oldest().await?;
-        }
-        Ok(self.landing.landed().await?)
-    }
-
-    /// The 400 for an import stopped by `stop`, after storing the whole blocks decoded before
-    /// it (as the other imports store the lines before a bad one); runs cut after a malformed
-    /// block are not stored.
-    async fn refuse(mut self, stop: Stop) -> ApiError {
-        let stop = match self.finish().await {
-            Ok(()) => stop,
-            Err(Stop::Store(error)) => return error,
-            // A run cut before `stop` had a malformed block: that one is the first problem.
-            Err(earlier) => earlier,
-        };
-        let imported = |blocks: u64| match blocks {
-            0 => "no block was imported".to_string(),
-            1 => "block 1 was imported".to_string(),
-            n => format!("blocks 1 to {n} were imported"),
-        };
-        let blocks = self.stream.blocks();
-        ApiError::bad_data(match stop {
-            Stop::Malformed(error) => {
-                format!("invalid native import: {error}; {}, none from block {} on", imported(error.block() - 1), error.block())
-            }
-            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); {}", imported(blocks)),
-            Stop::Body(error) => format!("the request body failed after block {blocks}: {error}; {}", imported(blocks)),
-            Stop::Store(error) => return error,
-        })
-    }
 }
+
