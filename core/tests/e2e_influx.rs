@@ -42,26 +42,11 @@ fn reply(what: &str, result: Result<ureq::Response, ureq::Error>) -> Reply {
 
 /// Every series `selector` selects in the 10 minutes up to `at_ms`: its labels and
 /// (timestamp ms, value) samples, sorted by labels.
-fn series(server: &Server, selector: &str, at_ms: i64) -> Vec<(serde_json::Value, Vec<(i64, String)>)> {
+fn series(server: &Server, selector: &str, at_ms: i64) -> Vec<MatrixSeries> {
     let query = format!("{selector}[10m]");
     let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}&time={}", encoded(&query), at_ms as f64 / 1000.0)));
     assert_eq!(status, 200, "{query}: {body}");
-    let mut out: Vec<(serde_json::Value, Vec<(i64, String)>)> = body["data"]["result"]
-        .as_array()
-        .expect("matrix")
-        .iter()
-        .map(|s| {
-            let samples = s["values"]
-                .as_array()
-                .expect("values")
-                .iter()
-                .map(|p| ((p[0].as_f64().expect("time") * 1000.0).round() as i64, p[1].as_str().expect("value").to_string()))
-                .collect();
-            (s["metric"].clone(), samples)
-        })
-        .collect();
-    out.sort_by_key(|(labels, _)| labels.to_string());
-    out
+    matrix_series(&body)
 }
 
 #[test]

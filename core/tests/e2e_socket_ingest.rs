@@ -40,7 +40,7 @@ fn listener_addrs<const N: usize>(server: &Server, what: &str, schemes: [&str; N
     })
 }
 
-type SeriesList = Vec<(serde_json::Value, Vec<(i64, String)>)>;
+type SeriesList = Vec<MatrixSeries>;
 
 /// Every series `selector` selects in the 10 minutes up to `at_ms` (labels and samples),
 /// sorted by labels, from the answer of `get`.
@@ -48,22 +48,7 @@ fn series_with(get: impl Fn(&str) -> (u16, serde_json::Value), selector: &str, a
     let query = format!("{selector}[10m]");
     let (status, body) = get(&format!("/api/v1/query?query={}&time={}", encoded(&query), at_ms as f64 / 1000.0));
     assert_eq!(status, 200, "{query}: {body}");
-    let mut out: SeriesList = body["data"]["result"]
-        .as_array()
-        .expect("matrix")
-        .iter()
-        .map(|s| {
-            let samples = s["values"]
-                .as_array()
-                .expect("values")
-                .iter()
-                .map(|p| ((p[0].as_f64().expect("time") * 1000.0).round() as i64, p[1].as_str().expect("value").to_string()))
-                .collect();
-            (s["metric"].clone(), samples)
-        })
-        .collect();
-    out.sort_by_key(|(labels, _)| labels.to_string());
-    out
+    matrix_series(&body)
 }
 
 /// Polls (bounded) until `selector` answers `want`, then asserts it.

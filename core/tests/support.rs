@@ -272,6 +272,29 @@ pub fn snappy(raw: &[u8]) -> Vec<u8> {
 
 /// One series of a remote_write 1.0 request: its label pairs (sorted by name) and its
 /// `(timestamp ms, value)` samples.
+/// A range query's series: labels, and (timestamp ms, value as rendered) samples.
+pub type MatrixSeries = (serde_json::Value, Vec<(i64, String)>);
+
+/// The series of a matrix answer (`/api/v1/query` of a range selector), sorted by labels.
+pub fn matrix_series(body: &serde_json::Value) -> Vec<MatrixSeries> {
+    let mut out: Vec<MatrixSeries> = body["data"]["result"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .map(|s| {
+            let samples = s["values"]
+                .as_array()
+                .expect("values")
+                .iter()
+                .map(|p| ((p[0].as_f64().expect("time") * 1000.0).round() as i64, p[1].as_str().expect("value").to_string()))
+                .collect();
+            (s["metric"].clone(), samples)
+        })
+        .collect();
+    out.sort_by_key(|(labels, _)| labels.to_string());
+    out
+}
+
 pub type SeriesInput<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
 
 pub fn v1_request(series: &[SeriesInput<'_>]) -> Vec<u8> {

@@ -424,6 +424,23 @@ mod tests {
 
     const SERIES: usize = 3 * tsdb::SELECT_SERIES_PER_PAUSE + 10;
 
+    /// Runs `test` on a glommio executor with a new shard (a temporary directory, no fsync),
+    /// then closes the shard it hands back.
+    fn with_new_shard<Fut: std::future::Future<Output = ShardDb> + 'static>(test: impl FnOnce(ShardDb) -> Fut + Send + 'static) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                let options = ShardOptions { fsync_on_commit: false, ..ShardOptions::default() };
+                let db = ShardDb::open(&path, options).await.expect("open");
+                test(db).await.close().await.expect("close");
+            })
+            .expect("spawn executor")
+            .join()
+            .expect("executor finished");
+    }
+
     fn all_series() -> Select {
         Select::all(vec![tsdb::Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("matcher")], 0, 10_000)
     }
@@ -433,51 +450,42 @@ mod tests {
     /// in order, at most a group's worth.
     #[test]
     fn listings_queued_during_a_select_are_answered_in_its_pauses() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().to_path_buf();
-        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .io_memory(1 << 20)
-            .spawn(move || async move {
-                let options = ShardOptions { fsync_on_commit: false, ..ShardOptions::default() };
-                let mut db = ShardDb::open(&path, options).await.expect("open");
-                let series: Vec<SeriesSamples> = (0..SERIES)
-                    .map(|i| SeriesSamples {
-                        labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))]),
-                        samples: vec![Sample { timestamp_ms: 1_000, value: i as f64 }],
-                        histograms: Vec::new(),
-                    })
-                    .collect();
-                db.append_group(&[series.as_slice()]).await.expect("append");
+        with_new_shard(|mut db| async move {
+            let series: Vec<SeriesSamples> = (0..SERIES)
+                .map(|i| SeriesSamples {
+                    labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))]),
+                    samples: vec![Sample { timestamp_ms: 1_000, value: i as f64 }],
+                    histograms: Vec::new(),
+                })
+                .collect();
+            db.append_group(&[series.as_slice()]).await.expect("append");
 
-                let (requests_tx, requests) = async_channel::unbounded();
-                let (values_reply, mut values) = oneshot::channel();
-                requests_tx
-                    .try_send(ShardRequest::LabelValues { name: "i".into(), select: all_series(), reply: values_reply })
-                    .expect("queue");
-                for _ in 0..GROUP_COMMIT_REQUESTS_MAX + 3 {
-                    requests_tx.try_send(ShardRequest::PutMetadata { entries: Vec::new() }).expect("queue");
-                }
-                let (stats_reply, mut stats) = oneshot::channel();
-                requests_tx.try_send(ShardRequest::Stats { reply: stats_reply }).expect("queue");
+            let (requests_tx, requests) = async_channel::unbounded();
+            let (values_reply, mut values) = oneshot::channel();
+            requests_tx
+                .try_send(ShardRequest::LabelValues { name: "i".into(), select: all_series(), reply: values_reply })
+                .expect("queue");
+            for _ in 0..GROUP_COMMIT_REQUESTS_MAX + 3 {
+                requests_tx.try_send(ShardRequest::PutMetadata { entries: Vec::new() }).expect("queue");
+            }
+            let (stats_reply, mut stats) = oneshot::channel();
+            requests_tx.try_send(ShardRequest::Stats { reply: stats_reply }).expect("queue");
 
-                let (select_reply, mut selected) = oneshot::channel();
-                let group = vec![ShardRequest::Select { selects: vec![all_series()], alternatives: 1, sample_limit: usize::MAX, reply: select_reply }];
-                let mut deferred = Vec::new();
-                process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
+            let (select_reply, mut selected) = oneshot::channel();
+            let group = vec![ShardRequest::Select { selects: vec![all_series()], alternatives: 1, sample_limit: usize::MAX, reply: select_reply }];
+            let mut deferred = Vec::new();
+            process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
 
-                let selected = selected.try_recv().expect("select answered").expect("select reply").expect("no sample limit");
-                assert_eq!(selected[0].len(), SERIES);
-                let values = values.try_recv().expect("listing answered").expect("label values in a pause");
-                assert_eq!(values.len(), SERIES);
-                assert_eq!(deferred.len(), GROUP_COMMIT_REQUESTS_MAX, "at most a group's worth set aside");
-                assert!(deferred.iter().all(|r| matches!(r, ShardRequest::PutMetadata { .. })));
-                assert_eq!(requests.len(), 4, "the rest stays queued, the stats request behind it");
-                assert!(stats.try_recv().expect("open").is_none(), "not reached: the set-aside requests are full");
-                db.close().await.expect("close");
-            })
-            .expect("spawn executor")
-            .join()
-            .expect("executor finished");
+            let selected = selected.try_recv().expect("select answered").expect("select reply").expect("no sample limit");
+            assert_eq!(selected[0].len(), SERIES);
+            let values = values.try_recv().expect("listing answered").expect("label values in a pause");
+            assert_eq!(values.len(), SERIES);
+            assert_eq!(deferred.len(), GROUP_COMMIT_REQUESTS_MAX, "at most a group's worth set aside");
+            assert!(deferred.iter().all(|r| matches!(r, ShardRequest::PutMetadata { .. })));
+            assert_eq!(requests.len(), 4, "the rest stays queued, the stats request behind it");
+            assert!(stats.try_recv().expect("open").is_none(), "not reached: the set-aside requests are full");
+            db
+        });
     }
 
     /// Read filters with two alternatives that both match a series: the shard answers it
@@ -485,42 +493,33 @@ mod tests {
     /// passes); a limit below them still stops the select.
     #[test]
     fn a_series_two_alternatives_match_is_answered_and_counted_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().to_path_buf();
-        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .io_memory(1 << 20)
-            .spawn(move || async move {
-                let options = ShardOptions { fsync_on_commit: false, ..ShardOptions::default() };
-                let mut db = ShardDb::open(&path, options).await.expect("open");
-                let labels = |team: &str, i: &str| Labels::from_pairs([("__name__", "m"), ("i", i), ("team", team)]);
-                let samples: Vec<Sample> = (1..=10).map(|t| Sample { timestamp_ms: t * 100, value: t as f64 }).collect();
-                let series = vec![
-                    SeriesSamples { labels: labels("a", "1"), samples: samples.clone(), histograms: Vec::new() },
-                    SeriesSamples { labels: labels("b", "2"), samples: samples[..4].to_vec(), histograms: Vec::new() },
-                ];
-                db.append_group(&[series.as_slice()]).await.expect("append");
-                let m = |name: &str, value: &str| tsdb::Matcher::new(tsdb::MatchOp::Equal, name, value).expect("matcher");
-                // team="a" matches series 1 only; i="1" matches it again.
-                let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
-                let asked = super::super::router::filtered_selects(&[all_series()], &filters);
-                assert_eq!(asked.len(), 2);
-                let mut pause = |_: &ShardDb| {};
-                let united = select_united(&db, &asked, 2, 10, &mut pause).await.expect("10 samples fit a limit of 10");
-                assert_eq!(united.len(), 1, "one answer per asked select");
-                let names: Vec<String> = united[0].iter().map(|s| s.labels.get("i").unwrap_or_default().to_string()).collect();
-                assert_eq!(names, vec!["1"]);
-                assert!(select_united(&db, &asked, 2, 9, &mut pause).await.is_none(), "10 samples do not fit 9");
-                // The budget is shared by the query's selects: the first's union (both series,
-                // 14 samples) leaves 4 of 18, enough for series 2's 4 samples in the second.
-                let second = Select::all(vec![m("__name__", "m"), m("team", "b")], 0, 10_000);
-                let both = super::super::router::filtered_selects(&[all_series(), second], &[vec![m("team", "a")], vec![m("i", "1")], vec![m("i", "2")]]);
-                let united = select_united(&db, &both, 3, 18, &mut pause).await.expect("14 + 4 samples fit 18");
-                assert_eq!(united.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
-                assert!(select_united(&db, &both, 3, 17, &mut pause).await.is_none(), "but not 17");
-                db.close().await.expect("close");
-            })
-            .expect("spawn executor")
-            .join()
-            .expect("executor finished");
+        with_new_shard(|mut db| async move {
+            let labels = |team: &str, i: &str| Labels::from_pairs([("__name__", "m"), ("i", i), ("team", team)]);
+            let samples: Vec<Sample> = (1..=10).map(|t| Sample { timestamp_ms: t * 100, value: t as f64 }).collect();
+            let series = vec![
+                SeriesSamples { labels: labels("a", "1"), samples: samples.clone(), histograms: Vec::new() },
+                SeriesSamples { labels: labels("b", "2"), samples: samples[..4].to_vec(), histograms: Vec::new() },
+            ];
+            db.append_group(&[series.as_slice()]).await.expect("append");
+            let m = |name: &str, value: &str| tsdb::Matcher::new(tsdb::MatchOp::Equal, name, value).expect("matcher");
+            // team="a" matches series 1 only; i="1" matches it again.
+            let filters = vec![vec![m("team", "a")], vec![m("i", "1")]];
+            let asked = super::super::router::filtered_selects(&[all_series()], &filters);
+            assert_eq!(asked.len(), 2);
+            let mut pause = |_: &ShardDb| {};
+            let united = select_united(&db, &asked, 2, 10, &mut pause).await.expect("10 samples fit a limit of 10");
+            assert_eq!(united.len(), 1, "one answer per asked select");
+            let names: Vec<String> = united[0].iter().map(|s| s.labels.get("i").unwrap_or_default().to_string()).collect();
+            assert_eq!(names, vec!["1"]);
+            assert!(select_united(&db, &asked, 2, 9, &mut pause).await.is_none(), "10 samples do not fit 9");
+            // The budget is shared by the query's selects: the first's union (both series,
+            // 14 samples) leaves 4 of 18, enough for series 2's 4 samples in the second.
+            let second = Select::all(vec![m("__name__", "m"), m("team", "b")], 0, 10_000);
+            let both = super::super::router::filtered_selects(&[all_series(), second], &[vec![m("team", "a")], vec![m("i", "1")], vec![m("i", "2")]]);
+            let united = select_united(&db, &both, 3, 18, &mut pause).await.expect("14 + 4 samples fit 18");
+            assert_eq!(united.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+            assert!(select_united(&db, &both, 3, 17, &mut pause).await.is_none(), "but not 17");
+            db
+        });
     }
 }
