@@ -286,3 +286,70 @@ fn an_open_connection_does_not_hold_up_shutdown_and_its_lines_survive_a_restart(
     assert_eq!(body["data"]["result"], json!([]), "a line cut by the shutdown is not stored");
     assert!(server.stop());
 }
+
+/// `server.max_connections_per_core` holds for the socket listeners, both protocols under
+/// one cap per core (apart from HTTP's): with one connection allowed per core and one open
+/// on each of the two cores, a third Graphite connection and an Influx one are closed unread
+/// and counted; once a connection closes, a new one is served.
+#[test]
+fn socket_connections_past_the_per_core_cap_are_closed_unread_and_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  max_connections_per_core: 1\n  graphite_listen_addr: 127.0.0.1:0\n  influx_listen_addr: 127.0.0.1:0\n"));
+    let [graphite] = listener_addrs(&server, "listening for Graphite plaintext", ["tcp"]);
+    let [influx] = listener_addrs(&server, "listening for InfluxDB line protocol", ["tcp"]);
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let at = t0 + 60_000;
+    let get = |path: &str| get_json(&server.url(path));
+    let stored = |name: &str| series_with(get, &format!(r#"{{__name__="{name}"}}"#), at).len();
+    let wait_stored = |name: &str| {
+        let deadline = Instant::now() + STORED_DEADLINE;
+        while stored(name) == 0 {
+            assert!(Instant::now() < deadline, "{name} was not stored in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let refused = |protocol: &str| {
+        let metrics = agent().get(&server.url("/metrics")).call().expect("/metrics").into_string().expect("text");
+        metric(&metrics, &format!("metricstor_socket_connections_refused_total{{protocol=\"{protocol}\",reason=\"over_limit\"}}"))
+    };
+
+    // One connection held open on each core (the balance gives the second to the idle core);
+    // each has written a line, so each was served.
+    let mut held = Vec::new();
+    for name in ["cap.a", "cap.b"] {
+        let mut socket = TcpStream::connect(&graphite).expect("connect");
+        socket.write_all(format!("{name} 1 {s}\n").as_bytes()).expect("write");
+        wait_stored(name);
+        held.push(socket);
+    }
+    // Both cores are full: these are closed before a byte is read (so the client's own
+    // writes and shutdown may fail; what counts is that nothing is stored).
+    let send_to_full = |addr: &str, text: &str| {
+        let mut socket = TcpStream::connect(addr).expect("connect");
+        socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let _ = socket.write_all(text.as_bytes());
+        let _ = socket.shutdown(Shutdown::Write);
+        let _ = socket.read_to_end(&mut Vec::new());
+    };
+    send_to_full(&graphite, &format!("cap.refused 1 {s}\n"));
+    send_to_full(&influx, &format!("cap_refused v=1 {}\n", t0 * 1_000_000));
+    assert_eq!((refused("graphite"), refused("influx")), (1, 1));
+    assert_eq!((stored("cap.refused"), stored("cap_refused_v")), (0, 0));
+
+    // One closes (the server sees it end); a new connection is then served. Until the server
+    // has let go of the closed one, a new connection may still be refused: retried, bounded.
+    drop(held.pop());
+    let deadline = Instant::now() + STORED_DEADLINE;
+    loop {
+        let before = refused("graphite");
+        send_to_full(&graphite, &format!("cap.later 1 {s}\n"));
+        if refused("graphite") == before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a new connection is still refused after one closed");
+    }
+    wait_stored("cap.later");
+    drop(held);
+    assert!(server.stop(), "clean shutdown");
+}

@@ -4,6 +4,7 @@
 //! body as a [`RequestBody`] read while the handler runs. It knows nothing about metrics,
 //! PromQL or storage.
 
+pub mod accept;
 pub mod balance;
 pub mod http1;
 pub mod http2;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_lite::future;
 
+pub use accept::{accept_until_shutdown, OpenConnections, OpenSlot, StartConnection};
 pub use balance::Balance;
 pub use listener::{accept_loop, ConnectionStats, Counter, ServerLimits};
 pub use raw_stream::RawStream;

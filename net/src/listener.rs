@@ -1,6 +1,7 @@
-//! Accepting connections on one glommio listener: TCP_NODELAY, the per-executor connection
-//! cap, passing connections between executors to even them out (`balance`), one local
-//! task per connection, and the graceful drain on shutdown.
+//! The HTTP listener (the HTTP and gRPC ports): its limits and counters, and what each
+//! connection it accepts runs: TCP_NODELAY, the TLS handshake when configured, then HTTP/2
+//! (ALPN or prior knowledge) or HTTP/1.1, in one local task per connection. Accepting,
+//! the connection cap, balancing over executors and the drain are `accept`'s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 
-use crate::balance::{Balance, Placed, Serving};
+use crate::accept::{accept_until_shutdown, OpenConnections, OpenSlot, StartConnection};
+use crate::balance::Balance;
 use crate::http1::server::{serve_connection, ConnectionContext};
 use crate::http2::{serve_h2, PREFACE};
 use crate::rewind::Rewind;
@@ -67,7 +69,8 @@ pub struct ConnectionStats {
     /// Connections accepted here and passed to an executor that served fewer.
     pub passed_on: Counter,
     pub rejected_over_limit: Counter,
-    pub open: Counter,
+    /// Connections open now (HTTP and gRPC together: their listeners share the cap).
+    pub open: Arc<Counter>,
     pub requests: Counter,
     pub header_timeouts: Counter,
     pub body_timeouts: Counter,
@@ -95,21 +98,43 @@ impl ConnectionStats {
     }
 }
 
-struct OpenGuard(Arc<ConnectionStats>);
+/// Starts HTTP connections: TLS first when configured, then HTTP/1.1 or HTTP/2.
+struct HttpStarter {
+    ctx: Rc<ConnectionContext>,
+    tls: Option<Rc<ReloadingConfig>>,
+}
 
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        let open = self.0.open.get();
-        debug_assert!(open > 0, "every open connection holds exactly one guard");
-        self.0.open.set(open.saturating_sub(1));
+impl StartConnection for HttpStarter {
+    fn listener_name(&self) -> &'static str {
+        "HTTP"
+    }
+
+    fn start(&self, stream: glommio::net::TcpStream, slot: OpenSlot) {
+        let _ = stream.set_nodelay(true);
+        let Ok(peer) = stream.peer_addr() else {
+            return;
+        };
+        glommio::spawn_local(serve_stream(stream, peer, self.ctx.clone(), self.tls.clone(), slot)).detach();
+    }
+
+    fn count_accepted(&self, passed_on: bool) {
+        let stats = &self.ctx.stats;
+        stats.accepted.set(stats.accepted.get() + 1);
+        if passed_on {
+            stats.passed_on.set(stats.passed_on.get() + 1);
+        }
+    }
+
+    fn count_over_limit(&self) {
+        let stats = &self.ctx.stats;
+        stats.rejected_over_limit.set(stats.rejected_over_limit.get() + 1);
     }
 }
 
 /// Accepts until `shutdown` is closed, then waits for open connections to finish (at most
 /// `shutdown_drain_ms`). Connections refuse new requests once shutdown has begun. With a
-/// `balance`, a connection accepted here while another executor serves fewer is passed
-/// there, and connections passed here are served like accepted ones (by a task of their
-/// own: an accept in flight must not be dropped for them, its connection would be lost).
+/// `balance`, connections are evened out over executors (`accept::accept_until_shutdown`).
+/// Listeners given the same `stats` share its cap of open connections.
 pub async fn accept_loop(
     listener: glommio::net::TcpListener,
     handler: Rc<dyn Handler>,
@@ -120,87 +145,24 @@ pub async fn accept_loop(
     balance: Option<Balance>,
 ) -> Arc<ConnectionStats> {
     let drain = Duration::from_millis(limits.shutdown_drain_ms);
+    let open = OpenConnections::new(stats.open.clone(), limits.connections_max);
     let ctx = Rc::new(ConnectionContext { handler, limits, stats: stats.clone(), shutdown: shutdown.clone() });
-    let balance = balance.map(Rc::new);
-    let pickup = balance.clone().map(|balance| {
-        let (ctx, tls, shutdown) = (ctx.clone(), tls.clone(), shutdown.clone());
-        glommio::spawn_local(async move {
-            loop {
-                let passed_in = async { Some(balance.passed_in().await) };
-                let stopped = async {
-                    let _ = shutdown.recv().await;
-                    None
-                };
-                // Cancelling a channel receive loses nothing.
-                match future::or(passed_in, stopped).await {
-                    Some((stream, serving)) => start_serving(stream, &ctx, &tls, Some(serving)),
-                    None => break,
-                }
-            }
-        })
-    });
-    loop {
-        let next = future::or(async { Some(listener.accept().await) }, async {
-            let _ = shutdown.recv().await;
-            None
-        })
-        .await;
-        let stream = match next {
-            None => break,
-            Some(Ok(stream)) => stream,
-            Some(Err(error)) => {
-                // Typically EMFILE/ENFILE: back off briefly instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        stats.accepted.set(stats.accepted.get() + 1);
-        match &balance {
-            None => start_serving(stream, &ctx, &tls, None),
-            Some(balance) => match balance.place(stream) {
-                Placed::Here(stream, serving) => start_serving(stream, &ctx, &tls, Some(serving)),
-                Placed::Passed => stats.passed_on.set(stats.passed_on.get() + 1),
-            },
-        }
-    }
-    if let Some(pickup) = pickup {
-        pickup.await;
-    }
-    let deadline = Instant::now() + drain;
-    while stats.open.get() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
-    }
-    if stats.open.get() > 0 {
-        tracing::warn!(open = stats.open.get(), "shutdown drain deadline passed with connections still open");
+    accept_until_shutdown(listener, shutdown, balance, open.clone(), Rc::new(HttpStarter { ctx, tls })).await;
+    let still_open = open.drain(drain).await;
+    if still_open > 0 {
+        tracing::warn!(open = still_open, "shutdown drain deadline passed with connections still open");
     }
     stats
 }
 
-/// Spawns the task serving `stream` on this executor, within the connection cap.
-fn start_serving(stream: glommio::net::TcpStream, ctx: &Rc<ConnectionContext>, tls: &Option<Rc<ReloadingConfig>>, serving: Option<Serving>) {
-    let stats = &ctx.stats;
-    if stats.open.get() as usize >= ctx.limits.connections_max {
-        stats.rejected_over_limit.set(stats.rejected_over_limit.get() + 1);
-        return;
-    }
-    let _ = stream.set_nodelay(true);
-    let Ok(peer) = stream.peer_addr() else {
-        return;
-    };
-    stats.open.set(stats.open.get() + 1);
-    let guard = OpenGuard(stats.clone());
-    glommio::spawn_local(serve_stream(stream, peer, ctx.clone(), tls.clone(), (guard, serving))).detach();
-}
-
-/// Serves one connection: the TLS handshake first when configured. `_counted` is dropped
+/// Serves one connection: the TLS handshake first when configured. `_slot` is dropped
 /// when the connection ends.
 async fn serve_stream(
     stream: glommio::net::TcpStream,
     peer: std::net::SocketAddr,
     ctx: Rc<ConnectionContext>,
     tls: Option<Rc<ReloadingConfig>>,
-    _counted: (OpenGuard, Option<Serving>),
+    _slot: OpenSlot,
 ) {
     let Some(tls) = tls else {
         return serve_plaintext(TokioIo(stream), peer, ctx).await;

@@ -1,7 +1,7 @@
 //! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext)
 //! and `server.influx_listen_addr` (Influx line protocol). Each is a TCP listener and a UDP
-//! socket on every executor (SO_REUSEPORT; TCP connections evened out by `net::Balance`, as
-//! HTTP's). Lines are parsed and written through the executor's `ShardRouter` in batches
+//! socket on every executor (SO_REUSEPORT); TCP is accepted by `net::accept_until_shutdown`
+//! as HTTP is (connections evened out by `net::Balance`, the per-core cap, the drain). Lines are parsed and written through the executor's `ShardRouter` in batches
 //! (`lines`). With `tls`, TCP speaks TLS (client certificates and `tls.write_allowed_sans`
 //! as for HTTP writes) and UDP is not opened: a datagram cannot be authenticated.
 
@@ -11,10 +11,9 @@ mod stats;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_lite::future;
-use net::balance::{Placed, Serving};
 
 use crate::api::Api;
 use crate::ingest::graphite::LINE_BYTES_MAX;
@@ -87,10 +86,6 @@ struct Context {
     tls: Option<Rc<net::ReloadingConfig>>,
     shutdown: async_channel::Receiver<()>,
     handshake_timeout: Duration,
-    /// TCP connections of these listeners open on this executor, and their limit
-    /// (`server.max_connections_per_core`, counted apart from HTTP's).
-    open: Cell<usize>,
-    connections_max: usize,
 }
 
 /// Serves `listeners` until `shutdown` closes, then waits (at most
@@ -108,18 +103,15 @@ pub async fn serve(
     }
     let server = &api.config.server;
     let drain = Duration::from_secs(server.shutdown_drain_seconds);
-    let ctx = Rc::new(Context {
-        handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds),
-        connections_max: server.max_connections_per_core,
-        api,
-        tls,
-        shutdown,
-        open: Cell::new(0),
-    });
+    // TCP connections of both protocols open on this executor, under
+    // `server.max_connections_per_core` counted apart from HTTP's.
+    let open = net::OpenConnections::new(Default::default(), server.max_connections_per_core);
+    let ctx = Rc::new(Context { handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds), api, tls, shutdown });
     let mut loops = Vec::new();
     for Bound { protocol, tcp, udp } in listeners.0 {
         let balance = balances[protocol as usize].take();
-        loops.push(glommio::spawn_local(accept_tcp(tcp, protocol, ctx.clone(), balance)));
+        let starter = Rc::new(SocketStarter { protocol, ctx: ctx.clone() });
+        loops.push(glommio::spawn_local(net::accept_until_shutdown(tcp, ctx.shutdown.clone(), balance, open.clone(), starter)));
         if let Some(udp) = udp {
             loops.push(glommio::spawn_local(receive_udp(udp, protocol, ctx.clone())));
         }
@@ -127,12 +119,9 @@ pub async fn serve(
     for task in loops {
         task.await;
     }
-    let deadline = Instant::now() + drain;
-    while ctx.open.get() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
-    }
-    if ctx.open.get() > 0 {
-        tracing::warn!(open = ctx.open.get(), "shutdown drain deadline passed with Graphite/Influx socket connections still writing");
+    let still_open = open.drain(drain).await;
+    if still_open > 0 {
+        tracing::warn!(open = still_open, "shutdown drain deadline passed with Graphite/Influx socket connections still writing");
     }
 }
 
@@ -142,79 +131,32 @@ async fn shutting_down(shutdown: &async_channel::Receiver<()>) {
     let _ = shutdown.recv().await;
 }
 
-async fn accept_tcp(listener: glommio::net::TcpListener, protocol: Protocol, ctx: Rc<Context>, balance: Option<net::Balance>) {
-    let balance = balance.map(Rc::new);
-    // Connections other executors passed here (see `net::balance`).
-    let pickup = balance.clone().map(|balance| {
-        let ctx = ctx.clone();
-        glommio::spawn_local(async move {
-            loop {
-                let passed_in = async { Some(balance.passed_in().await) };
-                match future::or(passed_in, async {
-                    shutting_down(&ctx.shutdown).await;
-                    None
-                })
-                .await
-                {
-                    Some((stream, serving)) => start_connection(stream, protocol, &ctx, Some(serving)),
-                    None => break,
-                }
-            }
-        })
-    });
-    loop {
-        let next = future::or(async { Some(listener.accept().await) }, async {
-            shutting_down(&ctx.shutdown).await;
-            None
-        })
-        .await;
-        match next {
-            None => break,
-            Some(Ok(stream)) => match &balance {
-                None => start_connection(stream, protocol, &ctx, None),
-                Some(balance) => match balance.place(stream) {
-                    Placed::Here(stream, serving) => start_connection(stream, protocol, &ctx, Some(serving)),
-                    Placed::Passed => {}
-                },
-            },
-            Some(Err(error)) => {
-                // Typically EMFILE/ENFILE: back off briefly instead of spinning.
-                tracing::warn!(%error, protocol = protocol.name(), "accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-    if let Some(pickup) = pickup {
-        pickup.await;
-    }
+/// Starts the TCP connections of one protocol's listener.
+struct SocketStarter {
+    protocol: Protocol,
+    ctx: Rc<Context>,
 }
 
-/// Counts a connection open on this executor until dropped.
-struct OpenGuard(Rc<Context>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.open.set(self.0.open.get().saturating_sub(1));
+impl net::StartConnection for SocketStarter {
+    fn listener_name(&self) -> &'static str {
+        self.protocol.name()
     }
-}
 
-fn start_connection(stream: glommio::net::TcpStream, protocol: Protocol, ctx: &Rc<Context>, serving: Option<Serving>) {
-    let stats = &ctx.api.metrics.socket;
-    if ctx.open.get() >= ctx.connections_max {
-        stats.count_refused(protocol, Refusal::OverLimit);
-        return;
+    fn start(&self, stream: glommio::net::TcpStream, slot: net::OpenSlot) {
+        let Ok(peer) = stream.peer_addr() else { return };
+        self.ctx.api.metrics.socket.count_connection(self.protocol);
+        glommio::spawn_local(serve_connection(stream, peer, self.protocol, self.ctx.clone(), slot)).detach();
     }
-    let Ok(peer) = stream.peer_addr() else { return };
-    stats.count_connection(protocol);
-    ctx.open.set(ctx.open.get() + 1);
-    let guard = OpenGuard(ctx.clone());
-    glommio::spawn_local(serve_connection(stream, peer, protocol, ctx.clone(), (guard, serving))).detach();
+
+    fn count_over_limit(&self) {
+        self.ctx.api.metrics.socket.count_refused(self.protocol, Refusal::OverLimit);
+    }
 }
 
 /// Reads one connection's lines until it closes or the server shuts down. Only a clean
 /// close hands out a last line without a newline (a line cut by shutdown or an error may be
 /// a truncated number).
-async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _counted: (OpenGuard, Option<Serving>)) {
+async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _slot: net::OpenSlot) {
     let stats = &ctx.api.metrics.socket;
     let (mut stream, identity) = match net::RawStream::accept(stream, ctx.tls.as_deref(), ctx.handshake_timeout).await {
         Ok(accepted) => accepted,
