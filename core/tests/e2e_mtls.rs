@@ -157,8 +157,8 @@ const TEAM_A_CONFINED: &str = "  write_allowed_sans: [agent]\n  read_allowed_san
 
 /// `tls.read_filters`: a listed identity reads only the series its selectors allow, on every
 /// read endpoint (its own extra_label/extra_filters only narrow that further, the range and
-/// listing caches keep identities apart, `/api/v1/status/tsdb` is refused); an unlisted one
-/// reads everything.
+/// listing caches keep identities apart, `/api/v1/status/tsdb` and `/api/v1/series/count`
+/// count only its series); an unlisted one reads everything.
 #[test]
 fn read_filters_confine_each_listed_identity() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,16 +207,19 @@ fn read_filters_confine_each_listed_identity() {
     let export = status_of(tls_agent(&pki, Some("team-a")).get(&format!("{base}/api/v1/export?match[]=%7Bi%3D~%22.%2B%22%7D")).call()).unwrap().1;
     assert_eq!(export.lines().count(), 1, "{export}");
     assert!(export.contains("\"i\":\"1\""), "{export}");
+    // Cardinality figures of its own series only.
     let (status, answer) = get("team-a", "/api/v1/status/tsdb");
-    assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or("").contains("tls.read_filters"), "{answer}");
-    assert_eq!(get("ops", "/api/v1/status/tsdb").0, 200);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["headStats"]["numSeries"], 1, "{answer}");
+    assert_eq!(answer["data"]["seriesCountByMetricName"], serde_json::json!([{"name": "conf_up", "value": 1}]), "{answer}");
+    assert_eq!(answer["data"]["labelValueCountByLabelName"], serde_json::json!([{"name": "__name__", "value": 1}, {"name": "i", "value": 1}, {"name": "team", "value": 1}]), "{answer}");
+    assert_eq!(get("ops", "/api/v1/status/tsdb").1["data"]["headStats"]["numSeries"], 3);
     // The configuration lists every identity's filters: refused to a confined one.
     assert_eq!(get("team-a", "/api/v1/status/config").0, 403);
     assert_eq!(get("ops", "/api/v1/status/config").0, 200);
     // Every client's query texts (VictoriaMetrics' active and top queries): refused to a
     // confined one; an unconfined one sees both identities' queries (each ran the instant
-    // query twice). The series count cannot be confined: a 400, as /api/v1/status/tsdb.
+    // query twice). The series count counts only the confined client's series.
     assert_eq!(get("team-a", "/api/v1/status/active_queries").0, 403);
     assert_eq!(get("team-a", "/api/v1/status/top_queries").0, 403);
     assert_eq!(get("ops", "/api/v1/status/active_queries").1, serde_json::json!({"status": "ok", "data": []}));
@@ -224,7 +227,7 @@ fn read_filters_confine_each_listed_identity() {
     assert_eq!(status, 200, "{top}");
     let instant = top["topByCount"].as_array().and_then(|l| l.iter().find(|e| e["query"] == "{__name__=~\"conf_.*\"}" && e["timeRangeSeconds"] == 0)).cloned();
     assert_eq!(instant.map(|e| e["count"].clone()), Some(serde_json::json!(4)), "{top}");
-    assert_eq!(get("team-a", "/api/v1/series/count").0, 400);
+    assert_eq!(get("team-a", "/api/v1/series/count").1["data"], serde_json::json!([1]));
     assert_eq!(get("ops", "/api/v1/series/count").1["data"], serde_json::json!([3]));
     assert!(server.stop());
 }

@@ -1,8 +1,8 @@
 //! VictoriaMetrics' read filters (`extra_label=name=value`, `extra_filters[]=selector`), which
 //! tenant proxies add to every read URL: each read endpoint answers only the series they
 //! allow (queries, range queries past the result cache, listings, exports, federation,
-//! exemplars, remote read, metadata, deletes), the one that cannot filter refuses them, and
-//! a malformed one is a 400.
+//! exemplars, remote read, metadata, deletes, cardinality and series counts), and a
+//! malformed one is a 400.
 
 mod support;
 
@@ -123,11 +123,26 @@ fn queries_and_listings_answer_only_the_series_the_filters_allow() {
         .unwrap();
     assert_eq!(csv.lines().collect::<Vec<_>>(), vec!["1,1000,2", "2,1015,2"], "{csv}");
 
-    // What cannot be confined is refused, and so is a malformed filter; nothing is answered
-    // unfiltered.
-    let (status, answer) = get_json(&server.url("/api/v1/status/tsdb?extra_label=team=a"));
-    assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or("").contains("/api/v1/status/tsdb"), "{answer}");
+    // Cardinality and series counts of the allowed series only; VictoriaMetrics' `match[]`
+    // narrows the TSDB status further, and its `topN` is the limit.
+    let tsdb = data(&server, "/api/v1/status/tsdb?extra_label=team=b");
+    assert_eq!(tsdb["headStats"]["numSeries"], 2, "{tsdb}");
+    assert_eq!(tsdb["seriesCountByMetricName"], serde_json::json!([{"name": "rf_other", "value": 1}, {"name": "rf_up", "value": 1}]), "{tsdb}");
+    assert_eq!(tsdb["seriesCountByLabelValuePair"][0], serde_json::json!({"name": "team=b", "value": 2}), "{tsdb}");
+    let tsdb = data(&server, "/api/v1/status/tsdb?match[]=rf_up&extra_filters[]=%7Bteam%3D%22b%22%7D&extra_filters[]=%7Bi%3D%223%22%7D&topN=1");
+    assert_eq!(tsdb["headStats"]["numSeries"], 2, "{tsdb}");
+    assert_eq!(tsdb["seriesCountByMetricName"], serde_json::json!([{"name": "rf_up", "value": 2}]), "{tsdb}");
+    assert_eq!(tsdb["labelValueCountByLabelName"].as_array().map(Vec::len), Some(1), "topN=1: {tsdb}");
+    assert_eq!(data(&server, "/api/v1/status/tsdb?match[]=rf_up")["headStats"]["numSeries"], 3);
+    assert_eq!(data(&server, "/api/v1/status/tsdb")["headStats"]["numSeries"], 4);
+    assert_eq!(data(&server, "/api/v1/series/count?extra_label=team=b"), serde_json::json!([2]));
+    assert_eq!(data(&server, "/api/v1/series/count?extra_filters[]=%7Bteam%3D%22a%22%7D&extra_filters[]=%7Bi%3D%223%22%7D"), serde_json::json!([2]));
+    // A series matching two alternatives counts once (team b's rf_up).
+    let overlapping = "extra_filters[]=%7Bteam%3D%22b%22%7D&extra_filters[]=%7B__name__%3D%22rf_up%22%7D";
+    assert_eq!(data(&server, &format!("/api/v1/series/count?{overlapping}")), serde_json::json!([4]));
+    assert_eq!(data(&server, &format!("/api/v1/status/tsdb?{overlapping}"))["headStats"]["numSeries"], 4);
+
+    // A malformed filter is a 400; nothing is answered unfiltered.
     for bad in ["/api/v1/query?query=rf_up&extra_label=team", "/api/v1/series?match[]=rf_up&extra_filters[]=%7Bbad", "/api/v1/labels?extra_filters=%7B%7D"] {
         let (status, answer) = get_json(&server.url(bad));
         assert_eq!(status, 400, "{bad}: {answer}");

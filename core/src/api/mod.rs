@@ -311,19 +311,20 @@ impl Api {
             }
             "/api/v1/status/tsdb" if method == Method::GET => {
                 let p = self.params(request)?;
-                // Its figures come from every series of the head, unfiltered.
-                read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty("/api/v1/status/tsdb")?;
-                let limit = match p.get("limit") {
+                // VictoriaMetrics' `match[]` narrows the figures to the series selected, and
+                // so do the read filters (URL's and the client's).
+                let sets = labels::filtered_match_sets(&p, None)?;
+                let limit = match p.get("limit").or_else(|| p.get("topN")) {
                     None | Some("") => 10,
                     Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
                 };
-                Ok(json_ok(&status::tsdb(self, limit).await?))
+                Ok(json_ok(&status::tsdb(self, sets, limit).await?))
             }
             "/api/v1/series/count" if get_or_post => {
                 let p = self.params(request)?;
-                // Counted over every series, unfiltered.
-                read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty("/api/v1/series/count")?;
-                Ok(json_ok(&status::series_count(self).await?))
+                // Every series, or under read filters those they allow.
+                let filters = read_filters::ReadFilters::from_params(&p)?;
+                Ok(json_ok(&status::series_count(self, filters.alternatives().to_vec()).await?))
             }
             "/api/v1/status/active_queries" if get_or_post => {
                 self.refuse_other_clients_queries(request, "/api/v1/status/active_queries")?;

@@ -214,9 +214,9 @@ mod tests {
             assert_eq!(error.status, http::StatusCode::BAD_REQUEST, "{query}");
             assert!(error.message.contains(&format!("\"{named}\"")), "{query}: {}", error.message);
         }
-        assert!(ReadFilters::default().refuse_unless_empty("/api/v1/status/tsdb").is_ok());
-        let error = filters("extra_label=a=b").expect("filters").refuse_unless_empty("/api/v1/status/tsdb").expect_err("refused");
-        assert!(error.message.contains("/api/v1/status/tsdb"), "{}", error.message);
+        assert!(ReadFilters::default().refuse_unless_empty("/api/v1/status/top_queries").is_ok());
+        let error = filters("extra_label=a=b").expect("filters").refuse_unless_empty("/api/v1/status/top_queries").expect_err("refused");
+        assert!(error.message.contains("/api/v1/status/top_queries"), "{}", error.message);
     }
 
     fn peer(sans: &[&str], common_name: Option<&str>) -> net::PeerInfo {

@@ -77,10 +77,11 @@ fn push_top(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, limit:
     out.push(']');
 }
 
-/// `/api/v1/status/tsdb`: Prometheus' cardinality statistics, plus series per shard.
-pub async fn tsdb(api: &Api, limit: usize) -> Result<String, super::ApiError> {
+/// `/api/v1/status/tsdb`: Prometheus' cardinality statistics, plus series per shard, over
+/// the series matching any of `match_sets` (every series when there are none).
+pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize) -> Result<String, super::ApiError> {
     use std::collections::{HashMap, HashSet};
-    let shards = api.router.cardinality().await?;
+    let shards = api.router.cardinality(match_sets).await?;
     let mut by_metric: HashMap<String, u64> = HashMap::new();
     let mut by_pair: HashMap<(String, String), u64> = HashMap::new();
     for s in &shards {
@@ -135,13 +136,14 @@ pub fn top_queries(api: &Api, params: &Params) -> Result<String, ApiError> {
 }
 
 /// `/api/v1/series/count`: how many distinct series hold samples, head and blocks of every
-/// shard (a series in both counts once; one whose samples were all deleted does not count).
-/// VictoriaMetrics counts its index, which also remembers series without samples left.
-pub async fn series_count(api: &Api) -> Result<String, ApiError> {
+/// shard (a series in both counts once; one whose samples were all deleted does not count),
+/// of those matching any of `filter_sets` (all when there are none: the request's read
+/// filters). VictoriaMetrics counts its index, which also remembers series without samples
+/// left.
+pub async fn series_count(api: &Api, filter_sets: Vec<Vec<tsdb::Matcher>>) -> Result<String, ApiError> {
     use super::params::{MAX_TIME_MS, MIN_TIME_MS};
-    use crate::shard::messages::Select;
-    // No matchers: every series, counted by the shard that holds it.
-    let count = api.router.series_count(Select::all(Vec::new(), MIN_TIME_MS, MAX_TIME_MS)).await?;
+    // Each series counted by the shard that holds it.
+    let count = api.router.series_count(filter_sets, MIN_TIME_MS, MAX_TIME_MS).await?;
     Ok(format!("[{count}]"))
 }
 

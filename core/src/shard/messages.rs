@@ -68,8 +68,9 @@ pub enum ShardRequest {
     /// once toward the limit.
     Select { selects: Vec<Select>, alternatives: usize, sample_limit: usize, reply: oneshot::Sender<Option<Vec<Vec<EncodedSeries>>>> },
     Series { select: Select, reply: oneshot::Sender<Vec<Labels>> },
-    /// How many series `select` would list (`Series`), counted where they live.
-    SeriesCount { select: Select, reply: oneshot::Sender<usize> },
+    /// How many series with samples in `[mint_ms, maxt_ms]` match any of `matcher_sets`
+    /// (every series when there are none), counted where they live.
+    SeriesCount { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<usize> },
     /// Exemplars in `[mint_ms, maxt_ms]` of the series matching any matcher set (for
     /// `/api/v1/query_exemplars`).
     Exemplars { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Vec<SeriesExemplars>> },
@@ -78,8 +79,9 @@ pub enum ShardRequest {
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
     /// Earliest and latest sample time this shard holds (none when empty).
     TimeRange { reply: oneshot::Sender<Option<(i64, i64)>> },
-    /// Cardinality figures of this shard's series (for `/api/v1/status/tsdb`).
-    Cardinality { reply: oneshot::Sender<ShardCardinality> },
+    /// Cardinality figures of this shard's series that match any of `matcher_sets` (every
+    /// series when there are none), for `/api/v1/status/tsdb`.
+    Cardinality { matcher_sets: Vec<Vec<Matcher>>, reply: oneshot::Sender<ShardCardinality> },
     /// Latest metadata of metric families this shard is responsible for (by family name hash).
     PutMetadata { entries: Vec<MetricMetadata> },
     /// Deletes `[mint_ms, maxt_ms]` of every series matching any matcher set; the reply

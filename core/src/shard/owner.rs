@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_channel::Receiver;
 use futures_lite::future;
 use tsdb::block::{CompactionJob, CompactionOutput};
-use tsdb::{BatchPart, EncodedSeries, SeriesBatch, ShardDb};
+use tsdb::{BatchPart, EncodedSeries, Labels, Matcher, SeriesBatch, ShardDb};
 
 use super::history::HistoryGeneration;
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
@@ -367,6 +367,21 @@ async fn select_united(
     Some(results)
 }
 
+/// The series with samples in `[mint_ms, maxt_ms]` that match any of `matcher_sets`, each
+/// once; every series when there are no sets.
+fn series_matching_any(db: &ShardDb, matcher_sets: &[Vec<Matcher>], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {
+    match matcher_sets {
+        [] => db.series(&[], mint_ms, maxt_ms),
+        [only] => db.series(only, mint_ms, maxt_ms),
+        sets => {
+            let mut all: Vec<Labels> = sets.iter().flat_map(|set| db.series(set, mint_ms, maxt_ms)).collect();
+            all.sort();
+            all.dedup();
+            all
+        }
+    }
+}
+
 fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
     // A dropped receiver means the asker went away (e.g. a cancelled query): nothing to do.
     match request {
@@ -382,8 +397,8 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         ShardRequest::Series { select, reply } => {
             let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms));
         }
-        ShardRequest::SeriesCount { select, reply } => {
-            let _ = reply.send(db.series(&select.matchers, select.mint_ms, select.maxt_ms).len());
+        ShardRequest::SeriesCount { matcher_sets, mint_ms, maxt_ms, reply } => {
+            let _ = reply.send(series_matching_any(db, &matcher_sets, mint_ms, maxt_ms).len());
         }
         ShardRequest::Exemplars { matcher_sets, mint_ms, maxt_ms, reply } => {
             let _ = reply.send(db.exemplars(&matcher_sets, mint_ms, maxt_ms));
@@ -394,9 +409,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         ShardRequest::LabelValues { name, select, reply } => {
             let _ = reply.send(db.label_values(&name, &select.matchers, select.mint_ms, select.maxt_ms));
         }
-        ShardRequest::Cardinality { reply } => {
+        ShardRequest::Cardinality { matcher_sets, reply } => {
             let mut c = super::messages::ShardCardinality { shard, ..Default::default() };
-            for labels in db.series(&[], i64::MIN, i64::MAX) {
+            for labels in series_matching_any(db, &matcher_sets, i64::MIN, i64::MAX) {
                 c.series += 1;
                 if let Some(name) = labels.metric_name() {
                     *c.series_by_metric.entry(name.to_string()).or_default() += 1;

@@ -255,10 +255,11 @@ impl ShardRouter {
         Ok(all)
     }
 
-    /// How many series `series(select)` would list: each shard counts its own (a series
-    /// lives on one shard), so no labels cross cores.
-    pub async fn series_count(&self, select: Select) -> Result<usize, SubmitError> {
-        Ok(self.scatter(|reply| ShardRequest::SeriesCount { select: select.clone(), reply }).await?.into_iter().sum())
+    /// How many series with samples in `[mint_ms, maxt_ms]` match any of `matcher_sets`
+    /// (every series when there are none): each shard counts its own (a series lives on one
+    /// shard), so no labels cross cores.
+    pub async fn series_count(&self, matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<usize, SubmitError> {
+        Ok(self.scatter(|reply| ShardRequest::SeriesCount { matcher_sets: matcher_sets.clone(), mint_ms, maxt_ms, reply }).await?.into_iter().sum())
     }
 
     pub async fn label_names(&self, select: Select) -> Result<Vec<String>, SubmitError> {
@@ -328,8 +329,10 @@ impl ShardRouter {
         Ok(())
     }
 
-    pub async fn cardinality(&self) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
-        self.scatter(|reply| ShardRequest::Cardinality { reply }).await
+    /// Each shard's cardinality figures over the series matching any of `matcher_sets`
+    /// (every series when there are none).
+    pub async fn cardinality(&self, matcher_sets: Vec<Vec<Matcher>>) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
+        self.scatter(|reply| ShardRequest::Cardinality { matcher_sets: matcher_sets.clone(), reply }).await
     }
 
     pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
