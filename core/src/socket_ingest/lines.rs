@@ -26,6 +26,24 @@ const QUEUE_ROOM_WAIT_MAX: Duration = Duration::from_secs(10);
 /// At most one warning per this interval per listener kind and executor for bad lines.
 const BAD_LINE_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Lets a warning through at most once per interval; one per listener kind and executor,
+/// shared by its connections and datagram loop, so that many senders of bad lines (or one
+/// that reconnects for each) cannot flood the log.
+#[derive(Debug, Default)]
+pub struct WarningGate(std::cell::Cell<Option<Instant>>);
+
+impl WarningGate {
+    /// Whether a warning may be logged now (then the next waits `interval`).
+    pub fn pass(&self, interval: Duration) -> bool {
+        let now = Instant::now();
+        let due = self.0.get().is_none_or(|at| now.duration_since(at) >= interval);
+        if due {
+            self.0.set(Some(now));
+        }
+        due
+    }
+}
+
 /// What `LineReader::next` found in the chunk.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Piece {
@@ -143,13 +161,13 @@ pub struct LineSink<'a> {
     lines_skipped: u64,
     /// The stamp of lines without a timestamp (set at each read).
     now_ms: i64,
-    /// When this sink last logged a bad line (at most one per `BAD_LINE_LOG_INTERVAL`).
-    bad_line_logged_at: Option<Instant>,
+    /// The listener's gate for bad-line warnings on this executor.
+    bad_line_warnings: &'a WarningGate,
 }
 
 impl<'a> LineSink<'a> {
-    pub fn new(api: &'a Api, protocol: Protocol, transport: Transport, peer: SocketAddr) -> Self {
-        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, line_number: 0, lines_skipped: 0, now_ms: 0, bad_line_logged_at: None }
+    pub fn new(api: &'a Api, protocol: Protocol, transport: Transport, peer: SocketAddr, bad_line_warnings: &'a WarningGate) -> Self {
+        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, line_number: 0, lines_skipped: 0, now_ms: 0, bad_line_warnings }
     }
 
     /// The sender of the lines that follow (UDP: each datagram's).
@@ -206,11 +224,14 @@ impl<'a> LineSink<'a> {
 
     fn skip(&mut self, problem: &str) {
         self.lines_skipped += 1;
-        let due = self.bad_line_logged_at.is_none_or(|at| at.elapsed() >= BAD_LINE_LOG_INTERVAL);
-        if due {
-            self.bad_line_logged_at = Some(Instant::now());
-            tracing::warn!(peer = %self.peer, protocol = self.protocol.name(), transport = self.transport.name(), %problem, "bad line skipped (later ones of this sender are only counted for a while: metricstor_socket_lines_skipped_total)");
+        if self.bad_line_warnings.pass(BAD_LINE_LOG_INTERVAL) {
+            tracing::warn!(peer = %self.peer, protocol = self.protocol.name(), transport = self.transport.name(), %problem, "bad line skipped (for 10 s, later ones on this listener and core are only counted: metricstor_socket_lines_skipped_total)");
         }
+    }
+
+    /// Whether the batch holds samples to write.
+    pub fn has_batch(&self) -> bool {
+        !self.batch.is_empty()
     }
 
     /// Whether the batch should be written before more lines are added.
@@ -271,6 +292,14 @@ impl TakenBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_gate_passes_once_per_interval() {
+        let gate = WarningGate::default();
+        assert!(gate.pass(Duration::from_secs(3600)), "the first warning passes");
+        assert!(!gate.pass(Duration::from_secs(3600)), "a second within the interval does not");
+        assert!(gate.pass(Duration::ZERO), "once the interval has passed, one passes again");
+    }
 
     /// Every line of `input` fed in pieces of `piece` bytes, then the end of the stream:
     /// lines as text, "TOO LONG" for lines dropped.

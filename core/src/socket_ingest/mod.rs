@@ -17,7 +17,7 @@ use futures_lite::future;
 
 use crate::api::Api;
 use crate::ingest::graphite::LINE_BYTES_MAX;
-use lines::{LineReader, LineSink, Piece, Pushed};
+use lines::{LineReader, LineSink, Piece, Pushed, WarningGate};
 pub use stats::{write_metrics, Protocol, Refusal, SocketStats, Transport};
 
 /// Bytes read from a TCP connection at a time.
@@ -86,6 +86,8 @@ struct Context {
     tls: Option<Rc<net::ReloadingConfig>>,
     shutdown: async_channel::Receiver<()>,
     handshake_timeout: Duration,
+    /// Each protocol's gate for bad-line warnings on this executor.
+    bad_line_warnings: [WarningGate; 2],
 }
 
 /// Serves `listeners` until `shutdown` closes, then waits (at most
@@ -106,7 +108,7 @@ pub async fn serve(
     // TCP connections of both protocols open on this executor, under
     // `server.max_connections_per_core` counted apart from HTTP's.
     let open = net::OpenConnections::new(Default::default(), server.max_connections_per_core);
-    let ctx = Rc::new(Context { handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds), api, tls, shutdown });
+    let ctx = Rc::new(Context { handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds), api, tls, shutdown, bad_line_warnings: Default::default() });
     let mut loops = Vec::new();
     for Bound { protocol, tcp, udp } in listeners.0 {
         let balance = balances[protocol as usize].take();
@@ -172,7 +174,7 @@ async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, pro
         return;
     }
     let api = ctx.api.clone();
-    let mut sink = LineSink::new(&api, protocol, Transport::Tcp, peer);
+    let mut sink = LineSink::new(&api, protocol, Transport::Tcp, peer, &ctx.bad_line_warnings[protocol as usize]);
     let mut reader = LineReader::new(LINE_BYTES_MAX);
     let mut buf = vec![0u8; READ_BYTES];
     let closed_cleanly = loop {
@@ -212,7 +214,7 @@ async fn receive_udp(socket: glommio::net::UdpSocket, protocol: Protocol, ctx: R
     let stats = &ctx.api.metrics.socket;
     let mut buf = vec![0u8; DATAGRAM_BYTES_MAX];
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-    let sink = RefCell::new(LineSink::new(&ctx.api, protocol, Transport::Udp, unspecified));
+    let sink = RefCell::new(LineSink::new(&ctx.api, protocol, Transport::Udp, unspecified, &ctx.bad_line_warnings[protocol as usize]));
     let done = Cell::new(false);
     // Coalescing wake-ups: "the batch has lines" to the writer, "the batch was taken" back.
     let (work_tx, work_rx) = async_channel::bounded::<()>(1);
@@ -255,18 +257,7 @@ async fn receive_udp(socket: glommio::net::UdpSocket, protocol: Protocol, ctx: R
                         None => break,
                     },
                 };
-                // The batch too full for this line: once the writer took it, the line goes
-                // into the empty one (where a line too large is skipped, never refused again).
-                while sink.borrow_mut().push(line) == Pushed::FlushFirst {
-                    let _ = work_tx.try_send(());
-                    if room_rx.recv().await.is_err() {
-                        break;
-                    }
-                }
-                if sink.borrow().is_full() {
-                    let _ = work_tx.try_send(());
-                    let _ = room_rx.recv().await;
-                }
+                push(&mut WriterBeside { sink: &sink, work: &work_tx, room: &room_rx }, line).await;
             }
             let _ = work_tx.try_send(());
         }
@@ -306,14 +297,67 @@ async fn consume(reader: &mut LineReader, sink: &mut LineSink<'_>, chunk: &[u8])
     }
 }
 
-async fn push(sink: &mut LineSink<'_>, line: &[u8]) {
-    if sink.push(line) == Pushed::FlushFirst {
-        sink.flush().await;
-        // On an empty batch a line too large is skipped, never asked to flush again.
-        let _ = sink.push(line);
+/// A batch being filled, and how it is emptied when full: a TCP connection writes it itself
+/// (`LineSink`), the UDP loop has its writer take it (`WriterBeside`).
+trait FillingBatch {
+    fn push(&mut self, line: &[u8]) -> Pushed;
+    fn is_full(&self) -> bool;
+    /// Returns once the batch is empty (written, or taken to be written).
+    async fn empty(&mut self);
+}
+
+impl FillingBatch for LineSink<'_> {
+    fn push(&mut self, line: &[u8]) -> Pushed {
+        LineSink::push(self, line)
     }
-    if sink.is_full() {
-        sink.flush().await;
+
+    fn is_full(&self) -> bool {
+        LineSink::is_full(self)
+    }
+
+    async fn empty(&mut self) {
+        self.flush().await;
+    }
+}
+
+/// The UDP loop's batch: a writer beside the loop takes it when told there is work, and
+/// says when it has (`room`).
+struct WriterBeside<'s, 'a> {
+    sink: &'s RefCell<LineSink<'a>>,
+    work: &'s async_channel::Sender<()>,
+    room: &'s async_channel::Receiver<()>,
+}
+
+impl FillingBatch for WriterBeside<'_, '_> {
+    fn push(&mut self, line: &[u8]) -> Pushed {
+        self.sink.borrow_mut().push(line)
+    }
+
+    fn is_full(&self) -> bool {
+        self.sink.borrow().is_full()
+    }
+
+    async fn empty(&mut self) {
+        // A "taken" signal may be left from an earlier batch: wait until this one is taken.
+        while self.sink.borrow().has_batch() {
+            let _ = self.work.try_send(());
+            // The writer outlives this loop, so the channel is not closed while it runs.
+            if self.room.recv().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Adds `line` to the batch, emptying the batch first when it cannot take the line (an
+/// empty batch skips a line too large, never refuses it again) and after when it is full.
+async fn push(batch: &mut impl FillingBatch, line: &[u8]) {
+    if batch.push(line) == Pushed::FlushFirst {
+        batch.empty().await;
+        let _ = batch.push(line);
+    }
+    if batch.is_full() {
+        batch.empty().await;
     }
 }
 
