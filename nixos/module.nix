@@ -49,6 +49,7 @@ let
   ports = lib.optionals addressesValid (lib.unique ([ httpAddress.port grpcAddress.port ] ++ socketPorts));
   # UDP is opened only without TLS (a datagram cannot be authenticated).
   udpPorts = lib.optionals (!tlsEnabled) (lib.unique socketPorts);
+  udpReceiveBufferBytes = cfg.settings.server.udp_receive_buffer_bytes or 4194304;
   needsLowPorts = builtins.any (port: port < 1024) ports;
 
   dataDir = cfg.settings.storage.data_dir;
@@ -278,6 +279,11 @@ in
 
     networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall ports;
     networking.firewall.allowedUDPPorts = mkIf cfg.openFirewall udpPorts;
+
+    # Each UDP socket asks for server.udp_receive_buffer_bytes (4 MiB unless set); Linux caps
+    # the request at net.core.rmem_max, 208 KiB by default, and a datagram that finds the
+    # buffer full is lost. A default, so the host's own setting wins.
+    boot.kernel.sysctl = mkIf (udpPorts != [ ]) { "net.core.rmem_max" = lib.mkDefault udpReceiveBufferBytes; };
 
     systemd.services.metricstor = {
       description = "Metricstor time-series database";

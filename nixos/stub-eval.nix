@@ -104,7 +104,7 @@ let
     [ "every YAML key is one the server knows (core/src/config.rs)"
       (let
         known = {
-          server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
+          server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "udp_receive_buffer_bytes" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
             "header_read_timeout_seconds" "body_read_timeout_seconds" "idle_timeout_seconds" "shard_queue_depth"
             "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
             "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
@@ -186,6 +186,10 @@ let
     [ "openFirewall opens the socket listeners' TCP and UDP ports without TLS"
       (sockets.networking.firewall.allowedTCPPorts == [ 9101 9100 2003 8089 ] && sockets.networking.firewall.allowedUDPPorts == [ 2003 8089 ]
         && failedAssertions sockets == [ ]) ]
+    [ "UDP listeners raise net.core.rmem_max to their receive buffer (a default); TLS (no UDP) and no listener leave it"
+      (sockets.boot.kernel.sysctl."net.core.rmem_max" == 4194304
+        && !(mtls.boot.kernel.sysctl ? "net.core.rmem_max") && !(plain.boot.kernel.sysctl ? "net.core.rmem_max")
+        && (eval { enable = true; settings.server.influx_listen_addr = ":8089"; settings.server.udp_receive_buffer_bytes = 16777216; }).boot.kernel.sysctl."net.core.rmem_max" == 16777216) ]
     [ "a socket listener address that is not IP:port or :port fails an assertion naming it"
       (any (m: hasInfix "graphite_listen_addr" m) (failedAssertions badSocket)) ]
     [ "openFirewall = false opens nothing"

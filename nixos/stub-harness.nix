@@ -49,6 +49,7 @@ let
       networking.firewall.allowedTCPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       networking.firewall.allowedUDPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
+      boot.kernel.sysctl = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     };
   };
 

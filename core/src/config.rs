@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:9101";
 /// Default gRPC listen address.
 pub const GRPC_ADDR_DEFAULT: &str = "127.0.0.1:9100";
+/// `server.udp_receive_buffer_bytes`' default: a burst of about 4 MiB of datagrams waits
+/// for a busy executor (where `net.core.rmem_max` allows it; the kernel's default is 208 KiB).
+pub const UDP_RECEIVE_BUFFER_BYTES_DEFAULT: usize = 4 << 20;
+/// Its largest value (SO_RCVBUF is a C int, which the kernel doubles).
+pub const UDP_RECEIVE_BUFFER_BYTES_MAX: usize = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +43,9 @@ pub struct ServerConfig {
     /// InfluxDB line protocol over TCP and UDP (VictoriaMetrics' `-influxListenAddr`), as
     /// `graphite_listen_addr`.
     pub influx_listen_addr: String,
+    /// Receive buffer (SO_RCVBUF) asked for each UDP socket of the two listeners: datagrams
+    /// arriving while it is full are lost. Linux caps it at `net.core.rmem_max`.
+    pub udp_receive_buffer_bytes: usize,
     /// Executors (one pinned thread each); 0 = every CPU this process may use.
     pub cores: usize,
     /// Open connections per executor before new ones are refused.
@@ -293,6 +301,7 @@ impl Default for ServerConfig {
             grpc_addr: GRPC_ADDR_DEFAULT.to_string(),
             graphite_listen_addr: String::new(),
             influx_listen_addr: String::new(),
+            udp_receive_buffer_bytes: UDP_RECEIVE_BUFFER_BYTES_DEFAULT,
             cores: 0,
             max_connections_per_core: 10_000,
             max_body_bytes: 64 << 20,
@@ -451,6 +460,9 @@ impl Config {
             return value_error("server.influx_listen_addr", "must differ from server.graphite_listen_addr");
         }
         let s = &self.server;
+        if !(4096..=UDP_RECEIVE_BUFFER_BYTES_MAX).contains(&s.udp_receive_buffer_bytes) {
+            return value_error("server.udp_receive_buffer_bytes", &format!("must be between 4096 and {UDP_RECEIVE_BUFFER_BYTES_MAX}"));
+        }
         positive("server.max_connections_per_core", s.max_connections_per_core as u64)?;
         positive("server.max_body_bytes", s.max_body_bytes as u64)?;
         if s.max_header_bytes < 1024 {
@@ -634,6 +646,8 @@ mod tests {
             ("influx_listen_addr: \":x\"", "server.influx_listen_addr"),
             ("graphite_listen_addr: \"127.0.0.1:9101\"", "server.graphite_listen_addr"),
             ("graphite_listen_addr: \":2003\"\n  influx_listen_addr: \"0.0.0.0:2003\"", "server.influx_listen_addr"),
+            ("udp_receive_buffer_bytes: 100", "server.udp_receive_buffer_bytes"),
+            ("udp_receive_buffer_bytes: 2147483648", "server.udp_receive_buffer_bytes"),
         ] {
             let err = Config::from_yaml(&format!("server:\n  {yaml}\n")).unwrap().validate().unwrap_err().to_string();
             assert!(err.contains(key), "{yaml}: {err}");

@@ -30,6 +30,8 @@ pub struct Listening {
     pub grpc_addr: SocketAddr,
     /// The Graphite and Influx socket listeners' addresses (`socket_ingest`).
     pub sockets: crate::socket_ingest::SocketAddrs,
+    /// The receive buffer the kernel granted their UDP sockets, when they are open.
+    pub udp_receive_buffer_bytes: Option<usize>,
 }
 
 enum Event {
@@ -137,7 +139,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
 
     let mut handles = Vec::with_capacity(cores);
     let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr };
-    let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr, sockets };
+    let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr, sockets, udp_receive_buffer_bytes: None };
     let mut owned = owned.into_iter();
     let balances = net::Balance::group(cores).into_iter().zip(net::Balance::group(cores));
     let (mut graphite_balances, mut influx_balances) = (net::Balance::group(cores).into_iter(), net::Balance::group(cores).into_iter());
@@ -211,7 +213,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
         tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 and HTTP/2{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
         tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (metricstor.v1.Query, grpc.health.v1; the HTTP API too)", listening.grpc_addr);
-        crate::socket_ingest::log_listening(&listening.sockets, config.tls.enabled(), mtls);
+        crate::socket_ingest::log_listening(&listening.sockets, config.tls.enabled(), mtls, config.server.udp_receive_buffer_bytes, listening.udp_receive_buffer_bytes);
         loop {
             match events.recv() {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
@@ -274,14 +276,15 @@ async fn run_executor(plan: ExecutorPlan) {
         }
     };
     // UDP cannot be authenticated: with TLS only the TCP listeners open (socket_ingest).
-    let (socket_listeners, sockets) = match crate::socket_ingest::bind(&plan.sockets, !config.tls.enabled()) {
+    let udp_buffer = (!config.tls.enabled()).then_some(config.server.udp_receive_buffer_bytes);
+    let (socket_listeners, sockets, udp_receive_buffer_bytes) = match crate::socket_ingest::bind(&plan.sockets, udp_buffer) {
         Ok(bound) => bound,
         Err(e) => {
             let _ = events.send(Event::Bound(Err(e)));
             return;
         }
     };
-    let bound = (|| Ok::<_, std::io::Error>(Listening { http_addr: http_listener.local_addr()?, grpc_addr: grpc_listener.local_addr()?, sockets }))();
+    let bound = (|| Ok::<_, std::io::Error>(Listening { http_addr: http_listener.local_addr()?, grpc_addr: grpc_listener.local_addr()?, sockets, udp_receive_buffer_bytes }))();
     match bound {
         Ok(listening) => {
             let _ = events.send(Event::Bound(Ok(listening)));

@@ -353,3 +353,21 @@ fn socket_connections_past_the_per_core_cap_are_closed_unread_and_counted() {
     drop(held);
     assert!(server.stop(), "clean shutdown");
 }
+
+/// `server.udp_receive_buffer_bytes` past the kernel's `net.core.rmem_max`: the server still
+/// starts, and says at start what the kernel granted (the cap) and which key asked for more.
+#[test]
+fn a_udp_receive_buffer_past_the_kernel_cap_is_granted_the_cap_and_logged() {
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max").expect("rmem_max").trim().parse().expect("a number");
+    let asked = rmem_max + 4096;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), &format!("  graphite_listen_addr: 127.0.0.1:0\n  udp_receive_buffer_bytes: {asked}\n")));
+    let [graphite] = listener_addrs(&server, "listening for Graphite plaintext", ["udp"]);
+    let line = server.log_line("UDP receive buffers hold", LISTEN_DEADLINE).expect("the capped buffer is logged");
+    assert!(line.contains(&format!("hold {rmem_max} bytes, not the {asked} of server.udp_receive_buffer_bytes")), "{line}");
+    // Still served: a datagram is stored.
+    let t0 = base_ms();
+    UdpSocket::bind("127.0.0.1:0").expect("udp").send_to(format!("buf.g 1 {}\n", t0 / 1000).as_bytes(), &graphite).expect("send");
+    assert_stored(|path: &str| get_json(&server.url(path)), r#"{__name__="buf.g"}"#, t0 + 60_000, vec![(json!({"__name__": "buf.g"}), vec![(t0, "1".into())])]);
+    assert!(server.stop(), "clean shutdown");
+}

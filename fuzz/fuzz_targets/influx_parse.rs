@@ -18,14 +18,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         parsed_bytes_max: PARSED_BYTES_MAX,
     };
     if let Ok(parsed) = parse(data, &options) {
-        let series = parsed.to_series();
-        let samples: usize = series.iter().map(|s| s.samples.len()).sum();
-        assert_eq!(samples as u64, parsed.samples, "every sample is counted");
-        for s in &series {
-            assert!(s.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
-            assert!(s.samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "samples rise in time");
-        }
-        let batch = parsed.into_batch();
-        assert_eq!(batch.to_series(), series, "the batch holds what was parsed");
+        parsed.assert_consistent();
     }
 });

@@ -161,6 +161,22 @@ impl Parsed {
         self.entries.is_empty()
     }
 
+    /// Panics unless what was parsed is consistent (the fuzz targets' check of every parser
+    /// filling a `Parsed`): each sample counted, each series named with its samples rising in
+    /// time, and the write batch made of it holding exactly these series (building it runs
+    /// the batch builder's and `Labels::from_sorted`'s debug checks: sorted, unique,
+    /// non-empty labels).
+    pub fn assert_consistent(self) {
+        let series = self.to_series();
+        let samples: usize = series.iter().map(|s| s.samples.len()).sum();
+        assert_eq!(samples as u64, self.samples, "every sample is counted");
+        for s in &series {
+            assert!(s.labels.get("__name__").is_some_and(|n| !n.is_empty()), "every series is named");
+            assert!(s.samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "samples rise in time");
+        }
+        assert_eq!(self.into_batch().to_series(), series, "the batch holds what was parsed");
+    }
+
     /// Adds one sample of the series labelled `pairs` (sorted by name, names unique, values
     /// not empty): to the last series when it has these labels and an older newest sample,
     /// else as a new series. Returns the bytes it takes, as `PARSED_BYTES_MAX` counts them.

@@ -62,10 +62,13 @@ struct Bound {
 pub struct SocketListeners(Vec<Bound>);
 
 /// Binds the TCP listener of each configured address, and the UDP socket on the same port
-/// when `with_udp`. Returns them with the addresses bound; an error names the config key.
-pub fn bind(addrs: &SocketAddrs, with_udp: bool) -> Result<(SocketListeners, SocketAddrs), String> {
+/// with a receive buffer of `udp_receive_buffer_bytes` when that is given (not under TLS).
+/// Returns them with the addresses bound and the receive buffer the kernel granted (see
+/// `set_receive_buffer`); an error names the config key.
+pub fn bind(addrs: &SocketAddrs, udp_receive_buffer_bytes: Option<usize>) -> Result<(SocketListeners, SocketAddrs, Option<usize>), String> {
     let mut bound = Vec::new();
     let mut resolved = SocketAddrs::default();
+    let mut granted = None;
     for protocol in Protocol::ALL {
         let Some(addr) = addrs.get(protocol) else { continue };
         let key = protocol.config_key();
@@ -73,11 +76,43 @@ pub fn bind(addrs: &SocketAddrs, with_udp: bool) -> Result<(SocketListeners, Soc
         let tcp_addr = tcp.local_addr().map_err(|e| format!("cannot read the bound address of {key}: {e}"))?;
         // Port 0 resolves to the TCP listener's port, so both transports share it as they do
         // with a fixed port.
-        let udp = if with_udp { Some(glommio::net::UdpSocket::bind(tcp_addr).map_err(|e| format!("cannot listen on UDP {tcp_addr} ({key}): {e}"))?) } else { None };
+        let udp = match udp_receive_buffer_bytes {
+            None => None,
+            Some(bytes) => {
+                let udp = glommio::net::UdpSocket::bind(tcp_addr).map_err(|e| format!("cannot listen on UDP {tcp_addr} ({key}): {e}"))?;
+                granted = Some(set_receive_buffer(&udp, bytes).map_err(|e| format!("cannot set the receive buffer of UDP {tcp_addr} (server.udp_receive_buffer_bytes): {e}"))?);
+                Some(udp)
+            }
+        };
         resolved.set(protocol, tcp_addr);
         bound.push(Bound { protocol, tcp, udp });
     }
-    Ok((SocketListeners(bound), resolved))
+    Ok((SocketListeners(bound), resolved, granted))
+}
+
+/// Asks for a receive buffer of `bytes` (SO_RCVBUF) and returns what the kernel granted:
+/// Linux caps the request at `net.core.rmem_max` (and reports twice the usable size, which
+/// is halved here). Datagrams that arrive while the buffer is full are lost, so a burst
+/// larger than it is lost in part while an executor is busy.
+fn set_receive_buffer(socket: &glommio::net::UdpSocket, bytes: usize) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let asked = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt/getsockopt on a socket this process owns, with a c_int option value
+    // and its size.
+    let set = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, (&asked as *const libc::c_int).cast(), size) };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut got: libc::c_int = 0;
+    let mut got_size = size;
+    // SAFETY: as above; `got_size` holds the size of `got`.
+    let read = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, (&mut got as *mut libc::c_int).cast(), &mut got_size) };
+    if read != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(usize::try_from(got).unwrap_or(0) / 2)
 }
 
 /// What every connection and datagram loop of one executor shares.
@@ -365,8 +400,9 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Logs where the socket listeners listen, once at start (tests read the addresses here).
-pub fn log_listening(addrs: &SocketAddrs, tls: bool, mtls: &str) {
+/// Logs where the socket listeners listen, once at start (tests read the addresses here),
+/// and the UDP receive buffer when the kernel granted less than `asked_udp_buffer`.
+pub fn log_listening(addrs: &SocketAddrs, tls: bool, mtls: &str, asked_udp_buffer: usize, granted_udp_buffer: Option<usize>) {
     for protocol in Protocol::ALL {
         let Some(addr) = addrs.get(protocol) else { continue };
         let what = match protocol {
@@ -379,5 +415,12 @@ pub fn log_listening(addrs: &SocketAddrs, tls: bool, mtls: &str) {
         } else {
             tracing::info!(%addr, "listening for {what} on tcp://{addr} and udp://{addr}");
         }
+    }
+    if let Some(granted) = granted_udp_buffer.filter(|&granted| granted < asked_udp_buffer) {
+        tracing::info!(
+            granted,
+            asked = asked_udp_buffer,
+            "UDP receive buffers hold {granted} bytes, not the {asked_udp_buffer} of server.udp_receive_buffer_bytes: the kernel's net.core.rmem_max caps them (raise it to lose fewer datagrams in bursts)"
+        );
     }
 }
