@@ -187,3 +187,30 @@ fn cached_listings_show_every_acknowledged_write_and_delete() {
     assert!(metric(&server, "metricstor_listing_cache_hits_total") >= hits, "the counter only grows");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// VictoriaMetrics' `/internal/resetRollupResultCache` empties the range cache: the query
+/// that was a whole hit before it is evaluated again after it. `/internal/force_flush`
+/// answers 200 (every acknowledged sample is readable already).
+#[test]
+fn reset_rollup_result_cache_makes_the_next_range_query_evaluate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now = now_s() / MINUTE_S * MINUTE_S;
+    let first = now - 180 * MINUTE_S;
+    write(&server, &[(vec![("__name__", "rc"), ("job", "a")], (0..=180).map(|i| ((first + i * MINUTE_S) * 1000, i as f64)).collect())]);
+    let (q, start, end, step) = ("rate(rc[5m])", now - 120 * MINUTE_S, now - 30 * MINUTE_S, 60);
+    let answer = same_with_and_without_cache(&server, q, start, end, step);
+    let hits = metric(&server, "metricstor_query_cache_hits_total");
+    assert_eq!(range(&server, q, start, end, step, false), answer);
+    assert_eq!(metric(&server, "metricstor_query_cache_hits_total"), hits + 1.0, "a whole hit before the reset");
+
+    for path in ["/internal/resetRollupResultCache", "/prometheus/internal/resetRollupResultCache", "/internal/force_flush"] {
+        let reply = post(&server.url(path), "text/plain", b"");
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    }
+    let invalidations = metric(&server, "metricstor_query_cache_invalidations_total");
+    assert_eq!(range(&server, q, start, end, step, false), answer, "the same answer, evaluated");
+    assert_eq!(metric(&server, "metricstor_query_cache_hits_total"), hits + 1.0, "no hit after the reset");
+    assert!(metric(&server, "metricstor_query_cache_invalidations_total") > invalidations);
+    assert!(server.stop(), "clean shutdown");
+}

@@ -250,7 +250,8 @@ impl Api {
             || otlp::is_otlp_metrics_path(path)
             || influx::is_write_path(path)
             || path.starts_with("/api/v1/import")
-            || path.starts_with("/api/v1/admin/");
+            || path.starts_with("/api/v1/admin/")
+            || path.starts_with("/internal/");
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" {
             ("write", &self.config.tls.write_allowed_sans)
         } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
@@ -360,6 +361,15 @@ impl Api {
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
+            // VictoriaMetrics' endpoints that scripts call after an import, before they query.
+            // Here every acknowledged sample is already readable: nothing is pending to flush.
+            "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
+            // The caches already drop what a write into the past changed (the history
+            // generation); moving it on is the reset this asks for, on every executor.
+            "/internal/resetRollupResultCache" if get_or_post => {
+                self.router.history().bump();
+                Ok(text_response(StatusCode::OK, ""))
+            }
             p if streamed_import_format(p).is_some() => Err(ApiError::method_not_allowed("POST, PUT")),
             "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" | "/federate" => {
                 Err(ApiError::method_not_allowed("GET, POST"))
