@@ -42,7 +42,7 @@ let
     in if address == "" then null
     else if portOnly != null then { host = "0.0.0.0"; port = lib.toInt (builtins.head portOnly); ipv6 = false; }
     else parseAddress address;
-  socketAddressTexts = [ cfg.settings.server.graphite_listen_addr cfg.settings.server.influx_listen_addr ];
+  socketAddressTexts = [ cfg.settings.server.graphite_listen_addr cfg.settings.server.influx_listen_addr cfg.settings.server.opentsdb_listen_addr ];
   socketAddresses = builtins.filter (a: a != null) (map parseListenAddress socketAddressTexts);
   socketAddressesValid = builtins.all (a: a == "" || parseListenAddress a != null) socketAddressTexts;
   socketPorts = map (a: a.port) socketAddresses;
@@ -188,6 +188,16 @@ in
               IP:port or :port; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
             '';
           };
+          server.opentsdb_listen_addr = mkOption {
+            type = types.str;
+            default = "";
+            example = ":4242";
+            description = ''
+              OpenTSDB `put` lines on TCP and UDP, and HTTP `/api/put` on the same TCP port
+              (VictoriaMetrics' `-opentsdbListenAddr`) as IP:port or :port; "" is off. With TLS,
+              TCP speaks TLS and UDP is not opened.
+            '';
+          };
           storage.data_dir = mkOption {
             type = types.str;
             default = "/var/lib/metricstor";
@@ -220,7 +230,7 @@ in
     openFirewall = mkOption {
       type = types.bool;
       default = false;
-      description = "Open the TCP ports of `settings.server.http_addr`, `settings.server.grpc_addr` and the socket listeners (`graphite_listen_addr`, `influx_listen_addr`; their UDP ports too, without TLS).";
+      description = "Open the TCP ports of `settings.server.http_addr`, `settings.server.grpc_addr` and the socket listeners (`graphite_listen_addr`, `influx_listen_addr`, `opentsdb_listen_addr`; their UDP ports too, without TLS).";
     };
 
     configFile = mkOption {
@@ -269,7 +279,7 @@ in
       }
       {
         assertion = socketAddressesValid;
-        message = "services.metricstor.settings.server.graphite_listen_addr and influx_listen_addr must be \"\" (off), IP:port, [IPv6]:port or :port (got \"${cfg.settings.server.graphite_listen_addr}\" and \"${cfg.settings.server.influx_listen_addr}\").";
+        message = "services.metricstor.settings.server.graphite_listen_addr, influx_listen_addr and opentsdb_listen_addr must be \"\" (off), IP:port, [IPv6]:port or :port (got \"${cfg.settings.server.graphite_listen_addr}\", \"${cfg.settings.server.influx_listen_addr}\" and \"${cfg.settings.server.opentsdb_listen_addr}\").";
       }
       {
         assertion = lib.hasPrefix "/var/lib/" dataDir && stateDirectory != "" && !(lib.hasInfix ".." dataDir);

@@ -50,7 +50,7 @@ let
     tls.keyFile = "/run/secrets/s.key";
   };
   lowPort = eval { enable = true; openFirewall = true; settings.server.http_addr = "10.0.0.1:443"; };
-  sockets = eval { enable = true; openFirewall = true; settings.server.graphite_listen_addr = ":2003"; settings.server.influx_listen_addr = "127.0.0.1:8089"; };
+  sockets = eval { enable = true; openFirewall = true; settings.server.graphite_listen_addr = ":2003"; settings.server.influx_listen_addr = "127.0.0.1:8089"; settings.server.opentsdb_listen_addr = ":4242"; };
   badSocket = eval { enable = true; settings.server.graphite_listen_addr = "localhost:2003"; };
   disabled = eval { };
   storeKey = eval {
@@ -84,12 +84,12 @@ let
     # Generated YAML
     [ "default YAML: the typed keys with their defaults, nothing else"
       (yaml plain == {
-        server = { http_addr = "127.0.0.1:9101"; grpc_addr = "127.0.0.1:9100"; graphite_listen_addr = ""; influx_listen_addr = ""; };
+        server = { http_addr = "127.0.0.1:9101"; grpc_addr = "127.0.0.1:9100"; graphite_listen_addr = ""; influx_listen_addr = ""; opentsdb_listen_addr = ""; };
         storage = { data_dir = "/var/lib/metricstor"; retention_days = 15; };
       }) ]
     [ "mTLS YAML: freeform keys kept beside typed ones; TLS files point at the credentials"
       (yaml mtls == {
-        server = { http_addr = "0.0.0.0:9101"; grpc_addr = "[::]:9100"; graphite_listen_addr = ""; influx_listen_addr = ":8089"; cores = 2; };
+        server = { http_addr = "0.0.0.0:9101"; grpc_addr = "[::]:9100"; graphite_listen_addr = ""; influx_listen_addr = ":8089"; opentsdb_listen_addr = ""; cores = 2; };
         storage = { data_dir = "/var/lib/metricstor"; retention_days = 30; };
         tls = {
           cert_file = "${creds}/tls-cert";
@@ -104,7 +104,7 @@ let
     [ "every YAML key is one the server knows (core/src/config.rs)"
       (let
         known = {
-          server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "udp_receive_buffer_bytes" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
+          server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "opentsdb_listen_addr" "udp_receive_buffer_bytes" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
             "header_read_timeout_seconds" "body_read_timeout_seconds" "idle_timeout_seconds" "shard_queue_depth"
             "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
             "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
@@ -184,7 +184,7 @@ let
     [ "openFirewall opens exactly the listen ports; under TLS the socket listener's TCP port only"
       (mtls.networking.firewall.allowedTCPPorts == [ 9101 9100 8089 ] && mtls.networking.firewall.allowedUDPPorts == [ ]) ]
     [ "openFirewall opens the socket listeners' TCP and UDP ports without TLS"
-      (sockets.networking.firewall.allowedTCPPorts == [ 9101 9100 2003 8089 ] && sockets.networking.firewall.allowedUDPPorts == [ 2003 8089 ]
+      (sockets.networking.firewall.allowedTCPPorts == [ 9101 9100 2003 8089 4242 ] && sockets.networking.firewall.allowedUDPPorts == [ 2003 8089 4242 ]
         && failedAssertions sockets == [ ]) ]
     [ "UDP listeners raise net.core.rmem_max to their receive buffer (a default); TLS (no UDP) and no listener leave it"
       (sockets.boot.kernel.sysctl."net.core.rmem_max" == 4194304

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// InfluxDB line protocol over TCP and UDP (VictoriaMetrics' `-influxListenAddr`), as
     /// `graphite_listen_addr`.
     pub influx_listen_addr: String,
+    /// OpenTSDB's telnet `put` lines over TCP and UDP (VictoriaMetrics'
+    /// `-opentsdbListenAddr`), as `graphite_listen_addr`.
+    pub opentsdb_listen_addr: String,
     /// Receive buffer (SO_RCVBUF) asked for each UDP socket of the two listeners: datagrams
     /// arriving while it is full are lost. Linux caps it at `net.core.rmem_max`.
     pub udp_receive_buffer_bytes: usize,
@@ -301,6 +304,7 @@ impl Default for ServerConfig {
             grpc_addr: GRPC_ADDR_DEFAULT.to_string(),
             graphite_listen_addr: String::new(),
             influx_listen_addr: String::new(),
+            opentsdb_listen_addr: String::new(),
             udp_receive_buffer_bytes: UDP_RECEIVE_BUFFER_BYTES_DEFAULT,
             cores: 0,
             max_connections_per_core: 10_000,
@@ -409,9 +413,11 @@ pub enum ConfigError {
 pub struct Resolved {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
-    /// `server.graphite_listen_addr` and `server.influx_listen_addr`, when set.
+    /// `server.graphite_listen_addr`, `server.influx_listen_addr` and
+    /// `server.opentsdb_listen_addr`, when set.
     pub graphite_addr: Option<SocketAddr>,
     pub influx_addr: Option<SocketAddr>,
+    pub opentsdb_addr: Option<SocketAddr>,
     /// `relabel_configs`, compiled.
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, compiled.
@@ -450,14 +456,15 @@ impl Config {
         }
         let graphite_addr = parse_optional_listen_addr("server.graphite_listen_addr", &self.server.graphite_listen_addr)?;
         let influx_addr = parse_optional_listen_addr("server.influx_listen_addr", &self.server.influx_listen_addr)?;
-        let taken = [http_addr, grpc_addr];
-        for (key, addr) in [("server.graphite_listen_addr", graphite_addr), ("server.influx_listen_addr", influx_addr)] {
-            if addr.is_some_and(|a| a.port() != 0 && taken.contains(&a)) {
-                return value_error(key, "must differ from server.http_addr and server.grpc_addr");
+        let opentsdb_addr = parse_optional_listen_addr("server.opentsdb_listen_addr", &self.server.opentsdb_listen_addr)?;
+        let mut taken = vec![("server.http_addr", http_addr), ("server.grpc_addr", grpc_addr)];
+        for (key, addr) in [("server.graphite_listen_addr", graphite_addr), ("server.influx_listen_addr", influx_addr), ("server.opentsdb_listen_addr", opentsdb_addr)] {
+            let Some(addr) = addr else { continue };
+            // Port 0 picks a free port for each.
+            if let Some((other, _)) = taken.iter().find(|(_, a)| addr.port() != 0 && *a == addr) {
+                return value_error(key, &format!("must differ from {other}"));
             }
-        }
-        if graphite_addr.is_some_and(|a| a.port() != 0) && graphite_addr == influx_addr {
-            return value_error("server.influx_listen_addr", "must differ from server.graphite_listen_addr");
+            taken.push((key, addr));
         }
         let s = &self.server;
         if !(4096..=UDP_RECEIVE_BUFFER_BYTES_MAX).contains(&s.udp_receive_buffer_bytes) {
@@ -534,7 +541,7 @@ impl Config {
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
-        Ok(Resolved { http_addr, grpc_addr, graphite_addr, influx_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
+        Ok(Resolved { http_addr, grpc_addr, graphite_addr, influx_addr, opentsdb_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
     }
 
     /// The effective configuration as YAML (for `/api/v1/status/config`).

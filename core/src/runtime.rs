@@ -86,10 +86,10 @@ struct ExecutorPlan {
     /// This executor's members of the two listening addresses' connection balances.
     http_balance: net::Balance,
     grpc_balance: net::Balance,
-    /// Where the Graphite and Influx socket listeners bind, and this executor's members of
+    /// Where the Graphite, Influx and OpenTSDB socket listeners bind, and this executor's members of
     /// their TCP connection balances.
     sockets: crate::socket_ingest::SocketAddrs,
-    socket_balances: [Option<net::Balance>; 2],
+    socket_balances: [Option<net::Balance>; crate::socket_ingest::Protocol::COUNT],
 }
 
 /// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
@@ -138,11 +138,11 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
 
     let mut handles = Vec::with_capacity(cores);
-    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr };
+    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr, opentsdb: resolved.opentsdb_addr };
     let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr, sockets, udp_receive_buffer_bytes: None };
     let mut owned = owned.into_iter();
     let balances = net::Balance::group(cores).into_iter().zip(net::Balance::group(cores));
-    let (mut graphite_balances, mut influx_balances) = (net::Balance::group(cores).into_iter(), net::Balance::group(cores).into_iter());
+    let mut socket_balances = crate::socket_ingest::Protocol::ALL.map(|_| net::Balance::group(cores).into_iter());
     let mut failure: Option<String> = None;
     let mut opened = 0;
     for (index, (http_balance, grpc_balance)) in balances.enumerate() {
@@ -170,7 +170,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             http_balance,
             grpc_balance,
             sockets: listening.sockets,
-            socket_balances: [graphite_balances.next(), influx_balances.next()],
+            socket_balances: std::array::from_fn(|protocol| socket_balances[protocol].next()),
         };
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpus[index]))
             .name(&format!("metricstor-{index}"))
@@ -360,8 +360,9 @@ async fn run_executor(plan: ExecutorPlan) {
     let transport = api.metrics.transport.clone();
     let (http_balance, grpc_balance) = (Some(plan.http_balance), Some(plan.grpc_balance));
     let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance);
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits, plan.shutdown.clone(), tls.clone(), transport, grpc_balance);
-    let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, plan.shutdown, plan.socket_balances);
+    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), grpc_balance);
+    // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
+    let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
     futures_lite::future::zip(futures_lite::future::zip(http, grpc), sockets).await;
     drop(handler);
     drop(api);

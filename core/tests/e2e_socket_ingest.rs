@@ -205,7 +205,7 @@ fn under_mtls_only_allowed_tls_clients_write_and_udp_stays_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = make_pki(dir.path(), &["agent", "viewer"]);
     let config = write_mtls_config(dir.path(), &pki, "  write_allowed_sans: [agent]\n");
-    let text = std::fs::read_to_string(&config).expect("config").replace("  cores: 2\n", "  cores: 2\n  graphite_listen_addr: 127.0.0.1:0\n");
+    let text = std::fs::read_to_string(&config).expect("config").replace("  cores: 2\n", "  cores: 2\n  graphite_listen_addr: 127.0.0.1:0\n  opentsdb_listen_addr: 127.0.0.1:0\n");
     std::fs::write(&config, text).expect("config");
     let server = Server::start(&config);
     let [graphite] = listener_addrs(&server, "listening for Graphite plaintext", ["tls"]);
@@ -231,10 +231,18 @@ fn under_mtls_only_allowed_tls_clients_write_and_udp_stays_closed() {
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused, "{refused}");
 
     assert_stored(get, r#"{__name__="tls.g"}"#, t0 + 60_000, vec![(json!({"__name__": "tls.g", "via": "tls"}), vec![(t0, "1".into()), (t0 + 15_000, "2".into())])]);
+    // HTTP on the OpenTSDB port goes through the same TLS and identity checks.
+    let [opentsdb] = listener_addrs(&server, "listening for OpenTSDB", ["tls"]);
+    for (client, via) in [("agent", "agent"), ("viewer", "viewer")] {
+        let body = format!(r#"{{"metric":"tls.tsdb","timestamp":{s},"value":1,"tags":{{"via":"{via}"}}}}"#);
+        send_tls(&pki, client, &opentsdb, &format!("POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    }
+    assert_stored(get, r#"{__name__="tls.tsdb"}"#, t0 + 60_000, vec![(json!({"__name__": "tls.tsdb", "via": "agent"}), vec![(t0, "1".into())])]);
     let metrics = reader.get(&format!("https://{}/metrics", server.http_addr)).call().expect("/metrics").into_string().expect("text");
     let refused = |reason: &str| metric(&metrics, &format!("metricstor_socket_connections_refused_total{{protocol=\"graphite\",reason=\"{reason}\"}}"));
     assert_eq!((refused("unauthorized"), refused("tls_handshake")), (1, 1), "{metrics}");
-    assert_eq!(metric(&metrics, "metricstor_authz_denied_total{action=\"write\"}"), 1, "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_socket_connections_refused_total{protocol=\"opentsdb\",reason=\"unauthorized\"}"), 1, "{metrics}");
+    assert_eq!(metric(&metrics, "metricstor_authz_denied_total{action=\"write\"}"), 2, "{metrics}");
     assert!(server.stop(), "clean shutdown");
 }
 
@@ -369,5 +377,82 @@ fn a_udp_receive_buffer_past_the_kernel_cap_is_granted_the_cap_and_logged() {
     let t0 = base_ms();
     UdpSocket::bind("127.0.0.1:0").expect("udp").send_to(format!("buf.g 1 {}\n", t0 / 1000).as_bytes(), &graphite).expect("send");
     assert_stored(|path: &str| get_json(&server.url(path)), r#"{__name__="buf.g"}"#, t0 + 60_000, vec![(json!({"__name__": "buf.g"}), vec![(t0, "1".into())])]);
+    assert!(server.stop(), "clean shutdown");
+}
+
+/// An HTTP/1.1 request over a new connection to `addr`: (status, body).
+fn http_over_tcp(addr: &str, request: &str) -> (u16, String) {
+    let mut socket = TcpStream::connect(addr).expect("connect");
+    socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    socket.write_all(request.as_bytes()).expect("send the request");
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    (status, answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+/// `server.opentsdb_listen_addr`: `put` lines over TCP (one split across writes, a last one
+/// without a newline, a bad one skipped) and UDP are stored with their tags, seconds and
+/// milliseconds told apart; HTTP `/api/put` is served on the same TCP port (other paths are
+/// 404 there) and on the HTTP port (`/opentsdb/api/put`, `/api/put`), where a bad data point
+/// is a 400 that says the others were stored.
+#[test]
+fn opentsdb_put_lines_and_http_put_are_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  opentsdb_listen_addr: 127.0.0.1:0\n"));
+    let [tcp, udp] = listener_addrs(&server, "listening for OpenTSDB", ["tcp", "udp"]);
+    assert_eq!(tcp, udp, "UDP shares the TCP port");
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let at = t0 + 60_000;
+    let get = |path: &str| get_json(&server.url(path));
+
+    send_tcp(
+        &tcp,
+        &[
+            &format!("put tsdb.cpu {s} 1.5 host=a dc=eu\nput tsdb.cpu {} 2", s + 15),
+            &format!(".5 dc=eu host=a\r\nput bad\n\nput tsdb.ms {} 3 host=b\n", t0 + 15_000),
+            &format!("put tsdb.last {s} 4"),
+        ],
+    );
+    assert_stored(
+        get,
+        r#"{__name__=~"tsdb[.].*"}"#,
+        at,
+        vec![
+            (json!({"__name__": "tsdb.cpu", "dc": "eu", "host": "a"}), vec![(t0, "1.5".into()), (t0 + 15_000, "2.5".into())]),
+            (json!({"__name__": "tsdb.last"}), vec![(t0, "4".into())]),
+            (json!({"__name__": "tsdb.ms", "host": "b"}), vec![(t0 + 15_000, "3".into())]),
+        ],
+    );
+    UdpSocket::bind("127.0.0.1:0").expect("udp").send_to(format!("put udp.tsdb {s} 5 k=v\nput udp.tsdb {} 6 k=v", s + 15).as_bytes(), &udp).expect("send");
+    assert_stored(get, r#"{__name__="udp.tsdb"}"#, at, vec![(json!({"__name__": "udp.tsdb", "k": "v"}), vec![(t0, "5".into()), (t0 + 15_000, "6".into())])]);
+
+    // HTTP on the OpenTSDB port.
+    let body = format!(r#"[{{"metric":"http.tsdb","timestamp":{s},"value":7,"tags":{{"via":"port"}}}}]"#);
+    let put = format!("POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    assert_eq!(http_over_tcp(&tcp, &put).0, 204);
+    let (status, answer) = http_over_tcp(&tcp, "GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer.contains("/api/put"), "{answer}");
+    // HTTP on the HTTP port, a single point and an array with a bad point.
+    let reply = post_plain(&server.url("/opentsdb/api/put"), "application/json", format!(r#"{{"metric":"http.tsdb","timestamp":{},"value":"8","tags":{{"via":"main"}}}}"#, t0 + 15_000).as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let reply = post_plain(&server.url("/api/put"), "application/json", format!(r#"[{{"metric":"http.tsdb"}},{{"metric":"http.tsdb","timestamp":{s},"value":9,"tags":{{"via":"api"}}}}]"#).as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("1 bad data point skipped") && reply.body.contains("(1 samples)"), "{}", reply.body);
+    assert_stored(
+        get,
+        r#"{__name__="http.tsdb"}"#,
+        at,
+        vec![
+            (json!({"__name__": "http.tsdb", "via": "api"}), vec![(t0, "9".into())]),
+            (json!({"__name__": "http.tsdb", "via": "main"}), vec![(t0 + 15_000, "8".into())]),
+            (json!({"__name__": "http.tsdb", "via": "port"}), vec![(t0, "7".into())]),
+        ],
+    );
+    let metrics = agent().get(&server.url("/metrics")).call().expect("/metrics").into_string().expect("text");
+    assert_eq!(metric(&metrics, "metricstor_socket_lines_skipped_total{protocol=\"opentsdb\",transport=\"tcp\"}"), 1, "the bad line:\n{metrics}");
     assert!(server.stop(), "clean shutdown");
 }

@@ -1,6 +1,9 @@
 //! A TCP connection as a plain stream of bytes, behind TLS when configured, for protocols that
-//! are not HTTP (core's Graphite and Influx line listeners). The handshake is bounded by a
-//! timeout and yields the client certificate's identity, as for HTTP connections.
+//! are not HTTP (core's Graphite, Influx and OpenTSDB line listeners). The handshake is
+//! bounded by a timeout and yields the client certificate's identity, as for HTTP
+//! connections. A listener that also speaks HTTP/1.1 on its port (OpenTSDB's: its telnet
+//! `put` lines and its HTTP `/api/put`) hands the connection over once it has seen which
+//! (`serve_http`).
 
 use std::io;
 use std::time::Duration;
@@ -8,6 +11,7 @@ use std::time::Duration;
 use futures_lite::future;
 use tokio::io::AsyncReadExt;
 
+use crate::http1::server::{serve_connection, ConnectionContext};
 use crate::io_adapter::TokioIo;
 use crate::tls::{identity_of, ClientIdentity, ReloadingConfig};
 
@@ -39,6 +43,15 @@ impl RawStream {
             }
             Some(Err(error)) => Err(error),
             None => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
+
+    /// Serves the rest of the connection as HTTP/1.1, `initial` being the bytes already read
+    /// from it (they start the first request), until it closes.
+    pub async fn serve_http(self, peer: std::net::SocketAddr, identity: Option<ClientIdentity>, initial: Vec<u8>, ctx: std::rc::Rc<ConnectionContext>) {
+        match self.0 {
+            Inner::Plain(stream) => serve_connection(stream, peer, identity, initial, ctx).await,
+            Inner::Tls(stream) => serve_connection(*stream, peer, identity, initial, ctx).await,
         }
     }
 

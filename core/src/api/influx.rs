@@ -136,7 +136,7 @@ fn is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
 
 /// A gzip body's lines, at most `MAX_DECOMPRESSED_BYTES` of them (413 past it, so a small
 /// body cannot claim gigabytes).
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub(super) fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut raw = Vec::new();
     let limit = MAX_DECOMPRESSED_BYTES as u64 + 1;
     flate2::read::MultiGzDecoder::new(body)

@@ -14,6 +14,7 @@ mod grpc;
 mod labels;
 mod line_import;
 mod migrate;
+mod opentsdb_put;
 mod otlp;
 mod params;
 mod process_metrics;
@@ -142,6 +143,12 @@ impl net::Handler for Api {
 /// The API path of a request path: VictoriaMetrics answers every path also under
 /// `/prometheus/` (its cluster layout: `/prometheus/api/v1/query`, `/prometheus/api/v1/write`),
 /// and so do we, so configurations written for it need no change.
+/// Whether `path` (as sent: `/prometheus/` prefix allowed) is OpenTSDB's HTTP `/api/put`,
+/// the one path HTTP on the OpenTSDB socket listener answers.
+pub fn is_opentsdb_put_path(path: &str) -> bool {
+    opentsdb_put::is_put_path(api_path(path))
+}
+
 fn api_path(path: &str) -> &str {
     match path.strip_prefix("/prometheus") {
         Some(rest) if rest.starts_with('/') => rest,
@@ -191,6 +198,7 @@ fn endpoint_label(path: &str) -> &'static str {
         "/api/v1/write" => "write",
         p if otlp::is_otlp_metrics_path(p) => "otlp",
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
+        p if opentsdb_put::is_put_path(p) => "opentsdb_put",
         "/api/v1/read" => "read",
         "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",
         p if p.starts_with("/api/v1/import") => "import",
@@ -249,6 +257,7 @@ impl Api {
         let writes = path == "/api/v1/write"
             || otlp::is_otlp_metrics_path(path)
             || influx::is_write_path(path)
+            || opentsdb_put::is_put_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/");
@@ -286,6 +295,8 @@ impl Api {
             p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
             p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
             p if influx::is_influx_path(p) => influx::route(self, request, p).await,
+            p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
+            p if opentsdb_put::is_put_path(p) => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/export" if get_or_post => migrate::handle_export(self, &self.params(request)?).await,

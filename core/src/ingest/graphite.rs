@@ -3,18 +3,15 @@
 //! tags become labels, timestamps are seconds (a fraction cut off; none, 0 or -1 is the
 //! arrival time). Pure: lines in, samples added to an `influx::Parsed` batch, or the problem.
 
-use tsdb::{Sample, METRIC_NAME_LABEL};
+use tsdb::Sample;
 
-use super::influx::{sorted_unique_without_name, Parsed};
-use super::{label_limits, IngestRules};
+use super::influx::Parsed;
+use super::tagged_sample::{push_tagged, with_line};
+use super::IngestRules;
 
 /// Longest line read from a socket (VictoriaMetrics' `maxLineSize` for Graphite, and its
 /// `-influx.maxLineSize` default): a longer one is skipped to its newline.
 pub const LINE_BYTES_MAX: usize = 256 * 1024;
-/// Characters of a bad line quoted in its problem.
-const LINE_SHOWN_CHARS_MAX: usize = 96;
-/// Characters of a metric path quoted in a problem.
-const NAME_SHOWN_CHARS_MAX: usize = 64;
 
 /// One line, borrowed from its text.
 #[derive(Debug, PartialEq)]
@@ -43,7 +40,7 @@ fn split_last_blank(s: &str) -> Option<(&str, &str)> {
 }
 
 /// A number as VictoriaMetrics' float parser reads it (also `nan`, `inf`, `-Inf`, …).
-fn parse_float(text: &str) -> Option<f64> {
+pub(super) fn parse_float(text: &str) -> Option<f64> {
     text.parse::<f64>().ok()
 }
 
@@ -99,10 +96,9 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<Row<'_>>, String> {
     Ok(Some(Row { path, tags, value, timestamp_s }))
 }
 
-/// Adds a line's sample to `parsed` (labels: the tags sorted, of one name the last; a
-/// `__name__` tag gives way to the path). `now_ms` stands in for a missing timestamp, cut
-/// to whole seconds. Returns the bytes the sample takes in `parsed` (0 for a blank line),
-/// or the problem of a bad line (`parsed` unchanged).
+/// Adds a line's sample to `parsed` (see `tagged_sample::push_tagged`). `now_ms` stands in
+/// for a missing timestamp, cut to whole seconds. Returns the bytes the sample takes in
+/// `parsed` (0 for a blank line), or the problem of a bad line (`parsed` unchanged).
 pub fn push_line(parsed: &mut Parsed, raw: &[u8], now_ms: i64, rules: &IngestRules) -> Result<usize, String> {
     let row = match parse_line(raw) {
         Ok(Some(row)) => row,
@@ -113,30 +109,7 @@ pub fn push_line(parsed: &mut Parsed, raw: &[u8], now_ms: i64, rules: &IngestRul
         Some(seconds) => seconds * 1000,
         None => now_ms - now_ms.rem_euclid(1000),
     };
-    let unique = sorted_unique_without_name(row.tags);
-    let name_at = unique.partition_point(|(name, _)| *name < METRIC_NAME_LABEL);
-    let (before, after) = unique.split_at(name_at);
-    let pairs = || before.iter().copied().chain(std::iter::once((METRIC_NAME_LABEL, row.path))).chain(after.iter().copied());
-    if let Some(problem) = label_limits::problem(&rules.label_limits, pairs().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
-        return Err(with_line(raw, &format!("series {:?}: {problem}", clipped(row.path, NAME_SHOWN_CHARS_MAX))));
-    }
-    if rules.reject_non_finite && !row.value.is_finite() {
-        return Err(with_line(raw, &format!("the non-finite value {} (storage.reject_non_finite is on)", row.value)));
-    }
-    Ok(parsed.push_sample(pairs, Sample { timestamp_ms, value: row.value }))
-}
-
-/// `text` cut to `chars_max` characters, marked with `…` when cut.
-fn clipped(text: &str, chars_max: usize) -> String {
-    match text.char_indices().nth(chars_max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
-/// `problem` with the line it is about (shortened, so a hostile line stays a short log).
-fn with_line(raw: &[u8], problem: &str) -> String {
-    format!("{:?}: {problem}", clipped(&String::from_utf8_lossy(raw), LINE_SHOWN_CHARS_MAX))
+    push_tagged(parsed, raw, row.path, row.tags, Sample { timestamp_ms, value: row.value }, rules)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::Api;
 use crate::ingest::influx::{self, InfluxError, LineOptions, Parsed, Precision};
-use crate::ingest::graphite;
+use crate::ingest::{graphite, opentsdb};
 
 use super::stats::{Protocol, Transport};
 
@@ -185,6 +185,7 @@ impl<'a> LineSink<'a> {
         let rules = self.api.config.storage.ingest_rules();
         let result = match self.protocol {
             Protocol::Graphite => graphite::push_line(&mut self.batch, raw, self.now_ms, &rules).map(|bytes| self.batch_bytes += bytes),
+            Protocol::OpenTsdb => opentsdb::push_line(&mut self.batch, raw, self.now_ms, &rules).map(|bytes| self.batch_bytes += bytes),
             Protocol::Influx => {
                 let options = LineOptions {
                     // No `precision` or `db` on a socket: timestamps are guessed from their

@@ -1,5 +1,7 @@
-//! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext)
-//! and `server.influx_listen_addr` (Influx line protocol). Each is a TCP listener and a UDP
+//! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext),
+//! `server.influx_listen_addr` (Influx line protocol) and `server.opentsdb_listen_addr`
+//! (OpenTSDB's telnet `put` lines; a TCP connection that starts otherwise is HTTP/1.1 for
+//! its `/api/put`, as VictoriaMetrics serves both on that port). Each is a TCP listener and a UDP
 //! socket on every executor (SO_REUSEPORT); TCP is accepted by `net::accept_until_shutdown`
 //! as HTTP is (connections evened out by `net::Balance`, the per-core cap, the drain). Lines are parsed and written through the executor's `ShardRouter` in batches
 //! (`lines`). With `tls`, TCP speaks TLS (client certificates and `tls.write_allowed_sans`
@@ -33,6 +35,7 @@ const AUTHORIZED_AS: &str = "/api/v1/write";
 pub struct SocketAddrs {
     pub graphite: Option<SocketAddr>,
     pub influx: Option<SocketAddr>,
+    pub opentsdb: Option<SocketAddr>,
 }
 
 impl SocketAddrs {
@@ -40,6 +43,7 @@ impl SocketAddrs {
         match protocol {
             Protocol::Graphite => self.graphite,
             Protocol::Influx => self.influx,
+            Protocol::OpenTsdb => self.opentsdb,
         }
     }
 
@@ -47,6 +51,7 @@ impl SocketAddrs {
         match protocol {
             Protocol::Graphite => self.graphite = Some(addr),
             Protocol::Influx => self.influx = Some(addr),
+            Protocol::OpenTsdb => self.opentsdb = Some(addr),
         }
     }
 }
@@ -122,7 +127,25 @@ struct Context {
     shutdown: async_channel::Receiver<()>,
     handshake_timeout: Duration,
     /// Each protocol's gate for bad-line warnings on this executor.
-    bad_line_warnings: [WarningGate; 2],
+    bad_line_warnings: [WarningGate; Protocol::COUNT],
+    /// HTTP/1.1 on the OpenTSDB port (a connection that does not start with `p` of `put`).
+    opentsdb_http: Rc<net::http1::server::ConnectionContext>,
+}
+
+/// HTTP on the OpenTSDB port answers OpenTSDB's `/api/put` only, as VictoriaMetrics'
+/// `-opentsdbListenAddr` does; every other path is a 404 there.
+struct OpenTsdbHttp(Rc<Api>);
+
+impl net::Handler for OpenTsdbHttp {
+    fn handle(self: Rc<Self>, request: http::Request<bytes::Bytes>) -> net::ResponseFuture {
+        if crate::api::is_opentsdb_put_path(request.uri().path()) {
+            return self.0.clone().handle(request);
+        }
+        let path = request.uri().path().to_string();
+        Box::pin(async move {
+            crate::api::ApiError::not_found(&format!("{path} (the OpenTSDB port answers POST /api/put only)")).into_response()
+        })
+    }
 }
 
 /// Serves `listeners` until `shutdown` closes, then waits (at most
@@ -132,8 +155,9 @@ pub async fn serve(
     listeners: SocketListeners,
     api: Rc<Api>,
     tls: Option<Rc<net::ReloadingConfig>>,
+    http: (net::ServerLimits, std::sync::Arc<net::ConnectionStats>),
     shutdown: async_channel::Receiver<()>,
-    mut balances: [Option<net::Balance>; 2],
+    mut balances: [Option<net::Balance>; Protocol::COUNT],
 ) {
     if listeners.0.is_empty() {
         return;
@@ -143,7 +167,10 @@ pub async fn serve(
     // TCP connections of both protocols open on this executor, under
     // `server.max_connections_per_core` counted apart from HTTP's.
     let open = net::OpenConnections::new(Default::default(), server.max_connections_per_core);
-    let ctx = Rc::new(Context { handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds), api, tls, shutdown, bad_line_warnings: Default::default() });
+    let (limits, stats) = http;
+    let handler: Rc<dyn net::Handler> = Rc::new(OpenTsdbHttp(api.clone()));
+    let opentsdb_http = Rc::new(net::http1::server::ConnectionContext { handler, limits, stats, shutdown: shutdown.clone() });
+    let ctx = Rc::new(Context { handshake_timeout: Duration::from_secs(server.header_read_timeout_seconds), api, tls, shutdown, bad_line_warnings: Default::default(), opentsdb_http });
     let mut loops = Vec::new();
     for Bound { protocol, tcp, udp } in listeners.0 {
         let balance = balances[protocol as usize].take();
@@ -192,7 +219,8 @@ impl net::StartConnection for SocketStarter {
 
 /// Reads one connection's lines until it closes or the server shuts down. Only a clean
 /// close hands out a last line without a newline (a line cut by shutdown or an error may be
-/// a truncated number).
+/// a truncated number). On the OpenTSDB port, a connection whose first byte is not the `p`
+/// of `put` is HTTP/1.1 and served as such (`OpenTsdbHttp`).
 async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _slot: net::OpenSlot) {
     let stats = &ctx.api.metrics.socket;
     let (mut stream, identity) = match net::RawStream::accept(stream, ctx.tls.as_deref(), ctx.handshake_timeout).await {
@@ -204,7 +232,7 @@ async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, pro
         }
     };
     // The same check as an HTTP write (it logs and counts a refusal).
-    if ctx.api.authorize(Some(&net::PeerInfo { addr: peer, identity }), AUTHORIZED_AS).is_err() {
+    if ctx.api.authorize(Some(&net::PeerInfo { addr: peer, identity: identity.clone() }), AUTHORIZED_AS).is_err() {
         stats.count_refused(protocol, Refusal::Unauthorized);
         return;
     }
@@ -212,32 +240,56 @@ async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, pro
     let mut sink = LineSink::new(&api, protocol, Transport::Tcp, peer, &ctx.bad_line_warnings[protocol as usize]);
     let mut reader = LineReader::new(LINE_BYTES_MAX);
     let mut buf = vec![0u8; READ_BYTES];
-    let closed_cleanly = loop {
+    let mut first_read = true;
+    let end = loop {
         let read = future::or(async { Some(stream.read(&mut buf).await) }, async {
             shutting_down(&ctx.shutdown).await;
             None
         })
         .await;
         let n = match read {
-            Some(Ok(0)) => break true,
+            Some(Ok(0)) => break End::Closed,
             Some(Ok(n)) => n,
             Some(Err(error)) => {
                 tracing::debug!(%peer, %error, protocol = protocol.name(), "socket read failed");
-                break false;
+                break End::Cut;
             }
-            None => break false,
+            None => break End::Cut,
         };
+        // OpenTSDB's port also speaks HTTP: a connection not starting with `put` is HTTP
+        // (VictoriaMetrics tells them apart by the first byte, as here).
+        if std::mem::take(&mut first_read) && protocol == Protocol::OpenTsdb && buf[0] != b'p' {
+            break End::Http(n);
+        }
         sink.set_now_ms(now_ms());
         consume(&mut reader, &mut sink, &buf[..n]).await;
         // What arrived together is written together; the sender is not read meanwhile.
         sink.flush().await;
     };
-    if closed_cleanly {
-        if let Some(last) = reader.finish() {
-            push(&mut sink, last).await;
+    match end {
+        End::Http(n) => {
+            buf.truncate(n);
+            stream.serve_http(peer, identity, buf, ctx.opentsdb_http.clone()).await;
+            return;
         }
+        End::Closed => {
+            if let Some(last) = reader.finish() {
+                push(&mut sink, last).await;
+            }
+        }
+        End::Cut => {}
     }
     sink.flush().await;
+}
+
+/// How a connection's read loop ended.
+enum End {
+    /// The client closed its side: a last line without a newline is whole.
+    Closed,
+    /// An error or shutdown: a last line without a newline may be cut short.
+    Cut,
+    /// HTTP on the OpenTSDB port, its first bytes read (this many of the buffer).
+    Http(usize),
 }
 
 /// Receives datagrams until shutdown; each is a set of whole lines, parsed on its own into
@@ -408,6 +460,7 @@ pub fn log_listening(addrs: &SocketAddrs, tls: bool, mtls: &str, asked_udp_buffe
         let what = match protocol {
             Protocol::Graphite => "Graphite plaintext",
             Protocol::Influx => "InfluxDB line protocol",
+            Protocol::OpenTsdb => "OpenTSDB put lines (and HTTP /api/put over TCP)",
         };
         if tls {
             tracing::info!(%addr, "listening for {what} on tls://{addr} (TCP{mtls})");

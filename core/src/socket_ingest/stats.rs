@@ -10,15 +10,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Protocol {
     Graphite,
     Influx,
+    /// OpenTSDB's telnet `put` lines.
+    OpenTsdb,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 2] = [Protocol::Graphite, Protocol::Influx];
+    pub const COUNT: usize = 3;
+    pub const ALL: [Protocol; Protocol::COUNT] = [Protocol::Graphite, Protocol::Influx, Protocol::OpenTsdb];
 
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Graphite => "graphite",
             Protocol::Influx => "influx",
+            Protocol::OpenTsdb => "opentsdb",
         }
     }
 
@@ -27,6 +31,7 @@ impl Protocol {
         match self {
             Protocol::Graphite => "server.graphite_listen_addr",
             Protocol::Influx => "server.influx_listen_addr",
+            Protocol::OpenTsdb => "server.opentsdb_listen_addr",
         }
     }
 }
@@ -82,12 +87,12 @@ struct Flow {
 #[derive(Default, Debug)]
 pub struct SocketStats {
     /// Indexed by `flow_index`.
-    flows: [Flow; 4],
+    flows: [Flow; Protocol::COUNT * 2],
     /// Per protocol: TCP connections accepted, UDP datagrams received.
-    connections: [AtomicU64; 2],
-    datagrams: [AtomicU64; 2],
+    connections: [AtomicU64; Protocol::COUNT],
+    datagrams: [AtomicU64; Protocol::COUNT],
     /// Per protocol and `Refusal`.
-    refused: [[AtomicU64; 3]; 2],
+    refused: [[AtomicU64; 3]; Protocol::COUNT],
 }
 
 fn flow_index(protocol: Protocol, transport: Transport) -> usize {
