@@ -263,7 +263,7 @@ fn zstd_output_is_bounded_by_the_row_count() {
     let bomb = zstd(&vec![0u8; 1 << 20]);
     let ts = Array { encoding: 4, first: T0, data: bomb };
     let body = [header(0, i64::MAX), frame(&up_name(), &block(BlockLayout::Before1_82, &ts, 0, 3, 0, &Array { encoding: 3, first: 1, data: vec![] }))].concat();
-    assert!(error(&body).to_string().contains("decompresses to more than the 20 bytes its rows can take"), "{}", error(&body));
+    assert!(error(&body).to_string().contains("decompresses to more than 20 bytes"), "{}", error(&body));
     // A frame header declaring a huge window is refused before the decoder reserves it.
     let mut forged = zstd(&varints_of(&[1, 1]));
     assert_eq!(forged[4] & 0x23, 0, "ruzstd writes a window descriptor and no dictionary id");
