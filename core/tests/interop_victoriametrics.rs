@@ -346,7 +346,9 @@ fn parse_export(text: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)
     let mut out: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
     for line in text.lines().filter(|l| !l.is_empty()) {
         let v: Value = serde_json::from_str(line).expect("JSON line");
-        let points = out.entry(v["metric"].to_string()).or_default();
+        // Labels sorted: VictoriaMetrics exports them in the order they arrived.
+        let labels: std::collections::BTreeMap<&str, &Value> = v["metric"].as_object().expect("labels").iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let points = out.entry(serde_json::to_string(&labels).expect("labels as JSON")).or_default();
         for (t, x) in v["timestamps"].as_array().expect("timestamps").iter().zip(v["values"].as_array().expect("values")) {
             points.push((t.as_i64().expect("timestamp"), x.as_f64().expect("value")));
         }
@@ -694,5 +696,61 @@ fn opentsdb_puts_are_stored_as_victoriametrics_stores_them() {
     let stored = wait_for(&server.url(""), "Metricstor");
     assert_eq!(stored, theirs);
     assert_eq!(theirs.get(r#"{"__name__":"ot.cmp.http","via":"http"}"#), Some(&vec![(t * 1000, 8.0), ((t + 10) * 1000, 9.0)]), "{theirs:?}");
+    assert!(server.stop());
+}
+
+/// The same Datadog agent v1 series body, posted to VictoriaMetrics 1.79 and to us at
+/// `/datadog/api/v1/series`, is stored alike: host as a label, tags split at `:` (a `host`
+/// tag renamed `exported_host`, a tag without a value `no_label_value`, an empty value
+/// dropped), fractional-second timestamps. (Left out: a `device` field, which 1.79 drops and
+/// current VictoriaMetrics stores as a label, as we do; names needing Datadog's sanitizing,
+/// which 1.79 stores raw; v2 series, which 1.79 does not take. e2e_datadog covers them.)
+#[test]
+fn datadog_v1_series_are_stored_as_victoriametrics_stores_them() {
+    let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_VICTORIAMETRICS_BIN (bash .ci/run does) to run the Datadog comparison");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let http_port = free_port();
+    let log = dir.path().join("victoria-metrics.log");
+    let _vm = start_tool(&victoria, &[format!("-storageDataPath={}", dir.path().join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{http_port}")], &log);
+    let vm = format!("http://127.0.0.1:{http_port}");
+    poll(&format!("{vm}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+
+    let t = now_ms() / 1000 - 600;
+    let body = serde_json::json!({"series": [
+        {"metric": "dd.cmp.load", "host": "web01", "type": "gauge", "interval": 10,
+         "points": [[t, 0.5], [t as f64 + 15.5, 0.75]], "tags": ["env:prod", "host:other", "canary", "empty:"]},
+        {"metric": "dd.cmp.count", "points": [[t, 3]], "tags": ["a:b:c"]},
+    ]})
+    .to_string();
+    for base in [vm.clone(), server.url("")] {
+        let reply = agent().post(&format!("{base}/datadog/api/v1/series")).set("Content-Type", "application/json").send_string(&body);
+        let status = match reply {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+            Err(e) => panic!("{base}: {e}"),
+        };
+        assert_eq!(status, 202, "{base}");
+    }
+    let selector = "match[]=%7B__name__%3D~%22dd%5C%5C.cmp%5C%5C..%2A%22%7D&start=-1h";
+    let export = |base: &str| agent().get(&format!("{base}/api/v1/export?{selector}")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
+    let wait_for = |base: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let _ = agent().get(&format!("{base}/internal/force_flush")).call();
+            let series = parse_export(&export(base));
+            if series.len() == 2 || Instant::now() >= deadline {
+                assert_eq!(series.len(), 2, "{what}: {series:?}");
+                return series;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let theirs = wait_for(&vm, "VictoriaMetrics");
+    let stored = wait_for(&server.url(""), "Metricstor");
+    assert_eq!(stored, theirs);
+    assert!(theirs.contains_key(r#"{"__name__":"dd.cmp.count","a":"b:c"}"#), "{theirs:?}");
     assert!(server.stop());
 }

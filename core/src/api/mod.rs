@@ -14,6 +14,7 @@ mod grpc;
 mod labels;
 mod line_import;
 mod migrate;
+mod datadog;
 mod opentsdb_put;
 mod otlp;
 mod params;
@@ -199,6 +200,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if otlp::is_otlp_metrics_path(p) => "otlp",
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
         p if opentsdb_put::is_put_path(p) => "opentsdb_put",
+        p if datadog::is_datadog_path(p) => "datadog",
         "/api/v1/read" => "read",
         "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",
         p if p.starts_with("/api/v1/import") => "import",
@@ -258,6 +260,7 @@ impl Api {
             || otlp::is_otlp_metrics_path(path)
             || influx::is_write_path(path)
             || opentsdb_put::is_put_path(path)
+            || datadog::is_datadog_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/");
@@ -296,6 +299,7 @@ impl Api {
             p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
             p if influx::is_influx_path(p) => influx::route(self, request, p).await,
             p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
+            p if datadog::is_datadog_path(p) => datadog::route(self, request, p).await,
             p if opentsdb_put::is_put_path(p) => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),

@@ -4,6 +4,7 @@
 //! for routing. Pure functions; no I/O.
 
 pub mod csv_import;
+pub mod datadog;
 pub mod graphite;
 pub mod influx;
 pub mod json_lines;

@@ -1,0 +1,134 @@
+//! The Datadog agent's endpoints under `/datadog/` (point the agent's `dd_url` at
+//! `http://host:9101/datadog`), as VictoriaMetrics serves them: series submissions (v1 JSON,
+//! v2 JSON or protobuf; `Content-Encoding` gzip, deflate or zstd, as the agent sends), and
+//! the answers the agent expects from its other calls (`validate`, `check_run`, `intake`,
+//! `metadata`). Distribution sketches (`/api/beta/sketches`) are refused with a 400 naming
+//! them: they are not stored. Points of a series with a problem (no metric, a label limit,
+//! a non-finite value under `storage.reject_non_finite`) are skipped and the others stored;
+//! the answer is then a 400 naming the first problem, else 202 `{"status":"ok"}`.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use tsdb::Sample;
+
+use super::params::Params;
+use super::{extra_labels, json_response, write, Api, ApiError};
+use crate::ingest::datadog::{self, Series};
+use crate::ingest::influx::Parsed;
+use crate::ingest::tagged_sample::push_tagged;
+
+/// The largest decompressed body (VictoriaMetrics' `-datadog.maxInsertRequestSize`).
+const BODY_BYTES_MAX: usize = 64 << 20;
+
+/// Whether `route` answers `path`; every such path is authorized as a write (the agent's
+/// identity), its other calls included.
+pub fn is_datadog_path(path: &str) -> bool {
+    path.starts_with("/datadog/")
+}
+
+/// Answers a path under `/datadog/` (a trailing `/`, which older agents add, is ignored).
+pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+    let path = path.trim_end_matches('/');
+    let method = request.method();
+    let ok_json = |status: StatusCode, body: &'static str| Ok(json_response(status, body.to_string()));
+    match path {
+        "/datadog/api/v1/series" | "/datadog/api/v2/series" if method == Method::POST => {
+            let series = parse(request, path == "/datadog/api/v1/series")?;
+            store(api, request, series).await?;
+            ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)
+        }
+        "/datadog/api/v1/series" | "/datadog/api/v2/series" => Err(ApiError::method_not_allowed("POST")),
+        "/datadog/api/beta/sketches" => Err(ApiError::bad_data(
+            "Datadog distribution sketches are not stored by Metricstor; send distributions as series (e.g. histogram_aggregates/percentiles) instead",
+        )),
+        "/datadog/api/v1/validate" => ok_json(StatusCode::OK, r#"{"valid":true}"#),
+        "/datadog/api/v1/check_run" => ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#),
+        "/datadog/intake" | "/datadog/api/v1/metadata" => ok_json(StatusCode::OK, "{}"),
+        _ => Err(ApiError::not_found(path)),
+    }
+}
+
+/// The request's body, decompressed as its `Content-Encoding` says (at most
+/// `BODY_BYTES_MAX`), parsed as the path's version and content type.
+fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
+    let body = decoded_body(request)?;
+    let now_ms = super::params::now_ms();
+    let protobuf = request.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/x-protobuf"));
+    let parsed = match (v1, protobuf) {
+        (true, _) => datadog::parse_v1(&body, now_ms),
+        (false, true) => datadog::parse_v2_protobuf(&body, now_ms),
+        (false, false) => datadog::parse_v2_json(&body, now_ms),
+    };
+    parsed.map_err(ApiError::bad_data)
+}
+
+fn decoded_body(request: &Request<Bytes>) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
+    let body = request.body().as_ref();
+    let encoding = request.headers().get(header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+    let too_large = || ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, error_type: "bad_data", message: format!("the decompressed body is larger than {BODY_BYTES_MAX} bytes"), headers: Vec::new() };
+    let read_bounded = |mut reader: Box<dyn Read + '_>, name: &str| -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        (&mut reader).take(BODY_BYTES_MAX as u64 + 1).read_to_end(&mut out).map_err(|e| ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: {name}): {e}")))?;
+        if out.len() > BODY_BYTES_MAX {
+            return Err(too_large());
+        }
+        Ok(out)
+    };
+    match encoding.as_deref() {
+        None | Some("" | "identity") => Ok(std::borrow::Cow::Borrowed(body)),
+        Some("gzip" | "x-gzip") => Ok(read_bounded(Box::new(flate2::read::MultiGzDecoder::new(body)), "gzip")?.into()),
+        Some("deflate") => Ok(read_bounded(Box::new(flate2::read::ZlibDecoder::new(body)), "deflate")?.into()),
+        Some("zstd") => {
+            let mut out = Vec::new();
+            let window_max = BODY_BYTES_MAX as u64;
+            crate::ingest::zstd::unzstd_into(&mut out, body, BODY_BYTES_MAX, window_max, &mut ruzstd::decoding::FrameDecoder::new())
+                .map_err(|e| if e.contains("decompresses to more than") { too_large() } else { ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: zstd): {e}")) })?;
+            Ok(out.into())
+        }
+        Some(other) => Err(ApiError::unsupported_media(format!("unsupported Content-Encoding \"{other}\" for Datadog series: send it as is, gzip, deflate or zstd"))),
+    }
+}
+
+/// Stores `series` with the request's `extra_label`s; points with a problem are skipped.
+async fn store(api: &Api, request: &Request<Bytes>, series: Vec<Series>) -> Result<(), ApiError> {
+    // As remote_write: refuse under overload before storing.
+    if let Some(shard) = api.router.full_shard() {
+        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
+    }
+    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    let rules = api.config.storage.ingest_rules();
+    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    let mut parsed = Parsed::default();
+    let (mut bad, mut first_problem) = (0usize, None);
+    for s in &series {
+        let metric = s.metric();
+        let tags: Vec<(&str, &str)> = s.labels.iter().skip(1).map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        if metric.is_empty() {
+            bad += s.points.len().max(1);
+            first_problem.get_or_insert_with(|| format!("a series without a metric name (tags {tags:?})"));
+            continue;
+        }
+        // A label limit refuses every point of the series alike; a non-finite value (under
+        // storage.reject_non_finite) only its point.
+        for &(timestamp_ms, value) in &s.points {
+            if let Err(problem) = push_tagged(&mut parsed, metric.as_bytes(), metric, tags.clone(), Sample { timestamp_ms, value }, &rules) {
+                bad += 1;
+                first_problem.get_or_insert(problem);
+            }
+        }
+    }
+    let samples = parsed.samples;
+    if !parsed.is_empty() {
+        let batch = extra_labels::apply_to_batch(parsed.into_batch(), &extra, &rules.label_limits)?;
+        write::append_counted(api, batch).await?;
+    }
+    match first_problem {
+        None => Ok(()),
+        Some(first) => Err(ApiError::bad_data(format!(
+            "{first}; {bad} point{} skipped, the request's others stored ({samples} samples)",
+            if bad == 1 { "" } else { "s" }
+        ))),
+    }
+}

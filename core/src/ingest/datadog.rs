@@ -1,0 +1,378 @@
+//! The Datadog agent's series submissions as VictoriaMetrics reads them
+//! (`/datadog/api/v1/series`: JSON; `/datadog/api/v2/series`: JSON or the agent's protobuf
+//! `MetricPayload`). Each series becomes `__name__` = its metric, sanitized as Datadog does
+//! (runs of characters outside `[0-9a-zA-Z_.]` become `_`, underscores collapse, none
+//! next to a dot); v1's `host` and `device` fields, v2's resources (`type` = `name`) and
+//! `source_type_name`, and each tag `name:value` become labels (a tag without `:` has the
+//! value `no_label_value`; a tag named `host` becomes `exported_host`; an empty value is
+//! left out). Timestamps are seconds (v1: a float, cut to milliseconds); 0 or less is now.
+//! Pure: bytes in, owned series out; a malformed body is refused whole.
+
+use serde::Deserialize;
+
+use super::protowire::{Fields, WireError};
+
+/// One submitted series, labels in submission order (`__name__` first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Vec<(String, String)>,
+    /// (timestamp ms, value), in submission order.
+    pub points: Vec<(i64, f64)>,
+}
+
+impl Series {
+    /// The metric name (sanitized), empty when the submission had none.
+    pub fn metric(&self) -> &str {
+        self.labels.first().map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Datadog's metric-name sanitizing (VictoriaMetrics' `-datadog.sanitizeMetricName`, on by
+/// default): runs of characters outside `[0-9a-zA-Z_.]` become one `_`, runs of `_` one
+/// `_`, and an `_` just before or after a `.` is dropped.
+pub fn sanitize_name(name: &str) -> String {
+    let mut collapsed = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' };
+        if c == '_' && collapsed.ends_with('_') {
+            continue;
+        }
+        collapsed.push(c);
+    }
+    let mut out = String::with_capacity(collapsed.len());
+    let mut after_dot = false;
+    for c in collapsed.chars() {
+        match c {
+            '.' => {
+                if out.ends_with('_') {
+                    out.pop();
+                }
+                out.push('.');
+                after_dot = true;
+                continue;
+            }
+            '_' if after_dot => {}
+            c => out.push(c),
+        }
+        after_dot = false;
+    }
+    out
+}
+
+/// A tag `name:value` split at its first `:`; without one, the value `no_label_value`.
+pub fn split_tag(tag: &str) -> (&str, &str) {
+    tag.split_once(':').unwrap_or((tag, "no_label_value"))
+}
+
+/// Adds the labels of `tags` (a `host` tag becomes `exported_host`, as the series' own host
+/// is a label already), leaving out empty values.
+fn push_tags(labels: &mut Vec<(String, String)>, tags: &[String]) {
+    for tag in tags {
+        let (name, value) = split_tag(tag);
+        let name = if name == "host" { "exported_host" } else { name };
+        push_label(labels, name, value);
+    }
+}
+
+fn push_label(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
+    if !value.is_empty() {
+        labels.push((name.to_string(), value.to_string()));
+    }
+}
+
+fn seconds_to_ms(seconds: i64, now_ms: i64) -> i64 {
+    if seconds <= 0 {
+        now_ms - now_ms.rem_euclid(1000)
+    } else {
+        seconds.saturating_mul(1000)
+    }
+}
+
+#[derive(Deserialize)]
+struct V1Request {
+    #[serde(default)]
+    series: Option<Vec<V1Series>>,
+}
+
+#[derive(Deserialize)]
+struct V1Series {
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+    /// `[timestamp seconds (float), value]`; a `null` value is left out.
+    #[serde(default)]
+    points: Option<Vec<(f64, Option<f64>)>>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Parses a `/api/v1/series` JSON body.
+pub fn parse_v1(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
+    let request: V1Request = serde_json::from_slice(body).map_err(|e| format!("invalid Datadog v1 series JSON: {e}"))?;
+    let mut out = Vec::new();
+    for s in request.series.unwrap_or_default() {
+        let mut labels = vec![("__name__".to_string(), sanitize_name(s.metric.as_deref().unwrap_or("")))];
+        push_label(&mut labels, "host", s.host.as_deref().unwrap_or(""));
+        push_label(&mut labels, "device", s.device.as_deref().unwrap_or(""));
+        push_tags(&mut labels, s.tags.as_deref().unwrap_or(&[]));
+        let mut points = Vec::new();
+        for (timestamp, value) in s.points.unwrap_or_default() {
+            let Some(value) = value else { continue };
+            if !timestamp.is_finite() || timestamp.abs() >= (i64::MAX / 1000) as f64 {
+                return Err(format!("invalid Datadog v1 series JSON: the timestamp {timestamp} is out of range"));
+            }
+            let timestamp_ms = if timestamp <= 0.0 { seconds_to_ms(0, now_ms) } else { (timestamp * 1000.0) as i64 };
+            points.push((timestamp_ms, value));
+        }
+        out.push(Series { labels, points });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct V2Request {
+    #[serde(default)]
+    series: Option<Vec<V2Series>>,
+}
+
+#[derive(Deserialize)]
+struct V2Series {
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    points: Option<Vec<V2Point>>,
+    #[serde(default)]
+    resources: Option<Vec<V2Resource>>,
+    #[serde(default)]
+    source_type_name: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct V2Point {
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default)]
+    value: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+struct V2Resource {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+/// One v2 series as decoded, before its labels are made.
+#[derive(Default)]
+struct V2Parts {
+    metric: String,
+    points: Vec<(i64, f64)>,
+    resources: Vec<(String, String)>,
+    source_type_name: String,
+    tags: Vec<String>,
+}
+
+impl V2Parts {
+    fn into_series(self, now_ms: i64) -> Series {
+        let mut labels = vec![("__name__".to_string(), sanitize_name(&self.metric))];
+        for (kind, name) in &self.resources {
+            push_label(&mut labels, kind, name);
+        }
+        push_tags(&mut labels, &self.tags);
+        push_label(&mut labels, "source_type_name", &self.source_type_name);
+        let points = self.points.into_iter().map(|(seconds, value)| (seconds_to_ms(seconds, now_ms), value)).collect();
+        Series { labels, points }
+    }
+}
+
+/// Parses a `/api/v2/series` JSON body.
+pub fn parse_v2_json(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
+    let request: V2Request = serde_json::from_slice(body).map_err(|e| format!("invalid Datadog v2 series JSON: {e}"))?;
+    Ok(request
+        .series
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            V2Parts {
+                metric: s.metric.unwrap_or_default(),
+                // A point without a value is left out; one without a timestamp is now.
+                points: s.points.unwrap_or_default().into_iter().filter_map(|p| Some((p.timestamp.unwrap_or(0), p.value?))).collect(),
+                resources: s.resources.unwrap_or_default().into_iter().map(|r| (r.kind.unwrap_or_default(), r.name.unwrap_or_default())).collect(),
+                source_type_name: s.source_type_name.unwrap_or_default(),
+                tags: s.tags.unwrap_or_default(),
+            }
+            .into_series(now_ms)
+        })
+        .collect())
+}
+
+fn utf8(bytes: &[u8], what: &str) -> Result<String, String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("invalid Datadog v2 series protobuf: {what} is not valid UTF-8"))
+}
+
+fn wire(error: WireError) -> String {
+    format!("invalid Datadog v2 series protobuf: {error}")
+}
+
+/// Parses a `/api/v2/series` protobuf body (the agent's `MetricPayload`: `series` = 1;
+/// in a `MetricSeries`, `resources` = 1, `metric` = 2, `tags` = 3, `points` = 4,
+/// `source_type_name` = 7; a `Point` is `value` = 1 (double), `timestamp` = 2; a
+/// `Resource` is `type` = 1, `name` = 2). Other fields are skipped.
+pub fn parse_v2_protobuf(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
+    let mut out = Vec::new();
+    for field in Fields::new(body) {
+        let (1, value) = field.map_err(wire)? else { continue };
+        let mut parts = V2Parts::default();
+        for field in Fields::new(value.bytes(1).map_err(wire)?) {
+            match field.map_err(wire)? {
+                (1, v) => {
+                    let (mut kind, mut name) = (String::new(), String::new());
+                    for field in Fields::new(v.bytes(1).map_err(wire)?) {
+                        match field.map_err(wire)? {
+                            (1, v) => kind = utf8(v.bytes(1).map_err(wire)?, "a resource type")?,
+                            (2, v) => name = utf8(v.bytes(2).map_err(wire)?, "a resource name")?,
+                            _ => {}
+                        }
+                    }
+                    parts.resources.push((kind, name));
+                }
+                (2, v) => parts.metric = utf8(v.bytes(2).map_err(wire)?, "the metric")?,
+                (3, v) => parts.tags.push(utf8(v.bytes(3).map_err(wire)?, "a tag")?),
+                (4, v) => {
+                    let (mut value, mut timestamp) = (0.0, 0);
+                    for field in Fields::new(v.bytes(4).map_err(wire)?) {
+                        match field.map_err(wire)? {
+                            (1, v) => value = f64::from_bits(v.fixed64(1).map_err(wire)?),
+                            (2, v) => timestamp = v.varint(2).map_err(wire)? as i64,
+                            _ => {}
+                        }
+                    }
+                    parts.points.push((timestamp, value));
+                }
+                (7, v) => parts.source_type_name = utf8(v.bytes(7).map_err(wire)?, "source_type_name")?,
+                _ => {}
+            }
+        }
+        out.push(parts.into_series(now_ms));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_123;
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    /// Expected values are those of VictoriaMetrics' three regular expressions (checked with
+    /// the same expressions in Python's `re`).
+    #[test]
+    fn names_are_sanitized_as_datadog_does() {
+        for (raw, want) in [
+            ("system.cpu.user", "system.cpu.user"),
+            ("my-app.requests/sec", "my_app.requests_sec"),
+            ("a__b", "a_b"),
+            ("a_.b", "a.b"),
+            ("a._b", "a.b"),
+            ("a_._b", "a.b"),
+            ("a -+ b", "a_b"),
+            ("a._.b", "a..b"),
+            ("é.x", ".x"),
+            ("_x_", "_x_"),
+            ("", ""),
+            ("._.", ".."),
+            ("a_.._b", "a..b"),
+            ("x._._.y", "x...y"),
+            ("__.__", "."),
+        ] {
+            assert_eq!(sanitize_name(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn v1_series_become_labelled_samples() {
+        let body = br#"{"series":[
+            {"metric":"system.load.1","host":"web01","device":"sda","type":"gauge","interval":10,
+             "points":[[1700000000,0.5],[1700000010.5,0.75],[0,1],[1700000020,null]],
+             "tags":["env:prod","host:other","role","empty:"]},
+            {"metric":"no.points"}
+        ]}"#;
+        let series = parse_v1(body, NOW).unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(
+            series[0].labels,
+            labels(&[("__name__", "system.load.1"), ("host", "web01"), ("device", "sda"), ("env", "prod"), ("exported_host", "other"), ("role", "no_label_value")])
+        );
+        assert_eq!(series[0].points, vec![(1_700_000_000_000, 0.5), (1_700_000_010_500, 0.75), (1_700_000_000_000, 1.0)]);
+        assert!(series[1].points.is_empty());
+        assert!(parse_v1(b"{\"series\":[{\"points\":[[\"x\",1]]}]}", NOW).unwrap_err().contains("v1"));
+        assert!(parse_v1(b"not json", NOW).is_err());
+    }
+
+    #[test]
+    fn v2_json_series_become_labelled_samples() {
+        let body = br#"{"series":[{"metric":"dd.req-count","type":1,"unit":"req",
+            "points":[{"timestamp":1700000000,"value":3},{"value":4},{"timestamp":1700000010}],
+            "resources":[{"name":"web01","type":"host"}],"tags":["env:prod"],"source_type_name":"nginx"}]}"#;
+        let series = parse_v2_json(body, NOW).unwrap();
+        assert_eq!(series[0].labels, labels(&[("__name__", "dd.req_count"), ("host", "web01"), ("env", "prod"), ("source_type_name", "nginx")]));
+        assert_eq!(series[0].points, vec![(1_700_000_000_000, 3.0), (1_700_000_000_000, 4.0)]);
+        assert!(parse_v2_json(b"{\"series\":[{\"points\":[{\"timestamp\":1.5}]}]}", NOW).is_err(), "a fractional timestamp");
+    }
+
+    /// Protobuf encoding helpers for the tests (field numbers as the agent's payload).
+    fn tag(field: u32, wire: u8) -> Vec<u8> {
+        varint(u64::from(field << 3 | u32::from(wire)))
+    }
+
+    fn varint(mut v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    }
+
+    fn len_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+        [tag(field, 2), varint(bytes.len() as u64), bytes.to_vec()].concat()
+    }
+
+    pub fn v2_protobuf(metric: &str, tags: &[&str], host: &str, points: &[(i64, f64)]) -> Vec<u8> {
+        let mut series = len_field(1, &[len_field(1, b"host"), len_field(2, host.as_bytes())].concat());
+        series.extend(len_field(2, metric.as_bytes()));
+        for t in tags {
+            series.extend(len_field(3, t.as_bytes()));
+        }
+        for (timestamp, value) in points {
+            let point = [tag(1, 1), value.to_bits().to_le_bytes().to_vec(), tag(2, 0), varint(*timestamp as u64)].concat();
+            series.extend(len_field(4, &point));
+        }
+        series.extend([tag(5, 0), varint(3)].concat()); // type: skipped
+        series.extend(len_field(7, b"src"));
+        len_field(1, &series)
+    }
+
+    #[test]
+    fn v2_protobuf_series_become_labelled_samples() {
+        let body = [v2_protobuf("pb.metric", &["env:prod"], "web01", &[(1_700_000_000, 1.5), (1_700_000_010, 2.5)]), v2_protobuf("pb.other", &[], "", &[(0, 7.0)])].concat();
+        let series = parse_v2_protobuf(&body, NOW).unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].labels, labels(&[("__name__", "pb.metric"), ("host", "web01"), ("env", "prod"), ("source_type_name", "src")]));
+        assert_eq!(series[0].points, vec![(1_700_000_000_000, 1.5), (1_700_000_010_000, 2.5)]);
+        assert_eq!(series[1].points, vec![(1_700_000_000_000, 7.0)], "timestamp 0: now");
+        assert!(parse_v2_protobuf(&body[..body.len() - 3], NOW).is_err(), "truncated");
+        assert!(parse_v2_protobuf(&len_field(1, &len_field(2, b"\xff")), NOW).unwrap_err().contains("UTF-8"));
+    }
+}

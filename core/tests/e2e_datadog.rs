@@ -1,0 +1,152 @@
+//! End-to-end: the Datadog agent's endpoints under `/datadog/` against the real binary.
+//! Series sent as v1 JSON (deflate, as the agent sends), v2 JSON (gzip) and v2 protobuf
+//! (zstd) are read back with sanitized names, host/device/resource/tag labels and their
+//! timestamps; the agent's other calls get the answers it expects; sketches, an unknown
+//! encoding and a series without a name are refused with a 4xx naming the problem, the
+//! good series of that request stored.
+
+mod support;
+
+use std::io::Write;
+
+use serde_json::json;
+use support::*;
+
+/// A whole minute an hour ago (ms), so every write lands in the head.
+fn base_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    (now / 60_000) * 60_000 - 3_600_000
+}
+
+fn encoded(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn send(server: &Server, path: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {
+    let mut request = agent().post(&server.url(path)).set("Content-Type", content_type);
+    if let Some(encoding) = encoding {
+        request = request.set("Content-Encoding", encoding);
+    }
+    match request.send_bytes(body) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(e) => panic!("POST {path}: {e}"),
+    }
+}
+
+fn deflate(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).expect("deflate");
+    encoder.finish().expect("deflate")
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+/// The agent's v2 protobuf `MetricPayload` with one series (host resource, tags, points).
+fn v2_protobuf(metric: &str, host: &str, tags: &[&str], points: &[(i64, f64)]) -> Vec<u8> {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn len_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(u64::from(field << 3 | 2), &mut out);
+        varint(bytes.len() as u64, &mut out);
+        out.extend_from_slice(bytes);
+        out
+    }
+    let mut series = len_field(1, &[len_field(1, b"host"), len_field(2, host.as_bytes())].concat());
+    series.extend(len_field(2, metric.as_bytes()));
+    for tag in tags {
+        series.extend(len_field(3, tag.as_bytes()));
+    }
+    for (timestamp, value) in points {
+        let mut point = vec![1 << 3 | 1];
+        point.extend(value.to_bits().to_le_bytes());
+        varint(2 << 3, &mut point);
+        varint(*timestamp as u64, &mut point);
+        series.extend(len_field(4, &point));
+    }
+    len_field(1, &series)
+}
+
+/// Every series `selector` selects in the 10 minutes up to `at_ms`, sorted.
+fn stored(server: &Server, selector: &str, at_ms: i64) -> Vec<MatrixSeries> {
+    let query = format!("{selector}[10m]");
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}&time={}", encoded(&query), at_ms as f64 / 1000.0)));
+    assert_eq!(status, 200, "{query}: {body}");
+    matrix_series(&body)
+}
+
+#[test]
+fn datadog_agent_series_are_stored_and_its_other_calls_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let t0 = base_ms();
+    let s = t0 / 1000;
+    let at = t0 + 60_000;
+
+    // v1 JSON, deflate, with a trailing slash on the path (older agents).
+    let v1 = json!({"series": [
+        {"metric": "dd.sys-load/1", "host": "web01", "device": "sda", "type": "gauge",
+         "points": [[s, 0.5], [s + 15, 0.75]], "tags": ["env:prod", "host:other", "canary"]},
+    ]});
+    let (status, body) = send(&server, "/datadog/api/v1/series/", "application/json", Some("deflate"), &deflate(v1.to_string().as_bytes()));
+    assert_eq!((status, body.as_str()), (202, r#"{"status":"ok"}"#));
+    assert_eq!(
+        stored(&server, r#"{__name__="dd.sys_load_1"}"#, at),
+        vec![(
+            json!({"__name__": "dd.sys_load_1", "canary": "no_label_value", "device": "sda", "env": "prod", "exported_host": "other", "host": "web01"}),
+            vec![(t0, "0.5".into()), (t0 + 15_000, "0.75".into())]
+        )]
+    );
+
+    // v2 JSON, gzip, with an extra_label.
+    let v2 = json!({"series": [{"metric": "dd.req", "type": 1, "points": [{"timestamp": s, "value": 3}],
+        "resources": [{"name": "web02", "type": "host"}], "tags": ["env:dev"], "source_type_name": "nginx"}]});
+    let (status, _) = send(&server, "/datadog/api/v2/series?extra_label=dc=eu", "application/json", Some("gzip"), &gzip(v2.to_string().as_bytes()));
+    assert_eq!(status, 202);
+    assert_eq!(
+        stored(&server, r#"{__name__="dd.req"}"#, at),
+        vec![(json!({"__name__": "dd.req", "dc": "eu", "env": "dev", "host": "web02", "source_type_name": "nginx"}), vec![(t0, "3".into())])]
+    );
+
+    // v2 protobuf, zstd (the agent's default payload).
+    let payload = v2_protobuf("dd.pb", "web03", &["role:db"], &[(s, 1.5), (s + 15, 2.5)]);
+    let zstd = ruzstd::encoding::compress_to_vec(payload.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+    let (status, body) = send(&server, "/datadog/api/v2/series", "application/x-protobuf", Some("zstd"), &zstd);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        stored(&server, r#"{__name__="dd.pb"}"#, at),
+        vec![(json!({"__name__": "dd.pb", "host": "web03", "role": "db"}), vec![(t0, "1.5".into()), (t0 + 15_000, "2.5".into())])]
+    );
+
+    // The agent's other calls.
+    assert_eq!(get_json(&server.url("/datadog/api/v1/validate")), (200, json!({"valid": true})));
+    assert_eq!(send(&server, "/datadog/api/v1/check_run", "application/json", None, b"[]").0, 202);
+    assert_eq!(send(&server, "/datadog/intake/", "application/json", None, b"{}"), (200, "{}".to_string()));
+
+    // Refusals that name the problem; the good series of a request are stored.
+    let (status, body) = send(&server, "/datadog/api/beta/sketches", "application/x-protobuf", None, b"");
+    assert_eq!(status, 400);
+    assert!(body.contains("sketches"), "{body}");
+    let (status, body) = send(&server, "/datadog/api/v2/series", "application/json", Some("br"), b"{}");
+    assert_eq!(status, 415);
+    assert!(body.contains("\\\"br\\\""), "{body}");
+    let (status, body) = send(&server, "/datadog/api/v2/series", "application/json", None, b"{\"series\": 7}");
+    assert_eq!(status, 400);
+    assert!(body.contains("Datadog v2 series JSON"), "{body}");
+    let mixed = json!({"series": [{"points": [{"timestamp": s, "value": 1}], "tags": ["a:b"]},
+        {"metric": "dd.kept", "points": [{"timestamp": s, "value": 9}]}]});
+    let (status, body) = send(&server, "/datadog/api/v2/series", "application/json", None, mixed.to_string().as_bytes());
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("without a metric name") && body.contains("(1 samples)"), "{body}");
+    assert_eq!(stored(&server, r#"{__name__="dd.kept"}"#, at), vec![(json!({"__name__": "dd.kept"}), vec![(t0, "9".into())])]);
+    assert!(server.stop(), "clean shutdown");
+}
