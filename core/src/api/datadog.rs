@@ -2,8 +2,8 @@
 //! `http://host:9101/datadog`), as VictoriaMetrics serves them: series submissions (v1 JSON,
 //! v2 JSON or protobuf; `Content-Encoding` gzip, deflate or zstd, as the agent sends), and
 //! the answers the agent expects from its other calls (`validate`, `check_run`, `intake`,
-//! `metadata`). Distribution sketches (`/api/beta/sketches`) are refused with a 400 naming
-//! them: they are not stored. Points of a series with a problem (no metric, a label limit,
+//! `metadata`), and distribution sketches (`/api/beta/sketches`, stored as quantile, sum,
+//! count, min and max series; 202 without a body). Points of a series with a problem (no metric, a label limit,
 //! a non-finite value under `storage.reject_non_finite`) are skipped and the others stored;
 //! the answer is then a 400 naming the first problem, else 202 `{"status":"ok"}`.
 
@@ -40,9 +40,15 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
             ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)
         }
         "/datadog/api/v1/series" | "/datadog/api/v2/series" => Err(ApiError::method_not_allowed("POST")),
-        "/datadog/api/beta/sketches" => Err(ApiError::bad_data(
-            "Datadog distribution sketches are not stored by Metricstor; send distributions as series (e.g. histogram_aggregates/percentiles) instead",
-        )),
+        "/datadog/api/beta/sketches" if method == Method::POST => {
+            let body = decoded_body(request)?;
+            let series = datadog::parse_sketches(&body).map_err(ApiError::bad_data)?;
+            store(api, request, series).await?;
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = StatusCode::ACCEPTED;
+            Ok(response)
+        }
+        "/datadog/api/beta/sketches" => Err(ApiError::method_not_allowed("POST")),
         "/datadog/api/v1/validate" => ok_json(StatusCode::OK, r#"{"valid":true}"#),
         "/datadog/api/v1/check_run" => ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#),
         "/datadog/intake" | "/datadog/api/v1/metadata" => ok_json(StatusCode::OK, "{}"),

@@ -6,11 +6,15 @@
 //! `source_type_name`, and each tag `name:value` become labels (a tag without `:` has the
 //! value `no_label_value`; a tag named `host` becomes `exported_host`; an empty value is
 //! left out). Timestamps are seconds (v1: a float, cut to milliseconds); 0 or less is now.
+//! Distribution sketches (`/api/beta/sketches`, the agent's `SketchPayload`) become, as in
+//! VictoriaMetrics, the series `metric{quantile="0.5"|"0.75"|"0.9"|"0.95"|"0.99"}` (each
+//! estimated from the sketch's bins as Datadog's own code does) and `metric.sum`,
+//! `metric.count`, `metric.min`, `metric.max`, with `host` and the tags as labels.
 //! Pure: bytes in, owned series out; a malformed body is refused whole.
 
 use serde::Deserialize;
 
-use super::protowire::{Fields, WireError};
+use super::protowire::{Fields, Value, Varints, WireError};
 
 /// One submitted series, labels in submission order (`__name__` first).
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +268,160 @@ pub fn parse_v2_protobuf(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String
     Ok(out)
 }
 
+/// The quantiles a sketch is summarized by, and their label values.
+const SKETCH_QUANTILES: [(f64, &str); 5] = [(0.5, "0.5"), (0.75, "0.75"), (0.9, "0.9"), (0.95, "0.95"), (0.99, "0.99")];
+
+/// Datadog's sketch bins (its agent's default configuration): relative accuracy 1/128, so a
+/// bin's upper bound is `GAMMA` times its lower bound, and bin keys are offset so that the
+/// smallest tracked magnitude, 1e-9, has a small positive key.
+const SKETCH_EPSILON: f64 = 1.0 / 128.0;
+const SKETCH_GAMMA: f64 = 1.0 + 2.0 * SKETCH_EPSILON;
+/// A key's magnitude past which it stands for ±infinity.
+const SKETCH_KEY_LIMIT: i32 = (1 << 15) - 1;
+
+fn sketch_bias() -> i32 {
+    let gamma_ln = (2.0 * SKETCH_EPSILON).ln_1p();
+    1 - (1e-9f64.ln() / gamma_ln).floor() as i32
+}
+
+/// The lower bound of the values in bin `key` (negative keys: negative values).
+fn sketch_bin_lower_bound(key: i32, bias: i32) -> f64 {
+    if key <= -SKETCH_KEY_LIMIT {
+        return f64::NEG_INFINITY;
+    }
+    if key >= SKETCH_KEY_LIMIT {
+        return f64::INFINITY;
+    }
+    match key {
+        0 => 0.0,
+        k if k < 0 => -sketch_bin_lower_bound(-k, bias),
+        k => SKETCH_GAMMA.powi(k - bias),
+    }
+}
+
+/// One `Dogsketch`: a distribution's summary over one interval.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DogSketch {
+    pub timestamp_s: i64,
+    pub count: i64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    /// Bin keys and their counts, in key order.
+    pub keys: Vec<i32>,
+    pub counts: Vec<u32>,
+}
+
+impl DogSketch {
+    /// The value at quantile `q`, interpolated inside the bin that holds its rank, as
+    /// Datadog's sparse-sketch code estimates it (the first bin starts at `min`).
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        if q <= 0.0 {
+            return self.min;
+        }
+        if q >= 1.0 {
+            return self.max;
+        }
+        if self.keys.len() != self.counts.len() {
+            return 0.0;
+        }
+        let bias = sketch_bias();
+        let rank = (q * (self.count - 1) as f64).round_ties_even();
+        let mut seen = 0.0;
+        for (i, (&key, &n)) in self.keys.iter().zip(&self.counts).enumerate() {
+            seen += f64::from(n);
+            if seen <= rank {
+                continue;
+            }
+            let weight = (seen - rank) / f64::from(n);
+            let upper = sketch_bin_lower_bound(key, bias) * SKETCH_GAMMA;
+            let lower = if i == 0 { self.min } else { sketch_bin_lower_bound(key, bias) };
+            return lower * weight + upper * (1.0 - weight);
+        }
+        self.max
+    }
+}
+
+/// Parses a `/api/beta/sketches` protobuf body (`SketchPayload`: `sketches` = 1; a `Sketch`
+/// is `metric` = 1, `host` = 2, `tags` = 4, `dogsketches` = 7; a `Dogsketch` is `ts` = 1,
+/// `cnt` = 2, `min` = 3, `max` = 4, `sum` = 6, `k` = 7 (sint32), `n` = 8, packed or not)
+/// into the series that summarize each sketch.
+pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
+    let wire = |e: WireError| format!("invalid Datadog sketch protobuf: {e}");
+    let text = |bytes: &[u8], what: &str| String::from_utf8(bytes.to_vec()).map_err(|_| format!("invalid Datadog sketch protobuf: {what} is not valid UTF-8"));
+    let mut out = Vec::new();
+    for field in Fields::new(body) {
+        let (1, value) = field.map_err(wire)? else { continue };
+        let (mut metric, mut host, mut tags, mut sketches) = (String::new(), String::new(), Vec::new(), Vec::new());
+        for field in Fields::new(value.bytes(1).map_err(wire)?) {
+            match field.map_err(wire)? {
+                (1, v) => metric = text(v.bytes(1).map_err(wire)?, "the metric")?,
+                (2, v) => host = text(v.bytes(2).map_err(wire)?, "the host")?,
+                (4, v) => tags.push(text(v.bytes(4).map_err(wire)?, "a tag")?),
+                (7, v) => sketches.push(parse_dogsketch(v.bytes(7).map_err(wire)?).map_err(wire)?),
+                _ => {}
+            }
+        }
+        let metric = sanitize_name(&metric);
+        let labels = |name: String, quantile: Option<&str>| {
+            let mut labels = vec![("__name__".to_string(), name)];
+            push_label(&mut labels, "host", &host);
+            if let Some(q) = quantile {
+                push_label(&mut labels, "quantile", q);
+            }
+            for tag in &tags {
+                let (name, value) = split_tag(tag);
+                push_label(&mut labels, name, value);
+            }
+            labels
+        };
+        let points = |f: &dyn Fn(&DogSketch) -> f64| sketches.iter().map(|d| (d.timestamp_s.saturating_mul(1000), f(d))).collect();
+        for (q, label) in SKETCH_QUANTILES {
+            out.push(Series { labels: labels(metric.clone(), Some(label)), points: points(&|d| d.quantile(q)) });
+        }
+        let parts: [(&str, &dyn Fn(&DogSketch) -> f64); 4] = [("sum", &|d| d.sum), ("count", &|d| d.count as f64), ("min", &|d| d.min), ("max", &|d| d.max)];
+        for (suffix, value) in parts {
+            out.push(Series { labels: labels(format!("{metric}.{suffix}"), None), points: points(value) });
+        }
+    }
+    Ok(out)
+}
+
+fn parse_dogsketch(message: &[u8]) -> Result<DogSketch, WireError> {
+    let mut d = DogSketch::default();
+    for field in Fields::new(message) {
+        match field? {
+            (1, v) => d.timestamp_s = v.varint(1)? as i64,
+            (2, v) => d.count = v.varint(2)? as i64,
+            (3, v) => d.min = f64::from_bits(v.fixed64(3)?),
+            (4, v) => d.max = f64::from_bits(v.fixed64(4)?),
+            (6, v) => d.sum = f64::from_bits(v.fixed64(6)?),
+            // sint32: zigzag.
+            (7, Value::Len(packed)) => {
+                for k in Varints::new(packed) {
+                    d.keys.push(unzigzag(k?));
+                }
+            }
+            (7, v) => d.keys.push(unzigzag(v.varint(7)?)),
+            (8, Value::Len(packed)) => {
+                for n in Varints::new(packed) {
+                    d.counts.push(n? as u32);
+                }
+            }
+            (8, v) => d.counts.push(v.varint(8)? as u32),
+            _ => {}
+        }
+    }
+    Ok(d)
+}
+
+fn unzigzag(v: u64) -> i32 {
+    ((v >> 1) as i64 ^ -((v & 1) as i64)) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +532,85 @@ mod tests {
         assert_eq!(series[1].points, vec![(1_700_000_000_000, 7.0)], "timestamp 0: now");
         assert!(parse_v2_protobuf(&body[..body.len() - 3], NOW).is_err(), "truncated");
         assert!(parse_v2_protobuf(&len_field(1, &len_field(2, b"\xff")), NOW).unwrap_err().contains("UTF-8"));
+    }
+
+    /// A sketch of `values` with bins keyed as Datadog's agent keys them:
+    /// `ceil(ln v / ln gamma) + bias` for positive values.
+    fn sketch_of(values: &[f64], timestamp_s: i64) -> DogSketch {
+        let bias = sketch_bias();
+        let mut bins = std::collections::BTreeMap::<i32, u32>::new();
+        for v in values {
+            *bins.entry((v.ln() / SKETCH_GAMMA.ln()).ceil() as i32 + bias).or_default() += 1;
+        }
+        DogSketch {
+            timestamp_s,
+            count: values.len() as i64,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            sum: values.iter().sum(),
+            keys: bins.keys().copied().collect(),
+            counts: bins.values().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn sketch_quantiles_are_within_the_sketch_accuracy() {
+        let values: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let sketch = sketch_of(&values, 1);
+        for (q, exact) in [(0.5, 500.0), (0.75, 750.0), (0.9, 900.0), (0.99, 990.0)] {
+            let got = sketch.quantile(q);
+            assert!((got - exact).abs() / exact < 0.04, "q{q}: {got} vs {exact}");
+        }
+        assert_eq!((sketch.quantile(0.0), sketch.quantile(1.0)), (1.0, 1000.0), "the ends are min and max");
+        assert_eq!(DogSketch::default().quantile(0.5), 0.0, "an empty sketch");
+        let mismatched = DogSketch { count: 2, keys: vec![1], counts: vec![1, 1], ..DogSketch::default() };
+        assert_eq!(mismatched.quantile(0.5), 0.0, "keys and counts of different lengths");
+    }
+
+    fn packed(field: u32, values: &[u64]) -> Vec<u8> {
+        let body: Vec<u8> = values.iter().flat_map(|v| varint(*v)).collect();
+        len_field(field, &body)
+    }
+
+    fn dogsketch_bytes(d: &DogSketch) -> Vec<u8> {
+        let double = |field: u32, v: f64| [tag(field, 1), v.to_bits().to_le_bytes().to_vec()].concat();
+        let zigzag = |k: i32| ((k << 1) ^ (k >> 31)) as u32 as u64;
+        [
+            tag(1, 0),
+            varint(d.timestamp_s as u64),
+            tag(2, 0),
+            varint(d.count as u64),
+            double(3, d.min),
+            double(4, d.max),
+            double(6, d.sum),
+            packed(7, &d.keys.iter().map(|&k| zigzag(k)).collect::<Vec<_>>()),
+            packed(8, &d.counts.iter().map(|&n| u64::from(n)).collect::<Vec<_>>()),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn sketches_become_quantile_sum_count_min_max_series() {
+        let first = sketch_of(&[1.0, 2.0, 3.0, 4.0], 1_700_000_000);
+        let second = sketch_of(&[10.0], 1_700_000_010);
+        let sketch = [len_field(1, b"dd.latency-ms"), len_field(2, b"web01"), len_field(4, b"env:prod"), len_field(7, &dogsketch_bytes(&first)), len_field(7, &dogsketch_bytes(&second))].concat();
+        let series = parse_sketches(&len_field(1, &sketch)).unwrap();
+        let names: Vec<String> = series.iter().map(|s| format!("{}{:?}", s.metric(), s.labels.iter().find(|(n, _)| n == "quantile").map(|(_, v)| v))).collect();
+        assert_eq!(
+            names,
+            [
+                "dd.latency_ms Some(\"0.5\")", "dd.latency_ms Some(\"0.75\")", "dd.latency_ms Some(\"0.9\")", "dd.latency_ms Some(\"0.95\")", "dd.latency_ms Some(\"0.99\")",
+                "dd.latency_ms.sumNone", "dd.latency_ms.countNone", "dd.latency_ms.minNone", "dd.latency_ms.maxNone"
+            ]
+            .map(|n| n.replace(' ', ""))
+        );
+        assert_eq!(series[0].labels, labels(&[("__name__", "dd.latency_ms"), ("host", "web01"), ("quantile", "0.5"), ("env", "prod")]));
+        assert_eq!(series[5].points, vec![(1_700_000_000_000, 10.0), (1_700_000_010_000, 10.0)], "sums");
+        assert_eq!(series[6].points, vec![(1_700_000_000_000, 4.0), (1_700_000_010_000, 1.0)], "counts");
+        assert_eq!(series[7].points[0].1, 1.0);
+        assert_eq!(series[8].points[0].1, 4.0);
+        assert_eq!(series[0].points[0].1, first.quantile(0.5));
+        assert_eq!(series[0].points[1].1, 10.0, "one value: the first bin starts at min");
+        assert!(parse_sketches(&len_field(1, &len_field(7, &tag(1, 0)))).is_err(), "a truncated dogsketch");
     }
 }
