@@ -378,16 +378,20 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
             }
             labels
         };
-        let points = |f: &dyn Fn(&DogSketch) -> f64| sketches.iter().map(|d| (d.timestamp_s.saturating_mul(1000), f(d))).collect();
         for (q, label) in SKETCH_QUANTILES {
-            out.push(Series { labels: labels(metric.clone(), Some(label)), points: points(&|d| d.quantile(q)) });
+            out.push(Series { labels: labels(metric.clone(), Some(label)), points: sketch_points(&sketches, |d| d.quantile(q)) });
         }
-        let parts: [(&str, &dyn Fn(&DogSketch) -> f64); 4] = [("sum", &|d| d.sum), ("count", &|d| d.count as f64), ("min", &|d| d.min), ("max", &|d| d.max)];
+        let parts: [(&str, fn(&DogSketch) -> f64); 4] = [("sum", |d| d.sum), ("count", |d| d.count as f64), ("min", |d| d.min), ("max", |d| d.max)];
         for (suffix, value) in parts {
-            out.push(Series { labels: labels(format!("{metric}.{suffix}"), None), points: points(value) });
+            out.push(Series { labels: labels(format!("{metric}.{suffix}"), None), points: sketch_points(&sketches, value) });
         }
     }
     Ok(out)
+}
+
+/// One point per sketch: its time (ms) and `value` of it.
+fn sketch_points(sketches: &[DogSketch], value: impl Fn(&DogSketch) -> f64) -> Vec<(i64, f64)> {
+    sketches.iter().map(|d| (d.timestamp_s.saturating_mul(1000), value(d))).collect()
 }
 
 fn parse_dogsketch(message: &[u8]) -> Result<DogSketch, WireError> {
