@@ -381,13 +381,16 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
         for (q, label) in SKETCH_QUANTILES {
             out.push(Series { labels: labels(metric.clone(), Some(label)), points: sketch_points(&sketches, |d| d.quantile(q)) });
         }
-        let parts: [(&str, fn(&DogSketch) -> f64); 4] = [("sum", |d| d.sum), ("count", |d| d.count as f64), ("min", |d| d.min), ("max", |d| d.max)];
+        let parts: [(&str, SketchField); 4] = [("sum", |d| d.sum), ("count", |d| d.count as f64), ("min", |d| d.min), ("max", |d| d.max)];
         for (suffix, value) in parts {
             out.push(Series { labels: labels(format!("{metric}.{suffix}"), None), points: sketch_points(&sketches, value) });
         }
     }
     Ok(out)
 }
+
+/// Reads one figure of a sketch.
+type SketchField = fn(&DogSketch) -> f64;
 
 /// One point per sketch: its time (ms) and `value` of it.
 fn sketch_points(sketches: &[DogSketch], value: impl Fn(&DogSketch) -> f64) -> Vec<(i64, f64)> {
