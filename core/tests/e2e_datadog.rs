@@ -101,7 +101,7 @@ fn sketch_payload(metric: &str, host: &str, tags: &[&str], timestamp_s: i64, val
         *bins.entry((v.ln() / gamma_ln).ceil() as i64 + bias).or_default() += 1;
     }
     let mut dogsketch = Vec::new();
-    let mut scalar = |field: u32, v: u64, out: &mut Vec<u8>| {
+    let scalar = |field: u32, v: u64, out: &mut Vec<u8>| {
         varint(u64::from(field << 3), out);
         varint(v, out);
     };
