@@ -46,22 +46,26 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
+/// Appends `v` as a protobuf varint.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited protobuf field.
+fn len_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(u64::from(field << 3 | 2), &mut out);
+    varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
+}
+
 /// The agent's v2 protobuf `MetricPayload` with one series (host resource, tags, points).
 fn v2_protobuf(metric: &str, host: &str, tags: &[&str], points: &[(i64, f64)]) -> Vec<u8> {
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn len_field(field: u32, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint(u64::from(field << 3 | 2), &mut out);
-        varint(bytes.len() as u64, &mut out);
-        out.extend_from_slice(bytes);
-        out
-    }
     let mut series = len_field(1, &[len_field(1, b"host"), len_field(2, host.as_bytes())].concat());
     series.extend(len_field(2, metric.as_bytes()));
     for tag in tags {
@@ -80,20 +84,6 @@ fn v2_protobuf(metric: &str, host: &str, tags: &[&str], points: &[(i64, f64)]) -
 /// The agent's `SketchPayload` with one sketch of `values` at `timestamp_s`, binned as the
 /// agent bins them (relative accuracy 1/128: key `ceil(ln v / ln(1 + 1/64)) + bias`).
 fn sketch_payload(metric: &str, host: &str, tags: &[&str], timestamp_s: i64, values: &[f64]) -> Vec<u8> {
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn len_field(field: u32, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint(u64::from(field << 3 | 2), &mut out);
-        varint(bytes.len() as u64, &mut out);
-        out.extend_from_slice(bytes);
-        out
-    }
     let gamma_ln = (2.0f64 / 128.0).ln_1p();
     let bias = 1 - (1e-9f64.ln() / gamma_ln).floor() as i64;
     let mut bins = std::collections::BTreeMap::<i64, u64>::new();

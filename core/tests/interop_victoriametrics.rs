@@ -539,6 +539,61 @@ fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     assert!(server.stop());
 }
 
+/// VictoriaMetrics started on loopback with an empty data directory under `dir` and
+/// `extra` flags, once its API answers: the guard that stops it, and its base URL.
+fn start_victoria(victoria: &str, dir: &Path, extra: &[String]) -> (KillOnDrop, String) {
+    let http_port = free_port();
+    let log = dir.join("victoria-metrics.log");
+    let mut args = vec![format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{http_port}")];
+    args.extend_from_slice(extra);
+    let guard = start_tool(victoria, &args, &log);
+    let base = format!("http://127.0.0.1:{http_port}");
+    poll(&format!("{base}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    (guard, base)
+}
+
+/// Our listener's TCP address, from the start-up line announcing `what`.
+fn our_tcp_addr(server: &Server, what: &str) -> String {
+    let line = server.log_line(what, Duration::from_secs(10)).unwrap_or_else(|| panic!("no log line announcing {what}"));
+    line.split("tcp://").nth(1).expect("tcp:// address").chars().take_while(|c| !c.is_whitespace()).collect()
+}
+
+/// A connection to `addr`, retried for up to 30 s (VictoriaMetrics' socket listeners may
+/// open a moment after its HTTP port).
+fn connect_retrying(addr: &str) -> std::net::TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(stream) => return stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(error) => panic!("cannot connect to {addr}: {error}"),
+        }
+    }
+}
+
+/// The export of `base` for the series whose names start with `prefix` (dots as sent), once
+/// it holds `count` series (bounded wait; `/internal/force_flush` first, which
+/// VictoriaMetrics needs and we answer).
+fn exported_when(base: &str, prefix: &str, count: usize, what: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)>> {
+    let pattern: String = prefix.chars().map(|c| if c == '.' { "\\\\.".to_string() } else { c.to_string() }).collect();
+    let selector = format!("match[]={}", encode(&format!("{{__name__=~\"{pattern}.*\"}}")));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = agent().get(&format!("{base}/internal/force_flush")).call();
+        let text = agent().get(&format!("{base}/api/v1/export?{selector}&start=-1h")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
+        let series = parse_export(&text);
+        if series.len() == count || Instant::now() >= deadline {
+            assert_eq!(series.len(), count, "{what}: {series:?}");
+            return series;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 /// The same Graphite plaintext lines, sent over TCP to VictoriaMetrics 1.79
 /// (`-graphiteListenAddr`) and to our `server.graphite_listen_addr`, are stored alike: names,
 /// tags (an empty name or value dropped, a repeated one's last value), fractional seconds
@@ -551,21 +606,9 @@ fn graphite_lines_are_stored_as_victoriametrics_stores_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n"));
-    let line = server.log_line("listening for Graphite plaintext", Duration::from_secs(10)).expect("our Graphite listener's log line");
-    let ours: String = line.split("tcp://").nth(1).expect("tcp:// address").chars().take_while(|c| !c.is_whitespace()).collect();
-    let (http_port, graphite_port) = (free_port(), free_port());
-    let log = dir.path().join("victoria-metrics.log");
-    let _vm = start_tool(
-        &victoria,
-        &[
-            format!("-storageDataPath={}", dir.path().join("vm-data").display()),
-            format!("-httpListenAddr=127.0.0.1:{http_port}"),
-            format!("-graphiteListenAddr=127.0.0.1:{graphite_port}"),
-        ],
-        &log,
-    );
-    let vm = format!("http://127.0.0.1:{http_port}");
-    poll(&format!("{vm}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    let ours = our_tcp_addr(&server, "listening for Graphite plaintext");
+    let graphite_port = free_port();
+    let (_vm, vm) = start_victoria(&victoria, dir.path(), &[format!("-graphiteListenAddr=127.0.0.1:{graphite_port}")]);
 
     let t = now_ms() / 1000 - 600;
     let lines = format!(
@@ -579,35 +622,10 @@ fn graphite_lines_are_stored_as_victoriametrics_stores_them() {
         t + 70
     );
     for addr in [format!("127.0.0.1:{graphite_port}"), ours] {
-        // VictoriaMetrics' listener may open a moment after its HTTP port.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut stream = loop {
-            match std::net::TcpStream::connect(&addr) {
-                Ok(stream) => break stream,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                Err(error) => panic!("cannot connect to {addr}: {error}"),
-            }
-        };
-        std::io::Write::write_all(&mut stream, lines.as_bytes()).expect("send the lines");
+        std::io::Write::write_all(&mut connect_retrying(&addr), lines.as_bytes()).expect("send the lines");
     }
-    let selector = "match[]=%7B__name__%3D~%22gr%5C%5C.cmp%5C%5C..%2A%22%7D&start=-1h";
-    let export = |base: &str| agent().get(&format!("{base}/api/v1/export?{selector}")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
-    let wait_for = |base: &str, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if base == vm {
-                let _ = agent().get(&format!("{vm}/internal/force_flush")).call();
-            }
-            let series = parse_export(&export(base));
-            if series.len() == 8 || Instant::now() >= deadline {
-                assert_eq!(series.len(), 8, "{what}: {series:?}");
-                return series;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let theirs = wait_for(&vm, "VictoriaMetrics");
-    let stored = wait_for(&server.url(""), "Metricstor");
+    let theirs = exported_when(&vm, "gr.cmp.", 8, "VictoriaMetrics");
+    let stored = exported_when(&server.url(""), "gr.cmp.", 8, "Metricstor");
     assert_eq!(stored, theirs);
     assert_eq!(theirs.get(r#"{"__name__":"gr.cmp.frac"}"#), Some(&vec![((t + 30) * 1000, 5.0)]), "{theirs:?}");
     assert!(server.stop());
@@ -629,21 +647,9 @@ fn opentsdb_puts_are_stored_as_victoriametrics_stores_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), "  opentsdb_listen_addr: 127.0.0.1:0\n"));
-    let line = server.log_line("listening for OpenTSDB", Duration::from_secs(10)).expect("our OpenTSDB listener's log line");
-    let ours: String = line.split("tcp://").nth(1).expect("tcp:// address").chars().take_while(|c| !c.is_whitespace()).collect();
-    let (http_port, opentsdb_port) = (free_port(), free_port());
-    let log = dir.path().join("victoria-metrics.log");
-    let _vm = start_tool(
-        &victoria,
-        &[
-            format!("-storageDataPath={}", dir.path().join("vm-data").display()),
-            format!("-httpListenAddr=127.0.0.1:{http_port}"),
-            format!("-opentsdbListenAddr=127.0.0.1:{opentsdb_port}"),
-        ],
-        &log,
-    );
-    let vm = format!("http://127.0.0.1:{http_port}");
-    poll(&format!("{vm}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    let ours = our_tcp_addr(&server, "listening for OpenTSDB");
+    let opentsdb_port = free_port();
+    let (_vm, vm) = start_victoria(&victoria, dir.path(), &[format!("-opentsdbListenAddr=127.0.0.1:{opentsdb_port}")]);
 
     let t = now_ms() / 1000 - 600;
     let lines = format!(
@@ -659,41 +665,16 @@ fn opentsdb_puts_are_stored_as_victoriametrics_stores_them() {
     );
     let put = format!("POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     for addr in [format!("127.0.0.1:{opentsdb_port}"), ours] {
-        // VictoriaMetrics' listener may open a moment after its HTTP port.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let connect = || loop {
-            match std::net::TcpStream::connect(&addr) {
-                Ok(stream) => break stream,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                Err(error) => panic!("cannot connect to {addr}: {error}"),
-            }
-        };
-        let mut stream = connect();
-        std::io::Write::write_all(&mut stream, lines.as_bytes()).expect("send the lines");
-        drop(stream);
-        let mut stream = connect();
+        std::io::Write::write_all(&mut connect_retrying(&addr), lines.as_bytes()).expect("send the lines");
+        let mut stream = connect_retrying(&addr);
         stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
         std::io::Write::write_all(&mut stream, put.as_bytes()).expect("send the HTTP put");
         let mut answer = String::new();
         let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
         assert!(answer.starts_with("HTTP/1.1 "), "{addr}: {answer:?}");
     }
-    let selector = "match[]=%7B__name__%3D~%22ot%5C%5C.cmp%5C%5C..%2A%22%7D&start=-1h";
-    let export = |base: &str| agent().get(&format!("{base}/api/v1/export?{selector}")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
-    let wait_for = |base: &str, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let _ = agent().get(&format!("{base}/internal/force_flush")).call();
-            let series = parse_export(&export(base));
-            if series.len() == 6 || Instant::now() >= deadline {
-                assert_eq!(series.len(), 6, "{what}: {series:?}");
-                return series;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let theirs = wait_for(&vm, "VictoriaMetrics");
-    let stored = wait_for(&server.url(""), "Metricstor");
+    let theirs = exported_when(&vm, "ot.cmp.", 6, "VictoriaMetrics");
+    let stored = exported_when(&server.url(""), "ot.cmp.", 6, "Metricstor");
     assert_eq!(stored, theirs);
     assert_eq!(theirs.get(r#"{"__name__":"ot.cmp.http","via":"http"}"#), Some(&vec![(t * 1000, 8.0), ((t + 10) * 1000, 9.0)]), "{theirs:?}");
     assert!(server.stop());
@@ -704,7 +685,8 @@ fn opentsdb_puts_are_stored_as_victoriametrics_stores_them() {
 /// tag renamed `exported_host`, a tag without a value `no_label_value`, an empty value
 /// dropped), fractional-second timestamps. (Left out: a `device` field, which 1.79 drops and
 /// current VictoriaMetrics stores as a label, as we do; names needing Datadog's sanitizing,
-/// which 1.79 stores raw; v2 series, which 1.79 does not take. e2e_datadog covers them.)
+/// which 1.79 stores raw; v2 series and sketches, which 1.79 does not take. e2e_datadog
+/// covers them.)
 #[test]
 fn datadog_v1_series_are_stored_as_victoriametrics_stores_them() {
     let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
@@ -713,11 +695,7 @@ fn datadog_v1_series_are_stored_as_victoriametrics_stores_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&write_config(dir.path(), ""));
-    let http_port = free_port();
-    let log = dir.path().join("victoria-metrics.log");
-    let _vm = start_tool(&victoria, &[format!("-storageDataPath={}", dir.path().join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{http_port}")], &log);
-    let vm = format!("http://127.0.0.1:{http_port}");
-    poll(&format!("{vm}/api/v1/labels"), Duration::from_secs(30), "VictoriaMetrics' API", &log, |body| (body["status"] == "success").then_some(()));
+    let (_vm, vm) = start_victoria(&victoria, dir.path(), &[]);
 
     let t = now_ms() / 1000 - 600;
     let body = serde_json::json!({"series": [
@@ -734,22 +712,8 @@ fn datadog_v1_series_are_stored_as_victoriametrics_stores_them() {
         };
         assert_eq!(status, 202, "{base}");
     }
-    let selector = "match[]=%7B__name__%3D~%22dd%5C%5C.cmp%5C%5C..%2A%22%7D&start=-1h";
-    let export = |base: &str| agent().get(&format!("{base}/api/v1/export?{selector}")).call().ok().and_then(|r| r.into_string().ok()).unwrap_or_default();
-    let wait_for = |base: &str, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let _ = agent().get(&format!("{base}/internal/force_flush")).call();
-            let series = parse_export(&export(base));
-            if series.len() == 2 || Instant::now() >= deadline {
-                assert_eq!(series.len(), 2, "{what}: {series:?}");
-                return series;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let theirs = wait_for(&vm, "VictoriaMetrics");
-    let stored = wait_for(&server.url(""), "Metricstor");
+    let theirs = exported_when(&vm, "dd.cmp.", 2, "VictoriaMetrics");
+    let stored = exported_when(&server.url(""), "dd.cmp.", 2, "Metricstor");
     assert_eq!(stored, theirs);
     assert!(theirs.contains_key(r#"{"__name__":"dd.cmp.count","a":"b:c"}"#), "{theirs:?}");
     assert!(server.stop());

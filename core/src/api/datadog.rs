@@ -13,8 +13,8 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use tsdb::Sample;
 
-use super::params::Params;
-use super::{extra_labels, json_response, write, Api, ApiError};
+use super::push::{self, Preamble, Skipped};
+use super::{json_response, Api, ApiError};
 use crate::ingest::datadog::{self, Series};
 use crate::ingest::influx::Parsed;
 use crate::ingest::tagged_sample::push_tagged;
@@ -99,42 +99,25 @@ fn decoded_body(request: &Request<Bytes>) -> Result<std::borrow::Cow<'_, [u8]>, 
 
 /// Stores `series` with the request's `extra_label`s; points with a problem are skipped.
 async fn store(api: &Api, request: &Request<Bytes>, series: Vec<Series>) -> Result<(), ApiError> {
-    // As remote_write: refuse under overload before storing.
-    if let Some(shard) = api.router.full_shard() {
-        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
-    }
-    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
-    let rules = api.config.storage.ingest_rules();
-    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    let Preamble { rules, extra, .. } = push::preamble(api, request)?;
     let mut parsed = Parsed::default();
-    let (mut bad, mut first_problem) = (0usize, None);
+    let mut skipped = Skipped::default();
     for s in &series {
         let metric = s.metric();
         let tags: Vec<(&str, &str)> = s.labels.iter().skip(1).map(|(n, v)| (n.as_str(), v.as_str())).collect();
         if metric.is_empty() {
-            bad += s.points.len().max(1);
-            first_problem.get_or_insert_with(|| format!("a series without a metric name (tags {tags:?})"));
+            skipped.add_many(s.points.len().max(1), format!("a series without a metric name (tags {tags:?})"));
             continue;
         }
         // A label limit refuses every point of the series alike; a non-finite value (under
         // storage.reject_non_finite) only its point.
         for &(timestamp_ms, value) in &s.points {
             if let Err(problem) = push_tagged(&mut parsed, metric.as_bytes(), metric, tags.clone(), Sample { timestamp_ms, value }, &rules) {
-                bad += 1;
-                first_problem.get_or_insert(problem);
+                skipped.add(problem);
             }
         }
     }
     let samples = parsed.samples;
-    if !parsed.is_empty() {
-        let batch = extra_labels::apply_to_batch(parsed.into_batch(), &extra, &rules.label_limits)?;
-        write::append_counted(api, batch).await?;
-    }
-    match first_problem {
-        None => Ok(()),
-        Some(first) => Err(ApiError::bad_data(format!(
-            "{first}; {bad} point{} skipped, the request's others stored ({samples} samples)",
-            if bad == 1 { "" } else { "s" }
-        ))),
-    }
+    push::store(api, parsed, &extra, &rules).await?;
+    skipped.answer("point", samples)
 }

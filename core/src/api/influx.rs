@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 
 use super::params::{now_ms, Params};
-use super::{extra_labels, json_response, write, Api, ApiError};
+use super::{json_response, write, Api, ApiError};
 use crate::ingest::influx::{self, InfluxError, LineOptions, Precision};
 use crate::ingest::MAX_DECOMPRESSED_BYTES;
 
@@ -74,13 +74,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
 /// Parses the whole body first, so a bad line refuses the request with nothing of it
 /// stored (VictoriaMetrics skips bad lines and stores the rest; a 400 tells the sender).
 async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    // As remote_write: refuse under overload before decoding.
-    if let Some(shard) = api.router.full_shard() {
-        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
-    }
-    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
-    let rules = api.config.storage.ingest_rules();
-    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    let super::push::Preamble { params, rules, extra } = super::push::preamble(api, request)?;
     let gunzipped;
     let body: &[u8] = if is_gzip(request.headers())? {
         gunzipped = gunzip(request.body())?;

@@ -17,6 +17,7 @@ mod migrate;
 mod datadog;
 mod opentsdb_put;
 mod otlp;
+mod push;
 mod params;
 mod process_metrics;
 mod parse_query;

@@ -8,8 +8,8 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
-use super::params::Params;
-use super::{extra_labels, influx, write, Api, ApiError};
+use super::push::{self, Preamble, Skipped};
+use super::{influx, Api, ApiError};
 use crate::ingest::influx::Parsed;
 use crate::ingest::opentsdb;
 
@@ -21,13 +21,7 @@ pub fn is_put_path(path: &str) -> bool {
 }
 
 pub async fn handle_put(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    // As remote_write: refuse under overload before decoding.
-    if let Some(shard) = api.router.full_shard() {
-        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
-    }
-    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
-    let rules = api.config.storage.ingest_rules();
-    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    let Preamble { rules, extra, .. } = push::preamble(api, request)?;
     let gunzipped;
     let body: &[u8] = if super::body_is_gzip(request.headers(), "OpenTSDB JSON")? {
         gunzipped = influx::gunzip(request.body())?;
@@ -43,24 +37,15 @@ pub async fn handle_put(api: &Api, request: &Request<Bytes>) -> Result<Response<
     };
     let now_ms = super::params::now_ms();
     let mut parsed = Parsed::default();
-    let (mut bad, mut first_problem) = (0usize, None);
+    let mut skipped = Skipped::default();
     for point in points {
         if let Err(problem) = opentsdb::push_json_point(&mut parsed, point, now_ms, &rules) {
-            bad += 1;
-            first_problem.get_or_insert(problem);
+            skipped.add(problem);
         }
     }
     let samples = parsed.samples;
-    if !parsed.is_empty() {
-        let batch = extra_labels::apply_to_batch(parsed.into_batch(), &extra, &rules.label_limits)?;
-        write::append_counted(api, batch).await?;
-    }
-    if let Some(first) = first_problem {
-        return Err(ApiError::bad_data(format!(
-            "{first}; {bad} bad data point{} skipped, the request's other points stored ({samples} samples)",
-            if bad == 1 { "" } else { "s" }
-        )));
-    }
+    push::store(api, parsed, &extra, &rules).await?;
+    skipped.answer("bad data point", samples)?;
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

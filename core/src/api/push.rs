@@ -1,0 +1,75 @@
+//! What the push endpoints that parse a whole body into an `influx::Parsed` batch share
+//! (InfluxDB line protocol, OpenTSDB's `/api/put`, the Datadog agent's series): the
+//! preamble (refused under overload before decoding, as remote_write is; the ingest rules
+//! and `extra_label`s), the store of the parsed batch with those labels set, and the answer
+//! when some of the request was skipped: VictoriaMetrics stores the good part of such a
+//! request, and so do we, with a 400 that names the first problem and what was stored.
+
+use bytes::Bytes;
+use http::Request;
+
+use super::params::Params;
+use super::{extra_labels, write, Api, ApiError};
+use crate::ingest::influx::Parsed;
+use crate::ingest::IngestRules;
+
+/// A push request's query parameters, the ingest rules and its `extra_label`s.
+pub struct Preamble {
+    pub params: Params,
+    pub rules: IngestRules,
+    pub extra: Vec<(String, String)>,
+}
+
+/// Refuses the request while a shard's queue is full (429, before its body is decoded), and
+/// reads its parameters.
+pub fn preamble(api: &Api, request: &Request<Bytes>) -> Result<Preamble, ApiError> {
+    if let Some(shard) = api.router.full_shard() {
+        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
+    }
+    let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+    let rules = api.config.storage.ingest_rules();
+    let extra = extra_labels::from_params(&params, &rules.label_limits)?;
+    Ok(Preamble { params, rules, extra })
+}
+
+/// Stores `parsed` (nothing when it is empty) with `extra` labels set.
+pub async fn store(api: &Api, parsed: Parsed, extra: &[(String, String)], rules: &IngestRules) -> Result<(), ApiError> {
+    if parsed.is_empty() {
+        return Ok(());
+    }
+    let batch = extra_labels::apply_to_batch(parsed.into_batch(), extra, &rules.label_limits)?;
+    write::append_counted(api, batch).await?;
+    Ok(())
+}
+
+/// The parts of a push that were skipped (bad points), while the rest was stored.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    count: usize,
+    first: Option<String>,
+}
+
+impl Skipped {
+    pub fn add(&mut self, problem: String) {
+        self.add_many(1, problem);
+    }
+
+    /// `count` parts skipped for one `problem`.
+    pub fn add_many(&mut self, count: usize, problem: String) {
+        self.count += count;
+        self.first.get_or_insert(problem);
+    }
+
+    /// Nothing skipped: `Ok`. Otherwise the 400 naming the first problem, how many `what`s
+    /// (a singular noun) were skipped and how many samples were stored.
+    pub fn answer(self, what: &str, samples_stored: u64) -> Result<(), ApiError> {
+        match self.first {
+            None => Ok(()),
+            Some(first) => Err(ApiError::bad_data(format!(
+                "{first}; {} {what}{} skipped, the request's others stored ({samples_stored} samples)",
+                self.count,
+                if self.count == 1 { "" } else { "s" }
+            ))),
+        }
+    }
+}
