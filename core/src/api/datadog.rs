@@ -7,8 +7,6 @@
 //! a non-finite value under `storage.reject_non_finite`) are skipped and the others stored;
 //! the answer is then a 400 naming the first problem, else 202 `{"status":"ok"}`.
 
-use std::io::Read;
-
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use tsdb::Sample;
@@ -41,7 +39,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
         }
         "/datadog/api/v1/series" | "/datadog/api/v2/series" => Err(ApiError::method_not_allowed("POST")),
         "/datadog/api/beta/sketches" if method == Method::POST => {
-            let body = decoded_body(request)?;
+            let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
             let series = datadog::parse_sketches(&body).map_err(ApiError::bad_data)?;
             store(api, request, series).await?;
             let mut response = Response::new(Bytes::new());
@@ -59,7 +57,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
 /// The request's body, decompressed as its `Content-Encoding` says (at most
 /// `BODY_BYTES_MAX`), parsed as the path's version and content type.
 fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
-    let body = decoded_body(request)?;
+    let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
     let now_ms = super::params::now_ms();
     let protobuf = request.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/x-protobuf"));
     let parsed = match (v1, protobuf) {
@@ -68,33 +66,6 @@ fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
         (false, false) => datadog::parse_v2_json(&body, now_ms),
     };
     parsed.map_err(ApiError::bad_data)
-}
-
-fn decoded_body(request: &Request<Bytes>) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
-    let body = request.body().as_ref();
-    let encoding = request.headers().get(header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    let too_large = || ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, error_type: "bad_data", message: format!("the decompressed body is larger than {BODY_BYTES_MAX} bytes"), headers: Vec::new() };
-    let read_bounded = |mut reader: Box<dyn Read + '_>, name: &str| -> Result<Vec<u8>, ApiError> {
-        let mut out = Vec::new();
-        (&mut reader).take(BODY_BYTES_MAX as u64 + 1).read_to_end(&mut out).map_err(|e| ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: {name}): {e}")))?;
-        if out.len() > BODY_BYTES_MAX {
-            return Err(too_large());
-        }
-        Ok(out)
-    };
-    match encoding.as_deref() {
-        None | Some("" | "identity") => Ok(std::borrow::Cow::Borrowed(body)),
-        Some("gzip" | "x-gzip") => Ok(read_bounded(Box::new(flate2::read::MultiGzDecoder::new(body)), "gzip")?.into()),
-        Some("deflate") => Ok(read_bounded(Box::new(flate2::read::ZlibDecoder::new(body)), "deflate")?.into()),
-        Some("zstd") => {
-            let mut out = Vec::new();
-            let window_max = BODY_BYTES_MAX as u64;
-            crate::ingest::zstd::unzstd_into(&mut out, body, BODY_BYTES_MAX, window_max, &mut ruzstd::decoding::FrameDecoder::new())
-                .map_err(|e| if e.contains("decompresses to more than") { too_large() } else { ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: zstd): {e}")) })?;
-            Ok(out.into())
-        }
-        Some(other) => Err(ApiError::unsupported_media(format!("unsupported Content-Encoding \"{other}\" for Datadog series: send it as is, gzip, deflate or zstd"))),
-    }
 }
 
 /// Stores `series` with the request's `extra_label`s; points with a problem are skipped.

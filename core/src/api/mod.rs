@@ -16,6 +16,7 @@ mod line_import;
 mod migrate;
 mod datadog;
 mod opentsdb_put;
+mod newrelic;
 mod otlp;
 mod push;
 mod params;
@@ -202,6 +203,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
         p if opentsdb_put::is_put_path(p) => "opentsdb_put",
         p if datadog::is_datadog_path(p) => "datadog",
+        p if newrelic::is_newrelic_path(p) => "newrelic",
         "/api/v1/read" => "read",
         "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",
         p if p.starts_with("/api/v1/import") => "import",
@@ -262,6 +264,7 @@ impl Api {
             || influx::is_write_path(path)
             || opentsdb_put::is_put_path(path)
             || datadog::is_datadog_path(path)
+            || newrelic::is_newrelic_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/");
@@ -301,6 +304,7 @@ impl Api {
             p if influx::is_influx_path(p) => influx::route(self, request, p).await,
             p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
             p if datadog::is_datadog_path(p) => datadog::route(self, request, p).await,
+            p if newrelic::is_newrelic_path(p) => newrelic::route(self, request, p).await,
             p if opentsdb_put::is_put_path(p) => Err(ApiError::method_not_allowed("POST")),
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
             "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),

@@ -9,6 +9,7 @@ pub mod graphite;
 pub mod influx;
 pub mod json_lines;
 pub mod label_limits;
+pub mod newrelic;
 pub mod line_splitter;
 pub mod native_histogram;
 pub mod opentsdb;

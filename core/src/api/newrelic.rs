@@ -1,0 +1,58 @@
+//! The New Relic infrastructure agent's endpoints under `/newrelic` (point the agent's
+//! `COLLECTOR_URL` at `http://host:9101/newrelic`), as VictoriaMetrics serves them: metric
+//! events (`/newrelic/infra/v2/metrics/events/bulk`, gzip, deflate or zstd as the agent
+//! sends) parsed by `ingest::newrelic` and stored with `extra_label`s, and the answers the
+//! agent expects from its connect check (`/newrelic`) and inventory calls
+//! (`/newrelic/inventory/deltas`). A sample refused by the label limits or the non-finite
+//! rule is skipped and the others stored; the answer is then a 400 naming it, else 202.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use tsdb::Sample;
+
+use super::push::{self, Preamble, Skipped};
+use super::{json_response, Api, ApiError};
+use crate::ingest::influx::Parsed;
+use crate::ingest::newrelic;
+use crate::ingest::tagged_sample::push_tagged;
+
+/// The largest decompressed body (as the agent's own limit, well under it).
+const BODY_BYTES_MAX: usize = 64 << 20;
+
+/// Whether `route` answers `path`; all of them are authorized as writes (the agent's).
+pub fn is_newrelic_path(path: &str) -> bool {
+    path == "/newrelic" || path.starts_with("/newrelic/")
+}
+
+pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+    match path.trim_end_matches('/') {
+        "/newrelic/infra/v2/metrics/events/bulk" if request.method() == Method::POST => {
+            let body = push::decompressed_body(request, "New Relic events", BODY_BYTES_MAX)?;
+            let events = newrelic::parse(&body, super::params::now_ms()).map_err(ApiError::bad_data)?;
+            store(api, request, &events).await?;
+            Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#))
+        }
+        "/newrelic/infra/v2/metrics/events/bulk" => Err(ApiError::method_not_allowed("POST")),
+        "/newrelic" => Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)),
+        "/newrelic/inventory/deltas" => Ok(json_response(StatusCode::ACCEPTED, r#"{"payload":{"version": 1, "state": {}, "reset": "false"}}"#)),
+        _ => Err(ApiError::not_found(path)),
+    }
+}
+
+async fn store(api: &Api, request: &Request<Bytes>, events: &[newrelic::Event]) -> Result<(), ApiError> {
+    let Preamble { rules, extra, .. } = push::preamble(api, request)?;
+    let mut parsed = Parsed::default();
+    let mut skipped = Skipped::default();
+    for event in events {
+        let tags: Vec<(&str, &str)> = event.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        for (name, value) in &event.samples {
+            let sample = Sample { timestamp_ms: event.timestamp_ms, value: *value };
+            if let Err(problem) = push_tagged(&mut parsed, name.as_bytes(), name, tags.clone(), sample, &rules) {
+                skipped.add(problem);
+            }
+        }
+    }
+    let samples = parsed.samples;
+    push::store(api, parsed, &extra, &rules).await?;
+    skipped.answer("sample", samples)
+}
