@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Raw-socket ingestion, Metricstor beside VictoriaMetrics 1.79 (Debian's `victoria-metrics`):
-# the same Graphite plaintext lines (SERIES series, default 200,000, x 5 samples 10 s apart)
-# and InfluxDB lines (SERIES/10 lines of 10 fields x 5 timestamps: the same number of
-# samples) are sent over one TCP connection each to `server.graphite_listen_addr` /
-# `server.influx_listen_addr` and to `-graphiteListenAddr` / `-influxListenAddr`. TCP has no
+# the same Graphite plaintext lines (SERIES series, default 200,000, x 5 samples 10 s apart),
+# InfluxDB lines (SERIES/10 lines of 10 fields x 5 timestamps: the same number of samples)
+# and OpenTSDB `put` lines (SERIES series x 5) are sent over one TCP connection each to
+# `server.graphite_listen_addr` / `server.influx_listen_addr` / `server.opentsdb_listen_addr`
+# and to `-graphiteListenAddr` / `-influxListenAddr` / `-opentsdbListenAddr`. TCP has no
 # answer, so a load ends when the server's CPU time has not moved for 0.5 s: wall time and
 # server CPU seconds run from the first byte until its last move. Then an export counts the
 # samples stored (VictoriaMetrics flushed first). Also prints peak RSS.
@@ -24,6 +25,10 @@ with open(f"{work}/graphite.txt", "w") as f:
     for k in range(5):
         for i in range(n):
             f.write(f"gbench.host-{i % 1000}.cpu{i // 1000 % 20}.m{i // 20000} {random.random() * 100:.3f} {base + k * 10}\n")
+with open(f"{work}/opentsdb.txt", "w") as f:
+    for k in range(5):
+        for i in range(n):
+            f.write(f"put obench.cpu {base + k * 10} {random.random() * 100:.3f} host=host-{i % 1000} cpu=cpu{i // 1000 % 20} m=m{i // 20000}\n")
 with open(f"{work}/influx.txt", "w") as f:
     for k in range(5):
         for i in range(n // 10):
@@ -31,23 +36,24 @@ with open(f"{work}/influx.txt", "w") as f:
             f.write(f"ibench,host=host-{i % 1000},cpu=cpu{i // 1000} {fields} {(base + k * 10) * 10**9}\n")
 PY
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-mport=$(free_port); mgrpc=$(free_port); mgraphite=$(free_port); minflux=$(free_port)
-vport=$(free_port); vgraphite=$(free_port); vinflux=$(free_port)
-printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\n  graphite_listen_addr: 127.0.0.1:%s\n  influx_listen_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\n' \
-  "$mport" "$mgrpc" "$mgraphite" "$minflux" "$work" > "$work/cfg.yaml"
+mport=$(free_port); mgrpc=$(free_port); mgraphite=$(free_port); minflux=$(free_port); mopentsdb=$(free_port)
+vport=$(free_port); vgraphite=$(free_port); vinflux=$(free_port); vopentsdb=$(free_port)
+printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\n  graphite_listen_addr: 127.0.0.1:%s\n  influx_listen_addr: 127.0.0.1:%s\n  opentsdb_listen_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\n' \
+  "$mport" "$mgrpc" "$mgraphite" "$minflux" "$mopentsdb" "$work" > "$work/cfg.yaml"
 "$bin" --config "$work/cfg.yaml" > "$work/ms.log" 2>&1 & mpid=$!
 victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$vport -graphiteListenAddr=127.0.0.1:$vgraphite \
-  -influxListenAddr=127.0.0.1:$vinflux -retentionPeriod=100y > "$work/vm.log" 2>&1 & vpid=$!
+  -influxListenAddr=127.0.0.1:$vinflux -opentsdbListenAddr=127.0.0.1:$vopentsdb -retentionPeriod=100y > "$work/vm.log" 2>&1 & vpid=$!
 for _ in $(seq 300); do
   curl -s "127.0.0.1:$mport/-/ready" >/dev/null && curl -s "127.0.0.1:$vport/health" >/dev/null && break
   sleep 0.1
 done
 total=$((series * 5))
-for who in "metricstor:$mport:$mpid:$mgraphite:$minflux" "victoriametrics:$vport:$vpid:$vgraphite:$vinflux"; do
-  IFS=: read -r name port pid graphite influx <<< "$who"
-  for protocol in graphite influx; do
+for who in "metricstor:$mport:$mpid:$mgraphite:$minflux:$mopentsdb" "victoriametrics:$vport:$vpid:$vgraphite:$vinflux:$vopentsdb"; do
+  IFS=: read -r name port pid graphite influx opentsdb <<< "$who"
+  for protocol in graphite influx opentsdb; do
     sock=$graphite; metric='gbench\\..*'
     [ $protocol = influx ] && sock=$influx && metric='ibench_.*'
+    [ $protocol = opentsdb ] && sock=$opentsdb && metric='obench\\..*'
     t0=$(awk '{print $14+$15}' /proc/$pid/stat); s0=$(date +%s.%N)
     python3 - "$work/$protocol.txt" "$sock" <<'PY'
 import socket, sys
