@@ -83,32 +83,6 @@ fn send_import(request: ureq::Request, url: &str, body: &[u8], chunked: bool) ->
     }
 }
 
-fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let mut client = client.ready().await.expect("ready");
-        let request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}")).body(()).expect("request");
-        let (response, mut send) = client.send_request(request, false).expect("send");
-        // h2 sends the body as the server's flow-control windows allow.
-        send.send_data(bytes::Bytes::from(body), true).expect("data");
-        let response = tokio::time::timeout(Duration::from_secs(120), response).await.expect("answered in time").expect("response");
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let mut text = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.expect("response body");
-            let _ = body.flow_control().release_capacity(chunk.len());
-            text.extend_from_slice(&chunk);
-        }
-        (status, String::from_utf8_lossy(&text).into_owned())
-    })
-}
-
 #[test]
 fn imports_over_the_body_limit_stream_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -394,8 +394,8 @@ fn http_over_tcp(addr: &str, request: &str) -> (u16, String) {
 
 /// `server.opentsdb_listen_addr`: `put` lines over TCP (one split across writes, a last one
 /// without a newline, a bad one skipped) and UDP are stored with their tags, seconds and
-/// milliseconds told apart; HTTP `/api/put` is served on the same TCP port (other paths are
-/// 404 there) and on the HTTP port (`/opentsdb/api/put`, `/api/put`), where a bad data point
+/// milliseconds told apart; HTTP `/api/put` is served on the same TCP port (HTTP/1.1 and
+/// h2c; other paths are 404 there) and on the HTTP port (`/opentsdb/api/put`, `/api/put`), where a bad data point
 /// is a 400 that says the others were stored.
 #[test]
 fn opentsdb_put_lines_and_http_put_are_stored() {
@@ -436,6 +436,9 @@ fn opentsdb_put_lines_and_http_put_are_stored() {
     let (status, answer) = http_over_tcp(&tcp, "GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 404, "{answer}");
     assert!(answer.contains("/api/put"), "{answer}");
+    // HTTP/2 with prior knowledge on that port too.
+    let body = format!(r#"{{"metric":"http.tsdb","timestamp":{},"value":10,"tags":{{"via":"h2c"}}}}"#, s + 15);
+    assert_eq!(h2_post(&tcp, "/api/put", body.into_bytes()).0, 204);
     // HTTP on the HTTP port, a single point and an array with a bad point.
     let reply = post_plain(&server.url("/opentsdb/api/put"), "application/json", format!(r#"{{"metric":"http.tsdb","timestamp":{},"value":"8","tags":{{"via":"main"}}}}"#, t0 + 15_000).as_bytes());
     assert_eq!(reply.status, 204, "{}", reply.body);
@@ -448,6 +451,7 @@ fn opentsdb_put_lines_and_http_put_are_stored() {
         at,
         vec![
             (json!({"__name__": "http.tsdb", "via": "api"}), vec![(t0, "9".into())]),
+            (json!({"__name__": "http.tsdb", "via": "h2c"}), vec![(t0 + 15_000, "10".into())]),
             (json!({"__name__": "http.tsdb", "via": "main"}), vec![(t0 + 15_000, "8".into())]),
             (json!({"__name__": "http.tsdb", "via": "port"}), vec![(t0, "7".into())]),
         ],

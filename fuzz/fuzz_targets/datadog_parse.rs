@@ -13,7 +13,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(s.labels.first().map(|(n, _)| n.as_str()), Some("__name__"));
             let base = if sketch { [".sum", ".count", ".min", ".max"].iter().find_map(|suffix| s.metric().strip_suffix(suffix)).unwrap_or(s.metric()) } else { s.metric() };
             assert_eq!(sanitize_name(base), base, "sanitizing is idempotent");
-            assert!(s.labels.iter().skip(1).all(|(_, v)| !v.is_empty()), "no empty label value");
+            assert!(s.labels.iter().skip(1).all(|(n, v)| !n.is_empty() && !v.is_empty()), "no empty label name or value");
         }
     }
 });

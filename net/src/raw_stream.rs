@@ -12,6 +12,8 @@ use futures_lite::future;
 use tokio::io::AsyncReadExt;
 
 use crate::http1::server::{serve_connection, ConnectionContext};
+use crate::http2::{serve_h2, PREFACE};
+use crate::rewind::Rewind;
 use crate::io_adapter::TokioIo;
 use crate::tls::{identity_of, ClientIdentity, ReloadingConfig};
 
@@ -46,11 +48,17 @@ impl RawStream {
         }
     }
 
-    /// Serves the rest of the connection as HTTP/1.1, `initial` being the bytes already read
-    /// from it (they start the first request), until it closes.
+    /// Serves the rest of the connection as HTTP, `initial` being the bytes already read from
+    /// it (replayed first): HTTP/2 when TLS negotiated `h2` or a plaintext connection starts
+    /// with the HTTP/2 preface (prior knowledge), HTTP/1.1 otherwise; until it closes.
     pub async fn serve_http(self, peer: std::net::SocketAddr, identity: Option<ClientIdentity>, initial: Vec<u8>, ctx: std::rc::Rc<ConnectionContext>) {
+        // The preface's first line is enough to tell: a first read holds at least that much
+        // of it from any real HTTP/2 client.
+        let h2_preface = initial.starts_with(&PREFACE[..16]);
         match self.0 {
+            Inner::Plain(stream) if h2_preface => serve_h2(Rewind::new(initial, stream), peer, identity, ctx).await,
             Inner::Plain(stream) => serve_connection(stream, peer, identity, initial, ctx).await,
+            Inner::Tls(stream) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => serve_h2(Rewind::new(initial, *stream), peer, identity, ctx).await,
             Inner::Tls(stream) => serve_connection(*stream, peer, identity, initial, ctx).await,
         }
     }

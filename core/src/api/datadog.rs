@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use tsdb::Sample;
 
-use super::push::{self, Preamble, Skipped};
+use super::push::{self, ParsedBytes, Preamble, Skipped};
 use super::{json_response, Api, ApiError};
 use crate::ingest::datadog::{self, Series};
 use crate::ingest::influx::Parsed;
@@ -33,15 +33,17 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     let ok_json = |status: StatusCode, body: &'static str| Ok(json_response(status, body.to_string()));
     match path {
         "/datadog/api/v1/series" | "/datadog/api/v2/series" if method == Method::POST => {
+            let preamble = push::preamble(api, request)?;
             let series = parse(request, path == "/datadog/api/v1/series")?;
-            store(api, request, series).await?;
+            store(api, preamble, series).await?;
             ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)
         }
         "/datadog/api/v1/series" | "/datadog/api/v2/series" => Err(ApiError::method_not_allowed("POST")),
         "/datadog/api/beta/sketches" if method == Method::POST => {
+            let preamble = push::preamble(api, request)?;
             let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
             let series = datadog::parse_sketches(&body).map_err(ApiError::bad_data)?;
-            store(api, request, series).await?;
+            store(api, preamble, series).await?;
             let mut response = Response::new(Bytes::new());
             *response.status_mut() = StatusCode::ACCEPTED;
             Ok(response)
@@ -69,9 +71,10 @@ fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
 }
 
 /// Stores `series` with the request's `extra_label`s; points with a problem are skipped.
-async fn store(api: &Api, request: &Request<Bytes>, series: Vec<Series>) -> Result<(), ApiError> {
-    let Preamble { rules, extra, .. } = push::preamble(api, request)?;
+async fn store(api: &Api, preamble: Preamble, series: Vec<Series>) -> Result<(), ApiError> {
+    let Preamble { rules, extra, .. } = preamble;
     let mut parsed = Parsed::default();
+    let mut parsed_bytes = ParsedBytes::default();
     let mut skipped = Skipped::default();
     for s in &series {
         let metric = s.metric();
@@ -83,8 +86,9 @@ async fn store(api: &Api, request: &Request<Bytes>, series: Vec<Series>) -> Resu
         // A label limit refuses every point of the series alike; a non-finite value (under
         // storage.reject_non_finite) only its point.
         for &(timestamp_ms, value) in &s.points {
-            if let Err(problem) = push_tagged(&mut parsed, metric.as_bytes(), metric, tags.clone(), Sample { timestamp_ms, value }, &rules) {
-                skipped.add(problem);
+            match push_tagged(&mut parsed, metric.as_bytes(), metric, tags.clone(), Sample { timestamp_ms, value }, &rules) {
+                Ok(bytes) => parsed_bytes.add(bytes)?,
+                Err(problem) => skipped.add(problem),
             }
         }
     }

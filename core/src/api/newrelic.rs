@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use tsdb::Sample;
 
-use super::push::{self, Preamble, Skipped};
+use super::push::{self, ParsedBytes, Preamble, Skipped};
 use super::{json_response, Api, ApiError};
 use crate::ingest::influx::Parsed;
 use crate::ingest::newrelic;
@@ -27,9 +27,10 @@ pub fn is_newrelic_path(path: &str) -> bool {
 pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
     match path.trim_end_matches('/') {
         "/newrelic/infra/v2/metrics/events/bulk" if request.method() == Method::POST => {
+            let preamble = push::preamble(api, request)?;
             let body = push::decompressed_body(request, "New Relic events", BODY_BYTES_MAX)?;
             let events = newrelic::parse(&body, super::params::now_ms()).map_err(ApiError::bad_data)?;
-            store(api, request, &events).await?;
+            store(api, preamble, &events).await?;
             Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#))
         }
         "/newrelic/infra/v2/metrics/events/bulk" => Err(ApiError::method_not_allowed("POST")),
@@ -39,16 +40,18 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     }
 }
 
-async fn store(api: &Api, request: &Request<Bytes>, events: &[newrelic::Event]) -> Result<(), ApiError> {
-    let Preamble { rules, extra, .. } = push::preamble(api, request)?;
+async fn store(api: &Api, preamble: Preamble, events: &[newrelic::Event]) -> Result<(), ApiError> {
+    let Preamble { rules, extra, .. } = preamble;
     let mut parsed = Parsed::default();
+    let mut parsed_bytes = ParsedBytes::default();
     let mut skipped = Skipped::default();
     for event in events {
         let tags: Vec<(&str, &str)> = event.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         for (name, value) in &event.samples {
             let sample = Sample { timestamp_ms: event.timestamp_ms, value: *value };
-            if let Err(problem) = push_tagged(&mut parsed, name.as_bytes(), name, tags.clone(), sample, &rules) {
-                skipped.add(problem);
+            match push_tagged(&mut parsed, name.as_bytes(), name, tags.clone(), sample, &rules) {
+                Ok(bytes) => parsed_bytes.add(bytes)?,
+                Err(problem) => skipped.add(problem),
             }
         }
     }

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
-use super::push::{self, Preamble, Skipped};
+use super::push::{self, ParsedBytes, Preamble, Skipped};
 use super::{influx, Api, ApiError};
 use crate::ingest::influx::Parsed;
 use crate::ingest::opentsdb;
@@ -37,10 +37,12 @@ pub async fn handle_put(api: &Api, request: &Request<Bytes>) -> Result<Response<
     };
     let now_ms = super::params::now_ms();
     let mut parsed = Parsed::default();
+    let mut parsed_bytes = ParsedBytes::default();
     let mut skipped = Skipped::default();
     for point in points {
-        if let Err(problem) = opentsdb::push_json_point(&mut parsed, point, now_ms, &rules) {
-            skipped.add(problem);
+        match opentsdb::push_json_point(&mut parsed, point, now_ms, &rules) {
+            Ok(bytes) => parsed_bytes.add(bytes)?,
+            Err(problem) => skipped.add(problem),
         }
     }
     let samples = parsed.samples;

@@ -72,6 +72,28 @@ pub fn decompressed_body<'r>(request: &'r Request<Bytes>, what: &str, bytes_max:
     }
 }
 
+/// Counts the bytes a push's parsed batch takes (`push_tagged`'s return) and refuses the
+/// request with a 413 past `influx::PARSED_BYTES_MAX`: each sample may copy its series'
+/// labels again (a repeated timestamp starts a new series), so a small body of long
+/// labels and many points could otherwise ask for terabytes.
+#[derive(Debug, Default)]
+pub struct ParsedBytes(usize);
+
+impl ParsedBytes {
+    pub fn add(&mut self, bytes: usize) -> Result<(), ApiError> {
+        self.0 = self.0.saturating_add(bytes);
+        if self.0 > crate::ingest::influx::PARSED_BYTES_MAX {
+            return Err(ApiError {
+                status: http::StatusCode::PAYLOAD_TOO_LARGE,
+                error_type: "bad_data",
+                message: format!("the request's series would take more than {} bytes: send it in smaller requests", crate::ingest::influx::PARSED_BYTES_MAX),
+                headers: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The parts of a push that were skipped (bad points), while the rest was stored.
 #[derive(Debug, Default)]
 pub struct Skipped {
@@ -101,5 +123,29 @@ impl Skipped {
                 if self.count == 1 { "" } else { "s" }
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_bytes_past_the_bound_are_a_413() {
+        let mut bytes = ParsedBytes::default();
+        assert!(bytes.add(crate::ingest::influx::PARSED_BYTES_MAX).is_ok(), "up to the bound");
+        let refused = bytes.add(1).expect_err("past the bound");
+        assert_eq!(refused.status, http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(refused.message.contains("smaller requests"), "{}", refused.message);
+    }
+
+    #[test]
+    fn skipped_parts_name_the_first_problem_and_what_was_stored() {
+        assert!(Skipped::default().answer("point", 3).is_ok());
+        let mut skipped = Skipped::default();
+        skipped.add("first".into());
+        skipped.add_many(2, "second".into());
+        let error = skipped.answer("point", 5).expect_err("a 400");
+        assert_eq!(error.message, "first; 3 points skipped, the request's others stored (5 samples)");
     }
 }

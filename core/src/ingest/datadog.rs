@@ -9,7 +9,8 @@
 //! Distribution sketches (`/api/beta/sketches`, the agent's `SketchPayload`) become, as in
 //! VictoriaMetrics, the series `metric{quantile="0.5"|"0.75"|"0.9"|"0.95"|"0.99"}` (each
 //! estimated from the sketch's bins as Datadog's own code does) and `metric.sum`,
-//! `metric.count`, `metric.min`, `metric.max`, with `host` and the tags as labels.
+//! `metric.count`, `metric.min`, `metric.max`, with `host` and the tags as labels (a `host`
+//! tag becomes `exported_host`, as for series; a sketch without data makes no series).
 //! Pure: bytes in, owned series out; a malformed body is refused whole.
 
 use serde::Deserialize;
@@ -79,7 +80,7 @@ fn push_tags(labels: &mut Vec<(String, String)>, tags: &[String]) {
 }
 
 fn push_label(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
-    if !value.is_empty() {
+    if !name.is_empty() && !value.is_empty() {
         labels.push((name.to_string(), value.to_string()));
     }
 }
@@ -316,7 +317,8 @@ impl DogSketch {
     /// The value at quantile `q`, interpolated inside the bin that holds its rank, as
     /// Datadog's sparse-sketch code estimates it (the first bin starts at `min`).
     pub fn quantile(&self, q: f64) -> f64 {
-        if self.count == 0 {
+        // No (or a nonsensical negative) count: nothing to estimate.
+        if self.count <= 0 {
             return 0.0;
         }
         if q <= 0.0 {
@@ -329,9 +331,13 @@ impl DogSketch {
             return 0.0;
         }
         let bias = sketch_bias();
-        let rank = (q * (self.count - 1) as f64).round_ties_even();
+        let rank = (q * (self.count as f64 - 1.0)).round_ties_even();
         let mut seen = 0.0;
         for (i, (&key, &n)) in self.keys.iter().zip(&self.counts).enumerate() {
+            // An empty bin holds no rank (and would divide by zero).
+            if n == 0 {
+                continue;
+            }
             seen += f64::from(n);
             if seen <= rank {
                 continue;
@@ -365,6 +371,10 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
                 _ => {}
             }
         }
+        // A sketch without data makes no series.
+        if sketches.is_empty() {
+            continue;
+        }
         let metric = sanitize_name(&metric);
         let labels = |name: String, quantile: Option<&str>| {
             let mut labels = vec![("__name__".to_string(), name)];
@@ -372,10 +382,7 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
             if let Some(q) = quantile {
                 push_label(&mut labels, "quantile", q);
             }
-            for tag in &tags {
-                let (name, value) = split_tag(tag);
-                push_label(&mut labels, name, value);
-            }
+            push_tags(&mut labels, &tags);
             labels
         };
         for (q, label) in SKETCH_QUANTILES {
@@ -493,6 +500,9 @@ mod tests {
         assert_eq!(series[0].labels, labels(&[("__name__", "dd.req_count"), ("host", "web01"), ("env", "prod"), ("source_type_name", "nginx")]));
         assert_eq!(series[0].points, vec![(1_700_000_000_000, 3.0), (1_700_000_000_000, 4.0)]);
         assert!(parse_v2_json(b"{\"series\":[{\"points\":[{\"timestamp\":1.5}]}]}", NOW).is_err(), "a fractional timestamp");
+        // A label needs a name: a tag `:x` and a resource without a type make none.
+        let nameless = br#"{"series":[{"metric":"m","points":[{"timestamp":1,"value":1}],"resources":[{"name":"h"}],"tags":[":x","k:v"]}]}"#;
+        assert_eq!(parse_v2_json(nameless, NOW).unwrap()[0].labels, labels(&[("__name__", "m"), ("k", "v")]));
     }
 
     /// Protobuf encoding helpers for the tests (field numbers as the agent's payload).
@@ -572,6 +582,10 @@ mod tests {
         assert_eq!(DogSketch::default().quantile(0.5), 0.0, "an empty sketch");
         let mismatched = DogSketch { count: 2, keys: vec![1], counts: vec![1, 1], ..DogSketch::default() };
         assert_eq!(mismatched.quantile(0.5), 0.0, "keys and counts of different lengths");
+        let negative = DogSketch { count: i64::MIN, keys: vec![1], counts: vec![1], ..DogSketch::default() };
+        assert_eq!(negative.quantile(0.5), 0.0, "a nonsensical count: nothing to estimate");
+        let with_empty_bin = DogSketch { count: 1, min: 5.0, max: 5.0, keys: vec![1, 2], counts: vec![0, 1], ..DogSketch::default() };
+        assert!(with_empty_bin.quantile(0.5).is_finite(), "an empty bin divides nothing by zero");
     }
 
     fn packed(field: u32, values: &[u64]) -> Vec<u8> {
@@ -619,5 +633,10 @@ mod tests {
         assert_eq!(series[0].points[0].1, first.quantile(0.5));
         assert_eq!(series[0].points[1].1, 10.0, "one value: the first bin starts at min");
         assert!(parse_sketches(&len_field(1, &len_field(7, &tag(1, 0)))).is_err(), "a truncated dogsketch");
+        // A sketch without data makes no series; a `host` tag is `exported_host`.
+        assert!(parse_sketches(&len_field(1, &len_field(1, b"empty"))).unwrap().is_empty());
+        let tagged = [len_field(1, b"m"), len_field(2, b"web01"), len_field(4, b"host:other"), len_field(7, &dogsketch_bytes(&second))].concat();
+        let series = parse_sketches(&len_field(1, &tagged)).unwrap();
+        assert!(series.iter().all(|s| s.labels.contains(&("host".into(), "web01".into())) && s.labels.contains(&("exported_host".into(), "other".into()))));
     }
 }
