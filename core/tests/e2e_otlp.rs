@@ -387,3 +387,69 @@ fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(instant(&server, "other_total", t0).is_empty());
 }
+
+/// One gRPC call over h2c to `addr`: `message` framed (gzip-compressed with `grpc-encoding:
+/// gzip` when asked); returns the HTTP status, the `grpc-status` trailer (or header, for a
+/// trailers-only answer) and the answer's message bytes.
+fn grpc_call(addr: &str, path: &str, message: &[u8], gzip: bool) -> (u16, Option<String>, Vec<u8>) {
+    let (flag, payload) = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, message).expect("gzip");
+        (1u8, encoder.finish().expect("gzip"))
+    } else {
+        (0u8, message.to_vec())
+    };
+    let mut framed = vec![flag];
+    framed.extend((payload.len() as u32).to_be_bytes());
+    framed.extend(payload);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.expect("ready");
+        let mut request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}")).header("content-type", "application/grpc").header("te", "trailers");
+        if gzip {
+            request = request.header("grpc-encoding", "gzip");
+        }
+        let (response, mut send) = client.send_request(request.body(()).expect("request"), false).expect("send");
+        send.send_data(bytes::Bytes::from(framed), true).expect("data");
+        let response = tokio::time::timeout(std::time::Duration::from_secs(60), response).await.expect("answered in time").expect("response");
+        let status = response.status().as_u16();
+        let header_status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("answer body");
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        let trailers = body.trailers().await.expect("trailers");
+        let grpc_status = trailers.and_then(|t| t.get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_string)).or(header_status);
+        (status, grpc_status, bytes.get(5..).map(<[u8]>::to_vec).unwrap_or_default())
+    })
+}
+
+/// OTLP over gRPC on the gRPC port (`MetricsService/Export`, as the OpenTelemetry
+/// Collector's default `otlp` exporter sends it, gzip-compressed or not): stored as over
+/// HTTP, answered with an empty `ExportMetricsServiceResponse`; a broken message is
+/// INVALID_ARGUMENT.
+#[test]
+fn otlp_over_grpc_is_stored_as_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let t0 = base_ms();
+    const EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    for (gzip, value) in [(true, 1.5), (false, 2.5)] {
+        let body = request(vec![metric("grpc_queue_depth", "", metric::Data::Gauge(Gauge { data_points: vec![gauge_point(t0 + if gzip { 0 } else { 15_000 }, value)] }))]);
+        let (status, grpc_status, answer) = grpc_call(&server.grpc_addr, EXPORT, &body, gzip);
+        assert_eq!((status, grpc_status.as_deref()), (200, Some("0")), "gzip {gzip}");
+        assert!(ExportMetricsServiceResponse::decode(answer.as_slice()).is_ok());
+    }
+    assert_eq!(value(&server, "sum_over_time(grpc_queue_depth{job=\"checkout\"}[1m])", t0 + 30_000), "4");
+    let (_, grpc_status, _) = grpc_call(&server.grpc_addr, EXPORT, &[0xff, 0xff], false);
+    assert_eq!(grpc_status.as_deref(), Some("3"), "INVALID_ARGUMENT");
+    assert!(server.stop());
+}

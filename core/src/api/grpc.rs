@@ -1,6 +1,7 @@
-//! The gRPC API over HTTP/2 (`metricstor.v1.Query` and `grpc.health.v1.Health`): 5-byte
-//! length-prefixed messages, `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
-//! size limit, and the same query/series/labels/write code paths as the HTTP API.
+//! The gRPC API over HTTP/2 (`metricstor.v1.Query`, `grpc.health.v1.Health`, and OTLP's
+//! `MetricsService/Export`): 5-byte length-prefixed messages (gzip-compressed ones under
+//! `grpc-encoding: gzip`), `grpc-status`/`grpc-message` trailers, `grpc-timeout`, a message
+//! size limit, and the same query/series/labels/write/OTLP code paths as the HTTP API.
 
 use super::read_filters::ReadFilters;
 use crate::ingest::native_histogram::to_proto;
@@ -19,8 +20,11 @@ use super::query::{bounded_timeout, instant_result, range_result, Asked};
 use super::{Api, ApiError};
 use crate::ingest::remote_write::{decode_write_request, DecodeError};
 
-/// Largest single gRPC message accepted (gRPC's customary default).
+/// Largest single gRPC message accepted (gRPC's customary default), after decompression.
 pub const MESSAGE_BYTES_MAX: usize = 4 << 20;
+
+/// OTLP metrics over gRPC (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export`).
+pub const OTLP_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// gRPC status codes used here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +40,7 @@ pub enum Code {
     Unavailable = 14,
 }
 
+#[derive(Debug)]
 pub struct Status {
     code: Code,
     message: String,
@@ -70,17 +75,17 @@ pub fn refusal(error: ApiError) -> Response<Bytes> {
     respond(Err(error.into()))
 }
 
-/// Splits a request body into messages (`flag u8 | length u32 BE | bytes`).
-fn messages(body: &[u8]) -> Result<Vec<&[u8]>, Status> {
+/// Splits a request body into messages (`flag u8 | length u32 BE | bytes`). A message
+/// flagged compressed is gunzipped when the call's `grpc-encoding` is gzip (what the
+/// OpenTelemetry Collector sends by default), at most `MESSAGE_BYTES_MAX` bytes of it.
+fn messages<'b>(body: &'b [u8], encoding: Option<&str>) -> Result<Vec<std::borrow::Cow<'b, [u8]>>, Status> {
     let mut out = Vec::new();
     let mut rest = body;
     while !rest.is_empty() {
         if rest.len() < 5 {
             return Err(Status { code: Code::Internal, message: "truncated gRPC message prefix".into() });
         }
-        if rest[0] != 0 {
-            return Err(Status { code: Code::Unimplemented, message: "compressed gRPC messages are not supported (use identity encoding)".into() });
-        }
+        let compressed = rest[0] != 0;
         let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
         if length > MESSAGE_BYTES_MAX {
             return Err(Status { code: Code::ResourceExhausted, message: format!("message of {length} bytes exceeds the limit of {MESSAGE_BYTES_MAX}") });
@@ -88,18 +93,44 @@ fn messages(body: &[u8]) -> Result<Vec<&[u8]>, Status> {
         if rest.len() < 5 + length {
             return Err(Status { code: Code::Internal, message: "truncated gRPC message".into() });
         }
-        out.push(&rest[5..5 + length]);
+        let message = &rest[5..5 + length];
         rest = &rest[5 + length..];
+        if !compressed {
+            out.push(std::borrow::Cow::Borrowed(message));
+            continue;
+        }
+        match encoding {
+            Some("gzip") => out.push(std::borrow::Cow::Owned(gunzip_message(message)?)),
+            other => {
+                return Err(Status {
+                    code: Code::Unimplemented,
+                    message: format!("a compressed message with grpc-encoding {:?}: only gzip is supported", other.unwrap_or("")),
+                })
+            }
+        }
     }
     Ok(out)
 }
 
-fn single<M: Message + Default>(body: &[u8]) -> Result<M, Status> {
-    let parts = messages(body)?;
+fn gunzip_message(message: &[u8]) -> Result<Vec<u8>, Status> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(message)
+        .take(MESSAGE_BYTES_MAX as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Status { code: Code::Internal, message: format!("cannot gunzip a message: {e}") })?;
+    if out.len() > MESSAGE_BYTES_MAX {
+        return Err(Status { code: Code::ResourceExhausted, message: format!("a message decompresses to more than the limit of {MESSAGE_BYTES_MAX} bytes") });
+    }
+    Ok(out)
+}
+
+fn single<M: Message + Default>(body: &[u8], encoding: Option<&str>) -> Result<M, Status> {
+    let parts = messages(body, encoding)?;
     let [only] = parts.as_slice() else {
         return Err(Status { code: Code::InvalidArgument, message: format!("expected exactly one request message, got {}", parts.len()) });
     };
-    M::decode(*only).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid request message: {e}") })
+    M::decode(only.as_ref()).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid request message: {e}") })
 }
 
 /// `grpc-timeout`: an integer and a unit (H, M, S, m, u, n).
@@ -175,21 +206,21 @@ fn window(start_ms: i64, end_ms: i64) -> (i64, i64) {
 
 /// Answers one call; every read confined to `confinement` (the client identity's
 /// `tls.read_filters`).
-async fn dispatch(api: &Api, method: &str, body: &[u8], confinement: &ReadFilters, timeout: Duration) -> Result<Vec<u8>, Status> {
+async fn dispatch(api: &Api, method: &str, body: &[u8], encoding: Option<&str>, confinement: &ReadFilters, timeout: Duration) -> Result<Vec<u8>, Status> {
     let asked = Asked { filters: confinement.clone(), ..Asked::with_timeout(timeout) };
     let sets = |matchers: &[String]| sets(matchers).map(|s| confinement.join(s));
     Ok(match method {
         "/metricstor.v1.Query/InstantQuery" => {
-            let r: pb::InstantQueryRequest = single(body)?;
+            let r: pb::InstantQueryRequest = single(body, encoding)?;
             let time_ms = if r.time_ms == 0 { now_ms() } else { r.time_ms };
             query_response(instant_result(api, &r.query, time_ms, &asked).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/RangeQuery" => {
-            let r: pb::RangeQueryRequest = single(body)?;
+            let r: pb::RangeQueryRequest = single(body, encoding)?;
             query_response(range_result(api, &r.query, r.start_ms, r.end_ms, r.step_ms, &asked).await?).encode_to_vec()
         }
         "/metricstor.v1.Query/Series" => {
-            let r: pb::SeriesRequest = single(body)?;
+            let r: pb::SeriesRequest = single(body, encoding)?;
             if r.matchers.is_empty() {
                 return Err(Status { code: Code::InvalidArgument, message: "at least one matcher is required".into() });
             }
@@ -198,21 +229,21 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], confinement: &ReadFilter
             pb::SeriesResponse { series: series.iter().map(|l| pb::LabelSet { labels: labels_pb(l) }).collect() }.encode_to_vec()
         }
         "/metricstor.v1.Query/LabelNames" => {
-            let r: pb::LabelNamesRequest = single(body)?;
+            let r: pb::LabelNamesRequest = single(body, encoding)?;
             let (mint, maxt) = window(r.start_ms, r.end_ms);
             let (names, _) = take_limit(collect_names(api, sets(&r.matchers)?, mint, maxt).await?, r.limit as usize);
             pb::LabelNamesResponse { names }.encode_to_vec()
         }
         "/metricstor.v1.Query/LabelValues" => {
-            let r: pb::LabelValuesRequest = single(body)?;
+            let r: pb::LabelValuesRequest = single(body, encoding)?;
             let (mint, maxt) = window(r.start_ms, r.end_ms);
             let (values, _) = take_limit(collect_values(api, &r.name, sets(&r.matchers)?, mint, maxt).await?, r.limit as usize);
             pb::LabelValuesResponse { values }.encode_to_vec()
         }
         "/metricstor.v1.Query/Write" => {
             let mut written = 0;
-            for message in messages(body)? {
-                let decoded = decode_write_request(message.to_vec(), &api.config.storage.ingest_rules()).map_err(|e| match e {
+            for message in messages(body, encoding)? {
+                let decoded = decode_write_request(message.into_owned(), &api.config.storage.ingest_rules()).map_err(|e| match e {
                     DecodeError::Protobuf(problem) => Status { code: Code::InvalidArgument, message: format!("invalid WriteRequest: {problem}") },
                     other => Status { code: Code::InvalidArgument, message: other.to_string() },
                 })?;
@@ -226,8 +257,17 @@ async fn dispatch(api: &Api, method: &str, body: &[u8], confinement: &ReadFilter
             api.metrics.add_samples_ingested(written);
             pb::WriteResponse { samples_written: written }.encode_to_vec()
         }
+        OTLP_EXPORT => {
+            // OTLP over gRPC, as the OpenTelemetry Collector's default `otlp` exporter sends
+            // it: each ExportMetricsServiceRequest as one over HTTP (`api::otlp`).
+            for message in messages(body, encoding)? {
+                let translated = super::otlp::translate(api, &message, Some(crate::ingest::otlp::CONTENT_TYPE_PROTOBUF), None)?;
+                super::otlp::store(api, translated, &[]).await?;
+            }
+            proto::otlp_metrics::ExportMetricsServiceResponse::default().encode_to_vec()
+        }
         "/grpc.health.v1.Health/Check" => {
-            let _: pb::HealthCheckRequest = single(body)?;
+            let _: pb::HealthCheckRequest = single(body, encoding)?;
             pb::HealthCheckResponse { status: 1 }.encode_to_vec()
         }
         other => return Err(Status { code: Code::Unimplemented, message: format!("unknown method {other}") }),
@@ -238,6 +278,7 @@ fn respond(result: Result<Vec<u8>, Status>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    response.headers_mut().insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
     let mut trailers = HeaderMap::new();
     match result {
         Ok(message) => {
@@ -270,7 +311,8 @@ pub async fn handle(api: &Api, request: &Request<Bytes>) -> Response<Bytes> {
     let requested = request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_timeout);
     let timeout = bounded_timeout(api, requested);
     let confinement = api.confinement(request);
-    let call = async { Some(dispatch(api, &path, request.body(), &confinement, timeout).await) };
+    let encoding = request.headers().get("grpc-encoding").and_then(|v| v.to_str().ok());
+    let call = async { Some(dispatch(api, &path, request.body(), encoding, &confinement, timeout).await) };
     let deadline = async {
         glommio::timer::sleep(timeout).await;
         None
@@ -293,9 +335,19 @@ mod tests {
         assert_eq!(parse_timeout("x"), None);
         assert_eq!(parse_timeout(""), None);
         let body = [0u8, 0, 0, 0, 2, 8, 1, 0, 0, 0, 0, 0];
-        assert_eq!(messages(&body).ok().map(|m| m.len()), Some(2));
-        assert!(messages(&[0, 0, 0, 0, 9, 1]).is_err());
-        assert!(messages(&[1, 0, 0, 0, 0]).is_err(), "compressed flag refused");
+        assert_eq!(messages(&body, None).ok().map(|m| m.len()), Some(2));
+        assert!(messages(&[0, 0, 0, 0, 9, 1], None).is_err());
+        assert!(messages(&[1, 0, 0, 0, 0], None).is_err(), "a compressed message without grpc-encoding");
+        assert!(messages(&[1, 0, 0, 0, 0], Some("snappy")).is_err(), "an encoding other than gzip");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &[8, 1]).expect("gzip");
+        let packed = gz.finish().expect("gzip");
+        let mut framed = vec![1u8];
+        framed.extend((packed.len() as u32).to_be_bytes());
+        framed.extend(&packed);
+        framed.extend([0, 0, 0, 0, 1, 7]);
+        let parts = messages(&framed, Some("gzip")).expect("gzip messages");
+        assert_eq!(parts.iter().map(|m| m.to_vec()).collect::<Vec<_>>(), vec![vec![8, 1], vec![7]]);
     }
 
     /// A call refused before its body (HTTP/2 asks `refuse_before_body` for every request)

@@ -26,24 +26,31 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
     }
     let extra_labels = api.extra_labels(request.uri().query())?;
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
-    let translated = otlp::decode_request(
-        header_text(header::CONTENT_TYPE),
-        header_text(header::CONTENT_ENCODING),
-        request.body(),
-        &api.config.storage.ingest_rules(),
-        &api.config.otlp.translation_options(),
-    )
-    .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })?;
-    api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
-    if !translated.series.is_empty() {
-        let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
-        let batch = super::extra_labels::apply_to_batch(batch, &extra_labels, &api.config.storage.ingest_rules().label_limits)?;
-        write::append_counted(api, batch).await?;
-    }
+    let translated = translate(api, request.body(), header_text(header::CONTENT_TYPE), header_text(header::CONTENT_ENCODING))?;
+    store(api, translated, &extra_labels).await?;
     // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.
     let body = prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default());
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(otlp::CONTENT_TYPE_PROTOBUF));
     Ok(response)
+}
+
+/// Decodes and translates one `ExportMetricsServiceRequest` (`content_type` and `encoding`
+/// as its headers say; over gRPC, protobuf and none) with the config's `otlp:` options.
+pub(super) fn translate(api: &Api, body: &[u8], content_type: Option<&str>, encoding: Option<&str>) -> Result<otlp::Translated, ApiError> {
+    otlp::decode_request(content_type, encoding, body, &api.config.storage.ingest_rules(), &api.config.otlp.translation_options())
+        .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })
+}
+
+/// Stores a translated request (its exemplars too) with `extra_labels` set, counting the
+/// exemplars it dropped.
+pub(super) async fn store(api: &Api, translated: otlp::Translated, extra_labels: &[(String, String)]) -> Result<(), ApiError> {
+    api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
+    if !translated.series.is_empty() {
+        let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
+        let batch = super::extra_labels::apply_to_batch(batch, extra_labels, &api.config.storage.ingest_rules().label_limits)?;
+        write::append_counted(api, batch).await?;
+    }
+    Ok(())
 }
