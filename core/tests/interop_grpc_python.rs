@@ -2,7 +2,9 @@
 //! python3-grpc-tools) generates stubs from `proto/proto` at test time and calls every RPC
 //! of `metricstor.v1.Query` and `grpc.health.v1.Health` against the real binary; and over
 //! mutual TLS, with client certificates, checks that `tls.read_filters` confine a listed
-//! identity's gRPC reads. Runs when METRICSTOR_PYTHON_GRPC names a Python with grpcio and
+//! identity's gRPC reads; and exports OTLP metrics over gRPC, gzip-compressed (a message
+//! large enough that grpcio compresses it; the test fails when the server refuses
+//! compressed messages) and plain. Runs when METRICSTOR_PYTHON_GRPC names a Python with grpcio and
 //! grpc_tools (`.ci/run` sets it).
 
 mod support;
@@ -73,5 +75,42 @@ fn python_grpcio_over_mtls_is_confined_by_read_filters() {
     let config = write_mtls_config(dir.path(), &pki, tls);
     let server = Server::start(&config);
     run_python_client(&python, "grpc_confined.py", &stubs, &server, &[&pki], "confinement holds over gRPC");
+    assert!(server.stop());
+}
+
+/// OTLP over gRPC from grpcio, a real gRPC client library: the same
+/// `ExportMetricsServiceRequest` sent gzip-compressed and then plain; both are stored (two
+/// points of one gauge).
+#[test]
+fn python_grpcio_exports_otlp_metrics_with_and_without_gzip() {
+    use prost::Message;
+    use proto::otlp_metrics::*;
+    let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
+        eprintln!("SKIPPED: set METRICSTOR_PYTHON_GRPC to a python3 with grpcio and grpc_tools (bash .ci/run does) to run the Python gRPC client");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let t0 = (now_ms / 60_000) * 60_000 - 3_600_000;
+    // A gauge of 2,000 points (about 50 KB: grpcio compresses it) of which two are checked.
+    let point = |t_ms: i64, value: f64| NumberDataPoint { time_unix_nano: t_ms as u64 * 1_000_000, value: Some(number_data_point::Value::AsDouble(value)), ..Default::default() };
+    let name = KeyValue { key: "service.name".into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue("py".into())) }) };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource { attributes: vec![name], ..Default::default() }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric { name: "py_grpc_gauge".into(), data: Some(metric::Data::Gauge(Gauge { data_points: [point(t0, 2.0), point(t0 + 15_000, 3.0)].into_iter().chain((1..=2_000).map(|k| point(t0 - 600_000 - k * 1_000, 1.0))).collect() })), ..Default::default() }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let file = dir.path().join("request.pb");
+    std::fs::write(&file, request.encode_to_vec()).unwrap();
+    run_python_client(&python, "otlp_grpc_export.py", dir.path(), &server, &[&file], "exported twice");
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query=sum_over_time(py_grpc_gauge%5B1m%5D)&time={}", (t0 + 30_000) as f64 / 1000.0)));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "5", "both points, stored once each though sent twice: {body}");
     assert!(server.stop());
 }
