@@ -402,34 +402,14 @@ fn grpc_call(addr: &str, path: &str, message: &[u8], gzip: bool) -> (u16, Option
     let mut framed = vec![flag];
     framed.extend((payload.len() as u32).to_be_bytes());
     framed.extend(payload);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let mut client = client.ready().await.expect("ready");
-        let mut request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}")).header("content-type", "application/grpc").header("te", "trailers");
-        if gzip {
-            request = request.header("grpc-encoding", "gzip");
-        }
-        let (response, mut send) = client.send_request(request.body(()).expect("request"), false).expect("send");
-        send.send_data(bytes::Bytes::from(framed), true).expect("data");
-        let response = tokio::time::timeout(std::time::Duration::from_secs(60), response).await.expect("answered in time").expect("response");
-        let status = response.status().as_u16();
-        let header_status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut body = response.into_body();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.expect("answer body");
-            let _ = body.flow_control().release_capacity(chunk.len());
-            bytes.extend_from_slice(&chunk);
-        }
-        let trailers = body.trailers().await.expect("trailers");
-        let grpc_status = trailers.and_then(|t| t.get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_string)).or(header_status);
-        (status, grpc_status, bytes.get(5..).map(<[u8]>::to_vec).unwrap_or_default())
-    })
+    let mut headers = vec![("content-type", "application/grpc"), ("te", "trailers")];
+    if gzip {
+        headers.push(("grpc-encoding", "gzip"));
+    }
+    let answer = h2_call(addr, path, &headers, framed);
+    let grpc_status = |map: &http::HeaderMap| map.get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let status = answer.trailers.as_ref().and_then(grpc_status).or_else(|| grpc_status(&answer.headers));
+    (answer.status, status, answer.body.get(5..).map(<[u8]>::to_vec).unwrap_or_default())
 }
 
 /// OTLP over gRPC on the gRPC port (`MetricsService/Export`, as the OpenTelemetry

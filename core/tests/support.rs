@@ -502,9 +502,17 @@ pub fn exact_export(text: &str, edit: impl Fn(&mut std::collections::BTreeMap<St
     out
 }
 
-/// POSTs `body` to `path` over plaintext HTTP/2 with prior knowledge (h2c) at `addr`:
-/// (status, body). Bounded: the answer must come within 120 s.
-pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+/// An HTTP/2 answer: status, headers, body and trailers.
+pub struct H2Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    pub trailers: Option<http::HeaderMap>,
+}
+
+/// POSTs `body` to `path` with `headers` over plaintext HTTP/2 with prior knowledge (h2c) at
+/// `addr`. Bounded: the answer must come within 120 s.
+pub fn h2_call(addr: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> H2Answer {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -513,20 +521,30 @@ pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
             let _ = connection.await;
         });
         let mut client = client.ready().await.expect("ready");
-        let request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}")).body(()).expect("request");
-        let (response, mut send) = client.send_request(request, false).expect("send");
+        let mut request = http::Request::builder().method("POST").uri(format!("http://{addr}{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (response, mut send) = client.send_request(request.body(()).expect("request"), false).expect("send");
         // h2 sends the body as the server's flow-control windows allow.
         send.send_data(bytes::Bytes::from(body), true).expect("data");
         let response = tokio::time::timeout(Duration::from_secs(120), response).await.expect("answered in time").expect("response");
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let mut text = Vec::new();
-        while let Some(chunk) = body.data().await {
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let mut stream = response.into_body();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.data().await {
             let chunk = chunk.expect("response body");
-            let _ = body.flow_control().release_capacity(chunk.len());
-            text.extend_from_slice(&chunk);
+            let _ = stream.flow_control().release_capacity(chunk.len());
+            body.extend_from_slice(&chunk);
         }
-        (status, String::from_utf8_lossy(&text).into_owned())
+        let trailers = stream.trailers().await.expect("trailers");
+        H2Answer { status, headers, body, trailers }
     })
+}
+
+/// POSTs `body` to `path` over h2c at `addr`: (status, body as text).
+pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+    let answer = h2_call(addr, path, &[], body);
+    (answer.status, String::from_utf8_lossy(&answer.body).into_owned())
 }
 
