@@ -17,6 +17,22 @@ use serde::Deserialize;
 
 use super::protowire::{Fields, Value, Varints, WireError};
 
+/// Most series one request may make, and most points: a protobuf series or point can be two
+/// bytes on the wire and much more in memory, so a body within its byte limit is bounded
+/// here too (agents send far fewer per request).
+pub const SERIES_PER_REQUEST_MAX: usize = 1_000_000;
+pub const POINTS_PER_REQUEST_MAX: usize = 10_000_000;
+
+/// The problem when a request passes `SERIES_PER_REQUEST_MAX` or `POINTS_PER_REQUEST_MAX`.
+fn check_request_size(series: usize, points: usize) -> Result<(), String> {
+    if series > SERIES_PER_REQUEST_MAX || points > POINTS_PER_REQUEST_MAX {
+        return Err(format!(
+            "the request makes more than {SERIES_PER_REQUEST_MAX} series or {POINTS_PER_REQUEST_MAX} points: send it in smaller requests"
+        ));
+    }
+    Ok(())
+}
+
 /// One submitted series, labels in submission order (`__name__` first).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -93,9 +109,39 @@ fn seconds_to_ms(seconds: i64, now_ms: i64) -> i64 {
     }
 }
 
+/// A JSON array of at most `SERIES_PER_REQUEST_MAX` items (or `null`), refused as soon as it
+/// holds more: an empty series is three bytes of JSON and a hundred in memory, so the count
+/// is checked while the array is read, not after.
+fn at_most_series_per_request<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Vec<T>>, D::Error> {
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Option<Vec<T>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {SERIES_PER_REQUEST_MAX} series")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if out.len() == SERIES_PER_REQUEST_MAX {
+                    return Err(serde::de::Error::custom(format!("more than {SERIES_PER_REQUEST_MAX} series in one request: send it in smaller requests")));
+                }
+                out.push(item);
+            }
+            Ok(Some(out))
+        }
+    }
+    deserializer.deserialize_any(Bounded(std::marker::PhantomData))
+}
+
 #[derive(Deserialize)]
 struct V1Request {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_series_per_request")]
     series: Option<Vec<V1Series>>,
 }
 
@@ -134,12 +180,13 @@ pub fn parse_v1(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
         }
         out.push(Series { labels, points });
     }
+    check_request_size(out.len(), out.iter().map(|s| s.points.len()).sum())?;
     Ok(out)
 }
 
 #[derive(Deserialize)]
 struct V2Request {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_series_per_request")]
     series: Option<Vec<V2Series>>,
 }
 
@@ -199,6 +246,8 @@ impl V2Parts {
 /// Parses a `/api/v2/series` JSON body.
 pub fn parse_v2_json(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
     let request: V2Request = serde_json::from_slice(body).map_err(|e| format!("invalid Datadog v2 series JSON: {e}"))?;
+    let series = request.series.as_deref().unwrap_or(&[]);
+    check_request_size(series.len(), series.iter().map(|s| s.points.as_ref().map_or(0, Vec::len)).sum())?;
     Ok(request
         .series
         .unwrap_or_default()
@@ -231,8 +280,10 @@ fn wire(error: WireError) -> String {
 /// `Resource` is `type` = 1, `name` = 2). Other fields are skipped.
 pub fn parse_v2_protobuf(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
     let mut out = Vec::new();
+    let mut points = 0usize;
     for field in Fields::new(body) {
         let (1, value) = field.map_err(wire)? else { continue };
+        check_request_size(out.len() + 1, points)?;
         let mut parts = V2Parts::default();
         for field in Fields::new(value.bytes(1).map_err(wire)?) {
             match field.map_err(wire)? {
@@ -258,6 +309,8 @@ pub fn parse_v2_protobuf(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String
                             _ => {}
                         }
                     }
+                    points += 1;
+                    check_request_size(out.len(), points)?;
                     parts.points.push((timestamp, value));
                 }
                 (7, v) => parts.source_type_name = utf8(v.bytes(7).map_err(wire)?, "source_type_name")?,
@@ -359,6 +412,8 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
     let wire = |e: WireError| format!("invalid Datadog sketch protobuf: {e}");
     let text = |bytes: &[u8], what: &str| String::from_utf8(bytes.to_vec()).map_err(|_| format!("invalid Datadog sketch protobuf: {what} is not valid UTF-8"));
     let mut out = Vec::new();
+    // Each dogsketch becomes a point in each of its sketch's nine series.
+    let mut points = 0usize;
     for field in Fields::new(body) {
         let (1, value) = field.map_err(wire)? else { continue };
         let (mut metric, mut host, mut tags, mut sketches) = (String::new(), String::new(), Vec::new(), Vec::new());
@@ -367,7 +422,11 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
                 (1, v) => metric = text(v.bytes(1).map_err(wire)?, "the metric")?,
                 (2, v) => host = text(v.bytes(2).map_err(wire)?, "the host")?,
                 (4, v) => tags.push(text(v.bytes(4).map_err(wire)?, "a tag")?),
-                (7, v) => sketches.push(parse_dogsketch(v.bytes(7).map_err(wire)?).map_err(wire)?),
+                (7, v) => {
+                    points += 9;
+                    check_request_size(out.len() + 9, points)?;
+                    sketches.push(parse_dogsketch(v.bytes(7).map_err(wire)?).map_err(wire)?);
+                }
                 _ => {}
             }
         }
@@ -375,6 +434,7 @@ pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
         if sketches.is_empty() {
             continue;
         }
+        check_request_size(out.len() + 9, points)?;
         let metric = sanitize_name(&metric);
         let labels = |name: String, quantile: Option<&str>| {
             let mut labels = vec![("__name__".to_string(), name)];
@@ -489,6 +549,10 @@ mod tests {
         assert!(series[1].points.is_empty());
         assert!(parse_v1(b"{\"series\":[{\"points\":[[\"x\",1]]}]}", NOW).unwrap_err().contains("v1"));
         assert!(parse_v1(b"not json", NOW).is_err());
+        assert!(parse_v1(b"{\"series\": null}", NOW).unwrap().is_empty());
+        let many = format!("{{\"series\":[{}{{}}]}}", "{},".repeat(SERIES_PER_REQUEST_MAX));
+        assert!(parse_v1(many.as_bytes(), NOW).unwrap_err().contains("smaller requests"), "refused while read");
+        assert!(parse_v2_json(many.as_bytes(), NOW).unwrap_err().contains("smaller requests"));
     }
 
     #[test]
@@ -548,6 +612,13 @@ mod tests {
         assert_eq!(series[0].points, vec![(1_700_000_000_000, 1.5), (1_700_000_010_000, 2.5)]);
         assert_eq!(series[1].points, vec![(1_700_000_000_000, 7.0)], "timestamp 0: now");
         assert!(parse_v2_protobuf(&body[..body.len() - 3], NOW).is_err(), "truncated");
+        // Two bytes per empty series on the wire: past the cap, refused before it is built.
+        let many = len_field(1, &[]).repeat(SERIES_PER_REQUEST_MAX + 1);
+        assert!(parse_v2_protobuf(&many, NOW).unwrap_err().contains("smaller requests"));
+        let many_points = len_field(1, &len_field(4, &[]).repeat(POINTS_PER_REQUEST_MAX + 1));
+        assert!(parse_v2_protobuf(&many_points, NOW).unwrap_err().contains("smaller requests"));
+        let many_sketches = len_field(1, &len_field(7, &[]).repeat(POINTS_PER_REQUEST_MAX / 9 + 1));
+        assert!(parse_sketches(&many_sketches).unwrap_err().contains("smaller requests"));
         assert!(parse_v2_protobuf(&len_field(1, &len_field(2, b"\xff")), NOW).unwrap_err().contains("UTF-8"));
     }
 

@@ -16,6 +16,11 @@ pub struct Event {
     pub timestamp_ms: i64,
 }
 
+/// Most events one request may make, and most samples (an empty event is three bytes of
+/// JSON and much more in memory; the agent sends far fewer per request).
+pub const EVENTS_PER_REQUEST_MAX: usize = 1_000_000;
+pub const SAMPLES_PER_REQUEST_MAX: usize = 10_000_000;
+
 /// Parses a bulk events body.
 pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Event>, String> {
     let json: Value = serde_json::from_slice(body).map_err(|e| format!("invalid New Relic events JSON: {e}"))?;
@@ -23,6 +28,7 @@ pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Event>, String> {
         return Err("invalid New Relic events JSON: the body must be an array of posts".into());
     };
     let mut events = Vec::new();
+    let mut samples = 0usize;
     for post in &posts {
         let Value::Object(post) = post else {
             return Err("invalid New Relic events JSON: a post must be an object".into());
@@ -55,6 +61,12 @@ pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Event>, String> {
             }
             if parsed.timestamp_ms == 0 {
                 parsed.timestamp_ms = now_ms;
+            }
+            samples += parsed.samples.len();
+            if events.len() >= EVENTS_PER_REQUEST_MAX || samples > SAMPLES_PER_REQUEST_MAX {
+                return Err(format!(
+                    "the request makes more than {EVENTS_PER_REQUEST_MAX} events or {SAMPLES_PER_REQUEST_MAX} samples: send it in smaller requests"
+                ));
             }
             events.push(parsed);
         }
