@@ -429,6 +429,22 @@ fn opentsdb_put_lines_and_http_put_are_stored() {
     UdpSocket::bind("127.0.0.1:0").expect("udp").send_to(format!("put udp.tsdb {s} 5 k=v\nput udp.tsdb {} 6 k=v", s + 15).as_bytes(), &udp).expect("send");
     assert_stored(get, r#"{__name__="udp.tsdb"}"#, at, vec![(json!({"__name__": "udp.tsdb", "k": "v"}), vec![(t0, "5".into()), (t0 + 15_000, "6".into())])]);
 
+    // tcollector's liveness check: `version` on the open connection gets a line back, and
+    // the connection goes on taking puts.
+    {
+        let mut socket = TcpStream::connect(&tcp).expect("connect");
+        socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        socket.write_all(format!("version\nput tsdb.alive {s} 1\n").as_bytes()).expect("write");
+        let mut answer = [0u8; 256];
+        let n = socket.read(&mut answer).expect("an answer to version");
+        let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+        assert!(answer.starts_with("metricstor ") && answer.ends_with('\n'), "{answer:?}");
+        socket.write_all(format!("put tsdb.alive {} 2\n", s + 15).as_bytes()).expect("write after version");
+        socket.shutdown(Shutdown::Write).expect("shutdown");
+        let _ = socket.read_to_end(&mut Vec::new());
+    }
+    assert_stored(get, r#"{__name__="tsdb.alive"}"#, at, vec![(json!({"__name__": "tsdb.alive"}), vec![(t0, "1".into()), (t0 + 15_000, "2".into())])]);
+
     // HTTP on the OpenTSDB port.
     let body = format!(r#"[{{"metric":"http.tsdb","timestamp":{s},"value":7,"tags":{{"via":"port"}}}}]"#);
     let put = format!("POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());

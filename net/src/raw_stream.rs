@@ -63,6 +63,21 @@ impl RawStream {
         }
     }
 
+    /// Writes all of `bytes` to the client (a line protocol's answer to a command).
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match &mut self.0 {
+            Inner::Plain(stream) => {
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+            Inner::Tls(stream) => {
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+        }
+    }
+
     /// Reads what has arrived into `buf`: the byte count, 0 at the end of the stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.0 {

@@ -163,11 +163,19 @@ pub struct LineSink<'a> {
     now_ms: i64,
     /// The listener's gate for bad-line warnings on this executor.
     bad_line_warnings: &'a WarningGate,
+    /// OpenTSDB `version` commands read and not answered yet.
+    version_requests: usize,
 }
 
 impl<'a> LineSink<'a> {
     pub fn new(api: &'a Api, protocol: Protocol, transport: Transport, peer: SocketAddr, bad_line_warnings: &'a WarningGate) -> Self {
-        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, line_number: 0, lines_skipped: 0, now_ms: 0, bad_line_warnings }
+        LineSink { api, protocol, transport, peer, batch: Parsed::default(), batch_bytes: 0, lines: 0, line_number: 0, lines_skipped: 0, now_ms: 0, bad_line_warnings, version_requests: 0 }
+    }
+
+    /// How many OpenTSDB `version` commands were read since the last call (each is answered
+    /// with one line; over UDP they are dropped).
+    pub fn take_version_requests(&mut self) -> usize {
+        std::mem::take(&mut self.version_requests)
     }
 
     /// The sender of the lines that follow (UDP: each datagram's).
@@ -182,6 +190,14 @@ impl<'a> LineSink<'a> {
 
     /// Parses one line into the batch.
     pub fn push(&mut self, raw: &[u8]) -> Pushed {
+        // OpenTSDB's telnet `version` command (tcollector sends it every minute to check that
+        // the server is alive): answered after the read (`take_version_requests`), not a line.
+        if self.protocol == Protocol::OpenTsdb && raw.strip_suffix(b"\r").unwrap_or(raw).trim_ascii() == b"version" {
+            self.lines += 1;
+            self.line_number += 1;
+            self.version_requests += 1;
+            return Pushed::Skipped;
+        }
         let rules = self.api.config.storage.ingest_rules();
         let result = match self.protocol {
             Protocol::Graphite => graphite::push_line(&mut self.batch, raw, self.now_ms, &rules).map(|bytes| self.batch_bytes += bytes),

@@ -1,7 +1,7 @@
 //! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext),
 //! `server.influx_listen_addr` (Influx line protocol) and `server.opentsdb_listen_addr`
-//! (OpenTSDB's telnet `put` lines; a TCP connection that starts otherwise is HTTP/1.1 for
-//! its `/api/put`, as VictoriaMetrics serves both on that port). Each is a TCP listener and a UDP
+//! (OpenTSDB's telnet `put` lines and `version` command; a TCP connection that starts with an
+//! HTTP method is HTTP for its `/api/put`, as VictoriaMetrics serves both on that port). Each is a TCP listener and a UDP
 //! socket on every executor (SO_REUSEPORT); TCP is accepted by `net::accept_until_shutdown`
 //! as HTTP is (connections evened out by `net::Balance`, the per-core cap, the drain). Lines are parsed and written through the executor's `ShardRouter` in batches
 //! (`lines`). With `tls`, TCP speaks TLS (client certificates and `tls.write_allowed_sans`
@@ -219,8 +219,9 @@ impl net::StartConnection for SocketStarter {
 
 /// Reads one connection's lines until it closes or the server shuts down. Only a clean
 /// close hands out a last line without a newline (a line cut by shutdown or an error may be
-/// a truncated number). On the OpenTSDB port, a connection whose first byte is not the `p`
-/// of `put` is HTTP/1.1 and served as such (`OpenTsdbHttp`).
+/// a truncated number). On the OpenTSDB port, a connection whose first byte is an upper-case
+/// letter (an HTTP method) is HTTP and served as such (`OpenTsdbHttp`), and `version`
+/// commands are answered with a line.
 async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _slot: net::OpenSlot) {
     let stats = &ctx.api.metrics.socket;
     let (mut stream, identity) = match net::RawStream::accept(stream, ctx.tls.as_deref(), ctx.handshake_timeout).await {
@@ -256,15 +257,24 @@ async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, pro
             }
             None => break End::Cut,
         };
-        // OpenTSDB's port also speaks HTTP: a connection not starting with `put` is HTTP
-        // (VictoriaMetrics tells them apart by the first byte, as here).
-        if std::mem::take(&mut first_read) && protocol == Protocol::OpenTsdb && buf[0] != b'p' {
+        // OpenTSDB's port also speaks HTTP: a request starts with an upper-case method (`POST`,
+        // or `PRI` of HTTP/2), a telnet command with a lower-case word (`put`, `version`).
+        // (VictoriaMetrics takes anything but `p` for HTTP, so a `version` check goes astray.)
+        if std::mem::take(&mut first_read) && protocol == Protocol::OpenTsdb && buf[0].is_ascii_uppercase() {
             break End::Http(n);
         }
         sink.set_now_ms(now_ms());
         consume(&mut reader, &mut sink, &buf[..n]).await;
         // What arrived together is written together; the sender is not read meanwhile.
         sink.flush().await;
+        let versions = sink.take_version_requests();
+        if versions > 0 {
+            let answer = format!("metricstor {} (OpenTSDB telnet put)\n", env!("CARGO_PKG_VERSION")).repeat(versions);
+            if let Err(error) = stream.write_all(answer.as_bytes()).await {
+                tracing::debug!(%peer, %error, "cannot answer an OpenTSDB version command");
+                break End::Cut;
+            }
+        }
     };
     match end {
         End::Http(n) => {
