@@ -92,7 +92,7 @@ async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<By
     };
     let (parsed, skipped) = influx::parse_skipping_bad_lines(body, &options).map_err(|e| match e {
         InfluxError::Line { .. } => ApiError::bad_data(e.to_string()),
-        InfluxError::TooLarge { .. } => payload_too_large(e.to_string()),
+        InfluxError::TooLarge { .. } => ApiError::payload_too_large(e.to_string()),
     })?;
     let samples = parsed.samples;
     if parsed.series_count() > 0 {
@@ -119,10 +119,6 @@ fn with_version(mut response: Response<Bytes>) -> Response<Bytes> {
     response
 }
 
-fn payload_too_large(message: String) -> ApiError {
-    ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, error_type: "bad_data", message, headers: Vec::new() }
-}
-
 /// Whether the body is gzip-compressed (`Content-Encoding`); another encoding is a 415.
 fn is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
     super::body_is_gzip(headers, "line protocol")
@@ -138,7 +134,7 @@ pub(super) fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .read_to_end(&mut raw)
         .map_err(|e| ApiError::bad_data(format!("cannot gunzip the body (Content-Encoding: gzip): {e}")))?;
     if raw.len() as u64 >= limit {
-        return Err(payload_too_large(format!("the gunzipped body is larger than {MAX_DECOMPRESSED_BYTES} bytes")));
+        return Err(ApiError::payload_too_large(format!("the gunzipped body is larger than {MAX_DECOMPRESSED_BYTES} bytes")));
     }
     Ok(raw)
 }

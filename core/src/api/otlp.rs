@@ -20,11 +20,8 @@ pub fn is_otlp_metrics_path(path: &str) -> bool {
 }
 
 pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    // As remote_write: refuse under overload before decoding.
-    if let Some(shard) = api.router.full_shard() {
-        return Err(crate::shard::SubmitError::QueueFull { shard }.into());
-    }
-    let extra_labels = api.extra_labels(request.uri().query())?;
+    // Refused under overload before decoding, as remote_write is.
+    let super::push::Preamble { extra: extra_labels, .. } = super::push::preamble(api, request)?;
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     let translated = translate(api, request.body(), header_text(header::CONTENT_TYPE), header_text(header::CONTENT_ENCODING))?;
     store(api, translated, &extra_labels).await?;

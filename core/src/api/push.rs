@@ -49,7 +49,7 @@ pub fn decompressed_body<'r>(request: &'r Request<Bytes>, what: &str, bytes_max:
     use std::io::Read;
     let body = request.body().as_ref();
     let encoding = request.headers().get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    let too_large = || ApiError { status: http::StatusCode::PAYLOAD_TOO_LARGE, error_type: "bad_data", message: format!("the decompressed body is larger than {bytes_max} bytes"), headers: Vec::new() };
+    let too_large = || ApiError::payload_too_large(format!("the decompressed body is larger than {bytes_max} bytes"));
     let read_bounded = |reader: &mut dyn Read, name: &str| -> Result<Vec<u8>, ApiError> {
         let mut out = Vec::new();
         reader.take(bytes_max as u64 + 1).read_to_end(&mut out).map_err(|e| ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: {name}): {e}")))?;
@@ -83,12 +83,10 @@ impl ParsedBytes {
     pub fn add(&mut self, bytes: usize) -> Result<(), ApiError> {
         self.0 = self.0.saturating_add(bytes);
         if self.0 > crate::ingest::influx::PARSED_BYTES_MAX {
-            return Err(ApiError {
-                status: http::StatusCode::PAYLOAD_TOO_LARGE,
-                error_type: "bad_data",
-                message: format!("the request's series would take more than {} bytes: send it in smaller requests", crate::ingest::influx::PARSED_BYTES_MAX),
-                headers: Vec::new(),
-            });
+            return Err(ApiError::payload_too_large(format!(
+                "the request's series would take more than {} bytes: send it in smaller requests",
+                crate::ingest::influx::PARSED_BYTES_MAX
+            )));
         }
         Ok(())
     }
