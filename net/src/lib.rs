@@ -6,6 +6,7 @@
 
 pub mod accept;
 pub mod balance;
+pub mod client;
 pub mod http1;
 pub mod http2;
 pub mod io_adapter;

@@ -1,0 +1,1020 @@
+//! An HTTP/1.1 GET client for scraping metrics targets, on glommio: one kept-alive
+//! connection per target (plain TCP or rustls), the whole request bounded by one deadline,
+//! bodies bounded on the wire and again after gzip decompression, and the TLS client
+//! configuration Prometheus' `tls_config` describes ([`client_tls_config`]).
+
+use std::cell::Cell;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use glommio::net::TcpStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::io_adapter::TokioIo;
+
+/// The most a response head (status line and header fields, interim responses each) may take.
+pub const HEAD_BYTES_MAX: usize = 64 * 1024;
+/// The most header fields one response head may have.
+const HEADERS_MAX: usize = 256;
+/// The most a chunk-size line (with its extensions) may take.
+const CHUNK_LINE_MAX: usize = 4096;
+/// How much is asked of the socket per read.
+const READ_SIZE: usize = 16 * 1024;
+/// The system roots used when `tls_config` names no `ca_file`.
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Why a GET failed; the messages are written to be shown to users after the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The deadline passed; says how long it was and what the client was doing then.
+    #[error("timeout after {after:?} while {phase}")]
+    Timeout { after: Duration, phase: &'static str },
+    #[error("cannot resolve {host}: {message}")]
+    Resolve { host: String, message: String },
+    /// Every address failed; `message` has each one's error.
+    #[error("cannot connect: {message}")]
+    Connect { message: String },
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The server's answer is not a well-formed HTTP/1.x response.
+    #[error("malformed HTTP response: {0}")]
+    Protocol(String),
+    /// `what` is "response body" (on the wire) or "decompressed response body".
+    #[error("{what} exceeds the limit of {limit} bytes")]
+    BodyTooLarge { what: &'static str, limit: usize },
+    /// An unsupported or undecodable `Content-Encoding`.
+    #[error("{0}")]
+    Encoding(String),
+    #[error("{during}: {source}")]
+    Io { during: &'static str, source: std::io::Error },
+    /// The request itself cannot be sent (a path or header with line breaks, ...).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+/// TLS for a target: the client configuration and the name to verify, when not the host.
+#[derive(Clone)]
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    /// Prometheus' `tls_config.server_name`: the name sent as SNI and checked against the
+    /// server's certificate instead of the URL's host.
+    pub server_name: Option<String>,
+}
+
+/// A complete response. When the body came gzip-compressed it is decompressed here, and
+/// `Content-Encoding` and `Content-Length` are removed from `headers` (they described the
+/// compressed body).
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The socket of one connection, with or without TLS.
+enum Conn {
+    Plain(TokioIo<TcpStream>),
+    Tls(Box<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One target's HTTP/1.1 connection, kept alive between requests when the server allows.
+pub struct HttpClient {
+    host: String,
+    port: u16,
+    tls: Option<ClientTls>,
+    /// The connection kept from the last response, if it may be reused.
+    conn: Option<Conn>,
+    /// What the current request is doing, for the timeout's message.
+    phase: Cell<&'static str>,
+}
+
+impl HttpClient {
+    /// `host` is the URL's host (a DNS name, an IPv4 address or an IPv6 address without brackets), used to connect, for the Host header and as the TLS server name unless `tls` names another.
+    pub fn new(host: String, port: u16, tls: Option<ClientTls>) -> HttpClient {
+        // Tolerate an IPv6 address still in its URL brackets.
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(inner) => inner.to_string(),
+            None => host,
+        };
+        HttpClient { host, port, tls, conn: None, phase: Cell::new("starting") }
+    }
+
+    /// Whether a connection is kept open for the next request.
+    pub fn has_idle_connection(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// The `Host` header's value: IPv6 addresses in brackets, the port unless it is the
+    /// scheme's default (80 plain, 443 TLS).
+    pub fn host_header(&self) -> String {
+        let host = if self.host.parse::<std::net::Ipv6Addr>().is_ok() { format!("[{}]", self.host) } else { self.host.clone() };
+        let default_port = if self.tls.is_some() { 443 } else { 80 };
+        if self.port == default_port {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// GETs `path_and_query` (e.g. "/metrics?x=1") with `headers` added (the client itself sends Host, and `Accept-Encoding: gzip`; it does not send Connection: close). The whole call (resolve, connect, TLS handshake, write, read head and body) is bounded by `timeout`. A body larger than `body_bytes_max` (on the wire, and again after decompression) is an error. A `Content-Encoding: gzip` body is decompressed (bounded); any other encoding than gzip/identity is an error naming it.
+    ///
+    /// A header in `headers` named `Host` or `Accept-Encoding` replaces the client's own.
+    /// Responses of any status are returned; errors drop the connection.
+    pub async fn get(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
+        let request = self.request_bytes(path_and_query, headers)?;
+        let reused = self.conn.take();
+        let deadline = Instant::now() + timeout;
+        self.phase.set("starting");
+        let exchange = async { Some(self.exchange(reused, &request, deadline, body_bytes_max).await) };
+        let expiry = async {
+            glommio::timer::sleep(timeout).await;
+            None
+        };
+        match future::or(exchange, expiry).await {
+            Some(Ok((response, keep))) => {
+                self.conn = keep;
+                Ok(response)
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(ClientError::Timeout { after: timeout, phase: self.phase.get() }),
+        }
+    }
+
+    fn request_bytes(&self, path_and_query: &str, headers: &[(String, String)]) -> Result<Vec<u8>, ClientError> {
+        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+        if !path_and_query.starts_with('/') || path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(ClientError::InvalidRequest(format!("path {path_and_query:?} must start with '/' and contain no spaces or control characters")));
+        }
+        let mut request = format!("GET {path_and_query} HTTP/1.1\r\n").into_bytes();
+        let ours = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if !ours("host") {
+            request.extend_from_slice(format!("Host: {}\r\n", self.host_header()).as_bytes());
+        }
+        if !ours("accept-encoding") {
+            request.extend_from_slice(b"Accept-Encoding: gzip\r\n");
+        }
+        for (name, value) in headers {
+            if name.is_empty() || bad(name) || name.bytes().any(|b| b == b':' || b == b' ' || b == b'\t') || bad(value) {
+                return Err(ClientError::InvalidRequest(format!("header {name:?} has an invalid name or value")));
+            }
+            request.extend_from_slice(name.as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+        Ok(request)
+    }
+
+    /// The request on the kept connection (once more on a fresh one if the server had closed
+    /// it before answering), or on a fresh connection. Returns the connection to keep.
+    async fn exchange(&self, reused: Option<Conn>, request: &[u8], deadline: Instant, body_max: usize) -> Result<(Response, Option<Conn>), ClientError> {
+        if let Some(mut conn) = reused {
+            match self.attempt(&mut conn, request, body_max).await {
+                Ok((response, keep)) => return Ok((response, keep.then_some(conn))),
+                Err((error, true)) => return Err(error),
+                // Nothing came back: the server closed the idle connection. One fresh try.
+                Err((_, false)) => tracing::debug!(host = %self.host, "kept-alive connection was closed by the server; reconnecting"),
+            }
+        }
+        let mut conn = self.open(deadline).await?;
+        match self.attempt(&mut conn, request, body_max).await {
+            Ok((response, keep)) => Ok((response, keep.then_some(conn))),
+            Err((error, _)) => Err(error),
+        }
+    }
+
+    /// Resolves, connects (each address in turn) and does the TLS handshake if configured.
+    async fn open(&self, deadline: Instant) -> Result<Conn, ClientError> {
+        self.phase.set("resolving the host");
+        let addrs: Vec<SocketAddr> = match self.host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, self.port)],
+            Err(_) => {
+                let (host, port) = (self.host.clone(), self.port);
+                let resolved = glommio::executor().spawn_blocking(move || (host.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>())).await;
+                let addrs = resolved.map_err(|e| ClientError::Resolve { host: self.host.clone(), message: e.to_string() })?;
+                if addrs.is_empty() {
+                    return Err(ClientError::Resolve { host: self.host.clone(), message: "no addresses found".into() });
+                }
+                addrs
+            }
+        };
+        self.phase.set("connecting");
+        let mut failures = Vec::new();
+        let mut connected = None;
+        for addr in &addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                failures.push(format!("{addr}: no time left"));
+                break;
+            }
+            match TcpStream::connect_timeout(*addr, left).await {
+                Ok(stream) => {
+                    connected = Some(stream);
+                    break;
+                }
+                Err(glommio::GlommioError::IoError(error) | glommio::GlommioError::EnhancedIoError { source: error, .. }) => failures.push(format!("{addr}: {error}")),
+                Err(error) => failures.push(format!("{addr}: {error}")),
+            }
+        }
+        let Some(stream) = connected else { return Err(ClientError::Connect { message: failures.join("; ") }) };
+        // glommio leaves Nagle on; the request goes out in one write and must not wait.
+        stream.set_nodelay(true).map_err(|source| ClientError::Io { during: "setting TCP_NODELAY", source: source.into() })?;
+        let Some(tls) = &self.tls else { return Ok(Conn::Plain(TokioIo(stream))) };
+        self.phase.set("in the TLS handshake");
+        let name = tls.server_name.clone().unwrap_or_else(|| self.host.clone());
+        let server_name = ServerName::try_from(name.clone()).map_err(|_| ClientError::Tls(format!("invalid server name {name:?}")))?;
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let stream = connector.connect(server_name, TokioIo(stream)).await.map_err(|e| ClientError::Tls(format!("handshake with {name} failed: {e}")))?;
+        Ok(Conn::Tls(Box::new(stream)))
+    }
+
+    /// One request and its response on `conn`. Returns whether the connection may be kept;
+    /// an error says whether any response byte had arrived.
+    async fn attempt(&self, conn: &mut Conn, request: &[u8], body_max: usize) -> Result<(Response, bool), (ClientError, bool)> {
+        self.phase.set("sending the request");
+        let sent = async {
+            conn.write_all(request).await?;
+            conn.flush().await
+        };
+        if let Err(source) = sent.await {
+            return Err((ClientError::Io { during: "sending the request", source }, false));
+        }
+        let mut wire = Wire { conn, buf: Vec::new(), received: false };
+        match self.read_response(&mut wire, body_max).await {
+            Ok(done) => Ok(done),
+            Err(error) => Err((error, wire.received)),
+        }
+    }
+
+    async fn read_response(&self, wire: &mut Wire<'_>, body_max: usize) -> Result<(Response, bool), ClientError> {
+        self.phase.set("waiting for the response");
+        let head = loop {
+            let head = wire.head().await?;
+            match head.status {
+                101 => return Err(ClientError::Protocol("unexpected 101 Switching Protocols".into())),
+                100..=199 => continue, // interim (100 Continue, 103 Early Hints): the final one follows
+                _ => break head,
+            }
+        };
+        self.phase.set("reading the response body");
+        let framing = framing(&head)?;
+        if let Framing::Length(length) = framing {
+            if length > body_max as u64 {
+                return Err(ClientError::BodyTooLarge { what: "response body", limit: body_max });
+            }
+        }
+        let body = match framing {
+            Framing::Empty => Vec::new(),
+            Framing::Length(length) => wire.exact(length as usize).await?,
+            Framing::Chunked => wire.chunked(body_max).await?,
+            Framing::UntilClose => wire.until_close(body_max).await?,
+        };
+        let closes = head.headers.get_all(http::header::CONNECTION).iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))));
+        // Bytes past the body mean the server and we disagree about framing: start afresh.
+        let keep = head.http11 && !closes && framing != Framing::UntilClose && wire.buf.is_empty();
+        let mut headers = head.headers;
+        let body = decode(&mut headers, body, body_max)?;
+        Ok((Response { status: head.status, headers, body }, keep))
+    }
+}
+
+struct Head {
+    status: u16,
+    http11: bool,
+    headers: http::HeaderMap,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(head: &Head) -> Result<Framing, ClientError> {
+    if head.status == 204 || head.status == 304 {
+        return Ok(Framing::Empty);
+    }
+    let mut codings = Vec::new();
+    for value in head.headers.get_all(http::header::TRANSFER_ENCODING) {
+        let value = value.to_str().map_err(|_| ClientError::Protocol("Transfer-Encoding is not text".into()))?;
+        codings.extend(value.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()));
+    }
+    if !codings.is_empty() {
+        // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).
+        return match codings.as_slice() {
+            [only] if only == "chunked" => Ok(Framing::Chunked),
+            _ => Err(ClientError::Protocol(format!("unsupported Transfer-Encoding {:?}", codings.join(", ")))),
+        };
+    }
+    let mut length = None;
+    for value in head.headers.get_all(http::header::CONTENT_LENGTH) {
+        for part in value.to_str().unwrap_or("").split(',') {
+            let part = part.trim();
+            let parsed = if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) { part.parse::<u64>().ok() } else { None };
+            let Some(parsed) = parsed else { return Err(ClientError::Protocol(format!("invalid Content-Length {:?}", String::from_utf8_lossy(value.as_bytes())))) };
+            if length.is_some_and(|l| l != parsed) {
+                return Err(ClientError::Protocol("conflicting Content-Length values".into()));
+            }
+            length = Some(parsed);
+        }
+    }
+    Ok(match length {
+        Some(0) => Framing::Empty,
+        Some(length) => Framing::Length(length),
+        None => Framing::UntilClose,
+    })
+}
+
+/// Undoes the `Content-Encoding` (gzip, or none), bounding the result by `body_max`.
+fn decode(headers: &mut http::HeaderMap, body: Vec<u8>, body_max: usize) -> Result<Vec<u8>, ClientError> {
+    let mut gzip_layers = 0;
+    for value in headers.get_all(http::header::CONTENT_ENCODING) {
+        let value = value.to_str().map_err(|_| ClientError::Encoding("Content-Encoding is not text".into()))?;
+        for coding in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                gzip_layers += 1;
+            } else if !coding.eq_ignore_ascii_case("identity") {
+                return Err(ClientError::Encoding(format!("unsupported Content-Encoding {coding:?} (only gzip is accepted)")));
+            }
+        }
+    }
+    if gzip_layers == 0 {
+        return Ok(body);
+    }
+    if gzip_layers > 1 {
+        return Err(ClientError::Encoding("unsupported Content-Encoding: gzip applied more than once".into()));
+    }
+    headers.remove(http::header::CONTENT_ENCODING);
+    headers.remove(http::header::CONTENT_LENGTH);
+    if body.is_empty() {
+        return Ok(body);
+    }
+    let mut decoded = Vec::new();
+    flate2::read::MultiGzDecoder::new(body.as_slice())
+        .take(body_max as u64 + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|e| ClientError::Encoding(format!("invalid gzip body: {e}")))?;
+    if decoded.len() > body_max {
+        return Err(ClientError::BodyTooLarge { what: "decompressed response body", limit: body_max });
+    }
+    Ok(decoded)
+}
+
+/// The read side of one response: bytes read but not yet taken are in `buf`.
+struct Wire<'a> {
+    conn: &'a mut Conn,
+    buf: Vec<u8>,
+    /// Whether any byte of a response arrived (a failure before that may be retried).
+    received: bool,
+}
+
+impl Wire<'_> {
+    /// Reads more into `buf`; 0 at the end of the stream.
+    async fn fill(&mut self, during: &'static str) -> Result<usize, ClientError> {
+        self.buf.reserve(READ_SIZE);
+        let n = self.conn.read_buf(&mut self.buf).await.map_err(|source| ClientError::Io { during, source })?;
+        self.received |= n > 0;
+        Ok(n)
+    }
+
+    /// One response head (interim or final), taken out of `buf`.
+    async fn head(&mut self) -> Result<Head, ClientError> {
+        loop {
+            if !self.buf.is_empty() {
+                let mut fields = vec![httparse::EMPTY_HEADER; HEADERS_MAX];
+                let mut response = httparse::Response::new(&mut fields);
+                match response.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(used)) => {
+                        let status = response.code.unwrap_or(0);
+                        let http11 = response.version == Some(1);
+                        let mut headers = http::HeaderMap::with_capacity(response.headers.len());
+                        for field in response.headers.iter() {
+                            let name = http::HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| ClientError::Protocol(format!("invalid header name {:?}", field.name)))?;
+                            let value = http::HeaderValue::from_bytes(field.value).map_err(|_| ClientError::Protocol(format!("invalid value of header {:?}", field.name)))?;
+                            headers.append(name, value);
+                        }
+                        self.buf.drain(..used);
+                        return Ok(Head { status, http11, headers });
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(httparse::Error::TooManyHeaders) => return Err(ClientError::Protocol(format!("more than {HEADERS_MAX} header fields"))),
+                    Err(error) => {
+                        let start = String::from_utf8_lossy(&self.buf[..self.buf.len().min(40)]).into_owned();
+                        return Err(ClientError::Protocol(format!("{error} (response starts with {start:?})")));
+                    }
+                }
+                if self.buf.len() > HEAD_BYTES_MAX {
+                    return Err(ClientError::Protocol(format!("response head larger than {} KiB", HEAD_BYTES_MAX / 1024)));
+                }
+            }
+            if self.fill("reading the response head").await? == 0 {
+                let message = if self.buf.is_empty() { "the server closed the connection without a response".to_string() } else { "the server closed the connection in the middle of the response head".to_string() };
+                return Err(ClientError::Protocol(message));
+            }
+        }
+    }
+
+    /// Exactly `length` body bytes.
+    async fn exact(&mut self, length: usize) -> Result<Vec<u8>, ClientError> {
+        let mut body = Vec::with_capacity(length.min(1 << 20));
+        self.take_into(&mut body, length).await?;
+        Ok(body)
+    }
+
+    /// Moves exactly `n` bytes to `out`: those already in `buf`, then straight from the socket.
+    async fn take_into(&mut self, out: &mut Vec<u8>, n: usize) -> Result<(), ClientError> {
+        let from_buf = n.min(self.buf.len());
+        out.extend_from_slice(&self.buf[..from_buf]);
+        self.buf.drain(..from_buf);
+        let mut left = n - from_buf;
+        while left > 0 {
+            out.reserve(left.min(READ_SIZE));
+            let got = (&mut *self.conn).take(left as u64).read_buf(out).await.map_err(|source| ClientError::Io { during: "reading the response body", source })?;
+            if got == 0 {
+                return Err(ClientError::Protocol(format!("the server closed the connection {left} bytes before the end of the body")));
+            }
+            left -= got;
+        }
+        Ok(())
+    }
+
+    /// A line ending in LF (CR before it dropped), of at most `max` bytes, taken out of `buf`.
+    async fn line(&mut self, max: usize, what: &str) -> Result<Vec<u8>, ClientError> {
+        loop {
+            if let Some(end) = memchr::memchr(b'\n', &self.buf) {
+                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            if self.buf.len() > max {
+                return Err(ClientError::Protocol(format!("{what} longer than {max} bytes")));
+            }
+            if self.fill("reading the response body").await? == 0 {
+                return Err(ClientError::Protocol(format!("the server closed the connection in the middle of the chunked body ({what})")));
+            }
+        }
+    }
+
+    /// A chunked body (extensions ignored, trailers read and dropped), at most `body_max` bytes.
+    async fn chunked(&mut self, body_max: usize) -> Result<Vec<u8>, ClientError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line(CHUNK_LINE_MAX, "chunk-size line").await?;
+            let size_end = line.iter().position(|b| !b.is_ascii_hexdigit()).unwrap_or(line.len());
+            let rest = &line[size_end..];
+            let rest_ok = rest.iter().find(|b| **b != b' ' && **b != b'\t').is_none_or(|b| *b == b';');
+            if size_end == 0 || size_end > 16 || !rest_ok {
+                return Err(ClientError::Protocol(format!("invalid chunk-size line {:?}", String::from_utf8_lossy(&line[..line.len().min(40)]))));
+            }
+            // At most 16 hex digits, all checked above: fits a u64.
+            let size = u64::from_str_radix(&String::from_utf8_lossy(&line[..size_end]), 16).map_err(|e| ClientError::Protocol(format!("invalid chunk size: {e}")))?;
+            if size == 0 {
+                break;
+            }
+            if size > (body_max - body.len()) as u64 {
+                return Err(ClientError::BodyTooLarge { what: "response body", limit: body_max });
+            }
+            self.take_into(&mut body, size as usize).await?;
+            let end = self.line(2, "end of chunk").await?;
+            if !end.is_empty() {
+                return Err(ClientError::Protocol("chunk data longer than its chunk size".into()));
+            }
+        }
+        let mut trailer_bytes = 0;
+        loop {
+            let line = self.line(HEAD_BYTES_MAX, "trailer field").await?;
+            if line.is_empty() {
+                return Ok(body);
+            }
+            trailer_bytes += line.len() + 2;
+            if trailer_bytes > HEAD_BYTES_MAX {
+                return Err(ClientError::Protocol(format!("trailer fields larger than {} KiB", HEAD_BYTES_MAX / 1024)));
+            }
+        }
+    }
+
+    /// The body up to the end of the stream, at most `body_max` bytes.
+    async fn until_close(&mut self, body_max: usize) -> Result<Vec<u8>, ClientError> {
+        let mut body = std::mem::take(&mut self.buf);
+        loop {
+            if body.len() > body_max {
+                return Err(ClientError::BodyTooLarge { what: "response body", limit: body_max });
+            }
+            body.reserve(READ_SIZE);
+            let read = (&mut *self.conn).take((body_max - body.len()) as u64 + 1).read_buf(&mut body).await;
+            match read {
+                Ok(0) => return Ok(body),
+                Ok(_) => {}
+                // TLS servers often close without close_notify; the body was delimited by the close anyway.
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(body),
+                Err(source) => return Err(ClientError::Io { during: "reading the response body", source }),
+            }
+        }
+    }
+}
+
+/// `cert_file` and `key_file` as `tls_config` gives them: both or neither.
+pub fn cert_and_key_pair<'a>(cert_file: Option<&'a Path>, key_file: Option<&'a Path>) -> Result<Option<(&'a Path, &'a Path)>, String> {
+    match (cert_file, key_file) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        (Some(cert), None) => Err(format!("cert_file {} is set without key_file", cert.display())),
+        (None, Some(key)) => Err(format!("key_file {} is set without cert_file", key.display())),
+    }
+}
+
+fn read_pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{what} {} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// A rustls client config as Prometheus' `tls_config` describes one: `ca_file` (PEM bundle; without it the system roots from /etc/ssl/certs/ca-certificates.crt, or an empty store if that file does not exist), optional client `cert_file`+`key_file` (PEM; [`cert_and_key_pair`] turns the two options into this argument, refusing one without the other), `insecure_skip_verify` (accept any server certificate, still checking the handshake's signatures). ALPN "http/1.1". Errors name the file and the problem.
+pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &Path)>, insecure_skip_verify: bool) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in read_pem_certs(path, "ca_file")? {
+                roots.add(cert).map_err(|e| format!("ca_file {}: unusable certificate: {e}", path.display()))?;
+            }
+        }
+        None => {
+            let system = Path::new(SYSTEM_CA_BUNDLE);
+            if system.exists() {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(system)
+                    .and_then(|certs| certs.collect::<Result<_, _>>())
+                    .map_err(|e| format!("cannot read the system CA bundle {SYSTEM_CA_BUNDLE}: {e}"))?;
+                // A system bundle may hold a certificate webpki cannot use; skip those.
+                roots.add_parsable_certificates(certs);
+            }
+        }
+    }
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| format!("TLS configuration: {e}"))?;
+    let builder = if insecure_skip_verify {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyServerCertificate { algorithms: provider.signature_verification_algorithms }))
+    } else {
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match cert_and_key {
+        None => builder.with_no_client_auth(),
+        Some((cert_file, key_file)) => {
+            let chain = read_pem_certs(cert_file, "cert_file")?;
+            let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("cannot read key_file {}: {e}", key_file.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("cert_file {} and key_file {} cannot be used together: {e}", cert_file.display(), key_file.display()))?
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// `insecure_skip_verify`: any certificate chain and name is accepted, but the handshake's
+/// signatures are still checked against the presented certificate.
+#[derive(Debug)]
+struct AnyServerCertificate {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AnyServerCertificate {
+    fn verify_server_cert(&self, _end_entity: &CertificateDer<'_>, _intermediates: &[CertificateDer<'_>], _server_name: &ServerName<'_>, _ocsp_response: &[u8], _now: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::sync::mpsc;
+    use std::thread::JoinHandle;
+
+    use super::*;
+
+    const LIMIT: usize = 1 << 20;
+    const LONG: Duration = Duration::from_secs(10);
+
+    /// Runs `test` on a glommio executor of its own (on this thread).
+    fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(test)
+    }
+
+    /// A server thread on 127.0.0.1:0 running `serve`; returns the port it listens on.
+    fn server<T: Send + 'static>(serve: impl FnOnce(TcpListener) -> T + Send + 'static) -> (u16, JoinHandle<T>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        (port, std::thread::spawn(move || serve(listener)))
+    }
+
+    fn accept(listener: &TcpListener) -> StdStream {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(LONG)).expect("timeout");
+        stream
+    }
+
+    /// One request head, or None when the client closed (or broke) the connection first.
+    fn read_request(stream: &mut impl Read) -> Option<String> {
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Some(String::from_utf8_lossy(&head).into_owned())
+    }
+
+    /// Serves one connection: each response in turn, each after reading a request.
+    fn serve_one(listener: TcpListener, responses: Vec<Vec<u8>>) -> Vec<String> {
+        let mut stream = accept(&listener);
+        let mut requests = Vec::new();
+        for response in responses {
+            requests.push(read_request(&mut stream).expect("request"));
+            stream.write_all(&response).expect("respond");
+        }
+        requests
+    }
+
+    fn client(port: u16) -> HttpClient {
+        HttpClient::new("127.0.0.1".into(), port, None)
+    }
+
+    #[test]
+    fn content_length_body_after_an_interim_response() {
+        let response = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+        let (port, thread) = server(move |listener| serve_one(listener, vec![response]));
+        let mut client = client(port);
+        let response = run(client.get("/metrics?x=1", &[("X-Scrape".into(), "yes".into())], LONG, LIMIT)).expect("get");
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, b"hello");
+        assert_eq!(response.headers.get("content-type").map(|v| v.as_bytes()), Some(&b"text/plain"[..]));
+        assert!(client.has_idle_connection());
+        let requests = thread.join().expect("server");
+        let request = &requests[0];
+        assert!(request.starts_with("GET /metrics?x=1 HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")), "{request}");
+        assert!(request.contains("\r\nAccept-Encoding: gzip\r\n"), "{request}");
+        assert!(request.contains("\r\nX-Scrape: yes\r\n"), "{request}");
+        assert!(!request.to_ascii_lowercase().contains("connection:"), "{request}");
+    }
+
+    #[test]
+    fn chunked_body_with_extensions_and_trailers() {
+        let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n".to_vec();
+        let (port, thread) = server(move |listener| serve_one(listener, vec![response]));
+        let mut client = client(port);
+        let response = run(client.get("/metrics", &[], LONG, LIMIT)).expect("get");
+        assert_eq!((response.status, response.body.as_slice()), (200, &b"hello, world"[..]));
+        assert!(client.has_idle_connection());
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn close_delimited_body_via_a_resolved_name() {
+        let (port, thread) = server(|listener| {
+            let mut stream = accept(&listener);
+            read_request(&mut stream).expect("request");
+            stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end").expect("respond");
+        });
+        // "localhost" goes through the resolver; ::1 (when it comes first) is refused and 127.0.0.1 tried next.
+        let mut client = HttpClient::new("localhost".into(), port, None);
+        let response = run(client.get("/metrics", &[], LONG, LIMIT)).expect("get");
+        assert_eq!(response.body, b"until the end");
+        assert!(!client.has_idle_connection(), "a close-delimited HTTP/1.0 response ends the connection");
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn gzip_bodies_are_decompressed_and_bounded() {
+        let plain = "metric_total{a=\"b\"} 1\n".repeat(1000);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(plain.as_bytes()).expect("gzip");
+        let gzipped = encoder.finish().expect("gzip");
+        let mut gzip_response = format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", gzipped.len()).into_bytes();
+        gzip_response.extend_from_slice(&gzipped);
+        let brotli = b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nxyz".to_vec();
+        let (port, thread) = server(move |listener| {
+            // The first response is kept alive; the decompressed-size error drops the connection.
+            let kept = serve_one(listener.try_clone().expect("listener"), vec![gzip_response.clone(), gzip_response]).len();
+            kept + serve_one(listener, vec![brotli]).len()
+        });
+        let mut client = client(port);
+        run(async {
+            let response = client.get("/metrics", &[], LONG, LIMIT).await.expect("get");
+            assert_eq!(response.body, plain.as_bytes());
+            assert!(response.headers.get("content-encoding").is_none());
+            let limit = gzipped.len() + 100;
+            match client.get("/metrics", &[], LONG, limit).await {
+                Err(error @ ClientError::BodyTooLarge { what: "decompressed response body", .. }) => assert!(error.to_string().contains(&limit.to_string()), "{error}"),
+                other => panic!("expected BodyTooLarge after decompression, got {other:?}"),
+            }
+            match client.get("/metrics", &[], LONG, LIMIT).await {
+                Err(error @ ClientError::Encoding(_)) => assert!(error.to_string().contains("\"br\""), "{error}"),
+                other => panic!("expected an Encoding error, got {other:?}"),
+            }
+        });
+        assert_eq!(thread.join().expect("server"), 3);
+    }
+
+    #[test]
+    fn error_statuses_are_responses() {
+        let response = b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 9\r\n\r\nnot found".to_vec();
+        let (port, thread) = server(move |listener| serve_one(listener, vec![response]));
+        let mut client = client(port);
+        let response = run(client.get("/metrics", &[], LONG, LIMIT)).expect("get");
+        assert_eq!((response.status, response.body.as_slice()), (404, &b"not found"[..]));
+        assert!(!client.has_idle_connection(), "Connection: close is honoured");
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_errors() {
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".iter().chain([b'x'; 100].iter()).copied().collect::<Vec<u8>>();
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n".to_vec();
+        let close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n123456789012345".to_vec();
+        let (port, thread) = server(move |listener| {
+            for response in [length, chunked, close] {
+                let mut stream = accept(&listener);
+                read_request(&mut stream).expect("request");
+                let _ = stream.write_all(&response);
+            }
+        });
+        let mut client = client(port);
+        run(async {
+            for framing in ["Content-Length", "chunked", "close-delimited"] {
+                match client.get("/metrics", &[], LONG, 10).await {
+                    Err(error @ ClientError::BodyTooLarge { what: "response body", limit: 10 }) => assert_eq!(error.to_string(), "response body exceeds the limit of 10 bytes"),
+                    other => panic!("{framing}: expected BodyTooLarge, got {other:?}"),
+                }
+                assert!(!client.has_idle_connection());
+            }
+        });
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn keep_alive_reuses_the_connection() {
+        let responses = vec![b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none".to_vec(), b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo".to_vec()];
+        let (port, thread) = server(move |listener| {
+            let requests = serve_one(listener.try_clone().expect("listener"), responses);
+            // Both requests are answered: a second connection would be in the backlog by now.
+            listener.set_nonblocking(true).expect("nonblocking");
+            (requests.len(), listener.accept().is_ok())
+        });
+        let mut client = client(port);
+        run(async {
+            assert_eq!(client.get("/metrics", &[], LONG, LIMIT).await.expect("first").body, b"one");
+            assert_eq!(client.get("/metrics", &[], LONG, LIMIT).await.expect("second").body, b"two");
+        });
+        assert_eq!(thread.join().expect("server"), (2, false), "two requests on one connection, no second connection");
+    }
+
+    #[test]
+    fn a_kept_connection_closed_by_the_server_is_replaced() {
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let (port, thread) = server(move |listener| {
+            let mut first = accept(&listener);
+            read_request(&mut first).expect("request");
+            first.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none").expect("respond");
+            drop(first); // the idle connection goes away, as servers' idle timeouts do
+            closed_tx.send(()).expect("signal");
+            let mut second = accept(&listener);
+            read_request(&mut second).expect("request");
+            second.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo").expect("respond");
+        });
+        let mut client = client(port);
+        run(async {
+            assert_eq!(client.get("/metrics", &[], LONG, LIMIT).await.expect("first").body, b"one");
+            assert!(client.has_idle_connection());
+            closed_rx.recv_timeout(LONG).expect("server closed the first connection");
+            assert_eq!(client.get("/metrics", &[], LONG, LIMIT).await.expect("second, on a new connection").body, b"two");
+        });
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (port, thread) = server(move |listener| {
+            let stream = accept(&listener);
+            let _ = done_rx.recv_timeout(LONG);
+            drop(stream);
+        });
+        let mut client = client(port);
+        let result = run(client.get("/metrics", &[], Duration::from_millis(300), LIMIT));
+        done_tx.send(()).expect("release the server");
+        match result {
+            Err(error @ ClientError::Timeout { .. }) => assert_eq!(error.to_string(), "timeout after 300ms while waiting for the response"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        thread.join().expect("server");
+    }
+
+    #[test]
+    fn host_header_and_invalid_requests() {
+        assert_eq!(HttpClient::new("example.com".into(), 80, None).host_header(), "example.com");
+        assert_eq!(HttpClient::new("example.com".into(), 9100, None).host_header(), "example.com:9100");
+        assert_eq!(HttpClient::new("::1".into(), 9100, None).host_header(), "[::1]:9100");
+        assert_eq!(HttpClient::new("[::1]".into(), 80, None).host_header(), "[::1]");
+        let config = client_tls_config(None, None, true).expect("config");
+        let tls = || Some(ClientTls { config: config.clone(), server_name: None });
+        assert_eq!(HttpClient::new("10.0.0.1".into(), 443, tls()).host_header(), "10.0.0.1");
+        assert_eq!(HttpClient::new("10.0.0.1".into(), 80, tls()).host_header(), "10.0.0.1:80");
+        let mut client = HttpClient::new("127.0.0.1".into(), 9, None);
+        let bad_header = run(client.get("/metrics", &[("X-A".into(), "1\r\nX-B: 2".into())], LONG, LIMIT));
+        assert!(matches!(bad_header, Err(ClientError::InvalidRequest(_))), "{bad_header:?}");
+        let bad_path = run(client.get("/a b", &[], LONG, LIMIT));
+        assert!(matches!(bad_path, Err(ClientError::InvalidRequest(_))), "{bad_path:?}");
+    }
+
+    #[test]
+    fn malformed_responses_are_protocol_errors() {
+        let (port, thread) = server(|listener| {
+            for response in [&b"SSH-2.0-OpenSSH\r\n\r\n"[..], b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"] {
+                let mut stream = accept(&listener);
+                read_request(&mut stream).expect("request");
+                let _ = stream.write_all(response);
+            }
+        });
+        let mut client = client(port);
+        run(async {
+            for _ in 0..3 {
+                let result = client.get("/metrics", &[], LONG, LIMIT).await;
+                assert!(matches!(result, Err(ClientError::Protocol(_))), "{result:?}");
+            }
+        });
+        thread.join().expect("server");
+    }
+
+    mod tls {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        use rustls::pki_types::PrivatePkcs8KeyDer;
+
+        use super::*;
+
+        struct Ca {
+            cert: rcgen::Certificate,
+            key: KeyPair,
+        }
+
+        fn ca(name: &str) -> Ca {
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            let key = KeyPair::generate().expect("key");
+            Ca { cert: params.self_signed(&key).expect("self-signed"), key }
+        }
+
+        fn leaf(ca: &Ca, sans: &[&str]) -> (rcgen::Certificate, KeyPair) {
+            let params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
+            let key = KeyPair::generate().expect("key");
+            (params.signed_by(&key, &ca.cert, &ca.key).expect("signed"), key)
+        }
+
+        /// A blocking rustls server answering `connections` connections in turn (those whose
+        /// handshake fails are skipped); returns how many got an answer.
+        fn tls_server(ca: &Ca, connections: usize) -> (u16, JoinHandle<usize>) {
+            let (cert, key) = leaf(ca, &["localhost", "127.0.0.1"]);
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.der().clone()], PrivatePkcs8KeyDer::from(key.serialize_der()).into())
+                .expect("server config");
+            let config = Arc::new(config);
+            server(move |listener| {
+                let mut answered = 0;
+                for _ in 0..connections {
+                    let socket = accept(&listener);
+                    let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config.clone()).expect("connection"), socket);
+                    if read_request(&mut tls).is_none() {
+                        continue;
+                    }
+                    if tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure").is_ok() {
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        }
+
+        #[test]
+        fn verified_refused_and_insecure() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let good = ca("client test CA");
+            let other = ca("another CA");
+            let good_path = dir.path().join("ca.pem");
+            let other_path = dir.path().join("other.pem");
+            std::fs::write(&good_path, good.cert.pem()).expect("write");
+            std::fs::write(&other_path, other.cert.pem()).expect("write");
+            let (port, thread) = tls_server(&good, 4);
+            let trusting = client_tls_config(Some(&good_path), None, false).expect("config");
+            let distrusting = client_tls_config(Some(&other_path), None, false).expect("config");
+            let insecure = client_tls_config(Some(&other_path), None, true).expect("config");
+            let get = |config: &Arc<ClientConfig>, server_name: Option<&str>| {
+                let mut client = HttpClient::new("127.0.0.1".into(), port, Some(ClientTls { config: config.clone(), server_name: server_name.map(str::to_string) }));
+                run(async move { client.get("/metrics", &[], LONG, LIMIT).await })
+            };
+            assert_eq!(get(&trusting, None).expect("IP SAN verified").body, b"secure");
+            assert_eq!(get(&trusting, Some("localhost")).expect("server_name verified").body, b"secure");
+            match get(&distrusting, None) {
+                Err(error @ ClientError::Tls(_)) => assert!(error.to_string().contains("certificate"), "{error}"),
+                other => panic!("expected a TLS error, got {other:?}"),
+            }
+            assert_eq!(get(&insecure, Some("wrong.example")).expect("insecure_skip_verify").body, b"secure");
+            assert_eq!(thread.join().expect("server"), 3);
+        }
+
+        #[test]
+        fn config_errors_name_the_file() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let missing = dir.path().join("missing-ca.pem");
+            let error = client_tls_config(Some(&missing), None, false).expect_err("missing file");
+            assert!(error.contains(&missing.display().to_string()), "{error}");
+            let empty = dir.path().join("empty.pem");
+            std::fs::write(&empty, "not a certificate\n").expect("write");
+            let error = client_tls_config(Some(&empty), None, false).expect_err("no certificate");
+            assert!(error.contains(&empty.display().to_string()) && error.contains("no PEM certificate"), "{error}");
+
+            let authority = ca("client test CA");
+            let (cert, key) = leaf(&authority, &["scraper"]);
+            let (cert_path, key_path) = (dir.path().join("client.crt"), dir.path().join("client.key"));
+            std::fs::write(&cert_path, cert.pem()).expect("write");
+            std::fs::write(&key_path, key.serialize_pem()).expect("write");
+            let config = client_tls_config(None, Some((&cert_path, &key_path)), false).expect("client certificate loads");
+            assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+            let error = client_tls_config(None, Some((&cert_path, &missing)), false).expect_err("missing key");
+            assert!(error.contains("key_file") && error.contains(&missing.display().to_string()), "{error}");
+            assert!(cert_and_key_pair(Some(&cert_path), None).expect_err("cert without key").contains("without key_file"));
+            assert_eq!(cert_and_key_pair(None, None), Ok(None));
+        }
+    }
+}
