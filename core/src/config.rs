@@ -27,6 +27,17 @@ pub struct Config {
     /// Rules applied to every series written, on every ingestion path, before it is stored
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
+    pub scrape: ScrapeSection,
+}
+
+/// Scraping Prometheus targets (VictoriaMetrics' `-promscrape.config`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapeSection {
+    /// A Prometheus configuration file whose `global` and `scrape_configs` sections are
+    /// run (static and file_sd targets); other sections of it are ignored. Relative file
+    /// names in it are taken from its directory. Unset: nothing is scraped.
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -422,6 +433,8 @@ pub struct Resolved {
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, compiled.
     pub identity_filters: std::sync::Arc<crate::api::read_filters::IdentityFilters>,
+    /// `scrape.config_file`, read and checked (no jobs when unset).
+    pub scrape: std::sync::Arc<crate::scrape::ScrapeConfig>,
 }
 
 impl Config {
@@ -541,7 +554,20 @@ impl Config {
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
-        Ok(Resolved { http_addr, grpc_addr, graphite_addr, influx_addr, opentsdb_addr, relabeler: std::sync::Arc::new(relabeler), identity_filters: std::sync::Arc::new(identity_filters) })
+        let scrape = match &self.scrape.config_file {
+            None => crate::scrape::ScrapeConfig::default(),
+            Some(path) => crate::scrape::ScrapeConfig::load(path, self.storage.ingest_rules().label_limits).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?,
+        };
+        Ok(Resolved {
+            http_addr,
+            grpc_addr,
+            graphite_addr,
+            influx_addr,
+            opentsdb_addr,
+            relabeler: std::sync::Arc::new(relabeler),
+            identity_filters: std::sync::Arc::new(identity_filters),
+            scrape: std::sync::Arc::new(scrape),
+        })
     }
 
     /// The effective configuration as YAML (for `/api/v1/status/config`).

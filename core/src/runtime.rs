@@ -77,6 +77,9 @@ struct ExecutorPlan {
     relabeler: Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, shared by every executor's API.
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
+    /// `scrape.config_file`'s jobs, and the state of every executor's targets.
+    scrape: Arc<crate::scrape::ScrapeConfig>,
+    scrape_targets: Arc<crate::scrape::status::Registry>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
     /// The running and recently finished queries (shared by every executor).
@@ -123,6 +126,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let history = Arc::new(HistoryGeneration::default());
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
+    let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
@@ -163,6 +167,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
             identity_filters: resolved.identity_filters.clone(),
+            scrape: resolved.scrape.clone(),
+            scrape_targets: scrape_targets.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
             events: events_tx.clone(),
@@ -341,6 +347,7 @@ async fn run_executor(plan: ExecutorPlan) {
         query_stats: plan.query_stats.clone(),
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
+        scrape_targets: plan.scrape_targets.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and
@@ -362,8 +369,9 @@ async fn run_executor(plan: ExecutorPlan) {
     let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance);
     let grpc = net::accept_loop(grpc_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), grpc_balance);
     // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
+    let scrapes = crate::scrape::serve(api.clone(), plan.scrape.clone(), plan.scrape_targets.clone(), index, cores, plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
-    futures_lite::future::zip(futures_lite::future::zip(http, grpc), sockets).await;
+    futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, scrapes)).await;
     drop(handler);
     drop(api);
     // This executor has stopped serving; shards stop once every executor has.

@@ -548,3 +548,96 @@ pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
     (answer.status, String::from_utf8_lossy(&answer.body).into_owned())
 }
 
+
+/// A scrape target on a loopback port: answers every GET (HTTP/1.1, kept alive) with
+/// `body`'s text at that moment and records each request's head. Its threads end with the
+/// test process.
+pub struct Exporter {
+    pub port: u16,
+    pub body: std::sync::Arc<std::sync::Mutex<String>>,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Exporter {
+    pub fn start(initial: &str) -> Exporter {
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind exporter");
+        let port = listener.local_addr().expect("exporter address").port();
+        let body = Arc::new(Mutex::new(initial.to_string()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (served, recorded) = (body.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (served, recorded) = (served.clone(), recorded.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(match stream.try_clone() {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    });
+                    let mut stream = stream;
+                    loop {
+                        let mut head = String::new();
+                        loop {
+                            let mut line = String::new();
+                            match reader.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            head.push_str(&line);
+                        }
+                        recorded.lock().map(|mut r| r.push(head)).ok();
+                        let text = served.lock().map(|b| b.clone()).unwrap_or_default();
+                        let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+                        if stream.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Exporter { port, body, requests }
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_body(&self, text: &str) {
+        if let Ok(mut body) = self.body.lock() {
+            *body = text.to_string();
+        }
+    }
+
+    /// The heads of the requests seen so far.
+    pub fn request_heads(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Appends a `scrape:` section naming `scrape_file` to the config at `config`.
+pub fn add_scrape_config(config: &Path, scrape_file: &Path) {
+    let mut text = std::fs::read_to_string(config).expect("read test config");
+    text.push_str(&format!("scrape:\n  config_file: {}\n", scrape_file.display()));
+    std::fs::write(config, text).expect("write test config");
+}
+
+/// Asks `server`'s instant query API for `query` every 100 ms until `accept` takes the
+/// result array; fails after `limit` saying `what` did not happen.
+pub fn poll_query<T>(server: &Server, query: &str, what: &str, limit: Duration, accept: impl Fn(&[serde_json::Value]) -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    loop {
+        let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={encoded}")));
+        if status == 200 {
+            if let Some(found) = body["data"]["result"].as_array().and_then(|r| accept(r)) {
+                return found;
+            }
+        }
+        assert!(Instant::now() < deadline, "{what} within {limit:?}; last answer to {query}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -19,7 +19,7 @@ mod opentsdb_put;
 mod newrelic;
 mod otlp;
 mod push;
-mod params;
+pub(crate) mod params;
 mod process_metrics;
 mod parse_query;
 mod query;
@@ -30,7 +30,7 @@ pub mod read_filters;
 mod remote_read;
 mod self_metrics;
 mod single_flight;
-mod status;
+pub(crate) mod status;
 mod vm_native;
 mod vm_native_export;
 pub(crate) mod write;
@@ -72,6 +72,8 @@ pub struct Api {
     pub listing_cache: ListingCache,
     /// `tls.read_filters`: what each client identity's reads are confined to.
     pub identity_filters: Arc<read_filters::IdentityFilters>,
+    /// The scrape targets of every executor (`/api/v1/targets`).
+    pub scrape_targets: Arc<crate::scrape::status::Registry>,
 }
 
 impl net::Handler for Api {
@@ -357,7 +359,17 @@ impl Api {
             }
             "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
-            "/api/v1/targets" if method == Method::GET => Ok(json_ok(r#"{"activeTargets":[],"droppedTargets":[]}"#)),
+            "/api/v1/targets" if method == Method::GET => {
+                // Every job's targets and URLs: not for a client confined to some series.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/targets")?;
+                let state = p.get("state").unwrap_or("any");
+                if matches!(state, "active" | "dropped" | "any" | "") {
+                    let data = self.scrape_targets.to_json(state, p.get("scrapePool").unwrap_or(""));
+                    Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": data }).to_string()))
+                } else {
+                    Err(ApiError::bad_data(format!("invalid state {state:?}: expected active, dropped or any")))
+                }
+            }
             "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),

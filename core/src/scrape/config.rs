@@ -1,0 +1,509 @@
+//! The scrape configuration: the `global` and `scrape_configs` sections of a Prometheus
+//! configuration file named by `scrape.config_file` (VictoriaMetrics' `-promscrape.config`),
+//! read with Prometheus' keys and defaults and checked once at start-up. Other top-level
+//! sections of such a file (`rule_files`, `alerting`, `remote_write`, ...) are ignored, as
+//! VictoriaMetrics ignores them; an unknown key inside a scrape config (a service discovery
+//! this project does not have, say) is an error naming it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::api::params::parse_prometheus_duration_ms;
+use crate::ingest::label_limits::LabelLimits;
+use crate::ingest::relabel::{RelabelConfig, Relabeler};
+
+/// Prometheus' default scrape interval and timeout.
+const INTERVAL_DEFAULT_MS: i64 = 60_000;
+const TIMEOUT_DEFAULT_MS: i64 = 10_000;
+/// How often file_sd files are re-read when `refresh_interval` is not given (Prometheus').
+const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
+/// The largest response body read when a job sets no `body_size_limit` (VictoriaMetrics'
+/// `-promscrape.maxScrapeSize` default): a target cannot make the server hold gigabytes.
+pub const BODY_BYTES_DEFAULT: usize = 16 << 20;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FileRoot {
+    global: GlobalSection,
+    scrape_configs: Vec<JobSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GlobalSection {
+    scrape_interval: Option<String>,
+    scrape_timeout: Option<String>,
+    external_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct JobSection {
+    job_name: String,
+    scrape_interval: Option<String>,
+    scrape_timeout: Option<String>,
+    metrics_path: Option<String>,
+    scheme: Option<String>,
+    params: BTreeMap<String, Vec<String>>,
+    honor_labels: bool,
+    honor_timestamps: Option<bool>,
+    static_configs: Vec<StaticSection>,
+    file_sd_configs: Vec<FileSdSection>,
+    relabel_configs: Vec<RelabelConfig>,
+    metric_relabel_configs: Vec<RelabelConfig>,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    sample_limit: u64,
+    body_size_limit: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StaticSection {
+    targets: Vec<String>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileSdSection {
+    files: Vec<String>,
+    refresh_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct BasicAuthSection {
+    username: String,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AuthorizationSection {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    credentials: Option<String>,
+    credentials_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TlsSection {
+    ca_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    server_name: Option<String>,
+    insecure_skip_verify: bool,
+}
+
+/// The `http` or `https` scheme of a job's targets (`__scheme__` may change it per target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn parse(text: &str) -> Option<Scheme> {
+        match text {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Where the `Authorization` header of a job's scrapes comes from; files are read at every
+/// scrape, so rotated credentials are picked up as Prometheus picks them up.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    None,
+    Basic { username: String, password: Secret },
+    /// `<type> <credentials>` (Bearer unless `authorization.type` says otherwise).
+    Typed { kind: String, credentials: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub enum Secret {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl Secret {
+    fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Inline(text) => Ok(text.clone()),
+            Secret::File(path) => std::fs::read_to_string(path).map(|t| t.trim().to_string()).map_err(|e| format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+impl Credentials {
+    /// The `Authorization` header's value, if any.
+    pub fn header(&self) -> Result<Option<String>, String> {
+        match self {
+            Credentials::None => Ok(None),
+            Credentials::Basic { username, password } => Ok(Some(format!("Basic {}", base64(format!("{username}:{}", password.read()?).as_bytes())))),
+            Credentials::Typed { kind, credentials } => Ok(Some(format!("{kind} {}", credentials.read()?))),
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for basic authentication.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A `static_configs` entry or one target group of a file_sd file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One `file_sd_configs` entry: file patterns (`*` allowed in the last path element) read
+/// every `refresh_ms`, and sooner when a file changes.
+#[derive(Debug, Clone)]
+pub struct FileSd {
+    pub patterns: Vec<PathBuf>,
+    pub refresh_ms: i64,
+}
+
+/// One scrape job, checked and ready to run.
+pub struct ScrapeJob {
+    pub name: String,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    pub metrics_path: String,
+    pub scheme: Scheme,
+    /// `params`, in order; the first value of each is also its `__param_<name>` label.
+    pub params: Vec<(String, Vec<String>)>,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub static_groups: Vec<TargetGroup>,
+    pub file_sd: Vec<FileSd>,
+    pub target_relabeler: Relabeler,
+    pub metric_relabeler: Relabeler,
+    pub credentials: Credentials,
+    pub tls: Option<net::client::ClientTls>,
+    /// 0: no limit.
+    pub sample_limit: usize,
+    pub body_bytes_max: usize,
+}
+
+impl std::fmt::Debug for ScrapeJob {
+    /// The job's name and schedule (its credentials and TLS keys stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeJob").field("name", &self.name).field("interval_ms", &self.interval_ms).field("timeout_ms", &self.timeout_ms).finish_non_exhaustive()
+    }
+}
+
+/// Every scrape job and the labels added to every scraped series.
+#[derive(Debug, Default)]
+pub struct ScrapeConfig {
+    pub jobs: Vec<Arc<ScrapeJob>>,
+    /// `global.external_labels`: set on every scraped series that lacks them (as
+    /// VictoriaMetrics' scraper does).
+    pub external_labels: Vec<(String, String)>,
+}
+
+impl ScrapeConfig {
+    /// Reads and checks `path`; an error names the file, the job and the key.
+    pub fn load(path: &Path, limits: LabelLimits) -> Result<ScrapeConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        ScrapeConfig::from_yaml(&text, base, limits).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses a Prometheus configuration's text; relative file names are taken from `base`
+    /// (the configuration file's directory, as Prometheus takes them).
+    pub fn from_yaml(text: &str, base: &Path, limits: LabelLimits) -> Result<ScrapeConfig, String> {
+        let root: FileRoot = if text.trim().is_empty() { FileRoot::default() } else { serde_saphyr::from_str(text).map_err(|e| e.to_string())? };
+        let global_interval = optional_duration(root.global.scrape_interval.as_deref(), "global.scrape_interval")?.unwrap_or(INTERVAL_DEFAULT_MS);
+        let global_timeout = optional_duration(root.global.scrape_timeout.as_deref(), "global.scrape_timeout")?.unwrap_or(TIMEOUT_DEFAULT_MS.min(global_interval));
+        if global_timeout > global_interval {
+            return Err("global.scrape_timeout must not be greater than global.scrape_interval".into());
+        }
+        let mut jobs: Vec<Arc<ScrapeJob>> = Vec::new();
+        for (i, section) in root.scrape_configs.into_iter().enumerate() {
+            let name = section.job_name.clone();
+            if name.is_empty() {
+                return Err(format!("scrape_configs[{i}]: job_name is required"));
+            }
+            if jobs.iter().any(|j| j.name == name) {
+                return Err(format!("scrape_configs[{i}]: job_name {name:?} is used twice"));
+            }
+            let job = resolve_job(section, global_interval, global_timeout, base, limits).map_err(|e| format!("scrape_configs[{i}] (job {name:?}): {e}"))?;
+            jobs.push(Arc::new(job));
+        }
+        let mut external_labels = Vec::new();
+        for (name, value) in root.global.external_labels {
+            if !valid_label_name(&name) {
+                return Err(format!("global.external_labels: {name:?} is not a valid label name"));
+            }
+            if !value.is_empty() {
+                external_labels.push((name, value));
+            }
+        }
+        Ok(ScrapeConfig { jobs, external_labels })
+    }
+}
+
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn optional_duration(text: Option<&str>, key: &str) -> Result<Option<i64>, String> {
+    match text {
+        None => Ok(None),
+        Some(t) => match parse_prometheus_duration_ms(t.trim()) {
+            Some(ms) if ms > 0 => Ok(Some(ms)),
+            _ => Err(format!("{key}: {t:?} is not a positive duration such as 15s or 1m")),
+        },
+    }
+}
+
+/// Prometheus' byte sizes (`body_size_limit`): a number with an optional unit B, KB, MB,
+/// GB, TB (powers of 1024, as Prometheus reads them; KiB, MiB, ... too).
+fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let number: usize = t[..split].parse().ok()?;
+    let shift = match t[split..].trim() {
+        "" | "B" => 0,
+        "KB" | "KiB" => 10,
+        "MB" | "MiB" => 20,
+        "GB" | "GiB" => 30,
+        "TB" | "TiB" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1usize << shift)
+}
+
+fn resolve_job(s: JobSection, global_interval: i64, global_timeout: i64, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
+    let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(global_interval);
+    // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
+    let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(global_timeout.min(interval_ms));
+    if timeout_ms > interval_ms {
+        return Err("scrape_timeout must not be greater than scrape_interval".into());
+    }
+    let metrics_path = s.metrics_path.unwrap_or_else(|| "/metrics".to_string());
+    if !metrics_path.starts_with('/') {
+        return Err(format!("metrics_path {metrics_path:?} must start with /"));
+    }
+    let scheme_text = s.scheme.unwrap_or_else(|| "http".to_string());
+    let scheme = Scheme::parse(&scheme_text).ok_or_else(|| format!("scheme {scheme_text:?} must be http or https"))?;
+    for group in &s.static_configs {
+        for name in group.labels.keys() {
+            if !valid_label_name(name) {
+                return Err(format!("static_configs: {name:?} is not a valid label name"));
+            }
+        }
+    }
+    let mut file_sd = Vec::new();
+    for section in &s.file_sd_configs {
+        if section.files.is_empty() {
+            return Err("file_sd_configs: files must not be empty".into());
+        }
+        let mut patterns = Vec::new();
+        for file in &section.files {
+            let path = base.join(file);
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
+                return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
+            }
+            if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
+                return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
+            }
+            patterns.push(path);
+        }
+        let refresh_ms = optional_duration(section.refresh_interval.as_deref(), "file_sd_configs.refresh_interval")?.unwrap_or(FILE_SD_REFRESH_DEFAULT_MS);
+        file_sd.push(FileSd { patterns, refresh_ms });
+    }
+    let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
+    let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
+    let bearer = match (s.bearer_token, s.bearer_token_file) {
+        (Some(_), Some(_)) => return Err("bearer_token and bearer_token_file are exclusive".into()),
+        (Some(t), None) => Some(Secret::Inline(t)),
+        (None, Some(f)) => Some(Secret::File(base.join(f))),
+        (None, None) => None,
+    };
+    let authorization = match s.authorization {
+        None => None,
+        Some(a) => {
+            let kind = a.kind.unwrap_or_else(|| "Bearer".to_string());
+            if kind.eq_ignore_ascii_case("basic") {
+                return Err("authorization.type Basic is not allowed: use basic_auth".into());
+            }
+            let credentials = match (a.credentials, a.credentials_file) {
+                (Some(_), Some(_)) => return Err("authorization.credentials and credentials_file are exclusive".into()),
+                (Some(c), None) => Secret::Inline(c),
+                (None, Some(f)) => Secret::File(base.join(f)),
+                (None, None) => Secret::Inline(String::new()),
+            };
+            Some((kind, credentials))
+        }
+    };
+    let basic = match s.basic_auth {
+        None => None,
+        Some(b) => {
+            let password = match (b.password, b.password_file) {
+                (Some(_), Some(_)) => return Err("basic_auth.password and password_file are exclusive".into()),
+                (Some(p), None) => Secret::Inline(p),
+                (None, Some(f)) => Secret::File(base.join(f)),
+                (None, None) => Secret::Inline(String::new()),
+            };
+            Some((b.username, password))
+        }
+    };
+    let credentials = match (basic, authorization, bearer) {
+        (None, None, None) => Credentials::None,
+        (Some((username, password)), None, None) => Credentials::Basic { username, password },
+        (None, Some((kind, credentials)), None) => Credentials::Typed { kind, credentials },
+        (None, None, Some(token)) => Credentials::Typed { kind: "Bearer".into(), credentials: token },
+        _ => return Err("at most one of basic_auth, authorization and bearer_token(_file) may be set".into()),
+    };
+    let tls_section = s.tls_config.unwrap_or_default();
+    let cert_and_key = match (&tls_section.cert_file, &tls_section.key_file) {
+        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+        (None, None) => None,
+        _ => return Err("tls_config.cert_file and key_file must be set together".into()),
+    };
+    let ca = tls_section.ca_file.as_ref().map(|c| base.join(c));
+    let needs_tls = scheme == Scheme::Https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some();
+    // A job on http can still reach https targets through `__scheme__`, so TLS is always
+    // prepared; with no tls_config it trusts the system's roots.
+    let config = net::client::client_tls_config(ca.as_deref(), cert_and_key.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), tls_section.insecure_skip_verify)
+        .map_err(|e| format!("tls_config: {e}"));
+    let tls = match config {
+        Ok(config) => Some(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
+        Err(e) if needs_tls => return Err(e),
+        Err(_) => None,
+    };
+    let body_bytes_max = match s.body_size_limit.as_deref() {
+        None => BODY_BYTES_DEFAULT,
+        Some(t) => match parse_bytes(t) {
+            Some(0) => BODY_BYTES_DEFAULT,
+            Some(n) => n,
+            None => return Err(format!("body_size_limit {t:?} is not a size such as 10MB")),
+        },
+    };
+    Ok(ScrapeJob {
+        name: s.job_name,
+        interval_ms,
+        timeout_ms,
+        metrics_path,
+        scheme,
+        params: s.params.into_iter().collect(),
+        honor_labels: s.honor_labels,
+        honor_timestamps: s.honor_timestamps.unwrap_or(true),
+        static_groups: s.static_configs.into_iter().map(|g| TargetGroup { targets: g.targets, labels: g.labels }).collect(),
+        file_sd,
+        target_relabeler,
+        metric_relabeler,
+        credentials,
+        tls,
+        sample_limit: s.sample_limit as usize,
+        body_bytes_max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ScrapeConfig, String> {
+        ScrapeConfig::from_yaml(text, Path::new("/etc/prom"), LabelLimits::default())
+    }
+
+    #[test]
+    fn a_prometheus_file_reads_with_its_defaults() {
+        let config = parse(
+            "global:\n  scrape_interval: 15s\n  evaluation_interval: 30s\n  external_labels: {dc: eu1}\nrule_files: [a.yml]\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['localhost:9100']\n        labels: {env: prod}\n  - job_name: app\n    scrape_interval: 5s\n    metrics_path: /m\n    params: {module: [http_2xx]}\n    file_sd_configs: [{files: ['targets/*.json']}]\n",
+        )
+        .unwrap();
+        assert_eq!(config.external_labels, vec![("dc".to_string(), "eu1".to_string())]);
+        let node = &config.jobs[0];
+        assert_eq!((node.interval_ms, node.timeout_ms, node.metrics_path.as_str(), node.scheme), (15_000, 10_000, "/metrics", Scheme::Http));
+        assert!(node.honor_timestamps && !node.honor_labels);
+        assert_eq!(node.static_groups[0].targets, vec!["localhost:9100".to_string()]);
+        let app = &config.jobs[1];
+        // The timeout is capped by the job's own interval.
+        assert_eq!((app.interval_ms, app.timeout_ms), (5_000, 5_000));
+        assert_eq!(app.params, vec![("module".to_string(), vec!["http_2xx".to_string()])]);
+        assert_eq!(app.file_sd[0].patterns, vec![PathBuf::from("/etc/prom/targets/*.json")]);
+        assert_eq!(app.file_sd[0].refresh_ms, 300_000);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: []}]", "kubernetes_sd_configs"),
+            ("scrape_configs: [{job_name: a}, {job_name: a}]", "used twice"),
+            ("scrape_configs: [{static_configs: []}]", "job_name is required"),
+            ("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]", "scrape_timeout must not be greater"),
+            ("scrape_configs: [{job_name: a, scheme: ftp}]", "scheme \"ftp\""),
+            ("scrape_configs: [{job_name: a, scrape_interval: soon}]", "scrape_interval: \"soon\""),
+            ("scrape_configs: [{job_name: a, body_size_limit: lots}]", "body_size_limit"),
+            ("scrape_configs: [{job_name: a, relabel_configs: [{action: replace, regex: '('}]}]", "relabel_configs[0]"),
+            ("scrape_configs: [{job_name: a, metric_relabel_configs: [{action: hashmod, target_label: x, modulus: 2}]}]", "metric_relabel_configs[0]"),
+            ("scrape_configs: [{job_name: a, bearer_token: x, basic_auth: {username: u}}]", "at most one"),
+            ("scrape_configs: [{job_name: a, tls_config: {cert_file: c.pem}}]", "set together"),
+            ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_file: /nonexistent/ca.pem}}]", "/nonexistent/ca.pem"),
+            ("scrape_configs: [{job_name: a, file_sd_configs: [{files: [t.txt]}]}]", ".json, .yml or .yaml"),
+            ("scrape_configs: [{job_name: a, static_configs: [{targets: [x], labels: {'1x': y}}]}]", "not a valid label name"),
+        ];
+        for (text, want) in cases {
+            let error = parse(text).err().unwrap_or_default();
+            assert!(error.contains(want), "{text}: {error:?} should mention {want:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_make_the_authorization_header() {
+        let config = parse("scrape_configs: [{job_name: a, basic_auth: {username: Aladdin, password: 'open sesame'}}, {job_name: b, bearer_token: t0k}, {job_name: c, authorization: {type: Token, credentials: xyz}}]").unwrap();
+        let headers: Vec<_> = config.jobs.iter().map(|j| j.credentials.header().unwrap()).collect();
+        assert_eq!(headers, vec![Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()), Some("Bearer t0k".to_string()), Some("Token xyz".to_string())]);
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
+    }
+
+    #[test]
+    fn sizes_read_as_prometheus_reads_them() {
+        assert_eq!(parse_bytes("10MB"), Some(10 << 20));
+        assert_eq!(parse_bytes("512"), Some(512));
+        assert_eq!(parse_bytes("1GiB"), Some(1 << 30));
+        assert_eq!(parse_bytes("1.5MB"), None);
+    }
+}

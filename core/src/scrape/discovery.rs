@@ -1,0 +1,362 @@
+//! Targets from a job's `static_configs` and `file_sd_configs`, turned into scrape targets
+//! as Prometheus turns them: the `__address__`, `__scheme__`, `__metrics_path__`,
+//! `__scrape_interval__`, `__scrape_timeout__` and `__param_<name>` labels, the job's
+//! `relabel_configs` over them, then the URL made of what is left and the target's labels
+//! (every label not starting with `__`, `instance` defaulting to the address).
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::config::{FileSd, Scheme, ScrapeJob, TargetGroup};
+use crate::api::params::parse_prometheus_duration_ms;
+
+/// A target to scrape.
+#[derive(Debug)]
+pub struct Target {
+    pub job: Arc<ScrapeJob>,
+    /// The labels before relabeling (Prometheus' `discoveredLabels`), sorted.
+    pub discovered: Vec<(String, String)>,
+    /// The labels every series of the target gets, sorted.
+    pub labels: Vec<(String, String)>,
+    pub scheme: Scheme,
+    /// The address's host (IPv6 without brackets) and port.
+    pub host: String,
+    pub port: u16,
+    pub path_and_query: String,
+    pub url: String,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    /// Stable over restarts and equal on every executor: which executor scrapes the target
+    /// and where in its interval.
+    pub key: u64,
+}
+
+/// What became of one discovered target.
+#[derive(Debug)]
+pub enum Discovered {
+    Active(Target),
+    /// Dropped by the job's `relabel_configs`.
+    Dropped { job: String, discovered: Vec<(String, String)> },
+    /// Its labels do not make a target (no address, a bad scheme or interval, ...).
+    Invalid { job: String, discovered: Vec<(String, String)>, error: String },
+}
+
+fn get<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
+    labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or("")
+}
+
+fn set_if_empty(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
+    if get(labels, name).is_empty() {
+        labels.retain(|(n, _)| n != name);
+        labels.push((name.to_string(), value.to_string()));
+    }
+}
+
+/// Prometheus' duration text of `ms` (`15s`, `1m30s`), as its `__scrape_interval__` shows.
+pub fn duration_text(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut left = ms;
+    for (unit, size) in [("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+        if left >= size {
+            out.push_str(&format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    out
+}
+
+/// The targets of `groups` for `job`.
+pub fn targets(job: &Arc<ScrapeJob>, groups: &[TargetGroup]) -> Vec<Discovered> {
+    let mut out = Vec::new();
+    for group in groups {
+        for address in &group.targets {
+            let mut labels: Vec<(String, String)> = group.labels.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+            labels.retain(|(n, _)| n != "__address__");
+            labels.push(("__address__".into(), address.clone()));
+            set_if_empty(&mut labels, "job", &job.name);
+            set_if_empty(&mut labels, "__scheme__", job.scheme.as_str());
+            set_if_empty(&mut labels, "__metrics_path__", &job.metrics_path);
+            set_if_empty(&mut labels, "__scrape_interval__", &duration_text(job.interval_ms));
+            set_if_empty(&mut labels, "__scrape_timeout__", &duration_text(job.timeout_ms));
+            for (name, values) in &job.params {
+                if let Some(first) = values.first() {
+                    set_if_empty(&mut labels, &format!("__param_{name}"), first);
+                }
+            }
+            labels.sort();
+            let discovered = labels.clone();
+            if !job.target_relabeler.apply(&mut labels) {
+                out.push(Discovered::Dropped { job: job.name.clone(), discovered });
+                continue;
+            }
+            match target(job, labels) {
+                Ok(t) => out.push(Discovered::Active(Target { discovered, ..t })),
+                Err(error) => out.push(Discovered::Invalid { job: job.name.clone(), discovered, error }),
+            }
+        }
+    }
+    out
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` or `[v6]` (the scheme's port then).
+fn split_address(address: &str, scheme: Scheme) -> Result<(String, u16), String> {
+    let default_port = match scheme {
+        Scheme::Http => 80,
+        Scheme::Https => 443,
+    };
+    let bad = || format!("{address:?} is not a host:port address");
+    if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad())?,
+            None if after.is_empty() => default_port,
+            None => return Err(bad()),
+        };
+        return Ok((host.to_string(), port));
+    }
+    if address.is_empty() || address.contains('/') || address.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && !host.is_empty() => Ok((host.to_string(), port.parse().map_err(|_| bad())?)),
+        Some(_) => Err(bad()),
+        None => Ok((address.to_string(), default_port)),
+    }
+}
+
+/// Percent-encodes a query component as Go's `url.QueryEscape` does (space as `+`).
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Target, String> {
+    let address = get(&labels, "__address__").to_string();
+    if address.is_empty() {
+        return Err("no address".into());
+    }
+    let scheme_text = get(&labels, "__scheme__");
+    let scheme = Scheme::parse(scheme_text).ok_or_else(|| format!("invalid scheme {scheme_text:?}"))?;
+    let (host, port) = split_address(&address, scheme)?;
+    let duration = |name: &str| {
+        let text = get(&labels, name);
+        parse_prometheus_duration_ms(text).filter(|ms| *ms > 0).ok_or_else(|| format!("invalid {name} {text:?}"))
+    };
+    let (interval_ms, timeout_ms) = (duration("__scrape_interval__")?, duration("__scrape_timeout__")?);
+    if timeout_ms > interval_ms {
+        return Err(format!("__scrape_timeout__ {} is greater than __scrape_interval__ {}", duration_text(timeout_ms), duration_text(interval_ms)));
+    }
+    let path = get(&labels, "__metrics_path__").to_string();
+    // The job's params, the first value of each replaced by its `__param_` label.
+    let mut params: BTreeMap<String, Vec<String>> = job.params.iter().cloned().collect();
+    for (name, value) in &labels {
+        if let Some(param) = name.strip_prefix("__param_") {
+            let values = params.entry(param.to_string()).or_default();
+            match values.first_mut() {
+                Some(first) => *first = value.clone(),
+                None => values.push(value.clone()),
+            }
+        }
+    }
+    let query: Vec<String> = params.iter().flat_map(|(name, values)| values.iter().map(move |v| format!("{}={}", query_escape(name), query_escape(v)))).collect();
+    let path_and_query = if query.is_empty() {
+        path.clone()
+    } else if path.contains('?') {
+        format!("{path}&{}", query.join("&"))
+    } else {
+        format!("{path}?{}", query.join("&"))
+    };
+    if !path_and_query.starts_with('/') {
+        return Err(format!("invalid __metrics_path__ {path:?}"));
+    }
+    let url = format!("{}://{address}{path_and_query}", scheme.as_str());
+    set_if_empty(&mut labels, "instance", &address);
+    labels.retain(|(n, v)| !n.starts_with("__") && !v.is_empty());
+    labels.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&job.name, &labels, &url).hash(&mut hasher);
+    Ok(Target { job: job.clone(), discovered: Vec::new(), labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key: hasher.finish() })
+}
+
+/// The files a file_sd entry's patterns name now (a `*` in the last element matches any
+/// text; no match is no file).
+fn expand(patterns: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.contains('*') {
+            files.push(pattern.clone());
+            continue;
+        }
+        let dir = pattern.parent().unwrap_or(Path::new("."));
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut found: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| wildcard_match(&name, &n.to_string_lossy()))).collect();
+        found.sort();
+        files.extend(found);
+    }
+    files
+}
+
+/// `*` matches any run of characters; everything else itself.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// What identifies the files' contents for change detection: each file's name, length
+/// and modification time.
+pub fn fingerprint(file_sd: &[FileSd]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    file_sd
+        .iter()
+        .flat_map(|f| expand(&f.patterns))
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
+            (p, len, modified)
+        })
+        .collect()
+}
+
+/// The target groups of a job's file_sd files; a file that cannot be read or parsed is
+/// reported in the errors (and contributes no targets, as in Prometheus until it is fixed).
+pub fn read_file_sd(file_sd: &[FileSd]) -> (Vec<TargetGroup>, Vec<String>) {
+    let mut groups = Vec::new();
+    let mut errors = Vec::new();
+    for path in file_sd.iter().flat_map(|f| expand(&f.patterns)) {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(format!("cannot read {}: {e}", path.display()));
+                continue;
+            }
+        };
+        let is_json = path.extension().is_some_and(|e| e == "json");
+        let parsed: Result<Vec<TargetGroup>, String> = if text.trim().is_empty() {
+            Ok(Vec::new())
+        } else if is_json {
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        } else {
+            serde_saphyr::from_str(&text).map_err(|e| e.to_string())
+        };
+        match parsed {
+            Ok(mut more) => {
+                // Prometheus' file_sd adds the file's name as `__meta_filepath`.
+                for group in &mut more {
+                    group.labels.insert("__meta_filepath".into(), path.to_string_lossy().into_owned());
+                }
+                groups.extend(more);
+            }
+            Err(e) => errors.push(format!("cannot parse {}: {e}", path.display())),
+        }
+    }
+    (groups, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::label_limits::LabelLimits;
+    use crate::scrape::config::ScrapeConfig;
+
+    fn job(text: &str) -> Arc<ScrapeJob> {
+        ScrapeConfig::from_yaml(text, Path::new("/tmp"), LabelLimits::default()).unwrap().jobs.remove(0)
+    }
+
+    fn group(targets: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
+        TargetGroup { targets: targets.iter().map(|t| t.to_string()).collect(), labels: labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() }
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_static_target_gets_job_instance_and_its_url() {
+        let j = job("scrape_configs: [{job_name: node, scrape_interval: 15s, params: {module: [a b, c]}}]");
+        let found = targets(&j, &[group(&["host1:9100"], &[("env", "prod")])]);
+        let [Discovered::Active(t)] = found.as_slice() else { panic!("{found:?}") };
+        assert_eq!(t.labels, pairs(&[("env", "prod"), ("instance", "host1:9100"), ("job", "node")]));
+        assert_eq!(t.url, "http://host1:9100/metrics?module=a+b&module=c");
+        assert_eq!((t.host.as_str(), t.port, t.interval_ms, t.timeout_ms), ("host1", 9100, 15_000, 10_000));
+        assert!(t.discovered.contains(&("__scrape_interval__".to_string(), "15s".to_string())));
+        assert!(t.discovered.contains(&("__param_module".to_string(), "a b".to_string())));
+    }
+
+    #[test]
+    fn relabeling_moves_the_address_and_drops_targets() {
+        // The blackbox exporter's pattern: the target becomes a parameter and the exporter the address.
+        let j = job(
+            "scrape_configs: [{job_name: probe, metrics_path: /probe, relabel_configs: [{source_labels: [__address__], target_label: __param_target}, {source_labels: [__param_target], target_label: instance}, {target_label: __address__, replacement: 'bb:9115'}, {source_labels: [instance], regex: 'skip.*', action: drop}]}]",
+        );
+        let found = targets(&j, &[group(&["https://example.org", "skip.me"], &[])]);
+        let Discovered::Active(t) = &found[0] else { panic!("{found:?}") };
+        assert_eq!(t.url, "http://bb:9115/probe?target=https%3A%2F%2Fexample.org");
+        assert_eq!(t.labels, pairs(&[("instance", "https://example.org"), ("job", "probe")]));
+        assert!(matches!(&found[1], Discovered::Dropped { .. }));
+    }
+
+    #[test]
+    fn bad_target_labels_are_reported() {
+        let j = job("scrape_configs: [{job_name: a, relabel_configs: [{target_label: __scrape_timeout__, replacement: 2m}]}]");
+        let found = targets(&j, &[group(&["h:1", "no port:x"], &[])]);
+        let Discovered::Invalid { error, .. } = &found[0] else { panic!("{found:?}") };
+        assert!(error.contains("__scrape_timeout__ 2m is greater"), "{error}");
+        assert!(matches!(&found[1], Discovered::Invalid { .. }));
+    }
+
+    #[test]
+    fn addresses_split_as_urls_take_them() {
+        assert_eq!(split_address("[::1]:9100", Scheme::Http), Ok(("::1".to_string(), 9100)));
+        assert_eq!(split_address("example.org", Scheme::Https), Ok(("example.org".to_string(), 443)));
+        assert_eq!(split_address("10.0.0.1:80", Scheme::Http), Ok(("10.0.0.1".to_string(), 80)));
+        assert!(split_address("::1:9100", Scheme::Http).is_err());
+        assert!(split_address("h:port", Scheme::Http).is_err());
+        assert_eq!(duration_text(90_000), "1m30s");
+        assert_eq!(duration_text(1_500), "1s500ms");
+    }
+
+    #[test]
+    fn file_sd_reads_json_and_yaml_by_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), r#"[{"targets": ["h1:1"], "labels": {"team": "x"}}]"#).unwrap();
+        std::fs::write(dir.path().join("b.yml"), "- targets: ['h2:2']\n").unwrap();
+        std::fs::write(dir.path().join("c.json"), "not json").unwrap();
+        let sd = [FileSd { patterns: vec![dir.path().join("*.json"), dir.path().join("b.yml")], refresh_ms: 1000 }];
+        let (groups, errors) = read_file_sd(&sd);
+        assert_eq!(groups.iter().map(|g| g.targets[0].as_str()).collect::<Vec<_>>(), vec!["h1:1", "h2:2"]);
+        assert_eq!(groups[0].labels.get("team").map(String::as_str), Some("x"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("c.json"));
+        let before = fingerprint(&sd);
+        std::fs::write(dir.path().join("a.json"), r#"[{"targets": ["h1:1", "h3:3"]}]"#).unwrap();
+        assert_ne!(before, fingerprint(&sd));
+        assert!(wildcard_match("*.json", "x.json") && wildcard_match("t-*-*.yml", "t-a-b.yml") && !wildcard_match("*.json", "x.yml"));
+    }
+}

@@ -1,0 +1,118 @@
+//! What each target's last scrape did, shared by every executor, for `/api/v1/targets`
+//! (Prometheus' answer: `activeTargets` with their labels, URL, health, last error and
+//! timing; `droppedTargets` with the labels relabeling dropped).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::discovery::duration_text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Unknown,
+    Up,
+    Down,
+}
+
+impl Health {
+    fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// One active target as the API lists it.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    pub job: String,
+    pub discovered: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+    pub url: String,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    pub health: Health,
+    pub last_error: String,
+    pub last_scrape_ms: i64,
+    pub last_duration_seconds: f64,
+}
+
+/// A target's labels as discovered, before relabeling.
+type LabelList = Vec<(String, String)>;
+
+/// Every executor's targets.
+#[derive(Debug, Default)]
+pub struct Registry {
+    active: Mutex<BTreeMap<(String, u64), TargetStatus>>,
+    /// Per job: the discovered labels of the targets relabeling dropped or that were invalid.
+    dropped: Mutex<BTreeMap<String, Vec<LabelList>>>,
+}
+
+impl Registry {
+    pub fn set_active(&self, key: u64, status: TargetStatus) {
+        if let Ok(mut active) = self.active.lock() {
+            active.insert((status.job.clone(), key), status);
+        }
+    }
+
+    pub fn update(&self, job: &str, key: u64, change: impl FnOnce(&mut TargetStatus)) {
+        if let Ok(mut active) = self.active.lock() {
+            if let Some(status) = active.get_mut(&(job.to_string(), key)) {
+                change(status);
+            }
+        }
+    }
+
+    pub fn remove_active(&self, job: &str, key: u64) {
+        if let Ok(mut active) = self.active.lock() {
+            active.remove(&(job.to_string(), key));
+        }
+    }
+
+    pub fn set_dropped(&self, job: &str, dropped: Vec<LabelList>) {
+        if let Ok(mut all) = self.dropped.lock() {
+            all.insert(job.to_string(), dropped);
+        }
+    }
+
+    /// The `data` of `/api/v1/targets`: `state` is `active`, `dropped` or `any` (Prometheus'
+    /// parameter; anything else is `any`), `pool` a job name or empty for all.
+    pub fn to_json(&self, state: &str, pool: &str) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let labels = |list: &[(String, String)]| Value::Object(list.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
+        let mut active = Vec::new();
+        if state != "dropped" {
+            if let Ok(all) = self.active.lock() {
+                for status in all.values().filter(|s| pool.is_empty() || s.job == pool) {
+                    let last_scrape = if status.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339(status.last_scrape_ms) };
+                    active.push(json!({
+                        "discoveredLabels": labels(&status.discovered),
+                        "labels": labels(&status.labels),
+                        "scrapePool": status.job,
+                        "scrapeUrl": status.url,
+                        "globalUrl": status.url,
+                        "lastError": status.last_error,
+                        "lastScrape": last_scrape,
+                        "lastScrapeDuration": status.last_duration_seconds,
+                        "health": status.health.as_str(),
+                        "scrapeInterval": duration_text(status.interval_ms),
+                        "scrapeTimeout": duration_text(status.timeout_ms),
+                    }));
+                }
+            }
+        }
+        let mut dropped = Vec::new();
+        let mut counts = Map::new();
+        if let Ok(all) = self.dropped.lock() {
+            for (job, list) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
+                counts.insert(job.clone(), json!(list.len()));
+                if state != "active" {
+                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(d) })));
+                }
+            }
+        }
+        json!({ "activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": counts })
+    }
+}

@@ -1,0 +1,120 @@
+//! End-to-end: the real binary scrapes targets named by `scrape.config_file` (a Prometheus
+//! configuration): a static target with basic auth, labels and metric relabeling, a target
+//! that is down, and a file_sd target that is later removed. Checked through the query API:
+//! the stored series with the target's labels (an exposed `job` kept as `exported_job`, the
+//! external labels added), `up`, staleness markers for a series that disappears and for the
+//! removed target's series, and `/api/v1/targets`.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn value_of(result: &[serde_json::Value]) -> Option<String> {
+    result.first().and_then(|s| s["value"][1].as_str()).map(str::to_string)
+}
+
+#[test]
+fn targets_are_scraped_with_their_labels_and_staleness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("# HELP app_requests_total Requests.\n# TYPE app_requests_total counter\napp_requests_total{path=\"/a\",job=\"inner\"} 7\napp_temperature 21.5\ndrop_me 1\n");
+    let down_port = free_port();
+    std::fs::write(dir.path().join("password"), "s3cret\n").expect("password file");
+    std::fs::write(dir.path().join("targets.json"), json!([{"targets": [exporter.address()], "labels": {"team": "x"}}]).to_string()).expect("targets file");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global:\n  scrape_interval: 1s\n  external_labels: {{dc: test}}\nrule_files: []\nscrape_configs:\n\
+             - job_name: app\n  basic_auth: {{username: scraper, password_file: password}}\n  static_configs:\n  - targets: ['{addr}']\n    labels: {{env: e2e}}\n  - targets: ['dropped.example:1']\n  relabel_configs:\n  - {{source_labels: [__address__], regex: 'dropped.*', action: drop}}\n  metric_relabel_configs:\n  - {{source_labels: [__name__], regex: drop_me, action: drop}}\n\
+             - job_name: down\n  scrape_timeout: 500ms\n  static_configs:\n  - targets: ['127.0.0.1:{down_port}']\n\
+             - job_name: filesd\n  file_sd_configs:\n  - files: ['*.json']\n",
+            addr = exporter.address()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    let ups = poll_query(&server, "up", "every job's up", WAIT, |r| {
+        let mut ups: Vec<(String, String)> = r.iter().map(|s| (s["metric"]["job"].as_str().unwrap_or("").to_string(), s["value"][1].as_str().unwrap_or("").to_string())).collect();
+        ups.sort();
+        (ups.len() == 3).then_some(ups)
+    });
+    assert_eq!(ups, vec![("app".into(), "1".into()), ("down".into(), "0".into()), ("filesd".into(), "1".into())]);
+
+    let requests = poll_query(&server, "app_requests_total", "the scraped counter of both jobs", WAIT, |r| (r.len() == 2).then(|| r.to_vec()));
+    let mut labels: Vec<serde_json::Value> = requests.iter().map(|s| s["metric"].clone()).collect();
+    labels.sort_by_key(|l| l["job"].as_str().unwrap_or("").to_string());
+    let instance = exporter.address();
+    assert_eq!(
+        labels,
+        vec![
+            json!({"__name__": "app_requests_total", "dc": "test", "env": "e2e", "exported_job": "inner", "instance": instance, "job": "app", "path": "/a"}),
+            json!({"__name__": "app_requests_total", "dc": "test", "exported_job": "inner", "instance": instance, "job": "filesd", "path": "/a", "team": "x"}),
+        ]
+    );
+    assert!(requests.iter().all(|s| s["value"][1] == "7"), "{requests:?}");
+    assert_eq!(poll_query(&server, "count(drop_me{job=\"app\"})", "the relabeled-away series staying away", WAIT, |r| Some(r.len())), 0);
+    let (status, answer) = get_json(&server.url("/api/v1/query?query=scrape_samples_post_metric_relabeling%7Bjob%3D%22app%22%7D"));
+    assert_eq!(status, 200);
+    assert_eq!(value_of(answer["data"]["result"].as_array().map_or(&[][..], |a| a.as_slice())).as_deref(), Some("2"), "{answer}");
+
+    // The exporter saw basic auth, the text format asked for and the timeout.
+    let heads = exporter.request_heads();
+    let authorized = heads.iter().filter(|h| h.contains("Authorization: Basic c2NyYXBlcjpzM2NyZXQ=")).count();
+    assert!(authorized > 0, "{heads:?}");
+    assert!(heads.iter().all(|h| h.starts_with("GET /metrics HTTP/1.1") && h.contains("text/plain;version=0.0.4") && h.contains("X-Prometheus-Scrape-Timeout-Seconds: ")), "{heads:?}");
+
+    // /api/v1/targets: three active, health and last error, the dropped one.
+    let (status, targets) = get_json(&server.url("/api/v1/targets"));
+    assert_eq!(status, 200, "{targets}");
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(active.len(), 3, "{targets}");
+    let down = active.iter().find(|t| t["scrapePool"] == "down").expect("the down target");
+    assert_eq!(down["health"], "down", "{down}");
+    assert!(down["lastError"].as_str().unwrap_or("").contains(&format!("127.0.0.1:{down_port}")), "{down}");
+    assert_eq!(down["scrapeUrl"], format!("http://127.0.0.1:{down_port}/metrics"));
+    let app = active.iter().find(|t| t["scrapePool"] == "app").expect("the app target");
+    assert_eq!((app["health"].as_str(), app["lastError"].as_str()), (Some("up"), Some("")), "{app}");
+    assert_eq!(app["labels"], json!({"env": "e2e", "instance": instance, "job": "app"}));
+    assert_eq!(app["discoveredLabels"]["__scrape_interval__"], "1s");
+    assert_eq!(targets["data"]["droppedTargets"], json!([{"discoveredLabels": {"__address__": "dropped.example:1", "__metrics_path__": "/metrics", "__scheme__": "http", "__scrape_interval__": "1s", "__scrape_timeout__": "1s", "job": "app"}}]));
+    let (status, only_dropped) = get_json(&server.url("/api/v1/targets?state=dropped&scrapePool=app"));
+    assert_eq!((status, only_dropped["data"]["activeTargets"].as_array().map(Vec::len)), (200, Some(0)));
+    assert_eq!(get_json(&server.url("/api/v1/targets?state=sleeping")).0, 400);
+
+    // A series gone from the exposition is stale at the next scrape: no longer returned,
+    // though its samples are kept.
+    exporter.set_body("app_requests_total{path=\"/a\",job=\"inner\"} 9\n");
+    poll_query(&server, "app_temperature", "app_temperature marked stale", WAIT, |r| r.is_empty().then_some(()));
+    let (_, kept) = get_json(&server.url("/api/v1/query?query=count_over_time(app_temperature%5B5m%5D)"));
+    assert!(kept["data"]["result"][0]["value"][1].as_str().is_some_and(|n| n != "0"), "{kept}");
+
+    // The file_sd target removed: its series and its up are stale within the file check.
+    std::fs::write(dir.path().join("targets.json"), "[]").expect("targets file");
+    poll_query(&server, "up{job=\"filesd\"}", "the removed target's up marked stale", WAIT, |r| r.is_empty().then_some(()));
+    poll_query(&server, "app_requests_total{job=\"filesd\"}", "the removed target's series marked stale", WAIT, |r| r.is_empty().then_some(()));
+    let (_, targets) = get_json(&server.url("/api/v1/targets?state=active"));
+    assert_eq!(targets["data"]["activeTargets"].as_array().map(Vec::len), Some(2), "{targets}");
+    assert!(server.stop(), "clean shutdown");
+}
+
+#[test]
+fn a_bad_scrape_config_refuses_to_start_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod}]\n").expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let error = start_refused(&config);
+    assert!(error.contains("scrape.config_file") && error.contains("kubernetes_sd_configs") && error.contains("k8s"), "{error}");
+    std::fs::write(&scrape_file, "scrape_configs: [{job_name: a, static_configs: [{targets: [x]}]}, {job_name: a}]\n").expect("scrape config");
+    let error = start_refused(&config);
+    assert!(error.contains("used twice"), "{error}");
+}
