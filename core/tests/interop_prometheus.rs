@@ -498,3 +498,80 @@ fn prometheus_remote_write_over_mutual_tls() {
     }
     assert!(server.stop());
 }
+
+/// The label sets of `match` at `base` (Prometheus' or ours), each as sorted JSON text.
+fn series_of(base: &str, matcher: &str) -> Vec<String> {
+    let encoded: String = matcher.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let (status, body) = get_json(&format!("{base}/api/v1/series?match[]={encoded}"));
+    assert_eq!(status, 200, "{body}");
+    let mut list: Vec<String> = body["data"].as_array().cloned().unwrap_or_default().iter().map(|s| s.to_string()).collect();
+    list.sort();
+    list
+}
+
+/// The value of each series of `query` at its latest sample, keyed by its labels.
+fn values_of(base: &str, query: &str) -> Vec<(String, String)> {
+    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let (_, body) = get_json(&format!("{base}/api/v1/query?query={encoded}"));
+    let mut list: Vec<(String, String)> = body["data"]["result"].as_array().cloned().unwrap_or_default().iter().map(|s| (s["metric"].to_string(), s["value"][1].as_str().unwrap_or("").to_string())).collect();
+    list.sort();
+    list
+}
+
+/// Prometheus and Metricstor scrape the same target with the same configuration file: the
+/// series each stores (the target's own, with the target labels merged, an exposed `job`
+/// and `instance` kept as `exported_…` or honoured; `up` and the `scrape_*` series; what
+/// metric relabeling drops) are the same label sets, and the target's values the same.
+#[test]
+fn metricstor_scrapes_what_prometheus_scrapes() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the scrape interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = Exporter::start(concat!(
+        "# HELP interop_requests_total Requests.\n# TYPE interop_requests_total counter\n",
+        "interop_requests_total{path=\"/a\\\"b\\\\c\",job=\"inner\",instance=\"x\"} 7\n",
+        "interop_requests_total{path=\"/d\"} 1.5e3\n",
+        "# TYPE interop_latency_seconds histogram\n",
+        "interop_latency_seconds_bucket{le=\"0.1\"} 3\ninterop_latency_seconds_bucket{le=\"+Inf\"} 5\n",
+        "interop_latency_seconds_sum 0.75\ninterop_latency_seconds_count 5\n",
+        "interop_gauge{kind=\"nan\"} NaN\ninterop_gauge{kind=\"inf\"} +Inf\ninterop_gauge{kind=\"empty\",other=\"\"} -2\n",
+        "interop_dropped 1\n",
+    ));
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n\
+             - job_name: app\n  static_configs:\n  - targets: ['{addr}']\n    labels: {{env: interop, empty: ''}}\n  metric_relabel_configs:\n  - {{source_labels: [__name__], regex: interop_dropped, action: drop}}\n  - {{source_labels: [path], regex: '/d', target_label: path_kind, replacement: short}}\n\
+             - job_name: honored\n  honor_labels: true\n  metrics_path: /other\n  params: {{x: ['1']}}\n  static_configs:\n  - targets: ['{addr}']\n",
+            addr = exporter.address()
+        ),
+    )
+    .unwrap();
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let prom_port = free_port();
+    let _prometheus = start_prometheus(&prometheus, &scrape_file, prom_port, dir.path());
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let ours = format!("http://{}", server.http_addr);
+    // Both have scraped both jobs twice when each stores two samples of every `up`.
+    for base in [&prom, &ours] {
+        poll_prometheus(&format!("{base}/api/v1/query?query=count_over_time(up%5B1m%5D)"), "two scrapes of both jobs", |body| {
+            let result = body["data"]["result"].as_array()?;
+            (result.len() == 2 && result.iter().all(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|n| n >= 2.0))).then_some(())
+        });
+    }
+    let matcher = "{job=~\"app|honored|inner\"}";
+    let theirs = series_of(&prom, matcher);
+    assert!(theirs.len() > 20, "{theirs:?}");
+    assert_eq!(series_of(&ours, matcher), theirs);
+    let query = "{__name__=~\"interop_.*|up\"}";
+    assert_eq!(values_of(&ours, query), values_of(&prom, query));
+    // The exporter was asked for /other?x=1 by both.
+    let heads = exporter.request_heads();
+    assert!(heads.iter().filter(|h| h.starts_with("GET /other?x=1 HTTP/1.1")).count() >= 4, "{heads:?}");
+    assert!(server.stop());
+}
