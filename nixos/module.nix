@@ -55,7 +55,11 @@ let
   dataDir = cfg.settings.storage.data_dir;
   stateDirectory = lib.removePrefix "/var/lib/" dataDir;
 
-  renderedSettings = lib.recursiveUpdate cfg.settings (lib.optionalAttrs tlsEnabled {
+  scrapeConfigFile = settingsFormat.generate "metricstor-scrape.yaml" cfg.scrapeConfig;
+  withScrape = lib.recursiveUpdate cfg.settings (lib.optionalAttrs (cfg.scrapeConfig != null) {
+    scrape.config_file = "${scrapeConfigFile}";
+  });
+  renderedSettings = lib.recursiveUpdate withScrape (lib.optionalAttrs tlsEnabled {
     tls = {
       cert_file = "${credentialsDir}/tls-cert";
       key_file = "${credentialsDir}/tls-key";
@@ -225,6 +229,24 @@ in
         default = false;
         description = "Mutual TLS: refuse clients without a certificate chaining to `caFile`.";
       };
+    };
+
+    scrapeConfig = mkOption {
+      type = types.nullOr settingsFormat.type;
+      default = null;
+      example = lib.literalExpression ''
+        {
+          global.scrape_interval = "15s";
+          scrape_configs = [{ job_name = "node"; static_configs = [{ targets = [ "localhost:9100" ]; }]; }];
+        }
+      '';
+      description = ''
+        Targets for the server to scrape, as a Prometheus configuration (`global`,
+        `scrape_configs`; see README.md, "Scraping"). Rendered to a file in the Nix store and
+        set as `settings.scrape.config_file`. Files it names (`password_file`,
+        `credentials_file`, `tls_config` keys, `file_sd_configs` files) must be readable by the
+        service's dynamic user; keep secrets out of this attribute set, which lands in the store.
+      '';
     };
 
     openFirewall = mkOption {

@@ -50,6 +50,7 @@ let
     tls.keyFile = "/run/secrets/s.key";
   };
   lowPort = eval { enable = true; openFirewall = true; settings.server.http_addr = "10.0.0.1:443"; };
+  scraping = eval { enable = true; scrapeConfig = { global.scrape_interval = "15s"; scrape_configs = [ { job_name = "node"; static_configs = [ { targets = [ "localhost:9100" ]; } ]; } ]; }; };
   sockets = eval { enable = true; openFirewall = true; settings.server.graphite_listen_addr = ":2003"; settings.server.influx_listen_addr = "127.0.0.1:8089"; settings.server.opentsdb_listen_addr = ":4242"; };
   badSocket = eval { enable = true; settings.server.graphite_listen_addr = "localhost:2003"; };
   disabled = eval { };
@@ -110,9 +111,12 @@ let
             "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
           storage = [ "data_dir" "shards" "retention_days" "wal_segment_size_mb" "wal_fsync" "wal_compression" "block_duration_hours" "reject_non_finite" "max_head_samples" "max_series" "max_exemplars" "page_cache_mb" ];
           tls = [ "cert_file" "key_file" "ca_file" "require_client_cert" "min_version" "write_allowed_sans" "read_allowed_sans" ];
+          scrape = [ "config_file" ];
         };
         ok = y: all (section: known ? ${section} && all (key: elem key known.${section}) (attrNames y.${section})) (attrNames y);
-      in all ok [ (yaml plain) (yaml mtls) (yaml tlsOnly) ]) ]
+      in all ok [ (yaml plain) (yaml mtls) (yaml tlsOnly) (yaml scraping) ]) ]
+    [ "scrapeConfig becomes scrape.config_file, a generated file; without it there is no scrape section"
+      (hasInfix "metricstor-scrape.yaml" (yaml scraping).scrape.config_file && !((yaml plain) ? scrape)) ]
 
     # Keys never in the store
     [ "no TLS path in the YAML or in LoadCredential points into the store"

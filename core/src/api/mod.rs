@@ -362,13 +362,8 @@ impl Api {
             "/api/v1/targets" if method == Method::GET => {
                 // Every job's targets and URLs: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets")?;
-                let state = p.get("state").unwrap_or("any");
-                if matches!(state, "active" | "dropped" | "any" | "") {
-                    let data = self.scrape_targets.to_json(state, p.get("scrapePool").unwrap_or(""));
-                    Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": data }).to_string()))
-                } else {
-                    Err(ApiError::bad_data(format!("invalid state {state:?}: expected active, dropped or any")))
-                }
+                let data = self.scrape_targets.to_json(p.get("state").unwrap_or("any"), p.get("scrapePool").unwrap_or(""));
+                Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": data }).to_string()))
             }
             "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,

@@ -10,7 +10,7 @@ fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
     DecodeError::InvalidSeries { series: format!("line {line}"), problem: problem.into() }
 }
 
-fn parse_value(text: &str) -> Option<f64> {
+pub(crate) fn parse_value(text: &str) -> Option<f64> {
     match text {
         "NaN" => Some(f64::NAN),
         "+Inf" | "Inf" => Some(f64::INFINITY),

@@ -37,6 +37,8 @@ struct GlobalSection {
     scrape_interval: Option<String>,
     scrape_timeout: Option<String>,
     external_labels: BTreeMap<String, String>,
+    sample_limit: Option<u64>,
+    body_size_limit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,8 +61,15 @@ struct JobSection {
     bearer_token: Option<String>,
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
-    sample_limit: u64,
+    sample_limit: Option<u64>,
     body_size_limit: Option<String>,
+    /// Accepted for compatibility: scrapes speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    /// Accepted for compatibility: a redirect is not followed either way (it fails the scrape,
+    /// naming its status).
+    follow_redirects: Option<bool>,
+    /// Must include `PrometheusText0.0.4`, the one format read here.
+    scrape_protocols: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,9 +223,13 @@ pub struct ScrapeJob {
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
-    pub tls: Option<net::client::ClientTls>,
+    /// The TLS settings for https targets, or why there are none (a job on http whose
+    /// system roots cannot be read: its targets relabeled to https fail with this).
+    pub tls: Result<net::client::ClientTls, String>,
     /// 0: no limit.
     pub sample_limit: usize,
+    /// `body_size_limit`: 16 MiB when unset (VictoriaMetrics' default), none when 0 (as in
+    /// Prometheus).
     pub body_bytes_max: usize,
 }
 
@@ -262,7 +275,8 @@ impl ScrapeConfig {
             if jobs.iter().any(|j| j.name == name) {
                 return Err(format!("scrape_configs[{i}]: job_name {name:?} is used twice"));
             }
-            let job = resolve_job(section, global_interval, global_timeout, base, limits).map_err(|e| format!("scrape_configs[{i}] (job {name:?}): {e}"))?;
+            let globals = Globals { interval_ms: global_interval, timeout_ms: global_timeout, sample_limit: root.global.sample_limit, body_size_limit: root.global.body_size_limit.clone() };
+            let job = resolve_job(section, &globals, base, limits).map_err(|e| format!("scrape_configs[{i}] (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
         }
         let mut external_labels = Vec::new();
@@ -310,10 +324,24 @@ fn parse_bytes(text: &str) -> Option<usize> {
     number.checked_mul(1usize << shift)
 }
 
-fn resolve_job(s: JobSection, global_interval: i64, global_timeout: i64, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
-    let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(global_interval);
+/// What a job takes from `global` when it does not set it.
+struct Globals {
+    interval_ms: i64,
+    timeout_ms: i64,
+    sample_limit: Option<u64>,
+    body_size_limit: Option<String>,
+}
+
+fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
+    let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
-    let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(global_timeout.min(interval_ms));
+    let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
+    let _ = (s.enable_http2, s.follow_redirects);
+    if let Some(protocols) = &s.scrape_protocols {
+        if !protocols.iter().any(|p| p == "PrometheusText0.0.4") {
+            return Err(format!("scrape_protocols {protocols:?} must include PrometheusText0.0.4, the one format read here"));
+        }
+    }
     if timeout_ms > interval_ms {
         return Err("scrape_timeout must not be greater than scrape_interval".into());
     }
@@ -406,14 +434,14 @@ fn resolve_job(s: JobSection, global_interval: i64, global_timeout: i64, base: &
     let config = net::client::client_tls_config(ca.as_deref(), cert_and_key.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), tls_section.insecure_skip_verify)
         .map_err(|e| format!("tls_config: {e}"));
     let tls = match config {
-        Ok(config) => Some(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
+        Ok(config) => Ok(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
         Err(e) if needs_tls => return Err(e),
-        Err(_) => None,
+        Err(e) => Err(e),
     };
-    let body_bytes_max = match s.body_size_limit.as_deref() {
+    let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
-            Some(0) => BODY_BYTES_DEFAULT,
+            Some(0) => usize::MAX,
             Some(n) => n,
             None => return Err(format!("body_size_limit {t:?} is not a size such as 10MB")),
         },
@@ -433,7 +461,7 @@ fn resolve_job(s: JobSection, global_interval: i64, global_timeout: i64, base: &
         metric_relabeler,
         credentials,
         tls,
-        sample_limit: s.sample_limit as usize,
+        sample_limit: s.sample_limit.or(globals.sample_limit).unwrap_or(0) as usize,
         body_bytes_max,
     })
 }
@@ -463,6 +491,15 @@ mod tests {
         assert_eq!(app.params, vec![("module".to_string(), vec!["http_2xx".to_string()])]);
         assert_eq!(app.file_sd[0].patterns, vec![PathBuf::from("/etc/prom/targets/*.json")]);
         assert_eq!(app.file_sd[0].refresh_ms, 300_000);
+    }
+
+    #[test]
+    fn limits_come_from_global_unless_the_job_sets_them() {
+        let config = parse("global: {sample_limit: 100, body_size_limit: 1MB}\nscrape_configs: [{job_name: a}, {job_name: b, sample_limit: 5, body_size_limit: 0, enable_http2: false, scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]}]").unwrap();
+        assert_eq!((config.jobs[0].sample_limit, config.jobs[0].body_bytes_max), (100, 1 << 20));
+        assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
+        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusProto]}]").is_err());
+        assert_eq!(parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].body_bytes_max, BODY_BYTES_DEFAULT);
     }
 
     #[test]

@@ -159,7 +159,8 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Tar
     if timeout_ms > interval_ms {
         return Err(format!("__scrape_timeout__ {} is greater than __scrape_interval__ {}", duration_text(timeout_ms), duration_text(interval_ms)));
     }
-    let path = get(&labels, "__metrics_path__").to_string();
+    // Go's URL escapes a `?` in the path (it is not the query's start).
+    let path = get(&labels, "__metrics_path__").replace('?', "%3F");
     // The job's params, the first value of each replaced by its `__param_` label.
     let mut params: BTreeMap<String, Vec<String>> = job.params.iter().cloned().collect();
     for (name, value) in &labels {
@@ -172,22 +173,19 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Tar
         }
     }
     let query: Vec<String> = params.iter().flat_map(|(name, values)| values.iter().map(move |v| format!("{}={}", query_escape(name), query_escape(v)))).collect();
-    let path_and_query = if query.is_empty() {
-        path.clone()
-    } else if path.contains('?') {
-        format!("{path}&{}", query.join("&"))
-    } else {
-        format!("{path}?{}", query.join("&"))
-    };
+    let path_and_query = if query.is_empty() { path.clone() } else { format!("{path}?{}", query.join("&")) };
     if !path_and_query.starts_with('/') {
         return Err(format!("invalid __metrics_path__ {path:?}"));
     }
     let url = format!("{}://{address}{path_and_query}", scheme.as_str());
     set_if_empty(&mut labels, "instance", &address);
-    labels.retain(|(n, v)| !n.starts_with("__") && !v.is_empty());
+    // The key covers every label left by relabeling (its schedule too), as Prometheus'
+    // target hash does: a target whose interval changes is a new target.
+    labels.retain(|(n, v)| !n.starts_with("__meta_") && !v.is_empty());
     labels.sort();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&job.name, &labels, &url).hash(&mut hasher);
+    (&job.name, &labels).hash(&mut hasher);
+    labels.retain(|(n, _)| !n.starts_with("__"));
     Ok(Target { job: job.clone(), discovered: Vec::new(), labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key: hasher.finish() })
 }
 
@@ -244,39 +242,50 @@ pub fn fingerprint(file_sd: &[FileSd]) -> Vec<(PathBuf, u64, Option<SystemTime>)
         .collect()
 }
 
-/// The target groups of a job's file_sd files; a file that cannot be read or parsed is
-/// reported in the errors (and contributes no targets, as in Prometheus until it is fixed).
-pub fn read_file_sd(file_sd: &[FileSd]) -> (Vec<TargetGroup>, Vec<String>) {
-    let mut groups = Vec::new();
-    let mut errors = Vec::new();
-    for path in file_sd.iter().flat_map(|f| expand(&f.patterns)) {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) => {
-                errors.push(format!("cannot read {}: {e}", path.display()));
-                continue;
-            }
-        };
-        let is_json = path.extension().is_some_and(|e| e == "json");
-        let parsed: Result<Vec<TargetGroup>, String> = if text.trim().is_empty() {
-            Ok(Vec::new())
-        } else if is_json {
-            serde_json::from_str(&text).map_err(|e| e.to_string())
-        } else {
-            serde_saphyr::from_str(&text).map_err(|e| e.to_string())
-        };
-        match parsed {
-            Ok(mut more) => {
-                // Prometheus' file_sd adds the file's name as `__meta_filepath`.
-                for group in &mut more {
-                    group.labels.insert("__meta_filepath".into(), path.to_string_lossy().into_owned());
+/// The last good target groups of each file_sd file, so that a file caught half-written
+/// (or unreadable, or not parseable) keeps its targets until it is good again, as Prometheus'
+/// file discovery keeps them. A file no longer matched by the patterns is forgotten.
+#[derive(Debug, Default)]
+pub struct FileSdCache {
+    groups: std::collections::HashMap<PathBuf, Vec<TargetGroup>>,
+}
+
+impl FileSdCache {
+    /// The target groups of `file_sd`'s files now, and the errors met reading them.
+    pub fn read(&mut self, file_sd: &[FileSd]) -> (Vec<TargetGroup>, Vec<String>) {
+        let mut groups = Vec::new();
+        let mut errors = Vec::new();
+        let files = file_sd.iter().flat_map(|f| expand(&f.patterns)).collect::<Vec<_>>();
+        for path in &files {
+            match read_groups(path) {
+                Ok(read) => {
+                    self.groups.insert(path.clone(), read);
                 }
-                groups.extend(more);
+                Err(error) => errors.push(format!("{error} (its last good targets are kept)")),
             }
-            Err(e) => errors.push(format!("cannot parse {}: {e}", path.display())),
+            groups.extend(self.groups.get(path).cloned().unwrap_or_default());
         }
+        self.groups.retain(|path, _| files.contains(path));
+        (groups, errors)
     }
-    (groups, errors)
+}
+
+/// One file_sd file's groups, each with the file's name as `__meta_filepath` (Prometheus').
+/// An empty JSON file is an error, as there; an empty YAML file has no groups.
+fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    let mut groups: Vec<TargetGroup> = if is_json {
+        serde_json::from_str(&text).map_err(|e| format!("cannot parse {}: {e}", path.display()))?
+    } else if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| format!("cannot parse {}: {e}", path.display()))?
+    };
+    for group in &mut groups {
+        group.labels.insert("__meta_filepath".into(), path.to_string_lossy().into_owned());
+    }
+    Ok(groups)
 }
 
 #[cfg(test)]
@@ -323,6 +332,21 @@ mod tests {
     }
 
     #[test]
+    fn a_target_with_another_schedule_is_another_target() {
+        let j = job("scrape_configs: [{job_name: a}]");
+        let key = |labels: &[(&str, &str)]| match targets(&j, &[group(&["h:1"], labels)]).pop() {
+            Some(Discovered::Active(t)) => t.key,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(key(&[]), key(&[("__meta_x", "y")]));
+        assert_ne!(key(&[]), key(&[("__scrape_interval__", "30s")]));
+        assert_ne!(key(&[]), key(&[("team", "b")]));
+        let found = targets(&j, &[group(&["h:1"], &[("__metrics_path__", "/a?b")])]);
+        let Some(Discovered::Active(t)) = found.first() else { panic!("{found:?}") };
+        assert_eq!(t.url, "http://h:1/a%3Fb");
+    }
+
+    #[test]
     fn bad_target_labels_are_reported() {
         let j = job("scrape_configs: [{job_name: a, relabel_configs: [{target_label: __scrape_timeout__, replacement: 2m}]}]");
         let found = targets(&j, &[group(&["h:1", "no port:x"], &[])]);
@@ -349,11 +373,22 @@ mod tests {
         std::fs::write(dir.path().join("b.yml"), "- targets: ['h2:2']\n").unwrap();
         std::fs::write(dir.path().join("c.json"), "not json").unwrap();
         let sd = [FileSd { patterns: vec![dir.path().join("*.json"), dir.path().join("b.yml")], refresh_ms: 1000 }];
-        let (groups, errors) = read_file_sd(&sd);
+        let mut cache = FileSdCache::default();
+        let (groups, errors) = cache.read(&sd);
         assert_eq!(groups.iter().map(|g| g.targets[0].as_str()).collect::<Vec<_>>(), vec!["h1:1", "h2:2"]);
         assert_eq!(groups[0].labels.get("team").map(String::as_str), Some("x"));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("c.json"));
+        // A file caught half-written keeps its last good targets; a removed file drops them.
+        std::fs::write(dir.path().join("a.json"), r#"[{"targets": ["h1:1"#).unwrap();
+        let (groups, errors) = cache.read(&sd);
+        assert_eq!(groups.iter().map(|g| g.targets[0].as_str()).collect::<Vec<_>>(), vec!["h1:1", "h2:2"]);
+        assert!(errors.iter().any(|e| e.contains("a.json") && e.contains("last good")), "{errors:?}");
+        std::fs::write(dir.path().join("a.json"), "").unwrap();
+        assert_eq!(cache.read(&sd).0.len(), 2, "an empty JSON file is an error, not an empty list");
+        std::fs::remove_file(dir.path().join("a.json")).unwrap();
+        assert_eq!(cache.read(&sd).0.iter().map(|g| g.targets[0].as_str()).collect::<Vec<_>>(), vec!["h2:2"]);
+        std::fs::write(dir.path().join("a.json"), r#"[{"targets": ["h1:1"], "labels": {"team": "x"}}]"#).unwrap();
         let before = fingerprint(&sd);
         std::fs::write(dir.path().join("a.json"), r#"[{"targets": ["h1:1", "h3:3"]}]"#).unwrap();
         assert_ne!(before, fingerprint(&sd));

@@ -33,12 +33,13 @@ struct Running {
     job: String,
 }
 
-/// Every job's targets now, with the errors met reading file_sd files.
-fn discover(config: &ScrapeConfig) -> (Vec<Discovered>, Vec<String>) {
+/// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
+/// job, holding each file's last good groups).
+fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache]) -> (Vec<Discovered>, Vec<String>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
-    for job in &config.jobs {
-        let (mut groups, file_errors) = discovery::read_file_sd(&job.file_sd);
+    for (job, cache) in config.jobs.iter().zip(caches.iter_mut()) {
+        let (mut groups, file_errors) = cache.read(&job.file_sd);
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
         found.extend(discovery::targets(job, &groups));
@@ -60,8 +61,10 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
     let mut last_errors: Vec<String> = Vec::new();
     let mut last_fingerprint = fingerprint();
     let mut since_refresh_ms: i64 = 0;
+    let mut caches: Vec<discovery::FileSdCache> = config.jobs.iter().map(|_| discovery::FileSdCache::default()).collect();
+    let mut last_invalid: Vec<String> = Vec::new();
     loop {
-        let (found, errors) = discover(&config);
+        let (found, errors) = discover(&config, &mut caches);
         // One executor reports what every executor sees alike.
         if executor == 0 {
             if errors != last_errors {
@@ -71,15 +74,20 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
                 last_errors = errors;
             }
             let mut dropped: HashMap<String, Vec<Vec<(String, String)>>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
+            let mut invalid = Vec::new();
             for d in &found {
                 match d {
                     Discovered::Dropped { job, discovered } => dropped.entry(job.clone()).or_default().push(discovered.clone()),
-                    Discovered::Invalid { job, discovered, error } => {
-                        tracing::debug!(job = %job, %error, "scrape target dropped: invalid labels");
-                        dropped.entry(job.clone()).or_default().push(discovered.clone());
-                    }
+                    // Logged (once while it lasts), not listed: as Prometheus treats them.
+                    Discovered::Invalid { job, discovered, error } => invalid.push(format!("job {job:?}: target {discovered:?}: {error}")),
                     Discovered::Active(_) => {}
                 }
+            }
+            if invalid != last_invalid {
+                for error in invalid.iter().filter(|e| !last_invalid.contains(e)) {
+                    tracing::warn!(%error, "scrape target skipped: its labels do not make a target");
+                }
+                last_invalid = invalid;
             }
             for (job, list) in dropped {
                 registry.set_dropped(&job, list);

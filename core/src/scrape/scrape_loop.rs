@@ -8,13 +8,12 @@
 //! `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling` and `scrape_series_added`.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
 use super::discovery::Target;
 use super::status::{Health, Registry};
@@ -26,16 +25,6 @@ pub struct ScrapeContext {
     pub api: Rc<Api>,
     pub registry: Arc<Registry>,
     pub external_labels: Arc<Vec<(String, String)>>,
-}
-
-/// What a target's exposition made, before staleness.
-#[derive(Debug, Default)]
-pub struct Exposition {
-    /// Series of this scrape with their sample; `tracked` says which take part in
-    /// staleness (those without their own timestamp).
-    pub samples: Vec<(Labels, Sample, bool)>,
-    /// Samples in the body (`scrape_samples_scraped`).
-    pub scraped: usize,
 }
 
 /// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks;
@@ -79,99 +68,198 @@ fn merge_target_labels(exposed: &Labels, target: &[(String, String)], honor_labe
     labels
 }
 
-/// Parses a body and applies the target's labels, the job's metric relabeling and sample
-/// limit. `start_ms` is the scrape's start. An error fails the whole scrape (as a malformed
-/// line or an exceeded limit fails it in Prometheus).
-pub fn expose(target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Exposition, String> {
-    let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
-    let job = &target.job;
-    let mut out = Exposition::default();
-    let mut seen: HashSet<Labels> = HashSet::new();
-    // No exposed timestamp is this far back: it marks a sample without one.
-    const NO_TIMESTAMP: i64 = i64::MIN;
-    for (index, raw) in text.lines().enumerate() {
-        let parsed = crate::ingest::text_format::parse_line(raw, index + 1, NO_TIMESTAMP, limits).map_err(|e| e.to_string())?;
-        let Some((exposed, mut sample)) = parsed else { continue };
-        out.scraped += 1;
-        let tracked = sample.timestamp_ms == NO_TIMESTAMP || !job.honor_timestamps;
-        if tracked {
-            sample.timestamp_ms = start_ms;
-        }
-        let mut labels = merge_target_labels(&exposed, &target.labels, job.honor_labels, external);
-        if !job.metric_relabeler.apply(&mut labels) || labels.iter().all(|(n, _)| n != METRIC_NAME_LABEL) {
-            continue;
-        }
-        let labels = Labels::from_pairs(labels);
-        // A series exposed twice keeps its first sample (Prometheus counts the rest as
-        // duplicates and drops them).
-        if !seen.insert(labels.clone()) {
-            continue;
-        }
-        out.samples.push((labels, sample, tracked));
-        if job.sample_limit != 0 && out.samples.len() > job.sample_limit {
-            return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
+/// Splits an exposition line (trimmed, not a comment) into its series text (the name and
+/// label block, as written) and the rest (value and timestamp); `None` when a label block
+/// does not end.
+fn split_series(line: &str) -> Option<(&str, &str)> {
+    let bytes = line.as_bytes();
+    let mut i = bytes.iter().position(|&b| b == b'{' || b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    if bytes.get(i) == Some(&b'{') {
+        let (mut quoted, mut escaped) = (false, false);
+        i += 1;
+        loop {
+            let c = *bytes.get(i)?;
+            i += 1;
+            if quoted {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                } else if c == b'"' {
+                    quoted = false;
+                }
+            } else if c == b'"' {
+                quoted = true;
+            } else if c == b'}' {
+                break;
+            }
         }
     }
-    Ok(out)
+    Some((&line[..i], &line[i..]))
 }
 
-/// The staleness bookkeeping of one target: the series its last successful scrape wrote.
+/// What one target's series text (the name and label block as exposed) became: its labels
+/// after the target's and relabeling (`None`: dropped), and when it was last seen.
+#[derive(Debug)]
+struct CacheEntry {
+    labels: Option<Labels>,
+    /// The scrape that last saw it, and the one before (restored when a scrape fails).
+    seen: u64,
+    seen_before: u64,
+    /// Whether it had no timestamp of its own when last seen (takes part in staleness).
+    tracked: bool,
+}
+
+/// A successful scrape's samples and counts.
 #[derive(Debug, Default)]
-pub struct Staleness {
-    previous: HashSet<Labels>,
+pub struct Scraped {
+    /// Each kept series with its sample, then a staleness marker for each series of the
+    /// last successful scrape that this one lacks.
+    pub samples: Vec<(Labels, Sample)>,
+    /// Samples in the body (`scrape_samples_scraped`).
+    pub scraped: usize,
+    /// Samples kept after metric relabeling (`scrape_samples_post_metric_relabeling`).
+    pub kept: usize,
+    /// Series not in the last successful scrape (`scrape_series_added`).
+    pub added: usize,
+}
+
+/// A target's series cache, as Prometheus keeps one per scrape loop: the exposed series text
+/// of each line maps to its final labels, so a series seen before costs a lookup instead of
+/// parsing, merging and relabeling its labels again. It also tracks which series the last
+/// successful scrape wrote, for staleness markers.
+#[derive(Debug, Default)]
+pub struct SeriesCache {
+    entries: std::collections::HashMap<Box<str>, CacheEntry, foldhash::fast::RandomState>,
+    /// This scrape's number, and that of the last successful one (0: none).
+    generation: u64,
+    last_success: u64,
+}
+
+/// Scrapes after which an entry no longer seen is forgotten.
+const CACHE_KEEP_SCRAPES: u64 = 10;
+
+impl SeriesCache {
+    /// Parses a body and applies the target's labels, the job's metric relabeling and
+    /// sample limit, and staleness. `start_ms` is the scrape's start. An error fails the
+    /// whole scrape (as a malformed line or an exceeded limit fails it in Prometheus) and
+    /// leaves the cache as it was.
+    pub fn scrape(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        self.generation += 1;
+        let result = self.parse(target, external, body, start_ms, limits);
+        if result.is_err() {
+            let generation = self.generation;
+            for entry in self.entries.values_mut().filter(|e| e.seen == generation) {
+                entry.seen = entry.seen_before;
+            }
+            return result;
+        }
+        let mut scraped = result?;
+        // Series of the last successful scrape not seen in this one end here.
+        let (last, generation) = (self.last_success, self.generation);
+        for entry in self.entries.values() {
+            if entry.seen == last && last != 0 && entry.tracked {
+                if let Some(labels) = &entry.labels {
+                    scraped.samples.push((labels.clone(), stale_sample(start_ms)));
+                }
+            }
+        }
+        self.entries.retain(|_, e| e.seen + CACHE_KEEP_SCRAPES >= generation);
+        self.last_success = generation;
+        Ok(scraped)
+    }
+
+    fn parse(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+        let job = &target.job;
+        let (generation, last) = (self.generation, self.last_success);
+        let mut out = Scraped::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |problem: String| format!("line {}: {problem}", index + 1);
+            let (series, rest) = split_series(line).ok_or_else(|| bad("a label block does not end".into()))?;
+            out.scraped += 1;
+            let mut fields = rest.split_whitespace();
+            let value_text = fields.next().ok_or_else(|| bad("missing value".into()))?;
+            let value = crate::ingest::text_format::parse_value(value_text).ok_or_else(|| bad(format!("invalid value {value_text:?}")))?;
+            let own_timestamp = match fields.next() {
+                Some(t) => Some(t.parse::<i64>().map_err(|_| bad(format!("invalid timestamp {t:?} (milliseconds expected)")))?),
+                None => None,
+            };
+            let tracked = own_timestamp.is_none() || !job.honor_timestamps;
+            let timestamp_ms = if tracked { start_ms } else { own_timestamp.unwrap_or(start_ms) };
+            let entry = match self.entries.get_mut(series) {
+                Some(entry) => {
+                    if entry.seen == generation {
+                        // A series exposed twice keeps its first sample (Prometheus counts
+                        // the rest as duplicates and drops them).
+                        continue;
+                    }
+                    entry.seen_before = entry.seen;
+                    entry.seen = generation;
+                    entry
+                }
+                None => {
+                    let parsed = crate::ingest::text_format::parse_line(line, index + 1, start_ms, limits).map_err(|e| e.to_string())?;
+                    let Some((exposed, _)) = parsed else { continue };
+                    let mut labels = merge_target_labels(&exposed, &target.labels, job.honor_labels, external);
+                    let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
+                    let labels = kept.then(|| Labels::from_pairs(labels));
+                    self.entries.entry(series.into()).or_insert(CacheEntry { labels, seen: generation, seen_before: 0, tracked })
+                }
+            };
+            let was_in_last = entry.seen_before == last && last != 0;
+            entry.tracked = tracked;
+            let Some(labels) = &entry.labels else { continue };
+            if tracked && !was_in_last {
+                out.added += 1;
+            }
+            out.samples.push((labels.clone(), Sample { timestamp_ms, value }));
+            if job.sample_limit != 0 && out.samples.len() > job.sample_limit {
+                return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
+            }
+        }
+        out.kept = out.samples.len();
+        Ok(out)
+    }
+
+    /// A staleness marker at `at_ms` for every series of the last successful scrape (a
+    /// failed scrape, or the target gone); afterwards no series counts as last scraped.
+    pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
+        let last = std::mem::take(&mut self.last_success);
+        if last == 0 {
+            return Vec::new();
+        }
+        self.entries.values().filter(|e| e.seen == last && e.tracked).filter_map(|e| e.labels.clone()).map(|labels| (labels, stale_sample(at_ms))).collect()
+    }
 }
 
 fn stale_sample(timestamp_ms: i64) -> Sample {
     Sample { timestamp_ms, value: f64::from_bits(STALE_NAN_BITS) }
 }
 
-impl Staleness {
-    /// The series of a successful scrape plus a staleness marker at `start_ms` for each
-    /// tracked series of the last one that this one lacks; and how many it added.
-    pub fn scraped(&mut self, exposition: Exposition, start_ms: i64) -> (Vec<SeriesSamples>, usize) {
-        let mut current = HashSet::with_capacity(exposition.samples.len());
-        let mut series = Vec::with_capacity(exposition.samples.len());
-        for (labels, sample, tracked) in exposition.samples {
-            if tracked {
-                current.insert(labels.clone());
+/// The names of the series Prometheus writes about each scrape.
+const REPORT_NAMES: [&str; 5] = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"];
+
+/// The labels of those series: the target's (and the external labels it lacks).
+fn report_labels(target: &Target, external: &[(String, String)]) -> [Labels; 5] {
+    REPORT_NAMES.map(|name| {
+        let mut pairs: Vec<(String, String)> = target.labels.clone();
+        for (n, v) in external {
+            if !pairs.iter().any(|(p, _)| p == n) {
+                pairs.push((n.clone(), v.clone()));
             }
-            series.push(SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
         }
-        let added = current.iter().filter(|l| !self.previous.contains(*l)).count();
-        for gone in self.previous.difference(&current) {
-            series.push(SeriesSamples { labels: gone.clone(), samples: vec![stale_sample(start_ms)], histograms: Vec::new() });
-        }
-        self.previous = current;
-        (series, added)
-    }
-
-    /// A staleness marker at `at_ms` for every series of the last scrape (a failed scrape,
-    /// or the target gone).
-    pub fn all_stale(&mut self, at_ms: i64) -> Vec<SeriesSamples> {
-        self.previous.drain().map(|labels| SeriesSamples { labels, samples: vec![stale_sample(at_ms)], histograms: Vec::new() }).collect()
-    }
+        pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
+        Labels::from_pairs(pairs)
+    })
 }
 
-/// The series Prometheus writes about each scrape, with the target's labels (and the
-/// external labels it lacks).
-fn report_series(target: &Target, external: &[(String, String)], at_ms: i64, values: [f64; 5]) -> Vec<SeriesSamples> {
-    const NAMES: [&str; 5] = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"];
-    NAMES
-        .iter()
-        .zip(values)
-        .map(|(name, value)| SeriesSamples { labels: report_labels(target, external, name), samples: vec![Sample { timestamp_ms: at_ms, value }], histograms: Vec::new() })
-        .collect()
-}
-
-fn report_labels(target: &Target, external: &[(String, String)], name: &str) -> Labels {
-    let mut pairs: Vec<(String, String)> = target.labels.clone();
-    for (n, v) in external {
-        if !pairs.iter().any(|(p, _)| p == n) {
-            pairs.push((n.clone(), v.clone()));
-        }
-    }
-    pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
-    Labels::from_pairs(pairs)
+fn report_series(labels: &[Labels; 5], at_ms: i64, values: [f64; 5]) -> impl Iterator<Item = (Labels, Sample)> + '_ {
+    labels.iter().zip(values).map(move |(l, value)| (l.clone(), Sample { timestamp_ms: at_ms, value }))
 }
 
 /// Why a loop ended: its target went away (write staleness markers) or the server stops.
@@ -211,39 +299,45 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
 pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_channel::Receiver<()>) {
     let job = target.job.clone();
     let tls = match target.scheme {
-        super::config::Scheme::Https => job.tls.clone(),
-        super::config::Scheme::Http => None,
+        super::config::Scheme::Https => job.tls.clone().map(Some).map_err(|e| format!("no TLS settings for an https target: {e}")),
+        super::config::Scheme::Http => Ok(None),
     };
-    let mut client = net::client::HttpClient::new(target.host.clone(), target.port, tls);
+    let mut client = tls.map(|tls| net::client::HttpClient::new(target.host.clone(), target.port, tls));
     let limits = context.api.config.storage.ingest_rules().label_limits;
-    let mut staleness = Staleness::default();
+    let mut cache = SeriesCache::default();
+    let reports = report_labels(&target, &context.external_labels);
     let mut was_up: Option<bool> = None;
-    let mut next = first_slot(target.key, target.interval_ms, now_ms());
+    // The first slot is placed on the wall clock (the target's offset in its interval); the
+    // schedule then runs on the monotonic clock, so a clock step neither stalls nor bunches it.
+    let interval = Duration::from_millis(target.interval_ms as u64);
+    let now = now_ms();
+    let mut next = Instant::now() + Duration::from_millis((first_slot(target.key, target.interval_ms, now) - now) as u64);
     let stopped = loop {
-        let wait = next - now_ms();
-        if wait > 0 {
-            if let Err(stop) = unless_stopped(&stop, glommio::timer::sleep(Duration::from_millis(wait as u64))).await {
-                break stop;
-            }
+        if let Err(stop) = unless_stopped(&stop, glommio::timer::sleep(next.saturating_duration_since(Instant::now()))).await {
+            break stop;
         }
         let start_ms = now_ms();
         let started = Instant::now();
-        let fetched = match unless_stopped(&stop, fetch(&mut client, &target)).await {
-            Ok(fetched) => fetched,
-            Err(stop) => break stop,
+        let fetched = match &mut client {
+            Ok(client) => match unless_stopped(&stop, fetch(client, &target)).await {
+                Ok(fetched) => fetched,
+                Err(stop) => break stop,
+            },
+            Err(error) => Err(error.clone()),
         };
-        let result = fetched.and_then(|body| expose(&target, &context.external_labels, &body, start_ms, &limits));
+        let result = fetched.and_then(|body| cache.scrape(&target, &context.external_labels, &body, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
         let (mut series, up, error, report) = match result {
-            Ok(exposition) => {
-                let scraped = exposition.scraped;
-                let kept = exposition.samples.len();
-                let (series, added) = staleness.scraped(exposition, start_ms);
-                (series, true, String::new(), [1.0, duration, scraped as f64, kept as f64, added as f64])
-            }
-            Err(error) => (staleness.all_stale(start_ms), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
+            Ok(s) => (s.samples, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64]),
+            Err(error) => (cache.all_stale(start_ms), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
-        series.extend(report_series(&target, &context.external_labels, start_ms, report));
+        series.extend(report_series(&reports, start_ms, report));
+        let stored = store(&context.api, series).await;
+        // A scrape whose samples could not be stored counts as failed, as in Prometheus.
+        let (up, error) = match (up, stored) {
+            (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
+            (up, _) => (up, error),
+        };
         if was_up != Some(up) {
             if up {
                 tracing::info!(job = %job.name, url = %target.url, "scrape target is up");
@@ -252,28 +346,25 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
             }
             was_up = Some(up);
         }
-        let stored = store(&context.api, series).await;
-        let last_error = match (error.is_empty(), stored) {
-            (true, Err(store_error)) => format!("cannot store the scraped samples: {store_error}"),
-            _ => error,
-        };
         context.registry.update(&job.name, target.key, |status| {
             status.health = if up { Health::Up } else { Health::Down };
-            status.last_error = last_error;
+            status.last_error = error;
             status.last_scrape_ms = start_ms;
             status.last_duration_seconds = duration;
         });
-        next += target.interval_ms;
-        let now = now_ms();
+        next += interval;
+        let now = Instant::now();
         if next <= now {
             // Slower than the interval: skip the slots already past, as Prometheus does.
-            next += (now - next) / target.interval_ms * target.interval_ms + target.interval_ms;
+            let behind = now.duration_since(next).as_millis() as u64 / interval.as_millis().max(1) as u64;
+            next += interval * (behind as u32 + 1);
         }
     };
-    if stopped == Stop::Removed {
+    // A removed target's series end now; one never scraped has none (not even `up`).
+    if stopped == Stop::Removed && was_up.is_some() {
         let at = now_ms();
-        let mut series = staleness.all_stale(at);
-        series.extend(report_series(&target, &context.external_labels, at, [f64::from_bits(STALE_NAN_BITS); 5]));
+        let mut series = cache.all_stale(at);
+        series.extend(report_series(&reports, at, [f64::from_bits(STALE_NAN_BITS); 5]));
         let _ = store(&context.api, series).await;
     }
 }
@@ -302,11 +393,11 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     Ok(response.body)
 }
 
-async fn store(api: &Api, series: Vec<SeriesSamples>) -> Result<(), String> {
+async fn store(api: &Api, series: Vec<(Labels, Sample)>) -> Result<(), String> {
     if series.is_empty() {
         return Ok(());
     }
-    let batch = tsdb::SeriesBatch::from_series(&series);
+    let batch = tsdb::SeriesBatch::from_single_samples(&series);
     crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
 }
 
@@ -325,16 +416,20 @@ mod tests {
         }
     }
 
-    fn names(exposition: &Exposition) -> Vec<String> {
-        exposition.samples.iter().map(|(l, s, _)| format!("{} {} {}", l, s.value, s.timestamp_ms)).collect()
+    fn names(scraped: &Scraped) -> Vec<String> {
+        scraped.samples.iter().map(|(l, s)| format!("{} {} {}", l, s.value, s.timestamp_ms)).collect()
+    }
+
+    fn scrape(t: &Target, external: &[(String, String)], body: &[u8], start_ms: i64) -> Result<Scraped, String> {
+        SeriesCache::default().scrape(t, external, body, start_ms, &LabelLimits::default())
     }
 
     #[test]
     fn target_labels_win_unless_honored() {
         let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
         let body = b"# HELP a_total A.\n# TYPE a_total counter\na_total{job=\"other\",instance=\"\"} 3\nb{exported_job=\"x\",job=\"y\"} 4 1000\n";
-        let e = expose(&t, &[("dc".into(), "eu".into())], body, 5000, &LabelLimits::default()).unwrap();
-        assert_eq!(e.scraped, 2);
+        let e = scrape(&t, &[("dc".into(), "eu".into())], body, 5000).unwrap();
+        assert_eq!((e.scraped, e.kept, e.added), (2, 2, 1));
         assert_eq!(
             names(&e),
             vec![
@@ -342,48 +437,62 @@ mod tests {
                 "b{dc=\"eu\", exported_exported_job=\"y\", exported_job=\"x\", instance=\"h:1\", job=\"node\"} 4 1000",
             ]
         );
-        // Only the sample without a timestamp takes part in staleness.
-        assert_eq!(e.samples.iter().map(|s| s.2).collect::<Vec<_>>(), vec![true, false]);
         let honored = target("scrape_configs: [{job_name: node, honor_labels: true, honor_timestamps: false, static_configs: [{targets: ['h:1']}]}]");
-        let e = expose(&honored, &[], body, 5000, &LabelLimits::default()).unwrap();
+        let e = scrape(&honored, &[], body, 5000).unwrap();
         assert_eq!(names(&e), vec!["a_total{instance=\"h:1\", job=\"other\"} 3 5000", "b{exported_job=\"x\", instance=\"h:1\", job=\"y\"} 4 5000"]);
     }
 
     #[test]
     fn metric_relabeling_and_the_sample_limit_apply_after_the_merge() {
         let t = target("scrape_configs: [{job_name: j, sample_limit: 1, metric_relabel_configs: [{source_labels: [__name__], regex: 'go_.*', action: drop}], static_configs: [{targets: ['h:1']}]}]");
-        let e = expose(&t, &[], b"go_a 1\nkept 2\ngo_b 3\nkept 5\n", 0, &LabelLimits::default()).unwrap();
+        let e = scrape(&t, &[], b"go_a 1\nkept 2\ngo_b 3\nkept 5\n", 0).unwrap();
         // Four scraped, one kept: the duplicate of `kept` is dropped, the go_ ones relabeled away.
         assert_eq!((e.scraped, e.samples.len()), (4, 1));
-        let error = expose(&t, &[], b"a 1\nb 2\n", 0, &LabelLimits::default()).unwrap_err();
+        let error = scrape(&t, &[], b"a 1\nb 2\n", 0).unwrap_err();
         assert!(error.contains("sample_limit exceeded"), "{error}");
-        let error = expose(&t, &[], b"a 1\nb{ 2\n", 0, &LabelLimits::default()).unwrap_err();
-        assert!(error.contains("line 2"), "{error}");
+        for (body, want) in [(&b"a 1\nb{ 2\n"[..], "line 2"), (b"a{x=\"}\"} 1\nb\n", "line 2: missing value"), (b"a x\n", "invalid value"), (b"a 1 2.5\n", "invalid timestamp")] {
+            let error = scrape(&t, &[], body, 0).unwrap_err();
+            assert!(error.contains(want), "{error} should say {want}");
+        }
+    }
+
+    #[test]
+    fn a_label_value_may_hold_braces_spaces_and_escapes() {
+        assert_eq!(split_series("a{x=\"} {\\\"\",y=\"z\"} 1 2"), Some(("a{x=\"} {\\\"\",y=\"z\"}", " 1 2")));
+        assert_eq!(split_series("a 1"), Some(("a", " 1")));
+        assert_eq!(split_series("a{x=\"1\" 1"), None);
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let e = scrape(&t, &[], b"a{x=\"} {\\\"\"} 1\n", 0).unwrap();
+        assert_eq!(e.samples[0].0.get("x"), Some("} {\""));
     }
 
     #[test]
     fn series_gone_from_a_scrape_get_a_staleness_marker() {
         let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
-        let mut staleness = Staleness::default();
-        let first = expose(&t, &[], b"a 1\nb 2\nc 3 77\n", 1000, &LabelLimits::default()).unwrap();
-        let (series, added) = staleness.scraped(first, 1000);
-        assert_eq!((series.len(), added), (3, 2));
-        let second = expose(&t, &[], b"a 1\n", 2000, &LabelLimits::default()).unwrap();
-        let (series, added) = staleness.scraped(second, 2000);
-        assert_eq!(added, 0);
-        let stale: Vec<_> = series.iter().filter(|s| tsdb::is_stale_nan(s.samples[0].value)).map(|s| (s.labels.metric_name().unwrap_or("").to_string(), s.samples[0].timestamp_ms)).collect();
+        let limits = LabelLimits::default();
+        let mut cache = SeriesCache::default();
+        let stale = |s: &Scraped| s.samples.iter().filter(|(_, x)| tsdb::is_stale_nan(x.value)).map(|(l, x)| (l.metric_name().unwrap_or("").to_string(), x.timestamp_ms)).collect::<Vec<_>>();
+        let first = cache.scrape(&t, &[], b"a 1\nb 2\nc 3 77\n", 1000, &limits).unwrap();
+        assert_eq!((first.samples.len(), first.added), (3, 2));
+        let second = cache.scrape(&t, &[], b"a 1\n", 2000, &limits).unwrap();
+        assert_eq!(second.added, 0);
         // `c` had its own timestamp: Prometheus does not mark such series stale.
-        assert_eq!(stale, vec![("b".to_string(), 2000)]);
-        let failed = staleness.all_stale(3000);
-        assert_eq!(failed.len(), 1);
-        assert!(staleness.all_stale(4000).is_empty());
+        assert_eq!(stale(&second), vec![("b".to_string(), 2000)]);
+        // A failed scrape leaves the cache as it was: the next failure marks `a` stale once.
+        assert!(cache.scrape(&t, &[], b"a 1\nb{ 2\n", 3000, &limits).is_err());
+        let failed = cache.all_stale(3000);
+        assert_eq!(failed.iter().map(|(l, _)| l.metric_name().unwrap_or("").to_string()).collect::<Vec<_>>(), vec!["a".to_string()]);
+        assert!(cache.all_stale(4000).is_empty());
+        // After a failure every series is new again, and none is marked stale twice.
+        let back = cache.scrape(&t, &[], b"b 2\n", 5000, &limits).unwrap();
+        assert_eq!((back.added, stale(&back)), (1, vec![]));
     }
 
     #[test]
     fn report_series_carry_the_target_labels() {
         let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1'], labels: {env: p}}]}]");
-        let series = report_series(&t, &[("env".into(), "ignored".into()), ("dc".into(), "x".into())], 9, [1.0, 0.5, 3.0, 2.0, 1.0]);
-        let text: Vec<String> = series.iter().map(|s| format!("{} {}", s.labels, s.samples[0].value)).collect();
+        let labels = report_labels(&t, &[("env".into(), "ignored".into()), ("dc".into(), "x".into())]);
+        let text: Vec<String> = report_series(&labels, 9, [1.0, 0.5, 3.0, 2.0, 1.0]).map(|(l, s)| format!("{} {}", l, s.value)).collect();
         assert_eq!(text[0], "up{dc=\"x\", env=\"p\", instance=\"h:1\", job=\"j\"} 1");
         assert_eq!(text[4], "scrape_series_added{dc=\"x\", env=\"p\", instance=\"h:1\", job=\"j\"} 1");
     }

@@ -77,13 +77,21 @@ impl Registry {
         }
     }
 
-    /// The `data` of `/api/v1/targets`: `state` is `active`, `dropped` or `any` (Prometheus'
-    /// parameter; anything else is `any`), `pool` a job name or empty for all.
+    /// The `data` of `/api/v1/targets`: `state` is `active`, `dropped` or `any` in any case
+    /// (Prometheus' parameter; empty is `any`, another value lists neither), `pool` a job
+    /// name or empty for all.
     pub fn to_json(&self, state: &str, pool: &str) -> serde_json::Value {
+        let state = state.to_ascii_lowercase();
+        let (show_active, show_dropped) = match state.as_str() {
+            "" | "any" => (true, true),
+            "active" => (true, false),
+            "dropped" => (false, true),
+            _ => (false, false),
+        };
         use serde_json::{json, Map, Value};
         let labels = |list: &[(String, String)]| Value::Object(list.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
         let mut active = Vec::new();
-        if state != "dropped" {
+        if show_active {
             if let Ok(all) = self.active.lock() {
                 for status in all.values().filter(|s| pool.is_empty() || s.job == pool) {
                     let last_scrape = if status.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339(status.last_scrape_ms) };
@@ -108,8 +116,8 @@ impl Registry {
         if let Ok(all) = self.dropped.lock() {
             for (job, list) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
                 counts.insert(job.clone(), json!(list.len()));
-                if state != "active" {
-                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(d) })));
+                if show_dropped {
+                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(d), "scrapePool": job })));
                 }
             }
         }

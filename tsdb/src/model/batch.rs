@@ -241,6 +241,32 @@ impl SeriesBatch {
         Self::owned(series, false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
     }
 
+    /// The batch of series with one float sample each (a scrape's), label text copied once
+    /// into one buffer; no allocation per series.
+    pub fn from_single_samples(series: &[(Labels, Sample)]) -> SeriesBatch {
+        let mut text = Vec::with_capacity(series.iter().map(|(l, _)| l.iter().map(|p| p.name.len() + p.value.len()).sum::<usize>()).sum());
+        let mut spans = Vec::new();
+        for (labels, _) in series {
+            for l in labels.iter() {
+                let start = text.len() as u32;
+                text.extend_from_slice(l.name.as_bytes());
+                let name = TextSpan { start, end: text.len() as u32 };
+                text.extend_from_slice(l.value.as_bytes());
+                spans.push((name, TextSpan { start: name.end, end: text.len() as u32 }));
+            }
+        }
+        let built: Result<SeriesBatch, std::convert::Infallible> = SeriesBatch::build(text, |builder| {
+            let mut rest = spans.as_slice();
+            for (labels, sample) in series {
+                let (own, tail) = rest.split_at(labels.len());
+                builder.push_unchecked(own, std::slice::from_ref(sample), &[]);
+                rest = tail;
+            }
+            Ok(())
+        });
+        built.unwrap_or_else(|never| match never {})
+    }
+
     /// `from_series`, every histogram validated: an invalid one is an
     /// `Error::InvalidHistogram` naming its series.
     pub fn try_from_series(series: &[SeriesSamples]) -> Result<SeriesBatch, Error> {
