@@ -6,7 +6,8 @@
 # Python exporter from pre-rendered bodies (5 variants per target, so values change). Each
 # server starts on an empty data directory, scrapes for WARMUP seconds (default 10), then
 # its CPU time is measured over RUN seconds (default 60). Printed per server: server CPU
-# seconds in the run, samples per server CPU-second, peak RSS, and the scrapes and samples
+# seconds in the run, samples per server CPU-second, peak RSS (before the counting queries),
+# and the scrapes and samples
 # it stored (from its own query API: `count_over_time(up[...])` and the target series').
 # Usage: [TARGETS=N] [SERIES=N] [RUN=S] bash bench/scripts/scrape_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
@@ -73,6 +74,8 @@ for name in metricstor victoriametrics prometheus; do
   t0=$(awk '{print $14+$15}' /proc/$spid/stat)
   sleep "$run"
   t1=$(awk '{print $14+$15}' /proc/$spid/stat)
+  # Peak RSS of the scraping itself, read before the queries below load every sample.
+  peak=$(( $(awk '/VmHWM/ {print $2}' /proc/$spid/status) / 1024 ))
   window=$(( $(date +%s) - started + 5 ))
   q() { curl -gs "http://127.0.0.1:$port/api/v1/query" --data-urlencode "query=$1" --data-urlencode "nocache=1" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'; }
   [ $name = victoriametrics ] && curl -s "127.0.0.1:$port/internal/force_flush" >/dev/null && sleep 2
@@ -82,6 +85,6 @@ for name in metricstor victoriametrics prometheus; do
   cpu=$(python3 -c "print(($t1 - $t0) / $(getconf CLK_TCK))")
   rate=$(python3 -c "print(round($targets * $series / float('${interval%s}') * $run / max($cpu, 0.001)))")
   printf '%-16s server CPU %6.2f s in %s s (%s samples per CPU-second)  peak RSS %4d MiB  scrapes stored %s (down %s)  samples stored %s\n' \
-    "$name" "$cpu" "$run" "$rate" "$(( $(awk '/VmHWM/ {print $2}' /proc/$spid/status) / 1024 ))" "$scrapes" "$failed" "$samples"
+    "$name" "$cpu" "$run" "$rate" "$peak" "$scrapes" "$failed" "$samples"
   kill $spid; wait $spid 2>/dev/null || true; spid=
 done

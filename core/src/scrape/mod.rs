@@ -57,7 +57,6 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
     let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);
     let fingerprint = || config.jobs.iter().map(|j| discovery::fingerprint(&j.file_sd)).collect::<Vec<_>>();
     let mut running: HashMap<u64, Running> = HashMap::new();
-    let mut finishing: Vec<glommio::task::JoinHandle<()>> = Vec::new();
     let mut last_errors: Vec<String> = Vec::new();
     let mut last_fingerprint = fingerprint();
     let mut since_refresh_ms: i64 = 0;
@@ -104,9 +103,10 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
         let gone: Vec<u64> = running.keys().filter(|k| !wanted.contains_key(k)).copied().collect();
         for key in gone {
             if let Some(r) = running.remove(&key) {
+                // The loop writes its staleness markers and ends on its own (a dropped
+                // JoinHandle detaches the task, it does not cancel it).
                 let _ = r.stop.try_send(());
                 registry.remove_active(&r.job, key);
-                finishing.push(r.task);
             }
         }
         for (key, target) in wanted {
@@ -156,11 +156,8 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
         }
     }
     // Shutdown: the loops end without staleness markers (Prometheus writes none either).
-    for (_, r) in running.drain() {
-        drop(r.stop);
-        finishing.push(r.task);
-    }
-    for task in finishing {
-        task.await;
+    let tasks: Vec<_> = running.into_values().map(|r| r.task).collect();
+    for task in tasks {
+        let _ = task.await;
     }
 }

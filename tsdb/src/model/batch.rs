@@ -118,15 +118,22 @@ impl<'a> SeriesBatchBuilder<'a> {
 
     /// Adds a series whose histograms the caller has validated.
     fn push_unchecked(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample], histograms: &[HistogramSample]) {
+        let text = self.text;
+        let hash = stable_hash_of(labels.iter().map(|(n, v)| (&text[n.range()], &text[v.range()])));
+        self.push_hashed(labels, hash, samples, histograms);
+    }
+
+    /// `push_unchecked` with the labels' stable hash already known (a `Labels`' cached one).
+    fn push_hashed(&mut self, labels: &[(TextSpan, TextSpan)], hash: u64, samples: &[Sample], histograms: &[HistogramSample]) {
         debug_assert!(histograms.iter().all(|h| h.histogram.validate().is_ok()), "batch histograms validate");
         let text = self.text;
+        debug_assert_eq!(hash, stable_hash_of(labels.iter().map(|(n, v)| (&text[n.range()], &text[v.range()]))), "the given hash is the labels'");
         debug_assert!(
             labels.iter().all(|(n, v)| std::str::from_utf8(&text[n.range()]).is_ok() && std::str::from_utf8(&text[v.range()]).is_ok()),
             "batch labels are UTF-8"
         );
         debug_assert!(labels.windows(2).all(|w| text[w[0].0.range()] < text[w[1].0.range()]), "batch labels are sorted and unique");
         debug_assert!(labels.iter().all(|(_, v)| v.end > v.start), "batch labels have non-empty values");
-        let hash = stable_hash_of(labels.iter().map(|(n, v)| (&text[n.range()], &text[v.range()])));
         let labels_start = self.labels.len() as u32;
         self.labels.extend_from_slice(labels);
         let samples_start = self.samples.len() as u32;
@@ -242,7 +249,8 @@ impl SeriesBatch {
     }
 
     /// The batch of series with one float sample each (a scrape's), label text copied once
-    /// into one buffer; no allocation per series.
+    /// into one buffer; no allocation per series, and each series' hash the one its `Labels`
+    /// caches.
     pub fn from_single_samples(series: &[(Labels, Sample)]) -> SeriesBatch {
         let mut text = Vec::with_capacity(series.iter().map(|(l, _)| l.iter().map(|p| p.name.len() + p.value.len()).sum::<usize>()).sum());
         let mut spans = Vec::new();
@@ -259,7 +267,7 @@ impl SeriesBatch {
             let mut rest = spans.as_slice();
             for (labels, sample) in series {
                 let (own, tail) = rest.split_at(labels.len());
-                builder.push_unchecked(own, std::slice::from_ref(sample), &[]);
+                builder.push_hashed(own, labels.stable_hash(), std::slice::from_ref(sample), &[]);
                 rest = tail;
             }
             Ok(())
@@ -497,6 +505,22 @@ mod tests {
 
     fn sample(t: i64) -> Sample {
         Sample { timestamp_ms: t, value: t as f64 }
+    }
+
+    #[test]
+    fn single_samples_make_the_batch_from_series_makes() {
+        let series = vec![
+            (Labels::from_pairs([("__name__", "a"), ("x", "1")]), Sample { timestamp_ms: 5, value: 1.5 }),
+            (Labels::from_pairs([("__name__", "b")]), Sample { timestamp_ms: 6, value: 2.5 }),
+        ];
+        let owned: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: vec![*s], histograms: Vec::new() }).collect();
+        let (a, b) = (SeriesBatch::from_single_samples(&series), SeriesBatch::from_series(&owned));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert_eq!(x.hash(), y.hash());
+            assert_eq!(x.label_pairs().collect::<Vec<_>>(), y.label_pairs().collect::<Vec<_>>());
+            assert_eq!(x.samples(), y.samples());
+        }
     }
 
     #[test]
