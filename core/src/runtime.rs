@@ -77,8 +77,9 @@ struct ExecutorPlan {
     relabeler: Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, shared by every executor's API.
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
-    /// `scrape.config_file`'s jobs, and the state of every executor's targets.
-    scrape: Arc<crate::scrape::ScrapeConfig>,
+    /// `scrape.config_file`'s jobs (replaced by a reload), and the state of every executor's
+    /// targets.
+    scrape: Arc<crate::scrape::SharedConfig>,
     scrape_targets: Arc<crate::scrape::status::Registry>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
@@ -127,6 +128,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
+    let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
@@ -167,7 +169,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
             identity_filters: resolved.identity_filters.clone(),
-            scrape: resolved.scrape.clone(),
+            scrape: scrape.clone(),
             scrape_targets: scrape_targets.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
@@ -225,6 +227,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
                     tls_reload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!("SIGHUP: TLS files will be reloaded for new connections");
+                    // Logged either way; a mistake keeps the jobs in force.
+                    let _ = crate::scrape::log_reload(&scrape, "SIGHUP");
                 }
                 Ok(Event::Signal(signal)) => {
                     tracing::info!(signal, "shutting down: no new connections, finishing requests, flushing shards");
@@ -348,6 +352,7 @@ async fn run_executor(plan: ExecutorPlan) {
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
         scrape_targets: plan.scrape_targets.clone(),
+        scrape_config: plan.scrape.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

@@ -141,3 +141,43 @@ fn a_bad_scrape_config_refuses_to_start_naming_it() {
     let error = start_refused(&config);
     assert!(error.contains("used twice"), "{error}");
 }
+
+#[test]
+fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("reload_probe 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    let job = |name: &str| format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: {name}\n  static_configs: [{{targets: ['{}']}}]\n", exporter.address());
+    std::fs::write(&scrape_file, job("first")).expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let jobs_up = |want: &'static [&'static str]| {
+        poll_query(&server, "up == 1", &format!("exactly the jobs {want:?} up"), WAIT, |r| {
+            let mut jobs: Vec<&str> = r.iter().filter_map(|s| s["metric"]["job"].as_str()).collect();
+            jobs.sort();
+            (jobs == want).then_some(())
+        })
+    };
+    jobs_up(&["first"]);
+
+    // POST /-/reload: the new job starts, the old one's series are marked stale.
+    std::fs::write(&scrape_file, job("second")).expect("scrape config");
+    let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    jobs_up(&["second"]);
+    poll_query(&server, "reload_probe{job=\"first\"}", "the first job's series marked stale", WAIT, |r| r.is_empty().then_some(()));
+
+    // A mistake is a 400 naming it; the jobs in force go on.
+    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, consul_sd_configs: []}]\n").expect("scrape config");
+    let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("consul_sd_configs"), "{}", reply.body);
+    jobs_up(&["second"]);
+
+    // SIGHUP reloads too.
+    std::fs::write(&scrape_file, job("fourth")).expect("scrape config");
+    server.signal(libc::SIGHUP);
+    jobs_up(&["fourth"]);
+    assert!(server.stop(), "clean shutdown");
+}

@@ -74,6 +74,8 @@ pub struct Api {
     pub identity_filters: Arc<read_filters::IdentityFilters>,
     /// The scrape targets of every executor (`/api/v1/targets`).
     pub scrape_targets: Arc<crate::scrape::status::Registry>,
+    /// The scrape configuration in force (`/-/reload` reads its file again).
+    pub scrape_config: Arc<crate::scrape::SharedConfig>,
 }
 
 impl net::Handler for Api {
@@ -269,7 +271,8 @@ impl Api {
             || newrelic::is_newrelic_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
-            || path.starts_with("/internal/");
+            || path.starts_with("/internal/")
+            || path == "/-/reload";
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {
             ("write", &self.config.tls.write_allowed_sans)
         } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
@@ -391,6 +394,12 @@ impl Api {
             // VictoriaMetrics' endpoints that scripts call after an import, before they query.
             // Here every acknowledged sample is already readable: nothing is pending to flush.
             "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
+            // Prometheus' lifecycle reload (POST/PUT) and VictoriaMetrics' (any method): the
+            // scrape configuration file is read again; a mistake keeps the one in force.
+            "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, "/-/reload") {
+                Ok(()) => Ok(text_response(StatusCode::OK, "")),
+                Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
+            },
             // The caches already drop what a write into the past changed (the history
             // generation); moving it on is the reset this asks for, on every executor.
             "/internal/resetRollupResultCache" if get_or_post => {

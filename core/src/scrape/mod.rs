@@ -22,8 +22,52 @@ use status::{Health, Registry, TargetStatus};
 
 use crate::api::Api;
 
-/// How often file_sd files are checked for changes between their refreshes.
+/// How often file_sd files are checked for changes between their refreshes (and a
+/// reloaded configuration picked up).
 const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The scrape configuration in force, shared by every executor: replaced by a reload
+/// (SIGHUP or `/-/reload`), which each executor's `serve` picks up within
+/// `FILE_CHECK_INTERVAL`.
+#[derive(Debug)]
+pub struct SharedConfig {
+    current: std::sync::RwLock<Arc<ScrapeConfig>>,
+    generation: std::sync::atomic::AtomicU64,
+    /// `scrape.config_file` and the label limits its relabeling checks against.
+    path: Option<std::path::PathBuf>,
+    limits: crate::ingest::label_limits::LabelLimits,
+}
+
+impl SharedConfig {
+    pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits) -> SharedConfig {
+        SharedConfig { current: std::sync::RwLock::new(initial), generation: std::sync::atomic::AtomicU64::new(0), path, limits }
+    }
+
+    /// The configuration in force and its generation.
+    pub fn snapshot(&self) -> (u64, Arc<ScrapeConfig>) {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let current = self.current.read().map(|c| c.clone()).unwrap_or_default();
+        (generation, current)
+    }
+
+    /// Reads `scrape.config_file` again; a file with a mistake keeps the configuration in
+    /// force and the error names it. `Ok(None)` when no file is configured.
+    pub fn reload(&self) -> Result<Option<usize>, String> {
+        let Some(path) = &self.path else { return Ok(None) };
+        let config = ScrapeConfig::load(path, self.limits)?;
+        let jobs = config.jobs.len();
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(config);
+        }
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(Some(jobs))
+    }
+
+    /// Whether scraping can ever run (a file is configured).
+    fn configured(&self) -> bool {
+        self.path.is_some()
+    }
+}
 
 /// A running target loop: dropping `stop` ends it quietly (shutdown); a message ends it with
 /// staleness markers (target gone).
@@ -31,6 +75,21 @@ struct Running {
     stop: async_channel::Sender<()>,
     task: glommio::task::JoinHandle<()>,
     job: String,
+}
+
+/// Reloads the scrape configuration and logs what came of it (`trigger`: what asked).
+pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
+    match shared.reload() {
+        Ok(Some(jobs)) => {
+            tracing::info!(trigger, jobs, "scrape configuration reloaded; targets follow within 5 s");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(error) => {
+            tracing::error!(trigger, %error, "scrape configuration not reloaded; the one in force stays");
+            Err(error)
+        }
+    }
 }
 
 /// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
@@ -48,20 +107,21 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache]) -> (Ve
 }
 
 /// Runs this executor's share of the scrape targets until `shutdown` closes.
-pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Registry>, executor: usize, executors: usize, shutdown: async_channel::Receiver<()>) {
-    if config.jobs.is_empty() {
+pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Registry>, executor: usize, executors: usize, shutdown: async_channel::Receiver<()>) {
+    if !shared.configured() {
         return;
     }
-    let context = Rc::new(ScrapeContext { api, registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()) });
-    let uses_files = config.jobs.iter().any(|j| !j.file_sd.is_empty());
-    let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);
-    let fingerprint = || config.jobs.iter().map(|j| discovery::fingerprint(&j.file_sd)).collect::<Vec<_>>();
+    let (mut generation, mut config) = shared.snapshot();
+    let mut context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()) });
+    let fingerprint = |config: &ScrapeConfig| config.jobs.iter().map(|j| discovery::fingerprint(&j.file_sd)).collect::<Vec<_>>();
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut last_errors: Vec<String> = Vec::new();
-    let mut last_fingerprint = fingerprint();
+    let mut last_fingerprint = fingerprint(&config);
     let mut since_refresh_ms: i64 = 0;
     let mut caches: Vec<discovery::FileSdCache> = config.jobs.iter().map(|_| discovery::FileSdCache::default()).collect();
     let mut last_invalid: Vec<String> = Vec::new();
+    // Set when a reload replaced the configuration: every loop restarts with its new job.
+    let mut restart_all = false;
     loop {
         let (found, errors) = discover(&config, &mut caches);
         // One executor reports what every executor sees alike.
@@ -88,9 +148,7 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
                 }
                 last_invalid = invalid;
             }
-            for (job, list) in dropped {
-                registry.set_dropped(&job, list);
-            }
+            registry.set_dropped_all(dropped);
         }
         let mut wanted: HashMap<u64, Target> = HashMap::new();
         for d in found {
@@ -100,15 +158,23 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
                 }
             }
         }
-        let gone: Vec<u64> = running.keys().filter(|k| !wanted.contains_key(k)).copied().collect();
+        let gone: Vec<u64> = running.keys().filter(|k| !wanted.contains_key(k) || restart_all).copied().collect();
         for key in gone {
             if let Some(r) = running.remove(&key) {
-                // The loop writes its staleness markers and ends on its own (a dropped
-                // JoinHandle detaches the task, it does not cancel it).
-                let _ = r.stop.try_send(());
                 registry.remove_active(&r.job, key);
+                if wanted.contains_key(&key) {
+                    // Restarted with its new job: ends quietly, the new loop goes on with
+                    // its series.
+                    drop(r.stop);
+                    let _ = r.task.await;
+                } else {
+                    // Gone: the loop writes its staleness markers and ends on its own (a
+                    // dropped JoinHandle detaches the task, it does not cancel it).
+                    let _ = r.stop.try_send(());
+                }
             }
         }
+        restart_all = false;
         for (key, target) in wanted {
             if running.contains_key(&key) {
                 continue;
@@ -133,18 +199,29 @@ pub async fn serve(api: Rc<Api>, config: Arc<ScrapeConfig>, registry: Arc<Regist
             let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target), stopped)).detach();
             running.insert(key, Running { stop, task, job });
         }
-        if !uses_files {
-            let _ = shutdown.recv().await;
-            break;
-        }
-        // Re-read the files when they change, and every refresh interval anyway.
+        // Rediscover when a file changes, its refresh interval passes, or a reload lands.
+        let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);
         let stopping = loop {
             let tick = futures_lite::future::or(async { glommio::timer::sleep(FILE_CHECK_INTERVAL).await; false }, async { shutdown.recv().await.is_err() }).await;
             if tick {
                 break true;
             }
+            let (now_generation, now_config) = shared.snapshot();
+            if now_generation != generation {
+                generation = now_generation;
+                config = now_config;
+                context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()) });
+                caches = config.jobs.iter().map(|_| discovery::FileSdCache::default()).collect();
+                last_fingerprint = fingerprint(&config);
+                since_refresh_ms = 0;
+                restart_all = true;
+                break false;
+            }
+            if refresh == i64::MAX {
+                continue;
+            }
             since_refresh_ms += FILE_CHECK_INTERVAL.as_millis() as i64;
-            let now = fingerprint();
+            let now = fingerprint(&config);
             if now != last_fingerprint || since_refresh_ms >= refresh {
                 last_fingerprint = now;
                 since_refresh_ms = 0;

@@ -71,9 +71,10 @@ impl Registry {
         }
     }
 
-    pub fn set_dropped(&self, job: &str, dropped: Vec<LabelList>) {
+    /// Every job's dropped targets (a job no longer configured leaves the list).
+    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, Vec<LabelList>>) {
         if let Ok(mut all) = self.dropped.lock() {
-            all.insert(job.to_string(), dropped);
+            *all = dropped.into_iter().collect();
         }
     }
 

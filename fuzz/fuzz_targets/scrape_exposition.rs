@@ -1,0 +1,40 @@
+//! Fuzz target: a scrape target's body never panics the scrape path
+//! (`scrape_loop::SeriesCache`), with or without `honor_labels` and honored timestamps; the
+//! series cache is transparent (the same body scraped again, now from the cache, gives the
+//! same samples and the same error, and no staleness marker); and what a scrape makes is a
+//! valid write batch (`SeriesBatch::from_single_samples`' debug assertions: sorted, unique,
+//! non-empty labels and the cached hash equal to the text's).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    use metricstor::ingest::label_limits::LabelLimits;
+    use metricstor::scrape::discovery::{targets, Discovered};
+    use metricstor::scrape::scrape_loop::SeriesCache;
+    use metricstor::scrape::ScrapeConfig;
+    let flags = data.first().copied().unwrap_or(0);
+    let yaml = format!(
+        "scrape_configs: [{{job_name: j, honor_labels: {}, honor_timestamps: {}, metric_relabel_configs: [{{source_labels: [__name__], regex: 'drop_.*', action: drop}}], static_configs: [{{targets: ['h:1'], labels: {{env: e}}}}]}}]",
+        flags & 1 != 0,
+        flags & 2 != 0
+    );
+    let Ok(mut config) = ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), LabelLimits::default()) else { panic!("the fuzz job's configuration is valid") };
+    let job = config.jobs.remove(0);
+    let Some(Discovered::Active(target)) = targets(&job, &job.static_groups.clone()).pop() else { panic!("the fuzz job has a target") };
+    let external = [("dc".to_string(), "x".to_string())];
+    let limits = LabelLimits::default();
+    let mut cache = SeriesCache::default();
+    let first = cache.scrape(&target, &external, data, 1_000, &limits);
+    // The same start time: the second scrape must make exactly the first's samples.
+    let second = cache.scrape(&target, &external, data, 1_000, &limits);
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => {
+            let samples = |s: &metricstor::scrape::scrape_loop::Scraped| s.samples.iter().map(|(l, x)| (l.clone(), x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
+            assert_eq!(samples(a), samples(b), "the cache changed what a scrape makes");
+            assert_eq!((a.scraped, a.kept), (b.scraped, b.kept));
+            assert!(a.kept <= a.scraped);
+            let batch = tsdb::SeriesBatch::from_single_samples(&b.samples);
+            assert_eq!(batch.len(), b.samples.len());
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b, "the cache changed the error"),
+        _ => panic!("the cache changed the outcome: {first:?} then {second:?}"),
+    }
+});
