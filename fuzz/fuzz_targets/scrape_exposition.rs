@@ -10,21 +10,31 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::scrape::discovery::{targets, Discovered};
     use metricstor::scrape::scrape_loop::SeriesCache;
     use metricstor::scrape::ScrapeConfig;
-    let flags = data.first().copied().unwrap_or(0);
-    let yaml = format!(
-        "scrape_configs: [{{job_name: j, honor_labels: {}, honor_timestamps: {}, metric_relabel_configs: [{{source_labels: [__name__], regex: 'drop_.*', action: drop}}], static_configs: [{{targets: ['h:1'], labels: {{env: e}}}}]}}]",
-        flags & 1 != 0,
-        flags & 2 != 0
-    );
-    let Ok(mut config) = ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), LabelLimits::default()) else { panic!("the fuzz job's configuration is valid") };
-    let job = config.jobs.remove(0);
-    let Some(Discovered::Active(target)) = targets(&job, &job.static_groups.clone()).pop() else { panic!("the fuzz job has a target") };
+    // The four jobs (honor_labels x honor_timestamps), built once: a job's TLS settings
+    // read the system's CA bundle.
+    static TARGETS: std::sync::OnceLock<Vec<metricstor::scrape::discovery::Target>> = std::sync::OnceLock::new();
+    let all = TARGETS.get_or_init(|| {
+        (0..4u8)
+            .map(|flags| {
+                let yaml = format!(
+                    "scrape_configs: [{{job_name: j, honor_labels: {}, honor_timestamps: {}, metric_relabel_configs: [{{source_labels: [__name__], regex: 'drop_.*', action: drop}}], static_configs: [{{targets: ['h:1'], labels: {{env: e}}}}]}}]",
+                    flags & 1 != 0,
+                    flags & 2 != 0
+                );
+                let Ok(mut config) = ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), LabelLimits::default()) else { panic!("the fuzz job's configuration is valid") };
+                let job = config.jobs.remove(0);
+                let Some(Discovered::Active(target)) = targets(&job, &job.static_groups.clone()).pop() else { panic!("the fuzz job has a target") };
+                target
+            })
+            .collect()
+    });
+    let target = &all[usize::from(data.first().copied().unwrap_or(0) & 3)];
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
-    let first = cache.scrape(&target, &external, data, 1_000, &limits);
+    let first = cache.scrape(target, &external, data, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
-    let second = cache.scrape(&target, &external, data, 1_000, &limits);
+    let second = cache.scrape(target, &external, data, 1_000, &limits);
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
             let samples = |s: &metricstor::scrape::scrape_loop::Scraped| s.samples.iter().map(|(l, x)| (l.clone(), x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
