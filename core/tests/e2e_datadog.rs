@@ -20,7 +20,7 @@ fn base_ms() -> i64 {
 }
 
 fn encoded(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 fn send(server: &Server, path: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {

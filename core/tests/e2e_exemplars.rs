@@ -27,7 +27,7 @@ fn seconds(ms: i64) -> String {
 }
 
 fn encoded(query: &str) -> String {
-    query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(query)
 }
 
 fn label(name: &str, value: &str) -> v1::Label {

@@ -19,7 +19,7 @@ fn now_ms() -> i64 {
 }
 
 fn encoded(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 /// POSTs `body` (gzipped when asked) to `path`.

@@ -19,7 +19,7 @@ fn base_ms() -> i64 {
 }
 
 fn query(server: &Server, path: &str, query: &str, params: &str) -> serde_json::Value {
-    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = percent_encode(query);
     let (status, body) = get_json(&server.url(&format!("{path}?query={encoded}&{params}")));
     assert_eq!(status, 200, "{query}: {body}");
     body["data"].clone()

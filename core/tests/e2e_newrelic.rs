@@ -12,7 +12,7 @@ use serde_json::json;
 use support::*;
 
 fn encoded(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 fn send(server: &Server, path: &str, encoding: Option<&str>, body: &[u8]) -> (u16, String) {

@@ -70,7 +70,7 @@ fn post_otlp(url: &str, content_type: &str, gzip: bool, body: &[u8]) -> Reply {
 
 /// The instant vector of `query` at `at_ms`: (labels, value) per series.
 fn instant(server: &Server, query: &str, at_ms: i64) -> Vec<(serde_json::Value, serde_json::Value)> {
-    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = percent_encode(query);
     let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={encoded}&time={}", at_ms as f64 / 1000.0)));
     assert_eq!(status, 200, "{query}: {body}");
     body["data"]["result"].as_array().expect("result array").iter().map(|r| (r["metric"].clone(), r["value"][1].clone())).collect()
@@ -194,7 +194,7 @@ fn query_exemplars(server: &Server, query: &str, t0: i64) -> serde_json::Value {
 }
 
 fn encoded(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 fn seconds(ms: i64) -> String {

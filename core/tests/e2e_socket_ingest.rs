@@ -28,7 +28,7 @@ fn base_ms() -> i64 {
 }
 
 fn encoded(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 /// The addresses in the start-up line announcing `what`, after each of `schemes` (`tcp://`…).

@@ -501,7 +501,7 @@ fn prometheus_remote_write_over_mutual_tls() {
 
 /// The label sets of `match` at `base` (Prometheus' or ours), each as sorted JSON text.
 fn series_of(base: &str, matcher: &str) -> Vec<String> {
-    let encoded: String = matcher.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = percent_encode(matcher);
     let (status, body) = get_json(&format!("{base}/api/v1/series?match[]={encoded}"));
     assert_eq!(status, 200, "{body}");
     let mut list: Vec<String> = body["data"].as_array().cloned().unwrap_or_default().iter().map(|s| s.to_string()).collect();
@@ -511,7 +511,7 @@ fn series_of(base: &str, matcher: &str) -> Vec<String> {
 
 /// The value of each series of `query` at its latest sample, keyed by its labels.
 fn values_of(base: &str, query: &str) -> Vec<(String, String)> {
-    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = percent_encode(query);
     let (_, body) = get_json(&format!("{base}/api/v1/query?query={encoded}"));
     let mut list: Vec<(String, String)> = body["data"]["result"].as_array().cloned().unwrap_or_default().iter().map(|s| (s["metric"].to_string(), s["value"][1].as_str().unwrap_or("").to_string())).collect();
     list.sort();

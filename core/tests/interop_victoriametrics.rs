@@ -591,7 +591,7 @@ fn exported_when(base: &str, prefix: &str, count: usize, what: &str) -> std::col
 }
 
 fn encode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    percent_encode(text)
 }
 
 /// The same Graphite plaintext lines, sent over TCP to VictoriaMetrics 1.79

@@ -618,6 +618,12 @@ impl Exporter {
     }
 }
 
+/// `text` with every byte but ASCII letters and digits percent-encoded: safe in a URL's
+/// query whatever it holds.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 /// Appends a `scrape:` section naming `scrape_file` to the config at `config`.
 pub fn add_scrape_config(config: &Path, scrape_file: &Path) {
     let mut text = std::fs::read_to_string(config).expect("read test config");
@@ -629,7 +635,7 @@ pub fn add_scrape_config(config: &Path, scrape_file: &Path) {
 /// result array; fails after `limit` saying `what` did not happen.
 pub fn poll_query<T>(server: &Server, query: &str, what: &str, limit: Duration, accept: impl Fn(&[serde_json::Value]) -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
-    let encoded: String = query.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = percent_encode(query);
     loop {
         let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={encoded}")));
         if status == 200 {
