@@ -173,6 +173,11 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("consul_sd_configs"), "{}", reply.body);
+    // Still scraped past the executors' next check for a new configuration (5 s).
+    let refused_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    poll_query(&server, "timestamp(up{job=\"second\"} == 1)", "the second job still scraped 6 s after the refused reload", WAIT, |r| {
+        r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()).filter(|t| *t > refused_at + 6.0).map(|_| ())
+    });
     jobs_up(&["second"]);
 
     // SIGHUP reloads too.

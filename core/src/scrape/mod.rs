@@ -31,8 +31,8 @@ const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// `FILE_CHECK_INTERVAL`.
 #[derive(Debug)]
 pub struct SharedConfig {
-    current: std::sync::RwLock<Arc<ScrapeConfig>>,
-    generation: std::sync::atomic::AtomicU64,
+    /// The configuration in force and its generation (0 at start, one more per reload).
+    current: std::sync::RwLock<(u64, Arc<ScrapeConfig>)>,
     /// `scrape.config_file` and the label limits its relabeling checks against.
     path: Option<std::path::PathBuf>,
     limits: crate::ingest::label_limits::LabelLimits,
@@ -40,14 +40,12 @@ pub struct SharedConfig {
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new(initial), generation: std::sync::atomic::AtomicU64::new(0), path, limits }
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits }
     }
 
     /// The configuration in force and its generation.
     pub fn snapshot(&self) -> (u64, Arc<ScrapeConfig>) {
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
-        let current = self.current.read().map(|c| c.clone()).unwrap_or_default();
-        (generation, current)
+        self.current.read().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Reads `scrape.config_file` again; a file with a mistake keeps the configuration in
@@ -57,9 +55,8 @@ impl SharedConfig {
         let config = ScrapeConfig::load(path, self.limits)?;
         let jobs = config.jobs.len();
         if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(config);
+            *current = (current.0 + 1, Arc::new(config));
         }
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(Some(jobs))
     }
 
@@ -73,7 +70,8 @@ impl SharedConfig {
 /// staleness markers (target gone).
 struct Running {
     stop: async_channel::Sender<()>,
-    task: glommio::task::JoinHandle<()>,
+    /// Gives the loop's tracked series when it ends quietly.
+    task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
     job: String,
 }
 
@@ -159,14 +157,15 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             }
         }
         let gone: Vec<u64> = running.keys().filter(|k| !wanted.contains_key(k) || restart_all).copied().collect();
+        let mut handed_over: HashMap<u64, Vec<tsdb::Labels>> = HashMap::new();
         for key in gone {
             if let Some(r) = running.remove(&key) {
                 registry.remove_active(&r.job, key);
                 if wanted.contains_key(&key) {
-                    // Restarted with its new job: ends quietly, the new loop goes on with
-                    // its series.
+                    // Restarted with its new job: ends quietly and hands its series to the
+                    // new loop, whose first scrape marks stale what the job no longer writes.
                     drop(r.stop);
-                    let _ = r.task.await;
+                    handed_over.insert(key, r.task.await.unwrap_or_default());
                 } else {
                     // Gone: the loop writes its staleness markers and ends on its own (a
                     // dropped JoinHandle detaches the task, it does not cancel it).
@@ -196,7 +195,8 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             );
             let (stop, stopped) = async_channel::bounded(1);
             let job = target.job.name.clone();
-            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target), stopped)).detach();
+            let inherited = handed_over.remove(&key).unwrap_or_default();
+            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target), stopped, inherited)).detach();
             running.insert(key, Running { stop, task, job });
         }
         // Rediscover when a file changes, its refresh interval passes, or a reload lands.

@@ -73,7 +73,8 @@ fn merge_target_labels(exposed: &Labels, target: &[(String, String)], honor_labe
 /// does not end.
 fn split_series(line: &str) -> Option<(&str, &str)> {
     let bytes = line.as_bytes();
-    let mut i = bytes.iter().position(|&b| b == b'{' || b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    // The name ends where `text_format::parse_line` ends it: at `{` or any whitespace.
+    let mut i = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(bytes.len());
     if bytes.get(i) == Some(&b'{') {
         let (mut quoted, mut escaped) = (false, false);
         i += 1;
@@ -99,16 +100,28 @@ fn split_series(line: &str) -> Option<(&str, &str)> {
 }
 
 /// What one target's series text (the name and label block as exposed) became: its labels
-/// after the target's and relabeling (`None`: dropped), and when it was last seen.
+/// after the target's and relabeling (`None`: dropped).
 #[derive(Debug)]
 struct CacheEntry {
     labels: Option<Labels>,
-    /// The scrape that last saw it, and the one before (restored when a scrape fails).
+    /// The scrape that created it (removed again when that scrape fails) and the last that
+    /// saw it (forgotten `CACHE_KEEP_SCRAPES` later).
+    created: u64,
     seen: u64,
-    seen_before: u64,
-    /// Whether it had no timestamp of its own when last seen (takes part in staleness).
-    tracked: bool,
 }
+
+/// A label set in a hash set, hashed by its cached stable hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SeriesKey(Labels);
+
+impl std::hash::Hash for SeriesKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.stable_hash());
+    }
+}
+
+/// The series a scrape wrote, each with whether it is tracked (had no timestamp of its own).
+type SeriesSet = std::collections::HashMap<SeriesKey, bool, foldhash::fast::RandomState>;
 
 /// A successful scrape's samples and counts.
 #[derive(Debug, Default)]
@@ -126,53 +139,63 @@ pub struct Scraped {
 
 /// A target's series cache, as Prometheus keeps one per scrape loop: the exposed series text
 /// of each line maps to its final labels, so a series seen before costs a lookup instead of
-/// parsing, merging and relabeling its labels again. It also tracks which series the last
-/// successful scrape wrote, for staleness markers.
+/// parsing, merging and relabeling its labels again. Staleness goes by final label sets: the
+/// series (without timestamps of their own) that the last successful scrape wrote.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
     entries: std::collections::HashMap<Box<str>, CacheEntry, foldhash::fast::RandomState>,
-    /// This scrape's number, and that of the last successful one (0: none).
+    /// This scrape's number.
     generation: u64,
-    last_success: u64,
+    /// The series of the last successful scrape (or the tracked ones handed over by the
+    /// loop this one replaced).
+    last_written: SeriesSet,
 }
 
 /// Scrapes after which an entry no longer seen is forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
 
 impl SeriesCache {
+    /// Takes over the tracked series of a loop this one replaces (a reload), so that its
+    /// first scrape marks stale what the new job no longer writes.
+    pub fn inherit(&mut self, tracked: Vec<Labels>) {
+        self.last_written.extend(tracked.into_iter().map(|l| (SeriesKey(l), true)));
+    }
+
+    /// The tracked series of the last successful scrape, for a loop that replaces this one.
+    pub fn into_tracked(self) -> Vec<Labels> {
+        self.last_written.into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| k.0).collect()
+    }
+
     /// Parses a body and applies the target's labels, the job's metric relabeling and
     /// sample limit, and staleness. `start_ms` is the scrape's start. An error fails the
     /// whole scrape (as a malformed line or an exceeded limit fails it in Prometheus) and
     /// leaves the cache as it was.
     pub fn scrape(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
         self.generation += 1;
-        let result = self.parse(target, external, body, start_ms, limits);
-        if result.is_err() {
-            let generation = self.generation;
-            for entry in self.entries.values_mut().filter(|e| e.seen == generation) {
-                entry.seen = entry.seen_before;
+        let generation = self.generation;
+        let mut written = SeriesSet::default();
+        let result = self.parse(target, external, body, start_ms, limits, &mut written);
+        let mut scraped = match result {
+            Ok(scraped) => scraped,
+            Err(error) => {
+                self.entries.retain(|_, e| e.created != generation);
+                return Err(error);
             }
-            return result;
+        };
+        // Series of the last successful scrape that this one did not write end here.
+        for (gone, _) in self.last_written.iter().filter(|(k, tracked)| **tracked && !written.contains_key(*k)) {
+            scraped.samples.push((gone.0.clone(), stale_sample(start_ms)));
         }
-        let mut scraped = result?;
-        // Series of the last successful scrape not seen in this one end here.
-        let (last, generation) = (self.last_success, self.generation);
-        for entry in self.entries.values() {
-            if entry.seen == last && last != 0 && entry.tracked {
-                if let Some(labels) = &entry.labels {
-                    scraped.samples.push((labels.clone(), stale_sample(start_ms)));
-                }
-            }
-        }
+        scraped.added = written.iter().filter(|(k, tracked)| **tracked && self.last_written.get(*k) != Some(&true)).count();
+        self.last_written = written;
         self.entries.retain(|_, e| e.seen + CACHE_KEEP_SCRAPES >= generation);
-        self.last_success = generation;
         Ok(scraped)
     }
 
-    fn parse(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+    fn parse(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet) -> Result<Scraped, String> {
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
         let job = &target.job;
-        let (generation, last) = (self.generation, self.last_success);
+        let generation = self.generation;
         let mut out = Scraped::default();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -191,33 +214,37 @@ impl SeriesCache {
             };
             let tracked = own_timestamp.is_none() || !job.honor_timestamps;
             let timestamp_ms = if tracked { start_ms } else { own_timestamp.unwrap_or(start_ms) };
-            let entry = match self.entries.get_mut(series) {
+            let labels = match self.entries.get_mut(series) {
                 Some(entry) => {
-                    if entry.seen == generation {
-                        // A series exposed twice keeps its first sample (Prometheus counts
-                        // the rest as duplicates and drops them).
-                        continue;
-                    }
-                    entry.seen_before = entry.seen;
                     entry.seen = generation;
-                    entry
+                    entry.labels.clone()
                 }
                 None => {
                     let parsed = crate::ingest::text_format::parse_line(line, index + 1, start_ms, limits).map_err(|e| e.to_string())?;
-                    let Some((exposed, _)) = parsed else { continue };
+                    let Some((exposed, sample)) = parsed else { continue };
+                    // The full parse must read the line as the split did; otherwise its
+                    // labels cannot be told from its value (a label name holding `}`).
+                    if sample.value.to_bits() != value.to_bits() || sample.timestamp_ms != own_timestamp.unwrap_or(start_ms) {
+                        return Err(bad("malformed series: its labels cannot be told from its value".into()));
+                    }
                     let mut labels = merge_target_labels(&exposed, &target.labels, job.honor_labels, external);
                     let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
                     let labels = kept.then(|| Labels::from_pairs(labels));
-                    self.entries.entry(series.into()).or_insert(CacheEntry { labels, seen: generation, seen_before: 0, tracked })
+                    self.entries.insert(series.into(), CacheEntry { labels: labels.clone(), created: generation, seen: generation });
+                    labels
                 }
             };
-            let was_in_last = entry.seen_before == last && last != 0;
-            entry.tracked = tracked;
-            let Some(labels) = &entry.labels else { continue };
-            if tracked && !was_in_last {
-                out.added += 1;
+            let Some(labels) = labels else { continue };
+            // A series written twice keeps its first sample (Prometheus counts the rest as
+            // duplicates and drops them), whether its text repeated or relabeling made two
+            // texts one series.
+            match written.entry(SeriesKey(labels.clone())) {
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(tracked);
+                }
             }
-            out.samples.push((labels.clone(), Sample { timestamp_ms, value }));
+            out.samples.push((labels, Sample { timestamp_ms, value }));
             if job.sample_limit != 0 && out.samples.len() > job.sample_limit {
                 return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
             }
@@ -229,11 +256,7 @@ impl SeriesCache {
     /// A staleness marker at `at_ms` for every series of the last successful scrape (a
     /// failed scrape, or the target gone); afterwards no series counts as last scraped.
     pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
-        let last = std::mem::take(&mut self.last_success);
-        if last == 0 {
-            return Vec::new();
-        }
-        self.entries.values().filter(|e| e.seen == last && e.tracked).filter_map(|e| e.labels.clone()).map(|labels| (labels, stale_sample(at_ms))).collect()
+        std::mem::take(&mut self.last_written).into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| (k.0, stale_sample(at_ms))).collect()
     }
 }
 
@@ -306,8 +329,10 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
     next
 }
 
-/// Scrapes `target` until `stop` fires.
-pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_channel::Receiver<()>) {
+/// Scrapes `target` until `stop` fires. `inherited`: the tracked series of the loop this
+/// one replaces after a reload. Returns this loop's tracked series when it ends quietly (for
+/// its replacement), nothing when its target was removed (they are marked stale).
+pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_channel::Receiver<()>, inherited: Vec<Labels>) -> Vec<Labels> {
     let job = target.job.clone();
     let tls = match target.scheme {
         super::config::Scheme::Https => job.tls.clone().map(Some).map_err(|e| format!("no TLS settings for an https target: {e}")),
@@ -316,6 +341,7 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
     let mut client = tls.map(|tls| net::client::HttpClient::new(target.host.clone(), target.port, tls));
     let limits = context.api.config.storage.ingest_rules().label_limits;
     let mut cache = SeriesCache::default();
+    cache.inherit(inherited);
     let reports = report_labels(&target, &context.external_labels);
     let mut was_up: Option<bool> = None;
     // The first slot is placed on the wall clock (the target's offset in its interval); the
@@ -372,12 +398,16 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
         }
     };
     // A removed target's series end now; one never scraped has none (not even `up`).
-    if stopped == Stop::Removed && was_up.is_some() {
+    if stopped == Stop::Shutdown {
+        return cache.into_tracked();
+    }
+    if was_up.is_some() {
         let at = now_ms();
         let mut series = cache.all_stale(at);
         series.extend(report_series(&reports, at, [f64::from_bits(STALE_NAN_BITS); 5]));
         let _ = store(&context.api, series).await;
     }
+    Vec::new()
 }
 
 /// The target's exposition body, or why there is none (as Prometheus words scrape errors).
@@ -489,14 +519,52 @@ mod tests {
         assert_eq!(second.added, 0);
         // `c` had its own timestamp: Prometheus does not mark such series stale.
         assert_eq!(stale(&second), vec![("b".to_string(), 2000)]);
-        // A failed scrape leaves the cache as it was: the next failure marks `a` stale once.
-        assert!(cache.scrape(&t, &[], b"a 1\nb{ 2\n", 3000, &limits).is_err());
+        // A failed scrape leaves the cache as it was (the series it met first are forgotten):
+        // the next failure marks `a` stale once.
+        assert!(cache.scrape(&t, &[], b"a 1\nnew 1\nb{ 2\n", 3000, &limits).is_err());
+        assert!(!cache.entries.contains_key("new"));
         let failed = cache.all_stale(3000);
         assert_eq!(failed.iter().map(|(l, _)| l.metric_name().unwrap_or("").to_string()).collect::<Vec<_>>(), vec!["a".to_string()]);
         assert!(cache.all_stale(4000).is_empty());
         // After a failure every series is new again, and none is marked stale twice.
         let back = cache.scrape(&t, &[], b"b 2\n", 5000, &limits).unwrap();
         assert_eq!((back.added, stale(&back)), (1, vec![]));
+    }
+
+    #[test]
+    fn two_texts_of_one_series_write_it_once_and_keep_it_live() {
+        // `labeldrop` makes a{x="1"} and a{x="2"} one series.
+        let t = target("scrape_configs: [{job_name: j, metric_relabel_configs: [{regex: x, action: labeldrop}], static_configs: [{targets: ['h:1']}]}]");
+        let limits = LabelLimits::default();
+        let mut cache = SeriesCache::default();
+        let first = cache.scrape(&t, &[], b"a{x=\"1\"} 1\na{x=\"2\"} 2\na{x=\"1\",} 3\n", 1000, &limits).unwrap();
+        assert_eq!(first.samples.iter().map(|(_, s)| s.value).collect::<Vec<_>>(), vec![1.0]);
+        // One of the two texts gone: the series is still written, so not marked stale.
+        let second = cache.scrape(&t, &[], b"a{x=\"2\"} 5\n", 2000, &limits).unwrap();
+        assert_eq!(second.samples.iter().map(|(_, s)| s.value).collect::<Vec<_>>(), vec![5.0]);
+    }
+
+    #[test]
+    fn a_reloaded_loop_marks_stale_what_its_new_job_no_longer_writes() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let limits = LabelLimits::default();
+        let mut old = SeriesCache::default();
+        old.scrape(&t, &[], b"a 1\nb 2\n", 1000, &limits).unwrap();
+        let mut new = SeriesCache::default();
+        new.inherit(old.into_tracked());
+        let first = new.scrape(&t, &[], b"a 1\n", 2000, &limits).unwrap();
+        let stale: Vec<_> = first.samples.iter().filter(|(_, s)| tsdb::is_stale_nan(s.value)).map(|(l, _)| l.metric_name().unwrap_or("").to_string()).collect();
+        assert_eq!((stale, first.added), (vec!["b".to_string()], 0));
+    }
+
+    #[test]
+    fn a_line_the_two_parsers_read_differently_is_refused() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let error = scrape(&t, &[], b"a{x} 1 2 =\"v\"} 5\n", 0).unwrap_err();
+        assert!(error.contains("line 1") && error.contains("cannot be told"), "{error}");
+        // Whitespace other than ASCII ends the name for both.
+        let e = scrape(&t, &[], "a\u{a0}1 2\n".as_bytes(), 0).unwrap();
+        assert_eq!((e.samples[0].1.value, e.samples[0].1.timestamp_ms), (1.0, 2));
     }
 
     #[test]
