@@ -47,7 +47,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    # Python's default listen backlog is 5: scrapers starting several targets at once
+    # (Metricstor's slots) would see connects time out, which real exporters never cause.
+    request_queue_size = 1024
+Server(("127.0.0.1", port), Handler).serve_forever()
 PY
 {
   printf 'global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n- job_name: sbench\n  static_configs:\n' "$interval" "$interval"
