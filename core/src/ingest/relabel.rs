@@ -195,7 +195,8 @@ impl RuleMemo {
     }
 }
 
-fn get<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
+/// The value of `name` in `labels`, empty when absent (also scrape discovery's).
+pub(crate) fn get<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
     labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or("")
 }
 

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use super::config::{FileSd, Scheme, ScrapeJob, TargetGroup};
 use crate::api::params::parse_prometheus_duration_ms;
+use crate::ingest::relabel::get;
 
 /// A target to scrape.
 #[derive(Debug)]
@@ -42,10 +43,6 @@ pub enum Discovered {
     Dropped { job: String, discovered: Vec<(String, String)> },
     /// Its labels do not make a target (no address, a bad scheme or interval, ...).
     Invalid { job: String, discovered: Vec<(String, String)>, error: String },
-}
-
-fn get<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
-    labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or("")
 }
 
 fn set_if_empty(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
