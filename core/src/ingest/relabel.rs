@@ -86,8 +86,8 @@ impl Relabeler {
                 return Err(problem("needs a target_label"));
             }
             match config.action {
-                Action::HashMod => {
-                    return Err(problem("hashmod is not supported when relabeling written series (it shards scrape targets)"));
+                Action::HashMod if config.modulus == 0 => {
+                    return Err(problem("needs a modulus above 0"));
                 }
                 Action::KeepEqual | Action::DropEqual if config.source_labels.is_empty() => {
                     return Err(problem("needs source_labels"));
@@ -265,7 +265,14 @@ impl Rule {
             }
             Action::LabelDrop => labels.retain(|(name, _)| !memo.is_match(&self.regex, name)),
             Action::LabelKeep => labels.retain(|(name, _)| memo.is_match(&self.regex, name)),
-            Action::HashMod => {} // refused by `Relabeler::new`
+            Action::HashMod => {
+                // Prometheus' hash, so that scrapers sharded with it split targets as
+                // Prometheus servers would: the last 8 bytes of the MD5 sum, big-endian, modulo.
+                let sum = <md5::Md5 as md5::Digest>::digest(self.source(labels).as_bytes());
+                let mut tail = [0u8; 8];
+                tail.copy_from_slice(&sum[8..]);
+                set(labels, &c.target_label, (u64::from_be_bytes(tail) % c.modulus).to_string());
+            }
         }
         true
     }
@@ -338,6 +345,19 @@ mod tests {
     }
 
     #[test]
+    fn hashmod_gives_prometheus_numbers() {
+        // Expected values: Prometheus' own relabel tests ("baz", "foo\nbar" modulo 1000) and
+        // Python's hashlib for the last 8 bytes of the MD5 sum, big-endian, modulo.
+        let r = rules("- source_labels: [c]\n  target_label: d\n  modulus: 1000\n  action: hashmod\n");
+        assert_eq!(run(&r, &[("c", "baz")]), owned(&[("c", "baz"), ("d", "976")]));
+        assert_eq!(run(&r, &[("c", "foo\nbar")]), owned(&[("c", "foo\nbar"), ("d", "734")]));
+        let r = rules("- source_labels: [job, __address__]\n  target_label: __tmp_shard\n  modulus: 7\n  action: hashmod\n- source_labels: [__tmp_shard]\n  regex: '2'\n  action: keep\n");
+        assert_eq!(run(&r, &[("job", "api"), ("__address__", "web-1:9100")]), owned(&[("__address__", "web-1:9100"), ("__tmp_shard", "2"), ("job", "api")]));
+        let r = rules("- source_labels: [__address__]\n  target_label: shard\n  modulus: 3\n  action: hashmod\n");
+        assert_eq!(run(&r, &[("__address__", "web-1:9100")]), owned(&[("__address__", "web-1:9100"), ("shard", "0")]));
+    }
+
+    #[test]
     fn invalid_rules_are_refused_naming_them() {
         let refuse = |yaml: &str, needle: &str| {
             let configs: Vec<RelabelConfig> = serde_saphyr::from_str(yaml).expect("yaml");
@@ -346,7 +366,8 @@ mod tests {
         };
         refuse("- source_labels: [a]\n  regex: '('\n", "relabel_configs[0]");
         refuse("- source_labels: [a]\n  target_label: ''\n", "needs a target_label");
-        refuse("- {target_label: c}\n- source_labels: [a]\n  target_label: b\n  modulus: 4\n  action: hashmod\n", "relabel_configs[1]");
+        refuse("- {target_label: c}\n- source_labels: [a]\n  target_label: b\n  action: hashmod\n", "relabel_configs[1] (action HashMod): needs a modulus above 0");
+        refuse("- source_labels: [a]\n  modulus: 4\n  action: hashmod\n", "needs a target_label");
         refuse("- target_label: b\n  action: keepequal\n", "needs source_labels");
         refuse("- source_labels: [a]\n  action: labeldrop\n", "takes only a regex");
         assert!(serde_saphyr::from_str::<Vec<RelabelConfig>>("- action: nonsense\n").is_err());

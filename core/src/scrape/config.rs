@@ -513,7 +513,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, scrape_interval: soon}]", "scrape_interval: \"soon\""),
             ("scrape_configs: [{job_name: a, body_size_limit: lots}]", "body_size_limit"),
             ("scrape_configs: [{job_name: a, relabel_configs: [{action: replace, regex: '('}]}]", "relabel_configs[0]"),
-            ("scrape_configs: [{job_name: a, metric_relabel_configs: [{action: hashmod, target_label: x, modulus: 2}]}]", "metric_relabel_configs[0]"),
+            ("scrape_configs: [{job_name: a, metric_relabel_configs: [{action: hashmod, target_label: x, modulus: 0}]}]", "metric_relabel_configs[0]"),
             ("scrape_configs: [{job_name: a, bearer_token: x, basic_auth: {username: u}}]", "at most one"),
             ("scrape_configs: [{job_name: a, tls_config: {cert_file: c.pem}}]", "set together"),
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_file: /nonexistent/ca.pem}}]", "/nonexistent/ca.pem"),
