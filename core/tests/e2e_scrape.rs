@@ -186,3 +186,67 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     jobs_up(&["fourth"]);
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn http_sd_targets_are_found_and_redirects_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("sd_probe 1\n");
+    exporter.route("/old", 302, &["Location: /metrics"], "");
+    let sd = Exporter::start("");
+    let json = ["Content-Type: application/json"];
+    sd.route("/targets", 200, &json, &json!([{"targets": [exporter.address()], "labels": {"team": "sd"}}]).to_string());
+    sd.route("/moved", 301, &[&format!("Location: http://{}/targets", sd.address())], "");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: httpsd\n  metrics_path: /old\n  http_sd_configs: [{{url: 'http://{sd}/moved', refresh_interval: 1s}}]\n\
+             - job_name: noredirect\n  metrics_path: /old\n  follow_redirects: false\n  static_configs: [{{targets: ['{addr}']}}]\n",
+            sd = sd.address(),
+            addr = exporter.address()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    // The target the SD URL names (reached through its redirect) is scraped through the
+    // exporter's redirect; the job that does not follow redirects is down, naming the 302.
+    let probe = poll_query(&server, "sd_probe", "the http_sd target scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "sd_probe", "instance": exporter.address(), "job": "httpsd", "team": "sd"}));
+    let targets = poll_targets(&server, |t| {
+        let active = t["data"]["activeTargets"].as_array()?;
+        (active.len() == 2 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
+    });
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    let found = active.iter().find(|t| t["scrapePool"] == "httpsd").expect("the http_sd target");
+    assert_eq!(found["discoveredLabels"]["__meta_url"], format!("http://{}/moved", sd.address()), "{found}");
+    assert_eq!(found["health"], "up", "{found}");
+    let refused = active.iter().find(|t| t["scrapePool"] == "noredirect").expect("the target not redirected");
+    assert_eq!(refused["health"], "down", "{refused}");
+    assert!(refused["lastError"].as_str().unwrap_or("").contains("302"), "{refused}");
+    let heads = sd.request_heads();
+    assert!(heads.iter().any(|h| h.starts_with("GET /targets ") && h.contains("Accept: application/json") && h.contains("X-Prometheus-Refresh-Interval-Seconds: 1")), "{heads:?}");
+
+    // A bad answer keeps the last good targets: three more requests later the target is
+    // still there and scraped.
+    sd.route("/targets", 200, &["Content-Type: text/plain"], "[]");
+    let asked = sd.request_heads().len();
+    let deadline = std::time::Instant::now() + WAIT;
+    while sd.request_heads().len() < asked + 3 {
+        assert!(std::time::Instant::now() < deadline, "the SD URL was not asked again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    poll_query(&server, "timestamp(up{job=\"httpsd\"} == 1)", "the http_sd target still scraped after bad answers", WAIT, |r| {
+        r.first().and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok()).filter(|t| *t > since).map(|_| ())
+    });
+
+    // An empty list removes it: its series are marked stale.
+    sd.route("/targets", 200, &json, "[]");
+    poll_query(&server, "up{job=\"httpsd\"}", "the target the SD URL no longer names marked stale", WAIT, |r| r.is_empty().then_some(()));
+    poll_query(&server, "sd_probe", "its series marked stale", WAIT, |r| r.is_empty().then_some(()));
+    assert!(server.stop(), "clean shutdown");
+}

@@ -550,13 +550,17 @@ pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
 
 
 /// A scrape target on a loopback port: answers every GET (HTTP/1.1, kept alive) with
-/// `body`'s text at that moment and records each request's head. Its threads end with the
-/// test process.
+/// `body`'s text at that moment, or with the answer `route` set for the request's path and
+/// query, and records each request's head. Its threads end with the test process.
 pub struct Exporter {
     pub port: u16,
     pub body: std::sync::Arc<std::sync::Mutex<String>>,
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    routes: Routes,
 }
+
+/// An exporter's set answers: path and query → (status, extra header lines, body).
+type Routes = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>;
 
 impl Exporter {
     pub fn start(initial: &str) -> Exporter {
@@ -565,11 +569,12 @@ impl Exporter {
         let port = listener.local_addr().expect("exporter address").port();
         let body = Arc::new(Mutex::new(initial.to_string()));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (served, recorded) = (body.clone(), requests.clone());
+        let routes: Routes = Arc::default();
+        let (served, recorded, routed) = (body.clone(), requests.clone(), routes.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (served, recorded) = (served.clone(), recorded.clone());
+                let (served, recorded, routed) = (served.clone(), recorded.clone(), routed.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(match stream.try_clone() {
                         Ok(s) => s,
@@ -589,9 +594,16 @@ impl Exporter {
                             }
                             head.push_str(&line);
                         }
+                        let path = head.split(' ').nth(1).unwrap_or("").to_string();
                         recorded.lock().map(|mut r| r.push(head)).ok();
-                        let text = served.lock().map(|b| b.clone()).unwrap_or_default();
-                        let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+                        let route = routed.lock().ok().and_then(|r| r.get(&path).cloned());
+                        let answer = match route {
+                            Some((status, headers, text)) => format!("HTTP/1.1 {status} Routed\r\n{headers}Content-Length: {}\r\n\r\n{text}", text.len()),
+                            None => {
+                                let text = served.lock().map(|b| b.clone()).unwrap_or_default();
+                                format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{text}", text.len())
+                            }
+                        };
                         if stream.write_all(answer.as_bytes()).is_err() {
                             return;
                         }
@@ -599,7 +611,15 @@ impl Exporter {
                 });
             }
         });
-        Exporter { port, body, requests }
+        Exporter { port, body, requests, routes }
+    }
+
+    /// Answers GETs of `path_and_query` with `status`, `headers` (each `Name: value`) and `body`.
+    pub fn route(&self, path_and_query: &str, status: u16, headers: &[&str], body: &str) {
+        let header_lines: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.insert(path_and_query.to_string(), (status, header_lines, body.to_string()));
+        }
     }
 
     pub fn address(&self) -> String {

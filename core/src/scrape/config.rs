@@ -54,6 +54,7 @@ struct JobSection {
     honor_timestamps: Option<bool>,
     static_configs: Vec<StaticSection>,
     file_sd_configs: Vec<FileSdSection>,
+    http_sd_configs: Vec<HttpSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -65,8 +66,7 @@ struct JobSection {
     body_size_limit: Option<String>,
     /// Accepted for compatibility: scrapes speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
-    /// Accepted for compatibility: a redirect is not followed either way (it fails the scrape,
-    /// naming its status).
+    /// Whether a 3xx is followed (true unless set false, as in Prometheus).
     follow_redirects: Option<bool>,
     /// Must include `PrometheusText0.0.4`, the one format read here.
     scrape_protocols: Option<Vec<String>>,
@@ -84,6 +84,23 @@ struct StaticSection {
 struct FileSdSection {
     files: Vec<String>,
     refresh_interval: Option<String>,
+}
+
+/// Prometheus' `http_sd_config`: a URL answering a JSON list of target groups, with the
+/// HTTP client settings a job has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct HttpSdSection {
+    url: String,
+    refresh_interval: Option<String>,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +224,69 @@ pub struct FileSd {
     pub refresh_ms: i64,
 }
 
+/// How often an http_sd URL is asked again when `refresh_interval` is not given (Prometheus').
+const HTTP_SD_REFRESH_DEFAULT_MS: i64 = 60_000;
+
+/// A URL split for `net::client`: scheme, host (IPv6 without brackets), port, and the path
+/// with its query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    pub path_and_query: String,
+}
+
+impl Url {
+    /// Reads an absolute `http://` or `https://` URL (no user information, no fragment kept).
+    pub fn parse(text: &str) -> Result<Url, String> {
+        let (scheme, rest) = if let Some(rest) = text.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else if let Some(rest) = text.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else {
+            return Err(format!("URL {text:?} must start with http:// or https://"));
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path_and_query) = rest.split_at(split);
+        if authority.contains('@') {
+            return Err(format!("URL {text:?}: user information is not supported (use basic_auth)"));
+        }
+        if authority.is_empty() {
+            return Err(format!("URL {text:?} has no host"));
+        }
+        let (host, port) = super::discovery::split_address(authority, scheme).map_err(|e| format!("URL {text:?}: {e}"))?;
+        let path_and_query = match path_and_query {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
+        };
+        if path_and_query.contains(|c: char| c.is_ascii_control() || c == ' ') {
+            return Err(format!("URL {text:?} holds a space or a control character"));
+        }
+        Ok(Url { scheme, host, port, path_and_query })
+    }
+}
+
+/// One `http_sd_configs` entry, checked.
+pub struct HttpSd {
+    /// As written (it is also the `__meta_url` label of its targets).
+    pub url: String,
+    pub location: Url,
+    pub refresh_ms: i64,
+    pub credentials: Credentials,
+    pub tls: Result<net::client::ClientTls, String>,
+    pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for HttpSd {
+    /// The URL and schedule (credentials and TLS keys stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSd").field("url", &self.url).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
 /// One scrape job, checked and ready to run.
 pub struct ScrapeJob {
     pub name: String,
@@ -220,9 +300,12 @@ pub struct ScrapeJob {
     pub honor_timestamps: bool,
     pub static_groups: Vec<TargetGroup>,
     pub file_sd: Vec<FileSd>,
+    pub http_sd: Vec<HttpSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
+    /// Follow 3xx answers (Prometheus' `follow_redirects`, true unless set false).
+    pub follow_redirects: bool,
     /// The TLS settings for https targets, or why there are none (a job on http whose
     /// system roots cannot be read: its targets relabeled to https fail with this).
     pub tls: Result<net::client::ClientTls, String>,
@@ -292,7 +375,7 @@ impl ScrapeConfig {
     }
 }
 
-fn valid_label_name(name: &str) -> bool {
+pub(crate) fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -332,54 +415,25 @@ struct Globals {
     body_size_limit: Option<String>,
 }
 
-fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
-    let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
-    // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
-    let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
-    let _ = (s.enable_http2, s.follow_redirects);
-    if let Some(protocols) = &s.scrape_protocols {
-        if !protocols.iter().any(|p| p == "PrometheusText0.0.4") {
-            return Err(format!("scrape_protocols {protocols:?} must include PrometheusText0.0.4, the one format read here"));
-        }
-    }
-    if timeout_ms > interval_ms {
-        return Err("scrape_timeout must not be greater than scrape_interval".into());
-    }
-    let metrics_path = s.metrics_path.unwrap_or_else(|| "/metrics".to_string());
-    if !metrics_path.starts_with('/') {
-        return Err(format!("metrics_path {metrics_path:?} must start with /"));
-    }
-    let scheme_text = s.scheme.unwrap_or_else(|| "http".to_string());
-    let scheme = Scheme::parse(&scheme_text).ok_or_else(|| format!("scheme {scheme_text:?} must be http or https"))?;
-    for group in &s.static_configs {
-        for name in group.labels.keys() {
-            if !valid_label_name(name) {
-                return Err(format!("static_configs: {name:?} is not a valid label name"));
-            }
-        }
-    }
-    let mut file_sd = Vec::new();
-    for section in &s.file_sd_configs {
-        if section.files.is_empty() {
-            return Err("file_sd_configs: files must not be empty".into());
-        }
-        let mut patterns = Vec::new();
-        for file in &section.files {
-            let path = base.join(file);
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
-                return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
-            }
-            if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
-                return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
-            }
-            patterns.push(path);
-        }
-        let refresh_ms = optional_duration(section.refresh_interval.as_deref(), "file_sd_configs.refresh_interval")?.unwrap_or(FILE_SD_REFRESH_DEFAULT_MS);
-        file_sd.push(FileSd { patterns, refresh_ms });
-    }
-    let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
-    let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
+/// A job's or an http_sd entry's credentials and TLS sections, as written.
+struct ClientSections {
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+}
+
+/// How requests are authorized and secured, from Prometheus' HTTP client settings.
+struct ClientAccess {
+    credentials: Credentials,
+    /// The TLS settings for https, or why there are none (when not needed at once).
+    tls: Result<net::client::ClientTls, String>,
+}
+
+/// Checks a job's or an http_sd entry's HTTP client settings (`https`: its URLs are https,
+/// so TLS settings that cannot be built are an error now, not at the first request).
+fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
     let bearer = match (s.bearer_token, s.bearer_token_file) {
         (Some(_), Some(_)) => return Err("bearer_token and bearer_token_file are exclusive".into()),
         (Some(t), None) => Some(Secret::Inline(t)),
@@ -428,9 +482,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         _ => return Err("tls_config.cert_file and key_file must be set together".into()),
     };
     let ca = tls_section.ca_file.as_ref().map(|c| base.join(c));
-    let needs_tls = scheme == Scheme::Https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some();
-    // A job on http can still reach https targets through `__scheme__`, so TLS is always
-    // prepared; with no tls_config it trusts the system's roots.
+    let needs_tls = https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some();
+    // A job on http can still reach https targets through `__scheme__` (and an http_sd
+    // endpoint redirect to https), so TLS is always prepared; with no tls_config it trusts
+    // the system's roots.
     let config = net::client::client_tls_config(ca.as_deref(), cert_and_key.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), tls_section.insecure_skip_verify)
         .map_err(|e| format!("tls_config: {e}"));
     let tls = match config {
@@ -438,6 +493,79 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         Err(e) if needs_tls => return Err(e),
         Err(e) => Err(e),
     };
+    Ok(ClientAccess { credentials, tls })
+}
+
+fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
+    if s.url.is_empty() {
+        return Err("url is required".into());
+    }
+    let location = Url::parse(&s.url)?;
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(HTTP_SD_REFRESH_DEFAULT_MS);
+    let _ = s.enable_http2;
+    let access = client_access(
+        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config },
+        location.scheme == Scheme::Https,
+        base,
+    )?;
+    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, tls: access.tls, follow_redirects: s.follow_redirects.unwrap_or(true) })
+}
+
+fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
+    let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
+    // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
+    let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
+    let _ = s.enable_http2;
+    if let Some(protocols) = &s.scrape_protocols {
+        if !protocols.iter().any(|p| p == "PrometheusText0.0.4") {
+            return Err(format!("scrape_protocols {protocols:?} must include PrometheusText0.0.4, the one format read here"));
+        }
+    }
+    if timeout_ms > interval_ms {
+        return Err("scrape_timeout must not be greater than scrape_interval".into());
+    }
+    let metrics_path = s.metrics_path.unwrap_or_else(|| "/metrics".to_string());
+    if !metrics_path.starts_with('/') {
+        return Err(format!("metrics_path {metrics_path:?} must start with /"));
+    }
+    let scheme_text = s.scheme.unwrap_or_else(|| "http".to_string());
+    let scheme = Scheme::parse(&scheme_text).ok_or_else(|| format!("scheme {scheme_text:?} must be http or https"))?;
+    for group in &s.static_configs {
+        for name in group.labels.keys() {
+            if !valid_label_name(name) {
+                return Err(format!("static_configs: {name:?} is not a valid label name"));
+            }
+        }
+    }
+    let mut file_sd = Vec::new();
+    for section in &s.file_sd_configs {
+        if section.files.is_empty() {
+            return Err("file_sd_configs: files must not be empty".into());
+        }
+        let mut patterns = Vec::new();
+        for file in &section.files {
+            let path = base.join(file);
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
+                return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
+            }
+            if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
+                return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
+            }
+            patterns.push(path);
+        }
+        let refresh_ms = optional_duration(section.refresh_interval.as_deref(), "file_sd_configs.refresh_interval")?.unwrap_or(FILE_SD_REFRESH_DEFAULT_MS);
+        file_sd.push(FileSd { patterns, refresh_ms });
+    }
+    let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
+    let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
+    let needs_tls = scheme == Scheme::Https;
+    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config }, needs_tls, base)?;
+    let (credentials, tls) = (access.credentials, access.tls);
+    let mut http_sd = Vec::new();
+    for (i, section) in s.http_sd_configs.into_iter().enumerate() {
+        http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -457,9 +585,11 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         honor_timestamps: s.honor_timestamps.unwrap_or(true),
         static_groups: s.static_configs.into_iter().map(|g| TargetGroup { targets: g.targets, labels: g.labels }).collect(),
         file_sd,
+        http_sd,
         target_relabeler,
         metric_relabeler,
         credentials,
+        follow_redirects: s.follow_redirects.unwrap_or(true),
         tls,
         sample_limit: s.sample_limit.or(globals.sample_limit).unwrap_or(0) as usize,
         body_bytes_max,

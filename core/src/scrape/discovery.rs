@@ -102,7 +102,7 @@ pub fn targets(job: &Arc<ScrapeJob>, groups: &[TargetGroup]) -> Vec<Discovered> 
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]` (the scheme's port then).
-fn split_address(address: &str, scheme: Scheme) -> Result<(String, u16), String> {
+pub(crate) fn split_address(address: &str, scheme: Scheme) -> Result<(String, u16), String> {
     let default_port = match scheme {
         Scheme::Http => 80,
         Scheme::Https => 443,

@@ -1,12 +1,14 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static and file_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd and http_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose key falls
 //! to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
 
 pub mod config;
 pub mod discovery;
+pub mod http_get;
+pub mod http_sd;
 pub mod scrape_loop;
 pub mod status;
 
@@ -36,11 +38,13 @@ pub struct SharedConfig {
     /// `scrape.config_file` and the label limits its relabeling checks against.
     path: Option<std::path::PathBuf>,
     limits: crate::ingest::label_limits::LabelLimits,
+    /// What the http_sd URLs last answered (asked by executor 0, read by all).
+    http_sd: Arc<http_sd::HttpSdResults>,
 }
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits }
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, http_sd: Arc::default() }
     }
 
     /// The configuration in force and its generation.
@@ -91,14 +95,17 @@ pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
 }
 
 /// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
-/// job, holding each file's last good groups).
-fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache]) -> (Vec<Discovered>, Vec<String>) {
+/// job, holding each file's last good groups; `http_sd`: what the http_sd URLs answered).
+fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], http_sd: &http_sd::HttpSdResults) -> (Vec<Discovered>, Vec<String>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for (job, cache) in config.jobs.iter().zip(caches.iter_mut()) {
         let (mut groups, file_errors) = cache.read(&job.file_sd);
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
+        for sd in &job.http_sd {
+            groups.extend(http_sd.groups(&job.name, &sd.url));
+        }
         found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
@@ -120,8 +127,11 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
     let mut last_invalid: Vec<String> = Vec::new();
     // Set when a reload replaced the configuration: every loop restarts with its new job.
     let mut restart_all = false;
+    // Executor 0 asks the http_sd URLs for all (until this sender is dropped).
+    let mut http_sd_running = if executor == 0 { http_sd::start(&config, &shared.http_sd) } else { None };
     loop {
-        let (found, errors) = discover(&config, &mut caches);
+        let http_sd_version = shared.http_sd.version();
+        let (found, errors) = discover(&config, &mut caches, &shared.http_sd);
         // One executor reports what every executor sees alike.
         if executor == 0 {
             if errors != last_errors {
@@ -215,6 +225,13 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 last_fingerprint = fingerprint(&config);
                 since_refresh_ms = 0;
                 restart_all = true;
+                if executor == 0 {
+                    drop(http_sd_running.take());
+                    http_sd_running = http_sd::start(&config, &shared.http_sd);
+                }
+                break false;
+            }
+            if shared.http_sd.version() != http_sd_version {
                 break false;
             }
             if refresh == i64::MAX {
@@ -232,6 +249,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             break;
         }
     }
+    drop(http_sd_running);
     // Shutdown: the loops end without staleness markers (Prometheus writes none either).
     let tasks: Vec<_> = running.into_values().map(|r| r.task).collect();
     for task in tasks {

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use tsdb::{Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
+use super::config::Url;
 use super::discovery::Target;
+use super::http_get::Get;
 use super::status::{Health, Registry};
 use crate::api::Api;
 use crate::ingest::label_limits::LabelLimits;
@@ -422,7 +424,9 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         headers.push(("Authorization".to_string(), value));
     }
     let timeout = Duration::from_millis(target.timeout_ms as u64);
-    let response = client.get(&target.path_and_query, &headers, timeout, job.body_bytes_max).await.map_err(|e| format!("Get {:?}: {e}", target.url))?;
+    let location = Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() };
+    let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls };
+    let response = super::http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
         let reason = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
         return Err(format!("server returned HTTP status {} {reason}", response.status).trim_end().to_string());

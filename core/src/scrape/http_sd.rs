@@ -1,0 +1,241 @@
+//! Targets from `http_sd_configs`, as Prometheus' HTTP service discovery finds them: a GET
+//! of the entry's URL every `refresh_interval` (60 s by default) answered with `200` and
+//! `Content-Type: application/json`, whose body is a JSON list of target groups
+//! (`[{"targets": ["host:port"], "labels": {"name": "value"}}]`); every group gets the URL
+//! as its `__meta_url` label. A failed request or a bad answer keeps the last good groups
+//! (Prometheus keeps them too) and is logged when the error changes.
+//!
+//! One executor asks the URLs and puts the groups in `HttpSdResults`; every executor reads
+//! them from there when it rediscovers, so a URL is asked once per refresh however many
+//! cores there are, and a reload that keeps an entry keeps its groups meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::config::{HttpSd, ScrapeConfig, TargetGroup};
+use super::http_get::{self, Get};
+
+/// The largest answer read (a list of tens of thousands of targets fits many times over).
+const BODY_BYTES_MAX: usize = 64 << 20;
+/// The longest a request may take: its refresh interval, at most this.
+const TIMEOUT_MAX: Duration = Duration::from_secs(60);
+/// Prometheus' check of the answer's `Content-Type`: JSON, optionally with a UTF-8 charset.
+fn is_json_content_type(value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    let Some(rest) = value.strip_prefix("application/json") else { return false };
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(parameter) = rest.strip_prefix(';') else { return false };
+    matches!(parameter.trim_start(), "charset=utf-8" | "charset=\"utf-8\"")
+}
+
+/// The groups each entry last answered, by job name and URL, and a version that changes
+/// whenever they do (executors rediscover when it changes).
+#[derive(Debug, Default)]
+pub struct HttpSdResults {
+    version: AtomicU64,
+    groups: Mutex<HashMap<(String, String), Vec<TargetGroup>>>,
+}
+
+impl HttpSdResults {
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The last good groups of `job`'s entry for `url` (none before its first good answer).
+    pub fn groups(&self, job: &str, url: &str) -> Vec<TargetGroup> {
+        self.groups.lock().map(|g| g.get(&(job.to_string(), url.to_string())).cloned().unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn store(&self, job: &str, url: &str, groups: Vec<TargetGroup>) {
+        let Ok(mut all) = self.groups.lock() else { return };
+        let key = (job.to_string(), url.to_string());
+        if all.get(&key) != Some(&groups) {
+            all.insert(key, groups);
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Forgets the groups of entries `config` no longer has.
+    fn keep_only(&self, config: &ScrapeConfig) {
+        let Ok(mut all) = self.groups.lock() else { return };
+        let before = all.len();
+        all.retain(|(job, url), _| config.jobs.iter().any(|j| &j.name == job && j.http_sd.iter().any(|sd| &sd.url == url)));
+        if all.len() != before {
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Starts asking every http_sd entry of `config` on this executor; the requests stop when
+/// the returned sender is dropped (a reload or shutdown). None when there is no entry.
+pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<HttpSdResults>) -> Option<async_channel::Sender<()>> {
+    results.keep_only(config);
+    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.http_sd.len()).map(move |i| (j, i))).collect();
+    if entries.is_empty() {
+        return None;
+    }
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    for (j, i) in entries {
+        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
+        glommio::spawn_local(async move {
+            let job = &config.jobs[j];
+            refresh_loop(&job.name, &job.http_sd[i], &results, &stopped).await;
+        })
+        .detach();
+    }
+    Some(stop)
+}
+
+/// Asks `sd` now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &HttpSd, results: &HttpSdResults, stopped: &async_channel::Receiver<()>) {
+    let tls = match sd.location.scheme {
+        super::config::Scheme::Https => match &sd.tls {
+            Ok(tls) => Some(tls.clone()),
+            Err(error) => {
+                tracing::error!(job, url = %sd.url, %error, "http_sd: no TLS settings for an https URL; its targets stay empty");
+                return;
+            }
+        },
+        super::config::Scheme::Http => None,
+    };
+    let mut client = net::client::HttpClient::new(sd.location.host.clone(), sd.location.port, tls);
+    let mut last_error: Option<String> = None;
+    loop {
+        let asked = futures_lite::future::or(async { Some(ask(&mut client, sd).await) }, async {
+            let _ = stopped.recv().await;
+            None
+        })
+        .await;
+        let Some(answer) = asked else { return };
+        match answer {
+            Ok(groups) => {
+                if last_error.take().is_some() {
+                    tracing::info!(job, url = %sd.url, groups = groups.len(), "http_sd answers again");
+                }
+                results.store(job, &sd.url, groups);
+            }
+            Err(error) => {
+                if last_error.as_ref() != Some(&error) {
+                    tracing::warn!(job, url = %sd.url, %error, "http_sd request failed; its last good targets are kept");
+                    last_error = Some(error);
+                }
+            }
+        }
+        let slept = futures_lite::future::or(
+            async {
+                glommio::timer::sleep(Duration::from_millis(sd.refresh_ms as u64)).await;
+                true
+            },
+            async {
+                let _ = stopped.recv().await;
+                false
+            },
+        )
+        .await;
+        if !slept {
+            return;
+        }
+    }
+}
+
+/// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
+async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
+    let mut headers = vec![
+        ("Accept".to_string(), "application/json".to_string()),
+        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
+        ("X-Prometheus-Refresh-Interval-Seconds".to_string(), format!("{}", sd.refresh_ms as f64 / 1000.0)),
+    ];
+    if let Some(value) = sd.credentials.header()? {
+        headers.push(("Authorization".to_string(), value));
+    }
+    let timeout = Duration::from_millis(sd.refresh_ms as u64).min(TIMEOUT_MAX);
+    let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };
+    let response = http_get::get(get).await?;
+    if response.status != 200 {
+        let reason = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        return Err(format!("server returned HTTP status {} {reason}", response.status).trim_end().to_string());
+    }
+    let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_json_content_type(content_type) {
+        return Err(format!("unsupported content type {content_type:?}"));
+    }
+    parse_groups(&response.body, &sd.url)
+}
+
+/// A target group as the JSON has it (unknown keys ignored and nulls allowed, as Go reads it).
+#[derive(Deserialize)]
+struct WireGroup {
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The groups of an answer's body, each with `__meta_url`; a null group, or a label name
+/// that is not one, makes the whole answer bad (as in Prometheus).
+pub fn parse_groups(body: &[u8], url: &str) -> Result<Vec<TargetGroup>, String> {
+    let wire: Vec<Option<WireGroup>> = serde_json::from_slice(body).map_err(|e| format!("cannot parse the answer as a JSON list of target groups: {e}"))?;
+    let mut groups = Vec::with_capacity(wire.len());
+    for group in wire {
+        let group = group.ok_or("nil target group item found")?;
+        let mut labels = group.labels.unwrap_or_default();
+        if let Some(name) = labels.keys().find(|n| !super::config::valid_label_name(n)) {
+            return Err(format!("{name:?} is not a valid label name"));
+        }
+        labels.insert("__meta_url".into(), url.to_string());
+        groups.push(TargetGroup { targets: group.targets.unwrap_or_default(), labels });
+    }
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_prometheus_reads_them() {
+        let url = "http://sd:8080/targets";
+        let groups = parse_groups(br#"[{"targets": ["a:9100", "b:9100"], "labels": {"env": "prod"}, "other": 1}, {"targets": null, "labels": null}, {}]"#, url).expect("valid");
+        assert_eq!(groups.len(), 3);
+        assert_eq!(groups[0].targets, vec!["a:9100", "b:9100"]);
+        assert_eq!(groups[0].labels.get("env").map(String::as_str), Some("prod"));
+        assert!(groups.iter().all(|g| g.labels.get("__meta_url").map(String::as_str) == Some(url)));
+        assert!(groups[1].targets.is_empty() && groups[2].targets.is_empty());
+        assert_eq!(parse_groups(b"[]", url).expect("empty list"), Vec::new());
+        assert_eq!(parse_groups(b"[null]", url).unwrap_err(), "nil target group item found");
+        assert!(parse_groups(br#"[{"targets": [], "labels": {"1x": "y"}}]"#, url).unwrap_err().contains("\"1x\" is not a valid label name"));
+        assert!(parse_groups(b"{\"targets\": []}", url).unwrap_err().contains("JSON list"));
+        assert!(parse_groups(b"", url).is_err());
+    }
+
+    #[test]
+    fn the_content_type_must_be_json() {
+        for good in ["application/json", "Application/JSON", " application/json; charset=utf-8", "application/json;charset=\"UTF-8\""] {
+            assert!(is_json_content_type(good), "{good}");
+        }
+        for bad in ["", "text/plain", "application/json; charset=latin1", "application/jsonx", "application/json; x=y"] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn results_change_version_only_when_groups_change_and_forget_removed_entries() {
+        let results = HttpSdResults::default();
+        let groups = parse_groups(br#"[{"targets": ["a:1"]}]"#, "http://sd/").expect("valid");
+        results.store("job", "http://sd/", groups.clone());
+        let v = results.version();
+        results.store("job", "http://sd/", groups.clone());
+        assert_eq!(results.version(), v, "the same answer again is no change");
+        assert_eq!(results.groups("job", "http://sd/"), groups);
+        assert!(results.groups("other", "http://sd/").is_empty());
+        results.keep_only(&ScrapeConfig::default());
+        assert!(results.groups("job", "http://sd/").is_empty());
+        assert!(results.version() > v);
+    }
+}
