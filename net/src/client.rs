@@ -584,24 +584,16 @@ fn read_pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>
 /// A rustls client config as Prometheus' `tls_config` describes one: `ca_file` (PEM bundle; without it the system roots from /etc/ssl/certs/ca-certificates.crt, or an empty store if that file does not exist), optional client `cert_file`+`key_file` (PEM; [`cert_and_key_pair`] turns the two options into this argument, refusing one without the other), `insecure_skip_verify` (accept any server certificate, still checking the handshake's signatures). ALPN "http/1.1". Errors name the file and the problem.
 pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &Path)>, insecure_skip_verify: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    match ca_file {
+    let roots = match ca_file {
         Some(path) => {
+            let mut roots = RootCertStore::empty();
             for cert in read_pem_certs(path, "ca_file")? {
                 roots.add(cert).map_err(|e| format!("ca_file {}: unusable certificate: {e}", path.display()))?;
             }
+            Arc::new(roots)
         }
-        None => {
-            let system = Path::new(SYSTEM_CA_BUNDLE);
-            if system.exists() {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(system)
-                    .and_then(|certs| certs.collect::<Result<_, _>>())
-                    .map_err(|e| format!("cannot read the system CA bundle {SYSTEM_CA_BUNDLE}: {e}"))?;
-                // A system bundle may hold a certificate webpki cannot use; skip those.
-                roots.add_parsable_certificates(certs);
-            }
-        }
-    }
+        None => system_roots()?,
+    };
     let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| format!("TLS configuration: {e}"))?;
     let builder = if insecure_skip_verify {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyServerCertificate { algorithms: provider.signature_verification_algorithms }))
@@ -620,6 +612,27 @@ pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &P
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The system's roots, read from [`SYSTEM_CA_BUNDLE`] once per process (as Go reads its
+/// system pool once) and shared by every configuration without a `ca_file`: hundreds of
+/// scrape jobs parse the bundle once. An empty store when the file does not exist.
+fn system_roots() -> Result<Arc<RootCertStore>, String> {
+    static ROOTS: std::sync::OnceLock<Result<Arc<RootCertStore>, String>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let system = Path::new(SYSTEM_CA_BUNDLE);
+            if system.exists() {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(system)
+                    .and_then(|certs| certs.collect::<Result<_, _>>())
+                    .map_err(|e| format!("cannot read the system CA bundle {SYSTEM_CA_BUNDLE}: {e}"))?;
+                // A system bundle may hold a certificate webpki cannot use; skip those.
+                roots.add_parsable_certificates(certs);
+            }
+            Ok(Arc::new(roots))
+        })
+        .clone()
 }
 
 /// `insecure_skip_verify`: any certificate chain and name is accepted, but the handshake's
