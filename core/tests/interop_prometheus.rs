@@ -538,6 +538,9 @@ fn metricstor_scrapes_what_prometheus_scrapes() {
         "interop_latency_seconds_sum 0.75\ninterop_latency_seconds_count 5\n",
         "interop_gauge{kind=\"nan\"} NaN\ninterop_gauge{kind=\"inf\"} +Inf\ninterop_gauge{kind=\"empty\",other=\"\"} -2\n",
         "interop_dropped 1\n",
+        // As a Pushgateway exposes a group pushed without an instance: with honor_labels
+        // the empty label keeps the target's `instance` away.
+        "interop_pushed{instance=\"\"} 4\n",
     ));
     let scrape_file = dir.path().join("prometheus.yml");
     std::fs::write(

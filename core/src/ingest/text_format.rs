@@ -90,6 +90,19 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
     Ok(Some((labels, Sample { timestamp_ms, value })))
 }
 
+/// The names of the labels a line exposes with an empty value (`instance=""`): such a label
+/// is no label once stored, yet with `honor_labels` it keeps the target's label of that name
+/// away, as in Prometheus (a Pushgateway exposes `instance=""` for groups pushed without one).
+pub(crate) fn empty_label_names(raw: &str) -> Vec<String> {
+    let l = raw.trim();
+    let name_end = l.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(l.len());
+    let Some(block) = l[name_end..].strip_prefix('{') else { return Vec::new() };
+    match parse_label_block(block, 0) {
+        Ok((pairs, _)) => pairs.into_iter().filter(|(_, v)| v.is_empty()).map(|(n, _)| n).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Adds a sample to `out`: to its last series when the labels match, else as a new series.
 pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample) {
     match out.last_mut() {

@@ -29,15 +29,16 @@ pub struct ScrapeContext {
     pub external_labels: Arc<Vec<(String, String)>>,
 }
 
-/// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks;
-/// otherwise the target's win and an exposed one of the same name is kept as
-/// `exported_<name>` (more `exported_` while that name is taken too).
-fn merge_target_labels(exposed: &Labels, target: &[(String, String)], honor_labels: bool, external: &[(String, String)]) -> Vec<(String, String)> {
+/// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks
+/// (one it exposes empty, in `exposed_empty`, counts as present: it stays away); otherwise
+/// the target's win and an exposed one of the same name is kept as `exported_<name>` (more
+/// `exported_` while that name is taken too).
+fn merge_target_labels(exposed: &Labels, exposed_empty: &[String], target: &[(String, String)], honor_labels: bool, external: &[(String, String)]) -> Vec<(String, String)> {
     let mut labels: Vec<(String, String)> = exposed.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
     let has = |labels: &[(String, String)], name: &str| labels.iter().any(|(n, v)| n == name && !v.is_empty());
     if honor_labels {
         for (name, value) in target {
-            if !has(&labels, name) {
+            if !has(&labels, name) && !exposed_empty.contains(name) {
                 labels.retain(|(n, _)| n != name);
                 labels.push((name.clone(), value.clone()));
             }
@@ -229,7 +230,8 @@ impl SeriesCache {
                     if sample.value.to_bits() != value.to_bits() || sample.timestamp_ms != own_timestamp.unwrap_or(start_ms) {
                         return Err(bad("malformed series: its labels cannot be told from its value".into()));
                     }
-                    let mut labels = merge_target_labels(&exposed, &target.labels, job.honor_labels, external);
+                    let exposed_empty = if job.honor_labels { crate::ingest::text_format::empty_label_names(line) } else { Vec::new() };
+                    let mut labels = merge_target_labels(&exposed, &exposed_empty, &target.labels, job.honor_labels, external);
                     let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
                     let labels = kept.then(|| Labels::from_pairs(labels));
                     self.entries.insert(series.into(), CacheEntry { labels: labels.clone(), created: generation, seen: generation });
@@ -472,7 +474,7 @@ mod tests {
     #[test]
     fn target_labels_win_unless_honored() {
         let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
-        let body = b"# HELP a_total A.\n# TYPE a_total counter\na_total{job=\"other\",instance=\"\"} 3\nb{exported_job=\"x\",job=\"y\"} 4 1000\n";
+        let body = b"# HELP a_total A.\n# TYPE a_total counter\na_total{job=\"other\"} 3\nb{exported_job=\"x\",job=\"y\"} 4 1000\n";
         let e = scrape(&t, &[("dc".into(), "eu".into())], body, 5000).unwrap();
         assert_eq!((e.scraped, e.kept, e.added), (2, 2, 1));
         assert_eq!(
@@ -485,6 +487,11 @@ mod tests {
         let honored = target("scrape_configs: [{job_name: node, honor_labels: true, honor_timestamps: false, static_configs: [{targets: ['h:1']}]}]");
         let e = scrape(&honored, &[], body, 5000).unwrap();
         assert_eq!(names(&e), vec!["a_total{instance=\"h:1\", job=\"other\"} 3 5000", "b{exported_job=\"x\", instance=\"h:1\", job=\"y\"} 4 5000"]);
+        // An exposed empty label keeps the target's away with honor_labels (a Pushgateway's
+        // `instance=""`), and is simply absent without it.
+        let pushed = b"pushed{instance=\"\",job=\"batch\"} 1\n";
+        assert_eq!(names(&scrape(&honored, &[], pushed, 5000).unwrap()), vec!["pushed{job=\"batch\"} 1 5000"]);
+        assert_eq!(names(&scrape(&t, &[], pushed, 5000).unwrap()), vec!["pushed{exported_job=\"batch\", instance=\"h:1\", job=\"node\"} 1 5000"]);
     }
 
     #[test]
