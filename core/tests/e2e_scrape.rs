@@ -78,6 +78,10 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     poll_query(&server, "scrape_samples_post_metric_relabeling{job=\"app\"}", "two samples kept of app's three", WAIT, |r| (value_of(r).as_deref() == Some("2")).then_some(()));
     poll_query(&server, "scrape_samples_scraped{job=\"app\"}", "three samples scraped from app", WAIT, |r| (value_of(r).as_deref() == Some("3")).then_some(()));
 
+    // The exposition's TYPE and HELP answer /api/v1/metadata.
+    let (status, metadata) = get_json(&server.url("/api/v1/metadata?metric=app_requests_total"));
+    assert_eq!((status, &metadata["data"]), (200, &json!({"app_requests_total": [{"type": "counter", "help": "Requests.", "unit": ""}]})), "{metadata}");
+
     // The exporter saw basic auth, the text format asked for and the timeout.
     let heads = exporter.request_heads();
     let authorized = heads.iter().filter(|h| h.contains("Authorization: Basic c2NyYXBlcjpzM2NyZXQ=")).count();

@@ -530,7 +530,7 @@ fn metricstor_scrapes_what_prometheus_scrapes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let exporter = Exporter::start(concat!(
-        "# HELP interop_requests_total Requests.\n# TYPE interop_requests_total counter\n",
+        "# HELP interop_requests_total Requests \\\\ served.\\nSecond line.\n# TYPE interop_requests_total counter\n",
         "interop_requests_total{path=\"/a\\\"b\\\\c\",job=\"inner\",instance=\"x\"} 7\n",
         "interop_requests_total{path=\"/d\"} 1.5e3\n",
         "# TYPE interop_latency_seconds histogram\n",
@@ -573,6 +573,17 @@ fn metricstor_scrapes_what_prometheus_scrapes() {
     assert_eq!(series_of(&ours, matcher), theirs);
     let query = "{__name__=~\"interop_.*|up\"}";
     assert_eq!(values_of(&ours, query), values_of(&prom, query));
+    // The families' TYPE and HELP, as /api/v1/metadata answers them.
+    let metadata = |base: &str| {
+        let (status, body) = get_json(&format!("{base}/api/v1/metadata"));
+        assert_eq!(status, 200, "{body}");
+        let mut families: Vec<(String, String)> = body["data"].as_object().cloned().unwrap_or_default().into_iter().filter(|(f, _)| f.starts_with("interop_")).map(|(f, v)| (f, v.to_string())).collect();
+        families.sort();
+        families
+    };
+    let theirs = metadata(&prom);
+    assert!(theirs.len() >= 2, "{theirs:?}");
+    assert_eq!(metadata(&ours), theirs);
     // The exporter was asked for /other?x=1 by both.
     let heads = exporter.request_heads();
     assert!(heads.iter().filter(|h| h.starts_with("GET /other?x=1 HTTP/1.1")).count() >= 4, "{heads:?}");

@@ -41,6 +41,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(samples(a), samples(b), "the cache changed what a scrape makes");
             assert_eq!((a.scraped, a.kept), (b.scraped, b.kept));
             assert!(a.kept <= a.scraped);
+            assert!(b.metadata.is_none(), "unchanged metadata given twice");
             let batch = tsdb::SeriesBatch::from_single_samples(&b.samples);
             assert_eq!(batch.len(), b.samples.len());
         }

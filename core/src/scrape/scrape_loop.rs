@@ -9,6 +9,7 @@
 //! `scrape_samples_post_metric_relabeling` and `scrape_series_added`.
 
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,6 +139,63 @@ pub struct Scraped {
     pub kept: usize,
     /// Series not in the last successful scrape (`scrape_series_added`).
     pub added: usize,
+    /// The families' `# TYPE`/`# HELP`/`# UNIT`, when they changed since they were last
+    /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata`).
+    pub metadata: Option<Vec<crate::ingest::MetricMetadata>>,
+}
+
+/// How often a target's unchanged metadata is given again (the shards' store is best
+/// effort: an update meeting a full queue is dropped).
+const METADATA_RESEND_MS: i64 = 600_000;
+
+/// The metadata of an exposition's comment lines, in order of first mention: `# TYPE name
+/// type` (`untyped` read as `unknown`, as Prometheus shows it), `# HELP name text` (its
+/// `\\` and `\n` escapes read), `# UNIT name unit`; other comments ignored.
+fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
+    let mut out: Vec<crate::ingest::MetricMetadata> = Vec::new();
+    for line in lines {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let mut parts = rest.trim_start().splitn(3, [' ', '\t']);
+        let (Some(keyword), Some(family)) = (parts.next(), parts.next()) else { continue };
+        let text = parts.next().unwrap_or("").trim();
+        if family.is_empty() || !matches!(keyword, "TYPE" | "HELP" | "UNIT") {
+            continue;
+        }
+        let at = match out.iter().position(|m| m.family == family) {
+            Some(at) => at,
+            None => {
+                out.push(crate::ingest::MetricMetadata { family: family.to_string(), kind: "unknown".into(), help: String::new(), unit: String::new() });
+                out.len() - 1
+            }
+        };
+        let entry = &mut out[at];
+        match keyword {
+            "TYPE" => entry.kind = if text == "untyped" || text.is_empty() { "unknown".into() } else { text.to_string() },
+            "HELP" => entry.help = unescape_help(text),
+            _ => entry.unit = text.to_string(),
+        }
+    }
+    out
+}
+
+/// A `# HELP` text with the text format's escapes (`\\`, `\n`) read.
+fn unescape_help(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                out.push('\\');
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// A target's series cache, as Prometheus keeps one per scrape loop: the exposed series text
@@ -152,6 +210,8 @@ pub struct SeriesCache {
     /// The series of the last successful scrape (or the tracked ones handed over by the
     /// loop this one replaced).
     last_written: SeriesSet,
+    /// A hash of the last metadata given, and when (scrape start time).
+    metadata_given: Option<(u64, i64)>,
 }
 
 /// Scrapes after which an entry no longer seen is forgotten.
@@ -177,7 +237,9 @@ impl SeriesCache {
         self.generation += 1;
         let generation = self.generation;
         let mut written = SeriesSet::default();
-        let result = self.parse(target, external, body, start_ms, limits, &mut written);
+        let mut comments: Vec<&str> = Vec::new();
+        let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+        let result = self.parse(target, external, text, start_ms, limits, &mut written, &mut comments);
         let mut scraped = match result {
             Ok(scraped) => scraped,
             Err(error) => {
@@ -192,17 +254,35 @@ impl SeriesCache {
         scraped.added = written.iter().filter(|(k, tracked)| **tracked && self.last_written.get(*k) != Some(&true)).count();
         self.last_written = written;
         self.entries.retain(|_, e| e.seen + CACHE_KEEP_SCRAPES >= generation);
+        let hash = foldhash::quality::FixedState::default().hash_one(&comments);
+        let due = match self.metadata_given {
+            Some((given, at_ms)) => given != hash || start_ms.saturating_sub(at_ms) >= METADATA_RESEND_MS,
+            None => true,
+        };
+        if due {
+            self.metadata_given = Some((hash, start_ms));
+            scraped.metadata = Some(metadata_of(&comments)).filter(|m| !m.is_empty());
+        }
         Ok(scraped)
     }
 
-    fn parse(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet) -> Result<Scraped, String> {
-        let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+    /// Reads `text`'s samples into the returned `Scraped` and `written`, and its metadata
+    /// comment lines into `comments`.
+    #[allow(clippy::too_many_arguments)]
+    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
         let job = &target.job;
         let generation = self.generation;
         let mut out = Scraped::default();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix('#') {
+                let keyword = comment.trim_start();
+                if keyword.starts_with("TYPE") || keyword.starts_with("HELP") || keyword.starts_with("UNIT") {
+                    comments.push(line);
+                }
                 continue;
             }
             let bad = |problem: String| format!("line {}: {problem}", index + 1);
@@ -369,7 +449,12 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
         let result = fetched.and_then(|body| cache.scrape(&target, &context.external_labels, &body, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
         let (mut series, up, error, report) = match result {
-            Ok(s) => (s.samples, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64]),
+            Ok(s) => {
+                if let Some(metadata) = s.metadata {
+                    context.api.router.put_metadata(metadata);
+                }
+                (s.samples, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
+            }
             Err(error) => (cache.all_stale(start_ms), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
         series.extend(report_series(&reports, start_ms, report));
@@ -469,6 +554,23 @@ mod tests {
 
     fn scrape(t: &Target, external: &[(String, String)], body: &[u8], start_ms: i64) -> Result<Scraped, String> {
         SeriesCache::default().scrape(t, external, body, start_ms, &LabelLimits::default())
+    }
+
+    #[test]
+    fn metadata_is_given_when_it_changes() {
+        let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
+        let body = b"# HELP a_total Requests \\\\ served.\\nAll.\n# TYPE a_total counter\na_total 1\n#TYPE b untyped\nb 2\n# UNIT c seconds\n# just a comment\n";
+        let mut cache = SeriesCache::default();
+        let first = cache.scrape(&t, &[], body, 1000, &LabelLimits::default()).unwrap();
+        let meta = |family: &str, kind: &str, help: &str, unit: &str| crate::ingest::MetricMetadata { family: family.into(), kind: kind.into(), help: help.into(), unit: unit.into() };
+        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", ""), meta("c", "unknown", "", "seconds")]));
+        // The same comments again: nothing to give until the resend interval passes.
+        assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
+        assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
+        let changed = b"# HELP a_total Requests.\na_total 2\n";
+        assert_eq!(cache.scrape(&t, &[], changed, 3000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata, Some(vec![meta("a_total", "unknown", "Requests.", "")]));
+        // No comments at all: nothing.
+        assert_eq!(SeriesCache::default().scrape(&t, &[], b"x 1\n", 0, &LabelLimits::default()).unwrap().metadata, None);
     }
 
     #[test]
