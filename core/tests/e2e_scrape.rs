@@ -254,3 +254,45 @@ fn http_sd_targets_are_found_and_redirects_followed() {
     poll_query(&server, "sd_probe", "its series marked stale", WAIT, |r| r.is_empty().then_some(()));
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn a_reload_changing_only_the_interval_keeps_the_series_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("interval_probe 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    let job = |interval: &str| format!("scrape_configs:\n- job_name: steady\n  scrape_interval: {interval}\n  static_configs: [{{targets: ['{}']}}]\n", exporter.address());
+    std::fs::write(&scrape_file, job("1s")).expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    poll_query(&server, "interval_probe", "the first scrape", WAIT, |r| (r.len() == 1).then_some(()));
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let reloaded_at = now();
+    std::fs::write(&scrape_file, job("3s")).expect("scrape config");
+    let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The target is new (its interval is part of its identity), but its labels are the same:
+    // the new loop takes the old one's series, so no staleness marker ends them. Wait until
+    // the new loop has scraped twice, then read the series at every 100 ms since the
+    // reload: it never disappears.
+    let new_loop_scrape = || {
+        let targets = poll_targets(&server, |t| {
+            let target = t["data"]["activeTargets"].as_array()?.first()?;
+            (target["discoveredLabels"]["__scrape_interval__"] == "3s" && target["health"] == "up").then_some(())
+        });
+        targets["data"]["activeTargets"][0]["lastScrape"].as_str().unwrap_or("").to_string()
+    };
+    let first = new_loop_scrape();
+    let deadline = std::time::Instant::now() + WAIT;
+    while new_loop_scrape() == first {
+        assert!(std::time::Instant::now() < deadline, "the new loop did not scrape again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let end = now();
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query_range?query=interval_probe&start={reloaded_at:.3}&end={end:.3}&step=0.1")));
+    assert_eq!(status, 200, "{body}");
+    let points = body["data"]["result"][0]["values"].as_array().map_or(0, Vec::len);
+    let expected = ((end - reloaded_at) / 0.1).floor() as usize + 1;
+    assert!(points + 1 >= expected, "the series was missing at {} of {expected} steps after the reload (a staleness marker): {body}", expected - points);
+    assert!(server.stop(), "clean shutdown");
+}

@@ -30,9 +30,14 @@ pub struct Target {
     pub url: String,
     pub interval_ms: i64,
     pub timeout_ms: i64,
-    /// Stable over restarts and equal on every executor: which executor scrapes the target
-    /// and where in its interval.
+    /// Stable over restarts and equal on every executor: the target's identity (every
+    /// label left by relabeling, its schedule and URL among them) and where in its interval
+    /// it is scraped.
     pub key: u64,
+    /// Which executor scrapes it: a hash of the job and the target's labels only, so a
+    /// target whose schedule or URL changes on a reload (a new key) stays on its executor,
+    /// and its series are handed to its new loop instead of being marked stale.
+    pub placement: u64,
 }
 
 /// What became of one discovered target.
@@ -182,8 +187,11 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Tar
     labels.sort();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
+    let key = hasher.finish();
     labels.retain(|(n, _)| !n.starts_with("__"));
-    Ok(Target { job: job.clone(), discovered: Vec::new(), labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key: hasher.finish() })
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&job.name, &labels).hash(&mut hasher);
+    Ok(Target { job: job.clone(), discovered: Vec::new(), labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any

@@ -77,6 +77,10 @@ struct Running {
     /// Gives the loop's tracked series when it ends quietly.
     task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
     job: String,
+    /// The target's labels and their placement hash: a new target with the same job and
+    /// labels takes its series.
+    labels: Vec<(String, String)>,
+    placement: u64,
 }
 
 /// Reloads the scrape configuration and logs what came of it (`trigger`: what asked).
@@ -161,21 +165,40 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         let mut wanted: HashMap<u64, Target> = HashMap::new();
         for d in found {
             if let Discovered::Active(target) = d {
-                if target.key % executors.max(1) as u64 == executor as u64 {
+                if target.placement % executors.max(1) as u64 == executor as u64 {
                     wanted.entry(target.key).or_insert(target);
                 }
             }
         }
         let gone: Vec<u64> = running.keys().filter(|k| !wanted.contains_key(k) || restart_all).copied().collect();
+        // New targets by job and labels: one that replaces a gone target with the same
+        // labels (its interval, timeout or URL changed) takes over its series.
+        let mut successors: HashMap<u64, u64> = HashMap::new();
+        for (key, target) in &wanted {
+            if !running.contains_key(key) {
+                successors.entry(target.placement).or_insert(*key);
+            }
+        }
         let mut handed_over: HashMap<u64, Vec<tsdb::Labels>> = HashMap::new();
         for key in gone {
             if let Some(r) = running.remove(&key) {
                 registry.remove_active(&r.job, key);
-                if wanted.contains_key(&key) {
-                    // Restarted with its new job: ends quietly and hands its series to the
-                    // new loop, whose first scrape marks stale what the job no longer writes.
+                let successor = if wanted.contains_key(&key) {
+                    Some(key)
+                } else {
+                    let same = successors.get(&r.placement).copied().filter(|k| wanted.get(k).is_some_and(|t| t.job.name == r.job && t.labels == r.labels));
+                    if same.is_some() {
+                        // One successor takes one predecessor's series.
+                        successors.remove(&r.placement);
+                    }
+                    same
+                };
+                if let Some(successor) = successor {
+                    // Restarted with its new job, or replaced by a target with the same
+                    // labels: ends quietly and hands its series to the new loop, whose first
+                    // scrape marks stale what it no longer writes.
                     drop(r.stop);
-                    handed_over.insert(key, r.task.await.unwrap_or_default());
+                    handed_over.insert(successor, r.task.await.unwrap_or_default());
                 } else {
                     // Gone: the loop writes its staleness markers and ends on its own (a
                     // dropped JoinHandle detaches the task, it does not cancel it).
@@ -205,9 +228,10 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             );
             let (stop, stopped) = async_channel::bounded(1);
             let job = target.job.name.clone();
+            let (labels, placement) = (target.labels.clone(), target.placement);
             let inherited = handed_over.remove(&key).unwrap_or_default();
             let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target), stopped, inherited)).detach();
-            running.insert(key, Running { stop, task, job });
+            running.insert(key, Running { stop, task, job, labels, placement });
         }
         // Rediscover when a file changes, its refresh interval passes, or a reload lands.
         let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);
