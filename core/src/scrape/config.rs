@@ -29,6 +29,37 @@ pub const BODY_BYTES_DEFAULT: usize = 16 << 20;
 struct FileRoot {
     global: GlobalSection,
     scrape_configs: Vec<JobSection>,
+    /// More files of `scrape_configs` (Prometheus 2.43's key; `*` in the last path element).
+    scrape_config_files: Vec<String>,
+}
+
+/// A file named by `scrape_config_files`: only `scrape_configs`, as in Prometheus.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct JobsFile {
+    scrape_configs: Vec<JobSection>,
+}
+
+/// The jobs of every file `scrape_config_files` names now (relative names from `base`),
+/// each with where it came from (for errors) and its file's directory (relative names in a
+/// job are taken from there, as Prometheus takes them).
+fn jobs_from_files(patterns: &[String], base: &Path) -> Result<Vec<(String, PathBuf, JobSection)>, String> {
+    let mut jobs = Vec::new();
+    for pattern in patterns {
+        let path = base.join(pattern);
+        if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
+            return Err(format!("scrape_config_files: {pattern:?}: only the last path element may hold *"));
+        }
+        for file in super::discovery::expand(std::slice::from_ref(&path)) {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("scrape_config_files: cannot read {}: {e}", file.display()))?;
+            let parsed: JobsFile = if text.trim().is_empty() { JobsFile::default() } else { serde_saphyr::from_str(&text).map_err(|e| format!("scrape_config_files: {}: {e}", file.display()))? };
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| base.to_path_buf());
+            for (i, job) in parsed.scrape_configs.into_iter().enumerate() {
+                jobs.push((format!("{} scrape_configs[{i}]", file.display()), dir.clone(), job));
+            }
+        }
+    }
+    Ok(jobs)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,16 +381,18 @@ impl ScrapeConfig {
             return Err("global.scrape_timeout must not be greater than global.scrape_interval".into());
         }
         let mut jobs: Vec<Arc<ScrapeJob>> = Vec::new();
-        for (i, section) in root.scrape_configs.into_iter().enumerate() {
+        let mut sections: Vec<(String, PathBuf, JobSection)> = root.scrape_configs.into_iter().enumerate().map(|(i, s)| (format!("scrape_configs[{i}]"), base.to_path_buf(), s)).collect();
+        sections.extend(jobs_from_files(&root.scrape_config_files, base)?);
+        for (place, job_base, section) in sections {
             let name = section.job_name.clone();
             if name.is_empty() {
-                return Err(format!("scrape_configs[{i}]: job_name is required"));
+                return Err(format!("{place}: job_name is required"));
             }
             if jobs.iter().any(|j| j.name == name) {
-                return Err(format!("scrape_configs[{i}]: job_name {name:?} is used twice"));
+                return Err(format!("{place}: job_name {name:?} is used twice"));
             }
             let globals = Globals { interval_ms: global_interval, timeout_ms: global_timeout, sample_limit: root.global.sample_limit, body_size_limit: root.global.body_size_limit.clone() };
-            let job = resolve_job(section, &globals, base, limits).map_err(|e| format!("scrape_configs[{i}] (job {name:?}): {e}"))?;
+            let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
         }
         let mut external_labels = Vec::new();
@@ -633,6 +666,29 @@ mod tests {
     }
 
     #[test]
+    fn scrape_config_files_add_jobs_from_their_own_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jobs_dir = dir.path().join("jobs");
+        std::fs::create_dir(&jobs_dir).expect("jobs dir");
+        std::fs::write(jobs_dir.join("a.yml"), "scrape_configs:\n- job_name: from_a\n  file_sd_configs: [{files: [targets.json]}]\n").expect("a.yml");
+        std::fs::write(jobs_dir.join("b.yml"), "scrape_configs: [{job_name: from_b, scrape_interval: 5s}]\n").expect("b.yml");
+        std::fs::write(jobs_dir.join("ignored.txt"), "not yaml: [").expect("other file");
+        let text = "global: {scrape_interval: 30s}\nscrape_configs: [{job_name: main}]\nscrape_config_files: ['jobs/*.yml']\n";
+        let config = ScrapeConfig::from_yaml(text, dir.path(), LabelLimits::default()).expect("valid");
+        let names: Vec<(&str, i64)> = config.jobs.iter().map(|j| (j.name.as_str(), j.interval_ms)).collect();
+        assert_eq!(names, vec![("main", 30_000), ("from_a", 30_000), ("from_b", 5_000)]);
+        // A relative file_sd file in a job file is taken from that file's directory.
+        assert_eq!(config.jobs[1].file_sd[0].patterns, vec![jobs_dir.join("targets.json")]);
+        // A job name used again in a job file, and a key Prometheus' job files do not have.
+        let twice = "scrape_configs: [{job_name: from_b}]\nscrape_config_files: ['jobs/*.yml']\n";
+        let error = ScrapeConfig::from_yaml(twice, dir.path(), LabelLimits::default()).expect_err("twice");
+        assert!(error.contains("b.yml scrape_configs[0]: job_name \"from_b\" is used twice"), "{error}");
+        std::fs::write(jobs_dir.join("c.yml"), "global: {scrape_interval: 1s}\n").expect("c.yml");
+        let error = ScrapeConfig::from_yaml(text, dir.path(), LabelLimits::default()).expect_err("global in a job file");
+        assert!(error.contains("c.yml") && error.contains("global"), "{error}");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let cases = [
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: []}]", "kubernetes_sd_configs"),
@@ -649,6 +705,11 @@ mod tests {
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_file: /nonexistent/ca.pem}}]", "/nonexistent/ca.pem"),
             ("scrape_configs: [{job_name: a, file_sd_configs: [{files: [t.txt]}]}]", ".json, .yml or .yaml"),
             ("scrape_configs: [{job_name: a, static_configs: [{targets: [x], labels: {'1x': y}}]}]", "not a valid label name"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'ftp://sd/'}]}]", "http_sd_configs[0]: URL \"ftp://sd/\" must start with http:// or https://"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{refresh_interval: 1m}]}]", "url is required"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', role: x}]}]", "role"),
+            ("scrape_config_files: ['/nonexistent/dir/jobs.yml']", "cannot read /nonexistent/dir/jobs.yml"),
+            ("scrape_config_files: ['/nonexistent/*/jobs.yml']", "only the last path element"),
         ];
         for (text, want) in cases {
             let error = parse(text).err().unwrap_or_default();

@@ -196,7 +196,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Tar
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any
 /// text; no match is no file).
-fn expand(patterns: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn expand(patterns: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for pattern in patterns {
         let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
