@@ -5,17 +5,16 @@
 //! as its `__meta_url` label. A failed request or a bad answer keeps the last good groups
 //! (Prometheus keeps them too) and is logged when the error changes.
 //!
-//! One executor asks the URLs and puts the groups in `HttpSdResults`; every executor reads
-//! them from there when it rediscovers, so a URL is asked once per refresh however many
-//! cores there are, and a reload that keeps an entry keeps its groups meanwhile.
+//! Executor 0 asks the URLs and puts the groups in the shared `AskedGroups` (the URL is
+//! the source), which every executor reads.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::asked_groups::AskedGroups;
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -34,53 +33,10 @@ fn is_json_content_type(value: &str) -> bool {
     matches!(parameter.trim_start(), "charset=utf-8" | "charset=\"utf-8\"")
 }
 
-/// The groups each entry last answered, by job name and URL, and a version that changes
-/// whenever they do (executors rediscover when it changes).
-#[derive(Debug, Default)]
-pub struct HttpSdResults {
-    version: AtomicU64,
-    groups: Mutex<HashMap<(String, String), Vec<TargetGroup>>>,
-}
-
-impl HttpSdResults {
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-
-    /// The last good groups of `job`'s entry for `url` (none before its first good answer).
-    pub fn groups(&self, job: &str, url: &str) -> Vec<TargetGroup> {
-        self.groups.lock().map(|g| g.get(&(job.to_string(), url.to_string())).cloned().unwrap_or_default()).unwrap_or_default()
-    }
-
-    fn store(&self, job: &str, url: &str, groups: Vec<TargetGroup>) {
-        let Ok(mut all) = self.groups.lock() else { return };
-        let key = (job.to_string(), url.to_string());
-        if all.get(&key) != Some(&groups) {
-            all.insert(key, groups);
-            self.version.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-
-    /// Forgets the groups of entries `config` no longer has.
-    fn keep_only(&self, config: &ScrapeConfig) {
-        let Ok(mut all) = self.groups.lock() else { return };
-        let before = all.len();
-        all.retain(|(job, url), _| config.jobs.iter().any(|j| &j.name == job && j.http_sd.iter().any(|sd| &sd.url == url)));
-        if all.len() != before {
-            self.version.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-}
-
 /// Starts asking every http_sd entry of `config` on this executor; the requests stop when
-/// the returned sender is dropped (a reload or shutdown). None when there is no entry.
-pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<HttpSdResults>) -> Option<async_channel::Sender<()>> {
-    results.keep_only(config);
+/// `stopped` closes (a reload or shutdown).
+pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.http_sd.len()).map(move |i| (j, i))).collect();
-    if entries.is_empty() {
-        return None;
-    }
-    let (stop, stopped) = async_channel::bounded::<()>(1);
     for (j, i) in entries {
         let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
         glommio::spawn_local(async move {
@@ -89,11 +45,10 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<HttpSdResults>) -> Option
         })
         .detach();
     }
-    Some(stop)
 }
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
-async fn refresh_loop(job: &str, sd: &HttpSd, results: &HttpSdResults, stopped: &async_channel::Receiver<()>) {
+async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let tls = match sd.location.scheme {
         super::config::Scheme::Https => match &sd.tls {
             Ok(tls) => Some(tls.clone()),
@@ -222,20 +177,5 @@ mod tests {
         for bad in ["", "text/plain", "application/json; charset=latin1", "application/jsonx", "application/json; x=y"] {
             assert!(!is_json_content_type(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn results_change_version_only_when_groups_change_and_forget_removed_entries() {
-        let results = HttpSdResults::default();
-        let groups = parse_groups(br#"[{"targets": ["a:1"]}]"#, "http://sd/").expect("valid");
-        results.store("job", "http://sd/", groups.clone());
-        let v = results.version();
-        results.store("job", "http://sd/", groups.clone());
-        assert_eq!(results.version(), v, "the same answer again is no change");
-        assert_eq!(results.groups("job", "http://sd/"), groups);
-        assert!(results.groups("other", "http://sd/").is_empty());
-        results.keep_only(&ScrapeConfig::default());
-        assert!(results.groups("job", "http://sd/").is_empty());
-        assert!(results.version() > v);
     }
 }

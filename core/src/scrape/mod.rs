@@ -5,6 +5,7 @@
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
 
+pub mod asked_groups;
 pub mod config;
 pub mod discovery;
 pub mod http_get;
@@ -38,13 +39,14 @@ pub struct SharedConfig {
     /// `scrape.config_file` and the label limits its relabeling checks against.
     path: Option<std::path::PathBuf>,
     limits: crate::ingest::label_limits::LabelLimits,
-    /// What the http_sd URLs last answered (asked by executor 0, read by all).
-    http_sd: Arc<http_sd::HttpSdResults>,
+    /// What the http_sd URLs (and dns_sd names) last answered: asked by executor 0, read
+    /// by all.
+    asked: Arc<asked_groups::AskedGroups>,
 }
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, http_sd: Arc::default() }
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default() }
     }
 
     /// The configuration in force and its generation.
@@ -99,8 +101,8 @@ pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
 }
 
 /// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
-/// job, holding each file's last good groups; `http_sd`: what the http_sd URLs answered).
-fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], http_sd: &http_sd::HttpSdResults) -> (Vec<Discovered>, Vec<String>) {
+/// job, holding each file's last good groups; `asked`: what the http_sd URLs answered).
+fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked: &asked_groups::AskedGroups) -> (Vec<Discovered>, Vec<String>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for (job, cache) in config.jobs.iter().zip(caches.iter_mut()) {
@@ -108,11 +110,25 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], http_s
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
         for sd in &job.http_sd {
-            groups.extend(http_sd.groups(&job.name, &sd.url));
+            groups.extend(asked.groups(&job.name, &sd.url));
         }
         found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
+}
+
+/// Starts asking the network sources of `config` (http_sd URLs) on this executor, after
+/// forgetting the groups of sources it no longer has; they are asked until the returned
+/// sender is dropped (a reload or shutdown). None when there is none.
+fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>) -> Option<async_channel::Sender<()>> {
+    let sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| j.http_sd.iter().map(|sd| (j.name.clone(), sd.url.clone()))).collect();
+    asked.keep_only(&sources);
+    if sources.is_empty() {
+        return None;
+    }
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    http_sd::start(config, asked, &stopped);
+    Some(stop)
 }
 
 /// Runs this executor's share of the scrape targets until `shutdown` closes.
@@ -132,10 +148,10 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
     // Set when a reload replaced the configuration: every loop restarts with its new job.
     let mut restart_all = false;
     // Executor 0 asks the http_sd URLs for all (until this sender is dropped).
-    let mut http_sd_running = if executor == 0 { http_sd::start(&config, &shared.http_sd) } else { None };
+    let mut asking = if executor == 0 { start_asking(&config, &shared.asked) } else { None };
     loop {
-        let http_sd_version = shared.http_sd.version();
-        let (found, errors) = discover(&config, &mut caches, &shared.http_sd);
+        let asked_version = shared.asked.version();
+        let (found, errors) = discover(&config, &mut caches, &shared.asked);
         // One executor reports what every executor sees alike.
         if executor == 0 {
             if errors != last_errors {
@@ -250,12 +266,12 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 since_refresh_ms = 0;
                 restart_all = true;
                 if executor == 0 {
-                    drop(http_sd_running.take());
-                    http_sd_running = http_sd::start(&config, &shared.http_sd);
+                    drop(asking.take());
+                    asking = start_asking(&config, &shared.asked);
                 }
                 break false;
             }
-            if shared.http_sd.version() != http_sd_version {
+            if shared.asked.version() != asked_version {
                 break false;
             }
             if refresh == i64::MAX {
@@ -273,7 +289,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             break;
         }
     }
-    drop(http_sd_running);
+    drop(asking);
     // Shutdown: the loops end without staleness markers (Prometheus writes none either).
     let tasks: Vec<_> = running.into_values().map(|r| r.task).collect();
     for task in tasks {

@@ -1,0 +1,71 @@
+//! Target groups found by asking something over the network (http_sd URLs, dns_sd names),
+//! shared by every executor: executor 0 asks and stores each source's last good groups
+//! here; every executor reads them when it rediscovers, and rediscovers when the version
+//! changes. So a source is asked once per refresh however many cores there are, and a
+//! reload that keeps a source keeps its groups meanwhile.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::config::TargetGroup;
+
+/// The groups each source last gave, by job name and source (an http_sd URL, a dns_sd
+/// name with its record type and port), and a version that changes whenever they do.
+#[derive(Debug, Default)]
+pub struct AskedGroups {
+    version: AtomicU64,
+    groups: Mutex<HashMap<(String, String), Vec<TargetGroup>>>,
+}
+
+impl AskedGroups {
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The last good groups of `job`'s `source` (none before its first good answer).
+    pub fn groups(&self, job: &str, source: &str) -> Vec<TargetGroup> {
+        self.groups.lock().map(|g| g.get(&(job.to_string(), source.to_string())).cloned().unwrap_or_default()).unwrap_or_default()
+    }
+
+    pub fn store(&self, job: &str, source: &str, groups: Vec<TargetGroup>) {
+        let Ok(mut all) = self.groups.lock() else { return };
+        let key = (job.to_string(), source.to_string());
+        if all.get(&key) != Some(&groups) {
+            all.insert(key, groups);
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Forgets the groups of sources not in `sources` (a reload removed them).
+    pub fn keep_only(&self, sources: &HashSet<(String, String)>) {
+        let Ok(mut all) = self.groups.lock() else { return };
+        let before = all.len();
+        all.retain(|key, _| sources.contains(key));
+        if all.len() != before {
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_changes_only_when_groups_do_and_removed_sources_are_forgotten() {
+        let asked = AskedGroups::default();
+        let groups = vec![TargetGroup { targets: vec!["a:1".into()], labels: Default::default() }];
+        asked.store("job", "http://sd/", groups.clone());
+        let v = asked.version();
+        asked.store("job", "http://sd/", groups.clone());
+        assert_eq!(asked.version(), v, "the same answer again is no change");
+        assert_eq!(asked.groups("job", "http://sd/"), groups);
+        assert!(asked.groups("other", "http://sd/").is_empty());
+        asked.keep_only(&HashSet::from([("job".to_string(), "http://sd/".to_string())]));
+        assert_eq!(asked.version(), v, "nothing forgotten");
+        asked.keep_only(&HashSet::new());
+        assert!(asked.groups("job", "http://sd/").is_empty());
+        assert!(asked.version() > v);
+    }
+}
