@@ -35,9 +35,13 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ScrapeSection {
     /// A Prometheus configuration file whose `global` and `scrape_configs` sections are
-    /// run (static and file_sd targets); other sections of it are ignored. Relative file
-    /// names in it are taken from its directory. Unset: nothing is scraped.
+    /// run (static, file_sd, http_sd and dns_sd targets); other sections of it are ignored.
+    /// Relative file names in it are taken from its directory. Unset: nothing is scraped.
     pub config_file: Option<PathBuf>,
+    /// The resolver configuration `dns_sd_configs` lookups read at each refresh (its
+    /// `nameserver`, `search`, `domain` and `options` lines; a nameserver may carry a port,
+    /// `127.0.0.1:5353`). Unset: /etc/resolv.conf.
+    pub resolv_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -128,7 +128,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
-    let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits));
+    let resolv_conf = config.scrape.resolv_conf.clone().unwrap_or_else(|| std::path::PathBuf::from(crate::scrape::dns::SYSTEM_RESOLV_CONF));
+    let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits, resolv_conf));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();

@@ -296,3 +296,51 @@ fn a_reload_changing_only_the_interval_keeps_the_series_live() {
     assert!(points + 1 >= expected, "the series was missing at {} of {expected} steps after the reload (a staleness marker): {body}", expected - points);
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn dns_sd_targets_are_found_through_the_configured_resolver() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("dns_probe 1\n");
+    let dns = FakeDns::start();
+    dns.set("_metrics._tcp.test.", vec![FakeRecord::Srv { target: "127.0.0.1.".into(), port: exporter.port }]);
+    dns.set("exporter.test.", vec![FakeRecord::A(std::net::Ipv4Addr::LOCALHOST)]);
+    let resolv_conf = dir.path().join("resolv.conf");
+    std::fs::write(&resolv_conf, format!("# the test's own server\nnameserver 127.0.0.1:{}\noptions timeout:1 attempts:1\n", dns.port)).expect("resolv.conf");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: srv\n  dns_sd_configs: [{{names: ['_metrics._tcp.test'], refresh_interval: 1s}}]\n\
+             - job_name: a\n  dns_sd_configs: [{{names: ['exporter.test'], type: A, port: {port}, refresh_interval: 1s}}]\n",
+            port = exporter.port
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("  resolv_conf: {}\n", resolv_conf.display()));
+    std::fs::write(&config, text).expect("config");
+    let server = Server::start(&config);
+
+    // Both names found: the SRV record's target and port, the A record's address at the
+    // configured port; both are the exporter.
+    let jobs = poll_query(&server, "dns_probe", "both dns_sd targets scraped", WAIT, |r| {
+        let mut jobs: Vec<(String, String)> = r.iter().map(|s| (s["metric"]["job"].as_str().unwrap_or("").to_string(), s["metric"]["instance"].as_str().unwrap_or("").to_string())).collect();
+        jobs.sort();
+        (jobs.len() == 2).then_some(jobs)
+    });
+    assert_eq!(jobs, vec![("a".to_string(), exporter.address()), ("srv".to_string(), exporter.address())]);
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+    let srv = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "srv").cloned()).expect("the SRV target");
+    assert_eq!(srv["discoveredLabels"]["__meta_dns_name"], "_metrics._tcp.test", "{srv}");
+    assert_eq!(srv["discoveredLabels"]["__meta_dns_srv_record_target"], "127.0.0.1.", "{srv}");
+    assert_eq!(srv["discoveredLabels"]["__meta_dns_srv_record_port"], exporter.port.to_string(), "{srv}");
+
+    // The SRV name without records now: its target goes, its series are marked stale; the
+    // A target stays.
+    dns.set("_metrics._tcp.test.", Vec::new());
+    poll_query(&server, "dns_probe", "only the A target left", WAIT, |r| (r.len() == 1 && r[0]["metric"]["job"] == "a").then_some(()));
+    assert!(server.stop(), "clean shutdown");
+}

@@ -86,6 +86,7 @@ struct JobSection {
     static_configs: Vec<StaticSection>,
     file_sd_configs: Vec<FileSdSection>,
     http_sd_configs: Vec<HttpSdSection>,
+    dns_sd_configs: Vec<DnsSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -132,6 +133,17 @@ struct HttpSdSection {
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
+}
+
+/// Prometheus' `dns_sd_config`: names looked up every `refresh_interval` (30 s by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DnsSdSection {
+    names: Vec<String>,
+    refresh_interval: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    port: u16,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,6 +330,26 @@ impl std::fmt::Debug for HttpSd {
     }
 }
 
+/// How often dns_sd names are looked up when `refresh_interval` is not given (Prometheus').
+const DNS_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
+
+/// One `dns_sd_configs` entry, checked: each name is a source of its own.
+#[derive(Debug, Clone)]
+pub struct DnsSd {
+    pub names: Vec<String>,
+    pub kind: super::dns::RecordType,
+    /// The targets' port for A, AAAA, MX and NS records (SRV records carry theirs).
+    pub port: u16,
+    pub refresh_ms: i64,
+}
+
+impl DnsSd {
+    /// What identifies `name`'s groups among the asked sources.
+    pub fn source(&self, name: &str) -> String {
+        format!("dns {:?} {} {name}", self.kind, self.port)
+    }
+}
+
 /// One scrape job, checked and ready to run.
 pub struct ScrapeJob {
     pub name: String,
@@ -332,6 +364,7 @@ pub struct ScrapeJob {
     pub static_groups: Vec<TargetGroup>,
     pub file_sd: Vec<FileSd>,
     pub http_sd: Vec<HttpSd>,
+    pub dns_sd: Vec<DnsSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -529,6 +562,19 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
     Ok(ClientAccess { credentials, tls })
 }
 
+fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
+    if s.names.is_empty() || s.names.iter().any(|n| n.trim().is_empty()) {
+        return Err("names must hold at least one name, none empty".into());
+    }
+    let type_text = s.kind.unwrap_or_else(|| "SRV".to_string());
+    let kind = super::dns::RecordType::parse(&type_text).ok_or_else(|| format!("type {type_text:?} must be SRV, A, AAAA, MX or NS"))?;
+    if kind != super::dns::RecordType::Srv && s.port == 0 {
+        return Err(format!("a port is required for {type_text} records (only SRV records carry one)"));
+    }
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DNS_SD_REFRESH_DEFAULT_MS);
+    Ok(DnsSd { names: s.names, kind, port: s.port, refresh_ms })
+}
+
 fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     if s.url.is_empty() {
         return Err("url is required".into());
@@ -599,6 +645,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
         http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
     }
+    let mut dns_sd = Vec::new();
+    for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
+        dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -619,6 +669,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         static_groups: s.static_configs.into_iter().map(|g| TargetGroup { targets: g.targets, labels: g.labels }).collect(),
         file_sd,
         http_sd,
+        dns_sd,
         target_relabeler,
         metric_relabeler,
         credentials,
@@ -709,6 +760,9 @@ mod tests {
             ("scrape_configs: [{job_name: a, http_sd_configs: [{refresh_interval: 1m}]}]", "url is required"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', role: x}]}]", "role"),
             ("scrape_config_files: ['/nonexistent/dir/jobs.yml']", "cannot read /nonexistent/dir/jobs.yml"),
+            ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: []}]}]", "dns_sd_configs[0]: names must hold"),
+            ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: [x], type: A}]}]", "a port is required for A records"),
+            ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: [x], type: TXT}]}]", "type \"TXT\" must be SRV"),
             ("scrape_config_files: ['/nonexistent/*/jobs.yml']", "only the last path element"),
         ];
         for (text, want) in cases {

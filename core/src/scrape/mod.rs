@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd and http_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd and dns_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -8,6 +8,8 @@
 pub mod asked_groups;
 pub mod config;
 pub mod discovery;
+pub mod dns;
+pub mod dns_sd;
 pub mod http_get;
 pub mod http_sd;
 pub mod scrape_loop;
@@ -42,11 +44,13 @@ pub struct SharedConfig {
     /// What the http_sd URLs (and dns_sd names) last answered: asked by executor 0, read
     /// by all.
     asked: Arc<asked_groups::AskedGroups>,
+    /// The resolver configuration dns_sd lookups read (`scrape.resolv_conf`).
+    resolv_conf: Arc<std::path::Path>,
 }
 
 impl SharedConfig {
-    pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default() }
+    pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits, resolv_conf: std::path::PathBuf) -> SharedConfig {
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), resolv_conf: resolv_conf.into() }
     }
 
     /// The configuration in force and its generation.
@@ -101,7 +105,8 @@ pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
 }
 
 /// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
-/// job, holding each file's last good groups; `asked`: what the http_sd URLs answered).
+/// job, holding each file's last good groups; `asked`: what the http_sd URLs and dns_sd
+/// names answered).
 fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked: &asked_groups::AskedGroups) -> (Vec<Discovered>, Vec<String>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
@@ -112,22 +117,29 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
         for sd in &job.http_sd {
             groups.extend(asked.groups(&job.name, &sd.url));
         }
+        for sd in &job.dns_sd {
+            for name in &sd.names {
+                groups.extend(asked.groups(&job.name, &sd.source(name)));
+            }
+        }
         found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
 }
 
-/// Starts asking the network sources of `config` (http_sd URLs) on this executor, after
+/// Starts asking the network sources of `config` (http_sd URLs, dns_sd names) on this executor, after
 /// forgetting the groups of sources it no longer has; they are asked until the returned
 /// sender is dropped (a reload or shutdown). None when there is none.
-fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>) -> Option<async_channel::Sender<()>> {
-    let sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| j.http_sd.iter().map(|sd| (j.name.clone(), sd.url.clone()))).collect();
+fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>, resolv_conf: &Arc<std::path::Path>) -> Option<async_channel::Sender<()>> {
+    let mut sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| j.http_sd.iter().map(|sd| (j.name.clone(), sd.url.clone()))).collect();
+    sources.extend(dns_sd::sources(config));
     asked.keep_only(&sources);
     if sources.is_empty() {
         return None;
     }
     let (stop, stopped) = async_channel::bounded::<()>(1);
     http_sd::start(config, asked, &stopped);
+    dns_sd::start(config, asked, resolv_conf, &stopped);
     Some(stop)
 }
 
@@ -148,7 +160,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
     // Set when a reload replaced the configuration: every loop restarts with its new job.
     let mut restart_all = false;
     // Executor 0 asks the http_sd URLs for all (until this sender is dropped).
-    let mut asking = if executor == 0 { start_asking(&config, &shared.asked) } else { None };
+    let mut asking = if executor == 0 { start_asking(&config, &shared.asked, &shared.resolv_conf) } else { None };
     loop {
         let asked_version = shared.asked.version();
         let (found, errors) = discover(&config, &mut caches, &shared.asked);
@@ -267,7 +279,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 restart_all = true;
                 if executor == 0 {
                     drop(asking.take());
-                    asking = start_asking(&config, &shared.asked);
+                    asking = start_asking(&config, &shared.asked, &shared.resolv_conf);
                 }
                 break false;
             }

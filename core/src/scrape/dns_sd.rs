@@ -1,0 +1,153 @@
+//! Targets from `dns_sd_configs`, as Prometheus' DNS service discovery finds them: each
+//! name is looked up every `refresh_interval` (30 s by default) for SRV records (the
+//! default: a target per record, `target:port`), or A, AAAA, MX or NS records (a target
+//! per record at the configured port), through the servers and search domains of
+//! `scrape.resolv_conf`, /etc/resolv.conf by default (`scrape::dns`). Every target gets `__meta_dns_name`, and SRV, MX and
+//! NS targets the record's target name (`__meta_dns_srv_record_target` and
+//! `__meta_dns_srv_record_port`, `__meta_dns_mx_record_target`,
+//! `__meta_dns_ns_record_target`). A name that no longer exists has no targets; a lookup
+//! that fails keeps the name's last good targets and is logged when the error changes.
+//!
+//! Executor 0 looks the names up (on its blocking pool: the resolver waits on sockets) and
+//! puts the groups in the shared `AskedGroups` (the source names the record type, port
+//! and name), which every executor reads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::asked_groups::AskedGroups;
+use super::config::{DnsSd, ScrapeConfig, TargetGroup};
+use super::dns::Record;
+
+/// Starts looking up every dns_sd name of `config` on this executor, until `stopped`
+/// closes (a reload or shutdown).
+pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, resolv_conf: &Arc<Path>, stopped: &async_channel::Receiver<()>) {
+    for (j, job) in config.jobs.iter().enumerate() {
+        for i in 0..job.dns_sd.len() {
+            let (config, asked, resolv_conf, stopped) = (config.clone(), asked.clone(), resolv_conf.clone(), stopped.clone());
+            glommio::spawn_local(async move {
+                let job = &config.jobs[j];
+                refresh_loop(&job.name, &job.dns_sd[i], &asked, &resolv_conf, &stopped).await;
+            })
+            .detach();
+        }
+    }
+}
+
+/// Looks `sd`'s names up now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &Arc<Path>, stopped: &async_channel::Receiver<()>) {
+    let mut last_errors: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        for name in &sd.names {
+            let (lookup_name, kind, path) = (name.clone(), sd.kind, resolv_conf.clone());
+            // resolv.conf is read at every lookup, as Prometheus reads it.
+            let looked_up = glommio::executor().spawn_blocking(move || {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                super::dns::lookup(&super::dns::ResolvConf::parse(&text), &lookup_name, kind)
+            });
+            let answer = futures_lite::future::or(async { Some(looked_up.await) }, async {
+                let _ = stopped.recv().await;
+                None
+            })
+            .await;
+            let Some(answer) = answer else { return };
+            match answer {
+                Ok(records) => {
+                    if last_errors.remove(name).is_some() {
+                        tracing::info!(job, name, records = records.len(), "dns_sd lookups succeed again");
+                    }
+                    asked.store(job, &sd.source(name), groups_of(name, sd.port, &records));
+                }
+                Err(error) => {
+                    if last_errors.get(name) != Some(&error) {
+                        tracing::warn!(job, name, %error, "dns_sd lookup failed; the name's last good targets are kept");
+                        last_errors.insert(name.clone(), error);
+                    }
+                }
+            }
+        }
+        let slept = futures_lite::future::or(
+            async {
+                glommio::timer::sleep(Duration::from_millis(sd.refresh_ms as u64)).await;
+                true
+            },
+            async {
+                let _ = stopped.recv().await;
+                false
+            },
+        )
+        .await;
+        if !slept {
+            return;
+        }
+    }
+}
+
+/// `host:port`, the host in brackets when it is an IPv6 address (Go's `JoinHostPort`).
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// One group per record, with Prometheus' labels (`port`: for all but SRV records).
+pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> {
+    records
+        .iter()
+        .map(|record| {
+            let mut labels = BTreeMap::from([("__meta_dns_name".to_string(), name.to_string())]);
+            let address = match record {
+                Record::Srv { target, port } => {
+                    labels.insert("__meta_dns_srv_record_target".into(), target.clone());
+                    labels.insert("__meta_dns_srv_record_port".into(), port.to_string());
+                    host_port(target.trim_end_matches('.'), *port)
+                }
+                Record::Mx { target } => {
+                    labels.insert("__meta_dns_mx_record_target".into(), target.clone());
+                    host_port(target.trim_end_matches('.'), port)
+                }
+                Record::Ns { target } => {
+                    labels.insert("__meta_dns_ns_record_target".into(), target.clone());
+                    host_port(target.trim_end_matches('.'), port)
+                }
+                Record::A(ip) => host_port(&ip.to_string(), port),
+                Record::Aaaa(ip) => host_port(&ip.to_string(), port),
+            };
+            TargetGroup { targets: vec![address], labels }
+        })
+        .collect()
+}
+
+/// Every dns_sd source of `config`, as `AskedGroups` keys.
+pub fn sources(config: &ScrapeConfig) -> Vec<(String, String)> {
+    config.jobs.iter().flat_map(|j| j.dns_sd.iter().flat_map(move |sd| sd.names.iter().map(move |n| (j.name.clone(), sd.source(n))))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_become_targets_with_prometheus_labels() {
+        let records = [
+            Record::Srv { target: "node1.example.com.".into(), port: 9100 },
+            Record::Mx { target: "mail.example.com.".into() },
+            Record::Ns { target: "ns1.example.com.".into() },
+            Record::A("192.0.2.7".parse().expect("ipv4")),
+            Record::Aaaa("2001:db8::1".parse().expect("ipv6")),
+        ];
+        let groups = groups_of("_node._tcp.example.com", 9200, &records);
+        let targets: Vec<&str> = groups.iter().map(|g| g.targets[0].as_str()).collect();
+        assert_eq!(targets, vec!["node1.example.com:9100", "mail.example.com:9200", "ns1.example.com:9200", "192.0.2.7:9200", "[2001:db8::1]:9200"]);
+        assert!(groups.iter().all(|g| g.labels.get("__meta_dns_name").map(String::as_str) == Some("_node._tcp.example.com")));
+        assert_eq!(groups[0].labels.get("__meta_dns_srv_record_target").map(String::as_str), Some("node1.example.com."));
+        assert_eq!(groups[0].labels.get("__meta_dns_srv_record_port").map(String::as_str), Some("9100"));
+        assert_eq!(groups[1].labels.get("__meta_dns_mx_record_target").map(String::as_str), Some("mail.example.com."));
+        assert_eq!(groups[2].labels.get("__meta_dns_ns_record_target").map(String::as_str), Some("ns1.example.com."));
+        assert_eq!(groups[3].labels.len(), 1);
+    }
+}
