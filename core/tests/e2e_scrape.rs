@@ -344,3 +344,49 @@ fn dns_sd_targets_are_found_through_the_configured_resolver() {
     poll_query(&server, "dns_probe", "only the A target left", WAIT, |r| (r.len() == 1 && r[0]["metric"]["job"] == "a").then_some(()));
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn target_label_and_dropped_limits_apply_as_in_prometheus() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("short 1\n");
+    exporter.route("/long", 200, &["Content-Type: text/plain; version=0.0.4"], "l{v=\"abcdefghijklmnopqrst\"} 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s, label_value_length_limit: 16}}\nscrape_configs:\n\
+             - job_name: limited\n  target_limit: 1\n  static_configs: [{{targets: ['127.0.0.1:1', '127.0.0.1:2']}}]\n\
+             - job_name: dropping\n  keep_dropped_targets: 1\n  static_configs: [{{targets: ['{addr}', 'x:1', 'y:1', 'z:1']}}]\n  relabel_configs: [{{source_labels: [__address__], regex: '[xyz]:1', action: drop}}]\n\
+             - job_name: long\n  metrics_path: /long\n  enable_compression: false\n  static_configs: [{{targets: ['{addr}']}}]\n",
+            addr = exporter.address()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let targets = poll_targets(&server, |t| {
+        let active = t["data"]["activeTargets"].as_array()?;
+        (active.len() == 4 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
+    });
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    // Two targets over a limit of one: both fail without being asked.
+    for target in active.iter().filter(|t| t["scrapePool"] == "limited") {
+        assert_eq!((target["health"].as_str(), target["lastError"].as_str()), (Some("down"), Some("target_limit exceeded (number of targets: 2, limit: 1)")), "{target}");
+    }
+    // A value longer than the global label_value_length_limit (16: the target's own
+    // `instance` is at most 15 long) fails the scrape.
+    let long = active.iter().find(|t| t["scrapePool"] == "long").expect("the long job's target");
+    assert_eq!(long["health"], "down", "{long}");
+    assert!(long["lastError"].as_str().unwrap_or("").starts_with("label_value_length_limit exceeded (metric: l, label name: v, value: \"abcdefghijklmnopqrst\", length: 20, limit: 16)"), "{long}");
+    assert_eq!(active.iter().find(|t| t["scrapePool"] == "dropping").map(|t| t["health"].clone()), Some(json!("up")));
+    // Three dropped, one listed.
+    assert_eq!(targets["data"]["droppedTargetCounts"]["dropping"], 3, "{targets}");
+    assert_eq!(targets["data"]["droppedTargets"].as_array().map(|d| d.iter().filter(|t| t["scrapePool"] == "dropping").count()), Some(1), "{targets}");
+    // enable_compression: false asks for no compression.
+    let heads = exporter.request_heads();
+    assert!(heads.iter().any(|h| h.starts_with("GET /long ") && h.contains("Accept-Encoding: identity")), "{heads:?}");
+    assert!(heads.iter().any(|h| h.starts_with("GET /metrics ") && h.contains("Accept-Encoding: gzip")), "{heads:?}");
+    poll_query(&server, "up{job=\"limited\"} == 0", "both limited targets down", WAIT, |r| (r.len() == 2).then_some(()));
+    assert!(server.stop(), "clean shutdown");
+}

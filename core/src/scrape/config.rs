@@ -70,6 +70,11 @@ struct GlobalSection {
     external_labels: BTreeMap<String, String>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
+    label_limit: Option<u64>,
+    label_name_length_limit: Option<u64>,
+    label_value_length_limit: Option<u64>,
+    target_limit: Option<u64>,
+    keep_dropped_targets: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +101,28 @@ struct JobSection {
     tls_config: Option<TlsSection>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
+    label_limit: Option<u64>,
+    label_name_length_limit: Option<u64>,
+    label_value_length_limit: Option<u64>,
+    target_limit: Option<u64>,
+    keep_dropped_targets: Option<u64>,
+    /// With `honor_timestamps`, series with their own timestamps get staleness markers too.
+    track_timestamps_staleness: bool,
+    /// False: ask targets not to compress (`Accept-Encoding: identity`).
+    enable_compression: Option<bool>,
+    /// Accepted for compatibility, without effect: only the text format is scraped, so
+    /// there are no native histograms to limit or to keep classic ones beside.
+    scrape_classic_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
+    native_histogram_bucket_limit: Option<u64>,
+    native_histogram_min_bucket_factor: Option<f64>,
+    /// Must not be true: classic histograms are stored as they are exposed.
+    convert_classic_histograms_to_nhcb: Option<bool>,
+    /// Accepted: the text format's names are legacy names under either scheme.
+    metric_name_validation_scheme: Option<String>,
+    metric_name_escaping_scheme: Option<String>,
+    /// Accepted: the text format is what is read whatever the answer's Content-Type.
+    fallback_scrape_protocol: Option<String>,
     /// Accepted for compatibility: scrapes speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     /// Whether a 3xx is followed (true unless set false, as in Prometheus).
@@ -373,8 +400,20 @@ pub struct ScrapeJob {
     /// The TLS settings for https targets, or why there are none (a job on http whose
     /// system roots cannot be read: its targets relabeled to https fail with this).
     pub tls: Result<net::client::ClientTls, String>,
-    /// 0: no limit.
+    /// 0: no limit. This and the limits below: a job's 0 or none takes `global`'s, as in
+    /// Prometheus.
     pub sample_limit: usize,
+    /// Prometheus' label limits on every scraped series after relabeling (0: none); a
+    /// series past one fails the scrape.
+    pub label_limit: usize,
+    pub label_name_length_limit: usize,
+    pub label_value_length_limit: usize,
+    /// More active targets than this fail every target of the job (0: no limit).
+    pub target_limit: usize,
+    /// How many dropped targets `/api/v1/targets` lists (0: all).
+    pub keep_dropped_targets: usize,
+    pub track_timestamps_staleness: bool,
+    pub enable_compression: bool,
     /// `body_size_limit`: 16 MiB when unset (VictoriaMetrics' default), none when 0 (as in
     /// Prometheus).
     pub body_bytes_max: usize,
@@ -424,7 +463,18 @@ impl ScrapeConfig {
             if jobs.iter().any(|j| j.name == name) {
                 return Err(format!("{place}: job_name {name:?} is used twice"));
             }
-            let globals = Globals { interval_ms: global_interval, timeout_ms: global_timeout, sample_limit: root.global.sample_limit, body_size_limit: root.global.body_size_limit.clone() };
+            let g = &root.global;
+            let globals = Globals {
+                interval_ms: global_interval,
+                timeout_ms: global_timeout,
+                sample_limit: g.sample_limit,
+                body_size_limit: g.body_size_limit.clone(),
+                label_limit: g.label_limit,
+                label_name_length_limit: g.label_name_length_limit,
+                label_value_length_limit: g.label_value_length_limit,
+                target_limit: g.target_limit,
+                keep_dropped_targets: g.keep_dropped_targets,
+            };
             let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
         }
@@ -479,6 +529,11 @@ struct Globals {
     timeout_ms: i64,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
+    label_limit: Option<u64>,
+    label_name_length_limit: Option<u64>,
+    label_value_length_limit: Option<u64>,
+    target_limit: Option<u64>,
+    keep_dropped_targets: Option<u64>,
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
@@ -594,7 +649,17 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
-    let _ = s.enable_http2;
+    let _ = (s.enable_http2, s.scrape_classic_histograms, s.always_scrape_classic_histograms, s.native_histogram_bucket_limit, s.native_histogram_min_bucket_factor, s.fallback_scrape_protocol.as_ref());
+    if s.convert_classic_histograms_to_nhcb == Some(true) {
+        return Err("convert_classic_histograms_to_nhcb: true is not supported: classic histograms are stored as exposed".into());
+    }
+    for (key, scheme) in [("metric_name_validation_scheme", &s.metric_name_validation_scheme), ("metric_name_escaping_scheme", &s.metric_name_escaping_scheme)] {
+        if let Some(value) = scheme {
+            if !matches!(value.as_str(), "" | "utf8" | "legacy" | "underscores" | "allow-utf-8" | "dots" | "values") {
+                return Err(format!("{key} {value:?} is not a scheme Prometheus knows"));
+            }
+        }
+    }
     if let Some(protocols) = &s.scrape_protocols {
         if !protocols.iter().any(|p| p == "PrometheusText0.0.4") {
             return Err(format!("scrape_protocols {protocols:?} must include PrometheusText0.0.4, the one format read here"));
@@ -675,7 +740,14 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         credentials,
         follow_redirects: s.follow_redirects.unwrap_or(true),
         tls,
-        sample_limit: s.sample_limit.or(globals.sample_limit).unwrap_or(0) as usize,
+        sample_limit: s.sample_limit.filter(|n| *n > 0).or(globals.sample_limit).unwrap_or(0) as usize,
+        label_limit: s.label_limit.filter(|n| *n > 0).or(globals.label_limit).unwrap_or(0) as usize,
+        label_name_length_limit: s.label_name_length_limit.filter(|n| *n > 0).or(globals.label_name_length_limit).unwrap_or(0) as usize,
+        label_value_length_limit: s.label_value_length_limit.filter(|n| *n > 0).or(globals.label_value_length_limit).unwrap_or(0) as usize,
+        target_limit: s.target_limit.filter(|n| *n > 0).or(globals.target_limit).unwrap_or(0) as usize,
+        keep_dropped_targets: s.keep_dropped_targets.filter(|n| *n > 0).or(globals.keep_dropped_targets).unwrap_or(0) as usize,
+        track_timestamps_staleness: s.track_timestamps_staleness,
+        enable_compression: s.enable_compression.unwrap_or(true),
         body_bytes_max,
     })
 }
@@ -714,6 +786,16 @@ mod tests {
         assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusProto]}]").is_err());
         assert_eq!(parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].body_bytes_max, BODY_BYTES_DEFAULT);
+        // The label and target limits: a job's 0 takes global's, as in Prometheus.
+        let config = parse("global: {label_limit: 30, label_name_length_limit: 40, label_value_length_limit: 50, target_limit: 60, keep_dropped_targets: 70}\nscrape_configs: [{job_name: a, label_limit: 0}, {job_name: b, label_limit: 3, target_limit: 4, keep_dropped_targets: 5, track_timestamps_staleness: true, enable_compression: false}]").unwrap();
+        let limits = |j: &ScrapeJob| (j.label_limit, j.label_name_length_limit, j.label_value_length_limit, j.target_limit, j.keep_dropped_targets, j.track_timestamps_staleness, j.enable_compression);
+        assert_eq!(limits(&config.jobs[0]), (30, 40, 50, 60, 70, false, true));
+        assert_eq!(limits(&config.jobs[1]), (3, 40, 50, 4, 5, true, false));
+        // Keys without effect on the text format are accepted; one that would change what is
+        // stored is refused.
+        assert!(parse("scrape_configs: [{job_name: a, scrape_classic_histograms: true, always_scrape_classic_histograms: true, native_histogram_bucket_limit: 10, native_histogram_min_bucket_factor: 1.1, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: underscores, fallback_scrape_protocol: PrometheusText0.0.4}]").is_ok());
+        assert!(parse("scrape_configs: [{job_name: a, convert_classic_histograms_to_nhcb: true}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
+        assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: bogus}]").unwrap_err().contains("bogus"));
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         return;
     }
     let (mut generation, mut config) = shared.snapshot();
-    let mut context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()) });
+    let mut context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()), forced_errors: Default::default() });
     let fingerprint = |config: &ScrapeConfig| config.jobs.iter().map(|j| discovery::fingerprint(&j.file_sd)).collect::<Vec<_>>();
     let mut running: HashMap<u64, Running> = HashMap::new();
     let mut last_errors: Vec<String> = Vec::new();
@@ -173,6 +173,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 last_errors = errors;
             }
             let mut dropped: HashMap<String, Vec<Vec<(String, String)>>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
+            let keep_dropped: HashMap<&str, usize> = config.jobs.iter().map(|j| (j.name.as_str(), j.keep_dropped_targets)).collect();
             let mut invalid = Vec::new();
             for d in &found {
                 match d {
@@ -188,8 +189,41 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 }
                 last_invalid = invalid;
             }
+            // keep_dropped_targets: the count stays whole, the list is cut.
+            let dropped = dropped
+                .into_iter()
+                .map(|(job, mut list)| {
+                    let count = list.len();
+                    match keep_dropped.get(job.as_str()) {
+                        Some(&keep) if keep > 0 => list.truncate(keep),
+                        _ => {}
+                    }
+                    (job, (count, list))
+                })
+                .collect();
             registry.set_dropped_all(dropped);
         }
+        // target_limit: a job with more active targets than it allows fails them all.
+        let mut active_per_job: HashMap<&str, std::collections::HashSet<u64>> = HashMap::new();
+        for d in &found {
+            if let Discovered::Active(target) = d {
+                active_per_job.entry(target.job.name.as_str()).or_default().insert(target.key);
+            }
+        }
+        let forced: HashMap<String, String> = config
+            .jobs
+            .iter()
+            .filter_map(|job| {
+                let count = active_per_job.get(job.name.as_str()).map_or(0, |keys| keys.len());
+                (job.target_limit > 0 && count > job.target_limit).then(|| (job.name.clone(), format!("target_limit exceeded (number of targets: {count}, limit: {})", job.target_limit)))
+            })
+            .collect();
+        if executor == 0 {
+            for (job, error) in forced.iter().filter(|(job, _)| !context.forced_errors.borrow().contains_key(*job)) {
+                tracing::warn!(job, %error, "every target of the job fails until it has fewer targets");
+            }
+        }
+        *context.forced_errors.borrow_mut() = forced;
         let mut wanted: HashMap<u64, Target> = HashMap::new();
         for d in found {
             if let Discovered::Active(target) = d {
@@ -272,7 +306,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             if now_generation != generation {
                 generation = now_generation;
                 config = now_config;
-                context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()) });
+                context = Rc::new(ScrapeContext { api: api.clone(), registry: registry.clone(), external_labels: Arc::new(config.external_labels.clone()), forced_errors: Default::default() });
                 caches = config.jobs.iter().map(|_| discovery::FileSdCache::default()).collect();
                 last_fingerprint = fingerprint(&config);
                 since_refresh_ms = 0;

@@ -28,6 +28,9 @@ pub struct ScrapeContext {
     pub api: Rc<Api>,
     pub registry: Arc<Registry>,
     pub external_labels: Arc<Vec<(String, String)>>,
+    /// Jobs whose scrapes fail without asking their targets, with the error: those with
+    /// more targets than their `target_limit` (set by `serve` at each discovery).
+    pub forced_errors: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 /// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks
@@ -126,6 +129,32 @@ impl std::hash::Hash for SeriesKey {
 
 /// The series a scrape wrote, each with whether it is tracked (had no timestamp of its own).
 type SeriesSet = std::collections::HashMap<SeriesKey, bool, foldhash::fast::RandomState>;
+
+/// Prometheus' `label_limit`, `label_name_length_limit` and `label_value_length_limit` on a
+/// scraped series' final labels; the error (Prometheus' words) fails the scrape.
+fn check_label_limits(labels: &Labels, job: &super::config::ScrapeJob) -> Result<(), String> {
+    let metric: String = labels.get(METRIC_NAME_LABEL).unwrap_or("").chars().take(50).collect();
+    let count = labels.iter().count();
+    if job.label_limit > 0 && count > job.label_limit {
+        return Err(format!("label_limit exceeded (metric: {metric}, number of labels: {count}, limit: {})", job.label_limit));
+    }
+    for label in labels.iter() {
+        let (name, value) = (label.name, label.value);
+        let short_name: String = name.chars().take(50).collect();
+        if job.label_name_length_limit > 0 && name.len() > job.label_name_length_limit {
+            return Err(format!("label_name_length_limit exceeded (metric: {metric}, label name: {short_name}, length: {}, limit: {})", name.len(), job.label_name_length_limit));
+        }
+        if job.label_value_length_limit > 0 && value.len() > job.label_value_length_limit {
+            let short_value: String = value.chars().take(50).collect();
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {metric}, label name: {short_name}, value: {short_value:?}, length: {}, limit: {})",
+                value.len(),
+                job.label_value_length_limit
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// A successful scrape's samples and counts.
 #[derive(Debug, Default)]
@@ -295,8 +324,11 @@ impl SeriesCache {
                 Some(t) => Some(t.parse::<i64>().map_err(|_| bad(format!("invalid timestamp {t:?} (milliseconds expected)")))?),
                 None => None,
             };
-            let tracked = own_timestamp.is_none() || !job.honor_timestamps;
-            let timestamp_ms = if tracked { start_ms } else { own_timestamp.unwrap_or(start_ms) };
+            let honored = own_timestamp.filter(|_| job.honor_timestamps);
+            let timestamp_ms = honored.unwrap_or(start_ms);
+            // A series with its own timestamp gets no staleness marker unless the job
+            // tracks them (`track_timestamps_staleness`), as in Prometheus.
+            let tracked = honored.is_none() || job.track_timestamps_staleness;
             let labels = match self.entries.get_mut(series) {
                 Some(entry) => {
                     entry.seen = generation;
@@ -314,6 +346,9 @@ impl SeriesCache {
                     let mut labels = merge_target_labels(&exposed, &exposed_empty, &target.labels, job.honor_labels, external);
                     let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
                     let labels = kept.then(|| Labels::from_pairs(labels));
+                    if let Some(labels) = &labels {
+                        check_label_limits(labels, job)?;
+                    }
                     self.entries.insert(series.into(), CacheEntry { labels: labels.clone(), created: generation, seen: generation });
                     labels
                 }
@@ -439,7 +474,9 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
         }
         let start_ms = now_ms();
         let started = Instant::now();
+        let forced = context.forced_errors.borrow().get(&job.name).cloned();
         let fetched = match &mut client {
+            _ if forced.is_some() => Err(forced.unwrap_or_default()),
             Ok(client) => match unless_stopped(&stop, fetch(client, &target)).await {
                 Ok(fetched) => fetched,
                 Err(stop) => break stop,
@@ -509,6 +546,9 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     ];
     if let Some(value) = job.credentials.header()? {
         headers.push(("Authorization".to_string(), value));
+    }
+    if !job.enable_compression {
+        headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let location = Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() };
@@ -642,6 +682,31 @@ mod tests {
         // After a failure every series is new again, and none is marked stale twice.
         let back = cache.scrape(&t, &[], b"b 2\n", 5000, &limits).unwrap();
         assert_eq!((back.added, stale(&back)), (1, vec![]));
+    }
+
+    #[test]
+    fn track_timestamps_staleness_marks_series_with_their_own_timestamps() {
+        let t = target("scrape_configs: [{job_name: j, track_timestamps_staleness: true, static_configs: [{targets: ['h:1']}]}]");
+        let limits = LabelLimits::default();
+        let mut cache = SeriesCache::default();
+        let first = cache.scrape(&t, &[], b"a 1\nc 3 77\n", 1000, &limits).unwrap();
+        assert_eq!(first.samples.iter().map(|(_, x)| x.timestamp_ms).collect::<Vec<_>>(), vec![1000, 77], "its own timestamp is still honoured");
+        let second = cache.scrape(&t, &[], b"a 1\n", 2000, &limits).unwrap();
+        let stale: Vec<&str> = second.samples.iter().filter(|(_, x)| tsdb::is_stale_nan(x.value)).map(|(l, _)| l.metric_name().unwrap_or("")).collect();
+        assert_eq!(stale, vec!["c"]);
+    }
+
+    #[test]
+    fn label_limits_fail_the_scrape_naming_the_series() {
+        let t = target("scrape_configs: [{job_name: j, label_limit: 3, label_name_length_limit: 8, static_configs: [{targets: ['h:1']}]}]");
+        let limits = LabelLimits::default();
+        // __name__, instance and job: three labels.
+        assert!(SeriesCache::default().scrape(&t, &[], b"ok 1\n", 0, &limits).is_ok());
+        let error = SeriesCache::default().scrape(&t, &[], b"ok 1\nmany{a=\"1\"} 1\n", 0, &limits).unwrap_err();
+        assert_eq!(error, "label_limit exceeded (metric: many, number of labels: 4, limit: 3)");
+        let t = target("scrape_configs: [{job_name: j, label_name_length_limit: 8, static_configs: [{targets: ['h:1']}]}]");
+        let error = SeriesCache::default().scrape(&t, &[], b"x{a_long_name=\"1\"} 1\n", 0, &limits).unwrap_err();
+        assert_eq!(error, "label_name_length_limit exceeded (metric: x, label name: a_long_name, length: 11, limit: 8)");
     }
 
     #[test]

@@ -46,8 +46,9 @@ type LabelList = Vec<(String, String)>;
 #[derive(Debug, Default)]
 pub struct Registry {
     active: Mutex<BTreeMap<(String, u64), TargetStatus>>,
-    /// Per job: the discovered labels of the targets relabeling dropped or that were invalid.
-    dropped: Mutex<BTreeMap<String, Vec<LabelList>>>,
+    /// Per job: how many targets relabeling dropped, and the discovered labels of those
+    /// listed (at most `keep_dropped_targets` when the job sets it).
+    dropped: Mutex<BTreeMap<String, (usize, Vec<LabelList>)>>,
 }
 
 impl Registry {
@@ -71,8 +72,9 @@ impl Registry {
         }
     }
 
-    /// Every job's dropped targets (a job no longer configured leaves the list).
-    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, Vec<LabelList>>) {
+    /// Every job's dropped targets: their count and those listed (a job no longer
+    /// configured leaves the list).
+    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, (usize, Vec<LabelList>)>) {
         if let Ok(mut all) = self.dropped.lock() {
             *all = dropped.into_iter().collect();
         }
@@ -115,8 +117,8 @@ impl Registry {
         let mut dropped = Vec::new();
         let mut counts = Map::new();
         if let Ok(all) = self.dropped.lock() {
-            for (job, list) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
-                counts.insert(job.clone(), json!(list.len()));
+            for (job, (count, list)) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
+                counts.insert(job.clone(), json!(count));
                 if show_dropped {
                     dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(d), "scrapePool": job })));
                 }
