@@ -109,6 +109,8 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
         json!([{"discoveredLabels": {"__address__": "dropped.example:1", "__metrics_path__": "/metrics", "__scheme__": "http", "__scrape_interval__": "1s", "__scrape_timeout__": "1s", "job": "app"}, "scrapePool": "app"}])
     );
     assert_eq!(targets["data"]["droppedTargetCounts"], json!({"app": 1, "down": 0, "filesd": 0}));
+    let (status, pools) = get_json(&server.url("/api/v1/scrape_pools"));
+    assert_eq!((status, &pools["data"]), (200, &json!({"scrapePools": ["app", "down", "filesd"]})));
     let (status, only_dropped) = get_json(&server.url("/api/v1/targets?state=dropped&scrapePool=app"));
     assert_eq!((status, only_dropped["data"]["activeTargets"].as_array().map(Vec::len)), (200, Some(0)));
     // As Prometheus: the state in any case; another state lists nothing.

@@ -368,6 +368,13 @@ impl Api {
                 let data = self.scrape_targets.to_json(p.get("state").unwrap_or("any"), p.get("scrapePool").unwrap_or(""));
                 Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": data }).to_string()))
             }
+            "/api/v1/scrape_pools" if method == Method::GET => {
+                // The job names of the scrape configuration in force, sorted (Prometheus').
+                self.refuse_other_clients_queries(request, "/api/v1/scrape_pools")?;
+                let mut pools: Vec<String> = self.scrape_config.snapshot().1.jobs.iter().map(|j| j.name.clone()).collect();
+                pools.sort();
+                Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": { "scrapePools": pools } }).to_string()))
+            }
             "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),
