@@ -558,6 +558,10 @@ impl Config {
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
+        if let Some(path) = &self.scrape.resolv_conf {
+            // Read at every dns_sd lookup; a path that cannot be read is a mistake to name now.
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Value { key: "scrape.resolv_conf", message: format!("cannot read {}: {e}", path.display()) })?;
+        }
         let scrape = match &self.scrape.config_file {
             None => crate::scrape::ScrapeConfig::default(),
             Some(path) => crate::scrape::ScrapeConfig::load(path, self.storage.ingest_rules().label_limits).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?,

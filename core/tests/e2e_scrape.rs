@@ -146,6 +146,13 @@ fn a_bad_scrape_config_refuses_to_start_naming_it() {
     std::fs::write(&scrape_file, "scrape_configs: [{job_name: a, static_configs: [{targets: [x]}]}, {job_name: a}]\n").expect("scrape config");
     let error = start_refused(&config);
     assert!(error.contains("used twice"), "{error}");
+    // A resolver file that cannot be read is named at start.
+    std::fs::write(&scrape_file, "scrape_configs: []\n").expect("scrape config");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("  resolv_conf: /nonexistent/resolv.conf\n");
+    std::fs::write(&config, text).expect("config");
+    let error = start_refused(&config);
+    assert!(error.contains("scrape.resolv_conf") && error.contains("/nonexistent/resolv.conf"), "{error}");
 }
 
 #[test]
@@ -352,6 +359,7 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("short 1\n");
     exporter.route("/long", 200, &["Content-Type: text/plain; version=0.0.4"], "l{v=\"abcdefghijklmnopqrst\"} 1\n");
+    std::fs::write(dir.path().join("tenant_file"), "tenant2\n").expect("header file");
     let scrape_file = dir.path().join("prometheus.yml");
     std::fs::write(
         &scrape_file,
@@ -359,7 +367,7 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
             "global: {{scrape_interval: 1s, label_value_length_limit: 16}}\nscrape_configs:\n\
              - job_name: limited\n  target_limit: 1\n  static_configs: [{{targets: ['127.0.0.1:1', '127.0.0.1:2']}}]\n\
              - job_name: dropping\n  keep_dropped_targets: 1\n  static_configs: [{{targets: ['{addr}', 'x:1', 'y:1', 'z:1']}}]\n  relabel_configs: [{{source_labels: [__address__], regex: '[xyz]:1', action: drop}}]\n\
-             - job_name: long\n  metrics_path: /long\n  enable_compression: false\n  static_configs: [{{targets: ['{addr}']}}]\n",
+             - job_name: long\n  metrics_path: /long\n  enable_compression: false\n  http_headers: {{X-Scope-OrgID: {{values: [tenant1], files: [tenant_file]}}}}\n  static_configs: [{{targets: ['{addr}']}}]\n",
             addr = exporter.address()
         ),
     )
@@ -388,6 +396,8 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     // enable_compression: false asks for no compression.
     let heads = exporter.request_heads();
     assert!(heads.iter().any(|h| h.starts_with("GET /long ") && h.contains("Accept-Encoding: identity")), "{heads:?}");
+    // http_headers: the value and the file's (trimmed), both sent.
+    assert!(heads.iter().any(|h| h.starts_with("GET /long ") && h.contains("X-Scope-OrgID: tenant1\r\n") && h.contains("X-Scope-OrgID: tenant2\r\n")), "{heads:?}");
     assert!(heads.iter().any(|h| h.starts_with("GET /metrics ") && h.contains("Accept-Encoding: gzip")), "{heads:?}");
     poll_query(&server, "up{job=\"limited\"} == 0", "both limited targets down", WAIT, |r| (r.len() == 2).then_some(()));
     assert!(server.stop(), "clean shutdown");

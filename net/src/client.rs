@@ -618,21 +618,22 @@ pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &P
 /// system pool once) and shared by every configuration without a `ca_file`: hundreds of
 /// scrape jobs parse the bundle once. An empty store when the file does not exist.
 fn system_roots() -> Result<Arc<RootCertStore>, String> {
-    static ROOTS: std::sync::OnceLock<Result<Arc<RootCertStore>, String>> = std::sync::OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let mut roots = RootCertStore::empty();
-            let system = Path::new(SYSTEM_CA_BUNDLE);
-            if system.exists() {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(system)
-                    .and_then(|certs| certs.collect::<Result<_, _>>())
-                    .map_err(|e| format!("cannot read the system CA bundle {SYSTEM_CA_BUNDLE}: {e}"))?;
-                // A system bundle may hold a certificate webpki cannot use; skip those.
-                roots.add_parsable_certificates(certs);
-            }
-            Ok(Arc::new(roots))
-        })
-        .clone()
+    // Only a good read is kept: a failed one is tried again at the next configuration (a
+    // reload), as before the roots were shared.
+    static ROOTS: std::sync::OnceLock<Arc<RootCertStore>> = std::sync::OnceLock::new();
+    if let Some(roots) = ROOTS.get() {
+        return Ok(roots.clone());
+    }
+    let mut roots = RootCertStore::empty();
+    let system = Path::new(SYSTEM_CA_BUNDLE);
+    if system.exists() {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(system)
+            .and_then(|certs| certs.collect::<Result<_, _>>())
+            .map_err(|e| format!("cannot read the system CA bundle {SYSTEM_CA_BUNDLE}: {e}"))?;
+        // A system bundle may hold a certificate webpki cannot use; skip those.
+        roots.add_parsable_certificates(certs);
+    }
+    Ok(ROOTS.get_or_init(|| Arc::new(roots)).clone())
 }
 
 /// `insecure_skip_verify`: any certificate chain and name is accepted, but the handshake's

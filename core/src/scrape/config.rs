@@ -50,7 +50,9 @@ fn jobs_from_files(patterns: &[String], base: &Path) -> Result<Vec<(String, Path
         if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
             return Err(format!("scrape_config_files: {pattern:?}: only the last path element may hold *"));
         }
-        for file in super::discovery::expand(std::slice::from_ref(&path)) {
+        // As Go's Glob: a name without `*` that does not exist matches no file (a tool may
+        // write it later; a reload reads it then).
+        for file in super::discovery::expand(std::slice::from_ref(&path)).into_iter().filter(|f| pattern.contains('*') || f.exists()) {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("scrape_config_files: cannot read {}: {e}", file.display()))?;
             let parsed: JobsFile = if text.trim().is_empty() { JobsFile::default() } else { serde_saphyr::from_str(&text).map_err(|e| format!("scrape_config_files: {}: {e}", file.display()))? };
             let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| base.to_path_buf());
@@ -99,6 +101,7 @@ struct JobSection {
     bearer_token: Option<String>,
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     label_limit: Option<u64>,
@@ -157,9 +160,77 @@ struct HttpSdSection {
     bearer_token: Option<String>,
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
+}
+
+/// One `http_headers` entry (Prometheus' common HTTP client settings): values sent as
+/// written, secrets likewise (kept out of logs), files read at every request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct HeaderSection {
+    values: Vec<String>,
+    secrets: Vec<String>,
+    files: Vec<PathBuf>,
+}
+
+/// Headers Prometheus refuses in `http_headers`: they change the connection, or are set by
+/// the scraper itself.
+const RESERVED_HEADERS: [&str; 18] = [
+    "Authorization",
+    "Host",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "User-Agent",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Www-Authenticate",
+    "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version",
+    "X-Prometheus-Remote-Read-Version",
+    "X-Prometheus-Scrape-Timeout-Seconds",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Extra request headers of a job or an http_sd entry, each value read when sent.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraHeaders(Vec<(String, Secret)>);
+
+impl ExtraHeaders {
+    /// The headers to send now (files read again, trimmed, as Prometheus reads them).
+    pub fn values(&self) -> Result<Vec<(String, String)>, String> {
+        self.0.iter().map(|(name, value)| Ok((name.clone(), value.read()?))).collect()
+    }
+}
+
+/// Checks `http_headers`: names that are HTTP tokens and not reserved; values without line
+/// breaks; relative files from `base`.
+fn extra_headers(sections: BTreeMap<String, HeaderSection>, base: &Path) -> Result<ExtraHeaders, String> {
+    let mut headers = Vec::new();
+    for (name, section) in sections {
+        let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(format!("http_headers: {name:?} is not a header name"));
+        }
+        if let Some(reserved) = RESERVED_HEADERS.iter().find(|r| r.eq_ignore_ascii_case(&name)) {
+            return Err(format!("http_headers: setting header {reserved:?} is not allowed"));
+        }
+        for value in section.values.iter().chain(&section.secrets) {
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(format!("http_headers: a value of {name:?} holds a line break"));
+            }
+        }
+        headers.extend(section.values.into_iter().chain(section.secrets).map(|v| (name.clone(), Secret::Inline(v))));
+        headers.extend(section.files.into_iter().map(|f| (name.clone(), Secret::File(base.join(f)))));
+    }
+    Ok(ExtraHeaders(headers))
 }
 
 /// Prometheus' `dns_sd_config`: names looked up every `refresh_interval` (30 s by default).
@@ -310,9 +381,11 @@ pub struct Url {
 impl Url {
     /// Reads an absolute `http://` or `https://` URL (no user information, no fragment kept).
     pub fn parse(text: &str) -> Result<Url, String> {
-        let (scheme, rest) = if let Some(rest) = text.strip_prefix("http://") {
+        // The scheme in any case, as Go reads it.
+        let prefix = |p: &str| text.get(..p.len()).filter(|head| head.eq_ignore_ascii_case(p)).map(|_| &text[p.len()..]);
+        let (scheme, rest) = if let Some(rest) = prefix("http://") {
             (Scheme::Http, rest)
-        } else if let Some(rest) = text.strip_prefix("https://") {
+        } else if let Some(rest) = prefix("https://") {
             (Scheme::Https, rest)
         } else {
             return Err(format!("URL {text:?} must start with http:// or https://"));
@@ -346,6 +419,7 @@ pub struct HttpSd {
     pub location: Url,
     pub refresh_ms: i64,
     pub credentials: Credentials,
+    pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
     pub follow_redirects: bool,
 }
@@ -395,6 +469,8 @@ pub struct ScrapeJob {
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
+    /// `http_headers`: sent with every scrape.
+    pub http_headers: ExtraHeaders,
     /// Follow 3xx answers (Prometheus' `follow_redirects`, true unless set false).
     pub follow_redirects: bool,
     /// The TLS settings for https targets, or why there are none (a job on http whose
@@ -543,11 +619,13 @@ struct ClientSections {
     bearer_token: Option<String>,
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
 }
 
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.
 struct ClientAccess {
     credentials: Credentials,
+    headers: ExtraHeaders,
     /// The TLS settings for https, or why there are none (when not needed at once).
     tls: Result<net::client::ClientTls, String>,
 }
@@ -614,7 +692,8 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
         Err(e) if needs_tls => return Err(e),
         Err(e) => Err(e),
     };
-    Ok(ClientAccess { credentials, tls })
+    let headers = extra_headers(s.http_headers, base)?;
+    Ok(ClientAccess { credentials, headers, tls })
 }
 
 fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
@@ -638,11 +717,11 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(HTTP_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config },
+        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers },
         location.scheme == Scheme::Https,
         base,
     )?;
-    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, tls: access.tls, follow_redirects: s.follow_redirects.unwrap_or(true) })
+    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, follow_redirects: s.follow_redirects.unwrap_or(true) })
 }
 
 fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
@@ -704,8 +783,8 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
-    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config }, needs_tls, base)?;
-    let (credentials, tls) = (access.credentials, access.tls);
+    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers }, needs_tls, base)?;
+    let (credentials, http_headers, tls) = (access.credentials, access.headers, access.tls);
     let mut http_sd = Vec::new();
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
         http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
@@ -738,6 +817,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         target_relabeler,
         metric_relabeler,
         credentials,
+        http_headers,
         follow_redirects: s.follow_redirects.unwrap_or(true),
         tls,
         sample_limit: s.sample_limit.filter(|n| *n > 0).or(globals.sample_limit).unwrap_or(0) as usize,
@@ -812,6 +892,9 @@ mod tests {
         assert_eq!(names, vec![("main", 30_000), ("from_a", 30_000), ("from_b", 5_000)]);
         // A relative file_sd file in a job file is taken from that file's directory.
         assert_eq!(config.jobs[1].file_sd[0].patterns, vec![jobs_dir.join("targets.json")]);
+        // A named file that does not exist matches nothing, as Go's Glob.
+        let missing = "scrape_configs: [{job_name: main}]\nscrape_config_files: ['jobs/not_yet.yml']\n";
+        assert_eq!(ScrapeConfig::from_yaml(missing, dir.path(), LabelLimits::default()).expect("valid").jobs.len(), 1);
         // A job name used again in a job file, and a key Prometheus' job files do not have.
         let twice = "scrape_configs: [{job_name: from_b}]\nscrape_config_files: ['jobs/*.yml']\n";
         let error = ScrapeConfig::from_yaml(twice, dir.path(), LabelLimits::default()).expect_err("twice");
@@ -841,8 +924,10 @@ mod tests {
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'ftp://sd/'}]}]", "http_sd_configs[0]: URL \"ftp://sd/\" must start with http:// or https://"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{refresh_interval: 1m}]}]", "url is required"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', role: x}]}]", "role"),
-            ("scrape_config_files: ['/nonexistent/dir/jobs.yml']", "cannot read /nonexistent/dir/jobs.yml"),
             ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: []}]}]", "dns_sd_configs[0]: names must hold"),
+            ("scrape_configs: [{job_name: a, http_headers: {user-agent: {values: [x]}}}]", "setting header \"User-Agent\" is not allowed"),
+            ("scrape_configs: [{job_name: a, http_headers: {'X Y': {values: [x]}}}]", "\"X Y\" is not a header name"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', http_headers: {Authorization: {values: [x]}}}]}]", "http_sd_configs[0]: http_headers: setting header \"Authorization\""),
             ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: [x], type: A}]}]", "a port is required for A records"),
             ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: [x], type: TXT}]}]", "type \"TXT\" must be SRV"),
             ("scrape_config_files: ['/nonexistent/*/jobs.yml']", "only the last path element"),

@@ -8,8 +8,8 @@
 //! `__meta_dns_ns_record_target`). A name that no longer exists has no targets; a lookup
 //! that fails keeps the name's last good targets and is logged when the error changes.
 //!
-//! Executor 0 looks the names up (on its blocking pool: the resolver waits on sockets) and
-//! puts the groups in the shared `AskedGroups` (the source names the record type, port
+//! Executor 0 looks the names up (all at once, each on a thread of its own: the resolver
+//! waits on blocking sockets) and puts the groups in the shared `AskedGroups` (the source names the record type, port
 //! and name), which every executor reads.
 
 use std::collections::BTreeMap;
@@ -40,19 +40,32 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, resolv_conf: 
 async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &Arc<Path>, stopped: &async_channel::Receiver<()>) {
     let mut last_errors: BTreeMap<String, String> = BTreeMap::new();
     loop {
-        for name in &sd.names {
-            let (lookup_name, kind, path) = (name.clone(), sd.kind, resolv_conf.clone());
-            // resolv.conf is read at every lookup, as Prometheus reads it.
-            let looked_up = glommio::executor().spawn_blocking(move || {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                super::dns::lookup(&super::dns::ResolvConf::parse(&text), &lookup_name, kind)
-            });
-            let answer = futures_lite::future::or(async { Some(looked_up.await) }, async {
-                let _ = stopped.recv().await;
-                None
-            })
+        // Every name at once, each on a thread of its own: the resolver waits on blocking
+        // sockets (up to servers x attempts x timeout per search name), which must hold
+        // neither this executor nor its blocking pool, shared with queries. A lookup that
+        // outlives its refresh (or a reload) ends on its own; its answer is dropped.
+        let lookups: Vec<_> = sd.names.iter().map(|name| (name, look_up_on_a_thread(resolv_conf.clone(), name.clone(), sd.kind))).collect();
+        for (name, answer) in lookups {
+            let deadline = Duration::from_millis(sd.refresh_ms as u64);
+            let answer = futures_lite::future::or(
+                async { Some(answer.recv().await.unwrap_or_else(|_| Err("the lookup thread ended without an answer".into()))) },
+                async {
+                    futures_lite::future::or(
+                        async {
+                            let _ = stopped.recv().await;
+                        },
+                        async { glommio::timer::sleep(deadline).await },
+                    )
+                    .await;
+                    None
+                },
+            )
             .await;
-            let Some(answer) = answer else { return };
+            // A reload or shutdown: this loop's answers are no longer wanted.
+            if stopped.is_closed() {
+                return;
+            }
+            let answer = answer.unwrap_or_else(|| Err(format!("no answer within the refresh interval ({deadline:?})")));
             match answer {
                 Ok(records) => {
                     if last_errors.remove(name).is_some() {
@@ -85,6 +98,21 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
     }
 }
 
+/// Looks `name` up on a new thread (resolv.conf read there, at every lookup, as Prometheus
+/// reads it); the answer arrives on the returned channel.
+fn look_up_on_a_thread(resolv_conf: Arc<Path>, name: String, kind: super::dns::RecordType) -> async_channel::Receiver<Result<Vec<Record>, String>> {
+    let (answer, answered) = async_channel::bounded(1);
+    let spawned = std::thread::Builder::new().name("dns-sd-lookup".into()).spawn(move || {
+        let result = std::fs::read_to_string(&resolv_conf).map_err(|e| format!("cannot read {}: {e}", resolv_conf.display())).and_then(|text| super::dns::lookup(&super::dns::ResolvConf::parse(&text), &name, kind));
+        // Nobody waits any more after a reload or a refresh deadline: dropped quietly.
+        let _ = answer.try_send(result);
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "dns_sd: cannot start a lookup thread");
+    }
+    answered
+}
+
 /// `host:port`, the host in brackets when it is an IPv6 address (Go's `JoinHostPort`).
 fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -96,7 +124,7 @@ fn host_port(host: &str, port: u16) -> String {
 
 /// One group per record, with Prometheus' labels (`port`: for all but SRV records).
 pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> {
-    records
+    let mut groups: Vec<TargetGroup> = records
         .iter()
         .map(|record| {
             let mut labels = BTreeMap::from([("__meta_dns_name".to_string(), name.to_string())]);
@@ -119,7 +147,12 @@ pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> 
             };
             TargetGroup { targets: vec![address], labels }
         })
-        .collect()
+        .collect();
+    // Servers rotate their answers (round-robin DNS): sorted, an unchanged set of records
+    // is an unchanged answer, and no executor rediscovers for it.
+    groups.sort_by(|a, b| (&a.targets, &a.labels).cmp(&(&b.targets, &b.labels)));
+    groups.dedup();
+    groups
 }
 
 /// Every dns_sd source of `config`, as `AskedGroups` keys.
@@ -142,12 +175,17 @@ mod tests {
         ];
         let groups = groups_of("_node._tcp.example.com", 9200, &records);
         let targets: Vec<&str> = groups.iter().map(|g| g.targets[0].as_str()).collect();
-        assert_eq!(targets, vec!["node1.example.com:9100", "mail.example.com:9200", "ns1.example.com:9200", "192.0.2.7:9200", "[2001:db8::1]:9200"]);
+        assert_eq!(targets, vec!["192.0.2.7:9200", "[2001:db8::1]:9200", "mail.example.com:9200", "node1.example.com:9100", "ns1.example.com:9200"]);
         assert!(groups.iter().all(|g| g.labels.get("__meta_dns_name").map(String::as_str) == Some("_node._tcp.example.com")));
-        assert_eq!(groups[0].labels.get("__meta_dns_srv_record_target").map(String::as_str), Some("node1.example.com."));
-        assert_eq!(groups[0].labels.get("__meta_dns_srv_record_port").map(String::as_str), Some("9100"));
-        assert_eq!(groups[1].labels.get("__meta_dns_mx_record_target").map(String::as_str), Some("mail.example.com."));
-        assert_eq!(groups[2].labels.get("__meta_dns_ns_record_target").map(String::as_str), Some("ns1.example.com."));
-        assert_eq!(groups[3].labels.len(), 1);
+        let of = |target: &str| groups.iter().find(|g| g.targets[0] == target).map(|g| g.labels.clone()).unwrap_or_default();
+        assert_eq!(of("node1.example.com:9100").get("__meta_dns_srv_record_target").map(String::as_str), Some("node1.example.com."));
+        assert_eq!(of("node1.example.com:9100").get("__meta_dns_srv_record_port").map(String::as_str), Some("9100"));
+        assert_eq!(of("mail.example.com:9200").get("__meta_dns_mx_record_target").map(String::as_str), Some("mail.example.com."));
+        assert_eq!(of("ns1.example.com:9200").get("__meta_dns_ns_record_target").map(String::as_str), Some("ns1.example.com."));
+        assert_eq!(of("192.0.2.7:9200").len(), 1);
+        // A rotated answer is the same answer.
+        let mut rotated = records.to_vec();
+        rotated.rotate_left(2);
+        assert_eq!(groups_of("_node._tcp.example.com", 9200, &rotated), groups);
     }
 }

@@ -1,7 +1,8 @@
 //! GET requests of the scraper and of http_sd, following redirects as Prometheus' HTTP
-//! client does when `follow_redirects` is true (its default): at most 10, each `Location`
-//! read relative to the URL that answered, the `Authorization` header sent on to the same
-//! host only, and the whole chain within the one timeout. A redirect to another origin is
+//! client does when `follow_redirects` is true (its default): the 10th redirect is an error
+//! (as Go's client stops), each `Location` read relative to the URL that answered, every hop
+//! with the same headers (Prometheus sets credentials below Go's redirect handling, so they
+//! follow a redirect to another host too), and the whole chain within the one timeout. A redirect to another origin is
 //! asked over a connection of its own, closed after it; the caller's keep-alive connection
 //! serves its own origin.
 
@@ -44,23 +45,24 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
     while let Some(location) = redirect_location(&response) {
         redirects += 1;
         let next = resolve(&current, &location).map_err(|e| format!("Get {first:?}: redirect: {e}"))?;
-        if redirects > REDIRECTS_MAX {
+        if redirects >= REDIRECTS_MAX {
             return Err(format!("Get {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
         }
         let left = request.timeout.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("Get {:?}: timeout after {:?} while following redirects", format_url(&next), request.timeout))?;
-        // Credentials go on to the same host only (Go's rule for a redirect elsewhere).
-        let headers: Vec<(String, String)> = request.headers.iter().filter(|(name, _)| next.host == request.url.host || !name.eq_ignore_ascii_case("authorization")).cloned().collect();
+        // Every hop carries the same headers, credentials included: Prometheus adds them
+        // below Go's redirect handling, so they reach a redirect to another host too.
+        let headers = request.headers;
         let same_origin = next.scheme == request.url.scheme && next.host == request.url.host && next.port == request.url.port;
         let url_text = format_url(&next);
         response = if same_origin {
-            request.client.get(&next.path_and_query, &headers, left, request.body_bytes_max).await
+            request.client.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         } else {
             let tls = match next.scheme {
                 Scheme::Https => Some(request.tls.clone().map_err(|e| format!("Get {url_text:?}: no TLS settings for https: {e}"))?),
                 Scheme::Http => None,
             };
             let mut other = HttpClient::new(next.host.clone(), next.port, tls);
-            other.get(&next.path_and_query, &headers, left, request.body_bytes_max).await
+            other.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         }
         .map_err(|e| format!("Get {url_text:?}: {e}"))?;
         current = next;
@@ -184,6 +186,67 @@ mod tests {
         assert!(resolve(&base, "/a b").is_err());
     }
 
+    /// A server answering every request with a redirect to `/next` (with `Authorization`
+    /// recorded); how many requests it saw and their Authorization headers.
+    fn redirecting_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(match stream.try_clone() {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    });
+                    let mut stream = stream;
+                    loop {
+                        let mut auth = String::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some(value) = line.strip_prefix("Authorization: ") {
+                                auth = value.trim().to_string();
+                            }
+                        }
+                        record.lock().map(|mut r| r.push(auth)).ok();
+                        if stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    #[test]
+    fn the_tenth_redirect_is_an_error_and_headers_follow_every_hop() {
+        let (port, seen) = redirecting_server();
+        let location = url(&format!("http://127.0.0.1:{port}/metrics"));
+        let result = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(async move {
+            let mut client = HttpClient::new(location.host.clone(), location.port, None);
+            let headers = vec![("Authorization".to_string(), "Bearer t".to_string())];
+            let tls = Err("no TLS".to_string());
+            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls };
+            get(request).await.map(|r| r.status)
+        });
+        let error = result.expect_err("too many redirects");
+        assert!(error.ends_with("stopped after 10 redirects"), "{error}");
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        // As Go's client: ten requests, the tenth redirect not followed.
+        assert_eq!(seen.len(), 10, "{seen:?}");
+        assert!(seen.iter().all(|a| a == "Bearer t"), "{seen:?}");
+    }
+
     #[test]
     fn urls_are_split_and_checked() {
         let u = url("https://sd.example:8443/targets?env=prod");
@@ -191,6 +254,7 @@ mod tests {
         assert_eq!(url("http://h").path_and_query, "/");
         assert_eq!(url("http://h?q=1").path_and_query, "/?q=1");
         assert_eq!((url("http://[::1]/x").host.as_str(), url("http://[::1]/x").port), ("::1", 80));
+        assert_eq!(url("HTTPS://h/x").scheme, Scheme::Https);
         for bad in ["ftp://h/", "http:///x", "http://user:pw@h/", "http://h:99999/", "h:80/x"] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }

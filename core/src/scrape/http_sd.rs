@@ -20,8 +20,6 @@ use super::http_get::{self, Get};
 
 /// The largest answer read (a list of tens of thousands of targets fits many times over).
 const BODY_BYTES_MAX: usize = 64 << 20;
-/// The longest a request may take: its refresh interval, at most this.
-const TIMEOUT_MAX: Duration = Duration::from_secs(60);
 /// Prometheus' check of the answer's `Content-Type`: JSON, optionally with a UTF-8 charset.
 fn is_json_content_type(value: &str) -> bool {
     let value = value.trim().to_ascii_lowercase();
@@ -68,6 +66,11 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
         })
         .await;
         let Some(answer) = asked else { return };
+        // A reload or shutdown came while the answer did: it is no longer wanted (a newer
+        // loop may own this source now).
+        if stopped.is_closed() {
+            return;
+        }
         match answer {
             Ok(groups) => {
                 if last_error.take().is_some() {
@@ -109,7 +112,9 @@ async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<Ta
     if let Some(value) = sd.credentials.header()? {
         headers.push(("Authorization".to_string(), value));
     }
-    let timeout = Duration::from_millis(sd.refresh_ms as u64).min(TIMEOUT_MAX);
+    headers.extend(sd.http_headers.values()?);
+    // As Prometheus: a request may take its whole refresh interval.
+    let timeout = Duration::from_millis(sd.refresh_ms as u64);
     let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };
     let response = http_get::get(get).await?;
     if response.status != 200 {
@@ -132,16 +137,16 @@ struct WireGroup {
     labels: Option<BTreeMap<String, String>>,
 }
 
-/// The groups of an answer's body, each with `__meta_url`; a null group, or a label name
-/// that is not one, makes the whole answer bad (as in Prometheus).
+/// The groups of an answer's body, each with `__meta_url`; a null group, or an empty label
+/// name, makes the whole answer bad (as in Prometheus 3, any other UTF-8 name is one).
 pub fn parse_groups(body: &[u8], url: &str) -> Result<Vec<TargetGroup>, String> {
     let wire: Vec<Option<WireGroup>> = serde_json::from_slice(body).map_err(|e| format!("cannot parse the answer as a JSON list of target groups: {e}"))?;
     let mut groups = Vec::with_capacity(wire.len());
     for group in wire {
         let group = group.ok_or("nil target group item found")?;
         let mut labels = group.labels.unwrap_or_default();
-        if let Some(name) = labels.keys().find(|n| !super::config::valid_label_name(n)) {
-            return Err(format!("{name:?} is not a valid label name"));
+        if labels.keys().any(String::is_empty) {
+            return Err("\"\" is not a valid label name".into());
         }
         labels.insert("__meta_url".into(), url.to_string());
         groups.push(TargetGroup { targets: group.targets.unwrap_or_default(), labels });
@@ -164,7 +169,9 @@ mod tests {
         assert!(groups[1].targets.is_empty() && groups[2].targets.is_empty());
         assert_eq!(parse_groups(b"[]", url).expect("empty list"), Vec::new());
         assert_eq!(parse_groups(b"[null]", url).unwrap_err(), "nil target group item found");
-        assert!(parse_groups(br#"[{"targets": [], "labels": {"1x": "y"}}]"#, url).unwrap_err().contains("\"1x\" is not a valid label name"));
+        assert!(parse_groups(br#"[{"targets": [], "labels": {"": "y"}}]"#, url).unwrap_err().contains("\"\" is not a valid label name"));
+        // Prometheus 3 takes UTF-8 names.
+        assert!(parse_groups(br#"[{"targets": [], "labels": {"app.kubernetes.io/name": "y"}}]"#, url).is_ok());
         assert!(parse_groups(b"{\"targets\": []}", url).unwrap_err().contains("JSON list"));
         assert!(parse_groups(b"", url).is_err());
     }

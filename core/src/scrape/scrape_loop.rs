@@ -168,7 +168,7 @@ pub struct Scraped {
     pub kept: usize,
     /// Series not in the last successful scrape (`scrape_series_added`).
     pub added: usize,
-    /// The families' `# TYPE`/`# HELP`/`# UNIT`, when they changed since they were last
+    /// The families' `# TYPE` and `# HELP`, when they changed since they were last
     /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata`).
     pub metadata: Option<Vec<crate::ingest::MetricMetadata>>,
 }
@@ -177,19 +177,25 @@ pub struct Scraped {
 /// effort: an update meeting a full queue is dropped).
 const METADATA_RESEND_MS: i64 = 600_000;
 
-/// The metadata of an exposition's comment lines, in order of first mention: `# TYPE name
-/// type` (`untyped` read as `unknown`, as Prometheus shows it), `# HELP name text` (its
-/// `\\` and `\n` escapes read), `# UNIT name unit`; other comments ignored.
+/// The metadata of an exposition's comment lines (those `comment_keyword` keeps), in order
+/// of first mention: `# TYPE name type` (`untyped` shown as `unknown`, as Prometheus shows
+/// it; a type the text format does not have is skipped) and `# HELP name text` (its `\\\\`
+/// and `\\n` escapes read).
 fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
     let mut out: Vec<crate::ingest::MetricMetadata> = Vec::new();
     for line in lines {
-        let Some(rest) = line.strip_prefix('#') else { continue };
-        let mut parts = rest.trim_start().splitn(3, [' ', '\t']);
-        let (Some(keyword), Some(family)) = (parts.next(), parts.next()) else { continue };
-        let text = parts.next().unwrap_or("").trim();
-        if family.is_empty() || !matches!(keyword, "TYPE" | "HELP" | "UNIT") {
+        let Some(keyword) = comment_keyword(line) else { continue };
+        let rest = line.trim_start_matches('#').trim_start()[keyword.len()..].trim_start();
+        let (family, text) = rest.split_once([' ', '\t']).map_or((rest, ""), |(f, t)| (f, t.trim()));
+        if family.is_empty() {
             continue;
         }
+        let kind = match (keyword, text) {
+            ("TYPE", "untyped") => "unknown",
+            ("TYPE", kind @ ("counter" | "gauge" | "histogram" | "summary")) => kind,
+            ("TYPE", _) => continue,
+            _ => "",
+        };
         let at = match out.iter().position(|m| m.family == family) {
             Some(at) => at,
             None => {
@@ -197,14 +203,23 @@ fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
                 out.len() - 1
             }
         };
-        let entry = &mut out[at];
         match keyword {
-            "TYPE" => entry.kind = if text == "untyped" || text.is_empty() { "unknown".into() } else { text.to_string() },
-            "HELP" => entry.help = unescape_help(text),
-            _ => entry.unit = text.to_string(),
+            "TYPE" => out[at].kind = kind.to_string(),
+            _ => out[at].help = unescape_help(text),
         }
     }
     out
+}
+
+/// `HELP` or `TYPE` when `line` is such a comment of the text format: `#`, whitespace, the
+/// keyword, whitespace (Prometheus' lexer; `#TYPE` or `# UNIT` are plain comments).
+fn comment_keyword(line: &str) -> Option<&'static str> {
+    let rest = line.strip_prefix('#')?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    ["HELP", "TYPE"].into_iter().find(|k| rest.strip_prefix(k).is_some_and(|after| after.starts_with([' ', '\t'])))
 }
 
 /// A `# HELP` text with the text format's escapes (`\\`, `\n`) read.
@@ -307,9 +322,8 @@ impl SeriesCache {
             if line.is_empty() {
                 continue;
             }
-            if let Some(comment) = line.strip_prefix('#') {
-                let keyword = comment.trim_start();
-                if keyword.starts_with("TYPE") || keyword.starts_with("HELP") || keyword.starts_with("UNIT") {
+            if line.starts_with('#') {
+                if comment_keyword(line).is_some() {
                     comments.push(line);
                 }
                 continue;
@@ -550,6 +564,7 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
+    headers.extend(job.http_headers.values()?);
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let location = Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() };
     let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls };
@@ -599,11 +614,12 @@ mod tests {
     #[test]
     fn metadata_is_given_when_it_changes() {
         let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
-        let body = b"# HELP a_total Requests \\\\ served.\\nAll.\n# TYPE a_total counter\na_total 1\n#TYPE b untyped\nb 2\n# UNIT c seconds\n# just a comment\n";
+        let body = b"# HELP a_total Requests \\\\ served.\\nAll.\n# TYPE a_total counter\na_total 1\n# TYPE  b\tuntyped\nb 2\n#TYPE c gauge\n# UNIT c seconds\n# TYPE d info\n# just a comment\n";
         let mut cache = SeriesCache::default();
         let first = cache.scrape(&t, &[], body, 1000, &LabelLimits::default()).unwrap();
         let meta = |family: &str, kind: &str, help: &str, unit: &str| crate::ingest::MetricMetadata { family: family.into(), kind: kind.into(), help: help.into(), unit: unit.into() };
-        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", ""), meta("c", "unknown", "", "seconds")]));
+        // `#TYPE` and `# UNIT` are plain comments in the text format, `info` no type of it.
+        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", "")]));
         // The same comments again: nothing to give until the resend interval passes.
         assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
         assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
