@@ -48,6 +48,21 @@ impl AskedGroups {
     }
 }
 
+/// Sleeps `duration`; false when `stopped` closed first (a reload or shutdown).
+pub async fn sleep_unless_stopped(duration: std::time::Duration, stopped: &async_channel::Receiver<()>) -> bool {
+    futures_lite::future::or(
+        async {
+            glommio::timer::sleep(duration).await;
+            true
+        },
+        async {
+            let _ = stopped.recv().await;
+            false
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

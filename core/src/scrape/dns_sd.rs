@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::AskedGroups;
+use super::asked_groups::{sleep_unless_stopped, AskedGroups};
 use super::config::{DnsSd, ScrapeConfig, TargetGroup};
 use super::dns::Record;
 
@@ -50,13 +50,7 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
             let answer = futures_lite::future::or(
                 async { Some(answer.recv().await.unwrap_or_else(|_| Err("the lookup thread ended without an answer".into()))) },
                 async {
-                    futures_lite::future::or(
-                        async {
-                            let _ = stopped.recv().await;
-                        },
-                        async { glommio::timer::sleep(deadline).await },
-                    )
-                    .await;
+                    sleep_unless_stopped(deadline, stopped).await;
                     None
                 },
             )
@@ -81,18 +75,7 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
                 }
             }
         }
-        let slept = futures_lite::future::or(
-            async {
-                glommio::timer::sleep(Duration::from_millis(sd.refresh_ms as u64)).await;
-                true
-            },
-            async {
-                let _ = stopped.recv().await;
-                false
-            },
-        )
-        .await;
-        if !slept {
+        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
             return;
         }
     }

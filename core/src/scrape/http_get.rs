@@ -10,10 +10,32 @@ use std::time::{Duration, Instant};
 
 use net::client::{ClientTls, HttpClient, Response};
 
-use super::config::{Scheme, Url};
+use super::config::{Credentials, ExtraHeaders, Scheme, Url};
 
 /// Go's HTTP client stops after this many redirects.
 const REDIRECTS_MAX: usize = 10;
+
+/// The headers of a scrape or an http_sd request: `accept`, our User-Agent, Prometheus'
+/// timing header (`timing`: its name and seconds), the credentials' `Authorization` and the
+/// `http_headers` (files read now).
+pub fn request_headers(accept: &str, timing: (&str, i64), credentials: &Credentials, extra: &ExtraHeaders) -> Result<Vec<(String, String)>, String> {
+    let mut headers = vec![
+        ("Accept".to_string(), accept.to_string()),
+        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
+        (timing.0.to_string(), format!("{}", timing.1 as f64 / 1000.0)),
+    ];
+    if let Some(value) = credentials.header()? {
+        headers.push(("Authorization".to_string(), value));
+    }
+    headers.extend(extra.values()?);
+    Ok(headers)
+}
+
+/// Prometheus' words for a status it does not take (`server returned HTTP status 404 Not Found`).
+pub fn status_error(status: u16) -> String {
+    let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    format!("server returned HTTP status {status} {reason}").trim_end().to_string()
+}
 
 /// What one GET asks.
 pub struct Get<'a> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::AskedGroups;
+use super::asked_groups::{sleep_unless_stopped, AskedGroups};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -85,18 +85,7 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
                 }
             }
         }
-        let slept = futures_lite::future::or(
-            async {
-                glommio::timer::sleep(Duration::from_millis(sd.refresh_ms as u64)).await;
-                true
-            },
-            async {
-                let _ = stopped.recv().await;
-                false
-            },
-        )
-        .await;
-        if !slept {
+        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
             return;
         }
     }
@@ -104,22 +93,13 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
 
 /// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
 async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
-    let mut headers = vec![
-        ("Accept".to_string(), "application/json".to_string()),
-        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
-        ("X-Prometheus-Refresh-Interval-Seconds".to_string(), format!("{}", sd.refresh_ms as f64 / 1000.0)),
-    ];
-    if let Some(value) = sd.credentials.header()? {
-        headers.push(("Authorization".to_string(), value));
-    }
-    headers.extend(sd.http_headers.values()?);
+    let headers = http_get::request_headers("application/json", ("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms), &sd.credentials, &sd.http_headers)?;
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
     let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };
     let response = http_get::get(get).await?;
     if response.status != 200 {
-        let reason = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        return Err(format!("server returned HTTP status {} {reason}", response.status).trim_end().to_string());
+        return Err(http_get::status_error(response.status));
     }
     let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_json_content_type(content_type) {

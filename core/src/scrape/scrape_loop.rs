@@ -553,25 +553,16 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
 /// The target's exposition body, or why there is none (as Prometheus words scrape errors).
 async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Vec<u8>, String> {
     let job = &target.job;
-    let mut headers = vec![
-        ("Accept".to_string(), "text/plain;version=0.0.4;q=1,*/*;q=0.1".to_string()),
-        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
-        ("X-Prometheus-Scrape-Timeout-Seconds".to_string(), format!("{}", target.timeout_ms as f64 / 1000.0)),
-    ];
-    if let Some(value) = job.credentials.header()? {
-        headers.push(("Authorization".to_string(), value));
-    }
+    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", ("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms), &job.credentials, &job.http_headers)?;
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
-    headers.extend(job.http_headers.values()?);
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let location = Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() };
     let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls };
     let response = super::http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
-        let reason = http::StatusCode::from_u16(response.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        return Err(format!("server returned HTTP status {} {reason}", response.status).trim_end().to_string());
+        return Err(super::http_get::status_error(response.status));
     }
     let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.starts_with("application/openmetrics-text") || content_type.starts_with("application/vnd.google.protobuf") {
