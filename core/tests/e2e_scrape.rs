@@ -402,3 +402,44 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     poll_query(&server, "up{job=\"limited\"} == 0", "both limited targets down", WAIT, |r| (r.len() == 2).then_some(()));
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn consul_sd_targets_come_from_the_catalog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("consul_probe 1\n");
+    let consul = Exporter::start("");
+    let json = ["Content-Type: application/json"];
+    consul.route("/v1/agent/self", 200, &json, r#"{"Config": {"Datacenter": "dc1"}}"#);
+    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &json, r#"{"consul": [], "web": ["prod", "metrics"], "db": ["prod"]}"#);
+    let instance = |id: &str| json!([{"Node": {"Node": "n1", "Address": "127.0.0.1", "Meta": {"rack": "r1"}}, "Service": {"ID": id, "Service": "web", "Tags": ["prod", "metrics"], "Address": "", "Port": exporter.port}, "Checks": [{"CheckID": "serfHealth", "Status": "passing"}]}]).to_string();
+    consul.route("/v1/health/service/web?dc=dc1&stale=&tag=metrics", 200, &json, &instance("web-1"));
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: consul\n  consul_sd_configs: [{{server: '{server}', token: secret-token, tags: [metrics], refresh_interval: 1s}}]\n  relabel_configs:\n  - {{source_labels: [__meta_consul_service], target_label: service}}\n  - {{source_labels: [__meta_consul_metadata_rack], target_label: rack}}\n",
+            server = consul.address()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    // Only `web` has the `metrics` tag: its one instance (at the node's address, as the
+    // service has none) is scraped with the relabeled Consul labels.
+    let probe = poll_query(&server, "consul_probe", "the Consul target scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "consul_probe", "instance": exporter.address(), "job": "consul", "rack": "r1", "service": "web"}));
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
+    assert_eq!((discovered["__meta_consul_dc"].as_str(), discovered["__meta_consul_health"].as_str(), discovered["__meta_consul_tags"].as_str()), (Some("dc1"), Some("passing"), Some(",prod,metrics,")), "{discovered}");
+    let heads = consul.request_heads();
+    assert!(heads.iter().all(|h| h.contains("X-Consul-Token: secret-token")), "{heads:?}");
+    assert!(!heads.iter().any(|h| h.contains("/v1/health/service/db")), "db lacks the tag: {heads:?}");
+
+    // The service gone from the catalog: its target goes and its series are marked stale.
+    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &json, r#"{"consul": [], "db": ["prod"]}"#);
+    poll_query(&server, "consul_probe", "the removed service's series marked stale", WAIT, |r| r.is_empty().then_some(()));
+    assert!(server.stop(), "clean shutdown");
+}

@@ -94,6 +94,7 @@ struct JobSection {
     file_sd_configs: Vec<FileSdSection>,
     http_sd_configs: Vec<HttpSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
+    consul_sd_configs: Vec<ConsulSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -231,6 +232,39 @@ fn extra_headers(sections: BTreeMap<String, HeaderSection>, base: &Path) -> Resu
         headers.extend(section.files.into_iter().map(|f| (name.clone(), Secret::File(base.join(f)))));
     }
     Ok(ExtraHeaders(headers))
+}
+
+/// Prometheus' `consul_sd_config`: a Consul agent's catalog, with the HTTP client settings a
+/// job has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConsulSdSection {
+    server: Option<String>,
+    path_prefix: String,
+    token: Option<String>,
+    datacenter: String,
+    namespace: String,
+    partition: String,
+    tag_separator: Option<String>,
+    scheme: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    allow_stale: Option<bool>,
+    refresh_interval: Option<String>,
+    services: Vec<String>,
+    tags: Vec<String>,
+    node_meta: BTreeMap<String, String>,
+    filter: String,
+    health_filter: String,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
 }
 
 /// Prometheus' `dns_sd_config`: names looked up every `refresh_interval` (30 s by default).
@@ -451,6 +485,40 @@ impl DnsSd {
     }
 }
 
+/// How often a Consul catalog is read when `refresh_interval` is not given (Prometheus').
+const CONSUL_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
+
+/// One `consul_sd_configs` entry, checked.
+pub struct ConsulSd {
+    /// `scheme://server/path_prefix`, as shown in messages; also this entry's source name.
+    pub base_url: String,
+    pub location: Url,
+    pub token: Option<String>,
+    /// Empty: the agent's own (asked at `/v1/agent/self`).
+    pub datacenter: String,
+    pub namespace: String,
+    pub partition: String,
+    pub tag_separator: String,
+    pub allow_stale: bool,
+    pub refresh_ms: i64,
+    pub services: Vec<String>,
+    pub tags: Vec<String>,
+    pub node_meta: Vec<(String, String)>,
+    pub filter: String,
+    pub health_filter: String,
+    pub credentials: Credentials,
+    pub http_headers: ExtraHeaders,
+    pub tls: Result<net::client::ClientTls, String>,
+    pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for ConsulSd {
+    /// The server and schedule (the token and credentials stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsulSd").field("base_url", &self.base_url).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
 /// One scrape job, checked and ready to run.
 pub struct ScrapeJob {
     pub name: String,
@@ -466,6 +534,7 @@ pub struct ScrapeJob {
     pub file_sd: Vec<FileSd>,
     pub http_sd: Vec<HttpSd>,
     pub dns_sd: Vec<DnsSd>,
+    pub consul_sd: Vec<ConsulSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -696,6 +765,51 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
     Ok(ClientAccess { credentials, headers, tls })
 }
 
+fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String> {
+    let scheme = s.scheme.unwrap_or_else(|| "http".to_string());
+    let server = s.server.unwrap_or_else(|| "localhost:8500".to_string());
+    if server.trim().is_empty() {
+        return Err("server must not be empty".into());
+    }
+    let prefix = s.path_prefix.trim_end_matches('/');
+    let prefix = if prefix.is_empty() || prefix.starts_with('/') { prefix.to_string() } else { format!("/{prefix}") };
+    let base_url = format!("{scheme}://{server}{prefix}");
+    let location = Url::parse(&format!("{base_url}/")).map_err(|e| format!("scheme and server: {e}"))?;
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(CONSUL_SD_REFRESH_DEFAULT_MS);
+    let basic_auth = match (s.username, s.password, s.basic_auth) {
+        (Some(_), _, Some(_)) => return Err("at most one of username/password and basic_auth may be set".into()),
+        (Some(username), password, None) => Some(BasicAuthSection { username, password: Some(password.unwrap_or_default()), password_file: None }),
+        (None, Some(_), _) => return Err("password needs username".into()),
+        (None, None, basic) => basic,
+    };
+    let _ = s.enable_http2;
+    let access = client_access(
+        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers },
+        location.scheme == Scheme::Https,
+        base,
+    )?;
+    Ok(ConsulSd {
+        base_url,
+        location,
+        token: s.token.filter(|t| !t.is_empty()),
+        datacenter: s.datacenter,
+        namespace: s.namespace,
+        partition: s.partition,
+        tag_separator: s.tag_separator.unwrap_or_else(|| ",".to_string()),
+        allow_stale: s.allow_stale.unwrap_or(true),
+        refresh_ms,
+        services: s.services,
+        tags: s.tags,
+        node_meta: s.node_meta.into_iter().collect(),
+        filter: s.filter,
+        health_filter: s.health_filter,
+        credentials: access.credentials,
+        http_headers: access.headers,
+        tls: access.tls,
+        follow_redirects: s.follow_redirects.unwrap_or(true),
+    })
+}
+
 fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
     if s.names.is_empty() || s.names.iter().any(|n| n.trim().is_empty()) {
         return Err("names must hold at least one name, none empty".into());
@@ -793,6 +907,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
         dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
     }
+    let mut consul_sd = Vec::new();
+    for (i, section) in s.consul_sd_configs.into_iter().enumerate() {
+        consul_sd.push(resolve_consul_sd(section, base).map_err(|e| format!("consul_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -814,6 +932,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         file_sd,
         http_sd,
         dns_sd,
+        consul_sd,
         target_relabeler,
         metric_relabeler,
         credentials,
@@ -925,6 +1044,9 @@ mod tests {
             ("scrape_configs: [{job_name: a, http_sd_configs: [{refresh_interval: 1m}]}]", "url is required"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', role: x}]}]", "role"),
             ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: []}]}]", "dns_sd_configs[0]: names must hold"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{scheme: ftp}]}]", "consul_sd_configs[0]: scheme and server"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{username: u, basic_auth: {username: v}}]}]", "at most one of username/password and basic_auth"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{services: [x], role: y}]}]", "role"),
             ("scrape_configs: [{job_name: a, http_headers: {user-agent: {values: [x]}}}]", "setting header \"User-Agent\" is not allowed"),
             ("scrape_configs: [{job_name: a, http_headers: {'X Y': {values: [x]}}}]", "\"X Y\" is not a header name"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', http_headers: {Authorization: {values: [x]}}}]}]", "http_sd_configs[0]: http_headers: setting header \"Authorization\""),

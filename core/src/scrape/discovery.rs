@@ -133,7 +133,7 @@ pub(crate) fn split_address(address: &str, scheme: Scheme) -> Result<(String, u1
 }
 
 /// Percent-encodes a query component as Go's `url.QueryEscape` does (space as `+`).
-fn query_escape(text: &str) -> String {
+pub(crate) fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {

@@ -1,12 +1,13 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd and dns_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, dns_sd and consul_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
 
 pub mod asked_groups;
 pub mod config;
+pub mod consul_sd;
 pub mod discovery;
 pub mod dns;
 pub mod dns_sd;
@@ -122,17 +123,21 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
                 groups.extend(asked.groups(&job.name, &sd.source(name)));
             }
         }
+        for sd in &job.consul_sd {
+            groups.extend(asked.groups(&job.name, &sd.base_url));
+        }
         found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
 }
 
-/// Starts asking the network sources of `config` (http_sd URLs, dns_sd names) on this executor, after
+/// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs) on this executor, after
 /// forgetting the groups of sources it no longer has; they are asked until the returned
 /// sender is dropped (a reload or shutdown). None when there is none.
 fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>, resolv_conf: &Arc<std::path::Path>) -> Option<async_channel::Sender<()>> {
     let mut sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| j.http_sd.iter().map(|sd| (j.name.clone(), sd.url.clone()))).collect();
     sources.extend(dns_sd::sources(config));
+    sources.extend(consul_sd::sources(config));
     asked.keep_only(&sources);
     if sources.is_empty() {
         return None;
@@ -140,6 +145,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     let (stop, stopped) = async_channel::bounded::<()>(1);
     http_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);
+    consul_sd::start(config, asked, &stopped);
     Some(stop)
 }
 
