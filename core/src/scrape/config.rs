@@ -490,8 +490,11 @@ const CONSUL_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
 
 /// One `consul_sd_configs` entry, checked.
 pub struct ConsulSd {
-    /// `scheme://server/path_prefix`, as shown in messages; also this entry's source name.
+    /// `scheme://server/path_prefix`, as shown in messages.
     pub base_url: String,
+    /// This entry's source name among the asked groups: the base URL and a hash of every
+    /// setting that changes the answer (two entries on one server stay apart).
+    pub source: String,
     pub location: Url,
     pub token: Option<String>,
     /// Empty: the agent's own (asked at `/v1/agent/self`).
@@ -766,21 +769,34 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
 }
 
 fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String> {
-    let scheme = s.scheme.unwrap_or_else(|| "http".to_string());
-    let server = s.server.unwrap_or_else(|| "localhost:8500".to_string());
+    let mut scheme = s.scheme.unwrap_or_else(|| "http".to_string());
+    let mut server = s.server.unwrap_or_else(|| "localhost:8500".to_string());
+    // As Consul's client reads its address: an `http://` or `https://` prefix sets the scheme.
+    if let Some((prefix, rest)) = server.split_once("://") {
+        match prefix.to_ascii_lowercase().as_str() {
+            "http" => {}
+            "https" => scheme = "https".to_string(),
+            other => return Err(format!("server {server:?}: unknown scheme {other:?}")),
+        }
+        server = rest.to_string();
+    }
     if server.trim().is_empty() {
         return Err("server must not be empty".into());
+    }
+    if s.token.as_deref().is_some_and(|t| !t.is_empty()) && (s.authorization.is_some() || s.bearer_token.is_some() || s.bearer_token_file.is_some()) {
+        return Err("at most one of token, authorization and bearer_token(_file) may be set".into());
     }
     let prefix = s.path_prefix.trim_end_matches('/');
     let prefix = if prefix.is_empty() || prefix.starts_with('/') { prefix.to_string() } else { format!("/{prefix}") };
     let base_url = format!("{scheme}://{server}{prefix}");
     let location = Url::parse(&format!("{base_url}/")).map_err(|e| format!("scheme and server: {e}"))?;
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(CONSUL_SD_REFRESH_DEFAULT_MS);
-    let basic_auth = match (s.username, s.password, s.basic_auth) {
-        (Some(_), _, Some(_)) => return Err("at most one of username/password and basic_auth may be set".into()),
-        (Some(username), password, None) => Some(BasicAuthSection { username, password: Some(password.unwrap_or_default()), password_file: None }),
-        (None, Some(_), _) => return Err("password needs username".into()),
-        (None, None, basic) => basic,
+    // As Prometheus: `username`/`password` are basic auth when either is not empty.
+    let (username, password) = (s.username.unwrap_or_default(), s.password.unwrap_or_default());
+    let basic_auth = match (username.is_empty() && password.is_empty(), s.basic_auth) {
+        (false, Some(_)) => return Err("at most one of username/password and basic_auth may be set".into()),
+        (false, None) => Some(BasicAuthSection { username, password: Some(password), password_file: None }),
+        (true, basic) => basic,
     };
     let _ = s.enable_http2;
     let access = client_access(
@@ -788,8 +804,12 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String
         location.scheme == Scheme::Https,
         base,
     )?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&(&s.datacenter, &s.namespace, &s.partition, &s.services, &s.tags, &s.node_meta, &s.filter, &s.health_filter, s.allow_stale, &s.tag_separator), &mut hasher);
+    let source = format!("{base_url} {:016x}", std::hash::Hasher::finish(&hasher));
     Ok(ConsulSd {
         base_url,
+        source,
         location,
         token: s.token.filter(|t| !t.is_empty()),
         datacenter: s.datacenter,
@@ -1046,6 +1066,8 @@ mod tests {
             ("scrape_configs: [{job_name: a, dns_sd_configs: [{names: []}]}]", "dns_sd_configs[0]: names must hold"),
             ("scrape_configs: [{job_name: a, consul_sd_configs: [{scheme: ftp}]}]", "consul_sd_configs[0]: scheme and server"),
             ("scrape_configs: [{job_name: a, consul_sd_configs: [{username: u, basic_auth: {username: v}}]}]", "at most one of username/password and basic_auth"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{token: t, bearer_token: b}]}]", "at most one of token, authorization"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{server: 'ftp://c:8500'}]}]", "unknown scheme \"ftp\""),
             ("scrape_configs: [{job_name: a, consul_sd_configs: [{services: [x], role: y}]}]", "role"),
             ("scrape_configs: [{job_name: a, http_headers: {user-agent: {values: [x]}}}]", "setting header \"User-Agent\" is not allowed"),
             ("scrape_configs: [{job_name: a, http_headers: {'X Y': {values: [x]}}}]", "\"X Y\" is not a header name"),

@@ -43,7 +43,7 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
 
 /// Every consul_sd source of `config`, as `AskedGroups` keys.
 pub fn sources(config: &ScrapeConfig) -> Vec<(String, String)> {
-    config.jobs.iter().flat_map(|j| j.consul_sd.iter().map(move |sd| (j.name.clone(), sd.base_url.clone()))).collect()
+    config.jobs.iter().flat_map(|j| j.consul_sd.iter().map(move |sd| (j.name.clone(), sd.source.clone()))).collect()
 }
 
 /// One service instance as `/v1/health/service/<name>` gives it (the fields used).
@@ -52,7 +52,8 @@ pub fn sources(config: &ScrapeConfig) -> Vec<(String, String)> {
 struct ServiceEntry {
     node: Node,
     service: Service,
-    checks: Vec<Check>,
+    /// `null` read as none (Go writes an empty list so).
+    checks: Option<Vec<Check>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,7 +145,7 @@ fn instance_groups(service: &str, datacenter: &str, separator: &str, entries: &[
                 ("__meta_consul_service_address".to_string(), entry.service.address.clone()),
                 ("__meta_consul_service_port".to_string(), entry.service.port.to_string()),
                 ("__meta_consul_service_id".to_string(), entry.service.id.clone()),
-                ("__meta_consul_health".to_string(), aggregated_status(&entry.checks).to_string()),
+                ("__meta_consul_health".to_string(), aggregated_status(entry.checks.as_deref().unwrap_or_default()).to_string()),
                 ("__meta_consul_service".to_string(), service.to_string()),
                 ("__meta_consul_dc".to_string(), datacenter.to_string()),
             ]);
@@ -185,7 +186,13 @@ async fn refresh_loop(job: &str, sd: &ConsulSd, asked: &AskedGroups, stopped: &a
         super::config::Scheme::Http => None,
     };
     let mut client = net::client::HttpClient::new(sd.location.host.clone(), sd.location.port, tls);
+    // What an earlier loop of this source found (before a reload) stays until read again, so
+    // a Consul that fails just then does not take the targets away.
     let mut reading = Reading::default();
+    for group in asked.groups(job, &sd.source) {
+        let service = group.labels.get("__meta_consul_service").cloned().unwrap_or_default();
+        reading.services.entry(service).or_default().push(group);
+    }
     loop {
         let read = futures_lite::future::or(async { Some(refresh(&mut client, sd, &mut reading).await) }, async {
             let _ = stopped.recv().await;
@@ -206,7 +213,7 @@ async fn refresh_loop(job: &str, sd: &ConsulSd, asked: &AskedGroups, stopped: &a
             tracing::info!(job, server = %sd.base_url, "consul_sd answers again");
         }
         reading.errors = errors;
-        asked.store(job, &sd.base_url, reading.services.values().flatten().cloned().collect());
+        asked.store(job, &sd.source, reading.services.values().flatten().cloned().collect());
         if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
             return;
         }
@@ -221,7 +228,7 @@ async fn refresh(client: &mut net::client::HttpClient, sd: &ConsulSd, reading: &
     } else if let Some(known) = &reading.datacenter {
         known.clone()
     } else {
-        match ask::<AgentSelf>(client, sd, "/v1/agent/self", &[]).await {
+        match ask::<AgentSelf>(client, sd, "/v1/agent/self", &[]).await.and_then(|a| if a.config.datacenter.is_empty() { Err("the agent names no datacenter (Config.Datacenter)".to_string()) } else { Ok(a) }) {
             Ok(agent) => {
                 reading.datacenter = Some(agent.config.datacenter.clone());
                 agent.config.datacenter
@@ -255,12 +262,12 @@ async fn refresh(client: &mut net::client::HttpClient, sd: &ConsulSd, reading: &
             return errors;
         }
     };
-    let watched: Vec<&String> = listed
+    let watched: std::collections::BTreeSet<&String> = listed
         .iter()
         .filter(|(name, tags)| (sd.services.is_empty() || sd.services.contains(name)) && sd.tags.iter().all(|t| tags.as_deref().unwrap_or_default().contains(t)))
         .map(|(name, _)| name)
         .collect();
-    reading.services.retain(|name, _| watched.contains(&name));
+    reading.services.retain(|name, _| watched.contains(name));
     for name in watched {
         let mut params = common.clone();
         params.extend(sd.tags.iter().map(|t| ("tag".to_string(), t.clone())));
@@ -363,6 +370,17 @@ mod tests {
         assert_eq!(groups[1].labels.get("__meta_consul_service_address").map(String::as_str), Some("fd00::2"));
         assert_eq!(groups[1].labels.get("__meta_consul_namespace").map(String::as_str), Some("ns1"));
         assert_eq!(groups[1].labels.get("__meta_consul_tags").map(String::as_str), Some(",,"));
+    }
+
+    #[test]
+    fn null_lists_and_two_entries_on_one_server() {
+        let entries: Vec<ServiceEntry> = serde_json::from_str(r#"[{"Node": {"Node": "n", "Address": "10.0.0.9", "Meta": null}, "Service": {"ID": "x", "Tags": null, "Port": 1}, "Checks": null}]"#).expect("nulls read as none");
+        assert_eq!(instance_groups("x", "dc1", ",", &entries)[0].labels.get("__meta_consul_health").map(String::as_str), Some("passing"));
+        let config = ScrapeConfig::from_yaml("scrape_configs: [{job_name: j, consul_sd_configs: [{server: 'http://c:8500', datacenter: dc1}, {server: 'c:8500', datacenter: dc2}, {server: 'HTTPS://c:8501'}]}]", std::path::Path::new("/tmp"), crate::ingest::label_limits::LabelLimits::default()).expect("valid");
+        let sds = &config.jobs[0].consul_sd;
+        assert_eq!((sds[0].base_url.as_str(), sds[1].base_url.as_str(), sds[2].base_url.as_str()), ("http://c:8500", "http://c:8500", "https://c:8501"));
+        assert_ne!(sds[0].source, sds[1].source, "two entries on one server keep their targets apart");
+        assert_eq!(sources(&config).len(), 3);
     }
 
     #[test]

@@ -45,12 +45,14 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
         // neither this executor nor its blocking pool, shared with queries. A lookup that
         // outlives its refresh (or a reload) ends on its own; its answer is dropped.
         let lookups: Vec<_> = sd.names.iter().map(|name| (name, look_up_on_a_thread(resolv_conf.clone(), name.clone(), sd.kind))).collect();
+        let started = std::time::Instant::now();
+        let deadline = Duration::from_millis(sd.refresh_ms as u64);
         for (name, answer) in lookups {
-            let deadline = Duration::from_millis(sd.refresh_ms as u64);
+            let left = deadline.saturating_sub(started.elapsed());
             let answer = futures_lite::future::or(
                 async { Some(answer.recv().await.unwrap_or_else(|_| Err("the lookup thread ended without an answer".into()))) },
                 async {
-                    sleep_unless_stopped(deadline, stopped).await;
+                    sleep_unless_stopped(left, stopped).await;
                     None
                 },
             )

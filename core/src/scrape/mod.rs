@@ -124,7 +124,7 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
             }
         }
         for sd in &job.consul_sd {
-            groups.extend(asked.groups(&job.name, &sd.base_url));
+            groups.extend(asked.groups(&job.name, &sd.source));
         }
         found.extend(discovery::targets(job, &groups));
     }
