@@ -175,17 +175,13 @@ struct Reading {
 
 /// Reads `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &ConsulSd, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let tls = match sd.location.scheme {
-        super::config::Scheme::Https => match &sd.tls {
-            Ok(tls) => Some(tls.clone()),
-            Err(error) => {
-                tracing::error!(job, server = %sd.base_url, %error, "consul_sd: no TLS settings for https; its targets stay empty");
-                return;
-            }
-        },
-        super::config::Scheme::Http => None,
+    let mut client = match http_get::client_for(&sd.location, &sd.tls) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(job, server = %sd.base_url, %error, "consul_sd: its targets stay empty");
+            return;
+        }
     };
-    let mut client = net::client::HttpClient::new(sd.location.host.clone(), sd.location.port, tls);
     // What an earlier loop of this source found (before a reload) stays until read again, so
     // a Consul that fails just then does not take the targets away.
     let mut reading = Reading::default();

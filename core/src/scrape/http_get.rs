@@ -37,6 +37,16 @@ pub fn status_error(status: u16) -> String {
     format!("server returned HTTP status {status} {reason}").trim_end().to_string()
 }
 
+/// A client for `location`'s origin: TLS from `tls` when it is https (an error saying why
+/// there is none otherwise).
+pub fn client_for(location: &Url, tls: &Result<ClientTls, String>) -> Result<HttpClient, String> {
+    let tls = match location.scheme {
+        Scheme::Https => Some(tls.clone().map_err(|e| format!("no TLS settings for https: {e}"))?),
+        Scheme::Http => None,
+    };
+    Ok(HttpClient::new(location.host.clone(), location.port, tls))
+}
+
 /// What one GET asks.
 pub struct Get<'a> {
     /// The client connected to `url`'s origin (kept alive by the caller).

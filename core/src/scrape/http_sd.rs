@@ -47,17 +47,13 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let tls = match sd.location.scheme {
-        super::config::Scheme::Https => match &sd.tls {
-            Ok(tls) => Some(tls.clone()),
-            Err(error) => {
-                tracing::error!(job, url = %sd.url, %error, "http_sd: no TLS settings for an https URL; its targets stay empty");
-                return;
-            }
-        },
-        super::config::Scheme::Http => None,
+    let mut client = match http_get::client_for(&sd.location, &sd.tls) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(job, url = %sd.url, %error, "http_sd: its targets stay empty");
+            return;
+        }
     };
-    let mut client = net::client::HttpClient::new(sd.location.host.clone(), sd.location.port, tls);
     let mut last_error: Option<String> = None;
     loop {
         let asked = futures_lite::future::or(async { Some(ask(&mut client, sd).await) }, async {

@@ -467,11 +467,7 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
 /// its replacement), nothing when its target was removed (they are marked stale).
 pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_channel::Receiver<()>, inherited: Vec<Labels>) -> Vec<Labels> {
     let job = target.job.clone();
-    let tls = match target.scheme {
-        super::config::Scheme::Https => job.tls.clone().map(Some).map_err(|e| format!("no TLS settings for an https target: {e}")),
-        super::config::Scheme::Http => Ok(None),
-    };
-    let mut client = tls.map(|tls| net::client::HttpClient::new(target.host.clone(), target.port, tls));
+    let mut client = super::http_get::client_for(&target_location(&target), &job.tls);
     let limits = context.api.config.storage.ingest_rules().label_limits;
     let mut cache = SeriesCache::default();
     cache.inherit(inherited);
@@ -550,6 +546,11 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
     Vec::new()
 }
 
+/// Where the target is scraped.
+fn target_location(target: &Target) -> Url {
+    Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() }
+}
+
 /// The target's exposition body, or why there is none (as Prometheus words scrape errors).
 async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Vec<u8>, String> {
     let job = &target.job;
@@ -558,7 +559,7 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
     let timeout = Duration::from_millis(target.timeout_ms as u64);
-    let location = Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() };
+    let location = target_location(target);
     let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls };
     let response = super::http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
