@@ -48,19 +48,21 @@ impl AskedGroups {
     }
 }
 
-/// Sleeps `duration`; false when `stopped` closed first (a reload or shutdown).
+/// Runs `work` unless `stopped` closes first (a reload or shutdown); None when it closed,
+/// before or while the work finished: the answer is then no longer wanted (a newer loop may
+/// own its source).
+pub async fn unless_stopped<T>(work: impl std::future::Future<Output = T>, stopped: &async_channel::Receiver<()>) -> Option<T> {
+    let done = futures_lite::future::or(async { Some(work.await) }, async {
+        let _ = stopped.recv().await;
+        None
+    })
+    .await;
+    done.filter(|_| !stopped.is_closed())
+}
+
+/// Sleeps `duration`; false when `stopped` closed meanwhile.
 pub async fn sleep_unless_stopped(duration: std::time::Duration, stopped: &async_channel::Receiver<()>) -> bool {
-    futures_lite::future::or(
-        async {
-            glommio::timer::sleep(duration).await;
-            true
-        },
-        async {
-            let _ = stopped.recv().await;
-            false
-        },
-    )
-    .await
+    unless_stopped(glommio::timer::sleep(duration), stopped).await.is_some()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
 use super::config::{ConsulSd, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 
@@ -190,16 +190,7 @@ async fn refresh_loop(job: &str, sd: &ConsulSd, asked: &AskedGroups, stopped: &a
         reading.services.entry(service).or_default().push(group);
     }
     loop {
-        let read = futures_lite::future::or(async { Some(refresh(&mut client, sd, &mut reading).await) }, async {
-            let _ = stopped.recv().await;
-            None
-        })
-        .await;
-        // A reload or shutdown: this loop's answers are no longer wanted.
-        let Some(errors) = read else { return };
-        if stopped.is_closed() {
-            return;
-        }
+        let Some(errors) = unless_stopped(refresh(&mut client, sd, &mut reading), stopped).await else { return };
         for (request, error) in &errors {
             if reading.errors.get(request) != Some(error) {
                 tracing::warn!(job, server = %sd.base_url, %request, %error, "consul_sd request failed; the last good targets are kept");

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::{sleep_unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
 use super::config::{DnsSd, ScrapeConfig, TargetGroup};
 use super::dns::Record;
 
@@ -49,18 +49,11 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
         let deadline = Duration::from_millis(sd.refresh_ms as u64);
         for (name, answer) in lookups {
             let left = deadline.saturating_sub(started.elapsed());
-            let answer = futures_lite::future::or(
-                async { Some(answer.recv().await.unwrap_or_else(|_| Err("the lookup thread ended without an answer".into()))) },
-                async {
-                    sleep_unless_stopped(left, stopped).await;
-                    None
-                },
-            )
-            .await;
-            // A reload or shutdown: this loop's answers are no longer wanted.
-            if stopped.is_closed() {
-                return;
-            }
+            let within = futures_lite::future::or(async { Some(answer.recv().await.unwrap_or_else(|_| Err("the lookup thread ended without an answer".into()))) }, async {
+                glommio::timer::sleep(left).await;
+                None
+            });
+            let Some(answer) = unless_stopped(within, stopped).await else { return };
             let answer = answer.unwrap_or_else(|| Err(format!("no answer within the refresh interval ({deadline:?})")));
             match answer {
                 Ok(records) => {

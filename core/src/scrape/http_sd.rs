@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -56,17 +56,7 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
     };
     let mut last_error: Option<String> = None;
     loop {
-        let asked = futures_lite::future::or(async { Some(ask(&mut client, sd).await) }, async {
-            let _ = stopped.recv().await;
-            None
-        })
-        .await;
-        let Some(answer) = asked else { return };
-        // A reload or shutdown came while the answer did: it is no longer wanted (a newer
-        // loop may own this source now).
-        if stopped.is_closed() {
-            return;
-        }
+        let Some(answer) = unless_stopped(ask(&mut client, sd), stopped).await else { return };
         match answer {
             Ok(groups) => {
                 if last_error.take().is_some() {
