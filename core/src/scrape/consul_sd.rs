@@ -41,11 +41,6 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
     }
 }
 
-/// Every consul_sd source of `config`, as `AskedGroups` keys.
-pub fn sources(config: &ScrapeConfig) -> Vec<(String, String)> {
-    config.jobs.iter().flat_map(|j| j.consul_sd.iter().map(move |sd| (j.name.clone(), sd.source.clone()))).collect()
-}
-
 /// One service instance as `/v1/health/service/<name>` gives it (the fields used).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -367,7 +362,7 @@ mod tests {
         let sds = &config.jobs[0].consul_sd;
         assert_eq!((sds[0].base_url.as_str(), sds[1].base_url.as_str(), sds[2].base_url.as_str()), ("http://c:8500", "http://c:8500", "https://c:8501"));
         assert_ne!(sds[0].source, sds[1].source, "two entries on one server keep their targets apart");
-        assert_eq!(sources(&config).len(), 3);
+        assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 3);
     }
 
     #[test]

@@ -133,11 +133,6 @@ pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> 
     groups
 }
 
-/// Every dns_sd source of `config`, as `AskedGroups` keys.
-pub fn sources(config: &ScrapeConfig) -> Vec<(String, String)> {
-    config.jobs.iter().flat_map(|j| j.dns_sd.iter().flat_map(move |sd| sd.names.iter().map(move |n| (j.name.clone(), sd.source(n))))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

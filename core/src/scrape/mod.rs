@@ -115,29 +115,29 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
         let (mut groups, file_errors) = cache.read(&job.file_sd);
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
-        for sd in &job.http_sd {
-            groups.extend(asked.groups(&job.name, &sd.url));
-        }
-        for sd in &job.dns_sd {
-            for name in &sd.names {
-                groups.extend(asked.groups(&job.name, &sd.source(name)));
-            }
-        }
-        for sd in &job.consul_sd {
-            groups.extend(asked.groups(&job.name, &sd.source));
+        for source in asked_sources(job) {
+            groups.extend(asked.groups(&job.name, &source));
         }
         found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
 }
 
+/// The names under which `job`'s network sources keep their groups in `AskedGroups` (one
+/// place, so that what is stored and what is read cannot name them differently): an
+/// http_sd URL, a dns_sd name with its type and port, a Consul entry's base URL and settings.
+pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
+    let http = job.http_sd.iter().map(|sd| sd.url.clone());
+    let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
+    let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
+    http.chain(dns).chain(consul).collect()
+}
+
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs) on this executor, after
 /// forgetting the groups of sources it no longer has; they are asked until the returned
 /// sender is dropped (a reload or shutdown). None when there is none.
 fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>, resolv_conf: &Arc<std::path::Path>) -> Option<async_channel::Sender<()>> {
-    let mut sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| j.http_sd.iter().map(|sd| (j.name.clone(), sd.url.clone()))).collect();
-    sources.extend(dns_sd::sources(config));
-    sources.extend(consul_sd::sources(config));
+    let sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| asked_sources(j).into_iter().map(|source| (j.name.clone(), source))).collect();
     asked.keep_only(&sources);
     if sources.is_empty() {
         return None;
