@@ -49,6 +49,9 @@ pub enum ClientError {
     /// The server's answer is not a well-formed HTTP/1.x response.
     #[error("malformed HTTP response: {0}")]
     Protocol(String),
+    /// The consumer of a streamed body refused what arrived (its message).
+    #[error("{0}")]
+    Stream(String),
     /// `what` is "response body" (on the wire) or "decompressed response body".
     #[error("{what} exceeds the limit of {limit} bytes")]
     BodyTooLarge { what: &'static str, limit: usize },
@@ -80,6 +83,11 @@ pub struct Response {
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
 }
+
+/// What takes a streamed body as it arrives: called with the bytes not taken yet, it takes
+/// (drains) what it can use, leaving a partial record for the next call; an error ends the
+/// request with [`ClientError::Stream`].
+pub type BodySink<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> Result<(), String>;
 
 /// The socket of one connection, with or without TLS.
 enum Conn {
@@ -163,11 +171,23 @@ impl HttpClient {
     /// A header in `headers` named `Host` or `Accept-Encoding` replaces the client's own.
     /// Responses of any status are returned; errors drop the connection.
     pub async fn get(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
+        self.get_into(path_and_query, headers, timeout, body_bytes_max, None).await
+    }
+
+    /// As [`HttpClient::get`], but a `200` body is given to `sink` as it arrives (a watch that
+    /// streams for minutes), and what the sink leaves at the end is the response's `body`;
+    /// `pending_bytes_max` bounds what is waiting for the sink. Other statuses are read whole.
+    /// The body must not be compressed: send `Accept-Encoding: identity`.
+    pub async fn get_streamed(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, pending_bytes_max: usize, sink: BodySink<'_>) -> Result<Response, ClientError> {
+        self.get_into(path_and_query, headers, timeout, pending_bytes_max, Some(sink)).await
+    }
+
+    async fn get_into(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize, mut sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
         let request = self.request_bytes(path_and_query, headers)?;
         let reused = self.conn.take();
         let deadline = Instant::now() + timeout;
         self.phase.set("starting");
-        let exchange = async { Some(self.exchange(reused, &request, deadline, body_bytes_max).await) };
+        let exchange = async { Some(self.exchange(reused, &request, deadline, body_bytes_max, &mut sink).await) };
         let expiry = async {
             glommio::timer::sleep(timeout).await;
             None
@@ -210,9 +230,9 @@ impl HttpClient {
 
     /// The request on the kept connection (once more on a fresh one if the server had closed
     /// it before answering), or on a fresh connection. Returns the connection to keep.
-    async fn exchange(&self, reused: Option<Conn>, request: &[u8], deadline: Instant, body_max: usize) -> Result<(Response, Option<Conn>), ClientError> {
+    async fn exchange<S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized>(&self, reused: Option<Conn>, request: &[u8], deadline: Instant, body_max: usize, sink: &mut Option<&mut S>) -> Result<(Response, Option<Conn>), ClientError> {
         if let Some(mut conn) = reused {
-            match self.attempt(&mut conn, request, body_max).await {
+            match self.attempt(&mut conn, request, body_max, sink.as_deref_mut()).await {
                 Ok((response, keep)) => return Ok((response, keep.then_some(conn))),
                 Err((error, true)) => return Err(error),
                 // Nothing came back: the server closed the idle connection. One fresh try.
@@ -220,7 +240,7 @@ impl HttpClient {
             }
         }
         let mut conn = self.open(deadline).await?;
-        match self.attempt(&mut conn, request, body_max).await {
+        match self.attempt(&mut conn, request, body_max, sink.as_deref_mut()).await {
             Ok((response, keep)) => Ok((response, keep.then_some(conn))),
             Err((error, _)) => Err(error),
         }
@@ -273,7 +293,7 @@ impl HttpClient {
 
     /// One request and its response on `conn`. Returns whether the connection may be kept;
     /// an error says whether any response byte had arrived.
-    async fn attempt(&self, conn: &mut Conn, request: &[u8], body_max: usize) -> Result<(Response, bool), (ClientError, bool)> {
+    async fn attempt<S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized>(&self, conn: &mut Conn, request: &[u8], body_max: usize, sink: Option<&mut S>) -> Result<(Response, bool), (ClientError, bool)> {
         self.phase.set("sending the request");
         let sent = async {
             conn.write_all(request).await?;
@@ -282,14 +302,14 @@ impl HttpClient {
         if let Err(source) = sent.await {
             return Err((ClientError::Io { during: "sending the request", source }, false));
         }
-        let mut wire = Wire { conn, buf: Vec::new(), received: false };
+        let mut wire = Wire { conn, buf: Vec::new(), received: false, sink };
         match self.read_response(&mut wire, body_max).await {
             Ok(done) => Ok(done),
             Err(error) => Err((error, wire.received)),
         }
     }
 
-    async fn read_response(&self, wire: &mut Wire<'_>, body_max: usize) -> Result<(Response, bool), ClientError> {
+    async fn read_response<S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized>(&self, wire: &mut Wire<'_, S>, body_max: usize) -> Result<(Response, bool), ClientError> {
         self.phase.set("waiting for the response");
         let head = loop {
             let head = wire.head().await?;
@@ -300,6 +320,12 @@ impl HttpClient {
             }
         };
         self.phase.set("reading the response body");
+        if head.status != 200 {
+            wire.sink = None;
+        }
+        if wire.sink.is_some() && head.headers.get_all(http::header::CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity")) {
+            return Err(ClientError::Encoding("a streamed body must not be compressed (the request asks for identity)".into()));
+        }
         let framing = framing(&head)?;
         if let Framing::Length(length) = framing {
             if length > body_max as u64 {
@@ -308,7 +334,11 @@ impl HttpClient {
         }
         let body = match framing {
             Framing::Empty => Vec::new(),
-            Framing::Length(length) => wire.exact(length as usize).await?,
+            Framing::Length(length) => {
+                let mut body = wire.exact(length as usize).await?;
+                wire.feed(&mut body)?;
+                body
+            }
             Framing::Chunked => wire.chunked(body_max).await?,
             Framing::UntilClose => wire.until_close(body_max).await?,
         };
@@ -406,14 +436,24 @@ fn decode(headers: &mut http::HeaderMap, body: Vec<u8>, body_max: usize) -> Resu
 }
 
 /// The read side of one response: bytes read but not yet taken are in `buf`.
-struct Wire<'a> {
+struct Wire<'a, S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized> {
     conn: &'a mut Conn,
     buf: Vec<u8>,
     /// Whether any byte of a response arrived (a failure before that may be retried).
     received: bool,
+    /// Takes a `200` body as it arrives (none: the body is read whole).
+    sink: Option<&'a mut S>,
 }
 
-impl Wire<'_> {
+impl<S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized> Wire<'_, S> {
+    /// Gives the body read so far to the sink, if there is one.
+    fn feed(&mut self, body: &mut Vec<u8>) -> Result<(), ClientError> {
+        match self.sink.as_mut() {
+            Some(sink) => sink(body).map_err(ClientError::Stream),
+            None => Ok(()),
+        }
+    }
+
     /// Reads more into `buf`; 0 at the end of the stream.
     async fn fill(&mut self, during: &'static str) -> Result<usize, ClientError> {
         self.buf.reserve(READ_SIZE);
@@ -523,6 +563,7 @@ impl Wire<'_> {
                 return Err(ClientError::BodyTooLarge { what: "response body", limit: body_max });
             }
             self.take_into(&mut body, size as usize).await?;
+            self.feed(&mut body)?;
             let end = self.line(2, "end of chunk").await?;
             if !end.is_empty() {
                 return Err(ClientError::Protocol("chunk data longer than its chunk size".into()));
@@ -545,6 +586,7 @@ impl Wire<'_> {
     async fn until_close(&mut self, body_max: usize) -> Result<Vec<u8>, ClientError> {
         let mut body = std::mem::take(&mut self.buf);
         loop {
+            self.feed(&mut body)?;
             if body.len() > body_max {
                 return Err(ClientError::BodyTooLarge { what: "response body", limit: body_max });
             }
@@ -717,6 +759,55 @@ mod tests {
 
     fn client(port: u16) -> HttpClient {
         HttpClient::new("127.0.0.1".into(), port, None)
+    }
+
+    #[test]
+    fn a_streamed_body_reaches_the_sink_before_the_response_ends() {
+        // The server sends one chunked line, then waits for the client to say it saw it
+        // before sending the second line and the end: the sink must run in between.
+        let (seen_tx, seen_rx) = mpsc::channel::<()>();
+        let (port, handle) = server(move |listener| {
+            let mut stream = accept(&listener);
+            read_request(&mut stream).expect("request");
+            stream.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n").expect("first");
+            let waited = seen_rx.recv_timeout(LONG).is_ok();
+            stream.write_all(b"8\r\nsecond\np\r\n0\r\n\r\n").expect("rest");
+            waited
+        });
+        let lines = run(async move {
+            let mut lines = Vec::new();
+            let mut sink = |pending: &mut Vec<u8>| -> Result<(), String> {
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+                    let _ = seen_tx.send(());
+                }
+                Ok(())
+            };
+            let response = client(port).get_streamed("/watch", &[], LONG, 64, &mut sink).await.expect("streamed");
+            assert_eq!(response.body, b"p", "what the sink left is the body");
+            lines
+        });
+        assert_eq!(lines, vec!["first", "second"]);
+        assert!(handle.join().expect("server"), "the sink saw the first line while the response was still open");
+    }
+
+    #[test]
+    fn a_streamed_error_answer_is_read_whole_and_a_refusing_sink_ends_the_request() {
+        let (port, _handle) = server(|listener| serve_one(listener, vec![b"HTTP/1.1 410 Gone\r\nContent-Length: 4\r\n\r\ngone".to_vec(), b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad".to_vec()]));
+        run(async move {
+            let mut client = client(port);
+            let mut calls = 0;
+            let mut sink = |_: &mut Vec<u8>| -> Result<(), String> {
+                calls += 1;
+                Err("not JSON".to_string())
+            };
+            let gone = client.get_streamed("/a", &[], LONG, 64, &mut sink).await.expect("410 read whole");
+            assert_eq!((gone.status, gone.body.as_slice()), (410, &b"gone"[..]));
+            let refused = client.get_streamed("/b", &[], LONG, 64, &mut sink).await;
+            assert!(matches!(&refused, Err(ClientError::Stream(m)) if m == "not JSON"), "{refused:?}");
+            assert_eq!(calls, 1, "the sink saw only the 200 body");
+        });
     }
 
     #[test]
