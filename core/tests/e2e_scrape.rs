@@ -443,3 +443,70 @@ fn consul_sd_targets_come_from_the_catalog() {
     poll_query(&server, "consul_probe", "the removed service's series marked stale", WAIT, |r| r.is_empty().then_some(()));
     assert!(server.stop(), "clean shutdown");
 }
+
+/// A pod as the API server gives it: `name` in `default`, one container exposing `port`.
+fn kubernetes_pod(name: &str, port: u16) -> serde_json::Value {
+    json!({
+        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"), "labels": {"app": "web"}, "annotations": {"prometheus.io/scrape": "true"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:1", "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]}]},
+        "status": {"podIP": "127.0.0.1", "hostIP": "10.0.0.1", "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
+#[test]
+fn kubernetes_sd_follows_pods_by_list_and_watch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (first, second) = (Exporter::start("k8s_probe 1\n"), Exporter::start("k8s_probe 2\n"));
+    let kubernetes = FakeKubernetes::start();
+    kubernetes.apply("/api/v1/pods", "ADDED", kubernetes_pod("web-1", first.port));
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{api}', bearer_token: k8s-token, selectors: [{{role: pod, label: 'app=web'}}]}}]\n  relabel_configs:\n  - {{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], regex: 'true', action: keep}}\n  - {{source_labels: [__meta_kubernetes_pod_name], target_label: pod}}\n  - {{source_labels: [__meta_kubernetes_namespace], target_label: namespace}}\n",
+            api = kubernetes.url()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    // The listed pod's container port is scraped, labeled from the pod.
+    let probe = poll_query(&server, "k8s_probe", "the listed pod scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "k8s_probe", "instance": first.address(), "job": "pods", "namespace": "default", "pod": "web-1"}));
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
+    let port_text = first.port.to_string();
+    assert_eq!(
+        (discovered["__meta_kubernetes_pod_container_port_number"].as_str(), discovered["__meta_kubernetes_pod_ready"].as_str(), discovered["__meta_kubernetes_pod_node_name"].as_str(), discovered["__meta_kubernetes_pod_label_app"].as_str()),
+        (Some(port_text.as_str()), Some("true"), Some("node-1"), Some("web")),
+        "{discovered}"
+    );
+
+    // A pod added while the watch is open is scraped without another list.
+    let deadline = std::time::Instant::now() + WAIT;
+    while kubernetes.open_watches() == 0 {
+        assert!(std::time::Instant::now() < deadline, "a watch opened within {WAIT:?}: {:?}", kubernetes.request_heads());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lists_before = kubernetes.request_heads().iter().filter(|h| !h.contains("watch=1")).count();
+    kubernetes.apply("/api/v1/pods", "ADDED", kubernetes_pod("web-2", second.port));
+    poll_query(&server, "k8s_probe", "the watched pod scraped", WAIT, |r| (r.len() == 2).then_some(()));
+    assert_eq!(kubernetes.request_heads().iter().filter(|h| !h.contains("watch=1")).count(), lists_before, "the new pod came by the watch");
+
+    // A pod deleted where no watch sees it, then the watch expired (410): the list that
+    // follows finds it gone, and its series are marked stale.
+    kubernetes.apply_unwatched("/api/v1/pods", "DELETED", kubernetes_pod("web-1", first.port));
+    kubernetes.expire_watches();
+    let left = poll_query(&server, "k8s_probe", "the deleted pod's series marked stale after the relist", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"]["pod"].clone()));
+    assert_eq!(left, json!("web-2"));
+
+    let heads = kubernetes.request_heads();
+    assert!(heads.iter().all(|h| h.contains("Authorization: Bearer k8s-token\r\n")), "{heads:?}");
+    assert!(heads.iter().all(|h| h.starts_with("GET /api/v1/pods?") && h.contains("labelSelector=app%3Dweb")), "{heads:?}");
+    assert!(heads.iter().any(|h| h.contains("watch=1") && h.contains("resourceVersion=1&") && h.contains("allowWatchBookmarks=true")), "the first watch starts at the list's version: {heads:?}");
+    assert!(heads.iter().filter(|h| h.contains("limit=500")).count() >= 2, "listed again after the 410: {heads:?}");
+    assert!(server.stop(), "clean shutdown");
+}

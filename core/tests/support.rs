@@ -763,3 +763,151 @@ fn fake_dns_answer(query: &[u8], known: &std::sync::Mutex<std::collections::Hash
     }
     Some(out)
 }
+
+/// A Kubernetes API server on a loopback port for kubernetes_sd tests: lists the objects it
+/// holds (`GET <collection>?limit=…`, one page) and streams watch events
+/// (`GET <collection>?watch=1&…`, chunked JSON lines) for what `apply` changes after the
+/// watch opened; `expire_watches` ends the open watches with a `410 Gone` error event.
+/// Collections are paths such as `/api/v1/pods` (all namespaces only). It records each
+/// request's head. Its threads end with the test process.
+pub struct FakeKubernetes {
+    pub port: u16,
+    state: std::sync::Arc<std::sync::Mutex<FakeKubernetesState>>,
+}
+
+#[derive(Default)]
+struct FakeKubernetesState {
+    version: u64,
+    /// Collection path → "namespace/name" → object.
+    objects: std::collections::HashMap<String, std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Open watches: collection path and the sender of their event lines (None: expire).
+    watches: Vec<(String, mpsc::Sender<Option<String>>)>,
+    heads: Vec<String>,
+}
+
+impl FakeKubernetes {
+    pub fn start() -> FakeKubernetes {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake Kubernetes");
+        let port = listener.local_addr().expect("fake Kubernetes address").port();
+        let state: std::sync::Arc<std::sync::Mutex<FakeKubernetesState>> = std::sync::Arc::default();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || fake_kubernetes_connection(stream, &state));
+            }
+        });
+        FakeKubernetes { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Adds, changes (`ADDED`, `MODIFIED`) or removes (`DELETED`) `object` in `collection`,
+    /// giving it the next resource version and telling the open watches.
+    pub fn apply(&self, collection: &str, event: &str, object: serde_json::Value) {
+        self.change(collection, event, object, true);
+    }
+
+    /// As `apply`, without telling the open watches: only a new list sees the change.
+    pub fn apply_unwatched(&self, collection: &str, event: &str, object: serde_json::Value) {
+        self.change(collection, event, object, false);
+    }
+
+    fn change(&self, collection: &str, event: &str, mut object: serde_json::Value, tell: bool) {
+        let Ok(mut state) = self.state.lock() else { return };
+        state.version += 1;
+        object["metadata"]["resourceVersion"] = serde_json::Value::String(state.version.to_string());
+        let key = format!("{}/{}", object["metadata"]["namespace"].as_str().unwrap_or(""), object["metadata"]["name"].as_str().unwrap_or(""));
+        let objects = state.objects.entry(collection.to_string()).or_default();
+        if event == "DELETED" {
+            objects.remove(&key);
+        } else {
+            objects.insert(key, object.clone());
+        }
+        if !tell {
+            return;
+        }
+        let line = serde_json::json!({"type": event, "object": object}).to_string();
+        state.watches.retain(|(path, sender)| path != collection || sender.send(Some(line.clone())).is_ok());
+    }
+
+    /// Ends every open watch with a `410 Gone` error event (the client must list again).
+    pub fn expire_watches(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            for (_, sender) in state.watches.drain(..) {
+                let _ = sender.send(None);
+            }
+        }
+    }
+
+    /// How many watches are open now.
+    pub fn open_watches(&self) -> usize {
+        self.state.lock().map(|s| s.watches.len()).unwrap_or(0)
+    }
+
+    /// The heads of the requests seen so far.
+    pub fn request_heads(&self) -> Vec<String> {
+        self.state.lock().map(|s| s.heads.clone()).unwrap_or_default()
+    }
+}
+
+/// Serves one connection of `FakeKubernetes` (requests one after another).
+fn fake_kubernetes_connection(stream: std::net::TcpStream, state: &std::sync::Mutex<FakeKubernetesState>) {
+    let Ok(read_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(read_half);
+    let mut stream = stream;
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let target = head.split(' ').nth(1).unwrap_or("").to_string();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let (path, watch) = (path.to_string(), query.split('&').any(|p| p == "watch=1"));
+        let (sender, events) = mpsc::channel();
+        let list = {
+            let Ok(mut state) = state.lock() else { return };
+            state.heads.push(head);
+            if watch {
+                state.watches.push((path.clone(), sender));
+                None
+            } else {
+                let items: Vec<serde_json::Value> = state.objects.get(&path).map(|o| o.values().cloned().collect()).unwrap_or_default();
+                Some(serde_json::json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": state.version.to_string()}, "items": items}).to_string())
+            }
+        };
+        if let Some(body) = list {
+            let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            if stream.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
+        if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").is_err() {
+            return;
+        }
+        // Events until the watch is expired (or the client goes); a watch is not reused.
+        while let Ok(event) = events.recv() {
+            let line = match event {
+                Some(line) => line,
+                None => serde_json::json!({"type": "ERROR", "object": {"kind": "Status", "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410}}).to_string(),
+            };
+            let chunk = format!("{:x}\r\n{line}\n\r\n", line.len() + 1);
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+    }
+}

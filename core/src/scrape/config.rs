@@ -95,6 +95,7 @@ struct JobSection {
     http_sd_configs: Vec<HttpSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
+    kubernetes_sd_configs: Vec<KubernetesSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -265,6 +266,54 @@ struct ConsulSdSection {
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
+}
+
+/// Prometheus' `kubernetes_sd_config`: objects of a Kubernetes API server, with the HTTP
+/// client settings a job has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KubernetesSdSection {
+    role: String,
+    api_server: Option<String>,
+    kubeconfig_file: Option<PathBuf>,
+    namespaces: KubernetesNamespacesSection,
+    selectors: Vec<KubernetesSelectorSection>,
+    attach_metadata: KubernetesAttachSection,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KubernetesNamespacesSection {
+    own_namespace: bool,
+    names: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KubernetesSelectorSection {
+    role: String,
+    label: String,
+    field: String,
+}
+
+/// `attach_metadata`: `node` is supported; Prometheus 3's others are refused when true.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KubernetesAttachSection {
+    node: bool,
+    namespace: bool,
+    deployment: bool,
+    job: bool,
+    cronjob: bool,
 }
 
 /// Prometheus' `dns_sd_config`: names looked up every `refresh_interval` (30 s by default).
@@ -522,6 +571,38 @@ impl std::fmt::Debug for ConsulSd {
     }
 }
 
+/// Where a pod's service account keeps its token, CA and namespace (Kubernetes' fixed path).
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// One `kubernetes_sd_configs` entry, checked.
+pub struct KubernetesSd {
+    /// Prometheus' role name: pod, service, endpoints, endpointslice, node or ingress.
+    pub role: String,
+    /// The API server's URL, as shown in messages.
+    pub api_server: String,
+    /// This entry's source name among the asked groups: the API server and a hash of every
+    /// setting that changes the answer.
+    pub source: String,
+    pub location: Url,
+    /// Empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// Per selector role (`pod`, `node`, ...): its label and field selectors.
+    pub selectors: BTreeMap<String, (String, String)>,
+    /// `attach_metadata.node`: pod, endpoints and endpointslice targets get their node's labels.
+    pub attach_node: bool,
+    pub credentials: Credentials,
+    pub http_headers: ExtraHeaders,
+    pub tls: Result<net::client::ClientTls, String>,
+    pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for KubernetesSd {
+    /// The server and role (credentials stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesSd").field("api_server", &self.api_server).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
 /// One scrape job, checked and ready to run.
 pub struct ScrapeJob {
     pub name: String,
@@ -538,6 +619,7 @@ pub struct ScrapeJob {
     pub http_sd: Vec<HttpSd>,
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
+    pub kubernetes_sd: Vec<KubernetesSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -830,6 +912,105 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String
     })
 }
 
+/// The API server of a pod's own cluster, as client-go's in-cluster configuration finds it:
+/// `KUBERNETES_SERVICE_HOST` and `_PORT` (`host`, `port`), the service account's token (read
+/// at every request, so a rotated token is used) and CA in `account_dir`.
+fn in_cluster(host: Option<String>, port: Option<String>, account_dir: &Path) -> Result<(String, ClientSections), String> {
+    let (Some(host), Some(port)) = (host.filter(|h| !h.is_empty()), port.filter(|p| !p.is_empty())) else {
+        return Err("no api_server, and not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set to use the pod's service account".into());
+    };
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let sections = ClientSections {
+        basic_auth: None,
+        authorization: None,
+        bearer_token: None,
+        bearer_token_file: Some(account_dir.join("token")),
+        tls_config: Some(TlsSection { ca_file: Some(account_dir.join("ca.crt")), ..TlsSection::default() }),
+        http_headers: BTreeMap::new(),
+    };
+    Ok((format!("https://{host}:{port}"), sections))
+}
+
+fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<KubernetesSd, String> {
+    let Some(allowed) = super::kubernetes_sd::roles::Role::parse(&s.role).map(|r| r.selector_roles()) else {
+        return Err(if s.role.is_empty() { "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)".to_string() } else { format!("unknown Kubernetes SD role {:?}", s.role) });
+    };
+    if s.kubeconfig_file.is_some() {
+        return Err("kubeconfig_file is not supported: set api_server with the credentials and tls_config it names".into());
+    }
+    let a = &s.attach_metadata;
+    for (key, set) in [("namespace", a.namespace), ("deployment", a.deployment), ("job", a.job), ("cronjob", a.cronjob)] {
+        if set {
+            return Err(format!("attach_metadata.{key} is not supported (only node is)"));
+        }
+    }
+    let mut selectors = BTreeMap::new();
+    for selector in &s.selectors {
+        if selectors.contains_key(&selector.role) {
+            return Err(format!("duplicated selector role: {}", selector.role));
+        }
+        if !allowed.contains(&selector.role.as_str()) {
+            return Err(format!("{} role supports only {} selectors", s.role, allowed.join(", ")));
+        }
+        for (kind, text) in [("label", &selector.label), ("field", &selector.field)] {
+            if text.contains(|c: char| c.is_control()) {
+                return Err(format!("selectors: the {kind} selector {text:?} holds a control character"));
+            }
+        }
+        selectors.insert(selector.role.clone(), (selector.label.clone(), selector.field.clone()));
+    }
+    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
+    let custom_client = client_settings.basic_auth.is_some() || client_settings.authorization.is_some() || client_settings.bearer_token.is_some() || client_settings.bearer_token_file.is_some() || client_settings.tls_config.is_some() || !client_settings.http_headers.is_empty();
+    let mut namespaces = s.namespaces.names.clone();
+    let (api_server, sections) = match s.api_server.filter(|a| !a.trim().is_empty()) {
+        Some(api_server) => {
+            if s.namespaces.own_namespace {
+                return Err("cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into());
+            }
+            (api_server.trim_end_matches('/').to_string(), client_settings)
+        }
+        None => {
+            if custom_client {
+                return Err("to use custom HTTP client configuration please provide the 'api_server' URL explicitly".into());
+            }
+            let account_dir = Path::new(SERVICE_ACCOUNT_DIR);
+            if s.namespaces.own_namespace {
+                let file = account_dir.join("namespace");
+                let own = std::fs::read_to_string(&file).map_err(|e| format!("could not determine the pod's namespace from {}: {e}", file.display()))?;
+                if own.trim().is_empty() {
+                    return Err(format!("could not read own namespace name ({} is empty)", file.display()));
+                }
+                namespaces.push(own.trim().to_string());
+            }
+            in_cluster(std::env::var("KUBERNETES_SERVICE_HOST").ok(), std::env::var("KUBERNETES_SERVICE_PORT").ok(), account_dir)?
+        }
+    };
+    let location = Url::parse(&format!("{api_server}/")).map_err(|e| format!("api_server: {e}"))?;
+    if namespaces.iter().any(|n| n.is_empty() || n.contains(|c: char| c == '/' || c.is_control())) {
+        return Err("namespaces.names: a namespace is empty or holds / or a control character".into());
+    }
+    namespaces.sort();
+    namespaces.dedup();
+    let _ = s.enable_http2;
+    let access = client_access(sections, location.scheme == Scheme::Https, base)?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&(&s.role, &namespaces, &selectors, s.attach_metadata.node), &mut hasher);
+    let source = format!("kubernetes {api_server} {:016x}", std::hash::Hasher::finish(&hasher));
+    Ok(KubernetesSd {
+        role: s.role,
+        api_server,
+        source,
+        location,
+        namespaces,
+        selectors,
+        attach_node: s.attach_metadata.node,
+        credentials: access.credentials,
+        http_headers: access.headers,
+        tls: access.tls,
+        follow_redirects: s.follow_redirects.unwrap_or(true),
+    })
+}
+
 fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
     if s.names.is_empty() || s.names.iter().any(|n| n.trim().is_empty()) {
         return Err("names must hold at least one name, none empty".into());
@@ -931,6 +1112,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.consul_sd_configs.into_iter().enumerate() {
         consul_sd.push(resolve_consul_sd(section, base).map_err(|e| format!("consul_sd_configs[{i}]: {e}"))?);
     }
+    let mut kubernetes_sd = Vec::new();
+    for (i, section) in s.kubernetes_sd_configs.into_iter().enumerate() {
+        kubernetes_sd.push(resolve_kubernetes_sd(section, base).map_err(|e| format!("kubernetes_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -953,6 +1138,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         http_sd,
         dns_sd,
         consul_sd,
+        kubernetes_sd,
         target_relabeler,
         metric_relabeler,
         credentials,
@@ -1044,9 +1230,37 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_entries_read_as_prometheus_reads_them() {
+        let config = parse("scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: endpoints, api_server: 'https://k8s.example:6443/', bearer_token_file: token, namespaces: {names: [b, a, a]}, selectors: [{role: pod, label: 'app=x', field: 'spec.nodeName=n1'}], attach_metadata: {node: true}}, {role: pod, api_server: 'http://127.0.0.1:8001'}]}]").expect("valid");
+        let sds = &config.jobs[0].kubernetes_sd;
+        assert_eq!((sds[0].role.as_str(), sds[0].api_server.as_str(), sds[0].location.port, sds[0].location.scheme), ("endpoints", "https://k8s.example:6443", 6443, Scheme::Https));
+        assert_eq!(sds[0].namespaces, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(sds[0].selectors.get("pod"), Some(&("app=x".to_string(), "spec.nodeName=n1".to_string())));
+        assert!(sds[0].attach_node && !sds[1].attach_node && sds[1].namespaces.is_empty());
+        assert!(matches!(&sds[0].credentials, Credentials::Typed { kind, credentials: Secret::File(f) } if kind == "Bearer" && f == Path::new("/etc/prom/token")));
+        assert_ne!(sds[0].source, sds[1].source);
+
+        let error = in_cluster(None, Some("443".into()), Path::new("/sa")).err().expect("outside a cluster");
+        assert!(error.contains("KUBERNETES_SERVICE_HOST"), "{error}");
+        let (url, sections) = in_cluster(Some("fd00::1".into()), Some("443".into()), Path::new("/sa")).expect("in a cluster");
+        assert_eq!(url, "https://[fd00::1]:443");
+        assert_eq!(sections.bearer_token_file, Some(PathBuf::from("/sa/token")));
+        assert_eq!(sections.tls_config.and_then(|t| t.ca_file), Some(PathBuf::from("/sa/ca.crt")));
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let cases = [
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: []}]", "kubernetes_sd_configs"),
+            ("scrape_configs: [{job_name: a, ec2_sd_configs: []}]", "ec2_sd_configs"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{api_server: 'https://k:6443'}]}]", "kubernetes_sd_configs[0]: role missing"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pods, api_server: 'https://k:6443'}]}]", "unknown Kubernetes SD role \"pods\""),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: service, label: 'a=b'}]}]}]", "pod role supports only pod, node selectors"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod}, {role: pod}]}]}]", "duplicated selector role: pod"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {own_namespace: true}}]}]", "'namespaces.own_namespace'"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, bearer_token: t}]}]", "provide the 'api_server' URL explicitly"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml}]}]", "kubeconfig_file is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'http://p'}]}]", "proxy_url"),
             ("scrape_configs: [{job_name: a}, {job_name: a}]", "used twice"),
             ("scrape_configs: [{static_configs: []}]", "job_name is required"),
             ("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]", "scrape_timeout must not be greater"),

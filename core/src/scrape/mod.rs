@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, dns_sd and consul_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -13,6 +13,7 @@ pub mod dns;
 pub mod dns_sd;
 pub mod http_get;
 pub mod http_sd;
+pub mod kubernetes_sd;
 pub mod scrape_loop;
 pub mod status;
 
@@ -125,15 +126,17 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
 
 /// The names under which `job`'s network sources keep their groups in `AskedGroups` (one
 /// place, so that what is stored and what is read cannot name them differently): an
-/// http_sd URL, a dns_sd name with its type and port, a Consul entry's base URL and settings.
+/// http_sd URL, a dns_sd name with its type and port, a Consul entry's base URL and settings,
+/// a Kubernetes entry's API server and settings.
 pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let http = job.http_sd.iter().map(|sd| sd.url.clone());
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
-    http.chain(dns).chain(consul).collect()
+    let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
+    http.chain(dns).chain(consul).chain(kubernetes).collect()
 }
 
-/// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs) on this executor, after
+/// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
 /// forgetting the groups of sources it no longer has; they are asked until the returned
 /// sender is dropped (a reload or shutdown). None when there is none.
 fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>, resolv_conf: &Arc<std::path::Path>) -> Option<async_channel::Sender<()>> {
@@ -146,6 +149,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     http_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);
     consul_sd::start(config, asked, &stopped);
+    kubernetes_sd::start(config, asked, &stopped);
     Some(stop)
 }
 
