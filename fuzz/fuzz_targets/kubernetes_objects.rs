@@ -1,0 +1,36 @@
+//! Fuzz target: objects from a Kubernetes API server (each line: a kind digit 0-5, `A` to
+//! put or `D` to delete, then the object's JSON) never panic the kubernetes_sd store or the
+//! roles; every role makes one address per group, label names Prometheus accepts, and the
+//! same groups when asked twice.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    use metricstor::scrape::kubernetes_sd::objects::{Kind, Store};
+    use metricstor::scrape::kubernetes_sd::roles::{groups, Role};
+    let kinds = [Kind::Pod, Kind::Service, Kind::Endpoints, Kind::EndpointSlice, Kind::Node, Kind::Ingress];
+    let mut store = Store::default();
+    for line in data.split(|b| *b == b'\n') {
+        let [digit, op, json @ ..] = line else { continue };
+        let Some(kind) = kinds.get(usize::from(digit.wrapping_sub(b'0'))) else { continue };
+        let Ok(object) = serde_json::from_slice::<serde_json::Value>(json) else { continue };
+        match op {
+            b'D' => store.remove(*kind, &object),
+            _ => {
+                let _ = store.put(*kind, object);
+            }
+        }
+    }
+    for role in ["pod", "service", "endpoints", "endpointslice", "node", "ingress"].iter().filter_map(|r| Role::parse(r)) {
+        for attach_node in [false, true] {
+            let found = groups(role, &store, attach_node);
+            for group in &found {
+                assert_eq!(group.targets.len(), 1, "one address per group");
+                for name in group.labels.keys() {
+                    let mut chars = name.chars();
+                    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    assert!(valid, "label name {name:?} of role {role:?}");
+                }
+            }
+            assert!(found == groups(role, &store, attach_node), "the same groups when asked twice");
+        }
+    }
+});
