@@ -510,3 +510,43 @@ fn kubernetes_sd_follows_pods_by_list_and_watch() {
     assert!(heads.iter().filter(|h| h.contains("limit=500")).count() >= 2, "listed again after the 410: {heads:?}");
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn kubernetes_sd_reads_a_kubeconfig_and_finds_nodes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubelet = Exporter::start("kubelet_probe 1\n");
+    let kubernetes = FakeKubernetes::start();
+    let node = json!({
+        "metadata": {"name": "node-1", "labels": {"kubernetes.io/os": "linux"}},
+        "spec": {"providerID": "test:///node-1"},
+        "status": {"addresses": [{"type": "Hostname", "address": "node-1"}, {"type": "InternalIP", "address": "127.0.0.1"}], "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet.port}}}
+    });
+    kubernetes.apply("/api/v1/nodes", "ADDED", node);
+    // The kubeconfig's current context names the fake API server and a user whose token
+    // file sits beside it (a relative name).
+    std::fs::write(dir.path().join("token"), "node-reader-token\n").expect("token");
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: test\ncontexts:\n- name: other\n  context: {{cluster: nowhere, user: nobody}}\n- name: test\n  context: {{cluster: fake, user: reader}}\nclusters:\n- name: fake\n  cluster: {{server: '{api}'}}\nusers:\n- name: reader\n  user: {{tokenFile: token}}\n", api = kubernetes.url()),
+    )
+    .expect("kubeconfig");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: kubelets\n  kubernetes_sd_configs: [{role: node, kubeconfig_file: kubeconfig}]\n  relabel_configs:\n  - {action: labelmap, regex: __meta_kubernetes_node_label_(.+)}\n",
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    // The node's InternalIP (preferred over its Hostname) at the kubelet port, `instance` set
+    // to the node's name as Prometheus sets it, and the node's labels mapped.
+    let probe = poll_query(&server, "kubelet_probe", "the node's kubelet scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "kubelet_probe", "instance": "node-1", "job": "kubelets", "kubernetes_io_os": "linux"}));
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    assert_eq!(targets["data"]["activeTargets"][0]["scrapeUrl"].as_str(), Some(format!("http://{}/metrics", kubelet.address()).as_str()), "{targets}");
+    let heads = kubernetes.request_heads();
+    assert!(!heads.is_empty() && heads.iter().all(|h| h.starts_with("GET /api/v1/nodes?") && h.contains("Authorization: Bearer node-reader-token\r\n")), "{heads:?}");
+    assert!(server.stop(), "clean shutdown");
+}

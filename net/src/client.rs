@@ -613,24 +613,53 @@ pub fn cert_and_key_pair<'a>(cert_file: Option<&'a Path>, key_file: Option<&'a P
     }
 }
 
-fn read_pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{what} {} holds no PEM certificate", path.display()));
-    }
-    Ok(certs)
+/// Where a PEM document of a TLS configuration comes from: a file (`ca_file`, ...), or the
+/// text itself (Prometheus' inline `ca`, `cert` and `key`; a kubeconfig's `*-data`), named
+/// by `what` in messages.
+#[derive(Clone, Copy, Debug)]
+pub enum Pem<'a> {
+    File(&'a Path),
+    Inline { what: &'a str, pem: &'a [u8] },
 }
 
-/// A rustls client config as Prometheus' `tls_config` describes one: `ca_file` (PEM bundle; without it the system roots from /etc/ssl/certs/ca-certificates.crt, or an empty store if that file does not exist), optional client `cert_file`+`key_file` (PEM; [`cert_and_key_pair`] turns the two options into this argument, refusing one without the other), `insecure_skip_verify` (accept any server certificate, still checking the handshake's signatures). ALPN "http/1.1". Errors name the file and the problem.
-pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &Path)>, insecure_skip_verify: bool) -> Result<Arc<ClientConfig>, String> {
+impl Pem<'_> {
+    /// How messages name it, `file_key` being the key a file is given under.
+    fn describe(&self, file_key: &str) -> String {
+        match self {
+            Pem::File(path) => format!("{file_key} {}", path.display()),
+            Pem::Inline { what, .. } => what.to_string(),
+        }
+    }
+
+    fn certificates(&self, file_key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+        let certs: Result<Vec<CertificateDer<'static>>, _> = match self {
+            Pem::File(path) => CertificateDer::pem_file_iter(path).and_then(|certs| certs.collect()),
+            Pem::Inline { pem, .. } => CertificateDer::pem_slice_iter(pem).collect(),
+        };
+        let certs = certs.map_err(|e| format!("cannot read {}: {e}", self.describe(file_key)))?;
+        if certs.is_empty() {
+            return Err(format!("{} holds no PEM certificate", self.describe(file_key)));
+        }
+        Ok(certs)
+    }
+
+    fn private_key(&self, file_key: &str) -> Result<PrivateKeyDer<'static>, String> {
+        let key = match self {
+            Pem::File(path) => PrivateKeyDer::from_pem_file(path),
+            Pem::Inline { pem, .. } => PrivateKeyDer::from_pem_slice(pem),
+        };
+        key.map_err(|e| format!("cannot read {}: {e}", self.describe(file_key)))
+    }
+}
+
+/// A rustls client config as Prometheus' `tls_config` describes one: `ca_file` or inline `ca` (PEM bundle; without it the system roots from /etc/ssl/certs/ca-certificates.crt, or an empty store if that file does not exist), optional client `cert_file`+`key_file` or inline `cert`+`key` (PEM; [`cert_and_key_pair`] turns the two options into this argument, refusing one without the other), `insecure_skip_verify` (accept any server certificate, still checking the handshake's signatures). ALPN "http/1.1". Errors name the file and the problem.
+pub fn client_tls_config(ca: Option<Pem<'_>>, cert_and_key: Option<(Pem<'_>, Pem<'_>)>, insecure_skip_verify: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = match ca_file {
-        Some(path) => {
+    let roots = match ca {
+        Some(ca) => {
             let mut roots = RootCertStore::empty();
-            for cert in read_pem_certs(path, "ca_file")? {
-                roots.add(cert).map_err(|e| format!("ca_file {}: unusable certificate: {e}", path.display()))?;
+            for cert in ca.certificates("ca_file")? {
+                roots.add(cert).map_err(|e| format!("{}: unusable certificate: {e}", ca.describe("ca_file")))?;
             }
             Arc::new(roots)
         }
@@ -644,12 +673,12 @@ pub fn client_tls_config(ca_file: Option<&Path>, cert_and_key: Option<(&Path, &P
     };
     let mut config = match cert_and_key {
         None => builder.with_no_client_auth(),
-        Some((cert_file, key_file)) => {
-            let chain = read_pem_certs(cert_file, "cert_file")?;
-            let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("cannot read key_file {}: {e}", key_file.display()))?;
+        Some((cert, key)) => {
+            let chain = cert.certificates("cert_file")?;
+            let private_key = key.private_key("key_file")?;
             builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("cert_file {} and key_file {} cannot be used together: {e}", cert_file.display(), key_file.display()))?
+                .with_client_auth_cert(chain, private_key)
+                .map_err(|e| format!("{} and {} cannot be used together: {e}", cert.describe("cert_file"), key.describe("key_file")))?
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -1080,10 +1109,12 @@ mod tests {
             let other_path = dir.path().join("other.pem");
             std::fs::write(&good_path, good.cert.pem()).expect("write");
             std::fs::write(&other_path, other.cert.pem()).expect("write");
-            let (port, thread) = tls_server(&good, 4);
-            let trusting = client_tls_config(Some(&good_path), None, false).expect("config");
-            let distrusting = client_tls_config(Some(&other_path), None, false).expect("config");
-            let insecure = client_tls_config(Some(&other_path), None, true).expect("config");
+            let (port, thread) = tls_server(&good, 5);
+            let trusting = client_tls_config(Some(Pem::File(&good_path)), None, false).expect("config");
+            let good_pem = good.cert.pem();
+            let trusting_inline = client_tls_config(Some(Pem::Inline { what: "ca", pem: good_pem.as_bytes() }), None, false).expect("inline config");
+            let distrusting = client_tls_config(Some(Pem::File(&other_path)), None, false).expect("config");
+            let insecure = client_tls_config(Some(Pem::File(&other_path)), None, true).expect("config");
             let get = |config: &Arc<ClientConfig>, server_name: Option<&str>| {
                 let mut client = HttpClient::new("127.0.0.1".into(), port, Some(ClientTls { config: config.clone(), server_name: server_name.map(str::to_string) }));
                 run(async move { client.get("/metrics", &[], LONG, LIMIT).await })
@@ -1095,18 +1126,21 @@ mod tests {
                 other => panic!("expected a TLS error, got {other:?}"),
             }
             assert_eq!(get(&insecure, Some("wrong.example")).expect("insecure_skip_verify").body, b"secure");
-            assert_eq!(thread.join().expect("server"), 3);
+            assert_eq!(get(&trusting_inline, None).expect("inline CA verified").body, b"secure");
+            assert_eq!(thread.join().expect("server"), 4);
+            let error = client_tls_config(Some(Pem::Inline { what: "ca", pem: b"not PEM" }), None, false).expect_err("no certificate inline");
+            assert_eq!(error, "ca holds no PEM certificate");
         }
 
         #[test]
         fn config_errors_name_the_file() {
             let dir = tempfile::tempdir().expect("tempdir");
             let missing = dir.path().join("missing-ca.pem");
-            let error = client_tls_config(Some(&missing), None, false).expect_err("missing file");
+            let error = client_tls_config(Some(Pem::File(&missing)), None, false).expect_err("missing file");
             assert!(error.contains(&missing.display().to_string()), "{error}");
             let empty = dir.path().join("empty.pem");
             std::fs::write(&empty, "not a certificate\n").expect("write");
-            let error = client_tls_config(Some(&empty), None, false).expect_err("no certificate");
+            let error = client_tls_config(Some(Pem::File(&empty)), None, false).expect_err("no certificate");
             assert!(error.contains(&empty.display().to_string()) && error.contains("no PEM certificate"), "{error}");
 
             let authority = ca("client test CA");
@@ -1114,9 +1148,9 @@ mod tests {
             let (cert_path, key_path) = (dir.path().join("client.crt"), dir.path().join("client.key"));
             std::fs::write(&cert_path, cert.pem()).expect("write");
             std::fs::write(&key_path, key.serialize_pem()).expect("write");
-            let config = client_tls_config(None, Some((&cert_path, &key_path)), false).expect("client certificate loads");
+            let config = client_tls_config(None, Some((Pem::File(&cert_path), Pem::File(&key_path))), false).expect("client certificate loads");
             assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-            let error = client_tls_config(None, Some((&cert_path, &missing)), false).expect_err("missing key");
+            let error = client_tls_config(None, Some((Pem::File(&cert_path), Pem::File(&missing))), false).expect_err("missing key");
             assert!(error.contains("key_file") && error.contains(&missing.display().to_string()), "{error}");
             assert!(cert_and_key_pair(Some(&cert_path), None).expect_err("cert without key").contains("without key_file"));
             assert_eq!(cert_and_key_pair(None, None), Ok(None));

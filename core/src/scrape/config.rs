@@ -347,6 +347,10 @@ struct AuthorizationSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct TlsSection {
+    /// Inline PEM text, each instead of its file (Prometheus' `ca`, `cert`, `key`).
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
     ca_file: Option<PathBuf>,
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
@@ -784,6 +788,32 @@ struct ClientAccess {
     tls: Result<net::client::ClientTls, String>,
 }
 
+/// One PEM document of `tls_config`, from a file or written inline.
+enum OwnedPem {
+    File(PathBuf),
+    /// The key it was given under (`ca`, `cert`, `key`, or a kubeconfig's) and its text.
+    Inline(String, Vec<u8>),
+}
+
+impl OwnedPem {
+    /// The inline text or the file (relative to `base`), at most one of them.
+    fn choose(inline: Option<String>, file: Option<PathBuf>, inline_key: &str, file_key: &str, base: &Path) -> Result<Option<OwnedPem>, String> {
+        match (inline.filter(|t| !t.is_empty()), file) {
+            (Some(_), Some(_)) => Err(format!("tls_config: at most one of {inline_key} and {file_key} may be set")),
+            (Some(text), None) => Ok(Some(OwnedPem::Inline(inline_key.to_string(), text.into_bytes()))),
+            (None, Some(file)) => Ok(Some(OwnedPem::File(base.join(file)))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn as_pem(&self) -> net::client::Pem<'_> {
+        match self {
+            OwnedPem::File(path) => net::client::Pem::File(path),
+            OwnedPem::Inline(what, pem) => net::client::Pem::Inline { what, pem },
+        }
+    }
+}
+
 /// Checks a job's or an http_sd entry's HTTP client settings (`https`: its URLs are https,
 /// so TLS settings that cannot be built are an error now, not at the first request).
 fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
@@ -829,17 +859,19 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
         _ => return Err("at most one of basic_auth, authorization and bearer_token(_file) may be set".into()),
     };
     let tls_section = s.tls_config.unwrap_or_default();
-    let cert_and_key = match (&tls_section.cert_file, &tls_section.key_file) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+    let cert = OwnedPem::choose(tls_section.cert, tls_section.cert_file, "cert", "cert_file", base)?;
+    let key = OwnedPem::choose(tls_section.key, tls_section.key_file, "key", "key_file", base)?;
+    let cert_and_key = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
-        _ => return Err("tls_config.cert_file and key_file must be set together".into()),
+        _ => return Err("tls_config.cert_file (or cert) and key_file (or key) must be set together".into()),
     };
-    let ca = tls_section.ca_file.as_ref().map(|c| base.join(c));
+    let ca = OwnedPem::choose(tls_section.ca, tls_section.ca_file, "ca", "ca_file", base)?;
     let needs_tls = https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some();
     // A job on http can still reach https targets through `__scheme__` (and an http_sd
     // endpoint redirect to https), so TLS is always prepared; with no tls_config it trusts
     // the system's roots.
-    let config = net::client::client_tls_config(ca.as_deref(), cert_and_key.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), tls_section.insecure_skip_verify)
+    let config = net::client::client_tls_config(ca.as_ref().map(OwnedPem::as_pem), cert_and_key.as_ref().map(|(c, k)| (c.as_pem(), k.as_pem())), tls_section.insecure_skip_verify)
         .map_err(|e| format!("tls_config: {e}"));
     let tls = match config {
         Ok(config) => Ok(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
@@ -931,13 +963,38 @@ fn in_cluster(host: Option<String>, port: Option<String>, account_dir: &Path) ->
     Ok((format!("https://{host}:{port}"), sections))
 }
 
+/// The pod's own namespace, from its service account.
+fn own_namespace(account_dir: &Path) -> Result<String, String> {
+    let file = account_dir.join("namespace");
+    let own = std::fs::read_to_string(&file).map_err(|e| format!("could not determine the pod's namespace from {}: {e}", file.display()))?;
+    if own.trim().is_empty() {
+        return Err(format!("could not read own namespace name ({} is empty)", file.display()));
+    }
+    Ok(own.trim().to_string())
+}
+
+/// The API server and client settings of a kubeconfig's current context.
+fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> {
+    let access = super::kubeconfig::read(file)?;
+    let tls = TlsSection {
+        ca: access.ca_pem,
+        cert: access.cert_pem,
+        key: access.key_pem,
+        ca_file: access.ca_file,
+        cert_file: access.cert_file,
+        key_file: access.key_file,
+        server_name: access.server_name,
+        insecure_skip_verify: access.insecure_skip_verify,
+    };
+    let basic_auth = access.basic.map(|(username, password)| BasicAuthSection { username, password: Some(password), password_file: None });
+    let sections = ClientSections { basic_auth, authorization: None, bearer_token: access.token, bearer_token_file: access.token_file, tls_config: Some(tls), http_headers: BTreeMap::new() };
+    Ok((access.server, sections))
+}
+
 fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<KubernetesSd, String> {
     let Some(allowed) = super::kubernetes_sd::roles::Role::parse(&s.role).map(|r| r.selector_roles()) else {
         return Err(if s.role.is_empty() { "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)".to_string() } else { format!("unknown Kubernetes SD role {:?}", s.role) });
     };
-    if s.kubeconfig_file.is_some() {
-        return Err("kubeconfig_file is not supported: set api_server with the credentials and tls_config it names".into());
-    }
     let a = &s.attach_metadata;
     for (key, set) in [("namespace", a.namespace), ("deployment", a.deployment), ("job", a.job), ("cronjob", a.cronjob)] {
         if set {
@@ -962,25 +1019,32 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<Kubernet
     let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
     let custom_client = client_settings.basic_auth.is_some() || client_settings.authorization.is_some() || client_settings.bearer_token.is_some() || client_settings.bearer_token_file.is_some() || client_settings.tls_config.is_some() || !client_settings.http_headers.is_empty();
     let mut namespaces = s.namespaces.names.clone();
-    let (api_server, sections) = match s.api_server.filter(|a| !a.trim().is_empty()) {
-        Some(api_server) => {
+    let api_server = s.api_server.filter(|a| !a.trim().is_empty());
+    let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
+    let (api_server, sections) = match (api_server, kubeconfig_file) {
+        (Some(_), Some(_)) => return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into()),
+        (None, Some(file)) => {
+            if custom_client {
+                return Err("cannot use a custom HTTP client configuration together with 'kubeconfig_file'".into());
+            }
+            if s.namespaces.own_namespace {
+                return Err("cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".into());
+            }
+            kubeconfig_sections(&base.join(file))?
+        }
+        (Some(api_server), None) => {
             if s.namespaces.own_namespace {
                 return Err("cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into());
             }
             (api_server.trim_end_matches('/').to_string(), client_settings)
         }
-        None => {
+        (None, None) => {
             if custom_client {
                 return Err("to use custom HTTP client configuration please provide the 'api_server' URL explicitly".into());
             }
             let account_dir = Path::new(SERVICE_ACCOUNT_DIR);
             if s.namespaces.own_namespace {
-                let file = account_dir.join("namespace");
-                let own = std::fs::read_to_string(&file).map_err(|e| format!("could not determine the pod's namespace from {}: {e}", file.display()))?;
-                if own.trim().is_empty() {
-                    return Err(format!("could not read own namespace name ({} is empty)", file.display()));
-                }
-                namespaces.push(own.trim().to_string());
+                namespaces.push(own_namespace(account_dir)?);
             }
             in_cluster(std::env::var("KUBERNETES_SERVICE_HOST").ok(), std::env::var("KUBERNETES_SERVICE_PORT").ok(), account_dir)?
         }
@@ -1258,7 +1322,11 @@ mod tests {
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod}, {role: pod}]}]}]", "duplicated selector role: pod"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {own_namespace: true}}]}]", "'namespaces.own_namespace'"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, bearer_token: t}]}]", "provide the 'api_server' URL explicitly"),
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml}]}]", "kubeconfig_file is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: /nonexistent/k.yml}]}]", "cannot read kubeconfig_file /nonexistent/k.yml"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, api_server: 'https://k:6443'}]}]", "'kubeconfig_file' and 'api_server'"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, bearer_token: t}]}]", "custom HTTP client configuration together with 'kubeconfig_file'"),
+            ("scrape_configs: [{job_name: a, tls_config: {ca: x, ca_file: ca.pem}}]", "at most one of ca and ca_file"),
+            ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca: 'not PEM'}}]", "tls_config: ca holds no PEM certificate"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'http://p'}]}]", "proxy_url"),
             ("scrape_configs: [{job_name: a}, {job_name: a}]", "used twice"),

@@ -13,6 +13,7 @@ pub mod dns;
 pub mod dns_sd;
 pub mod http_get;
 pub mod http_sd;
+pub mod kubeconfig;
 pub mod kubernetes_sd;
 pub mod scrape_loop;
 pub mod status;
