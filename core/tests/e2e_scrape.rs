@@ -410,9 +410,10 @@ fn consul_sd_targets_come_from_the_catalog() {
     let consul = Exporter::start("");
     let json = ["Content-Type: application/json"];
     consul.route("/v1/agent/self", 200, &json, r#"{"Config": {"Datacenter": "dc1"}}"#);
-    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &json, r#"{"consul": [], "web": ["prod", "metrics"], "db": ["prod"]}"#);
+    // As Consul, every answer carries the index blocking queries wait on.
+    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &["Content-Type: application/json", "X-Consul-Index: 5"], r#"{"consul": [], "web": ["prod", "metrics"], "db": ["prod"]}"#);
     let instance = |id: &str| json!([{"Node": {"Node": "n1", "Address": "127.0.0.1", "Meta": {"rack": "r1"}}, "Service": {"ID": id, "Service": "web", "Tags": ["prod", "metrics"], "Address": "", "Port": exporter.port}, "Checks": [{"CheckID": "serfHealth", "Status": "passing"}]}]).to_string();
-    consul.route("/v1/health/service/web?dc=dc1&stale=&tag=metrics", 200, &json, &instance("web-1"));
+    consul.route("/v1/health/service/web?dc=dc1&stale=&tag=metrics", 200, &["Content-Type: application/json", "X-Consul-Index: 7"], &instance("web-1"));
     let scrape_file = dir.path().join("prometheus.yml");
     std::fs::write(
         &scrape_file,
@@ -437,9 +438,13 @@ fn consul_sd_targets_come_from_the_catalog() {
     let heads = consul.request_heads();
     assert!(heads.iter().all(|h| h.contains("X-Consul-Token: secret-token")), "{heads:?}");
     assert!(!heads.iter().any(|h| h.contains("/v1/health/service/db")), "db lacks the tag: {heads:?}");
+    // After the first answer, the catalog and the service are asked with blocking queries
+    // from the index Consul gave.
+    assert!(heads.iter().any(|h| h.starts_with("GET /v1/catalog/services?dc=dc1&stale=&index=5&wait=120000ms ")), "{heads:?}");
+    assert!(heads.iter().any(|h| h.starts_with("GET /v1/health/service/web?dc=dc1&stale=&tag=metrics&index=7&wait=120000ms ")), "{heads:?}");
 
     // The service gone from the catalog: its target goes and its series are marked stale.
-    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &json, r#"{"consul": [], "db": ["prod"]}"#);
+    consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &["Content-Type: application/json", "X-Consul-Index: 6"], r#"{"consul": [], "db": ["prod"]}"#);
     poll_query(&server, "consul_probe", "the removed service's series marked stale", WAIT, |r| r.is_empty().then_some(()));
     assert!(server.stop(), "clean shutdown");
 }

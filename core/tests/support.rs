@@ -596,7 +596,9 @@ impl Exporter {
                         }
                         let path = head.split(' ').nth(1).unwrap_or("").to_string();
                         recorded.lock().map(|mut r| r.push(head)).ok();
-                        let route = routed.lock().ok().and_then(|r| r.get(&path).cloned());
+                        // A routed path and query also answers requests that add query
+                        // parameters after it (a Consul blocking query's index and wait).
+                        let route = routed.lock().ok().and_then(|r| r.get(&path).cloned().or_else(|| r.iter().find(|(key, _)| key.contains('?') && path.strip_prefix(key.as_str()).is_some_and(|rest| rest.starts_with('&'))).map(|(_, v)| v.clone())));
                         let answer = match route {
                             Some((status, headers, text)) => format!("HTTP/1.1 {status} Routed\r\n{headers}Content-Length: {}\r\n\r\n{text}", text.len()),
                             None => {
@@ -614,7 +616,8 @@ impl Exporter {
         Exporter { port, body, requests, routes }
     }
 
-    /// Answers GETs of `path_and_query` with `status`, `headers` (each `Name: value`) and `body`.
+    /// Answers GETs of `path_and_query` (and of it with more query parameters after it) with
+    /// `status`, `headers` (each `Name: value`) and `body`.
     pub fn route(&self, path_and_query: &str, status: u16, headers: &[&str], body: &str) {
         let header_lines: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
         if let Ok(mut routes) = self.routes.lock() {

@@ -1,21 +1,26 @@
-//! Targets from `consul_sd_configs`, as Prometheus' Consul discovery finds them, read every
-//! `refresh_interval` (30 s by default; Prometheus long-polls with blocking queries and
-//! throttles them to that interval, this reads the catalog at it): the service list
-//! (`/v1/catalog/services`, with `node-meta` and `filter`), then each watched service's
-//! instances with their health (`/v1/health/service/<name>`, with the `tag`s, `node-meta`
-//! and `health_filter`), `dc`, `ns`, `partition` and `stale` on every request and the
-//! `token` as `X-Consul-Token`. A service is watched when `services` is empty or names it,
-//! and when its catalog tags hold every one of `tags`. Each instance is a target at its
+//! Targets from `consul_sd_configs`, as Prometheus' Consul discovery finds them: the
+//! service list (`/v1/catalog/services`, with `node-meta` and `filter`), then each watched
+//! service's instances with their health (`/v1/health/service/<name>`, with the `tag`s,
+//! `node-meta` and `health_filter`), `dc`, `ns`, `partition` and `stale` on every request and
+//! the `token` as `X-Consul-Token`. As in Prometheus, the catalog and each service have a
+//! watch of their own: a blocking query (Consul answers when its `X-Consul-Index` moves past
+//! the last one seen, or after 2 minutes) asked at most once per `refresh_interval` (30 s by
+//! default), so a change is seen at once while Consul is not asked more often than that. A
+//! service is watched when `services` is empty or names it, and when its catalog tags hold
+//! every one of `tags`; with `services` set and neither `tags` nor `filter`, the named
+//! services are watched without reading the catalog. Each instance is a target at its
 //! service address (the node's when empty) and port, with Prometheus' `__meta_consul_*`
-//! labels. A failed request keeps the last good targets (of the service, or of all when the
-//! list fails) and is logged when the error changes.
+//! labels. A failed request keeps the last good targets, is logged when the error changes,
+//! and is asked again after 15 s.
 //!
 //! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the
-//! entry's base URL), which every executor reads.
+//! entry's base URL and settings), which every executor reads.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -25,18 +30,21 @@ use super::http_get::{self, Get};
 
 /// The largest answer read (a catalog of tens of thousands of instances fits).
 const BODY_BYTES_MAX: usize = 64 << 20;
+/// How long a blocking query may wait for a change (Prometheus' watch timeout).
+const WATCH_WAIT: Duration = Duration::from_secs(120);
+/// The wait after a failed request (Prometheus').
+const RETRY_INTERVAL: Duration = Duration::from_secs(15);
+/// The least time a request that does not block is given.
+const MIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts reading every consul_sd entry of `config` on this executor, until `stopped`
 /// closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     for (j, job) in config.jobs.iter().enumerate() {
         for i in 0..job.consul_sd.len() {
-            let (config, asked, stopped) = (config.clone(), asked.clone(), stopped.clone());
-            glommio::spawn_local(async move {
-                let job = &config.jobs[j];
-                refresh_loop(&job.name, &job.consul_sd[i], &asked, &stopped).await;
-            })
-            .detach();
+            let entry = Rc::new(Entry { config: config.clone(), job: j, index: i, asked: asked.clone(), services: RefCell::default() });
+            let stopped = stopped.clone();
+            glommio::spawn_local(async move { refresh_loop(entry, &stopped).await }).detach();
         }
     }
 }
@@ -157,71 +165,196 @@ fn instance_groups(service: &str, datacenter: &str, separator: &str, entries: &[
     groups
 }
 
-/// What one entry's reading keeps between refreshes.
-#[derive(Default)]
-struct Reading {
-    /// The agent's datacenter once asked (when the entry names none).
-    datacenter: Option<String>,
+/// What the watches of one entry share.
+struct Entry {
+    config: Arc<ScrapeConfig>,
+    job: usize,
+    index: usize,
+    asked: Arc<AskedGroups>,
     /// Each watched service's last good groups.
-    services: BTreeMap<String, Vec<TargetGroup>>,
-    /// The errors logged last time, by request.
-    errors: BTreeMap<String, String>,
+    services: RefCell<BTreeMap<String, Vec<TargetGroup>>>,
 }
 
-/// Reads `sd` now and then every refresh interval until `stopped` closes.
-async fn refresh_loop(job: &str, sd: &ConsulSd, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+impl Entry {
+    fn job(&self) -> &str {
+        &self.config.jobs[self.job].name
+    }
+
+    fn sd(&self) -> &ConsulSd {
+        &self.config.jobs[self.job].consul_sd[self.index]
+    }
+
+    /// Puts every service's groups in the shared store.
+    fn publish(&self) {
+        let groups = self.services.borrow().values().flatten().cloned().collect();
+        self.asked.store(self.job(), &self.sd().source, groups);
+    }
+}
+
+/// A request's errors, logged when they change.
+#[derive(Default)]
+struct ErrorLog(Option<String>);
+
+impl ErrorLog {
+    fn failed(&mut self, entry: &Entry, request: &str, error: String) {
+        if self.0.as_ref() != Some(&error) {
+            tracing::warn!(job = entry.job(), server = %entry.sd().base_url, %request, %error, "consul_sd request failed; the last good targets are kept");
+            self.0 = Some(error);
+        }
+    }
+
+    fn answered(&mut self, entry: &Entry, request: &str) {
+        if self.0.take().is_some() {
+            tracing::info!(job = entry.job(), server = %entry.sd().base_url, %request, "consul_sd answers again");
+        }
+    }
+}
+
+/// Reads the entry until `stopped` closes: the agent's datacenter when the entry names none,
+/// then, as Prometheus, either each named service (when `services` is set without `tags`
+/// or `filter`) or the catalog, whose watched services each get a watch of their own.
+async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
+    let sd = entry.sd();
     let mut client = match http_get::client_for(&sd.location, &sd.tls) {
         Ok(client) => client,
         Err(error) => {
-            tracing::error!(job, server = %sd.base_url, %error, "consul_sd: its targets stay empty");
+            tracing::error!(job = entry.job(), server = %sd.base_url, %error, "consul_sd: its targets stay empty");
             return;
         }
     };
     // What an earlier loop of this source found (before a reload) stays until read again, so
     // a Consul that fails just then does not take the targets away.
-    let mut reading = Reading::default();
-    for group in asked.groups(job, &sd.source) {
+    for group in entry.asked.groups(entry.job(), &sd.source) {
         let service = group.labels.get("__meta_consul_service").cloned().unwrap_or_default();
-        reading.services.entry(service).or_default().push(group);
+        entry.services.borrow_mut().entry(service).or_default().push(group);
     }
+    let mut errors = ErrorLog::default();
+    let datacenter = loop {
+        let Some(found) = unless_stopped(datacenter(&mut client, sd), stopped).await else { return };
+        match found {
+            Ok(datacenter) => break datacenter,
+            Err(error) => errors.failed(&entry, "/v1/agent/self", error),
+        }
+        if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
+            return;
+        }
+    };
+    let datacenter = Rc::new(datacenter);
+    // Each watched service's watch ends when its sender here is dropped (the service left
+    // the catalog, or this loop ended).
+    let mut watches: BTreeMap<String, async_channel::Sender<()>> = BTreeMap::new();
+    if !sd.services.is_empty() && sd.tags.is_empty() && sd.filter.is_empty() {
+        for name in &sd.services {
+            watches.insert(name.clone(), start_service_watch(&entry, name, &datacenter));
+        }
+        let _ = stopped.recv().await;
+        return;
+    }
+    let mut index = 0;
     loop {
-        let Some(errors) = unless_stopped(refresh(&mut client, sd, &mut reading), stopped).await else { return };
-        for (request, error) in &errors {
-            if reading.errors.get(request) != Some(error) {
-                tracing::warn!(job, server = %sd.base_url, %request, %error, "consul_sd request failed; the last good targets are kept");
+        let started = Instant::now();
+        let params = catalog_params(sd, &datacenter);
+        let Some(answer) = unless_stopped(ask::<BTreeMap<String, Option<Vec<String>>>>(&mut client, sd, "/v1/catalog/services", &params, index), stopped).await else { return };
+        match answer {
+            Ok((listed, new_index)) => {
+                errors.answered(&entry, "/v1/catalog/services");
+                if new_index != index {
+                    index = next_index(index, new_index);
+                    let watched: BTreeSet<String> = listed
+                        .into_iter()
+                        .filter(|(name, tags)| (sd.services.is_empty() || sd.services.contains(name)) && sd.tags.iter().all(|t| tags.as_deref().unwrap_or_default().contains(t)))
+                        .map(|(name, _)| name)
+                        .collect();
+                    watches.retain(|name, _| watched.contains(name));
+                    let before = entry.services.borrow().len();
+                    entry.services.borrow_mut().retain(|name, _| watched.contains(name));
+                    if entry.services.borrow().len() != before {
+                        entry.publish();
+                    }
+                    for name in watched {
+                        if let std::collections::btree_map::Entry::Vacant(slot) = watches.entry(name) {
+                            let stop = start_service_watch(&entry, slot.key(), &datacenter);
+                            slot.insert(stop);
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                errors.failed(&entry, "/v1/catalog/services", error);
+                if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
+                    return;
+                }
             }
         }
-        if errors.is_empty() && !reading.errors.is_empty() {
-            tracing::info!(job, server = %sd.base_url, "consul_sd answers again");
-        }
-        reading.errors = errors;
-        asked.store(job, &sd.source, reading.services.values().flatten().cloned().collect());
-        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
+        let rest = Duration::from_millis(sd.refresh_ms as u64).saturating_sub(started.elapsed());
+        if !sleep_unless_stopped(rest, stopped).await {
             return;
         }
     }
 }
 
-/// One reading of the catalog into `reading`; the requests that failed, with their errors.
-async fn refresh(client: &mut net::client::HttpClient, sd: &ConsulSd, reading: &mut Reading) -> BTreeMap<String, String> {
-    let mut errors = BTreeMap::new();
-    let datacenter = if !sd.datacenter.is_empty() {
-        sd.datacenter.clone()
-    } else if let Some(known) = &reading.datacenter {
-        known.clone()
+/// Consul's advice for blocking queries: an index that went backwards starts over from 0.
+fn next_index(previous: u64, answered: u64) -> u64 {
+    if answered < previous {
+        0
     } else {
-        match ask::<AgentSelf>(client, sd, "/v1/agent/self", &[]).await.and_then(|a| if a.config.datacenter.is_empty() { Err("the agent names no datacenter (Config.Datacenter)".to_string()) } else { Ok(a) }) {
-            Ok(agent) => {
-                reading.datacenter = Some(agent.config.datacenter.clone());
-                agent.config.datacenter
+        answered
+    }
+}
+
+/// Starts watching one service; it stops when the returned sender is dropped.
+fn start_service_watch(entry: &Rc<Entry>, name: &str, datacenter: &Rc<String>) -> async_channel::Sender<()> {
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let (entry, name, datacenter) = (entry.clone(), name.to_string(), datacenter.clone());
+    glommio::spawn_local(async move { watch_service(&entry, &name, &datacenter, &stopped).await }).detach();
+    stop
+}
+
+/// Reads one service's instances with a blocking query at most once per refresh interval
+/// (Prometheus' pace), storing its groups whenever Consul's index moves.
+async fn watch_service(entry: &Entry, name: &str, datacenter: &str, stopped: &async_channel::Receiver<()>) {
+    let sd = entry.sd();
+    let mut client = match http_get::client_for(&sd.location, &sd.tls) {
+        Ok(client) => client,
+        Err(_) => return,
+    };
+    let path = format!("/v1/health/service/{}", path_escape(name));
+    let mut errors = ErrorLog::default();
+    let mut index = 0;
+    loop {
+        let started = Instant::now();
+        let mut params = common_params(sd, datacenter);
+        params.extend(sd.tags.iter().map(|t| ("tag".to_string(), t.clone())));
+        if !sd.health_filter.is_empty() {
+            params.push(("filter".to_string(), sd.health_filter.clone()));
+        }
+        let Some(answer) = unless_stopped(ask::<Vec<ServiceEntry>>(&mut client, sd, &path, &params, index), stopped).await else { return };
+        match answer {
+            Ok((entries, new_index)) => {
+                errors.answered(entry, &path);
+                if new_index != index {
+                    index = next_index(index, new_index);
+                    entry.services.borrow_mut().insert(name.to_string(), instance_groups(name, datacenter, &sd.tag_separator, &entries));
+                    entry.publish();
+                }
             }
             Err(error) => {
-                errors.insert("/v1/agent/self".to_string(), error);
-                return errors;
+                errors.failed(entry, &path, error);
+                if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
+                    return;
+                }
             }
         }
-    };
-    let mut common = vec![("dc".to_string(), datacenter.clone())];
+        let rest = Duration::from_millis(sd.refresh_ms as u64).saturating_sub(started.elapsed());
+        if !sleep_unless_stopped(rest, stopped).await {
+            return;
+        }
+    }
+}
+
+/// The parameters of every request: `dc`, `stale`, `node-meta`, `ns`, `partition`.
+fn common_params(sd: &ConsulSd, datacenter: &str) -> Vec<(String, String)> {
+    let mut common = vec![("dc".to_string(), datacenter.to_string())];
     if sd.allow_stale {
         common.push(("stale".to_string(), String::new()));
     }
@@ -233,40 +366,28 @@ async fn refresh(client: &mut net::client::HttpClient, sd: &ConsulSd, reading: &
             common.push((key.to_string(), value.clone()));
         }
     }
-    let mut list_params = common.clone();
+    common
+}
+
+/// The catalog's parameters: the common ones and `filter`.
+fn catalog_params(sd: &ConsulSd, datacenter: &str) -> Vec<(String, String)> {
+    let mut params = common_params(sd, datacenter);
     if !sd.filter.is_empty() {
-        list_params.push(("filter".to_string(), sd.filter.clone()));
+        params.push(("filter".to_string(), sd.filter.clone()));
     }
-    let listed = match ask::<BTreeMap<String, Option<Vec<String>>>>(client, sd, "/v1/catalog/services", &list_params).await {
-        Ok(listed) => listed,
-        Err(error) => {
-            errors.insert("/v1/catalog/services".to_string(), error);
-            return errors;
-        }
-    };
-    let watched: std::collections::BTreeSet<&String> = listed
-        .iter()
-        .filter(|(name, tags)| (sd.services.is_empty() || sd.services.contains(name)) && sd.tags.iter().all(|t| tags.as_deref().unwrap_or_default().contains(t)))
-        .map(|(name, _)| name)
-        .collect();
-    reading.services.retain(|name, _| watched.contains(name));
-    for name in watched {
-        let mut params = common.clone();
-        params.extend(sd.tags.iter().map(|t| ("tag".to_string(), t.clone())));
-        if !sd.health_filter.is_empty() {
-            params.push(("filter".to_string(), sd.health_filter.clone()));
-        }
-        let path = format!("/v1/health/service/{}", path_escape(name));
-        match ask::<Vec<ServiceEntry>>(client, sd, &path, &params).await {
-            Ok(entries) => {
-                reading.services.insert(name.clone(), instance_groups(name, &datacenter, &sd.tag_separator, &entries));
-            }
-            Err(error) => {
-                errors.insert(path, error);
-            }
-        }
+    params
+}
+
+/// The entry's datacenter, or the agent's own when it names none.
+async fn datacenter(client: &mut net::client::HttpClient, sd: &ConsulSd) -> Result<String, String> {
+    if !sd.datacenter.is_empty() {
+        return Ok(sd.datacenter.clone());
     }
-    errors
+    let (agent, _) = ask::<AgentSelf>(client, sd, "/v1/agent/self", &[], 0).await?;
+    if agent.config.datacenter.is_empty() {
+        return Err("the agent names no datacenter (Config.Datacenter)".to_string());
+    }
+    Ok(agent.config.datacenter)
 }
 
 /// `/v1/agent/self`'s part used: the agent's datacenter.
@@ -287,10 +408,16 @@ fn path_escape(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-/// GETs `path` (under the entry's prefix) with `params` and reads the JSON answer.
-async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, sd: &ConsulSd, path: &str, params: &[(String, String)]) -> Result<T, String> {
+/// GETs `path` (under the entry's prefix) with `params` and reads the JSON answer and
+/// Consul's `X-Consul-Index` (0 when missing). With an `index` above 0 the request is a
+/// blocking query: Consul answers when the index moves past it, or after `WATCH_WAIT`.
+async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, sd: &ConsulSd, path: &str, params: &[(String, String)], index: u64) -> Result<(T, u64), String> {
     let prefix = sd.location.path_and_query.trim_end_matches('/');
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", super::discovery::query_escape(k), super::discovery::query_escape(v))).collect();
+    let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", super::discovery::query_escape(k), super::discovery::query_escape(v))).collect();
+    if index > 0 {
+        query.push(format!("index={index}"));
+        query.push(format!("wait={}ms", WATCH_WAIT.as_millis()));
+    }
     let path_and_query = if query.is_empty() { format!("{prefix}{path}") } else { format!("{prefix}{path}?{}", query.join("&")) };
     let location = Url { path_and_query, ..sd.location.clone() };
     let shown = format!("{}{path}", sd.base_url);
@@ -302,14 +429,17 @@ async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClien
         headers.push(("Authorization".to_string(), value));
     }
     headers.extend(sd.http_headers.values()?);
-    let timeout = Duration::from_millis(sd.refresh_ms as u64);
+    // A blocking query may take its whole wait; Prometheus allows 15 s more.
+    let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };
     let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };
     let response = http_get::get(get).await?;
     if response.status != 200 {
         let text = String::from_utf8_lossy(&response.body);
         return Err(format!("{}: {}", http_get::status_error(response.status), text.trim().chars().take(200).collect::<String>()));
     }
-    serde_json::from_slice(&response.body).map_err(|e| format!("cannot parse the answer of {shown}: {e}"))
+    let consul_index = response.headers.get("x-consul-index").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    let answer = serde_json::from_slice(&response.body).map_err(|e| format!("cannot parse the answer of {shown}: {e}"))?;
+    Ok((answer, consul_index))
 }
 
 #[cfg(test)]
