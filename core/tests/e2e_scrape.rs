@@ -458,12 +458,26 @@ fn kubernetes_pod(name: &str, port: u16) -> serde_json::Value {
     })
 }
 
+/// Polls `what` on the fake API server until it holds.
+fn wait_for_kubernetes(kubernetes: &FakeKubernetes, what: &str, done: impl Fn(&FakeKubernetes) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !done(kubernetes) {
+        assert!(std::time::Instant::now() < deadline, "{what} within {WAIT:?}: {:?}", kubernetes.request_heads());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn kubernetes_sd_follows_pods_by_list_and_watch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (first, second) = (Exporter::start("k8s_probe 1\n"), Exporter::start("k8s_probe 2\n"));
     let kubernetes = FakeKubernetes::start();
+    // One object per list page: the list is read through its continue tokens.
+    kubernetes.set_page_size(1);
     kubernetes.apply("/api/v1/pods", "ADDED", kubernetes_pod("web-1", first.port));
+    let mut idle = kubernetes_pod("idle", second.port);
+    idle["metadata"]["annotations"]["prometheus.io/scrape"] = json!("false");
+    kubernetes.apply("/api/v1/pods", "ADDED", idle);
     let scrape_file = dir.path().join("prometheus.yml");
     std::fs::write(
         &scrape_file,
@@ -478,10 +492,10 @@ fn kubernetes_sd_follows_pods_by_list_and_watch() {
     add_scrape_config(&config, &scrape_file);
     let server = Server::start(&config);
 
-    // The listed pod's container port is scraped, labeled from the pod.
+    // The listed pod's container port is scraped, labeled from the pod; the other is dropped.
     let probe = poll_query(&server, "k8s_probe", "the listed pod scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(probe, json!({"__name__": "k8s_probe", "instance": first.address(), "job": "pods", "namespace": "default", "pod": "web-1"}));
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1 && t["data"]["droppedTargets"].as_array()?.len() == 1).then_some(()));
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
     let port_text = first.port.to_string();
     assert_eq!(
@@ -489,17 +503,21 @@ fn kubernetes_sd_follows_pods_by_list_and_watch() {
         (Some(port_text.as_str()), Some("true"), Some("node-1"), Some("web")),
         "{discovered}"
     );
+    assert!(kubernetes.request_heads().iter().any(|h| h.contains("limit=500&continue=1&")), "the second page asked by its token: {:?}", kubernetes.request_heads());
 
     // A pod added while the watch is open is scraped without another list.
-    let deadline = std::time::Instant::now() + WAIT;
-    while kubernetes.open_watches() == 0 {
-        assert!(std::time::Instant::now() < deadline, "a watch opened within {WAIT:?}: {:?}", kubernetes.request_heads());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let lists_before = kubernetes.request_heads().iter().filter(|h| !h.contains("watch=1")).count();
+    wait_for_kubernetes(&kubernetes, "a watch opened", |k| k.open_watches() > 0);
+    let lists = |k: &FakeKubernetes| k.request_heads().iter().filter(|h| !h.contains("watch=1")).count();
+    let lists_before = lists(&kubernetes);
     kubernetes.apply("/api/v1/pods", "ADDED", kubernetes_pod("web-2", second.port));
     poll_query(&server, "k8s_probe", "the watched pod scraped", WAIT, |r| (r.len() == 2).then_some(()));
-    assert_eq!(kubernetes.request_heads().iter().filter(|h| !h.contains("watch=1")).count(), lists_before, "the new pod came by the watch");
+    assert_eq!(lists(&kubernetes), lists_before, "the new pod came by the watch");
+
+    // A watch the server ends is opened again from the version of the last event (web-2's,
+    // the third change), without a list.
+    kubernetes.end_watches();
+    wait_for_kubernetes(&kubernetes, "a watch reopened from version 3", |k| k.open_watches() > 0 && k.request_heads().iter().any(|h| h.contains("watch=1") && h.contains("resourceVersion=3&")));
+    assert_eq!(lists(&kubernetes), lists_before, "a watch that ended is not a reason to list");
 
     // A pod deleted where no watch sees it, then the watch expired (410): the list that
     // follows finds it gone, and its series are marked stale.
@@ -508,11 +526,41 @@ fn kubernetes_sd_follows_pods_by_list_and_watch() {
     let left = poll_query(&server, "k8s_probe", "the deleted pod's series marked stale after the relist", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"]["pod"].clone()));
     assert_eq!(left, json!("web-2"));
 
+    // A deletion the watch tells.
+    wait_for_kubernetes(&kubernetes, "a watch opened after the relist", |k| k.open_watches() > 0);
+    kubernetes.apply("/api/v1/pods", "DELETED", kubernetes_pod("web-2", second.port));
+    poll_query(&server, "k8s_probe", "the pod deleted by the watch marked stale", WAIT, |r| r.is_empty().then_some(()));
+
     let heads = kubernetes.request_heads();
     assert!(heads.iter().all(|h| h.contains("Authorization: Bearer k8s-token\r\n")), "{heads:?}");
     assert!(heads.iter().all(|h| h.starts_with("GET /api/v1/pods?") && h.contains("labelSelector=app%3Dweb")), "{heads:?}");
-    assert!(heads.iter().any(|h| h.contains("watch=1") && h.contains("resourceVersion=1&") && h.contains("allowWatchBookmarks=true")), "the first watch starts at the list's version: {heads:?}");
-    assert!(heads.iter().filter(|h| h.contains("limit=500")).count() >= 2, "listed again after the 410: {heads:?}");
+    assert!(heads.iter().any(|h| h.contains("watch=1") && h.contains("resourceVersion=2&") && h.contains("allowWatchBookmarks=true")), "the first watch starts at the list's version: {heads:?}");
+    assert!(server.stop(), "clean shutdown");
+}
+
+#[test]
+fn kubernetes_sd_keeps_a_listed_namespace_when_another_is_forbidden() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("k8s_ns_probe 1\n");
+    let kubernetes = FakeKubernetes::start();
+    let mut pod = kubernetes_pod("web-a", exporter.port);
+    pod["metadata"]["namespace"] = json!("a");
+    kubernetes.apply("/api/v1/namespaces/a/pods", "ADDED", pod);
+    kubernetes.forbid("/api/v1/namespaces/b/pods");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(&scrape_file, format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [a, b]}}}}]\n", kubernetes.url())).expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let started = std::time::Instant::now();
+    let server = Server::start(&config);
+
+    // Namespace a is listed and its pod scraped although b answers 403, as Prometheus'
+    // discoverers per namespace publish each on its own.
+    poll_query(&server, "k8s_ns_probe", "namespace a's pod scraped", WAIT, |r| (r.len() == 1).then_some(()));
+    // b is asked again with a growing back-off (1 s, 2 s, 4 s, ...), not in a loop.
+    let elapsed = started.elapsed().as_secs_f64();
+    let asked_b = kubernetes.request_heads().iter().filter(|h| h.starts_with("GET /api/v1/namespaces/b/pods?")).count();
+    assert!(asked_b >= 1 && (asked_b as f64) <= 2.0 + elapsed.log2().max(0.0) * 2.0, "{asked_b} requests for the forbidden namespace in {elapsed:.1} s");
     assert!(server.stop(), "clean shutdown");
 }
 

@@ -768,11 +768,13 @@ fn fake_dns_answer(query: &[u8], known: &std::sync::Mutex<std::collections::Hash
 }
 
 /// A Kubernetes API server on a loopback port for kubernetes_sd tests: lists the objects it
-/// holds (`GET <collection>?limit=…`, one page) and streams watch events
-/// (`GET <collection>?watch=1&…`, chunked JSON lines) for what `apply` changes after the
-/// watch opened; `expire_watches` ends the open watches with a `410 Gone` error event.
-/// Collections are paths such as `/api/v1/pods` (all namespaces only). It records each
-/// request's head. Its threads end with the test process.
+/// holds (`GET <collection>?limit=…`, in pages of `set_page_size` objects with `continue`
+/// tokens) and streams watch events (`GET <collection>?watch=1&…`, chunked JSON lines) for
+/// what `apply` changes after the watch opened; `end_watches` ends the open watches as a
+/// server's timeout does, `expire_watches` with a `410 Gone` error event; a `forbid`den
+/// collection answers 403. Collections are paths such as `/api/v1/pods` or
+/// `/api/v1/namespaces/a/pods`. It records each request's head. Its threads end with the
+/// test process.
 pub struct FakeKubernetes {
     pub port: u16,
     state: std::sync::Arc<std::sync::Mutex<FakeKubernetesState>>,
@@ -786,6 +788,9 @@ struct FakeKubernetesState {
     /// Open watches: collection path and the sender of their event lines (None: expire).
     watches: Vec<(String, mpsc::Sender<Option<String>>)>,
     heads: Vec<String>,
+    /// Objects per list page (0: all in one).
+    page_size: usize,
+    forbidden: std::collections::HashSet<String>,
 }
 
 impl FakeKubernetes {
@@ -846,6 +851,26 @@ impl FakeKubernetes {
         }
     }
 
+    /// Ends every open watch normally (the client opens another from its last version).
+    pub fn end_watches(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.watches.clear();
+        }
+    }
+
+    pub fn set_page_size(&self, objects: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.page_size = objects;
+        }
+    }
+
+    /// Lists and watches of `collection` are answered 403 Forbidden.
+    pub fn forbid(&self, collection: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            state.forbidden.insert(collection.to_string());
+        }
+    }
+
     /// How many watches are open now.
     pub fn open_watches(&self) -> usize {
         self.state.lock().map(|s| s.watches.len()).unwrap_or(0)
@@ -878,20 +903,26 @@ fn fake_kubernetes_connection(stream: std::net::TcpStream, state: &std::sync::Mu
         let target = head.split(' ').nth(1).unwrap_or("").to_string();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let (path, watch) = (path.to_string(), query.split('&').any(|p| p == "watch=1"));
+        let offset: usize = query.split('&').find_map(|p| p.strip_prefix("continue=")).and_then(|c| c.parse().ok()).unwrap_or(0);
         let (sender, events) = mpsc::channel();
         let list = {
             let Ok(mut state) = state.lock() else { return };
             state.heads.push(head);
-            if watch {
+            if state.forbidden.contains(&path) {
+                Some((403, serde_json::json!({"kind": "Status", "status": "Failure", "message": format!("forbidden: cannot list {path}"), "reason": "Forbidden", "code": 403}).to_string()))
+            } else if watch {
                 state.watches.push((path.clone(), sender));
                 None
             } else {
                 let items: Vec<serde_json::Value> = state.objects.get(&path).map(|o| o.values().cloned().collect()).unwrap_or_default();
-                Some(serde_json::json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": state.version.to_string()}, "items": items}).to_string())
+                let size = if state.page_size == 0 { items.len().max(1) } else { state.page_size };
+                let page: Vec<serde_json::Value> = items.iter().skip(offset).take(size).cloned().collect();
+                let next = if offset + size < items.len() { (offset + size).to_string() } else { String::new() };
+                Some((200, serde_json::json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": state.version.to_string(), "continue": next}, "items": page}).to_string()))
             }
         };
-        if let Some(body) = list {
-            let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        if let Some((status, body)) = list {
+            let answer = format!("HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
             if stream.write_all(answer.as_bytes()).is_err() {
                 return;
             }

@@ -598,6 +598,9 @@ pub struct KubernetesSd {
     pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
     pub follow_redirects: bool,
+    /// Why the API server cannot be reached (no `api_server` outside a cluster), logged
+    /// when discovery starts; the entry then finds nothing, as in Prometheus.
+    pub unavailable: Option<String>,
 }
 
 impl std::fmt::Debug for KubernetesSd {
@@ -991,7 +994,7 @@ fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> 
     Ok((access.server, sections))
 }
 
-fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<KubernetesSd, String> {
+fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -> Result<KubernetesSd, String> {
     let Some(allowed) = super::kubernetes_sd::roles::Role::parse(&s.role).map(|r| r.selector_roles()) else {
         return Err(if s.role.is_empty() { "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)".to_string() } else { format!("unknown Kubernetes SD role {:?}", s.role) });
     };
@@ -1001,26 +1004,19 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<Kubernet
             return Err(format!("attach_metadata.{key} is not supported (only node is)"));
         }
     }
-    let mut selectors = BTreeMap::new();
-    for selector in &s.selectors {
-        if selectors.contains_key(&selector.role) {
-            return Err(format!("duplicated selector role: {}", selector.role));
-        }
-        if !allowed.contains(&selector.role.as_str()) {
-            return Err(format!("{} role supports only {} selectors", s.role, allowed.join(", ")));
-        }
-        for (kind, text) in [("label", &selector.label), ("field", &selector.field)] {
-            if text.contains(|c: char| c.is_control()) {
-                return Err(format!("selectors: the {kind} selector {text:?} holds a control character"));
-            }
-        }
-        selectors.insert(selector.role.clone(), (selector.label.clone(), selector.field.clone()));
+    let selectors = kubernetes_selectors(&s.role, allowed, &s.selectors)?;
+    // As Prometheus: an empty name means every namespace.
+    let mut namespaces = if s.namespaces.names.iter().any(String::is_empty) { Vec::new() } else { s.namespaces.names.clone() };
+    if let Some(bad) = namespaces.iter().find(|n| !kubernetes_name(n)) {
+        return Err(format!("namespaces.names: {bad:?} is not a namespace name (lower-case letters, digits and '-', at most 63)"));
     }
+    // Prometheus counts any setting of its HTTP client that is not its default as custom.
+    let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.is_some() || s.bearer_token_file.is_some() || s.tls_config.is_some() || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false);
     let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
-    let custom_client = client_settings.basic_auth.is_some() || client_settings.authorization.is_some() || client_settings.bearer_token.is_some() || client_settings.bearer_token_file.is_some() || client_settings.tls_config.is_some() || !client_settings.http_headers.is_empty();
-    let mut namespaces = s.namespaces.names.clone();
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
     let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
+    let mut unavailable = None;
+    let in_cluster_entry = api_server.is_none() && kubeconfig_file.is_none();
     let (api_server, sections) = match (api_server, kubeconfig_file) {
         (Some(_), Some(_)) => return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into()),
         (None, Some(file)) => {
@@ -1042,24 +1038,38 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<Kubernet
             if custom_client {
                 return Err("to use custom HTTP client configuration please provide the 'api_server' URL explicitly".into());
             }
+            // As Prometheus, a configuration for a pod's own cluster loads anywhere: outside
+            // one, the entry's discovery logs why it cannot start and finds nothing.
             let account_dir = Path::new(SERVICE_ACCOUNT_DIR);
-            if s.namespaces.own_namespace {
-                namespaces.push(own_namespace(account_dir)?);
+            let own = if s.namespaces.own_namespace { own_namespace(account_dir).map(Some) } else { Ok(None) };
+            match own.and_then(|own| Ok((own, in_cluster(std::env::var("KUBERNETES_SERVICE_HOST").ok(), std::env::var("KUBERNETES_SERVICE_PORT").ok(), account_dir)?))) {
+                Ok((own, found)) => {
+                    namespaces.extend(own);
+                    found
+                }
+                Err(error) => {
+                    unavailable = Some(error);
+                    ("https://kubernetes.default.svc".to_string(), ClientSections { basic_auth: None, authorization: None, bearer_token: None, bearer_token_file: None, tls_config: None, http_headers: BTreeMap::new() })
+                }
             }
-            in_cluster(std::env::var("KUBERNETES_SERVICE_HOST").ok(), std::env::var("KUBERNETES_SERVICE_PORT").ok(), account_dir)?
         }
     };
     let location = Url::parse(&format!("{api_server}/")).map_err(|e| format!("api_server: {e}"))?;
-    if namespaces.iter().any(|n| n.is_empty() || n.contains(|c: char| c == '/' || c.is_control())) {
-        return Err("namespaces.names: a namespace is empty or holds / or a control character".into());
-    }
     namespaces.sort();
     namespaces.dedup();
-    let _ = s.enable_http2;
-    let access = client_access(sections, location.scheme == Scheme::Https, base)?;
+    let access = match client_access(sections, location.scheme == Scheme::Https, base) {
+        Ok(access) => access,
+        // The service account's CA cannot be read: the same, logged when discovery starts.
+        Err(error) if unavailable.is_none() && in_cluster_entry => {
+            unavailable = Some(error);
+            ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("unavailable".into()) }
+        }
+        Err(error) => return Err(error),
+    };
+    // The entry's position keeps apart two entries that differ only in credentials.
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     std::hash::Hash::hash(&(&s.role, &namespaces, &selectors, s.attach_metadata.node), &mut hasher);
-    let source = format!("kubernetes {api_server} {:016x}", std::hash::Hasher::finish(&hasher));
+    let source = format!("kubernetes {api_server} #{position} {:016x}", std::hash::Hasher::finish(&hasher));
     Ok(KubernetesSd {
         role: s.role,
         api_server,
@@ -1072,7 +1082,89 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path) -> Result<Kubernet
         http_headers: access.headers,
         tls: access.tls,
         follow_redirects: s.follow_redirects.unwrap_or(true),
+        unavailable,
     })
+}
+
+/// An RFC 1123 label, as Kubernetes names namespaces.
+fn kubernetes_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 63 && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') && bytes[0] != b'-' && bytes[bytes.len() - 1] != b'-'
+}
+
+/// The selectors by role, checked as Prometheus checks them: roles this role allows, each
+/// once, and label and field selectors that parse.
+fn kubernetes_selectors(role: &str, allowed: &[&str], sections: &[KubernetesSelectorSection]) -> Result<BTreeMap<String, (String, String)>, String> {
+    let mut selectors = BTreeMap::new();
+    for selector in sections {
+        if selectors.contains_key(&selector.role) {
+            return Err(format!("duplicated selector role: {}", selector.role));
+        }
+        if !allowed.contains(&selector.role.as_str()) {
+            return Err(format!("{role} role supports only {} selectors", allowed.join(", ")));
+        }
+        check_selector(&selector.label, true).map_err(|e| format!("selectors: label selector {:?}: {e}", selector.label))?;
+        check_selector(&selector.field, false).map_err(|e| format!("selectors: field selector {:?}: {e}", selector.field))?;
+        selectors.insert(selector.role.clone(), (selector.label.clone(), selector.field.clone()));
+    }
+    Ok(selectors)
+}
+
+/// Checks a Kubernetes selector's syntax: requirements separated by commas, each
+/// `key`, `!key` (labels only), `key=value`, `key==value`, `key!=value`, or for labels
+/// `key in (v1,v2)`, `key notin (v1)`, `key>N`, `key<N`.
+fn check_selector(text: &str, label: bool) -> Result<(), String> {
+    let key_ok = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    let value_ok = |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || !label;
+    let mut requirements = Vec::new();
+    let (mut depth, mut from) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                requirements.push(&text[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+        if !(0..=1).contains(&depth) || c.is_control() {
+            return Err("unbalanced parentheses or a control character".into());
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses".into());
+    }
+    requirements.push(&text[from..]);
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    for requirement in requirements.iter().map(|r| r.trim()) {
+        let ok = if let Some((key, value)) = requirement.split_once("!=").or_else(|| requirement.split_once("==")).or_else(|| requirement.split_once('=')) {
+            key_ok(key.trim()) && value_ok(value.trim())
+        } else if label {
+            let words: Vec<&str> = requirement.splitn(2, char::is_whitespace).collect();
+            match words.as_slice() {
+                [key] if key.starts_with('!') => key_ok(&key[1..]),
+                [key] => match key.split_once(['<', '>']) {
+                    Some((k, n)) => key_ok(k) && n.parse::<i64>().is_ok(),
+                    None => key_ok(key),
+                },
+                [key, rest] => {
+                    let rest = rest.trim();
+                    let set = rest.strip_prefix("notin").or_else(|| rest.strip_prefix("in")).map(str::trim);
+                    key_ok(key) && set.and_then(|s| s.strip_prefix('(')).and_then(|s| s.strip_suffix(')')).is_some_and(|values| values.split(',').all(|v| value_ok(v.trim())))
+                }
+                _ => false,
+            }
+        } else {
+            false
+        };
+        if !ok {
+            return Err(format!("{requirement:?} is not a requirement"));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
@@ -1178,7 +1270,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     }
     let mut kubernetes_sd = Vec::new();
     for (i, section) in s.kubernetes_sd_configs.into_iter().enumerate() {
-        kubernetes_sd.push(resolve_kubernetes_sd(section, base).map_err(|e| format!("kubernetes_sd_configs[{i}]: {e}"))?);
+        kubernetes_sd.push(resolve_kubernetes_sd(section, base, i).map_err(|e| format!("kubernetes_sd_configs[{i}]: {e}"))?);
     }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
@@ -1304,6 +1396,19 @@ mod tests {
         assert!(matches!(&sds[0].credentials, Credentials::Typed { kind, credentials: Secret::File(f) } if kind == "Bearer" && f == Path::new("/etc/prom/token")));
         assert_ne!(sds[0].source, sds[1].source);
 
+        let outside = parse("scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, namespaces: {names: ['']}}]}]").expect("loads outside a cluster too");
+        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() {
+            let unavailable = outside.jobs[0].kubernetes_sd[0].unavailable.clone().unwrap_or_default();
+            assert!(unavailable.contains("KUBERNETES_SERVICE_HOST"), "{unavailable:?}");
+        }
+        assert!(outside.jobs[0].kubernetes_sd[0].namespaces.is_empty(), "an empty name means every namespace");
+        for (text, label) in [("app=web,tier!=db", true), ("env in (prod, staging), !canary", true), ("release notin (a),x>3", true), ("spec.nodeName=n1,status.phase!=Failed", false), ("metadata.name==x", false), ("", true)] {
+            assert_eq!(check_selector(text, label), Ok(()), "{text}");
+        }
+        for (text, label) in [("app in (a", true), ("app=a b", true), ("spec.nodeName", false), ("in (a)", true), ("a,,b", true)] {
+            assert!(check_selector(text, label).is_err(), "{text}");
+        }
+
         let error = in_cluster(None, Some("443".into()), Path::new("/sa")).err().expect("outside a cluster");
         assert!(error.contains("KUBERNETES_SERVICE_HOST"), "{error}");
         let (url, sections) = in_cluster(Some("fd00::1".into()), Some("443".into()), Path::new("/sa")).expect("in a cluster");
@@ -1322,6 +1427,10 @@ mod tests {
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod}, {role: pod}]}]}]", "duplicated selector role: pod"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {own_namespace: true}}]}]", "'namespaces.own_namespace'"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, bearer_token: t}]}]", "provide the 'api_server' URL explicitly"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, follow_redirects: false}]}]", "provide the 'api_server' URL explicitly"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {names: ['a?x']}}]}]", "\"a?x\" is not a namespace name"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod, label: 'app in (a'}]}]}]", "label selector \"app in (a\": unbalanced"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod, field: 'spec.nodeName'}]}]}]", "field selector \"spec.nodeName\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: /nonexistent/k.yml}]}]", "cannot read kubeconfig_file /nonexistent/k.yml"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, api_server: 'https://k:6443'}]}]", "'kubeconfig_file' and 'api_server'"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, bearer_token: t}]}]", "custom HTTP client configuration together with 'kubeconfig_file'"),

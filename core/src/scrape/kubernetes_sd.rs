@@ -1,14 +1,18 @@
 //! Targets from `kubernetes_sd_configs`, as Prometheus' Kubernetes discovery finds them:
-//! each object kind a role needs (`roles::Role::kinds`) is listed, in pages, from the API
-//! server, per namespace when `namespaces` names some, with the entry's label and field
-//! selectors, and then watched from the list's resource version, the watch's events applied
-//! as they stream in (`net::client::HttpClient::get_streamed`). A watch ends after a few
-//! minutes, as client-go's do, and is opened again from the last version seen; a watch or
-//! list answered `410 Gone` (the version is too old) lists again. Once every kind has been
-//! listed, the role's target groups (`roles::groups`) are put in the shared `AskedGroups`
-//! at most once a second while objects change; before that, the groups an earlier loop of
-//! the same entry found (before a reload) stay. A failed request is logged when its error
-//! changes and tried again after a back-off of 1 s doubling to 30 s.
+//! each object kind a role needs (`roles::Role::kinds`) is listed, in pages (each decoded
+//! as it comes), from the API server, per namespace when `namespaces` names some, with the
+//! entry's label and field selectors, and then watched from the list's resource version,
+//! the watch's events applied as they stream in (`net::client::HttpClient::get_streamed`).
+//! A watch ends after about 5 minutes, as client-go's do, and is opened again from the last
+//! version seen; a failed watch is tried again from the same version, and one answered
+//! `410 Gone` (the version is too old) lists again. Failures, and watches that end within a
+//! second without an event, back off from 1 s doubling to 30 s; a watch that ran starts the
+//! back-off over. The role's target groups (`roles::groups`) are put in the shared
+//! `AskedGroups` at most once a second while objects change, from the namespaces whose
+//! every kind has been listed (as Prometheus' discoverers per namespace publish each on its
+//! own; a cluster-wide kind, such as nodes, must be listed first); before that, the groups
+//! an earlier loop of the same entry found (before a reload) stay. Errors are logged when
+//! they change.
 //!
 //! Executor 0 asks and every executor reads the groups, as for the other network sources.
 
@@ -16,14 +20,15 @@ pub mod objects;
 pub mod roles;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
-use super::config::{KubernetesSd, ScrapeConfig, Url};
+use super::config::{KubernetesSd, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 use objects::{Kind, Store};
 use roles::Role;
@@ -32,6 +37,9 @@ use roles::Role;
 const LIST_PAGE_SIZE: usize = 500;
 /// The largest list page read.
 const LIST_BODY_BYTES_MAX: usize = 256 << 20;
+/// The most pages one list may take (10 million objects at 500 a page): a server that never
+/// stops sending `continue` tokens is a failure, not unbounded memory.
+const LIST_PAGES_MAX: usize = 20_000;
 /// The most of a watch's stream waiting for its end of line (one event: an object is at
 /// most 1.5 MiB in etcd).
 const WATCH_PENDING_BYTES_MAX: usize = 64 << 20;
@@ -42,20 +50,26 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 const WATCH_SECONDS: u64 = 300;
 /// How much longer than its own timeout a watch may take before it is abandoned.
 const WATCH_GRACE: Duration = Duration::from_secs(30);
+/// A watch that ends sooner than this without an event is a failure (client-go's "very
+/// short watch"): a server or proxy that does not hold watches open must not be asked in a
+/// loop.
+const SHORT_WATCH: Duration = Duration::from_secs(1);
 /// How often changed objects are turned into groups.
 const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
-/// Back-off after a failure: the first wait, doubled per failure up to the last.
+/// Back-off after a failure: the first wait, doubled per failure up to the last; a watch
+/// that ran (events, or longer than `SHORT_WATCH`) starts it over.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// What the watchers of one entry share.
+/// What the watches of one entry share.
 #[derive(Default)]
 struct Entry {
     store: RefCell<Store>,
     /// Objects changed since the groups were last made.
     dirty: Cell<bool>,
-    /// Watchers that have not yet finished their first list.
-    unlisted: Cell<usize>,
+    /// The watches (kind, namespace: none for every namespace or a cluster-wide kind) that
+    /// have not yet finished their first list.
+    unlisted: RefCell<BTreeSet<(Kind, Option<String>)>>,
 }
 
 /// Starts discovering every kubernetes_sd entry of `config` on this executor, until
@@ -63,20 +77,23 @@ struct Entry {
 pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     for (j, job) in config.jobs.iter().enumerate() {
         for (i, sd) in job.kubernetes_sd.iter().enumerate() {
+            if let Some(error) = &sd.unavailable {
+                tracing::error!(job = %job.name, %error, "kubernetes_sd: cannot reach the API server; its targets stay empty");
+                continue;
+            }
             let Some(role) = Role::parse(&sd.role) else {
                 tracing::error!(job = %job.name, role = %sd.role, "kubernetes_sd: unknown role; its targets stay empty");
                 continue;
             };
             let entry = Rc::new(Entry::default());
-            let mut watches = Vec::new();
             for kind in role.kinds(sd.attach_node) {
                 if kind.namespaced() && !sd.namespaces.is_empty() {
-                    watches.extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
+                    entry.unlisted.borrow_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
                 } else {
-                    watches.push((kind, None));
+                    entry.unlisted.borrow_mut().insert((kind, None));
                 }
             }
-            entry.unlisted.set(watches.len());
+            let watches: Vec<(Kind, Option<String>)> = entry.unlisted.borrow().iter().cloned().collect();
             for (kind, namespace) in watches {
                 let (config, entry, stopped) = (config.clone(), entry.clone(), stopped.clone());
                 glommio::spawn_local(async move {
@@ -96,14 +113,36 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
     }
 }
 
-/// Turns the entry's objects into groups whenever they changed, once every kind is listed.
+/// Turns the entry's objects into groups whenever they changed and some are ready.
 async fn publish_loop(job: &str, sd: &KubernetesSd, role: Role, entry: &Entry, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     while sleep_unless_stopped(PUBLISH_INTERVAL, stopped).await {
-        if entry.unlisted.get() == 0 && entry.dirty.replace(false) {
-            let groups = roles::groups(role, &entry.store.borrow(), sd.attach_node);
-            asked.store(job, &sd.source, groups);
+        if !entry.dirty.replace(false) {
+            continue;
+        }
+        match ready_groups(role, sd, entry) {
+            Some(groups) => asked.store(job, &sd.source, groups),
+            None => entry.dirty.set(true),
         }
     }
+}
+
+/// The role's groups from the namespaces whose every kind has been listed (as Prometheus,
+/// whose discoverers per namespace publish each on its own); none while a cluster-wide
+/// watch (every namespace, or nodes) or every named namespace is still unlisted.
+fn ready_groups(role: Role, sd: &KubernetesSd, entry: &Entry) -> Option<Vec<TargetGroup>> {
+    let unlisted = entry.unlisted.borrow();
+    if unlisted.iter().any(|(_, namespace)| namespace.is_none()) {
+        return None;
+    }
+    let waiting: BTreeSet<&str> = unlisted.iter().filter_map(|(_, namespace)| namespace.as_deref()).collect();
+    if !sd.namespaces.is_empty() && waiting.len() == sd.namespaces.len() {
+        return None;
+    }
+    let mut groups = roles::groups(role, &entry.store.borrow(), sd.attach_node);
+    if !waiting.is_empty() {
+        groups.retain(|group| group.labels.get("__meta_kubernetes_namespace").is_none_or(|namespace| !waiting.contains(namespace.as_str())));
+    }
+    Some(groups)
 }
 
 /// The name of `kind` in selectors (and Prometheus' role names).
@@ -160,8 +199,33 @@ struct Event {
     object: serde_json::Value,
 }
 
+/// Waits after failures: `RETRY_FIRST`, doubled per failure up to `RETRY_MAX`.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next_wait(&mut self) -> Duration {
+        let wait = RETRY_FIRST.saturating_mul(1 << self.failures.min(5)).min(RETRY_MAX);
+        self.failures += 1;
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Logs a watch's errors when they change, and its recovery.
+#[derive(Default)]
+struct ErrorLog(Option<String>);
+
 impl Watch<'_> {
-    /// Lists, then watches, until `stopped` closes; lists again when a watch expires or fails.
+    /// Lists, then watches from the list's version (reopening each watch from the last
+    /// version seen, and after a failure from the same one) until `stopped` closes; lists
+    /// again when the version expires (410). Failures and watches that end at once without
+    /// an event back off.
     async fn run(&self, stopped: &async_channel::Receiver<()>) {
         let mut client = match http_get::client_for(&self.sd.location, &self.sd.tls) {
             Ok(client) => client,
@@ -170,59 +234,74 @@ impl Watch<'_> {
                 return;
             }
         };
-        let mut listed_once = false;
-        let mut failures = 0u32;
-        let mut last_error = String::new();
+        let mut backoff = Backoff::default();
+        let mut errors = ErrorLog::default();
         loop {
-            let outcome = unless_stopped(self.list_and_watch(&mut client, &mut listed_once, &mut failures), stopped).await;
-            let error = match outcome {
-                None => return,
-                // A watch that expired lists again at once; a list that keeps expiring
-                // (its continue token too old) backs off as a failure does.
-                Some(Failure::Expired) if failures == 0 => {
-                    failures = 1;
+            let Some(listed) = unless_stopped(self.list(&mut client), stopped).await else { return };
+            let mut version = match listed {
+                Ok((objects, version)) => {
+                    self.entry.store.borrow_mut().replace(self.kind, self.namespace, objects);
+                    self.entry.dirty.set(true);
+                    self.entry.unlisted.borrow_mut().remove(&(self.kind, self.namespace.map(str::to_string)));
+                    version
+                }
+                Err(failure) => {
+                    let error = match failure {
+                        Failure::Expired => "the list's continue token expired (410 Gone)".to_string(),
+                        Failure::Other(error) => error,
+                    };
+                    self.failed(&mut errors, error);
+                    if !sleep_unless_stopped(backoff.next_wait(), stopped).await {
+                        return;
+                    }
                     continue;
                 }
-                Some(Failure::Expired) => "the resource version expired again (410 Gone)".to_string(),
-                Some(Failure::Other(error)) => error,
             };
-            if error != last_error {
-                tracing::warn!(job = self.job, api_server = %self.sd.api_server, kind = selector_role(self.kind), namespace = self.namespace.unwrap_or(""), %error, "kubernetes_sd request failed; the last good targets are kept");
-                last_error = error;
-            }
-            let wait = RETRY_FIRST.saturating_mul(1 << failures.min(5)).min(RETRY_MAX);
-            failures += 1;
-            if !sleep_unless_stopped(wait, stopped).await {
-                return;
+            loop {
+                let started = Instant::now();
+                let Some(watched) = unless_stopped(self.watch(&mut client, &mut version), stopped).await else { return };
+                let ran = started.elapsed() >= SHORT_WATCH;
+                let error = match watched {
+                    Ok(events) if events > 0 || ran => {
+                        backoff.reset();
+                        self.answered(&mut errors);
+                        continue;
+                    }
+                    Ok(_) => "the watch ended within a second without an event".to_string(),
+                    // An expired version lists again: at once after a watch that ran, after
+                    // the back-off when the watch expired at once (a list served by another
+                    // API server than the watch, say).
+                    Err(Failure::Expired) if ran => {
+                        backoff.reset();
+                        break;
+                    }
+                    Err(Failure::Expired) => {
+                        self.failed(&mut errors, "the watch expired at once (410 Gone); listing again".to_string());
+                        if !sleep_unless_stopped(backoff.next_wait(), stopped).await {
+                            return;
+                        }
+                        break;
+                    }
+                    Err(Failure::Other(error)) => error,
+                };
+                self.failed(&mut errors, error);
+                if !sleep_unless_stopped(backoff.next_wait(), stopped).await {
+                    return;
+                }
             }
         }
     }
 
-    /// One list and the watches after it, until one fails.
-    async fn list_and_watch(&self, client: &mut net::client::HttpClient, listed_once: &mut bool, failures: &mut u32) -> Failure {
-        let (items, mut version) = match self.list(client).await {
-            Ok(listed) => listed,
-            Err(failure) => return failure,
-        };
-        {
-            let mut store = self.entry.store.borrow_mut();
-            store.clear(self.kind, self.namespace);
-            for item in items {
-                if let Err(error) = store.put(self.kind, item) {
-                    tracing::warn!(job = self.job, %error, "kubernetes_sd: an object is skipped");
-                }
-            }
+    fn failed(&self, errors: &mut ErrorLog, error: String) {
+        if errors.0.as_ref() != Some(&error) {
+            tracing::warn!(job = self.job, api_server = %self.sd.api_server, kind = selector_role(self.kind), namespace = self.namespace.unwrap_or(""), %error, "kubernetes_sd request failed; the last good targets are kept");
+            errors.0 = Some(error);
         }
-        self.entry.dirty.set(true);
-        if !std::mem::replace(listed_once, true) {
-            self.entry.unlisted.set(self.entry.unlisted.get().saturating_sub(1));
-        }
-        *failures = 0;
-        loop {
-            match self.watch(client, &mut version).await {
-                Ok(()) => *failures = 0,
-                Err(failure) => return failure,
-            }
+    }
+
+    fn answered(&self, errors: &mut ErrorLog) {
+        if errors.0.take().is_some() {
+            tracing::info!(job = self.job, api_server = %self.sd.api_server, kind = selector_role(self.kind), namespace = self.namespace.unwrap_or(""), "kubernetes_sd watches again");
         }
     }
 
@@ -248,13 +327,15 @@ impl Watch<'_> {
         Ok(headers)
     }
 
-    /// Every object of the collection, page by page, and the list's resource version.
-    async fn list(&self, client: &mut net::client::HttpClient) -> Result<(Vec<serde_json::Value>, String), Failure> {
+    /// Every object of the collection, page by page (each page decoded as it comes), and the
+    /// list's resource version.
+    async fn list(&self, client: &mut net::client::HttpClient) -> Result<(Store, String), Failure> {
         let headers = self.headers().map_err(Failure::Other)?;
         let limit = LIST_PAGE_SIZE.to_string();
-        let mut items = Vec::new();
+        let mut listed = Store::default();
+        let mut skipped = 0usize;
         let mut next = String::new();
-        loop {
+        for _ in 0..LIST_PAGES_MAX {
             let mut params = vec![("limit", limit.as_str())];
             if !next.is_empty() {
                 params.push(("continue", next.as_str()));
@@ -269,48 +350,63 @@ impl Watch<'_> {
                 status => return Err(Failure::Other(format!("listing {shown}: {}: {}", http_get::status_error(status), status_message(&response.body)))),
             }
             let page: ListPage = serde_json::from_slice(&response.body).map_err(|e| Failure::Other(format!("cannot parse the list of {shown}: {e}")))?;
-            items.extend(page.items.unwrap_or_default());
+            for item in page.items.unwrap_or_default() {
+                if let Err(error) = listed.put(self.kind, item) {
+                    if skipped == 0 {
+                        tracing::warn!(job = self.job, %error, "kubernetes_sd: an object that cannot be read is skipped");
+                    }
+                    skipped += 1;
+                }
+            }
             if page.metadata.next.is_empty() {
-                return Ok((items, page.metadata.resource_version));
+                return Ok((listed, page.metadata.resource_version));
             }
             next = page.metadata.next;
         }
+        Err(Failure::Other(format!("the list of {} {} took more than {LIST_PAGES_MAX} pages", self.sd.api_server, self.kind.plural())))
     }
 
     /// One watch from `version`, applying its events as they arrive and moving `version` on;
-    /// Ok when the server ended it (its timeout), to be opened again.
-    async fn watch(&self, client: &mut net::client::HttpClient, version: &mut String) -> Result<(), Failure> {
+    /// the number of events when the server ended it (its timeout), to be opened again. A
+    /// watch does not follow redirects (a list does).
+    async fn watch(&self, client: &mut net::client::HttpClient, version: &mut String) -> Result<usize, Failure> {
         let mut headers = self.headers().map_err(Failure::Other)?;
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
         let seconds = WATCH_SECONDS + (self.kind as u64 * 37) % 60;
         let seconds_text = seconds.to_string();
         let path = self.path(&[("watch", "1"), ("allowWatchBookmarks", "true"), ("resourceVersion", version.as_str()), ("timeoutSeconds", seconds_text.as_str())]);
-        let expired = Cell::new(false);
-        let latest = RefCell::new(version.clone());
-        let mut sink = |pending: &mut Vec<u8>| -> Result<(), String> { self.apply_events(pending, &latest, &expired) };
+        let stream = WatchStream { latest: RefCell::new(version.clone()), ..WatchStream::default() };
+        let mut sink = |pending: &mut Vec<u8>| -> Result<(), String> { self.apply_events(pending, &stream) };
         let timeout = Duration::from_secs(seconds) + WATCH_GRACE;
         let response = client.get_streamed(&path, &headers, timeout, WATCH_PENDING_BYTES_MAX, &mut sink).await;
-        *version = latest.into_inner();
-        if expired.get() {
+        *version = stream.latest.into_inner();
+        if stream.expired.get() {
             return Err(Failure::Expired);
         }
         let response = response.map_err(|e| Failure::Other(format!("watching {}: {e}", self.sd.api_server)))?;
         match response.status {
-            200 => Ok(()),
+            200 => Ok(stream.events.get()),
             410 => Err(Failure::Expired),
             status => Err(Failure::Other(format!("watching {}{path}: {}: {}", self.sd.api_server, http_get::status_error(status), status_message(&response.body)))),
         }
     }
 
     /// Applies the whole lines of `pending` (one event each) to the store, taking them out.
-    fn apply_events(&self, pending: &mut Vec<u8>, latest: &RefCell<String>, expired: &Cell<bool>) -> Result<(), String> {
-        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { return Ok(()) };
+    fn apply_events(&self, pending: &mut Vec<u8>, stream: &WatchStream) -> Result<(), String> {
+        // Only the bytes that arrived since the last call are searched, so a long event
+        // arriving in many small pieces is not scanned again and again.
+        let searched = stream.searched.get().min(pending.len());
+        let Some(end) = memchr::memrchr(b'\n', &pending[searched..]).map(|at| searched + at) else {
+            stream.searched.set(pending.len());
+            return Ok(());
+        };
         let lines: Vec<u8> = pending.drain(..=end).collect();
+        stream.searched.set(0);
         let mut store = self.entry.store.borrow_mut();
         for line in lines.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
             let event: Event = serde_json::from_slice(line).map_err(|e| format!("cannot parse a watch event: {e}"))?;
             if let Some(v) = event.object.pointer("/metadata/resourceVersion").and_then(serde_json::Value::as_str) {
-                *latest.borrow_mut() = v.to_string();
+                *stream.latest.borrow_mut() = v.to_string();
             }
             match event.kind.as_str() {
                 "ADDED" | "MODIFIED" => store.put(self.kind, event.object).map_err(|e| format!("watch event: {e}"))?,
@@ -318,19 +414,31 @@ impl Watch<'_> {
                 "BOOKMARK" => {}
                 "ERROR" => {
                     if event.object.get("code").and_then(serde_json::Value::as_u64) == Some(410) {
-                        expired.set(true);
+                        stream.expired.set(true);
                         return Err("the watch expired (410 Gone)".into());
                     }
                     return Err(format!("the watch failed: {}", event.object.get("message").and_then(serde_json::Value::as_str).unwrap_or("(no message)")));
                 }
                 other => return Err(format!("unknown watch event type {other:?}")),
             }
+            stream.events.set(stream.events.get() + 1);
             if event.kind != "BOOKMARK" {
                 self.entry.dirty.set(true);
             }
         }
         Ok(())
     }
+}
+
+/// What one watch's stream has told so far.
+#[derive(Default)]
+struct WatchStream {
+    /// The resource version of the last event.
+    latest: RefCell<String>,
+    expired: Cell<bool>,
+    events: Cell<usize>,
+    /// How much of the pending bytes has been searched for a line end.
+    searched: Cell<usize>,
 }
 
 /// The `message` of a Kubernetes `Status` answer, else the start of the body.

@@ -551,6 +551,20 @@ impl Store {
         self.table_mut(kind).clear_namespace(namespace);
     }
 
+    /// Replaces every `kind` (or those in `namespace`) with the `kind`s of `listed` (a
+    /// finished list), in one step.
+    pub fn replace(&mut self, kind: Kind, namespace: Option<&str>, mut listed: Store) {
+        self.clear(kind, namespace);
+        match kind {
+            Kind::Pod => self.pods.append(&mut listed.pods),
+            Kind::Service => self.services.append(&mut listed.services),
+            Kind::Endpoints => self.endpoints.append(&mut listed.endpoints),
+            Kind::EndpointSlice => self.endpoint_slices.append(&mut listed.endpoint_slices),
+            Kind::Node => self.nodes.append(&mut listed.nodes),
+            Kind::Ingress => self.ingresses.append(&mut listed.ingresses),
+        }
+    }
+
     /// How many `kind`s are stored.
     pub fn len(&self, kind: Kind) -> usize {
         self.table(kind).count()
@@ -660,6 +674,12 @@ mod tests {
         store.clear(Kind::Service, None);
         assert_eq!(store.len(Kind::Service), 0);
         assert_eq!(store.len(Kind::Pod), 1);
+        // A namespace listed again: its pods are the list's, the other namespace's stay.
+        let mut listed = Store::default();
+        listed.put(Kind::Pod, pod("a", "r", "")).unwrap();
+        store.put(Kind::Pod, pod("a", "gone", "")).unwrap();
+        store.replace(Kind::Pod, Some("a"), listed);
+        assert_eq!(store.pods().keys().collect::<Vec<_>>(), ["a/r", "b/p"]);
     }
 
     #[test]
