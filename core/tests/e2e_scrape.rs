@@ -138,11 +138,11 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
 fn a_bad_scrape_config_refuses_to_start_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod}]\n").expect("scrape config");
+    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  ec2_sd_configs: [{region: eu-west-1}]\n").expect("scrape config");
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
     let error = start_refused(&config);
-    assert!(error.contains("scrape.config_file") && error.contains("kubernetes_sd_configs") && error.contains("k8s"), "{error}");
+    assert!(error.contains("scrape.config_file") && error.contains("ec2_sd_configs") && error.contains("k8s"), "{error}");
     std::fs::write(&scrape_file, "scrape_configs: [{job_name: a, static_configs: [{targets: [x]}]}, {job_name: a}]\n").expect("scrape config");
     let error = start_refused(&config);
     assert!(error.contains("used twice"), "{error}");

@@ -581,19 +581,7 @@ impl Exporter {
                         Err(_) => return,
                     });
                     let mut stream = stream;
-                    loop {
-                        let mut head = String::new();
-                        loop {
-                            let mut line = String::new();
-                            match reader.read_line(&mut line) {
-                                Ok(0) | Err(_) => return,
-                                Ok(_) => {}
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                            head.push_str(&line);
-                        }
+                    while let Some(head) = read_request_head(&mut reader) {
                         let path = head.split(' ').nth(1).unwrap_or("").to_string();
                         recorded.lock().map(|mut r| r.push(head)).ok();
                         // A routed path and query also answers requests that add query
@@ -882,24 +870,29 @@ impl FakeKubernetes {
     }
 }
 
+/// The head of the next request on a test server's connection (its lines up to the blank
+/// one); None when the client closed it.
+fn read_request_head(reader: &mut impl BufRead) -> Option<String> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if line == "\r\n" {
+            return Some(head);
+        }
+        head.push_str(&line);
+    }
+}
+
 /// Serves one connection of `FakeKubernetes` (requests one after another).
 fn fake_kubernetes_connection(stream: std::net::TcpStream, state: &std::sync::Mutex<FakeKubernetesState>) {
     let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
     let mut stream = stream;
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
+    while let Some(head) = read_request_head(&mut reader) {
         let target = head.split(' ').nth(1).unwrap_or("").to_string();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let (path, watch) = (path.to_string(), query.split('&').any(|p| p == "watch=1"));
