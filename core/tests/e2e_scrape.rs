@@ -446,6 +446,16 @@ fn consul_sd_targets_come_from_the_catalog() {
     // The service gone from the catalog: its target goes and its series are marked stale.
     consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &["Content-Type: application/json", "X-Consul-Index: 6"], r#"{"consul": [], "db": ["prod"]}"#);
     poll_query(&server, "consul_probe", "the removed service's series marked stale", WAIT, |r| r.is_empty().then_some(()));
+    // Its watch ended with it: while the catalog is asked three more times (once a second),
+    // the service is asked at most once more (a request already on its way).
+    let count = |what: &str| consul.request_heads().iter().filter(|h| h.contains(what)).count();
+    let (catalog_before, web_before) = (count("/v1/catalog/services"), count("/v1/health/service/web"));
+    let deadline = std::time::Instant::now() + WAIT;
+    while count("/v1/catalog/services") < catalog_before + 3 {
+        assert!(std::time::Instant::now() < deadline, "the catalog asked again within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(count("/v1/health/service/web") <= web_before + 1, "the removed service is still watched: {:?}", consul.request_heads());
     assert!(server.stop(), "clean shutdown");
 }
 

@@ -801,7 +801,7 @@ enum OwnedPem {
 impl OwnedPem {
     /// The inline text or the file (relative to `base`), at most one of them.
     fn choose(inline: Option<String>, file: Option<PathBuf>, inline_key: &str, file_key: &str, base: &Path) -> Result<Option<OwnedPem>, String> {
-        match (inline.filter(|t| !t.is_empty()), file) {
+        match (inline.filter(|t| !t.is_empty()), file.filter(|f| !f.as_os_str().is_empty())) {
             (Some(_), Some(_)) => Err(format!("tls_config: at most one of {inline_key} and {file_key} may be set")),
             (Some(text), None) => Ok(Some(OwnedPem::Inline(inline_key.to_string(), text.into_bytes()))),
             (None, Some(file)) => Ok(Some(OwnedPem::File(base.join(file)))),
@@ -885,7 +885,7 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
     Ok(ClientAccess { credentials, headers, tls })
 }
 
-fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String> {
+fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result<ConsulSd, String> {
     let mut scheme = s.scheme.unwrap_or_else(|| "http".to_string());
     let mut server = s.server.unwrap_or_else(|| "localhost:8500".to_string());
     // As Consul's client reads its address: an `http://` or `https://` prefix sets the scheme.
@@ -922,8 +922,10 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path) -> Result<ConsulSd, String
         base,
     )?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&(&s.datacenter, &s.namespace, &s.partition, &s.services, &s.tags, &s.node_meta, &s.filter, &s.health_filter, s.allow_stale, &s.tag_separator), &mut hasher);
-    let source = format!("{base_url} {:016x}", std::hash::Hasher::finish(&hasher));
+    // The token (an ACL sees its own services) and the entry's position keep apart entries
+    // on one server that differ in credentials.
+    std::hash::Hash::hash(&(&s.datacenter, &s.namespace, &s.partition, &s.services, &s.tags, &s.node_meta, &s.filter, &s.health_filter, s.allow_stale, &s.tag_separator, &s.token), &mut hasher);
+    let source = format!("{base_url} #{position} {:016x}", std::hash::Hasher::finish(&hasher));
     Ok(ConsulSd {
         base_url,
         source,
@@ -1005,13 +1007,16 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         }
     }
     let selectors = kubernetes_selectors(&s.role, allowed, &s.selectors)?;
-    // As Prometheus: an empty name means every namespace.
-    let mut namespaces = if s.namespaces.names.iter().any(String::is_empty) { Vec::new() } else { s.namespaces.names.clone() };
-    if let Some(bad) = namespaces.iter().find(|n| !kubernetes_name(n)) {
-        return Err(format!("namespaces.names: {bad:?} is not a namespace name (lower-case letters, digits and '-', at most 63)"));
+    // As Prometheus: an empty name means every namespace (the pod's own one included).
+    let every_namespace = s.namespaces.names.iter().any(String::is_empty);
+    let mut namespaces = if every_namespace { Vec::new() } else { s.namespaces.names.clone() };
+    if let Some(bad) = namespaces.iter().find(|n| !path_safe_name(n)) {
+        return Err(format!("namespaces.names: {bad:?} holds a character that cannot be in a namespace's URL path (/, ?, #, %, a space or a control character)"));
     }
-    // Prometheus counts any setting of its HTTP client that is not its default as custom.
-    let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.is_some() || s.bearer_token_file.is_some() || s.tls_config.is_some() || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false);
+    // Prometheus counts any setting of its HTTP client that is not its default as custom
+    // (empty values are its defaults).
+    let tls_set = s.tls_config.as_ref().is_some_and(|t| t.ca.is_some() || t.cert.is_some() || t.key.is_some() || t.ca_file.is_some() || t.cert_file.is_some() || t.key_file.is_some() || t.server_name.is_some() || t.insecure_skip_verify);
+    let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.as_deref().is_some_and(|t| !t.is_empty()) || s.bearer_token_file.is_some() || tls_set || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false);
     let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
     let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
@@ -1044,7 +1049,9 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
             let own = if s.namespaces.own_namespace { own_namespace(account_dir).map(Some) } else { Ok(None) };
             match own.and_then(|own| Ok((own, in_cluster(std::env::var("KUBERNETES_SERVICE_HOST").ok(), std::env::var("KUBERNETES_SERVICE_PORT").ok(), account_dir)?))) {
                 Ok((own, found)) => {
-                    namespaces.extend(own);
+                    if !every_namespace {
+                        namespaces.extend(own);
+                    }
                     found
                 }
                 Err(error) => {
@@ -1086,10 +1093,10 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
     })
 }
 
-/// An RFC 1123 label, as Kubernetes names namespaces.
-fn kubernetes_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty() && bytes.len() <= 63 && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') && bytes[0] != b'-' && bytes[bytes.len() - 1] != b'-'
+/// A name that can stand in a URL path as it is (Prometheus takes any namespace name; one
+/// Kubernetes does not allow just finds nothing).
+fn path_safe_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| matches!(c, '/' | '?' | '#' | '%') || c.is_whitespace() || c.is_control())
 }
 
 /// The selectors by role, checked as Prometheus checks them: roles this role allows, each
@@ -1110,61 +1117,39 @@ fn kubernetes_selectors(role: &str, allowed: &[&str], sections: &[KubernetesSele
     Ok(selectors)
 }
 
-/// Checks a Kubernetes selector's syntax: requirements separated by commas, each
-/// `key`, `!key` (labels only), `key=value`, `key==value`, `key!=value`, or for labels
-/// `key in (v1,v2)`, `key notin (v1)`, `key>N`, `key<N`.
+/// Checks what can be checked of a Kubernetes selector without the API server's full
+/// grammar (it refuses the rest, which is then logged): balanced parentheses, no control
+/// characters, no empty `in`/`notin` set, and for field selectors an operator (`=`, `==`,
+/// `!=`) in every term (empty terms are skipped, as Kubernetes skips them; `\,` is an
+/// escaped comma).
 fn check_selector(text: &str, label: bool) -> Result<(), String> {
-    let key_ok = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
-    let value_ok = |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || !label;
-    let mut requirements = Vec::new();
-    let (mut depth, mut from) = (0i32, 0);
-    for (i, c) in text.char_indices() {
+    let mut depth = 0i32;
+    for c in text.chars() {
         match c {
             '(' => depth += 1,
             ')' => depth -= 1,
-            ',' if depth == 0 => {
-                requirements.push(&text[from..i]);
-                from = i + 1;
-            }
+            _ if c.is_control() => return Err("it holds a control character".into()),
             _ => {}
         }
-        if !(0..=1).contains(&depth) || c.is_control() {
-            return Err("unbalanced parentheses or a control character".into());
+        if !(0..=1).contains(&depth) {
+            return Err("unbalanced parentheses".into());
         }
     }
     if depth != 0 {
         return Err("unbalanced parentheses".into());
     }
-    requirements.push(&text[from..]);
-    if text.trim().is_empty() {
+    if label {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("in()") {
+            return Err("an empty set of values".into());
+        }
         return Ok(());
     }
-    for requirement in requirements.iter().map(|r| r.trim()) {
-        let ok = if let Some((key, value)) = requirement.split_once("!=").or_else(|| requirement.split_once("==")).or_else(|| requirement.split_once('=')) {
-            key_ok(key.trim()) && value_ok(value.trim())
-        } else if label {
-            let words: Vec<&str> = requirement.splitn(2, char::is_whitespace).collect();
-            match words.as_slice() {
-                [key] if key.starts_with('!') => key_ok(&key[1..]),
-                [key] => match key.split_once(['<', '>']) {
-                    Some((k, n)) => key_ok(k) && n.parse::<i64>().is_ok(),
-                    None => key_ok(key),
-                },
-                [key, rest] => {
-                    let rest = rest.trim();
-                    let set = rest.strip_prefix("notin").or_else(|| rest.strip_prefix("in")).map(str::trim);
-                    key_ok(key) && set.and_then(|s| s.strip_prefix('(')).and_then(|s| s.strip_suffix(')')).is_some_and(|values| values.split(',').all(|v| value_ok(v.trim())))
-                }
-                _ => false,
-            }
-        } else {
-            false
-        };
-        if !ok {
-            return Err(format!("{requirement:?} is not a requirement"));
-        }
+    let unescaped = text.replace("\\,", "");
+    match unescaped.split(',').map(str::trim).find(|term| !term.is_empty() && !term.contains('=')) {
+        Some(term) => Err(format!("{term:?} has no =, == or !=")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn resolve_dns_sd(s: DnsSdSection) -> Result<DnsSd, String> {
@@ -1266,7 +1251,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     }
     let mut consul_sd = Vec::new();
     for (i, section) in s.consul_sd_configs.into_iter().enumerate() {
-        consul_sd.push(resolve_consul_sd(section, base).map_err(|e| format!("consul_sd_configs[{i}]: {e}"))?);
+        consul_sd.push(resolve_consul_sd(section, base, i).map_err(|e| format!("consul_sd_configs[{i}]: {e}"))?);
     }
     let mut kubernetes_sd = Vec::new();
     for (i, section) in s.kubernetes_sd_configs.into_iter().enumerate() {
@@ -1402,10 +1387,10 @@ mod tests {
             assert!(unavailable.contains("KUBERNETES_SERVICE_HOST"), "{unavailable:?}");
         }
         assert!(outside.jobs[0].kubernetes_sd[0].namespaces.is_empty(), "an empty name means every namespace");
-        for (text, label) in [("app=web,tier!=db", true), ("env in (prod, staging), !canary", true), ("release notin (a),x>3", true), ("spec.nodeName=n1,status.phase!=Failed", false), ("metadata.name==x", false), ("", true)] {
+        for (text, label) in [("app=web,tier!=db", true), ("env in (prod, staging), !canary", true), ("release notin (a),x>3", true), ("replicas > 2, ! partition", true), ("spec.nodeName=n1,status.phase!=Failed", false), ("metadata.name==x", false), ("spec.nodeName=n1,", false), ("metadata.name=a\\,b", false), ("", true)] {
             assert_eq!(check_selector(text, label), Ok(()), "{text}");
         }
-        for (text, label) in [("app in (a", true), ("app=a b", true), ("spec.nodeName", false), ("in (a)", true), ("a,,b", true)] {
+        for (text, label) in [("app in (a", true), ("env in ()", true), ("a)(", true), ("spec.nodeName", false), ("a=b,c", false)] {
             assert!(check_selector(text, label).is_err(), "{text}");
         }
 
@@ -1428,7 +1413,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {own_namespace: true}}]}]", "'namespaces.own_namespace'"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, bearer_token: t}]}]", "provide the 'api_server' URL explicitly"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, follow_redirects: false}]}]", "provide the 'api_server' URL explicitly"),
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {names: ['a?x']}}]}]", "\"a?x\" is not a namespace name"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', namespaces: {names: ['a?x']}}]}]", "\"a?x\" holds a character"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod, label: 'app in (a'}]}]}]", "label selector \"app in (a\": unbalanced"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: pod, field: 'spec.nodeName'}]}]}]", "field selector \"spec.nodeName\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: /nonexistent/k.yml}]}]", "cannot read kubeconfig_file /nonexistent/k.yml"),

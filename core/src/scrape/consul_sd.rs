@@ -42,7 +42,7 @@ const MIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     for (j, job) in config.jobs.iter().enumerate() {
         for i in 0..job.consul_sd.len() {
-            let entry = Rc::new(Entry { config: config.clone(), job: j, index: i, asked: asked.clone(), services: RefCell::default() });
+            let entry = Rc::new(Entry { config: config.clone(), job: j, index: i, asked: asked.clone(), services: RefCell::default(), stopped: stopped.clone() });
             let stopped = stopped.clone();
             glommio::spawn_local(async move { refresh_loop(entry, &stopped).await }).detach();
         }
@@ -173,6 +173,9 @@ struct Entry {
     asked: Arc<AskedGroups>,
     /// Each watched service's last good groups.
     services: RefCell<BTreeMap<String, Vec<TargetGroup>>>,
+    /// Closes on a reload or shutdown: nothing is stored after it (a newer loop may own the
+    /// source, or the job be gone).
+    stopped: async_channel::Receiver<()>,
 }
 
 impl Entry {
@@ -184,8 +187,11 @@ impl Entry {
         &self.config.jobs[self.job].consul_sd[self.index]
     }
 
-    /// Puts every service's groups in the shared store.
+    /// Puts every service's groups in the shared store, unless the entry was stopped.
     fn publish(&self) {
+        if self.stopped.is_closed() {
+            return;
+        }
         let groups = self.services.borrow().values().flatten().cloned().collect();
         self.asked.store(self.job(), &self.sd().source, groups);
     }
@@ -321,7 +327,7 @@ async fn watch_service(entry: &Entry, name: &str, datacenter: &str, stopped: &as
     let path = format!("/v1/health/service/{}", path_escape(name));
     let mut errors = ErrorLog::default();
     let mut index = 0;
-    loop {
+    while !entry.stopped.is_closed() {
         let started = Instant::now();
         let mut params = common_params(sd, datacenter);
         params.extend(sd.tags.iter().map(|t| ("tag".to_string(), t.clone())));

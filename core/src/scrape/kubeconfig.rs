@@ -120,12 +120,18 @@ fn resolve(text: &str, dir: &Path) -> Result<KubeAccess, String> {
     }
     let decode = |key: &str, data: &Option<String>| -> Result<Option<String>, String> {
         let Some(data) = data.as_deref().filter(|d| !d.is_empty()) else { return Ok(None) };
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| format!("{key} is not base64: {e}"))?;
+        // As Go's decoder, line breaks (base64 wrapped over lines) are ignored.
+        let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| format!("{key} is not base64: {e}"))?;
         String::from_utf8(bytes).map(Some).map_err(|_| format!("{key} does not hold PEM text"))
     };
     let file = |path: &Option<PathBuf>| path.as_ref().filter(|p| !p.as_os_str().is_empty()).map(|p| dir.join(p));
+    let server = cluster.server.trim_end_matches('/');
+    // As client-go: a server without a scheme is https when TLS is configured, else http.
+    let tls = cluster.certificate_authority.is_some() || cluster.certificate_authority_data.is_some() || cluster.insecure_skip_tls_verify;
+    let server = if server.contains("://") { server.to_string() } else { format!("{}://{server}", if tls { "https" } else { "http" }) };
     let mut access = KubeAccess {
-        server: cluster.server.trim_end_matches('/').to_string(),
+        server,
         ca_file: file(&cluster.certificate_authority),
         ca_pem: decode("certificate-authority-data", &cluster.certificate_authority_data)?,
         server_name: cluster.tls_server_name.clone().filter(|n| !n.is_empty()),
@@ -149,8 +155,9 @@ fn resolve(text: &str, dir: &Path) -> Result<KubeAccess, String> {
     access.cert_file = if access.cert_pem.is_some() { None } else { file(&user.client_certificate) };
     access.key_pem = decode("client-key-data", &user.client_key_data)?;
     access.key_file = if access.key_pem.is_some() { None } else { file(&user.client_key) };
-    access.token = user.token.clone().filter(|t| !t.is_empty());
-    access.token_file = if access.token.is_some() { None } else { file(&user.token_file) };
+    // As client-go, a token file wins over an inline token (it is what is read per request).
+    access.token_file = file(&user.token_file);
+    access.token = if access.token_file.is_some() { None } else { user.token.clone().filter(|t| !t.is_empty()) };
     let (username, password) = (user.username.clone().unwrap_or_default(), user.password.clone().unwrap_or_default());
     if !username.is_empty() || !password.is_empty() {
         if access.token.is_some() || access.token_file.is_some() {
@@ -203,5 +210,10 @@ mod tests {
         }
         let no_user = resolve(&CONFIG.replace("context: {cluster: prod, user: ops,", "context: {cluster: prod,"), Path::new("/k")).expect("a context without a user");
         assert_eq!((no_user.token_file, no_user.basic), (None, None));
+        // Wrapped base64 and a server without a scheme (https with a CA) read as client-go reads them.
+        let wrapped = resolve(&CONFIG.replace("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==", "|\n      LS0tLS1CRUdJTiBD\n      RVJUSUZJQ0FURS0tLS0tCg==").replace("server: https://k8s.example:6443/", "server: k8s.example:6443"), Path::new("/k")).expect("wrapped base64");
+        assert_eq!((wrapped.cert_pem.as_deref(), wrapped.server.as_str()), (Some("-----BEGIN CERTIFICATE-----\n"), "https://k8s.example:6443"));
+        let both = resolve(&CONFIG.replace("    tokenFile: token\n", "    tokenFile: token\n    token: inline\n"), Path::new("/k")).expect("token and tokenFile");
+        assert_eq!((both.token_file, both.token), (Some(PathBuf::from("/k/token")), None), "the file wins");
     }
 }

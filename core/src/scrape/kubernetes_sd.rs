@@ -11,8 +11,8 @@
 //! `AskedGroups` at most once a second while objects change, from the namespaces whose
 //! every kind has been listed (as Prometheus' discoverers per namespace publish each on its
 //! own; a cluster-wide kind, such as nodes, must be listed first); before that, the groups
-//! an earlier loop of the same entry found (before a reload) stay. Errors are logged when
-//! they change.
+//! an earlier loop of the same entry found (before a reload) stay, and a namespace not
+//! listed yet keeps its own from them. Errors are logged when they change.
 //!
 //! Executor 0 asks and every executor reads the groups, as for the other network sources.
 
@@ -70,6 +70,9 @@ struct Entry {
     /// The watches (kind, namespace: none for every namespace or a cluster-wide kind) that
     /// have not yet finished their first list.
     unlisted: RefCell<BTreeSet<(Kind, Option<String>)>>,
+    /// The groups an earlier loop of this source found (before a reload): a namespace not
+    /// listed yet keeps its own from them.
+    previous: Vec<TargetGroup>,
 }
 
 /// Starts discovering every kubernetes_sd entry of `config` on this executor, until
@@ -85,14 +88,15 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
                 tracing::error!(job = %job.name, role = %sd.role, "kubernetes_sd: unknown role; its targets stay empty");
                 continue;
             };
-            let entry = Rc::new(Entry::default());
+            let mut entry = Entry { previous: asked.groups(&job.name, &sd.source), ..Entry::default() };
             for kind in role.kinds(sd.attach_node) {
                 if kind.namespaced() && !sd.namespaces.is_empty() {
-                    entry.unlisted.borrow_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
+                    entry.unlisted.get_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
                 } else {
-                    entry.unlisted.borrow_mut().insert((kind, None));
+                    entry.unlisted.get_mut().insert((kind, None));
                 }
             }
+            let entry = Rc::new(entry);
             let watches: Vec<(Kind, Option<String>)> = entry.unlisted.borrow().iter().cloned().collect();
             for (kind, namespace) in watches {
                 let (config, entry, stopped) = (config.clone(), entry.clone(), stopped.clone());
@@ -127,8 +131,9 @@ async fn publish_loop(job: &str, sd: &KubernetesSd, role: Role, entry: &Entry, a
 }
 
 /// The role's groups from the namespaces whose every kind has been listed (as Prometheus,
-/// whose discoverers per namespace publish each on its own); none while a cluster-wide
-/// watch (every namespace, or nodes) or every named namespace is still unlisted.
+/// whose discoverers per namespace publish each on its own), and for the others what an
+/// earlier loop found; none while a cluster-wide watch (every namespace, or nodes) or every
+/// named namespace is still unlisted.
 fn ready_groups(role: Role, sd: &KubernetesSd, entry: &Entry) -> Option<Vec<TargetGroup>> {
     let unlisted = entry.unlisted.borrow();
     if unlisted.iter().any(|(_, namespace)| namespace.is_none()) {
@@ -140,7 +145,9 @@ fn ready_groups(role: Role, sd: &KubernetesSd, entry: &Entry) -> Option<Vec<Targ
     }
     let mut groups = roles::groups(role, &entry.store.borrow(), sd.attach_node);
     if !waiting.is_empty() {
-        groups.retain(|group| group.labels.get("__meta_kubernetes_namespace").is_none_or(|namespace| !waiting.contains(namespace.as_str())));
+        let waits = |group: &TargetGroup| group.labels.get("__meta_kubernetes_namespace").is_some_and(|namespace| waiting.contains(namespace.as_str()));
+        groups.retain(|group| !waits(group));
+        groups.extend(entry.previous.iter().filter(|group| waits(group)).cloned());
     }
     Some(groups)
 }
@@ -282,7 +289,14 @@ impl Watch<'_> {
                         }
                         break;
                     }
-                    Err(Failure::Other(error)) => error,
+                    // A watch that ran before it failed (a connection reset by a load
+                    // balancer, say) is tried again after the first wait.
+                    Err(Failure::Other(error)) => {
+                        if ran {
+                            backoff.reset();
+                        }
+                        error
+                    }
                 };
                 self.failed(&mut errors, error);
                 if !sleep_unless_stopped(backoff.next_wait(), stopped).await {
@@ -409,9 +423,18 @@ impl Watch<'_> {
                 *stream.latest.borrow_mut() = v.to_string();
             }
             match event.kind.as_str() {
-                "ADDED" | "MODIFIED" => store.put(self.kind, event.object).map_err(|e| format!("watch event: {e}"))?,
+                // An object that cannot be read is skipped, as in a list.
+                "ADDED" | "MODIFIED" => {
+                    if let Err(error) = store.put(self.kind, event.object) {
+                        if !stream.skipped.replace(true) {
+                            tracing::warn!(job = self.job, %error, "kubernetes_sd: an object that cannot be read is skipped");
+                        }
+                    }
+                }
                 "DELETED" => store.remove(self.kind, &event.object),
-                "BOOKMARK" => {}
+                // A bookmark only moves the version; it does not count as an event (a server
+                // sending one and closing must still back off).
+                "BOOKMARK" => continue,
                 "ERROR" => {
                     if event.object.get("code").and_then(serde_json::Value::as_u64) == Some(410) {
                         stream.expired.set(true);
@@ -422,9 +445,7 @@ impl Watch<'_> {
                 other => return Err(format!("unknown watch event type {other:?}")),
             }
             stream.events.set(stream.events.get() + 1);
-            if event.kind != "BOOKMARK" {
-                self.entry.dirty.set(true);
-            }
+            self.entry.dirty.set(true);
         }
         Ok(())
     }
@@ -439,6 +460,8 @@ struct WatchStream {
     events: Cell<usize>,
     /// How much of the pending bytes has been searched for a line end.
     searched: Cell<usize>,
+    /// Whether an object that cannot be read was logged.
+    skipped: Cell<bool>,
 }
 
 /// The `message` of a Kubernetes `Status` answer, else the start of the body.
