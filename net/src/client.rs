@@ -654,6 +654,20 @@ impl Pem<'_> {
 
 /// A rustls client config as Prometheus' `tls_config` describes one: `ca_file` or inline `ca` (PEM bundle; without it the system roots from /etc/ssl/certs/ca-certificates.crt, or an empty store if that file does not exist), optional client `cert_file`+`key_file` or inline `cert`+`key` (PEM; [`cert_and_key_pair`] turns the two options into this argument, refusing one without the other), `insecure_skip_verify` (accept any server certificate, still checking the handshake's signatures). ALPN "http/1.1". Errors name the file and the problem.
 pub fn client_tls_config(ca: Option<Pem<'_>>, cert_and_key: Option<(Pem<'_>, Pem<'_>)>, insecure_skip_verify: bool) -> Result<Arc<ClientConfig>, String> {
+    client_tls_config_with_versions(ca, cert_and_key, insecure_skip_verify, TlsVersions::Both)
+}
+
+/// The TLS versions a client may speak (rustls speaks 1.2 and 1.3): Prometheus'
+/// `min_version: TLS13` or `max_version: TLS12` narrow them to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsVersions {
+    Both,
+    Only12,
+    Only13,
+}
+
+/// As [`client_tls_config`], speaking only `versions`.
+pub fn client_tls_config_with_versions(ca: Option<Pem<'_>>, cert_and_key: Option<(Pem<'_>, Pem<'_>)>, insecure_skip_verify: bool, versions: TlsVersions) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match ca {
         Some(ca) => {
@@ -665,7 +679,12 @@ pub fn client_tls_config(ca: Option<Pem<'_>>, cert_and_key: Option<(Pem<'_>, Pem
         }
         None => system_roots()?,
     };
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| format!("TLS configuration: {e}"))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match versions {
+        TlsVersions::Both => rustls::DEFAULT_VERSIONS,
+        TlsVersions::Only12 => &[&rustls::version::TLS12],
+        TlsVersions::Only13 => &[&rustls::version::TLS13],
+    };
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions).map_err(|e| format!("TLS configuration: {e}"))?;
     let builder = if insecure_skip_verify {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyServerCertificate { algorithms: provider.signature_verification_algorithms }))
     } else {
@@ -1074,9 +1093,14 @@ mod tests {
         /// A blocking rustls server answering `connections` connections in turn (those whose
         /// handshake fails are skipped); returns how many got an answer.
         fn tls_server(ca: &Ca, connections: usize) -> (u16, JoinHandle<usize>) {
+            tls_server_speaking(ca, connections, rustls::DEFAULT_VERSIONS)
+        }
+
+        /// A TLS server speaking only `versions`.
+        fn tls_server_speaking(ca: &Ca, connections: usize, versions: &[&'static rustls::SupportedProtocolVersion]) -> (u16, JoinHandle<usize>) {
             let (cert, key) = leaf(ca, &["localhost", "127.0.0.1"]);
             let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .expect("versions")
                 .with_no_client_auth()
                 .with_single_cert(vec![cert.der().clone()], PrivatePkcs8KeyDer::from(key.serialize_der()).into())
@@ -1098,6 +1122,25 @@ mod tests {
                 }
                 answered
             })
+        }
+
+        #[test]
+        fn min_and_max_versions_are_kept() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let good = ca("versions CA");
+            let ca_path = dir.path().join("ca.pem");
+            std::fs::write(&ca_path, good.cert.pem()).expect("write");
+            // A server speaking TLS 1.2 only: a client kept to 1.3 cannot talk to it, one
+            // allowed 1.2 can.
+            let (port, thread) = tls_server_speaking(&good, 2, &[&rustls::version::TLS12]);
+            let get = |versions: TlsVersions| {
+                let config = client_tls_config_with_versions(Some(Pem::File(&ca_path)), None, false, versions).expect("config");
+                let mut client = HttpClient::new("127.0.0.1".into(), port, Some(ClientTls { config, server_name: None }));
+                run(async move { client.get("/metrics", &[], LONG, LIMIT).await })
+            };
+            assert!(matches!(get(TlsVersions::Only13), Err(ClientError::Tls(_))), "TLS 1.3 only against a TLS 1.2 server");
+            assert_eq!(get(TlsVersions::Only12).expect("TLS 1.2").body, b"secure");
+            assert_eq!(thread.join().expect("server"), 1);
         }
 
         #[test]

@@ -119,6 +119,7 @@ struct JobSection {
     /// there are no native histograms to limit or to keep classic ones beside.
     scrape_classic_histograms: Option<bool>,
     always_scrape_classic_histograms: Option<bool>,
+    scrape_native_histograms: Option<bool>,
     native_histogram_bucket_limit: Option<u64>,
     native_histogram_min_bucket_factor: Option<f64>,
     /// Must not be true: classic histograms are stored as they are exposed.
@@ -356,6 +357,38 @@ struct TlsSection {
     key_file: Option<PathBuf>,
     server_name: Option<String>,
     insecure_skip_verify: bool,
+    /// Prometheus' `TLS10` ... `TLS13` (rustls speaks 1.2 and 1.3).
+    min_version: Option<String>,
+    max_version: Option<String>,
+}
+
+/// The TLS versions `tls_config`'s `min_version` and `max_version` allow, as rustls can speak
+/// them: a minimum below 1.2 allows 1.2 and 1.3 (rustls has no older version); a maximum
+/// below 1.2 cannot be honoured and is refused.
+fn tls_versions(min: Option<&str>, max: Option<&str>) -> Result<net::client::TlsVersions, String> {
+    let number = |key: &str, text: &str| -> Result<u8, String> {
+        match text {
+            "TLS10" => Ok(10),
+            "TLS11" => Ok(11),
+            "TLS12" => Ok(12),
+            "TLS13" => Ok(13),
+            _ => Err(format!("tls_config.{key}: unknown TLS version {text:?} (TLS10, TLS11, TLS12 or TLS13)")),
+        }
+    };
+    let min = min.filter(|t| !t.is_empty()).map(|t| number("min_version", t)).transpose()?;
+    let max = max.filter(|t| !t.is_empty()).map(|t| number("max_version", t)).transpose()?;
+    if let (Some(min), Some(max)) = (min, max) {
+        if max < min {
+            return Err("tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified".into());
+        }
+    }
+    let (min, max) = (min.unwrap_or(12), max.unwrap_or(13));
+    match (min.max(12), max) {
+        (_, 10 | 11) => Err(format!("tls_config.max_version TLS{max}: only TLS 1.2 and 1.3 can be spoken")),
+        (13, _) => Ok(net::client::TlsVersions::Only13),
+        (_, 12) => Ok(net::client::TlsVersions::Only12),
+        _ => Ok(net::client::TlsVersions::Both),
+    }
 }
 
 /// The `http` or `https` scheme of a job's targets (`__scheme__` may change it per target).
@@ -870,11 +903,12 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
         _ => return Err("tls_config.cert_file (or cert) and key_file (or key) must be set together".into()),
     };
     let ca = OwnedPem::choose(tls_section.ca, tls_section.ca_file, "ca", "ca_file", base)?;
-    let needs_tls = https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some();
+    let versions = tls_versions(tls_section.min_version.as_deref(), tls_section.max_version.as_deref())?;
+    let needs_tls = https || ca.is_some() || cert_and_key.is_some() || tls_section.insecure_skip_verify || tls_section.server_name.is_some() || versions != net::client::TlsVersions::Both;
     // A job on http can still reach https targets through `__scheme__` (and an http_sd
     // endpoint redirect to https), so TLS is always prepared; with no tls_config it trusts
     // the system's roots.
-    let config = net::client::client_tls_config(ca.as_ref().map(OwnedPem::as_pem), cert_and_key.as_ref().map(|(c, k)| (c.as_pem(), k.as_pem())), tls_section.insecure_skip_verify)
+    let config = net::client::client_tls_config_with_versions(ca.as_ref().map(OwnedPem::as_pem), cert_and_key.as_ref().map(|(c, k)| (c.as_pem(), k.as_pem())), tls_section.insecure_skip_verify, versions)
         .map_err(|e| format!("tls_config: {e}"));
     let tls = match config {
         Ok(config) => Ok(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
@@ -990,6 +1024,8 @@ fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> 
         key_file: access.key_file,
         server_name: access.server_name,
         insecure_skip_verify: access.insecure_skip_verify,
+        min_version: None,
+        max_version: None,
     };
     let basic_auth = access.basic.map(|(username, password)| BasicAuthSection { username, password: Some(password), password_file: None });
     let sections = ClientSections { basic_auth, authorization: None, bearer_token: access.token, bearer_token_file: access.token_file, tls_config: Some(tls), http_headers: BTreeMap::new() };
@@ -1015,7 +1051,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
     }
     // Prometheus counts any setting of its HTTP client that is not its default as custom
     // (empty values are its defaults).
-    let tls_set = s.tls_config.as_ref().is_some_and(|t| t.ca.is_some() || t.cert.is_some() || t.key.is_some() || t.ca_file.is_some() || t.cert_file.is_some() || t.key_file.is_some() || t.server_name.is_some() || t.insecure_skip_verify);
+    let tls_set = s.tls_config.as_ref().is_some_and(|t| t.ca.is_some() || t.cert.is_some() || t.key.is_some() || t.ca_file.is_some() || t.cert_file.is_some() || t.key_file.is_some() || t.server_name.is_some() || t.insecure_skip_verify || t.min_version.is_some() || t.max_version.is_some());
     let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.as_deref().is_some_and(|t| !t.is_empty()) || s.bearer_token_file.is_some() || tls_set || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false);
     let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
@@ -1184,7 +1220,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
-    let _ = (s.enable_http2, s.scrape_classic_histograms, s.always_scrape_classic_histograms, s.native_histogram_bucket_limit, s.native_histogram_min_bucket_factor, s.fallback_scrape_protocol.as_ref());
+    let _ = (s.enable_http2, s.scrape_classic_histograms, s.always_scrape_classic_histograms, s.scrape_native_histograms, s.native_histogram_bucket_limit, s.native_histogram_min_bucket_factor, s.fallback_scrape_protocol.as_ref());
     if s.convert_classic_histograms_to_nhcb == Some(true) {
         return Err("convert_classic_histograms_to_nhcb: true is not supported: classic histograms are stored as exposed".into());
     }
@@ -1394,6 +1430,11 @@ mod tests {
             assert!(check_selector(text, label).is_err(), "{text}");
         }
 
+        for versions in ["{min_version: TLS13}", "{min_version: TLS10, max_version: TLS12}", "{max_version: TLS13}"] {
+            let job = parse(&format!("scrape_configs: [{{job_name: t, scheme: https, tls_config: {versions}}}]")).unwrap_or_else(|e| panic!("{versions}: {e}"));
+            assert!(job.jobs[0].tls.is_ok(), "{versions}");
+        }
+
         let error = in_cluster(None, Some("443".into()), Path::new("/sa")).err().expect("outside a cluster");
         assert!(error.contains("KUBERNETES_SERVICE_HOST"), "{error}");
         let (url, sections) = in_cluster(Some("fd00::1".into()), Some("443".into()), Path::new("/sa")).expect("in a cluster");
@@ -1420,6 +1461,9 @@ mod tests {
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, api_server: 'https://k:6443'}]}]", "'kubeconfig_file' and 'api_server'"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, kubeconfig_file: k.yml, bearer_token: t}]}]", "custom HTTP client configuration together with 'kubeconfig_file'"),
             ("scrape_configs: [{job_name: a, tls_config: {ca: x, ca_file: ca.pem}}]", "at most one of ca and ca_file"),
+            ("scrape_configs: [{job_name: a, tls_config: {min_version: TLS13, max_version: TLS12}}]", "max_version must be greater than or equal"),
+            ("scrape_configs: [{job_name: a, tls_config: {max_version: TLS11}}]", "only TLS 1.2 and 1.3"),
+            ("scrape_configs: [{job_name: a, tls_config: {min_version: SSL3}}]", "unknown TLS version \"SSL3\""),
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca: 'not PEM'}}]", "tls_config: ca holds no PEM certificate"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'http://p'}]}]", "proxy_url"),
