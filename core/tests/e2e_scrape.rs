@@ -364,10 +364,10 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     std::fs::write(
         &scrape_file,
         format!(
-            "global: {{scrape_interval: 1s, label_value_length_limit: 16}}\nscrape_configs:\n\
+            "global: {{scrape_interval: 1s, label_value_length_limit: 16, scrape_failure_log_file: failures.log}}\nscrape_configs:\n\
              - job_name: limited\n  target_limit: 1\n  static_configs: [{{targets: ['127.0.0.1:1', '127.0.0.1:2']}}]\n\
              - job_name: dropping\n  keep_dropped_targets: 1\n  static_configs: [{{targets: ['{addr}', 'x:1', 'y:1', 'z:1']}}]\n  relabel_configs: [{{source_labels: [__address__], regex: '[xyz]:1', action: drop}}]\n\
-             - job_name: long\n  metrics_path: /long\n  enable_compression: false\n  http_headers: {{X-Scope-OrgID: {{values: [tenant1], files: [tenant_file]}}}}\n  static_configs: [{{targets: ['{addr}']}}]\n",
+             - job_name: long\n  metrics_path: /long\n  scrape_failure_log_file: long_failures.log\n  enable_compression: false\n  http_headers: {{X-Scope-OrgID: {{values: [tenant1], files: [tenant_file]}}}}\n  static_configs: [{{targets: ['{addr}']}}]\n",
             addr = exporter.address()
         ),
     )
@@ -400,6 +400,14 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     assert!(heads.iter().any(|h| h.starts_with("GET /long ") && h.contains("X-Scope-OrgID: tenant1\r\n") && h.contains("X-Scope-OrgID: tenant2\r\n")), "{heads:?}");
     assert!(heads.iter().any(|h| h.starts_with("GET /metrics ") && h.contains("Accept-Encoding: gzip")), "{heads:?}");
     poll_query(&server, "up{job=\"limited\"} == 0", "both limited targets down", WAIT, |r| (r.len() == 2).then_some(()));
+    // scrape_failure_log_file: a JSON line per failed scrape, the global file for the jobs
+    // without their own, relative names from the configuration's directory.
+    let read_lines = |name: &str| -> Vec<serde_json::Value> { std::fs::read_to_string(dir.path().join(name)).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect() };
+    let failures = read_lines("failures.log");
+    assert!(failures.iter().any(|f| f["target"] == "http://127.0.0.1:1/metrics" && f["msg"] == "target_limit exceeded (number of targets: 2, limit: 1)" && f["level"] == "ERROR" && f["time"].as_str().is_some_and(|t| t.ends_with('Z'))), "{failures:?}");
+    assert!(failures.iter().all(|f| !f["target"].as_str().unwrap_or("").ends_with("/long")), "the long job has its own file: {failures:?}");
+    let long_failures = read_lines("long_failures.log");
+    assert!(!long_failures.is_empty() && long_failures.iter().all(|f| f["target"] == format!("http://{}/long", exporter.address()) && f["msg"].as_str().is_some_and(|m| m.starts_with("label_value_length_limit exceeded"))), "{long_failures:?}");
     assert!(server.stop(), "clean shutdown");
 }
 

@@ -77,6 +77,7 @@ struct GlobalSection {
     label_value_length_limit: Option<u64>,
     target_limit: Option<u64>,
     keep_dropped_targets: Option<u64>,
+    scrape_failure_log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +114,8 @@ struct JobSection {
     keep_dropped_targets: Option<u64>,
     /// With `honor_timestamps`, series with their own timestamps get staleness markers too.
     track_timestamps_staleness: bool,
+    /// Prometheus 3's file of failed scrapes (a JSON line each).
+    scrape_failure_log_file: Option<PathBuf>,
     /// False: ask targets not to compress (`Accept-Encoding: identity`).
     enable_compression: Option<bool>,
     /// Accepted for compatibility, without effect: only the text format is scraped, so
@@ -683,6 +686,9 @@ pub struct ScrapeJob {
     /// How many dropped targets `/api/v1/targets` lists (0: all).
     pub keep_dropped_targets: usize,
     pub track_timestamps_staleness: bool,
+    /// `scrape_failure_log_file` (the job's, else `global`'s): every failed scrape is
+    /// appended to it as a JSON line, as Prometheus 3 writes them.
+    pub scrape_failure_log_file: Option<PathBuf>,
     pub enable_compression: bool,
     /// `body_size_limit`: 16 MiB when unset (VictoriaMetrics' default), none when 0 (as in
     /// Prometheus).
@@ -744,6 +750,7 @@ impl ScrapeConfig {
                 label_value_length_limit: g.label_value_length_limit,
                 target_limit: g.target_limit,
                 keep_dropped_targets: g.keep_dropped_targets,
+                scrape_failure_log_file: g.scrape_failure_log_file.as_ref().filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)),
             };
             let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
@@ -804,6 +811,8 @@ struct Globals {
     label_value_length_limit: Option<u64>,
     target_limit: Option<u64>,
     keep_dropped_targets: Option<u64>,
+    /// `global.scrape_failure_log_file`, relative names taken from the configuration's directory.
+    scrape_failure_log_file: Option<PathBuf>,
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
@@ -1329,6 +1338,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         target_limit: s.target_limit.filter(|n| *n > 0).or(globals.target_limit).unwrap_or(0) as usize,
         keep_dropped_targets: s.keep_dropped_targets.filter(|n| *n > 0).or(globals.keep_dropped_targets).unwrap_or(0) as usize,
         track_timestamps_staleness: s.track_timestamps_staleness,
+        scrape_failure_log_file: s.scrape_failure_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)).or_else(|| globals.scrape_failure_log_file.clone()),
         enable_compression: s.enable_compression.unwrap_or(true),
         body_bytes_max,
     })

@@ -511,6 +511,9 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
             (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
             (up, _) => (up, error),
         };
+        if let (false, Some(file)) = (up, &job.scrape_failure_log_file) {
+            log_failure(file, &target.url, &error, start_ms);
+        }
         if was_up != Some(up) {
             if up {
                 tracing::info!(job = %job.name, url = %target.url, "scrape target is up");
@@ -578,6 +581,17 @@ async fn store(api: &Api, series: Vec<(Labels, Sample)>) -> Result<(), String> {
     }
     let batch = tsdb::SeriesBatch::from_single_samples(&series);
     crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
+}
+
+/// Appends a failed scrape to `file` as Prometheus 3's `scrape_failure_log_file` holds them:
+/// one JSON object per line with `time`, `level`, `msg` (the error) and `target` (the URL).
+/// A file that cannot be written is logged and the scrape goes on.
+fn log_failure(file: &std::path::Path, url: &str, error: &str, at_ms: i64) {
+    let line = serde_json::json!({"time": crate::api::status::rfc3339(at_ms), "level": "ERROR", "msg": error, "target": url}).to_string() + "\n";
+    let written = std::fs::OpenOptions::new().create(true).append(true).open(file).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        tracing::warn!(file = %file.display(), error = %e, "cannot append to scrape_failure_log_file");
+    }
 }
 
 #[cfg(test)]
