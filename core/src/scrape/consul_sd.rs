@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
 use super::config::{ConsulSd, ScrapeConfig, TargetGroup, Url};
+use super::discovery::{join_host_port, sanitize_label_name};
 use super::http_get::{self, Get};
 
 /// The largest answer read (a catalog of tens of thousands of instances fits).
@@ -116,28 +117,13 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
     }
 }
 
-/// A label name made of Prometheus' legal characters (others become `_`, as its
-/// `SanitizeLabelName`).
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
-}
-
-/// `host:port`, the host in brackets when it is an IPv6 address.
-fn host_port(host: &str, port: i64) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// The groups of one service, with Prometheus' labels: one per instance (their labels
 /// differ), sorted so that an answer listing them in another order is no change.
 fn instance_groups(service: &str, datacenter: &str, separator: &str, entries: &[ServiceEntry]) -> Vec<TargetGroup> {
     let mut groups: Vec<TargetGroup> = entries
         .iter()
         .map(|entry| {
-            let address = if entry.service.address.is_empty() { host_port(&entry.node.address, entry.service.port) } else { host_port(&entry.service.address, entry.service.port) };
+            let address = if entry.service.address.is_empty() { join_host_port(&entry.node.address, entry.service.port) } else { join_host_port(&entry.service.address, entry.service.port) };
             let tags = entry.service.tags.clone().unwrap_or_default();
             let mut labels = BTreeMap::from([
                 ("__meta_consul_address".to_string(), entry.node.address.clone()),
@@ -154,7 +140,7 @@ fn instance_groups(service: &str, datacenter: &str, separator: &str, entries: &[
             ]);
             for (prefix, map) in [("__meta_consul_metadata_", &entry.node.meta), ("__meta_consul_service_metadata_", &entry.service.meta), ("__meta_consul_tagged_address_", &entry.node.tagged_addresses)] {
                 for (k, v) in map.iter().flatten() {
-                    labels.insert(format!("{prefix}{}", sanitize(k)), v.clone());
+                    labels.insert(format!("{prefix}{}", sanitize_label_name(k)), v.clone());
                 }
             }
             labels.retain(|_, v| !v.is_empty());

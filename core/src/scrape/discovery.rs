@@ -132,6 +132,22 @@ pub(crate) fn split_address(address: &str, scheme: Scheme) -> Result<(String, u1
     }
 }
 
+/// `host:port`, the host in brackets when it holds a colon (an IPv6 address), as Go's
+/// `net.JoinHostPort` writes the addresses the service discoveries make.
+pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A label name made of Prometheus' legal characters: every character outside
+/// `[a-zA-Z0-9_]` as `_` (its `SanitizeLabelName`), for discovered metadata keys.
+pub(crate) fn sanitize_label_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
 /// Percent-encodes a query component as Go's `url.QueryEscape` does (space as `+`).
 pub(crate) fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
 use super::config::{DnsSd, ScrapeConfig, TargetGroup};
+use super::discovery::join_host_port;
 use super::dns::Record;
 
 /// Starts looking up every dns_sd name of `config` on this executor, until `stopped`
@@ -91,15 +92,6 @@ fn look_up_on_a_thread(resolv_conf: Arc<Path>, name: String, kind: super::dns::R
     answered
 }
 
-/// `host:port`, the host in brackets when it is an IPv6 address (Go's `JoinHostPort`).
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// One group per record, with Prometheus' labels (`port`: for all but SRV records).
 pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> {
     let mut groups: Vec<TargetGroup> = records
@@ -110,18 +102,18 @@ pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> 
                 Record::Srv { target, port } => {
                     labels.insert("__meta_dns_srv_record_target".into(), target.clone());
                     labels.insert("__meta_dns_srv_record_port".into(), port.to_string());
-                    host_port(target.trim_end_matches('.'), *port)
+                    join_host_port(target.trim_end_matches('.'), *port)
                 }
                 Record::Mx { target } => {
                     labels.insert("__meta_dns_mx_record_target".into(), target.clone());
-                    host_port(target.trim_end_matches('.'), port)
+                    join_host_port(target.trim_end_matches('.'), port)
                 }
                 Record::Ns { target } => {
                     labels.insert("__meta_dns_ns_record_target".into(), target.clone());
-                    host_port(target.trim_end_matches('.'), port)
+                    join_host_port(target.trim_end_matches('.'), port)
                 }
-                Record::A(ip) => host_port(&ip.to_string(), port),
-                Record::Aaaa(ip) => host_port(&ip.to_string(), port),
+                Record::A(ip) => join_host_port(&ip.to_string(), port),
+                Record::Aaaa(ip) => join_host_port(&ip.to_string(), port),
             };
             TargetGroup { targets: vec![address], labels }
         })

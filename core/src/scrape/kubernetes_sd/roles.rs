@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::objects::{Container, EndpointAddress, EndpointPort, EndpointSlice, Endpoints, Ingress, Kind, Node, ObjectMeta, ObjectReference, Pod, Service, SliceEndpoint, SlicePort, Store};
 use crate::scrape::config::TargetGroup;
+use crate::scrape::discovery::{join_host_port, sanitize_label_name};
 
 /// A label set, by name.
 type Labels = BTreeMap<String, String>;
@@ -114,30 +115,16 @@ fn meta(suffix: &str) -> String {
     format!("{META}{suffix}")
 }
 
-/// Every character outside `[a-zA-Z0-9_]` as `_` (Prometheus' `SanitizeLabelName`).
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
-}
-
-/// `host:port`, the host in brackets when it holds a colon (IPv6), as Go's `JoinHostPort`.
-fn join_host_port(host: &str, port: i32) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// The object's labels and annotations as `<prefix>_label_*`, `_labelpresent_*`,
 /// `_annotation_*` and `_annotationpresent_*`.
 fn add_labels_and_annotations(labels: &mut Labels, object: &ObjectMeta, prefix: &str) {
     for (key, value) in &object.labels {
-        let name = sanitize(key);
+        let name = sanitize_label_name(key);
         labels.insert(meta(&format!("{prefix}_label_{name}")), value.clone());
         labels.insert(meta(&format!("{prefix}_labelpresent_{name}")), "true".to_string());
     }
     for (key, value) in &object.annotations {
-        let name = sanitize(key);
+        let name = sanitize_label_name(key);
         labels.insert(meta(&format!("{prefix}_annotation_{name}")), value.clone());
         labels.insert(meta(&format!("{prefix}_annotationpresent_{name}")), "true".to_string());
     }
@@ -479,7 +466,7 @@ fn slice_endpoint_labels(endpoint: &SliceEndpoint) -> Labels {
     insert("endpointslice_endpoint_node_name", endpoint.node_name.clone());
     insert("endpointslice_endpoint_zone", endpoint.zone.clone());
     for (key, value) in &endpoint.deprecated_topology {
-        let name = sanitize(key);
+        let name = sanitize_label_name(key);
         insert(&format!("endpointslice_endpoint_topology_{name}"), Some(value.clone()));
         insert(&format!("endpointslice_endpoint_topology_present_{name}"), Some("true".to_string()));
     }
@@ -499,13 +486,13 @@ fn node_targets(node: &Node) -> Vec<TargetGroup> {
     let Some(host) = node_address(node) else { return Vec::new() };
     let mut group = Labels::from([(meta("node_provider_id"), node.spec.provider_id.clone())]);
     for condition in &node.status.conditions {
-        group.insert(meta(&format!("node_condition_{}", sanitize(&condition.kind.to_lowercase()))), condition.status.to_lowercase());
+        group.insert(meta(&format!("node_condition_{}", sanitize_label_name(&condition.kind.to_lowercase()))), condition.status.to_lowercase());
     }
     add_object_meta(&mut group, &node.metadata, "node");
     let mut labels = Labels::from([("instance".to_string(), node.metadata.name.clone())]);
     // The first address of each type; `entry` keeps the first.
     for address in &node.status.addresses {
-        labels.entry(meta(&format!("node_address_{}", sanitize(&address.kind)))).or_insert_with(|| address.address.clone());
+        labels.entry(meta(&format!("node_address_{}", sanitize_label_name(&address.kind)))).or_insert_with(|| address.address.clone());
     }
     let port = node.status.daemon_endpoints.kubelet_endpoint.port;
     vec![target_group(join_host_port(host, port), &group, labels)]

@@ -445,7 +445,7 @@ fn roles_parse_name_watch_and_select_as_prometheus() {
 
 #[test]
 fn sanitizing_joining_and_hostname_patterns() {
-    assert_eq!(sanitize("app.kubernetes.io/name-ü"), "app_kubernetes_io_name__");
+    assert_eq!(sanitize_label_name("app.kubernetes.io/name-ü"), "app_kubernetes_io_name__");
     assert_eq!(join_host_port("fd00::1", 80), "[fd00::1]:80");
     assert_eq!(join_host_port("1.2.3.4", 80), "1.2.3.4:80");
     assert!(matches_hostname_pattern("*.example.com", "a.example.com"));
