@@ -403,8 +403,13 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     // scrape_failure_log_file: a JSON line per failed scrape, the global file for the jobs
     // without their own, relative names from the configuration's directory.
     let read_lines = |name: &str| -> Vec<serde_json::Value> { std::fs::read_to_string(dir.path().join(name)).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect() };
+    let limited_failure = |f: &serde_json::Value| f["target"] == "http://127.0.0.1:1/metrics" && f["msg"] == "target_limit exceeded (number of targets: 2, limit: 1)" && f["level"] == "ERROR" && f["time"].as_str().is_some_and(|t| t.ends_with('Z'));
+    let deadline = std::time::Instant::now() + WAIT;
+    while !read_lines("failures.log").iter().any(limited_failure) || read_lines("long_failures.log").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "failures logged within {WAIT:?}: {:?} {:?}", read_lines("failures.log"), read_lines("long_failures.log"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let failures = read_lines("failures.log");
-    assert!(failures.iter().any(|f| f["target"] == "http://127.0.0.1:1/metrics" && f["msg"] == "target_limit exceeded (number of targets: 2, limit: 1)" && f["level"] == "ERROR" && f["time"].as_str().is_some_and(|t| t.ends_with('Z'))), "{failures:?}");
     assert!(failures.iter().all(|f| !f["target"].as_str().unwrap_or("").ends_with("/long")), "the long job has its own file: {failures:?}");
     let long_failures = read_lines("long_failures.log");
     assert!(!long_failures.is_empty() && long_failures.iter().all(|f| f["target"] == format!("http://{}/long", exporter.address()) && f["msg"].as_str().is_some_and(|m| m.starts_with("label_value_length_limit exceeded"))), "{long_failures:?}");
@@ -446,10 +451,14 @@ fn consul_sd_targets_come_from_the_catalog() {
     let heads = consul.request_heads();
     assert!(heads.iter().all(|h| h.contains("X-Consul-Token: secret-token")), "{heads:?}");
     assert!(!heads.iter().any(|h| h.contains("/v1/health/service/db")), "db lacks the tag: {heads:?}");
-    // After the first answer, the catalog and the service are asked with blocking queries
-    // from the index Consul gave.
-    assert!(heads.iter().any(|h| h.starts_with("GET /v1/catalog/services?dc=dc1&stale=&index=5&wait=120000ms ")), "{heads:?}");
-    assert!(heads.iter().any(|h| h.starts_with("GET /v1/health/service/web?dc=dc1&stale=&tag=metrics&index=7&wait=120000ms ")), "{heads:?}");
+    // After the first answer (and a refresh interval), the catalog and the service are
+    // asked with blocking queries from the index Consul gave.
+    let deadline = std::time::Instant::now() + WAIT;
+    let blocking = ["GET /v1/catalog/services?dc=dc1&stale=&index=5&wait=120000ms ", "GET /v1/health/service/web?dc=dc1&stale=&tag=metrics&index=7&wait=120000ms "];
+    while !blocking.iter().all(|b| consul.request_heads().iter().any(|h| h.starts_with(b))) {
+        assert!(std::time::Instant::now() < deadline, "blocking queries within {WAIT:?}: {:?}", consul.request_heads());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The service gone from the catalog: its target goes and its series are marked stale.
     consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &["Content-Type: application/json", "X-Consul-Index: 6"], r#"{"consul": [], "db": ["prod"]}"#);
