@@ -574,8 +574,10 @@ fn kubernetes_sd_keeps_a_listed_namespace_when_another_is_forbidden() {
     pod["metadata"]["namespace"] = json!("a");
     kubernetes.apply("/api/v1/namespaces/a/pods", "ADDED", pod);
     kubernetes.forbid("/api/v1/namespaces/b/pods");
+    // c lists, but its watches end at once: asked again with the same back-off, not in a loop.
+    kubernetes.end_watches_at_once("/api/v1/namespaces/c/pods");
     let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(&scrape_file, format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [a, b]}}}}]\n", kubernetes.url())).expect("scrape config");
+    std::fs::write(&scrape_file, format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [a, b, c]}}}}]\n", kubernetes.url())).expect("scrape config");
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
     let started = std::time::Instant::now();
@@ -586,8 +588,11 @@ fn kubernetes_sd_keeps_a_listed_namespace_when_another_is_forbidden() {
     poll_query(&server, "k8s_ns_probe", "namespace a's pod scraped", WAIT, |r| (r.len() == 1).then_some(()));
     // b is asked again with a growing back-off (1 s, 2 s, 4 s, ...), not in a loop.
     let elapsed = started.elapsed().as_secs_f64();
+    let bound = 2.0 + elapsed.log2().max(0.0) * 2.0;
     let asked_b = kubernetes.request_heads().iter().filter(|h| h.starts_with("GET /api/v1/namespaces/b/pods?")).count();
-    assert!(asked_b >= 1 && (asked_b as f64) <= 2.0 + elapsed.log2().max(0.0) * 2.0, "{asked_b} requests for the forbidden namespace in {elapsed:.1} s");
+    assert!(asked_b >= 1 && asked_b as f64 <= bound, "{asked_b} requests for the forbidden namespace in {elapsed:.1} s");
+    let watched_c = kubernetes.request_heads().iter().filter(|h| h.starts_with("GET /api/v1/namespaces/c/pods?watch=1")).count();
+    assert!(watched_c >= 1 && watched_c as f64 <= bound, "{watched_c} watches of the namespace whose watches end at once in {elapsed:.1} s");
     assert!(server.stop(), "clean shutdown");
 }
 

@@ -779,6 +779,8 @@ struct FakeKubernetesState {
     /// Objects per list page (0: all in one).
     page_size: usize,
     forbidden: std::collections::HashSet<String>,
+    /// Collections whose watches end at once, without an event.
+    short_watches: std::collections::HashSet<String>,
 }
 
 impl FakeKubernetes {
@@ -852,6 +854,14 @@ impl FakeKubernetes {
         }
     }
 
+    /// Watches of `collection` end as soon as they open, without an event (a proxy that does
+    /// not hold them open).
+    pub fn end_watches_at_once(&self, collection: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            state.short_watches.insert(collection.to_string());
+        }
+    }
+
     /// Lists and watches of `collection` are answered 403 Forbidden.
     pub fn forbid(&self, collection: &str) {
         if let Ok(mut state) = self.state.lock() {
@@ -903,6 +913,8 @@ fn fake_kubernetes_connection(stream: std::net::TcpStream, state: &std::sync::Mu
             state.heads.push(head);
             if state.forbidden.contains(&path) {
                 Some((403, serde_json::json!({"kind": "Status", "status": "Failure", "message": format!("forbidden: cannot list {path}"), "reason": "Forbidden", "code": 403}).to_string()))
+            } else if watch && state.short_watches.contains(&path) {
+                Some((200, String::new()))
             } else if watch {
                 state.watches.push((path.clone(), sender));
                 None
