@@ -8,7 +8,7 @@
 //! `410 Gone` (the version is too old) lists again. Failures, and watches that end within a
 //! second without an event, back off from 1 s doubling to 30 s; a watch that ran starts the
 //! back-off over. The role's target groups (`roles::groups`) are put in the shared
-//! `AskedGroups` at most once a second while objects change, from the namespaces whose
+//! `AskedGroups` at most every 5 s while objects change, from the namespaces whose
 //! every kind has been listed (as Prometheus' discoverers per namespace publish each on its
 //! own; a cluster-wide kind, such as nodes, must be listed first); before that, the groups
 //! an earlier loop of the same entry found (before a reload) stay, and a namespace not
@@ -54,8 +54,10 @@ const WATCH_GRACE: Duration = Duration::from_secs(30);
 /// short watch"): a server or proxy that does not hold watches open must not be asked in a
 /// loop.
 const SHORT_WATCH: Duration = Duration::from_secs(1);
-/// How often changed objects are turned into groups.
-const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often changed objects are turned into groups: every target is rebuilt then, so
+/// while a large cluster changes this is paced as Prometheus' discovery manager paces its
+/// updates (5 s); executors rediscover on the same pace anyway.
+const PUBLISH_INTERVAL: Duration = Duration::from_secs(5);
 /// Back-off after a failure: the first wait, doubled per failure up to the last; a watch
 /// that ran (events, or longer than `SHORT_WATCH`) starts it over.
 const RETRY_FIRST: Duration = Duration::from_secs(1);

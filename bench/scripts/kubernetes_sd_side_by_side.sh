@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Kubernetes service discovery, Metricstor beside VictoriaMetrics 1.79 and Prometheus 2.42,
+# one after the other against one fake API server (Python, on loopback): PODS pods (default
+# 10,000; two containers each, one with a port, so two targets per pod) listed in pages of
+# 500, then a watch that sends RATE `MODIFIED` events per second (default 20) for as long
+# as it is open. The job's relabeling drops every target, so what is measured is discovery
+# and target relabeling alone, not scraping. Each server starts on an empty data directory,
+# gets WARMUP seconds (default 20) to list, then its CPU time is measured over RUN seconds
+# (default 60) of watch events. Printed per server: server CPU seconds in the run, peak
+# RSS, and the dropped targets its /api/v1/targets lists (VictoriaMetrics lists at most
+# 1,000 by default).
+# Usage: [PODS=N] [RATE=N] [RUN=S] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
+set -euo pipefail
+bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
+pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60}
+work=$(mktemp -d /tmp/kubernetes-sd-side-by-side.XXXXXX)
+apid= spid=
+trap 'kill $apid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+aport=$(free_port)
+python3 - "$aport" "$pods" "$rate" > "$work/api.log" 2>&1 <<'PY' & apid=$!
+import json, random, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+port, pods, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+version = [pods]
+def pod(i, v):
+    return {"metadata": {"name": f"pod-{i}", "namespace": f"ns-{i % 20}", "uid": f"u{i}", "resourceVersion": str(v),
+                         "labels": {"app": f"app-{i % 50}", "pod-template-hash": "abc"},
+                         "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9100"},
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": f"rs-{i % 50}", "controller": True}]},
+            "spec": {"nodeName": f"node-{i % 100}", "containers": [{"name": "app", "image": "app:1", "ports": [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]}, {"name": "sidecar", "image": "s:1"}]},
+            "status": {"podIP": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", "hostIP": "10.0.0.1", "phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "app", "containerID": f"containerd://{i:064x}"}]}}
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        query = parse_qs(urlparse(self.path).query)
+        if "watch" in query:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while True:
+                time.sleep(1.0 / rate)
+                version[0] += 1
+                line = json.dumps({"type": "MODIFIED", "object": pod(random.randrange(pods), version[0])}) + "\n"
+                try:
+                    self.wfile.write(f"{len(line):x}\r\n{line}\r\n".encode())
+                    self.wfile.flush()
+                except OSError:
+                    return
+        limit = int(query.get("limit", [str(pods)])[0])
+        offset = int(query.get("continue", ["0"])[0] or 0)
+        items = [pod(i, i + 1) for i in range(offset, min(pods, offset + limit))]
+        body = json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": str(pods), "continue": str(offset + limit) if offset + limit < pods else ""}, "items": items}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+PY
+printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name], regex: ".+", action: drop}\n' "$aport" > "$work/prometheus.yml"
+for _ in $(seq 100); do curl -s "127.0.0.1:$aport/api/v1/pods?limit=1" >/dev/null && break; sleep 0.1; done
+printf '%s pods (%s targets), %s watch events/s; CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$run" "$warmup" "$(nproc)"
+for name in metricstor victoriametrics prometheus; do
+  port=$(free_port)
+  case $name in
+    metricstor)
+      printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\nscrape:\n  config_file: %s/prometheus.yml\n' "$port" "$(free_port)" "$work" "$work" > "$work/ms.yaml"
+      "$bin" --config "$work/ms.yaml" > "$work/ms.log" 2>&1 & spid=$! ;;
+    victoriametrics)
+      victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$port -promscrape.config="$work/prometheus.yml" > "$work/vm.log" 2>&1 & spid=$! ;;
+    prometheus)
+      prometheus --config.file="$work/prometheus.yml" --web.listen-address=127.0.0.1:$port --storage.tsdb.path="$work/prom" > "$work/prom.log" 2>&1 & spid=$! ;;
+  esac
+  for _ in $(seq 300); do curl -sf "127.0.0.1:$port/api/v1/query?query=1" >/dev/null && break; sleep 0.1; done
+  sleep "$warmup"
+  if ! kill -0 "$spid" 2>/dev/null; then
+    printf '%-16s exited during the warm-up; its log ends:\n' "$name"; tail -5 "$work"/*.log | grep -v '^$' | tail -5; spid=; continue
+  fi
+  t0=$(awk '{print $14+$15}' /proc/$spid/stat)
+  sleep "$run"
+  t1=$(awk '{print $14+$15}' /proc/$spid/stat)
+  peak=$(( $(awk '/VmHWM/ {print $2}' /proc/$spid/status) / 1024 ))
+  dropped=$(curl -s "127.0.0.1:$port/api/v1/targets?state=dropped" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["droppedTargets"]))' 2>/dev/null || echo "?")
+  cpu=$(python3 -c "print(($t1 - $t0) / $(getconf CLK_TCK))")
+  printf '%-16s server CPU %6.2f s in %s s  peak RSS %4d MiB  dropped targets listed %s\n' "$name" "$cpu" "$run" "$peak" "$dropped"
+  kill $spid; wait $spid 2>/dev/null || true; spid=
+done
