@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kubernetes service discovery, Metricstor beside VictoriaMetrics 1.79 and Prometheus 2.42,
-# one after the other against one fake API server (Python, on loopback): PODS pods (default
+# Kubernetes service discovery, Metricstor beside VictoriaMetrics 1.79 (Debian's Prometheus
+# 2.42 is built without kubernetes_sd_configs, so it cannot take part), one after the other
+# against one fake API server (Python, on loopback): PODS pods (default
 # 10,000; two containers each, one with a port, so two targets per pod) listed in pages of
 # 500, then a watch that sends RATE `MODIFIED` events per second (default 20) for as long
 # as it is open. The job's relabeling drops every target, so what is measured is discovery
@@ -66,21 +67,19 @@ PY
 printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name], regex: ".+", action: drop}\n' "$aport" > "$work/prometheus.yml"
 for _ in $(seq 100); do curl -s "127.0.0.1:$aport/api/v1/pods?limit=1" >/dev/null && break; sleep 0.1; done
 printf '%s pods (%s targets), %s watch events/s; CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$run" "$warmup" "$(nproc)"
-for name in metricstor victoriametrics prometheus; do
+for name in metricstor victoriametrics; do
   port=$(free_port)
   case $name in
     metricstor)
       printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\nscrape:\n  config_file: %s/prometheus.yml\n' "$port" "$(free_port)" "$work" "$work" > "$work/ms.yaml"
-      "$bin" --config "$work/ms.yaml" > "$work/ms.log" 2>&1 & spid=$! ;;
+      "$bin" --config "$work/ms.yaml" > "$work/metricstor.log" 2>&1 & spid=$! ;;
     victoriametrics)
-      victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$port -promscrape.config="$work/prometheus.yml" > "$work/vm.log" 2>&1 & spid=$! ;;
-    prometheus)
-      prometheus --config.file="$work/prometheus.yml" --web.listen-address=127.0.0.1:$port --storage.tsdb.path="$work/prom" > "$work/prom.log" 2>&1 & spid=$! ;;
+      victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$port -promscrape.config="$work/prometheus.yml" > "$work/victoriametrics.log" 2>&1 & spid=$! ;;
   esac
   for _ in $(seq 300); do curl -sf "127.0.0.1:$port/api/v1/query?query=1" >/dev/null && break; sleep 0.1; done
   sleep "$warmup"
   if ! kill -0 "$spid" 2>/dev/null; then
-    printf '%-16s exited during the warm-up; its log ends:\n' "$name"; tail -5 "$work"/*.log | grep -v '^$' | tail -5; spid=; continue
+    printf '%-16s exited during the warm-up; its log ends:\n' "$name"; tail -n 5 "$work/$name.log"; spid=; continue
   fi
   t0=$(awk '{print $14+$15}' /proc/$spid/stat)
   sleep "$run"
