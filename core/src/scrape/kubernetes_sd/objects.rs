@@ -41,19 +41,6 @@ impl Kind {
         }
     }
 
-    /// The cluster-wide collection path (`api_group_path` + `/` + `plural`); a namespaced
-    /// list puts `/namespaces/<ns>` between the two.
-    pub fn collection_path(self) -> &'static str {
-        match self {
-            Kind::Pod => "/api/v1/pods",
-            Kind::Service => "/api/v1/services",
-            Kind::Endpoints => "/api/v1/endpoints",
-            Kind::EndpointSlice => "/apis/discovery.k8s.io/v1/endpointslices",
-            Kind::Node => "/api/v1/nodes",
-            Kind::Ingress => "/apis/networking.k8s.io/v1/ingresses",
-        }
-    }
-
     /// Whether objects of the kind live in a namespace (nodes do not).
     pub fn namespaced(self) -> bool {
         self != Kind::Node
@@ -708,11 +695,11 @@ mod tests {
 
     #[test]
     fn kinds_name_their_api_paths() {
-        assert_eq!((Kind::Pod.api_group_path(), Kind::Pod.plural(), Kind::Pod.collection_path()), ("/api/v1", "pods", "/api/v1/pods"));
-        assert_eq!(Kind::EndpointSlice.collection_path(), "/apis/discovery.k8s.io/v1/endpointslices");
-        assert_eq!(Kind::Ingress.collection_path(), "/apis/networking.k8s.io/v1/ingresses");
+        let collection = |kind: Kind| format!("{}/{}", kind.api_group_path(), kind.plural());
+        assert_eq!((Kind::Pod.api_group_path(), Kind::Pod.plural(), collection(Kind::Pod).as_str()), ("/api/v1", "pods", "/api/v1/pods"));
+        assert_eq!(collection(Kind::EndpointSlice), "/apis/discovery.k8s.io/v1/endpointslices");
+        assert_eq!(collection(Kind::Ingress), "/apis/networking.k8s.io/v1/ingresses");
         for kind in [Kind::Pod, Kind::Service, Kind::Endpoints, Kind::EndpointSlice, Kind::Node, Kind::Ingress] {
-            assert_eq!(kind.collection_path(), format!("{}/{}", kind.api_group_path(), kind.plural()));
             assert_eq!(kind.namespaced(), kind != Kind::Node);
         }
     }
