@@ -1,26 +1,34 @@
 //! Fuzz target: objects from a Kubernetes API server (each line: a kind digit 0-5, `A` to
 //! put or `D` to delete, then the object's JSON) never panic the kubernetes_sd store or the
 //! roles; every role makes one address per group, label names Prometheus accepts, and the
-//! same groups when asked twice.
+//! same groups when asked twice; and the per-object `GroupCache`, told of each change and
+//! updated between some of them, ends with exactly the groups made from the whole store.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    use metricstor::scrape::kubernetes_sd::cache::GroupCache;
     use metricstor::scrape::kubernetes_sd::objects::{Kind, Store};
     use metricstor::scrape::kubernetes_sd::roles::{groups, Role};
     let kinds = [Kind::Pod, Kind::Service, Kind::Endpoints, Kind::EndpointSlice, Kind::Node, Kind::Ingress];
-    let mut store = Store::default();
+    let mut changes = Vec::new();
     for line in data.split(|b| *b == b'\n') {
         let [digit, op, json @ ..] = line else { continue };
         let Some(kind) = kinds.get(usize::from(digit.wrapping_sub(b'0'))) else { continue };
         let Ok(object) = serde_json::from_slice::<serde_json::Value>(json) else { continue };
-        match op {
-            b'D' => store.remove(*kind, &object),
-            _ => {
-                let _ = store.put(*kind, object);
-            }
-        }
+        changes.push((*kind, *op == b'D', object));
     }
     for role in ["pod", "service", "endpoints", "endpointslice", "node", "ingress"].iter().filter_map(|r| Role::parse(r)) {
         for attach_node in [false, true] {
+            let mut store = Store::default();
+            let mut cache = GroupCache::new(role, attach_node);
+            for (at, (kind, delete, object)) in changes.iter().enumerate() {
+                let key = if *delete { store.remove(*kind, object) } else { store.put(*kind, object.clone()).ok() };
+                if let Some(key) = key {
+                    cache.object_changed(*kind, key);
+                }
+                if at % 3 == 1 {
+                    cache.update(&store);
+                }
+            }
             let found = groups(role, &store, attach_node);
             for group in &found {
                 assert_eq!(group.targets.len(), 1, "one address per group");
@@ -31,6 +39,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 }
             }
             assert!(found == groups(role, &store, attach_node), "the same groups when asked twice");
+            cache.update(&store);
+            let mut cached: Vec<_> = cache.groups().iter().map(|group| (**group).clone()).collect();
+            cached.sort_by(|a, b| (&a.targets, &a.labels).cmp(&(&b.targets, &b.labels)));
+            assert!(cached == found, "the cache, updated change by change, holds the groups of the whole store (role {role:?}, attach_node {attach_node})");
         }
     }
 });

@@ -6,17 +6,23 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::config::TargetGroup;
 
 /// The groups each source last gave, by job name and source (an http_sd URL, a dns_sd
 /// name with its record type and port), and a version that changes whenever they do.
+/// Groups are shared (`Arc`), so a source that keeps most of its groups from one answer
+/// to the next (Kubernetes, Consul) is compared by pointer for those, and every executor
+/// reads them without copying.
 #[derive(Debug, Default)]
 pub struct AskedGroups {
     version: AtomicU64,
-    groups: Mutex<HashMap<(String, String), Vec<TargetGroup>>>,
+    groups: Mutex<GroupsBySource>,
 }
+
+/// Groups by (job name, source).
+type GroupsBySource = HashMap<(String, String), Vec<Arc<TargetGroup>>>;
 
 impl AskedGroups {
     pub fn version(&self) -> u64 {
@@ -24,11 +30,11 @@ impl AskedGroups {
     }
 
     /// The last good groups of `job`'s `source` (none before its first good answer).
-    pub fn groups(&self, job: &str, source: &str) -> Vec<TargetGroup> {
+    pub fn groups(&self, job: &str, source: &str) -> Vec<Arc<TargetGroup>> {
         self.groups.lock().map(|g| g.get(&(job.to_string(), source.to_string())).cloned().unwrap_or_default()).unwrap_or_default()
     }
 
-    pub fn store(&self, job: &str, source: &str, groups: Vec<TargetGroup>) {
+    pub fn store(&self, job: &str, source: &str, groups: Vec<Arc<TargetGroup>>) {
         let Ok(mut all) = self.groups.lock() else { return };
         let key = (job.to_string(), source.to_string());
         if all.get(&key) != Some(&groups) {
@@ -45,6 +51,27 @@ impl AskedGroups {
         if all.len() != before {
             self.version.fetch_add(1, Ordering::AcqRel);
         }
+    }
+}
+
+/// The last error of a request asked again and again (a discovery's), so that a failure is
+/// logged when it changes and a recovery once; the caller logs, with its own context.
+#[derive(Debug, Default)]
+pub struct ErrorLog(Option<String>);
+
+impl ErrorLog {
+    /// Notes a failure: true when it is not the one noted last (to be logged).
+    pub fn failed(&mut self, error: &str) -> bool {
+        if self.0.as_deref() == Some(error) {
+            return false;
+        }
+        self.0 = Some(error.to_string());
+        true
+    }
+
+    /// Notes an answer: true when a failure was noted before it (a recovery, to be logged).
+    pub fn answered(&mut self) -> bool {
+        self.0.take().is_some()
     }
 }
 
@@ -72,7 +99,7 @@ mod tests {
     #[test]
     fn the_version_changes_only_when_groups_do_and_removed_sources_are_forgotten() {
         let asked = AskedGroups::default();
-        let groups = vec![TargetGroup { targets: vec!["a:1".into()], labels: Default::default() }];
+        let groups = vec![Arc::new(TargetGroup { targets: vec!["a:1".into()], labels: Default::default() })];
         asked.store("job", "http://sd/", groups.clone());
         let v = asked.version();
         asked.store("job", "http://sd/", groups.clone());
@@ -84,5 +111,17 @@ mod tests {
         asked.keep_only(&HashSet::new());
         assert!(asked.groups("job", "http://sd/").is_empty());
         assert!(asked.version() > v);
+    }
+
+    #[test]
+    fn an_error_log_tells_a_changed_failure_and_a_recovery_once() {
+        let mut log = ErrorLog::default();
+        assert!(!log.answered(), "nothing failed yet");
+        assert!(log.failed("refused"));
+        assert!(!log.failed("refused"), "the same failure again is not told");
+        assert!(log.failed("timeout"));
+        assert!(log.answered());
+        assert!(!log.answered(), "a recovery is told once");
+        assert!(log.failed("timeout"), "a failure after a recovery is told again");
     }
 }

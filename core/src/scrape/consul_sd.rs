@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
 use super::config::{ConsulSd, ScrapeConfig, TargetGroup, Url};
 use super::discovery::{join_host_port, sanitize_label_name};
 use super::http_get::{self, Get};
@@ -158,7 +158,7 @@ struct Entry {
     index: usize,
     asked: Arc<AskedGroups>,
     /// Each watched service's last good groups.
-    services: RefCell<BTreeMap<String, Vec<TargetGroup>>>,
+    services: RefCell<BTreeMap<String, Vec<Arc<TargetGroup>>>>,
     /// Closes on a reload or shutdown: nothing is stored after it (a newer loop may own the
     /// source, or the job be gone).
     stopped: async_channel::Receiver<()>,
@@ -183,22 +183,16 @@ impl Entry {
     }
 }
 
-/// A request's errors, logged when they change.
-#[derive(Default)]
-struct ErrorLog(Option<String>);
-
-impl ErrorLog {
-    fn failed(&mut self, entry: &Entry, request: &str, error: String) {
-        if self.0.as_ref() != Some(&error) {
-            tracing::warn!(job = entry.job(), server = %entry.sd().base_url, %request, %error, "consul_sd request failed; the last good targets are kept");
-            self.0 = Some(error);
-        }
+/// Logs a request's failure when it changes (`errors`) and its recovery.
+fn log_failure(errors: &mut ErrorLog, entry: &Entry, request: &str, error: String) {
+    if errors.failed(&error) {
+        tracing::warn!(job = entry.job(), server = %entry.sd().base_url, %request, %error, "consul_sd request failed; the last good targets are kept");
     }
+}
 
-    fn answered(&mut self, entry: &Entry, request: &str) {
-        if self.0.take().is_some() {
-            tracing::info!(job = entry.job(), server = %entry.sd().base_url, %request, "consul_sd answers again");
-        }
+fn log_answer(errors: &mut ErrorLog, entry: &Entry, request: &str) {
+    if errors.answered() {
+        tracing::info!(job = entry.job(), server = %entry.sd().base_url, %request, "consul_sd answers again");
     }
 }
 
@@ -225,7 +219,7 @@ async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
         let Some(found) = unless_stopped(datacenter(&mut client, sd), stopped).await else { return };
         match found {
             Ok(datacenter) => break datacenter,
-            Err(error) => errors.failed(&entry, "/v1/agent/self", error),
+            Err(error) => log_failure(&mut errors, &entry, "/v1/agent/self", error),
         }
         if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
             return;
@@ -249,7 +243,7 @@ async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
         let Some(answer) = unless_stopped(ask::<BTreeMap<String, Option<Vec<String>>>>(&mut client, sd, "/v1/catalog/services", &params, index), stopped).await else { return };
         match answer {
             Ok((listed, new_index)) => {
-                errors.answered(&entry, "/v1/catalog/services");
+                log_answer(&mut errors, &entry, "/v1/catalog/services");
                 if new_index != index {
                     index = next_index(index, new_index);
                     let watched: BTreeSet<String> = listed
@@ -272,7 +266,7 @@ async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
                 }
             }
             Err(error) => {
-                errors.failed(&entry, "/v1/catalog/services", error);
+                log_failure(&mut errors, &entry, "/v1/catalog/services", error);
                 if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
                     return;
                 }
@@ -323,15 +317,15 @@ async fn watch_service(entry: &Entry, name: &str, datacenter: &str, stopped: &as
         let Some(answer) = unless_stopped(ask::<Vec<ServiceEntry>>(&mut client, sd, &path, &params, index), stopped).await else { return };
         match answer {
             Ok((entries, new_index)) => {
-                errors.answered(entry, &path);
+                log_answer(&mut errors, entry, &path);
                 if new_index != index {
                     index = next_index(index, new_index);
-                    entry.services.borrow_mut().insert(name.to_string(), instance_groups(name, datacenter, &sd.tag_separator, &entries));
+                    entry.services.borrow_mut().insert(name.to_string(), instance_groups(name, datacenter, &sd.tag_separator, &entries).into_iter().map(Arc::new).collect());
                     entry.publish();
                 }
             }
             Err(error) => {
-                errors.failed(entry, &path, error);
+                log_failure(&mut errors, entry, &path, error);
                 if !sleep_unless_stopped(RETRY_INTERVAL, stopped).await {
                     return;
                 }
@@ -413,14 +407,10 @@ async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClien
     let path_and_query = if query.is_empty() { format!("{prefix}{path}") } else { format!("{prefix}{path}?{}", query.join("&")) };
     let location = Url { path_and_query, ..sd.location.clone() };
     let shown = format!("{}{path}", sd.base_url);
-    let mut headers = vec![("Accept".to_string(), "application/json".to_string()), ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION")))];
+    let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers)?;
     if let Some(token) = &sd.token {
         headers.push(("X-Consul-Token".to_string(), token.clone()));
     }
-    if let Some(value) = sd.credentials.header()? {
-        headers.push(("Authorization".to_string(), value));
-    }
-    headers.extend(sd.http_headers.values()?);
     // A blocking query may take its whole wait; Prometheus allows 15 s more.
     let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };
     let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };

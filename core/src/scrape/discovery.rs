@@ -15,7 +15,7 @@ use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::relabel::get;
 
 /// A target to scrape.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub job: Arc<ScrapeJob>,
     /// The labels before relabeling (Prometheus' `discoveredLabels`), sorted.
@@ -44,8 +44,9 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Discovered {
     Active(Target),
-    /// Dropped by the job's `relabel_configs`.
-    Dropped { job: String, discovered: Vec<(String, String)> },
+    /// Dropped by the job's `relabel_configs` (its labels shared with `/api/v1/targets`'
+    /// list).
+    Dropped { job: String, discovered: Arc<Vec<(String, String)>> },
     /// Its labels do not make a target (no address, a bad scheme or interval, ...).
     Invalid { job: String, discovered: Vec<(String, String)>, error: String },
 }
@@ -74,7 +75,7 @@ pub fn duration_text(ms: i64) -> String {
 }
 
 /// The targets of `groups` for `job`.
-pub fn targets(job: &Arc<ScrapeJob>, groups: &[TargetGroup]) -> Vec<Discovered> {
+pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a TargetGroup>) -> Vec<Discovered> {
     let mut out = Vec::new();
     for group in groups {
         for address in &group.targets {
@@ -94,7 +95,7 @@ pub fn targets(job: &Arc<ScrapeJob>, groups: &[TargetGroup]) -> Vec<Discovered> 
             labels.sort();
             let discovered = labels.clone();
             if !job.target_relabeler.apply(&mut labels) {
-                out.push(Discovered::Dropped { job: job.name.clone(), discovered });
+                out.push(Discovered::Dropped { job: job.name.clone(), discovered: Arc::new(discovered) });
                 continue;
             }
             match target(job, labels) {

@@ -61,7 +61,7 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
                     if last_errors.remove(name).is_some() {
                         tracing::info!(job, name, records = records.len(), "dns_sd lookups succeed again");
                     }
-                    asked.store(job, &sd.source(name), groups_of(name, sd.port, &records));
+                    asked.store(job, &sd.source(name), groups_of(name, sd.port, &records).into_iter().map(Arc::new).collect());
                 }
                 Err(error) => {
                     if last_errors.get(name) != Some(&error) {

@@ -15,15 +15,14 @@ use super::config::{Credentials, ExtraHeaders, Scheme, Url};
 /// Go's HTTP client stops after this many redirects.
 const REDIRECTS_MAX: usize = 10;
 
-/// The headers of a scrape or an http_sd request: `accept`, our User-Agent, Prometheus'
-/// timing header (`timing`: its name and seconds), the credentials' `Authorization` and the
-/// `http_headers` (files read now).
-pub fn request_headers(accept: &str, timing: (&str, i64), credentials: &Credentials, extra: &ExtraHeaders) -> Result<Vec<(String, String)>, String> {
-    let mut headers = vec![
-        ("Accept".to_string(), accept.to_string()),
-        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
-        (timing.0.to_string(), format!("{}", timing.1 as f64 / 1000.0)),
-    ];
+/// The headers of a scrape or a discovery request: `accept`, our User-Agent, Prometheus'
+/// timing header if any (`timing`: its name and milliseconds; a scrape's and http_sd's), the
+/// credentials' `Authorization` and the `http_headers` (files read now).
+pub fn request_headers(accept: &str, timing: Option<(&str, i64)>, credentials: &Credentials, extra: &ExtraHeaders) -> Result<Vec<(String, String)>, String> {
+    let mut headers = vec![("Accept".to_string(), accept.to_string()), ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION")))];
+    if let Some((name, ms)) = timing {
+        headers.push((name.to_string(), format!("{}", ms as f64 / 1000.0)));
+    }
     if let Some(value) = credentials.header()? {
         headers.push(("Authorization".to_string(), value));
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -54,20 +54,19 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
             return;
         }
     };
-    let mut last_error: Option<String> = None;
+    let mut errors = ErrorLog::default();
     loop {
         let Some(answer) = unless_stopped(ask(&mut client, sd), stopped).await else { return };
         match answer {
             Ok(groups) => {
-                if last_error.take().is_some() {
+                if errors.answered() {
                     tracing::info!(job, url = %sd.url, groups = groups.len(), "http_sd answers again");
                 }
-                results.store(job, &sd.url, groups);
+                results.store(job, &sd.url, groups.into_iter().map(Arc::new).collect());
             }
             Err(error) => {
-                if last_error.as_ref() != Some(&error) {
+                if errors.failed(&error) {
                     tracing::warn!(job, url = %sd.url, %error, "http_sd request failed; its last good targets are kept");
-                    last_error = Some(error);
                 }
             }
         }
@@ -79,7 +78,7 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
 
 /// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
 async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
-    let headers = http_get::request_headers("application/json", ("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms), &sd.credentials, &sd.http_headers)?;
+    let headers = http_get::request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), &sd.credentials, &sd.http_headers)?;
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
     let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };

@@ -7,8 +7,9 @@
 //! version seen; a failed watch is tried again from the same version, and one answered
 //! `410 Gone` (the version is too old) lists again. Failures, and watches that end within a
 //! second without an event, back off from 1 s doubling to 30 s; a watch that ran starts the
-//! back-off over. The role's target groups (`roles::groups`) are put in the shared
-//! `AskedGroups` at most every 5 s while objects change, from the namespaces whose
+//! back-off over. The role's target groups (made by `roles` per object, and remade by
+//! `cache::GroupCache` only for the objects that changed or that looked up one that did) are
+//! put in the shared `AskedGroups` at most every 5 s while objects change, from the namespaces whose
 //! every kind has been listed (as Prometheus' discoverers per namespace publish each on its
 //! own; a cluster-wide kind, such as nodes, must be listed first); before that, the groups
 //! an earlier loop of the same entry found (before a reload) stay, and a namespace not
@@ -16,6 +17,7 @@
 //!
 //! Executor 0 asks and every executor reads the groups, as for the other network sources.
 
+pub mod cache;
 pub mod objects;
 pub mod roles;
 
@@ -27,9 +29,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
 use super::config::{KubernetesSd, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
+use cache::GroupCache;
 use objects::{Kind, Store};
 use roles::Role;
 
@@ -64,17 +67,18 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// What the watches of one entry share.
-#[derive(Default)]
 struct Entry {
     store: RefCell<Store>,
-    /// Objects changed since the groups were last made.
+    /// The groups, per object, with what changed since they were made.
+    cache: RefCell<GroupCache>,
+    /// Objects changed since the groups were last published.
     dirty: Cell<bool>,
     /// The watches (kind, namespace: none for every namespace or a cluster-wide kind) that
     /// have not yet finished their first list.
     unlisted: RefCell<BTreeSet<(Kind, Option<String>)>>,
     /// The groups an earlier loop of this source found (before a reload): a namespace not
     /// listed yet keeps its own from them.
-    previous: Vec<TargetGroup>,
+    previous: Vec<Arc<TargetGroup>>,
 }
 
 /// Starts discovering every kubernetes_sd entry of `config` on this executor, until
@@ -90,7 +94,8 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
                 tracing::error!(job = %job.name, role = %sd.role, "kubernetes_sd: unknown role; its targets stay empty");
                 continue;
             };
-            let mut entry = Entry { previous: asked.groups(&job.name, &sd.source), ..Entry::default() };
+            let cache = RefCell::new(GroupCache::new(role, sd.attach_node));
+            let mut entry = Entry { store: RefCell::default(), cache, dirty: Cell::new(false), unlisted: RefCell::default(), previous: asked.groups(&job.name, &sd.source) };
             for kind in role.kinds(sd.attach_node) {
                 if kind.namespaced() && !sd.namespaces.is_empty() {
                     entry.unlisted.get_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
@@ -112,7 +117,7 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
             let (config, asked, stopped) = (config.clone(), asked.clone(), stopped.clone());
             glommio::spawn_local(async move {
                 let job = &config.jobs[j];
-                publish_loop(&job.name, &job.kubernetes_sd[i], role, &entry, &asked, &stopped).await;
+                publish_loop(&job.name, &job.kubernetes_sd[i], &entry, &asked, &stopped).await;
             })
             .detach();
         }
@@ -120,12 +125,12 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
 }
 
 /// Turns the entry's objects into groups whenever they changed and some are ready.
-async fn publish_loop(job: &str, sd: &KubernetesSd, role: Role, entry: &Entry, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+async fn publish_loop(job: &str, sd: &KubernetesSd, entry: &Entry, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     while sleep_unless_stopped(PUBLISH_INTERVAL, stopped).await {
         if !entry.dirty.replace(false) {
             continue;
         }
-        match ready_groups(role, sd, entry) {
+        match ready_groups(sd, entry) {
             Some(groups) => asked.store(job, &sd.source, groups),
             None => entry.dirty.set(true),
         }
@@ -136,7 +141,7 @@ async fn publish_loop(job: &str, sd: &KubernetesSd, role: Role, entry: &Entry, a
 /// whose discoverers per namespace publish each on its own), and for the others what an
 /// earlier loop found; none while a cluster-wide watch (every namespace, or nodes) or every
 /// named namespace is still unlisted.
-fn ready_groups(role: Role, sd: &KubernetesSd, entry: &Entry) -> Option<Vec<TargetGroup>> {
+fn ready_groups(sd: &KubernetesSd, entry: &Entry) -> Option<Vec<Arc<TargetGroup>>> {
     let unlisted = entry.unlisted.borrow();
     if unlisted.iter().any(|(_, namespace)| namespace.is_none()) {
         return None;
@@ -145,25 +150,15 @@ fn ready_groups(role: Role, sd: &KubernetesSd, entry: &Entry) -> Option<Vec<Targ
     if !sd.namespaces.is_empty() && waiting.len() == sd.namespaces.len() {
         return None;
     }
-    let mut groups = roles::groups(role, &entry.store.borrow(), sd.attach_node);
+    let mut cache = entry.cache.borrow_mut();
+    cache.update(&entry.store.borrow());
+    let mut groups = cache.groups();
     if !waiting.is_empty() {
-        let waits = |group: &TargetGroup| group.labels.get("__meta_kubernetes_namespace").is_some_and(|namespace| waiting.contains(namespace.as_str()));
+        let waits = |group: &Arc<TargetGroup>| group.labels.get("__meta_kubernetes_namespace").is_some_and(|namespace| waiting.contains(namespace.as_str()));
         groups.retain(|group| !waits(group));
         groups.extend(entry.previous.iter().filter(|group| waits(group)).cloned());
     }
     Some(groups)
-}
-
-/// The name of `kind` in selectors (and Prometheus' role names).
-fn selector_role(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Pod => "pod",
-        Kind::Service => "service",
-        Kind::Endpoints => "endpoints",
-        Kind::EndpointSlice => "endpointslice",
-        Kind::Node => "node",
-        Kind::Ingress => "ingress",
-    }
 }
 
 /// One kind (in one namespace, or all) of one entry, listed and watched.
@@ -226,10 +221,6 @@ impl Backoff {
     }
 }
 
-/// Logs a watch's errors when they change, and its recovery.
-#[derive(Default)]
-struct ErrorLog(Option<String>);
-
 impl Watch<'_> {
     /// Lists, then watches from the list's version (reopening each watch from the last
     /// version seen, and after a failure from the same one) until `stopped` closes; lists
@@ -250,6 +241,7 @@ impl Watch<'_> {
             let mut version = match listed {
                 Ok((objects, version)) => {
                     self.entry.store.borrow_mut().replace(self.kind, self.namespace, objects);
+                    self.entry.cache.borrow_mut().objects_replaced();
                     self.entry.dirty.set(true);
                     self.entry.unlisted.borrow_mut().remove(&(self.kind, self.namespace.map(str::to_string)));
                     version
@@ -309,15 +301,14 @@ impl Watch<'_> {
     }
 
     fn failed(&self, errors: &mut ErrorLog, error: String) {
-        if errors.0.as_ref() != Some(&error) {
-            tracing::warn!(job = self.job, api_server = %self.sd.api_server, kind = selector_role(self.kind), namespace = self.namespace.unwrap_or(""), %error, "kubernetes_sd request failed; the last good targets are kept");
-            errors.0 = Some(error);
+        if errors.failed(&error) {
+            tracing::warn!(job = self.job, api_server = %self.sd.api_server, kind = self.kind.name(), namespace = self.namespace.unwrap_or(""), %error, "kubernetes_sd request failed; the last good targets are kept");
         }
     }
 
     fn answered(&self, errors: &mut ErrorLog) {
-        if errors.0.take().is_some() {
-            tracing::info!(job = self.job, api_server = %self.sd.api_server, kind = selector_role(self.kind), namespace = self.namespace.unwrap_or(""), "kubernetes_sd watches again");
+        if errors.answered() {
+            tracing::info!(job = self.job, api_server = %self.sd.api_server, kind = self.kind.name(), namespace = self.namespace.unwrap_or(""), "kubernetes_sd watches again");
         }
     }
 
@@ -328,19 +319,14 @@ impl Watch<'_> {
             Some(ns) if self.kind.namespaced() => format!("/namespaces/{ns}"),
             _ => String::new(),
         };
-        let (label, field) = self.sd.selectors.get(selector_role(self.kind)).map(|(l, f)| (l.as_str(), f.as_str())).unwrap_or(("", ""));
+        let (label, field) = self.sd.selectors.get(self.kind.name()).map(|(l, f)| (l.as_str(), f.as_str())).unwrap_or(("", ""));
         let query: Vec<String> = params.iter().copied().chain([("labelSelector", label), ("fieldSelector", field)]).filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", super::discovery::query_escape(v))).collect();
         format!("{prefix}{}{namespace}/{}?{}", self.kind.api_group_path(), self.kind.plural(), query.join("&"))
     }
 
     /// The headers of every request: JSON, our User-Agent, the credentials, `http_headers`.
     fn headers(&self) -> Result<Vec<(String, String)>, String> {
-        let mut headers = vec![("Accept".to_string(), "application/json".to_string()), ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION")))];
-        if let Some(value) = self.sd.credentials.header()? {
-            headers.push(("Authorization".to_string(), value));
-        }
-        headers.extend(self.sd.http_headers.values()?);
-        Ok(headers)
+        http_get::request_headers("application/json", None, &self.sd.credentials, &self.sd.http_headers)
     }
 
     /// Every object of the collection, page by page (each page decoded as it comes), and the
@@ -419,6 +405,7 @@ impl Watch<'_> {
         let lines: Vec<u8> = pending.drain(..=end).collect();
         stream.searched.set(0);
         let mut store = self.entry.store.borrow_mut();
+        let mut cache = self.entry.cache.borrow_mut();
         for line in lines.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
             let event: Event = serde_json::from_slice(line).map_err(|e| format!("cannot parse a watch event: {e}"))?;
             if let Some(v) = event.object.pointer("/metadata/resourceVersion").and_then(serde_json::Value::as_str) {
@@ -426,14 +413,19 @@ impl Watch<'_> {
             }
             match event.kind.as_str() {
                 // An object that cannot be read is skipped, as in a list.
-                "ADDED" | "MODIFIED" => {
-                    if let Err(error) = store.put(self.kind, event.object) {
+                "ADDED" | "MODIFIED" => match store.put(self.kind, event.object) {
+                    Ok(key) => cache.object_changed(self.kind, key),
+                    Err(error) => {
                         if !stream.skipped.replace(true) {
                             tracing::warn!(job = self.job, %error, "kubernetes_sd: an object that cannot be read is skipped");
                         }
                     }
+                },
+                "DELETED" => {
+                    if let Some(key) = store.remove(self.kind, &event.object) {
+                        cache.object_changed(self.kind, key);
+                    }
                 }
-                "DELETED" => store.remove(self.kind, &event.object),
                 // A bookmark only moves the version; it does not count as an event (a server
                 // sending one and closing must still back off).
                 "BOOKMARK" => continue,

@@ -15,6 +15,7 @@ pub mod http_get;
 pub mod http_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
+pub mod relabeled;
 pub mod scrape_loop;
 pub mod status;
 
@@ -47,13 +48,15 @@ pub struct SharedConfig {
     /// What the http_sd URLs (and dns_sd names) last answered: asked by executor 0, read
     /// by all.
     asked: Arc<asked_groups::AskedGroups>,
+    /// What relabeling made of those groups, relabeled once for all executors.
+    relabeled: relabeled::RelabeledGroups,
     /// The resolver configuration dns_sd lookups read (`scrape.resolv_conf`).
     resolv_conf: Arc<std::path::Path>,
 }
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits, resolv_conf: std::path::PathBuf) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), resolv_conf: resolv_conf.into() }
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into() }
     }
 
     /// The configuration in force and its generation.
@@ -107,20 +110,22 @@ pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
     }
 }
 
-/// Every job's targets now, with the errors met reading file_sd files (`caches`: one per
-/// job, holding each file's last good groups; `asked`: what the http_sd URLs and dns_sd
-/// names answered).
-fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked: &asked_groups::AskedGroups) -> (Vec<Discovered>, Vec<String>) {
-    let mut found = Vec::new();
+/// Every job's targets now, in parts (per job its static and file_sd targets, then those of
+/// each group its network sources gave, relabeled once for all executors by `relabeled`),
+/// with the errors met reading file_sd files (`caches`: one per job, holding each file's last
+/// good groups; `asked`: what the http_sd URLs, dns_sd names, Consul and Kubernetes
+/// discoveries last gave).
+fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked: &asked_groups::AskedGroups, relabeled: &relabeled::RelabeledGroups) -> (Vec<Arc<[Discovered]>>, Vec<String>) {
+    let mut found: Vec<Arc<[Discovered]>> = Vec::new();
     let mut errors = Vec::new();
     for (job, cache) in config.jobs.iter().zip(caches.iter_mut()) {
         let (mut groups, file_errors) = cache.read(&job.file_sd);
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
+        found.push(discovery::targets(job, &groups).into());
         for source in asked_sources(job) {
-            groups.extend(asked.groups(&job.name, &source));
+            found.extend(asked.groups(&job.name, &source).iter().map(|group| relabeled.targets(job, group)));
         }
-        found.extend(discovery::targets(job, &groups));
     }
     (found, errors)
 }
@@ -174,7 +179,14 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
     let mut asking = if executor == 0 { start_asking(&config, &shared.asked, &shared.resolv_conf) } else { None };
     loop {
         let asked_version = shared.asked.version();
-        let (found, errors) = discover(&config, &mut caches, &shared.asked);
+        if executor == 0 {
+            shared.relabeled.begin_round();
+        }
+        let (parts, errors) = discover(&config, &mut caches, &shared.asked, &shared.relabeled);
+        if executor == 0 {
+            shared.relabeled.forget_unused();
+        }
+        let found: Vec<&Discovered> = parts.iter().flat_map(|part| part.iter()).collect();
         // One executor reports what every executor sees alike.
         if executor == 0 {
             if errors != last_errors {
@@ -183,12 +195,15 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 }
                 last_errors = errors;
             }
-            let mut dropped: HashMap<String, Vec<Vec<(String, String)>>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
+            let mut dropped: HashMap<String, Vec<status::LabelList>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
             let keep_dropped: HashMap<&str, usize> = config.jobs.iter().map(|j| (j.name.as_str(), j.keep_dropped_targets)).collect();
             let mut invalid = Vec::new();
             for d in &found {
                 match d {
-                    Discovered::Dropped { job, discovered } => dropped.entry(job.clone()).or_default().push(discovered.clone()),
+                    Discovered::Dropped { job, discovered } => match dropped.get_mut(job.as_str()) {
+                        Some(list) => list.push(discovered.clone()),
+                        None => dropped.entry(job.clone()).or_default().push(discovered.clone()),
+                    },
                     // Logged (once while it lasts), not listed: as Prometheus treats them.
                     Discovered::Invalid { job, discovered, error } => invalid.push(format!("job {job:?}: target {discovered:?}: {error}")),
                     Discovered::Active(_) => {}
@@ -235,7 +250,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             }
         }
         *context.forced_errors.borrow_mut() = forced;
-        let mut wanted: HashMap<u64, Target> = HashMap::new();
+        let mut wanted: HashMap<u64, &Target> = HashMap::new();
         for d in found {
             if let Discovered::Active(target) = d {
                 if target.placement % executors.max(1) as u64 == executor as u64 {
@@ -303,7 +318,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             let job = target.job.name.clone();
             let (labels, placement) = (target.labels.clone(), target.placement);
             let inherited = handed_over.remove(&key).unwrap_or_default();
-            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target), stopped, inherited)).detach();
+            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target.clone()), stopped, inherited)).detach();
             running.insert(key, Running { stop, task, job, labels, placement });
         }
         // Rediscover when a file changes, its refresh interval passes, or a reload lands.

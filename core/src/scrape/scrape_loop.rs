@@ -557,7 +557,7 @@ fn target_location(target: &Target) -> Url {
 /// The target's exposition body, or why there is none (as Prometheus words scrape errors).
 async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Vec<u8>, String> {
     let job = &target.job;
-    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", ("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms), &job.credentials, &job.http_headers)?;
+    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers)?;
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }

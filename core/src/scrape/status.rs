@@ -40,7 +40,7 @@ pub struct TargetStatus {
 }
 
 /// A target's labels as discovered, before relabeling.
-type LabelList = Vec<(String, String)>;
+pub type LabelList = std::sync::Arc<Vec<(String, String)>>;
 
 /// Every executor's targets.
 #[derive(Debug, Default)]

@@ -3,6 +3,7 @@
 //! last listed or watched version of each. Every field reads a missing or `null` value as empty,
 //! as Go's decoder does. Pure: no I/O.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
@@ -38,6 +39,18 @@ impl Kind {
             Kind::EndpointSlice => "endpointslices",
             Kind::Node => "nodes",
             Kind::Ingress => "ingresses",
+        }
+    }
+
+    /// The kind's name in `selectors[].role` (and the name of the role made of it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pod => "pod",
+            Kind::Service => "service",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslice",
+            Kind::Node => "node",
+            Kind::Ingress => "ingress",
         }
     }
 
@@ -477,18 +490,20 @@ has_meta!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress);
 
 /// The operations of `Store` that do not depend on the object type.
 trait Table {
-    fn put_value(&mut self, object: serde_json::Value) -> Result<(), serde_json::Error>;
+    /// Decodes and inserts `object`; its key.
+    fn put_value(&mut self, object: serde_json::Value) -> Result<String, serde_json::Error>;
     fn remove_key(&mut self, key: &str);
     fn clear_namespace(&mut self, namespace: Option<&str>);
     fn count(&self) -> usize;
 }
 
 impl<T: DeserializeOwned + HasMeta> Table for BTreeMap<String, T> {
-    fn put_value(&mut self, object: serde_json::Value) -> Result<(), serde_json::Error> {
+    fn put_value(&mut self, object: serde_json::Value) -> Result<String, serde_json::Error> {
         let object: T = serde_json::from_value(object)?;
         let meta = object.metadata();
-        self.insert(object_key(&meta.namespace, &meta.name), object);
-        Ok(())
+        let key = object_key(&meta.namespace, &meta.name);
+        self.insert(key.clone(), object);
+        Ok(key)
     }
 
     fn remove_key(&mut self, key: &str) {
@@ -516,20 +531,61 @@ pub struct Store {
     endpoint_slices: BTreeMap<String, EndpointSlice>,
     nodes: BTreeMap<String, Node>,
     ingresses: BTreeMap<String, Ingress>,
+    /// While `recording` runs: the objects looked up by `pod`, `service` and `node`, found
+    /// or not.
+    reads: RefCell<Option<Vec<(Kind, String)>>>,
 }
 
 impl Store {
-    /// Decodes `object` as a `kind` and inserts it, replacing the one with the same key.
-    pub fn put(&mut self, kind: Kind, object: serde_json::Value) -> Result<(), String> {
+    /// Decodes `object` as a `kind` and inserts it, replacing the one with the same key; the
+    /// key.
+    pub fn put(&mut self, kind: Kind, object: serde_json::Value) -> Result<String, String> {
         self.table_mut(kind).put_value(object).map_err(|e| format!("decoding a Kubernetes {kind:?}: {e}"))
     }
 
-    /// Removes the `kind` named by `object`'s `metadata`; nothing when it has no name.
-    pub fn remove(&mut self, kind: Kind, object: &serde_json::Value) {
+    /// Removes the `kind` named by `object`'s `metadata`, giving its key; nothing when it has
+    /// no name.
+    pub fn remove(&mut self, kind: Kind, object: &serde_json::Value) -> Option<String> {
         let meta = &object["metadata"];
-        let Some(name) = meta["name"].as_str() else { return };
+        let name = meta["name"].as_str()?;
         let namespace = meta["namespace"].as_str().unwrap_or("");
-        self.table_mut(kind).remove_key(&object_key(namespace, name));
+        let key = object_key(namespace, name);
+        self.table_mut(kind).remove_key(&key);
+        Some(key)
+    }
+
+    /// Runs `read` and gives, with its result, the objects it looked up by key (`pod`,
+    /// `service`, `node`), whether they were stored or not: the objects whose change may
+    /// change what it made.
+    pub fn recording<T>(&self, read: impl FnOnce() -> T) -> (T, Vec<(Kind, String)>) {
+        let outer = self.reads.replace(Some(Vec::new()));
+        let result = read();
+        let reads = self.reads.replace(outer).unwrap_or_default();
+        (result, reads)
+    }
+
+    fn note_read(&self, kind: Kind, key: &str) {
+        if let Some(reads) = self.reads.borrow_mut().as_mut() {
+            reads.push((kind, key.to_string()));
+        }
+    }
+
+    /// The pod stored as `namespace/name` (noted while recording).
+    pub fn pod(&self, key: &str) -> Option<&Pod> {
+        self.note_read(Kind::Pod, key);
+        self.pods.get(key)
+    }
+
+    /// The service stored as `namespace/name` (noted while recording).
+    pub fn service(&self, key: &str) -> Option<&Service> {
+        self.note_read(Kind::Service, key);
+        self.services.get(key)
+    }
+
+    /// The node named `name` (noted while recording).
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.note_read(Kind::Node, name);
+        self.nodes.get(name)
     }
 
     /// Removes every `kind`, or only those in `namespace` when given (a re-list of one

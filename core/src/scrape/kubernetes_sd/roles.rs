@@ -48,14 +48,7 @@ impl Role {
 
     /// The name in the configuration (and in `__meta_kubernetes_<name>_*` labels).
     pub fn name(self) -> &'static str {
-        match self {
-            Role::Pod => "pod",
-            Role::Service => "service",
-            Role::Endpoints => "endpoints",
-            Role::EndpointSlice => "endpointslice",
-            Role::Node => "node",
-            Role::Ingress => "ingress",
-        }
+        self.main_kind().name()
     }
 
     /// The kinds the role lists and watches; nodes too for pod, endpoints and endpointslice
@@ -75,6 +68,18 @@ impl Role {
         kinds
     }
 
+    /// The kind whose every object makes the role's targets (each its own groups).
+    pub fn main_kind(self) -> Kind {
+        match self {
+            Role::Pod => Kind::Pod,
+            Role::Service => Kind::Service,
+            Role::Endpoints => Kind::Endpoints,
+            Role::EndpointSlice => Kind::EndpointSlice,
+            Role::Node => Kind::Node,
+            Role::Ingress => Kind::Ingress,
+        }
+    }
+
     /// The `selectors[].role`s Prometheus accepts for this role.
     pub fn selector_roles(self) -> &'static [&'static str] {
         match self {
@@ -91,16 +96,44 @@ impl Role {
 /// Every target of `role` in `store`, each its own group with one target (its `__address__`)
 /// and all its labels, sorted by (targets, labels).
 pub fn groups(role: Role, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
-    let mut groups: Vec<TargetGroup> = match role {
-        Role::Pod => store.pods().values().flat_map(|pod| pod_targets(pod, store, attach_node)).collect(),
-        Role::Service => store.services().values().flat_map(service_targets).collect(),
-        Role::Endpoints => store.endpoints().values().flat_map(|eps| endpoints_targets(eps, store, attach_node)).collect(),
-        Role::EndpointSlice => store.endpoint_slices().values().flat_map(|eps| endpoint_slice_targets(eps, store, attach_node)).collect(),
-        Role::Node => store.nodes().values().flat_map(node_targets).collect(),
-        Role::Ingress => store.ingresses().values().flat_map(ingress_targets).collect(),
-    };
-    groups.sort_by(|a, b| (&a.targets, &a.labels).cmp(&(&b.targets, &b.labels)));
+    let mut groups: Vec<TargetGroup> = object_keys(role, store).iter().flat_map(|key| object_groups(role, store, key, attach_node)).collect();
+    sort_groups(&mut groups);
     groups
+}
+
+/// The keys of the objects of the role's own kind (`Role::main_kind`), each of which makes
+/// its own groups.
+pub fn object_keys(role: Role, store: &Store) -> Vec<String> {
+    match role.main_kind() {
+        Kind::Pod => store.pods().keys().cloned().collect(),
+        Kind::Service => store.services().keys().cloned().collect(),
+        Kind::Endpoints => store.endpoints().keys().cloned().collect(),
+        Kind::EndpointSlice => store.endpoint_slices().keys().cloned().collect(),
+        Kind::Node => store.nodes().keys().cloned().collect(),
+        Kind::Ingress => store.ingresses().keys().cloned().collect(),
+    }
+}
+
+/// The targets of the role's object stored under `key` (none when it is not), sorted as
+/// `groups` sorts. What it reads of other kinds it reads through `Store::pod`, `service`
+/// and `node`, so `Store::recording` names the objects whose change may change it.
+pub fn object_groups(role: Role, store: &Store, key: &str, attach_node: bool) -> Vec<TargetGroup> {
+    let mut groups = match role {
+        Role::Pod => store.pods().get(key).map(|pod| pod_targets(pod, store, attach_node)),
+        Role::Service => store.services().get(key).map(service_targets),
+        Role::Endpoints => store.endpoints().get(key).map(|eps| endpoints_targets(eps, store, attach_node)),
+        Role::EndpointSlice => store.endpoint_slices().get(key).map(|eps| endpoint_slice_targets(eps, store, attach_node)),
+        Role::Node => store.nodes().get(key).map(node_targets),
+        Role::Ingress => store.ingresses().get(key).map(ingress_targets),
+    }
+    .unwrap_or_default();
+    sort_groups(&mut groups);
+    groups
+}
+
+/// Sorts groups by (targets, labels).
+fn sort_groups(groups: &mut [TargetGroup]) {
+    groups.sort_by(|a, b| (&a.targets, &a.labels).cmp(&(&b.targets, &b.labels)));
 }
 
 /// One target at `address`: the group's labels under the target's own.
@@ -138,7 +171,7 @@ fn add_object_meta(labels: &mut Labels, object: &ObjectMeta, prefix: &str) {
 
 /// `attach_metadata.node`'s labels of the node named `name`, if stored.
 fn attached_node_labels(store: &Store, name: &str) -> Option<Labels> {
-    let node = store.nodes().get(name)?;
+    let node = store.node(name)?;
     let mut labels = Labels::new();
     add_object_meta(&mut labels, &node.metadata, "node");
     Some(labels)
@@ -265,7 +298,7 @@ fn load_balancer_ips(service: &Service) -> String {
 /// The pod a `targetRef` of kind `Pod` names, if stored.
 fn resolve_pod<'a>(store: &'a Store, target: Option<&ObjectReference>) -> Option<&'a Pod> {
     let target = target.filter(|target| target.kind == "Pod")?;
-    store.pods().get(&format!("{}/{}", target.namespace, target.name))
+    store.pod(&format!("{}/{}", target.namespace, target.name))
 }
 
 /// The pods endpoints pointed at, by `namespace/name`, with the endpoint ports they got.
@@ -337,7 +370,7 @@ fn uncovered_port_targets(seen: &SeenPods) -> Vec<(String, Labels)> {
 fn endpoints_targets(endpoints: &Endpoints, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
     let object = &endpoints.metadata;
     let mut group = Labels::from([(meta("namespace"), object.namespace.clone())]);
-    if let Some(service) = store.services().get(&format!("{}/{}", object.namespace, object.name)) {
+    if let Some(service) = store.service(&format!("{}/{}", object.namespace, object.name)) {
         group.extend(service_labels(service));
     }
     add_object_meta(&mut group, object, "endpoints");
@@ -397,7 +430,7 @@ fn endpoint_slice_targets(slice: &EndpointSlice, store: &Store, attach_node: boo
     let object = &slice.metadata;
     let mut group = Labels::from([(meta("namespace"), object.namespace.clone()), (meta("endpointslice_address_type"), slice.address_type.clone())]);
     add_object_meta(&mut group, object, "endpointslice");
-    let service = object.labels.get(SERVICE_NAME_LABEL).and_then(|name| store.services().get(&format!("{}/{}", object.namespace, name)));
+    let service = object.labels.get(SERVICE_NAME_LABEL).and_then(|name| store.service(&format!("{}/{}", object.namespace, name)));
     if let Some(service) = service {
         group.extend(service_labels(service));
     }
