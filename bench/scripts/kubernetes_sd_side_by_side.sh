@@ -4,35 +4,38 @@
 # against one fake API server (Python, on loopback): PODS pods (default
 # 10,000; two containers each, one with a port, so two targets per pod) listed in pages of
 # 500, then a watch that sends RATE `MODIFIED` events per second (default 20) for as long
-# as it is open. The job's relabeling drops every target, so what is measured is discovery
+# as it is open (with FLIP=1 each event also flips the pod's Ready condition, so its targets'
+# labels change, as container restarts and readiness probes change them in a real cluster;
+# without, only the resource version changes). The job's relabeling drops every target, so what is measured is discovery
 # and target relabeling alone, not scraping. Each server starts on an empty data directory,
 # gets WARMUP seconds (default 20) to list, then its CPU time is measured over RUN seconds
 # (default 60) of watch events. Printed per server: server CPU seconds in the run, peak
 # RSS, and the dropped targets its /api/v1/targets lists (VictoriaMetrics lists at most
 # 1,000 by default).
-# Usage: [PODS=N] [RATE=N] [RUN=S] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
+# Usage: [PODS=N] [RATE=N] [RUN=S] [FLIP=1] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
-pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60}
+pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60} flip=${FLIP:-0}
 work=$(mktemp -d /tmp/kubernetes-sd-side-by-side.XXXXXX)
 apid= spid=
 trap 'kill $apid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 aport=$(free_port)
-python3 - "$aport" "$pods" "$rate" > "$work/api.log" 2>&1 <<'PY' & apid=$!
+python3 - "$aport" "$pods" "$rate" "$flip" > "$work/api.log" 2>&1 <<'PY' & apid=$!
 import json, random, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
-port, pods, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+port, pods, rate, flip = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 version = [pods]
 def pod(i, v):
+    ready = "False" if flip and v % 2 else "True"
     return {"metadata": {"name": f"pod-{i}", "namespace": f"ns-{i % 20}", "uid": f"u{i}", "resourceVersion": str(v),
                          "labels": {"app": f"app-{i % 50}", "pod-template-hash": "abc"},
                          "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9100"},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": f"rs-{i % 50}", "controller": True}]},
             "spec": {"nodeName": f"node-{i % 100}", "containers": [{"name": "app", "image": "app:1", "ports": [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]}, {"name": "sidecar", "image": "s:1"}]},
             "status": {"podIP": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", "hostIP": "10.0.0.1", "phase": "Running",
-                       "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "app", "containerID": f"containerd://{i:064x}"}]}}
+                       "conditions": [{"type": "Ready", "status": ready}], "containerStatuses": [{"name": "app", "containerID": f"containerd://{i:064x}"}]}}
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *args):
@@ -66,7 +69,7 @@ ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 PY
 printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name], regex: ".+", action: drop}\n' "$aport" > "$work/prometheus.yml"
 for _ in $(seq 100); do curl -s "127.0.0.1:$aport/api/v1/pods?limit=1" >/dev/null && break; sleep 0.1; done
-printf '%s pods (%s targets), %s watch events/s; CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$run" "$warmup" "$(nproc)"
+printf '%s pods (%s targets), %s watch events/s (Ready flipped: %s); CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$flip" "$run" "$warmup" "$(nproc)"
 for name in metricstor victoriametrics; do
   port=$(free_port)
   case $name in
