@@ -10,7 +10,7 @@
 # and target relabeling alone, not scraping. Each server starts on an empty data directory,
 # gets WARMUP seconds (default 20) to list, then its CPU time is measured over RUN seconds
 # (default 60) of watch events. Printed per server: server CPU seconds in the run, peak
-# RSS, and the dropped targets its /api/v1/targets lists (VictoriaMetrics lists at most
+# RSS and RSS at the end, and the dropped targets its /api/v1/targets lists (VictoriaMetrics lists at most
 # 1,000 by default).
 # Usage: [PODS=N] [RATE=N] [RUN=S] [FLIP=1] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
@@ -88,8 +88,9 @@ for name in metricstor victoriametrics; do
   sleep "$run"
   t1=$(awk '{print $14+$15}' /proc/$spid/stat)
   peak=$(( $(awk '/VmHWM/ {print $2}' /proc/$spid/status) / 1024 ))
+  now=$(( $(awk '/VmRSS/ {print $2}' /proc/$spid/status) / 1024 ))
   dropped=$(curl -s "127.0.0.1:$port/api/v1/targets?state=dropped" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["droppedTargets"]))' 2>/dev/null || echo "?")
   cpu=$(python3 -c "print(($t1 - $t0) / $(getconf CLK_TCK))")
-  printf '%-16s server CPU %6.2f s in %s s  peak RSS %4d MiB  dropped targets listed %s\n' "$name" "$cpu" "$run" "$peak" "$dropped"
+  printf '%-16s server CPU %6.2f s in %s s  peak RSS %4d MiB (at the end %4d)  dropped targets listed %s\n' "$name" "$cpu" "$run" "$peak" "$now" "$dropped"
   kill $spid; wait $spid 2>/dev/null || true; spid=
 done

@@ -34,9 +34,19 @@ impl AskedGroups {
         self.groups.lock().map(|g| g.get(&(job.to_string(), source.to_string())).cloned().unwrap_or_default()).unwrap_or_default()
     }
 
-    pub fn store(&self, job: &str, source: &str, groups: Vec<Arc<TargetGroup>>) {
+    /// A group equal to the one at the same place before keeps that one's `Arc`, so what
+    /// was made of it (`relabeled::RelabeledGroups`) is not made again: an http_sd or dns_sd
+    /// answer that repeats the last is no change.
+    pub fn store(&self, job: &str, source: &str, mut groups: Vec<Arc<TargetGroup>>) {
         let Ok(mut all) = self.groups.lock() else { return };
         let key = (job.to_string(), source.to_string());
+        if let Some(before) = all.get(&key) {
+            for (group, earlier) in groups.iter_mut().zip(before) {
+                if !Arc::ptr_eq(group, earlier) && **group == **earlier {
+                    *group = earlier.clone();
+                }
+            }
+        }
         if all.get(&key) != Some(&groups) {
             all.insert(key, groups);
             self.version.fetch_add(1, Ordering::AcqRel);
@@ -102,8 +112,10 @@ mod tests {
         let groups = vec![Arc::new(TargetGroup { targets: vec!["a:1".into()], labels: Default::default() })];
         asked.store("job", "http://sd/", groups.clone());
         let v = asked.version();
-        asked.store("job", "http://sd/", groups.clone());
+        let again = vec![Arc::new((*groups[0]).clone())];
+        asked.store("job", "http://sd/", again);
         assert_eq!(asked.version(), v, "the same answer again is no change");
+        assert!(Arc::ptr_eq(&asked.groups("job", "http://sd/")[0], &groups[0]), "an equal group keeps its Arc");
         assert_eq!(asked.groups("job", "http://sd/"), groups);
         assert!(asked.groups("other", "http://sd/").is_empty());
         asked.keep_only(&HashSet::from([("job".to_string(), "http://sd/".to_string())]));

@@ -44,11 +44,27 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Discovered {
     Active(Target),
-    /// Dropped by the job's `relabel_configs` (its labels shared with `/api/v1/targets`'
-    /// list).
-    Dropped { job: String, discovered: Arc<Vec<(String, String)>> },
+    /// Dropped by the job's `relabel_configs`.
+    Dropped(DroppedTarget),
     /// Its labels do not make a target (no address, a bad scheme or interval, ...).
     Invalid { job: String, discovered: Vec<(String, String)>, error: String },
+}
+
+/// A target relabeling dropped: its job, group and which of the group's addresses, from
+/// which `/api/v1/targets` remakes its discovered labels when asked (`labels`), instead of
+/// every dropped target (20,000 of a large Kubernetes cluster, say) holding a copy of them.
+#[derive(Debug, Clone)]
+pub struct DroppedTarget {
+    pub job: Arc<ScrapeJob>,
+    group: Arc<TargetGroup>,
+    address: usize,
+}
+
+impl DroppedTarget {
+    /// The labels before relabeling (Prometheus' `discoveredLabels`), sorted.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        self.group.targets.get(self.address).map_or_else(Vec::new, |address| discovered_labels(&self.job, &self.group, address))
+    }
 }
 
 fn set_if_empty(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
@@ -75,27 +91,14 @@ pub fn duration_text(ms: i64) -> String {
 }
 
 /// The targets of `groups` for `job`.
-pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a TargetGroup>) -> Vec<Discovered> {
+pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a Arc<TargetGroup>>) -> Vec<Discovered> {
     let mut out = Vec::new();
     for group in groups {
-        for address in &group.targets {
-            let mut labels: Vec<(String, String)> = group.labels.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
-            labels.retain(|(n, _)| n != "__address__");
-            labels.push(("__address__".into(), address.clone()));
-            set_if_empty(&mut labels, "job", &job.name);
-            set_if_empty(&mut labels, "__scheme__", job.scheme.as_str());
-            set_if_empty(&mut labels, "__metrics_path__", &job.metrics_path);
-            set_if_empty(&mut labels, "__scrape_interval__", &duration_text(job.interval_ms));
-            set_if_empty(&mut labels, "__scrape_timeout__", &duration_text(job.timeout_ms));
-            for (name, values) in &job.params {
-                if let Some(first) = values.first() {
-                    set_if_empty(&mut labels, &format!("__param_{name}"), first);
-                }
-            }
-            labels.sort();
-            let discovered = labels.clone();
+        for (at, address) in group.targets.iter().enumerate() {
+            let discovered = discovered_labels(job, group, address);
+            let mut labels = discovered.clone();
             if !job.target_relabeler.apply(&mut labels) {
-                out.push(Discovered::Dropped { job: job.name.clone(), discovered: Arc::new(discovered) });
+                out.push(Discovered::Dropped(DroppedTarget { job: job.clone(), group: group.clone(), address: at }));
                 continue;
             }
             match target(job, labels) {
@@ -105,6 +108,25 @@ pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a Ta
         }
     }
     out
+}
+
+/// The labels of the target at `address` of `group` before relabeling: the group's, the
+/// address, and the job's defaults where the group sets none, sorted.
+fn discovered_labels(job: &ScrapeJob, group: &TargetGroup, address: &str) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = group.labels.iter().filter(|(n, _)| *n != "__address__").map(|(n, v)| (n.clone(), v.clone())).collect();
+    labels.push(("__address__".into(), address.to_string()));
+    set_if_empty(&mut labels, "job", &job.name);
+    set_if_empty(&mut labels, "__scheme__", job.scheme.as_str());
+    set_if_empty(&mut labels, "__metrics_path__", &job.metrics_path);
+    set_if_empty(&mut labels, "__scrape_interval__", &duration_text(job.interval_ms));
+    set_if_empty(&mut labels, "__scrape_timeout__", &duration_text(job.timeout_ms));
+    for (name, values) in &job.params {
+        if let Some(first) = values.first() {
+            set_if_empty(&mut labels, &format!("__param_{name}"), first);
+        }
+    }
+    labels.sort();
+    labels
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]` (the scheme's port then).
@@ -320,8 +342,8 @@ mod tests {
         ScrapeConfig::from_yaml(text, Path::new("/tmp"), LabelLimits::default()).unwrap().jobs.remove(0)
     }
 
-    fn group(targets: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
-        TargetGroup { targets: targets.iter().map(|t| t.to_string()).collect(), labels: labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() }
+    fn group(targets: &[&str], labels: &[(&str, &str)]) -> Arc<TargetGroup> {
+        Arc::new(TargetGroup { targets: targets.iter().map(|t| t.to_string()).collect(), labels: labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() })
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -350,7 +372,7 @@ mod tests {
         let Discovered::Active(t) = &found[0] else { panic!("{found:?}") };
         assert_eq!(t.url, "http://bb:9115/probe?target=https%3A%2F%2Fexample.org");
         assert_eq!(t.labels, pairs(&[("instance", "https://example.org"), ("job", "probe")]));
-        assert!(matches!(&found[1], Discovered::Dropped { .. }));
+        assert!(matches!(&found[1], Discovered::Dropped(_)));
     }
 
     #[test]

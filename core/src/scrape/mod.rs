@@ -122,6 +122,7 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
         let (mut groups, file_errors) = cache.read(&job.file_sd);
         errors.extend(file_errors.into_iter().map(|e| format!("job {:?}: {e}", job.name)));
         groups.splice(0..0, job.static_groups.iter().cloned());
+        let groups: Vec<Arc<config::TargetGroup>> = groups.into_iter().map(Arc::new).collect();
         found.push(discovery::targets(job, &groups).into());
         for source in asked_sources(job) {
             found.extend(asked.groups(&job.name, &source).iter().map(|group| relabeled.targets(job, group)));
@@ -195,14 +196,14 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 }
                 last_errors = errors;
             }
-            let mut dropped: HashMap<String, Vec<status::LabelList>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
+            let mut dropped: HashMap<String, Vec<discovery::DroppedTarget>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
             let keep_dropped: HashMap<&str, usize> = config.jobs.iter().map(|j| (j.name.as_str(), j.keep_dropped_targets)).collect();
             let mut invalid = Vec::new();
             for d in &found {
                 match d {
-                    Discovered::Dropped { job, discovered } => match dropped.get_mut(job.as_str()) {
-                        Some(list) => list.push(discovered.clone()),
-                        None => dropped.entry(job.clone()).or_default().push(discovered.clone()),
+                    Discovered::Dropped(target) => match dropped.get_mut(target.job.name.as_str()) {
+                        Some(list) => list.push(target.clone()),
+                        None => dropped.entry(target.job.name.clone()).or_default().push(target.clone()),
                     },
                     // Logged (once while it lasts), not listed: as Prometheus treats them.
                     Discovered::Invalid { job, discovered, error } => invalid.push(format!("job {job:?}: target {discovered:?}: {error}")),

@@ -43,7 +43,7 @@ impl RelabeledGroups {
         }
         // Relabeled outside the lock: another executor may do the same meanwhile, and one
         // of the two equal answers is kept.
-        let targets: Arc<[Discovered]> = discovery::targets(job, [&**group]).into();
+        let targets: Arc<[Discovered]> = discovery::targets(job, [group]).into();
         if let Ok(mut entries) = self.entries.lock() {
             let entry = entries.entry(key).or_insert_with(|| Relabeled { _job: job.clone(), _group: group.clone(), targets: targets.clone(), used: round });
             entry.used = entry.used.max(round);
@@ -94,7 +94,7 @@ mod tests {
         relabeled.begin_round();
         let first = relabeled.targets(&job, &kept);
         assert!(matches!(&first[..], [Discovered::Active(t)] if t.host == "keep"));
-        assert!(matches!(&relabeled.targets(&job, &dropped)[..], [Discovered::Dropped { .. }]));
+        assert!(matches!(&relabeled.targets(&job, &dropped)[..], [Discovered::Dropped(_)]));
         relabeled.forget_unused();
         assert_eq!(relabeled.len(), 2);
         relabeled.begin_round();
@@ -108,7 +108,7 @@ mod tests {
         // The same group for a job replaced by a reload is relabeled with the new job.
         let reloaded = self::job("{source_labels: [__address__], regex: 'keep.*', action: drop}");
         relabeled.begin_round();
-        assert!(matches!(&relabeled.targets(&reloaded, &kept)[..], [Discovered::Dropped { .. }]));
+        assert!(matches!(&relabeled.targets(&reloaded, &kept)[..], [Discovered::Dropped(_)]));
         relabeled.forget_unused();
         assert_eq!(relabeled.len(), 1);
     }

@@ -602,7 +602,7 @@ mod tests {
 
     fn target(job_yaml: &str) -> Target {
         let job = ScrapeConfig::from_yaml(job_yaml, std::path::Path::new("/tmp"), LabelLimits::default()).unwrap().jobs.remove(0);
-        let groups = job.static_groups.clone();
+        let groups: Vec<Arc<_>> = job.static_groups.iter().cloned().map(Arc::new).collect();
         match targets(&job, &groups).pop() {
             Some(Discovered::Active(t)) => t,
             other => panic!("{other:?}"),

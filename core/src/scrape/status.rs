@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::discovery::duration_text;
+use super::discovery::{duration_text, DroppedTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -39,16 +39,13 @@ pub struct TargetStatus {
     pub last_duration_seconds: f64,
 }
 
-/// A target's labels as discovered, before relabeling.
-pub type LabelList = std::sync::Arc<Vec<(String, String)>>;
-
 /// Every executor's targets.
 #[derive(Debug, Default)]
 pub struct Registry {
     active: Mutex<BTreeMap<(String, u64), TargetStatus>>,
     /// Per job: how many targets relabeling dropped, and the discovered labels of those
     /// listed (at most `keep_dropped_targets` when the job sets it).
-    dropped: Mutex<BTreeMap<String, (usize, Vec<LabelList>)>>,
+    dropped: Mutex<BTreeMap<String, (usize, Vec<DroppedTarget>)>>,
 }
 
 impl Registry {
@@ -74,7 +71,7 @@ impl Registry {
 
     /// Every job's dropped targets: their count and those listed (a job no longer
     /// configured leaves the list).
-    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, (usize, Vec<LabelList>)>) {
+    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, (usize, Vec<DroppedTarget>)>) {
         if let Ok(mut all) = self.dropped.lock() {
             *all = dropped.into_iter().collect();
         }
@@ -120,7 +117,7 @@ impl Registry {
             for (job, (count, list)) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
                 counts.insert(job.clone(), json!(count));
                 if show_dropped {
-                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(d), "scrapePool": job })));
+                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(&d.labels()), "scrapePool": job })));
                 }
             }
         }
