@@ -408,8 +408,10 @@ async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClien
     let location = Url { path_and_query, ..sd.location.clone() };
     let shown = format!("{}{path}", sd.base_url);
     let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers)?;
+    // The token right after Accept and User-Agent, ahead of the credentials and
+    // `http_headers`.
     if let Some(token) = &sd.token {
-        headers.push(("X-Consul-Token".to_string(), token.clone()));
+        headers.insert(2.min(headers.len()), ("X-Consul-Token".to_string(), token.clone()));
     }
     // A blocking query may take its whole wait; Prometheus allows 15 s more.
     let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };

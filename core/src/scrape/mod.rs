@@ -125,7 +125,7 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
         let groups: Vec<Arc<config::TargetGroup>> = groups.into_iter().map(Arc::new).collect();
         found.push(discovery::targets(job, &groups).into());
         for source in asked_sources(job) {
-            found.extend(asked.groups(&job.name, &source).iter().map(|group| relabeled.targets(job, group)));
+            found.extend(relabeled.targets(job, &asked.groups(&job.name, &source)));
         }
     }
     (found, errors)

@@ -31,24 +31,41 @@ pub struct RelabeledGroups {
 }
 
 impl RelabeledGroups {
-    /// The targets `job` makes of `group` (relabeled now unless some executor already did).
-    pub fn targets(&self, job: &Arc<ScrapeJob>, group: &Arc<TargetGroup>) -> Arc<[Discovered]> {
-        let key = (Arc::as_ptr(job) as usize, Arc::as_ptr(group) as usize);
+    /// The targets `job` makes of each of `groups` (relabeled now unless some executor
+    /// already did), in order; the lock is taken once to look up and once to add.
+    pub fn targets(&self, job: &Arc<ScrapeJob>, groups: &[Arc<TargetGroup>]) -> Vec<Arc<[Discovered]>> {
+        let key = |group: &Arc<TargetGroup>| (Arc::as_ptr(job) as usize, Arc::as_ptr(group) as usize);
         let round = self.round.load(Ordering::Acquire);
-        if let Ok(mut entries) = self.entries.lock() {
-            if let Some(entry) = entries.get_mut(&key) {
-                entry.used = entry.used.max(round);
-                return entry.targets.clone();
-            }
-        }
+        let mut found: Vec<Option<Arc<[Discovered]>>> = match self.entries.lock() {
+            Ok(mut entries) => groups
+                .iter()
+                .map(|group| {
+                    let entry = entries.get_mut(&key(group))?;
+                    entry.used = entry.used.max(round);
+                    Some(entry.targets.clone())
+                })
+                .collect(),
+            Err(_) => vec![None; groups.len()],
+        };
         // Relabeled outside the lock: another executor may do the same meanwhile, and one
         // of the two equal answers is kept.
-        let targets: Arc<[Discovered]> = discovery::targets(job, [group]).into();
-        if let Ok(mut entries) = self.entries.lock() {
-            let entry = entries.entry(key).or_insert_with(|| Relabeled { _job: job.clone(), _group: group.clone(), targets: targets.clone(), used: round });
-            entry.used = entry.used.max(round);
+        let mut made = Vec::new();
+        for (group, slot) in groups.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                let targets: Arc<[Discovered]> = discovery::targets(job, [group]).into();
+                made.push((group, targets.clone()));
+                *slot = Some(targets);
+            }
         }
-        targets
+        if !made.is_empty() {
+            if let Ok(mut entries) = self.entries.lock() {
+                for (group, targets) in made {
+                    let entry = entries.entry(key(group)).or_insert_with(|| Relabeled { _job: job.clone(), _group: group.clone(), targets, used: round });
+                    entry.used = entry.used.max(round);
+                }
+            }
+        }
+        found.into_iter().flatten().collect()
     }
 
     /// Starts a round of discovery (executor 0's): what it asks for is kept.
@@ -86,29 +103,35 @@ mod tests {
         Arc::new(TargetGroup { targets: vec![address.to_string()], labels: Default::default() })
     }
 
+    fn one(relabeled: &RelabeledGroups, job: &Arc<ScrapeJob>, group: &Arc<TargetGroup>) -> Arc<[Discovered]> {
+        let mut found = relabeled.targets(job, std::slice::from_ref(group));
+        assert_eq!(found.len(), 1);
+        found.remove(0)
+    }
+
     #[test]
     fn a_group_is_relabeled_once_and_forgotten_when_no_longer_asked_for() {
         let relabeled = RelabeledGroups::default();
         let job = job("{source_labels: [__address__], regex: 'drop.*', action: drop}");
         let (kept, dropped) = (group("keep:1"), group("drop:1"));
         relabeled.begin_round();
-        let first = relabeled.targets(&job, &kept);
+        let first = one(&relabeled, &job, &kept);
         assert!(matches!(&first[..], [Discovered::Active(t)] if t.host == "keep"));
-        assert!(matches!(&relabeled.targets(&job, &dropped)[..], [Discovered::Dropped(_)]));
+        assert!(matches!(&one(&relabeled, &job, &dropped)[..], [Discovered::Dropped(_)]));
         relabeled.forget_unused();
         assert_eq!(relabeled.len(), 2);
         relabeled.begin_round();
-        let again = relabeled.targets(&job, &kept);
+        let again = one(&relabeled, &job, &kept);
         assert!(Arc::ptr_eq(&first, &again), "the same group is not relabeled again");
         // An equal group in a new Arc (a source's new answer) is relabeled, as a changed one.
-        let fresh = relabeled.targets(&job, &group("keep:1"));
+        let fresh = one(&relabeled, &job, &group("keep:1"));
         assert!(!Arc::ptr_eq(&first, &fresh));
         relabeled.forget_unused();
         assert_eq!(relabeled.len(), 2, "the dropped group, not asked for in this round, is forgotten");
         // The same group for a job replaced by a reload is relabeled with the new job.
         let reloaded = self::job("{source_labels: [__address__], regex: 'keep.*', action: drop}");
         relabeled.begin_round();
-        assert!(matches!(&relabeled.targets(&reloaded, &kept)[..], [Discovered::Dropped(_)]));
+        assert!(matches!(&one(&relabeled, &reloaded, &kept)[..], [Discovered::Dropped(_)]));
         relabeled.forget_unused();
         assert_eq!(relabeled.len(), 1);
     }

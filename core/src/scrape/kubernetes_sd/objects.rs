@@ -555,12 +555,14 @@ impl Store {
     }
 
     /// Runs `read` and gives, with its result, the objects it looked up by key (`pod`,
-    /// `service`, `node`), whether they were stored or not: the objects whose change may
-    /// change what it made.
+    /// `service`, `node`), whether they were stored or not, each once: the objects whose
+    /// change may change what it made.
     pub fn recording<T>(&self, read: impl FnOnce() -> T) -> (T, Vec<(Kind, String)>) {
         let outer = self.reads.replace(Some(Vec::new()));
         let result = read();
-        let reads = self.reads.replace(outer).unwrap_or_default();
+        let mut reads = self.reads.replace(outer).unwrap_or_default();
+        reads.sort_unstable();
+        reads.dedup();
         (result, reads)
     }
 

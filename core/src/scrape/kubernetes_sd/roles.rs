@@ -94,11 +94,11 @@ impl Role {
 }
 
 /// Every target of `role` in `store`, each its own group with one target (its `__address__`)
-/// and all its labels, sorted by (targets, labels).
+/// and all its labels: by object key, each object's sorted by (targets, labels). The order
+/// is the one `cache::GroupCache::groups` keeps; where two targets have the same identity,
+/// the first one's discovered labels are the ones `/api/v1/targets` shows.
 pub fn groups(role: Role, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
-    let mut groups: Vec<TargetGroup> = object_keys(role, store).iter().flat_map(|key| object_groups(role, store, key, attach_node)).collect();
-    sort_groups(&mut groups);
-    groups
+    object_keys(role, store).iter().flat_map(|key| object_groups(role, store, key, attach_node)).collect()
 }
 
 /// The keys of the objects of the role's own kind (`Role::main_kind`), each of which makes
@@ -114,8 +114,8 @@ pub fn object_keys(role: Role, store: &Store) -> Vec<String> {
     }
 }
 
-/// The targets of the role's object stored under `key` (none when it is not), sorted as
-/// `groups` sorts. What it reads of other kinds it reads through `Store::pod`, `service`
+/// The targets of the role's object stored under `key` (none when it is not), sorted by
+/// (targets, labels). What it reads of other kinds it reads through `Store::pod`, `service`
 /// and `node`, so `Store::recording` names the objects whose change may change it.
 pub fn object_groups(role: Role, store: &Store, key: &str, attach_node: bool) -> Vec<TargetGroup> {
     let mut groups = match role {

@@ -103,7 +103,8 @@ fn pod_role_skips_pods_without_ip_and_with_attach_node_those_on_unknown_nodes() 
         (Kind::Node, json!({"metadata": {"name": "testnode", "labels": {"kubernetes.io/os": "linux"}}})),
     ]);
     let addresses = |attach_node| groups(Role::Pod, &store, attach_node).into_iter().map(|group| group.targets[0].clone()).collect::<Vec<_>>();
-    assert_eq!(addresses(false), ["10.0.0.1:80", "[fd00::2]:80"]);
+    // By object key: ns1/elsewhere before ns1/known.
+    assert_eq!(addresses(false), ["[fd00::2]:80", "10.0.0.1:80"]);
     assert_eq!(addresses(true), ["10.0.0.1:80"]);
     let attached = &groups(Role::Pod, &store, true)[0].labels;
     assert_eq!(attached["__meta_kubernetes_node_name"], "testnode");
@@ -130,7 +131,15 @@ fn service_targets_external_name_and_load_balancer() {
         ("__meta_kubernetes_service_annotationpresent_prometheus_io_scrape", "true"),
     ]);
     let load_balancer = labels(&[("__meta_kubernetes_namespace", "web"), ("__meta_kubernetes_service_name", "lb")]);
+    // By object key: default/testservice before web/lb.
     let expected = vec![
+        group("testservice.default.svc:30900", &external, &[
+            ("__meta_kubernetes_service_port_name", "testport"),
+            ("__meta_kubernetes_service_port_number", "30900"),
+            ("__meta_kubernetes_service_port_protocol", "TCP"),
+            ("__meta_kubernetes_service_type", "ExternalName"),
+            ("__meta_kubernetes_service_external_name", "FooExternalName"),
+        ]),
         group("lb.web.svc:80", &load_balancer, &[
             ("__meta_kubernetes_service_port_name", "http"),
             ("__meta_kubernetes_service_port_number", "80"),
@@ -138,13 +147,6 @@ fn service_targets_external_name_and_load_balancer() {
             ("__meta_kubernetes_service_type", "LoadBalancer"),
             ("__meta_kubernetes_service_cluster_ip", "10.0.0.1"),
             ("__meta_kubernetes_service_loadbalancer_ip", "1.1.1.1,2.2.2.2"),
-        ]),
-        group("testservice.default.svc:30900", &external, &[
-            ("__meta_kubernetes_service_port_name", "testport"),
-            ("__meta_kubernetes_service_port_number", "30900"),
-            ("__meta_kubernetes_service_port_protocol", "TCP"),
-            ("__meta_kubernetes_service_type", "ExternalName"),
-            ("__meta_kubernetes_service_external_name", "FooExternalName"),
         ]),
     ];
     assert_eq!(groups(Role::Service, &store, false), expected);
