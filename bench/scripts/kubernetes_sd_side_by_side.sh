@@ -12,10 +12,12 @@
 # (default 60) of watch events. Printed per server: server CPU seconds in the run, peak
 # RSS and RSS at the end, and the dropped targets its /api/v1/targets lists (VictoriaMetrics lists at most
 # 1,000 by default).
-# Usage: [PODS=N] [RATE=N] [RUN=S] [FLIP=1] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
+# With KEEP=1 every target is kept instead (each its own instance, scraped hourly at a closed
+# loopback port): discovery with 20,000 active targets.
+# Usage: [PODS=N] [RATE=N] [RUN=S] [FLIP=1] [KEEP=1] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
-pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60} flip=${FLIP:-0}
+pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60} flip=${FLIP:-0} keep=${KEEP:-0}
 work=$(mktemp -d /tmp/kubernetes-sd-side-by-side.XXXXXX)
 apid= spid=
 trap 'kill $apid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -67,9 +69,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 PY
-printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name], regex: ".+", action: drop}\n' "$aport" > "$work/prometheus.yml"
+if [ "$keep" = 1 ]; then
+  # Every target kept, each its own instance, all pointed at a closed loopback port and
+  # scraped once an hour: 20,000 active targets whose scrapes fail at once.
+  printf 'global:\n  scrape_interval: 1h\n  scrape_timeout: 10s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name, __meta_kubernetes_pod_container_name], separator: /, target_label: instance}\n  - {target_label: __address__, replacement: "127.0.0.1:9"}\n' "$aport" > "$work/prometheus.yml"
+else
+  printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: k8s\n  kubernetes_sd_configs: [{role: pod, api_server: "http://127.0.0.1:%s"}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_name], regex: ".+", action: drop}\n' "$aport" > "$work/prometheus.yml"
+fi
 for _ in $(seq 100); do curl -s "127.0.0.1:$aport/api/v1/pods?limit=1" >/dev/null && break; sleep 0.1; done
-printf '%s pods (%s targets), %s watch events/s (Ready flipped: %s); CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$flip" "$run" "$warmup" "$(nproc)"
+printf '%s pods (%s targets), %s watch events/s (Ready flipped: %s, targets kept: %s); CPU over %s s after %s s to list (%s cores here)\n' "$pods" "$((pods * 2))" "$rate" "$flip" "$keep" "$run" "$warmup" "$(nproc)"
 for name in metricstor victoriametrics; do
   port=$(free_port)
   case $name in
@@ -89,8 +97,9 @@ for name in metricstor victoriametrics; do
   t1=$(awk '{print $14+$15}' /proc/$spid/stat)
   peak=$(( $(awk '/VmHWM/ {print $2}' /proc/$spid/status) / 1024 ))
   now=$(( $(awk '/VmRSS/ {print $2}' /proc/$spid/status) / 1024 ))
-  dropped=$(curl -s "127.0.0.1:$port/api/v1/targets?state=dropped" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["droppedTargets"]))' 2>/dev/null || echo "?")
+  listed=$(curl -s "127.0.0.1:$port/api/v1/targets" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(len(d["activeTargets"]), len(d["droppedTargets"]))' 2>/dev/null || echo "? ?")
+  active=${listed% *} dropped=${listed#* }
   cpu=$(python3 -c "print(($t1 - $t0) / $(getconf CLK_TCK))")
-  printf '%-16s server CPU %6.2f s in %s s  peak RSS %4d MiB (at the end %4d)  dropped targets listed %s\n' "$name" "$cpu" "$run" "$peak" "$now" "$dropped"
+  printf '%-16s server CPU %6.2f s in %s s  peak RSS %4d MiB (at the end %4d)  targets listed: %s active, %s dropped\n' "$name" "$cpu" "$run" "$peak" "$now" "$active" "$dropped"
   kill $spid; wait $spid 2>/dev/null || true; spid=
 done

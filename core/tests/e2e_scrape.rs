@@ -243,6 +243,18 @@ fn http_sd_targets_are_found_and_redirects_followed() {
     let heads = sd.request_heads();
     assert!(heads.iter().any(|h| h.starts_with("GET /targets ") && h.contains("Accept: application/json") && h.contains("X-Prometheus-Refresh-Interval-Seconds: 1")), "{heads:?}");
 
+    // A label only discovery sets (a `__meta_` one, gone after relabeling) changes: the
+    // same target, still scraped by its loop (so still up, not unknown as a new one would
+    // be), is listed with its new discovered labels, as Prometheus does.
+    sd.route("/targets", 200, &json, &json!([{"targets": [exporter.address()], "labels": {"team": "sd", "__meta_zone": "b"}}]).to_string());
+    let targets = poll_targets(&server, |t| {
+        let found = t["data"]["activeTargets"].as_array()?.iter().find(|t| t["scrapePool"] == "httpsd")?;
+        (found["discoveredLabels"]["__meta_zone"] == "b").then_some(())
+    });
+    let found = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "httpsd")).cloned().unwrap_or_default();
+    assert_eq!(found["health"], "up", "{found}");
+    assert_eq!(found["labels"], json!({"instance": exporter.address(), "job": "httpsd", "team": "sd"}), "{found}");
+
     // A bad answer keeps the last good targets: three more requests later the target is
     // still there and scraped.
     sd.route("/targets", 200, &["Content-Type: text/plain"], "[]");

@@ -12,7 +12,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::scrape::ScrapeConfig;
     // The four jobs (honor_labels x honor_timestamps), built once: a job's TLS settings
     // read the system's CA bundle.
-    static TARGETS: std::sync::OnceLock<Vec<metricstor::scrape::discovery::Target>> = std::sync::OnceLock::new();
+    static TARGETS: std::sync::OnceLock<Vec<std::sync::Arc<metricstor::scrape::discovery::Target>>> = std::sync::OnceLock::new();
     let all = TARGETS.get_or_init(|| {
         (0..4u8)
             .map(|flags| {
@@ -23,7 +23,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 );
                 let Ok(mut config) = ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), LabelLimits::default()) else { panic!("the fuzz job's configuration is valid") };
                 let job = config.jobs.remove(0);
-                let Some(Discovered::Active(target)) = targets(&job, &job.static_groups.clone()).pop() else { panic!("the fuzz job has a target") };
+                let groups: Vec<std::sync::Arc<_>> = job.static_groups.iter().cloned().map(std::sync::Arc::new).collect();
+                let Some(Discovered::Active(target)) = targets(&job, &groups).pop() else { panic!("the fuzz job has a target") };
                 target
             })
             .collect()

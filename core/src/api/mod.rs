@@ -366,7 +366,7 @@ impl Api {
                 // Every job's targets and URLs: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets")?;
                 let data = self.scrape_targets.to_json(p.get("state").unwrap_or("any"), p.get("scrapePool").unwrap_or(""));
-                Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": data }).to_string()))
+                Ok(json_ok(&data))
             }
             "/api/v1/scrape_pools" if method == Method::GET => {
                 // The job names of the scrape configuration in force, sorted (Prometheus').

@@ -18,8 +18,8 @@ use crate::ingest::relabel::get;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub job: Arc<ScrapeJob>,
-    /// The labels before relabeling (Prometheus' `discoveredLabels`), sorted.
-    pub discovered: Vec<(String, String)>,
+    /// Its labels before relabeling (Prometheus' `discoveredLabels`).
+    pub discovered: DiscoveredLabels,
     /// The labels every series of the target gets, sorted.
     pub labels: Vec<(String, String)>,
     pub scheme: Scheme,
@@ -43,25 +43,28 @@ pub struct Target {
 /// What became of one discovered target.
 #[derive(Debug)]
 pub enum Discovered {
-    Active(Target),
+    /// Shared with the target's scrape loop and `/api/v1/targets` (and, for a network
+    /// source's group, with every executor through `relabeled::RelabeledGroups`).
+    Active(Arc<Target>),
     /// Dropped by the job's `relabel_configs`.
-    Dropped(DroppedTarget),
+    Dropped(DiscoveredLabels),
     /// Its labels do not make a target (no address, a bad scheme or interval, ...).
     Invalid { job: String, discovered: Vec<(String, String)>, error: String },
 }
 
-/// A target relabeling dropped: its job, group and which of the group's addresses, from
-/// which `/api/v1/targets` remakes its discovered labels when asked (`labels`), instead of
-/// every dropped target (20,000 of a large Kubernetes cluster, say) holding a copy of them.
+/// Where a target's labels before relabeling (Prometheus' `discoveredLabels`) come from:
+/// its job, group and which of the group's addresses. `/api/v1/targets` remakes the labels
+/// when asked (`labels`), instead of every target (20,000 of a large Kubernetes cluster,
+/// say) holding a copy of them.
 #[derive(Debug, Clone)]
-pub struct DroppedTarget {
+pub struct DiscoveredLabels {
     pub job: Arc<ScrapeJob>,
     group: Arc<TargetGroup>,
     address: usize,
 }
 
-impl DroppedTarget {
-    /// The labels before relabeling (Prometheus' `discoveredLabels`), sorted.
+impl DiscoveredLabels {
+    /// The labels before relabeling, sorted.
     pub fn labels(&self) -> Vec<(String, String)> {
         self.group.targets.get(self.address).map_or_else(Vec::new, |address| discovered_labels(&self.job, &self.group, address))
     }
@@ -95,15 +98,15 @@ pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a Ar
     let mut out = Vec::new();
     for group in groups {
         for (at, address) in group.targets.iter().enumerate() {
-            let discovered = discovered_labels(job, group, address);
-            let mut labels = discovered.clone();
+            let mut labels = discovered_labels(job, group, address);
+            let discovered = DiscoveredLabels { job: job.clone(), group: group.clone(), address: at };
             if !job.target_relabeler.apply(&mut labels) {
-                out.push(Discovered::Dropped(DroppedTarget { job: job.clone(), group: group.clone(), address: at }));
+                out.push(Discovered::Dropped(discovered));
                 continue;
             }
-            match target(job, labels) {
-                Ok(t) => out.push(Discovered::Active(Target { discovered, ..t })),
-                Err(error) => out.push(Discovered::Invalid { job: job.name.clone(), discovered, error }),
+            match target(job, labels, discovered.clone()) {
+                Ok(t) => out.push(Discovered::Active(Arc::new(t))),
+                Err(error) => out.push(Discovered::Invalid { job: job.name.clone(), discovered: discovered.labels(), error }),
             }
         }
     }
@@ -184,7 +187,7 @@ pub(crate) fn query_escape(text: &str) -> String {
     out
 }
 
-fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Target, String> {
+fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: DiscoveredLabels) -> Result<Target, String> {
     let address = get(&labels, "__address__").to_string();
     if address.is_empty() {
         return Err("no address".into());
@@ -228,9 +231,11 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>) -> Result<Tar
     (&job.name, &labels).hash(&mut hasher);
     let key = hasher.finish();
     labels.retain(|(n, _)| !n.starts_with("__"));
+    // Relabeling grew the vector for the discovered labels; the target keeps a few.
+    labels.shrink_to_fit();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
-    Ok(Target { job: job.clone(), discovered: Vec::new(), labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
+    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any
@@ -358,8 +363,9 @@ mod tests {
         assert_eq!(t.labels, pairs(&[("env", "prod"), ("instance", "host1:9100"), ("job", "node")]));
         assert_eq!(t.url, "http://host1:9100/metrics?module=a+b&module=c");
         assert_eq!((t.host.as_str(), t.port, t.interval_ms, t.timeout_ms), ("host1", 9100, 15_000, 10_000));
-        assert!(t.discovered.contains(&("__scrape_interval__".to_string(), "15s".to_string())));
-        assert!(t.discovered.contains(&("__param_module".to_string(), "a b".to_string())));
+        let discovered = t.discovered.labels();
+        assert!(discovered.contains(&("__scrape_interval__".to_string(), "15s".to_string())));
+        assert!(discovered.contains(&("__param_module".to_string(), "a b".to_string())));
     }
 
     #[test]

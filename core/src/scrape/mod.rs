@@ -27,7 +27,7 @@ use std::time::Duration;
 pub use config::ScrapeConfig;
 use discovery::{Discovered, Target};
 use scrape_loop::ScrapeContext;
-use status::{Health, Registry, TargetStatus};
+use status::{Registry, TargetStatus};
 
 use crate::api::Api;
 
@@ -88,11 +88,9 @@ struct Running {
     stop: async_channel::Sender<()>,
     /// Gives the loop's tracked series when it ends quietly.
     task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
-    job: String,
-    /// The target's labels and their placement hash: a new target with the same job and
-    /// labels takes its series.
-    labels: Vec<(String, String)>,
-    placement: u64,
+    /// The target as last discovered: a new target with the same job and labels (and so
+    /// the same placement hash) takes its series.
+    target: Arc<Target>,
 }
 
 /// Reloads the scrape configuration and logs what came of it (`trigger`: what asked).
@@ -196,7 +194,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 }
                 last_errors = errors;
             }
-            let mut dropped: HashMap<String, Vec<discovery::DroppedTarget>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
+            let mut dropped: HashMap<String, Vec<discovery::DiscoveredLabels>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
             let keep_dropped: HashMap<&str, usize> = config.jobs.iter().map(|j| (j.name.as_str(), j.keep_dropped_targets)).collect();
             let mut invalid = Vec::new();
             for d in &found {
@@ -251,7 +249,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
             }
         }
         *context.forced_errors.borrow_mut() = forced;
-        let mut wanted: HashMap<u64, &Target> = HashMap::new();
+        let mut wanted: HashMap<u64, &Arc<Target>> = HashMap::new();
         for d in found {
             if let Discovered::Active(target) = d {
                 if target.placement % executors.max(1) as u64 == executor as u64 {
@@ -271,14 +269,15 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         let mut handed_over: HashMap<u64, Vec<tsdb::Labels>> = HashMap::new();
         for key in gone {
             if let Some(r) = running.remove(&key) {
-                registry.remove_active(&r.job, key);
+                registry.remove_active(&r.target.job.name, key);
                 let successor = if wanted.contains_key(&key) {
                     Some(key)
                 } else {
-                    let same = successors.get(&r.placement).copied().filter(|k| wanted.get(k).is_some_and(|t| t.job.name == r.job && t.labels == r.labels));
+                    let old = &r.target;
+                    let same = successors.get(&old.placement).copied().filter(|k| wanted.get(k).is_some_and(|t| t.job.name == old.job.name && t.labels == old.labels));
                     if same.is_some() {
                         // One successor takes one predecessor's series.
-                        successors.remove(&r.placement);
+                        successors.remove(&old.placement);
                     }
                     same
                 };
@@ -297,30 +296,20 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         }
         restart_all = false;
         for (key, target) in wanted {
-            if running.contains_key(&key) {
+            if let Some(r) = running.get_mut(&key) {
+                // The same target, rediscovered from a changed group (its labels before
+                // relabeling may differ): listed with those, as Prometheus does.
+                if !Arc::ptr_eq(&r.target, target) {
+                    r.target = Arc::clone(target);
+                    registry.update(&target.job.name, key, |status| status.target = Arc::clone(target));
+                }
                 continue;
             }
-            registry.set_active(
-                key,
-                TargetStatus {
-                    job: target.job.name.clone(),
-                    discovered: target.discovered.clone(),
-                    labels: target.labels.clone(),
-                    url: target.url.clone(),
-                    interval_ms: target.interval_ms,
-                    timeout_ms: target.timeout_ms,
-                    health: Health::Unknown,
-                    last_error: String::new(),
-                    last_scrape_ms: 0,
-                    last_duration_seconds: 0.0,
-                },
-            );
+            registry.set_active(key, TargetStatus::new(Arc::clone(target)));
             let (stop, stopped) = async_channel::bounded(1);
-            let job = target.job.name.clone();
-            let (labels, placement) = (target.labels.clone(), target.placement);
             let inherited = handed_over.remove(&key).unwrap_or_default();
-            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::new(target.clone()), stopped, inherited)).detach();
-            running.insert(key, Running { stop, task, job, labels, placement });
+            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::clone(target), stopped, inherited)).detach();
+            running.insert(key, Running { stop, task, target: Arc::clone(target) });
         }
         // Rediscover when a file changes, its refresh interval passes, or a reload lands.
         let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);

@@ -3,9 +3,12 @@
 //! timing; `droppedTargets` with the labels relabeling dropped).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::discovery::{duration_text, DroppedTarget};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+
+use super::discovery::{duration_text, DiscoveredLabels, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -24,34 +27,37 @@ impl Health {
     }
 }
 
-/// One active target as the API lists it.
+/// One active target as the API lists it: the target (its labels, URL and schedule, and
+/// where its discovered labels come from) and what its last scrape did.
 #[derive(Debug, Clone)]
 pub struct TargetStatus {
-    pub job: String,
-    pub discovered: Vec<(String, String)>,
-    pub labels: Vec<(String, String)>,
-    pub url: String,
-    pub interval_ms: i64,
-    pub timeout_ms: i64,
+    pub target: Arc<Target>,
     pub health: Health,
     pub last_error: String,
     pub last_scrape_ms: i64,
     pub last_duration_seconds: f64,
 }
 
+impl TargetStatus {
+    /// A target not scraped yet.
+    pub fn new(target: Arc<Target>) -> TargetStatus {
+        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ms: 0, last_duration_seconds: 0.0 }
+    }
+}
+
 /// Every executor's targets.
 #[derive(Debug, Default)]
 pub struct Registry {
     active: Mutex<BTreeMap<(String, u64), TargetStatus>>,
-    /// Per job: how many targets relabeling dropped, and the discovered labels of those
-    /// listed (at most `keep_dropped_targets` when the job sets it).
-    dropped: Mutex<BTreeMap<String, (usize, Vec<DroppedTarget>)>>,
+    /// Per job: how many targets relabeling dropped, and those listed (at most
+    /// `keep_dropped_targets` when the job sets it).
+    dropped: Mutex<BTreeMap<String, (usize, Vec<DiscoveredLabels>)>>,
 }
 
 impl Registry {
     pub fn set_active(&self, key: u64, status: TargetStatus) {
         if let Ok(mut active) = self.active.lock() {
-            active.insert((status.job.clone(), key), status);
+            active.insert((status.target.job.name.clone(), key), status);
         }
     }
 
@@ -71,16 +77,18 @@ impl Registry {
 
     /// Every job's dropped targets: their count and those listed (a job no longer
     /// configured leaves the list).
-    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, (usize, Vec<DroppedTarget>)>) {
+    pub fn set_dropped_all(&self, dropped: std::collections::HashMap<String, (usize, Vec<DiscoveredLabels>)>) {
         if let Ok(mut all) = self.dropped.lock() {
             *all = dropped.into_iter().collect();
         }
     }
 
-    /// The `data` of `/api/v1/targets`: `state` is `active`, `dropped` or `any` in any case
-    /// (Prometheus' parameter; empty is `any`, another value lists neither), `pool` a job
-    /// name or empty for all.
-    pub fn to_json(&self, state: &str, pool: &str) -> serde_json::Value {
+    /// The `data` of `/api/v1/targets` as JSON text: `state` is `active`, `dropped` or
+    /// `any` in any case (Prometheus' parameter; empty is `any`, another value lists
+    /// neither), `pool` a job name or empty for all. The lists are copied (their `Arc`s)
+    /// under the locks and written after, so scrapes are not held up while a large list is
+    /// written; each target's discovered labels are made only while it is written.
+    pub fn to_json(&self, state: &str, pool: &str) -> String {
         let state = state.to_ascii_lowercase();
         let (show_active, show_dropped) = match state.as_str() {
             "" | "any" => (true, true),
@@ -88,39 +96,109 @@ impl Registry {
             "dropped" => (false, true),
             _ => (false, false),
         };
-        use serde_json::{json, Map, Value};
-        let labels = |list: &[(String, String)]| Value::Object(list.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
-        let mut active = Vec::new();
-        if show_active {
-            if let Ok(all) = self.active.lock() {
-                for status in all.values().filter(|s| pool.is_empty() || s.job == pool) {
-                    let last_scrape = if status.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339(status.last_scrape_ms) };
-                    active.push(json!({
-                        "discoveredLabels": labels(&status.discovered),
-                        "labels": labels(&status.labels),
-                        "scrapePool": status.job,
-                        "scrapeUrl": status.url,
-                        "globalUrl": status.url,
-                        "lastError": status.last_error,
-                        "lastScrape": last_scrape,
-                        "lastScrapeDuration": status.last_duration_seconds,
-                        "health": status.health.as_str(),
-                        "scrapeInterval": duration_text(status.interval_ms),
-                        "scrapeTimeout": duration_text(status.timeout_ms),
-                    }));
-                }
-            }
-        }
-        let mut dropped = Vec::new();
-        let mut counts = Map::new();
+        let active: Vec<TargetStatus> = match (show_active, self.active.lock()) {
+            (true, Ok(all)) => all.values().filter(|s| pool.is_empty() || s.target.job.name == pool).cloned().collect(),
+            _ => Vec::new(),
+        };
+        let mut dropped: Vec<DiscoveredLabels> = Vec::new();
+        let mut counts: Vec<(String, usize)> = Vec::new();
         if let Ok(all) = self.dropped.lock() {
             for (job, (count, list)) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
-                counts.insert(job.clone(), json!(count));
+                counts.push((job.clone(), *count));
                 if show_dropped {
-                    dropped.extend(list.iter().map(|d| json!({ "discoveredLabels": labels(&d.labels()), "scrapePool": job })));
+                    dropped.extend(list.iter().cloned());
                 }
             }
         }
-        json!({ "activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": counts })
+        let data = TargetsJson { active_targets: ActiveList(&active), dropped_targets: DroppedList(&dropped), dropped_target_counts: Counts(&counts) };
+        serde_json::to_string(&data).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetsJson<'a> {
+    active_targets: ActiveList<'a>,
+    dropped_targets: DroppedList<'a>,
+    dropped_target_counts: Counts<'a>,
+}
+
+/// Labels as a JSON object, in their order.
+struct LabelMap<'a>(&'a [(String, String)]);
+
+impl Serialize for LabelMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
+}
+
+struct Counts<'a>(&'a [(String, usize)]);
+
+impl Serialize for Counts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(job, count)| (job, count)))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActiveJson<'a> {
+    discovered_labels: LabelMap<'a>,
+    labels: LabelMap<'a>,
+    scrape_pool: &'a str,
+    scrape_url: &'a str,
+    global_url: &'a str,
+    last_error: &'a str,
+    last_scrape: String,
+    last_scrape_duration: f64,
+    health: &'static str,
+    scrape_interval: String,
+    scrape_timeout: String,
+}
+
+struct ActiveList<'a>(&'a [TargetStatus]);
+
+impl Serialize for ActiveList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.0.len()))?;
+        for status in self.0 {
+            let target = &status.target;
+            let discovered = target.discovered.labels();
+            let last_scrape = if status.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339(status.last_scrape_ms) };
+            list.serialize_element(&ActiveJson {
+                discovered_labels: LabelMap(&discovered),
+                labels: LabelMap(&target.labels),
+                scrape_pool: &target.job.name,
+                scrape_url: &target.url,
+                global_url: &target.url,
+                last_error: &status.last_error,
+                last_scrape,
+                last_scrape_duration: status.last_duration_seconds,
+                health: status.health.as_str(),
+                scrape_interval: duration_text(target.interval_ms),
+                scrape_timeout: duration_text(target.timeout_ms),
+            })?;
+        }
+        list.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DroppedJson<'a> {
+    discovered_labels: LabelMap<'a>,
+    scrape_pool: &'a str,
+}
+
+struct DroppedList<'a>(&'a [DiscoveredLabels]);
+
+impl Serialize for DroppedList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.0.len()))?;
+        for target in self.0 {
+            let discovered = target.labels();
+            list.serialize_element(&DroppedJson { discovered_labels: LabelMap(&discovered), scrape_pool: &target.job.name })?;
+        }
+        list.end()
     }
 }
