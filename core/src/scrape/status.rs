@@ -83,12 +83,12 @@ impl Registry {
         }
     }
 
-    /// The `data` of `/api/v1/targets` as JSON text: `state` is `active`, `dropped` or
+    /// Appends the `data` of `/api/v1/targets` to `out` as JSON: `state` is `active`, `dropped` or
     /// `any` in any case (Prometheus' parameter; empty is `any`, another value lists
     /// neither), `pool` a job name or empty for all. The lists are copied (their `Arc`s)
     /// under the locks and written after, so scrapes are not held up while a large list is
     /// written; each target's discovered labels are made only while it is written.
-    pub fn to_json(&self, state: &str, pool: &str) -> String {
+    pub fn write_json(&self, state: &str, pool: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
         let state = state.to_ascii_lowercase();
         let (show_active, show_dropped) = match state.as_str() {
             "" | "any" => (true, true),
@@ -111,7 +111,7 @@ impl Registry {
             }
         }
         let data = TargetsJson { active_targets: ActiveList(&active), dropped_targets: DroppedList(&dropped), dropped_target_counts: Counts(&counts) };
-        serde_json::to_string(&data).unwrap_or_default()
+        serde_json::to_writer(out, &data)
     }
 }
 
