@@ -82,15 +82,14 @@ impl SharedConfig {
     }
 }
 
-/// A running target loop: dropping `stop` ends it quietly (shutdown); a message ends it with
-/// staleness markers (target gone).
+/// A running target loop: dropping `handle` ends it quietly (shutdown, or its series handed
+/// over); `handle.remove()` ends it with staleness markers (target gone). Its target (as
+/// last discovered) is `handle.target()`: a new target with the same job and labels (and so
+/// the same placement hash) takes its series.
 struct Running {
-    stop: async_channel::Sender<()>,
+    handle: scrape_loop::LoopHandle,
     /// Gives the loop's tracked series when it ends quietly.
     task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
-    /// The target as last discovered: a new target with the same job and labels (and so
-    /// the same placement hash) takes its series.
-    target: Arc<Target>,
 }
 
 /// Reloads the scrape configuration and logs what came of it (`trigger`: what asked).
@@ -269,11 +268,11 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         let mut handed_over: HashMap<u64, Vec<tsdb::Labels>> = HashMap::new();
         for key in gone {
             if let Some(r) = running.remove(&key) {
-                registry.remove_active(&r.target.job.name, key);
+                let old = r.handle.target();
+                registry.remove_active(&old.job.name, key);
                 let successor = if wanted.contains_key(&key) {
                     Some(key)
                 } else {
-                    let old = &r.target;
                     let same = successors.get(&old.placement).copied().filter(|k| wanted.get(k).is_some_and(|t| t.job.name == old.job.name && t.labels == old.labels));
                     if same.is_some() {
                         // One successor takes one predecessor's series.
@@ -285,32 +284,34 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                     // Restarted with its new job, or replaced by a target with the same
                     // labels: ends quietly and hands its series to the new loop, whose first
                     // scrape marks stale what it no longer writes.
-                    drop(r.stop);
+                    drop(r.handle);
                     handed_over.insert(successor, r.task.await.unwrap_or_default());
                 } else {
                     // Gone: the loop writes its staleness markers and ends on its own (a
                     // dropped JoinHandle detaches the task, it does not cancel it).
-                    let _ = r.stop.try_send(());
+                    r.handle.remove();
                 }
             }
         }
         restart_all = false;
+        let mut rediscovered = Vec::new();
         for (key, target) in wanted {
-            if let Some(r) = running.get_mut(&key) {
-                // The same target, rediscovered from a changed group (its labels before
-                // relabeling may differ): listed with those, as Prometheus does.
-                if !Arc::ptr_eq(&r.target, target) {
-                    r.target = Arc::clone(target);
-                    registry.update(&target.job.name, key, |status| status.target = Arc::clone(target));
+            if let Some(r) = running.get(&key) {
+                // The same target from a new group (its labels before relabeling may
+                // differ): listed with those, as Prometheus does, and the old group let go.
+                if !Arc::ptr_eq(&r.handle.target(), target) {
+                    r.handle.set_target(Arc::clone(target));
+                    rediscovered.push((key, Arc::clone(target)));
                 }
                 continue;
             }
             registry.set_active(key, TargetStatus::new(Arc::clone(target)));
-            let (stop, stopped) = async_channel::bounded(1);
+            let (handle, inbox) = scrape_loop::loop_link(Arc::clone(target));
             let inherited = handed_over.remove(&key).unwrap_or_default();
-            let task = glommio::spawn_local(scrape_loop::run(context.clone(), Arc::clone(target), stopped, inherited)).detach();
-            running.insert(key, Running { stop, task, target: Arc::clone(target) });
+            let task = glommio::spawn_local(scrape_loop::run(context.clone(), inbox, inherited)).detach();
+            running.insert(key, Running { handle, task });
         }
+        registry.rediscovered(rediscovered);
         // Rediscover when a file changes, its refresh interval passes, or a reload lands.
         let refresh = config.jobs.iter().flat_map(|j| j.file_sd.iter().map(|f| f.refresh_ms)).min().unwrap_or(i64::MAX);
         let stopping = loop {

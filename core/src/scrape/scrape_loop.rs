@@ -425,16 +425,88 @@ enum Stop {
     Shutdown,
 }
 
-/// Runs `work` unless `stop` fires first: a message means the target was removed, a closed
-/// channel that the server is stopping.
-async fn unless_stopped<T>(stop: &async_channel::Receiver<()>, work: impl Future<Output = T>) -> Result<T, Stop> {
-    futures_lite::future::or(async { Ok(work.await) }, async {
-        match stop.recv().await {
-            Ok(()) => Err(Stop::Removed),
-            Err(_) => Err(Stop::Shutdown),
+/// What `scrape::serve` and a target's loop share: the target as last discovered (a changed
+/// group can rediscover the same target with other discovered labels) and how the loop is
+/// told to end. Both live on one executor, so this is cells and a waker (a few dozen bytes
+/// per target), not a channel (about 700).
+struct LoopShared {
+    target: std::cell::RefCell<Arc<Target>>,
+    stop: std::cell::Cell<Option<Stop>>,
+    waker: std::cell::Cell<Option<std::task::Waker>>,
+}
+
+impl LoopShared {
+    fn target(&self) -> Arc<Target> {
+        self.target.borrow().clone()
+    }
+
+    fn stop(&self, stop: Stop) {
+        if self.stop.get().is_none() {
+            self.stop.set(Some(stop));
+            if let Some(waker) = self.waker.take() {
+                waker.wake();
+            }
         }
-    })
-    .await
+    }
+}
+
+/// `scrape::serve`'s end of a loop: `remove` ends the loop with staleness markers (its target
+/// is gone); dropped without that, the loop ends quietly (a reload hands its series to a new
+/// loop, or the server stops).
+pub struct LoopHandle(Rc<LoopShared>);
+
+impl LoopHandle {
+    pub fn target(&self) -> Arc<Target> {
+        self.0.target()
+    }
+
+    /// The same target (same key) rediscovered: the loop scrapes this one from its next
+    /// scrape on, and the one it had is let go (with the group it came from, which a
+    /// long-lived loop would otherwise keep, one group version per loop).
+    pub fn set_target(&self, target: Arc<Target>) {
+        *self.0.target.borrow_mut() = target;
+    }
+
+    pub fn remove(self) {
+        self.0.stop(Stop::Removed);
+    }
+}
+
+impl Drop for LoopHandle {
+    fn drop(&mut self) {
+        self.0.stop(Stop::Shutdown);
+    }
+}
+
+/// The loop's end.
+pub struct LoopInbox(Rc<LoopShared>);
+
+impl LoopInbox {
+    fn target(&self) -> Arc<Target> {
+        self.0.target()
+    }
+
+    /// Ready with how the loop was told to end, once it was.
+    fn stopped(&self) -> impl Future<Output = Stop> + '_ {
+        std::future::poll_fn(|cx| match self.0.stop.get() {
+            Some(stop) => std::task::Poll::Ready(stop),
+            None => {
+                self.0.waker.set(Some(cx.waker().clone()));
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
+/// Both ends of a new loop for `target`.
+pub fn loop_link(target: Arc<Target>) -> (LoopHandle, LoopInbox) {
+    let shared = Rc::new(LoopShared { target: std::cell::RefCell::new(target), stop: std::cell::Cell::new(None), waker: std::cell::Cell::new(None) });
+    (LoopHandle(shared.clone()), LoopInbox(shared))
+}
+
+/// Runs `work` unless the loop is told to stop first.
+async fn unless_stopped<T>(stop: &LoopInbox, work: impl Future<Output = T>) -> Result<T, Stop> {
+    futures_lite::future::or(async { Ok(work.await) }, async { Err(stop.stopped().await) }).await
 }
 
 fn now_ms() -> i64 {
@@ -465,7 +537,10 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
 /// Scrapes `target` until `stop` fires. `inherited`: the tracked series of the loop this
 /// one replaces after a reload. Returns this loop's tracked series when it ends quietly (for
 /// its replacement), nothing when its target was removed (they are marked stale).
-pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_channel::Receiver<()>, inherited: Vec<Labels>) -> Vec<Labels> {
+pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<Labels>) -> Vec<Labels> {
+    // What a rediscovered target can change (its discovered labels) is not read here: its
+    // identity (labels, URL, schedule) is its key, so it is the same for this loop's life.
+    let target = inbox.target();
     let job = target.job.clone();
     let mut client = super::http_get::client_for(&target_location(&target), &job.tls);
     let limits = context.api.config.storage.ingest_rules().label_limits;
@@ -478,16 +553,19 @@ pub async fn run(context: Rc<ScrapeContext>, target: Arc<Target>, stop: async_ch
     let interval = Duration::from_millis(target.interval_ms as u64);
     let now = now_ms();
     let mut next = Instant::now() + Duration::from_millis((first_slot(target.key, target.interval_ms, now) - now) as u64);
+    // Held only while a scrape runs, so a loop keeps no replaced target while it sleeps.
+    drop(target);
     let stopped = loop {
-        if let Err(stop) = unless_stopped(&stop, glommio::timer::sleep(next.saturating_duration_since(Instant::now()))).await {
+        if let Err(stop) = unless_stopped(&inbox, glommio::timer::sleep(next.saturating_duration_since(Instant::now()))).await {
             break stop;
         }
+        let target = inbox.target();
         let start_ms = now_ms();
         let started = Instant::now();
         let forced = context.forced_errors.borrow().get(&job.name).cloned();
         let fetched = match &mut client {
             _ if forced.is_some() => Err(forced.unwrap_or_default()),
-            Ok(client) => match unless_stopped(&stop, Box::pin(fetch(client, &target))).await {
+            Ok(client) => match unless_stopped(&inbox, Box::pin(fetch(client, &target))).await {
                 Ok(fetched) => fetched,
                 Err(stop) => break stop,
             },
@@ -787,7 +865,27 @@ mod tests {
         assert_eq!(first_slot(3, 30, 1_001), 1_020);
     }
 
-    fn future_size<F, A, B, C, D>(_: impl Fn(A, B, C, D) -> F) -> usize {
+    /// A rediscovered target replaces the loop's, and the old one (with the group it holds)
+    /// is let go; dropping the handle tells the loop to end quietly, `remove` with markers.
+    #[test]
+    fn a_loop_handle_lets_a_replaced_target_go_and_stops_its_loop() {
+        let yaml = "scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]";
+        let first = Arc::new(target(yaml));
+        let old = Arc::downgrade(&first);
+        let (handle, inbox) = loop_link(first);
+        let second = Arc::new(target(yaml));
+        handle.set_target(second.clone());
+        assert!(old.upgrade().is_none(), "the replaced target is still held");
+        assert!(Arc::ptr_eq(&inbox.target(), &second));
+        assert_eq!(inbox.0.stop.get(), None);
+        drop(handle);
+        assert_eq!(inbox.0.stop.get(), Some(Stop::Shutdown));
+        let (handle, inbox) = loop_link(second);
+        handle.remove();
+        assert_eq!(inbox.0.stop.get(), Some(Stop::Removed), "a removal is not turned into a quiet end by the drop after it");
+    }
+
+    fn future_size<F, A, B, C>(_: impl Fn(A, B, C) -> F) -> usize {
         std::mem::size_of::<F>()
     }
 
@@ -797,6 +895,6 @@ mod tests {
     #[test]
     fn an_idle_loop_is_small() {
         let size = future_size(run);
-        assert!(size <= 2048, "the scrape loop's future takes {size} bytes");
+        assert!(size <= 1024, "the scrape loop's future takes {size} bytes");
     }
 }

@@ -69,6 +69,20 @@ impl Registry {
         }
     }
 
+    /// Active targets found again from new groups (one lock for all of them).
+    pub fn rediscovered(&self, targets: Vec<(u64, Arc<Target>)>) {
+        if targets.is_empty() {
+            return;
+        }
+        if let Ok(mut active) = self.active.lock() {
+            for (key, target) in targets {
+                if let Some(status) = active.get_mut(&(target.job.name.clone(), key)) {
+                    status.target = target;
+                }
+            }
+        }
+    }
+
     pub fn remove_active(&self, job: &str, key: u64) {
         if let Ok(mut active) = self.active.lock() {
             active.remove(&(job.to_string(), key));
