@@ -1,7 +1,10 @@
 //! An HTTP/1.1 GET client for scraping metrics targets, on glommio: one kept-alive
 //! connection per target (plain TCP or rustls), the whole request bounded by one deadline,
 //! bodies bounded on the wire and again after gzip decompression, and the TLS client
-//! configuration Prometheus' `tls_config` describes ([`client_tls_config`]).
+//! configuration Prometheus' `tls_config` describes ([`client_tls_config`]). Requests may go
+//! through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for plain-HTTP
+//! targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy (RFC
+//! 1928, RFC 1929 username/password) connects to either.
 
 use std::cell::Cell;
 use std::io::Read;
@@ -46,6 +49,9 @@ pub enum ClientError {
     Connect { message: String },
     #[error("TLS: {0}")]
     Tls(String),
+    /// The proxy refused or failed to reach the target (its address, then why).
+    #[error("proxy {proxy}: {message}")]
+    Proxy { proxy: String, message: String },
     /// The server's answer is not a well-formed HTTP/1.x response.
     #[error("malformed HTTP response: {0}")]
     Protocol(String),
@@ -72,6 +78,54 @@ pub struct ClientTls {
     /// Prometheus' `tls_config.server_name`: the name sent as SNI and checked against the
     /// server's certificate instead of the URL's host.
     pub server_name: Option<String>,
+}
+
+/// What a [`Proxy`] speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// An HTTP proxy (`http://`): plain requests in absolute form, TLS through `CONNECT`.
+    Http,
+    /// A SOCKS5 proxy (`socks5://`, `socks5h://`): the target's name is resolved by the proxy.
+    Socks5,
+}
+
+/// A proxy between the client and its target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proxy {
+    pub kind: ProxyKind,
+    /// A DNS name or an IP address (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    /// The proxy URL's user and password: `Proxy-Authorization: Basic` for an HTTP proxy,
+    /// the username/password method for SOCKS5.
+    pub user: Option<(String, String)>,
+    /// Prometheus' `proxy_connect_header`: sent with `CONNECT` (an HTTP proxy's tunnel) only.
+    pub connect_headers: Vec<(String, String)>,
+}
+
+impl Proxy {
+    /// `host:port` as shown in messages.
+    pub fn address(&self) -> String {
+        join_host_port(&self.host, self.port)
+    }
+
+    fn authorization(&self) -> Option<String> {
+        use base64::Engine as _;
+        self.user.as_ref().map(|(user, password)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))))
+    }
+
+    fn error(&self, message: impl Into<String>) -> ClientError {
+        ClientError::Proxy { proxy: self.address(), message: message.into() }
+    }
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// A complete response. When the body came gzip-compressed it is decompressed here, and
@@ -132,6 +186,8 @@ pub struct HttpClient {
     host: String,
     port: u16,
     tls: Option<ClientTls>,
+    /// The proxy every connection goes through, if any.
+    proxy: Option<Arc<Proxy>>,
     /// The connection kept from the last response, if it may be reused.
     conn: Option<Conn>,
     /// What the current request is doing, for the timeout's message.
@@ -146,7 +202,19 @@ impl HttpClient {
             Some(inner) => inner.to_string(),
             None => host,
         };
-        HttpClient { host, port, tls, conn: None, phase: Cell::new("starting") }
+        HttpClient { host, port, tls, proxy: None, conn: None, phase: Cell::new("starting") }
+    }
+
+    /// The same client, connecting through `proxy` (none: directly).
+    pub fn with_proxy(mut self, proxy: Option<Arc<Proxy>>) -> HttpClient {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Whether requests go to an HTTP proxy in absolute form (plain HTTP through an HTTP
+    /// proxy; TLS goes through a `CONNECT` tunnel instead).
+    fn absolute_form(&self) -> Option<&Proxy> {
+        self.proxy.as_deref().filter(|p| p.kind == ProxyKind::Http && self.tls.is_none())
     }
 
     /// Whether a connection is kept open for the next request.
@@ -207,10 +275,16 @@ impl HttpClient {
         if !path_and_query.starts_with('/') || path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(ClientError::InvalidRequest(format!("path {path_and_query:?} must start with '/' and contain no spaces or control characters")));
         }
-        let mut request = format!("GET {path_and_query} HTTP/1.1\r\n").into_bytes();
+        let mut request = match self.absolute_form() {
+            Some(_) => format!("GET http://{}{path_and_query} HTTP/1.1\r\n", self.host_header()).into_bytes(),
+            None => format!("GET {path_and_query} HTTP/1.1\r\n").into_bytes(),
+        };
         let ours = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if !ours("host") {
             request.extend_from_slice(format!("Host: {}\r\n", self.host_header()).as_bytes());
+        }
+        if let Some(authorization) = self.absolute_form().and_then(Proxy::authorization) {
+            request.extend_from_slice(format!("Proxy-Authorization: {authorization}\r\n").as_bytes());
         }
         if !ours("accept-encoding") {
             request.extend_from_slice(b"Accept-Encoding: gzip\r\n");
@@ -246,22 +320,46 @@ impl HttpClient {
         }
     }
 
-    /// Resolves, connects (each address in turn) and does the TLS handshake if configured.
+    /// Connects (to the proxy, if any, which then reaches the target) and does the TLS
+    /// handshake if configured.
     async fn open(&self, deadline: Instant) -> Result<Conn, ClientError> {
-        self.phase.set("resolving the host");
-        let addrs: Vec<SocketAddr> = match self.host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, self.port)],
+        let stream = match self.proxy.as_deref() {
+            None => self.connect_tcp(&self.host, self.port, deadline, "").await?,
+            Some(proxy) => {
+                let stream = self.connect_tcp(&proxy.host, proxy.port, deadline, "the proxy").await.map_err(|e| proxy.error(e.to_string()))?;
+                match proxy.kind {
+                    ProxyKind::Socks5 => self.socks5_connect(proxy, stream).await?,
+                    ProxyKind::Http if self.tls.is_some() => self.http_connect(proxy, stream).await?,
+                    ProxyKind::Http => stream,
+                }
+            }
+        };
+        let Some(tls) = &self.tls else { return Ok(Conn::Plain(TokioIo(stream))) };
+        self.phase.set("in the TLS handshake");
+        let name = tls.server_name.clone().unwrap_or_else(|| self.host.clone());
+        let server_name = ServerName::try_from(name.clone()).map_err(|_| ClientError::Tls(format!("invalid server name {name:?}")))?;
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let stream = connector.connect(server_name, TokioIo(stream)).await.map_err(|e| ClientError::Tls(format!("handshake with {name} failed: {e}")))?;
+        Ok(Conn::Tls(Box::new(stream)))
+    }
+
+    /// Resolves `host` and connects to each address in turn (`what`: "the proxy", or empty
+    /// for the target, for the phase shown on a timeout).
+    async fn connect_tcp(&self, host: &str, port: u16, deadline: Instant, what: &str) -> Result<TcpStream, ClientError> {
+        self.phase.set(if what.is_empty() { "resolving the host" } else { "resolving the proxy" });
+        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
-                let (host, port) = (self.host.clone(), self.port);
-                let resolved = glommio::executor().spawn_blocking(move || (host.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>())).await;
-                let addrs = resolved.map_err(|e| ClientError::Resolve { host: self.host.clone(), message: e.to_string() })?;
+                let name = host.to_string();
+                let resolved = glommio::executor().spawn_blocking(move || (name.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>())).await;
+                let addrs = resolved.map_err(|e| ClientError::Resolve { host: host.to_string(), message: e.to_string() })?;
                 if addrs.is_empty() {
-                    return Err(ClientError::Resolve { host: self.host.clone(), message: "no addresses found".into() });
+                    return Err(ClientError::Resolve { host: host.to_string(), message: "no addresses found".into() });
                 }
                 addrs
             }
         };
-        self.phase.set("connecting");
+        self.phase.set(if what.is_empty() { "connecting" } else { "connecting to the proxy" });
         let mut failures = Vec::new();
         let mut connected = None;
         for addr in &addrs {
@@ -282,13 +380,137 @@ impl HttpClient {
         let Some(stream) = connected else { return Err(ClientError::Connect { message: failures.join("; ") }) };
         // glommio leaves Nagle on; the request goes out in one write and must not wait.
         stream.set_nodelay(true).map_err(|source| ClientError::Io { during: "setting TCP_NODELAY", source: source.into() })?;
-        let Some(tls) = &self.tls else { return Ok(Conn::Plain(TokioIo(stream))) };
-        self.phase.set("in the TLS handshake");
-        let name = tls.server_name.clone().unwrap_or_else(|| self.host.clone());
-        let server_name = ServerName::try_from(name.clone()).map_err(|_| ClientError::Tls(format!("invalid server name {name:?}")))?;
-        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let stream = connector.connect(server_name, TokioIo(stream)).await.map_err(|e| ClientError::Tls(format!("handshake with {name} failed: {e}")))?;
-        Ok(Conn::Tls(Box::new(stream)))
+        Ok(stream)
+    }
+
+    /// Asks an HTTP proxy for a tunnel to the target (`CONNECT host:port`, with the proxy's
+    /// credentials and `proxy_connect_header`); any status but 200 is an error naming it.
+    async fn http_connect(&self, proxy: &Proxy, stream: TcpStream) -> Result<TcpStream, ClientError> {
+        self.phase.set("waiting for the proxy's CONNECT");
+        let target = join_host_port(&self.host, self.port);
+        let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+        if let Some(authorization) = proxy.authorization() {
+            request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+        }
+        for (name, value) in &proxy.connect_headers {
+            if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b == 0x7f) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(proxy.error(format!("proxy_connect_header {name:?} has an invalid name or value")));
+            }
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut conn = Conn::Plain(TokioIo(stream));
+        let sent = async {
+            conn.write_all(request.as_bytes()).await?;
+            conn.flush().await
+        };
+        sent.await.map_err(|e| proxy.error(format!("sending CONNECT: {e}")))?;
+        let mut wire: Wire<'_, dyn FnMut(&mut Vec<u8>) -> Result<(), String>> = Wire { conn: &mut conn, buf: Vec::new(), received: false, sink: None };
+        let head = loop {
+            let head = wire.head().await.map_err(|e| proxy.error(format!("answering CONNECT {target}: {e}")))?;
+            if !(100..=199).contains(&head.status) {
+                break head;
+            }
+        };
+        if head.status != 200 {
+            let reason = http::StatusCode::from_u16(head.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+            return Err(proxy.error(format!("CONNECT {target} answered {} {reason}", head.status).trim_end().to_string()));
+        }
+        if !wire.buf.is_empty() {
+            return Err(proxy.error(format!("sent {} bytes after its answer to CONNECT {target}, before the TLS handshake", wire.buf.len())));
+        }
+        match conn {
+            Conn::Plain(TokioIo(stream)) => Ok(stream),
+            Conn::Tls(_) => Err(proxy.error("unexpected TLS connection")),
+        }
+    }
+
+    /// Asks a SOCKS5 proxy to connect to the target (the name sent as is, for the proxy to
+    /// resolve), authenticating with the proxy URL's user when it has one.
+    async fn socks5_connect(&self, proxy: &Proxy, stream: TcpStream) -> Result<TcpStream, ClientError> {
+        const NO_AUTH: u8 = 0;
+        const USER_PASSWORD: u8 = 2;
+        self.phase.set("in the SOCKS5 handshake");
+        let mut io = TokioIo(stream);
+        let io_error = |during: &str, e: std::io::Error| proxy.error(format!("SOCKS5 {during}: {e}"));
+        let methods: &[u8] = if proxy.user.is_some() { &[5, 2, NO_AUTH, USER_PASSWORD] } else { &[5, 1, NO_AUTH] };
+        io.write_all(methods).await.map_err(|e| io_error("greeting", e))?;
+        let mut choice = [0u8; 2];
+        io.read_exact(&mut choice).await.map_err(|e| io_error("greeting", e))?;
+        if choice[0] != 5 {
+            return Err(proxy.error(format!("not a SOCKS5 proxy (it answered version {})", choice[0])));
+        }
+        match (choice[1], &proxy.user) {
+            (NO_AUTH, _) => {}
+            (USER_PASSWORD, Some((user, password))) => {
+                if user.len() > 255 || password.len() > 255 {
+                    return Err(proxy.error("SOCKS5 user and password must be at most 255 bytes each"));
+                }
+                let mut request = vec![1, user.len() as u8];
+                request.extend_from_slice(user.as_bytes());
+                request.push(password.len() as u8);
+                request.extend_from_slice(password.as_bytes());
+                io.write_all(&request).await.map_err(|e| io_error("authentication", e))?;
+                let mut status = [0u8; 2];
+                io.read_exact(&mut status).await.map_err(|e| io_error("authentication", e))?;
+                if status[1] != 0 {
+                    return Err(proxy.error("SOCKS5 authentication failed: the user or password was refused"));
+                }
+            }
+            (0xff, _) => return Err(proxy.error(if proxy.user.is_some() { "SOCKS5: no acceptable authentication method" } else { "SOCKS5: the proxy requires authentication (give a user in proxy_url)" })),
+            (other, _) => return Err(proxy.error(format!("SOCKS5: the proxy chose authentication method {other}, which was not offered"))),
+        }
+        let mut request = vec![5, 1, 0];
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => {
+                request.push(1);
+                request.extend_from_slice(&ip.octets());
+            }
+            Ok(IpAddr::V6(ip)) => {
+                request.push(4);
+                request.extend_from_slice(&ip.octets());
+            }
+            Err(_) => {
+                if self.host.len() > 255 {
+                    return Err(proxy.error("SOCKS5: the target's name is longer than 255 bytes"));
+                }
+                request.push(3);
+                request.push(self.host.len() as u8);
+                request.extend_from_slice(self.host.as_bytes());
+            }
+        }
+        request.extend_from_slice(&self.port.to_be_bytes());
+        io.write_all(&request).await.map_err(|e| io_error("connect request", e))?;
+        let mut reply = [0u8; 4];
+        io.read_exact(&mut reply).await.map_err(|e| io_error("connect reply", e))?;
+        if reply[1] != 0 {
+            let why = match reply[1] {
+                1 => "general SOCKS server failure",
+                2 => "connection not allowed by ruleset",
+                3 => "network unreachable",
+                4 => "host unreachable",
+                5 => "connection refused",
+                6 => "TTL expired",
+                7 => "command not supported",
+                8 => "address type not supported",
+                _ => "unknown error",
+            };
+            return Err(proxy.error(format!("SOCKS5 connect to {}: {why} (reply {})", join_host_port(&self.host, self.port), reply[1])));
+        }
+        // The address the proxy bound, then its port: read and ignored.
+        let bound = match reply[3] {
+            1 => 4,
+            4 => 16,
+            3 => {
+                let mut length = [0u8; 1];
+                io.read_exact(&mut length).await.map_err(|e| io_error("connect reply", e))?;
+                usize::from(length[0])
+            }
+            other => return Err(proxy.error(format!("SOCKS5: unknown address type {other} in the connect reply"))),
+        };
+        let mut rest = vec![0u8; bound + 2];
+        io.read_exact(&mut rest).await.map_err(|e| io_error("connect reply", e))?;
+        Ok(io.0)
     }
 
     /// One request and its response on `conn`. Returns whether the connection may be kept;
@@ -1065,6 +1287,105 @@ mod tests {
         thread.join().expect("server");
     }
 
+    fn http_proxy(port: u16, user: Option<(&str, &str)>, connect_headers: &[(&str, &str)]) -> Option<Arc<Proxy>> {
+        Some(Arc::new(Proxy {
+            kind: ProxyKind::Http,
+            host: "127.0.0.1".into(),
+            port,
+            user: user.map(|(u, p)| (u.to_string(), p.to_string())),
+            connect_headers: connect_headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        }))
+    }
+
+    #[test]
+    fn plain_requests_go_to_an_http_proxy_in_absolute_form() {
+        // The target's name does not resolve here: only the proxy may look it up.
+        let (port, thread) = server(|listener| serve_one(listener, vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(), b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes".to_vec()]));
+        let mut client = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(http_proxy(port, Some(("scraper", "s3cret:x")), &[("X-Tunnel", "only-for-connect")]));
+        let bodies = run(async {
+            let first = client.get("/metrics?x=1", &[], LONG, LIMIT).await.expect("through the proxy").body;
+            let second = client.get("/metrics", &[], LONG, LIMIT).await.expect("kept alive through the proxy").body;
+            (first, second)
+        });
+        assert_eq!(bodies, (b"ok".to_vec(), b"yes".to_vec()));
+        let requests = thread.join().expect("proxy");
+        assert!(requests[0].starts_with("GET http://target.invalid:9100/metrics?x=1 HTTP/1.1\r\n"), "{}", requests[0]);
+        assert!(requests[0].contains("\r\nHost: target.invalid:9100\r\n"), "{}", requests[0]);
+        // base64("scraper:s3cret:x")
+        assert!(requests[0].contains("\r\nProxy-Authorization: Basic c2NyYXBlcjpzM2NyZXQ6eA==\r\n"), "{}", requests[0]);
+        assert!(!requests[0].contains("X-Tunnel"), "connect headers are for CONNECT only: {}", requests[0]);
+        assert!(requests[1].starts_with("GET http://target.invalid:9100/metrics HTTP/1.1\r\n"), "{}", requests[1]);
+    }
+
+    #[test]
+    fn an_unreachable_proxy_is_named() {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let mut client = HttpClient::new("target.invalid".into(), 80, None).with_proxy(http_proxy(port, None, &[]));
+        let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("nothing listens");
+        assert!(matches!(error, ClientError::Proxy { .. }), "{error:?}");
+        assert!(error.to_string().starts_with(&format!("proxy 127.0.0.1:{port}: cannot connect")), "{error}");
+    }
+
+    /// A SOCKS5 proxy that wants `user`/`password`, checks the target it is asked for,
+    /// then answers the HTTP request itself. Returns the requested target and the request.
+    fn socks5_server(listener: TcpListener, user: &str, password: &str) -> Result<(String, String), String> {
+        let mut stream = accept(&listener);
+        let mut greeting = [0u8; 2];
+        stream.read_exact(&mut greeting).map_err(|e| e.to_string())?;
+        let mut methods = vec![0u8; usize::from(greeting[1])];
+        stream.read_exact(&mut methods).map_err(|e| e.to_string())?;
+        if greeting[0] != 5 || !methods.contains(&2) {
+            return Err(format!("greeting {greeting:?} {methods:?}"));
+        }
+        stream.write_all(&[5, 2]).map_err(|e| e.to_string())?;
+        let mut length = [0u8; 2];
+        stream.read_exact(&mut length).map_err(|e| e.to_string())?;
+        let mut got_user = vec![0u8; usize::from(length[1])];
+        stream.read_exact(&mut got_user).map_err(|e| e.to_string())?;
+        stream.read_exact(&mut length[..1]).map_err(|e| e.to_string())?;
+        let mut got_password = vec![0u8; usize::from(length[0])];
+        stream.read_exact(&mut got_password).map_err(|e| e.to_string())?;
+        if got_user != user.as_bytes() || got_password != password.as_bytes() {
+            stream.write_all(&[1, 1]).map_err(|e| e.to_string())?;
+            return Err("refused credentials".into());
+        }
+        stream.write_all(&[1, 0]).map_err(|e| e.to_string())?;
+        let mut head = [0u8; 5];
+        stream.read_exact(&mut head).map_err(|e| e.to_string())?;
+        if head[..4] != [5, 1, 0, 3] {
+            return Err(format!("connect request {head:?}"));
+        }
+        let mut name = vec![0u8; usize::from(head[4]) + 2];
+        stream.read_exact(&mut name).map_err(|e| e.to_string())?;
+        let port = u16::from_be_bytes([name[name.len() - 2], name[name.len() - 1]]);
+        let target = format!("{}:{port}", String::from_utf8_lossy(&name[..name.len() - 2]));
+        // Bound to a domain name, as some proxies answer.
+        stream.write_all(&[5, 0, 0, 3, 5, b'p', b'r', b'o', b'x', b'y', 0x04, 0x38]).map_err(|e| e.to_string())?;
+        let request = read_request(&mut stream).ok_or("no request")?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsocks").map_err(|e| e.to_string())?;
+        Ok((target, request))
+    }
+
+    #[test]
+    fn a_socks5_proxy_connects_by_name_with_a_password() {
+        let socks = |port: u16, password: &str| {
+            Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: Some(("scraper".into(), password.into())), connect_headers: Vec::new() }))
+        };
+        let (port, thread) = server(|listener| socks5_server(listener, "scraper", "right"));
+        let mut client = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(socks(port, "right"));
+        let body = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect("through SOCKS5").body;
+        assert_eq!(body, b"socks");
+        let (target, request) = thread.join().expect("proxy").expect("handshake");
+        assert_eq!(target, "target.invalid:9100");
+        assert!(request.starts_with("GET /metrics HTTP/1.1\r\n") && !request.contains("Proxy-Authorization"), "{request}");
+
+        let (port, thread) = server(|listener| socks5_server(listener, "scraper", "right"));
+        let mut client = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(socks(port, "wrong"));
+        let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("wrong password");
+        assert!(error.to_string().contains("SOCKS5 authentication failed"), "{error}");
+        assert_eq!(thread.join().expect("proxy"), Err("refused credentials".to_string()));
+    }
+
     mod tls {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         use rustls::pki_types::PrivatePkcs8KeyDer;
@@ -1122,6 +1443,51 @@ mod tests {
                 }
                 answered
             })
+        }
+
+        /// An HTTP proxy answering one CONNECT with `answer`; after a 200 it relays bytes
+        /// between the client and 127.0.0.1:`target_port`. Returns the CONNECT request.
+        fn connect_proxy(target_port: u16, answer: &'static [u8]) -> (u16, JoinHandle<String>) {
+            server(move |listener| {
+                let mut client = accept(&listener);
+                let request = read_request(&mut client).expect("CONNECT");
+                client.write_all(answer).expect("answer");
+                if answer.starts_with(b"HTTP/1.1 200") {
+                    let upstream = StdStream::connect(("127.0.0.1", target_port)).expect("target");
+                    let (mut from_client, mut to_upstream) = (client.try_clone().expect("clone"), upstream.try_clone().expect("clone"));
+                    let forward = std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_upstream));
+                    let (mut from_upstream, mut to_client) = (upstream, client);
+                    let _ = std::io::copy(&mut from_upstream, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Both);
+                    let _ = forward.join();
+                }
+                request
+            })
+        }
+
+        #[test]
+        fn tls_goes_through_an_http_proxy_tunnel() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let authority = ca("proxy test CA");
+            let ca_path = dir.path().join("ca.pem");
+            std::fs::write(&ca_path, authority.cert.pem()).expect("write");
+            let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
+            let (target_port, target) = tls_server(&authority, 1);
+            let (proxy_port, proxy) = connect_proxy(target_port, b"HTTP/1.1 200 Connection established\r\n\r\n");
+            let mut client = HttpClient::new("localhost".into(), target_port, Some(ClientTls { config: config.clone(), server_name: None })).with_proxy(http_proxy(proxy_port, Some(("u", "p")), &[("X-Tunnel", "yes")]));
+            let body = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect("through the tunnel").body;
+            assert_eq!(body, b"secure");
+            let connect = proxy.join().expect("proxy");
+            assert!(connect.starts_with(&format!("CONNECT localhost:{target_port} HTTP/1.1\r\nHost: localhost:{target_port}\r\n")), "{connect}");
+            assert!(connect.contains("\r\nProxy-Authorization: Basic dTpw\r\n") && connect.contains("\r\nX-Tunnel: yes\r\n"), "{connect}");
+            assert_eq!(target.join().expect("target"), 1);
+
+            // A refused tunnel is an error naming the proxy and its answer.
+            let (proxy_port, proxy) = connect_proxy(0, b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
+            let mut client = HttpClient::new("localhost".into(), 8443, Some(ClientTls { config, server_name: None })).with_proxy(http_proxy(proxy_port, None, &[]));
+            let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("refused");
+            assert_eq!(error.to_string(), format!("proxy 127.0.0.1:{proxy_port}: CONNECT localhost:8443 answered 407 Proxy Authentication Required"));
+            proxy.join().expect("proxy");
         }
 
         #[test]
