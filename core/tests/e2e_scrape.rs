@@ -647,3 +647,41 @@ fn kubernetes_sd_reads_a_kubeconfig_and_finds_nodes() {
     assert!(!heads.is_empty() && heads.iter().all(|h| h.starts_with("GET /api/v1/nodes?") && h.contains("Authorization: Bearer node-reader-token\r\n")), "{heads:?}");
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn scrapes_and_http_sd_go_through_a_proxy_and_no_proxy_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An HTTP proxy for plain requests answers the absolute-form requests itself: the
+    // exporter serves its body at any path it has no route for, and names resolve nowhere
+    // here (`.invalid`), so only a proxied request can reach them.
+    let proxy = Exporter::start("proxied_probe 1\n");
+    proxy.route("http://sd.invalid/targets", 200, &["Content-Type: application/json"], &json!([{"targets": ["exporter.invalid:9100"]}]).to_string());
+    let direct = Exporter::start("direct_probe 1\n");
+    let dead_proxy = free_port();
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: viaproxy\n  proxy_url: 'http://scraper:pw@{proxy}'\n  http_sd_configs: [{{url: 'http://sd.invalid/targets', refresh_interval: 1s, proxy_url: 'http://{proxy}'}}]\n\
+             - job_name: bypassed\n  proxy_url: 'http://127.0.0.1:{dead_proxy}'\n  no_proxy: 'example.com'\n  static_configs: [{{targets: ['{direct}']}}]\n",
+            proxy = proxy.address(),
+            direct = direct.address()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    let probe = poll_query(&server, "proxied_probe", "the target found and scraped through the proxy", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "proxied_probe", "instance": "exporter.invalid:9100", "job": "viaproxy"}));
+    let heads = proxy.request_heads();
+    assert!(heads.iter().any(|h| h.starts_with("GET http://sd.invalid/targets HTTP/1.1\r\n") && !h.contains("Proxy-Authorization")), "{heads:?}");
+    let scrape = heads.iter().find(|h| h.starts_with("GET http://exporter.invalid:9100/metrics HTTP/1.1\r\n")).expect("the scrape in absolute form");
+    assert!(scrape.contains("\r\nProxy-Authorization: Basic c2NyYXBlcjpwdw==\r\n") && scrape.contains("\r\nHost: exporter.invalid:9100\r\n"), "{scrape}");
+    // With no_proxy set, Go's rules apply: a loopback target is asked directly (the proxy's
+    // port has nothing listening).
+    poll_query(&server, "direct_probe", "the loopback target scraped without the proxy", WAIT, |r| (r.len() == 1).then_some(()));
+    assert!(server.stop(), "clean shutdown");
+}

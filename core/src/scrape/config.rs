@@ -15,6 +15,8 @@ use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{RelabelConfig, Relabeler};
 
+use super::proxy::ProxyChoice;
+
 /// Prometheus' default scrape interval and timeout.
 const INTERVAL_DEFAULT_MS: i64 = 60_000;
 const TIMEOUT_DEFAULT_MS: i64 = 10_000;
@@ -105,6 +107,11 @@ struct JobSection {
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
     http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     label_limit: Option<u64>,
@@ -167,6 +174,11 @@ struct HttpSdSection {
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
     http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -267,6 +279,11 @@ struct ConsulSdSection {
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
     http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -289,6 +306,11 @@ struct KubernetesSdSection {
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
     http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -544,6 +566,8 @@ pub struct HttpSd {
     pub credentials: Credentials,
     pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, its requests go through.
+    pub proxy: ProxyChoice,
     pub follow_redirects: bool,
 }
 
@@ -601,6 +625,8 @@ pub struct ConsulSd {
     pub credentials: Credentials,
     pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, its requests go through.
+    pub proxy: ProxyChoice,
     pub follow_redirects: bool,
 }
 
@@ -633,6 +659,8 @@ pub struct KubernetesSd {
     pub credentials: Credentials,
     pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, its requests go through.
+    pub proxy: ProxyChoice,
     pub follow_redirects: bool,
     /// Why the API server cannot be reached (no `api_server` outside a cluster), logged
     /// when discovery starts; the entry then finds nothing, as in Prometheus.
@@ -673,6 +701,8 @@ pub struct ScrapeJob {
     /// The TLS settings for https targets, or why there are none (a job on http whose
     /// system roots cannot be read: its targets relabeled to https fail with this).
     pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, each target's scrapes go through.
+    pub proxy: ProxyChoice,
     /// 0: no limit. This and the limits below: a job's 0 or none takes `global`'s, as in
     /// Prometheus.
     pub sample_limit: usize,
@@ -823,6 +853,11 @@ struct ClientSections {
     bearer_token_file: Option<PathBuf>,
     tls_config: Option<TlsSection>,
     http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
 }
 
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.
@@ -831,6 +866,7 @@ struct ClientAccess {
     headers: ExtraHeaders,
     /// The TLS settings for https, or why there are none (when not needed at once).
     tls: Result<net::client::ClientTls, String>,
+    proxy: ProxyChoice,
 }
 
 /// One PEM document of `tls_config`, from a file or written inline.
@@ -925,7 +961,8 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
         Err(e) => Err(e),
     };
     let headers = extra_headers(s.http_headers, base)?;
-    Ok(ClientAccess { credentials, headers, tls })
+    let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &|name| std::env::var(name).ok())?;
+    Ok(ClientAccess { credentials, headers, tls, proxy })
 }
 
 fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result<ConsulSd, String> {
@@ -960,7 +997,7 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result
     };
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers },
+        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header },
         location.scheme == Scheme::Https,
         base,
     )?;
@@ -988,6 +1025,7 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result
         credentials: access.credentials,
         http_headers: access.headers,
         tls: access.tls,
+        proxy: access.proxy,
         follow_redirects: s.follow_redirects.unwrap_or(true),
     })
 }
@@ -1007,6 +1045,11 @@ fn in_cluster(host: Option<String>, port: Option<String>, account_dir: &Path) ->
         bearer_token_file: Some(account_dir.join("token")),
         tls_config: Some(TlsSection { ca_file: Some(account_dir.join("ca.crt")), ..TlsSection::default() }),
         http_headers: BTreeMap::new(),
+        // client-go's in-cluster client takes its proxy from the environment.
+        proxy_url: None,
+        no_proxy: None,
+        proxy_from_environment: true,
+        proxy_connect_header: BTreeMap::new(),
     };
     Ok((format!("https://{host}:{port}"), sections))
 }
@@ -1037,7 +1080,20 @@ fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> 
         max_version: None,
     };
     let basic_auth = access.basic.map(|(username, password)| BasicAuthSection { username, password: Some(password), password_file: None });
-    let sections = ClientSections { basic_auth, authorization: None, bearer_token: access.token, bearer_token_file: access.token_file, tls_config: Some(tls), http_headers: BTreeMap::new() };
+    // client-go: the cluster's proxy-url, else the environment's proxy.
+    let from_environment = access.proxy_url.is_none();
+    let sections = ClientSections {
+        basic_auth,
+        authorization: None,
+        bearer_token: access.token,
+        bearer_token_file: access.token_file,
+        tls_config: Some(tls),
+        http_headers: BTreeMap::new(),
+        proxy_url: access.proxy_url,
+        no_proxy: None,
+        proxy_from_environment: from_environment,
+        proxy_connect_header: BTreeMap::new(),
+    };
     Ok((access.server, sections))
 }
 
@@ -1061,8 +1117,12 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
     // Prometheus counts any setting of its HTTP client that is not its default as custom
     // (empty values are its defaults).
     let tls_set = s.tls_config.as_ref().is_some_and(|t| t.ca.is_some() || t.cert.is_some() || t.key.is_some() || t.ca_file.is_some() || t.cert_file.is_some() || t.key_file.is_some() || t.server_name.is_some() || t.insecure_skip_verify || t.min_version.is_some() || t.max_version.is_some());
-    let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.as_deref().is_some_and(|t| !t.is_empty()) || s.bearer_token_file.is_some() || tls_set || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false);
-    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers };
+    let custom_client = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.as_deref().is_some_and(|t| !t.is_empty()) || s.bearer_token_file.is_some() || tls_set || !s.http_headers.is_empty() || s.follow_redirects == Some(false) || s.enable_http2 == Some(false)
+        || s.proxy_url.as_deref().is_some_and(|u| !u.is_empty())
+        || s.no_proxy.as_deref().is_some_and(|n| !n.is_empty())
+        || s.proxy_from_environment
+        || !s.proxy_connect_header.is_empty();
+    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header };
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
     let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
     let mut unavailable = None;
@@ -1101,7 +1161,19 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
                 }
                 Err(error) => {
                     unavailable = Some(error);
-                    ("https://kubernetes.default.svc".to_string(), ClientSections { basic_auth: None, authorization: None, bearer_token: None, bearer_token_file: None, tls_config: None, http_headers: BTreeMap::new() })
+                    ("https://kubernetes.default.svc".to_string(), ClientSections {
+                            basic_auth: None,
+                            authorization: None,
+                            bearer_token: None,
+                            bearer_token_file: None,
+                            tls_config: None,
+                            http_headers: BTreeMap::new(),
+                            proxy_url: None,
+                            no_proxy: None,
+                            proxy_from_environment: false,
+                            proxy_connect_header: BTreeMap::new(),
+                        },
+                    )
                 }
             }
         }
@@ -1114,7 +1186,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         // The service account's CA cannot be read: the same, logged when discovery starts.
         Err(error) if unavailable.is_none() && in_cluster_entry => {
             unavailable = Some(error);
-            ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("unavailable".into()) }
+            ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("unavailable".into()), proxy: ProxyChoice::Direct }
         }
         Err(error) => return Err(error),
     };
@@ -1133,6 +1205,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         credentials: access.credentials,
         http_headers: access.headers,
         tls: access.tls,
+        proxy: access.proxy,
         follow_redirects: s.follow_redirects.unwrap_or(true),
         unavailable,
     })
@@ -1218,11 +1291,11 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(HTTP_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers },
+        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header },
         location.scheme == Scheme::Https,
         base,
     )?;
-    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, follow_redirects: s.follow_redirects.unwrap_or(true) })
+    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, proxy: access.proxy, follow_redirects: s.follow_redirects.unwrap_or(true) })
 }
 
 fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
@@ -1284,8 +1357,8 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
-    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers }, needs_tls, base)?;
-    let (credentials, http_headers, tls) = (access.credentials, access.headers, access.tls);
+    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header }, needs_tls, base)?;
+    let (credentials, http_headers, tls, proxy) = (access.credentials, access.headers, access.tls, access.proxy);
     let mut http_sd = Vec::new();
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
         http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
@@ -1329,6 +1402,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         metric_relabeler,
         credentials,
         http_headers,
+        proxy,
         follow_redirects: s.follow_redirects.unwrap_or(true),
         tls,
         sample_limit: s.sample_limit.filter(|n| *n > 0).or(globals.sample_limit).unwrap_or(0) as usize,
@@ -1476,7 +1550,11 @@ mod tests {
             ("scrape_configs: [{job_name: a, tls_config: {min_version: SSL3}}]", "unknown TLS version \"SSL3\""),
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca: 'not PEM'}}]", "tls_config: ca holds no PEM certificate"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'http://p'}]}]", "proxy_url"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'https://p'}]}]", "kubernetes_sd_configs[0]: proxy_url: \"https://p\": a proxy spoken to over TLS (https://) is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, proxy_url: 'http://p'}]}]", "please provide the 'api_server' URL explicitly"),
+            ("scrape_configs: [{job_name: a, proxy_url: 'http://p', proxy_from_environment: true}]", "if proxy_from_environment is configured, proxy_url must not be configured"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd', no_proxy: 'x'}]}]", "http_sd_configs[0]: if no_proxy is configured, proxy_url must also be configured"),
+            ("scrape_configs: [{job_name: a, consul_sd_configs: [{proxy_connect_header: {X: [y]}}]}]", "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"),
             ("scrape_configs: [{job_name: a}, {job_name: a}]", "used twice"),
             ("scrape_configs: [{static_configs: []}]", "job_name is required"),
             ("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]", "scrape_timeout must not be greater"),

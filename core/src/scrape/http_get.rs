@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use net::client::{ClientTls, HttpClient, Response};
 
 use super::config::{Credentials, ExtraHeaders, Scheme, Url};
+use super::proxy::ProxyChoice;
 
 /// Go's HTTP client stops after this many redirects.
 const REDIRECTS_MAX: usize = 10;
@@ -37,13 +38,13 @@ pub fn status_error(status: u16) -> String {
 }
 
 /// A client for `location`'s origin: TLS from `tls` when it is https (an error saying why
-/// there is none otherwise).
-pub fn client_for(location: &Url, tls: &Result<ClientTls, String>) -> Result<HttpClient, String> {
+/// there is none otherwise), through the proxy `proxy` chooses for it.
+pub fn client_for(location: &Url, tls: &Result<ClientTls, String>, proxy: &ProxyChoice) -> Result<HttpClient, String> {
     let tls = match location.scheme {
         Scheme::Https => Some(tls.clone().map_err(|e| format!("no TLS settings for https: {e}"))?),
         Scheme::Http => None,
     };
-    Ok(HttpClient::new(location.host.clone(), location.port, tls))
+    Ok(HttpClient::new(location.host.clone(), location.port, tls).with_proxy(proxy.for_url(location)))
 }
 
 /// What one GET asks.
@@ -59,6 +60,8 @@ pub struct Get<'a> {
     pub follow_redirects: bool,
     /// TLS for a redirect to an https origin (the job's or entry's settings).
     pub tls: &'a Result<ClientTls, String>,
+    /// The proxy settings a redirect to another origin is asked through.
+    pub proxy: &'a ProxyChoice,
 }
 
 /// The final response (any status; a 3xx when redirects are not followed), or why there is
@@ -88,11 +91,7 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
         response = if same_origin {
             request.client.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         } else {
-            let tls = match next.scheme {
-                Scheme::Https => Some(request.tls.clone().map_err(|e| format!("Get {url_text:?}: no TLS settings for https: {e}"))?),
-                Scheme::Http => None,
-            };
-            let mut other = HttpClient::new(next.host.clone(), next.port, tls);
+            let mut other = client_for(&next, request.tls, request.proxy).map_err(|e| format!("Get {url_text:?}: {e}"))?;
             other.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         }
         .map_err(|e| format!("Get {url_text:?}: {e}"))?;
@@ -267,7 +266,7 @@ mod tests {
             let mut client = HttpClient::new(location.host.clone(), location.port, None);
             let headers = vec![("Authorization".to_string(), "Bearer t".to_string())];
             let tls = Err("no TLS".to_string());
-            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls };
+            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls, proxy: &ProxyChoice::Direct };
             get(request).await.map(|r| r.status)
         });
         let error = result.expect_err("too many redirects");

@@ -47,7 +47,7 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&sd.location, &sd.tls) {
+    let mut client = match http_get::client_for(&sd.location, &sd.tls, &sd.proxy) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(job, url = %sd.url, %error, "http_sd: its targets stay empty");
@@ -81,7 +81,7 @@ async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<Ta
     let headers = http_get::request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), &sd.credentials, &sd.http_headers)?;
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls };
+    let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
     let response = http_get::get(get).await?;
     if response.status != 200 {
         return Err(http_get::status_error(response.status));

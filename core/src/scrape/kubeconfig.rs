@@ -3,8 +3,9 @@
 //! file or as base64 `certificate-authority-data`, `insecure-skip-tls-verify`,
 //! `tls-server-name`) and a user (a `token` or `tokenFile`, a client certificate and key as
 //! files or base64 data, or `username`/`password`). Relative file names are taken from the
-//! kubeconfig's directory. Users that authenticate through an `exec` plugin or an
-//! `auth-provider`, and clusters behind a `proxy-url`, are refused naming what is missing.
+//! kubeconfig's directory. A cluster's `proxy-url` is the proxy requests go through (without
+//! one, client-go's proxy from the environment). Users that authenticate through an `exec`
+//! plugin or an `auth-provider` are refused naming what is missing.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,8 @@ pub struct KubeAccess {
     pub token_file: Option<PathBuf>,
     /// `username` and `password`.
     pub basic: Option<(String, String)>,
+    /// The cluster's `proxy-url`.
+    pub proxy_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,9 +118,6 @@ fn resolve(text: &str, dir: &Path) -> Result<KubeAccess, String> {
     if cluster.server.is_empty() {
         return Err(format!("cluster {:?} has no server", context.context.cluster));
     }
-    if cluster.proxy_url.as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(format!("cluster {:?}: proxy-url is not supported", context.context.cluster));
-    }
     let decode = |key: &str, data: &Option<String>| -> Result<Option<String>, String> {
         let Some(data) = data.as_deref().filter(|d| !d.is_empty()) else { return Ok(None) };
         // As Go's decoder, line breaks (base64 wrapped over lines) are ignored.
@@ -136,6 +136,7 @@ fn resolve(text: &str, dir: &Path) -> Result<KubeAccess, String> {
         ca_pem: decode("certificate-authority-data", &cluster.certificate_authority_data)?,
         server_name: cluster.tls_server_name.clone().filter(|n| !n.is_empty()),
         insecure_skip_verify: cluster.insecure_skip_tls_verify,
+        proxy_url: cluster.proxy_url.clone().filter(|p| !p.is_empty()),
         ..KubeAccess::default()
     };
     // client-go takes the data over the file when both are given.
@@ -202,12 +203,13 @@ mod tests {
             (with("    tokenFile: token\n", "    exec: {command: aws}\n"), "exec plugin"),
             (with("    tokenFile: token\n", "    tokenFile: token\n    username: u\n"), "both a token and a username"),
             (with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==", "not*base64"), "client-certificate-data is not base64"),
-            (with("    tls-server-name: kubernetes\n", "    proxy-url: http://proxy:3128\n"), "proxy-url is not supported"),
         ];
         for (text, expected) in cases {
             let error = resolve(&text, Path::new("/k")).expect_err(expected);
             assert!(error.contains(expected), "{error:?} should name {expected:?}");
         }
+        let proxied = resolve(&with("    tls-server-name: kubernetes\n", "    proxy-url: socks5://proxy:1080\n"), Path::new("/k")).expect("a cluster behind a proxy");
+        assert_eq!(proxied.proxy_url.as_deref(), Some("socks5://proxy:1080"));
         let no_user = resolve(&CONFIG.replace("context: {cluster: prod, user: ops,", "context: {cluster: prod,"), Path::new("/k")).expect("a context without a user");
         assert_eq!((no_user.token_file, no_user.basic), (None, None));
         // Wrapped base64 and a server without a scheme (https with a CA) read as client-go reads them.

@@ -542,7 +542,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     // identity (labels, URL, schedule) is its key, so it is the same for this loop's life.
     let target = inbox.target();
     let job = target.job.clone();
-    let mut client = super::http_get::client_for(&target_location(&target), &job.tls);
+    let mut client = super::http_get::client_for(&target_location(&target), &job.tls, &job.proxy);
     let limits = context.api.config.storage.ingest_rules().label_limits;
     let mut cache = SeriesCache::default();
     cache.inherit(inherited);
@@ -641,7 +641,7 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     }
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let location = target_location(target);
-    let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls };
+    let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls, proxy: &job.proxy };
     let response = super::http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
         return Err(super::http_get::status_error(response.status));
