@@ -685,3 +685,45 @@ fn scrapes_and_http_sd_go_through_a_proxy_and_no_proxy_is_kept() {
     poll_query(&server, "direct_probe", "the loopback target scraped without the proxy", WAIT, |r| (r.len() == 1).then_some(()));
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn oauth2_tokens_are_asked_once_and_sent_with_every_scrape() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_server = Exporter::start("");
+    token_server.route("/oauth/token", 200, &["Content-Type: application/json"], r#"{"access_token":"e2e-token","token_type":"bearer","expires_in":3600}"#);
+    let targets: Vec<Exporter> = (0..3).map(|i| Exporter::start(&format!("oauth_probe{{n=\"{i}\"}} 1\n"))).collect();
+    let addresses: Vec<String> = targets.iter().map(|t| format!("'{}'", t.address())).collect();
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(dir.path().join("client-secret"), "s3cret\n").expect("secret file");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: oauth\n  oauth2: {{client_id: metricstor, client_secret_file: client-secret, token_url: 'http://{token}/oauth/token', scopes: [metrics.read]}}\n  static_configs: [{{targets: [{targets}]}}]\n",
+            token = token_server.address(),
+            targets = addresses.join(", ")
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    poll_query(&server, "oauth_probe", "every target scraped with the token", WAIT, |r| (r.len() == 3).then_some(()));
+    // Each target is asked at least twice more, always with the token, and the token
+    // server only once: the token is shared by the job's targets on every core.
+    let deadline = std::time::Instant::now() + WAIT;
+    while targets.iter().any(|t| t.request_heads().len() < 3) {
+        assert!(std::time::Instant::now() < deadline, "targets not scraped three times");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for target in &targets {
+        let heads = target.request_heads();
+        assert!(heads.iter().all(|h| h.contains("\r\nAuthorization: Bearer e2e-token\r\n")), "{heads:?}");
+    }
+    let asked = token_server.request_heads();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    // base64("metricstor:s3cret")
+    assert!(asked[0].starts_with("POST /oauth/token HTTP/1.1\r\n") && asked[0].contains("\r\nAuthorization: Basic bWV0cmljc3RvcjpzM2NyZXQ=\r\n"), "{asked:?}");
+    assert!(server.stop(), "clean shutdown");
+}

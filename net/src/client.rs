@@ -1,4 +1,4 @@
-//! An HTTP/1.1 GET client for scraping metrics targets, on glommio: one kept-alive
+//! An HTTP/1.1 client (GET, and POST for OAuth2 token requests) for scraping metrics targets, on glommio: one kept-alive
 //! connection per target (plain TCP or rustls), the whole request bounded by one deadline,
 //! bodies bounded on the wire and again after gzip decompression, and the TLS client
 //! configuration Prometheus' `tls_config` describes ([`client_tls_config`]). Requests may go
@@ -250,8 +250,20 @@ impl HttpClient {
         self.get_into(path_and_query, headers, timeout, pending_bytes_max, Some(sink)).await
     }
 
-    async fn get_into(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize, mut sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
-        let request = self.request_bytes(path_and_query, headers)?;
+    /// POSTs `body` to `path_and_query` (an OAuth2 token request, say), as [`HttpClient::get`]
+    /// does a GET; `headers` should name the body's `Content-Type`.
+    pub async fn post(&mut self, path_and_query: &str, headers: &[(String, String)], body: &[u8], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
+        let mut request = self.request_bytes("POST", path_and_query, headers, Some(body.len()))?;
+        request.extend_from_slice(body);
+        self.send(request, timeout, body_bytes_max, None).await
+    }
+
+    async fn get_into(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize, sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
+        let request = self.request_bytes("GET", path_and_query, headers, None)?;
+        self.send(request, timeout, body_bytes_max, sink).await
+    }
+
+    async fn send(&mut self, request: Vec<u8>, timeout: Duration, body_bytes_max: usize, mut sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
         let reused = self.conn.take();
         let deadline = Instant::now() + timeout;
         self.phase.set("starting");
@@ -270,15 +282,19 @@ impl HttpClient {
         }
     }
 
-    fn request_bytes(&self, path_and_query: &str, headers: &[(String, String)]) -> Result<Vec<u8>, ClientError> {
+    /// The request head (`content_length`: a body of that many bytes follows).
+    fn request_bytes(&self, method: &str, path_and_query: &str, headers: &[(String, String)], content_length: Option<usize>) -> Result<Vec<u8>, ClientError> {
         let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
         if !path_and_query.starts_with('/') || path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(ClientError::InvalidRequest(format!("path {path_and_query:?} must start with '/' and contain no spaces or control characters")));
         }
         let mut request = match self.absolute_form() {
-            Some(_) => format!("GET http://{}{path_and_query} HTTP/1.1\r\n", self.host_header()).into_bytes(),
-            None => format!("GET {path_and_query} HTTP/1.1\r\n").into_bytes(),
+            Some(_) => format!("{method} http://{}{path_and_query} HTTP/1.1\r\n", self.host_header()).into_bytes(),
+            None => format!("{method} {path_and_query} HTTP/1.1\r\n").into_bytes(),
         };
+        if let Some(length) = content_length {
+            request.extend_from_slice(format!("Content-Length: {length}\r\n").as_bytes());
+        }
         let ours = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if !ours("host") {
             request.extend_from_slice(format!("Host: {}\r\n", self.host_header()).as_bytes());
@@ -1285,6 +1301,30 @@ mod tests {
             }
         });
         thread.join().expect("server");
+    }
+
+    #[test]
+    fn a_post_sends_its_body_with_its_length() {
+        let (port, thread) = server(|listener| {
+            let mut stream = accept(&listener);
+            let mut received = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !String::from_utf8_lossy(&received).contains("\r\n\r\ngrant_type=client_credentials") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ntoken!\n");
+            String::from_utf8_lossy(&received).into_owned()
+        });
+        let mut client = client(port);
+        let headers = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string())];
+        let response = run(async { client.post("/token", &headers, b"grant_type=client_credentials", LONG, LIMIT).await }).expect("post");
+        assert_eq!((response.status, response.body), (200, b"token!\n".to_vec()));
+        let request = thread.join().expect("server");
+        assert!(request.starts_with("POST /token HTTP/1.1\r\nContent-Length: 29\r\n"), "{request}");
+        assert!(request.ends_with("Content-Type: application/x-www-form-urlencoded\r\n\r\ngrant_type=client_credentials"), "{request}");
     }
 
     fn http_proxy(port: u16, user: Option<(&str, &str)>, connect_headers: &[(&str, &str)]) -> Option<Arc<Proxy>> {

@@ -112,6 +112,7 @@ struct JobSection {
     no_proxy: Option<String>,
     proxy_from_environment: bool,
     proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     label_limit: Option<u64>,
@@ -179,6 +180,7 @@ struct HttpSdSection {
     no_proxy: Option<String>,
     proxy_from_environment: bool,
     proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -284,6 +286,7 @@ struct ConsulSdSection {
     no_proxy: Option<String>,
     proxy_from_environment: bool,
     proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -311,6 +314,7 @@ struct KubernetesSdSection {
     no_proxy: Option<String>,
     proxy_from_environment: bool,
     proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
@@ -351,6 +355,27 @@ struct DnsSdSection {
     #[serde(rename = "type")]
     kind: Option<String>,
     port: u16,
+}
+
+/// Prometheus' `oauth2`: the client credentials grant (see `scrape::oauth2`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct OAuth2Section {
+    client_id: String,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    /// Prometheus 3's secret manager reference: refused (there is no secret manager here).
+    client_secret_ref: Option<String>,
+    /// `client_credentials` (the default) only.
+    grant_type: Option<String>,
+    scopes: Vec<String>,
+    token_url: String,
+    endpoint_params: BTreeMap<String, String>,
+    tls_config: Option<TlsSection>,
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -448,6 +473,8 @@ pub enum Credentials {
     Basic { username: String, password: Secret },
     /// `<type> <credentials>` (Bearer unless `authorization.type` says otherwise).
     Typed { kind: String, credentials: Secret },
+    /// A token from an OAuth2 server (`oauth2`), shared by every request.
+    OAuth2(Arc<super::oauth2::TokenSource>),
 }
 
 #[derive(Debug, Clone)]
@@ -457,7 +484,7 @@ pub enum Secret {
 }
 
 impl Secret {
-    fn read(&self) -> Result<String, String> {
+    pub(crate) fn read(&self) -> Result<String, String> {
         match self {
             Secret::Inline(text) => Ok(text.clone()),
             Secret::File(path) => std::fs::read_to_string(path).map(|t| t.trim().to_string()).map_err(|e| format!("cannot read {}: {e}", path.display())),
@@ -466,12 +493,14 @@ impl Secret {
 }
 
 impl Credentials {
-    /// The `Authorization` header's value, if any.
-    pub fn header(&self) -> Result<Option<String>, String> {
+    /// The `Authorization` header's value, if any (an OAuth2 token asked within `timeout`
+    /// when none is cached).
+    pub async fn header(&self, timeout: std::time::Duration) -> Result<Option<String>, String> {
         match self {
             Credentials::None => Ok(None),
             Credentials::Basic { username, password } => Ok(Some(format!("Basic {}", base64(format!("{username}:{}", password.read()?).as_bytes())))),
             Credentials::Typed { kind, credentials } => Ok(Some(format!("{kind} {}", credentials.read()?))),
+            Credentials::OAuth2(source) => source.authorization(timeout).await.map(Some),
         }
     }
 }
@@ -858,6 +887,7 @@ struct ClientSections {
     no_proxy: Option<String>,
     proxy_from_environment: bool,
     proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
 }
 
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.
@@ -932,14 +962,27 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
             Some((b.username, password))
         }
     };
-    let credentials = match (basic, authorization, bearer) {
+    let credentials = match (basic, authorization, bearer, s.oauth2) {
+        (None, None, None, Some(o)) => Credentials::OAuth2(Arc::new(oauth2_source(o, base)?)),
+        (_, _, _, Some(_)) => return Err("at most one of basic_auth, oauth2, authorization and bearer_token(_file) may be set".into()),
+        (basic, authorization, bearer, None) => match (basic, authorization, bearer) {
         (None, None, None) => Credentials::None,
         (Some((username, password)), None, None) => Credentials::Basic { username, password },
         (None, Some((kind, credentials)), None) => Credentials::Typed { kind, credentials },
         (None, None, Some(token)) => Credentials::Typed { kind: "Bearer".into(), credentials: token },
         _ => return Err("at most one of basic_auth, authorization and bearer_token(_file) may be set".into()),
+        },
     };
-    let tls_section = s.tls_config.unwrap_or_default();
+    let tls = tls_settings(s.tls_config, https, base)?;
+    let headers = extra_headers(s.http_headers, base)?;
+    let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &|name| std::env::var(name).ok())?;
+    Ok(ClientAccess { credentials, headers, tls, proxy })
+}
+
+/// The TLS client settings of a `tls_config` (`https`: they are needed now, so settings
+/// that cannot be built are an error; otherwise why there are none is kept for later).
+fn tls_settings(section: Option<TlsSection>, https: bool, base: &Path) -> Result<Result<net::client::ClientTls, String>, String> {
+    let tls_section = section.unwrap_or_default();
     let cert = OwnedPem::choose(tls_section.cert, tls_section.cert_file, "cert", "cert_file", base)?;
     let key = OwnedPem::choose(tls_section.key, tls_section.key_file, "key", "key_file", base)?;
     let cert_and_key = match (cert, key) {
@@ -955,14 +998,33 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
     // the system's roots.
     let config = net::client::client_tls_config_with_versions(ca.as_ref().map(OwnedPem::as_pem), cert_and_key.as_ref().map(|(c, k)| (c.as_pem(), k.as_pem())), tls_section.insecure_skip_verify, versions)
         .map_err(|e| format!("tls_config: {e}"));
-    let tls = match config {
-        Ok(config) => Ok(net::client::ClientTls { config, server_name: tls_section.server_name.clone() }),
-        Err(e) if needs_tls => return Err(e),
-        Err(e) => Err(e),
+    match config {
+        Ok(config) => Ok(Ok(net::client::ClientTls { config, server_name: tls_section.server_name.clone() })),
+        Err(e) if needs_tls => Err(e),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// An `oauth2` section checked as Prometheus checks it, its secret file relative to `base`.
+fn oauth2_source(o: OAuth2Section, base: &Path) -> Result<super::oauth2::TokenSource, String> {
+    if o.client_secret_ref.as_deref().is_some_and(|r| !r.is_empty()) {
+        return Err("oauth2 client_secret_ref is not supported (there is no secret manager): use client_secret or client_secret_file".into());
+    }
+    match o.grant_type.as_deref().unwrap_or("") {
+        "" | "client_credentials" => {}
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => return Err("oauth2 grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported (only client_credentials)".into()),
+        other => return Err(format!("oauth2 grant_type {other:?} is not supported (only client_credentials)")),
+    }
+    let client_secret = match (o.client_secret.filter(|c| !c.is_empty()), o.client_secret_file.filter(|f| !f.as_os_str().is_empty())) {
+        (Some(_), Some(_)) => return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into()),
+        (Some(secret), None) => Secret::Inline(secret),
+        (None, Some(file)) => Secret::File(base.join(file)),
+        (None, None) => Secret::Inline(String::new()),
     };
-    let headers = extra_headers(s.http_headers, base)?;
-    let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &|name| std::env::var(name).ok())?;
-    Ok(ClientAccess { credentials, headers, tls, proxy })
+    let https = o.token_url.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
+    let tls = tls_settings(o.tls_config, https, base).map_err(|e| format!("oauth2 {e}"))?;
+    let proxy = ProxyChoice::from_settings(o.proxy_url.as_deref(), o.no_proxy.as_deref(), o.proxy_from_environment, &o.proxy_connect_header, &|name| std::env::var(name).ok()).map_err(|e| format!("oauth2: {e}"))?;
+    super::oauth2::TokenSource::new(super::oauth2::Settings { client_id: o.client_id, client_secret, scopes: o.scopes, token_url: o.token_url, endpoint_params: o.endpoint_params.into_iter().collect(), tls, proxy })
 }
 
 fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result<ConsulSd, String> {
@@ -997,7 +1059,7 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result
     };
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header },
+        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
         location.scheme == Scheme::Https,
         base,
     )?;
@@ -1050,6 +1112,7 @@ fn in_cluster(host: Option<String>, port: Option<String>, account_dir: &Path) ->
         no_proxy: None,
         proxy_from_environment: true,
         proxy_connect_header: BTreeMap::new(),
+        oauth2: None,
     };
     Ok((format!("https://{host}:{port}"), sections))
 }
@@ -1093,6 +1156,7 @@ fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> 
         no_proxy: None,
         proxy_from_environment: from_environment,
         proxy_connect_header: BTreeMap::new(),
+        oauth2: None,
     };
     Ok((access.server, sections))
 }
@@ -1121,8 +1185,9 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         || s.proxy_url.as_deref().is_some_and(|u| !u.is_empty())
         || s.no_proxy.as_deref().is_some_and(|n| !n.is_empty())
         || s.proxy_from_environment
-        || !s.proxy_connect_header.is_empty();
-    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header };
+        || !s.proxy_connect_header.is_empty()
+        || s.oauth2.is_some();
+    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 };
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
     let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
     let mut unavailable = None;
@@ -1172,6 +1237,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
                             no_proxy: None,
                             proxy_from_environment: false,
                             proxy_connect_header: BTreeMap::new(),
+                            oauth2: None,
                         },
                     )
                 }
@@ -1291,7 +1357,7 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(HTTP_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header },
+        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
         location.scheme == Scheme::Https,
         base,
     )?;
@@ -1357,7 +1423,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
-    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header }, needs_tls, base)?;
+    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 }, needs_tls, base)?;
     let (credentials, http_headers, tls, proxy) = (access.credentials, access.headers, access.tls, access.proxy);
     let mut http_sd = Vec::new();
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
@@ -1555,6 +1621,14 @@ mod tests {
             ("scrape_configs: [{job_name: a, proxy_url: 'http://p', proxy_from_environment: true}]", "if proxy_from_environment is configured, proxy_url must not be configured"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd', no_proxy: 'x'}]}]", "http_sd_configs[0]: if no_proxy is configured, proxy_url must also be configured"),
             ("scrape_configs: [{job_name: a, consul_sd_configs: [{proxy_connect_header: {X: [y]}}]}]", "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/'}, bearer_token: x}]", "at most one of basic_auth, oauth2, authorization and bearer_token(_file) may be set"),
+            ("scrape_configs: [{job_name: a, oauth2: {token_url: 'http://t/'}}]", "oauth2 client_id must be configured"),
+            ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', oauth2: {client_id: c}}]}]", "http_sd_configs[0]: oauth2 token_url must be configured"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret: s, client_secret_file: f}}]", "at most one of oauth2 client_secret, client_secret_file"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer'}}]", "jwt-bearer is not supported"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret_ref: vault}}]", "client_secret_ref is not supported"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', proxy_url: 'ftp://p'}}]", "oauth2: proxy_url: "),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, oauth2: {client_id: c, token_url: 'http://t/'}}]}]", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs: [{job_name: a}, {job_name: a}]", "used twice"),
             ("scrape_configs: [{static_configs: []}]", "job_name is required"),
             ("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]", "scrape_timeout must not be greater"),
@@ -1593,8 +1667,10 @@ mod tests {
     #[test]
     fn credentials_make_the_authorization_header() {
         let config = parse("scrape_configs: [{job_name: a, basic_auth: {username: Aladdin, password: 'open sesame'}}, {job_name: b, bearer_token: t0k}, {job_name: c, authorization: {type: Token, credentials: xyz}}]").unwrap();
-        let headers: Vec<_> = config.jobs.iter().map(|j| j.credentials.header().unwrap()).collect();
+        let headers: Vec<_> = config.jobs.iter().map(|j| futures_lite::future::block_on(j.credentials.header(std::time::Duration::from_secs(1))).unwrap()).collect();
         assert_eq!(headers, vec![Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()), Some("Bearer t0k".to_string()), Some("Token xyz".to_string())]);
+        let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();
+        assert!(matches!(&config.jobs[0].credentials, Credentials::OAuth2(source) if format!("{source:?}").contains("https://auth.example/token")));
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b""), "");

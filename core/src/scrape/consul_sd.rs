@@ -407,14 +407,14 @@ async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClien
     let path_and_query = if query.is_empty() { format!("{prefix}{path}") } else { format!("{prefix}{path}?{}", query.join("&")) };
     let location = Url { path_and_query, ..sd.location.clone() };
     let shown = format!("{}{path}", sd.base_url);
-    let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers)?;
+    // A blocking query may take its whole wait; Prometheus allows 15 s more.
+    let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };
+    let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
     // The token right after Accept and User-Agent, ahead of the credentials and
     // `http_headers`.
     if let Some(token) = &sd.token {
         headers.insert(2.min(headers.len()), ("X-Consul-Token".to_string(), token.clone()));
     }
-    // A blocking query may take its whole wait; Prometheus allows 15 s more.
-    let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };
     let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
     let response = http_get::get(get).await?;
     if response.status != 200 {

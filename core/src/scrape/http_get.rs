@@ -1,8 +1,9 @@
 //! GET requests of the scraper and of http_sd, following redirects as Prometheus' HTTP
 //! client does when `follow_redirects` is true (its default): the 10th redirect is an error
 //! (as Go's client stops), each `Location` read relative to the URL that answered, every hop
-//! with the same headers (Prometheus sets credentials below Go's redirect handling, so they
-//! follow a redirect to another host too), and the whole chain within the one timeout. A redirect to another origin is
+//! with the same headers except that credentials and cookies are left out once the chain
+//! leaves the first host and its subdomains (as Prometheus' HTTP client strips them), and
+//! the whole chain within the one timeout. A redirect to another origin is
 //! asked over a connection of its own, closed after it; the caller's keep-alive connection
 //! serves its own origin.
 
@@ -18,13 +19,14 @@ const REDIRECTS_MAX: usize = 10;
 
 /// The headers of a scrape or a discovery request: `accept`, our User-Agent, Prometheus'
 /// timing header if any (`timing`: its name and milliseconds; a scrape's and http_sd's), the
-/// credentials' `Authorization` and the `http_headers` (files read now).
-pub fn request_headers(accept: &str, timing: Option<(&str, i64)>, credentials: &Credentials, extra: &ExtraHeaders) -> Result<Vec<(String, String)>, String> {
+/// credentials' `Authorization` (an OAuth2 token asked within `timeout` if none is cached)
+/// and the `http_headers` (files read now).
+pub async fn request_headers(accept: &str, timing: Option<(&str, i64)>, credentials: &Credentials, extra: &ExtraHeaders, timeout: Duration) -> Result<Vec<(String, String)>, String> {
     let mut headers = vec![("Accept".to_string(), accept.to_string()), ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION")))];
     if let Some((name, ms)) = timing {
         headers.push((name.to_string(), format!("{}", ms as f64 / 1000.0)));
     }
-    if let Some(value) = credentials.header()? {
+    if let Some(value) = credentials.header(timeout).await? {
         headers.push(("Authorization".to_string(), value));
     }
     headers.extend(extra.values()?);
@@ -76,6 +78,7 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
     let mut response = response;
     let mut current = request.url.clone();
     let mut redirects = 0;
+    let mut crossed = false;
     while let Some(location) = redirect_location(&response) {
         redirects += 1;
         let next = resolve(&current, &location).map_err(|e| format!("Get {first:?}: redirect: {e}"))?;
@@ -83,9 +86,17 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
             return Err(format!("Get {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
         }
         let left = request.timeout.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("Get {:?}: timeout after {:?} while following redirects", format_url(&next), request.timeout))?;
-        // Every hop carries the same headers, credentials included: Prometheus adds them
-        // below Go's redirect handling, so they reach a redirect to another host too.
-        let headers = request.headers;
+        // Every hop carries the same headers, but once the chain has left the first URL's
+        // host (and its subdomains), credentials and cookies are left out, as Prometheus'
+        // HTTP client strips them on cross-host redirects.
+        crossed |= !domain_or_subdomain(&next.host.to_ascii_lowercase(), &request.url.host.to_ascii_lowercase());
+        let stripped: Vec<(String, String)>;
+        let headers = if crossed {
+            stripped = request.headers.iter().filter(|(name, _)| !SENSITIVE_ON_REDIRECT.iter().any(|s| name.eq_ignore_ascii_case(s))).cloned().collect();
+            &stripped[..]
+        } else {
+            request.headers
+        };
         let same_origin = next.scheme == request.url.scheme && next.host == request.url.host && next.port == request.url.port;
         let url_text = format_url(&next);
         response = if same_origin {
@@ -98,6 +109,24 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
         current = next;
     }
     Ok(response)
+}
+
+/// Headers not sent to a redirect's host other than the first URL's (Go's list).
+const SENSITIVE_ON_REDIRECT: [&str; 6] = ["Authorization", "WWW-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "Proxy-Authenticate"];
+
+/// Whether `sub` is `parent` or a name under it (IP addresses only equal), as Go decides
+/// which redirects keep credentials.
+fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
+    if parent.is_empty() {
+        return false;
+    }
+    if sub == parent {
+        return true;
+    }
+    if sub.contains([':', '%']) {
+        return false;
+    }
+    sub.len() > parent.len() && sub.ends_with(parent) && sub.as_bytes()[sub.len() - parent.len() - 1] == b'.'
 }
 
 /// The `Location` of a redirect Go's client follows for a GET (301, 302, 303, 307, 308);
@@ -219,6 +248,12 @@ mod tests {
     /// A server answering every request with a redirect to `/next` (with `Authorization`
     /// recorded); how many requests it saw and their Authorization headers.
     fn redirecting_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        redirecting_server_to(false)
+    }
+
+    /// As [`redirecting_server`], the redirect to `http://127.0.0.1:<port>/next` when
+    /// `absolute`.
+    fn redirecting_server_to(absolute: bool) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         use std::io::{BufRead, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
@@ -248,7 +283,8 @@ mod tests {
                             }
                         }
                         record.lock().map(|mut r| r.push(auth)).ok();
-                        if stream.write_all(b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n").is_err() {
+                        let location = if absolute { format!("http://127.0.0.1:{port}/next") } else { "/next".to_string() };
+                        if stream.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n").as_bytes()).is_err() {
                             return;
                         }
                     }
@@ -275,6 +311,29 @@ mod tests {
         // As Go's client: ten requests, the tenth redirect not followed.
         assert_eq!(seen.len(), 10, "{seen:?}");
         assert!(seen.iter().all(|a| a == "Bearer t"), "{seen:?}");
+    }
+
+    #[test]
+    fn credentials_stay_behind_once_a_redirect_leaves_the_host() {
+        let (port, seen) = redirecting_server_to(true);
+        let location = url(&format!("http://localhost:{port}/metrics"));
+        let result = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(async move {
+            let mut client = HttpClient::new(location.host.clone(), location.port, None);
+            let headers = vec![("Authorization".to_string(), "Bearer t".to_string()), ("Cookie".to_string(), "c=1".to_string())];
+            let tls = Err("no TLS".to_string());
+            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls, proxy: &ProxyChoice::Direct };
+            get(request).await.map(|r| r.status)
+        });
+        assert!(result.is_err(), "ten redirects");
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        // The first request (localhost) carries it; the redirects to 127.0.0.1 do not.
+        assert_eq!(seen.len(), 10, "{seen:?}");
+        assert_eq!(seen[0], "Bearer t");
+        assert!(seen[1..].iter().all(String::is_empty), "{seen:?}");
+
+        assert!(domain_or_subdomain("a.example.com", "example.com") && domain_or_subdomain("example.com", "example.com"));
+        assert!(!domain_or_subdomain("badexample.com", "example.com") && !domain_or_subdomain("example.com", "a.example.com"));
+        assert!(!domain_or_subdomain("::1", "1") && !domain_or_subdomain("x", ""));
     }
 
     #[test]

@@ -78,9 +78,9 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
 
 /// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
 async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
-    let headers = http_get::request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), &sd.credentials, &sd.http_headers)?;
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
+    let headers = http_get::request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), &sd.credentials, &sd.http_headers, timeout).await?;
     let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
     let response = http_get::get(get).await?;
     if response.status != 200 {

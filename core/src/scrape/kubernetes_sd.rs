@@ -325,14 +325,14 @@ impl Watch<'_> {
     }
 
     /// The headers of every request: JSON, our User-Agent, the credentials, `http_headers`.
-    fn headers(&self) -> Result<Vec<(String, String)>, String> {
-        http_get::request_headers("application/json", None, &self.sd.credentials, &self.sd.http_headers)
+    async fn headers(&self) -> Result<Vec<(String, String)>, String> {
+        http_get::request_headers("application/json", None, &self.sd.credentials, &self.sd.http_headers, LIST_TIMEOUT).await
     }
 
     /// Every object of the collection, page by page (each page decoded as it comes), and the
     /// list's resource version.
     async fn list(&self, client: &mut net::client::HttpClient) -> Result<(Store, String), Failure> {
-        let headers = self.headers().map_err(Failure::Other)?;
+        let headers = self.headers().await.map_err(Failure::Other)?;
         let limit = LIST_PAGE_SIZE.to_string();
         let mut listed = Store::default();
         let mut skipped = 0usize;
@@ -372,7 +372,7 @@ impl Watch<'_> {
     /// the number of events when the server ended it (its timeout), to be opened again. A
     /// watch does not follow redirects (a list does).
     async fn watch(&self, client: &mut net::client::HttpClient, version: &mut String) -> Result<usize, Failure> {
-        let mut headers = self.headers().map_err(Failure::Other)?;
+        let mut headers = self.headers().await.map_err(Failure::Other)?;
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
         let seconds = WATCH_SECONDS + (self.kind as u64 * 37) % 60;
         let seconds_text = seconds.to_string();

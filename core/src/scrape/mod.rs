@@ -15,6 +15,7 @@ pub mod http_get;
 pub mod http_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
+pub mod oauth2;
 pub mod proxy;
 pub mod relabeled;
 pub mod scrape_loop;

@@ -635,11 +635,14 @@ fn target_location(target: &Target) -> Url {
 /// The target's exposition body, or why there is none (as Prometheus words scrape errors).
 async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Vec<u8>, String> {
     let job = &target.job;
-    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers)?;
+    let timeout = Duration::from_millis(target.timeout_ms as u64);
+    let started = std::time::Instant::now();
+    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers, timeout).await?;
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
-    let timeout = Duration::from_millis(target.timeout_ms as u64);
+    // An OAuth2 token asked now takes its time out of the scrape's.
+    let timeout = timeout.checked_sub(started.elapsed()).filter(|left| !left.is_zero()).ok_or_else(|| format!("Get {:?}: timeout after {timeout:?} while getting credentials", target.url))?;
     let location = target_location(target);
     let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls, proxy: &job.proxy };
     let response = super::http_get::get(get).await?;
