@@ -727,3 +727,27 @@ fn oauth2_tokens_are_asked_once_and_sent_with_every_scrape() {
     assert!(asked[0].starts_with("POST /oauth/token HTTP/1.1\r\n") && asked[0].contains("\r\nAuthorization: Basic bWV0cmljc3RvcjpzM2NyZXQ=\r\n"), "{asked:?}");
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn a_target_found_twice_is_scraped_once_and_listed_as_last_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("twice_probe 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: twice\n  static_configs:\n  - {{targets: ['{addr}'], labels: {{__meta_n: first}}}}\n  - {{targets: ['{addr}'], labels: {{__meta_n: second}}}}\n", addr = exporter.address()),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.first()?["health"] == "up").then_some(()));
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    // One target (the two have the same labels after relabeling), shown with the
+    // discovered labels of the last group that found it, as Prometheus shows it.
+    assert_eq!(active.len(), 1, "{targets}");
+    assert_eq!(active[0]["discoveredLabels"]["__meta_n"], "second", "{targets}");
+    let last_scrape = active[0]["lastScrape"].as_str().unwrap_or("");
+    assert!(last_scrape.len() > 20 && last_scrape.ends_with('Z') && last_scrape.starts_with("20"), "{last_scrape}");
+    assert!(server.stop(), "clean shutdown");
+}

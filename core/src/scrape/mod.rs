@@ -254,7 +254,9 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
         for d in found {
             if let Discovered::Active(target) = d {
                 if target.placement % executors.max(1) as u64 == executor as u64 {
-                    wanted.entry(target.key).or_insert(target);
+                    // Targets with one key have the same labels and URL; as Prometheus, the
+                    // last one found is listed with its discovered labels.
+                    wanted.insert(target.key, target);
                 }
             }
         }

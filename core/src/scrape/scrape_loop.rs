@@ -561,6 +561,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         }
         let target = inbox.target();
         let start_ms = now_ms();
+        let start_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let started = Instant::now();
         let forced = context.forced_errors.borrow().get(&job.name).cloned();
         let fetched = match &mut client {
@@ -603,7 +604,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         context.registry.update(&job.name, target.key, |status| {
             status.health = if up { Health::Up } else { Health::Down };
             status.last_error = error;
-            status.last_scrape_ms = start_ms;
+            status.last_scrape_ns = start_ns;
             status.last_duration_seconds = duration;
         });
         next += interval;

@@ -34,14 +34,15 @@ pub struct TargetStatus {
     pub target: Arc<Target>,
     pub health: Health,
     pub last_error: String,
-    pub last_scrape_ms: i64,
+    /// When the last scrape started, in nanoseconds since the epoch (0: never).
+    pub last_scrape_ns: i64,
     pub last_duration_seconds: f64,
 }
 
 impl TargetStatus {
     /// A target not scraped yet.
     pub fn new(target: Arc<Target>) -> TargetStatus {
-        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ms: 0, last_duration_seconds: 0.0 }
+        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ns: 0, last_duration_seconds: 0.0 }
     }
 }
 
@@ -114,17 +115,17 @@ impl Registry {
             (true, Ok(all)) => all.values().filter(|s| pool.is_empty() || s.target.job.name == pool).cloned().collect(),
             _ => Vec::new(),
         };
+        // As Prometheus: the counts of every pool (`pool` filters the lists only), and null
+        // when dropped targets are not asked for.
         let mut dropped: Vec<DiscoveredLabels> = Vec::new();
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        if let Ok(all) = self.dropped.lock() {
-            for (job, (count, list)) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
-                counts.push((job.clone(), *count));
-                if show_dropped {
-                    dropped.extend(list.iter().cloned());
-                }
+        let mut counts: Option<Vec<(String, usize)>> = None;
+        if let (true, Ok(all)) = (show_dropped, self.dropped.lock()) {
+            counts = Some(all.iter().map(|(job, (count, _))| (job.clone(), *count)).collect());
+            for (_, (_, list)) in all.iter().filter(|(job, _)| pool.is_empty() || job.as_str() == pool) {
+                dropped.extend(list.iter().cloned());
             }
         }
-        let data = TargetsJson { active_targets: ActiveList(&active), dropped_targets: DroppedList(&dropped), dropped_target_counts: Counts(&counts) };
+        let data = TargetsJson { active_targets: ActiveList(&active), dropped_targets: DroppedList(&dropped), dropped_target_counts: counts.as_deref().map(Counts) };
         serde_json::to_writer(out, &data)
     }
 }
@@ -134,7 +135,7 @@ impl Registry {
 struct TargetsJson<'a> {
     active_targets: ActiveList<'a>,
     dropped_targets: DroppedList<'a>,
-    dropped_target_counts: Counts<'a>,
+    dropped_target_counts: Option<Counts<'a>>,
 }
 
 /// Labels as a JSON object, in their order.
@@ -178,7 +179,7 @@ impl Serialize for ActiveList<'_> {
         for status in self.0 {
             let target = &status.target;
             let discovered = target.discovered.labels();
-            let last_scrape = if status.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339(status.last_scrape_ms) };
+            let last_scrape = if status.last_scrape_ns == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339_nano(status.last_scrape_ns) };
             list.serialize_element(&ActiveJson {
                 discovered_labels: LabelMap(&discovered),
                 labels: LabelMap(&target.labels),
@@ -195,6 +196,17 @@ impl Serialize for ActiveList<'_> {
         }
         list.end()
     }
+}
+
+/// Go's `time.RFC3339Nano` in UTC: the fraction's trailing zeros left out, and the fraction
+/// too when it is zero (as Prometheus writes `lastScrape`).
+fn rfc3339_nano(ns: i64) -> String {
+    let seconds = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000);
+    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    let fraction = if nanos == 0 { String::new() } else { format!(".{nanos:09}").trim_end_matches('0').to_string() };
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
 #[derive(Serialize)]
@@ -214,5 +226,34 @@ impl Serialize for DroppedList<'_> {
             list.serialize_element(&DroppedJson { discovered_labels: LabelMap(&discovered), scrape_pool: &target.job.name })?;
         }
         list.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_scrape_times_read_as_go_writes_them() {
+        assert_eq!(rfc3339_nano(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(rfc3339_nano(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(rfc3339_nano(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_nano(951_825_600_000_000_001), "2000-02-29T12:00:00.000000001Z");
+    }
+
+    #[test]
+    fn dropped_counts_cover_every_pool_and_only_when_dropped_targets_are_asked() {
+        let registry = Registry::default();
+        registry.set_dropped_all([("a".to_string(), (3, Vec::new())), ("b".to_string(), (0, Vec::new()))].into_iter().collect());
+        let answer = |state: &str, pool: &str| {
+            let mut out = Vec::new();
+            registry.write_json(state, pool, &mut out).expect("JSON");
+            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON")
+        };
+        let counts = serde_json::json!({"a": 3, "b": 0});
+        assert_eq!(answer("", "")["droppedTargetCounts"], counts);
+        assert_eq!(answer("Dropped", "b")["droppedTargetCounts"], counts, "the scrapePool filter leaves the counts whole");
+        assert_eq!(answer("active", ""), serde_json::json!({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": null}));
+        assert_eq!(answer("other", "")["droppedTargetCounts"], serde_json::Value::Null);
     }
 }
