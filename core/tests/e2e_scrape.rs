@@ -751,3 +751,43 @@ fn a_target_found_twice_is_scraped_once_and_listed_as_last_found() {
     assert!(last_scrape.len() > 20 && last_scrape.ends_with('Z') && last_scrape.starts_with("20"), "{last_scrape}");
     assert!(server.stop(), "clean shutdown");
 }
+
+#[test]
+fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("");
+    let body = "# TYPE om_requests counter\n# HELP om_requests Requests.\nom_requests_total{code=\"200\"} 5 # {trace_id=\"4bf92f\"} 1.0\nom_requests_created{code=\"200\"} 1.7e9\n# TYPE om_build info\nom_build_info{version=\"2.1\"} 1\n# EOF\n";
+    exporter.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"], body);
+    let broken = Exporter::start("");
+    broken.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0"], "om_cut 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: om\n  static_configs: [{{targets: ['{ok}']}}]\n- job_name: cut\n  static_configs: [{{targets: ['{cut}']}}]\n", ok = exporter.address(), cut = broken.address()),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let names = poll_query(&server, "{job=\"om\", __name__=~\"om_.*\"}", "the OpenMetrics series", WAIT, |r| {
+        let mut names: Vec<String> = r.iter().map(|s| format!("{}={}", s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
+        names.sort();
+        (names.len() == 3).then_some(names)
+    });
+    assert_eq!(names, vec!["om_build_info=1", "om_requests_created=1700000000", "om_requests_total=5"]);
+    // Without its `# EOF` the answer is refused, as Prometheus refuses it.
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "cut")?["health"] == "down").then_some(()));
+    let cut = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "cut")).cloned().unwrap_or_default();
+    assert_eq!(cut["lastError"], "OpenMetrics: the data does not end with # EOF", "{cut}");
+    // Metadata reaches the shards asynchronously: read it until it is there.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, metadata) = get_json(&server.url("/api/v1/metadata?metric=om_build"));
+        if status == 200 && metadata["data"]["om_build"][0]["type"] == "info" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "om_build's metadata: {metadata}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.stop(), "clean shutdown");
+}

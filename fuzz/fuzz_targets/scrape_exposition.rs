@@ -3,7 +3,9 @@
 //! series cache is transparent (the same body scraped again, now from the cache, gives the
 //! same samples and the same error, and no staleness marker); and what a scrape makes is a
 //! valid write batch (`SeriesBatch::from_single_samples`' debug assertions: sorted, unique,
-//! non-empty labels and the cached hash equal to the text's).
+//! non-empty labels and the cached hash equal to the text's). Read as an OpenMetrics answer
+//! too (the first byte's third bit): the rewrite into the text format never panics, and
+//! what it gives is scraped the same way.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -29,7 +31,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             })
             .collect()
     });
-    let target = &all[usize::from(data.first().copied().unwrap_or(0) & 3)];
+    let flags = data.first().copied().unwrap_or(0);
+    let target = &all[usize::from(flags & 3)];
+    let rewritten;
+    let data = if flags & 4 != 0 {
+        match metricstor::scrape::openmetrics::to_text(data) {
+            Ok(text) => {
+                rewritten = text;
+                &rewritten[..]
+            }
+            Err(_) => return,
+        }
+    } else {
+        data
+    };
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();

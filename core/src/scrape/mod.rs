@@ -16,6 +16,7 @@ pub mod http_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
 pub mod oauth2;
+pub mod openmetrics;
 pub mod proxy;
 pub mod relabeled;
 pub mod scrape_loop;

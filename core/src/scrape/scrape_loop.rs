@@ -78,7 +78,7 @@ fn merge_target_labels(exposed: &Labels, exposed_empty: &[String], target: &[(St
 /// Splits an exposition line (trimmed, not a comment) into its series text (the name and
 /// label block, as written) and the rest (value and timestamp); `None` when a label block
 /// does not end.
-fn split_series(line: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_series(line: &str) -> Option<(&str, &str)> {
     let bytes = line.as_bytes();
     // The name ends where `text_format::parse_line` ends it: at `{` or any whitespace.
     let mut i = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(bytes.len());
@@ -193,6 +193,8 @@ fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
         let kind = match (keyword, text) {
             ("TYPE", "untyped") => "unknown",
             ("TYPE", kind @ ("counter" | "gauge" | "histogram" | "summary")) => kind,
+            // OpenMetrics' own types (an OpenMetrics answer rewritten keeps them).
+            ("TYPE", kind @ ("gaugehistogram" | "info" | "stateset")) => kind,
             ("TYPE", _) => continue,
             _ => "",
         };
@@ -651,8 +653,11 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         return Err(super::http_get::status_error(response.status));
     }
     let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.starts_with("application/openmetrics-text") || content_type.starts_with("application/vnd.google.protobuf") {
-        return Err(format!("unsupported Content-Type {content_type:?}: only the Prometheus text format is read"));
+    if content_type.starts_with("application/vnd.google.protobuf") {
+        return Err(format!("unsupported Content-Type {content_type:?}: the Prometheus text format and OpenMetrics text are read"));
+    }
+    if content_type.starts_with("application/openmetrics-text") {
+        return super::openmetrics::to_text(&response.body);
     }
     Ok(response.body)
 }
@@ -702,12 +707,13 @@ mod tests {
     #[test]
     fn metadata_is_given_when_it_changes() {
         let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
-        let body = b"# HELP a_total Requests \\\\ served.\\nAll.\n# TYPE a_total counter\na_total 1\n# TYPE  b\tuntyped\nb 2\n#TYPE c gauge\n# UNIT c seconds\n# TYPE d info\n# just a comment\n";
+        let body = b"# HELP a_total Requests \\\\ served.\\nAll.\n# TYPE a_total counter\na_total 1\n# TYPE  b\tuntyped\nb 2\n#TYPE c gauge\n# UNIT c seconds\n# TYPE d info\n# TYPE e nonsense\n# just a comment\n";
         let mut cache = SeriesCache::default();
         let first = cache.scrape(&t, &[], body, 1000, &LabelLimits::default()).unwrap();
         let meta = |family: &str, kind: &str, help: &str, unit: &str| crate::ingest::MetricMetadata { family: family.into(), kind: kind.into(), help: help.into(), unit: unit.into() };
-        // `#TYPE` and `# UNIT` are plain comments in the text format, `info` no type of it.
-        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", "")]));
+        // `#TYPE` and `# UNIT` are plain comments in the text format; OpenMetrics' `info`
+        // (kept by an OpenMetrics answer rewritten) is taken, another word is not.
+        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", ""), meta("d", "info", "", "")]));
         // The same comments again: nothing to give until the resend interval passes.
         assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
         assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
