@@ -90,7 +90,7 @@ pub enum ProxyKind {
 }
 
 /// A proxy between the client and its target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
     pub kind: ProxyKind,
     /// A DNS name or an IP address (IPv6 without brackets).
@@ -101,6 +101,13 @@ pub struct Proxy {
     pub user: Option<(String, String)>,
     /// Prometheus' `proxy_connect_header`: sent with `CONNECT` (an HTTP proxy's tunnel) only.
     pub connect_headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Proxy {
+    /// The kind and address (the password and the CONNECT header values stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("kind", &self.kind).field("address", &self.address()).field("user", &self.user.as_ref().map(|(user, _)| user)).finish_non_exhaustive()
+    }
 }
 
 impl Proxy {
@@ -405,10 +412,13 @@ impl HttpClient {
         self.phase.set("waiting for the proxy's CONNECT");
         let target = join_host_port(&self.host, self.port);
         let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-        if let Some(authorization) = proxy.authorization() {
+        let authorization = proxy.authorization();
+        if let Some(authorization) = &authorization {
             request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
         }
-        for (name, value) in &proxy.connect_headers {
+        // The proxy URL's credentials replace a configured Proxy-Authorization (Go sets it
+        // over the CONNECT headers).
+        for (name, value) in proxy.connect_headers.iter().filter(|(name, _)| authorization.is_none() || !name.eq_ignore_ascii_case("proxy-authorization")) {
             if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b == 0x7f) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 return Err(proxy.error(format!("proxy_connect_header {name:?} has an invalid name or value")));
             }
@@ -459,8 +469,9 @@ impl HttpClient {
         match (choice[1], &proxy.user) {
             (NO_AUTH, _) => {}
             (USER_PASSWORD, Some((user, password))) => {
-                if user.len() > 255 || password.len() > 255 {
-                    return Err(proxy.error("SOCKS5 user and password must be at most 255 bytes each"));
+                // As Go's SOCKS client: a user name of 1 to 255 bytes, a password of at most 255.
+                if user.is_empty() || user.len() > 255 || password.len() > 255 {
+                    return Err(proxy.error("SOCKS5: invalid user name or password (1 to 255 and at most 255 bytes)"));
                 }
                 let mut request = vec![1, user.len() as u8];
                 request.extend_from_slice(user.as_bytes());
@@ -469,6 +480,9 @@ impl HttpClient {
                 io.write_all(&request).await.map_err(|e| io_error("authentication", e))?;
                 let mut status = [0u8; 2];
                 io.read_exact(&mut status).await.map_err(|e| io_error("authentication", e))?;
+                if status[0] != 1 {
+                    return Err(proxy.error(format!("SOCKS5: unexpected authentication protocol version {}", status[0])));
+                }
                 if status[1] != 0 {
                     return Err(proxy.error("SOCKS5 authentication failed: the user or password was refused"));
                 }
@@ -477,7 +491,12 @@ impl HttpClient {
             (other, _) => return Err(proxy.error(format!("SOCKS5: the proxy chose authentication method {other}, which was not offered"))),
         }
         let mut request = vec![5, 1, 0];
-        match self.host.parse::<IpAddr>() {
+        // An IPv4-mapped IPv6 address goes as IPv4, as Go sends it.
+        let ip = self.host.parse::<IpAddr>().map(|ip| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        });
+        match ip {
             Ok(IpAddr::V4(ip)) => {
                 request.push(1);
                 request.extend_from_slice(&ip.octets());
@@ -499,6 +518,9 @@ impl HttpClient {
         io.write_all(&request).await.map_err(|e| io_error("connect request", e))?;
         let mut reply = [0u8; 4];
         io.read_exact(&mut reply).await.map_err(|e| io_error("connect reply", e))?;
+        if reply[0] != 5 || reply[2] != 0 {
+            return Err(proxy.error(format!("SOCKS5: malformed connect reply (version {}, reserved byte {})", reply[0], reply[2])));
+        }
         if reply[1] != 0 {
             let why = match reply[1] {
                 1 => "general SOCKS server failure",
@@ -1406,6 +1428,52 @@ mod tests {
         Ok((target, request))
     }
 
+    /// A SOCKS5 proxy taking no authentication (`refuse`: it wants some, answering 0xff):
+    /// it checks an IPv4 target, answers with an IPv4 bound address, then the HTTP request.
+    fn socks5_open_server(listener: TcpListener, refuse: bool) -> Result<String, String> {
+        let mut stream = accept(&listener);
+        let mut greeting = [0u8; 3];
+        stream.read_exact(&mut greeting).map_err(|e| e.to_string())?;
+        if greeting != [5, 1, 0] {
+            return Err(format!("greeting {greeting:?}"));
+        }
+        if refuse {
+            stream.write_all(&[5, 0xff]).map_err(|e| e.to_string())?;
+            return Ok(String::new());
+        }
+        stream.write_all(&[5, 0]).map_err(|e| e.to_string())?;
+        let mut request = [0u8; 10];
+        stream.read_exact(&mut request).map_err(|e| e.to_string())?;
+        let target = format!("{}.{}.{}.{}:{}", request[4], request[5], request[6], request[7], u16::from_be_bytes([request[8], request[9]]));
+        if request[..4] != [5, 1, 0, 1] {
+            return Err(format!("connect request {request:?}"));
+        }
+        stream.write_all(&[5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90]).map_err(|e| e.to_string())?;
+        read_request(&mut stream).ok_or("no request")?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nopen").map_err(|e| e.to_string())?;
+        Ok(target)
+    }
+
+    #[test]
+    fn a_socks5_proxy_without_authentication_connects_to_an_address() {
+        let socks = |port: u16| Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: None, connect_headers: Vec::new() }));
+        let (port, thread) = server(|listener| socks5_open_server(listener, false));
+        // An IPv4-mapped IPv6 address is sent as IPv4.
+        let mut client = HttpClient::new("::ffff:10.1.2.3".into(), 9100, None).with_proxy(socks(port));
+        let body = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect("through SOCKS5").body;
+        assert_eq!(body, b"open");
+        assert_eq!(thread.join().expect("proxy"), Ok("10.1.2.3:9100".to_string()));
+
+        let (port, thread) = server(|listener| socks5_open_server(listener, true));
+        let mut client = HttpClient::new("10.1.2.3".into(), 9100, None).with_proxy(socks(port));
+        let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("authentication wanted");
+        assert_eq!(error.to_string(), format!("proxy 127.0.0.1:{port}: SOCKS5: the proxy requires authentication (give a user in proxy_url)"));
+        assert_eq!(thread.join().expect("proxy"), Ok(String::new()));
+        let proxy = Proxy { kind: ProxyKind::Http, host: "p".into(), port: 1, user: Some(("u".into(), "hunter2".into())), connect_headers: vec![("X-Key".into(), "secret-value".into())] };
+        let shown = format!("{proxy:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("secret-value") && shown.contains("p:1"), "{shown}");
+    }
+
     #[test]
     fn a_socks5_proxy_connects_by_name_with_a_password() {
         let socks = |port: u16, password: &str| {
@@ -1514,12 +1582,13 @@ mod tests {
             let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
             let (target_port, target) = tls_server(&authority, 1);
             let (proxy_port, proxy) = connect_proxy(target_port, b"HTTP/1.1 200 Connection established\r\n\r\n");
-            let mut client = HttpClient::new("localhost".into(), target_port, Some(ClientTls { config: config.clone(), server_name: None })).with_proxy(http_proxy(proxy_port, Some(("u", "p")), &[("X-Tunnel", "yes")]));
+            let mut client = HttpClient::new("localhost".into(), target_port, Some(ClientTls { config: config.clone(), server_name: None })).with_proxy(http_proxy(proxy_port, Some(("u", "p")), &[("X-Tunnel", "yes"), ("proxy-authorization", "Basic replaced")]));
             let body = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect("through the tunnel").body;
             assert_eq!(body, b"secure");
             let connect = proxy.join().expect("proxy");
             assert!(connect.starts_with(&format!("CONNECT localhost:{target_port} HTTP/1.1\r\nHost: localhost:{target_port}\r\n")), "{connect}");
             assert!(connect.contains("\r\nProxy-Authorization: Basic dTpw\r\n") && connect.contains("\r\nX-Tunnel: yes\r\n"), "{connect}");
+            assert!(!connect.contains("replaced"), "the URL's credentials replace a configured Proxy-Authorization: {connect}");
             assert_eq!(target.join().expect("target"), 1);
 
             // A refused tunnel is an error naming the proxy and its answer.

@@ -366,8 +366,19 @@ struct OAuth2Section {
     client_secret_file: Option<PathBuf>,
     /// Prometheus 3's secret manager reference: refused (there is no secret manager here).
     client_secret_ref: Option<String>,
-    /// `client_credentials` (the default) only.
+    /// The jwt-bearer grant is refused; any other value asks client credentials, as in
+    /// Prometheus.
     grant_type: Option<String>,
+    /// The jwt-bearer grant's settings: read so that such a section is refused naming the
+    /// grant, and ignored with client credentials (as Prometheus ignores them).
+    client_certificate_key_id: Option<String>,
+    client_certificate_key: Option<String>,
+    client_certificate_key_file: Option<PathBuf>,
+    client_certificate_key_ref: Option<String>,
+    signature_algorithm: Option<String>,
+    iss: Option<String>,
+    audience: Option<String>,
+    claims: Option<serde::de::IgnoredAny>,
     scopes: Vec<String>,
     token_url: String,
     endpoint_params: BTreeMap<String, String>,
@@ -1010,10 +1021,8 @@ fn oauth2_source(o: OAuth2Section, base: &Path) -> Result<super::oauth2::TokenSo
     if o.client_secret_ref.as_deref().is_some_and(|r| !r.is_empty()) {
         return Err("oauth2 client_secret_ref is not supported (there is no secret manager): use client_secret or client_secret_file".into());
     }
-    match o.grant_type.as_deref().unwrap_or("") {
-        "" | "client_credentials" => {}
-        "urn:ietf:params:oauth:grant-type:jwt-bearer" => return Err("oauth2 grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported (only client_credentials)".into()),
-        other => return Err(format!("oauth2 grant_type {other:?} is not supported (only client_credentials)")),
+    if o.grant_type.as_deref() == Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+        return Err("oauth2 grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported (only client_credentials)".into());
     }
     let client_secret = match (o.client_secret.filter(|c| !c.is_empty()), o.client_secret_file.filter(|f| !f.as_os_str().is_empty())) {
         (Some(_), Some(_)) => return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into()),
@@ -1625,7 +1634,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, oauth2: {token_url: 'http://t/'}}]", "oauth2 client_id must be configured"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', oauth2: {client_id: c}}]}]", "http_sd_configs[0]: oauth2 token_url must be configured"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret: s, client_secret_file: f}}]", "at most one of oauth2 client_secret, client_secret_file"),
-            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer'}}]", "jwt-bearer is not supported"),
+            ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', client_certificate_key_file: k.pem, signature_algorithm: RS256, claims: {x: 1}}}]", "jwt-bearer is not supported"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret_ref: vault}}]", "client_secret_ref is not supported"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', proxy_url: 'ftp://p'}}]", "oauth2: proxy_url: "),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, oauth2: {client_id: c, token_url: 'http://t/'}}]}]", "please provide the 'api_server' URL explicitly"),

@@ -46,7 +46,7 @@ pub fn client_for(location: &Url, tls: &Result<ClientTls, String>, proxy: &Proxy
         Scheme::Https => Some(tls.clone().map_err(|e| format!("no TLS settings for https: {e}"))?),
         Scheme::Http => None,
     };
-    Ok(HttpClient::new(location.host.clone(), location.port, tls).with_proxy(proxy.for_url(location)))
+    Ok(HttpClient::new(location.host.clone(), location.port, tls).with_proxy(proxy.for_url(location)?))
 }
 
 /// What one GET asks.

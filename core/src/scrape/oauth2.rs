@@ -118,7 +118,7 @@ impl TokenSource {
     pub async fn authorization(&self, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let secret = self.client_secret.read()?;
+            let secret = self.client_secret.read().map_err(|e| format!("unable to read oauth2 client secret: {e}"))?;
             let in_form = {
                 let mut state = self.state.lock().map_err(|_| "oauth2 token cache poisoned".to_string())?;
                 if state.secret == secret {
@@ -149,7 +149,14 @@ impl TokenSource {
                 // Go's auto-detection: the header first, then the form if that failed.
                 None => match self.fetch(&secret, false, left).await {
                     Ok(token) => (token, false),
-                    Err(_) => (self.fetch(&secret, true, deadline.saturating_duration_since(Instant::now())).await?, true),
+                    Err(first) => {
+                        // With no time left for the second way, the first one's error says why.
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(first);
+                        }
+                        (self.fetch(&secret, true, left).await?, true)
+                    }
                 },
             };
             let header = token.header.clone();
@@ -176,6 +183,8 @@ impl TokenSource {
             ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
         ];
         if credentials_in_form {
+            // Set over any endpoint_params of these names, as Go's url.Values.Set does.
+            form.retain(|(name, _)| name != "client_id" && name != "client_secret");
             form.push(("client_id".into(), self.client_id.clone()));
             if !secret.is_empty() {
                 form.push(("client_secret".into(), secret.to_string()));
@@ -190,15 +199,20 @@ impl TokenSource {
         let url = &self.token_url_text;
         let mut client = super::http_get::client_for(&self.token_url, &self.tls, &self.proxy).map_err(|e| format!("oauth2: cannot fetch token from {url}: {e}"))?;
         let response = client.post(&self.token_url.path_and_query, &headers, body.as_bytes(), timeout, RESPONSE_BYTES_MAX).await.map_err(|e| format!("oauth2: cannot fetch token from {url}: {e}"))?;
+        let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let parsed = if media == "application/x-www-form-urlencoded" || media == "text/plain" { form_fields(&response.body) } else { json_fields(&response.body) };
+        // An RFC 6749 error in the answer, whatever its status, is named as Go names it.
+        if let Ok(Fields { error: Some(code), error_description, .. }) = &parsed {
+            let description = error_description.as_ref().map(|d| format!(" {d:?}")).unwrap_or_default();
+            return Err(format!("oauth2: cannot fetch token from {url}: {code:?}{description}"));
+        }
         if !(200..=299).contains(&response.status) {
             let text = String::from_utf8_lossy(&response.body);
             let text: String = text.trim().chars().take(200).collect();
-            return Err(format!("oauth2: cannot fetch token from {url}: {}; response: {text:?}", super::http_get::status_error(response.status).trim_start_matches("server returned ")));
+            return Err(format!("oauth2: cannot fetch token from {url}: {}; response: {text:?}", super::http_get::status_error(response.status).trim_start_matches("server returned HTTP status ")));
         }
-        let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        let fields = if media == "application/x-www-form-urlencoded" || media == "text/plain" { form_fields(&response.body)? } else { json_fields(&response.body)? };
-        token_from(fields, Instant::now()).map_err(|e| format!("oauth2: {url}: {e}"))
+        token_from(parsed?, Instant::now()).map_err(|e| format!("oauth2: {url}: {e}"))
     }
 }
 
@@ -208,6 +222,9 @@ struct Fields {
     access_token: String,
     token_type: String,
     expires_in: Option<i64>,
+    /// RFC 6749's error code and description, when the server refused.
+    error: Option<String>,
+    error_description: Option<String>,
 }
 
 fn json_fields(body: &[u8]) -> Result<Fields, String> {
@@ -220,7 +237,8 @@ fn json_fields(body: &[u8]) -> Result<Fields, String> {
         Some(serde_json::Value::String(s)) => Some(s.parse::<i64>().map_err(|_| format!("oauth2: expires_in {s:?} is not a number"))?),
         Some(other) => return Err(format!("oauth2: expires_in {other} is not a number")),
     };
-    Ok(Fields { access_token: text("access_token"), token_type: text("token_type"), expires_in })
+    let some = |key: &str| Some(text(key)).filter(|t| !t.is_empty());
+    Ok(Fields { access_token: text("access_token"), token_type: text("token_type"), expires_in, error: some("error"), error_description: some("error_description") })
 }
 
 fn form_fields(body: &[u8]) -> Result<Fields, String> {
@@ -232,7 +250,10 @@ fn form_fields(body: &[u8]) -> Result<Fields, String> {
         match form_unescape(name)?.as_str() {
             "access_token" => fields.access_token = value,
             "token_type" => fields.token_type = value,
-            "expires_in" if !value.is_empty() => fields.expires_in = Some(value.parse().map_err(|_| format!("oauth2: expires_in {value:?} is not a number"))?),
+            // As Go: an expires_in that is not a number means no expiry.
+            "expires_in" => fields.expires_in = value.parse().ok(),
+            "error" if !value.is_empty() => fields.error = Some(value),
+            "error_description" if !value.is_empty() => fields.error_description = Some(value),
             _ => {}
         }
     }
@@ -250,7 +271,8 @@ fn token_from(fields: Fields, now: Instant) -> Result<Token, String> {
         "basic" => "Basic".to_string(),
         _ => fields.token_type.clone(),
     };
-    let renew_at = fields.expires_in.filter(|s| *s > 0).map(|s| (now + Duration::from_secs(s.min(i64::from(i32::MAX)) as u64)).checked_sub(EXPIRY_DELTA).unwrap_or(now));
+    // A negative expires_in is a token already expired (asked again every time), as in Go.
+    let renew_at = fields.expires_in.filter(|s| *s != 0).map(|s| (now + Duration::from_secs(s.clamp(0, i64::from(i32::MAX)) as u64)).checked_sub(EXPIRY_DELTA).unwrap_or(now));
     Ok(Token { header: format!("{kind} {}", fields.access_token), renew_at })
 }
 
@@ -275,7 +297,7 @@ fn form_unescape(text: &str) -> Result<String, String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let byte = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| format!("oauth2: invalid escape in the token response {text:?}"))?;
+                let byte = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| "oauth2: invalid escape in the token response".to_string())?;
                 out.push(byte);
                 i += 2;
             }
@@ -388,7 +410,7 @@ mod tests {
     fn a_refused_header_is_tried_in_the_form_and_remembered() {
         let token = |t: &str| answer("200 OK", "application/x-www-form-urlencoded", &format!("access_token={t}&token_type=mac&expires_in=5"));
         let (port, thread) = token_server(vec![answer("401 Unauthorized", "application/json", r#"{"error":"invalid_client"}"#), token("a%2Bb"), token("second")]);
-        let source = source(port, Secret::Inline(String::new()), &[], &[("grant_type", "custom")]);
+        let source = source(port, Secret::Inline(String::new()), &[], &[("grant_type", "custom"), ("client_id", "from-params")]);
         let (first, second) = run(async {
             let first = source.authorization(Duration::from_secs(10)).await;
             // expires_in 5 is within the 10 s margin: asked again at once.
@@ -398,8 +420,8 @@ mod tests {
         assert_eq!(first.as_deref(), Ok("MAC a+b"));
         assert_eq!(second.as_deref(), Ok("MAC second"));
         let seen = thread.join().expect("server");
-        assert!(seen[0].contains("Authorization: Basic ") && seen[0].ends_with("\r\n\r\ngrant_type=custom"), "{}", seen[0]);
-        // No secret: only the client's ID in the form.
+        assert!(seen[0].contains("Authorization: Basic ") && seen[0].ends_with("\r\n\r\nclient_id=from-params&grant_type=custom"), "{}", seen[0]);
+        // No secret: only the client's ID in the form, over the endpoint_params one.
         assert!(!seen[1].contains("Authorization:") && seen[1].ends_with("\r\n\r\nclient_id=metric+stor&grant_type=custom"), "{}", seen[1]);
         assert!(!seen[2].contains("Authorization:") && seen[2].ends_with("client_id=metric+stor&grant_type=custom"), "the form remembered: {}", seen[2]);
     }
@@ -426,6 +448,7 @@ mod tests {
         });
         assert_eq!((one.as_deref(), two.as_deref()), (Ok("Bearer for-one"), Ok("Bearer for-two")));
         let error = missing.expect_err("no access_token");
+        assert!(!error.contains("three"), "{error}");
         assert!(error.contains("server response missing access_token") && error.contains("/oauth/token"), "{error}");
         let seen = thread.join().expect("server");
         assert!(seen[0].contains("Authorization: Basic bWV0cmljK3N0b3I6b25l"), "{}", seen[0]);
@@ -442,6 +465,28 @@ mod tests {
     }
 
     #[test]
+    fn errors_in_answers_are_named_as_go_names_them() {
+        let (port, thread) = token_server(vec![
+            answer("200 OK", "application/json", r#"{"error":"invalid_scope","error_description":"no such scope"}"#),
+            answer("400 Bad Request", "application/x-www-form-urlencoded", "error=invalid_request"),
+            answer("503 Service Unavailable", "text/html", "<h1>down</h1>"),
+            answer("503 Service Unavailable", "text/html", "<h1>still down</h1>"),
+        ]);
+        let source = source(port, Secret::Inline("s".into()), &[], &[]);
+        // Each answer is an error: the header's request, then the form's, twice (nothing
+        // was learnt); each call tells the form's answer.
+        let errors = run(async {
+            let first = source.authorization(Duration::from_secs(10)).await;
+            let second = source.authorization(Duration::from_secs(10)).await;
+            (first, second)
+        });
+        let url = format!("http://127.0.0.1:{port}/oauth/token?tenant=a");
+        assert_eq!(errors.0, Err(format!("oauth2: cannot fetch token from {url}: \"invalid_request\"")), "the form's answer after the header's");
+        assert_eq!(errors.1, Err(format!("oauth2: cannot fetch token from {url}: 503 Service Unavailable; response: \"<h1>still down</h1>\"")));
+        thread.join().expect("server");
+    }
+
+    #[test]
     fn settings_are_checked() {
         let settings = |client_id: &str, token_url: &str, scopes: Vec<String>, params: Vec<(String, String)>| Settings { client_id: client_id.into(), client_secret: Secret::Inline(String::new()), scopes, token_url: token_url.into(), endpoint_params: params, tls: Err("no TLS".into()), proxy: ProxyChoice::Direct };
         let error = |s: Settings| TokenSource::new(s).expect_err("refused");
@@ -455,12 +500,16 @@ mod tests {
     #[test]
     fn token_responses_read_as_go_reads_them() {
         let now = Instant::now();
-        let token = token_from(Fields { access_token: "x".into(), token_type: "Custom".into(), expires_in: Some(60) }, now).expect("token");
+        let token = token_from(Fields { access_token: "x".into(), token_type: "Custom".into(), expires_in: Some(60), ..Fields::default() }, now).expect("token");
         assert_eq!((token.header.as_str(), token.renew_at), ("Custom x", Some(now + Duration::from_secs(50))));
-        let token = token_from(Fields { access_token: "x".into(), token_type: String::new(), expires_in: None }, now).expect("token");
+        let token = token_from(Fields { access_token: "x".into(), token_type: String::new(), expires_in: None, ..Fields::default() }, now).expect("token");
         assert_eq!((token.header.as_str(), token.renew_at), ("Bearer x", None));
         assert_eq!(json_fields(br#"{"access_token":"a","expires_in":12.0}"#).map(|f| f.expires_in), Ok(Some(12)));
         assert!(json_fields(b"<html>").expect_err("not JSON").contains("cannot parse"));
         assert_eq!(form_fields(b"access_token=a%20b&expires_in=7&other=1").map(|f| (f.access_token, f.expires_in)), Ok(("a b".to_string(), Some(7))));
+        assert_eq!(form_fields(b"access_token=a&expires_in=soon").map(|f| f.expires_in), Ok(None), "not a number: no expiry");
+        let expired = token_from(Fields { access_token: "x".into(), expires_in: Some(-5), ..Fields::default() }, now).expect("token");
+        assert!(expired.renew_at.is_some_and(|at| at <= now), "a negative expires_in is expired");
+        assert!(!form_fields(b"access_token=s3cr%zzet").expect_err("bad escape").contains("s3cr"), "the token stays out of the message");
     }
 }

@@ -11,7 +11,11 @@
 //!   optionally with `:port`.
 //!
 //! Proxies speak HTTP (`http://`) or SOCKS5 (`socks5://`, `socks5h://`); an `https://`
-//! proxy (TLS to the proxy itself) is refused naming it.
+//! proxy (TLS to the proxy itself) in `proxy_url` is refused naming it. A proxy from the
+//! environment that cannot be used (such a scheme, or `HTTP_PROXY` in a CGI environment,
+//! which Go refuses) fails the requests that would go through it, naming the variable, as
+//! Go fails them; the configuration still loads. A proxy URL's password is shown as
+//! `xxxxx` in messages.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -29,9 +33,9 @@ pub enum ProxyChoice {
     Direct,
     /// Every request through this proxy (`proxy_url` without `no_proxy`).
     All(Arc<Proxy>),
-    /// Go's `httpproxy` rules: a proxy per scheme, targets matching `no_proxy` and loopback
-    /// targets straight.
-    Rules { http: Option<Arc<Proxy>>, https: Option<Arc<Proxy>>, no_proxy: NoProxy },
+    /// Go's `httpproxy` rules: a proxy per scheme (or why the environment's cannot be
+    /// used), targets matching `no_proxy` and loopback targets straight.
+    Rules { http: Option<Result<Arc<Proxy>, String>>, https: Option<Result<Arc<Proxy>, String>>, no_proxy: NoProxy },
 }
 
 impl ProxyChoice {
@@ -66,15 +70,13 @@ impl ProxyChoice {
         }
         if from_environment {
             let var = |upper: &str| env(upper).filter(|v| !v.is_empty()).or_else(|| env(&upper.to_ascii_lowercase()).filter(|v| !v.is_empty()));
-            let read = |name: &str| -> Result<Option<Arc<Proxy>>, String> {
-                match var(name) {
-                    None => Ok(None),
-                    Some(value) => parse_proxy_url(&value, true, &connect_headers).map(|p| Some(Arc::new(p))).map_err(|e| format!("proxy_from_environment: {name}: {e}")),
-                }
-            };
-            let (http, https) = (read("HTTP_PROXY")?, read("HTTPS_PROXY")?);
+            let read = |name: &str| var(name).map(|value| parse_proxy_url(&value, true, &connect_headers).map(Arc::new).map_err(|e| format!("the proxy in {name}: {e}")));
+            let (http, https) = (read("HTTP_PROXY"), read("HTTPS_PROXY"));
             // Go refuses HTTP_PROXY for plain requests when running as a CGI program.
-            let http = if env("REQUEST_METHOD").is_some_and(|v| !v.is_empty()) { None } else { http };
+            let http = match http {
+                Some(_) if env("REQUEST_METHOD").is_some_and(|v| !v.is_empty()) => Some(Err("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy".to_string())),
+                other => other,
+            };
             if http.is_none() && https.is_none() {
                 return Ok(ProxyChoice::Direct);
             }
@@ -84,21 +86,24 @@ impl ProxyChoice {
         let proxy = Arc::new(parse_proxy_url(url, false, &connect_headers).map_err(|e| format!("proxy_url: {e}"))?);
         Ok(match no_proxy {
             None => ProxyChoice::All(proxy),
-            Some(rules) => ProxyChoice::Rules { http: Some(proxy.clone()), https: Some(proxy), no_proxy: NoProxy::parse(rules) },
+            Some(rules) => ProxyChoice::Rules { http: Some(Ok(proxy.clone())), https: Some(Ok(proxy)), no_proxy: NoProxy::parse(rules) },
         })
     }
 
-    /// The proxy for a request to `url`, if any.
-    pub fn for_url(&self, url: &Url) -> Option<Arc<Proxy>> {
+    /// The proxy for a request to `url`, if any, or why the one it would take cannot be used.
+    pub fn for_url(&self, url: &Url) -> Result<Option<Arc<Proxy>>, String> {
         match self {
-            ProxyChoice::Direct => None,
-            ProxyChoice::All(proxy) => Some(proxy.clone()),
+            ProxyChoice::Direct => Ok(None),
+            ProxyChoice::All(proxy) => Ok(Some(proxy.clone())),
             ProxyChoice::Rules { http, https, no_proxy } => {
                 let proxy = match url.scheme {
                     Scheme::Http => http,
                     Scheme::Https => https,
                 };
-                proxy.as_ref().filter(|_| no_proxy.use_proxy(&url.host, url.port)).cloned()
+                match proxy {
+                    Some(proxy) if no_proxy.use_proxy(&url.host, url.port) => proxy.clone().map(Some),
+                    _ => Ok(None),
+                }
             }
         }
     }
@@ -106,10 +111,12 @@ impl ProxyChoice {
 
 /// Reads `scheme://[user[:password]@]host[:port][/path]`. `lenient` (an environment
 /// variable): a value without a scheme is taken as `http://`, as Go does.
-fn parse_proxy_url(text: &str, lenient: bool, connect_headers: &[(String, String)]) -> Result<Proxy, String> {
-    let (scheme, rest) = match text.split_once("://") {
+fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)]) -> Result<Proxy, String> {
+    let shown = redacted(raw);
+    let text = shown.as_str();
+    let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
-        None if lenient => ("http".to_string(), text),
+        None if lenient => ("http".to_string(), raw),
         None => return Err(format!("{text:?} must start with http://, socks5:// or socks5h://")),
     };
     let (kind, default_port) = match scheme.as_str() {
@@ -141,6 +148,17 @@ fn parse_proxy_url(text: &str, lenient: bool, connect_headers: &[(String, String
     Ok(Proxy { kind, host, port, user, connect_headers: connect_headers.to_vec() })
 }
 
+/// The URL with its password, if any, shown as `xxxxx` (Go's `URL.Redacted`).
+fn redacted(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else { return url.to_string() };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}:xxxxx{}", &url[..start + colon], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// `%XX` escapes of a URL's user information decoded.
 fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
@@ -149,7 +167,7 @@ fn percent_decode(text: &str) -> Result<String, String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-            let byte = hex.ok_or_else(|| format!("invalid escape in the proxy URL's user information {text:?}"))?;
+            let byte = hex.ok_or_else(|| "invalid escape in the proxy URL's user information".to_string())?;
             out.push(byte);
             i += 3;
         } else {
@@ -157,7 +175,7 @@ fn percent_decode(text: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("the proxy URL's user information {text:?} is not UTF-8"))
+    String::from_utf8(out).map_err(|_| "the proxy URL's user information is not UTF-8".to_string())
 }
 
 /// The targets that are not proxied, as Go's `httpproxy` reads `NO_PROXY`.
@@ -285,7 +303,7 @@ mod tests {
     }
 
     fn proxied(choice: &ProxyChoice, target: &str) -> Option<String> {
-        choice.for_url(&url(target)).map(|p| p.address())
+        choice.for_url(&url(target)).expect("a usable proxy").map(|p| p.address())
     }
 
     #[test]
@@ -314,6 +332,10 @@ mod tests {
         assert!(error(Some("http://"), None).contains("has no host"));
         assert!(error(Some("http://proxy:port"), None).contains("not a host:port address"));
         assert!(error(Some("http://a:%zz@proxy"), None).contains("invalid escape"));
+        // The password never shows in a message.
+        assert_eq!(error(Some("https://user:hunter2@proxy:3128/x"), None), "proxy_url: \"https://user:xxxxx@proxy:3128/x\": a proxy spoken to over TLS (https://) is not supported; use an http:// or socks5:// proxy");
+        assert_eq!(redacted("http://user@p"), "http://user@p");
+        assert_eq!(redacted("socks5://u:p@w@host:1/a@b"), "socks5://u:xxxxx@host:1/a@b");
         assert_eq!(error(None, Some("example.com")), "if no_proxy is configured, proxy_url must also be configured");
     }
 
@@ -364,9 +386,13 @@ mod tests {
         assert_eq!(proxied(&rules, "http://localhost:9100/"), None);
         let only_https = from_env(&[("HTTPS_PROXY", "socks5://s:1080")]).expect("environment");
         assert_eq!(proxied(&only_https, "http://target.example/"), None);
+        // What Go refuses or cannot use fails the requests that would go through it (the
+        // configuration loads; loopback targets still go straight).
         let cgi = from_env(&[("HTTP_PROXY", "http://p"), ("REQUEST_METHOD", "GET")]).expect("environment");
-        assert_eq!(cgi, ProxyChoice::Direct, "Go ignores HTTP_PROXY in a CGI environment");
-        let error = from_env(&[("HTTPS_PROXY", "https://p")]).expect_err("TLS proxy");
-        assert!(error.starts_with("proxy_from_environment: HTTPS_PROXY: "), "{error}");
+        assert_eq!(cgi.for_url(&url("http://target.example/")), Err("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy".to_string()));
+        let tls_proxy = from_env(&[("HTTPS_PROXY", "https://user:pw@p")]).expect("loads");
+        let error = tls_proxy.for_url(&url("https://target.example/")).expect_err("a TLS proxy");
+        assert!(error.starts_with("the proxy in HTTPS_PROXY: \"https://user:xxxxx@p\": a proxy spoken to over TLS"), "{error}");
+        assert_eq!(tls_proxy.for_url(&url("https://127.0.0.1/")), Ok(None));
     }
 }
