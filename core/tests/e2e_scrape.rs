@@ -791,3 +791,96 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     }
     assert!(server.stop(), "clean shutdown");
 }
+
+/// A Docker daemon's answers for one container on loopback exposing `port`, in network
+/// `net-1`: the containers list and the networks list.
+fn docker_answers(port: u16, name: &str) -> (String, String) {
+    let containers = json!([
+        {"Id": format!("{name}-id"), "Names": [format!("/{name}")], "Image": "exporter:1", "Labels": {"com.example.team": "storage"},
+         "Ports": [{"IP": "0.0.0.0", "PrivatePort": port, "PublicPort": 0, "Type": "tcp"}, {"PrivatePort": 53, "Type": "udp"}],
+         "HostConfig": {"NetworkMode": "bridge"}, "NetworkSettings": {"Networks": {"bridge": {"NetworkID": "net-1", "IPAddress": "127.0.0.1"}}}},
+        {"Id": "nameless", "Names": [], "HostConfig": {"NetworkMode": "bridge"}, "NetworkSettings": {"Networks": {"bridge": {"NetworkID": "net-1", "IPAddress": "127.0.0.9"}}}}
+    ]);
+    let networks = json!([{"Name": "bridge", "Id": "net-1", "Scope": "local", "Internal": false, "Ingress": false, "Labels": {"com.docker.network.bridge.default_bridge": "true"}}]);
+    (containers.to_string(), networks.to_string())
+}
+
+/// A Docker daemon on a Unix socket answering every request on a connection (kept alive);
+/// returns the request lines it saw.
+fn unix_docker_daemon(path: std::path::PathBuf, containers: String, networks: String) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind the daemon's socket");
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (record, containers, networks) = (record.clone(), containers.clone(), networks.clone());
+            std::thread::spawn(move || {
+                let Ok(reader) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(reader);
+                let mut stream = stream;
+                loop {
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let path = first.split(' ').nth(1).unwrap_or("").to_string();
+                    record.lock().map(|mut r| r.push(path.clone())).ok();
+                    let body = if path.starts_with("/containers/json") { &containers } else { &networks };
+                    if stream.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    seen
+}
+
+#[test]
+fn docker_sd_finds_containers_over_http_and_a_unix_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let over_http = Exporter::start("docker_probe{via=\"http\"} 1\n");
+    let over_socket = Exporter::start("docker_probe{via=\"socket\"} 1\n");
+    let daemon = Exporter::start("");
+    let (containers, networks) = docker_answers(over_http.port, "web");
+    daemon.route("/containers/json", 200, &["Content-Type: application/json"], &containers);
+    daemon.route("/networks", 200, &["Content-Type: application/json"], &networks);
+    let socket = dir.path().join("docker.sock");
+    let (containers, networks) = docker_answers(over_socket.port, "db");
+    let seen = unix_docker_daemon(socket.clone(), containers, networks);
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: docker\n  docker_sd_configs:\n  - {{host: 'http://{daemon}', refresh_interval: 1s}}\n  - {{host: 'unix://{socket}', refresh_interval: 1s, filters: [{{name: label, values: ['com.example.team=storage']}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_docker_container_label_com_example_team], target_label: team}}\n  - {{source_labels: [__meta_docker_container_name], target_label: container}}\n  - {{source_labels: [__meta_docker_network_label_com_docker_network_bridge_default_bridge], target_label: default_bridge}}\n",
+            daemon = daemon.address(),
+            socket = socket.display()
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let found = poll_query(&server, "docker_probe", "both containers found and scraped", WAIT, |r| {
+        let mut found: Vec<serde_json::Value> = r.iter().map(|s| s["metric"].clone()).collect();
+        found.sort_by_key(|m| m["via"].as_str().unwrap_or("").to_string());
+        (found.len() == 2).then_some(found)
+    });
+    assert_eq!(found[0], json!({"__name__": "docker_probe", "via": "http", "team": "storage", "container": "/web", "default_bridge": "true", "instance": over_http.address(), "job": "docker"}));
+    assert_eq!(found[1], json!({"__name__": "docker_probe", "via": "socket", "team": "storage", "container": "/db", "default_bridge": "true", "instance": over_socket.address(), "job": "docker"}));
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+    let web = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["container"] == "/web")).cloned().unwrap_or_default();
+    let discovered = &web["discoveredLabels"];
+    assert_eq!((discovered["__meta_docker_container_id"].as_str(), discovered["__meta_docker_network_name"].as_str(), discovered["__meta_docker_port_private"].as_str()), (Some("web-id"), Some("bridge"), Some(over_http.port.to_string().as_str())), "{web}");
+    let paths = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(paths.iter().any(|p| p == "/containers/json?filters=%7B%22label%22%3A%5B%22com.example.team%3Dstorage%22%5D%7D") && paths.iter().any(|p| p == "/networks"), "{paths:?}");
+    assert!(server.stop(), "clean shutdown");
+}

@@ -4,7 +4,8 @@
 //! configuration Prometheus' `tls_config` describes ([`client_tls_config`]). Requests may go
 //! through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for plain-HTTP
 //! targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy (RFC
-//! 1928, RFC 1929 username/password) connects to either.
+//! 1928, RFC 1929 username/password) connects to either. A client may also speak plain HTTP
+//! over a Unix socket (a Docker daemon's).
 
 use std::cell::Cell;
 use std::io::Read;
@@ -153,6 +154,7 @@ pub type BodySink<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> Result<(), String>;
 /// The socket of one connection, with or without TLS.
 enum Conn {
     Plain(TokioIo<TcpStream>),
+    Unix(TokioIo<glommio::net::UnixStream>),
     Tls(Box<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>),
 }
 
@@ -160,6 +162,7 @@ impl AsyncRead for Conn {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Conn::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
     }
@@ -169,6 +172,7 @@ impl AsyncWrite for Conn {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Conn::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
@@ -176,6 +180,7 @@ impl AsyncWrite for Conn {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Conn::Unix(stream) => Pin::new(stream).poll_flush(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
@@ -183,6 +188,7 @@ impl AsyncWrite for Conn {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Conn::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
@@ -195,6 +201,9 @@ pub struct HttpClient {
     tls: Option<ClientTls>,
     /// The proxy every connection goes through, if any.
     proxy: Option<Arc<Proxy>>,
+    /// The Unix socket connected to instead of `host:port` (plain HTTP; `host` is then only
+    /// the Host header's).
+    unix_socket: Option<std::path::PathBuf>,
     /// The connection kept from the last response, if it may be reused.
     conn: Option<Conn>,
     /// What the current request is doing, for the timeout's message.
@@ -209,7 +218,13 @@ impl HttpClient {
             Some(inner) => inner.to_string(),
             None => host,
         };
-        HttpClient { host, port, tls, proxy: None, conn: None, phase: Cell::new("starting") }
+        HttpClient { host, port, tls, proxy: None, unix_socket: None, conn: None, phase: Cell::new("starting") }
+    }
+
+    /// A client speaking plain HTTP over the Unix socket at `path` (`host` for the Host
+    /// header).
+    pub fn unix(path: std::path::PathBuf, host: String) -> HttpClient {
+        HttpClient { unix_socket: Some(path), ..HttpClient::new(host, 80, None) }
     }
 
     /// The same client, connecting through `proxy` (none: directly).
@@ -346,6 +361,11 @@ impl HttpClient {
     /// Connects (to the proxy, if any, which then reaches the target) and does the TLS
     /// handshake if configured.
     async fn open(&self, deadline: Instant) -> Result<Conn, ClientError> {
+        if let Some(path) = &self.unix_socket {
+            self.phase.set("connecting");
+            let stream = glommio::net::UnixStream::connect(path).await.map_err(|e| ClientError::Connect { message: format!("{}: {e}", path.display()) })?;
+            return Ok(Conn::Unix(TokioIo(stream)));
+        }
         let stream = match self.proxy.as_deref() {
             None => self.connect_tcp(&self.host, self.port, deadline, "").await?,
             Some(proxy) => {
@@ -447,7 +467,7 @@ impl HttpClient {
         }
         match conn {
             Conn::Plain(TokioIo(stream)) => Ok(stream),
-            Conn::Tls(_) => Err(proxy.error("unexpected TLS connection")),
+            Conn::Tls(_) | Conn::Unix(_) => Err(proxy.error("unexpected connection kind")),
         }
     }
 
@@ -1347,6 +1367,27 @@ mod tests {
         let request = thread.join().expect("server");
         assert!(request.starts_with("POST /token HTTP/1.1\r\nContent-Length: 29\r\n"), "{request}");
         assert!(request.ends_with("Content-Type: application/x-www-form-urlencoded\r\n\r\ngrant_type=client_credentials"), "{request}");
+    }
+
+    #[test]
+    fn requests_go_over_a_unix_socket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("daemon.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let thread = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let request = read_request(&mut stream);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]");
+            request
+        });
+        let mut client = HttpClient::unix(path.clone(), "docker".into());
+        let body = run(async { client.get("/containers/json", &[], LONG, LIMIT).await }).expect("over the socket").body;
+        assert_eq!(body, b"[]");
+        let request = thread.join().expect("server").expect("a request");
+        assert!(request.starts_with("GET /containers/json HTTP/1.1\r\nHost: docker\r\n"), "{request}");
+        let mut missing = HttpClient::unix(dir.path().join("absent.sock"), "docker".into());
+        let error = run(async { missing.get("/", &[], LONG, LIMIT).await }).expect_err("no socket");
+        assert!(error.to_string().contains("absent.sock"), "{error}");
     }
 
     fn http_proxy(port: u16, user: Option<(&str, &str)>, connect_headers: &[(&str, &str)]) -> Option<Arc<Proxy>> {

@@ -96,6 +96,7 @@ struct JobSection {
     static_configs: Vec<StaticSection>,
     file_sd_configs: Vec<FileSdSection>,
     http_sd_configs: Vec<HttpSdSection>,
+    docker_sd_configs: Vec<DockerSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
@@ -184,6 +185,68 @@ struct HttpSdSection {
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
+}
+
+/// Prometheus' `docker_sd_config`: the containers of a Docker daemon, with the HTTP client
+/// settings a job has (used for `http://` and `https://` hosts).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DockerSdSection {
+    host: String,
+    port: u16,
+    filters: Vec<DockerFilterSection>,
+    host_networking_host: String,
+    refresh_interval: Option<String>,
+    match_first_network: bool,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
+}
+
+impl Default for DockerSdSection {
+    /// Prometheus' defaults.
+    fn default() -> DockerSdSection {
+        DockerSdSection {
+            host: String::new(),
+            port: 80,
+            filters: Vec::new(),
+            host_networking_host: "localhost".into(),
+            refresh_interval: None,
+            match_first_network: true,
+            basic_auth: None,
+            authorization: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            tls_config: None,
+            http_headers: BTreeMap::new(),
+            proxy_url: None,
+            no_proxy: None,
+            proxy_from_environment: false,
+            proxy_connect_header: BTreeMap::new(),
+            oauth2: None,
+            enable_http2: None,
+            follow_redirects: None,
+        }
+    }
+}
+
+/// A Docker `filters` entry: containers matching any of `values` for `name`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DockerFilterSection {
+    name: String,
+    values: Vec<String>,
 }
 
 /// One `http_headers` entry (Prometheus' common HTTP client settings): values sent as
@@ -618,6 +681,46 @@ impl std::fmt::Debug for HttpSd {
     }
 }
 
+/// How often a Docker daemon is asked when `refresh_interval` is not given (Prometheus').
+const DOCKER_SD_REFRESH_DEFAULT_MS: i64 = 60_000;
+
+/// Where a Docker daemon listens.
+#[derive(Debug, Clone)]
+pub enum DockerHost {
+    /// `unix:///path`: plain HTTP over the socket.
+    Unix(PathBuf),
+    /// `http://`, `https://` (with the entry's HTTP client settings) or `tcp://` (as http).
+    Http(Url),
+}
+
+/// One `docker_sd_configs` entry, checked.
+pub struct DockerSd {
+    /// As written, for messages.
+    pub host_text: String,
+    pub host: DockerHost,
+    /// This entry's source name among the asked groups: the host and the entry's position.
+    pub source: String,
+    pub port: u16,
+    /// `filters` as the Docker API's JSON (`{"name": ["value", ...]}`), empty for none.
+    pub filters: String,
+    pub host_networking_host: String,
+    pub refresh_ms: i64,
+    pub match_first_network: bool,
+    pub credentials: Credentials,
+    pub http_headers: ExtraHeaders,
+    pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, its requests go through.
+    pub proxy: ProxyChoice,
+    pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for DockerSd {
+    /// The host and schedule (credentials stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerSd").field("host", &self.host_text).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
 /// How often dns_sd names are looked up when `refresh_interval` is not given (Prometheus').
 const DNS_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
 
@@ -728,6 +831,7 @@ pub struct ScrapeJob {
     pub static_groups: Vec<TargetGroup>,
     pub file_sd: Vec<FileSd>,
     pub http_sd: Vec<HttpSd>,
+    pub docker_sd: Vec<DockerSd>,
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
     pub kubernetes_sd: Vec<KubernetesSd>,
@@ -1373,6 +1477,57 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, proxy: access.proxy, follow_redirects: s.follow_redirects.unwrap_or(true) })
 }
 
+fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result<DockerSd, String> {
+    if s.host.is_empty() {
+        return Err("host missing".into());
+    }
+    let lower = s.host.to_ascii_lowercase();
+    let host = if let Some(path) = lower.strip_prefix("unix://").map(|_| &s.host["unix://".len()..]) {
+        if path.is_empty() {
+            return Err(format!("host {:?}: no socket path", s.host));
+        }
+        DockerHost::Unix(PathBuf::from(path))
+    } else if lower.starts_with("tcp://") {
+        DockerHost::Http(Url::parse(&format!("http://{}", &s.host["tcp://".len()..])).map_err(|e| format!("host: {e}"))?)
+    } else if lower.starts_with("http://") || lower.starts_with("https://") {
+        DockerHost::Http(Url::parse(&s.host).map_err(|e| format!("host: {e}"))?)
+    } else {
+        return Err(format!("host {:?}: use unix://, tcp://, http:// or https://", s.host));
+    };
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKER_SD_REFRESH_DEFAULT_MS);
+    let _ = s.enable_http2;
+    let https = matches!(&host, DockerHost::Http(url) if url.scheme == Scheme::Https);
+    let access = client_access(
+        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
+        https,
+        base,
+    )?;
+    // Docker's filter form: each name with all its values, in the order given.
+    let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for filter in s.filters {
+        if filter.name.is_empty() {
+            return Err("filters: a filter needs a name".into());
+        }
+        filters.entry(filter.name).or_default().extend(filter.values);
+    }
+    let filters = if filters.is_empty() { String::new() } else { serde_json::to_string(&filters).map_err(|e| format!("filters: {e}"))? };
+    Ok(DockerSd {
+        source: format!("docker {} #{position}", s.host),
+        host_text: s.host,
+        host,
+        port: s.port,
+        filters,
+        host_networking_host: s.host_networking_host,
+        refresh_ms,
+        match_first_network: s.match_first_network,
+        credentials: access.credentials,
+        http_headers: access.headers,
+        tls: access.tls,
+        proxy: access.proxy,
+        follow_redirects: s.follow_redirects.unwrap_or(true),
+    })
+}
+
 fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
@@ -1438,6 +1593,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
         http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
     }
+    let mut docker_sd = Vec::new();
+    for (i, section) in s.docker_sd_configs.into_iter().enumerate() {
+        docker_sd.push(resolve_docker_sd(section, base, i).map_err(|e| format!("docker_sd_configs[{i}]: {e}"))?);
+    }
     let mut dns_sd = Vec::new();
     for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
         dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
@@ -1470,6 +1629,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         static_groups: s.static_configs.into_iter().map(|g| TargetGroup { targets: g.targets, labels: g.labels }).collect(),
         file_sd,
         http_sd,
+        docker_sd,
         dns_sd,
         consul_sd,
         kubernetes_sd,
@@ -1632,6 +1792,11 @@ mod tests {
             ("scrape_configs: [{job_name: a, consul_sd_configs: [{proxy_connect_header: {X: [y]}}]}]", "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/'}, bearer_token: x}]", "at most one of basic_auth, oauth2, authorization and bearer_token(_file) may be set"),
             ("scrape_configs: [{job_name: a, oauth2: {token_url: 'http://t/'}}]", "oauth2 client_id must be configured"),
+            ("scrape_configs: [{job_name: a, docker_sd_configs: [{port: 9100}]}]", "docker_sd_configs[0]: host missing"),
+            ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'ssh://docker-host'}]}]", "docker_sd_configs[0]: host \"ssh://docker-host\": use unix://, tcp://, http:// or https://"),
+            ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix://'}]}]", "no socket path"),
+            ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'tcp://d:2375', filters: [{values: [x]}]}]}]", "filters: a filter needs a name"),
+            ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix:///s', role: x}]}]", "role"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', oauth2: {client_id: c}}]}]", "http_sd_configs[0]: oauth2 token_url must be configured"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret: s, client_secret_file: f}}]", "at most one of oauth2 client_secret, client_secret_file"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', client_certificate_key_file: k.pem, signature_algorithm: RS256, claims: {x: 1}}}]", "jwt-bearer is not supported"),

@@ -1,0 +1,110 @@
+//! Targets from `docker_sd_configs`, as Prometheus' Docker discovery finds them: every
+//! `refresh_interval` (60 s by default) the daemon at `host` is asked for its running
+//! containers (`GET /containers/json`, with the entry's `filters`) and its networks (`GET
+//! /networks`), and each container's networks and TCP ports become targets with Prometheus'
+//! `__meta_docker_*` labels (`targets`). A `unix://` host is spoken to over its socket; an
+//! `http://` or `https://` host with the entry's HTTP client settings; `tcp://` as
+//! `http://`. A failed request keeps the last good targets and is logged when the error
+//! changes. Requests are unversioned, so the daemon answers in its own API version.
+//!
+//! Executor 0 asks the daemons and puts the groups in the shared `AskedGroups` (the source is
+//! the entry's host and position), which every executor reads.
+
+pub mod targets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
+use super::config::{DockerHost, DockerSd, ScrapeConfig, TargetGroup, Url};
+use super::http_get::{self, Get};
+
+/// The largest answer read (thousands of containers fit many times over).
+const BODY_BYTES_MAX: usize = 64 << 20;
+
+/// Starts asking every docker_sd entry of `config` on this executor; the requests stop
+/// when `stopped` closes (a reload or shutdown).
+pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
+    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.docker_sd.len()).map(move |i| (j, i))).collect();
+    for (j, i) in entries {
+        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
+        glommio::spawn_local(async move {
+            let job = &config.jobs[j];
+            refresh_loop(&job.name, &job.docker_sd[i], &results, &stopped).await;
+        })
+        .detach();
+    }
+}
+
+/// A client for the daemon (kept alive between refreshes).
+fn client(sd: &DockerSd) -> Result<net::client::HttpClient, String> {
+    match &sd.host {
+        DockerHost::Unix(path) => Ok(net::client::HttpClient::unix(path.clone(), "docker".into())),
+        DockerHost::Http(url) => http_get::client_for(url, &sd.tls, &sd.proxy),
+    }
+}
+
+/// Asks `sd` now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &DockerSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let mut client = match client(sd) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(job, host = %sd.host_text, %error, "docker_sd: its targets stay empty");
+            return;
+        }
+    };
+    let mut errors = ErrorLog::default();
+    loop {
+        let Some(answer) = unless_stopped(ask(&mut client, sd), stopped).await else { return };
+        match answer {
+            Ok(groups) => {
+                if errors.answered() {
+                    tracing::info!(job, host = %sd.host_text, targets = groups.len(), "docker_sd answers again");
+                }
+                results.store(job, &sd.source, groups.into_iter().map(Arc::new).collect());
+            }
+            Err(error) => {
+                if errors.failed(&error) {
+                    tracing::warn!(job, host = %sd.host_text, %error, "docker_sd request failed; its last good targets are kept");
+                }
+            }
+        }
+        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
+            return;
+        }
+    }
+}
+
+/// The containers and networks of the daemon, made into target groups.
+async fn ask(client: &mut net::client::HttpClient, sd: &DockerSd) -> Result<Vec<TargetGroup>, String> {
+    let containers_path = if sd.filters.is_empty() { "/containers/json".to_string() } else { format!("/containers/json?filters={}", super::discovery::query_escape(&sd.filters)) };
+    let containers: Vec<targets::Container> = get_json(client, sd, &containers_path).await.map_err(|e| format!("error while listing containers: {e}"))?;
+    let networks: Vec<targets::Network> = get_json(client, sd, "/networks").await.map_err(|e| format!("error while computing network labels: {e}"))?;
+    Ok(targets::groups(&containers, &networks, sd.port, &sd.host_networking_host, sd.match_first_network))
+}
+
+/// One GET of the daemon, its `200` body decoded.
+async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, sd: &DockerSd, path_and_query: &str) -> Result<T, String> {
+    // As Prometheus: a request may take the whole refresh interval.
+    let timeout = Duration::from_millis(sd.refresh_ms as u64);
+    let headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
+    let response = match &sd.host {
+        DockerHost::Unix(path) => client.get(path_and_query, &headers, timeout, BODY_BYTES_MAX).await.map_err(|e| format!("{}: {e}", path.display()))?,
+        DockerHost::Http(base) => {
+            let prefix = base.path_and_query.trim_end_matches('/');
+            let location = Url { path_and_query: format!("{prefix}{path_and_query}"), ..base.clone() };
+            let shown = format!("{}{path_and_query}", sd.host_text.trim_end_matches('/'));
+            let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+            http_get::get(get).await?
+        }
+    };
+    if response.status != 200 {
+        let message = serde_json::from_slice::<serde_json::Value>(&response.body).ok().and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string));
+        let status = http_get::status_error(response.status);
+        return Err(match message {
+            Some(message) => format!("{status}: {message}"),
+            None => status,
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|e| format!("cannot read the daemon's answer: {e}"))
+}
