@@ -763,7 +763,7 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     let scrape_file = dir.path().join("prometheus.yml");
     std::fs::write(
         &scrape_file,
-        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: om\n  static_configs: [{{targets: ['{ok}']}}]\n- job_name: cut\n  static_configs: [{{targets: ['{cut}']}}]\n", ok = exporter.address(), cut = broken.address()),
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: om\n  scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]\n  static_configs: [{{targets: ['{ok}']}}]\n- job_name: cut\n  static_configs: [{{targets: ['{cut}']}}]\n", ok = exporter.address(), cut = broken.address()),
     )
     .expect("scrape config");
     let config = write_config(dir.path(), "");
@@ -775,6 +775,11 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
         (names.len() == 3).then_some(names)
     });
     assert_eq!(names, vec!["om_build_info=1", "om_requests_created=1700000000", "om_requests_total=5"]);
+    // The job asks for what its scrape_protocols list, as Prometheus makes the header; the
+    // other job for the text format first.
+    let asked = exporter.request_heads();
+    assert!(asked[0].contains("\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4\r\n"), "{asked:?}");
+    assert!(broken.request_heads()[0].contains("\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\n"));
     // Without its `# EOF` the answer is refused, as Prometheus refuses it.
     let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "cut")?["health"] == "down").then_some(()));
     let cut = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "cut")).cloned().unwrap_or_default();

@@ -80,6 +80,7 @@ struct GlobalSection {
     target_limit: Option<u64>,
     keep_dropped_targets: Option<u64>,
     scrape_failure_log_file: Option<PathBuf>,
+    scrape_protocols: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +146,7 @@ struct JobSection {
     enable_http2: Option<bool>,
     /// Whether a 3xx is followed (true unless set false, as in Prometheus).
     follow_redirects: Option<bool>,
-    /// Must include `PrometheusText0.0.4`, the one format read here.
+    /// The formats asked for, in order (the `Accept` header, as Prometheus makes it).
     scrape_protocols: Option<Vec<String>>,
 }
 
@@ -867,6 +868,8 @@ pub struct ScrapeJob {
     /// `body_size_limit`: 16 MiB when unset (VictoriaMetrics' default), none when 0 (as in
     /// Prometheus).
     pub body_bytes_max: usize,
+    /// The scrapes' `Accept` header (from `scrape_protocols`).
+    pub accept: String,
 }
 
 impl std::fmt::Debug for ScrapeJob {
@@ -925,6 +928,7 @@ impl ScrapeConfig {
                 target_limit: g.target_limit,
                 keep_dropped_targets: g.keep_dropped_targets,
                 scrape_failure_log_file: g.scrape_failure_log_file.as_ref().filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)),
+                scrape_protocols: g.scrape_protocols.clone(),
             };
             let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
@@ -974,6 +978,50 @@ fn parse_bytes(text: &str) -> Option<usize> {
     number.checked_mul(1usize << shift)
 }
 
+/// The `Accept` header of scrapes when `scrape_protocols` is not set: the text format first,
+/// as VictoriaMetrics asks (Prometheus asks OpenMetrics first; both are read).
+pub const DEFAULT_ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+
+/// Prometheus' scrape protocols and their media types.
+const SCRAPE_PROTOCOLS: [(&str, &str); 5] = [
+    ("PrometheusProto", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"),
+    ("PrometheusText0.0.4", "text/plain;version=0.0.4"),
+    ("PrometheusText1.0.0", "text/plain;version=1.0.0"),
+    ("OpenMetricsText0.0.1", "application/openmetrics-text;version=0.0.1"),
+    ("OpenMetricsText1.0.0", "application/openmetrics-text;version=1.0.0"),
+];
+
+/// The `Accept` header Prometheus makes of `scrape_protocols` (each with a falling `q`, the
+/// newer text formats with `escaping=underscores`, then `*/*`), checked as Prometheus checks
+/// the list. `PrometheusProto`, which is not read here, is left out of the header; a list of
+/// it alone is refused.
+fn accept_header(protocols: &[String]) -> Result<String, String> {
+    if protocols.is_empty() {
+        return Err("scrape_protocols cannot be empty".into());
+    }
+    let mut values = Vec::new();
+    let mut weight = SCRAPE_PROTOCOLS.len() + 1;
+    for (i, protocol) in protocols.iter().enumerate() {
+        if protocols[..i].contains(protocol) {
+            return Err(format!("duplicated protocol in scrape_protocols, got {protocols:?}"));
+        }
+        let Some((_, media)) = SCRAPE_PROTOCOLS.iter().find(|(name, _)| name == protocol) else {
+            let known: Vec<&str> = SCRAPE_PROTOCOLS.iter().map(|(name, _)| *name).collect();
+            return Err(format!("scrape_protocols: unknown scrape protocol {protocol}, supported: {known:?}"));
+        };
+        if protocol != "PrometheusProto" {
+            let escaping = if matches!(protocol.as_str(), "PrometheusText1.0.0" | "OpenMetricsText1.0.0") { ";escaping=underscores" } else { "" };
+            values.push(format!("{media}{escaping};q=0.{weight}"));
+        }
+        weight -= 1;
+    }
+    if values.is_empty() {
+        return Err("scrape_protocols: PrometheusProto is not read here; add PrometheusText0.0.4 or OpenMetricsText1.0.0".into());
+    }
+    values.push(format!("*/*;q=0.{weight}"));
+    Ok(values.join(","))
+}
+
 /// What a job takes from `global` when it does not set it.
 struct Globals {
     interval_ms: i64,
@@ -987,6 +1035,7 @@ struct Globals {
     keep_dropped_targets: Option<u64>,
     /// `global.scrape_failure_log_file`, relative names taken from the configuration's directory.
     scrape_failure_log_file: Option<PathBuf>,
+    scrape_protocols: Option<Vec<String>>,
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
@@ -1543,11 +1592,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
             }
         }
     }
-    if let Some(protocols) = &s.scrape_protocols {
-        if !protocols.iter().any(|p| p == "PrometheusText0.0.4") {
-            return Err(format!("scrape_protocols {protocols:?} must include PrometheusText0.0.4, the one format read here"));
-        }
-    }
+    let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
+        Some(protocols) => accept_header(protocols)?,
+        None => DEFAULT_ACCEPT.to_string(),
+    };
     if timeout_ms > interval_ms {
         return Err("scrape_timeout must not be greater than scrape_interval".into());
     }
@@ -1650,6 +1698,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         scrape_failure_log_file: s.scrape_failure_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)).or_else(|| globals.scrape_failure_log_file.clone()),
         enable_compression: s.enable_compression.unwrap_or(true),
         body_bytes_max,
+        accept,
     })
 }
 
@@ -1685,7 +1734,16 @@ mod tests {
         let config = parse("global: {sample_limit: 100, body_size_limit: 1MB}\nscrape_configs: [{job_name: a}, {job_name: b, sample_limit: 5, body_size_limit: 0, enable_http2: false, scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]}]").unwrap();
         assert_eq!((config.jobs[0].sample_limit, config.jobs[0].body_bytes_max), (100, 1 << 20));
         assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
-        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusProto]}]").is_err());
+        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusProto]}]").unwrap_err().contains("PrometheusProto is not read here"));
+        // The Accept header as Prometheus makes it of scrape_protocols (the job's, else
+        // global's), without the protobuf format; the text format first when neither is set.
+        assert_eq!(config.jobs[0].accept, DEFAULT_ACCEPT);
+        assert_eq!(config.jobs[1].accept, "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
+        let config = parse("global: {scrape_protocols: [PrometheusProto, OpenMetricsText0.0.1, PrometheusText1.0.0]}\nscrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [PrometheusText0.0.4]}]").unwrap();
+        assert_eq!(config.jobs[0].accept, "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,*/*;q=0.3");
+        assert_eq!(config.jobs[1].accept, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
+        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]}]").unwrap_err().contains("duplicated protocol in scrape_protocols"));
+        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [Text]}]").unwrap_err().contains("unknown scrape protocol Text"));
         assert_eq!(parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].body_bytes_max, BODY_BYTES_DEFAULT);
         // The label and target limits: a job's 0 takes global's, as in Prometheus.
         let config = parse("global: {label_limit: 30, label_name_length_limit: 40, label_value_length_limit: 50, target_limit: 60, keep_dropped_targets: 70}\nscrape_configs: [{job_name: a, label_limit: 0}, {job_name: b, label_limit: 3, target_limit: 4, keep_dropped_targets: 5, track_timestamps_staleness: true, enable_compression: false}]").unwrap();

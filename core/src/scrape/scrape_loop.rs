@@ -640,7 +640,7 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     let job = &target.job;
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let started = std::time::Instant::now();
-    let mut headers = super::http_get::request_headers("text/plain;version=0.0.4;q=1,*/*;q=0.1", Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers, timeout).await?;
+    let mut headers = super::http_get::request_headers(&job.accept, Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers, timeout).await?;
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
