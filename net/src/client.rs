@@ -4,7 +4,8 @@
 //! configuration Prometheus' `tls_config` describes ([`client_tls_config`]). Requests may go
 //! through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for plain-HTTP
 //! targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy (RFC
-//! 1928, RFC 1929 username/password) connects to either. A client may also speak plain HTTP
+//! 1928, RFC 1929 username/password) connects to either; an `https://` proxy is an HTTP proxy
+//! spoken to over TLS (a TLS target then runs TLS inside that TLS). A client may also speak plain HTTP
 //! over a Unix socket (a Docker daemon's).
 
 use std::cell::Cell;
@@ -88,7 +89,22 @@ pub enum ProxyKind {
     Http,
     /// A SOCKS5 proxy (`socks5://`, `socks5h://`): the target's name is resolved by the proxy.
     Socks5,
+    /// An HTTP proxy spoken to over TLS (`https://`; its `tls`), used as an HTTP proxy.
+    Https,
 }
+
+/// The TLS client configuration an `https://` proxy is spoken to with (compared by
+/// identity).
+#[derive(Clone)]
+pub struct ProxyTls(pub Arc<ClientConfig>);
+
+impl PartialEq for ProxyTls {
+    fn eq(&self, other: &ProxyTls) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ProxyTls {}
 
 /// A proxy between the client and its target.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,6 +118,9 @@ pub struct Proxy {
     pub user: Option<(String, String)>,
     /// Prometheus' `proxy_connect_header`: sent with `CONNECT` (an HTTP proxy's tunnel) only.
     pub connect_headers: Vec<(String, String)>,
+    /// For an `https://` proxy: how to speak TLS to it (its name checked against its
+    /// certificate).
+    pub tls: Option<ProxyTls>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -156,6 +175,8 @@ enum Conn {
     Plain(TokioIo<TcpStream>),
     Unix(TokioIo<glommio::net::UnixStream>),
     Tls(Box<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>),
+    /// TLS to the target inside a `CONNECT` tunnel through an `https://` proxy.
+    TlsInTls(Box<tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>>),
 }
 
 impl AsyncRead for Conn {
@@ -164,6 +185,7 @@ impl AsyncRead for Conn {
             Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             Conn::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+            Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -174,6 +196,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
             Conn::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+            Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -182,6 +205,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
             Conn::Unix(stream) => Pin::new(stream).poll_flush(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
 
@@ -190,6 +214,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
             Conn::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -236,7 +261,7 @@ impl HttpClient {
     /// Whether requests go to an HTTP proxy in absolute form (plain HTTP through an HTTP
     /// proxy; TLS goes through a `CONNECT` tunnel instead).
     fn absolute_form(&self) -> Option<&Proxy> {
-        self.proxy.as_deref().filter(|p| p.kind == ProxyKind::Http && self.tls.is_none())
+        self.proxy.as_deref().filter(|p| matches!(p.kind, ProxyKind::Http | ProxyKind::Https) && self.tls.is_none())
     }
 
     /// Whether a connection is kept open for the next request.
@@ -366,24 +391,39 @@ impl HttpClient {
             let stream = glommio::net::UnixStream::connect(path).await.map_err(|e| ClientError::Connect { message: format!("{}: {e}", path.display()) })?;
             return Ok(Conn::Unix(TokioIo(stream)));
         }
-        let stream = match self.proxy.as_deref() {
-            None => self.connect_tcp(&self.host, self.port, deadline, "").await?,
+        let conn = match self.proxy.as_deref() {
+            None => Conn::Plain(TokioIo(self.connect_tcp(&self.host, self.port, deadline, "").await?)),
             Some(proxy) => {
                 let stream = self.connect_tcp(&proxy.host, proxy.port, deadline, "the proxy").await.map_err(|e| proxy.error(e.to_string()))?;
-                match proxy.kind {
-                    ProxyKind::Socks5 => self.socks5_connect(proxy, stream).await?,
-                    ProxyKind::Http if self.tls.is_some() => self.http_connect(proxy, stream).await?,
-                    ProxyKind::Http => stream,
+                let conn = match (proxy.kind, &proxy.tls) {
+                    (ProxyKind::Socks5, _) => Conn::Plain(TokioIo(self.socks5_connect(proxy, stream).await?)),
+                    (ProxyKind::Http, _) => Conn::Plain(TokioIo(stream)),
+                    (ProxyKind::Https, Some(ProxyTls(config))) => {
+                        self.phase.set("in the TLS handshake with the proxy");
+                        let server_name = ServerName::try_from(proxy.host.clone()).map_err(|_| proxy.error(format!("invalid server name {:?}", proxy.host)))?;
+                        let stream = tokio_rustls::TlsConnector::from(config.clone()).connect(server_name, TokioIo(stream)).await.map_err(|e| proxy.error(format!("TLS handshake failed: {e}")))?;
+                        Conn::Tls(Box::new(stream))
+                    }
+                    (ProxyKind::Https, None) => return Err(proxy.error("an https:// proxy without TLS settings")),
+                };
+                if self.tls.is_some() && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https) {
+                    self.http_connect(proxy, conn).await?
+                } else {
+                    conn
                 }
             }
         };
-        let Some(tls) = &self.tls else { return Ok(Conn::Plain(TokioIo(stream))) };
+        let Some(tls) = &self.tls else { return Ok(conn) };
         self.phase.set("in the TLS handshake");
         let name = tls.server_name.clone().unwrap_or_else(|| self.host.clone());
         let server_name = ServerName::try_from(name.clone()).map_err(|_| ClientError::Tls(format!("invalid server name {name:?}")))?;
         let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let stream = connector.connect(server_name, TokioIo(stream)).await.map_err(|e| ClientError::Tls(format!("handshake with {name} failed: {e}")))?;
-        Ok(Conn::Tls(Box::new(stream)))
+        let failed = |e: std::io::Error| ClientError::Tls(format!("handshake with {name} failed: {e}"));
+        match conn {
+            Conn::Plain(io) => Ok(Conn::Tls(Box::new(connector.connect(server_name, io).await.map_err(failed)?))),
+            Conn::Tls(to_proxy) => Ok(Conn::TlsInTls(Box::new(connector.connect(server_name, *to_proxy).await.map_err(failed)?))),
+            Conn::Unix(_) | Conn::TlsInTls(_) => Err(ClientError::Tls("unexpected connection kind".into())),
+        }
     }
 
     /// Resolves `host` and connects to each address in turn (`what`: "the proxy", or empty
@@ -428,7 +468,7 @@ impl HttpClient {
 
     /// Asks an HTTP proxy for a tunnel to the target (`CONNECT host:port`, with the proxy's
     /// credentials and `proxy_connect_header`); any status but 200 is an error naming it.
-    async fn http_connect(&self, proxy: &Proxy, stream: TcpStream) -> Result<TcpStream, ClientError> {
+    async fn http_connect(&self, proxy: &Proxy, mut conn: Conn) -> Result<Conn, ClientError> {
         self.phase.set("waiting for the proxy's CONNECT");
         let target = join_host_port(&self.host, self.port);
         let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
@@ -445,7 +485,6 @@ impl HttpClient {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
-        let mut conn = Conn::Plain(TokioIo(stream));
         let sent = async {
             conn.write_all(request.as_bytes()).await?;
             conn.flush().await
@@ -465,10 +504,7 @@ impl HttpClient {
         if !wire.buf.is_empty() {
             return Err(proxy.error(format!("sent {} bytes after its answer to CONNECT {target}, before the TLS handshake", wire.buf.len())));
         }
-        match conn {
-            Conn::Plain(TokioIo(stream)) => Ok(stream),
-            Conn::Tls(_) | Conn::Unix(_) => Err(proxy.error("unexpected connection kind")),
-        }
+        Ok(conn)
     }
 
     /// Asks a SOCKS5 proxy to connect to the target (the name sent as is, for the proxy to
@@ -1397,6 +1433,7 @@ mod tests {
             port,
             user: user.map(|(u, p)| (u.to_string(), p.to_string())),
             connect_headers: connect_headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            tls: None,
         }))
     }
 
@@ -1497,7 +1534,7 @@ mod tests {
 
     #[test]
     fn a_socks5_proxy_without_authentication_connects_to_an_address() {
-        let socks = |port: u16| Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: None, connect_headers: Vec::new() }));
+        let socks = |port: u16| Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: None, connect_headers: Vec::new(), tls: None }));
         let (port, thread) = server(|listener| socks5_open_server(listener, false));
         // An IPv4-mapped IPv6 address is sent as IPv4.
         let mut client = HttpClient::new("::ffff:10.1.2.3".into(), 9100, None).with_proxy(socks(port));
@@ -1510,7 +1547,7 @@ mod tests {
         let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("authentication wanted");
         assert_eq!(error.to_string(), format!("proxy 127.0.0.1:{port}: SOCKS5: the proxy requires authentication (give a user in proxy_url)"));
         assert_eq!(thread.join().expect("proxy"), Ok(String::new()));
-        let proxy = Proxy { kind: ProxyKind::Http, host: "p".into(), port: 1, user: Some(("u".into(), "hunter2".into())), connect_headers: vec![("X-Key".into(), "secret-value".into())] };
+        let proxy = Proxy { kind: ProxyKind::Http, host: "p".into(), port: 1, user: Some(("u".into(), "hunter2".into())), connect_headers: vec![("X-Key".into(), "secret-value".into())], tls: None };
         let shown = format!("{proxy:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("secret-value") && shown.contains("p:1"), "{shown}");
     }
@@ -1518,7 +1555,7 @@ mod tests {
     #[test]
     fn a_socks5_proxy_connects_by_name_with_a_password() {
         let socks = |port: u16, password: &str| {
-            Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: Some(("scraper".into(), password.into())), connect_headers: Vec::new() }))
+            Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: Some(("scraper".into(), password.into())), connect_headers: Vec::new(), tls: None }))
         };
         let (port, thread) = server(|listener| socks5_server(listener, "scraper", "right"));
         let mut client = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(socks(port, "right"));
@@ -1612,6 +1649,69 @@ mod tests {
                 }
                 request
             })
+        }
+
+        fn server_config(ca: &Ca) -> Arc<rustls::ServerConfig> {
+            let (cert, key) = leaf(ca, &["localhost", "127.0.0.1"]);
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.der().clone()], PrivatePkcs8KeyDer::from(key.serialize_der()).into())
+                .expect("server config");
+            Arc::new(config)
+        }
+
+        /// An `https://` proxy: TLS, then a plain request answered itself, or a CONNECT
+        /// answered 200 after which it is the TLS target itself (TLS inside its TLS).
+        /// Returns the request heads it read.
+        fn tls_proxy(ca: &Ca) -> (u16, JoinHandle<Vec<String>>) {
+            let config = server_config(ca);
+            server(move |listener| {
+                let mut seen = Vec::new();
+                for _ in 0..2 {
+                    let socket = accept(&listener);
+                    let mut outer = rustls::StreamOwned::new(rustls::ServerConnection::new(config.clone()).expect("connection"), socket);
+                    let Some(head) = read_request(&mut outer) else { continue };
+                    seen.push(head.clone());
+                    if head.starts_with("CONNECT ") {
+                        outer.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").expect("200");
+                        let mut inner = rustls::StreamOwned::new(rustls::ServerConnection::new(config.clone()).expect("connection"), outer);
+                        if let Some(head) = read_request(&mut inner) {
+                            seen.push(head);
+                            let _ = inner.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\nConnection: close\r\n\r\ntls inside tls");
+                            inner.conn.send_close_notify();
+                            let _ = inner.flush();
+                        }
+                    } else {
+                        let _ = outer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\nvia tls proxy");
+                        outer.conn.send_close_notify();
+                        let _ = outer.flush();
+                    }
+                }
+                seen
+            })
+        }
+
+        #[test]
+        fn an_https_proxy_is_spoken_to_over_tls() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let authority = ca("https proxy CA");
+            let ca_path = dir.path().join("ca.pem");
+            std::fs::write(&ca_path, authority.cert.pem()).expect("write");
+            let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
+            let (port, proxy_thread) = tls_proxy(&authority);
+            let proxy = Some(Arc::new(Proxy { kind: ProxyKind::Https, host: "localhost".into(), port, user: Some(("u".into(), "p".into())), connect_headers: Vec::new(), tls: Some(ProxyTls(config.clone())) }));
+            let mut plain = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(proxy.clone());
+            let body = run(async { plain.get("/metrics", &[], LONG, LIMIT).await }).expect("plain target through the TLS proxy").body;
+            assert_eq!(body, b"via tls proxy");
+            let mut secure = HttpClient::new("localhost".into(), 8443, Some(ClientTls { config, server_name: None })).with_proxy(proxy);
+            let body = run(async { secure.get("/metrics", &[], LONG, LIMIT).await }).expect("TLS target inside the TLS proxy").body;
+            assert_eq!(body, b"tls inside tls");
+            let seen = proxy_thread.join().expect("proxy");
+            assert!(seen[0].starts_with("GET http://target.invalid:9100/metrics HTTP/1.1\r\n") && seen[0].contains("Proxy-Authorization: Basic dTpw"), "{seen:?}");
+            assert!(seen[1].starts_with("CONNECT localhost:8443 HTTP/1.1\r\n") && seen[1].contains("Proxy-Authorization: Basic dTpw"), "{seen:?}");
+            assert!(seen[2].starts_with("GET /metrics HTTP/1.1\r\n") && !seen[2].contains("Proxy-Authorization"), "{seen:?}");
         }
 
         #[test]

@@ -1139,7 +1139,7 @@ fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAc
     };
     let tls = tls_settings(s.tls_config, https, base)?;
     let headers = extra_headers(s.http_headers, base)?;
-    let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &|name| std::env::var(name).ok())?;
+    let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &tls, &|name| std::env::var(name).ok())?;
     Ok(ClientAccess { credentials, headers, tls, proxy })
 }
 
@@ -1185,7 +1185,7 @@ fn oauth2_source(o: OAuth2Section, base: &Path) -> Result<super::oauth2::TokenSo
     };
     let https = o.token_url.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
     let tls = tls_settings(o.tls_config, https, base).map_err(|e| format!("oauth2 {e}"))?;
-    let proxy = ProxyChoice::from_settings(o.proxy_url.as_deref(), o.no_proxy.as_deref(), o.proxy_from_environment, &o.proxy_connect_header, &|name| std::env::var(name).ok()).map_err(|e| format!("oauth2: {e}"))?;
+    let proxy = ProxyChoice::from_settings(o.proxy_url.as_deref(), o.no_proxy.as_deref(), o.proxy_from_environment, &o.proxy_connect_header, &tls, &|name| std::env::var(name).ok()).map_err(|e| format!("oauth2: {e}"))?;
     super::oauth2::TokenSource::new(super::oauth2::Settings { client_id: o.client_id, client_secret, scopes: o.scopes, token_url: o.token_url, endpoint_params: o.endpoint_params.into_iter().collect(), tls, proxy })
 }
 
@@ -1843,7 +1843,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, tls_config: {min_version: SSL3}}]", "unknown TLS version \"SSL3\""),
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca: 'not PEM'}}]", "tls_config: ca holds no PEM certificate"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'https://p'}]}]", "kubernetes_sd_configs[0]: proxy_url: \"https://p\": a proxy spoken to over TLS (https://) is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'gopher://p'}]}]", "kubernetes_sd_configs[0]: proxy_url: \"gopher://p\": unsupported proxy scheme \"gopher\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, proxy_url: 'http://p'}]}]", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs: [{job_name: a, proxy_url: 'http://p', proxy_from_environment: true}]", "if proxy_from_environment is configured, proxy_url must not be configured"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd', no_proxy: 'x'}]}]", "http_sd_configs[0]: if no_proxy is configured, proxy_url must also be configured"),
@@ -1901,6 +1901,8 @@ mod tests {
         let config = parse("scrape_configs: [{job_name: a, basic_auth: {username: Aladdin, password: 'open sesame'}}, {job_name: b, bearer_token: t0k}, {job_name: c, authorization: {type: Token, credentials: xyz}}]").unwrap();
         let headers: Vec<_> = config.jobs.iter().map(|j| futures_lite::future::block_on(j.credentials.header(std::time::Duration::from_secs(1))).unwrap()).collect();
         assert_eq!(headers, vec![Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()), Some("Bearer t0k".to_string()), Some("Token xyz".to_string())]);
+        let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
+        assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if p.kind == net::client::ProxyKind::Https && p.tls.is_some()));
         let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();
         assert!(matches!(&config.jobs[0].credentials, Credentials::OAuth2(source) if format!("{source:?}").contains("https://auth.example/token")));
         assert_eq!(base64(b"a"), "YQ==");

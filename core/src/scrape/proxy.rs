@@ -10,18 +10,18 @@
 //!   it and its subdomains, `.example.com` and `*.example.com` only subdomains), each
 //!   optionally with `:port`.
 //!
-//! Proxies speak HTTP (`http://`) or SOCKS5 (`socks5://`, `socks5h://`); an `https://`
-//! proxy (TLS to the proxy itself) in `proxy_url` is refused naming it. A proxy from the
-//! environment that cannot be used (such a scheme, or `HTTP_PROXY` in a CGI environment,
-//! which Go refuses) fails the requests that would go through it, naming the variable, as
-//! Go fails them; the configuration still loads. A proxy URL's password is shown as
+//! Proxies speak HTTP (`http://`, or `https://` for TLS to the proxy, with the job's or
+//! entry's `tls_config` as Go's transport uses it, the proxy's name checked) or SOCKS5
+//! (`socks5://`, `socks5h://`). A proxy from the environment that cannot be used (another
+//! scheme, or `HTTP_PROXY` in a CGI environment, which Go refuses) fails the requests that
+//! would go through it, naming the variable, as Go fails them; the configuration still loads. A proxy URL's password is shown as
 //! `xxxxx` in messages.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use net::client::{Proxy, ProxyKind};
+use net::client::{ClientTls, Proxy, ProxyKind, ProxyTls};
 
 use super::config::{Scheme, Url};
 
@@ -41,7 +41,8 @@ pub enum ProxyChoice {
 impl ProxyChoice {
     /// Checks the settings as Prometheus does and reads the proxy URL(s); `env` reads an
     /// environment variable (the process's, or a test's).
-    pub fn from_settings(proxy_url: Option<&str>, no_proxy: Option<&str>, from_environment: bool, connect_header: &BTreeMap<String, Vec<String>>, env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyChoice, String> {
+    /// `tls`: the settings an `https://` proxy is spoken to with (the job's or entry's).
+    pub fn from_settings(proxy_url: Option<&str>, no_proxy: Option<&str>, from_environment: bool, connect_header: &BTreeMap<String, Vec<String>>, tls: &Result<ClientTls, String>, env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyChoice, String> {
         let proxy_url = proxy_url.filter(|u| !u.is_empty());
         let no_proxy = no_proxy.filter(|n| !n.is_empty());
         if !connect_header.is_empty() && !from_environment && proxy_url.is_none() {
@@ -70,7 +71,7 @@ impl ProxyChoice {
         }
         if from_environment {
             let var = |upper: &str| env(upper).filter(|v| !v.is_empty()).or_else(|| env(&upper.to_ascii_lowercase()).filter(|v| !v.is_empty()));
-            let read = |name: &str| var(name).map(|value| parse_proxy_url(&value, true, &connect_headers).map(Arc::new).map_err(|e| format!("the proxy in {name}: {e}")));
+            let read = |name: &str| var(name).map(|value| parse_proxy_url(&value, true, &connect_headers, tls).map(Arc::new).map_err(|e| format!("the proxy in {name}: {e}")));
             let (http, https) = (read("HTTP_PROXY"), read("HTTPS_PROXY"));
             // Go refuses HTTP_PROXY for plain requests when running as a CGI program.
             let http = match http {
@@ -83,7 +84,7 @@ impl ProxyChoice {
             return Ok(ProxyChoice::Rules { http, https, no_proxy: NoProxy::parse(&var("NO_PROXY").unwrap_or_default()) });
         }
         let Some(url) = proxy_url else { return Ok(ProxyChoice::Direct) };
-        let proxy = Arc::new(parse_proxy_url(url, false, &connect_headers).map_err(|e| format!("proxy_url: {e}"))?);
+        let proxy = Arc::new(parse_proxy_url(url, false, &connect_headers, tls).map_err(|e| format!("proxy_url: {e}"))?);
         Ok(match no_proxy {
             None => ProxyChoice::All(proxy),
             Some(rules) => ProxyChoice::Rules { http: Some(Ok(proxy.clone())), https: Some(Ok(proxy)), no_proxy: NoProxy::parse(rules) },
@@ -111,19 +112,24 @@ impl ProxyChoice {
 
 /// Reads `scheme://[user[:password]@]host[:port][/path]`. `lenient` (an environment
 /// variable): a value without a scheme is taken as `http://`, as Go does.
-fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)]) -> Result<Proxy, String> {
+fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)], tls: &Result<ClientTls, String>) -> Result<Proxy, String> {
     let shown = redacted(raw);
     let text = shown.as_str();
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None if lenient => ("http".to_string(), raw),
-        None => return Err(format!("{text:?} must start with http://, socks5:// or socks5h://")),
+        None => return Err(format!("{text:?} must start with http://, https://, socks5:// or socks5h://")),
     };
     let (kind, default_port) = match scheme.as_str() {
         "http" => (ProxyKind::Http, 80),
         "socks5" | "socks5h" => (ProxyKind::Socks5, 1080),
-        "https" => return Err(format!("{text:?}: a proxy spoken to over TLS (https://) is not supported; use an http:// or socks5:// proxy")),
-        other => return Err(format!("{text:?}: unsupported proxy scheme {other:?} (use http://, socks5:// or socks5h://)")),
+        "https" => (ProxyKind::Https, 443),
+        other => return Err(format!("{text:?}: unsupported proxy scheme {other:?} (use http://, https://, socks5:// or socks5h://)")),
+    };
+    let proxy_tls = match (kind, tls) {
+        (ProxyKind::Https, Ok(tls)) => Some(ProxyTls(tls.config.clone())),
+        (ProxyKind::Https, Err(e)) => return Err(format!("{text:?}: no TLS settings for an https:// proxy: {e}")),
+        _ => None,
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let (user, host_port) = match authority.rsplit_once('@') {
@@ -145,7 +151,7 @@ fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)
     if host.is_empty() {
         return Err(format!("{text:?} has no host"));
     }
-    Ok(Proxy { kind, host, port, user, connect_headers: connect_headers.to_vec() })
+    Ok(Proxy { kind, host, port, user, connect_headers: connect_headers.to_vec(), tls: proxy_tls })
 }
 
 /// The URL with its password, if any, shown as `xxxxx` (Go's `URL.Redacted`).
@@ -298,8 +304,12 @@ mod tests {
         None
     }
 
+    fn no_tls() -> Result<ClientTls, String> {
+        Err("no TLS settings here".into())
+    }
+
     fn choice(proxy_url: Option<&str>, no_proxy: Option<&str>) -> Result<ProxyChoice, String> {
-        ProxyChoice::from_settings(proxy_url, no_proxy, false, &BTreeMap::new(), &no_env)
+        ProxyChoice::from_settings(proxy_url, no_proxy, false, &BTreeMap::new(), &no_tls(), &no_env)
     }
 
     fn proxied(choice: &ProxyChoice, target: &str) -> Option<String> {
@@ -326,14 +336,18 @@ mod tests {
         assert_eq!(choice(Some(""), None), Ok(ProxyChoice::Direct));
 
         let error = |proxy_url: Option<&str>, no_proxy: Option<&str>| choice(proxy_url, no_proxy).expect_err("refused");
-        assert!(error(Some("https://proxy:443"), None).contains("(https://) is not supported"));
+        assert!(error(Some("https://proxy:443"), None).contains("no TLS settings for an https:// proxy: no TLS settings here"));
+        // With TLS settings, an https:// proxy is spoken to over TLS (443 by default).
+        let tls = net::client::client_tls_config(None, None, true).map(|config| ClientTls { config, server_name: None });
+        let Ok(ProxyChoice::All(proxy)) = ProxyChoice::from_settings(Some("https://proxy"), None, false, &BTreeMap::new(), &tls, &no_env) else { panic!("an https proxy") };
+        assert_eq!((proxy.kind, proxy.address(), proxy.tls.is_some()), (ProxyKind::Https, "proxy:443".to_string(), true));
         assert!(error(Some("proxy:3128"), None).contains("must start with http://"));
         assert!(error(Some("ftp://proxy"), None).contains("unsupported proxy scheme \"ftp\""));
         assert!(error(Some("http://"), None).contains("has no host"));
         assert!(error(Some("http://proxy:port"), None).contains("not a host:port address"));
         assert!(error(Some("http://a:%zz@proxy"), None).contains("invalid escape"));
         // The password never shows in a message.
-        assert_eq!(error(Some("https://user:hunter2@proxy:3128/x"), None), "proxy_url: \"https://user:xxxxx@proxy:3128/x\": a proxy spoken to over TLS (https://) is not supported; use an http:// or socks5:// proxy");
+        assert_eq!(error(Some("https://user:hunter2@proxy:3128/x"), None), "proxy_url: \"https://user:xxxxx@proxy:3128/x\": no TLS settings for an https:// proxy: no TLS settings here");
         assert_eq!(redacted("http://user@p"), "http://user@p");
         assert_eq!(redacted("socks5://u:p@w@host:1/a@b"), "socks5://u:xxxxx@host:1/a@b");
         assert_eq!(error(None, Some("example.com")), "if no_proxy is configured, proxy_url must also be configured");
@@ -342,7 +356,7 @@ mod tests {
     #[test]
     fn settings_are_checked_as_prometheus_checks_them() {
         let headers: BTreeMap<String, Vec<String>> = [("X-Auth".to_string(), vec!["a".to_string(), "b".to_string()])].into();
-        let from = |proxy_url: Option<&str>, no_proxy: Option<&str>, env: bool, headers: &BTreeMap<String, Vec<String>>| ProxyChoice::from_settings(proxy_url, no_proxy, env, headers, &no_env);
+        let from = |proxy_url: Option<&str>, no_proxy: Option<&str>, env: bool, headers: &BTreeMap<String, Vec<String>>| ProxyChoice::from_settings(proxy_url, no_proxy, env, headers, &no_tls(), &no_env);
         assert_eq!(from(None, None, false, &headers), Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into()));
         assert_eq!(from(Some("http://p"), None, true, &BTreeMap::new()), Err("if proxy_from_environment is configured, proxy_url must not be configured".into()));
         assert_eq!(from(None, Some("x"), true, &BTreeMap::new()), Err("if proxy_from_environment is configured, no_proxy must not be configured".into()));
@@ -378,7 +392,7 @@ mod tests {
     #[test]
     fn the_environment_gives_a_proxy_per_scheme() {
         let env = |vars: &'static [(&'static str, &'static str)]| move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
-        let from_env = |vars: &'static [(&'static str, &'static str)]| ProxyChoice::from_settings(None, None, true, &BTreeMap::new(), &env(vars));
+        let from_env = |vars: &'static [(&'static str, &'static str)]| ProxyChoice::from_settings(None, None, true, &BTreeMap::new(), &no_tls(), &env(vars));
         let rules = from_env(&[("http_proxy", "plain-proxy:3128"), ("HTTPS_PROXY", "http://tls-proxy:8080"), ("no_proxy", "skip.example")]).expect("environment");
         assert_eq!(proxied(&rules, "http://target.example/").as_deref(), Some("plain-proxy:3128"), "lower case, no scheme: http://");
         assert_eq!(proxied(&rules, "https://target.example/").as_deref(), Some("tls-proxy:8080"));
@@ -392,7 +406,9 @@ mod tests {
         assert_eq!(cgi.for_url(&url("http://target.example/")), Err("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy".to_string()));
         let tls_proxy = from_env(&[("HTTPS_PROXY", "https://user:pw@p")]).expect("loads");
         let error = tls_proxy.for_url(&url("https://target.example/")).expect_err("a TLS proxy");
-        assert!(error.starts_with("the proxy in HTTPS_PROXY: \"https://user:xxxxx@p\": a proxy spoken to over TLS"), "{error}");
+        assert_eq!(error, "the proxy in HTTPS_PROXY: \"https://user:xxxxx@p\": no TLS settings for an https:// proxy: no TLS settings here");
+        let error = from_env(&[("HTTP_PROXY", "ftp://user:pw@p")]).expect("loads").for_url(&url("http://target.example/")).expect_err("another scheme");
+        assert!(error.starts_with("the proxy in HTTP_PROXY: \"ftp://user:xxxxx@p\": unsupported proxy scheme"), "{error}");
         assert_eq!(tls_proxy.for_url(&url("https://127.0.0.1/")), Ok(None));
     }
 }
