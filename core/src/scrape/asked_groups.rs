@@ -97,6 +97,46 @@ pub async fn unless_stopped<T>(work: impl std::future::Future<Output = T>, stopp
     done.filter(|_| !stopped.is_closed())
 }
 
+/// One request of a discovery entry's source, borrowing its client and the entry.
+pub type AskOnce<C, E> = for<'c> fn(&'c mut C, &'c E) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<TargetGroup>, String>> + 'c>>;
+
+/// A discovery entry asked every `refresh` (http_sd, docker_sd): `mechanism` and `shown`
+/// name it in logs, `source` is where its groups are kept.
+pub struct Refreshed<'a> {
+    pub mechanism: &'static str,
+    pub job: &'a str,
+    pub shown: &'a str,
+    pub source: &'a str,
+    pub refresh: std::time::Duration,
+}
+
+/// Asks with `ask` now and then every refresh until `stopped` closes: an answer replaces the
+/// source's groups, a failure keeps the last good ones; a changed failure and a recovery
+/// are logged once.
+pub async fn ask_every<C, E>(entry: Refreshed<'_>, client: &mut C, sd: &E, ask: AskOnce<C, E>, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let Refreshed { mechanism, job, shown, source, refresh } = entry;
+    let mut errors = ErrorLog::default();
+    loop {
+        let Some(answer) = unless_stopped(ask(client, sd), stopped).await else { return };
+        match answer {
+            Ok(groups) => {
+                if errors.answered() {
+                    tracing::info!(job, mechanism, source = shown, groups = groups.len(), "discovery answers again");
+                }
+                results.store(job, source, groups.into_iter().map(Arc::new).collect());
+            }
+            Err(error) => {
+                if errors.failed(&error) {
+                    tracing::warn!(job, mechanism, source = shown, %error, "discovery request failed; its last good targets are kept");
+                }
+            }
+        }
+        if !sleep_unless_stopped(refresh, stopped).await {
+            return;
+        }
+    }
+}
+
 /// Sleeps `duration`; false when `stopped` closed meanwhile.
 pub async fn sleep_unless_stopped(duration: std::time::Duration, stopped: &async_channel::Receiver<()>) -> bool {
     unless_stopped(glommio::timer::sleep(duration), stopped).await.is_some()

@@ -1039,6 +1039,7 @@ struct Globals {
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
+#[derive(Default)]
 struct ClientSections {
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
@@ -1263,18 +1264,11 @@ fn in_cluster(host: Option<String>, port: Option<String>, account_dir: &Path) ->
     };
     let host = if host.contains(':') { format!("[{host}]") } else { host };
     let sections = ClientSections {
-        basic_auth: None,
-        authorization: None,
-        bearer_token: None,
         bearer_token_file: Some(account_dir.join("token")),
         tls_config: Some(TlsSection { ca_file: Some(account_dir.join("ca.crt")), ..TlsSection::default() }),
-        http_headers: BTreeMap::new(),
         // client-go's in-cluster client takes its proxy from the environment.
-        proxy_url: None,
-        no_proxy: None,
         proxy_from_environment: true,
-        proxy_connect_header: BTreeMap::new(),
-        oauth2: None,
+        ..ClientSections::default()
     };
     Ok((format!("https://{host}:{port}"), sections))
 }
@@ -1309,16 +1303,12 @@ fn kubeconfig_sections(file: &Path) -> Result<(String, ClientSections), String> 
     let from_environment = access.proxy_url.is_none();
     let sections = ClientSections {
         basic_auth,
-        authorization: None,
         bearer_token: access.token,
         bearer_token_file: access.token_file,
         tls_config: Some(tls),
-        http_headers: BTreeMap::new(),
         proxy_url: access.proxy_url,
-        no_proxy: None,
         proxy_from_environment: from_environment,
-        proxy_connect_header: BTreeMap::new(),
-        oauth2: None,
+        ..ClientSections::default()
     };
     Ok((access.server, sections))
 }
@@ -1388,20 +1378,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
                 }
                 Err(error) => {
                     unavailable = Some(error);
-                    ("https://kubernetes.default.svc".to_string(), ClientSections {
-                            basic_auth: None,
-                            authorization: None,
-                            bearer_token: None,
-                            bearer_token_file: None,
-                            tls_config: None,
-                            http_headers: BTreeMap::new(),
-                            proxy_url: None,
-                            no_proxy: None,
-                            proxy_from_environment: false,
-                            proxy_connect_header: BTreeMap::new(),
-                            oauth2: None,
-                        },
-                    )
+                    ("https://kubernetes.default.svc".to_string(), ClientSections::default())
                 }
             }
         }

@@ -15,7 +15,7 @@ pub mod targets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed};
 use super::config::{DockerHost, DockerSd, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 
@@ -53,26 +53,8 @@ async fn refresh_loop(job: &str, sd: &DockerSd, results: &AskedGroups, stopped: 
             return;
         }
     };
-    let mut errors = ErrorLog::default();
-    loop {
-        let Some(answer) = unless_stopped(ask(&mut client, sd), stopped).await else { return };
-        match answer {
-            Ok(groups) => {
-                if errors.answered() {
-                    tracing::info!(job, host = %sd.host_text, targets = groups.len(), "docker_sd answers again");
-                }
-                results.store(job, &sd.source, groups.into_iter().map(Arc::new).collect());
-            }
-            Err(error) => {
-                if errors.failed(&error) {
-                    tracing::warn!(job, host = %sd.host_text, %error, "docker_sd request failed; its last good targets are kept");
-                }
-            }
-        }
-        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
-            return;
-        }
-    }
+    let entry = Refreshed { mechanism: "docker_sd", job, shown: &sd.host_text, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// The containers and networks of the daemon, made into target groups.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -54,26 +54,8 @@ async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &a
             return;
         }
     };
-    let mut errors = ErrorLog::default();
-    loop {
-        let Some(answer) = unless_stopped(ask(&mut client, sd), stopped).await else { return };
-        match answer {
-            Ok(groups) => {
-                if errors.answered() {
-                    tracing::info!(job, url = %sd.url, groups = groups.len(), "http_sd answers again");
-                }
-                results.store(job, &sd.url, groups.into_iter().map(Arc::new).collect());
-            }
-            Err(error) => {
-                if errors.failed(&error) {
-                    tracing::warn!(job, url = %sd.url, %error, "http_sd request failed; its last good targets are kept");
-                }
-            }
-        }
-        if !sleep_unless_stopped(Duration::from_millis(sd.refresh_ms as u64), stopped).await {
-            return;
-        }
-    }
+    let entry = Refreshed { mechanism: "http_sd", job, shown: &sd.url, source: &sd.url, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).

@@ -276,36 +276,14 @@ fn token_from(fields: Fields, now: Instant) -> Result<Token, String> {
     Ok(Token { header: format!("{kind} {}", fields.access_token), renew_at })
 }
 
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` kept, a space as `+`, the rest `%XX`.
+/// Go's `url.QueryEscape`, as its form encoding writes names and values.
 fn form_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    super::discovery::query_escape(text)
 }
 
+/// A form name or value decoded (its text kept out of the message: it may be the token).
 fn form_unescape(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let byte = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| "oauth2: invalid escape in the token response".to_string())?;
-                out.push(byte);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| "oauth2: the token response is not UTF-8".to_string())
+    crate::api::params::percent_decode(text).map_err(|_| "oauth2: invalid escape or UTF-8 in the token response".to_string())
 }
 
 #[cfg(test)]
