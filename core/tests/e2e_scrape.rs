@@ -756,7 +756,7 @@ fn a_target_found_twice_is_scraped_once_and_listed_as_last_found() {
 fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("");
-    let body = "# TYPE om_requests counter\n# HELP om_requests Requests.\nom_requests_total{code=\"200\"} 5 # {trace_id=\"4bf92f\"} 1.0\nom_requests_created{code=\"200\"} 1.7e9\n# TYPE om_build info\nom_build_info{version=\"2.1\"} 1\n# EOF\n";
+    let body = "# TYPE om_requests counter\n# HELP om_requests Requests.\nom_requests_total{code=\"200\"} 5 # {trace_id=\"4bf92f\"} 1.0\nom_requests_created{code=\"200\"} 1.7e9\n# TYPE om_build info\nom_build_info{version=\"2.1\"} 1\n# TYPE om_latency_seconds gauge\n# UNIT om_latency_seconds seconds\nom_latency_seconds 0.5\n# EOF\n";
     exporter.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"], body);
     let broken = Exporter::start("");
     broken.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0"], "om_cut 1\n");
@@ -772,9 +772,9 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     let names = poll_query(&server, "{job=\"om\", __name__=~\"om_.*\"}", "the OpenMetrics series", WAIT, |r| {
         let mut names: Vec<String> = r.iter().map(|s| format!("{}={}", s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
         names.sort();
-        (names.len() == 3).then_some(names)
+        (names.len() == 4).then_some(names)
     });
-    assert_eq!(names, vec!["om_build_info=1", "om_requests_created=1700000000", "om_requests_total=5"]);
+    assert_eq!(names, vec!["om_build_info=1", "om_latency_seconds=0.5", "om_requests_created=1700000000", "om_requests_total=5"]);
     // The job asks for what its scrape_protocols list, as Prometheus makes the header; the
     // other job for the text format first.
     let asked = exporter.request_heads();
@@ -788,11 +788,11 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     // Metadata reaches the shards asynchronously: read it until it is there.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let (status, metadata) = get_json(&server.url("/api/v1/metadata?metric=om_build"));
-        if status == 200 && metadata["data"]["om_build"][0]["type"] == "info" {
+        let (status, metadata) = get_json(&server.url("/api/v1/metadata"));
+        if status == 200 && metadata["data"]["om_build"][0]["type"] == "info" && metadata["data"]["om_latency_seconds"][0]["unit"] == "seconds" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "om_build's metadata: {metadata}");
+        assert!(std::time::Instant::now() < deadline, "the OpenMetrics metadata: {metadata}");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(server.stop(), "clean shutdown");

@@ -33,24 +33,25 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     });
     let flags = data.first().copied().unwrap_or(0);
     let target = &all[usize::from(flags & 3)];
+    use metricstor::scrape::scrape_loop::Format;
     let rewritten;
-    let data = if flags & 4 != 0 {
+    let (data, format) = if flags & 4 != 0 {
         match metricstor::scrape::openmetrics::to_text(data) {
             Ok(text) => {
                 rewritten = text;
-                &rewritten[..]
+                (&rewritten[..], Format::OpenMetrics)
             }
             Err(_) => return,
         }
     } else {
-        data
+        (data, Format::Text)
     };
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
-    let first = cache.scrape(target, &external, data, 1_000, &limits);
+    let first = cache.scrape_format(target, &external, data, format, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
-    let second = cache.scrape(target, &external, data, 1_000, &limits);
+    let second = cache.scrape_format(target, &external, data, format, 1_000, &limits);
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
             let samples = |s: &metricstor::scrape::scrape_loop::Scraped| s.samples.iter().map(|(l, x)| (l.clone(), x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();

@@ -707,6 +707,9 @@ pub struct DockerSd {
     pub host_networking_host: String,
     pub refresh_ms: i64,
     pub match_first_network: bool,
+    /// Whether the credentials and `http_headers` are sent: for `http://` and `https://`
+    /// hosts only, as Prometheus gives its HTTP client settings to those alone.
+    pub client_settings: bool,
     pub credentials: Credentials,
     pub http_headers: ExtraHeaders,
     pub tls: Result<net::client::ClientTls, String>,
@@ -908,6 +911,9 @@ impl ScrapeConfig {
         let mut jobs: Vec<Arc<ScrapeJob>> = Vec::new();
         let mut sections: Vec<(String, PathBuf, JobSection)> = root.scrape_configs.into_iter().enumerate().map(|(i, s)| (format!("scrape_configs[{i}]"), base.to_path_buf(), s)).collect();
         sections.extend(jobs_from_files(&root.scrape_config_files, base)?);
+        if let Some(protocols) = &root.global.scrape_protocols {
+            accept_header(protocols, "underscores").map_err(|e| format!("global: {e}"))?;
+        }
         for (place, job_base, section) in sections {
             let name = section.job_name.clone();
             if name.is_empty() {
@@ -992,17 +998,17 @@ const SCRAPE_PROTOCOLS: [(&str, &str); 5] = [
 ];
 
 /// The `Accept` header Prometheus makes of `scrape_protocols` (each with a falling `q`, the
-/// newer text formats with `escaping=underscores`, then `*/*`), checked as Prometheus checks
+/// newer text formats with `escaping=<escaping>`, then `*/*`), checked as Prometheus checks
 /// the list. `PrometheusProto`, which is not read here, is left out of the header; a list of
 /// it alone is refused.
-fn accept_header(protocols: &[String]) -> Result<String, String> {
+fn accept_header(protocols: &[String], escaping: &str) -> Result<String, String> {
     if protocols.is_empty() {
         return Err("scrape_protocols cannot be empty".into());
     }
     let mut values = Vec::new();
     let mut weight = SCRAPE_PROTOCOLS.len() + 1;
     for (i, protocol) in protocols.iter().enumerate() {
-        if protocols[..i].contains(protocol) {
+        if protocols[..i].iter().any(|p| p.eq_ignore_ascii_case(protocol)) {
             return Err(format!("duplicated protocol in scrape_protocols, got {protocols:?}"));
         }
         let Some((_, media)) = SCRAPE_PROTOCOLS.iter().find(|(name, _)| name == protocol) else {
@@ -1010,7 +1016,7 @@ fn accept_header(protocols: &[String]) -> Result<String, String> {
             return Err(format!("scrape_protocols: unknown scrape protocol {protocol}, supported: {known:?}"));
         };
         if protocol != "PrometheusProto" {
-            let escaping = if matches!(protocol.as_str(), "PrometheusText1.0.0" | "OpenMetricsText1.0.0") { ";escaping=underscores" } else { "" };
+            let escaping = if matches!(protocol.as_str(), "PrometheusText1.0.0" | "OpenMetricsText1.0.0") { format!(";escaping={escaping}") } else { String::new() };
             values.push(format!("{media}{escaping};q=0.{weight}"));
         }
         weight -= 1;
@@ -1534,7 +1540,10 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
         if filter.name.is_empty() {
             return Err("filters: a filter needs a name".into());
         }
-        filters.entry(filter.name).or_default().extend(filter.values);
+        // As Prometheus adds them, value by value: a filter without values is not sent.
+        if !filter.values.is_empty() {
+            filters.entry(filter.name).or_default().extend(filter.values);
+        }
     }
     let filters = if filters.is_empty() { String::new() } else { serde_json::to_string(&filters).map_err(|e| format!("filters: {e}"))? };
     Ok(DockerSd {
@@ -1546,6 +1555,7 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
         host_networking_host: s.host_networking_host,
         refresh_ms,
         match_first_network: s.match_first_network,
+        client_settings: lower.starts_with("http://") || lower.starts_with("https://"),
         credentials: access.credentials,
         http_headers: access.headers,
         tls: access.tls,
@@ -1569,8 +1579,14 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
             }
         }
     }
+    // The names asked for: a job's dots or values escaping as it sets it; otherwise
+    // underscores (Prometheus 3 would allow UTF-8 names, which are not read here).
+    let escaping = match s.metric_name_escaping_scheme.as_deref() {
+        Some(scheme @ ("dots" | "values" | "underscores")) => scheme,
+        _ => "underscores",
+    };
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
-        Some(protocols) => accept_header(protocols)?,
+        Some(protocols) => accept_header(protocols, escaping)?,
         None => DEFAULT_ACCEPT.to_string(),
     };
     if timeout_ms > interval_ms {
@@ -1721,6 +1737,10 @@ mod tests {
         assert_eq!(config.jobs[1].accept, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]}]").unwrap_err().contains("duplicated protocol in scrape_protocols"));
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [Text]}]").unwrap_err().contains("unknown scrape protocol Text"));
+        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [OpenMetricsText1.0.0, openmetricstext1.0.0]}]").unwrap_err().contains("duplicated protocol"));
+        assert!(parse("global: {scrape_protocols: []}\nscrape_configs: [{job_name: a, scrape_protocols: [PrometheusText0.0.4]}]").unwrap_err().contains("global: scrape_protocols cannot be empty"));
+        let config = parse("scrape_configs: [{job_name: a, metric_name_escaping_scheme: dots, scrape_protocols: [PrometheusText1.0.0]}]").unwrap();
+        assert_eq!(config.jobs[0].accept, "text/plain;version=1.0.0;escaping=dots;q=0.6,*/*;q=0.5");
         assert_eq!(parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].body_bytes_max, BODY_BYTES_DEFAULT);
         // The label and target limits: a job's 0 takes global's, as in Prometheus.
         let config = parse("global: {label_limit: 30, label_name_length_limit: 40, label_value_length_limit: 50, target_limit: 60, keep_dropped_targets: 70}\nscrape_configs: [{job_name: a, label_limit: 0}, {job_name: b, label_limit: 3, target_limit: 4, keep_dropped_targets: 5, track_timestamps_staleness: true, enable_compression: false}]").unwrap();
@@ -1878,6 +1898,13 @@ mod tests {
         let config = parse("scrape_configs: [{job_name: a, basic_auth: {username: Aladdin, password: 'open sesame'}}, {job_name: b, bearer_token: t0k}, {job_name: c, authorization: {type: Token, credentials: xyz}}]").unwrap();
         let headers: Vec<_> = config.jobs.iter().map(|j| futures_lite::future::block_on(j.credentials.header(std::time::Duration::from_secs(1))).unwrap()).collect();
         assert_eq!(headers, vec![Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()), Some("Bearer t0k".to_string()), Some("Token xyz".to_string())]);
+        // A Docker daemon gets the HTTP client settings over http(s) only, as in Prometheus;
+        // a filter without values is not sent.
+        let config = parse("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix:///run/d.sock', basic_auth: {username: u}, filters: [{name: label, values: []}, {name: name, values: [web]}]}, {host: 'tcp://d:2375', basic_auth: {username: u}}, {host: 'HTTP://d:2375', basic_auth: {username: u}}]}]").unwrap();
+        let docker = &config.jobs[0].docker_sd;
+        assert_eq!(docker.iter().map(|d| d.client_settings).collect::<Vec<_>>(), vec![false, false, true]);
+        assert_eq!(docker[0].filters, r#"{"name":["web"]}"#);
+        assert!(matches!(&docker[0].host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
         let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
         assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if p.kind == net::client::ProxyKind::Https && p.tls.is_some()));
         let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();

@@ -4,7 +4,8 @@
 //! /networks`), and each container's networks and TCP ports become targets with Prometheus'
 //! `__meta_docker_*` labels (`targets`). A `unix://` host is spoken to over its socket; an
 //! `http://` or `https://` host with the entry's HTTP client settings; `tcp://` as
-//! `http://`. A failed request keeps the last good targets and is logged when the error
+//! `http://`, without credentials (Prometheus gives its HTTP client settings to http and
+//! https hosts only). A failed request keeps the last good targets and is logged when the error
 //! changes. Requests are unversioned, so the daemon answers in its own API version.
 //!
 //! Executor 0 asks the daemons and puts the groups in the shared `AskedGroups` (the source is
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{ask_every, AskedGroups, Refreshed};
-use super::config::{DockerHost, DockerSd, ScrapeConfig, TargetGroup, Url};
+use super::config::{Credentials, DockerHost, DockerSd, ExtraHeaders, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 
 /// The largest answer read (thousands of containers fit many times over).
@@ -69,7 +70,11 @@ async fn ask(client: &mut net::client::HttpClient, sd: &DockerSd) -> Result<Vec<
 async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, sd: &DockerSd, path_and_query: &str) -> Result<T, String> {
     // As Prometheus: a request may take the whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
+    let headers = if sd.client_settings {
+        http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?
+    } else {
+        http_get::request_headers("application/json", None, &Credentials::None, &ExtraHeaders::default(), timeout).await?
+    };
     let response = match &sd.host {
         DockerHost::Unix(path) => client.get(path_and_query, &headers, timeout, BODY_BYTES_MAX).await.map_err(|e| format!("{}: {e}", path.display()))?,
         DockerHost::Http(base) => {

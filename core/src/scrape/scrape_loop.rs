@@ -177,14 +177,24 @@ pub struct Scraped {
 /// effort: an update meeting a full queue is dropped).
 const METADATA_RESEND_MS: i64 = 600_000;
 
+/// The format of a scraped body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus' text format.
+    Text,
+    /// OpenMetrics text, rewritten into the text format by `openmetrics::to_text`, whose
+    /// `# UNIT` lines and own types (`gaugehistogram`, `info`, `stateset`) count.
+    OpenMetrics,
+}
+
 /// The metadata of an exposition's comment lines (those `comment_keyword` keeps), in order
 /// of first mention: `# TYPE name type` (`untyped` shown as `unknown`, as Prometheus shows
-/// it; a type the text format does not have is skipped) and `# HELP name text` (its `\\\\`
-/// and `\\n` escapes read).
-fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
+/// it; a type the format does not have is skipped), `# HELP name text` (its `\\\\`
+/// and `\\n` escapes read) and, in OpenMetrics, `# UNIT name unit`.
+fn metadata_of(lines: &[&str], format: Format) -> Vec<crate::ingest::MetricMetadata> {
     let mut out: Vec<crate::ingest::MetricMetadata> = Vec::new();
     for line in lines {
-        let Some(keyword) = comment_keyword(line) else { continue };
+        let Some(keyword) = comment_keyword(line, format) else { continue };
         let rest = line.trim_start_matches('#').trim_start()[keyword.len()..].trim_start();
         let (family, text) = rest.split_once([' ', '\t']).map_or((rest, ""), |(f, t)| (f, t.trim()));
         if family.is_empty() {
@@ -193,8 +203,7 @@ fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
         let kind = match (keyword, text) {
             ("TYPE", "untyped") => "unknown",
             ("TYPE", kind @ ("counter" | "gauge" | "histogram" | "summary")) => kind,
-            // OpenMetrics' own types (an OpenMetrics answer rewritten keeps them).
-            ("TYPE", kind @ ("gaugehistogram" | "info" | "stateset")) => kind,
+            ("TYPE", kind @ ("gaugehistogram" | "info" | "stateset")) if format == Format::OpenMetrics => kind,
             ("TYPE", _) => continue,
             _ => "",
         };
@@ -207,21 +216,27 @@ fn metadata_of(lines: &[&str]) -> Vec<crate::ingest::MetricMetadata> {
         };
         match keyword {
             "TYPE" => out[at].kind = kind.to_string(),
+            "UNIT" => out[at].unit = text.to_string(),
             _ => out[at].help = unescape_help(text),
         }
     }
     out
 }
 
-/// `HELP` or `TYPE` when `line` is such a comment of the text format: `#`, whitespace, the
-/// keyword, whitespace (Prometheus' lexer; `#TYPE` or `# UNIT` are plain comments).
-fn comment_keyword(line: &str) -> Option<&'static str> {
+/// `HELP` or `TYPE` (and in OpenMetrics `UNIT`) when `line` is such a comment: `#`,
+/// whitespace, the keyword, whitespace (Prometheus' lexer; in the text format `#TYPE` and
+/// `# UNIT` are plain comments).
+fn comment_keyword(line: &str, format: Format) -> Option<&'static str> {
     let rest = line.strip_prefix('#')?;
     if !rest.starts_with([' ', '\t']) {
         return None;
     }
     let rest = rest.trim_start();
-    ["HELP", "TYPE"].into_iter().find(|k| rest.strip_prefix(k).is_some_and(|after| after.starts_with([' ', '\t'])))
+    let keywords: &[&'static str] = match format {
+        Format::Text => &["HELP", "TYPE"],
+        Format::OpenMetrics => &["HELP", "TYPE", "UNIT"],
+    };
+    keywords.iter().copied().find(|k| rest.strip_prefix(k).is_some_and(|after| after.starts_with([' ', '\t'])))
 }
 
 /// A `# HELP` text with the text format's escapes (`\\`, `\n`) read.
@@ -280,12 +295,18 @@ impl SeriesCache {
     /// whole scrape (as a malformed line or an exceeded limit fails it in Prometheus) and
     /// leaves the cache as it was.
     pub fn scrape(&mut self, target: &Target, external: &[(String, String)], body: &[u8], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        self.scrape_format(target, external, body, Format::Text, start_ms, limits)
+    }
+
+    /// As [`SeriesCache::scrape`], for a body in `format` (an OpenMetrics answer rewritten
+    /// by `openmetrics::to_text` keeps its own types and units for the metadata).
+    pub fn scrape_format(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
         self.generation += 1;
         let generation = self.generation;
         let mut written = SeriesSet::default();
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
-        let result = self.parse(target, external, text, start_ms, limits, &mut written, &mut comments);
+        let result = self.parse(target, external, text, format, start_ms, limits, &mut written, &mut comments);
         let mut scraped = match result {
             Ok(scraped) => scraped,
             Err(error) => {
@@ -307,7 +328,7 @@ impl SeriesCache {
         };
         if due {
             self.metadata_given = Some((hash, start_ms));
-            scraped.metadata = Some(metadata_of(&comments)).filter(|m| !m.is_empty());
+            scraped.metadata = Some(metadata_of(&comments, format)).filter(|m| !m.is_empty());
         }
         Ok(scraped)
     }
@@ -315,7 +336,7 @@ impl SeriesCache {
     /// Reads `text`'s samples into the returned `Scraped` and `written`, and its metadata
     /// comment lines into `comments`.
     #[allow(clippy::too_many_arguments)]
-    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
+    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, format: Format, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
         let job = &target.job;
         let generation = self.generation;
         let mut out = Scraped::default();
@@ -325,7 +346,7 @@ impl SeriesCache {
                 continue;
             }
             if line.starts_with('#') {
-                if comment_keyword(line).is_some() {
+                if comment_keyword(line, format).is_some() {
                     comments.push(line);
                 }
                 continue;
@@ -574,7 +595,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
-        let result = fetched.and_then(|body| cache.scrape(&target, &context.external_labels, &body, start_ms, &limits));
+        let result = fetched.and_then(|(body, format)| cache.scrape_format(&target, &context.external_labels, &body, format, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
         let (mut series, up, error, report) = match result {
             Ok(s) => {
@@ -635,8 +656,9 @@ fn target_location(target: &Target) -> Url {
     Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() }
 }
 
-/// The target's exposition body, or why there is none (as Prometheus words scrape errors).
-async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Vec<u8>, String> {
+/// The target's exposition body in the text format (an OpenMetrics answer rewritten) and
+/// the format it came in, or why there is none (as Prometheus words scrape errors).
+async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<(Vec<u8>, Format), String> {
     let job = &target.job;
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let started = std::time::Instant::now();
@@ -657,9 +679,9 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         return Err(format!("unsupported Content-Type {content_type:?}: the Prometheus text format and OpenMetrics text are read"));
     }
     if content_type.starts_with("application/openmetrics-text") {
-        return super::openmetrics::to_text(&response.body);
+        return super::openmetrics::to_text(&response.body).map(|text| (text, Format::OpenMetrics));
     }
-    Ok(response.body)
+    Ok((response.body, Format::Text))
 }
 
 async fn store(api: &Api, series: Vec<(Labels, Sample)>) -> Result<(), String> {
@@ -711,9 +733,11 @@ mod tests {
         let mut cache = SeriesCache::default();
         let first = cache.scrape(&t, &[], body, 1000, &LabelLimits::default()).unwrap();
         let meta = |family: &str, kind: &str, help: &str, unit: &str| crate::ingest::MetricMetadata { family: family.into(), kind: kind.into(), help: help.into(), unit: unit.into() };
-        // `#TYPE` and `# UNIT` are plain comments in the text format; OpenMetrics' `info`
-        // (kept by an OpenMetrics answer rewritten) is taken, another word is not.
-        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", ""), meta("d", "info", "", "")]));
+        // `#TYPE` and `# UNIT` are plain comments in the text format, `info` no type of it.
+        assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", "")]));
+        // An OpenMetrics answer (rewritten) keeps its units and its own types.
+        let om = SeriesCache::default().scrape_format(&t, &[], b"# TYPE d info\n# UNIT c_seconds seconds\n# TYPE c_seconds gauge\n", Format::OpenMetrics, 1000, &LabelLimits::default()).unwrap();
+        assert_eq!(om.metadata, Some(vec![meta("d", "info", "", ""), meta("c_seconds", "gauge", "", "seconds")]));
         // The same comments again: nothing to give until the resend interval passes.
         assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
         assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
