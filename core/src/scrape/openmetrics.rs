@@ -9,9 +9,9 @@
 //!   feature, off by default);
 //! - `_created` samples are series like any other (Prometheus ingests them unless its
 //!   created-timestamp feature is on);
-//! - `# TYPE` and `# HELP` stay for `/api/v1/metadata` (`unknown` as the text format's
-//!   `untyped`; `gaugehistogram`, `info` and `stateset` as they are); `# UNIT` and other
-//!   comments are left out.
+//! - `# TYPE`, `# HELP` and `# UNIT` stay for `/api/v1/metadata` (`unknown` as the text
+//!   format's `untyped`; HELP with its OpenMetrics escapes, read as such for an answer of
+//!   `scrape_loop::Format::OpenMetrics`); other comments are refused.
 //!
 //! Targets are asked for the text format first (the `Accept` header), so this serves
 //! targets that answer OpenMetrics only.
@@ -61,11 +61,9 @@ fn rewrite_comment(comment: &str, out: &mut String) -> Result<(), String> {
             };
             out.push_str(&format!("# TYPE {family} {kind}"));
         }
-        "HELP" => {
-            // OpenMetrics escapes `\\`, `\n` and `\"`; the text format only the first two.
-            let help = unescape(text);
-            out.push_str(&format!("# HELP {family} {}", help.replace('\\', "\\\\").replace('\n', "\\n")));
-        }
+        // Kept as written: the metadata reads it with OpenMetrics' escapes
+        // (`scrape_loop::Format::OpenMetrics`).
+        "HELP" => out.push_str(&format!("# HELP {family} {text}")),
         "UNIT" => {
             if !text.is_empty() && !family.strip_suffix(text).is_some_and(|head| head.len() > 1 && head.ends_with('_')) {
                 return Err(format!("unit {text:?} not a suffix of metric {family:?}"));
@@ -117,29 +115,6 @@ fn rewrite_sample(line: &str, out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
-/// OpenMetrics' escapes read: `\\`, `\n`, `\"` (another backslash kept as it is).
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('\\') => out.push('\\'),
-            Some('"') => out.push('"'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 /// The series part of a sample line (its name and label block) and the rest.
 fn split_series(line: &str) -> Option<(&str, &str)> {
     super::scrape_loop::split_series(line)
@@ -177,7 +152,7 @@ mod tests {
         let body = "# HELP http_requests Requests \\\\ \\\"served\\\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000.1239 # {trace_id=\"abc\"} 1 1700000000.5\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd unknown\nodd NaN -1.5\n# EOF\n";
         assert_eq!(
             text(body).as_deref(),
-            Ok("# HELP http_requests Requests \\\\ \"served\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000123\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd untyped\nodd NaN -1500\n")
+            Ok("# HELP http_requests Requests \\\\ \\\"served\\\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000123\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd untyped\nodd NaN -1500\n")
         );
         assert_eq!(text("# EOF").as_deref(), Ok(""), "no final line break");
         assert_eq!(text("# HELP a \n# EOF\n").as_deref(), Ok("# HELP a \n"), "an empty help text");

@@ -217,7 +217,7 @@ fn metadata_of(lines: &[&str], format: Format) -> Vec<crate::ingest::MetricMetad
         match keyword {
             "TYPE" => out[at].kind = kind.to_string(),
             "UNIT" => out[at].unit = text.to_string(),
-            _ => out[at].help = unescape_help(text),
+            _ => out[at].help = unescape_help(text, format),
         }
     }
     out
@@ -239,12 +239,16 @@ fn comment_keyword(line: &str, format: Format) -> Option<&'static str> {
     keywords.iter().copied().find(|k| rest.strip_prefix(k).is_some_and(|after| after.starts_with([' ', '\t'])))
 }
 
-/// A `# HELP` text with the text format's escapes (`\\`, `\n`) read.
-fn unescape_help(text: &str) -> String {
+/// A `# HELP` text with its escapes read: `\\`, `\n`, and in OpenMetrics also `\"`.
+fn unescape_help(text: &str, format: Format) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match (c, chars.clone().next()) {
+            ('\\', Some('"')) if format == Format::OpenMetrics => {
+                out.push('"');
+                chars.next();
+            }
             ('\\', Some('n')) => {
                 out.push('\n');
                 chars.next();
@@ -736,8 +740,11 @@ mod tests {
         // `#TYPE` and `# UNIT` are plain comments in the text format, `info` no type of it.
         assert_eq!(first.metadata, Some(vec![meta("a_total", "counter", "Requests \\ served.\nAll.", ""), meta("b", "unknown", "", "")]));
         // An OpenMetrics answer (rewritten) keeps its units and its own types.
-        let om = SeriesCache::default().scrape_format(&t, &[], b"# TYPE d info\n# UNIT c_seconds seconds\n# TYPE c_seconds gauge\n", Format::OpenMetrics, 1000, &LabelLimits::default()).unwrap();
-        assert_eq!(om.metadata, Some(vec![meta("d", "info", "", ""), meta("c_seconds", "gauge", "", "seconds")]));
+        let om = SeriesCache::default().scrape_format(&t, &[], b"# TYPE d info\n# UNIT c_seconds seconds\n# TYPE c_seconds gauge\n# HELP c_seconds A \\\"quoted\\\" \\\\ word.\n", Format::OpenMetrics, 1000, &LabelLimits::default()).unwrap();
+        assert_eq!(om.metadata, Some(vec![meta("d", "info", "", ""), meta("c_seconds", "gauge", "A \"quoted\" \\ word.", "seconds")]));
+        // In the text format `\"` is no escape.
+        let text = SeriesCache::default().scrape(&t, &[], b"# HELP q A \\\"b\\\".\n", 1000, &LabelLimits::default()).unwrap();
+        assert_eq!(text.metadata, Some(vec![meta("q", "unknown", "A \\\"b\\\".", "")]));
         // The same comments again: nothing to give until the resend interval passes.
         assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
         assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
