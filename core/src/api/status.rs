@@ -149,17 +149,23 @@ pub async fn series_count(api: &Api, filter_sets: Vec<Vec<tsdb::Matcher>>) -> Re
 
 /// Milliseconds since the epoch as RFC3339 UTC with milliseconds.
 pub fn rfc3339(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let secs_of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = promql::format::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60
-    )
+    utc(ms.div_euclid(1000), &format!(".{:03}", ms.rem_euclid(1000)))
+}
+
+/// Nanoseconds since the epoch as Go's `time.RFC3339Nano` in UTC: the fraction's trailing
+/// zeros left out, and the fraction too when it is zero (as Prometheus writes times such as
+/// a target's `lastScrape`).
+pub fn rfc3339_nano(ns: i64) -> String {
+    let nanos = ns.rem_euclid(1_000_000_000);
+    let fraction = if nanos == 0 { String::new() } else { format!(".{nanos:09}").trim_end_matches('0').to_string() };
+    utc(ns.div_euclid(1_000_000_000), &fraction)
+}
+
+/// `seconds` since the epoch as an RFC3339 UTC date and time, `fraction` after the seconds.
+fn utc(seconds: i64, fraction: &str) -> String {
+    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
 #[cfg(test)]

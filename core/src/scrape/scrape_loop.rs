@@ -587,8 +587,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             break stop;
         }
         let target = inbox.target();
-        let start_ms = now_ms();
+        // One reading of the clock: the samples' time and the listed last scrape.
         let start_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let start_ms = start_ns.div_euclid(1_000_000);
         let started = Instant::now();
         let forced = context.forced_errors.borrow().get(&job.name).cloned();
         let fetched = match &mut client {

@@ -179,7 +179,7 @@ impl Serialize for ActiveList<'_> {
         for status in self.0 {
             let target = &status.target;
             let discovered = target.discovered.labels();
-            let last_scrape = if status.last_scrape_ns == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339_nano(status.last_scrape_ns) };
+            let last_scrape = if status.last_scrape_ns == 0 { "0001-01-01T00:00:00Z".to_string() } else { crate::api::status::rfc3339_nano(status.last_scrape_ns) };
             list.serialize_element(&ActiveJson {
                 discovered_labels: LabelMap(&discovered),
                 labels: LabelMap(&target.labels),
@@ -196,17 +196,6 @@ impl Serialize for ActiveList<'_> {
         }
         list.end()
     }
-}
-
-/// Go's `time.RFC3339Nano` in UTC: the fraction's trailing zeros left out, and the fraction
-/// too when it is zero (as Prometheus writes `lastScrape`).
-fn rfc3339_nano(ns: i64) -> String {
-    let seconds = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000);
-    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
-    let of_day = seconds.rem_euclid(86_400);
-    let fraction = if nanos == 0 { String::new() } else { format!(".{nanos:09}").trim_end_matches('0').to_string() };
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
 #[derive(Serialize)]
@@ -235,10 +224,10 @@ mod tests {
 
     #[test]
     fn last_scrape_times_read_as_go_writes_them() {
-        assert_eq!(rfc3339_nano(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
-        assert_eq!(rfc3339_nano(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
-        assert_eq!(rfc3339_nano(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339_nano(951_825_600_000_000_001), "2000-02-29T12:00:00.000000001Z");
+        assert_eq!(crate::api::status::rfc3339_nano(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(crate::api::status::rfc3339_nano(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(crate::api::status::rfc3339_nano(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(crate::api::status::rfc3339_nano(951_825_600_000_000_001), "2000-02-29T12:00:00.000000001Z");
     }
 
     #[test]
