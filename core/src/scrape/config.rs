@@ -190,14 +190,17 @@ struct HttpSdSection {
 
 /// Prometheus' `docker_sd_config`: the containers of a Docker daemon, with the HTTP client
 /// settings a job has (used for `http://` and `https://` hosts).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct DockerSdSection {
     host: String,
+    #[serde(default = "docker_sd_default_port")]
     port: u16,
     filters: Vec<DockerFilterSection>,
+    #[serde(default = "docker_sd_default_host_networking_host")]
     host_networking_host: String,
     refresh_interval: Option<String>,
+    #[serde(default = "default_true")]
     match_first_network: bool,
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
@@ -215,31 +218,17 @@ struct DockerSdSection {
     follow_redirects: Option<bool>,
 }
 
-impl Default for DockerSdSection {
-    /// Prometheus' defaults.
-    fn default() -> DockerSdSection {
-        DockerSdSection {
-            host: String::new(),
-            port: 80,
-            filters: Vec::new(),
-            host_networking_host: "localhost".into(),
-            refresh_interval: None,
-            match_first_network: true,
-            basic_auth: None,
-            authorization: None,
-            bearer_token: None,
-            bearer_token_file: None,
-            tls_config: None,
-            http_headers: BTreeMap::new(),
-            proxy_url: None,
-            no_proxy: None,
-            proxy_from_environment: false,
-            proxy_connect_header: BTreeMap::new(),
-            oauth2: None,
-            enable_http2: None,
-            follow_redirects: None,
-        }
-    }
+/// Prometheus' defaults of the keys whose default is not the type's.
+fn docker_sd_default_port() -> u16 {
+    80
+}
+
+fn docker_sd_default_host_networking_host() -> String {
+    "localhost".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A Docker `filters` entry: containers matching any of `values` for `name`.
@@ -1061,6 +1050,31 @@ struct ClientSections {
     oauth2: Option<OAuth2Section>,
 }
 
+/// The `ClientSections` of a job's or discovery entry's section `$s`, moved out of it: the
+/// sections all have these keys, which serde cannot flatten into one under
+/// `deny_unknown_fields`. `$basic_auth` when the entry makes its own (Consul's
+/// `username`/`password`).
+macro_rules! client_sections {
+    ($s:ident) => {
+        client_sections!($s, $s.basic_auth)
+    };
+    ($s:ident, $basic_auth:expr) => {
+        ClientSections {
+            basic_auth: $basic_auth,
+            authorization: $s.authorization,
+            bearer_token: $s.bearer_token,
+            bearer_token_file: $s.bearer_token_file,
+            tls_config: $s.tls_config,
+            http_headers: $s.http_headers,
+            proxy_url: $s.proxy_url,
+            no_proxy: $s.no_proxy,
+            proxy_from_environment: $s.proxy_from_environment,
+            proxy_connect_header: $s.proxy_connect_header,
+            oauth2: $s.oauth2,
+        }
+    };
+}
+
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.
 struct ClientAccess {
     credentials: Credentials,
@@ -1228,7 +1242,7 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result
     };
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
+        client_sections!(s, basic_auth),
         location.scheme == Scheme::Https,
         base,
     )?;
@@ -1345,7 +1359,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         || s.proxy_from_environment
         || !s.proxy_connect_header.is_empty()
         || s.oauth2.is_some();
-    let client_settings = ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 };
+    let client_settings = client_sections!(s);
     let api_server = s.api_server.filter(|a| !a.trim().is_empty());
     let kubeconfig_file = s.kubeconfig_file.filter(|f| !f.as_os_str().is_empty());
     let mut unavailable = None;
@@ -1502,7 +1516,7 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(HTTP_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let access = client_access(
-        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
+        client_sections!(s),
         location.scheme == Scheme::Https,
         base,
     )?;
@@ -1530,7 +1544,7 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
     let _ = s.enable_http2;
     let https = matches!(&host, DockerHost::Http(url) if url.scheme == Scheme::Https);
     let access = client_access(
-        ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 },
+        client_sections!(s),
         https,
         base,
     )?;
@@ -1628,7 +1642,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
-    let access = client_access(ClientSections { basic_auth: s.basic_auth, authorization: s.authorization, bearer_token: s.bearer_token, bearer_token_file: s.bearer_token_file, tls_config: s.tls_config, http_headers: s.http_headers, proxy_url: s.proxy_url, no_proxy: s.no_proxy, proxy_from_environment: s.proxy_from_environment, proxy_connect_header: s.proxy_connect_header, oauth2: s.oauth2 }, needs_tls, base)?;
+    let access = client_access(client_sections!(s), needs_tls, base)?;
     let (credentials, http_headers, tls, proxy) = (access.credentials, access.headers, access.tls, access.proxy);
     let mut http_sd = Vec::new();
     for (i, section) in s.http_sd_configs.into_iter().enumerate() {
@@ -1904,6 +1918,8 @@ mod tests {
         let docker = &config.jobs[0].docker_sd;
         assert_eq!(docker.iter().map(|d| d.client_settings).collect::<Vec<_>>(), vec![false, false, true]);
         assert_eq!(docker[0].filters, r#"{"name":["web"]}"#);
+        // Prometheus' defaults.
+        assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));
         assert!(matches!(&docker[0].host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
         let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
         assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if p.kind == net::client::ProxyKind::Https && p.tls.is_some()));
