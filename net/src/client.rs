@@ -83,14 +83,15 @@ pub struct ClientTls {
 }
 
 /// What a [`Proxy`] speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProxyKind {
     /// An HTTP proxy (`http://`): plain requests in absolute form, TLS through `CONNECT`.
     Http,
     /// A SOCKS5 proxy (`socks5://`, `socks5h://`): the target's name is resolved by the proxy.
     Socks5,
-    /// An HTTP proxy spoken to over TLS (`https://`; its `tls`), used as an HTTP proxy.
-    Https,
+    /// An HTTP proxy spoken to over TLS (`https://`, with this configuration; the proxy's
+    /// name is checked against its certificate), used as an HTTP proxy.
+    Https(ProxyTls),
 }
 
 /// The TLS client configuration an `https://` proxy is spoken to with (compared by
@@ -106,6 +107,12 @@ impl PartialEq for ProxyTls {
 
 impl Eq for ProxyTls {}
 
+impl std::fmt::Debug for ProxyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyTls")
+    }
+}
+
 /// A proxy between the client and its target.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
@@ -118,9 +125,6 @@ pub struct Proxy {
     pub user: Option<(String, String)>,
     /// Prometheus' `proxy_connect_header`: sent with `CONNECT` (an HTTP proxy's tunnel) only.
     pub connect_headers: Vec<(String, String)>,
-    /// For an `https://` proxy: how to speak TLS to it (its name checked against its
-    /// certificate).
-    pub tls: Option<ProxyTls>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -261,7 +265,7 @@ impl HttpClient {
     /// Whether requests go to an HTTP proxy in absolute form (plain HTTP through an HTTP
     /// proxy; TLS goes through a `CONNECT` tunnel instead).
     fn absolute_form(&self) -> Option<&Proxy> {
-        self.proxy.as_deref().filter(|p| matches!(p.kind, ProxyKind::Http | ProxyKind::Https) && self.tls.is_none())
+        self.proxy.as_deref().filter(|p| matches!(p.kind, ProxyKind::Http | ProxyKind::Https(_)) && self.tls.is_none())
     }
 
     /// Whether a connection is kept open for the next request.
@@ -395,18 +399,17 @@ impl HttpClient {
             None => Conn::Plain(TokioIo(self.connect_tcp(&self.host, self.port, deadline, "").await?)),
             Some(proxy) => {
                 let stream = self.connect_tcp(&proxy.host, proxy.port, deadline, "the proxy").await.map_err(|e| proxy.error(e.to_string()))?;
-                let conn = match (proxy.kind, &proxy.tls) {
-                    (ProxyKind::Socks5, _) => Conn::Plain(TokioIo(self.socks5_connect(proxy, stream).await?)),
-                    (ProxyKind::Http, _) => Conn::Plain(TokioIo(stream)),
-                    (ProxyKind::Https, Some(ProxyTls(config))) => {
+                let conn = match &proxy.kind {
+                    ProxyKind::Socks5 => Conn::Plain(TokioIo(self.socks5_connect(proxy, stream).await?)),
+                    ProxyKind::Http => Conn::Plain(TokioIo(stream)),
+                    ProxyKind::Https(ProxyTls(config)) => {
                         self.phase.set("in the TLS handshake with the proxy");
                         let server_name = ServerName::try_from(proxy.host.clone()).map_err(|_| proxy.error(format!("invalid server name {:?}", proxy.host)))?;
                         let stream = tokio_rustls::TlsConnector::from(config.clone()).connect(server_name, TokioIo(stream)).await.map_err(|e| proxy.error(format!("TLS handshake failed: {e}")))?;
                         Conn::Tls(Box::new(stream))
                     }
-                    (ProxyKind::Https, None) => return Err(proxy.error("an https:// proxy without TLS settings")),
                 };
-                if self.tls.is_some() && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https) {
+                if self.tls.is_some() && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https(_)) {
                     self.http_connect(proxy, conn).await?
                 } else {
                     conn
@@ -1433,7 +1436,6 @@ mod tests {
             port,
             user: user.map(|(u, p)| (u.to_string(), p.to_string())),
             connect_headers: connect_headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            tls: None,
         }))
     }
 
@@ -1534,7 +1536,7 @@ mod tests {
 
     #[test]
     fn a_socks5_proxy_without_authentication_connects_to_an_address() {
-        let socks = |port: u16| Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: None, connect_headers: Vec::new(), tls: None }));
+        let socks = |port: u16| Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: None, connect_headers: Vec::new() }));
         let (port, thread) = server(|listener| socks5_open_server(listener, false));
         // An IPv4-mapped IPv6 address is sent as IPv4.
         let mut client = HttpClient::new("::ffff:10.1.2.3".into(), 9100, None).with_proxy(socks(port));
@@ -1547,7 +1549,7 @@ mod tests {
         let error = run(async { client.get("/metrics", &[], LONG, LIMIT).await }).expect_err("authentication wanted");
         assert_eq!(error.to_string(), format!("proxy 127.0.0.1:{port}: SOCKS5: the proxy requires authentication (give a user in proxy_url)"));
         assert_eq!(thread.join().expect("proxy"), Ok(String::new()));
-        let proxy = Proxy { kind: ProxyKind::Http, host: "p".into(), port: 1, user: Some(("u".into(), "hunter2".into())), connect_headers: vec![("X-Key".into(), "secret-value".into())], tls: None };
+        let proxy = Proxy { kind: ProxyKind::Http, host: "p".into(), port: 1, user: Some(("u".into(), "hunter2".into())), connect_headers: vec![("X-Key".into(), "secret-value".into())] };
         let shown = format!("{proxy:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("secret-value") && shown.contains("p:1"), "{shown}");
     }
@@ -1555,7 +1557,7 @@ mod tests {
     #[test]
     fn a_socks5_proxy_connects_by_name_with_a_password() {
         let socks = |port: u16, password: &str| {
-            Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: Some(("scraper".into(), password.into())), connect_headers: Vec::new(), tls: None }))
+            Some(Arc::new(Proxy { kind: ProxyKind::Socks5, host: "127.0.0.1".into(), port, user: Some(("scraper".into(), password.into())), connect_headers: Vec::new() }))
         };
         let (port, thread) = server(|listener| socks5_server(listener, "scraper", "right"));
         let mut client = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(socks(port, "right"));
@@ -1701,7 +1703,7 @@ mod tests {
             std::fs::write(&ca_path, authority.cert.pem()).expect("write");
             let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
             let (port, proxy_thread) = tls_proxy(&authority);
-            let proxy = Some(Arc::new(Proxy { kind: ProxyKind::Https, host: "localhost".into(), port, user: Some(("u".into(), "p".into())), connect_headers: Vec::new(), tls: Some(ProxyTls(config.clone())) }));
+            let proxy = Some(Arc::new(Proxy { kind: ProxyKind::Https(ProxyTls(config.clone())), host: "localhost".into(), port, user: Some(("u".into(), "p".into())), connect_headers: Vec::new() }));
             let mut plain = HttpClient::new("target.invalid".into(), 9100, None).with_proxy(proxy.clone());
             let body = run(async { plain.get("/metrics", &[], LONG, LIMIT).await }).expect("plain target through the TLS proxy").body;
             assert_eq!(body, b"via tls proxy");

@@ -1922,7 +1922,7 @@ mod tests {
         assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));
         assert!(matches!(&docker[0].host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
         let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
-        assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if p.kind == net::client::ProxyKind::Https && p.tls.is_some()));
+        assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if matches!(p.kind, net::client::ProxyKind::Https(_))));
         let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();
         assert!(matches!(&config.jobs[0].credentials, Credentials::OAuth2(source) if format!("{source:?}").contains("https://auth.example/token")));
         assert_eq!(base64(b"a"), "YQ==");

@@ -123,13 +123,11 @@ fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)
     let (kind, default_port) = match scheme.as_str() {
         "http" => (ProxyKind::Http, 80),
         "socks5" | "socks5h" => (ProxyKind::Socks5, 1080),
-        "https" => (ProxyKind::Https, 443),
+        "https" => match tls {
+            Ok(tls) => (ProxyKind::Https(ProxyTls(tls.config.clone())), 443),
+            Err(e) => return Err(format!("{text:?}: no TLS settings for an https:// proxy: {e}")),
+        },
         other => return Err(format!("{text:?}: unsupported proxy scheme {other:?} (use http://, https://, socks5:// or socks5h://)")),
-    };
-    let proxy_tls = match (kind, tls) {
-        (ProxyKind::Https, Ok(tls)) => Some(ProxyTls(tls.config.clone())),
-        (ProxyKind::Https, Err(e)) => return Err(format!("{text:?}: no TLS settings for an https:// proxy: {e}")),
-        _ => None,
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let (user, host_port) = match authority.rsplit_once('@') {
@@ -151,7 +149,7 @@ fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)
     if host.is_empty() {
         return Err(format!("{text:?} has no host"));
     }
-    Ok(Proxy { kind, host, port, user, connect_headers: connect_headers.to_vec(), tls: proxy_tls })
+    Ok(Proxy { kind, host, port, user, connect_headers: connect_headers.to_vec() })
 }
 
 /// The URL with its password, if any, shown as `xxxxx` (Go's `URL.Redacted`).
@@ -320,14 +318,14 @@ mod tests {
     fn proxy_urls_read_as_go_reads_them() {
         let all = choice(Some("http://user:p%40ss@proxy.example:3128/ignored"), None).expect("http proxy");
         let ProxyChoice::All(proxy) = &all else { panic!("{all:?}") };
-        assert_eq!((proxy.kind, proxy.host.as_str(), proxy.port), (ProxyKind::Http, "proxy.example", 3128));
+        assert_eq!((proxy.kind.clone(), proxy.host.as_str(), proxy.port), (ProxyKind::Http, "proxy.example", 3128));
         assert_eq!(proxy.user, Some(("user".to_string(), "p@ss".to_string())));
         // Without no_proxy, loopback targets go through the proxy too (Go's http.ProxyURL).
         assert_eq!(proxied(&all, "http://127.0.0.1:9100/metrics").as_deref(), Some("proxy.example:3128"));
         assert_eq!(proxied(&all, "https://localhost/metrics").as_deref(), Some("proxy.example:3128"));
 
         let ports = |text: &str| match choice(Some(text), None).expect(text) {
-            ProxyChoice::All(p) => (p.kind, p.address()),
+            ProxyChoice::All(p) => (p.kind.clone(), p.address()),
             other => panic!("{other:?}"),
         };
         assert_eq!(ports("http://proxy"), (ProxyKind::Http, "proxy:80".to_string()));
@@ -340,7 +338,7 @@ mod tests {
         // With TLS settings, an https:// proxy is spoken to over TLS (443 by default).
         let tls = net::client::client_tls_config(None, None, true).map(|config| ClientTls { config, server_name: None });
         let Ok(ProxyChoice::All(proxy)) = ProxyChoice::from_settings(Some("https://proxy"), None, false, &BTreeMap::new(), &tls, &no_env) else { panic!("an https proxy") };
-        assert_eq!((proxy.kind, proxy.address(), proxy.tls.is_some()), (ProxyKind::Https, "proxy:443".to_string(), true));
+        assert!(matches!(proxy.kind, ProxyKind::Https(_)) && proxy.address() == "proxy:443", "{proxy:?}");
         assert!(error(Some("proxy:3128"), None).contains("must start with http://"));
         assert!(error(Some("ftp://proxy"), None).contains("unsupported proxy scheme \"ftp\""));
         assert!(error(Some("http://"), None).contains("has no host"));
