@@ -890,3 +890,192 @@ fn docker_sd_finds_containers_over_http_and_a_unix_socket() {
     assert!(paths.iter().any(|p| p == "/containers/json?filters=%7B%22label%22%3A%5B%22com.example.team%3Dstorage%22%5D%7D") && paths.iter().any(|p| p == "/networks"), "{paths:?}");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// One request the fake AWS saw: method, path, headers (names lowercased), body.
+struct AwsRequest {
+    method: String,
+    path: String,
+    headers: std::collections::HashMap<String, String>,
+    body: String,
+}
+
+/// Whether `request` carries a valid Signature Version 4 by `secret` for `service`, checked
+/// by signing it again with what it says it signed.
+fn aws_signed_by(request: &AwsRequest, secret: &str, service: &str) -> bool {
+    use metricstor::scrape::aws::sigv4;
+    let Some(authorization) = request.headers.get("authorization") else { return false };
+    let Some(credential) = authorization.split("Credential=").nth(1).and_then(|c| c.split(',').next()) else { return false };
+    let scope: Vec<&str> = credential.split('/').collect();
+    let Some(signed_names) = authorization.split("SignedHeaders=").nth(1).and_then(|c| c.split(',').next()) else { return false };
+    // The headers it signed, other than those signing adds.
+    let headers: Vec<(String, String)> = signed_names.split(';').filter(|n| !matches!(*n, "host" | "x-amz-date" | "x-amz-security-token")).map(|n| (n.to_string(), request.headers.get(n).cloned().unwrap_or_default())).collect();
+    let keys = sigv4::Keys { access_key_id: scope[0].to_string(), secret_access_key: secret.to_string(), session_token: request.headers.get("x-amz-security-token").cloned() };
+    let (host, date) = (request.headers.get("host").cloned().unwrap_or_default(), request.headers.get("x-amz-date").cloned().unwrap_or_default());
+    let again = sigv4::Request { method: &request.method, host: &host, path: &request.path, query: &[], headers: &headers, body: request.body.as_bytes(), region: scope.get(2).copied().unwrap_or(""), service, amz_date: &date };
+    scope.get(3) == Some(&service) && sigv4::sign(&keys, &again).iter().any(|(n, v)| n == "Authorization" && v == authorization)
+}
+
+/// A fake AWS on loopback: the instance metadata service (IMDSv2, a role, the region), STS'
+/// AssumeRole and EC2's DescribeAvailabilityZones and DescribeInstances (two pages), each
+/// checking its signature. Returns its address and a log of "<Action or path> <key ID or
+/// ->" lines, "BAD SIGNATURE" where a signature did not check.
+fn fake_aws() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake AWS");
+    let address = listener.local_addr().expect("address").to_string();
+    let log: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let record = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let Ok(reader) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(reader);
+                let mut stream = stream;
+                loop {
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = std::collections::HashMap::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.trim_end().split_once(':') {
+                            headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
+                        }
+                    }
+                    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut parts = first.split(' ');
+                    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let request = AwsRequest { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                    let (status, answer, line) = fake_aws_answer(&request);
+                    record.lock().map(|mut r| r.push(line)).ok();
+                    if stream.write_all(format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len()).as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, log)
+}
+
+fn fake_aws_answer(request: &AwsRequest) -> (u16, String, String) {
+    const IMDS_TOKEN: &str = "imds-token-1";
+    let form: std::collections::HashMap<String, String> = request.body.split('&').filter_map(|p| p.split_once('=')).map(|(n, v)| (n.to_string(), v.replace("%3A", ":").replace("%2F", "/"))).collect();
+    let key_id = request.headers.get("authorization").and_then(|a| a.split("Credential=").nth(1)).and_then(|c| c.split('/').next()).unwrap_or("-").to_string();
+    if request.path.starts_with("/latest/") {
+        if request.method == "PUT" && request.path == "/latest/api/token" {
+            return (200, IMDS_TOKEN.into(), "imds token".into());
+        }
+        if request.headers.get("x-aws-ec2-metadata-token").map(String::as_str) != Some(IMDS_TOKEN) {
+            return (401, String::new(), format!("{} without token", request.path));
+        }
+        let answer = match request.path.as_str() {
+            "/latest/meta-data/placement/region" => "eu-west-3".to_string(),
+            "/latest/meta-data/iam/security-credentials/" => "prom-instance\n".to_string(),
+            "/latest/meta-data/iam/security-credentials/prom-instance" => json!({"Code": "Success", "AccessKeyId": "ASIAINSTANCE", "SecretAccessKey": "instance-secret", "Token": "instance-token", "Expiration": "2099-01-01T00:00:00Z"}).to_string(),
+            _ => return (404, String::new(), format!("{} unknown", request.path)),
+        };
+        return (200, answer, request.path.clone());
+    }
+    let action = form.get("Action").cloned().unwrap_or_default();
+    let secret = match key_id.as_str() {
+        "ASIAINSTANCE" => "instance-secret",
+        "ASIAROLE" => "role-secret",
+        "AKIDTEAM" => "team-secret",
+        _ => "",
+    };
+    let service = if action == "AssumeRole" { "sts" } else { "ec2" };
+    if !aws_signed_by(request, secret, service) {
+        return (403, "<Response><Errors><Error><Code>AuthFailure</Code><Message>bad signature</Message></Error></Errors></Response>".into(), format!("{action} {key_id} BAD SIGNATURE"));
+    }
+    let answer = match action.as_str() {
+        "AssumeRole" if form.get("RoleArn").map(String::as_str) == Some("arn:aws:iam::123456789012:role/prom") && form.get("ExternalId").map(String::as_str) == Some("ext-1") => {
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>".to_string()
+        }
+        "DescribeAvailabilityZones" => "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-3a</zoneName><zoneId>euw3-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".to_string(),
+        "DescribeInstances" if form.get("Filter.1.Name").map(String::as_str) == Some("tag:team") && form.get("Filter.1.Value.1").map(String::as_str) == Some("storage") => {
+            let instance = |id: &str, ip: &str, tags: &str| format!("<item><instanceId>{id}</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><privateDnsName>{id}.internal</privateDnsName><instanceType>t3.micro</instanceType><placement><availabilityZone>eu-west-3a</availabilityZone></placement>{ip}<architecture>x86_64</architecture><tagSet>{tags}</tagSet></item>");
+            match form.get("NextToken").map(String::as_str) {
+                None => format!(
+                    "<DescribeInstancesResponse><reservationSet><item><ownerId>123456789012</ownerId><instancesSet>{}</instancesSet></item></reservationSet><nextToken>page-2</nextToken></DescribeInstancesResponse>",
+                    instance("i-0001", "<privateIpAddress>127.0.0.1</privateIpAddress>", "<item><key>Name</key><value>storage-1</value></item><item><key>team</key><value>storage</value></item>")
+                ),
+                Some("page-2") => format!(
+                    "<DescribeInstancesResponse><reservationSet><item><ownerId>123456789012</ownerId><instancesSet>{}{}</instancesSet></item></reservationSet></DescribeInstancesResponse>",
+                    instance("i-0002", "<privateIpAddress>192.0.2.10</privateIpAddress>", "<item><key>Name</key><value>storage-2</value></item>"),
+                    instance("i-0003", "", "")
+                ),
+                Some(_) => return (400, String::new(), format!("{action} unknown token")),
+            }
+        }
+        "DescribeInstances" => "<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>".to_string(),
+        _ => return (400, "<Response><Errors><Error><Code>InvalidAction</Code><Message>no</Message></Error></Errors></Response>".into(), format!("{action} {key_id} unexpected")),
+    };
+    (200, answer, format!("{action} {key_id}"))
+}
+
+#[test]
+fn ec2_sd_finds_instances_with_an_assumed_role_and_with_a_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("ec2_probe 1\n");
+    let (aws, log) = fake_aws();
+    let credentials = dir.path().join("aws-credentials");
+    // No default profile: the role job's keys come from the instance's role.
+    std::fs::write(&credentials, "[team]\naws_access_key_id = AKIDTEAM\naws_secret_access_key = team-secret\n").expect("credentials file");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: ec2_role\n  ec2_sd_configs:\n  - {{endpoint: 'http://{aws}', role_arn: 'arn:aws:iam::123456789012:role/prom', external_id: ext-1, port: {port}, refresh_interval: 1s, filters: [{{name: 'tag:team', values: [storage]}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_ec2_tag_Name], target_label: name}}\n  - {{source_labels: [__meta_ec2_availability_zone_id], target_label: zone_id}}\n\
+             - job_name: ec2_profile\n  ec2_sd_configs:\n  - {{endpoint: 'http://{aws}', region: eu-central-1, profile: team, port: {port}, refresh_interval: 1s, filters: [{{name: 'tag:team', values: [storage]}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_ec2_region], target_label: region}}\n",
+            port = exporter.port
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let imds = format!("http://{aws}");
+    let credentials_file = credentials.display().to_string();
+    let home = dir.path().display().to_string();
+    let mut env = vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()), ("AWS_ENDPOINT_URL_STS", imds.as_str()), ("AWS_SHARED_CREDENTIALS_FILE", credentials_file.as_str()), ("HOME", home.as_str())];
+    // Nothing of the machine's own AWS settings may take part.
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_EC2_METADATA_DISABLED"] {
+        env.push((name, ""));
+    }
+    let server = Server::start_with_env(&config, &env);
+    let found = poll_query(&server, "ec2_probe", "both jobs' instance scraped", WAIT, |r| {
+        let mut found: Vec<serde_json::Value> = r.iter().map(|s| s["metric"].clone()).collect();
+        found.sort_by_key(|m| m["job"].as_str().unwrap_or("").to_string());
+        (found.len() == 2).then_some(found)
+    });
+    let instance = exporter.address();
+    assert_eq!(found[0], json!({"__name__": "ec2_probe", "job": "ec2_profile", "region": "eu-central-1", "instance": instance}));
+    assert_eq!(found[1], json!({"__name__": "ec2_probe", "job": "ec2_role", "name": "storage-1", "zone_id": "euw3-az1", "instance": instance}));
+    // Both pages were read: the second page's instance is a target too (down), the third has no address.
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 4).then_some(()));
+    let role_targets: Vec<&serde_json::Value> = targets["data"]["activeTargets"].as_array().map(|a| a.iter().filter(|t| t["labels"]["job"] == "ec2_role").collect()).unwrap_or_default();
+    let second = role_targets.iter().find(|t| t["labels"]["name"] == "storage-2").copied().cloned().unwrap_or_default();
+    assert_eq!(second["discoveredLabels"]["__address__"], format!("192.0.2.10:{}", exporter.port), "{second}");
+    let discovered = &second["discoveredLabels"];
+    assert_eq!(
+        (discovered["__meta_ec2_instance_id"].as_str(), discovered["__meta_ec2_region"].as_str(), discovered["__meta_ec2_owner_id"].as_str(), discovered["__meta_ec2_private_dns_name"].as_str()),
+        (Some("i-0002"), Some("eu-west-3"), Some("123456789012"), Some("i-0002.internal")),
+        "{second}"
+    );
+    let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(!seen.iter().any(|l| l.contains("BAD SIGNATURE") || l.contains("without token") || l.contains("unexpected")), "{seen:?}");
+    for expected in ["/latest/meta-data/placement/region", "AssumeRole ASIAINSTANCE", "DescribeAvailabilityZones ASIAROLE", "DescribeInstances ASIAROLE", "DescribeInstances AKIDTEAM"] {
+        assert!(seen.iter().any(|l| l == expected), "{expected} not among {seen:?}");
+    }
+    assert!(server.stop(), "clean shutdown");
+}

@@ -70,7 +70,12 @@ pub fn write_mtls_config(dir: &Path, pki: &Path, tls_lines: &str) -> PathBuf {
 impl Server {
     /// Starts the binary with `config` and waits (bounded) for its listening line.
     pub fn start(config: &Path) -> Server {
-        let (mut child, log) = spawn_logged(config);
+        Server::start_with_env(config, &[])
+    }
+
+    /// As [`Server::start`], with environment variables set (an empty value removes one).
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Server {
+        let (mut child, log) = spawn_logged(config, env);
         let deadline = Instant::now() + START_DEADLINE;
         let (mut http_addr, mut grpc_addr): (Option<String>, Option<String>) = (None, None);
         loop {
@@ -153,7 +158,7 @@ impl Server {
 /// `limit` passes) and SIGKILLs it there; true when the line was seen. For crash points
 /// that come before the listener is up (start-up maintenance) or at a logged event.
 pub fn kill_at_log(config: &Path, needle: &str, limit: Duration) -> bool {
-    let (mut child, log) = spawn_logged(config);
+    let (mut child, log) = spawn_logged(config, &[]);
     let seen = wait_for_line(&log, needle, limit);
     // SAFETY: kill(2) on the PID of our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
@@ -163,15 +168,17 @@ pub fn kill_at_log(config: &Path, needle: &str, limit: Duration) -> bool {
 
 /// Starts the binary with `config` (info logging); its stderr lines are echoed to the test's
 /// output and sent on the returned channel.
-fn spawn_logged(config: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_metricstor"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start metricstor");
+fn spawn_logged(config: &Path, env: &[(&str, &str)]) -> (Child, mpsc::Receiver<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_metricstor"));
+    command.arg("--config").arg(config).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped());
+    for (name, value) in env {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
+    let mut child = command.spawn().expect("start metricstor");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (tx, log) = mpsc::channel();
     std::thread::spawn(move || {

@@ -304,7 +304,17 @@ impl HttpClient {
     /// POSTs `body` to `path_and_query` (an OAuth2 token request, say), as [`HttpClient::get`]
     /// does a GET; `headers` should name the body's `Content-Type`.
     pub async fn post(&mut self, path_and_query: &str, headers: &[(String, String)], body: &[u8], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
-        let mut request = self.request_bytes("POST", path_and_query, headers, Some(body.len()))?;
+        self.with_body("POST", path_and_query, headers, body, timeout, body_bytes_max).await
+    }
+
+    /// PUTs `body` to `path_and_query` (an EC2 instance metadata token request), as
+    /// [`HttpClient::post`] POSTs.
+    pub async fn put(&mut self, path_and_query: &str, headers: &[(String, String)], body: &[u8], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
+        self.with_body("PUT", path_and_query, headers, body, timeout, body_bytes_max).await
+    }
+
+    async fn with_body(&mut self, method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
+        let mut request = self.request_bytes(method, path_and_query, headers, Some(body.len()))?;
         request.extend_from_slice(body);
         self.send(request, timeout, body_bytes_max, None).await
     }

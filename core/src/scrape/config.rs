@@ -98,6 +98,7 @@ struct JobSection {
     file_sd_configs: Vec<FileSdSection>,
     http_sd_configs: Vec<HttpSdSection>,
     docker_sd_configs: Vec<DockerSdSection>,
+    ec2_sd_configs: Vec<Ec2SdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
@@ -218,7 +219,41 @@ struct DockerSdSection {
     follow_redirects: Option<bool>,
 }
 
-/// Prometheus' defaults of the keys whose default is not the type's.
+/// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
+/// 4; the HTTP client settings' TLS and proxy are used (credentials are not: AWS' signature
+/// takes the `Authorization` header, as in Prometheus).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Ec2SdSection {
+    endpoint: String,
+    region: String,
+    access_key: String,
+    secret_key: Option<String>,
+    profile: String,
+    role_arn: String,
+    external_id: String,
+    refresh_interval: Option<String>,
+    #[serde(default = "docker_sd_default_port")]
+    port: u16,
+    filters: Vec<DockerFilterSection>,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
+}
+
+/// Prometheus' defaults of the keys whose default is not the type's (80 for docker_sd's and
+/// ec2_sd's `port`).
 fn docker_sd_default_port() -> u16 {
     80
 }
@@ -231,7 +266,7 @@ fn default_true() -> bool {
     true
 }
 
-/// A Docker `filters` entry: containers matching any of `values` for `name`.
+/// A Docker or EC2 `filters` entry: containers or instances matching any of `values` for `name`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct DockerFilterSection {
@@ -703,6 +738,35 @@ impl std::fmt::Debug for DockerSd {
     }
 }
 
+/// How often EC2 is asked when `refresh_interval` is not given (Prometheus').
+const EC2_SD_REFRESH_DEFAULT_MS: i64 = 60_000;
+
+/// One `ec2_sd_configs` entry, checked.
+pub struct Ec2Sd {
+    /// This entry's source name among the asked groups: its region or endpoint and position.
+    pub source: String,
+    /// The region or endpoint, for messages.
+    pub shown: String,
+    /// Empty: found as `scrape::aws::credentials::region` says.
+    pub region: String,
+    /// `endpoint` (none: the environment's or EC2's regional one).
+    pub endpoint: Option<Url>,
+    pub keys: super::aws::credentials::Settings,
+    pub port: u16,
+    /// `filters` in order, each name with its values.
+    pub filters: Vec<(String, Vec<String>)>,
+    pub refresh_ms: i64,
+    pub tls: Result<net::client::ClientTls, String>,
+    pub proxy: ProxyChoice,
+}
+
+impl std::fmt::Debug for Ec2Sd {
+    /// The region and schedule (keys stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2Sd").field("shown", &self.shown).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
 /// How often dns_sd names are looked up when `refresh_interval` is not given (Prometheus').
 const DNS_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
 
@@ -814,6 +878,7 @@ pub struct ScrapeJob {
     pub file_sd: Vec<FileSd>,
     pub http_sd: Vec<HttpSd>,
     pub docker_sd: Vec<DockerSd>,
+    pub ec2_sd: Vec<Ec2Sd>,
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
     pub kubernetes_sd: Vec<KubernetesSd>,
@@ -1567,6 +1632,42 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
     })
 }
 
+fn resolve_ec2_sd(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd, String> {
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(EC2_SD_REFRESH_DEFAULT_MS);
+    let _ = (s.enable_http2, s.follow_redirects);
+    let endpoint = match s.endpoint.as_str() {
+        "" => None,
+        text => Some(Url::parse(text).map_err(|e| format!("endpoint: {e}"))?),
+    };
+    let https = endpoint.as_ref().is_none_or(|url| url.scheme == Scheme::Https);
+    let access = client_access(client_sections!(s), https, base)?;
+    let mut filters = Vec::new();
+    for filter in s.filters {
+        // Prometheus' check, in its words.
+        if filter.values.is_empty() {
+            return Err("EC2 SD configuration filter values cannot be empty".into());
+        }
+        if filter.name.is_empty() {
+            return Err("filters: a filter needs a name".into());
+        }
+        filters.push((filter.name, filter.values));
+    }
+    let shown = if s.endpoint.is_empty() { s.region.clone() } else { s.endpoint.clone() };
+    let shown = if shown.is_empty() { "(region from the environment)".to_string() } else { shown };
+    Ok(Ec2Sd {
+        source: format!("ec2 {shown} #{position}"),
+        shown,
+        region: s.region,
+        endpoint,
+        keys: super::aws::credentials::Settings { access_key: s.access_key, secret_key: s.secret_key.filter(|k| !k.is_empty()).map(Secret::Inline), profile: s.profile, role_arn: s.role_arn, external_id: s.external_id },
+        port: s.port,
+        filters,
+        refresh_ms,
+        tls: access.tls,
+        proxy: access.proxy,
+    })
+}
+
 fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
@@ -1641,6 +1742,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.docker_sd_configs.into_iter().enumerate() {
         docker_sd.push(resolve_docker_sd(section, base, i).map_err(|e| format!("docker_sd_configs[{i}]: {e}"))?);
     }
+    let mut ec2_sd = Vec::new();
+    for (i, section) in s.ec2_sd_configs.into_iter().enumerate() {
+        ec2_sd.push(resolve_ec2_sd(section, base, i).map_err(|e| format!("ec2_sd_configs[{i}]: {e}"))?);
+    }
     let mut dns_sd = Vec::new();
     for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
         dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
@@ -1674,6 +1779,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         file_sd,
         http_sd,
         docker_sd,
+        ec2_sd,
         dns_sd,
         consul_sd,
         kubernetes_sd,
@@ -1823,7 +1929,10 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let cases = [
-            ("scrape_configs: [{job_name: a, ec2_sd_configs: []}]", "ec2_sd_configs"),
+            ("scrape_configs: [{job_name: a, azure_sd_configs: []}]", "azure_sd_configs"),
+            ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, filters: [{name: 'tag:team', values: []}]}]}]", "ec2_sd_configs[0]: EC2 SD configuration filter values cannot be empty"),
+            ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'ec2.local'}]}]", "ec2_sd_configs[0]: endpoint"),
+            ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, role: ec2}]}]", "role"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{api_server: 'https://k:6443'}]}]", "kubernetes_sd_configs[0]: role missing"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pods, api_server: 'https://k:6443'}]}]", "unknown Kubernetes SD role \"pods\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: service, label: 'a=b'}]}]}]", "pod role supports only pod, node selectors"),
@@ -1906,6 +2015,14 @@ mod tests {
         let config = parse("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix:///run/d.sock', basic_auth: {username: u}, filters: [{name: label, values: []}, {name: name, values: [web]}]}, {host: 'tcp://d:2375', basic_auth: {username: u}}, {host: 'HTTP://d:2375', basic_auth: {username: u}}]}]").unwrap();
         let docker = &config.jobs[0].docker_sd;
         assert_eq!(docker.iter().map(|d| d.client_settings).collect::<Vec<_>>(), vec![false, false, true]);
+        // ec2_sd: Prometheus' defaults, filters in order, the secret kept out of Debug.
+        let config = parse("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, access_key: AKID, secret_key: s3cr3t, filters: [{name: 'tag:team', values: [a, b]}, {name: instance-state-name, values: [running]}]}, {endpoint: 'http://localhost:4566', port: 9100, refresh_interval: 5m, profile: p}]}]").unwrap();
+        let ec2 = &config.jobs[0].ec2_sd;
+        assert_eq!((ec2[0].port, ec2[0].refresh_ms, ec2[0].region.as_str(), ec2[0].endpoint.is_none()), (80, 60_000, "eu-west-1", true));
+        assert_eq!(ec2[0].filters, vec![("tag:team".to_string(), vec!["a".to_string(), "b".to_string()]), ("instance-state-name".to_string(), vec!["running".to_string()])]);
+        assert!(!format!("{:?} {:?}", ec2[0], ec2[0].keys).contains("s3cr3t"));
+        assert_eq!((ec2[1].port, ec2[1].refresh_ms, ec2[1].keys.profile.as_str(), ec2[1].shown.as_str()), (9100, 300_000, "p", "http://localhost:4566"));
+        assert_ne!(ec2[0].source, ec2[1].source);
         assert_eq!(docker[0].filters, r#"{"name":["web"]}"#);
         // Prometheus' defaults.
         assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));

@@ -6,12 +6,14 @@
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
 
 pub mod asked_groups;
+pub mod aws;
 pub mod config;
 pub mod consul_sd;
 pub mod discovery;
 pub mod dns;
 pub mod dns_sd;
 pub mod docker_sd;
+pub mod ec2_sd;
 pub mod http_get;
 pub mod http_sd;
 pub mod kubeconfig;
@@ -139,10 +141,11 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
 pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let http = job.http_sd.iter().map(|sd| sd.url.clone());
     let docker = job.docker_sd.iter().map(|sd| sd.source.clone());
+    let ec2 = job.ec2_sd.iter().map(|sd| sd.source.clone());
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dns).chain(consul).chain(kubernetes).collect()
+    http.chain(docker).chain(ec2).chain(dns).chain(consul).chain(kubernetes).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -157,6 +160,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     let (stop, stopped) = async_channel::bounded::<()>(1);
     http_sd::start(config, asked, &stopped);
     docker_sd::start(config, asked, &stopped);
+    ec2_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);
     consul_sd::start(config, asked, &stopped);
     kubernetes_sd::start(config, asked, &stopped);
