@@ -891,8 +891,8 @@ fn docker_sd_finds_containers_over_http_and_a_unix_socket() {
     assert!(server.stop(), "clean shutdown");
 }
 
-/// One request the fake AWS saw: method, path, headers (names lowercased), body.
-struct AwsRequest {
+/// One request a fake cloud API saw: method, path, headers (names lowercased), body.
+struct FakeRequest {
     method: String,
     path: String,
     headers: std::collections::HashMap<String, String>,
@@ -901,7 +901,7 @@ struct AwsRequest {
 
 /// Whether `request` carries a valid Signature Version 4 by `secret` for `service`, checked
 /// by signing it again with what it says it signed.
-fn aws_signed_by(request: &AwsRequest, secret: &str, service: &str) -> bool {
+fn aws_signed_by(request: &FakeRequest, secret: &str, service: &str) -> bool {
     use metricstor::scrape::aws::sigv4;
     let Some(authorization) = request.headers.get("authorization") else { return false };
     let Some(credential) = authorization.split("Credential=").nth(1).and_then(|c| c.split(',').next()) else { return false };
@@ -915,13 +915,11 @@ fn aws_signed_by(request: &AwsRequest, secret: &str, service: &str) -> bool {
     scope.get(3) == Some(&service) && sigv4::sign(&keys, &again).iter().any(|(n, v)| n == "Authorization" && v == authorization)
 }
 
-/// A fake AWS on loopback: the instance metadata service (IMDSv2, a role, the region), STS'
-/// AssumeRole and EC2's DescribeAvailabilityZones and DescribeInstances (two pages), each
-/// checking its signature. Returns its address and a log of "<Action or path> <key ID or
-/// ->" lines, "BAD SIGNATURE" where a signature did not check.
-fn fake_aws() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// A fake cloud API on loopback answering each request (kept-alive connections) with
+/// `answer`'s status and body; returns its address and the log lines `answer` gave.
+fn fake_cloud(answer: fn(&FakeRequest) -> (u16, String, String)) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake AWS");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a fake cloud API");
     let address = listener.local_addr().expect("address").to_string();
     let log: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
     let record = log.clone();
@@ -954,8 +952,8 @@ fn fake_aws() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                     }
                     let mut parts = first.split(' ');
                     let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-                    let request = AwsRequest { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
-                    let (status, answer, line) = fake_aws_answer(&request);
+                    let request = FakeRequest { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                    let (status, answer, line) = answer(&request);
                     record.lock().map(|mut r| r.push(line)).ok();
                     if stream.write_all(format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len()).as_bytes()).is_err() {
                         return;
@@ -967,7 +965,11 @@ fn fake_aws() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (address, log)
 }
 
-fn fake_aws_answer(request: &AwsRequest) -> (u16, String, String) {
+/// A fake AWS: the instance metadata service (IMDSv2, a role, the region), STS' AssumeRole
+/// and EC2's DescribeAvailabilityZones and DescribeInstances (two pages), each checking its
+/// signature. Logs "<Action or path> <key ID or ->" lines, "BAD SIGNATURE" where a signature
+/// did not check.
+fn fake_aws_answer(request: &FakeRequest) -> (u16, String, String) {
     const IMDS_TOKEN: &str = "imds-token-1";
     let form: std::collections::HashMap<String, String> = request.body.split('&').filter_map(|p| p.split_once('=')).map(|(n, v)| (n.to_string(), v.replace("%3A", ":").replace("%2F", "/"))).collect();
     let key_id = request.headers.get("authorization").and_then(|a| a.split("Credential=").nth(1)).and_then(|c| c.split('/').next()).unwrap_or("-").to_string();
@@ -1027,7 +1029,7 @@ fn fake_aws_answer(request: &AwsRequest) -> (u16, String, String) {
 fn ec2_sd_finds_instances_with_an_assumed_role_and_with_a_profile() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("ec2_probe 1\n");
-    let (aws, log) = fake_aws();
+    let (aws, log) = fake_cloud(fake_aws_answer);
     let credentials = dir.path().join("aws-credentials");
     // No default profile: the role job's keys come from the instance's role.
     std::fs::write(&credentials, "[team]\naws_access_key_id = AKIDTEAM\naws_secret_access_key = team-secret\n").expect("credentials file");
@@ -1078,4 +1080,109 @@ fn ec2_sd_finds_instances_with_an_assumed_role_and_with_a_profile() {
         assert!(seen.iter().any(|l| l == expected), "{expected} not among {seen:?}");
     }
     assert!(server.stop(), "clean shutdown");
+}
+
+/// The test service account's key (a throwaway RSA key made for this test, PKCS#8).
+const GCE_TEST_KEY: &str = include_str!("fixtures/gce_test_service_account.pem");
+
+/// A fake Google: the OAuth token endpoint (checking the service account's RS256 assertion),
+/// the metadata server's token, and Compute Engine's instances.list of proj-1's zone
+/// europe-west1-b over two pages (checking the token and the filter).
+fn fake_google_answer(request: &FakeRequest) -> (u16, String, String) {
+    use base64::Engine;
+    let decode = |part: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+    if request.method == "POST" && request.path == "/token" {
+        let assertion = request.body.split('&').find_map(|p| p.strip_prefix("assertion=")).unwrap_or("").to_string();
+        let parts: Vec<&str> = assertion.split('.').collect();
+        if parts.len() != 3 || !request.body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer") {
+            return (400, r#"{"error":"invalid_request"}"#.into(), "token: malformed".into());
+        }
+        let der = base64::engine::general_purpose::STANDARD.decode(GCE_TEST_KEY.lines().filter(|l| !l.starts_with("-----")).collect::<String>()).unwrap_or_default();
+        let Ok(key) = ring::signature::RsaKeyPair::from_pkcs8(&der) else { return (500, String::new(), "token: bad test key".into()) };
+        let public = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, ring::signature::KeyPair::public_key(&key).as_ref().to_vec());
+        if public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &decode(parts[2])).is_err() {
+            return (400, r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#.into(), "token: BAD SIGNATURE".into());
+        }
+        let claims: serde_json::Value = serde_json::from_slice(&decode(parts[1])).unwrap_or_default();
+        let header: serde_json::Value = serde_json::from_slice(&decode(parts[0])).unwrap_or_default();
+        let fine = claims["iss"] == "prom@proj-1.iam.gserviceaccount.com" && claims["scope"] == "https://www.googleapis.com/auth/compute.readonly" && claims["aud"].as_str().is_some_and(|a| a.ends_with("/token")) && header["alg"] == "RS256" && header["kid"] == "key-1";
+        if !fine {
+            return (400, r#"{"error":"invalid_grant"}"#.into(), format!("token: wrong claims {claims} {header}"));
+        }
+        return (200, r#"{"access_token":"tok-sa","expires_in":3599,"token_type":"Bearer"}"#.into(), "token: service account".into());
+    }
+    if request.path.starts_with("/computeMetadata/v1/instance/service-accounts/default/token") {
+        if request.headers.get("metadata-flavor").map(String::as_str) != Some("Google") {
+            return (403, String::new(), "metadata: no flavor".into());
+        }
+        return (200, r#"{"access_token":"tok-md","expires_in":3599,"token_type":"Bearer"}"#.into(), "token: metadata".into());
+    }
+    let authorization = request.headers.get("authorization").cloned().unwrap_or_default();
+    if !request.path.starts_with("/compute/v1/projects/proj-1/zones/europe-west1-b/instances?alt=json&filter=labels.team+%3D+storage") {
+        return (404, r#"{"error":{"code":404,"message":"unknown"}}"#.into(), format!("unknown {}", request.path));
+    }
+    if authorization != "Bearer tok-sa" && authorization != "Bearer tok-md" {
+        return (401, r#"{"error":{"code":401,"message":"Request had invalid authentication credentials."}}"#.into(), format!("instances: UNAUTHORIZED {authorization}"));
+    }
+    let instance = |id: u64, ip: &str| {
+        json!({"id": id.to_string(), "name": format!("vm-{id}"), "zone": "https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b", "status": "RUNNING",
+               "machineType": "https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b/machineTypes/e2-small",
+               "networkInterfaces": [{"name": "nic0", "network": "default", "networkIP": ip}], "labels": {"team": "storage"}, "tags": {"items": ["prom"]}})
+    };
+    let body = if request.path.contains("pageToken=page-2") {
+        json!({"items": [instance(2, "192.0.2.20")]})
+    } else {
+        json!({"items": [instance(1, "127.0.0.1")], "nextPageToken": "page-2"})
+    };
+    (200, body.to_string(), format!("instances {authorization}"))
+}
+
+/// The environment of a server that must see none of the machine's own Google settings.
+fn google_env<'a>(home: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![("HOME", home), ("GOOGLE_APPLICATION_CREDENTIALS", ""), ("CLOUDSDK_CONFIG", ""), ("GCE_METADATA_HOST", ""), ("METRICSTOR_GCE_ENDPOINT", "")];
+    for (name, value) in extra {
+        env.retain(|(n, _)| n != name);
+        env.push((name, value));
+    }
+    env
+}
+
+#[test]
+fn gce_sd_finds_instances_with_a_service_account_and_with_the_metadata_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("gce_probe 1\n");
+    let (google, log) = fake_cloud(fake_google_answer);
+    let endpoint = format!("http://{google}");
+    let key_file = dir.path().join("service-account.json");
+    std::fs::write(&key_file, json!({"type": "service_account", "project_id": "proj-1", "private_key_id": "key-1", "private_key": GCE_TEST_KEY, "client_email": "prom@proj-1.iam.gserviceaccount.com", "token_uri": format!("{endpoint}/token")}).to_string()).expect("key file");
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: gce\n  gce_sd_configs:\n  - {{project: proj-1, zone: europe-west1-b, filter: 'labels.team = storage', port: {port}, refresh_interval: 1s, tag_separator: '|'}}\n  relabel_configs:\n  - {{source_labels: [__meta_gce_instance_name], target_label: name}}\n  - {{source_labels: [__meta_gce_tags], target_label: tags}}\n",
+            port = exporter.port
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let home = dir.path().display().to_string();
+    let key_path = key_file.display().to_string();
+    for (how, env, token_line) in [
+        ("service account", google_env(&home, &[("GOOGLE_APPLICATION_CREDENTIALS", &key_path), ("METRICSTOR_GCE_ENDPOINT", &endpoint)]), "token: service account"),
+        ("metadata server", google_env(&home, &[("GCE_METADATA_HOST", &google), ("METRICSTOR_GCE_ENDPOINT", &endpoint)]), "token: metadata"),
+    ] {
+        log.lock().map(|mut l| l.clear()).ok();
+        let server = Server::start_with_env(&config, &env);
+        let found = poll_query(&server, "gce_probe", &format!("the instance found with the {how} and scraped"), WAIT, |r| r.first().map(|s| s["metric"].clone()));
+        assert_eq!(found, json!({"__name__": "gce_probe", "job": "gce", "name": "vm-1", "tags": "|prom|", "instance": exporter.address()}), "{how}");
+        // The second page's instance is a target too (down).
+        let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+        let second = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["name"] == "vm-2")).cloned().unwrap_or_default();
+        assert_eq!((second["discoveredLabels"]["__address__"].as_str(), second["discoveredLabels"]["__meta_gce_instance_id"].as_str()), (Some(format!("192.0.2.20:{}", exporter.port).as_str()), Some("2")), "{how}: {second}");
+        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+        assert!(seen.iter().any(|l| l == token_line), "{how}: {seen:?}");
+        assert!(seen.iter().all(|l| l == token_line || l.starts_with("instances Bearer tok-")), "{how}: {seen:?}");
+        assert!(server.stop(), "clean shutdown");
+    }
 }

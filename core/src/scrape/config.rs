@@ -99,6 +99,7 @@ struct JobSection {
     http_sd_configs: Vec<HttpSdSection>,
     docker_sd_configs: Vec<DockerSdSection>,
     ec2_sd_configs: Vec<Ec2SdSection>,
+    gce_sd_configs: Vec<GceSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
@@ -250,6 +251,26 @@ struct Ec2SdSection {
     /// Accepted for compatibility: requests speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
     follow_redirects: Option<bool>,
+}
+
+/// Prometheus' `gce_sd_config`: the instances of a Compute Engine project's zone, asked with
+/// Google's Application Default Credentials (Prometheus gives it no HTTP client settings).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GceSdSection {
+    project: String,
+    zone: String,
+    filter: String,
+    refresh_interval: Option<String>,
+    port: u16,
+    tag_separator: String,
+}
+
+impl Default for GceSdSection {
+    /// Prometheus' defaults.
+    fn default() -> Self {
+        GceSdSection { project: String::new(), zone: String::new(), filter: String::new(), refresh_interval: None, port: 80, tag_separator: ",".into() }
+    }
 }
 
 /// Prometheus' defaults of the keys whose default is not the type's (80 for docker_sd's and
@@ -767,6 +788,22 @@ impl std::fmt::Debug for Ec2Sd {
     }
 }
 
+/// How often Compute Engine is asked when `refresh_interval` is not given (Prometheus').
+const GCE_SD_REFRESH_DEFAULT_MS: i64 = 60_000;
+
+/// One `gce_sd_configs` entry, checked.
+#[derive(Debug, Clone)]
+pub struct GceSd {
+    /// This entry's source name among the asked groups: its project, zone and position.
+    pub source: String,
+    pub project: String,
+    pub zone: String,
+    pub filter: String,
+    pub refresh_ms: i64,
+    pub port: u16,
+    pub tag_separator: String,
+}
+
 /// How often dns_sd names are looked up when `refresh_interval` is not given (Prometheus').
 const DNS_SD_REFRESH_DEFAULT_MS: i64 = 30_000;
 
@@ -879,6 +916,7 @@ pub struct ScrapeJob {
     pub http_sd: Vec<HttpSd>,
     pub docker_sd: Vec<DockerSd>,
     pub ec2_sd: Vec<Ec2Sd>,
+    pub gce_sd: Vec<GceSd>,
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
     pub kubernetes_sd: Vec<KubernetesSd>,
@@ -1668,6 +1706,18 @@ fn resolve_ec2_sd(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd
     })
 }
 
+fn resolve_gce_sd(s: GceSdSection, position: usize) -> Result<GceSd, String> {
+    // Prometheus' checks, in its words.
+    if s.project.is_empty() {
+        return Err("GCE SD configuration requires a project".into());
+    }
+    if s.zone.is_empty() {
+        return Err("GCE SD configuration requires a zone".into());
+    }
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(GCE_SD_REFRESH_DEFAULT_MS);
+    Ok(GceSd { source: format!("gce {}/{} #{position}", s.project, s.zone), project: s.project, zone: s.zone, filter: s.filter, refresh_ms, port: s.port, tag_separator: s.tag_separator })
+}
+
 fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
@@ -1746,6 +1796,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.ec2_sd_configs.into_iter().enumerate() {
         ec2_sd.push(resolve_ec2_sd(section, base, i).map_err(|e| format!("ec2_sd_configs[{i}]: {e}"))?);
     }
+    let mut gce_sd = Vec::new();
+    for (i, section) in s.gce_sd_configs.into_iter().enumerate() {
+        gce_sd.push(resolve_gce_sd(section, i).map_err(|e| format!("gce_sd_configs[{i}]: {e}"))?);
+    }
     let mut dns_sd = Vec::new();
     for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
         dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
@@ -1780,6 +1834,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         http_sd,
         docker_sd,
         ec2_sd,
+        gce_sd,
         dns_sd,
         consul_sd,
         kubernetes_sd,
@@ -1933,6 +1988,9 @@ mod tests {
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, filters: [{name: 'tag:team', values: []}]}]}]", "ec2_sd_configs[0]: EC2 SD configuration filter values cannot be empty"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'ec2.local'}]}]", "ec2_sd_configs[0]: endpoint"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, role: ec2}]}]", "role"),
+            ("scrape_configs: [{job_name: a, gce_sd_configs: [{zone: europe-west1-b}]}]", "gce_sd_configs[0]: GCE SD configuration requires a project"),
+            ("scrape_configs: [{job_name: a, gce_sd_configs: [{project: p}]}]", "gce_sd_configs[0]: GCE SD configuration requires a zone"),
+            ("scrape_configs: [{job_name: a, gce_sd_configs: [{project: p, zone: z, tls_config: {}}]}]", "tls_config"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{api_server: 'https://k:6443'}]}]", "kubernetes_sd_configs[0]: role missing"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pods, api_server: 'https://k:6443'}]}]", "unknown Kubernetes SD role \"pods\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', selectors: [{role: service, label: 'a=b'}]}]}]", "pod role supports only pod, node selectors"),
@@ -2023,6 +2081,11 @@ mod tests {
         assert!(!format!("{:?} {:?}", ec2[0], ec2[0].keys).contains("s3cr3t"));
         assert_eq!((ec2[1].port, ec2[1].refresh_ms, ec2[1].keys.profile.as_str(), ec2[1].shown.as_str()), (9100, 300_000, "p", "http://localhost:4566"));
         assert_ne!(ec2[0].source, ec2[1].source);
+        let config = parse("scrape_configs: [{job_name: a, gce_sd_configs: [{project: p, zone: z}, {project: p, zone: z, port: 9100, tag_separator: '|', filter: 'status = RUNNING', refresh_interval: 2m}]}]").unwrap();
+        let gce = &config.jobs[0].gce_sd;
+        assert_eq!((gce[0].port, gce[0].tag_separator.as_str(), gce[0].refresh_ms, gce[0].filter.as_str()), (80, ",", 60_000, ""));
+        assert_eq!((gce[1].port, gce[1].tag_separator.as_str(), gce[1].refresh_ms, gce[1].filter.as_str()), (9100, "|", 120_000, "status = RUNNING"));
+        assert_ne!(gce[0].source, gce[1].source);
         assert_eq!(docker[0].filters, r#"{"name":["web"]}"#);
         // Prometheus' defaults.
         assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));

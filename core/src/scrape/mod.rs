@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, ec2_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, ec2_sd, gce_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -14,6 +14,8 @@ pub mod dns;
 pub mod dns_sd;
 pub mod docker_sd;
 pub mod ec2_sd;
+pub mod gce_sd;
+pub mod google_auth;
 pub mod http_get;
 pub mod http_sd;
 pub mod kubeconfig;
@@ -142,10 +144,11 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let http = job.http_sd.iter().map(|sd| sd.url.clone());
     let docker = job.docker_sd.iter().map(|sd| sd.source.clone());
     let ec2 = job.ec2_sd.iter().map(|sd| sd.source.clone());
+    let gce = job.gce_sd.iter().map(|sd| sd.source.clone());
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(ec2).chain(dns).chain(consul).chain(kubernetes).collect()
+    http.chain(docker).chain(ec2).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -161,6 +164,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     http_sd::start(config, asked, &stopped);
     docker_sd::start(config, asked, &stopped);
     ec2_sd::start(config, asked, &stopped);
+    gce_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);
     consul_sd::start(config, asked, &stopped);
     kubernetes_sd::start(config, asked, &stopped);

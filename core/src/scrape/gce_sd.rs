@@ -1,0 +1,255 @@
+//! Targets from `gce_sd_configs`, as Prometheus' GCE discovery finds them: every
+//! `refresh_interval` (60 s by default) Compute Engine's `instances.list` of `project` and
+//! `zone` is read page by page (with `filter` when given), and each instance with a network
+//! interface becomes a target at its first interface's IP on `port`, with Prometheus'
+//! `__meta_gce_*` labels (`instance_group`). Requests carry a token from Google's
+//! Application Default Credentials (`google_auth`), asked again before it expires.
+//! `METRICSTOR_GCE_ENDPOINT` replaces `https://compute.googleapis.com` (an emulator, tests).
+//! A failure keeps the last good targets.
+//!
+//! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::asked_groups::{ask_every, AskedGroups, Refreshed};
+use super::config::{GceSd, ScrapeConfig, TargetGroup, Url};
+use super::discovery::{query_escape, sanitize_label_name};
+use super::google_auth::{self, Token};
+
+/// The scope Prometheus asks for.
+const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
+/// The most pages one refresh reads (a token that never ends stops here).
+const PAGES_MAX: usize = 10_000;
+/// The most a page may take (500 instances with their metadata).
+const PAGE_BYTES_MAX: usize = 64 << 20;
+
+/// Starts asking every gce_sd entry of `config` on this executor; the requests stop when
+/// `stopped` closes (a reload or shutdown).
+pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
+    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.gce_sd.len()).map(move |i| (j, i))).collect();
+    for (j, i) in entries {
+        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
+        glommio::spawn_local(async move {
+            let job = &config.jobs[j];
+            let sd = &job.gce_sd[i];
+            let shown = format!("{}/{}", sd.project, sd.zone);
+            let entry = Refreshed { mechanism: "gce_sd", job: &job.name, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+            let mut session = Session::default();
+            ask_every(entry, &mut session, sd, |session, sd| Box::pin(ask(session, sd)), &results, &stopped).await;
+        })
+        .detach();
+    }
+}
+
+/// What one entry keeps between refreshes: its token and a client kept alive to the API.
+#[derive(Default)]
+struct Session {
+    token: Option<Token>,
+    api: Option<(Url, net::client::HttpClient)>,
+}
+
+/// The instances of the entry's zone, made into target groups.
+async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, String> {
+    let env = |name: &str| std::env::var(name).ok();
+    if session.token.as_ref().is_none_or(|t| crate::api::params::now_ms() >= t.renew_at_ms) {
+        session.token = Some(google_auth::token(SCOPE, &env).await.map_err(|e| format!("error setting up communication with GCE service: {e}"))?);
+    }
+    if session.api.is_none() {
+        let base = env("METRICSTOR_GCE_ENDPOINT").filter(|e| !e.is_empty()).unwrap_or_else(|| "https://compute.googleapis.com".into());
+        let url = Url::parse(&base).map_err(|e| format!("METRICSTOR_GCE_ENDPOINT: {e}"))?;
+        let tls = net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string());
+        let client = super::http_get::client_for(&url, &tls, &Default::default())?;
+        session.api = Some((url, client));
+    }
+    let header = session.token.as_ref().map(|t| t.header.clone()).unwrap_or_default();
+    let (base, client) = session.api.as_mut().ok_or("no client")?;
+    let prefix = base.path_and_query.trim_end_matches('/');
+    let timeout = Duration::from_millis(sd.refresh_ms as u64);
+    let headers = [("Authorization".to_string(), header), ("Accept".to_string(), "application/json".to_string()), ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION")))];
+    let mut groups = Vec::new();
+    let mut page_token: Option<String> = None;
+    for _ in 0..PAGES_MAX {
+        let mut path = format!("{prefix}/compute/v1/projects/{}/zones/{}/instances?alt=json", query_escape(&sd.project), query_escape(&sd.zone));
+        if !sd.filter.is_empty() {
+            path.push_str(&format!("&filter={}", query_escape(&sd.filter)));
+        }
+        if let Some(token) = &page_token {
+            path.push_str(&format!("&pageToken={}", query_escape(token)));
+        }
+        let response = client.get(&path, &headers, timeout, PAGE_BYTES_MAX).await.map_err(|e| format!("error retrieving refresh targets from gce: {e}"))?;
+        if response.status != 200 {
+            if response.status == 401 {
+                session.token = None;
+            }
+            let message = serde_json::from_slice::<serde_json::Value>(&response.body).ok().and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+            let status = super::http_get::status_error(response.status);
+            return Err(format!("error retrieving refresh targets from gce: {}", message.map_or(status.clone(), |m| format!("{status}: {m}"))));
+        }
+        let page: InstanceList = serde_json::from_slice(&response.body).map_err(|e| format!("error retrieving refresh targets from gce: cannot read the answer: {e}"))?;
+        groups.extend(page.items.iter().filter_map(|instance| instance_group(instance, sd)));
+        match page.next_page_token.filter(|t| !t.is_empty()) {
+            Some(token) => page_token = Some(token),
+            None => return Ok(groups),
+        }
+    }
+    Err(format!("error retrieving refresh targets from gce: more than {PAGES_MAX} pages"))
+}
+
+/// A page of `instances.list` (the fields the labels read).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct InstanceList {
+    items: Vec<Instance>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Instance {
+    /// A uint64 the API writes as a string.
+    id: String,
+    name: String,
+    zone: String,
+    status: String,
+    machine_type: String,
+    network_interfaces: Vec<NetworkInterface>,
+    tags: Option<Tags>,
+    metadata: Option<Metadata>,
+    labels: HashMap<String, String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct NetworkInterface {
+    name: String,
+    network: String,
+    subnetwork: String,
+    #[serde(rename = "networkIP")]
+    network_ip: String,
+    access_configs: Vec<AccessConfig>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct AccessConfig {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "natIP")]
+    nat_ip: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Tags {
+    items: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Metadata {
+    items: Vec<MetadataItem>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct MetadataItem {
+    key: String,
+    value: Option<String>,
+}
+
+/// The target of one instance (none without a network interface), labelled as Prometheus does.
+fn instance_group(instance: &Instance, sd: &GceSd) -> Option<TargetGroup> {
+    let primary = instance.network_interfaces.first()?;
+    let mut labels = BTreeMap::new();
+    let mut set = |name: String, value: &str| {
+        labels.insert(name, value.to_string());
+    };
+    set("__meta_gce_project".into(), &sd.project);
+    set("__meta_gce_zone".into(), &instance.zone);
+    set("__meta_gce_instance_id".into(), &instance.id);
+    set("__meta_gce_instance_name".into(), &instance.name);
+    set("__meta_gce_instance_status".into(), &instance.status);
+    set("__meta_gce_machine_type".into(), &instance.machine_type);
+    set("__meta_gce_network".into(), &primary.network);
+    set("__meta_gce_subnetwork".into(), &primary.subnetwork);
+    set("__meta_gce_private_ip".into(), &primary.network_ip);
+    for interface in &instance.network_interfaces {
+        set(format!("__meta_gce_interface_ipv4_{}", sanitize_label_name(&interface.name)), &interface.network_ip);
+    }
+    if let Some(tags) = instance.tags.as_ref().filter(|t| !t.items.is_empty()) {
+        let separator = &sd.tag_separator;
+        set("__meta_gce_tags".into(), &format!("{separator}{}{separator}", tags.items.join(separator)));
+    }
+    for item in instance.metadata.iter().flat_map(|m| &m.items) {
+        if let Some(value) = &item.value {
+            set(format!("__meta_gce_metadata_{}", sanitize_label_name(&item.key)), value);
+        }
+    }
+    for (key, value) in &instance.labels {
+        set(format!("__meta_gce_label_{}", sanitize_label_name(key)), value);
+    }
+    if let Some(access) = primary.access_configs.first().filter(|a| a.kind == "ONE_TO_ONE_NAT") {
+        set("__meta_gce_public_ip".into(), &access.nat_ip);
+    }
+    // As Prometheus writes it: host:port, without brackets.
+    Some(TargetGroup { targets: vec![format!("{}:{}", primary.network_ip, sd.port)], labels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> GceSd {
+        GceSd { source: "gce".into(), project: "proj-1".into(), zone: "europe-west1-b".into(), filter: String::new(), refresh_ms: 60_000, port: 9100, tag_separator: ",".into() }
+    }
+
+    #[test]
+    fn instances_are_labelled_as_prometheus_labels_them() {
+        let page = r#"{"kind":"compute#instanceList","items":[
+          {"id":"7473828239134513421","name":"web-1","zone":"https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b","status":"RUNNING",
+           "machineType":"https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b/machineTypes/e2-small",
+           "networkInterfaces":[{"name":"nic0","network":"https://www.googleapis.com/compute/v1/projects/proj-1/global/networks/default","subnetwork":"https://www.googleapis.com/compute/v1/projects/proj-1/regions/europe-west1/subnetworks/default","networkIP":"10.132.0.2","accessConfigs":[{"type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"34.77.1.2"}]},
+                                {"name":"nic-1.b","network":"n2","networkIP":"10.8.0.5"}],
+           "tags":{"items":["http-server","prom"]},"metadata":{"items":[{"key":"startup-script","value":"echo"},{"key":"no-value"}]},"labels":{"env":"prod","team.name":"web"}},
+          {"id":"2","name":"no-nic","zone":"z","status":"TERMINATED","networkInterfaces":[]}
+        ],"nextPageToken":"t2"}"#;
+        let list: InstanceList = serde_json::from_str(page).expect("page");
+        assert_eq!(list.next_page_token.as_deref(), Some("t2"));
+        let groups: Vec<TargetGroup> = list.items.iter().filter_map(|i| instance_group(i, &entry())).collect();
+        assert_eq!(groups.len(), 1, "an instance without a network interface is skipped");
+        assert_eq!(groups[0].targets, ["10.132.0.2:9100"]);
+        let expected: BTreeMap<String, String> = [
+            ("__meta_gce_project", "proj-1"),
+            ("__meta_gce_zone", "https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b"),
+            ("__meta_gce_instance_id", "7473828239134513421"),
+            ("__meta_gce_instance_name", "web-1"),
+            ("__meta_gce_instance_status", "RUNNING"),
+            ("__meta_gce_machine_type", "https://www.googleapis.com/compute/v1/projects/proj-1/zones/europe-west1-b/machineTypes/e2-small"),
+            ("__meta_gce_network", "https://www.googleapis.com/compute/v1/projects/proj-1/global/networks/default"),
+            ("__meta_gce_subnetwork", "https://www.googleapis.com/compute/v1/projects/proj-1/regions/europe-west1/subnetworks/default"),
+            ("__meta_gce_private_ip", "10.132.0.2"),
+            ("__meta_gce_interface_ipv4_nic0", "10.132.0.2"),
+            ("__meta_gce_interface_ipv4_nic_1_b", "10.8.0.5"),
+            ("__meta_gce_tags", ",http-server,prom,"),
+            ("__meta_gce_metadata_startup_script", "echo"),
+            ("__meta_gce_label_env", "prod"),
+            ("__meta_gce_label_team_name", "web"),
+            ("__meta_gce_public_ip", "34.77.1.2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(groups[0].labels, expected);
+    }
+
+    #[test]
+    fn a_nat_other_than_one_to_one_and_empty_tags_give_no_labels() {
+        let instance: Instance = serde_json::from_str(r#"{"id":"3","name":"b","networkInterfaces":[{"name":"nic0","networkIP":"10.0.0.3","accessConfigs":[{"type":"DIRECT_IPV6","natIP":"x"}]}],"tags":{"items":[]}}"#).expect("instance");
+        let sd = GceSd { tag_separator: "|".into(), ..entry() };
+        let group = instance_group(&instance, &sd).expect("a target");
+        assert!(!group.labels.contains_key("__meta_gce_public_ip") && !group.labels.contains_key("__meta_gce_tags"), "{:?}", group.labels);
+        assert_eq!(group.targets, ["10.0.0.3:9100"]);
+    }
+}
