@@ -87,14 +87,22 @@ async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, Stri
             let status = super::http_get::status_error(response.status);
             return Err(format!("error retrieving refresh targets from gce: {}", message.map_or(status.clone(), |m| format!("{status}: {m}"))));
         }
-        let page: InstanceList = serde_json::from_slice(&response.body).map_err(|e| format!("error retrieving refresh targets from gce: cannot read the answer: {e}"))?;
-        groups.extend(page.items.iter().filter_map(|instance| instance_group(instance, sd)));
-        match page.next_page_token.filter(|t| !t.is_empty()) {
+        let (page, next) = read_page(&response.body, sd).map_err(|e| format!("error retrieving refresh targets from gce: {e}"))?;
+        groups.extend(page);
+        match next {
             Some(token) => page_token = Some(token),
             None => return Ok(groups),
         }
     }
     Err(format!("error retrieving refresh targets from gce: more than {PAGES_MAX} pages"))
+}
+
+/// One page of `instances.list`: a target group per instance with a network interface, and
+/// the token of the next page (None on the last).
+pub fn read_page(body: &[u8], sd: &GceSd) -> Result<(Vec<TargetGroup>, Option<String>), String> {
+    let page: InstanceList = serde_json::from_slice(body).map_err(|e| format!("cannot read the answer: {e}"))?;
+    let groups = page.items.iter().filter_map(|instance| instance_group(instance, sd)).collect();
+    Ok((groups, page.next_page_token.filter(|t| !t.is_empty())))
 }
 
 /// A page of `instances.list` (the fields the labels read).
