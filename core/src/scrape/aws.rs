@@ -14,11 +14,13 @@ use super::proxy::ProxyChoice;
 /// The most an AWS answer may take (a page of 1,000 instances is a few MiB).
 pub const ANSWER_BYTES_MAX: usize = 64 << 20;
 
-/// The TLS and proxy settings of the entry, for its requests to AWS.
+/// The TLS and proxy settings of the entry, and its `http_headers` (sent unsigned, as
+/// Prometheus' HTTP client adds them after AWS' SDK signs), for its requests to AWS.
 #[derive(Clone, Copy)]
 pub struct Transport<'a> {
     pub tls: &'a Result<net::client::ClientTls, String>,
     pub proxy: &'a ProxyChoice,
+    pub headers: &'a [(String, String)],
 }
 
 /// A form body as the AWS query protocol takes it (`Action=…&Version=…&…`).
@@ -39,10 +41,7 @@ pub async fn post_form(client: Option<&mut net::client::HttpClient>, url: &Url, 
         }
     };
     let body = form(form_pairs);
-    let mut headers = vec![
-        ("Content-Type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string()),
-        ("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))),
-    ];
+    let mut headers = vec![("Content-Type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string())];
     if let Some(keys) = keys {
         let host = client.host_header();
         let path = url.path_and_query.split('?').next().unwrap_or("/");
@@ -52,22 +51,26 @@ pub async fn post_form(client: Option<&mut net::client::HttpClient>, url: &Url, 
         let signed = sigv4::sign(keys, &request);
         headers.extend(signed);
     }
+    // Not signed, as the SDK leaves User-Agent out (a proxy may rewrite it).
+    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
+    headers.extend_from_slice(transport.headers);
     client.post(&url.path_and_query, &headers, body.as_bytes(), timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("{}: {e}", super::http_get::format_url(url)))
 }
 
-/// The text of the first element named `name` under `node` (any depth), None when there is none.
-pub fn descendant_text<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<&'a str> {
-    node.descendants().find(|n| n.is_element() && n.tag_name().name() == name).map(|n| n.text().unwrap_or(""))
-}
-
-/// An AWS XML error answer's code and message (`<Error><Code>…</Code><Message>…</Message>`,
-/// as EC2 and STS write them), None when the body is not one.
+/// An AWS XML error answer's code and message (EC2's `Response/Errors/Error`, STS'
+/// `ErrorResponse/Error`, each with `Code` and `Message`), None when the body is not one.
 pub fn xml_error(body: &[u8]) -> Option<(String, String)> {
+    use crate::scrape::ec2_sd::instances::{child, child_text, children_named};
     let text = std::str::from_utf8(body).ok()?;
     let doc = roxmltree::Document::parse(text).ok()?;
-    let error = doc.descendants().find(|n| n.is_element() && n.tag_name().name() == "Error")?;
-    let code = descendant_text(error, "Code")?.to_string();
-    Some((code, descendant_text(error, "Message").unwrap_or("").to_string()))
+    let root = doc.root_element();
+    // The first error is the one told.
+    let error = match root.tag_name().name() {
+        "Response" => children_named(child(root, "Errors")?, "Error").next()?,
+        "ErrorResponse" => children_named(root, "Error").next()?,
+        _ => return None,
+    };
+    Some((child_text(error, "Code")?, child_text(error, "Message").unwrap_or_default()))
 }
 
 /// Why a request answered `status` failed, with AWS' error code and message when the body
@@ -76,6 +79,81 @@ pub fn status_error(status: u16, body: &[u8]) -> String {
     match xml_error(body) {
         Some((code, message)) => format!("{}: {code}: {message}", super::http_get::status_error(status)),
         None => super::http_get::status_error(status),
+    }
+}
+
+/// A fake AWS endpoint on loopback for the unit tests of this module and of `ec2_sd`.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    /// A request it saw: method, path, headers (names lowercased), body.
+    #[derive(Debug, Clone)]
+    pub struct Seen {
+        pub method: String,
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    impl Seen {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Serves `answer` (status and body for each request) on loopback; returns the base URL
+    /// and what it saw.
+    pub fn serve(answer: fn(&Seen) -> (u16, String)) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let Ok(reader) = stream.try_clone() else { return };
+                    let (mut reader, mut stream) = (BufReader::new(reader), stream);
+                    loop {
+                        let mut first = String::new();
+                        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut headers = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                                break;
+                            }
+                            if let Some((name, value)) = line.trim_end().split_once(':') {
+                                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+                            }
+                        }
+                        let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let mut parts = first.split(' ');
+                        let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                        let request = Seen { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                        let (status, answer) = answer(&request);
+                        record.lock().map(|mut r| r.push(request)).ok();
+                        if stream.write_all(format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len()).as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (base, seen)
+    }
+
+    /// Runs `test` on a glommio executor of its own.
+    pub fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(test)
     }
 }
 

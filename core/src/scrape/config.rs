@@ -196,9 +196,9 @@ struct HttpSdSection {
 #[serde(default, deny_unknown_fields)]
 struct DockerSdSection {
     host: String,
-    #[serde(default = "docker_sd_default_port")]
+    #[serde(default = "default_port_80")]
     port: u16,
-    filters: Vec<DockerFilterSection>,
+    filters: Vec<FilterSection>,
     #[serde(default = "docker_sd_default_host_networking_host")]
     host_networking_host: String,
     refresh_interval: Option<String>,
@@ -221,8 +221,8 @@ struct DockerSdSection {
 }
 
 /// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
-/// 4; the HTTP client settings' TLS and proxy are used (credentials are not: AWS' signature
-/// takes the `Authorization` header, as in Prometheus).
+/// 4; the HTTP client settings' TLS, proxy and `http_headers` are used (credentials are not:
+/// AWS' signature takes the `Authorization` header, as in Prometheus).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct Ec2SdSection {
@@ -234,9 +234,9 @@ struct Ec2SdSection {
     role_arn: String,
     external_id: String,
     refresh_interval: Option<String>,
-    #[serde(default = "docker_sd_default_port")]
+    #[serde(default = "default_port_80")]
     port: u16,
-    filters: Vec<DockerFilterSection>,
+    filters: Vec<FilterSection>,
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
     bearer_token: Option<String>,
@@ -273,9 +273,9 @@ impl Default for GceSdSection {
     }
 }
 
-/// Prometheus' defaults of the keys whose default is not the type's (80 for docker_sd's and
+/// Prometheus' defaults of the keys whose default is not the type's (80: docker_sd's and
 /// ec2_sd's `port`).
-fn docker_sd_default_port() -> u16 {
+fn default_port_80() -> u16 {
     80
 }
 
@@ -290,7 +290,7 @@ fn default_true() -> bool {
 /// A Docker or EC2 `filters` entry: containers or instances matching any of `values` for `name`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct DockerFilterSection {
+struct FilterSection {
     name: String,
     values: Vec<String>,
 }
@@ -779,6 +779,7 @@ pub struct Ec2Sd {
     pub refresh_ms: i64,
     pub tls: Result<net::client::ClientTls, String>,
     pub proxy: ProxyChoice,
+    pub http_headers: ExtraHeaders,
 }
 
 impl std::fmt::Debug for Ec2Sd {
@@ -1677,6 +1678,10 @@ fn resolve_ec2_sd(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd
         "" => None,
         text => Some(Url::parse(text).map_err(|e| format!("endpoint: {e}"))?),
     };
+    // A query would be sent but not signed (AWS would refuse every request).
+    if endpoint.as_ref().is_some_and(|url| url.path_and_query.contains('?')) {
+        return Err(format!("endpoint {:?}: a query is not allowed", s.endpoint));
+    }
     let https = endpoint.as_ref().is_none_or(|url| url.scheme == Scheme::Https);
     let access = client_access(client_sections!(s), https, base)?;
     let mut filters = Vec::new();
@@ -1703,6 +1708,7 @@ fn resolve_ec2_sd(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd
         refresh_ms,
         tls: access.tls,
         proxy: access.proxy,
+        http_headers: access.headers,
     })
 }
 
@@ -1987,6 +1993,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, azure_sd_configs: []}]", "azure_sd_configs"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, filters: [{name: 'tag:team', values: []}]}]}]", "ec2_sd_configs[0]: EC2 SD configuration filter values cannot be empty"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'ec2.local'}]}]", "ec2_sd_configs[0]: endpoint"),
+            ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'http://localhost:4566/?x=1'}]}]", "a query is not allowed"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, role: ec2}]}]", "role"),
             ("scrape_configs: [{job_name: a, gce_sd_configs: [{zone: europe-west1-b}]}]", "gce_sd_configs[0]: GCE SD configuration requires a project"),
             ("scrape_configs: [{job_name: a, gce_sd_configs: [{project: p}]}]", "gce_sd_configs[0]: GCE SD configuration requires a zone"),

@@ -8,8 +8,9 @@
 //! region is the entry's or found the same way; the endpoint is `endpoint`, else
 //! `AWS_ENDPOINT_URL_EC2` or `AWS_ENDPOINT_URL`, else EC2's regional one. The entry's TLS and
 //! proxy settings carry every request but those to the container and instance metadata
-//! endpoints. An answer `AuthFailure` or `UnauthorizedOperation` drops the keys, found again
-//! next time (as Prometheus makes a new client). A failure keeps the last good targets.
+//! endpoints; its `http_headers` are sent unsigned. `DescribeInstances` answered
+//! `AuthFailure` or `UnauthorizedOperation` drops the keys, found again next time (as
+//! Prometheus makes a new client). A failure keeps the last good targets.
 //!
 //! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
 
@@ -60,7 +61,8 @@ struct Session {
 /// The instances of the entry's region, made into target groups.
 async fn ask(session: &mut Session, sd: &Ec2Sd) -> Result<Vec<TargetGroup>, String> {
     let env = credentials::process_env;
-    let lookup = Lookup { env: &env, transport: Transport { tls: &sd.tls, proxy: &sd.proxy } };
+    let headers = sd.http_headers.values()?;
+    let lookup = Lookup { env: &env, transport: Transport { tls: &sd.tls, proxy: &sd.proxy, headers: &headers } };
     ask_with(session, sd, &lookup).await
 }
 
@@ -85,6 +87,7 @@ async fn ask_with(session: &mut Session, sd: &Ec2Sd, lookup: &Lookup<'_>) -> Res
     }
     if session.zone_ids.is_none() {
         // As Prometheus: without the zones' IDs the instances are still listed.
+        // Its permission is optional: a refusal here keeps the keys.
         match call(session, &region, &[], "DescribeAvailabilityZones", lookup.transport, timeout).await.and_then(|body| instances::read_zone_ids(&body)) {
             Ok(ids) => session.zone_ids = Some(ids),
             Err(error) => tracing::debug!(%error, "ec2_sd: cannot describe availability zones"),
@@ -132,8 +135,9 @@ fn endpoint(sd: &Ec2Sd, region: &str, lookup: &Lookup<'_>) -> Result<Url, String
     Url::parse(&text).map_err(|e| format!("EC2 endpoint {text:?}: {e}"))
 }
 
-/// One signed EC2 action: the `200` answer's text, or why there is none. Keys EC2 refuses
-/// are dropped.
+/// One signed EC2 action: the `200` answer's text, or why there is none. Keys that
+/// `DescribeInstances` is refused with (`AuthFailure`, `UnauthorizedOperation`) are dropped,
+/// to be found again next time.
 async fn call(session: &mut Session, region: &str, params: &[(String, String)], action: &str, transport: Transport<'_>, timeout: Duration) -> Result<String, String> {
     let keys = session.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
     let (url, client) = session.endpoint.as_mut().ok_or("no endpoint")?;
@@ -142,7 +146,7 @@ async fn call(session: &mut Session, region: &str, params: &[(String, String)], 
     let response = aws_api::post_form(Some(client), url, Some(&keys), (region, "ec2"), &form, transport, timeout).await?;
     if response.status != 200 {
         if let Some((code, _)) = aws_api::xml_error(&response.body) {
-            if code == "AuthFailure" || code == "UnauthorizedOperation" {
+            if action == "DescribeInstances" && (code == "AuthFailure" || code == "UnauthorizedOperation") {
                 session.keys = None;
             }
         }
@@ -154,6 +158,50 @@ async fn call(session: &mut Session, region: &str, params: &[(String, String)], 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrape::aws::fake::{run, serve, Seen};
+    use crate::scrape::config::Secret;
+
+    /// EC2 refusing DescribeAvailabilityZones (its permission is optional) and answering
+    /// DescribeInstances, or refusing it for the key `AKIDBAD`.
+    fn ec2(request: &Seen) -> (u16, String) {
+        let refused = |code: &str| (403, format!("<Response><Errors><Error><Code>{code}</Code><Message>no</Message></Error></Errors></Response>"));
+        if request.body.contains("Action=DescribeAvailabilityZones") {
+            return refused("UnauthorizedOperation");
+        }
+        if request.header("authorization").is_some_and(|a| a.contains("Credential=AKIDBAD/")) {
+            return refused("AuthFailure");
+        }
+        (200, "<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId><privateIpAddress>10.0.0.1</privateIpAddress><placement><availabilityZone>eu-west-1a</availabilityZone></placement></item></instancesSet></item></reservationSet></DescribeInstancesResponse>".into())
+    }
+
+    fn entry(endpoint: &str, access_key: &str) -> Ec2Sd {
+        let keys = credentials::Settings { access_key: access_key.into(), secret_key: Some(Secret::Inline("s".into())), ..Default::default() };
+        let endpoint = Some(Url::parse(endpoint).expect("endpoint"));
+        Ec2Sd { source: "s".into(), shown: "s".into(), region: "eu-west-1".into(), endpoint, keys, port: 9100, filters: vec![], refresh_ms: 5_000, tls: Err("no TLS".into()), proxy: Default::default(), http_headers: Default::default() }
+    }
+
+    fn ask_once(session: &mut Session, sd: &Ec2Sd) -> Result<Vec<TargetGroup>, String> {
+        let env = |_: &str| None;
+        let headers = [("X-Team".to_string(), "storage".to_string())];
+        let lookup = Lookup { env: &env, transport: Transport { tls: &sd.tls, proxy: &sd.proxy, headers: &headers } };
+        run(ask_with(session, sd, &lookup))
+    }
+
+    #[test]
+    fn instances_are_listed_when_zones_are_refused_and_refused_keys_are_dropped() {
+        let (base, seen) = serve(ec2);
+        let mut session = Session::default();
+        let groups = ask_once(&mut session, &entry(&base, "AKIDGOOD")).expect("instances without zone IDs");
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].labels.get("__meta_ec2_availability_zone_id").map(String::as_str), Some(""));
+        assert!(session.keys.is_some(), "a refused zone request keeps the keys");
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert!(requests.iter().all(|r| r.header("x-team") == Some("storage")), "http_headers sent: {requests:?}");
+        let mut refused = Session::default();
+        let error = ask_once(&mut refused, &entry(&base, "AKIDBAD")).expect_err("refused");
+        assert_eq!(error, "could not describe instances: server returned HTTP status 403 Forbidden: AuthFailure: no");
+        assert!(refused.keys.is_none(), "keys EC2 refused are found again next time");
+    }
 
     #[test]
     fn filters_are_numbered_as_the_query_api_takes_them() {

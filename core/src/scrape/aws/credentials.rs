@@ -2,19 +2,22 @@
 //! for Prometheus:
 //!
 //! 1. `access_key` with `secret_key` from the entry;
-//! 2. unless a profile is named (`profile`, else `AWS_PROFILE`): `AWS_ACCESS_KEY_ID` (or
+//! 2. unless the entry names a `profile`: `AWS_ACCESS_KEY_ID` (or
 //!    `AWS_ACCESS_KEY`) with `AWS_SECRET_ACCESS_KEY` (or `AWS_SECRET_KEY`) and
 //!    `AWS_SESSION_TOKEN`; then a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and
 //!    `AWS_ROLE_ARN`, as on EKS), exchanged by STS' `AssumeRoleWithWebIdentity`;
-//! 3. the profile (`default` unless named) of the shared files (`~/.aws/credentials`, then
-//!    `~/.aws/config`; `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`): its keys, or its
-//!    `role_arn` with `web_identity_token_file`, `source_profile` or `credential_source`;
+//! 3. the profile (the entry's, else `AWS_PROFILE`, else `default`, which may be absent) of
+//!    the shared files (`~/.aws/credentials` over `~/.aws/config`;
+//!    `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`; an unreadable file is skipped), in the
+//!    SDK's order: its `source_profile`'s keys, its own keys, its `credential_source`, its
+//!    `web_identity_token_file`; else
 //! 4. a container's role (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `_FULL_URI`, with
 //!    `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`: ECS tasks, EKS Pod Identity);
-//! 5. the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when the
-//!    service refuses tokens; `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_DISABLED`).
+//! 5. else the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when
+//!    no token comes; `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_DISABLED`);
 //!
-//! The entry's `role_arn` (with `external_id`) is then assumed with those keys through STS
+//! and the profile's `role_arn` is assumed with those keys. The entry's `role_arn` (with
+//! `external_id`) is then assumed with the keys found through STS
 //! (`AWS_ENDPOINT_URL_STS` or `AWS_ENDPOINT_URL` replace STS' regional endpoint). Temporary keys
 //! are kept until five minutes before they expire. `credential_process` and SSO profiles are
 //! refused naming them. The region is the entry's, else `AWS_REGION`, `AWS_DEFAULT_REGION`,
@@ -25,7 +28,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::sigv4::Keys;
-use super::{descendant_text, Transport};
+use super::Transport;
+use crate::scrape::ec2_sd::instances::{child, child_text};
 use crate::scrape::config::{Secret, Url};
 use crate::scrape::proxy::ProxyChoice;
 
@@ -104,10 +108,10 @@ pub async fn region(configured: &str, profile: &str, lookup: &Lookup<'_>) -> Res
         return Ok(region);
     }
     let profile = chosen_profile(profile, lookup).unwrap_or_else(|| "default".into());
-    if let Some(region) = SharedFiles::read(lookup)?.profile(&profile).and_then(|p| p.get("region").cloned()).filter(|r| !r.is_empty()) {
+    if let Some(region) = SharedFiles::read(lookup).profile(&profile).and_then(|p| p.get("region").cloned()).filter(|r| !r.is_empty()) {
         return Ok(region);
     }
-    let metadata = Metadata::new(lookup)?;
+    let mut metadata = Metadata::new(lookup)?;
     metadata.get("/latest/meta-data/placement/region").await.map_err(|e| format!("could not determine AWS region (set region, AWS_REGION or a profile's region): instance metadata: {e}"))
 }
 
@@ -124,8 +128,9 @@ async fn base_keys(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Re
     if !settings.access_key.is_empty() && !secret.is_empty() {
         return Ok(Found { keys: Keys { access_key_id: settings.access_key.clone(), secret_access_key: secret, session_token: None }, expires_ms: None });
     }
-    let named = chosen_profile(&settings.profile, lookup);
-    if named.is_none() {
+    // As the SDK: only a profile named in the configuration (not AWS_PROFILE) passes over the
+    // environment's keys and web identity.
+    if settings.profile.is_empty() {
         if let Some(keys) = env_keys(lookup) {
             return Ok(Found { keys, expires_ms: None });
         }
@@ -134,17 +139,14 @@ async fn base_keys(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Re
             return web_identity(&PathBuf::from(token_file), &role, lookup.var("AWS_ROLE_SESSION_NAME"), region, lookup).await;
         }
     }
-    let files = SharedFiles::read(lookup)?;
-    let profile = named.clone().unwrap_or_else(|| "default".into());
-    match files.profile(&profile) {
-        Some(_) => return profile_keys(&files, &profile, region, lookup, 0).await,
-        None if named.is_some() => return Err(format!("profile {profile:?} is in neither shared file ({} nor {})", files.credentials_path.display(), files.config_path.display())),
-        None => {}
+    let files = SharedFiles::read(lookup);
+    let named = chosen_profile(&settings.profile, lookup);
+    let name = named.clone().unwrap_or_else(|| "default".into());
+    // A named profile must exist; without one, no default profile is no keys of its own.
+    if named.is_some() && files.profile(&name).is_none() {
+        return Err(format!("profile {name:?} is in neither shared file ({} nor {})", files.credentials_path.display(), files.config_path.display()));
     }
-    if let Some(found) = container_keys(lookup).await? {
-        return Ok(found);
-    }
-    instance_keys(lookup).await.map_err(|e| format!("no keys found (entry, environment, shared files, container), and none from the instance metadata service: {e}"))
+    profile_keys(&files, &name, region, lookup, 0).await
 }
 
 fn env_keys(lookup: &Lookup<'_>) -> Option<Keys> {
@@ -153,42 +155,50 @@ fn env_keys(lookup: &Lookup<'_>) -> Option<Keys> {
     Some(Keys { access_key_id: id, secret_access_key: secret, session_token: lookup.var("AWS_SESSION_TOKEN") })
 }
 
-/// The keys of a shared-files profile.
+/// The keys of a shared-files profile (an empty one when absent), in the SDK's order: its
+/// `source_profile`'s, its own keys, its `credential_source`, its web identity; else a
+/// container's role, else the instance's; then its `role_arn` assumed with them.
 fn profile_keys<'a>(files: &'a SharedFiles, name: &'a str, region: &'a str, lookup: &'a Lookup<'a>, hops: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Found, String>> + 'a>> {
     Box::pin(async move {
-        let profile = files.profile(name).ok_or_else(|| format!("profile {name:?} not found in the shared files"))?;
+        let profile = files.profile(name).unwrap_or_default();
         let get = |key: &str| profile.get(key).filter(|v| !v.is_empty()).cloned();
-        for unsupported in ["credential_process", "sso_session", "sso_start_url"] {
-            if get(unsupported).is_some() {
-                return Err(format!("profile {name:?}: {unsupported} is not supported; give keys, a role or a web identity token"));
-            }
-        }
-        if let Some(role) = get("role_arn") {
-            let external_id = get("external_id").unwrap_or_default();
-            let base = if let Some(token_file) = get("web_identity_token_file") {
-                return web_identity(&PathBuf::from(token_file), &role, get("role_session_name"), region, lookup).await;
-            } else if let Some(source) = get("source_profile") {
-                if hops >= SOURCE_PROFILE_HOPS_MAX || source == name && get("aws_access_key_id").is_none() {
-                    return Err(format!("profile {name:?}: source_profile chain too long or looping"));
-                }
-                if source == name {
-                    static_profile_keys(&profile, name)?
-                } else {
-                    profile_keys(files, &source, region, lookup, hops + 1).await?
-                }
-            } else if let Some(source) = get("credential_source") {
-                match source.as_str() {
-                    "Environment" => Found { keys: env_keys(lookup).ok_or(format!("profile {name:?}: credential_source Environment, but no keys in the environment"))?, expires_ms: None },
-                    "Ec2InstanceMetadata" => instance_keys(lookup).await?,
-                    "EcsContainer" => container_keys(lookup).await?.ok_or(format!("profile {name:?}: credential_source EcsContainer, but no container credentials in the environment"))?,
-                    other => return Err(format!("profile {name:?}: unknown credential_source {other:?}")),
-                }
+        let role = get("role_arn");
+        let base = if let Some(source) = get("source_profile") {
+            if source == name {
+                static_profile_keys(&profile, name)?
+            } else if hops >= SOURCE_PROFILE_HOPS_MAX {
+                return Err(format!("profile {name:?}: source_profile chain longer than {SOURCE_PROFILE_HOPS_MAX} (a loop?)"));
+            } else if files.profile(&source).is_none() {
+                return Err(format!("profile {name:?}: source_profile {source:?} not found in the shared files"));
             } else {
-                return Err(format!("profile {name:?}: role_arn needs source_profile, credential_source or web_identity_token_file"));
-            };
-            return assume_role(&base.keys, &role, &external_id, region, lookup).await.map_err(|e| format!("profile {name:?}: cannot assume role {role}: {e}"));
+                profile_keys(files, &source, region, lookup, hops + 1).await?
+            }
+        } else if get("aws_access_key_id").is_some() {
+            static_profile_keys(&profile, name)?
+        } else if let Some(source) = get("credential_source") {
+            match source.as_str() {
+                "Environment" => Found { keys: env_keys(lookup).ok_or(format!("profile {name:?}: credential_source Environment, but no keys in the environment"))?, expires_ms: None },
+                "Ec2InstanceMetadata" => instance_keys(lookup).await?,
+                "EcsContainer" => container_keys(lookup).await?.ok_or(format!("profile {name:?}: credential_source EcsContainer, but no container credentials in the environment"))?,
+                other => return Err(format!("profile {name:?}: unknown credential_source {other:?}")),
+            }
+        } else if let Some(token_file) = get("web_identity_token_file") {
+            let role = role.ok_or(format!("profile {name:?}: web_identity_token_file needs role_arn"))?;
+            return web_identity(&PathBuf::from(token_file), &role, get("role_session_name"), region, lookup).await;
+        } else if let Some(unsupported) = ["sso_session", "sso_start_url", "credential_process"].into_iter().find(|key| get(key).is_some()) {
+            return Err(format!("profile {name:?}: {unsupported} is not supported; give keys, a role or a web identity token"));
+        } else if let Some(found) = container_keys(lookup).await? {
+            found
+        } else {
+            instance_keys(lookup).await.map_err(|e| format!("no keys found (entry, environment, shared files, container), and none from the instance metadata service: {e}"))?
+        };
+        match role {
+            Some(role) => {
+                let external_id = get("external_id").unwrap_or_default();
+                assume_role(&base.keys, &role, &external_id, region, lookup).await.map_err(|e| format!("profile {name:?}: cannot assume role {role}: {e}"))
+            }
+            None => Ok(base),
         }
-        static_profile_keys(&profile, name)
     })
 }
 
@@ -210,18 +220,15 @@ struct SharedFiles {
 }
 
 impl SharedFiles {
-    fn read(lookup: &Lookup<'_>) -> Result<SharedFiles, String> {
+    /// A file that is missing or cannot be read holds no profiles, as the SDK skips it.
+    fn read(lookup: &Lookup<'_>) -> SharedFiles {
         let home = lookup.var("HOME").map(PathBuf::from).unwrap_or_default();
         let credentials_path = lookup.var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/credentials"));
         let config_path = lookup.var("AWS_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/config"));
-        let read = |path: &PathBuf| match std::fs::read_to_string(path) {
-            Ok(text) => Ok(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        };
-        let credentials = parse_ini(&read(&credentials_path)?, false);
-        let config = parse_ini(&read(&config_path)?, true);
-        Ok(SharedFiles { credentials_path, config_path, credentials, config })
+        let read = |path: &PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let credentials = parse_ini(&read(&credentials_path), false);
+        let config = parse_ini(&read(&config_path), true);
+        SharedFiles { credentials_path, config_path, credentials, config }
     }
 
     /// A profile's keys: the credentials file's over the config file's.
@@ -278,13 +285,10 @@ fn sts_url(region: &str, lookup: &Lookup<'_>) -> Result<Url, String> {
     Url::parse(&text).map_err(|e| format!("STS endpoint {text:?}: {e}"))
 }
 
-/// AWS' domain for `region` (its China regions have their own).
+/// AWS' domain for `region`: its China and isolated partitions have their own.
 pub fn dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    }
+    const PARTITIONS: [(&str, &str); 5] = [("cn-", "amazonaws.com.cn"), ("us-isob-", "sc2s.sgov.gov"), ("us-isof-", "csp.hci.ic.gov"), ("us-iso-", "c2s.ic.gov"), ("eu-isoe-", "cloud.adc-e.uk")];
+    PARTITIONS.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("amazonaws.com", |(_, suffix)| suffix)
 }
 
 /// A session name as AWS' Go SDK makes one.
@@ -327,8 +331,10 @@ fn sts_keys(status: u16, body: &[u8]) -> Result<Found, String> {
     }
     let text = std::str::from_utf8(body).map_err(|_| "STS answer is not UTF-8".to_string())?;
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("STS answer is not XML: {e}"))?;
-    let credentials = doc.descendants().find(|n| n.is_element() && n.tag_name().name() == "Credentials").ok_or("STS answer has no Credentials")?;
-    let field = |name: &str| descendant_text(credentials, name).map(str::to_string).filter(|v| !v.is_empty()).ok_or_else(|| format!("STS answer has no {name}"));
+    // AssumeRoleResponse/AssumeRoleResult/Credentials, or the web identity's.
+    let result = doc.root_element().children().find(|n| n.is_element() && n.tag_name().name().ends_with("Result")).ok_or("STS answer has no result")?;
+    let credentials = child(result, "Credentials").ok_or("STS answer has no Credentials")?;
+    let field = |name: &str| child_text(credentials, name).filter(|v| !v.is_empty()).ok_or_else(|| format!("STS answer has no {name}"));
     let expiration = field("Expiration")?;
     let expires_ms = crate::api::params::parse_time_ms(&expiration).map_err(|e| format!("STS Expiration: {e}"))?;
     Ok(Found { keys: Keys { access_key_id: field("AccessKeyId")?, secret_access_key: field("SecretAccessKey")?, session_token: Some(field("SessionToken")?) }, expires_ms: Some(expires_ms) })
@@ -364,13 +370,18 @@ fn json_keys(body: &[u8], what: &str) -> Result<Found, String> {
 
 /// A container's role, when the environment points at its endpoint.
 async fn container_keys(lookup: &Lookup<'_>) -> Result<Option<Found>, String> {
-    let url = match (lookup.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), lookup.var("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-        (Some(relative), _) => format!("http://169.254.170.2{relative}"),
-        (None, Some(full)) => full,
+    let (url, full) = match (lookup.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), lookup.var("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+        (Some(relative), _) => (format!("http://169.254.170.2{relative}"), false),
+        (None, Some(full)) => (full, true),
         (None, None) => return Ok(None),
     };
-    let what = format!("container credentials {url}");
-    let location = Url::parse(&url).map_err(|e| format!("{what}: {e}"))?;
+    let location = Url::parse(&url).map_err(|e| format!("container credentials endpoint: {e}"))?;
+    // The path may work as a secret: messages name the host only.
+    let what = format!("container credentials from {}", location.host);
+    // As the SDK: the token goes over plain HTTP to loopback or the ECS and EKS agents only.
+    if full && location.scheme == crate::scrape::config::Scheme::Http && !container_host_allowed(&location.host) {
+        return Err(format!("{what}: AWS_CONTAINER_CREDENTIALS_FULL_URI over http must name a loopback address or the ECS or EKS agent"));
+    }
     let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
     let token = match lookup.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
         Some(file) => Some(std::fs::read_to_string(&file).map_err(|e| format!("{what}: token file {file}: {e}"))?.trim().to_string()),
@@ -387,9 +398,20 @@ async fn container_keys(lookup: &Lookup<'_>) -> Result<Option<Found>, String> {
     json_keys(&response.body, &what).map(Some)
 }
 
-/// The instance metadata service, with an IMDSv2 token when it gives one.
+/// Whether a plain-HTTP container credentials host is one the SDK sends the token to.
+fn container_host_allowed(host: &str) -> bool {
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"].iter().any(|agent| agent.parse::<std::net::IpAddr>().ok() == Some(ip)),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The instance metadata service, with an IMDSv2 token when it gives one (asked once).
 struct Metadata {
     base: Url,
+    /// None: not asked yet; Some(None): the service takes none (IMDSv1).
+    token: Option<Option<String>>,
+    client: Option<net::client::HttpClient>,
 }
 
 impl Metadata {
@@ -398,22 +420,29 @@ impl Metadata {
             return Err("the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED)".into());
         }
         let text = lookup.var("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|| "http://169.254.169.254".into());
-        Ok(Metadata { base: Url::parse(&text).map_err(|e| format!("AWS_EC2_METADATA_SERVICE_ENDPOINT {text:?}: {e}"))? })
+        Ok(Metadata { base: Url::parse(&text).map_err(|e| format!("AWS_EC2_METADATA_SERVICE_ENDPOINT {text:?}: {e}"))?, token: None, client: None })
     }
 
-    /// GETs `path`, with a session token unless the service takes none (IMDSv1).
-    async fn get(&self, path: &str) -> Result<String, String> {
-        let mut client = net::client::HttpClient::new(self.base.host.clone(), self.base.port, None);
-        let prefix = self.base.path_and_query.trim_end_matches('/');
-        let token_headers = [("X-aws-ec2-metadata-token-ttl-seconds".to_string(), "21600".to_string())];
-        let token = client.put(&format!("{prefix}/latest/api/token"), &token_headers, b"", METADATA_TIMEOUT, 4096).await.map_err(|e| e.to_string())?;
-        let mut headers = Vec::new();
-        match token.status {
-            200 => headers.push(("X-aws-ec2-metadata-token".to_string(), String::from_utf8_lossy(&token.body).trim().to_string())),
-            // A service without IMDSv2 (or a proxy refusing PUT): IMDSv1, as the Go SDK falls back.
-            403..=405 => {}
-            status => return Err(format!("token: {}", crate::scrape::http_get::status_error(status))),
+    /// GETs `path`, with the session token unless the service gave none (IMDSv1).
+    async fn get(&mut self, path: &str) -> Result<String, String> {
+        if self.client.is_none() {
+            let tls = net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string());
+            self.client = Some(crate::scrape::http_get::client_for(&self.base, &tls, &ProxyChoice::default())?);
         }
+        let client = self.client.as_mut().ok_or("no client")?;
+        let prefix = self.base.path_and_query.trim_end_matches('/').to_string();
+        if self.token.is_none() {
+            let token_headers = [("X-aws-ec2-metadata-token-ttl-seconds".to_string(), "21600".to_string())];
+            let asked = client.put(&format!("{prefix}/latest/api/token"), &token_headers, b"", METADATA_TIMEOUT, 4096).await;
+            self.token = Some(match asked {
+                Ok(answer) if answer.status == 200 => Some(String::from_utf8_lossy(&answer.body).trim().to_string()),
+                // As the SDK: a bad request is an error; anything else (no IMDSv2, a hop limit
+                // that drops the answer, a timeout) falls back to IMDSv1.
+                Ok(answer) if answer.status == 400 => return Err(format!("token: {}", crate::scrape::http_get::status_error(400))),
+                _ => None,
+            });
+        }
+        let headers: Vec<(String, String)> = self.token.iter().flatten().map(|t| ("X-aws-ec2-metadata-token".to_string(), t.clone())).collect();
         let response = client.get(&format!("{prefix}{path}"), &headers, METADATA_TIMEOUT, 1 << 20).await.map_err(|e| e.to_string())?;
         if response.status != 200 {
             return Err(format!("{path}: {}", crate::scrape::http_get::status_error(response.status)));
@@ -424,7 +453,7 @@ impl Metadata {
 
 /// The instance's role from the instance metadata service.
 async fn instance_keys(lookup: &Lookup<'_>) -> Result<Found, String> {
-    let metadata = Metadata::new(lookup)?;
+    let mut metadata = Metadata::new(lookup)?;
     let roles = metadata.get("/latest/meta-data/iam/security-credentials/").await?;
     let role = roles.lines().map(str::trim).find(|l| !l.is_empty()).ok_or("no role attached to the instance")?.to_string();
     let body = metadata.get(&format!("/latest/meta-data/iam/security-credentials/{role}")).await?;
@@ -464,12 +493,122 @@ mod tests {
         assert!(json_keys(br#"{"Code":"Failed","AccessKeyId":"","SecretAccessKey":"","Message":"no"}"#, "x").is_err());
     }
 
+    use crate::scrape::aws::fake::{run, serve, Seen};
+
+    /// A fake instance metadata service (IMDSv2), STS and container endpoint.
+    fn cloud(request: &Seen) -> (u16, String) {
+        let keys = |id: &str| format!(r#"{{"Code":"Success","AccessKeyId":"{id}","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}}"#);
+        match (request.method.as_str(), request.path.as_str()) {
+            ("PUT", "/latest/api/token") => (200, "imds-token".into()),
+            ("GET", path) if path.starts_with("/latest/") && request.header("x-aws-ec2-metadata-token") != Some("imds-token") => (401, String::new()),
+            ("GET", "/latest/meta-data/iam/security-credentials/") => (200, "role-a\n".into()),
+            ("GET", "/latest/meta-data/iam/security-credentials/role-a") => (200, keys("ASIAIMDS")),
+            ("GET", "/creds") if request.header("authorization") == Some("container-token") => (200, keys("ASIACONTAINER")),
+            ("POST", "/") if request.body.contains("Action=AssumeRole&") => (
+                200,
+                "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>".into(),
+            ),
+            _ => (404, String::new()),
+        }
+    }
+
+    /// A metadata service without IMDSv2: its token request fails.
+    fn imds_v1(request: &Seen) -> (u16, String) {
+        match (request.method.as_str(), request.path.as_str(), request.header("x-aws-ec2-metadata-token")) {
+            ("PUT", _, _) => (500, String::new()),
+            ("GET", "/latest/meta-data/iam/security-credentials/", None) => (200, "role-a".into()),
+            ("GET", "/latest/meta-data/iam/security-credentials/role-a", None) => (200, r#"{"AccessKeyId":"ASIAV1","SecretAccessKey":"s"}"#.into()),
+            _ => (404, String::new()),
+        }
+    }
+
+    /// Runs `find` with `settings` and the environment `vars` (HOME and the shared files in
+    /// `dir`, unless `vars` names them).
+    fn find_with(settings: &Settings, vars: &[(&str, &str)], dir: &std::path::Path) -> Result<Found, String> {
+        let mut all: HashMap<String, String> = HashMap::from([("HOME".to_string(), dir.display().to_string())]);
+        all.extend(vars.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        let env = move |name: &str| all.get(name).cloned();
+        let (tls, proxy) = (Err("no TLS".to_string()), ProxyChoice::default());
+        let lookup = Lookup { env: &env, transport: Transport { tls: &tls, proxy: &proxy, headers: &[] } };
+        run(async { find(settings, "eu-west-1", &lookup).await })
+    }
+
+    #[test]
+    fn a_default_profile_without_keys_falls_to_the_instance_role() {
+        let (base, seen) = serve(cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".aws")).expect("dir");
+        std::fs::write(dir.path().join(".aws/config"), "[default]\nregion = eu-north-1\n").expect("config");
+        let found = find_with(&Settings::default(), &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base)], dir.path()).expect("keys");
+        assert_eq!(found.keys.access_key_id, "ASIAIMDS");
+        assert_eq!(found.expires_ms, Some(4_070_908_800_000));
+        let puts = seen.lock().map(|s| s.iter().filter(|r| r.method == "PUT").count()).unwrap_or_default();
+        assert_eq!(puts, 1, "one IMDSv2 token for both requests");
+    }
+
+    #[test]
+    fn imds_v1_is_used_when_no_token_comes() {
+        let (base, _) = serve(imds_v1);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let found = find_with(&Settings::default(), &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base)], dir.path()).expect("keys");
+        assert_eq!((found.keys.access_key_id.as_str(), found.expires_ms, found.keys.session_token.as_deref()), ("ASIAV1", None, None));
+        let disabled = find_with(&Settings::default(), &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base), ("AWS_EC2_METADATA_DISABLED", "true")], dir.path());
+        assert!(disabled.is_err_and(|e| e.contains("AWS_EC2_METADATA_DISABLED")));
+    }
+
+    #[test]
+    fn environment_keys_win_unless_the_entry_names_a_profile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let credentials = dir.path().join("credentials");
+        std::fs::write(&credentials, "[p]\naws_access_key_id = FROMPROFILE\naws_secret_access_key = s\n").expect("credentials");
+        let file = credentials.display().to_string();
+        let vars = [("AWS_ACCESS_KEY_ID", "FROMENV"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_PROFILE", "p"), ("AWS_SHARED_CREDENTIALS_FILE", file.as_str())];
+        assert_eq!(find_with(&Settings::default(), &vars, dir.path()).map(|f| f.keys.access_key_id), Ok("FROMENV".to_string()), "AWS_PROFILE does not pass over the environment");
+        let named = Settings { profile: "p".into(), ..Settings::default() };
+        assert_eq!(find_with(&named, &vars, dir.path()).map(|f| f.keys.access_key_id), Ok("FROMPROFILE".to_string()));
+        let missing = Settings { profile: "q".into(), ..Settings::default() };
+        assert!(find_with(&missing, &vars, dir.path()).is_err_and(|e| e.contains("profile \"q\" is in neither shared file")));
+    }
+
+    #[test]
+    fn a_profile_role_is_assumed_with_its_own_keys() {
+        let (base, seen) = serve(cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let credentials = dir.path().join("credentials");
+        std::fs::write(&credentials, "[p]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\nrole_arn = arn:aws:iam::1:role/r\nexternal_id = e-1\n").expect("credentials");
+        let file = credentials.display().to_string();
+        let settings = Settings { profile: "p".into(), ..Settings::default() };
+        let found = find_with(&settings, &[("AWS_SHARED_CREDENTIALS_FILE", &file), ("AWS_ENDPOINT_URL_STS", &base)], dir.path()).expect("keys");
+        assert_eq!(found.keys.access_key_id, "ASIAROLE");
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let sts = requests.iter().find(|r| r.method == "POST").expect("an STS request");
+        assert!(sts.header("authorization").is_some_and(|a| a.contains("Credential=AKIDPROFILE/") && a.contains("/eu-west-1/sts/aws4_request")), "{sts:?}");
+        assert!(sts.body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr") && sts.body.contains("ExternalId=e-1"), "{sts:?}");
+        assert!(sts.header("user-agent").is_some_and(|ua| ua.starts_with("Metricstor/")) && !sts.header("authorization").unwrap_or("").contains("user-agent"), "User-Agent sent, not signed");
+    }
+
+    #[test]
+    fn container_credentials_carry_their_token_to_allowed_hosts_only() {
+        let (base, _) = serve(cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "container-token\n").expect("token");
+        let file = token_file.display().to_string();
+        let full = format!("{base}/creds");
+        let found = find_with(&Settings::default(), &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full), ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &file)], dir.path()).expect("keys");
+        assert_eq!(found.keys.access_key_id, "ASIACONTAINER");
+        let elsewhere = find_with(&Settings::default(), &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/secret-path"), ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t")], dir.path());
+        assert!(elsewhere.is_err_and(|e| e.contains("loopback") && !e.contains("secret-path")));
+        assert!(container_host_allowed("169.254.170.23") && container_host_allowed("[::1]") && container_host_allowed("localhost") && !container_host_allowed("10.0.0.1"));
+        assert_eq!((dns_suffix("us-isob-east-1"), dns_suffix("us-iso-east-1"), dns_suffix("cn-north-1"), dns_suffix("eu-west-1")), ("sc2s.sgov.gov", "c2s.ic.gov", "amazonaws.com.cn", "amazonaws.com"));
+    }
+
     #[test]
     fn the_environment_is_read_in_the_sdk_order() {
         let vars: HashMap<&str, &str> = HashMap::from([("AWS_ACCESS_KEY", "old"), ("AWS_SECRET_KEY", "s"), ("AWS_SESSION_TOKEN", "t"), ("AWS_DEFAULT_REGION", "ap-south-1")]);
         let env = |name: &str| vars.get(name).map(|v| v.to_string());
         let (tls, proxy) = (Err("none".to_string()), ProxyChoice::default());
-        let lookup = Lookup { env: &env, transport: Transport { tls: &tls, proxy: &proxy } };
+        let lookup = Lookup { env: &env, transport: Transport { tls: &tls, proxy: &proxy, headers: &[] } };
         assert_eq!(env_keys(&lookup), Some(Keys { access_key_id: "old".into(), secret_access_key: "s".into(), session_token: Some("t".into()) }));
         assert_eq!(chosen_profile("", &lookup), None);
         assert_eq!(chosen_profile("p", &lookup).as_deref(), Some("p"));

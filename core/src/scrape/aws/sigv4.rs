@@ -134,6 +134,18 @@ mod tests {
     }
 
     #[test]
+    fn signs_aws_test_suite_post_form() {
+        // AWS' Signature Version 4 test suite, post-x-www-form-urlencoded.
+        let headers = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string())];
+        let request = Request { method: "POST", host: "example.amazonaws.com", path: "/", query: &[], headers: &headers, body: b"Param1=value1", region: "us-east-1", service: "service", amz_date: "20150830T123600Z" };
+        let added = sign(&example_keys(), &request);
+        assert_eq!(
+            added[1].1,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"
+        );
+    }
+
+    #[test]
     fn derives_aws_documented_signing_key() {
         let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "iam");
         // The key is opaque in ring; its HMAC of the empty string tells it apart.

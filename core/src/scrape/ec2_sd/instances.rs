@@ -315,18 +315,18 @@ fn has_name(node: Node, name: &str) -> bool {
 }
 
 /// The direct child elements of `node` named `name`.
-fn children_named<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
+pub(crate) fn children_named<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
     node.children().filter(move |candidate| has_name(*candidate, name))
 }
 
 /// The last direct child element of `node` named `name` (a repeated element overrides).
-fn child<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> Option<Node<'a, 'input>> {
+pub(crate) fn child<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> Option<Node<'a, 'input>> {
     children_named(node, name).last()
 }
 
 /// The value of `node`'s child element `name`: `None` when there is no such child, "" when it
 /// is empty (or holds no text before its first child node).
-fn child_text(node: Node, name: &str) -> Option<String> {
+pub(crate) fn child_text(node: Node, name: &str) -> Option<String> {
     child(node, name).map(|element| element.text().unwrap_or_default().to_string())
 }
 
