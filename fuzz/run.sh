@@ -19,4 +19,8 @@ for target in http1_parse remote_write_decode otlp_decode influx_parse graphite_
   fi
   grep -E "^(Done|INFO: -max_total_time)" "$log" | tail -1
   rm -rf "$work" "$log"
+  # Each instrumented binary is about 100 MB; CI disks are small (see .ci/run), so one
+  # target's binary is let go before the next is linked (a later run links it again).
+  built="${CARGO_TARGET_DIR:-fuzz/target}/x86_64-unknown-linux-gnu/release"
+  rm -f "$built/$target" "$built/deps/$target"-*
 done
