@@ -138,11 +138,11 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
 fn a_bad_scrape_config_refuses_to_start_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  ec2_sd_configs: [{region: eu-west-1}]\n").expect("scrape config");
+    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  azure_sd_configs: [{subscription_id: s}]\n").expect("scrape config");
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
     let error = start_refused(&config);
-    assert!(error.contains("scrape.config_file") && error.contains("ec2_sd_configs") && error.contains("k8s"), "{error}");
+    assert!(error.contains("scrape.config_file") && error.contains("azure_sd_configs") && error.contains("k8s"), "{error}");
     std::fs::write(&scrape_file, "scrape_configs: [{job_name: a, static_configs: [{targets: [x]}]}, {job_name: a}]\n").expect("scrape config");
     let error = start_refused(&config);
     assert!(error.contains("used twice"), "{error}");
@@ -182,10 +182,10 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     poll_query(&server, "reload_probe{job=\"first\"}", "the first job's series marked stale", WAIT, |r| r.is_empty().then_some(()));
 
     // A mistake is a 400 naming it; the jobs in force go on.
-    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, ec2_sd_configs: []}]\n").expect("scrape config");
+    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, azure_sd_configs: []}]\n").expect("scrape config");
     let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("ec2_sd_configs"), "{}", reply.body);
+    assert!(reply.body.contains("azure_sd_configs"), "{}", reply.body);
     // Still scraped past the executors' next check for a new configuration (5 s).
     let refused_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     poll_query(&server, "timestamp(up{job=\"second\"} == 1)", "the second job still scraped 6 s after the refused reload", WAIT, |r| {

@@ -137,6 +137,28 @@ pub async fn ask_every<C, E>(entry: Refreshed<'_>, client: &mut C, sd: &E, ask: 
     }
 }
 
+/// One entry's refresh loop: the job's name, the entry, where its groups go, and the
+/// reload's stop.
+pub type EntryLoop<E> = for<'a> fn(&'a str, &'a E, &'a AskedGroups, &'a async_channel::Receiver<()>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+
+/// Spawns on this executor `run` for every entry `entries` gives of every job of `config`
+/// (a discovery's entries: http_sd, docker_sd, ec2_sd, gce_sd); each ends when `stopped`
+/// closes (a reload or shutdown).
+pub fn spawn_for_each<E: 'static>(config: &std::sync::Arc<super::config::ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>, entries: fn(&super::config::ScrapeJob) -> &[E], run: EntryLoop<E>) {
+    for (j, job) in config.jobs.iter().enumerate() {
+        for i in 0..entries(job).len() {
+            let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
+            glommio::spawn_local(async move {
+                let Some(job) = config.jobs.get(j) else { return };
+                if let Some(entry) = entries(job).get(i) {
+                    run(&job.name, entry, &results, &stopped).await;
+                }
+            })
+            .detach();
+        }
+    }
+}
+
 /// Sleeps `duration`; false when `stopped` closed meanwhile.
 pub async fn sleep_unless_stopped(duration: std::time::Duration, stopped: &async_channel::Receiver<()>) -> bool {
     unless_stopped(glommio::timer::sleep(duration), stopped).await.is_some()

@@ -16,7 +16,7 @@ pub mod targets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::{ask_every, AskedGroups, Refreshed};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{Credentials, DockerHost, DockerSd, ExtraHeaders, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 
@@ -26,15 +26,7 @@ const BODY_BYTES_MAX: usize = 64 << 20;
 /// Starts asking every docker_sd entry of `config` on this executor; the requests stop
 /// when `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
-    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.docker_sd.len()).map(move |i| (j, i))).collect();
-    for (j, i) in entries {
-        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
-        glommio::spawn_local(async move {
-            let job = &config.jobs[j];
-            refresh_loop(&job.name, &job.docker_sd[i], &results, &stopped).await;
-        })
-        .detach();
-    }
+    spawn_for_each(config, results, stopped, |job| &job.docker_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
 /// A client for the daemon (kept alive between refreshes).

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::{ask_every, AskedGroups, Refreshed};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::aws::credentials::{self, Found, Lookup};
 use super::aws::{self as aws_api, Transport};
 use super::config::{Ec2Sd, ScrapeConfig, TargetGroup, Url};
@@ -33,18 +33,13 @@ const PAGES_MAX: usize = 10_000;
 /// Starts asking every ec2_sd entry of `config` on this executor; the requests stop when
 /// `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
-    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.ec2_sd.len()).map(move |i| (j, i))).collect();
-    for (j, i) in entries {
-        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
-        glommio::spawn_local(async move {
-            let job = &config.jobs[j];
-            let sd = &job.ec2_sd[i];
-            let entry = Refreshed { mechanism: "ec2_sd", job: &job.name, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-            let mut session = Session::default();
-            ask_every(entry, &mut session, sd, |session, sd| Box::pin(ask(session, sd)), &results, &stopped).await;
-        })
-        .detach();
-    }
+    spawn_for_each(config, results, stopped, |job| &job.ec2_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
+}
+
+/// Asks `sd` now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &Ec2Sd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let entry = Refreshed { mechanism: "ec2_sd", job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
 }
 
 /// What one entry keeps between refreshes.

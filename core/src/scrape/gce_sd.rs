@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::asked_groups::{ask_every, AskedGroups, Refreshed};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{GceSd, ScrapeConfig, TargetGroup, Url};
 use super::discovery::{query_escape, sanitize_label_name};
 use super::google_auth::{self, Token};
@@ -28,19 +28,14 @@ const PAGE_BYTES_MAX: usize = 64 << 20;
 /// Starts asking every gce_sd entry of `config` on this executor; the requests stop when
 /// `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
-    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.gce_sd.len()).map(move |i| (j, i))).collect();
-    for (j, i) in entries {
-        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
-        glommio::spawn_local(async move {
-            let job = &config.jobs[j];
-            let sd = &job.gce_sd[i];
-            let shown = format!("{}/{}", sd.project, sd.zone);
-            let entry = Refreshed { mechanism: "gce_sd", job: &job.name, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-            let mut session = Session::default();
-            ask_every(entry, &mut session, sd, |session, sd| Box::pin(ask(session, sd)), &results, &stopped).await;
-        })
-        .detach();
-    }
+    spawn_for_each(config, results, stopped, |job| &job.gce_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
+}
+
+/// Asks `sd` now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &GceSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let shown = format!("{}/{}", sd.project, sd.zone);
+    let entry = Refreshed { mechanism: "gce_sd", job, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
 }
 
 /// What one entry keeps between refreshes: its token and a client kept alive to the API.

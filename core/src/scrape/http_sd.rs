@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{ask_every, AskedGroups, Refreshed};
+use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -34,15 +34,7 @@ fn is_json_content_type(value: &str) -> bool {
 /// Starts asking every http_sd entry of `config` on this executor; the requests stop when
 /// `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
-    let entries: Vec<(usize, usize)> = config.jobs.iter().enumerate().flat_map(|(j, job)| (0..job.http_sd.len()).map(move |i| (j, i))).collect();
-    for (j, i) in entries {
-        let (config, results, stopped) = (config.clone(), results.clone(), stopped.clone());
-        glommio::spawn_local(async move {
-            let job = &config.jobs[j];
-            refresh_loop(&job.name, &job.http_sd[i], &results, &stopped).await;
-        })
-        .detach();
-    }
+    spawn_for_each(config, results, stopped, |job| &job.http_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
