@@ -1105,20 +1105,29 @@ fn fake_google_answer(request: &FakeRequest) -> (u16, String, String) {
         }
         let claims: serde_json::Value = serde_json::from_slice(&decode(parts[1])).unwrap_or_default();
         let header: serde_json::Value = serde_json::from_slice(&decode(parts[0])).unwrap_or_default();
-        let fine = claims["iss"] == "prom@proj-1.iam.gserviceaccount.com" && claims["scope"] == "https://www.googleapis.com/auth/compute.readonly" && claims["aud"].as_str().is_some_and(|a| a.ends_with("/token")) && header["alg"] == "RS256" && header["kid"] == "key-1";
+        let audience = format!("http://{}/token", request.headers.get("host").map(String::as_str).unwrap_or(""));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let (iat, exp) = (claims["iat"].as_i64().unwrap_or(0), claims["exp"].as_i64().unwrap_or(0));
+        let fine = claims["iss"] == "prom@proj-1.iam.gserviceaccount.com"
+            && claims["scope"] == "https://www.googleapis.com/auth/compute.readonly"
+            && claims["aud"] == audience.as_str()
+            && exp - iat == 3600
+            && (now - 60..=now).contains(&iat)
+            && header["alg"] == "RS256"
+            && header["kid"] == "key-1";
         if !fine {
             return (400, r#"{"error":"invalid_grant"}"#.into(), format!("token: wrong claims {claims} {header}"));
         }
         return (200, r#"{"access_token":"tok-sa","expires_in":3599,"token_type":"Bearer"}"#.into(), "token: service account".into());
     }
-    if request.path.starts_with("/computeMetadata/v1/instance/service-accounts/default/token") {
+    if request.path == "/computeMetadata/v1/instance/service-accounts/default/token?scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcompute.readonly" {
         if request.headers.get("metadata-flavor").map(String::as_str) != Some("Google") {
             return (403, String::new(), "metadata: no flavor".into());
         }
         return (200, r#"{"access_token":"tok-md","expires_in":3599,"token_type":"Bearer"}"#.into(), "token: metadata".into());
     }
     let authorization = request.headers.get("authorization").cloned().unwrap_or_default();
-    if !request.path.starts_with("/compute/v1/projects/proj-1/zones/europe-west1-b/instances?alt=json&filter=labels.team+%3D+storage") {
+    if !request.path.starts_with("/compute/v1/projects/proj-1/zones/europe-west1-b/instances?alt=json&filter=labels.team+%3D+storage&maxResults=100") {
         return (404, r#"{"error":{"code":404,"message":"unknown"}}"#.into(), format!("unknown {}", request.path));
     }
     if authorization != "Bearer tok-sa" && authorization != "Bearer tok-md" {
@@ -1180,8 +1189,17 @@ fn gce_sd_finds_instances_with_a_service_account_and_with_the_metadata_server() 
         let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
         let second = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["name"] == "vm-2")).cloned().unwrap_or_default();
         assert_eq!((second["discoveredLabels"]["__address__"].as_str(), second["discoveredLabels"]["__meta_gce_instance_id"].as_str()), (Some(format!("192.0.2.20:{}", exporter.port).as_str()), Some("2")), "{how}: {second}");
-        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
-        assert!(seen.iter().any(|l| l == token_line), "{how}: {seen:?}");
+        // Over at least two refreshes (two pages each) the token is asked once.
+        let deadline = std::time::Instant::now() + WAIT;
+        let seen = loop {
+            let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+            if seen.iter().filter(|l| l.starts_with("instances ")).count() >= 4 {
+                break seen;
+            }
+            assert!(std::time::Instant::now() < deadline, "{how}: two refreshes: {seen:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(seen.iter().filter(|l| *l == token_line).count(), 1, "{how}: {seen:?}");
         assert!(seen.iter().all(|l| l == token_line || l.starts_with("instances Bearer tok-")), "{how}: {seen:?}");
         assert!(server.stop(), "clean shutdown");
     }

@@ -168,6 +168,17 @@ pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String
     }
 }
 
+/// Reads `null` as the type's default (Go leaves the zero value), for the JSON answers of
+/// the discoveries; a missing field is covered by the container's `#[serde(default)]`.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// A label name made of Prometheus' legal characters: every character outside
 /// `[a-zA-Z0-9_]` as `_` (its `SanitizeLabelName`), for discovered metadata keys.
 pub(crate) fn sanitize_label_name(name: &str) -> String {

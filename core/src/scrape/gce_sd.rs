@@ -9,20 +9,23 @@
 //!
 //! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{GceSd, ScrapeConfig, TargetGroup, Url};
-use super::discovery::{query_escape, sanitize_label_name};
+use super::discovery::{null_as_default, query_escape, sanitize_label_name};
 use super::google_auth::{self, Token};
 
 /// The scope Prometheus asks for.
 const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
 /// The most pages one refresh reads (a token that never ends stops here).
 const PAGES_MAX: usize = 10_000;
-/// The most a page may take (500 instances with their metadata).
+/// Instances asked per page: an instance may carry 512 KiB of metadata, so 100 fit in
+/// `PAGE_BYTES_MAX` (the API's default, 500, might not).
+const PAGE_SIZE: usize = 100;
+/// The most a page may take.
 const PAGE_BYTES_MAX: usize = 64 << 20;
 
 /// Starts asking every gce_sd entry of `config` on this executor; the requests stop when
@@ -48,14 +51,16 @@ struct Session {
 /// The instances of the entry's zone, made into target groups.
 async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, String> {
     let env = |name: &str| std::env::var(name).ok();
-    if session.token.as_ref().is_none_or(|t| crate::api::params::now_ms() >= t.renew_at_ms) {
+    if session.token.as_ref().is_none_or(|t| !t.fresh(std::time::Instant::now())) {
         session.token = Some(google_auth::token(SCOPE, &env).await.map_err(|e| format!("error setting up communication with GCE service: {e}"))?);
     }
     if session.api.is_none() {
         let base = env("METRICSTOR_GCE_ENDPOINT").filter(|e| !e.is_empty()).unwrap_or_else(|| "https://compute.googleapis.com".into());
         let url = Url::parse(&base).map_err(|e| format!("METRICSTOR_GCE_ENDPOINT: {e}"))?;
-        let tls = net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string());
-        let client = super::http_get::client_for(&url, &tls, &Default::default())?;
+        // Through the environment's proxy, as Go's default transport goes.
+        let tls = google_auth::default_tls();
+        let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &tls, &env)?;
+        let client = super::http_get::client_for(&url, &tls, &proxy)?;
         session.api = Some((url, client));
     }
     let header = session.token.as_ref().map(|t| t.header.clone()).unwrap_or_default();
@@ -70,6 +75,7 @@ async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, Stri
         if !sd.filter.is_empty() {
             path.push_str(&format!("&filter={}", query_escape(&sd.filter)));
         }
+        path.push_str(&format!("&maxResults={PAGE_SIZE}"));
         if let Some(token) = &page_token {
             path.push_str(&format!("&pageToken={}", query_escape(token)));
         }
@@ -101,9 +107,11 @@ pub fn read_page(body: &[u8], sd: &GceSd) -> Result<(Vec<TargetGroup>, Option<St
 }
 
 /// A page of `instances.list` (the fields the labels read).
+// Every field may also be `null`, read as absent (`null_as_default`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct InstanceList {
+    #[serde(deserialize_with = "null_as_default")]
     items: Vec<Instance>,
     next_page_token: Option<String>,
 }
@@ -111,55 +119,80 @@ struct InstanceList {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct Instance {
-    /// A uint64 the API writes as a string.
+    /// A uint64 the API writes as a string (an emulator may write a number).
+    #[serde(deserialize_with = "string_or_number")]
     id: String,
+    #[serde(deserialize_with = "null_as_default")]
     name: String,
+    #[serde(deserialize_with = "null_as_default")]
     zone: String,
+    #[serde(deserialize_with = "null_as_default")]
     status: String,
+    #[serde(deserialize_with = "null_as_default")]
     machine_type: String,
+    #[serde(deserialize_with = "null_as_default")]
     network_interfaces: Vec<NetworkInterface>,
     tags: Option<Tags>,
     metadata: Option<Metadata>,
-    labels: HashMap<String, String>,
+    /// In key order, so that two keys sanitized alike give the same label every time.
+    #[serde(deserialize_with = "null_as_default")]
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct NetworkInterface {
+    #[serde(deserialize_with = "null_as_default")]
     name: String,
+    #[serde(deserialize_with = "null_as_default")]
     network: String,
+    #[serde(deserialize_with = "null_as_default")]
     subnetwork: String,
-    #[serde(rename = "networkIP")]
+    #[serde(rename = "networkIP", deserialize_with = "null_as_default")]
     network_ip: String,
+    #[serde(deserialize_with = "null_as_default")]
     access_configs: Vec<AccessConfig>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct AccessConfig {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "null_as_default")]
     kind: String,
-    #[serde(rename = "natIP")]
+    #[serde(rename = "natIP", deserialize_with = "null_as_default")]
     nat_ip: String,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct Tags {
+    #[serde(deserialize_with = "null_as_default")]
     items: Vec<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct Metadata {
+    #[serde(deserialize_with = "null_as_default")]
     items: Vec<MetadataItem>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct MetadataItem {
+    #[serde(deserialize_with = "null_as_default")]
     key: String,
     value: Option<String>,
+}
+
+/// A string, or a number written as one (`null`: empty).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    use serde::Deserialize;
+    Ok(match Option::<serde_json::Value>::deserialize(deserializer)? {
+        Some(serde_json::Value::String(text)) => text,
+        Some(serde_json::Value::Number(number)) => number.to_string(),
+        _ => String::new(),
+    })
 }
 
 /// The target of one instance (none without a network interface), labelled as Prometheus does.
@@ -248,8 +281,9 @@ mod tests {
     }
 
     #[test]
-    fn a_nat_other_than_one_to_one_and_empty_tags_give_no_labels() {
-        let instance: Instance = serde_json::from_str(r#"{"id":"3","name":"b","networkInterfaces":[{"name":"nic0","networkIP":"10.0.0.3","accessConfigs":[{"type":"DIRECT_IPV6","natIP":"x"}]}],"tags":{"items":[]}}"#).expect("instance");
+    fn a_nat_other_than_one_to_one_empty_tags_and_nulls_give_no_labels() {
+        let instance: Instance = serde_json::from_str(r#"{"id":3,"name":"b","status":null,"labels":null,"networkInterfaces":[{"name":"nic0","networkIP":"10.0.0.3","accessConfigs":[{"type":"DIRECT_IPV6","natIP":"x"}]}],"tags":{"items":[]}}"#).expect("instance");
+        assert_eq!((instance.id.as_str(), instance.status.as_str()), ("3", ""));
         let sd = GceSd { tag_separator: "|".into(), ..entry() };
         let group = instance_group(&instance, &sd).expect("a target");
         assert!(!group.labels.contains_key("__meta_gce_public_ip") && !group.labels.contains_key("__meta_gce_tags"), "{:?}", group.labels);

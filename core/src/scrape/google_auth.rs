@@ -1,15 +1,17 @@
 //! Google's Application Default Credentials for `gce_sd_configs`, found as Go's
 //! `golang.org/x/oauth2/google` finds them for Prometheus: the JSON file named by
-//! `GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's `application_default_credentials.json`
-//! (under `CLOUDSDK_CONFIG`, else `~/.config/gcloud`), else the metadata server of the VM
-//! (`GCE_METADATA_HOST`, else `169.254.169.254`).
+//! `GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's `~/.config/gcloud/application_default_credentials.json`
+//! (when it can be read), else the metadata server of the VM (`GCE_METADATA_HOST`, else
+//! `169.254.169.254`; 5 s, asked twice on a connection error or a 5xx answer).
 //!
 //! A `service_account` file signs an RS256 JWT with its private key (PKCS#8) and trades it at
 //! its `token_uri` for an access token (RFC 7523's JWT bearer grant, the scope asked);
 //! an `authorized_user` file (gcloud's login) trades its refresh token; the metadata server
 //! gives the VM's service account's token. Other kinds (`external_account`,
-//! `impersonated_service_account`) are refused naming them. A token is kept until a minute
-//! before it expires.
+//! `impersonated_service_account`) are refused naming them. Token answers are read as
+//! `oauth2` reads them; a token is kept until 10 s before it expires. The token endpoint is
+//! reached through the environment's proxy (`HTTPS_PROXY`, `NO_PROXY`), as Go's default
+//! transport does; the metadata server directly.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,28 +19,16 @@ use std::time::Duration;
 use crate::scrape::config::Url;
 use crate::scrape::discovery::query_escape;
 
-/// A token is asked again this long before it expires.
-const RENEW_BEFORE_MS: i64 = 60_000;
 /// The most one token request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the metadata server may take to answer.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a JWT assertion is valid (Google's maximum).
 const ASSERTION_LIFETIME_S: i64 = 3600;
 /// Google's token endpoint, for files that do not name theirs.
 const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
-/// An access token and when to ask for another.
-#[derive(Clone)]
-pub struct Token {
-    /// The `Authorization` header's value.
-    pub header: String,
-    pub renew_at_ms: i64,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("renew_at_ms", &self.renew_at_ms).finish_non_exhaustive()
-    }
-}
+pub use super::oauth2::Token;
 
 /// What a credentials file holds (the keys read here).
 #[derive(serde::Deserialize)]
@@ -61,42 +51,36 @@ struct CredentialsFile {
     refresh_token: String,
 }
 
-/// A token endpoint's answer.
-#[derive(serde::Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    token_type: String,
-    #[serde(default)]
-    expires_in: Option<i64>,
-}
-
 /// A token for `scope`, from the first source of the module's list; `env` reads the
 /// environment (the process's, or a test's).
 pub async fn token(scope: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Token, String> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
-    let named = var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from);
-    let well_known = var("CLOUDSDK_CONFIG").map(PathBuf::from).or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".config/gcloud"))).map(|dir| dir.join("application_default_credentials.json"));
-    let file = match (named, well_known) {
-        (Some(path), _) => Some(path),
-        (None, Some(path)) if path.is_file() => Some(path),
-        _ => None,
+    let file = match var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from) {
+        Some(path) => Some((std::fs::read(&path).map_err(|e| format!("google credentials {}: {e}", path.display()))?, path)),
+        // As Go: gcloud's file only when it can be read.
+        None => var("HOME").map(|home| PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")).and_then(|path| Some((std::fs::read(&path).ok()?, path))),
     };
+    let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &default_tls(), env)?;
     match file {
-        Some(path) => {
-            let text = std::fs::read(&path).map_err(|e| format!("google credentials {}: {e}", path.display()))?;
+        Some((text, path)) => {
             let file: CredentialsFile = serde_json::from_slice(&text).map_err(|e| format!("google credentials {}: {e}", path.display()))?;
-            from_file(&file, scope).await.map_err(|e| format!("google credentials {}: {e}", path.display()))
+            from_file(&file, scope, &proxy).await.map_err(|e| format!("google credentials {}: {e}", path.display()))
         }
         None => from_metadata(scope, var("GCE_METADATA_HOST").as_deref()).await.map_err(|e| format!("no google credentials file, and the metadata server gave no token: {e}")),
     }
 }
 
-async fn from_file(file: &CredentialsFile, scope: &str) -> Result<Token, String> {
+/// TLS with the system's roots, for Google's endpoints.
+pub fn default_tls() -> Result<net::client::ClientTls, String> {
+    net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string())
+}
+
+async fn from_file(file: &CredentialsFile, scope: &str, proxy: &super::proxy::ProxyChoice) -> Result<Token, String> {
     let token_uri = if file.token_uri.is_empty() { TOKEN_URI } else { file.token_uri.as_str() };
     let form = match file.kind.as_str() {
         "service_account" => {
-            let now_s = crate::api::params::now_ms() / 1000;
+            // Backdated as Go's jws does, for a clock running a little fast.
+            let now_s = crate::api::params::now_ms() / 1000 - 10;
             let assertion = signed_assertion(file, scope, token_uri, now_s)?;
             format!("grant_type={}&assertion={}", query_escape("urn:ietf:params:oauth:grant-type:jwt-bearer"), query_escape(&assertion))
         }
@@ -111,8 +95,7 @@ async fn from_file(file: &CredentialsFile, scope: &str) -> Result<Token, String>
     };
     let url = Url::parse(token_uri).map_err(|e| format!("token_uri: {e}"))?;
     let headers = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string()), ("Accept".to_string(), "application/json".to_string())];
-    let tls = net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string());
-    let mut client = crate::scrape::http_get::client_for(&url, &tls, &Default::default())?;
+    let mut client = crate::scrape::http_get::client_for(&url, &default_tls(), proxy)?;
     let response = client.post(&url.path_and_query, &headers, form.as_bytes(), REQUEST_TIMEOUT, 1 << 20).await.map_err(|e| format!("{token_uri}: {e}"))?;
     token_from(response.status, &response.body).map_err(|e| format!("{token_uri}: {e}"))
 }
@@ -138,7 +121,7 @@ fn signed_assertion(file: &CredentialsFile, scope: &str, audience: &str, now_s: 
 }
 
 /// The DER bytes of the PEM block `label` in `text`.
-fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
+pub fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
@@ -152,43 +135,76 @@ fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
 async fn from_metadata(scope: &str, host: Option<&str>) -> Result<Token, String> {
     let host = host.unwrap_or("169.254.169.254");
     let url = Url::parse(&format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={}", query_escape(scope))).map_err(|e| format!("GCE_METADATA_HOST: {e}"))?;
-    let mut client = net::client::HttpClient::new(url.host.clone(), url.port, None);
     let headers = [("Metadata-Flavor".to_string(), "Google".to_string())];
-    let response = client.get(&url.path_and_query, &headers, Duration::from_secs(2), 1 << 20).await.map_err(|e| format!("{host}: {e}"))?;
-    token_from(response.status, &response.body).map_err(|e| format!("{host}: {e}"))
+    let mut last = String::new();
+    // As Go's metadata client: a connection error or a 5xx is asked again.
+    for _ in 0..2 {
+        let mut client = net::client::HttpClient::new(url.host.clone(), url.port, None);
+        match client.get(&url.path_and_query, &headers, METADATA_TIMEOUT, 1 << 20).await {
+            Ok(response) if response.status < 500 => return token_from(response.status, &response.body).map_err(|e| format!("{host}: {e}")),
+            Ok(response) => last = crate::scrape::http_get::status_error(response.status),
+            Err(error) => last = error.to_string(),
+        }
+    }
+    Err(format!("{host}: {last}"))
 }
 
-fn token_from(status: u16, body: &[u8]) -> Result<Token, String> {
+/// A token endpoint's answer (JSON, read as `oauth2` reads it), or its error named.
+pub fn token_from(status: u16, body: &[u8]) -> Result<Token, String> {
+    let fields = super::oauth2::json_fields(body);
     if status != 200 {
         // OAuth errors are JSON with `error` and `error_description`.
-        let detail = serde_json::from_slice::<serde_json::Value>(body).ok().map(|v| format!("{} {}", v["error"].as_str().unwrap_or(""), v["error_description"].as_str().unwrap_or("")).trim().to_string()).filter(|d| !d.is_empty());
+        let detail = fields.ok().map(|f| format!("{} {}", f.error.unwrap_or_default(), f.error_description.unwrap_or_default()).trim().to_string()).filter(|d| !d.is_empty());
         let status = crate::scrape::http_get::status_error(status);
         return Err(detail.map_or(status.clone(), |d| format!("{status}: {d}")));
     }
-    let answer: TokenAnswer = serde_json::from_slice(body).map_err(|e| format!("cannot read the token: {e}"))?;
-    if answer.access_token.is_empty() {
-        return Err("the answer has no access_token".into());
-    }
-    let kind = if answer.token_type.is_empty() || answer.token_type.eq_ignore_ascii_case("bearer") { "Bearer".to_string() } else { answer.token_type };
-    let now = crate::api::params::now_ms();
-    // Without expires_in, asked again in an hour (Google's tokens last that long).
-    let lifetime_ms = answer.expires_in.unwrap_or(3600).saturating_mul(1000);
-    Ok(Token { header: format!("{kind} {}", answer.access_token), renew_at_ms: now.saturating_add(lifetime_ms).saturating_sub(RENEW_BEFORE_MS) })
+    super::oauth2::token_from(fields?, std::time::Instant::now())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrape::aws::fake::{run, serve, Seen};
 
     #[test]
     fn reads_tokens_and_errors() {
-        let token = token_from(200, br#"{"access_token":"ya29.x","expires_in":3599,"token_type":"Bearer"}"#).expect("token");
+        let token = token_from(200, br#"{"access_token":"ya29.x","expires_in":"3599","token_type":"bearer"}"#).expect("token");
         assert_eq!(token.header, "Bearer ya29.x");
-        let now = crate::api::params::now_ms();
-        assert!((now + 3_538_000..=now + 3_540_000).contains(&token.renew_at_ms), "{token:?}");
+        let now = std::time::Instant::now();
+        assert!(token.fresh(now) && !token.fresh(now + Duration::from_secs(3590)), "{token:?}");
         assert!(!format!("{token:?}").contains("ya29"), "the token stays out of Debug");
         assert_eq!(token_from(400, br#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#).err().as_deref(), Some("server returned HTTP status 400 Bad Request: invalid_grant Invalid JWT Signature."));
         assert!(token_from(200, br#"{"access_token":""}"#).is_err());
+    }
+
+    /// A token endpoint that takes gcloud's refresh token.
+    fn refresh_endpoint(request: &Seen) -> (u16, String) {
+        let expected = "grant_type=refresh_token&refresh_token=1%2F%2Frefresh&client_id=client-1.apps.googleusercontent.com&client_secret=s3cr3t";
+        if request.method == "POST" && request.path == "/token" && request.body == expected {
+            return (200, r#"{"access_token":"ya29.user","expires_in":3599,"token_type":"Bearer"}"#.into());
+        }
+        (400, r#"{"error":"invalid_request"}"#.into())
+    }
+
+    #[test]
+    fn gclouds_file_is_read_after_the_named_one_and_other_kinds_are_refused() {
+        let (base, seen) = serve(refresh_endpoint);
+        let home = tempfile::tempdir().expect("home");
+        let gcloud = home.path().join(".config/gcloud");
+        std::fs::create_dir_all(&gcloud).expect("dir");
+        let user = serde_json::json!({"type": "authorized_user", "client_id": "client-1.apps.googleusercontent.com", "client_secret": "s3cr3t", "refresh_token": "1//refresh", "token_uri": format!("{base}/token")});
+        std::fs::write(gcloud.join("application_default_credentials.json"), user.to_string()).expect("file");
+        let named = home.path().join("named.json");
+        std::fs::write(&named, r#"{"type": "external_account", "audience": "x"}"#).expect("named");
+        let ask = |vars: Vec<(&'static str, String)>| {
+            let env = move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+            run(async move { token("https://www.googleapis.com/auth/compute.readonly", &env).await })
+        };
+        let home_text = home.path().display().to_string();
+        assert_eq!(ask(vec![("HOME", home_text.clone())]).map(|t| t.header), Ok("Bearer ya29.user".to_string()));
+        assert_eq!(seen.lock().map(|s| s.len()).unwrap_or_default(), 1);
+        let refused = ask(vec![("HOME", home_text), ("GOOGLE_APPLICATION_CREDENTIALS", named.display().to_string())]);
+        assert!(refused.is_err_and(|e| e.contains("\"external_account\" are not supported")), "the named file comes first");
     }
 
     #[test]

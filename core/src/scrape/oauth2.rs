@@ -57,11 +57,25 @@ struct State {
     fetching: bool,
 }
 
-struct Token {
+pub struct Token {
     /// The `Authorization` header's value.
-    header: String,
+    pub header: String,
     /// When to ask again (none: never).
-    renew_at: Option<Instant>,
+    pub renew_at: Option<Instant>,
+}
+
+impl Token {
+    /// Whether it may still be sent at `now`.
+    pub fn fresh(&self, now: Instant) -> bool {
+        self.renew_at.is_none_or(|at| now < at)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    /// When it is renewed (the token stays out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token").field("renew_at", &self.renew_at).finish_non_exhaustive()
+    }
 }
 
 /// Clears the fetching mark when the request asking for a token ends, even cancelled.
@@ -218,16 +232,16 @@ impl TokenSource {
 
 /// The fields of a token response that matter.
 #[derive(Debug, Default, PartialEq)]
-struct Fields {
-    access_token: String,
-    token_type: String,
-    expires_in: Option<i64>,
+pub(crate) struct Fields {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: Option<i64>,
     /// RFC 6749's error code and description, when the server refused.
-    error: Option<String>,
-    error_description: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
 }
 
-fn json_fields(body: &[u8]) -> Result<Fields, String> {
+pub(crate) fn json_fields(body: &[u8]) -> Result<Fields, String> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("oauth2: cannot parse the token response as JSON: {e}"))?;
     let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
     // A number, or a string holding one (as Go's json.Number reads it).
@@ -261,7 +275,7 @@ fn form_fields(body: &[u8]) -> Result<Fields, String> {
 }
 
 /// The token: its header (`token_type` as Go's `Token.Type` writes it) and when to renew it.
-fn token_from(fields: Fields, now: Instant) -> Result<Token, String> {
+pub(crate) fn token_from(fields: Fields, now: Instant) -> Result<Token, String> {
     if fields.access_token.is_empty() {
         return Err("server response missing access_token".into());
     }

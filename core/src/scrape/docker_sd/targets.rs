@@ -37,14 +37,7 @@ const HOST_NETWORK_MODE: &str = "host";
 /// The network mode prefix of a container that shares another container's network stack.
 const CONTAINER_MODE_PREFIX: &str = "container:";
 
-/// Reads `null` as the type's default; a missing field is covered by `#[serde(default)]`.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
+use crate::scrape::discovery::null_as_default;
 
 /// A list where both the list and any of its items may be `null` (an item reads as default).
 fn null_tolerant_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>

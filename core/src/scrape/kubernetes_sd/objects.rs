@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// A kind of object read from the Kubernetes API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,15 +60,7 @@ impl Kind {
     }
 }
 
-/// Reads `null` as the type's default (Go leaves the zero value); a missing field is covered
-/// by the container's `#[serde(default)]`.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
+use crate::scrape::discovery::null_as_default;
 
 /// `metadata` of every object.
 #[derive(Debug, Clone, Default, Deserialize)]
