@@ -798,6 +798,129 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     assert!(server.stop(), "clean shutdown");
 }
 
+/// A protobuf exposition as client_golang writes one: a counter and a histogram with native
+/// buckets (schema 0, zero bucket, buckets (1,2] and (2,4]) and classic ones (1, 2, 4).
+fn protobuf_exposition(with_histogram: bool) -> Vec<u8> {
+    use prost::Message;
+    use proto::client_model::*;
+    let label = |name: &str, value: &str| LabelPair { name: name.into(), value: value.into() };
+    let counter = MetricFamily {
+        name: "pb_requests_total".into(),
+        help: "Requests.".into(),
+        r#type: MetricType::Counter as i32,
+        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0 }), ..Metric::default() }],
+        unit: String::new(),
+    };
+    let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };
+    let histogram = Histogram {
+        sample_count: 4,
+        sample_sum: 3.5,
+        bucket: vec![bucket(1.0, 1), bucket(2.0, 3), bucket(4.0, 4)],
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: 1,
+        positive_span: vec![BucketSpan { offset: 1, length: 2 }],
+        positive_delta: vec![2, -1],
+        ..Histogram::default()
+    };
+    let latency = MetricFamily {
+        name: "pb_latency_seconds".into(),
+        help: "Latency.".into(),
+        r#type: MetricType::Histogram as i32,
+        metric: vec![Metric { histogram: Some(histogram), ..Metric::default() }],
+        unit: String::new(),
+    };
+    let mut body = Vec::new();
+    let families = if with_histogram { vec![counter, latency] } else { vec![counter] };
+    for family in families {
+        family.encode_length_delimited(&mut body).expect("encode a family");
+    }
+    body
+}
+
+/// A native histogram's count, sum and bucket bounds (`(lower, upper)` each), as rendered.
+type HistogramShape = (String, String, Vec<(String, String)>);
+
+/// The `HistogramShape` of a query result's first series.
+fn histogram_summary(result: &[serde_json::Value]) -> Option<HistogramShape> {
+    let h = &result.first()?["histogram"][1];
+    let buckets = h["buckets"].as_array()?.iter().map(|b| (b[1].as_str().unwrap_or("").to_string(), b[2].as_str().unwrap_or("").to_string())).collect();
+    Some((h["count"].as_str()?.to_string(), h["sum"].as_str()?.to_string(), buckets))
+}
+
+#[test]
+fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("");
+    const PROTOBUF: &str = "Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(true));
+    let scrape_file = dir.path().join("prometheus.yml");
+    let target = exporter.address();
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: native\n  scrape_native_histograms: true\n  always_scrape_classic_histograms: true\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: classic\n  scrape_protocols: [PrometheusProto, PrometheusText0.0.4]\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: limited\n  scrape_native_histograms: true\n  native_histogram_bucket_limit: 1\n  static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    // Native: the histogram as sent (integer deltas read, zero bucket kept) and its classic
+    // series beside it; the counter as a float.
+    let native = poll_query(&server, "pb_latency_seconds{job=\"native\"}", "the native histogram", WAIT, histogram_summary);
+    let zero_and_two = vec![("-0.001".to_string(), "0.001".to_string()), ("1".to_string(), "2".to_string()), ("2".to_string(), "4".to_string())];
+    assert_eq!(native, ("4".to_string(), "3.5".to_string(), zero_and_two));
+    let series_of = |job: &str| {
+        poll_query(&server, &format!("{{job=\"{job}\", __name__=~\"pb_.*\"}}"), "the scraped series", WAIT, |r| {
+            let mut names: Vec<String> = r.iter().map(|s| format!("{}{}={}", s["metric"]["__name__"].as_str().unwrap_or(""), s["metric"]["le"].as_str().map(|le| format!("{{le={le}}}")).unwrap_or_default(), s["value"][1].as_str().unwrap_or("histogram"))).collect();
+            names.sort();
+            (names.len() >= 7).then_some(names)
+        })
+    };
+    let classic = ["pb_latency_seconds_bucket{le=+Inf}=4", "pb_latency_seconds_bucket{le=1.0}=1", "pb_latency_seconds_bucket{le=2.0}=3", "pb_latency_seconds_bucket{le=4.0}=4", "pb_latency_seconds_count=4", "pb_latency_seconds_sum=3.5", "pb_requests_total=7"];
+    let mut with_native: Vec<String> = classic.iter().map(|s| s.to_string()).collect();
+    with_native.push("pb_latency_seconds=histogram".into());
+    with_native.sort();
+    assert_eq!(series_of("native"), with_native);
+    // Without scrape_native_histograms: classic series only.
+    assert_eq!(series_of("classic"), classic.to_vec());
+    // One bucket allowed: the resolution lowered until (1,2] and (2,4] are one bucket (1,4].
+    let limited = poll_query(&server, "pb_latency_seconds{job=\"limited\"}", "the limited histogram", WAIT, histogram_summary);
+    assert_eq!(limited, ("4".to_string(), "3.5".to_string(), vec![("-0.001".to_string(), "0.001".to_string()), ("1".to_string(), "4".to_string())]));
+    let scraped = poll_query(&server, "scrape_samples_scraped{job=\"native\"}", "scrape_samples_scraped", WAIT, |r| r.first().and_then(|s| s["value"][1].as_str().map(String::from)));
+    assert_eq!(scraped, "8", "a counter, a native histogram and six classic series");
+
+    // Asked for the protobuf format first once native histograms are on (Prometheus'
+    // DefaultProtoFirstScrapeProtocols), else as scrape_protocols says.
+    let heads = exporter.request_heads();
+    let accept_of = |job_accept: &str| heads.iter().any(|h| h.contains(&format!("\r\nAccept: {job_accept}\r\n")));
+    assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"), "{heads:?}");
+    assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"), "{heads:?}");
+
+    // The families' help and types reach the metadata API.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, metadata) = get_json(&server.url("/api/v1/metadata"));
+        if status == 200 && metadata["data"]["pb_latency_seconds"][0]["type"] == "histogram" && metadata["data"]["pb_requests_total"][0]["help"] == "Requests." {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the protobuf metadata: {metadata}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The histogram leaves the answer: its native series goes stale like any other.
+    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(false));
+    poll_query(&server, "pb_latency_seconds or pb_latency_seconds_count", "the histogram series gone stale", WAIT, |r| r.is_empty().then_some(()));
+    let counter = poll_query(&server, "pb_requests_total{job=\"native\"}", "the counter", WAIT, value_of);
+    assert_eq!(counter, "7");
+    assert!(server.stop(), "clean shutdown");
+}
+
 /// A Docker daemon's answers for one container on loopback exposing `port`, in network
 /// `net-1`: the containers list and the networks list.
 fn docker_answers(port: u16, name: &str) -> (String, String) {

@@ -567,7 +567,7 @@ pub struct Exporter {
 }
 
 /// An exporter's set answers: path and query → (status, extra header lines, body).
-type Routes = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>;
+type Routes = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>;
 
 impl Exporter {
     pub fn start(initial: &str) -> Exporter {
@@ -595,13 +595,13 @@ impl Exporter {
                         // parameters after it (a Consul blocking query's index and wait).
                         let route = routed.lock().ok().and_then(|r| r.get(&path).cloned().or_else(|| r.iter().find(|(key, _)| key.contains('?') && path.strip_prefix(key.as_str()).is_some_and(|rest| rest.starts_with('&'))).map(|(_, v)| v.clone())));
                         let answer = match route {
-                            Some((status, headers, text)) => format!("HTTP/1.1 {status} Routed\r\n{headers}Content-Length: {}\r\n\r\n{text}", text.len()),
+                            Some((status, headers, body)) => [format!("HTTP/1.1 {status} Routed\r\n{headers}Content-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat(),
                             None => {
                                 let text = served.lock().map(|b| b.clone()).unwrap_or_default();
-                                format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{text}", text.len())
+                                format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{text}", text.len()).into_bytes()
                             }
                         };
-                        if stream.write_all(answer.as_bytes()).is_err() {
+                        if stream.write_all(&answer).is_err() {
                             return;
                         }
                     }
@@ -614,9 +614,14 @@ impl Exporter {
     /// Answers GETs of `path_and_query` (and of it with more query parameters after it) with
     /// `status`, `headers` (each `Name: value`) and `body`.
     pub fn route(&self, path_and_query: &str, status: u16, headers: &[&str], body: &str) {
+        self.route_bytes(path_and_query, status, headers, body.as_bytes());
+    }
+
+    /// `route` with a body that need not be text (a protobuf answer).
+    pub fn route_bytes(&self, path_and_query: &str, status: u16, headers: &[&str], body: &[u8]) {
         let header_lines: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
         if let Ok(mut routes) = self.routes.lock() {
-            routes.insert(path_and_query.to_string(), (status, header_lines, body.to_string()));
+            routes.insert(path_and_query.to_string(), (status, header_lines, body.to_vec()));
         }
     }
 

@@ -5,7 +5,9 @@
 //! valid write batch (`SeriesBatch::from_single_samples`' debug assertions: sorted, unique,
 //! non-empty labels and the cached hash equal to the text's). Read as an OpenMetrics answer
 //! too (the first byte's third bit): the rewrite into the text format never panics, and
-//! what it gives is scraped the same way.
+//! what it gives is scraped the same way. Read as a protobuf answer (the fourth bit; native
+//! histograms kept by the fifth, their classic series too by the sixth) likewise, its native
+//! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -33,34 +35,39 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     });
     let flags = data.first().copied().unwrap_or(0);
     let target = &all[usize::from(flags & 3)];
-    use metricstor::scrape::scrape_loop::Format;
-    let rewritten;
-    let (data, format) = if flags & 4 != 0 {
+    use metricstor::scrape::scrape_loop::{Answer, Format};
+    let answer = if flags & 8 != 0 {
+        let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0 };
+        match metricstor::scrape::protobuf::to_text(data.get(1..).unwrap_or_default(), options) {
+            Ok(exposition) => Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms },
+            Err(_) => return,
+        }
+    } else if flags & 4 != 0 {
         match metricstor::scrape::openmetrics::to_text(data) {
-            Ok(text) => {
-                rewritten = text;
-                (&rewritten[..], Format::OpenMetrics)
-            }
+            Ok(text) => Answer { text, format: Format::OpenMetrics, histograms: Vec::new() },
             Err(_) => return,
         }
     } else {
-        (data, Format::Text)
+        Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new() }
     };
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
-    let first = cache.scrape_format(target, &external, data, format, 1_000, &limits);
+    let first = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
-    let second = cache.scrape_format(target, &external, data, format, 1_000, &limits);
+    let second = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
             let samples = |s: &metricstor::scrape::scrape_loop::Scraped| s.samples.iter().map(|(l, x)| (l.clone(), x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
             assert_eq!(samples(a), samples(b), "the cache changed what a scrape makes");
+            assert_eq!(a.histograms, b.histograms, "the cache changed the histograms a scrape makes");
             assert_eq!((a.scraped, a.kept), (b.scraped, b.kept));
             assert!(a.kept <= a.scraped);
             assert!(b.metadata.is_none(), "unchanged metadata given twice");
             let batch = tsdb::SeriesBatch::from_single_samples(&b.samples);
             assert_eq!(batch.len(), b.samples.len());
+            let histograms: Vec<tsdb::SeriesSamples> = b.histograms.iter().map(|(labels, h)| tsdb::SeriesSamples { labels: labels.clone(), samples: Vec::new(), histograms: vec![h.clone()] }).collect();
+            assert!(tsdb::SeriesBatch::try_from_series(&histograms).is_ok(), "scraped histograms make a valid batch");
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "the cache changed the error"),
         _ => panic!("the cache changed the outcome: {first:?} then {second:?}"),

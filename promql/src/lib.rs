@@ -14,3 +14,19 @@ pub mod promqltest;
 
 pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, SelectRequest, Value};
 pub use parser::{parse, parse_narrowing_selector, parse_series_selector, ParseError};
+
+/// Native histogram layout operations that ingestion needs too (the scraper's bucket limits).
+pub mod histogram_layout {
+    use tsdb::FloatHistogram;
+
+    /// Prometheus' `Compact(0)`: empty buckets dropped, adjacent spans merged.
+    pub fn compact(h: &FloatHistogram) -> FloatHistogram {
+        crate::engine::native_histogram::compact(h)
+    }
+
+    /// Prometheus' `ReduceResolution`: the buckets merged into the coarser exponential
+    /// `target_schema`; `None` for custom buckets or a target finer than the schema.
+    pub fn reduce_resolution(h: &FloatHistogram, target_schema: i32) -> Option<FloatHistogram> {
+        crate::engine::native_histogram::reduce_resolution(h, target_schema).ok()
+    }
+}

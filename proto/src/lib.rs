@@ -1,8 +1,10 @@
 //! `proto` holds the wire types Metricstor speaks: Prometheus remote_write 1.0
 //! (`prometheus.WriteRequest`), 2.0 (`io.prometheus.write.v2.Request`), remote read and
-//! OpenTelemetry metrics (OTLP `ExportMetricsServiceRequest`).
+//! OpenTelemetry metrics (OTLP `ExportMetricsServiceRequest`), and the protobuf exposition
+//! format targets answer scrapes with (`io.prometheus.client.MetricFamily`).
 //! Hand-written prost messages with upstream's field numbers; no logic beyond encoding.
 
+pub mod client_model;
 pub mod metricstor_v1;
 pub mod otlp_metrics;
 pub mod remote_read;

@@ -81,6 +81,9 @@ struct GlobalSection {
     keep_dropped_targets: Option<u64>,
     scrape_failure_log_file: Option<PathBuf>,
     scrape_protocols: Option<Vec<String>>,
+    scrape_native_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
+    convert_classic_histograms_to_nhcb: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,19 +133,23 @@ struct JobSection {
     scrape_failure_log_file: Option<PathBuf>,
     /// False: ask targets not to compress (`Accept-Encoding: identity`).
     enable_compression: Option<bool>,
-    /// Accepted for compatibility, without effect: only the text format is scraped, so
-    /// there are no native histograms to limit or to keep classic ones beside.
-    scrape_classic_histograms: Option<bool>,
-    always_scrape_classic_histograms: Option<bool>,
+    /// Native histograms from protobuf answers (else they are read as classic ones), and
+    /// the classic series of those that have classic buckets too; the old name of the
+    /// latter (Prometheus 2.x) is read as well.
     scrape_native_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
+    scrape_classic_histograms: Option<bool>,
+    /// More buckets than this lower a native histogram's resolution until it fits (0: no limit).
     native_histogram_bucket_limit: Option<u64>,
+    /// Native histograms are stored no finer than the schema whose bucket growth factor is at
+    /// least this.
     native_histogram_min_bucket_factor: Option<f64>,
     /// Must not be true: classic histograms are stored as they are exposed.
     convert_classic_histograms_to_nhcb: Option<bool>,
     /// Accepted: the text format's names are legacy names under either scheme.
     metric_name_validation_scheme: Option<String>,
     metric_name_escaping_scheme: Option<String>,
-    /// Accepted: the text format is what is read whatever the answer's Content-Type.
+    /// How an answer without a known Content-Type is read (the text format by default).
     fallback_scrape_protocol: Option<String>,
     /// Accepted for compatibility: scrapes speak HTTP/1.1 either way.
     enable_http2: Option<bool>,
@@ -955,6 +962,18 @@ pub struct ScrapeJob {
     pub body_bytes_max: usize,
     /// The scrapes' `Accept` header (from `scrape_protocols`).
     pub accept: String,
+    /// `fallback_scrape_protocol: PrometheusProto`: an answer without a known Content-Type
+    /// is read as the protobuf format (else as the text format).
+    pub fallback_protobuf: bool,
+    /// `scrape_native_histograms`: native histograms of protobuf answers are stored as such
+    /// (else read as classic histograms).
+    pub native_histograms: bool,
+    /// `always_scrape_classic_histograms`: a native histogram's classic buckets are stored too.
+    pub classic_histograms_too: bool,
+    /// `native_histogram_bucket_limit` (0: none).
+    pub native_histogram_bucket_limit: usize,
+    /// The finest schema stored (from `native_histogram_min_bucket_factor`; 8 when unset).
+    pub native_histogram_max_schema: i32,
 }
 
 impl std::fmt::Debug for ScrapeJob {
@@ -1017,6 +1036,9 @@ impl ScrapeConfig {
                 keep_dropped_targets: g.keep_dropped_targets,
                 scrape_failure_log_file: g.scrape_failure_log_file.as_ref().filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)),
                 scrape_protocols: g.scrape_protocols.clone(),
+                scrape_native_histograms: g.scrape_native_histograms,
+                always_scrape_classic_histograms: g.always_scrape_classic_histograms,
+                convert_classic_histograms_to_nhcb: g.convert_classic_histograms_to_nhcb,
             };
             let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
@@ -1070,6 +1092,11 @@ fn parse_bytes(text: &str) -> Option<usize> {
 /// as VictoriaMetrics asks (Prometheus asks OpenMetrics first; both are read).
 pub const DEFAULT_ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 
+/// The protocols asked for when `scrape_native_histograms` is on and `scrape_protocols` is
+/// not set (Prometheus' `DefaultProtoFirstScrapeProtocols`): native histograms come in the
+/// protobuf format only.
+const PROTO_FIRST_PROTOCOLS: [&str; 5] = ["PrometheusProto", "OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"];
+
 /// Prometheus' scrape protocols and their media types.
 const SCRAPE_PROTOCOLS: [(&str, &str); 5] = [
     ("PrometheusProto", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"),
@@ -1081,8 +1108,7 @@ const SCRAPE_PROTOCOLS: [(&str, &str); 5] = [
 
 /// The `Accept` header Prometheus makes of `scrape_protocols` (each with a falling `q`, the
 /// newer text formats with `escaping=<escaping>`, then `*/*`), checked as Prometheus checks
-/// the list. `PrometheusProto`, which is not read here, is left out of the header; a list of
-/// it alone is refused.
+/// the list.
 fn accept_header(protocols: &[String], escaping: &str) -> Result<String, String> {
     if protocols.is_empty() {
         return Err("scrape_protocols cannot be empty".into());
@@ -1097,14 +1123,9 @@ fn accept_header(protocols: &[String], escaping: &str) -> Result<String, String>
             let known: Vec<&str> = SCRAPE_PROTOCOLS.iter().map(|(name, _)| *name).collect();
             return Err(format!("scrape_protocols: unknown scrape protocol {protocol}, supported: {known:?}"));
         };
-        if protocol != "PrometheusProto" {
-            let escaping = if matches!(protocol.as_str(), "PrometheusText1.0.0" | "OpenMetricsText1.0.0") { format!(";escaping={escaping}") } else { String::new() };
-            values.push(format!("{media}{escaping};q=0.{weight}"));
-        }
+        let escaping = if matches!(protocol.as_str(), "PrometheusText1.0.0" | "OpenMetricsText1.0.0") { format!(";escaping={escaping}") } else { String::new() };
+        values.push(format!("{media}{escaping};q=0.{weight}"));
         weight -= 1;
-    }
-    if values.is_empty() {
-        return Err("scrape_protocols: PrometheusProto is not read here; add PrometheusText0.0.4 or OpenMetricsText1.0.0".into());
     }
     values.push(format!("*/*;q=0.{weight}"));
     Ok(values.join(","))
@@ -1124,6 +1145,9 @@ struct Globals {
     /// `global.scrape_failure_log_file`, relative names taken from the configuration's directory.
     scrape_failure_log_file: Option<PathBuf>,
     scrape_protocols: Option<Vec<String>>,
+    scrape_native_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
+    convert_classic_histograms_to_nhcb: Option<bool>,
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
@@ -1728,8 +1752,8 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
-    let _ = (s.enable_http2, s.scrape_classic_histograms, s.always_scrape_classic_histograms, s.scrape_native_histograms, s.native_histogram_bucket_limit, s.native_histogram_min_bucket_factor, s.fallback_scrape_protocol.as_ref());
-    if s.convert_classic_histograms_to_nhcb == Some(true) {
+    let _ = s.enable_http2;
+    if s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb) == Some(true) {
         return Err("convert_classic_histograms_to_nhcb: true is not supported: classic histograms are stored as exposed".into());
     }
     for (key, scheme) in [("metric_name_validation_scheme", &s.metric_name_validation_scheme), ("metric_name_escaping_scheme", &s.metric_name_escaping_scheme)] {
@@ -1745,10 +1769,22 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         Some(scheme @ ("dots" | "values" | "underscores")) => scheme,
         _ => "underscores",
     };
+    let native_histograms = s.scrape_native_histograms.or(globals.scrape_native_histograms).unwrap_or(false);
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
         Some(protocols) => accept_header(protocols, escaping)?,
+        None if native_histograms => accept_header(&PROTO_FIRST_PROTOCOLS.map(String::from), escaping)?,
         None => DEFAULT_ACCEPT.to_string(),
     };
+    let fallback_protobuf = match s.fallback_scrape_protocol.as_deref() {
+        None | Some("") => false,
+        Some(protocol) => match SCRAPE_PROTOCOLS.iter().find(|(name, _)| *name == protocol) {
+            Some(("PrometheusProto", _)) => true,
+            Some(_) => false,
+            None => return Err(format!("fallback_scrape_protocol: unknown scrape protocol {protocol}")),
+        },
+    };
+    let classic_histograms_too = s.always_scrape_classic_histograms.or(s.scrape_classic_histograms).or(globals.always_scrape_classic_histograms).unwrap_or(false);
+    let native_histogram_max_schema = max_schema_for_bucket_factor(s.native_histogram_min_bucket_factor.unwrap_or(0.0));
     if timeout_ms > interval_ms {
         return Err("scrape_timeout must not be greater than scrape_interval".into());
     }
@@ -1862,7 +1898,27 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         enable_compression: s.enable_compression.unwrap_or(true),
         body_bytes_max,
         accept,
+        fallback_protobuf,
+        native_histograms,
+        classic_histograms_too,
+        native_histogram_bucket_limit: s.native_histogram_bucket_limit.unwrap_or(0) as usize,
+        native_histogram_max_schema,
     })
+}
+
+/// The finest exponential schema whose buckets grow by at least `factor` (Prometheus'
+/// `pickSchema`): a factor of 1 or less allows schema 8, the finest.
+fn max_schema_for_bucket_factor(factor: f64) -> i32 {
+    use tsdb::model::{EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN};
+    let factor = if factor <= 1.0 { 1.00271 } else { factor };
+    let floor = (-factor.log2().log2()).floor();
+    if floor >= f64::from(EXPONENTIAL_SCHEMA_MAX) {
+        EXPONENTIAL_SCHEMA_MAX
+    } else if floor <= f64::from(EXPONENTIAL_SCHEMA_MIN) {
+        EXPONENTIAL_SCHEMA_MIN
+    } else {
+        floor as i32
+    }
 }
 
 #[cfg(test)]
@@ -1897,13 +1953,12 @@ mod tests {
         let config = parse("global: {sample_limit: 100, body_size_limit: 1MB}\nscrape_configs: [{job_name: a}, {job_name: b, sample_limit: 5, body_size_limit: 0, enable_http2: false, scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]}]").unwrap();
         assert_eq!((config.jobs[0].sample_limit, config.jobs[0].body_bytes_max), (100, 1 << 20));
         assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
-        assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusProto]}]").unwrap_err().contains("PrometheusProto is not read here"));
         // The Accept header as Prometheus makes it of scrape_protocols (the job's, else
-        // global's), without the protobuf format; the text format first when neither is set.
+        // global's); the text format first when neither is set.
         assert_eq!(config.jobs[0].accept, DEFAULT_ACCEPT);
         assert_eq!(config.jobs[1].accept, "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
         let config = parse("global: {scrape_protocols: [PrometheusProto, OpenMetricsText0.0.1, PrometheusText1.0.0]}\nscrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [PrometheusText0.0.4]}]").unwrap();
-        assert_eq!(config.jobs[0].accept, "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,*/*;q=0.3");
+        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,*/*;q=0.3");
         assert_eq!(config.jobs[1].accept, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]}]").unwrap_err().contains("duplicated protocol in scrape_protocols"));
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [Text]}]").unwrap_err().contains("unknown scrape protocol Text"));
@@ -1917,10 +1972,24 @@ mod tests {
         let limits = |j: &ScrapeJob| (j.label_limit, j.label_name_length_limit, j.label_value_length_limit, j.target_limit, j.keep_dropped_targets, j.track_timestamps_staleness, j.enable_compression);
         assert_eq!(limits(&config.jobs[0]), (30, 40, 50, 60, 70, false, true));
         assert_eq!(limits(&config.jobs[1]), (3, 40, 50, 4, 5, true, false));
-        // Keys without effect on the text format are accepted; one that would change what is
-        // stored is refused.
-        assert!(parse("scrape_configs: [{job_name: a, scrape_classic_histograms: true, always_scrape_classic_histograms: true, native_histogram_bucket_limit: 10, native_histogram_min_bucket_factor: 1.1, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: underscores, fallback_scrape_protocol: PrometheusText0.0.4}]").is_ok());
+        // Native histogram settings: off by default; on, the protobuf format is asked first
+        // (Prometheus' DefaultProtoFirstScrapeProtocols); global's unless the job sets them.
+        let histograms = |j: &ScrapeJob| (j.native_histograms, j.classic_histograms_too, j.native_histogram_bucket_limit, j.native_histogram_max_schema, j.fallback_protobuf);
+        let config = parse("global: {scrape_native_histograms: true, always_scrape_classic_histograms: true}\nscrape_configs: [{job_name: a, native_histogram_bucket_limit: 10, native_histogram_min_bucket_factor: 1.1, fallback_scrape_protocol: PrometheusProto}, {job_name: b, scrape_native_histograms: false, always_scrape_classic_histograms: false}, {job_name: c, scrape_classic_histograms: false, native_histogram_min_bucket_factor: 70000}]").unwrap();
+        assert_eq!(histograms(&config.jobs[0]), (true, true, 10, 2, true));
+        assert_eq!(histograms(&config.jobs[1]), (false, false, 0, 8, false));
+        assert_eq!(histograms(&config.jobs[2]), (true, false, 0, -4, false));
+        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1");
+        assert_eq!(config.jobs[1].accept, DEFAULT_ACCEPT);
+        assert_eq!(histograms(&parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0]), (false, false, 0, 8, false));
+        // Schemas for bucket factors as Prometheus' pickSchema picks them.
+        for (factor, schema) in [(0.0, 8), (1.0, 8), (1.002, 8), (1.003, 7), (1.01, 6), (1.1, 2), (1.18, 2), (1.19, 1), (1.2, 1), (2.0, 0), (4.0, -1), (65536.0, -4), (1e9, -4)] {
+            assert_eq!(max_schema_for_bucket_factor(factor), schema, "factor {factor}");
+        }
+        assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: underscores, fallback_scrape_protocol: PrometheusText0.0.4}]").is_ok());
+        assert!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: Proto}]").unwrap_err().contains("unknown scrape protocol Proto"));
         assert!(parse("scrape_configs: [{job_name: a, convert_classic_histograms_to_nhcb: true}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
+        assert!(parse("global: {convert_classic_histograms_to_nhcb: true}\nscrape_configs: [{job_name: a}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: bogus}]").unwrap_err().contains("bogus"));
     }
 

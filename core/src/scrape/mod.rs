@@ -22,6 +22,7 @@ pub mod kubeconfig;
 pub mod kubernetes_sd;
 pub mod oauth2;
 pub mod openmetrics;
+pub mod protobuf;
 pub mod proxy;
 pub mod relabeled;
 pub mod scrape_loop;

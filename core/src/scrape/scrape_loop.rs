@@ -14,11 +14,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tsdb::{Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{FloatHistogram, HistogramSample, Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
 use super::config::Url;
 use super::discovery::Target;
 use super::http_get::Get;
+use super::protobuf::NativeHistogramLine;
 use super::status::{Health, Registry};
 use crate::api::Api;
 use crate::ingest::label_limits::LabelLimits;
@@ -160,9 +161,12 @@ fn check_label_limits(labels: &Labels, job: &super::config::ScrapeJob) -> Result
 #[derive(Debug, Default)]
 pub struct Scraped {
     /// Each kept series with its sample, then a staleness marker for each series of the
-    /// last successful scrape that this one lacks.
+    /// last successful scrape that this one lacks (a float marker for a native histogram's
+    /// series too: it hides the histograms before it, as in PromQL).
     pub samples: Vec<(Labels, Sample)>,
-    /// Samples in the body (`scrape_samples_scraped`).
+    /// Each kept native histogram series with its sample (protobuf answers only).
+    pub histograms: Vec<(Labels, HistogramSample)>,
+    /// Samples in the body, a native histogram counting as one (`scrape_samples_scraped`).
     pub scraped: usize,
     /// Samples kept after metric relabeling (`scrape_samples_post_metric_relabeling`).
     pub kept: usize,
@@ -183,9 +187,23 @@ pub enum Format {
     /// Prometheus' text format.
     Text,
     /// OpenMetrics text, rewritten into the text format by `openmetrics::to_text`, whose
-    /// `# UNIT` lines and own types (`gaugehistogram`, `info`, `stateset`) count.
+    /// `# UNIT` lines and own types (`gaugehistogram`, `info`, `stateset`) count. The
+    /// protobuf format's metadata is rewritten as such comments too (`protobuf::to_text`).
     OpenMetrics,
 }
+
+/// A target's answer as the scrape loop reads it: text-format lines (OpenMetrics and
+/// protobuf answers rewritten) and a protobuf answer's native histograms.
+#[derive(Debug)]
+pub struct Answer {
+    pub text: Vec<u8>,
+    pub format: Format,
+    pub histograms: Vec<NativeHistogramLine>,
+}
+
+/// Where the cache keeps a native histogram's series text: apart from the text lines' (a
+/// byte no series text holds first).
+const HISTOGRAM_KEY_PREFIX: char = '\u{1}';
 
 /// The metadata of an exposition's comment lines (those `comment_keyword` keeps), in order
 /// of first mention: `# TYPE name type` (`untyped` shown as `unknown`, as Prometheus shows
@@ -305,12 +323,26 @@ impl SeriesCache {
     /// As [`SeriesCache::scrape`], for a body in `format` (an OpenMetrics answer rewritten
     /// by `openmetrics::to_text` keeps its own types and units for the metadata).
     pub fn scrape_format(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        self.scrape_with_histograms(target, external, body, format, &[], start_ms, limits)
+    }
+
+    /// As [`SeriesCache::scrape_format`], for a whole answer (a protobuf one's native
+    /// histograms too).
+    pub fn scrape_answer(&mut self, target: &Target, external: &[(String, String)], answer: &Answer, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        self.scrape_with_histograms(target, external, &answer.text, answer.format, &answer.histograms, start_ms, limits)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scrape_with_histograms(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, histograms: &[NativeHistogramLine], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
         self.generation += 1;
         let generation = self.generation;
         let mut written = SeriesSet::default();
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
-        let result = self.parse(target, external, text, format, start_ms, limits, &mut written, &mut comments);
+        let result = self.parse(target, external, text, format, start_ms, limits, &mut written, &mut comments).and_then(|mut scraped| {
+            self.parse_histograms(target, external, histograms, start_ms, limits, &mut written, &mut scraped)?;
+            Ok(scraped)
+        });
         let mut scraped = match result {
             Ok(scraped) => scraped,
             Err(error) => {
@@ -383,34 +415,72 @@ impl SeriesCache {
                     if sample.value.to_bits() != value.to_bits() || sample.timestamp_ms != own_timestamp.unwrap_or(start_ms) {
                         return Err(bad("malformed series: its labels cannot be told from its value".into()));
                     }
-                    let exposed_empty = if job.honor_labels { crate::ingest::text_format::empty_label_names(line) } else { Vec::new() };
-                    let mut labels = merge_target_labels(&exposed, &exposed_empty, &target.labels, job.honor_labels, external);
-                    let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
-                    let labels = kept.then(|| Labels::from_pairs(labels));
-                    if let Some(labels) = &labels {
-                        check_label_limits(labels, job)?;
-                    }
-                    self.entries.insert(series.into(), CacheEntry { labels: labels.clone(), created: generation, seen: generation });
-                    labels
+                    self.cache_new_series(series.into(), line, &exposed, target, external)?
                 }
             };
             let Some(labels) = labels else { continue };
-            // A series written twice keeps its first sample (Prometheus counts the rest as
-            // duplicates and drops them), whether its text repeated or relabeling made two
-            // texts one series.
-            match written.entry(SeriesKey(labels.clone())) {
-                std::collections::hash_map::Entry::Occupied(_) => continue,
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(tracked);
-                }
+            if !first_write(written, &labels, tracked) {
+                continue;
             }
             out.samples.push((labels, Sample { timestamp_ms, value }));
-            if job.sample_limit != 0 && out.samples.len() > job.sample_limit {
-                return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
-            }
+            check_sample_limit(&out, job)?;
         }
         out.kept = out.samples.len();
         Ok(out)
+    }
+
+    /// Works out the final labels of a series text not in the cache (`exposed`: its labels
+    /// as `line` gives them): the target's merged in, metric relabeling, the label limits.
+    /// Caches them under `key`; `None` when relabeling drops the series.
+    fn cache_new_series(&mut self, key: Box<str>, line: &str, exposed: &Labels, target: &Target, external: &[(String, String)]) -> Result<Option<Labels>, String> {
+        let job = &target.job;
+        let exposed_empty = if job.honor_labels { crate::ingest::text_format::empty_label_names(line) } else { Vec::new() };
+        let mut labels = merge_target_labels(exposed, &exposed_empty, &target.labels, job.honor_labels, external);
+        let kept = job.metric_relabeler.apply(&mut labels) && labels.iter().any(|(n, _)| n == METRIC_NAME_LABEL);
+        let labels = kept.then(|| Labels::from_pairs(labels));
+        if let Some(labels) = &labels {
+            check_label_limits(labels, job)?;
+        }
+        self.entries.insert(key, CacheEntry { labels: labels.clone(), created: self.generation, seen: self.generation });
+        Ok(labels)
+    }
+
+    /// Adds a protobuf answer's native histograms to `out` as `parse` adds text lines, each
+    /// first brought within the job's `native_histogram_min_bucket_factor` and
+    /// `native_histogram_bucket_limit` as Prometheus does.
+    #[allow(clippy::too_many_arguments)]
+    fn parse_histograms(&mut self, target: &Target, external: &[(String, String)], histograms: &[NativeHistogramLine], start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
+        let job = &target.job;
+        let mut key = String::new();
+        for native in histograms {
+            out.scraped += 1;
+            key.clear();
+            key.push(HISTOGRAM_KEY_PREFIX);
+            key.push_str(&native.series);
+            let labels = match self.entries.get_mut(key.as_str()) {
+                Some(entry) => {
+                    entry.seen = self.generation;
+                    entry.labels.clone()
+                }
+                None => {
+                    let line = format!("{} 0", native.series);
+                    let parsed = crate::ingest::text_format::parse_line(&line, 0, start_ms, limits).map_err(|e| format!("native histogram {}: {e}", native.series))?;
+                    let Some((exposed, _)) = parsed else { continue };
+                    self.cache_new_series(key.as_str().into(), &line, &exposed, target, external)?
+                }
+            };
+            let Some(labels) = labels else { continue };
+            let honored = native.timestamp_ms.filter(|_| job.honor_timestamps);
+            let tracked = honored.is_none() || job.track_timestamps_staleness;
+            if !first_write(written, &labels, tracked) {
+                continue;
+            }
+            let histogram = within_job_limits(&native.histogram, job).map_err(|e| format!("{e} ({})", native.series))?;
+            out.histograms.push((labels, HistogramSample { timestamp_ms: honored.unwrap_or(start_ms), histogram: Arc::new(histogram) }));
+            check_sample_limit(out, job)?;
+        }
+        out.kept = out.samples.len() + out.histograms.len();
+        Ok(())
     }
 
     /// A staleness marker at `at_ms` for every series of the last successful scrape (a
@@ -418,6 +488,55 @@ impl SeriesCache {
     pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
         std::mem::take(&mut self.last_written).into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| (k.0, stale_sample(at_ms))).collect()
     }
+}
+
+/// Notes that `labels` was written by this scrape; false when it already was. A series
+/// written twice keeps its first sample (Prometheus counts the rest as duplicates and drops
+/// them), whether its text repeated or relabeling made two texts one series.
+fn first_write(written: &mut SeriesSet, labels: &Labels, tracked: bool) -> bool {
+    match written.entry(SeriesKey(labels.clone())) {
+        std::collections::hash_map::Entry::Occupied(_) => false,
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(tracked);
+            true
+        }
+    }
+}
+
+/// The job's `sample_limit` over the samples kept so far (a native histogram counts as one).
+fn check_sample_limit(out: &Scraped, job: &super::config::ScrapeJob) -> Result<(), String> {
+    if job.sample_limit != 0 && out.samples.len() + out.histograms.len() > job.sample_limit {
+        return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
+    }
+    Ok(())
+}
+
+/// A native histogram as the job stores it (Prometheus' scrape appenders, in their order):
+/// an exponential schema finer than `native_histogram_min_bucket_factor` allows lowered to
+/// it, then, past `native_histogram_bucket_limit` buckets, the resolution lowered a step at
+/// a time until it fits; one that cannot fit (custom buckets, or schema -4 reached) fails
+/// the scrape, as in Prometheus.
+fn within_job_limits(h: &FloatHistogram, job: &super::config::ScrapeJob) -> Result<FloatHistogram, String> {
+    let mut h = h.clone();
+    if !h.uses_custom_buckets() && h.schema > job.native_histogram_max_schema {
+        h = promql::histogram_layout::reduce_resolution(&h, job.native_histogram_max_schema).ok_or("histogram resolution cannot be lowered")?;
+    }
+    let limit = job.native_histogram_bucket_limit;
+    let buckets = |h: &FloatHistogram| h.positive_buckets.len() + h.negative_buckets.len();
+    if limit == 0 || buckets(&h) <= limit {
+        return Ok(h);
+    }
+    const EXCEEDED: &str = "histogram bucket limit exceeded";
+    if h.uses_custom_buckets() {
+        return Err(EXCEEDED.into());
+    }
+    while buckets(&h) > limit {
+        if h.schema <= tsdb::model::EXPONENTIAL_SCHEMA_MIN {
+            return Err(EXCEEDED.into());
+        }
+        h = promql::histogram_layout::reduce_resolution(&h, h.schema - 1).ok_or(EXCEEDED)?;
+    }
+    Ok(h)
 }
 
 fn stale_sample(timestamp_ms: i64) -> Sample {
@@ -600,19 +719,19 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
-        let result = fetched.and_then(|(body, format)| cache.scrape_format(&target, &context.external_labels, &body, format, start_ms, &limits));
+        let result = fetched.and_then(|answer| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
-        let (mut series, up, error, report) = match result {
+        let (mut series, histograms, up, error, report) = match result {
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
                     context.api.router.put_metadata(metadata);
                 }
-                (s.samples, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
+                (s.samples, s.histograms, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
             }
-            Err(error) => (cache.all_stale(start_ms), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
+            Err(error) => (cache.all_stale(start_ms), Vec::new(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
         series.extend(report_series(&reports, start_ms, report));
-        let stored = Box::pin(store(&context.api, series)).await;
+        let stored = Box::pin(store(&context.api, series, histograms)).await;
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
             (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
@@ -651,7 +770,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         let at = now_ms();
         let mut series = cache.all_stale(at);
         series.extend(report_series(&reports, at, [f64::from_bits(STALE_NAN_BITS); 5]));
-        let _ = Box::pin(store(&context.api, series)).await;
+        let _ = Box::pin(store(&context.api, series, Vec::new())).await;
     }
     Vec::new()
 }
@@ -661,9 +780,9 @@ fn target_location(target: &Target) -> Url {
     Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() }
 }
 
-/// The target's exposition body in the text format (an OpenMetrics answer rewritten) and
-/// the format it came in, or why there is none (as Prometheus words scrape errors).
-async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<(Vec<u8>, Format), String> {
+/// The target's answer (an OpenMetrics or protobuf one rewritten into the text format), or
+/// why there is none (as Prometheus words scrape errors).
+async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Answer, String> {
     let job = &target.job;
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let started = std::time::Instant::now();
@@ -680,21 +799,49 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         return Err(super::http_get::status_error(response.status));
     }
     let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.starts_with("application/vnd.google.protobuf") {
-        return Err(format!("unsupported Content-Type {content_type:?}: the Prometheus text format and OpenMetrics text are read"));
-    }
-    if content_type.starts_with("application/openmetrics-text") {
-        return super::openmetrics::to_text(&response.body).map(|text| (text, Format::OpenMetrics));
-    }
-    Ok((response.body, Format::Text))
+    read_answer(content_type, response.body, job)
 }
 
-async fn store(api: &Api, series: Vec<(Labels, Sample)>) -> Result<(), String> {
-    if series.is_empty() {
-        return Ok(());
+/// Reads a body by its Content-Type as Prometheus picks its parser: the protobuf format
+/// (`application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily`),
+/// OpenMetrics text, or the text format; without a Content-Type (or an unknown one) the
+/// job's `fallback_scrape_protocol` decides, the text format by default.
+fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob) -> Result<Answer, String> {
+    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let protobuf = match media_type.as_str() {
+        "application/vnd.google.protobuf" => {
+            let names_metric_family = content_type.split(';').skip(1).any(|p| p.trim().eq_ignore_ascii_case("proto=io.prometheus.client.MetricFamily"));
+            if !names_metric_family {
+                return Err(format!("received unsupported Content-Type {content_type:?}: the protobuf format is read with proto=io.prometheus.client.MetricFamily"));
+            }
+            true
+        }
+        "application/openmetrics-text" => {
+            let text = super::openmetrics::to_text(&body)?;
+            return Ok(Answer { text, format: Format::OpenMetrics, histograms: Vec::new() });
+        }
+        "text/plain" => false,
+        _ => job.fallback_protobuf,
+    };
+    if !protobuf {
+        return Ok(Answer { text: body, format: Format::Text, histograms: Vec::new() });
     }
-    let batch = tsdb::SeriesBatch::from_single_samples(&series);
-    crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
+    let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too };
+    let exposition = super::protobuf::to_text(&body, options)?;
+    Ok(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms })
+}
+
+async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>) -> Result<(), String> {
+    if !series.is_empty() {
+        let batch = tsdb::SeriesBatch::from_single_samples(&series);
+        crate::api::write::append_counted(api, batch).await.map_err(|e| e.message)?;
+    }
+    if !histograms.is_empty() {
+        let owned: Vec<tsdb::SeriesSamples> = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] }).collect();
+        let batch = tsdb::SeriesBatch::try_from_series(&owned).map_err(|e| e.to_string())?;
+        crate::api::write::append_counted(api, batch).await.map_err(|e| e.message)?;
+    }
+    Ok(())
 }
 
 /// Appends a failed scrape to `file` as Prometheus 3's `scrape_failure_log_file` holds them:
@@ -824,6 +971,88 @@ mod tests {
         // After a failure every series is new again, and none is marked stale twice.
         let back = cache.scrape(&t, &[], b"b 2\n", 5000, &limits).unwrap();
         assert_eq!((back.added, stale(&back)), (1, vec![]));
+    }
+
+    /// A native histogram line: schema 1, buckets 1..=4 each holding `1`, zero bucket 1.
+    fn native_line(series: &str, timestamp_ms: Option<i64>) -> NativeHistogramLine {
+        let histogram = FloatHistogram {
+            schema: 1,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 5.0,
+            sum: 6.0,
+            positive_spans: vec![tsdb::BucketSpan { offset: 1, length: 4 }],
+            positive_buckets: vec![1.0; 4],
+            ..FloatHistogram::default()
+        };
+        NativeHistogramLine { series: series.into(), timestamp_ms, histogram }
+    }
+
+    fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
+        Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms }
+    }
+
+    #[test]
+    fn native_histograms_get_the_target_labels_relabeling_limits_and_staleness() {
+        let t = target("scrape_configs: [{job_name: j, sample_limit: 3, static_configs: [{targets: ['h:1']}], metric_relabel_configs: [{source_labels: [__name__], regex: dropped, action: drop}]}]");
+        let limits = LabelLimits::default();
+        let mut cache = SeriesCache::default();
+        let first = cache.scrape_answer(&t, &[], &answer("a 1\n", vec![native_line("lat{path=\"/x\"}", None), native_line("dropped", None), native_line("own", Some(1500))]), 2000, &limits).unwrap();
+        let written: Vec<String> = first.histograms.iter().map(|(l, h)| format!("{l} {} {}", h.timestamp_ms, h.histogram.count)).collect();
+        assert_eq!(written, vec!["lat{instance=\"h:1\", job=\"j\", path=\"/x\"} 2000 5", "own{instance=\"h:1\", job=\"j\"} 1500 5"]);
+        // Counted as samples: four in the body, three kept, two new tracked series (`own`
+        // has its own timestamp).
+        assert_eq!((first.scraped, first.kept, first.added), (4, 3, 2));
+        // Gone from the next answer: a staleness marker, as for a float series.
+        let second = cache.scrape_answer(&t, &[], &answer("a 1\n", vec![]), 3000, &limits).unwrap();
+        let stale: Vec<String> = second.samples.iter().filter(|(_, s)| tsdb::is_stale_nan(s.value)).map(|(l, s)| format!("{} {}", l.metric_name().unwrap_or(""), s.timestamp_ms)).collect();
+        assert_eq!(stale, vec!["lat 3000"]);
+        // A histogram and a text line of the same text are different series caches.
+        let both = cache.scrape_answer(&t, &[], &answer("a 1\nlat 1\n", vec![native_line("lat", None)]), 4000, &limits).unwrap();
+        assert_eq!((both.samples.len(), both.histograms.len()), (2, 0), "the same final labels written twice keep the first");
+        // The sample limit counts histograms.
+        let over = cache.scrape_answer(&t, &[], &answer("a 1\nb 1\n", vec![native_line("h1", None), native_line("h2", None)]), 5000, &limits);
+        assert_eq!(over.unwrap_err(), "sample_limit exceeded: more than 3 samples after metric relabeling");
+    }
+
+    #[test]
+    fn native_histograms_are_brought_within_the_bucket_limit_and_factor_as_in_prometheus() {
+        let job = |extra: &str| target(&format!("scrape_configs: [{{job_name: j, static_configs: [{{targets: ['h:1']}}]{extra}}}]")).job;
+        let h = native_line("x", None).histogram;
+        // No limits: unchanged.
+        assert_eq!(within_job_limits(&h, &job("")).unwrap(), h);
+        // Four buckets at schema 1 (indexes 1..=4, bounds 2^(i/2)): at schema 0 indexes 1,2
+        // become 1 and 3,4 become 2; at -1 they become 1 and 1.
+        let two = within_job_limits(&h, &job(", native_histogram_bucket_limit: 3")).unwrap();
+        assert_eq!((two.schema, two.positive_spans.clone(), two.positive_buckets.clone()), (0, vec![tsdb::BucketSpan { offset: 1, length: 2 }], vec![2.0, 2.0]));
+        assert_eq!((two.count, two.sum, two.zero_count), (5.0, 6.0, 1.0));
+        let one = within_job_limits(&h, &job(", native_histogram_bucket_limit: 1")).unwrap();
+        assert_eq!((one.schema, one.positive_buckets.clone()), (-1, vec![4.0]));
+        // A factor of 2 allows schema 0 at most.
+        assert_eq!(within_job_limits(&h, &job(", native_histogram_min_bucket_factor: 2")).unwrap(), two);
+        // Buckets that never merge enough fail the scrape, as do custom buckets over the limit.
+        let spread = FloatHistogram { positive_spans: vec![tsdb::BucketSpan { offset: -1000, length: 1 }, tsdb::BucketSpan { offset: 2000, length: 1 }], positive_buckets: vec![1.0, 1.0], ..h.clone() };
+        assert_eq!(within_job_limits(&spread, &job(", native_histogram_bucket_limit: 1")).unwrap_err(), "histogram bucket limit exceeded");
+        let custom = FloatHistogram { schema: tsdb::model::CUSTOM_BUCKETS_SCHEMA, zero_threshold: 0.0, zero_count: 0.0, custom_values: vec![1.0, 2.0, 3.0], positive_spans: vec![tsdb::BucketSpan { offset: 0, length: 4 }], positive_buckets: vec![1.0; 4], ..FloatHistogram::default() };
+        assert_eq!(within_job_limits(&custom, &job(", native_histogram_bucket_limit: 2")).unwrap_err(), "histogram bucket limit exceeded");
+        assert_eq!(within_job_limits(&custom, &job(", native_histogram_bucket_limit: 4, native_histogram_min_bucket_factor: 4")).unwrap(), custom);
+    }
+
+    #[test]
+    fn answers_are_read_by_their_content_type() {
+        let job = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]").job;
+        let fallback = target("scrape_configs: [{job_name: j, fallback_scrape_protocol: PrometheusProto, static_configs: [{targets: ['h:1']}]}]").job;
+        let text = read_answer("text/plain; version=0.0.4", b"a 1\n".to_vec(), &job).unwrap();
+        assert_eq!((text.text.as_slice(), text.format), (&b"a 1\n"[..], Format::Text));
+        let om = read_answer("application/openmetrics-text; version=1.0.0", b"a 1\n# EOF\n".to_vec(), &job).unwrap();
+        assert_eq!((om.text.as_slice(), om.format), (&b"a 1\n"[..], Format::OpenMetrics));
+        // An empty protobuf answer is an empty exposition; without a Content-Type the
+        // fallback protocol decides (the text format by default).
+        let empty = read_answer("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", Vec::new(), &job).unwrap();
+        assert_eq!((empty.text.len(), empty.histograms.len()), (0, 0));
+        assert_eq!(read_answer("", b"a 1\n".to_vec(), &job).unwrap().format, Format::Text);
+        assert!(read_answer("", b"a 1\n".to_vec(), &fallback).is_err(), "read as protobuf: not a valid message stream");
+        assert!(read_answer("application/vnd.google.protobuf; proto=other.Message", Vec::new(), &job).unwrap_err().contains("unsupported Content-Type"));
     }
 
     #[test]

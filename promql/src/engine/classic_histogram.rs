@@ -10,27 +10,6 @@ use tsdb::{FloatHistogram, Labels};
 
 use super::annotations::Annotation;
 use super::eval::Elem;
-/// OpenMetrics float text (Go's `FormatOpenMetricsFloat`): shortest `%g`, always with a `.` or
-/// exponent (`0.0`, `1.0`, `0.25`, `1e-05`), `NaN`, `+Inf`, `-Inf`.
-pub fn open_metrics_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let sci = format!("{v:e}");
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let text = if v != 0.0 && !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    } else {
-        format!("{v}")
-    };
-    if text.contains(['.', 'e']) { text } else { format!("{text}.0") }
-}
-
 /// Relative difference between adjacent cumulative counts that counts as float noise, not a
 /// decrease (Prometheus' `smallDeltaTolerance`).
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
@@ -351,12 +330,5 @@ mod tests {
             split.warnings,
             vec![Annotation::BadBucketLabel { metric: "x".into(), le: "oops".into() }, Annotation::MixedClassicNativeHistograms { metric: "x".into() }]
         );
-    }
-
-    #[test]
-    fn open_metrics_floats() {
-        for (v, text) in [(0.0, "0.0"), (1.0, "1.0"), (0.25, "0.25"), (-0.1, "-0.1"), (1e-5, "1e-05"), (f64::NAN, "NaN"), (f64::INFINITY, "+Inf"), (100.0, "100.0"), (1e6, "1e+06"), (123456.5, "123456.5")] {
-            assert_eq!(open_metrics_float(v), text);
-        }
     }
 }

@@ -448,7 +448,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             let input = ev.split_annotated(input, pos(0));
             let mut out = Vec::new();
             for q in qs {
-                let text = super::classic_histogram::open_metrics_float(q);
+                let text = crate::format::open_metrics_float(q);
                 for (labels, h) in &input.natives {
                     out.push(Elem::new(set_label(labels, &label, text.clone()), ev.native_quantile(q, labels, h, pos(0)), true));
                 }

@@ -1,0 +1,812 @@
+//! Prometheus' delimited protobuf exposition (`MetricFamily` messages, each after its varint
+//! length) read as Prometheus' `ProtobufParser` reads it: every float series it yields
+//! becomes a text-format line (metadata as OpenMetrics comments) for the scrape loop's text
+//! path, and every native histogram it yields a `NativeHistogramLine`, validated as
+//! Prometheus validates it on append and compacted as its parser compacts it.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use prost::Message;
+use proto::client_model::{self as dto, MetricType};
+use proto::remote_write_v1 as rw;
+use tsdb::FloatHistogram;
+
+/// The text may be this many times the body's size (plus `TEXT_BYTES_ALLOWANCE`): each
+/// classic bucket and quantile repeats its metric's labels, so a small body with many labels
+/// and many buckets could otherwise ask for far more memory than it occupies.
+const TEXT_BYTES_PER_BODY_BYTE_MAX: usize = 64;
+/// Text allowed whatever the body's size.
+const TEXT_BYTES_ALLOWANCE: usize = 16 << 20;
+
+/// What the job asks of histograms.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProtobufOptions {
+    /// `scrape_native_histograms`: a native histogram is kept as one (else read as classic).
+    pub native_histograms: bool,
+    /// `always_scrape_classic_histograms`: a native histogram with classic buckets gives its classic series too.
+    pub classic_histograms_too: bool,
+}
+
+/// A native histogram sample of the exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeHistogramLine {
+    /// The series as the text format writes it, without value: `name{a="x",b="y"}` (label values escaped as in the text format; `name` alone when there are no labels).
+    pub series: String,
+    /// Its own timestamp (ms), when the message has a non-zero `timestamp_ms`.
+    pub timestamp_ms: Option<i64>,
+    pub histogram: FloatHistogram,
+}
+
+#[derive(Debug, Default)]
+pub struct Exposition {
+    /// Float series in the Prometheus text format, one per line, with the families' metadata as OpenMetrics-flavoured comments.
+    pub text: Vec<u8>,
+    pub histograms: Vec<NativeHistogramLine>,
+}
+
+/// Decodes a delimited protobuf exposition; an error names the family (and problem), as Prometheus' parser words it where practical.
+pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
+    let mut out = Output { text: Vec::new(), text_bytes_max: body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE), line: String::new(), histograms: Vec::new() };
+    let mut rest = body;
+    let mut message_number = 0usize;
+    while !rest.is_empty() {
+        message_number += 1;
+        let at_byte = body.len() - rest.len();
+        let length = prost::encoding::decode_varint(&mut rest).map_err(|e| format!("protobuf message {message_number} (byte {at_byte}): invalid length: {e}"))?;
+        let length = usize::try_from(length).ok().filter(|&l| l <= rest.len()).ok_or_else(|| format!("protobuf message {message_number} (byte {at_byte}): length {length} exceeds the {} bytes left", rest.len()))?;
+        let (message, after) = rest.split_at(length);
+        rest = after;
+        let family = dto::MetricFamily::decode(message).map_err(|e| format!("protobuf message {message_number} (byte {at_byte}): {e}"))?;
+        write_family(&family, options, &mut out)?;
+    }
+    Ok(Exposition { text: out.text, histograms: out.histograms })
+}
+
+/// What `to_text` builds, with the bound on the text.
+struct Output {
+    text: Vec<u8>,
+    text_bytes_max: usize,
+    /// The line being written (kept to reuse its allocation).
+    line: String,
+    histograms: Vec<NativeHistogramLine>,
+}
+
+impl Output {
+    /// Appends `self.line` (which ends with its newline) to the text, within the bound.
+    fn push_line(&mut self) -> Result<(), String> {
+        if self.text.len() + self.line.len() > self.text_bytes_max {
+            return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", self.text_bytes_max));
+        }
+        self.text.extend_from_slice(self.line.as_bytes());
+        Ok(())
+    }
+
+    /// One float series line: `name` + `suffix`, the metric's `labels` (text between braces,
+    /// possibly empty) and the `magic` label, the value and the metric's own timestamp.
+    fn series(&mut self, name: &str, suffix: &str, labels: &str, magic: Option<(&str, &str)>, value: f64, timestamp_ms: i64) -> Result<(), String> {
+        self.line.clear();
+        self.line.push_str(name);
+        self.line.push_str(suffix);
+        if !labels.is_empty() || magic.is_some() {
+            self.line.push('{');
+            self.line.push_str(labels);
+            if let Some((magic_name, magic_value)) = magic {
+                if !labels.is_empty() {
+                    self.line.push(',');
+                }
+                self.line.push_str(magic_name);
+                self.line.push_str("=\"");
+                push_escaped_label_value(&mut self.line, magic_value);
+                self.line.push('"');
+            }
+            self.line.push('}');
+        }
+        self.line.push(' ');
+        push_value(&mut self.line, value);
+        // Prometheus reads 0 as "no timestamp": proto3 cannot tell it from unset.
+        if timestamp_ms != 0 {
+            let _ = write!(self.line, " {timestamp_ms}");
+        }
+        self.line.push('\n');
+        self.push_line()
+    }
+}
+
+fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
+    // Prometheus skips a family without metrics before it looks at its name or type.
+    if family.metric.is_empty() {
+        return Ok(());
+    }
+    let name = family.name.as_str();
+    if !is_legacy_metric_name(name) {
+        return Err(format!("invalid metric name: {name:?}"));
+    }
+    let metric_type = MetricType::try_from(family.r#type).map_err(|_| format!("unknown metric type for metric {name:?}: {}", family.r#type))?;
+    write_metadata(family, metric_type, out)?;
+    for metric in &family.metric {
+        match metric_type {
+            MetricType::Counter => {
+                let labels = labels_text(name, metric, None)?;
+                out.series(name, "", &labels, None, metric.counter.as_ref().map_or(0.0, |c| c.value), metric.timestamp_ms)?;
+            }
+            MetricType::Gauge => {
+                let labels = labels_text(name, metric, None)?;
+                out.series(name, "", &labels, None, metric.gauge.as_ref().map_or(0.0, |g| g.value), metric.timestamp_ms)?;
+            }
+            MetricType::Untyped => {
+                let labels = labels_text(name, metric, None)?;
+                out.series(name, "", &labels, None, metric.untyped.as_ref().map_or(0.0, |u| u.value), metric.timestamp_ms)?;
+            }
+            MetricType::Summary => write_summary(name, metric, out)?,
+            MetricType::Histogram | MetricType::GaugeHistogram => write_histogram(name, metric, metric_type == MetricType::GaugeHistogram, options, out)?,
+        }
+    }
+    Ok(())
+}
+
+/// `# HELP`, `# UNIT` and `# TYPE`, in the order Prometheus' parser gives them.
+fn write_metadata(family: &dto::MetricFamily, metric_type: MetricType, out: &mut Output) -> Result<(), String> {
+    let name = family.name.as_str();
+    if !family.help.is_empty() {
+        out.line.clear();
+        let _ = write!(out.line, "# HELP {name} ");
+        for c in family.help.chars() {
+            match c {
+                '\\' => out.line.push_str("\\\\"),
+                '\n' => out.line.push_str("\\n"),
+                '"' => out.line.push_str("\\\""),
+                c => out.line.push(c),
+            }
+        }
+        out.line.push('\n');
+        out.push_line()?;
+    }
+    // A unit is metadata only and has no escapes: one that would break the line is left out
+    // rather than let it start another.
+    if !family.unit.is_empty() && !family.unit.contains('\n') {
+        out.line.clear();
+        let _ = writeln!(out.line, "# UNIT {name} {}", family.unit);
+        out.push_line()?;
+    }
+    let kind = match metric_type {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Summary => "summary",
+        MetricType::Untyped => "untyped",
+        MetricType::Histogram => "histogram",
+        MetricType::GaugeHistogram => "gaugehistogram",
+    };
+    out.line.clear();
+    let _ = writeln!(out.line, "# TYPE {name} {kind}");
+    out.push_line()
+}
+
+/// `_count`, `_sum`, then one series per quantile (the order of Prometheus' parser).
+fn write_summary(name: &str, metric: &dto::Metric, out: &mut Output) -> Result<(), String> {
+    let absent = dto::Summary::default();
+    let summary = metric.summary.as_ref().unwrap_or(&absent);
+    let labels = labels_text(name, metric, if summary.quantile.is_empty() { None } else { Some("quantile") })?;
+    out.series(name, "_count", &labels, None, summary.sample_count as f64, metric.timestamp_ms)?;
+    out.series(name, "_sum", &labels, None, summary.sample_sum, metric.timestamp_ms)?;
+    for quantile in &summary.quantile {
+        let q = promql::format::open_metrics_float(quantile.quantile);
+        out.series(name, "", &labels, Some(("quantile", &q)), quantile.value, metric.timestamp_ms)?;
+    }
+    Ok(())
+}
+
+/// A native histogram, its classic series, or both, as `options` and the message decide.
+fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
+    let absent = dto::Histogram::default();
+    let histogram = metric.histogram.as_ref().unwrap_or(&absent);
+    if options.native_histograms && is_native(histogram) {
+        let labels = labels_text(name, metric, None)?;
+        let series = if labels.is_empty() { name.to_string() } else { format!("{name}{{{labels}}}") };
+        let native = native_histogram(name, &series, histogram, gauge)?;
+        out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native });
+        // The classic series too only when asked and when there are classic buckets.
+        if !options.classic_histograms_too || histogram.bucket.is_empty() {
+            return Ok(());
+        }
+    }
+    let labels = labels_text(name, metric, Some("le"))?;
+    let count = if histogram.sample_count_float > 0.0 { histogram.sample_count_float } else { histogram.sample_count as f64 };
+    out.series(name, "_count", &labels, None, count, metric.timestamp_ms)?;
+    out.series(name, "_sum", &labels, None, histogram.sample_sum, metric.timestamp_ms)?;
+    for bucket in &histogram.bucket {
+        let cumulative = if bucket.cumulative_count_float > 0.0 { bucket.cumulative_count_float } else { bucket.cumulative_count as f64 };
+        let le = promql::format::open_metrics_float(bucket.upper_bound);
+        out.series(name, "_bucket", &labels, Some(("le", &le)), cumulative, metric.timestamp_ms)?;
+        // Buckets after +Inf are not read (Prometheus stops there).
+        if bucket.upper_bound == f64::INFINITY {
+            return Ok(());
+        }
+    }
+    out.series(name, "_bucket", &labels, Some(("le", "+Inf")), count, metric.timestamp_ms)
+}
+
+/// Prometheus' `isNativeHistogram`: any span, a zero bucket with a width, or observations in
+/// it (the integer zero count only, as there). An empty native histogram signals itself with
+/// a no-op span.
+fn is_native(h: &dto::Histogram) -> bool {
+    !h.positive_span.is_empty() || !h.negative_span.is_empty() || h.zero_threshold > 0.0 || h.zero_count > 0
+}
+
+/// The native histogram of a message: float flavour when its float count or float zero count
+/// is set (the other flavour's fields are then ignored, as in Prometheus), else integer;
+/// refused where Prometheus' parser or append refuses it; compacted as its parser does.
+fn native_histogram(name: &str, series: &str, h: &dto::Histogram, gauge: bool) -> Result<FloatHistogram, String> {
+    let float = h.sample_count_float > 0.0 || h.zero_count_float > 0.0;
+    let (positive_counts, negative_counts) = if float { (h.positive_count.len(), h.negative_count.len()) } else { (h.positive_delta.len(), h.negative_delta.len()) };
+    check_spans_cover(name, "positive", &h.positive_span, positive_counts)?;
+    check_spans_cover(name, "negative", &h.negative_span, negative_counts)?;
+    let spans = |spans: &[dto::BucketSpan]| spans.iter().map(|s| rw::BucketSpan { offset: s.offset, length: s.length }).collect();
+    let (count, zero_count) = if float {
+        (rw::histogram::Count::CountFloat(h.sample_count_float), rw::histogram::ZeroCount::ZeroCountFloat(h.zero_count_float))
+    } else {
+        (rw::histogram::Count::CountInt(h.sample_count), rw::histogram::ZeroCount::ZeroCountInt(h.zero_count))
+    };
+    let message = rw::Histogram {
+        count: Some(count),
+        sum: h.sample_sum,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: Some(zero_count),
+        negative_spans: spans(&h.negative_span),
+        negative_deltas: if float { Vec::new() } else { h.negative_delta.clone() },
+        negative_counts: if float { h.negative_count.clone() } else { Vec::new() },
+        positive_spans: spans(&h.positive_span),
+        positive_deltas: if float { Vec::new() } else { h.positive_delta.clone() },
+        positive_counts: if float { h.positive_count.clone() } else { Vec::new() },
+        reset_hint: if gauge { rw::histogram::ResetHint::Gauge } else { rw::histogram::ResetHint::Unknown } as i32,
+        timestamp: 0,
+        custom_values: Vec::new(),
+    };
+    let sample = crate::ingest::native_histogram::from_proto(&message).map_err(|e| format!("native histogram {series}: {e}"))?;
+    Ok(promql::histogram_layout::compact(&sample.histogram))
+}
+
+/// Prometheus' `checkNativeHistogramConsistency` for one side: its spans must cover exactly
+/// the counts given.
+fn check_spans_cover(name: &str, side: &str, spans: &[dto::BucketSpan], counts: usize) -> Result<(), String> {
+    let spanned: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+    if spanned != counts as u64 {
+        return Err(format!("histogram {name:?}: {side} side: spans require {spanned} buckets, have {counts}"));
+    }
+    Ok(())
+}
+
+/// The metric's labels as the text format writes them between braces (`a="x",b="y"`, empty
+/// when none), with `magic` (`le`, `quantile`) reserved for the label the caller adds.
+/// Refused, as Prometheus refuses the series on append, when a name is taken twice with
+/// values (the metric name counts as `__name__`, the magic label as itself); empty values
+/// are no labels to Prometheus, so an empty one beside a value is left out, and of several
+/// empty ones only the first is written (it still keeps a target label away with
+/// `honor_labels`). Names must be legacy names so that no name can break the line.
+fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Result<String, String> {
+    // Per name: whether it has a value (taken) and whether it was written already.
+    let mut names: HashMap<&str, (bool, bool)> = HashMap::new();
+    names.insert(tsdb::METRIC_NAME_LABEL, (true, true));
+    if let Some(magic) = magic {
+        names.insert(magic, (true, true));
+    }
+    for pair in &metric.label {
+        if !is_legacy_label_name(&pair.name) {
+            return Err(format!("invalid label name {:?} for metric {family:?}", pair.name));
+        }
+        if pair.value.is_empty() {
+            names.entry(&pair.name).or_insert((false, false));
+            continue;
+        }
+        match names.get_mut(pair.name.as_str()) {
+            Some((true, _)) => return Err(format!("label name {:?} is not unique for metric {family:?}", pair.name)),
+            Some(entry) => *entry = (true, false),
+            None => {
+                names.insert(&pair.name, (true, false));
+            }
+        }
+    }
+    let mut text = String::new();
+    for pair in &metric.label {
+        let Some((taken, written)) = names.get_mut(pair.name.as_str()) else { continue };
+        if *written || (*taken && pair.value.is_empty()) {
+            continue;
+        }
+        *written = true;
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(&pair.name);
+        text.push_str("=\"");
+        push_escaped_label_value(&mut text, &pair.value);
+        text.push('"');
+    }
+    Ok(text)
+}
+
+/// A label value with the text format's escapes.
+fn push_escaped_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A sample value that `text_format::parse_value` reads back to the same number (NaN reads
+/// back as the canonical NaN; its payload does not survive text).
+fn push_value(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        // Debug is the shortest text that parses back to the same bits (`1e300`, `-0.0`).
+        let _ = write!(out, "{value:?}");
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+fn is_legacy_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_legacy_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::label_limits::LabelLimits;
+    use dto::{Bucket, BucketSpan, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, Quantile, Summary};
+    use tsdb::{CounterResetHint, Labels};
+
+    const NATIVE: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: false };
+    const NATIVE_AND_CLASSIC: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: true };
+    const CLASSIC_ONLY: ProtobufOptions = ProtobufOptions { native_histograms: false, classic_histograms_too: false };
+
+    fn body(families: &[MetricFamily]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for family in families {
+            family.encode_length_delimited(&mut out).expect("a Vec grows as needed");
+        }
+        out
+    }
+
+    fn family(name: &str, metric_type: MetricType, metric: Vec<Metric>) -> MetricFamily {
+        MetricFamily { name: name.into(), help: String::new(), r#type: metric_type as i32, metric, unit: String::new() }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+        pairs.iter().map(|(name, value)| LabelPair { name: (*name).into(), value: (*value).into() }).collect()
+    }
+
+    fn spans(pairs: &[(i32, u32)]) -> Vec<BucketSpan> {
+        pairs.iter().map(|&(offset, length)| BucketSpan { offset, length }).collect()
+    }
+
+    fn histogram_metric(label_pairs: &[(&str, &str)], histogram: Histogram) -> Metric {
+        Metric { label: labels(label_pairs), histogram: Some(histogram), ..Metric::default() }
+    }
+
+    fn decode(families: &[MetricFamily], options: ProtobufOptions) -> (String, Vec<NativeHistogramLine>) {
+        let exposition = to_text(&body(families), options).expect("a valid exposition");
+        (String::from_utf8(exposition.text).expect("the text is UTF-8"), exposition.histograms)
+    }
+
+    fn error(families: &[MetricFamily], options: ProtobufOptions) -> String {
+        to_text(&body(families), options).expect_err("an invalid exposition")
+    }
+
+    /// A native integer histogram with classic buckets too: schema 3, a zero bucket, bucket
+    /// counts 1, 2, 0, 3 at indexes -2, -1, 1, 2 (the empty one at index 1) and 4 at negative
+    /// index 0; count 12.
+    fn native_integer(bucket: Vec<Bucket>) -> Histogram {
+        Histogram {
+            sample_count: 12,
+            sample_sum: 42.5,
+            bucket,
+            schema: 3,
+            zero_threshold: 0.001,
+            zero_count: 2,
+            positive_span: spans(&[(-2, 2), (1, 2)]),
+            positive_delta: vec![1, 1, -2, 3],
+            negative_span: spans(&[(0, 1)]),
+            negative_delta: vec![4],
+            ..Histogram::default()
+        }
+    }
+
+    /// `native_integer` as stored: the empty bucket compacted away.
+    fn native_integer_stored() -> FloatHistogram {
+        FloatHistogram {
+            counter_reset_hint: CounterResetHint::Unknown,
+            schema: 3,
+            zero_threshold: 0.001,
+            zero_count: 2.0,
+            count: 12.0,
+            sum: 42.5,
+            positive_spans: vec![tsdb::BucketSpan { offset: -2, length: 2 }, tsdb::BucketSpan { offset: 2, length: 1 }],
+            positive_buckets: vec![1.0, 2.0, 3.0],
+            negative_spans: vec![tsdb::BucketSpan { offset: 0, length: 1 }],
+            negative_buckets: vec![4.0],
+            custom_values: Vec::new(),
+        }
+    }
+
+    fn classic_buckets() -> Vec<Bucket> {
+        vec![Bucket { cumulative_count: 3, upper_bound: 0.5, ..Bucket::default() }, Bucket { cumulative_count: 9, upper_bound: 10.0, ..Bucket::default() }]
+    }
+
+    #[test]
+    fn empty_body_gives_nothing() {
+        let exposition = to_text(b"", NATIVE).expect("an empty body is an empty exposition");
+        assert!(exposition.text.is_empty());
+        assert!(exposition.histograms.is_empty());
+    }
+
+    #[test]
+    fn counters_gauges_and_untyped_series() {
+        let mut requests = family("http_requests_total", MetricType::Counter, vec![
+            Metric { label: labels(&[("path", "/a"), ("code", "200")]), counter: Some(Counter { value: 1027.0 }), timestamp_ms: 1_700_000_000_123, ..Metric::default() },
+            Metric { counter: Some(Counter { value: 3.5 }), ..Metric::default() },
+        ]);
+        requests.help = "Requests \\ \"served\".\nAll of them.".into();
+        let mut temperature = family("temperature_celsius", MetricType::Gauge, vec![Metric { label: labels(&[("room", "b")]), gauge: Some(Gauge { value: -0.25 }), ..Metric::default() }]);
+        temperature.unit = "celsius".into();
+        let odd = family("odd", MetricType::Untyped, vec![
+            Metric { untyped: Some(dto::Untyped { value: f64::NAN }), timestamp_ms: -5, ..Metric::default() },
+            // A missing value reads as 0, as Go's getters read it.
+            Metric { label: labels(&[("x", "y")]), ..Metric::default() },
+        ]);
+        let empty = family("no_metrics", MetricType::Gauge, Vec::new());
+        let (text, histograms) = decode(&[requests, empty, temperature, odd], NATIVE);
+        assert_eq!(
+            text,
+            "# HELP http_requests_total Requests \\\\ \\\"served\\\".\\nAll of them.\n\
+             # TYPE http_requests_total counter\n\
+             http_requests_total{path=\"/a\",code=\"200\"} 1027.0 1700000000123\n\
+             http_requests_total 3.5\n\
+             # UNIT temperature_celsius celsius\n\
+             # TYPE temperature_celsius gauge\n\
+             temperature_celsius{room=\"b\"} -0.25\n\
+             # TYPE odd untyped\n\
+             odd NaN -5\n\
+             odd{x=\"y\"} 0.0\n"
+        );
+        assert!(histograms.is_empty());
+    }
+
+    #[test]
+    fn summary_gives_count_sum_then_quantiles() {
+        let summary = Summary { sample_count: 7, sample_sum: 12.5, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }, Quantile { quantile: 0.99, value: 4.25 }, Quantile { quantile: 1e-5, value: 0.0 }] };
+        let rpc = family("rpc_seconds", MetricType::Summary, vec![
+            Metric { label: labels(&[("service", "a")]), summary: Some(summary), timestamp_ms: 1000, ..Metric::default() },
+            Metric { label: labels(&[("service", "b")]), summary: Some(Summary { sample_count: 0, sample_sum: 0.0, quantile: Vec::new() }), ..Metric::default() },
+        ]);
+        let (text, _) = decode(&[rpc], NATIVE);
+        assert_eq!(
+            text,
+            "# TYPE rpc_seconds summary\n\
+             rpc_seconds_count{service=\"a\"} 7.0 1000\n\
+             rpc_seconds_sum{service=\"a\"} 12.5 1000\n\
+             rpc_seconds{service=\"a\",quantile=\"0.5\"} 1.0 1000\n\
+             rpc_seconds{service=\"a\",quantile=\"0.99\"} 4.25 1000\n\
+             rpc_seconds{service=\"a\",quantile=\"1e-05\"} 0.0 1000\n\
+             rpc_seconds_count{service=\"b\"} 0.0\n\
+             rpc_seconds_sum{service=\"b\"} 0.0\n"
+        );
+    }
+
+    #[test]
+    fn classic_histograms_with_and_without_inf_bucket() {
+        let without_inf = Histogram { sample_count: 10, sample_sum: 7.5, bucket: classic_buckets(), ..Histogram::default() };
+        // Buckets after +Inf are not read.
+        let with_inf = Histogram {
+            sample_count: 4,
+            sample_sum: 1.0,
+            bucket: vec![Bucket { cumulative_count: 1, upper_bound: 1.0, ..Bucket::default() }, Bucket { cumulative_count: 4, upper_bound: f64::INFINITY, ..Bucket::default() }, Bucket { cumulative_count: 99, upper_bound: 1e6, ..Bucket::default() }],
+            ..Histogram::default()
+        };
+        // Float counts override the integer ones where > 0.
+        let float_counts = Histogram {
+            sample_count: 1,
+            sample_count_float: 2.5,
+            sample_sum: -3.0,
+            bucket: vec![Bucket { cumulative_count: 1, cumulative_count_float: 1.5, upper_bound: 1e6 }, Bucket { cumulative_count: 2, cumulative_count_float: 0.0, upper_bound: 1e7 }],
+            ..Histogram::default()
+        };
+        let latency = family("latency_seconds", MetricType::Histogram, vec![
+            histogram_metric(&[("a", "1")], without_inf),
+            Metric { timestamp_ms: 2000, ..histogram_metric(&[], with_inf) },
+            histogram_metric(&[("a", "3")], float_counts),
+            // No histogram at all: _count, _sum and the +Inf bucket, all 0.
+            Metric { label: labels(&[("a", "4")]), ..Metric::default() },
+        ]);
+        let (text, histograms) = decode(&[latency], NATIVE);
+        assert_eq!(
+            text,
+            "# TYPE latency_seconds histogram\n\
+             latency_seconds_count{a=\"1\"} 10.0\n\
+             latency_seconds_sum{a=\"1\"} 7.5\n\
+             latency_seconds_bucket{a=\"1\",le=\"0.5\"} 3.0\n\
+             latency_seconds_bucket{a=\"1\",le=\"10.0\"} 9.0\n\
+             latency_seconds_bucket{a=\"1\",le=\"+Inf\"} 10.0\n\
+             latency_seconds_count 4.0 2000\n\
+             latency_seconds_sum 1.0 2000\n\
+             latency_seconds_bucket{le=\"1.0\"} 1.0 2000\n\
+             latency_seconds_bucket{le=\"+Inf\"} 4.0 2000\n\
+             latency_seconds_count{a=\"3\"} 2.5\n\
+             latency_seconds_sum{a=\"3\"} -3.0\n\
+             latency_seconds_bucket{a=\"3\",le=\"1e+06\"} 1.5\n\
+             latency_seconds_bucket{a=\"3\",le=\"1e+07\"} 2.0\n\
+             latency_seconds_bucket{a=\"3\",le=\"+Inf\"} 2.5\n\
+             latency_seconds_count{a=\"4\"} 0.0\n\
+             latency_seconds_sum{a=\"4\"} 0.0\n\
+             latency_seconds_bucket{a=\"4\",le=\"+Inf\"} 0.0\n"
+        );
+        assert!(histograms.is_empty());
+    }
+
+    #[test]
+    fn native_integer_histogram() {
+        let latency = family("latency_seconds", MetricType::Histogram, vec![Metric { timestamp_ms: 1234, ..histogram_metric(&[("job", "a"), ("x", "q\"")], native_integer(classic_buckets())) }]);
+        let (text, histograms) = decode(&[latency], NATIVE);
+        // Classic buckets are not read without `classic_histograms_too`.
+        assert_eq!(text, "# TYPE latency_seconds histogram\n");
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "latency_seconds{job=\"a\",x=\"q\\\"\"}".into(), timestamp_ms: Some(1234), histogram: native_integer_stored() }]);
+    }
+
+    #[test]
+    fn native_float_histogram() {
+        let histogram = Histogram {
+            sample_count_float: 7.5,
+            sample_sum: 3.25,
+            schema: 0,
+            zero_count_float: 0.5,
+            positive_span: spans(&[(1, 3)]),
+            positive_count: vec![2.0, 0.0, 5.0],
+            // The integer flavour's fields are ignored in a float histogram.
+            positive_delta: vec![9],
+            negative_span: spans(&[(-1, 1)]),
+            negative_count: vec![0.25],
+            ..Histogram::default()
+        };
+        let sizes = family("sizes", MetricType::Histogram, vec![histogram_metric(&[], histogram)]);
+        let (text, histograms) = decode(&[sizes], NATIVE_AND_CLASSIC);
+        assert_eq!(text, "# TYPE sizes histogram\n");
+        let expected = FloatHistogram {
+            counter_reset_hint: CounterResetHint::Unknown,
+            schema: 0,
+            zero_threshold: 0.0,
+            zero_count: 0.5,
+            count: 7.5,
+            sum: 3.25,
+            positive_spans: vec![tsdb::BucketSpan { offset: 1, length: 1 }, tsdb::BucketSpan { offset: 1, length: 1 }],
+            positive_buckets: vec![2.0, 5.0],
+            negative_spans: vec![tsdb::BucketSpan { offset: -1, length: 1 }],
+            negative_buckets: vec![0.25],
+            custom_values: Vec::new(),
+        };
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "sizes".into(), timestamp_ms: None, histogram: expected }]);
+    }
+
+    #[test]
+    fn gauge_histogram_has_the_gauge_reset_hint() {
+        let queue = family("queue_depth", MetricType::GaugeHistogram, vec![histogram_metric(&[("q", "1")], native_integer(Vec::new()))]);
+        let (text, histograms) = decode(&[queue], NATIVE);
+        assert_eq!(text, "# TYPE queue_depth gaugehistogram\n");
+        let expected = FloatHistogram { counter_reset_hint: CounterResetHint::Gauge, ..native_integer_stored() };
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "queue_depth{q=\"1\"}".into(), timestamp_ms: None, histogram: expected }]);
+    }
+
+    #[test]
+    fn native_histogram_read_as_classic_when_native_histograms_are_off() {
+        let latency = family("latency_seconds", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], native_integer(Vec::new())), histogram_metric(&[("a", "2")], native_integer(classic_buckets()))]);
+        let (text, histograms) = decode(&[latency], CLASSIC_ONLY);
+        assert_eq!(
+            text,
+            "# TYPE latency_seconds histogram\n\
+             latency_seconds_count{a=\"1\"} 12.0\n\
+             latency_seconds_sum{a=\"1\"} 42.5\n\
+             latency_seconds_bucket{a=\"1\",le=\"+Inf\"} 12.0\n\
+             latency_seconds_count{a=\"2\"} 12.0\n\
+             latency_seconds_sum{a=\"2\"} 42.5\n\
+             latency_seconds_bucket{a=\"2\",le=\"0.5\"} 3.0\n\
+             latency_seconds_bucket{a=\"2\",le=\"10.0\"} 9.0\n\
+             latency_seconds_bucket{a=\"2\",le=\"+Inf\"} 12.0\n"
+        );
+        assert!(histograms.is_empty());
+    }
+
+    #[test]
+    fn classic_histograms_too_gives_both_when_there_are_classic_buckets() {
+        let latency = || family("latency_seconds", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], native_integer(classic_buckets())), histogram_metric(&[("a", "2")], native_integer(Vec::new()))]);
+        let native = |a: &str| NativeHistogramLine { series: format!("latency_seconds{{a=\"{a}\"}}"), timestamp_ms: None, histogram: native_integer_stored() };
+
+        let (text, histograms) = decode(&[latency()], NATIVE_AND_CLASSIC);
+        // The second metric has no classic buckets, so no classic series.
+        assert_eq!(
+            text,
+            "# TYPE latency_seconds histogram\n\
+             latency_seconds_count{a=\"1\"} 12.0\n\
+             latency_seconds_sum{a=\"1\"} 42.5\n\
+             latency_seconds_bucket{a=\"1\",le=\"0.5\"} 3.0\n\
+             latency_seconds_bucket{a=\"1\",le=\"10.0\"} 9.0\n\
+             latency_seconds_bucket{a=\"1\",le=\"+Inf\"} 12.0\n"
+        );
+        assert_eq!(histograms, vec![native("1"), native("2")]);
+
+        let (text, histograms) = decode(&[latency()], NATIVE);
+        assert_eq!(text, "# TYPE latency_seconds histogram\n");
+        assert_eq!(histograms, vec![native("1"), native("2")]);
+    }
+
+    #[test]
+    fn empty_native_histogram_is_marked_by_a_no_op_span() {
+        let no_op = Histogram { positive_span: spans(&[(0, 0)]), ..Histogram::default() };
+        let empty = family("empty", MetricType::Histogram, vec![histogram_metric(&[("with", "span")], no_op), histogram_metric(&[("without", "span")], Histogram::default())]);
+        let (text, histograms) = decode(&[empty], NATIVE);
+        // Without the span it is an empty classic histogram.
+        assert_eq!(
+            text,
+            "# TYPE empty histogram\n\
+             empty_count{without=\"span\"} 0.0\n\
+             empty_sum{without=\"span\"} 0.0\n\
+             empty_bucket{without=\"span\",le=\"+Inf\"} 0.0\n"
+        );
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "empty{with=\"span\"}".into(), timestamp_ms: None, histogram: FloatHistogram::default() }]);
+    }
+
+    #[test]
+    fn zero_bucket_alone_makes_a_native_histogram() {
+        // A zero threshold or an integer zero count marks a native histogram; a float zero
+        // count alone does not (Prometheus' `isNativeHistogram`).
+        let threshold = Histogram { zero_threshold: 0.5, ..Histogram::default() };
+        let zero_count = Histogram { sample_count: 2, zero_count: 2, ..Histogram::default() };
+        let float_zero_count = Histogram { sample_count_float: 2.0, zero_count_float: 2.0, ..Histogram::default() };
+        let h = family("h", MetricType::Histogram, vec![histogram_metric(&[("m", "1")], threshold), histogram_metric(&[("m", "2")], zero_count), histogram_metric(&[("m", "3")], float_zero_count)]);
+        let (text, histograms) = decode(&[h], NATIVE);
+        assert_eq!(text, "# TYPE h histogram\nh_count{m=\"3\"} 2.0\nh_sum{m=\"3\"} 0.0\nh_bucket{m=\"3\",le=\"+Inf\"} 2.0\n");
+        assert_eq!(
+            histograms,
+            vec![
+                NativeHistogramLine { series: "h{m=\"1\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_threshold: 0.5, ..FloatHistogram::default() } },
+                NativeHistogramLine { series: "h{m=\"2\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_count: 2.0, count: 2.0, ..FloatHistogram::default() } },
+            ]
+        );
+    }
+
+    #[test]
+    fn schemas_past_8_are_reduced() {
+        // Schema 9 buckets 1 and 2 fall into schema 8 bucket 1.
+        let fine = Histogram { sample_count: 3, schema: 9, positive_span: spans(&[(1, 2)]), positive_delta: vec![1, 1], ..Histogram::default() };
+        let (_, histograms) = decode(&[family("fine", MetricType::Histogram, vec![histogram_metric(&[], fine)])], NATIVE);
+        let expected = FloatHistogram { schema: 8, count: 3.0, positive_spans: vec![tsdb::BucketSpan { offset: 1, length: 1 }], positive_buckets: vec![3.0], ..FloatHistogram::default() };
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "fine".into(), timestamp_ms: None, histogram: expected }]);
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_read_back() {
+        let awkward = [("quote", "say \"hi\""), ("backslash", "C:\\dir\\"), ("newline", "two\nlines"), ("all", "\\\"\n\\n"), ("hash", "a # b } c"), ("empty", "")];
+        let g = family("g", MetricType::Gauge, vec![Metric { label: labels(&awkward), gauge: Some(Gauge { value: 1.0 }), ..Metric::default() }]);
+        let (text, _) = decode(&[g], NATIVE);
+        let line = "g{quote=\"say \\\"hi\\\"\",backslash=\"C:\\\\dir\\\\\",newline=\"two\\nlines\",all=\"\\\\\\\"\\n\\\\n\",hash=\"a # b } c\",empty=\"\"} 1.0";
+        assert_eq!(text, format!("# TYPE g gauge\n{line}\n"));
+        let (read, sample) = crate::ingest::text_format::parse_line(line, 1, 0, &LabelLimits::default()).expect("the line parses").expect("a sample line");
+        let mut pairs: Vec<(&str, &str)> = awkward.to_vec();
+        pairs.push(("__name__", "g"));
+        assert_eq!(read, Labels::from_pairs(pairs));
+        assert_eq!(sample.value, 1.0);
+    }
+
+    #[test]
+    fn values_read_back_to_the_same_bits() {
+        let awkward = [0.0, -0.0, 1.0, -1.5, 0.1, 1.0 / 3.0, 1e300, -1e300, 1e-300, 5e-324, -5e-324, f64::MAX, f64::MIN, f64::MIN_POSITIVE, f64::EPSILON, 1e15, 1e16, 1e17, 123456789012345680.0, 2f64.powi(53) + 2.0, f64::INFINITY, f64::NEG_INFINITY];
+        for value in awkward {
+            let mut text = String::new();
+            push_value(&mut text, value);
+            let read = crate::ingest::text_format::parse_value(&text).unwrap_or_else(|| panic!("{text:?} does not parse"));
+            assert_eq!(read.to_bits(), value.to_bits(), "{value:e} written as {text:?}");
+        }
+        let mut nan = String::new();
+        push_value(&mut nan, f64::NAN);
+        assert!(crate::ingest::text_format::parse_value(&nan).is_some_and(f64::is_nan));
+    }
+
+    #[test]
+    fn empty_label_values_repeat_as_prometheus_drops_them() {
+        // Prometheus drops empty values before it checks that names are unique: an empty
+        // value beside a set one, or beside the magic label or the name, is no conflict.
+        let h = Histogram { sample_count: 1, ..Histogram::default() };
+        let metric = histogram_metric(&[("a", ""), ("le", ""), ("__name__", ""), ("a", "x"), ("b", ""), ("b", "")], h);
+        let (text, _) = decode(&[family("h", MetricType::Histogram, vec![metric])], NATIVE);
+        assert_eq!(text, "# TYPE h histogram\nh_count{a=\"x\",b=\"\"} 1.0\nh_sum{a=\"x\",b=\"\"} 0.0\nh_bucket{a=\"x\",b=\"\",le=\"+Inf\"} 1.0\n");
+    }
+
+    #[test]
+    fn refused_names_and_labels() {
+        let gauge = |name: &str, pairs: &[(&str, &str)]| family(name, MetricType::Gauge, vec![Metric { label: labels(pairs), gauge: Some(Gauge { value: 1.0 }), ..Metric::default() }]);
+        assert_eq!(error(&[gauge("", &[])], NATIVE), "invalid metric name: \"\"");
+        assert_eq!(error(&[gauge("a.b", &[])], NATIVE), "invalid metric name: \"a.b\"");
+        assert_eq!(error(&[gauge("a\nb 1", &[])], NATIVE), "invalid metric name: \"a\\nb 1\"");
+        assert_eq!(error(&[gauge("9a", &[])], NATIVE), "invalid metric name: \"9a\"");
+        assert_eq!(error(&[gauge("ok:name", &[("a-b", "1")])], NATIVE), "invalid label name \"a-b\" for metric \"ok:name\"");
+        assert_eq!(error(&[gauge("ok", &[("a:b", "1")])], NATIVE), "invalid label name \"a:b\" for metric \"ok\"");
+        assert_eq!(error(&[gauge("ok", &[("", "1")])], NATIVE), "invalid label name \"\" for metric \"ok\"");
+        assert_eq!(error(&[gauge("ok", &[("a", "1"), ("a", "2")])], NATIVE), "label name \"a\" is not unique for metric \"ok\"");
+        assert_eq!(error(&[gauge("ok", &[("__name__", "other")])], NATIVE), "label name \"__name__\" is not unique for metric \"ok\"");
+        // A family without metrics is skipped before its name is looked at.
+        let (text, _) = decode(&[family("a.b", MetricType::Gauge, Vec::new())], NATIVE);
+        assert_eq!(text, "");
+
+        let quantile_label = Metric { label: labels(&[("quantile", "x")]), summary: Some(Summary { sample_count: 1, sample_sum: 1.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }] }), ..Metric::default() };
+        assert_eq!(error(&[family("s", MetricType::Summary, vec![quantile_label])], NATIVE), "label name \"quantile\" is not unique for metric \"s\"");
+        let le_label = histogram_metric(&[("le", "1")], Histogram::default());
+        assert_eq!(error(&[family("h", MetricType::Histogram, vec![le_label.clone()])], NATIVE), "label name \"le\" is not unique for metric \"h\"");
+        // A native histogram has no `le` label of its own; its classic series would.
+        let native_le = histogram_metric(&[("le", "1")], native_integer(classic_buckets()));
+        let (_, histograms) = decode(&[family("h", MetricType::Histogram, vec![native_le.clone()])], NATIVE);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "h{le=\"1\"}".into(), timestamp_ms: None, histogram: native_integer_stored() }]);
+        assert_eq!(error(&[family("h", MetricType::Histogram, vec![native_le])], NATIVE_AND_CLASSIC), "label name \"le\" is not unique for metric \"h\"");
+    }
+
+    #[test]
+    fn unknown_metric_type_is_refused() {
+        let mut odd = family("odd", MetricType::Gauge, vec![Metric::default()]);
+        odd.r#type = 9;
+        assert_eq!(error(&[odd], NATIVE), "unknown metric type for metric \"odd\": 9");
+    }
+
+    #[test]
+    fn truncated_bodies_are_refused() {
+        let whole = body(&[family("g", MetricType::Gauge, vec![Metric { gauge: Some(Gauge { value: 1.0 }), ..Metric::default() }])]);
+        let cut = to_text(&whole[..whole.len() - 1], NATIVE).expect_err("a message cut short");
+        assert_eq!(cut, format!("protobuf message 1 (byte 0): length {} exceeds the {} bytes left", whole.len() - 1, whole.len() - 2));
+        let mut two = whole.clone();
+        two.push(0x80);
+        let cut_length = to_text(&two, NATIVE).expect_err("a length cut short");
+        assert!(cut_length.starts_with(&format!("protobuf message 2 (byte {}): invalid length: ", whole.len())), "{cut_length}");
+        // A length that fits but a message that does not decode.
+        let garbage = to_text(&[2, 0x0a, 0x05], NATIVE).expect_err("a string cut short");
+        assert!(garbage.starts_with("protobuf message 1 (byte 0): "), "{garbage}");
+    }
+
+    #[test]
+    fn native_histograms_prometheus_refuses() {
+        let mismatch = Histogram { positive_span: spans(&[(0, 3)]), positive_delta: vec![1, 1], ..Histogram::default() };
+        assert_eq!(error(&[family("h", MetricType::Histogram, vec![histogram_metric(&[], mismatch.clone())])], NATIVE), "histogram \"h\": positive side: spans require 3 buckets, have 2");
+        let negative = Histogram { sample_count_float: 1.0, negative_span: spans(&[(0, 1)]), negative_count: vec![1.0, 2.0], ..Histogram::default() };
+        assert_eq!(error(&[family("h", MetricType::Histogram, vec![histogram_metric(&[], negative)])], NATIVE), "histogram \"h\": negative side: spans require 1 buckets, have 2");
+        // Read as classic, the native part is not looked at.
+        assert!(to_text(&body(&[family("h", MetricType::Histogram, vec![histogram_metric(&[], mismatch)])]), CLASSIC_ONLY).is_ok());
+
+        let bad_count = Histogram { sample_count: 5, ..native_integer(Vec::new()) };
+        let expected = crate::ingest::native_histogram::HistogramDecodeError::CountMismatch { count: 5, in_buckets: 12 };
+        assert_eq!(error(&[family("h", MetricType::Histogram, vec![histogram_metric(&[("a", "b")], bad_count)])], NATIVE), format!("native histogram h{{a=\"b\"}}: {expected}"));
+        let bad_schema = Histogram { schema: -5, ..native_integer(Vec::new()) };
+        assert!(error(&[family("h", MetricType::Histogram, vec![histogram_metric(&[], bad_schema)])], NATIVE).starts_with("native histogram h: histogram schema -5 is invalid"));
+    }
+
+    #[test]
+    fn text_many_times_the_body_is_refused() {
+        // Each bucket repeats the metric's labels: 400 buckets of a 100 kB label would be
+        // 40 MB of text from a body of about 105 kB.
+        let long = "v".repeat(100_000);
+        let bucket = (0..400).map(|i| Bucket { cumulative_count: i, upper_bound: i as f64, ..Bucket::default() }).collect();
+        let h = family("h", MetricType::Histogram, vec![histogram_metric(&[("long", &long)], Histogram { sample_count: 400, bucket, ..Histogram::default() })]);
+        let whole = body(&[h]);
+        let refused = to_text(&whole, NATIVE).expect_err("too much text");
+        assert_eq!(refused, format!("the exposition as text exceeds {} bytes (64 times the body plus 16777216)", whole.len() * 64 + (16 << 20)));
+    }
+}
