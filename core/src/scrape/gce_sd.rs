@@ -58,7 +58,7 @@ async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, Stri
         let base = env("METRICSTOR_GCE_ENDPOINT").filter(|e| !e.is_empty()).unwrap_or_else(|| "https://compute.googleapis.com".into());
         let url = Url::parse(&base).map_err(|e| format!("METRICSTOR_GCE_ENDPOINT: {e}"))?;
         // Through the environment's proxy, as Go's default transport goes.
-        let tls = google_auth::default_tls();
+        let tls = super::http_get::system_roots_tls();
         let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &tls, &env)?;
         let client = super::http_get::client_for(&url, &tls, &proxy)?;
         session.api = Some((url, client));

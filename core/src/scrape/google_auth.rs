@@ -60,7 +60,7 @@ pub async fn token(scope: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<
         // As Go: gcloud's file only when it can be read.
         None => var("HOME").map(|home| PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")).and_then(|path| Some((std::fs::read(&path).ok()?, path))),
     };
-    let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &default_tls(), env)?;
+    let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &crate::scrape::http_get::system_roots_tls(), env)?;
     match file {
         Some((text, path)) => {
             let file: CredentialsFile = serde_json::from_slice(&text).map_err(|e| format!("google credentials {}: {e}", path.display()))?;
@@ -68,11 +68,6 @@ pub async fn token(scope: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<
         }
         None => from_metadata(scope, var("GCE_METADATA_HOST").as_deref()).await.map_err(|e| format!("no google credentials file, and the metadata server gave no token: {e}")),
     }
-}
-
-/// TLS with the system's roots, for Google's endpoints.
-pub fn default_tls() -> Result<net::client::ClientTls, String> {
-    net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string())
 }
 
 async fn from_file(file: &CredentialsFile, scope: &str, proxy: &super::proxy::ProxyChoice) -> Result<Token, String> {
@@ -95,7 +90,7 @@ async fn from_file(file: &CredentialsFile, scope: &str, proxy: &super::proxy::Pr
     };
     let url = Url::parse(token_uri).map_err(|e| format!("token_uri: {e}"))?;
     let headers = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string()), ("Accept".to_string(), "application/json".to_string())];
-    let mut client = crate::scrape::http_get::client_for(&url, &default_tls(), proxy)?;
+    let mut client = crate::scrape::http_get::client_for(&url, &crate::scrape::http_get::system_roots_tls(), proxy)?;
     let response = client.post(&url.path_and_query, &headers, form.as_bytes(), REQUEST_TIMEOUT, 1 << 20).await.map_err(|e| format!("{token_uri}: {e}"))?;
     token_from(response.status, &response.body).map_err(|e| format!("{token_uri}: {e}"))
 }

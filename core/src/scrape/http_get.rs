@@ -39,6 +39,11 @@ pub fn status_error(status: u16) -> String {
     format!("server returned HTTP status {status} {reason}").trim_end().to_string()
 }
 
+/// TLS with the system's roots and no client certificate (cloud APIs, metadata services).
+pub fn system_roots_tls() -> Result<ClientTls, String> {
+    net::client::client_tls_config(None, None, false).map(|config| ClientTls { config, server_name: None }).map_err(|e| e.to_string())
+}
+
 /// A client for `location`'s origin: TLS from `tls` when it is https (an error saying why
 /// there is none otherwise), through the proxy `proxy` chooses for it.
 pub fn client_for(location: &Url, tls: &Result<ClientTls, String>, proxy: &ProxyChoice) -> Result<HttpClient, String> {

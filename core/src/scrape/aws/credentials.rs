@@ -426,8 +426,7 @@ impl Metadata {
     /// GETs `path`, with the session token unless the service gave none (IMDSv1).
     async fn get(&mut self, path: &str) -> Result<String, String> {
         if self.client.is_none() {
-            let tls = net::client::client_tls_config(None, None, false).map(|config| net::client::ClientTls { config, server_name: None }).map_err(|e| e.to_string());
-            self.client = Some(crate::scrape::http_get::client_for(&self.base, &tls, &ProxyChoice::default())?);
+            self.client = Some(crate::scrape::http_get::client_for(&self.base, &crate::scrape::http_get::system_roots_tls(), &ProxyChoice::default())?);
         }
         let client = self.client.as_mut().ok_or("no client")?;
         let prefix = self.base.path_and_query.trim_end_matches('/').to_string();
