@@ -507,6 +507,10 @@ mod tests {
                 200,
                 "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>".into(),
             ),
+            ("POST", "/") if request.body.contains("Action=AssumeRoleWithWebIdentity&") && request.body.contains("WebIdentityToken=eks-jwt") => (
+                200,
+                "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAWEB</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>".into(),
+            ),
             _ => (404, String::new()),
         }
     }
@@ -584,6 +588,36 @@ mod tests {
         assert!(sts.header("authorization").is_some_and(|a| a.contains("Credential=AKIDPROFILE/") && a.contains("/eu-west-1/sts/aws4_request")), "{sts:?}");
         assert!(sts.body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr") && sts.body.contains("ExternalId=e-1"), "{sts:?}");
         assert!(sts.header("user-agent").is_some_and(|ua| ua.starts_with("Metricstor/")) && !sts.header("authorization").unwrap_or("").contains("user-agent"), "User-Agent sent, not signed");
+    }
+
+    #[test]
+    fn a_web_identity_token_is_exchanged_unsigned_from_the_environment_or_a_profile() {
+        let (base, seen) = serve(cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "eks-jwt\n").expect("token");
+        let token = token_file.display().to_string();
+        let env = [("AWS_WEB_IDENTITY_TOKEN_FILE", token.as_str()), ("AWS_ROLE_ARN", "arn:aws:iam::1:role/eks"), ("AWS_ROLE_SESSION_NAME", "pod-1"), ("AWS_ENDPOINT_URL_STS", &base)];
+        let found = find_with(&Settings::default(), &env, dir.path()).expect("keys");
+        assert_eq!((found.keys.access_key_id.as_str(), found.keys.session_token.as_deref(), found.expires_ms), ("ASIAWEB", Some("t"), Some(4_070_908_800_000)));
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let sts = requests.iter().find(|r| r.method == "POST").expect("an STS request");
+        assert!(sts.header("authorization").is_none(), "AssumeRoleWithWebIdentity is not signed: {sts:?}");
+        assert!(sts.body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Feks") && sts.body.contains("RoleSessionName=pod-1"), "{sts:?}");
+        // Without AWS_ROLE_ARN the token cannot be used: said, not skipped.
+        let no_role = find_with(&Settings::default(), &env[..1], dir.path());
+        assert!(no_role.is_err_and(|e| e.contains("AWS_ROLE_ARN")));
+        // The same from a named profile's web_identity_token_file and role_arn.
+        let config = dir.path().join("config");
+        std::fs::write(&config, format!("[profile w]\nweb_identity_token_file = {token}\nrole_arn = arn:aws:iam::1:role/eks\n")).expect("config");
+        let file = config.display().to_string();
+        let settings = Settings { profile: "w".into(), ..Settings::default() };
+        let found = find_with(&settings, &[("AWS_CONFIG_FILE", &file), ("AWS_ENDPOINT_URL_STS", &base)], dir.path()).expect("keys");
+        assert_eq!(found.keys.access_key_id, "ASIAWEB");
+        // A token the service refuses is an error naming the role.
+        std::fs::write(&token_file, "expired-jwt\n").expect("token");
+        let refused = find_with(&Settings::default(), &env, dir.path());
+        assert!(refused.is_err_and(|e| e.contains("web identity for arn:aws:iam::1:role/eks")));
     }
 
     #[test]
