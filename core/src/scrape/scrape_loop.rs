@@ -376,14 +376,20 @@ impl SeriesCache {
         let job = &target.job;
         let generation = self.generation;
         let mut out = Scraped::default();
+        // The type of the last `# TYPE` line, whichever family it named (as Prometheus'
+        // parsers keep it), for `normalized_bound_label`.
+        let mut family_kind = FamilyKind::Other;
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() {
                 continue;
             }
             if line.starts_with('#') {
-                if comment_keyword(line, format).is_some() {
+                if let Some(keyword) = comment_keyword(line, format) {
                     comments.push(line);
+                    if keyword == "TYPE" {
+                        family_kind = FamilyKind::of_type_line(line);
+                    }
                 }
                 continue;
             }
@@ -415,6 +421,7 @@ impl SeriesCache {
                     if sample.value.to_bits() != value.to_bits() || sample.timestamp_ms != own_timestamp.unwrap_or(start_ms) {
                         return Err(bad("malformed series: its labels cannot be told from its value".into()));
                     }
+                    let exposed = normalized_bound_label(exposed, family_kind);
                     self.cache_new_series(series.into(), line, &exposed, target, external)?
                 }
             };
@@ -488,6 +495,45 @@ impl SeriesCache {
     pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
         std::mem::take(&mut self.last_written).into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| (k.0, stale_sample(at_ms))).collect()
     }
+}
+
+/// What the last `# TYPE` line said, as far as `normalized_bound_label` cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FamilyKind {
+    Histogram,
+    Summary,
+    Other,
+}
+
+impl FamilyKind {
+    /// The kind a `# TYPE name kind` line gives.
+    fn of_type_line(line: &str) -> FamilyKind {
+        match line.trim_start_matches('#').split_whitespace().nth(2) {
+            Some("histogram") => FamilyKind::Histogram,
+            Some("summary") => FamilyKind::Summary,
+            _ => FamilyKind::Other,
+        }
+    }
+}
+
+/// Prometheus 3's normalization of bucket and quantile bounds: in a histogram family an `le`
+/// value, in a summary a `quantile` value, that reads as a number is written as OpenMetrics
+/// writes floats (`1` → `1.0`, `1e3` → `1000.0`), so a bound has one series however a
+/// client spells it. Other values stay as exposed.
+fn normalized_bound_label(labels: Labels, kind: FamilyKind) -> Labels {
+    let name = match kind {
+        FamilyKind::Histogram => "le",
+        FamilyKind::Summary => "quantile",
+        FamilyKind::Other => return labels,
+    };
+    let Some(value) = labels.get(name) else { return labels };
+    let Ok(number) = value.parse::<f64>() else { return labels };
+    let normal = promql::format::open_metrics_float(number);
+    if normal == value {
+        return labels;
+    }
+    let pairs: Vec<(String, String)> = labels.iter().map(|l| (l.name.to_string(), if l.name == name { normal.clone() } else { l.value.to_string() })).collect();
+    Labels::from_pairs(pairs)
 }
 
 /// Notes that `labels` was written by this scrape; false when it already was. A series
@@ -990,6 +1036,19 @@ mod tests {
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
         Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms }
+    }
+
+    #[test]
+    fn bucket_and_quantile_bounds_are_normalized_as_prometheus_3_does() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"2.50\"} 2\nh_bucket{le=\"1e3\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_bucket{le=\"x\"} 5\n\
+                    # TYPE s summary\ns{quantile=\"1\"} 1\ns{quantile=\"0.50\",le=\"1\"} 2\n\
+                    # TYPE g gauge\ng{le=\"1\",quantile=\"1\"} 3\n";
+        let got: Vec<String> = scrape(&t, &[], body.as_bytes(), 1000).unwrap().samples.iter().map(|(l, _)| format!("{}/{}", l.get("le").unwrap_or("-"), l.get("quantile").unwrap_or("-"))).collect();
+        assert_eq!(got, vec!["1.0/-", "2.5/-", "1000.0/-", "+Inf/-", "x/-", "-/1.0", "1/0.5", "1/1"]);
+        // Each bound keeps one series however it is written.
+        let two = scrape(&t, &[], b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1.0\"} 2\n", 1000).unwrap();
+        assert_eq!(two.samples.len(), 1);
     }
 
     #[test]
