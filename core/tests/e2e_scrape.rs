@@ -838,13 +838,14 @@ fn protobuf_exposition(with_histogram: bool) -> Vec<u8> {
     body
 }
 
-/// A native histogram's count, sum and bucket bounds (`(lower, upper)` each), as rendered.
-type HistogramShape = (String, String, Vec<(String, String)>);
+/// A native histogram's count, sum and buckets (`(lower, upper, count)` each), as rendered.
+type HistogramShape = (String, String, Vec<(String, String, String)>);
 
 /// The `HistogramShape` of a query result's first series.
 fn histogram_summary(result: &[serde_json::Value]) -> Option<HistogramShape> {
     let h = &result.first()?["histogram"][1];
-    let buckets = h["buckets"].as_array()?.iter().map(|b| (b[1].as_str().unwrap_or("").to_string(), b[2].as_str().unwrap_or("").to_string())).collect();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let buckets = h["buckets"].as_array()?.iter().map(|b| (text(&b[1]), text(&b[2]), text(&b[3]))).collect();
     Some((h["count"].as_str()?.to_string(), h["sum"].as_str()?.to_string(), buckets))
 }
 
@@ -873,7 +874,8 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     // Native: the histogram as sent (integer deltas read, zero bucket kept) and its classic
     // series beside it; the counter as a float.
     let native = poll_query(&server, "pb_latency_seconds{job=\"native\"}", "the native histogram", WAIT, histogram_summary);
-    let zero_and_two = vec![("-0.001".to_string(), "0.001".to_string()), ("1".to_string(), "2".to_string()), ("2".to_string(), "4".to_string())];
+    let bucket = |lower: &str, upper: &str, count: &str| (lower.to_string(), upper.to_string(), count.to_string());
+    let zero_and_two = vec![bucket("-0.001", "0.001", "1"), bucket("1", "2", "2"), bucket("2", "4", "1")];
     assert_eq!(native, ("4".to_string(), "3.5".to_string(), zero_and_two));
     let series_of = |job: &str| {
         poll_query(&server, &format!("{{job=\"{job}\", __name__=~\"pb_.*\"}}"), "the scraped series", WAIT, |r| {
@@ -891,7 +893,7 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     assert_eq!(series_of("classic"), classic.to_vec());
     // One bucket allowed: the resolution lowered until (1,2] and (2,4] are one bucket (1,4].
     let limited = poll_query(&server, "pb_latency_seconds{job=\"limited\"}", "the limited histogram", WAIT, histogram_summary);
-    assert_eq!(limited, ("4".to_string(), "3.5".to_string(), vec![("-0.001".to_string(), "0.001".to_string()), ("1".to_string(), "4".to_string())]));
+    assert_eq!(limited, ("4".to_string(), "3.5".to_string(), vec![bucket("-0.001", "0.001", "1"), bucket("1", "4", "3")]));
     let scraped = poll_query(&server, "scrape_samples_scraped{job=\"native\"}", "scrape_samples_scraped", WAIT, |r| r.first().and_then(|s| s["value"][1].as_str().map(String::from)));
     assert_eq!(scraped, "8", "a counter, a native histogram and six classic series");
 

@@ -626,6 +626,27 @@ fn protobuf_families() -> Vec<u8> {
                 ..Metric::default()
             }],
         ),
+        // A float histogram (an empty bucket among them, compacted away) and a gauge
+        // histogram. (An empty native histogram marked by a no-op span is not compared:
+        // Prometheus 2.42 reads it as classic, 3.x as native, as we do.)
+        family(
+            "pbi_ratio",
+            MetricType::Histogram,
+            vec![Metric {
+                histogram: Some(Histogram {
+                    sample_count_float: 4.5,
+                    sample_sum: 2.25,
+                    schema: 2,
+                    zero_threshold: 0.01,
+                    zero_count_float: 0.5,
+                    positive_span: vec![BucketSpan { offset: 0, length: 3 }],
+                    positive_count: vec![1.5, 0.0, 2.5],
+                    ..Histogram::default()
+                }),
+                ..Metric::default()
+            }],
+        ),
+        family("pbi_queue_depth", MetricType::GaugeHistogram, vec![Metric { histogram: Some(Histogram { sample_count: 3, sample_sum: 12.0, schema: 0, positive_span: vec![BucketSpan { offset: 2, length: 2 }], positive_delta: vec![2, -1], ..Histogram::default() }), ..Metric::default() }]),
     ];
     let mut body = Vec::new();
     for f in families {
@@ -664,7 +685,7 @@ fn metricstor_scrapes_protobuf_answers_as_prometheus_does() {
     }
     let matcher = "{__name__=~\"pbi_.*\"}";
     let theirs = series_of(&prom, matcher);
-    assert_eq!(theirs.len(), 14, "{theirs:?}");
+    assert_eq!(theirs.len(), 16, "{theirs:?}");
     assert_eq!(series_of(&ours, matcher), theirs);
     // Values and histograms (timestamps left out: each scraped at its own time).
     let results = |base: &str| {
@@ -686,7 +707,7 @@ fn metricstor_scrapes_protobuf_answers_as_prometheus_does() {
         families
     };
     let theirs = metadata(&prom);
-    assert_eq!(theirs.len(), 6, "{theirs:?}");
+    assert_eq!(theirs.len(), 8, "{theirs:?}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while metadata(&ours) != theirs {
         assert!(Instant::now() < deadline, "our metadata {:?} is Prometheus' {theirs:?}", metadata(&ours));

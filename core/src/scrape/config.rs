@@ -962,9 +962,9 @@ pub struct ScrapeJob {
     pub body_bytes_max: usize,
     /// The scrapes' `Accept` header (from `scrape_protocols`).
     pub accept: String,
-    /// `fallback_scrape_protocol: PrometheusProto`: an answer without a known Content-Type
-    /// is read as the protobuf format (else as the text format).
-    pub fallback_protobuf: bool,
+    /// How an answer without a known Content-Type is read (`fallback_scrape_protocol`; the
+    /// text format when unset).
+    pub fallback_format: AnswerFormat,
     /// `scrape_native_histograms`: native histograms of protobuf answers are stored as such
     /// (else read as classic histograms).
     pub native_histograms: bool,
@@ -1091,6 +1091,14 @@ fn parse_bytes(text: &str) -> Option<usize> {
 /// The `Accept` header of scrapes when `scrape_protocols` is not set: the text format first,
 /// as VictoriaMetrics asks (Prometheus asks OpenMetrics first; both are read).
 pub const DEFAULT_ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+
+/// The three formats a scrape answer can come in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerFormat {
+    Text,
+    OpenMetrics,
+    Protobuf,
+}
 
 /// The protocols asked for when `scrape_native_histograms` is on and `scrape_protocols` is
 /// not set (Prometheus' `DefaultProtoFirstScrapeProtocols`): native histograms come in the
@@ -1775,13 +1783,12 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         None if native_histograms => accept_header(&PROTO_FIRST_PROTOCOLS.map(String::from), escaping)?,
         None => DEFAULT_ACCEPT.to_string(),
     };
-    let fallback_protobuf = match s.fallback_scrape_protocol.as_deref() {
-        None | Some("") => false,
-        Some(protocol) => match SCRAPE_PROTOCOLS.iter().find(|(name, _)| *name == protocol) {
-            Some(("PrometheusProto", _)) => true,
-            Some(_) => false,
-            None => return Err(format!("fallback_scrape_protocol: unknown scrape protocol {protocol}")),
-        },
+    let fallback_format = match s.fallback_scrape_protocol.as_deref() {
+        None | Some("") => AnswerFormat::Text,
+        Some("PrometheusProto") => AnswerFormat::Protobuf,
+        Some("OpenMetricsText0.0.1" | "OpenMetricsText1.0.0") => AnswerFormat::OpenMetrics,
+        Some("PrometheusText0.0.4" | "PrometheusText1.0.0") => AnswerFormat::Text,
+        Some(protocol) => return Err(format!("fallback_scrape_protocol: unknown scrape protocol {protocol}")),
     };
     let classic_histograms_too = s.always_scrape_classic_histograms.or(s.scrape_classic_histograms).or(globals.always_scrape_classic_histograms).unwrap_or(false);
     let native_histogram_max_schema = max_schema_for_bucket_factor(s.native_histogram_min_bucket_factor.unwrap_or(0.0));
@@ -1898,7 +1905,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         enable_compression: s.enable_compression.unwrap_or(true),
         body_bytes_max,
         accept,
-        fallback_protobuf,
+        fallback_format,
         native_histograms,
         classic_histograms_too,
         native_histogram_bucket_limit: s.native_histogram_bucket_limit.unwrap_or(0) as usize,
@@ -1974,7 +1981,7 @@ mod tests {
         assert_eq!(limits(&config.jobs[1]), (3, 40, 50, 4, 5, true, false));
         // Native histogram settings: off by default; on, the protobuf format is asked first
         // (Prometheus' DefaultProtoFirstScrapeProtocols); global's unless the job sets them.
-        let histograms = |j: &ScrapeJob| (j.native_histograms, j.classic_histograms_too, j.native_histogram_bucket_limit, j.native_histogram_max_schema, j.fallback_protobuf);
+        let histograms = |j: &ScrapeJob| (j.native_histograms, j.classic_histograms_too, j.native_histogram_bucket_limit, j.native_histogram_max_schema, j.fallback_format == AnswerFormat::Protobuf);
         let config = parse("global: {scrape_native_histograms: true, always_scrape_classic_histograms: true}\nscrape_configs: [{job_name: a, native_histogram_bucket_limit: 10, native_histogram_min_bucket_factor: 1.1, fallback_scrape_protocol: PrometheusProto}, {job_name: b, scrape_native_histograms: false, always_scrape_classic_histograms: false}, {job_name: c, scrape_classic_histograms: false, native_histogram_min_bucket_factor: 70000}]").unwrap();
         assert_eq!(histograms(&config.jobs[0]), (true, true, 10, 2, true));
         assert_eq!(histograms(&config.jobs[1]), (false, false, 0, 8, false));
@@ -1987,6 +1994,7 @@ mod tests {
             assert_eq!(max_schema_for_bucket_factor(factor), schema, "factor {factor}");
         }
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: underscores, fallback_scrape_protocol: PrometheusText0.0.4}]").is_ok());
+        assert_eq!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: OpenMetricsText1.0.0}]").unwrap().jobs[0].fallback_format, AnswerFormat::OpenMetrics);
         assert!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: Proto}]").unwrap_err().contains("unknown scrape protocol Proto"));
         assert!(parse("scrape_configs: [{job_name: a, convert_classic_histograms_to_nhcb: true}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
         assert!(parse("global: {convert_classic_histograms_to_nhcb: true}\nscrape_configs: [{job_name: a}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));

@@ -4,7 +4,7 @@
 //! path, and every native histogram it yields a `NativeHistogramLine`, validated as
 //! Prometheus validates it on append and compacted as its parser compacts it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use prost::Message;
@@ -12,10 +12,11 @@ use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
 use tsdb::FloatHistogram;
 
-/// The text may be this many times the body's size (plus `TEXT_BYTES_ALLOWANCE`): each
-/// classic bucket and quantile repeats its metric's labels, so a small body with many labels
-/// and many buckets could otherwise ask for far more memory than it occupies.
-const TEXT_BYTES_PER_BODY_BYTE_MAX: usize = 64;
+/// The text (and the native histograms, at 8 bytes a bucket) may be this many times the
+/// body's size (plus `TEXT_BYTES_ALLOWANCE`): each classic bucket and quantile repeats its
+/// metric's labels, so a small body with many labels and many buckets could otherwise ask
+/// for far more memory than it occupies.
+const TEXT_BYTES_PER_BODY_BYTE_MAX: usize = 32;
 /// Text allowed whatever the body's size.
 const TEXT_BYTES_ALLOWANCE: usize = 16 << 20;
 
@@ -47,7 +48,7 @@ pub struct Exposition {
 
 /// Decodes a delimited protobuf exposition; an error names the family (and problem), as Prometheus' parser words it where practical.
 pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
-    let mut out = Output { text: Vec::new(), text_bytes_max: body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE), line: String::new(), histograms: Vec::new() };
+    let mut out = Output { text: Vec::new(), text_bytes_max: body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE), line: String::new(), histograms: Vec::new(), histogram_bytes: 0 };
     let mut rest = body;
     let mut message_number = 0usize;
     while !rest.is_empty() {
@@ -70,12 +71,14 @@ struct Output {
     /// The line being written (kept to reuse its allocation).
     line: String,
     histograms: Vec<NativeHistogramLine>,
+    /// What `histograms` holds, counted against `text_bytes_max` with the text.
+    histogram_bytes: usize,
 }
 
 impl Output {
     /// Appends `self.line` (which ends with its newline) to the text, within the bound.
     fn push_line(&mut self) -> Result<(), String> {
-        if self.text.len() + self.line.len() > self.text_bytes_max {
+        if self.text.len() + self.histogram_bytes + self.line.len() > self.text_bytes_max {
             return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", self.text_bytes_max));
         }
         self.text.extend_from_slice(self.line.as_bytes());
@@ -204,6 +207,10 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
         let labels = labels_text(name, metric, None)?;
         let series = if labels.is_empty() { name.to_string() } else { format!("{name}{{{labels}}}") };
         let native = native_histogram(name, &series, histogram, gauge)?;
+        out.histogram_bytes += series.len() + 8 * (native.positive_buckets.len() + native.negative_buckets.len());
+        if out.text.len() + out.histogram_bytes > out.text_bytes_max {
+            return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", out.text_bytes_max));
+        }
         out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native });
         // The classic series too only when asked and when there are classic buckets.
         if !options.classic_histograms_too || histogram.bucket.is_empty() {
@@ -211,11 +218,12 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
         }
     }
     let labels = labels_text(name, metric, Some("le"))?;
-    let count = if histogram.sample_count_float > 0.0 { histogram.sample_count_float } else { histogram.sample_count as f64 };
+    // Go's getters: a float count of exactly 0 means unset.
+    let count = if histogram.sample_count_float != 0.0 { histogram.sample_count_float } else { histogram.sample_count as f64 };
     out.series(name, "_count", &labels, None, count, metric.timestamp_ms)?;
     out.series(name, "_sum", &labels, None, histogram.sample_sum, metric.timestamp_ms)?;
     for bucket in &histogram.bucket {
-        let cumulative = if bucket.cumulative_count_float > 0.0 { bucket.cumulative_count_float } else { bucket.cumulative_count as f64 };
+        let cumulative = if bucket.cumulative_count_float != 0.0 { bucket.cumulative_count_float } else { bucket.cumulative_count as f64 };
         let le = promql::format::open_metrics_float(bucket.upper_bound);
         out.series(name, "_bucket", &labels, Some(("le", &le)), cumulative, metric.timestamp_ms)?;
         // Buckets after +Inf are not read (Prometheus stops there).
@@ -278,48 +286,40 @@ fn check_spans_cover(name: &str, side: &str, spans: &[dto::BucketSpan], counts: 
 }
 
 /// The metric's labels as the text format writes them between braces (`a="x",b="y"`, empty
-/// when none), with `magic` (`le`, `quantile`) reserved for the label the caller adds.
-/// Refused, as Prometheus refuses the series on append, when a name is taken twice with
-/// values (the metric name counts as `__name__`, the magic label as itself); empty values
-/// are no labels to Prometheus, so an empty one beside a value is left out, and of several
-/// empty ones only the first is written (it still keeps a target label away with
-/// `honor_labels`). Names must be legacy names so that no name can break the line.
+/// when none), with `magic` (`le`, `quantile`) reserved for the label the caller adds. As in
+/// Prometheus, a name given an empty value anywhere is no label at all (every value of it
+/// goes); it is written once, empty, so that it still keeps a target label of its name away
+/// under `honor_labels`. Refused: a name taken twice (the metric name counts as `__name__`,
+/// the magic label as itself), and the metric name or the magic label emptied (Prometheus
+/// then loses the name, or every bucket its bound). Names must be legacy names so that no
+/// name can break the line.
 fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Result<String, String> {
-    // Per name: whether it has a value (taken) and whether it was written already.
-    let mut names: HashMap<&str, (bool, bool)> = HashMap::new();
-    names.insert(tsdb::METRIC_NAME_LABEL, (true, true));
-    if let Some(magic) = magic {
-        names.insert(magic, (true, true));
+    let emptied: HashSet<&str> = metric.label.iter().filter(|pair| pair.value.is_empty()).map(|pair| pair.name.as_str()).collect();
+    let reserved = [Some(tsdb::METRIC_NAME_LABEL), magic];
+    if let Some(name) = reserved.into_iter().flatten().find(|name| emptied.contains(name)) {
+        return Err(format!("label {name:?} of metric {family:?} has an empty value"));
     }
+    let mut seen: HashSet<&str> = reserved.into_iter().flatten().collect();
+    let mut text = String::new();
     for pair in &metric.label {
         if !is_legacy_label_name(&pair.name) {
             return Err(format!("invalid label name {:?} for metric {family:?}", pair.name));
         }
-        if pair.value.is_empty() {
-            names.entry(&pair.name).or_insert((false, false));
-            continue;
-        }
-        match names.get_mut(pair.name.as_str()) {
-            Some((true, _)) => return Err(format!("label name {:?} is not unique for metric {family:?}", pair.name)),
-            Some(entry) => *entry = (true, false),
-            None => {
-                names.insert(&pair.name, (true, false));
+        let emptied = emptied.contains(pair.name.as_str());
+        if !seen.insert(&pair.name) {
+            if emptied {
+                continue;
             }
+            return Err(format!("label name {:?} is not unique for metric {family:?}", pair.name));
         }
-    }
-    let mut text = String::new();
-    for pair in &metric.label {
-        let Some((taken, written)) = names.get_mut(pair.name.as_str()) else { continue };
-        if *written || (*taken && pair.value.is_empty()) {
-            continue;
-        }
-        *written = true;
         if !text.is_empty() {
             text.push(',');
         }
         text.push_str(&pair.name);
         text.push_str("=\"");
-        push_escaped_label_value(&mut text, &pair.value);
+        if !emptied {
+            push_escaped_label_value(&mut text, &pair.value);
+        }
         text.push('"');
     }
     Ok(text)
@@ -725,13 +725,28 @@ mod tests {
     }
 
     #[test]
-    fn empty_label_values_repeat_as_prometheus_drops_them() {
-        // Prometheus drops empty values before it checks that names are unique: an empty
-        // value beside a set one, or beside the magic label or the name, is no conflict.
+    fn a_name_given_an_empty_value_is_no_label_as_in_prometheus() {
+        // Prometheus' label builder deletes every label of a name that has an empty value:
+        // `a` goes with its "x" (written once, empty, for honor_labels); duplicates of an
+        // emptied name are no conflict.
         let h = Histogram { sample_count: 1, ..Histogram::default() };
-        let metric = histogram_metric(&[("a", ""), ("le", ""), ("__name__", ""), ("a", "x"), ("b", ""), ("b", "")], h);
+        let metric = histogram_metric(&[("a", "x"), ("c", "1"), ("a", ""), ("b", ""), ("b", "")], h.clone());
         let (text, _) = decode(&[family("h", MetricType::Histogram, vec![metric])], NATIVE);
-        assert_eq!(text, "# TYPE h histogram\nh_count{a=\"x\",b=\"\"} 1.0\nh_sum{a=\"x\",b=\"\"} 0.0\nh_bucket{a=\"x\",b=\"\",le=\"+Inf\"} 1.0\n");
+        assert_eq!(text, "# TYPE h histogram\nh_count{a=\"\",c=\"1\",b=\"\"} 1.0\nh_sum{a=\"\",c=\"1\",b=\"\"} 0.0\nh_bucket{a=\"\",c=\"1\",b=\"\",le=\"+Inf\"} 1.0\n");
+        // Emptying the name or the bucket bound would lose it: refused.
+        for reserved in ["__name__", "le"] {
+            let metric = histogram_metric(&[(reserved, "")], h.clone());
+            assert_eq!(error(&[family("h", MetricType::Histogram, vec![metric])], NATIVE), format!("label {reserved:?} of metric \"h\" has an empty value"));
+        }
+    }
+
+    #[test]
+    fn a_span_at_the_end_of_the_index_range_is_read_as_prometheus_reads_it() {
+        // Go's int32 indexes wrap; nothing here may panic on them (debug builds check).
+        let h = Histogram { sample_count: 2, schema: 0, positive_span: vec![BucketSpan { offset: i32::MAX, length: 1 }, BucketSpan { offset: i32::MAX, length: 1 }], positive_delta: vec![1, 0], ..Histogram::default() };
+        let (_, histograms) = decode(&[family("h", MetricType::Histogram, vec![histogram_metric(&[], h)])], NATIVE);
+        assert_eq!(histograms.len(), 1);
+        assert_eq!(histograms[0].histogram.positive_buckets, vec![1.0, 1.0]);
     }
 
     #[test]
@@ -807,6 +822,6 @@ mod tests {
         let h = family("h", MetricType::Histogram, vec![histogram_metric(&[("long", &long)], Histogram { sample_count: 400, bucket, ..Histogram::default() })]);
         let whole = body(&[h]);
         let refused = to_text(&whole, NATIVE).expect_err("too much text");
-        assert_eq!(refused, format!("the exposition as text exceeds {} bytes (64 times the body plus 16777216)", whole.len() * 64 + (16 << 20)));
+        assert_eq!(refused, format!("the exposition as text exceeds {} bytes (32 times the body plus 16777216)", whole.len() * 32 + (16 << 20)));
     }
 }

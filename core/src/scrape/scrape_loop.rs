@@ -482,7 +482,7 @@ impl SeriesCache {
             if !first_write(written, &labels, tracked) {
                 continue;
             }
-            let histogram = within_job_limits(&native.histogram, job).map_err(|e| format!("{e} ({})", native.series))?;
+            let histogram = within_job_limits(native.histogram.clone(), job).map_err(|e| format!("{e} ({})", native.series))?;
             out.histograms.push((labels, HistogramSample { timestamp_ms: honored.unwrap_or(start_ms), histogram: Arc::new(histogram) }));
             check_sample_limit(out, job)?;
         }
@@ -562,8 +562,7 @@ fn check_sample_limit(out: &Scraped, job: &super::config::ScrapeJob) -> Result<(
 /// it, then, past `native_histogram_bucket_limit` buckets, the resolution lowered a step at
 /// a time until it fits; one that cannot fit (custom buckets, or schema -4 reached) fails
 /// the scrape, as in Prometheus.
-fn within_job_limits(h: &FloatHistogram, job: &super::config::ScrapeJob) -> Result<FloatHistogram, String> {
-    let mut h = h.clone();
+fn within_job_limits(mut h: FloatHistogram, job: &super::config::ScrapeJob) -> Result<FloatHistogram, String> {
     if !h.uses_custom_buckets() && h.schema > job.native_histogram_max_schema {
         h = promql::histogram_layout::reduce_resolution(&h, job.native_histogram_max_schema).ok_or("histogram resolution cannot be lowered")?;
     }
@@ -848,46 +847,47 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     read_answer(content_type, response.body, job)
 }
 
-/// Reads a body by its Content-Type as Prometheus picks its parser: the protobuf format
-/// (`application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily`),
-/// OpenMetrics text, or the text format; without a Content-Type (or an unknown one) the
-/// job's `fallback_scrape_protocol` decides, the text format by default.
+/// Reads a body by its media type as Prometheus picks its parser (parameters are not
+/// looked at): `application/vnd.google.protobuf` the protobuf format,
+/// `application/openmetrics-text` OpenMetrics, `text/plain` the text format. Without a
+/// Content-Type, or with another one, the job's `fallback_scrape_protocol` decides, the text
+/// format when it is unset (Prometheus 3 fails such a scrape instead; VictoriaMetrics reads
+/// the text format, as here).
 fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob) -> Result<Answer, String> {
+    use super::config::AnswerFormat;
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let protobuf = match media_type.as_str() {
-        "application/vnd.google.protobuf" => {
-            let names_metric_family = content_type.split(';').skip(1).any(|p| p.trim().eq_ignore_ascii_case("proto=io.prometheus.client.MetricFamily"));
-            if !names_metric_family {
-                return Err(format!("received unsupported Content-Type {content_type:?}: the protobuf format is read with proto=io.prometheus.client.MetricFamily"));
-            }
-            true
-        }
-        "application/openmetrics-text" => {
-            let text = super::openmetrics::to_text(&body)?;
-            return Ok(Answer { text, format: Format::OpenMetrics, histograms: Vec::new() });
-        }
-        "text/plain" => false,
-        _ => job.fallback_protobuf,
+    let format = match media_type.as_str() {
+        "application/vnd.google.protobuf" => AnswerFormat::Protobuf,
+        "application/openmetrics-text" => AnswerFormat::OpenMetrics,
+        "text/plain" => AnswerFormat::Text,
+        _ => job.fallback_format,
     };
-    if !protobuf {
-        return Ok(Answer { text: body, format: Format::Text, histograms: Vec::new() });
+    match format {
+        AnswerFormat::Text => Ok(Answer { text: body, format: Format::Text, histograms: Vec::new() }),
+        AnswerFormat::OpenMetrics => Ok(Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() }),
+        AnswerFormat::Protobuf => {
+            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too };
+            let exposition = super::protobuf::to_text(&body, options)?;
+            Ok(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms })
+        }
     }
-    let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too };
-    let exposition = super::protobuf::to_text(&body, options)?;
-    Ok(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms })
 }
 
+/// Writes a scrape's samples as one batch, so that they are stored or refused together (its
+/// `up` with them), as Prometheus commits a scrape whole.
 async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>) -> Result<(), String> {
-    if !series.is_empty() {
-        let batch = tsdb::SeriesBatch::from_single_samples(&series);
-        crate::api::write::append_counted(api, batch).await.map_err(|e| e.message)?;
-    }
-    if !histograms.is_empty() {
-        let owned: Vec<tsdb::SeriesSamples> = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] }).collect();
-        let batch = tsdb::SeriesBatch::try_from_series(&owned).map_err(|e| e.to_string())?;
-        crate::api::write::append_counted(api, batch).await.map_err(|e| e.message)?;
-    }
-    Ok(())
+    let batch = if histograms.is_empty() {
+        if series.is_empty() {
+            return Ok(());
+        }
+        tsdb::SeriesBatch::from_single_samples(&series)
+    } else {
+        let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
+        let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] });
+        let owned: Vec<tsdb::SeriesSamples> = floats.chain(natives).collect();
+        tsdb::SeriesBatch::try_from_series(&owned).map_err(|e| e.to_string())?
+    };
+    crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
 }
 
 /// Appends a failed scrape to `file` as Prometheus 3's `scrape_failure_log_file` holds them:
@@ -1057,8 +1057,10 @@ mod tests {
         let limits = LabelLimits::default();
         let mut cache = SeriesCache::default();
         let first = cache.scrape_answer(&t, &[], &answer("a 1\n", vec![native_line("lat{path=\"/x\"}", None), native_line("dropped", None), native_line("own", Some(1500))]), 2000, &limits).unwrap();
-        let written: Vec<String> = first.histograms.iter().map(|(l, h)| format!("{l} {} {}", h.timestamp_ms, h.histogram.count)).collect();
-        assert_eq!(written, vec!["lat{instance=\"h:1\", job=\"j\", path=\"/x\"} 2000 5", "own{instance=\"h:1\", job=\"j\"} 1500 5"]);
+        let written: Vec<String> = first.histograms.iter().map(|(l, h)| format!("{l} {}", h.timestamp_ms)).collect();
+        assert_eq!(written, vec!["lat{instance=\"h:1\", job=\"j\", path=\"/x\"} 2000", "own{instance=\"h:1\", job=\"j\"} 1500"]);
+        // The histograms as exposed (no limits set).
+        assert!(first.histograms.iter().all(|(_, h)| *h.histogram == native_line("x", None).histogram));
         // Counted as samples: four in the body, three kept, two new tracked series (`own`
         // has its own timestamp).
         assert_eq!((first.scraped, first.kept, first.added), (4, 3, 2));
@@ -1079,28 +1081,29 @@ mod tests {
         let job = |extra: &str| target(&format!("scrape_configs: [{{job_name: j, static_configs: [{{targets: ['h:1']}}]{extra}}}]")).job;
         let h = native_line("x", None).histogram;
         // No limits: unchanged.
-        assert_eq!(within_job_limits(&h, &job("")).unwrap(), h);
+        assert_eq!(within_job_limits(h.clone(), &job("")).unwrap(), h);
         // Four buckets at schema 1 (indexes 1..=4, bounds 2^(i/2)): at schema 0 indexes 1,2
         // become 1 and 3,4 become 2; at -1 they become 1 and 1.
-        let two = within_job_limits(&h, &job(", native_histogram_bucket_limit: 3")).unwrap();
+        let two = within_job_limits(h.clone(), &job(", native_histogram_bucket_limit: 3")).unwrap();
         assert_eq!((two.schema, two.positive_spans.clone(), two.positive_buckets.clone()), (0, vec![tsdb::BucketSpan { offset: 1, length: 2 }], vec![2.0, 2.0]));
         assert_eq!((two.count, two.sum, two.zero_count), (5.0, 6.0, 1.0));
-        let one = within_job_limits(&h, &job(", native_histogram_bucket_limit: 1")).unwrap();
+        let one = within_job_limits(h.clone(), &job(", native_histogram_bucket_limit: 1")).unwrap();
         assert_eq!((one.schema, one.positive_buckets.clone()), (-1, vec![4.0]));
         // A factor of 2 allows schema 0 at most.
-        assert_eq!(within_job_limits(&h, &job(", native_histogram_min_bucket_factor: 2")).unwrap(), two);
+        assert_eq!(within_job_limits(h.clone(), &job(", native_histogram_min_bucket_factor: 2")).unwrap(), two);
         // Buckets that never merge enough fail the scrape, as do custom buckets over the limit.
         let spread = FloatHistogram { positive_spans: vec![tsdb::BucketSpan { offset: -1000, length: 1 }, tsdb::BucketSpan { offset: 2000, length: 1 }], positive_buckets: vec![1.0, 1.0], ..h.clone() };
-        assert_eq!(within_job_limits(&spread, &job(", native_histogram_bucket_limit: 1")).unwrap_err(), "histogram bucket limit exceeded");
+        assert_eq!(within_job_limits(spread, &job(", native_histogram_bucket_limit: 1")).unwrap_err(), "histogram bucket limit exceeded");
         let custom = FloatHistogram { schema: tsdb::model::CUSTOM_BUCKETS_SCHEMA, zero_threshold: 0.0, zero_count: 0.0, custom_values: vec![1.0, 2.0, 3.0], positive_spans: vec![tsdb::BucketSpan { offset: 0, length: 4 }], positive_buckets: vec![1.0; 4], ..FloatHistogram::default() };
-        assert_eq!(within_job_limits(&custom, &job(", native_histogram_bucket_limit: 2")).unwrap_err(), "histogram bucket limit exceeded");
-        assert_eq!(within_job_limits(&custom, &job(", native_histogram_bucket_limit: 4, native_histogram_min_bucket_factor: 4")).unwrap(), custom);
+        assert_eq!(within_job_limits(custom.clone(), &job(", native_histogram_bucket_limit: 2")).unwrap_err(), "histogram bucket limit exceeded");
+        assert_eq!(within_job_limits(custom.clone(), &job(", native_histogram_bucket_limit: 4, native_histogram_min_bucket_factor: 4")).unwrap(), custom);
     }
 
     #[test]
     fn answers_are_read_by_their_content_type() {
         let job = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]").job;
         let fallback = target("scrape_configs: [{job_name: j, fallback_scrape_protocol: PrometheusProto, static_configs: [{targets: ['h:1']}]}]").job;
+        let fallback_om = target("scrape_configs: [{job_name: j, fallback_scrape_protocol: OpenMetricsText1.0.0, static_configs: [{targets: ['h:1']}]}]").job;
         let text = read_answer("text/plain; version=0.0.4", b"a 1\n".to_vec(), &job).unwrap();
         assert_eq!((text.text.as_slice(), text.format), (&b"a 1\n"[..], Format::Text));
         let om = read_answer("application/openmetrics-text; version=1.0.0", b"a 1\n# EOF\n".to_vec(), &job).unwrap();
@@ -1110,8 +1113,13 @@ mod tests {
         let empty = read_answer("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", Vec::new(), &job).unwrap();
         assert_eq!((empty.text.len(), empty.histograms.len()), (0, 0));
         assert_eq!(read_answer("", b"a 1\n".to_vec(), &job).unwrap().format, Format::Text);
-        assert!(read_answer("", b"a 1\n".to_vec(), &fallback).is_err(), "read as protobuf: not a valid message stream");
-        assert!(read_answer("application/vnd.google.protobuf; proto=other.Message", Vec::new(), &job).unwrap_err().contains("unsupported Content-Type"));
+        assert_eq!(read_answer("", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left", "read as protobuf");
+        assert_eq!(read_answer("application/x-unknown", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left");
+        // OpenMetrics as the fallback: its timestamps in seconds, its # EOF required.
+        let om = read_answer("", b"a 1 2.5\n# EOF\n".to_vec(), &fallback_om).unwrap();
+        assert_eq!((om.text.as_slice(), om.format), (&b"a 1 2500\n"[..], Format::OpenMetrics));
+        // The media type decides, not its parameters.
+        assert!(read_answer("application/vnd.google.protobuf; proto=other.Message", Vec::new(), &job).is_ok());
     }
 
     #[test]

@@ -117,13 +117,13 @@ fn bits_match(a: &[f64], b: &[f64]) -> bool {
 pub(crate) fn spans_match(a: &[BucketSpan], b: &[BucketSpan]) -> bool {
     let merged = |spans: &[BucketSpan]| -> Vec<BucketSpan> {
         let mut out = Vec::new();
-        let mut carried = 0;
+        let mut carried: i32 = 0;
         for s in spans {
             if s.length == 0 {
-                carried += s.offset;
+                carried = carried.wrapping_add(s.offset);
                 continue;
             }
-            out.push(BucketSpan { offset: s.offset + carried, length: s.length });
+            out.push(BucketSpan { offset: s.offset.wrapping_add(carried), length: s.length });
             carried = 0;
         }
         out

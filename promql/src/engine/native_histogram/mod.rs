@@ -74,17 +74,18 @@ struct Entry {
     comp: f64,
 }
 
-/// The buckets of spans/counts as entries in index order (empty buckets kept).
+/// The buckets of spans/counts as entries in index order (empty buckets kept). Indexes wrap
+/// at the ends of `i32` as Go's do (a histogram may start a span at `i32::MAX`).
 fn expand(spans: &[BucketSpan], counts: &[f64]) -> Vec<Entry> {
     let mut out = Vec::with_capacity(counts.len());
     let mut index: i32 = 0;
     let mut counts = counts.iter();
     for (n, span) in spans.iter().enumerate() {
-        index = if n == 0 { span.offset } else { index + span.offset };
+        index = if n == 0 { span.offset } else { index.wrapping_add(span.offset) };
         for _ in 0..span.length {
             let Some(&value) = counts.next() else { return out };
             out.push(Entry { index, value, comp: 0.0 });
-            index += 1;
+            index = index.wrapping_add(1);
         }
     }
     out
@@ -97,10 +98,10 @@ fn collapse(entries: &[Entry]) -> (Vec<BucketSpan>, Vec<f64>) {
     for e in entries {
         match spans.last_mut() {
             Some(last) if e.index == next_index => last.length += 1,
-            Some(_) => spans.push(BucketSpan { offset: e.index - next_index, length: 1 }),
+            Some(_) => spans.push(BucketSpan { offset: e.index.wrapping_sub(next_index), length: 1 }),
             None => spans.push(BucketSpan { offset: e.index, length: 1 }),
         }
-        next_index = e.index + 1;
+        next_index = e.index.wrapping_add(1);
     }
     (spans, entries.iter().map(|e| e.value).collect())
 }
