@@ -923,6 +923,43 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     assert!(server.stop(), "clean shutdown");
 }
 
+#[test]
+fn classic_histograms_convert_to_custom_bucket_histograms_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("# TYPE lat histogram\nlat_bucket{le=\"0.1\"} 1\nlat_bucket{le=\"0.5\"} 3\nlat_bucket{le=\"+Inf\"} 4\nlat_sum 1.5\nlat_count 4\n# TYPE up_since gauge\nup_since 7\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    let target = exporter.address();
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: nhcb\n  convert_classic_histograms_to_nhcb: true\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: classic\n  static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    // One native series with custom buckets in place of the five classic ones.
+    let count = poll_query(&server, "histogram_count(lat{job=\"nhcb\"})", "the converted histogram", WAIT, value_of);
+    assert_eq!(count, "4");
+    let sum = poll_query(&server, "histogram_sum(lat{job=\"nhcb\"})", "its sum", WAIT, value_of);
+    assert_eq!(sum, "1.5");
+    let converted = poll_query(&server, "{job=\"nhcb\", __name__=~\"lat.*|up_since\"}", "the nhcb job's series", WAIT, |r| {
+        let mut names: Vec<String> = r.iter().map(|s| s["metric"]["__name__"].as_str().unwrap_or("").to_string()).collect();
+        names.sort();
+        (names.len() == 2).then_some(names)
+    });
+    assert_eq!(converted, vec!["lat".to_string(), "up_since".to_string()]);
+    // Its quantile is the classic histogram's.
+    let native = poll_query(&server, "histogram_quantile(0.5, lat{job=\"nhcb\"})", "the native quantile", WAIT, value_of);
+    let classic = poll_query(&server, "histogram_quantile(0.5, lat_bucket{job=\"classic\"})", "the classic quantile", WAIT, value_of);
+    assert_eq!(native, classic);
+    assert!(native.parse::<f64>().is_ok_and(|q| (q - 0.3).abs() < 1e-12), "{native}");
+    assert!(server.stop(), "clean shutdown");
+}
+
 /// A Docker daemon's answers for one container on loopback exposing `port`, in network
 /// `net-1`: the containers list and the networks list.
 fn docker_answers(port: u16, name: &str) -> (String, String) {

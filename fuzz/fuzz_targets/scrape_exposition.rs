@@ -7,7 +7,8 @@
 //! too (the first byte's third bit): the rewrite into the text format never panics, and
 //! what it gives is scraped the same way. Read as a protobuf answer (the fourth bit; native
 //! histograms kept by the fifth, their classic series too by the sixth) likewise, its native
-//! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them).
+//! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them). With the
+//! seventh bit classic histograms are converted to native ones first (`scrape::nhcb`).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -49,6 +50,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
     } else {
         Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new() }
+    };
+    // The seventh bit: classic histograms converted (`scrape::nhcb`), kept by the eighth.
+    let answer = if flags & 64 != 0 {
+        match metricstor::scrape::nhcb::convert(answer, flags & 128 != 0, flags & 8 != 0) {
+            Ok(converted) => converted,
+            Err(_) => return,
+        }
+    } else {
+        answer
     };
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();

@@ -24,6 +24,12 @@ pub mod histogram_layout {
         crate::engine::native_histogram::compact(h)
     }
 
+    /// Prometheus' `Compact(max_empty)`: runs of more than `max_empty` empty buckets split a
+    /// span, shorter ones stay, empty buckets at span edges go.
+    pub fn compact_keeping(h: &FloatHistogram, max_empty: u32) -> FloatHistogram {
+        crate::engine::native_histogram::compact_keeping(h, max_empty)
+    }
+
     /// Prometheus' `ReduceResolution`: the buckets merged into the coarser exponential
     /// `target_schema`; `None` for custom buckets or a target finer than the schema.
     pub fn reduce_resolution(h: &FloatHistogram, target_schema: i32) -> Option<FloatHistogram> {

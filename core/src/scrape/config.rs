@@ -144,7 +144,7 @@ struct JobSection {
     /// Native histograms are stored no finer than the schema whose bucket growth factor is at
     /// least this.
     native_histogram_min_bucket_factor: Option<f64>,
-    /// Must not be true: classic histograms are stored as they are exposed.
+    /// Classic histograms stored as native histograms with custom buckets (`scrape::nhcb`).
     convert_classic_histograms_to_nhcb: Option<bool>,
     /// Accepted: the text format's names are legacy names under either scheme.
     metric_name_validation_scheme: Option<String>,
@@ -970,6 +970,9 @@ pub struct ScrapeJob {
     pub native_histograms: bool,
     /// `always_scrape_classic_histograms`: a native histogram's classic buckets are stored too.
     pub classic_histograms_too: bool,
+    /// `convert_classic_histograms_to_nhcb`: classic histograms become native histograms
+    /// with custom buckets (their classic series kept only with `classic_histograms_too`).
+    pub convert_classic_histograms_to_nhcb: bool,
     /// `native_histogram_bucket_limit` (0: none).
     pub native_histogram_bucket_limit: usize,
     /// The finest schema stored (from `native_histogram_min_bucket_factor`; 8 when unset).
@@ -1761,9 +1764,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
     let _ = s.enable_http2;
-    if s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb) == Some(true) {
-        return Err("convert_classic_histograms_to_nhcb: true is not supported: classic histograms are stored as exposed".into());
-    }
+    let convert_classic_histograms_to_nhcb = s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb).unwrap_or(false);
     for (key, scheme) in [("metric_name_validation_scheme", &s.metric_name_validation_scheme), ("metric_name_escaping_scheme", &s.metric_name_escaping_scheme)] {
         if let Some(value) = scheme {
             if !matches!(value.as_str(), "" | "utf8" | "legacy" | "underscores" | "allow-utf-8" | "dots" | "values") {
@@ -1908,6 +1909,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         fallback_format,
         native_histograms,
         classic_histograms_too,
+        convert_classic_histograms_to_nhcb,
         native_histogram_bucket_limit: s.native_histogram_bucket_limit.unwrap_or(0) as usize,
         native_histogram_max_schema,
     })
@@ -1996,8 +1998,8 @@ mod tests {
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: underscores, fallback_scrape_protocol: PrometheusText0.0.4}]").is_ok());
         assert_eq!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: OpenMetricsText1.0.0}]").unwrap().jobs[0].fallback_format, AnswerFormat::OpenMetrics);
         assert!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: Proto}]").unwrap_err().contains("unknown scrape protocol Proto"));
-        assert!(parse("scrape_configs: [{job_name: a, convert_classic_histograms_to_nhcb: true}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
-        assert!(parse("global: {convert_classic_histograms_to_nhcb: true}\nscrape_configs: [{job_name: a}]").unwrap_err().contains("convert_classic_histograms_to_nhcb"));
+        let config = parse("global: {convert_classic_histograms_to_nhcb: true}\nscrape_configs: [{job_name: a}, {job_name: b, convert_classic_histograms_to_nhcb: false}]").unwrap();
+        assert_eq!((config.jobs[0].convert_classic_histograms_to_nhcb, config.jobs[1].convert_classic_histograms_to_nhcb), (true, false));
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: bogus}]").unwrap_err().contains("bogus"));
     }
 

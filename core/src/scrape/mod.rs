@@ -20,6 +20,7 @@ pub mod http_get;
 pub mod http_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
+pub mod nhcb;
 pub mod oauth2;
 pub mod openmetrics;
 pub mod protobuf;

@@ -862,15 +862,21 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         "text/plain" => AnswerFormat::Text,
         _ => job.fallback_format,
     };
-    match format {
-        AnswerFormat::Text => Ok(Answer { text: body, format: Format::Text, histograms: Vec::new() }),
-        AnswerFormat::OpenMetrics => Ok(Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() }),
+    let answer = match format {
+        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new() },
+        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() },
         AnswerFormat::Protobuf => {
-            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too };
+            // Classic histograms to convert come as classic series (as Prometheus' parser
+            // gives them to its converter) unless native ones replace them.
+            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb };
             let exposition = super::protobuf::to_text(&body, options)?;
-            Ok(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms })
+            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }
         }
+    };
+    if job.convert_classic_histograms_to_nhcb {
+        return super::nhcb::convert(answer, job.classic_histograms_too, format == AnswerFormat::Protobuf);
     }
+    Ok(answer)
 }
 
 /// Writes a scrape's samples as one batch, so that they are stored or refused together (its

@@ -1,0 +1,333 @@
+//! `convert_classic_histograms_to_nhcb`: the classic histograms of a scrape answer (the
+//! `_bucket{le}`, `_count` and `_sum` series of a `histogram` family, one histogram per label
+//! set) become native histograms with custom buckets (schema -53), as Prometheus 3's
+//! `NHCBParser` and `convertnhcb` make them:
+//! - a family counts when the last `# TYPE` line named it a `histogram` (a `gaugehistogram`
+//!   too for protobuf answers, whose conversion Prometheus does in its protobuf parser, the
+//!   result marked as a gauge); its series are those named after it with a suffix, in runs
+//!   of the same labels (`le` aside); a `_bucket` without a numeric `le` is left alone;
+//! - bucket counts must be cumulative and not negative, a repeated bound is ignored, the
+//!   `_count` (else the last bucket) is the count and must equal the `+Inf` bucket (added
+//!   when missing); a histogram that breaks a rule is dropped (in a protobuf answer it fails
+//!   the scrape, as there), its classic series dropped with it unless they are kept;
+//! - counts that are all whole numbers make an integer histogram (compacted keeping runs of
+//!   up to 2 empty buckets), others a float one (empty buckets dropped);
+//! - the classic series stay only with `always_scrape_classic_histograms`.
+
+use tsdb::model::CUSTOM_BUCKETS_SCHEMA;
+use tsdb::{BucketSpan, CounterResetHint, FloatHistogram, Labels, METRIC_NAME_LABEL};
+
+use super::protobuf::NativeHistogramLine;
+use super::scrape_loop::Answer;
+use crate::ingest::label_limits::LabelLimits;
+
+/// A timestamp no line can have: a series without its own gets this from the parser.
+const NO_TIMESTAMP: i64 = i64::MIN;
+
+/// The answer with its classic histograms converted (and their series kept only when
+/// `keep_classic`). `from_protobuf`: the answer's text came from `protobuf::to_text`.
+pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Result<Answer, String> {
+    let text = String::from_utf8(answer.text).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+    let mut out = String::with_capacity(text.len());
+    let mut histograms = answer.histograms;
+    let mut family: Option<Family> = None;
+    let mut collecting: Option<Collecting> = None;
+    let limits = LabelLimits::default();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            finish(collecting.take(), from_protobuf, &mut histograms)?;
+            if let Some(kind) = type_line(trimmed) {
+                family = kind.map(|(name, gauge)| Family { name: name.to_string(), gauge }).filter(|f| !f.gauge || from_protobuf);
+            }
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // A line the scrape loop would refuse is left for it to refuse.
+        let Ok(Some((labels, sample))) = crate::ingest::text_format::parse_line(trimmed, 0, NO_TIMESTAMP, &limits) else {
+            finish(collecting.take(), from_protobuf, &mut histograms)?;
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let part = family.as_ref().and_then(|f| classic_part(&labels, f));
+        let key = part.as_ref().map(|_| group_key(&labels));
+        if collecting.as_ref().is_some_and(|c| Some(&c.key) != key.as_ref()) {
+            finish(collecting.take(), from_protobuf, &mut histograms)?;
+        }
+        let (Some(part), Some(key), Some(family)) = (part, key, family.as_ref()) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge });
+        group.timestamp_ms = (sample.timestamp_ms != NO_TIMESTAMP).then_some(sample.timestamp_ms);
+        match part {
+            Part::Bucket(le) => group.histogram.set_bucket(le, sample.value),
+            Part::Count => group.histogram.set_count(sample.value),
+            Part::Sum => group.histogram.sum = sample.value,
+        }
+        if keep_classic {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    finish(collecting.take(), from_protobuf, &mut histograms)?;
+    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms })
+}
+
+/// A `histogram` (or `gaugehistogram`) family named by the last `# TYPE` line.
+struct Family {
+    name: String,
+    gauge: bool,
+}
+
+/// `Some(Some((name, gauge)))` for a `# TYPE` line of a histogram family, `Some(None)` for
+/// one of another type, `None` for other comments.
+fn type_line(line: &str) -> Option<Option<(&str, bool)>> {
+    let mut words = line.trim_start_matches('#').split_whitespace();
+    if words.next() != Some("TYPE") {
+        return None;
+    }
+    let name = words.next()?;
+    Some(match words.next() {
+        Some("histogram") => Some((name, false)),
+        Some("gaugehistogram") => Some((name, true)),
+        _ => None,
+    })
+}
+
+/// Which part of a classic histogram a series is.
+enum Part {
+    Bucket(f64),
+    Count,
+    Sum,
+}
+
+/// The part `labels` holds of `family`'s histogram, if any: its name is the family's with a
+/// suffix, and a bucket has a numeric `le`.
+fn classic_part(labels: &Labels, family: &Family) -> Option<Part> {
+    let name = labels.metric_name()?;
+    let suffix = name.strip_prefix(family.name.as_str())?;
+    match suffix {
+        "_bucket" => labels.get("le")?.parse::<f64>().ok().filter(|le| !le.is_nan()).map(Part::Bucket),
+        "_count" => Some(Part::Count),
+        "_sum" => Some(Part::Sum),
+        _ => None,
+    }
+}
+
+/// The labels of a histogram's series apart from the name and `le`, in order.
+fn group_key(labels: &Labels) -> Vec<(String, String)> {
+    labels.iter().filter(|l| l.name != METRIC_NAME_LABEL && l.name != "le").map(|l| (l.name.to_string(), l.value.to_string())).collect()
+}
+
+/// `name{a="x",...}` with the text format's escapes.
+fn series_text(name: &str, labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return name.to_string();
+    }
+    let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))).collect();
+    format!("{name}{{{}}}", pairs.join(","))
+}
+
+/// One histogram being collected from its classic series.
+struct Collecting {
+    key: Vec<(String, String)>,
+    series: String,
+    histogram: ClassicHistogram,
+    /// The own timestamp of its last series, if that had one.
+    timestamp_ms: Option<i64>,
+    gauge: bool,
+}
+
+/// Converts a collected histogram and adds it; one that breaks a rule is dropped, or fails
+/// the answer when it came in protobuf.
+fn finish(collecting: Option<Collecting>, from_protobuf: bool, histograms: &mut Vec<NativeHistogramLine>) -> Result<(), String> {
+    let Some(group) = collecting else { return Ok(()) };
+    match group.histogram.into_native(group.gauge) {
+        Ok(histogram) => histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram }),
+        Err(problem) if from_protobuf => return Err(format!("histogram {}: converting to native histogram with custom buckets: {problem}", group.series)),
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// A classic histogram's parts as `convertnhcb.TempHistogram` gathers them.
+#[derive(Default)]
+struct ClassicHistogram {
+    /// (bound, cumulative count), bounds increasing.
+    buckets: Vec<(f64, f64)>,
+    count: Option<f64>,
+    sum: f64,
+    /// The first rule broken.
+    error: Option<String>,
+}
+
+impl ClassicHistogram {
+    fn set_bucket(&mut self, le: f64, count: f64) {
+        if self.error.is_some() {
+            return;
+        }
+        if count < 0.0 {
+            self.error = Some(format!("bucket count must be non-negative: le={le}, count={count}"));
+            return;
+        }
+        let at = self.buckets.partition_point(|(bound, _)| *bound < le);
+        if self.buckets.get(at).is_some_and(|(bound, _)| *bound == le) {
+            return;
+        }
+        if at > 0 && count < self.buckets[at - 1].1 {
+            self.error = Some(format!("count is not cumulative: {count} < {}", self.buckets[at - 1].1));
+            return;
+        }
+        if let Some((_, above)) = self.buckets.get(at) {
+            if count > *above {
+                self.error = Some(format!("count is not cumulative: {count} > {above}"));
+                return;
+            }
+        }
+        self.buckets.insert(at, (le, count));
+    }
+
+    fn set_count(&mut self, count: f64) {
+        if self.error.is_none() && count < 0.0 {
+            self.error = Some(format!("count must be non-negative: count={count}"));
+        }
+        self.count = Some(count);
+    }
+
+    /// The native histogram with custom buckets, or the rule this one breaks.
+    fn into_native(mut self, gauge: bool) -> Result<FloatHistogram, String> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let count = self.count.or(self.buckets.last().map(|(_, c)| *c)).unwrap_or(0.0);
+        if self.buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+            self.buckets.push((f64::INFINITY, count));
+        }
+        let last = self.buckets.last().map_or(0.0, |(_, c)| *c);
+        if count != last {
+            return Err(format!("count mismatch: count={count} != le=+Inf count={last}"));
+        }
+        let whole = |v: f64| v.round() == v;
+        let integer = whole(count) && self.buckets.iter().all(|(_, c)| whole(*c));
+        let mut previous = 0.0;
+        let counts: Vec<f64> = self
+            .buckets
+            .iter()
+            .map(|(_, cumulative)| {
+                let own = cumulative - previous;
+                previous = *cumulative;
+                own
+            })
+            .collect();
+        let histogram = FloatHistogram {
+            counter_reset_hint: if gauge { CounterResetHint::Gauge } else { CounterResetHint::Unknown },
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            count,
+            sum: self.sum,
+            positive_spans: vec![BucketSpan { offset: 0, length: counts.len() as u32 }],
+            positive_buckets: counts,
+            custom_values: self.buckets[..self.buckets.len() - 1].iter().map(|(le, _)| *le).collect(),
+            ..FloatHistogram::default()
+        };
+        let histogram = if integer { promql::histogram_layout::compact_keeping(&histogram, 2) } else { promql::histogram_layout::compact(&histogram) };
+        histogram.validate()?;
+        Ok(histogram)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::scrape_loop::Format;
+
+    fn answer(text: &str) -> Answer {
+        Answer { text: text.as_bytes().to_vec(), format: Format::Text, histograms: Vec::new() }
+    }
+
+    fn converted(text: &str, keep_classic: bool) -> (String, Vec<NativeHistogramLine>) {
+        let out = convert(answer(text), keep_classic, false).expect("converted");
+        (String::from_utf8(out.text).unwrap_or_default(), out.histograms)
+    }
+
+    fn nhcb(bounds: &[f64], spans: &[(i32, u32)], counts: &[f64], count: f64, sum: f64) -> FloatHistogram {
+        FloatHistogram {
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            count,
+            sum,
+            positive_spans: spans.iter().map(|&(offset, length)| BucketSpan { offset, length }).collect(),
+            positive_buckets: counts.to_vec(),
+            custom_values: bounds.to_vec(),
+            ..FloatHistogram::default()
+        }
+    }
+
+    const BODY: &str = "# HELP h Latency.\n# TYPE h histogram\nh_bucket{path=\"/a\",le=\"0.1\"} 1\nh_bucket{path=\"/a\",le=\"0.5\"} 3\nh_bucket{path=\"/a\",le=\"+Inf\"} 4\nh_sum{path=\"/a\"} 1.5\nh_count{path=\"/a\"} 4\nh_bucket{path=\"/b\",le=\"1\"} 2\nh_count{path=\"/b\"} 2\nh_sum{path=\"/b\"} 0.5\n# TYPE g gauge\ng 1\n";
+
+    #[test]
+    fn classic_histograms_become_custom_bucket_histograms_per_label_set() {
+        let (text, histograms) = converted(BODY, false);
+        assert_eq!(text, "# HELP h Latency.\n# TYPE h histogram\n# TYPE g gauge\ng 1\n");
+        let expected = vec![
+            NativeHistogramLine { series: "h{path=\"/a\"}".into(), timestamp_ms: None, histogram: nhcb(&[0.1, 0.5], &[(0, 3)], &[1.0, 2.0, 1.0], 4.0, 1.5) },
+            NativeHistogramLine { series: "h{path=\"/b\"}".into(), timestamp_ms: None, histogram: nhcb(&[1.0], &[(0, 1)], &[2.0], 2.0, 0.5) },
+        ];
+        assert_eq!(histograms, expected);
+        // Kept beside them with always_scrape_classic_histograms.
+        let (text, kept) = converted(BODY, true);
+        assert_eq!(text, BODY);
+        assert_eq!(kept, expected);
+    }
+
+    #[test]
+    fn empty_buckets_are_compacted_as_prometheus_compacts_them() {
+        // Whole counts: runs of up to two empty buckets stay inside a span, longer ones split it.
+        let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"3\"} 1\nh_bucket{le=\"4\"} 2\nh_bucket{le=\"5\"} 2\nh_bucket{le=\"6\"} 2\nh_bucket{le=\"7\"} 2\nh_bucket{le=\"8\"} 3\nh_count 3\nh_sum 9\n";
+        let (_, histograms) = converted(body, false);
+        assert_eq!(histograms[0].histogram, nhcb(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[(0, 4), (3, 1)], &[1.0, 0.0, 0.0, 1.0, 1.0], 3.0, 9.0));
+        // A fractional count: every empty bucket goes.
+        let (_, histograms) = converted("# TYPE h histogram\nh_bucket{le=\"1\"} 0.5\nh_bucket{le=\"2\"} 0.5\nh_bucket{le=\"+Inf\"} 1.5\nh_count 1.5\nh_sum 1\n", false);
+        assert_eq!(histograms[0].histogram, nhcb(&[1.0, 2.0], &[(0, 1), (1, 1)], &[0.5, 1.0], 1.5, 1.0));
+    }
+
+    #[test]
+    fn broken_histograms_are_dropped_in_text_and_fail_a_protobuf_answer() {
+        for body in [
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"2\"} 2\nh_count 3\n",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 2\n",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} -1\nh_count 0\n",
+        ] {
+            let (text, histograms) = converted(body, false);
+            assert_eq!((text.as_str(), histograms.len()), ("# TYPE h histogram\n", 0), "{body}");
+            let refused = convert(answer(body), false, true).expect_err(body);
+            assert!(refused.starts_with("histogram h: converting to native histogram with custom buckets: "), "{refused}");
+        }
+    }
+
+    #[test]
+    fn only_histogram_families_and_their_own_series_are_converted() {
+        // Another family's `_bucket`, a bucket without a numeric `le`, an untyped family
+        // and a gauge histogram in text stay as they are.
+        let body = "# TYPE h histogram\nh_bucket{le=\"x\"} 1\nother_bucket{le=\"1\"} 1\nh_count 1\n# TYPE u untyped\nu_bucket{le=\"1\"} 1\nu_count 1\n# TYPE gh gaugehistogram\ngh_bucket{le=\"1\"} 1\ngh_gcount 1\n";
+        let (text, histograms) = converted(body, false);
+        assert_eq!(text, "# TYPE h histogram\nh_bucket{le=\"x\"} 1\nother_bucket{le=\"1\"} 1\n# TYPE u untyped\nu_bucket{le=\"1\"} 1\nu_count 1\n# TYPE gh gaugehistogram\ngh_bucket{le=\"1\"} 1\ngh_gcount 1\n");
+        assert_eq!(histograms.iter().map(|h| h.series.as_str()).collect::<Vec<_>>(), vec!["h"]);
+        // In a protobuf answer a gauge histogram converts, marked as a gauge.
+        let out = convert(answer("# TYPE gh gaugehistogram\ngh_count 2\ngh_sum 1\ngh_bucket{le=\"1\"} 2\ngh_bucket{le=\"+Inf\"} 2\n"), false, true).expect("converted");
+        assert_eq!(out.histograms[0].histogram.counter_reset_hint, CounterResetHint::Gauge);
+        assert_eq!(out.histograms[0].histogram.custom_values, vec![1.0]);
+    }
+
+    #[test]
+    fn own_timestamps_and_escaped_labels_carry_over() {
+        let (_, histograms) = converted("# TYPE h histogram\nh_bucket{a=\"q\\\"x\\\\\",le=\"+Inf\"} 1 1000\nh_count{a=\"q\\\"x\\\\\"} 1 1000\n", false);
+        assert_eq!((histograms[0].series.as_str(), histograms[0].timestamp_ms), ("h{a=\"q\\\"x\\\\\"}", Some(1000)));
+        // The series text reads back to the same labels.
+        let line = format!("{} 0", histograms[0].series);
+        let parsed = crate::ingest::text_format::parse_line(&line, 0, 0, &LabelLimits::default()).expect("parsed").expect("a series");
+        assert_eq!(parsed.0.get("a"), Some("q\"x\\"));
+    }
+}
