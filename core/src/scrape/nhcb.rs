@@ -14,6 +14,8 @@
 //!   up to 2 empty buckets), others a float one (empty buckets dropped);
 //! - the classic series stay only with `always_scrape_classic_histograms`.
 
+use std::collections::HashSet;
+
 use tsdb::model::CUSTOM_BUCKETS_SCHEMA;
 use tsdb::{BucketSpan, CounterResetHint, FloatHistogram, Labels, METRIC_NAME_LABEL};
 
@@ -28,44 +30,60 @@ const NO_TIMESTAMP: i64 = i64::MIN;
 /// `keep_classic`). `from_protobuf`: the answer's text came from `protobuf::to_text`.
 pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Result<Answer, String> {
     let text = String::from_utf8(answer.text).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+    let limits = LabelLimits::default();
+    // A protobuf histogram read as native is not converted (its classic series, given for
+    // `always_scrape_classic_histograms`, are not a second histogram).
+    let native: HashSet<(String, Vec<(String, String)>)> = answer
+        .histograms
+        .iter()
+        .filter_map(|h| crate::ingest::text_format::parse_line(&format!("{} 0", h.series), 0, 0, &limits).ok().flatten())
+        .map(|(labels, _)| (labels.metric_name().unwrap_or("").to_string(), group_key(&labels)))
+        .collect();
+    let mut converted = Converted { histograms: answer.histograms, native, from_protobuf };
     let mut out = String::with_capacity(text.len());
-    let mut histograms = answer.histograms;
     let mut family: Option<Family> = None;
     let mut collecting: Option<Collecting> = None;
-    let limits = LabelLimits::default();
     for line in text.lines() {
         let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            finish(collecting.take(), from_protobuf, &mut histograms)?;
+        // Blank lines are skipped, as Prometheus' text parser skips them; comments end a
+        // histogram.
+        if trimmed.starts_with('#') {
+            converted.finish(collecting.take())?;
             if let Some(kind) = type_line(trimmed) {
                 family = kind.map(|(name, gauge)| Family { name: name.to_string(), gauge }).filter(|f| !f.gauge || from_protobuf);
             }
-            out.push_str(line);
-            out.push('\n');
-            continue;
         }
-        // A line the scrape loop would refuse is left for it to refuse.
-        let Ok(Some((labels, sample))) = crate::ingest::text_format::parse_line(trimmed, 0, NO_TIMESTAMP, &limits) else {
-            finish(collecting.take(), from_protobuf, &mut histograms)?;
+        // A line the scrape loop would refuse (or skip) is left for it.
+        let parsed = if trimmed.is_empty() || trimmed.starts_with('#') { None } else { crate::ingest::text_format::parse_line(trimmed, 0, NO_TIMESTAMP, &limits).ok().flatten() };
+        let Some((labels, sample)) = parsed else {
             out.push_str(line);
             out.push('\n');
             continue;
         };
-        let part = family.as_ref().and_then(|f| classic_part(&labels, f));
-        let key = part.as_ref().map(|_| group_key(&labels));
-        if collecting.as_ref().is_some_and(|c| Some(&c.key) != key.as_ref()) {
-            finish(collecting.take(), from_protobuf, &mut histograms)?;
+        // As Prometheus' `differentMetric`: a series of another base name (suffix cut) or
+        // other labels (`le` aside) ends the histogram being collected; in a protobuf answer
+        // each message's histogram is its own (each begins with its `_count`).
+        let name = labels.metric_name().unwrap_or("");
+        let base = ["_bucket", "_count", "_sum"].iter().find_map(|suffix| name.strip_suffix(suffix)).unwrap_or(name);
+        let key = group_key(&labels);
+        let part = family.as_ref().and_then(|f| classic_part(&labels, f, from_protobuf));
+        let next_message = from_protobuf && matches!(part, Some(Part::Count));
+        if collecting.as_ref().is_some_and(|c| family.is_none() || c.base != base || c.key != key || next_message) {
+            converted.finish(collecting.take())?;
         }
-        let (Some(part), Some(key), Some(family)) = (part, key, family.as_ref()) else {
+        let (Some(part), Some(family)) = (part, family.as_ref()) else {
             out.push_str(line);
             out.push('\n');
             continue;
         };
-        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge });
+        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge });
         group.timestamp_ms = (sample.timestamp_ms != NO_TIMESTAMP).then_some(sample.timestamp_ms);
         match part {
-            Part::Bucket(le) => group.histogram.set_bucket(le, sample.value),
-            Part::Count => group.histogram.set_count(sample.value),
+            Part::Bucket(le) => group.histogram.buckets.push((le, sample.value)),
+            Part::NanBound => {
+                group.histogram.error.get_or_insert_with(|| "bucket boundary must not be NaN".to_string());
+            }
+            Part::Count => group.histogram.count = Some(sample.value),
             Part::Sum => group.histogram.sum = sample.value,
         }
         if keep_classic {
@@ -73,8 +91,34 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
             out.push('\n');
         }
     }
-    finish(collecting.take(), from_protobuf, &mut histograms)?;
-    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms })
+    converted.finish(collecting.take())?;
+    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms: converted.histograms })
+}
+
+/// The histograms of the answer so far.
+struct Converted {
+    histograms: Vec<NativeHistogramLine>,
+    /// The (name, labels) of the answer's native histograms.
+    native: HashSet<(String, Vec<(String, String)>)>,
+    from_protobuf: bool,
+}
+
+impl Converted {
+    /// Converts a collected histogram and adds it; one that breaks a rule is dropped, or
+    /// fails the answer when it came in protobuf. One the answer has as native is left out.
+    fn finish(&mut self, collecting: Option<Collecting>) -> Result<(), String> {
+        let Some(group) = collecting else { return Ok(()) };
+        let family = group.base.clone();
+        if self.native.contains(&(family, group.key)) {
+            return Ok(());
+        }
+        match group.histogram.into_native(group.gauge) {
+            Ok(histogram) => self.histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram }),
+            Err(problem) if self.from_protobuf => return Err(format!("histogram {}: converting to native histogram with custom buckets: {problem}", group.series)),
+            Err(_) => {}
+        }
+        Ok(())
+    }
 }
 
 /// A `histogram` (or `gaugehistogram`) family named by the last `# TYPE` line.
@@ -101,17 +145,22 @@ fn type_line(line: &str) -> Option<Option<(&str, bool)>> {
 /// Which part of a classic histogram a series is.
 enum Part {
     Bucket(f64),
+    /// A bucket bounded by NaN: in a protobuf answer it fails the conversion, as there.
+    NanBound,
     Count,
     Sum,
 }
 
 /// The part `labels` holds of `family`'s histogram, if any: its name is the family's with a
-/// suffix, and a bucket has a numeric `le`.
-fn classic_part(labels: &Labels, family: &Family) -> Option<Part> {
+/// suffix, and a bucket has a numeric `le` (text answers leave a NaN one alone).
+fn classic_part(labels: &Labels, family: &Family, from_protobuf: bool) -> Option<Part> {
     let name = labels.metric_name()?;
     let suffix = name.strip_prefix(family.name.as_str())?;
     match suffix {
-        "_bucket" => labels.get("le")?.parse::<f64>().ok().filter(|le| !le.is_nan()).map(Part::Bucket),
+        "_bucket" => match labels.get("le")?.parse::<f64>().ok()? {
+            le if le.is_nan() => from_protobuf.then_some(Part::NanBound),
+            le => Some(Part::Bucket(le)),
+        },
         "_count" => Some(Part::Count),
         "_sum" => Some(Part::Sum),
         _ => None,
@@ -134,6 +183,8 @@ fn series_text(name: &str, labels: &[(String, String)]) -> String {
 
 /// One histogram being collected from its classic series.
 struct Collecting {
+    /// The name its series share, suffix cut.
+    base: String,
     key: Vec<(String, String)>,
     series: String,
     histogram: ClassicHistogram,
@@ -142,76 +193,52 @@ struct Collecting {
     gauge: bool,
 }
 
-/// Converts a collected histogram and adds it; one that breaks a rule is dropped, or fails
-/// the answer when it came in protobuf.
-fn finish(collecting: Option<Collecting>, from_protobuf: bool, histograms: &mut Vec<NativeHistogramLine>) -> Result<(), String> {
-    let Some(group) = collecting else { return Ok(()) };
-    match group.histogram.into_native(group.gauge) {
-        Ok(histogram) => histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram }),
-        Err(problem) if from_protobuf => return Err(format!("histogram {}: converting to native histogram with custom buckets: {problem}", group.series)),
-        Err(_) => {}
-    }
-    Ok(())
-}
-
-/// A classic histogram's parts as `convertnhcb.TempHistogram` gathers them.
+/// A classic histogram's parts as `convertnhcb.TempHistogram` gathers them: buckets as
+/// they came, checked once sorted (the same outcome as its checks on each insertion, without
+/// its quadratic inserts).
 #[derive(Default)]
 struct ClassicHistogram {
-    /// (bound, cumulative count), bounds increasing.
+    /// (bound, cumulative count) in the order given.
     buckets: Vec<(f64, f64)>,
     count: Option<f64>,
     sum: f64,
-    /// The first rule broken.
+    /// A rule broken on the way (a NaN bound).
     error: Option<String>,
 }
 
 impl ClassicHistogram {
-    fn set_bucket(&mut self, le: f64, count: f64) {
-        if self.error.is_some() {
-            return;
-        }
-        if count < 0.0 {
-            self.error = Some(format!("bucket count must be non-negative: le={le}, count={count}"));
-            return;
-        }
-        let at = self.buckets.partition_point(|(bound, _)| *bound < le);
-        if self.buckets.get(at).is_some_and(|(bound, _)| *bound == le) {
-            return;
-        }
-        if at > 0 && count < self.buckets[at - 1].1 {
-            self.error = Some(format!("count is not cumulative: {count} < {}", self.buckets[at - 1].1));
-            return;
-        }
-        if let Some((_, above)) = self.buckets.get(at) {
-            if count > *above {
-                self.error = Some(format!("count is not cumulative: {count} > {above}"));
-                return;
-            }
-        }
-        self.buckets.insert(at, (le, count));
-    }
-
-    fn set_count(&mut self, count: f64) {
-        if self.error.is_none() && count < 0.0 {
-            self.error = Some(format!("count must be non-negative: count={count}"));
-        }
-        self.count = Some(count);
-    }
-
     /// The native histogram with custom buckets, or the rule this one breaks.
     fn into_native(mut self, gauge: bool) -> Result<FloatHistogram, String> {
         if let Some(error) = self.error {
             return Err(error);
         }
+        if let Some((le, count)) = self.buckets.iter().find(|(_, count)| *count < 0.0) {
+            return Err(format!("bucket count must be non-negative: le={le}, count={count}"));
+        }
+        if let Some(count) = self.count.filter(|c| *c < 0.0) {
+            return Err(format!("count must be non-negative: count={count}"));
+        }
+        // Sorted by bound, the first of a repeated bound kept (a stable sort keeps their order).
+        self.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.buckets.dedup_by(|later, first| later.0 == first.0);
+        if let Some(pair) = self.buckets.windows(2).find(|pair| pair[1].1 < pair[0].1) {
+            return Err(format!("count is not cumulative: {} < {}", pair[1].1, pair[0].1));
+        }
         let count = self.count.or(self.buckets.last().map(|(_, c)| *c)).unwrap_or(0.0);
         if self.buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+            // Go appends it unchecked; its `Validate` then refuses the negative bucket a
+            // count below the last bucket makes.
+            if let Some((le, last)) = self.buckets.last().filter(|(_, last)| count < *last) {
+                return Err(format!("bucket le=+Inf would hold a negative count: count={count} < le={le} count={last}"));
+            }
             self.buckets.push((f64::INFINITY, count));
         }
         let last = self.buckets.last().map_or(0.0, |(_, c)| *c);
         if count != last {
             return Err(format!("count mismatch: count={count} != le=+Inf count={last}"));
         }
-        let whole = |v: f64| v.round() == v;
+        // Go's test: the count survives a round trip through int64.
+        let whole = |v: f64| v.round() == v && v.abs() < 9.223_372_036_854_776e18;
         let integer = whole(count) && self.buckets.iter().all(|(_, c)| whole(*c));
         let mut previous = 0.0;
         let counts: Vec<f64> = self
@@ -296,15 +323,63 @@ mod tests {
     #[test]
     fn broken_histograms_are_dropped_in_text_and_fail_a_protobuf_answer() {
         for body in [
-            "# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"2\"} 2\nh_count 3\n",
-            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 2\n",
-            "# TYPE h histogram\nh_bucket{le=\"1\"} -1\nh_count 0\n",
+            // Each begins with its `_count`, as a protobuf answer's text does.
+            "# TYPE h histogram\nh_count 3\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"2\"} 2\n",
+            "# TYPE h histogram\nh_count 2\nh_bucket{le=\"+Inf\"} 1\n",
+            "# TYPE h histogram\nh_count 0\nh_bucket{le=\"1\"} -1\n",
+            // No +Inf bucket and a count below the last bucket: its +Inf bucket would be
+            // negative, which Prometheus' validation refuses.
+            "# TYPE h histogram\nh_count 3\nh_bucket{le=\"1\"} 5\n",
         ] {
             let (text, histograms) = converted(body, false);
             assert_eq!((text.as_str(), histograms.len()), ("# TYPE h histogram\n", 0), "{body}");
             let refused = convert(answer(body), false, true).expect_err(body);
             assert!(refused.starts_with("histogram h: converting to native histogram with custom buckets: "), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_histogram_ends_where_prometheus_ends_it() {
+        // A blank line does not end it; a series of its name and labels that is not one of
+        // its parts passes through without ending it; another label set does.
+        let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n\nh_bucket{le=\"x\"} 9\nh{} 9\nh_bucket{le=\"2\"} 2\nh_count 2\nh_sum 3\nh_count{a=\"b\"} 0\n";
+        let (text, histograms) = converted(body, false);
+        assert_eq!(text, "# TYPE h histogram\n\nh_bucket{le=\"x\"} 9\nh{} 9\n");
+        assert_eq!(histograms.iter().map(|h| (h.series.as_str(), h.histogram.count, h.histogram.sum)).collect::<Vec<_>>(), vec![("h", 2.0, 3.0), ("h{a=\"b\"}", 0.0, 0.0)]);
+        assert_eq!(histograms[0].histogram.custom_values, vec![1.0, 2.0]);
+        // Buckets out of order are sorted; a repeated bound keeps its first count.
+        let (_, histograms) = converted("# TYPE h histogram\nh_bucket{le=\"2\"} 3\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1\"} 2\nh_count 3\n", false);
+        assert_eq!(histograms[0].histogram, nhcb(&[1.0, 2.0], &[(0, 2)], &[1.0, 2.0], 3.0, 0.0));
+    }
+
+    #[test]
+    fn protobuf_answers_convert_each_classic_histogram_and_no_native_one() {
+        use proto::client_model::{Bucket, BucketSpan as Span, Histogram, Metric, MetricFamily, MetricType};
+        use prost::Message;
+        let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };
+        // A native histogram with broken classic buckets, and two classic messages of the
+        // same labels.
+        let native = Histogram { sample_count: 3, schema: 0, positive_span: vec![Span { offset: 0, length: 1 }], positive_delta: vec![3], bucket: vec![bucket(1.0, 9), bucket(2.0, 3)], ..Histogram::default() };
+        let classic = |count: u64| Histogram { sample_count: count, bucket: vec![bucket(1.0, count)], ..Histogram::default() };
+        let families = [
+            MetricFamily { name: "n".into(), r#type: MetricType::Histogram as i32, metric: vec![Metric { histogram: Some(native), ..Metric::default() }], ..MetricFamily::default() },
+            MetricFamily { name: "c".into(), r#type: MetricType::Histogram as i32, metric: vec![Metric { histogram: Some(classic(1)), ..Metric::default() }, Metric { histogram: Some(classic(2)), ..Metric::default() }], ..MetricFamily::default() },
+        ];
+        let mut body = Vec::new();
+        for f in families {
+            f.encode_length_delimited(&mut body).expect("encode");
+        }
+        let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: true, classic_histograms_too: true };
+        let exposition = crate::scrape::protobuf::to_text(&body, options).expect("decoded");
+        let out = convert(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, false, true).expect("converted");
+        let got: Vec<(&str, i32, f64)> = out.histograms.iter().map(|h| (h.series.as_str(), h.histogram.schema, h.histogram.count)).collect();
+        assert_eq!(got, vec![("n", 0, 3.0), ("c", CUSTOM_BUCKETS_SCHEMA, 1.0), ("c", CUSTOM_BUCKETS_SCHEMA, 2.0)]);
+        assert_eq!(String::from_utf8(out.text).unwrap_or_default(), "# TYPE n histogram\n# TYPE c histogram\n");
+        // A NaN bound fails a protobuf answer (a text one leaves the series alone).
+        let nan = "# TYPE h histogram\nh_count 1\nh_bucket{le=\"NaN\"} 1\n";
+        assert!(convert(answer(nan), false, true).is_err_and(|e| e.contains("bucket boundary must not be NaN")));
+        let (text, histograms) = converted(nan, false);
+        assert_eq!((text.as_str(), histograms.len()), ("# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\n", 1));
     }
 
     #[test]
