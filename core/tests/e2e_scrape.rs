@@ -1250,6 +1250,10 @@ const GCE_TEST_KEY: &str = include_str!("fixtures/gce_test_service_account.pem")
 /// A fake Google: the OAuth token endpoint (checking the service account's RS256 assertion),
 /// the metadata server's token, and Compute Engine's instances.list of proj-1's zone
 /// europe-west1-b over two pages (checking the token and the filter).
+/// Set: the fake Compute API refuses the next instances request with 401, as Google does
+/// for a revoked token.
+static REVOKE_NEXT_TOKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn fake_google_answer(request: &FakeRequest) -> (u16, String, String) {
     use base64::Engine;
     let decode = |part: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
@@ -1291,6 +1295,9 @@ fn fake_google_answer(request: &FakeRequest) -> (u16, String, String) {
     let authorization = request.headers.get("authorization").cloned().unwrap_or_default();
     if !request.path.starts_with("/compute/v1/projects/proj-1/zones/europe-west1-b/instances?alt=json&filter=labels.team+%3D+storage&maxResults=100") {
         return (404, r#"{"error":{"code":404,"message":"unknown"}}"#.into(), format!("unknown {}", request.path));
+    }
+    if REVOKE_NEXT_TOKEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        return (401, r#"{"error":{"code":401,"message":"Request had invalid authentication credentials."}}"#.into(), "instances: REVOKED".into());
     }
     if authorization != "Bearer tok-sa" && authorization != "Bearer tok-md" {
         return (401, r#"{"error":{"code":401,"message":"Request had invalid authentication credentials."}}"#.into(), format!("instances: UNAUTHORIZED {authorization}"));
@@ -1363,6 +1370,21 @@ fn gce_sd_finds_instances_with_a_service_account_and_with_the_metadata_server() 
         };
         assert_eq!(seen.iter().filter(|l| *l == token_line).count(), 1, "{how}: {seen:?}");
         assert!(seen.iter().all(|l| l == token_line || l.starts_with("instances Bearer tok-")), "{how}: {seen:?}");
+        // A token refused with 401 is let go: the next refresh asks for a new one.
+        log.lock().map(|mut l| l.clear()).ok();
+        REVOKE_NEXT_TOKEN.store(true, std::sync::atomic::Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + WAIT;
+        let seen = loop {
+            let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+            let revoked = seen.iter().position(|l| l == "instances: REVOKED");
+            if revoked.is_some_and(|at| seen[at..].iter().filter(|l| l.starts_with("instances Bearer tok-")).count() >= 2) {
+                break seen;
+            }
+            assert!(std::time::Instant::now() < deadline, "{how}: a refresh after the 401: {seen:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let revoked = seen.iter().position(|l| l == "instances: REVOKED").unwrap_or(0);
+        assert_eq!(seen[revoked..].iter().filter(|l| *l == token_line).count(), 1, "{how}: one new token after the 401: {seen:?}");
         assert!(server.stop(), "clean shutdown");
     }
 }
