@@ -18,6 +18,20 @@ fn value_of(result: &[serde_json::Value]) -> Option<String> {
     result.first().and_then(|s| s["value"][1].as_str()).map(str::to_string)
 }
 
+/// `/api/v1/metadata` every 100 ms until `accept` takes its `data` (metadata reaches the
+/// shards asynchronously); fails after `WAIT` saying `what` did not arrive.
+fn poll_metadata(server: &Server, what: &str, accept: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, metadata) = get_json(&server.url("/api/v1/metadata"));
+        if status == 200 && accept(&metadata["data"]) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {metadata}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
 fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> Option<()>) -> serde_json::Value {
     let deadline = std::time::Instant::now() + WAIT;
@@ -785,16 +799,7 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     assert_eq!(cut["lastError"], "OpenMetrics: the data does not end with # EOF", "{cut}");
     let asked = broken.request_heads();
     assert!(asked.first().is_some_and(|h| h.contains("\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\n")), "{asked:?}");
-    // Metadata reaches the shards asynchronously: read it until it is there.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (status, metadata) = get_json(&server.url("/api/v1/metadata"));
-        if status == 200 && metadata["data"]["om_build"][0]["type"] == "info" && metadata["data"]["om_latency_seconds"][0]["unit"] == "seconds" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the OpenMetrics metadata: {metadata}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_metadata(&server, "the OpenMetrics metadata", |data| data["om_build"][0]["type"] == "info" && data["om_latency_seconds"][0]["unit"] == "seconds");
     assert!(server.stop(), "clean shutdown");
 }
 
@@ -905,15 +910,7 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"), "{heads:?}");
 
     // The families' help and types reach the metadata API.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (status, metadata) = get_json(&server.url("/api/v1/metadata"));
-        if status == 200 && metadata["data"]["pb_latency_seconds"][0]["type"] == "histogram" && metadata["data"]["pb_requests_total"][0]["help"] == "Requests." {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the protobuf metadata: {metadata}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_metadata(&server, "the protobuf metadata", |data| data["pb_latency_seconds"][0]["type"] == "histogram" && data["pb_requests_total"][0]["help"] == "Requests.");
 
     // The histogram leaves the answer: its native series goes stale like any other.
     exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(false));

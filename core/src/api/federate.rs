@@ -95,14 +95,7 @@ fn push_label(out: &mut String, first: &mut bool, name: &str, value: &str) {
     }
     out.push_str(name);
     out.push_str("=\"");
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    crate::ingest::text_format::push_escaped_label_value(out, value);
     out.push('"');
 }
 

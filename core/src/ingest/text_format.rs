@@ -10,6 +10,19 @@ fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
     DecodeError::InvalidSeries { series: format!("line {line}"), problem: problem.into() }
 }
 
+/// Appends a label value with the text format's escapes (backslash, double quote, line
+/// feed); OpenMetrics escapes `# HELP` text the same way.
+pub(crate) fn push_escaped_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
 pub(crate) fn parse_value(text: &str) -> Option<f64> {
     match text {
         "NaN" => Some(f64::NAN),

@@ -130,14 +130,10 @@ struct Family {
 /// `Some(Some((name, gauge)))` for a `# TYPE` line of a histogram family, `Some(None)` for
 /// one of another type, `None` for other comments.
 fn type_line(line: &str) -> Option<Option<(&str, bool)>> {
-    let mut words = line.trim_start_matches('#').split_whitespace();
-    if words.next() != Some("TYPE") {
-        return None;
-    }
-    let name = words.next()?;
-    Some(match words.next() {
-        Some("histogram") => Some((name, false)),
-        Some("gaugehistogram") => Some((name, true)),
+    let (name, kind) = super::scrape_loop::type_comment(line)?;
+    Some(match kind {
+        "histogram" => Some((name, false)),
+        "gaugehistogram" => Some((name, true)),
         _ => None,
     })
 }
@@ -177,8 +173,18 @@ fn series_text(name: &str, labels: &[(String, String)]) -> String {
     if labels.is_empty() {
         return name.to_string();
     }
-    let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))).collect();
-    format!("{name}{{{}}}", pairs.join(","))
+    let mut text = format!("{name}{{");
+    for (i, (label, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(label);
+        text.push_str("=\"");
+        crate::ingest::text_format::push_escaped_label_value(&mut text, value);
+        text.push('"');
+    }
+    text.push('}');
+    text
 }
 
 /// One histogram being collected from its classic series.

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use prost::Message;
 use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
+
+use crate::ingest::text_format::push_escaped_label_value;
 use tsdb::FloatHistogram;
 
 /// The text (and the native histograms, at 8 bytes a bucket) may be this many times the
@@ -154,14 +156,7 @@ fn write_metadata(family: &dto::MetricFamily, metric_type: MetricType, out: &mut
     if !family.help.is_empty() {
         out.line.clear();
         let _ = write!(out.line, "# HELP {name} ");
-        for c in family.help.chars() {
-            match c {
-                '\\' => out.line.push_str("\\\\"),
-                '\n' => out.line.push_str("\\n"),
-                '"' => out.line.push_str("\\\""),
-                c => out.line.push(c),
-            }
-        }
+        push_escaped_label_value(&mut out.line, &family.help);
         out.line.push('\n');
         out.push_line()?;
     }
@@ -323,18 +318,6 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Resul
         text.push('"');
     }
     Ok(text)
-}
-
-/// A label value with the text format's escapes.
-fn push_escaped_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// A sample value that `text_format::parse_value` reads back to the same number (NaN reads

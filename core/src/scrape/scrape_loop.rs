@@ -257,6 +257,17 @@ fn comment_keyword(line: &str, format: Format) -> Option<&'static str> {
     keywords.iter().copied().find(|k| rest.strip_prefix(k).is_some_and(|after| after.starts_with([' ', '\t'])))
 }
 
+/// The family name and type of a `# TYPE name type` comment (`#`, whitespace, `TYPE`, as
+/// `comment_keyword` reads it).
+pub(crate) fn type_comment(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('#').filter(|rest| rest.starts_with([' ', '\t']))?;
+    let mut words = rest.split_whitespace();
+    if words.next() != Some("TYPE") {
+        return None;
+    }
+    Some((words.next()?, words.next().unwrap_or("")))
+}
+
 /// A `# HELP` text with its escapes read: `\\`, `\n`, and in OpenMetrics also `\"`.
 fn unescape_help(text: &str, format: Format) -> String {
     let mut out = String::with_capacity(text.len());
@@ -508,9 +519,9 @@ enum FamilyKind {
 impl FamilyKind {
     /// The kind a `# TYPE name kind` line gives.
     fn of_type_line(line: &str) -> FamilyKind {
-        match line.trim_start_matches('#').split_whitespace().nth(2) {
-            Some("histogram") => FamilyKind::Histogram,
-            Some("summary") => FamilyKind::Summary,
+        match type_comment(line) {
+            Some((_, "histogram")) => FamilyKind::Histogram,
+            Some((_, "summary")) => FamilyKind::Summary,
             _ => FamilyKind::Other,
         }
     }
