@@ -813,7 +813,7 @@ fn protobuf_exposition(with_histogram: bool) -> Vec<u8> {
         name: "pb_requests_total".into(),
         help: "Requests.".into(),
         r#type: MetricType::Counter as i32,
-        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0 }), ..Metric::default() }],
+        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, ..Counter::default() }), ..Metric::default() }],
         unit: String::new(),
     };
     let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };

@@ -600,7 +600,7 @@ fn protobuf_families() -> Vec<u8> {
     let family = |name: &str, kind: MetricType, metric: Vec<Metric>| MetricFamily { name: name.into(), help: format!("{name} \\ help\nline \"two\"."), r#type: kind as i32, metric, unit: String::new() };
     let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };
     let families = [
-        family("pbi_requests_total", MetricType::Counter, vec![Metric { label: vec![label("path", "/a\"b\\c\nd"), label("code", "200")], counter: Some(Counter { value: 7.0 }), ..Metric::default() }, Metric { label: vec![label("path", "/e"), label("code", "500")], counter: Some(Counter { value: 1.5e3 }), ..Metric::default() }]),
+        family("pbi_requests_total", MetricType::Counter, vec![Metric { label: vec![label("path", "/a\"b\\c\nd"), label("code", "200")], counter: Some(Counter { value: 7.0, ..Counter::default() }), ..Metric::default() }, Metric { label: vec![label("path", "/e"), label("code", "500")], counter: Some(Counter { value: 1.5e3, ..Counter::default() }), ..Metric::default() }]),
         family("pbi_temperature", MetricType::Gauge, vec![Metric { gauge: Some(Gauge { value: -2.25 }), ..Metric::default() }]),
         family("pbi_untyped", MetricType::Untyped, vec![Metric { untyped: Some(Untyped { value: 0.1 }), ..Metric::default() }]),
         family("pbi_rpc_seconds", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 9, sample_sum: 1.25, quantile: vec![Quantile { quantile: 0.5, value: 0.1 }, Quantile { quantile: 0.99, value: 0.5 }] }), ..Metric::default() }]),

@@ -503,7 +503,7 @@ impl HttpClient {
             conn.flush().await
         };
         sent.await.map_err(|e| proxy.error(format!("sending CONNECT: {e}")))?;
-        let mut wire: Wire<'_, dyn FnMut(&mut Vec<u8>) -> Result<(), String>> = Wire { conn: &mut conn, buf: Vec::new(), received: false, sink: None };
+        let mut wire: Wire<'_, SinkFn<'_>> = Wire { conn: &mut conn, buf: Vec::new(), received: false, sink: None };
         let head = loop {
             let head = wire.head().await.map_err(|e| proxy.error(format!("answering CONNECT {target}: {e}")))?;
             if !(100..=199).contains(&head.status) {
@@ -763,6 +763,9 @@ fn decode(headers: &mut http::HeaderMap, body: Vec<u8>, body_max: usize) -> Resu
     }
     Ok(decoded)
 }
+
+/// The function a `Wire`'s sink is (named for a `Wire` built without one).
+type SinkFn<'a> = dyn FnMut(&mut Vec<u8>) -> Result<(), String> + 'a;
 
 /// The read side of one response: bytes read but not yet taken are in `buf`.
 struct Wire<'a, S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized> {

@@ -2,8 +2,8 @@
 //! `metrics.proto` of client_model): what a target answers for
 //! `Accept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`,
 //! a stream of `MetricFamily` messages each preceded by its varint length. Field numbers as
-//! upstream. Exemplars and start timestamps are not read by the scraper and are left out
-//! (prost skips unknown fields).
+//! upstream. Start timestamps are not read by the scraper and are left out (prost skips
+//! unknown fields).
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct LabelPair {
@@ -34,6 +34,8 @@ pub struct Gauge {
 pub struct Counter {
     #[prost(double, tag = "1")]
     pub value: f64,
+    #[prost(message, optional, tag = "2")]
+    pub exemplar: Option<Exemplar>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -97,6 +99,9 @@ pub struct Histogram {
     pub positive_delta: Vec<i64>,
     #[prost(double, repeated, tag = "14")]
     pub positive_count: Vec<f64>,
+    /// A native histogram's exemplars (each must have a timestamp).
+    #[prost(message, repeated, tag = "16")]
+    pub exemplars: Vec<Exemplar>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -109,6 +114,28 @@ pub struct Bucket {
     /// Inclusive.
     #[prost(double, tag = "2")]
     pub upper_bound: f64,
+    #[prost(message, optional, tag = "3")]
+    pub exemplar: Option<Exemplar>,
+}
+
+/// An exemplar: its own labels (a trace id, say), a value, perhaps a timestamp.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub label: Vec<LabelPair>,
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    #[prost(message, optional, tag = "3")]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// `google.protobuf.Timestamp`: seconds and nanoseconds since the epoch.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct Timestamp {
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -198,7 +198,7 @@ impl SeriesScratch {
 /// refuse it: a name that is empty or repeated, text that is not UTF-8, or names and values
 /// over `EXEMPLAR_LABELS_CHARS_MAX` characters together. Labels with an empty value are
 /// dropped, as a series' are.
-fn exemplar_from(pairs: &mut Vec<(&[u8], &[u8])>, value: f64, timestamp_ms: i64) -> Option<Exemplar> {
+pub(crate) fn exemplar_from(pairs: &mut Vec<(&[u8], &[u8])>, value: f64, timestamp_ms: i64) -> Option<Exemplar> {
     pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut chars = 0;
     for (i, &(name, label_value)) in pairs.iter().enumerate() {

@@ -1,6 +1,8 @@
 //! The Prometheus text exposition format for `/api/v1/import/prometheus`: `name{l="v"} value
 //! [timestamp_ms]` lines, `#` comments; samples without a timestamp get the import time.
 
+use std::fmt::Write as _;
+
 use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
 
 use super::label_limits::LabelLimits;
@@ -32,11 +34,26 @@ pub(crate) fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
+/// A sample value that `parse_value` reads back to the same number (NaN reads
+/// back as the canonical NaN; its payload does not survive text).
+pub(crate) fn push_value(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        // Debug is the shortest text that parses back to the same bits (`1e300`, `-0.0`).
+        let _ = write!(out, "{value:?}");
+    }
+}
+
 /// Label pairs as parsed, before they are checked and sorted.
-type LabelPairs = Vec<(String, String)>;
+pub(crate) type LabelPairs = Vec<(String, String)>;
 
 /// Parses one `{a="b",c="d"}` block starting after `{`; returns labels and the rest after `}`.
-fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, &str), DecodeError> {
+pub(crate) fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, &str), DecodeError> {
     let mut pairs = Vec::new();
     loop {
         rest = rest.trim_start();

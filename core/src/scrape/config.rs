@@ -1774,10 +1774,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     }
     // The names asked for: a job's dots or values escaping as it sets it; otherwise
     // underscores (Prometheus 3 would allow UTF-8 names, which are not read here).
-    let escaping = match s.metric_name_escaping_scheme.as_deref() {
-        Some(scheme @ ("dots" | "values" | "underscores")) => scheme,
-        _ => "underscores",
-    };
+    let escaping = s.metric_name_escaping_scheme.as_deref().filter(|scheme| matches!(*scheme, "dots" | "values" | "underscores")).unwrap_or("underscores");
     let native_histograms = s.scrape_native_histograms.or(globals.scrape_native_histograms).unwrap_or(false);
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
         Some(protocols) => accept_header(protocols, escaping)?,

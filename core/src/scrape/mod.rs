@@ -14,6 +14,7 @@ pub mod dns;
 pub mod dns_sd;
 pub mod docker_sd;
 pub mod ec2_sd;
+pub mod exemplar;
 pub mod gce_sd;
 pub mod google_auth;
 pub mod http_get;

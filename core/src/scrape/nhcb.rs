@@ -12,15 +12,19 @@
 //!   the scrape, as there), its classic series dropped with it unless they are kept;
 //! - counts that are all whole numbers make an integer histogram (compacted keeping runs of
 //!   up to 2 empty buckets), others a float one (empty buckets dropped);
-//! - the classic series stay only with `always_scrape_classic_histograms`.
+//! - the classic series stay only with `always_scrape_classic_histograms`;
+//! - the exemplars of a histogram's series go to the converted histogram (where only those
+//!   with a timestamp are kept); a text or OpenMetrics answer's classic series kept beside
+//!   it lose theirs, as Prometheus' converter takes them, while a protobuf answer's keep them.
 
 use std::collections::HashSet;
 
 use tsdb::model::CUSTOM_BUCKETS_SCHEMA;
 use tsdb::{BucketSpan, CounterResetHint, FloatHistogram, Labels, METRIC_NAME_LABEL};
 
+use super::exemplar::ScrapedExemplar;
 use super::protobuf::NativeHistogramLine;
-use super::scrape_loop::Answer;
+use super::scrape_loop::{Answer, Format};
 use crate::ingest::label_limits::LabelLimits;
 
 /// A timestamp no line can have: a series without its own gets this from the parser.
@@ -53,8 +57,9 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
                 family = kind.map(|(name, gauge)| Family { name: name.to_string(), gauge }).filter(|f| !f.gauge || from_protobuf);
             }
         }
+        let (sample_text, exemplar) = without_exemplar(trimmed, answer.format);
         // A line the scrape loop would refuse (or skip) is left for it.
-        let parsed = if trimmed.is_empty() || trimmed.starts_with('#') { None } else { crate::ingest::text_format::parse_line(trimmed, 0, NO_TIMESTAMP, &limits).ok().flatten() };
+        let parsed = if trimmed.is_empty() || trimmed.starts_with('#') { None } else { crate::ingest::text_format::parse_line(sample_text, 0, NO_TIMESTAMP, &limits).ok().flatten() };
         let Some((labels, sample)) = parsed else {
             out.push_str(line);
             out.push('\n');
@@ -76,8 +81,11 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
             out.push('\n');
             continue;
         };
-        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge });
+        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge, exemplars: Vec::new() });
         group.timestamp_ms = (sample.timestamp_ms != NO_TIMESTAMP).then_some(sample.timestamp_ms);
+        if let Some(e) = exemplar.and_then(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Milliseconds).ok()) {
+            group.exemplars.push(e);
+        }
         match part {
             Part::Bucket(le) => group.histogram.buckets.push((le, sample.value)),
             Part::NanBound => {
@@ -87,7 +95,7 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
             Part::Sum => group.histogram.sum = sample.value,
         }
         if keep_classic {
-            out.push_str(line);
+            out.push_str(if from_protobuf { line } else { sample_text });
             out.push('\n');
         }
     }
@@ -113,7 +121,7 @@ impl Converted {
             return Ok(());
         }
         match group.histogram.into_native(group.gauge) {
-            Ok(histogram) => self.histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram }),
+            Ok(histogram) => self.histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram, exemplars: group.exemplars }),
             Err(problem) if self.from_protobuf => return Err(format!("histogram {}: converting to native histogram with custom buckets: {problem}", group.series)),
             Err(_) => {}
         }
@@ -197,6 +205,19 @@ struct Collecting {
     /// The own timestamp of its last series, if that had one.
     timestamp_ms: Option<i64>,
     gauge: bool,
+    /// The exemplars of its series.
+    exemplars: Vec<ScrapedExemplar>,
+}
+
+/// A line without the exemplar it may end with (only rewritten OpenMetrics and protobuf
+/// answers carry them), and the exemplar's text.
+fn without_exemplar(line: &str, format: Format) -> (&str, Option<&str>) {
+    if format != Format::OpenMetrics || line.starts_with('#') {
+        return (line, None);
+    }
+    let Some((series, rest)) = super::scrape_loop::split_series(line) else { return (line, None) };
+    let (sample, exemplar) = super::exemplar::split(rest);
+    (&line[..series.len() + sample.len()], exemplar)
 }
 
 /// A classic histogram's parts as `convertnhcb.TempHistogram` gathers them: buckets as
@@ -275,7 +296,6 @@ impl ClassicHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::scrape_loop::Format;
 
     fn answer(text: &str) -> Answer {
         Answer { text: text.as_bytes().to_vec(), format: Format::Text, histograms: Vec::new() }
@@ -305,8 +325,8 @@ mod tests {
         let (text, histograms) = converted(BODY, false);
         assert_eq!(text, "# HELP h Latency.\n# TYPE h histogram\n# TYPE g gauge\ng 1\n");
         let expected = vec![
-            NativeHistogramLine { series: "h{path=\"/a\"}".into(), timestamp_ms: None, histogram: nhcb(&[0.1, 0.5], &[(0, 3)], &[1.0, 2.0, 1.0], 4.0, 1.5) },
-            NativeHistogramLine { series: "h{path=\"/b\"}".into(), timestamp_ms: None, histogram: nhcb(&[1.0], &[(0, 1)], &[2.0], 2.0, 0.5) },
+            NativeHistogramLine { series: "h{path=\"/a\"}".into(), timestamp_ms: None, histogram: nhcb(&[0.1, 0.5], &[(0, 3)], &[1.0, 2.0, 1.0], 4.0, 1.5), exemplars: Vec::new() },
+            NativeHistogramLine { series: "h{path=\"/b\"}".into(), timestamp_ms: None, histogram: nhcb(&[1.0], &[(0, 1)], &[2.0], 2.0, 0.5), exemplars: Vec::new() },
         ];
         assert_eq!(histograms, expected);
         // Kept beside them with always_scrape_classic_histograms.

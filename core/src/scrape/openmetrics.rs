@@ -5,8 +5,7 @@
 //! - a sample's timestamp is in seconds (a float) and becomes milliseconds, truncated as
 //!   Prometheus truncates it;
 //! - an exemplar (` # {labels} value [timestamp]` after the sample) is checked for its form
-//!   and left out (Prometheus keeps scraped exemplars only with its exemplar storage
-//!   feature, off by default);
+//!   and kept on its line with its timestamp in milliseconds (see `scrape::exemplar`);
 //! - `_created` samples are series like any other (Prometheus ingests them unless its
 //!   created-timestamp feature is on);
 //! - `# TYPE`, `# HELP` and `# UNIT` stay for `/api/v1/metadata` (`unknown` as the text
@@ -76,7 +75,7 @@ fn rewrite_comment(comment: &str, out: &mut String) -> Result<(), String> {
 }
 
 /// A sample line (`name{labels} value [timestamp] [# exemplar]`, single spaces) in the text
-/// format: the timestamp in milliseconds, the exemplar checked and left out.
+/// format: the timestamp in milliseconds, the exemplar's too.
 fn rewrite_sample(line: &str, out: &mut String) -> Result<(), String> {
     if line.is_empty() {
         return Err("empty line".into());
@@ -89,14 +88,8 @@ fn rewrite_sample(line: &str, out: &mut String) -> Result<(), String> {
         return Err("a line must start with a metric name".into());
     }
     let rest = rest.strip_prefix(' ').ok_or_else(|| format!("expected one space and a value after {series:?}"))?;
-    // The value and timestamp hold no `#`: what follows ` # ` is the exemplar.
-    let (sample, exemplar) = match rest.split_once(" # ") {
-        Some((sample, exemplar)) => (sample, Some(exemplar)),
-        None => (rest, None),
-    };
-    if let Some(exemplar) = exemplar {
-        check_exemplar(exemplar)?;
-    }
+    let (sample, exemplar) = super::exemplar::split(rest);
+    let exemplar = exemplar.map(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Seconds)).transpose()?;
     let fields: Vec<&str> = sample.split(' ').collect();
     if fields.iter().any(|f| f.is_empty()) || fields.len() > 2 || sample.contains('#') {
         return Err(format!("expected a value and perhaps a timestamp, each after one space, got {sample:?}"));
@@ -112,31 +105,15 @@ fn rewrite_sample(line: &str, out: &mut String) -> Result<(), String> {
         out.push(' ');
         out.push_str(&((seconds * 1000.0) as i64).to_string());
     }
+    if let Some(e) = exemplar {
+        super::exemplar::push(out, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);
+    }
     Ok(())
 }
 
 /// The series part of a sample line (its name and label block) and the rest.
 fn split_series(line: &str) -> Option<(&str, &str)> {
     super::scrape_loop::split_series(line)
-}
-
-/// An exemplar after a sample's `#`: a label block, a value, perhaps a timestamp.
-fn check_exemplar(text: &str) -> Result<(), String> {
-    let text = text.trim_start();
-    if !text.starts_with('{') {
-        return Err(format!("invalid exemplar {text:?}: a label block must follow '#'"));
-    }
-    let (_, rest) = split_series(text).ok_or_else(|| format!("invalid exemplar {text:?}: its label block does not end"))?;
-    let mut fields = rest.split_whitespace();
-    let value = fields.next().ok_or_else(|| format!("invalid exemplar {text:?}: missing value"))?;
-    crate::ingest::text_format::parse_value(value).ok_or_else(|| format!("invalid exemplar value {value:?}"))?;
-    if let Some(ts) = fields.next() {
-        ts.parse::<f64>().ok().filter(|t| t.is_finite()).ok_or_else(|| format!("invalid exemplar timestamp {ts:?}"))?;
-    }
-    if let Some(extra) = fields.next() {
-        return Err(format!("unexpected {extra:?} after the exemplar"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -152,7 +129,7 @@ mod tests {
         let body = "# HELP http_requests Requests \\\\ \\\"served\\\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000.1239 # {trace_id=\"abc\"} 1 1700000000.5\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd unknown\nodd NaN -1.5\n# EOF\n";
         assert_eq!(
             text(body).as_deref(),
-            Ok("# HELP http_requests Requests \\\\ \\\"served\\\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000123\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd untyped\nodd NaN -1500\n")
+            Ok("# HELP http_requests Requests \\\\ \\\"served\\\".\n# TYPE http_requests counter\n# UNIT http_requests_seconds seconds\nhttp_requests_total{path=\"/a # b\"} 7 1700000000123 # {trace_id=\"abc\"} 1.0 1700000000500\nhttp_requests_created{path=\"/a # b\"} 1.6999e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE odd untyped\nodd NaN -1500\n")
         );
         assert_eq!(text("# EOF").as_deref(), Ok(""), "no final line break");
         assert_eq!(text("# HELP a \n# EOF\n").as_deref(), Ok("# HELP a \n"), "an empty help text");

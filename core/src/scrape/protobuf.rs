@@ -2,7 +2,11 @@
 //! length) read as Prometheus' `ProtobufParser` reads it: every float series it yields
 //! becomes a text-format line (metadata as OpenMetrics comments) for the scrape loop's text
 //! path, and every native histogram it yields a `NativeHistogramLine`, validated as
-//! Prometheus validates it on append and compacted as its parser compacts it.
+//! Prometheus validates it on append and compacted as its parser compacts it. Exemplars come
+//! as Prometheus' parser gives them (see `scrape::exemplar`): a counter's and a classic
+//! bucket's on their lines, a native histogram's (its list, else its buckets', only those
+//! with a timestamp) with it; one with a label name the text cannot carry
+//! (`[a-zA-Z_][a-zA-Z0-9_]*`) is left out.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -11,7 +15,8 @@ use prost::Message;
 use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
 
-use crate::ingest::text_format::push_escaped_label_value;
+use super::exemplar::ScrapedExemplar;
+use crate::ingest::text_format::{push_escaped_label_value, push_value};
 use tsdb::FloatHistogram;
 
 /// The text (and the native histograms, at 8 bytes a bucket) may be this many times the
@@ -39,6 +44,8 @@ pub struct NativeHistogramLine {
     /// Its own timestamp (ms), when the message has a non-zero `timestamp_ms`.
     pub timestamp_ms: Option<i64>,
     pub histogram: FloatHistogram,
+    /// Its exemplars, each with a timestamp.
+    pub exemplars: Vec<ScrapedExemplar>,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +97,21 @@ impl Output {
     /// One float series line: `name` + `suffix`, the metric's `labels` (text between braces,
     /// possibly empty) and the `magic` label, the value and the metric's own timestamp.
     fn series(&mut self, name: &str, suffix: &str, labels: &str, magic: Option<(&str, &str)>, value: f64, timestamp_ms: i64) -> Result<(), String> {
+        self.start_series(name, suffix, labels, magic, value, timestamp_ms);
+        self.end_series(None)
+    }
+
+    /// Ends the line `start_series` began, with its exemplar if any, and appends it.
+    fn end_series(&mut self, exemplar: Option<&dto::Exemplar>) -> Result<(), String> {
+        if let Some(e) = exemplar.and_then(scraped_exemplar) {
+            super::exemplar::push(&mut self.line, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);
+        }
+        self.line.push('\n');
+        self.push_line()
+    }
+
+    /// `series` without its end.
+    fn start_series(&mut self, name: &str, suffix: &str, labels: &str, magic: Option<(&str, &str)>, value: f64, timestamp_ms: i64) {
         self.line.clear();
         self.line.push_str(name);
         self.line.push_str(suffix);
@@ -113,9 +135,26 @@ impl Output {
         if timestamp_ms != 0 {
             let _ = write!(self.line, " {timestamp_ms}");
         }
-        self.line.push('\n');
-        self.push_line()
     }
+}
+
+/// An exemplar of the answer as the scrape reads it: its timestamp in milliseconds (as Go
+/// computes it from seconds and nanoseconds); `None` when a label name is not one the text
+/// can carry.
+fn scraped_exemplar(e: &dto::Exemplar) -> Option<ScrapedExemplar> {
+    if !e.label.iter().all(|pair| super::exemplar::is_label_name(&pair.name)) {
+        return None;
+    }
+    let timestamp_ms = e.timestamp.map(|t| t.seconds.wrapping_mul(1000).wrapping_add(i64::from(t.nanos / 1_000_000)));
+    Some(ScrapedExemplar { labels: e.label.iter().map(|pair| (pair.name.clone(), pair.value.clone())).collect(), value: e.value, timestamp_ms })
+}
+
+/// A native histogram's exemplars as Prometheus' parser gives them: those of its list that
+/// have a timestamp, or when the list is empty those of its buckets that have one.
+fn native_exemplars(h: &dto::Histogram) -> Vec<ScrapedExemplar> {
+    let timed = |e: &&dto::Exemplar| e.timestamp.is_some();
+    let chosen: Vec<&dto::Exemplar> = if h.exemplars.is_empty() { h.bucket.iter().filter_map(|b| b.exemplar.as_ref()).filter(timed).collect() } else { h.exemplars.iter().filter(timed).collect() };
+    chosen.into_iter().filter_map(scraped_exemplar).collect()
 }
 
 fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
@@ -133,7 +172,8 @@ fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut 
         match metric_type {
             MetricType::Counter => {
                 let labels = labels_text(name, metric, None)?;
-                out.series(name, "", &labels, None, metric.counter.as_ref().map_or(0.0, |c| c.value), metric.timestamp_ms)?;
+                out.start_series(name, "", &labels, None, metric.counter.as_ref().map_or(0.0, |c| c.value), metric.timestamp_ms);
+                out.end_series(metric.counter.as_ref().and_then(|c| c.exemplar.as_ref()))?;
             }
             MetricType::Gauge => {
                 let labels = labels_text(name, metric, None)?;
@@ -202,11 +242,13 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
         let labels = labels_text(name, metric, None)?;
         let series = if labels.is_empty() { name.to_string() } else { format!("{name}{{{labels}}}") };
         let native = native_histogram(name, &series, histogram, gauge)?;
-        out.histogram_bytes += series.len() + 8 * (native.positive_buckets.len() + native.negative_buckets.len());
+        let exemplars = native_exemplars(histogram);
+        let exemplar_bytes: usize = exemplars.iter().map(|e| 16 + e.labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()).sum();
+        out.histogram_bytes += series.len() + 8 * (native.positive_buckets.len() + native.negative_buckets.len()) + exemplar_bytes;
         if out.text.len() + out.histogram_bytes > out.text_bytes_max {
             return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", out.text_bytes_max));
         }
-        out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native });
+        out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native, exemplars });
         // The classic series too only when asked and when there are classic buckets.
         if !options.classic_histograms_too || histogram.bucket.is_empty() {
             return Ok(());
@@ -220,7 +262,8 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
     for bucket in &histogram.bucket {
         let cumulative = if bucket.cumulative_count_float != 0.0 { bucket.cumulative_count_float } else { bucket.cumulative_count as f64 };
         let le = promql::format::open_metrics_float(bucket.upper_bound);
-        out.series(name, "_bucket", &labels, Some(("le", &le)), cumulative, metric.timestamp_ms)?;
+        out.start_series(name, "_bucket", &labels, Some(("le", &le)), cumulative, metric.timestamp_ms);
+        out.end_series(bucket.exemplar.as_ref())?;
         // Buckets after +Inf are not read (Prometheus stops there).
         if bucket.upper_bound == f64::INFINITY {
             return Ok(());
@@ -318,21 +361,6 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Resul
         text.push('"');
     }
     Ok(text)
-}
-
-/// A sample value that `text_format::parse_value` reads back to the same number (NaN reads
-/// back as the canonical NaN; its payload does not survive text).
-fn push_value(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if value == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else {
-        // Debug is the shortest text that parses back to the same bits (`1e300`, `-0.0`).
-        let _ = write!(out, "{value:?}");
-    }
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -441,8 +469,8 @@ mod tests {
     #[test]
     fn counters_gauges_and_untyped_series() {
         let mut requests = family("http_requests_total", MetricType::Counter, vec![
-            Metric { label: labels(&[("path", "/a"), ("code", "200")]), counter: Some(Counter { value: 1027.0 }), timestamp_ms: 1_700_000_000_123, ..Metric::default() },
-            Metric { counter: Some(Counter { value: 3.5 }), ..Metric::default() },
+            Metric { label: labels(&[("path", "/a"), ("code", "200")]), counter: Some(Counter { value: 1027.0, ..Counter::default() }), timestamp_ms: 1_700_000_000_123, ..Metric::default() },
+            Metric { counter: Some(Counter { value: 3.5, ..Counter::default() }), ..Metric::default() },
         ]);
         requests.help = "Requests \\ \"served\".\nAll of them.".into();
         let mut temperature = family("temperature_celsius", MetricType::Gauge, vec![Metric { label: labels(&[("room", "b")]), gauge: Some(Gauge { value: -0.25 }), ..Metric::default() }]);
@@ -506,7 +534,7 @@ mod tests {
             sample_count: 1,
             sample_count_float: 2.5,
             sample_sum: -3.0,
-            bucket: vec![Bucket { cumulative_count: 1, cumulative_count_float: 1.5, upper_bound: 1e6 }, Bucket { cumulative_count: 2, cumulative_count_float: 0.0, upper_bound: 1e7 }],
+            bucket: vec![Bucket { cumulative_count: 1, cumulative_count_float: 1.5, upper_bound: 1e6, exemplar: None }, Bucket { cumulative_count: 2, cumulative_count_float: 0.0, upper_bound: 1e7, exemplar: None }],
             ..Histogram::default()
         };
         let latency = family("latency_seconds", MetricType::Histogram, vec![
@@ -547,7 +575,7 @@ mod tests {
         let (text, histograms) = decode(&[latency], NATIVE);
         // Classic buckets are not read without `classic_histograms_too`.
         assert_eq!(text, "# TYPE latency_seconds histogram\n");
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "latency_seconds{job=\"a\",x=\"q\\\"\"}".into(), timestamp_ms: Some(1234), histogram: native_integer_stored() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "latency_seconds{job=\"a\",x=\"q\\\"\"}".into(), timestamp_ms: Some(1234), histogram: native_integer_stored(), exemplars: Vec::new() }]);
     }
 
     #[test]
@@ -581,7 +609,7 @@ mod tests {
             negative_buckets: vec![0.25],
             custom_values: Vec::new(),
         };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "sizes".into(), timestamp_ms: None, histogram: expected }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "sizes".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
     }
 
     #[test]
@@ -590,7 +618,7 @@ mod tests {
         let (text, histograms) = decode(&[queue], NATIVE);
         assert_eq!(text, "# TYPE queue_depth gaugehistogram\n");
         let expected = FloatHistogram { counter_reset_hint: CounterResetHint::Gauge, ..native_integer_stored() };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "queue_depth{q=\"1\"}".into(), timestamp_ms: None, histogram: expected }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "queue_depth{q=\"1\"}".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
     }
 
     #[test]
@@ -615,7 +643,7 @@ mod tests {
     #[test]
     fn classic_histograms_too_gives_both_when_there_are_classic_buckets() {
         let latency = || family("latency_seconds", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], native_integer(classic_buckets())), histogram_metric(&[("a", "2")], native_integer(Vec::new()))]);
-        let native = |a: &str| NativeHistogramLine { series: format!("latency_seconds{{a=\"{a}\"}}"), timestamp_ms: None, histogram: native_integer_stored() };
+        let native = |a: &str| NativeHistogramLine { series: format!("latency_seconds{{a=\"{a}\"}}"), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new() };
 
         let (text, histograms) = decode(&[latency()], NATIVE_AND_CLASSIC);
         // The second metric has no classic buckets, so no classic series.
@@ -648,7 +676,7 @@ mod tests {
              empty_sum{without=\"span\"} 0.0\n\
              empty_bucket{without=\"span\",le=\"+Inf\"} 0.0\n"
         );
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "empty{with=\"span\"}".into(), timestamp_ms: None, histogram: FloatHistogram::default() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "empty{with=\"span\"}".into(), timestamp_ms: None, histogram: FloatHistogram::default(), exemplars: Vec::new() }]);
     }
 
     #[test]
@@ -664,8 +692,8 @@ mod tests {
         assert_eq!(
             histograms,
             vec![
-                NativeHistogramLine { series: "h{m=\"1\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_threshold: 0.5, ..FloatHistogram::default() } },
-                NativeHistogramLine { series: "h{m=\"2\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_count: 2.0, count: 2.0, ..FloatHistogram::default() } },
+                NativeHistogramLine { series: "h{m=\"1\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_threshold: 0.5, ..FloatHistogram::default() }, exemplars: Vec::new() },
+                NativeHistogramLine { series: "h{m=\"2\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_count: 2.0, count: 2.0, ..FloatHistogram::default() }, exemplars: Vec::new() },
             ]
         );
     }
@@ -676,7 +704,7 @@ mod tests {
         let fine = Histogram { sample_count: 3, schema: 9, positive_span: spans(&[(1, 2)]), positive_delta: vec![1, 1], ..Histogram::default() };
         let (_, histograms) = decode(&[family("fine", MetricType::Histogram, vec![histogram_metric(&[], fine)])], NATIVE);
         let expected = FloatHistogram { schema: 8, count: 3.0, positive_spans: vec![tsdb::BucketSpan { offset: 1, length: 1 }], positive_buckets: vec![3.0], ..FloatHistogram::default() };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "fine".into(), timestamp_ms: None, histogram: expected }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "fine".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
     }
 
     #[test]
@@ -755,7 +783,7 @@ mod tests {
         // A native histogram has no `le` label of its own; its classic series would.
         let native_le = histogram_metric(&[("le", "1")], native_integer(classic_buckets()));
         let (_, histograms) = decode(&[family("h", MetricType::Histogram, vec![native_le.clone()])], NATIVE);
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "h{le=\"1\"}".into(), timestamp_ms: None, histogram: native_integer_stored() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "h{le=\"1\"}".into(), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new() }]);
         assert_eq!(error(&[family("h", MetricType::Histogram, vec![native_le])], NATIVE_AND_CLASSIC), "label name \"le\" is not unique for metric \"h\"");
     }
 

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tsdb::{FloatHistogram, HistogramSample, Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
 use super::config::Url;
 use super::discovery::Target;
@@ -175,6 +175,9 @@ pub struct Scraped {
     /// The families' `# TYPE` and `# HELP`, when they changed since they were last
     /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata`).
     pub metadata: Option<Vec<crate::ingest::MetricMetadata>>,
+    /// The kept series' exemplars (when the cache keeps them), each series' in the order
+    /// its store checks them.
+    pub exemplars: Vec<(Labels, Vec<Exemplar>)>,
 }
 
 /// How often a target's unchanged metadata is given again (the shards' store is best
@@ -187,8 +190,9 @@ pub enum Format {
     /// Prometheus' text format.
     Text,
     /// OpenMetrics text, rewritten into the text format by `openmetrics::to_text`, whose
-    /// `# UNIT` lines and own types (`gaugehistogram`, `info`, `stateset`) count. The
-    /// protobuf format's metadata is rewritten as such comments too (`protobuf::to_text`).
+    /// `# UNIT` lines and own types (`gaugehistogram`, `info`, `stateset`) count and whose
+    /// sample lines may end with an exemplar (`scrape::exemplar`). The protobuf format's
+    /// metadata and exemplars are rewritten as such too (`protobuf::to_text`).
     OpenMetrics,
 }
 
@@ -306,12 +310,19 @@ pub struct SeriesCache {
     last_written: SeriesSet,
     /// A hash of the last metadata given, and when (scrape start time).
     metadata_given: Option<(u64, i64)>,
+    /// Whether the answers' exemplars are kept (the server stores exemplars).
+    keep_exemplars: bool,
 }
 
 /// Scrapes after which an entry no longer seen is forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
 
 impl SeriesCache {
+    /// Keeps the exemplars of the answers from now on (`Scraped::exemplars`).
+    pub fn keep_exemplars(&mut self) {
+        self.keep_exemplars = true;
+    }
+
     /// Takes over the tracked series of a loop this one replaces (a reload), so that its
     /// first scrape marks stale what the new job no longer writes.
     pub fn inherit(&mut self, tracked: Vec<Labels>) {
@@ -406,6 +417,11 @@ impl SeriesCache {
             }
             let bad = |problem: String| format!("line {}: {problem}", index + 1);
             let (series, rest) = split_series(line).ok_or_else(|| bad("a label block does not end".into()))?;
+            let (rest, exemplar) = match format {
+                Format::OpenMetrics => super::exemplar::split(rest),
+                Format::Text => (rest, None),
+            };
+            let line = &line[..series.len() + rest.len()];
             out.scraped += 1;
             let mut fields = rest.split_whitespace();
             let value_text = fields.next().ok_or_else(|| bad("missing value".into()))?;
@@ -439,6 +455,10 @@ impl SeriesCache {
             let Some(labels) = labels else { continue };
             if !first_write(written, &labels, tracked) {
                 continue;
+            }
+            // The decoders wrote the exemplar: one that does not read back is dropped.
+            if let Some(stored) = exemplar.filter(|_| self.keep_exemplars).and_then(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Milliseconds).ok()).and_then(|e| e.stored(Some(timestamp_ms))) {
+                out.exemplars.push((labels.clone(), vec![stored]));
             }
             out.samples.push((labels, Sample { timestamp_ms, value }));
             check_sample_limit(&out, job)?;
@@ -494,6 +514,12 @@ impl SeriesCache {
                 continue;
             }
             let histogram = within_job_limits(native.histogram.clone(), job).map_err(|e| format!("{e} ({})", native.series))?;
+            // A native histogram's exemplars must have their own timestamps.
+            let mut exemplars: Vec<Exemplar> = if self.keep_exemplars { native.exemplars.iter().filter_map(|e| e.stored(None)).collect() } else { Vec::new() };
+            if !exemplars.is_empty() {
+                super::exemplar::sort_for_store(&mut exemplars);
+                out.exemplars.push((labels.clone(), exemplars));
+            }
             out.histograms.push((labels, HistogramSample { timestamp_ms: honored.unwrap_or(start_ms), histogram: Arc::new(histogram) }));
             check_sample_limit(out, job)?;
         }
@@ -748,6 +774,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     let limits = context.api.config.storage.ingest_rules().label_limits;
     let mut cache = SeriesCache::default();
     cache.inherit(inherited);
+    if context.api.config.storage.max_exemplars > 0 {
+        cache.keep_exemplars();
+    }
     let reports = report_labels(&target, &context.external_labels);
     let mut was_up: Option<bool> = None;
     // The first slot is placed on the wall clock (the target's offset in its interval); the
@@ -777,17 +806,17 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         };
         let result = fetched.and_then(|answer| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
-        let (mut series, histograms, up, error, report) = match result {
+        let (mut series, histograms, exemplars, up, error, report) = match result {
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
                     context.api.router.put_metadata(metadata);
                 }
-                (s.samples, s.histograms, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
+                (s.samples, s.histograms, s.exemplars, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
             }
-            Err(error) => (cache.all_stale(start_ms), Vec::new(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
+            Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
         series.extend(report_series(&reports, start_ms, report));
-        let stored = Box::pin(store(&context.api, series, histograms)).await;
+        let stored = Box::pin(store(&context.api, series, histograms, exemplars)).await;
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
             (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
@@ -826,7 +855,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         let at = now_ms();
         let mut series = cache.all_stale(at);
         series.extend(report_series(&reports, at, [f64::from_bits(STALE_NAN_BITS); 5]));
-        let _ = Box::pin(store(&context.api, series, Vec::new())).await;
+        let _ = Box::pin(store(&context.api, series, Vec::new(), Vec::new())).await;
     }
     Vec::new()
 }
@@ -891,9 +920,10 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
 }
 
 /// Writes a scrape's samples as one batch, so that they are stored or refused together (its
-/// `up` with them), as Prometheus commits a scrape whole.
-async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>) -> Result<(), String> {
-    let batch = if histograms.is_empty() {
+/// `up` with them), as Prometheus commits a scrape whole. Exemplars go in the same batch;
+/// those the store refuses (out of order, say) count as dropped and fail nothing.
+async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>) -> Result<(), String> {
+    let batch = if histograms.is_empty() && exemplars.is_empty() {
         if series.is_empty() {
             return Ok(());
         }
@@ -902,7 +932,7 @@ async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels
         let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
         let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] });
         let owned: Vec<tsdb::SeriesSamples> = floats.chain(natives).collect();
-        tsdb::SeriesBatch::try_from_series(&owned).map_err(|e| e.to_string())?
+        tsdb::SeriesBatch::try_from_series_and_exemplars(&owned, &exemplars).map_err(|e| e.to_string())?
     };
     crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
 }
@@ -1048,7 +1078,7 @@ mod tests {
             positive_buckets: vec![1.0; 4],
             ..FloatHistogram::default()
         };
-        NativeHistogramLine { series: series.into(), timestamp_ms, histogram }
+        NativeHistogramLine { series: series.into(), timestamp_ms, histogram, exemplars: Vec::new() }
     }
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {

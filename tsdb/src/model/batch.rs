@@ -245,7 +245,7 @@ impl SeriesBatch {
     /// The batch form of owned series whose histograms are known to be valid (label text
     /// copied once into one buffer). Input from outside goes through `try_from_series`.
     pub fn from_series(series: &[SeriesSamples]) -> SeriesBatch {
-        Self::owned(series, false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
+        Self::owned(series, &[], false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
     }
 
     /// The batch of series with one float sample each (a scrape's), label text copied once
@@ -278,10 +278,18 @@ impl SeriesBatch {
     /// `from_series`, every histogram validated: an invalid one is an
     /// `Error::InvalidHistogram` naming its series.
     pub fn try_from_series(series: &[SeriesSamples]) -> Result<SeriesBatch, Error> {
-        Self::owned(series, true)
+        Self::owned(series, &[], true)
     }
 
-    fn owned(series: &[SeriesSamples], validate: bool) -> Result<SeriesBatch, Error> {
+    /// `try_from_series` with exemplars: each entry of `exemplars` follows the series as one
+    /// more of the batch, with no samples (a shard takes a series given twice in a batch as
+    /// one). Each entry's exemplars are time-ordered, as `SeriesBatchBuilder::push_exemplars`
+    /// wants them.
+    pub fn try_from_series_and_exemplars(series: &[SeriesSamples], exemplars: &[(Labels, Vec<Exemplar>)]) -> Result<SeriesBatch, Error> {
+        Self::owned(series, exemplars, true)
+    }
+
+    fn owned(series: &[SeriesSamples], exemplars: &[(Labels, Vec<Exemplar>)], validate: bool) -> Result<SeriesBatch, Error> {
         let mut text = Vec::new();
         let mut spans = Vec::new();
         let span_of = |text: &mut Vec<u8>, s: &str| {
@@ -289,8 +297,8 @@ impl SeriesBatch {
             text.extend_from_slice(s.as_bytes());
             TextSpan { start, end: text.len() as u32 }
         };
-        for s in series {
-            for l in s.labels.iter() {
+        for labels in series.iter().map(|s| &s.labels).chain(exemplars.iter().map(|(l, _)| l)) {
+            for l in labels.iter() {
                 let name = span_of(&mut text, l.name);
                 let value = span_of(&mut text, l.value);
                 spans.push((name, value));
@@ -305,6 +313,12 @@ impl SeriesBatch {
                 } else {
                     builder.push_unchecked(labels, &s.samples, &s.histograms);
                 }
+                rest = tail;
+            }
+            for (series_labels, series_exemplars) in exemplars {
+                let (labels, tail) = rest.split_at(series_labels.len());
+                builder.push_hashed(labels, series_labels.stable_hash(), &[], &[]);
+                builder.push_exemplars(series_exemplars);
                 rest = tail;
             }
             Ok(())
