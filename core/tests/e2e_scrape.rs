@@ -32,6 +32,41 @@ fn poll_metadata(server: &Server, what: &str, accept: impl Fn(&serde_json::Value
     }
 }
 
+/// `/api/v1/query_exemplars` for `query` over the last hour and the next minute, every
+/// 100 ms until `accept` takes its `data`; fails after `WAIT` saying `what` did not arrive.
+fn poll_exemplars<T>(server: &Server, query: &str, what: &str, accept: impl Fn(&serde_json::Value) -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let url = server.url(&format!("/api/v1/query_exemplars?query={}&start={}&end={}", percent_encode(query), now_s - 3600, now_s + 60));
+        let (status, body) = get_json(&url);
+        if status == 200 {
+            if let Some(found) = accept(&body["data"]) {
+                return found;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Each series of a `query_exemplars` answer as `series: exemplar labels=value@time, ...`
+/// (the series without `instance`, whose port changes), sorted; `None` when it has fewer
+/// than `series` series.
+fn exemplar_lines(data: &serde_json::Value, series: usize) -> Option<Vec<String>> {
+    let text = |v: &serde_json::Value| v.as_object().map(|o| o.iter().filter(|(k, _)| *k != "instance").map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default();
+    let mut lines: Vec<String> = data
+        .as_array()?
+        .iter()
+        .map(|s| {
+            let exemplars: Vec<String> = s["exemplars"].as_array().map(|list| list.iter().map(|e| format!("{{{}}}={}@{}", text(&e["labels"]), e["value"].as_str().unwrap_or(""), e["timestamp"])).collect()).unwrap_or_default();
+            format!("{{{}}}: {}", text(&s["seriesLabels"]), exemplars.join(" "))
+        })
+        .collect();
+    lines.sort();
+    (lines.len() >= series).then_some(lines)
+}
+
 /// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
 fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> Option<()>) -> serde_json::Value {
     let deadline = std::time::Instant::now() + WAIT;
@@ -789,8 +824,18 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
         (names.len() == 4).then_some(names)
     });
     assert_eq!(names, vec!["om_build_info=1", "om_latency_seconds=0.5", "om_requests_created=1700000000", "om_requests_total=5"]);
+    // The exemplar is stored with the series' final labels, at the scrape's time as it has
+    // none of its own (the scrape's `up` written at that time too).
+    let stored = poll_exemplars(&server, "om_requests_total", "the OpenMetrics exemplar", |data| {
+        let series = data.as_array()?.first()?;
+        let at = series["exemplars"][0]["timestamp"].as_f64()?;
+        Some((exemplar_lines(data, 1)?, at))
+    });
+    assert_eq!(stored.0, vec!["{__name__=om_requests_total,code=200,job=om}: {trace_id=4bf92f}=1@".to_string() + &stored.1.to_string()]);
+    let up_at = poll_query(&server, &format!("timestamp(up{{job=\"om\"}} @ {})", stored.1), "up at the exemplar's time", WAIT, value_of);
+    assert_eq!(up_at.parse::<f64>().ok(), Some(stored.1), "the exemplar has its scrape's time");
     // The job asks for what its scrape_protocols list, as Prometheus makes the header; the
-    // other job for the text format first.
+    // other job as Prometheus does by default (OpenMetrics first).
     let asked = exporter.request_heads();
     assert!(asked[0].contains("\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4\r\n"), "{asked:?}");
     // Without its `# EOF` the answer is refused, as Prometheus refuses it.
@@ -798,29 +843,35 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     let cut = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "cut")).cloned().unwrap_or_default();
     assert_eq!(cut["lastError"], "OpenMetrics: the data does not end with # EOF", "{cut}");
     let asked = broken.request_heads();
-    assert!(asked.first().is_some_and(|h| h.contains("\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\n")), "{asked:?}");
+    let prometheus_default = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    assert!(asked.first().is_some_and(|h| h.contains(&format!("\r\nAccept: {prometheus_default}\r\n"))), "{asked:?}");
     poll_metadata(&server, "the OpenMetrics metadata", |data| data["om_build"][0]["type"] == "info" && data["om_latency_seconds"][0]["unit"] == "seconds");
     assert!(server.stop(), "clean shutdown");
 }
 
 /// A protobuf exposition as client_golang writes one: a counter and a histogram with native
 /// buckets (schema 0, zero bucket, buckets (1,2] and (2,4]) and classic ones (1, 2, 4).
-fn protobuf_exposition(with_histogram: bool) -> Vec<u8> {
+/// Exemplars at `exemplar_ms`: the counter's, the `le=2` bucket's, and the native
+/// histogram's two (`h1` with that time, `h2` without any).
+fn protobuf_exposition(with_histogram: bool, exemplar_ms: i64) -> Vec<u8> {
     use prost::Message;
     use proto::client_model::*;
     let label = |name: &str, value: &str| LabelPair { name: name.into(), value: value.into() };
+    let time = Some(Timestamp { seconds: exemplar_ms.div_euclid(1000), nanos: (exemplar_ms.rem_euclid(1000) * 1_000_000) as i32 });
+    let exemplar = |trace: &str, value: f64, timestamp: Option<Timestamp>| Exemplar { label: vec![label("trace_id", trace)], value, timestamp };
     let counter = MetricFamily {
         name: "pb_requests_total".into(),
         help: "Requests.".into(),
         r#type: MetricType::Counter as i32,
-        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, ..Counter::default() }), ..Metric::default() }],
+        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: Some(exemplar("c1", 0.5, time)) }), ..Metric::default() }],
         unit: String::new(),
     };
     let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };
     let histogram = Histogram {
         sample_count: 4,
         sample_sum: 3.5,
-        bucket: vec![bucket(1.0, 1), bucket(2.0, 3), bucket(4.0, 4)],
+        bucket: vec![bucket(1.0, 1), Bucket { exemplar: Some(exemplar("b2", 1.5, time)), ..bucket(2.0, 3) }, bucket(4.0, 4)],
+        exemplars: vec![exemplar("h1", 1.25, time), exemplar("h2", 3.0, None)],
         schema: 0,
         zero_threshold: 0.001,
         zero_count: 1,
@@ -859,7 +910,8 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("");
     const PROTOBUF: &str = "Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
-    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(true));
+    let exemplar_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64) - 60_000;
+    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(true, exemplar_ms));
     let scrape_file = dir.path().join("prometheus.yml");
     let target = exporter.address();
     std::fs::write(
@@ -909,11 +961,22 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"), "{heads:?}");
     assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"), "{heads:?}");
 
+    // Exemplars as Prometheus takes them: the counter's; the native histogram's with a
+    // timestamp (`h2` has none); the classic bucket's on its series, in both jobs.
+    let at = format!("{}", exemplar_ms as f64 / 1000.0);
+    let of = |query: &str, series: usize| poll_exemplars(&server, query, query, |data| exemplar_lines(data, series));
+    assert_eq!(of("pb_requests_total", 3), ["classic", "limited", "native"].map(|job| format!("{{__name__=pb_requests_total,code=200,job={job}}}: {{trace_id=c1}}=0.5@{at}")));
+    assert_eq!(of("pb_latency_seconds{job=\"native\"}", 1), [format!("{{__name__=pb_latency_seconds,job=native}}: {{trace_id=h1}}=1.25@{at}")]);
+    assert_eq!(
+        of("pb_latency_seconds_bucket", 2),
+        ["classic", "native"].map(|job| format!("{{__name__=pb_latency_seconds_bucket,job={job},le=2.0}}: {{trace_id=b2}}=1.5@{at}"))
+    );
+
     // The families' help and types reach the metadata API.
     poll_metadata(&server, "the protobuf metadata", |data| data["pb_latency_seconds"][0]["type"] == "histogram" && data["pb_requests_total"][0]["help"] == "Requests.");
 
     // The histogram leaves the answer: its native series goes stale like any other.
-    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(false));
+    exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(false, exemplar_ms));
     poll_query(&server, "pb_latency_seconds or pb_latency_seconds_count", "the histogram series gone stale", WAIT, |r| r.is_empty().then_some(()));
     let counter = poll_query(&server, "pb_requests_total{job=\"native\"}", "the counter", WAIT, value_of);
     assert_eq!(counter, "7");

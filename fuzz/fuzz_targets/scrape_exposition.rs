@@ -9,6 +9,8 @@
 //! histograms kept by the fifth, their classic series too by the sixth) likewise, its native
 //! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them). With the
 //! seventh bit classic histograms are converted to native ones first (`scrape::nhcb`).
+//! Exemplars are kept: the second scrape gives the same ones, and they make a valid batch
+//! with the samples and histograms (`SeriesBatch::try_from_series_and_exemplars`).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -63,6 +65,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let external = [("dc".to_string(), "x".to_string())];
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
+    cache.keep_exemplars();
     let first = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
     let second = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
@@ -81,7 +84,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             let batch = tsdb::SeriesBatch::from_single_samples(&b.samples);
             assert_eq!(batch.len(), b.samples.len());
             let histograms: Vec<tsdb::SeriesSamples> = b.histograms.iter().map(|(labels, h)| tsdb::SeriesSamples { labels: labels.clone(), samples: Vec::new(), histograms: vec![h.clone()] }).collect();
-            assert!(tsdb::SeriesBatch::try_from_series(&histograms).is_ok(), "scraped histograms make a valid batch");
+            // `Exemplar`'s equality compares values by bit pattern.
+            assert_eq!(a.exemplars, b.exemplars, "the cache changed the exemplars a scrape makes");
+            let exemplar_count: usize = b.exemplars.iter().map(|(_, list)| list.len()).sum();
+            match tsdb::SeriesBatch::try_from_series_and_exemplars(&histograms, &b.exemplars) {
+                Ok(batch) => assert_eq!(batch.exemplar_count(), exemplar_count),
+                Err(e) => panic!("scraped histograms and exemplars make a valid batch: {e}"),
+            }
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "the cache changed the error"),
         _ => panic!("the cache changed the outcome: {first:?} then {second:?}"),

@@ -1091,9 +1091,9 @@ fn parse_bytes(text: &str) -> Option<usize> {
     number.checked_mul(1usize << shift)
 }
 
-/// The `Accept` header of scrapes when `scrape_protocols` is not set: the text format first,
-/// as VictoriaMetrics asks (Prometheus asks OpenMetrics first; both are read).
-pub const DEFAULT_ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+/// The protocols asked for when `scrape_protocols` is not set (Prometheus'
+/// `DefaultScrapeProtocols`): OpenMetrics first, which carries exemplars.
+const DEFAULT_PROTOCOLS: [&str; 4] = ["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"];
 
 /// The three formats a scrape answer can come in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1779,7 +1779,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
         Some(protocols) => accept_header(protocols, escaping)?,
         None if native_histograms => accept_header(&PROTO_FIRST_PROTOCOLS.map(String::from), escaping)?,
-        None => DEFAULT_ACCEPT.to_string(),
+        None => accept_header(&DEFAULT_PROTOCOLS.map(String::from), escaping)?,
     };
     let fallback_format = match s.fallback_scrape_protocol.as_deref() {
         None | Some("") => AnswerFormat::Text,
@@ -1954,13 +1954,16 @@ mod tests {
         assert_eq!(app.file_sd[0].refresh_ms, 300_000);
     }
 
+    /// The `Accept` header Prometheus 3 sends by default.
+    const DEFAULT_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
     #[test]
     fn limits_come_from_global_unless_the_job_sets_them() {
         let config = parse("global: {sample_limit: 100, body_size_limit: 1MB}\nscrape_configs: [{job_name: a}, {job_name: b, sample_limit: 5, body_size_limit: 0, enable_http2: false, scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]}]").unwrap();
         assert_eq!((config.jobs[0].sample_limit, config.jobs[0].body_bytes_max), (100, 1 << 20));
         assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
         // The Accept header as Prometheus makes it of scrape_protocols (the job's, else
-        // global's); the text format first when neither is set.
+        // global's); Prometheus' default (OpenMetrics first) when neither is set.
         assert_eq!(config.jobs[0].accept, DEFAULT_ACCEPT);
         assert_eq!(config.jobs[1].accept, "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
         let config = parse("global: {scrape_protocols: [PrometheusProto, OpenMetricsText0.0.1, PrometheusText1.0.0]}\nscrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [PrometheusText0.0.4]}]").unwrap();

@@ -409,6 +409,25 @@ mod tests {
     }
 
     #[test]
+    fn exemplars_of_a_histograms_series_go_to_the_converted_histogram() {
+        let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1 # {trace_id=\"a\"} 0.5 1000\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\nh_count 2\n# TYPE c counter\nc_total 1 # {trace_id=\"c\"} 1\n";
+        let om = |text: &str| Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms: Vec::new() };
+        let traces = |out: &Answer| out.histograms.iter().map(|h| h.exemplars.iter().map(|e| (e.labels[0].1.clone(), e.timestamp_ms)).collect::<Vec<_>>()).collect::<Vec<_>>();
+        // A text answer's classic series kept beside it lose theirs (another family keeps its own).
+        let out = convert(om(body), true, false).expect("converted");
+        assert_eq!(traces(&out), vec![vec![("a".to_string(), Some(1000)), ("b".to_string(), None)]]);
+        assert_eq!(String::from_utf8(out.text).unwrap_or_default(), "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n# TYPE c counter\nc_total 1 # {trace_id=\"c\"} 1\n");
+        // A protobuf answer's keep theirs (its messages give `_count` first).
+        let protobuf = "# TYPE h histogram\nh_count 2\nh_bucket{le=\"1\"} 1 # {trace_id=\"a\"} 0.5 1000\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\n";
+        let out = convert(om(protobuf), true, true).expect("converted");
+        assert_eq!(traces(&out), vec![vec![("a".to_string(), Some(1000)), ("b".to_string(), None)]]);
+        assert!(String::from_utf8(out.text).unwrap_or_default().contains("h_bucket{le=\"1\"} 1 # {trace_id=\"a\"} 0.5 1000\n"));
+        // In the text format ` # ` is no exemplar: such a line is left for the scrape to refuse.
+        let (text, histograms) = converted("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\nh_count 2\n", false);
+        assert_eq!((text.as_str(), histograms[0].exemplars.len()), ("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\n", 0));
+    }
+
+    #[test]
     fn only_histogram_families_and_their_own_series_are_converted() {
         // Another family's `_bucket`, a bucket without a numeric `le`, an untyped family
         // and a gauge histogram in text stay as they are.

@@ -467,6 +467,42 @@ mod tests {
     }
 
     #[test]
+    fn exemplars_are_given_as_prometheus_parser_gives_them() {
+        let at = |ms: i64| Some(dto::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000 + 999) as i32 });
+        let exemplar = |trace: &str, value: f64, timestamp| dto::Exemplar { label: labels(&[("trace_id", trace)]), value, timestamp };
+        let counter = |e: dto::Exemplar| Metric { counter: Some(Counter { value: 1.0, exemplar: Some(e) }), ..Metric::default() };
+        let bad_name = dto::Exemplar { label: labels(&[("trace id", "x")]), value: 1.0, timestamp: None };
+        let requests = family("requests_total", MetricType::Counter, vec![counter(exemplar("c\"1", 0.5, at(1_500))), counter(exemplar("c2", 2.0, None)), counter(bad_name)]);
+        let bucket = |upper_bound: f64, cumulative_count: u64, exemplar: Option<dto::Exemplar>| Bucket { cumulative_count, upper_bound, exemplar, ..Bucket::default() };
+        let buckets = || vec![bucket(1.0, 1, Some(exemplar("b1", 0.5, None))), bucket(2.0, 3, Some(exemplar("b2", 1.5, at(-2_500))))];
+        // With an exemplar list the native histogram takes those of it with a timestamp;
+        // without one, its buckets' with a timestamp.
+        let listed = Histogram { exemplars: vec![exemplar("n1", 1.0, at(3_000)), exemplar("n2", 2.0, None)], bucket: buckets(), ..native_integer(Vec::new()) };
+        let unlisted = Histogram { bucket: buckets(), ..native_integer(Vec::new()) };
+        let latency = family("lat", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], listed), histogram_metric(&[("a", "2")], unlisted)]);
+        let (text, histograms) = decode(&[requests.clone(), latency.clone()], NATIVE);
+        assert_eq!(
+            text,
+            "# TYPE requests_total counter\n\
+             requests_total 1.0 # {trace_id=\"c\\\"1\"} 0.5 1500\n\
+             requests_total 1.0 # {trace_id=\"c2\"} 2.0\n\
+             requests_total 1.0\n\
+             # TYPE lat histogram\n"
+        );
+        let native: Vec<Vec<(String, Option<i64>)>> = histograms.iter().map(|h| h.exemplars.iter().map(|e| (e.labels[0].1.clone(), e.timestamp_ms)).collect()).collect();
+        assert_eq!(native, vec![vec![("n1".to_string(), Some(3_000))], vec![("b2".to_string(), Some(-2_500))]]);
+        // Read as classic, each bucket's own exemplar rides on its line, with or without time.
+        let (text, histograms) = decode(&[latency], CLASSIC_ONLY);
+        assert!(histograms.is_empty());
+        assert!(text.contains("lat_bucket{a=\"1\",le=\"1.0\"} 1.0 # {trace_id=\"b1\"} 0.5\nlat_bucket{a=\"1\",le=\"2.0\"} 3.0 # {trace_id=\"b2\"} 1.5 -2500\nlat_bucket{a=\"1\",le=\"+Inf\"} 12.0\n"), "{text}");
+        // The lines read back through the scrape's exemplar reader.
+        let line = text.lines().find(|l| l.contains("b2")).unwrap_or_default();
+        let (_, rest) = crate::scrape::scrape_loop::split_series(line).unwrap_or_default();
+        let read = super::super::exemplar::parse(super::super::exemplar::split(rest).1.unwrap_or_default(), super::super::exemplar::TimestampUnit::Milliseconds);
+        assert_eq!(read.map(|e| (e.labels, e.value, e.timestamp_ms)), Ok((vec![("trace_id".to_string(), "b2".to_string())], 1.5, Some(-2_500))));
+    }
+
+    #[test]
     fn counters_gauges_and_untyped_series() {
         let mut requests = family("http_requests_total", MetricType::Counter, vec![
             Metric { label: labels(&[("path", "/a"), ("code", "200")]), counter: Some(Counter { value: 1027.0, ..Counter::default() }), timestamp_ms: 1_700_000_000_123, ..Metric::default() },

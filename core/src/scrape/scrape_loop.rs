@@ -1124,6 +1124,47 @@ mod tests {
     }
 
     #[test]
+    fn exemplars_go_with_their_series_final_labels_when_kept() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}], metric_relabel_configs: [{source_labels: [__name__], regex: dropped, action: drop}, {target_label: env, replacement: prod}]}]");
+        let limits = LabelLimits::default();
+        let text = "a_total{code=\"200\"} 5 # {trace_id=\"t1\",empty=\"\"} 1.5\n\
+                    b_total 6 1500 # {trace_id=\"t2\"} 2.5 1200\n\
+                    dropped 1 # {trace_id=\"t3\"} 1\n\
+                    a_total{code=\"200\"} 9 # {trace_id=\"t4\"} 1\n\
+                    c 1 # {trace_id=\"too long\",x=\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n\
+                    d 1\n";
+        let mut h1 = native_line("lat", None);
+        h1.exemplars = vec![
+            super::super::exemplar::ScrapedExemplar { labels: vec![("trace_id".into(), "late".into())], value: 9.0, timestamp_ms: Some(1900) },
+            super::super::exemplar::ScrapedExemplar { labels: vec![("trace_id".into(), "untimed".into())], value: 1.0, timestamp_ms: None },
+            super::super::exemplar::ScrapedExemplar { labels: vec![("trace_id".into(), "early".into())], value: 2.0, timestamp_ms: Some(1800) },
+        ];
+        let the_answer = answer(text, vec![h1]);
+        let mut cache = SeriesCache::default();
+        let off = cache.scrape_answer(&t, &[], &the_answer, 2000, &limits).unwrap();
+        assert!(off.exemplars.is_empty(), "kept only when the server stores exemplars");
+        let mut cache = SeriesCache::default();
+        cache.keep_exemplars();
+        let kept = cache.scrape_answer(&t, &[], &the_answer, 2000, &limits).unwrap();
+        let got: Vec<String> = kept.exemplars.iter().map(|(series, list)| format!("{series} {}", list.iter().map(|e| format!("{}={}@{}", e.labels, e.value, e.timestamp_ms)).collect::<Vec<_>>().join(" "))).collect();
+        // An exemplar without a time takes its sample's (the scrape's, or the line's own);
+        // a dropped series' and a repeated line's go with them; one over 128 characters is
+        // left out; a native histogram's need their own times and are ordered by them.
+        assert_eq!(
+            got,
+            vec![
+                "a_total{code=\"200\", env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"t1\"}=1.5@2000",
+                "b_total{env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"t2\"}=2.5@1200",
+                "lat{env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"early\"}=2@1800 {trace_id=\"late\"}=9@1900",
+            ]
+        );
+        // The samples are read as without their exemplars, and a text-format answer has none.
+        assert_eq!(names(&kept), names(&SeriesCache::default().scrape_answer(&t, &[], &answer("a_total{code=\"200\"} 5\nb_total 6 1500\nc 1\nd 1\n", vec![]), 2000, &limits).unwrap()));
+        let refused = SeriesCache::default().scrape(&t, &[], b"a 1 # {trace_id=\"x\"} 1\n", 1000, &limits).unwrap_err();
+        assert!(refused.contains("invalid timestamp \"#\""), "{refused}");
+    }
+
+    #[test]
     fn native_histograms_are_brought_within_the_bucket_limit_and_factor_as_in_prometheus() {
         let job = |extra: &str| target(&format!("scrape_configs: [{{job_name: j, static_configs: [{{targets: ['h:1']}}]{extra}}}]")).job;
         let h = native_line("x", None).histogram;

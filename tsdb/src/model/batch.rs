@@ -664,6 +664,18 @@ mod tests {
     }
 
     #[test]
+    fn exemplars_given_apart_follow_the_series_as_entries_of_their_own() {
+        let up = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let other = Labels::from_pairs([("__name__", "other")]);
+        let series = vec![SeriesSamples { labels: up.clone(), samples: vec![sample(1)], histograms: Vec::new() }];
+        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t };
+        let batch = SeriesBatch::try_from_series_and_exemplars(&series, &[(up.clone(), vec![e(1), e(2)]), (other.clone(), vec![e(3)])]).expect("built");
+        assert_eq!((batch.len(), batch.sample_count(), batch.exemplar_count()), (3, 1, 3));
+        let entries: Vec<(Labels, u64, usize, Vec<i64>)> = batch.iter().map(|s| (s.to_labels(), s.hash(), s.samples().len(), s.exemplars().iter().map(|e| e.timestamp_ms).collect())).collect();
+        assert_eq!(entries, vec![(up.clone(), up.stable_hash(), 1, vec![]), (up.clone(), up.stable_hash(), 0, vec![1, 2]), (other.clone(), other.stable_hash(), 0, vec![3])]);
+    }
+
+    #[test]
     fn a_part_is_read_by_position_as_it_iterates() {
         let series: Vec<SeriesSamples> = (0..5)
             .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)], histograms: Vec::new() })
