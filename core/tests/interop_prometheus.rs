@@ -715,3 +715,102 @@ fn metricstor_scrapes_protobuf_answers_as_prometheus_does() {
     }
     assert!(server.stop());
 }
+
+/// A protobuf answer with exemplars at `at_ms`: a counter's, and two of a classic
+/// histogram's buckets (one without a timestamp).
+fn protobuf_exemplar_families(at_ms: i64) -> Vec<u8> {
+    use prost::Message;
+    use proto::client_model::*;
+    let label = |name: &str, value: &str| LabelPair { name: name.into(), value: value.into() };
+    let time = Some(Timestamp { seconds: at_ms.div_euclid(1000), nanos: (at_ms.rem_euclid(1000) * 1_000_000) as i32 });
+    let exemplar = |trace: &str, value: f64, timestamp: Option<Timestamp>| Some(Exemplar { label: vec![label("trace_id", trace)], value, timestamp });
+    let families = [
+        MetricFamily { name: "pbx_requests_total".into(), help: String::new(), r#type: MetricType::Counter as i32, metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: exemplar("pc", 0.5, time) }), ..Metric::default() }], unit: String::new() },
+        MetricFamily {
+            name: "pbx_latency_seconds".into(),
+            help: String::new(),
+            r#type: MetricType::Histogram as i32,
+            metric: vec![Metric {
+                histogram: Some(Histogram {
+                    sample_count: 4,
+                    sample_sum: 2.0,
+                    bucket: vec![Bucket { cumulative_count: 1, upper_bound: 0.5, exemplar: exemplar("pb1", 0.25, time), ..Bucket::default() }, Bucket { cumulative_count: 3, upper_bound: 1.0, exemplar: exemplar("pb2", 0.75, None), ..Bucket::default() }],
+                    ..Histogram::default()
+                }),
+                ..Metric::default()
+            }],
+            unit: String::new(),
+        },
+    ];
+    let mut body = Vec::new();
+    for f in families {
+        f.encode_length_delimited(&mut body).expect("encode a family");
+    }
+    body
+}
+
+/// Every exemplar `/api/v1/query_exemplars` holds for `query` at `base`, one line each
+/// (series labels, exemplar labels, value, and the timestamp, or `scrape time` for an
+/// exemplar that had none: those differ between the two scrapers), duplicates removed.
+fn exemplars_of(base: &str, query: &str, untimed: &[&str]) -> Vec<String> {
+    let (status, body) = get_json(&format!("{base}/api/v1/query_exemplars?query={}&start=0&end=9999999999", percent_encode(query)));
+    assert_eq!(status, 200, "{body}");
+    let mut lines: Vec<String> = Vec::new();
+    for series in body["data"].as_array().cloned().unwrap_or_default() {
+        for e in series["exemplars"].as_array().cloned().unwrap_or_default() {
+            let trace = e["labels"]["trace_id"].as_str().unwrap_or("");
+            let at = if untimed.contains(&trace) { "scrape time".to_string() } else { e["timestamp"].to_string() };
+            lines.push(format!("{} {} {} {at}", series["seriesLabels"], e["labels"], e["value"]));
+        }
+    }
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// Prometheus (exemplar storage on) and Metricstor scrape the same OpenMetrics and protobuf
+/// answers with exemplars: both keep the same exemplars on the same series (an exemplar
+/// without a timestamp at each scrape's time; an empty label dropped; one over 128
+/// characters by neither). No
+/// gauge carries one: Prometheus 2.42 fails such an OpenMetrics scrape, 2.43 and later (and
+/// we) take exemplars on any series.
+#[test]
+fn metricstor_keeps_scraped_exemplars_as_prometheus_does() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the scraped exemplar interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = Exporter::start("");
+    let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64) - 60_000;
+    let at_s = format!("{}.{:03}", at_ms / 1000, at_ms % 1000);
+    let long = "x".repeat(130);
+    let openmetrics = format!(
+        "# TYPE omx_requests counter\nomx_requests_total{{code=\"200\"}} 5 # {{trace_id=\"oc\",span_id=\"s1\"}} 1.5 {at_s}\nomx_requests_total{{code=\"500\"}} 2 # {{trace_id=\"untimed\"}} 2\n\
+         # TYPE omx_latency_seconds histogram\nomx_latency_seconds_bucket{{le=\"0.5\"}} 1 # {{trace_id=\"ob1\",span_id=\"\"}} 0.25 {at_s}\nomx_latency_seconds_bucket{{le=\"1.0\"}} 3 # {{trace_id=\"long\",x=\"{long}\"}} 0.75 {at_s}\nomx_latency_seconds_bucket{{le=\"+Inf\"}} 4\nomx_latency_seconds_sum 2.0\nomx_latency_seconds_count 4\n\
+         # TYPE omx_temperature gauge\nomx_temperature 21.5\n# EOF\n"
+    );
+    exporter.route("/om", 200, &["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"], &openmetrics);
+    exporter.route_bytes("/pb", 200, &["Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"], &protobuf_exemplar_families(at_ms));
+    let scrape_file = dir.path().join("prometheus.yml");
+    let addr = exporter.address();
+    std::fs::write(&scrape_file, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: om\n  metrics_path: /om\n  static_configs: [{{targets: ['{addr}']}}]\n- job_name: pb\n  metrics_path: /pb\n  static_configs: [{{targets: ['{addr}']}}]\n")).unwrap();
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let prom_port = free_port();
+    // Native histograms on makes Prometheus 2.42 read protobuf answers at all.
+    let _prometheus = start_prometheus_with(&prometheus, &scrape_file, prom_port, dir.path(), &["--enable-feature=exemplar-storage,native-histograms"]);
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let ours = format!("http://{}", server.http_addr);
+    for base in [&prom, &ours] {
+        poll_prometheus(&format!("{base}/api/v1/query?query=count_over_time(up%5B1m%5D)%20%3E%3D%202"), "two scrapes of both jobs", |body| body["data"]["result"].as_array().filter(|r| r.len() == 2).map(|_| ()));
+    }
+    let query = "{job=~\"om|pb\"}";
+    let untimed = ["untimed", "pb2"];
+    let theirs = exemplars_of(&prom, query, &untimed);
+    assert_eq!(theirs.len(), 6, "{theirs:#?}");
+    assert!(theirs.iter().any(|l| l.contains("untimed") && l.ends_with("scrape time")), "{theirs:#?}");
+    assert_eq!(exemplars_of(&ours, query, &untimed), theirs);
+    assert!(server.stop());
+}
