@@ -239,8 +239,8 @@ impl TlsConfig {
 }
 
 /// How OTLP metrics are translated beyond Prometheus 3.x's defaults; the options are
-/// Prometheus' `otlp:` ones, with its defaults (all off).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// Prometheus' `otlp:` ones, with its defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpConfig {
     /// Resource attributes that become labels on every series of their resource (names
@@ -260,6 +260,35 @@ pub struct OtlpConfig {
     /// (Prometheus 3.x's `--enable-feature=otlp-native-delta-ingestion`): query them with
     /// `sum_over_time`, not `rate`. Off: they are refused, as Prometheus refuses them.
     pub native_delta_ingestion: bool,
+    /// How metric and label names are translated: `UnderscoreEscapingWithSuffixes` (the
+    /// default), `UnderscoreEscapingWithoutSuffixes`, `NoUTF8EscapingWithSuffixes` (UTF-8
+    /// names as sent, with suffixes) or `NoTranslation` (names as sent).
+    pub translation_strategy: String,
+    /// Escaped label names: a single leading `_` gets `key` (`_x` → `key_x`).
+    pub label_name_underscore_sanitization: bool,
+    /// Escaped label names keep runs of `_` (else each run becomes one `_`).
+    pub label_name_preserve_multiple_underscores: bool,
+    /// Explicit-bucket histograms are stored as native histograms with custom buckets, one
+    /// series each, instead of `_bucket`/`_count`/`_sum` series.
+    pub convert_histograms_to_nhcb: bool,
+}
+
+impl Default for OtlpConfig {
+    /// Prometheus' defaults.
+    fn default() -> Self {
+        OtlpConfig {
+            promote_resource_attributes: Vec::new(),
+            promote_all_resource_attributes: false,
+            ignore_resource_attributes: Vec::new(),
+            keep_identifying_resource_attributes: false,
+            promote_scope_metadata: false,
+            native_delta_ingestion: false,
+            translation_strategy: "UnderscoreEscapingWithSuffixes".into(),
+            label_name_underscore_sanitization: true,
+            label_name_preserve_multiple_underscores: true,
+            convert_histograms_to_nhcb: false,
+        }
+    }
 }
 
 impl OtlpConfig {
@@ -277,10 +306,21 @@ impl OtlpConfig {
             keep_identifying_resource_attributes: self.keep_identifying_resource_attributes,
             promote_scope_metadata: self.promote_scope_metadata,
             native_delta_ingestion: self.native_delta_ingestion,
+            naming: crate::ingest::otlp::Naming {
+                // `validate` refuses an unknown name.
+                strategy: crate::ingest::otlp::TranslationStrategy::named(&self.translation_strategy).unwrap_or_default(),
+                underscore_label_sanitization: self.label_name_underscore_sanitization,
+                preserve_multiple_underscores: self.label_name_preserve_multiple_underscores,
+            },
+            convert_histograms_to_nhcb: self.convert_histograms_to_nhcb,
         }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if crate::ingest::otlp::TranslationStrategy::named(&self.translation_strategy).is_none() {
+            let known: Vec<&str> = crate::ingest::otlp::TranslationStrategy::ALL.iter().map(|(name, _)| *name).collect();
+            return value_error("otlp.translation_strategy", &format!("unknown strategy {:?}, expected one of {}", self.translation_strategy, known.join(", ")));
+        }
         if self.promote_all_resource_attributes {
             if !self.promote_resource_attributes.is_empty() {
                 return value_error(
@@ -757,8 +797,16 @@ mod tests {
         assert!(err("otlp:\n  promote_resource_attributes: [a, \" \"]\n").contains("otlp.promote_resource_attributes: has an empty"));
         let twice = err("otlp:\n  promote_all_resource_attributes: true\n  ignore_resource_attributes: [a, \"a \"]\n");
         assert!(twice.contains("otlp.ignore_resource_attributes") && twice.contains("\"a\" twice"), "{twice}");
-        let unknown = Config::from_yaml("otlp:\n  translation_strategy: NoTranslation\n").unwrap_err();
-        assert!(unknown.contains("translation_strategy"), "{unknown}");
+        let unknown = Config::from_yaml("otlp:\n  translate_names: false\n").unwrap_err();
+        assert!(unknown.contains("translate_names"), "{unknown}");
+        // Prometheus' naming options, its defaults unless set.
+        let naming = |yaml: &str| Config::from_yaml(yaml).unwrap().otlp.translation_options().naming;
+        assert_eq!(naming(""), crate::ingest::otlp::Naming::default());
+        let set = naming("otlp:\n  translation_strategy: NoUTF8EscapingWithSuffixes\n  label_name_underscore_sanitization: false\n  label_name_preserve_multiple_underscores: false\n");
+        assert_eq!((set.strategy, set.underscore_label_sanitization, set.preserve_multiple_underscores), (crate::ingest::otlp::TranslationStrategy::NoUTF8EscapingWithSuffixes, false, false));
+        assert!(Config::from_yaml("otlp:\n  convert_histograms_to_nhcb: true\n").unwrap().otlp.translation_options().convert_histograms_to_nhcb);
+        let strategy = err("otlp:\n  translation_strategy: Underscores\n");
+        assert!(strategy.contains("otlp.translation_strategy") && strategy.contains("\"Underscores\"") && strategy.contains("NoTranslation"), "{strategy}");
     }
 
     #[test]

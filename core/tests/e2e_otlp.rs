@@ -388,6 +388,45 @@ fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     assert!(instant(&server, "other_total", t0).is_empty());
 }
 
+/// `otlp.translation_strategy: NoUTF8EscapingWithSuffixes` keeps OTel's dotted names (with
+/// suffixes), which PromQL selects by quoting them and the APIs list as they are;
+/// `convert_histograms_to_nhcb` stores an explicit histogram as one custom-bucket series
+/// whose quantile is the classic one's.
+#[test]
+fn utf8_names_and_custom_bucket_histograms_when_configured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"otlp:\n  translation_strategy: NoUTF8EscapingWithSuffixes\n  convert_histograms_to_nhcb: true\n"))
+        .expect("append the otlp section");
+    let server = Server::start(&config);
+    let t0 = base_ms();
+    let point = NumberDataPoint { attributes: vec![s("http.route", "/pay")], ..gauge_point(t0, 7.0) };
+    let histogram_point = HistogramDataPoint { time_unix_nano: ns(t0), count: 4, sum: Some(1.5), bucket_counts: vec![1, 2, 1], explicit_bounds: vec![0.1, 0.5], ..Default::default() };
+    let body = request(vec![
+        metric("http.server.requests", "1", metric::Data::Sum(Sum { data_points: vec![point], aggregation_temporality: AggregationTemporality::Cumulative as i32, is_monotonic: true })),
+        metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: vec![histogram_point], aggregation_temporality: AggregationTemporality::Cumulative as i32 })),
+    ]);
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let counter = instant(&server, r#"{"http.server.requests_total", "http.route"="/pay"}"#, t0);
+    assert_eq!(counter.len(), 1, "{counter:?}");
+    assert_eq!((counter[0].0["__name__"].as_str(), counter[0].0["http.route"].as_str(), counter[0].1.as_str()), (Some("http.server.requests_total"), Some("/pay"), Some("7")));
+    let (status, names) = get_json(&server.url("/api/v1/label/__name__/values"));
+    assert_eq!(status, 200, "{names}");
+    assert!(names["data"].as_array().is_some_and(|n| n.iter().any(|v| v == "http.server.requests_total") && n.iter().any(|v| v == "rpc.duration_seconds")), "{names}");
+    // One histogram series: no _bucket, _count or _sum.
+    assert!(instant(&server, r#"{__name__=~"rpc.duration_seconds_.*"}"#, t0).is_empty());
+    assert_eq!(value(&server, r#"histogram_count({"rpc.duration_seconds"})"#, t0), "4");
+    // Half of 4 observations: the 2nd, the first of the two in (0.1, 0.5], so the quantile
+    // is interpolated halfway into that bucket.
+    let median = value(&server, r#"histogram_quantile(0.5, {"rpc.duration_seconds"})"#, t0);
+    assert!(median.parse::<f64>().is_ok_and(|q| (q - 0.3).abs() < 1e-12), "{median}");
+    assert!(server.stop(), "clean shutdown");
+}
+
 /// One gRPC call over h2c to `addr`: `message` framed (gzip-compressed with `grpc-encoding:
 /// gzip` when asked); returns the HTTP status, the `grpc-status` trailer (or header, for a
 /// trailers-only answer) and the answer's message bytes.

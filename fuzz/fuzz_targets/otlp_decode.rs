@@ -1,10 +1,11 @@
 //! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf, and gzip framing)
 //! never panics, for raw bytes and for bytes that are valid gzip; raw bytes also with every
-//! resource attribute and the scope metadata promoted and delta points accepted, and the
-//! batch built for the shards.
+//! resource attribute and the scope metadata promoted, delta points accepted, UTF-8 names
+//! kept and explicit histograms converted to custom buckets, and with names escaped without
+//! suffixes and underscores collapsed; the batch built for the shards.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    use metricstor::ingest::otlp::{decode_request, ResourcePromotion, TranslationOptions};
+    use metricstor::ingest::otlp::{decode_request, Naming, ResourcePromotion, TranslationOptions, TranslationStrategy};
     let rules = metricstor::ingest::IngestRules::default();
     let defaults = TranslationOptions::default();
     let promote_all = TranslationOptions {
@@ -12,11 +13,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         keep_identifying_resource_attributes: true,
         promote_scope_metadata: true,
         native_delta_ingestion: true,
+        naming: Naming { strategy: TranslationStrategy::NoUTF8EscapingWithSuffixes, ..Naming::default() },
+        convert_histograms_to_nhcb: true,
     };
-    if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, &rules, &defaults) {
-        let _ = translated.to_batch();
+    let collapsed = TranslationOptions {
+        naming: Naming { strategy: TranslationStrategy::UnderscoreEscapingWithoutSuffixes, underscore_label_sanitization: false, preserve_multiple_underscores: false },
+        ..TranslationOptions::default()
+    };
+    for options in [&defaults, &promote_all, &collapsed] {
+        if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, &rules, options) {
+            let _ = translated.to_batch();
+        }
     }
-    let _ = decode_request(Some("application/x-protobuf"), None, data, &rules, &promote_all);
     let _ = decode_request(Some("application/x-protobuf"), Some("gzip"), data, &rules, &defaults);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     if std::io::Write::write_all(&mut encoder, data).is_ok() {

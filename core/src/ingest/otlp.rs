@@ -1,9 +1,11 @@
 //! OpenTelemetry metrics (OTLP/HTTP protobuf `ExportMetricsServiceRequest`) into series, as
-//! Prometheus 3.x translates them by default: gauges and sums as samples, explicit-bucket
-//! histograms as classic `_bucket`/`_count`/`_sum` series, exponential histograms as native
+//! Prometheus 3.x translates them: gauges and sums as samples, explicit-bucket histograms
+//! as classic `_bucket`/`_count`/`_sum` series (with `otlp.convert_histograms_to_nhcb`
+//! native histograms with custom buckets), exponential histograms as native
 //! histograms, summaries as `quantile` series; resource identity as `job`/`instance`, the
 //! rest of the resource as `target_info`; exemplars on the series Prometheus puts them on;
-//! resource attributes and scope metadata promoted to labels as configured (`otlp:`).
+//! resource attributes and scope metadata promoted to labels and names translated
+//! (`otlp.translation_strategy`, see `naming`) as configured (`otlp:`).
 //! Delta temporality is refused unless `otlp.native_delta_ingestion` stores delta points as
 //! sent (exponential histograms then as gauge histograms). Pure; no I/O.
 
@@ -19,14 +21,14 @@ use std::sync::Arc;
 
 use proto::otlp_metrics::{
     exponential_histogram_data_point::Buckets, metric::Data, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
-    ExportMetricsServiceRequest, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
+    ExportMetricsServiceRequest, HistogramDataPoint, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
 };
 use proto::remote_write_v1::{histogram as proto_histogram, BucketSpan as ProtoSpan, Histogram as ProtoHistogram};
 use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
 use context::{point_labels, set_label, LabelMap, ResourceLabels, ScopeLabels, IDENTIFYING_ATTRIBUTES};
 pub use context::{ResourcePromotion, TranslationOptions};
-pub use naming::{label_name, metric_name, NameKind};
+pub use naming::{NameKind, Naming, TranslationStrategy};
 
 use super::{IngestRules, MAX_DECOMPRESSED_BYTES};
 
@@ -203,11 +205,12 @@ impl SeriesMap {
     }
 }
 
-/// The labels a data point's resource and scope give its series.
+/// The labels a data point's resource and scope give its series, and the translation's
+/// options.
 struct PointContext<'a> {
     resource: &'a ResourceLabels,
     scope: Option<&'a ScopeLabels>,
-    native_delta_ingestion: bool,
+    options: &'a TranslationOptions,
 }
 
 /// Translates a decoded request. The first problem refuses the whole request (Prometheus
@@ -217,20 +220,20 @@ pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, opt
     let mut counts = Translated::default();
     for resource_metrics in &request.resource_metrics {
         let attributes = resource_metrics.resource.as_ref().map_or(&[][..], |r| r.attributes.as_slice());
-        let resource = ResourceLabels::of(attributes, &options.promotion).map_err(OtlpError::InvalidResource)?;
+        let resource = ResourceLabels::of(attributes, &options.promotion, &options.naming).map_err(OtlpError::InvalidResource)?;
         let mut span_ns: Option<(u64, u64)> = None;
         for scope_metrics in &resource_metrics.scope_metrics {
-            let scope = ScopeLabels::of(scope_metrics, options.promote_scope_metadata).map_err(|problem| OtlpError::InvalidScope {
+            let scope = ScopeLabels::of(scope_metrics, options.promote_scope_metadata, &options.naming).map_err(|problem| OtlpError::InvalidScope {
                 scope: scope_metrics.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
                 problem,
             })?;
-            let context = PointContext { resource: &resource, scope: scope.as_ref(), native_delta_ingestion: options.native_delta_ingestion };
+            let context = PointContext { resource: &resource, scope: scope.as_ref(), options };
             for metric in &scope_metrics.metrics {
                 translate_metric(metric, &context, &mut map, &mut counts, &mut span_ns)?;
             }
         }
         if let Some((earliest, latest)) = span_ns {
-            add_target_info(attributes, &resource, options.keep_identifying_resource_attributes, earliest, latest, &mut map)?;
+            add_target_info(attributes, &resource, options, earliest, latest, &mut map)?;
         }
     }
     finish(map, counts, rules)
@@ -271,7 +274,7 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::Gauge(_) | Data::Summary(_) => None,
     };
     let delta = temporality == Some(AggregationTemporality::Delta as i32);
-    let accepted = |t: i32| t == AggregationTemporality::Cumulative as i32 || (delta && context.native_delta_ingestion);
+    let accepted = |t: i32| t == AggregationTemporality::Cumulative as i32 || (delta && context.options.native_delta_ingestion);
     if let Some(t) = temporality.filter(|&t| !accepted(t)) {
         let which = AggregationTemporality::try_from(t).map_or_else(|_| format!("unknown ({t})"), |t| format!("{t:?}").to_lowercase());
         let hint = if delta { " (set otlp.native_delta_ingestion to store delta points as sent)" } else { "" };
@@ -284,8 +287,8 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::Sum(s) if s.is_monotonic => NameKind::MonotonicCounter,
         _ => NameKind::Other,
     };
-    let family = metric_name(&metric.name, &metric.unit, kind).map_err(invalid)?;
-    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope).map_err(invalid);
+    let family = context.options.naming.metric_name(&metric.name, &metric.unit, kind).map_err(invalid)?;
+    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope, &context.options.naming).map_err(invalid);
     // Exemplars go where Prometheus puts them: sums' on their series, histogram buckets' on
     // the bucket holding their value, exponential histograms' on the native series;
     // gauges' nowhere (counted as dropped).
@@ -303,6 +306,16 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
             number_points(&g.data_points, &family, labels_of, |_, _| Ok(Vec::new()), map, counts, span_ns)?
         }
         Data::Sum(s) => number_points(&s.data_points, &family, labels_of, exemplars_of, map, counts, span_ns)?,
+        Data::Histogram(h) if context.options.convert_histograms_to_nhcb => {
+            widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
+            for p in &h.data_points {
+                let value = explicit_to_custom_buckets(p, delta).map_err(invalid)?;
+                let labels = with_name(&labels_of(&p.attributes)?, &family, None);
+                counts.data_points += 1;
+                let exemplars = exemplars_of(&p.exemplars, counts)?;
+                map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), value, exemplars);
+            }
+        }
         Data::Histogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
@@ -402,8 +415,9 @@ fn exponential_to_native(p: &ExponentialHistogramDataPoint, delta: bool) -> Resu
     }
     let schema_max = tsdb::model::EXPONENTIAL_SCHEMA_MAX;
     let (schema, scale_down) = if p.scale > schema_max { (schema_max, (p.scale - schema_max) as u32) } else { (p.scale, 0) };
-    let (positive_spans, positive_deltas) = bucket_layout(p.positive.as_ref(), scale_down)?;
-    let (negative_spans, negative_deltas) = bucket_layout(p.negative.as_ref(), scale_down)?;
+    let layout = |buckets: Option<&Buckets>| buckets.map_or(Ok((Vec::new(), Vec::new())), |b| bucket_layout(&b.bucket_counts, i64::from(b.offset), scale_down, 1));
+    let (positive_spans, positive_deltas) = layout(p.positive.as_ref())?;
+    let (negative_spans, negative_deltas) = layout(p.negative.as_ref())?;
     let h = ProtoHistogram {
         count: Some(proto_histogram::Count::CountInt(p.count)),
         sum: p.sum.unwrap_or(0.0),
@@ -421,15 +435,39 @@ fn exponential_to_native(p: &ExponentialHistogramDataPoint, delta: bool) -> Resu
     super::native_histogram::from_proto(&h).map(|sample: HistogramSample| Value::Histogram(sample.histogram)).map_err(|e| e.to_string())
 }
 
-/// OTel's dense buckets as Prometheus spans and count deltas: `2^scale_down` neighbours
-/// merged into one, empty buckets left out except runs of up to two between filled ones
-/// (client_golang's layout).
-fn bucket_layout(buckets: Option<&Buckets>, scale_down: u32) -> Result<(Vec<ProtoSpan>, Vec<i64>), String> {
-    let Some(buckets) = buckets else { return Ok((Vec::new(), Vec::new())) };
+/// An explicit-bucket histogram point as a native histogram with custom buckets, as
+/// Prometheus' `convert_histograms_to_nhcb` makes it: the bounds are its custom values (the
+/// last bucket `+Inf`), bucket `i` is index `i`, count and sum as sent; a delta point's is a
+/// gauge histogram. A point flagged as having no value is a float staleness marker.
+fn explicit_to_custom_buckets(p: &HistogramDataPoint, delta: bool) -> Result<Value, String> {
+    if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
+        return Ok(Value::Float(f64::from_bits(STALE_NAN_BITS)));
+    }
+    let (positive_spans, positive_deltas) = bucket_layout(&p.bucket_counts, 0, 0, 0)?;
+    let h = ProtoHistogram {
+        count: Some(proto_histogram::Count::CountInt(p.count)),
+        sum: p.sum.unwrap_or(0.0),
+        schema: tsdb::model::CUSTOM_BUCKETS_SCHEMA,
+        zero_count: Some(proto_histogram::ZeroCount::ZeroCountInt(0)),
+        positive_spans,
+        positive_deltas,
+        custom_values: p.explicit_bounds.clone(),
+        timestamp: timestamp_ms(p.time_unix_nano),
+        reset_hint: if delta { proto_histogram::ResetHint::Gauge as i32 } else { proto_histogram::ResetHint::Unknown as i32 },
+        ..Default::default()
+    };
+    super::native_histogram::from_proto(&h).map(|sample: HistogramSample| Value::Histogram(sample.histogram)).map_err(|e| format!("cannot convert histogram to native histogram with custom buckets: {e}"))
+}
+
+/// Dense bucket counts (the first at `offset`) as Prometheus spans and count deltas:
+/// `2^scale_down` neighbours merged into one, indexes moved by `index_shift` (1 for OTel's
+/// exponential buckets, whose index `i` is Prometheus' `i + 1`), empty buckets left out
+/// except runs of up to two between filled ones (client_golang's layout).
+fn bucket_layout(counts: &[u64], offset: i64, scale_down: u32, index_shift: i64) -> Result<(Vec<ProtoSpan>, Vec<i64>), String> {
     let shift = scale_down.min(63);
     let mut merged: Vec<(i64, u64)> = Vec::new();
-    for (i, &count) in buckets.bucket_counts.iter().enumerate() {
-        let index = ((i64::from(buckets.offset) + i as i64) >> shift) + 1;
+    for (i, &count) in counts.iter().enumerate() {
+        let index = ((offset + i as i64) >> shift) + index_shift;
         match merged.last_mut() {
             Some((last, total)) if *last == index => *total = total.checked_add(count).ok_or("bucket counts overflow 64 bits when merged")?,
             _ => merged.push((index, count)),
@@ -472,7 +510,7 @@ fn bucket_layout(buckets: Option<&Buckets>, scale_down: u32) -> Result<(Vec<Prot
 fn add_target_info(
     attributes: &[KeyValue],
     resource: &ResourceLabels,
-    keep_identifying: bool,
+    options: &TranslationOptions,
     earliest_ns: u64,
     latest_ns: u64,
     map: &mut SeriesMap,
@@ -481,8 +519,8 @@ fn add_target_info(
         return Ok(());
     }
     let invalid = |problem: String| OtlpError::InvalidMetric { metric: TARGET_INFO.into(), problem };
-    let ignored: &[&str] = if keep_identifying { &[] } else { &IDENTIFYING_ATTRIBUTES };
-    let mut labels = point_labels(attributes, ignored, &resource.identity_only(), None).map_err(invalid)?;
+    let ignored: &[&str] = if options.keep_identifying_resource_attributes { &[] } else { &IDENTIFYING_ATTRIBUTES };
+    let mut labels = point_labels(attributes, ignored, &resource.identity_only(), None, &options.naming).map_err(invalid)?;
     if !labels.contains_key("job") && !labels.contains_key("instance") {
         return Ok(());
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proto::otlp_metrics::{KeyValue, ScopeMetrics};
 
-use super::naming::{label_name, value_text};
+use super::naming::{value_text, Naming};
 
 pub(super) const SERVICE_NAME: &str = "service.name";
 pub(super) const SERVICE_NAMESPACE: &str = "service.namespace";
@@ -50,6 +50,11 @@ pub struct TranslationOptions {
     /// Delta sums and histograms stored as sent (Prometheus' `otlp-native-delta-ingestion`);
     /// otherwise they are refused.
     pub native_delta_ingestion: bool,
+    /// How metric and attribute names are translated.
+    pub naming: Naming,
+    /// Explicit-bucket histograms stored as native histograms with custom buckets (one
+    /// series each) instead of classic `_bucket`/`_count`/`_sum` series.
+    pub convert_histograms_to_nhcb: bool,
 }
 
 impl Default for TranslationOptions {
@@ -59,6 +64,8 @@ impl Default for TranslationOptions {
             keep_identifying_resource_attributes: false,
             promote_scope_metadata: false,
             native_delta_ingestion: false,
+            naming: Naming::default(),
+            convert_histograms_to_nhcb: false,
         }
     }
 }
@@ -83,7 +90,7 @@ pub(super) struct ResourceLabels {
 impl ResourceLabels {
     /// `job` (`service.namespace/service.name`), `instance` (`service.instance.id`) and the
     /// promoted attributes, or why an attribute to promote has no label name.
-    pub fn of(attributes: &[KeyValue], promotion: &ResourcePromotion) -> Result<ResourceLabels, String> {
+    pub fn of(attributes: &[KeyValue], promotion: &ResourcePromotion, naming: &Naming) -> Result<ResourceLabels, String> {
         let get = |key: &str| attributes.iter().find(|kv| kv.key == key).map(|kv| value_text(kv.value.as_ref()));
         let job = match (get(SERVICE_NAME), get(SERVICE_NAMESPACE)) {
             (Some(name), Some(namespace)) => format!("{namespace}/{name}"),
@@ -92,7 +99,7 @@ impl ResourceLabels {
         };
         let mut promoted = LabelMap::new();
         for kv in attributes.iter().filter(|kv| promotion.promotes(&kv.key)) {
-            let name = label_name(&kv.key).map_err(|e| format!("promoted attribute {:?}: {e}", kv.key))?;
+            let name = naming.label_name(&kv.key).map_err(|e| format!("promoted attribute {:?}: {e}", kv.key))?;
             set_label(&mut promoted, name, value_text(kv.value.as_ref()));
         }
         Ok(ResourceLabels { job, instance: get(SERVICE_INSTANCE_ID).unwrap_or_default(), promoted })
@@ -116,13 +123,13 @@ pub(super) struct ScopeLabels {
 impl ScopeLabels {
     /// `None` when promotion is off or the scope has no name (as Prometheus); an error when
     /// an attribute has no label name.
-    pub fn of(scope_metrics: &ScopeMetrics, promote: bool) -> Result<Option<ScopeLabels>, String> {
+    pub fn of(scope_metrics: &ScopeMetrics, promote: bool, naming: &Naming) -> Result<Option<ScopeLabels>, String> {
         let Some(scope) = scope_metrics.scope.as_ref().filter(|s| promote && !s.name.is_empty()) else {
             return Ok(None);
         };
         let mut attributes = LabelMap::new();
         for kv in &scope.attributes {
-            let name = label_name(&format!("otel_scope_{}", kv.key)).map_err(|e| format!("scope attribute {:?}: {e}", kv.key))?;
+            let name = naming.label_name(&format!("otel_scope_{}", kv.key)).map_err(|e| format!("scope attribute {:?}: {e}", kv.key))?;
             set_label(&mut attributes, name, value_text(kv.value.as_ref()));
         }
         Ok(Some(ScopeLabels { attributes, name: scope.name.clone(), version: scope.version.clone(), schema_url: scope_metrics.schema_url.clone() }))
@@ -133,13 +140,13 @@ impl ScopeLabels {
 /// Prometheus' order of precedence: its attributes but `ignored` (sorted by key, names
 /// sanitized, values of keys that collide joined with `;`); promoted resource attributes
 /// where no attribute gave that label; `job` and `instance`; the scope's labels.
-pub(super) fn point_labels(attributes: &[KeyValue], ignored: &[&str], resource: &ResourceLabels, scope: Option<&ScopeLabels>) -> Result<LabelMap, String> {
+pub(super) fn point_labels(attributes: &[KeyValue], ignored: &[&str], resource: &ResourceLabels, scope: Option<&ScopeLabels>, naming: &Naming) -> Result<LabelMap, String> {
     let mut sorted: Vec<(&str, String)> =
         attributes.iter().filter(|kv| !ignored.contains(&kv.key.as_str())).map(|kv| (kv.key.as_str(), value_text(kv.value.as_ref()))).collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut labels = LabelMap::new();
     for (key, value) in sorted {
-        let name = label_name(key)?;
+        let name = naming.label_name(key)?;
         match labels.get_mut(&name) {
             Some(existing) => {
                 let existing: &mut String = existing;

@@ -1,6 +1,13 @@
-//! Prometheus 3.x's default OTLP naming (`UnderscoreEscapingWithSuffixes`, label names with
-//! underscore sanitization and multiple underscores preserved): metric names get unit and
-//! type suffixes, invalid characters become `_`; attribute values are stringified as the
+//! Prometheus 3.x's OTLP naming (its `otlptranslator`), by `otlp.translation_strategy`:
+//! - `UnderscoreEscapingWithSuffixes` (the default): metric names get unit and type
+//!   suffixes, characters outside the legacy name rules become `_`;
+//! - `UnderscoreEscapingWithoutSuffixes`: escaped the same way, no suffixes;
+//! - `NoUTF8EscapingWithSuffixes`: names kept as sent (UTF-8), suffixes added;
+//! - `NoTranslation`: names kept as sent, no suffixes.
+//!
+//! Escaped label names follow `otlp.label_name_underscore_sanitization` (a single leading
+//! `_` gets `key`) and `otlp.label_name_preserve_multiple_underscores` (else runs of `_`
+//! collapse), both on by default as in Prometheus. Attribute values are stringified as the
 //! OpenTelemetry collector's `pcommon.Value.AsString` does.
 
 use proto::otlp_metrics::{any_value, AnyValue};
@@ -92,8 +99,183 @@ fn clean_unit(unit: &str) -> String {
     out.strip_prefix('_').map(str::to_string).unwrap_or(out)
 }
 
-/// The Prometheus metric family name of an OTel metric, or why it has none.
-pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> Result<String, String> {
+/// Prometheus' `otlp.translation_strategy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TranslationStrategy {
+    #[default]
+    UnderscoreEscapingWithSuffixes,
+    UnderscoreEscapingWithoutSuffixes,
+    NoUTF8EscapingWithSuffixes,
+    NoTranslation,
+}
+
+impl TranslationStrategy {
+    /// Every strategy by its configuration name.
+    pub const ALL: [(&'static str, TranslationStrategy); 4] = [
+        ("UnderscoreEscapingWithSuffixes", TranslationStrategy::UnderscoreEscapingWithSuffixes),
+        ("UnderscoreEscapingWithoutSuffixes", TranslationStrategy::UnderscoreEscapingWithoutSuffixes),
+        ("NoUTF8EscapingWithSuffixes", TranslationStrategy::NoUTF8EscapingWithSuffixes),
+        ("NoTranslation", TranslationStrategy::NoTranslation),
+    ];
+
+    /// The strategy of a configuration name.
+    pub fn named(name: &str) -> Option<TranslationStrategy> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, strategy)| *strategy)
+    }
+
+    fn escapes(self) -> bool {
+        matches!(self, TranslationStrategy::UnderscoreEscapingWithSuffixes | TranslationStrategy::UnderscoreEscapingWithoutSuffixes)
+    }
+
+    fn adds_suffixes(self) -> bool {
+        matches!(self, TranslationStrategy::UnderscoreEscapingWithSuffixes | TranslationStrategy::NoUTF8EscapingWithSuffixes)
+    }
+}
+
+/// How OTel metric and attribute names become Prometheus names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Naming {
+    pub strategy: TranslationStrategy,
+    /// Escaped label names: a single leading `_` gets `key` (`_x` → `key_x`).
+    pub underscore_label_sanitization: bool,
+    /// Escaped label names keep runs of `_` (else each run becomes one).
+    pub preserve_multiple_underscores: bool,
+}
+
+impl Default for Naming {
+    /// Prometheus' defaults.
+    fn default() -> Self {
+        Naming { strategy: TranslationStrategy::default(), underscore_label_sanitization: true, preserve_multiple_underscores: true }
+    }
+}
+
+impl Naming {
+    /// The Prometheus metric family name of an OTel metric, or why it has none.
+    pub fn metric_name(&self, name: &str, unit: &str, kind: NameKind) -> Result<String, String> {
+        let suffixes = self.strategy.adds_suffixes();
+        let out = match (self.strategy.escapes(), suffixes) {
+            (true, true) => escaped_name_with_suffixes(name, unit, kind),
+            (true, false) => escaped_name(name),
+            (false, _) => {
+                let out = if suffixes { name_with_suffixes(name, unit, kind) } else { name.to_string() };
+                if out.is_empty() {
+                    return Err(format!("normalization for metric {name:?} resulted in empty name"));
+                }
+                return Ok(out);
+            }
+        };
+        if out.is_empty() {
+            return Err(format!("normalization for metric {name:?} resulted in empty name"));
+        }
+        if out != name && out.chars().all(|c| c == '_') {
+            return Err(format!("normalization for metric {name:?} resulted in invalid name {out:?}"));
+        }
+        Ok(out)
+    }
+
+    /// The Prometheus label name of an attribute key, or why it has none. Escaped: every
+    /// character outside `[A-Za-z0-9_]` becomes `_` (with `preserve_multiple_underscores`
+    /// off, every run of them and of `_` one `_`, a `__reserved__` name's inside alone), a
+    /// leading digit gets `key_`, and with `underscore_label_sanitization` a single leading
+    /// `_` gets `key`. Unescaped: as sent. A name that is empty or all `_` has none.
+    pub fn label_name(&self, key: &str) -> Result<String, String> {
+        if key.is_empty() {
+            return Err("label name is empty".into());
+        }
+        if !self.strategy.escapes() {
+            if key.chars().all(|c| c == '_') {
+                return Err(format!("label name {key:?} contains only underscores"));
+            }
+            return Ok(key.to_string());
+        }
+        let mut out = if self.preserve_multiple_underscores { key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect() } else { collapsed_label_name(key) };
+        if out.starts_with(|c: char| c.is_ascii_digit()) {
+            out.insert_str(0, "key_");
+        } else if self.underscore_label_sanitization && out.starts_with('_') && !out.starts_with("__") {
+            out.insert_str(0, "key");
+        }
+        if out.chars().all(|c| c == '_') {
+            return Err(format!("normalization for label name {key:?} resulted in invalid name {out:?}"));
+        }
+        Ok(out)
+    }
+}
+
+/// A label name with each run of characters outside `[A-Za-z0-9]` (`_` included) as one
+/// `_`; a `__reserved__` name (4 characters or more) keeps its `__` ends around its inside.
+fn collapsed_label_name(key: &str) -> String {
+    let reserved = key.len() >= 4 && key.starts_with("__") && key.ends_with("__");
+    let inside = if reserved { &key[2..key.len() - 2] } else { key };
+    let mut out = String::with_capacity(key.len());
+    if reserved {
+        out.push_str("__");
+    }
+    for c in inside.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') || (reserved && out.len() == 2) {
+            out.push('_');
+        }
+    }
+    if reserved {
+        out.push_str("__");
+    }
+    out
+}
+
+/// `UnderscoreEscapingWithoutSuffixes`: runs of characters outside `[A-Za-z0-9:_]` become
+/// one `_` (runs of `_` stay), a leading digit gets `_`.
+fn escaped_name(name: &str) -> String {
+    let tokens: Vec<&str> = name.split(|c: char| !(is_metric_char(c) || c == '_')).filter(|t| !t.is_empty()).collect();
+    let mut out = tokens.join("_");
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// `NoUTF8EscapingWithSuffixes`: the name as sent with its unit (`_<unit>` unless it ends
+/// so already), per-unit, `_total` and `_ratio` suffixes, each of the last three moved to
+/// the end when the name has it already.
+fn name_with_suffixes(name: &str, unit: &str, kind: NameKind) -> String {
+    // Go's `trimSuffixAndDelimiter`: the suffix and the character before it.
+    let trimmed = |name: &str, suffix: &str| -> String {
+        if name.ends_with(suffix) && name.len() > suffix.len() + 1 {
+            let cut = name.len() - suffix.len() - 1;
+            // The delimiter is one character, which may take more than one byte.
+            let cut = name[..name.len() - suffix.len()].char_indices().next_back().map_or(cut, |(at, _)| at);
+            name[..cut].to_string()
+        } else {
+            name.to_string()
+        }
+    };
+    let ratio = unit == "1" && kind == NameKind::Gauge;
+    let total = kind == NameKind::MonotonicCounter;
+    let mut out = name.to_string();
+    if ratio {
+        out = trimmed(&out, "ratio");
+    }
+    if total {
+        out = trimmed(&out, "total");
+    }
+    let (main, per) = unit_suffixes(unit);
+    if !per.is_empty() {
+        out = trimmed(&out, &per);
+    }
+    if !main.is_empty() && !out.ends_with(&main) {
+        out = format!("{out}_{main}");
+    }
+    for (add, suffix) in [(!per.is_empty(), per.as_str()), (total, "total"), (ratio, "ratio")] {
+        if add {
+            out = format!("{out}_{suffix}");
+        }
+    }
+    out
+}
+
+/// `UnderscoreEscapingWithSuffixes`: name tokens (runs of `[A-Za-z0-9:]`) with the unit's
+/// and the type's tokens added, joined by `_`.
+fn escaped_name_with_suffixes(name: &str, unit: &str, kind: NameKind) -> String {
     let mut tokens: Vec<String> = name.split(|c: char| !is_metric_char(c)).filter(|t| !t.is_empty()).map(str::to_string).collect();
     let (main, per) = unit_suffixes(unit);
     let (mut main, per) = (clean_unit(&main), clean_unit(&per));
@@ -129,32 +311,7 @@ pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> Result<String, Str
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
     }
-    if out.is_empty() {
-        return Err(format!("normalization for metric {name:?} resulted in empty name"));
-    }
-    if out != name && out.chars().all(|c| c == '_') {
-        return Err(format!("normalization for metric {name:?} resulted in invalid name {out:?}"));
-    }
-    Ok(out)
-}
-
-/// The Prometheus label name of an attribute key, or why it has none: every character
-/// outside `[A-Za-z0-9_]` becomes `_` (runs kept), a leading digit gets `key_`, a single
-/// leading `_` gets `key`.
-pub fn label_name(key: &str) -> Result<String, String> {
-    if key.is_empty() {
-        return Err("label name is empty".into());
-    }
-    let mut out: String = key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    if out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert_str(0, "key_");
-    } else if out.starts_with('_') && !out.starts_with("__") {
-        out.insert_str(0, "key");
-    }
-    if out.chars().all(|c| c == '_') {
-        return Err(format!("normalization for label name {key:?} resulted in invalid name {out:?}"));
-    }
-    Ok(out)
+    out
 }
 
 /// An attribute value as a label value: strings as they are, numbers and booleans as text,

@@ -6,8 +6,14 @@ use super::*;
 const T0_NS: u64 = 1_700_000_000_000_000_000;
 const T0_MS: i64 = 1_700_000_000_000;
 /// Prometheus' default translation (no promotion).
-const DEFAULTS: TranslationOptions =
-    TranslationOptions { promotion: ResourcePromotion::Only(std::collections::BTreeSet::new()), keep_identifying_resource_attributes: false, promote_scope_metadata: false, native_delta_ingestion: false };
+const DEFAULTS: TranslationOptions = TranslationOptions {
+    promotion: ResourcePromotion::Only(std::collections::BTreeSet::new()),
+    keep_identifying_resource_attributes: false,
+    promote_scope_metadata: false,
+    native_delta_ingestion: false,
+    naming: Naming { strategy: TranslationStrategy::UnderscoreEscapingWithSuffixes, underscore_label_sanitization: true, preserve_multiple_underscores: true },
+    convert_histograms_to_nhcb: false,
+};
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }) }
@@ -69,9 +75,9 @@ fn metric_names_get_unit_and_type_suffixes_as_prometheus_default() {
         ("weird", "foo bar", NameKind::Gauge, "weird_foo_bar"),
     ];
     for (name, unit, kind, expected) in cases {
-        assert_eq!(metric_name(name, unit, kind).as_deref(), Ok(expected), "{name} [{unit}] {kind:?}");
+        assert_eq!(Naming::default().metric_name(name, unit, kind).as_deref(), Ok(expected), "{name} [{unit}] {kind:?}");
     }
-    assert!(metric_name("...", "", NameKind::Gauge).unwrap_err().contains("empty name"));
+    assert!(Naming::default().metric_name("...", "", NameKind::Gauge).unwrap_err().contains("empty name"));
 }
 
 #[test]
@@ -85,10 +91,141 @@ fn label_names_are_sanitized_as_prometheus_default() {
         ("a.日", Ok("a__")),
     ];
     for (key, expected) in cases {
-        assert_eq!(label_name(key).as_deref(), expected.map_err(|e: &str| e.to_string()).as_deref(), "{key}");
+        assert_eq!(Naming::default().label_name(key).as_deref(), expected.map_err(|e: &str| e.to_string()).as_deref(), "{key}");
     }
-    assert!(label_name("").is_err());
-    assert!(label_name("ключ").unwrap_err().contains("invalid name"));
+    assert!(Naming::default().label_name("").is_err());
+    assert!(Naming::default().label_name("ключ").unwrap_err().contains("invalid name"));
+}
+
+fn naming(strategy: TranslationStrategy) -> Naming {
+    Naming { strategy, ..Naming::default() }
+}
+
+#[test]
+fn metric_names_follow_each_translation_strategy_as_otlptranslator() {
+    use NameKind::{Gauge, MonotonicCounter as Counter, Other};
+    use TranslationStrategy::*;
+    let cases = [
+        // Escaped, no suffixes: runs of other characters become one `_`, runs of `_` stay.
+        (UnderscoreEscapingWithoutSuffixes, "metric@@##$$name", "", Gauge, Ok("metric_name")),
+        (UnderscoreEscapingWithoutSuffixes, "123metric", "", Gauge, Ok("_123metric")),
+        (UnderscoreEscapingWithoutSuffixes, "http.server.duration", "s", Other, Ok("http_server_duration")),
+        (UnderscoreEscapingWithoutSuffixes, "requests", "1", Counter, Ok("requests")),
+        (UnderscoreEscapingWithoutSuffixes, "a__b", "", Gauge, Ok("a__b")),
+        (UnderscoreEscapingWithoutSuffixes, "___", "", Gauge, Ok("___")),
+        (UnderscoreEscapingWithoutSuffixes, "@_#_$_%", "", Gauge, Err("normalization for metric \"@_#_$_%\" resulted in invalid name \"_____\"")),
+        (UnderscoreEscapingWithoutSuffixes, "@#$%", "", Gauge, Err("normalization for metric \"@#$%\" resulted in empty name")),
+        // UTF-8 as sent, with suffixes (moved to the end when the name has them).
+        (NoUTF8EscapingWithSuffixes, "http.server.duration", "s", Other, Ok("http.server.duration_seconds")),
+        (NoUTF8EscapingWithSuffixes, "otelcol_process_cpu_seconds", "s", Counter, Ok("otelcol_process_cpu_seconds_total")),
+        (NoUTF8EscapingWithSuffixes, "requests_total", "", Counter, Ok("requests_total")),
+        (NoUTF8EscapingWithSuffixes, "cpu_usage_ratio", "1", Gauge, Ok("cpu_usage_ratio")),
+        (NoUTF8EscapingWithSuffixes, "response_time_seconds", "s", Gauge, Ok("response_time_seconds")),
+        (NoUTF8EscapingWithSuffixes, "requests.per_second.total", "1/s", Counter, Ok("requests_per_second_total")),
+        (NoUTF8EscapingWithSuffixes, "net.io", "By/s", Other, Ok("net.io_bytes_per_second")),
+        (NoUTF8EscapingWithSuffixes, "cpu.utilization", "1", Gauge, Ok("cpu.utilization_ratio")),
+        (NoUTF8EscapingWithSuffixes, "queue.size", "{items}", Gauge, Ok("queue.size")),
+        // As sent.
+        (NoTranslation, "métric_with_ñ_chars", "", Gauge, Ok("métric_with_ñ_chars")),
+        (NoTranslation, "http.server.duration", "s", Counter, Ok("http.server.duration")),
+        (NoTranslation, "___", "", Gauge, Ok("___")),
+        (NoTranslation, "", "", Gauge, Err("normalization for metric \"\" resulted in empty name")),
+    ];
+    for (strategy, name, unit, kind, expected) in cases {
+        assert_eq!(naming(strategy).metric_name(name, unit, kind), expected.map(str::to_string).map_err(str::to_string), "{strategy:?} {name} [{unit}] {kind:?}");
+    }
+}
+
+#[test]
+fn label_names_follow_the_strategy_and_the_underscore_options_as_otlptranslator() {
+    // (key, escaped and collapsed, escaped with runs kept, each without `key` sanitization)
+    let cases = [
+        ("label_with_foreign_characters_字符", Ok("label_with_foreign_characters_"), Ok("label_with_foreign_characters___")),
+        ("label.name__with&&special##chars", Ok("label_name_with_special_chars"), Ok("label_name__with__special__chars")),
+        ("__reserved__label__name__", Ok("__reserved_label_name__"), Ok("__reserved__label__name__")),
+        ("trailing_underscores___", Ok("trailing_underscores_"), Ok("trailing_underscores___")),
+        ("__label_starting_with_2underscores", Ok("_label_starting_with_2underscores"), Ok("__label_starting_with_2underscores")),
+        (".foo", Ok("_foo"), Ok("_foo")),
+        ("123label", Ok("key_123label"), Ok("key_123label")),
+        ("ようこそ", Err("normalization for label name \"ようこそ\" resulted in invalid name \"_\""), Err("normalization for label name \"ようこそ\" resulted in invalid name \"____\"")),
+        ("__", Err("normalization for label name \"__\" resulted in invalid name \"_\""), Err("normalization for label name \"__\" resulted in invalid name \"__\"")),
+    ];
+    let result = |r: Result<&str, &str>| r.map(str::to_string).map_err(str::to_string);
+    for (key, collapsed, kept) in cases {
+        let with = |preserve: bool| Naming { strategy: TranslationStrategy::UnderscoreEscapingWithSuffixes, underscore_label_sanitization: false, preserve_multiple_underscores: preserve };
+        assert_eq!(with(false).label_name(key), result(collapsed), "{key} collapsed");
+        assert_eq!(with(true).label_name(key), result(kept), "{key} kept");
+    }
+    // `key` sanitization: a single leading `_` (after escaping) gets `key`.
+    let sanitizing = |preserve: bool| Naming { underscore_label_sanitization: true, preserve_multiple_underscores: preserve, ..Naming::default() };
+    assert_eq!(sanitizing(false).label_name(".foo").as_deref(), Ok("key_foo"));
+    assert_eq!(sanitizing(false).label_name("__label_starting_with_2underscores").as_deref(), Ok("key_label_starting_with_2underscores"));
+    assert_eq!(sanitizing(true).label_name("__label_starting_with_2underscores").as_deref(), Ok("__label_starting_with_2underscores"));
+    // Unescaped strategies keep names as sent; empty or all-`_` names have none.
+    for strategy in [TranslationStrategy::NoUTF8EscapingWithSuffixes, TranslationStrategy::NoTranslation] {
+        assert_eq!(naming(strategy).label_name("http.request.method").as_deref(), Ok("http.request.method"));
+        assert_eq!(naming(strategy).label_name("ようこそ").as_deref(), Ok("ようこそ"));
+        assert_eq!(naming(strategy).label_name("__").unwrap_err(), "label name \"__\" contains only underscores");
+        assert_eq!(naming(strategy).label_name("").unwrap_err(), "label name is empty");
+    }
+}
+
+#[test]
+fn utf8_strategies_keep_names_in_series_promotions_and_target_info() {
+    let options = TranslationOptions { naming: naming(TranslationStrategy::NoUTF8EscapingWithSuffixes), promote_scope_metadata: true, ..TranslationOptions::default() };
+    let options = TranslationOptions { promotion: ResourcePromotion::Only(["k8s.pod.name".to_string()].into_iter().collect()), ..options };
+    let resource = vec![s("service.name", "api"), s("k8s.pod.name", "p1"), s("host.name", "h1")];
+    let sum = metric("http.server.requests", "1", metric::Data::Sum(Sum { data_points: vec![number(3.0, vec![s("http.route", "/x")])], aggregation_temporality: 2, is_monotonic: true }));
+    let t = translate(&request(resource, vec![sum]), &IngestRules::default(), &options).unwrap();
+    assert_eq!(
+        floats(&t),
+        vec![
+            (r#"http.server.requests_total{http.route="/x", job="api", k8s.pod.name="p1", otel_scope_name="lib"}"#.to_string(), vec![(T0_MS, 3.0)]),
+            (r#"target_info{host.name="h1", job="api", k8s.pod.name="p1"}"#.to_string(), vec![(T0_MS, 1.0)]),
+        ]
+    );
+}
+
+#[test]
+fn explicit_histograms_convert_to_custom_bucket_histograms_when_asked() {
+    let options = TranslationOptions { convert_histograms_to_nhcb: true, ..TranslationOptions::default() };
+    // Buckets 0, 2, 0, 0, 0, 3, 0, 1 (bounds 1..=7): the leading empty one left out, a run
+    // of three empty ones a new span, one empty one kept inside.
+    let point = HistogramDataPoint {
+        time_unix_nano: T0_NS,
+        count: 6,
+        sum: Some(20.5),
+        bucket_counts: vec![0, 2, 0, 0, 0, 3, 0, 1],
+        explicit_bounds: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        exemplars: vec![proto::otlp_metrics::Exemplar { time_unix_nano: T0_NS, value: Some(exemplar::Value::AsDouble(5.5)), ..Default::default() }],
+        ..Default::default()
+    };
+    let h = |points: Vec<HistogramDataPoint>, temporality: AggregationTemporality| metric("rpc.duration", "s", metric::Data::Histogram(Histogram { data_points: points, aggregation_temporality: temporality as i32 }));
+    let t = translate(&request(vec![s("service.name", "api")], vec![h(vec![point.clone()], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap();
+    assert_eq!(t.series.len(), 1, "one series, no _bucket/_count/_sum: {:?}", floats(&t));
+    let one = series(&t, r#"rpc_duration_seconds{job="api"}"#);
+    let expected = FloatHistogram {
+        schema: tsdb::model::CUSTOM_BUCKETS_SCHEMA,
+        count: 6.0,
+        sum: 20.5,
+        positive_spans: spans(&[(1, 1), (3, 3)]),
+        positive_buckets: vec![2.0, 3.0, 0.0, 1.0],
+        custom_values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        ..FloatHistogram::default()
+    };
+    assert_eq!((one.histograms.len(), one.histograms[0].histogram.as_ref()), (1, &expected));
+    assert_eq!((t.histograms, t.samples, t.exemplars), (1, 0, 1), "the exemplar on the histogram's series");
+    // A delta point is a gauge histogram (with native_delta_ingestion); no value is a
+    // staleness marker; bounds that do not fit the buckets refuse the request.
+    let delta = TranslationOptions { native_delta_ingestion: true, ..options.clone() };
+    let t = translate(&request(vec![s("service.name", "api")], vec![h(vec![point.clone()], AggregationTemporality::Delta)]), &IngestRules::default(), &delta).unwrap();
+    assert_eq!(t.series[0].histograms[0].histogram.counter_reset_hint, tsdb::CounterResetHint::Gauge);
+    let stale = HistogramDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..point.clone() };
+    let t = translate(&request(vec![s("service.name", "api")], vec![h(vec![stale], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap();
+    assert!(t.series[0].histograms.is_empty() && tsdb::is_stale_nan(t.series[0].samples[0].value));
+    let unfit = HistogramDataPoint { explicit_bounds: vec![1.0], ..point };
+    let refused = translate(&request(vec![s("service.name", "api")], vec![h(vec![unfit], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap_err();
+    assert!(refused.to_string().contains("cannot convert histogram to native histogram with custom buckets"), "{refused}");
 }
 
 #[test]
