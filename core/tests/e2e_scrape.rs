@@ -849,6 +849,55 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     assert!(server.stop(), "clean shutdown");
 }
 
+/// `extra_scrape_metrics` writes `scrape_timeout_seconds`, `scrape_sample_limit` and
+/// `scrape_body_size_bytes` (the body's size, or -1 for a body over `body_size_limit`, whose
+/// scrape fails with Prometheus' words).
+#[test]
+fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "a 1\nb 2\n";
+    let exporter = Exporter::start(body);
+    let scrape_file = dir.path().join("prometheus.yml");
+    let target = exporter.address();
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s, extra_scrape_metrics: true}}\nscrape_configs:\n\
+             - job_name: extra\n  scrape_timeout: 800ms\n  sample_limit: 10\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: small\n  body_size_limit: 4B\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: plain\n  extra_scrape_metrics: false\n  static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    let values = poll_query(&server, "{__name__=~\"scrape_timeout_seconds|scrape_sample_limit|scrape_body_size_bytes\"}", "the extra scrape series", WAIT, |r| {
+        let mut found: Vec<String> = r.iter().map(|s| format!("{} {}={}", s["metric"]["job"].as_str().unwrap_or(""), s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
+        found.sort();
+        (found.len() == 6).then_some(found)
+    });
+    let size = body.len();
+    assert_eq!(
+        values,
+        vec![
+            format!("extra scrape_body_size_bytes={size}"),
+            "extra scrape_sample_limit=10".to_string(),
+            "extra scrape_timeout_seconds=0.8".to_string(),
+            "small scrape_body_size_bytes=-1".to_string(),
+            "small scrape_sample_limit=0".to_string(),
+            "small scrape_timeout_seconds=1".to_string(),
+        ]
+    );
+    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "small")?["health"] == "down").then_some(()));
+    let small = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "small")).cloned().unwrap_or_default();
+    assert_eq!(small["lastError"], "body size limit exceeded", "{small}");
+    // The job that turns them off has the usual five.
+    let plain = poll_query(&server, "count({job=\"plain\", __name__=~\"up|scrape_.*\"})", "the plain job's report series", WAIT, value_of);
+    assert_eq!(plain, "5");
+    assert!(server.stop(), "clean shutdown");
+}
+
 /// A protobuf exposition as client_golang writes one: a counter and a histogram with native
 /// buckets (schema 0, zero bucket, buckets (1,2] and (2,4]) and classic ones (1, 2, 4).
 /// Exemplars at `exemplar_ms`: the counter's, the `le=2` bucket's, and the native

@@ -84,6 +84,9 @@ struct GlobalSection {
     scrape_native_histograms: Option<bool>,
     always_scrape_classic_histograms: Option<bool>,
     convert_classic_histograms_to_nhcb: Option<bool>,
+    /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
+    /// with the other scrape series.
+    extra_scrape_metrics: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +149,9 @@ struct JobSection {
     native_histogram_min_bucket_factor: Option<f64>,
     /// Classic histograms stored as native histograms with custom buckets (`scrape::nhcb`).
     convert_classic_histograms_to_nhcb: Option<bool>,
+    /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
+    /// with the other scrape series.
+    extra_scrape_metrics: Option<bool>,
     /// Accepted: the text format's names are legacy names under either scheme.
     metric_name_validation_scheme: Option<String>,
     metric_name_escaping_scheme: Option<String>,
@@ -973,6 +979,9 @@ pub struct ScrapeJob {
     /// `convert_classic_histograms_to_nhcb`: classic histograms become native histograms
     /// with custom buckets (their classic series kept only with `classic_histograms_too`).
     pub convert_classic_histograms_to_nhcb: bool,
+    /// `extra_scrape_metrics`: `scrape_timeout_seconds`, `scrape_sample_limit` and
+    /// `scrape_body_size_bytes` are written with the other scrape series.
+    pub extra_scrape_metrics: bool,
     /// `native_histogram_bucket_limit` (0: none).
     pub native_histogram_bucket_limit: usize,
     /// The finest schema stored (from `native_histogram_min_bucket_factor`; 8 when unset).
@@ -1042,6 +1051,7 @@ impl ScrapeConfig {
                 scrape_native_histograms: g.scrape_native_histograms,
                 always_scrape_classic_histograms: g.always_scrape_classic_histograms,
                 convert_classic_histograms_to_nhcb: g.convert_classic_histograms_to_nhcb,
+                extra_scrape_metrics: g.extra_scrape_metrics,
             };
             let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             jobs.push(Arc::new(job));
@@ -1159,6 +1169,9 @@ struct Globals {
     scrape_native_histograms: Option<bool>,
     always_scrape_classic_histograms: Option<bool>,
     convert_classic_histograms_to_nhcb: Option<bool>,
+    /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
+    /// with the other scrape series.
+    extra_scrape_metrics: Option<bool>,
 }
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
@@ -1765,6 +1778,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
     let _ = s.enable_http2;
     let convert_classic_histograms_to_nhcb = s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb).unwrap_or(false);
+    let extra_scrape_metrics = s.extra_scrape_metrics.or(globals.extra_scrape_metrics).unwrap_or(false);
     for (key, scheme) in [("metric_name_validation_scheme", &s.metric_name_validation_scheme), ("metric_name_escaping_scheme", &s.metric_name_escaping_scheme)] {
         if let Some(value) = scheme {
             if !matches!(value.as_str(), "" | "utf8" | "legacy" | "underscores" | "allow-utf-8" | "dots" | "values") {
@@ -1907,6 +1921,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         native_histograms,
         classic_histograms_too,
         convert_classic_histograms_to_nhcb,
+        extra_scrape_metrics,
         native_histogram_bucket_limit: s.native_histogram_bucket_limit.unwrap_or(0) as usize,
         native_histogram_max_schema,
     })
@@ -2000,6 +2015,10 @@ mod tests {
         assert!(parse("scrape_configs: [{job_name: a, fallback_scrape_protocol: Proto}]").unwrap_err().contains("unknown scrape protocol Proto"));
         let config = parse("global: {convert_classic_histograms_to_nhcb: true}\nscrape_configs: [{job_name: a}, {job_name: b, convert_classic_histograms_to_nhcb: false}]").unwrap();
         assert_eq!((config.jobs[0].convert_classic_histograms_to_nhcb, config.jobs[1].convert_classic_histograms_to_nhcb), (true, false));
+        // extra_scrape_metrics: off unless the job or global sets it.
+        let config = parse("global: {extra_scrape_metrics: true}\nscrape_configs: [{job_name: a}, {job_name: b, extra_scrape_metrics: false}]").unwrap();
+        assert_eq!((config.jobs[0].extra_scrape_metrics, config.jobs[1].extra_scrape_metrics), (true, false));
+        assert!(!parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].extra_scrape_metrics);
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: bogus}]").unwrap_err().contains("bogus"));
     }
 

@@ -71,12 +71,26 @@ pub struct Get<'a> {
     pub proxy: &'a ProxyChoice,
 }
 
+/// Why a GET failed when its body (as sent, or decompressed) is over `body_bytes_max`:
+/// Prometheus' words for a scrape over its `body_size_limit`.
+pub const BODY_SIZE_LIMIT_EXCEEDED: &str = "body size limit exceeded";
+
+/// A client's failure worded as Go words it after the URL that failed (`Get "…": …`), or
+/// `BODY_SIZE_LIMIT_EXCEEDED`.
+fn failed(url: &str, error: net::client::ClientError) -> String {
+    match error {
+        net::client::ClientError::BodyTooLarge { .. } => BODY_SIZE_LIMIT_EXCEEDED.to_string(),
+        other => format!("Get {url:?}: {other}"),
+    }
+}
+
 /// The final response (any status; a 3xx when redirects are not followed), or why there is
-/// none, worded as Go words it after the URL that failed (`Get "…": …`).
+/// none, worded as Go words it after the URL that failed (`Get "…": …`), or as
+/// `BODY_SIZE_LIMIT_EXCEEDED` when the body is over the limit.
 pub async fn get(request: Get<'_>) -> Result<Response, String> {
     let started = Instant::now();
     let first = request.shown;
-    let response = request.client.get(&request.url.path_and_query, request.headers, request.timeout, request.body_bytes_max).await.map_err(|e| format!("Get {first:?}: {e}"))?;
+    let response = request.client.get(&request.url.path_and_query, request.headers, request.timeout, request.body_bytes_max).await.map_err(|e| failed(first, e))?;
     if !request.follow_redirects {
         return Ok(response);
     }
@@ -110,7 +124,7 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
             let mut other = client_for(&next, request.tls, request.proxy).map_err(|e| format!("Get {url_text:?}: {e}"))?;
             other.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         }
-        .map_err(|e| format!("Get {url_text:?}: {e}"))?;
+        .map_err(|e| failed(&url_text, e))?;
         current = next;
     }
     Ok(response)

@@ -203,6 +203,8 @@ pub struct Answer {
     pub text: Vec<u8>,
     pub format: Format,
     pub histograms: Vec<NativeHistogramLine>,
+    /// The body's size as received, decompressed (`scrape_body_size_bytes`).
+    pub body_bytes: usize,
 }
 
 /// Where the cache keeps a native histogram's series text: apart from the text lines' (a
@@ -627,10 +629,14 @@ fn stale_sample(timestamp_ms: i64) -> Sample {
 
 /// The names of the series Prometheus writes about each scrape.
 const REPORT_NAMES: [&str; 5] = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"];
+/// Those it writes too with `extra_scrape_metrics`.
+const EXTRA_REPORT_NAMES: [&str; 3] = ["scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes"];
 
-/// The labels of those series: the target's (and the external labels it lacks).
-fn report_labels(target: &Target, external: &[(String, String)]) -> [Labels; 5] {
-    REPORT_NAMES.map(|name| {
+/// The labels of those series (the extra ones when the job asks for them): the target's
+/// (and the external labels it lacks).
+fn report_labels(target: &Target, external: &[(String, String)]) -> Vec<Labels> {
+    let extra: &[&str] = if target.job.extra_scrape_metrics { &EXTRA_REPORT_NAMES } else { &[] };
+    REPORT_NAMES.iter().chain(extra).map(|name| {
         let mut pairs: Vec<(String, String)> = target.labels.clone();
         for (n, v) in external {
             if !pairs.iter().any(|(p, _)| p == n) {
@@ -640,10 +646,24 @@ fn report_labels(target: &Target, external: &[(String, String)]) -> [Labels; 5] 
         pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
         Labels::from_pairs(pairs)
     })
+    .collect()
 }
 
-fn report_series(labels: &[Labels; 5], at_ms: i64, values: [f64; 5]) -> impl Iterator<Item = (Labels, Sample)> + '_ {
-    labels.iter().zip(values).map(move |(l, value)| (l.clone(), Sample { timestamp_ms: at_ms, value }))
+/// The report series at `at_ms`: each of `labels` with its value of `values` (the extra
+/// series' values last).
+fn report_series<'a>(labels: &'a [Labels], at_ms: i64, values: &'a [f64]) -> impl Iterator<Item = (Labels, Sample)> + 'a {
+    labels.iter().zip(values).map(move |(l, &value)| (l.clone(), Sample { timestamp_ms: at_ms, value }))
+}
+
+/// The values of the report series of one scrape: `up`, its duration, the samples scraped
+/// and kept, the series added; with `extra_scrape_metrics` the timeout, the sample limit and
+/// the body's size (0 without a body, -1 when it was over `body_size_limit`, as Prometheus).
+fn report_values(target: &Target, basic: [f64; 5], body_bytes: f64) -> Vec<f64> {
+    let mut values = basic.to_vec();
+    if target.job.extra_scrape_metrics {
+        values.extend([target.timeout_ms as f64 / 1000.0, target.job.sample_limit as f64, body_bytes]);
+    }
+    values
 }
 
 /// Why a loop ended: its target went away (write staleness markers) or the server stops.
@@ -804,6 +824,11 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
+        let body_bytes = match &fetched {
+            Ok(answer) => answer.body_bytes as f64,
+            Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => -1.0,
+            Err(_) => 0.0,
+        };
         let result = fetched.and_then(|answer| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits));
         let duration = started.elapsed().as_secs_f64();
         let (mut series, histograms, exemplars, up, error, report) = match result {
@@ -815,7 +840,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             }
             Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
-        series.extend(report_series(&reports, start_ms, report));
+        series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
         let stored = Box::pin(store(&context.api, series, histograms, exemplars)).await;
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
@@ -854,7 +879,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     if was_up.is_some() {
         let at = now_ms();
         let mut series = cache.all_stale(at);
-        series.extend(report_series(&reports, at, [f64::from_bits(STALE_NAN_BITS); 5]));
+        series.extend(report_series(&reports, at, &vec![f64::from_bits(STALE_NAN_BITS); reports.len()]));
         let _ = Box::pin(store(&context.api, series, Vec::new(), Vec::new())).await;
     }
     Vec::new()
@@ -895,6 +920,7 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
 /// the text format, as here).
 fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob) -> Result<Answer, String> {
     use super::config::AnswerFormat;
+    let body_bytes = body.len();
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media_type.as_str() {
         "application/vnd.google.protobuf" => AnswerFormat::Protobuf,
@@ -903,14 +929,14 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         _ => job.fallback_format,
     };
     let answer = match format {
-        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new() },
-        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() },
+        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new(), body_bytes },
+        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new(), body_bytes },
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
             let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb };
             let exposition = super::protobuf::to_text(&body, options)?;
-            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }
+            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes }
         }
     };
     if job.convert_classic_histograms_to_nhcb {
@@ -1082,7 +1108,7 @@ mod tests {
     }
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
-        Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms }
+        Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms, body_bytes: 0 }
     }
 
     #[test]
@@ -1275,9 +1301,22 @@ mod tests {
     fn report_series_carry_the_target_labels() {
         let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1'], labels: {env: p}}]}]");
         let labels = report_labels(&t, &[("env".into(), "ignored".into()), ("dc".into(), "x".into())]);
-        let text: Vec<String> = report_series(&labels, 9, [1.0, 0.5, 3.0, 2.0, 1.0]).map(|(l, s)| format!("{} {}", l, s.value)).collect();
+        let text: Vec<String> = report_series(&labels, 9, &report_values(&t, [1.0, 0.5, 3.0, 2.0, 1.0], 7.0)).map(|(l, s)| format!("{} {}", l, s.value)).collect();
+        assert_eq!(text.len(), 5);
         assert_eq!(text[0], "up{dc=\"x\", env=\"p\", instance=\"h:1\", job=\"j\"} 1");
         assert_eq!(text[4], "scrape_series_added{dc=\"x\", env=\"p\", instance=\"h:1\", job=\"j\"} 1");
+        // extra_scrape_metrics: the timeout, the sample limit and the body's size too.
+        let t = target("scrape_configs: [{job_name: j, extra_scrape_metrics: true, scrape_timeout: 3s, sample_limit: 50, static_configs: [{targets: ['h:1']}]}]");
+        let labels = report_labels(&t, &[]);
+        let text: Vec<String> = report_series(&labels, 9, &report_values(&t, [1.0, 0.5, 3.0, 2.0, 1.0], -1.0)).skip(5).map(|(l, s)| format!("{} {}", l, s.value)).collect();
+        assert_eq!(
+            text,
+            vec![
+                "scrape_timeout_seconds{instance=\"h:1\", job=\"j\"} 3",
+                "scrape_sample_limit{instance=\"h:1\", job=\"j\"} 50",
+                "scrape_body_size_bytes{instance=\"h:1\", job=\"j\"} -1",
+            ]
+        );
     }
 
     #[test]
