@@ -1,7 +1,8 @@
 //! Queries of death against the real binary: one that would load every sample ever stored
 //! is refused by the sample limit (422), one that would evaluate for hours is cancelled at
 //! the query timeout (503), writes keep being acknowledged while it runs, a query waiting
-//! for a busy slot gets 503, and the server answers normally afterwards.
+//! for a busy slot gets 503, a histogram with NaN bounds answers NaN, and the server answers
+//! normally afterwards.
 
 mod support;
 
@@ -147,5 +148,33 @@ fn a_query_whose_client_went_away_is_cancelled() {
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum();
     assert!(abandoned >= 1.0, "the abandoned request is counted: {abandoned}");
+    assert!(server.stop());
+}
+
+/// A classic histogram with buckets bounded by NaN (`le="NaN"`, which a remote_write client
+/// may send) among many: `histogram_quantile` answers NaN whatever order they come in (a sort
+/// of them by a comparison that is no total order could panic the evaluation; the unit test
+/// `a_bucket_bounded_by_nan_gives_nan_whatever_the_order` reproduces that), and the server
+/// keeps answering.
+#[test]
+fn a_histogram_with_a_nan_bound_answers_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    // Bounds 0..30, +Inf and three NaN ones, each bucket in two series (`i`), in a scattered order.
+    let mut bounds: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+    bounds.extend(["NaN", "NaN", "NaN", "+Inf"].map(String::from));
+    let ids: Vec<String> = (0..bounds.len() * 2).map(|i| format!("{:02}", (i * 23) % (bounds.len() * 2))).collect();
+    let series: Vec<support::SeriesInput<'_>> =
+        ids.iter().enumerate().map(|(k, id)| (vec![("__name__", "qod_bucket"), ("i", id.as_str()), ("le", bounds[k % bounds.len()].as_str())], vec![(60_000, k as f64)])).collect();
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&series));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    for query in ["histogram_quantile(0.5%2C%20sum%20by%20(le)%20(qod_bucket))", "histogram_quantile(0.5%2C%20qod_bucket)"] {
+        let (status, body) = get(&server.url(&format!("/api/v1/query?query={query}&time=60")));
+        assert_eq!(status, 200, "{query}: {body}");
+        let values: Vec<&str> = body["data"]["result"].as_array().map(|r| r.iter().filter_map(|s| s["value"][1].as_str()).collect()).unwrap_or_default();
+        assert!(!values.is_empty() && values.iter().all(|v| *v == "NaN"), "{query}: {body}");
+    }
+    let (status, body) = get(&server.url("/api/v1/query?query=count(qod_bucket)&time=60"));
+    assert_eq!((status, body["data"]["result"][0]["value"][1].as_str()), (200, Some("68")), "{body}");
     assert!(server.stop());
 }

@@ -1,6 +1,7 @@
 //! Exemplars: one shard's bounded, in-memory circular buffer of them, with a per-series
 //! chain (oldest to newest) through the buffer so a series' exemplars are found without a
-//! scan. As Prometheus: an exemplar equal to its series' newest one is a duplicate, one older
+//! scan. As Prometheus: an exemplar equal to its series' newest one is a duplicate (two that
+//! came without timestamps of their own are equal whatever times they were given), one older
 //! than it is out of order (at the same timestamp, one ordered before it by value, then by
 //! label hash: a native histogram's several exemplars share a timestamp); both are refused,
 //! and the oldest exemplar makes room.
@@ -21,12 +22,24 @@ pub struct Exemplar {
     pub labels: Labels,
     pub value: f64,
     pub timestamp_ms: i64,
+    /// False for one that came without a timestamp (a scraped one, given its sample's): two
+    /// such are the same exemplar whatever their times, as Prometheus compares them. Not kept
+    /// in the WAL (read back as true).
+    pub own_timestamp: bool,
 }
 
 impl Exemplar {
-    /// Same labels, timestamp and value (bit for bit, so a NaN equals itself).
-    fn same_as(&self, other: &Exemplar) -> bool {
-        self.timestamp_ms == other.timestamp_ms && self.value.to_bits() == other.value.to_bits() && self.labels == other.labels
+    /// An exemplar with a timestamp of its own.
+    pub fn new(labels: Labels, value: f64, timestamp_ms: i64) -> Exemplar {
+        Exemplar { labels, value, timestamp_ms, own_timestamp: true }
+    }
+
+    /// Whether `self` repeats `newest` (Prometheus' `Exemplar.Equals`): the same labels and
+    /// value (bit for bit, so a NaN repeats itself), and the same timestamp unless neither
+    /// had one of its own.
+    fn repeats(&self, newest: &Exemplar) -> bool {
+        let times_count = self.own_timestamp || newest.own_timestamp;
+        (!times_count || self.timestamp_ms == newest.timestamp_ms) && self.value.to_bits() == newest.value.to_bits() && self.labels == newest.labels
     }
 
     /// Characters of its label names and values together (what the limit counts).
@@ -36,8 +49,9 @@ impl Exemplar {
 }
 
 impl PartialEq for Exemplar {
+    /// Every field equal, the value bit for bit (so a NaN equals itself).
     fn eq(&self, other: &Exemplar) -> bool {
-        self.same_as(other)
+        self.timestamp_ms == other.timestamp_ms && self.own_timestamp == other.own_timestamp && self.value.to_bits() == other.value.to_bits() && self.labels == other.labels
     }
 }
 
@@ -109,7 +123,7 @@ impl ExemplarBuffer {
         }
         if let Some(ends) = self.by_series.get(series) {
             let newest = &self.slots[ends.newest as usize].exemplar;
-            if newest.same_as(&exemplar) {
+            if exemplar.repeats(newest) {
                 return ExemplarAdd::Duplicate;
             }
             let out_of_order = exemplar.timestamp_ms < newest.timestamp_ms
@@ -190,7 +204,7 @@ mod tests {
     }
 
     fn ex(t: i64, trace: &str) -> Exemplar {
-        Exemplar { labels: Labels::from_pairs([("trace_id", trace)]), value: t as f64, timestamp_ms: t }
+        Exemplar::new(Labels::from_pairs([("trace_id", trace)]), t as f64, t)
     }
 
     fn all(buffer: &ExemplarBuffer, name: &str) -> Vec<i64> {
@@ -245,6 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn an_exemplar_without_its_own_time_repeats_whatever_time_it_was_given() {
+        let mut b = ExemplarBuffer::new(10);
+        let a = series("a");
+        let untimed = |t: i64, value: f64| Exemplar { own_timestamp: false, value, ..ex(t, "x") };
+        assert_eq!(b.add(&a, untimed(5, 1.0)), ExemplarAdd::Added);
+        // Scraped again later, unchanged: the same exemplar, as Prometheus takes it.
+        assert_eq!(b.add(&a, untimed(6, 1.0)), ExemplarAdd::Duplicate);
+        // A new value, or a timestamp of its own, is another exemplar.
+        assert_eq!(b.add(&a, untimed(7, 2.0)), ExemplarAdd::Added);
+        assert_eq!(b.add(&a, Exemplar { value: 2.0, ..ex(8, "x") }), ExemplarAdd::Added);
+        assert_eq!(b.add(&a, untimed(9, 2.0)), ExemplarAdd::Added, "compared with a timed one, times count");
+        assert_eq!(all(&b, "a"), vec![5, 7, 8, 9]);
+        // A NaN value repeats itself.
+        assert_eq!(b.add(&a, untimed(10, f64::NAN)), ExemplarAdd::Added);
+        assert_eq!(b.add(&a, untimed(11, f64::NAN)), ExemplarAdd::Duplicate);
+    }
+
+    #[test]
     fn select_takes_the_range_and_any_matcher_set() {
         let mut b = ExemplarBuffer::new(10);
         for t in 1..=5 {
@@ -261,7 +293,7 @@ mod tests {
 
     #[test]
     fn label_characters_count_utf8_characters() {
-        let e = Exemplar { labels: Labels::from_pairs([("ab", "€€")]), value: 0.0, timestamp_ms: 0 };
+        let e = Exemplar::new(Labels::from_pairs([("ab", "€€")]), 0.0, 0);
         assert_eq!(e.label_chars(), 4);
     }
 }

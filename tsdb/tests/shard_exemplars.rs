@@ -30,7 +30,7 @@ fn batch(names: &[&str], samples: &[i64], exemplars: &[i64]) -> SeriesBatch {
 }
 
 fn exemplar(t: i64) -> Exemplar {
-    Exemplar { labels: Labels::from_pairs([("trace_id", format!("t{t}"))]), value: t as f64, timestamp_ms: t }
+    Exemplar { labels: Labels::from_pairs([("trace_id", format!("t{t}"))]), value: t as f64, timestamp_ms: t, own_timestamp: true }
 }
 
 fn everything(db: &ShardDb) -> Vec<SeriesExemplars> {

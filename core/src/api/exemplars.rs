@@ -79,7 +79,7 @@ mod tests {
     fn json_has_prometheus_shape() {
         let found = vec![SeriesExemplars {
             series: Labels::from_pairs([("__name__", "a"), ("job", "x")]),
-            exemplars: vec![Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]), value: 1.5, timestamp_ms: 1_600_096_945_479 }],
+            exemplars: vec![Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]), value: 1.5, timestamp_ms: 1_600_096_945_479, own_timestamp: true }],
         }];
         assert_eq!(
             to_json(&found),

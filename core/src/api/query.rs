@@ -390,7 +390,8 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, 
     let flag = cancel.clone();
     let evaluation = glommio::executor().spawn_blocking(move || {
         crate::thread_priority::lower_evaluation_thread_priority();
-        let result = prepared.execute_cancellable(&querier, &flag);
+        // A panic in evaluation (a bug) fails this query alone, with a 500.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepared.execute_cancellable(&querier, &flag))).map_err(|_| ());
         let big = querier.samples_loaded() >= RELEASE_MEMORY_AFTER_SAMPLES;
         drop(querier);
         if big {
@@ -404,7 +405,8 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, 
         None
     };
     match future::or(evaluation, eval_deadline).await {
-        Some(result) => result.map_err(map_engine_error),
+        Some(Ok(result)) => result.map_err(map_engine_error),
+        Some(Err(())) => Err(ApiError::internal("the query's evaluation failed on an internal error (its thread panicked; the log has the details)")),
         None => {
             // The evaluation thread sees the flag at its next step and drops its data.
             cancel.store(true, Ordering::Relaxed);

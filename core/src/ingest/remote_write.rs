@@ -213,7 +213,7 @@ pub(crate) fn exemplar_from(pairs: &mut Vec<(&[u8], &[u8])>, value: f64, timesta
     }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|&(n, v)| Label { name: text(n), value: text(v) }));
-    Some(Exemplar { labels, value, timestamp_ms })
+    Some(Exemplar { labels, value, timestamp_ms, own_timestamp: true })
 }
 
 fn span_of(text: &[u8], slice: &[u8]) -> TextSpan {

@@ -4,16 +4,16 @@
 //! - the body must end with `# EOF` (nothing after it but the final line break);
 //! - a sample's timestamp is in seconds (a float) and becomes milliseconds, truncated as
 //!   Prometheus truncates it;
-//! - an exemplar (` # {labels} value [timestamp]` after the sample) is checked for its form
-//!   and kept on its line with its timestamp in milliseconds (see `scrape::exemplar`);
+//! - an exemplar (` # {labels} value [timestamp]` after the sample) is read as Prometheus'
+//!   lexer reads it and kept on its line with its timestamp in milliseconds
+//!   (`scrape::exemplar`);
 //! - `_created` samples are series like any other (Prometheus ingests them unless its
 //!   created-timestamp feature is on);
 //! - `# TYPE`, `# HELP` and `# UNIT` stay for `/api/v1/metadata` (`unknown` as the text
 //!   format's `untyped`; HELP with its OpenMetrics escapes, read as such for an answer of
 //!   `scrape_loop::Format::OpenMetrics`); other comments are refused.
 //!
-//! Targets are asked for the text format first (the `Accept` header), so this serves
-//! targets that answer OpenMetrics only.
+//! Targets are asked for OpenMetrics first unless `scrape_protocols` says otherwise.
 
 /// The body rewritten in the text format, line for line (so that a line number in an error
 /// is the target's), or why it is not valid OpenMetrics (the line).
@@ -155,7 +155,8 @@ mod tests {
         assert!(error("# HELP a\n# EOF\n").contains("expected text after # HELP a"));
         assert!(error("# UNIT a_bytes seconds\n# EOF\n").contains("unit \"seconds\" not a suffix of metric \"a_bytes\""));
         assert!(error("a 1 12s\n# EOF\n").contains("invalid timestamp \"12s\" (seconds expected)"));
-        assert!(error("a 1 # trace\n# EOF\n").contains("a label block must follow '#'"));
+        assert!(error("a 1 # trace\n# EOF\n").contains("a label block must follow '# '"));
+        assert!(error("a 1 # {a=\"b\"}  1\n# EOF\n").contains("invalid exemplar"), "two spaces");
         assert!(error("a 1 # {t=\"x\"} one\n# EOF\n").contains("invalid exemplar value \"one\""));
         assert!(error("a 1 # {t=\"x\"} 1 NaN\n# EOF\n").contains("invalid exemplar timestamp"));
         assert!(error("a{b=\"c 1\n# EOF\n").contains("a label block does not end"));

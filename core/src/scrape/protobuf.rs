@@ -5,8 +5,7 @@
 //! Prometheus validates it on append and compacted as its parser compacts it. Exemplars come
 //! as Prometheus' parser gives them (see `scrape::exemplar`): a counter's and a classic
 //! bucket's on their lines, a native histogram's (its list, else its buckets', only those
-//! with a timestamp) with it; one with a label name the text cannot carry
-//! (`[a-zA-Z_][a-zA-Z0-9_]*`) is left out.
+//! with a timestamp) with it.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -103,7 +102,7 @@ impl Output {
 
     /// Ends the line `start_series` began, with its exemplar if any, and appends it.
     fn end_series(&mut self, exemplar: Option<&dto::Exemplar>) -> Result<(), String> {
-        if let Some(e) = exemplar.and_then(scraped_exemplar) {
+        if let Some(e) = exemplar.map(scraped_exemplar) {
             super::exemplar::push(&mut self.line, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);
         }
         self.line.push('\n');
@@ -139,14 +138,10 @@ impl Output {
 }
 
 /// An exemplar of the answer as the scrape reads it: its timestamp in milliseconds (as Go
-/// computes it from seconds and nanoseconds); `None` when a label name is not one the text
-/// can carry.
-fn scraped_exemplar(e: &dto::Exemplar) -> Option<ScrapedExemplar> {
-    if !e.label.iter().all(|pair| super::exemplar::is_label_name(&pair.name)) {
-        return None;
-    }
+/// computes it from seconds and nanoseconds).
+fn scraped_exemplar(e: &dto::Exemplar) -> ScrapedExemplar {
     let timestamp_ms = e.timestamp.map(|t| t.seconds.wrapping_mul(1000).wrapping_add(i64::from(t.nanos / 1_000_000)));
-    Some(ScrapedExemplar { labels: e.label.iter().map(|pair| (pair.name.clone(), pair.value.clone())).collect(), value: e.value, timestamp_ms })
+    ScrapedExemplar { labels: e.label.iter().map(|pair| (pair.name.clone(), pair.value.clone())).collect(), value: e.value, timestamp_ms }
 }
 
 /// A native histogram's exemplars as Prometheus' parser gives them: those of its list that
@@ -154,7 +149,7 @@ fn scraped_exemplar(e: &dto::Exemplar) -> Option<ScrapedExemplar> {
 fn native_exemplars(h: &dto::Histogram) -> Vec<ScrapedExemplar> {
     let timed = |e: &&dto::Exemplar| e.timestamp.is_some();
     let chosen: Vec<&dto::Exemplar> = if h.exemplars.is_empty() { h.bucket.iter().filter_map(|b| b.exemplar.as_ref()).filter(timed).collect() } else { h.exemplars.iter().filter(timed).collect() };
-    chosen.into_iter().filter_map(scraped_exemplar).collect()
+    chosen.into_iter().map(scraped_exemplar).collect()
 }
 
 fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
@@ -243,7 +238,8 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
         let series = if labels.is_empty() { name.to_string() } else { format!("{name}{{{labels}}}") };
         let native = native_histogram(name, &series, histogram, gauge)?;
         let exemplars = native_exemplars(histogram);
-        let exemplar_bytes: usize = exemplars.iter().map(|e| 16 + e.labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()).sum();
+        // What each exemplar holds in memory: itself and two strings per label.
+        let exemplar_bytes: usize = exemplars.iter().map(|e| std::mem::size_of::<ScrapedExemplar>() + e.labels.iter().map(|(n, v)| 2 * std::mem::size_of::<String>() + n.len() + v.len()).sum::<usize>()).sum();
         out.histogram_bytes += series.len() + 8 * (native.positive_buckets.len() + native.negative_buckets.len()) + exemplar_bytes;
         if out.text.len() + out.histogram_bytes > out.text_bytes_max {
             return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", out.text_bytes_max));
@@ -471,8 +467,9 @@ mod tests {
         let at = |ms: i64| Some(dto::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000 + 999) as i32 });
         let exemplar = |trace: &str, value: f64, timestamp| dto::Exemplar { label: labels(&[("trace_id", trace)]), value, timestamp };
         let counter = |e: dto::Exemplar| Metric { counter: Some(Counter { value: 1.0, exemplar: Some(e) }), ..Metric::default() };
-        let bad_name = dto::Exemplar { label: labels(&[("trace id", "x")]), value: 1.0, timestamp: None };
-        let requests = family("requests_total", MetricType::Counter, vec![counter(exemplar("c\"1", 0.5, at(1_500))), counter(exemplar("c2", 2.0, None)), counter(bad_name)]);
+        // A name the text format cannot write plain rides quoted.
+        let quoted_name = dto::Exemplar { label: labels(&[("trace id", "x")]), value: 1.0, timestamp: None };
+        let requests = family("requests_total", MetricType::Counter, vec![counter(exemplar("c\"1", 0.5, at(1_500))), counter(exemplar("c2", 2.0, None)), counter(quoted_name)]);
         let bucket = |upper_bound: f64, cumulative_count: u64, exemplar: Option<dto::Exemplar>| Bucket { cumulative_count, upper_bound, exemplar, ..Bucket::default() };
         let buckets = || vec![bucket(1.0, 1, Some(exemplar("b1", 0.5, None))), bucket(2.0, 3, Some(exemplar("b2", 1.5, at(-2_500))))];
         // With an exemplar list the native histogram takes those of it with a timestamp;
@@ -486,7 +483,7 @@ mod tests {
             "# TYPE requests_total counter\n\
              requests_total 1.0 # {trace_id=\"c\\\"1\"} 0.5 1500\n\
              requests_total 1.0 # {trace_id=\"c2\"} 2.0\n\
-             requests_total 1.0\n\
+             requests_total 1.0 # {\"trace id\"=\"x\"} 1.0\n\
              # TYPE lat histogram\n"
         );
         let native: Vec<Vec<(String, Option<i64>)>> = histograms.iter().map(|h| h.exemplars.iter().map(|e| (e.labels[0].1.clone(), e.timestamp_ms)).collect()).collect();

@@ -455,12 +455,13 @@ impl SeriesCache {
                 }
             };
             let Some(labels) = labels else { continue };
-            if !first_write(written, &labels, tracked) {
-                continue;
-            }
-            // The decoders wrote the exemplar: one that does not read back is dropped.
+            // The decoders wrote the exemplar: one that does not read back is dropped. A
+            // repeated series' is kept as Prometheus keeps it (only the sample is a duplicate).
             if let Some(stored) = exemplar.filter(|_| self.keep_exemplars).and_then(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Milliseconds).ok()).and_then(|e| e.stored(Some(timestamp_ms))) {
                 out.exemplars.push((labels.clone(), vec![stored]));
+            }
+            if !first_write(written, &labels, tracked) {
+                continue;
             }
             out.samples.push((labels, Sample { timestamp_ms, value }));
             check_sample_limit(&out, job)?;
@@ -1172,15 +1173,20 @@ mod tests {
         let mut cache = SeriesCache::default();
         cache.keep_exemplars();
         let kept = cache.scrape_answer(&t, &[], &the_answer, 2000, &limits).unwrap();
+        // Only an exemplar that came without a time repeats itself on the next scrape.
+        let untimed: Vec<bool> = kept.exemplars.iter().map(|(_, list)| list.iter().any(|e| !e.own_timestamp)).collect();
+        assert_eq!(untimed, vec![true, false, true, false]);
         let got: Vec<String> = kept.exemplars.iter().map(|(series, list)| format!("{series} {}", list.iter().map(|e| format!("{}={}@{}", e.labels, e.value, e.timestamp_ms)).collect::<Vec<_>>().join(" "))).collect();
         // An exemplar without a time takes its sample's (the scrape's, or the line's own);
-        // a dropped series' and a repeated line's go with them; one over 128 characters is
-        // left out; a native histogram's need their own times and are ordered by them.
+        // a dropped series' goes with it; a repeated line's is kept (only its sample is a
+        // duplicate, as in Prometheus); one over 128 characters is left out; a native
+        // histogram's need their own times and are ordered by them.
         assert_eq!(
             got,
             vec![
                 "a_total{code=\"200\", env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"t1\"}=1.5@2000",
                 "b_total{env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"t2\"}=2.5@1200",
+                "a_total{code=\"200\", env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"t4\"}=1@2000",
                 "lat{env=\"prod\", instance=\"h:1\", job=\"j\"} {trace_id=\"early\"}=2@1800 {trace_id=\"late\"}=9@1900",
             ]
         );

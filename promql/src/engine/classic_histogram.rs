@@ -108,9 +108,14 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < epsilon
 }
 
-/// Buckets sorted by bound with equal bounds merged; `None` without a `+Inf` bucket.
+/// Buckets sorted by bound with equal bounds merged; `None` without a `+Inf` bucket, or with
+/// a bucket bounded by NaN (`le="NaN"`, which Prometheus does not expect and places wherever
+/// its sort leaves it; a NaN result is the one answer that does not depend on that).
 fn sorted_buckets(mut buckets: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
-    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.iter().any(|(bound, _)| bound.is_nan()) {
+        return None;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
         return None;
     }
@@ -264,6 +269,20 @@ mod tests {
         assert!(bucket_quantile(0.5, vec![(1.0, 1.0)]).is_nan());
         // Negative counts (a `delta` of buckets): the rank lies above every bucket below +Inf.
         assert_eq!(bucket_quantile(0.9, vec![(1.0, -3.0), (f64::INFINITY, -5.0)]), 1.0);
+    }
+
+    #[test]
+    fn a_bucket_bounded_by_nan_gives_nan_whatever_the_order() {
+        // Enough buckets that a sort by a comparison that is no total order could panic.
+        let mut buckets: Vec<(f64, f64)> = (0..40).map(|i| (f64::from(i), f64::from(i))).collect();
+        buckets.push((f64::INFINITY, 40.0));
+        for at in [0, 17, 41] {
+            let mut with_nan = buckets.clone();
+            with_nan.insert(at, (f64::NAN, 5.0));
+            assert!(bucket_quantile(0.5, with_nan.clone()).is_nan());
+            assert!(bucket_fraction(0.0, 10.0, with_nan).is_nan());
+        }
+        assert!((bucket_quantile(0.5, buckets) - 20.0).abs() < 1e-9);
     }
 
     #[test]

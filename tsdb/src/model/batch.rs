@@ -564,7 +564,7 @@ mod tests {
         let batch = SeriesBatch::build(plain.text.clone(), |b| {
             let (first, second) = (plain.get(0), plain.get(1));
             b.push_series(first.labels, first.samples());
-            b.push_exemplars(&[Exemplar { labels: Labels::from_pairs([("trace_id", "t1")]), value: 1.5, timestamp_ms: 2 }]);
+            b.push_exemplars(&[Exemplar { labels: Labels::from_pairs([("trace_id", "t1")]), value: 1.5, timestamp_ms: 2, own_timestamp: true }]);
             b.push_series(second.labels, second.samples());
             Ok::<(), ()>(())
         })
@@ -648,7 +648,7 @@ mod tests {
         let text = b"__name__ab".to_vec();
         let name = TextSpan { start: 0, end: 8 };
         let (a, b) = (TextSpan { start: 8, end: 9 }, TextSpan { start: 9, end: 10 });
-        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t };
+        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t, own_timestamp: true };
         let batch = SeriesBatch::build(text, |builder| {
             builder.push_series(&[(name, a)], &[sample(1)]);
             builder.push_exemplars(&[e(1), e(2)]);
@@ -668,7 +668,7 @@ mod tests {
         let up = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
         let other = Labels::from_pairs([("__name__", "other")]);
         let series = vec![SeriesSamples { labels: up.clone(), samples: vec![sample(1)], histograms: Vec::new() }];
-        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t };
+        let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t, own_timestamp: true };
         let batch = SeriesBatch::try_from_series_and_exemplars(&series, &[(up.clone(), vec![e(1), e(2)]), (other.clone(), vec![e(3)])]).expect("built");
         assert_eq!((batch.len(), batch.sample_count(), batch.exemplar_count()), (3, 1, 3));
         let entries: Vec<(Labels, u64, usize, Vec<i64>)> = batch.iter().map(|s| (s.to_labels(), s.hash(), s.samples().len(), s.exemplars().iter().map(|e| e.timestamp_ms).collect())).collect();

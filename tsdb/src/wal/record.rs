@@ -316,7 +316,7 @@ impl Record {
                     let timestamp_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
                     let value = c.f64()?;
                     let labels = c.labels()?;
-                    exemplars.push((r, Exemplar { labels, value, timestamp_ms }));
+                    exemplars.push((r, Exemplar { labels, value, timestamp_ms, own_timestamp: true }));
                 }
                 Record::Exemplars(exemplars)
             }
@@ -401,7 +401,7 @@ mod tests {
             };
             let custom = FloatHistogram { schema: -53, zero_threshold: 0.0, zero_count: 0.0, positive_spans: vec![BucketSpan { offset: 0, length: 2 }, BucketSpan { offset: 0, length: 1 }], negative_spans: Vec::new(), negative_buckets: Vec::new(), custom_values: vec![0.5, 1.0, 7.0], ..histogram.clone() };
             let histograms = Record::Histograms(refs.iter().enumerate().map(|(i, r)| (*r, HistogramSample { timestamp_ms: ts, histogram: Arc::new(if i % 2 == 0 { histogram.clone() } else { custom.clone() }) })).collect());
-            let exemplars = Record::Exemplars(refs.iter().map(|r| (*r, Exemplar { labels: labels.clone(), value: f64::from_bits(bits), timestamp_ms: ts })).collect());
+            let exemplars = Record::Exemplars(refs.iter().map(|r| (*r, Exemplar { labels: labels.clone(), value: f64::from_bits(bits), timestamp_ms: ts, own_timestamp: true })).collect());
             for record in [series, samples, stones, histograms, exemplars] {
                 let mut out = Vec::new();
                 record.encode(&mut out);

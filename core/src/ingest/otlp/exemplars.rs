@@ -47,7 +47,7 @@ pub(super) fn convert(exemplars: &[OtlpExemplar]) -> Result<PointExemplars, Stri
             None => return Err("an exemplar has no value (neither as_double nor as_int)".into()),
         };
         match labels_of(e) {
-            Some(labels) => out.kept.push(Exemplar { labels, value, timestamp_ms: super::timestamp_ms(e.time_unix_nano) }),
+            Some(labels) => out.kept.push(Exemplar { labels, value, timestamp_ms: super::timestamp_ms(e.time_unix_nano), own_timestamp: true }),
             None => out.invalid += 1,
         }
     }
