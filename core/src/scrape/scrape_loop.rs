@@ -793,11 +793,15 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     let job = target.job.clone();
     let mut client = super::http_get::client_for(&target_location(&target), &job.tls, &job.proxy);
     let limits = context.api.config.storage.ingest_rules().label_limits;
-    let mut cache = SeriesCache::default();
+    let new_cache = || {
+        let mut cache = SeriesCache::default();
+        if context.api.config.storage.max_exemplars > 0 {
+            cache.keep_exemplars();
+        }
+        cache
+    };
+    let mut cache = new_cache();
     cache.inherit(inherited);
-    if context.api.config.storage.max_exemplars > 0 {
-        cache.keep_exemplars();
-    }
     let reports = report_labels(&target, &context.external_labels);
     let mut was_up: Option<bool> = None;
     // The first slot is placed on the wall clock (the target's offset in its interval); the
@@ -830,7 +834,16 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => -1.0,
             Err(_) => 0.0,
         };
-        let result = fetched.and_then(|answer| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits));
+        let scraped = fetched.map(|answer| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits))));
+        let result = match scraped {
+            Ok(Ok(result)) => result,
+            Err(error) => Err(error),
+            // A panic (a bug) fails this scrape; the cache it left half done starts afresh.
+            Ok(Err(_)) => {
+                cache = new_cache();
+                Err(INTERNAL_ERROR.to_string())
+            }
+        };
         let duration = started.elapsed().as_secs_f64();
         let (mut series, histograms, exemplars, up, error, report) = match result {
             Ok(s) => {
@@ -910,8 +923,12 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
         return Err(super::http_get::status_error(response.status));
     }
     let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    read_answer(content_type, response.body, job)
+    // A panic reading the body (a bug) fails this scrape alone.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(content_type, response.body, job))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string()))
 }
+
+/// A scrape's error when reading its answer panicked (the log has the panic).
+const INTERNAL_ERROR: &str = "internal error reading the answer (the log has the details)";
 
 /// Reads a body by its media type as Prometheus picks its parser (parameters are not
 /// looked at): `application/vnd.google.protobuf` the protobuf format,
