@@ -74,6 +74,20 @@ fn federate_answers_the_newest_sample_per_series() {
     assert!(text.contains("match[]"), "{text}");
     let reply = agent().delete(&a.url("/federate")).call();
     assert!(matches!(reply, Err(ureq::Error::Status(405, _))), "{reply:?}");
+
+    // A UTF-8 name (as OTLP's NoUTF8EscapingWithSuffixes stores one): escaped with
+    // underscores for a scraper that does not ask otherwise, quoted for one asking
+    // `escaping=allow-utf-8`, as Prometheus 3 federates it.
+    let body = v1_request(&[(vec![("__name__", "fed.dotted"), ("http.route", "/x"), ("job", "api")], vec![(now - 5_000, 3.0)])]);
+    assert_eq!(post(&a.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    let url = a.url("/federate?match[]=%7B__name__%3D%22fed.dotted%22%7D");
+    let (_, content_type, text) = get_text(&url);
+    assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(text, format!("# TYPE fed_dotted untyped\nfed_dotted{{http_route=\"/x\",job=\"api\",instance=\"\"}} 3 {}\n", now - 5_000));
+    let reply = agent().get(&url).set("Accept", "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5,*/*;q=0.1").call().expect("federate");
+    assert_eq!(reply.header("content-type"), Some("text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"));
+    let text = reply.into_string().unwrap_or_default();
+    assert_eq!(text, format!("# TYPE \"fed.dotted\" untyped\n{{\"fed.dotted\",\"http.route\"=\"/x\",job=\"api\",instance=\"\"}} 3 {}\n", now - 5_000));
     assert!(a.stop());
     assert!(b.stop());
 }

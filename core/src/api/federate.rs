@@ -10,7 +10,12 @@
 //! - several `match[]` are a union, each series once; series are grouped by metric name,
 //!   one `# TYPE <name> untyped` line per name; series without a name are left out;
 //! - labels with an empty value are not written, and a series without an `instance` label
-//!   gets `instance=""`, so a scraper with `honor_labels: true` keeps it without one.
+//!   gets `instance=""`, so a scraper with `honor_labels: true` keeps it without one;
+//! - a metric or label name outside `[a-zA-Z_:][a-zA-Z0-9_:]*` (UTF-8 names, as OTLP's
+//!   `NoUTF8EscapingWithSuffixes` stores them) is escaped as the `Accept` header's
+//!   `escaping=` asks (`underscores`, the default; `dots`; `values`), or with
+//!   `escaping=allow-utf-8` written quoted in the text format 1.0.0, as Prometheus 3's
+//!   `expfmt` encoder writes it.
 //!
 //! Unlike Prometheus, a request without `match[]` is an error (400) rather than an empty
 //! answer: it can never select anything, so it is a mistake in the scrape configuration.
@@ -26,10 +31,97 @@ use super::params::{now_ms, Params};
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
 
-/// The content type of the text exposition format this endpoint writes.
+/// The content type of the text exposition format this endpoint writes, names escaped.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of the text format 1.0.0 with UTF-8 names quoted.
+const TEXT_FORMAT_UTF8: &str = "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8";
 
-pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+/// How names outside the legacy rules are written (Prometheus' escaping schemes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameEscaping {
+    /// Each character outside the rules becomes `_`.
+    Underscores,
+    /// `_` doubled, `.` as `_dot_`, others as `__`.
+    Dots,
+    /// `U__`, `_` doubled, others as `_<hex code point>_`.
+    Values,
+    /// Kept and quoted (text format 1.0.0).
+    AllowUtf8,
+}
+
+impl NameEscaping {
+    /// The `escaping=` a scraper's `Accept` header asks for on a `text/plain` range
+    /// (Prometheus' default, underscores, when none does).
+    pub fn from_accept(accept: &str) -> NameEscaping {
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            if !parts.next().is_some_and(|media| media.eq_ignore_ascii_case("text/plain")) {
+                continue;
+            }
+            for (key, value) in parts.filter_map(|p| p.split_once('=')) {
+                if key.trim().eq_ignore_ascii_case("escaping") {
+                    match value.trim() {
+                        "allow-utf-8" => return NameEscaping::AllowUtf8,
+                        "dots" => return NameEscaping::Dots,
+                        "values" => return NameEscaping::Values,
+                        _ => return NameEscaping::Underscores,
+                    }
+                }
+            }
+        }
+        NameEscaping::Underscores
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the names every scheme leaves as they are.
+fn is_legacy_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// A name as `escaping` writes it (Prometheus' `model.EscapeName` for a name outside the
+/// rules; `AllowUtf8` leaves it, to be quoted).
+fn escaped_name(name: &str, escaping: NameEscaping) -> std::borrow::Cow<'_, str> {
+    if is_legacy_name(name) || escaping == NameEscaping::AllowUtf8 {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let legacy = |c: char, i: usize| c.is_ascii_alphabetic() || c == '_' || c == ':' || (c.is_ascii_digit() && i > 0);
+    let mut out = String::with_capacity(name.len() + 3);
+    if escaping == NameEscaping::Values {
+        out.push_str("U__");
+    }
+    for (i, c) in name.chars().enumerate() {
+        match escaping {
+            NameEscaping::Underscores | NameEscaping::AllowUtf8 => out.push(if legacy(c, i) { c } else { '_' }),
+            NameEscaping::Dots => match c {
+                '_' => out.push_str("__"),
+                '.' => out.push_str("_dot_"),
+                c if legacy(c, i) => out.push(c),
+                _ => out.push_str("__"),
+            },
+            NameEscaping::Values => match c {
+                '_' => out.push_str("__"),
+                c if legacy(c, i) => out.push(c),
+                c => out.push_str(&format!("_{:x}_", c as u32)),
+            },
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Appends a name as `escaping` writes it, quoted with the text format's escapes when it is
+/// kept outside the rules.
+fn push_name(out: &mut String, name: &str, escaping: NameEscaping) {
+    if escaping == NameEscaping::AllowUtf8 && !is_legacy_name(name) {
+        out.push('"');
+        crate::ingest::text_format::push_escaped_label_value(out, name);
+        out.push('"');
+    } else {
+        out.push_str(&escaped_name(name, escaping));
+    }
+}
+
+pub async fn handle_federate(api: &Api, params: &Params, accept: &str) -> Result<Response<Bytes>, ApiError> {
     let sets = filtered_match_sets(params, Some("missing match[] parameter: federation needs at least one series selector"))?;
     let maxt_ms = now_ms();
     let mint_ms = maxt_ms.saturating_sub(api.config.server.lookback_delta_ms());
@@ -45,15 +137,18 @@ pub async fn handle_federate(api: &Api, params: &Params) -> Result<Response<Byte
             newest.entry(series.labels).or_insert(*last);
         }
     }
+    let escaping = NameEscaping::from_accept(accept);
     let mut body = String::new();
-    write_text(&mut body, newest.iter().map(|(labels, sample)| (labels, *sample)));
+    write_text(&mut body, newest.iter().map(|(labels, sample)| (labels, *sample)), escaping);
     let mut response = Response::new(Bytes::from(body));
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(TEXT_FORMAT));
+    let content_type = if escaping == NameEscaping::AllowUtf8 { TEXT_FORMAT_UTF8 } else { TEXT_FORMAT };
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     Ok(response)
 }
 
-/// Writes `series` (in label order) as the text format, grouped by metric name.
-fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sample)>) {
+/// Writes `series` (in label order) as the text format, grouped by metric name, names as
+/// `escaping` writes them.
+fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sample)>, escaping: NameEscaping) {
     let mut by_name: Vec<(&str, &Labels, Sample)> = series
         .filter(|(_, sample)| !tsdb::is_stale_nan(sample.value))
         .filter_map(|(labels, sample)| Some((labels.metric_name().filter(|n| !n.is_empty())?, labels, sample)))
@@ -64,20 +159,28 @@ fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sa
     for (name, labels, sample) in by_name {
         if current != Some(name) {
             out.push_str("# TYPE ");
-            out.push_str(name);
+            push_name(out, name, escaping);
             out.push_str(" untyped\n");
             current = Some(name);
         }
-        out.push_str(name);
-        out.push('{');
-        let mut has_instance = false;
+        // A name kept outside the rules goes first inside the braces, quoted.
+        let quoted_name = escaping == NameEscaping::AllowUtf8 && !is_legacy_name(name);
         let mut first = true;
+        if quoted_name {
+            out.push('{');
+            push_name(out, name, escaping);
+            first = false;
+        } else {
+            push_name(out, name, escaping);
+            out.push('{');
+        }
+        let mut has_instance = false;
         for label in labels.iter().filter(|l| l.name != METRIC_NAME_LABEL && !l.value.is_empty()) {
             has_instance |= label.name == "instance";
-            push_label(out, &mut first, label.name, label.value);
+            push_label(out, &mut first, label.name, label.value, escaping);
         }
         if !has_instance {
-            push_label(out, &mut first, "instance", "");
+            push_label(out, &mut first, "instance", "", escaping);
         }
         out.push_str("} ");
         promql::format::push_go_float(out, sample.value);
@@ -87,13 +190,14 @@ fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sa
     }
 }
 
-/// Appends `name="value"` (with a separating comma after the first), the value escaped as
-/// the text format requires: backslash, double quote and line feed.
-fn push_label(out: &mut String, first: &mut bool, name: &str, value: &str) {
+/// Appends `name="value"` (with a separating comma after the first), the name as
+/// `escaping` writes it, the value escaped as the text format requires: backslash, double
+/// quote and line feed.
+fn push_label(out: &mut String, first: &mut bool, name: &str, value: &str, escaping: NameEscaping) {
     if !std::mem::take(first) {
         out.push(',');
     }
-    out.push_str(name);
+    push_name(out, name, escaping);
     out.push_str("=\"");
     crate::ingest::text_format::push_escaped_label_value(out, value);
     out.push('"');
@@ -124,7 +228,7 @@ mod tests {
         ];
         sorted.sort_by(|x, y| x.0.cmp(y.0));
         let mut out = String::new();
-        write_text(&mut out, sorted.into_iter());
+        write_text(&mut out, sorted.into_iter(), NameEscaping::Underscores);
         assert_eq!(
             out,
             "# TYPE a_metric untyped\n\
@@ -133,5 +237,28 @@ mod tests {
              b_metric{instance=\"h:1\",job=\"x\"} 1.5 1000\n\
              b_metric{job=\"w\",instance=\"\"} -2 3000\n"
         );
+    }
+
+    #[test]
+    fn utf8_names_are_escaped_as_asked_or_quoted() {
+        let labels = series(&[("__name__", "http.server.requests_total"), ("http.route", "/a"), ("job", "x"), ("instance", "h")]);
+        let write = |escaping| {
+            let mut out = String::new();
+            write_text(&mut out, [(&labels, Sample { timestamp_ms: 5, value: 1.0 })].into_iter(), escaping);
+            out
+        };
+        assert_eq!(write(NameEscaping::Underscores), "# TYPE http_server_requests_total untyped\nhttp_server_requests_total{http_route=\"/a\",instance=\"h\",job=\"x\"} 1 5\n");
+        assert_eq!(write(NameEscaping::AllowUtf8), "# TYPE \"http.server.requests_total\" untyped\n{\"http.server.requests_total\",\"http.route\"=\"/a\",instance=\"h\",job=\"x\"} 1 5\n");
+        assert_eq!(write(NameEscaping::Dots), "# TYPE http_dot_server_dot_requests__total untyped\nhttp_dot_server_dot_requests__total{http_dot_route=\"/a\",instance=\"h\",job=\"x\"} 1 5\n");
+        // Values: U__, `_` doubled, other characters by code point (Prometheus' examples).
+        assert_eq!(escaped_name("http.status:sum", NameEscaping::Values), "U__http_2e_status:sum");
+        assert_eq!(escaped_name("label with 😱", NameEscaping::Values), "U__label_20_with_20__1f631_");
+        assert_eq!(escaped_name("1a", NameEscaping::Underscores), "_a");
+        assert_eq!(escaped_name("ok_name", NameEscaping::Dots), "ok_name", "a legacy name is left alone");
+        let accept = |header: &str| NameEscaping::from_accept(header);
+        assert_eq!(accept("text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.1"), NameEscaping::AllowUtf8);
+        assert_eq!(accept("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8,text/plain;version=0.0.4"), NameEscaping::Underscores);
+        assert_eq!(accept("text/plain; version=1.0.0; escaping=dots"), NameEscaping::Dots);
+        assert_eq!(accept(""), NameEscaping::Underscores);
     }
 }

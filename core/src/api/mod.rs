@@ -393,7 +393,10 @@ impl Api {
                 Err(ApiError::method_not_allowed("POST, PUT"))
             }
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
-            "/federate" if get_or_post => federate::handle_federate(self, &self.params(request)?).await,
+            "/federate" if get_or_post => {
+                let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                federate::handle_federate(self, &self.params(request)?, &accept).await
+            }
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
