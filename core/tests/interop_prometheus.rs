@@ -499,6 +499,23 @@ fn prometheus_remote_write_over_mutual_tls() {
     assert!(server.stop());
 }
 
+/// Starts Metricstor scraping by `our_file` and Prometheus (with `flags`) by `prom_file`, and
+/// waits until each has scraped `jobs` jobs `scrapes` times; returns both and their base URLs.
+fn scrape_side_by_side(prometheus: &str, dir: &std::path::Path, prom_file: &std::path::Path, our_file: &std::path::Path, flags: &[&str], jobs: usize, scrapes: usize) -> (Server, KillOnDrop, String, String) {
+    let config = write_config(dir, "");
+    add_scrape_config(&config, our_file);
+    let server = Server::start(&config);
+    let prom_port = free_port();
+    let killer = start_prometheus_with(prometheus, prom_file, prom_port, dir, flags);
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let ours = format!("http://{}", server.http_addr);
+    for base in [&prom, &ours] {
+        let url = format!("{base}/api/v1/query?query=count_over_time(up%5B1m%5D)%20%3E%3D%20{scrapes}");
+        poll_prometheus(&url, &format!("{scrapes} scrapes of {jobs} jobs"), |body| body["data"]["result"].as_array().filter(|r| r.len() == jobs).map(|_| ()));
+    }
+    (server, killer, prom, ours)
+}
+
 /// The label sets of `match` at `base` (Prometheus' or ours), each as sorted JSON text.
 fn series_of(base: &str, matcher: &str) -> Vec<String> {
     let encoded: String = percent_encode(matcher);
@@ -673,16 +690,7 @@ fn metricstor_scrapes_protobuf_answers_as_prometheus_does() {
     std::fs::write(&prom_file, format!("global:\n  scrape_interval: 1s\n{job}")).unwrap();
     let our_file = dir.path().join("ours.yml");
     std::fs::write(&our_file, format!("global:\n  scrape_interval: 1s\n  scrape_native_histograms: true\n{job}")).unwrap();
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &our_file);
-    let server = Server::start(&config);
-    let prom_port = free_port();
-    let _prometheus = start_prometheus_with(&prometheus, &prom_file, prom_port, dir.path(), &["--enable-feature=native-histograms"]);
-    let prom = format!("http://127.0.0.1:{prom_port}");
-    let ours = format!("http://{}", server.http_addr);
-    for base in [&prom, &ours] {
-        poll_prometheus(&format!("{base}/api/v1/query?query=count_over_time(up%5B1m%5D)%20%3E%3D%202"), "two scrapes", |body| body["data"]["result"].as_array().filter(|r| !r.is_empty()).map(|_| ()));
-    }
+    let (server, _prometheus, prom, ours) = scrape_side_by_side(&prometheus, dir.path(), &prom_file, &our_file, &["--enable-feature=native-histograms"], 1, 2);
     let matcher = "{__name__=~\"pbi_.*\"}";
     let theirs = series_of(&prom, matcher);
     assert_eq!(theirs.len(), 16, "{theirs:?}");
@@ -794,17 +802,8 @@ fn metricstor_keeps_scraped_exemplars_as_prometheus_does() {
     let scrape_file = dir.path().join("prometheus.yml");
     let addr = exporter.address();
     std::fs::write(&scrape_file, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: om\n  metrics_path: /om\n  static_configs: [{{targets: ['{addr}']}}]\n- job_name: pb\n  metrics_path: /pb\n  static_configs: [{{targets: ['{addr}']}}]\n")).unwrap();
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
-    let server = Server::start(&config);
-    let prom_port = free_port();
     // Native histograms on makes Prometheus 2.42 read protobuf answers at all.
-    let _prometheus = start_prometheus_with(&prometheus, &scrape_file, prom_port, dir.path(), &["--enable-feature=exemplar-storage,native-histograms"]);
-    let prom = format!("http://127.0.0.1:{prom_port}");
-    let ours = format!("http://{}", server.http_addr);
-    for base in [&prom, &ours] {
-        poll_prometheus(&format!("{base}/api/v1/query?query=count_over_time(up%5B1m%5D)%20%3E%3D%203"), "three scrapes of both jobs", |body| body["data"]["result"].as_array().filter(|r| r.len() == 2).map(|_| ()));
-    }
+    let (server, _prometheus, prom, ours) = scrape_side_by_side(&prometheus, dir.path(), &scrape_file, &scrape_file, &["--enable-feature=exemplar-storage,native-histograms"], 2, 3);
     let query = "{job=~\"om|pb\"}";
     let untimed = ["untimed", "pb2"];
     let theirs = exemplars_of(&prom, query, &untimed);
