@@ -88,6 +88,11 @@ fn federate_answers_the_newest_sample_per_series() {
     assert_eq!(reply.header("content-type"), Some("text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"));
     let text = reply.into_string().unwrap_or_default();
     assert_eq!(text, format!("# TYPE \"fed.dotted\" untyped\n{{\"fed.dotted\",\"http.route\"=\"/x\",job=\"api\",instance=\"\"}} 3 {}\n", now - 5_000));
+    // That answer imports elsewhere with its UTF-8 names, selected quoted.
+    let reply = post_plain(&b.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let (status, body) = get_json(&b.url(&format!("/api/v1/query?query={}&time={}", percent_encode(r#"{"fed.dotted","http.route"="/x"}"#), (now - 5_000) / 1000)));
+    assert_eq!((status, body["data"]["result"][0]["value"][1].as_str()), (200, Some("3")), "{body}");
     assert!(a.stop());
     assert!(b.stop());
 }

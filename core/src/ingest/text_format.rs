@@ -52,40 +52,70 @@ pub(crate) fn push_value(out: &mut String, value: f64) {
 /// Label pairs as parsed, before they are checked and sorted.
 pub(crate) type LabelPairs = Vec<(String, String)>;
 
-/// Parses one `{a="b",c="d"}` block starting after `{`; returns labels and the rest after `}`.
-pub(crate) fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, &str), DecodeError> {
+/// A quoted string at the start of `text` (after its `"`) with its escapes read (`\\n` a
+/// line feed, any other escaped character as itself), and the rest after the closing quote.
+fn quoted_string(text: &str, line: usize) -> Result<(String, &str), DecodeError> {
+    let mut value = String::new();
+    let mut chars = text.char_indices();
+    loop {
+        match chars.next() {
+            Some((i, '"')) => return Ok((value, &text[i + 1..])),
+            Some((_, '\\')) => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, c)) => value.push(c),
+                None => return Err(bad(line, "unterminated quoted string")),
+            },
+            Some((_, c)) => value.push(c),
+            None => return Err(bad(line, "unterminated quoted string")),
+        }
+    }
+}
+
+/// Parses one label block starting after `{`: `name="value"` pairs, a name plain or quoted
+/// (the text format 1.0.0's UTF-8 names), and perhaps a lone quoted string, the metric name
+/// (`{"my.metric",a="b"}`). Returns the pairs, that name, and the rest after `}`.
+fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, Option<String>, &str), DecodeError> {
     let mut pairs = Vec::new();
+    let mut metric_name = None;
     loop {
         rest = rest.trim_start();
         if let Some(r) = rest.strip_prefix('}') {
-            return Ok((pairs, r));
+            return Ok((pairs, metric_name, r));
         }
-        let eq = rest.find('=').ok_or_else(|| bad(line, "expected label=\"value\""))?;
-        let name = rest[..eq].trim().trim_matches('"').to_string();
-        rest = rest[eq + 1..].trim_start();
-        let body = rest.strip_prefix('"').ok_or_else(|| bad(line, format!("value of label {name} must be quoted")))?;
-        let mut value = String::new();
-        let mut chars = body.char_indices();
-        let end = loop {
-            match chars.next() {
-                Some((i, '"')) => break i,
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => return Err(bad(line, "unterminated label value")),
-                },
-                Some((_, c)) => value.push(c),
-                None => return Err(bad(line, "unterminated label value")),
+        let name = if let Some(after_quote) = rest.strip_prefix('"') {
+            let (name, after) = quoted_string(after_quote, line)?;
+            let after = after.trim_start();
+            if after.starts_with([',', '}']) {
+                if metric_name.is_some() {
+                    return Err(bad(line, "the metric name is given twice"));
+                }
+                metric_name = Some(name);
+                rest = after.strip_prefix(',').unwrap_or(after);
+                continue;
             }
+            rest = after;
+            name
+        } else {
+            let eq = rest.find('=').ok_or_else(|| bad(line, "expected label=\"value\""))?;
+            let name = rest[..eq].trim();
+            if name.contains(['"', ',', '}']) {
+                return Err(bad(line, "expected label=\"value\""));
+            }
+            rest = &rest[eq..];
+            name.to_string()
         };
+        rest = rest.strip_prefix('=').ok_or_else(|| bad(line, format!("expected '=' after label {name}")))?.trim_start();
+        let body = rest.strip_prefix('"').ok_or_else(|| bad(line, format!("value of label {name} must be quoted")))?;
+        let (value, after) = quoted_string(body, line).map_err(|_| bad(line, "unterminated label value"))?;
         pairs.push((name, value));
-        rest = body[end + 1..].trim_start();
+        rest = after.trim_start();
         rest = rest.strip_prefix(',').unwrap_or(rest);
     }
 }
 
 /// Parses one exposition line (numbered `line` in errors); `None` for a blank line or a
-/// comment. A sample without a timestamp gets `now_ms`.
+/// comment. A sample without a timestamp gets `now_ms`. Names outside the legacy rules are
+/// read quoted, as the text format 1.0.0 writes them: the metric name inside the braces.
 pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> Result<Option<(Labels, Sample)>, DecodeError> {
     let l = raw.trim();
     if l.is_empty() || l.starts_with('#') {
@@ -99,7 +129,13 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
     }
     let mut rest = &l[name_end..];
     if let Some(r) = rest.strip_prefix('{') {
-        let (more, after) = parse_label_block(r, line)?;
+        let (more, braced_name, after) = parse_label_block(r, line)?;
+        if let Some(braced_name) = braced_name {
+            if !name.is_empty() {
+                return Err(bad(line, "the metric name is given twice"));
+            }
+            pairs.push((METRIC_NAME_LABEL.to_string(), braced_name));
+        }
         pairs.extend(more);
         rest = after;
     }
@@ -120,6 +156,17 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
     Ok(Some((labels, Sample { timestamp_ms, value })))
 }
 
+/// The family name at the start of a `# TYPE`/`# HELP`/`# UNIT` comment's rest (plain, or
+/// quoted as the text format 1.0.0 writes a UTF-8 name) and what follows it.
+pub(crate) fn comment_family(rest: &str) -> Option<(std::borrow::Cow<'_, str>, &str)> {
+    if let Some(after_quote) = rest.strip_prefix('"') {
+        let (name, after) = quoted_string(after_quote, 0).ok()?;
+        return Some((std::borrow::Cow::Owned(name), after));
+    }
+    let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+    Some((std::borrow::Cow::Borrowed(&rest[..end]), &rest[end..]))
+}
+
 /// The names of the labels a line exposes with an empty value (`instance=""`): such a label
 /// is no label once stored, yet with `honor_labels` it keeps the target's label of that name
 /// away, as in Prometheus (a Pushgateway exposes `instance=""` for groups pushed without one).
@@ -128,7 +175,7 @@ pub(crate) fn empty_label_names(raw: &str) -> Vec<String> {
     let name_end = l.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(l.len());
     let Some(block) = l[name_end..].strip_prefix('{') else { return Vec::new() };
     match parse_label_block(block, 0) {
-        Ok((pairs, _)) => pairs.into_iter().filter(|(_, v)| v.is_empty()).map(|(n, _)| n).collect(),
+        Ok((pairs, _, _)) => pairs.into_iter().filter(|(_, v)| v.is_empty()).map(|(n, _)| n).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -156,6 +203,24 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn quoted_utf8_names_are_read_as_the_text_format_1_0_0_writes_them() {
+        let read = |line: &str| parse_line(line, 1, 0, &LabelLimits::default()).map(|parsed| parsed.map(|(labels, sample)| (labels.to_string(), sample.value)));
+        let series = r#"my.metric{http.route="/a", job="x"}"#.to_string();
+        assert_eq!(read(r#"{"my.metric","http.route"="/a",job="x"} 1"#), Ok(Some((series.clone(), 1.0))));
+        assert_eq!(read(r#"{ "my.metric" , "http.route" = "/a", job="x" } 1"#), Ok(Some((series, 1.0))), "spaces around tokens");
+        assert_eq!(read(r#"{"my.metric"} 2"#).map(|p| p.map(|(l, _)| l)), Ok(Some("my.metric{}".to_string())));
+        assert_eq!(read(r#"plain{"a\"b=c"="v"} 3"#).map(|p| p.map(|(l, _)| l)), Ok(Some(r#"plain{a"b=c="v"}"#.to_string())), "a quoted name may hold = and \"");
+        let error = |line: &str| read(line).map(|_| ()).unwrap_err().to_string();
+        assert!(error(r#"plain{"my.metric"} 1"#).contains("the metric name is given twice"));
+        assert!(error(r#"{"a","b"} 1"#).contains("the metric name is given twice"));
+        assert!(error(r#"{"my.metric} 1"#).contains("unterminated"));
+        assert!(error(r#"{"x"="1"} 1"#).contains("missing metric name"));
+        // A comment's family, plain or quoted.
+        assert_eq!(comment_family(r#""my metric" counter"#).map(|(n, rest)| (n.into_owned(), rest)), Some(("my metric".to_string(), " counter")));
+        assert_eq!(comment_family("plain\tcounter").map(|(n, rest)| (n.into_owned(), rest)), Some(("plain".to_string(), "\tcounter")));
     }
 
     #[test]

@@ -137,7 +137,7 @@ struct Family {
 
 /// `Some(Some((name, gauge)))` for a `# TYPE` line of a histogram family, `Some(None)` for
 /// one of another type, `None` for other comments.
-fn type_line(line: &str) -> Option<Option<(&str, bool)>> {
+fn type_line(line: &str) -> Option<Option<(std::borrow::Cow<'_, str>, bool)>> {
     let (name, kind) = super::scrape_loop::type_comment(line)?;
     Some(match kind {
         "histogram" => Some((name, false)),

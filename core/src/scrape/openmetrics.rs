@@ -47,8 +47,11 @@ fn rewrite_comment(comment: &str, out: &mut String) -> Result<(), String> {
     if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
         return Err(invalid());
     }
-    let (family, text) = rest.split_once(' ').ok_or_else(|| format!("expected text after # {keyword} {rest}"))?;
-    if family.is_empty() {
+    // A UTF-8 family name comes quoted; it is written back as it came.
+    let (name, after) = crate::ingest::text_format::comment_family(rest).ok_or_else(|| format!("a quoted metric name does not end in # {keyword} {rest}"))?;
+    let family = &rest[..rest.len() - after.len()];
+    let text = after.strip_prefix(' ').ok_or_else(|| format!("expected text after # {keyword} {rest}"))?;
+    if name.is_empty() {
         return Err(invalid());
     }
     match keyword {
@@ -64,7 +67,7 @@ fn rewrite_comment(comment: &str, out: &mut String) -> Result<(), String> {
         // (`scrape_loop::Format::OpenMetrics`).
         "HELP" => out.push_str(&format!("# HELP {family} {text}")),
         "UNIT" => {
-            if !text.is_empty() && !family.strip_suffix(text).is_some_and(|head| head.len() > 1 && head.ends_with('_')) {
+            if !text.is_empty() && !name.strip_suffix(text).is_some_and(|head| head.len() > 1 && head.ends_with('_')) {
                 return Err(format!("unit {text:?} not a suffix of metric {family:?}"));
             }
             out.push_str(&format!("# UNIT {family} {text}"));
@@ -84,7 +87,8 @@ fn rewrite_sample(line: &str, out: &mut String) -> Result<(), String> {
         return Err("a line must start with a metric name".into());
     }
     let (series, rest) = split_series(line).ok_or_else(|| "a label block does not end".to_string())?;
-    if series.is_empty() || series.starts_with('{') {
+    // A UTF-8 metric name comes quoted, first inside the braces.
+    if series.is_empty() || (series.starts_with('{') && !series.starts_with("{\"")) {
         return Err("a line must start with a metric name".into());
     }
     let rest = rest.strip_prefix(' ').ok_or_else(|| format!("expected one space and a value after {series:?}"))?;
