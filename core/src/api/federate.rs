@@ -28,6 +28,7 @@ use tsdb::{Labels, Sample, METRIC_NAME_LABEL};
 
 use super::labels::filtered_match_sets;
 use super::params::{now_ms, Params};
+use crate::ingest::text_format::is_legacy_metric_name;
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
 
@@ -73,16 +74,10 @@ impl NameEscaping {
     }
 }
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the names every scheme leaves as they are.
-fn is_legacy_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
 /// A name as `escaping` writes it (Prometheus' `model.EscapeName` for a name outside the
 /// rules; `AllowUtf8` leaves it, to be quoted).
 fn escaped_name(name: &str, escaping: NameEscaping) -> std::borrow::Cow<'_, str> {
-    if is_legacy_name(name) || escaping == NameEscaping::AllowUtf8 {
+    if is_legacy_metric_name(name) || escaping == NameEscaping::AllowUtf8 {
         return std::borrow::Cow::Borrowed(name);
     }
     let legacy = |c: char, i: usize| c.is_ascii_alphabetic() || c == '_' || c == ':' || (c.is_ascii_digit() && i > 0);
@@ -112,7 +107,7 @@ fn escaped_name(name: &str, escaping: NameEscaping) -> std::borrow::Cow<'_, str>
 /// Appends a name as `escaping` writes it, quoted with the text format's escapes when it is
 /// kept outside the rules.
 fn push_name(out: &mut String, name: &str, escaping: NameEscaping) {
-    if escaping == NameEscaping::AllowUtf8 && !is_legacy_name(name) {
+    if escaping == NameEscaping::AllowUtf8 && !is_legacy_metric_name(name) {
         out.push('"');
         crate::ingest::text_format::push_escaped_label_value(out, name);
         out.push('"');
@@ -164,7 +159,7 @@ fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sa
             current = Some(name);
         }
         // A name kept outside the rules goes first inside the braces, quoted.
-        let quoted_name = escaping == NameEscaping::AllowUtf8 && !is_legacy_name(name);
+        let quoted_name = escaping == NameEscaping::AllowUtf8 && !is_legacy_metric_name(name);
         let mut first = true;
         if quoted_name {
             out.push('{');

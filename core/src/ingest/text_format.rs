@@ -52,6 +52,12 @@ pub(crate) fn push_value(out: &mut String, value: f64) {
 /// Label pairs as parsed, before they are checked and sorted.
 pub(crate) type LabelPairs = Vec<(String, String)>;
 
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: a metric name the text format writes without quotes.
+pub(crate) fn is_legacy_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
 /// A quoted string at the start of `text` (after its `"`) with its escapes read (`\\n` a
 /// line feed, any other escaped character as itself), and the rest after the closing quote.
 fn quoted_string(text: &str, line: usize) -> Result<(String, &str), DecodeError> {

@@ -176,17 +176,35 @@ fn group_key(labels: &Labels) -> Vec<(String, String)> {
     labels.iter().filter(|l| l.name != METRIC_NAME_LABEL && l.name != "le").map(|l| (l.name.to_string(), l.value.to_string())).collect()
 }
 
-/// `name{a="x",...}` with the text format's escapes.
+/// `name{a="x",...}` with the text format's escapes; a name outside the legacy rules quoted
+/// as the text format 1.0.0 writes it (the metric name first inside the braces).
 fn series_text(name: &str, labels: &[(String, String)]) -> String {
-    if labels.is_empty() {
+    let quoted = |text: &mut String, name: &str| {
+        text.push('"');
+        crate::ingest::text_format::push_escaped_label_value(text, name);
+        text.push('"');
+    };
+    let legacy_name = crate::ingest::text_format::is_legacy_metric_name(name);
+    if labels.is_empty() && legacy_name {
         return name.to_string();
     }
-    let mut text = format!("{name}{{");
+    let mut text = String::new();
+    if legacy_name {
+        text.push_str(name);
+        text.push('{');
+    } else {
+        text.push('{');
+        quoted(&mut text, name);
+    }
     for (i, (label, value)) in labels.iter().enumerate() {
-        if i > 0 {
+        if i > 0 || !legacy_name {
             text.push(',');
         }
-        text.push_str(label);
+        if super::exemplar::is_label_name(label) {
+            text.push_str(label);
+        } else {
+            quoted(&mut text, label);
+        }
         text.push_str("=\"");
         crate::ingest::text_format::push_escaped_label_value(&mut text, value);
         text.push('"');
@@ -425,6 +443,16 @@ mod tests {
         // In the text format ` # ` is no exemplar: such a line is left for the scrape to refuse.
         let (text, histograms) = converted("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\nh_count 2\n", false);
         assert_eq!((text.as_str(), histograms[0].exemplars.len()), ("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\n", 0));
+    }
+
+    #[test]
+    fn utf8_names_convert_and_read_back() {
+        let (_, histograms) = converted("# TYPE \"my.lat\" histogram\n{\"my.lat_bucket\",\"http.route\"=\"/a\",le=\"+Inf\"} 2\n{\"my.lat_count\",\"http.route\"=\"/a\"} 2\n", false);
+        assert_eq!(histograms.iter().map(|h| h.series.as_str()).collect::<Vec<_>>(), vec!["{\"my.lat\",\"http.route\"=\"/a\"}"]);
+        let parsed = crate::ingest::text_format::parse_line(&format!("{} 0", histograms[0].series), 0, 0, &LabelLimits::default());
+        assert_eq!(parsed.map(|p| p.map(|(labels, _)| labels.to_string())), Ok(Some("my.lat{http.route=\"/a\"}".to_string())));
+        assert_eq!(series_text("plain_name", &[]), "plain_name");
+        assert_eq!(series_text("a:b", &[("x".into(), "1".into())]), "a:b{x=\"1\"}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
 
 use super::exemplar::ScrapedExemplar;
-use crate::ingest::text_format::{push_escaped_label_value, push_value};
+use crate::ingest::text_format::{is_legacy_metric_name, push_escaped_label_value, push_value};
 use tsdb::FloatHistogram;
 
 /// The text (and the native histograms, at 8 bytes a bucket) may be this many times the
@@ -357,12 +357,6 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Resul
         text.push('"');
     }
     Ok(text)
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-fn is_legacy_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`.
