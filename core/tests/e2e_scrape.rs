@@ -837,13 +837,13 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     // The job asks for what its scrape_protocols list, as Prometheus makes the header; the
     // other job as Prometheus does by default (OpenMetrics first).
     let asked = exporter.request_heads();
-    assert!(asked[0].contains("\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4\r\n"), "{asked:?}");
+    assert!(asked[0].contains("\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4\r\n"), "{asked:?}");
     // Without its `# EOF` the answer is refused, as Prometheus refuses it.
     let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "cut")?["health"] == "down").then_some(()));
     let cut = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "cut")).cloned().unwrap_or_default();
     assert_eq!(cut["lastError"], "OpenMetrics: the data does not end with # EOF", "{cut}");
     let asked = broken.request_heads();
-    let prometheus_default = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let prometheus_default = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
     assert!(asked.first().is_some_and(|h| h.contains(&format!("\r\nAccept: {prometheus_default}\r\n"))), "{asked:?}");
     poll_metadata(&server, "the OpenMetrics metadata", |data| data["om_build"][0]["type"] == "info" && data["om_latency_seconds"][0]["unit"] == "seconds");
     assert!(server.stop(), "clean shutdown");
@@ -1007,7 +1007,7 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     // DefaultProtoFirstScrapeProtocols), else as scrape_protocols says.
     let heads = exporter.request_heads();
     let accept_of = |job_accept: &str| heads.iter().any(|h| h.contains(&format!("\r\nAccept: {job_accept}\r\n")));
-    assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"), "{heads:?}");
+    assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"), "{heads:?}");
     assert!(accept_of("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"), "{heads:?}");
 
     // Exemplars as Prometheus takes them: the counter's; the native histogram's with a

@@ -40,7 +40,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let target = &all[usize::from(flags & 3)];
     use metricstor::scrape::scrape_loop::{Answer, Format};
     let answer = if flags & 8 != 0 {
-        let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0 };
+        let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0, utf8_names: flags & 1 != 0 };
         match metricstor::scrape::protobuf::to_text(data.get(1..).unwrap_or_default(), options) {
             Ok(exposition) => Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes: 0 },
             Err(_) => return,

@@ -982,6 +982,9 @@ pub struct ScrapeJob {
     /// `extra_scrape_metrics`: `scrape_timeout_seconds`, `scrape_sample_limit` and
     /// `scrape_body_size_bytes` are written with the other scrape series.
     pub extra_scrape_metrics: bool,
+    /// `metric_name_validation_scheme` is not `legacy`: metric and label names may be any
+    /// UTF-8 (else a series with another name fails the scrape).
+    pub utf8_names: bool,
     /// `native_histogram_bucket_limit` (0: none).
     pub native_histogram_bucket_limit: usize,
     /// The finest schema stored (from `native_histogram_min_bucket_factor`; 8 when unset).
@@ -1786,9 +1789,15 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
             }
         }
     }
-    // The names asked for: a job's dots or values escaping as it sets it; otherwise
-    // underscores (Prometheus 3 would allow UTF-8 names, which are not read here).
-    let escaping = s.metric_name_escaping_scheme.as_deref().filter(|scheme| matches!(*scheme, "dots" | "values" | "underscores")).unwrap_or("underscores");
+    // As Prometheus 3: UTF-8 names are valid unless the job asks for legacy ones, and are
+    // then asked for as they are (`allow-utf-8`) unless the job asks to have them escaped.
+    let utf8_names = s.metric_name_validation_scheme.as_deref().is_none_or(|scheme| scheme != "legacy");
+    let escaping = match s.metric_name_escaping_scheme.as_deref().filter(|scheme| !scheme.is_empty()) {
+        Some("allow-utf-8") if !utf8_names => return Err("metric_name_escaping_scheme allow-utf-8 cannot be used with metric_name_validation_scheme legacy".into()),
+        Some(scheme) => scheme,
+        None if utf8_names => "allow-utf-8",
+        None => "underscores",
+    };
     let native_histograms = s.scrape_native_histograms.or(globals.scrape_native_histograms).unwrap_or(false);
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
         Some(protocols) => accept_header(protocols, escaping)?,
@@ -1922,6 +1931,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         classic_histograms_too,
         convert_classic_histograms_to_nhcb,
         extra_scrape_metrics,
+        utf8_names,
         native_histogram_bucket_limit: s.native_histogram_bucket_limit.unwrap_or(0) as usize,
         native_histogram_max_schema,
     })
@@ -1970,7 +1980,7 @@ mod tests {
     }
 
     /// The `Accept` header Prometheus 3 sends by default.
-    const DEFAULT_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    const DEFAULT_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
     #[test]
     fn limits_come_from_global_unless_the_job_sets_them() {
@@ -1980,9 +1990,9 @@ mod tests {
         // The Accept header as Prometheus makes it of scrape_protocols (the job's, else
         // global's); Prometheus' default (OpenMetrics first) when neither is set.
         assert_eq!(config.jobs[0].accept, DEFAULT_ACCEPT);
-        assert_eq!(config.jobs[1].accept, "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
+        assert_eq!(config.jobs[1].accept, "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4");
         let config = parse("global: {scrape_protocols: [PrometheusProto, OpenMetricsText0.0.1, PrometheusText1.0.0]}\nscrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [PrometheusText0.0.4]}]").unwrap();
-        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,*/*;q=0.3");
+        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,*/*;q=0.3");
         assert_eq!(config.jobs[1].accept, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]}]").unwrap_err().contains("duplicated protocol in scrape_protocols"));
         assert!(parse("scrape_configs: [{job_name: a, scrape_protocols: [Text]}]").unwrap_err().contains("unknown scrape protocol Text"));
@@ -2003,7 +2013,7 @@ mod tests {
         assert_eq!(histograms(&config.jobs[0]), (true, true, 10, 2, true));
         assert_eq!(histograms(&config.jobs[1]), (false, false, 0, 8, false));
         assert_eq!(histograms(&config.jobs[2]), (true, false, 0, -4, false));
-        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1");
+        assert_eq!(config.jobs[0].accept, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1");
         assert_eq!(config.jobs[1].accept, DEFAULT_ACCEPT);
         assert_eq!(histograms(&parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0]), (false, false, 0, 8, false));
         // Schemas for bucket factors as Prometheus' pickSchema picks them.
@@ -2020,6 +2030,11 @@ mod tests {
         assert_eq!((config.jobs[0].extra_scrape_metrics, config.jobs[1].extra_scrape_metrics), (true, false));
         assert!(!parse("scrape_configs: [{job_name: a}]").unwrap().jobs[0].extra_scrape_metrics);
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: bogus}]").unwrap_err().contains("bogus"));
+        // Prometheus 3: UTF-8 names unless legacy ones are asked for, then escaped names.
+        let config = parse("scrape_configs: [{job_name: a, scrape_protocols: [PrometheusText1.0.0]}, {job_name: b, metric_name_validation_scheme: legacy, scrape_protocols: [PrometheusText1.0.0]}]").unwrap();
+        assert_eq!((config.jobs[0].utf8_names, config.jobs[0].accept.as_str()), (true, "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.5"));
+        assert_eq!((config.jobs[1].utf8_names, config.jobs[1].accept.as_str()), (false, "text/plain;version=1.0.0;escaping=underscores;q=0.6,*/*;q=0.5"));
+        assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: allow-utf-8}]").unwrap_err().contains("cannot be used with metric_name_validation_scheme legacy"));
     }
 
     #[test]

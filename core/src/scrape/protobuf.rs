@@ -33,6 +33,9 @@ pub struct ProtobufOptions {
     pub native_histograms: bool,
     /// `always_scrape_classic_histograms`: a native histogram with classic buckets gives its classic series too.
     pub classic_histograms_too: bool,
+    /// `metric_name_validation_scheme: utf8` (Prometheus 3's default): metric and label
+    /// names may be any UTF-8, written quoted in the text (else they must be legacy names).
+    pub utf8_names: bool,
 }
 
 /// A native histogram sample of the exposition.
@@ -112,13 +115,28 @@ impl Output {
     /// `series` without its end.
     fn start_series(&mut self, name: &str, suffix: &str, labels: &str, magic: Option<(&str, &str)>, value: f64, timestamp_ms: i64) {
         self.line.clear();
-        self.line.push_str(name);
-        self.line.push_str(suffix);
-        if !labels.is_empty() || magic.is_some() {
-            self.line.push('{');
+        // A UTF-8 name goes quoted, first inside the braces (the text format 1.0.0).
+        let quoted = !is_legacy_metric_name(name);
+        if quoted {
+            self.line.push_str("{\"");
+            push_escaped_label_value(&mut self.line, name);
+            push_escaped_label_value(&mut self.line, suffix);
+            self.line.push('"');
+        } else {
+            self.line.push_str(name);
+            self.line.push_str(suffix);
+        }
+        if !labels.is_empty() || magic.is_some() || quoted {
+            if quoted {
+                if !labels.is_empty() {
+                    self.line.push(',');
+                }
+            } else {
+                self.line.push('{');
+            }
             self.line.push_str(labels);
             if let Some((magic_name, magic_value)) = magic {
-                if !labels.is_empty() {
+                if !labels.is_empty() || quoted {
                     self.line.push(',');
                 }
                 self.line.push_str(magic_name);
@@ -158,7 +176,7 @@ fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut 
         return Ok(());
     }
     let name = family.name.as_str();
-    if !is_legacy_metric_name(name) {
+    if name.is_empty() || (!options.utf8_names && !is_legacy_metric_name(name)) {
         return Err(format!("invalid metric name: {name:?}"));
     }
     let metric_type = MetricType::try_from(family.r#type).map_err(|_| format!("unknown metric type for metric {name:?}: {}", family.r#type))?;
@@ -166,28 +184,39 @@ fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut 
     for metric in &family.metric {
         match metric_type {
             MetricType::Counter => {
-                let labels = labels_text(name, metric, None)?;
+                let labels = labels_text(name, metric, None, options.utf8_names)?;
                 out.start_series(name, "", &labels, None, metric.counter.as_ref().map_or(0.0, |c| c.value), metric.timestamp_ms);
                 out.end_series(metric.counter.as_ref().and_then(|c| c.exemplar.as_ref()))?;
             }
             MetricType::Gauge => {
-                let labels = labels_text(name, metric, None)?;
+                let labels = labels_text(name, metric, None, options.utf8_names)?;
                 out.series(name, "", &labels, None, metric.gauge.as_ref().map_or(0.0, |g| g.value), metric.timestamp_ms)?;
             }
             MetricType::Untyped => {
-                let labels = labels_text(name, metric, None)?;
+                let labels = labels_text(name, metric, None, options.utf8_names)?;
                 out.series(name, "", &labels, None, metric.untyped.as_ref().map_or(0.0, |u| u.value), metric.timestamp_ms)?;
             }
-            MetricType::Summary => write_summary(name, metric, out)?,
+            MetricType::Summary => write_summary(name, metric, options.utf8_names, out)?,
             MetricType::Histogram | MetricType::GaugeHistogram => write_histogram(name, metric, metric_type == MetricType::GaugeHistogram, options, out)?,
         }
     }
     Ok(())
 }
 
+/// A family name as a comment writes it: quoted when it is not a legacy name.
+fn family_text(name: &str) -> String {
+    if is_legacy_metric_name(name) {
+        return name.to_string();
+    }
+    let mut text = String::from("\"");
+    push_escaped_label_value(&mut text, name);
+    text.push('"');
+    text
+}
+
 /// `# HELP`, `# UNIT` and `# TYPE`, in the order Prometheus' parser gives them.
 fn write_metadata(family: &dto::MetricFamily, metric_type: MetricType, out: &mut Output) -> Result<(), String> {
-    let name = family.name.as_str();
+    let name = &family_text(&family.name);
     if !family.help.is_empty() {
         out.line.clear();
         let _ = write!(out.line, "# HELP {name} ");
@@ -216,10 +245,10 @@ fn write_metadata(family: &dto::MetricFamily, metric_type: MetricType, out: &mut
 }
 
 /// `_count`, `_sum`, then one series per quantile (the order of Prometheus' parser).
-fn write_summary(name: &str, metric: &dto::Metric, out: &mut Output) -> Result<(), String> {
+fn write_summary(name: &str, metric: &dto::Metric, utf8_names: bool, out: &mut Output) -> Result<(), String> {
     let absent = dto::Summary::default();
     let summary = metric.summary.as_ref().unwrap_or(&absent);
-    let labels = labels_text(name, metric, if summary.quantile.is_empty() { None } else { Some("quantile") })?;
+    let labels = labels_text(name, metric, if summary.quantile.is_empty() { None } else { Some("quantile") }, utf8_names)?;
     out.series(name, "_count", &labels, None, summary.sample_count as f64, metric.timestamp_ms)?;
     out.series(name, "_sum", &labels, None, summary.sample_sum, metric.timestamp_ms)?;
     for quantile in &summary.quantile {
@@ -234,8 +263,22 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
     let absent = dto::Histogram::default();
     let histogram = metric.histogram.as_ref().unwrap_or(&absent);
     if options.native_histograms && is_native(histogram) {
-        let labels = labels_text(name, metric, None)?;
-        let series = if labels.is_empty() { name.to_string() } else { format!("{name}{{{labels}}}") };
+        let labels = labels_text(name, metric, None, options.utf8_names)?;
+        let series = match (is_legacy_metric_name(name), labels.is_empty()) {
+            (true, true) => name.to_string(),
+            (true, false) => format!("{name}{{{labels}}}"),
+            (false, _) => {
+                let mut series = String::from("{\"");
+                push_escaped_label_value(&mut series, name);
+                series.push('"');
+                if !labels.is_empty() {
+                    series.push(',');
+                    series.push_str(&labels);
+                }
+                series.push('}');
+                series
+            }
+        };
         let native = native_histogram(name, &series, histogram, gauge)?;
         let exemplars = native_exemplars(histogram);
         // What each exemplar holds in memory: itself and two strings per label.
@@ -250,7 +293,7 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
             return Ok(());
         }
     }
-    let labels = labels_text(name, metric, Some("le"))?;
+    let labels = labels_text(name, metric, Some("le"), options.utf8_names)?;
     // Go's getters: a float count of exactly 0 means unset.
     let count = if histogram.sample_count_float != 0.0 { histogram.sample_count_float } else { histogram.sample_count as f64 };
     out.series(name, "_count", &labels, None, count, metric.timestamp_ms)?;
@@ -325,9 +368,9 @@ fn check_spans_cover(name: &str, side: &str, spans: &[dto::BucketSpan], counts: 
 /// goes); it is written once, empty, so that it still keeps a target label of its name away
 /// under `honor_labels`. Refused: a name taken twice (the metric name counts as `__name__`,
 /// the magic label as itself), and the metric name or the magic label emptied (Prometheus
-/// then loses the name, or every bucket its bound). Names must be legacy names so that no
-/// name can break the line.
-fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Result<String, String> {
+/// then loses the name, or every bucket its bound). Names must be legacy names unless
+/// `utf8_names`, which writes other (non-empty) ones quoted.
+fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>, utf8_names: bool) -> Result<String, String> {
     let emptied: HashSet<&str> = metric.label.iter().filter(|pair| pair.value.is_empty()).map(|pair| pair.name.as_str()).collect();
     let reserved = [Some(tsdb::METRIC_NAME_LABEL), magic];
     if let Some(name) = reserved.into_iter().flatten().find(|name| emptied.contains(name)) {
@@ -336,7 +379,8 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Resul
     let mut seen: HashSet<&str> = reserved.into_iter().flatten().collect();
     let mut text = String::new();
     for pair in &metric.label {
-        if !is_legacy_label_name(&pair.name) {
+        let legacy = is_legacy_label_name(&pair.name);
+        if !legacy && (!utf8_names || pair.name.is_empty()) {
             return Err(format!("invalid label name {:?} for metric {family:?}", pair.name));
         }
         let emptied = emptied.contains(pair.name.as_str());
@@ -349,7 +393,13 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>) -> Resul
         if !text.is_empty() {
             text.push(',');
         }
-        text.push_str(&pair.name);
+        if legacy {
+            text.push_str(&pair.name);
+        } else {
+            text.push('"');
+            push_escaped_label_value(&mut text, &pair.name);
+            text.push('"');
+        }
         text.push_str("=\"");
         if !emptied {
             push_escaped_label_value(&mut text, &pair.value);
@@ -372,9 +422,9 @@ mod tests {
     use dto::{Bucket, BucketSpan, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, Quantile, Summary};
     use tsdb::{CounterResetHint, Labels};
 
-    const NATIVE: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: false };
-    const NATIVE_AND_CLASSIC: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: true };
-    const CLASSIC_ONLY: ProtobufOptions = ProtobufOptions { native_histograms: false, classic_histograms_too: false };
+    const NATIVE: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: false, utf8_names: false };
+    const NATIVE_AND_CLASSIC: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false };
+    const CLASSIC_ONLY: ProtobufOptions = ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: false };
 
     fn body(families: &[MetricFamily]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -491,6 +541,28 @@ mod tests {
         let (_, rest) = crate::scrape::scrape_loop::split_series(line).unwrap_or_default();
         let read = super::super::exemplar::parse(super::super::exemplar::split(rest).1.unwrap_or_default(), super::super::exemplar::TimestampUnit::Milliseconds);
         assert_eq!(read.map(|e| (e.labels, e.value, e.timestamp_ms)), Ok((vec![("trace_id".to_string(), "b2".to_string())], 1.5, Some(-2_500))));
+    }
+
+    #[test]
+    fn utf8_names_are_refused_unless_allowed_then_written_quoted() {
+        let utf8 = ProtobufOptions { utf8_names: true, ..CLASSIC_ONLY };
+        let requests = family("http.requests_total", MetricType::Counter, vec![Metric { label: labels(&[("http.route", "/a"), ("code", "200")]), counter: Some(Counter { value: 2.0, exemplar: None }), ..Metric::default() }]);
+        assert!(error(&[requests.clone()], CLASSIC_ONLY).contains("invalid metric name: \"http.requests_total\""));
+        let (text, _) = decode(&[requests], utf8);
+        assert_eq!(text, "# TYPE \"http.requests_total\" counter\n{\"http.requests_total\",\"http.route\"=\"/a\",code=\"200\"} 2.0\n");
+        let latency = family("rpc.seconds", MetricType::Histogram, vec![histogram_metric(&[], Histogram { sample_count: 1, bucket: vec![Bucket { cumulative_count: 1, upper_bound: 1.0, ..Bucket::default() }], ..Histogram::default() })]);
+        let (text, _) = decode(&[latency], utf8);
+        assert!(text.contains("{\"rpc.seconds_count\"} 1.0\n") && text.contains("{\"rpc.seconds_bucket\",le=\"1.0\"} 1.0\n"), "{text}");
+        // Each line reads back with its UTF-8 names.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let parsed = crate::ingest::text_format::parse_line(line, 1, 0, &LabelLimits::default());
+            assert!(parsed.as_ref().is_ok_and(|p| p.as_ref().is_some_and(|(l, _)| l.metric_name().is_some_and(|n| n.starts_with("rpc.seconds_")))), "{line}: {parsed:?}");
+        }
+        let native = family("n.h", MetricType::Histogram, vec![histogram_metric(&[("a.b", "1")], native_integer(Vec::new()))]);
+        let (_, histograms) = decode(&[native], ProtobufOptions { utf8_names: true, ..NATIVE });
+        assert_eq!(histograms[0].series, "{\"n.h\",\"a.b\"=\"1\"}");
+        let empty_name = family("x", MetricType::Gauge, vec![Metric { label: labels(&[("", "v")]), gauge: Some(Gauge { value: 1.0 }), ..Metric::default() }]);
+        assert!(error(&[empty_name], utf8).contains("invalid label name \"\""));
     }
 
     #[test]

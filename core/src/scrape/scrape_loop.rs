@@ -483,6 +483,11 @@ impl SeriesCache {
         let labels = kept.then(|| Labels::from_pairs(labels));
         if let Some(labels) = &labels {
             check_label_limits(labels, job)?;
+            // Prometheus' check under `metric_name_validation_scheme: legacy`.
+            let legacy = labels.iter().all(|l| if l.name == METRIC_NAME_LABEL { crate::ingest::text_format::is_legacy_metric_name(l.value) } else { super::exemplar::is_label_name(l.name) });
+            if !job.utf8_names && !legacy {
+                return Err(format!("invalid metric name or label names: {labels}"));
+            }
         }
         self.entries.insert(key, CacheEntry { labels: labels.clone(), created: self.generation, seen: self.generation });
         Ok(labels)
@@ -954,7 +959,7 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
-            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb };
+            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb, utf8_names: job.utf8_names };
             let exposition = super::protobuf::to_text(&body, options)?;
             Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes }
         }
@@ -1030,6 +1035,17 @@ mod tests {
         // An OpenMetrics answer with them rewrites and reads the same.
         let om = super::super::openmetrics::to_text(b"# TYPE \"a.b\" counter\n# UNIT \"a.b_seconds\" seconds\n{\"a.b_total\",\"x.y\"=\"1\"} 2 # {\"trace.id\"=\"t\"} 1\n# EOF\n").unwrap();
         assert_eq!(String::from_utf8(om).unwrap_or_default(), "# TYPE \"a.b\" counter\n# UNIT \"a.b_seconds\" seconds\n{\"a.b_total\",\"x.y\"=\"1\"} 2 # {\"trace.id\"=\"t\"} 1.0\n");
+    }
+
+    #[test]
+    fn legacy_validation_fails_a_scrape_with_utf8_names() {
+        let legacy = target("scrape_configs: [{job_name: j, metric_name_validation_scheme: legacy, static_configs: [{targets: ['h:1']}]}]");
+        let error = scrape(&legacy, &[], b"{\"my.metric\"} 1\n", 1000).unwrap_err();
+        assert!(error.starts_with("invalid metric name or label names: "), "{error}");
+        assert!(scrape(&legacy, &[], b"ok{\"a.b\"=\"1\"} 1\n", 1000).is_err(), "a UTF-8 label name too");
+        assert!(scrape(&legacy, &[], b"ok:name{a=\"1\"} 1\n", 1000).is_ok());
+        let utf8 = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        assert!(scrape(&utf8, &[], b"{\"my.metric\"} 1\n", 1000).is_ok());
     }
 
     #[test]
