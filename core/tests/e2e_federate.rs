@@ -42,7 +42,7 @@ fn federate_answers_the_newest_sample_per_series() {
     // Two selectors overlapping on fed_up{job="api"}: each series once, grouped by name.
     let (status, content_type, text) = get_text(&a.url("/federate?match[]=%7B__name__%3D~%22fed_.*%22%7D&match[]=fed_up%7Bjob%3D%22api%22%7D"));
     assert_eq!(status, 200, "{text}");
-    assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8; escaping=underscores"));
     let expected = format!(
         "# TYPE fed_req untyped\n\
          fed_req{{job=\"api\",path=\"a \\\"b\\\"\",instance=\"\"}} 2.5e+21 {}\n\
@@ -59,7 +59,7 @@ fn federate_answers_the_newest_sample_per_series() {
     let reply = post_plain(&b.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes());
     assert_eq!(reply.status, 204, "{}", reply.body);
     let (_, again, back) = get_text(&b.url("/federate?match[]=%7B__name__%3D~%22fed_.*%22%7D"));
-    assert_eq!(again.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(again.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8; escaping=underscores"));
     assert_eq!(back, expected);
 
     // Nothing selected: an empty answer, not an error.
@@ -82,10 +82,10 @@ fn federate_answers_the_newest_sample_per_series() {
     assert_eq!(post(&a.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
     let url = a.url("/federate?match[]=%7B__name__%3D%22fed.dotted%22%7D");
     let (_, content_type, text) = get_text(&url);
-    assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8; escaping=underscores"));
     assert_eq!(text, format!("# TYPE fed_dotted untyped\nfed_dotted{{http_route=\"/x\",job=\"api\",instance=\"\"}} 3 {}\n", now - 5_000));
     let reply = agent().get(&url).set("Accept", "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5,*/*;q=0.1").call().expect("federate");
-    assert_eq!(reply.header("content-type"), Some("text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"));
+    assert_eq!(reply.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8"));
     let text = reply.into_string().unwrap_or_default();
     assert_eq!(text, format!("# TYPE \"fed.dotted\" untyped\n{{\"fed.dotted\",\"http.route\"=\"/x\",job=\"api\",instance=\"\"}} 3 {}\n", now - 5_000));
     // That answer imports elsewhere with its UTF-8 names, selected quoted.

@@ -857,6 +857,8 @@ fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() 
     let dir = tempfile::tempdir().expect("tempdir");
     let body = "a 1\nb 2\n";
     let exporter = Exporter::start(body);
+    // An OpenMetrics answer without `# EOF`: its scrape fails, its size is still reported.
+    exporter.route("/broken", 200, &["Content-Type: application/openmetrics-text; version=1.0.0"], "x 1\n");
     let scrape_file = dir.path().join("prometheus.yml");
     let target = exporter.address();
     std::fs::write(
@@ -865,6 +867,7 @@ fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() 
             "global: {{scrape_interval: 1s, extra_scrape_metrics: true}}\nscrape_configs:\n\
              - job_name: extra\n  scrape_timeout: 800ms\n  sample_limit: 10\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: small\n  body_size_limit: 4B\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: broken\n  metrics_path: /broken\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: plain\n  extra_scrape_metrics: false\n  static_configs: [{{targets: ['{target}']}}]\n"
         ),
     )
@@ -875,12 +878,15 @@ fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() 
     let values = poll_query(&server, "{__name__=~\"scrape_timeout_seconds|scrape_sample_limit|scrape_body_size_bytes\"}", "the extra scrape series", WAIT, |r| {
         let mut found: Vec<String> = r.iter().map(|s| format!("{} {}={}", s["metric"]["job"].as_str().unwrap_or(""), s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
         found.sort();
-        (found.len() == 6).then_some(found)
+        (found.len() == 9).then_some(found)
     });
     let size = body.len();
     assert_eq!(
         values,
         vec![
+            "broken scrape_body_size_bytes=4".to_string(),
+            "broken scrape_sample_limit=0".to_string(),
+            "broken scrape_timeout_seconds=1".to_string(),
             format!("extra scrape_body_size_bytes={size}"),
             "extra scrape_sample_limit=10".to_string(),
             "extra scrape_timeout_seconds=0.8".to_string(),

@@ -42,16 +42,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let answer = if flags & 8 != 0 {
         let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0, utf8_names: flags & 1 != 0 };
         match metricstor::scrape::protobuf::to_text(data.get(1..).unwrap_or_default(), options) {
-            Ok(exposition) => Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes: 0 },
+            Ok(exposition) => Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms },
             Err(_) => return,
         }
     } else if flags & 4 != 0 {
         match metricstor::scrape::openmetrics::to_text(data) {
-            Ok(text) => Answer { text, format: Format::OpenMetrics, histograms: Vec::new(), body_bytes: 0 },
+            Ok(text) => Answer { text, format: Format::OpenMetrics, histograms: Vec::new() },
             Err(_) => return,
         }
     } else {
-        Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new(), body_bytes: 0 }
+        Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new() }
     };
     // The seventh bit: classic histograms converted (`scrape::nhcb`), kept by the eighth.
     let answer = if flags & 64 != 0 {

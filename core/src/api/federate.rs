@@ -14,8 +14,8 @@
 //! - a metric or label name outside `[a-zA-Z_:][a-zA-Z0-9_:]*` (UTF-8 names, as OTLP's
 //!   `NoUTF8EscapingWithSuffixes` stores them) is escaped as the `Accept` header's
 //!   `escaping=` asks (`underscores`, the default; `dots`; `values`), or with
-//!   `escaping=allow-utf-8` written quoted in the text format 1.0.0, as Prometheus 3's
-//!   `expfmt` encoder writes it.
+//!   `escaping=allow-utf-8` written quoted, as Prometheus 3's `expfmt` encoder writes it
+//!   (escaping can make two names one, as there).
 //!
 //! Unlike Prometheus, a request without `match[]` is an error (400) rather than an empty
 //! answer: it can never select anything, so it is a mistake in the scrape configuration.
@@ -32,10 +32,9 @@ use crate::ingest::text_format::is_legacy_metric_name;
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
 
-/// The content type of the text exposition format this endpoint writes, names escaped.
+/// The content type of the text exposition format this endpoint writes (with the
+/// `escaping=` of its names after it, as Prometheus 3 answers).
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// The content type of the text format 1.0.0 with UTF-8 names quoted.
-const TEXT_FORMAT_UTF8: &str = "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8";
 
 /// How names outside the legacy rules are written (Prometheus' escaping schemes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,26 +50,44 @@ pub enum NameEscaping {
 }
 
 impl NameEscaping {
-    /// The `escaping=` a scraper's `Accept` header asks for on a `text/plain` range
-    /// (Prometheus' default, underscores, when none does).
+    /// The `escaping=` a scraper's `Accept` header asks for, as prometheus/common's
+    /// `NegotiateAccept` reads it: media ranges by falling `q`, the last known `escaping=`
+    /// seen up to the first `text/plain` one (the format served here) counts; underscores
+    /// when none does.
     pub fn from_accept(accept: &str) -> NameEscaping {
-        for range in accept.split(',') {
+        let q_of = |range: &str| range.split(';').skip(1).filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim() == "q").and_then(|(_, v)| v.trim().parse::<f64>().ok()).unwrap_or(1.0);
+        let mut ranges: Vec<&str> = accept.split(',').filter(|r| !r.trim().is_empty()).collect();
+        ranges.sort_by(|a, b| q_of(b).total_cmp(&q_of(a)));
+        let mut escaping = NameEscaping::Underscores;
+        for range in ranges {
             let mut parts = range.split(';').map(str::trim);
-            if !parts.next().is_some_and(|media| media.eq_ignore_ascii_case("text/plain")) {
-                continue;
-            }
+            let media = parts.next().unwrap_or("");
             for (key, value) in parts.filter_map(|p| p.split_once('=')) {
                 if key.trim().eq_ignore_ascii_case("escaping") {
-                    match value.trim() {
-                        "allow-utf-8" => return NameEscaping::AllowUtf8,
-                        "dots" => return NameEscaping::Dots,
-                        "values" => return NameEscaping::Values,
-                        _ => return NameEscaping::Underscores,
-                    }
+                    escaping = match value.trim() {
+                        "allow-utf-8" => NameEscaping::AllowUtf8,
+                        "underscores" => NameEscaping::Underscores,
+                        "dots" => NameEscaping::Dots,
+                        "values" => NameEscaping::Values,
+                        _ => escaping,
+                    };
                 }
             }
+            if media.eq_ignore_ascii_case("text/plain") {
+                break;
+            }
         }
-        NameEscaping::Underscores
+        escaping
+    }
+
+    /// Its name in an `escaping=` parameter.
+    fn name(self) -> &'static str {
+        match self {
+            NameEscaping::Underscores => "underscores",
+            NameEscaping::Dots => "dots",
+            NameEscaping::Values => "values",
+            NameEscaping::AllowUtf8 => "allow-utf-8",
+        }
     }
 }
 
@@ -136,8 +153,8 @@ pub async fn handle_federate(api: &Api, params: &Params, accept: &str) -> Result
     let mut body = String::new();
     write_text(&mut body, newest.iter().map(|(labels, sample)| (labels, *sample)), escaping);
     let mut response = Response::new(Bytes::from(body));
-    let content_type = if escaping == NameEscaping::AllowUtf8 { TEXT_FORMAT_UTF8 } else { TEXT_FORMAT };
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    let content_type = format!("{TEXT_FORMAT}; escaping={}", escaping.name());
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_str(&content_type).map_err(|e| ApiError::internal(e.to_string()))?);
     Ok(response)
 }
 
@@ -252,7 +269,11 @@ mod tests {
         assert_eq!(escaped_name("ok_name", NameEscaping::Dots), "ok_name", "a legacy name is left alone");
         let accept = |header: &str| NameEscaping::from_accept(header);
         assert_eq!(accept("text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.1"), NameEscaping::AllowUtf8);
-        assert_eq!(accept("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8,text/plain;version=0.0.4"), NameEscaping::Underscores);
+        // Prometheus' header for [OpenMetricsText1.0.0, PrometheusText0.0.4]: the OpenMetrics
+        // range's escaping counts; a range after the first text/plain one does not.
+        assert_eq!(accept("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"), NameEscaping::AllowUtf8);
+        assert_eq!(accept("text/plain;version=0.0.4;q=0.9,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5"), NameEscaping::Underscores);
+        assert_eq!(accept("text/plain;version=1.0.0;escaping=bogus"), NameEscaping::Underscores);
         assert_eq!(accept("text/plain; version=1.0.0; escaping=dots"), NameEscaping::Dots);
         assert_eq!(accept(""), NameEscaping::Underscores);
     }

@@ -155,6 +155,10 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
     if let Some(problem) = super::label_limits::problem(limits, pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
         return Err(bad(line, problem));
     }
+    // As Prometheus' append refuses it (a name in the braces and a `__name__` label too).
+    if let Some((name, _)) = pairs.iter().enumerate().find_map(|(i, (name, _))| pairs[..i].iter().find(|(earlier, _)| earlier == name)) {
+        return Err(bad(line, format!("label name {name:?} is not unique")));
+    }
     let labels = Labels::from_pairs(pairs);
     if labels.get(METRIC_NAME_LABEL).is_none() {
         return Err(bad(line, "missing metric name"));
@@ -224,6 +228,8 @@ mod tests {
         assert!(error(r#"{"a","b"} 1"#).contains("the metric name is given twice"));
         assert!(error(r#"{"my.metric} 1"#).contains("unterminated"));
         assert!(error(r#"{"x"="1"} 1"#).contains("missing metric name"));
+        assert!(error(r#"{"m",__name__="x"} 1"#).contains("label name \"__name__\" is not unique"));
+        assert!(error(r#"m{a="1",a="2"} 1"#).contains("label name \"a\" is not unique"));
         // A comment's family, plain or quoted.
         assert_eq!(comment_family(r#""my metric" counter"#).map(|(n, rest)| (n.into_owned(), rest)), Some(("my metric".to_string(), " counter")));
         assert_eq!(comment_family("plain\tcounter").map(|(n, rest)| (n.into_owned(), rest)), Some(("plain".to_string(), "\tcounter")));

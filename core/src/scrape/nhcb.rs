@@ -100,7 +100,7 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
         }
     }
     converted.finish(collecting.take())?;
-    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms: converted.histograms, body_bytes: answer.body_bytes })
+    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms: converted.histograms })
 }
 
 /// The histograms of the answer so far.
@@ -316,7 +316,7 @@ mod tests {
     use super::*;
 
     fn answer(text: &str) -> Answer {
-        Answer { text: text.as_bytes().to_vec(), format: Format::Text, histograms: Vec::new(), body_bytes: 0 }
+        Answer { text: text.as_bytes().to_vec(), format: Format::Text, histograms: Vec::new() }
     }
 
     fn converted(text: &str, keep_classic: bool) -> (String, Vec<NativeHistogramLine>) {
@@ -415,7 +415,7 @@ mod tests {
         }
         let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false };
         let exposition = crate::scrape::protobuf::to_text(&body, options).expect("decoded");
-        let out = convert(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes: 0 }, false, true).expect("converted");
+        let out = convert(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, false, true).expect("converted");
         let got: Vec<(&str, i32, f64)> = out.histograms.iter().map(|h| (h.series.as_str(), h.histogram.schema, h.histogram.count)).collect();
         assert_eq!(got, vec![("n", 0, 3.0), ("c", CUSTOM_BUCKETS_SCHEMA, 1.0), ("c", CUSTOM_BUCKETS_SCHEMA, 2.0)]);
         assert_eq!(String::from_utf8(out.text).unwrap_or_default(), "# TYPE n histogram\n# TYPE c histogram\n");
@@ -429,7 +429,7 @@ mod tests {
     #[test]
     fn exemplars_of_a_histograms_series_go_to_the_converted_histogram() {
         let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1 # {trace_id=\"a\"} 0.5 1000\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\nh_count 2\n# TYPE c counter\nc_total 1 # {trace_id=\"c\"} 1\n";
-        let om = |text: &str| Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms: Vec::new(), body_bytes: 0 };
+        let om = |text: &str| Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms: Vec::new() };
         let traces = |out: &Answer| out.histograms.iter().map(|h| h.exemplars.iter().map(|e| (e.labels[0].1.clone(), e.timestamp_ms)).collect::<Vec<_>>()).collect::<Vec<_>>();
         // A text answer's classic series kept beside it lose theirs (another family keeps its own).
         let out = convert(om(body), true, false).expect("converted");

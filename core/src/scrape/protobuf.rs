@@ -547,7 +547,7 @@ mod tests {
     fn utf8_names_are_refused_unless_allowed_then_written_quoted() {
         let utf8 = ProtobufOptions { utf8_names: true, ..CLASSIC_ONLY };
         let requests = family("http.requests_total", MetricType::Counter, vec![Metric { label: labels(&[("http.route", "/a"), ("code", "200")]), counter: Some(Counter { value: 2.0, exemplar: None }), ..Metric::default() }]);
-        assert!(error(&[requests.clone()], CLASSIC_ONLY).contains("invalid metric name: \"http.requests_total\""));
+        assert!(error(std::slice::from_ref(&requests), CLASSIC_ONLY).contains("invalid metric name: \"http.requests_total\""));
         let (text, _) = decode(&[requests], utf8);
         assert_eq!(text, "# TYPE \"http.requests_total\" counter\n{\"http.requests_total\",\"http.route\"=\"/a\",code=\"200\"} 2.0\n");
         let latency = family("rpc.seconds", MetricType::Histogram, vec![histogram_metric(&[], Histogram { sample_count: 1, bucket: vec![Bucket { cumulative_count: 1, upper_bound: 1.0, ..Bucket::default() }], ..Histogram::default() })]);

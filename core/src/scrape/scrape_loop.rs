@@ -203,8 +203,6 @@ pub struct Answer {
     pub text: Vec<u8>,
     pub format: Format,
     pub histograms: Vec<NativeHistogramLine>,
-    /// The body's size as received, decompressed (`scrape_body_size_bytes`).
-    pub body_bytes: usize,
 }
 
 /// Where the cache keeps a native histogram's series text: apart from the text lines' (a
@@ -836,11 +834,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
-        let body_bytes = match &fetched {
-            Ok(answer) => answer.body_bytes as f64,
-            Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => -1.0,
-            Err(_) => 0.0,
-        };
+        let (fetched, body_bytes) = answer_of(fetched, &job);
         let scraped = fetched.map(|answer| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits))));
         let result = match scraped {
             Ok(Ok(result)) => result,
@@ -911,9 +905,9 @@ fn target_location(target: &Target) -> Url {
     Url { scheme: target.scheme, host: target.host.clone(), port: target.port, path_and_query: target.path_and_query.clone() }
 }
 
-/// The target's answer (an OpenMetrics or protobuf one rewritten into the text format), or
-/// why there is none (as Prometheus words scrape errors).
-async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<Answer, String> {
+/// The target's answer's `Content-Type` and body (decompressed), or why there is none (as
+/// Prometheus words scrape errors).
+async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<(String, Vec<u8>), String> {
     let job = &target.job;
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let started = std::time::Instant::now();
@@ -929,9 +923,23 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     if !(200..300).contains(&response.status) {
         return Err(super::http_get::status_error(response.status));
     }
-    let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // A panic reading the body (a bug) fails this scrape alone.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(content_type, response.body, job))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string()))
+    let content_type = response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    Ok((content_type, response.body))
+}
+
+/// The answer of a fetched body (`read_answer`) and the body's size for
+/// `scrape_body_size_bytes`, which Prometheus reports whether or not the body parses (-1
+/// when it was over `body_size_limit`, 0 without one).
+fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::ScrapeJob) -> (Result<Answer, String>, f64) {
+    match fetched {
+        // A panic reading the body (a bug) fails this scrape alone.
+        Ok((content_type, body)) => {
+            let size = body.len() as f64;
+            (std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(&content_type, body, job))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string())), size)
+        }
+        Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => (Err(error), -1.0),
+        Err(error) => (Err(error), 0.0),
+    }
 }
 
 /// A scrape's error when reading its answer panicked (the log has the panic).
@@ -945,7 +953,6 @@ const INTERNAL_ERROR: &str = "internal error reading the answer (the log has the
 /// the text format, as here).
 fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob) -> Result<Answer, String> {
     use super::config::AnswerFormat;
-    let body_bytes = body.len();
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media_type.as_str() {
         "application/vnd.google.protobuf" => AnswerFormat::Protobuf,
@@ -954,14 +961,14 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         _ => job.fallback_format,
     };
     let answer = match format {
-        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new(), body_bytes },
-        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new(), body_bytes },
+        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new() },
+        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() },
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
             let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb, utf8_names: job.utf8_names };
             let exposition = super::protobuf::to_text(&body, options)?;
-            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms, body_bytes }
+            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }
         }
     };
     if job.convert_classic_histograms_to_nhcb {
@@ -1159,7 +1166,7 @@ mod tests {
     }
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
-        Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms, body_bytes: 0 }
+        Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms }
     }
 
     #[test]

@@ -87,6 +87,14 @@ impl FloatHistogram {
             if self.custom_values.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
                 return Err("histogram custom bounds are not strictly increasing".into());
             }
+            // As Prometheus' `checkHistogramCustomBounds`: no NaN bound (a lone one passes the
+            // order check), the +Inf one implied, never given.
+            if self.custom_values.iter().any(|b| b.is_nan()) {
+                return Err("histogram custom bounds hold NaN".into());
+            }
+            if self.custom_values.last() == Some(&f64::INFINITY) {
+                return Err("histogram custom bounds: the last +Inf bound must not be explicitly defined".into());
+            }
         } else {
             if !(EXPONENTIAL_SCHEMA_MIN..=EXPONENTIAL_SCHEMA_MAX).contains(&self.schema) {
                 return Err(format!(

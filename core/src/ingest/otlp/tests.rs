@@ -223,6 +223,15 @@ fn explicit_histograms_convert_to_custom_bucket_histograms_when_asked() {
     let stale = HistogramDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..point.clone() };
     let t = translate(&request(vec![s("service.name", "api")], vec![h(vec![stale], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap();
     assert!(t.series[0].histograms.is_empty() && tsdb::is_stale_nan(t.series[0].samples[0].value));
+    // An explicit +Inf bound is refused, as Prometheus' custom bounds check refuses it.
+    let infinite = HistogramDataPoint { explicit_bounds: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, f64::INFINITY], ..point.clone() };
+    let refused = translate(&request(vec![s("service.name", "api")], vec![h(vec![infinite], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap_err();
+    assert!(refused.to_string().contains("last custom bound is +Inf"), "{refused}");
+    // Trailing empty buckets are left out.
+    let trailing = HistogramDataPoint { bucket_counts: vec![1, 0, 0, 0, 0], explicit_bounds: vec![1.0, 2.0, 3.0, 4.0], count: 1, ..point.clone() };
+    let t = translate(&request(vec![s("service.name", "api")], vec![h(vec![trailing], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap();
+    let stored = &t.series[0].histograms[0].histogram;
+    assert_eq!((stored.positive_spans.clone(), stored.positive_buckets.clone()), (spans(&[(0, 1)]), vec![1.0]));
     let unfit = HistogramDataPoint { explicit_bounds: vec![1.0], ..point };
     let refused = translate(&request(vec![s("service.name", "api")], vec![h(vec![unfit], AggregationTemporality::Cumulative)]), &IngestRules::default(), &options).unwrap_err();
     assert!(refused.to_string().contains("cannot convert histogram to native histogram with custom buckets"), "{refused}");
