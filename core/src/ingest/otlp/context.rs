@@ -146,7 +146,7 @@ pub(super) fn point_labels(attributes: &[KeyValue], ignored: &[&str], resource: 
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut labels = LabelMap::new();
     for (key, value) in sorted {
-        let name = naming.label_name(key)?;
+        let name = naming.point_label_name(key)?;
         match labels.get_mut(&name) {
             Some(existing) => {
                 let existing: &mut String = existing;

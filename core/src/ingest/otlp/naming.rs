@@ -201,6 +201,21 @@ impl Naming {
     }
 }
 
+impl Naming {
+    /// The label name of a data point's attribute key: as `label_name` when names are
+    /// escaped; else the key as sent (only an empty one has none), as Prometheus copies point
+    /// attributes straight through when UTF-8 is allowed.
+    pub fn point_label_name(&self, key: &str) -> Result<String, String> {
+        if self.strategy.escapes() {
+            return self.label_name(key);
+        }
+        if key.is_empty() {
+            return Err("label name is empty".into());
+        }
+        Ok(key.to_string())
+    }
+}
+
 /// A label name with each run of characters outside `[A-Za-z0-9]` (`_` included) as one
 /// `_`; a `__reserved__` name (4 characters or more) keeps its `__` ends around its inside.
 fn collapsed_label_name(key: &str) -> String {

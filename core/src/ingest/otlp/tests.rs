@@ -167,7 +167,11 @@ fn label_names_follow_the_strategy_and_the_underscore_options_as_otlptranslator(
         assert_eq!(naming(strategy).label_name("ようこそ").as_deref(), Ok("ようこそ"));
         assert_eq!(naming(strategy).label_name("__").unwrap_err(), "label name \"__\" contains only underscores");
         assert_eq!(naming(strategy).label_name("").unwrap_err(), "label name is empty");
+        // A data point's attribute keys are copied through (promoted and scope ones are not).
+        assert_eq!(naming(strategy).point_label_name("__").as_deref(), Ok("__"));
+        assert_eq!(naming(strategy).point_label_name("").unwrap_err(), "label name is empty");
     }
+    assert!(Naming::default().point_label_name("__").is_err(), "escaped: as label_name");
 }
 
 #[test]
