@@ -125,9 +125,7 @@ fn escaped_name(name: &str, escaping: NameEscaping) -> std::borrow::Cow<'_, str>
 /// kept outside the rules.
 fn push_name(out: &mut String, name: &str, escaping: NameEscaping) {
     if escaping == NameEscaping::AllowUtf8 && !is_legacy_metric_name(name) {
-        out.push('"');
-        crate::ingest::text_format::push_escaped_label_value(out, name);
-        out.push('"');
+        crate::ingest::text_format::push_name(out, name, false);
     } else {
         out.push_str(&escaped_name(name, escaping));
     }

@@ -58,6 +58,24 @@ pub(crate) fn is_legacy_metric_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
+/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name the text format writes without quotes.
+pub(crate) fn is_legacy_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Appends a name as the text format 1.0.0 writes it: as it is when `plain`, else quoted
+/// with the label value escapes.
+pub(crate) fn push_name(out: &mut String, name: &str, plain: bool) {
+    if plain {
+        out.push_str(name);
+    } else {
+        out.push('"');
+        push_escaped_label_value(out, name);
+        out.push('"');
+    }
+}
+
 /// A quoted string at the start of `text` (after its `"`) with its escapes read (`\\n` a
 /// line feed, any other escaped character as itself), and the rest after the closing quote.
 fn quoted_string(text: &str, line: usize) -> Result<(String, &str), DecodeError> {

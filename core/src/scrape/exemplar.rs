@@ -6,7 +6,7 @@
 
 use tsdb::{Exemplar, Labels};
 
-use crate::ingest::text_format::{parse_value, push_escaped_label_value, push_value, LabelPairs};
+use crate::ingest::text_format::{is_legacy_label_name, parse_value, push_escaped_label_value, push_name, push_value, LabelPairs};
 
 /// An exemplar as an answer gives it.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +54,7 @@ pub fn parse(text: &str, unit: TimestampUnit) -> Result<ScrapedExemplar, String>
         } else {
             let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
             let name = &rest[..end];
-            if !is_label_name(name) {
+            if !is_legacy_label_name(name) {
                 return Err(invalid("expected a label name"));
             }
             (name.to_string(), &rest[end..])
@@ -117,27 +117,15 @@ fn quoted(text: &str) -> Option<(String, &str)> {
     None
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`: a name written without quotes.
-pub fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// Appends ` # {labels} value [timestamp_ms]` to a line (before its line break), a name that
-/// is not `is_label_name` quoted.
+/// is not a legacy label name quoted.
 pub fn push<'a>(line: &mut String, labels: impl IntoIterator<Item = (&'a str, &'a str)>, value: f64, timestamp_ms: Option<i64>) {
     line.push_str(" # {");
     for (i, (name, label_value)) in labels.into_iter().enumerate() {
         if i > 0 {
             line.push(',');
         }
-        if is_label_name(name) {
-            line.push_str(name);
-        } else {
-            line.push('"');
-            push_escaped_label_value(line, name);
-            line.push('"');
-        }
+        push_name(line, name, is_legacy_label_name(name));
         line.push_str("=\"");
         push_escaped_label_value(line, label_value);
         line.push('"');

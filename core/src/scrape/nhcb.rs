@@ -25,6 +25,7 @@ use tsdb::{BucketSpan, CounterResetHint, FloatHistogram, Labels, METRIC_NAME_LAB
 use super::exemplar::ScrapedExemplar;
 use super::protobuf::NativeHistogramLine;
 use super::scrape_loop::{Answer, Format};
+use crate::ingest::text_format::{is_legacy_label_name, is_legacy_metric_name, push_name};
 use crate::ingest::label_limits::LabelLimits;
 
 /// A timestamp no line can have: a series without its own gets this from the parser.
@@ -179,12 +180,7 @@ fn group_key(labels: &Labels) -> Vec<(String, String)> {
 /// `name{a="x",...}` with the text format's escapes; a name outside the legacy rules quoted
 /// as the text format 1.0.0 writes it (the metric name first inside the braces).
 fn series_text(name: &str, labels: &[(String, String)]) -> String {
-    let quoted = |text: &mut String, name: &str| {
-        text.push('"');
-        crate::ingest::text_format::push_escaped_label_value(text, name);
-        text.push('"');
-    };
-    let legacy_name = crate::ingest::text_format::is_legacy_metric_name(name);
+    let legacy_name = is_legacy_metric_name(name);
     if labels.is_empty() && legacy_name {
         return name.to_string();
     }
@@ -194,17 +190,13 @@ fn series_text(name: &str, labels: &[(String, String)]) -> String {
         text.push('{');
     } else {
         text.push('{');
-        quoted(&mut text, name);
+        push_name(&mut text, name, false);
     }
     for (i, (label, value)) in labels.iter().enumerate() {
         if i > 0 || !legacy_name {
             text.push(',');
         }
-        if super::exemplar::is_label_name(label) {
-            text.push_str(label);
-        } else {
-            quoted(&mut text, label);
-        }
+        push_name(&mut text, label, is_legacy_label_name(label));
         text.push_str("=\"");
         crate::ingest::text_format::push_escaped_label_value(&mut text, value);
         text.push('"');

@@ -15,7 +15,7 @@ use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
 
 use super::exemplar::ScrapedExemplar;
-use crate::ingest::text_format::{is_legacy_metric_name, push_escaped_label_value, push_value};
+use crate::ingest::text_format::{is_legacy_label_name, is_legacy_metric_name, push_escaped_label_value, push_name, push_value};
 use tsdb::FloatHistogram;
 
 /// The text (and the native histograms, at 8 bytes a bucket) may be this many times the
@@ -205,12 +205,8 @@ fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut 
 
 /// A family name as a comment writes it: quoted when it is not a legacy name.
 fn family_text(name: &str) -> String {
-    if is_legacy_metric_name(name) {
-        return name.to_string();
-    }
-    let mut text = String::from("\"");
-    push_escaped_label_value(&mut text, name);
-    text.push('"');
+    let mut text = String::new();
+    push_name(&mut text, name, is_legacy_metric_name(name));
     text
 }
 
@@ -268,9 +264,8 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
             (true, true) => name.to_string(),
             (true, false) => format!("{name}{{{labels}}}"),
             (false, _) => {
-                let mut series = String::from("{\"");
-                push_escaped_label_value(&mut series, name);
-                series.push('"');
+                let mut series = String::from("{");
+                push_name(&mut series, name, false);
                 if !labels.is_empty() {
                     series.push(',');
                     series.push_str(&labels);
@@ -393,13 +388,7 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>, utf8_nam
         if !text.is_empty() {
             text.push(',');
         }
-        if legacy {
-            text.push_str(&pair.name);
-        } else {
-            text.push('"');
-            push_escaped_label_value(&mut text, &pair.name);
-            text.push('"');
-        }
+        push_name(&mut text, &pair.name, legacy);
         text.push_str("=\"");
         if !emptied {
             push_escaped_label_value(&mut text, &pair.value);
@@ -409,11 +398,6 @@ fn labels_text(family: &str, metric: &dto::Metric, magic: Option<&str>, utf8_nam
     Ok(text)
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_legacy_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 #[cfg(test)]
 mod tests {

@@ -482,7 +482,7 @@ impl SeriesCache {
         if let Some(labels) = &labels {
             check_label_limits(labels, job)?;
             // Prometheus' check under `metric_name_validation_scheme: legacy`.
-            let legacy = labels.iter().all(|l| if l.name == METRIC_NAME_LABEL { crate::ingest::text_format::is_legacy_metric_name(l.value) } else { super::exemplar::is_label_name(l.name) });
+            let legacy = labels.iter().all(|l| if l.name == METRIC_NAME_LABEL { crate::ingest::text_format::is_legacy_metric_name(l.value) } else { crate::ingest::text_format::is_legacy_label_name(l.name) });
             if !job.utf8_names && !legacy {
                 return Err(format!("invalid metric name or label names: {labels}"));
             }
