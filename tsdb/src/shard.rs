@@ -230,6 +230,41 @@ fn prefetch_ahead(head: &Head, position: usize, id_at: impl Fn(usize) -> Option<
     }
 }
 
+/// The zero samples `series`' start timestamps ask for (see `StartTimestamp`), floats and
+/// native histograms, each time-ordered: a start is taken when it lies before its sample, at
+/// or after `watermark` (the head takes nothing older as in order) and after `newest` (what
+/// the series held before this entry) and after every sample of the entry before its own.
+fn start_zeros(series: crate::BatchSeries<'_>, newest: Option<i64>, watermark: i64) -> (Vec<crate::Sample>, Vec<HistogramSample>) {
+    let (mut zeros, mut zero_histograms) = (Vec::new(), Vec::new());
+    let mut newest = newest;
+    for start in series.start_timestamps() {
+        let before_own = |t: i64| t < start.sample_ms;
+        let entry_newest = [
+            series.samples().iter().map(|s| s.timestamp_ms).filter(|&t| before_own(t)).max(),
+            series.histograms().iter().map(|h| h.timestamp_ms).filter(|&t| before_own(t)).max(),
+        ];
+        let newest_before = entry_newest.into_iter().flatten().chain(newest).max();
+        if start.start_ms >= start.sample_ms || start.start_ms < watermark || newest_before.is_some_and(|n| start.start_ms <= n) {
+            continue;
+        }
+        match series.histograms().iter().find(|h| h.timestamp_ms == start.sample_ms) {
+            Some(own) => {
+                let zero = crate::FloatHistogram {
+                    counter_reset_hint: crate::CounterResetHint::CounterReset,
+                    schema: own.histogram.schema,
+                    zero_threshold: own.histogram.zero_threshold,
+                    custom_values: own.histogram.custom_values.clone(),
+                    ..crate::FloatHistogram::default()
+                };
+                zero_histograms.push(HistogramSample { timestamp_ms: start.start_ms, histogram: std::sync::Arc::new(zero) });
+            }
+            None => zeros.push(crate::Sample { timestamp_ms: start.start_ms, value: 0.0 }),
+        }
+        newest = Some(start.start_ms);
+    }
+    (zeros, zero_histograms)
+}
+
 fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
     count_result(head.append(id, sample), outcome);
 }
@@ -783,6 +818,10 @@ impl ShardDb {
         let probes: Vec<Option<u32>> = groups.iter().flat_map(|g| g.series()).map(|s| self.head.probe(s.hash())).collect();
         let mut position = 0;
         let (watermark, mut late) = (self.cut_watermark_ms, 0u64);
+        // With start timestamps in the call, the newest timestamp each series got in it so
+        // far: a zero is written only after everything the series holds, the samples this
+        // call writes before it included.
+        let mut newest_in_call: Option<HashMap<u32, i64>> = groups.iter().any(|g| g.batch.has_start_timestamps()).then(HashMap::new);
         for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
@@ -828,6 +867,17 @@ impl ShardDb {
                 let series_samples = series.samples();
                 if series_samples.first().is_some_and(|s| s.timestamp_ms < watermark) || series_samples.last().is_some_and(|s| s.timestamp_ms < watermark) {
                     late += series_samples.iter().filter(|s| s.timestamp_ms < watermark).count() as u64;
+                }
+                if let Some(newest_in_call) = &mut newest_in_call {
+                    let newest = newest_in_call.get(&id).copied().max(self.head.newest_timestamp(id));
+                    let (zeros, zero_histograms) = start_zeros(series, newest, watermark);
+                    let series_newest = [series_samples.last().map(|s| s.timestamp_ms), series.histograms().last().map(|h| h.timestamp_ms), zeros.last().map(|s| s.timestamp_ms), zero_histograms.last().map(|h| h.timestamp_ms)];
+                    if let Some(t) = series_newest.into_iter().flatten().max() {
+                        let entry = newest_in_call.entry(id).or_insert(t);
+                        *entry = (*entry).max(t);
+                    }
+                    samples.extend(zeros.into_iter().map(|s| (id, s)));
+                    histograms.extend(zero_histograms.into_iter().map(|h| (id, h)));
                 }
                 samples.extend(series_samples.iter().map(|s| (id, *s)));
                 if !series.histograms().is_empty() {

@@ -272,6 +272,12 @@ impl Head {
         (self.min_t, self.max_t) = (min_t, max_t);
     }
 
+    /// The newest timestamp series `id` holds a sample (float or histogram) at, `None` when
+    /// it holds none (or there is no such series).
+    pub fn newest_timestamp(&self, id: SeriesId) -> Option<i64> {
+        self.series.get(id as usize)?.time_range().map(|(_, newest)| newest)
+    }
+
     pub fn labels_of(&self, id: SeriesId) -> Labels {
         self.series[id as usize].labels()
     }

@@ -1,8 +1,9 @@
 //! `SeriesBatch`: one write request's series in a compact form that crosses executors
 //! without a `String` per label: the label text stays in one buffer (for remote_write, the
 //! decompressed request body itself), each series is a hash, a range of label spans and a
-//! range of one flat sample list (and of one flat native histogram list and one flat
-//! exemplar list, each empty and unallocated when a batch has none).
+//! range of one flat sample list (and of one flat native histogram list, one flat
+//! exemplar list and one flat start timestamp list, each empty and unallocated when a
+//! batch has none).
 
 use std::ops::Range;
 
@@ -52,6 +53,24 @@ struct SeriesEntry {
     histograms_end: u32,
     exemplars_start: u32,
     exemplars_end: u32,
+    starts_start: u32,
+    starts_end: u32,
+}
+
+/// A sample's start timestamp (when its counter, or cumulative histogram, started counting:
+/// OpenMetrics' `_created`, the protobuf exposition's and remote_write 2.0's
+/// `created_timestamp`/`start_timestamp`, OTLP's `start_time_unix_nano`), written as
+/// Prometheus' `created-timestamp-zero-ingestion` writes it: a zero sample at `start_ms`
+/// before the series' sample at `sample_ms`. The shard writes the zero only when `start_ms`
+/// is before `sample_ms` and after every sample the series holds (a long-lived counter
+/// gives the same start with every sample: its zero is written once); otherwise it is
+/// dropped without a word. The zero is a float 0, or, when the series' sample at
+/// `sample_ms` in the batch is a native histogram, an empty histogram of its schema, zero
+/// threshold and custom bounds marked as a counter reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartTimestamp {
+    pub start_ms: i64,
+    pub sample_ms: i64,
 }
 
 /// Series with samples, ready for `ShardDb::append_batches`. Invariant (as for `Labels`):
@@ -67,6 +86,7 @@ pub struct SeriesBatch {
     samples: Vec<Sample>,
     histograms: Vec<HistogramSample>,
     exemplars: Vec<Exemplar>,
+    starts: Vec<StartTimestamp>,
 }
 
 /// Fills a batch over its text buffer (see `SeriesBatch::build`).
@@ -77,6 +97,7 @@ pub struct SeriesBatchBuilder<'a> {
     samples: Vec<Sample>,
     histograms: Vec<HistogramSample>,
     exemplars: Vec<Exemplar>,
+    starts: Vec<StartTimestamp>,
 }
 
 impl<'a> SeriesBatchBuilder<'a> {
@@ -116,6 +137,16 @@ impl<'a> SeriesBatchBuilder<'a> {
         last.exemplars_end = self.exemplars.len() as u32;
     }
 
+    /// Attaches start timestamps to the series pushed last (see `StartTimestamp`; in the
+    /// order of their samples). Without a series pushed before, they are ignored (debug
+    /// builds panic).
+    pub fn push_start_timestamps(&mut self, starts: &[StartTimestamp]) {
+        debug_assert!(!self.series.is_empty(), "start timestamps follow their series");
+        let Some(last) = self.series.last_mut() else { return };
+        self.starts.extend_from_slice(starts);
+        last.starts_end = self.starts.len() as u32;
+    }
+
     /// Adds a series whose histograms the caller has validated.
     fn push_unchecked(&mut self, labels: &[(TextSpan, TextSpan)], samples: &[Sample], histograms: &[HistogramSample]) {
         let text = self.text;
@@ -150,6 +181,8 @@ impl<'a> SeriesBatchBuilder<'a> {
             histograms_end: self.histograms.len() as u32,
             exemplars_start: self.exemplars.len() as u32,
             exemplars_end: self.exemplars.len() as u32,
+            starts_start: self.starts.len() as u32,
+            starts_end: self.starts.len() as u32,
         });
     }
 }
@@ -169,6 +202,7 @@ pub struct BatchSeries<'a> {
     samples: &'a [Sample],
     histograms: &'a [HistogramSample],
     exemplars: &'a [Exemplar],
+    starts: &'a [StartTimestamp],
 }
 
 impl<'a> BatchSeries<'a> {
@@ -199,6 +233,11 @@ impl<'a> BatchSeries<'a> {
     /// The series' exemplars (empty for most series).
     pub fn exemplars(&self) -> &'a [Exemplar] {
         self.exemplars
+    }
+
+    /// The series' start timestamps (empty for most series).
+    pub fn start_timestamps(&self) -> &'a [StartTimestamp] {
+        self.starts
     }
 
     /// Asks the CPU to load this series' label spans (a hint; see `crate::prefetch`).
@@ -236,16 +275,16 @@ impl SeriesBatch {
     /// body); `fill` pushes the series. An error from `fill` is passed on.
     pub fn build<E>(text: Vec<u8>, fill: impl FnOnce(&mut SeriesBatchBuilder<'_>) -> Result<(), E>) -> Result<SeriesBatch, E> {
         assert!(u32::try_from(text.len()).is_ok(), "a batch's text buffer is below 4 GiB (bodies are capped far lower)");
-        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new(), histograms: Vec::new(), exemplars: Vec::new() };
+        let mut builder = SeriesBatchBuilder { text: &text, labels: Vec::new(), series: Vec::new(), samples: Vec::new(), histograms: Vec::new(), exemplars: Vec::new(), starts: Vec::new() };
         fill(&mut builder)?;
-        let SeriesBatchBuilder { labels, series, samples, histograms, exemplars, .. } = builder;
-        Ok(SeriesBatch { text, labels, series, samples, histograms, exemplars })
+        let SeriesBatchBuilder { labels, series, samples, histograms, exemplars, starts, .. } = builder;
+        Ok(SeriesBatch { text, labels, series, samples, histograms, exemplars, starts })
     }
 
     /// The batch form of owned series whose histograms are known to be valid (label text
     /// copied once into one buffer). Input from outside goes through `try_from_series`.
     pub fn from_series(series: &[SeriesSamples]) -> SeriesBatch {
-        Self::owned(series, &[], false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
+        Self::owned(series, &[], &[], false).unwrap_or_else(|never| unreachable!("unchecked: {never}"))
     }
 
     /// The batch of series with one float sample each (a scrape's), label text copied once
@@ -278,7 +317,7 @@ impl SeriesBatch {
     /// `from_series`, every histogram validated: an invalid one is an
     /// `Error::InvalidHistogram` naming its series.
     pub fn try_from_series(series: &[SeriesSamples]) -> Result<SeriesBatch, Error> {
-        Self::owned(series, &[], true)
+        Self::owned(series, &[], &[], true)
     }
 
     /// `try_from_series` with exemplars: each entry of `exemplars` follows the series as one
@@ -286,10 +325,17 @@ impl SeriesBatch {
     /// one). Each entry's exemplars are time-ordered, as `SeriesBatchBuilder::push_exemplars`
     /// wants them.
     pub fn try_from_series_and_exemplars(series: &[SeriesSamples], exemplars: &[(Labels, Vec<Exemplar>)]) -> Result<SeriesBatch, Error> {
-        Self::owned(series, exemplars, true)
+        Self::owned(series, &[], exemplars, true)
     }
 
-    fn owned(series: &[SeriesSamples], exemplars: &[(Labels, Vec<Exemplar>)], validate: bool) -> Result<SeriesBatch, Error> {
+    /// `try_from_series_and_exemplars` with start timestamps: `starts[i]` are `series[i]`'s
+    /// (`starts` is empty, or as long as `series`).
+    pub fn try_from_series_starts_and_exemplars(series: &[SeriesSamples], starts: &[Vec<StartTimestamp>], exemplars: &[(Labels, Vec<Exemplar>)]) -> Result<SeriesBatch, Error> {
+        debug_assert!(starts.is_empty() || starts.len() == series.len(), "one list of starts per series");
+        Self::owned(series, starts, exemplars, true)
+    }
+
+    fn owned(series: &[SeriesSamples], starts: &[Vec<StartTimestamp>], exemplars: &[(Labels, Vec<Exemplar>)], validate: bool) -> Result<SeriesBatch, Error> {
         let mut text = Vec::new();
         let mut spans = Vec::new();
         let span_of = |text: &mut Vec<u8>, s: &str| {
@@ -306,12 +352,15 @@ impl SeriesBatch {
         }
         SeriesBatch::build(text, |builder| {
             let mut rest = spans.as_slice();
-            for s in series {
+            for (index, s) in series.iter().enumerate() {
                 let (labels, tail) = rest.split_at(s.labels.len());
                 if validate {
                     builder.push_series_with_histograms(labels, &s.samples, &s.histograms)?;
                 } else {
                     builder.push_unchecked(labels, &s.samples, &s.histograms);
+                }
+                if let Some(own) = starts.get(index).filter(|own| !own.is_empty()) {
+                    builder.push_start_timestamps(own);
                 }
                 rest = tail;
             }
@@ -396,6 +445,9 @@ impl SeriesBatch {
                 if !series.exemplars().is_empty() {
                     builder.push_exemplars(series.exemplars());
                 }
+                if !series.start_timestamps().is_empty() {
+                    builder.push_start_timestamps(series.start_timestamps());
+                }
             }
             Ok(())
         });
@@ -431,6 +483,11 @@ impl SeriesBatch {
         self.exemplars.len()
     }
 
+    /// Whether any series has a start timestamp.
+    pub fn has_start_timestamps(&self) -> bool {
+        !self.starts.is_empty()
+    }
+
     /// Series `index` (panics when out of range, like slice indexing).
     pub fn get(&self, index: usize) -> BatchSeries<'_> {
         let e = self.series[index];
@@ -441,6 +498,7 @@ impl SeriesBatch {
             samples: &self.samples[e.samples_start as usize..e.samples_end as usize],
             histograms: &self.histograms[e.histograms_start as usize..e.histograms_end as usize],
             exemplars: &self.exemplars[e.exemplars_start as usize..e.exemplars_end as usize],
+            starts: &self.starts[e.starts_start as usize..e.starts_end as usize],
         }
     }
 

@@ -9,7 +9,7 @@ mod matcher;
 mod sample;
 mod shared_text;
 
-pub use batch::{BatchPart, BatchSeries, LabelSink, SeriesBatch, SeriesBatchBuilder, TextSpan};
+pub use batch::{BatchPart, BatchSeries, LabelSink, SeriesBatch, SeriesBatchBuilder, StartTimestamp, TextSpan};
 pub use histogram::{BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, CUSTOM_BUCKETS_SCHEMA, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN};
 pub use labels::{short_bytes_cmp, stable_hash_of, Label, LabelPair, LabelRef, Labels, LabelsIter, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
