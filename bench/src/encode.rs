@@ -114,7 +114,7 @@ fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
             }
         }
         timeseries.push(match value {
-            Value::Float(v) => v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t }], ..Default::default() },
+            Value::Float(v) => v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t, start_timestamp: 0 }], ..Default::default() },
             Value::Histogram(h) => v2::TimeSeries { labels_refs: refs, histograms: vec![(*h).clone()], ..Default::default() },
         });
     }

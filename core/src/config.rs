@@ -159,6 +159,15 @@ pub struct StorageConfig {
     /// to the scrape interval when an HA pair of Prometheus servers writes the same series.
     /// Stored samples are not changed. 0 = off.
     pub dedup_interval_seconds: f64,
+    /// Write each counter's, summary's and histogram's start (created) timestamp as a zero
+    /// sample before its first sample, as Prometheus does with
+    /// `--enable-feature=created-timestamp-zero-ingestion`: from scrapes (the protobuf
+    /// format's `created_timestamp`, OpenMetrics' `_created` lines, which are then not
+    /// stored as series), remote_write 2.0 (`start_timestamp`) and OTLP
+    /// (`start_time_unix_nano`). A zero is written only when newer than everything its series
+    /// holds (see `tsdb::StartTimestamp`). Scrapes then ask for the protobuf format first
+    /// unless `scrape_protocols` says otherwise. Off by default, as there.
+    pub start_timestamp_zero_ingestion: bool,
 }
 
 impl StorageConfig {
@@ -176,6 +185,7 @@ impl StorageConfig {
                 name_bytes: self.max_label_name_bytes,
                 value_bytes: self.max_label_value_bytes,
             },
+            start_timestamp_zero_ingestion: self.start_timestamp_zero_ingestion,
         }
     }
 }
@@ -448,6 +458,7 @@ impl Default for StorageConfig {
             max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,
             max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,
             dedup_interval_seconds: 0.0,
+            start_timestamp_zero_ingestion: false,
         }
     }
 }

@@ -55,7 +55,7 @@ fn v2_body(t0: i64) -> Vec<u8> {
         symbols: vec!["".into(), "__name__".into(), "e2e_ex2".into(), "job".into(), "b".into(), "trace_id".into(), "ghi".into()],
         timeseries: vec![v2::TimeSeries {
             labels_refs: vec![1, 2, 3, 4],
-            samples: vec![v2::Sample { value: 7.0, timestamp: t0 }],
+            samples: vec![v2::Sample { value: 7.0, timestamp: t0, start_timestamp: 0 }],
             exemplars: vec![v2::Exemplar { labels_refs: vec![5, 6], value: 0.25, timestamp: t0 }],
             ..Default::default()
         }],

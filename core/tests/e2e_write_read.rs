@@ -56,7 +56,7 @@ fn push_fixture(server: &Server, t0: i64) {
         symbols: vec!["".into(), "__name__".into(), "e2e_v2".into(), "job".into(), "c".into()],
         timeseries: vec![v2::TimeSeries {
             labels_refs: vec![1, 2, 3, 4],
-            samples: (0..5).map(|i| v2::Sample { value: -(i as f64), timestamp: t0 + i * STEP_MS }).collect(),
+            samples: (0..5).map(|i| v2::Sample { value: -(i as f64), timestamp: t0 + i * STEP_MS, start_timestamp: 0 }).collect(),
             ..Default::default()
         }],
     };

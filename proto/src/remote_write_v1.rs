@@ -104,6 +104,10 @@ pub struct Histogram {
     pub timestamp: i64,
     #[prost(double, repeated, tag = "16")]
     pub custom_values: Vec<f64>,
+    /// remote_write 2.0 only (1.0's message has no field 17): when the histogram started
+    /// counting, in ms; 0 when not given.
+    #[prost(int64, tag = "17")]
+    pub start_timestamp: i64,
 }
 
 pub mod histogram {

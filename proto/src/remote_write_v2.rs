@@ -24,6 +24,9 @@ pub struct TimeSeries {
     pub exemplars: Vec<Exemplar>,
     #[prost(message, optional, tag = "5")]
     pub metadata: Option<Metadata>,
+    /// The series-wide start timestamp (ms) of the protocol as Prometheus sent it until
+    /// November 2025 (`created_timestamp`); the protocol now reserves field 6 and gives
+    /// `Sample.start_timestamp` and `Histogram.start_timestamp` instead.
     #[prost(int64, tag = "6")]
     pub created_timestamp: i64,
 }
@@ -34,6 +37,9 @@ pub struct Sample {
     pub value: f64,
     #[prost(int64, tag = "2")]
     pub timestamp: i64,
+    /// When the sample's counter started counting, in ms; 0 when not given.
+    #[prost(int64, tag = "3")]
+    pub start_timestamp: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -86,7 +92,7 @@ mod tests {
         let request = Request::decode(bytes.as_slice()).unwrap();
         assert_eq!(request.symbols, vec!["".to_string(), "a".to_string()]);
         assert_eq!(request.timeseries[0].labels_refs, vec![1, 1]);
-        assert_eq!(request.timeseries[0].samples, vec![Sample { value: 2.0, timestamp: 7 }]);
+        assert_eq!(request.timeseries[0].samples, vec![Sample { value: 2.0, timestamp: 7, start_timestamp: 0 }]);
         assert_eq!(request.encode_to_vec(), bytes);
     }
 

@@ -125,6 +125,7 @@ pub fn to_proto(sample: &HistogramSample) -> Histogram {
         reset_hint: reset_hint_to_proto(h.counter_reset_hint) as i32,
         timestamp: sample.timestamp_ms,
         custom_values: h.custom_values.clone(),
+        start_timestamp: 0,
     }
 }
 

@@ -122,6 +122,9 @@ pub struct IngestRules {
     /// Refuse NaN and ±Inf values other than the stale marker (`storage.reject_non_finite`).
     pub reject_non_finite: bool,
     pub label_limits: LabelLimits,
+    /// Write start timestamps as zero samples (`storage.start_timestamp_zero_ingestion`,
+    /// Prometheus' `created-timestamp-zero-ingestion`; see `tsdb::StartTimestamp`).
+    pub start_timestamp_zero_ingestion: bool,
 }
 
 /// Decodes and validates one request body.
@@ -171,6 +174,8 @@ struct SeriesScratch {
     exemplars: Vec<Exemplar>,
     /// Exemplars of the series skipped as invalid.
     exemplars_invalid: u64,
+    /// 2.0: the start timestamps given with the series' samples (most series have none).
+    starts: Vec<tsdb::StartTimestamp>,
 }
 
 impl SeriesScratch {
@@ -183,6 +188,7 @@ impl SeriesScratch {
         self.histogram_problem = None;
         self.exemplars.clear();
         self.exemplars_invalid = 0;
+        self.starts.clear();
     }
 
     /// Keeps an exemplar (label pairs as sent) when it is valid, else counts it.
@@ -248,19 +254,24 @@ fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
 /// One `Histogram` message (1.0 and 2.0 share it) into `scratch`: a histogram sample, or a
 /// float staleness marker when its sum is one (how Prometheus marks a histogram series
 /// stale). A histogram that breaks Prometheus' rules is remembered as the series' problem.
-fn walk_histogram(message: &[u8], scratch: &mut SeriesScratch) -> Result<(), DecodeError> {
+/// Returns its 2.0 start timestamp (`(start, timestamp)`) when it has one and was kept
+/// as a histogram.
+fn walk_histogram(message: &[u8], scratch: &mut SeriesScratch) -> Result<Option<(i64, i64)>, DecodeError> {
     let h = <proto::remote_write_v1::Histogram as prost::Message>::decode(message).map_err(|e| DecodeError::Protobuf(format!("invalid Histogram: {e}")))?;
     if tsdb::is_stale_nan(h.sum) {
         scratch.samples.push(Sample { timestamp_ms: h.timestamp, value: f64::from_bits(tsdb::STALE_NAN_BITS) });
-        return Ok(());
+        return Ok(None);
     }
     match super::native_histogram::from_proto(&h) {
-        Ok(sample) => scratch.histograms.push(sample),
+        Ok(sample) => {
+            scratch.histograms.push(sample);
+            Ok(Some((h.start_timestamp, h.timestamp)))
+        }
         Err(e) => {
             scratch.histogram_problem.get_or_insert_with(|| format!("{e} (at {})", h.timestamp));
+            Ok(None)
         }
     }
-    Ok(())
 }
 
 /// Samples and native histograms of the series a request stored.
@@ -303,6 +314,9 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
     }
     if !scratch.exemplars.is_empty() {
         batch.push_exemplars(&scratch.exemplars);
+    }
+    if rules.start_timestamp_zero_ingestion && !scratch.starts.is_empty() {
+        batch.push_start_timestamps(&scratch.starts);
     }
     Ok(())
 }

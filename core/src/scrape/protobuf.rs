@@ -342,6 +342,7 @@ fn native_histogram(name: &str, series: &str, h: &dto::Histogram, gauge: bool) -
         reset_hint: if gauge { rw::histogram::ResetHint::Gauge } else { rw::histogram::ResetHint::Unknown } as i32,
         timestamp: 0,
         custom_values: Vec::new(),
+        start_timestamp: 0,
     };
     let sample = crate::ingest::native_histogram::from_proto(&message).map_err(|e| format!("native histogram {series}: {e}"))?;
     Ok(promql::histogram_layout::compact(&sample.histogram))

@@ -200,7 +200,7 @@ fn extra_labels_replace_tags_and_db_but_not_the_name() {
 #[test]
 fn label_limits_and_non_finite_values_refuse_the_line() {
     let limits = LabelLimits { labels_per_series: 3, name_bytes: 8, value_bytes: 12 };
-    let options = LineOptions { rules: IngestRules { reject_non_finite: false, label_limits: limits }, ..defaults() };
+    let options = LineOptions { rules: IngestRules { reject_non_finite: false, label_limits: limits, ..IngestRules::default() }, ..defaults() };
     assert!(samples_with("m,a=1,b=2 v=1", &options).is_ok());
     let err = samples_with("m v=1\nm,a=1,b=2,c=3 v=1", &options).expect_err("4 labels").to_string();
     assert!(err.starts_with("line 2 ") && err.contains("more than 3 labels (storage.max_labels_per_series)"), "{err}");

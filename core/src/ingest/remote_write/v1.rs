@@ -71,7 +71,9 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
             }
             (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
             (3, value) => walk_exemplar(value.bytes(3)?, scratch)?,
-            (4, value) => walk_histogram(value.bytes(4)?, scratch)?,
+            (4, value) => {
+                walk_histogram(value.bytes(4)?, scratch)?; // 1.0 has no start timestamps
+            }
             _ => {}
         }
     }

@@ -78,6 +78,10 @@ struct WalkedSeries {
 fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: &mut SeriesScratch) -> Result<WalkedSeries, DecodeError> {
     scratch.clear();
     let mut series = WalkedSeries::default();
+    // (start, timestamp, value) of each sample and histogram, in wire order; the series-wide
+    // start (field 6) may come after them.
+    let mut own_starts: Vec<(i64, i64, f64)> = Vec::new();
+    let mut series_start = 0;
     for field in Fields::new(message) {
         match field? {
             // Repeated uint32: packed (one length-delimited run of varints) or one by one.
@@ -87,8 +91,17 @@ fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: 
                 }
             }
             (1, value) => scratch.refs.push(value.varint(1)? as u32),
-            (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
-            (3, value) => walk_histogram(value.bytes(3)?, scratch)?,
+            (2, value) => {
+                let message = value.bytes(2)?;
+                let sample = walk_sample(message)?;
+                scratch.samples.push(sample);
+                own_starts.push((sample_start(message)?, sample.timestamp_ms, sample.value));
+            }
+            (3, value) => {
+                if let Some((start, timestamp)) = walk_histogram(value.bytes(3)?, scratch)? {
+                    own_starts.push((start, timestamp, 0.0));
+                }
+            }
             (4, value) => walk_exemplar(value.bytes(4)?, text, symbols, scratch)?,
             (5, value) => {
                 let m = series.metadata.get_or_insert_with(SeriesMetadata::default);
@@ -101,13 +114,31 @@ fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: 
                     }
                 }
             }
-            (6, value) => {
-                value.varint(6)?; // created_timestamp: not stored
-            }
+            (6, value) => series_start = value.varint(6)? as i64,
             _ => {}
         }
     }
+    // Prometheus takes a start with a timestamp, both non-zero (zero is "not given"); a
+    // sample without its own takes the series-wide one of the older protocol. A staleness
+    // marker has none.
+    for (start, timestamp_ms, value) in own_starts {
+        let start = if start != 0 { start } else { series_start };
+        if start != 0 && timestamp_ms != 0 && !tsdb::is_stale_nan(value) {
+            scratch.starts.push(tsdb::StartTimestamp { start_ms: start, sample_ms: timestamp_ms });
+        }
+    }
     Ok(series)
+}
+
+/// `Sample.start_timestamp` (field 3) of a 2.0 sample message; 0 when not given.
+fn sample_start(message: &[u8]) -> Result<i64, DecodeError> {
+    let mut start = 0;
+    for field in Fields::new(message) {
+        if let (3, v) = field? {
+            start = v.varint(3)? as i64;
+        }
+    }
+    Ok(start)
 }
 
 /// One 2.0 `Exemplar` (1 labels_refs, 2 value, 3 timestamp) into `scratch`, kept or counted
@@ -167,7 +198,7 @@ mod tests {
             symbols: vec!["".into(), "__name__".into(), "up".into(), "job".into(), "x".into()],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
-                samples: vec![v2::Sample { value: 2.5, timestamp: 10 }],
+                samples: vec![v2::Sample { value: 2.5, timestamp: 10, start_timestamp: 0 }],
                 ..Default::default()
             }],
         };
@@ -185,12 +216,44 @@ mod tests {
 
 
     #[test]
+    fn start_timestamps_go_with_their_samples_when_zero_ingestion_is_on() {
+        let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
+        let sample = |value: f64, timestamp: i64, start_timestamp: i64| v2::Sample { value, timestamp, start_timestamp };
+        let histogram = |timestamp: i64, start_timestamp: i64| proto::remote_write_v1::Histogram {
+            count: Some(proto::remote_write_v1::histogram::Count::CountInt(0)),
+            zero_count: Some(proto::remote_write_v1::histogram::ZeroCount::ZeroCountInt(0)),
+            timestamp,
+            start_timestamp,
+            ..Default::default()
+        };
+        let request = v2::Request {
+            symbols: vec!["".into(), "__name__".into(), "a".into(), "b".into(), "h".into()],
+            timeseries: vec![
+                // Own starts; one not given, one with a zero timestamp, one on a stale marker.
+                v2::TimeSeries { labels_refs: vec![1, 2], samples: vec![sample(1.0, 10, 5), sample(2.0, 20, 0), sample(3.0, 0, -7), sample(stale, 30, 5)], ..Default::default() },
+                // The older protocol's series-wide start, for the samples without their own.
+                v2::TimeSeries { labels_refs: vec![1, 3], samples: vec![sample(1.0, 10, 0), sample(2.0, 20, 15)], created_timestamp: 4, ..Default::default() },
+                v2::TimeSeries { labels_refs: vec![1, 4], histograms: vec![histogram(100, 60)], ..Default::default() },
+            ],
+        };
+        let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
+        let decode = |rules: &IngestRules| decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, rules).unwrap().1;
+        let start = |start_ms: i64, sample_ms: i64| tsdb::StartTimestamp { start_ms, sample_ms };
+        let on = decode(&IngestRules { start_timestamp_zero_ingestion: true, ..IngestRules::default() });
+        let starts: Vec<Vec<tsdb::StartTimestamp>> = on.series.iter().map(|s| s.start_timestamps().to_vec()).collect();
+        assert_eq!(starts, vec![vec![start(5, 10)], vec![start(4, 10), start(15, 20)], vec![start(60, 100)]]);
+        assert_eq!(on.samples, 6, "starts are not counted as samples written");
+        let off = decode(&IngestRules::default());
+        assert!(off.series.iter().all(|s| s.start_timestamps().is_empty()), "off by default");
+    }
+
+    #[test]
     fn exemplar_label_refs_resolve_through_the_symbols() {
         let request = v2::Request {
             symbols: vec!["".into(), "__name__".into(), "up".into(), "trace_id".into(), "abc".into(), "x".repeat(130)],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2],
-                samples: vec![v2::Sample { value: 2.5, timestamp: 10 }],
+                samples: vec![v2::Sample { value: 2.5, timestamp: 10, start_timestamp: 0 }],
                 exemplars: vec![
                     v2::Exemplar { labels_refs: vec![3, 4], value: 0.5, timestamp: 10 },
                     v2::Exemplar { labels_refs: vec![3, 5], value: 0.5, timestamp: 11 }, // 138 characters
@@ -225,7 +288,7 @@ mod tests {
             symbols: vec!["".into(), "__name__".into(), "up".into(), "é".into()],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2],
-                samples: vec![v2::Sample { value: 1.5, timestamp: -3 }],
+                samples: vec![v2::Sample { value: 1.5, timestamp: -3, start_timestamp: 0 }],
                 metadata: Some(v2::Metadata { r#type: 1, help_ref: 3, unit_ref: 0 }),
                 ..Default::default()
             }],
@@ -263,7 +326,7 @@ mod tests {
             }
             v2::TimeSeries {
                 labels_refs: refs,
-                samples: samples.into_iter().map(|(timestamp, value)| v2::Sample { value, timestamp }).collect(),
+                samples: samples.into_iter().map(|(timestamp, value)| v2::Sample { value, timestamp, start_timestamp: 0 }).collect(),
                 ..Default::default()
             }
         });
