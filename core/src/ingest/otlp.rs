@@ -24,7 +24,7 @@ use proto::otlp_metrics::{
     ExportMetricsServiceRequest, HistogramDataPoint, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
 };
 use proto::remote_write_v1::{histogram as proto_histogram, BucketSpan as ProtoSpan, Histogram as ProtoHistogram};
-use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
 use context::{point_labels, set_label, LabelMap, ResourceLabels, ScopeLabels, IDENTIFYING_ATTRIBUTES};
 pub use context::{ResourcePromotion, TranslationOptions};
@@ -86,6 +86,9 @@ pub struct Translated {
     /// The exemplars of each of `series` (same index), ordered by time, then value, then
     /// label hash (the order the shards' exemplar buffers accept them in).
     pub series_exemplars: Vec<Vec<Exemplar>>,
+    /// The start timestamps of each of `series` (same index; empty unless
+    /// `storage.start_timestamp_zero_ingestion` is on): a point's `start_time_unix_nano`.
+    pub series_starts: Vec<Vec<StartTimestamp>>,
     /// Float samples (staleness markers included).
     pub samples: u64,
     pub histograms: u64,
@@ -122,11 +125,14 @@ impl Translated {
         }
         SeriesBatch::build(text, |builder| {
             let mut rest = spans.as_slice();
-            for (s, exemplars) in self.series.iter().zip(&self.series_exemplars) {
+            for (index, (s, exemplars)) in self.series.iter().zip(&self.series_exemplars).enumerate() {
                 let (labels, tail) = rest.split_at(s.labels.len());
                 builder.push_series_with_histograms(labels, &s.samples, &s.histograms)?;
                 if !exemplars.is_empty() {
                     builder.push_exemplars(exemplars);
+                }
+                if let Some(starts) = self.series_starts.get(index).filter(|s| !s.is_empty()) {
+                    builder.push_start_timestamps(starts);
                 }
                 rest = tail;
             }
@@ -178,11 +184,23 @@ enum Value {
     Histogram(Arc<FloatHistogram>),
 }
 
-/// One series being built: (timestamp, arrival, value) points and its exemplars.
+/// One series being built: (time, arrival, value) points and its exemplars.
 #[derive(Default)]
 struct SeriesPoints {
-    points: Vec<(i64, u64, Value)>,
+    points: Vec<(At, u64, Value)>,
     exemplars: Vec<Exemplar>,
+}
+
+/// A data point's time and start time (`start_time_unix_nano`), in ms; 0 when not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct At {
+    timestamp_ms: i64,
+    start_ms: i64,
+}
+
+/// The `At` of a point's `time_unix_nano` and `start_time_unix_nano`.
+fn at(time_unix_nano: u64, start_time_unix_nano: u64) -> At {
+    At { timestamp_ms: timestamp_ms(time_unix_nano), start_ms: timestamp_ms(start_time_unix_nano) }
 }
 
 /// Series being built, by label set.
@@ -193,14 +211,14 @@ struct SeriesMap {
 }
 
 impl SeriesMap {
-    fn push(&mut self, labels: LabelMap, timestamp_ms: i64, value: Value) {
-        self.push_with_exemplars(labels, timestamp_ms, value, Vec::new());
+    fn push(&mut self, labels: LabelMap, at: At, value: Value) {
+        self.push_with_exemplars(labels, at, value, Vec::new());
     }
 
-    fn push_with_exemplars(&mut self, labels: LabelMap, timestamp_ms: i64, value: Value, exemplars: Vec<Exemplar>) {
+    fn push_with_exemplars(&mut self, labels: LabelMap, at: At, value: Value, exemplars: Vec<Exemplar>) {
         self.arrivals += 1;
         let series = self.series.entry(labels).or_default();
-        series.points.push((timestamp_ms, self.arrivals, value));
+        series.points.push((at, self.arrivals, value));
         series.exemplars.extend(exemplars);
     }
 }
@@ -313,14 +331,14 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
                 let labels = with_name(&labels_of(&p.attributes)?, &family, None);
                 counts.data_points += 1;
                 let exemplars = exemplars_of(&p.exemplars, counts)?;
-                map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), value, exemplars);
+                map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), value, exemplars);
             }
         }
         Data::Histogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
                 let base = labels_of(&p.attributes)?;
-                let t = timestamp_ms(p.time_unix_nano);
+                let t = at(p.time_unix_nano, p.start_time_unix_nano);
                 counts.data_points += 1;
                 if let Some(sum) = p.sum {
                     map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, sum)));
@@ -355,14 +373,14 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
                 let labels = with_name(&labels_of(&p.attributes)?, &family, None);
                 counts.data_points += 1;
                 let exemplars = exemplars_of(&p.exemplars, counts)?;
-                map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), value, exemplars);
+                map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), value, exemplars);
             }
         }
         Data::Summary(s) => {
             widen(span_ns, s.data_points.iter().map(|p| p.time_unix_nano));
             for p in &s.data_points {
                 let base = labels_of(&p.attributes)?;
-                let t = timestamp_ms(p.time_unix_nano);
+                let t = at(p.time_unix_nano, p.start_time_unix_nano);
                 counts.data_points += 1;
                 map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, p.sum)));
                 map.push(with_name(&base, &format!("{family}_count"), None), t, Value::Float(stale_or(p.flags, p.count as f64)));
@@ -395,7 +413,7 @@ fn number_points(
         let labels = with_name(&labels_of(&p.attributes)?, family, None);
         counts.data_points += 1;
         let exemplars = exemplars_of(&p.exemplars, counts)?;
-        map.push_with_exemplars(labels, timestamp_ms(p.time_unix_nano), Value::Float(stale_or(p.flags, value)), exemplars);
+        map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), Value::Float(stale_or(p.flags, value)), exemplars);
     }
     Ok(())
 }
@@ -535,10 +553,10 @@ fn add_target_info(
     }
     let mut t = earliest_ns;
     while t < latest_ns {
-        map.push(labels.clone(), timestamp_ms(t), Value::Float(1.0));
+        map.push(labels.clone(), at(t, 0), Value::Float(1.0));
         t += TARGET_INFO_INTERVAL_NS;
     }
-    map.push(labels, timestamp_ms(latest_ns), Value::Float(1.0));
+    map.push(labels, at(latest_ns, 0), Value::Float(1.0));
     Ok(())
 }
 
@@ -552,11 +570,19 @@ fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result
         if let Some(problem) = super::label_limits::problem(&rules.label_limits, pairs()) {
             return Err(OtlpError::InvalidSeries { series: labels.to_string(), problem });
         }
-        points.sort_by_key(|&(t, arrival, _)| (t, arrival));
+        points.sort_by_key(|&(at, arrival, _)| (at.timestamp_ms, arrival));
         let mut series = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() };
-        for (i, (timestamp_ms, _, value)) in points.iter().enumerate() {
-            if points.get(i + 1).is_some_and(|next| next.0 == *timestamp_ms) {
+        let mut starts = Vec::new();
+        for (i, (at, _, value)) in points.iter().enumerate() {
+            let timestamp_ms = &at.timestamp_ms;
+            if points.get(i + 1).is_some_and(|next| next.0.timestamp_ms == *timestamp_ms) {
                 continue;
+            }
+            // As Prometheus' appender takes a start: both times non-zero; and, as this
+            // project's remote_write 2.0 path, none for a staleness marker.
+            let stale = matches!(value, Value::Float(v) if tsdb::is_stale_nan(*v));
+            if rules.start_timestamp_zero_ingestion && at.start_ms != 0 && at.timestamp_ms != 0 && !stale {
+                starts.push(StartTimestamp { start_ms: at.start_ms, sample_ms: at.timestamp_ms });
             }
             match value {
                 Value::Float(v) => {
@@ -579,6 +605,7 @@ fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result
         counts.exemplars += exemplars.len() as u64;
         counts.series.push(series);
         counts.series_exemplars.push(exemplars);
+        counts.series_starts.push(starts);
     }
     Ok(counts)
 }

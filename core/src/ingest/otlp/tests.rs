@@ -749,3 +749,38 @@ fn scope_metadata_is_promoted_to_labels_of_the_scope_series_only() {
     let plain = translate(&request, &IngestRules::default(), &DEFAULTS).unwrap();
     assert_eq!(plain.series[0].labels.to_string(), r#"a{job="api", otel_scope_name="point"}"#, "off by default");
 }
+
+#[test]
+fn start_times_become_start_timestamps_of_every_series_of_a_point_when_asked() {
+    const START_NS: u64 = T0_NS - 90_000_000_000;
+    const START_MS: i64 = T0_MS - 90_000;
+    let sum = NumberDataPoint { start_time_unix_nano: START_NS, ..number(5.0, vec![]) };
+    let no_start = NumberDataPoint { time_unix_nano: T0_NS + 1_000_000, ..number(6.0, vec![]) };
+    let stale = NumberDataPoint { start_time_unix_nano: START_NS, time_unix_nano: T0_NS + 2_000_000, flags: FLAG_NO_RECORDED_VALUE, ..number(0.0, vec![]) };
+    let classic = HistogramDataPoint { time_unix_nano: T0_NS, start_time_unix_nano: START_NS, count: 2, sum: Some(1.0), bucket_counts: vec![2], explicit_bounds: vec![], ..Default::default() };
+    let native = ExponentialHistogramDataPoint { start_time_unix_nano: START_NS, ..exponential(0, 1, (0, vec![2]), (0, vec![])) };
+    let metrics = || {
+        vec![
+            metric("c", "", metric::Data::Sum(Sum { data_points: vec![sum.clone(), no_start.clone(), stale.clone()], aggregation_temporality: 2, is_monotonic: true })),
+            metric("h", "", metric::Data::Histogram(Histogram { data_points: vec![classic.clone()], aggregation_temporality: 2 })),
+            metric("e", "", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![native.clone()], aggregation_temporality: 2 })),
+        ]
+    };
+    let rules = IngestRules { start_timestamp_zero_ingestion: true, ..IngestRules::default() };
+    let t = translate(&request(vec![s("service.name", "api")], metrics()), &rules, &DEFAULTS).unwrap();
+    let starts_of = |labels: &str| {
+        let index = t.series.iter().position(|s| s.labels.to_string() == labels).unwrap_or_else(|| panic!("no series {labels}"));
+        t.series_starts[index].iter().map(|s| (s.start_ms, s.sample_ms)).collect::<Vec<_>>()
+    };
+    // The point without a start and the staleness marker have none.
+    assert_eq!(starts_of(r#"c_total{job="api"}"#), vec![(START_MS, T0_MS)]);
+    for classic_series in [r#"h_bucket{job="api", le="+Inf"}"#, r#"h_count{job="api"}"#, r#"h_sum{job="api"}"#] {
+        assert_eq!(starts_of(classic_series), vec![(START_MS, T0_MS)], "{classic_series}");
+    }
+    assert_eq!(starts_of(r#"e{job="api"}"#), vec![(START_MS, T0_MS)]);
+    let batch = t.to_batch().unwrap();
+    assert_eq!(batch.iter().map(|s| s.start_timestamps().len()).sum::<usize>(), 5, "the batch carries them");
+    // Off (the default): none.
+    let off = translate(&request(vec![s("service.name", "api")], metrics()), &IngestRules::default(), &DEFAULTS).unwrap();
+    assert!(off.series_starts.iter().all(Vec::is_empty));
+}
