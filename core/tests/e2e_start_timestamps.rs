@@ -1,0 +1,143 @@
+//! End-to-end: start timestamps from remote_write 2.0 and OTLP under
+//! `storage.start_timestamp_zero_ingestion` (Prometheus' `created-timestamp-zero-ingestion`):
+//! each becomes one zero sample before its counter's first sample, none again while the
+//! counter lives, a new one after a reset, and none at all with the option off (the default).
+
+mod support;
+
+use prost::Message;
+use proto::otlp_metrics as otlp;
+use proto::remote_write_v1::{histogram, Histogram};
+use proto::remote_write_v2 as v2;
+use support::*;
+
+const V2_CONTENT_TYPE: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+
+fn base_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    (now / 60_000) * 60_000 - 3_600_000
+}
+
+fn server(dir: &std::path::Path, zero_ingestion: bool) -> Server {
+    let storage = if zero_ingestion { "  start_timestamp_zero_ingestion: true\n" } else { "" };
+    Server::start(&write_config_with(dir, "  cores: 2\n", storage))
+}
+
+/// One 2.0 request: counter `rw_counter` with (timestamp, value, start) samples, and when
+/// `histogram_at` is given, native histogram `rw_histogram` with one histogram (timestamp,
+/// start) of count 3.
+fn v2_body(samples: &[(i64, f64, i64)], histogram_at: Option<(i64, i64)>) -> Vec<u8> {
+    let mut timeseries = vec![v2::TimeSeries {
+        labels_refs: vec![1, 2],
+        samples: samples.iter().map(|&(timestamp, value, start_timestamp)| v2::Sample { value, timestamp, start_timestamp }).collect(),
+        ..Default::default()
+    }];
+    if let Some((timestamp, start_timestamp)) = histogram_at {
+        let h = Histogram {
+            count: Some(histogram::Count::CountInt(3)),
+            zero_count: Some(histogram::ZeroCount::ZeroCountInt(0)),
+            sum: 4.5,
+            schema: 0,
+            positive_spans: vec![proto::remote_write_v1::BucketSpan { offset: 0, length: 1 }],
+            positive_deltas: vec![3],
+            timestamp,
+            start_timestamp,
+            ..Default::default()
+        };
+        timeseries.push(v2::TimeSeries { labels_refs: vec![1, 3], histograms: vec![h], ..Default::default() });
+    }
+    let request = v2::Request { symbols: vec!["".into(), "__name__".into(), "rw_counter".into(), "rw_histogram".into()], timeseries };
+    snappy(&request.encode_to_vec())
+}
+
+/// Posts a 2.0 request; the samples the answer says were written (zeros not counted, as
+/// Prometheus does not count them) must be `samples`.
+fn write_v2(server: &Server, body: &[u8], samples: &str) {
+    let reply = post(&server.url("/api/v1/write"), V2_CONTENT_TYPE, body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Samples-Written"), Some(samples), "{:?}", reply.headers);
+}
+
+/// Every (timestamp, value) `/api/v1/export` gives for `selector` (one series expected).
+fn exported(server: &Server, selector: &str) -> Vec<(i64, f64)> {
+    let text = agent().get(&server.url(&format!("/api/v1/export?match[]={}", percent_encode(selector)))).call().expect("export").into_string().expect("body");
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let times = v["timestamps"].as_array().expect("timestamps");
+        let values = v["values"].as_array().expect("values");
+        out.extend(times.iter().zip(values).map(|(t, v)| (t.as_i64().expect("timestamp"), v.as_f64().expect("a number"))));
+    }
+    out.sort_by_key(|&(t, _)| t);
+    out
+}
+
+/// The single value of `query` at `at_ms` as the API writes it.
+fn value_at(server: &Server, query: &str, at_ms: i64) -> Option<String> {
+    let url = server.url(&format!("/api/v1/query?query={}&time={}", percent_encode(query), at_ms as f64 / 1000.0));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "{body}");
+    body["data"]["result"].as_array().expect("result").first().map(|s| s["value"][1].as_str().expect("value").to_string())
+}
+
+#[test]
+fn remote_write_2_start_timestamps_become_one_zero_sample_per_counter_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on = server(dir.path(), true);
+    let t0 = base_ms();
+    let start = t0 - 60_000;
+    write_v2(&on, &v2_body(&[(t0, 5.0, start), (t0 + 15_000, 7.0, start)], Some((t0, t0 - 30_000))), "2");
+    // With the zero, the increase over two minutes is the counter's whole 7; without it,
+    // 3 (2, extrapolated at most half an interval back).
+    assert_eq!(value_at(&on, "increase(rw_counter[2m])", t0 + 15_000).as_deref(), Some("7"));
+    // The same start again: the counter lives on, no new zero.
+    write_v2(&on, &v2_body(&[(t0 + 30_000, 9.0, start)], None), "1");
+    // A reset: a new start after the last sample.
+    write_v2(&on, &v2_body(&[(t0 + 45_000, 1.0, t0 + 40_000)], None), "1");
+    assert_eq!(exported(&on, "rw_counter"), vec![(start, 0.0), (t0, 5.0), (t0 + 15_000, 7.0), (t0 + 30_000, 9.0), (t0 + 40_000, 0.0), (t0 + 45_000, 1.0)]);
+    // The histogram's zero: an empty histogram at its start.
+    assert_eq!(value_at(&on, "histogram_count(rw_histogram)", t0 - 30_000).as_deref(), Some("0"));
+    assert_eq!(value_at(&on, "histogram_count(rw_histogram)", t0).as_deref(), Some("3"));
+    assert_eq!(value_at(&on, "histogram_count(rw_histogram)", t0 - 30_001), None, "nothing before the start");
+    assert!(on.stop(), "clean stop");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let off = server(dir.path(), false);
+    write_v2(&off, &v2_body(&[(t0, 5.0, start), (t0 + 15_000, 7.0, start)], Some((t0, t0 - 30_000))), "2");
+    assert_eq!(exported(&off, "rw_counter"), vec![(t0, 5.0), (t0 + 15_000, 7.0)], "off by default: no zero");
+    assert_eq!(value_at(&off, "increase(rw_counter[2m])", t0 + 15_000).as_deref(), Some("3"));
+    assert_eq!(value_at(&off, "histogram_count(rw_histogram)", t0 - 30_000), None);
+    assert!(off.stop(), "clean stop");
+}
+
+#[test]
+fn otlp_start_times_become_zero_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on = server(dir.path(), true);
+    let t0 = base_ms();
+    let ns = |ms: i64| ms as u64 * 1_000_000;
+    let point = |t: i64, value: f64| otlp::NumberDataPoint {
+        time_unix_nano: ns(t),
+        start_time_unix_nano: ns(t0 - 120_000),
+        value: Some(otlp::number_data_point::Value::AsDouble(value)),
+        ..Default::default()
+    };
+    let body = otlp::ExportMetricsServiceRequest {
+        resource_metrics: vec![otlp::ResourceMetrics {
+            scope_metrics: vec![otlp::ScopeMetrics {
+                metrics: vec![otlp::Metric {
+                    name: "otel.requests".into(),
+                    data: Some(otlp::metric::Data::Sum(otlp::Sum { data_points: vec![point(t0, 3.0), point(t0 + 15_000, 4.0)], aggregation_temporality: 2, is_monotonic: true })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let reply = post_plain(&on.url("/api/v1/otlp/v1/metrics"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(exported(&on, "otel_requests_total"), vec![(t0 - 120_000, 0.0), (t0, 3.0), (t0 + 15_000, 4.0)]);
+    assert!(on.stop(), "clean stop");
+}
