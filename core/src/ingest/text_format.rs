@@ -236,11 +236,11 @@ mod tests {
     #[test]
     fn quoted_utf8_names_are_read_as_the_text_format_1_0_0_writes_them() {
         let read = |line: &str| parse_line(line, 1, 0, &LabelLimits::default()).map(|parsed| parsed.map(|(labels, sample)| (labels.to_string(), sample.value)));
-        let series = r#"my.metric{http.route="/a", job="x"}"#.to_string();
+        let series = r#"{"my.metric", "http.route"="/a", job="x"}"#.to_string();
         assert_eq!(read(r#"{"my.metric","http.route"="/a",job="x"} 1"#), Ok(Some((series.clone(), 1.0))));
         assert_eq!(read(r#"{ "my.metric" , "http.route" = "/a", job="x" } 1"#), Ok(Some((series, 1.0))), "spaces around tokens");
-        assert_eq!(read(r#"{"my.metric"} 2"#).map(|p| p.map(|(l, _)| l)), Ok(Some("my.metric{}".to_string())));
-        assert_eq!(read(r#"plain{"a\"b=c"="v"} 3"#).map(|p| p.map(|(l, _)| l)), Ok(Some(r#"plain{a"b=c="v"}"#.to_string())), "a quoted name may hold = and \"");
+        assert_eq!(read(r#"{"my.metric"} 2"#).map(|p| p.map(|(l, _)| l)), Ok(Some(r#"{"my.metric"}"#.to_string())));
+        assert_eq!(read(r#"plain{"a\"b=c"="v"} 3"#).map(|p| p.map(|(l, _)| l)), Ok(Some(r#"plain{"a\"b=c"="v"}"#.to_string())), "a quoted name may hold = and \"");
         let error = |line: &str| read(line).map(|_| ()).unwrap_err().to_string();
         assert!(error(r#"plain{"my.metric"} 1"#).contains("the metric name is given twice"));
         assert!(error(r#"{"a","b"} 1"#).contains("the metric name is given twice"));

@@ -442,7 +442,7 @@ mod tests {
         let (_, histograms) = converted("# TYPE \"my.lat\" histogram\n{\"my.lat_bucket\",\"http.route\"=\"/a\",le=\"+Inf\"} 2\n{\"my.lat_count\",\"http.route\"=\"/a\"} 2\n", false);
         assert_eq!(histograms.iter().map(|h| h.series.as_str()).collect::<Vec<_>>(), vec!["{\"my.lat\",\"http.route\"=\"/a\"}"]);
         let parsed = crate::ingest::text_format::parse_line(&format!("{} 0", histograms[0].series), 0, 0, &LabelLimits::default());
-        assert_eq!(parsed.map(|p| p.map(|(labels, _)| labels.to_string())), Ok(Some("my.lat{http.route=\"/a\"}".to_string())));
+        assert_eq!(parsed.map(|p| p.map(|(labels, _)| labels.to_string())), Ok(Some("{\"my.lat\", \"http.route\"=\"/a\"}".to_string())));
         assert_eq!(series_text("plain_name", &[]), "plain_name");
         assert_eq!(series_text("a:b", &[("x".into(), "1".into())]), "a:b{x=\"1\"}");
     }

@@ -1035,7 +1035,7 @@ mod tests {
         let body = "# HELP \"http.server.requests\" Requests.\n# TYPE \"http.server.requests\" counter\n{\"http.server.requests\",\"http.route\"=\"/a\"} 3\n";
         for format in [Format::Text, Format::OpenMetrics] {
             let scraped = SeriesCache::default().scrape_format(&t, &[], body.as_bytes(), format, 1000, &LabelLimits::default()).unwrap();
-            assert_eq!(names(&scraped), vec!["http.server.requests{http.route=\"/a\", instance=\"h:1\", job=\"j\"} 3 1000"]);
+            assert_eq!(names(&scraped), vec!["{\"http.server.requests\", \"http.route\"=\"/a\", instance=\"h:1\", job=\"j\"} 3 1000"]);
             let meta = scraped.metadata.unwrap_or_default();
             assert_eq!(meta.iter().map(|m| (m.family.as_str(), m.kind.as_str(), m.help.as_str())).collect::<Vec<_>>(), vec![("http.server.requests", "counter", "Requests.")]);
         }

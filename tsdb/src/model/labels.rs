@@ -470,22 +470,42 @@ pub fn stable_hash_of<'a>(sorted_pairs: impl Iterator<Item = (&'a [u8], &'a [u8]
 const STABLE_HASH_BUFFER_BYTES: usize = 512;
 
 impl fmt::Display for Labels {
-    /// Prometheus notation: `name{a="b", c="d"}`.
+    /// PromQL notation: `name{a="b", c="d"}`; as Prometheus 3 writes UTF-8 names, a metric
+    /// name outside `[a-zA-Z_:][a-zA-Z0-9_:]*` goes quoted first inside the braces
+    /// (`{"my.metric", a="b"}`) and a label name outside `[a-zA-Z_][a-zA-Z0-9_]*` is quoted
+    /// (`"http.route"="/a"`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(name) = self.metric_name() {
+        let name = self.metric_name();
+        let plain_name = name.filter(|n| is_plain_name(n, true));
+        if let Some(name) = plain_name {
             f.write_str(name)?;
         }
         f.write_str("{")?;
         let mut first = true;
+        if let Some(name) = name.filter(|_| plain_name.is_none()) {
+            write!(f, "{name:?}")?;
+            first = false;
+        }
         for label in self.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
             if !first {
                 f.write_str(", ")?;
             }
             first = false;
-            write!(f, "{}={:?}", label.name, label.value)?;
+            if is_plain_name(label.name, false) {
+                write!(f, "{}={:?}", label.name, label.value)?;
+            } else {
+                write!(f, "{:?}={:?}", label.name, label.value)?;
+            }
         }
         f.write_str("}")
     }
+}
+
+/// Whether `name` needs no quotes: a legacy metric name (`colons`) or label name.
+fn is_plain_name(name: &str, colons: bool) -> bool {
+    let mut bytes = name.bytes();
+    let word = |b: u8, first: bool| b.is_ascii_alphabetic() || b == b'_' || (colons && b == b':') || (!first && b.is_ascii_digit());
+    bytes.next().is_some_and(|b| word(b, true)) && bytes.all(|b| word(b, false))
 }
 
 #[cfg(test)]
@@ -619,5 +639,10 @@ mod tests {
     fn display_is_prometheus_notation() {
         let l = Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]);
         assert_eq!(l.to_string(), "up{job=\"a\\\"b\"}");
+        let utf8 = Labels::from_pairs([("__name__", "my.metric"), ("http.route", "/a"), ("job", "x"), ("1st", "y")]);
+        assert_eq!(utf8.to_string(), r#"{"my.metric", "1st"="y", "http.route"="/a", job="x"}"#);
+        let colons = Labels::from_pairs([("__name__", "ns:rule:rate5m"), ("a:b", "1")]);
+        assert_eq!(colons.to_string(), r#"ns:rule:rate5m{"a:b"="1"}"#, "a colon is a metric name's, not a label name's");
+        assert_eq!(Labels::from_pairs([("job", "x")]).to_string(), r#"{job="x"}"#);
     }
 }

@@ -184,8 +184,8 @@ fn utf8_strategies_keep_names_in_series_promotions_and_target_info() {
     assert_eq!(
         floats(&t),
         vec![
-            (r#"http.server.requests_total{http.route="/x", job="api", k8s.pod.name="p1", otel_scope_name="lib"}"#.to_string(), vec![(T0_MS, 3.0)]),
-            (r#"target_info{host.name="h1", job="api", k8s.pod.name="p1"}"#.to_string(), vec![(T0_MS, 1.0)]),
+            (r#"{"http.server.requests_total", "http.route"="/x", job="api", "k8s.pod.name"="p1", otel_scope_name="lib"}"#.to_string(), vec![(T0_MS, 3.0)]),
+            (r#"target_info{"host.name"="h1", job="api", "k8s.pod.name"="p1"}"#.to_string(), vec![(T0_MS, 1.0)]),
         ]
     );
 }
