@@ -2,11 +2,13 @@
 //! never panics, for raw bytes and for bytes that are valid gzip; raw bytes also with every
 //! resource attribute and the scope metadata promoted, delta points accepted, UTF-8 names
 //! kept and explicit histograms converted to custom buckets, and with names escaped without
-//! suffixes and underscores collapsed; the batch built for the shards.
+//! suffixes and underscores collapsed, and with start timestamps taken; the batch built for
+//! the shards.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::otlp::{decode_request, Naming, ResourcePromotion, TranslationOptions, TranslationStrategy};
     let rules = metricstor::ingest::IngestRules::default();
+    let with_starts = metricstor::ingest::IngestRules { start_timestamp_zero_ingestion: true, ..Default::default() };
     let defaults = TranslationOptions::default();
     let promote_all = TranslationOptions {
         promotion: ResourcePromotion::AllExcept(["host.id".to_string()].into_iter().collect()),
@@ -20,8 +22,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         naming: Naming { strategy: TranslationStrategy::UnderscoreEscapingWithoutSuffixes, underscore_label_sanitization: false, preserve_multiple_underscores: false },
         ..TranslationOptions::default()
     };
-    for options in [&defaults, &promote_all, &collapsed] {
-        if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, &rules, options) {
+    for (options, rules) in [(&defaults, &with_starts), (&promote_all, &rules), (&collapsed, &rules)] {
+        if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, rules, options) {
             let _ = translated.to_batch();
         }
     }
