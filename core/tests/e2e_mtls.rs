@@ -217,6 +217,9 @@ fn read_filters_confine_each_listed_identity() {
     // The configuration lists every identity's filters: refused to a confined one.
     assert_eq!(get("team-a", "/api/v1/status/config").0, 403);
     assert_eq!(get("ops", "/api/v1/status/config").0, 200);
+    // So do the block figures (every tenant's series counted).
+    assert_eq!(get("team-a", "/api/v1/status/tsdb/blocks").0, 403);
+    assert_eq!(get("ops", "/api/v1/status/tsdb/blocks").1["data"], serde_json::json!({"blocks": []}));
     // Every client's query texts (VictoriaMetrics' active and top queries): refused to a
     // confined one; an unconfined one sees both identities' queries (each ran the instant
     // query twice). The series count counts only the confined client's series.

@@ -179,3 +179,12 @@ mod tests {
         assert_eq!(rfc3339(951_825_600_000), "2000-02-29T12:00:00.000Z");
     }
 }
+
+/// `/api/v1/status/tsdb/blocks`: `{"blocks":[…]}`, each block's `meta.json` as Prometheus
+/// answers it (ulid, minTime, maxTime, stats, compaction, version), every shard's together,
+/// ordered by time.
+pub async fn blocks(api: &Api) -> Result<String, ApiError> {
+    let blocks = api.router.blocks().await?;
+    let listed = serde_json::to_string(&blocks).map_err(|e| ApiError::internal(format!("cannot write the block list: {e}")))?;
+    Ok(format!("{{\"blocks\":{listed}}}"))
+}

@@ -79,6 +79,8 @@ pub enum ShardRequest {
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
     /// Earliest and latest sample time this shard holds (none when empty).
     TimeRange { reply: oneshot::Sender<Option<(i64, i64)>> },
+    /// The metadata of the blocks the shard has open (`/api/v1/status/tsdb/blocks`).
+    Blocks { reply: oneshot::Sender<Vec<tsdb::block::BlockMeta>> },
     /// Cardinality figures of this shard's series that match any of `matcher_sets` (every
     /// series when there are none), for `/api/v1/status/tsdb`.
     Cardinality { matcher_sets: Vec<Vec<Matcher>>, reply: oneshot::Sender<ShardCardinality> },

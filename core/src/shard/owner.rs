@@ -214,6 +214,7 @@ fn is_listing(request: &ShardRequest) -> bool {
             | ShardRequest::LabelValues { .. }
             | ShardRequest::Stats { .. }
             | ShardRequest::TimeRange { .. }
+            | ShardRequest::Blocks { .. }
     )
 }
 
@@ -427,6 +428,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         }
         ShardRequest::Stats { reply } => {
             let _ = reply.send(ShardStatsSnapshot { shard, stats: db.stats() });
+        }
+        ShardRequest::Blocks { reply } => {
+            let _ = reply.send(db.blocks());
         }
     }
 }

@@ -344,6 +344,13 @@ impl ShardRouter {
         let ranges = self.scatter(|reply| ShardRequest::TimeRange { reply }).await?;
         Ok(ranges.into_iter().flatten().reduce(|(a0, a1), (b0, b1)| (a0.min(b0), a1.max(b1))))
     }
+
+    /// Every shard's open blocks, ordered by time (then ULID).
+    pub async fn blocks(&self) -> Result<Vec<tsdb::block::BlockMeta>, SubmitError> {
+        let mut all: Vec<tsdb::block::BlockMeta> = self.scatter(|reply| ShardRequest::Blocks { reply }).await?.into_iter().flatten().collect();
+        all.sort_by(|a, b| (a.min_time_ms, a.max_time_ms, &a.ulid).cmp(&(b.min_time_ms, b.max_time_ms, &b.ulid)));
+        Ok(all)
+    }
 }
 
 /// Bumps the history generation when dropped: after the awaited replies, or when the request
