@@ -76,8 +76,10 @@ pub(crate) fn push_name(out: &mut String, name: &str, plain: bool) {
     }
 }
 
-/// A quoted string at the start of `text` (after its `"`) with its escapes read (`\\n` a
-/// line feed, any other escaped character as itself), and the rest after the closing quote.
+/// A quoted string at the start of `text` (after its `"`) with its escapes read, and the
+/// rest after the closing quote. As Prometheus' and VictoriaMetrics' parsers read them,
+/// only `\\`, `\"` and `\n` are escapes; a backslash before any other character stays
+/// (`\t` is a backslash and a `t`).
 fn quoted_string(text: &str, line: usize) -> Result<(String, &str), DecodeError> {
     let mut value = String::new();
     let mut chars = text.char_indices();
@@ -86,7 +88,11 @@ fn quoted_string(text: &str, line: usize) -> Result<(String, &str), DecodeError>
             Some((i, '"')) => return Ok((value, &text[i + 1..])),
             Some((_, '\\')) => match chars.next() {
                 Some((_, 'n')) => value.push('\n'),
-                Some((_, c)) => value.push(c),
+                Some((_, c @ ('\\' | '"'))) => value.push(c),
+                Some((_, c)) => {
+                    value.push('\\');
+                    value.push(c);
+                }
                 None => return Err(bad(line, "unterminated quoted string")),
             },
             Some((_, c)) => value.push(c),
@@ -231,6 +237,19 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn only_backslash_quote_and_newline_are_escapes_as_prometheus_reads_them() {
+        let value = |line: &str| parse_line(line, 1, 0, &LabelLimits::default()).map(|parsed| parsed.and_then(|(labels, _)| labels.get("a").map(str::to_string)));
+        assert_eq!(value(r#"m{a="x\\y\"z\nw"} 1"#), Ok(Some("x\\y\"z\nw".to_string())));
+        // An unknown escape keeps its backslash (Prometheus' lvalReplacer, VictoriaMetrics'
+        // unescapeValue): four characters, not three.
+        assert_eq!(value(r#"m{a="x\ty"} 1"#), Ok(Some("x\\ty".to_string())));
+        assert_eq!(value(r#"m{a="\\t"} 1"#), Ok(Some("\\t".to_string())), "an escaped backslash, then a t");
+        assert_eq!(value(r#"m{"a\u"="é\é"} 1"#).map(|_| ()), Ok(()));
+        let names = parse_line(r#"{"m\.x","b\u"="1"} 1"#, 1, 0, &LabelLimits::default()).map(|p| p.map(|(labels, _)| labels.iter().map(|l| l.name.to_string()).collect::<Vec<_>>()));
+        assert_eq!(names, Ok(Some(vec!["__name__".to_string(), "b\\u".to_string()])));
     }
 
     #[test]
