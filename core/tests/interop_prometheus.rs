@@ -554,6 +554,8 @@ fn metricstor_scrapes_what_prometheus_scrapes() {
         "interop_latency_seconds_bucket{le=\"0.1\"} 3\ninterop_latency_seconds_bucket{le=\"+Inf\"} 5\n",
         "interop_latency_seconds_sum 0.75\ninterop_latency_seconds_count 5\n",
         "interop_gauge{kind=\"nan\"} NaN\ninterop_gauge{kind=\"inf\"} +Inf\ninterop_gauge{kind=\"empty\",other=\"\"} -2\n",
+        // Only \\, \" and \n are escapes: the backslashes before t and q stay.
+        "interop_gauge{kind=\"escapes\",v=\"a\\tb\\\\c\\qd\\n\"} 3\n",
         "interop_dropped 1\n",
         // As a Pushgateway exposes a group pushed without an instance: with honor_labels
         // the empty label keeps the target's `instance` away.
