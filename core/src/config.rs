@@ -615,7 +615,10 @@ impl Config {
         }
         let scrape = match &self.scrape.config_file {
             None => crate::scrape::ScrapeConfig::default(),
-            Some(path) => crate::scrape::ScrapeConfig::load(path, self.storage.ingest_rules().label_limits).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?,
+            Some(path) => {
+                let server = crate::scrape::config::ServerOptions { label_limits: self.storage.ingest_rules().label_limits, start_timestamp_zero_ingestion: self.storage.start_timestamp_zero_ingestion };
+                crate::scrape::ScrapeConfig::load(path, server).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?
+            }
         };
         Ok(Resolved {
             http_addr,

@@ -1005,19 +1005,41 @@ pub struct ScrapeConfig {
     /// `global.external_labels`: set on every scraped series that lacks them (as
     /// VictoriaMetrics' scraper does).
     pub external_labels: Vec<(String, String)>,
+    /// Read under `storage.start_timestamp_zero_ingestion` (see `ServerOptions`); a reload
+    /// reads the file under it again.
+    pub start_timestamp_zero_ingestion: bool,
+}
+
+/// What the server's own configuration changes in the scrape jobs it reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// The label limits relabeling checks against (`storage.max_label_*`).
+    pub label_limits: LabelLimits,
+    /// `storage.start_timestamp_zero_ingestion`: start timestamps are read from the answers
+    /// (`scrape::start_timestamps`), so `global.scrape_protocols` defaults to the protobuf
+    /// format first (Prometheus' `DefaultProtoFirstScrapeProtocols`, as its
+    /// `created-timestamp-zero-ingestion` sets it): a job without `scrape_protocols` of its
+    /// own asks for it unless `global.scrape_protocols` is set.
+    pub start_timestamp_zero_ingestion: bool,
 }
 
 impl ScrapeConfig {
     /// Reads and checks `path`; an error names the file, the job and the key.
-    pub fn load(path: &Path, limits: LabelLimits) -> Result<ScrapeConfig, String> {
+    pub fn load(path: &Path, server: ServerOptions) -> Result<ScrapeConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        ScrapeConfig::from_yaml(&text, base, limits).map_err(|e| format!("{}: {e}", path.display()))
+        ScrapeConfig::from_yaml_with_options(&text, base, server).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Parses a Prometheus configuration's text; relative file names are taken from `base`
     /// (the configuration file's directory, as Prometheus takes them).
     pub fn from_yaml(text: &str, base: &Path, limits: LabelLimits) -> Result<ScrapeConfig, String> {
+        ScrapeConfig::from_yaml_with_options(text, base, ServerOptions { label_limits: limits, ..ServerOptions::default() })
+    }
+
+    /// As [`ScrapeConfig::from_yaml`], under the server's options.
+    pub fn from_yaml_with_options(text: &str, base: &Path, server: ServerOptions) -> Result<ScrapeConfig, String> {
+        let limits = server.label_limits;
         let root: FileRoot = if text.trim().is_empty() { FileRoot::default() } else { serde_saphyr::from_str(text).map_err(|e| e.to_string())? };
         let global_interval = optional_duration(root.global.scrape_interval.as_deref(), "global.scrape_interval")?.unwrap_or(INTERVAL_DEFAULT_MS);
         let global_timeout = optional_duration(root.global.scrape_timeout.as_deref(), "global.scrape_timeout")?.unwrap_or(TIMEOUT_DEFAULT_MS.min(global_interval));
@@ -1030,6 +1052,8 @@ impl ScrapeConfig {
         if let Some(protocols) = &root.global.scrape_protocols {
             accept_header(protocols, "underscores").map_err(|e| format!("global: {e}"))?;
         }
+        // As Prometheus' feature flag changes the default of `global.scrape_protocols`.
+        let global_protocols = root.global.scrape_protocols.clone().or_else(|| server.start_timestamp_zero_ingestion.then(|| PROTO_FIRST_PROTOCOLS.map(String::from).to_vec()));
         for (place, job_base, section) in sections {
             let name = section.job_name.clone();
             if name.is_empty() {
@@ -1050,7 +1074,7 @@ impl ScrapeConfig {
                 target_limit: g.target_limit,
                 keep_dropped_targets: g.keep_dropped_targets,
                 scrape_failure_log_file: g.scrape_failure_log_file.as_ref().filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)),
-                scrape_protocols: g.scrape_protocols.clone(),
+                scrape_protocols: global_protocols.clone(),
                 scrape_native_histograms: g.scrape_native_histograms,
                 always_scrape_classic_histograms: g.always_scrape_classic_histograms,
                 convert_classic_histograms_to_nhcb: g.convert_classic_histograms_to_nhcb,
@@ -1068,7 +1092,7 @@ impl ScrapeConfig {
                 external_labels.push((name, value));
             }
         }
-        Ok(ScrapeConfig { jobs, external_labels })
+        Ok(ScrapeConfig { jobs, external_labels, start_timestamp_zero_ingestion: server.start_timestamp_zero_ingestion })
     }
 }
 
@@ -1118,7 +1142,9 @@ pub enum AnswerFormat {
 
 /// The protocols asked for when `scrape_native_histograms` is on and `scrape_protocols` is
 /// not set (Prometheus' `DefaultProtoFirstScrapeProtocols`): native histograms come in the
-/// protobuf format only.
+/// protobuf format only. Also `global.scrape_protocols`' default under
+/// `storage.start_timestamp_zero_ingestion` (`ServerOptions`): start timestamps come best in
+/// it.
 const PROTO_FIRST_PROTOCOLS: [&str; 5] = ["PrometheusProto", "OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"];
 
 /// Prometheus' scrape protocols and their media types.
@@ -2035,6 +2061,38 @@ mod tests {
         assert_eq!((config.jobs[0].utf8_names, config.jobs[0].accept.as_str()), (true, "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.5"));
         assert_eq!((config.jobs[1].utf8_names, config.jobs[1].accept.as_str()), (false, "text/plain;version=1.0.0;escaping=underscores;q=0.6,*/*;q=0.5"));
         assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: allow-utf-8}]").unwrap_err().contains("cannot be used with metric_name_validation_scheme legacy"));
+    }
+
+    /// Under `storage.start_timestamp_zero_ingestion` the default of `global.scrape_protocols`
+    /// asks for the protobuf format first (Prometheus' `DefaultProtoFirstScrapeProtocols`),
+    /// with the job's escaping on the newer text formats; set protocols stay as set.
+    #[test]
+    fn start_timestamps_ask_for_the_protobuf_format_first_unless_protocols_are_set() {
+        let with_starts = |text: &str| {
+            let server = ServerOptions { start_timestamp_zero_ingestion: true, ..ServerOptions::default() };
+            ScrapeConfig::from_yaml_with_options(text, Path::new("/etc/prom"), server).unwrap()
+        };
+        const PROTO_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        let jobs = "scrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [OpenMetricsText1.0.0]}, {job_name: c, metric_name_validation_scheme: legacy}, {job_name: d, scrape_native_histograms: false}]";
+        let config = with_starts(jobs);
+        assert!(config.start_timestamp_zero_ingestion);
+        let accepts: Vec<&str> = config.jobs.iter().map(|j| j.accept.as_str()).collect();
+        assert_eq!(
+            accepts,
+            vec![
+                PROTO_FIRST,
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.5",
+                &PROTO_FIRST.replace("allow-utf-8", "underscores"),
+                PROTO_FIRST,
+            ]
+        );
+        // Without the option: Prometheus' default, OpenMetrics first.
+        let plain = parse(jobs).unwrap();
+        assert!(!plain.start_timestamp_zero_ingestion);
+        assert_eq!(plain.jobs[0].accept, DEFAULT_ACCEPT);
+        // An explicit global list wins over the option's default, as there.
+        let config = with_starts("global: {scrape_protocols: [PrometheusText0.0.4]}\nscrape_configs: [{job_name: a}]");
+        assert_eq!(config.jobs[0].accept, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
     }
 
     #[test]

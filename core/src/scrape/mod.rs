@@ -28,6 +28,7 @@ pub mod protobuf;
 pub mod proxy;
 pub mod relabeled;
 pub mod scrape_loop;
+pub mod start_timestamps;
 pub mod status;
 
 use std::collections::HashMap;
@@ -79,7 +80,10 @@ impl SharedConfig {
     /// force and the error names it. `Ok(None)` when no file is configured.
     pub fn reload(&self) -> Result<Option<usize>, String> {
         let Some(path) = &self.path else { return Ok(None) };
-        let config = ScrapeConfig::load(path, self.limits)?;
+        // The server's own settings do not reload: the file is read again under those the
+        // configuration in force was read under.
+        let start_timestamp_zero_ingestion = self.snapshot().1.start_timestamp_zero_ingestion;
+        let config = ScrapeConfig::load(path, config::ServerOptions { label_limits: self.limits, start_timestamp_zero_ingestion })?;
         let jobs = config.jobs.len();
         if let Ok(mut current) = self.current.write() {
             *current = (current.0 + 1, Arc::new(config));
@@ -376,5 +380,27 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
     let tasks: Vec<_> = running.into_values().map(|r| r.task).collect();
     for task in tasks {
         let _ = task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reload reads the file again under the server's options the configuration in
+    /// force was read under (`storage.start_timestamp_zero_ingestion`'s default protocols).
+    #[test]
+    fn a_reload_keeps_the_servers_options() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prometheus.yml");
+        std::fs::write(&path, "scrape_configs: [{job_name: a}]").expect("scrape file");
+        let server = config::ServerOptions { start_timestamp_zero_ingestion: true, ..config::ServerOptions::default() };
+        let initial = ScrapeConfig::load(&path, server).expect("valid");
+        let shared = SharedConfig::new(Arc::new(initial), Some(path.clone()), server.label_limits, dir.path().join("resolv.conf"));
+        std::fs::write(&path, "scrape_configs: [{job_name: b}]").expect("scrape file");
+        assert_eq!(shared.reload(), Ok(Some(1)));
+        let (generation, config) = shared.snapshot();
+        assert_eq!((generation, config.jobs[0].name.as_str(), config.start_timestamp_zero_ingestion), (1, "b", true));
+        assert!(config.jobs[0].accept.starts_with("application/vnd.google.protobuf;"), "{}", config.jobs[0].accept);
     }
 }

@@ -15,7 +15,9 @@
 //! - the classic series stay only with `always_scrape_classic_histograms`;
 //! - the exemplars of a histogram's series go to the converted histogram (where only those
 //!   with a timestamp are kept); a text or OpenMetrics answer's classic series kept beside
-//!   it lose theirs, as Prometheus' converter takes them, while a protobuf answer's keep them.
+//!   it lose theirs, as Prometheus' converter takes them, while a protobuf answer's keep them;
+//! - with start timestamps (`convert_with_starts`), a histogram takes that of its first
+//!   classic series, and so do its classic series when kept (Prometheus' `NHCBParser`).
 
 use std::collections::HashSet;
 
@@ -25,6 +27,7 @@ use tsdb::{BucketSpan, CounterResetHint, FloatHistogram, Labels, METRIC_NAME_LAB
 use super::exemplar::ScrapedExemplar;
 use super::protobuf::NativeHistogramLine;
 use super::scrape_loop::{Answer, Format};
+use super::start_timestamps::LineStarts;
 use crate::ingest::text_format::{is_legacy_label_name, is_legacy_metric_name, push_name};
 use crate::ingest::label_limits::LabelLimits;
 
@@ -34,6 +37,12 @@ const NO_TIMESTAMP: i64 = i64::MIN;
 /// The answer with its classic histograms converted (and their series kept only when
 /// `keep_classic`). `from_protobuf`: the answer's text came from `protobuf::to_text`.
 pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Result<Answer, String> {
+    convert_with_starts(answer, &LineStarts::default(), keep_classic, from_protobuf).map(|(answer, _)| answer)
+}
+
+/// As [`convert`], for an answer whose lines have start timestamps (`starts`, by line of its
+/// text); gives the starts by line of the converted text.
+pub fn convert_with_starts(answer: Answer, starts: &LineStarts, keep_classic: bool, from_protobuf: bool) -> Result<(Answer, LineStarts), String> {
     let text = String::from_utf8(answer.text).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
     let limits = LabelLimits::default();
     // A protobuf histogram read as native is not converted (its classic series, given for
@@ -45,10 +54,12 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
         .map(|(labels, _)| (labels.metric_name().unwrap_or("").to_string(), group_key(&labels)))
         .collect();
     let mut converted = Converted { histograms: answer.histograms, native, from_protobuf };
-    let mut out = String::with_capacity(text.len());
+    let mut out = Lines { text: String::with_capacity(text.len()), count: 0, starts: LineStarts::default() };
+    let mut line_starts = starts.reader();
     let mut family: Option<Family> = None;
     let mut collecting: Option<Collecting> = None;
-    for line in text.lines() {
+    for (index, line) in text.lines().enumerate() {
+        let line_start = line_starts.start_of(index);
         let trimmed = line.trim();
         // Blank lines are skipped, as Prometheus' text parser skips them; comments end a
         // histogram.
@@ -62,8 +73,7 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
         // A line the scrape loop would refuse (or skip) is left for it.
         let parsed = if trimmed.is_empty() || trimmed.starts_with('#') { None } else { crate::ingest::text_format::parse_line(sample_text, 0, NO_TIMESTAMP, &limits).ok().flatten() };
         let Some((labels, sample)) = parsed else {
-            out.push_str(line);
-            out.push('\n');
+            out.push(line, line_start);
             continue;
         };
         // As Prometheus' `differentMetric`: a series of another base name (suffix cut) or
@@ -78,11 +88,10 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
             converted.finish(collecting.take())?;
         }
         let (Some(part), Some(family)) = (part, family.as_ref()) else {
-            out.push_str(line);
-            out.push('\n');
+            out.push(line, line_start);
             continue;
         };
-        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge, exemplars: Vec::new() });
+        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge, exemplars: Vec::new(), start_ms: line_start });
         group.timestamp_ms = (sample.timestamp_ms != NO_TIMESTAMP).then_some(sample.timestamp_ms);
         if let Some(e) = exemplar.and_then(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Milliseconds).ok()) {
             group.exemplars.push(e);
@@ -96,12 +105,30 @@ pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Resul
             Part::Sum => group.histogram.sum = sample.value,
         }
         if keep_classic {
-            out.push_str(if from_protobuf { line } else { sample_text });
-            out.push('\n');
+            out.push(if from_protobuf { line } else { sample_text }, group.start_ms);
         }
     }
     converted.finish(collecting.take())?;
-    Ok(Answer { text: out.into_bytes(), format: answer.format, histograms: converted.histograms })
+    Ok((Answer { text: out.text.into_bytes(), format: answer.format, histograms: converted.histograms }, out.starts))
+}
+
+/// The converted text and the starts of its lines.
+struct Lines {
+    text: String,
+    /// Lines in `text`.
+    count: usize,
+    starts: LineStarts,
+}
+
+impl Lines {
+    fn push(&mut self, line: &str, start_ms: Option<i64>) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        if let Some(start_ms) = start_ms {
+            self.starts.push(self.count, start_ms);
+        }
+        self.count += 1;
+    }
 }
 
 /// The histograms of the answer so far.
@@ -122,7 +149,7 @@ impl Converted {
             return Ok(());
         }
         match group.histogram.into_native(group.gauge) {
-            Ok(histogram) => self.histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram, exemplars: group.exemplars }),
+            Ok(histogram) => self.histograms.push(NativeHistogramLine { series: group.series, timestamp_ms: group.timestamp_ms, histogram, exemplars: group.exemplars, start_ms: group.start_ms }),
             Err(problem) if self.from_protobuf => return Err(format!("histogram {}: converting to native histogram with custom buckets: {problem}", group.series)),
             Err(_) => {}
         }
@@ -217,6 +244,8 @@ struct Collecting {
     gauge: bool,
     /// The exemplars of its series.
     exemplars: Vec<ScrapedExemplar>,
+    /// The start timestamp of its first series, if that had one.
+    start_ms: Option<i64>,
 }
 
 /// A line without the exemplar it may end with (only rewritten OpenMetrics and protobuf
@@ -335,8 +364,8 @@ mod tests {
         let (text, histograms) = converted(BODY, false);
         assert_eq!(text, "# HELP h Latency.\n# TYPE h histogram\n# TYPE g gauge\ng 1\n");
         let expected = vec![
-            NativeHistogramLine { series: "h{path=\"/a\"}".into(), timestamp_ms: None, histogram: nhcb(&[0.1, 0.5], &[(0, 3)], &[1.0, 2.0, 1.0], 4.0, 1.5), exemplars: Vec::new() },
-            NativeHistogramLine { series: "h{path=\"/b\"}".into(), timestamp_ms: None, histogram: nhcb(&[1.0], &[(0, 1)], &[2.0], 2.0, 0.5), exemplars: Vec::new() },
+            NativeHistogramLine { series: "h{path=\"/a\"}".into(), timestamp_ms: None, histogram: nhcb(&[0.1, 0.5], &[(0, 3)], &[1.0, 2.0, 1.0], 4.0, 1.5), exemplars: Vec::new(), start_ms: None },
+            NativeHistogramLine { series: "h{path=\"/b\"}".into(), timestamp_ms: None, histogram: nhcb(&[1.0], &[(0, 1)], &[2.0], 2.0, 0.5), exemplars: Vec::new(), start_ms: None },
         ];
         assert_eq!(histograms, expected);
         // Kept beside them with always_scrape_classic_histograms.
@@ -469,5 +498,27 @@ mod tests {
         let line = format!("{} 0", histograms[0].series);
         let parsed = crate::ingest::text_format::parse_line(&line, 0, 0, &LabelLimits::default()).expect("parsed").expect("a series");
         assert_eq!(parsed.0.get("a"), Some("q\"x\\"));
+    }
+
+    #[test]
+    fn a_histogram_and_its_kept_series_take_the_start_of_its_first_series() {
+        let body = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n# TYPE g gauge\ng 1\n";
+        let mut starts = LineStarts::default();
+        for (line, start_ms) in [(1, 10), (2, 20), (4, 40)] {
+            starts.push(line, start_ms);
+        }
+        let with = |keep_classic: bool| {
+            let (out, starts) = convert_with_starts(answer(body), &starts, keep_classic, false).expect("converted");
+            let text = String::from_utf8(out.text).unwrap_or_default();
+            let mut reader = starts.reader();
+            let lines: Vec<(String, Option<i64>)> = text.lines().enumerate().map(|(index, line)| (line.to_string(), reader.start_of(index))).collect();
+            (lines, out.histograms.iter().map(|h| h.start_ms).collect::<Vec<_>>())
+        };
+        let line = |text: &str, start_ms: Option<i64>| (text.to_string(), start_ms);
+        assert_eq!(with(false), (vec![line("# TYPE h histogram", None), line("# TYPE g gauge", None), line("g 1", Some(40))], vec![Some(10)]));
+        assert_eq!(
+            with(true),
+            (vec![line("# TYPE h histogram", None), line("h_bucket{le=\"+Inf\"} 2", Some(10)), line("h_count 2", Some(10)), line("# TYPE g gauge", None), line("g 1", Some(40))], vec![Some(10)])
+        );
     }
 }

@@ -5,7 +5,10 @@
 //! Prometheus validates it on append and compacted as its parser compacts it. Exemplars come
 //! as Prometheus' parser gives them (see `scrape::exemplar`): a counter's and a classic
 //! bucket's on their lines, a native histogram's (its list, else its buckets', only those
-//! with a timestamp) with it.
+//! with a timestamp) with it. Under `storage.start_timestamp_zero_ingestion`
+//! (`to_text_with_starts`) a counter's, summary's and (gauge) histogram's start timestamp
+//! (`created_timestamp`) is read too, as Prometheus' parser reads it, and given for every
+//! series of that metric (its quantiles, `_sum`, `_count`, buckets, native histogram).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -15,6 +18,7 @@ use proto::client_model::{self as dto, MetricType};
 use proto::remote_write_v1 as rw;
 
 use super::exemplar::ScrapedExemplar;
+use super::start_timestamps::LineStarts;
 use crate::ingest::text_format::{is_legacy_label_name, is_legacy_metric_name, push_escaped_label_value, push_name, push_value};
 use tsdb::FloatHistogram;
 
@@ -48,6 +52,8 @@ pub struct NativeHistogramLine {
     pub histogram: FloatHistogram,
     /// Its exemplars, each with a timestamp.
     pub exemplars: Vec<ScrapedExemplar>,
+    /// Its start timestamp (ms), when read and given (`to_text_with_starts`).
+    pub start_ms: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -55,11 +61,27 @@ pub struct Exposition {
     /// Float series in the Prometheus text format, one per line, with the families' metadata as OpenMetrics-flavoured comments.
     pub text: Vec<u8>,
     pub histograms: Vec<NativeHistogramLine>,
+    /// The start timestamps of the text's series lines (`to_text_with_starts` only).
+    pub starts: LineStarts,
 }
 
 /// Decodes a delimited protobuf exposition; an error names the family (and problem), as Prometheus' parser words it where practical.
 pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
-    let mut out = Output { text: Vec::new(), text_bytes_max: body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE), line: String::new(), histograms: Vec::new(), histogram_bytes: 0 };
+    decode(body, options, false)
+}
+
+/// As [`to_text`], with the metrics' start timestamps: a counter's, summary's or (gauge)
+/// histogram's `created_timestamp` (Prometheus' `StartTimestamp`: seconds × 1000 + nanos /
+/// 10⁶, 0 or absent for none) for each of its series lines (`Exposition::starts`) and its
+/// native histogram (`NativeHistogramLine::start_ms`). A start that cannot be read is none:
+/// it never fails the answer.
+pub fn to_text_with_starts(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
+    decode(body, options, true)
+}
+
+fn decode(body: &[u8], options: ProtobufOptions, read_starts: bool) -> Result<Exposition, String> {
+    let text_bytes_max = body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE);
+    let mut out = Output { text: Vec::new(), text_bytes_max, line: String::new(), histograms: Vec::new(), histogram_bytes: 0, lines: 0, start_ms: 0, starts: LineStarts::default() };
     let mut rest = body;
     let mut message_number = 0usize;
     while !rest.is_empty() {
@@ -70,9 +92,73 @@ pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, Stri
         let (message, after) = rest.split_at(length);
         rest = after;
         let family = dto::MetricFamily::decode(message).map_err(|e| format!("protobuf message {message_number} (byte {at_byte}): {e}"))?;
-        write_family(&family, options, &mut out)?;
+        let starts = if read_starts { metric_starts(message, &family) } else { Vec::new() };
+        write_family(&family, &starts, options, &mut out)?;
     }
-    Ok(Exposition { text: out.text, histograms: out.histograms })
+    Ok(Exposition { text: out.text, histograms: out.histograms, starts: out.starts })
+}
+
+/// The start timestamps of `proto::client_model`'s messages, which it leaves out, decoded
+/// apart from the same bytes (field numbers as client_model's `metrics.proto`).
+mod start_dto {
+    use proto::client_model::Timestamp;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricFamily {
+        #[prost(message, repeated, tag = "4")]
+        pub metric: Vec<Metric>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metric {
+        #[prost(message, optional, tag = "3")]
+        pub counter: Option<Counter>,
+        #[prost(message, optional, tag = "4")]
+        pub summary: Option<Summary>,
+        #[prost(message, optional, tag = "7")]
+        pub histogram: Option<Histogram>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Counter {
+        #[prost(message, optional, tag = "3")]
+        pub start_timestamp: Option<Timestamp>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Summary {
+        #[prost(message, optional, tag = "4")]
+        pub start_timestamp: Option<Timestamp>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(message, optional, tag = "15")]
+        pub start_timestamp: Option<Timestamp>,
+    }
+}
+
+/// Each metric's start timestamp (ms, 0 for none) in `message`, the bytes `family` was
+/// decoded from, by the family's type as Prometheus' `StartTimestamp` picks it (a gauge's
+/// or untyped metric's none). Bytes that do not decode as such give none.
+fn metric_starts(message: &[u8], family: &dto::MetricFamily) -> Vec<i64> {
+    let Ok(metric_type) = MetricType::try_from(family.r#type) else { return Vec::new() };
+    let start_of: fn(&start_dto::Metric) -> Option<dto::Timestamp> = match metric_type {
+        MetricType::Counter => |m| m.counter.as_ref().and_then(|c| c.start_timestamp),
+        MetricType::Summary => |m| m.summary.as_ref().and_then(|s| s.start_timestamp),
+        MetricType::Histogram | MetricType::GaugeHistogram => |m| m.histogram.as_ref().and_then(|h| h.start_timestamp),
+        MetricType::Gauge | MetricType::Untyped => return Vec::new(),
+    };
+    match start_dto::MetricFamily::decode(message) {
+        Ok(starts) => starts.metric.iter().map(|m| start_of(m).map_or(0, |t| timestamp_ms(&t))).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A `google.protobuf.Timestamp` in milliseconds as Go computes it from seconds and
+/// nanoseconds (int64 arithmetic, wrapping; the division truncated).
+fn timestamp_ms(t: &dto::Timestamp) -> i64 {
+    t.seconds.wrapping_mul(1000).wrapping_add(i64::from(t.nanos / 1_000_000))
 }
 
 /// What `to_text` builds, with the bound on the text.
@@ -84,6 +170,11 @@ struct Output {
     histograms: Vec<NativeHistogramLine>,
     /// What `histograms` holds, counted against `text_bytes_max` with the text.
     histogram_bytes: usize,
+    /// Lines in `text`.
+    lines: usize,
+    /// The start timestamp of the metric being written (0: none), given to its series.
+    start_ms: i64,
+    starts: LineStarts,
 }
 
 impl Output {
@@ -93,6 +184,7 @@ impl Output {
             return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", self.text_bytes_max));
         }
         self.text.extend_from_slice(self.line.as_bytes());
+        self.lines += 1;
         Ok(())
     }
 
@@ -109,7 +201,9 @@ impl Output {
             super::exemplar::push(&mut self.line, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);
         }
         self.line.push('\n');
-        self.push_line()
+        self.push_line()?;
+        self.starts.push(self.lines - 1, self.start_ms);
+        Ok(())
     }
 
     /// `series` without its end.
@@ -158,7 +252,7 @@ impl Output {
 /// An exemplar of the answer as the scrape reads it: its timestamp in milliseconds (as Go
 /// computes it from seconds and nanoseconds).
 fn scraped_exemplar(e: &dto::Exemplar) -> ScrapedExemplar {
-    let timestamp_ms = e.timestamp.map(|t| t.seconds.wrapping_mul(1000).wrapping_add(i64::from(t.nanos / 1_000_000)));
+    let timestamp_ms = e.timestamp.as_ref().map(timestamp_ms);
     ScrapedExemplar { labels: e.label.iter().map(|pair| (pair.name.clone(), pair.value.clone())).collect(), value: e.value, timestamp_ms }
 }
 
@@ -170,7 +264,9 @@ fn native_exemplars(h: &dto::Histogram) -> Vec<ScrapedExemplar> {
     chosen.into_iter().map(scraped_exemplar).collect()
 }
 
-fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
+/// Writes `family`'s series; `starts` holds each metric's start timestamp (0: none), or is
+/// empty when none are read.
+fn write_family(family: &dto::MetricFamily, starts: &[i64], options: ProtobufOptions, out: &mut Output) -> Result<(), String> {
     // Prometheus skips a family without metrics before it looks at its name or type.
     if family.metric.is_empty() {
         return Ok(());
@@ -181,7 +277,8 @@ fn write_family(family: &dto::MetricFamily, options: ProtobufOptions, out: &mut 
     }
     let metric_type = MetricType::try_from(family.r#type).map_err(|_| format!("unknown metric type for metric {name:?}: {}", family.r#type))?;
     write_metadata(family, metric_type, out)?;
-    for metric in &family.metric {
+    for (index, metric) in family.metric.iter().enumerate() {
+        out.start_ms = starts.get(index).copied().unwrap_or(0);
         match metric_type {
             MetricType::Counter => {
                 let labels = labels_text(name, metric, None, options.utf8_names)?;
@@ -282,7 +379,8 @@ fn write_histogram(name: &str, metric: &dto::Metric, gauge: bool, options: Proto
         if out.text.len() + out.histogram_bytes > out.text_bytes_max {
             return Err(format!("the exposition as text exceeds {} bytes ({TEXT_BYTES_PER_BODY_BYTE_MAX} times the body plus {TEXT_BYTES_ALLOWANCE})", out.text_bytes_max));
         }
-        out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native, exemplars });
+        let start_ms = (out.start_ms != 0).then_some(out.start_ms);
+        out.histograms.push(NativeHistogramLine { series, timestamp_ms: (metric.timestamp_ms != 0).then_some(metric.timestamp_ms), histogram: native, exemplars, start_ms });
         // The classic series too only when asked and when there are classic buckets.
         if !options.classic_histograms_too || histogram.bucket.is_empty() {
             return Ok(());
@@ -659,7 +757,7 @@ mod tests {
         let (text, histograms) = decode(&[latency], NATIVE);
         // Classic buckets are not read without `classic_histograms_too`.
         assert_eq!(text, "# TYPE latency_seconds histogram\n");
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "latency_seconds{job=\"a\",x=\"q\\\"\"}".into(), timestamp_ms: Some(1234), histogram: native_integer_stored(), exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "latency_seconds{job=\"a\",x=\"q\\\"\"}".into(), timestamp_ms: Some(1234), histogram: native_integer_stored(), exemplars: Vec::new(), start_ms: None }]);
     }
 
     #[test]
@@ -693,7 +791,7 @@ mod tests {
             negative_buckets: vec![0.25],
             custom_values: Vec::new(),
         };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "sizes".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "sizes".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new(), start_ms: None }]);
     }
 
     #[test]
@@ -702,7 +800,7 @@ mod tests {
         let (text, histograms) = decode(&[queue], NATIVE);
         assert_eq!(text, "# TYPE queue_depth gaugehistogram\n");
         let expected = FloatHistogram { counter_reset_hint: CounterResetHint::Gauge, ..native_integer_stored() };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "queue_depth{q=\"1\"}".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "queue_depth{q=\"1\"}".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new(), start_ms: None }]);
     }
 
     #[test]
@@ -727,7 +825,7 @@ mod tests {
     #[test]
     fn classic_histograms_too_gives_both_when_there_are_classic_buckets() {
         let latency = || family("latency_seconds", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], native_integer(classic_buckets())), histogram_metric(&[("a", "2")], native_integer(Vec::new()))]);
-        let native = |a: &str| NativeHistogramLine { series: format!("latency_seconds{{a=\"{a}\"}}"), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new() };
+        let native = |a: &str| NativeHistogramLine { series: format!("latency_seconds{{a=\"{a}\"}}"), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new(), start_ms: None };
 
         let (text, histograms) = decode(&[latency()], NATIVE_AND_CLASSIC);
         // The second metric has no classic buckets, so no classic series.
@@ -760,7 +858,7 @@ mod tests {
              empty_sum{without=\"span\"} 0.0\n\
              empty_bucket{without=\"span\",le=\"+Inf\"} 0.0\n"
         );
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "empty{with=\"span\"}".into(), timestamp_ms: None, histogram: FloatHistogram::default(), exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "empty{with=\"span\"}".into(), timestamp_ms: None, histogram: FloatHistogram::default(), exemplars: Vec::new(), start_ms: None }]);
     }
 
     #[test]
@@ -776,8 +874,8 @@ mod tests {
         assert_eq!(
             histograms,
             vec![
-                NativeHistogramLine { series: "h{m=\"1\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_threshold: 0.5, ..FloatHistogram::default() }, exemplars: Vec::new() },
-                NativeHistogramLine { series: "h{m=\"2\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_count: 2.0, count: 2.0, ..FloatHistogram::default() }, exemplars: Vec::new() },
+                NativeHistogramLine { series: "h{m=\"1\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_threshold: 0.5, ..FloatHistogram::default() }, exemplars: Vec::new(), start_ms: None },
+                NativeHistogramLine { series: "h{m=\"2\"}".into(), timestamp_ms: None, histogram: FloatHistogram { zero_count: 2.0, count: 2.0, ..FloatHistogram::default() }, exemplars: Vec::new(), start_ms: None },
             ]
         );
     }
@@ -788,7 +886,7 @@ mod tests {
         let fine = Histogram { sample_count: 3, schema: 9, positive_span: spans(&[(1, 2)]), positive_delta: vec![1, 1], ..Histogram::default() };
         let (_, histograms) = decode(&[family("fine", MetricType::Histogram, vec![histogram_metric(&[], fine)])], NATIVE);
         let expected = FloatHistogram { schema: 8, count: 3.0, positive_spans: vec![tsdb::BucketSpan { offset: 1, length: 1 }], positive_buckets: vec![3.0], ..FloatHistogram::default() };
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "fine".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "fine".into(), timestamp_ms: None, histogram: expected, exemplars: Vec::new(), start_ms: None }]);
     }
 
     #[test]
@@ -867,7 +965,7 @@ mod tests {
         // A native histogram has no `le` label of its own; its classic series would.
         let native_le = histogram_metric(&[("le", "1")], native_integer(classic_buckets()));
         let (_, histograms) = decode(&[family("h", MetricType::Histogram, vec![native_le.clone()])], NATIVE);
-        assert_eq!(histograms, vec![NativeHistogramLine { series: "h{le=\"1\"}".into(), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new() }]);
+        assert_eq!(histograms, vec![NativeHistogramLine { series: "h{le=\"1\"}".into(), timestamp_ms: None, histogram: native_integer_stored(), exemplars: Vec::new(), start_ms: None }]);
         assert_eq!(error(&[family("h", MetricType::Histogram, vec![native_le])], NATIVE_AND_CLASSIC), "label name \"le\" is not unique for metric \"h\"");
     }
 
@@ -918,5 +1016,142 @@ mod tests {
         let whole = body(&[h]);
         let refused = to_text(&whole, NATIVE).expect_err("too much text");
         assert_eq!(refused, format!("the exposition as text exceeds {} bytes (32 times the body plus 16777216)", whole.len() * 32 + (16 << 20)));
+    }
+
+    /// `family` as a length-delimited message with a start timestamp for each of its
+    /// metrics given one in `starts`, at the field its type keeps it in (appended to the
+    /// metric: protobuf merges it into the metric's counter, summary or histogram), which
+    /// `proto::client_model` cannot write.
+    fn body_with_starts(family: &MetricFamily, starts: &[Option<dto::Timestamp>]) -> Vec<u8> {
+        use prost::encoding::{encode_key, encode_varint, WireType};
+        let (kind_field, start_field) = match MetricType::try_from(family.r#type) {
+            Ok(MetricType::Counter) => (3, 3),
+            Ok(MetricType::Summary) => (4, 4),
+            Ok(MetricType::Histogram | MetricType::GaugeHistogram) => (7, 15),
+            other => panic!("no start timestamp in a {other:?} family"),
+        };
+        let mut message = MetricFamily { metric: Vec::new(), ..family.clone() }.encode_to_vec();
+        for (index, metric) in family.metric.iter().enumerate() {
+            let mut bytes = metric.encode_to_vec();
+            if let Some(start) = starts.get(index).copied().flatten() {
+                let mut kind = Vec::new();
+                prost::encoding::message::encode(start_field, &start, &mut kind);
+                encode_key(kind_field, WireType::LengthDelimited, &mut bytes);
+                encode_varint(kind.len() as u64, &mut bytes);
+                bytes.extend(kind);
+            }
+            encode_key(4, WireType::LengthDelimited, &mut message);
+            encode_varint(bytes.len() as u64, &mut message);
+            message.extend(bytes);
+        }
+        let mut out = Vec::new();
+        encode_varint(message.len() as u64, &mut out);
+        out.extend(message);
+        out
+    }
+
+    /// Each line of an exposition's text with its start timestamp.
+    fn lines_with_starts(exposition: &Exposition) -> Vec<(String, Option<i64>)> {
+        let text = String::from_utf8(exposition.text.clone()).expect("the text is UTF-8");
+        let mut starts = exposition.starts.reader();
+        text.lines().enumerate().map(|(index, line)| (line.to_string(), starts.start_of(index))).collect()
+    }
+
+    #[test]
+    fn start_timestamps_are_read_for_every_series_of_their_metric() {
+        let at = |seconds: i64, nanos: i32| Some(dto::Timestamp { seconds, nanos });
+        let counter = |a: &str, value: f64| Metric { label: labels(&[("a", a)]), counter: Some(Counter { value, exemplar: None }), ..Metric::default() };
+        let counters = family("c_total", MetricType::Counter, vec![counter("1", 1.0), counter("2", 2.0), counter("3", 3.0)]);
+        let summary = family("s", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 2, sample_sum: 3.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }] }), ..Metric::default() }]);
+        let classic = family("h", MetricType::Histogram, vec![histogram_metric(&[], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() })]);
+        let gauge_histogram = family("gh", MetricType::GaugeHistogram, vec![histogram_metric(&[], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() })]);
+        let native = family("n", MetricType::Histogram, vec![histogram_metric(&[], native_integer(Vec::new()))]);
+        let gauge = family("g", MetricType::Gauge, vec![Metric { gauge: Some(Gauge { value: 1.0 }), ..Metric::default() }]);
+        let whole = [
+            // Milliseconds as Prometheus computes them: the nanoseconds truncated; a zero
+            // timestamp is none, as is an absent one.
+            body_with_starts(&counters, &[at(1_700_000_000, 123_999_999), None, at(0, 0)]),
+            body_with_starts(&summary, &[at(-2, 500_000_000)]),
+            body_with_starts(&classic, &[at(1_600_000_000, 0)]),
+            body_with_starts(&gauge_histogram, &[at(1_600_000_001, 0)]),
+            body_with_starts(&native, &[at(1_500_000_000, 1_000_000)]),
+            body(&[gauge]),
+        ]
+        .concat();
+        let exposition = to_text_with_starts(&whole, NATIVE).expect("a valid exposition");
+        let line = |text: &str, start: Option<i64>| (text.to_string(), start);
+        assert_eq!(
+            lines_with_starts(&exposition),
+            vec![
+                line("# TYPE c_total counter", None),
+                line("c_total{a=\"1\"} 1.0", Some(1_700_000_000_123)),
+                line("c_total{a=\"2\"} 2.0", None),
+                line("c_total{a=\"3\"} 3.0", None),
+                line("# TYPE s summary", None),
+                line("s_count 2.0", Some(-1_500)),
+                line("s_sum 3.0", Some(-1_500)),
+                line("s{quantile=\"0.5\"} 1.0", Some(-1_500)),
+                line("# TYPE h histogram", None),
+                line("h_count 9.0", Some(1_600_000_000_000)),
+                line("h_sum 0.0", Some(1_600_000_000_000)),
+                line("h_bucket{le=\"0.5\"} 3.0", Some(1_600_000_000_000)),
+                line("h_bucket{le=\"10.0\"} 9.0", Some(1_600_000_000_000)),
+                line("h_bucket{le=\"+Inf\"} 9.0", Some(1_600_000_000_000)),
+                line("# TYPE gh gaugehistogram", None),
+                line("gh_count 9.0", Some(1_600_000_001_000)),
+                line("gh_sum 0.0", Some(1_600_000_001_000)),
+                line("gh_bucket{le=\"0.5\"} 3.0", Some(1_600_000_001_000)),
+                line("gh_bucket{le=\"10.0\"} 9.0", Some(1_600_000_001_000)),
+                line("gh_bucket{le=\"+Inf\"} 9.0", Some(1_600_000_001_000)),
+                line("# TYPE n histogram", None),
+                line("# TYPE g gauge", None),
+                line("g 1.0", None),
+            ]
+        );
+        assert_eq!(exposition.histograms.iter().map(|h| (h.series.as_str(), h.start_ms)).collect::<Vec<_>>(), vec![("n", Some(1_500_000_000_001))]);
+        // Its classic series, when kept, share its start.
+        let both = to_text_with_starts(&body_with_starts(&family("n", MetricType::Histogram, vec![histogram_metric(&[], native_integer(classic_buckets()))]), &[at(5, 0)]), NATIVE_AND_CLASSIC).expect("valid");
+        assert!(lines_with_starts(&both).iter().filter(|(l, _)| !l.starts_with('#')).all(|(_, start)| *start == Some(5_000)), "{:?}", lines_with_starts(&both));
+        assert_eq!(both.histograms[0].start_ms, Some(5_000));
+        // Unasked, none are read and the text is the same.
+        let plain = to_text(&whole, NATIVE).expect("a valid exposition");
+        assert_eq!((plain.text, plain.starts.is_empty(), plain.histograms[0].start_ms), (exposition.text, true, None));
+    }
+
+    #[test]
+    fn a_start_timestamp_that_cannot_be_read_is_none() {
+        use prost::encoding::{encode_key, encode_varint, WireType};
+        // A counter whose field 3 is a number instead of a Timestamp message: Prometheus'
+        // field, unknown to the counter `to_text` decodes, which skips it.
+        let mut metric = Metric { counter: Some(Counter { value: 4.0, exemplar: None }), ..Metric::default() }.encode_to_vec();
+        let odd_counter = [0x18, 0x05];
+        encode_key(3, WireType::LengthDelimited, &mut metric);
+        encode_varint(odd_counter.len() as u64, &mut metric);
+        metric.extend(odd_counter);
+        let mut message = family("c_total", MetricType::Counter, Vec::new()).encode_to_vec();
+        encode_key(4, WireType::LengthDelimited, &mut message);
+        encode_varint(metric.len() as u64, &mut message);
+        message.extend(metric);
+        let mut whole = Vec::new();
+        encode_varint(message.len() as u64, &mut whole);
+        whole.extend(message);
+        let exposition = to_text_with_starts(&whole, NATIVE).expect("the answer is still read");
+        assert_eq!(lines_with_starts(&exposition), vec![("# TYPE c_total counter".to_string(), None), ("c_total 4.0".to_string(), None)]);
+        // Seconds past what milliseconds hold wrap, as Go's int64 arithmetic does.
+        let far = to_text_with_starts(&body_with_starts(&family("c", MetricType::Counter, vec![Metric { counter: Some(Counter::default()), ..Metric::default() }]), &[Some(dto::Timestamp { seconds: i64::MAX / 100, nanos: 0 })]), NATIVE).expect("valid");
+        assert_eq!(far.starts.iter().map(|(_, start)| start).collect::<Vec<_>>(), vec![(i64::MAX / 100).wrapping_mul(1000)]);
+    }
+
+    #[test]
+    fn a_converted_histogram_takes_its_metrics_start() {
+        let classic = family("h", MetricType::Histogram, vec![histogram_metric(&[("a", "1")], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() }), histogram_metric(&[("a", "2")], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() })]);
+        let exposition = to_text_with_starts(&body_with_starts(&classic, &[Some(dto::Timestamp { seconds: 7, nanos: 0 }), None]), ProtobufOptions { classic_histograms_too: true, ..NATIVE }).expect("valid");
+        let answer = crate::scrape::scrape_loop::Answer { text: exposition.text, format: crate::scrape::scrape_loop::Format::OpenMetrics, histograms: exposition.histograms };
+        let (converted, starts) = crate::scrape::nhcb::convert_with_starts(answer, &exposition.starts, true, true).expect("converted");
+        assert_eq!(converted.histograms.iter().map(|h| (h.series.as_str(), h.start_ms)).collect::<Vec<_>>(), vec![("h{a=\"1\"}", Some(7_000)), ("h{a=\"2\"}", None)]);
+        // The classic series kept beside them keep their starts, on their new lines.
+        let kept = lines_with_starts(&Exposition { text: converted.text, histograms: Vec::new(), starts });
+        assert_eq!(kept.iter().filter(|(_, start)| *start == Some(7_000)).count(), 5, "{kept:?}");
+        assert!(kept.iter().filter(|(l, _)| l.contains("a=\"2\"")).all(|(_, start)| start.is_none()), "{kept:?}");
     }
 }

@@ -6,7 +6,9 @@
 //! missing from the next scrape, every series of a failed scrape and, when the target goes
 //! away, the target's series get a staleness marker. Each scrape also writes `up`,
 //! `scrape_duration_seconds`, `scrape_samples_scraped`,
-//! `scrape_samples_post_metric_relabeling` and `scrape_series_added`.
+//! `scrape_samples_post_metric_relabeling` and `scrape_series_added`. Under
+//! `storage.start_timestamp_zero_ingestion` the stored series carry the start timestamps
+//! the answer gives (`scrape::start_timestamps`), written as zero samples by the shard.
 
 use std::future::Future;
 use std::hash::BuildHasher;
@@ -20,6 +22,7 @@ use super::config::Url;
 use super::discovery::Target;
 use super::http_get::Get;
 use super::protobuf::NativeHistogramLine;
+use super::start_timestamps::LineStarts;
 use super::status::{Health, Registry};
 use crate::api::Api;
 use crate::ingest::label_limits::LabelLimits;
@@ -178,6 +181,24 @@ pub struct Scraped {
     /// The kept series' exemplars (when the cache keeps them), each series' in the order
     /// its store checks them.
     pub exemplars: Vec<(Labels, Vec<Exemplar>)>,
+    /// The start timestamps of kept series (those the answer gave: see
+    /// `scrape_answer_with_starts`); staleness markers and the report series have none.
+    pub starts: SeriesStarts,
+}
+
+/// Start timestamps of a scrape's kept series, each with the index of its series: in
+/// `Scraped::samples`, or in `Scraped::histograms`. The sample's time is its own when
+/// honored, else the scrape's.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SeriesStarts {
+    pub samples: Vec<(usize, tsdb::StartTimestamp)>,
+    pub histograms: Vec<(usize, tsdb::StartTimestamp)>,
+}
+
+impl SeriesStarts {
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty() && self.histograms.is_empty()
+    }
 }
 
 /// How often a target's unchanged metadata is given again (the shards' store is best
@@ -347,23 +368,30 @@ impl SeriesCache {
     /// As [`SeriesCache::scrape`], for a body in `format` (an OpenMetrics answer rewritten
     /// by `openmetrics::to_text` keeps its own types and units for the metadata).
     pub fn scrape_format(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
-        self.scrape_with_histograms(target, external, body, format, &[], start_ms, limits)
+        self.scrape_with_histograms(target, external, body, format, &[], &LineStarts::default(), start_ms, limits)
     }
 
     /// As [`SeriesCache::scrape_format`], for a whole answer (a protobuf one's native
     /// histograms too).
     pub fn scrape_answer(&mut self, target: &Target, external: &[(String, String)], answer: &Answer, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
-        self.scrape_with_histograms(target, external, &answer.text, answer.format, &answer.histograms, start_ms, limits)
+        self.scrape_answer_with_starts(target, external, answer, &LineStarts::default(), start_ms, limits)
+    }
+
+    /// As [`SeriesCache::scrape_answer`], with the start timestamps of the answer's lines
+    /// (`storage.start_timestamp_zero_ingestion`; its native histograms carry their own):
+    /// each series kept gets its line's (`Scraped::starts`), a repeated series' first only.
+    pub fn scrape_answer_with_starts(&mut self, target: &Target, external: &[(String, String)], answer: &Answer, starts: &LineStarts, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+        self.scrape_with_histograms(target, external, &answer.text, answer.format, &answer.histograms, starts, start_ms, limits)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn scrape_with_histograms(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, histograms: &[NativeHistogramLine], start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+    fn scrape_with_histograms(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, histograms: &[NativeHistogramLine], starts: &LineStarts, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
         self.generation += 1;
         let generation = self.generation;
         let mut written = SeriesSet::default();
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
-        let result = self.parse(target, external, text, format, start_ms, limits, &mut written, &mut comments).and_then(|mut scraped| {
+        let result = self.parse(target, external, text, format, starts, start_ms, limits, &mut written, &mut comments).and_then(|mut scraped| {
             self.parse_histograms(target, external, histograms, start_ms, limits, &mut written, &mut scraped)?;
             Ok(scraped)
         });
@@ -393,13 +421,14 @@ impl SeriesCache {
         Ok(scraped)
     }
 
-    /// Reads `text`'s samples into the returned `Scraped` and `written`, and its metadata
-    /// comment lines into `comments`.
+    /// Reads `text`'s samples into the returned `Scraped` and `written` (with their lines'
+    /// `starts`), and its metadata comment lines into `comments`.
     #[allow(clippy::too_many_arguments)]
-    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, format: Format, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
+    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, format: Format, starts: &LineStarts, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
         let job = &target.job;
         let generation = self.generation;
         let mut out = Scraped::default();
+        let mut line_starts = starts.reader();
         // The type of the last `# TYPE` line, whichever family it named (as Prometheus'
         // parsers keep it), for `normalized_bound_label`.
         let mut family_kind = FamilyKind::Other;
@@ -462,6 +491,9 @@ impl SeriesCache {
             }
             if !first_write(written, &labels, tracked) {
                 continue;
+            }
+            if let Some(start_ms) = line_starts.start_of(index) {
+                out.starts.samples.push((out.samples.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
             }
             out.samples.push((labels, Sample { timestamp_ms, value }));
             check_sample_limit(&out, job)?;
@@ -528,7 +560,11 @@ impl SeriesCache {
                 super::exemplar::sort_for_store(&mut exemplars);
                 out.exemplars.push((labels.clone(), exemplars));
             }
-            out.histograms.push((labels, HistogramSample { timestamp_ms: honored.unwrap_or(start_ms), histogram: Arc::new(histogram) }));
+            let timestamp_ms = honored.unwrap_or(start_ms);
+            if let Some(start_ms) = native.start_ms {
+                out.starts.histograms.push((out.histograms.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
+            }
+            out.histograms.push((labels, HistogramSample { timestamp_ms, histogram: Arc::new(histogram) }));
             check_sample_limit(out, job)?;
         }
         out.kept = out.samples.len() + out.histograms.len();
@@ -798,6 +834,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     let job = target.job.clone();
     let mut client = super::http_get::client_for(&target_location(&target), &job.tls, &job.proxy);
     let limits = context.api.config.storage.ingest_rules().label_limits;
+    // Read as `keep_exemplars` is: a server setting, the same for every job.
+    let read_starts = context.api.config.storage.start_timestamp_zero_ingestion;
     let new_cache = || {
         let mut cache = SeriesCache::default();
         if context.api.config.storage.max_exemplars > 0 {
@@ -834,8 +872,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
-        let (fetched, body_bytes) = answer_of(fetched, &job);
-        let scraped = fetched.map(|answer| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.scrape_answer(&target, &context.external_labels, &answer, start_ms, &limits))));
+        let (fetched, body_bytes) = answer_of(fetched, &job, read_starts);
+        let scraped = fetched.map(|(answer, starts)| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.scrape_answer_with_starts(&target, &context.external_labels, &answer, &starts, start_ms, &limits))));
         let result = match scraped {
             Ok(Ok(result)) => result,
             Err(error) => Err(error),
@@ -846,17 +884,17 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             }
         };
         let duration = started.elapsed().as_secs_f64();
-        let (mut series, histograms, exemplars, up, error, report) = match result {
+        let (mut series, histograms, exemplars, starts, up, error, report) = match result {
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
                     context.api.router.put_metadata(metadata);
                 }
-                (s.samples, s.histograms, s.exemplars, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
+                (s.samples, s.histograms, s.exemplars, s.starts, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
             }
-            Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
+            Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), SeriesStarts::default(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
         series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
-        let stored = Box::pin(store(&context.api, series, histograms, exemplars)).await;
+        let stored = Box::pin(store(&context.api, series, histograms, exemplars, starts)).await;
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
             (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
@@ -895,7 +933,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         let at = now_ms();
         let mut series = cache.all_stale(at);
         series.extend(report_series(&reports, at, &vec![f64::from_bits(STALE_NAN_BITS); reports.len()]));
-        let _ = Box::pin(store(&context.api, series, Vec::new(), Vec::new())).await;
+        let _ = Box::pin(store(&context.api, series, Vec::new(), Vec::new(), SeriesStarts::default())).await;
     }
     Vec::new()
 }
@@ -927,15 +965,15 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
     Ok((content_type, response.body))
 }
 
-/// The answer of a fetched body (`read_answer`) and the body's size for
-/// `scrape_body_size_bytes`, which Prometheus reports whether or not the body parses (-1
-/// when it was over `body_size_limit`, 0 without one).
-fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::ScrapeJob) -> (Result<Answer, String>, f64) {
+/// The answer of a fetched body (`read_answer`, with its start timestamps when `read_starts`)
+/// and the body's size for `scrape_body_size_bytes`, which Prometheus reports whether or not
+/// the body parses (-1 when it was over `body_size_limit`, 0 without one).
+fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::ScrapeJob, read_starts: bool) -> (Result<(Answer, LineStarts), String>, f64) {
     match fetched {
         // A panic reading the body (a bug) fails this scrape alone.
         Ok((content_type, body)) => {
             let size = body.len() as f64;
-            (std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(&content_type, body, job))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string())), size)
+            (std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(&content_type, body, job, read_starts))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string())), size)
         }
         Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => (Err(error), -1.0),
         Err(error) => (Err(error), 0.0),
@@ -950,8 +988,10 @@ const INTERNAL_ERROR: &str = "internal error reading the answer (the log has the
 /// `application/openmetrics-text` OpenMetrics, `text/plain` the text format. Without a
 /// Content-Type, or with another one, the job's `fallback_scrape_protocol` decides, the text
 /// format when it is unset (Prometheus 3 fails such a scrape instead; VictoriaMetrics reads
-/// the text format, as here).
-fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob) -> Result<Answer, String> {
+/// the text format, as here). With `read_starts` (`storage.start_timestamp_zero_ingestion`)
+/// the start timestamps of a protobuf or OpenMetrics answer are read too, an OpenMetrics
+/// answer's `_created` lines then giving starts instead of series; the text format has none.
+fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob, read_starts: bool) -> Result<(Answer, LineStarts), String> {
     use super::config::AnswerFormat;
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media_type.as_str() {
@@ -960,39 +1000,59 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         "text/plain" => AnswerFormat::Text,
         _ => job.fallback_format,
     };
-    let answer = match format {
-        AnswerFormat::Text => Answer { text: body, format: Format::Text, histograms: Vec::new() },
-        AnswerFormat::OpenMetrics => Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() },
+    let (answer, starts) = match format {
+        AnswerFormat::Text => (Answer { text: body, format: Format::Text, histograms: Vec::new() }, LineStarts::default()),
+        AnswerFormat::OpenMetrics if read_starts => {
+            let (text, starts) = super::openmetrics::to_text_with_starts(&body)?;
+            (Answer { text, format: Format::OpenMetrics, histograms: Vec::new() }, starts)
+        }
+        AnswerFormat::OpenMetrics => (Answer { text: super::openmetrics::to_text(&body)?, format: Format::OpenMetrics, histograms: Vec::new() }, LineStarts::default()),
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
             let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb, utf8_names: job.utf8_names };
-            let exposition = super::protobuf::to_text(&body, options)?;
-            Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }
+            let exposition = if read_starts { super::protobuf::to_text_with_starts(&body, options)? } else { super::protobuf::to_text(&body, options)? };
+            (Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, exposition.starts)
         }
     };
     if job.convert_classic_histograms_to_nhcb {
-        return super::nhcb::convert(answer, job.classic_histograms_too, format == AnswerFormat::Protobuf);
+        return super::nhcb::convert_with_starts(answer, &starts, job.classic_histograms_too, format == AnswerFormat::Protobuf);
     }
-    Ok(answer)
+    Ok((answer, starts))
 }
 
-/// Writes a scrape's samples as one batch, so that they are stored or refused together (its
-/// `up` with them), as Prometheus commits a scrape whole. Exemplars go in the same batch;
-/// those the store refuses (out of order, say) count as dropped and fail nothing.
-async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>) -> Result<(), String> {
-    let batch = if histograms.is_empty() && exemplars.is_empty() {
-        if series.is_empty() {
-            return Ok(());
-        }
-        tsdb::SeriesBatch::from_single_samples(&series)
-    } else {
-        let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
-        let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] });
-        let owned: Vec<tsdb::SeriesSamples> = floats.chain(natives).collect();
-        tsdb::SeriesBatch::try_from_series_and_exemplars(&owned, &exemplars).map_err(|e| e.to_string())?
-    };
+/// Writes a scrape's samples as one batch (`scrape_batch`), so that they are stored or
+/// refused together (its `up` with them), as Prometheus commits a scrape whole.
+async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<(), String> {
+    let Some(batch) = scrape_batch(series, histograms, exemplars, starts)? else { return Ok(()) };
     crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
+}
+
+/// A scrape's batch (none when it has nothing): its float series, then its native
+/// histograms, then its exemplars as entries of their own (those the store refuses, out of
+/// order say, count as dropped and fail nothing). So do the start timestamps (`starts`, by
+/// index in `series` and `histograms`), each on its series' entry: the shard writes the zero
+/// of one only when it is newer than everything the series holds and drops it quietly
+/// otherwise, as Prometheus' scrape ignores its out-of-order start timestamps.
+fn scrape_batch(series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<Option<tsdb::SeriesBatch>, String> {
+    if histograms.is_empty() && exemplars.is_empty() && starts.is_empty() {
+        return Ok((!series.is_empty()).then(|| tsdb::SeriesBatch::from_single_samples(&series)));
+    }
+    // One list of starts per entry (floats, then histograms), or none at all.
+    let mut per_series: Vec<Vec<tsdb::StartTimestamp>> = Vec::new();
+    if !starts.is_empty() {
+        per_series.resize(series.len() + histograms.len(), Vec::new());
+        let at_histograms = starts.histograms.iter().map(|&(at, start)| (series.len() + at, start));
+        for (at, start) in starts.samples.iter().copied().chain(at_histograms) {
+            if let Some(list) = per_series.get_mut(at) {
+                list.push(start);
+            }
+        }
+    }
+    let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
+    let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] });
+    let owned: Vec<tsdb::SeriesSamples> = floats.chain(natives).collect();
+    tsdb::SeriesBatch::try_from_series_starts_and_exemplars(&owned, &per_series, &exemplars).map(Some).map_err(|e| e.to_string())
 }
 
 /// Appends a failed scrape to `file` as Prometheus 3's `scrape_failure_log_file` holds them:
@@ -1162,7 +1222,15 @@ mod tests {
             positive_buckets: vec![1.0; 4],
             ..FloatHistogram::default()
         };
-        NativeHistogramLine { series: series.into(), timestamp_ms, histogram, exemplars: Vec::new() }
+        NativeHistogramLine { series: series.into(), timestamp_ms, histogram, exemplars: Vec::new(), start_ms: None }
+    }
+
+    /// `read_answer` without start timestamps.
+    fn read(content_type: &str, body: Vec<u8>, job: &super::super::config::ScrapeJob) -> Result<Answer, String> {
+        read_answer(content_type, body, job, false).map(|(answer, starts)| {
+            assert!(starts.is_empty(), "starts read unasked");
+            answer
+        })
     }
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
@@ -1281,22 +1349,22 @@ mod tests {
         let job = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]").job;
         let fallback = target("scrape_configs: [{job_name: j, fallback_scrape_protocol: PrometheusProto, static_configs: [{targets: ['h:1']}]}]").job;
         let fallback_om = target("scrape_configs: [{job_name: j, fallback_scrape_protocol: OpenMetricsText1.0.0, static_configs: [{targets: ['h:1']}]}]").job;
-        let text = read_answer("text/plain; version=0.0.4", b"a 1\n".to_vec(), &job).unwrap();
+        let text = read("text/plain; version=0.0.4", b"a 1\n".to_vec(), &job).unwrap();
         assert_eq!((text.text.as_slice(), text.format), (&b"a 1\n"[..], Format::Text));
-        let om = read_answer("application/openmetrics-text; version=1.0.0", b"a 1\n# EOF\n".to_vec(), &job).unwrap();
+        let om = read("application/openmetrics-text; version=1.0.0", b"a 1\n# EOF\n".to_vec(), &job).unwrap();
         assert_eq!((om.text.as_slice(), om.format), (&b"a 1\n"[..], Format::OpenMetrics));
         // An empty protobuf answer is an empty exposition; without a Content-Type the
         // fallback protocol decides (the text format by default).
-        let empty = read_answer("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", Vec::new(), &job).unwrap();
+        let empty = read("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", Vec::new(), &job).unwrap();
         assert_eq!((empty.text.len(), empty.histograms.len()), (0, 0));
-        assert_eq!(read_answer("", b"a 1\n".to_vec(), &job).unwrap().format, Format::Text);
-        assert_eq!(read_answer("", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left", "read as protobuf");
-        assert_eq!(read_answer("application/x-unknown", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left");
+        assert_eq!(read("", b"a 1\n".to_vec(), &job).unwrap().format, Format::Text);
+        assert_eq!(read("", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left", "read as protobuf");
+        assert_eq!(read("application/x-unknown", b"a 1\n".to_vec(), &fallback).unwrap_err(), "protobuf message 1 (byte 0): length 97 exceeds the 3 bytes left");
         // OpenMetrics as the fallback: its timestamps in seconds, its # EOF required.
-        let om = read_answer("", b"a 1 2.5\n# EOF\n".to_vec(), &fallback_om).unwrap();
+        let om = read("", b"a 1 2.5\n# EOF\n".to_vec(), &fallback_om).unwrap();
         assert_eq!((om.text.as_slice(), om.format), (&b"a 1 2500\n"[..], Format::OpenMetrics));
         // The media type decides, not its parameters.
-        assert!(read_answer("application/vnd.google.protobuf; proto=other.Message", Vec::new(), &job).is_ok());
+        assert!(read("application/vnd.google.protobuf; proto=other.Message", Vec::new(), &job).is_ok());
     }
 
     #[test]
@@ -1335,6 +1403,85 @@ mod tests {
         // One of the two texts gone: the series is still written, so not marked stale.
         let second = cache.scrape(&t, &[], b"a{x=\"2\"} 5\n", 2000, &limits).unwrap();
         assert_eq!(second.samples.iter().map(|(_, s)| s.value).collect::<Vec<_>>(), vec![5.0]);
+    }
+
+    #[test]
+    fn start_timestamps_go_with_the_series_kept_and_their_sample_times() {
+        let t = target("scrape_configs: [{job_name: j, honor_timestamps: true, metric_relabel_configs: [{source_labels: [__name__], regex: 'drop_.*', action: drop}], static_configs: [{targets: ['h:1']}]}]");
+        let limits = LabelLimits::default();
+        let text = "a_total 1\ndrop_me_total 2\nb_total 3 1500\na_total 4\nc 5\n";
+        let mut starts = LineStarts::default();
+        for line in 0..4 {
+            starts.push(line, 100 + line as i64);
+        }
+        let mut native = native_line("lat", None);
+        native.start_ms = Some(900);
+        let the_answer = answer(text, vec![native, native_line("plain", None)]);
+        let mut cache = SeriesCache::default();
+        let first = cache.scrape_answer_with_starts(&t, &[], &the_answer, &starts, 2000, &limits).unwrap();
+        // The dropped series and the repeated one get none (a repeated series keeps its first
+        // sample); a sample with its own time starts before that.
+        let at = |index: usize| first.samples[index].0.metric_name().unwrap_or("").to_string();
+        let floats: Vec<(String, tsdb::StartTimestamp)> = first.starts.samples.iter().map(|&(index, start)| (at(index), start)).collect();
+        assert_eq!(floats, vec![("a_total".to_string(), tsdb::StartTimestamp { start_ms: 100, sample_ms: 2000 }), ("b_total".to_string(), tsdb::StartTimestamp { start_ms: 102, sample_ms: 1500 })]);
+        assert_eq!(first.starts.histograms, vec![(0, tsdb::StartTimestamp { start_ms: 900, sample_ms: 2000 })]);
+        assert_eq!(first.histograms[0].0.metric_name(), Some("lat"));
+        // The staleness markers of the next scrape have none.
+        let second = cache.scrape_answer_with_starts(&t, &[], &answer("c 5\n", vec![]), &LineStarts::default(), 3000, &limits).unwrap();
+        assert!(second.samples.iter().any(|(_, s)| tsdb::is_stale_nan(s.value)));
+        assert!(second.starts.is_empty());
+        // Without line starts the lines have none; a native histogram carries its own.
+        let plain = SeriesCache::default().scrape_answer(&t, &[], &the_answer, 2000, &limits).unwrap();
+        assert_eq!((plain.starts.samples.len(), plain.starts.histograms.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_scrapes_batch_carries_each_start_on_its_series() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let mut starts = LineStarts::default();
+        starts.push(1, 500);
+        let mut native = native_line("lat", None);
+        native.start_ms = Some(600);
+        let scraped = SeriesCache::default().scrape_answer_with_starts(&t, &[], &answer("a 1\nb_total 2\n", vec![native]), &starts, 2000, &LabelLimits::default()).unwrap();
+        let mut series = scraped.samples;
+        // The report series come after, without starts.
+        series.extend(report_series(&report_labels(&t, &[]), 2000, &[1.0; 5]));
+        let batch = scrape_batch(series, scraped.histograms, Vec::new(), scraped.starts).unwrap().expect("a batch");
+        assert!(batch.has_start_timestamps());
+        let got: Vec<(String, Vec<tsdb::StartTimestamp>)> = batch.iter().filter(|s| !s.start_timestamps().is_empty()).map(|s| (s.to_labels().metric_name().unwrap_or("").to_string(), s.start_timestamps().to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![("b_total".to_string(), vec![tsdb::StartTimestamp { start_ms: 500, sample_ms: 2000 }]), ("lat".to_string(), vec![tsdb::StartTimestamp { start_ms: 600, sample_ms: 2000 }])]
+        );
+        assert_eq!(batch.len(), 8, "two floats, five report series, one histogram");
+        // Without starts, histograms or exemplars: the plain batch of single samples.
+        let plain = scrape_batch(vec![(Labels::from_pairs(vec![("__name__".to_string(), "x".to_string())]), Sample { timestamp_ms: 1, value: 1.0 })], Vec::new(), Vec::new(), SeriesStarts::default()).unwrap().expect("a batch");
+        assert!(!plain.has_start_timestamps());
+        assert!(scrape_batch(Vec::new(), Vec::new(), Vec::new(), SeriesStarts::default()).unwrap().is_none());
+    }
+
+    #[test]
+    fn answers_give_start_timestamps_only_when_asked_and_never_in_the_text_format() {
+        let job = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]").job;
+        let om = b"# TYPE a counter\na_total 1\na_created 1.5\n# EOF\n";
+        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, true).unwrap();
+        assert_eq!((answer.text.as_slice(), starts.iter().collect::<Vec<_>>()), (&b"# TYPE a counter\na_total 1\n\n"[..], vec![(1, 1500)]));
+        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, false).unwrap();
+        assert_eq!((answer.text.as_slice(), starts.is_empty()), (&b"# TYPE a counter\na_total 1\na_created 1.5\n"[..], true));
+        let text = b"# TYPE a counter\na_total 1\na_created 1.5\n";
+        let (answer, starts) = read_answer("text/plain; version=0.0.4", text.to_vec(), &job, true).unwrap();
+        assert_eq!((answer.text.as_slice(), starts.is_empty()), (&text[..], true));
+        // Scraped, the `_created` line is no series and its start rides with `a_total`.
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let (answer, starts) = read_answer("application/openmetrics-text", om.to_vec(), &job, true).unwrap();
+        let scraped = SeriesCache::default().scrape_answer_with_starts(&t, &[], &answer, &starts, 2000, &LabelLimits::default()).unwrap();
+        assert_eq!(names(&scraped), vec!["a_total{instance=\"h:1\", job=\"j\"} 1 2000"]);
+        assert_eq!((scraped.scraped, scraped.starts.samples.clone()), (1, vec![(0, tsdb::StartTimestamp { start_ms: 1500, sample_ms: 2000 })]));
+        // Converted to native histograms with custom buckets, a histogram takes its start.
+        let nhcb = target("scrape_configs: [{job_name: j, convert_classic_histograms_to_nhcb: true, static_configs: [{targets: ['h:1']}]}]").job;
+        let histogram = b"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\nh_created 7\n# EOF\n";
+        let (answer, starts) = read_answer("application/openmetrics-text", histogram.to_vec(), &nhcb, true).unwrap();
+        assert_eq!((answer.histograms.len(), answer.histograms[0].start_ms, starts.is_empty()), (1, Some(7_000), true));
     }
 
     #[test]
