@@ -28,6 +28,7 @@ mod listing_cache;
 mod range_cache;
 pub mod read_filters;
 mod remote_read;
+mod search;
 mod self_metrics;
 mod single_flight;
 pub(crate) mod status;
@@ -320,6 +321,9 @@ impl Api {
             "/api/v1/query_range" if get_or_post => query::handle_range(self, &self.params(request)?).await,
             "/api/v1/series" if get_or_post => labels::handle_series(self, &self.params(request)?).await,
             "/api/v1/labels" if get_or_post => labels::handle_label_names(self, &self.params(request)?).await,
+            "/api/v1/search/metric_names" if get_or_post => search::handle(self, request, search::Endpoint::MetricNames).await,
+            "/api/v1/search/label_names" if get_or_post => search::handle(self, request, search::Endpoint::LabelNames).await,
+            "/api/v1/search/label_values" if get_or_post => search::handle(self, request, search::Endpoint::LabelValues).await,
             p if p.starts_with("/api/v1/label/") && p.ends_with("/values") && method == Method::GET => {
                 let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
                 labels::handle_label_values(self, name, &self.params(request)?).await
@@ -428,7 +432,14 @@ impl Api {
                 Ok(text_response(StatusCode::OK, ""))
             }
             p if streamed_import_format(p).is_some() => Err(ApiError::method_not_allowed("POST, PUT")),
-            "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels" | "/federate" => {
+            "/api/v1/query"
+            | "/api/v1/query_range"
+            | "/api/v1/series"
+            | "/api/v1/labels"
+            | "/api/v1/search/metric_names"
+            | "/api/v1/search/label_names"
+            | "/api/v1/search/label_values"
+            | "/federate" => {
                 Err(ApiError::method_not_allowed("GET, POST"))
             }
             _ => Err(ApiError::not_found(path)),
