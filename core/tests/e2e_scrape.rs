@@ -918,7 +918,7 @@ fn protobuf_exposition(with_histogram: bool, exemplar_ms: i64) -> Vec<u8> {
         name: "pb_requests_total".into(),
         help: "Requests.".into(),
         r#type: MetricType::Counter as i32,
-        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: Some(exemplar("c1", 0.5, time)) }), ..Metric::default() }],
+        metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: Some(exemplar("c1", 0.5, time)), created_timestamp: None }), ..Metric::default() }],
         unit: String::new(),
     };
     let bucket = |upper_bound: f64, cumulative_count: u64| Bucket { cumulative_count, upper_bound, ..Bucket::default() };

@@ -622,7 +622,7 @@ fn protobuf_families() -> Vec<u8> {
         family("pbi_requests_total", MetricType::Counter, vec![Metric { label: vec![label("path", "/a\"b\\c\nd"), label("code", "200")], counter: Some(Counter { value: 7.0, ..Counter::default() }), ..Metric::default() }, Metric { label: vec![label("path", "/e"), label("code", "500")], counter: Some(Counter { value: 1.5e3, ..Counter::default() }), ..Metric::default() }]),
         family("pbi_temperature", MetricType::Gauge, vec![Metric { gauge: Some(Gauge { value: -2.25 }), ..Metric::default() }]),
         family("pbi_untyped", MetricType::Untyped, vec![Metric { untyped: Some(Untyped { value: 0.1 }), ..Metric::default() }]),
-        family("pbi_rpc_seconds", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 9, sample_sum: 1.25, quantile: vec![Quantile { quantile: 0.5, value: 0.1 }, Quantile { quantile: 0.99, value: 0.5 }] }), ..Metric::default() }]),
+        family("pbi_rpc_seconds", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 9, sample_sum: 1.25, quantile: vec![Quantile { quantile: 0.5, value: 0.1 }, Quantile { quantile: 0.99, value: 0.5 }], created_timestamp: None }), ..Metric::default() }]),
         family("pbi_size_bytes", MetricType::Histogram, vec![Metric { histogram: Some(Histogram { sample_count: 5, sample_sum: 900.0, bucket: vec![bucket(100.0, 2), bucket(1000.0, 4)], ..Histogram::default() }), ..Metric::default() }]),
         family(
             "pbi_latency_seconds",
@@ -735,7 +735,7 @@ fn protobuf_exemplar_families(at_ms: i64) -> Vec<u8> {
     let time = Some(Timestamp { seconds: at_ms.div_euclid(1000), nanos: (at_ms.rem_euclid(1000) * 1_000_000) as i32 });
     let exemplar = |trace: &str, value: f64, timestamp: Option<Timestamp>| Some(Exemplar { label: vec![label("trace_id", trace)], value, timestamp });
     let families = [
-        MetricFamily { name: "pbx_requests_total".into(), help: String::new(), r#type: MetricType::Counter as i32, metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: exemplar("pc", 0.5, time) }), ..Metric::default() }], unit: String::new() },
+        MetricFamily { name: "pbx_requests_total".into(), help: String::new(), r#type: MetricType::Counter as i32, metric: vec![Metric { label: vec![label("code", "200")], counter: Some(Counter { value: 7.0, exemplar: exemplar("pc", 0.5, time), created_timestamp: None }), ..Metric::default() }], unit: String::new() },
         MetricFamily {
             name: "pbx_latency_seconds".into(),
             help: String::new(),

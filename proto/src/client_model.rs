@@ -2,8 +2,7 @@
 //! `metrics.proto` of client_model): what a target answers for
 //! `Accept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`,
 //! a stream of `MetricFamily` messages each preceded by its varint length. Field numbers as
-//! upstream. Start timestamps are not read by the scraper and are left out (prost skips
-//! unknown fields).
+//! upstream.
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct LabelPair {
@@ -36,6 +35,9 @@ pub struct Counter {
     pub value: f64,
     #[prost(message, optional, tag = "2")]
     pub exemplar: Option<Exemplar>,
+    /// When the counter started counting.
+    #[prost(message, optional, tag = "3")]
+    pub created_timestamp: Option<Timestamp>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -54,6 +56,9 @@ pub struct Summary {
     pub sample_sum: f64,
     #[prost(message, repeated, tag = "3")]
     pub quantile: Vec<Quantile>,
+    /// When the summary started counting.
+    #[prost(message, optional, tag = "4")]
+    pub created_timestamp: Option<Timestamp>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -99,6 +104,9 @@ pub struct Histogram {
     pub positive_delta: Vec<i64>,
     #[prost(double, repeated, tag = "14")]
     pub positive_count: Vec<f64>,
+    /// When the histogram started counting.
+    #[prost(message, optional, tag = "15")]
+    pub created_timestamp: Option<Timestamp>,
     /// A native histogram's exemplars (each must have a timestamp).
     #[prost(message, repeated, tag = "16")]
     pub exemplars: Vec<Exemplar>,

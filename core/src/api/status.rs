@@ -168,6 +168,15 @@ fn utc(seconds: i64, fraction: &str) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
+/// `/api/v1/status/tsdb/blocks`: `{"blocks":[…]}`, each block's `meta.json` as Prometheus
+/// answers it (ulid, minTime, maxTime, stats, compaction, version), every shard's together,
+/// ordered by time.
+pub async fn blocks(api: &Api) -> Result<String, ApiError> {
+    let blocks = api.router.blocks().await?;
+    let listed = serde_json::to_string(&blocks).map_err(|e| ApiError::internal(format!("cannot write the block list: {e}")))?;
+    Ok(format!("{{\"blocks\":{listed}}}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,13 +187,4 @@ mod tests {
         assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(951_825_600_000), "2000-02-29T12:00:00.000Z");
     }
-}
-
-/// `/api/v1/status/tsdb/blocks`: `{"blocks":[…]}`, each block's `meta.json` as Prometheus
-/// answers it (ulid, minTime, maxTime, stats, compaction, version), every shard's together,
-/// ordered by time.
-pub async fn blocks(api: &Api) -> Result<String, ApiError> {
-    let blocks = api.router.blocks().await?;
-    let listed = serde_json::to_string(&blocks).map_err(|e| ApiError::internal(format!("cannot write the block list: {e}")))?;
-    Ok(format!("{{\"blocks\":{listed}}}"))
 }

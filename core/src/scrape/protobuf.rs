@@ -73,8 +73,8 @@ pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, Stri
 /// As [`to_text`], with the metrics' start timestamps: a counter's, summary's or (gauge)
 /// histogram's `created_timestamp` (Prometheus' `StartTimestamp`: seconds × 1000 + nanos /
 /// 10⁶, 0 or absent for none) for each of its series lines (`Exposition::starts`) and its
-/// native histogram (`NativeHistogramLine::start_ms`). A start that cannot be read is none:
-/// it never fails the answer.
+/// native histogram (`NativeHistogramLine::start_ms`). The field is decoded either way (as
+/// Prometheus' decoder has it): one of the wrong wire type fails the family, as there.
 pub fn to_text_with_starts(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
     decode(body, options, true)
 }
@@ -92,67 +92,23 @@ fn decode(body: &[u8], options: ProtobufOptions, read_starts: bool) -> Result<Ex
         let (message, after) = rest.split_at(length);
         rest = after;
         let family = dto::MetricFamily::decode(message).map_err(|e| format!("protobuf message {message_number} (byte {at_byte}): {e}"))?;
-        let starts = if read_starts { metric_starts(message, &family) } else { Vec::new() };
+        let starts = if read_starts { metric_starts(&family) } else { Vec::new() };
         write_family(&family, &starts, options, &mut out)?;
     }
     Ok(Exposition { text: out.text, histograms: out.histograms, starts: out.starts })
 }
 
-/// The start timestamps of `proto::client_model`'s messages, which it leaves out, decoded
-/// apart from the same bytes (field numbers as client_model's `metrics.proto`).
-mod start_dto {
-    use proto::client_model::Timestamp;
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct MetricFamily {
-        #[prost(message, repeated, tag = "4")]
-        pub metric: Vec<Metric>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Metric {
-        #[prost(message, optional, tag = "3")]
-        pub counter: Option<Counter>,
-        #[prost(message, optional, tag = "4")]
-        pub summary: Option<Summary>,
-        #[prost(message, optional, tag = "7")]
-        pub histogram: Option<Histogram>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Counter {
-        #[prost(message, optional, tag = "3")]
-        pub start_timestamp: Option<Timestamp>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Summary {
-        #[prost(message, optional, tag = "4")]
-        pub start_timestamp: Option<Timestamp>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Histogram {
-        #[prost(message, optional, tag = "15")]
-        pub start_timestamp: Option<Timestamp>,
-    }
-}
-
-/// Each metric's start timestamp (ms, 0 for none) in `message`, the bytes `family` was
-/// decoded from, by the family's type as Prometheus' `StartTimestamp` picks it (a gauge's
-/// or untyped metric's none). Bytes that do not decode as such give none.
-fn metric_starts(message: &[u8], family: &dto::MetricFamily) -> Vec<i64> {
+/// Each metric's start timestamp (ms, 0 for none) of `family`, picked by the family's type
+/// as Prometheus' `StartTimestamp` picks it (a gauge's or untyped metric's none).
+fn metric_starts(family: &dto::MetricFamily) -> Vec<i64> {
     let Ok(metric_type) = MetricType::try_from(family.r#type) else { return Vec::new() };
-    let start_of: fn(&start_dto::Metric) -> Option<dto::Timestamp> = match metric_type {
-        MetricType::Counter => |m| m.counter.as_ref().and_then(|c| c.start_timestamp),
-        MetricType::Summary => |m| m.summary.as_ref().and_then(|s| s.start_timestamp),
-        MetricType::Histogram | MetricType::GaugeHistogram => |m| m.histogram.as_ref().and_then(|h| h.start_timestamp),
+    let start_of: fn(&dto::Metric) -> Option<dto::Timestamp> = match metric_type {
+        MetricType::Counter => |m| m.counter.as_ref().and_then(|c| c.created_timestamp),
+        MetricType::Summary => |m| m.summary.as_ref().and_then(|s| s.created_timestamp),
+        MetricType::Histogram | MetricType::GaugeHistogram => |m| m.histogram.as_ref().and_then(|h| h.created_timestamp),
         MetricType::Gauge | MetricType::Untyped => return Vec::new(),
     };
-    match start_dto::MetricFamily::decode(message) {
-        Ok(starts) => starts.metric.iter().map(|m| start_of(m).map_or(0, |t| timestamp_ms(&t))).collect(),
-        Err(_) => Vec::new(),
-    }
+    family.metric.iter().map(|m| start_of(m).map_or(0, |t| timestamp_ms(&t))).collect()
 }
 
 /// A `google.protobuf.Timestamp` in milliseconds as Go computes it from seconds and
@@ -593,7 +549,7 @@ mod tests {
     fn exemplars_are_given_as_prometheus_parser_gives_them() {
         let at = |ms: i64| Some(dto::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000 + 999) as i32 });
         let exemplar = |trace: &str, value: f64, timestamp| dto::Exemplar { label: labels(&[("trace_id", trace)]), value, timestamp };
-        let counter = |e: dto::Exemplar| Metric { counter: Some(Counter { value: 1.0, exemplar: Some(e) }), ..Metric::default() };
+        let counter = |e: dto::Exemplar| Metric { counter: Some(Counter { value: 1.0, exemplar: Some(e), created_timestamp: None }), ..Metric::default() };
         // A name the text format cannot write plain rides quoted.
         let quoted_name = dto::Exemplar { label: labels(&[("trace id", "x")]), value: 1.0, timestamp: None };
         let requests = family("requests_total", MetricType::Counter, vec![counter(exemplar("c\"1", 0.5, at(1_500))), counter(exemplar("c2", 2.0, None)), counter(quoted_name)]);
@@ -629,7 +585,7 @@ mod tests {
     #[test]
     fn utf8_names_are_refused_unless_allowed_then_written_quoted() {
         let utf8 = ProtobufOptions { utf8_names: true, ..CLASSIC_ONLY };
-        let requests = family("http.requests_total", MetricType::Counter, vec![Metric { label: labels(&[("http.route", "/a"), ("code", "200")]), counter: Some(Counter { value: 2.0, exemplar: None }), ..Metric::default() }]);
+        let requests = family("http.requests_total", MetricType::Counter, vec![Metric { label: labels(&[("http.route", "/a"), ("code", "200")]), counter: Some(Counter { value: 2.0, exemplar: None, created_timestamp: None }), ..Metric::default() }]);
         assert!(error(std::slice::from_ref(&requests), CLASSIC_ONLY).contains("invalid metric name: \"http.requests_total\""));
         let (text, _) = decode(&[requests], utf8);
         assert_eq!(text, "# TYPE \"http.requests_total\" counter\n{\"http.requests_total\",\"http.route\"=\"/a\",code=\"200\"} 2.0\n");
@@ -682,10 +638,10 @@ mod tests {
 
     #[test]
     fn summary_gives_count_sum_then_quantiles() {
-        let summary = Summary { sample_count: 7, sample_sum: 12.5, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }, Quantile { quantile: 0.99, value: 4.25 }, Quantile { quantile: 1e-5, value: 0.0 }] };
+        let summary = Summary { sample_count: 7, sample_sum: 12.5, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }, Quantile { quantile: 0.99, value: 4.25 }, Quantile { quantile: 1e-5, value: 0.0 }], created_timestamp: None };
         let rpc = family("rpc_seconds", MetricType::Summary, vec![
             Metric { label: labels(&[("service", "a")]), summary: Some(summary), timestamp_ms: 1000, ..Metric::default() },
-            Metric { label: labels(&[("service", "b")]), summary: Some(Summary { sample_count: 0, sample_sum: 0.0, quantile: Vec::new() }), ..Metric::default() },
+            Metric { label: labels(&[("service", "b")]), summary: Some(Summary { sample_count: 0, sample_sum: 0.0, quantile: Vec::new(), created_timestamp: None }), ..Metric::default() },
         ]);
         let (text, _) = decode(&[rpc], NATIVE);
         assert_eq!(
@@ -958,7 +914,7 @@ mod tests {
         let (text, _) = decode(&[family("a.b", MetricType::Gauge, Vec::new())], NATIVE);
         assert_eq!(text, "");
 
-        let quantile_label = Metric { label: labels(&[("quantile", "x")]), summary: Some(Summary { sample_count: 1, sample_sum: 1.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }] }), ..Metric::default() };
+        let quantile_label = Metric { label: labels(&[("quantile", "x")]), summary: Some(Summary { sample_count: 1, sample_sum: 1.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }], created_timestamp: None }), ..Metric::default() };
         assert_eq!(error(&[family("s", MetricType::Summary, vec![quantile_label])], NATIVE), "label name \"quantile\" is not unique for metric \"s\"");
         let le_label = histogram_metric(&[("le", "1")], Histogram::default());
         assert_eq!(error(&[family("h", MetricType::Histogram, vec![le_label.clone()])], NATIVE), "label name \"le\" is not unique for metric \"h\"");
@@ -1060,9 +1016,9 @@ mod tests {
     #[test]
     fn start_timestamps_are_read_for_every_series_of_their_metric() {
         let at = |seconds: i64, nanos: i32| Some(dto::Timestamp { seconds, nanos });
-        let counter = |a: &str, value: f64| Metric { label: labels(&[("a", a)]), counter: Some(Counter { value, exemplar: None }), ..Metric::default() };
+        let counter = |a: &str, value: f64| Metric { label: labels(&[("a", a)]), counter: Some(Counter { value, exemplar: None, created_timestamp: None }), ..Metric::default() };
         let counters = family("c_total", MetricType::Counter, vec![counter("1", 1.0), counter("2", 2.0), counter("3", 3.0)]);
-        let summary = family("s", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 2, sample_sum: 3.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }] }), ..Metric::default() }]);
+        let summary = family("s", MetricType::Summary, vec![Metric { summary: Some(Summary { sample_count: 2, sample_sum: 3.0, quantile: vec![Quantile { quantile: 0.5, value: 1.0 }], created_timestamp: None }), ..Metric::default() }]);
         let classic = family("h", MetricType::Histogram, vec![histogram_metric(&[], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() })]);
         let gauge_histogram = family("gh", MetricType::GaugeHistogram, vec![histogram_metric(&[], Histogram { sample_count: 9, bucket: classic_buckets(), ..Histogram::default() })]);
         let native = family("n", MetricType::Histogram, vec![histogram_metric(&[], native_integer(Vec::new()))]);
@@ -1119,11 +1075,12 @@ mod tests {
     }
 
     #[test]
-    fn a_start_timestamp_that_cannot_be_read_is_none() {
+    fn a_start_timestamp_of_the_wrong_wire_type_fails_the_answer_as_in_prometheus() {
         use prost::encoding::{encode_key, encode_varint, WireType};
-        // A counter whose field 3 is a number instead of a Timestamp message: Prometheus'
-        // field, unknown to the counter `to_text` decodes, which skips it.
-        let mut metric = Metric { counter: Some(Counter { value: 4.0, exemplar: None }), ..Metric::default() }.encode_to_vec();
+        // A counter whose field 3 (`created_timestamp`) is a number instead of a Timestamp
+        // message: Prometheus' decoder refuses the family (wrong wire type), and so do we,
+        // whether or not start timestamps are read.
+        let mut metric = Metric { counter: Some(Counter { value: 4.0, exemplar: None, created_timestamp: None }), ..Metric::default() }.encode_to_vec();
         let odd_counter = [0x18, 0x05];
         encode_key(3, WireType::LengthDelimited, &mut metric);
         encode_varint(odd_counter.len() as u64, &mut metric);
@@ -1135,8 +1092,9 @@ mod tests {
         let mut whole = Vec::new();
         encode_varint(message.len() as u64, &mut whole);
         whole.extend(message);
-        let exposition = to_text_with_starts(&whole, NATIVE).expect("the answer is still read");
-        assert_eq!(lines_with_starts(&exposition), vec![("# TYPE c_total counter".to_string(), None), ("c_total 4.0".to_string(), None)]);
+        let error = to_text_with_starts(&whole, NATIVE).expect_err("a wrong wire type");
+        assert!(error.contains("invalid wire type"), "{error}");
+        assert!(to_text(&whole, NATIVE).is_err(), "the same without starts");
         // Seconds past what milliseconds hold wrap, as Go's int64 arithmetic does.
         let far = to_text_with_starts(&body_with_starts(&family("c", MetricType::Counter, vec![Metric { counter: Some(Counter::default()), ..Metric::default() }]), &[Some(dto::Timestamp { seconds: i64::MAX / 100, nanos: 0 })]), NATIVE).expect("valid");
         assert_eq!(far.starts.iter().map(|(_, start)| start).collect::<Vec<_>>(), vec![(i64::MAX / 100).wrapping_mul(1000)]);
