@@ -10,7 +10,11 @@
 //! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them). With the
 //! seventh bit classic histograms are converted to native ones first (`scrape::nhcb`).
 //! Exemplars are kept: the second scrape gives the same ones, and they make a valid batch
-//! with the samples and histograms (`SeriesBatch::try_from_series_and_exemplars`).
+//! with the samples and histograms (`SeriesBatch::try_from_series_and_exemplars`). An input
+//! of odd length is read with start timestamps (`storage.start_timestamp_zero_ingestion`:
+//! the `*_with_starts` readers, OpenMetrics' `_created` lines paired and not series): both
+//! scrapes give the same starts, each on a series the scrape keeps, and the scrape's whole
+//! batch with them builds (`scrape_loop::scrape_batch`).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -37,25 +41,30 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             .collect()
     });
     let flags = data.first().copied().unwrap_or(0);
+    let read_starts = data.len() % 2 == 1;
+    use metricstor::scrape::start_timestamps::LineStarts;
     let target = &all[usize::from(flags & 3)];
     use metricstor::scrape::scrape_loop::{Answer, Format};
     let answer = if flags & 8 != 0 {
         let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0, utf8_names: flags & 1 != 0 };
-        match metricstor::scrape::protobuf::to_text(data.get(1..).unwrap_or_default(), options) {
-            Ok(exposition) => Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms },
+        let body = data.get(1..).unwrap_or_default();
+        let decoded = if read_starts { metricstor::scrape::protobuf::to_text_with_starts(body, options) } else { metricstor::scrape::protobuf::to_text(body, options) };
+        match decoded {
+            Ok(exposition) => (Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, exposition.starts),
             Err(_) => return,
         }
     } else if flags & 4 != 0 {
-        match metricstor::scrape::openmetrics::to_text(data) {
-            Ok(text) => Answer { text, format: Format::OpenMetrics, histograms: Vec::new() },
+        let rewritten = if read_starts { metricstor::scrape::openmetrics::to_text_with_starts(data) } else { metricstor::scrape::openmetrics::to_text(data).map(|text| (text, LineStarts::default())) };
+        match rewritten {
+            Ok((text, starts)) => (Answer { text, format: Format::OpenMetrics, histograms: Vec::new() }, starts),
             Err(_) => return,
         }
     } else {
-        Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new() }
+        (Answer { text: data.to_vec(), format: Format::Text, histograms: Vec::new() }, LineStarts::default())
     };
     // The seventh bit: classic histograms converted (`scrape::nhcb`), kept by the eighth.
-    let answer = if flags & 64 != 0 {
-        match metricstor::scrape::nhcb::convert(answer, flags & 128 != 0, flags & 8 != 0) {
+    let (answer, starts) = if flags & 64 != 0 {
+        match metricstor::scrape::nhcb::convert_with_starts(answer.0, &answer.1, flags & 128 != 0, flags & 8 != 0) {
             Ok(converted) => converted,
             Err(_) => return,
         }
@@ -66,9 +75,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
     cache.keep_exemplars();
-    let first = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
+    let first = cache.scrape_answer_with_starts(target, &external, &answer, &starts, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
-    let second = cache.scrape_answer(target, &external, &answer, 1_000, &limits);
+    let second = cache.scrape_answer_with_starts(target, &external, &answer, &starts, 1_000, &limits);
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
             let samples = |s: &metricstor::scrape::scrape_loop::Scraped| s.samples.iter().map(|(l, x)| (l.clone(), x.timestamp_ms, x.value.to_bits())).collect::<Vec<_>>();
@@ -90,6 +99,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             match tsdb::SeriesBatch::try_from_series_and_exemplars(&histograms, &b.exemplars) {
                 Ok(batch) => assert_eq!(batch.exemplar_count(), exemplar_count),
                 Err(e) => panic!("scraped histograms and exemplars make a valid batch: {e}"),
+            }
+            assert_eq!(a.starts, b.starts, "the cache changed the start timestamps");
+            assert!(read_starts || b.starts.is_empty(), "starts only when read");
+            assert!(b.starts.samples.iter().all(|(at, st)| b.samples.get(*at).is_some_and(|(_, s)| s.timestamp_ms == st.sample_ms)), "each float start on its kept series' sample");
+            assert!(b.starts.histograms.iter().all(|(at, st)| b.histograms.get(*at).is_some_and(|(_, h)| h.timestamp_ms == st.sample_ms)), "each histogram start on its kept series' histogram");
+            let (series, natives, exemplars, starts) = (b.samples.clone(), b.histograms.clone(), b.exemplars.clone(), b.starts.clone());
+            if let Err(e) = metricstor::scrape::scrape_loop::scrape_batch(series, natives, exemplars, starts) {
+                panic!("a scrape's series, histograms, exemplars and starts make a valid batch: {e}");
             }
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "the cache changed the error"),

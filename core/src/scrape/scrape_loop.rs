@@ -1034,7 +1034,7 @@ async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels
 /// index in `series` and `histograms`), each on its series' entry: the shard writes the zero
 /// of one only when it is newer than everything the series holds and drops it quietly
 /// otherwise, as Prometheus' scrape ignores its out-of-order start timestamps.
-fn scrape_batch(series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<Option<tsdb::SeriesBatch>, String> {
+pub fn scrape_batch(series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<Option<tsdb::SeriesBatch>, String> {
     if histograms.is_empty() && exemplars.is_empty() && starts.is_empty() {
         return Ok((!series.is_empty()).then(|| tsdb::SeriesBatch::from_single_samples(&series)));
     }
