@@ -877,9 +877,11 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         let result = match scraped {
             Ok(Ok(result)) => result,
             Err(error) => Err(error),
-            // A panic (a bug) fails this scrape; the cache it left half done starts afresh.
+            // A panic (a bug) fails this scrape; the cache it left half done starts afresh,
+            // keeping the series of the last successful scrape (a scrape replaces them only
+            // when it succeeds), so that this failure marks them stale as any other does.
             Ok(Err(_)) => {
-                cache = new_cache();
+                cache = fresh_after_panic(std::mem::replace(&mut cache, new_cache()), new_cache());
                 Err(INTERNAL_ERROR.to_string())
             }
         };
@@ -978,6 +980,13 @@ fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::Sc
         Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => (Err(error), -1.0),
         Err(error) => (Err(error), 0.0),
     }
+}
+
+/// `fresh` knowing the series of `old`'s last successful scrape: the cache a scrape that
+/// panicked (a bug) left half done is let go, and the failure still marks those series stale.
+fn fresh_after_panic(old: SeriesCache, mut fresh: SeriesCache) -> SeriesCache {
+    fresh.inherit(old.into_tracked());
+    fresh
 }
 
 /// A scrape's error when reading its answer panicked (the log has the panic).
@@ -1184,6 +1193,17 @@ mod tests {
         let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
         let e = scrape(&t, &[], b"a{x=\"} {\\\"\"} 1\n", 0).unwrap();
         assert_eq!(e.samples[0].0.get("x"), Some("} {\""));
+    }
+
+    #[test]
+    fn a_fresh_cache_after_a_panic_still_marks_the_last_scrapes_series_stale() {
+        let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+        let mut cache = SeriesCache::default();
+        cache.scrape(&t, &[], b"a 1\nb 2\n", 1000, &LabelLimits::default()).unwrap();
+        let mut fresh = fresh_after_panic(cache, SeriesCache::default());
+        let mut stale: Vec<String> = fresh.all_stale(2000).into_iter().map(|(l, s)| format!("{l} {}", s.timestamp_ms)).collect();
+        stale.sort();
+        assert_eq!(stale, vec![r#"a{instance="h:1", job="j"} 2000"#, r#"b{instance="h:1", job="j"} 2000"#]);
     }
 
     #[test]
