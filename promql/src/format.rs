@@ -5,7 +5,31 @@
 //! The shortest digits that read back as the same float come from `zmij` (Schubfach; already
 //! in the build through serde_json): std's `Display` took a fifth of an executor's time in
 //! rendering range answers from the result cache. Its output (`1.0`, `1e+16`, `1.5e-7`) is
-//! then laid out the Go way here.
+//! then laid out the Go way here. Also a string as Go's `encoding/json` writes it.
+
+/// Appends `text` as a JSON string literal the way Go's `encoding/json` (Go 1.22 and later,
+/// which Prometheus 3 is built with) writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped as
+/// `\u00XX`/`\u20XX` (HTML-safe), `\b`, `\f`, `\n`, `\r`, `\t` as such, and other control
+/// characters as `\u00XX`.
+pub fn push_go_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{0}'..='\u{1f}' => {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
 
 pub fn go_float(value: f64) -> String {
     let mut out = String::new();
@@ -204,6 +228,18 @@ mod tests {
 
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn json_strings_are_escaped_as_go_escapes_them() {
+        let json = |text: &str| {
+            let mut out = String::new();
+            push_go_json_string(&mut out, text);
+            out
+        };
+        assert_eq!(json("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(json("<a>&\u{2028}\u{2029}"), r#""\u003ca\u003e\u0026\u2028\u2029""#);
+        assert_eq!(json("\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}é"), "\"\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f}é\"");
+    }
 
     #[test]
     fn days_from_civil_inverts_civil_from_days() {

@@ -232,26 +232,6 @@ fn rank(values: Vec<String>, filter: Option<&SearchFilter>, order: Order, limit:
     (hits, has_more)
 }
 
-/// Appends `value` as a JSON string the way Go's encoding/json writes it: `<`, `>`, `&`,
-/// U+2028 and U+2029 escaped as `\u00XX`/`\u20XX`, control characters other than `\n`, `\r`,
-/// `\t` as `\u00XX`.
-fn push_go_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// The NDJSON body: `hits` in lines of `batch_size` (`{"results":[…]}`, one even when
 /// empty), then `{"status":"success","has_more":…}`.
 fn ndjson(hits: &[Hit], has_more: bool, batch_size: usize, mut push_hit: impl FnMut(&mut String, &Hit)) -> String {
@@ -278,7 +258,7 @@ fn push_hit_open(out: &mut String, key: &str, hit: &Hit, include_score: bool) {
     out.push_str("{\"");
     out.push_str(key);
     out.push_str("\":");
-    push_go_json_string(out, &hit.value);
+    promql::format::push_go_json_string(out, &hit.value);
     if include_score {
         out.push_str(",\"score\":");
         promql::format::push_go_float(out, hit.score);
@@ -332,7 +312,7 @@ pub async fn handle(api: &Api, request: &Request<Bytes>, endpoint: Endpoint) -> 
                     out.push_str(",\"");
                     out.push_str(key);
                     out.push_str("\":");
-                    push_go_json_string(out, text);
+                    promql::format::push_go_json_string(out, text);
                 }
             }
             out.push('}');

@@ -344,7 +344,7 @@ pub fn value_text(value: Option<&AnyValue>) -> String {
 fn push_scalar_or_json(out: &mut String, value: &any_value::Value, in_json: bool) {
     use any_value::Value as V;
     match value {
-        V::StringValue(s) if in_json => push_json_string(out, s),
+        V::StringValue(s) if in_json => promql::format::push_go_json_string(out, s),
         V::StringValue(s) => out.push_str(s),
         V::BoolValue(b) => out.push_str(if *b { "true" } else { "false" }),
         V::IntValue(i) => out.push_str(&i.to_string()),
@@ -377,7 +377,7 @@ fn push_scalar_or_json(out: &mut String, value: &any_value::Value, in_json: bool
                 if i > 0 {
                     out.push(',');
                 }
-                push_json_string(out, k);
+                promql::format::push_go_json_string(out, k);
                 out.push(':');
                 push_json_any(out, v);
             }
@@ -391,24 +391,6 @@ fn push_json_any(out: &mut String, value: &AnyValue) {
         None => out.push_str("null"),
         Some(v) => push_scalar_or_json(out, v, true),
     }
-}
-
-/// A JSON string literal as Go's `encoding/json` writes it (HTML characters escaped too).
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A double as ECMAScript prints numbers (Go's shortest 'f', exponent form below 1e-6 and
