@@ -8,6 +8,7 @@ mod error;
 mod exemplars;
 mod extra_labels;
 mod federate;
+mod features;
 mod influx;
 mod json;
 mod grpc;
@@ -329,6 +330,10 @@ impl Api {
                 labels::handle_label_values(self, name, &self.params(request)?).await
             }
             "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&status::build_info())),
+            "/api/v1/features" if method == Method::GET => {
+                let data = serde_json::to_string(&features::features(&self.config)).map_err(|e| ApiError::internal(format!("cannot write the features: {e}")))?;
+                Ok(json_ok(&data))
+            }
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
             "/api/v1/status/config" if method == Method::GET => {

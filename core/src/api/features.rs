@@ -1,0 +1,173 @@
+//! `/api/v1/features`: what this server supports, in Prometheus 3's categories and feature
+//! names (its `util/features` registry), each `true` when supported and enabled here and
+//! `false` when Prometheus has it and this server does not (or has it switched off). Built
+//! from the configuration and the PromQL function table, so it cannot drift from either.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+
+/// Prometheus' PromQL keywords (its lexer's keyword tokens); every one is parsed here.
+const PROMQL_KEYWORDS: [&str; 13] = ["anchored", "bool", "by", "fill", "fill_left", "fill_right", "group_left", "group_right", "ignoring", "offset", "on", "smoothed", "without"];
+/// Its binary and set operators (the trim operators `</` and `>/` of native histograms
+/// included), then its aggregations (`limitk` and `limit_ratio`, experimental there, always
+/// on here); all evaluated here.
+const PROMQL_OPERATORS: [&str; 35] = [
+    "+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "=~", "!~", "</", ">/", "@", "and", "or", "unless", "atan2", "avg", "bottomk", "count", "count_values", "group", "limit_ratio", "limitk", "max", "min", "quantile",
+    "stddev", "stdvar", "sum", "topk",
+];
+/// Prometheus' PromQL functions that this engine does not evaluate (start timestamps are
+/// not stored per sample).
+const PROMQL_FUNCTIONS_MISSING: [&str; 1] = ["start_timestamp"];
+/// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
+const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
+    ("aws", false),
+    ("azure", false),
+    ("consul", true),
+    ("digitalocean", false),
+    ("dns", true),
+    ("docker", true),
+    ("dockerswarm", false),
+    ("ec2", true),
+    ("ecs", false),
+    ("elasticache", false),
+    ("eureka", false),
+    ("file", true),
+    ("gce", true),
+    ("hetzner", false),
+    ("http", true),
+    ("ionos", false),
+    ("kubernetes", true),
+    ("kuma", false),
+    ("lightsail", false),
+    ("linode", false),
+    ("marathon", false),
+    ("msk", false),
+    ("nerve", false),
+    ("nomad", false),
+    ("oci", false),
+    ("openstack", false),
+    ("outscale", false),
+    ("ovhcloud", false),
+    ("puppetdb", false),
+    ("rds", false),
+    ("scaleway", false),
+    ("serverset", false),
+    ("stackit", false),
+    ("triton", false),
+    ("vultr", false),
+];
+
+/// The `data` of `/api/v1/features`: category → feature → enabled, keys sorted (as Go
+/// writes a map).
+pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool>> {
+    let mut out: BTreeMap<&'static str, BTreeMap<String, bool>> = BTreeMap::new();
+    let mut set = |category: &'static str, name: &str, enabled: bool| {
+        out.entry(category).or_default().insert(name.to_string(), enabled);
+    };
+    let api = [
+        ("admin", config.server.enable_admin_api),
+        ("exclude_alerts", false),
+        ("label_values_match", true),
+        ("lifecycle", false),
+        ("openapi_3.1", false),
+        ("openapi_3.2", false),
+        ("otlp_write_receiver", true),
+        ("query_stats", false),
+        ("query_warnings", true),
+        ("remote_write_receiver", true),
+        ("search", true),
+        ("search_fuzz_alg_jarowinkler", true),
+        ("search_fuzz_alg_subsequence", true),
+        ("time_range_labels", true),
+        ("time_range_series", true),
+    ];
+    for (name, enabled) in api {
+        set("api", name, enabled);
+    }
+    set("otlp_receiver", "delta_conversion", false);
+    set("otlp_receiver", "native_delta_ingestion", config.otlp.native_delta_ingestion);
+    set("prometheus", "agent_mode", false);
+    set("prometheus", "auto_reload_config", false);
+    set("prometheus", "server_mode", true);
+    for keyword in PROMQL_KEYWORDS {
+        set("promql", keyword, true);
+    }
+    let promql = [
+        ("at_modifier", true),
+        ("delayed_name_removal", false),
+        ("duration_expr", true),
+        ("negative_offset", true),
+        ("per_query_lookback_delta", true),
+        ("per_step_stats", false),
+        ("subqueries", true),
+        ("type_and_unit_labels", false),
+    ];
+    for (name, enabled) in promql {
+        set("promql", name, enabled);
+    }
+    for function in promql::functions::FUNCTIONS {
+        set("promql_functions", function.name, true);
+    }
+    for function in PROMQL_FUNCTIONS_MISSING {
+        set("promql_functions", function, false);
+    }
+    for operator in PROMQL_OPERATORS {
+        set("promql_operators", operator, true);
+    }
+    set("scrape", "extra_scrape_metrics", true);
+    set("scrape", "start_timestamp_zero_ingestion", config.storage.start_timestamp_zero_ingestion);
+    set("scrape", "type_and_unit_labels", false);
+    for (provider, supported) in DISCOVERY_PROVIDERS {
+        set("service_discovery_providers", provider, supported);
+    }
+    let tsdb = [
+        ("delayed_compaction", false),
+        ("exemplar_storage", config.storage.max_exemplars > 0),
+        ("histograms_st_encoding", false),
+        // A write spanning shards may be seen on one before another.
+        ("isolation", false),
+        ("native_histograms", true),
+        ("st_storage", false),
+        // Blocks are read with O_DIRECT.
+        ("use_uncached_io", true),
+        ("xor2_encoding", false),
+    ];
+    for (name, enabled) in tsdb {
+        set("tsdb", name, enabled);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_follow_the_configuration_and_the_function_table() {
+        let mut config = Config::default();
+        let on = features(&config);
+        assert_eq!(on["api"]["admin"], config.server.enable_admin_api);
+        assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
+        assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
+        assert!(on["promql_functions"]["rate"]);
+        assert!(!on["promql_functions"]["start_timestamp"]);
+        assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
+        assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
+        assert!(on["service_discovery_providers"]["kubernetes"]);
+        assert!(!on["service_discovery_providers"]["azure"]);
+        config.server.enable_admin_api = !config.server.enable_admin_api;
+        config.storage.start_timestamp_zero_ingestion = true;
+        config.storage.max_exemplars = 0;
+        config.otlp.native_delta_ingestion = true;
+        let changed = features(&config);
+        assert_eq!(changed["api"]["admin"], config.server.enable_admin_api);
+        assert!(changed["scrape"]["start_timestamp_zero_ingestion"]);
+        assert!(!changed["tsdb"]["exemplar_storage"]);
+        assert!(changed["otlp_receiver"]["native_delta_ingestion"]);
+        // None of the missing ones is in the table.
+        for missing in PROMQL_FUNCTIONS_MISSING {
+            assert!(promql::functions::FUNCTIONS.iter().all(|f| f.name != missing));
+        }
+    }
+}
