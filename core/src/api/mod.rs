@@ -28,6 +28,7 @@ mod query_stats;
 mod listing_cache;
 mod range_cache;
 pub mod read_filters;
+mod relabel_steps;
 mod remote_read;
 mod search;
 mod self_metrics;
@@ -387,6 +388,12 @@ impl Api {
                 self.scrape_targets.write_json(p.get("state").unwrap_or("any"), p.get("scrapePool").unwrap_or(""), &mut body).map_err(|e| ApiError::internal(format!("cannot write the targets: {e}")))?;
                 body.push(b'}');
                 Ok(json_response(StatusCode::OK, body))
+            }
+            "/api/v1/targets/relabel_steps" if method == Method::GET => {
+                // A job's relabeling rules: not for a client confined to some series.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/targets/relabel_steps")?;
+                let data = relabel_steps::steps(&self.scrape_config.snapshot().1, p.get("scrapePool"), p.get("labels"))?;
+                Ok(json_ok(&data))
             }
             "/api/v1/scrape_pools" if method == Method::GET => {
                 // The job names of the scrape configuration in force, sorted (Prometheus').

@@ -157,6 +157,21 @@ impl Relabeler {
         self.apply_memoized(labels, &mut self.new_memo())
     }
 
+    /// Each rule's effect on `labels` in turn (Prometheus' `/api/v1/targets/relabel_steps`):
+    /// the rule, the labels after it (sorted, empty values left out; none once a rule has
+    /// dropped them), and whether they are still kept.
+    pub fn steps(&self, mut labels: Vec<(String, String)>) -> Vec<(&RelabelConfig, Vec<(String, String)>, bool)> {
+        let mut keep = true;
+        let mut steps = Vec::with_capacity(self.rules.len());
+        for rule in &self.rules {
+            keep = keep && rule.apply(&mut labels, &mut RuleMemo::default());
+            let mut output: Vec<(String, String)> = if keep { labels.iter().filter(|(_, v)| !v.is_empty()).cloned().collect() } else { Vec::new() };
+            output.sort();
+            steps.push((&rule.config, output, keep));
+        }
+        steps
+    }
+
     /// One empty memo per rule.
     fn new_memo(&self) -> Vec<RuleMemo> {
         self.rules.iter().map(|_| RuleMemo::default()).collect()
