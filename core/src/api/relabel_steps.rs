@@ -15,7 +15,7 @@ pub fn steps(config: &crate::scrape::ScrapeConfig, scrape_pool: Option<&str>, la
     let given: std::collections::BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| ApiError::bad_data(format!("error parsing labels: {e}")))?;
     let job = config.jobs.iter().find(|j| j.name == pool).ok_or_else(|| ApiError::bad_data(format!("error retrieving scrape config: scrape pool {} not found", serde_json::Value::from(pool))))?;
     let mut out = String::from("{\"steps\":[");
-    for (i, (rule, output, keep)) in job.target_relabeler.steps(given.into_iter().collect()).into_iter().enumerate() {
+    for (i, crate::ingest::relabel::RelabelStep { rule, output, keep }) in job.target_relabeler.steps(given.into_iter().collect()).into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

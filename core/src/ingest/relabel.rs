@@ -57,6 +57,15 @@ pub enum Action {
     Uppercase,
 }
 
+/// One rule's effect in `Relabeler::steps`: the rule, the labels after it (sorted, empty
+/// values left out; none once a rule has dropped them), and whether they are still kept.
+#[derive(Debug)]
+pub struct RelabelStep<'a> {
+    pub rule: &'a RelabelConfig,
+    pub output: Vec<(String, String)>,
+    pub keep: bool,
+}
+
 /// A rule ready to run: its regex compiled, anchored at both ends as Prometheus anchors it.
 #[derive(Debug)]
 struct Rule {
@@ -157,17 +166,15 @@ impl Relabeler {
         self.apply_memoized(labels, &mut self.new_memo())
     }
 
-    /// Each rule's effect on `labels` in turn (Prometheus' `/api/v1/targets/relabel_steps`):
-    /// the rule, the labels after it (sorted, empty values left out; none once a rule has
-    /// dropped them), and whether they are still kept.
-    pub fn steps(&self, mut labels: Vec<(String, String)>) -> Vec<(&RelabelConfig, Vec<(String, String)>, bool)> {
+    /// Each rule's effect on `labels` in turn (Prometheus' `/api/v1/targets/relabel_steps`).
+    pub fn steps(&self, mut labels: Vec<(String, String)>) -> Vec<RelabelStep<'_>> {
         let mut keep = true;
         let mut steps = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
             keep = keep && rule.apply(&mut labels, &mut RuleMemo::default());
             let mut output: Vec<(String, String)> = if keep { labels.iter().filter(|(_, v)| !v.is_empty()).cloned().collect() } else { Vec::new() };
             output.sort();
-            steps.push((&rule.config, output, keep));
+            steps.push(RelabelStep { rule: &rule.config, output, keep });
         }
         steps
     }
