@@ -238,13 +238,20 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], DecodeError> {
     }
 }
 
-/// One `Sample` message (1.0 and 2.0 share its fields: 1 value, 2 timestamp).
-fn walk_sample(message: &[u8]) -> Result<Sample, DecodeError> {
+/// One `Sample` message (1.0 and 2.0 share its fields: 1 value, 2 timestamp). With
+/// `start`, 2.0's `start_timestamp` (field 3) is read into it in the same pass; without, the
+/// field is skipped as unknown (1.0 has none).
+fn walk_sample(message: &[u8], mut start: Option<&mut i64>) -> Result<Sample, DecodeError> {
     let mut sample = Sample { timestamp_ms: 0, value: 0.0 };
     for field in Fields::new(message) {
         match field? {
             (1, v) => sample.value = f64::from_bits(v.fixed64(1)?),
             (2, v) => sample.timestamp_ms = v.varint(2)? as i64,
+            (3, v) => {
+                if let Some(start) = start.as_deref_mut() {
+                    *start = v.varint(3)? as i64;
+                }
+            }
             _ => {}
         }
     }
@@ -315,7 +322,8 @@ fn push_valid_series(batch: &mut SeriesBatchBuilder<'_>, scratch: &mut SeriesScr
     if !scratch.exemplars.is_empty() {
         batch.push_exemplars(&scratch.exemplars);
     }
-    if rules.start_timestamp_zero_ingestion && !scratch.starts.is_empty() {
+    // Filled only under `storage.start_timestamp_zero_ingestion` (2.0's walk).
+    if !scratch.starts.is_empty() {
         batch.push_start_timestamps(&scratch.starts);
     }
     Ok(())

@@ -69,7 +69,7 @@ fn walk_time_series(text: &[u8], message: &[u8], scratch: &mut SeriesScratch) ->
                 }
                 scratch.labels.push((span_of(text, name), span_of(text, label_value)));
             }
-            (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?)?),
+            (2, value) => scratch.samples.push(walk_sample(value.bytes(2)?, None)?),
             (3, value) => walk_exemplar(value.bytes(3)?, scratch)?,
             (4, value) => {
                 walk_histogram(value.bytes(4)?, scratch)?; // 1.0 has no start timestamps

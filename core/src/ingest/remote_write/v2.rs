@@ -29,7 +29,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         let mut index = 0;
         for field in Fields::new(text) {
             let (5, value) = field? else { continue };
-            let series = walk_time_series(value.bytes(5)?, text, &symbols, &mut scratch)?;
+            let series = walk_time_series(value.bytes(5)?, text, &symbols, rules.start_timestamp_zero_ingestion, &mut scratch)?;
             if first_invalid.is_none() {
                 let resolved = resolve_labels(index, &symbols, &mut scratch).and_then(|()| {
                     if let Some(m) = series.metadata {
@@ -74,12 +74,15 @@ struct WalkedSeries {
 }
 
 /// One 2.0 `TimeSeries`: label references into `scratch.refs`, samples into `scratch.samples`,
-/// exemplars (their label references resolved through `symbols`) into `scratch.exemplars`.
-fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: &mut SeriesScratch) -> Result<WalkedSeries, DecodeError> {
+/// exemplars (their label references resolved through `symbols`) into `scratch.exemplars`,
+/// and with `read_starts` (`storage.start_timestamp_zero_ingestion`) the samples' start
+/// timestamps into `scratch.starts`.
+fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], read_starts: bool, scratch: &mut SeriesScratch) -> Result<WalkedSeries, DecodeError> {
     scratch.clear();
     let mut series = WalkedSeries::default();
-    // (start, timestamp, value) of each sample and histogram, in wire order; the series-wide
-    // start (field 6) may come after them.
+    // With `read_starts`: (start, timestamp, value) of each sample and histogram, in wire
+    // order; the series-wide start (field 6) may come after them. Nothing is kept (or
+    // allocated) otherwise.
     let mut own_starts: Vec<(i64, i64, f64)> = Vec::new();
     let mut series_start = 0;
     for field in Fields::new(message) {
@@ -92,13 +95,18 @@ fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: 
             }
             (1, value) => scratch.refs.push(value.varint(1)? as u32),
             (2, value) => {
-                let message = value.bytes(2)?;
-                let sample = walk_sample(message)?;
+                // The start is read either way (a malformed one fails the request, as the
+                // field is known to 2.0), in the sample's one pass.
+                let mut start = 0;
+                let sample = walk_sample(value.bytes(2)?, Some(&mut start))?;
                 scratch.samples.push(sample);
-                own_starts.push((sample_start(message)?, sample.timestamp_ms, sample.value));
+                if read_starts {
+                    own_starts.push((start, sample.timestamp_ms, sample.value));
+                }
             }
             (3, value) => {
-                if let Some((start, timestamp)) = walk_histogram(value.bytes(3)?, scratch)? {
+                let kept = walk_histogram(value.bytes(3)?, scratch)?;
+                if let Some((start, timestamp)) = kept.filter(|_| read_starts) {
                     own_starts.push((start, timestamp, 0.0));
                 }
             }
@@ -128,17 +136,6 @@ fn walk_time_series(message: &[u8], text: &[u8], symbols: &[TextSpan], scratch: 
         }
     }
     Ok(series)
-}
-
-/// `Sample.start_timestamp` (field 3) of a 2.0 sample message; 0 when not given.
-fn sample_start(message: &[u8]) -> Result<i64, DecodeError> {
-    let mut start = 0;
-    for field in Fields::new(message) {
-        if let (3, v) = field? {
-            start = v.varint(3)? as i64;
-        }
-    }
-    Ok(start)
 }
 
 /// One 2.0 `Exemplar` (1 labels_refs, 2 value, 3 timestamp) into `scratch`, kept or counted
