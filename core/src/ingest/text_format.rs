@@ -52,17 +52,9 @@ pub(crate) fn push_value(out: &mut String, value: f64) {
 /// Label pairs as parsed, before they are checked and sorted.
 pub(crate) type LabelPairs = Vec<(String, String)>;
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: a metric name the text format writes without quotes.
-pub(crate) fn is_legacy_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name the text format writes without quotes.
-pub(crate) fn is_legacy_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+/// The names the text format writes without quotes (the checks live with `Labels`, whose
+/// `Display` quotes the others too).
+pub(crate) use tsdb::model::{is_legacy_label_name, is_legacy_metric_name};
 
 /// Appends a name as the text format 1.0.0 writes it: as it is when `plain`, else quoted
 /// with the label value escapes.

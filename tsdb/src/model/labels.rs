@@ -476,7 +476,7 @@ impl fmt::Display for Labels {
     /// (`"http.route"="/a"`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.metric_name();
-        let plain_name = name.filter(|n| is_plain_name(n, true));
+        let plain_name = name.filter(|n| is_legacy_metric_name(n));
         if let Some(name) = plain_name {
             f.write_str(name)?;
         }
@@ -491,7 +491,7 @@ impl fmt::Display for Labels {
                 f.write_str(", ")?;
             }
             first = false;
-            if is_plain_name(label.name, false) {
+            if is_legacy_label_name(label.name) {
                 write!(f, "{}={:?}", label.name, label.value)?;
             } else {
                 write!(f, "{:?}={:?}", label.name, label.value)?;
@@ -501,11 +501,18 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Whether `name` needs no quotes: a legacy metric name (`colons`) or label name.
-fn is_plain_name(name: &str, colons: bool) -> bool {
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: a metric name Prometheus' legacy scheme allows, which the text
+/// formats and PromQL write without quotes.
+pub fn is_legacy_metric_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let word = |b: u8, first: bool| b.is_ascii_alphabetic() || b == b'_' || (colons && b == b':') || (!first && b.is_ascii_digit());
-    bytes.next().is_some_and(|b| word(b, true)) && bytes.all(|b| word(b, false))
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`: a label name Prometheus' legacy scheme allows, written without
+/// quotes.
+pub fn is_legacy_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
