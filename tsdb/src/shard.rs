@@ -871,8 +871,9 @@ impl ShardDb {
                 if let Some(newest_in_call) = &mut newest_in_call {
                     let newest = newest_in_call.get(&id).copied().max(self.head.newest_timestamp(id));
                     let (zeros, zero_histograms) = start_zeros(series, newest, watermark);
-                    let series_newest = [series_samples.last().map(|s| s.timestamp_ms), series.histograms().last().map(|h| h.timestamp_ms), zeros.last().map(|s| s.timestamp_ms), zero_histograms.last().map(|h| h.timestamp_ms)];
-                    if let Some(t) = series_newest.into_iter().flatten().max() {
+                    // A zero lies before its own sample, so the entry's samples bound it.
+                    let entry_newest = series_samples.iter().map(|s| s.timestamp_ms).chain(series.histograms().iter().map(|h| h.timestamp_ms)).max();
+                    if let Some(t) = entry_newest {
                         let entry = newest_in_call.entry(id).or_insert(t);
                         *entry = (*entry).max(t);
                     }
