@@ -67,14 +67,19 @@ pub fn push_histogram_point(out: &mut String, timestamp_ms: i64, histogram: &tsd
 
 /// Appends a label set as a JSON object.
 pub fn push_labels(out: &mut String, labels: &Labels) {
+    push_label_pairs(out, labels.iter().map(|l| (l.name, l.value)));
+}
+
+/// Appends `{"name":"value",...}` of (name, value) pairs, in their order.
+pub fn push_label_pairs<'a>(out: &mut String, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
     out.push('{');
-    for (i, label) in labels.iter().enumerate() {
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_json_string(out, label.name);
+        push_json_string(out, name);
         out.push(':');
-        push_json_string(out, label.value);
+        push_json_string(out, value);
     }
     out.push('}');
 }

@@ -21,16 +21,9 @@ pub fn steps(config: &crate::scrape::ScrapeConfig, scrape_pool: Option<&str>, la
         }
         out.push_str("{\"rule\":");
         push_rule(&mut out, rule);
-        out.push_str(",\"output\":{");
-        for (k, (name, value)) in output.iter().enumerate() {
-            if k > 0 {
-                out.push(',');
-            }
-            json::push_json_string(&mut out, name);
-            out.push(':');
-            json::push_json_string(&mut out, value);
-        }
-        out.push_str("},\"keep\":");
+        out.push_str(",\"output\":");
+        json::push_label_pairs(&mut out, output.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        out.push_str(",\"keep\":");
         out.push_str(if keep { "true" } else { "false" });
         out.push('}');
     }
@@ -43,14 +36,9 @@ pub fn steps(config: &crate::scrape::ScrapeConfig, scrape_pool: Option<&str>, la
 fn push_rule(out: &mut String, rule: &RelabelConfig) {
     out.push('{');
     if !rule.source_labels.is_empty() {
-        out.push_str("\"source_labels\":[");
-        for (i, name) in rule.source_labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json::push_json_string(out, name);
-        }
-        out.push_str("],");
+        out.push_str("\"source_labels\":");
+        json::push_string_array(out, rule.source_labels.iter().map(String::as_str));
+        out.push(',');
     }
     out.push_str("\"separator\":");
     json::push_json_string(out, &rule.separator);
