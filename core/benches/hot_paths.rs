@@ -214,6 +214,7 @@ fn wal(c: &mut Criterion) {
             labels: Labels::from_pairs([("__name__", "m".to_string()), ("pod", format!("pod-{i}"))]),
             samples: vec![Sample { timestamp_ms: 1, value: 1.0 }],
             histograms: Vec::new(),
+            starts: None,
         })
         .collect();
     let mut group = c.benchmark_group("shard");
@@ -231,7 +232,7 @@ fn wal(c: &mut Criterion) {
                     for i in 0..iterations {
                         let step: Vec<SeriesSamples> = batch
                             .iter()
-                            .map(|s| SeriesSamples { labels: s.labels.clone(), samples: vec![Sample { timestamp_ms: 2 + i as i64, value: 1.0 }], histograms: Vec::new() })
+                            .map(|s| SeriesSamples { labels: s.labels.clone(), samples: vec![Sample { timestamp_ms: 2 + i as i64, value: 1.0 }], histograms: Vec::new(), starts: None })
                             .collect();
                         db.append_group(&[step.as_slice()]).await.expect("append");
                     }
@@ -249,7 +250,7 @@ fn wal(c: &mut Criterion) {
     let dir_existing = tempfile::tempdir().expect("tempdir");
     let path = dir_existing.path().to_path_buf();
     let batch: Vec<SeriesSamples> =
-        (0..2000).map(|i| SeriesSamples { labels: Labels::from_pairs(labels_10(i)), samples: vec![Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() }).collect();
+        (0..2000).map(|i| SeriesSamples { labels: Labels::from_pairs(labels_10(i)), samples: vec![Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None }).collect();
     group.bench_function("append_group_existing_2000_series_10_labels", |b| {
         b.iter_custom(|iterations| {
             let (path, batch) = (path.clone(), batch.clone());
@@ -264,7 +265,7 @@ fn wal(c: &mut Criterion) {
                         // The request as the decoder hands it over is built outside the timing.
                         let step: Vec<SeriesSamples> = batch
                             .iter()
-                            .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.iter()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }], histograms: Vec::new() })
+                            .map(|s| SeriesSamples { labels: Labels::from_sorted(s.labels.iter()), samples: vec![Sample { timestamp_ms: 1_000 + i as i64, value: 1.0 }], histograms: Vec::new(), starts: None })
                             .collect();
                         let step = tsdb::SeriesBatch::from_series(&step);
                         let started = std::time::Instant::now();
@@ -289,6 +290,7 @@ fn promql(c: &mut Criterion) {
                 labels: Labels::from_pairs([("__name__", "http_requests_total".to_string()), ("job", format!("job-{}", i % 10)), ("pod", format!("pod-{i}"))]),
                 samples: (0..480).map(|k| Sample { timestamp_ms: k * 15_000, value: (k * (i % 5 + 1)) as f64 }).collect(),
                 histograms: Vec::new(),
+                starts: None,
             })
             .collect(),
     };

@@ -92,7 +92,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert!(b.metadata.is_none(), "unchanged metadata given twice");
             let batch = tsdb::SeriesBatch::from_single_samples(&b.samples);
             assert_eq!(batch.len(), b.samples.len());
-            let histograms: Vec<tsdb::SeriesSamples> = b.histograms.iter().map(|(labels, h)| tsdb::SeriesSamples { labels: labels.clone(), samples: Vec::new(), histograms: vec![h.clone()] }).collect();
+            let histograms: Vec<tsdb::SeriesSamples> = b.histograms.iter().map(|(labels, h)| tsdb::SeriesSamples { labels: labels.clone(), samples: Vec::new(), histograms: vec![h.clone()], starts: None }).collect();
             // `Exemplar`'s equality compares values by bit pattern.
             assert_eq!(a.exemplars, b.exemplars, "the cache changed the exemplars a scrape makes");
             let exemplar_count: usize = b.exemplars.iter().map(|(_, list)| list.len()).sum();

@@ -31,6 +31,7 @@ fn main() {
                     .map(|k| Sample { timestamp_ms: k as i64 * interval_ms, value: (k * (b + 1) * (t % 5 + 1)) as f64 })
                     .collect(),
                 histograms: Vec::new(),
+                starts: None,
             });
         }
     }

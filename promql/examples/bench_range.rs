@@ -21,6 +21,7 @@ fn main() {
                 ]),
                 samples: (0..points).map(|k| Sample { timestamp_ms: k as i64 * step_ms, value: (k * (i % 7 + 1)) as f64 }).collect(),
                 histograms: Vec::new(),
+                starts: None,
             })
             .collect(),
     };

@@ -27,7 +27,7 @@ fn main() {
             for k in 0..samples {
                 let batch: Vec<SeriesSamples> = labels
                     .iter()
-                    .map(|l| SeriesSamples { labels: l.clone(), samples: vec![Sample { timestamp_ms: k * 30_000, value: (k % 17) as f64 }], histograms: Vec::new() })
+                    .map(|l| SeriesSamples { labels: l.clone(), samples: vec![Sample { timestamp_ms: k * 30_000, value: (k % 17) as f64 }], histograms: Vec::new(), starts: None })
                     .collect();
                 db.append_group(&[batch.as_slice()]).await.expect("append");
             }

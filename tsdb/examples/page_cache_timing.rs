@@ -31,7 +31,7 @@ fn main() {
                     let batch: Vec<SeriesSamples> = labels
                         .iter()
                         .enumerate()
-                        .map(|(i, l)| SeriesSamples { labels: l.clone(), samples: vec![Sample { timestamp_ms: k * 30_000, value: ((k * 7 + i as i64) % 1000) as f64 }], histograms: Vec::new() })
+                        .map(|(i, l)| SeriesSamples { labels: l.clone(), samples: vec![Sample { timestamp_ms: k * 30_000, value: ((k * 7 + i as i64) % 1000) as f64 }], histograms: Vec::new(), starts: None })
                         .collect();
                     db.append_group(&[batch.as_slice()]).await.expect("append");
                 }

@@ -206,7 +206,7 @@ impl EncodedSeries {
             }
         }
         let samples = merge_samples(lists);
-        (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms: Vec::new() })
+        (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms: Vec::new(), starts: None })
     }
 
     fn decode_mixed(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
@@ -223,7 +223,7 @@ impl EncodedSeries {
             }
         }
         let (samples, histograms) = merge_mixed(lists);
-        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms })
+        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms, starts: None })
     }
 }
 

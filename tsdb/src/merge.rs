@@ -72,7 +72,7 @@ pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
             } else {
                 merge_mixed(lists)
             };
-            SeriesSamples { labels, samples, histograms }
+            SeriesSamples { labels, samples, histograms, starts: None }
         })
         .filter(|s| !s.samples.is_empty() || !s.histograms.is_empty())
         .collect()

@@ -45,6 +45,7 @@ fn group(k: i64, width: usize, per_series: i64) -> Vec<SeriesSamples> {
                 })
                 .collect(),
             histograms: Vec::new(),
+            starts: None,
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -219,6 +220,7 @@ fn cut_data() -> Vec<SeriesSamples> {
                 })
                 .collect(),
             histograms: Vec::new(),
+            starts: None,
         })
         .collect()
 }
@@ -272,6 +274,7 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
                 labels: labels("cut", "0"),
                 samples: vec![Sample { timestamp_ms: 4 * HOUR_MS, value: 1.5 }],
                 histograms: Vec::new(),
+                starts: None,
             }];
             db.append_group(&[&more]).await.expect("append after the failed cut");
             add(&mut model, &more);
@@ -408,6 +411,7 @@ fn history_data() -> Vec<SeriesSamples> {
             labels: labels("history", &i.to_string()),
             samples: (0..20 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: (i * 10_000 + m) as f64 }).collect(),
             histograms: Vec::new(),
+            starts: None,
         })
         .collect()
 }
@@ -436,7 +440,7 @@ async fn open_with_history(path: &Path, options: &ShardOptions) -> (ShardDb, Mod
 /// [0, 18 h): late once `history_data()`'s nine ranges are cut.
 fn late_series(first: i64, count: i64) -> Vec<SeriesSamples> {
     (first..first + count)
-        .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new() })
+        .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: (0..18 * 60).map(|m| Sample { timestamp_ms: m * 60_000, value: m as f64 }).collect(), histograms: Vec::new(), starts: None })
         .collect()
 }
 
@@ -470,7 +474,7 @@ fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
         assert_eq!(held(&db), model);
         // Late samples (new series) for the ranges already cut: not due yet.
         let late: Vec<SeriesSamples> = (0..5)
-            .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: vec![Sample { timestamp_ms: i * HOUR_MS, value: 1.0 }], histograms: Vec::new() })
+            .map(|i| SeriesSamples { labels: labels("late", &i.to_string()), samples: vec![Sample { timestamp_ms: i * HOUR_MS, value: 1.0 }], histograms: Vec::new(), starts: None })
             .collect();
         db.append_group(&[&late]).await.expect("late append");
         add(&mut model, &late);

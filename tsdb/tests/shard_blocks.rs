@@ -39,6 +39,7 @@ fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
                     value: (t / 1000) as f64 + i as f64 * 0.25,
                 }],
                 histograms: Vec::new(),
+                starts: None,
             })
             .collect();
         if t < from_ms + HOUR_MS {
@@ -49,6 +50,7 @@ fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
                     value: f64::from_bits(if t % 7 == 0 { tsdb::STALE_NAN_BITS } else { 7 }),
                 }],
                 histograms: Vec::new(),
+                starts: None,
             });
         }
         out.push(batch);
@@ -208,6 +210,7 @@ fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
                 },
             ],
             histograms: Vec::new(),
+            starts: None,
         },
         SeriesSamples {
             labels: labels("late", 9),
@@ -216,6 +219,7 @@ fn out_of_order_after_a_cut_is_queryable_and_cut_into_an_overlapping_block() {
                 value: 9.0,
             }],
             histograms: Vec::new(),
+            starts: None,
         },
     ]];
     let mut want = model_of(&data);
@@ -510,7 +514,7 @@ fn a_trickle_of_late_writes_waits_for_the_next_regular_cut() {
         let mut cuts_while_trickling = 0;
         for k in 0..40 {
             let late = write(
-                vec![SeriesSamples { labels: labels("lagging", k % 4), samples: vec![Sample { timestamp_ms: start + k as i64 * 60_000, value: k as f64 }], histograms: Vec::new() }],
+                vec![SeriesSamples { labels: labels("lagging", k % 4), samples: vec![Sample { timestamp_ms: start + k as i64 * 60_000, value: k as f64 }], histograms: Vec::new(), starts: None }],
                 &mut want,
             );
             db.append_group(&[late.as_slice()]).await.expect("append late");

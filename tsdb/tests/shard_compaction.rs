@@ -32,7 +32,7 @@ fn batches(from_ms: i64, to_ms: i64, series: usize) -> Vec<Vec<SeriesSamples>> {
             (0..series)
                 .map(|i| {
                     let value = if (t / 60_000) % 7 == 0 { f64::from_bits(tsdb::STALE_NAN_BITS) } else { (t / 1000) as f64 + i as f64 * 0.5 };
-                    SeriesSamples { labels: labels(i), samples: vec![Sample { timestamp_ms: t, value }], histograms: Vec::new() }
+                    SeriesSamples { labels: labels(i), samples: vec![Sample { timestamp_ms: t, value }], histograms: Vec::new(), starts: None }
                 })
                 .collect(),
         );
@@ -141,7 +141,7 @@ fn reads_and_writes_go_on_while_a_compaction_runs() {
     let mut want = four_blocks(dir.path(), options());
     let more = batches(START_MS + 10 * HOUR_MS, START_MS + 11 * HOUR_MS, 4);
     // An out-of-order overwrite into a parent's range, while the parents are being merged.
-    let ooo = vec![SeriesSamples { labels: labels(0), samples: vec![Sample { timestamp_ms: START_MS + 60_000, value: -1.0 }], histograms: Vec::new() }];
+    let ooo = vec![SeriesSamples { labels: labels(0), samples: vec![Sample { timestamp_ms: START_MS + 60_000, value: -1.0 }], histograms: Vec::new(), starts: None }];
     for s in more.iter().flatten().chain(ooo.iter()) {
         want.entry(s.labels.clone()).or_default().extend(s.samples.iter().map(|x| (x.timestamp_ms, x.value.to_bits())));
     }

@@ -51,6 +51,7 @@ fn measure_cut(series: usize, samples: usize, interval_ms: i64) -> CutStall {
                         .map(|n| Sample { timestamp_ms: n as i64 * interval_ms, value: (i + n) as f64 })
                         .collect(),
                     histograms: Vec::new(),
+                    starts: None,
                 })
                 .collect();
             db.append_group(&[group.as_slice()]).await.expect("append");

@@ -48,6 +48,7 @@ fn batches() -> Vec<Vec<SeriesSamples>> {
                         value: value(j, t),
                     }],
                     histograms: Vec::new(),
+                    starts: None,
                 })
                 .collect()
         })
@@ -219,12 +220,12 @@ fn samples_written_after_a_delete_are_kept_through_replay() {
     let s = |t: i64, v: f64| Sample { timestamp_ms: t, value: v };
     let live = on_executor(move || async move {
         let mut db = ShardDb::open(&d, options()).await.expect("open");
-        let first = vec![SeriesSamples { labels: labels("a"), samples: (0..10).map(|t| s(t * 1000, 1.0)).collect(), histograms: Vec::new() }];
+        let first = vec![SeriesSamples { labels: labels("a"), samples: (0..10).map(|t| s(t * 1000, 1.0)).collect(), histograms: Vec::new(), starts: None }];
         db.append_group(&[first.as_slice()]).await.expect("append");
         let m = vec![Matcher::new(MatchOp::Equal, "job", "a").expect("matcher")];
         let outcome = db.delete(&[m], 2000, 5000).await.expect("delete");
         assert_eq!(outcome.head_series, 1);
-        let again = vec![SeriesSamples { labels: labels("a"), samples: vec![s(3000, 9.0)], histograms: Vec::new() }];
+        let again = vec![SeriesSamples { labels: labels("a"), samples: vec![s(3000, 9.0)], histograms: Vec::new(), starts: None }];
         db.append_group(&[again.as_slice()]).await.expect("append");
         let out = held(&db);
         db.close().await.expect("close");

@@ -92,9 +92,9 @@ fn batches() -> Vec<Vec<SeriesSamples>> {
             let hs = |pick: &dyn Fn(i64) -> bool| ks.iter().filter(|&&k| pick(k)).map(|&k| HistogramSample { timestamp_ms: at(k), histogram: histogram(k, 0.0) }).collect::<Vec<_>>();
             let fs = |pick: &dyn Fn(i64) -> bool| ks.iter().filter(|&&k| pick(k)).map(|&k| Sample { timestamp_ms: at(k), value: float(k) }).collect::<Vec<_>>();
             vec![
-                SeriesSamples { labels: labels("hist"), samples: Vec::new(), histograms: hs(&|_| true) },
-                SeriesSamples { labels: labels("mixed"), samples: fs(&|k| k % 2 == 0), histograms: hs(&|k| k % 2 == 1) },
-                SeriesSamples { labels: labels("float"), samples: fs(&|_| true), histograms: Vec::new() },
+                SeriesSamples { labels: labels("hist"), samples: Vec::new(), histograms: hs(&|_| true), starts: None },
+                SeriesSamples { labels: labels("mixed"), samples: fs(&|k| k % 2 == 0), histograms: hs(&|k| k % 2 == 1), starts: None },
+                SeriesSamples { labels: labels("float"), samples: fs(&|_| true), histograms: Vec::new(), starts: None },
             ]
         })
         .collect()
@@ -176,7 +176,7 @@ async fn append(db: &mut ShardDb, series: Vec<SeriesSamples>) -> AppendOutcome {
 }
 
 fn one(job: &str, samples: Vec<Sample>, histograms: Vec<HistogramSample>) -> Vec<SeriesSamples> {
-    vec![SeriesSamples { labels: labels(job), samples, histograms }]
+    vec![SeriesSamples { labels: labels(job), samples, histograms, starts: None }]
 }
 
 fn h_at(k: i64, t: i64, salt: f64) -> HistogramSample {
@@ -376,8 +376,8 @@ fn an_invalid_histogram_is_refused_naming_its_series_before_anything_is_written(
         let mut bad = (*histogram(5, 0.0)).clone();
         bad.positive_buckets.pop();
         let series = vec![
-            SeriesSamples { labels: labels("float"), samples: vec![Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() },
-            SeriesSamples { labels: labels("hist"), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 7, histogram: Arc::new(bad) }] },
+            SeriesSamples { labels: labels("float"), samples: vec![Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: labels("hist"), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 7, histogram: Arc::new(bad) }], starts: None },
         ];
         let error = db.append_group(&[series.as_slice()]).await.expect_err("invalid").to_string();
         (error, held(db).await)

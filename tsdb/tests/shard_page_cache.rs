@@ -30,6 +30,7 @@ fn data() -> Vec<SeriesSamples> {
                 })
                 .collect(),
             histograms: Vec::new(),
+            starts: None,
         })
         .collect()
 }

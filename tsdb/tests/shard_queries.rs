@@ -22,6 +22,7 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesSamples {
             })
             .collect(),
         histograms: Vec::new(),
+        starts: None,
     }
 }
 

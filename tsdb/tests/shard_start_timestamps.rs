@@ -11,7 +11,7 @@ use common::{block_test_options, on_executor};
 use tsdb::{BatchPart, CounterResetHint, FloatHistogram, HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesSamples, ShardDb, StartTimestamp};
 
 fn series(name: &str, samples: &[i64]) -> SeriesSamples {
-    SeriesSamples { labels: Labels::from_pairs([("__name__", name)]), samples: samples.iter().map(|&t| Sample { timestamp_ms: t, value: t as f64 }).collect(), histograms: Vec::new() }
+    SeriesSamples { labels: Labels::from_pairs([("__name__", name)]), samples: samples.iter().map(|&t| Sample { timestamp_ms: t, value: t as f64 }).collect(), histograms: Vec::new(), starts: None }
 }
 
 fn start(start_ms: i64, sample_ms: i64) -> StartTimestamp {
@@ -89,7 +89,7 @@ fn a_histogram_start_is_an_empty_histogram_of_its_layout_marked_as_a_reset() {
             custom_values: vec![1.0, 2.0],
             ..FloatHistogram::default()
         };
-        let series = SeriesSamples { labels: Labels::from_pairs([("__name__", "h")]), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 100, histogram: Arc::new(own) }] };
+        let series = SeriesSamples { labels: Labels::from_pairs([("__name__", "h")]), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 100, histogram: Arc::new(own) }], starts: None };
         let batch = SeriesBatch::try_from_series_starts_and_exemplars(&[series], &[vec![start(40, 100)]], &[]).expect("batch");
         db.append_batches(&[BatchPart::whole(&batch)]).await.expect("append");
         let matchers = [Matcher::new(MatchOp::Equal, "__name__", "h").expect("matcher")];

@@ -28,6 +28,7 @@ fn series(name: &str, job: &str, samples: &[(i64, f64)]) -> SeriesSamples {
             })
             .collect(),
         histograms: Vec::new(),
+        starts: None,
     }
 }
 

@@ -191,7 +191,7 @@ impl<'a> CsvRows<'a> {
                 Some(&series) => series,
                 None => {
                     let labels = self.labels_of(metric)?;
-                    self.series.push(SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() });
+                    self.series.push(SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new(), starts: None });
                     self.index.insert(self.key.clone(), self.series.len() - 1);
                     self.series.len() - 1
                 }
@@ -378,6 +378,7 @@ mod tests {
             labels: Labels::from_pairs(labels.iter().copied()),
             samples: samples.iter().map(|&(timestamp_ms, value)| Sample { timestamp_ms, value }).collect(),
             histograms: Vec::new(),
+            starts: None,
         };
         let mut out = String::new();
         write_rows(&mut out, &fields, &series);

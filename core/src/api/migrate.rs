@@ -162,7 +162,7 @@ async fn send_lines<B: Default + AsRef<[u8]> + Into<Bytes>>(
 ) -> bool {
     let mut pending = B::default();
     for (labels, samples) in series {
-        write_series(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new() });
+        write_series(&mut pending, &SeriesSamples { labels, samples, histograms: Vec::new(), starts: None });
         if pending.as_ref().len() >= EXPORT_CHUNK_BYTES && chunks.send(Ok(std::mem::take(&mut pending).into())).await.is_err() {
             return false;
         }

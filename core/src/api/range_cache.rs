@@ -167,6 +167,7 @@ pub fn slice(series: &[SeriesSamples], start_ms: i64, end_ms: i64) -> Vec<Series
                 labels: s.labels.clone(),
                 samples: s.samples[lo..hi].to_vec(),
                 histograms: Vec::new(),
+                starts: None,
             })
         })
         .collect()
@@ -344,6 +345,7 @@ mod tests {
                 })
                 .collect(),
             histograms: Vec::new(),
+            starts: None,
         }
     }
 

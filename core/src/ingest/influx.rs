@@ -152,6 +152,7 @@ impl Parsed {
                 labels: tsdb::Labels::from_sorted(self.spans[e.spans.0 as usize..e.spans.1 as usize].iter().map(|&(n, v)| tsdb::Label::new(text(n), text(v)))),
                 samples: self.sample_list[e.samples.0 as usize..e.samples.1 as usize].to_vec(),
                 histograms: Vec::new(),
+                starts: None,
             })
             .collect()
     }

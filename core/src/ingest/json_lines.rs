@@ -298,7 +298,7 @@ pub fn parse_line(raw: &str, line: usize, limits: &LabelLimits) -> Result<Option
     }
     let mut samples: Vec<Sample> = timestamps.into_iter().zip(values).map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
     samples.sort_by_key(|s| s.timestamp_ms);
-    Ok(Some(SeriesSamples { labels, samples, histograms: Vec::new() }))
+    Ok(Some(SeriesSamples { labels, samples, histograms: Vec::new(), starts: None }))
 }
 
 /// The `metric` object: label names and string values (a name given twice keeps its last
@@ -352,6 +352,7 @@ mod tests {
             labels: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
             samples: vec![Sample { timestamp_ms: 1, value: 1.5 }, Sample { timestamp_ms: 2, value: f64::NAN }, Sample { timestamp_ms: 3, value: f64::NEG_INFINITY }],
             histograms: Vec::new(),
+            starts: None,
         };
         let mut text = String::new();
         write_line(&mut text, &series);
@@ -369,6 +370,7 @@ mod tests {
             labels: Labels::from_pairs([("__name__", "up")]),
             samples: vec![Sample { timestamp_ms: 1, value: 1.0 }, Sample { timestamp_ms: 2, value: stale }, Sample { timestamp_ms: 3, value: f64::NAN }],
             histograms: Vec::new(),
+            starts: None,
         };
         let mut text = String::new();
         write_line(&mut text, &series);

@@ -571,7 +571,7 @@ fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result
             return Err(OtlpError::InvalidSeries { series: labels.to_string(), problem });
         }
         points.sort_by_key(|&(at, arrival, _)| (at.timestamp_ms, arrival));
-        let mut series = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() };
+        let mut series = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new(), starts: None };
         let mut starts = Vec::new();
         for (i, (at, _, value)) in points.iter().enumerate() {
             let timestamp_ms = &at.timestamp_ms;

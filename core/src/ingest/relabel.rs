@@ -401,8 +401,8 @@ mod tests {
         let configs: Vec<RelabelConfig> = serde_saphyr::from_str("- source_labels: [a]\n  target_label: b\n- source_labels: [a]\n  target_label: c\n").expect("yaml");
         let r = Relabeler::new(&configs, LabelLimits { labels_per_series: 3, ..LabelLimits::default() }).expect("valid");
         let series = vec![
-            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "x"), ("a", "1")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() },
-            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "y")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() },
+            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "x"), ("a", "1")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None },
+            tsdb::SeriesSamples { labels: tsdb::Labels::from_pairs([("__name__", "y")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None },
         ];
         let out = r.apply_to_batch(SeriesBatch::from_series(&series)).to_series();
         // x gains b and c (four labels, past three); y's source is empty, so nothing is set.
@@ -418,11 +418,13 @@ mod tests {
                 labels: tsdb::Labels::from_pairs([("__name__", "up"), ("replica", "a")]),
                 samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }],
                 histograms: Vec::new(),
+                starts: None,
             },
             tsdb::SeriesSamples {
                 labels: tsdb::Labels::from_pairs([("__name__", "debug_x")]),
                 samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }, tsdb::Sample { timestamp_ms: 2, value: 2.0 }],
                 histograms: Vec::new(),
+                starts: None,
             },
         ];
         let out = r.apply_to_batch(SeriesBatch::from_series(&series)).to_series();

@@ -431,7 +431,7 @@ mod test_support {
             return Ok(None);
         }
         let labels = Labels::from_sorted(pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (*n, *v)));
-        Ok(Some(SeriesSamples { labels, samples, histograms: Vec::new() }))
+        Ok(Some(SeriesSamples { labels, samples, histograms: Vec::new(), starts: None }))
     }
 
     /// A walked request holds exactly the model's series and samples (bit-exact through

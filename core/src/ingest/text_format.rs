@@ -210,7 +210,7 @@ pub(crate) fn empty_label_names(raw: &str) -> Vec<String> {
 pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample) {
     match out.last_mut() {
         Some(last) if last.labels == labels => last.samples.push(sample),
-        _ => out.push(SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() }),
+        _ => out.push(SeriesSamples { labels, samples: vec![sample], histograms: Vec::new(), starts: None }),
     }
 }
 

@@ -1058,8 +1058,8 @@ pub fn scrape_batch(series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, Hist
             }
         }
     }
-    let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new() });
-    let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h] });
+    let floats = series.into_iter().map(|(labels, sample)| tsdb::SeriesSamples { labels, samples: vec![sample], histograms: Vec::new(), starts: None });
+    let natives = histograms.into_iter().map(|(labels, h)| tsdb::SeriesSamples { labels, samples: Vec::new(), histograms: vec![h], starts: None });
     let owned: Vec<tsdb::SeriesSamples> = floats.chain(natives).collect();
     tsdb::SeriesBatch::try_from_series_starts_and_exemplars(&owned, &per_series, &exemplars).map(Some).map_err(|e| e.to_string())
 }

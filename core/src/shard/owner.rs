@@ -475,6 +475,7 @@ mod tests {
                     labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", format!("{i:04}"))]),
                     samples: vec![Sample { timestamp_ms: 1_000, value: i as f64 }],
                     histograms: Vec::new(),
+                    starts: None,
                 })
                 .collect();
             db.append_group(&[series.as_slice()]).await.expect("append");
@@ -516,8 +517,8 @@ mod tests {
             let labels = |team: &str, i: &str| Labels::from_pairs([("__name__", "m"), ("i", i), ("team", team)]);
             let samples: Vec<Sample> = (1..=10).map(|t| Sample { timestamp_ms: t * 100, value: t as f64 }).collect();
             let series = vec![
-                SeriesSamples { labels: labels("a", "1"), samples: samples.clone(), histograms: Vec::new() },
-                SeriesSamples { labels: labels("b", "2"), samples: samples[..4].to_vec(), histograms: Vec::new() },
+                SeriesSamples { labels: labels("a", "1"), samples: samples.clone(), histograms: Vec::new(), starts: None },
+                SeriesSamples { labels: labels("b", "2"), samples: samples[..4].to_vec(), histograms: Vec::new(), starts: None },
             ];
             db.append_group(&[series.as_slice()]).await.expect("append");
             let m = |name: &str, value: &str| tsdb::Matcher::new(tsdb::MatchOp::Equal, name, value).expect("matcher");

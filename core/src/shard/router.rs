@@ -438,7 +438,7 @@ mod tests {
     #[test]
     fn a_batch_splits_by_the_labels_shard() {
         let series: Vec<SeriesSamples> = (0..50)
-            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "up".to_string()), ("pod", format!("p{i}"))]), samples: vec![], histograms: Vec::new() })
+            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "up".to_string()), ("pod", format!("p{i}"))]), samples: vec![], histograms: Vec::new(), starts: None })
             .collect();
         let parts = split_by_shard(&SeriesBatch::from_series(&series), 7);
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 50);
@@ -465,7 +465,7 @@ mod queue_tests {
         let router = ShardRouter::new(vec![tx.clone()], Arc::default());
         let (reply, _keep) = oneshot::channel();
         tx.try_send(ShardRequest::Stats { reply }).unwrap();
-        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() }];
+        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None }];
         let result = futures_lite::future::block_on(router.append(SeriesBatch::from_series(&series)));
         assert!(matches!(result, Err(SubmitError::QueueFull { shard: 0 })), "{result:?}");
         drop(rx);
@@ -488,7 +488,7 @@ mod queue_tests {
                 counted_before_reply
             }
         });
-        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new() }];
+        let series = vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![tsdb::Sample { timestamp_ms: 1, value: 1.0 }], histograms: Vec::new(), starts: None }];
         let result = futures_lite::future::block_on(router.append(SeriesBatch::from_series(&series)));
         assert!(result.is_ok(), "{result:?}");
         assert_eq!(owner.join().expect("owner thread"), 0);

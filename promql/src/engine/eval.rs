@@ -389,7 +389,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
                 Value::Vector(v)
             }
             StepValue::Matrix(m) => Value::Matrix(merge_series(
-                m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples, histograms: s.histograms }).collect(),
+                m.into_iter().map(|s| SeriesSamples { labels: finish_labels(s.labels, s.drop_name), samples: s.samples, histograms: s.histograms, starts: None }).collect(),
             )?),
         };
         let (warnings, infos) = ev.finish_annotations(q);
@@ -421,7 +421,7 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         for e in points {
             let labels = finish_labels(e.labels, e.drop_name);
             let i = *index.entry(labels.clone()).or_insert_with(|| {
-                series.push(SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() });
+                series.push(SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new(), starts: None });
                 series.len() - 1
             });
             // Two results with the same final labels at one step.
@@ -876,7 +876,7 @@ mod tests {
         use std::sync::atomic::AtomicBool;
         let labels = Labels::from_pairs([("__name__", "x")]);
         let samples = (0..100).map(|i| Sample { timestamp_ms: i * 15_000, value: i as f64 }).collect();
-        let querier = crate::MemQuerier { series: vec![SeriesSamples { labels, samples, histograms: Vec::new() }] };
+        let querier = crate::MemQuerier { series: vec![SeriesSamples { labels, samples, histograms: Vec::new(), starts: None }] };
         let engine = crate::Engine::new(crate::EngineOptions::default());
         let range = engine.prepare_range("x", 0, 1_000_000, 15_000).map_err(|e| e.to_string());
         let instant = engine.prepare_instant("max_over_time(x[20m:15s])", 1_000_000).map_err(|e| e.to_string());

@@ -430,7 +430,7 @@ impl Querier for MemQuerier {
             .filter(|s| matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))))
             .filter_map(|s| {
                 let samples: Vec<_> = s.samples.iter().filter(|p| p.timestamp_ms >= mint_ms && p.timestamp_ms <= maxt_ms).copied().collect();
-                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms: Vec::new() })
+                (!samples.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms: Vec::new(), starts: None })
             })
             .collect()
     }
@@ -551,7 +551,7 @@ mod tests {
                         tsdb::Sample { timestamp_ms: t, value }
                     })
                     .collect();
-                series.push(SeriesSamples { labels, samples, histograms: Vec::new() });
+                series.push(SeriesSamples { labels, samples, histograms: Vec::new(), starts: None });
             }
             let whole = MemQuerier { series };
             let last = LastOnly(whole.clone());

@@ -399,7 +399,7 @@ mod tests {
                     };
                     samples.push(Sample { timestamp_ms: t, value });
                 }
-                out.push(SeriesSamples { labels, samples, histograms: Vec::new() });
+                out.push(SeriesSamples { labels, samples, histograms: Vec::new(), starts: None });
             }
             out
         })
@@ -477,6 +477,7 @@ mod tests {
                 labels: Labels::from_pairs([("__name__", "a_total".to_string()), ("job", format!("j{}", i % 3)), ("pod", format!("p{i}"))]),
                 samples: (0..points).map(|k| Sample { timestamp_ms: k * 10_000, value: k as f64 }).collect(),
                 histograms: Vec::new(),
+                starts: None,
             })
             .collect();
         CountingQuerier { data: MemQuerier { series }, ..Default::default() }

@@ -104,6 +104,7 @@ mod tests {
             labels: Labels::default(),
             samples: Vec::new(),
             histograms: vec![h("{{count:5 sum:5 buckets:[5]}}", 0), h("{{count:6 sum:6 buckets:[6]}}", 1), h("{{count:2 sum:2 buckets:[2]}}", 2), h("{{count:1 counter_reset_hint:gauge buckets:[1]}}", 3)],
+            starts: None,
         }];
         decode_stats(&mut series);
         let hints: Vec<CounterResetHint> = series[0].histograms.iter().map(|p| p.histogram.counter_reset_hint).collect();

@@ -215,7 +215,7 @@ mod tests {
     fn matrices_compare_point_by_point() {
         let labels = crate::promqltest::script::parse_series_notation("m").unwrap().0;
         let hs = |t: i64, text: &str| HistogramSample { timestamp_ms: t, histogram: Arc::new(h(text)) };
-        let got = [SeriesSamples { labels, samples: vec![Sample { timestamp_ms: 0, value: 1.0 }], histograms: vec![hs(120, "{{count:1}}")] }];
+        let got = [SeriesSamples { labels, samples: vec![Sample { timestamp_ms: 0, value: 1.0 }], histograms: vec![hs(120, "{{count:1}}")], starts: None }];
         let pass = |values: &str, end: i64| matches!(compare_matrix(&expect(&[("m", values)]), &got, 0, end, 60), Outcome::Pass);
         assert!(pass("1 _ {{count:1}}", 120));
         assert!(!pass("1 _ {{count:1}}", 60), "more points than the range has");

@@ -35,7 +35,7 @@ pub fn convert_classic_histograms(loaded: &[SeriesSamples]) -> Vec<SeriesSamples
         .into_iter()
         .map(|(labels, by_time)| {
             let histograms = by_time.into_iter().filter_map(|(timestamp_ms, c)| c.convert().map(|h| HistogramSample { timestamp_ms, histogram: Arc::new(h) })).collect();
-            SeriesSamples { labels, samples: Vec::new(), histograms }
+            SeriesSamples { labels, samples: Vec::new(), histograms, starts: None }
         })
         .collect()
 }
@@ -163,7 +163,7 @@ mod tests {
 
     fn series(labels: &str, values: &[f64]) -> SeriesSamples {
         let (labels, _) = crate::promqltest::script::parse_series_notation(labels).expect("labels");
-        SeriesSamples { labels, samples: values.iter().enumerate().map(|(i, &value)| Sample { timestamp_ms: i as i64 * 60_000, value }).collect(), histograms: Vec::new() }
+        SeriesSamples { labels, samples: values.iter().enumerate().map(|(i, &value)| Sample { timestamp_ms: i as i64 * 60_000, value }).collect(), histograms: Vec::new(), starts: None }
     }
 
     fn converted(loaded: &[SeriesSamples]) -> Vec<(String, Vec<(i64, FloatHistogram)>)> {

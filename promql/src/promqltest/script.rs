@@ -137,7 +137,7 @@ fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
             continue;
         }
         let Ok(values) = parse_sequence(values) else { continue };
-        let mut loaded = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new() };
+        let mut loaded = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new(), starts: None };
         for (k, v) in values.into_iter().enumerate() {
             let timestamp_ms = k as i64 * step_ms;
             match v {
@@ -149,7 +149,7 @@ fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
         if has_start_timestamps {
             let mut stamps: Vec<Sample> = loaded.samples.iter().map(|s| s.timestamp_ms).chain(loaded.histograms.iter().map(|h| h.timestamp_ms)).map(|timestamp_ms| Sample { timestamp_ms, value: 0.0 }).collect();
             stamps.sort_by_key(|s| s.timestamp_ms);
-            unsupported.push(SeriesSamples { labels: loaded.labels, samples: stamps, histograms: Vec::new() });
+            unsupported.push(SeriesSamples { labels: loaded.labels, samples: stamps, histograms: Vec::new(), starts: None });
         } else {
             series.push(loaded);
         }

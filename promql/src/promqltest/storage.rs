@@ -46,7 +46,7 @@ impl ScriptStorage {
             }
         };
         let stored = &mut self.series[at];
-        stored.read = SeriesSamples { labels: stored.loaded.labels.clone(), samples: stored.loaded.samples.clone(), histograms: hints_as_read(&stored.loaded.samples, &stored.loaded.histograms) };
+        stored.read = SeriesSamples { labels: stored.loaded.labels.clone(), samples: stored.loaded.samples.clone(), histograms: hints_as_read(&stored.loaded.samples, &stored.loaded.histograms), starts: None };
     }
 
     /// Whether a select would read any native histogram sample.
@@ -66,7 +66,7 @@ impl Querier for ScriptStorage {
             .filter_map(|s| {
                 let samples: Vec<Sample> = s.samples.iter().filter(|p| in_range(p.timestamp_ms)).copied().collect();
                 let histograms: Vec<HistogramSample> = s.histograms.iter().filter(|h| in_range(h.timestamp_ms)).cloned().collect();
-                (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms })
+                (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms, starts: None })
             })
             .collect()
     }
@@ -159,15 +159,15 @@ mod tests {
         let labels = |name: &str| crate::promqltest::script::parse_series_notation(name).expect("labels").0;
         let histogram = |count: f64| HistogramSample { timestamp_ms: 0, histogram: Arc::new(FloatHistogram { count, ..FloatHistogram::default() }) };
         let mut storage = ScriptStorage::default();
-        storage.load(SeriesSamples { labels: labels("m"), samples: vec![Sample { timestamp_ms: 60_000, value: 1.0 }], histograms: vec![histogram(1.0)] });
-        storage.load(SeriesSamples { labels: labels("m"), samples: vec![Sample { timestamp_ms: 0, value: 2.0 }], histograms: Vec::new() });
+        storage.load(SeriesSamples { labels: labels("m"), samples: vec![Sample { timestamp_ms: 60_000, value: 1.0 }], histograms: vec![histogram(1.0)], starts: None });
+        storage.load(SeriesSamples { labels: labels("m"), samples: vec![Sample { timestamp_ms: 0, value: 2.0 }], histograms: Vec::new(), starts: None });
         let matchers = [Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("an equality matcher")];
         let got = storage.select(&matchers, 0, 60_000);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].samples.iter().map(|s| (s.timestamp_ms, s.value)).collect::<Vec<_>>(), vec![(0, 2.0), (60_000, 1.0)], "the float replaced the histogram at 0");
         assert!(got[0].histograms.is_empty());
         assert!(!storage.selects_histograms(&matchers, 0, 60_000));
-        storage.load(SeriesSamples { labels: labels("m"), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 120_000, ..histogram(3.0) }] });
+        storage.load(SeriesSamples { labels: labels("m"), samples: Vec::new(), histograms: vec![HistogramSample { timestamp_ms: 120_000, ..histogram(3.0) }], starts: None });
         assert!(storage.selects_histograms(&matchers, 100_000, 200_000));
         assert!(!storage.selects_histograms(&matchers, 0, 100_000));
         storage.clear();

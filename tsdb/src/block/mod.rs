@@ -192,13 +192,13 @@ mod tests {
             let block = Block::open(&path).expect("open");
             let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
             let got = block.select(std::slice::from_ref(&all), i64::MIN, i64::MAX).expect("select");
-            let want: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: s.clone(), histograms: Vec::new() }).collect();
+            let want: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: s.clone(), histograms: Vec::new(), starts: None }).collect();
             prop_assert_eq!(got, want);
             let hi = lo + span;
             let got = block.select(&[all], lo, hi).expect("select range");
             let want: Vec<SeriesSamples> = series.iter().filter_map(|(l, s)| {
                 let samples: Vec<Sample> = s.iter().copied().filter(|x| x.timestamp_ms >= lo && x.timestamp_ms <= hi).collect();
-                (!samples.is_empty()).then(|| SeriesSamples { labels: l.clone(), samples, histograms: Vec::new() })
+                (!samples.is_empty()).then(|| SeriesSamples { labels: l.clone(), samples, histograms: Vec::new(), starts: None })
             }).collect();
             prop_assert_eq!(got, want);
             let names: std::collections::BTreeSet<String> = series.keys().flat_map(|l| l.iter().map(|x| x.name.to_string()).collect::<Vec<_>>()).collect();

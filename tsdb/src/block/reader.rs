@@ -273,7 +273,7 @@ impl Block {
     fn read_series(&self, id: u32, s: IndexSeries, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         match self.samples_of(id, &s, mint_ms, maxt_ms) {
             Ok((samples, histograms)) if samples.is_empty() && histograms.is_empty() => None,
-            Ok((samples, histograms)) => Some(SeriesSamples { labels: s.labels, samples, histograms }),
+            Ok((samples, histograms)) => Some(SeriesSamples { labels: s.labels, samples, histograms, starts: None }),
             Err(error) => {
                 tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
                 None

@@ -328,7 +328,7 @@ impl Head {
         let s = &self.series[id as usize];
         let samples = s.samples_in(mint_ms, maxt_ms);
         let histograms = s.histograms_in(mint_ms, maxt_ms);
-        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms })
+        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms, starts: None })
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {

@@ -508,7 +508,7 @@ impl SeriesBatch {
 
     /// The owned form (tests, and callers that want `SeriesSamples`).
     pub fn to_series(&self) -> Vec<SeriesSamples> {
-        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec(), histograms: s.histograms().to_vec() }).collect()
+        self.iter().map(|s| SeriesSamples { labels: s.to_labels(), samples: s.samples().to_vec(), histograms: s.histograms().to_vec(), starts: None }).collect()
     }
 }
 
@@ -585,7 +585,7 @@ mod tests {
             (Labels::from_pairs([("__name__", "a"), ("x", "1")]), Sample { timestamp_ms: 5, value: 1.5 }),
             (Labels::from_pairs([("__name__", "b")]), Sample { timestamp_ms: 6, value: 2.5 }),
         ];
-        let owned: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: vec![*s], histograms: Vec::new() }).collect();
+        let owned: Vec<SeriesSamples> = series.iter().map(|(l, s)| SeriesSamples { labels: l.clone(), samples: vec![*s], histograms: Vec::new(), starts: None }).collect();
         let (a, b) = (SeriesBatch::from_single_samples(&series), SeriesBatch::from_series(&owned));
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b.iter()) {
@@ -598,8 +598,8 @@ mod tests {
     #[test]
     fn owned_series_round_trip_with_the_labels_hash() {
         let series = vec![
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new() },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![sample(3)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![sample(3)], histograms: Vec::new(), starts: None },
         ];
         let batch = SeriesBatch::from_series(&series);
         assert_eq!(batch.len(), 2);
@@ -615,8 +615,8 @@ mod tests {
     #[test]
     fn labels_set_on_every_series_replace_add_or_remove_and_keep_the_rest() {
         let series = vec![
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("env", "dev"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new() },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "x"), ("zone", "z1")]), samples: vec![sample(3)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("env", "dev"), ("job", "a")]), samples: vec![sample(1), sample(2)], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "x"), ("zone", "z1")]), samples: vec![sample(3)], histograms: Vec::new(), starts: None },
         ];
         let plain = SeriesBatch::from_series(&series);
         let batch = SeriesBatch::build(plain.text.clone(), |b| {
@@ -648,9 +648,9 @@ mod tests {
     #[test]
     fn relabeled_batches_drop_series_left_without_labels_or_refused_and_keep_the_last_of_a_name() {
         let series = vec![
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "a")]), samples: vec![sample(1)], histograms: Vec::new() },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "b")]), samples: vec![sample(2)], histograms: Vec::new() },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "c")]), samples: vec![sample(3)], histograms: Vec::new() },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "a")]), samples: vec![sample(1)], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "b")]), samples: vec![sample(2)], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "c")]), samples: vec![sample(3)], histograms: Vec::new(), starts: None },
         ];
         let batch = SeriesBatch::from_series(&series);
         let out = batch.relabeled(|s, out| {
@@ -683,8 +683,8 @@ mod tests {
             histogram: Arc::new(FloatHistogram { count: 2.0, positive_spans: vec![BucketSpan { offset: 0, length: 1 }], positive_buckets: vec![2.0; buckets], ..FloatHistogram::default() }),
         };
         let series = vec![
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "f")]), samples: vec![sample(1)], histograms: Vec::new() },
-            SeriesSamples { labels: Labels::from_pairs([("__name__", "h")]), samples: vec![sample(2)], histograms: vec![h(3, 1), h(4, 1)] },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "f")]), samples: vec![sample(1)], histograms: Vec::new(), starts: None },
+            SeriesSamples { labels: Labels::from_pairs([("__name__", "h")]), samples: vec![sample(2)], histograms: vec![h(3, 1), h(4, 1)], starts: None },
         ];
         let batch = SeriesBatch::try_from_series(&series).expect("valid");
         assert_eq!((batch.sample_count(), batch.histogram_count()), (2, 2));
@@ -725,7 +725,7 @@ mod tests {
     fn exemplars_given_apart_follow_the_series_as_entries_of_their_own() {
         let up = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
         let other = Labels::from_pairs([("__name__", "other")]);
-        let series = vec![SeriesSamples { labels: up.clone(), samples: vec![sample(1)], histograms: Vec::new() }];
+        let series = vec![SeriesSamples { labels: up.clone(), samples: vec![sample(1)], histograms: Vec::new(), starts: None }];
         let e = |t: i64| Exemplar { labels: Labels::from_pairs([("trace_id", "x")]), value: 1.0, timestamp_ms: t, own_timestamp: true };
         let batch = SeriesBatch::try_from_series_and_exemplars(&series, &[(up.clone(), vec![e(1), e(2)]), (other.clone(), vec![e(3)])]).expect("built");
         assert_eq!((batch.len(), batch.sample_count(), batch.exemplar_count()), (3, 1, 3));
@@ -736,7 +736,7 @@ mod tests {
     #[test]
     fn a_part_is_read_by_position_as_it_iterates() {
         let series: Vec<SeriesSamples> = (0..5)
-            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)], histograms: Vec::new() })
+            .map(|i| SeriesSamples { labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]), samples: vec![sample(i)], histograms: Vec::new(), starts: None })
             .collect();
         let batch = SeriesBatch::from_series(&series);
         for part in [BatchPart { batch: &batch, indices: Some(&[4, 1, 3]) }, BatchPart::whole(&batch)] {

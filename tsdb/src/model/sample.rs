@@ -33,4 +33,16 @@ pub struct SeriesSamples {
     pub samples: Vec<Sample>,
     /// Native histogram samples, ordered by timestamp; no timestamp is in both lists.
     pub histograms: Vec<HistogramSample>,
+    /// Each sample's start time (the time its counter started counting), when the
+    /// series has any; `None` for the usual series that has none.
+    pub starts: Option<Box<SampleStarts>>,
+}
+
+/// Start times parallel to a [`SeriesSamples`]' two lists: `floats[i]` is the start
+/// of `samples[i]`, `histograms[i]` that of `histograms[i]`, in Unix milliseconds;
+/// 0 means that sample came without one (Prometheus' "unknown start").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleStarts {
+    pub floats: Vec<i64>,
+    pub histograms: Vec<i64>,
 }

@@ -184,6 +184,7 @@ mod tests {
             labels: Labels::from_pairs(labels.iter().copied()),
             samples: samples.into_iter().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect(),
             histograms: Vec::new(),
+            starts: None,
         }
     }
 

@@ -131,7 +131,7 @@ fn every_encoding_of_both_arrays_decodes_in_both_layouts() {
                 let (series, blocks, found) = decode_in_pieces(&body, body.len()).unwrap_or_else(|e| panic!("{layout:?} {ts_encoding}/{value_encoding}: {e}"));
                 assert_eq!((blocks, found), (1, Some(layout)), "{ts_encoding}/{value_encoding}");
                 let values: Vec<f64> = mantissas.iter().map(|m| *m as f64 / 10.0).collect();
-                assert_eq!(series, vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "api")]), samples: samples(&timestamps, &values), histograms: Vec::new() }], "{layout:?} {ts_encoding}/{value_encoding}");
+                assert_eq!(series, vec![SeriesSamples { labels: Labels::from_pairs([("__name__", "up"), ("job", "api")]), samples: samples(&timestamps, &values), histograms: Vec::new(), starts: None }], "{layout:?} {ts_encoding}/{value_encoding}");
             }
         }
     }
