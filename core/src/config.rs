@@ -94,6 +94,9 @@ pub struct ServerConfig {
     /// Queries evaluated at once (split evenly over executors); more wait for a slot
     /// until their timeout, then get 503.
     pub max_concurrent_queries: usize,
+    /// Clients that may follow `/api/v1/notifications/live` at once (Prometheus'
+    /// `--web.max-notifications-subscribers`); one more gets 204 No Content.
+    pub max_notification_subscribers: usize,
     /// Serve the admin endpoints (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`);
     /// off by default, as Prometheus' `--web.enable-admin-api` (503 `unavailable` when off).
     pub enable_admin_api: bool,
@@ -385,6 +388,7 @@ impl Default for ServerConfig {
             shutdown_drain_seconds: 10,
             max_concurrent_streams: 100,
             max_concurrent_queries: 20,
+            max_notification_subscribers: 16,
             enable_admin_api: false,
             query_cache_mb: 256,
             slow_query_log_seconds: 5.0,

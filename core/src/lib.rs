@@ -10,6 +10,7 @@ pub mod coordinator;
 pub mod data_dir;
 pub mod ingest;
 pub mod io_uring_probe;
+pub mod notifications;
 pub mod runtime;
 pub mod scrape;
 pub mod shard;

@@ -85,6 +85,7 @@ struct ExecutorPlan {
     range_cache: Arc<RangeCache>,
     /// The running and recently finished queries (shared by every executor).
     query_stats: Arc<QueryStats>,
+    notifications: Arc<crate::notifications::Notifications>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
     /// This executor's members of the two listening addresses' connection balances.
@@ -128,6 +129,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
+    let notifications = Arc::new(crate::notifications::Notifications::new(config.server.max_notification_subscribers));
     let resolv_conf = config.scrape.resolv_conf.clone().unwrap_or_else(|| std::path::PathBuf::from(crate::scrape::dns::SYSTEM_RESOLV_CONF));
     let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits, resolv_conf));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
@@ -174,6 +176,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             scrape_targets: scrape_targets.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
+            notifications: notifications.clone(),
             events: events_tx.clone(),
             started_at_ms,
             http_balance,
@@ -229,10 +232,12 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
                     tls_reload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!("SIGHUP: TLS files will be reloaded for new connections");
                     // Logged either way; a mistake keeps the jobs in force.
-                    let _ = crate::scrape::log_reload(&scrape, "SIGHUP");
+                    let _ = crate::scrape::log_reload(&scrape, &notifications, "SIGHUP");
                 }
                 Ok(Event::Signal(signal)) => {
                     tracing::info!(signal, "shutting down: no new connections, finishing requests, flushing shards");
+                    // Followers of /api/v1/notifications/live hear of it; their streams end.
+                    notifications.shut_down();
                     break;
                 }
                 Ok(_) => {}
@@ -354,6 +359,7 @@ async fn run_executor(plan: ExecutorPlan) {
         identity_filters: plan.identity_filters.clone(),
         scrape_targets: plan.scrape_targets.clone(),
         scrape_config: plan.scrape.clone(),
+        notifications: plan.notifications.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) is reported and

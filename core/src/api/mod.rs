@@ -18,6 +18,7 @@ mod migrate;
 mod datadog;
 mod opentsdb_put;
 mod newrelic;
+mod notifications;
 mod otlp;
 mod push;
 pub(crate) mod params;
@@ -32,6 +33,7 @@ mod relabel_steps;
 mod remote_read;
 mod search;
 mod self_metrics;
+mod self_metrics_json;
 mod single_flight;
 pub(crate) mod status;
 mod vm_native;
@@ -79,6 +81,8 @@ pub struct Api {
     pub scrape_targets: Arc<crate::scrape::status::Registry>,
     /// The scrape configuration in force (`/-/reload` reads its file again).
     pub scrape_config: Arc<crate::scrape::SharedConfig>,
+    /// The server's notifications, shared by every executor (`/api/v1/notifications`).
+    pub notifications: Arc<crate::notifications::Notifications>,
 }
 
 impl net::Handler for Api {
@@ -345,6 +349,13 @@ impl Api {
                 }
                 Ok(json_ok(&status::config(self)))
             }
+            "/api/v1/status/self_metrics" if method == Method::GET => {
+                let p = self.params(request)?;
+                let exposition = self_metrics::exposition(self).await;
+                Ok(json_ok(&self_metrics_json::families_json(&exposition, p.get("metric_name_pattern"))?))
+            }
+            "/api/v1/notifications" if method == Method::GET => Ok(json_ok(&notifications::list_json(&self.notifications))),
+            "/api/v1/notifications/live" if method == Method::GET => Ok(notifications::live(&self.notifications)),
             "/api/v1/status/tsdb" if method == Method::GET => {
                 let p = self.params(request)?;
                 // VictoriaMetrics' `match[]` narrows the figures to the series selected, and
@@ -433,7 +444,7 @@ impl Api {
             "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
             // Prometheus' lifecycle reload (POST/PUT) and VictoriaMetrics' (any method): the
             // scrape configuration file is read again; a mistake keeps the one in force.
-            "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, "/-/reload") {
+            "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, &self.notifications, "/-/reload") {
                 Ok(()) => Ok(text_response(StatusCode::OK, "")),
                 Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
             },

@@ -67,6 +67,14 @@ pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(exposition(api).await));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+/// The server's metrics in the text format (what `/metrics` answers).
+pub async fn exposition(api: &Api) -> String {
     let mut out = String::with_capacity(4096);
     let sum = |f: fn(&ExecutorMetrics) -> &AtomicU64| api.all_metrics.iter().map(|m| f(m).load(Ordering::Relaxed)).sum::<u64>();
     family(&mut out, "metricstor_samples_ingested_total", "counter", "Samples acknowledged to remote_write senders.");
@@ -196,9 +204,13 @@ pub async fn handle_metrics(api: &Api) -> Response<Bytes> {
     let _ = writeln!(out, "metricstor_relabel_dropped_series_total {series_dropped}");
     family(&mut out, "metricstor_relabel_dropped_samples_total", "counter", "Samples (floats and native histograms) not stored because relabel_configs dropped their series.");
     let _ = writeln!(out, "metricstor_relabel_dropped_samples_total {samples_dropped}");
+    let (subscribers, sent, dropped) = api.notifications.figures();
+    family(&mut out, "metricstor_notification_active_subscribers", "gauge", "Clients following /api/v1/notifications/live now.");
+    let _ = writeln!(out, "metricstor_notification_active_subscribers {subscribers}");
+    family(&mut out, "metricstor_notification_updates_sent_total", "counter", "Notification updates handed to subscribers (those dropped included).");
+    let _ = writeln!(out, "metricstor_notification_updates_sent_total {sent}");
+    family(&mut out, "metricstor_notification_updates_dropped_total", "counter", "Notification updates lost because a subscriber's queue was full.");
+    let _ = writeln!(out, "metricstor_notification_updates_dropped_total {dropped}");
     super::process_metrics::write(&mut out);
-    let mut response = Response::new(Bytes::from(out));
-    *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
+    out
 }

@@ -107,16 +107,19 @@ struct Running {
     task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
 }
 
-/// Reloads the scrape configuration and logs what came of it (`trigger`: what asked).
-pub fn log_reload(shared: &SharedConfig, trigger: &str) -> Result<(), String> {
+/// Reloads the scrape configuration and logs what came of it (`trigger`: what asked); a
+/// failure raises the reload-failed notification, a success ends it.
+pub fn log_reload(shared: &SharedConfig, notifications: &crate::notifications::Notifications, trigger: &str) -> Result<(), String> {
     match shared.reload() {
         Ok(Some(jobs)) => {
             tracing::info!(trigger, jobs, "scrape configuration reloaded; targets follow within 5 s");
+            notifications.delete(crate::notifications::RELOAD_FAILED);
             Ok(())
         }
         Ok(None) => Ok(()),
         Err(error) => {
             tracing::error!(trigger, %error, "scrape configuration not reloaded; the one in force stays");
+            notifications.add(crate::notifications::RELOAD_FAILED);
             Err(error)
         }
     }
