@@ -14,5 +14,6 @@ pub mod notifications;
 pub mod runtime;
 pub mod scrape;
 pub mod shard;
+pub mod startup;
 pub mod socket_ingest;
 pub mod thread_priority;

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 
 /// Shown while the last reload of the scrape configuration failed.
 pub const RELOAD_FAILED: &str = "The last reload of the scrape configuration failed; the configuration read before stays in force.";
+/// Shown while the shards open and replay their write-ahead logs.
+pub const STARTING_UP: &str = "Metricstor is starting: its shards are replaying their write-ahead logs (see /api/v1/status/walreplay).";
 /// Shown from the shutdown signal on.
 pub const SHUTTING_DOWN: &str = "Metricstor is shutting down: it accepts no new connections and is finishing the requests in flight.";
 

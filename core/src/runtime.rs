@@ -86,6 +86,7 @@ struct ExecutorPlan {
     /// The running and recently finished queries (shared by every executor).
     query_stats: Arc<QueryStats>,
     notifications: Arc<crate::notifications::Notifications>,
+    startup: Arc<crate::startup::Startup>,
     events: mpsc::Sender<Event>,
     started_at_ms: i64,
     /// This executor's members of the two listening addresses' connection balances.
@@ -130,6 +131,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
     let notifications = Arc::new(crate::notifications::Notifications::new(config.server.max_notification_subscribers));
+    notifications.add(crate::notifications::STARTING_UP);
+    let startup = Arc::new(crate::startup::Startup::default());
     let resolv_conf = config.scrape.resolv_conf.clone().unwrap_or_else(|| std::path::PathBuf::from(crate::scrape::dns::SYSTEM_RESOLV_CONF));
     let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits, resolv_conf));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
@@ -177,6 +180,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
             notifications: notifications.clone(),
+            startup: startup.clone(),
             events: events_tx.clone(),
             started_at_ms,
             http_balance,
@@ -220,6 +224,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         }
     }
     if failure.is_none() {
+        startup.set_ready();
+        notifications.delete(crate::notifications::STARTING_UP);
         tracing::info!(cores, shards, data_dir = %config.storage.data_dir.display(), "metricstor {} started", env!("CARGO_PKG_VERSION"));
         let scheme = if config.tls.enabled() { "https" } else { "http" };
         let mtls = if config.tls.require_client_cert { " with client certificates required" } else { "" };
@@ -311,36 +317,6 @@ async fn run_executor(plan: ExecutorPlan) {
         }
     }
 
-    let mut owners = Vec::new();
-    let shard_options = ShardOptions {
-        wal_segment_bytes: config.storage.wal_segment_size_mb << 20,
-        fsync_on_commit: config.storage.wal_fsync,
-        wal_compression: config.storage.wal_compression,
-        block_duration_ms: config.storage.block_duration_ms(),
-        retention_ms: config.storage.retention_ms(),
-        page_cache_bytes: config.storage.page_cache_mb << 20,
-        max_head_samples: config.storage.max_head_samples,
-        max_series: config.storage.max_series.div_ceil(plan.senders.len().max(1) as u64),
-        max_exemplars: config.storage.max_exemplars.div_ceil(plan.senders.len().max(1) as u64),
-        ..ShardOptions::default()
-    };
-    for (shard, requests) in plan.owned {
-        let dir = data_dir::shard_dir(&config.storage.data_dir, shard);
-        match ShardDb::open(&dir, shard_options.clone()).await {
-            Ok(db) => {
-                let stop = plan.stop_shards_rx.clone();
-                owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop, plan.history.clone())));
-            }
-            Err(e) => {
-                let _ = events.send(Event::ShardsOpened(Err(format!("cannot open shard {shard} in {}: {e}", dir.display()))));
-                return;
-            }
-        }
-    }
-    drop(plan.stop_shards_rx);
-    let _ = events.send(Event::ShardsOpened(Ok(())));
-    tracing::debug!(executor = index, cores, shards = owners.len(), "executor ready");
-
     let api = Rc::new(Api {
         router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()),
         config: config.clone(),
@@ -360,26 +336,57 @@ async fn run_executor(plan: ExecutorPlan) {
         scrape_targets: plan.scrape_targets.clone(),
         scrape_config: plan.scrape.clone(),
         notifications: plan.notifications.clone(),
+        startup: plan.startup.clone(),
     });
     let limits = server_limits(&config);
-    // Files were validated at start-up; a failure here (files changed since) is reported and
-    // this executor serves nothing rather than serving without TLS.
+    // Files were validated at start-up; a failure here (files changed since) fails the
+    // start rather than serving without TLS.
     let tls = match config.tls.settings().map(net::ReloadingConfig::new).transpose() {
         Ok(tls) => tls.map(|t| Rc::new(t.with_trigger(plan.tls_reload.clone()))),
         Err(error) => {
-            tracing::error!(executor = index, %error, "cannot load TLS files; not serving");
-            drop(plan.stop_shards_tx);
-            for owner in owners {
-                owner.await;
-            }
+            let _ = events.send(Event::ShardsOpened(Err(format!("cannot load TLS files: {error}"))));
             return;
         }
     };
     let handler: Rc<dyn net::Handler> = api.clone();
     let transport = api.metrics.transport.clone();
     let (http_balance, grpc_balance) = (Some(plan.http_balance), Some(plan.grpc_balance));
-    let http = net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance);
-    let grpc = net::accept_loop(grpc_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), grpc_balance);
+    // Serving starts before the shards open: until every executor's are, requests that
+    // need them get 503 (`Api::refuse_while_starting`) instead of waiting on the replay.
+    let http = glommio::spawn_local(net::accept_loop(http_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), http_balance));
+    let grpc = glommio::spawn_local(net::accept_loop(grpc_listener, handler.clone(), limits.clone(), plan.shutdown.clone(), tls.clone(), transport.clone(), grpc_balance));
+
+    let mut owners = Vec::new();
+    let shard_options = ShardOptions {
+        wal_segment_bytes: config.storage.wal_segment_size_mb << 20,
+        fsync_on_commit: config.storage.wal_fsync,
+        wal_compression: config.storage.wal_compression,
+        block_duration_ms: config.storage.block_duration_ms(),
+        retention_ms: config.storage.retention_ms(),
+        page_cache_bytes: config.storage.page_cache_mb << 20,
+        max_head_samples: config.storage.max_head_samples,
+        max_series: config.storage.max_series.div_ceil(api.router.shard_count().max(1) as u64),
+        max_exemplars: config.storage.max_exemplars.div_ceil(api.router.shard_count().max(1) as u64),
+        replay_progress: Some(plan.startup.replay.clone()),
+        ..ShardOptions::default()
+    };
+    for (shard, requests) in plan.owned {
+        let dir = data_dir::shard_dir(&config.storage.data_dir, shard);
+        match ShardDb::open(&dir, shard_options.clone()).await {
+            Ok(db) => {
+                let stop = plan.stop_shards_rx.clone();
+                owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop, plan.history.clone())));
+            }
+            Err(e) => {
+                let _ = events.send(Event::ShardsOpened(Err(format!("cannot open shard {shard} in {}: {e}", dir.display()))));
+                return;
+            }
+        }
+    }
+    drop(plan.stop_shards_rx);
+    let _ = events.send(Event::ShardsOpened(Ok(())));
+    tracing::debug!(executor = index, cores, shards = owners.len(), "executor ready");
+
     // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
     let scrapes = crate::scrape::serve(api.clone(), plan.scrape.clone(), plan.scrape_targets.clone(), index, cores, plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);

@@ -78,6 +78,8 @@ pub struct ShardOptions {
     /// Overlapping blocks are merged into their largest only once the newest of them is this
     /// old (`block::compact_plan::OVERLAP_SETTLE_MS`); 0 merges them at once.
     pub overlap_settle_ms: u64,
+    /// Counts the WAL segments opening has to replay and has replayed (start-up status).
+    pub replay_progress: Option<std::sync::Arc<crate::wal::ReplayProgress>>,
 }
 
 impl Default for ShardOptions {
@@ -93,6 +95,7 @@ impl Default for ShardOptions {
             max_series: 0,
             max_exemplars: crate::exemplar::EXEMPLARS_PER_SHARD_DEFAULT,
             overlap_settle_ms: block::compact_plan::OVERLAP_SETTLE_MS,
+            replay_progress: None,
         }
     }
 }
@@ -334,6 +337,7 @@ impl ShardDb {
             fsync_on_commit: options.fsync_on_commit,
             compress: options.wal_compression,
             segment_index_first: checkpoint.as_ref().map_or(1, |(segment, _)| segment + 1),
+            replay_progress: options.replay_progress.clone(),
         };
         let mut apply = |record| match record {
             Record::Series(series) => {

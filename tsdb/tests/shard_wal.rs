@@ -91,6 +91,16 @@ fn write_close_reopen_reads_everything_back() {
     assert!(segments > 3, "expected several segments, got {segments}");
     let replayed = reopen(dir.path());
     assert_eq!(replayed, written);
+    // Opening counts every segment it replays, once.
+    let progress = std::sync::Arc::new(tsdb::wal::ReplayProgress::default());
+    let counted = progress.clone();
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let db = ShardDb::open(&path, ShardOptions { replay_progress: Some(counted), ..options() }).await.expect("reopen");
+        db.close().await.expect("close");
+    });
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((load(&progress.segments_total), load(&progress.segments_replayed)), (segments as u64, segments as u64));
     // Appending after a reopen continues the log; a third open sees both.
     let more = write(dir.path(), vec![vec![series("later", "x", &[(5, 5.0)])]]);
     assert_eq!(more.len(), 9);
@@ -412,7 +422,7 @@ fn replay_counts_late_only_the_samples_of_known_series() {
 
         // A late sample for a series ref that no record names.
         let wal_dir = path.join(tsdb::shard::WAL_DIRNAME);
-        let wal_options = tsdb::wal::WalOptions { segment_bytes: options.wal_segment_bytes, fsync_on_commit: true, compress: false, segment_index_first: 1_000 };
+        let wal_options = tsdb::wal::WalOptions { segment_bytes: options.wal_segment_bytes, fsync_on_commit: true, compress: false, segment_index_first: 1_000, replay_progress: None };
         let mut wal = tsdb::wal::Wal::open(&wal_dir, wal_options, |_| {}).await.expect("open the WAL");
         let orphan = tsdb::wal::record::Record::Samples(vec![(4_242_424, Sample { timestamp_ms: hour + 2, value: 2.0 })]);
         wal.append(&[orphan]).await.expect("append the orphan");

@@ -83,6 +83,8 @@ pub struct Api {
     pub scrape_config: Arc<crate::scrape::SharedConfig>,
     /// The server's notifications, shared by every executor (`/api/v1/notifications`).
     pub notifications: Arc<crate::notifications::Notifications>,
+    /// Whether every shard is open yet, and how far their WAL replay has got.
+    pub startup: Arc<crate::startup::Startup>,
 }
 
 impl net::Handler for Api {
@@ -90,6 +92,9 @@ impl net::Handler for Api {
         Box::pin(async move {
             let path = api_path(request.uri().path()).to_string();
             let endpoint = endpoint_label(&path);
+            if let Some(refused) = self.refuse_while_starting(&path, grpc::is_grpc(&request)) {
+                return refused;
+            }
             if grpc::is_grpc(&request) {
                 let response = grpc::handle(&self, &request).await;
                 self.metrics.count_request("grpc", response.status().as_u16());
@@ -118,6 +123,9 @@ impl net::Handler for Api {
     /// refused as gRPC (`grpc-status` PERMISSION_DENIED), as `grpc::handle` would.
     fn refuse_before_body(&self, request: &http::request::Parts, peer: &net::PeerInfo) -> Option<Response<Bytes>> {
         let path = api_path(request.uri.path());
+        if let Some(refused) = self.refuse_while_starting(path, grpc::has_grpc_content_type(&request.headers)) {
+            return Some(refused);
+        }
         let denied = self.authorize(Some(peer), path).err()?;
         if grpc::has_grpc_content_type(&request.headers) {
             let refused = grpc::refusal(denied);
@@ -132,6 +140,9 @@ impl net::Handler for Api {
     fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
         Box::pin(async move {
             let path = api_path(request.uri().path()).to_string();
+            if let Some(refused) = self.refuse_while_starting(&path, false) {
+                return refused;
+            }
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
                 (Ok(()), Some(format)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
@@ -234,6 +245,19 @@ fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl Api {
+    /// While the shards are still opening, 503 (`Retry-After: 5`; gRPC: UNAVAILABLE) for
+    /// everything but the few paths that read no shard (`startup::served_while_starting`).
+    fn refuse_while_starting(&self, path: &str, grpc: bool) -> Option<Response<Bytes>> {
+        if self.startup.is_ready() || (!grpc && crate::startup::served_while_starting(path)) {
+            return None;
+        }
+        let mut error = ApiError::unavailable("Metricstor is starting: its shards are replaying their write-ahead logs; see /api/v1/status/walreplay");
+        error.headers.push((http::header::RETRY_AFTER, "5".to_string()));
+        let refused = if grpc { grpc::refusal(error) } else { error.into_response() };
+        self.metrics.count_request(if grpc { "grpc" } else { endpoint_label(path) }, refused.status().as_u16());
+        Some(refused)
+    }
+
     /// A read request's parameters (query string and, for `application/x-www-form-urlencoded`
     /// POSTs, the body), with the read filters of the client's identity (`tls.read_filters`)
     /// and the client's address.
@@ -431,6 +455,10 @@ impl Api {
             "/federate" if get_or_post => {
                 let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                 federate::handle_federate(self, &self.params(request)?, &accept).await
+            }
+            "/api/v1/status/walreplay" if method == Method::GET => Ok(json_ok(&self.startup.wal_replay_json())),
+            "/-/ready" if (method == Method::GET || method == Method::HEAD) && !self.startup.is_ready() => {
+                Ok(text_response(StatusCode::SERVICE_UNAVAILABLE, "Metricstor is starting: replaying the write-ahead log.\n"))
             }
             "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))

@@ -34,6 +34,16 @@ pub struct WalOptions {
     /// Index of the first segment when the directory holds none (after a checkpoint
     /// removed every older segment, numbering must continue past the checkpoint's).
     pub segment_index_first: u32,
+    /// Where `open` counts the segments it has to replay and those replayed so far.
+    pub replay_progress: Option<std::sync::Arc<ReplayProgress>>,
+}
+
+/// How far opening WALs has got: segments found to replay and segments replayed, summed
+/// over every WAL that counts into it (one per shard), for a server's start-up status.
+#[derive(Debug, Default)]
+pub struct ReplayProgress {
+    pub segments_total: std::sync::atomic::AtomicU64,
+    pub segments_replayed: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -130,6 +140,13 @@ impl Wal {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         prime_dma_probe(dir).await?;
         let segments = list_segments(dir)?;
+        let progress = options.replay_progress.clone();
+        let count = |counter: fn(&ReplayProgress) -> &std::sync::atomic::AtomicU64, n: usize| {
+            if let Some(p) = &progress {
+                counter(p).fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        count(|p| &p.segments_total, segments.len());
         let mut last: Option<(u32, u64, Vec<u8>)> = None;
         for (i, &index) in segments.iter().enumerate() {
             let path = segment_path(dir, index);
@@ -146,10 +163,13 @@ impl Wal {
                 }
                 let tail = scan.tail_page;
                 let _ = file.close().await;
+                // The segments removed count as done: nothing is left to replay.
+                count(|p| &p.segments_replayed, segments.len() - i);
                 last = Some((index, bad_at, tail));
                 break;
             }
             let _ = file.close().await;
+            count(|p| &p.segments_replayed, 1);
             last = Some((index, scan.good_end, scan.tail_page));
         }
         let (segment, offset, tail) =
