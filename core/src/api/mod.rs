@@ -437,6 +437,17 @@ impl Api {
                 pools.sort();
                 Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": { "scrapePools": pools } }).to_string()))
             }
+            "/api/v1/scrape_pools/config" if method == Method::GET => {
+                // A job's configuration (targets, URLs; secrets masked): not for a confined client.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/scrape_pools/config")?;
+                let pool = p.get("scrapePool").filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_data("no scrapePool parameter provided"))?;
+                let config = self.scrape_config.snapshot().1;
+                let job = config.jobs.iter().find(|j| j.name == pool).ok_or_else(|| ApiError::bad_data(format!("error retrieving scrape config: scrape pool {pool:?} not found")))?;
+                let mut data = String::from("{\"yaml\":");
+                json::push_json_string(&mut data, &job.shown_yaml);
+                data.push('}');
+                Ok(json_ok(&data))
+            }
             "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),

@@ -42,10 +42,28 @@ struct JobsFile {
     scrape_configs: Vec<JobSection>,
 }
 
+/// The jobs of a file as written, for `/api/v1/scrape_pools/config` (`shown_config`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WrittenJobs {
+    scrape_configs: Vec<serde_json::Value>,
+}
+
+/// `text`'s jobs as written (none when it is empty; read after the typed parse succeeded).
+/// Only `true`/`false` read as booleans: a string such as `y` in `params` stays a string,
+/// as the typed parse reads it.
+fn written_jobs(text: &str) -> Vec<serde_json::Value> {
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let options = serde_saphyr::Options { strict_booleans: true, ..serde_saphyr::Options::default() };
+    serde_saphyr::from_str_with_options::<WrittenJobs>(text, options).map(|w| w.scrape_configs).unwrap_or_default()
+}
+
 /// The jobs of every file `scrape_config_files` names now (relative names from `base`),
 /// each with where it came from (for errors) and its file's directory (relative names in a
 /// job are taken from there, as Prometheus takes them).
-fn jobs_from_files(patterns: &[String], base: &Path) -> Result<Vec<(String, PathBuf, JobSection)>, String> {
+fn jobs_from_files(patterns: &[String], base: &Path) -> Result<Vec<(String, PathBuf, JobSection, serde_json::Value)>, String> {
     let mut jobs = Vec::new();
     for pattern in patterns {
         let path = base.join(pattern);
@@ -58,8 +76,9 @@ fn jobs_from_files(patterns: &[String], base: &Path) -> Result<Vec<(String, Path
             let text = std::fs::read_to_string(&file).map_err(|e| format!("scrape_config_files: cannot read {}: {e}", file.display()))?;
             let parsed: JobsFile = if text.trim().is_empty() { JobsFile::default() } else { serde_saphyr::from_str(&text).map_err(|e| format!("scrape_config_files: {}: {e}", file.display()))? };
             let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| base.to_path_buf());
+            let mut written = written_jobs(&text).into_iter();
             for (i, job) in parsed.scrape_configs.into_iter().enumerate() {
-                jobs.push((format!("{} scrape_configs[{i}]", file.display()), dir.clone(), job));
+                jobs.push((format!("{} scrape_configs[{i}]", file.display()), dir.clone(), job, written.next().unwrap_or_default()));
             }
         }
     }
@@ -989,6 +1008,8 @@ pub struct ScrapeJob {
     pub native_histogram_bucket_limit: usize,
     /// The finest schema stored (from `native_histogram_min_bucket_factor`; 8 when unset).
     pub native_histogram_max_schema: i32,
+    /// The job's configuration as `/api/v1/scrape_pools/config` shows it (`shown_config`).
+    pub shown_yaml: String,
 }
 
 impl std::fmt::Debug for ScrapeJob {
@@ -1047,14 +1068,16 @@ impl ScrapeConfig {
             return Err("global.scrape_timeout must not be greater than global.scrape_interval".into());
         }
         let mut jobs: Vec<Arc<ScrapeJob>> = Vec::new();
-        let mut sections: Vec<(String, PathBuf, JobSection)> = root.scrape_configs.into_iter().enumerate().map(|(i, s)| (format!("scrape_configs[{i}]"), base.to_path_buf(), s)).collect();
+        let mut written = written_jobs(text).into_iter();
+        let mut sections: Vec<(String, PathBuf, JobSection, serde_json::Value)> =
+            root.scrape_configs.into_iter().enumerate().map(|(i, s)| (format!("scrape_configs[{i}]"), base.to_path_buf(), s, written.next().unwrap_or_default())).collect();
         sections.extend(jobs_from_files(&root.scrape_config_files, base)?);
         if let Some(protocols) = &root.global.scrape_protocols {
             accept_header(protocols, "underscores").map_err(|e| format!("global: {e}"))?;
         }
         // As Prometheus' feature flag changes the default of `global.scrape_protocols`.
         let global_protocols = root.global.scrape_protocols.clone().or_else(|| server.start_timestamp_zero_ingestion.then(|| PROTO_FIRST_PROTOCOLS.map(String::from).to_vec()));
-        for (place, job_base, section) in sections {
+        for (place, job_base, section, written) in sections {
             let name = section.job_name.clone();
             if name.is_empty() {
                 return Err(format!("{place}: job_name is required"));
@@ -1080,7 +1103,8 @@ impl ScrapeConfig {
                 convert_classic_histograms_to_nhcb: g.convert_classic_histograms_to_nhcb,
                 extra_scrape_metrics: g.extra_scrape_metrics,
             };
-            let job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
+            let mut job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
+            job.shown_yaml = super::shown_config::shown_yaml(&written, &job);
             jobs.push(Arc::new(job));
         }
         let mut external_labels = Vec::new();
@@ -1917,6 +1941,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         },
     };
     Ok(ScrapeJob {
+        shown_yaml: String::new(),
         name: s.job_name,
         interval_ms,
         timeout_ms,

@@ -28,6 +28,7 @@ pub mod protobuf;
 pub mod proxy;
 pub mod relabeled;
 pub mod scrape_loop;
+pub mod shown_config;
 pub mod start_timestamps;
 pub mod status;
 
