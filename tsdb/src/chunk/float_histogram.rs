@@ -52,7 +52,64 @@ impl CounterResetHeader {
 
 /// The counter-reset header of an encoded histogram chunk (`Unknown` when too short).
 pub fn histogram_chunk_header(bytes: &[u8]) -> CounterResetHeader {
-    bytes.get(2).map_or(CounterResetHeader::Unknown, |b| CounterResetHeader::from_byte(*b))
+    HeaderLayout::Plain.counter_reset_header(bytes)
+}
+
+/// Where a histogram chunk's three header bytes keep the sample count and the counter-reset
+/// header: the float histogram chunk and its start-time variant share every other byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderLayout {
+    /// A 16-bit count, then the counter-reset header's byte (encoding 3).
+    Plain,
+    /// The counter-reset header in the top two bits of a 14-bit count, then the start-time
+    /// header byte (encoding 6).
+    StartTimes,
+}
+
+/// Bits of the first two header bytes that hold the sample count in the start-time layout.
+pub(crate) const START_TIMES_COUNT_MASK: u16 = 0x3FFF;
+
+impl HeaderLayout {
+    /// The sample count in `bytes`' header (0 when too short).
+    pub(crate) fn num_samples(self, bytes: &[u8]) -> u16 {
+        let Some(h) = bytes.get(..HISTOGRAM_HEADER_BYTES) else {
+            return 0;
+        };
+        let word = u16::from_be_bytes([h[0], h[1]]);
+        match self {
+            HeaderLayout::Plain => word,
+            HeaderLayout::StartTimes => word & START_TIMES_COUNT_MASK,
+        }
+    }
+
+    /// The counter-reset header in `bytes`' header (`Unknown` when too short).
+    pub(crate) fn counter_reset_header(self, bytes: &[u8]) -> CounterResetHeader {
+        let at = match self {
+            HeaderLayout::Plain => 2,
+            HeaderLayout::StartTimes => 0,
+        };
+        match bytes.get(..HISTOGRAM_HEADER_BYTES) {
+            Some(h) => CounterResetHeader::from_byte(h[at]),
+            None => CounterResetHeader::Unknown,
+        }
+    }
+
+    /// The header bytes of an empty chunk.
+    fn empty_header(self, header: CounterResetHeader) -> Vec<u8> {
+        match self {
+            HeaderLayout::Plain => vec![0, 0, header as u8],
+            HeaderLayout::StartTimes => vec![header as u8, 0, 0],
+        }
+    }
+
+    /// Writes `count` into the header in `bytes`, keeping the counter-reset header.
+    fn write_num_samples(self, bytes: &mut [u8], count: u16) {
+        let word = match self {
+            HeaderLayout::Plain => count,
+            HeaderLayout::StartTimes => (u16::from(bytes[0] & HEADER_MASK) << 8) | (count & START_TIMES_COUNT_MASK),
+        };
+        bytes[..2].copy_from_slice(&word.to_be_bytes());
+    }
 }
 
 /// What `FloatHistogramAppender::appendable` says about a histogram.
@@ -246,7 +303,8 @@ fn compare_buckets(old_spans: &[BucketSpan], old: &[XorField], new_spans: &[Buck
 /// Builds one float histogram chunk. Every histogram appended must be `appendable`.
 #[derive(Clone, Debug)]
 pub struct FloatHistogramAppender {
-    writer: BitWriter,
+    pub(super) writer: BitWriter,
+    layout: HeaderLayout,
     count: u16,
     schema: i32,
     zero_threshold: f64,
@@ -265,9 +323,14 @@ pub struct FloatHistogramAppender {
 impl FloatHistogramAppender {
     /// An empty chunk with the given counter-reset header.
     pub fn new(header: CounterResetHeader) -> Self {
-        let bytes = vec![0, 0, header as u8];
+        FloatHistogramAppender::with_layout(header, HeaderLayout::Plain)
+    }
+
+    /// An empty chunk of either header layout.
+    pub(crate) fn with_layout(header: CounterResetHeader, layout: HeaderLayout) -> Self {
         FloatHistogramAppender {
-            writer: BitWriter::from_parts(bytes, 0),
+            writer: BitWriter::from_parts(layout.empty_header(header), 0),
+            layout,
             count: 0,
             schema: 0,
             zero_threshold: 0.0,
@@ -309,7 +372,7 @@ impl FloatHistogramAppender {
     }
 
     pub fn header(&self) -> CounterResetHeader {
-        histogram_chunk_header(&self.writer.bytes)
+        self.layout.counter_reset_header(&self.writer.bytes)
     }
 
     /// The newest sample's timestamp, `None` before the first append.
@@ -439,9 +502,7 @@ impl FloatHistogramAppender {
         }
         self.t = timestamp_ms;
         self.count += 1;
-        let header = self.count.to_be_bytes();
-        self.writer.bytes[0] = header[0];
-        self.writer.bytes[1] = header[1];
+        self.layout.write_num_samples(&mut self.writer.bytes, self.count);
     }
 }
 
@@ -455,7 +516,7 @@ pub fn histogram_num_samples(bytes: &[u8]) -> u16 {
 /// `NotCounterReset` after a chunk's first sample and `Unknown` for the first (whether the
 /// chunk before it still exists is not known here).
 pub struct FloatHistogramIterator<'a> {
-    reader: BitReader<'a>,
+    pub(super) reader: BitReader<'a>,
     total: u16,
     read: u16,
     header: CounterResetHeader,
@@ -476,12 +537,16 @@ pub struct FloatHistogramIterator<'a> {
 
 impl<'a> FloatHistogramIterator<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        let total = histogram_num_samples(bytes);
+        FloatHistogramIterator::with_layout(bytes, HeaderLayout::Plain)
+    }
+
+    /// An iterator over a chunk of either header layout.
+    pub(crate) fn with_layout(bytes: &'a [u8], layout: HeaderLayout) -> Self {
         FloatHistogramIterator {
             reader: BitReader::new(bytes.get(HISTOGRAM_HEADER_BYTES..).unwrap_or(&[])),
-            total: if bytes.len() < HISTOGRAM_HEADER_BYTES { 0 } else { total },
+            total: layout.num_samples(bytes),
             read: 0,
-            header: histogram_chunk_header(bytes),
+            header: layout.counter_reset_header(bytes),
             schema: 0,
             zero_threshold: 0.0,
             positive_spans: Vec::new(),
@@ -505,6 +570,21 @@ impl<'a> FloatHistogramIterator<'a> {
 
     pub fn header(&self) -> CounterResetHeader {
         self.header
+    }
+
+    /// The timestamp of the sample read last (0 before the first).
+    pub(crate) fn last_timestamp(&self) -> i64 {
+        self.t
+    }
+
+    /// Samples read so far.
+    pub(crate) fn num_read(&self) -> u16 {
+        self.read
+    }
+
+    /// Stops the iteration as malformed (for what a chunk variant stores after each sample).
+    pub(crate) fn mark_corrupt(&mut self) {
+        self.corrupt = true;
     }
 
     fn read_layout(&mut self) -> Option<()> {
