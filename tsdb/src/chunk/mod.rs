@@ -1,17 +1,27 @@
 //! Chunk encodings, bit-compatible with Prometheus' `chunkenc` so the same bytes go into
 //! Prometheus-format blocks: XOR (Gorilla) for floats (`XORChunk`) and float histograms
-//! (`FloatHistogramChunk`).
+//! (`FloatHistogramChunk`), and their variants that carry a start time per sample (`XOR2Chunk`,
+//! `FloatHistogramSTChunk`).
 
 pub mod bits;
 pub mod float_histogram;
+pub mod float_histogram_st;
+pub mod start_times;
 pub mod varbit;
 pub mod xor;
+pub mod xor2;
+
+#[cfg(test)]
+mod prometheus_cross_check;
 
 pub use float_histogram::{
     decode_histograms_kept, encode_histogram_chunks, Appendable, CounterResetHeader, EncodedHistogramChunk, FloatHistogramAppender, FloatHistogramIterator,
     HISTOGRAM_SAMPLES_PER_CHUNK_MAX,
 };
+pub use float_histogram_st::{decode_float_histograms_st_kept, float_histogram_st_num_samples, FloatHistogramStAppender, FloatHistogramStIterator, HISTOGRAM_ST_SAMPLES_MAX};
+pub use start_times::{StartedHistogram, StartedSample, FIRST_START_CHANGE_INDEX_MAX};
 pub use xor::{decode_kept, xor_num_samples, XorAppender, XorChunk, XorIterator};
+pub use xor2::{decode_xor2_kept, xor2_num_samples, Xor2Appender, Xor2Iterator, XOR2_HEADER_BYTES};
 
 /// A chunk's encoding, numbered as Prometheus' `chunkenc.Encoding` (the byte before a
 /// chunk's data in a block's chunk segment).
