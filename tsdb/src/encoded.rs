@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding};
+use crate::chunk::{decode_chunk_kept, ChunkEncoding};
 use crate::merge::{merge_mixed, merge_samples};
 use crate::model::{HistogramSample, Labels, Sample, SeriesSamples};
 
@@ -61,9 +61,9 @@ impl From<Vec<u8>> for ChunkBytes {
 }
 
 impl EncodedChunk {
-    /// Samples in the chunk, from its header (both encodings start with the count).
+    /// Samples in the chunk, from its header.
     pub fn num_samples(&self) -> usize {
-        usize::from(xor_num_samples(&self.bytes))
+        usize::from(self.encoding.num_samples(&self.bytes))
     }
 }
 
@@ -90,7 +90,7 @@ impl EncodedPart {
 
     /// True when the part holds native histograms (decoded or in chunks).
     pub fn has_histograms(&self) -> bool {
-        !self.histograms.is_empty() || self.chunks.iter().any(|c| c.encoding == ChunkEncoding::FloatHistogram)
+        !self.histograms.is_empty() || self.chunks.iter().any(|c| c.encoding.holds_histograms())
     }
 
     /// A lower bound of the samples this part holds in `[mint_ms, maxt_ms]`, from headers
@@ -121,8 +121,8 @@ impl EncodedPart {
         let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
         let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !deleted(t);
         let mut from_chunks = Vec::new();
-        for c in self.chunks.iter().filter(|c| c.encoding == ChunkEncoding::FloatHistogram && c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
-            if !decode_histograms_kept(&c.bytes, &mut from_chunks, keep) {
+        for c in self.chunks.iter().filter(|c| c.encoding.holds_histograms() && c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
+            if !decode_chunk_kept(c.encoding, &c.bytes, &mut Vec::new(), &mut from_chunks, keep) {
                 return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
             }
         }
@@ -150,8 +150,8 @@ impl EncodedPart {
     /// hides, chunk after chunk; `Err` names the first malformed chunk.
     fn decode_chunks_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>) -> Result<(), MalformedChunk> {
         let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
-        for c in self.chunks.iter().filter(|c| c.encoding == ChunkEncoding::Xor && c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
-            if !decode_kept(&c.bytes, out, |t| t >= mint_ms && t <= maxt_ms && !deleted(t)) {
+        for c in self.chunks.iter().filter(|c| !c.encoding.holds_histograms() && c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
+            if !decode_chunk_kept(c.encoding, &c.bytes, out, &mut Vec::new(), |t| t >= mint_ms && t <= maxt_ms && !deleted(t)) {
                 return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
             }
         }

@@ -15,7 +15,7 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{decode_histograms_kept, decode_kept, xor_num_samples, ChunkEncoding, XorAppender, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_chunk_kept, ChunkEncoding, XorAppender, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::merge::{merge_mixed, merge_samples};
 use crate::model::{HistogramSample, Labels, Sample};
@@ -181,7 +181,7 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
         let mut run_samples = 0;
         for (i, c) in chunks {
             let (encoding, bytes) = cursors[i].block.read_chunk(c.chunk_ref)?;
-            let num_samples = u64::from(xor_num_samples(&bytes));
+            let num_samples = u64::from(encoding.num_samples(&bytes));
             let chunk = RawChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, num_samples, encoding, bytes: bytes.into() };
             if encoding != ChunkEncoding::Xor {
                 join_chunks(cursors, &labels, std::mem::take(&mut run), &mut out)?;
@@ -211,10 +211,8 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
             }
             let (encoding, bytes) = block.read_chunk(c.chunk_ref)?;
             let keep = |t: i64| !Tombstones::is_deleted(deleted, t);
-            let decoded = match encoding {
-                ChunkEncoding::Xor => decode_kept(&bytes, &mut samples, keep),
-                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut histograms, keep),
-            };
+            // Chunks with start times lose them here: merged series are written without.
+            let decoded = decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep);
             if !decoded {
                 return Err(Error::corrupt(
                     block.dir().join(CHUNKS_DIRNAME),

@@ -15,7 +15,7 @@ use super::meta::BlockMeta;
 use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{BlockSeries, CHUNKS_DIRNAME, INDEX_FILENAME};
-use crate::chunk::{decode_histograms_kept, decode_kept, ChunkEncoding};
+use crate::chunk::{decode_chunk_kept, ChunkEncoding};
 use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
@@ -256,10 +256,8 @@ impl Block {
                 continue;
             }
             let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
-            let decoded = match encoding {
-                ChunkEncoding::Xor => decode_kept(&bytes, &mut part.samples, keep),
-                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut part.histograms, keep),
-            };
+            // Start times (encodings 4 and 6) are not kept: reads do not answer them yet.
+            let decoded = decode_chunk_kept(encoding, &bytes, &mut part.samples, &mut part.histograms, keep);
             if !decoded {
                 tracing::error!(series = %s.labels, chunk = c.chunk_ref, "damaged chunk; series left out of the answer");
                 return None;
@@ -294,10 +292,7 @@ impl Block {
         for c in &s.chunks {
             let (encoding, bytes) = self.chunks.read_chunk(c.chunk_ref)?;
             let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
-            let decoded = match encoding {
-                ChunkEncoding::Xor => decode_kept(&bytes, &mut samples, keep),
-                ChunkEncoding::FloatHistogram => decode_histograms_kept(&bytes, &mut histograms, keep),
-            };
+            let decoded = decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep);
             if !decoded {
                 return Err(Error::corrupt(
                     self.dir.join(CHUNKS_DIRNAME),

@@ -79,6 +79,9 @@ pub fn partition(series: Vec<BlockSeries>, range_ends: &[i64]) -> Option<Vec<Vec
                         return None;
                     }
                 }
+                // Splitting would drop the start times: the caller cuts range by range instead,
+                // keeping chunks whole.
+                ChunkEncoding::Xor2 | ChunkEncoding::FloatHistogramSt => return None,
                 ChunkEncoding::FloatHistogram => {
                     let mut decoded = Vec::new();
                     if !crate::chunk::float_histogram::decode_histograms_kept(&chunk.bytes, &mut decoded, |_| true) {
