@@ -109,6 +109,9 @@ pub static FUNCTIONS: &[Function] = &[
     f("end", &[], 0, Some(0), S),
     f("min_of", &[S, S], 2, Some(2), S),
     f("max_of", &[S, S], 2, Some(2), S),
+    // The start time of each sample an instant selector sees (nothing without the engine's
+    // `use_start_timestamps`, or over an expression).
+    f("start_timestamp", &[V], 1, Some(1), V),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Function> {

@@ -1,7 +1,7 @@
 //! PromQL annotations (Prometheus' `util/annotations`): the warnings and infos an answer
 //! carries beside its result. Evaluation adds them where their condition arises; they are kept
 //! once per message (the position of the latest wins, as in Prometheus' map, except for forced
-//! monotonicity, whose occurrences merge) and rendered at the end with Prometheus' exact texts
+//! monotonicity and start time overlaps, whose occurrences merge) and rendered at the end with Prometheus' exact texts
 //! and the ` (line:col)` of the expression they concern.
 
 use std::collections::HashMap;
@@ -56,6 +56,10 @@ pub(crate) enum Annotation {
     QuantileNaNSkew { metric: String },
     FractionNaNs { metric: String },
     MismatchedCustomBuckets(Operation),
+    /// A sample's start time reaches back before the previous sample of the series (neither a
+    /// cumulative counter's constant start nor a delta's previous time); its occurrences are
+    /// counted.
+    StartTimeOverlap { metric: String },
 }
 
 /// Kinds whose message ends in ` for metric name "x"` only when there is a name.
@@ -152,6 +156,9 @@ impl Annotation {
             Annotation::MismatchedCustomBuckets(op) => {
                 let _ = write!(out, "mismatched custom buckets were reconciled during {}", op.name());
             }
+            Annotation::StartTimeOverlap { metric } => {
+                let _ = write!(out, "sample has start time that overlaps with previous sample timestamp for metric {}", quote(metric));
+            }
         }
         out
     }
@@ -175,6 +182,8 @@ struct Entry {
     warning: bool,
     pos: Pos,
     monotonicity: Option<MonotonicitySpan>,
+    /// For start time overlaps: how many times it was added (shown when more than one).
+    occurrences: Option<usize>,
 }
 
 /// Distinct annotations a query keeps (one per metric name is possible, e.g. `rate` over
@@ -198,6 +207,7 @@ impl Annotations {
             }
             _ => None,
         };
+        let counted = matches!(annotation, Annotation::StartTimeOverlap { .. });
         let message = annotation.message();
         let warning = annotation.is_warning();
         if self.by_message.len() >= ANNOTATIONS_MAX && !self.by_message.contains_key(&message) {
@@ -208,9 +218,13 @@ impl Annotations {
         }
         match self.by_message.get_mut(&message) {
             Some(known) => {
-                // Merged occurrences of forced monotonicity keep the first one's position.
-                if known.monotonicity.is_none() {
+                // Merged occurrences (forced monotonicity, start time overlaps) keep the first
+                // one's position.
+                if known.monotonicity.is_none() && known.occurrences.is_none() {
                     known.pos = pos;
+                }
+                if let Some(n) = &mut known.occurrences {
+                    *n += 1;
                 }
                 if let (Some(k), Some(new)) = (&mut known.monotonicity, monotonicity) {
                     k.min_t_ms = k.min_t_ms.min(new.min_t_ms);
@@ -222,7 +236,7 @@ impl Annotations {
                 }
             }
             None => {
-                self.by_message.insert(message, Entry { warning, pos, monotonicity });
+                self.by_message.insert(message, Entry { warning, pos, monotonicity, occurrences: counted.then_some(1) });
             }
         }
     }
@@ -244,6 +258,9 @@ impl Annotations {
                     rfc3339(m.min_t_ms),
                     rfc3339(m.max_t_ms)
                 );
+            }
+            if let Some(n) = entry.occurrences.filter(|&n| n > 1) {
+                let _ = write!(text, " ({n} occurrences)");
             }
             match entry.pos.line_col(query) {
                 Some((line, column)) => {

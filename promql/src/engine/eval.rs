@@ -227,7 +227,7 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
 /// may read one series at a time (`series_major::streamable`) are left for it: it fetches
 /// them whole only where it declines the aggregation (`fetch_remaining`).
 pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
-    let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr) } else { Default::default() };
+    let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr, q.options.use_start_timestamps) } else { Default::default() };
     let last_only = q.last_sample_selects();
     let stats_selects = super::stats_decoding::stats_selectors(&q.expr);
     let mut selects = HashMap::new();
@@ -588,6 +588,24 @@ impl Evaluator<'_> {
         self.instant_elems_timed(vs, t).into_iter().map(|(e, _)| e).collect()
     }
 
+    /// Per series, the start time of the sample an instant selector sees at `t` (0: that sample
+    /// has none), in the order of `instant_elems_timed`.
+    pub(super) fn instant_starts(&self, vs: &VectorSelector, t: i64) -> Vec<(Labels, i64)> {
+        let series = self.selected(vs);
+        let mut at = 0;
+        self.instant_elems_timed(vs, t)
+            .into_iter()
+            .map(|(e, sample_ms)| {
+                // Elements come in series order: move on to this one's series.
+                while series.get(at).is_some_and(|s| !(s.labels.ptr_eq(&e.labels) || s.labels == e.labels)) {
+                    at += 1;
+                }
+                let start = series.get(at).map_or(0, |s| super::start_times::start_of(s, e.histogram.is_some(), sample_ms));
+                (e.labels, start)
+            })
+            .collect()
+    }
+
     /// `instant_elems` with each sample's timestamp.
     pub(super) fn instant_elems_timed(&self, vs: &VectorSelector, t: i64) -> Vec<(Elem, i64)> {
         let floats = self.instant_samples(vs, t);
@@ -783,9 +801,14 @@ impl Evaluator<'_> {
 
 /// The histograms of `all` (ordered by time) in the left-open window `(start, end]`.
 pub(super) fn histograms_within(all: &[HistogramSample], start: i64, end: i64) -> &[HistogramSample] {
+    &all[histogram_window(all, start, end)]
+}
+
+/// The indexes in `all` (ordered by time) of the histograms in the left-open window `(start, end]`.
+pub(super) fn histogram_window(all: &[HistogramSample], start: i64, end: i64) -> std::ops::Range<usize> {
     let from = all.partition_point(|p| p.timestamp_ms <= start);
     let to = all.partition_point(|p| p.timestamp_ms <= end);
-    &all[from..to.max(from)]
+    from..to.max(from)
 }
 
 /// The labels that describe what a value means: arithmetic and most functions remove them.

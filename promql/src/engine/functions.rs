@@ -13,6 +13,7 @@ use super::histogram_eval::{metric_name, WindowReport};
 use super::native_histogram::Notes;
 use super::eval::{check_unique, Elem, Evaluator, RangeSeries, StepValue};
 use super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
+use super::start_times::{self, WindowStarts};
 use super::stats::{go_max, go_min};
 use super::{at_ms, extended_margins, Error};
 use crate::ast::{Expr, Pos, VectorSelector};
@@ -321,6 +322,17 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
         "timestamp" => match unparen(&args[0]) {
             Expr::VectorSelector(vs) => ev.instant_elems_timed(vs, t).into_iter().map(|(e, at)| Elem::new(e.labels, at as f64 / 1000.0, false)).collect(),
             _ => any_vector_arg(arg(0)?)?.into_iter().map(|e| Elem::new(e.labels, t as f64 / 1000.0, e.drop_name)).collect(),
+        },
+        "start_timestamp" => match unparen(&args[0]) {
+            Expr::VectorSelector(vs) if ev.options.use_start_timestamps => {
+                ev.instant_starts(vs, t).into_iter().map(|(labels, start_ms)| Elem::new(labels, start_ms as f64 / 1000.0, false)).collect()
+            }
+            Expr::VectorSelector(_) => Vec::new(),
+            // Only a selector's samples carry start times; an expression's values have none.
+            _ => {
+                any_vector_arg(arg(0)?)?;
+                Vec::new()
+            }
         },
         "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" => {
             let input = if args.is_empty() { vec![Elem::new(Labels::default(), t as f64 / 1000.0, false)] } else { vector_arg(arg(0)?)? };
@@ -642,6 +654,9 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
             _ => None,
         };
         let mut filtered = Vec::new();
+        // Start times, where this function reads them and a series has them (`start_times`).
+        let read_starts = ev.options.use_start_timestamps && start_times::reads_start_times(kind);
+        let mut filtered_starts = Vec::new();
         let windows = ev.windows(selector, reference + after, range_ms + before + after);
         let stale = ev.stale_flags(selector);
         // Without delayed name removal the name goes here, from label sets stripped once per
@@ -650,10 +665,15 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
         // Series whose names do not look like counters', not reported yet.
         let mut non_counters = if counter_function { ev.take_non_counters(selector) } else { None };
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
-            let window = super::eval::without_stale(&s.samples[from..to], stale.get(i).copied().unwrap_or(true), &mut filtered);
+            let may_hold_stale = stale.get(i).copied().unwrap_or(true);
+            let window = super::eval::without_stale(&s.samples[from..to], may_hold_stale, &mut filtered);
+            let starts = if read_starts { start_times::series_starts(s) } else { None };
+            let float_starts = starts.map(|st| start_times::starts_without_stale(&s.samples[from..to], &st.floats[from..to], may_hold_stale, &mut filtered_starts));
             if !s.histograms.is_empty() {
                 // An extended window reaches past the range like the floats' window does.
-                let histograms = super::eval::histograms_within(&s.histograms, reference - range_ms - before, reference + after);
+                let in_window = super::eval::histogram_window(&s.histograms, reference - range_ms - before, reference + after);
+                let window_starts = starts.map(|st| WindowStarts { floats: float_starts.unwrap_or_default(), histograms: &st.histograms[in_window.clone()] });
+                let histograms = &s.histograms[in_window];
                 if !histograms.is_empty() {
                     let labels = match &stripped {
                         Some(st) => st.labels[i].clone(),
@@ -662,9 +682,9 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
                     let drop = stripped.is_none() && drop_name;
                     let report = WindowReport { ev, pos: report_pos, labels: &s.labels };
                     let value = if extended {
-                        super::histogram_eval::extended_range_value(name, window, histograms, start, end, selector.smoothed, &report)
+                        super::histogram_eval::extended_range_value(name, window, histograms, start, end, selector.smoothed, &report, window_starts)
                     } else {
-                        super::histogram_eval::range_value_with_histograms(kind, name, window, histograms, RangeArgs { start, end, t, param, factors }, &report)
+                        super::histogram_eval::range_value_with_histograms(kind, name, window, histograms, RangeArgs { start, end, t, param, factors }, &report, window_starts)
                     };
                     if let Some(e) = value.map(|v| v.into_elem(labels, drop)) {
                         out.push(e);
@@ -675,7 +695,24 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
             if window.is_empty() {
                 continue;
             }
-            if let Some(v) = if extended { compute_extended(window) } else { compute(window) } {
+            let value = match (float_starts, kind) {
+                // `anchored`/`smoothed` rates interpolate at the edges and read no start times.
+                (Some(starts), RangeKind::Rate | RangeKind::Increase) if !extended => {
+                    let (value, overlap) = start_times::rate(window, starts, start, end, matches!(kind, RangeKind::Rate));
+                    if overlap {
+                        ev.annotate(Annotation::StartTimeOverlap { metric: metric_name(&s.labels) }, report_pos);
+                    }
+                    value
+                }
+                (Some(starts), RangeKind::Irate) => start_times::irate(window, starts),
+                (Some(starts), RangeKind::Resets) => {
+                    let from = if extended { anchored_start(window, start) } else { Some(0) };
+                    from.map(|f| start_times::resets(&window[f..], &starts[f..]))
+                }
+                _ if extended => compute_extended(window),
+                _ => compute(window),
+            };
+            if let Some(v) = value {
                 if let Some(flags) = &mut non_counters {
                     if flags[i] {
                         flags[i] = false;
@@ -707,7 +744,8 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
                 super::histogram_eval::forget_reset_hints(&mut histograms);
             }
             let report = WindowReport { ev, pos: report_pos, labels: &labels };
-            if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }, &report) {
+            // A range vector that is no plain selector (a subquery) has no start times.
+            if let Some(v) = super::histogram_eval::range_value_with_histograms(kind, name, &samples, &histograms, RangeArgs { start, end, t, param, factors }, &report, None) {
                 out.push(v.into_elem(labels, drop));
             }
             continue;

@@ -14,6 +14,7 @@ pub(crate) mod native_histogram;
 mod range_functions;
 mod series_major;
 mod sort_warning;
+mod start_times;
 mod stats;
 mod stats_decoding;
 
@@ -43,11 +44,17 @@ pub struct EngineOptions {
     /// selector or a range function of one series-major (`series_major`); the same results
     /// as step-major evaluation, which `false` keeps for everything (for comparison).
     pub series_major: bool,
+    /// Prometheus' experimental `use-start-timestamps` (off by default there, on in its test
+    /// scripts): `rate`, `increase`, `irate` and `resets` read the start time of each sample
+    /// of a range selector (a reset where a start lies after the previous sample; the first
+    /// sample's start instead of extrapolating to the left) and `start_timestamp(selector)`
+    /// answers them; off, series' start times are ignored and `start_timestamp` is empty.
+    pub use_start_timestamps: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false, series_major: true }
+        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false, series_major: true, use_start_timestamps: false }
     }
 }
 

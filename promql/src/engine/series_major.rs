@@ -113,8 +113,10 @@ fn is_plain_range_function(name: &str) -> bool {
         || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
 }
 
-/// The source of `a` when `a` has the shape evaluated here.
-fn eligible_source(a: &Aggregate) -> Option<Source<'_>> {
+/// The source of `a` when `a` has the shape evaluated here. With start times in use, a range
+/// function that reads them is left to the step-major path: the series arrive here without
+/// their start times (`Querier::select_each`).
+fn eligible_source(a: &Aggregate, use_start_timestamps: bool) -> Option<Source<'_>> {
     let supported = matches!(
         a.op,
         AggregateOp::Sum | AggregateOp::Avg | AggregateOp::Count | AggregateOp::Group | AggregateOp::Min | AggregateOp::Max | AggregateOp::Stdvar | AggregateOp::Stddev
@@ -122,37 +124,40 @@ fn eligible_source(a: &Aggregate) -> Option<Source<'_>> {
     if !supported || a.param.is_some() {
         return None;
     }
-    Source::of(&a.expr)
+    match Source::of(&a.expr)? {
+        Source::Range { kind, .. } if use_start_timestamps && super::start_times::reads_start_times(kind) => None,
+        source => Some(source),
+    }
 }
 
 /// The selects of a range query that `precompute` reads series by series (`Evaluator::stream`):
 /// those of the eligible aggregations outside subqueries. Each selector belongs to one
 /// aggregation, so nothing else reads them unless the aggregation is declined.
-pub(super) fn streamable(expr: &Expr) -> HashSet<SelectKey> {
+pub(super) fn streamable(expr: &Expr, use_start_timestamps: bool) -> HashSet<SelectKey> {
     let mut out = HashSet::new();
-    collect_streamable(expr, &mut out);
+    collect_streamable(expr, use_start_timestamps, &mut out);
     out
 }
 
-fn collect_streamable(expr: &Expr, out: &mut HashSet<SelectKey>) {
+fn collect_streamable(expr: &Expr, starts: bool, out: &mut HashSet<SelectKey>) {
     match expr {
-        Expr::Aggregate(a) => match eligible_source(a) {
+        Expr::Aggregate(a) => match eligible_source(a, starts) {
             Some(source) => {
                 out.insert(selector_key(source.selector()));
             }
             None => {
-                collect_streamable(&a.expr, out);
+                collect_streamable(&a.expr, starts, out);
                 if let Some(p) = &a.param {
-                    collect_streamable(p, out);
+                    collect_streamable(p, starts, out);
                 }
             }
         },
-        Expr::Paren(e) | Expr::Negate(e) => collect_streamable(e, out),
+        Expr::Paren(e) | Expr::Negate(e) => collect_streamable(e, starts, out),
         Expr::Binary(b) => {
-            collect_streamable(&b.lhs, out);
-            collect_streamable(&b.rhs, out);
+            collect_streamable(&b.lhs, starts, out);
+            collect_streamable(&b.rhs, starts, out);
         }
-        Expr::Call { args, .. } => args.iter().for_each(|arg| collect_streamable(arg, out)),
+        Expr::Call { args, .. } => args.iter().for_each(|arg| collect_streamable(arg, starts, out)),
         Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => {}
     }
 }
@@ -160,7 +165,7 @@ fn collect_streamable(expr: &Expr, out: &mut HashSet<SelectKey>) {
 /// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
 /// groups for it, or two of its series collide without their names).
 fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
-    let Some(source) = eligible_source(a) else {
+    let Some(source) = eligible_source(a, ev.options.use_start_timestamps) else {
         return Ok(None);
     };
     if ev.step_ms <= 0 {

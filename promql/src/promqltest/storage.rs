@@ -1,7 +1,8 @@
 //! The series a script loaded, read back as Prometheus' TSDB hands them to its engine in the
-//! test harness: in particular with the counter reset hints its histogram chunks give.
+//! test harness: in particular with the counter reset hints its histogram chunks give, and with
+//! the samples' start times.
 
-use tsdb::{CounterResetHint, FloatHistogram, HistogramSample, Matcher, Querier, Sample, SeriesSamples};
+use tsdb::{CounterResetHint, FloatHistogram, HistogramSample, Matcher, Querier, Sample, SampleStarts, SeriesSamples};
 
 use crate::engine::native_histogram::detect_reset;
 
@@ -25,18 +26,11 @@ impl ScriptStorage {
     }
 
     /// Adds a loaded series; samples of a series loaded before merge in, a later load of the
-    /// same timestamp winning (over a float or a histogram).
+    /// same timestamp winning (over a float or a histogram), with its start time.
     pub fn load(&mut self, new: SeriesSamples) {
         let at = match self.series.iter().position(|s| s.loaded.labels == new.labels) {
             Some(at) => {
-                let old = &mut self.series[at].loaded;
-                let replaced = |t: i64| new.samples.iter().any(|s| s.timestamp_ms == t) || new.histograms.iter().any(|h| h.timestamp_ms == t);
-                old.samples.retain(|s| !replaced(s.timestamp_ms));
-                old.histograms.retain(|h| !replaced(h.timestamp_ms));
-                old.samples.extend(new.samples);
-                old.histograms.extend(new.histograms);
-                old.samples.sort_by_key(|s| s.timestamp_ms);
-                old.histograms.sort_by_key(|h| h.timestamp_ms);
+                merge_into(&mut self.series[at].loaded, new);
                 at
             }
             None => {
@@ -46,7 +40,9 @@ impl ScriptStorage {
             }
         };
         let stored = &mut self.series[at];
-        stored.read = SeriesSamples { labels: stored.loaded.labels.clone(), samples: stored.loaded.samples.clone(), histograms: hints_as_read(&stored.loaded.samples, &stored.loaded.histograms), starts: None };
+        let loaded = &stored.loaded;
+        let histograms = hints_as_read(&loaded.samples, &loaded.histograms);
+        stored.read = SeriesSamples { labels: loaded.labels.clone(), samples: loaded.samples.clone(), histograms, starts: loaded.starts.clone() };
     }
 
     /// Whether a select would read any native histogram sample.
@@ -61,15 +57,41 @@ impl ScriptStorage {
 
 impl Querier for ScriptStorage {
     fn select(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<SeriesSamples> {
-        let in_range = |t: i64| (mint_ms..=maxt_ms).contains(&t);
         self.matching(matchers)
             .filter_map(|s| {
-                let samples: Vec<Sample> = s.samples.iter().filter(|p| in_range(p.timestamp_ms)).copied().collect();
-                let histograms: Vec<HistogramSample> = s.histograms.iter().filter(|h| in_range(h.timestamp_ms)).cloned().collect();
-                (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels.clone(), samples, histograms, starts: None })
+                // Both lists are ordered by time: the range is one run of each.
+                let floats = s.samples.partition_point(|p| p.timestamp_ms < mint_ms)..s.samples.partition_point(|p| p.timestamp_ms <= maxt_ms);
+                let histograms = s.histograms.partition_point(|h| h.timestamp_ms < mint_ms)..s.histograms.partition_point(|h| h.timestamp_ms <= maxt_ms);
+                let (floats, histograms) = (floats.start..floats.end.max(floats.start), histograms.start..histograms.end.max(histograms.start));
+                if floats.is_empty() && histograms.is_empty() {
+                    return None;
+                }
+                let starts = s.starts.as_ref().map(|st| Box::new(SampleStarts { floats: st.floats[floats.clone()].to_vec(), histograms: st.histograms[histograms.clone()].to_vec() }));
+                Some(SeriesSamples { labels: s.labels.clone(), samples: s.samples[floats].to_vec(), histograms: s.histograms[histograms].to_vec(), starts })
             })
             .collect()
     }
+}
+
+/// Merges `new` into the series `old` loaded before: a timestamp in `new` replaces `old`'s sample
+/// there (float or histogram) with its start time; a series with start times on either side
+/// keeps them (0 for the samples that came without).
+fn merge_into(old: &mut SeriesSamples, new: SeriesSamples) {
+    let replaced = |t: i64| new.samples.iter().any(|s| s.timestamp_ms == t) || new.histograms.iter().any(|h| h.timestamp_ms == t);
+    let keeps_starts = old.starts.is_some() || new.starts.is_some();
+    let (old_starts, new_starts) = (old.starts.take().map(|b| *b).unwrap_or_default(), new.starts.map(|b| *b).unwrap_or_default());
+    let start = |starts: &[i64], i: usize| starts.get(i).copied().unwrap_or(0);
+    let mut floats: Vec<(Sample, i64)> = old.samples.iter().enumerate().filter(|(_, p)| !replaced(p.timestamp_ms)).map(|(i, p)| (*p, start(&old_starts.floats, i))).collect();
+    floats.extend(new.samples.iter().enumerate().map(|(i, p)| (*p, start(&new_starts.floats, i))));
+    floats.sort_by_key(|(p, _)| p.timestamp_ms);
+    let mut histograms: Vec<(HistogramSample, i64)> =
+        old.histograms.iter().enumerate().filter(|(_, h)| !replaced(h.timestamp_ms)).map(|(i, h)| (h.clone(), start(&old_starts.histograms, i))).collect();
+    histograms.extend(new.histograms.into_iter().enumerate().map(|(i, h)| (h, start(&new_starts.histograms, i))));
+    histograms.sort_by_key(|(h, _)| h.timestamp_ms);
+    let starts = SampleStarts { floats: floats.iter().map(|(_, s)| *s).collect(), histograms: histograms.iter().map(|(_, s)| *s).collect() };
+    old.samples = floats.into_iter().map(|(p, _)| p).collect();
+    old.histograms = histograms.into_iter().map(|(h, _)| h).collect();
+    old.starts = keeps_starts.then(|| Box::new(starts));
 }
 
 /// The histograms of a series with the hints Prometheus' head chunks report: a gauge histogram is
@@ -152,6 +174,23 @@ mod tests {
         for (notation, want) in cases {
             assert_eq!(read_hints(notation), *want, "{notation}");
         }
+    }
+
+    #[test]
+    fn start_times_follow_their_samples_through_loads_and_selects() {
+        let labels = crate::promqltest::script::parse_series_notation("m").expect("labels").0;
+        let float = |t: i64| Sample { timestamp_ms: t, value: t as f64 };
+        let histogram = HistogramSample { timestamp_ms: 30, histogram: Arc::new(FloatHistogram::default()) };
+        let mut storage = ScriptStorage::default();
+        let starts = |floats: Vec<i64>, histograms: Vec<i64>| Some(Box::new(SampleStarts { floats, histograms }));
+        storage.load(SeriesSamples { labels: labels.clone(), samples: vec![float(10), float(20)], histograms: vec![histogram], starts: starts(vec![5, 15], vec![25]) });
+        // A later load without start times replaces the sample at 20 and adds one at 40.
+        storage.load(SeriesSamples { labels, samples: vec![float(20), float(40)], histograms: Vec::new(), starts: None });
+        let matchers = [Matcher::new(tsdb::MatchOp::Equal, "__name__", "m").expect("an equality matcher")];
+        let got = storage.select(&matchers, 15, 40);
+        assert_eq!(got[0].samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), vec![20, 40]);
+        assert_eq!(got[0].starts, starts(vec![0, 0], vec![25]));
+        assert_eq!(storage.select(&matchers, 0, 10)[0].starts, starts(vec![5], Vec::new()));
     }
 
     #[test]

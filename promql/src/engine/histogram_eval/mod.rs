@@ -13,6 +13,7 @@ use super::eval::{Elem, Evaluator, StepValue};
 use super::functions::{range_value, RangeArgs, RangeKind};
 use super::native_histogram as nh;
 use super::range_functions::extrapolation_factor;
+use super::start_times::{self, WindowStarts};
 use super::Error;
 use crate::ast::{Aggregate, AggregateOp, BinaryOp, Pos};
 
@@ -60,6 +61,10 @@ impl WindowReport<'_, '_> {
         self.ev.annotate(Annotation::HistogramIgnoredInMixedRange { metric: self.metric() }, self.pos);
     }
 
+    pub(super) fn start_time_overlap(&self) {
+        self.ev.annotate(Annotation::StartTimeOverlap { metric: self.metric() }, self.pos);
+    }
+
     pub(super) fn notes(&self, notes: &nh::Notes, reconciliation: Option<Operation>) {
         if *notes != nh::Notes::default() {
             self.ev.annotate_notes(notes, &self.metric(), self.pos, reconciliation);
@@ -70,18 +75,28 @@ impl WindowReport<'_, '_> {
 /// Range function `name` over a window whose `histograms` are not all empty, beside the
 /// window's (stale-free) `floats`. `None` when the window gives no value (for the functions
 /// that take only floats or only histograms, a mixed window gives none: a warning, or an
-/// info where the floats still give a value).
-pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &[Sample], histograms: &[HistogramSample], a: RangeArgs, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
+/// info where the floats still give a value). `starts`: the window's start times, for the
+/// functions that read them (`start_times`).
+pub(super) fn range_value_with_histograms(
+    kind: RangeKind,
+    name: &str,
+    floats: &[Sample],
+    histograms: &[HistogramSample],
+    a: RangeArgs,
+    report: &WindowReport<'_, '_>,
+    starts: Option<WindowStarts<'_>>,
+) -> Option<RangeOut> {
     match kind {
         RangeKind::Rate | RangeKind::Increase | RangeKind::Delta => {
             if !floats.is_empty() {
                 report.mixed_floats_and_histograms();
                 return None;
             }
-            histogram_rate(histograms, a.start, a.end, !matches!(kind, RangeKind::Delta), matches!(kind, RangeKind::Rate), report).map(RangeOut::Histogram)
+            let starts = starts.map(|s| s.histograms);
+            histogram_rate(histograms, a.start, a.end, !matches!(kind, RangeKind::Delta), matches!(kind, RangeKind::Rate), report, starts).map(RangeOut::Histogram)
         }
-        RangeKind::Irate | RangeKind::Idelta => instant_histogram_value(floats, histograms, matches!(kind, RangeKind::Irate), report),
-        RangeKind::Resets => Some(RangeOut::Float(resets(floats, histograms))),
+        RangeKind::Irate | RangeKind::Idelta => instant_histogram_value(floats, histograms, matches!(kind, RangeKind::Irate), report, starts),
+        RangeKind::Resets => Some(RangeOut::Float(resets(floats, histograms, starts))),
         RangeKind::Changes => Some(RangeOut::Float(changes(floats, histograms))),
         RangeKind::OverTime => over_time(name, floats, histograms, a, report),
         RangeKind::Deriv | RangeKind::PredictLinear | RangeKind::DoubleExponentialSmoothing => {
@@ -98,8 +113,18 @@ pub(super) fn range_value_with_histograms(kind: RangeKind, name: &str, floats: &
 /// Range function `name` over an `anchored`/`smoothed` window (the extended one, with the
 /// samples around the range's edges) that holds histograms. rate/increase/delta take
 /// histograms only (a window with floats too gives nothing); `changes`/`resets` start from
-/// the anchor, float or histogram.
-pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[HistogramSample], start: i64, end: i64, smoothed: bool, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
+/// the anchor, float or histogram (`resets` with the window's `starts`, when read).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn extended_range_value(
+    name: &str,
+    floats: &[Sample],
+    histograms: &[HistogramSample],
+    start: i64,
+    end: i64,
+    smoothed: bool,
+    report: &WindowReport<'_, '_>,
+    starts: Option<WindowStarts<'_>>,
+) -> Option<RangeOut> {
     let rate = |is_counter, is_rate| {
         if !floats.is_empty() {
             report.mixed_floats_and_histograms();
@@ -123,7 +148,7 @@ pub(super) fn extended_range_value(name: &str, floats: &[Sample], histograms: &[
         "delta" => rate(false, false),
         "changes" | "resets" => {
             let (f, h) = extended::anchored_starts(floats, histograms, start)?;
-            let count = if name == "changes" { changes(&floats[f..], &histograms[h..]) } else { resets(&floats[f..], &histograms[h..]) };
+            let count = if name == "changes" { changes(&floats[f..], &histograms[h..]) } else { resets(&floats[f..], &histograms[h..], starts.map(|s| s.from(f, h))) };
             Some(RangeOut::Float(count))
         }
         _ => None,
@@ -144,51 +169,103 @@ pub(super) fn forget_reset_hints(histograms: &mut [HistogramSample]) {
 
 /// rate/increase/delta of histograms: the last minus the first (with counter resets
 /// added back), extrapolated to the window's edges like floats, the zero point taken from
-/// the observation count.
-fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_counter: bool, is_rate: bool, report: &WindowReport<'_, '_>) -> Option<FloatHistogram> {
+/// the observation count. With `starts` (counters only), resets by start time count too and a
+/// first sample's start inside the range is where the counter was zero (see `start_times`).
+fn histogram_rate(histograms: &[HistogramSample], start: i64, end: i64, is_counter: bool, is_rate: bool, report: &WindowReport<'_, '_>, starts: Option<&[i64]>) -> Option<FloatHistogram> {
+    if let Some(starts) = starts.filter(|_| is_counter) {
+        return histogram_rate_with_starts(histograms, starts, start, end, is_rate, report);
+    }
     if histograms.len() < 2 {
         return None;
     }
     let mut notes = nh::Notes::default();
     let increase = nh::increase_noting(histograms, is_counter, &mut notes);
     report.notes(&notes, None);
-    let mut result = match increase {
-        Ok(h) => h,
+    let result = increase_or_report(increase, report)?;
+    Some(extrapolated_histogram(histograms, result, start, end, is_counter, is_rate))
+}
+
+/// The increase of a window's histograms, or its error reported (`None`).
+fn increase_or_report(increase: Result<FloatHistogram, nh::HistogramError>, report: &WindowReport<'_, '_>) -> Option<FloatHistogram> {
+    match increase {
+        Ok(h) => Some(h),
         Err(nh::HistogramError::MixedExponentialAndCustom) => {
             report.mixed_exponential_and_custom();
-            return None;
+            None
         }
-        Err(_) => return None,
-    };
+        Err(_) => None,
+    }
+}
+
+/// `result` (the window's increase) extrapolated to the window's edges, as a gauge histogram.
+fn extrapolated_histogram(histograms: &[HistogramSample], mut result: FloatHistogram, start: i64, end: i64, is_counter: bool, is_rate: bool) -> FloatHistogram {
     let first = &histograms[0];
     let last = &histograms[histograms.len() - 1];
     let zero = (first.histogram.count, result.count);
     let factor = extrapolation_factor(first.timestamp_ms, last.timestamp_ms, histograms.len(), start, end, is_counter, is_rate, zero);
     result = nh::mul(&result, factor);
     result.counter_reset_hint = CounterResetHint::Gauge;
-    Some(result)
+    result
+}
+
+/// `histogram_rate` of a counter window whose histograms carry `starts`. When the first sample's
+/// start lies in the range, the first histogram counts as increase from zero and there is no
+/// extrapolation to the left (a single histogram then gives a rate too, with its own hint, as
+/// Prometheus copies it).
+fn histogram_rate_with_starts(histograms: &[HistogramSample], starts: &[i64], start: i64, end: i64, is_rate: bool, report: &WindowReport<'_, '_>) -> Option<FloatHistogram> {
+    let (first, last) = (histograms.first()?, histograms.last()?);
+    let started = start_times::start_inside(starts.first().copied().unwrap_or(0), first.timestamp_ms, start);
+    let increase = if histograms.len() > 1 {
+        let mut notes = nh::Notes::default();
+        let increase = nh::increase_with_starts_noting(histograms, starts, true, &mut notes);
+        report.notes(&notes, None);
+        let increase = increase_or_report(increase, report)?;
+        if start_times::histograms_overlap(histograms, starts) {
+            report.start_time_overlap();
+        }
+        Some(increase)
+    } else {
+        None
+    };
+    let Some(from) = started else {
+        return increase.map(|h| extrapolated_histogram(histograms, h, start, end, true, is_rate));
+    };
+    let total = match increase {
+        None => (*first.histogram).clone(),
+        Some(h) => {
+            let mut notes = nh::Notes::default();
+            let sum = nh::raw_add(&h, &first.histogram, &mut notes);
+            report.notes(&notes, Some(Operation::Addition));
+            increase_or_report(sum, report)?
+        }
+    };
+    let factor = start_times::factor_from_start(from, first.timestamp_ms, last.timestamp_ms, histograms.len(), end, end - start, is_rate);
+    Some(nh::mul(&total, factor))
 }
 
 /// irate/idelta: over the window's last two samples when both are histograms; two floats
-/// go the float way; one of each gives nothing.
-fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is_rate: bool, report: &WindowReport<'_, '_>) -> Option<RangeOut> {
-    let merged = merged(floats, histograms);
+/// go the float way; one of each gives nothing. With `starts` (irate), a reset by start time
+/// counts as one by value does.
+fn instant_histogram_value(floats: &[Sample], histograms: &[HistogramSample], is_rate: bool, report: &WindowReport<'_, '_>, starts: Option<WindowStarts<'_>>) -> Option<RangeOut> {
+    let merged = merged(floats, histograms, starts);
     if merged.len() < 2 {
         return None;
     }
-    let (prev, last) = (&merged[merged.len() - 2], &merged[merged.len() - 1]);
+    let ((prev, prev_start), (last, last_start)) = (&merged[merged.len() - 2], &merged[merged.len() - 1]);
     let interval_ms = last.timestamp_ms() - prev.timestamp_ms();
     if interval_ms == 0 {
         return None;
     }
+    let reset_by_start = is_rate && start_times::is_start_reset(*prev_start, prev.timestamp_ms(), *last_start, last.timestamp_ms());
     match (prev, last) {
+        (Point::Float(p), Point::Float(l)) if starts.is_some() && is_rate => start_times::irate(&[*p, *l], &[*prev_start, *last_start]).map(RangeOut::Float),
         (Point::Float(p), Point::Float(l)) => super::range_functions::instant_value(&[*p, *l], is_rate).map(RangeOut::Float),
         (Point::Histogram(p), Point::Histogram(l)) => {
             let (gauge, gauges) = (CounterResetHint::Gauge, (p.histogram.counter_reset_hint, l.histogram.counter_reset_hint));
             // irate is for counters, idelta for gauges.
             let notes = nh::Notes { not_counter: is_rate && (gauges.0 == gauge || gauges.1 == gauge), not_gauge: !is_rate && (gauges.0 != gauge || gauges.1 != gauge), ..Default::default() };
             report.notes(&notes, None);
-            let mut result = if is_rate && nh::detect_reset(&p.histogram, &l.histogram) {
+            let mut result = if reset_by_start || (is_rate && nh::detect_reset(&p.histogram, &l.histogram)) {
                 nh::compact(&l.histogram)
             } else {
                 let mut notes = nh::Notes::default();
@@ -230,30 +307,34 @@ impl Point<'_> {
     }
 }
 
-/// Floats and histograms in one timeline.
-fn merged<'a>(floats: &[Sample], histograms: &'a [HistogramSample]) -> Vec<Point<'a>> {
-    let mut out: Vec<Point<'a>> = Vec::with_capacity(floats.len() + histograms.len());
+/// Floats and histograms in one timeline, each with its start time (0 without `starts`).
+fn merged<'a>(floats: &[Sample], histograms: &'a [HistogramSample], starts: Option<WindowStarts<'_>>) -> Vec<(Point<'a>, i64)> {
+    let starts = starts.unwrap_or_default();
+    let mut out: Vec<(Point<'a>, i64)> = Vec::with_capacity(floats.len() + histograms.len());
     let (mut f, mut h) = (0, 0);
     while f < floats.len() || h < histograms.len() {
         if h >= histograms.len() || (f < floats.len() && floats[f].timestamp_ms < histograms[h].timestamp_ms) {
-            out.push(Point::Float(floats[f]));
+            out.push((Point::Float(floats[f]), starts.floats.get(f).copied().unwrap_or(0)));
             f += 1;
         } else {
-            out.push(Point::Histogram(&histograms[h]));
+            out.push((Point::Histogram(&histograms[h]), starts.histograms.get(h).copied().unwrap_or(0)));
             h += 1;
         }
     }
     out
 }
 
-/// `resets`: a float that drops, a histogram that resets, or a change of kind.
-fn resets(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
-    let points = merged(floats, histograms);
+/// `resets`: a float that drops, a histogram that resets, or a change of kind; with `starts`,
+/// also a sample whose start time says it restarted (`start_times`).
+fn resets(floats: &[Sample], histograms: &[HistogramSample], starts: Option<WindowStarts<'_>>) -> f64 {
+    let points = merged(floats, histograms, starts);
     let mut count = 0.0;
     for pair in points.windows(2) {
-        let reset = match (&pair[0], &pair[1]) {
-            (Point::Float(p), Point::Float(c)) => c.value < p.value,
-            (Point::Histogram(p), Point::Histogram(c)) => nh::detect_reset(&p.histogram, &c.histogram),
+        let ((previous, previous_start), (current, current_start)) = (&pair[0], &pair[1]);
+        let by_start = || start_times::is_start_reset(*previous_start, previous.timestamp_ms(), *current_start, current.timestamp_ms());
+        let reset = match (previous, current) {
+            (Point::Float(p), Point::Float(c)) => c.value < p.value || by_start(),
+            (Point::Histogram(p), Point::Histogram(c)) => by_start() || nh::detect_reset(&p.histogram, &c.histogram),
             _ => true,
         };
         if reset {
@@ -265,10 +346,10 @@ fn resets(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
 
 /// `changes`: a different float, a different histogram, or a change of kind.
 fn changes(floats: &[Sample], histograms: &[HistogramSample]) -> f64 {
-    let points = merged(floats, histograms);
+    let points = merged(floats, histograms, None);
     let mut count = 0.0;
     for pair in points.windows(2) {
-        let changed = match (&pair[0], &pair[1]) {
+        let changed = match (&pair[0].0, &pair[1].0) {
             (Point::Float(p), Point::Float(c)) => p.value != c.value && !(p.value.is_nan() && c.value.is_nan()),
             (Point::Histogram(p), Point::Histogram(c)) => !nh::equals(&p.histogram, &c.histogram),
             _ => true,

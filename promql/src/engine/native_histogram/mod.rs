@@ -15,7 +15,7 @@ mod trim;
 pub(crate) use arithmetic::{add_noting, div, mul, negate, raw_add, raw_sub, sub_noting, HistogramMean, HistogramSum};
 pub(crate) use layout::{compact, compact_keeping, equals, reduce_resolution, spans_match};
 pub(crate) use quantile::{buckets, fraction_noting, quantile_noting, stddev, stdvar, Bucket};
-pub(crate) use reset::{detect_reset, increase_noting, interpolate_noting};
+pub(crate) use reset::{detect_reset, increase_noting, increase_with_starts_noting, interpolate_noting};
 // The forms without annotations: the engine calls the `_noting` ones; tests call these.
 #[cfg(test)]
 pub(crate) use {

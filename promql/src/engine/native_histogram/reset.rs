@@ -7,6 +7,7 @@ use super::arithmetic::{mul, raw_add, raw_sub, zero_count_for_larger_threshold};
 use super::bounds::{exponential_bound, upper_bound};
 use super::layout::{compact, reduce_entries, reduce_resolution};
 use super::{expand, Entry, HistogramError, Notes};
+use crate::engine::start_times::is_start_reset;
 
 /// Whether `current` follows a counter reset after `previous`: the hint decides when it says
 /// reset or not-reset; otherwise (unknown, gauge) a lower count, zero count or bucket count (after
@@ -121,6 +122,19 @@ pub(crate) fn increase(points: &[HistogramSample], is_counter: bool) -> Result<F
 }
 
 pub(crate) fn increase_noting(points: &[HistogramSample], is_counter: bool, notes: &mut Notes) -> Result<FloatHistogram, HistogramError> {
+    increase_with(points, is_counter, notes, |_| false)
+}
+
+/// `increase_noting` of histograms that carry start times (`starts[i]` of `points[i]`, 0: none):
+/// a counter also resets where a start says so (Prometheus' `use-start-timestamps`).
+pub(crate) fn increase_with_starts_noting(points: &[HistogramSample], starts: &[i64], is_counter: bool, notes: &mut Notes) -> Result<FloatHistogram, HistogramError> {
+    let start = |i: usize| starts.get(i).copied().unwrap_or(0);
+    increase_with(points, is_counter, notes, |i| is_start_reset(start(i - 1), points[i - 1].timestamp_ms, start(i), points[i].timestamp_ms))
+}
+
+/// `increase_noting` with `reset_by_start(i)` telling whether `points[i]` (i >= 1) restarted its
+/// count after `points[i - 1]` whatever the buckets say (never, without start times).
+fn increase_with(points: &[HistogramSample], is_counter: bool, notes: &mut Notes, reset_by_start: impl Fn(usize) -> bool) -> Result<FloatHistogram, HistogramError> {
     let (Some(first), Some(last)) = (points.first(), points.last()) else { return Err(HistogramError::TooFewSamples(0)) };
     if points.len() < 2 {
         return Err(HistogramError::TooFewSamples(points.len()));
@@ -132,7 +146,7 @@ pub(crate) fn increase_noting(points: &[HistogramSample], is_counter: bool, note
     let mut previous = first.clone();
     if is_counter {
         let second = &*points[1].histogram;
-        if detect_reset(first, second) {
+        if reset_by_start(1) || detect_reset(first, second) {
             previous = FloatHistogram { schema: second.schema, custom_values: second.custom_values.clone(), ..FloatHistogram::default() };
         }
     }
@@ -161,9 +175,9 @@ pub(crate) fn increase_noting(points: &[HistogramSample], is_counter: bool, note
     };
     let mut h = raw_sub(&last_reduced, &previous, notes)?;
     if is_counter {
-        for p in &points[1..] {
+        for (i, p) in points.iter().enumerate().skip(1) {
             let current = &*p.histogram;
-            if detect_reset(&previous, current) {
+            if reset_by_start(i) || detect_reset(&previous, current) {
                 h = raw_add(&h, &previous, notes)?;
             }
             previous = current.clone();
