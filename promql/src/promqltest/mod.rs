@@ -1,17 +1,18 @@
 //! Runner for Prometheus' PromQL test-script format (`load`, `load_with_nhcb`, `clear`,
 //! `eval instant|range` with expected series, `expect fail|ordered|string|range vector`,
-//! `expect warn|info|no_warn|no_info`):
-//! parses a script, loads floats and native histograms as Prometheus' TSDB would hand them
-//! back, evaluates each case and compares with Prometheus' tolerance.
+//! `expect warn|info|no_warn|no_info`, `metric@st` start-time lines):
+//! parses a script, loads floats, native histograms and start times as Prometheus' TSDB would
+//! hand them back, evaluates each case and compares with Prometheus' tolerance.
 
 mod compare;
 mod expect_annotations;
 mod nhcb;
 pub mod notation;
 mod script;
+mod start_notation;
 mod storage;
 
-use crate::engine::{Engine, EngineOptions, MemQuerier, Value};
+use crate::engine::{Engine, EngineOptions, Value};
 pub use compare::{almost_equal, histograms_match};
 pub use expect_annotations::{AnnotationExpectations, AnnotationMatch};
 pub use script::{parse_script, parse_series_notation, Case, Command, Expected, Outcome};
@@ -35,21 +36,22 @@ pub fn run_script(text: &str) -> (Tally, Vec<String>) {
     let mut failures = Vec::new();
     let commands = parse_script(text);
     let mut data = ScriptStorage::default();
-    let mut unsupported = MemQuerier::default();
-    // As Prometheus' own test harness runs them: with delayed name removal.
-    let engine = Engine::new(EngineOptions { default_subquery_step_ms: 60_000, max_samples: 10_000_000, delayed_name_removal: true, ..EngineOptions::default() });
+    // As Prometheus' own test harness runs them: with delayed name removal and start times.
+    let engine = Engine::new(EngineOptions {
+        default_subquery_step_ms: 60_000,
+        max_samples: 10_000_000,
+        delayed_name_removal: true,
+        use_start_timestamps: true,
+        ..EngineOptions::default()
+    });
     let show_skips = std::env::var_os("PROMQLTEST_SHOW_SKIPS").is_some();
     for command in commands {
         match command {
-            Command::Clear => {
-                data.clear();
-                unsupported.series.clear();
-            }
-            Command::Load { series, unsupported: others } => {
+            Command::Clear => data.clear(),
+            Command::Load { series } => {
                 for s in series {
                     data.load(s);
                 }
-                unsupported.series.extend(others);
             }
             Command::Skip(why) => {
                 tally.skipped += 1;
@@ -57,7 +59,7 @@ pub fn run_script(text: &str) -> (Tally, Vec<String>) {
                     failures.push(format!("skipped command: {why}"));
                 }
             }
-            Command::Eval(case) => match run_case(&engine, &data, &unsupported, &case) {
+            Command::Eval(case) => match run_case(&engine, &data, &case) {
                 Outcome::Pass => tally.passed += 1,
                 Outcome::Skip => {
                     tally.skipped += 1;
@@ -75,17 +77,11 @@ pub fn run_script(text: &str) -> (Tally, Vec<String>) {
     (tally, failures)
 }
 
-/// Functions of what this project does not model: start timestamps.
-const UNSUPPORTED_FUNCTIONS: &[&str] = &["start_timestamp("];
-
 /// Functions that only act on native histograms, run once the engine evaluates them.
 const HISTOGRAM_FUNCTIONS: &[&str] = &["histogram_count(", "histogram_sum(", "histogram_avg(", "histogram_fraction(", "histogram_stddev(", "histogram_stdvar("];
 
-fn run_case(engine: &Engine, data: &ScriptStorage, unsupported: &MemQuerier, case: &Case) -> Outcome {
+fn run_case(engine: &Engine, data: &ScriptStorage, case: &Case) -> Outcome {
     let histograms_skipped = !ENGINE_EVALUATES_NATIVE_HISTOGRAMS;
-    if UNSUPPORTED_FUNCTIONS.iter().any(|f| case.query.contains(f)) {
-        return Outcome::Skip;
-    }
     if histograms_skipped && (HISTOGRAM_FUNCTIONS.iter().any(|f| case.query.contains(f)) || case.expected.has_histograms()) {
         return Outcome::Skip;
     }
@@ -95,14 +91,9 @@ fn run_case(engine: &Engine, data: &ScriptStorage, unsupported: &MemQuerier, cas
         None => engine.prepare_instant(&case.query, eval_ms),
         Some((end, step)) => engine.prepare_range(&case.query, case.start_ms, end, step),
     };
-    // A case that reads samples of series with start timestamps (or, while they are not
-    // evaluated, native histograms) is skipped.
+    // While native histograms are not evaluated, a case that reads them is skipped.
     if let Ok(p) = &prepared {
-        let skipped = |s: &crate::engine::SelectRequest| {
-            use tsdb::Querier;
-            !unsupported.select(&s.matchers, s.mint_ms, s.maxt_ms).is_empty() || (histograms_skipped && data.selects_histograms(&s.matchers, s.mint_ms, s.maxt_ms))
-        };
-        if p.selects().iter().any(skipped) {
+        if histograms_skipped && p.selects().iter().any(|s| data.selects_histograms(&s.matchers, s.mint_ms, s.maxt_ms)) {
             return Outcome::Skip;
         }
     }

@@ -2,11 +2,12 @@
 //! lines in the value notation (`notation`), loads (with `load_with_nhcb`'s conversion of
 //! classic histograms, `nhcb`) and eval expectations.
 
-use tsdb::{HistogramSample, Label, Labels, Sample, SeriesSamples};
+use tsdb::{HistogramSample, Label, Labels, Sample, SampleStarts, SeriesSamples};
 
 use super::expect_annotations::AnnotationExpectations;
 use super::nhcb::convert_classic_histograms;
 use super::notation::{parse_sequence, SeqValue};
+use super::start_notation::parse_start_offsets;
 use crate::parser::lexemes::{duration, label_identifier, metric_identifier, string_literal};
 
 #[derive(Debug, Clone)]
@@ -45,10 +46,9 @@ pub struct Case {
 
 #[derive(Debug)]
 pub enum Command {
-    /// Series with their float and native histogram samples, and placeholders (value 0) at the
-    /// samples of series with start timestamps (`metric@st`), which this project does not model:
-    /// a case that reads any of those is skipped.
-    Load { series: Vec<SeriesSamples>, unsupported: Vec<SeriesSamples> },
+    /// Series with their float and native histogram samples, and the start times a `metric@st`
+    /// line before a series line gives its samples.
+    Load { series: Vec<SeriesSamples> },
     Clear,
     Eval(Case),
     /// Something this runner does not support (unknown commands, unparsable lines).
@@ -123,42 +123,67 @@ fn number(text: &str) -> Option<f64> {
     }
 }
 
-/// The series of a `load` block: floats into `samples`, native histograms into `histograms`.
-/// With `with_nhcb`, classic `_bucket`/`_count`/`_sum` series also become native histograms with
-/// custom buckets under the base name.
+/// The series of a `load` block: floats into `samples`, native histograms into `histograms`,
+/// start times from the `metric@st` line just before a series line (offsets from each sample's
+/// time; the line must name the same series and give as many steps). With `with_nhcb`, classic
+/// `_bucket`/`_count`/`_sum` series also become native histograms with custom buckets under the
+/// base name.
 fn parse_load(body: &[&str], step_ms: i64, with_nhcb: bool) -> Command {
     let mut series = Vec::new();
-    let mut unsupported = Vec::new();
-    // Start timestamps (`metric@st ...` lines) are not modelled: the whole block is unsupported.
-    let has_start_timestamps = body.iter().any(|l| parse_series_notation(l).is_some_and(|(_, rest)| rest.starts_with("@st")));
+    // The start-time line waiting for its series line: its labels and offsets.
+    let mut pending: Option<(Labels, Vec<Option<i64>>)> = None;
     for l in body {
         let Some((labels, values)) = parse_series_notation(l) else { continue };
-        if values.starts_with("@st") {
+        if let Some(offsets) = values.strip_prefix("@st") {
+            if pending.is_some() {
+                return Command::Skip(format!("@st line without a series line after it: {l:?}"));
+            }
+            match parse_start_offsets(offsets) {
+                Ok(offsets) => pending = Some((labels, offsets)),
+                Err(why) => return Command::Skip(why),
+            }
             continue;
         }
         let Ok(values) = parse_sequence(values) else { continue };
+        let offsets = match pending.take() {
+            Some((st_labels, _)) if st_labels != labels => return Command::Skip(format!("@st line for another series than {l:?}")),
+            Some((_, offsets)) if offsets.len() != values.len() => {
+                return Command::Skip(format!("@st line has {} values but the series line {l:?} has {}", offsets.len(), values.len()))
+            }
+            Some((_, offsets)) => Some(offsets),
+            None => None,
+        };
         let mut loaded = SeriesSamples { labels, samples: Vec::new(), histograms: Vec::new(), starts: None };
+        let mut starts = SampleStarts::default();
         for (k, v) in values.into_iter().enumerate() {
             let timestamp_ms = k as i64 * step_ms;
+            // No offset: the sample has no start (0, as Prometheus' appender takes it).
+            let start = offsets.as_ref().and_then(|o| o[k]).map_or(0, |offset| timestamp_ms + offset);
             match v {
                 SeqValue::Omitted => {}
-                SeqValue::Float(value) => loaded.samples.push(Sample { timestamp_ms, value }),
-                SeqValue::Histogram { histogram, .. } => loaded.histograms.push(HistogramSample { timestamp_ms, histogram }),
+                SeqValue::Float(value) => {
+                    loaded.samples.push(Sample { timestamp_ms, value });
+                    starts.floats.push(start);
+                }
+                SeqValue::Histogram { histogram, .. } => {
+                    loaded.histograms.push(HistogramSample { timestamp_ms, histogram });
+                    starts.histograms.push(start);
+                }
             }
         }
-        if has_start_timestamps {
-            let mut stamps: Vec<Sample> = loaded.samples.iter().map(|s| s.timestamp_ms).chain(loaded.histograms.iter().map(|h| h.timestamp_ms)).map(|timestamp_ms| Sample { timestamp_ms, value: 0.0 }).collect();
-            stamps.sort_by_key(|s| s.timestamp_ms);
-            unsupported.push(SeriesSamples { labels: loaded.labels, samples: stamps, histograms: Vec::new(), starts: None });
-        } else {
-            series.push(loaded);
+        if offsets.is_some() {
+            loaded.starts = Some(Box::new(starts));
         }
+        series.push(loaded);
+    }
+    if pending.is_some() {
+        return Command::Skip("@st line without a series line after it".into());
     }
     if with_nhcb {
         let converted = convert_classic_histograms(&series);
         series.extend(converted);
     }
-    Command::Load { series, unsupported }
+    Command::Load { series }
 }
 
 /// Splits a script into commands.
@@ -284,30 +309,40 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line_number: usize) -> Comm
 mod tests {
     use super::*;
 
-    fn load(body: &[&str], with_nhcb: bool) -> (Vec<SeriesSamples>, Vec<SeriesSamples>) {
+    fn load(body: &[&str], with_nhcb: bool) -> Vec<SeriesSamples> {
         match parse_load(body, 60_000, with_nhcb) {
-            Command::Load { series, unsupported } => (series, unsupported),
+            Command::Load { series } => series,
             other => panic!("a load block is a load command, got {other:?}"),
         }
     }
 
     #[test]
     fn loads_put_floats_and_histograms_in_their_lists() {
-        let (series, unsupported) = load(&["mixed 1 {{count:2 buckets:[2]}}x1 _ stale", "h_bucket{le=\"1\", a=\"x\"} 1 2"], false);
-        assert!(unsupported.is_empty());
+        let series = load(&["mixed 1 {{count:2 buckets:[2]}}x1 _ stale", "h_bucket{le=\"1\", a=\"x\"} 1 2"], false);
+        assert!(series.iter().all(|s| s.starts.is_none()));
         let mixed = &series[0];
         assert_eq!(mixed.samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), vec![0, 240_000]);
         assert_eq!(mixed.histograms.iter().map(|h| (h.timestamp_ms, h.histogram.count)).collect::<Vec<_>>(), vec![(60_000, 2.0), (120_000, 2.0)]);
         assert_eq!(series.len(), 2, "without load_with_nhcb no conversion");
-        let (series, _) = load(&["h_bucket{le=\"1\", a=\"x\"} 1 2", "h_bucket{le=\"+Inf\", a=\"x\"} 3 4"], true);
+        let series = load(&["h_bucket{le=\"1\", a=\"x\"} 1 2", "h_bucket{le=\"+Inf\", a=\"x\"} 3 4"], true);
         let converted = series.iter().find(|s| s.labels.to_string() == "h{a=\"x\"}").expect("the converted series");
         assert_eq!(converted.histograms.len(), 2);
         assert_eq!(converted.histograms[1].histogram.positive_buckets, vec![2.0, 2.0]);
-        // Start timestamps are not modelled: the block's series become placeholders.
-        let (series, unsupported) = load(&["a 1 2", "b@st 1 2"], false);
-        assert!(series.is_empty());
-        assert_eq!(unsupported.len(), 1);
-        assert_eq!(unsupported[0].samples.len(), 2);
+    }
+
+    #[test]
+    fn start_time_lines_give_the_next_series_its_starts() {
+        let series = load(&["a 1 2", "b@st _ -30s 1ms", "b 1 2 {{count:3}}", "c 5"], false);
+        assert_eq!(series.len(), 3);
+        assert!(series[0].starts.is_none() && series[2].starts.is_none());
+        let starts = series[1].starts.as_deref().expect("b has start times");
+        // Offsets from each sample's time (0, 1 m, 2 m); `_` gives no start.
+        assert_eq!(starts.floats, vec![0, 30_000]);
+        assert_eq!(starts.histograms, vec![120_001]);
+        // A start line must name the next series, give as many steps, and be followed by one.
+        for body in [&["b@st 0 0", "c 1 2"][..], &["b@st 0", "b 1 2"], &["b@st 0"], &["b@st 0", "b@st 0", "b 1"], &["b@st 1q", "b 1"]] {
+            assert!(matches!(parse_load(body, 60_000, false), Command::Skip(_)), "{body:?}");
+        }
     }
 
     #[test]
