@@ -16,9 +16,8 @@ const PROMQL_OPERATORS: [&str; 35] = [
     "+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "=~", "!~", "</", ">/", "@", "and", "or", "unless", "atan2", "avg", "bottomk", "count", "count_values", "group", "limit_ratio", "limitk", "max", "min", "quantile",
     "stddev", "stdvar", "sum", "topk",
 ];
-/// Prometheus' PromQL functions that this engine does not evaluate (start timestamps are
-/// not stored per sample).
-const PROMQL_FUNCTIONS_MISSING: [&str; 1] = ["start_timestamp"];
+/// Prometheus' PromQL functions that this engine does not evaluate (none at present).
+const PROMQL_FUNCTIONS_MISSING: [&str; 0] = [];
 /// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
 const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("aws", false),
@@ -151,7 +150,7 @@ mod tests {
         assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
         assert!(on["promql_functions"]["rate"]);
-        assert!(!on["promql_functions"]["start_timestamp"]);
+        assert!(on["promql_functions"]["start_timestamp"], "evaluated (answering only when start times are in use)");
         assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
