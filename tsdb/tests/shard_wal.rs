@@ -104,7 +104,7 @@ fn write_close_reopen_reads_everything_back() {
         .unwrap()
         .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))))
         .count() as u64;
-    assert!(segment_files > 3, "{segment_files}");
+    assert!(segment_files >= 3, "several segments: {segment_files}");
     assert_eq!((load(&progress.segments_total), load(&progress.segments_replayed)), (segment_files, segment_files));
     // Appending after a reopen continues the log; a third open sees both.
     let more = write(dir.path(), vec![vec![series("later", "x", &[(5, 5.0)])]]);
