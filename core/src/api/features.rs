@@ -18,6 +18,10 @@ const PROMQL_OPERATORS: [&str; 35] = [
 ];
 /// Prometheus' PromQL functions that this engine does not evaluate (none at present).
 const PROMQL_FUNCTIONS_MISSING: [&str; 0] = [];
+/// Functions of the engine's table that answer nothing in this server: `start_timestamp()`
+/// reads the start time stored with each sample, which this server's storage does not keep
+/// yet (the engine's `use_start_timestamps` stays off, as in Prometheus by default).
+const PROMQL_FUNCTIONS_WITHOUT_DATA: [&str; 1] = ["start_timestamp"];
 /// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
 const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("aws", false),
@@ -106,7 +110,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         set("promql", name, enabled);
     }
     for function in promql::functions::FUNCTIONS {
-        set("promql_functions", function.name, true);
+        set("promql_functions", function.name, !PROMQL_FUNCTIONS_WITHOUT_DATA.contains(&function.name));
     }
     for function in PROMQL_FUNCTIONS_MISSING {
         set("promql_functions", function, false);
@@ -150,7 +154,7 @@ mod tests {
         assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
         assert!(on["promql_functions"]["rate"]);
-        assert!(on["promql_functions"]["start_timestamp"], "evaluated (answering only when start times are in use)");
+        assert!(!on["promql_functions"]["start_timestamp"], "no start times are stored per sample to answer from");
         assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
@@ -167,6 +171,9 @@ mod tests {
         // None of the missing ones is in the table.
         for missing in PROMQL_FUNCTIONS_MISSING {
             assert!(promql::functions::FUNCTIONS.iter().all(|f| f.name != missing));
+        }
+        for without_data in PROMQL_FUNCTIONS_WITHOUT_DATA {
+            assert!(promql::functions::FUNCTIONS.iter().any(|f| f.name == without_data));
         }
     }
 }
