@@ -368,6 +368,7 @@ async fn run_executor(plan: ExecutorPlan) {
         max_series: config.storage.max_series.div_ceil(api.router.shard_count().max(1) as u64),
         max_exemplars: config.storage.max_exemplars.div_ceil(api.router.shard_count().max(1) as u64),
         replay_progress: Some(plan.startup.replay.clone()),
+        start_timestamp_zero_ingestion: config.storage.start_timestamp_zero_ingestion,
         ..ShardOptions::default()
     };
     for (shard, requests) in plan.owned {

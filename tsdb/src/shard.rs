@@ -80,6 +80,12 @@ pub struct ShardOptions {
     pub overlap_settle_ms: u64,
     /// Counts the WAL segments opening has to replay and has replayed (start-up status).
     pub replay_progress: Option<std::sync::Arc<crate::wal::ReplayProgress>>,
+    /// A sample's start time in a batch (`SeriesBatchBuilder::push_start_timestamps`) is
+    /// written as a zero sample before it (Prometheus' created-timestamp zero ingestion).
+    pub start_timestamp_zero_ingestion: bool,
+    /// A sample's start time in a batch is stored with the sample (Prometheus' `st-storage`)
+    /// and answered in `SeriesSamples::starts`.
+    pub start_timestamp_storage: bool,
 }
 
 impl Default for ShardOptions {
@@ -96,6 +102,8 @@ impl Default for ShardOptions {
             max_exemplars: crate::exemplar::EXEMPLARS_PER_SHARD_DEFAULT,
             overlap_settle_ms: block::compact_plan::OVERLAP_SETTLE_MS,
             replay_progress: None,
+            start_timestamp_zero_ingestion: false,
+            start_timestamp_storage: false,
         }
     }
 }
@@ -825,7 +833,8 @@ impl ShardDb {
         // With start timestamps in the call, the newest timestamp each series got in it so
         // far: a zero is written only after everything the series holds, the samples this
         // call writes before it included.
-        let mut newest_in_call: Option<HashMap<u32, i64>> = groups.iter().any(|g| g.batch.has_start_timestamps()).then(HashMap::new);
+        let mut newest_in_call: Option<HashMap<u32, i64>> =
+            (self.options.start_timestamp_zero_ingestion && groups.iter().any(|g| g.batch.has_start_timestamps())).then(HashMap::new);
         for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.

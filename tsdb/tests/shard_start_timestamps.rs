@@ -8,7 +8,7 @@ use std::sync::Arc;
 mod common;
 
 use common::{block_test_options, on_executor};
-use tsdb::{BatchPart, CounterResetHint, FloatHistogram, HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesSamples, ShardDb, StartTimestamp};
+use tsdb::{BatchPart, CounterResetHint, FloatHistogram, HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesSamples, ShardDb, ShardOptions, StartTimestamp};
 
 fn series(name: &str, samples: &[i64]) -> SeriesSamples {
     SeriesSamples { labels: Labels::from_pairs([("__name__", name)]), samples: samples.iter().map(|&t| Sample { timestamp_ms: t, value: t as f64 }).collect(), histograms: Vec::new(), starts: None }
@@ -28,11 +28,16 @@ fn floats(db: &ShardDb, name: &str) -> Vec<(i64, f64)> {
     db.select(&matchers, i64::MIN, i64::MAX).iter().flat_map(|s| s.samples.iter().map(|p| (p.timestamp_ms, p.value))).collect()
 }
 
+/// The shard options these tests run under: start times written as zeros.
+fn zero_options() -> ShardOptions {
+    ShardOptions { start_timestamp_zero_ingestion: true, ..block_test_options() }
+}
+
 #[test]
 fn a_start_is_a_zero_only_when_newer_than_the_series_and_older_than_its_sample() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
-    let options = block_test_options();
+    let options = zero_options();
     let (held, appended) = on_executor({
         let (path, options) = (path.clone(), options.clone());
         move || async move {
@@ -79,7 +84,7 @@ fn a_histogram_start_is_an_empty_histogram_of_its_layout_marked_as_a_reset() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
     let held = on_executor(move || async move {
-        let mut db = ShardDb::open(&path, block_test_options()).await.expect("open");
+        let mut db = ShardDb::open(&path, zero_options()).await.expect("open");
         let own = FloatHistogram {
             schema: tsdb::CUSTOM_BUCKETS_SCHEMA,
             count: 3.0,
@@ -108,4 +113,18 @@ fn a_histogram_start_is_an_empty_histogram_of_its_layout_marked_as_a_reset() {
     assert_eq!(zero.histogram.counter_reset_hint, CounterResetHint::Unknown);
     assert_eq!(held[1].timestamp_ms, 100);
     assert_eq!(held[1].histogram.count, 3.0);
+}
+
+#[test]
+fn without_zero_ingestion_a_start_writes_no_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let held = on_executor(move || async move {
+        let mut db = ShardDb::open(&path, block_test_options()).await.expect("open");
+        let appended = db.append_batches(&[BatchPart::whole(&batch(series("c", &[100]), vec![start(50, 100)]))]).await.expect("append")[0].samples_appended;
+        let held = floats(&db, "c");
+        db.close().await.expect("close");
+        (appended, held)
+    });
+    assert_eq!(held, (1, vec![(100, 100.0)]));
 }
