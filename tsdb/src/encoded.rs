@@ -10,13 +10,15 @@
 //! series 50% slower). Native histograms travel the same way: float histogram chunks beside
 //! the XOR ones (`EncodedChunk::encoding`), decoded histograms beside decoded samples; a
 //! timestamp holds a float or a histogram, never both, and across sources the earlier one
-//! wins whichever kind it holds.
+//! wins whichever kind it holds. Start times (Prometheus' `st-storage`) travel in the XOR2
+//! and float histogram ST chunks and beside the decoded samples (`EncodedPart::sample_starts`);
+//! `EncodedSeries::decode` answers them, the `decode_into` paths do not.
 
 use std::sync::Arc;
 
-use crate::chunk::{decode_chunk_kept, ChunkEncoding};
-use crate::merge::{merge_mixed, merge_samples};
-use crate::model::{HistogramSample, Labels, Sample, SeriesSamples};
+use crate::chunk::{decode_chunk_kept, decode_chunk_kept_with_starts, ChunkEncoding};
+use crate::merge::{merge_mixed, merge_samples, merge_started, StartedSource};
+use crate::model::{HistogramSample, Labels, Sample, SampleStarts, SeriesSamples};
 
 /// One encoded chunk (header included) with the time range of its samples: XOR (floats) or
 /// float histogram, as `encoding` says.
@@ -80,6 +82,11 @@ pub struct EncodedPart {
     pub overrides: Vec<Sample>,
     pub deleted: Vec<(i64, i64)>,
     pub histograms: Vec<HistogramSample>,
+    /// The start times of `samples`, parallel to it, for a series with start times; empty
+    /// otherwise (every start 0). Overrides have none.
+    pub sample_starts: Vec<i64>,
+    /// The start times of `histograms`, as `sample_starts`.
+    pub histogram_starts: Vec<i64>,
 }
 
 impl EncodedPart {
@@ -91,6 +98,43 @@ impl EncodedPart {
     /// True when the part holds native histograms (decoded or in chunks).
     pub fn has_histograms(&self) -> bool {
         !self.histograms.is_empty() || self.chunks.iter().any(|c| c.encoding.holds_histograms())
+    }
+
+    /// True when the part holds start times (chunks with them, or decoded samples' starts).
+    pub fn has_start_times(&self) -> bool {
+        !self.sample_starts.is_empty() || !self.histogram_starts.is_empty() || self.chunks.iter().any(|c| c.encoding.has_start_times())
+    }
+
+    /// The part's floats and histograms in `[mint_ms, maxt_ms]` with their start times, as
+    /// `decode_both` (overrides win on equal timestamps, with start 0). `Err` when a chunk is
+    /// malformed.
+    pub fn decode_with_starts(&self, mint_ms: i64, maxt_ms: i64) -> Result<StartedSource, MalformedChunk> {
+        let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
+        let in_range = |t: i64| t >= mint_ms && t <= maxt_ms;
+        let (mut floats, mut float_starts, mut histograms, mut histogram_starts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for c in self.chunks.iter().filter(|c| c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
+            let keep = |t: i64| in_range(t) && !deleted(t);
+            if !decode_chunk_kept_with_starts(c.encoding, &c.bytes, (&mut floats, &mut float_starts), (&mut histograms, &mut histogram_starts), keep) {
+                return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
+            }
+        }
+        let start_at = |list: &[i64], i: usize| list.get(i).copied().unwrap_or(0);
+        for (i, s) in self.samples.iter().enumerate().filter(|(_, s)| in_range(s.timestamp_ms)) {
+            floats.push(*s);
+            float_starts.push(start_at(&self.sample_starts, i));
+        }
+        for (i, h) in self.histograms.iter().enumerate().filter(|(_, h)| in_range(h.timestamp_ms)) {
+            histograms.push(h.clone());
+            histogram_starts.push(start_at(&self.histogram_starts, i));
+        }
+        // Overrides first: they win on equal timestamps.
+        let overrides: Vec<Sample> = self.overrides.iter().filter(|s| in_range(s.timestamp_ms)).copied().collect();
+        let override_starts = vec![0; overrides.len()];
+        let own = SampleStarts { floats: float_starts, histograms: histogram_starts };
+        Ok(merge_started(vec![
+            (overrides, Vec::new(), Some(Box::new(SampleStarts { floats: override_starts, histograms: Vec::new() }))),
+            (floats, histograms, Some(Box::new(own))),
+        ]))
     }
 
     /// A lower bound of the samples this part holds in `[mint_ms, maxt_ms]`, from headers
@@ -190,6 +234,9 @@ impl EncodedSeries {
     /// either kind, the earliest part's); `None` when there are none. A part with a
     /// malformed chunk is reported and left out; the others still answer.
     pub fn decode(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+        if self.parts.iter().any(EncodedPart::has_start_times) {
+            return self.decode_started(mint_ms, maxt_ms);
+        }
         if self.has_histograms() {
             return self.decode_mixed(mint_ms, maxt_ms);
         }
@@ -207,6 +254,24 @@ impl EncodedSeries {
         }
         let samples = merge_samples(lists);
         (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms: Vec::new(), starts: None })
+    }
+
+    /// `decode` for a series with start times: each kept sample with its own part's start.
+    fn decode_started(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+        let mut lists = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            match part.decode_with_starts(mint_ms, maxt_ms) {
+                Ok(decoded) => lists.push(decoded),
+                Err(bad) => tracing::error!(
+                    series = %self.labels,
+                    chunk_min_time_ms = bad.min_time_ms,
+                    chunk_max_time_ms = bad.max_time_ms,
+                    "damaged chunk; this source of the series left out of the answer"
+                ),
+            }
+        }
+        let (samples, histograms, starts) = merge_started(lists);
+        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms, starts })
     }
 
     fn decode_mixed(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
@@ -367,6 +432,7 @@ mod tests {
             overrides: samples(&[(20, 20.0), (35, 35.0)]),
             deleted: vec![(40, 40)],
             histograms: Vec::new(),
+            ..EncodedPart::default()
         };
         assert_eq!(part.decode(15, 50), Ok(samples(&[(20, 20.0), (30, 3.0), (35, 35.0), (50, 5.0)])));
         // Decoded samples (from chunks partly in a range) merge in time order; overrides win.
@@ -407,6 +473,7 @@ mod tests {
             overrides: samples(&[(50, 55.0)]),
             deleted: Vec::new(),
             histograms: Vec::new(),
+            ..EncodedPart::default()
         };
         let newer = EncodedPart { chunks: vec![chunk(&[(20, 2.0), (30, 3.0)])], ..Default::default() };
         let older = EncodedPart { chunks: vec![chunk(&[(0, 0.0), (10, 1.0), (20, 9.0)])], deleted: vec![(0, 0)], ..Default::default() };
@@ -434,6 +501,7 @@ mod tests {
                 overrides: overrides.iter().map(|(&t, &v)| Sample { timestamp_ms: t, value: v }).collect(),
                 deleted: deleted.iter().map(|&(lo, n)| (lo, lo + n)).collect(),
                 histograms: Vec::new(),
+                ..EncodedPart::default()
             };
             let maxt = mint + len;
             let decoded = part.decode(mint, maxt).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
@@ -481,7 +549,7 @@ mod tests {
                             }
                             l
                         };
-                        EncodedPart { chunks, samples: list(loose), overrides: list(overrides), deleted: deleted.iter().map(|&(lo, n)| (lo, lo + n)).collect(), histograms: Vec::new() }
+                        EncodedPart { chunks, samples: list(loose), overrides: list(overrides), deleted: deleted.iter().map(|&(lo, n)| (lo, lo + n)).collect(), histograms: Vec::new(), ..EncodedPart::default() }
                     })
                     .collect(),
             };

@@ -51,7 +51,8 @@ pub trait Querier {
 
     /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
     /// a caller that reads each series once need not hold them all decoded. The slice is
-    /// valid only during the call.
+    /// valid only during the call. Start times (`SeriesSamples::starts`) are not handed
+    /// over: an evaluation that reads them uses `select` instead.
     fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut SeriesVisitor<'_>) {
         for series in self.select(matchers, mint_ms, maxt_ms) {
             if visit(&series.labels, &series.samples, &series.histograms).is_break() {

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::encoded::EncodedSeries;
-use crate::model::{HistogramSample, Labels, Sample, SeriesSamples};
+use crate::model::{HistogramSample, Labels, Sample, SampleStarts, SeriesSamples};
 
 /// Merges time-ordered sample lists; on equal timestamps the list earlier in `sources` wins.
 pub fn merge_samples(mut sources: Vec<Vec<Sample>>) -> Vec<Sample> {
@@ -55,18 +55,60 @@ pub fn merge_mixed(mut sources: Vec<FloatsAndHistograms>) -> FloatsAndHistograms
     (samples, histograms)
 }
 
+/// One source's floats and histograms with their start times (parallel to the two lists;
+/// `None`: every start 0).
+pub type StartedSource = (Vec<Sample>, Vec<HistogramSample>, Option<Box<SampleStarts>>);
+
+/// `merge_mixed` keeping each kept sample's own start time (the winning source's); the
+/// answer's starts are `None` unless one of them is non-zero (`SampleStarts::answer`).
+pub fn merge_started(sources: Vec<StartedSource>) -> StartedSource {
+    enum Kind {
+        Float(Sample, i64),
+        Histogram(HistogramSample, i64),
+    }
+    let mut all: Vec<(i64, usize, Kind)> = Vec::new();
+    for (priority, (samples, histograms, starts)) in sources.into_iter().enumerate() {
+        let start_of = |list: Option<&Vec<i64>>, i: usize| list.and_then(|l| l.get(i).copied()).unwrap_or(0);
+        let (float_starts, histogram_starts) = (starts.as_ref().map(|s| &s.floats), starts.as_ref().map(|s| &s.histograms));
+        all.extend(samples.into_iter().enumerate().map(|(i, s)| (s.timestamp_ms, priority, Kind::Float(s, start_of(float_starts, i)))));
+        all.extend(histograms.into_iter().enumerate().map(|(i, h)| (h.timestamp_ms, priority, Kind::Histogram(h, start_of(histogram_starts, i)))));
+    }
+    all.sort_by_key(|(t, priority, _)| (*t, *priority));
+    all.dedup_by_key(|(t, _, _)| *t);
+    let (mut samples, mut float_starts, mut histograms, mut histogram_starts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (_, _, kind) in all {
+        match kind {
+            Kind::Float(s, start_ms) => {
+                samples.push(s);
+                float_starts.push(start_ms);
+            }
+            Kind::Histogram(h, start_ms) => {
+                histograms.push(h);
+                histogram_starts.push(start_ms);
+            }
+        }
+    }
+    let starts = SampleStarts::answer(Some(float_starts), Some(histogram_starts), samples.len(), histograms.len());
+    (samples, histograms, starts)
+}
+
 /// Groups series lists from several sources by label set (in priority order: the first
 /// list wins ties) and merges each series; the result is sorted by labels.
 pub fn merge_series(sources: Vec<Vec<SeriesSamples>>) -> Vec<SeriesSamples> {
-    let mut by_labels: BTreeMap<Labels, Vec<FloatsAndHistograms>> = BTreeMap::new();
+    let mut by_labels: BTreeMap<Labels, Vec<StartedSource>> = BTreeMap::new();
     for list in sources {
         for s in list {
-            by_labels.entry(s.labels).or_default().push((s.samples, s.histograms));
+            by_labels.entry(s.labels).or_default().push((s.samples, s.histograms, s.starts));
         }
     }
     by_labels
         .into_iter()
         .map(|(labels, lists)| {
+            if lists.iter().any(|(_, _, starts)| starts.is_some()) {
+                let (samples, histograms, starts) = merge_started(lists);
+                return SeriesSamples { labels, samples, histograms, starts };
+            }
+            let lists: Vec<FloatsAndHistograms> = lists.into_iter().map(|(s, h, _)| (s, h)).collect();
             let (samples, histograms) = if lists.iter().all(|(_, h)| h.is_empty()) {
                 (merge_samples(lists.into_iter().map(|(s, _)| s).collect()), Vec::new())
             } else {

@@ -84,7 +84,10 @@ pub struct ShardOptions {
     /// written as a zero sample before it (Prometheus' created-timestamp zero ingestion).
     pub start_timestamp_zero_ingestion: bool,
     /// A sample's start time in a batch is stored with the sample (Prometheus' `st-storage`)
-    /// and answered in `SeriesSamples::starts`.
+    /// and answered in `SeriesSamples::starts`: the WAL logs it (started samples records,
+    /// `tsdb/docs/wal.md`), the head keeps the series' floats in XOR2 chunks from its first
+    /// start on, blocks get those chunks. An out-of-order sample loses its start. Checked
+    /// once per append call; off, nothing is stored or costs more than without starts.
     pub start_timestamp_storage: bool,
 }
 
@@ -280,6 +283,28 @@ fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut 
     count_result(head.append(id, sample), outcome);
 }
 
+fn apply_started_to_head(head: &mut Head, id: u32, sample: crate::Sample, start_ms: i64, outcome: &mut AppendOutcome) {
+    count_result(head.append_started(id, sample, start_ms), outcome);
+}
+
+/// The start times `series`' batch entry gives, as `(sample_ms, start_ms)` sorted by sample
+/// time, `None` when it gives none other than 0 (`start_timestamp_storage` then stores the
+/// entry as any other).
+fn entry_starts(series: crate::BatchSeries<'_>) -> Option<Vec<(i64, i64)>> {
+    let starts = series.start_timestamps();
+    if starts.iter().all(|s| s.start_ms == 0) {
+        return None;
+    }
+    let mut by_sample: Vec<(i64, i64)> = starts.iter().map(|s| (s.sample_ms, s.start_ms)).collect();
+    by_sample.sort_unstable();
+    Some(by_sample)
+}
+
+/// The start of the sample at `t` in `entry_starts`' list, 0 when it has none.
+fn start_at(starts: &[(i64, i64)], t: i64) -> i64 {
+    starts.binary_search_by_key(&t, |(sample_ms, _)| *sample_ms).map_or(0, |i| starts[i].1)
+}
+
 fn apply_histogram_to_head(head: &mut Head, id: u32, sample: &HistogramSample, outcome: &mut AppendOutcome) {
     count_result(head.append_histogram(id, sample), outcome);
 }
@@ -361,6 +386,28 @@ impl ShardDb {
                         Some(&id) => {
                             replayed_late += u64::from(sample.timestamp_ms < cut_watermark_ms);
                             apply_to_head(&mut head, id, sample, &mut replayed);
+                        }
+                        None => unknown_refs += 1,
+                    }
+                }
+            }
+            Record::StartedSamples(samples) => {
+                for (r, sample, start_ms) in samples {
+                    match refs.get(&r) {
+                        Some(&id) => {
+                            replayed_late += u64::from(sample.timestamp_ms < cut_watermark_ms);
+                            apply_started_to_head(&mut head, id, sample, start_ms, &mut replayed);
+                        }
+                        None => unknown_refs += 1,
+                    }
+                }
+            }
+            Record::StartedHistograms(histograms) => {
+                for (r, h, _start_ms) in histograms {
+                    match refs.get(&r) {
+                        Some(&id) => {
+                            replayed_late += u64::from(h.timestamp_ms < cut_watermark_ms);
+                            apply_histogram_to_head(&mut head, id, &h, &mut replayed);
                         }
                         None => unknown_refs += 1,
                     }
@@ -835,6 +882,11 @@ impl ShardDb {
         // call writes before it included.
         let mut newest_in_call: Option<HashMap<u32, i64>> =
             (self.options.start_timestamp_zero_ingestion && groups.iter().any(|g| g.batch.has_start_timestamps())).then(HashMap::new);
+        // With start-time storage, the floats of series whose entry carries starts, each with
+        // its start (0: none), in head order; `started_group_ends[g]` as `group_ends`.
+        let store_starts = self.options.start_timestamp_storage && groups.iter().any(|g| g.batch.has_start_timestamps());
+        let mut started_samples: Vec<(u32, crate::Sample, i64)> = Vec::new();
+        let mut started_group_ends = Vec::new();
         for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
@@ -881,6 +933,7 @@ impl ShardDb {
                 if series_samples.first().is_some_and(|s| s.timestamp_ms < watermark) || series_samples.last().is_some_and(|s| s.timestamp_ms < watermark) {
                     late += series_samples.iter().filter(|s| s.timestamp_ms < watermark).count() as u64;
                 }
+                let starts = if store_starts { entry_starts(series) } else { None };
                 if let Some(newest_in_call) = &mut newest_in_call {
                     let newest = newest_in_call.get(&id).copied().max(self.head.newest_timestamp(id));
                     let (zeros, zero_histograms) = start_zeros(series, newest, watermark);
@@ -890,10 +943,18 @@ impl ShardDb {
                         let entry = newest_in_call.entry(id).or_insert(t);
                         *entry = (*entry).max(t);
                     }
-                    samples.extend(zeros.into_iter().map(|s| (id, s)));
+                    match starts {
+                        Some(_) => started_samples.extend(zeros.into_iter().map(|s| (id, s, 0))),
+                        None => samples.extend(zeros.into_iter().map(|s| (id, s))),
+                    }
                     histograms.extend(zero_histograms.into_iter().map(|h| (id, h)));
                 }
-                samples.extend(series_samples.iter().map(|s| (id, *s)));
+                match &starts {
+                    // Every float of such an entry goes with its start (0 for one without),
+                    // so that the series' floats are applied in their order.
+                    Some(starts) => started_samples.extend(series_samples.iter().map(|s| (id, *s, start_at(starts, s.timestamp_ms)))),
+                    None => samples.extend(series_samples.iter().map(|s| (id, *s))),
+                }
                 if !series.histograms().is_empty() {
                     late += series.histograms().iter().filter(|h| h.timestamp_ms < watermark).count() as u64;
                     histograms.extend(series.histograms().iter().map(|h| (id, h.clone())));
@@ -907,6 +968,9 @@ impl ShardDb {
                 }
             }
             group_ends.push(samples.len());
+            if store_starts {
+                started_group_ends.push(started_samples.len());
+            }
             histogram_group_ends.push(histograms.len());
             exemplar_group_ends.push(exemplars.len());
         }
@@ -917,6 +981,9 @@ impl ShardDb {
         if !samples.is_empty() {
             records.push(Record::Samples(samples));
         }
+        if !started_samples.is_empty() {
+            records.push(Record::StartedSamples(started_samples));
+        }
         if !histograms.is_empty() {
             records.push(Record::Histograms(histograms));
         }
@@ -926,6 +993,7 @@ impl ShardDb {
         self.wal.append(&records).await?;
         self.late_samples = self.late_samples.saturating_add(late);
         let mut samples: &[(u32, crate::Sample)] = &[];
+        let mut started_samples: &[(u32, crate::Sample, i64)] = &[];
         let mut histograms: &[(u32, HistogramSample)] = &[];
         let mut exemplars: &[(u32, Exemplar)] = &[];
         for record in &records {
@@ -937,7 +1005,9 @@ impl ShardDb {
                     }
                 }
                 Record::Samples(recorded) => samples = recorded,
+                Record::StartedSamples(recorded) => started_samples = recorded,
                 Record::Histograms(recorded) => histograms = recorded,
+                Record::StartedHistograms(_) => unreachable!("appends write no started histograms yet"),
                 Record::Exemplars(recorded) => exemplars = recorded,
                 Record::Tombstones(_) => unreachable!("appends write no tombstones"),
             }
@@ -952,6 +1022,14 @@ impl ShardDb {
             }
             group_start = group_end;
             outcomes.push(outcome);
+        }
+        // Floats with start times after the others, as replay applies the records.
+        let mut group_start = 0;
+        for (group_end, outcome) in started_group_ends.into_iter().zip(&mut outcomes) {
+            for &(id, sample, start_ms) in &started_samples[group_start..group_end] {
+                apply_started_to_head(&mut self.head, id, sample, start_ms, outcome);
+            }
+            group_start = group_end;
         }
         // Histograms after every float, as replay applies the records.
         let mut group_start = 0;
@@ -1186,17 +1264,36 @@ async fn write_checkpoint(head: &Head, exemplars: &ExemplarBuffer, writer: &mut 
         writer.write(&Record::Series(series))?;
     }
     let mut samples: Vec<(u32, crate::Sample)> = Vec::new();
+    // A series with start times goes in started-samples records (each series' floats in one
+    // kind of record, so in order either way).
+    let mut started: Vec<(u32, crate::Sample, i64)> = Vec::new();
     for id in head.series_ids() {
         crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
-        for s in head.samples_of(id) {
-            samples.push((id, s));
-            if samples.len() >= CHECKPOINT_SAMPLES_PER_RECORD {
-                writer.write(&Record::Samples(std::mem::take(&mut samples)))?;
+        let (series_samples, starts) = head.samples_with_starts_of(id);
+        match starts {
+            Some(starts) => {
+                for (s, start_ms) in series_samples.into_iter().zip(starts) {
+                    started.push((id, s, start_ms));
+                    if started.len() >= CHECKPOINT_SAMPLES_PER_RECORD {
+                        writer.write(&Record::StartedSamples(std::mem::take(&mut started)))?;
+                    }
+                }
+            }
+            None => {
+                for s in series_samples {
+                    samples.push((id, s));
+                    if samples.len() >= CHECKPOINT_SAMPLES_PER_RECORD {
+                        writer.write(&Record::Samples(std::mem::take(&mut samples)))?;
+                    }
+                }
             }
         }
     }
     if !samples.is_empty() {
         writer.write(&Record::Samples(samples))?;
+    }
+    if !started.is_empty() {
+        writer.write(&Record::StartedSamples(started))?;
     }
     let mut histograms: Vec<(u32, HistogramSample)> = Vec::new();
     for id in head.series_ids() {

@@ -1,6 +1,6 @@
 //! A block holding Prometheus' start-time chunks (XOR2, float histograms with starts), as a
 //! Prometheus with start-time storage writes them, reads back every value: whole and partly
-//! in range, decoded and encoded; their starts are not answered yet.
+//! in range, decoded and encoded, with their starts.
 
 use std::sync::Arc;
 
@@ -49,6 +49,12 @@ fn start_time_chunks_in_a_block_read_back_their_values() {
         assert_eq!(series.len(), 2, "range {lo}..{hi}");
         let want_floats: Vec<Sample> = floats.iter().map(|(_, s)| *s).filter(|s| s.timestamp_ms >= lo && s.timestamp_ms <= hi).collect();
         assert_eq!(series[0].samples, want_floats);
+        let want_starts: Vec<i64> = floats.iter().filter(|(_, s)| s.timestamp_ms >= lo && s.timestamp_ms <= hi).map(|(start, _)| *start).collect();
+        // Starts are answered for a series only where one in the range is non-zero.
+        let answer = |starts: Vec<i64>| starts.iter().any(|&s| s != 0).then_some(starts);
+        assert_eq!(series[0].starts.as_ref().map(|s| s.floats.clone()), answer(want_starts.clone()), "float starts answered");
+        let want_histogram_starts: Vec<i64> = histograms.iter().filter(|(_, h)| h.timestamp_ms >= lo && h.timestamp_ms <= hi).map(|(start, _)| *start).collect();
+        assert_eq!(series[1].starts.as_ref().map(|s| s.histograms.clone()), answer(want_histogram_starts.clone()), "histogram starts answered");
         let want_histograms: Vec<i64> = histograms.iter().map(|(_, h)| h.timestamp_ms).filter(|t| *t >= lo && *t <= hi).collect();
         assert_eq!(series[1].histograms.iter().map(|h| h.timestamp_ms).collect::<Vec<_>>(), want_histograms);
         for h in &series[1].histograms {
@@ -60,6 +66,9 @@ fn start_time_chunks_in_a_block_read_back_their_values() {
         let encoded = futures_lite::future::block_on(block.select_yielding(std::slice::from_ref(&all), lo, hi, usize::MAX, &mut || {})).expect("select").expect("within the limit");
         let decoded: Vec<(Vec<Sample>, Vec<HistogramSample>)> = encoded.iter().map(|s| s.parts[0].decode_both(lo, hi).expect("decodes")).collect();
         assert_eq!(decoded[0].0, want_floats);
+        let answered: Vec<Option<tsdb::SampleStarts>> = encoded.iter().map(|s| s.decode(lo, hi).and_then(|d| d.starts.map(|b| *b))).collect();
+        assert_eq!(answered[0].as_ref().map(|s| s.floats.clone()), answer(want_starts));
+        assert_eq!(answered[1].as_ref().map(|s| s.histograms.clone()), answer(want_histogram_starts));
         assert_eq!(decoded[1].1.iter().map(|h| h.timestamp_ms).collect::<Vec<_>>(), want_histograms);
         assert!(encoded[1].parts[0].has_histograms() && !encoded[0].parts[0].has_histograms());
     }

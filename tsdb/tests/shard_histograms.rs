@@ -260,6 +260,7 @@ fn block_series(job: &str, floats: &[i64], histograms: &[(i64, f64)]) -> BlockSe
         chunks: Vec::new(),
         samples: floats.iter().map(|&k| Sample { timestamp_ms: k * STEP_MS, value: float(k) }).collect(),
         histograms: histograms.iter().map(|&(k, salt)| h_at(k, k * STEP_MS, salt)).collect(),
+        starts: None,
     }
 }
 

@@ -15,10 +15,10 @@ use super::reader::Block;
 use super::stream_writer::{RawChunk, StreamBlockWriter};
 use super::tombstones::Tombstones;
 use super::writer::{CHUNKS_DIRNAME, TMP_SUFFIX};
-use crate::chunk::{decode_chunk_kept, ChunkEncoding, XorAppender, COMPACTED_SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_chunk_kept, decode_chunk_kept_with_starts, ChunkEncoding, XorAppender, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::merge::{merge_mixed, merge_samples};
-use crate::model::{HistogramSample, Labels, Sample};
+use crate::merge::{merge_mixed, merge_samples, merge_started};
+use crate::model::{HistogramSample, Labels, Sample, SampleStarts};
 
 /// Page cache of each parent block during a merge (its series entries and chunks are read
 /// once, in order, so a page of each serves many neighbouring series).
@@ -201,18 +201,28 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
     }
     // Newest parent first: the merges keep the first source's sample on a tie.
     let mut sources: Vec<(Vec<Sample>, Vec<HistogramSample>)> = Vec::with_capacity(parts.len());
+    // Each source's start times (parallel to its two lists), from its first chunk with them on.
+    let mut source_starts: Vec<Option<Box<SampleStarts>>> = Vec::with_capacity(parts.len());
     for (i, id, s) in parts.iter().rev() {
         let block = &cursors[*i].block;
         let deleted = block.tombstones().intervals(*id);
         let (mut samples, mut histograms) = (Vec::new(), Vec::new());
+        let mut starts: Option<Box<SampleStarts>> = None;
         for c in &s.chunks {
             if Tombstones::covers(deleted, c.min_time_ms, c.max_time_ms) {
                 continue;
             }
             let (encoding, bytes) = block.read_chunk(c.chunk_ref)?;
             let keep = |t: i64| !Tombstones::is_deleted(deleted, t);
-            // Chunks with start times lose them here: merged series are written without.
-            let decoded = decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep);
+            if encoding.has_start_times() && starts.is_none() {
+                starts = Some(Box::new(SampleStarts { floats: vec![0; samples.len()], histograms: vec![0; histograms.len()] }));
+            }
+            let decoded = match starts.as_deref_mut() {
+                Some(SampleStarts { floats, histograms: histogram_starts }) => {
+                    decode_chunk_kept_with_starts(encoding, &bytes, (&mut samples, floats), (&mut histograms, histogram_starts), keep)
+                }
+                None => decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep),
+            };
             if !decoded {
                 return Err(Error::corrupt(
                     block.dir().join(CHUNKS_DIRNAME),
@@ -221,7 +231,13 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
             }
         }
         // Chunks of one series in one block do not overlap, but keep the merge input sorted
-        // whatever wrote the block.
+        // whatever wrote the block (a series with start times: `merge_started` sorts).
+        if starts.is_some() {
+            sources.push((samples, histograms));
+            source_starts.push(starts);
+            continue;
+        }
+        source_starts.push(None);
         if !samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms) {
             samples = merge_samples(samples.into_iter().map(|s| vec![s]).collect());
         }
@@ -230,6 +246,14 @@ fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labe
             histograms.dedup_by_key(|h| h.timestamp_ms);
         }
         sources.push((samples, histograms));
+    }
+    if source_starts.iter().any(Option::is_some) {
+        let started = sources.into_iter().zip(source_starts).map(|((samples, histograms), starts)| (samples, histograms, starts)).collect();
+        let (samples, histograms, starts) = merge_started(started);
+        return match starts {
+            Some(starts) => writer.add_series_with_starts(labels, &samples, &histograms, &starts),
+            None => writer.add_series(labels, &samples, &histograms),
+        };
     }
     if sources.iter().all(|(_, h)| h.is_empty()) {
         let merged = merge_samples(sources.into_iter().map(|(s, _)| s).collect());

@@ -15,11 +15,11 @@ use super::meta::BlockMeta;
 use super::page_cache::{PageCache, PAGE_CACHE_BYTES_DEFAULT};
 use super::tombstones::Tombstones;
 use super::writer::{BlockSeries, CHUNKS_DIRNAME, INDEX_FILENAME};
-use crate::chunk::{decode_chunk_kept, ChunkEncoding};
+use crate::chunk::{decode_chunk_kept, decode_chunk_kept_with_starts, ChunkEncoding};
 use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
-use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesSamples};
+use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SampleStarts, SeriesSamples};
 
 pub struct Block {
     dir: PathBuf,
@@ -256,8 +256,17 @@ impl Block {
                 continue;
             }
             let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
-            // Start times (encodings 4 and 6) are not kept: reads do not answer them yet.
-            let decoded = decode_chunk_kept(encoding, &bytes, &mut part.samples, &mut part.histograms, keep);
+            // A series with start times keeps its decoded samples' starts parallel to them.
+            let with_starts = encoding.has_start_times() || !part.sample_starts.is_empty() || !part.histogram_starts.is_empty();
+            if with_starts {
+                part.sample_starts.resize(part.samples.len(), 0);
+                part.histogram_starts.resize(part.histograms.len(), 0);
+            }
+            let decoded = if with_starts {
+                decode_chunk_kept_with_starts(encoding, &bytes, (&mut part.samples, &mut part.sample_starts), (&mut part.histograms, &mut part.histogram_starts), keep)
+            } else {
+                decode_chunk_kept(encoding, &bytes, &mut part.samples, &mut part.histograms, keep)
+            };
             if !decoded {
                 tracing::error!(series = %s.labels, chunk = c.chunk_ref, "damaged chunk; series left out of the answer");
                 return None;
@@ -270,8 +279,8 @@ impl Block {
     /// is damaged (reported).
     fn read_series(&self, id: u32, s: IndexSeries, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         match self.samples_of(id, &s, mint_ms, maxt_ms) {
-            Ok((samples, histograms)) if samples.is_empty() && histograms.is_empty() => None,
-            Ok((samples, histograms)) => Some(SeriesSamples { labels: s.labels, samples, histograms, starts: None }),
+            Ok((samples, histograms, _)) if samples.is_empty() && histograms.is_empty() => None,
+            Ok((samples, histograms, starts)) => Some(SeriesSamples { labels: s.labels, samples, histograms, starts }),
             Err(error) => {
                 tracing::error!(series = %s.labels, %error, "damaged chunk; series left out of the answer");
                 None
@@ -285,14 +294,25 @@ impl Block {
         s: &IndexSeries,
         mint_ms: i64,
         maxt_ms: i64,
-    ) -> Result<(Vec<Sample>, Vec<HistogramSample>), Error> {
+    ) -> Result<crate::merge::StartedSource, Error> {
         let mut samples: Vec<Sample> = Vec::new();
         let mut histograms: Vec<HistogramSample> = Vec::new();
+        // Kept parallel to the two lists from the first chunk with start times on.
+        let (mut float_starts, mut histogram_starts): (Option<Vec<i64>>, Option<Vec<i64>>) = (None, None);
         let deleted = self.tombstones.intervals(id);
         for c in &s.chunks {
             let (encoding, bytes) = self.chunks.read_chunk(c.chunk_ref)?;
             let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !Tombstones::is_deleted(deleted, t);
-            let decoded = decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep);
+            if encoding.has_start_times() && float_starts.is_none() {
+                float_starts = Some(vec![0; samples.len()]);
+                histogram_starts = Some(vec![0; histograms.len()]);
+            }
+            let decoded = match (&mut float_starts, &mut histogram_starts) {
+                (Some(float_starts), Some(histogram_starts)) => {
+                    decode_chunk_kept_with_starts(encoding, &bytes, (&mut samples, float_starts), (&mut histograms, histogram_starts), keep)
+                }
+                _ => decode_chunk_kept(encoding, &bytes, &mut samples, &mut histograms, keep),
+            };
             if !decoded {
                 return Err(Error::corrupt(
                     self.dir.join(CHUNKS_DIRNAME),
@@ -300,7 +320,8 @@ impl Block {
                 ));
             }
         }
-        Ok((samples, histograms))
+        let starts = SampleStarts::answer(float_starts, histogram_starts, samples.len(), histograms.len());
+        Ok((samples, histograms, starts))
     }
 
     /// Every series with all its samples and histograms not deleted, for rewriting the
@@ -309,9 +330,9 @@ impl Block {
     pub fn live_series(&self) -> Result<Vec<BlockSeries>, Error> {
         let mut out = Vec::new();
         for (id, s) in self.matching_series(&[], i64::MIN, i64::MAX)? {
-            let (samples, histograms) = self.samples_of(id, &s, i64::MIN, i64::MAX)?;
+            let (samples, histograms, starts) = self.samples_of(id, &s, i64::MIN, i64::MAX)?;
             if !samples.is_empty() || !histograms.is_empty() {
-                out.push(BlockSeries { labels: s.labels, chunks: Vec::new(), samples, histograms });
+                out.push(BlockSeries { labels: s.labels, chunks: Vec::new(), samples, histograms, starts });
             }
         }
         Ok(out)

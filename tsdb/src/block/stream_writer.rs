@@ -16,7 +16,7 @@ use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_VERSION};
 use super::writer::{encode_series_chunks, sync_dir, write_block_files, BlockSeries, CHUNKS_DIRNAME, TMP_SUFFIX};
 use crate::chunk::{ChunkEncoding, COMPACTED_SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::model::{HistogramSample, Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample, SampleStarts};
 
 /// One chunk to add as is: its encoding and bytes, sample count and inclusive time bounds.
 pub struct RawChunk {
@@ -141,7 +141,17 @@ impl StreamBlockWriter {
             samples.iter().map(|s| s.timestamp_ms).chain(histograms.iter().map(|h| h.timestamp_ms)).all(|t| t >= self.min_time_ms && t < self.max_time_ms),
             "block samples lie in the block range"
         );
-        self.add_parts(labels, &[], samples, histograms, COMPACTED_SAMPLES_PER_CHUNK_MAX)
+        self.add_parts(labels, &[], samples, histograms, None, COMPACTED_SAMPLES_PER_CHUNK_MAX)
+    }
+
+    /// `add_series` with start times (`starts` parallel to both lists): XOR2 and float
+    /// histogram ST chunks (a compaction that rewrites samples which had starts).
+    pub fn add_series_with_starts(&mut self, labels: Labels, samples: &[Sample], histograms: &[HistogramSample], starts: &SampleStarts) -> Result<(), Error> {
+        if samples.is_empty() && histograms.is_empty() {
+            return Ok(());
+        }
+        debug_assert!(samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block samples increase strictly");
+        self.add_parts(labels, &[], samples, histograms, Some(starts), COMPACTED_SAMPLES_PER_CHUNK_MAX)
     }
 
     /// Adds a series from encoded chunks copied without decoding (time-ordered, not overlapping).
@@ -150,13 +160,13 @@ impl StreamBlockWriter {
             return Ok(());
         }
         debug_assert!(chunks.windows(2).all(|w| w[0].max_time_ms < w[1].min_time_ms), "copied chunks do not overlap");
-        self.add_parts(labels, chunks, &[], &[], COMPACTED_SAMPLES_PER_CHUNK_MAX)
+        self.add_parts(labels, chunks, &[], &[], None, COMPACTED_SAMPLES_PER_CHUNK_MAX)
     }
 
     /// Adds a series cut from a head (`BlockSeries`): its whole chunks as they are, then its
     /// loose samples and histograms encoded in chunks of up to `samples_per_chunk` samples.
     pub fn add_cut_series(&mut self, series: &BlockSeries, samples_per_chunk: u16) -> Result<(), Error> {
-        let BlockSeries { labels, chunks, samples, histograms } = series;
+        let BlockSeries { labels, chunks, samples, histograms, starts } = series;
         if chunks.is_empty() && samples.is_empty() && histograms.is_empty() {
             return Ok(());
         }
@@ -171,13 +181,21 @@ impl StreamBlockWriter {
                 && chunks.iter().all(|c| c.min_time_ms >= self.min_time_ms && c.max_time_ms < self.max_time_ms),
             "kept chunks are ordered, come before the samples and lie in the block range"
         );
-        self.add_parts(labels.clone(), chunks, samples, histograms, samples_per_chunk)
+        self.add_parts(labels.clone(), chunks, samples, histograms, starts.as_deref(), samples_per_chunk)
     }
 
     /// The one way a series is written, for the three above: `chunks` copied as they are,
     /// then `samples` and `histograms` encoded in chunks of up to `samples_per_chunk`
     /// (`encode_series_chunks`), then its index entry.
-    fn add_parts(&mut self, labels: Labels, chunks: &[RawChunk], samples: &[Sample], histograms: &[HistogramSample], samples_per_chunk: u16) -> Result<(), Error> {
+    fn add_parts(
+        &mut self,
+        labels: Labels,
+        chunks: &[RawChunk],
+        samples: &[Sample],
+        histograms: &[HistogramSample],
+        starts: Option<&SampleStarts>,
+        samples_per_chunk: u16,
+    ) -> Result<(), Error> {
         let mut metas = Vec::with_capacity(chunks.len());
         let mut count = (samples.len() + histograms.len()) as u64;
         for c in chunks {
@@ -185,7 +203,7 @@ impl StreamBlockWriter {
             metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
             count += c.num_samples;
         }
-        metas.extend(encode_series_chunks(samples, histograms, samples_per_chunk, |encoding, data| self.write_chunk(encoding, data))?);
+        metas.extend(encode_series_chunks(samples, histograms, starts, samples_per_chunk, |encoding, data| self.write_chunk(encoding, data))?);
         self.push_series(labels, metas, count);
         Ok(())
     }

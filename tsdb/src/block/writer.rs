@@ -10,9 +10,9 @@ use super::direct_io::DirectWriter;
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, META_FILENAME};
 use super::stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
-use crate::chunk::{encode_histogram_chunks, ChunkEncoding, XorAppender, SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{encode_histogram_chunks, Appendable, ChunkEncoding, FloatHistogramStAppender, Xor2Appender, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
-use crate::model::{HistogramSample, Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample, SampleStarts};
 
 pub const INDEX_FILENAME: &str = "index";
 pub const TOMBSTONES_FILENAME: &str = "tombstones";
@@ -86,17 +86,75 @@ pub(super) fn encode_chunks<E>(
     Ok(metas)
 }
 
+/// `encode_chunks` for samples with start times (`starts` parallel to `samples`): XOR2 chunks.
+fn encode_started_chunks<E>(
+    samples: &[Sample],
+    starts: &[i64],
+    samples_per_chunk: u16,
+    mut write: impl FnMut(&[u8]) -> Result<u64, E>,
+) -> Result<Vec<ChunkMeta>, E> {
+    debug_assert_eq!(samples.len(), starts.len(), "starts are parallel to their samples");
+    let per_chunk = usize::from(samples_per_chunk.max(1));
+    let mut metas = Vec::with_capacity(samples.len().div_ceil(per_chunk));
+    for (part, part_starts) in samples.chunks(per_chunk).zip(starts.chunks(per_chunk)) {
+        let mut a = Xor2Appender::default();
+        for (s, start_ms) in part.iter().zip(part_starts) {
+            a.append(*start_ms, s.timestamp_ms, s.value);
+        }
+        let chunk_ref = write(a.bytes())?;
+        metas.push(ChunkMeta { min_time_ms: part[0].timestamp_ms, max_time_ms: part[part.len() - 1].timestamp_ms, chunk_ref });
+    }
+    Ok(metas)
+}
+
+/// `encode_histogram_chunks` for histograms with start times (`starts` parallel): float
+/// histogram ST chunks, cut as Prometheus cuts them; `(min_t, max_t, bytes)` each.
+fn encode_started_histogram_chunks(histograms: &[HistogramSample], starts: &[i64], samples_per_chunk: u16) -> Vec<(i64, i64, Box<[u8]>)> {
+    let mut out = Vec::new();
+    let mut current: Option<(i64, FloatHistogramStAppender)> = None;
+    for (s, start_ms) in histograms.iter().zip(starts) {
+        let h = &s.histogram;
+        let next = match &current {
+            None => Some(FloatHistogramStAppender::after(None, h)),
+            Some((_, a)) if a.is_full(samples_per_chunk) => Some(FloatHistogramStAppender::after(Some(a), h)),
+            Some((_, a)) => match a.appendable(h) {
+                Appendable::Yes => None,
+                Appendable::Cut(header) => Some(FloatHistogramStAppender::new(header)),
+            },
+        };
+        if let Some(fresh) = next {
+            if let Some((min_t, done)) = current.replace((s.timestamp_ms, fresh)) {
+                out.push((min_t, done.last_timestamp().unwrap_or(min_t), done.into_bytes()));
+            }
+        }
+        if let Some((_, a)) = current.as_mut() {
+            a.append(*start_ms, s.timestamp_ms, h);
+        }
+    }
+    if let Some((min_t, done)) = current {
+        out.push((min_t, done.last_timestamp().unwrap_or(min_t), done.into_bytes()));
+    }
+    out
+}
+
 /// Encodes a series' time-ordered samples and histograms (no timestamp in both) as one
 /// time-ordered list of chunks, as Prometheus keeps a series: a run of floats in XOR chunks,
 /// a run of histograms in float histogram chunks (cut at layout changes and resets too),
 /// each chunk of at most `samples_per_chunk` samples. `write` stores a chunk and returns its
 /// reference; the chunk metas for the index, in order.
+///
+/// With `starts` (parallel to both lists) the floats go into XOR2 chunks and the
+/// histograms into float histogram ST chunks, each sample with its start.
 pub(super) fn encode_series_chunks<E>(
     samples: &[Sample],
     histograms: &[HistogramSample],
+    starts: Option<&SampleStarts>,
     samples_per_chunk: u16,
     mut write: impl FnMut(ChunkEncoding, &[u8]) -> Result<u64, E>,
 ) -> Result<Vec<ChunkMeta>, E> {
+    if let Some(starts) = starts {
+        return encode_started_series_chunks(samples, histograms, starts, samples_per_chunk, write);
+    }
     if histograms.is_empty() {
         return encode_chunks(samples, samples_per_chunk, |xor| write(ChunkEncoding::Xor, xor));
     }
@@ -125,6 +183,40 @@ pub(super) fn encode_series_chunks<E>(
     Ok(metas)
 }
 
+/// `encode_series_chunks` with start times: runs of floats and of histograms in turn, as
+/// there, in XOR2 and float histogram ST chunks.
+fn encode_started_series_chunks<E>(
+    samples: &[Sample],
+    histograms: &[HistogramSample],
+    starts: &SampleStarts,
+    samples_per_chunk: u16,
+    mut write: impl FnMut(ChunkEncoding, &[u8]) -> Result<u64, E>,
+) -> Result<Vec<ChunkMeta>, E> {
+    debug_assert!(starts.floats.len() == samples.len() && starts.histograms.len() == histograms.len(), "starts are parallel to their samples");
+    let mut metas = Vec::new();
+    let (mut floats, mut float_starts) = (samples, &starts.floats[..]);
+    let (mut hists, mut hist_starts) = (histograms, &starts.histograms[..]);
+    while !floats.is_empty() || !hists.is_empty() {
+        let float_first = match (floats.first(), hists.first()) {
+            (Some(f), Some(h)) => f.timestamp_ms < h.timestamp_ms,
+            (f, _) => f.is_some(),
+        };
+        if float_first {
+            let end = hists.first().map_or(floats.len(), |h| floats.partition_point(|f| f.timestamp_ms < h.timestamp_ms));
+            metas.extend(encode_started_chunks(&floats[..end], &float_starts[..end], samples_per_chunk, |xor2| write(ChunkEncoding::Xor2, xor2))?);
+            (floats, float_starts) = (&floats[end..], &float_starts[end..]);
+        } else {
+            let end = floats.first().map_or(hists.len(), |f| hists.partition_point(|h| h.timestamp_ms < f.timestamp_ms));
+            for (min_time_ms, max_time_ms, bytes) in encode_started_histogram_chunks(&hists[..end], &hist_starts[..end], samples_per_chunk) {
+                let chunk_ref = write(ChunkEncoding::FloatHistogramSt, &bytes)?;
+                metas.push(ChunkMeta { min_time_ms, max_time_ms, chunk_ref });
+            }
+            (hists, hist_starts) = (&hists[end..], &hist_starts[end..]);
+        }
+    }
+    Ok(metas)
+}
+
 /// Writes a block `ulid` covering `[min_time_ms, max_time_ms)` under `parent` and returns
 /// its meta. Each series' samples must be time-ordered, unique by timestamp and inside
 /// the range; series without samples are skipped.
@@ -139,7 +231,7 @@ pub fn write_block(
 }
 
 fn loose_samples(series: Vec<(Labels, Vec<Sample>)>) -> Vec<BlockSeries> {
-    series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples, histograms: Vec::new() }).collect()
+    series.into_iter().map(|(labels, samples)| BlockSeries { labels, chunks: Vec::new(), samples, histograms: Vec::new(), starts: None }).collect()
 }
 
 /// `write_cut_block` with the given lineage (a block rewritten without its tombstoned data
@@ -163,6 +255,9 @@ pub struct BlockSeries {
     pub chunks: Vec<RawChunk>,
     pub samples: Vec<Sample>,
     pub histograms: Vec<HistogramSample>,
+    /// The start times of `samples` and `histograms`, when some are non-zero: their chunks
+    /// are then XOR2 and float histogram ST ones.
+    pub starts: Option<Box<SampleStarts>>,
 }
 
 /// A level-1 block (cut from the head) from series whose whole chunks are kept as they are.

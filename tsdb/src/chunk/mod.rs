@@ -93,6 +93,32 @@ pub fn decode_chunk_kept(encoding: ChunkEncoding, bytes: &[u8], floats: &mut Vec
     }
 }
 
+/// `decode_chunk_kept` that also appends each decoded sample's start time to `float_starts`
+/// or `histogram_starts`, parallel to what it appends to `floats` and `histograms` (0 for a
+/// chunk of an encoding without start times).
+pub fn decode_chunk_kept_with_starts(
+    encoding: ChunkEncoding,
+    bytes: &[u8],
+    (floats, float_starts): (&mut Vec<Sample>, &mut Vec<i64>),
+    (histograms, histogram_starts): (&mut Vec<HistogramSample>, &mut Vec<i64>),
+    keep: impl Fn(i64) -> bool,
+) -> bool {
+    match encoding {
+        ChunkEncoding::Xor => {
+            let decoded = decode_kept(bytes, floats, keep);
+            float_starts.resize(floats.len(), 0);
+            decoded
+        }
+        ChunkEncoding::Xor2 => decode_xor2_kept(bytes, floats, Some(float_starts), keep),
+        ChunkEncoding::FloatHistogram => {
+            let decoded = decode_histograms_kept(bytes, histograms, keep);
+            histogram_starts.resize(histograms.len(), 0);
+            decoded
+        }
+        ChunkEncoding::FloatHistogramSt => decode_float_histograms_st_kept(bytes, histograms, Some(histogram_starts), keep),
+    }
+}
+
 /// Samples per chunk before a new one is cut (Prometheus' target).
 pub const SAMPLES_PER_CHUNK_MAX: u16 = 120;
 

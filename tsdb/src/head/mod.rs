@@ -5,6 +5,7 @@
 
 mod histograms;
 mod series;
+mod started;
 
 use std::collections::HashSet;
 
@@ -13,7 +14,7 @@ use hashbrown::HashTable;
 use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
-use crate::model::{HistogramSample, Labels, Matcher, Sample, SeriesSamples};
+use crate::model::{HistogramSample, Labels, Matcher, Sample, SampleStarts, SeriesSamples};
 pub use series::{AppendResult, ChunkRanges, HeadChunk, MemSeries, SeriesSplit};
 
 pub struct Head {
@@ -85,7 +86,7 @@ impl Head {
     /// One series' step of `split_before`: its data before `boundary_ms` goes to `before`,
     /// its samples from there on into this (new) head.
     fn split_off(&mut self, s: &MemSeries, boundary_ms: i64, before: &mut Vec<BlockSeries>) {
-        let SeriesSplit { chunks, samples, histograms, chunks_after, samples_after, histograms_after } = s.split_at(boundary_ms);
+        let SeriesSplit { chunks, samples, sample_starts, histograms, chunks_after, samples_after, sample_starts_after, histograms_after } = s.split_at(boundary_ms);
         let labels = s.labels();
         if !chunks_after.is_empty() || !samples_after.is_empty() || !histograms_after.is_empty() {
             let (id, _) = self.get_or_create(&labels);
@@ -97,15 +98,25 @@ impl Head {
                 self.min_t = self.min_t.min(first.span().0);
                 self.samples += self.series[id as usize].adopt_closed_chunks(chunks_after);
             }
-            for sample in samples_after {
-                self.append(id, sample);
+            if !sample_starts_after.is_empty() {
+                self.series[id as usize].keep_starts();
+            }
+            if sample_starts_after.is_empty() {
+                for sample in samples_after {
+                    self.append(id, sample);
+                }
+            } else {
+                for (sample, start_ms) in samples_after.into_iter().zip(sample_starts_after) {
+                    self.append_started(id, sample, start_ms);
+                }
             }
             for h in &histograms_after {
                 self.append_histogram(id, h);
             }
         }
         if !chunks.is_empty() || !samples.is_empty() || !histograms.is_empty() {
-            before.push(BlockSeries { labels, chunks, samples, histograms });
+            let starts = (!sample_starts.is_empty()).then(|| Box::new(SampleStarts { floats: sample_starts, histograms: Vec::new() }));
+            before.push(BlockSeries { labels, chunks, samples, histograms, starts });
         }
     }
 
@@ -117,6 +128,11 @@ impl Head {
     /// All of series `id`'s samples, time-ordered (for WAL checkpoints).
     pub fn samples_of(&self, id: SeriesId) -> Vec<Sample> {
         self.series[id as usize].samples_in(i64::MIN, i64::MAX)
+    }
+
+    /// `samples_of` with each sample's start time (parallel), `None` for a series without any.
+    pub fn samples_with_starts_of(&self, id: SeriesId) -> (Vec<Sample>, Option<Vec<i64>>) {
+        self.series[id as usize].samples_with_starts_in(i64::MIN, i64::MAX)
     }
 
     /// All of series `id`'s native histograms, time-ordered (for WAL checkpoints).
@@ -216,6 +232,14 @@ impl Head {
         let series = &mut self.series[id as usize];
         let was_empty = series.is_empty();
         let result = series.append_aligned(sample.timestamp_ms, sample.value, &mut self.chunk_ranges);
+        self.count_append(was_empty, id, sample.timestamp_ms, result)
+    }
+
+    /// `append` of a float with its start time (`MemSeries::append_started`).
+    pub fn append_started(&mut self, id: SeriesId, sample: Sample, start_ms: i64) -> AppendResult {
+        let series = &mut self.series[id as usize];
+        let was_empty = series.is_empty();
+        let result = series.append_started(start_ms, sample.timestamp_ms, sample.value, &mut self.chunk_ranges);
         self.count_append(was_empty, id, sample.timestamp_ms, result)
     }
 
@@ -326,9 +350,10 @@ impl Head {
     /// Series `id`'s samples in the range, `None` when it has none there.
     fn read_series(&self, id: SeriesId, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         let s = &self.series[id as usize];
-        let samples = s.samples_in(mint_ms, maxt_ms);
+        let (samples, float_starts) = s.samples_with_starts_in(mint_ms, maxt_ms);
         let histograms = s.histograms_in(mint_ms, maxt_ms);
-        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms, starts: None })
+        let starts = SampleStarts::answer(float_starts, None, samples.len(), histograms.len());
+        (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms, starts })
     }
 
     pub fn series(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<Labels> {

@@ -1,14 +1,17 @@
 //! One in-memory series: closed XOR chunks, the open chunk, and an out-of-order buffer
 //! (also holding same-timestamp overwrites) that wins over chunk data on read; native
 //! histograms, once the series has one, in chunks of their own beside them
-//! (`HistogramSeries`). A timestamp holds a float or a histogram, never both.
+//! (`HistogramSeries`). A timestamp holds a float or a histogram, never both. A series
+//! whose floats come with start times keeps them, from its first such sample on, in XOR2
+//! chunks (`StartedFloats`); its out-of-order floats lose their start (stored as 0).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::histograms::HistogramSeries;
+use super::started::StartedFloats;
 use crate::block::RawChunk;
-use crate::chunk::{ChunkEncoding, XorAppender, XorChunk, SAMPLES_PER_CHUNK_MAX};
+use crate::chunk::{decode_kept, decode_xor2_kept, ChunkEncoding, Xor2Iterator, XorAppender, XorChunk, XorIterator, SAMPLES_PER_CHUNK_MAX};
 use crate::encoded::{ChunkBytes, EncodedChunk, EncodedPart};
 use crate::model::{FloatHistogram, HistogramSample, Labels, Sample};
 
@@ -34,12 +37,45 @@ pub struct SeriesSplit {
     pub chunks: Vec<RawChunk>,
     /// Loose samples and histograms before the boundary, after every kept chunk.
     pub samples: Vec<Sample>,
+    /// The start times of `samples`, parallel to it; empty for a series without any.
+    pub sample_starts: Vec<i64>,
     pub histograms: Vec<HistogramSample>,
     /// From the boundary on: whole closed float chunks (taken as they are, before
     /// `samples_after` in time), then loose samples.
     pub chunks_after: Vec<HeadChunk>,
     pub samples_after: Vec<Sample>,
+    /// The start times of `samples_after`, parallel to it; empty for a series without any.
+    pub sample_starts_after: Vec<i64>,
     pub histograms_after: Vec<HistogramSample>,
+}
+
+/// A series' floats split at a boundary (`MemSeries::split_floats_at`).
+#[derive(Default)]
+struct FloatSplit {
+    kept: Vec<RawChunk>,
+    before: Vec<Sample>,
+    before_starts: Vec<i64>,
+    chunks_after: Vec<HeadChunk>,
+    after: Vec<Sample>,
+    after_starts: Vec<i64>,
+}
+
+/// Appends the samples of a float chunk (XOR or XOR2) that `keep` accepts to `out`, and
+/// their starts to `starts` when given (kept parallel to `out`: 0 for an XOR chunk's). The
+/// head's own chunks: a malformed one cannot be.
+fn decode_floats(encoding: ChunkEncoding, bytes: &[u8], out: &mut Vec<Sample>, starts: Option<&mut Vec<i64>>, keep: impl Fn(i64) -> bool) {
+    match (encoding, starts) {
+        (ChunkEncoding::Xor2, starts) => {
+            decode_xor2_kept(bytes, out, starts, keep);
+        }
+        (_, Some(starts)) => {
+            decode_kept(bytes, out, keep);
+            starts.resize(out.len(), 0);
+        }
+        (_, None) => {
+            decode_kept(bytes, out, keep);
+        }
+    }
 }
 
 /// Block ranges for aligning head chunks (`MemSeries::append_aligned`): `[k·d, (k+1)·d)` for a
@@ -114,6 +150,8 @@ struct RareParts {
     ooo: BTreeMap<i64, f64>,
     /// Native histograms; `None` until the series gets one.
     histograms: Option<HistogramSeries>,
+    /// The XOR2 chunks of floats with start times; `None` until a float comes with one.
+    started: Option<StartedFloats>,
 }
 
 impl MemSeries {
@@ -143,9 +181,36 @@ impl MemSeries {
     }
 
     /// The newest in-order float sample's timestamp and value (no float sample is newer),
-    /// `None` when the series has no float.
+    /// `None` when the series has no float. A series with start times has an empty XOR
+    /// open chunk (cut when it switched): its newest float is the XOR2 chunks'.
     fn newest(&self) -> Option<(i64, f64)> {
-        self.open.last()
+        self.open.last().or_else(|| self.started_newest())
+    }
+
+    fn started_newest(&self) -> Option<(i64, f64)> {
+        self.started()?.newest.map(|(t, v, _)| (t, v))
+    }
+
+    /// The floats kept with start times, `None` until the series has one.
+    fn started(&self) -> Option<&StartedFloats> {
+        self.rare.as_deref()?.started.as_ref()
+    }
+
+    /// True once the series has stored a float with a start time (its floats then answer
+    /// with starts, 0 for those without one).
+    pub fn has_starts(&self) -> bool {
+        self.started().is_some()
+    }
+
+    /// Every float chunk, oldest first: `(min_t, max_t, encoding, bytes, shared bytes)`, the
+    /// closed XOR chunks, the open XOR chunk, then the closed XOR2 chunks and the open XOR2
+    /// chunk of a series with start times (shared bytes `None` for an open chunk).
+    #[allow(clippy::type_complexity)]
+    fn float_chunks(&self) -> impl Iterator<Item = (i64, i64, ChunkEncoding, &[u8], Option<&Arc<[u8]>>)> + '_ {
+        let closed = self.closed.iter().map(|c| (c.min_t, c.max_t, ChunkEncoding::Xor, &c.chunk.bytes[..], Some(&c.chunk.bytes)));
+        let open = self.open.last().map(|(last_t, _)| (self.open_min_t, last_t, ChunkEncoding::Xor, self.open.bytes(), None));
+        let started = self.started().into_iter().flat_map(StartedFloats::chunks).map(|(min_t, max_t, bytes, shared)| (min_t, max_t, ChunkEncoding::Xor2, bytes, shared));
+        closed.chain(open).chain(started)
     }
 
     /// `(oldest, newest)` float sample timestamp.
@@ -218,6 +283,14 @@ impl MemSeries {
             return AppendResult::Conflict;
         }
         if self.newest().is_none_or(|(last_t, _)| t > last_t) {
+            // A series with start times appends to its XOR2 chunks (its XOR one is empty).
+            if self.open.num_samples() == 0 {
+                if let Some(started) = self.rare.as_deref_mut().and_then(|r| r.started.as_mut()) {
+                    started.append(0, t, v, ranges);
+                    self.min_t = self.min_t.min(t);
+                    return AppendResult::Appended;
+                }
+            }
             let count = self.open.num_samples();
             if count >= SAMPLES_PER_CHUNK_MAX || (count > 0 && !ranges.same_range(self.open_min_t, t)) {
                 let full = std::mem::take(&mut self.open);
@@ -250,18 +323,51 @@ impl MemSeries {
         }
     }
 
+    /// `append_aligned` for a float with its start time: an in-order one is kept with it in
+    /// the series' XOR2 chunks (the first one cuts the open XOR chunk and switches the
+    /// series to XOR2 for good). A start of 0 (none), and an out-of-order float or overwrite,
+    /// take `append_aligned` (the start is lost: the out-of-order buffer keeps values only).
+    pub fn append_started(&mut self, start_ms: i64, t: i64, v: f64, ranges: &mut ChunkRanges) -> AppendResult {
+        if start_ms == 0 || self.newest().is_some_and(|(last_t, _)| t <= last_t) || self.histograms().is_some_and(|h| h.value_at(t).is_some()) {
+            return self.append_aligned(t, v, ranges);
+        }
+        self.keep_starts();
+        let rare = self.rare.get_or_insert_with(Box::default);
+        rare.started.get_or_insert_with(StartedFloats::default).append(start_ms, t, v, ranges);
+        self.min_t = self.min_t.min(t);
+        AppendResult::Appended
+    }
+
+    /// Switches the series to XOR2 chunks for its later floats, as its first float with a
+    /// start does (a head cut's new head calls it for a series that had switched, so that
+    /// the switch outlives the cut even when the next float has no start).
+    pub fn keep_starts(&mut self) {
+        if self.started().is_none() {
+            self.close_open_chunk();
+            self.rare.get_or_insert_with(Box::default).started = Some(StartedFloats::default());
+        }
+    }
+
+    /// Moves the open XOR chunk, when it holds samples, to the closed ones.
+    fn close_open_chunk(&mut self) {
+        let full = std::mem::take(&mut self.open);
+        let Some((max_t, _)) = full.last() else {
+            return;
+        };
+        let mut closed = Vec::with_capacity(self.closed.len() + 1);
+        closed.extend(std::mem::take(&mut self.closed).into_vec());
+        closed.push(HeadChunk { min_t: self.open_min_t, max_t, chunk: full.into_chunk() });
+        self.closed = closed.into_boxed_slice();
+    }
+
     fn in_order_value_at(&self, t: i64) -> Option<f64> {
         if let Some((_, last_v)) = self.newest().filter(|(last_t, _)| *last_t == t) {
             return Some(last_v);
         }
-        let chunk_bytes: &[u8] = match self.closed.iter().find(|c| c.min_t <= t && t <= c.max_t) {
-            Some(c) => &c.chunk.bytes,
-            None if self.open.num_samples() > 0 && self.open_min_t <= t => self.open.bytes(),
-            None => return None,
-        };
-        crate::chunk::XorIterator::new(chunk_bytes)
-            .find(|s| s.timestamp_ms == t)
-            .map(|s| s.value)
+        match self.float_chunks().find(|(min_t, max_t, _, _, _)| *min_t <= t && t <= *max_t)? {
+            (_, _, ChunkEncoding::Xor2, bytes, _) => Xor2Iterator::new(bytes).find(|s| s.sample.timestamp_ms == t).map(|s| s.sample.value),
+            (_, _, _, bytes, _) => XorIterator::new(bytes).find(|s| s.timestamp_ms == t).map(|s| s.value),
+        }
     }
 
     /// Splits the series at `boundary_ms`: before it, whole chunks that end before it (as
@@ -270,46 +376,72 @@ impl MemSeries {
     /// time-ordered chunk list of both), that kind is decoded and merged first.
     pub fn split_at(&self, boundary_ms: i64) -> SeriesSplit {
         let Some(histograms) = self.histograms() else {
-            let (chunks, samples, chunks_after, samples_after) = self.split_floats_at(boundary_ms, true);
-            return SeriesSplit { chunks, samples, chunks_after, samples_after, ..SeriesSplit::default() };
+            let FloatSplit { kept, before, before_starts, chunks_after, after, after_starts } = self.split_floats_at(boundary_ms, true);
+            return SeriesSplit {
+                chunks: kept,
+                samples: before,
+                sample_starts: before_starts,
+                chunks_after,
+                samples_after: after,
+                sample_starts_after: after_starts,
+                ..SeriesSplit::default()
+            };
         };
         let floats = self.newest().is_some();
-        let (mut chunks, samples, chunks_after, samples_after) = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
+        let FloatSplit { mut kept, before, before_starts, chunks_after, after, after_starts } = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
         let (hist_chunks, histograms, histograms_after) = histograms.split_at(boundary_ms, !floats);
-        chunks.extend(hist_chunks);
-        SeriesSplit { chunks, samples, histograms, chunks_after, samples_after, histograms_after }
+        kept.extend(hist_chunks);
+        SeriesSplit {
+            chunks: kept,
+            samples: before,
+            sample_starts: before_starts,
+            histograms,
+            chunks_after,
+            samples_after: after,
+            sample_starts_after: after_starts,
+            histograms_after,
+        }
     }
 
     /// The floats before `boundary_ms` (whole chunks, then loose samples) and from it on
     /// (whole closed chunks, then loose samples: the open chunk's, which the head that takes
     /// them appends again so that it has an open chunk to go on with).
-    fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> (Vec<RawChunk>, Vec<Sample>, Vec<HeadChunk>, Vec<Sample>) {
+    fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> FloatSplit {
+        let with_starts = self.has_starts();
         if self.ooo().is_some() || !keep_chunks {
-            let mut all = self.samples_in(i64::MIN, i64::MAX);
-            let after = all.split_off(all.partition_point(|x| x.timestamp_ms < boundary_ms));
-            return (Vec::new(), all, Vec::new(), after);
+            let (mut before, starts) = self.floats_in(i64::MIN, i64::MAX, with_starts);
+            let at = before.partition_point(|x| x.timestamp_ms < boundary_ms);
+            let after = before.split_off(at);
+            let (before_starts, after_starts) = match starts {
+                Some(mut before_starts) => {
+                    let after_starts = before_starts.split_off(at);
+                    (before_starts, after_starts)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            return FloatSplit { before, before_starts, after, after_starts, ..FloatSplit::default() };
         }
-        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.num_samples(), self.open.bytes(), None));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, c.chunk.num_samples(), &c.chunk.bytes[..], Some(&c.chunk))).chain(open);
-        let (mut kept, mut before, mut chunks_after, mut after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (min_t, max_t, num_samples, bytes, closed) in chunks {
+        let mut split = FloatSplit::default();
+        for (min_t, max_t, encoding, bytes, shared) in self.float_chunks() {
             if max_t < boundary_ms {
                 // A closed chunk's bytes are shared, the open one's copied.
-                let bytes = closed.map_or_else(|| Arc::from(bytes), |c| Arc::clone(&c.bytes));
-                kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples: u64::from(num_samples), encoding: ChunkEncoding::Xor, bytes });
+                let num_samples = u64::from(encoding.num_samples(bytes));
+                let bytes = shared.map_or_else(|| Arc::from(bytes), Arc::clone);
+                split.kept.push(RawChunk { min_time_ms: min_t, max_time_ms: max_t, num_samples, encoding, bytes });
             } else if min_t >= boundary_ms {
-                match closed {
-                    // Whole closed chunks go over as they are while nothing loose precedes them.
-                    Some(chunk) if after.is_empty() => chunks_after.push(HeadChunk { min_t, max_t, chunk: chunk.clone() }),
-                    _ => after.extend(crate::chunk::XorIterator::new(bytes)),
+                match shared {
+                    // Whole closed XOR chunks go over as they are while nothing loose precedes them.
+                    Some(shared) if encoding == ChunkEncoding::Xor && split.after.is_empty() => {
+                        split.chunks_after.push(HeadChunk { min_t, max_t, chunk: XorChunk { bytes: Arc::clone(shared) } });
+                    }
+                    _ => decode_floats(encoding, bytes, &mut split.after, with_starts.then_some(&mut split.after_starts), |_| true),
                 }
             } else {
-                for x in crate::chunk::XorIterator::new(bytes) {
-                    if x.timestamp_ms < boundary_ms { before.push(x) } else { after.push(x) }
-                }
+                decode_floats(encoding, bytes, &mut split.before, with_starts.then_some(&mut split.before_starts), |t| t < boundary_ms);
+                decode_floats(encoding, bytes, &mut split.after, with_starts.then_some(&mut split.after_starts), |t| t >= boundary_ms);
             }
         }
-        (kept, before, chunks_after, after)
+        split
     }
 
     /// Takes `chunks` (closed float chunks, time-ordered) as this series' oldest floats, for a
@@ -350,14 +482,16 @@ impl MemSeries {
             removed_histograms = removed;
             kept.time_range().is_some().then_some(kept)
         });
-        let all = self.samples_in(i64::MIN, i64::MAX);
+        let (all, starts) = self.samples_with_starts_in(i64::MIN, i64::MAX);
         let before = all.len();
         let mut rebuilt = MemSeries::new(std::mem::take(&mut self.labels));
-        for x in all
+        for (i, x) in all
             .into_iter()
-            .filter(|x| x.timestamp_ms < mint_ms || x.timestamp_ms > maxt_ms)
+            .enumerate()
+            .filter(|(_, x)| x.timestamp_ms < mint_ms || x.timestamp_ms > maxt_ms)
         {
-            let result = rebuilt.append(x.timestamp_ms, x.value);
+            let start_ms = starts.as_ref().and_then(|s| s.get(i).copied()).unwrap_or(0);
+            let result = rebuilt.append_started(start_ms, x.timestamp_ms, x.value, &mut ChunkRanges::default());
             debug_assert_eq!(result, AppendResult::Appended, "kept samples are strictly increasing");
         }
         let removed = before - rebuilt.samples_in(i64::MIN, i64::MAX).len();
@@ -373,15 +507,13 @@ impl MemSeries {
     /// chunks only partly inside it decoded; the out-of-order samples in the range.
     pub fn encoded_in(&self, mint_ms: i64, maxt_ms: i64) -> EncodedPart {
         let mut part = EncodedPart::default();
-        let open = self.newest().map(|(last_t, _)| (self.open_min_t, last_t, self.open.bytes(), None));
-        let chunks = self.closed.iter().map(|c| (c.min_t, c.max_t, &c.chunk.bytes[..], Some(&c.chunk.bytes))).chain(open);
-        for (min_t, max_t, bytes, shared) in chunks.filter(|(min_t, max_t, _, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+        let with_starts = self.has_starts();
+        for (min_t, max_t, encoding, bytes, shared) in self.float_chunks().filter(|(min_t, max_t, _, _, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
             if min_t >= mint_ms && max_t <= maxt_ms {
                 let bytes = shared.map_or_else(|| ChunkBytes::Owned(bytes.to_vec()), |b| ChunkBytes::Shared(Arc::clone(b)));
-                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding: ChunkEncoding::Xor, bytes });
+                part.chunks.push(EncodedChunk { min_time_ms: min_t, max_time_ms: max_t, encoding, bytes });
             } else {
-                // The head's own chunks: a malformed one cannot be (as in `samples_in`).
-                crate::chunk::decode_kept(bytes, &mut part.samples, |t| t >= mint_ms && t <= maxt_ms);
+                decode_floats(encoding, bytes, &mut part.samples, with_starts.then_some(&mut part.sample_starts), |t| t >= mint_ms && t <= maxt_ms);
             }
         }
         if let Some(ooo) = self.ooo().filter(|_| mint_ms <= maxt_ms) {
@@ -410,7 +542,8 @@ impl MemSeries {
         let ooo_in_range = self.ooo().is_some_and(|ooo| mint_ms <= maxt_ms && ooo.range(mint_ms..=maxt_ms).next().is_some());
         if let Some((last_t, last_v)) = self.newest().filter(|(last_t, _)| !ooo_in_range && *last_t >= mint_ms && *last_t <= maxt_ms) {
             let last = Sample { timestamp_ms: last_t, value: last_v };
-            return EncodedPart { samples: vec![last], ..EncodedPart::default() };
+            let sample_starts = self.started().and_then(|s| s.newest).map(|(_, _, start_ms)| vec![start_ms]).unwrap_or_default();
+            return EncodedPart { samples: vec![last], sample_starts, ..EncodedPart::default() };
         }
         self.encoded_in(mint_ms, maxt_ms)
     }
@@ -422,20 +555,23 @@ impl MemSeries {
 
     /// Float samples in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
     pub fn samples_in(&self, mint_ms: i64, maxt_ms: i64) -> Vec<Sample> {
+        self.floats_in(mint_ms, maxt_ms, false).0
+    }
+
+    /// `samples_in` with each sample's start time (parallel; 0 for one without, among them
+    /// every out-of-order sample), `None` for a series that never had a start.
+    pub fn samples_with_starts_in(&self, mint_ms: i64, maxt_ms: i64) -> (Vec<Sample>, Option<Vec<i64>>) {
+        self.floats_in(mint_ms, maxt_ms, self.has_starts())
+    }
+
+    fn floats_in(&self, mint_ms: i64, maxt_ms: i64, with_starts: bool) -> (Vec<Sample>, Option<Vec<i64>>) {
         let mut in_order = Vec::new();
-        let in_range = |s: &Sample| s.timestamp_ms >= mint_ms && s.timestamp_ms <= maxt_ms;
-        for c in self
-            .closed
-            .iter()
-            .filter(|c| c.max_t >= mint_ms && c.min_t <= maxt_ms)
-        {
-            in_order.extend(c.chunk.iter().filter(in_range));
+        let mut starts = with_starts.then(Vec::new);
+        for (_, _, encoding, bytes, _) in self.float_chunks().filter(|(min_t, max_t, _, _, _)| *max_t >= mint_ms && *min_t <= maxt_ms) {
+            decode_floats(encoding, bytes, &mut in_order, starts.as_mut(), |t| t >= mint_ms && t <= maxt_ms);
         }
-        if self.newest().is_some_and(|(last_t, _)| last_t >= mint_ms && self.open_min_t <= maxt_ms) {
-            in_order.extend(crate::chunk::XorIterator::new(self.open.bytes()).filter(in_range));
-        }
-        let Some(ooo) = self.ooo() else {
-            return in_order;
+        let Some(ooo) = self.ooo().filter(|_| mint_ms <= maxt_ms) else {
+            return (in_order, starts);
         };
         let extra: Vec<Sample> = ooo
             .range(mint_ms..=maxt_ms)
@@ -445,33 +581,40 @@ impl MemSeries {
             })
             .collect();
         if extra.is_empty() {
-            return in_order;
+            return (in_order, starts);
         }
         let mut merged = Vec::with_capacity(in_order.len() + extra.len());
+        // Out-of-order samples have no start: 0.
+        let mut merged_starts = starts.as_ref().map(|_| Vec::with_capacity(in_order.len() + extra.len()));
+        let start_at = |i: usize| starts.as_ref().and_then(|s| s.get(i).copied()).unwrap_or(0);
         let (mut i, mut j) = (0, 0);
         while i < in_order.len() || j < extra.len() {
-            match (in_order.get(i), extra.get(j)) {
+            let (sample, start_ms) = match (in_order.get(i), extra.get(j)) {
                 (Some(a), Some(b)) if a.timestamp_ms == b.timestamp_ms => {
-                    merged.push(*b);
                     i += 1;
                     j += 1;
+                    (*b, 0)
                 }
                 (Some(a), Some(b)) if a.timestamp_ms < b.timestamp_ms => {
-                    merged.push(*a);
                     i += 1;
+                    (*a, start_at(i - 1))
                 }
                 (_, Some(b)) => {
-                    merged.push(*b);
                     j += 1;
+                    (*b, 0)
                 }
                 (Some(a), None) => {
-                    merged.push(*a);
                     i += 1;
+                    (*a, start_at(i - 1))
                 }
                 (None, None) => unreachable!("loop condition guarantees one side remains"),
+            };
+            merged.push(sample);
+            if let Some(merged_starts) = &mut merged_starts {
+                merged_starts.push(start_ms);
             }
         }
-        merged
+        (merged, merged_starts)
     }
 }
 

@@ -46,3 +46,18 @@ pub struct SampleStarts {
     pub floats: Vec<i64>,
     pub histograms: Vec<i64>,
 }
+
+impl SampleStarts {
+    /// The `starts` of an answer holding `floats_count` floats and `histograms_count`
+    /// histograms from each list's starts (parallel to it, `None` for a list without any):
+    /// `None` unless some start is non-zero, a missing list filled with zeros.
+    pub fn answer(floats: Option<Vec<i64>>, histograms: Option<Vec<i64>>, floats_count: usize, histograms_count: usize) -> Option<Box<SampleStarts>> {
+        let any = |list: &Option<Vec<i64>>| list.as_ref().is_some_and(|l| l.iter().any(|&s| s != 0));
+        if !any(&floats) && !any(&histograms) {
+            return None;
+        }
+        let filled = |list: Option<Vec<i64>>, count: usize| list.filter(|l| l.len() == count).unwrap_or_else(|| vec![0; count]);
+        debug_assert!(floats.as_ref().is_none_or(|l| l.len() == floats_count) && histograms.as_ref().is_none_or(|l| l.len() == histograms_count), "starts are parallel to their samples");
+        Some(Box::new(SampleStarts { floats: filled(floats, floats_count), histograms: filled(histograms, histograms_count) }))
+    }
+}

@@ -44,7 +44,7 @@ impl SeriesPartitioner<'_> {
     fn flush(&mut self) {
         if let Some((range, share)) = self.current.take() {
             if !share.chunks.is_empty() || share.has_loose() {
-                self.parts[range].push(BlockSeries { labels: self.labels.clone(), chunks: share.chunks, samples: share.samples, histograms: share.histograms });
+                self.parts[range].push(BlockSeries { labels: self.labels.clone(), chunks: share.chunks, samples: share.samples, histograms: share.histograms, starts: None });
             }
         }
     }
@@ -58,7 +58,12 @@ impl SeriesPartitioner<'_> {
 pub fn partition(series: Vec<BlockSeries>, range_ends: &[i64]) -> Option<Vec<Vec<BlockSeries>>> {
     let range_of = |t: i64| range_ends.partition_point(|&end| end <= t).min(range_ends.len().saturating_sub(1));
     let mut parts: Vec<Vec<BlockSeries>> = range_ends.iter().map(|_| Vec::new()).collect();
-    for BlockSeries { labels, chunks, samples, histograms } in series {
+    for BlockSeries { labels, chunks, samples, histograms, starts } in series {
+        // Splitting loose samples would drop their start times: the caller cuts range by
+        // range instead.
+        if starts.is_some() {
+            return None;
+        }
         let mut walk = SeriesPartitioner { parts: &mut parts, labels: &labels, current: None };
         for chunk in chunks {
             let first = range_of(chunk.min_time_ms);
@@ -145,6 +150,7 @@ mod tests {
             chunks: vec![xor_chunk(&[(10, 1.0), (20, 2.0)]), xor_chunk(&[(90, 3.0), (110, 4.0)]), xor_chunk(&[(150, 5.0), (160, 6.0)]), xor_chunk(&[(210, 7.0), (220, 8.0)])],
             samples: vec![Sample { timestamp_ms: 230, value: 9.0 }, Sample { timestamp_ms: 299, value: 10.0 }],
             histograms: Vec::new(),
+            starts: None,
         };
         let parts = partition(vec![series], &ends).expect("decodable");
         assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
@@ -163,7 +169,7 @@ mod tests {
     #[test]
     fn a_series_appears_only_in_the_ranges_where_it_has_data() {
         let ends = [100, 200, 300];
-        let loose = |name: &str, t: i64| BlockSeries { labels: Labels::from_pairs([("__name__", name)]), chunks: Vec::new(), samples: vec![Sample { timestamp_ms: t, value: 1.0 }], histograms: Vec::new() };
+        let loose = |name: &str, t: i64| BlockSeries { labels: Labels::from_pairs([("__name__", name)]), chunks: Vec::new(), samples: vec![Sample { timestamp_ms: t, value: 1.0 }], histograms: Vec::new(), starts: None };
         let parts = partition(vec![loose("a", 5), loose("b", 250)], &ends).expect("decodable");
         let names: Vec<Vec<String>> = parts.iter().map(|p| p.iter().map(|s| s.labels.to_string()).collect()).collect();
         assert_eq!(names, vec![vec!["a{}".to_string()], vec![], vec!["b{}".to_string()]]);

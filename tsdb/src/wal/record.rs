@@ -14,6 +14,8 @@ pub const RECORD_SAMPLES: u8 = 2;
 pub const RECORD_TOMBSTONES: u8 = 3;
 pub const RECORD_HISTOGRAMS: u8 = 4;
 pub const RECORD_EXEMPLARS: u8 = 5;
+pub const RECORD_STARTED_SAMPLES: u8 = 6;
+pub const RECORD_STARTED_HISTOGRAMS: u8 = 7;
 /// Set in a payload's type byte: the bytes after it are one snappy block (raw format) that
 /// holds the record's encoding after its type byte.
 pub const RECORD_SNAPPY: u8 = 0x80;
@@ -32,6 +34,11 @@ pub enum Record {
     Histograms(Vec<(u32, HistogramSample)>),
     /// Exemplars of series, each series' in time order.
     Exemplars(Vec<(u32, Exemplar)>),
+    /// Float samples with their start times (`start_ms`, 0: none), written instead of
+    /// `Samples` for a series whose batch entry carries starts (with `start_timestamp_storage`).
+    StartedSamples(Vec<(u32, Sample, i64)>),
+    /// Native histograms with their start times, as `StartedSamples` for `Histograms`.
+    StartedHistograms(Vec<(u32, HistogramSample, i64)>),
 }
 
 fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
@@ -223,6 +230,27 @@ impl Record {
                     put_histogram(out, &h.histogram);
                 }
             }
+            Record::StartedSamples(samples) => {
+                out.push(RECORD_STARTED_SAMPLES);
+                put_uvarint(out, samples.len() as u64);
+                for (r, s, start_ms) in samples {
+                    put_uvarint(out, u64::from(*r));
+                    out.extend_from_slice(&s.timestamp_ms.to_le_bytes());
+                    out.extend_from_slice(&s.value.to_bits().to_le_bytes());
+                    out.extend_from_slice(&start_ms.to_le_bytes());
+                }
+            }
+            Record::StartedHistograms(histograms) => {
+                out.push(RECORD_STARTED_HISTOGRAMS);
+                put_uvarint(out, histograms.len() as u64);
+                for (r, h, start_ms) in histograms {
+                    debug_assert!(h.histogram.validate().is_ok(), "WAL histograms validate");
+                    put_uvarint(out, u64::from(*r));
+                    out.extend_from_slice(&h.timestamp_ms.to_le_bytes());
+                    out.extend_from_slice(&start_ms.to_le_bytes());
+                    put_histogram(out, &h.histogram);
+                }
+            }
             Record::Exemplars(exemplars) => {
                 out.push(RECORD_EXEMPLARS);
                 put_uvarint(out, exemplars.len() as u64);
@@ -308,6 +336,28 @@ impl Record {
                     histograms.push((r, HistogramSample { timestamp_ms, histogram }));
                 }
                 Record::Histograms(histograms)
+            }
+            RECORD_STARTED_SAMPLES => {
+                let mut samples = Vec::with_capacity(count.min(1 << 16));
+                for _ in 0..count {
+                    let r = u32::try_from(c.uvarint()?).ok()?;
+                    let timestamp_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    let value = f64::from_bits(u64::from_le_bytes(c.take(8)?.try_into().ok()?));
+                    let start_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    samples.push((r, Sample { timestamp_ms, value }, start_ms));
+                }
+                Record::StartedSamples(samples)
+            }
+            RECORD_STARTED_HISTOGRAMS => {
+                let mut histograms = Vec::with_capacity(count.min(1 << 12));
+                for _ in 0..count {
+                    let r = u32::try_from(c.uvarint()?).ok()?;
+                    let timestamp_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    let start_ms = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+                    let histogram = Arc::new(c.histogram()?);
+                    histograms.push((r, HistogramSample { timestamp_ms, histogram }, start_ms));
+                }
+                Record::StartedHistograms(histograms)
             }
             RECORD_EXEMPLARS => {
                 let mut exemplars = Vec::with_capacity(count.min(1 << 12));
@@ -402,13 +452,15 @@ mod tests {
             let custom = FloatHistogram { schema: -53, zero_threshold: 0.0, zero_count: 0.0, positive_spans: vec![BucketSpan { offset: 0, length: 2 }, BucketSpan { offset: 0, length: 1 }], negative_spans: Vec::new(), negative_buckets: Vec::new(), custom_values: vec![0.5, 1.0, 7.0], ..histogram.clone() };
             let histograms = Record::Histograms(refs.iter().enumerate().map(|(i, r)| (*r, HistogramSample { timestamp_ms: ts, histogram: Arc::new(if i % 2 == 0 { histogram.clone() } else { custom.clone() }) })).collect());
             let exemplars = Record::Exemplars(refs.iter().map(|r| (*r, Exemplar { labels: labels.clone(), value: f64::from_bits(bits), timestamp_ms: ts, own_timestamp: true })).collect());
-            for record in [series, samples, stones, histograms, exemplars] {
+            let started_samples = Record::StartedSamples(refs.iter().map(|r| (*r, Sample { timestamp_ms: ts, value: f64::from_bits(bits) }, ts / 3)).collect());
+            let started_histograms = Record::StartedHistograms(refs.iter().map(|r| (*r, HistogramSample { timestamp_ms: ts, histogram: Arc::new(custom.clone()) }, ts / 7)).collect());
+            for record in [series, samples, stones, histograms, exemplars, started_samples, started_histograms] {
                 let mut out = Vec::new();
                 record.encode(&mut out);
                 let decoded = Record::decode(&out);
                 // A histogram holding NaN (its count, a bucket) never equals itself: compare
                 // such records by their bytes, encoded again.
-                let holds_nan = matches!(&record, Record::Histograms(_)) && f64::from_bits(bits).is_nan();
+                let holds_nan = matches!(&record, Record::Histograms(_) | Record::StartedHistograms(_) | Record::StartedSamples(_)) && f64::from_bits(bits).is_nan();
                 if holds_nan {
                     let mut again = Vec::new();
                     decoded.as_ref().expect("decodes").encode(&mut again);

@@ -1,0 +1,55 @@
+//! A series' float samples stored with their start times (Prometheus' `st-storage`): closed
+//! XOR2 chunks and the open one. A series moves its in-order floats here at its first sample
+//! with a start (its open XOR chunk is cut first, as Prometheus cuts on an encoding change)
+//! and keeps them here from then on, 0 standing for a sample without a start.
+
+use std::sync::Arc;
+
+use super::series::ChunkRanges;
+use crate::chunk::{Xor2Appender, SAMPLES_PER_CHUNK_MAX};
+
+/// A closed XOR2 chunk with its time span.
+pub struct StartedChunk {
+    pub min_t: i64,
+    pub max_t: i64,
+    /// Shared with a select's answer and a head cut's block writer.
+    pub bytes: Arc<[u8]>,
+}
+
+/// The XOR2 chunks of a series' floats (`MemSeries`' rare parts hold one once it has a start).
+#[derive(Default)]
+pub struct StartedFloats {
+    /// Full chunks, oldest first, all newer than the series' XOR chunks.
+    pub closed: Vec<StartedChunk>,
+    pub open: Xor2Appender,
+    pub open_min_t: i64,
+    /// The newest in-order sample: timestamp, value and start (the XOR2 appender keeps the
+    /// last value that was not a staleness marker, not the last one).
+    pub newest: Option<(i64, f64, i64)>,
+}
+
+impl StartedFloats {
+    /// Appends a sample newer than every one held, cutting the open chunk when it is full or
+    /// `t` lies in another of `ranges` than its first sample.
+    pub fn append(&mut self, start_ms: i64, t: i64, v: f64, ranges: &mut ChunkRanges) {
+        let count = self.open.num_samples();
+        if count >= SAMPLES_PER_CHUNK_MAX || (count > 0 && !ranges.same_range(self.open_min_t, t)) {
+            let full = std::mem::take(&mut self.open);
+            if let Some(max_t) = full.last_timestamp() {
+                self.closed.push(StartedChunk { min_t: self.open_min_t, max_t, bytes: Arc::from(full.into_bytes()) });
+            }
+        }
+        if self.open.num_samples() == 0 {
+            self.open_min_t = t;
+        }
+        self.open.append(start_ms, t, v);
+        self.newest = Some((t, v, start_ms));
+    }
+
+    /// Every chunk, oldest first, the open one last: `(min_t, max_t, bytes, shared bytes)`
+    /// (`None` for the open chunk, which changes).
+    pub fn chunks(&self) -> impl Iterator<Item = (i64, i64, &[u8], Option<&Arc<[u8]>>)> + '_ {
+        let open = self.newest.filter(|_| self.open.num_samples() > 0).map(|(t, _, _)| (self.open_min_t, t, self.open.bytes(), None));
+        self.closed.iter().map(|c| (c.min_t, c.max_t, &c.bytes[..], Some(&c.bytes))).chain(open)
+    }
+}
