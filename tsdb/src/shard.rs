@@ -85,8 +85,9 @@ pub struct ShardOptions {
     pub start_timestamp_zero_ingestion: bool,
     /// A sample's start time in a batch is stored with the sample (Prometheus' `st-storage`)
     /// and answered in `SeriesSamples::starts`: the WAL logs it (started samples records,
-    /// `tsdb/docs/wal.md`), the head keeps the series' floats in XOR2 chunks from its first
-    /// start on, blocks get those chunks. An out-of-order sample loses its start. Checked
+    /// `tsdb/docs/wal.md`), the head keeps the series' floats in XOR2 chunks (its native
+    /// histograms in float histogram ST chunks) from its first start on, blocks get those
+    /// chunks. An out-of-order sample loses its start. Checked
     /// once per append call; off, nothing is stored or costs more than without starts.
     pub start_timestamp_storage: bool,
 }
@@ -403,11 +404,11 @@ impl ShardDb {
                 }
             }
             Record::StartedHistograms(histograms) => {
-                for (r, h, _start_ms) in histograms {
+                for (r, h, start_ms) in histograms {
                     match refs.get(&r) {
                         Some(&id) => {
                             replayed_late += u64::from(h.timestamp_ms < cut_watermark_ms);
-                            apply_histogram_to_head(&mut head, id, &h, &mut replayed);
+                            count_result(head.append_histogram_started(id, &h, start_ms), &mut replayed);
                         }
                         None => unknown_refs += 1,
                     }
@@ -887,6 +888,9 @@ impl ShardDb {
         let store_starts = self.options.start_timestamp_storage && groups.iter().any(|g| g.batch.has_start_timestamps());
         let mut started_samples: Vec<(u32, crate::Sample, i64)> = Vec::new();
         let mut started_group_ends = Vec::new();
+        // Likewise for native histograms.
+        let mut started_histograms: Vec<(u32, HistogramSample, i64)> = Vec::new();
+        let mut started_histogram_group_ends = Vec::new();
         for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
@@ -947,7 +951,10 @@ impl ShardDb {
                         Some(_) => started_samples.extend(zeros.into_iter().map(|s| (id, s, 0))),
                         None => samples.extend(zeros.into_iter().map(|s| (id, s))),
                     }
-                    histograms.extend(zero_histograms.into_iter().map(|h| (id, h)));
+                    match starts {
+                        Some(_) => started_histograms.extend(zero_histograms.into_iter().map(|h| (id, h, 0))),
+                        None => histograms.extend(zero_histograms.into_iter().map(|h| (id, h))),
+                    }
                 }
                 match &starts {
                     // Every float of such an entry goes with its start (0 for one without),
@@ -957,7 +964,10 @@ impl ShardDb {
                 }
                 if !series.histograms().is_empty() {
                     late += series.histograms().iter().filter(|h| h.timestamp_ms < watermark).count() as u64;
-                    histograms.extend(series.histograms().iter().map(|h| (id, h.clone())));
+                    match &starts {
+                        Some(starts) => started_histograms.extend(series.histograms().iter().map(|h| (id, h.clone(), start_at(starts, h.timestamp_ms)))),
+                        None => histograms.extend(series.histograms().iter().map(|h| (id, h.clone()))),
+                    }
                 }
                 if !series.exemplars().is_empty() {
                     if store_exemplars {
@@ -970,6 +980,7 @@ impl ShardDb {
             group_ends.push(samples.len());
             if store_starts {
                 started_group_ends.push(started_samples.len());
+                started_histogram_group_ends.push(started_histograms.len());
             }
             histogram_group_ends.push(histograms.len());
             exemplar_group_ends.push(exemplars.len());
@@ -987,6 +998,9 @@ impl ShardDb {
         if !histograms.is_empty() {
             records.push(Record::Histograms(histograms));
         }
+        if !started_histograms.is_empty() {
+            records.push(Record::StartedHistograms(started_histograms));
+        }
         if !exemplars.is_empty() {
             records.push(Record::Exemplars(exemplars));
         }
@@ -994,6 +1008,7 @@ impl ShardDb {
         self.late_samples = self.late_samples.saturating_add(late);
         let mut samples: &[(u32, crate::Sample)] = &[];
         let mut started_samples: &[(u32, crate::Sample, i64)] = &[];
+        let mut started_histograms: &[(u32, HistogramSample, i64)] = &[];
         let mut histograms: &[(u32, HistogramSample)] = &[];
         let mut exemplars: &[(u32, Exemplar)] = &[];
         for record in &records {
@@ -1007,7 +1022,7 @@ impl ShardDb {
                 Record::Samples(recorded) => samples = recorded,
                 Record::StartedSamples(recorded) => started_samples = recorded,
                 Record::Histograms(recorded) => histograms = recorded,
-                Record::StartedHistograms(_) => unreachable!("appends write no started histograms yet"),
+                Record::StartedHistograms(recorded) => started_histograms = recorded,
                 Record::Exemplars(recorded) => exemplars = recorded,
                 Record::Tombstones(_) => unreachable!("appends write no tombstones"),
             }
@@ -1036,6 +1051,14 @@ impl ShardDb {
         for (group_end, outcome) in histogram_group_ends.into_iter().zip(&mut outcomes) {
             for (id, h) in &histograms[group_start..group_end] {
                 apply_histogram_to_head(&mut self.head, *id, h, outcome);
+            }
+            group_start = group_end;
+        }
+        // Histograms with start times after the others, as replay applies the records.
+        let mut group_start = 0;
+        for (group_end, outcome) in started_histogram_group_ends.into_iter().zip(&mut outcomes) {
+            for (id, h, start_ms) in &started_histograms[group_start..group_end] {
+                count_result(self.head.append_histogram_started(*id, h, *start_ms), outcome);
             }
             group_start = group_end;
         }
@@ -1296,17 +1319,34 @@ async fn write_checkpoint(head: &Head, exemplars: &ExemplarBuffer, writer: &mut 
         writer.write(&Record::StartedSamples(started))?;
     }
     let mut histograms: Vec<(u32, HistogramSample)> = Vec::new();
+    let mut started_histograms: Vec<(u32, HistogramSample, i64)> = Vec::new();
     for id in head.series_ids() {
         crate::yield_between_steps(id as usize, crate::CUT_SERIES_PER_PAUSE).await;
-        for h in head.histograms_of(id) {
-            histograms.push((id, h));
-            if histograms.len() >= CHECKPOINT_HISTOGRAMS_PER_RECORD {
-                writer.write(&Record::Histograms(std::mem::take(&mut histograms)))?;
+        let (series_histograms, starts) = head.histograms_with_starts_of(id);
+        match starts {
+            Some(starts) => {
+                for (h, start_ms) in series_histograms.into_iter().zip(starts) {
+                    started_histograms.push((id, h, start_ms));
+                    if started_histograms.len() >= CHECKPOINT_HISTOGRAMS_PER_RECORD {
+                        writer.write(&Record::StartedHistograms(std::mem::take(&mut started_histograms)))?;
+                    }
+                }
+            }
+            None => {
+                for h in series_histograms {
+                    histograms.push((id, h));
+                    if histograms.len() >= CHECKPOINT_HISTOGRAMS_PER_RECORD {
+                        writer.write(&Record::Histograms(std::mem::take(&mut histograms)))?;
+                    }
+                }
             }
         }
     }
     if !histograms.is_empty() {
         writer.write(&Record::Histograms(histograms))?;
+    }
+    if !started_histograms.is_empty() {
+        writer.write(&Record::StartedHistograms(started_histograms))?;
     }
     // Oldest first, so replay rebuilds the buffer's order. Exemplars of a series the head
     // no longer holds (all its samples went into the block) are not kept across a restart.

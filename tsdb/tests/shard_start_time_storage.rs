@@ -1,14 +1,16 @@
 //! Start times stored with their samples (`ShardOptions::start_timestamp_storage`, Prometheus'
 //! `st-storage`) through a real shard: answered by `select` and the encoded select, kept by
 //! WAL replay, by a head cut into a block (XOR2 chunks) and by a rewrite that drops deleted
-//! samples; with the option off nothing changes (no starts answered, no XOR2 chunk written).
+//! samples, for floats and native histograms alike; with the option off nothing changes (no starts answered, no XOR2 chunk written).
+
+use std::sync::Arc;
 
 mod common;
 
 use common::{block_test_options, on_executor, HOUR_MS};
 use tsdb::block::Block;
 use tsdb::chunk::ChunkEncoding;
-use tsdb::{BatchPart, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesSamples, ShardDb, ShardOptions, StartTimestamp};
+use tsdb::{BatchPart, BucketSpan, FloatHistogram, HistogramSample, Labels, MatchOp, Matcher, Sample, SeriesBatch, SeriesSamples, ShardDb, ShardOptions, StartTimestamp};
 
 const STEP_MS: i64 = 60_000;
 
@@ -212,4 +214,95 @@ fn with_the_option_off_no_start_is_stored_and_zeros_are_unchanged() {
     assert!(head_encodings.iter().all(|e| *e == ChunkEncoding::Xor), "the head holds XOR chunks only: {head_encodings:?}");
     assert_eq!(zeros[0], vec![(1, 0.0), (2 * STEP_MS, 2.0), (3 * STEP_MS, 3.0)], "the start at 1 gives a zero");
     assert_eq!(zeros[1], zeros[0], "storing starts changes no zero");
+}
+
+/// `(timestamp, count, start)` of one native histogram (start 0: none).
+type StoredHistogram = (i64, u64, i64);
+
+fn histogram_at(t: i64) -> HistogramSample {
+    let level = (t / STEP_MS) as f64 + 1.0;
+    let histogram = FloatHistogram { count: level, sum: level, positive_spans: vec![BucketSpan { offset: 0, length: 1 }], positive_buckets: vec![level], ..FloatHistogram::default() };
+    HistogramSample { timestamp_ms: t, histogram: Arc::new(histogram) }
+}
+
+/// One batch of series `name`'s native histograms at `times`, each with `start_of`.
+fn histogram_batch(name: &str, times: &[i64]) -> SeriesBatch {
+    let series = SeriesSamples {
+        labels: Labels::from_pairs([("__name__", name)]),
+        samples: Vec::new(),
+        histograms: times.iter().map(|&t| histogram_at(t)).collect(),
+        starts: None,
+    };
+    let starts: Vec<StartTimestamp> = times.iter().map(|&t| StartTimestamp { start_ms: start_of(t), sample_ms: t }).collect();
+    SeriesBatch::try_from_series_starts_and_exemplars(&[series], &[starts], &[]).expect("batch")
+}
+
+fn flatten_histograms(s: &SeriesSamples) -> (Vec<StoredHistogram>, bool) {
+    if let Some(st) = &s.starts {
+        assert_eq!(st.histograms.len(), s.histograms.len(), "starts are parallel to the histograms");
+    }
+    let start = |i: usize| s.starts.as_ref().map_or(0, |st| st.histograms[i]);
+    (s.histograms.iter().enumerate().map(|(i, h)| (h.timestamp_ms, h.histogram.count.to_bits(), start(i))).collect(), s.starts.is_some())
+}
+
+async fn read_histograms(db: &ShardDb, name: &str) -> (Vec<StoredHistogram>, bool) {
+    let selected = db.select(&matcher(name), i64::MIN, i64::MAX);
+    let answer = selected.first().map(flatten_histograms).unwrap_or_default();
+    let mut budget = usize::MAX;
+    for (lo, hi) in [(i64::MIN, i64::MAX), (37 * STEP_MS, 4 * HOUR_MS + 13 * STEP_MS)] {
+        let inside = db.select(&matcher(name), lo, hi);
+        let encoded = db.select_yielding(&matcher(name), lo, hi, false, &mut budget, &mut |_| {}).await.expect("within budget");
+        let decoded = encoded.first().and_then(|s| s.decode(lo, hi));
+        assert_eq!(inside.first().map(flatten_histograms), decoded.as_ref().map(flatten_histograms), "select and the encoded select agree over {lo}..{hi}");
+    }
+    answer
+}
+
+fn expected_histograms(times: impl Iterator<Item = i64>) -> Vec<StoredHistogram> {
+    times.map(|t| (t, histogram_at(t).histogram.count.to_bits(), start_of(t))).collect()
+}
+
+#[test]
+fn native_histograms_keep_their_starts_through_the_wal_blocks_and_a_rewrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let (in_head, replayed, cut, encodings, reopened, rewritten, rewritten_encodings) = on_executor(move || async move {
+        let mut db = ShardDb::open(&path, storage_options()).await.expect("open");
+        db.append_batches(&[BatchPart::whole(&histogram_batch("early", &[STEP_MS, 2 * STEP_MS, 5 * STEP_MS, 6 * STEP_MS]))]).await.expect("append");
+        let in_head = read_histograms(&db, "early").await;
+        drop(db);
+        let mut db = ShardDb::open(&path, storage_options()).await.expect("reopen");
+        let replayed = read_histograms(&db, "early").await;
+        let times: Vec<i64> = (0..7 * 60).map(|i| i * STEP_MS).collect();
+        for part in times.chunks(30) {
+            db.append_batches(&[BatchPart::whole(&histogram_batch("h", part))]).await.expect("append");
+            if db.cut_due() {
+                db.maintain(0).await.expect("maintain");
+            }
+        }
+        assert!(db.blocks().len() >= 2, "blocks were cut");
+        let cut = read_histograms(&db, "h").await;
+        let encodings = block_encodings(&path, &db, "h");
+        drop(db);
+        let mut db = ShardDb::open(&path, storage_options()).await.expect("reopen");
+        let reopened = read_histograms(&db, "h").await;
+        db.delete(&[matcher("h")], 20 * STEP_MS, 30 * STEP_MS).await.expect("delete");
+        assert!(!db.clean_tombstones().expect("clean tombstones").is_empty(), "a block was rewritten");
+        let rewritten = read_histograms(&db, "h").await;
+        let rewritten_encodings = block_encodings(&path, &db, "h");
+        db.close().await.expect("close");
+        (in_head, replayed, cut, encodings, reopened, rewritten, rewritten_encodings)
+    });
+    let early = expected_histograms([STEP_MS, 2 * STEP_MS, 5 * STEP_MS, 6 * STEP_MS].into_iter());
+    assert_eq!(in_head, (early.clone(), true));
+    assert_eq!(replayed, (early, true), "WAL replay restores the starts");
+    let want = expected_histograms((0..7 * 60).map(|i| i * STEP_MS));
+    assert_eq!(cut, (want.clone(), true));
+    assert_eq!(reopened, (want.clone(), true));
+    // The first histogram has no start: its chunk is a plain one, cut when the second came with one.
+    assert_eq!(encodings.first(), Some(&ChunkEncoding::FloatHistogram), "{encodings:?}");
+    assert!(encodings.len() > 2 && encodings[1..].iter().all(|e| *e == ChunkEncoding::FloatHistogramSt), "cut blocks hold ST chunks: {encodings:?}");
+    let kept: Vec<StoredHistogram> = want.iter().copied().filter(|(t, _, _)| *t < 20 * STEP_MS || *t > 30 * STEP_MS).collect();
+    assert_eq!(rewritten, (kept, true), "the rewritten block keeps the starts");
+    assert!(rewritten_encodings.iter().all(|e| *e == ChunkEncoding::FloatHistogramSt), "rewritten with starts: {rewritten_encodings:?}");
 }

@@ -1,6 +1,7 @@
 //! One shard's in-memory head: series (each with its packed `Labels`, handed to selects by
 //! reference count), their XOR
-//! chunks (float histogram chunks beside them for native histograms), an out-of-order buffer
+//! chunks (float histogram chunks beside them for native histograms; XOR2 and float
+//! histogram ST chunks from a series' first sample with a start time on), an out-of-order buffer
 //! merged on read, and the inverted index. `!Send` by design.
 
 mod histograms;
@@ -86,7 +87,8 @@ impl Head {
     /// One series' step of `split_before`: its data before `boundary_ms` goes to `before`,
     /// its samples from there on into this (new) head.
     fn split_off(&mut self, s: &MemSeries, boundary_ms: i64, before: &mut Vec<BlockSeries>) {
-        let SeriesSplit { chunks, samples, sample_starts, histograms, chunks_after, samples_after, sample_starts_after, histograms_after } = s.split_at(boundary_ms);
+        let SeriesSplit { chunks, samples, sample_starts, histograms, histogram_starts, chunks_after, samples_after, sample_starts_after, histograms_after, histogram_starts_after } =
+            s.split_at(boundary_ms);
         let labels = s.labels();
         if !chunks_after.is_empty() || !samples_after.is_empty() || !histograms_after.is_empty() {
             let (id, _) = self.get_or_create(&labels);
@@ -110,12 +112,24 @@ impl Head {
                     self.append_started(id, sample, start_ms);
                 }
             }
-            for h in &histograms_after {
-                self.append_histogram(id, h);
+            if histogram_starts_after.is_empty() {
+                for h in &histograms_after {
+                    self.append_histogram(id, h);
+                }
+            } else {
+                self.series[id as usize].keep_histogram_starts();
+                for (h, start_ms) in histograms_after.iter().zip(histogram_starts_after) {
+                    self.append_histogram_started(id, h, start_ms);
+                }
             }
         }
         if !chunks.is_empty() || !samples.is_empty() || !histograms.is_empty() {
-            let starts = (!sample_starts.is_empty()).then(|| Box::new(SampleStarts { floats: sample_starts, histograms: Vec::new() }));
+            let float_starts = (!sample_starts.is_empty()).then_some(sample_starts);
+            let histogram_starts = (!histogram_starts.is_empty()).then_some(histogram_starts);
+            let starts = (float_starts.is_some() || histogram_starts.is_some()).then(|| {
+                let filled = |list: Option<Vec<i64>>, count: usize| list.unwrap_or_else(|| vec![0; count]);
+                Box::new(SampleStarts { floats: filled(float_starts, samples.len()), histograms: filled(histogram_starts, histograms.len()) })
+            });
             before.push(BlockSeries { labels, chunks, samples, histograms, starts });
         }
     }
@@ -133,6 +147,11 @@ impl Head {
     /// `samples_of` with each sample's start time (parallel), `None` for a series without any.
     pub fn samples_with_starts_of(&self, id: SeriesId) -> (Vec<Sample>, Option<Vec<i64>>) {
         self.series[id as usize].samples_with_starts_in(i64::MIN, i64::MAX)
+    }
+
+    /// `histograms_of` with each histogram's start time (parallel), `None` for a series without any.
+    pub fn histograms_with_starts_of(&self, id: SeriesId) -> (Vec<HistogramSample>, Option<Vec<i64>>) {
+        self.series[id as usize].histograms_with_starts_in(i64::MIN, i64::MAX)
     }
 
     /// All of series `id`'s native histograms, time-ordered (for WAL checkpoints).
@@ -251,6 +270,14 @@ impl Head {
         self.count_append(was_empty, id, sample.timestamp_ms, result)
     }
 
+    /// `append_histogram` with its start time (`MemSeries::append_histogram_started`).
+    pub fn append_histogram_started(&mut self, id: SeriesId, sample: &HistogramSample, start_ms: i64) -> AppendResult {
+        let series = &mut self.series[id as usize];
+        let was_empty = series.is_empty();
+        let result = series.append_histogram_started(start_ms, sample.timestamp_ms, &sample.histogram, &mut self.chunk_ranges);
+        self.count_append(was_empty, id, sample.timestamp_ms, result)
+    }
+
     fn count_append(&mut self, was_empty: bool, id: SeriesId, timestamp_ms: i64, result: AppendResult) -> AppendResult {
         if was_empty && !self.series[id as usize].is_empty() {
             self.empty_series -= 1;
@@ -351,8 +378,8 @@ impl Head {
     fn read_series(&self, id: SeriesId, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
         let s = &self.series[id as usize];
         let (samples, float_starts) = s.samples_with_starts_in(mint_ms, maxt_ms);
-        let histograms = s.histograms_in(mint_ms, maxt_ms);
-        let starts = SampleStarts::answer(float_starts, None, samples.len(), histograms.len());
+        let (histograms, histogram_starts) = s.histograms_with_starts_in(mint_ms, maxt_ms);
+        let starts = SampleStarts::answer(float_starts, histogram_starts, samples.len(), histograms.len());
         (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: s.labels(), samples, histograms, starts })
     }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::histograms::HistogramSeries;
+use super::histograms::{HistogramSeries, HistogramSplit};
 use super::started::StartedFloats;
 use crate::block::RawChunk;
 use crate::chunk::{decode_kept, decode_xor2_kept, ChunkEncoding, Xor2Iterator, XorAppender, XorChunk, XorIterator, SAMPLES_PER_CHUNK_MAX};
@@ -40,6 +40,8 @@ pub struct SeriesSplit {
     /// The start times of `samples`, parallel to it; empty for a series without any.
     pub sample_starts: Vec<i64>,
     pub histograms: Vec<HistogramSample>,
+    /// The start times of `histograms`, parallel to it; empty for a series without any.
+    pub histogram_starts: Vec<i64>,
     /// From the boundary on: whole closed float chunks (taken as they are, before
     /// `samples_after` in time), then loose samples.
     pub chunks_after: Vec<HeadChunk>,
@@ -47,6 +49,8 @@ pub struct SeriesSplit {
     /// The start times of `samples_after`, parallel to it; empty for a series without any.
     pub sample_starts_after: Vec<i64>,
     pub histograms_after: Vec<HistogramSample>,
+    /// The start times of `histograms_after`, parallel to it; empty for a series without any.
+    pub histogram_starts_after: Vec<i64>,
 }
 
 /// A series' floats split at a boundary (`MemSeries::split_floats_at`).
@@ -151,7 +155,7 @@ struct RareParts {
     /// Native histograms; `None` until the series gets one.
     histograms: Option<HistogramSeries>,
     /// The XOR2 chunks of floats with start times; `None` until a float comes with one.
-    started: Option<StartedFloats>,
+    started: Option<Box<StartedFloats>>,
 }
 
 impl MemSeries {
@@ -193,7 +197,7 @@ impl MemSeries {
 
     /// The floats kept with start times, `None` until the series has one.
     fn started(&self) -> Option<&StartedFloats> {
-        self.rare.as_deref()?.started.as_ref()
+        self.rare.as_deref()?.started.as_deref()
     }
 
     /// True once the series has stored a float with a start time (its floats then answer
@@ -259,6 +263,21 @@ impl MemSeries {
             return AppendResult::Conflict;
         }
         self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append(t, h, ranges)
+    }
+
+    /// `append_histogram_aligned` of a histogram with its start time
+    /// (`HistogramSeries::append_started`); a float already at `t` makes it a `Conflict`.
+    pub fn append_histogram_started(&mut self, start_ms: i64, t: i64, h: &Arc<FloatHistogram>, ranges: &mut ChunkRanges) -> AppendResult {
+        if self.float_at(t).is_some() {
+            return AppendResult::Conflict;
+        }
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append_started(start_ms, t, h, ranges)
+    }
+
+    /// Switches the series' native histograms to chunks with start times (a head cut's new
+    /// head, for a series that had switched: see `keep_starts`).
+    pub fn keep_histogram_starts(&mut self) {
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).keep_starts();
     }
 
     /// The float stored at `t`, if any.
@@ -333,7 +352,7 @@ impl MemSeries {
         }
         self.keep_starts();
         let rare = self.rare.get_or_insert_with(Box::default);
-        rare.started.get_or_insert_with(StartedFloats::default).append(start_ms, t, v, ranges);
+        rare.started.get_or_insert_with(Box::default).append(start_ms, t, v, ranges);
         self.min_t = self.min_t.min(t);
         AppendResult::Appended
     }
@@ -344,7 +363,7 @@ impl MemSeries {
     pub fn keep_starts(&mut self) {
         if self.started().is_none() {
             self.close_open_chunk();
-            self.rare.get_or_insert_with(Box::default).started = Some(StartedFloats::default());
+            self.rare.get_or_insert_with(Box::default).started = Some(Box::default());
         }
     }
 
@@ -389,17 +408,20 @@ impl MemSeries {
         };
         let floats = self.newest().is_some();
         let FloatSplit { mut kept, before, before_starts, chunks_after, after, after_starts } = self.split_floats_at(boundary_ms, !floats || histograms.time_range().is_none());
-        let (hist_chunks, histograms, histograms_after) = histograms.split_at(boundary_ms, !floats);
+        let HistogramSplit { kept: hist_chunks, before: histograms, before_starts: histogram_starts, after: histograms_after, after_starts: histogram_starts_after } =
+            histograms.split_at(boundary_ms, !floats);
         kept.extend(hist_chunks);
         SeriesSplit {
             chunks: kept,
             samples: before,
             sample_starts: before_starts,
             histograms,
+            histogram_starts,
             chunks_after,
             samples_after: after,
             sample_starts_after: after_starts,
             histograms_after,
+            histogram_starts_after,
         }
     }
 
@@ -535,7 +557,10 @@ impl MemSeries {
             // out of order could be later in the range.
             let newest = histograms.newest().filter(|n| !histograms.has_out_of_order() && n.timestamp_ms >= mint_ms && n.timestamp_ms <= maxt_ms);
             return match newest {
-                Some(n) if self.newest().is_none_or(|(t, _)| t < n.timestamp_ms) => EncodedPart { histograms: vec![n.clone()], ..EncodedPart::default() },
+                Some(n) if self.newest().is_none_or(|(t, _)| t < n.timestamp_ms) => {
+                    let histogram_starts = histograms.newest_start().map(|start_ms| vec![start_ms]).unwrap_or_default();
+                    EncodedPart { histograms: vec![n.clone()], histogram_starts, ..EncodedPart::default() }
+                }
                 _ => self.encoded_in(mint_ms, maxt_ms),
             };
         }
@@ -546,6 +571,11 @@ impl MemSeries {
             return EncodedPart { samples: vec![last], sample_starts, ..EncodedPart::default() };
         }
         self.encoded_in(mint_ms, maxt_ms)
+    }
+
+    /// `histograms_in` with each histogram's start (parallel), `None` for a series without any.
+    pub fn histograms_with_starts_in(&self, mint_ms: i64, maxt_ms: i64) -> (Vec<HistogramSample>, Option<Vec<i64>>) {
+        self.histograms().map_or_else(|| (Vec::new(), None), |h| h.samples_with_starts_in(mint_ms, maxt_ms))
     }
 
     /// Native histograms in `[mint_ms, maxt_ms]`, time-ordered, out-of-order data merged in.
