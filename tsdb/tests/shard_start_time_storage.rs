@@ -306,3 +306,37 @@ fn native_histograms_keep_their_starts_through_the_wal_blocks_and_a_rewrite() {
     assert_eq!(rewritten, (kept, true), "the rewritten block keeps the starts");
     assert!(rewritten_encodings.iter().all(|e| *e == ChunkEncoding::FloatHistogramSt), "rewritten with starts: {rewritten_encodings:?}");
 }
+
+#[test]
+fn a_compaction_that_rewrites_a_deleted_range_keeps_the_starts() {
+    // Aligned to the 6 h compaction range.
+    const START_MS: i64 = 1000 * 24 * HOUR_MS;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let times: Vec<i64> = (0..10 * 60).map(|i| START_MS + i * STEP_MS).collect();
+    let deleted = (START_MS + 20 * STEP_MS, START_MS + 30 * STEP_MS);
+    let (floats, histograms, encodings) = on_executor({
+        let times = times.clone();
+        move || async move {
+            let mut db = ShardDb::open(&path, storage_options()).await.expect("open");
+            for part in times.chunks(30) {
+                db.append_batches(&[BatchPart::whole(&batch("c", part)), BatchPart::whole(&histogram_batch("h", part))]).await.expect("append");
+                if db.cut_due() {
+                    db.maintain(0).await.expect("maintain");
+                }
+            }
+            let blocks_before = db.blocks().len();
+            db.delete(&[matcher("c")], deleted.0, deleted.1).await.expect("delete");
+            db.delete(&[matcher("h")], deleted.0, deleted.1).await.expect("delete");
+            let outcome = db.compact_once().expect("compact");
+            assert!(outcome.is_some() && db.blocks().len() < blocks_before, "blocks were merged: {outcome:?}");
+            let result = (read(&db, "c").await, read_histograms(&db, "h").await, block_encodings(&path, &db, "c"));
+            db.close().await.expect("close");
+            result
+        }
+    });
+    let kept = || times.iter().copied().filter(|t| *t < deleted.0 || *t > deleted.1);
+    assert_eq!(floats, (expected(kept(), true), true));
+    assert_eq!(histograms, (kept().map(|t| (t, histogram_at(t).histogram.count.to_bits(), start_of(t))).collect(), true));
+    assert!(encodings.contains(&ChunkEncoding::Xor2) && !encodings.contains(&ChunkEncoding::Xor), "merged with starts: {encodings:?}");
+}

@@ -890,6 +890,70 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Floats with and without start times, in any order: an in-order float keeps its
+        /// start (the series switching to XOR2 at its first), an out-of-order one or an
+        /// overwrite is stored with 0, a duplicate changes nothing; reads, encoded reads,
+        /// last-only reads, splits and deletes agree with that model.
+        #[test]
+        fn started_floats_follow_one_model(
+            stream in proptest::collection::vec((0i64..300, 0i64..4, 0u8..3), 0..300),
+            boundary in 0i64..320, (del_lo, del_len) in (0i64..300, 0i64..60),
+        ) {
+            let mut s = MemSeries::new(Labels::default());
+            let mut model: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+            for (t, start, level) in stream {
+                let v = f64::from(level);
+                let start_ms = if start == 0 { 0 } else { 1_000 + start };
+                let result = s.append_started(start_ms, t, v, &mut ChunkRanges::new(100));
+                match result {
+                    AppendResult::Appended if model.keys().next_back().is_none_or(|last| t > *last) => { model.insert(t, (v.to_bits(), start_ms)); }
+                    AppendResult::OutOfOrder | AppendResult::Overwritten => { model.insert(t, (v.to_bits(), 0)); }
+                    AppendResult::Duplicate => proptest::prop_assert_eq!(model.get(&t).map(|m| m.0), Some(v.to_bits())),
+                    other => proptest::prop_assert!(false, "unexpected {:?} at {}", other, t),
+                }
+            }
+            let with_starts = |samples: Vec<Sample>, starts: Option<Vec<i64>>| -> Vec<(i64, u64, i64)> {
+                samples.iter().enumerate().map(|(i, x)| (x.timestamp_ms, x.value.to_bits(), starts.as_ref().map_or(0, |st| st[i]))).collect()
+            };
+            let want: Vec<(i64, u64, i64)> = model.iter().map(|(t, (bits, start))| (*t, *bits, *start)).collect();
+            let (samples, starts) = s.samples_with_starts_in(i64::MIN, i64::MAX);
+            proptest::prop_assert_eq!(with_starts(samples, starts), want.clone());
+            // Encoded (whole range and a partial one), decoded with starts.
+            for (lo, hi) in [(i64::MIN, i64::MAX), (37, 211)] {
+                let (samples, _, starts) = s.encoded_in(lo, hi).decode_with_starts(lo, hi).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+                let got = with_starts(samples, starts.map(|st| st.floats));
+                proptest::prop_assert_eq!(got, want.iter().copied().filter(|(t, _, _)| *t >= lo && *t <= hi).collect::<Vec<_>>());
+                let (last, _, last_starts) = s.encoded_last_in(lo, hi).decode_with_starts(lo, hi).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+                let last = with_starts(last, last_starts.map(|st| st.floats)).last().copied();
+                proptest::prop_assert_eq!(last, want.iter().copied().rfind(|(t, _, _)| *t >= lo && *t <= hi));
+            }
+            // Split: kept chunks and loose samples before, adopted chunks and loose samples after.
+            let split = s.split_at(boundary);
+            let (mut before, mut before_starts) = (Vec::new(), Vec::new());
+            for c in &split.chunks {
+                proptest::prop_assert!(c.max_time_ms < boundary);
+                proptest::prop_assert!(crate::chunk::decode_chunk_kept_with_starts(c.encoding, &c.bytes, (&mut before, &mut before_starts), (&mut Vec::new(), &mut Vec::new()), |_| true));
+            }
+            let loose_starts = |samples: &[Sample], starts: &[i64]| if starts.is_empty() { vec![0; samples.len()] } else { starts.to_vec() };
+            before_starts.extend(loose_starts(&split.samples, &split.sample_starts));
+            before.extend(split.samples.iter().copied());
+            let (mut after, mut after_starts) = (Vec::new(), Vec::new());
+            for c in &split.chunks_after {
+                after.extend(c.chunk.iter());
+                after_starts.resize(after.len(), 0);
+            }
+            after_starts.extend(loose_starts(&split.samples_after, &split.sample_starts_after));
+            after.extend(split.samples_after.iter().copied());
+            proptest::prop_assert_eq!(with_starts(before, Some(before_starts)), want.iter().copied().filter(|(t, _, _)| *t < boundary).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(with_starts(after, Some(after_starts)), want.iter().copied().filter(|(t, _, _)| *t >= boundary).collect::<Vec<_>>());
+            // Delete: the rest keeps its starts.
+            s.delete_range(del_lo, del_lo + del_len);
+            let (samples, starts) = s.samples_with_starts_in(i64::MIN, i64::MAX);
+            proptest::prop_assert_eq!(with_starts(samples, starts), want.iter().copied().filter(|(t, _, _)| *t < del_lo || *t > del_lo + del_len).collect::<Vec<_>>());
+        }
+    }
+
+    proptest::proptest! {
         /// Decoded, a last-only read ends with the same sample as the whole read, for any
         /// stream (out-of-order data, overwrites, stale markers) and range.
         #[test]
