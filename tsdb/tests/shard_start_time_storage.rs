@@ -340,3 +340,27 @@ fn a_compaction_that_rewrites_a_deleted_range_keeps_the_starts() {
     assert_eq!(histograms, (kept().map(|t| (t, histogram_at(t).histogram.count.to_bits(), start_of(t))).collect(), true));
     assert!(encodings.contains(&ChunkEncoding::Xor2) && !encodings.contains(&ChunkEncoding::Xor), "merged with starts: {encodings:?}");
 }
+
+#[test]
+fn a_backlog_of_due_ranges_is_cut_with_its_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let times: Vec<i64> = (0..7 * 60).map(|i| i * STEP_MS).collect();
+    let (blocks, floats, histograms) = on_executor({
+        let times = times.clone();
+        move || async move {
+            let mut db = ShardDb::open(&path, storage_options()).await.expect("open");
+            // Everything first, one cut after: several ranges are due at once.
+            for part in times.chunks(30) {
+                db.append_batches(&[BatchPart::whole(&batch("c", part)), BatchPart::whole(&histogram_batch("h", part))]).await.expect("append");
+            }
+            db.maintain(0).await.expect("maintain");
+            let result = (db.blocks().len(), read(&db, "c").await, read_histograms(&db, "h").await);
+            db.close().await.expect("close");
+            result
+        }
+    });
+    assert!(blocks >= 2, "several blocks cut: {blocks}");
+    assert_eq!(floats, (expected(times.iter().copied(), true), true));
+    assert_eq!(histograms, (expected_histograms(times.iter().copied()), true));
+}
