@@ -171,6 +171,12 @@ pub struct StorageConfig {
     /// holds (see `tsdb::StartTimestamp`). Scrapes then ask for the protobuf format first
     /// unless `scrape_protocols` says otherwise. Off by default, as there.
     pub start_timestamp_zero_ingestion: bool,
+    /// Store each sample's start time with it, from the same sources, as Prometheus' `st-storage`
+    /// does (its start-time chunk encodings, XOR2 and float histograms with starts), and let
+    /// PromQL use them as Prometheus' `use-start-timestamps`: `rate`/`increase`/`irate`/`resets`
+    /// see a counter reset by its start time and count a new counter from zero at its start,
+    /// and `start_timestamp()` answers them. Off by default, as there.
+    pub start_timestamp_storage: bool,
 }
 
 impl StorageConfig {
@@ -188,8 +194,14 @@ impl StorageConfig {
                 name_bytes: self.max_label_name_bytes,
                 value_bytes: self.max_label_value_bytes,
             },
-            start_timestamp_zero_ingestion: self.start_timestamp_zero_ingestion,
+            read_start_timestamps: self.reads_start_timestamps(),
         }
+    }
+
+    /// Whether writes and scrapes read samples' start times: for zero samples, for storing
+    /// them, or both.
+    pub fn reads_start_timestamps(&self) -> bool {
+        self.start_timestamp_zero_ingestion || self.start_timestamp_storage
     }
 }
 
@@ -463,6 +475,7 @@ impl Default for StorageConfig {
             max_label_value_bytes: crate::ingest::label_limits::LABEL_VALUE_BYTES_MAX,
             dedup_interval_seconds: 0.0,
             start_timestamp_zero_ingestion: false,
+            start_timestamp_storage: false,
         }
     }
 }
@@ -620,7 +633,7 @@ impl Config {
         let scrape = match &self.scrape.config_file {
             None => crate::scrape::ScrapeConfig::default(),
             Some(path) => {
-                let server = crate::scrape::config::ServerOptions { label_limits: self.storage.ingest_rules().label_limits, start_timestamp_zero_ingestion: self.storage.start_timestamp_zero_ingestion };
+                let server = crate::scrape::config::ServerOptions { label_limits: self.storage.ingest_rules().label_limits, read_start_timestamps: self.storage.reads_start_timestamps() };
                 crate::scrape::ScrapeConfig::load(path, server).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?
             }
         };

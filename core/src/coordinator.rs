@@ -63,9 +63,23 @@ impl PrefetchedQuerier {
     fn decode_covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, last_only: bool) -> Vec<SeriesSamples> {
         let mut decoded = self.covering(matchers, mint_ms, maxt_ms, last_only).map(|series| tsdb::encoded::decode_all(series, mint_ms, maxt_ms)).unwrap_or_default();
         for series in &mut decoded {
-            self.dedup(&mut series.samples, &mut series.histograms);
+            self.dedup_series(series);
         }
         decoded
+    }
+
+    /// `dedup` of a decoded series, its start times (`SeriesSamples::starts`) kept with the
+    /// samples they belong to.
+    fn dedup_series(&self, series: &mut SeriesSamples) {
+        let Some(starts) = series.starts.as_deref_mut().filter(|_| self.dedup_interval_ms > 0) else {
+            return self.dedup(&mut series.samples, &mut series.histograms);
+        };
+        let mut floats: Vec<(tsdb::Sample, i64)> = series.samples.drain(..).zip(starts.floats.drain(..)).collect();
+        tsdb::dedup::dedup_by_interval(&mut floats, self.dedup_interval_ms, |(s, _)| s.timestamp_ms);
+        (series.samples, starts.floats) = floats.into_iter().unzip();
+        let mut histograms: Vec<(tsdb::HistogramSample, i64)> = series.histograms.drain(..).zip(starts.histograms.drain(..)).collect();
+        tsdb::dedup::dedup_by_interval(&mut histograms, self.dedup_interval_ms, |(h, _)| h.timestamp_ms);
+        (series.histograms, starts.histograms) = histograms.into_iter().unzip();
     }
 }
 
@@ -124,5 +138,21 @@ mod tests {
         let last_in = |mint, maxt| querier.select_last(&x, mint, maxt)[0].samples.last().map(|s| s.timestamp_ms);
         assert_eq!((last_in(0, 50), last_in(0, 100)), (Some(40), Some(90)));
         assert_eq!(querier.select(&x, 0, 50)[0].samples.len(), 2);
+    }
+
+    #[test]
+    fn dedup_keeps_each_kept_samples_start_time() {
+        let querier = PrefetchedQuerier { entries: Vec::new(), dedup_interval_ms: 10 };
+        let samples: Vec<Sample> = [(1, 1.0), (5, 2.0), (10, 3.0), (12, 4.0)].iter().map(|&(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
+        let mut series = SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "x")]),
+            samples,
+            histograms: Vec::new(),
+            starts: Some(Box::new(tsdb::SampleStarts { floats: vec![-1, -5, -10, -12], histograms: Vec::new() })),
+        };
+        querier.dedup_series(&mut series);
+        // The interval (0, 10] keeps its last sample, 10; (10, 20] keeps 12.
+        assert_eq!(series.samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), vec![10, 12]);
+        assert_eq!(series.starts.as_deref().map(|s| s.floats.clone()), Some(vec![-10, -12]));
     }
 }

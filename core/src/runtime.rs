@@ -323,6 +323,8 @@ async fn run_executor(plan: ExecutorPlan) {
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),
             max_samples: config.server.max_samples_per_query,
+            // Start times stored with samples are what PromQL reads them from.
+            use_start_timestamps: config.storage.start_timestamp_storage,
             ..promql::EngineOptions::default()
         }),
         metrics: plan.metrics,
@@ -369,6 +371,7 @@ async fn run_executor(plan: ExecutorPlan) {
         max_exemplars: config.storage.max_exemplars.div_ceil(api.router.shard_count().max(1) as u64),
         replay_progress: Some(plan.startup.replay.clone()),
         start_timestamp_zero_ingestion: config.storage.start_timestamp_zero_ingestion,
+        start_timestamp_storage: config.storage.start_timestamp_storage,
         ..ShardOptions::default()
     };
     for (shard, requests) in plan.owned {

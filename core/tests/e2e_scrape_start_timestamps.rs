@@ -162,3 +162,28 @@ fn created_timestamps_become_one_zero_sample_before_the_first_scraped_one() {
     assert!(on.stop(), "clean shutdown");
     assert!(off.stop(), "clean shutdown");
 }
+
+/// Under `storage.start_timestamp_storage` a scraped counter's created time is stored with
+/// each of its samples: `start_timestamp()` answers it, no zero sample is written and no
+/// `_created` series kept.
+#[test]
+fn created_timestamps_are_stored_with_the_scraped_samples() {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let om_created_ms = (now_ms - 120_000) / 1000 * 1000;
+    let pb_created_ms = now_ms - 120_000 + 7;
+    let exporter = Exporter::start("");
+    exporter.route_bytes("/st/pb", 200, &["Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"], &protobuf_body(pb_created_ms));
+    exporter.route("/st/om", 200, &["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"], &openmetrics_body(om_created_ms));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = scraping_server(dir.path(), &exporter, "st", "  start_timestamp_storage: true\n");
+    for (selector, created_ms) in [("pb_requests_total", pb_created_ms), ("om_requests_total", om_created_ms)] {
+        let samples = after_scrapes(&server, selector, 2);
+        assert!(samples.iter().all(|(_, v)| *v == VALUE), "no zero sample: {selector}: {samples:?}");
+        let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode(&format!("start_timestamp({selector})")))));
+        assert_eq!(status, 200, "{body}");
+        let answered = body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
+        assert_eq!(answered, Some(created_ms as f64 / 1000.0), "{selector}: {body}");
+    }
+    assert!(exported(&server, "om_requests_created").is_empty(), "a _created line is no series");
+    assert!(server.stop(), "clean shutdown");
+}

@@ -23,6 +23,12 @@ fn server(dir: &std::path::Path, zero_ingestion: bool) -> Server {
     Server::start(&write_config_with(dir, "  cores: 2\n", storage))
 }
 
+/// A server storing start times with the samples (`storage.start_timestamp_storage`), or not.
+fn storing_server(dir: &std::path::Path, store: bool) -> Server {
+    let storage = if store { "  start_timestamp_storage: true\n" } else { "" };
+    Server::start(&write_config_with(dir, "  cores: 2\n", storage))
+}
+
 /// One 2.0 request: counter `rw_counter` with (timestamp, value, start) samples, and when
 /// `histogram_at` is given, native histogram `rw_histogram` with one histogram (timestamp,
 /// start) of count 3.
@@ -110,8 +116,45 @@ fn remote_write_2_start_timestamps_become_one_zero_sample_per_counter_start() {
     assert!(off.stop(), "clean stop");
 }
 
+/// Under `storage.start_timestamp_storage` each sample keeps its start time: PromQL sees a
+/// reset that only the start shows, `start_timestamp()` answers it, and both survive a
+/// restart (WAL replay); no zero samples are written. Off (the default), neither.
 #[test]
-fn otlp_start_times_become_zero_samples() {
+fn start_times_stored_with_samples_drive_promql() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on = storing_server(dir.path(), true);
+    let t0 = base_ms();
+    let first_start = t0 - 60_000;
+    let restart = t0 + 40_000;
+    let samples = [(t0, 10.0, first_start), (t0 + 15_000, 20.0, first_start), (t0 + 30_000, 30.0, first_start), (t0 + 45_000, 35.0, restart)];
+    let body = v2_body(&samples, Some((t0, t0 - 30_000)));
+    write_v2(&on, &body, "4");
+    let seconds = |ms: i64| (ms / 1000).to_string();
+    let check = |server: &Server| {
+        assert_eq!(exported(server, "rw_counter"), samples.iter().map(|&(t, v, _)| (t, v)).collect::<Vec<_>>(), "no zero samples");
+        // The counter rose from 30 to 35, yet its start moved past the sample before: a reset.
+        assert_eq!(value_at(server, "resets(rw_counter[1m])", t0 + 45_000).as_deref(), Some("1"));
+        assert_eq!(value_at(server, "start_timestamp(rw_counter)", t0 + 20_000), Some(seconds(first_start)));
+        assert_eq!(value_at(server, "start_timestamp(rw_counter)", t0 + 45_000), Some(seconds(restart)));
+        assert_eq!(value_at(server, "start_timestamp(rw_histogram)", t0), Some(seconds(t0 - 30_000)));
+        assert_eq!(value_at(server, "start_timestamp(rw_counter * 1)", t0 + 45_000), None, "an expression carries no start");
+    };
+    check(&on);
+    assert!(on.stop(), "clean stop");
+    let replayed = storing_server(dir.path(), true);
+    check(&replayed);
+    assert!(replayed.stop(), "clean stop");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let off = storing_server(dir.path(), false);
+    write_v2(&off, &body, "4");
+    assert_eq!(value_at(&off, "resets(rw_counter[1m])", t0 + 45_000).as_deref(), Some("0"));
+    assert_eq!(value_at(&off, "start_timestamp(rw_counter)", t0 + 45_000), None);
+    assert!(off.stop(), "clean stop");
+}
+
+#[test]
+fn otlp_start_times_become_zero_samples_or_are_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let on = server(dir.path(), true);
     let t0 = base_ms();
@@ -140,4 +183,13 @@ fn otlp_start_times_become_zero_samples() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(exported(&on, "otel_requests_total"), vec![(t0 - 120_000, 0.0), (t0, 3.0), (t0 + 15_000, 4.0)]);
     assert!(on.stop(), "clean stop");
+
+    // Stored with the samples instead: no zero, the start answered by start_timestamp().
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storing = storing_server(dir.path(), true);
+    let reply = post_plain(&storing.url("/api/v1/otlp/v1/metrics"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(exported(&storing, "otel_requests_total"), vec![(t0, 3.0), (t0 + 15_000, 4.0)]);
+    assert_eq!(value_at(&storing, "start_timestamp(otel_requests_total)", t0 + 15_000), Some(((t0 - 120_000) / 1000).to_string()));
+    assert!(storing.stop(), "clean stop");
 }

@@ -18,10 +18,9 @@ const PROMQL_OPERATORS: [&str; 35] = [
 ];
 /// Prometheus' PromQL functions that this engine does not evaluate (none at present).
 const PROMQL_FUNCTIONS_MISSING: [&str; 0] = [];
-/// Functions of the engine's table that answer nothing in this server: `start_timestamp()`
-/// reads the start time stored with each sample, which this server's storage does not keep
-/// yet (the engine's `use_start_timestamps` stays off, as in Prometheus by default).
-const PROMQL_FUNCTIONS_WITHOUT_DATA: [&str; 1] = ["start_timestamp"];
+/// Functions of the engine's table that answer only under `storage.start_timestamp_storage`:
+/// `start_timestamp()` reads the start time stored with each sample.
+const PROMQL_FUNCTIONS_OF_START_TIMES: [&str; 1] = ["start_timestamp"];
 /// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
 const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("aws", false),
@@ -110,7 +109,8 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         set("promql", name, enabled);
     }
     for function in promql::functions::FUNCTIONS {
-        set("promql_functions", function.name, !PROMQL_FUNCTIONS_WITHOUT_DATA.contains(&function.name));
+        let needs_start_times = PROMQL_FUNCTIONS_OF_START_TIMES.contains(&function.name);
+        set("promql_functions", function.name, !needs_start_times || config.storage.start_timestamp_storage);
     }
     for function in PROMQL_FUNCTIONS_MISSING {
         set("promql_functions", function, false);
@@ -127,14 +127,16 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     let tsdb = [
         ("delayed_compaction", false),
         ("exemplar_storage", config.storage.max_exemplars > 0),
-        ("histograms_st_encoding", false),
+        // Native histograms with start times are stored in Prometheus' chunk for them.
+        ("histograms_st_encoding", config.storage.start_timestamp_storage),
         // A write spanning shards may be seen on one before another.
         ("isolation", false),
         ("native_histograms", true),
-        ("st_storage", false),
+        ("st_storage", config.storage.start_timestamp_storage),
         // Blocks are read with O_DIRECT.
         ("use_uncached_io", true),
-        ("xor2_encoding", false),
+        // Read from blocks always; written for series with start times.
+        ("xor2_encoding", true),
     ];
     for (name, enabled) in tsdb {
         set("tsdb", name, enabled);
@@ -155,6 +157,7 @@ mod tests {
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
         assert!(on["promql_functions"]["rate"]);
         assert!(!on["promql_functions"]["start_timestamp"], "no start times are stored per sample to answer from");
+        assert!(!on["tsdb"]["st_storage"]);
         assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
@@ -172,8 +175,11 @@ mod tests {
         for missing in PROMQL_FUNCTIONS_MISSING {
             assert!(promql::functions::FUNCTIONS.iter().all(|f| f.name != missing));
         }
-        for without_data in PROMQL_FUNCTIONS_WITHOUT_DATA {
-            assert!(promql::functions::FUNCTIONS.iter().any(|f| f.name == without_data));
+        for of_start_times in PROMQL_FUNCTIONS_OF_START_TIMES {
+            assert!(promql::functions::FUNCTIONS.iter().any(|f| f.name == of_start_times));
         }
+        config.storage.start_timestamp_storage = true;
+        let stored = features(&config);
+        assert!(stored["promql_functions"]["start_timestamp"] && stored["tsdb"]["st_storage"] && stored["tsdb"]["histograms_st_encoding"]);
     }
 }

@@ -581,7 +581,7 @@ fn finish(map: SeriesMap, mut counts: Translated, rules: &IngestRules) -> Result
             // As Prometheus' appender takes a start: both times non-zero; and, as this
             // project's remote_write 2.0 path, none for a staleness marker.
             let stale = matches!(value, Value::Float(v) if tsdb::is_stale_nan(*v));
-            if rules.start_timestamp_zero_ingestion && at.start_ms != 0 && at.timestamp_ms != 0 && !stale {
+            if rules.read_start_timestamps && at.start_ms != 0 && at.timestamp_ms != 0 && !stale {
                 starts.push(StartTimestamp { start_ms: at.start_ms, sample_ms: at.timestamp_ms });
             }
             match value {

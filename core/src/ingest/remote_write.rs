@@ -122,9 +122,10 @@ pub struct IngestRules {
     /// Refuse NaN and ±Inf values other than the stale marker (`storage.reject_non_finite`).
     pub reject_non_finite: bool,
     pub label_limits: LabelLimits,
-    /// Write start timestamps as zero samples (`storage.start_timestamp_zero_ingestion`,
-    /// Prometheus' `created-timestamp-zero-ingestion`; see `tsdb::StartTimestamp`).
-    pub start_timestamp_zero_ingestion: bool,
+    /// Read samples' start times into the batch (`tsdb::StartTimestamp`), for the shards
+    /// to write as zero samples (`storage.start_timestamp_zero_ingestion`) or store with
+    /// the samples (`storage.start_timestamp_storage`); `StorageConfig::reads_start_timestamps`.
+    pub read_start_timestamps: bool,
 }
 
 /// Decodes and validates one request body.

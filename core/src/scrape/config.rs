@@ -1026,9 +1026,9 @@ pub struct ScrapeConfig {
     /// `global.external_labels`: set on every scraped series that lacks them (as
     /// VictoriaMetrics' scraper does).
     pub external_labels: Vec<(String, String)>,
-    /// Read under `storage.start_timestamp_zero_ingestion` (see `ServerOptions`); a reload
-    /// reads the file under it again.
-    pub start_timestamp_zero_ingestion: bool,
+    /// Read while start times are read (see `ServerOptions`); a reload reads the file under
+    /// the same again.
+    pub read_start_timestamps: bool,
 }
 
 /// What the server's own configuration changes in the scrape jobs it reads.
@@ -1036,12 +1036,13 @@ pub struct ScrapeConfig {
 pub struct ServerOptions {
     /// The label limits relabeling checks against (`storage.max_label_*`).
     pub label_limits: LabelLimits,
-    /// `storage.start_timestamp_zero_ingestion`: start timestamps are read from the answers
+    /// `storage.start_timestamp_zero_ingestion` or `start_timestamp_storage`
+    /// (`StorageConfig::reads_start_timestamps`): start timestamps are read from the answers
     /// (`scrape::start_timestamps`), so `global.scrape_protocols` defaults to the protobuf
     /// format first (Prometheus' `DefaultProtoFirstScrapeProtocols`, as its
     /// `created-timestamp-zero-ingestion` sets it): a job without `scrape_protocols` of its
     /// own asks for it unless `global.scrape_protocols` is set.
-    pub start_timestamp_zero_ingestion: bool,
+    pub read_start_timestamps: bool,
 }
 
 impl ScrapeConfig {
@@ -1076,7 +1077,7 @@ impl ScrapeConfig {
             accept_header(protocols, "underscores").map_err(|e| format!("global: {e}"))?;
         }
         // As Prometheus' feature flag changes the default of `global.scrape_protocols`.
-        let global_protocols = root.global.scrape_protocols.clone().or_else(|| server.start_timestamp_zero_ingestion.then(|| PROTO_FIRST_PROTOCOLS.map(String::from).to_vec()));
+        let global_protocols = root.global.scrape_protocols.clone().or_else(|| server.read_start_timestamps.then(|| PROTO_FIRST_PROTOCOLS.map(String::from).to_vec()));
         for (place, job_base, section, written) in sections {
             let name = section.job_name.clone();
             if name.is_empty() {
@@ -1116,7 +1117,7 @@ impl ScrapeConfig {
                 external_labels.push((name, value));
             }
         }
-        Ok(ScrapeConfig { jobs, external_labels, start_timestamp_zero_ingestion: server.start_timestamp_zero_ingestion })
+        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps })
     }
 }
 
@@ -2094,13 +2095,13 @@ mod tests {
     #[test]
     fn start_timestamps_ask_for_the_protobuf_format_first_unless_protocols_are_set() {
         let with_starts = |text: &str| {
-            let server = ServerOptions { start_timestamp_zero_ingestion: true, ..ServerOptions::default() };
+            let server = ServerOptions { read_start_timestamps: true, ..ServerOptions::default() };
             ScrapeConfig::from_yaml_with_options(text, Path::new("/etc/prom"), server).unwrap()
         };
         const PROTO_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
         let jobs = "scrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [OpenMetricsText1.0.0]}, {job_name: c, metric_name_validation_scheme: legacy}, {job_name: d, scrape_native_histograms: false}]";
         let config = with_starts(jobs);
-        assert!(config.start_timestamp_zero_ingestion);
+        assert!(config.read_start_timestamps);
         let accepts: Vec<&str> = config.jobs.iter().map(|j| j.accept.as_str()).collect();
         assert_eq!(
             accepts,
@@ -2113,7 +2114,7 @@ mod tests {
         );
         // Without the option: Prometheus' default, OpenMetrics first.
         let plain = parse(jobs).unwrap();
-        assert!(!plain.start_timestamp_zero_ingestion);
+        assert!(!plain.read_start_timestamps);
         assert_eq!(plain.jobs[0].accept, DEFAULT_ACCEPT);
         // An explicit global list wins over the option's default, as there.
         let config = with_starts("global: {scrape_protocols: [PrometheusText0.0.4]}\nscrape_configs: [{job_name: a}]");

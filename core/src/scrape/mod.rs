@@ -83,8 +83,8 @@ impl SharedConfig {
         let Some(path) = &self.path else { return Ok(None) };
         // The server's own settings do not reload: the file is read again under those the
         // configuration in force was read under.
-        let start_timestamp_zero_ingestion = self.snapshot().1.start_timestamp_zero_ingestion;
-        let config = ScrapeConfig::load(path, config::ServerOptions { label_limits: self.limits, start_timestamp_zero_ingestion })?;
+        let read_start_timestamps = self.snapshot().1.read_start_timestamps;
+        let config = ScrapeConfig::load(path, config::ServerOptions { label_limits: self.limits, read_start_timestamps })?;
         let jobs = config.jobs.len();
         if let Ok(mut current) = self.current.write() {
             *current = (current.0 + 1, Arc::new(config));
@@ -398,13 +398,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("prometheus.yml");
         std::fs::write(&path, "scrape_configs: [{job_name: a}]").expect("scrape file");
-        let server = config::ServerOptions { start_timestamp_zero_ingestion: true, ..config::ServerOptions::default() };
+        let server = config::ServerOptions { read_start_timestamps: true, ..config::ServerOptions::default() };
         let initial = ScrapeConfig::load(&path, server).expect("valid");
         let shared = SharedConfig::new(Arc::new(initial), Some(path.clone()), server.label_limits, dir.path().join("resolv.conf"));
         std::fs::write(&path, "scrape_configs: [{job_name: b}]").expect("scrape file");
         assert_eq!(shared.reload(), Ok(Some(1)));
         let (generation, config) = shared.snapshot();
-        assert_eq!((generation, config.jobs[0].name.as_str(), config.start_timestamp_zero_ingestion), (1, "b", true));
+        assert_eq!((generation, config.jobs[0].name.as_str(), config.read_start_timestamps), (1, "b", true));
         assert!(config.jobs[0].accept.starts_with("application/vnd.google.protobuf;"), "{}", config.jobs[0].accept);
     }
 }

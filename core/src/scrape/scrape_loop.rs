@@ -835,7 +835,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     let mut client = super::http_get::client_for(&target_location(&target), &job.tls, &job.proxy);
     let limits = context.api.config.storage.ingest_rules().label_limits;
     // Read as `keep_exemplars` is: a server setting, the same for every job.
-    let read_starts = context.api.config.storage.start_timestamp_zero_ingestion;
+    let read_starts = context.api.config.storage.reads_start_timestamps();
     let new_cache = || {
         let mut cache = SeriesCache::default();
         if context.api.config.storage.max_exemplars > 0 {

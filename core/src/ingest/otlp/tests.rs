@@ -766,7 +766,7 @@ fn start_times_become_start_timestamps_of_every_series_of_a_point_when_asked() {
             metric("e", "", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![native.clone()], aggregation_temporality: 2 })),
         ]
     };
-    let rules = IngestRules { start_timestamp_zero_ingestion: true, ..IngestRules::default() };
+    let rules = IngestRules { read_start_timestamps: true, ..IngestRules::default() };
     let t = translate(&request(vec![s("service.name", "api")], metrics()), &rules, &DEFAULTS).unwrap();
     let starts_of = |labels: &str| {
         let index = t.series.iter().position(|s| s.labels.to_string() == labels).unwrap_or_else(|| panic!("no series {labels}"));

@@ -29,7 +29,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         let mut index = 0;
         for field in Fields::new(text) {
             let (5, value) = field? else { continue };
-            let series = walk_time_series(value.bytes(5)?, text, &symbols, rules.start_timestamp_zero_ingestion, &mut scratch)?;
+            let series = walk_time_series(value.bytes(5)?, text, &symbols, rules.read_start_timestamps, &mut scratch)?;
             if first_invalid.is_none() {
                 let resolved = resolve_labels(index, &symbols, &mut scratch).and_then(|()| {
                     if let Some(m) = series.metadata {
@@ -236,7 +236,7 @@ mod tests {
         let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
         let decode = |rules: &IngestRules| decode_request(Some("application/x-protobuf;proto=io.prometheus.write.v2.Request"), None, &body, rules).unwrap().1;
         let start = |start_ms: i64, sample_ms: i64| tsdb::StartTimestamp { start_ms, sample_ms };
-        let on = decode(&IngestRules { start_timestamp_zero_ingestion: true, ..IngestRules::default() });
+        let on = decode(&IngestRules { read_start_timestamps: true, ..IngestRules::default() });
         let starts: Vec<Vec<tsdb::StartTimestamp>> = on.series.iter().map(|s| s.start_timestamps().to_vec()).collect();
         assert_eq!(starts, vec![vec![start(5, 10)], vec![start(4, 10), start(15, 20)], vec![start(60, 100)]]);
         assert_eq!(on.samples, 6, "starts are not counted as samples written");
