@@ -73,6 +73,15 @@ impl Xor2Appender {
         if it.read == 0 {
             return Some(Xor2Appender::default());
         }
+        // An encoder records the first start change at the index of a sample it wrote: a
+        // header naming a later sample cannot be continued consistently (the appender would
+        // write start deltas its samples' reader skips).
+        // Nor can a chunk past sample index 127 without a recorded change: the encoder
+        // records one there at the latest.
+        let change_on = u16::from(it.first_start_change_on);
+        if (change_on != 0 && change_on >= it.read) || (change_on == 0 && it.read > crate::chunk::FIRST_START_CHANGE_INDEX_MAX) {
+            return None;
+        }
         let free_bits = it.reader.bits_left() as u8;
         let mut bytes = bytes.to_vec();
         if let Some(last) = bytes.last_mut() {
@@ -572,6 +581,10 @@ mod tests {
         }
         assert!(Xor2Appender::resume(&[0, 1]).is_none());
         assert!(Xor2Appender::resume(&unhex("000581d00f3ff0000000000000c801e807c12ffffb832b01f8fa1e3e878e1000")).is_none(), "a stray byte after the samples");
+        // Headers no encoder writes (found by fuzzing): continuing them would write start
+        // deltas the reader skips.
+        assert!(Xor2Appender::resume(&unhex("000832d00f3fff000000255097ff20910019fa1e0c7f0000")).is_none(), "the first start change named after the last sample");
+        assert!(Xor2Appender::resume(&unhex("01000033ae290040010000000000ffc000000000000300100000000000010040000000000000cccccccccccccccccccccccccccccc29ccccccccccccccccd0cccccc0000cccccccccccccccccccccccccccccc29ccccccccccccccccd0cccccccccc000000000000000100001000000000002be06d3bd61f27f7d13462bf000000000001cccc000000000000000100001000000000002be06d3bd61f27f7d13462bf0000000000011e2e878e00")).is_none(), "past sample 127 without a recorded change");
     }
 
     #[test]
