@@ -271,16 +271,8 @@ impl HistogramSeries {
     pub fn split_at(&self, boundary_ms: i64, keep_chunks: bool) -> HistogramSplit {
         let with_starts = self.has_starts();
         if !keep_chunks || !self.ooo.is_empty() {
-            let (mut before, starts) = self.samples_with_starts_in(i64::MIN, i64::MAX);
-            let at = before.partition_point(|h| h.timestamp_ms < boundary_ms);
-            let after = before.split_off(at);
-            let (before_starts, after_starts) = match starts {
-                Some(mut before_starts) => {
-                    let after_starts = before_starts.split_off(at);
-                    (before_starts, after_starts)
-                }
-                None => (Vec::new(), Vec::new()),
-            };
+            let (all, starts) = self.samples_with_starts_in(i64::MIN, i64::MAX);
+            let (before, before_starts, after, after_starts) = super::started::split_with_starts(all, starts, boundary_ms, |h| h.timestamp_ms);
             return HistogramSplit { before, before_starts, after, after_starts, ..HistogramSplit::default() };
         }
         let mut split = HistogramSplit::default();

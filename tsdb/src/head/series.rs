@@ -431,16 +431,8 @@ impl MemSeries {
     fn split_floats_at(&self, boundary_ms: i64, keep_chunks: bool) -> FloatSplit {
         let with_starts = self.has_starts();
         if self.ooo().is_some() || !keep_chunks {
-            let (mut before, starts) = self.floats_in(i64::MIN, i64::MAX, with_starts);
-            let at = before.partition_point(|x| x.timestamp_ms < boundary_ms);
-            let after = before.split_off(at);
-            let (before_starts, after_starts) = match starts {
-                Some(mut before_starts) => {
-                    let after_starts = before_starts.split_off(at);
-                    (before_starts, after_starts)
-                }
-                None => (Vec::new(), Vec::new()),
-            };
+            let (all, starts) = self.floats_in(i64::MIN, i64::MAX, with_starts);
+            let (before, before_starts, after, after_starts) = super::started::split_with_starts(all, starts, boundary_ms, |x| x.timestamp_ms);
             return FloatSplit { before, before_starts, after, after_starts, ..FloatSplit::default() };
         }
         let mut split = FloatSplit::default();

@@ -10,6 +10,22 @@ use super::series::ChunkRanges;
 use crate::chunk::{Appendable, CounterResetHeader, FloatHistogramStAppender, Xor2Appender, HISTOGRAM_SAMPLES_PER_CHUNK_MAX, SAMPLES_PER_CHUNK_MAX};
 use crate::model::FloatHistogram;
 
+/// Splits time-ordered `values` and their parallel `starts` (when the series has any) at
+/// `boundary_ms`: (values before, their starts, values at or after, their starts); the
+/// start lists are empty for a series without starts.
+pub fn split_with_starts<T>(mut before: Vec<T>, starts: Option<Vec<i64>>, boundary_ms: i64, timestamp_ms: impl Fn(&T) -> i64) -> (Vec<T>, Vec<i64>, Vec<T>, Vec<i64>) {
+    let at = before.partition_point(|v| timestamp_ms(v) < boundary_ms);
+    let after = before.split_off(at);
+    let (before_starts, after_starts) = match starts {
+        Some(mut before_starts) => {
+            let after_starts = before_starts.split_off(at);
+            (before_starts, after_starts)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    (before, before_starts, after, after_starts)
+}
+
 /// A closed XOR2 chunk with its time span.
 pub struct StartedChunk {
     pub min_t: i64,
