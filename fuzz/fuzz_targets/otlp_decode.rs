@@ -8,7 +8,7 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::otlp::{decode_request, Naming, ResourcePromotion, TranslationOptions, TranslationStrategy};
     let rules = metricstor::ingest::IngestRules::default();
-    let with_starts = metricstor::ingest::IngestRules { start_timestamp_zero_ingestion: true, ..Default::default() };
+    let with_starts = metricstor::ingest::IngestRules { read_start_timestamps: true, ..Default::default() };
     let defaults = TranslationOptions::default();
     let promote_all = TranslationOptions {
         promotion: ResourcePromotion::AllExcept(["host.id".to_string()].into_iter().collect()),

@@ -8,6 +8,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = decode_request(v2, None, data, &metricstor::ingest::IngestRules::default());
     if let Ok(compressed) = snap::raw::Encoder::new().compress_vec(data) {
         let _ = decode_request(None, None, &compressed, &metricstor::ingest::IngestRules { reject_non_finite: true, ..Default::default() });
-        let _ = decode_request(v2, None, &compressed, &metricstor::ingest::IngestRules { start_timestamp_zero_ingestion: true, ..Default::default() });
+        let _ = decode_request(v2, None, &compressed, &metricstor::ingest::IngestRules { read_start_timestamps: true, ..Default::default() });
     }
 });

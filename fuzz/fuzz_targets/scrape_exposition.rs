@@ -11,7 +11,7 @@
 //! seventh bit classic histograms are converted to native ones first (`scrape::nhcb`).
 //! Exemplars are kept: the second scrape gives the same ones, and they make a valid batch
 //! with the samples and histograms (`SeriesBatch::try_from_series_and_exemplars`). An input
-//! of odd length is read with start timestamps (`storage.start_timestamp_zero_ingestion`:
+//! of odd length is read with start timestamps (as under `storage.start_timestamp_zero_ingestion` or `start_timestamp_storage`:
 //! the `*_with_starts` readers, OpenMetrics' `_created` lines paired and not series): both
 //! scrapes give the same starts, each on a series the scrape keeps, and the scrape's whole
 //! batch with them builds (`scrape_loop::scrape_batch`).
