@@ -240,27 +240,17 @@ impl EncodedSeries {
         if self.has_histograms() {
             return self.decode_mixed(mint_ms, maxt_ms);
         }
-        let mut lists = Vec::with_capacity(self.parts.len());
-        for part in &self.parts {
-            match part.decode(mint_ms, maxt_ms) {
-                Ok(samples) => lists.push(samples),
-                Err(bad) => tracing::error!(
-                    series = %self.labels,
-                    chunk_min_time_ms = bad.min_time_ms,
-                    chunk_max_time_ms = bad.max_time_ms,
-                    "damaged chunk; this source of the series left out of the answer"
-                ),
-            }
-        }
+        let lists = self.decoded_parts(|part| part.decode(mint_ms, maxt_ms));
         let samples = merge_samples(lists);
         (!samples.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms: Vec::new(), starts: None })
     }
 
-    /// `decode` for a series with start times: each kept sample with its own part's start.
-    fn decode_started(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+    /// Every part decoded by `decode`, in order; a part with a malformed chunk is reported
+    /// and left out.
+    fn decoded_parts<T>(&self, decode: impl Fn(&EncodedPart) -> Result<T, MalformedChunk>) -> Vec<T> {
         let mut lists = Vec::with_capacity(self.parts.len());
         for part in &self.parts {
-            match part.decode_with_starts(mint_ms, maxt_ms) {
+            match decode(part) {
                 Ok(decoded) => lists.push(decoded),
                 Err(bad) => tracing::error!(
                     series = %self.labels,
@@ -270,23 +260,18 @@ impl EncodedSeries {
                 ),
             }
         }
+        lists
+    }
+
+    /// `decode` for a series with start times: each kept sample with its own part's start.
+    fn decode_started(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
+        let lists = self.decoded_parts(|part| part.decode_with_starts(mint_ms, maxt_ms));
         let (samples, histograms, starts) = merge_started(lists);
         (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms, starts })
     }
 
     fn decode_mixed(&self, mint_ms: i64, maxt_ms: i64) -> Option<SeriesSamples> {
-        let mut lists = Vec::with_capacity(self.parts.len());
-        for part in &self.parts {
-            match part.decode_both(mint_ms, maxt_ms) {
-                Ok(both) => lists.push(both),
-                Err(bad) => tracing::error!(
-                    series = %self.labels,
-                    chunk_min_time_ms = bad.min_time_ms,
-                    chunk_max_time_ms = bad.max_time_ms,
-                    "damaged chunk; this source of the series left out of the answer"
-                ),
-            }
-        }
+        let lists = self.decoded_parts(|part| part.decode_both(mint_ms, maxt_ms));
         let (samples, histograms) = merge_mixed(lists);
         (!samples.is_empty() || !histograms.is_empty()).then(|| SeriesSamples { labels: self.labels.clone(), samples, histograms, starts: None })
     }
