@@ -160,27 +160,47 @@ pub(super) fn encode_series_chunks<E>(
     }
     debug_assert!(histograms.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms), "block histograms increase strictly");
     let mut metas = Vec::new();
-    let (mut floats, mut hists) = (samples, histograms);
-    while !floats.is_empty() || !hists.is_empty() {
-        let float_first = match (floats.first(), hists.first()) {
-            (Some(f), Some(h)) => f.timestamp_ms < h.timestamp_ms,
-            (f, _) => f.is_some(),
-        };
-        if float_first {
-            // Floats up to the next histogram.
-            let end = hists.first().map_or(floats.len(), |h| floats.partition_point(|f| f.timestamp_ms < h.timestamp_ms));
-            metas.extend(encode_chunks(&floats[..end], samples_per_chunk, |xor| write(ChunkEncoding::Xor, xor))?);
-            floats = &floats[end..];
-        } else {
-            let end = floats.first().map_or(hists.len(), |f| hists.partition_point(|h| h.timestamp_ms < f.timestamp_ms));
-            for c in encode_histogram_chunks(&hists[..end], samples_per_chunk) {
-                let chunk_ref = write(ChunkEncoding::FloatHistogram, &c.bytes)?;
-                metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
+    for run in time_runs(samples, histograms) {
+        match run {
+            TimeRun::Floats(range) => metas.extend(encode_chunks(&samples[range], samples_per_chunk, |xor| write(ChunkEncoding::Xor, xor))?),
+            TimeRun::Histograms(range) => {
+                for c in encode_histogram_chunks(&histograms[range], samples_per_chunk) {
+                    let chunk_ref = write(ChunkEncoding::FloatHistogram, &c.bytes)?;
+                    metas.push(ChunkMeta { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms, chunk_ref });
+                }
             }
-            hists = &hists[end..];
         }
     }
     Ok(metas)
+}
+
+/// A run of a series' samples of one kind, as indexes into its float or histogram list.
+enum TimeRun {
+    Floats(std::ops::Range<usize>),
+    Histograms(std::ops::Range<usize>),
+}
+
+/// A series' time-ordered floats and histograms (no timestamp in both) cut into alternating
+/// runs of one kind, in time order: each run goes up to the other kind's next sample.
+fn time_runs(samples: &[Sample], histograms: &[HistogramSample]) -> Vec<TimeRun> {
+    let (mut f, mut h) = (0, 0);
+    let mut runs = Vec::new();
+    while f < samples.len() || h < histograms.len() {
+        let float_first = match (samples.get(f), histograms.get(h)) {
+            (Some(x), Some(y)) => x.timestamp_ms < y.timestamp_ms,
+            (x, _) => x.is_some(),
+        };
+        if float_first {
+            let end = histograms.get(h).map_or(samples.len(), |y| f + samples[f..].partition_point(|x| x.timestamp_ms < y.timestamp_ms));
+            runs.push(TimeRun::Floats(f..end));
+            f = end;
+        } else {
+            let end = samples.get(f).map_or(histograms.len(), |x| h + histograms[h..].partition_point(|y| y.timestamp_ms < x.timestamp_ms));
+            runs.push(TimeRun::Histograms(h..end));
+            h = end;
+        }
+    }
+    runs
 }
 
 /// `encode_series_chunks` with start times: runs of floats and of histograms in turn, as
@@ -194,24 +214,17 @@ fn encode_started_series_chunks<E>(
 ) -> Result<Vec<ChunkMeta>, E> {
     debug_assert!(starts.floats.len() == samples.len() && starts.histograms.len() == histograms.len(), "starts are parallel to their samples");
     let mut metas = Vec::new();
-    let (mut floats, mut float_starts) = (samples, &starts.floats[..]);
-    let (mut hists, mut hist_starts) = (histograms, &starts.histograms[..]);
-    while !floats.is_empty() || !hists.is_empty() {
-        let float_first = match (floats.first(), hists.first()) {
-            (Some(f), Some(h)) => f.timestamp_ms < h.timestamp_ms,
-            (f, _) => f.is_some(),
-        };
-        if float_first {
-            let end = hists.first().map_or(floats.len(), |h| floats.partition_point(|f| f.timestamp_ms < h.timestamp_ms));
-            metas.extend(encode_started_chunks(&floats[..end], &float_starts[..end], samples_per_chunk, |xor2| write(ChunkEncoding::Xor2, xor2))?);
-            (floats, float_starts) = (&floats[end..], &float_starts[end..]);
-        } else {
-            let end = floats.first().map_or(hists.len(), |f| hists.partition_point(|h| h.timestamp_ms < f.timestamp_ms));
-            for (min_time_ms, max_time_ms, bytes) in encode_started_histogram_chunks(&hists[..end], &hist_starts[..end], samples_per_chunk) {
-                let chunk_ref = write(ChunkEncoding::FloatHistogramSt, &bytes)?;
-                metas.push(ChunkMeta { min_time_ms, max_time_ms, chunk_ref });
+    for run in time_runs(samples, histograms) {
+        match run {
+            TimeRun::Floats(range) => {
+                metas.extend(encode_started_chunks(&samples[range.clone()], &starts.floats[range], samples_per_chunk, |xor2| write(ChunkEncoding::Xor2, xor2))?);
             }
-            (hists, hist_starts) = (&hists[end..], &hist_starts[end..]);
+            TimeRun::Histograms(range) => {
+                for (min_time_ms, max_time_ms, bytes) in encode_started_histogram_chunks(&histograms[range.clone()], &starts.histograms[range], samples_per_chunk) {
+                    let chunk_ref = write(ChunkEncoding::FloatHistogramSt, &bytes)?;
+                    metas.push(ChunkMeta { min_time_ms, max_time_ms, chunk_ref });
+                }
+            }
         }
     }
     Ok(metas)
