@@ -33,6 +33,8 @@ WRITE OPTIONS:
     --batch-series B      series per request; each request carries one sample time (default 2000)
     --connections C       parallel connections (default 4)
     --protocol v1|v2      remote_write 1.0 or 2.0 (default v1)
+    --start-timestamps    send counters' and histograms' start times (their series' first
+                          sample time; 2.0's start_timestamp; needs --protocol v2)
     --http2               HTTP/2 (h2c prior knowledge on http://, ALPN h2 on https://)
     --ca-file PEM         CA of the server's certificate (https:// URLs)
     --cert-file PEM       client certificate for mutual TLS (with --key-file)
@@ -67,7 +69,7 @@ pub struct Args {
     flags: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["json", "http2", "no-retry"];
+const FLAGS: &[&str] = &["json", "http2", "no-retry", "start-timestamps"];
 
 impl Args {
     pub fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {

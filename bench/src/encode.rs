@@ -1,7 +1,9 @@
 //! Pre-encoding of remote_write bodies (protobuf + snappy block format), 1.0 or 2.0, so the
 //! generator does no encoding work while the clock runs. 1.0 bodies are assembled from each
 //! series' labels encoded once (`v1_labels`), which keeps pre-encoding of long runs fast.
-//! A sample is a float or an integer native histogram (1.0 field 4, 2.0 field 3).
+//! A sample is a float or an integer native histogram (1.0 field 4, 2.0 field 3). 2.0 bodies
+//! may carry each sample's start time (`start_timestamp`, the counter's creation); 1.0 has
+//! no place for it.
 
 use std::collections::HashMap;
 
@@ -33,6 +35,9 @@ pub enum Value<'a> {
 /// One request's worth: series labels with one (timestamp, value) each.
 pub struct Batch<'a> {
     pub series: Vec<(SeriesLabels<'a>, i64, Value<'a>)>,
+    /// Each entry's start time in ms (0 = none), parallel to `series`; empty = no starts.
+    /// Written by 2.0 only.
+    pub starts: Vec<i64>,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -102,7 +107,8 @@ fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
     let mut symbols: Vec<String> = vec![String::new()];
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut timeseries = Vec::with_capacity(batch.series.len());
-    for (labels, t, value) in &batch.series {
+    for (k, (labels, t, value)) in batch.series.iter().enumerate() {
+        let start_timestamp = batch.starts.get(k).copied().unwrap_or(0);
         let mut refs = Vec::with_capacity(labels.pairs.len() * 2);
         for (n, val) in labels.pairs {
             for s in [n.as_str(), val.as_str()] {
@@ -114,8 +120,11 @@ fn encode_v2(batch: &Batch<'_>) -> Vec<u8> {
             }
         }
         timeseries.push(match value {
-            Value::Float(v) => v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t, start_timestamp: 0 }], ..Default::default() },
-            Value::Histogram(h) => v2::TimeSeries { labels_refs: refs, histograms: vec![(*h).clone()], ..Default::default() },
+            Value::Float(v) => v2::TimeSeries { labels_refs: refs, samples: vec![v2::Sample { value: *v, timestamp: *t, start_timestamp }], ..Default::default() },
+            Value::Histogram(h) => {
+                let histogram = Histogram { start_timestamp, ..(*h).clone() };
+                v2::TimeSeries { labels_refs: refs, histograms: vec![histogram], ..Default::default() }
+            }
         });
     }
     v2::Request { symbols, timeseries }.encode_to_vec()
@@ -143,7 +152,7 @@ mod tests {
         let labels = vec![("__name__".to_string(), "up".to_string()), ("job".to_string(), "a".to_string())];
         let cached = v1_labels(&labels);
         let l = || SeriesLabels { pairs: &labels, v1: &cached };
-        let batch = Batch { series: vec![(l(), 5, Value::Float(1.5)), (l(), 1_700_000_000_000, Value::Float(0.0)), (l(), -3, Value::Float(f64::NAN))] };
+        let batch = Batch { series: vec![(l(), 5, Value::Float(1.5)), (l(), 1_700_000_000_000, Value::Float(0.0)), (l(), -3, Value::Float(f64::NAN))], starts: Vec::new() };
         let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V1)).unwrap();
         let r = v1::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(r.timeseries.len(), 3);
@@ -163,7 +172,7 @@ mod tests {
     fn v1_fast_path_equals_prost() {
         let labels = vec![("__name__".to_string(), "x".repeat(200)), ("le".to_string(), "+Inf".to_string())];
         let cached = v1_labels(&labels);
-        let batch = Batch { series: vec![(SeriesLabels { pairs: &labels, v1: &cached }, 42, Value::Float(7.25))] };
+        let batch = Batch { series: vec![(SeriesLabels { pairs: &labels, v1: &cached }, 42, Value::Float(7.25))], starts: Vec::new() };
         let want = v1::WriteRequest {
             timeseries: vec![v1::TimeSeries {
                 labels: labels.iter().map(|(n, v)| v1::Label { name: n.clone(), value: v.clone() }).collect(),
@@ -193,6 +202,7 @@ mod tests {
                 (SeriesLabels { pairs: &float_labels, v1: &float_cached }, h.timestamp, Value::Float(1.0)),
                 (SeriesLabels { pairs: &histogram_labels, v1: &histogram_cached }, h.timestamp, Value::Histogram(&h)),
             ],
+            starts: Vec::new(),
         };
         let want = v1::WriteRequest {
             timeseries: vec![
@@ -219,5 +229,26 @@ mod tests {
             put_varint(&mut out, v);
             assert_eq!(varint_len(v), out.len(), "{v}");
         }
+    }
+
+    #[test]
+    fn start_times_go_into_2_0_samples_and_histograms() {
+        let mut counts = crate::native_histogram::Counts::new(0);
+        counts.observe(0.5, 2);
+        let mut h = counts.snapshot();
+        h.timestamp = 60_000;
+        let labels = vec![("__name__".to_string(), "requests_total".to_string())];
+        let cached = v1_labels(&labels);
+        let l = || SeriesLabels { pairs: &labels, v1: &cached };
+        let batch = Batch { series: vec![(l(), 60_000, Value::Float(3.0)), (l(), 60_000, Value::Histogram(&h)), (l(), 60_000, Value::Float(1.0))], starts: vec![15_000, 30_000, 0] };
+        let raw = snap::raw::Decoder::new().decompress_vec(&encode(&batch, Protocol::V2)).unwrap();
+        let r = v2::Request::decode(raw.as_slice()).unwrap();
+        assert_eq!(r.timeseries[0].samples[0].start_timestamp, 15_000);
+        assert_eq!(r.timeseries[1].histograms[0].start_timestamp, 30_000);
+        assert_eq!(r.timeseries[1].histograms[0].count, h.count, "the rest of the histogram is kept");
+        assert_eq!(r.timeseries[2].samples[0].start_timestamp, 0);
+        // 1.0 has no field for them: the body is the same as without.
+        let without = Batch { series: batch.series.iter().map(|(l, t, v)| (SeriesLabels { pairs: l.pairs, v1: l.v1 }, *t, *v)).collect(), starts: Vec::new() };
+        assert_eq!(encode(&batch, Protocol::V1), encode(&without, Protocol::V1));
     }
 }

@@ -135,6 +135,7 @@ fn write_command(mut args: Args) -> Result<(), String> {
         batch_series: args.number("batch-series", 2000)?,
         connections: args.number("connections", 4)?,
         protocol,
+        start_timestamps: args.flag("start-timestamps"),
         start_ms: args.number("start-ms", now_ms() - samples as i64 * interval_ms)?,
         churn_ratio,
         churn_interval: args.number("churn-interval", 0)?,
@@ -144,6 +145,9 @@ fn write_command(mut args: Args) -> Result<(), String> {
         no_retry: args.flag("no-retry"),
     };
     args.finish()?;
+    if options.start_timestamps && options.protocol != Protocol::V2 {
+        return Err("--start-timestamps needs --protocol v2 (remote_write 1.0 has no start times)".into());
+    }
     let native = matches!(options.generator.histograms, Histograms::Native { .. });
     let counters = Arc::new(Counters::default());
     let progress = progress_line(counters.clone(), native);

@@ -178,6 +178,17 @@ impl Layout {
         out
     }
 
+    /// Whether each of one target's series (in series order) counts from a start, as counters
+    /// and histograms (every series of a classic one) do, and so has a start time to send.
+    pub fn cumulative_offsets(&self) -> Vec<bool> {
+        let mut out = Vec::with_capacity(self.width);
+        for f in &self.families {
+            let series = if f.kind == Kind::Histogram && self.classic() { self.bounds.len() + 3 } else { 1 };
+            out.extend(std::iter::repeat_n(f.kind != Kind::Gauge, series));
+        }
+        out
+    }
+
     /// Metric names of one target's series, in series order (the same for every target).
     pub fn names(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.width);
@@ -501,6 +512,7 @@ mod tests {
         assert_eq!(set.layout.targets, 10);
         assert_eq!(set.layout.names(), vec!["http_requests_total", "node_memory_MemAvailable_bytes", "http_request_duration_seconds"]);
         assert_eq!(set.layout.native_histogram_offsets(), vec![false, false, true]);
+        assert_eq!(set.layout.cumulative_offsets(), vec![true, false, true], "counter, gauge, histogram");
         assert!(set.labels[2].iter().all(|(n, _)| n != "le"));
         let (mut values, mut histograms) = (Vec::new(), Vec::new());
         let mut last_counts = vec![0u64; set.layout.targets];
@@ -517,6 +529,9 @@ mod tests {
         assert!(last_counts.iter().all(|&c| c > 0), "observations happened: {last_counts:?}");
         let classic = Layout::new(&GenOptions { metrics: 3, ..options(30) }).unwrap();
         assert_eq!(classic.native_histogram_offsets(), vec![false; classic.width]);
+        let mut cumulative = vec![true, false];
+        cumulative.extend(std::iter::repeat_n(true, BUCKETS_DEFAULT + 3)); // buckets, +Inf, _count, _sum
+        assert_eq!(classic.cumulative_offsets(), cumulative);
         for schema in [-5, 9] {
             assert!(Layout::new(&GenOptions { histograms: Histograms::Native { schema }, ..options(1) }).is_err());
         }

@@ -25,6 +25,9 @@ pub struct WriteOptions {
     pub batch_series: usize,
     pub connections: usize,
     pub protocol: Protocol,
+    /// Send each counter's and histogram's start time (its series' first sample time) with
+    /// every sample: remote_write 2.0's `start_timestamp`.
+    pub start_timestamps: bool,
     pub start_ms: i64,
     /// Fraction of targets replaced by new pods at each churn event.
     pub churn_ratio: f64,
@@ -177,9 +180,14 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
     let mut values = Vec::with_capacity(series);
     let mut histograms = Vec::with_capacity(set.layout.targets * histograms_per_target);
     let mut counts = vec![0u32; names.len()];
+    let cumulative = set.layout.cumulative_offsets();
+    // Each series' first sample time: a churned series starts over.
+    let mut born_ms = vec![o.start_ms; series];
     for step in 0..o.samples {
+        let t = o.start_ms + step as i64 * o.interval_ms;
         if step > 0 && o.churn_interval > 0 && step % o.churn_interval == 0 {
             for range in set.churn((step / o.churn_interval) as u64, o.churn_ratio) {
+                born_ms[range.clone()].fill(t);
                 if o.protocol == Protocol::V1 {
                     for i in range {
                         v1[i] = v1_labels(&set.labels[i]);
@@ -188,7 +196,6 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
             }
         }
         set.advance(if step == 0 { 0.0 } else { o.interval_ms as f64 / 1000.0 }, &mut values, &mut histograms);
-        let t = o.start_ms + step as i64 * o.interval_ms;
         for h in &mut histograms {
             h.timestamp = t;
         }
@@ -202,6 +209,7 @@ fn build_plans(o: &WriteOptions) -> Result<Plans, String> {
                     .clone()
                     .map(|i| (SeriesLabels { pairs: &set.labels[i], v1: v1.get(i).map_or(&[][..], |b| b.as_slice()) }, t, value(i)))
                     .collect(),
+                starts: if o.start_timestamps { range.clone().map(|i| if cumulative[i % width] { born_ms[i] } else { 0 }).collect() } else { Vec::new() },
             };
             counts.iter_mut().for_each(|c| *c = 0);
             for i in range.clone() {
@@ -445,6 +453,7 @@ mod tests {
             batch_series: 40,
             connections: 2,
             protocol: Protocol::V1,
+            start_timestamps: false,
             start_ms: 0,
             churn_ratio: 0.0,
             churn_interval: 0,
@@ -605,6 +614,38 @@ mod tests {
         let plans = build_plans(&o).unwrap();
         let total: u64 = plans.per_connection.iter().flatten().map(|r| r.samples).sum();
         assert_eq!(total, plans.series as u64 * 4, "churn replaces series, it does not add samples");
+    }
+
+    #[test]
+    fn start_times_are_each_counters_first_sample_and_restart_with_churn() {
+        use prost::Message;
+        let o = WriteOptions { protocol: Protocol::V2, start_timestamps: true, start_ms: 1_000_000, churn_ratio: 0.5, churn_interval: 2, samples: 4, ..options() };
+        let plans = build_plans(&o).unwrap();
+        // series labels -> (first sample time, every start seen)
+        let mut seen: BTreeMap<String, (i64, Vec<i64>)> = BTreeMap::new();
+        for request in plans.per_connection.iter().flatten() {
+            let raw = snap::raw::Decoder::new().decompress_vec(&request.body).unwrap();
+            let r = proto::remote_write_v2::Request::decode(raw.as_slice()).unwrap();
+            for ts in r.timeseries {
+                let labels = ts.labels_refs.chunks(2).map(|p| format!("{}={}", r.symbols[p[0] as usize], r.symbols[p[1] as usize])).collect::<Vec<_>>().join(",");
+                let s = &ts.samples[0];
+                let entry = seen.entry(labels).or_insert((s.timestamp, Vec::new()));
+                entry.0 = entry.0.min(s.timestamp);
+                entry.1.push(s.start_timestamp);
+            }
+        }
+        let (mut counters, mut gauges, mut reborn) = (0, 0, 0);
+        for (labels, (first, starts)) in &seen {
+            if labels.starts_with("__name__=node_memory_MemAvailable_bytes,") {
+                gauges += 1;
+                assert!(starts.iter().all(|s| *s == 0), "a gauge has no start: {labels}");
+            } else {
+                counters += 1;
+                assert!(starts.iter().all(|s| s == first), "start = the series' first sample time: {labels} {first} {starts:?}");
+                reborn += usize::from(*first > o.start_ms);
+            }
+        }
+        assert!(gauges > 0 && counters > 0 && reborn > 0, "{gauges} gauges, {counters} counters, {reborn} born by churn");
     }
 
     #[test]
