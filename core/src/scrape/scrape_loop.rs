@@ -319,6 +319,16 @@ fn unescape_help(text: &str, format: Format) -> String {
     out
 }
 
+/// What one scrape of a target reads its answer against: the target (its job and labels), the
+/// external labels, the scrape's start time (the samples' time) and the label limits.
+#[derive(Clone, Copy)]
+struct ScrapeGivens<'a> {
+    target: &'a Target,
+    external: &'a [(String, String)],
+    start_ms: i64,
+    limits: &'a LabelLimits,
+}
+
 /// A target's series cache, as Prometheus keeps one per scrape loop: the exposed series text
 /// of each line maps to its final labels, so a series seen before costs a lookup instead of
 /// parsing, merging and relabeling its labels again. Staleness goes by final label sets: the
@@ -368,7 +378,7 @@ impl SeriesCache {
     /// As [`SeriesCache::scrape`], for a body in `format` (an OpenMetrics answer rewritten
     /// by `openmetrics::to_text` keeps its own types and units for the metadata).
     pub fn scrape_format(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
-        self.scrape_with_histograms(target, external, body, format, &[], &LineStarts::default(), start_ms, limits)
+        self.scrape_with_histograms(&ScrapeGivens { target, external, start_ms, limits }, body, format, &[], &LineStarts::default())
     }
 
     /// As [`SeriesCache::scrape_format`], for a whole answer (a protobuf one's native
@@ -381,18 +391,18 @@ impl SeriesCache {
     /// (`storage.start_timestamp_zero_ingestion`; its native histograms carry their own):
     /// each series kept gets its line's (`Scraped::starts`), a repeated series' first only.
     pub fn scrape_answer_with_starts(&mut self, target: &Target, external: &[(String, String)], answer: &Answer, starts: &LineStarts, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
-        self.scrape_with_histograms(target, external, &answer.text, answer.format, &answer.histograms, starts, start_ms, limits)
+        self.scrape_with_histograms(&ScrapeGivens { target, external, start_ms, limits }, &answer.text, answer.format, &answer.histograms, starts)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn scrape_with_histograms(&mut self, target: &Target, external: &[(String, String)], body: &[u8], format: Format, histograms: &[NativeHistogramLine], starts: &LineStarts, start_ms: i64, limits: &LabelLimits) -> Result<Scraped, String> {
+    fn scrape_with_histograms(&mut self, givens: &ScrapeGivens<'_>, body: &[u8], format: Format, histograms: &[NativeHistogramLine], starts: &LineStarts) -> Result<Scraped, String> {
+        let start_ms = givens.start_ms;
         self.generation += 1;
         let generation = self.generation;
         let mut written = SeriesSet::default();
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
-        let result = self.parse(target, external, text, format, starts, start_ms, limits, &mut written, &mut comments).and_then(|mut scraped| {
-            self.parse_histograms(target, external, histograms, start_ms, limits, &mut written, &mut scraped)?;
+        let result = self.parse(givens, text, format, starts, &mut written, &mut comments).and_then(|mut scraped| {
+            self.parse_histograms(givens, histograms, &mut written, &mut scraped)?;
             Ok(scraped)
         });
         let mut scraped = match result {
@@ -423,8 +433,8 @@ impl SeriesCache {
 
     /// Reads `text`'s samples into the returned `Scraped` and `written` (with their lines'
     /// `starts`), and its metadata comment lines into `comments`.
-    #[allow(clippy::too_many_arguments)]
-    fn parse<'t>(&mut self, target: &Target, external: &[(String, String)], text: &'t str, format: Format, starts: &LineStarts, start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
+    fn parse<'t>(&mut self, givens: &ScrapeGivens<'_>, text: &'t str, format: Format, starts: &LineStarts, written: &mut SeriesSet, comments: &mut Vec<&'t str>) -> Result<Scraped, String> {
+        let ScrapeGivens { target, external, start_ms, limits } = *givens;
         let job = &target.job;
         let generation = self.generation;
         let mut out = Scraped::default();
@@ -526,8 +536,8 @@ impl SeriesCache {
     /// Adds a protobuf answer's native histograms to `out` as `parse` adds text lines, each
     /// first brought within the job's `native_histogram_min_bucket_factor` and
     /// `native_histogram_bucket_limit` as Prometheus does.
-    #[allow(clippy::too_many_arguments)]
-    fn parse_histograms(&mut self, target: &Target, external: &[(String, String)], histograms: &[NativeHistogramLine], start_ms: i64, limits: &LabelLimits, written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
+    fn parse_histograms(&mut self, givens: &ScrapeGivens<'_>, histograms: &[NativeHistogramLine], written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
+        let ScrapeGivens { target, external, start_ms, limits } = *givens;
         let job = &target.job;
         let mut key = String::new();
         for native in histograms {
