@@ -19,6 +19,7 @@ mod datadog;
 mod opentsdb_put;
 mod newrelic;
 mod notifications;
+mod openapi;
 mod otlp;
 mod push;
 pub(crate) mod params;
@@ -236,6 +237,7 @@ fn endpoint_label(path: &str) -> &'static str {
         "/api/v1/labels" => "labels",
         "/metrics" => "metrics",
         "/federate" => "federate",
+        "/api/v1/openapi.yaml" => "openapi",
         p if p.starts_with("/api/v1/label/") => "label_values",
         p if p.starts_with("/api/v1/status/") => "status",
         p if p.starts_with("/api/v1/admin/") => "admin",
@@ -363,6 +365,10 @@ impl Api {
                 let data = serde_json::to_string(&features::features(&self.config)).map_err(|e| ApiError::internal(format!("cannot write the features: {e}")))?;
                 Ok(json_ok(&data))
             }
+            // Not while starting (not in `startup::served_while_starting`): Prometheus serves
+            // it once ready, too.
+            "/api/v1/openapi.yaml" if method == Method::GET => openapi::handle(request.uri().query()),
+            "/api/v1/openapi.yaml" => Err(ApiError::method_not_allowed("GET")),
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
             "/api/v1/status/config" if method == Method::GET => {
