@@ -123,6 +123,7 @@ struct JobSection {
     file_sd_configs: Vec<FileSdSection>,
     http_sd_configs: Vec<HttpSdSection>,
     docker_sd_configs: Vec<DockerSdSection>,
+    dockerswarm_sd_configs: Vec<DockerSwarmSdSection>,
     ec2_sd_configs: Vec<Ec2SdSection>,
     gce_sd_configs: Vec<GceSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
@@ -252,6 +253,33 @@ struct DockerSdSection {
     follow_redirects: Option<bool>,
 }
 
+/// Prometheus' `dockerswarm_sd_config`: the services, tasks or nodes of a Docker Swarm
+/// manager, with the HTTP client settings a job has (used for `http://` and `https://` hosts).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DockerSwarmSdSection {
+    host: String,
+    role: String,
+    #[serde(default = "default_port_80")]
+    port: u16,
+    filters: Vec<FilterSection>,
+    refresh_interval: Option<String>,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
+}
+
 /// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
 /// 4; the HTTP client settings' TLS, proxy and `http_headers` are used (credentials are not:
 /// AWS' signature takes the `Authorization` header, as in Prometheus).
@@ -305,8 +333,8 @@ impl Default for GceSdSection {
     }
 }
 
-/// Prometheus' defaults of the keys whose default is not the type's (80: docker_sd's and
-/// ec2_sd's `port`).
+/// Prometheus' defaults of the keys whose default is not the type's (80: docker_sd's,
+/// dockerswarm_sd's and ec2_sd's `port`).
 fn default_port_80() -> u16 {
     80
 }
@@ -760,19 +788,12 @@ pub enum DockerHost {
     Http(Url),
 }
 
-/// One `docker_sd_configs` entry, checked.
-pub struct DockerSd {
+/// How a Docker daemon is reached and spoken to (docker_sd's and dockerswarm_sd's `host`
+/// and HTTP client settings), checked.
+pub struct DockerDaemon {
     /// As written, for messages.
     pub host_text: String,
     pub host: DockerHost,
-    /// This entry's source name among the asked groups: the host and the entry's position.
-    pub source: String,
-    pub port: u16,
-    /// `filters` as the Docker API's JSON (`{"name": ["value", ...]}`), empty for none.
-    pub filters: String,
-    pub host_networking_host: String,
-    pub refresh_ms: i64,
-    pub match_first_network: bool,
     /// Whether the credentials and `http_headers` are sent: for `http://` and `https://`
     /// hosts only, as Prometheus gives its HTTP client settings to those alone.
     pub client_settings: bool,
@@ -784,10 +805,59 @@ pub struct DockerSd {
     pub follow_redirects: bool,
 }
 
+/// One `docker_sd_configs` entry, checked.
+pub struct DockerSd {
+    pub daemon: DockerDaemon,
+    /// This entry's source name among the asked groups: the host and the entry's position.
+    pub source: String,
+    pub port: u16,
+    /// `filters` as the Docker API's JSON (`{"name": ["value", ...]}`), empty for none.
+    pub filters: String,
+    pub host_networking_host: String,
+    pub refresh_ms: i64,
+    pub match_first_network: bool,
+}
+
 impl std::fmt::Debug for DockerSd {
     /// The host and schedule (credentials stay out of logs).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DockerSd").field("host", &self.host_text).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+        f.debug_struct("DockerSd").field("host", &self.daemon.host_text).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
+/// How often a Docker Swarm manager is asked when `refresh_interval` is not given
+/// (Prometheus').
+const DOCKERSWARM_SD_REFRESH_DEFAULT_MS: i64 = 60_000;
+
+/// What a `dockerswarm_sd_configs` entry lists, one kind of target each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwarmRole {
+    /// A target per service virtual IP and published TCP port.
+    Services,
+    /// A target per task network address and service TCP port, and per published task port.
+    Tasks,
+    /// A target per node.
+    Nodes,
+}
+
+/// One `dockerswarm_sd_configs` entry, checked.
+pub struct DockerSwarmSd {
+    pub daemon: DockerDaemon,
+    /// This entry's source name among the asked groups: the host, role and the entry's position.
+    pub source: String,
+    pub role: SwarmRole,
+    /// The port of targets that have none of their own (and of every node).
+    pub port: u16,
+    /// `filters` as the Docker API's JSON (`{"name": ["value", ...]}`), empty for none; sent
+    /// with the role's own listing only.
+    pub filters: String,
+    pub refresh_ms: i64,
+}
+
+impl std::fmt::Debug for DockerSwarmSd {
+    /// The host, role and schedule (credentials stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerSwarmSd").field("host", &self.daemon.host_text).field("role", &self.role).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
     }
 }
 
@@ -948,6 +1018,7 @@ pub struct ScrapeJob {
     pub file_sd: Vec<FileSd>,
     pub http_sd: Vec<HttpSd>,
     pub docker_sd: Vec<DockerSd>,
+    pub dockerswarm_sd: Vec<DockerSwarmSd>,
     pub ec2_sd: Vec<Ec2Sd>,
     pub gce_sd: Vec<GceSd>,
     pub dns_sd: Vec<DnsSd>,
@@ -1718,34 +1789,45 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
     Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, proxy: access.proxy, follow_redirects: s.follow_redirects.unwrap_or(true) })
 }
 
-fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result<DockerSd, String> {
-    if s.host.is_empty() {
+/// A Docker daemon's `host` and HTTP client settings, as docker_sd and dockerswarm_sd take
+/// them: `unix://` (settings unused), `tcp://` (as `http://`, settings unused), `http://` or
+/// `https://`.
+fn resolve_docker_daemon(host_text: String, sections: ClientSections, follow_redirects: Option<bool>, base: &Path) -> Result<DockerDaemon, String> {
+    if host_text.is_empty() {
         return Err("host missing".into());
     }
-    let lower = s.host.to_ascii_lowercase();
-    let host = if let Some(path) = lower.strip_prefix("unix://").map(|_| &s.host["unix://".len()..]) {
+    let lower = host_text.to_ascii_lowercase();
+    let host = if let Some(path) = lower.strip_prefix("unix://").map(|_| &host_text["unix://".len()..]) {
         if path.is_empty() {
-            return Err(format!("host {:?}: no socket path", s.host));
+            return Err(format!("host {:?}: no socket path", host_text));
         }
         DockerHost::Unix(PathBuf::from(path))
     } else if lower.starts_with("tcp://") {
-        DockerHost::Http(Url::parse(&format!("http://{}", &s.host["tcp://".len()..])).map_err(|e| format!("host: {e}"))?)
+        DockerHost::Http(Url::parse(&format!("http://{}", &host_text["tcp://".len()..])).map_err(|e| format!("host: {e}"))?)
     } else if lower.starts_with("http://") || lower.starts_with("https://") {
-        DockerHost::Http(Url::parse(&s.host).map_err(|e| format!("host: {e}"))?)
+        DockerHost::Http(Url::parse(&host_text).map_err(|e| format!("host: {e}"))?)
     } else {
-        return Err(format!("host {:?}: use unix://, tcp://, http:// or https://", s.host));
+        return Err(format!("host {:?}: use unix://, tcp://, http:// or https://", host_text));
     };
-    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKER_SD_REFRESH_DEFAULT_MS);
-    let _ = s.enable_http2;
     let https = matches!(&host, DockerHost::Http(url) if url.scheme == Scheme::Https);
-    let access = client_access(
-        client_sections!(s),
-        https,
-        base,
-    )?;
-    // Docker's filter form: each name with all its values, in the order given.
+    let access = client_access(sections, https, base)?;
+    Ok(DockerDaemon {
+        client_settings: lower.starts_with("http://") || lower.starts_with("https://"),
+        host_text,
+        host,
+        credentials: access.credentials,
+        http_headers: access.headers,
+        tls: access.tls,
+        proxy: access.proxy,
+        follow_redirects: follow_redirects.unwrap_or(true),
+    })
+}
+
+/// Docker's filter form of `filters`: each name with all its values, in the order given
+/// (`{"name": ["value", ...]}`), or empty when there is none to send.
+fn docker_filters(sections: Vec<FilterSection>) -> Result<String, String> {
     let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for filter in s.filters {
+    for filter in sections {
         if filter.name.is_empty() {
             return Err("filters: a filter needs a name".into());
         }
@@ -1754,23 +1836,45 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
             filters.entry(filter.name).or_default().extend(filter.values);
         }
     }
-    let filters = if filters.is_empty() { String::new() } else { serde_json::to_string(&filters).map_err(|e| format!("filters: {e}"))? };
+    if filters.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(&filters).map_err(|e| format!("filters: {e}"))
+}
+
+fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result<DockerSd, String> {
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKER_SD_REFRESH_DEFAULT_MS);
+    let _ = s.enable_http2;
+    let source = format!("docker {} #{position}", s.host);
+    let daemon = resolve_docker_daemon(s.host, client_sections!(s), s.follow_redirects, base)?;
     Ok(DockerSd {
-        source: format!("docker {} #{position}", s.host),
-        host_text: s.host,
-        host,
+        daemon,
+        source,
         port: s.port,
-        filters,
+        filters: docker_filters(s.filters)?,
         host_networking_host: s.host_networking_host,
         refresh_ms,
         match_first_network: s.match_first_network,
-        client_settings: lower.starts_with("http://") || lower.starts_with("https://"),
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
     })
+}
+
+fn resolve_dockerswarm_sd(s: DockerSwarmSdSection, base: &Path, position: usize) -> Result<DockerSwarmSd, String> {
+    if s.host.is_empty() {
+        return Err("host missing".into());
+    }
+    // Prometheus' messages.
+    let role = match s.role.as_str() {
+        "services" => SwarmRole::Services,
+        "tasks" => SwarmRole::Tasks,
+        "nodes" => SwarmRole::Nodes,
+        "" => return Err("role missing (one of: tasks, services, nodes)".into()),
+        other => return Err(format!("invalid role {other}, expected tasks, services, or nodes")),
+    };
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKERSWARM_SD_REFRESH_DEFAULT_MS);
+    let _ = s.enable_http2;
+    let source = format!("dockerswarm {} {} #{position}", s.host, s.role);
+    let daemon = resolve_docker_daemon(s.host, client_sections!(s), s.follow_redirects, base)?;
+    Ok(DockerSwarmSd { daemon, source, role, port: s.port, filters: docker_filters(s.filters)?, refresh_ms })
 }
 
 fn resolve_ec2_sd(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd, String> {
@@ -1913,6 +2017,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.docker_sd_configs.into_iter().enumerate() {
         docker_sd.push(resolve_docker_sd(section, base, i).map_err(|e| format!("docker_sd_configs[{i}]: {e}"))?);
     }
+    let mut dockerswarm_sd = Vec::new();
+    for (i, section) in s.dockerswarm_sd_configs.into_iter().enumerate() {
+        dockerswarm_sd.push(resolve_dockerswarm_sd(section, base, i).map_err(|e| format!("dockerswarm_sd_configs[{i}]: {e}"))?);
+    }
     let mut ec2_sd = Vec::new();
     for (i, section) in s.ec2_sd_configs.into_iter().enumerate() {
         ec2_sd.push(resolve_ec2_sd(section, base, i).map_err(|e| format!("ec2_sd_configs[{i}]: {e}"))?);
@@ -1955,6 +2063,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         file_sd,
         http_sd,
         docker_sd,
+        dockerswarm_sd,
         ec2_sd,
         gce_sd,
         dns_sd,
@@ -2226,6 +2335,13 @@ mod tests {
             ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix://'}]}]", "no socket path"),
             ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'tcp://d:2375', filters: [{values: [x]}]}]}]", "filters: a filter needs a name"),
             ("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix:///s', role: x}]}]", "role"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{role: nodes}]}]", "dockerswarm_sd_configs[0]: host missing"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///s'}]}]", "dockerswarm_sd_configs[0]: role missing (one of: tasks, services, nodes)"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///s', role: containers}]}]", "dockerswarm_sd_configs[0]: invalid role containers, expected tasks, services, or nodes"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'ssh://m', role: nodes}]}]", "dockerswarm_sd_configs[0]: host \"ssh://m\": use unix://, tcp://, http:// or https://"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'tcp://m:2375', role: tasks, filters: [{values: [x]}]}]}]", "dockerswarm_sd_configs[0]: filters: a filter needs a name"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///s', role: nodes, match_first_network: true}]}]", "match_first_network"),
+            ("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'https://m:2376', role: nodes, refresh_interval: often}]}]", "refresh_interval"),
             ("scrape_configs: [{job_name: a, http_sd_configs: [{url: 'http://sd/', oauth2: {client_id: c}}]}]", "http_sd_configs[0]: oauth2 token_url must be configured"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', client_secret: s, client_secret_file: f}}]", "at most one of oauth2 client_secret, client_secret_file"),
             ("scrape_configs: [{job_name: a, oauth2: {client_id: c, token_url: 'http://t/', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', client_certificate_key_file: k.pem, signature_algorithm: RS256, claims: {x: 1}}}]", "jwt-bearer is not supported"),
@@ -2276,7 +2392,7 @@ mod tests {
         // a filter without values is not sent.
         let config = parse("scrape_configs: [{job_name: a, docker_sd_configs: [{host: 'unix:///run/d.sock', basic_auth: {username: u}, filters: [{name: label, values: []}, {name: name, values: [web]}]}, {host: 'tcp://d:2375', basic_auth: {username: u}}, {host: 'HTTP://d:2375', basic_auth: {username: u}}]}]").unwrap();
         let docker = &config.jobs[0].docker_sd;
-        assert_eq!(docker.iter().map(|d| d.client_settings).collect::<Vec<_>>(), vec![false, false, true]);
+        assert_eq!(docker.iter().map(|d| d.daemon.client_settings).collect::<Vec<_>>(), vec![false, false, true]);
         // ec2_sd: Prometheus' defaults, filters in order, the secret kept out of Debug.
         let config = parse("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, access_key: AKID, secret_key: s3cr3t, filters: [{name: 'tag:team', values: [a, b]}, {name: instance-state-name, values: [running]}]}, {endpoint: 'http://localhost:4566', port: 9100, refresh_interval: 5m, profile: p}]}]").unwrap();
         let ec2 = &config.jobs[0].ec2_sd;
@@ -2293,7 +2409,7 @@ mod tests {
         assert_eq!(docker[0].filters, r#"{"name":["web"]}"#);
         // Prometheus' defaults.
         assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));
-        assert!(matches!(&docker[0].host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
+        assert!(matches!(&docker[0].daemon.host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
         let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
         assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if matches!(p.kind, net::client::ProxyKind::Https(_))));
         let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();
@@ -2301,6 +2417,22 @@ mod tests {
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b""), "");
+    }
+
+    #[test]
+    fn dockerswarm_sd_takes_prometheus_defaults_and_docker_sd_client_rules() {
+        let config = parse("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///run/d.sock', role: services, basic_auth: {username: u}}, {host: 'https://m:2376', role: tasks, port: 9323, refresh_interval: 30s, filters: [{name: label, values: [prometheus-job]}, {name: label, values: [team=a]}, {name: desired-state, values: []}], tls_config: {insecure_skip_verify: true}, follow_redirects: false, enable_http2: false}, {host: 'tcp://m:2375', role: nodes, authorization: {credentials: t}}]}]").unwrap();
+        let swarm = &config.jobs[0].dockerswarm_sd;
+        assert_eq!(swarm.iter().map(|sd| sd.role).collect::<Vec<_>>(), [SwarmRole::Services, SwarmRole::Tasks, SwarmRole::Nodes]);
+        assert_eq!((swarm[0].port, swarm[0].refresh_ms, swarm[0].filters.as_str(), swarm[0].daemon.follow_redirects), (80, 60_000, "", true));
+        assert_eq!((swarm[1].port, swarm[1].refresh_ms, swarm[1].daemon.follow_redirects), (9323, 30_000, false));
+        assert_eq!(swarm[1].filters, r#"{"label":["prometheus-job","team=a"]}"#);
+        // The HTTP client settings reach http(s) hosts only, as for docker_sd.
+        assert_eq!(swarm.iter().map(|sd| sd.daemon.client_settings).collect::<Vec<_>>(), [false, true, false]);
+        assert!(matches!(&swarm[0].daemon.host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
+        assert!(matches!(&swarm[2].daemon.host, DockerHost::Http(url) if url.scheme == Scheme::Http));
+        let sources: std::collections::HashSet<&str> = swarm.iter().map(|sd| sd.source.as_str()).collect();
+        assert_eq!(sources.len(), 3, "each entry keeps its own groups");
     }
 
     #[test]

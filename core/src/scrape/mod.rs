@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, ec2_sd, gce_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -12,7 +12,9 @@ pub mod consul_sd;
 pub mod discovery;
 pub mod dns;
 pub mod dns_sd;
+pub mod docker_api;
 pub mod docker_sd;
+pub mod dockerswarm_sd;
 pub mod ec2_sd;
 pub mod exemplar;
 pub mod gce_sd;
@@ -154,12 +156,13 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
 pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let http = job.http_sd.iter().map(|sd| sd.url.clone());
     let docker = job.docker_sd.iter().map(|sd| sd.source.clone());
+    let dockerswarm = job.dockerswarm_sd.iter().map(|sd| sd.source.clone());
     let ec2 = job.ec2_sd.iter().map(|sd| sd.source.clone());
     let gce = job.gce_sd.iter().map(|sd| sd.source.clone());
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(ec2).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
+    http.chain(docker).chain(dockerswarm).chain(ec2).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -174,6 +177,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     let (stop, stopped) = async_channel::bounded::<()>(1);
     http_sd::start(config, asked, &stopped);
     docker_sd::start(config, asked, &stopped);
+    dockerswarm_sd::start(config, asked, &stopped);
     ec2_sd::start(config, asked, &stopped);
     gce_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);

@@ -225,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn a_dockerswarm_sd_entry_is_shown_as_written_with_its_secrets_masked() {
+        let text = "scrape_configs:\n- job_name: swarm\n  dockerswarm_sd_configs: [{host: 'https://m:2376', role: tasks, port: 9323, basic_auth: {username: u, password: swarmpass}, filters: [{name: label, values: [team=a]}]}]\n";
+        let yaml = shown(text);
+        assert!(!yaml.contains("swarmpass"), "{yaml}");
+        assert!(yaml.contains("dockerswarm_sd_configs:\n  - host: https://m:2376\n    role: tasks\n    port: 9323\n    basic_auth:\n      username: u\n      password: <secret>\n"), "{yaml}");
+    }
+
+    #[test]
     fn an_inline_tls_key_is_a_secret_and_its_file_is_not() {
         let mut tls = serde_json::json!({"key": "-----BEGIN PRIVATE KEY-----", "key_file": "/k.pem", "cert": "C"});
         super::mask("tls_config", &mut tls);

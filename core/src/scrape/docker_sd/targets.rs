@@ -21,12 +21,8 @@ const CONTAINER_IMAGE: &str = "__meta_docker_container_image";
 const CONTAINER_IMAGE_ID: &str = "__meta_docker_container_image_id";
 const CONTAINER_NETWORK_MODE: &str = "__meta_docker_container_network_mode";
 const CONTAINER_LABEL_PREFIX: &str = "__meta_docker_container_label_";
-const NETWORK_ID: &str = "__meta_docker_network_id";
-const NETWORK_NAME: &str = "__meta_docker_network_name";
-const NETWORK_SCOPE: &str = "__meta_docker_network_scope";
-const NETWORK_INTERNAL: &str = "__meta_docker_network_internal";
-const NETWORK_INGRESS: &str = "__meta_docker_network_ingress";
-const NETWORK_LABEL_PREFIX: &str = "__meta_docker_network_label_";
+/// What docker_sd's network labels (`network_labels`) start with.
+const LABEL_PREFIX: &str = "__meta_docker_";
 const NETWORK_IP: &str = "__meta_docker_network_ip";
 const PORT_PRIVATE: &str = "__meta_docker_port_private";
 const PORT_PUBLIC: &str = "__meta_docker_port_public";
@@ -40,7 +36,7 @@ const CONTAINER_MODE_PREFIX: &str = "container:";
 use crate::scrape::discovery::null_as_default;
 
 /// A list where both the list and any of its items may be `null` (an item reads as default).
-fn null_tolerant_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn null_tolerant_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -50,7 +46,7 @@ where
 }
 
 /// A string map where both the map and any of its values may be `null` (a value reads as "").
-fn null_tolerant_map<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+pub(crate) fn null_tolerant_map<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
 where
     D: Deserializer<'de>,
 {
@@ -167,7 +163,7 @@ pub fn groups(
     host_networking_host: &str,
     match_first_network: bool,
 ) -> Vec<TargetGroup> {
-    let labels_by_network = network_labels(networks);
+    let labels_by_network = network_labels(networks, LABEL_PREFIX);
     // As a Go map filled in list order: of containers sharing an ID, the last one is kept.
     let by_id: HashMap<&str, &Container> =
         containers.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -226,21 +222,23 @@ pub fn groups(
     out
 }
 
-/// The `__meta_docker_network_*` labels of each listed network, by network ID (of networks
+/// The network labels of each listed network, by network ID (of networks
 /// sharing an ID, the last listed wins, as in Prometheus).
-fn network_labels(networks: &[Network]) -> HashMap<&str, BTreeMap<String, String>> {
+/// The labels are named `<prefix>network_*`: docker_sd's `__meta_docker_`, dockerswarm_sd's
+/// `__meta_dockerswarm_`, as Prometheus shares this between them.
+pub(crate) fn network_labels<'a>(networks: &'a [Network], prefix: &str) -> HashMap<&'a str, BTreeMap<String, String>> {
     let mut by_id = HashMap::with_capacity(networks.len());
     for network in networks {
         let mut labels = BTreeMap::new();
-        labels.insert(NETWORK_ID.to_string(), network.id.clone());
-        labels.insert(NETWORK_NAME.to_string(), network.name.clone());
-        labels.insert(NETWORK_SCOPE.to_string(), network.scope.clone());
-        labels.insert(NETWORK_INTERNAL.to_string(), network.internal.to_string());
-        labels.insert(NETWORK_INGRESS.to_string(), network.ingress.to_string());
+        labels.insert(format!("{prefix}network_id"), network.id.clone());
+        labels.insert(format!("{prefix}network_name"), network.name.clone());
+        labels.insert(format!("{prefix}network_scope"), network.scope.clone());
+        labels.insert(format!("{prefix}network_internal"), network.internal.to_string());
+        labels.insert(format!("{prefix}network_ingress"), network.ingress.to_string());
         // Two label keys may sanitize to the same name: Prometheus keeps whichever its map
         // iteration visits last (random); here, the last in key order.
         for (key, value) in &network.labels {
-            let name = format!("{NETWORK_LABEL_PREFIX}{}", sanitize_label_name(key));
+            let name = format!("{prefix}network_label_{}", sanitize_label_name(key));
             labels.insert(name, value.clone());
         }
         by_id.insert(network.id.as_str(), labels);
@@ -337,6 +335,12 @@ fn go_ip_string(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NETWORK_ID: &str = "__meta_docker_network_id";
+    const NETWORK_NAME: &str = "__meta_docker_network_name";
+    const NETWORK_SCOPE: &str = "__meta_docker_network_scope";
+    const NETWORK_INTERNAL: &str = "__meta_docker_network_internal";
+    const NETWORK_INGRESS: &str = "__meta_docker_network_ingress";
 
     const WEB_ID: &str = "3f1c0a9be2d84c6e9a7b5d1e0f2a4c6b8d0e1f2a3b4c5d6e7f8091a2b3c4d5e6";
     const HOSTNET_ID: &str = "8a2e4c6d1b3f5a7c9e0d2b4f6a8c0e1d3f5b7a9c1e3d5f7b9a0c2e4d6f8a1b3c";
