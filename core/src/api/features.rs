@@ -23,7 +23,7 @@ const PROMQL_FUNCTIONS_MISSING: [&str; 0] = [];
 const PROMQL_FUNCTIONS_OF_START_TIMES: [&str; 1] = ["start_timestamp"];
 /// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
 const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
-    ("aws", false),
+    ("aws", true),
     ("azure", false),
     ("consul", true),
     ("digitalocean", false),

@@ -4,6 +4,7 @@
 //! identity token, a container's or the instance's role, and `role_arn` assumed through STS.
 
 pub mod credentials;
+pub mod json_rpc;
 pub mod sigv4;
 
 use std::time::Duration;

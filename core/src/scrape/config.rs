@@ -17,6 +17,10 @@ use crate::ingest::relabel::{RelabelConfig, Relabeler};
 
 use super::proxy::ProxyChoice;
 
+/// `aws_sd_configs`: a child of this module, to reuse its private sections.
+#[path = "aws_sd/section.rs"]
+mod aws_sd_section;
+
 /// Prometheus' default scrape interval and timeout.
 const INTERVAL_DEFAULT_MS: i64 = 60_000;
 const TIMEOUT_DEFAULT_MS: i64 = 10_000;
@@ -125,6 +129,7 @@ struct JobSection {
     docker_sd_configs: Vec<DockerSdSection>,
     dockerswarm_sd_configs: Vec<DockerSwarmSdSection>,
     ec2_sd_configs: Vec<Ec2SdSection>,
+    aws_sd_configs: Vec<aws_sd_section::AwsSdSection>,
     gce_sd_configs: Vec<GceSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
@@ -1019,7 +1024,10 @@ pub struct ScrapeJob {
     pub http_sd: Vec<HttpSd>,
     pub docker_sd: Vec<DockerSd>,
     pub dockerswarm_sd: Vec<DockerSwarmSd>,
+    /// `ec2_sd_configs` and the `aws_sd_configs` of role ec2.
     pub ec2_sd: Vec<Ec2Sd>,
+    /// The `aws_sd_configs` of the other roles.
+    pub aws_sd: Vec<super::aws_sd::AwsSd>,
     pub gce_sd: Vec<GceSd>,
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
@@ -2025,6 +2033,13 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.ec2_sd_configs.into_iter().enumerate() {
         ec2_sd.push(resolve_ec2_sd(section, base, i).map_err(|e| format!("ec2_sd_configs[{i}]: {e}"))?);
     }
+    let mut aws_sd = Vec::new();
+    for (i, section) in s.aws_sd_configs.into_iter().enumerate() {
+        match aws_sd_section::resolve(section, base, i).map_err(|e| format!("aws_sd_configs[{i}]: {e}"))? {
+            aws_sd_section::Resolved::Ec2(sd) => ec2_sd.push(sd),
+            aws_sd_section::Resolved::Other(sd) => aws_sd.push(sd),
+        }
+    }
     let mut gce_sd = Vec::new();
     for (i, section) in s.gce_sd_configs.into_iter().enumerate() {
         gce_sd.push(resolve_gce_sd(section, i).map_err(|e| format!("gce_sd_configs[{i}]: {e}"))?);
@@ -2065,6 +2080,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         docker_sd,
         dockerswarm_sd,
         ec2_sd,
+        aws_sd,
         gce_sd,
         dns_sd,
         consul_sd,

@@ -7,6 +7,7 @@
 
 pub mod asked_groups;
 pub mod aws;
+pub mod aws_sd;
 pub mod config;
 pub mod consul_sd;
 pub mod discovery;
@@ -158,11 +159,12 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let docker = job.docker_sd.iter().map(|sd| sd.source.clone());
     let dockerswarm = job.dockerswarm_sd.iter().map(|sd| sd.source.clone());
     let ec2 = job.ec2_sd.iter().map(|sd| sd.source.clone());
+    let aws = job.aws_sd.iter().map(|sd| sd.source.clone());
     let gce = job.gce_sd.iter().map(|sd| sd.source.clone());
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dockerswarm).chain(ec2).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
+    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -179,6 +181,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     docker_sd::start(config, asked, &stopped);
     dockerswarm_sd::start(config, asked, &stopped);
     ec2_sd::start(config, asked, &stopped);
+    aws_sd::start(config, asked, &stopped);
     gce_sd::start(config, asked, &stopped);
     dns_sd::start(config, asked, resolv_conf, &stopped);
     consul_sd::start(config, asked, &stopped);

@@ -1,0 +1,173 @@
+//! Targets from `aws_sd_configs`, Prometheus 3's one AWS discovery with a `role`: `ec2` is
+//! `ec2_sd_configs` itself (the entry is resolved into one, see `section`), `lightsail` asks
+//! Lightsail's `GetInstances` over AWS' JSON 1.1 protocol (`lightsail`, `aws::json_rpc`). Region and keys are found as for ec2_sd; a failure keeps the
+//! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
+
+pub mod lightsail;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::asked_groups::{ask_every, spawn_for_each, AskedGroups, Refreshed};
+use super::aws::credentials::{self, Found, Lookup};
+use super::aws::json_rpc::{self, CallError};
+use super::aws::Transport;
+use super::config::{ExtraHeaders, ScrapeConfig, TargetGroup, Url};
+use super::proxy::ProxyChoice;
+
+/// What an `aws_sd_configs` entry of a role other than `ec2` discovers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsRole {
+    Lightsail,
+}
+
+impl AwsRole {
+    /// The role's name in the configuration and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AwsRole::Lightsail => "lightsail",
+        }
+    }
+}
+
+/// One `aws_sd_configs` entry of role `lightsail`, checked.
+pub struct AwsSd {
+    /// This entry's source name among the asked groups: role, region or endpoint, position.
+    pub source: String,
+    /// The region or endpoint, for messages.
+    pub shown: String,
+    pub role: AwsRole,
+    /// Empty: found as `scrape::aws::credentials::region` says.
+    pub region: String,
+    /// `endpoint` (none: the environment's or the service's regional one).
+    pub endpoint: Option<Url>,
+    pub keys: credentials::Settings,
+    pub port: u16,
+    pub refresh_ms: i64,
+    pub tls: Result<net::client::ClientTls, String>,
+    pub proxy: ProxyChoice,
+    pub http_headers: ExtraHeaders,
+}
+
+impl std::fmt::Debug for AwsSd {
+    /// Role, region and schedule (keys stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsSd").field("role", &self.role).field("shown", &self.shown).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
+/// Starts asking every lightsail entry of `config` on this executor (ec2 entries are
+/// asked by `ec2_sd`); the requests stop when `stopped` closes (a reload or shutdown).
+pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
+    spawn_for_each(config, results, stopped, |job| &job.aws_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
+}
+
+/// Asks `sd` now and then every refresh interval until `stopped` closes.
+async fn refresh_loop(job: &str, sd: &AwsSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let mechanism = match sd.role {
+        AwsRole::Lightsail => "aws_sd lightsail",
+    };
+    let entry = Refreshed { mechanism, job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
+}
+
+/// The targets of `sd` now.
+async fn ask(session: &mut Session, sd: &AwsSd) -> Result<Vec<TargetGroup>, String> {
+    let env = credentials::process_env;
+    let headers = sd.http_headers.values()?;
+    let lookup = Lookup { env: &env, transport: Transport { tls: &sd.tls, proxy: &sd.proxy, headers: &headers } };
+    ask_with(session, sd, &lookup).await
+}
+
+/// `ask` with the environment and headers given (tests give their own).
+async fn ask_with(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
+    match &sd.role {
+        AwsRole::Lightsail => lightsail::ask(session, sd, lookup).await,
+    }
+}
+
+/// What one entry keeps between refreshes: its region, keys, and a client kept alive to the
+/// service's endpoint.
+#[derive(Default)]
+pub struct Session {
+    pub region: Option<String>,
+    pub keys: Option<Found>,
+    pub service: Option<(Url, net::client::HttpClient)>,
+}
+
+impl Session {
+    /// The region, found once; keys, found again when they expire.
+    pub async fn prepare(&mut self, sd: &AwsSd, lookup: &Lookup<'_>) -> Result<String, String> {
+        let region = match &self.region {
+            Some(region) => region.clone(),
+            None => {
+                let region = credentials::region(&sd.region, &sd.keys.profile, lookup).await.map_err(|e| format!("could not determine AWS region: {e}"))?;
+                self.region = Some(region.clone());
+                region
+            }
+        };
+        if self.keys.as_ref().is_none_or(|keys| !keys.fresh(crate::api::params::now_ms())) {
+            self.keys = Some(credentials::find(&sd.keys, &region, lookup).await?);
+        }
+        Ok(region)
+    }
+
+    /// One JSON 1.1 call to the entry's service (`service` is the signing name and the
+    /// regional endpoint's first label; `env_name` the service's `AWS_ENDPOINT_URL_*`).
+    pub async fn call(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, (service, env_name): (&str, &str), target: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
+        let region = self.region.clone().unwrap_or_default();
+        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or_else(|| CallError::from("no keys".to_string()))?;
+        if self.service.is_none() {
+            let url = match &sd.endpoint {
+                Some(url) => url.clone(),
+                None => endpoint(service, env_name, &region, lookup)?,
+            };
+            let client = super::http_get::client_for(&url, &sd.tls, &sd.proxy)?;
+            self.service = Some((url, client));
+        }
+        let endpoint = self.service.as_mut().ok_or_else(|| CallError::from("no endpoint".to_string()))?;
+        // As Prometheus: a request may take the whole refresh interval.
+        let timeout = Duration::from_millis(sd.refresh_ms as u64);
+        json_rpc::call(endpoint, &keys, (&region, service), target, body, lookup.transport, timeout).await
+    }
+}
+
+/// `service`'s endpoint for `region`: the environment's (`env_name`, else
+/// `AWS_ENDPOINT_URL`) or the regional one.
+fn endpoint(service: &str, env_name: &str, region: &str, lookup: &Lookup<'_>) -> Result<Url, String> {
+    let text = match (lookup.env)(env_name).or_else(|| (lookup.env)("AWS_ENDPOINT_URL")).filter(|u| !u.is_empty()) {
+        Some(url) => url,
+        None => format!("https://{service}.{region}.{}/", credentials::dns_suffix(region)),
+    };
+    Url::parse(&text).map_err(|e| format!("{service} endpoint {text:?}: {e}"))
+}
+
+/// The string at `key` of a JSON object, None when absent or not a string (the SDK's nil).
+pub(crate) fn text<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(serde_json::Value::as_str)
+}
+
+/// The array at `key`, empty when absent.
+pub(crate) fn list<'a>(value: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    value.get(key).and_then(serde_json::Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::scrape::aws::fake::run;
+    use crate::scrape::config::Secret;
+
+    /// An entry of `role` asking the fake at `endpoint` with static keys in us-east-1.
+    pub fn entry(role: AwsRole, endpoint: &str, port: u16) -> AwsSd {
+        let keys = credentials::Settings { access_key: "AKIDTEST".into(), secret_key: Some(Secret::Inline("s".into())), ..Default::default() };
+        let endpoint = Some(Url::parse(endpoint).expect("endpoint"));
+        AwsSd { source: "s".into(), shown: "s".into(), role, region: "us-east-1".into(), endpoint, keys, port, refresh_ms: 5_000, tls: Err("no TLS".into()), proxy: Default::default(), http_headers: Default::default() }
+    }
+
+    /// Asks `sd` once with `env` as the environment.
+    pub fn ask_once(session: &mut Session, sd: &AwsSd, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<TargetGroup>, String> {
+        let lookup = Lookup { env, transport: Transport { tls: &sd.tls, proxy: &sd.proxy, headers: &[] } };
+        run(ask_with(session, sd, &lookup))
+    }
+}

@@ -1,0 +1,225 @@
+//! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (roles
+//! lightsail and ec2, static keys, `endpoint` on a mock AWS on loopback that answers
+//! Lightsail's JSON 1.1 calls by `X-Amz-Target` and EC2's Query API by `Action`),
+//! keeps by relabeling the targets that point at a mock exporter, scrapes it, shows the
+//! `__meta_lightsail_*` and `__meta_ec2_*` labels in `/api/v1/targets` and the
+//! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
+//! last good target.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A request the mock saw: its `X-Amz-Target` (or EC2's `Action=…`), `Authorization` and body.
+#[derive(Debug, Clone)]
+struct Seen {
+    call: String,
+    authorization: String,
+    body: String,
+}
+
+/// A mock AWS endpoint: every service on one loopback port; Lightsail fails while
+/// `lightsail_down` is set.
+struct MockAws {
+    address: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    lightsail_down: Arc<AtomicBool>,
+}
+
+impl MockAws {
+    fn start(exporter_port: u16) -> MockAws {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock AWS");
+        let address = listener.local_addr().expect("mock AWS address").to_string();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let lightsail_down = Arc::new(AtomicBool::new(false));
+        let (record, down) = (seen.clone(), lightsail_down.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (record, down) = (record.clone(), down.clone());
+                std::thread::spawn(move || serve_connection(stream, exporter_port, &record, &down));
+            }
+        });
+        MockAws { address, seen, lightsail_down }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mutex<Vec<Seen>>, lightsail_down: &AtomicBool) {
+    let Ok(reader) = stream.try_clone() else { return };
+    let (mut reader, mut stream) = (BufReader::new(reader), stream);
+    loop {
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.trim_end().split_once(':') {
+                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let target = header("x-amz-target");
+        let call = if target.is_empty() { body.split('&').next().unwrap_or("").to_string() } else { target };
+        let (status, answer) = answer(&call, &body, exporter_port, lightsail_down.load(Ordering::SeqCst));
+        record.lock().map(|mut r| r.push(Seen { call, authorization: header("authorization"), body })).ok();
+        let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len());
+        if stream.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The answers: a Lightsail instance on loopback and one elsewhere; an EC2 instance on
+/// loopback.
+fn answer(call: &str, _body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
+    let found = match call {
+        "Lightsail_20161128.GetInstances" if lightsail_down => return (503, r#"{"__type":"ServiceUnavailableException","message":"down"}"#.into()),
+        "Lightsail_20161128.GetInstances" => json!({"instances": [
+            {"name": "web-1", "privateIpAddress": "127.0.0.1", "publicIpAddress": "203.0.113.1", "blueprintId": "ubuntu_22_04", "bundleId": "nano_3_0",
+             "supportCode": "sc-1", "location": {"availabilityZone": "eu-west-1a", "regionName": "eu-west-1"}, "state": {"code": 16, "name": "running"},
+             "ipv6Addresses": ["2001:db8::1"], "tags": [{"key": "team-name", "value": "storage"}]},
+            {"name": "far", "privateIpAddress": "10.9.9.9"}]}),
+        "Action=DescribeAvailabilityZones" => {
+            return (200, "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-1a</zoneName><zoneId>euw1-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".into());
+        }
+        "Action=DescribeInstances" => {
+            let xml = String::from("<DescribeInstancesResponse><reservationSet><item><ownerId>123456789012</ownerId><instancesSet><item><instanceId>i-0abc</instanceId><instanceType>t3.small</instanceType><privateIpAddress>127.0.0.1</privateIpAddress><instanceState><name>running</name></instanceState><placement><availabilityZone>eu-west-1a</availabilityZone></placement><tagSet><item><key>Name</key><value>ec2-web</value></item></tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>");
+            return (200, xml);
+        }
+        other => return (400, json!({"__type": "UnknownOperationException", "message": format!("port {port}: {other}")}).to_string()),
+    };
+    (200, found.to_string())
+}
+
+/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
+fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = get_json(&server.url("/api/v1/targets"));
+        if status == 200 && accept(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The discovered labels of the active target whose label `found` is `value`, or null.
+fn discovered(targets: &serde_json::Value, value: &str) -> serde_json::Value {
+    targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["found"] == value)).map(|t| t["discoveredLabels"].clone()).unwrap_or_default()
+}
+
+fn assert_labels(labels: &serde_json::Value, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(labels[*name].as_str(), Some(*value), "{name} in {labels}");
+    }
+}
+
+#[test]
+fn aws_sd_finds_lightsail_and_ec2_targets_and_keeps_them_when_aws_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("aws_probe 1\n");
+    let aws = MockAws::start(exporter.port);
+    let scrape_file = dir.path().join("prometheus.yml");
+    let keys = "region: eu-west-1, access_key: AKIDE2E, secret_key: s3cr3t-e2e, refresh_interval: 1s";
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: aws\n  aws_sd_configs:\n\
+             \x20 - {{role: lightsail, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
+             \x20 - {{role: ec2, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
+             \x20 relabel_configs:\n\
+             \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
+             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ec2_tag_Name], separator: '', target_label: found}}\n",
+            mock = aws.address,
+            port = exporter.port
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    let found = poll_query(&server, "aws_probe", "the lightsail and ec2 targets scraped", WAIT, |r| {
+        let mut found: Vec<String> = r.iter().filter_map(|s| s["metric"]["found"].as_str().map(str::to_string)).collect();
+        found.sort();
+        (found.len() == 2).then_some(found)
+    });
+    assert_eq!(found, ["ec2-web", "web-1"]);
+
+    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|t| t["health"] == "up")));
+    let instance = exporter.address();
+    assert_labels(
+        &discovered(&targets, "web-1"),
+        &[
+            ("__address__", &instance),
+            ("__meta_lightsail_instance_name", "web-1"),
+            ("__meta_lightsail_private_ip", "127.0.0.1"),
+            ("__meta_lightsail_public_ip", "203.0.113.1"),
+            ("__meta_lightsail_region", "eu-west-1"),
+            ("__meta_lightsail_availability_zone", "eu-west-1a"),
+            ("__meta_lightsail_blueprint_id", "ubuntu_22_04"),
+            ("__meta_lightsail_bundle_id", "nano_3_0"),
+            ("__meta_lightsail_instance_state", "running"),
+            ("__meta_lightsail_instance_support_code", "sc-1"),
+            ("__meta_lightsail_ipv6_addresses", ",2001:db8::1,"),
+            ("__meta_lightsail_tag_team_name", "storage"),
+        ],
+    );
+    assert_labels(
+        &discovered(&targets, "ec2-web"),
+        &[("__address__", &instance), ("__meta_ec2_instance_id", "i-0abc"), ("__meta_ec2_instance_type", "t3.small"), ("__meta_ec2_region", "eu-west-1"), ("__meta_ec2_availability_zone_id", "euw1-az1"), ("__meta_ec2_owner_id", "123456789012")],
+    );
+
+    // Each call signed for its service with the entry's key, for its region.
+    let seen = aws.seen();
+    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("Action=DescribeInstances", "ec2")] {
+        let request = seen.iter().find(|s| s.call == call).unwrap_or_else(|| panic!("{call} never asked: {seen:?}"));
+        assert!(request.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDE2E/") && request.authorization.contains(&format!("/eu-west-1/{service}/aws4_request")), "{call}: {}", request.authorization);
+    }
+
+    assert!(seen.iter().any(|s| s.call == "Action=DescribeInstances" && s.body.contains("Version=2016-11-15")), "EC2's API version is asked");
+
+    // The secret key is not shown.
+    let (status, shown) = get_json(&server.url("/api/v1/scrape_pools/config?scrapePool=aws"));
+    let yaml = shown["data"]["yaml"].as_str().unwrap_or_default();
+    assert_eq!(status, 200);
+    assert!(yaml.contains("role: lightsail") && yaml.contains("secret_key: <secret>") && !yaml.contains("s3cr3t-e2e"), "{yaml}");
+
+    // Lightsail fails: its target is kept.
+    let asked = |seen: &[Seen]| seen.iter().filter(|s| s.call == "Lightsail_20161128.GetInstances").count();
+    let asked_before = asked(&aws.seen());
+    aws.lightsail_down.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + WAIT;
+    while asked(&aws.seen()) < asked_before + 2 {
+        assert!(Instant::now() < deadline, "Lightsail was not asked again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, targets) = get_json(&server.url("/api/v1/targets"));
+    assert_eq!(status, 200);
+    assert_eq!(discovered(&targets, "web-1")["__meta_lightsail_instance_name"], "web-1", "{targets}");
+    assert!(server.wait_log("discovery request failed", WAIT), "the failure is logged");
+    assert!(server.stop(), "clean shutdown");
+}
