@@ -1,8 +1,8 @@
 //! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (roles
-//! lightsail and ec2, static keys, `endpoint` on a mock AWS on loopback that answers
-//! Lightsail's JSON 1.1 calls by `X-Amz-Target` and EC2's Query API by `Action`),
+//! lightsail, ecs and ec2, static keys, `endpoint` on a mock AWS on loopback that answers
+//! Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's Query API by `Action`),
 //! keeps by relabeling the targets that point at a mock exporter, scrapes it, shows the
-//! `__meta_lightsail_*` and `__meta_ec2_*` labels in `/api/v1/targets` and the
+//! `__meta_lightsail_*`, `__meta_ecs_*` and `__meta_ec2_*` labels in `/api/v1/targets` and the
 //! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
 //! last good target.
 
@@ -90,9 +90,13 @@ fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mu
     }
 }
 
-/// The answers: a Lightsail instance on loopback and one elsewhere; an EC2 instance on
-/// loopback.
-fn answer(call: &str, _body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
+const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
+
+/// The answers: a Lightsail instance on loopback and one elsewhere; an ECS cluster with a
+/// Fargate service task on loopback and one elsewhere; an EC2 instance on loopback.
+fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
+    let ecs = |operation: &str| format!("AmazonEC2ContainerServiceV20141113.{operation}");
+    let eni = |ip: &str, id: &str| json!([{"type": "ElasticNetworkInterface", "details": [{"name": "subnetId", "value": "subnet-1"}, {"name": "privateIPv4Address", "value": ip}, {"name": "networkInterfaceId", "value": id}]}]);
     let found = match call {
         "Lightsail_20161128.GetInstances" if lightsail_down => return (503, r#"{"__type":"ServiceUnavailableException","message":"down"}"#.into()),
         "Lightsail_20161128.GetInstances" => json!({"instances": [
@@ -100,6 +104,19 @@ fn answer(call: &str, _body: &str, port: u16, lightsail_down: bool) -> (u16, Str
              "supportCode": "sc-1", "location": {"availabilityZone": "eu-west-1a", "regionName": "eu-west-1"}, "state": {"code": 16, "name": "running"},
              "ipv6Addresses": ["2001:db8::1"], "tags": [{"key": "team-name", "value": "storage"}]},
             {"name": "far", "privateIpAddress": "10.9.9.9"}]}),
+        c if c == ecs("DescribeClusters") && !body.contains("clusters") => json!({"clusters": []}),
+        c if c == ecs("DescribeClusters") => json!({"clusters": [{"clusterArn": CLUSTER, "clusterName": "prod", "status": "ACTIVE", "tags": [{"key": "env", "value": "production"}]}]}),
+        c if c == ecs("ListServices") => json!({"serviceArns": ["arn:aws:ecs:eu-west-1:123456789012:service/prod/api"]}),
+        c if c == ecs("ListTasks") => json!({"taskArns": ["arn:aws:ecs:eu-west-1:123456789012:task/prod/t1", "arn:aws:ecs:eu-west-1:123456789012:task/prod/t2"]}),
+        c if c == ecs("DescribeServices") => json!({"services": [{"serviceName": "api", "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/api", "status": "ACTIVE", "tags": [{"key": "app", "value": "api"}]}]}),
+        c if c == ecs("DescribeTasks") => json!({"tasks": [
+            {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/prod/t1", "clusterArn": CLUSTER, "group": "service:api", "launchType": "FARGATE", "healthStatus": "HEALTHY",
+             "lastStatus": "RUNNING", "desiredStatus": "RUNNING", "availabilityZone": "eu-west-1b", "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:3",
+             "attachments": eni("127.0.0.1", "eni-1"), "tags": [{"key": "version", "value": "v3"}]},
+            {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/prod/t2", "group": "service:api", "launchType": "FARGATE", "attachments": eni("10.0.0.2", "eni-2")}]}),
+        "Action=DescribeNetworkInterfaces" => {
+            return (200, "<DescribeNetworkInterfacesResponse><networkInterfaceSet><item><networkInterfaceId>eni-1</networkInterfaceId><association><publicIp>52.0.0.1</publicIp></association></item></networkInterfaceSet></DescribeNetworkInterfacesResponse>".into());
+        }
         "Action=DescribeAvailabilityZones" => {
             return (200, "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-1a</zoneName><zoneId>euw1-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".into());
         }
@@ -137,7 +154,7 @@ fn assert_labels(labels: &serde_json::Value, expected: &[(&str, &str)]) {
 }
 
 #[test]
-fn aws_sd_finds_lightsail_and_ec2_targets_and_keeps_them_when_aws_fails() {
+fn aws_sd_finds_lightsail_ecs_and_ec2_targets_and_keeps_them_when_aws_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("aws_probe 1\n");
     let aws = MockAws::start(exporter.port);
@@ -149,10 +166,11 @@ fn aws_sd_finds_lightsail_and_ec2_targets_and_keeps_them_when_aws_fails() {
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: aws\n  aws_sd_configs:\n\
              \x20 - {{role: lightsail, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
+             \x20 - {{role: ecs, endpoint: 'http://{mock}', port: {port}, clusters: [prod], {keys}}}\n\
              \x20 - {{role: ec2, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
              \x20 relabel_configs:\n\
              \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
-             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ec2_tag_Name], separator: '', target_label: found}}\n",
+             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name], separator: '', target_label: found}}\n",
             mock = aws.address,
             port = exporter.port
         ),
@@ -160,16 +178,18 @@ fn aws_sd_finds_lightsail_and_ec2_targets_and_keeps_them_when_aws_fails() {
     .expect("scrape config");
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
-    let server = Server::start(&config);
+    // ECS' EC2 lookups go to EC2's endpoint, not the entry's (as in Prometheus).
+    let ec2_endpoint = format!("http://{}", aws.address);
+    let server = Server::start_with_env(&config, &[("AWS_ENDPOINT_URL_EC2", &ec2_endpoint)]);
 
-    let found = poll_query(&server, "aws_probe", "the lightsail and ec2 targets scraped", WAIT, |r| {
+    let found = poll_query(&server, "aws_probe", "the lightsail, ecs and ec2 targets scraped", WAIT, |r| {
         let mut found: Vec<String> = r.iter().filter_map(|s| s["metric"]["found"].as_str().map(str::to_string)).collect();
         found.sort();
-        (found.len() == 2).then_some(found)
+        (found.len() == 3).then_some(found)
     });
-    assert_eq!(found, ["ec2-web", "web-1"]);
+    assert_eq!(found, ["api", "ec2-web", "web-1"]);
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["health"] == "up")));
     let instance = exporter.address();
     assert_labels(
         &discovered(&targets, "web-1"),
@@ -189,16 +209,41 @@ fn aws_sd_finds_lightsail_and_ec2_targets_and_keeps_them_when_aws_fails() {
         ],
     );
     assert_labels(
+        &discovered(&targets, "api"),
+        &[
+            ("__address__", &instance),
+            ("__meta_ecs_cluster", "prod"),
+            ("__meta_ecs_cluster_arn", CLUSTER),
+            ("__meta_ecs_service", "api"),
+            ("__meta_ecs_service_status", "ACTIVE"),
+            ("__meta_ecs_task_arn", "arn:aws:ecs:eu-west-1:123456789012:task/prod/t1"),
+            ("__meta_ecs_task_group", "service:api"),
+            ("__meta_ecs_task_definition", "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:3"),
+            ("__meta_ecs_ip_address", "127.0.0.1"),
+            ("__meta_ecs_subnet_id", "subnet-1"),
+            ("__meta_ecs_public_ip", "52.0.0.1"),
+            ("__meta_ecs_network_mode", "awsvpc"),
+            ("__meta_ecs_launch_type", "FARGATE"),
+            ("__meta_ecs_health_status", "HEALTHY"),
+            ("__meta_ecs_region", "eu-west-1"),
+            ("__meta_ecs_availability_zone", "eu-west-1b"),
+            ("__meta_ecs_tag_cluster_env", "production"),
+            ("__meta_ecs_tag_service_app", "api"),
+            ("__meta_ecs_tag_task_version", "v3"),
+        ],
+    );
+    assert_labels(
         &discovered(&targets, "ec2-web"),
         &[("__address__", &instance), ("__meta_ec2_instance_id", "i-0abc"), ("__meta_ec2_instance_type", "t3.small"), ("__meta_ec2_region", "eu-west-1"), ("__meta_ec2_availability_zone_id", "euw1-az1"), ("__meta_ec2_owner_id", "123456789012")],
     );
 
     // Each call signed for its service with the entry's key, for its region.
     let seen = aws.seen();
-    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("Action=DescribeInstances", "ec2")] {
+    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2")] {
         let request = seen.iter().find(|s| s.call == call).unwrap_or_else(|| panic!("{call} never asked: {seen:?}"));
         assert!(request.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDE2E/") && request.authorization.contains(&format!("/eu-west-1/{service}/aws4_request")), "{call}: {}", request.authorization);
     }
+    assert!(seen.iter().any(|s| s.call.ends_with("ListTasks") && s.body.contains(r#""cluster":"prod""#)), "the configured cluster is listed by name");
 
     assert!(seen.iter().any(|s| s.call == "Action=DescribeInstances" && s.body.contains("Version=2016-11-15")), "EC2's API version is asked");
 

@@ -1,8 +1,12 @@
 //! Targets from `aws_sd_configs`, Prometheus 3's one AWS discovery with a `role`: `ec2` is
 //! `ec2_sd_configs` itself (the entry is resolved into one, see `section`), `lightsail` asks
-//! Lightsail's `GetInstances` over AWS' JSON 1.1 protocol (`lightsail`, `aws::json_rpc`). Region and keys are found as for ec2_sd; a failure keeps the
+//! Lightsail's `GetInstances` (`lightsail`) and `ecs` walks ECS' clusters, services and tasks
+//! with EC2 lookups for the tasks on container instances (`ecs`), both over AWS' JSON 1.1
+//! protocol (`aws::json_rpc`). Region and keys are found as for ec2_sd; a failure keeps the
 //! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
+pub mod ecs;
+pub mod ecs_targets;
 pub mod lightsail;
 
 use std::sync::Arc;
@@ -15,10 +19,15 @@ use super::aws::Transport;
 use super::config::{ExtraHeaders, ScrapeConfig, TargetGroup, Url};
 use super::proxy::ProxyChoice;
 
+/// EC2's API version, as AWS' Go SDK asks it.
+const EC2_API_VERSION: &str = "2016-11-15";
+
 /// What an `aws_sd_configs` entry of a role other than `ec2` discovers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsRole {
     Lightsail,
+    /// `clusters`: the ARNs or names asked (empty: every cluster ListClusters names).
+    Ecs { clusters: Vec<String> },
 }
 
 impl AwsRole {
@@ -26,11 +35,12 @@ impl AwsRole {
     pub fn name(&self) -> &'static str {
         match self {
             AwsRole::Lightsail => "lightsail",
+            AwsRole::Ecs { .. } => "ecs",
         }
     }
 }
 
-/// One `aws_sd_configs` entry of role `lightsail`, checked.
+/// One `aws_sd_configs` entry of role `lightsail` or `ecs`, checked.
 pub struct AwsSd {
     /// This entry's source name among the asked groups: role, region or endpoint, position.
     pub source: String,
@@ -56,7 +66,7 @@ impl std::fmt::Debug for AwsSd {
     }
 }
 
-/// Starts asking every lightsail entry of `config` on this executor (ec2 entries are
+/// Starts asking every lightsail and ecs entry of `config` on this executor (ec2 entries are
 /// asked by `ec2_sd`); the requests stop when `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     spawn_for_each(config, results, stopped, |job| &job.aws_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
@@ -66,6 +76,7 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 async fn refresh_loop(job: &str, sd: &AwsSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let mechanism = match sd.role {
         AwsRole::Lightsail => "aws_sd lightsail",
+        AwsRole::Ecs { .. } => "aws_sd ecs",
     };
     let entry = Refreshed { mechanism, job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
@@ -83,16 +94,20 @@ async fn ask(session: &mut Session, sd: &AwsSd) -> Result<Vec<TargetGroup>, Stri
 async fn ask_with(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     match &sd.role {
         AwsRole::Lightsail => lightsail::ask(session, sd, lookup).await,
+        AwsRole::Ecs { clusters } => ecs::ask(session, sd, clusters, lookup).await,
     }
 }
 
 /// What one entry keeps between refreshes: its region, keys, and a client kept alive to the
-/// service's endpoint.
+/// service's endpoint (and to EC2's, for ecs).
 #[derive(Default)]
 pub struct Session {
     pub region: Option<String>,
     pub keys: Option<Found>,
     pub service: Option<(Url, net::client::HttpClient)>,
+    pub ec2: Option<(Url, net::client::HttpClient)>,
+    /// Whether ECS answered the first, empty DescribeClusters (Prometheus' credentials test).
+    pub checked: bool,
 }
 
 impl Session {
@@ -129,6 +144,28 @@ impl Session {
         // As Prometheus: a request may take the whole refresh interval.
         let timeout = Duration::from_millis(sd.refresh_ms as u64);
         json_rpc::call(endpoint, &keys, (&region, service), target, body, lookup.transport, timeout).await
+    }
+
+    /// One EC2 Query API action with `params` (ecs' instance and interface lookups). As
+    /// Prometheus' ECS discovery, it goes to EC2's endpoint from the environment or the
+    /// region, never to the entry's `endpoint` (which is ECS').
+    pub async fn call_ec2(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, action: &str, params: &[(String, String)]) -> Result<String, String> {
+        let region = self.region.clone().unwrap_or_default();
+        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
+        if self.ec2.is_none() {
+            let url = endpoint("ec2", "AWS_ENDPOINT_URL_EC2", &region, lookup)?;
+            let client = super::http_get::client_for(&url, &sd.tls, &sd.proxy)?;
+            self.ec2 = Some((url, client));
+        }
+        let (url, client) = self.ec2.as_mut().ok_or("no endpoint")?;
+        let timeout = Duration::from_millis(sd.refresh_ms as u64);
+        let mut form = vec![("Action".to_string(), action.to_string()), ("Version".to_string(), EC2_API_VERSION.to_string())];
+        form.extend_from_slice(params);
+        let response = super::aws::post_form(Some(client), url, Some(&keys), (&region, "ec2"), &form, lookup.transport, timeout).await?;
+        if response.status != 200 {
+            return Err(super::aws::status_error(response.status, &response.body));
+        }
+        String::from_utf8(response.body).map_err(|_| "the answer is not UTF-8".to_string())
     }
 }
 

@@ -61,7 +61,8 @@ pub(super) fn resolve(s: AwsSdSection, base: &Path, position: usize) -> Result<R
     let role = match s.role.as_str() {
         "ec2" => None,
         "lightsail" => Some(AwsRole::Lightsail),
-        "ecs" | "elasticache" | "msk" | "rds" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, lightsail)", s.role)),
+        "ecs" => Some(AwsRole::Ecs { clusters: s.clusters.clone().unwrap_or_default() }),
+        "elasticache" | "msk" | "rds" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, lightsail)", s.role)),
         other => return Err(format!("unknown AWS SD role {other:?} (one of: {ROLES})")),
     };
     let filters = if role.is_none() { s.filters.unwrap_or_default() } else { Vec::new() };
@@ -136,7 +137,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{region: eu-west-1}]}]", "aws_sd_configs[0]: unknown AWS SD role \"\""),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec3}]}]", "aws_sd_configs[0]: unknown AWS SD role \"ec3\" (one of: ec2, ecs, elasticache, lightsail, msk, rds)"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: rds}]}]", "aws_sd_configs[0]: AWS SD role \"rds\" is not supported by Metricstor"),
-            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: lightsail, request_concurrency: 5}]}]", "unknown field `request_concurrency`"),
+            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ecs, request_concurrency: 5}]}]", "unknown field `request_concurrency`"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: lightsail, endpoint: 'http://localhost:4566/?x=1'}]}]", "a query is not allowed"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec2, filters: [{name: 'tag:team', values: []}]}]}]", "EC2 SD configuration filter values cannot be empty"),
         ] {
@@ -152,7 +153,7 @@ mod tests {
                     aws_sd_configs: [\
                     {role: ec2, region: eu-west-1, access_key: AKID, secret_key: s3cr3t, port: 9100, filters: [{name: 'tag:team', values: [a]}], clusters: [ignored]}, \
                     {role: lightsail, endpoint: 'http://127.0.0.1:4566', filters: [{name: ignored, values: [x]}]}, \
-                    {role: lightsail, region: us-east-1, clusters: [ignored], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}]}]";
+                    {role: ecs, region: us-east-1, clusters: [prod, 'arn:aws:ecs:us-east-1:1:cluster/dev'], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}]}]";
         let config = parse(yaml).expect("valid");
         let job = &config.jobs[0];
         assert_eq!(job.ec2_sd.len(), 2, "role ec2 runs as an ec2_sd entry");
@@ -168,7 +169,7 @@ mod tests {
         assert_eq!((lightsail.port, lightsail.refresh_ms, lightsail.region.as_str(), lightsail.shown.as_str()), (80, 60_000, "", "http://127.0.0.1:4566"));
         assert!(lightsail.endpoint.is_some() && lightsail.keys.secret_key.is_none());
         let ecs = &job.aws_sd[1];
-        assert_eq!(ecs.role, AwsRole::Lightsail);
+        assert_eq!(ecs.role, AwsRole::Ecs { clusters: vec!["prod".to_string(), "arn:aws:ecs:us-east-1:1:cluster/dev".to_string()] });
         assert_eq!((ecs.port, ecs.refresh_ms, ecs.region.as_str(), ecs.endpoint.is_none()), (80, 30_000, "us-east-1", true));
         assert_eq!((ecs.keys.profile.as_str(), ecs.keys.role_arn.as_str(), ecs.keys.external_id.as_str()), ("p", "arn:aws:iam::1:role/r", "x"));
         let sources: std::collections::HashSet<String> = crate::scrape::asked_sources(job).into_iter().collect();
