@@ -46,7 +46,7 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("marathon", false),
     ("msk", false),
     ("nerve", false),
-    ("nomad", false),
+    ("nomad", true),
     ("oci", false),
     ("openstack", false),
     ("outscale", false),

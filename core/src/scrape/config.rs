@@ -134,6 +134,7 @@ struct JobSection {
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
+    nomad_sd_configs: Vec<super::nomad_sd::config::NomadSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -364,7 +365,7 @@ struct FilterSection {
 /// written, secrets likewise (kept out of logs), files read at every request.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct HeaderSection {
+pub(super) struct HeaderSection {
     values: Vec<String>,
     secrets: Vec<String>,
     files: Vec<PathBuf>,
@@ -534,7 +535,7 @@ struct DnsSdSection {
 /// Prometheus' `oauth2`: the client credentials grant (see `scrape::oauth2`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct OAuth2Section {
+pub(super) struct OAuth2Section {
     client_id: String,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
@@ -565,7 +566,7 @@ struct OAuth2Section {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct BasicAuthSection {
+pub(super) struct BasicAuthSection {
     username: String,
     password: Option<String>,
     password_file: Option<PathBuf>,
@@ -573,7 +574,7 @@ struct BasicAuthSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct AuthorizationSection {
+pub(super) struct AuthorizationSection {
     #[serde(rename = "type")]
     kind: Option<String>,
     credentials: Option<String>,
@@ -582,7 +583,7 @@ struct AuthorizationSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct TlsSection {
+pub(super) struct TlsSection {
     /// Inline PEM text, each instead of its file (Prometheus' `ca`, `cert`, `key`).
     ca: Option<String>,
     cert: Option<String>,
@@ -1032,6 +1033,7 @@ pub struct ScrapeJob {
     pub dns_sd: Vec<DnsSd>,
     pub consul_sd: Vec<ConsulSd>,
     pub kubernetes_sd: Vec<KubernetesSd>,
+    pub nomad_sd: Vec<super::nomad_sd::config::NomadSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -1205,7 +1207,7 @@ pub(crate) fn valid_label_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn optional_duration(text: Option<&str>, key: &str) -> Result<Option<i64>, String> {
+pub(super) fn optional_duration(text: Option<&str>, key: &str) -> Result<Option<i64>, String> {
     match text {
         None => Ok(None),
         Some(t) => match parse_prometheus_duration_ms(t.trim()) {
@@ -1309,19 +1311,19 @@ struct Globals {
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
 #[derive(Default)]
-struct ClientSections {
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
+pub(super) struct ClientSections {
+    pub(super) basic_auth: Option<BasicAuthSection>,
+    pub(super) authorization: Option<AuthorizationSection>,
+    pub(super) bearer_token: Option<String>,
+    pub(super) bearer_token_file: Option<PathBuf>,
+    pub(super) tls_config: Option<TlsSection>,
+    pub(super) http_headers: BTreeMap<String, HeaderSection>,
     /// Prometheus' proxy settings (see `scrape::proxy`).
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
+    pub(super) proxy_url: Option<String>,
+    pub(super) no_proxy: Option<String>,
+    pub(super) proxy_from_environment: bool,
+    pub(super) proxy_connect_header: BTreeMap<String, Vec<String>>,
+    pub(super) oauth2: Option<OAuth2Section>,
 }
 
 /// The `ClientSections` of a job's or discovery entry's section `$s`, moved out of it: the
@@ -1350,12 +1352,12 @@ macro_rules! client_sections {
 }
 
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.
-struct ClientAccess {
-    credentials: Credentials,
-    headers: ExtraHeaders,
+pub(super) struct ClientAccess {
+    pub(super) credentials: Credentials,
+    pub(super) headers: ExtraHeaders,
     /// The TLS settings for https, or why there are none (when not needed at once).
-    tls: Result<net::client::ClientTls, String>,
-    proxy: ProxyChoice,
+    pub(super) tls: Result<net::client::ClientTls, String>,
+    pub(super) proxy: ProxyChoice,
 }
 
 /// One PEM document of `tls_config`, from a file or written inline.
@@ -1386,7 +1388,7 @@ impl OwnedPem {
 
 /// Checks a job's or an http_sd entry's HTTP client settings (`https`: its URLs are https,
 /// so TLS settings that cannot be built are an error now, not at the first request).
-fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
+pub(super) fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
     let bearer = match (s.bearer_token, s.bearer_token_file) {
         (Some(_), Some(_)) => return Err("bearer_token and bearer_token_file are exclusive".into()),
         (Some(t), None) => Some(Secret::Inline(t)),
@@ -2056,6 +2058,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.kubernetes_sd_configs.into_iter().enumerate() {
         kubernetes_sd.push(resolve_kubernetes_sd(section, base, i).map_err(|e| format!("kubernetes_sd_configs[{i}]: {e}"))?);
     }
+    let mut nomad_sd = Vec::new();
+    for (i, section) in s.nomad_sd_configs.into_iter().enumerate() {
+        nomad_sd.push(super::nomad_sd::config::resolve(section, base, i).map_err(|e| format!("nomad_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -2085,6 +2091,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         dns_sd,
         consul_sd,
         kubernetes_sd,
+        nomad_sd,
         target_relabeler,
         metric_relabeler,
         credentials,

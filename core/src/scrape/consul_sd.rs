@@ -390,7 +390,7 @@ struct AgentConfig {
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.
-fn path_escape(text: &str) -> String {
+pub(super) fn path_escape(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
 }
 

@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd and kubernetes_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd and nomad_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -25,6 +25,7 @@ pub mod http_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
 pub mod nhcb;
+pub mod nomad_sd;
 pub mod oauth2;
 pub mod openmetrics;
 pub mod protobuf;
@@ -164,7 +165,8 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).collect()
+    let nomad = job.nomad_sd.iter().map(|sd| sd.source.clone());
+    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -186,6 +188,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     dns_sd::start(config, asked, resolv_conf, &stopped);
     consul_sd::start(config, asked, &stopped);
     kubernetes_sd::start(config, asked, &stopped);
+    nomad_sd::start(config, asked, &stopped);
     Some(stop)
 }
 

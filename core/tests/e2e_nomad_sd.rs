@@ -1,0 +1,121 @@
+//! End-to-end: the real binary discovers scrape targets with `nomad_sd_configs` from a mock
+//! Nomad server on loopback (two services, one registration on a mock exporter), keeps by
+//! relabeling the target that points at the exporter, scrapes it, and shows the
+//! `__meta_nomad_*` labels in `/api/v1/targets`; every request carries the entry's
+//! namespace, region and stale parameters; a server that starts failing keeps the last good
+//! targets.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The query Nomad's client sends for `namespace: apps, region: eu-west` (and stale reads).
+const QUERY: &str = "namespace=apps&region=eu-west&stale=";
+
+/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
+fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = get_json(&server.url("/api/v1/targets"));
+        if status == 200 && accept(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn asked(nomad: &Exporter, path: &str) -> usize {
+    nomad.request_heads().iter().filter(|h| h.starts_with(&format!("GET {path}?{QUERY} "))).count()
+}
+
+#[test]
+fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("nomad_probe 1\n");
+    let nomad = Exporter::start("");
+    let json = ["Content-Type: application/json; charset=utf-8"];
+    let services = json!([{"Namespace": "apps", "Services": [{"ServiceName": "billing", "Tags": ["metrics"]}, {"ServiceName": "cache", "Tags": null}]}]);
+    let billing = json!([
+        {"ID": "_nomad-task-5d1e-group-billing-billing-http", "ServiceName": "billing", "Namespace": "apps", "NodeID": "node-7",
+         "Datacenter": "dc-west", "JobID": "billing", "AllocID": "5d1e", "Tags": ["metrics", "team-pay"], "Address": "127.0.0.1",
+         "Port": exporter.port, "CreateIndex": 40, "ModifyIndex": 41},
+        {"ID": "_nomad-task-9f00-group-billing-billing-http", "ServiceName": "billing", "Namespace": "apps", "NodeID": "node-8",
+         "Datacenter": "dc-west", "Tags": ["metrics"], "Address": "10.9.8.7", "Port": 9100}
+    ]);
+    let cache = json!([{"ID": "_nomad-task-77aa-group-cache-redis-db", "ServiceName": "cache", "Namespace": "apps", "NodeID": "node-7",
+                        "Datacenter": "dc-west", "Tags": null, "Address": "10.9.8.6", "Port": 6379}]);
+    nomad.route(&format!("/v1/services?{QUERY}"), 200, &json, &services.to_string());
+    nomad.route(&format!("/v1/service/billing?{QUERY}"), 200, &json, &billing.to_string());
+    nomad.route(&format!("/v1/service/cache?{QUERY}"), 200, &json, &cache.to_string());
+    let scrape_file = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &scrape_file,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+             - job_name: nomad\n  nomad_sd_configs:\n\
+             \x20 - {{server: 'http://{server}', namespace: apps, region: eu-west, refresh_interval: 1s, tag_separator: ';'}}\n\
+             \x20 relabel_configs:\n\
+             \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
+             \x20 - {{source_labels: [__meta_nomad_service], target_label: service}}\n\
+             \x20 - {{source_labels: [__meta_nomad_dc], target_label: dc}}\n",
+            server = nomad.address(),
+            port = exporter.port
+        ),
+    )
+    .expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+
+    let found = poll_query(&server, "nomad_probe", "the billing registration scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(found, json!({"__name__": "nomad_probe", "service": "billing", "dc": "dc-west", "instance": exporter.address(), "job": "nomad"}));
+
+    // The other registrations are discovered too, and dropped by relabeling.
+    let targets = poll_targets(&server, |t| {
+        t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 1 && a[0]["health"] == "up") && t["data"]["droppedTargets"].as_array().is_some_and(|d| d.len() == 2)
+    });
+    let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
+    let port = exporter.port.to_string();
+    for (name, value) in [
+        ("__address__", exporter.address().as_str()),
+        ("__meta_nomad_address", "127.0.0.1"),
+        ("__meta_nomad_dc", "dc-west"),
+        ("__meta_nomad_namespace", "apps"),
+        ("__meta_nomad_node_id", "node-7"),
+        ("__meta_nomad_service", "billing"),
+        ("__meta_nomad_service_address", "127.0.0.1"),
+        ("__meta_nomad_service_id", "_nomad-task-5d1e-group-billing-billing-http"),
+        ("__meta_nomad_service_port", port.as_str()),
+        ("__meta_nomad_tags", ";metrics;team-pay;"),
+    ] {
+        assert_eq!(discovered[name].as_str(), Some(value), "{name} in {discovered}");
+    }
+    let nomad_labels = discovered.as_object().map(|m| m.keys().filter(|k| k.starts_with("__meta_nomad_")).count()).unwrap_or(0);
+    assert_eq!(nomad_labels, 9, "exactly Prometheus' labels: {discovered}");
+    for path in ["/v1/services", "/v1/service/billing", "/v1/service/cache"] {
+        assert!(asked(&nomad, path) > 0, "{path} never asked with {QUERY}: {:?}", nomad.request_heads());
+    }
+
+    // One service's registrations start failing: the whole refresh fails and the last good
+    // targets stay.
+    nomad.route(&format!("/v1/service/cache?{QUERY}"), 500, &json, "rpc error: No cluster leader");
+    let failed_before = asked(&nomad, "/v1/service/cache");
+    let deadline = Instant::now() + WAIT;
+    while asked(&nomad, "/v1/service/cache") < failed_before + 3 {
+        assert!(Instant::now() < deadline, "the server was not asked again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, targets) = get_json(&server.url("/api/v1/targets"));
+    assert_eq!(status, 200);
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(active.len(), 1, "{targets}");
+    assert_eq!(active[0]["labels"]["service"], "billing");
+    assert!(server.wait_log("Unexpected response code: 500", WAIT), "the failure is logged");
+    assert!(server.stop(), "clean shutdown");
+}
