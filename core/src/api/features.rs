@@ -33,7 +33,7 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("ec2", true),
     ("ecs", false),
     ("elasticache", false),
-    ("eureka", false),
+    ("eureka", true),
     ("file", true),
     ("gce", true),
     ("hetzner", false),

@@ -135,6 +135,7 @@ struct JobSection {
     consul_sd_configs: Vec<ConsulSdSection>,
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
     nomad_sd_configs: Vec<super::nomad_sd::config::NomadSdSection>,
+    eureka_sd_configs: Vec<super::eureka_sd::config::EurekaSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -1034,6 +1035,7 @@ pub struct ScrapeJob {
     pub consul_sd: Vec<ConsulSd>,
     pub kubernetes_sd: Vec<KubernetesSd>,
     pub nomad_sd: Vec<super::nomad_sd::config::NomadSd>,
+    pub eureka_sd: Vec<super::eureka_sd::config::EurekaSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -2062,6 +2064,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.nomad_sd_configs.into_iter().enumerate() {
         nomad_sd.push(super::nomad_sd::config::resolve(section, base, i).map_err(|e| format!("nomad_sd_configs[{i}]: {e}"))?);
     }
+    let mut eureka_sd = Vec::new();
+    for (i, section) in s.eureka_sd_configs.into_iter().enumerate() {
+        eureka_sd.push(super::eureka_sd::config::resolve(section, base, i).map_err(|e| format!("eureka_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -2092,6 +2098,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         consul_sd,
         kubernetes_sd,
         nomad_sd,
+        eureka_sd,
         target_relabeler,
         metric_relabeler,
         credentials,

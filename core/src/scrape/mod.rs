@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd and nomad_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd and eureka_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -16,6 +16,7 @@ pub mod dns_sd;
 pub mod docker_api;
 pub mod docker_sd;
 pub mod dockerswarm_sd;
+pub mod eureka_sd;
 pub mod ec2_sd;
 pub mod exemplar;
 pub mod gce_sd;
@@ -166,7 +167,8 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
     let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
     let nomad = job.nomad_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).collect()
+    let eureka = job.eureka_sd.iter().map(|sd| sd.source.clone());
+    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).chain(eureka).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -189,6 +191,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     consul_sd::start(config, asked, &stopped);
     kubernetes_sd::start(config, asked, &stopped);
     nomad_sd::start(config, asked, &stopped);
+    eureka_sd::start(config, asked, &stopped);
     Some(stop)
 }
 

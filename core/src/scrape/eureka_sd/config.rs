@@ -1,0 +1,154 @@
+//! A `eureka_sd_configs` entry as written and as checked: Prometheus' keys and defaults
+//! (`server` required, `refresh_interval` 30 s) and the HTTP client settings a job has.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::scrape::config::{client_access, optional_duration, AuthorizationSection, BasicAuthSection, ClientSections, Credentials, ExtraHeaders, HeaderSection, OAuth2Section, Scheme, TlsSection, Url};
+use crate::scrape::proxy::ProxyChoice;
+
+/// Prometheus' default refresh interval.
+const REFRESH_DEFAULT_MS: i64 = 30_000;
+
+/// Prometheus' `eureka_sd_config`: a Eureka server's registered applications, with the HTTP
+/// client settings a job has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EurekaSdSection {
+    server: Option<String>,
+    refresh_interval: Option<String>,
+    basic_auth: Option<BasicAuthSection>,
+    authorization: Option<AuthorizationSection>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    tls_config: Option<TlsSection>,
+    http_headers: BTreeMap<String, HeaderSection>,
+    /// Prometheus' proxy settings (see `scrape::proxy`).
+    proxy_url: Option<String>,
+    no_proxy: Option<String>,
+    proxy_from_environment: bool,
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
+    oauth2: Option<OAuth2Section>,
+    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+    enable_http2: Option<bool>,
+    follow_redirects: Option<bool>,
+}
+
+/// One `eureka_sd_configs` entry, checked.
+pub struct EurekaSd {
+    /// As written, for messages.
+    pub server: String,
+    /// This entry's source name among the asked groups: the server and the entry's position.
+    pub source: String,
+    /// `<server>/apps`, as Prometheus appends the path to the server as written.
+    pub apps: Url,
+    pub refresh_ms: i64,
+    pub credentials: Credentials,
+    pub http_headers: ExtraHeaders,
+    pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, its requests go through.
+    pub proxy: ProxyChoice,
+    pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for EurekaSd {
+    /// The server and schedule (credentials stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EurekaSd").field("server", &self.server).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+    }
+}
+
+/// Checks entry `position` of a job's `eureka_sd_configs` (relative files from `base`), with
+/// Prometheus' messages.
+pub fn resolve(s: EurekaSdSection, base: &Path, position: usize) -> Result<EurekaSd, String> {
+    let server = s.server.unwrap_or_default();
+    if server.is_empty() {
+        return Err("eureka_sd: empty or null eureka server".into());
+    }
+    // A URL without a scheme or host is Prometheus' error; here any scheme but http(s) is
+    // one too (no request could be made with it).
+    let apps = Url::parse(&format!("{server}/apps")).map_err(|e| format!("eureka_sd: invalid eureka server URL: {e}"))?;
+    if server.contains(['?', '#']) {
+        return Err("eureka_sd: invalid eureka server URL: a query or fragment would swallow the /apps path".into());
+    }
+    let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(REFRESH_DEFAULT_MS);
+    let _ = s.enable_http2;
+    let sections = ClientSections {
+        basic_auth: s.basic_auth,
+        authorization: s.authorization,
+        bearer_token: s.bearer_token,
+        bearer_token_file: s.bearer_token_file,
+        tls_config: s.tls_config,
+        http_headers: s.http_headers,
+        proxy_url: s.proxy_url,
+        no_proxy: s.no_proxy,
+        proxy_from_environment: s.proxy_from_environment,
+        proxy_connect_header: s.proxy_connect_header,
+        oauth2: s.oauth2,
+    };
+    let access = client_access(sections, apps.scheme == Scheme::Https, base)?;
+    Ok(EurekaSd {
+        source: format!("eureka {server} #{position}"),
+        server,
+        apps,
+        refresh_ms,
+        credentials: access.credentials,
+        http_headers: access.headers,
+        tls: access.tls,
+        proxy: access.proxy,
+        follow_redirects: s.follow_redirects.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ingest::label_limits::LabelLimits;
+    use crate::scrape::config::{Credentials, Scheme, ScrapeConfig};
+
+    fn load(entries: &str) -> Result<ScrapeConfig, String> {
+        ScrapeConfig::from_yaml(&format!("scrape_configs: [{{job_name: e, eureka_sd_configs: [{entries}]}}]"), std::path::Path::new("/tmp"), LabelLimits::default())
+    }
+
+    #[test]
+    fn an_entry_takes_prometheus_defaults_and_asks_apps_under_the_server() {
+        let config = load("{server: 'http://eureka:8761/eureka'}, {server: 'https://eureka.example', refresh_interval: 5s, follow_redirects: false, basic_auth: {username: u, password: p}}").expect("valid");
+        let sds = &config.jobs[0].eureka_sd;
+        let sd = &sds[0];
+        assert_eq!((sd.apps.scheme, sd.apps.host.as_str(), sd.apps.port, sd.apps.path_and_query.as_str()), (Scheme::Http, "eureka", 8761, "/eureka/apps"));
+        assert_eq!((sd.refresh_ms, sd.follow_redirects), (30_000, true));
+        assert!(matches!(sd.credentials, Credentials::None));
+        let sd = &sds[1];
+        assert_eq!((sd.apps.scheme, sd.apps.host.as_str(), sd.apps.port, sd.apps.path_and_query.as_str()), (Scheme::Https, "eureka.example", 443, "/apps"));
+        assert_eq!((sd.refresh_ms, sd.follow_redirects), (5_000, false));
+        assert!(matches!(sd.credentials, Credentials::Basic { .. }));
+        assert_ne!(sds[0].source, sds[1].source);
+        assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 2);
+    }
+
+    #[test]
+    fn bad_entries_are_refused_naming_the_cause() {
+        for (entry, expected) in [
+            ("{}", "eureka_sd_configs[0]: eureka_sd: empty or null eureka server"),
+            ("{server: ''}", "eureka_sd: empty or null eureka server"),
+            ("{server: 'eureka:8761'}", "eureka_sd: invalid eureka server URL"),
+            ("{server: 'http://'}", "eureka_sd: invalid eureka server URL"),
+            ("{server: 'http://e:8761/?x=1'}", "eureka_sd: invalid eureka server URL"),
+            ("{server: 'http://e', refresh_interval: 0s}", "refresh_interval"),
+            ("{server: 'http://e', namespace: x}", "unknown field"),
+            ("{server: 'http://e', bearer_token: a, bearer_token_file: b}", "bearer_token and bearer_token_file are exclusive"),
+        ] {
+            let error = load(entry).err().unwrap_or_else(|| panic!("{entry} loaded"));
+            assert!(error.contains(expected), "{entry}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_shown_config_masks_the_entry_secrets() {
+        let config = load("{server: 'http://e:8761/eureka', basic_auth: {username: u, password: eurekapass}}").expect("valid");
+        let yaml = &config.jobs[0].shown_yaml;
+        assert!(yaml.contains("eureka_sd_configs:") && yaml.contains("server: http://e:8761/eureka"), "{yaml}");
+        assert!(!yaml.contains("eurekapass") && yaml.contains("password: <secret>"), "{yaml}");
+    }
+}
