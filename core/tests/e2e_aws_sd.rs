@@ -1,8 +1,9 @@
 //! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (roles
-//! lightsail, ecs and ec2, static keys, `endpoint` on a mock AWS on loopback that answers
-//! Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's Query API by `Action`),
-//! keeps by relabeling the targets that point at a mock exporter, scrapes it, shows the
-//! `__meta_lightsail_*`, `__meta_ecs_*` and `__meta_ec2_*` labels in `/api/v1/targets` and the
+//! lightsail, ecs, ec2 and rds, static keys, `endpoint` on a mock AWS on loopback that
+//! answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's and RDS' Query
+//! API by `Action`), keeps by relabeling the targets that point at a mock exporter, scrapes
+//! it, shows the `__meta_lightsail_*`, `__meta_ecs_*`, `__meta_ec2_*` and `__meta_rds_*`
+//! labels in `/api/v1/targets` and the
 //! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
 //! last good target.
 
@@ -93,7 +94,8 @@ fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mu
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
 
 /// The answers: a Lightsail instance on loopback and one elsewhere; an ECS cluster with a
-/// Fargate service task on loopback and one elsewhere; an EC2 instance on loopback.
+/// Fargate service task on loopback and one elsewhere; an EC2 instance on loopback; an RDS
+/// cluster with an instance on loopback.
 fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
     let ecs = |operation: &str| format!("AmazonEC2ContainerServiceV20141113.{operation}");
     let eni = |ip: &str, id: &str| json!([{"type": "ElasticNetworkInterface", "details": [{"name": "subnetId", "value": "subnet-1"}, {"name": "privateIPv4Address", "value": ip}, {"name": "networkInterfaceId", "value": id}]}]);
@@ -116,6 +118,14 @@ fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, Stri
             {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/prod/t2", "group": "service:api", "launchType": "FARGATE", "attachments": eni("10.0.0.2", "eni-2")}]}),
         "Action=DescribeNetworkInterfaces" => {
             return (200, "<DescribeNetworkInterfacesResponse><networkInterfaceSet><item><networkInterfaceId>eni-1</networkInterfaceId><association><publicIp>52.0.0.1</publicIp></association></item></networkInterfaceSet></DescribeNetworkInterfacesResponse>".into());
+        }
+        c if c.starts_with("Action=DescribeDBClusters") => {
+            let cluster = "<DBCluster><DBClusterArn>arn:aws:rds:eu-west-1:123456789012:cluster:orders</DBClusterArn><DBClusterIdentifier>orders</DBClusterIdentifier><Engine>aurora-postgresql</Engine><DBClusterMembers><DBClusterMember><DBInstanceIdentifier>orders-1</DBInstanceIdentifier><IsClusterWriter>true</IsClusterWriter></DBClusterMember></DBClusterMembers></DBCluster>";
+            let clusters = if body.contains("MaxRecords") { cluster } else { "" };
+            return (200, format!("<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>{clusters}</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>"));
+        }
+        c if c.starts_with("Action=DescribeDBInstances") => {
+            return (200, "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>orders-1</DBInstanceIdentifier><DBInstanceClass>db.r6g.large</DBInstanceClass><Endpoint><Address>127.0.0.1</Address><Port>5432</Port></Endpoint><TagList><Tag><Key>team</Key><Value>payments</Value></Tag></TagList></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>".into());
         }
         "Action=DescribeAvailabilityZones" => {
             return (200, "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-1a</zoneName><zoneId>euw1-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".into());
@@ -154,7 +164,7 @@ fn assert_labels(labels: &serde_json::Value, expected: &[(&str, &str)]) {
 }
 
 #[test]
-fn aws_sd_finds_lightsail_ecs_and_ec2_targets_and_keeps_them_when_aws_fails() {
+fn aws_sd_finds_lightsail_ecs_ec2_and_rds_targets_and_keeps_them_when_aws_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("aws_probe 1\n");
     let aws = MockAws::start(exporter.port);
@@ -168,9 +178,10 @@ fn aws_sd_finds_lightsail_ecs_and_ec2_targets_and_keeps_them_when_aws_fails() {
              \x20 - {{role: lightsail, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
              \x20 - {{role: ecs, endpoint: 'http://{mock}', port: {port}, clusters: [prod], {keys}}}\n\
              \x20 - {{role: ec2, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
+             \x20 - {{role: rds, endpoint: 'http://{mock}', port: {port}, filters: [{{name: engine, values: [aurora-postgresql]}}], {keys}}}\n\
              \x20 relabel_configs:\n\
              \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
-             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name], separator: '', target_label: found}}\n",
+             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier], separator: '', target_label: found}}\n",
             mock = aws.address,
             port = exporter.port
         ),
@@ -182,14 +193,14 @@ fn aws_sd_finds_lightsail_ecs_and_ec2_targets_and_keeps_them_when_aws_fails() {
     let ec2_endpoint = format!("http://{}", aws.address);
     let server = Server::start_with_env(&config, &[("AWS_ENDPOINT_URL_EC2", &ec2_endpoint)]);
 
-    let found = poll_query(&server, "aws_probe", "the lightsail, ecs and ec2 targets scraped", WAIT, |r| {
+    let found = poll_query(&server, "aws_probe", "the lightsail, ecs, ec2 and rds targets scraped", WAIT, |r| {
         let mut found: Vec<String> = r.iter().filter_map(|s| s["metric"]["found"].as_str().map(str::to_string)).collect();
         found.sort();
-        (found.len() == 3).then_some(found)
+        (found.len() == 4).then_some(found)
     });
-    assert_eq!(found, ["api", "ec2-web", "web-1"]);
+    assert_eq!(found, ["api", "ec2-web", "orders-1", "web-1"]);
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 4 && a.iter().all(|t| t["health"] == "up")));
     let instance = exporter.address();
     assert_labels(
         &discovered(&targets, "web-1"),
@@ -237,9 +248,23 @@ fn aws_sd_finds_lightsail_ecs_and_ec2_targets_and_keeps_them_when_aws_fails() {
         &[("__address__", &instance), ("__meta_ec2_instance_id", "i-0abc"), ("__meta_ec2_instance_type", "t3.small"), ("__meta_ec2_region", "eu-west-1"), ("__meta_ec2_availability_zone_id", "euw1-az1"), ("__meta_ec2_owner_id", "123456789012")],
     );
 
+    assert_labels(
+        &discovered(&targets, "orders-1"),
+        &[
+            ("__address__", &instance),
+            ("__meta_rds_cluster_identifier", "orders"),
+            ("__meta_rds_cluster_engine", "aurora-postgresql"),
+            ("__meta_rds_instance_identifier", "orders-1"),
+            ("__meta_rds_instance_class", "db.r6g.large"),
+            ("__meta_rds_instance_is_cluster_writer", "true"),
+            ("__meta_rds_instance_endpoint_port", "5432"),
+            ("__meta_rds_instance_tag_team", "payments"),
+        ],
+    );
+
     // Each call signed for its service with the entry's key, for its region.
     let seen = aws.seen();
-    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2")] {
+    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2"), ("Action=DescribeDBInstances", "rds")] {
         let request = seen.iter().find(|s| s.call == call).unwrap_or_else(|| panic!("{call} never asked: {seen:?}"));
         assert!(request.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDE2E/") && request.authorization.contains(&format!("/eu-west-1/{service}/aws4_request")), "{call}: {}", request.authorization);
     }

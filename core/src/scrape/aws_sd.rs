@@ -2,12 +2,15 @@
 //! `ec2_sd_configs` itself (the entry is resolved into one, see `section`), `lightsail` asks
 //! Lightsail's `GetInstances` (`lightsail`) and `ecs` walks ECS' clusters, services and tasks
 //! with EC2 lookups for the tasks on container instances (`ecs`), both over AWS' JSON 1.1
-//! protocol (`aws::json_rpc`). Region and keys are found as for ec2_sd; a failure keeps the
+//! protocol (`aws::json_rpc`); `rds` lists RDS clusters and their instances over the Query
+//! API (`rds`). Region and keys are found as for ec2_sd; a failure keeps the
 //! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
 pub mod ecs;
 pub mod ecs_targets;
 pub mod lightsail;
+pub mod rds;
+pub mod rds_labels;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,9 @@ pub enum AwsRole {
     Lightsail,
     /// `clusters`: the ARNs or names asked (empty: every cluster ListClusters names).
     Ecs { clusters: Vec<String> },
+    /// `clusters`: the DB cluster identifiers asked (empty: every cluster); `filters`: more
+    /// `DescribeDBInstances` filters, each name with its values.
+    Rds { clusters: Vec<String>, filters: Vec<(String, Vec<String>)> },
 }
 
 impl AwsRole {
@@ -36,11 +42,12 @@ impl AwsRole {
         match self {
             AwsRole::Lightsail => "lightsail",
             AwsRole::Ecs { .. } => "ecs",
+            AwsRole::Rds { .. } => "rds",
         }
     }
 }
 
-/// One `aws_sd_configs` entry of role `lightsail` or `ecs`, checked.
+/// One `aws_sd_configs` entry of role `lightsail`, `ecs` or `rds`, checked.
 pub struct AwsSd {
     /// This entry's source name among the asked groups: role, region or endpoint, position.
     pub source: String,
@@ -66,7 +73,7 @@ impl std::fmt::Debug for AwsSd {
     }
 }
 
-/// Starts asking every lightsail and ecs entry of `config` on this executor (ec2 entries are
+/// Starts asking every lightsail, ecs and rds entry of `config` on this executor (ec2 entries are
 /// asked by `ec2_sd`); the requests stop when `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     spawn_for_each(config, results, stopped, |job| &job.aws_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
@@ -77,6 +84,7 @@ async fn refresh_loop(job: &str, sd: &AwsSd, results: &AskedGroups, stopped: &as
     let mechanism = match sd.role {
         AwsRole::Lightsail => "aws_sd lightsail",
         AwsRole::Ecs { .. } => "aws_sd ecs",
+        AwsRole::Rds { .. } => "aws_sd rds",
     };
     let entry = Refreshed { mechanism, job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
@@ -95,6 +103,7 @@ async fn ask_with(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>) -> Res
     match &sd.role {
         AwsRole::Lightsail => lightsail::ask(session, sd, lookup).await,
         AwsRole::Ecs { clusters } => ecs::ask(session, sd, clusters, lookup).await,
+        AwsRole::Rds { clusters, filters } => rds::ask(session, sd, (clusters, filters), lookup).await,
     }
 }
 
@@ -106,7 +115,7 @@ pub struct Session {
     pub keys: Option<Found>,
     pub service: Option<(Url, net::client::HttpClient)>,
     pub ec2: Option<(Url, net::client::HttpClient)>,
-    /// Whether ECS answered the first, empty DescribeClusters (Prometheus' credentials test).
+    /// Whether the keys were tested (ecs' empty DescribeClusters, rds' DescribeDBClusters).
     pub checked: bool,
 }
 
@@ -151,22 +160,47 @@ impl Session {
     /// region, never to the entry's `endpoint` (which is ECS').
     pub async fn call_ec2(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, action: &str, params: &[(String, String)]) -> Result<String, String> {
         let region = self.region.clone().unwrap_or_default();
-        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
         if self.ec2.is_none() {
             let url = endpoint("ec2", "AWS_ENDPOINT_URL_EC2", &region, lookup)?;
             let client = super::http_get::client_for(&url, &sd.tls, &sd.proxy)?;
             self.ec2 = Some((url, client));
         }
-        let (url, client) = self.ec2.as_mut().ok_or("no endpoint")?;
-        let timeout = Duration::from_millis(sd.refresh_ms as u64);
-        let mut form = vec![("Action".to_string(), action.to_string()), ("Version".to_string(), EC2_API_VERSION.to_string())];
-        form.extend_from_slice(params);
-        let response = super::aws::post_form(Some(client), url, Some(&keys), (&region, "ec2"), &form, lookup.transport, timeout).await?;
-        if response.status != 200 {
-            return Err(super::aws::status_error(response.status, &response.body));
-        }
-        String::from_utf8(response.body).map_err(|_| "the answer is not UTF-8".to_string())
+        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
+        let endpoint = self.ec2.as_mut().ok_or("no endpoint")?;
+        post_query(endpoint, &keys, (&region, "ec2"), (EC2_API_VERSION, action), params, sd, lookup).await
     }
+
+    /// One Query API action of the entry's service (rds), at the entry's `endpoint` or the
+    /// service's (`service` and `env_name` as for `call`), in API `version`.
+    pub async fn call_query(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, (service, env_name): (&str, &str), version: &str, action: &str, params: &[(String, String)]) -> Result<String, String> {
+        let region = self.region.clone().unwrap_or_default();
+        if self.service.is_none() {
+            let url = match &sd.endpoint {
+                Some(url) => url.clone(),
+                None => endpoint(service, env_name, &region, lookup)?,
+            };
+            let client = super::http_get::client_for(&url, &sd.tls, &sd.proxy)?;
+            self.service = Some((url, client));
+        }
+        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
+        let endpoint = self.service.as_mut().ok_or("no endpoint")?;
+        post_query(endpoint, &keys, (&region, service), (version, action), params, sd, lookup).await
+    }
+}
+
+/// One signed Query API action (`Action`, `Version`, then `params`): the `200` answer's text,
+/// or why there is none (with AWS' error code and message).
+async fn post_query(endpoint: &mut (Url, net::client::HttpClient), keys: &super::aws::sigv4::Keys, scope: (&str, &str), (version, action): (&str, &str), params: &[(String, String)], sd: &AwsSd, lookup: &Lookup<'_>) -> Result<String, String> {
+    let (url, client) = endpoint;
+    // As Prometheus: a request may take the whole refresh interval.
+    let timeout = Duration::from_millis(sd.refresh_ms as u64);
+    let mut form = vec![("Action".to_string(), action.to_string()), ("Version".to_string(), version.to_string())];
+    form.extend_from_slice(params);
+    let response = super::aws::post_form(Some(client), url, Some(keys), scope, &form, lookup.transport, timeout).await?;
+    if response.status != 200 {
+        return Err(super::aws::status_error(response.status, &response.body));
+    }
+    String::from_utf8(response.body).map_err(|_| "the answer is not UTF-8".to_string())
 }
 
 /// `service`'s endpoint for `region`: the environment's (`env_name`, else

@@ -2,8 +2,8 @@
 //! there with a `#[path]`) so that it reuses that module's private HTTP client sections and
 //! `ec2_sd_configs`' resolution: role `ec2` becomes an `Ec2Sd` (run by `ec2_sd`), the other
 //! roles an `AwsSd` with the same connection settings. As in Prometheus, every role accepts
-//! every key and ignores those that are not its own (`filters` outside ec2, `clusters`
-//! outside ecs); `port` 0 and an absent one mean the role's default, 80.
+//! every key and ignores those that are not its own (`filters` outside ec2 and rds,
+//! `clusters` outside ecs and rds); `port` 0 and an absent one mean the role's default, 80.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,9 +30,9 @@ pub(super) struct AwsSdSection {
     external_id: String,
     refresh_interval: Option<String>,
     port: Option<u16>,
-    /// ec2's (Prometheus also takes them for rds).
+    /// ec2's and rds'.
     filters: Option<Vec<FilterSection>>,
-    /// ecs' (Prometheus also takes them for elasticache, msk and rds).
+    /// ecs' and rds' (Prometheus also takes them for elasticache and msk).
     clusters: Option<Vec<String>>,
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
@@ -57,12 +57,14 @@ pub(super) enum Resolved {
 }
 
 /// Checks the `position`th entry; relative paths are under `base`.
-pub(super) fn resolve(s: AwsSdSection, base: &Path, position: usize) -> Result<Resolved, String> {
+pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Result<Resolved, String> {
     let role = match s.role.as_str() {
         "ec2" => None,
         "lightsail" => Some(AwsRole::Lightsail),
         "ecs" => Some(AwsRole::Ecs { clusters: s.clusters.clone().unwrap_or_default() }),
-        "elasticache" | "msk" | "rds" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, lightsail)", s.role)),
+        // Unchecked, as Prometheus passes rds' filters to RDS as they are.
+        "rds" => Some(AwsRole::Rds { clusters: s.clusters.clone().unwrap_or_default(), filters: s.filters.take().unwrap_or_default().into_iter().map(|f| (f.name, f.values)).collect() }),
+        "elasticache" | "msk" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, lightsail, rds)", s.role)),
         other => return Err(format!("unknown AWS SD role {other:?} (one of: {ROLES})")),
     };
     let filters = if role.is_none() { s.filters.unwrap_or_default() } else { Vec::new() };
@@ -136,7 +138,7 @@ mod tests {
         for (yaml, wanted) in [
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{region: eu-west-1}]}]", "aws_sd_configs[0]: unknown AWS SD role \"\""),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec3}]}]", "aws_sd_configs[0]: unknown AWS SD role \"ec3\" (one of: ec2, ecs, elasticache, lightsail, msk, rds)"),
-            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: rds}]}]", "aws_sd_configs[0]: AWS SD role \"rds\" is not supported by Metricstor"),
+            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: msk}]}]", "aws_sd_configs[0]: AWS SD role \"msk\" is not supported by Metricstor"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ecs, request_concurrency: 5}]}]", "unknown field `request_concurrency`"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: lightsail, endpoint: 'http://localhost:4566/?x=1'}]}]", "a query is not allowed"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec2, filters: [{name: 'tag:team', values: []}]}]}]", "EC2 SD configuration filter values cannot be empty"),
@@ -153,7 +155,8 @@ mod tests {
                     aws_sd_configs: [\
                     {role: ec2, region: eu-west-1, access_key: AKID, secret_key: s3cr3t, port: 9100, filters: [{name: 'tag:team', values: [a]}], clusters: [ignored]}, \
                     {role: lightsail, endpoint: 'http://127.0.0.1:4566', filters: [{name: ignored, values: [x]}]}, \
-                    {role: ecs, region: us-east-1, clusters: [prod, 'arn:aws:ecs:us-east-1:1:cluster/dev'], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}]}]";
+                    {role: ecs, region: us-east-1, clusters: [prod, 'arn:aws:ecs:us-east-1:1:cluster/dev'], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}, \
+                    {role: rds, clusters: [db], filters: [{name: engine, values: [postgres]}, {name: x, values: []}], port: 5432}]}]";
         let config = parse(yaml).expect("valid");
         let job = &config.jobs[0];
         assert_eq!(job.ec2_sd.len(), 2, "role ec2 runs as an ec2_sd entry");
@@ -163,7 +166,7 @@ mod tests {
         assert_ne!(job.ec2_sd[0].source, ec2.source, "sources stay apart");
         assert!(!format!("{:?} {:?}", ec2, job.aws_sd).contains("s3cr3t"));
 
-        assert_eq!(job.aws_sd.len(), 2);
+        assert_eq!(job.aws_sd.len(), 3);
         let lightsail = &job.aws_sd[0];
         assert_eq!(lightsail.role, AwsRole::Lightsail);
         assert_eq!((lightsail.port, lightsail.refresh_ms, lightsail.region.as_str(), lightsail.shown.as_str()), (80, 60_000, "", "http://127.0.0.1:4566"));
@@ -173,7 +176,10 @@ mod tests {
         assert_eq!((ecs.port, ecs.refresh_ms, ecs.region.as_str(), ecs.endpoint.is_none()), (80, 30_000, "us-east-1", true));
         assert_eq!((ecs.keys.profile.as_str(), ecs.keys.role_arn.as_str(), ecs.keys.external_id.as_str()), ("p", "arn:aws:iam::1:role/r", "x"));
         let sources: std::collections::HashSet<String> = crate::scrape::asked_sources(job).into_iter().collect();
-        assert_eq!(sources.len(), 4, "every entry has its own source: {sources:?}");
+        let rds = &job.aws_sd[2];
+        assert_eq!(rds.role, AwsRole::Rds { clusters: vec!["db".to_string()], filters: vec![("engine".to_string(), vec!["postgres".to_string()]), ("x".to_string(), vec![])] });
+        assert_eq!((rds.port, rds.refresh_ms), (5432, 60_000));
+        assert_eq!(sources.len(), 5, "every entry has its own source: {sources:?}");
     }
 
     #[test]
