@@ -4,7 +4,7 @@
 //! the engine asks for it, so decoding never runs on a shard's core.
 
 use tsdb::encoded::DecodeScratch;
-use tsdb::{EncodedSeries, Matcher, Querier, SeriesSamples};
+use tsdb::{EncodedSeries, Matcher, Querier, SampleStarts, SeriesSamples};
 
 use crate::shard::messages::Select;
 use crate::shard::{ShardRouter, SubmitError};
@@ -71,15 +71,24 @@ impl PrefetchedQuerier {
     /// `dedup` of a decoded series, its start times (`SeriesSamples::starts`) kept with the
     /// samples they belong to.
     fn dedup_series(&self, series: &mut SeriesSamples) {
-        let Some(starts) = series.starts.as_deref_mut().filter(|_| self.dedup_interval_ms > 0) else {
-            return self.dedup(&mut series.samples, &mut series.histograms);
-        };
-        let mut floats: Vec<(tsdb::Sample, i64)> = series.samples.drain(..).zip(starts.floats.drain(..)).collect();
+        match series.starts.as_deref_mut() {
+            Some(starts) => self.dedup_started(&mut series.samples, &mut series.histograms, starts),
+            None => self.dedup(&mut series.samples, &mut series.histograms),
+        }
+    }
+
+    /// `dedup` of samples and histograms with their start times (parallel to them), each
+    /// kept sample's start kept with it.
+    fn dedup_started(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>, starts: &mut SampleStarts) {
+        if self.dedup_interval_ms <= 0 {
+            return;
+        }
+        let mut floats: Vec<(tsdb::Sample, i64)> = samples.drain(..).zip(starts.floats.drain(..)).collect();
         tsdb::dedup::dedup_by_interval(&mut floats, self.dedup_interval_ms, |(s, _)| s.timestamp_ms);
-        (series.samples, starts.floats) = floats.into_iter().unzip();
-        let mut histograms: Vec<(tsdb::HistogramSample, i64)> = series.histograms.drain(..).zip(starts.histograms.drain(..)).collect();
-        tsdb::dedup::dedup_by_interval(&mut histograms, self.dedup_interval_ms, |(h, _)| h.timestamp_ms);
-        (series.histograms, starts.histograms) = histograms.into_iter().unzip();
+        (*samples, starts.floats) = floats.into_iter().unzip();
+        let mut started_histograms: Vec<(tsdb::HistogramSample, i64)> = histograms.drain(..).zip(starts.histograms.drain(..)).collect();
+        tsdb::dedup::dedup_by_interval(&mut started_histograms, self.dedup_interval_ms, |(h, _)| h.timestamp_ms);
+        (*histograms, starts.histograms) = started_histograms.into_iter().unzip();
     }
 }
 
@@ -96,17 +105,22 @@ impl Querier for PrefetchedQuerier {
         self.decode_covering(matchers, mint_ms, maxt_ms, true)
     }
 
-    /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_into`):
-    /// the select is never held decoded whole.
+    /// Decodes one series at a time into the same buffers (`EncodedSeries::decode_both_into`),
+    /// start times included: the select is never held decoded whole.
     fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut tsdb::SeriesVisitor<'_>) {
         let Some(series) = self.covering(matchers, mint_ms, maxt_ms, false) else {
             return;
         };
-        let (mut samples, mut histograms, mut scratch) = (Vec::new(), Vec::new(), DecodeScratch::default());
+        let (mut samples, mut histograms, mut starts, mut scratch) = (Vec::new(), Vec::new(), SampleStarts::default(), DecodeScratch::default());
         for s in series {
-            s.decode_both_into(mint_ms, maxt_ms, &mut samples, &mut histograms, &mut scratch);
-            self.dedup(&mut samples, &mut histograms);
-            if (!samples.is_empty() || !histograms.is_empty()) && visit(&s.labels, &samples, &histograms).is_break() {
+            let started = s.decode_both_into(mint_ms, maxt_ms, (&mut samples, &mut histograms), &mut starts, &mut scratch);
+            // As `select`: a series with start times keeps them through the deduplication.
+            if started {
+                self.dedup_started(&mut samples, &mut histograms, &mut starts);
+            } else {
+                self.dedup(&mut samples, &mut histograms);
+            }
+            if (!samples.is_empty() || !histograms.is_empty()) && visit(&s.labels, &samples, &histograms, started.then_some(&starts)).is_break() {
                 break;
             }
         }
@@ -138,6 +152,36 @@ mod tests {
         let last_in = |mint, maxt| querier.select_last(&x, mint, maxt)[0].samples.last().map(|s| s.timestamp_ms);
         assert_eq!((last_in(0, 50), last_in(0, 100)), (Some(40), Some(90)));
         assert_eq!(querier.select(&x, 0, 50)[0].samples.len(), 2);
+    }
+
+    /// A querier holding one series `x` of an XOR2 chunk at 1, 4, 11 and 12 ms (starts -1, -1,
+    /// 9, 10: restarted twice), deduplicating at `dedup_interval_ms`.
+    fn started(dedup_interval_ms: i64) -> (Vec<tsdb::Matcher>, PrefetchedQuerier) {
+        let mut chunk = tsdb::chunk::Xor2Appender::default();
+        for (start, t, value) in [(-1, 1, 1.0), (-1, 4, 2.0), (9, 11, 0.5), (10, 12, 1.5)] {
+            chunk.append(start, t, value);
+        }
+        let encoded = tsdb::EncodedChunk { min_time_ms: 1, max_time_ms: 12, encoding: tsdb::chunk::ChunkEncoding::Xor2, bytes: chunk.bytes().to_vec().into() };
+        let series = EncodedSeries { labels: Labels::from_pairs([("__name__", "x")]), parts: vec![EncodedPart { chunks: vec![encoded], ..Default::default() }] };
+        let x = vec![tsdb::Matcher::new(MatchOp::Equal, "__name__", "x").expect("matcher")];
+        (x.clone(), PrefetchedQuerier { entries: vec![(Select::all(x, 0, 100), vec![series])], dedup_interval_ms })
+    }
+
+    #[test]
+    fn select_each_hands_each_series_start_times_as_select_gives_them() {
+        for dedup_interval_ms in [0, 5] {
+            let (x, querier) = started(dedup_interval_ms);
+            let mut handed = Vec::new();
+            querier.select_each(&x, 0, 100, &mut |_, samples, _, starts| {
+                handed.push((samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), starts.map(|s| s.floats.clone())));
+                std::ops::ControlFlow::Continue(())
+            });
+            let selected: Vec<_> = querier.select(&x, 0, 100).into_iter().map(|s| (s.samples.iter().map(|p| p.timestamp_ms).collect::<Vec<_>>(), s.starts.map(|st| st.floats))).collect();
+            assert_eq!(handed, selected, "dedup interval {dedup_interval_ms}");
+            // At 5 ms, (0, 5] keeps 4 and (10, 15] keeps 12, each with its own start.
+            let expected = if dedup_interval_ms == 0 { (vec![1, 4, 11, 12], vec![-1, -1, 9, 10]) } else { (vec![4, 12], vec![-1, 10]) };
+            assert_eq!(handed, vec![(expected.0, Some(expected.1))]);
+        }
     }
 
     #[test]

@@ -86,6 +86,16 @@ fn value_at(server: &Server, query: &str, at_ms: i64) -> Option<String> {
     body["data"]["result"].as_array().expect("result").first().map(|s| s["value"][1].as_str().expect("value").to_string())
 }
 
+/// The values of `query`'s single series in a range query from `start_ms` to `end_ms` every
+/// 15 s, as the API writes them.
+fn range_values(server: &Server, query: &str, start_ms: i64, end_ms: i64) -> Vec<String> {
+    let url = server.url(&format!("/api/v1/query_range?query={}&start={}&end={}&step=15", percent_encode(query), start_ms as f64 / 1000.0, end_ms as f64 / 1000.0));
+    let (status, body) = get_json(&url);
+    assert_eq!(status, 200, "{body}");
+    let series = body["data"]["result"].as_array().expect("result");
+    series.first().map_or_else(Vec::new, |s| s["values"].as_array().expect("values").iter().map(|v| v[1].as_str().expect("value").to_string()).collect())
+}
+
 #[test]
 fn remote_write_2_start_timestamps_become_one_zero_sample_per_counter_start() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -134,6 +144,9 @@ fn start_times_stored_with_samples_drive_promql() {
         assert_eq!(exported(server, "rw_counter"), samples.iter().map(|&(t, v, _)| (t, v)).collect::<Vec<_>>(), "no zero samples");
         // The counter rose from 30 to 35, yet its start moved past the sample before: a reset.
         assert_eq!(value_at(server, "resets(rw_counter[1m])", t0 + 45_000).as_deref(), Some("1"));
+        // An aggregation in a range query reads the series one at a time (series-major), the
+        // start times with them.
+        assert_eq!(range_values(server, "sum(resets(rw_counter[1m]))", t0 + 45_000, t0 + 60_000), ["1", "1"]);
         assert_eq!(value_at(server, "start_timestamp(rw_counter)", t0 + 20_000), Some(seconds(first_start)));
         assert_eq!(value_at(server, "start_timestamp(rw_counter)", t0 + 45_000), Some(seconds(restart)));
         assert_eq!(value_at(server, "start_timestamp(rw_histogram)", t0), Some(seconds(t0 - 30_000)));
@@ -149,6 +162,7 @@ fn start_times_stored_with_samples_drive_promql() {
     let off = storing_server(dir.path(), false);
     write_v2(&off, &body, "4");
     assert_eq!(value_at(&off, "resets(rw_counter[1m])", t0 + 45_000).as_deref(), Some("0"));
+    assert_eq!(range_values(&off, "sum(resets(rw_counter[1m]))", t0 + 45_000, t0 + 60_000), ["0", "0"]);
     assert_eq!(value_at(&off, "start_timestamp(rw_counter)", t0 + 45_000), None);
     assert!(off.stop(), "clean stop");
 }

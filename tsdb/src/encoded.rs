@@ -12,7 +12,7 @@
 //! timestamp holds a float or a histogram, never both, and across sources the earlier one
 //! wins whichever kind it holds. Start times (Prometheus' `st-storage`) travel in the XOR2
 //! and float histogram ST chunks and beside the decoded samples (`EncodedPart::sample_starts`);
-//! `EncodedSeries::decode` answers them, the `decode_into` paths do not.
+//! `EncodedSeries::decode` and `decode_both_into` answer them, `decode_into` does not.
 
 use std::sync::Arc;
 
@@ -193,9 +193,20 @@ impl EncodedPart {
     /// Appends the samples of the chunks in `[mint_ms, maxt_ms]` that no deleted interval
     /// hides, chunk after chunk; `Err` names the first malformed chunk.
     fn decode_chunks_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>) -> Result<(), MalformedChunk> {
+        self.decode_float_chunks_into(mint_ms, maxt_ms, out, None)
+    }
+
+    /// `decode_chunks_into`, with each sample's start time appended to `starts` (parallel to
+    /// `out`) when given.
+    fn decode_float_chunks_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, mut starts: Option<&mut Vec<i64>>) -> Result<(), MalformedChunk> {
         let deleted = |t: i64| self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi);
         for c in self.chunks.iter().filter(|c| !c.encoding.holds_histograms() && c.max_time_ms >= mint_ms && c.min_time_ms <= maxt_ms) {
-            if !decode_chunk_kept(c.encoding, &c.bytes, out, &mut Vec::new(), |t| t >= mint_ms && t <= maxt_ms && !deleted(t)) {
+            let keep = |t: i64| t >= mint_ms && t <= maxt_ms && !deleted(t);
+            let decoded = match starts.as_deref_mut() {
+                Some(starts) => decode_chunk_kept_with_starts(c.encoding, &c.bytes, (out, starts), (&mut Vec::new(), &mut Vec::new()), keep),
+                None => decode_chunk_kept(c.encoding, &c.bytes, out, &mut Vec::new(), keep),
+            };
+            if !decoded {
                 return Err(MalformedChunk { min_time_ms: c.min_time_ms, max_time_ms: c.max_time_ms });
             }
         }
@@ -283,6 +294,10 @@ pub struct DecodeScratch {
     chunks: Vec<Sample>,
     part: Vec<Sample>,
     merged: Vec<Sample>,
+    /// For a series with start times (`decode_both_into`): the chunks' starts, then each
+    /// list's samples paired with their starts.
+    chunk_starts: Vec<i64>,
+    started: [Vec<(Sample, i64)>; 4],
 }
 
 impl EncodedSeries {
@@ -303,18 +318,92 @@ impl EncodedSeries {
         }
     }
 
-    /// `decode_into` with the native histograms too, into `histograms` (emptied first): a
-    /// series without any takes `decode_into`'s path and allocates nothing for them.
-    pub fn decode_both_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, histograms: &mut Vec<HistogramSample>, scratch: &mut DecodeScratch) {
+    /// `decode_into` with the native histograms and the start times too: `histograms` and
+    /// `starts` (both emptied first) get what `decode` answers; true when that has start
+    /// times (`SeriesSamples::starts` is `Some`), false with `starts` left empty. A series
+    /// without histograms or start times takes `decode_into`'s path, and one with start times
+    /// but no histograms a path of its own in the same reused buffers.
+    pub fn decode_both_into(
+        &self,
+        mint_ms: i64,
+        maxt_ms: i64,
+        (out, histograms): (&mut Vec<Sample>, &mut Vec<HistogramSample>),
+        starts: &mut SampleStarts,
+        scratch: &mut DecodeScratch,
+    ) -> bool {
         histograms.clear();
-        if !self.has_histograms() {
-            return self.decode_into(mint_ms, maxt_ms, out, scratch);
+        starts.floats.clear();
+        starts.histograms.clear();
+        let started = self.parts.iter().any(EncodedPart::has_start_times);
+        let has_histograms = self.has_histograms();
+        if !started && !has_histograms {
+            self.decode_into(mint_ms, maxt_ms, out, scratch);
+            return false;
         }
         out.clear();
-        if let Some(decoded) = self.decode(mint_ms, maxt_ms) {
-            out.extend_from_slice(&decoded.samples);
-            histograms.extend(decoded.histograms);
+        if !has_histograms && self.decode_started_ordered_into(mint_ms, maxt_ms, out, &mut starts.floats, scratch) {
+            // As `SampleStarts::answer`: starts all 0 are no start times.
+            if starts.floats.iter().any(|&s| s != 0) {
+                return true;
+            }
+            starts.floats.clear();
+            return false;
         }
+        // A malformed chunk, a list out of time order or histograms: `decode` decides.
+        out.clear();
+        starts.floats.clear();
+        let Some(decoded) = self.decode(mint_ms, maxt_ms) else { return false };
+        out.extend_from_slice(&decoded.samples);
+        histograms.extend(decoded.histograms);
+        let Some(decoded_starts) = decoded.starts else { return false };
+        starts.floats.extend_from_slice(&decoded_starts.floats);
+        starts.histograms.extend_from_slice(&decoded_starts.histograms);
+        true
+    }
+
+    /// `decode_ordered_into` for a series with start times and no histograms: the floats into
+    /// `out` and their starts, parallel, into `starts` (overrides start at 0, as in
+    /// `EncodedPart::decode_with_starts`). False, with both in any state, when a chunk is
+    /// malformed or a list is not strictly ordered.
+    fn decode_started_ordered_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, starts: &mut Vec<i64>, scratch: &mut DecodeScratch) -> bool {
+        // The usual series (one source, chunks alone): nothing to merge.
+        if let [part] = self.parts.as_slice() {
+            if part.samples.is_empty() && part.overrides.is_empty() {
+                return part.decode_float_chunks_into(mint_ms, maxt_ms, out, Some(starts)).is_ok() && strictly_ordered(out);
+            }
+        }
+        let [chunks, part_list, merged, series] = &mut scratch.started;
+        series.clear();
+        for part in &self.parts {
+            scratch.chunks.clear();
+            scratch.chunk_starts.clear();
+            if part.decode_float_chunks_into(mint_ms, maxt_ms, &mut scratch.chunks, Some(&mut scratch.chunk_starts)).is_err() || !strictly_ordered(&scratch.chunks) {
+                return false;
+            }
+            let (Some(loose), Some(overrides)) = (ordered_range(&part.samples, mint_ms, maxt_ms), ordered_range(&part.overrides, mint_ms, maxt_ms)) else {
+                return false;
+            };
+            debug_assert_eq!(scratch.chunks.len(), scratch.chunk_starts.len(), "a chunk's start times are parallel to its samples");
+            chunks.clear();
+            chunks.extend(scratch.chunks.iter().copied().zip(scratch.chunk_starts.iter().copied()));
+            let start_at = |i: usize| part.sample_starts.get(i).copied().unwrap_or(0);
+            merged.clear();
+            merged.extend(loose.clone().map(|i| (part.samples[i], start_at(i))));
+            // Within a part: overrides, then chunks, then decoded samples (`decode_with_starts`).
+            merge_ordered_by(chunks, merged, part_list, |p| p.0.timestamp_ms);
+            if !overrides.is_empty() {
+                chunks.clear();
+                chunks.extend(part.overrides[overrides].iter().map(|&s| (s, 0)));
+                merge_ordered_by(chunks, part_list, merged, |p| p.0.timestamp_ms);
+                std::mem::swap(part_list, merged);
+            }
+            // Across parts: the earlier part wins.
+            merge_ordered_by(series, part_list, merged, |p| p.0.timestamp_ms);
+            std::mem::swap(series, merged);
+        }
+        out.extend(series.iter().map(|p| p.0));
+        starts.extend(series.iter().map(|p| p.1));
+        true
     }
 
     /// `decode` by linear merges, for parts whose lists are each strictly time-ordered (then
@@ -355,26 +444,37 @@ fn strictly_ordered(samples: &[Sample]) -> bool {
 /// The samples of a strictly time-ordered list in `[mint_ms, maxt_ms]`; `None` when the list
 /// is not strictly ordered.
 fn ordered_in_range(samples: &[Sample], mint_ms: i64, maxt_ms: i64) -> Option<&[Sample]> {
+    ordered_range(samples, mint_ms, maxt_ms).map(|range| &samples[range])
+}
+
+/// Where `ordered_in_range`'s samples lie in `samples`.
+fn ordered_range(samples: &[Sample], mint_ms: i64, maxt_ms: i64) -> Option<std::ops::Range<usize>> {
     if !strictly_ordered(samples) {
         return None;
     }
     let from = samples.partition_point(|s| s.timestamp_ms < mint_ms);
     let to = samples.partition_point(|s| s.timestamp_ms <= maxt_ms);
-    Some(&samples[from..to.max(from)])
+    Some(from..to.max(from))
 }
 
 /// Merges two strictly time-ordered lists into `out` (emptied first), `first`'s sample kept
 /// where both hold a timestamp.
 fn merge_ordered(first: &[Sample], second: &[Sample], out: &mut Vec<Sample>) {
+    merge_ordered_by(first, second, out, |s| s.timestamp_ms);
+}
+
+/// `merge_ordered` of lists of anything with a timestamp (`time_ms`).
+fn merge_ordered_by<T: Copy>(first: &[T], second: &[T], out: &mut Vec<T>, time_ms: impl Fn(&T) -> i64) {
     out.clear();
     out.reserve(first.len() + second.len());
     let (mut i, mut j) = (0, 0);
     while i < first.len() && j < second.len() {
         let (a, b) = (first[i], second[j]);
-        if a.timestamp_ms <= b.timestamp_ms {
+        let (a_ms, b_ms) = (time_ms(&a), time_ms(&b));
+        if a_ms <= b_ms {
             out.push(a);
             i += 1;
-            if a.timestamp_ms == b.timestamp_ms {
+            if a_ms == b_ms {
                 j += 1;
             }
         } else {
@@ -469,6 +569,29 @@ mod tests {
         assert_eq!(series.decode(5, 100).map(|s| s.samples), Some(out));
     }
 
+    #[test]
+    fn time_ordered_parts_with_start_times_are_merged_without_the_general_path() {
+        let mut a = crate::chunk::Xor2Appender::default();
+        for (start, t) in [(1, 10), (1, 20), (25, 30)] {
+            a.append(start, t, t as f64);
+        }
+        let head = EncodedPart {
+            chunks: vec![EncodedChunk { min_time_ms: 10, max_time_ms: 30, encoding: ChunkEncoding::Xor2, bytes: a.bytes().to_vec().into() }],
+            samples: samples(&[(40, 4.0)]),
+            sample_starts: vec![35],
+            overrides: samples(&[(20, 22.0)]),
+            ..EncodedPart::default()
+        };
+        let block = EncodedPart { chunks: vec![chunk(&[(0, 0.0), (10, 9.0)])], ..Default::default() };
+        let series = EncodedSeries { labels: Labels::from_pairs([("__name__", "m")]), parts: vec![head, block] };
+        let (mut out, mut starts, mut scratch) = (Vec::new(), Vec::new(), DecodeScratch::default());
+        assert!(series.decode_started_ordered_into(0, 100, &mut out, &mut starts, &mut scratch));
+        assert_eq!(out, samples(&[(0, 0.0), (10, 10.0), (20, 22.0), (30, 30.0), (40, 4.0)]));
+        assert_eq!(starts, vec![0, 1, 0, 25, 35]);
+        let decoded = series.decode(0, 100).expect("samples in range");
+        assert_eq!((decoded.samples, decoded.starts.map(|s| s.floats)), (out, Some(starts)));
+    }
+
     proptest! {
         /// The header-only count never exceeds what decoding finds, for any range.
         #[test]
@@ -544,6 +667,83 @@ mod tests {
                 let expected = series.decode(mint, mint + len).map(|s| s.samples).unwrap_or_default();
                 series.decode_into(mint, mint + len, &mut out, &mut scratch);
                 prop_assert_eq!(bits(&out), bits(&expected));
+            }
+        }
+
+        /// `decode_both_into` gives exactly `decode`'s samples and start times, series after
+        /// series in the same buffers: XOR2 chunks beside plain XOR ones, loose samples with
+        /// and without their starts, overrides (start 0), parts overlapping in time, deleted
+        /// intervals, lists out of order, malformed chunks, starts all 0 (none).
+        #[test]
+        fn decode_both_into_gives_what_decode_gives_with_start_times(
+            parts in proptest::collection::vec((
+                proptest::collection::btree_map(0i64..400, 0u8..4, 0..150),
+                proptest::collection::vec((0i64..400, 0u8..4), 0..8),
+                proptest::collection::vec((0i64..400, 0u8..4), 0..4),
+                proptest::collection::vec((0i64..400, 0i64..30), 0..2),
+                (any::<bool>(), any::<bool>(), 0u8..3),
+            ), 1..4),
+            ranges in proptest::collection::vec((0i64..400, 0i64..400), 1..4),
+        ) {
+            // Start kinds: 0 none, else `t - kind` (restarted just before the sample).
+            let start = |t: i64, kind: u8| if kind == 0 { 0 } else { t - i64::from(kind) };
+            let series = EncodedSeries {
+                labels: Labels::from_pairs([("__name__", "m")]),
+                parts: parts
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (times, loose, overrides, deleted, (sorted, broken, chunk_kind)))| {
+                        let points: Vec<(i64, u8)> = times.iter().map(|(&t, &k)| (t, k)).collect();
+                        let mut chunks: Vec<EncodedChunk> = points
+                            .chunks(50)
+                            .map(|run| match chunk_kind {
+                                // Plain XOR: starts 0.
+                                0 => chunk(&run.iter().map(|&(t, _)| (t, t as f64)).collect::<Vec<_>>()),
+                                _ => {
+                                    let mut a = crate::chunk::Xor2Appender::default();
+                                    for &(t, k) in run {
+                                        a.append(start(t, k), t, t as f64 + p as f64);
+                                    }
+                                    EncodedChunk { min_time_ms: run[0].0, max_time_ms: run[run.len() - 1].0, encoding: ChunkEncoding::Xor2, bytes: a.bytes().to_vec().into() }
+                                }
+                            })
+                            .collect();
+                        if *broken {
+                            if let Some(c) = chunks.last_mut() {
+                                c.bytes = c.bytes[..4].to_vec().into();
+                            }
+                        }
+                        let list = |pairs: &Vec<(i64, u8)>| {
+                            let mut l: Vec<(i64, u8)> = pairs.clone();
+                            if *sorted {
+                                l.sort_by_key(|&(t, _)| t);
+                                l.dedup_by_key(|&mut (t, _)| t);
+                            }
+                            l
+                        };
+                        let (loose, overrides) = (list(loose), list(overrides));
+                        EncodedPart {
+                            chunks,
+                            samples: loose.iter().map(|&(t, _)| Sample { timestamp_ms: t, value: -(t as f64) }).collect(),
+                            // The loose samples' starts, or none (every start 0) in every other part.
+                            sample_starts: if p % 2 == 0 { loose.iter().map(|&(t, k)| start(t, k)).collect() } else { Vec::new() },
+                            overrides: overrides.iter().map(|&(t, _)| Sample { timestamp_ms: t, value: 0.5 }).collect(),
+                            deleted: deleted.iter().map(|&(lo, n)| (lo, lo + n)).collect(),
+                            ..EncodedPart::default()
+                        }
+                    })
+                    .collect(),
+            };
+            let bits = |list: &[Sample]| list.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect::<Vec<_>>();
+            let (mut out, mut histograms, mut starts, mut scratch) = (Vec::new(), Vec::new(), SampleStarts::default(), DecodeScratch::default());
+            for (mint, len) in ranges {
+                let expected = series.decode(mint, mint + len);
+                let started = series.decode_both_into(mint, mint + len, (&mut out, &mut histograms), &mut starts, &mut scratch);
+                prop_assert_eq!(bits(&out), bits(&expected.as_ref().map(|s| s.samples.clone()).unwrap_or_default()));
+                prop_assert!(histograms.is_empty());
+                let expected_starts = expected.and_then(|s| s.starts).map(|s| *s);
+                prop_assert_eq!(started, expected_starts.is_some());
+                prop_assert_eq!(starts.clone(), expected_starts.unwrap_or_default());
             }
         }
     }

@@ -32,9 +32,11 @@ pub use model::{
     SampleStarts, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
 };
 
-/// What `Querier::select_each` hands each series to: its labels, float samples and native
-/// histograms (valid during the call); `Break` stops the walk.
-pub type SeriesVisitor<'a> = dyn FnMut(&Labels, &[Sample], &[HistogramSample]) -> ControlFlow<()> + 'a;
+/// What `Querier::select_each` hands each series to: its labels, float samples, native
+/// histograms and their start times (`SeriesSamples::starts`: `None` where `select` gives
+/// none, else two lists parallel to the samples and histograms), all valid during the call;
+/// `Break` stops the walk.
+pub type SeriesVisitor<'a> = dyn FnMut(&Labels, &[Sample], &[HistogramSample], Option<&SampleStarts>) -> ControlFlow<()> + 'a;
 
 /// Read access to stored series, as PromQL evaluation needs it. Implementations return
 /// every series whose labels satisfy all matchers, with its samples in `[mint_ms, maxt_ms]`
@@ -49,13 +51,12 @@ pub trait Querier {
         self.select(matchers, mint_ms, maxt_ms)
     }
 
-    /// `select`'s series handed to `visit` one at a time, in the same order, until it breaks:
-    /// a caller that reads each series once need not hold them all decoded. The slice is
-    /// valid only during the call. Start times (`SeriesSamples::starts`) are not handed
-    /// over: an evaluation that reads them uses `select` instead.
+    /// `select`'s series handed to `visit` one at a time, in the same order and with the same
+    /// start times, until it breaks: a caller that reads each series once need not hold them
+    /// all decoded. The slices are valid only during the call.
     fn select_each(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, visit: &mut SeriesVisitor<'_>) {
         for series in self.select(matchers, mint_ms, maxt_ms) {
-            if visit(&series.labels, &series.samples, &series.histograms).is_break() {
+            if visit(&series.labels, &series.samples, &series.histograms, series.starts.as_deref()).is_break() {
                 break;
             }
         }

@@ -227,7 +227,7 @@ pub(super) fn advance(samples: &[Sample], cursor: &mut usize, bound: i64) -> usi
 /// may read one series at a time (`series_major::streamable`) are left for it: it fetches
 /// them whole only where it declines the aggregation (`fetch_remaining`).
 pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, cancel: Option<&'q std::sync::atomic::AtomicBool>) -> Result<Evaluator<'q>, Error> {
-    let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr, q.options.use_start_timestamps) } else { Default::default() };
+    let streamable = if q.options.series_major && !q.instant { super::series_major::streamable(&q.expr) } else { Default::default() };
     let last_only = q.last_sample_selects();
     let stats_selects = super::stats_decoding::stats_selectors(&q.expr);
     let mut selects = HashMap::new();
@@ -308,15 +308,15 @@ impl Evaluator<'_> {
             return Ok(true);
         };
         if let Some(fetched) = select.fetched.get() {
-            let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples, &s.histograms).is_continue());
+            let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples, &s.histograms, s.starts.as_deref()).is_continue());
             return Ok(finished);
         }
         let room = self.options.max_samples.saturating_sub(self.loaded.get());
         let (mut counted, mut too_many, mut broke_off) = (0usize, false, false);
-        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples, histograms| {
+        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples, histograms, starts| {
             counted += samples.len() + histograms.len();
             too_many = counted > room;
-            broke_off = too_many || visit(labels, samples, histograms).is_break();
+            broke_off = too_many || visit(labels, samples, histograms, starts).is_break();
             if broke_off {
                 ControlFlow::Break(())
             } else {

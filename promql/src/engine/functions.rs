@@ -695,22 +695,15 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
             if window.is_empty() {
                 continue;
             }
-            let value = match (float_starts, kind) {
-                // `anchored`/`smoothed` rates interpolate at the edges and read no start times.
-                (Some(starts), RangeKind::Rate | RangeKind::Increase) if !extended => {
-                    let (value, overlap) = start_times::rate(window, starts, start, end, matches!(kind, RangeKind::Rate));
+            let value = match float_starts.and_then(|starts| start_times::window_value(kind, window, starts, (start, end), extended)) {
+                Some((value, overlap)) => {
                     if overlap {
                         ev.annotate(Annotation::StartTimeOverlap { metric: metric_name(&s.labels) }, report_pos);
                     }
                     value
                 }
-                (Some(starts), RangeKind::Irate) => start_times::irate(window, starts),
-                (Some(starts), RangeKind::Resets) => {
-                    let from = if extended { anchored_start(window, start) } else { Some(0) };
-                    from.map(|f| start_times::resets(&window[f..], &starts[f..]))
-                }
-                _ if extended => compute_extended(window),
-                _ => compute(window),
+                None if extended => compute_extended(window),
+                None => compute(window),
             };
             if let Some(v) = value {
                 if let Some(flags) = &mut non_counters {

@@ -12,8 +12,9 @@
 //! groups in order of first appearance, as the step-major path does. Step-major evaluation
 //! then takes each step's vector from here instead of computing it.
 //!
-//! The series arrive one at a time (`Evaluator::stream`, `Querier::select_each`), decoded
-//! into buffers reused from one series to the next, so the aggregation's select is never held
+//! The series arrive one at a time (`Evaluator::stream`, `Querier::select_each`), decoded with
+//! their start times into buffers reused from one series to the next (the counter functions
+//! read the starts as the step-major path does), so the aggregation's select is never held
 //! decoded whole; where the aggregation is declined midway (a name collision, too many
 //! groups), the select is fetched whole for the step-major path.
 
@@ -28,7 +29,7 @@ use super::annotations::Annotation;
 use super::functions::{looks_like_non_counter, range_value, range_window, unparen, RangeArgs, RangeKind};
 use super::histogram_eval::metric_name;
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
-use super::{at_ms, selector_key, Error, SelectKey};
+use super::{at_ms, selector_key, start_times, Error, SelectKey};
 use crate::ast::{Aggregate, AggregateOp, Expr, Pos, VectorSelector};
 
 /// Group × step accumulators one aggregation may hold (beyond it, e.g. `sum by (pod)` over
@@ -113,10 +114,8 @@ fn is_plain_range_function(name: &str) -> bool {
         || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
 }
 
-/// The source of `a` when `a` has the shape evaluated here. With start times in use, a range
-/// function that reads them is left to the step-major path: the series arrive here without
-/// their start times (`Querier::select_each`).
-fn eligible_source(a: &Aggregate, use_start_timestamps: bool) -> Option<Source<'_>> {
+/// The source of `a` when `a` has the shape evaluated here.
+fn eligible_source(a: &Aggregate) -> Option<Source<'_>> {
     let supported = matches!(
         a.op,
         AggregateOp::Sum | AggregateOp::Avg | AggregateOp::Count | AggregateOp::Group | AggregateOp::Min | AggregateOp::Max | AggregateOp::Stdvar | AggregateOp::Stddev
@@ -124,40 +123,37 @@ fn eligible_source(a: &Aggregate, use_start_timestamps: bool) -> Option<Source<'
     if !supported || a.param.is_some() {
         return None;
     }
-    match Source::of(&a.expr)? {
-        Source::Range { kind, .. } if use_start_timestamps && super::start_times::reads_start_times(kind) => None,
-        source => Some(source),
-    }
+    Source::of(&a.expr)
 }
 
 /// The selects of a range query that `precompute` reads series by series (`Evaluator::stream`):
 /// those of the eligible aggregations outside subqueries. Each selector belongs to one
 /// aggregation, so nothing else reads them unless the aggregation is declined.
-pub(super) fn streamable(expr: &Expr, use_start_timestamps: bool) -> HashSet<SelectKey> {
+pub(super) fn streamable(expr: &Expr) -> HashSet<SelectKey> {
     let mut out = HashSet::new();
-    collect_streamable(expr, use_start_timestamps, &mut out);
+    collect_streamable(expr, &mut out);
     out
 }
 
-fn collect_streamable(expr: &Expr, starts: bool, out: &mut HashSet<SelectKey>) {
+fn collect_streamable(expr: &Expr, out: &mut HashSet<SelectKey>) {
     match expr {
-        Expr::Aggregate(a) => match eligible_source(a, starts) {
+        Expr::Aggregate(a) => match eligible_source(a) {
             Some(source) => {
                 out.insert(selector_key(source.selector()));
             }
             None => {
-                collect_streamable(&a.expr, starts, out);
+                collect_streamable(&a.expr, out);
                 if let Some(p) = &a.param {
-                    collect_streamable(p, starts, out);
+                    collect_streamable(p, out);
                 }
             }
         },
-        Expr::Paren(e) | Expr::Negate(e) => collect_streamable(e, starts, out),
+        Expr::Paren(e) | Expr::Negate(e) => collect_streamable(e, out),
         Expr::Binary(b) => {
-            collect_streamable(&b.lhs, starts, out);
-            collect_streamable(&b.rhs, starts, out);
+            collect_streamable(&b.lhs, out);
+            collect_streamable(&b.rhs, out);
         }
-        Expr::Call { args, .. } => args.iter().for_each(|arg| collect_streamable(arg, starts, out)),
+        Expr::Call { args, .. } => args.iter().for_each(|arg| collect_streamable(arg, out)),
         Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) | Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => {}
     }
 }
@@ -165,7 +161,7 @@ fn collect_streamable(expr: &Expr, starts: bool, out: &mut HashSet<SelectKey>) {
 /// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
 /// groups for it, or two of its series collide without their names).
 fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
-    let Some(source) = eligible_source(a, ev.options.use_start_timestamps) else {
+    let Some(source) = eligible_source(a) else {
         return Ok(None);
     };
     if ev.step_ms <= 0 {
@@ -184,9 +180,19 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     let mut acc = Accumulators::new(a.op);
     let mut stripped_seen: HashSet<u64> = HashSet::new();
     let mut filtered: Vec<Sample> = Vec::new();
+    // Start times, where the range function reads them (`start_times`), as the step-major
+    // path reads them.
+    let read_starts = match &source {
+        Source::Range { kind, .. } => ev.options.use_start_timestamps && start_times::reads_start_times(*kind),
+        Source::Instant(_) => false,
+    };
+    let mut filtered_starts: Vec<i64> = Vec::new();
+    // Start time overlaps found (metric, occurrences): annotated once the aggregation is
+    // finished here, as a declined one is evaluated again step by step, which finds them again.
+    let mut overlaps: Vec<(String, usize)> = Vec::new();
     let mut cancelled = None;
     let mut index = 0usize;
-    let finished = ev.stream(source.selector(), &mut |labels, samples, histograms| {
+    let finished = ev.stream(source.selector(), &mut |labels, samples, histograms, starts| {
         // Histograms are aggregated step by step (the step-major path takes over).
         if !histograms.is_empty() {
             return ControlFlow::Break(());
@@ -217,8 +223,10 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
         acc.grow(slots);
         let base = group * steps;
         let has_stale = holds_stale(samples);
+        let starts = if read_starts { start_times::parallel_starts(starts, samples, histograms) } else { None };
         let (mut from, mut to) = (0usize, 0usize);
         let mut produced = false;
+        let mut series_overlaps = 0usize;
         for k in 0..steps {
             let t = ev.start_ms + k as i64 * ev.step_ms;
             let value = match &source {
@@ -232,11 +240,21 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                     let (start, end) = range_window(call_arg, t);
                     let lo = advance(samples, &mut from, start);
                     let hi = advance(samples, &mut to, end);
-                    let window = without_stale(&samples[lo.min(hi)..hi], has_stale, &mut filtered);
+                    let in_range = lo.min(hi)..hi;
+                    let window = without_stale(&samples[in_range.clone()], has_stale, &mut filtered);
+                    let window_starts = starts.map(|st| start_times::starts_without_stale(&samples[in_range.clone()], &st.floats[in_range], has_stale, &mut filtered_starts));
                     if window.is_empty() {
                         None
                     } else {
-                        range_value(*kind, name, window, RangeArgs { start, end, t, param: 0.0, factors: (0.0, 0.0) })
+                        match window_starts.and_then(|st| start_times::window_value(*kind, window, st, (start, end), false)) {
+                            Some((value, overlap)) => {
+                                if overlap {
+                                    series_overlaps += 1;
+                                }
+                                value
+                            }
+                            None => range_value(*kind, name, window, RangeArgs { start, end, t, param: 0.0, factors: (0.0, 0.0) }),
+                        }
                     }
                 }
             };
@@ -244,6 +262,9 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                 produced = true;
                 acc.add(base + k, i, v);
             }
+        }
+        if series_overlaps > 0 {
+            overlaps.push((metric_name(labels), series_overlaps));
         }
         if let Source::Range { kind: RangeKind::Rate | RangeKind::Increase, arg_pos, .. } = &source {
             if produced && looks_like_non_counter(labels) {
@@ -257,6 +278,13 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     }
     if !finished {
         return Ok(None);
+    }
+    if let Source::Range { arg_pos, .. } = &source {
+        for (metric, occurrences) in overlaps {
+            for _ in 0..occurrences {
+                ev.annotate(Annotation::StartTimeOverlap { metric: metric.clone() }, *arg_pos);
+            }
+        }
     }
     let mut out = Vec::with_capacity(steps);
     let mut present: Vec<(usize, usize)> = Vec::new();
@@ -337,6 +365,9 @@ impl Accumulators {
         }
     }
 }
+
+#[cfg(test)]
+mod start_time_tests;
 
 #[cfg(test)]
 mod tests {
@@ -469,7 +500,7 @@ mod tests {
         ) {
             for s in self.data.select(matchers, mint_ms, maxt_ms) {
                 self.one_at_a_time.set(self.one_at_a_time.get() + 1);
-                if visit(&s.labels, &s.samples, &s.histograms).is_break() {
+                if visit(&s.labels, &s.samples, &s.histograms, s.starts.as_deref()).is_break() {
                     break;
                 }
             }

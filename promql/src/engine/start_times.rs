@@ -7,7 +7,7 @@
 use tsdb::{HistogramSample, Sample, SampleStarts, SeriesSamples};
 
 use super::functions::RangeKind;
-use super::range_functions::extrapolation_factor;
+use super::range_functions::{anchored_start, extrapolation_factor};
 
 /// Whether range function `kind` reads start times (Prometheus collects them for these four).
 pub(super) fn reads_start_times(kind: RangeKind) -> bool {
@@ -17,8 +17,12 @@ pub(super) fn reads_start_times(kind: RangeKind) -> bool {
 /// The start times of `series`, when it has them and they match its two lists (a mismatch, which
 /// only broken input gives, is read as no start times at all).
 pub(super) fn series_starts(series: &SeriesSamples) -> Option<&SampleStarts> {
-    let starts = series.starts.as_deref()?;
-    (starts.floats.len() == series.samples.len() && starts.histograms.len() == series.histograms.len()).then_some(starts)
+    parallel_starts(series.starts.as_deref(), &series.samples, &series.histograms)
+}
+
+/// `starts` when its two lists are parallel to `samples` and `histograms` (see `series_starts`).
+pub(super) fn parallel_starts<'a>(starts: Option<&'a SampleStarts>, samples: &[Sample], histograms: &[HistogramSample]) -> Option<&'a SampleStarts> {
+    starts.filter(|st| st.floats.len() == samples.len() && st.histograms.len() == histograms.len())
 }
 
 /// The start time of `series`' float (or, `histogram`, histogram) sample at `sample_ms`; 0 when
@@ -107,6 +111,24 @@ pub(super) fn factor_from_start(first_start: i64, first_ms: i64, last_ms: i64, c
         factor /= range_ms as f64 / 1000.0;
     }
     factor
+}
+
+/// Range function `kind` over a float `window` (staleness markers taken out) whose samples carry
+/// `starts`, parallel to it, in the range (`range_start`, `range_end`]: the value, and whether a
+/// start overlaps earlier samples (to be annotated); `None` where start times do not change
+/// `kind`'s arithmetic (it is computed as without them). `extended`: an anchored or smoothed
+/// window, whose rates interpolate at the edges and read no start times, and whose `resets`
+/// count from the anchored start. Step-major and series-major evaluation both compute here.
+pub(super) fn window_value(kind: RangeKind, window: &[Sample], starts: &[i64], (range_start, range_end): (i64, i64), extended: bool) -> Option<(Option<f64>, bool)> {
+    match kind {
+        RangeKind::Rate | RangeKind::Increase if !extended => Some(rate(window, starts, range_start, range_end, matches!(kind, RangeKind::Rate))),
+        RangeKind::Irate => Some((irate(window, starts), false)),
+        RangeKind::Resets => {
+            let from = if extended { anchored_start(window, range_start) } else { Some(0) };
+            Some((from.map(|f| resets(&window[f..], &starts[f..])), false))
+        }
+        _ => None,
+    }
 }
 
 /// `rate` (`is_rate`) or `increase` of a float window whose samples carry `starts`: resets found by
