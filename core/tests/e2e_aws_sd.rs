@@ -1,9 +1,10 @@
 //! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (roles
-//! lightsail, ecs, ec2 and rds, static keys, `endpoint` on a mock AWS on loopback that
-//! answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's and RDS' Query
-//! API by `Action`), keeps by relabeling the targets that point at a mock exporter, scrapes
-//! it, shows the `__meta_lightsail_*`, `__meta_ecs_*`, `__meta_ec2_*` and `__meta_rds_*`
-//! labels in `/api/v1/targets` and the
+//! lightsail, ecs, ec2, rds and elasticache, static keys, `endpoint` on a mock AWS on
+//! loopback that answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's,
+//! RDS' and ElastiCache's Query API by `Action`), keeps by relabeling the targets that point
+//! at a mock exporter, scrapes it, shows the `__meta_lightsail_*`, `__meta_ecs_*`,
+//! `__meta_ec2_*`, `__meta_rds_*` and `__meta_elasticache_*` labels in `/api/v1/targets` and
+//! the
 //! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
 //! last good target.
 
@@ -95,7 +96,8 @@ const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
 
 /// The answers: a Lightsail instance on loopback and one elsewhere; an ECS cluster with a
 /// Fargate service task on loopback and one elsewhere; an EC2 instance on loopback; an RDS
-/// cluster with an instance on loopback.
+/// cluster with an instance on loopback; an ElastiCache serverless cache and a cache node on
+/// loopback (on their endpoints' own port: the exporter's).
 fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
     let ecs = |operation: &str| format!("AmazonEC2ContainerServiceV20141113.{operation}");
     let eni = |ip: &str, id: &str| json!([{"type": "ElasticNetworkInterface", "details": [{"name": "subnetId", "value": "subnet-1"}, {"name": "privateIPv4Address", "value": ip}, {"name": "networkInterfaceId", "value": id}]}]);
@@ -126,6 +128,18 @@ fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, Stri
         }
         c if c.starts_with("Action=DescribeDBInstances") => {
             return (200, "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>orders-1</DBInstanceIdentifier><DBInstanceClass>db.r6g.large</DBInstanceClass><Endpoint><Address>127.0.0.1</Address><Port>5432</Port></Endpoint><TagList><Tag><Key>team</Key><Value>payments</Value></Tag></TagList></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>".into());
+        }
+        c if c.starts_with("Action=DescribeServerlessCaches") => {
+            return (200, format!("<DescribeServerlessCachesResponse><DescribeServerlessCachesResult><ServerlessCaches><member><ARN>arn:aws:elasticache:eu-west-1:123456789012:serverlesscache:sessions</ARN><ServerlessCacheName>sessions</ServerlessCacheName><Engine>valkey</Engine><Endpoint><Address>127.0.0.1</Address><Port>{port}</Port></Endpoint></member></ServerlessCaches></DescribeServerlessCachesResult></DescribeServerlessCachesResponse>"));
+        }
+        c if c.starts_with("Action=DescribeCacheClusters") => {
+            // The credential test and the NotInReplicationGroups=true ask find nothing.
+            let cluster = format!("<CacheCluster><ARN>arn:aws:elasticache:eu-west-1:123456789012:cluster:rate-001</ARN><CacheClusterId>rate-001</CacheClusterId><Engine>redis</Engine><CacheNodes><CacheNode><CacheNodeId>0001</CacheNodeId><Endpoint><Address>127.0.0.1</Address><Port>{port}</Port></Endpoint></CacheNode></CacheNodes></CacheCluster>");
+            let clusters = if body.contains("ShowCacheClustersNotInReplicationGroups=false") { cluster.as_str() } else { "" };
+            return (200, format!("<DescribeCacheClustersResponse><DescribeCacheClustersResult><CacheClusters>{clusters}</CacheClusters></DescribeCacheClustersResult></DescribeCacheClustersResponse>"));
+        }
+        c if c.starts_with("Action=ListTagsForResource") => {
+            return (200, "<ListTagsForResourceResponse><ListTagsForResourceResult><TagList><Tag><Key>team</Key><Value>platform</Value></Tag></TagList></ListTagsForResourceResult></ListTagsForResourceResponse>".into());
         }
         "Action=DescribeAvailabilityZones" => {
             return (200, "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-1a</zoneName><zoneId>euw1-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".into());
@@ -164,7 +178,7 @@ fn assert_labels(labels: &serde_json::Value, expected: &[(&str, &str)]) {
 }
 
 #[test]
-fn aws_sd_finds_lightsail_ecs_ec2_and_rds_targets_and_keeps_them_when_aws_fails() {
+fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("aws_probe 1\n");
     let aws = MockAws::start(exporter.port);
@@ -179,9 +193,10 @@ fn aws_sd_finds_lightsail_ecs_ec2_and_rds_targets_and_keeps_them_when_aws_fails(
              \x20 - {{role: ecs, endpoint: 'http://{mock}', port: {port}, clusters: [prod], {keys}}}\n\
              \x20 - {{role: ec2, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
              \x20 - {{role: rds, endpoint: 'http://{mock}', port: {port}, filters: [{{name: engine, values: [aurora-postgresql]}}], {keys}}}\n\
+             \x20 - {{role: elasticache, endpoint: 'http://{mock}', {keys}}}\n\
              \x20 relabel_configs:\n\
              \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
-             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier], separator: '', target_label: found}}\n",
+             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier, __meta_elasticache_serverless_cache_name, __meta_elasticache_cache_cluster_cache_cluster_id], separator: '', target_label: found}}\n",
             mock = aws.address,
             port = exporter.port
         ),
@@ -193,14 +208,14 @@ fn aws_sd_finds_lightsail_ecs_ec2_and_rds_targets_and_keeps_them_when_aws_fails(
     let ec2_endpoint = format!("http://{}", aws.address);
     let server = Server::start_with_env(&config, &[("AWS_ENDPOINT_URL_EC2", &ec2_endpoint)]);
 
-    let found = poll_query(&server, "aws_probe", "the lightsail, ecs, ec2 and rds targets scraped", WAIT, |r| {
+    let found = poll_query(&server, "aws_probe", "the lightsail, ecs, ec2, rds and elasticache targets scraped", WAIT, |r| {
         let mut found: Vec<String> = r.iter().filter_map(|s| s["metric"]["found"].as_str().map(str::to_string)).collect();
         found.sort();
-        (found.len() == 4).then_some(found)
+        (found.len() == 6).then_some(found)
     });
-    assert_eq!(found, ["api", "ec2-web", "orders-1", "web-1"]);
+    assert_eq!(found, ["api", "ec2-web", "orders-1", "rate-001", "sessions", "web-1"]);
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 4 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 6 && a.iter().all(|t| t["health"] == "up")));
     let instance = exporter.address();
     assert_labels(
         &discovered(&targets, "web-1"),
@@ -262,9 +277,18 @@ fn aws_sd_finds_lightsail_ecs_ec2_and_rds_targets_and_keeps_them_when_aws_fails(
         ],
     );
 
+    assert_labels(
+        &discovered(&targets, "sessions"),
+        &[("__address__", &instance), ("__meta_elasticache_deployment_option", "serverless"), ("__meta_elasticache_serverless_cache_engine", "valkey"), ("__meta_elasticache_serverless_cache_tag_team", "platform")],
+    );
+    assert_labels(
+        &discovered(&targets, "rate-001"),
+        &[("__address__", &instance), ("__meta_elasticache_deployment_option", "node"), ("__meta_elasticache_cache_cluster_node_id", "0001"), ("__meta_elasticache_cache_cluster_engine", "redis"), ("__meta_elasticache_cache_cluster_tag_team", "platform")],
+    );
+
     // Each call signed for its service with the entry's key, for its region.
     let seen = aws.seen();
-    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2"), ("Action=DescribeDBInstances", "rds")] {
+    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2"), ("Action=DescribeDBInstances", "rds"), ("Action=DescribeServerlessCaches", "elasticache"), ("Action=ListTagsForResource", "elasticache")] {
         let request = seen.iter().find(|s| s.call == call).unwrap_or_else(|| panic!("{call} never asked: {seen:?}"));
         assert!(request.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDE2E/") && request.authorization.contains(&format!("/eu-west-1/{service}/aws4_request")), "{call}: {}", request.authorization);
     }

@@ -3,11 +3,14 @@
 //! Lightsail's `GetInstances` (`lightsail`) and `ecs` walks ECS' clusters, services and tasks
 //! with EC2 lookups for the tasks on container instances (`ecs`), both over AWS' JSON 1.1
 //! protocol (`aws::json_rpc`); `rds` lists RDS clusters and their instances over the Query
-//! API (`rds`). Region and keys are found as for ec2_sd; a failure keeps the
+//! API (`rds`), and `elasticache` its cache clusters' nodes and serverless caches
+//! (`elasticache`). Region and keys are found as for ec2_sd; a failure keeps the
 //! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
 pub mod ecs;
 pub mod ecs_targets;
+pub mod elasticache;
+pub mod elasticache_labels;
 pub mod lightsail;
 pub mod rds;
 pub mod rds_labels;
@@ -34,6 +37,8 @@ pub enum AwsRole {
     /// `clusters`: the DB cluster identifiers asked (empty: every cluster); `filters`: more
     /// `DescribeDBInstances` filters, each name with its values.
     Rds { clusters: Vec<String>, filters: Vec<(String, Vec<String>)> },
+    /// `clusters`: the serverless caches' and replication groups' ARNs asked (none: all).
+    Elasticache { clusters: Vec<String> },
 }
 
 impl AwsRole {
@@ -43,11 +48,12 @@ impl AwsRole {
             AwsRole::Lightsail => "lightsail",
             AwsRole::Ecs { .. } => "ecs",
             AwsRole::Rds { .. } => "rds",
+            AwsRole::Elasticache { .. } => "elasticache",
         }
     }
 }
 
-/// One `aws_sd_configs` entry of role `lightsail`, `ecs` or `rds`, checked.
+/// One `aws_sd_configs` entry of a role other than `ec2`, checked.
 pub struct AwsSd {
     /// This entry's source name among the asked groups: role, region or endpoint, position.
     pub source: String,
@@ -73,7 +79,7 @@ impl std::fmt::Debug for AwsSd {
     }
 }
 
-/// Starts asking every lightsail, ecs and rds entry of `config` on this executor (ec2 entries are
+/// Starts asking every lightsail, ecs, rds and elasticache entry of `config` on this executor (ec2 entries are
 /// asked by `ec2_sd`); the requests stop when `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     spawn_for_each(config, results, stopped, |job| &job.aws_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
@@ -85,6 +91,7 @@ async fn refresh_loop(job: &str, sd: &AwsSd, results: &AskedGroups, stopped: &as
         AwsRole::Lightsail => "aws_sd lightsail",
         AwsRole::Ecs { .. } => "aws_sd ecs",
         AwsRole::Rds { .. } => "aws_sd rds",
+        AwsRole::Elasticache { .. } => "aws_sd elasticache",
     };
     let entry = Refreshed { mechanism, job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
@@ -104,6 +111,7 @@ async fn ask_with(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>) -> Res
         AwsRole::Lightsail => lightsail::ask(session, sd, lookup).await,
         AwsRole::Ecs { clusters } => ecs::ask(session, sd, clusters, lookup).await,
         AwsRole::Rds { clusters, filters } => rds::ask(session, sd, (clusters, filters), lookup).await,
+        AwsRole::Elasticache { clusters } => elasticache::ask(session, sd, clusters, lookup).await,
     }
 }
 
@@ -115,7 +123,7 @@ pub struct Session {
     pub keys: Option<Found>,
     pub service: Option<(Url, net::client::HttpClient)>,
     pub ec2: Option<(Url, net::client::HttpClient)>,
-    /// Whether the keys were tested (ecs' empty DescribeClusters, rds' DescribeDBClusters).
+    /// Whether the keys were tested once (ecs, rds and elasticache do, as Prometheus).
     pub checked: bool,
 }
 
@@ -170,7 +178,7 @@ impl Session {
         post_query(endpoint, &keys, (&region, "ec2"), (EC2_API_VERSION, action), params, sd, lookup).await
     }
 
-    /// One Query API action of the entry's service (rds), at the entry's `endpoint` or the
+    /// One Query API action of the entry's service (rds, elasticache), at the entry's `endpoint` or the
     /// service's (`service` and `env_name` as for `call`), in API `version`.
     pub async fn call_query(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, (service, env_name): (&str, &str), version: &str, action: &str, params: &[(String, String)]) -> Result<String, String> {
         let region = self.region.clone().unwrap_or_default();

@@ -279,17 +279,22 @@ pub fn target(cluster: &Cluster, instance: &Instance, port: u16) -> TargetGroup 
 
 fn read_fields(node: Node, fields: &[(&str, &str, Kind)], labels: &mut BTreeMap<String, String>) {
     for &(label, element, kind) in fields {
-        let Some(text) = child_text(node, element) else { continue };
-        let value = match kind {
-            Kind::Text => text,
-            Kind::Enum if text.is_empty() => continue,
-            Kind::Enum => text,
-            Kind::Bool => text.trim().to_ascii_lowercase(),
-            Kind::Int => text.trim().to_string(),
-            Kind::Time => rfc3339_seconds(text.trim()),
-        };
-        labels.insert(label.to_string(), value);
+        if let Some(value) = child_text(node, element).and_then(|text| told(kind, text)) {
+            labels.insert(label.to_string(), value);
+        }
     }
+}
+
+/// An element's `text` as its label value, None when it is an empty enum (told as absent).
+pub fn told(kind: Kind, text: String) -> Option<String> {
+    Some(match kind {
+        Kind::Text => text,
+        Kind::Enum if text.is_empty() => return None,
+        Kind::Enum => text,
+        Kind::Bool => text.trim().to_ascii_lowercase(),
+        Kind::Int => text.trim().to_string(),
+        Kind::Time => rfc3339_seconds(text.trim()),
+    })
 }
 
 fn read_tags(node: Node, prefix: &str, labels: &mut BTreeMap<String, String>) {

@@ -3,7 +3,8 @@
 //! `ec2_sd_configs`' resolution: role `ec2` becomes an `Ec2Sd` (run by `ec2_sd`), the other
 //! roles an `AwsSd` with the same connection settings. As in Prometheus, every role accepts
 //! every key and ignores those that are not its own (`filters` outside ec2 and rds,
-//! `clusters` outside ecs and rds); `port` 0 and an absent one mean the role's default, 80.
+//! `clusters` outside ecs, rds and elasticache); `port` 0 and an absent one mean the
+//! role's default, 80.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub(super) struct AwsSdSection {
     port: Option<u16>,
     /// ec2's and rds'.
     filters: Option<Vec<FilterSection>>,
-    /// ecs' and rds' (Prometheus also takes them for elasticache and msk).
+    /// ecs', rds' and elasticache's (Prometheus also takes them for msk).
     clusters: Option<Vec<String>>,
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
@@ -64,7 +65,8 @@ pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Resu
         "ecs" => Some(AwsRole::Ecs { clusters: s.clusters.clone().unwrap_or_default() }),
         // Unchecked, as Prometheus passes rds' filters to RDS as they are.
         "rds" => Some(AwsRole::Rds { clusters: s.clusters.clone().unwrap_or_default(), filters: s.filters.take().unwrap_or_default().into_iter().map(|f| (f.name, f.values)).collect() }),
-        "elasticache" | "msk" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, lightsail, rds)", s.role)),
+        "elasticache" => Some(AwsRole::Elasticache { clusters: s.clusters.clone().unwrap_or_default() }),
+        "msk" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, elasticache, lightsail, rds)", s.role)),
         other => return Err(format!("unknown AWS SD role {other:?} (one of: {ROLES})")),
     };
     let filters = if role.is_none() { s.filters.unwrap_or_default() } else { Vec::new() };
@@ -156,7 +158,8 @@ mod tests {
                     {role: ec2, region: eu-west-1, access_key: AKID, secret_key: s3cr3t, port: 9100, filters: [{name: 'tag:team', values: [a]}], clusters: [ignored]}, \
                     {role: lightsail, endpoint: 'http://127.0.0.1:4566', filters: [{name: ignored, values: [x]}]}, \
                     {role: ecs, region: us-east-1, clusters: [prod, 'arn:aws:ecs:us-east-1:1:cluster/dev'], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}, \
-                    {role: rds, clusters: [db], filters: [{name: engine, values: [postgres]}, {name: x, values: []}], port: 5432}]}]";
+                    {role: rds, clusters: [db], filters: [{name: engine, values: [postgres]}, {name: x, values: []}], port: 5432}, \
+                    {role: elasticache, clusters: ['arn:aws:elasticache:us-east-1:1:serverlesscache:c']}]}]";
         let config = parse(yaml).expect("valid");
         let job = &config.jobs[0];
         assert_eq!(job.ec2_sd.len(), 2, "role ec2 runs as an ec2_sd entry");
@@ -166,7 +169,7 @@ mod tests {
         assert_ne!(job.ec2_sd[0].source, ec2.source, "sources stay apart");
         assert!(!format!("{:?} {:?}", ec2, job.aws_sd).contains("s3cr3t"));
 
-        assert_eq!(job.aws_sd.len(), 3);
+        assert_eq!(job.aws_sd.len(), 4);
         let lightsail = &job.aws_sd[0];
         assert_eq!(lightsail.role, AwsRole::Lightsail);
         assert_eq!((lightsail.port, lightsail.refresh_ms, lightsail.region.as_str(), lightsail.shown.as_str()), (80, 60_000, "", "http://127.0.0.1:4566"));
@@ -179,7 +182,8 @@ mod tests {
         let rds = &job.aws_sd[2];
         assert_eq!(rds.role, AwsRole::Rds { clusters: vec!["db".to_string()], filters: vec![("engine".to_string(), vec!["postgres".to_string()]), ("x".to_string(), vec![])] });
         assert_eq!((rds.port, rds.refresh_ms), (5432, 60_000));
-        assert_eq!(sources.len(), 5, "every entry has its own source: {sources:?}");
+        assert_eq!(job.aws_sd[3].role, AwsRole::Elasticache { clusters: vec!["arn:aws:elasticache:us-east-1:1:serverlesscache:c".to_string()] });
+        assert_eq!(sources.len(), 6, "every entry has its own source: {sources:?}");
     }
 
     #[test]
