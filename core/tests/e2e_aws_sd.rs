@@ -1,10 +1,10 @@
-//! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (roles
-//! lightsail, ecs, ec2, rds and elasticache, static keys, `endpoint` on a mock AWS on
-//! loopback that answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target` and EC2's,
-//! RDS' and ElastiCache's Query API by `Action`), keeps by relabeling the targets that point
-//! at a mock exporter, scrapes it, shows the `__meta_lightsail_*`, `__meta_ecs_*`,
-//! `__meta_ec2_*`, `__meta_rds_*` and `__meta_elasticache_*` labels in `/api/v1/targets` and
-//! the
+//! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (every role:
+//! lightsail, ecs, ec2, rds, elasticache and msk, static keys, `endpoint` on a mock AWS on
+//! loopback that answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target`, EC2's, RDS'
+//! and ElastiCache's Query API by `Action` and MSK's REST-JSON by path), keeps by relabeling
+//! the targets that point at a mock exporter, scrapes it, shows the `__meta_lightsail_*`,
+//! `__meta_ecs_*`, `__meta_ec2_*`, `__meta_rds_*`, `__meta_elasticache_*` and `__meta_msk_*`
+//! labels in `/api/v1/targets` and the
 //! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
 //! last good target.
 
@@ -62,6 +62,10 @@ fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mu
     let Ok(reader) = stream.try_clone() else { return };
     let (mut reader, mut stream) = (BufReader::new(reader), stream);
     loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
         let mut headers = Vec::new();
         loop {
             let mut line = String::new();
@@ -82,7 +86,12 @@ fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mu
         }
         let body = String::from_utf8_lossy(&body).into_owned();
         let target = header("x-amz-target");
-        let call = if target.is_empty() { body.split('&').next().unwrap_or("").to_string() } else { target };
+        // JSON 1.1 by its target, the Query API by its action, REST-JSON by its method and path.
+        let call = match (target.is_empty(), request_line.starts_with("GET ")) {
+            (false, _) => target,
+            (true, true) => request_line.split(' ').take(2).collect::<Vec<_>>().join(" "),
+            (true, false) => body.split('&').next().unwrap_or("").to_string(),
+        };
         let (status, answer) = answer(&call, &body, exporter_port, lightsail_down.load(Ordering::SeqCst));
         record.lock().map(|mut r| r.push(Seen { call, authorization: header("authorization"), body })).ok();
         let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len());
@@ -97,7 +106,8 @@ const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
 /// The answers: a Lightsail instance on loopback and one elsewhere; an ECS cluster with a
 /// Fargate service task on loopback and one elsewhere; an EC2 instance on loopback; an RDS
 /// cluster with an instance on loopback; an ElastiCache serverless cache and a cache node on
-/// loopback (on their endpoints' own port: the exporter's).
+/// loopback (on their endpoints' own port: the exporter's); an MSK cluster with a broker on
+/// loopback.
 fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, String) {
     let ecs = |operation: &str| format!("AmazonEC2ContainerServiceV20141113.{operation}");
     let eni = |ip: &str, id: &str| json!([{"type": "ElasticNetworkInterface", "details": [{"name": "subnetId", "value": "subnet-1"}, {"name": "privateIPv4Address", "value": ip}, {"name": "networkInterfaceId", "value": id}]}]);
@@ -141,6 +151,11 @@ fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, Stri
         c if c.starts_with("Action=ListTagsForResource") => {
             return (200, "<ListTagsForResourceResponse><ListTagsForResourceResult><TagList><Tag><Key>team</Key><Value>platform</Value></Tag></TagList></ListTagsForResourceResult></ListTagsForResourceResponse>".into());
         }
+        c if c.starts_with("GET /api/v2/clusters") => json!({"clusterInfoList": [
+            {"clusterName": "kafka-main", "clusterArn": "arn:aws:kafka:eu-west-1:123456789012:cluster/kafka-main/1", "clusterType": "PROVISIONED", "state": "ACTIVE",
+             "provisioned": {"currentBrokerSoftwareInfo": {"kafkaVersion": "3.6.0"}, "openMonitoring": {"prometheus": {"nodeExporter": {"enabledInBroker": true}}}}}]}),
+        c if c.starts_with("GET /v1/clusters/arn%3Aaws%3Akafka") => json!({"nodeInfoList": [
+            {"nodeARN": "arn:aws:kafka:eu-west-1:123456789012:broker/kafka-main/1", "brokerNodeInfo": {"brokerId": 1.0, "endpoints": ["127.0.0.1", "b-1.kafka-main.example"]}}]}),
         "Action=DescribeAvailabilityZones" => {
             return (200, "<DescribeAvailabilityZonesResponse><availabilityZoneInfo><item><zoneName>eu-west-1a</zoneName><zoneId>euw1-az1</zoneId></item></availabilityZoneInfo></DescribeAvailabilityZonesResponse>".into());
         }
@@ -194,9 +209,10 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
              \x20 - {{role: ec2, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
              \x20 - {{role: rds, endpoint: 'http://{mock}', port: {port}, filters: [{{name: engine, values: [aurora-postgresql]}}], {keys}}}\n\
              \x20 - {{role: elasticache, endpoint: 'http://{mock}', {keys}}}\n\
+             \x20 - {{role: msk, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
              \x20 relabel_configs:\n\
              \x20 - {{source_labels: [__address__], regex: '127\\.0\\.0\\.1:{port}', action: keep}}\n\
-             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier, __meta_elasticache_serverless_cache_name, __meta_elasticache_cache_cluster_cache_cluster_id], separator: '', target_label: found}}\n",
+             \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier, __meta_elasticache_serverless_cache_name, __meta_elasticache_cache_cluster_cache_cluster_id, __meta_msk_cluster_name], separator: '', target_label: found}}\n",
             mock = aws.address,
             port = exporter.port
         ),
@@ -208,14 +224,14 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
     let ec2_endpoint = format!("http://{}", aws.address);
     let server = Server::start_with_env(&config, &[("AWS_ENDPOINT_URL_EC2", &ec2_endpoint)]);
 
-    let found = poll_query(&server, "aws_probe", "the lightsail, ecs, ec2, rds and elasticache targets scraped", WAIT, |r| {
+    let found = poll_query(&server, "aws_probe", "the targets of every role scraped", WAIT, |r| {
         let mut found: Vec<String> = r.iter().filter_map(|s| s["metric"]["found"].as_str().map(str::to_string)).collect();
         found.sort();
-        (found.len() == 6).then_some(found)
+        (found.len() == 7).then_some(found)
     });
-    assert_eq!(found, ["api", "ec2-web", "orders-1", "rate-001", "sessions", "web-1"]);
+    assert_eq!(found, ["api", "ec2-web", "kafka-main", "orders-1", "rate-001", "sessions", "web-1"]);
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 6 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 7 && a.iter().all(|t| t["health"] == "up")));
     let instance = exporter.address();
     assert_labels(
         &discovered(&targets, "web-1"),
@@ -286,9 +302,14 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
         &[("__address__", &instance), ("__meta_elasticache_deployment_option", "node"), ("__meta_elasticache_cache_cluster_node_id", "0001"), ("__meta_elasticache_cache_cluster_engine", "redis"), ("__meta_elasticache_cache_cluster_tag_team", "platform")],
     );
 
+    assert_labels(
+        &discovered(&targets, "kafka-main"),
+        &[("__address__", &instance), ("__meta_msk_node_type", "BROKER"), ("__meta_msk_broker_id", "1"), ("__meta_msk_broker_endpoint_index", "0"), ("__meta_msk_cluster_kafka_version", "3.6.0"), ("__meta_msk_broker_node_exporter_enabled", "true")],
+    );
+
     // Each call signed for its service with the entry's key, for its region.
     let seen = aws.seen();
-    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2"), ("Action=DescribeDBInstances", "rds"), ("Action=DescribeServerlessCaches", "elasticache"), ("Action=ListTagsForResource", "elasticache")] {
+    for (call, service) in [("Lightsail_20161128.GetInstances", "lightsail"), ("AmazonEC2ContainerServiceV20141113.DescribeTasks", "ecs"), ("Action=DescribeNetworkInterfaces", "ec2"), ("Action=DescribeInstances", "ec2"), ("Action=DescribeDBInstances", "rds"), ("Action=DescribeServerlessCaches", "elasticache"), ("Action=ListTagsForResource", "elasticache"), ("GET /v1/clusters/arn%3Aaws%3Akafka%3Aeu-west-1%3A123456789012%3Acluster%2Fkafka-main%2F1/nodes?maxResults=100", "kafka")] {
         let request = seen.iter().find(|s| s.call == call).unwrap_or_else(|| panic!("{call} never asked: {seen:?}"));
         assert!(request.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDE2E/") && request.authorization.contains(&format!("/eu-west-1/{service}/aws4_request")), "{call}: {}", request.authorization);
     }

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod json_rpc;
+pub mod rest_json;
 pub mod sigv4;
 
 use std::time::Duration;

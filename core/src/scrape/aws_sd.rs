@@ -3,8 +3,9 @@
 //! Lightsail's `GetInstances` (`lightsail`) and `ecs` walks ECS' clusters, services and tasks
 //! with EC2 lookups for the tasks on container instances (`ecs`), both over AWS' JSON 1.1
 //! protocol (`aws::json_rpc`); `rds` lists RDS clusters and their instances over the Query
-//! API (`rds`), and `elasticache` its cache clusters' nodes and serverless caches
-//! (`elasticache`). Region and keys are found as for ec2_sd; a failure keeps the
+//! API (`rds`), `elasticache` its cache clusters' nodes and serverless caches
+//! (`elasticache`), and `msk` the brokers and controllers of MSK clusters over REST-JSON
+//! (`msk`, `aws::rest_json`). Region and keys are found as for ec2_sd; a failure keeps the
 //! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
 pub mod ecs;
@@ -12,6 +13,7 @@ pub mod ecs_targets;
 pub mod elasticache;
 pub mod elasticache_labels;
 pub mod lightsail;
+pub mod msk;
 pub mod rds;
 pub mod rds_labels;
 
@@ -39,6 +41,8 @@ pub enum AwsRole {
     Rds { clusters: Vec<String>, filters: Vec<(String, Vec<String>)> },
     /// `clusters`: the serverless caches' and replication groups' ARNs asked (none: all).
     Elasticache { clusters: Vec<String> },
+    /// `clusters`: the MSK cluster ARNs asked (empty: every provisioned cluster).
+    Msk { clusters: Vec<String> },
 }
 
 impl AwsRole {
@@ -49,6 +53,7 @@ impl AwsRole {
             AwsRole::Ecs { .. } => "ecs",
             AwsRole::Rds { .. } => "rds",
             AwsRole::Elasticache { .. } => "elasticache",
+            AwsRole::Msk { .. } => "msk",
         }
     }
 }
@@ -79,7 +84,7 @@ impl std::fmt::Debug for AwsSd {
     }
 }
 
-/// Starts asking every lightsail, ecs, rds and elasticache entry of `config` on this executor (ec2 entries are
+/// Starts asking every lightsail, ecs, rds, elasticache and msk entry of `config` on this executor (ec2 entries are
 /// asked by `ec2_sd`); the requests stop when `stopped` closes (a reload or shutdown).
 pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     spawn_for_each(config, results, stopped, |job| &job.aws_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
@@ -92,6 +97,7 @@ async fn refresh_loop(job: &str, sd: &AwsSd, results: &AskedGroups, stopped: &as
         AwsRole::Ecs { .. } => "aws_sd ecs",
         AwsRole::Rds { .. } => "aws_sd rds",
         AwsRole::Elasticache { .. } => "aws_sd elasticache",
+        AwsRole::Msk { .. } => "aws_sd msk",
     };
     let entry = Refreshed { mechanism, job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
@@ -112,6 +118,7 @@ async fn ask_with(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>) -> Res
         AwsRole::Ecs { clusters } => ecs::ask(session, sd, clusters, lookup).await,
         AwsRole::Rds { clusters, filters } => rds::ask(session, sd, (clusters, filters), lookup).await,
         AwsRole::Elasticache { clusters } => elasticache::ask(session, sd, clusters, lookup).await,
+        AwsRole::Msk { clusters } => msk::ask(session, sd, clusters, lookup).await,
     }
 }
 
@@ -123,7 +130,7 @@ pub struct Session {
     pub keys: Option<Found>,
     pub service: Option<(Url, net::client::HttpClient)>,
     pub ec2: Option<(Url, net::client::HttpClient)>,
-    /// Whether the keys were tested once (ecs, rds and elasticache do, as Prometheus).
+    /// Whether the keys were tested once (ecs, rds, elasticache and msk do, as Prometheus).
     pub checked: bool,
 }
 
@@ -161,6 +168,24 @@ impl Session {
         // As Prometheus: a request may take the whole refresh interval.
         let timeout = Duration::from_millis(sd.refresh_ms as u64);
         json_rpc::call(endpoint, &keys, (&region, service), target, body, lookup.transport, timeout).await
+    }
+
+    /// One REST-JSON `GET` of `segments` with `query` from the entry's service (msk), at the
+    /// entry's `endpoint` or the service's (`service` and `env_name` as for `call`).
+    pub async fn call_rest(&mut self, sd: &AwsSd, lookup: &Lookup<'_>, (service, env_name): (&str, &str), segments: &[&str], query: &[(String, String)]) -> Result<serde_json::Value, CallError> {
+        let region = self.region.clone().unwrap_or_default();
+        let keys = self.keys.as_ref().map(|found| found.keys.clone()).ok_or_else(|| CallError::from("no keys".to_string()))?;
+        if self.service.is_none() {
+            let url = match &sd.endpoint {
+                Some(url) => url.clone(),
+                None => endpoint(service, env_name, &region, lookup)?,
+            };
+            let client = super::http_get::client_for(&url, &sd.tls, &sd.proxy)?;
+            self.service = Some((url, client));
+        }
+        let endpoint = self.service.as_mut().ok_or_else(|| CallError::from("no endpoint".to_string()))?;
+        let timeout = Duration::from_millis(sd.refresh_ms as u64);
+        super::aws::rest_json::get(endpoint, &keys, (&region, service), segments, query, lookup.transport, timeout).await
     }
 
     /// One EC2 Query API action with `params` (ecs' instance and interface lookups). As

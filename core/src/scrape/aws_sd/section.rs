@@ -3,7 +3,7 @@
 //! `ec2_sd_configs`' resolution: role `ec2` becomes an `Ec2Sd` (run by `ec2_sd`), the other
 //! roles an `AwsSd` with the same connection settings. As in Prometheus, every role accepts
 //! every key and ignores those that are not its own (`filters` outside ec2 and rds,
-//! `clusters` outside ecs, rds and elasticache); `port` 0 and an absent one mean the
+//! `clusters` outside ecs, rds, elasticache and msk); `port` 0 and an absent one mean the
 //! role's default, 80.
 
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ pub(super) struct AwsSdSection {
     port: Option<u16>,
     /// ec2's and rds'.
     filters: Option<Vec<FilterSection>>,
-    /// ecs', rds' and elasticache's (Prometheus also takes them for msk).
+    /// ecs', rds', elasticache's and msk's.
     clusters: Option<Vec<String>>,
     basic_auth: Option<BasicAuthSection>,
     authorization: Option<AuthorizationSection>,
@@ -66,7 +66,7 @@ pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Resu
         // Unchecked, as Prometheus passes rds' filters to RDS as they are.
         "rds" => Some(AwsRole::Rds { clusters: s.clusters.clone().unwrap_or_default(), filters: s.filters.take().unwrap_or_default().into_iter().map(|f| (f.name, f.values)).collect() }),
         "elasticache" => Some(AwsRole::Elasticache { clusters: s.clusters.clone().unwrap_or_default() }),
-        "msk" => return Err(format!("AWS SD role {:?} is not supported by Metricstor (supported: ec2, ecs, elasticache, lightsail, rds)", s.role)),
+        "msk" => Some(AwsRole::Msk { clusters: s.clusters.clone().unwrap_or_default() }),
         other => return Err(format!("unknown AWS SD role {other:?} (one of: {ROLES})")),
     };
     let filters = if role.is_none() { s.filters.unwrap_or_default() } else { Vec::new() };
@@ -140,7 +140,7 @@ mod tests {
         for (yaml, wanted) in [
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{region: eu-west-1}]}]", "aws_sd_configs[0]: unknown AWS SD role \"\""),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec3}]}]", "aws_sd_configs[0]: unknown AWS SD role \"ec3\" (one of: ec2, ecs, elasticache, lightsail, msk, rds)"),
-            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: msk}]}]", "aws_sd_configs[0]: AWS SD role \"msk\" is not supported by Metricstor"),
+            ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: Lightsail}]}]", "aws_sd_configs[0]: unknown AWS SD role \"Lightsail\""),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ecs, request_concurrency: 5}]}]", "unknown field `request_concurrency`"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: lightsail, endpoint: 'http://localhost:4566/?x=1'}]}]", "a query is not allowed"),
             ("scrape_configs: [{job_name: a, aws_sd_configs: [{role: ec2, filters: [{name: 'tag:team', values: []}]}]}]", "EC2 SD configuration filter values cannot be empty"),
@@ -159,7 +159,8 @@ mod tests {
                     {role: lightsail, endpoint: 'http://127.0.0.1:4566', filters: [{name: ignored, values: [x]}]}, \
                     {role: ecs, region: us-east-1, clusters: [prod, 'arn:aws:ecs:us-east-1:1:cluster/dev'], port: 0, refresh_interval: 30s, profile: p, role_arn: 'arn:aws:iam::1:role/r', external_id: x}, \
                     {role: rds, clusters: [db], filters: [{name: engine, values: [postgres]}, {name: x, values: []}], port: 5432}, \
-                    {role: elasticache, clusters: ['arn:aws:elasticache:us-east-1:1:serverlesscache:c']}]}]";
+                    {role: elasticache, clusters: ['arn:aws:elasticache:us-east-1:1:serverlesscache:c']}, \
+                    {role: msk, clusters: ['arn:aws:kafka:us-east-1:1:cluster/k/1'], port: 11001}]}]";
         let config = parse(yaml).expect("valid");
         let job = &config.jobs[0];
         assert_eq!(job.ec2_sd.len(), 2, "role ec2 runs as an ec2_sd entry");
@@ -169,7 +170,7 @@ mod tests {
         assert_ne!(job.ec2_sd[0].source, ec2.source, "sources stay apart");
         assert!(!format!("{:?} {:?}", ec2, job.aws_sd).contains("s3cr3t"));
 
-        assert_eq!(job.aws_sd.len(), 4);
+        assert_eq!(job.aws_sd.len(), 5);
         let lightsail = &job.aws_sd[0];
         assert_eq!(lightsail.role, AwsRole::Lightsail);
         assert_eq!((lightsail.port, lightsail.refresh_ms, lightsail.region.as_str(), lightsail.shown.as_str()), (80, 60_000, "", "http://127.0.0.1:4566"));
@@ -183,7 +184,8 @@ mod tests {
         assert_eq!(rds.role, AwsRole::Rds { clusters: vec!["db".to_string()], filters: vec![("engine".to_string(), vec!["postgres".to_string()]), ("x".to_string(), vec![])] });
         assert_eq!((rds.port, rds.refresh_ms), (5432, 60_000));
         assert_eq!(job.aws_sd[3].role, AwsRole::Elasticache { clusters: vec!["arn:aws:elasticache:us-east-1:1:serverlesscache:c".to_string()] });
-        assert_eq!(sources.len(), 6, "every entry has its own source: {sources:?}");
+        assert_eq!((&job.aws_sd[4].role, job.aws_sd[4].port), (&AwsRole::Msk { clusters: vec!["arn:aws:kafka:us-east-1:1:cluster/k/1".to_string()] }, 11001));
+        assert_eq!(sources.len(), 7, "every entry has its own source: {sources:?}");
     }
 
     #[test]
