@@ -29,10 +29,10 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("digitalocean", false),
     ("dns", true),
     ("docker", true),
-    ("dockerswarm", false),
+    ("dockerswarm", true),
     ("ec2", true),
-    ("ecs", false),
-    ("elasticache", false),
+    ("ecs", true),
+    ("elasticache", true),
     ("eureka", true),
     ("file", true),
     ("gce", true),
@@ -41,10 +41,10 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("ionos", false),
     ("kubernetes", true),
     ("kuma", false),
-    ("lightsail", false),
+    ("lightsail", true),
     ("linode", false),
     ("marathon", false),
-    ("msk", false),
+    ("msk", true),
     ("nerve", false),
     ("nomad", true),
     ("oci", false),
@@ -52,7 +52,7 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("outscale", false),
     ("ovhcloud", false),
     ("puppetdb", false),
-    ("rds", false),
+    ("rds", true),
     ("scaleway", false),
     ("serverset", false),
     ("stackit", false),
@@ -181,5 +181,15 @@ mod tests {
         config.storage.start_timestamp_storage = true;
         let stored = features(&config);
         assert!(stored["promql_functions"]["start_timestamp"] && stored["tsdb"]["st_storage"] && stored["tsdb"]["histograms_st_encoding"]);
+    }
+
+    #[test]
+    fn a_provider_is_said_supported_exactly_when_its_section_is_read() {
+        for (provider, supported) in DISCOVERY_PROVIDERS {
+            // `nerve` and `serverset` are Prometheus' `nerve_sd_configs`/`serverset_sd_configs`.
+            let yaml = format!("scrape_configs: [{{job_name: a, {provider}_sd_configs: []}}]");
+            let read = crate::scrape::config::ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), Default::default());
+            assert_eq!(read.is_ok(), supported, "{provider}: {read:?}", read = read.as_ref().err());
+        }
     }
 }

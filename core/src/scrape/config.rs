@@ -130,6 +130,12 @@ struct JobSection {
     dockerswarm_sd_configs: Vec<DockerSwarmSdSection>,
     ec2_sd_configs: Vec<Ec2SdSection>,
     aws_sd_configs: Vec<aws_sd_section::AwsSdSection>,
+    /// Prometheus' one-role AWS keys (`aws_sd_section::STANDALONE_KEYS`).
+    lightsail_sd_configs: Vec<aws_sd_section::AwsSdSection>,
+    ecs_sd_configs: Vec<aws_sd_section::AwsSdSection>,
+    rds_sd_configs: Vec<aws_sd_section::AwsSdSection>,
+    elasticache_sd_configs: Vec<aws_sd_section::AwsSdSection>,
+    msk_sd_configs: Vec<aws_sd_section::AwsSdSection>,
     gce_sd_configs: Vec<GceSdSection>,
     dns_sd_configs: Vec<DnsSdSection>,
     consul_sd_configs: Vec<ConsulSdSection>,
@@ -2042,6 +2048,12 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         match aws_sd_section::resolve(section, base, i).map_err(|e| format!("aws_sd_configs[{i}]: {e}"))? {
             aws_sd_section::Resolved::Ec2(sd) => ec2_sd.push(sd),
             aws_sd_section::Resolved::Other(sd) => aws_sd.push(sd),
+        }
+    }
+    let standalone = [s.lightsail_sd_configs, s.ecs_sd_configs, s.rds_sd_configs, s.elasticache_sd_configs, s.msk_sd_configs];
+    for ((key, role), sections) in aws_sd_section::STANDALONE_KEYS.into_iter().zip(standalone) {
+        for (i, section) in sections.into_iter().enumerate() {
+            aws_sd.push(aws_sd_section::resolve_standalone(section, base, i, key, role).map_err(|e| format!("{key}[{i}]: {e}"))?);
         }
     }
     let mut gce_sd = Vec::new();

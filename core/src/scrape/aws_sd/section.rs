@@ -116,6 +116,28 @@ pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Resu
     }))
 }
 
+/// The configuration keys Prometheus also registers for one role each (2.x' names, still
+/// read by Prometheus 3), and their role.
+pub(super) const STANDALONE_KEYS: [(&str, &str); 5] =
+    [("lightsail_sd_configs", "lightsail"), ("ecs_sd_configs", "ecs"), ("rds_sd_configs", "rds"), ("elasticache_sd_configs", "elasticache"), ("msk_sd_configs", "msk")];
+
+/// Checks the `position`th entry of `key` (one of `STANDALONE_KEYS`), an `aws_sd_config`
+/// whose role the key names: one written there is refused, as those sections have no `role`.
+pub(super) fn resolve_standalone(mut s: AwsSdSection, base: &Path, position: usize, key: &str, role: &str) -> Result<AwsSd, String> {
+    if !s.role.is_empty() {
+        return Err(format!("unknown field `role` ({key} is of role {role}; aws_sd_configs takes a role)"));
+    }
+    s.role = role.to_string();
+    match resolve(s, base, position)? {
+        Resolved::Other(mut sd) => {
+            // Apart from the aws_sd_configs entry of that role at the same position.
+            sd.source = format!("{key} {}", sd.source);
+            Ok(sd)
+        }
+        Resolved::Ec2(_) => Err(format!("{key}: role {role} is not a standalone AWS discovery")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -186,6 +208,27 @@ mod tests {
         assert_eq!(job.aws_sd[3].role, AwsRole::Elasticache { clusters: vec!["arn:aws:elasticache:us-east-1:1:serverlesscache:c".to_string()] });
         assert_eq!((&job.aws_sd[4].role, job.aws_sd[4].port), (&AwsRole::Msk { clusters: vec!["arn:aws:kafka:us-east-1:1:cluster/k/1".to_string()] }, 11001));
         assert_eq!(sources.len(), 7, "every entry has its own source: {sources:?}");
+    }
+
+    #[test]
+    fn prometheus_standalone_keys_are_aws_sd_configs_of_their_role() {
+        let yaml = "scrape_configs: [{job_name: a, \
+                    aws_sd_configs: [{role: lightsail, endpoint: 'http://127.0.0.1:4566'}], \
+                    lightsail_sd_configs: [{endpoint: 'http://127.0.0.1:4566', port: 9100}], \
+                    ecs_sd_configs: [{clusters: [prod]}], \
+                    rds_sd_configs: [{clusters: [db], port: 5432}], \
+                    elasticache_sd_configs: [{}], \
+                    msk_sd_configs: [{clusters: [k]}]}]";
+        let config = parse(yaml).expect("valid");
+        let job = &config.jobs[0];
+        let roles: Vec<&str> = job.aws_sd.iter().map(|sd| sd.role.name()).collect();
+        assert_eq!(roles, vec!["lightsail", "lightsail", "ecs", "rds", "elasticache", "msk"]);
+        assert_eq!(job.aws_sd[1].port, 9100);
+        assert_eq!(job.aws_sd[2].role, AwsRole::Ecs { clusters: vec!["prod".to_string()] });
+        assert_eq!(job.aws_sd[3].port, 5432);
+        assert_ne!(job.aws_sd[0].source, job.aws_sd[1].source, "the same endpoint at the same position under two keys stays two sources");
+        let found = error("scrape_configs: [{job_name: a, ecs_sd_configs: [{role: ecs}]}]");
+        assert!(found.contains("ecs_sd_configs[0]: unknown field `role`"), "{found}");
     }
 
     #[test]
