@@ -17,6 +17,60 @@ use crate::ingest::relabel::{RelabelConfig, Relabeler};
 
 use super::proxy::ProxyChoice;
 
+/// Declares a section that takes, after its own keys, the HTTP client keys every job and
+/// every HTTP-speaking discovery entry takes (`client_sections!` moves them out again):
+/// serde cannot flatten them into one struct under `deny_unknown_fields`.
+macro_rules! with_client_keys {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field: $ty,)*
+            basic_auth: Option<$crate::scrape::config::BasicAuthSection>,
+            authorization: Option<$crate::scrape::config::AuthorizationSection>,
+            bearer_token: Option<String>,
+            bearer_token_file: Option<std::path::PathBuf>,
+            tls_config: Option<$crate::scrape::config::TlsSection>,
+            http_headers: std::collections::BTreeMap<String, $crate::scrape::config::HeaderSection>,
+            /// Prometheus' proxy settings (see `scrape::proxy`).
+            proxy_url: Option<String>,
+            no_proxy: Option<String>,
+            proxy_from_environment: bool,
+            proxy_connect_header: std::collections::BTreeMap<String, Vec<String>>,
+            oauth2: Option<$crate::scrape::config::OAuth2Section>,
+            /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+            enable_http2: Option<bool>,
+            follow_redirects: Option<bool>,
+        }
+    };
+}
+
+/// The `ClientSections` of a job's or discovery entry's section `$s`, moved out of it: the
+/// sections all have these keys, which serde cannot flatten into one under
+/// `deny_unknown_fields`. `$basic_auth` when the entry makes its own (Consul's
+/// `username`/`password`).
+macro_rules! client_sections {
+    ($s:ident) => {
+        $crate::scrape::config::client_sections!($s, $s.basic_auth)
+    };
+    ($s:ident, $basic_auth:expr) => {
+        $crate::scrape::config::ClientSections {
+            basic_auth: $basic_auth,
+            authorization: $s.authorization,
+            bearer_token: $s.bearer_token,
+            bearer_token_file: $s.bearer_token_file,
+            tls_config: $s.tls_config,
+            http_headers: $s.http_headers,
+            proxy_url: $s.proxy_url,
+            no_proxy: $s.no_proxy,
+            proxy_from_environment: $s.proxy_from_environment,
+            proxy_connect_header: $s.proxy_connect_header,
+            oauth2: $s.oauth2,
+        }
+    };
+}
+
+pub(super) use {client_sections, with_client_keys};
+
 /// `aws_sd_configs`: a child of this module, to reuse its private sections.
 #[path = "aws_sd/section.rs"]
 mod aws_sd_section;
@@ -212,118 +266,69 @@ struct FileSdSection {
     refresh_interval: Option<String>,
 }
 
-/// Prometheus' `http_sd_config`: a URL answering a JSON list of target groups, with the
-/// HTTP client settings a job has.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct HttpSdSection {
-    url: String,
-    refresh_interval: Option<String>,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    /// Prometheus' proxy settings (see `scrape::proxy`).
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `http_sd_config`: a URL answering a JSON list of target groups, with the
+    /// HTTP client settings a job has.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct HttpSdSection {
+        url: String,
+        refresh_interval: Option<String>,
+    }
 }
 
-/// Prometheus' `docker_sd_config`: the containers of a Docker daemon, with the HTTP client
-/// settings a job has (used for `http://` and `https://` hosts).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct DockerSdSection {
-    host: String,
-    #[serde(default = "default_port_80")]
-    port: u16,
-    filters: Vec<FilterSection>,
-    #[serde(default = "docker_sd_default_host_networking_host")]
-    host_networking_host: String,
-    refresh_interval: Option<String>,
-    #[serde(default = "default_true")]
-    match_first_network: bool,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `docker_sd_config`: the containers of a Docker daemon, with the HTTP client
+    /// settings a job has (used for `http://` and `https://` hosts).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct DockerSdSection {
+        host: String,
+        #[serde(default = "default_port_80")]
+        port: u16,
+        filters: Vec<FilterSection>,
+        #[serde(default = "docker_sd_default_host_networking_host")]
+        host_networking_host: String,
+        refresh_interval: Option<String>,
+        #[serde(default = "default_true")]
+        match_first_network: bool,
+    }
 }
 
-/// Prometheus' `dockerswarm_sd_config`: the services, tasks or nodes of a Docker Swarm
-/// manager, with the HTTP client settings a job has (used for `http://` and `https://` hosts).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct DockerSwarmSdSection {
-    host: String,
-    role: String,
-    #[serde(default = "default_port_80")]
-    port: u16,
-    filters: Vec<FilterSection>,
-    refresh_interval: Option<String>,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `dockerswarm_sd_config`: the services, tasks or nodes of a Docker Swarm
+    /// manager, with the HTTP client settings a job has (used for `http://` and `https://` hosts).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct DockerSwarmSdSection {
+        host: String,
+        role: String,
+        #[serde(default = "default_port_80")]
+        port: u16,
+        filters: Vec<FilterSection>,
+        refresh_interval: Option<String>,
+    }
 }
 
-/// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
-/// 4; the HTTP client settings' TLS, proxy and `http_headers` are used (credentials are not:
-/// AWS' signature takes the `Authorization` header, as in Prometheus).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct Ec2SdSection {
-    endpoint: String,
-    region: String,
-    access_key: String,
-    secret_key: Option<String>,
-    profile: String,
-    role_arn: String,
-    external_id: String,
-    refresh_interval: Option<String>,
-    #[serde(default = "default_port_80")]
-    port: u16,
-    filters: Vec<FilterSection>,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
+    /// 4; the HTTP client settings' TLS, proxy and `http_headers` are used (credentials are not:
+    /// AWS' signature takes the `Authorization` header, as in Prometheus).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Ec2SdSection {
+        endpoint: String,
+        region: String,
+        access_key: String,
+        secret_key: Option<String>,
+        profile: String,
+        role_arn: String,
+        external_id: String,
+        refresh_interval: Option<String>,
+        #[serde(default = "default_port_80")]
+        port: u16,
+        filters: Vec<FilterSection>,
+    }
 }
 
 /// Prometheus' `gce_sd_config`: the instances of a Compute Engine project's zone, asked with
@@ -435,71 +440,45 @@ fn extra_headers(sections: BTreeMap<String, HeaderSection>, base: &Path) -> Resu
     Ok(ExtraHeaders(headers))
 }
 
-/// Prometheus' `consul_sd_config`: a Consul agent's catalog, with the HTTP client settings a
-/// job has.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct ConsulSdSection {
-    server: Option<String>,
-    path_prefix: String,
-    token: Option<String>,
-    datacenter: String,
-    namespace: String,
-    partition: String,
-    tag_separator: Option<String>,
-    scheme: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    allow_stale: Option<bool>,
-    refresh_interval: Option<String>,
-    services: Vec<String>,
-    tags: Vec<String>,
-    node_meta: BTreeMap<String, String>,
-    filter: String,
-    health_filter: String,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    /// Prometheus' proxy settings (see `scrape::proxy`).
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `consul_sd_config`: a Consul agent's catalog, with the HTTP client settings a
+    /// job has.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct ConsulSdSection {
+        server: Option<String>,
+        path_prefix: String,
+        token: Option<String>,
+        datacenter: String,
+        namespace: String,
+        partition: String,
+        tag_separator: Option<String>,
+        scheme: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        allow_stale: Option<bool>,
+        refresh_interval: Option<String>,
+        services: Vec<String>,
+        tags: Vec<String>,
+        node_meta: BTreeMap<String, String>,
+        filter: String,
+        health_filter: String,
+    }
 }
 
-/// Prometheus' `kubernetes_sd_config`: objects of a Kubernetes API server, with the HTTP
-/// client settings a job has.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct KubernetesSdSection {
-    role: String,
-    api_server: Option<String>,
-    kubeconfig_file: Option<PathBuf>,
-    namespaces: KubernetesNamespacesSection,
-    selectors: Vec<KubernetesSelectorSection>,
-    attach_metadata: KubernetesAttachSection,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    /// Prometheus' proxy settings (see `scrape::proxy`).
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `kubernetes_sd_config`: objects of a Kubernetes API server, with the HTTP
+    /// client settings a job has.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct KubernetesSdSection {
+        role: String,
+        api_server: Option<String>,
+        kubeconfig_file: Option<PathBuf>,
+        namespaces: KubernetesNamespacesSection,
+        selectors: Vec<KubernetesSelectorSection>,
+        attach_metadata: KubernetesAttachSection,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1332,31 +1311,6 @@ pub(super) struct ClientSections {
     pub(super) proxy_from_environment: bool,
     pub(super) proxy_connect_header: BTreeMap<String, Vec<String>>,
     pub(super) oauth2: Option<OAuth2Section>,
-}
-
-/// The `ClientSections` of a job's or discovery entry's section `$s`, moved out of it: the
-/// sections all have these keys, which serde cannot flatten into one under
-/// `deny_unknown_fields`. `$basic_auth` when the entry makes its own (Consul's
-/// `username`/`password`).
-macro_rules! client_sections {
-    ($s:ident) => {
-        client_sections!($s, $s.basic_auth)
-    };
-    ($s:ident, $basic_auth:expr) => {
-        ClientSections {
-            basic_auth: $basic_auth,
-            authorization: $s.authorization,
-            bearer_token: $s.bearer_token,
-            bearer_token_file: $s.bearer_token_file,
-            tls_config: $s.tls_config,
-            http_headers: $s.http_headers,
-            proxy_url: $s.proxy_url,
-            no_proxy: $s.no_proxy,
-            proxy_from_environment: $s.proxy_from_environment,
-            proxy_connect_header: $s.proxy_connect_header,
-            oauth2: $s.oauth2,
-        }
-    };
 }
 
 /// How requests are authorized and secured, from Prometheus' HTTP client settings.

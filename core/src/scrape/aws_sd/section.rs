@@ -6,49 +6,36 @@
 //! `clusters` outside ecs, rds, elasticache and msk); `port` 0 and an absent one mean the
 //! role's default, 80.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{AuthorizationSection, BasicAuthSection, Ec2Sd, Ec2SdSection, FilterSection, HeaderSection, OAuth2Section, TlsSection};
+use super::{Ec2Sd, Ec2SdSection, FilterSection};
 use crate::scrape::aws_sd::{AwsRole, AwsSd};
 
 /// The roles Prometheus knows, for the message naming an unknown one.
 const ROLES: &str = "ec2, ecs, elasticache, lightsail, msk, rds";
 
-/// Prometheus' `aws_sd_config`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(super) struct AwsSdSection {
-    role: String,
-    region: String,
-    endpoint: String,
-    access_key: String,
-    secret_key: Option<String>,
-    profile: String,
-    role_arn: String,
-    external_id: String,
-    refresh_interval: Option<String>,
-    port: Option<u16>,
-    /// ec2's and rds'.
-    filters: Option<Vec<FilterSection>>,
-    /// ecs', rds', elasticache's and msk's.
-    clusters: Option<Vec<String>>,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `aws_sd_config`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub(super) struct AwsSdSection {
+        role: String,
+        region: String,
+        endpoint: String,
+        access_key: String,
+        secret_key: Option<String>,
+        profile: String,
+        role_arn: String,
+        external_id: String,
+        refresh_interval: Option<String>,
+        port: Option<u16>,
+        /// ec2's and rds'.
+        filters: Option<Vec<FilterSection>>,
+        /// ecs', rds', elasticache's and msk's.
+        clusters: Option<Vec<String>>,
+    }
 }
 
 /// A checked entry: role ec2 joins the job's `ec2_sd`, the others its `aws_sd`.

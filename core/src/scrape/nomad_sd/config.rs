@@ -2,12 +2,11 @@
 //! (`server` http://localhost:4646, `namespace` default, `region` global, `tag_separator`
 //! `,`, `allow_stale` true, `refresh_interval` 60 s) and the HTTP client settings a job has.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scrape::config::{client_access, optional_duration, AuthorizationSection, BasicAuthSection, ClientSections, Credentials, ExtraHeaders, HeaderSection, OAuth2Section, Scheme, TlsSection, Url};
+use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, Credentials, ExtraHeaders, Scheme, Url};
 use crate::scrape::proxy::ProxyChoice;
 
 /// Prometheus' defaults (its `DefaultSDConfig`).
@@ -17,34 +16,21 @@ const REGION_DEFAULT: &str = "global";
 const TAG_SEPARATOR_DEFAULT: &str = ",";
 const REFRESH_DEFAULT_MS: i64 = 60_000;
 
-/// Prometheus' `nomad_sd_config`: a Nomad server's service registrations, with the HTTP
-/// client settings a job has.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NomadSdSection {
-    server: Option<String>,
-    /// Written but empty: no `namespace` (or `region`) parameter is sent, as Nomad's client
-    /// leaves it out.
-    namespace: Option<String>,
-    region: Option<String>,
-    tag_separator: Option<String>,
-    allow_stale: Option<bool>,
-    refresh_interval: Option<String>,
-    basic_auth: Option<BasicAuthSection>,
-    authorization: Option<AuthorizationSection>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    tls_config: Option<TlsSection>,
-    http_headers: BTreeMap<String, HeaderSection>,
-    /// Prometheus' proxy settings (see `scrape::proxy`).
-    proxy_url: Option<String>,
-    no_proxy: Option<String>,
-    proxy_from_environment: bool,
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    oauth2: Option<OAuth2Section>,
-    /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-    enable_http2: Option<bool>,
-    follow_redirects: Option<bool>,
+with_client_keys! {
+    /// Prometheus' `nomad_sd_config`: a Nomad server's service registrations, with the HTTP
+    /// client settings a job has.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct NomadSdSection {
+        server: Option<String>,
+        /// Written but empty: no `namespace` (or `region`) parameter is sent, as Nomad's client
+        /// leaves it out.
+        namespace: Option<String>,
+        region: Option<String>,
+        tag_separator: Option<String>,
+        allow_stale: Option<bool>,
+        refresh_interval: Option<String>,
+    }
 }
 
 /// One `nomad_sd_configs` entry, checked.
@@ -90,19 +76,7 @@ pub fn resolve(s: NomadSdSection, base: &Path, position: usize) -> Result<NomadS
     let location = Url { path_and_query: "/".to_string(), ..parsed };
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
-    let sections = ClientSections {
-        basic_auth: s.basic_auth,
-        authorization: s.authorization,
-        bearer_token: s.bearer_token,
-        bearer_token_file: s.bearer_token_file,
-        tls_config: s.tls_config,
-        http_headers: s.http_headers,
-        proxy_url: s.proxy_url,
-        no_proxy: s.no_proxy,
-        proxy_from_environment: s.proxy_from_environment,
-        proxy_connect_header: s.proxy_connect_header,
-        oauth2: s.oauth2,
-    };
+    let sections = client_sections!(s);
     let access = client_access(sections, location.scheme == Scheme::Https, base)?;
     let namespace = s.namespace.unwrap_or_else(|| NAMESPACE_DEFAULT.to_string());
     let region = s.region.unwrap_or_else(|| REGION_DEFAULT.to_string());
