@@ -51,7 +51,7 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("openstack", false),
     ("outscale", false),
     ("ovhcloud", false),
-    ("puppetdb", false),
+    ("puppetdb", true),
     ("rds", true),
     ("scaleway", false),
     ("serverset", false),

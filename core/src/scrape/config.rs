@@ -196,6 +196,7 @@ struct JobSection {
     kubernetes_sd_configs: Vec<KubernetesSdSection>,
     nomad_sd_configs: Vec<super::nomad_sd::config::NomadSdSection>,
     eureka_sd_configs: Vec<super::eureka_sd::config::EurekaSdSection>,
+    puppetdb_sd_configs: Vec<super::puppetdb_sd::config::PuppetDbSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -1021,6 +1022,7 @@ pub struct ScrapeJob {
     pub kubernetes_sd: Vec<KubernetesSd>,
     pub nomad_sd: Vec<super::nomad_sd::config::NomadSd>,
     pub eureka_sd: Vec<super::eureka_sd::config::EurekaSd>,
+    pub puppetdb_sd: Vec<super::puppetdb_sd::config::PuppetDbSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -2034,6 +2036,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.eureka_sd_configs.into_iter().enumerate() {
         eureka_sd.push(super::eureka_sd::config::resolve(section, base, i).map_err(|e| format!("eureka_sd_configs[{i}]: {e}"))?);
     }
+    let mut puppetdb_sd = Vec::new();
+    for (i, section) in s.puppetdb_sd_configs.into_iter().enumerate() {
+        puppetdb_sd.push(super::puppetdb_sd::config::resolve(section, base, i).map_err(|e| format!("puppetdb_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -2065,6 +2071,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         kubernetes_sd,
         nomad_sd,
         eureka_sd,
+        puppetdb_sd,
         target_relabeler,
         metric_relabeler,
         credentials,
