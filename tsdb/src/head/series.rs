@@ -152,8 +152,10 @@ struct RareParts {
     /// Out-of-order samples and overwrites, by timestamp; they override chunk samples. Empty
     /// when there are none.
     ooo: BTreeMap<i64, f64>,
-    /// Native histograms; `None` until the series gets one.
-    histograms: Option<HistogramSeries>,
+    /// Native histograms; `None` until the series gets one. Boxed: a series whose rare
+    /// parts are only out-of-order floats or started floats would otherwise carry its 320
+    /// bytes.
+    histograms: Option<Box<HistogramSeries>>,
     /// The XOR2 chunks of floats with start times; `None` until a float comes with one.
     started: Option<Box<StartedFloats>>,
 }
@@ -181,7 +183,7 @@ impl MemSeries {
 
     /// The native histograms, `None` until the series has one.
     fn histograms(&self) -> Option<&HistogramSeries> {
-        self.rare.as_deref()?.histograms.as_ref()
+        self.rare.as_deref()?.histograms.as_deref()
     }
 
     /// The newest in-order float sample's timestamp and value (no float sample is newer),
@@ -262,7 +264,7 @@ impl MemSeries {
         if self.float_at(t).is_some() {
             return AppendResult::Conflict;
         }
-        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append(t, h, ranges)
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(Box::default).append(t, h, ranges)
     }
 
     /// `append_histogram_aligned` of a histogram with its start time
@@ -271,13 +273,13 @@ impl MemSeries {
         if self.float_at(t).is_some() {
             return AppendResult::Conflict;
         }
-        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).append_started(start_ms, t, h, ranges)
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(Box::default).append_started(start_ms, t, h, ranges)
     }
 
     /// Switches the series' native histograms to chunks with start times (a head cut's new
     /// head, for a series that had switched: see `keep_starts`).
     pub fn keep_histogram_starts(&mut self) {
-        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(HistogramSeries::default).keep_starts();
+        self.rare.get_or_insert_with(Box::default).histograms.get_or_insert_with(Box::default).keep_starts();
     }
 
     /// The float stored at `t`, if any.
@@ -494,7 +496,7 @@ impl MemSeries {
         let histograms = self.rare.as_mut().and_then(|r| r.histograms.take()).and_then(|h| {
             let (kept, removed) = h.without_range(mint_ms, maxt_ms);
             removed_histograms = removed;
-            kept.time_range().is_some().then_some(kept)
+            kept.time_range().is_some().then(|| Box::new(kept))
         });
         let (all, starts) = self.samples_with_starts_in(i64::MIN, i64::MAX);
         let before = all.len();
@@ -649,6 +651,9 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_series_record_stays_104_bytes() {
         assert_eq!(std::mem::size_of::<MemSeries>(), 104);
+        // Out-of-order and started floats are the common rare parts: they do not pay for a
+        // histogram series.
+        assert_eq!(std::mem::size_of::<RareParts>(), 40);
     }
 
     #[test]
