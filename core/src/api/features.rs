@@ -26,7 +26,7 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("aws", true),
     ("azure", false),
     ("consul", true),
-    ("digitalocean", false),
+    ("digitalocean", true),
     ("dns", true),
     ("docker", true),
     ("dockerswarm", true),

@@ -197,6 +197,7 @@ struct JobSection {
     nomad_sd_configs: Vec<super::nomad_sd::config::NomadSdSection>,
     eureka_sd_configs: Vec<super::eureka_sd::config::EurekaSdSection>,
     puppetdb_sd_configs: Vec<super::puppetdb_sd::config::PuppetDbSdSection>,
+    digitalocean_sd_configs: Vec<super::digitalocean_sd::config::DigitalOceanSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -1023,6 +1024,7 @@ pub struct ScrapeJob {
     pub nomad_sd: Vec<super::nomad_sd::config::NomadSd>,
     pub eureka_sd: Vec<super::eureka_sd::config::EurekaSd>,
     pub puppetdb_sd: Vec<super::puppetdb_sd::config::PuppetDbSd>,
+    pub digitalocean_sd: Vec<super::digitalocean_sd::config::DigitalOceanSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
     pub credentials: Credentials,
@@ -2040,6 +2042,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     for (i, section) in s.puppetdb_sd_configs.into_iter().enumerate() {
         puppetdb_sd.push(super::puppetdb_sd::config::resolve(section, base, i).map_err(|e| format!("puppetdb_sd_configs[{i}]: {e}"))?);
     }
+    let mut digitalocean_sd = Vec::new();
+    for (i, section) in s.digitalocean_sd_configs.into_iter().enumerate() {
+        digitalocean_sd.push(super::digitalocean_sd::config::resolve(section, base, i).map_err(|e| format!("digitalocean_sd_configs[{i}]: {e}"))?);
+    }
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -2072,6 +2078,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         nomad_sd,
         eureka_sd,
         puppetdb_sd,
+        digitalocean_sd,
         target_relabeler,
         metric_relabeler,
         credentials,

@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd and puppetdb_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd, puppetdb_sd and digitalocean_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -10,6 +10,7 @@ pub mod aws;
 pub mod aws_sd;
 pub mod config;
 pub mod consul_sd;
+pub mod digitalocean_sd;
 pub mod discovery;
 pub mod dns;
 pub mod dns_sd;
@@ -170,7 +171,8 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
     let nomad = job.nomad_sd.iter().map(|sd| sd.source.clone());
     let eureka = job.eureka_sd.iter().map(|sd| sd.source.clone());
     let puppetdb = job.puppetdb_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).chain(eureka).chain(puppetdb).collect()
+    let digitalocean = job.digitalocean_sd.iter().map(|sd| sd.source.clone());
+    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).chain(eureka).chain(puppetdb).chain(digitalocean).collect()
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -195,6 +197,7 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     nomad_sd::start(config, asked, &stopped);
     eureka_sd::start(config, asked, &stopped);
     puppetdb_sd::start(config, asked, &stopped);
+    digitalocean_sd::start(config, asked, &stopped);
     Some(stop)
 }
 
