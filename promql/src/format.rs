@@ -5,7 +5,8 @@
 //! The shortest digits that read back as the same float come from `zmij` (Schubfach; already
 //! in the build through serde_json): std's `Display` took a fifth of an executor's time in
 //! rendering range answers from the result cache. Its output (`1.0`, `1e+16`, `1.5e-7`) is
-//! then laid out the Go way here. Also a string as Go's `encoding/json` writes it.
+//! then laid out the Go way here. Also Go's `%g` of a float (`go_float_g`) and a string as
+//! Go's `encoding/json` writes it.
 
 /// Appends `text` as a JSON string literal the way Go's `encoding/json` (Go 1.22 and later,
 /// which Prometheus 3 is built with) writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped as
@@ -29,6 +30,27 @@ pub fn push_go_json_string(out: &mut String, text: &str) {
         }
     }
     out.push('"');
+}
+
+/// Go's `%g` (`strconv.FormatFloat(v, 'g', -1, 64)`) of a float64, as Prometheus writes
+/// histogram buckets and annotations (and its PuppetDB discovery, parameter labels): the
+/// shortest digits that read back, in exponent form (`1e+06`, `1.5e-05`) below 1e-4 and from
+/// 1e6 on; `NaN`, `+Inf`, `-Inf`.
+pub fn go_float_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if v != 0.0 && !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    format!("{v}")
 }
 
 pub fn go_float(value: f64) -> String {

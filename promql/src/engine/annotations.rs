@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::native_histogram::go_float;
+use crate::format::go_float_g;
 use crate::ast::{BinaryOp, Pos};
 use crate::printer::quote;
 
@@ -91,10 +91,10 @@ impl Annotation {
         let mut out = String::from(if self.is_warning() { "PromQL warning: " } else { "PromQL info: " });
         match self {
             Annotation::InvalidQuantile(q) => {
-                let _ = write!(out, "quantile value should be between 0 and 1, got {}", go_float(*q));
+                let _ = write!(out, "quantile value should be between 0 and 1, got {}", go_float_g(*q));
             }
             Annotation::InvalidRatio { got, capped } => {
-                let _ = write!(out, "ratio value should be between -1 and 1, got {}, capping to {}", go_float(*got), go_float(*capped));
+                let _ = write!(out, "ratio value should be between -1 and 1, got {}, capping to {}", go_float_g(*got), go_float_g(*capped));
             }
             Annotation::BadBucketLabel { metric, le } => {
                 let _ = write!(out, "bucket label \"le\" is missing or has a malformed value of {}", quote(le));
@@ -251,8 +251,8 @@ impl Annotations {
                 let _ = write!(
                     text,
                     ", from buckets {} to {}, with a max diff of {}, over {} samples from {} to {}",
-                    go_float(m.min_bucket),
-                    go_float(m.max_bucket),
+                    go_float_g(m.min_bucket),
+                    go_float_g(m.max_bucket),
                     go_float_2g(m.max_diff),
                     m.merged + 1,
                     rfc3339(m.min_t_ms),
@@ -291,7 +291,7 @@ impl Annotations {
 /// Go's `%.2g`: two significant digits, in exponent form below 1e-4 and from 1e2 on.
 fn go_float_2g(v: f64) -> String {
     if !v.is_finite() {
-        return go_float(v);
+        return go_float_g(v);
     }
     let scientific = format!("{v:.1e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -302,7 +302,7 @@ fn go_float_2g(v: f64) -> String {
         return format!("{mantissa}e{sign}{:02}", exponent.abs());
     }
     // Positional with the two digits the rounding kept.
-    go_float(format!("{mantissa}e{exponent}").parse().unwrap_or(v))
+    go_float_g(format!("{mantissa}e{exponent}").parse().unwrap_or(v))
 }
 
 /// A Unix time in milliseconds as RFC 3339 in UTC, whole seconds (Go's `time.RFC3339`).

@@ -113,22 +113,9 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         // Go reads every JSON number as a float64.
-        Value::Number(n) => n.as_f64().map(go_float_g),
+        Value::Number(n) => n.as_f64().map(promql::format::go_float_g),
         _ => None,
     }
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that read back, in
-/// exponent form (`1e+06`, `1.5e-05`) below 1e-4 and from 1e6 on.
-fn go_float_g(v: f64) -> String {
-    let scientific = format!("{v:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if v != 0.0 && !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{v}")
 }
 
 #[cfg(test)]
@@ -256,7 +243,7 @@ mod tests {
     #[test]
     fn numbers_are_written_as_go_writes_them() {
         for (v, want) in [(0.0, "0"), (22.0, "22"), (std::f64::consts::PI, "3.141592653589793"), (60.13464726551357, "60.13464726551357"), (-2.0513768021728893, "-2.0513768021728893"), (123456.0, "123456"), (1e6, "1e+06"), (0.0001, "0.0001"), (1.5e-7, "1.5e-07"), (1e21, "1e+21")] {
-            assert_eq!(go_float_g(v), want, "{v}");
+            assert_eq!(promql::format::go_float_g(v), want, "{v}");
         }
         // Through the JSON reader too (Prometheus' fixture values).
         let map: Map<String, Value> = serde_json::from_str(r#"{"pi": 3.141592653589793, "c": [60.13464726551357, -2.0513768021728893], "b": [0, 2, 5]}"#).expect("json");

@@ -23,7 +23,7 @@ pub(crate) use {
     quantile::{fraction, quantile},
     reset::{increase, interpolate},
 };
-pub(crate) use text::{display, go_float};
+pub(crate) use text::display;
 pub(crate) use trim::trim;
 
 use tsdb::BucketSpan;

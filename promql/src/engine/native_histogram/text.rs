@@ -3,6 +3,8 @@
 
 use tsdb::FloatHistogram;
 
+use crate::format::go_float_g;
+
 use super::bounds::bucket_range;
 use super::expand;
 
@@ -14,39 +16,20 @@ pub(crate) fn display(h: &FloatHistogram) -> String {
         let (lower_inclusive, upper_inclusive) = if custom { (index == 0, true) } else { (lower < 0.0, upper > 0.0) };
         let open = if lower_inclusive { '[' } else { '(' };
         let close = if upper_inclusive { ']' } else { ')' };
-        format!(", {open}{},{}{close}:{}", go_float(lower), go_float(upper), go_float(count))
+        format!(", {open}{},{}{close}:{}", go_float_g(lower), go_float_g(upper), go_float_g(count))
     };
-    let mut out = format!("{{count:{}, sum:{}", go_float(h.count), go_float(h.sum));
+    let mut out = format!("{{count:{}, sum:{}", go_float_g(h.count), go_float_g(h.sum));
     for e in expand(&h.negative_spans, &h.negative_buckets).iter().rev().filter(|e| e.value != 0.0) {
         out.push_str(&bucket(e.index, e.value, false));
     }
     if h.zero_count != 0.0 {
-        out.push_str(&format!(", [{},{}]:{}", go_float(-h.zero_threshold), go_float(h.zero_threshold), go_float(h.zero_count)));
+        out.push_str(&format!(", [{},{}]:{}", go_float_g(-h.zero_threshold), go_float_g(h.zero_threshold), go_float_g(h.zero_count)));
     }
     for e in expand(&h.positive_spans, &h.positive_buckets).iter().filter(|e| e.value != 0.0) {
         out.push_str(&bucket(e.index, e.value, true));
     }
     out.push('}');
     out
-}
-
-/// Go's `%g` of a float64: the shortest digits that read back, in exponent form (`1e+06`,
-/// `1.5e-05`) below 1e-4 and from 1e6 on; `NaN`, `+Inf`, `-Inf`.
-pub(crate) fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let scientific = format!("{v:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if v != 0.0 && !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{v}")
 }
 
 #[cfg(test)]
@@ -67,7 +50,7 @@ mod tests {
     fn go_g_numbers() {
         let cases = [(0.0, "0"), (-0.0, "-0"), (1.0, "1"), (0.5, "0.5"), (123456.0, "123456"), (1e6, "1e+06"), (1234567.0, "1.234567e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"), (1.5e-7, "1.5e-07"), (1e100, "1e+100"), (f64::NAN, "NaN"), (f64::NEG_INFINITY, "-Inf")];
         for (v, want) in cases {
-            assert_eq!(go_float(v), want, "{v}");
+            assert_eq!(go_float_g(v), want, "{v}");
         }
     }
 }
