@@ -28,12 +28,24 @@ impl PrefetchedQuerier {
         Ok(PrefetchedQuerier { entries: selects.into_iter().zip(results).collect(), dedup_interval_ms })
     }
 
-    /// One series' samples and histograms, each deduplicated by `dedup_interval_ms`.
-    fn dedup(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>) {
-        if self.dedup_interval_ms > 0 {
-            tsdb::dedup::dedup_by_interval(samples, self.dedup_interval_ms, |s| s.timestamp_ms);
-            tsdb::dedup::dedup_by_interval(histograms, self.dedup_interval_ms, |h| h.timestamp_ms);
+    /// One series' samples and histograms, each deduplicated by `dedup_interval_ms`; with
+    /// their start times (parallel to them), each kept sample's start is kept with it.
+    fn dedup(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>, starts: Option<&mut SampleStarts>) {
+        let interval_ms = self.dedup_interval_ms;
+        if interval_ms <= 0 {
+            return;
         }
+        let Some(starts) = starts else {
+            tsdb::dedup::dedup_by_interval(samples, interval_ms, |s| s.timestamp_ms);
+            tsdb::dedup::dedup_by_interval(histograms, interval_ms, |h| h.timestamp_ms);
+            return;
+        };
+        let mut floats: Vec<(tsdb::Sample, i64)> = samples.drain(..).zip(starts.floats.drain(..)).collect();
+        tsdb::dedup::dedup_by_interval(&mut floats, interval_ms, |(s, _)| s.timestamp_ms);
+        (*samples, starts.floats) = floats.into_iter().unzip();
+        let mut started_histograms: Vec<(tsdb::HistogramSample, i64)> = histograms.drain(..).zip(starts.histograms.drain(..)).collect();
+        tsdb::dedup::dedup_by_interval(&mut started_histograms, interval_ms, |(h, _)| h.timestamp_ms);
+        (*histograms, starts.histograms) = started_histograms.into_iter().unzip();
     }
 
     /// Samples fetched, at least (counted from chunk headers: see
@@ -63,32 +75,10 @@ impl PrefetchedQuerier {
     fn decode_covering(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64, last_only: bool) -> Vec<SeriesSamples> {
         let mut decoded = self.covering(matchers, mint_ms, maxt_ms, last_only).map(|series| tsdb::encoded::decode_all(series, mint_ms, maxt_ms)).unwrap_or_default();
         for series in &mut decoded {
-            self.dedup_series(series);
+            // Start times (`SeriesSamples::starts`) stay with the samples they belong to.
+            self.dedup(&mut series.samples, &mut series.histograms, series.starts.as_deref_mut());
         }
         decoded
-    }
-
-    /// `dedup` of a decoded series, its start times (`SeriesSamples::starts`) kept with the
-    /// samples they belong to.
-    fn dedup_series(&self, series: &mut SeriesSamples) {
-        match series.starts.as_deref_mut() {
-            Some(starts) => self.dedup_started(&mut series.samples, &mut series.histograms, starts),
-            None => self.dedup(&mut series.samples, &mut series.histograms),
-        }
-    }
-
-    /// `dedup` of samples and histograms with their start times (parallel to them), each
-    /// kept sample's start kept with it.
-    fn dedup_started(&self, samples: &mut Vec<tsdb::Sample>, histograms: &mut Vec<tsdb::HistogramSample>, starts: &mut SampleStarts) {
-        if self.dedup_interval_ms <= 0 {
-            return;
-        }
-        let mut floats: Vec<(tsdb::Sample, i64)> = samples.drain(..).zip(starts.floats.drain(..)).collect();
-        tsdb::dedup::dedup_by_interval(&mut floats, self.dedup_interval_ms, |(s, _)| s.timestamp_ms);
-        (*samples, starts.floats) = floats.into_iter().unzip();
-        let mut started_histograms: Vec<(tsdb::HistogramSample, i64)> = histograms.drain(..).zip(starts.histograms.drain(..)).collect();
-        tsdb::dedup::dedup_by_interval(&mut started_histograms, self.dedup_interval_ms, |(h, _)| h.timestamp_ms);
-        (*histograms, starts.histograms) = started_histograms.into_iter().unzip();
     }
 }
 
@@ -115,11 +105,7 @@ impl Querier for PrefetchedQuerier {
         for s in series {
             let started = s.decode_both_into(mint_ms, maxt_ms, (&mut samples, &mut histograms), &mut starts, &mut scratch);
             // As `select`: a series with start times keeps them through the deduplication.
-            if started {
-                self.dedup_started(&mut samples, &mut histograms, &mut starts);
-            } else {
-                self.dedup(&mut samples, &mut histograms);
-            }
+            self.dedup(&mut samples, &mut histograms, started.then_some(&mut starts));
             if (!samples.is_empty() || !histograms.is_empty()) && visit(&s.labels, &samples, &histograms, started.then_some(&starts)).is_break() {
                 break;
             }
@@ -194,7 +180,7 @@ mod tests {
             histograms: Vec::new(),
             starts: Some(Box::new(tsdb::SampleStarts { floats: vec![-1, -5, -10, -12], histograms: Vec::new() })),
         };
-        querier.dedup_series(&mut series);
+        querier.dedup(&mut series.samples, &mut series.histograms, series.starts.as_deref_mut());
         // The interval (0, 10] keeps its last sample, 10; (10, 20] keeps 12.
         assert_eq!(series.samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), vec![10, 12]);
         assert_eq!(series.starts.as_deref().map(|s| s.floats.clone()), Some(vec![-10, -12]));

@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,66 +37,27 @@ struct MockAws {
 
 impl MockAws {
     fn start(exporter_port: u16) -> MockAws {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock AWS");
-        let address = listener.local_addr().expect("mock AWS address").to_string();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let lightsail_down = Arc::new(AtomicBool::new(false));
         let (record, down) = (seen.clone(), lightsail_down.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (record, down) = (record.clone(), down.clone());
-                std::thread::spawn(move || serve_connection(stream, exporter_port, &record, &down));
-            }
+        let port = mock_api(move |_, request| {
+            // JSON 1.1 by its target, the Query API by its action, REST-JSON by its method and path.
+            let target = request.header("x-amz-target").to_string();
+            let call = match (target.is_empty(), request.method == "GET") {
+                (false, _) => target,
+                (true, true) if request.query.is_empty() => format!("GET {}", request.path),
+                (true, true) => format!("GET {}?{}", request.path, request.query),
+                (true, false) => request.body.split('&').next().unwrap_or("").to_string(),
+            };
+            let (status, answer) = answer(&call, &request.body, exporter_port, down.load(Ordering::SeqCst));
+            record.lock().map(|mut r| r.push(Seen { call, authorization: request.header("authorization").to_string(), body: request.body.clone() })).ok();
+            Some((status, Vec::new(), answer))
         });
-        MockAws { address, seen, lightsail_down }
+        MockAws { address: format!("127.0.0.1:{port}"), seen, lightsail_down }
     }
 
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-fn serve_connection(stream: std::net::TcpStream, exporter_port: u16, record: &Mutex<Vec<Seen>>, lightsail_down: &AtomicBool) {
-    let Ok(reader) = stream.try_clone() else { return };
-    let (mut reader, mut stream) = (BufReader::new(reader), stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.trim_end().split_once(':') {
-                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-            }
-        }
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
-        let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let target = header("x-amz-target");
-        // JSON 1.1 by its target, the Query API by its action, REST-JSON by its method and path.
-        let call = match (target.is_empty(), request_line.starts_with("GET ")) {
-            (false, _) => target,
-            (true, true) => request_line.split(' ').take(2).collect::<Vec<_>>().join(" "),
-            (true, false) => body.split('&').next().unwrap_or("").to_string(),
-        };
-        let (status, answer) = answer(&call, &body, exporter_port, lightsail_down.load(Ordering::SeqCst));
-        record.lock().map(|mut r| r.push(Seen { call, authorization: header("authorization"), body })).ok();
-        let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{answer}", answer.len());
-        if stream.write_all(response.as_bytes()).is_err() {
-            return;
-        }
     }
 }
 
@@ -168,19 +128,6 @@ fn answer(call: &str, body: &str, port: u16, lightsail_down: bool) -> (u16, Stri
     (200, found.to_string())
 }
 
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The discovered labels of the active target whose label `found` is `value`, or null.
 fn discovered(targets: &serde_json::Value, value: &str) -> serde_json::Value {
     targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["found"] == value)).map(|t| t["discoveredLabels"].clone()).unwrap_or_default()
@@ -197,11 +144,8 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("aws_probe 1\n");
     let aws = MockAws::start(exporter.port);
-    let scrape_file = dir.path().join("prometheus.yml");
     let keys = "region: eu-west-1, access_key: AKIDE2E, secret_key: s3cr3t-e2e, refresh_interval: 1s";
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: aws\n  aws_sd_configs:\n\
              \x20 - {{role: lightsail, endpoint: 'http://{mock}', port: {port}, {keys}}}\n\
@@ -215,11 +159,7 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
              \x20 - {{source_labels: [__meta_lightsail_instance_name, __meta_ecs_service, __meta_ec2_tag_Name, __meta_rds_instance_identifier, __meta_elasticache_serverless_cache_name, __meta_elasticache_cache_cluster_cache_cluster_id, __meta_msk_cluster_name], separator: '', target_label: found}}\n",
             mock = aws.address,
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     // ECS' EC2 lookups go to EC2's endpoint, not the entry's (as in Prometheus).
     let ec2_endpoint = format!("http://{}", aws.address);
     let server = Server::start_with_env(&config, &[("AWS_ENDPOINT_URL_EC2", &ec2_endpoint)]);
@@ -231,7 +171,7 @@ fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
     });
     assert_eq!(found, ["api", "ec2-web", "kafka-main", "orders-1", "rate-001", "sessions", "web-1"]);
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 7 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 7 && a.iter().all(|t| t["health"] == "up")));
     let instance = exporter.address();
     assert_labels(
         &discovered(&targets, "web-1"),

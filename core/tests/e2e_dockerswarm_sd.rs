@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
@@ -48,19 +48,6 @@ fn swarm_answers(exporter_port: u16) -> (String, String, String, String) {
     (services.to_string(), tasks.to_string(), nodes.to_string(), networks.to_string())
 }
 
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The active target whose label `name` is `value`, or null.
 fn target_with(targets: &serde_json::Value, name: &str, value: &str) -> serde_json::Value {
     targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"][name] == value)).cloned().unwrap_or_default()
@@ -79,10 +66,7 @@ fn dockerswarm_sd_finds_services_tasks_and_nodes_and_keeps_them_when_the_manager
     manager.route("/tasks", 200, &json, &tasks);
     manager.route("/nodes", 200, &json, &nodes);
     manager.route("/networks", 200, &json, &networks);
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: swarm\n  dockerswarm_sd_configs:\n\
              \x20 - {{host: 'http://{manager}', role: services, refresh_interval: 1s, filters: [{{name: label, values: ['com.docker.stack.namespace=mon']}}]}}\n\
@@ -94,11 +78,7 @@ fn dockerswarm_sd_finds_services_tasks_and_nodes_and_keeps_them_when_the_manager
              \x20 - {{source_labels: [__meta_dockerswarm_network_name], target_label: network}}\n",
             manager = manager.address(),
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     // services: the exporter's VIP on lo_net (the 10.0.1.x targets dropped); tasks: its
@@ -113,7 +93,7 @@ fn dockerswarm_sd_finds_services_tasks_and_nodes_and_keeps_them_when_the_manager
     assert_eq!(found[1], json!({"__name__": "swarm_probe", "found": "mon_exporter", "network": "lo_net", "instance": instance, "job": "swarm"}));
     assert_eq!(found[2], json!({"__name__": "swarm_probe", "found": "mon_exportertask-1manager-1", "network": "lo_net", "instance": instance, "job": "swarm"}));
 
-    let targets = poll_targets(&server, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["health"] == "up")));
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["health"] == "up")));
     let service = &target_with(&targets, "found", "mon_exporter")["discoveredLabels"];
     for (name, value) in [
         ("__meta_dockerswarm_service_id", "svc-exporter"),
@@ -156,14 +136,10 @@ fn dockerswarm_sd_finds_services_tasks_and_nodes_and_keeps_them_when_the_manager
     }
 
     // The manager fails /nodes: the tasks and nodes entries keep their last good targets.
-    let asked_before = manager.request_heads().iter().filter(|h| h.starts_with("GET /nodes ")).count();
+    let asked_before = manager.times_asked("GET /nodes ");
     manager.route("/nodes", 500, &json, r#"{"message": "rpc error: node is not a swarm manager"}"#);
-    let deadline = Instant::now() + WAIT;
     // Each of the two entries asking /nodes has failed at least once when four more asks came.
-    while manager.request_heads().iter().filter(|h| h.starts_with("GET /nodes ")).count() < asked_before + 4 {
-        assert!(Instant::now() < deadline, "the manager was not asked again");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    manager.wait_asked("GET /nodes ", asked_before, 4, WAIT);
     let (status, targets) = get_json(&server.url("/api/v1/targets"));
     assert_eq!(status, 200);
     let kept: Vec<&str> = targets["data"]["activeTargets"].as_array().map(|a| a.iter().filter_map(|t| t["labels"]["found"].as_str()).collect()).unwrap_or_default();

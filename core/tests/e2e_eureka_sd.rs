@@ -7,29 +7,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn asked(eureka: &Exporter) -> usize {
-    eureka.request_heads().iter().filter(|h| h.starts_with("GET /eureka/apps ")).count()
-}
 
 #[test]
 fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
@@ -71,10 +54,7 @@ fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
     );
     let xml = ["Content-Type: application/xml"];
     eureka.route("/eureka/apps", 200, &xml, &apps);
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: eureka\n  eureka_sd_configs:\n\
              \x20 - {{server: 'http://{server}/eureka', refresh_interval: 1s, basic_auth: {{username: prom, password: s3cret}}}}\n\
@@ -83,11 +63,7 @@ fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
              \x20 - {{source_labels: [__meta_eureka_app_name], target_label: app}}\n",
             server = eureka.address(),
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     let instance = format!("payments-1:payments:{}", exporter.port);
@@ -95,7 +71,7 @@ fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
     assert_eq!(found, json!({"__name__": "eureka_probe", "app": "PAYMENTS", "instance": instance, "job": "eureka"}));
 
     // The other instances are discovered too, and dropped by relabeling.
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 1 && a[0]["health"] == "up") && t["data"]["droppedTargets"].as_array().is_some_and(|d| d.len() == 2)
     });
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
@@ -128,12 +104,7 @@ fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
 
     // The server fails: the last good targets stay.
     eureka.route("/eureka/apps", 503, &xml, "");
-    let failed_before = asked(&eureka);
-    let deadline = Instant::now() + WAIT;
-    while asked(&eureka) < failed_before + 3 {
-        assert!(Instant::now() < deadline, "the server was not asked again");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eureka.wait_asked("GET /eureka/apps ", eureka.times_asked("GET /eureka/apps "), 3, WAIT);
     let (status, targets) = get_json(&server.url("/api/v1/targets"));
     assert_eq!(status, 200);
     let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
@@ -16,23 +16,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The query Nomad's client sends for `namespace: apps, region: eu-west` (and stale reads).
 const QUERY: &str = "namespace=apps&region=eu-west&stale=";
-
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn asked(nomad: &Exporter, path: &str) -> usize {
-    nomad.request_heads().iter().filter(|h| h.starts_with(&format!("GET {path}?{QUERY} "))).count()
-}
 
 #[test]
 fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
@@ -53,10 +36,7 @@ fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
     nomad.route(&format!("/v1/services?{QUERY}"), 200, &json, &services.to_string());
     nomad.route(&format!("/v1/service/billing?{QUERY}"), 200, &json, &billing.to_string());
     nomad.route(&format!("/v1/service/cache?{QUERY}"), 200, &json, &cache.to_string());
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: nomad\n  nomad_sd_configs:\n\
              \x20 - {{server: 'http://{server}', namespace: apps, region: eu-west, refresh_interval: 1s, tag_separator: ';'}}\n\
@@ -66,18 +46,14 @@ fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
              \x20 - {{source_labels: [__meta_nomad_dc], target_label: dc}}\n",
             server = nomad.address(),
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     let found = poll_query(&server, "nomad_probe", "the billing registration scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(found, json!({"__name__": "nomad_probe", "service": "billing", "dc": "dc-west", "instance": exporter.address(), "job": "nomad"}));
 
     // The other registrations are discovered too, and dropped by relabeling.
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 1 && a[0]["health"] == "up") && t["data"]["droppedTargets"].as_array().is_some_and(|d| d.len() == 2)
     });
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
@@ -99,18 +75,14 @@ fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
     let nomad_labels = discovered.as_object().map(|m| m.keys().filter(|k| k.starts_with("__meta_nomad_")).count()).unwrap_or(0);
     assert_eq!(nomad_labels, 9, "exactly Prometheus' labels: {discovered}");
     for path in ["/v1/services", "/v1/service/billing", "/v1/service/cache"] {
-        assert!(asked(&nomad, path) > 0, "{path} never asked with {QUERY}: {:?}", nomad.request_heads());
+        assert!(nomad.times_asked(&format!("GET {path}?{QUERY} ")) > 0, "{path} never asked with {QUERY}: {:?}", nomad.request_heads());
     }
 
     // One service's registrations start failing: the whole refresh fails and the last good
     // targets stay.
     nomad.route(&format!("/v1/service/cache?{QUERY}"), 500, &json, "rpc error: No cluster leader");
-    let failed_before = asked(&nomad, "/v1/service/cache");
-    let deadline = Instant::now() + WAIT;
-    while asked(&nomad, "/v1/service/cache") < failed_before + 3 {
-        assert!(Instant::now() < deadline, "the server was not asked again");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let failed = format!("GET /v1/service/cache?{QUERY} ");
+    nomad.wait_asked(&failed, nomad.times_asked(&failed), 3, WAIT);
     let (status, targets) = get_json(&server.url("/api/v1/targets"));
     assert_eq!(status, 200);
     let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();

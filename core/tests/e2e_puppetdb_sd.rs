@@ -92,19 +92,6 @@ fn serve(stream: std::net::TcpStream, answer: &Mutex<(u16, String, String)>, see
     }
 }
 
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn puppetdb_sd_finds_resources_and_keeps_them_when_puppetdb_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -118,10 +105,7 @@ fn puppetdb_sd_finds_resources_and_keeps_them_when_puppetdb_fails() {
          "resource": "77b0c1d2e3", "tags": ["class"], "title": "Prometheus::Node_exporter", "type": "Class"}
     ]);
     puppetdb.set(200, "application/json; charset=utf-8", &resources.to_string());
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: puppet\n  puppetdb_sd_configs:\n\
              \x20 - {{url: 'http://127.0.0.1:{pdb}/puppetdb/', query: '{QUERY}', include_parameters: true, port: {port}, refresh_interval: 1s}}\n\
@@ -131,18 +115,14 @@ fn puppetdb_sd_finds_resources_and_keeps_them_when_puppetdb_fails() {
              \x20 - {{source_labels: [__meta_puppetdb_parameter_labels_rack], target_label: rack}}\n",
             pdb = puppetdb.port,
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     let found = poll_query(&server, "puppet_probe", "the node exporter resource scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(found, json!({"__name__": "puppet_probe", "env": "production", "rack": "r7", "instance": exporter.address(), "job": "puppet"}));
 
     // The other resource is discovered too, and dropped by relabeling.
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 1 && a[0]["health"] == "up") && t["data"]["droppedTargets"].as_array().is_some_and(|d| d.len() == 1)
     });
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];

@@ -8,14 +8,7 @@ use support::*;
 #[test]
 fn relabel_steps_show_each_rules_output() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        "scrape_configs:\n- job_name: app\n  static_configs: [{targets: ['127.0.0.1:1']}]\n  relabel_configs:\n  - {source_labels: [__address__], regex: '(.*):1', target_label: host}\n  - {source_labels: [host], regex: '10\\..*', action: drop}\n",
-    )
-    .expect("write the scrape configuration");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+    let config = write_scrape_config(dir.path(), "scrape_configs:\n- job_name: app\n  static_configs: [{targets: ['127.0.0.1:1']}]\n  relabel_configs:\n  - {source_labels: [__address__], regex: '(.*):1', target_label: host}\n  - {source_labels: [host], regex: '10\\..*', action: drop}\n");
     let server = Server::start(&config);
     let url = |query: &str| server.url(&format!("/api/v1/targets/relabel_steps?{query}"));
     let (status, body) = get_json(&url(&format!("scrapePool=app&labels={}", percent_encode(r#"{"__address__":"127.0.0.1:1","job":"app"}"#))));

@@ -67,19 +67,6 @@ fn exemplar_lines(data: &serde_json::Value, series: usize) -> Option<Vec<String>
     (lines.len() >= series).then_some(lines)
 }
 
-/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `WAIT`.
-fn poll_targets(server: &Server, accept: impl Fn(&serde_json::Value) -> Option<()>) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = get_json(&server.url("/api/v1/targets"));
-        if status == 200 && accept(&body).is_some() {
-            return body;
-        }
-        assert!(std::time::Instant::now() < deadline, "targets not as expected within {WAIT:?}: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn targets_are_scraped_with_their_labels_and_staleness() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -87,20 +74,13 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     let down_port = free_port();
     std::fs::write(dir.path().join("password"), "s3cret\n").expect("password file");
     std::fs::write(dir.path().join("targets.json"), json!([{"targets": [exporter.address()], "labels": {"team": "x"}}]).to_string()).expect("targets file");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global:\n  scrape_interval: 1s\n  external_labels: {{dc: test}}\nrule_files: []\nscrape_configs:\n\
              - job_name: app\n  basic_auth: {{username: scraper, password_file: password}}\n  static_configs:\n  - targets: ['{addr}']\n    labels: {{env: e2e}}\n  - targets: ['dropped.example:1']\n  relabel_configs:\n  - {{source_labels: [__address__], regex: 'dropped.*', action: drop}}\n  metric_relabel_configs:\n  - {{source_labels: [__name__], regex: drop_me, action: drop}}\n\
              - job_name: down\n  scrape_timeout: 500ms\n  static_configs:\n  - targets: ['127.0.0.1:{down_port}']\n\
              - job_name: filesd\n  file_sd_configs:\n  - files: ['*.json']\n",
             addr = exporter.address()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     let ups = poll_query(&server, "up", "every job's up", WAIT, |r| {
@@ -139,7 +119,7 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
 
     // /api/v1/targets: three active, health and last error, the dropped one.
     // Polled: a target's status is set after its scrape is stored.
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         let active = t["data"]["activeTargets"].as_array()?;
         (active.len() == 3 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
     });
@@ -179,7 +159,7 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     std::fs::write(dir.path().join("targets.json"), "[]").expect("targets file");
     poll_query(&server, "up{job=\"filesd\"}", "the removed target's up marked stale", WAIT, |r| r.is_empty().then_some(()));
     poll_query(&server, "app_requests_total{job=\"filesd\"}", "the removed target's series marked stale", WAIT, |r| r.is_empty().then_some(()));
-    poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+    poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2));
     assert!(server.stop(), "clean shutdown");
 }
 
@@ -187,11 +167,11 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
 fn a_bad_scrape_config_refuses_to_start_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  azure_sd_configs: [{subscription_id: s}]\n").expect("scrape config");
+    std::fs::write(&scrape_file, "scrape_configs:\n- job_name: k8s\n  nonexistent_sd_configs: [{server: s}]\n").expect("scrape config");
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
     let error = start_refused(&config);
-    assert!(error.contains("scrape.config_file") && error.contains("azure_sd_configs") && error.contains("k8s"), "{error}");
+    assert!(error.contains("scrape.config_file") && error.contains("nonexistent_sd_configs") && error.contains("k8s"), "{error}");
     std::fs::write(&scrape_file, "scrape_configs: [{job_name: a, static_configs: [{targets: [x]}]}, {job_name: a}]\n").expect("scrape config");
     let error = start_refused(&config);
     assert!(error.contains("used twice"), "{error}");
@@ -231,10 +211,10 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     poll_query(&server, "reload_probe{job=\"first\"}", "the first job's series marked stale", WAIT, |r| r.is_empty().then_some(()));
 
     // A mistake is a 400 naming it; the jobs in force go on.
-    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, azure_sd_configs: []}]\n").expect("scrape config");
+    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, nonexistent_sd_configs: []}]\n").expect("scrape config");
     let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("azure_sd_configs"), "{}", reply.body);
+    assert!(reply.body.contains("nonexistent_sd_configs"), "{}", reply.body);
     // Still scraped past the executors' next check for a new configuration (5 s).
     let refused_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     poll_query(&server, "timestamp(up{job=\"second\"} == 1)", "the second job still scraped 6 s after the refused reload", WAIT, |r| {
@@ -258,27 +238,20 @@ fn http_sd_targets_are_found_and_redirects_followed() {
     let json = ["Content-Type: application/json"];
     sd.route("/targets", 200, &json, &json!([{"targets": [exporter.address()], "labels": {"team": "sd"}}]).to_string());
     sd.route("/moved", 301, &[&format!("Location: http://{}/targets", sd.address())], "");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: httpsd\n  metrics_path: /old\n  http_sd_configs: [{{url: 'http://{sd}/moved', refresh_interval: 1s}}]\n\
              - job_name: noredirect\n  metrics_path: /old\n  follow_redirects: false\n  static_configs: [{{targets: ['{addr}']}}]\n",
             sd = sd.address(),
             addr = exporter.address()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     // The target the SD URL names (reached through its redirect) is scraped through the
     // exporter's redirect; the job that does not follow redirects is down, naming the 302.
     let probe = poll_query(&server, "sd_probe", "the http_sd target scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(probe, json!({"__name__": "sd_probe", "instance": exporter.address(), "job": "httpsd", "team": "sd"}));
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         let active = t["data"]["activeTargets"].as_array()?;
         (active.len() == 2 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
     });
@@ -296,7 +269,7 @@ fn http_sd_targets_are_found_and_redirects_followed() {
     // same target, still scraped by its loop (so still up, not unknown as a new one would
     // be), is listed with its new discovered labels, as Prometheus does.
     sd.route("/targets", 200, &json, &json!([{"targets": [exporter.address()], "labels": {"team": "sd", "__meta_zone": "b"}}]).to_string());
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         let found = t["data"]["activeTargets"].as_array()?.iter().find(|t| t["scrapePool"] == "httpsd")?;
         (found["discoveredLabels"]["__meta_zone"] == "b").then_some(())
     });
@@ -346,7 +319,7 @@ fn a_reload_changing_only_the_interval_keeps_the_series_live() {
     // the new loop has scraped twice, then read the series at every 100 ms since the
     // reload: it never disappears.
     let new_loop_scrape = || {
-        let targets = poll_targets(&server, |t| {
+        let targets = poll_targets(&server, WAIT, |t| {
             let target = t["data"]["activeTargets"].as_array()?.first()?;
             (target["discoveredLabels"]["__scrape_interval__"] == "3s" && target["health"] == "up").then_some(())
         });
@@ -376,19 +349,12 @@ fn dns_sd_targets_are_found_through_the_configured_resolver() {
     dns.set("exporter.test.", vec![FakeRecord::A(std::net::Ipv4Addr::LOCALHOST)]);
     let resolv_conf = dir.path().join("resolv.conf");
     std::fs::write(&resolv_conf, format!("# the test's own server\nnameserver 127.0.0.1:{}\noptions timeout:1 attempts:1\n", dns.port)).expect("resolv.conf");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: srv\n  dns_sd_configs: [{{names: ['_metrics._tcp.test'], refresh_interval: 1s}}]\n\
              - job_name: a\n  dns_sd_configs: [{{names: ['exporter.test'], type: A, port: {port}, refresh_interval: 1s}}]\n",
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let mut text = std::fs::read_to_string(&config).expect("config");
     text.push_str(&format!("  resolv_conf: {}\n", resolv_conf.display()));
     std::fs::write(&config, text).expect("config");
@@ -402,7 +368,7 @@ fn dns_sd_targets_are_found_through_the_configured_resolver() {
         (jobs.len() == 2).then_some(jobs)
     });
     assert_eq!(jobs, vec![("a".to_string(), exporter.address()), ("srv".to_string(), exporter.address())]);
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2));
     let srv = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "srv").cloned()).expect("the SRV target");
     assert_eq!(srv["discoveredLabels"]["__meta_dns_name"], "_metrics._tcp.test", "{srv}");
     assert_eq!(srv["discoveredLabels"]["__meta_dns_srv_record_target"], "127.0.0.1.", "{srv}");
@@ -421,22 +387,15 @@ fn target_label_and_dropped_limits_apply_as_in_prometheus() {
     let exporter = Exporter::start("short 1\n");
     exporter.route("/long", 200, &["Content-Type: text/plain; version=0.0.4"], "l{v=\"abcdefghijklmnopqrst\"} 1\n");
     std::fs::write(dir.path().join("tenant_file"), "tenant2\n").expect("header file");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s, label_value_length_limit: 16, scrape_failure_log_file: failures.log}}\nscrape_configs:\n\
              - job_name: limited\n  target_limit: 1\n  static_configs: [{{targets: ['127.0.0.1:1', '127.0.0.1:2']}}]\n\
              - job_name: dropping\n  keep_dropped_targets: 1\n  static_configs: [{{targets: ['{addr}', 'x:1', 'y:1', 'z:1']}}]\n  relabel_configs: [{{source_labels: [__address__], regex: '[xyz]:1', action: drop}}]\n\
              - job_name: long\n  metrics_path: /long\n  scrape_failure_log_file: long_failures.log\n  enable_compression: false\n  http_headers: {{X-Scope-OrgID: {{values: [tenant1], files: [tenant_file]}}}}\n  static_configs: [{{targets: ['{addr}']}}]\n",
             addr = exporter.address()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
-    let targets = poll_targets(&server, |t| {
+    let targets = poll_targets(&server, WAIT, |t| {
         let active = t["data"]["activeTargets"].as_array()?;
         (active.len() == 4 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
     });
@@ -488,25 +447,18 @@ fn consul_sd_targets_come_from_the_catalog() {
     consul.route("/v1/catalog/services?dc=dc1&stale=", 200, &["Content-Type: application/json", "X-Consul-Index: 5"], r#"{"consul": [], "web": ["prod", "metrics"], "db": ["prod"]}"#);
     let instance = |id: &str| json!([{"Node": {"Node": "n1", "Address": "127.0.0.1", "Meta": {"rack": "r1"}}, "Service": {"ID": id, "Service": "web", "Tags": ["prod", "metrics"], "Address": "", "Port": exporter.port}, "Checks": [{"CheckID": "serfHealth", "Status": "passing"}]}]).to_string();
     consul.route("/v1/health/service/web?dc=dc1&stale=&tag=metrics", 200, &["Content-Type: application/json", "X-Consul-Index: 7"], &instance("web-1"));
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: consul\n  consul_sd_configs: [{{server: '{server}', token: secret-token, tags: [metrics], refresh_interval: 1s}}]\n  relabel_configs:\n  - {{source_labels: [__meta_consul_service], target_label: service}}\n  - {{source_labels: [__meta_consul_metadata_rack], target_label: rack}}\n",
             server = consul.address()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     // Only `web` has the `metrics` tag: its one instance (at the node's address, as the
     // service has none) is scraped with the relabeled Consul labels.
     let probe = poll_query(&server, "consul_probe", "the Consul target scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(probe, json!({"__name__": "consul_probe", "instance": exporter.address(), "job": "consul", "rack": "r1", "service": "web"}));
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
     assert_eq!((discovered["__meta_consul_dc"].as_str(), discovered["__meta_consul_health"].as_str(), discovered["__meta_consul_tags"].as_str()), (Some("dc1"), Some("passing"), Some(",prod,metrics,")), "{discovered}");
     let heads = consul.request_heads();
@@ -566,24 +518,17 @@ fn kubernetes_sd_follows_pods_by_list_and_watch() {
     let mut idle = kubernetes_pod("idle", second.port);
     idle["metadata"]["annotations"]["prometheus.io/scrape"] = json!("false");
     kubernetes.apply("/api/v1/pods", "ADDED", idle);
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{api}', bearer_token: k8s-token, selectors: [{{role: pod, label: 'app=web'}}]}}]\n  relabel_configs:\n  - {{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], regex: 'true', action: keep}}\n  - {{source_labels: [__meta_kubernetes_pod_name], target_label: pod}}\n  - {{source_labels: [__meta_kubernetes_namespace], target_label: namespace}}\n",
             api = kubernetes.url()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     // The listed pod's container port is scraped, labeled from the pod; the other is dropped.
     let probe = poll_query(&server, "k8s_probe", "the listed pod scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(probe, json!({"__name__": "k8s_probe", "instance": first.address(), "job": "pods", "namespace": "default", "pod": "web-1"}));
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1 && t["data"]["droppedTargets"].as_array()?.len() == 1).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.len() == 1 && t["data"]["droppedTargets"].as_array()?.len() == 1).then_some(()));
     let discovered = &targets["data"]["activeTargets"][0]["discoveredLabels"];
     let port_text = first.port.to_string();
     assert_eq!(
@@ -637,10 +582,7 @@ fn kubernetes_sd_keeps_a_listed_namespace_when_another_is_forbidden() {
     kubernetes.forbid("/api/v1/namespaces/b/pods");
     // c lists, but its watches end at once: asked again with the same back-off, not in a loop.
     kubernetes.end_watches_at_once("/api/v1/namespaces/c/pods");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(&scrape_file, format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [a, b, c]}}}}]\n", kubernetes.url())).expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+    let config = write_scrape_config(dir.path(), format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [a, b, c]}}}}]\n", kubernetes.url()));
     let started = std::time::Instant::now();
     let server = Server::start(&config);
 
@@ -676,21 +618,14 @@ fn kubernetes_sd_reads_a_kubeconfig_and_finds_nodes() {
         format!("apiVersion: v1\nkind: Config\ncurrent-context: test\ncontexts:\n- name: other\n  context: {{cluster: nowhere, user: nobody}}\n- name: test\n  context: {{cluster: fake, user: reader}}\nclusters:\n- name: fake\n  cluster: {{server: '{api}'}}\nusers:\n- name: reader\n  user: {{tokenFile: token}}\n", api = kubernetes.url()),
     )
     .expect("kubeconfig");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: kubelets\n  kubernetes_sd_configs: [{role: node, kubeconfig_file: kubeconfig}]\n  relabel_configs:\n  - {action: labelmap, regex: __meta_kubernetes_node_label_(.+)}\n",
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+    let config = write_scrape_config(dir.path(), "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: kubelets\n  kubernetes_sd_configs: [{role: node, kubeconfig_file: kubeconfig}]\n  relabel_configs:\n  - {action: labelmap, regex: __meta_kubernetes_node_label_(.+)}\n");
     let server = Server::start(&config);
 
     // The node's InternalIP (preferred over its Hostname) at the kubelet port, `instance` set
     // to the node's name as Prometheus sets it, and the node's labels mapped.
     let probe = poll_query(&server, "kubelet_probe", "the node's kubelet scraped", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
     assert_eq!(probe, json!({"__name__": "kubelet_probe", "instance": "node-1", "job": "kubelets", "kubernetes_io_os": "linux"}));
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.len() == 1).then_some(()));
     assert_eq!(targets["data"]["activeTargets"][0]["scrapeUrl"].as_str(), Some(format!("http://{}/metrics", kubelet.address()).as_str()), "{targets}");
     let heads = kubernetes.request_heads();
     assert!(!heads.is_empty() && heads.iter().all(|h| h.starts_with("GET /api/v1/nodes?") && h.contains("Authorization: Bearer node-reader-token\r\n")), "{heads:?}");
@@ -707,20 +642,13 @@ fn scrapes_and_http_sd_go_through_a_proxy_and_no_proxy_is_kept() {
     proxy.route("http://sd.invalid/targets", 200, &["Content-Type: application/json"], &json!([{"targets": ["exporter.invalid:9100"]}]).to_string());
     let direct = Exporter::start("direct_probe 1\n");
     let dead_proxy = free_port();
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: viaproxy\n  proxy_url: 'http://scraper:pw@{proxy}'\n  http_sd_configs: [{{url: 'http://sd.invalid/targets', refresh_interval: 1s, proxy_url: 'http://{proxy}'}}]\n\
              - job_name: bypassed\n  proxy_url: 'http://127.0.0.1:{dead_proxy}'\n  no_proxy: 'example.com'\n  static_configs: [{{targets: ['{direct}']}}]\n",
             proxy = proxy.address(),
             direct = direct.address()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     let probe = poll_query(&server, "proxied_probe", "the target found and scraped through the proxy", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
@@ -781,16 +709,9 @@ fn oauth2_tokens_are_asked_once_and_sent_with_every_scrape() {
 fn a_target_found_twice_is_scraped_once_and_listed_as_last_found() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("twice_probe 1\n");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: twice\n  static_configs:\n  - {{targets: ['{addr}'], labels: {{__meta_n: first}}}}\n  - {{targets: ['{addr}'], labels: {{__meta_n: second}}}}\n", addr = exporter.address()),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+    let config = write_scrape_config(dir.path(), format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: twice\n  static_configs:\n  - {{targets: ['{addr}'], labels: {{__meta_n: first}}}}\n  - {{targets: ['{addr}'], labels: {{__meta_n: second}}}}\n", addr = exporter.address()));
     let server = Server::start(&config);
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.first()?["health"] == "up").then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.first()?["health"] == "up").then_some(()));
     let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
     // One target (the two have the same labels after relabeling), shown with the
     // discovered labels of the last group that found it, as Prometheus shows it.
@@ -809,14 +730,7 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     exporter.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"], body);
     let broken = Exporter::start("");
     broken.route("/metrics", 200, &["Content-Type: application/openmetrics-text; version=1.0.0"], "om_cut 1\n");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: om\n  scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]\n  static_configs: [{{targets: ['{ok}']}}]\n- job_name: cut\n  static_configs: [{{targets: ['{cut}']}}]\n", ok = exporter.address(), cut = broken.address()),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+    let config = write_scrape_config(dir.path(), format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: om\n  scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]\n  static_configs: [{{targets: ['{ok}']}}]\n- job_name: cut\n  static_configs: [{{targets: ['{cut}']}}]\n", ok = exporter.address(), cut = broken.address()));
     let server = Server::start(&config);
     let names = poll_query(&server, "{job=\"om\", __name__=~\"om_.*\"}", "the OpenMetrics series", WAIT, |r| {
         let mut names: Vec<String> = r.iter().map(|s| format!("{}={}", s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
@@ -839,7 +753,7 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     let asked = exporter.request_heads();
     assert!(asked[0].contains("\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4\r\n"), "{asked:?}");
     // Without its `# EOF` the answer is refused, as Prometheus refuses it.
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "cut")?["health"] == "down").then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "cut")?["health"] == "down").then_some(()));
     let cut = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "cut")).cloned().unwrap_or_default();
     assert_eq!(cut["lastError"], "OpenMetrics: the data does not end with # EOF", "{cut}");
     let asked = broken.request_heads();
@@ -859,21 +773,14 @@ fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() 
     let exporter = Exporter::start(body);
     // An OpenMetrics answer without `# EOF`: its scrape fails, its size is still reported.
     exporter.route("/broken", 200, &["Content-Type: application/openmetrics-text; version=1.0.0"], "x 1\n");
-    let scrape_file = dir.path().join("prometheus.yml");
     let target = exporter.address();
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s, extra_scrape_metrics: true}}\nscrape_configs:\n\
              - job_name: extra\n  scrape_timeout: 800ms\n  sample_limit: 10\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: small\n  body_size_limit: 4B\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: broken\n  metrics_path: /broken\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: plain\n  extra_scrape_metrics: false\n  static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
     let values = poll_query(&server, "{__name__=~\"scrape_timeout_seconds|scrape_sample_limit|scrape_body_size_bytes\"}", "the extra scrape series", WAIT, |r| {
         let mut found: Vec<String> = r.iter().map(|s| format!("{} {}={}", s["metric"]["job"].as_str().unwrap_or(""), s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
@@ -895,7 +802,7 @@ fn extra_scrape_metrics_report_the_timeout_the_sample_limit_and_the_body_size() 
             "small scrape_timeout_seconds=1".to_string(),
         ]
     );
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "small")?["health"] == "down").then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.iter().find(|a| a["scrapePool"] == "small")?["health"] == "down").then_some(()));
     let small = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["scrapePool"] == "small")).cloned().unwrap_or_default();
     assert_eq!(small["lastError"], "body size limit exceeded", "{small}");
     // The job that turns them off has the usual five.
@@ -967,20 +874,13 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
     const PROTOBUF: &str = "Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
     let exemplar_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64) - 60_000;
     exporter.route_bytes("/metrics", 200, &[PROTOBUF], &protobuf_exposition(true, exemplar_ms));
-    let scrape_file = dir.path().join("prometheus.yml");
     let target = exporter.address();
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: native\n  scrape_native_histograms: true\n  always_scrape_classic_histograms: true\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: classic\n  scrape_protocols: [PrometheusProto, PrometheusText0.0.4]\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: limited\n  scrape_native_histograms: true\n  native_histogram_bucket_limit: 1\n  static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
 
     // Native: the histogram as sent (integer deltas read, zero bucket kept) and its classic
@@ -1042,19 +942,12 @@ fn protobuf_answers_give_native_histograms_as_prometheus_takes_them() {
 fn classic_histograms_convert_to_custom_bucket_histograms_when_asked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exporter = Exporter::start("# TYPE lat histogram\nlat_bucket{le=\"0.1\"} 1\nlat_bucket{le=\"0.5\"} 3\nlat_bucket{le=\"+Inf\"} 4\nlat_sum 1.5\nlat_count 4\n# TYPE up_since gauge\nup_since 7\n");
-    let scrape_file = dir.path().join("prometheus.yml");
     let target = exporter.address();
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: nhcb\n  convert_classic_histograms_to_nhcb: true\n  static_configs: [{{targets: ['{target}']}}]\n\
              - job_name: classic\n  static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
     // One native series with custom buckets in place of the five classic ones.
     let count = poll_query(&server, "histogram_count(lat{job=\"nhcb\"})", "the converted histogram", WAIT, value_of);
@@ -1138,19 +1031,12 @@ fn docker_sd_finds_containers_over_http_and_a_unix_socket() {
     let socket = dir.path().join("docker.sock");
     let (containers, networks) = docker_answers(over_socket.port, "db");
     let seen = unix_docker_daemon(socket.clone(), containers, networks);
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: docker\n  docker_sd_configs:\n  - {{host: 'http://{daemon}', refresh_interval: 1s}}\n  - {{host: 'unix://{socket}', refresh_interval: 1s, filters: [{{name: label, values: ['com.example.team=storage']}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_docker_container_label_com_example_team], target_label: team}}\n  - {{source_labels: [__meta_docker_container_name], target_label: container}}\n  - {{source_labels: [__meta_docker_network_label_com_docker_network_bridge_default_bridge], target_label: default_bridge}}\n",
             daemon = daemon.address(),
             socket = socket.display()
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let server = Server::start(&config);
     let found = poll_query(&server, "docker_probe", "both containers found and scraped", WAIT, |r| {
         let mut found: Vec<serde_json::Value> = r.iter().map(|s| s["metric"].clone()).collect();
@@ -1159,7 +1045,7 @@ fn docker_sd_finds_containers_over_http_and_a_unix_socket() {
     });
     assert_eq!(found[0], json!({"__name__": "docker_probe", "via": "http", "team": "storage", "container": "/web", "default_bridge": "true", "instance": over_http.address(), "job": "docker"}));
     assert_eq!(found[1], json!({"__name__": "docker_probe", "via": "socket", "team": "storage", "container": "/db", "default_bridge": "true", "instance": over_socket.address(), "job": "docker"}));
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2));
     let web = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["container"] == "/web")).cloned().unwrap_or_default();
     let discovered = &web["discoveredLabels"];
     assert_eq!((discovered["__meta_docker_container_id"].as_str(), discovered["__meta_docker_network_name"].as_str(), discovered["__meta_docker_port_private"].as_str()), (Some("web-id"), Some("bridge"), Some(over_http.port.to_string().as_str())), "{web}");
@@ -1310,19 +1196,12 @@ fn ec2_sd_finds_instances_with_an_assumed_role_and_with_a_profile() {
     let credentials = dir.path().join("aws-credentials");
     // No default profile: the role job's keys come from the instance's role.
     std::fs::write(&credentials, "[team]\naws_access_key_id = AKIDTEAM\naws_secret_access_key = team-secret\n").expect("credentials file");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: ec2_role\n  ec2_sd_configs:\n  - {{endpoint: 'http://{aws}', role_arn: 'arn:aws:iam::123456789012:role/prom', external_id: ext-1, port: {port}, refresh_interval: 1s, filters: [{{name: 'tag:team', values: [storage]}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_ec2_tag_Name], target_label: name}}\n  - {{source_labels: [__meta_ec2_availability_zone_id], target_label: zone_id}}\n\
              - job_name: ec2_profile\n  ec2_sd_configs:\n  - {{endpoint: 'http://{aws}', region: eu-central-1, profile: team, port: {port}, refresh_interval: 1s, filters: [{{name: 'tag:team', values: [storage]}}]}}\n  relabel_configs:\n  - {{source_labels: [__meta_ec2_region], target_label: region}}\n",
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let imds = format!("http://{aws}");
     let credentials_file = credentials.display().to_string();
     let home = dir.path().display().to_string();
@@ -1341,7 +1220,7 @@ fn ec2_sd_finds_instances_with_an_assumed_role_and_with_a_profile() {
     assert_eq!(found[0], json!({"__name__": "ec2_probe", "job": "ec2_profile", "region": "eu-central-1", "instance": instance}));
     assert_eq!(found[1], json!({"__name__": "ec2_probe", "job": "ec2_role", "name": "storage-1", "zone_id": "euw3-az1", "instance": instance}));
     // Both pages were read: the second page's instance is a target too (down), the third has no address.
-    let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 4).then_some(()));
+    let targets = poll_targets(&server, WAIT, |t| (t["data"]["activeTargets"].as_array()?.len() == 4).then_some(()));
     let role_targets: Vec<&serde_json::Value> = targets["data"]["activeTargets"].as_array().map(|a| a.iter().filter(|t| t["labels"]["job"] == "ec2_role").collect()).unwrap_or_default();
     let second = role_targets.iter().find(|t| t["labels"]["name"] == "storage-2").copied().cloned().unwrap_or_default();
     assert_eq!(second["discoveredLabels"]["__address__"], format!("192.0.2.10:{}", exporter.port), "{second}");
@@ -1448,17 +1327,10 @@ fn gce_sd_finds_instances_with_a_service_account_and_with_the_metadata_server() 
     let endpoint = format!("http://{google}");
     let key_file = dir.path().join("service-account.json");
     std::fs::write(&key_file, json!({"type": "service_account", "project_id": "proj-1", "private_key_id": "key-1", "private_key": GCE_TEST_KEY, "client_email": "prom@proj-1.iam.gserviceaccount.com", "token_uri": format!("{endpoint}/token")}).to_string()).expect("key file");
-    let scrape_file = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &scrape_file,
-        format!(
+    let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: gce\n  gce_sd_configs:\n  - {{project: proj-1, zone: europe-west1-b, filter: 'labels.team = storage', port: {port}, refresh_interval: 1s, tag_separator: '|'}}\n  relabel_configs:\n  - {{source_labels: [__meta_gce_instance_name], target_label: name}}\n  - {{source_labels: [__meta_gce_tags], target_label: tags}}\n",
             port = exporter.port
-        ),
-    )
-    .expect("scrape config");
-    let config = write_config(dir.path(), "");
-    add_scrape_config(&config, &scrape_file);
+        ));
     let home = dir.path().display().to_string();
     let key_path = key_file.display().to_string();
     for (how, env, token_line) in [
@@ -1470,7 +1342,7 @@ fn gce_sd_finds_instances_with_a_service_account_and_with_the_metadata_server() 
         let found = poll_query(&server, "gce_probe", &format!("the instance found with the {how} and scraped"), WAIT, |r| r.first().map(|s| s["metric"].clone()));
         assert_eq!(found, json!({"__name__": "gce_probe", "job": "gce", "name": "vm-1", "tags": "|prom|", "instance": exporter.address()}), "{how}");
         // The second page's instance is a target too (down).
-        let targets = poll_targets(&server, |t| (t["data"]["activeTargets"].as_array()?.len() == 2).then_some(()));
+        let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"].as_array().is_some_and(|a| a.len() == 2));
         let second = targets["data"]["activeTargets"].as_array().and_then(|a| a.iter().find(|t| t["labels"]["name"] == "vm-2")).cloned().unwrap_or_default();
         assert_eq!((second["discoveredLabels"]["__address__"].as_str(), second["discoveredLabels"]["__meta_gce_instance_id"].as_str()), (Some(format!("192.0.2.20:{}", exporter.port).as_str()), Some("2")), "{how}: {second}");
         // Over at least two refreshes (two pages each) the token is asked once.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -639,12 +639,67 @@ impl Exporter {
     pub fn request_heads(&self) -> Vec<String> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
+
+    /// How many requests so far began with `prefix` (`"GET /v1/x "`).
+    pub fn times_asked(&self, prefix: &str) -> usize {
+        self.request_heads().iter().filter(|h| h.starts_with(prefix)).count()
+    }
+
+    /// Waits until `more` requests beginning with `prefix` came after the `before` counted
+    /// (`times_asked`); fails after `limit`.
+    pub fn wait_asked(&self, prefix: &str, before: usize, more: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.times_asked(prefix) < before + more {
+            assert!(Instant::now() < deadline, "{prefix:?} not asked {more} more times within {limit:?}: {:?}", self.request_heads());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// `text` with every byte but ASCII letters and digits percent-encoded: safe in a URL's
 /// query whatever it holds.
 pub fn percent_encode(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// A server config in `dir` whose scrape configuration is `scrape_yaml`, written to
+/// `dir/prometheus.yml` (Prometheus' form: `global`, `scrape_configs`).
+pub fn write_scrape_config(dir: &Path, scrape_yaml: impl AsRef<str>) -> PathBuf {
+    let scrape_file = dir.join("prometheus.yml");
+    std::fs::write(&scrape_file, scrape_yaml.as_ref()).expect("scrape config");
+    let config = write_config(dir, "");
+    add_scrape_config(&config, &scrape_file);
+    config
+}
+
+/// What a polling test's `accept` answers: `true`, or `Some` (so that it can use `?`).
+pub trait Taken {
+    fn taken(self) -> bool;
+}
+
+impl Taken for bool {
+    fn taken(self) -> bool {
+        self
+    }
+}
+
+impl<T> Taken for Option<T> {
+    fn taken(self) -> bool {
+        self.is_some()
+    }
+}
+
+/// `/api/v1/targets` every 100 ms until `accept` takes it; fails after `limit`.
+pub fn poll_targets<T: Taken>(server: &Server, limit: Duration, accept: impl Fn(&serde_json::Value) -> T) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = get_json(&server.url("/api/v1/targets"));
+        if status == 200 && accept(&body).taken() {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "targets not as expected within {limit:?}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Appends a `scrape:` section naming `scrape_file` to the config at `config`.
@@ -960,5 +1015,86 @@ fn fake_kubernetes_connection(stream: std::net::TcpStream, state: &std::sync::Mu
             }
         }
         let _ = stream.write_all(b"0\r\n\r\n");
+    }
+}
+
+/// One request a mock API saw: method, path (without the query), query, headers (names in
+/// lower case) and body.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+}
+
+/// A mock answer: status, extra header lines (`Name: value`) and body.
+pub type Answer = (u16, Vec<String>, String);
+
+/// A mock API on a loopback port (HTTP/1.1, kept alive, bodies read by their length): each
+/// request is answered by `answer(own port, request)`, 404 where it answers None. Unlike
+/// `Exporter`, it sees methods and bodies and ignores the query unless `answer` looks at it,
+/// for APIs asked differently by the two clients (Consul's blocking parameters, Docker's
+/// negotiated version prefix, AWS' POSTed actions). Its threads end with the test process.
+pub fn mock_api(answer: impl Fn(u16, &Request) -> Option<Answer> + Send + Sync + 'static) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock API");
+    let port = listener.local_addr().expect("mock API address").port();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || serve_mock(stream, port, &*answer));
+        }
+    });
+    port
+}
+
+fn serve_mock(stream: std::net::TcpStream, port: u16, answer: &dyn Fn(u16, &Request) -> Option<Answer>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let Ok(read_half) = stream.try_clone() else { return };
+    let (mut reader, mut stream) = (BufReader::new(read_half), stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.trim_end().split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let length: usize = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("");
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let request = Request { method, path: path.to_string(), query: query.to_string(), headers, body: String::from_utf8_lossy(&body).into_owned() };
+        let (status, extra, text) = answer(port, &request).unwrap_or((404, Vec::new(), format!("no mock answer for {} {}", request.method, target)));
+        let extra: String = extra.iter().map(|h| format!("{h}\r\n")).collect();
+        // A HEAD answer (Docker's client pings with one) has the length but not the body.
+        let body = if request.method == "HEAD" { "" } else { text.as_str() };
+        let reply = format!("HTTP/1.1 {status} Mock\r\n{extra}Content-Length: {}\r\n\r\n{body}", text.len());
+        if stream.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
     }
 }

@@ -22,9 +22,9 @@ const PROMQL_FUNCTIONS_MISSING: [&str; 0] = [];
 /// `start_timestamp()` reads the start time stored with each sample.
 const PROMQL_FUNCTIONS_OF_START_TIMES: [&str; 1] = ["start_timestamp"];
 /// Prometheus' service discovery providers, and whether `scrape_configs` here takes them.
-const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
+const DISCOVERY_PROVIDERS: [(&str, bool); 37] = [
     ("aws", true),
-    ("azure", false),
+    ("azure", true),
     ("consul", true),
     ("digitalocean", true),
     ("dns", true),
@@ -36,28 +36,30 @@ const DISCOVERY_PROVIDERS: [(&str, bool); 35] = [
     ("eureka", true),
     ("file", true),
     ("gce", true),
-    ("hetzner", false),
+    ("hetzner", true),
     ("http", true),
-    ("ionos", false),
+    ("ionos", true),
     ("kubernetes", true),
-    ("kuma", false),
+    ("kuma", true),
     ("lightsail", true),
-    ("linode", false),
-    ("marathon", false),
+    ("linode", true),
+    ("marathon", true),
     ("msk", true),
-    ("nerve", false),
+    ("nerve", true),
     ("nomad", true),
-    ("oci", false),
-    ("openstack", false),
-    ("outscale", false),
-    ("ovhcloud", false),
+    ("oci", true),
+    ("openstack", true),
+    ("outscale", true),
+    ("ovhcloud", true),
     ("puppetdb", true),
     ("rds", true),
-    ("scaleway", false),
-    ("serverset", false),
-    ("stackit", false),
-    ("triton", false),
-    ("vultr", false),
+    ("scaleway", true),
+    ("serverset", true),
+    ("stackit", true),
+    ("static", true),
+    ("triton", true),
+    ("uyuni", true),
+    ("vultr", true),
 ];
 
 /// The `data` of `/api/v1/features`: category → feature → enabled, keys sorted (as Go
@@ -161,7 +163,6 @@ mod tests {
         assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
-        assert!(!on["service_discovery_providers"]["azure"]);
         config.server.enable_admin_api = !config.server.enable_admin_api;
         config.storage.start_timestamp_zero_ingestion = true;
         config.storage.max_exemplars = 0;
@@ -186,8 +187,10 @@ mod tests {
     #[test]
     fn a_provider_is_said_supported_exactly_when_its_section_is_read() {
         for (provider, supported) in DISCOVERY_PROVIDERS {
-            // `nerve` and `serverset` are Prometheus' `nerve_sd_configs`/`serverset_sd_configs`.
-            let yaml = format!("scrape_configs: [{{job_name: a, {provider}_sd_configs: []}}]");
+            // `nerve` and `serverset` are Prometheus' `nerve_sd_configs`/`serverset_sd_configs`;
+            // `static` is `static_configs`.
+            let key = if provider == "static" { "static_configs".to_string() } else { format!("{provider}_sd_configs") };
+            let yaml = format!("scrape_configs: [{{job_name: a, {key}: []}}]");
             let read = crate::scrape::config::ScrapeConfig::from_yaml(&yaml, std::path::Path::new("/"), Default::default());
             assert_eq!(read.is_ok(), supported, "{provider}: {read:?}", read = read.as_ref().err());
         }

@@ -141,6 +141,20 @@ pub async fn ask_every<C, E>(entry: Refreshed<'_>, client: &mut C, sd: &E, ask: 
 /// reload's stop.
 pub type EntryLoop<E> = for<'a> fn(&'a str, &'a E, &'a AskedGroups, &'a async_channel::Receiver<()>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 
+/// `ask_every` over one client for `origin`'s server, with `access`'s TLS and proxy settings
+/// (kept alive between refreshes). When no client can be made (no TLS settings for https, a
+/// proxy that cannot be used), says why once and the entry finds nothing.
+pub async fn ask_every_over<E>(entry: Refreshed<'_>, origin: &super::config::Url, access: &super::config::ClientAccess, sd: &E, ask: AskOnce<net::client::HttpClient, E>, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
+    let mut client = match access.client(origin) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(job = entry.job, mechanism = entry.mechanism, source = entry.shown, %error, "discovery cannot ask its server: its targets stay empty");
+            return;
+        }
+    };
+    ask_every(entry, &mut client, sd, ask, results, stopped).await;
+}
+
 /// Spawns on this executor `run` for every entry `entries` gives of every job of `config`
 /// (a discovery's entries: http_sd, docker_sd, ec2_sd, gce_sd); each ends when `stopped`
 /// closes (a reload or shutdown).

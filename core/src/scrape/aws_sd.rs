@@ -259,7 +259,7 @@ pub(crate) fn list<'a>(value: &'a serde_json::Value, key: &str) -> &'a [serde_js
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
-    use crate::scrape::aws::fake::run;
+    use crate::scrape::fake_api::run;
     use crate::scrape::config::Secret;
 
     /// An entry of `role` asking the fake at `endpoint` with static keys in us-east-1.

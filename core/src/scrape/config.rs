@@ -65,6 +65,7 @@ macro_rules! client_sections {
             proxy_from_environment: $s.proxy_from_environment,
             proxy_connect_header: $s.proxy_connect_header,
             oauth2: $s.oauth2,
+            follow_redirects: $s.follow_redirects,
         }
     };
 }
@@ -198,6 +199,23 @@ struct JobSection {
     eureka_sd_configs: Vec<super::eureka_sd::config::EurekaSdSection>,
     puppetdb_sd_configs: Vec<super::puppetdb_sd::config::PuppetDbSdSection>,
     digitalocean_sd_configs: Vec<super::digitalocean_sd::config::DigitalOceanSdSection>,
+    openstack_sd_configs: Vec<super::openstack_sd::config::OpenStackSdSection>,
+    azure_sd_configs: Vec<super::azure_sd::config::AzureSdSection>,
+    linode_sd_configs: Vec<super::linode_sd::config::LinodeSdSection>,
+    vultr_sd_configs: Vec<super::vultr_sd::config::VultrSdSection>,
+    hetzner_sd_configs: Vec<super::hetzner_sd::config::HetznerSdSection>,
+    scaleway_sd_configs: Vec<super::scaleway_sd::config::ScalewaySdSection>,
+    marathon_sd_configs: Vec<super::marathon_sd::config::MarathonSdSection>,
+    ionos_sd_configs: Vec<super::ionos_sd::config::IonosSdSection>,
+    outscale_sd_configs: Vec<super::outscale_sd::config::OutscaleSdSection>,
+    triton_sd_configs: Vec<super::triton_sd::config::TritonSdSection>,
+    uyuni_sd_configs: Vec<super::uyuni_sd::config::UyuniSdSection>,
+    kuma_sd_configs: Vec<super::kuma_sd::config::KumaSdSection>,
+    ovhcloud_sd_configs: Vec<super::ovhcloud_sd::config::OvhcloudSdSection>,
+    stackit_sd_configs: Vec<super::stackit_sd::config::StackitSdSection>,
+    serverset_sd_configs: Vec<super::zookeeper_sd::config::ZookeeperSdSection>,
+    nerve_sd_configs: Vec<super::zookeeper_sd::config::ZookeeperSdSection>,
+    oci_sd_configs: Vec<super::oci_sd::config::OciSdSection>,
     relabel_configs: Vec<RelabelConfig>,
     metric_relabel_configs: Vec<RelabelConfig>,
     basic_auth: Option<BasicAuthSection>,
@@ -755,12 +773,8 @@ pub struct HttpSd {
     pub url: String,
     pub location: Url,
     pub refresh_ms: i64,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for HttpSd {
@@ -791,12 +805,8 @@ pub struct DockerDaemon {
     /// Whether the credentials and `http_headers` are sent: for `http://` and `https://`
     /// hosts only, as Prometheus gives its HTTP client settings to those alone.
     pub client_settings: bool,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 /// One `docker_sd_configs` entry, checked.
@@ -945,12 +955,8 @@ pub struct ConsulSd {
     pub node_meta: Vec<(String, String)>,
     pub filter: String,
     pub health_filter: String,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for ConsulSd {
@@ -979,12 +985,8 @@ pub struct KubernetesSd {
     pub selectors: BTreeMap<String, (String, String)>,
     /// `attach_metadata.node`: pod, endpoints and endpointslice targets get their node's labels.
     pub attach_node: bool,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
     /// Why the API server cannot be reached (no `api_server` outside a cluster), logged
     /// when discovery starts; the entry then finds nothing, as in Prometheus.
     pub unavailable: Option<String>,
@@ -1025,18 +1027,29 @@ pub struct ScrapeJob {
     pub eureka_sd: Vec<super::eureka_sd::config::EurekaSd>,
     pub puppetdb_sd: Vec<super::puppetdb_sd::config::PuppetDbSd>,
     pub digitalocean_sd: Vec<super::digitalocean_sd::config::DigitalOceanSd>,
+    pub openstack_sd: Vec<super::openstack_sd::config::OpenStackSd>,
+    pub azure_sd: Vec<super::azure_sd::config::AzureSd>,
+    pub linode_sd: Vec<super::linode_sd::config::LinodeSd>,
+    pub vultr_sd: Vec<super::vultr_sd::config::VultrSd>,
+    pub hetzner_sd: Vec<super::hetzner_sd::config::HetznerSd>,
+    pub scaleway_sd: Vec<super::scaleway_sd::config::ScalewaySd>,
+    pub marathon_sd: Vec<super::marathon_sd::config::MarathonSd>,
+    pub ionos_sd: Vec<super::ionos_sd::config::IonosSd>,
+    pub outscale_sd: Vec<super::outscale_sd::config::OutscaleSd>,
+    pub triton_sd: Vec<super::triton_sd::config::TritonSd>,
+    pub uyuni_sd: Vec<super::uyuni_sd::config::UyuniSd>,
+    pub kuma_sd: Vec<super::kuma_sd::config::KumaSd>,
+    pub ovhcloud_sd: Vec<super::ovhcloud_sd::config::OvhcloudSd>,
+    pub stackit_sd: Vec<super::stackit_sd::config::StackitSd>,
+    pub serverset_sd: Vec<super::zookeeper_sd::config::ZookeeperSd>,
+    pub nerve_sd: Vec<super::zookeeper_sd::config::ZookeeperSd>,
+    pub oci_sd: Vec<super::oci_sd::config::OciSd>,
     pub target_relabeler: Relabeler,
     pub metric_relabeler: Relabeler,
-    pub credentials: Credentials,
-    /// `http_headers`: sent with every scrape.
-    pub http_headers: ExtraHeaders,
-    /// Follow 3xx answers (Prometheus' `follow_redirects`, true unless set false).
-    pub follow_redirects: bool,
-    /// The TLS settings for https targets, or why there are none (a job on http whose
-    /// system roots cannot be read: its targets relabeled to https fail with this).
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, each target's scrapes go through.
-    pub proxy: ProxyChoice,
+    /// How scrapes are authorized, secured and sent. Its TLS settings are those of https
+    /// targets, or why there are none (a job on http whose system roots cannot be read: its
+    /// targets relabeled to https fail with this).
+    pub access: ClientAccess,
     /// 0: no limit. This and the limits below: a job's 0 or none takes `global`'s, as in
     /// Prometheus.
     pub sample_limit: usize,
@@ -1315,15 +1328,21 @@ pub(super) struct ClientSections {
     pub(super) proxy_from_environment: bool,
     pub(super) proxy_connect_header: BTreeMap<String, Vec<String>>,
     pub(super) oauth2: Option<OAuth2Section>,
+    pub(super) follow_redirects: Option<bool>,
 }
 
-/// How requests are authorized and secured, from Prometheus' HTTP client settings.
-pub(super) struct ClientAccess {
-    pub(super) credentials: Credentials,
-    pub(super) headers: ExtraHeaders,
+/// How a job's or a discovery entry's requests are authorized, secured and sent, from
+/// Prometheus' HTTP client settings (`scrape::http_get` builds clients and requests of it).
+pub struct ClientAccess {
+    pub credentials: Credentials,
+    /// `http_headers`: sent with every request.
+    pub headers: ExtraHeaders,
     /// The TLS settings for https, or why there are none (when not needed at once).
-    pub(super) tls: Result<net::client::ClientTls, String>,
-    pub(super) proxy: ProxyChoice,
+    pub tls: Result<net::client::ClientTls, String>,
+    /// Which proxy, if any, requests go through.
+    pub proxy: ProxyChoice,
+    /// Whether redirects are followed (Prometheus' default: yes).
+    pub follow_redirects: bool,
 }
 
 /// One PEM document of `tls_config`, from a file or written inline.
@@ -1403,7 +1422,13 @@ pub(super) fn client_access(s: ClientSections, https: bool, base: &Path) -> Resu
     let tls = tls_settings(s.tls_config, https, base)?;
     let headers = extra_headers(s.http_headers, base)?;
     let proxy = ProxyChoice::from_settings(s.proxy_url.as_deref(), s.no_proxy.as_deref(), s.proxy_from_environment, &s.proxy_connect_header, &tls, &|name| std::env::var(name).ok())?;
-    Ok(ClientAccess { credentials, headers, tls, proxy })
+    Ok(ClientAccess { credentials, headers, tls, proxy, follow_redirects: s.follow_redirects.unwrap_or(true) })
+}
+
+/// Checks every entry of a discovery key (`key`: `linode_sd_configs`) with `resolve`, given
+/// each entry's position; an error names the key and position (`linode_sd_configs[1]: ...`).
+fn resolve_entries<S, R>(key: &str, sections: Vec<S>, base: &Path, resolve: impl Fn(S, &Path, usize) -> Result<R, String>) -> Result<Vec<R>, String> {
+    sections.into_iter().enumerate().map(|(i, section)| resolve(section, base, i).map_err(|e| format!("{key}[{i}]: {e}"))).collect()
 }
 
 /// The TLS client settings of a `tls_config` (`https`: they are needed now, so settings
@@ -1509,11 +1534,7 @@ fn resolve_consul_sd(s: ConsulSdSection, base: &Path, position: usize) -> Result
         node_meta: s.node_meta.into_iter().collect(),
         filter: s.filter,
         health_filter: s.health_filter,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -1653,7 +1674,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         // The service account's CA cannot be read: the same, logged when discovery starts.
         Err(error) if unavailable.is_none() && in_cluster_entry => {
             unavailable = Some(error);
-            ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("unavailable".into()), proxy: ProxyChoice::Direct }
+            ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("unavailable".into()), proxy: ProxyChoice::Direct, follow_redirects: true }
         }
         Err(error) => return Err(error),
     };
@@ -1669,11 +1690,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         namespaces,
         selectors,
         attach_node: s.attach_metadata.node,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
         unavailable,
     })
 }
@@ -1762,13 +1779,13 @@ fn resolve_http_sd(s: HttpSdSection, base: &Path) -> Result<HttpSd, String> {
         location.scheme == Scheme::Https,
         base,
     )?;
-    Ok(HttpSd { url: s.url, location, refresh_ms, credentials: access.credentials, http_headers: access.headers, tls: access.tls, proxy: access.proxy, follow_redirects: s.follow_redirects.unwrap_or(true) })
+    Ok(HttpSd { url: s.url, location, refresh_ms, access })
 }
 
 /// A Docker daemon's `host` and HTTP client settings, as docker_sd and dockerswarm_sd take
 /// them: `unix://` (settings unused), `tcp://` (as `http://`, settings unused), `http://` or
 /// `https://`.
-fn resolve_docker_daemon(host_text: String, sections: ClientSections, follow_redirects: Option<bool>, base: &Path) -> Result<DockerDaemon, String> {
+fn resolve_docker_daemon(host_text: String, sections: ClientSections, base: &Path) -> Result<DockerDaemon, String> {
     if host_text.is_empty() {
         return Err("host missing".into());
     }
@@ -1791,11 +1808,7 @@ fn resolve_docker_daemon(host_text: String, sections: ClientSections, follow_red
         client_settings: lower.starts_with("http://") || lower.starts_with("https://"),
         host_text,
         host,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -1822,7 +1835,7 @@ fn resolve_docker_sd(s: DockerSdSection, base: &Path, position: usize) -> Result
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKER_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let source = format!("docker {} #{position}", s.host);
-    let daemon = resolve_docker_daemon(s.host, client_sections!(s), s.follow_redirects, base)?;
+    let daemon = resolve_docker_daemon(s.host, client_sections!(s), base)?;
     Ok(DockerSd {
         daemon,
         source,
@@ -1849,7 +1862,7 @@ fn resolve_dockerswarm_sd(s: DockerSwarmSdSection, base: &Path, position: usize)
     let refresh_ms = optional_duration(s.refresh_interval.as_deref(), "refresh_interval")?.unwrap_or(DOCKERSWARM_SD_REFRESH_DEFAULT_MS);
     let _ = s.enable_http2;
     let source = format!("dockerswarm {} {} #{position}", s.host, s.role);
-    let daemon = resolve_docker_daemon(s.host, client_sections!(s), s.follow_redirects, base)?;
+    let daemon = resolve_docker_daemon(s.host, client_sections!(s), base)?;
     Ok(DockerSwarmSd { daemon, source, role, port: s.port, filters: docker_filters(s.filters)?, refresh_ms })
 }
 
@@ -1984,23 +1997,10 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
     let access = client_access(client_sections!(s), needs_tls, base)?;
-    let (credentials, http_headers, tls, proxy) = (access.credentials, access.headers, access.tls, access.proxy);
-    let mut http_sd = Vec::new();
-    for (i, section) in s.http_sd_configs.into_iter().enumerate() {
-        http_sd.push(resolve_http_sd(section, base).map_err(|e| format!("http_sd_configs[{i}]: {e}"))?);
-    }
-    let mut docker_sd = Vec::new();
-    for (i, section) in s.docker_sd_configs.into_iter().enumerate() {
-        docker_sd.push(resolve_docker_sd(section, base, i).map_err(|e| format!("docker_sd_configs[{i}]: {e}"))?);
-    }
-    let mut dockerswarm_sd = Vec::new();
-    for (i, section) in s.dockerswarm_sd_configs.into_iter().enumerate() {
-        dockerswarm_sd.push(resolve_dockerswarm_sd(section, base, i).map_err(|e| format!("dockerswarm_sd_configs[{i}]: {e}"))?);
-    }
-    let mut ec2_sd = Vec::new();
-    for (i, section) in s.ec2_sd_configs.into_iter().enumerate() {
-        ec2_sd.push(resolve_ec2_sd(section, base, i).map_err(|e| format!("ec2_sd_configs[{i}]: {e}"))?);
-    }
+    let http_sd = resolve_entries("http_sd_configs", s.http_sd_configs, base, |section, base, _| resolve_http_sd(section, base))?;
+    let docker_sd = resolve_entries("docker_sd_configs", s.docker_sd_configs, base, resolve_docker_sd)?;
+    let dockerswarm_sd = resolve_entries("dockerswarm_sd_configs", s.dockerswarm_sd_configs, base, resolve_dockerswarm_sd)?;
+    let mut ec2_sd = resolve_entries("ec2_sd_configs", s.ec2_sd_configs, base, resolve_ec2_sd)?;
     let mut aws_sd = Vec::new();
     for (i, section) in s.aws_sd_configs.into_iter().enumerate() {
         match aws_sd_section::resolve(section, base, i).map_err(|e| format!("aws_sd_configs[{i}]: {e}"))? {
@@ -2014,38 +2014,31 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
             aws_sd.push(aws_sd_section::resolve_standalone(section, base, i, key, role).map_err(|e| format!("{key}[{i}]: {e}"))?);
         }
     }
-    let mut gce_sd = Vec::new();
-    for (i, section) in s.gce_sd_configs.into_iter().enumerate() {
-        gce_sd.push(resolve_gce_sd(section, i).map_err(|e| format!("gce_sd_configs[{i}]: {e}"))?);
-    }
-    let mut dns_sd = Vec::new();
-    for (i, section) in s.dns_sd_configs.into_iter().enumerate() {
-        dns_sd.push(resolve_dns_sd(section).map_err(|e| format!("dns_sd_configs[{i}]: {e}"))?);
-    }
-    let mut consul_sd = Vec::new();
-    for (i, section) in s.consul_sd_configs.into_iter().enumerate() {
-        consul_sd.push(resolve_consul_sd(section, base, i).map_err(|e| format!("consul_sd_configs[{i}]: {e}"))?);
-    }
-    let mut kubernetes_sd = Vec::new();
-    for (i, section) in s.kubernetes_sd_configs.into_iter().enumerate() {
-        kubernetes_sd.push(resolve_kubernetes_sd(section, base, i).map_err(|e| format!("kubernetes_sd_configs[{i}]: {e}"))?);
-    }
-    let mut nomad_sd = Vec::new();
-    for (i, section) in s.nomad_sd_configs.into_iter().enumerate() {
-        nomad_sd.push(super::nomad_sd::config::resolve(section, base, i).map_err(|e| format!("nomad_sd_configs[{i}]: {e}"))?);
-    }
-    let mut eureka_sd = Vec::new();
-    for (i, section) in s.eureka_sd_configs.into_iter().enumerate() {
-        eureka_sd.push(super::eureka_sd::config::resolve(section, base, i).map_err(|e| format!("eureka_sd_configs[{i}]: {e}"))?);
-    }
-    let mut puppetdb_sd = Vec::new();
-    for (i, section) in s.puppetdb_sd_configs.into_iter().enumerate() {
-        puppetdb_sd.push(super::puppetdb_sd::config::resolve(section, base, i).map_err(|e| format!("puppetdb_sd_configs[{i}]: {e}"))?);
-    }
-    let mut digitalocean_sd = Vec::new();
-    for (i, section) in s.digitalocean_sd_configs.into_iter().enumerate() {
-        digitalocean_sd.push(super::digitalocean_sd::config::resolve(section, base, i).map_err(|e| format!("digitalocean_sd_configs[{i}]: {e}"))?);
-    }
+    let gce_sd = resolve_entries("gce_sd_configs", s.gce_sd_configs, base, |section, _, i| resolve_gce_sd(section, i))?;
+    let dns_sd = resolve_entries("dns_sd_configs", s.dns_sd_configs, base, |section, _, _| resolve_dns_sd(section))?;
+    let consul_sd = resolve_entries("consul_sd_configs", s.consul_sd_configs, base, resolve_consul_sd)?;
+    let kubernetes_sd = resolve_entries("kubernetes_sd_configs", s.kubernetes_sd_configs, base, resolve_kubernetes_sd)?;
+    let nomad_sd = resolve_entries("nomad_sd_configs", s.nomad_sd_configs, base, super::nomad_sd::config::resolve)?;
+    let eureka_sd = resolve_entries("eureka_sd_configs", s.eureka_sd_configs, base, super::eureka_sd::config::resolve)?;
+    let puppetdb_sd = resolve_entries("puppetdb_sd_configs", s.puppetdb_sd_configs, base, super::puppetdb_sd::config::resolve)?;
+    let digitalocean_sd = resolve_entries("digitalocean_sd_configs", s.digitalocean_sd_configs, base, super::digitalocean_sd::config::resolve)?;
+    let openstack_sd = resolve_entries("openstack_sd_configs", s.openstack_sd_configs, base, super::openstack_sd::config::resolve)?;
+    let azure_sd = resolve_entries("azure_sd_configs", s.azure_sd_configs, base, super::azure_sd::config::resolve)?;
+    let linode_sd = resolve_entries("linode_sd_configs", s.linode_sd_configs, base, super::linode_sd::config::resolve)?;
+    let vultr_sd = resolve_entries("vultr_sd_configs", s.vultr_sd_configs, base, super::vultr_sd::config::resolve)?;
+    let hetzner_sd = resolve_entries("hetzner_sd_configs", s.hetzner_sd_configs, base, super::hetzner_sd::config::resolve)?;
+    let scaleway_sd = resolve_entries("scaleway_sd_configs", s.scaleway_sd_configs, base, super::scaleway_sd::config::resolve)?;
+    let marathon_sd = resolve_entries("marathon_sd_configs", s.marathon_sd_configs, base, super::marathon_sd::config::resolve)?;
+    let ionos_sd = resolve_entries("ionos_sd_configs", s.ionos_sd_configs, base, super::ionos_sd::config::resolve)?;
+    let outscale_sd = resolve_entries("outscale_sd_configs", s.outscale_sd_configs, base, super::outscale_sd::config::resolve)?;
+    let triton_sd = resolve_entries("triton_sd_configs", s.triton_sd_configs, base, super::triton_sd::config::resolve)?;
+    let uyuni_sd = resolve_entries("uyuni_sd_configs", s.uyuni_sd_configs, base, super::uyuni_sd::config::resolve)?;
+    let kuma_sd = resolve_entries("kuma_sd_configs", s.kuma_sd_configs, base, super::kuma_sd::config::resolve)?;
+    let ovhcloud_sd = resolve_entries("ovhcloud_sd_configs", s.ovhcloud_sd_configs, base, super::ovhcloud_sd::config::resolve)?;
+    let stackit_sd = resolve_entries("stackit_sd_configs", s.stackit_sd_configs, base, super::stackit_sd::config::resolve)?;
+    let serverset_sd = resolve_entries("serverset_sd_configs", s.serverset_sd_configs, base, super::zookeeper_sd::config::resolve_serverset)?;
+    let nerve_sd = resolve_entries("nerve_sd_configs", s.nerve_sd_configs, base, super::zookeeper_sd::config::resolve_nerve)?;
+    let oci_sd = resolve_entries("oci_sd_configs", s.oci_sd_configs, base, super::oci_sd::config::resolve)?;
     let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
@@ -2079,13 +2072,26 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
         eureka_sd,
         puppetdb_sd,
         digitalocean_sd,
+        openstack_sd,
+        azure_sd,
+        linode_sd,
+        vultr_sd,
+        hetzner_sd,
+        scaleway_sd,
+        marathon_sd,
+        ionos_sd,
+        outscale_sd,
+        triton_sd,
+        uyuni_sd,
+        kuma_sd,
+        ovhcloud_sd,
+        stackit_sd,
+        serverset_sd,
+        nerve_sd,
+        oci_sd,
         target_relabeler,
         metric_relabeler,
-        credentials,
-        http_headers,
-        proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
-        tls,
+        access,
         sample_limit: s.sample_limit.filter(|n| *n > 0).or(globals.sample_limit).unwrap_or(0) as usize,
         label_limit: s.label_limit.filter(|n| *n > 0).or(globals.label_limit).unwrap_or(0) as usize,
         label_name_length_limit: s.label_name_length_limit.filter(|n| *n > 0).or(globals.label_name_length_limit).unwrap_or(0) as usize,
@@ -2274,7 +2280,7 @@ mod tests {
         assert_eq!(sds[0].namespaces, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(sds[0].selectors.get("pod"), Some(&("app=x".to_string(), "spec.nodeName=n1".to_string())));
         assert!(sds[0].attach_node && !sds[1].attach_node && sds[1].namespaces.is_empty());
-        assert!(matches!(&sds[0].credentials, Credentials::Typed { kind, credentials: Secret::File(f) } if kind == "Bearer" && f == Path::new("/etc/prom/token")));
+        assert!(matches!(&sds[0].access.credentials, Credentials::Typed { kind, credentials: Secret::File(f) } if kind == "Bearer" && f == Path::new("/etc/prom/token")));
         assert_ne!(sds[0].source, sds[1].source);
 
         let outside = parse("scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, namespaces: {names: ['']}}]}]").expect("loads outside a cluster too");
@@ -2292,7 +2298,7 @@ mod tests {
 
         for versions in ["{min_version: TLS13}", "{min_version: TLS10, max_version: TLS12}", "{max_version: TLS13}"] {
             let job = parse(&format!("scrape_configs: [{{job_name: t, scheme: https, tls_config: {versions}}}]")).unwrap_or_else(|e| panic!("{versions}: {e}"));
-            assert!(job.jobs[0].tls.is_ok(), "{versions}");
+            assert!(job.jobs[0].access.tls.is_ok(), "{versions}");
         }
 
         let error = in_cluster(None, Some("443".into()), Path::new("/sa")).err().expect("outside a cluster");
@@ -2306,7 +2312,7 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let cases = [
-            ("scrape_configs: [{job_name: a, azure_sd_configs: []}]", "azure_sd_configs"),
+            ("scrape_configs: [{job_name: a, nonexistent_sd_configs: []}]", "nonexistent_sd_configs"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{region: eu-west-1, filters: [{name: 'tag:team', values: []}]}]}]", "ec2_sd_configs[0]: EC2 SD configuration filter values cannot be empty"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'ec2.local'}]}]", "ec2_sd_configs[0]: endpoint"),
             ("scrape_configs: [{job_name: a, ec2_sd_configs: [{endpoint: 'http://localhost:4566/?x=1'}]}]", "a query is not allowed"),
@@ -2396,7 +2402,7 @@ mod tests {
     #[test]
     fn credentials_make_the_authorization_header() {
         let config = parse("scrape_configs: [{job_name: a, basic_auth: {username: Aladdin, password: 'open sesame'}}, {job_name: b, bearer_token: t0k}, {job_name: c, authorization: {type: Token, credentials: xyz}}]").unwrap();
-        let headers: Vec<_> = config.jobs.iter().map(|j| futures_lite::future::block_on(j.credentials.header(std::time::Duration::from_secs(1))).unwrap()).collect();
+        let headers: Vec<_> = config.jobs.iter().map(|j| futures_lite::future::block_on(j.access.credentials.header(std::time::Duration::from_secs(1))).unwrap()).collect();
         assert_eq!(headers, vec![Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()), Some("Bearer t0k".to_string()), Some("Token xyz".to_string())]);
         // A Docker daemon gets the HTTP client settings over http(s) only, as in Prometheus;
         // a filter without values is not sent.
@@ -2421,9 +2427,9 @@ mod tests {
         assert_eq!((docker[0].port, docker[0].host_networking_host.as_str(), docker[0].match_first_network, docker[0].refresh_ms), (80, "localhost", true, 60_000));
         assert!(matches!(&docker[0].daemon.host, DockerHost::Unix(path) if path == Path::new("/run/d.sock")));
         let config = parse("scrape_configs: [{job_name: a, proxy_url: 'https://p:3129', tls_config: {insecure_skip_verify: true}}]").unwrap();
-        assert!(matches!(&config.jobs[0].proxy, ProxyChoice::All(p) if matches!(p.kind, net::client::ProxyKind::Https(_))));
+        assert!(matches!(&config.jobs[0].access.proxy, ProxyChoice::All(p) if matches!(p.kind, net::client::ProxyKind::Https(_))));
         let config = parse("scrape_configs: [{job_name: a, oauth2: {client_id: c, client_secret_file: secret, token_url: 'https://auth.example/token', scopes: [s], tls_config: {insecure_skip_verify: true}, proxy_url: 'http://p:3128'}}]").unwrap();
-        assert!(matches!(&config.jobs[0].credentials, Credentials::OAuth2(source) if format!("{source:?}").contains("https://auth.example/token")));
+        assert!(matches!(&config.jobs[0].access.credentials, Credentials::OAuth2(source) if format!("{source:?}").contains("https://auth.example/token")));
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b""), "");
@@ -2434,8 +2440,8 @@ mod tests {
         let config = parse("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///run/d.sock', role: services, basic_auth: {username: u}}, {host: 'https://m:2376', role: tasks, port: 9323, refresh_interval: 30s, filters: [{name: label, values: [prometheus-job]}, {name: label, values: [team=a]}, {name: desired-state, values: []}], tls_config: {insecure_skip_verify: true}, follow_redirects: false, enable_http2: false}, {host: 'tcp://m:2375', role: nodes, authorization: {credentials: t}}]}]").unwrap();
         let swarm = &config.jobs[0].dockerswarm_sd;
         assert_eq!(swarm.iter().map(|sd| sd.role).collect::<Vec<_>>(), [SwarmRole::Services, SwarmRole::Tasks, SwarmRole::Nodes]);
-        assert_eq!((swarm[0].port, swarm[0].refresh_ms, swarm[0].filters.as_str(), swarm[0].daemon.follow_redirects), (80, 60_000, "", true));
-        assert_eq!((swarm[1].port, swarm[1].refresh_ms, swarm[1].daemon.follow_redirects), (9323, 30_000, false));
+        assert_eq!((swarm[0].port, swarm[0].refresh_ms, swarm[0].filters.as_str(), swarm[0].daemon.access.follow_redirects), (80, 60_000, "", true));
+        assert_eq!((swarm[1].port, swarm[1].refresh_ms, swarm[1].daemon.access.follow_redirects), (9323, 30_000, false));
         assert_eq!(swarm[1].filters, r#"{"label":["prometheus-job","team=a"]}"#);
         // The HTTP client settings reach http(s) hosts only, as for docker_sd.
         assert_eq!(swarm.iter().map(|sd| sd.daemon.client_settings).collect::<Vec<_>>(), [false, true, false]);

@@ -201,7 +201,7 @@ fn log_answer(errors: &mut ErrorLog, entry: &Entry, request: &str) {
 /// or `filter`) or the catalog, whose watched services each get a watch of their own.
 async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
     let sd = entry.sd();
-    let mut client = match http_get::client_for(&sd.location, &sd.tls, &sd.proxy) {
+    let mut client = match sd.access.client(&sd.location) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(job = entry.job(), server = %sd.base_url, %error, "consul_sd: its targets stay empty");
@@ -300,7 +300,7 @@ fn start_service_watch(entry: &Rc<Entry>, name: &str, datacenter: &Rc<String>) -
 /// (Prometheus' pace), storing its groups whenever Consul's index moves.
 async fn watch_service(entry: &Entry, name: &str, datacenter: &str, stopped: &async_channel::Receiver<()>) {
     let sd = entry.sd();
-    let mut client = match http_get::client_for(&sd.location, &sd.tls, &sd.proxy) {
+    let mut client = match sd.access.client(&sd.location) {
         Ok(client) => client,
         Err(_) => return,
     };
@@ -409,13 +409,13 @@ async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClien
     let shown = format!("{}{path}", sd.base_url);
     // A blocking query may take its whole wait; Prometheus allows 15 s more.
     let timeout = if index > 0 { WATCH_WAIT + Duration::from_secs(15) } else { Duration::from_millis(sd.refresh_ms as u64).max(MIN_TIMEOUT) };
-    let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
+    let mut headers = sd.access.request_headers("application/json", None, timeout).await?;
     // The token right after Accept and User-Agent, ahead of the credentials and
     // `http_headers`.
     if let Some(token) = &sd.token {
         headers.insert(2.min(headers.len()), ("X-Consul-Token".to_string(), token.clone()));
     }
-    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &sd.access };
     let response = http_get::get(get).await?;
     if response.status != 200 {
         let text = String::from_utf8_lossy(&response.body);

@@ -1,15 +1,18 @@
-//! Targets from `digitalocean_sd_configs`, as Prometheus' DigitalOcean discovery (role
-//! droplets) finds them: every `refresh_interval` (60 s by default) the account's droplets,
-//! listed page by page (`GET https://api.digitalocean.com/v2/droplets`, then `?page=N` while
-//! the answer links a next page) with the entry's credentials (the API token as
-//! `authorization` or `bearer_token`); each droplet with an IPv4 network is a target
-//! (`digitalocean_sd::droplets`). Any 2xx is taken, as DigitalOcean's Go client takes it. A
-//! failed page fails the refresh, which keeps the last good targets and is logged when the
-//! error changes.
+//! Targets from `digitalocean_sd_configs`, as Prometheus' DigitalOcean discovery finds them:
+//! every `refresh_interval` (60 s by default), with the entry's credentials (the API token as
+//! `authorization` or `bearer_token`), role `droplets` lists the account's droplets page by
+//! page (`GET https://api.digitalocean.com/v2/droplets`, then `?page=N` while the answer
+//! links a next page), each droplet with an IPv4 network a target (`digitalocean_sd::droplets`);
+//! role `databases` lists the managed database clusters (`GET /v2/databases?page=N&per_page=100`
+//! from page 1 until a page is empty, as Prometheus pages them), each cluster with a host a
+//! target (`digitalocean_sd::databases`). Any 2xx is taken, as DigitalOcean's Go client takes
+//! it. A failed page fails the refresh, which keeps the last good targets and is logged when
+//! the error changes.
 //!
 //! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
 
 pub mod config;
+pub mod databases;
 pub mod droplets;
 
 use std::sync::Arc;
@@ -17,8 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use self::config::DigitalOceanSd;
-use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
+use self::config::{DigitalOceanSd, Role};
+use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{Scheme, ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 
@@ -29,8 +32,8 @@ const BODY_BYTES_MAX: usize = 16 << 20;
 /// The most pages one refresh reads (100,000 droplets at the API's 20 a page): a bound on
 /// a list whose links never end.
 const PAGES_MAX: usize = 5_000;
-/// Shown for the entry in logs.
-const SHOWN: &str = "https://api.digitalocean.com/v2/droplets";
+/// The database clusters asked per page (Prometheus asks this many).
+const DATABASES_PER_PAGE: usize = 100;
 
 /// Starts asking every digitalocean_sd entry of `config` on this executor; the requests stop
 /// when `stopped` closes (a reload or shutdown).
@@ -45,15 +48,12 @@ fn api_base() -> Url {
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &DigitalOceanSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&api_base(), &sd.tls, &sd.proxy) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(job, %error, "digitalocean_sd: its targets stay empty");
-            return;
-        }
+    let shown = match sd.role {
+        Role::Droplets => "https://api.digitalocean.com/v2/droplets",
+        Role::Databases => "https://api.digitalocean.com/v2/databases",
     };
-    let entry = Refreshed { mechanism: "digitalocean_sd", job, shown: SHOWN, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
+    let entry = Refreshed { mechanism: "digitalocean_sd", job, shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
+    ask_every_over(entry, &api_base(), &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One refresh against the real API.
@@ -62,14 +62,24 @@ async fn ask(client: &mut net::client::HttpClient, sd: &DigitalOceanSd) -> Resul
 }
 
 /// One refresh against the API at `base` (its origin; the tests' mock): every page of the
-/// droplet list, then their groups.
+/// role's list, then their groups.
 async fn ask_at(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
+    match sd.role {
+        Role::Droplets => ask_droplets(client, sd, base).await,
+        Role::Databases => ask_databases(client, sd, base).await,
+    }
+}
+
+/// Every page of the droplet list, then their groups.
+async fn ask_droplets(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     let mut found = Vec::new();
     // As the Go client: the first request has no page parameter (Prometheus' messages call it
     // page 0).
     let mut page_number = 0;
     for _ in 0..PAGES_MAX {
-        let page = get_page(client, sd, base, page_number).await.map_err(|e| format!("error while listing droplets page {page_number}: {e}"))?;
+        let path_and_query = if page_number == 0 { "/v2/droplets".to_string() } else { format!("/v2/droplets?page={page_number}") };
+        let body = get_page(client, sd, base, path_and_query).await.map_err(|e| format!("error while listing droplets page {page_number}: {e}"))?;
+        let page = droplets::page(&body).map_err(|e| format!("error while listing droplets page {page_number}: {e}"))?;
         let next = page.next_page()?;
         found.extend(page.droplets);
         match next {
@@ -80,6 +90,25 @@ async fn ask_at(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base:
     Err(format!("more than {PAGES_MAX} pages of droplets"))
 }
 
+/// Every page of the database cluster list, then their groups. As Prometheus: from page 1,
+/// the next page until one comes back empty (the answer's links are not read).
+async fn ask_databases(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
+    let mut found = Vec::new();
+    for page_number in 1..=PAGES_MAX {
+        let path_and_query = format!("/v2/databases?page={page_number}&per_page={DATABASES_PER_PAGE}");
+        let listed = match get_page(client, sd, base, path_and_query).await {
+            Ok(body) => databases::page(&body),
+            Err(error) => Err(error),
+        };
+        let page = listed.map_err(|e| format!("error while listing database clusters page {page_number}: {e}"))?;
+        if page.databases.is_empty() {
+            return Ok(databases::groups(&found, sd.port));
+        }
+        found.extend(page.databases);
+    }
+    Err(format!("more than {PAGES_MAX} pages of database clusters"))
+}
+
 /// An error answer's fields, as DigitalOcean's Go client reads them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -88,15 +117,14 @@ struct ErrorAnswer {
     request_id: Option<String>,
 }
 
-/// GETs page `page_number` of the droplet list (0: no page parameter) and reads it.
-async fn get_page(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url, page_number: i64) -> Result<droplets::Page, String> {
-    let path_and_query = if page_number == 0 { "/v2/droplets".to_string() } else { format!("/v2/droplets?page={page_number}") };
+/// GETs one page of a list at `path_and_query` of `base`: its body, or why there is none.
+async fn get_page(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url, path_and_query: String) -> Result<Vec<u8>, String> {
     let location = Url { path_and_query, ..base.clone() };
     let shown = http_get::format_url(&location);
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
-    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+    let headers = sd.access.request_headers("application/json", None, timeout).await?;
+    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &sd.access };
     let response = http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
         // The Go client's words: `GET <url>: <status> (request "<id>") <message>`.
@@ -108,13 +136,13 @@ async fn get_page(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, bas
             None => format!("GET {shown}: {} {message}", response.status),
         });
     }
-    droplets::page(&response.body)
+    Ok(response.body.to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{run, serve, Seen};
+    use crate::scrape::fake_api::{run, serve, Seen};
 
     /// Two pages of droplets behind a token, as the API answers them: the first links the
     /// second, the second only back.
@@ -169,6 +197,42 @@ mod tests {
         // bearer_token carries the token the same way.
         let (base, _) = serve(paged_api);
         assert_eq!(refresh(&base, &entry("{bearer_token: dotoken}")).expect("two pages").len(), 2);
+    }
+
+    /// Two pages of database clusters behind a token, then empty pages; the first page's
+    /// links are not what ends the list.
+    fn databases_api(request: &Seen) -> (u16, String) {
+        if request.header("authorization") != Some("Bearer dotoken") {
+            return (401, r#"{"id": "unauthorized", "message": "Unable to authenticate you"}"#.to_string());
+        }
+        match request.path.as_str() {
+            "/v2/databases?page=1&per_page=100" => (200, r#"{"databases": [
+                {"id": "db-1", "name": "pg-1", "engine": "pg", "version": "16", "status": "online", "region": "fra1", "size": "db-s-1vcpu-2gb", "num_nodes": 1,
+                 "connection": {"host": "pg-1.db.ondigitalocean.com"}, "tags": ["prod"]}],
+                "links": {"pages": {"next": "https://api.digitalocean.com/v2/databases?page=2"}}}"#.to_string()),
+            "/v2/databases?page=2&per_page=100" => (200, r#"{"databases": [
+                {"id": "db-2", "name": "my-1", "engine": "mysql", "num_nodes": 2, "connection": {"host": "public-db-host"}, "private_connection": {"host": "private-db-host"}},
+                {"id": "db-3", "name": "creating", "engine": "redis"}]}"#.to_string()),
+            "/v2/databases?page=3&per_page=100" => (200, r#"{"databases": []}"#.to_string()),
+            "/v2/databases?page=4&per_page=100" => (500, r#"{"id": "server_error", "message": "must not be asked"}"#.to_string()),
+            _ => (404, r#"{"id": "not_found", "message": "The resource you were accessing could not be found."}"#.to_string()),
+        }
+    }
+
+    #[test]
+    fn role_databases_lists_pages_until_an_empty_one_and_each_cluster_with_a_host_is_a_target() {
+        let (base, seen) = serve(databases_api);
+        let groups = refresh(&base, &entry("{role: databases, port: 9273, authorization: {credentials: dotoken}}")).expect("three pages");
+        let targets: Vec<&str> = groups.iter().map(|g| g.targets[0].as_str()).collect();
+        assert_eq!(targets, ["pg-1.db.ondigitalocean.com:9273", "private-db-host:9273"], "the cluster without a host is no target");
+        assert_eq!(groups[0].labels.get("__meta_digitalocean_db_tag_prod").map(String::as_str), Some("true"));
+        assert_eq!(groups[1].labels.get("__meta_digitalocean_db_host").map(String::as_str), Some("public-db-host"));
+        let paths: Vec<String> = seen.lock().map(|s| s.iter().map(|r| r.path.clone()).collect()).unwrap_or_default();
+        assert_eq!(paths, ["/v2/databases?page=1&per_page=100", "/v2/databases?page=2&per_page=100", "/v2/databases?page=3&per_page=100"]);
+
+        let (base, _) = serve(databases_api);
+        let error = refresh(&base, &entry("{role: databases, bearer_token: wrong}")).expect_err("unauthorized");
+        assert_eq!(error, format!("error while listing database clusters page 1: GET {base}/v2/databases?page=1&per_page=100: 401 Unable to authenticate you"));
     }
 
     #[test]

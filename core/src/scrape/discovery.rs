@@ -26,6 +26,10 @@ pub struct Target {
     /// The address's host (IPv6 without brackets) and port.
     pub host: String,
     pub port: u16,
+    /// Why its address cannot be asked (a bare IPv6 address, an empty host, a port that is
+    /// not a number): Prometheus makes such a target and fails its scrapes, so it is listed
+    /// and each scrape fails with this.
+    pub unreachable: Option<String>,
     pub path_and_query: String,
     pub url: String,
     pub interval_ms: i64,
@@ -77,14 +81,19 @@ fn set_if_empty(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
     }
 }
 
-/// Prometheus' duration text of `ms` (`15s`, `1m30s`), as its `__scrape_interval__` shows.
+/// Prometheus' duration text of `ms` (`15s`, `1m30s`, `0s`), as its `model.Duration` writes
+/// it (its `__scrape_interval__`, a shown configuration): years and weeks only when they
+/// divide it (`90d`, not `12w6d`; `2w`; `1y`).
 pub fn duration_text(ms: i64) -> String {
-    if ms == 0 {
+    if ms <= 0 {
         return "0s".into();
     }
     let mut out = String::new();
     let mut left = ms;
-    for (unit, size) in [("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size, exact) in [("y", 31_536_000_000, true), ("w", 604_800_000, true), ("d", 86_400_000, false), ("h", 3_600_000, false), ("m", 60_000, false), ("s", 1_000, false), ("ms", 1, false)] {
+        if exact && left % size != 0 {
+            continue;
+        }
         if left >= size {
             out.push_str(&format!("{}{unit}", left / size));
             left %= size;
@@ -185,6 +194,22 @@ pub(crate) fn sanitize_label_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
+/// `path` and `more` joined as Go's `path.Join` joins them, from the root: cleaned of empty
+/// and `.` segments, `..` taking the one before, no trailing slash (`/a/b`, `/`).
+pub(crate) fn join_path(path: &str, more: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/').chain(more.split('/')) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/"))
+}
+
 /// Percent-encodes a query component as Go's `url.QueryEscape` does (space as `+`).
 pub(crate) fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -205,7 +230,14 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     }
     let scheme_text = get(&labels, "__scheme__");
     let scheme = Scheme::parse(scheme_text).ok_or_else(|| format!("invalid scheme {scheme_text:?}"))?;
-    let (host, port) = split_address(&address, scheme)?;
+    // Prometheus refuses only an address holding a `/`; any other its scrapes fail on.
+    if address.contains('/') {
+        return Err(format!("{address:?} is not a valid hostname"));
+    }
+    let (host, port, unreachable) = match split_address(&address, scheme) {
+        Ok((host, port)) => (host, port, None),
+        Err(error) => (String::new(), 0, Some(error)),
+    };
     let duration = |name: &str| {
         let text = get(&labels, name);
         parse_prometheus_duration_ms(text).filter(|ms| *ms > 0).ok_or_else(|| format!("invalid {name} {text:?}"))
@@ -246,7 +278,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     labels.shrink_to_fit();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
-    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
+    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any
@@ -417,6 +449,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_prometheus_takes_but_cannot_ask_is_a_target_whose_scrapes_fail() {
+        let j = job("scrape_configs: [{job_name: a}]");
+        let found = targets(&j, &[group(&["2001:db8::5", ":5354", "h:port", "h:1/x", "h:2"], &[])]);
+        for (at, address) in ["2001:db8::5", ":5354", "h:port"].iter().enumerate() {
+            let Discovered::Active(t) = &found[at] else { panic!("{address}: {found:?}") };
+            assert!(t.unreachable.as_deref().is_some_and(|e| e.contains("is not a host:port address")), "{t:?}");
+            assert_eq!(t.url, format!("http://{address}/metrics"));
+            assert!(t.labels.contains(&("instance".to_string(), address.to_string())));
+        }
+        // Prometheus refuses only an address holding a slash.
+        let Discovered::Invalid { error, .. } = &found[3] else { panic!("{found:?}") };
+        assert!(error.contains("is not a valid hostname"), "{error}");
+        let Discovered::Active(t) = &found[4] else { panic!("{found:?}") };
+        assert_eq!((t.host.as_str(), t.port, t.unreachable.as_deref()), ("h", 2, None));
+    }
+
+    #[test]
     fn addresses_split_as_urls_take_them() {
         assert_eq!(split_address("[::1]:9100", Scheme::Http), Ok(("::1".to_string(), 9100)));
         assert_eq!(split_address("example.org", Scheme::Https), Ok(("example.org".to_string(), 443)));
@@ -425,6 +474,10 @@ mod tests {
         assert!(split_address("h:port", Scheme::Http).is_err());
         assert_eq!(duration_text(90_000), "1m30s");
         assert_eq!(duration_text(1_500), "1s500ms");
+        // Years and weeks only when they divide it, as Prometheus' model.Duration writes them.
+        for (ms, text) in [(0, "0s"), (120_000, "2m"), (7_776_000_000, "90d"), (1_209_600_000, "2w"), (31_536_000_000, "1y"), (3_600_000 * 25, "1d1h"), (691_200_000, "8d")] {
+            assert_eq!(duration_text(ms), text, "{ms}");
+        }
     }
 
     #[test]

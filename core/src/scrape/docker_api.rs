@@ -15,14 +15,14 @@ const BODY_BYTES_MAX: usize = 64 << 20;
 pub fn client(daemon: &DockerDaemon) -> Result<net::client::HttpClient, String> {
     match &daemon.host {
         DockerHost::Unix(path) => Ok(net::client::HttpClient::unix(path.clone(), "docker".into())),
-        DockerHost::Http(url) => http_get::client_for(url, &daemon.tls, &daemon.proxy),
+        DockerHost::Http(url) => daemon.access.client(url),
     }
 }
 
 /// One GET of the daemon, its `200` body decoded; the request may take `timeout`.
 pub async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, daemon: &DockerDaemon, timeout: Duration, path_and_query: &str) -> Result<T, String> {
     let headers = if daemon.client_settings {
-        http_get::request_headers("application/json", None, &daemon.credentials, &daemon.http_headers, timeout).await?
+        daemon.access.request_headers("application/json", None, timeout).await?
     } else {
         http_get::request_headers("application/json", None, &Credentials::None, &ExtraHeaders::default(), timeout).await?
     };
@@ -32,7 +32,7 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::
             let prefix = base.path_and_query.trim_end_matches('/');
             let location = Url { path_and_query: format!("{prefix}{path_and_query}"), ..base.clone() };
             let shown = format!("{}{path_and_query}", daemon.host_text.trim_end_matches('/'));
-            let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: daemon.follow_redirects, tls: &daemon.tls, proxy: &daemon.proxy };
+            let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &daemon.access };
             http_get::get(get).await?
         }
     };

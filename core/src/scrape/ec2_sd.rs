@@ -153,7 +153,7 @@ async fn call(session: &mut Session, region: &str, params: &[(String, String)], 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{run, serve, Seen};
+    use crate::scrape::fake_api::{run, serve, Seen};
     use crate::scrape::config::Secret;
 
     /// EC2 refusing DescribeAvailabilityZones (its permission is optional) and answering

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::config::EurekaSd;
-use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
+use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -30,15 +30,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &EurekaSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&sd.apps, &sd.tls, &sd.proxy) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(job, server = %sd.server, %error, "eureka_sd: its targets stay empty");
-            return;
-        }
-    };
     let entry = Refreshed { mechanism: "eureka_sd", job, shown: &sd.server, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
+    ask_every_over(entry, &sd.apps, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One GET of `<server>/apps` and its groups, or why there are none (Prometheus' words).
@@ -46,10 +39,10 @@ async fn ask(client: &mut net::client::HttpClient, sd: &EurekaSd) -> Result<Vec<
     let shown = format!("{}/apps", sd.server);
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let mut headers = http_get::request_headers("", None, &sd.credentials, &sd.http_headers, timeout).await?;
+    let mut headers = sd.access.request_headers("", None, timeout).await?;
     // Prometheus sends no Accept (Eureka then answers XML).
     headers.retain(|(name, _)| name != "Accept");
-    let get = Get { client, url: &sd.apps, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+    let get = Get { client, url: &sd.apps, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &sd.access };
     let response = http_get::get(get).await?;
     if response.status / 100 != 2 {
         return Err(format!("non 2xx status '{}' response during eureka service discovery", response.status));

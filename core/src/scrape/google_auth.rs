@@ -159,7 +159,7 @@ pub fn token_from(status: u16, body: &[u8]) -> Result<Token, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{run, serve, Seen};
+    use crate::scrape::fake_api::{run, serve, Seen};
 
     #[test]
     fn reads_tokens_and_errors() {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use net::client::{ClientTls, HttpClient, Response};
 
-use super::config::{Credentials, ExtraHeaders, Scheme, Url};
+use super::config::{ClientAccess, Credentials, ExtraHeaders, Scheme, Url};
 use super::proxy::ProxyChoice;
 
 /// Go's HTTP client stops after this many redirects.
@@ -64,11 +64,21 @@ pub struct Get<'a> {
     pub headers: &'a [(String, String)],
     pub timeout: Duration,
     pub body_bytes_max: usize,
-    pub follow_redirects: bool,
-    /// TLS for a redirect to an https origin (the job's or entry's settings).
-    pub tls: &'a Result<ClientTls, String>,
-    /// The proxy settings a redirect to another origin is asked through.
-    pub proxy: &'a ProxyChoice,
+    /// Whether redirects are followed, and the TLS and proxy settings a redirect to another
+    /// origin is asked with (the job's or entry's).
+    pub access: &'a ClientAccess,
+}
+
+impl ClientAccess {
+    /// A client for `location`'s origin with these TLS and proxy settings.
+    pub fn client(&self, location: &Url) -> Result<HttpClient, String> {
+        client_for(location, &self.tls, &self.proxy)
+    }
+
+    /// `request_headers` with these credentials and `http_headers`.
+    pub async fn request_headers(&self, accept: &str, timing: Option<(&str, i64)>, timeout: Duration) -> Result<Vec<(String, String)>, String> {
+        request_headers(accept, timing, &self.credentials, &self.headers, timeout).await
+    }
 }
 
 /// Why a GET failed when its body (as sent, or decompressed) is over `body_bytes_max`:
@@ -91,7 +101,7 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
     let started = Instant::now();
     let first = request.shown;
     let response = request.client.get(&request.url.path_and_query, request.headers, request.timeout, request.body_bytes_max).await.map_err(|e| failed(first, e))?;
-    if !request.follow_redirects {
+    if !request.access.follow_redirects {
         return Ok(response);
     }
     let mut response = response;
@@ -121,7 +131,7 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
         response = if same_origin {
             request.client.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         } else {
-            let mut other = client_for(&next, request.tls, request.proxy).map_err(|e| format!("Get {url_text:?}: {e}"))?;
+            let mut other = request.access.client(&next).map_err(|e| format!("Get {url_text:?}: {e}"))?;
             other.get(&next.path_and_query, headers, left, request.body_bytes_max).await
         }
         .map_err(|e| failed(&url_text, e))?;
@@ -243,6 +253,11 @@ mod tests {
         Url::parse(text).expect("valid url")
     }
 
+    /// Redirects followed, no credentials, no TLS, no proxy.
+    fn plain_access() -> ClientAccess {
+        ClientAccess { credentials: Credentials::None, headers: ExtraHeaders::default(), tls: Err("no TLS".to_string()), proxy: ProxyChoice::Direct, follow_redirects: true }
+    }
+
     #[test]
     fn locations_are_read_relative_to_the_url_that_answered() {
         let base = url("http://exporter:9100/metrics/a?x=1");
@@ -320,8 +335,8 @@ mod tests {
         let result = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(async move {
             let mut client = HttpClient::new(location.host.clone(), location.port, None);
             let headers = vec![("Authorization".to_string(), "Bearer t".to_string())];
-            let tls = Err("no TLS".to_string());
-            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls, proxy: &ProxyChoice::Direct };
+            let access = plain_access();
+            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, access: &access };
             get(request).await.map(|r| r.status)
         });
         let error = result.expect_err("too many redirects");
@@ -339,8 +354,8 @@ mod tests {
         let result = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor").run(async move {
             let mut client = HttpClient::new(location.host.clone(), location.port, None);
             let headers = vec![("Authorization".to_string(), "Bearer t".to_string()), ("Cookie".to_string(), "c=1".to_string())];
-            let tls = Err("no TLS".to_string());
-            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, follow_redirects: true, tls: &tls, proxy: &ProxyChoice::Direct };
+            let access = plain_access();
+            let request = Get { client: &mut client, url: &location, shown: "http://x/metrics", headers: &headers, timeout: Duration::from_secs(10), body_bytes_max: 1 << 20, access: &access };
             get(request).await.map(|r| r.status)
         });
         assert!(result.is_err(), "ten redirects");

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
+use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{HttpSd, ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
@@ -39,23 +39,16 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&sd.location, &sd.tls, &sd.proxy) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(job, url = %sd.url, %error, "http_sd: its targets stay empty");
-            return;
-        }
-    };
     let entry = Refreshed { mechanism: "http_sd", job, shown: &sd.url, source: &sd.url, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
+    ask_every_over(entry, &sd.location, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
 async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let headers = http_get::request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), &sd.credentials, &sd.http_headers, timeout).await?;
-    let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+    let headers = sd.access.request_headers("application/json", Some(("X-Prometheus-Refresh-Interval-Seconds", sd.refresh_ms)), timeout).await?;
+    let get = Get { client, url: &sd.location, shown: &sd.url, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &sd.access };
     let response = http_get::get(get).await?;
     if response.status != 200 {
         return Err(http_get::status_error(response.status));

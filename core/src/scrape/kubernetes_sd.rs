@@ -227,7 +227,7 @@ impl Watch<'_> {
     /// again when the version expires (410). Failures and watches that end at once without
     /// an event back off.
     async fn run(&self, stopped: &async_channel::Receiver<()>) {
-        let mut client = match http_get::client_for(&self.sd.location, &self.sd.tls, &self.sd.proxy) {
+        let mut client = match self.sd.access.client(&self.sd.location) {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(job = self.job, api_server = %self.sd.api_server, %error, "kubernetes_sd: its targets stay empty");
@@ -326,7 +326,7 @@ impl Watch<'_> {
 
     /// The headers of every request: JSON, our User-Agent, the credentials, `http_headers`.
     async fn headers(&self) -> Result<Vec<(String, String)>, String> {
-        http_get::request_headers("application/json", None, &self.sd.credentials, &self.sd.http_headers, LIST_TIMEOUT).await
+        self.sd.access.request_headers("application/json", None, LIST_TIMEOUT).await
     }
 
     /// Every object of the collection, page by page (each page decoded as it comes), and the
@@ -344,7 +344,7 @@ impl Watch<'_> {
             }
             let location = Url { path_and_query: self.path(&params), ..self.sd.location.clone() };
             let shown = format!("{}{}", self.sd.api_server, location.path_and_query.strip_prefix(self.sd.location.path_and_query.trim_end_matches('/')).unwrap_or(""));
-            let get = Get { client: &mut *client, url: &location, shown: &shown, headers: &headers, timeout: LIST_TIMEOUT, body_bytes_max: LIST_BODY_BYTES_MAX, follow_redirects: self.sd.follow_redirects, tls: &self.sd.tls, proxy: &self.sd.proxy };
+            let get = Get { client: &mut *client, url: &location, shown: &shown, headers: &headers, timeout: LIST_TIMEOUT, body_bytes_max: LIST_BODY_BYTES_MAX, access: &self.sd.access };
             let response = http_get::get(get).await.map_err(Failure::Other)?;
             match response.status {
                 200 => {}

@@ -1,6 +1,6 @@
 //! Scraping Prometheus targets, as VictoriaMetrics single-node does with
 //! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd, puppetdb_sd and digitalocean_sd targets, relabeling, authentication, TLS) this
+//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd, puppetdb_sd, digitalocean_sd, openstack_sd, linode_sd, azure_sd, hetzner_sd, scaleway_sd, vultr_sd, marathon_sd, ionos_sd, outscale_sd, triton_sd, uyuni_sd, kuma_sd, ovhcloud_sd, stackit_sd, serverset_sd, nerve_sd and oci_sd targets, relabeling, authentication, TLS) this
 //! module runs. Every executor discovers the same targets and scrapes those whose job and
 //! labels fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
@@ -8,6 +8,7 @@
 pub mod asked_groups;
 pub mod aws;
 pub mod aws_sd;
+pub mod azure_sd;
 pub mod config;
 pub mod consul_sd;
 pub mod digitalocean_sd;
@@ -20,24 +21,41 @@ pub mod dockerswarm_sd;
 pub mod eureka_sd;
 pub mod ec2_sd;
 pub mod exemplar;
+#[cfg(test)]
+pub mod fake_api;
 pub mod gce_sd;
 pub mod google_auth;
+pub mod hetzner_sd;
 pub mod http_get;
 pub mod http_sd;
+pub mod ionos_sd;
 pub mod kubeconfig;
 pub mod kubernetes_sd;
+pub mod kuma_sd;
+pub mod linode_sd;
+pub mod marathon_sd;
 pub mod nhcb;
 pub mod nomad_sd;
+pub mod openstack_sd;
 pub mod oauth2;
+pub mod oci_sd;
+pub mod outscale_sd;
 pub mod openmetrics;
+pub mod ovhcloud_sd;
 pub mod protobuf;
 pub mod puppetdb_sd;
 pub mod proxy;
 pub mod relabeled;
+pub mod scaleway_sd;
 pub mod scrape_loop;
 pub mod shown_config;
+pub mod stackit_sd;
 pub mod start_timestamps;
 pub mod status;
+pub mod triton_sd;
+pub mod uyuni_sd;
+pub mod vultr_sd;
+pub mod zookeeper_sd;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -159,20 +177,45 @@ fn discover(config: &ScrapeConfig, caches: &mut [discovery::FileSdCache], asked:
 /// http_sd URL, a dns_sd name with its type and port, a Consul entry's base URL and settings,
 /// a Kubernetes entry's API server and settings.
 pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
-    let http = job.http_sd.iter().map(|sd| sd.url.clone());
-    let docker = job.docker_sd.iter().map(|sd| sd.source.clone());
-    let dockerswarm = job.dockerswarm_sd.iter().map(|sd| sd.source.clone());
-    let ec2 = job.ec2_sd.iter().map(|sd| sd.source.clone());
-    let aws = job.aws_sd.iter().map(|sd| sd.source.clone());
-    let gce = job.gce_sd.iter().map(|sd| sd.source.clone());
-    let dns = job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name)));
-    let consul = job.consul_sd.iter().map(|sd| sd.source.clone());
-    let kubernetes = job.kubernetes_sd.iter().map(|sd| sd.source.clone());
-    let nomad = job.nomad_sd.iter().map(|sd| sd.source.clone());
-    let eureka = job.eureka_sd.iter().map(|sd| sd.source.clone());
-    let puppetdb = job.puppetdb_sd.iter().map(|sd| sd.source.clone());
-    let digitalocean = job.digitalocean_sd.iter().map(|sd| sd.source.clone());
-    http.chain(docker).chain(dockerswarm).chain(ec2).chain(aws).chain(gce).chain(dns).chain(consul).chain(kubernetes).chain(nomad).chain(eureka).chain(puppetdb).chain(digitalocean).collect()
+    let mut sources: Vec<String> = job.http_sd.iter().map(|sd| sd.url.clone()).collect();
+    sources.extend(job.dns_sd.iter().flat_map(|sd| sd.names.iter().map(|name| sd.source(name))));
+    // Every other discovery's entries name their source themselves.
+    macro_rules! entry_sources {
+        ($($field:ident),* $(,)?) => {
+            $(sources.extend(job.$field.iter().map(|sd| sd.source.clone()));)*
+        };
+    }
+    entry_sources!(
+        docker_sd,
+        dockerswarm_sd,
+        ec2_sd,
+        aws_sd,
+        gce_sd,
+        consul_sd,
+        kubernetes_sd,
+        nomad_sd,
+        eureka_sd,
+        puppetdb_sd,
+        digitalocean_sd,
+        openstack_sd,
+        azure_sd,
+        linode_sd,
+        vultr_sd,
+        hetzner_sd,
+        scaleway_sd,
+        marathon_sd,
+        ionos_sd,
+        outscale_sd,
+        triton_sd,
+        uyuni_sd,
+        kuma_sd,
+        ovhcloud_sd,
+        stackit_sd,
+        serverset_sd,
+        nerve_sd,
+        oci_sd,
+    );
+    sources
 }
 
 /// Starts asking the network sources of `config` (http_sd URLs, dns_sd names, Consul catalogs, Kubernetes API servers) on this executor, after
@@ -198,6 +241,22 @@ fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroup
     eureka_sd::start(config, asked, &stopped);
     puppetdb_sd::start(config, asked, &stopped);
     digitalocean_sd::start(config, asked, &stopped);
+    openstack_sd::start(config, asked, &stopped);
+    azure_sd::start(config, asked, &stopped);
+    linode_sd::start(config, asked, &stopped);
+    vultr_sd::start(config, asked, &stopped);
+    hetzner_sd::start(config, asked, &stopped);
+    scaleway_sd::start(config, asked, &stopped);
+    marathon_sd::start(config, asked, &stopped);
+    ionos_sd::start(config, asked, &stopped);
+    outscale_sd::start(config, asked, &stopped);
+    triton_sd::start(config, asked, &stopped);
+    uyuni_sd::start(config, asked, &stopped);
+    kuma_sd::start(config, asked, &stopped);
+    ovhcloud_sd::start(config, asked, &stopped);
+    stackit_sd::start(config, asked, &stopped);
+    zookeeper_sd::start(config, asked, &stopped);
+    oci_sd::start(config, asked, &stopped);
     Some(stop)
 }
 

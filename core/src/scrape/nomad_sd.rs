@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use self::config::NomadSd;
-use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
+use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{ScrapeConfig, TargetGroup, Url};
 use super::discovery::{join_host_port, null_as_default, query_escape};
 use super::http_get::{self, Get};
@@ -35,15 +35,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &NomadSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&sd.location, &sd.tls, &sd.proxy) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(job, server = %sd.server, %error, "nomad_sd: its targets stay empty");
-            return;
-        }
-    };
     let entry = Refreshed { mechanism: "nomad_sd", job, shown: &sd.server, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
+    ask_every_over(entry, &sd.location, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One namespace's services as `/v1/services` lists them (the fields used).
@@ -121,8 +114,8 @@ async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::Http
     let shown = http_get::format_url(&location);
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
-    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, follow_redirects: sd.follow_redirects, tls: &sd.tls, proxy: &sd.proxy };
+    let headers = sd.access.request_headers("application/json", None, timeout).await?;
+    let get = Get { client, url: &location, shown: &shown, headers: &headers, timeout, body_bytes_max: BODY_BYTES_MAX, access: &sd.access };
     let response = http_get::get(get).await?;
     if response.status != 200 {
         let text = String::from_utf8_lossy(&response.body);

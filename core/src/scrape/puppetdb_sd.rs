@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use self::config::PuppetDbSd;
 use self::resources::Labelling;
-use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
+use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
 use super::config::{ScrapeConfig, TargetGroup};
 use super::http_get;
 
@@ -32,22 +32,15 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
 
 /// Asks `sd` now and then every refresh interval until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &PuppetDbSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
-    let mut client = match http_get::client_for(&sd.endpoint, &sd.tls, &sd.proxy) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(job, endpoint = %sd.shown, %error, "puppetdb_sd: its targets stay empty");
-            return;
-        }
-    };
     let entry = Refreshed { mechanism: "puppetdb_sd", job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
-    ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
+    ask_every_over(entry, &sd.endpoint, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
 /// One POST of the query and its groups, or why there are none (Prometheus' words).
 async fn ask(client: &mut net::client::HttpClient, sd: &PuppetDbSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
-    let mut headers = http_get::request_headers("application/json", None, &sd.credentials, &sd.http_headers, timeout).await?;
+    let mut headers = sd.access.request_headers("application/json", None, timeout).await?;
     headers.insert(2, ("Content-Type".to_string(), "application/json".to_string()));
     let body = request_body(&sd.query);
     let response = client.post(&sd.endpoint.path_and_query, &headers, body.as_bytes(), timeout, BODY_BYTES_MAX).await.map_err(|e| match e {

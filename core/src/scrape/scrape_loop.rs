@@ -842,7 +842,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     // identity (labels, URL, schedule) is its key, so it is the same for this loop's life.
     let target = inbox.target();
     let job = target.job.clone();
-    let mut client = super::http_get::client_for(&target_location(&target), &job.tls, &job.proxy);
+    let mut client = job.access.client(&target_location(&target));
     let limits = context.api.config.storage.ingest_rules().label_limits;
     // Read as `keep_exemplars` is: a server setting, the same for every job.
     let read_starts = context.api.config.storage.reads_start_timestamps();
@@ -958,17 +958,20 @@ fn target_location(target: &Target) -> Url {
 /// The target's answer's `Content-Type` and body (decompressed), or why there is none (as
 /// Prometheus words scrape errors).
 async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<(String, Vec<u8>), String> {
+    if let Some(error) = &target.unreachable {
+        return Err(format!("Get {:?}: {error}", target.url));
+    }
     let job = &target.job;
     let timeout = Duration::from_millis(target.timeout_ms as u64);
     let started = std::time::Instant::now();
-    let mut headers = super::http_get::request_headers(&job.accept, Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), &job.credentials, &job.http_headers, timeout).await?;
+    let mut headers = job.access.request_headers(&job.accept, Some(("X-Prometheus-Scrape-Timeout-Seconds", target.timeout_ms)), timeout).await?;
     if !job.enable_compression {
         headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
     }
     // An OAuth2 token asked now takes its time out of the scrape's.
     let timeout = timeout.checked_sub(started.elapsed()).filter(|left| !left.is_zero()).ok_or_else(|| format!("Get {:?}: timeout after {timeout:?} while getting credentials", target.url))?;
     let location = target_location(target);
-    let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, follow_redirects: job.follow_redirects, tls: &job.tls, proxy: &job.proxy };
+    let get = Get { client, url: &location, shown: &target.url, headers: &headers, timeout, body_bytes_max: job.body_bytes_max, access: &job.access };
     let response = super::http_get::get(get).await?;
     if !(200..300).contains(&response.status) {
         return Err(super::http_get::status_error(response.status));

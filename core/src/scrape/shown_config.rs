@@ -66,7 +66,7 @@ const KEY_ORDER: [&str; 42] = [
 const LAST_KEYS: [&str; 2] = ["relabel_configs", "metric_relabel_configs"];
 
 /// Keys whose values are secrets wherever they appear in a job.
-const SECRET_KEYS: [&str; 6] = ["password", "credentials", "client_secret", "bearer_token", "secret_key", "token"];
+const SECRET_KEYS: [&str; 13] = ["password", "credentials", "client_secret", "bearer_token", "secret_key", "token", "application_credential_secret", "auth_token", "application_secret", "consumer_key", "service_account_key", "private_key", "key_passphrase"];
 
 /// A map written in the order of its entries.
 struct Ordered(Vec<(String, Value)>);
@@ -97,7 +97,7 @@ pub fn shown_yaml(written: &Value, job: &ScrapeJob) -> String {
         ("metrics_path", Value::from(job.metrics_path.clone())),
         ("scheme", Value::from(job.scheme.as_str())),
         ("enable_compression", Value::from(job.enable_compression)),
-        ("follow_redirects", Value::from(job.follow_redirects)),
+        ("follow_redirects", Value::from(job.access.follow_redirects)),
     ];
     for (key, value) in resolved {
         section.insert(key.to_string(), value);

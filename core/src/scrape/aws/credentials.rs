@@ -492,7 +492,7 @@ mod tests {
         assert!(json_keys(br#"{"Code":"Failed","AccessKeyId":"","SecretAccessKey":"","Message":"no"}"#, "x").is_err());
     }
 
-    use crate::scrape::aws::fake::{run, serve, Seen};
+    use crate::scrape::fake_api::{run, serve, Seen};
 
     /// A fake instance metadata service (IMDSv2), STS and container endpoint.
     fn cloud(request: &Seen) -> (u16, String) {

@@ -83,7 +83,7 @@ pub fn read_instances(answer: &serde_json::Value, region: &str, port: u16) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{serve, Seen};
+    use crate::scrape::fake_api::{serve, Seen};
     use crate::scrape::aws_sd::test_support::{ask_once, entry};
     use crate::scrape::aws_sd::AwsRole;
     use serde_json::json;

@@ -180,7 +180,7 @@ pub fn node_targets(cluster: &Value, node: &Value, port: u16) -> Vec<TargetGroup
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{serve, Seen};
+    use crate::scrape::fake_api::{serve, Seen};
     use crate::scrape::aws_sd::test_support::{ask_once, entry};
     use crate::scrape::aws_sd::AwsRole;
     use serde_json::json;

@@ -90,7 +90,7 @@ async fn paged<T>(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>, action
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::aws::fake::{serve, Seen};
+    use crate::scrape::fake_api::{serve, Seen};
     use crate::scrape::aws_sd::test_support::{ask_once, entry};
     use crate::scrape::aws_sd::AwsRole;
 

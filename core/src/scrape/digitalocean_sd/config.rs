@@ -1,19 +1,35 @@
 //! A `digitalocean_sd_configs` entry as written and as checked: Prometheus' keys and
-//! defaults (`role` droplets, `port` 80, `refresh_interval` 60 s) and the HTTP client
-//! settings a job has, whose `authorization` (or `bearer_token`) carries the API token.
+//! defaults (`role` droplets or databases, `port` 80, `refresh_interval` 60 s) and the HTTP
+//! client settings a job has, whose `authorization` (or `bearer_token`) carries the API token.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, Credentials, ExtraHeaders};
-use crate::scrape::proxy::ProxyChoice;
+use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, ClientAccess};
 
 /// Prometheus' defaults (its `DefaultSDConfig`).
 const REFRESH_DEFAULT_MS: i64 = 60_000;
 const PORT_DEFAULT: i64 = 80;
-/// The one role run here; Prometheus' `databases` role is refused.
-const ROLE_DROPLETS: &str = "droplets";
+
+/// What an entry lists, as Prometheus' `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Droplets (virtual machines): `GET /v2/droplets`.
+    Droplets,
+    /// Managed database clusters: `GET /v2/databases`.
+    Databases,
+}
+
+impl Role {
+    /// Prometheus' name of the role.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Droplets => "droplets",
+            Role::Databases => "databases",
+        }
+    }
+}
 
 with_client_keys! {
     /// Prometheus' `digitalocean_sd_config`: a DigitalOcean account's droplets, with the HTTP
@@ -29,35 +45,32 @@ with_client_keys! {
 
 /// One `digitalocean_sd_configs` entry, checked.
 pub struct DigitalOceanSd {
-    /// This entry's source name among the asked groups: the entry's position and port.
+    /// This entry's source name among the asked groups: the entry's position, role and port.
     pub source: String,
-    /// Every target's port (the droplet's public IPv4 is its host).
+    pub role: Role,
+    /// Every target's port (a droplet's public IPv4 or a cluster's host is its host).
     pub port: u16,
     pub refresh_ms: i64,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for DigitalOceanSd {
     /// The port and schedule (the token stays out of logs).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DigitalOceanSd").field("port", &self.port).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
+        f.debug_struct("DigitalOceanSd").field("role", &self.role).field("port", &self.port).field("refresh_ms", &self.refresh_ms).finish_non_exhaustive()
     }
 }
 
 /// Checks entry `position` of a job's `digitalocean_sd_configs` (relative files from `base`).
 pub fn resolve(s: DigitalOceanSdSection, base: &Path, position: usize) -> Result<DigitalOceanSd, String> {
-    match s.role.as_deref() {
-        None | Some(ROLE_DROPLETS) => {}
+    let role = match s.role.as_deref() {
+        None | Some("droplets") => Role::Droplets,
+        Some("databases") => Role::Databases,
         // Prometheus' words for an empty one and an unknown one.
         Some("") => return Err("role missing (one of: droplets, databases)".into()),
-        Some("databases") => return Err("role databases (DigitalOcean managed databases) is not supported here: only droplets".into()),
         Some(other) => return Err(format!("unknown DigitalOcean SD role {other:?}")),
-    }
+    };
     let port = s.port.unwrap_or(PORT_DEFAULT);
     // Prometheus writes any int (a negative one as a huge unsigned number); here a port no
     // target could have is refused at once.
@@ -69,14 +82,11 @@ pub fn resolve(s: DigitalOceanSdSection, base: &Path, position: usize) -> Result
     let access = client_access(sections, true, base)?;
     Ok(DigitalOceanSd {
         // The position keeps apart two entries that differ only in their token.
-        source: format!("digitalocean #{position} port {port}"),
+        source: format!("digitalocean #{position} {} port {port}", role.name()),
+        role,
         port,
         refresh_ms,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -93,14 +103,17 @@ mod tests {
     fn an_entry_takes_prometheus_defaults_and_its_token() {
         let config = load("{authorization: {credentials: dotoken}}, {role: droplets, port: 9100, refresh_interval: 2m, bearer_token: t2, follow_redirects: false}").expect("valid");
         let sds = &config.jobs[0].digitalocean_sd;
-        assert_eq!((sds[0].port, sds[0].refresh_ms, sds[0].follow_redirects), (80, 60_000, true));
-        assert!(matches!(&sds[0].credentials, Credentials::Typed { kind, .. } if kind == "Bearer"), "{:?}", sds[0]);
-        assert_eq!((sds[1].port, sds[1].refresh_ms, sds[1].follow_redirects), (9100, 120_000, false));
-        assert!(matches!(&sds[1].credentials, Credentials::Typed { kind, .. } if kind == "Bearer"), "{:?}", sds[1]);
+        assert_eq!((sds[0].port, sds[0].refresh_ms, sds[0].access.follow_redirects), (80, 60_000, true));
+        assert!(matches!(&sds[0].access.credentials, Credentials::Typed { kind, .. } if kind == "Bearer"), "{:?}", sds[0]);
+        assert_eq!((sds[1].port, sds[1].refresh_ms, sds[1].access.follow_redirects), (9100, 120_000, false));
+        assert!(matches!(&sds[1].access.credentials, Credentials::Typed { kind, .. } if kind == "Bearer"), "{:?}", sds[1]);
         assert_ne!(sds[0].source, sds[1].source);
         assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 2);
+        assert_eq!((sds[0].role, sds[1].role), (super::Role::Droplets, super::Role::Droplets));
+        let databases = load("{role: databases, port: 9273}").expect("valid");
+        assert_eq!(databases.jobs[0].digitalocean_sd[0].role, super::Role::Databases);
         let none = load("{}").expect("valid");
-        assert!(matches!(none.jobs[0].digitalocean_sd[0].credentials, Credentials::None));
+        assert!(matches!(none.jobs[0].digitalocean_sd[0].access.credentials, Credentials::None));
     }
 
     #[test]
@@ -108,7 +121,6 @@ mod tests {
         for (entry, expected) in [
             ("{role: ''}", "digitalocean_sd_configs[0]: role missing (one of: droplets, databases)"),
             ("{role: apps}", "unknown DigitalOcean SD role \"apps\""),
-            ("{role: databases}", "role databases (DigitalOcean managed databases) is not supported here"),
             ("{port: -1}", "port -1 is not between 0 and 65535"),
             ("{port: 70000}", "not between 0 and 65535"),
             ("{refresh_interval: soon}", "refresh_interval"),

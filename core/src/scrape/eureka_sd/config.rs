@@ -5,8 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, Credentials, ExtraHeaders, Scheme, Url};
-use crate::scrape::proxy::ProxyChoice;
+use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, ClientAccess, Scheme, Url};
 
 /// Prometheus' default refresh interval.
 const REFRESH_DEFAULT_MS: i64 = 30_000;
@@ -31,12 +30,8 @@ pub struct EurekaSd {
     /// `<server>/apps`, as Prometheus appends the path to the server as written.
     pub apps: Url,
     pub refresh_ms: i64,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for EurekaSd {
@@ -68,11 +63,7 @@ pub fn resolve(s: EurekaSdSection, base: &Path, position: usize) -> Result<Eurek
         server,
         apps,
         refresh_ms,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -91,12 +82,12 @@ mod tests {
         let sds = &config.jobs[0].eureka_sd;
         let sd = &sds[0];
         assert_eq!((sd.apps.scheme, sd.apps.host.as_str(), sd.apps.port, sd.apps.path_and_query.as_str()), (Scheme::Http, "eureka", 8761, "/eureka/apps"));
-        assert_eq!((sd.refresh_ms, sd.follow_redirects), (30_000, true));
-        assert!(matches!(sd.credentials, Credentials::None));
+        assert_eq!((sd.refresh_ms, sd.access.follow_redirects), (30_000, true));
+        assert!(matches!(sd.access.credentials, Credentials::None));
         let sd = &sds[1];
         assert_eq!((sd.apps.scheme, sd.apps.host.as_str(), sd.apps.port, sd.apps.path_and_query.as_str()), (Scheme::Https, "eureka.example", 443, "/apps"));
-        assert_eq!((sd.refresh_ms, sd.follow_redirects), (5_000, false));
-        assert!(matches!(sd.credentials, Credentials::Basic { .. }));
+        assert_eq!((sd.refresh_ms, sd.access.follow_redirects), (5_000, false));
+        assert!(matches!(sd.access.credentials, Credentials::Basic { .. }));
         assert_ne!(sds[0].source, sds[1].source);
         assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 2);
     }

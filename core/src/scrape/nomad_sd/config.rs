@@ -6,8 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, Credentials, ExtraHeaders, Scheme, Url};
-use crate::scrape::proxy::ProxyChoice;
+use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, ClientAccess, Scheme, Url};
 
 /// Prometheus' defaults (its `DefaultSDConfig`).
 const SERVER_DEFAULT: &str = "http://localhost:4646";
@@ -48,12 +47,8 @@ pub struct NomadSd {
     pub tag_separator: String,
     pub allow_stale: bool,
     pub refresh_ms: i64,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for NomadSd {
@@ -95,11 +90,7 @@ pub fn resolve(s: NomadSdSection, base: &Path, position: usize) -> Result<NomadS
         tag_separator,
         allow_stale,
         refresh_ms,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -119,9 +110,9 @@ mod tests {
         assert_eq!(sd.server, "http://localhost:4646");
         assert_eq!((sd.location.scheme, sd.location.host.as_str(), sd.location.port, sd.location.path_and_query.as_str()), (Scheme::Http, "localhost", 4646, "/"));
         assert_eq!((sd.namespace.as_str(), sd.region.as_str(), sd.tag_separator.as_str()), ("default", "global", ","));
-        assert!(sd.allow_stale && sd.follow_redirects);
+        assert!(sd.allow_stale && sd.access.follow_redirects);
         assert_eq!(sd.refresh_ms, 60_000);
-        assert!(matches!(sd.credentials, Credentials::None));
+        assert!(matches!(sd.access.credentials, Credentials::None));
     }
 
     #[test]
@@ -130,8 +121,8 @@ mod tests {
         let sds = &config.jobs[0].nomad_sd;
         let sd = &sds[0];
         assert_eq!((sd.location.scheme, sd.location.host.as_str(), sd.location.port, sd.location.path_and_query.as_str()), (Scheme::Https, "nomad.example", 4747, "/"), "the path is not used, as in Nomad's client");
-        assert_eq!((sd.namespace.as_str(), sd.region.as_str(), sd.tag_separator.as_str(), sd.allow_stale, sd.refresh_ms, sd.follow_redirects), ("", "eu", ";", false, 15_000, false));
-        assert!(matches!(sd.credentials, Credentials::Basic { .. }));
+        assert_eq!((sd.namespace.as_str(), sd.region.as_str(), sd.tag_separator.as_str(), sd.allow_stale, sd.refresh_ms, sd.access.follow_redirects), ("", "eu", ";", false, 15_000, false));
+        assert!(matches!(sd.access.credentials, Credentials::Basic { .. }));
         assert_ne!(sds[0].source, sds[1].source, "two entries on one server keep their targets apart");
         assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 2);
     }

@@ -7,8 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, Credentials, ExtraHeaders, Scheme, Url};
-use crate::scrape::proxy::ProxyChoice;
+use crate::scrape::config::{client_access, client_sections, optional_duration, with_client_keys, ClientAccess, Scheme, Url};
 
 /// Prometheus' defaults (its `DefaultSDConfig`).
 const REFRESH_DEFAULT_MS: i64 = 60_000;
@@ -44,12 +43,8 @@ pub struct PuppetDbSd {
     /// Every target's port (the resource's certname is its host).
     pub port: u16,
     pub refresh_ms: i64,
-    pub credentials: Credentials,
-    pub http_headers: ExtraHeaders,
-    pub tls: Result<net::client::ClientTls, String>,
-    /// Which proxy, if any, its requests go through.
-    pub proxy: ProxyChoice,
-    pub follow_redirects: bool,
+    /// How its requests are authorized, secured and sent.
+    pub access: ClientAccess,
 }
 
 impl std::fmt::Debug for PuppetDbSd {
@@ -98,11 +93,7 @@ pub fn resolve(s: PuppetDbSdSection, base: &Path, position: usize) -> Result<Pup
         include_parameters,
         port,
         refresh_ms,
-        credentials: access.credentials,
-        http_headers: access.headers,
-        tls: access.tls,
-        proxy: access.proxy,
-        follow_redirects: s.follow_redirects.unwrap_or(true),
+        access,
     })
 }
 
@@ -113,17 +104,7 @@ fn query_endpoint(path_and_query: &str) -> String {
         Some((path, query)) => (path, Some(query)),
         None => (path_and_query, None),
     };
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in path.split('/').chain(QUERY_PATH.split('/')) {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    let mut joined = format!("/{}", segments.join("/"));
+    let mut joined = crate::scrape::discovery::join_path(path, QUERY_PATH);
     if let Some(query) = query {
         joined.push('?');
         joined.push_str(query);
@@ -148,8 +129,8 @@ mod tests {
         assert_eq!((sd.endpoint.scheme, sd.endpoint.host.as_str(), sd.endpoint.port, sd.endpoint.path_and_query.as_str()), (Scheme::Https, "puppetdb.example", 443, "/pdb/query/v4"));
         assert_eq!(sd.shown, "https://puppetdb.example/pdb/query/v4");
         assert_eq!(sd.query, "resources { type = \"Class\" }");
-        assert_eq!((sd.include_parameters, sd.port, sd.refresh_ms, sd.follow_redirects), (false, 80, 60_000, true));
-        assert!(matches!(sd.credentials, Credentials::None));
+        assert_eq!((sd.include_parameters, sd.port, sd.refresh_ms, sd.access.follow_redirects), (false, 80, 60_000, true));
+        assert!(matches!(sd.access.credentials, Credentials::None));
     }
 
     #[test]
@@ -158,8 +139,8 @@ mod tests {
         let sds = &config.jobs[0].puppetdb_sd;
         let sd = &sds[0];
         assert_eq!((sd.endpoint.scheme, sd.endpoint.host.as_str(), sd.endpoint.port, sd.endpoint.path_and_query.as_str()), (Scheme::Http, "pdb", 8080, "/puppetdb/pdb/query/v4"));
-        assert_eq!((sd.include_parameters, sd.port, sd.refresh_ms, sd.follow_redirects), (true, 9100, 15_000, false));
-        assert!(matches!(sd.credentials, Credentials::Basic { .. }));
+        assert_eq!((sd.include_parameters, sd.port, sd.refresh_ms, sd.access.follow_redirects), (true, 9100, 15_000, false));
+        assert!(matches!(sd.access.credentials, Credentials::Basic { .. }));
         assert_ne!(sds[0].source, sds[1].source, "two entries on one server keep their targets apart");
         assert_eq!(crate::scrape::asked_sources(&config.jobs[0]).len(), 2);
     }
