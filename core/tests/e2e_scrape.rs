@@ -600,6 +600,41 @@ fn kubernetes_sd_keeps_a_listed_namespace_when_another_is_forbidden() {
 }
 
 #[test]
+fn kubernetes_sd_attaches_namespace_and_deployment_metadata() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("k8s_attach_probe 1\n");
+    let kubernetes = FakeKubernetes::start();
+    let mut pod = kubernetes_pod("web-7f9c-x2", exporter.port);
+    pod["metadata"]["ownerReferences"] = json!([{"kind": "ReplicaSet", "name": "web-7f9c", "uid": "rs-1", "controller": true}]);
+    kubernetes.apply("/api/v1/namespaces/default/pods", "ADDED", pod);
+    kubernetes.apply("/api/v1/namespaces", "ADDED", json!({"metadata": {"name": "default", "labels": {"team": "shop"}}}));
+    kubernetes.apply("/apis/apps/v1/namespaces/default/replicasets", "ADDED", json!({"metadata": {"name": "web-7f9c", "namespace": "default", "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": true}]}}));
+    let config = write_scrape_config(dir.path(), format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{{role: pod, api_server: '{}', namespaces: {{names: [default]}}, selectors: [{{role: pod, label: 'app=web'}}], attach_metadata: {{namespace: true, deployment: true}}}}]\n  relabel_configs:\n  - {{source_labels: [__meta_kubernetes_namespace_label_team], target_label: team}}\n  - {{source_labels: [__meta_kubernetes_pod_deployment_name], target_label: deployment}}\n",
+        kubernetes.url()
+    ));
+    let server = Server::start(&config);
+
+    // The namespace's label and the Deployment behind the pod's ReplicaSet, as Prometheus 3
+    // attaches them.
+    let probe = poll_query(&server, "k8s_attach_probe", "the pod scraped with its namespace and deployment", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "k8s_attach_probe", "instance": exporter.address(), "job": "pods", "team": "shop", "deployment": "web"}));
+
+    // A namespace relabeled by a watch event relabels the pod's target.
+    wait_for_kubernetes(&kubernetes, "the namespaces watched", |k| k.request_heads().iter().any(|h| h.starts_with("GET /api/v1/namespaces?watch=1")));
+    kubernetes.apply("/api/v1/namespaces", "MODIFIED", json!({"metadata": {"name": "default", "labels": {"team": "checkout"}}}));
+    poll_query(&server, "k8s_attach_probe{team=\"checkout\"}", "the pod scraped with its namespace's new label", WAIT, |r| (r.len() == 1).then_some(()));
+
+    // Namespaces are listed whole (no pod selector), ReplicaSets in the named namespace; Jobs
+    // are not asked for without attach_metadata.cronjob.
+    let heads = kubernetes.request_heads();
+    assert!(heads.iter().any(|h| h.starts_with("GET /api/v1/namespaces?limit=500 ")), "{heads:?}");
+    assert!(heads.iter().any(|h| h.starts_with("GET /apis/apps/v1/namespaces/default/replicasets?limit=500 ")), "{heads:?}");
+    assert!(heads.iter().all(|h| !h.contains("/jobs")), "{heads:?}");
+    assert!(server.stop(), "clean shutdown");
+}
+
+#[test]
 fn kubernetes_sd_reads_a_kubeconfig_and_finds_nodes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubelet = Exporter::start("kubelet_probe 1\n");

@@ -516,7 +516,7 @@ struct KubernetesSelectorSection {
     field: String,
 }
 
-/// `attach_metadata`: `node` is supported; Prometheus 3's others are refused when true.
+/// `attach_metadata` (`kubernetes_sd::roles::Attach`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct KubernetesAttachSection {
@@ -983,8 +983,8 @@ pub struct KubernetesSd {
     pub namespaces: Vec<String>,
     /// Per selector role (`pod`, `node`, ...): its label and field selectors.
     pub selectors: BTreeMap<String, (String, String)>,
-    /// `attach_metadata.node`: pod, endpoints and endpointslice targets get their node's labels.
-    pub attach_node: bool,
+    /// `attach_metadata`: what targets get from their node, namespace and controllers.
+    pub attach: super::kubernetes_sd::roles::Attach,
     /// How its requests are authorized, secured and sent.
     pub access: ClientAccess,
     /// Why the API server cannot be reached (no `api_server` outside a cluster), logged
@@ -1601,11 +1601,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         return Err(if s.role.is_empty() { "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)".to_string() } else { format!("unknown Kubernetes SD role {:?}", s.role) });
     };
     let a = &s.attach_metadata;
-    for (key, set) in [("namespace", a.namespace), ("deployment", a.deployment), ("job", a.job), ("cronjob", a.cronjob)] {
-        if set {
-            return Err(format!("attach_metadata.{key} is not supported (only node is)"));
-        }
-    }
+    let attach = super::kubernetes_sd::roles::Attach { node: a.node, namespace: a.namespace, deployment: a.deployment, job: a.job, cronjob: a.cronjob };
     let selectors = kubernetes_selectors(&s.role, allowed, &s.selectors)?;
     // As Prometheus: an empty name means every namespace (the pod's own one included).
     let every_namespace = s.namespaces.names.iter().any(String::is_empty);
@@ -1680,7 +1676,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
     };
     // The entry's position keeps apart two entries that differ only in credentials.
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&(&s.role, &namespaces, &selectors, s.attach_metadata.node), &mut hasher);
+    std::hash::Hash::hash(&(&s.role, &namespaces, &selectors, attach), &mut hasher);
     let source = format!("kubernetes {api_server} #{position} {:016x}", std::hash::Hasher::finish(&hasher));
     Ok(KubernetesSd {
         role: s.role,
@@ -1689,7 +1685,7 @@ fn resolve_kubernetes_sd(s: KubernetesSdSection, base: &Path, position: usize) -
         location,
         namespaces,
         selectors,
-        attach_node: s.attach_metadata.node,
+        attach,
         access,
         unavailable,
     })
@@ -2279,9 +2275,17 @@ mod tests {
         assert_eq!((sds[0].role.as_str(), sds[0].api_server.as_str(), sds[0].location.port, sds[0].location.scheme), ("endpoints", "https://k8s.example:6443", 6443, Scheme::Https));
         assert_eq!(sds[0].namespaces, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(sds[0].selectors.get("pod"), Some(&("app=x".to_string(), "spec.nodeName=n1".to_string())));
-        assert!(sds[0].attach_node && !sds[1].attach_node && sds[1].namespaces.is_empty());
+        assert!(sds[0].attach.node && !sds[1].attach.node && sds[1].namespaces.is_empty());
+        assert!(!sds[0].attach.namespace && !sds[0].attach.deployment && !sds[0].attach.job && !sds[0].attach.cronjob);
         assert!(matches!(&sds[0].access.credentials, Credentials::Typed { kind, credentials: Secret::File(f) } if kind == "Bearer" && f == Path::new("/etc/prom/token")));
         assert_ne!(sds[0].source, sds[1].source);
+
+        // Prometheus 3's other attach_metadata keys, each its own setting (and source).
+        let attached = parse("scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, api_server: 'http://127.0.0.1:8001', attach_metadata: {namespace: true, deployment: true}}, {role: pod, api_server: 'http://127.0.0.1:8001', attach_metadata: {job: true, cronjob: true}}]}]").expect("valid");
+        let sds = &attached.jobs[0].kubernetes_sd;
+        assert_eq!((sds[0].attach.namespace, sds[0].attach.deployment, sds[0].attach.job, sds[0].attach.cronjob, sds[0].attach.node), (true, true, false, false, false));
+        assert_eq!((sds[1].attach.namespace, sds[1].attach.deployment, sds[1].attach.job, sds[1].attach.cronjob), (false, false, true, true));
+        assert_ne!(sds[0].source.rsplit(' ').next(), sds[1].source.rsplit(' ').next());
 
         let outside = parse("scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, namespaces: {names: ['']}}]}]").expect("loads outside a cluster too");
         if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() {
@@ -2338,7 +2342,7 @@ mod tests {
             ("scrape_configs: [{job_name: a, tls_config: {max_version: TLS11}}]", "only TLS 1.2 and 1.3"),
             ("scrape_configs: [{job_name: a, tls_config: {min_version: SSL3}}]", "unknown TLS version \"SSL3\""),
             ("scrape_configs: [{job_name: a, scheme: https, tls_config: {ca: 'not PEM'}}]", "tls_config: ca holds no PEM certificate"),
-            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {namespace: true}}]}]", "attach_metadata.namespace is not supported"),
+            ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', attach_metadata: {replicaset: true}}]}]", "unknown field `replicaset`"),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k:6443', proxy_url: 'gopher://p'}]}]", "kubernetes_sd_configs[0]: proxy_url: \"gopher://p\": unsupported proxy scheme \"gopher\""),
             ("scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, proxy_url: 'http://p'}]}]", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs: [{job_name: a, proxy_url: 'http://p', proxy_from_environment: true}]", "if proxy_from_environment is configured, proxy_url must not be configured"),

@@ -94,9 +94,9 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
                 tracing::error!(job = %job.name, role = %sd.role, "kubernetes_sd: unknown role; its targets stay empty");
                 continue;
             };
-            let cache = RefCell::new(GroupCache::new(role, sd.attach_node));
+            let cache = RefCell::new(GroupCache::new(role, sd.attach));
             let mut entry = Entry { store: RefCell::default(), cache, dirty: Cell::new(false), unlisted: RefCell::default(), previous: asked.groups(&job.name, &sd.source) };
-            for kind in role.kinds(sd.attach_node) {
+            for kind in role.kinds(sd.attach) {
                 if kind.namespaced() && !sd.namespaces.is_empty() {
                     entry.unlisted.get_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
                 } else {

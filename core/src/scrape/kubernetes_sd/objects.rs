@@ -18,15 +18,23 @@ pub enum Kind {
     EndpointSlice,
     Node,
     Ingress,
+    /// Read for `attach_metadata.namespace`.
+    Namespace,
+    /// Read for `attach_metadata.deployment` (a pod's ReplicaSet names its Deployment).
+    ReplicaSet,
+    /// Read for `attach_metadata.cronjob` (a pod's Job names its CronJob).
+    Job,
 }
 
 impl Kind {
     /// The API group and version path the kind is served under.
     pub fn api_group_path(self) -> &'static str {
         match self {
-            Kind::Pod | Kind::Service | Kind::Endpoints | Kind::Node => "/api/v1",
+            Kind::Pod | Kind::Service | Kind::Endpoints | Kind::Node | Kind::Namespace => "/api/v1",
             Kind::EndpointSlice => "/apis/discovery.k8s.io/v1",
             Kind::Ingress => "/apis/networking.k8s.io/v1",
+            Kind::ReplicaSet => "/apis/apps/v1",
+            Kind::Job => "/apis/batch/v1",
         }
     }
 
@@ -39,10 +47,14 @@ impl Kind {
             Kind::EndpointSlice => "endpointslices",
             Kind::Node => "nodes",
             Kind::Ingress => "ingresses",
+            Kind::Namespace => "namespaces",
+            Kind::ReplicaSet => "replicasets",
+            Kind::Job => "jobs",
         }
     }
 
-    /// The kind's name in `selectors[].role` (and the name of the role made of it).
+    /// The kind's name in `selectors[].role` (and the name of the role made of it); the
+    /// kinds read only for `attach_metadata` have no selectors (Prometheus lists them whole).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Pod => "pod",
@@ -51,12 +63,15 @@ impl Kind {
             Kind::EndpointSlice => "endpointslice",
             Kind::Node => "node",
             Kind::Ingress => "ingress",
+            Kind::Namespace => "namespace",
+            Kind::ReplicaSet => "replicaset",
+            Kind::Job => "job",
         }
     }
 
-    /// Whether objects of the kind live in a namespace (nodes do not).
+    /// Whether objects of the kind live in a namespace (nodes and namespaces do not).
     pub fn namespaced(self) -> bool {
-        self != Kind::Node
+        !matches!(self, Kind::Node | Kind::Namespace)
     }
 }
 
@@ -453,6 +468,22 @@ pub struct IngressTls {
     pub hosts: Vec<String>,
 }
 
+/// A `v1` Namespace, a `apps/v1` ReplicaSet or a `batch/v1` Job: only its metadata is read
+/// (labels and annotations of a namespace, the controller of the others).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MetadataOnly {
+    #[serde(deserialize_with = "null_as_default")]
+    pub metadata: ObjectMeta,
+}
+
+impl ObjectMeta {
+    /// The owner reference marked as the controller, as `metav1.GetControllerOf` finds it.
+    pub fn controller(&self) -> Option<&OwnerReference> {
+        self.owner_references.iter().find(|owner| owner.controller == Some(true))
+    }
+}
+
 /// The key an object is stored under, as client-go's `MetaNamespaceKeyFunc` makes it:
 /// `namespace/name`, or `name` alone when the namespace is empty (nodes).
 pub fn object_key(namespace: &str, name: &str) -> String {
@@ -478,7 +509,7 @@ macro_rules! has_meta {
     };
 }
 
-has_meta!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress);
+has_meta!(Pod, Service, Endpoints, EndpointSlice, Node, Ingress, MetadataOnly);
 
 /// The operations of `Store` that do not depend on the object type.
 trait Table {
@@ -523,8 +554,11 @@ pub struct Store {
     endpoint_slices: BTreeMap<String, EndpointSlice>,
     nodes: BTreeMap<String, Node>,
     ingresses: BTreeMap<String, Ingress>,
-    /// While `recording` runs: the objects looked up by `pod`, `service` and `node`, found
-    /// or not.
+    namespaces: BTreeMap<String, MetadataOnly>,
+    replica_sets: BTreeMap<String, MetadataOnly>,
+    jobs: BTreeMap<String, MetadataOnly>,
+    /// While `recording` runs: the objects looked up by `pod`, `service`, `node`,
+    /// `namespace`, `replica_set` and `job`, found or not.
     reads: RefCell<Option<Vec<(Kind, String)>>>,
 }
 
@@ -582,6 +616,24 @@ impl Store {
         self.nodes.get(name)
     }
 
+    /// The namespace named `name` (noted while recording).
+    pub fn namespace(&self, name: &str) -> Option<&MetadataOnly> {
+        self.note_read(Kind::Namespace, name);
+        self.namespaces.get(name)
+    }
+
+    /// The ReplicaSet stored as `namespace/name` (noted while recording).
+    pub fn replica_set(&self, key: &str) -> Option<&MetadataOnly> {
+        self.note_read(Kind::ReplicaSet, key);
+        self.replica_sets.get(key)
+    }
+
+    /// The Job stored as `namespace/name` (noted while recording).
+    pub fn job(&self, key: &str) -> Option<&MetadataOnly> {
+        self.note_read(Kind::Job, key);
+        self.jobs.get(key)
+    }
+
     /// Removes every `kind`, or only those in `namespace` when given (a re-list of one
     /// namespace).
     pub fn clear(&mut self, kind: Kind, namespace: Option<&str>) {
@@ -599,6 +651,9 @@ impl Store {
             Kind::EndpointSlice => self.endpoint_slices.append(&mut listed.endpoint_slices),
             Kind::Node => self.nodes.append(&mut listed.nodes),
             Kind::Ingress => self.ingresses.append(&mut listed.ingresses),
+            Kind::Namespace => self.namespaces.append(&mut listed.namespaces),
+            Kind::ReplicaSet => self.replica_sets.append(&mut listed.replica_sets),
+            Kind::Job => self.jobs.append(&mut listed.jobs),
         }
     }
 
@@ -645,6 +700,9 @@ impl Store {
             Kind::EndpointSlice => &mut self.endpoint_slices,
             Kind::Node => &mut self.nodes,
             Kind::Ingress => &mut self.ingresses,
+            Kind::Namespace => &mut self.namespaces,
+            Kind::ReplicaSet => &mut self.replica_sets,
+            Kind::Job => &mut self.jobs,
         }
     }
 
@@ -656,6 +714,9 @@ impl Store {
             Kind::EndpointSlice => &self.endpoint_slices,
             Kind::Node => &self.nodes,
             Kind::Ingress => &self.ingresses,
+            Kind::Namespace => &self.namespaces,
+            Kind::ReplicaSet => &self.replica_sets,
+            Kind::Job => &self.jobs,
         }
     }
 }
@@ -749,8 +810,11 @@ mod tests {
         assert_eq!((Kind::Pod.api_group_path(), Kind::Pod.plural(), collection(Kind::Pod).as_str()), ("/api/v1", "pods", "/api/v1/pods"));
         assert_eq!(collection(Kind::EndpointSlice), "/apis/discovery.k8s.io/v1/endpointslices");
         assert_eq!(collection(Kind::Ingress), "/apis/networking.k8s.io/v1/ingresses");
-        for kind in [Kind::Pod, Kind::Service, Kind::Endpoints, Kind::EndpointSlice, Kind::Node, Kind::Ingress] {
-            assert_eq!(kind.namespaced(), kind != Kind::Node);
+        assert_eq!(collection(Kind::Namespace), "/api/v1/namespaces");
+        assert_eq!(collection(Kind::ReplicaSet), "/apis/apps/v1/replicasets");
+        assert_eq!(collection(Kind::Job), "/apis/batch/v1/jobs");
+        for kind in [Kind::Pod, Kind::Service, Kind::Endpoints, Kind::EndpointSlice, Kind::Node, Kind::Ingress, Kind::Namespace, Kind::ReplicaSet, Kind::Job] {
+            assert_eq!(kind.namespaced(), !matches!(kind, Kind::Node | Kind::Namespace));
         }
     }
 }

@@ -21,6 +21,29 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// Node address types in the order Prometheus picks the scrape address from.
 const NODE_ADDRESS_PREFERENCE: [&str; 6] = ["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"];
 
+/// `attach_metadata`: what a role's targets get from objects other than their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Attach {
+    /// The labels of a pod's or endpoint's node (pod, endpoints, endpointslice roles).
+    pub node: bool,
+    /// `__meta_kubernetes_namespace_label_*`/`_annotation_*` of the object's namespace (every
+    /// role but node).
+    pub namespace: bool,
+    /// `__meta_kubernetes_pod_deployment_name`: the Deployment controlling the pod's
+    /// ReplicaSet (pod, endpoints, endpointslice roles).
+    pub deployment: bool,
+    /// `__meta_kubernetes_pod_job_name`: the Job controlling the pod (its owner reference
+    /// alone tells it).
+    pub job: bool,
+    /// `__meta_kubernetes_pod_cronjob_name`: the CronJob controlling the pod's Job.
+    pub cronjob: bool,
+}
+
+impl Attach {
+    /// Nothing attached (`attach_metadata` unset).
+    pub const NONE: Attach = Attach { node: false, namespace: false, deployment: false, job: false, cronjob: false };
+}
+
 /// A `role` of a `kubernetes_sd_configs` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -51,21 +74,31 @@ impl Role {
         self.main_kind().name()
     }
 
-    /// The kinds the role lists and watches; nodes too for pod, endpoints and endpointslice
-    /// when `attach_metadata.node` is set.
-    pub fn kinds(self, attach_node: bool) -> Vec<Kind> {
+    /// The kinds the role lists and watches: with `attach`, for the roles Prometheus attaches
+    /// them to, nodes, namespaces, ReplicaSets and Jobs too. Jobs are read only for
+    /// `cronjob`: a pod's own owner reference names its Job (Prometheus watches them for
+    /// `job` alone as well, which needs a permission it does not use).
+    pub fn kinds(self, attach: Attach) -> Vec<Kind> {
         let mut kinds = match self {
             Role::Pod => vec![Kind::Pod],
-            Role::Service => return vec![Kind::Service],
+            Role::Service => vec![Kind::Service],
             Role::Endpoints => vec![Kind::Endpoints, Kind::Service, Kind::Pod],
             Role::EndpointSlice => vec![Kind::EndpointSlice, Kind::Service, Kind::Pod],
             Role::Node => return vec![Kind::Node],
-            Role::Ingress => return vec![Kind::Ingress],
+            Role::Ingress => vec![Kind::Ingress],
         };
-        if attach_node {
-            kinds.push(Kind::Node);
+        if attach.namespace {
+            kinds.push(Kind::Namespace);
+        }
+        if self.reads_pods() {
+            kinds.extend([(attach.node, Kind::Node), (attach.deployment, Kind::ReplicaSet), (attach.cronjob, Kind::Job)].into_iter().filter_map(|(on, kind)| on.then_some(kind)));
         }
         kinds
+    }
+
+    /// Whether the role's targets carry pod labels (and so nodes, Deployments, Jobs).
+    fn reads_pods(self) -> bool {
+        matches!(self, Role::Pod | Role::Endpoints | Role::EndpointSlice)
     }
 
     /// The kind whose every object makes the role's targets (each its own groups).
@@ -97,8 +130,8 @@ impl Role {
 /// and all its labels: by object key, each object's sorted by (targets, labels). The order
 /// is the one `cache::GroupCache::groups` keeps; where two targets have the same identity,
 /// the first one's discovered labels are the ones `/api/v1/targets` shows.
-pub fn groups(role: Role, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
-    object_keys(role, store).iter().flat_map(|key| object_groups(role, store, key, attach_node)).collect()
+pub fn groups(role: Role, store: &Store, attach: Attach) -> Vec<TargetGroup> {
+    object_keys(role, store).iter().flat_map(|key| object_groups(role, store, key, attach)).collect()
 }
 
 /// The keys of the objects of the role's own kind (`Role::main_kind`), each of which makes
@@ -111,20 +144,22 @@ pub fn object_keys(role: Role, store: &Store) -> Vec<String> {
         Kind::EndpointSlice => store.endpoint_slices().keys().cloned().collect(),
         Kind::Node => store.nodes().keys().cloned().collect(),
         Kind::Ingress => store.ingresses().keys().cloned().collect(),
+        Kind::Namespace | Kind::ReplicaSet | Kind::Job => Vec::new(),
     }
 }
 
 /// The targets of the role's object stored under `key` (none when it is not), sorted by
 /// (targets, labels). What it reads of other kinds it reads through `Store::pod`, `service`
-/// and `node`, so `Store::recording` names the objects whose change may change it.
-pub fn object_groups(role: Role, store: &Store, key: &str, attach_node: bool) -> Vec<TargetGroup> {
+/// `node`, `namespace`, `replica_set` and `job`, so `Store::recording` names the objects
+/// whose change may change it.
+pub fn object_groups(role: Role, store: &Store, key: &str, attach: Attach) -> Vec<TargetGroup> {
     let mut groups = match role {
-        Role::Pod => store.pods().get(key).map(|pod| pod_targets(pod, store, attach_node)),
-        Role::Service => store.services().get(key).map(service_targets),
-        Role::Endpoints => store.endpoints().get(key).map(|eps| endpoints_targets(eps, store, attach_node)),
-        Role::EndpointSlice => store.endpoint_slices().get(key).map(|eps| endpoint_slice_targets(eps, store, attach_node)),
+        Role::Pod => store.pods().get(key).map(|pod| pod_targets(pod, store, attach)),
+        Role::Service => store.services().get(key).map(|service| service_targets(service, store, attach)),
+        Role::Endpoints => store.endpoints().get(key).map(|eps| endpoints_targets(eps, store, attach)),
+        Role::EndpointSlice => store.endpoint_slices().get(key).map(|eps| endpoint_slice_targets(eps, store, attach)),
         Role::Node => store.nodes().get(key).map(node_targets),
-        Role::Ingress => store.ingresses().get(key).map(ingress_targets),
+        Role::Ingress => store.ingresses().get(key).map(|ingress| ingress_targets(ingress, store, attach)),
     }
     .unwrap_or_default();
     sort_groups(&mut groups);
@@ -177,8 +212,21 @@ fn attached_node_labels(store: &Store, name: &str) -> Option<Labels> {
     Some(labels)
 }
 
-/// The pod labels shared by the pod, endpoints and endpointslice roles (no namespace).
-fn pod_labels(pod: &Pod) -> Labels {
+/// With `attach_metadata.namespace`, the labels and annotations of the namespace named
+/// `name`, if stored, as `__meta_kubernetes_namespace_label_*` and the like.
+fn add_attached_namespace(labels: &mut Labels, store: &Store, name: &str, attach: Attach) {
+    if !attach.namespace {
+        return;
+    }
+    if let Some(namespace) = store.namespace(name) {
+        add_labels_and_annotations(labels, &namespace.metadata, "namespace");
+    }
+}
+
+/// The pod labels shared by the pod, endpoints and endpointslice roles (no namespace), with
+/// what `attach` asks of the pod's controllers: its Deployment (through its ReplicaSet), its
+/// Job, its Job's CronJob.
+fn pod_labels(pod: &Pod, store: &Store, attach: Attach) -> Labels {
     let mut labels = Labels::from([
         (meta("pod_ip"), pod.status.pod_ip.clone()),
         (meta("pod_ready"), pod_ready(pod)),
@@ -188,13 +236,35 @@ fn pod_labels(pod: &Pod) -> Labels {
         (meta("pod_uid"), pod.metadata.uid.clone()),
     ]);
     add_object_meta(&mut labels, &pod.metadata, "pod");
-    if let Some(owner) = pod.metadata.owner_references.iter().find(|owner| owner.controller == Some(true)) {
-        if !owner.kind.is_empty() {
-            labels.insert(meta("pod_controller_kind"), owner.kind.clone());
+    let Some(owner) = pod.metadata.controller() else { return labels };
+    if !owner.kind.is_empty() {
+        labels.insert(meta("pod_controller_kind"), owner.kind.clone());
+    }
+    if !owner.name.is_empty() {
+        labels.insert(meta("pod_controller_name"), owner.name.clone());
+    }
+    // The controller's own controller, of the kind named, if the controller is stored.
+    let grand_controller = |controller: Option<&super::objects::MetadataOnly>, kind: &str| {
+        controller.and_then(|c| c.metadata.controller()).filter(|owner| owner.kind == kind).map(|owner| owner.name.clone())
+    };
+    let owner_key = || format!("{}/{}", pod.metadata.namespace, owner.name);
+    match owner.kind.as_str() {
+        "ReplicaSet" if attach.deployment => {
+            if let Some(name) = grand_controller(store.replica_set(&owner_key()), "Deployment") {
+                labels.insert(meta("pod_deployment_name"), name);
+            }
         }
-        if !owner.name.is_empty() {
-            labels.insert(meta("pod_controller_name"), owner.name.clone());
+        "Job" => {
+            if attach.job {
+                labels.insert(meta("pod_job_name"), owner.name.clone());
+            }
+            if attach.cronjob {
+                if let Some(name) = grand_controller(store.job(&owner_key()), "CronJob") {
+                    labels.insert(meta("pod_cronjob_name"), name);
+                }
+            }
         }
+        _ => {}
     }
     labels
 }
@@ -218,17 +288,18 @@ fn container_id<'a>(pod: &'a Pod, container: &Container, init: bool) -> &'a str 
 }
 
 /// The pod role's targets of one pod: one per container port, one at the pod IP per container
-/// without ports; none without a pod IP, or (with `attach_node`) on a node not stored.
-fn pod_targets(pod: &Pod, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
+/// without ports; none without a pod IP, or (with `attach.node`) on a node not stored.
+fn pod_targets(pod: &Pod, store: &Store, attach: Attach) -> Vec<TargetGroup> {
     if pod.status.pod_ip.is_empty() {
         return Vec::new();
     }
-    let mut group = pod_labels(pod);
+    let mut group = pod_labels(pod, store, attach);
     group.insert(meta("namespace"), pod.metadata.namespace.clone());
-    if attach_node {
+    if attach.node {
         let Some(node) = attached_node_labels(store, &pod.spec.node_name) else { return Vec::new() };
         group.extend(node);
     }
+    add_attached_namespace(&mut group, store, &pod.metadata.namespace, attach);
     containers(pod).flat_map(|(container, init)| container_targets(pod, container, init, &group)).collect()
 }
 
@@ -261,8 +332,9 @@ fn service_labels(service: &Service) -> Labels {
 }
 
 /// The service role's targets: one per port at `<name>.<namespace>.svc:<port>`.
-fn service_targets(service: &Service) -> Vec<TargetGroup> {
-    let group = service_labels(service);
+fn service_targets(service: &Service, store: &Store, attach: Attach) -> Vec<TargetGroup> {
+    let mut group = service_labels(service);
+    add_attached_namespace(&mut group, store, &service.metadata.namespace, attach);
     let spec = &service.spec;
     let host = format!("{}.{}.svc", service.metadata.name, service.metadata.namespace);
     let port_target = |port: &super::objects::ServicePort| {
@@ -330,10 +402,10 @@ fn matching_container_labels(pod: &Pod, port: i32, protocol: Option<&str>) -> La
 
 /// The pod's labels and the matching container's, added to an endpoint target that points
 /// at a stored pod (and the pod noted as seen).
-fn add_pod_of_endpoint<'a>(labels: &mut Labels, store: &'a Store, target: Option<&ObjectReference>, port: Option<i32>, protocol: Option<&str>, seen: &mut SeenPods<'a>) {
+fn add_pod_of_endpoint<'a>(labels: &mut Labels, store: &'a Store, attach: Attach, target: Option<&ObjectReference>, port: Option<i32>, protocol: Option<&str>, seen: &mut SeenPods<'a>) {
     let Some(pod) = resolve_pod(store, target) else { return };
     see_pod(seen, pod, port);
-    labels.extend(pod_labels(pod));
+    labels.extend(pod_labels(pod, store, attach));
     if let Some(port) = port {
         labels.extend(matching_container_labels(pod, port, protocol));
     }
@@ -341,7 +413,7 @@ fn add_pod_of_endpoint<'a>(labels: &mut Labels, store: &'a Store, target: Option
 
 /// Targets for the container ports of seen pods that no endpoint port covered (pods without
 /// an IP give none), with the pod's labels.
-fn uncovered_port_targets(seen: &SeenPods) -> Vec<(String, Labels)> {
+fn uncovered_port_targets(seen: &SeenPods, store: &Store, attach: Attach) -> Vec<(String, Labels)> {
     let mut targets = Vec::new();
     for (pod, ports) in seen.values() {
         if pod.status.pod_ip.is_empty() {
@@ -357,7 +429,7 @@ fn uncovered_port_targets(seen: &SeenPods) -> Vec<(String, Labels)> {
                     (meta("pod_container_port_protocol"), cport.protocol.clone()),
                     (meta("pod_container_init"), init.to_string()),
                 ]);
-                labels.extend(pod_labels(pod));
+                labels.extend(pod_labels(pod, store, attach));
                 targets.push((join_host_port(&pod.status.pod_ip, cport.container_port), labels));
             }
         }
@@ -367,29 +439,30 @@ fn uncovered_port_targets(seen: &SeenPods) -> Vec<(String, Labels)> {
 
 /// The endpoints role's targets of one Endpoints object: per subset, port × (ready, then
 /// not ready) address, plus the uncovered container ports of the pods they point at.
-fn endpoints_targets(endpoints: &Endpoints, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
+fn endpoints_targets(endpoints: &Endpoints, store: &Store, attach: Attach) -> Vec<TargetGroup> {
     let object = &endpoints.metadata;
     let mut group = Labels::from([(meta("namespace"), object.namespace.clone())]);
     if let Some(service) = store.service(&format!("{}/{}", object.namespace, object.name)) {
         group.extend(service_labels(service));
     }
     add_object_meta(&mut group, object, "endpoints");
+    add_attached_namespace(&mut group, store, &object.namespace, attach);
     let mut seen = SeenPods::new();
     let mut targets = Vec::new();
     for subset in &endpoints.subsets {
         for port in &subset.ports {
             let ready = subset.addresses.iter().map(|address| (address, true));
             for (address, ready) in ready.chain(subset.not_ready_addresses.iter().map(|address| (address, false))) {
-                targets.push(endpoint_address_target(address, port, ready, store, attach_node, &mut seen));
+                targets.push(endpoint_address_target(address, port, ready, store, attach, &mut seen));
             }
         }
     }
-    targets.extend(uncovered_port_targets(&seen));
+    targets.extend(uncovered_port_targets(&seen, store, attach));
     targets.into_iter().map(|(address, labels)| target_group(address, &group, labels)).collect()
 }
 
 /// One address × port target of an Endpoints subset.
-fn endpoint_address_target<'a>(address: &EndpointAddress, port: &EndpointPort, ready: bool, store: &'a Store, attach_node: bool, seen: &mut SeenPods<'a>) -> (String, Labels) {
+fn endpoint_address_target<'a>(address: &EndpointAddress, port: &EndpointPort, ready: bool, store: &'a Store, attach: Attach, seen: &mut SeenPods<'a>) -> (String, Labels) {
     let mut labels = Labels::from([
         (meta("endpoint_port_name"), port.name.clone()),
         (meta("endpoint_port_protocol"), port.protocol.clone()),
@@ -405,14 +478,14 @@ fn endpoint_address_target<'a>(address: &EndpointAddress, port: &EndpointPort, r
     if !address.hostname.is_empty() {
         labels.insert(meta("endpoint_hostname"), address.hostname.clone());
     }
-    if attach_node {
+    if attach.node {
         // The address's nodeName first, then a Node targetRef.
         let node_target = address.target_ref.as_ref().filter(|target| target.kind == "Node").map(|target| target.name.as_str());
         if let Some(node) = address.node_name.as_deref().or(node_target).and_then(|name| attached_node_labels(store, name)) {
             labels.extend(node);
         }
     }
-    add_pod_of_endpoint(&mut labels, store, address.target_ref.as_ref(), Some(port.port), Some(&port.protocol), seen);
+    add_pod_of_endpoint(&mut labels, store, attach, address.target_ref.as_ref(), Some(port.port), Some(&port.protocol), seen);
     (join_host_port(&address.ip, port.port), labels)
 }
 
@@ -426,7 +499,7 @@ fn non_primary_ip_family_slice(service: Option<&Service>, slice: &EndpointSlice)
 
 /// The endpointslice role's targets of one slice: per endpoint, port × address, plus the
 /// uncovered container ports of the pods they point at.
-fn endpoint_slice_targets(slice: &EndpointSlice, store: &Store, attach_node: bool) -> Vec<TargetGroup> {
+fn endpoint_slice_targets(slice: &EndpointSlice, store: &Store, attach: Attach) -> Vec<TargetGroup> {
     let object = &slice.metadata;
     let mut group = Labels::from([(meta("namespace"), object.namespace.clone()), (meta("endpointslice_address_type"), slice.address_type.clone())]);
     add_object_meta(&mut group, object, "endpointslice");
@@ -434,6 +507,7 @@ fn endpoint_slice_targets(slice: &EndpointSlice, store: &Store, attach_node: boo
     if let Some(service) = service {
         group.extend(service_labels(service));
     }
+    add_attached_namespace(&mut group, store, &object.namespace, attach);
     if non_primary_ip_family_slice(service, slice) {
         return Vec::new();
     }
@@ -442,26 +516,26 @@ fn endpoint_slice_targets(slice: &EndpointSlice, store: &Store, attach_node: boo
     for endpoint in &slice.endpoints {
         for port in &slice.ports {
             for address in &endpoint.addresses {
-                targets.push(slice_endpoint_target(address, endpoint, port, store, attach_node, &mut seen));
+                targets.push(slice_endpoint_target(address, endpoint, port, store, attach, &mut seen));
             }
         }
     }
-    targets.extend(uncovered_port_targets(&seen));
+    targets.extend(uncovered_port_targets(&seen, store, attach));
     targets.into_iter().map(|(address, labels)| target_group(address, &group, labels)).collect()
 }
 
 /// One address × port target of an EndpointSlice endpoint.
-fn slice_endpoint_target<'a>(address: &str, endpoint: &SliceEndpoint, port: &SlicePort, store: &'a Store, attach_node: bool, seen: &mut SeenPods<'a>) -> (String, Labels) {
+fn slice_endpoint_target<'a>(address: &str, endpoint: &SliceEndpoint, port: &SlicePort, store: &'a Store, attach: Attach, seen: &mut SeenPods<'a>) -> (String, Labels) {
     let mut labels = slice_port_labels(port);
     labels.extend(slice_endpoint_labels(endpoint));
-    if attach_node {
+    if attach.node {
         // A Node targetRef first, then the endpoint's nodeName.
         let node_target = endpoint.target_ref.as_ref().filter(|target| target.kind == "Node").map(|target| target.name.as_str());
         if let Some(node) = node_target.or(endpoint.node_name.as_deref()).and_then(|name| attached_node_labels(store, name)) {
             labels.extend(node);
         }
     }
-    add_pod_of_endpoint(&mut labels, store, endpoint.target_ref.as_ref(), port.port, None, seen);
+    add_pod_of_endpoint(&mut labels, store, attach, endpoint.target_ref.as_ref(), port.port, None, seen);
     let address = port.port.map_or(address.to_string(), |port| join_host_port(address, port));
     (address, labels)
 }
@@ -532,12 +606,13 @@ fn node_targets(node: &Node) -> Vec<TargetGroup> {
 }
 
 /// The ingress role's targets: one per rule × path, at the rule's host.
-fn ingress_targets(ingress: &Ingress) -> Vec<TargetGroup> {
+fn ingress_targets(ingress: &Ingress, store: &Store, attach: Attach) -> Vec<TargetGroup> {
     let mut group = Labels::from([(meta("namespace"), ingress.metadata.namespace.clone())]);
     if let Some(class) = &ingress.spec.ingress_class_name {
         group.insert(meta("ingress_class_name"), class.clone());
     }
     add_object_meta(&mut group, &ingress.metadata, "ingress");
+    add_attached_namespace(&mut group, store, &ingress.metadata.namespace, attach);
     let tls_hosts: Vec<&str> = ingress.spec.tls.iter().flat_map(|tls| tls.hosts.iter().map(String::as_str)).collect();
     let mut targets = Vec::new();
     for rule in &ingress.spec.rules {

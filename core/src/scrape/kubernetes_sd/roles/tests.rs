@@ -88,7 +88,7 @@ fn pod_targets_per_container_port_portless_container_and_init_container() {
             ("__meta_kubernetes_pod_container_id", "containerd://init1"),
         ]),
     ]);
-    assert_eq!(groups(Role::Pod, &store, false), expected);
+    assert_eq!(groups(Role::Pod, &store, Attach::NONE), expected);
 }
 
 #[test]
@@ -102,11 +102,11 @@ fn pod_role_skips_pods_without_ip_and_with_attach_node_those_on_unknown_nodes() 
         (Kind::Pod, on_node("elsewhere", "fd00::2", "othernode")),
         (Kind::Node, json!({"metadata": {"name": "testnode", "labels": {"kubernetes.io/os": "linux"}}})),
     ]);
-    let addresses = |attach_node| groups(Role::Pod, &store, attach_node).into_iter().map(|group| group.targets[0].clone()).collect::<Vec<_>>();
+    let addresses = |node| groups(Role::Pod, &store, Attach { node, ..Attach::NONE }).into_iter().map(|group| group.targets[0].clone()).collect::<Vec<_>>();
     // By object key: ns1/elsewhere before ns1/known.
     assert_eq!(addresses(false), ["[fd00::2]:80", "10.0.0.1:80"]);
     assert_eq!(addresses(true), ["10.0.0.1:80"]);
-    let attached = &groups(Role::Pod, &store, true)[0].labels;
+    let attached = &groups(Role::Pod, &store, Attach { node: true, ..Attach::NONE })[0].labels;
     assert_eq!(attached["__meta_kubernetes_node_name"], "testnode");
     assert_eq!(attached["__meta_kubernetes_node_label_kubernetes_io_os"], "linux");
     assert_eq!(attached["__meta_kubernetes_node_labelpresent_kubernetes_io_os"], "true");
@@ -149,7 +149,7 @@ fn service_targets_external_name_and_load_balancer() {
             ("__meta_kubernetes_service_loadbalancer_ip", "1.1.1.1,2.2.2.2"),
         ]),
     ];
-    assert_eq!(groups(Role::Service, &store, false), expected);
+    assert_eq!(groups(Role::Service, &store, Attach::NONE), expected);
 }
 
 /// A pod at 2.3.4.5 with container ports 9000 (covered by the endpoints below) and 9001.
@@ -239,8 +239,8 @@ fn endpoints_targets_with_pod_service_node_labels_and_uncovered_port() {
         group("2.3.4.5:9001", &common, &[&uncovered[..], &endpoint_pod_labels()].concat()),
         group("3.4.5.6:9000", &common, &[&port[..], &[("__meta_kubernetes_endpoint_ready", "false")]].concat()),
     ];
-    assert_eq!(groups(Role::Endpoints, &store, true), expected);
-    let without_node = groups(Role::Endpoints, &store, false);
+    assert_eq!(groups(Role::Endpoints, &store, Attach { node: true, ..Attach::NONE }), expected);
+    let without_node = groups(Role::Endpoints, &store, Attach::NONE);
     assert!(!without_node[0].labels.contains_key("__meta_kubernetes_node_name"));
     assert_eq!(without_node.len(), 4);
 }
@@ -311,7 +311,7 @@ fn endpointslice_targets_with_conditions_pod_and_service() {
         group("2.3.4.5:9001", &common, &[&uncovered[..], &endpoint_pod_labels()].concat()),
         group("3.4.5.6:9000", &common, &port),
     ];
-    assert_eq!(groups(Role::EndpointSlice, &store, false), expected);
+    assert_eq!(groups(Role::EndpointSlice, &store, Attach::NONE), expected);
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn endpointslice_of_secondary_ip_family_has_no_targets_and_portless_port_keeps_t
         (Kind::EndpointSlice, slice("dual-v6", "IPv6", "fd00::1")),
         (Kind::Service, json!({"metadata": {"name": "dual", "namespace": "ns"}, "spec": {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv4", "IPv6"]}})),
     ]);
-    let found = groups(Role::EndpointSlice, &store, false);
+    let found = groups(Role::EndpointSlice, &store, Attach::NONE);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].targets, ["10.0.0.1"]);
     assert!(!found[0].labels.keys().any(|name| name.starts_with("__meta_kubernetes_endpointslice_port")));
@@ -369,7 +369,7 @@ fn node_address_follows_prometheus_preference() {
             ("__meta_kubernetes_node_address_ExternalDNS", "b.example.com"),
         ]),
     ];
-    assert_eq!(groups(Role::Node, &store, false), expected);
+    assert_eq!(groups(Role::Node, &store, Attach::NONE), expected);
 }
 
 #[test]
@@ -402,7 +402,7 @@ fn ingress_targets_per_rule_and_path_with_tls_wildcard() {
         target("example.com", "http", "/foo"),
         target("test.example.com", "https", "/"),
     ];
-    assert_eq!(groups(Role::Ingress, &store, false), expected);
+    assert_eq!(groups(Role::Ingress, &store, Attach::NONE), expected);
 }
 
 #[test]
@@ -416,14 +416,14 @@ fn nulls_in_lists_read_as_empty() {
         (Kind::EndpointSlice, json!({"metadata": {"name": "s-1", "namespace": "ns"}, "endpoints": [{"addresses": null}], "ports": null})),
         (Kind::Ingress, json!({"metadata": {"name": "i", "namespace": "ns"}, "spec": {"rules": null, "tls": null}})),
     ]);
-    let pod = groups(Role::Pod, &store, false);
+    let pod = groups(Role::Pod, &store, Attach::NONE);
     assert_eq!(pod.len(), 1);
     assert_eq!(pod[0].targets, ["10.1.1.1"]);
     assert_eq!(pod[0].labels["__meta_kubernetes_pod_container_init"], "true");
     assert_eq!(pod[0].labels["__meta_kubernetes_pod_container_image"], "");
     assert_eq!(pod[0].labels["__meta_kubernetes_pod_container_id"], "");
     for role in [Role::Service, Role::Endpoints, Role::EndpointSlice, Role::Node, Role::Ingress] {
-        assert_eq!(groups(role, &store, false), [], "{role:?}");
+        assert_eq!(groups(role, &store, Attach::NONE), [], "{role:?}");
     }
 }
 
@@ -435,11 +435,11 @@ fn roles_parse_name_watch_and_select_as_prometheus() {
     }
     assert_eq!(Role::parse("endpoint"), None);
     assert_eq!(Role::parse("Pod"), None);
-    assert_eq!(Role::Endpoints.kinds(false), [Kind::Endpoints, Kind::Service, Kind::Pod]);
-    assert_eq!(Role::EndpointSlice.kinds(true), [Kind::EndpointSlice, Kind::Service, Kind::Pod, Kind::Node]);
-    assert_eq!(Role::Pod.kinds(true), [Kind::Pod, Kind::Node]);
-    assert_eq!(Role::Service.kinds(true), [Kind::Service]);
-    assert_eq!(Role::Node.kinds(true), [Kind::Node]);
+    assert_eq!(Role::Endpoints.kinds(Attach::NONE), [Kind::Endpoints, Kind::Service, Kind::Pod]);
+    assert_eq!(Role::EndpointSlice.kinds(Attach { node: true, ..Attach::NONE }), [Kind::EndpointSlice, Kind::Service, Kind::Pod, Kind::Node]);
+    assert_eq!(Role::Pod.kinds(Attach { node: true, ..Attach::NONE }), [Kind::Pod, Kind::Node]);
+    assert_eq!(Role::Service.kinds(Attach { node: true, ..Attach::NONE }), [Kind::Service]);
+    assert_eq!(Role::Node.kinds(Attach { node: true, ..Attach::NONE }), [Kind::Node]);
     assert_eq!(Role::Pod.selector_roles(), ["pod", "node"]);
     assert_eq!(Role::Endpoints.selector_roles(), ["pod", "service", "endpoints"]);
     assert_eq!(Role::Service.selector_roles(), ["service"]);
@@ -456,4 +456,164 @@ fn sanitizing_joining_and_hostname_patterns() {
     assert!(!matches_hostname_pattern("*.example.com", "a.b.example.com"));
     assert!(!matches_hostname_pattern("a.*.com", "a.b.com"));
     assert!(!matches_hostname_pattern("*.example.com", "a.example.org"));
+}
+
+/// A pod of Prometheus' metadata tests, controlled by the `kind` named `owner`.
+fn owned_pod(kind: &str, owner: &str) -> Value {
+    json!({
+        "metadata": {"name": "testpod", "namespace": "default", "uid": "pod123",
+            "ownerReferences": [{"kind": kind, "name": owner, "uid": "x", "controller": true}]},
+        "spec": {"nodeName": "testnode", "containers": [{"name": "testcontainer", "image": "testcontainer:latest", "ports": [{"name": "testport", "protocol": "TCP", "containerPort": 9000}]}]},
+        "status": {"podIP": "1.2.3.4", "hostIP": "2.3.4.5", "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "testcontainer", "containerID": "docker://a1b2c3d4e5f6"}]},
+    })
+}
+
+/// A namespaced object's metadata (a ReplicaSet or Job) controlled by `kind` `owner`, if any.
+fn controlled(name: &str, owner: Option<(&str, &str)>) -> Value {
+    let owners: Vec<Value> = owner.into_iter().map(|(kind, name)| json!({"kind": kind, "name": name, "controller": true})).collect();
+    json!({"metadata": {"name": name, "namespace": "default", "ownerReferences": owners}})
+}
+
+/// The group labels Prometheus' metadata tests expect of `owned_pod`.
+fn owned_pod_group(kind: &str, owner: &str) -> Labels {
+    labels(&[
+        ("__meta_kubernetes_pod_name", "testpod"),
+        ("__meta_kubernetes_namespace", "default"),
+        ("__meta_kubernetes_pod_node_name", "testnode"),
+        ("__meta_kubernetes_pod_ip", "1.2.3.4"),
+        ("__meta_kubernetes_pod_host_ip", "2.3.4.5"),
+        ("__meta_kubernetes_pod_ready", "true"),
+        ("__meta_kubernetes_pod_phase", "Running"),
+        ("__meta_kubernetes_pod_uid", "pod123"),
+        ("__meta_kubernetes_pod_controller_kind", kind),
+        ("__meta_kubernetes_pod_controller_name", owner),
+    ])
+}
+
+fn owned_pod_target(group: &Labels) -> TargetGroup {
+    target_group(
+        "1.2.3.4:9000".to_string(),
+        group,
+        labels(&[
+            ("__meta_kubernetes_pod_container_name", "testcontainer"),
+            ("__meta_kubernetes_pod_container_image", "testcontainer:latest"),
+            ("__meta_kubernetes_pod_container_port_name", "testport"),
+            ("__meta_kubernetes_pod_container_port_number", "9000"),
+            ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
+            ("__meta_kubernetes_pod_container_init", "false"),
+            ("__meta_kubernetes_pod_container_id", "docker://a1b2c3d4e5f6"),
+        ]),
+    )
+}
+
+#[test]
+fn attach_deployment_names_the_deployment_of_the_pods_replica_set() {
+    // Prometheus' TestPodDiscoveryWithDeployment.
+    let store = store(vec![
+        (Kind::Pod, owned_pod("ReplicaSet", "testdeployment-rs-abc")),
+        (Kind::ReplicaSet, controlled("testdeployment-rs-abc", Some(("Deployment", "testdeployment")))),
+    ]);
+    let attach = Attach { deployment: true, ..Attach::NONE };
+    let mut group = owned_pod_group("ReplicaSet", "testdeployment-rs-abc");
+    assert_eq!(groups(Role::Pod, &store, Attach::NONE), [owned_pod_target(&group)], "not asked: no deployment label");
+    group.insert("__meta_kubernetes_pod_deployment_name".into(), "testdeployment".into());
+    assert_eq!(groups(Role::Pod, &store, attach), [owned_pod_target(&group)]);
+    // A ReplicaSet not stored, or controlled by something else, names no Deployment.
+    let unknown = self::store(vec![(Kind::Pod, owned_pod("ReplicaSet", "other"))]);
+    assert!(!groups(Role::Pod, &unknown, attach)[0].labels.contains_key("__meta_kubernetes_pod_deployment_name"));
+    let foreign = self::store(vec![(Kind::Pod, owned_pod("ReplicaSet", "rs")), (Kind::ReplicaSet, controlled("rs", Some(("Rollout", "r"))))]);
+    assert!(!groups(Role::Pod, &foreign, attach)[0].labels.contains_key("__meta_kubernetes_pod_deployment_name"));
+}
+
+#[test]
+fn attach_job_and_cronjob_name_the_pods_job_and_its_cronjob() {
+    // Prometheus' TestPodDiscoveryWithJob and TestPodDiscoveryWithCronJob (job alone gives
+    // no cronjob label).
+    let store = store(vec![
+        (Kind::Pod, owned_pod("Job", "testcronjob-job-abc")),
+        (Kind::Job, controlled("testcronjob-job-abc", Some(("CronJob", "testcronjob")))),
+    ]);
+    let mut group = owned_pod_group("Job", "testcronjob-job-abc");
+    group.insert("__meta_kubernetes_pod_job_name".into(), "testcronjob-job-abc".into());
+    assert_eq!(groups(Role::Pod, &store, Attach { job: true, ..Attach::NONE }), [owned_pod_target(&group)]);
+    group.insert("__meta_kubernetes_pod_cronjob_name".into(), "testcronjob".into());
+    assert_eq!(groups(Role::Pod, &store, Attach { job: true, cronjob: true, ..Attach::NONE }), [owned_pod_target(&group)]);
+    group.remove("__meta_kubernetes_pod_job_name");
+    assert_eq!(groups(Role::Pod, &store, Attach { cronjob: true, ..Attach::NONE }), [owned_pod_target(&group)]);
+    // A Job without a CronJob, and a pod of a ReplicaSet, get neither.
+    let plain = self::store(vec![(Kind::Pod, owned_pod("Job", "testjob")), (Kind::Job, controlled("testjob", None))]);
+    let found = &groups(Role::Pod, &plain, Attach { job: true, cronjob: true, ..Attach::NONE })[0].labels;
+    assert_eq!((found.get("__meta_kubernetes_pod_job_name").map(String::as_str), found.get("__meta_kubernetes_pod_cronjob_name")), (Some("testjob"), None));
+    let replica = self::store(vec![(Kind::Pod, owned_pod("ReplicaSet", "testjob")), (Kind::Job, controlled("testjob", Some(("CronJob", "c"))))]);
+    let found = &groups(Role::Pod, &replica, Attach { job: true, cronjob: true, ..Attach::NONE })[0].labels;
+    assert!(!found.contains_key("__meta_kubernetes_pod_job_name") && !found.contains_key("__meta_kubernetes_pod_cronjob_name"));
+}
+
+#[test]
+fn attach_namespace_adds_the_namespaces_labels_and_annotations_to_every_role_but_node() {
+    let namespace = json!({"metadata": {"name": "default", "labels": {"team": "backend", "app.kubernetes.io/part-of": "shop"}, "annotations": {"owner": "platform"}}});
+    let expected = labels(&[
+        ("__meta_kubernetes_namespace_label_team", "backend"),
+        ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+        ("__meta_kubernetes_namespace_label_app_kubernetes_io_part_of", "shop"),
+        ("__meta_kubernetes_namespace_labelpresent_app_kubernetes_io_part_of", "true"),
+        ("__meta_kubernetes_namespace_annotation_owner", "platform"),
+        ("__meta_kubernetes_namespace_annotationpresent_owner", "true"),
+    ]);
+    let service = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"ports": [{"port": 80}]}});
+    let endpoints = json!({"metadata": {"name": "web", "namespace": "default"}, "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]});
+    let slice = json!({"metadata": {"name": "web-x", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]});
+    let ingress = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"rules": [{"host": "example.com"}]}});
+    let node = json!({"metadata": {"name": "testnode"}, "status": {"addresses": [{"type": "InternalIP", "address": "10.1.0.1"}]}});
+    let mut store = store(vec![
+        (Kind::Pod, owned_pod("ReplicaSet", "rs")),
+        (Kind::Service, service),
+        (Kind::Endpoints, endpoints),
+        (Kind::EndpointSlice, slice),
+        (Kind::Ingress, ingress),
+        (Kind::Node, node),
+        (Kind::Namespace, namespace),
+    ]);
+    let attach = Attach { namespace: true, ..Attach::NONE };
+    for role in [Role::Pod, Role::Service, Role::Endpoints, Role::EndpointSlice, Role::Ingress] {
+        let found = groups(role, &store, attach);
+        assert_eq!(found.len(), 1, "{role:?}");
+        let attached: Labels = found[0].labels.iter().filter(|(name, _)| name.starts_with("__meta_kubernetes_namespace_")).map(|(n, v)| (n.clone(), v.clone())).collect();
+        assert_eq!(attached, expected, "{role:?}");
+        let plain = groups(role, &store, Attach::NONE);
+        assert!(plain[0].labels.keys().all(|name| !name.starts_with("__meta_kubernetes_namespace_")), "{role:?} without attach_metadata.namespace");
+    }
+    let node = &groups(Role::Node, &store, attach)[0].labels;
+    assert!(node.keys().all(|name| !name.starts_with("__meta_kubernetes_namespace_")), "nodes have no namespace");
+    // A namespace not stored (yet) adds nothing and still gives the targets.
+    store.clear(Kind::Namespace, None);
+    let found = groups(Role::Pod, &store, attach);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].labels.keys().all(|name| !name.starts_with("__meta_kubernetes_namespace_")));
+}
+
+#[test]
+fn endpoints_pods_get_their_deployment_too() {
+    let endpoints = json!({"metadata": {"name": "web", "namespace": "default"}, "subsets": [{"addresses": [{"ip": "1.2.3.4", "targetRef": {"kind": "Pod", "name": "testpod", "namespace": "default"}}], "ports": [{"port": 9000, "protocol": "TCP"}]}]});
+    let store = store(vec![
+        (Kind::Endpoints, endpoints),
+        (Kind::Pod, owned_pod("ReplicaSet", "rs")),
+        (Kind::ReplicaSet, controlled("rs", Some(("Deployment", "web")))),
+    ]);
+    let found = groups(Role::Endpoints, &store, Attach { deployment: true, ..Attach::NONE });
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].labels.get("__meta_kubernetes_pod_deployment_name").map(String::as_str), Some("web"));
+}
+
+#[test]
+fn attached_kinds_are_watched_only_for_the_roles_that_read_them() {
+    let every = Attach { node: true, namespace: true, deployment: true, job: true, cronjob: true };
+    assert_eq!(Role::Pod.kinds(every), [Kind::Pod, Kind::Namespace, Kind::Node, Kind::ReplicaSet, Kind::Job]);
+    assert_eq!(Role::Endpoints.kinds(every), [Kind::Endpoints, Kind::Service, Kind::Pod, Kind::Namespace, Kind::Node, Kind::ReplicaSet, Kind::Job]);
+    assert_eq!(Role::Service.kinds(every), [Kind::Service, Kind::Namespace]);
+    assert_eq!(Role::Ingress.kinds(every), [Kind::Ingress, Kind::Namespace]);
+    assert_eq!(Role::Node.kinds(every), [Kind::Node]);
+    // A pod's own owner reference names its Job: no Jobs are read for `job` alone.
+    assert_eq!(Role::Pod.kinds(Attach { job: true, ..Attach::NONE }), [Kind::Pod]);
 }
