@@ -981,9 +981,18 @@ fn classic_histograms_convert_to_custom_bucket_histograms_when_asked() {
     let config = write_scrape_config(dir.path(), format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: nhcb\n  convert_classic_histograms_to_nhcb: true\n  static_configs: [{{targets: ['{target}']}}]\n\
-             - job_name: classic\n  static_configs: [{{targets: ['{target}']}}]\n"
+             - job_name: classic\n  static_configs: [{{targets: ['{target}']}}]\n\
+             - job_name: per_target\n  static_configs: [{{targets: ['{target}'], labels: {{kind: converted}}}}, {{targets: ['{target}'], labels: {{kind: kept}}}}]\n  relabel_configs: [{{source_labels: [kind], regex: converted, target_label: __convert_classic_histograms_to_nhcb__, replacement: 'true'}}]\n"
         ));
     let server = Server::start(&config);
+    // Relabeling sets the conversion per target (Prometheus 3.13's internal label): the
+    // converted target's histogram is native, the other's stays classic, in one job.
+    let per_target = poll_query(&server, "{job=\"per_target\", __name__=~\"lat|lat_bucket\"}", "the per-target choice", WAIT, |r| {
+        let mut found: Vec<String> = r.iter().map(|s| format!("{} {}", s["metric"]["kind"].as_str().unwrap_or(""), s["metric"]["__name__"].as_str().unwrap_or(""))).collect();
+        found.sort();
+        (found.len() == 4).then_some(found)
+    });
+    assert_eq!(per_target, ["converted lat", "kept lat_bucket", "kept lat_bucket", "kept lat_bucket"]);
     // One native series with custom buckets in place of the five classic ones.
     let count = poll_query(&server, "histogram_count(lat{job=\"nhcb\"})", "the converted histogram", WAIT, value_of);
     assert_eq!(count, "4");

@@ -1097,6 +1097,24 @@ pub struct ScrapeJob {
     pub shown_yaml: String,
 }
 
+/// How a target's histograms are read: the job's `scrape_native_histograms`,
+/// `always_scrape_classic_histograms` and `convert_classic_histograms_to_nhcb`, each of which
+/// a target's `__scrape_native_histograms__`, `__always_scrape_classic_histograms__` and
+/// `__convert_classic_histograms_to_nhcb__` labels may set otherwise (Prometheus 3.13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistogramScraping {
+    pub native: bool,
+    pub classic_too: bool,
+    pub convert_nhcb: bool,
+}
+
+impl ScrapeJob {
+    /// The job's own histogram settings (a target's labels start from these).
+    pub fn histogram_scraping(&self) -> HistogramScraping {
+        HistogramScraping { native: self.native_histograms, classic_too: self.classic_histograms_too, convert_nhcb: self.convert_classic_histograms_to_nhcb }
+    }
+}
+
 impl std::fmt::Debug for ScrapeJob {
     /// The job's name and schedule (its credentials and TLS keys stay out of logs).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,6 +1,7 @@
 //! Targets from a job's `static_configs` and `file_sd_configs`, turned into scrape targets
 //! as Prometheus turns them: the `__address__`, `__scheme__`, `__metrics_path__`,
-//! `__scrape_interval__`, `__scrape_timeout__` and `__param_<name>` labels, the job's
+//! `__scrape_interval__`, `__scrape_timeout__`, `__param_<name>` and the three histogram
+//! choices' labels (`__scrape_native_histograms__`, ...), the job's
 //! `relabel_configs` over them, then the URL made of what is left and the target's labels
 //! (every label not starting with `__`, `instance` defaulting to the address).
 
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::config::{FileSd, Scheme, ScrapeJob, TargetGroup};
+use super::config::{FileSd, HistogramScraping, Scheme, ScrapeJob, TargetGroup};
 use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::relabel::get;
 
@@ -34,6 +35,10 @@ pub struct Target {
     pub url: String,
     pub interval_ms: i64,
     pub timeout_ms: i64,
+    /// How its histograms are read: the job's settings, or its `__scrape_native_histograms__`,
+    /// `__always_scrape_classic_histograms__` and `__convert_classic_histograms_to_nhcb__`
+    /// labels where relabeling set them.
+    pub histograms: HistogramScraping,
     /// Stable over restarts and equal on every executor: the target's identity (every
     /// label left by relabeling, its schedule and URL among them) and where in its interval
     /// it is scraped.
@@ -122,6 +127,37 @@ pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a Ar
     out
 }
 
+/// The labels by which relabeling sets a target's `HistogramScraping`.
+const NATIVE_LABEL: &str = "__scrape_native_histograms__";
+const CLASSIC_TOO_LABEL: &str = "__always_scrape_classic_histograms__";
+const CONVERT_NHCB_LABEL: &str = "__convert_classic_histograms_to_nhcb__";
+
+/// A boolean as Go's `strconv.ParseBool` reads it.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The target's histogram choices from its labels after relabeling, the job's where a label
+/// is empty; a label that is no boolean makes no target, as in Prometheus.
+fn histogram_scraping(job: &ScrapeJob, labels: &[(String, String)]) -> Result<HistogramScraping, String> {
+    let mut choices = job.histogram_scraping();
+    for (name, what, choice) in [
+        (CONVERT_NHCB_LABEL, "convert classic histograms to nhcb", &mut choices.convert_nhcb),
+        (CLASSIC_TOO_LABEL, "always scrape classic histograms", &mut choices.classic_too),
+        (NATIVE_LABEL, "scrape native histograms", &mut choices.native),
+    ] {
+        let text = get(labels, name);
+        if !text.is_empty() {
+            *choice = parse_go_bool(text).ok_or_else(|| format!("error parsing {what}: strconv.ParseBool: parsing {text:?}: invalid syntax"))?;
+        }
+    }
+    Ok(choices)
+}
+
 /// The labels of the target at `address` of `group` before relabeling: the group's, the
 /// address, and the job's defaults where the group sets none, sorted.
 fn discovered_labels(job: &ScrapeJob, group: &TargetGroup, address: &str) -> Vec<(String, String)> {
@@ -132,6 +168,10 @@ fn discovered_labels(job: &ScrapeJob, group: &TargetGroup, address: &str) -> Vec
     set_if_empty(&mut labels, "__metrics_path__", &job.metrics_path);
     set_if_empty(&mut labels, "__scrape_interval__", &duration_text(job.interval_ms));
     set_if_empty(&mut labels, "__scrape_timeout__", &duration_text(job.timeout_ms));
+    let histograms = job.histogram_scraping();
+    for (name, on) in [(CONVERT_NHCB_LABEL, histograms.convert_nhcb), (CLASSIC_TOO_LABEL, histograms.classic_too), (NATIVE_LABEL, histograms.native)] {
+        set_if_empty(&mut labels, name, if on { "true" } else { "false" });
+    }
     for (name, values) in &job.params {
         if let Some(first) = values.first() {
             set_if_empty(&mut labels, &format!("__param_{name}"), first);
@@ -246,6 +286,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     if timeout_ms > interval_ms {
         return Err(format!("__scrape_timeout__ {} is greater than __scrape_interval__ {}", duration_text(timeout_ms), duration_text(interval_ms)));
     }
+    let histograms = histogram_scraping(job, &labels)?;
     // Go's URL escapes a `?` in the path (it is not the query's start).
     let path = get(&labels, "__metrics_path__").replace('?', "%3F");
     // The job's params, the first value of each replaced by its `__param_` label.
@@ -278,7 +319,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     labels.shrink_to_fit();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
-    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, interval_ms, timeout_ms, key, placement: hasher.finish() })
+    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, interval_ms, timeout_ms, histograms, key, placement: hasher.finish() })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any
@@ -446,6 +487,30 @@ mod tests {
         let Discovered::Invalid { error, .. } = &found[0] else { panic!("{found:?}") };
         assert!(error.contains("__scrape_timeout__ 2m is greater"), "{error}");
         assert!(matches!(&found[1], Discovered::Invalid { .. }));
+    }
+
+    #[test]
+    fn histogram_choices_come_from_the_job_and_relabeling_sets_them_per_target() {
+        let j = job("scrape_configs: [{job_name: a, scrape_native_histograms: true, relabel_configs: [{source_labels: [nhcb], regex: 'yes', target_label: __convert_classic_histograms_to_nhcb__, replacement: 'T'}, {source_labels: [bad], regex: '(.+)', target_label: __scrape_native_histograms__}]}]");
+        let found = targets(&j, &[group(&["h:1"], &[]), group(&["h:2"], &[("nhcb", "yes")]), group(&["h:3"], &[("__always_scrape_classic_histograms__", "1")]), group(&["h:4"], &[("bad", "maybe")])]);
+        let choices = |at: usize| match &found[at] {
+            Discovered::Active(t) => (t.histograms.native, t.histograms.classic_too, t.histograms.convert_nhcb),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(choices(0), (true, false, false), "the job's");
+        assert_eq!(choices(1), (true, false, true), "set by relabeling (Go's ParseBool takes T)");
+        assert_eq!(choices(2), (true, true, false), "set by the discovered group");
+        // The job's settings are discovered labels, as Prometheus shows them; internal, they
+        // are not the target's labels.
+        let Discovered::Active(t) = &found[0] else { panic!() };
+        let discovered = t.discovered.labels();
+        for (name, value) in [("__scrape_native_histograms__", "true"), ("__always_scrape_classic_histograms__", "false"), ("__convert_classic_histograms_to_nhcb__", "false")] {
+            assert!(discovered.contains(&(name.to_string(), value.to_string())), "{name}: {discovered:?}");
+        }
+        assert!(t.labels.iter().all(|(name, _)| !name.starts_with("__")));
+        // A value Go's ParseBool does not read makes no target, as in Prometheus.
+        let Discovered::Invalid { error, .. } = &found[3] else { panic!("{found:?}") };
+        assert_eq!(error, "error parsing scrape native histograms: strconv.ParseBool: parsing \"maybe\": invalid syntax");
     }
 
     #[test]

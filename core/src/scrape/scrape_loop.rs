@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, METRIC_NAME_LABEL, STALE_NAN_BITS};
 
-use super::config::Url;
+use super::config::{HistogramScraping, Url};
 use super::discovery::Target;
 use super::http_get::Get;
 use super::protobuf::NativeHistogramLine;
@@ -882,7 +882,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             },
             Err(error) => Err(error.clone()),
         };
-        let (fetched, body_bytes) = answer_of(fetched, &job, read_starts);
+        let (fetched, body_bytes) = answer_of(fetched, &job, target.histograms, read_starts);
         let scraped = fetched.map(|(answer, starts)| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.scrape_answer_with_starts(&target, &context.external_labels, &answer, &starts, start_ms, &limits))));
         let result = match scraped {
             Ok(Ok(result)) => result,
@@ -983,12 +983,12 @@ async fn fetch(client: &mut net::client::HttpClient, target: &Target) -> Result<
 /// The answer of a fetched body (`read_answer`, with its start timestamps when `read_starts`)
 /// and the body's size for `scrape_body_size_bytes`, which Prometheus reports whether or not
 /// the body parses (-1 when it was over `body_size_limit`, 0 without one).
-fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::ScrapeJob, read_starts: bool) -> (Result<(Answer, LineStarts), String>, f64) {
+fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &super::config::ScrapeJob, histograms: HistogramScraping, read_starts: bool) -> (Result<(Answer, LineStarts), String>, f64) {
     match fetched {
         // A panic reading the body (a bug) fails this scrape alone.
         Ok((content_type, body)) => {
             let size = body.len() as f64;
-            (std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(&content_type, body, job, read_starts))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string())), size)
+            (std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_answer(&content_type, body, job, histograms, read_starts))).unwrap_or_else(|_| Err(INTERNAL_ERROR.to_string())), size)
         }
         Err(error) if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED => (Err(error), -1.0),
         Err(error) => (Err(error), 0.0),
@@ -1013,7 +1013,8 @@ const INTERNAL_ERROR: &str = "internal error reading the answer (the log has the
 /// the text format, as here). With `read_starts` (`storage.start_timestamp_zero_ingestion`)
 /// the start timestamps of a protobuf or OpenMetrics answer are read too, an OpenMetrics
 /// answer's `_created` lines then giving starts instead of series; the text format has none.
-fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob, read_starts: bool) -> Result<(Answer, LineStarts), String> {
+/// `histograms` are the target's choices (`Target::histograms`).
+fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob, histograms: HistogramScraping, read_starts: bool) -> Result<(Answer, LineStarts), String> {
     use super::config::AnswerFormat;
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media_type.as_str() {
@@ -1032,13 +1033,13 @@ fn read_answer(content_type: &str, body: Vec<u8>, job: &super::config::ScrapeJob
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
-            let options = super::protobuf::ProtobufOptions { native_histograms: job.native_histograms, classic_histograms_too: job.classic_histograms_too || job.convert_classic_histograms_to_nhcb, utf8_names: job.utf8_names };
+            let options = super::protobuf::ProtobufOptions { native_histograms: histograms.native, classic_histograms_too: histograms.classic_too || histograms.convert_nhcb, utf8_names: job.utf8_names };
             let exposition = if read_starts { super::protobuf::to_text_with_starts(&body, options)? } else { super::protobuf::to_text(&body, options)? };
             (Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, exposition.starts)
         }
     };
-    if job.convert_classic_histograms_to_nhcb {
-        return super::nhcb::convert_with_starts(answer, &starts, job.classic_histograms_too, format == AnswerFormat::Protobuf);
+    if histograms.convert_nhcb {
+        return super::nhcb::convert_with_starts(answer, &starts, histograms.classic_too, format == AnswerFormat::Protobuf);
     }
     Ok((answer, starts))
 }
@@ -1260,7 +1261,7 @@ mod tests {
 
     /// `read_answer` without start timestamps.
     fn read(content_type: &str, body: Vec<u8>, job: &super::super::config::ScrapeJob) -> Result<Answer, String> {
-        read_answer(content_type, body, job, false).map(|(answer, starts)| {
+        read_answer(content_type, body, job, job.histogram_scraping(), false).map(|(answer, starts)| {
             assert!(starts.is_empty(), "starts read unasked");
             answer
         })
@@ -1497,23 +1498,23 @@ mod tests {
     fn answers_give_start_timestamps_only_when_asked_and_never_in_the_text_format() {
         let job = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]").job;
         let om = b"# TYPE a counter\na_total 1\na_created 1.5\n# EOF\n";
-        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, true).unwrap();
+        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, job.histogram_scraping(), true).unwrap();
         assert_eq!((answer.text.as_slice(), starts.iter().collect::<Vec<_>>()), (&b"# TYPE a counter\na_total 1\n\n"[..], vec![(1, 1500)]));
-        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, false).unwrap();
+        let (answer, starts) = read_answer("application/openmetrics-text; version=1.0.0", om.to_vec(), &job, job.histogram_scraping(), false).unwrap();
         assert_eq!((answer.text.as_slice(), starts.is_empty()), (&b"# TYPE a counter\na_total 1\na_created 1.5\n"[..], true));
         let text = b"# TYPE a counter\na_total 1\na_created 1.5\n";
-        let (answer, starts) = read_answer("text/plain; version=0.0.4", text.to_vec(), &job, true).unwrap();
+        let (answer, starts) = read_answer("text/plain; version=0.0.4", text.to_vec(), &job, job.histogram_scraping(), true).unwrap();
         assert_eq!((answer.text.as_slice(), starts.is_empty()), (&text[..], true));
         // Scraped, the `_created` line is no series and its start rides with `a_total`.
         let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
-        let (answer, starts) = read_answer("application/openmetrics-text", om.to_vec(), &job, true).unwrap();
+        let (answer, starts) = read_answer("application/openmetrics-text", om.to_vec(), &job, job.histogram_scraping(), true).unwrap();
         let scraped = SeriesCache::default().scrape_answer_with_starts(&t, &[], &answer, &starts, 2000, &LabelLimits::default()).unwrap();
         assert_eq!(names(&scraped), vec!["a_total{instance=\"h:1\", job=\"j\"} 1 2000"]);
         assert_eq!((scraped.scraped, scraped.starts.samples.clone()), (1, vec![(0, tsdb::StartTimestamp { start_ms: 1500, sample_ms: 2000 })]));
         // Converted to native histograms with custom buckets, a histogram takes its start.
         let nhcb = target("scrape_configs: [{job_name: j, convert_classic_histograms_to_nhcb: true, static_configs: [{targets: ['h:1']}]}]").job;
         let histogram = b"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\nh_created 7\n# EOF\n";
-        let (answer, starts) = read_answer("application/openmetrics-text", histogram.to_vec(), &nhcb, true).unwrap();
+        let (answer, starts) = read_answer("application/openmetrics-text", histogram.to_vec(), &nhcb, nhcb.histogram_scraping(), true).unwrap();
         assert_eq!((answer.histograms.len(), answer.histograms[0].start_ms, starts.is_empty()), (1, Some(7_000), true));
     }
 
