@@ -124,6 +124,15 @@ pub struct StorageConfig {
     pub shards: usize,
     /// Blocks whose whole range is older than this are deleted.
     pub retention_days: u64,
+    /// Size retention (Prometheus' `--storage.tsdb.retention.size`): while the WAL and the
+    /// blocks take more than this, the oldest blocks are deleted. A size with a base-2 unit
+    /// as Prometheus writes it (`512MB`, `50GB`, `1TiB`, `B` to `EB`) or a byte count; empty
+    /// or 0 = no limit. Each shard keeps to an equal share.
+    pub retention_size: String,
+    /// Size retention as a percentage (0 to 100) of the file system holding `data_dir`
+    /// (Prometheus 3's `storage.tsdb.retention.percentage`), read at each maintenance; it
+    /// prevails over `retention_size`. 0 = none.
+    pub retention_percentage: f64,
     pub wal_segment_size_mb: u64,
     /// fdatasync the WAL on every group commit (the durability promise of DESIGN §4).
     pub wal_fsync: bool,
@@ -448,6 +457,88 @@ impl StorageConfig {
     pub fn retention_ms(&self) -> i64 {
         i64::try_from(self.retention_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
     }
+
+    /// `retention_size` in bytes (0 = no limit); validation has read it.
+    pub fn retention_bytes(&self) -> u64 {
+        parse_base2_bytes(&self.retention_size).unwrap_or(0)
+    }
+}
+
+/// A size as Prometheus' `--storage.tsdb.retention.size` reads it (`units.ParseBase2Bytes`):
+/// a number (a fraction allowed, `1.5GB`) and a unit, repeated (`1GB512MB`); `B`, `KB`/`KiB`
+/// … `EB`/`EiB`, all powers of 1024, a fraction of a byte dropped. A bare whole number is
+/// bytes; empty is 0.
+pub fn parse_base2_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(bytes) = text.parse::<u64>() {
+        return Ok(bytes);
+    }
+    let bad = || format!("{text:?} is not a size such as 512MB, 50GB or 1TiB");
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let unit_len = rest[digits..].find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len() - digits);
+        let (number, unit) = (&rest[..digits], &rest[digits..digits + unit_len]);
+        let power = match unit {
+            "B" => 0,
+            "KB" | "KiB" => 1,
+            "MB" | "MiB" => 2,
+            "GB" | "GiB" => 3,
+            "TB" | "TiB" => 4,
+            "PB" | "PiB" => 5,
+            "EB" | "EiB" => 6,
+            _ => return Err(bad()),
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') || fraction.len() > 18 {
+            return Err(bad());
+        }
+        let unit_bytes = 1u128 << (10 * power);
+        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+        let fraction_bytes = if fraction.is_empty() { 0 } else { fraction.parse::<u128>().map_err(|_| bad())? * unit_bytes / 10u128.pow(fraction.len() as u32) };
+        let bytes = whole.checked_mul(unit_bytes).and_then(|b| b.checked_add(fraction_bytes)).and_then(|b| u64::try_from(b).ok()).ok_or_else(bad)?;
+        total = total.checked_add(bytes).ok_or_else(bad)?;
+        rest = &rest[digits + unit_len..];
+    }
+    Ok(total)
+}
+
+/// `bytes` as Go's `units.Base2Bytes` writes it: the largest whole unit parts, `50GiB`,
+/// `1GiB512MiB`, `0B`.
+pub fn format_base2_bytes(bytes: u64) -> String {
+    if bytes == 0 {
+        return "0B".to_string();
+    }
+    let mut out = String::new();
+    let mut left = bytes;
+    for (power, unit) in [(6, "EiB"), (5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"), (0, "B")] {
+        let size = 1u64 << (10 * power);
+        if left >= size {
+            out.push_str(&format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    out
+}
+
+impl StorageConfig {
+    /// What `/api/v1/status/runtimeinfo` shows as `storageRetention`, as Prometheus joins
+    /// its limits: `15d`, `15d or 50GiB`, `15d or 80%`.
+    pub fn retention_text(&self) -> String {
+        let mut text = format!("{}d", self.retention_days);
+        let bytes = self.retention_bytes();
+        if bytes > 0 {
+            text.push_str(&format!(" or {}", format_base2_bytes(bytes)));
+        }
+        if self.retention_percentage > 0.0 {
+            text.push_str(&format!(" or {}%", self.retention_percentage));
+        }
+        text
+    }
 }
 
 /// Default `storage.page_cache_mb` (per shard), `tsdb::block::PAGE_CACHE_BYTES_DEFAULT`.
@@ -461,6 +552,8 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("data"),
             shards: 0,
             retention_days: 15,
+            retention_size: String::new(),
+            retention_percentage: 0.0,
             wal_segment_size_mb: 128,
             wal_fsync: true,
             wal_compression: true,
@@ -592,6 +685,12 @@ impl Config {
             return value_error("storage.wal_segment_size_mb", "must be between 1 and 1024");
         }
         positive("storage.retention_days", st.retention_days)?;
+        if let Err(message) = parse_base2_bytes(&st.retention_size) {
+            return value_error("storage.retention_size", &message);
+        }
+        if !(0.0..=100.0).contains(&st.retention_percentage) {
+            return value_error("storage.retention_percentage", "must be between 0 (off) and 100");
+        }
         positive("storage.block_duration_hours", st.block_duration_hours)?;
         if st.page_cache_mb > PAGE_CACHE_MB_MAX {
             return value_error("storage.page_cache_mb", "must be at most 65536 (per shard; 0 disables the cache)");
@@ -714,6 +813,26 @@ mod tests {
         assert!(err.contains("corez"), "{err}");
         let err = Config::from_yaml("stroage: {}\n").unwrap_err();
         assert!(err.contains("stroage"), "{err}");
+    }
+
+    #[test]
+    fn retention_sizes_read_and_print_as_prometheus_does() {
+        for (text, bytes) in [("", 0), ("0", 0), ("512MB", 512 << 20), ("50GB", 50 << 30), ("1TiB", 1 << 40), ("1GB512MB", (1 << 30) + (512 << 20)), ("4096", 4096), ("7B", 7), ("1.5GB", 3 << 29), (".5KB", 512)] {
+            assert_eq!(parse_base2_bytes(text), Ok(bytes), "{text}");
+        }
+        for bad in ["50G", "GB", ".GB", "1.2.3GB", "-1GB", "50 GB", "20000000EB"] {
+            assert!(parse_base2_bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!((format_base2_bytes(0), format_base2_bytes(50 << 30), format_base2_bytes((1 << 30) + (512 << 20)), format_base2_bytes(1000)), ("0B".into(), "50GiB".into(), "1GiB512MiB".into(), "1000B".into()));
+        let c = Config::from_yaml("storage:\n  retention_size: 50GB\n  retention_percentage: 80\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.storage.retention_bytes(), c.storage.retention_text()), (50 << 30, "15d or 50GiB or 80%".to_string()));
+        assert_eq!(Config::default().storage.retention_text(), "15d");
+        let c = Config::from_yaml("storage:\n  retention_size: 50 gigs\n").unwrap();
+        let error = c.validate().unwrap_err().to_string();
+        assert!(error.contains("storage.retention_size") && error.contains("\"50 gigs\" is not a size"), "{error}");
+        let c = Config::from_yaml("storage:\n  retention_percentage: 101\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("storage.retention_percentage"));
     }
 
     #[test]

@@ -365,6 +365,8 @@ async fn run_executor(plan: ExecutorPlan) {
         wal_compression: config.storage.wal_compression,
         block_duration_ms: config.storage.block_duration_ms(),
         retention_ms: config.storage.retention_ms(),
+        retention_bytes: config.storage.retention_bytes().div_ceil(api.router.shard_count().max(1) as u64),
+        retention_disk_fraction: config.storage.retention_percentage / 100.0 / api.router.shard_count().max(1) as f64,
         page_cache_bytes: config.storage.page_cache_mb << 20,
         max_head_samples: config.storage.max_head_samples,
         max_series: config.storage.max_series.div_ceil(api.router.shard_count().max(1) as u64),

@@ -65,6 +65,14 @@ pub struct ShardOptions {
     pub block_duration_ms: i64,
     /// Blocks whose whole range is older than this (relative to `maintain`'s clock) are deleted.
     pub retention_ms: i64,
+    /// Size retention (Prometheus' `--storage.tsdb.retention.size`): while the WAL and the
+    /// blocks take more bytes than this, the oldest blocks are deleted. 0 = no limit.
+    pub retention_bytes: u64,
+    /// Size retention as a share of the file system holding the shard (Prometheus'
+    /// `storage.tsdb.retention.percentage`, divided among the shards): a fraction in (0, 1]
+    /// of its total size, measured at each `maintain`; it prevails over `retention_bytes`
+    /// unless the size cannot be read. 0 = none.
+    pub retention_disk_fraction: f64,
     /// Capacity of the shard's block page cache (`block::PageCache`); 0 disables caching.
     pub page_cache_bytes: u64,
     /// When the head holds more samples than this, its oldest range is cut early (the
@@ -100,6 +108,8 @@ impl Default for ShardOptions {
             wal_compression: true,
             block_duration_ms: BLOCK_DURATION_MS_DEFAULT,
             retention_ms: RETENTION_MS_DEFAULT,
+            retention_bytes: 0,
+            retention_disk_fraction: 0.0,
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
             max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
@@ -525,7 +535,7 @@ impl ShardDb {
     }
 
     /// Cuts due blocks (at most `CUTS_PER_MAINTAIN_MAX` cuts, each of one or more ranges),
-    /// then deletes blocks past retention.
+    /// then deletes blocks past retention: by time, then by size.
     pub async fn maintain(&mut self, now_ms: i64) -> Result<MaintainOutcome, Error> {
         let mut outcome = MaintainOutcome::default();
         for _ in 0..CUTS_PER_MAINTAIN_MAX {
@@ -536,6 +546,7 @@ impl ShardDb {
             outcome.blocks_cut.extend(self.cut_blocks(&ranges).await?.into_iter().map(|meta| meta.ulid));
         }
         outcome.blocks_deleted = self.apply_retention(now_ms)?;
+        outcome.blocks_deleted.extend(self.apply_size_retention()?);
         Ok(outcome)
     }
 
@@ -675,16 +686,64 @@ impl ShardDb {
     /// Deletes blocks whose range ended before `now_ms - retention`; returns their ULIDs.
     fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<String>, Error> {
         let cutoff = now_ms.saturating_sub(self.options.retention_ms);
+        let doomed: std::collections::HashSet<String> = self.blocks.iter().filter(|b| b.meta.max_time_ms < cutoff).map(|b| b.meta.ulid.clone()).collect();
+        self.delete_blocks(&doomed, "block past retention deleted")
+    }
+
+    /// The byte limit of size retention now: the file system's share when
+    /// `retention_disk_fraction` is set and its size can be read, else `retention_bytes`;
+    /// None without a limit.
+    fn size_limit_bytes(&self) -> Option<u64> {
+        let fraction = self.options.retention_disk_fraction;
+        if fraction > 0.0 {
+            match file_system_bytes(&self.dir) {
+                Some(total) => return Some((total as f64 * fraction.min(1.0)) as u64),
+                None => tracing::warn!(shard_dir = %self.dir.display(), "cannot read the file system's size; size retention falls back to retention_size"),
+            }
+        }
+        (self.options.retention_bytes > 0).then_some(self.options.retention_bytes)
+    }
+
+    /// Size retention as Prometheus applies it (`BeyondSizeRetention`): the WAL's bytes, then
+    /// each block's from the newest (by start time) back; from the first block that takes the
+    /// sum past the limit, it and every older block are deleted. Returns their ULIDs.
+    fn apply_size_retention(&mut self) -> Result<Vec<String>, Error> {
+        let Some(limit) = self.size_limit_bytes() else { return Ok(Vec::new()) };
+        let mut newest_first: Vec<&Block> = self.blocks.iter().collect();
+        newest_first.sort_by(|a, b| b.meta.min_time_ms.cmp(&a.meta.min_time_ms));
+        let mut total = block::dir_bytes(&self.wal_dir());
+        let mut doomed = std::collections::HashSet::new();
+        for (at, b) in newest_first.iter().enumerate() {
+            total = total.saturating_add(b.size_bytes());
+            if total > limit {
+                doomed.extend(newest_first[at..].iter().map(|b| b.meta.ulid.clone()));
+                break;
+            }
+        }
+        self.delete_blocks(&doomed, "block past size retention deleted")
+    }
+
+    /// The directory of the shard's WAL.
+    fn wal_dir(&self) -> PathBuf {
+        self.dir.join(WAL_DIRNAME)
+    }
+
+    /// Deletes the open blocks named in `doomed`, logging `why` for each; their ULIDs. Stops
+    /// at the first failure (the blocks not yet deleted stay open).
+    fn delete_blocks(&mut self, doomed: &std::collections::HashSet<String>, why: &str) -> Result<Vec<String>, Error> {
+        if doomed.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut deleted = Vec::new();
         let mut kept = Vec::with_capacity(self.blocks.len());
         let mut result = Ok(());
         for b in std::mem::take(&mut self.blocks) {
-            if result.is_ok() && b.meta.max_time_ms < cutoff {
+            if result.is_ok() && doomed.contains(&b.meta.ulid) {
                 let ulid = b.meta.ulid.clone();
                 drop(b);
                 match block::delete_block(&self.dir, &ulid) {
                     Ok(()) => {
-                        tracing::info!(shard_dir = %self.dir.display(), block = %ulid, "block past retention deleted");
+                        tracing::info!(shard_dir = %self.dir.display(), block = %ulid, "{why}");
                         deleted.push(ulid);
                     }
                     Err(e) => result = Err(e),
@@ -1239,6 +1298,23 @@ impl Querier for ShardDb {
 /// directory fsynced) when `metricstor-wal` does not exist yet. Then an empty `wal/` is
 /// left in place when missing: promtool's read-only open needs one (an empty Prometheus WAL)
 /// and fails without it. When both exist, `wal/` is not ours and is left alone.
+/// The total size in bytes of the file system holding `dir` (`statvfs`), if it can be read.
+fn file_system_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `path` is a NUL-terminated string and `stats` points at writable memory of
+    // the struct's size; statvfs only writes it.
+    let status = unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) };
+    if status != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let stats = unsafe { stats.assume_init() };
+    let total = u64::from(stats.f_blocks).saturating_mul(u64::from(stats.f_frsize));
+    (total > 0).then_some(total)
+}
+
 fn migrate_wal_dir(dir: &Path) -> Result<PathBuf, Error> {
     let wal_dir = dir.join(WAL_DIRNAME);
     let legacy = dir.join(WAL_DIRNAME_LEGACY);

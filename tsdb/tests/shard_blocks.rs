@@ -378,6 +378,51 @@ fn retention_deletes_blocks_whose_range_ended_before_the_cutoff() {
 }
 
 #[test]
+fn size_retention_deletes_the_oldest_blocks_past_the_limit_as_prometheus_counts_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = 2 * HOUR_MS * 1000;
+    let got = run(dir.path(), batches(start, start + 7 * HOUR_MS, 3), true);
+    assert_eq!(got.blocks.len(), 2);
+    let (older, newer) = (got.blocks[0].ulid.clone(), got.blocks[1].ulid.clone());
+    let bytes = |name: &str| tsdb::block::dir_bytes(&dir.path().join(name));
+    let (older_bytes, newer_bytes) = (bytes(&older), bytes(&newer));
+    assert!(older_bytes > 1000 && newer_bytes > 1000, "{older_bytes} {newer_bytes}");
+    // Opens the shard with a size limit and maintains it once (no time retention due).
+    let maintain_with = |limit: u64| {
+        let dir_path = dir.path().to_path_buf();
+        on_executor(move || async move {
+            let options = ShardOptions { retention_bytes: limit, ..options() };
+            let mut db = ShardDb::open(&dir_path, options).await.expect("open");
+            let wal = tsdb::block::dir_bytes(&dir_path.join(tsdb::shard::WAL_DIRNAME));
+            let outcome = db.maintain(start).await.expect("maintain");
+            let kept: Vec<String> = db.blocks().into_iter().map(|b| b.ulid).collect();
+            db.close().await.expect("close");
+            (wal, outcome.blocks_deleted, kept)
+        })
+    };
+    // Room for everything: nothing goes.
+    let (wal, deleted, kept) = maintain_with(u64::MAX);
+    assert!(deleted.is_empty() && kept.len() == 2, "{deleted:?}");
+    // The WAL and the newest block fit, the older block does not: it alone goes.
+    let limit = wal + newer_bytes + older_bytes / 2;
+    let (_, deleted, kept) = maintain_with(limit);
+    assert_eq!((deleted, kept), (vec![older.clone()], vec![newer.clone()]));
+    assert!(!dir.path().join(&older).exists());
+    // Less than the WAL alone: every block goes, as in Prometheus (the head stays).
+    let (_, deleted, kept) = maintain_with(1);
+    assert_eq!((deleted, kept.len()), (vec![newer.clone()], 0));
+    let dir_path = dir.path().to_path_buf();
+    let newest_samples = on_executor(move || async move {
+        let db = ShardDb::open(&dir_path, options()).await.expect("open");
+        let m = Matcher::new(MatchOp::Equal, "__name__", "steady").expect("matcher");
+        let found: usize = db.select(&[m], start, start + 7 * HOUR_MS).iter().map(|s| s.samples.len()).sum();
+        db.close().await.expect("close");
+        found
+    });
+    assert!(newest_samples > 0, "the head's samples are still served");
+}
+
+#[test]
 fn force_cut_moves_the_oldest_range_into_a_block() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = batches(0, HOUR_MS, 2);

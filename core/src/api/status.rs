@@ -22,10 +22,10 @@ pub fn runtime_info(api: &Api) -> String {
     out.push_str(",\"CWD\":");
     json::push_json_string(&mut out, &cwd);
     out.push_str(&format!(
-        ",\"reloadConfigSuccess\":true,\"lastConfigTime\":{},\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":{},\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":\"{}d\"}}",
+        ",\"reloadConfigSuccess\":true,\"lastConfigTime\":{},\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":{},\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":{}}}",
         serde_json::to_string(&rfc3339(api.started_at_ms)).unwrap_or_default(),
         api.all_metrics.len(),
-        api.config.storage.retention_days
+        serde_json::to_string(&api.config.storage.retention_text()).unwrap_or_default()
     ));
     out
 }
@@ -37,6 +37,7 @@ pub fn flags(api: &Api) -> String {
         ("web.listen-address", c.server.http_addr.clone()),
         ("storage.tsdb.path", c.storage.data_dir.display().to_string()),
         ("storage.tsdb.retention.time", format!("{}d", c.storage.retention_days)),
+        ("storage.tsdb.retention.size", crate::config::format_base2_bytes(c.storage.retention_bytes())),
         ("query.lookback-delta", format!("{}s", c.server.lookback_delta_seconds)),
         ("query.timeout", format!("{}s", c.server.query_timeout_seconds)),
         ("query.max-concurrency", c.server.max_concurrent_queries.to_string()),

@@ -126,6 +126,22 @@ pub fn rewrite_without_tombstones(
     write_block_as(parent, new_ulid, old.min_time_ms, old.max_time_ms, series, compaction).map(Some)
 }
 
+/// The bytes of every file under `dir`, its subdirectories' too (0 for what cannot be read):
+/// a block's or a WAL's size on disk, as size retention counts them.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut total = 0u64;
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            total = total.saturating_add(dir_bytes(&entry.path()));
+        } else if kind.is_file() {
+            total = total.saturating_add(entry.metadata().map_or(0, |m| m.len()));
+        }
+    }
+    total
+}
+
 /// Deletes a block directory the way Prometheus does: rename to `<ULID>.deleted` (so a
 /// crash never leaves a half-deleted block that looks whole), then remove it.
 pub fn delete_block(parent: &Path, ulid: &str) -> Result<(), Error> {

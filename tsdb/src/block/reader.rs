@@ -55,6 +55,12 @@ impl Block {
         })
     }
 
+    /// The block's bytes on disk (index, chunks, tombstones, meta), read now: tombstones
+    /// change it.
+    pub fn size_bytes(&self) -> u64 {
+        super::dir_bytes(&self.dir)
+    }
+
     /// True when some data of this block is deleted but still on disk.
     pub fn has_tombstones(&self) -> bool {
         !self.tombstones.is_empty()
