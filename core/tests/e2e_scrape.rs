@@ -798,6 +798,50 @@ fn an_openmetrics_answer_is_read_as_prometheus_reads_it() {
     assert!(server.stop(), "clean shutdown");
 }
 
+/// `/metrics` counts each job's targets by health, its scrapes and the limits that failed
+/// them, and each discovery's requests and failures.
+#[test]
+fn metrics_count_targets_scrapes_limits_and_discovery_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("m_one 1\nm_two 2\n");
+    let target = exporter.address();
+    // An http_sd URL on a port nothing listens on: every refresh fails.
+    let closed = free_port();
+    let config = write_scrape_config(dir.path(), format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+         - job_name: fine\n  static_configs: [{{targets: ['{target}']}}]\n\
+         - job_name: limited\n  sample_limit: 1\n  static_configs: [{{targets: ['{target}']}}]\n\
+         - job_name: lost\n  http_sd_configs: [{{url: 'http://127.0.0.1:{closed}/sd', refresh_interval: 1s}}]\n  relabel_configs: [{{source_labels: [__address__], regex: never, action: keep}}]\n"
+    ));
+    let server = Server::start(&config);
+    let value = |text: &str, series: &str| text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse::<f64>().ok()));
+    let deadline = std::time::Instant::now() + WAIT;
+    let text = loop {
+        let text = agent().get(&server.url("/metrics")).call().map(|r| r.into_string().unwrap_or_default()).unwrap_or_default();
+        let done = value(&text, "metricstor_scrapes_total{scrape_job=\"fine\"}").is_some_and(|v| v >= 2.0)
+            && value(&text, "metricstor_scrapes_exceeded_limit_total{scrape_job=\"limited\",limit=\"sample_limit\"}").is_some_and(|v| v >= 2.0)
+            && value(&text, "metricstor_sd_refresh_failures_total{mechanism=\"http\",config=\"lost\"}").is_some_and(|v| v >= 2.0);
+        if done {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "the counts within {WAIT:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(value(&text, "metricstor_scrapes_failed_total{scrape_job=\"fine\"}"), Some(0.0), "{text}");
+    assert_eq!(value(&text, "metricstor_scrape_targets{scrape_job=\"fine\",health=\"up\"}"), Some(1.0), "{text}");
+    assert_eq!(value(&text, "metricstor_scrape_targets{scrape_job=\"limited\",health=\"down\"}"), Some(1.0), "{text}");
+    let limited = value(&text, "metricstor_scrapes_total{scrape_job=\"limited\"}").unwrap_or(0.0);
+    let failed = value(&text, "metricstor_scrapes_failed_total{scrape_job=\"limited\"}").unwrap_or(-1.0);
+    assert!(failed >= 2.0 && failed <= limited, "{failed} of {limited}: {text}");
+    assert_eq!(value(&text, "metricstor_sd_discovered_targets{config=\"fine\"}"), Some(1.0), "{text}");
+    assert_eq!(value(&text, "metricstor_sd_discovered_targets{config=\"lost\"}"), Some(0.0), "{text}");
+    let requests = value(&text, "metricstor_sd_refreshes_total{mechanism=\"http\",config=\"lost\"}").unwrap_or(0.0);
+    let failures = value(&text, "metricstor_sd_refresh_failures_total{mechanism=\"http\",config=\"lost\"}").unwrap_or(-1.0);
+    assert_eq!(requests, failures, "every request of the closed port failed: {text}");
+    assert!(value(&text, "metricstor_sd_refresh_duration_seconds_count{mechanism=\"http\",config=\"lost\"}").is_some(), "{text}");
+    assert!(server.stop(), "clean shutdown");
+}
+
 /// `extra_scrape_metrics` writes `scrape_timeout_seconds`, `scrape_sample_limit` and
 /// `scrape_body_size_bytes` (the body's size, or -1 for a body over `body_size_limit`, whose
 /// scrape fails with Prometheus' words).

@@ -32,6 +32,7 @@ mod range_cache;
 pub mod read_filters;
 mod relabel_steps;
 mod remote_read;
+mod scrape_metrics;
 mod search;
 mod self_metrics;
 mod self_metrics_json;

@@ -211,6 +211,7 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_notification_updates_sent_total {sent}");
     family(&mut out, "metricstor_notification_updates_dropped_total", "counter", "Notification updates lost because a subscriber's queue was full.");
     let _ = writeln!(out, "metricstor_notification_updates_dropped_total {dropped}");
+    super::scrape_metrics::write(&mut out, &api.scrape_targets.job_figures(), &api.scrape_config.refresh_counts());
     super::process_metrics::write(&mut out);
     out
 }

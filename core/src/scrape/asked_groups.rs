@@ -2,9 +2,10 @@
 //! shared by every executor: executor 0 asks and stores each source's last good groups
 //! here; every executor reads them when it rediscovers, and rediscovers when the version
 //! changes. So a source is asked once per refresh however many cores there are, and a
-//! reload that keeps a source keeps its groups meanwhile.
+//! reload that keeps a source keeps its groups meanwhile. It also counts each discovery's
+//! requests and failures per job (`RefreshCounts`, for `/metrics`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +20,21 @@ use super::config::TargetGroup;
 pub struct AskedGroups {
     version: AtomicU64,
     groups: Mutex<GroupsBySource>,
+    /// By (mechanism, job): how its requests went.
+    refreshes: Mutex<BTreeMap<(&'static str, String), RefreshCounts>>,
+}
+
+/// How one job's requests of one discovery mechanism went since the server started
+/// (Prometheus' `prometheus_sd_refresh_failures_total` and `_duration_seconds`): a
+/// refresh for the polling discoveries, each list, watch or long poll for Kubernetes,
+/// Consul, Kuma and ZooKeeper.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RefreshCounts {
+    pub requests: u64,
+    pub failures: u64,
+    /// Requests timed (the polling ones: a watch's length says nothing) and their seconds.
+    pub timed: u64,
+    pub seconds: f64,
 }
 
 /// Groups by (job name, source).
@@ -53,7 +69,8 @@ impl AskedGroups {
         }
     }
 
-    /// Forgets the groups of sources not in `sources` (a reload removed them).
+    /// Forgets the groups of sources not in `sources` (a reload removed them), and the
+    /// request counts of jobs that have no source left.
     pub fn keep_only(&self, sources: &HashSet<(String, String)>) {
         let Ok(mut all) = self.groups.lock() else { return };
         let before = all.len();
@@ -61,6 +78,31 @@ impl AskedGroups {
         if all.len() != before {
             self.version.fetch_add(1, Ordering::AcqRel);
         }
+        drop(all);
+        let jobs: HashSet<&str> = sources.iter().map(|(job, _)| job.as_str()).collect();
+        if let Ok(mut counts) = self.refreshes.lock() {
+            counts.retain(|(_, job), _| jobs.contains(job.as_str()));
+        }
+    }
+
+    /// Counts one request of `job`'s `mechanism` discovery (named as Prometheus' metrics
+    /// name it: `http`, `ec2`, `kubernetes`; a `_sd` suffix is left out), failed or not, and
+    /// how long it took when that means something (`None` for a watch or a long poll).
+    pub fn note_refresh(&self, mechanism: &'static str, job: &str, failed: bool, took: Option<std::time::Duration>) {
+        let mechanism = mechanism.strip_suffix("_sd").unwrap_or(mechanism);
+        let Ok(mut counts) = self.refreshes.lock() else { return };
+        let counts = counts.entry((mechanism, job.to_string())).or_default();
+        counts.requests += 1;
+        counts.failures += u64::from(failed);
+        if let Some(took) = took {
+            counts.timed += 1;
+            counts.seconds += took.as_secs_f64();
+        }
+    }
+
+    /// Every (mechanism, job)'s counts, in order.
+    pub fn refresh_counts(&self) -> Vec<((&'static str, String), RefreshCounts)> {
+        self.refreshes.lock().map(|counts| counts.iter().map(|(key, c)| (key.clone(), *c)).collect()).unwrap_or_default()
     }
 }
 
@@ -117,7 +159,9 @@ pub async fn ask_every<C, E>(entry: Refreshed<'_>, client: &mut C, sd: &E, ask: 
     let Refreshed { mechanism, job, shown, source, refresh } = entry;
     let mut errors = ErrorLog::default();
     loop {
+        let started = std::time::Instant::now();
         let Some(answer) = unless_stopped(ask(client, sd), stopped).await else { return };
+        results.note_refresh(mechanism, job, answer.is_err(), Some(started.elapsed()));
         match answer {
             Ok(groups) => {
                 if errors.answered() {
@@ -199,6 +243,18 @@ mod tests {
         asked.keep_only(&HashSet::new());
         assert!(asked.groups("job", "http://sd/").is_empty());
         assert!(asked.version() > v);
+    }
+
+    #[test]
+    fn refreshes_are_counted_per_mechanism_and_job_and_forgotten_with_the_job() {
+        let asked = AskedGroups::default();
+        asked.note_refresh("http_sd", "a", false, Some(std::time::Duration::from_millis(250)));
+        asked.note_refresh("http_sd", "a", true, Some(std::time::Duration::from_millis(250)));
+        asked.note_refresh("kubernetes", "b", true, None);
+        let counts = asked.refresh_counts();
+        assert_eq!(counts, vec![(("http", "a".to_string()), RefreshCounts { requests: 2, failures: 1, timed: 2, seconds: 0.5 }), (("kubernetes", "b".to_string()), RefreshCounts { requests: 1, failures: 1, timed: 0, seconds: 0.0 })]);
+        asked.keep_only(&HashSet::from([("b".to_string(), "source".to_string())]));
+        assert_eq!(asked.refresh_counts().len(), 1, "job a has no source left");
     }
 
     #[test]

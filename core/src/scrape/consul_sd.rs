@@ -183,14 +183,17 @@ impl Entry {
     }
 }
 
-/// Logs a request's failure when it changes (`errors`) and its recovery.
+/// Counts a failed request and logs it when the failure changes (`errors`).
 fn log_failure(errors: &mut ErrorLog, entry: &Entry, request: &str, error: String) {
+    entry.asked.note_refresh("consul", entry.job(), true, None);
     if errors.failed(&error) {
         tracing::warn!(job = entry.job(), server = %entry.sd().base_url, %request, %error, "consul_sd request failed; the last good targets are kept");
     }
 }
 
+/// Counts an answered request and logs a recovery.
 fn log_answer(errors: &mut ErrorLog, entry: &Entry, request: &str) {
+    entry.asked.note_refresh("consul", entry.job(), false, None);
     if errors.answered() {
         tracing::info!(job = entry.job(), server = %entry.sd().base_url, %request, "consul_sd answers again");
     }

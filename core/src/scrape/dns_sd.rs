@@ -56,6 +56,7 @@ async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &
             });
             let Some(answer) = unless_stopped(within, stopped).await else { return };
             let answer = answer.unwrap_or_else(|| Err(format!("no answer within the refresh interval ({deadline:?})")));
+            asked.note_refresh("dns", job, answer.is_err(), Some(started.elapsed()));
             match answer {
                 Ok(records) => {
                     if last_errors.remove(name).is_some() {

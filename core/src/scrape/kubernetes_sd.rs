@@ -79,6 +79,8 @@ struct Entry {
     /// The groups an earlier loop of this source found (before a reload): a namespace not
     /// listed yet keeps its own from them.
     previous: Vec<Arc<TargetGroup>>,
+    /// Where the groups go, and its lists' and watches' outcomes are counted.
+    asked: Arc<AskedGroups>,
 }
 
 /// Starts discovering every kubernetes_sd entry of `config` on this executor, until
@@ -95,7 +97,7 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
                 continue;
             };
             let cache = RefCell::new(GroupCache::new(role, sd.attach));
-            let mut entry = Entry { store: RefCell::default(), cache, dirty: Cell::new(false), unlisted: RefCell::default(), previous: asked.groups(&job.name, &sd.source) };
+            let mut entry = Entry { store: RefCell::default(), cache, dirty: Cell::new(false), unlisted: RefCell::default(), previous: asked.groups(&job.name, &sd.source), asked: asked.clone() };
             for kind in role.kinds(sd.attach) {
                 if kind.namespaced() && !sd.namespaces.is_empty() {
                     entry.unlisted.get_mut().extend(sd.namespaces.iter().map(|ns| (kind, Some(ns.clone()))));
@@ -240,6 +242,7 @@ impl Watch<'_> {
             let Some(listed) = unless_stopped(self.list(&mut client), stopped).await else { return };
             let mut version = match listed {
                 Ok((objects, version)) => {
+                    self.entry.asked.note_refresh("kubernetes", self.job, false, None);
                     self.entry.store.borrow_mut().replace(self.kind, self.namespace, objects);
                     self.entry.cache.borrow_mut().objects_replaced();
                     self.entry.dirty.set(true);
@@ -301,12 +304,14 @@ impl Watch<'_> {
     }
 
     fn failed(&self, errors: &mut ErrorLog, error: String) {
+        self.entry.asked.note_refresh("kubernetes", self.job, true, None);
         if errors.failed(&error) {
             tracing::warn!(job = self.job, api_server = %self.sd.api_server, kind = self.kind.name(), namespace = self.namespace.unwrap_or(""), %error, "kubernetes_sd request failed; the last good targets are kept");
         }
     }
 
     fn answered(&self, errors: &mut ErrorLog) {
+        self.entry.asked.note_refresh("kubernetes", self.job, false, None);
         if errors.answered() {
             tracing::info!(job = self.job, api_server = %self.sd.api_server, kind = self.kind.name(), namespace = self.namespace.unwrap_or(""), "kubernetes_sd watches again");
         }

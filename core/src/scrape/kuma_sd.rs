@@ -50,6 +50,7 @@ async fn refresh_loop(job: &str, sd: &KumaSd, results: &AskedGroups, stopped: &a
     let mut ticker = Ticker::new(Instant::now(), Duration::from_millis(sd.refresh_ms as u64));
     loop {
         let Some(answer) = unless_stopped(fetch(&mut client, sd, &mut versions), stopped).await else { return };
+        results.note_refresh("kuma", job, answer.is_err(), None);
         match answer {
             Ok(changed) => {
                 if errors.answered() {

@@ -97,6 +97,11 @@ impl SharedConfig {
         SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into() }
     }
 
+    /// Each discovery mechanism's request counts per job (`/metrics`).
+    pub fn refresh_counts(&self) -> Vec<((&'static str, String), asked_groups::RefreshCounts)> {
+        self.asked.refresh_counts()
+    }
+
     /// The configuration in force and its generation.
     pub fn snapshot(&self) -> (u64, Arc<ScrapeConfig>) {
         self.current.read().map(|c| c.clone()).unwrap_or_default()
@@ -296,6 +301,18 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 }
                 last_errors = errors;
             }
+            let mut discovered: std::collections::BTreeMap<String, usize> = config.jobs.iter().map(|j| (j.name.clone(), 0)).collect();
+            for d in &found {
+                let job = match d {
+                    Discovered::Active(target) => &target.job.name,
+                    Discovered::Dropped(target) => &target.job.name,
+                    Discovered::Invalid { job, .. } => job,
+                };
+                if let Some(count) = discovered.get_mut(job) {
+                    *count += 1;
+                }
+            }
+            registry.set_discovered(discovered);
             let mut dropped: HashMap<String, Vec<discovery::DiscoveredLabels>> = config.jobs.iter().map(|j| (j.name.clone(), Vec::new())).collect();
             let keep_dropped: HashMap<&str, usize> = config.jobs.iter().map(|j| (j.name.as_str(), j.keep_dropped_targets)).collect();
             let mut invalid = Vec::new();

@@ -140,18 +140,19 @@ fn check_label_limits(labels: &Labels, job: &super::config::ScrapeJob) -> Result
     let metric: String = labels.get(METRIC_NAME_LABEL).unwrap_or("").chars().take(50).collect();
     let count = labels.iter().count();
     if job.label_limit > 0 && count > job.label_limit {
-        return Err(format!("label_limit exceeded (metric: {metric}, number of labels: {count}, limit: {})", job.label_limit));
+        return Err(format!("{} (metric: {metric}, number of labels: {count}, limit: {})", LABEL_LIMIT_ERRORS[0], job.label_limit));
     }
     for label in labels.iter() {
         let (name, value) = (label.name, label.value);
         let short_name: String = name.chars().take(50).collect();
         if job.label_name_length_limit > 0 && name.len() > job.label_name_length_limit {
-            return Err(format!("label_name_length_limit exceeded (metric: {metric}, label name: {short_name}, length: {}, limit: {})", name.len(), job.label_name_length_limit));
+            return Err(format!("{} (metric: {metric}, label name: {short_name}, length: {}, limit: {})", LABEL_LIMIT_ERRORS[1], name.len(), job.label_name_length_limit));
         }
         if job.label_value_length_limit > 0 && value.len() > job.label_value_length_limit {
             let short_value: String = value.chars().take(50).collect();
             return Err(format!(
-                "label_value_length_limit exceeded (metric: {metric}, label name: {short_name}, value: {short_value:?}, length: {}, limit: {})",
+                "{} (metric: {metric}, label name: {short_name}, value: {short_value:?}, length: {}, limit: {})",
+                LABEL_LIMIT_ERRORS[2],
                 value.len(),
                 job.label_value_length_limit
             ));
@@ -640,10 +641,31 @@ fn first_write(written: &mut SeriesSet, labels: &Labels, tracked: bool) -> bool 
     }
 }
 
+/// How the errors of the scrape limits begin (`failure_cause` reads them back).
+const SAMPLE_LIMIT_EXCEEDED: &str = "sample_limit exceeded";
+const BUCKET_LIMIT_EXCEEDED: &str = "histogram bucket limit exceeded";
+const LABEL_LIMIT_ERRORS: [&str; 3] = ["label_limit exceeded", "label_name_length_limit exceeded", "label_value_length_limit exceeded"];
+
+/// Which limit a failed scrape's `error` names, if any (for the per-job counts).
+fn failure_cause(error: &str) -> super::status::ScrapeFailure {
+    use super::status::ScrapeFailure;
+    if error.starts_with(SAMPLE_LIMIT_EXCEEDED) {
+        ScrapeFailure::SampleLimit
+    } else if error == super::http_get::BODY_SIZE_LIMIT_EXCEEDED {
+        ScrapeFailure::BodySizeLimit
+    } else if LABEL_LIMIT_ERRORS.iter().any(|start| error.starts_with(start)) {
+        ScrapeFailure::LabelLimits
+    } else if error == BUCKET_LIMIT_EXCEEDED {
+        ScrapeFailure::BucketLimit
+    } else {
+        ScrapeFailure::Other
+    }
+}
+
 /// The job's `sample_limit` over the samples kept so far (a native histogram counts as one).
 fn check_sample_limit(out: &Scraped, job: &super::config::ScrapeJob) -> Result<(), String> {
     if job.sample_limit != 0 && out.samples.len() + out.histograms.len() > job.sample_limit {
-        return Err(format!("sample_limit exceeded: more than {} samples after metric relabeling", job.sample_limit));
+        return Err(format!("{SAMPLE_LIMIT_EXCEEDED}: more than {} samples after metric relabeling", job.sample_limit));
     }
     Ok(())
 }
@@ -662,7 +684,7 @@ fn within_job_limits(mut h: FloatHistogram, job: &super::config::ScrapeJob) -> R
     if limit == 0 || buckets(&h) <= limit {
         return Ok(h);
     }
-    const EXCEEDED: &str = "histogram bucket limit exceeded";
+    const EXCEEDED: &str = BUCKET_LIMIT_EXCEEDED;
     if h.uses_custom_buckets() {
         return Err(EXCEEDED.into());
     }
@@ -923,6 +945,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             }
             was_up = Some(up);
         }
+        context.registry.count_scrape(&job.name, (!up).then(|| failure_cause(&error)));
         context.registry.update(&job.name, target.key, |status| {
             status.health = if up { Health::Up } else { Health::Down };
             status.last_error = error;
@@ -1269,6 +1292,21 @@ mod tests {
 
     fn answer(text: &str, histograms: Vec<NativeHistogramLine>) -> Answer {
         Answer { text: text.as_bytes().to_vec(), format: Format::OpenMetrics, histograms }
+    }
+
+    #[test]
+    fn failed_scrapes_are_told_apart_by_the_limit_their_error_names() {
+        use crate::scrape::status::ScrapeFailure;
+        let j = target("scrape_configs: [{job_name: j, sample_limit: 1, label_limit: 1, static_configs: [{targets: ['h:1']}]}]").job;
+        let labels = Labels::from_pairs(vec![("__name__".to_string(), "x".to_string()), ("a".to_string(), "b".to_string())]);
+        let label_error = check_label_limits(&labels, &j).unwrap_err();
+        assert_eq!(failure_cause(&label_error), ScrapeFailure::LabelLimits, "{label_error}");
+        let two = Scraped { samples: vec![(labels.clone(), Sample { timestamp_ms: 1, value: 1.0 }); 2], ..Scraped::default() };
+        let sample_error = check_sample_limit(&two, &j).unwrap_err();
+        assert_eq!(failure_cause(&sample_error), ScrapeFailure::SampleLimit, "{sample_error}");
+        assert_eq!(failure_cause(super::super::http_get::BODY_SIZE_LIMIT_EXCEEDED), ScrapeFailure::BodySizeLimit);
+        assert_eq!(failure_cause(BUCKET_LIMIT_EXCEEDED), ScrapeFailure::BucketLimit);
+        assert_eq!(failure_cause("Get \"http://h:1/metrics\": connection refused"), ScrapeFailure::Other);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What each target's last scrape did, shared by every executor, for `/api/v1/targets`
 //! (Prometheus' answer: `activeTargets` with their labels, URL, health, last error and
-//! timing; `droppedTargets` with the labels relabeling dropped).
+//! timing; `droppedTargets` with the labels relabeling dropped), and per job the counts
+//! `/metrics` shows (`JobFigures`: targets discovered, active by health, dropped; scrapes
+//! and failed scrapes by cause).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -53,6 +55,50 @@ pub struct Registry {
     /// Per job: how many targets relabeling dropped, and those listed (at most
     /// `keep_dropped_targets` when the job sets it).
     dropped: Mutex<BTreeMap<String, (usize, Vec<DiscoveredLabels>)>>,
+    /// Per configured job: targets discovered (active, dropped and invalid alike) at the
+    /// last discovery.
+    discovered: Mutex<BTreeMap<String, usize>>,
+    /// Per job: its scrapes since the server started (or the job was configured).
+    scrapes: Mutex<BTreeMap<String, ScrapeCounts>>,
+}
+
+/// Why a scrape failed, for the counts Prometheus keeps of its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapeFailure {
+    /// More samples than `sample_limit` after metric relabeling.
+    SampleLimit,
+    /// An answer over `body_size_limit`.
+    BodySizeLimit,
+    /// A series over `label_limit`, `label_name_length_limit` or `label_value_length_limit`.
+    LabelLimits,
+    /// A native histogram over `native_histogram_bucket_limit` at the coarsest schema.
+    BucketLimit,
+    /// Anything else: unreachable, timed out, an error status, a malformed answer, ...
+    Other,
+}
+
+/// One job's scrapes (Prometheus' `prometheus_target_scrapes_exceeded_*` counters and
+/// VictoriaMetrics' `vm_promscrape_scrapes_total` / `_failed_total`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeCounts {
+    pub scrapes: u64,
+    pub failed: u64,
+    pub sample_limit: u64,
+    pub body_size_limit: u64,
+    pub label_limits: u64,
+    pub bucket_limit: u64,
+}
+
+/// One job's figures for `/metrics`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JobFigures {
+    pub job: String,
+    pub discovered: usize,
+    pub up: usize,
+    pub down: usize,
+    pub unknown: usize,
+    pub dropped: usize,
+    pub scrapes: ScrapeCounts,
 }
 
 impl Registry {
@@ -88,6 +134,69 @@ impl Registry {
         if let Ok(mut active) = self.active.lock() {
             active.remove(&(job.to_string(), key));
         }
+    }
+
+    /// Every configured job's count of discovered targets (a job no longer configured
+    /// leaves, with its scrape counts).
+    pub fn set_discovered(&self, counts: BTreeMap<String, usize>) {
+        if let Ok(mut scrapes) = self.scrapes.lock() {
+            scrapes.retain(|job, _| counts.contains_key(job));
+        }
+        if let Ok(mut discovered) = self.discovered.lock() {
+            *discovered = counts;
+        }
+    }
+
+    /// Counts one scrape of `job`, failed for `failure` or not.
+    pub fn count_scrape(&self, job: &str, failure: Option<ScrapeFailure>) {
+        let Ok(mut scrapes) = self.scrapes.lock() else { return };
+        let counts = match scrapes.get_mut(job) {
+            Some(counts) => counts,
+            None => scrapes.entry(job.to_string()).or_default(),
+        };
+        counts.scrapes += 1;
+        let Some(failure) = failure else { return };
+        counts.failed += 1;
+        match failure {
+            ScrapeFailure::SampleLimit => counts.sample_limit += 1,
+            ScrapeFailure::BodySizeLimit => counts.body_size_limit += 1,
+            ScrapeFailure::LabelLimits => counts.label_limits += 1,
+            ScrapeFailure::BucketLimit => counts.bucket_limit += 1,
+            ScrapeFailure::Other => {}
+        }
+    }
+
+    /// Every configured job's figures, by name.
+    pub fn job_figures(&self) -> Vec<JobFigures> {
+        let mut figures: BTreeMap<String, JobFigures> = match self.discovered.lock() {
+            Ok(discovered) => discovered.iter().map(|(job, count)| (job.clone(), JobFigures { job: job.clone(), discovered: *count, ..JobFigures::default() })).collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        if let Ok(active) = self.active.lock() {
+            for status in active.values() {
+                let Some(f) = figures.get_mut(&status.target.job.name) else { continue };
+                match status.health {
+                    Health::Up => f.up += 1,
+                    Health::Down => f.down += 1,
+                    Health::Unknown => f.unknown += 1,
+                }
+            }
+        }
+        if let Ok(dropped) = self.dropped.lock() {
+            for (job, (count, _)) in dropped.iter() {
+                if let Some(f) = figures.get_mut(job) {
+                    f.dropped = *count;
+                }
+            }
+        }
+        if let Ok(scrapes) = self.scrapes.lock() {
+            for (job, counts) in scrapes.iter() {
+                if let Some(f) = figures.get_mut(job) {
+                    f.scrapes = *counts;
+                }
+            }
+        }
+        figures.into_values().collect()
     }
 
     /// Every job's dropped targets: their count and those listed (a job no longer
@@ -244,5 +353,26 @@ mod tests {
         assert_eq!(answer("Dropped", "b")["droppedTargetCounts"], counts, "the scrapePool filter leaves the counts whole");
         assert_eq!(answer("active", ""), serde_json::json!({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": null}));
         assert_eq!(answer("other", "")["droppedTargetCounts"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn job_figures_count_scrapes_by_cause_and_forget_removed_jobs() {
+        let registry = Registry::default();
+        registry.set_discovered([("a".to_string(), 4), ("b".to_string(), 0)].into_iter().collect());
+        registry.set_dropped_all([("a".to_string(), (1, Vec::new()))].into_iter().collect());
+        registry.count_scrape("a", None);
+        registry.count_scrape("a", Some(ScrapeFailure::SampleLimit));
+        registry.count_scrape("a", Some(ScrapeFailure::Other));
+        registry.count_scrape("b", Some(ScrapeFailure::LabelLimits));
+        let figures = registry.job_figures();
+        assert_eq!(figures.len(), 2);
+        assert_eq!((figures[0].job.as_str(), figures[0].discovered, figures[0].dropped), ("a", 4, 1));
+        assert_eq!(figures[0].scrapes, ScrapeCounts { scrapes: 3, failed: 2, sample_limit: 1, ..ScrapeCounts::default() });
+        assert_eq!(figures[1].scrapes, ScrapeCounts { scrapes: 1, failed: 1, label_limits: 1, ..ScrapeCounts::default() });
+        // A reload without job b: its figures go.
+        registry.set_discovered([("a".to_string(), 4)].into_iter().collect());
+        assert_eq!(registry.job_figures().iter().map(|f| f.job.as_str()).collect::<Vec<_>>(), ["a"]);
+        registry.count_scrape("b", None);
+        assert_eq!(registry.job_figures().len(), 1, "a scrape of a job that is gone shows nowhere");
     }
 }

@@ -78,6 +78,7 @@ async fn watch_servers(entry: Entry<'_>) {
             Ok(never) => match never {},
             Err(error) => error,
         };
+        entry.results.note_refresh(mechanism, job, true, None);
         if errors.failed(&error) {
             tracing::warn!(job, mechanism, server = server.as_str(), %error, "zookeeper session failed; its last good targets are kept");
         }
@@ -107,6 +108,7 @@ async fn keep_reading(entry: Entry<'_>, server: &str, timeout: Duration, has_rea
         let groups = groups(sd.kind, &tree.nodes);
         let found = groups.len();
         results.store(job, &sd.source, groups.into_iter().map(Arc::new).collect());
+        results.note_refresh(mechanism, job, !tree.missing.is_empty(), None);
         // A session that reads resets the wait; one that fails before (a server that
         // accepts and refuses) is waited on longer each time.
         *has_read = true;
