@@ -42,6 +42,12 @@ pub struct ScrapeSection {
     /// `nameserver`, `search`, `domain` and `options` lines; a nameserver may carry a port,
     /// `127.0.0.1:5353`). Unset: /etc/resolv.conf.
     pub resolv_conf: Option<PathBuf>,
+    /// Every this many seconds, `config_file` and the files its `scrape_config_files` name
+    /// are read and, when they differ from what the configuration in force was read from,
+    /// reloaded (Prometheus 3's `--config.auto-reload-interval`, VictoriaMetrics'
+    /// `-promscrape.configCheckInterval`); a failed reload is tried again at each check.
+    /// 0 = off (SIGHUP and `/-/reload` only).
+    pub config_check_interval_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -232,8 +232,27 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         tracing::info!(addr = %listening.http_addr, "listening for HTTP/1.1 and HTTP/2{mtls} (Prometheus API, remote_write) on {scheme}://{}", listening.http_addr);
         tracing::info!(addr = %listening.grpc_addr, "listening for gRPC{mtls} on {} (metricstor.v1.Query, grpc.health.v1; the HTTP API too)", listening.grpc_addr);
         crate::socket_ingest::log_listening(&listening.sockets, config.tls.enabled(), mtls, config.server.udp_receive_buffer_bytes, listening.udp_receive_buffer_bytes);
+        // `scrape.config_check_interval_seconds`: the configuration's files are compared
+        // with those in force this often, between events.
+        let check_every = (config.scrape.config_check_interval_seconds > 0).then(|| std::time::Duration::from_secs(config.scrape.config_check_interval_seconds));
+        let mut next_check = check_every.map(|every| std::time::Instant::now() + every);
         loop {
-            match events.recv() {
+            let event = match next_check {
+                Some(at) => match events.recv_timeout(at.saturating_duration_since(std::time::Instant::now())) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        next_check = check_every.map(|every| std::time::Instant::now() + every);
+                        if scrape.files_changed() {
+                            tracing::info!("scrape configuration files changed; reloading");
+                            let _ = crate::scrape::log_reload(&scrape, &notifications, "config_check_interval_seconds");
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
+                    Ok(event) => Ok(event),
+                },
+                None => events.recv(),
+            };
+            match event {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
                     tls_reload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!("SIGHUP: TLS files will be reloaded for new connections");

@@ -229,6 +229,54 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     assert!(server.stop(), "clean shutdown");
 }
 
+/// `scrape.config_check_interval_seconds`: a changed configuration (or a file its
+/// `scrape_config_files` name) is reloaded without SIGHUP or `/-/reload`; a broken one
+/// keeps the jobs in force, raises the reload-failed notification, and is read again until
+/// it is mended.
+#[test]
+fn changed_configuration_files_are_reloaded_on_their_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("auto_reload_probe 1\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    let job = |name: &str| format!("global: {{scrape_interval: 1s}}\nscrape_config_files: [jobs/*.yml]\nscrape_configs:\n- job_name: {name}\n  static_configs: [{{targets: ['{}']}}]\n", exporter.address());
+    std::fs::create_dir(dir.path().join("jobs")).expect("jobs dir");
+    std::fs::write(&scrape_file, job("first")).expect("scrape config");
+    let config = write_config(dir.path(), "");
+    add_scrape_config(&config, &scrape_file);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("  config_check_interval_seconds: 1\n");
+    std::fs::write(&config, text).expect("config");
+    let server = Server::start(&config);
+    let jobs_up = |want: &[&str]| {
+        poll_query(&server, "up == 1", &format!("exactly the jobs {want:?} up"), WAIT, |r| {
+            let mut jobs: Vec<&str> = r.iter().filter_map(|s| s["metric"]["job"].as_str()).collect();
+            jobs.sort();
+            (jobs == want).then_some(())
+        })
+    };
+    jobs_up(&["first"]);
+    std::fs::write(&scrape_file, job("second")).expect("scrape config");
+    jobs_up(&["second"]);
+    // A file named by scrape_config_files appearing is a change too.
+    std::fs::write(dir.path().join("jobs/extra.yml"), format!("scrape_configs:\n- job_name: extra\n  static_configs: [{{targets: ['{}']}}]\n", exporter.address())).expect("jobs file");
+    jobs_up(&["extra", "second"]);
+    // A mistake keeps the jobs in force and is told as a notification until mended.
+    std::fs::write(&scrape_file, "scrape_configs: [{job_name: third, nonexistent_sd_configs: []}]\n").expect("scrape config");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, body) = get_json(&server.url("/api/v1/notifications"));
+        if body["data"].as_array().is_some_and(|n| n.iter().any(|n| n["text"].as_str().is_some_and(|t| t.contains("configuration")) && n["active"] == true)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the failed reload notified within {WAIT:?}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    jobs_up(&["extra", "second"]);
+    std::fs::write(&scrape_file, job("fourth")).expect("scrape config");
+    jobs_up(&["extra", "fourth"]);
+    assert!(server.stop(), "clean shutdown");
+}
+
 #[test]
 fn http_sd_targets_are_found_and_redirects_followed() {
     let dir = tempfile::tempdir().expect("tempdir");

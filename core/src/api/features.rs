@@ -92,7 +92,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     set("otlp_receiver", "delta_conversion", false);
     set("otlp_receiver", "native_delta_ingestion", config.otlp.native_delta_ingestion);
     set("prometheus", "agent_mode", false);
-    set("prometheus", "auto_reload_config", false);
+    set("prometheus", "auto_reload_config", config.scrape.config_check_interval_seconds > 0);
     set("prometheus", "server_mode", true);
     for keyword in PROMQL_KEYWORDS {
         set("promql", keyword, true);

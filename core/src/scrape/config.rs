@@ -119,6 +119,41 @@ fn written_jobs(text: &str) -> Vec<serde_json::Value> {
     serde_saphyr::from_str_with_options::<WrittenJobs>(text, options).map(|w| w.scrape_configs).unwrap_or_default()
 }
 
+/// Only the file list of a configuration, for `files_checksum`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListedFiles {
+    scrape_config_files: Vec<String>,
+}
+
+/// A SHA-256 over the configuration file and every file its `scrape_config_files` name now,
+/// each named and ended as Prometheus' `config.GenerateChecksum` writes them (`s`, NUL, the
+/// path, NUL, the content, NUL): what `scrape.config_check_interval_seconds` compares to
+/// tell that a reload would read something else.
+pub fn files_checksum(path: &Path) -> Result<[u8; 32], String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    hash.update(&text);
+    let listed: ListedFiles = match std::str::from_utf8(&text) {
+        Ok(text) if !text.trim().is_empty() => serde_saphyr::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Ok(_) => ListedFiles::default(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    for pattern in &listed.scrape_config_files {
+        let pattern = base.join(pattern);
+        for file in super::discovery::expand(std::slice::from_ref(&pattern)).into_iter().filter(|f| f.exists()) {
+            let content = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            hash.update(format!("s\0{}\0", file.display()).as_bytes());
+            hash.update(&content);
+            hash.update(b"\0");
+        }
+    }
+    let mut sum = [0u8; 32];
+    sum.copy_from_slice(hash.finish().as_ref());
+    Ok(sum)
+}
+
 /// The jobs of every file `scrape_config_files` names now (relative names from `base`),
 /// each with where it came from (for errors) and its file's directory (relative names in a
 /// job are taken from there, as Prometheus takes them).
@@ -2284,6 +2319,29 @@ mod tests {
         std::fs::write(jobs_dir.join("c.yml"), "global: {scrape_interval: 1s}\n").expect("c.yml");
         let error = ScrapeConfig::from_yaml(text, dir.path(), LabelLimits::default()).expect_err("global in a job file");
         assert!(error.contains("c.yml") && error.contains("global"), "{error}");
+    }
+
+    #[test]
+    fn the_files_checksum_follows_the_file_and_the_scrape_config_files_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("prometheus.yml");
+        std::fs::write(&main, "scrape_config_files: [more/*.yml]\nscrape_configs: []\n").unwrap();
+        let first = files_checksum(&main).unwrap();
+        assert_eq!(files_checksum(&main).unwrap(), first, "nothing changed");
+        std::fs::create_dir(dir.path().join("more")).unwrap();
+        std::fs::write(dir.path().join("more/a.yml"), "scrape_configs: []\n").unwrap();
+        let with_a = files_checksum(&main).unwrap();
+        assert_ne!(with_a, first, "a file appearing under the pattern");
+        std::fs::write(dir.path().join("more/a.yml"), "scrape_configs: [{job_name: x}]\n").unwrap();
+        assert_ne!(files_checksum(&main).unwrap(), with_a, "a named file's content");
+        std::fs::write(dir.path().join("more/ignored.txt"), "x").unwrap();
+        let before = files_checksum(&main).unwrap();
+        assert_eq!(files_checksum(&main).unwrap(), before);
+        std::fs::write(&main, "scrape_config_files: [more/*.yml]\nscrape_configs: []\n# a comment\n").unwrap();
+        assert_ne!(files_checksum(&main).unwrap(), before, "the main file's bytes");
+        std::fs::write(&main, "scrape_config_files: {not: a list}\n").unwrap();
+        assert!(files_checksum(&main).is_err());
+        assert!(files_checksum(&dir.path().join("missing.yml")).is_err());
     }
 
     #[test]

@@ -90,11 +90,24 @@ pub struct SharedConfig {
     relabeled: relabeled::RelabeledGroups,
     /// The resolver configuration dns_sd lookups read (`scrape.resolv_conf`).
     resolv_conf: Arc<std::path::Path>,
+    /// `config::files_checksum` of the files the configuration in force was read from
+    /// (None: unknown, no file, or they could not be read).
+    loaded_checksum: std::sync::Mutex<Option<[u8; 32]>>,
 }
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits, resolv_conf: std::path::PathBuf) -> SharedConfig {
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into() }
+        let loaded_checksum = std::sync::Mutex::new(path.as_deref().and_then(|p| config::files_checksum(p).ok()));
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into(), loaded_checksum }
+    }
+
+    /// Whether the configuration's files now differ from those the configuration in force
+    /// was read from (Prometheus 3's `auto-reload-config` check). Files that cannot be read
+    /// count as changed, so the reload tells why.
+    pub fn files_changed(&self) -> bool {
+        let Some(path) = &self.path else { return false };
+        let now = config::files_checksum(path).ok();
+        now.is_none() || self.loaded_checksum.lock().map(|loaded| *loaded != now).unwrap_or(true)
     }
 
     /// Each discovery mechanism's request counts per job (`/metrics`).
@@ -114,10 +127,15 @@ impl SharedConfig {
         // The server's own settings do not reload: the file is read again under those the
         // configuration in force was read under.
         let read_start_timestamps = self.snapshot().1.read_start_timestamps;
+        // Taken before reading: a file changed meanwhile is read again at the next check.
+        let checksum = config::files_checksum(path).ok();
         let config = ScrapeConfig::load(path, config::ServerOptions { label_limits: self.limits, read_start_timestamps })?;
         let jobs = config.jobs.len();
         if let Ok(mut current) = self.current.write() {
             *current = (current.0 + 1, Arc::new(config));
+        }
+        if let Ok(mut loaded) = self.loaded_checksum.lock() {
+            *loaded = checksum;
         }
         Ok(Some(jobs))
     }
