@@ -106,6 +106,10 @@ pub struct ServerConfig {
     /// Serve the admin endpoints (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`);
     /// off by default, as Prometheus' `--web.enable-admin-api` (503 `unavailable` when off).
     pub enable_admin_api: bool,
+    /// Serve `POST`/`PUT /-/quit` (a graceful shutdown, as SIGTERM), Prometheus'
+    /// `--web.enable-lifecycle`; off by default (403 when off). `/-/reload` is served either
+    /// way, as VictoriaMetrics serves it.
+    pub enable_lifecycle: bool,
     /// Memory for cached range-query results of settled data (older than 5 minutes), shared
     /// by all executors; 0 turns the cache off. A request can bypass it with `nocache=1`.
     pub query_cache_mb: usize,
@@ -417,6 +421,7 @@ impl Default for ServerConfig {
             max_concurrent_queries: 20,
             max_notification_subscribers: 16,
             enable_admin_api: false,
+            enable_lifecycle: false,
             query_cache_mb: 256,
             slow_query_log_seconds: 5.0,
             compress_responses: true,

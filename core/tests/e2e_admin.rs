@@ -3,6 +3,8 @@
 //! (across blocks and the head) from query and export at once, leaves other series alone,
 //! survives a SIGKILL restart, and `clean_tombstones` keeps the same answers while the
 //! rewritten blocks carry no tombstones; a snapshot opens as a data directory elsewhere.
+//! `/-/quit` (the lifecycle API) is refused unless `server.enable_lifecycle` is on, and with
+//! it shuts the server down as cleanly as SIGTERM.
 
 mod support;
 
@@ -92,6 +94,32 @@ fn admin_endpoints_are_refused_unless_enabled() {
     }
     let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
     assert_eq!(flags["data"]["web.enable-admin-api"], "false", "{flags}");
+    assert!(server.stop());
+}
+
+#[test]
+fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    assert_eq!(form_post(&server.url("/-/quit"), &[]), (403, "Lifecycle API is not enabled.".to_string()));
+    let (_, features) = get_json(&server.url("/api/v1/features"));
+    assert_eq!(features["data"]["api"]["lifecycle"], false, "{features}");
+    assert!(server.stop());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  enable_lifecycle: true\n"));
+    let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", b"quit_probe 1 1700000000000\n");
+    assert_eq!(written.status, 204, "{}", written.body);
+    let (_, features) = get_json(&server.url("/api/v1/features"));
+    assert_eq!(features["data"]["api"]["lifecycle"], true, "{features}");
+    let refused = agent().get(&server.url("/-/quit")).call();
+    assert!(matches!(refused, Err(ureq::Error::Status(405, _))), "GET is refused");
+    assert_eq!(form_post(&server.url("/-/quit"), &[]), (200, "Requesting termination... Goodbye!".to_string()));
+    assert!(server.exits_within(std::time::Duration::from_secs(30)), "a clean exit, as after SIGTERM");
+    // What was written before survives the quit.
+    let server = Server::start(&write_config(dir.path(), ""));
+    let (_, answer) = get_json(&server.url("/api/v1/query?query=quit_probe&time=1700000000"));
+    assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{answer}");
     assert!(server.stop());
 }
 

@@ -139,6 +139,12 @@ impl Server {
         self.wait_exit(Duration::from_secs(30));
     }
 
+    /// Waits (bounded) for the server to exit on its own (after `/-/quit`, say); whether
+    /// its exit status is success. Kills it and fails the test past `limit`.
+    pub fn exits_within(mut self, limit: Duration) -> bool {
+        self.wait_exit(limit)
+    }
+
     fn wait_exit(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         loop {

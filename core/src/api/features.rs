@@ -73,7 +73,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         ("admin", config.server.enable_admin_api),
         ("exclude_alerts", false),
         ("label_values_match", true),
-        ("lifecycle", false),
+        ("lifecycle", config.server.enable_lifecycle),
         ("openapi_3.1", true),
         ("openapi_3.2", true),
         ("otlp_write_receiver", true),

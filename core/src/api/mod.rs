@@ -306,7 +306,8 @@ impl Api {
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/")
-            || path == "/-/reload";
+            || path == "/-/reload"
+            || path == "/-/quit";
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {
             ("write", &self.config.tls.write_allowed_sans)
         } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
@@ -494,6 +495,9 @@ impl Api {
                 Ok(()) => Ok(text_response(StatusCode::OK, "")),
                 Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
             },
+            // Prometheus' lifecycle quit: a graceful shutdown, as SIGTERM starts it.
+            "/-/quit" if method == Method::POST || method == Method::PUT => Ok(quit(self.config.server.enable_lifecycle)),
+            "/-/quit" => Ok(text_response(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed")),
             // The caches already drop what a write into the past changed (the history
             // generation); moving it on is the reset this asks for, on every executor.
             "/internal/resetRollupResultCache" if get_or_post => {
@@ -627,4 +631,21 @@ pub(crate) fn text_response(status: StatusCode, body: &str) -> Response<Bytes> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
     response
+}
+
+/// `/-/quit` (Prometheus' words): when `enabled`, asks this process to shut down gracefully
+/// with SIGTERM (the signal thread starts the same drain as for an outside SIGTERM) once;
+/// 403 when the lifecycle API is off.
+fn quit(enabled: bool) -> Response<Bytes> {
+    static REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !enabled {
+        return text_response(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.");
+    }
+    if REQUESTED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return text_response(StatusCode::OK, "Termination already in progress.");
+    }
+    tracing::info!("/-/quit: shutting down");
+    // SAFETY: kill(2) on this very process, with a signal its signal thread handles.
+    unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    text_response(StatusCode::OK, "Requesting termination... Goodbye!")
 }
