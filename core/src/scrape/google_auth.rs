@@ -6,18 +6,26 @@
 //!
 //! A `service_account` file signs an RS256 JWT with its private key (PKCS#8) and trades it at
 //! its `token_uri` for an access token (RFC 7523's JWT bearer grant, the scope asked);
-//! an `authorized_user` file (gcloud's login) trades its refresh token; the metadata server
-//! gives the VM's service account's token. Other kinds (`external_account`,
-//! `impersonated_service_account`) are refused naming them. Token answers are read as
-//! `oauth2` reads them; a token is kept until 10 s before it expires. The token endpoint is
-//! reached through the environment's proxy (`HTTPS_PROXY`, `NO_PROXY`), as Go's default
-//! transport does; the metadata server directly.
+//! an `authorized_user` file (gcloud's login) trades its refresh token; an `external_account`
+//! file (Workload Identity Federation) trades a subject token at Google's STS
+//! (`external_account`); an `impersonated_service_account` file gets its `source_credentials`'
+//! token and trades it at IAM (`impersonation`); the metadata server gives the VM's service
+//! account's token. Other kinds are refused naming them. Token answers are read as `oauth2`
+//! reads them; a token is kept until 10 s before it expires. Requests for a file's tokens go
+//! through the environment's proxy (`HTTPS_PROXY`, `NO_PROXY`), as Go's default transport
+//! does; the metadata server's directly.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::scrape::config::Url;
 use crate::scrape::discovery::query_escape;
+
+mod aws_subject;
+mod external_account;
+#[cfg(test)]
+mod federation_tests;
+mod impersonation;
 
 /// The most one token request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +35,8 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 const ASSERTION_LIFETIME_S: i64 = 3600;
 /// Google's token endpoint, for files that do not name theirs.
 const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// The most of an answer read (as the Go library reads them).
+const ANSWER_BYTES_MAX: usize = 1 << 20;
 
 pub use super::oauth2::Token;
 
@@ -49,6 +59,34 @@ struct CredentialsFile {
     client_secret: String,
     #[serde(default)]
     refresh_token: String,
+    // `external_account`'s keys.
+    #[serde(default)]
+    audience: String,
+    #[serde(default)]
+    subject_token_type: String,
+    /// The STS endpoint (`token_uri` is the other kinds').
+    #[serde(default)]
+    token_url: String,
+    #[serde(default)]
+    service_account_impersonation_url: String,
+    #[serde(default)]
+    service_account_impersonation: Option<ImpersonationSettings>,
+    #[serde(default)]
+    credential_source: Option<external_account::CredentialSource>,
+    #[serde(default)]
+    workforce_pool_user_project: String,
+    // `impersonated_service_account`'s keys (and its `service_account_impersonation_url`).
+    #[serde(default)]
+    delegates: Option<Vec<String>>,
+    #[serde(default)]
+    source_credentials: Option<Box<CredentialsFile>>,
+}
+
+/// `service_account_impersonation` of an `external_account` file.
+#[derive(serde::Deserialize)]
+struct ImpersonationSettings {
+    #[serde(default)]
+    token_lifetime_seconds: i64,
 }
 
 /// A token for `scope`, from the first source of the module's list; `env` reads the
@@ -60,38 +98,95 @@ pub async fn token(scope: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<
         // As Go: gcloud's file only when it can be read.
         None => var("HOME").map(|home| PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")).and_then(|path| Some((std::fs::read(&path).ok()?, path))),
     };
-    let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &crate::scrape::http_get::system_roots_tls(), env)?;
     match file {
         Some((text, path)) => {
             let file: CredentialsFile = serde_json::from_slice(&text).map_err(|e| format!("google credentials {}: {e}", path.display()))?;
-            from_file(&file, scope, &proxy).await.map_err(|e| format!("google credentials {}: {e}", path.display()))
+            let tls = crate::scrape::http_get::system_roots_tls();
+            let proxy = super::proxy::ProxyChoice::from_settings(None, None, true, &Default::default(), &tls, env)?;
+            from_file(&file, scope, &Http { proxy, tls }, env).await.map_err(|e| format!("google credentials {}: {e}", path.display()))
         }
         None => from_metadata(scope, var("GCE_METADATA_HOST").as_deref()).await.map_err(|e| format!("no google credentials file, and the metadata server gave no token: {e}")),
     }
 }
 
-async fn from_file(file: &CredentialsFile, scope: &str, proxy: &super::proxy::ProxyChoice) -> Result<Token, String> {
-    let token_uri = if file.token_uri.is_empty() { TOKEN_URI } else { file.token_uri.as_str() };
-    let form = match file.kind.as_str() {
-        "service_account" => {
-            // Backdated as Go's jws does, for a clock running a little fast.
-            let now_s = crate::api::params::now_ms() / 1000 - 10;
-            let assertion = signed_assertion(file, scope, token_uri, now_s)?;
-            format!("grant_type={}&assertion={}", query_escape("urn:ietf:params:oauth:grant-type:jwt-bearer"), query_escape(&assertion))
+/// The HTTP of a credentials file's requests: the environment's proxy, the system's roots.
+struct Http {
+    proxy: super::proxy::ProxyChoice,
+    tls: Result<net::client::ClientTls, String>,
+}
+
+/// The methods the credentials' requests use.
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+impl Http {
+    /// Sends one request to `location` (an absolute URL); errors name it.
+    async fn send(&self, method: Method, location: &str, headers: &[(String, String)], body: &[u8]) -> Result<net::client::Response, String> {
+        let url = Url::parse(location)?;
+        let mut client = crate::scrape::http_get::client_for(&url, &self.tls, &self.proxy)?;
+        let path = url.path_and_query.as_str();
+        let sent = match method {
+            Method::Get => client.get(path, headers, REQUEST_TIMEOUT, ANSWER_BYTES_MAX).await,
+            Method::Post => client.post(path, headers, body, REQUEST_TIMEOUT, ANSWER_BYTES_MAX).await,
+            Method::Put => client.put(path, headers, body, REQUEST_TIMEOUT, ANSWER_BYTES_MAX).await,
+        };
+        sent.map_err(|e| format!("{location}: {e}"))
+    }
+}
+
+/// The error of an answer that is not a 2xx (as the Go library, which shows its body).
+fn unless_success(location: &str, response: &net::client::Response) -> Result<(), String> {
+    if (200..300).contains(&response.status) {
+        return Ok(());
+    }
+    let text: String = String::from_utf8_lossy(&response.body).trim().chars().take(200).collect();
+    Err(format!("{location}: {}: {text}", crate::scrape::http_get::status_error(response.status)))
+}
+
+/// JSON as Go's `encoding/json` writes it: `&`, `<`, `>`, U+2028 and U+2029 escaped.
+fn go_json(value: &impl serde::Serialize) -> Result<String, String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    // These characters only occur inside strings, where the escapes mean the same.
+    Ok(text.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029"))
+}
+
+/// The token a credentials file gives for `scope`, by its `type`.
+fn from_file<'a>(file: &'a CredentialsFile, scope: &'a str, http: &'a Http, env: &'a dyn Fn(&str) -> Option<String>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, String>> + 'a>> {
+    // Boxed: an `impersonated_service_account` holds another file.
+    Box::pin(async move {
+        match file.kind.as_str() {
+            "service_account" | "authorized_user" => from_token_uri(file, scope, http).await,
+            "external_account" => external_account::token(file, scope, http, env).await,
+            "impersonated_service_account" => {
+                let source = file.source_credentials.as_deref().filter(|_| !file.service_account_impersonation_url.is_empty());
+                let source = source.ok_or("missing 'source_credentials' field or 'service_account_impersonation_url' in credentials")?;
+                let source_token = from_file(source, scope, http, env).await.map_err(|e| format!("source_credentials: {e}"))?;
+                let request = impersonation::Request { url: &file.service_account_impersonation_url, scope, delegates: file.delegates.as_deref().unwrap_or_default(), lifetime_s: 0 };
+                impersonation::token(http, &request, &source_token).await
+            }
+            "" => Err("no \"type\"".into()),
+            other => Err(format!("credentials of type {other:?} are not supported (service_account, authorized_user, external_account and impersonated_service_account are)")),
         }
-        "authorized_user" => format!(
-            "grant_type=refresh_token&refresh_token={}&client_id={}&client_secret={}",
-            query_escape(&file.refresh_token),
-            query_escape(&file.client_id),
-            query_escape(&file.client_secret)
-        ),
-        "" => return Err("no \"type\"".into()),
-        other => return Err(format!("credentials of type {other:?} are not supported (service_account and authorized_user are)")),
+    })
+}
+
+/// A `service_account`'s or `authorized_user`'s token, from its `token_uri`.
+async fn from_token_uri(file: &CredentialsFile, scope: &str, http: &Http) -> Result<Token, String> {
+    let token_uri = if file.token_uri.is_empty() { TOKEN_URI } else { file.token_uri.as_str() };
+    let form = if file.kind == "service_account" {
+        // Backdated as Go's jws does, for a clock running a little fast.
+        let now_s = crate::api::params::now_ms() / 1000 - 10;
+        let assertion = signed_assertion(file, scope, token_uri, now_s)?;
+        format!("grant_type={}&assertion={}", query_escape("urn:ietf:params:oauth:grant-type:jwt-bearer"), query_escape(&assertion))
+    } else {
+        format!("grant_type=refresh_token&refresh_token={}&client_id={}&client_secret={}", query_escape(&file.refresh_token), query_escape(&file.client_id), query_escape(&file.client_secret))
     };
-    let url = Url::parse(token_uri).map_err(|e| format!("token_uri: {e}"))?;
     let headers = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string()), ("Accept".to_string(), "application/json".to_string())];
-    let mut client = crate::scrape::http_get::client_for(&url, &crate::scrape::http_get::system_roots_tls(), proxy)?;
-    let response = client.post(&url.path_and_query, &headers, form.as_bytes(), REQUEST_TIMEOUT, 1 << 20).await.map_err(|e| format!("{token_uri}: {e}"))?;
+    let response = http.send(Method::Post, token_uri, &headers, form.as_bytes()).await?;
     token_from(response.status, &response.body).map_err(|e| format!("{token_uri}: {e}"))
 }
 
@@ -190,7 +285,8 @@ mod tests {
         let user = serde_json::json!({"type": "authorized_user", "client_id": "client-1.apps.googleusercontent.com", "client_secret": "s3cr3t", "refresh_token": "1//refresh", "token_uri": format!("{base}/token")});
         std::fs::write(gcloud.join("application_default_credentials.json"), user.to_string()).expect("file");
         let named = home.path().join("named.json");
-        std::fs::write(&named, r#"{"type": "external_account", "audience": "x"}"#).expect("named");
+        // A kind Go knows and Metricstor does not (external_account is read: federation_tests).
+        std::fs::write(&named, r#"{"type": "external_account_authorized_user", "audience": "x"}"#).expect("named");
         let ask = |vars: Vec<(&'static str, String)>| {
             let env = move |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
             run(async move { token("https://www.googleapis.com/auth/compute.readonly", &env).await })
@@ -199,7 +295,7 @@ mod tests {
         assert_eq!(ask(vec![("HOME", home_text.clone())]).map(|t| t.header), Ok("Bearer ya29.user".to_string()));
         assert_eq!(seen.lock().map(|s| s.len()).unwrap_or_default(), 1);
         let refused = ask(vec![("HOME", home_text), ("GOOGLE_APPLICATION_CREDENTIALS", named.display().to_string())]);
-        assert!(refused.is_err_and(|e| e.contains("\"external_account\" are not supported")), "the named file comes first");
+        assert!(refused.is_err_and(|e| e.contains("\"external_account_authorized_user\" are not supported")), "the named file comes first");
     }
 
     #[test]
