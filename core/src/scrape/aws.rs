@@ -1,7 +1,8 @@
 //! What `ec2_sd_configs` needs of AWS besides EC2 itself: requests signed with Signature
 //! Version 4 (`sigv4`), and the keys and region found as AWS' Go SDK finds them for
-//! Prometheus (`credentials`): the entry's keys, the environment, the shared files, a web
-//! identity token, a container's or the instance's role, and `role_arn` assumed through STS.
+//! Prometheus (`credentials`): the entry's keys, the environment, the shared files (with SSO
+//! roles and `credential_process`), a web identity token, a container's or the instance's
+//! role, and `role_arn` assumed through STS.
 
 pub mod credentials;
 pub mod json_rpc;

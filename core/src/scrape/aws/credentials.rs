@@ -9,8 +9,11 @@
 //! 3. the profile (the entry's, else `AWS_PROFILE`, else `default`, which may be absent) of
 //!    the shared files (`~/.aws/credentials` over `~/.aws/config`;
 //!    `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`; an unreadable file is skipped), in the
-//!    SDK's order: its `source_profile`'s keys, its own keys, its `credential_source`, its
-//!    `web_identity_token_file`; else
+//!    SDK's `resolveCredsFromProfile` order: its `source_profile`'s keys (a source with keys of
+//!    its own ends the chain there; a profile met again gives its own, its role left out), its
+//!    own keys, its `credential_source`, its `web_identity_token_file`, its SSO role
+//!    (`sso_session` or the legacy `sso_start_url` keys: `sso`), its `credential_process`
+//!    (`process`); else
 //! 4. a container's role (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `_FULL_URI`, with
 //!    `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`: ECS tasks, EKS Pod Identity);
 //! 5. else the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when
@@ -19,9 +22,8 @@
 //! and the profile's `role_arn` is assumed with those keys. The entry's `role_arn` (with
 //! `external_id`) is then assumed with the keys found through STS
 //! (`AWS_ENDPOINT_URL_STS` or `AWS_ENDPOINT_URL` replace STS' regional endpoint). Temporary keys
-//! are kept until five minutes before they expire. `credential_process` and SSO profiles are
-//! refused naming them. The region is the entry's, else `AWS_REGION`, `AWS_DEFAULT_REGION`,
-//! the profile's `region`, or the instance metadata's.
+//! are kept until five minutes before they expire. The region is the entry's, else `AWS_REGION`,
+//! `AWS_DEFAULT_REGION`, the profile's `region`, or the instance metadata's.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,14 +35,18 @@ use crate::scrape::ec2_sd::instances::{child, child_text};
 use crate::scrape::config::{Secret, Url};
 use crate::scrape::proxy::ProxyChoice;
 
+mod process;
+mod sso;
+
 /// Temporary keys are asked again this long before they expire.
 const RENEW_BEFORE_MS: i64 = 5 * 60_000;
 /// The most one request for keys (or the region) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests to the instance metadata service: short, as it is absent off EC2.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
-/// How many `source_profile` hops a profile may take.
-const SOURCE_PROFILE_HOPS_MAX: usize = 4;
+/// How many `source_profile` hops a profile may take (the SDK has no bound; a loop ends at
+/// the first profile met again, as there).
+const SOURCE_PROFILE_HOPS_MAX: usize = 16;
 
 /// What the entry says of its keys.
 #[derive(Clone, Default)]
@@ -146,7 +152,7 @@ async fn base_keys(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Re
     if named.is_some() && files.profile(&name).is_none() {
         return Err(format!("profile {name:?} is in neither shared file ({} nor {})", files.credentials_path.display(), files.config_path.display()));
     }
-    profile_keys(&files, &name, region, lookup, 0).await
+    profile_keys(&files, &name, region, lookup, Vec::new()).await
 }
 
 fn env_keys(lookup: &Lookup<'_>) -> Option<Keys> {
@@ -155,42 +161,39 @@ fn env_keys(lookup: &Lookup<'_>) -> Option<Keys> {
     Some(Keys { access_key_id: id, secret_access_key: secret, session_token: lookup.var("AWS_SESSION_TOKEN") })
 }
 
-/// The keys of a shared-files profile (an empty one when absent), in the SDK's order: its
-/// `source_profile`'s, its own keys, its `credential_source`, its web identity; else a
-/// container's role, else the instance's; then its `role_arn` assumed with them.
-fn profile_keys<'a>(files: &'a SharedFiles, name: &'a str, region: &'a str, lookup: &'a Lookup<'a>, hops: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Found, String>> + 'a>> {
+/// The keys of a shared-files profile (an empty one when absent), as the SDK's
+/// `resolveCredsFromProfile` orders its sources: its `source_profile`'s keys, else its own
+/// (`own_keys`); then its `role_arn` assumed with them. `above` holds the profiles that named
+/// this one as their source, nearest last: a source with keys of its own ends the chain, and
+/// a profile met again is read without its `role_arn` and `source_profile` (the SDK's rules).
+fn profile_keys<'a>(files: &'a SharedFiles, name: &'a str, region: &'a str, lookup: &'a Lookup<'a>, above: Vec<String>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Found, String>> + 'a>> {
     Box::pin(async move {
         let profile = files.profile(name).unwrap_or_default();
         let get = |key: &str| profile.get(key).filter(|v| !v.is_empty()).cloned();
-        let role = get("role_arn");
-        let base = if let Some(source) = get("source_profile") {
-            if source == name {
-                static_profile_keys(&profile, name)?
-            } else if hops >= SOURCE_PROFILE_HOPS_MAX {
-                return Err(format!("profile {name:?}: source_profile chain longer than {SOURCE_PROFILE_HOPS_MAX} (a loop?)"));
-            } else if files.profile(&source).is_none() {
-                return Err(format!("profile {name:?}: source_profile {source:?} not found in the shared files"));
-            } else {
-                profile_keys(files, &source, region, lookup, hops + 1).await?
+        let again = above.iter().any(|n| n == name);
+        let (role, source) = if again { (None, None) } else { (get("role_arn"), get("source_profile")) };
+        let base = match (static_profile_keys(&profile, name), source) {
+            (Ok(keys), _) if !above.is_empty() => keys,
+            (_, Some(source)) => {
+                one_credential_type(&profile, true, name)?;
+                if above.len() >= SOURCE_PROFILE_HOPS_MAX {
+                    return Err(format!("profile {name:?}: source_profile chain longer than {SOURCE_PROFILE_HOPS_MAX}"));
+                }
+                let mut chain = above.clone();
+                chain.push(name.to_string());
+                let source_profile = files.profile(&source).ok_or(format!("profile {name:?}: source_profile {source:?} not found in the shared files"))?;
+                if !has_credentials(&source_profile, chain.contains(&source)) {
+                    return Err(format!("profile {name:?}: source_profile {source:?} has no credentials"));
+                }
+                profile_keys(files, &source, region, lookup, chain).await?
             }
-        } else if get("aws_access_key_id").is_some() {
-            static_profile_keys(&profile, name)?
-        } else if let Some(source) = get("credential_source") {
-            match source.as_str() {
-                "Environment" => Found { keys: env_keys(lookup).ok_or(format!("profile {name:?}: credential_source Environment, but no keys in the environment"))?, expires_ms: None },
-                "Ec2InstanceMetadata" => instance_keys(lookup).await?,
-                "EcsContainer" => container_keys(lookup).await?.ok_or(format!("profile {name:?}: credential_source EcsContainer, but no container credentials in the environment"))?,
-                other => return Err(format!("profile {name:?}: unknown credential_source {other:?}")),
+            (_, None) => {
+                one_credential_type(&profile, false, name)?;
+                match own_keys(files, &profile, name, role.as_deref(), region, lookup).await? {
+                    Own::Keys(found) => found,
+                    Own::RoleAssumed(found) => return Ok(found),
+                }
             }
-        } else if let Some(token_file) = get("web_identity_token_file") {
-            let role = role.ok_or(format!("profile {name:?}: web_identity_token_file needs role_arn"))?;
-            return web_identity(&PathBuf::from(token_file), &role, get("role_session_name"), region, lookup).await;
-        } else if let Some(unsupported) = ["sso_session", "sso_start_url", "credential_process"].into_iter().find(|key| get(key).is_some()) {
-            return Err(format!("profile {name:?}: {unsupported} is not supported; give keys, a role or a web identity token"));
-        } else if let Some(found) = container_keys(lookup).await? {
-            found
-        } else {
-            instance_keys(lookup).await.map_err(|e| format!("no keys found (entry, environment, shared files, container), and none from the instance metadata service: {e}"))?
         };
         match role {
             Some(role) => {
@@ -200,6 +203,70 @@ fn profile_keys<'a>(files: &'a SharedFiles, name: &'a str, region: &'a str, look
             None => Ok(base),
         }
     })
+}
+
+/// What a profile's own credentials gave.
+enum Own {
+    /// Keys its `role_arn` (if any) is still to be assumed with.
+    Keys(Found),
+    /// A web identity's keys: its `role_arn` was the role exchanged for them.
+    RoleAssumed(Found),
+}
+
+/// A profile's own credentials, in the SDK's order: its keys, its `credential_source`, its
+/// `web_identity_token_file`, its SSO role, its `credential_process`; else a container's
+/// role, else the instance's. `role` is its `role_arn` (None when met again in a chain).
+async fn own_keys(files: &SharedFiles, profile: &HashMap<String, String>, name: &str, role: Option<&str>, region: &str, lookup: &Lookup<'_>) -> Result<Own, String> {
+    let get = |key: &str| profile.get(key).filter(|v| !v.is_empty()).cloned();
+    let found = if let Ok(keys) = static_profile_keys(profile, name) {
+        keys
+    } else if let Some(source) = get("credential_source") {
+        match source.as_str() {
+            "Environment" => Found { keys: env_keys(lookup).ok_or(format!("profile {name:?}: credential_source Environment, but no keys in the environment"))?, expires_ms: None },
+            "Ec2InstanceMetadata" => instance_keys(lookup).await?,
+            "EcsContainer" => container_keys(lookup).await?.ok_or(format!("profile {name:?}: credential_source EcsContainer, but no container credentials in the environment"))?,
+            other => return Err(format!("profile {name:?}: unknown credential_source {other:?}")),
+        }
+    } else if let Some(token_file) = get("web_identity_token_file") {
+        let role = role.ok_or(format!("profile {name:?}: web_identity_token_file needs role_arn"))?;
+        return web_identity(&PathBuf::from(token_file), role, get("role_session_name"), region, lookup).await.map(Own::RoleAssumed);
+    } else if let Some(sso) = sso::settings(profile, name, &files.sso_sessions)? {
+        sso::keys(&sso, name, lookup).await.map_err(|e| format!("profile {name:?}: {e}"))?
+    } else if let Some(command) = get("credential_process") {
+        process::keys(&command, process::TIMEOUT).await.map_err(|e| format!("profile {name:?}: {e}"))?
+    } else if let Some(found) = container_keys(lookup).await? {
+        found
+    } else {
+        instance_keys(lookup).await.map_err(|e| format!("no keys found (entry, environment, shared files, container), and none from the instance metadata service: {e}"))?
+    };
+    Ok(Own::Keys(found))
+}
+
+/// As the SDK's `validateCredentialType`: a profile names at most one of `source_profile`
+/// (`with_source`: not dropped as a profile met again), `credential_source`,
+/// `credential_process` and `web_identity_token_file`.
+fn one_credential_type(profile: &HashMap<String, String>, with_source: bool, name: &str) -> Result<(), String> {
+    let set = |key: &str| profile.get(key).is_some_and(|v| !v.is_empty());
+    let count = [with_source, set("credential_source"), set("credential_process"), set("web_identity_token_file")].into_iter().filter(|s| *s).count();
+    if count > 1 {
+        return Err(format!("profile {name:?}: only one credential type may be specified per profile: source profile, credential source, credential process, web identity token"));
+    }
+    Ok(())
+}
+
+/// As the SDK's `hasCredentials`: whether a `source_profile` can give keys (`again`: it is
+/// met again in the chain, so its own `source_profile` does not count).
+fn has_credentials(profile: &HashMap<String, String>, again: bool) -> bool {
+    let set = |key: &str| profile.get(key).is_some_and(|v| !v.is_empty());
+    (!again && set("source_profile")) || ["credential_source", "credential_process", "web_identity_token_file"].iter().any(|key| set(key)) || sso::configured(profile) || (set("aws_access_key_id") && set("aws_secret_access_key"))
+}
+
+/// An RFC3339 time (as Go's `time.RFC3339` reads one) in ms since the epoch.
+fn rfc3339_ms(text: &str) -> Result<i64, String> {
+    if !text.contains(['T', 't']) {
+        return Err(format!("{text:?} is not an RFC3339 time"));
+    }
+    crate::api::params::parse_time_ms(text)
 }
 
 fn static_profile_keys(profile: &HashMap<String, String>, name: &str) -> Result<Found, String> {
@@ -217,6 +284,8 @@ struct SharedFiles {
     /// Profiles of the credentials file, then of the config file (`[profile name]` read as `name`).
     credentials: HashMap<String, HashMap<String, String>>,
     config: HashMap<String, HashMap<String, String>>,
+    /// The config file's `[sso-session name]` sections, by name.
+    sso_sessions: HashMap<String, HashMap<String, String>>,
 }
 
 impl SharedFiles {
@@ -226,9 +295,10 @@ impl SharedFiles {
         let credentials_path = lookup.var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/credentials"));
         let config_path = lookup.var("AWS_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/config"));
         let read = |path: &PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let config_text = read(&config_path);
         let credentials = parse_ini(&read(&credentials_path), false);
-        let config = parse_ini(&read(&config_path), true);
-        SharedFiles { credentials_path, config_path, credentials, config }
+        let (config, sso_sessions) = (parse_ini(&config_text, true), parse_sso_sessions(&config_text));
+        SharedFiles { credentials_path, config_path, credentials, config, sso_sessions }
     }
 
     /// A profile's keys: the credentials file's over the config file's.
@@ -246,6 +316,21 @@ impl SharedFiles {
 /// INI sections and their `key = value` lines (`#` and `;` start comments; keys lowercased).
 /// In the config file a section is `[profile name]`, except `[default]`.
 fn parse_ini(text: &str, config_file: bool) -> HashMap<String, HashMap<String, String>> {
+    ini_sections(text, |header| match header.strip_prefix("profile ") {
+        Some(name) if config_file => Some(name.trim().to_string()),
+        Some(_) => None,
+        None if config_file && header != "default" => None,
+        None => Some(header.to_string()),
+    })
+}
+
+/// The config file's `[sso-session name]` sections.
+fn parse_sso_sessions(text: &str) -> HashMap<String, HashMap<String, String>> {
+    ini_sections(text, |header| header.strip_prefix("sso-session ").map(|name| name.trim().to_string()))
+}
+
+/// The sections `name_of` names (from their trimmed header), with their `key = value` lines.
+fn ini_sections(text: &str, name_of: impl Fn(&str) -> Option<String>) -> HashMap<String, HashMap<String, String>> {
     let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -254,14 +339,7 @@ fn parse_ini(text: &str, config_file: bool) -> HashMap<String, HashMap<String, S
             continue;
         }
         if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let header = header.trim();
-            let name = match header.strip_prefix("profile ") {
-                Some(name) if config_file => Some(name.trim().to_string()),
-                Some(_) => None,
-                None if config_file && header != "default" => None,
-                None => Some(header.to_string()),
-            };
-            current = name;
+            current = name_of(header.trim());
             if let Some(name) = &current {
                 sections.entry(name.clone()).or_default();
             }
@@ -467,7 +545,7 @@ mod tests {
     fn reads_shared_files_as_ini() {
         let credentials = "[default]\naws_access_key_id = AKID1\naws_secret_access_key=secret1 # a comment\n; a comment line\n[prod]\nAWS_ACCESS_KEY_ID = AKID2\n[profile skipped]\nx=y\n";
         let config = "[default]\nregion = eu-west-1\n[profile prod]\nregion = us-east-2\naws_access_key_id = from-config\nrole_arn = arn:aws:iam::1:role/r\n[prod]\nignored = 1\n";
-        let files = SharedFiles { credentials_path: "c".into(), config_path: "k".into(), credentials: parse_ini(credentials, false), config: parse_ini(config, true) };
+        let files = SharedFiles { credentials_path: "c".into(), config_path: "k".into(), credentials: parse_ini(credentials, false), config: parse_ini(config, true), sso_sessions: parse_sso_sessions(config) };
         let default = files.profile("default").expect("default");
         assert_eq!((default["aws_access_key_id"].as_str(), default["aws_secret_access_key"].as_str(), default["region"].as_str()), ("AKID1", "secret1", "eu-west-1"));
         let prod = files.profile("prod").expect("prod");
@@ -646,5 +724,183 @@ mod tests {
         assert_eq!(chosen_profile("", &lookup), None);
         assert_eq!(chosen_profile("p", &lookup).as_deref(), Some("p"));
         assert_eq!(sts_url("cn-north-1", &lookup).map(|u| u.host), Ok("sts.cn-north-1.amazonaws.com.cn".to_string()));
+    }
+
+    /// `cloud`, with an SSO portal and SSO OIDC: the portal knows the bearer tokens
+    /// `sso-token` and `refreshed-token`; OIDC refreshes the refresh token `rt-1`.
+    fn sso_cloud(request: &Seen) -> (u16, String) {
+        let role = |id: &str| format!(r#"{{"roleCredentials":{{"accessKeyId":"{id}","secretAccessKey":"s","sessionToken":"t","expiration":4070908800000}}}}"#);
+        match (request.method.as_str(), request.path.as_str(), request.header("x-amz-sso_bearer_token")) {
+            ("GET", "/federation/credentials?account_id=111122223333&role_name=Reader", Some("sso-token")) => (200, role("ASIASSO")),
+            ("GET", "/federation/credentials?account_id=111122223333&role_name=Reader", Some("refreshed-token")) => (200, role("ASIASSOREFRESHED")),
+            ("GET", _, _) => (401, r#"{"message":"Session token not found or invalid"}"#.into()),
+            ("POST", "/token", _) if request.body.contains(r#""grantType":"refresh_token""#) && request.body.contains(r#""refreshToken":"rt-1""#) && request.body.contains(r#""clientId":"client-1""#) => {
+                (200, r#"{"accessToken":"refreshed-token","expiresIn":3600,"refreshToken":"rt-2","tokenType":"Bearer"}"#.into())
+            }
+            _ => cloud(request),
+        }
+    }
+
+    /// Writes `config` as the config file in `dir` and `token` as the SSO cache entry for `key`;
+    /// returns the environment that points at them and at `base` for SSO, OIDC and STS.
+    fn sso_setup(dir: &std::path::Path, config: &str, key: &str, token: Option<&str>, base: &str) -> Vec<(String, String)> {
+        std::fs::create_dir_all(dir.join(".aws/sso/cache")).expect("dirs");
+        std::fs::write(dir.join(".aws/config"), config).expect("config");
+        if let Some(token) = token {
+            std::fs::write(sso::cached_token_path(dir, key), token).expect("token");
+        }
+        ["AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_STS"].iter().map(|n| (n.to_string(), base.to_string())).collect()
+    }
+
+    fn vars(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+    }
+
+    const LEGACY_SSO: &str = "[profile legacy]\nsso_start_url = https://d-123.awsapps.com/start\nsso_region = eu-central-1\nsso_account_id = 111122223333\nsso_role_name = Reader\n";
+    const SESSION_SSO: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Reader\n[sso-session corp]\nsso_start_url = https://d-123.awsapps.com/start\nsso_region = eu-central-1\n";
+
+    #[test]
+    fn a_legacy_sso_profile_trades_its_cached_token_at_the_portal() {
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = sso_setup(dir.path(), LEGACY_SSO, "https://d-123.awsapps.com/start", Some(r#"{"startUrl":"https://d-123.awsapps.com/start","region":"eu-central-1","accessToken":"sso-token","expiresAt":"2099-01-01T00:00:00Z"}"#), &base);
+        let settings = Settings { profile: "legacy".into(), ..Settings::default() };
+        let found = find_with(&settings, &vars(&env), dir.path()).expect("keys");
+        assert_eq!((found.keys.access_key_id.as_str(), found.keys.session_token.as_deref(), found.expires_ms), ("ASIASSO", Some("t"), Some(4_070_908_800_000)));
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert_eq!((requests[0].method.as_str(), requests[0].path.as_str(), requests[0].header("x-amz-sso_bearer_token")), ("GET", "/federation/credentials?account_id=111122223333&role_name=Reader", Some("sso-token")));
+        assert!(requests[0].header("authorization").is_none(), "the portal's request is not signed");
+    }
+
+    #[test]
+    fn an_sso_session_profile_reads_the_token_cached_under_the_session_name() {
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = sso_setup(dir.path(), SESSION_SSO, "corp", Some(r#"{"accessToken":"sso-token","expiresAt":"2099-01-01T00:00:00Z"}"#), &base);
+        let settings = Settings { profile: "dev".into(), ..Settings::default() };
+        assert_eq!(find_with(&settings, &vars(&env), dir.path()).map(|f| f.keys.access_key_id), Ok("ASIASSO".to_string()));
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert!(requests.iter().all(|r| r.method == "GET" && r.header("x-amz-sso_bearer_token") == Some("sso-token")), "{requests:?}");
+        // The portal's refusal is said with its message.
+        std::fs::write(sso::cached_token_path(dir.path(), "corp"), r#"{"accessToken":"revoked","expiresAt":"2099-01-01T00:00:00Z"}"#).expect("token");
+        let refused = find_with(&settings, &vars(&env), dir.path());
+        assert!(refused.is_err_and(|e| e.contains("401 Unauthorized: Session token not found or invalid")));
+    }
+
+    #[test]
+    fn an_expired_sso_session_token_is_refreshed_and_written_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = r#"{"accessToken":"old","expiresAt":"2000-01-01T00:00:00Z","refreshToken":"rt-1","clientId":"client-1","clientSecret":"secret-1","registrationExpiresAt":"2099-01-01T00:00:00Z","region":"eu-central-1","startUrl":"https://d-123.awsapps.com/start"}"#;
+        let env = sso_setup(dir.path(), SESSION_SSO, "corp", Some(token), &base);
+        let cache = sso::cached_token_path(dir.path(), "corp");
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let settings = Settings { profile: "dev".into(), ..Settings::default() };
+        let before_ms = crate::api::params::now_ms();
+        assert_eq!(find_with(&settings, &vars(&env), dir.path()).map(|f| f.keys.access_key_id), Ok("ASIASSOREFRESHED".to_string()));
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let create = requests.iter().find(|r| r.method == "POST").expect("a CreateToken request");
+        assert_eq!((create.path.as_str(), create.header("content-type")), ("/token", Some("application/json")));
+        assert!(create.body.contains(r#""clientSecret":"secret-1""#), "{create:?}");
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).expect("cache")).expect("json");
+        assert_eq!((written["accessToken"].as_str(), written["refreshToken"].as_str(), written["clientId"].as_str(), written["startUrl"].as_str()), (Some("refreshed-token"), Some("rt-2"), Some("client-1"), Some("https://d-123.awsapps.com/start")));
+        let expires_ms = written["expiresAt"].as_str().map(rfc3339_ms).expect("expiresAt").expect("a time");
+        assert!(expires_ms >= before_ms - 1000 + 3_600_000 && expires_ms <= crate::api::params::now_ms() + 3_600_000, "{written}");
+        assert_eq!(std::fs::metadata(&cache).expect("cache").permissions().mode() & 0o777, 0o600, "the file keeps its mode");
+        assert_eq!(std::fs::read_dir(dir.path().join(".aws/sso/cache")).expect("dir").count(), 1, "no temporary file left");
+    }
+
+    #[test]
+    fn an_expired_or_missing_sso_token_asks_for_aws_sso_login() {
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let legacy = Settings { profile: "legacy".into(), ..Settings::default() };
+        let env = sso_setup(dir.path(), LEGACY_SSO, "https://d-123.awsapps.com/start", Some(r#"{"accessToken":"sso-token","expiresAt":"2000-01-01T00:00:00Z","refreshToken":"rt-1","clientId":"client-1","clientSecret":"secret-1"}"#), &base);
+        let expired = find_with(&legacy, &vars(&env), dir.path());
+        assert!(expired.is_err_and(|e| e.contains("the SSO session has expired or is invalid") && e.contains("aws sso login --profile legacy")), "a legacy token is never refreshed");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = sso_setup(dir.path(), SESSION_SSO, "corp", None, &base);
+        let dev = Settings { profile: "dev".into(), ..Settings::default() };
+        let missing = find_with(&dev, &vars(&env), dir.path());
+        assert!(missing.is_err_and(|e| e.contains("failed to read cached SSO token file") && e.contains("aws sso login --profile dev")));
+        std::fs::write(sso::cached_token_path(dir.path(), "corp"), r#"{"accessToken":"old","expiresAt":"2000-01-01T00:00:00Z"}"#).expect("token");
+        let unrefreshable = find_with(&dev, &vars(&env), dir.path());
+        assert!(unrefreshable.is_err_and(|e| e.contains("cannot be refreshed") && e.contains("aws sso login --profile dev")));
+        assert!(seen.lock().map(|s| s.is_empty()).unwrap_or(false), "nothing asked of the portal without a token");
+    }
+
+    /// An executable script in `dir` printing `output` (or failing, when None); returns its path.
+    fn credential_script(dir: &std::path::Path, name: &str, output: Option<&str>) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        let body = match output {
+            Some(output) => format!("#!/bin/sh\necho '{output}'\n"),
+            None => "#!/bin/sh\necho 'must not run' >&2\nexit 1\n".to_string(),
+        };
+        std::fs::write(&path, body).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.display().to_string()
+    }
+
+    #[test]
+    fn a_credential_process_profile_gives_its_keys_and_a_role_chain_assumes_with_them() {
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let process = credential_script(dir.path(), "creds", Some(r#"{"Version":1,"AccessKeyId":"ASIAPROCESS","SecretAccessKey":"s","SessionToken":"t","Expiration":"2099-01-01T00:00:00Z"}"#));
+        let config = format!("[profile proc]\ncredential_process = {process}\n[profile chained]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = proc\n");
+        let env = sso_setup(dir.path(), &config, "", None, &base);
+        let found = find_with(&Settings { profile: "proc".into(), ..Settings::default() }, &vars(&env), dir.path()).expect("keys");
+        assert_eq!((found.keys.access_key_id.as_str(), found.expires_ms), ("ASIAPROCESS", Some(4_070_908_800_000)));
+        let found = find_with(&Settings { profile: "chained".into(), ..Settings::default() }, &vars(&env), dir.path()).expect("keys");
+        assert_eq!(found.keys.access_key_id, "ASIAROLE");
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let sts = requests.iter().find(|r| r.method == "POST").expect("an STS request");
+        assert!(sts.header("authorization").is_some_and(|a| a.contains("Credential=ASIAPROCESS/")) && sts.header("x-amz-security-token") == Some("t"), "{sts:?}");
+    }
+
+    #[test]
+    fn a_role_chain_assumes_with_an_sso_source_and_a_self_sourced_sso_profile() {
+        let (base, seen) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = format!("{LEGACY_SSO}[profile chained]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = legacy\n[profile itself]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = itself\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Reader\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-central-1\n");
+        let env = sso_setup(dir.path(), &config, "https://d-123.awsapps.com/start", Some(r#"{"accessToken":"sso-token","expiresAt":"2099-01-01T00:00:00Z"}"#), &base);
+        std::fs::write(sso::cached_token_path(dir.path(), "corp"), r#"{"accessToken":"sso-token","expiresAt":"2099-01-01T00:00:00Z"}"#).expect("token");
+        for profile in ["chained", "itself"] {
+            let found = find_with(&Settings { profile: profile.into(), ..Settings::default() }, &vars(&env), dir.path()).expect("keys");
+            assert_eq!(found.keys.access_key_id, "ASIAROLE", "{profile}");
+        }
+        let requests = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let signed_by_sso = requests.iter().filter(|r| r.method == "POST" && r.header("authorization").is_some_and(|a| a.contains("Credential=ASIASSO/"))).count();
+        let portal = requests.iter().filter(|r| r.method == "GET").count();
+        assert_eq!((signed_by_sso, portal), (2, 2), "{requests:?}");
+    }
+
+    #[test]
+    fn profile_sources_are_taken_in_the_sdk_order() {
+        let (base, _) = serve(sso_cloud);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let never = credential_script(dir.path(), "never", None);
+        let works = credential_script(dir.path(), "works", Some(r#"{"Version":1,"AccessKeyId":"AKIAPROCESS","SecretAccessKey":"s"}"#));
+        let sso = "sso_start_url = https://d-123.awsapps.com/start\nsso_region = eu-central-1\nsso_account_id = 111122223333\nsso_role_name = Reader\n";
+        let config = [
+            format!("[profile keys_first]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = s\ncredential_process = {never}\n"),
+            format!("[profile sso_before_process]\n{sso}credential_process = {never}\n"),
+            format!("[profile source_over_own]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = keys_first\n{sso}"),
+            format!("[profile two_types]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = keys_first\ncredential_process = {works}\n"),
+            "[profile empty_source]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = nothing\n[profile nothing]\nregion = eu-west-1\n".to_string(),
+            "[profile loop_a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = loop_b\naws_access_key_id = AKIALOOPA\naws_secret_access_key = s\n[profile loop_b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = loop_a\n".to_string(),
+        ]
+        .concat();
+        let env = sso_setup(dir.path(), &config, "https://d-123.awsapps.com/start", Some(r#"{"accessToken":"sso-token","expiresAt":"2099-01-01T00:00:00Z"}"#), &base);
+        let find = |profile: &str| find_with(&Settings { profile: profile.into(), ..Settings::default() }, &vars(&env), dir.path()).map(|f| f.keys.access_key_id);
+        assert_eq!(find("keys_first"), Ok("AKIASTATIC".into()), "own keys before credential_process");
+        assert_eq!(find("sso_before_process"), Ok("ASIASSO".into()), "SSO before credential_process");
+        assert_eq!(find("source_over_own"), Ok("ASIAROLE".into()), "source_profile over the profile's own SSO");
+        assert!(find("two_types").is_err_and(|e| e.contains("only one credential type may be specified per profile")));
+        assert!(find("empty_source").is_err_and(|e| e.contains("source_profile \"nothing\" has no credentials")));
+        // loop_a -> loop_b -> loop_a again: read with its own keys, its role left out.
+        assert_eq!(find("loop_a"), Ok("ASIAROLE".into()));
     }
 }
