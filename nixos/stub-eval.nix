@@ -108,7 +108,7 @@ let
           server = [ "http_addr" "grpc_addr" "graphite_listen_addr" "influx_listen_addr" "opentsdb_listen_addr" "udp_receive_buffer_bytes" "cores" "max_connections_per_core" "max_body_bytes" "max_header_bytes"
             "header_read_timeout_seconds" "body_read_timeout_seconds" "idle_timeout_seconds" "shard_queue_depth"
             "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
-            "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "enable_lifecycle" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
+            "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "enable_lifecycle" "promql_delayed_name_removal" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
           storage = [ "data_dir" "shards" "retention_days" "wal_segment_size_mb" "wal_fsync" "wal_compression" "block_duration_hours" "reject_non_finite" "max_head_samples" "max_series" "max_exemplars" "page_cache_mb" ];
           tls = [ "cert_file" "key_file" "ca_file" "require_client_cert" "min_version" "write_allowed_sans" "read_allowed_sans" ];
           scrape = [ "config_file" ];

@@ -93,6 +93,11 @@ pub struct ServerConfig {
     pub max_samples_per_query: usize,
     /// PromQL lookback delta.
     pub lookback_delta_seconds: u64,
+    /// PromQL removes a result's metric name only at the end of the expression, not at each
+    /// function or operator that changes the value (Prometheus 3's
+    /// `--enable-feature=promql-delayed-name-removal`): `label_replace`, `by (__name__)` and
+    /// the like still see it. Off by default, as in Prometheus.
+    pub promql_delayed_name_removal: bool,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_drain_seconds: u64,
     /// Concurrent HTTP/2 streams per connection.
@@ -416,6 +421,7 @@ impl Default for ServerConfig {
             query_timeout_seconds: 120,
             max_samples_per_query: 50_000_000,
             lookback_delta_seconds: 300,
+            promql_delayed_name_removal: false,
             shutdown_drain_seconds: 10,
             max_concurrent_streams: 100,
             max_concurrent_queries: 20,

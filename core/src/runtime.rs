@@ -342,6 +342,7 @@ async fn run_executor(plan: ExecutorPlan) {
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),
             max_samples: config.server.max_samples_per_query,
+            delayed_name_removal: config.server.promql_delayed_name_removal,
             // Start times stored with samples are what PromQL reads them from.
             use_start_timestamps: config.storage.start_timestamp_storage,
             ..promql::EngineOptions::default()

@@ -28,3 +28,25 @@ fn features_name_what_the_server_supports_and_has_switched_on() {
     }
     assert!(server.stop(), "clean stop");
 }
+
+/// `server.promql_delayed_name_removal` (Prometheus 3's `promql-delayed-name-removal`): a
+/// function that drops the metric name drops it only at the end of the expression, so
+/// `label_replace` still sees it; off, it is gone at once. The features say which.
+#[test]
+fn delayed_name_removal_follows_the_setting() {
+    for delayed in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(&write_config(dir.path(), &format!("  promql_delayed_name_removal: {delayed}\n")));
+        let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", b"delayed_probe -3 1700000000000\n");
+        assert_eq!(written.status, 204, "{}", written.body);
+        let query = percent_encode(r#"label_replace(abs(delayed_probe), "was", "$1", "__name__", "(.+)")"#);
+        let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query={query}&time=1700000000")));
+        let metric = &answer["data"]["result"][0]["metric"];
+        let expected = if delayed { serde_json::json!({"was": "delayed_probe"}) } else { serde_json::json!({}) };
+        assert_eq!(*metric, expected, "delayed {delayed}: {answer}");
+        assert_eq!(answer["data"]["result"][0]["value"][1], "3", "{answer}");
+        let (_, features) = get_json(&server.url("/api/v1/features"));
+        assert_eq!(features["data"]["promql"]["delayed_name_removal"], delayed, "{features}");
+        assert!(server.stop(), "clean stop");
+    }
+}

@@ -99,7 +99,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     }
     let promql = [
         ("at_modifier", true),
-        ("delayed_name_removal", false),
+        ("delayed_name_removal", config.server.promql_delayed_name_removal),
         ("duration_expr", true),
         ("negative_offset", true),
         ("per_query_lookback_delta", true),
