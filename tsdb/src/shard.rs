@@ -710,7 +710,7 @@ impl ShardDb {
     fn apply_size_retention(&mut self) -> Result<Vec<String>, Error> {
         let Some(limit) = self.size_limit_bytes() else { return Ok(Vec::new()) };
         let mut newest_first: Vec<&Block> = self.blocks.iter().collect();
-        newest_first.sort_by(|a, b| b.meta.min_time_ms.cmp(&a.meta.min_time_ms));
+        newest_first.sort_by_key(|b| std::cmp::Reverse(b.meta.min_time_ms));
         let mut total = block::dir_bytes(&self.wal_dir());
         let mut doomed = std::collections::HashSet::new();
         for (at, b) in newest_first.iter().enumerate() {
@@ -1311,7 +1311,8 @@ fn file_system_bytes(dir: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled the struct.
     let stats = unsafe { stats.assume_init() };
-    let total = u64::from(stats.f_blocks).saturating_mul(u64::from(stats.f_frsize));
+    // Both are 64-bit on the 64-bit Linux targets this builds for.
+    let total = stats.f_blocks.saturating_mul(stats.f_frsize);
     (total > 0).then_some(total)
 }
 
