@@ -309,6 +309,16 @@ pub struct OtlpConfig {
     /// (Prometheus 3.x's `--enable-feature=otlp-native-delta-ingestion`): query them with
     /// `sum_over_time`, not `rate`. Off: they are refused, as Prometheus refuses them.
     pub native_delta_ingestion: bool,
+    /// Delta sums and histograms become cumulative counters and histograms, each stream's
+    /// points added up in memory as OpenTelemetry's deltatocumulative processor does
+    /// (Prometheus 3.x's `--enable-feature=otlp-deltatocumulative`): `rate` reads them.
+    /// Cannot be set with `native_delta_ingestion`.
+    pub delta_to_cumulative: bool,
+    /// Most delta streams `delta_to_cumulative` tracks; points of new streams past it are
+    /// dropped (counted in `metricstor_otlp_delta_points_dropped_total`) until one goes stale.
+    pub delta_to_cumulative_max_streams: usize,
+    /// A delta stream not seen for this long is forgotten (its next point starts it again).
+    pub delta_to_cumulative_max_stale_seconds: u64,
     /// How metric and label names are translated: `UnderscoreEscapingWithSuffixes` (the
     /// default), `UnderscoreEscapingWithoutSuffixes`, `NoUTF8EscapingWithSuffixes` (UTF-8
     /// names as sent, with suffixes) or `NoTranslation` (names as sent).
@@ -332,6 +342,9 @@ impl Default for OtlpConfig {
             keep_identifying_resource_attributes: false,
             promote_scope_metadata: false,
             native_delta_ingestion: false,
+            delta_to_cumulative: false,
+            delta_to_cumulative_max_streams: crate::ingest::otlp::delta_to_cumulative::MAX_STREAMS_DEFAULT,
+            delta_to_cumulative_max_stale_seconds: crate::ingest::otlp::delta_to_cumulative::MAX_STALE_SECONDS_DEFAULT,
             translation_strategy: "UnderscoreEscapingWithSuffixes".into(),
             label_name_underscore_sanitization: true,
             label_name_preserve_multiple_underscores: true,
@@ -365,7 +378,27 @@ impl OtlpConfig {
         }
     }
 
+    /// The bounds of `delta_to_cumulative`'s state; `None` when it is off.
+    pub fn delta_to_cumulative_limits(&self) -> Option<crate::ingest::otlp::delta_to_cumulative::DeltaLimits> {
+        self.delta_to_cumulative.then(|| crate::ingest::otlp::delta_to_cumulative::DeltaLimits {
+            max_streams: self.delta_to_cumulative_max_streams,
+            max_stale: std::time::Duration::from_secs(self.delta_to_cumulative_max_stale_seconds),
+        })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.delta_to_cumulative && self.native_delta_ingestion {
+            return value_error(
+                "otlp.delta_to_cumulative",
+                "cannot be set together with otlp.native_delta_ingestion (delta points are either made cumulative or stored as sent; Prometheus refuses both features together)",
+            );
+        }
+        if self.delta_to_cumulative_max_streams == 0 {
+            return value_error("otlp.delta_to_cumulative_max_streams", "must be at least 1");
+        }
+        if self.delta_to_cumulative_max_stale_seconds == 0 {
+            return value_error("otlp.delta_to_cumulative_max_stale_seconds", "must be at least 1 (the processor's max_stale must be positive)");
+        }
         if crate::ingest::otlp::TranslationStrategy::named(&self.translation_strategy).is_none() {
             let known: Vec<&str> = crate::ingest::otlp::TranslationStrategy::ALL.iter().map(|(name, _)| *name).collect();
             return value_error("otlp.translation_strategy", &format!("unknown strategy {:?}, expected one of {}", self.translation_strategy, known.join(", ")));
@@ -974,6 +1007,25 @@ mod tests {
         assert!(Config::from_yaml("otlp:\n  convert_histograms_to_nhcb: true\n").unwrap().otlp.translation_options().convert_histograms_to_nhcb);
         let strategy = err("otlp:\n  translation_strategy: Underscores\n");
         assert!(strategy.contains("otlp.translation_strategy") && strategy.contains("\"Underscores\"") && strategy.contains("NoTranslation"), "{strategy}");
+    }
+
+    #[test]
+    fn otlp_delta_to_cumulative_is_read_and_checked() {
+        use crate::ingest::otlp::delta_to_cumulative::{DeltaLimits, MAX_STALE_SECONDS_DEFAULT, MAX_STREAMS_DEFAULT};
+        let defaults = OtlpConfig::default();
+        assert!(!defaults.delta_to_cumulative && defaults.delta_to_cumulative_limits().is_none(), "off by default, as Prometheus");
+        assert_eq!((defaults.delta_to_cumulative_max_streams, defaults.delta_to_cumulative_max_stale_seconds), (MAX_STREAMS_DEFAULT, MAX_STALE_SECONDS_DEFAULT));
+        assert_eq!(MAX_STALE_SECONDS_DEFAULT, 300, "the processor's max_stale of 5m");
+        let c = Config::from_yaml("otlp:\n  delta_to_cumulative: true\n  delta_to_cumulative_max_streams: 10\n  delta_to_cumulative_max_stale_seconds: 60\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.otlp.delta_to_cumulative_limits(), Some(DeltaLimits { max_streams: 10, max_stale: std::time::Duration::from_secs(60) }));
+        assert_eq!(Config::from_yaml(&c.to_yaml()).unwrap(), c);
+
+        let err = |yaml: &str| Config::from_yaml(yaml).unwrap().validate().unwrap_err().to_string();
+        let both = err("otlp:\n  delta_to_cumulative: true\n  native_delta_ingestion: true\n");
+        assert!(both.contains("otlp.delta_to_cumulative") && both.contains("otlp.native_delta_ingestion"), "{both}");
+        assert!(err("otlp:\n  delta_to_cumulative_max_streams: 0\n").contains("otlp.delta_to_cumulative_max_streams"));
+        assert!(err("otlp:\n  delta_to_cumulative_max_stale_seconds: 0\n").contains("otlp.delta_to_cumulative_max_stale_seconds"));
     }
 
     #[test]

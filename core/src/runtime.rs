@@ -70,6 +70,8 @@ struct ExecutorPlan {
     stop_shards_tx: Sender<()>,
     metrics: Arc<ExecutorMetrics>,
     all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
+    /// `otlp.delta_to_cumulative`'s state, one for every executor.
+    otlp_delta_to_cumulative: Option<Arc<crate::ingest::otlp::delta_to_cumulative::DeltaToCumulative>>,
     tls_reload: Arc<std::sync::atomic::AtomicU64>,
     /// Shared by every executor's router, shard owners and range-query cache.
     history: Arc<HistoryGeneration>,
@@ -121,6 +123,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let (stop_shards_tx, stop_shards_rx) = async_channel::bounded::<()>(1);
     let metrics: Vec<Arc<ExecutorMetrics>> = (0..cores).map(|_| Arc::new(ExecutorMetrics::default())).collect();
     let all_metrics = Arc::new(metrics.clone());
+    let otlp_delta_to_cumulative = config.otlp.delta_to_cumulative_limits().map(|limits| Arc::new(crate::ingest::otlp::delta_to_cumulative::DeltaToCumulative::new(limits)));
     let (events_tx, events) = mpsc::channel::<Event>();
     let started_at_ms = now_ms();
 
@@ -171,6 +174,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             stop_shards_tx: stop_shards_tx.clone(),
             metrics: metrics[index].clone(),
             all_metrics: all_metrics.clone(),
+            otlp_delta_to_cumulative: otlp_delta_to_cumulative.clone(),
             tls_reload: tls_reload.clone(),
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
@@ -359,6 +363,7 @@ async fn run_executor(plan: ExecutorPlan) {
         scrape_config: plan.scrape.clone(),
         notifications: plan.notifications.clone(),
         startup: plan.startup.clone(),
+        otlp_delta_to_cumulative: plan.otlp_delta_to_cumulative.clone(),
     });
     let limits = server_limits(&config);
     // Files were validated at start-up; a failure here (files changed since) fails the

@@ -4,7 +4,8 @@
 //! Exemplars are answered by `/api/v1/query_exemplars`; the `otlp:` options promote resource
 //! attributes and scope metadata to labels (seen in `/api/v1/series`), and a contradictory
 //! `otlp:` section stops the server naming the option. With `otlp.native_delta_ingestion`
-//! delta points are stored as sent and summed over time.
+//! delta points are stored as sent and summed over time; with `otlp.delta_to_cumulative`
+//! they become cumulative counters and histograms (`increase` reads their total).
 
 mod support;
 
@@ -167,6 +168,7 @@ fn otlp_metrics_are_translated_stored_and_queried() {
     let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &request(vec![fine, delta]));
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("delta.requests") && reply.body.contains("temporality"), "{}", reply.body);
+    assert!(reply.body.contains("set otlp.native_delta_ingestion"), "today's hint, with otlp.delta_to_cumulative off: {}", reply.body);
     assert!(instant(&server, "fine", t0).is_empty());
     assert_eq!(value(&server, r#"http_requests_total{http_method="GET"}"#, t0), "42");
 
@@ -386,6 +388,61 @@ fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &unspecified);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(instant(&server, "other_total", t0).is_empty());
+}
+
+#[test]
+fn delta_to_cumulative_turns_delta_points_into_running_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let both = std::fs::read_to_string(&config).expect("config") + "otlp:\n  delta_to_cumulative: true\n  native_delta_ingestion: true\n";
+    let refused = dir.path().join("both.yml");
+    std::fs::write(&refused, both).expect("write");
+    let text = start_refused(&refused);
+    assert!(text.contains("otlp.delta_to_cumulative") && text.contains("otlp.native_delta_ingestion"), "{text}");
+
+    // Start times stored with the samples: `increase` counts from each stream's start.
+    let config = write_config_with(dir.path(), "  cores: 2\n", "  start_timestamp_storage: true\notlp:\n  delta_to_cumulative: true\n");
+    let server = Server::start(&config);
+    let t0 = base_ms();
+    let delta = AggregationTemporality::Delta as i32;
+    let post = |metrics: Vec<Metric>| {
+        let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, &request(metrics));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    // Three requests, each one 10 s interval's increase of a monotonic delta sum.
+    for (start, increase) in [(0, 4.0), (10_000, 1.0), (20_000, 5.0)] {
+        let point = NumberDataPoint { start_time_unix_nano: ns(t0 + start), ..gauge_point(t0 + start + 10_000, increase) };
+        post(vec![metric("orders", "", metric::Data::Sum(Sum { data_points: vec![point], aggregation_temporality: delta, is_monotonic: true }))]);
+    }
+    let totals: Vec<String> = [10_000, 20_000, 30_000].iter().map(|dt| value(&server, "orders_total", t0 + dt)).collect();
+    assert_eq!(totals, ["4", "5", "10"], "running sums");
+    assert_eq!(value(&server, "increase(orders_total[1m])", t0 + 30_000), "10");
+    // A point not newer than the stream's last is dropped and counted; the request succeeds.
+    let late = NumberDataPoint { start_time_unix_nano: ns(t0), ..gauge_point(t0 + 5_000, 100.0) };
+    post(vec![metric("orders", "", metric::Data::Sum(Sum { data_points: vec![late], aggregation_temporality: delta, is_monotonic: true }))]);
+    assert_eq!(value(&server, "orders_total", t0 + 30_000), "10");
+    let text = agent().get(&server.url("/metrics")).call().map(|r| r.into_string().unwrap_or_default()).unwrap_or_default();
+    assert!(text.lines().any(|l| l == r#"metricstor_otlp_delta_points_dropped_total{reason="out_of_order"} 1"#), "{text}");
+    assert!(text.lines().any(|l| l == r#"metricstor_otlp_delta_points_dropped_total{reason="stream_limit"} 0"#), "{text}");
+
+    // Two delta exponential histogram points: a cumulative native histogram.
+    for (start, zero_count, positive) in [(0, 1, vec![2]), (10_000, 0, vec![1, 1])] {
+        let point = ExponentialHistogramDataPoint {
+            start_time_unix_nano: ns(t0 + start),
+            time_unix_nano: ns(t0 + start + 10_000),
+            count: zero_count + positive.iter().sum::<u64>(),
+            sum: Some(3.0),
+            zero_count,
+            positive: Some(exponential_histogram_data_point::Buckets { offset: 0, bucket_counts: positive }),
+            ..Default::default()
+        };
+        post(vec![metric("lat", "ms", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![point], aggregation_temporality: delta }))]);
+    }
+    assert_eq!(value(&server, "histogram_count(lat_milliseconds)", t0 + 10_000), "3");
+    assert_eq!(value(&server, "histogram_count(lat_milliseconds)", t0 + 20_000), "5");
+    assert_eq!(value(&server, "histogram_sum(lat_milliseconds)", t0 + 20_000), "6");
+    assert_eq!(value(&server, "histogram_count(increase(lat_milliseconds[1m]))", t0 + 20_000), "5");
+    assert!(server.stop());
 }
 
 /// `otlp.translation_strategy: NoUTF8EscapingWithSuffixes` keeps OTel's dotted names (with

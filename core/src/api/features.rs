@@ -89,7 +89,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     for (name, enabled) in api {
         set("api", name, enabled);
     }
-    set("otlp_receiver", "delta_conversion", false);
+    set("otlp_receiver", "delta_conversion", config.otlp.delta_to_cumulative);
     set("otlp_receiver", "native_delta_ingestion", config.otlp.native_delta_ingestion);
     set("prometheus", "agent_mode", false);
     set("prometheus", "auto_reload_config", config.scrape.config_check_interval_seconds > 0);
@@ -172,6 +172,9 @@ mod tests {
         assert!(changed["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(!changed["tsdb"]["exemplar_storage"]);
         assert!(changed["otlp_receiver"]["native_delta_ingestion"]);
+        assert!(!on["otlp_receiver"]["delta_conversion"] && !changed["otlp_receiver"]["delta_conversion"]);
+        let converting = Config { otlp: crate::config::OtlpConfig { delta_to_cumulative: true, ..Default::default() }, ..Config::default() };
+        assert!(features(&converting)["otlp_receiver"]["delta_conversion"], "follows otlp.delta_to_cumulative");
         // None of the missing ones is in the table.
         for missing in PROMQL_FUNCTIONS_MISSING {
             assert!(promql::functions::FUNCTIONS.iter().all(|f| f.name != missing));

@@ -87,6 +87,9 @@ pub struct Api {
     pub notifications: Arc<crate::notifications::Notifications>,
     /// Whether every shard is open yet, and how far their WAL replay has got.
     pub startup: Arc<crate::startup::Startup>,
+    /// `otlp.delta_to_cumulative`: every delta stream's running total, shared by every
+    /// executor (an OTLP request lands on any); `None` when off.
+    pub otlp_delta_to_cumulative: Option<Arc<crate::ingest::otlp::delta_to_cumulative::DeltaToCumulative>>,
 }
 
 impl net::Handler for Api {

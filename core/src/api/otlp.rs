@@ -1,6 +1,7 @@
 //! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
 //! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` (with the
-//! config's `otlp:` options) and stored like remote_write, exemplars included (same
+//! config's `otlp:` options, delta points made cumulative first with
+//! `otlp.delta_to_cumulative`) and stored like remote_write, exemplars included (same
 //! authorization, limits, `extra_label` and error mapping). 200 with an empty
 //! `ExportMetricsServiceResponse` once every owning shard has committed.
 
@@ -34,10 +35,17 @@ pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<
 }
 
 /// Decodes and translates one `ExportMetricsServiceRequest` (`content_type` and `encoding`
-/// as its headers say; over gRPC, protobuf and none) with the config's `otlp:` options.
+/// as its headers say; over gRPC, protobuf and none) with the config's `otlp:` options,
+/// delta points made cumulative first with `otlp.delta_to_cumulative` (the points it drops
+/// are counted, the rest stored).
 pub(super) fn translate(api: &Api, body: &[u8], content_type: Option<&str>, encoding: Option<&str>) -> Result<otlp::Translated, ApiError> {
-    otlp::decode_request(content_type, encoding, body, &api.config.storage.ingest_rules(), &api.config.otlp.translation_options())
-        .map_err(|e| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) })
+    let refused = |e: otlp::OtlpError| if e.is_unsupported_media() { ApiError::unsupported_media(e.to_string()) } else { ApiError::bad_data(e.to_string()) };
+    let mut request = otlp::decode_body(content_type, encoding, body).map_err(refused)?;
+    if let Some(delta_to_cumulative) = &api.otlp_delta_to_cumulative {
+        let dropped = delta_to_cumulative.convert(&mut request, std::time::Instant::now());
+        api.metrics.add_otlp_delta_points_dropped(dropped);
+    }
+    otlp::translate(&request, &api.config.storage.ingest_rules(), &api.config.otlp.translation_options()).map_err(refused)
 }
 
 /// Stores a translated request (its exemplars too) with `extra_labels` set, counting the

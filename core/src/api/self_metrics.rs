@@ -15,6 +15,8 @@ use super::Api;
 pub struct ExecutorMetrics {
     samples_ingested: AtomicU64,
     exemplars_dropped: AtomicU64,
+    otlp_delta_dropped_out_of_order: AtomicU64,
+    otlp_delta_dropped_stream_limit: AtomicU64,
     denied_write: AtomicU64,
     denied_read: AtomicU64,
     listing_cache_hits: AtomicU64,
@@ -34,6 +36,12 @@ impl ExecutorMetrics {
 
     pub fn add_exemplars_dropped(&self, exemplars: u64) {
         self.exemplars_dropped.fetch_add(exemplars, Ordering::Relaxed);
+    }
+
+    /// Counts the delta points `otlp.delta_to_cumulative` dropped from one request.
+    pub fn add_otlp_delta_points_dropped(&self, dropped: crate::ingest::otlp::delta_to_cumulative::DroppedPoints) {
+        self.otlp_delta_dropped_out_of_order.fetch_add(dropped.out_of_order, Ordering::Relaxed);
+        self.otlp_delta_dropped_stream_limit.fetch_add(dropped.stream_limit, Ordering::Relaxed);
     }
 
     pub fn count_denied(&self, action: &str) {
@@ -81,6 +89,9 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_samples_ingested_total {}", sum(|m| &m.samples_ingested));
     family(&mut out, "metricstor_exemplars_dropped_total", "counter", "Exemplars received but not stored: invalid (labels over 128 characters, …), out of order, or OTLP exemplars (not translated).");
     let _ = writeln!(out, "metricstor_exemplars_dropped_total {}", sum(|m| &m.exemplars_dropped));
+    family(&mut out, "metricstor_otlp_delta_points_dropped_total", "counter", "OTLP delta points otlp.delta_to_cumulative dropped: out of order (not newer than their stream's last point, or starting before it) or of a new stream over otlp.delta_to_cumulative_max_streams.");
+    let _ = writeln!(out, "metricstor_otlp_delta_points_dropped_total{{reason=\"out_of_order\"}} {}", sum(|m| &m.otlp_delta_dropped_out_of_order));
+    let _ = writeln!(out, "metricstor_otlp_delta_points_dropped_total{{reason=\"stream_limit\"}} {}", sum(|m| &m.otlp_delta_dropped_stream_limit));
 
     family(&mut out, "metricstor_authz_denied_total", "counter", "Requests refused because the client certificate identity is not allowed.");
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"write\"}} {}", sum(|m| &m.denied_write));

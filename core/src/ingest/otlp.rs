@@ -7,9 +7,11 @@
 //! resource attributes and scope metadata promoted to labels and names translated
 //! (`otlp.translation_strategy`, see `naming`) as configured (`otlp:`).
 //! Delta temporality is refused unless `otlp.native_delta_ingestion` stores delta points as
-//! sent (exponential histograms then as gauge histograms). Pure; no I/O.
+//! sent (exponential histograms then as gauge histograms) or `otlp.delta_to_cumulative`
+//! turns them into cumulative points first (`delta_to_cumulative`). Pure; no I/O.
 
 mod context;
+pub mod delta_to_cumulative;
 mod exemplars;
 mod naming;
 #[cfg(test)]
@@ -150,17 +152,21 @@ pub fn decode_request(
     rules: &IngestRules,
     options: &TranslationOptions,
 ) -> Result<Translated, OtlpError> {
+    translate(&decode_body(content_type, content_encoding, body)?, rules, options)
+}
+
+/// Checks the media type and encoding, decompresses and decodes one body.
+pub fn decode_body(content_type: Option<&str>, content_encoding: Option<&str>, body: &[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> {
     let media = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
     if media.as_deref() != Some(CONTENT_TYPE_PROTOBUF) {
         return Err(OtlpError::UnsupportedMediaType(content_type.unwrap_or("").to_string()));
     }
     let encoding = content_encoding.map(|e| e.trim().to_ascii_lowercase());
-    let request = match encoding.as_deref() {
-        None | Some("" | "identity") => decode_protobuf(body)?,
-        Some("gzip" | "x-gzip") => decode_protobuf(&gunzip(body)?)?,
-        Some(_) => return Err(OtlpError::UnsupportedEncoding(content_encoding.unwrap_or("").to_string())),
-    };
-    translate(&request, rules, options)
+    match encoding.as_deref() {
+        None | Some("" | "identity") => decode_protobuf(body),
+        Some("gzip" | "x-gzip") => decode_protobuf(&gunzip(body)?),
+        Some(_) => Err(OtlpError::UnsupportedEncoding(content_encoding.unwrap_or("").to_string())),
+    }
 }
 
 fn decode_protobuf(raw: &[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> {
