@@ -211,26 +211,38 @@ trait DeltaPoint: Sized {
     fn become_total(&mut self, total: &Self);
 }
 
+/// The `DeltaPoint` methods that only read the OTLP point's common fields, alike for the
+/// three point types (`$variant`: its `Accumulated` variant).
+macro_rules! point_fields {
+    ($point:ident, $variant:ident) => {
+        fn start_ns(&self) -> u64 {
+            self.start_time_unix_nano
+        }
+
+        fn time_ns(&self) -> u64 {
+            self.time_unix_nano
+        }
+
+        fn attributes(&self) -> &[KeyValue] {
+            &self.attributes
+        }
+
+        fn first_total(&self) -> Accumulated {
+            Accumulated::$variant($point { attributes: Vec::new(), exemplars: Vec::new(), ..self.clone() })
+        }
+
+        fn total_of(total: &mut Accumulated) -> Option<&mut Self> {
+            if let Accumulated::$variant(point) = total {
+                Some(point)
+            } else {
+                None
+            }
+        }
+    };
+}
+
 impl DeltaPoint for NumberDataPoint {
-    fn start_ns(&self) -> u64 {
-        self.start_time_unix_nano
-    }
-
-    fn time_ns(&self) -> u64 {
-        self.time_unix_nano
-    }
-
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-
-    fn first_total(&self) -> Accumulated {
-        Accumulated::Number(NumberDataPoint { attributes: Vec::new(), exemplars: Vec::new(), ..self.clone() })
-    }
-
-    fn total_of(total: &mut Accumulated) -> Option<&mut Self> {
-        if let Accumulated::Number(point) = total { Some(point) } else { None }
-    }
+    point_fields!(NumberDataPoint, Number);
 
     fn add(&mut self, delta: &Self) {
         use number_data_point::Value::{AsDouble, AsInt};
@@ -254,25 +266,7 @@ impl DeltaPoint for NumberDataPoint {
 }
 
 impl DeltaPoint for HistogramDataPoint {
-    fn start_ns(&self) -> u64 {
-        self.start_time_unix_nano
-    }
-
-    fn time_ns(&self) -> u64 {
-        self.time_unix_nano
-    }
-
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-
-    fn first_total(&self) -> Accumulated {
-        Accumulated::Histogram(HistogramDataPoint { attributes: Vec::new(), exemplars: Vec::new(), ..self.clone() })
-    }
-
-    fn total_of(total: &mut Accumulated) -> Option<&mut Self> {
-        if let Accumulated::Histogram(point) = total { Some(point) } else { None }
-    }
+    point_fields!(HistogramDataPoint, Histogram);
 
     fn add(&mut self, delta: &Self) {
         // Other bounds cannot be merged: the total restarts from the delta (its start too).
@@ -297,25 +291,7 @@ impl DeltaPoint for HistogramDataPoint {
 }
 
 impl DeltaPoint for ExponentialHistogramDataPoint {
-    fn start_ns(&self) -> u64 {
-        self.start_time_unix_nano
-    }
-
-    fn time_ns(&self) -> u64 {
-        self.time_unix_nano
-    }
-
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-
-    fn first_total(&self) -> Accumulated {
-        Accumulated::Exponential(ExponentialHistogramDataPoint { attributes: Vec::new(), exemplars: Vec::new(), ..self.clone() })
-    }
-
-    fn total_of(total: &mut Accumulated) -> Option<&mut Self> {
-        if let Accumulated::Exponential(point) = total { Some(point) } else { None }
-    }
+    point_fields!(ExponentialHistogramDataPoint, Exponential);
 
     fn add(&mut self, delta: &Self) {
         let mut delta = ExponentialHistogramDataPoint { attributes: Vec::new(), exemplars: Vec::new(), ..delta.clone() };
