@@ -184,6 +184,15 @@ fn a_bad_scrape_config_refuses_to_start_naming_it() {
     assert!(error.contains("scrape.resolv_conf") && error.contains("/nonexistent/resolv.conf"), "{error}");
 }
 
+/// Polls until exactly the jobs `want` (sorted) have a target up.
+fn wait_for_jobs_up(server: &Server, want: &[&str]) {
+    poll_query(server, "up == 1", &format!("exactly the jobs {want:?} up"), WAIT, |r| {
+        let mut jobs: Vec<&str> = r.iter().filter_map(|s| s["metric"]["job"].as_str()).collect();
+        jobs.sort();
+        (jobs == want).then_some(())
+    })
+}
+
 #[test]
 fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -194,13 +203,7 @@ fn a_reload_replaces_the_jobs_and_a_bad_file_keeps_them() {
     let config = write_config(dir.path(), "");
     add_scrape_config(&config, &scrape_file);
     let server = Server::start(&config);
-    let jobs_up = |want: &'static [&'static str]| {
-        poll_query(&server, "up == 1", &format!("exactly the jobs {want:?} up"), WAIT, |r| {
-            let mut jobs: Vec<&str> = r.iter().filter_map(|s| s["metric"]["job"].as_str()).collect();
-            jobs.sort();
-            (jobs == want).then_some(())
-        })
-    };
+    let jobs_up = |want: &[&str]| wait_for_jobs_up(&server, want);
     jobs_up(&["first"]);
 
     // POST /-/reload: the new job starts, the old one's series are marked stale.
@@ -247,13 +250,7 @@ fn changed_configuration_files_are_reloaded_on_their_own() {
     text.push_str("  config_check_interval_seconds: 1\n");
     std::fs::write(&config, text).expect("config");
     let server = Server::start(&config);
-    let jobs_up = |want: &[&str]| {
-        poll_query(&server, "up == 1", &format!("exactly the jobs {want:?} up"), WAIT, |r| {
-            let mut jobs: Vec<&str> = r.iter().filter_map(|s| s["metric"]["job"].as_str()).collect();
-            jobs.sort();
-            (jobs == want).then_some(())
-        })
-    };
+    let jobs_up = |want: &[&str]| wait_for_jobs_up(&server, want);
     jobs_up(&["first"]);
     std::fs::write(&scrape_file, job("second")).expect("scrape config");
     jobs_up(&["second"]);
