@@ -239,12 +239,12 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         // `scrape.config_check_interval_seconds`: the configuration's files are compared
         // with those in force this often, between events.
         let check_every = (config.scrape.config_check_interval_seconds > 0).then(|| std::time::Duration::from_secs(config.scrape.config_check_interval_seconds));
-        let mut next_check = check_every.map(|every| std::time::Instant::now() + every);
+        let mut next_check = check_every.and_then(|every| std::time::Instant::now().checked_add(every));
         loop {
             let event = match next_check {
                 Some(at) => match events.recv_timeout(at.saturating_duration_since(std::time::Instant::now())) {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        next_check = check_every.map(|every| std::time::Instant::now() + every);
+                        next_check = check_every.and_then(|every| std::time::Instant::now().checked_add(every));
                         if scrape.files_changed() {
                             tracing::info!("scrape configuration files changed; reloading");
                             let _ = crate::scrape::log_reload(&scrape, &notifications, "config_check_interval_seconds");
