@@ -14,7 +14,7 @@
 //!    own keys, its `credential_source`, its `web_identity_token_file`, its SSO role
 //!    (`sso_session` or the legacy `sso_start_url` keys: `sso`), its `credential_process`
 //!    (`process`); else
-//! 4. a container's role (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `_FULL_URI`, with
+//! 4. a container's role (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, else `_RELATIVE_URI`, with
 //!    `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`: ECS tasks, EKS Pod Identity);
 //! 5. else the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when
 //!    no token comes; `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_DISABLED`);
@@ -448,9 +448,10 @@ fn json_keys(body: &[u8], what: &str) -> Result<Found, String> {
 
 /// A container's role, when the environment points at its endpoint.
 async fn container_keys(lookup: &Lookup<'_>) -> Result<Option<Found>, String> {
-    let (url, full) = match (lookup.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), lookup.var("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-        (Some(relative), _) => (format!("http://169.254.170.2{relative}"), false),
-        (None, Some(full)) => (full, true),
+    // The Go SDK's order: the full URI first, then the ECS agent's relative one.
+    let (url, full) = match (lookup.var("AWS_CONTAINER_CREDENTIALS_FULL_URI"), lookup.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
+        (Some(full), _) => (full, true),
+        (None, Some(relative)) => (format!("http://169.254.170.2{relative}"), false),
         (None, None) => return Ok(None),
     };
     let location = Url::parse(&url).map_err(|e| format!("container credentials endpoint: {e}"))?;
@@ -708,6 +709,10 @@ mod tests {
         let full = format!("{base}/creds");
         let found = find_with(&Settings::default(), &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full), ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &file)], dir.path()).expect("keys");
         assert_eq!(found.keys.access_key_id, "ASIACONTAINER");
+        // With both set, the full URI wins, as in the Go SDK (the ECS agent's address is
+        // not asked).
+        let both = find_with(&Settings::default(), &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full), ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"), ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &file)], dir.path()).expect("keys");
+        assert_eq!(both.keys.access_key_id, "ASIACONTAINER");
         let elsewhere = find_with(&Settings::default(), &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/secret-path"), ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t")], dir.path());
         assert!(elsewhere.is_err_and(|e| e.contains("loopback") && !e.contains("secret-path")));
         assert!(container_host_allowed("169.254.170.23") && container_host_allowed("[::1]") && container_host_allowed("localhost") && !container_host_allowed("10.0.0.1"));
