@@ -135,7 +135,8 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     assert_eq!(app["discoveredLabels"]["__scrape_interval__"], "1s");
     assert_eq!(
         targets["data"]["droppedTargets"],
-        json!([{"discoveredLabels": {"__address__": "dropped.example:1", "__metrics_path__": "/metrics", "__scheme__": "http", "__scrape_interval__": "1s", "__scrape_timeout__": "1s", "job": "app"}, "scrapePool": "app"}])
+        json!([{"discoveredLabels": {"__address__": "dropped.example:1", "__metrics_path__": "/metrics", "__scheme__": "http", "__scrape_interval__": "1s", "__scrape_timeout__": "1s",
+            "__always_scrape_classic_histograms__": "false", "__convert_classic_histograms_to_nhcb__": "false", "__scrape_native_histograms__": "false", "job": "app"}, "scrapePool": "app"}])
     );
     assert_eq!(targets["data"]["droppedTargetCounts"], json!({"app": 1, "down": 0, "filesd": 0}));
     let (status, pools) = get_json(&server.url("/api/v1/scrape_pools"));
