@@ -348,3 +348,69 @@ fn queries_take_their_own_lookback_delta() {
     assert!(body["error"].as_str().is_some_and(|e| e.contains("lookback delta")), "{body}");
     assert!(server.stop());
 }
+
+/// Prometheus' `stats` query parameter: `data.stats` with its timings and sample counts for
+/// `stats=true`, the per-step totals for `stats=all`, the deprecation warning for other
+/// values, and no `stats` without the parameter.
+#[test]
+fn queries_report_their_statistics_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let samples: Vec<(i64, f64)> = (0..40).map(|i| (1_000_000 + i * 10_000, i as f64)).collect();
+    let body = v1_request(&[
+        (vec![("__name__", "st_metric"), ("job", "a")], samples.clone()),
+        (vec![("__name__", "st_metric"), ("job", "b")], samples),
+    ]);
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
+    // The body as sent (field order matters: Prometheus' struct order) and parsed.
+    let answer_text = |url: &str| {
+        let reply = agent().get(&server.url(url)).call().unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(reply.status(), 200);
+        let text = reply.into_string().expect("body");
+        (serde_json::from_str::<serde_json::Value>(&text).expect("JSON body"), text)
+    };
+    let answer = |url: &str| answer_text(url).0;
+    let in_order = |text: &str, names: &[&str]| {
+        let at: Vec<usize> = names.iter().map(|n| text.find(&format!("\"{n}\":")).unwrap_or_else(|| panic!("{n} missing: {text}"))).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{names:?} out of order: {text}");
+    };
+    let timing_names = ["evalTotalTime", "resultSortTime", "queryPreparationTime", "innerEvalTime", "execQueueTime", "execTotalTime"];
+
+    let plain = answer("/api/v1/query?query=st_metric&time=1100");
+    assert!(plain["data"].get("stats").is_none(), "{plain}");
+
+    let (instant, text) = answer_text("/api/v1/query?query=st_metric&time=1100&stats=true");
+    in_order(&text, &["resultType", "result", "stats", "timings"]);
+    in_order(&text, &timing_names);
+    in_order(&text, &["execTotalTime", "samples", "totalQueryableSamples", "samplesRead", "peakSamples"]);
+    let stats = &instant["data"]["stats"];
+    let timings = stats["timings"].as_object().expect("timings");
+    assert_eq!(timings.len(), timing_names.len());
+    assert!(timings.values().all(|t| t.as_f64().is_some_and(|s| s >= 0.0)), "{stats}");
+    assert!(timings["execTotalTime"].as_f64() >= timings["evalTotalTime"].as_f64(), "{stats}");
+    let samples = stats["samples"].as_object().expect("samples");
+    assert_eq!(samples.len(), 3, "no per-step totals without stats=all: {stats}");
+    // One sample per series at the instant.
+    assert_eq!(samples["totalQueryableSamples"], 2, "{stats}");
+    assert_eq!(samples["samplesRead"], 2, "{stats}");
+    assert!(samples["peakSamples"].as_u64().is_some_and(|n| n >= 2 + 2), "fetched plus the result: {stats}");
+    assert!(instant.get("warnings").is_none_or(|w| w.as_array().is_some_and(Vec::is_empty)), "{instant}");
+
+    // count_over_time(x[1m]) at 1100, 1150 and 1200 s: 6 samples per series in each window.
+    let (range, text) = answer_text("/api/v1/query_range?query=count_over_time(st_metric[1m])&start=1100&end=1200&step=50&stats=all");
+    in_order(&text, &["samples", "totalQueryableSamplesPerStep", "totalQueryableSamples", "samplesRead", "peakSamples"]);
+    let samples = &range["data"]["stats"]["samples"];
+    assert_eq!(samples["totalQueryableSamplesPerStep"], serde_json::json!([[1100, 12], [1150, 12], [1200, 12]]), "{samples}");
+    assert_eq!(samples["totalQueryableSamples"], 36);
+    // The windows overlap by 10 s: the second and third steps read 5 new samples per series.
+    assert_eq!(samples["samplesRead"], 12 + 10 + 10, "{samples}");
+
+    let deprecated = answer("/api/v1/query_range?query=st_metric&start=1100&end=1200&step=50&stats=1");
+    assert!(deprecated["data"]["stats"]["samples"]["totalQueryableSamplesPerStep"].is_null(), "{deprecated}");
+    assert_eq!(deprecated["data"]["stats"]["samples"]["totalQueryableSamples"], 6);
+    assert_eq!(
+        deprecated["warnings"],
+        serde_json::json!(["value \"1\" for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\""])
+    );
+    assert!(server.stop());
+}

@@ -1,6 +1,7 @@
 //! Times a dashboard-style range query over in-memory data (engine only, no server):
 //! `sum by (job) (rate(http_requests_total[5m]))` over SERIES series for one hour at a 15 s
-//! step. Usage: `cargo run --release -p metricstor-promql --example bench_range [SERIES]`
+//! step. Usage: `cargo run --release -p metricstor-promql --example bench_range [SERIES] [stats]`
+//! (`stats`: counting samples as `stats=true` asks).
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use tsdb::{Labels, Sample, SeriesSamples};
 
 fn main() {
     let series: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let with_stats = std::env::args().nth(2).as_deref() == Some("stats");
     let step_ms: i64 = 15_000;
     let points = (2 * 3_600_000 / step_ms) as usize;
     let data = MemQuerier {
@@ -30,6 +32,7 @@ fn main() {
     for round in 0..3 {
         let started = Instant::now();
         let prepared = engine.prepare_range("sum by (job) (rate(http_requests_total[5m]))", start, end, step_ms).expect("query parses");
+        let prepared = if with_stats { prepared.with_sample_stats() } else { prepared };
         let result = prepared.execute(&data).expect("query runs");
         let elapsed = started.elapsed();
         let groups = match result.value {

@@ -12,7 +12,7 @@ pub mod parser;
 pub mod printer;
 pub mod promqltest;
 
-pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, SelectRequest, Value};
+pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, QueryStats, QueryTimings, SampleStats, SelectRequest, Value};
 pub use parser::{parse, parse_narrowing_selector, parse_series_selector, ParseError};
 
 /// Native histogram layout operations that ingestion needs too (the scraper's bucket limits).

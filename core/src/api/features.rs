@@ -77,7 +77,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         ("openapi_3.1", true),
         ("openapi_3.2", true),
         ("otlp_write_receiver", true),
-        ("query_stats", false),
+        ("query_stats", true),
         ("query_warnings", true),
         ("remote_write_receiver", true),
         ("search", true),
@@ -155,6 +155,8 @@ mod tests {
         let mut config = Config::default();
         let on = features(&config);
         assert_eq!(on["api"]["admin"], config.server.enable_admin_api);
+        assert!(on["api"]["query_stats"], "the query API answers `stats`");
+        assert!(!on["promql"]["per_step_stats"], "samplesReadPerStep is not reported");
         assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
         assert!(on["promql_functions"]["rate"]);

@@ -27,6 +27,7 @@ mod process_metrics;
 mod parse_query;
 mod query;
 mod query_stats;
+mod query_statistics;
 mod listing_cache;
 mod range_cache;
 pub mod read_filters;

@@ -14,6 +14,7 @@ use promql::{QueryResult, Value};
 use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::query_stats::QueryWindow;
+use super::query_statistics::{self, StatsAsked};
 use super::single_flight::Answered;
 use super::{json, json_response, Api, ApiError};
 use super::read_filters::ReadFilters;
@@ -73,12 +74,14 @@ pub(super) struct Asked {
     pub filters: ReadFilters,
     /// The client's address, for `/api/v1/status/active_queries`.
     pub remote_addr: Option<std::net::SocketAddr>,
+    /// Prometheus' `stats`: count samples and time the phases (never from the cache).
+    pub stats: StatsAsked,
 }
 
 impl Asked {
     /// The server's defaults with `timeout`.
     pub fn with_timeout(timeout: Duration) -> Asked {
-        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None }
+        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None, stats: StatsAsked::None }
     }
 
     fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
@@ -98,7 +101,17 @@ impl Asked {
             lookback_ms,
             filters: ReadFilters::from_params(params)?,
             remote_addr: params.remote_addr(),
+            stats: StatsAsked::from_params(params),
         })
+    }
+
+    /// `query` prepared by `prepare` (parse and checks), counting samples if `stats` asks;
+    /// with the time it took.
+    fn prepare(&self, prepare: impl FnOnce() -> Result<promql::PreparedQuery, promql::Error>) -> Result<(promql::PreparedQuery, Duration), ApiError> {
+        let started = std::time::Instant::now();
+        let prepared = prepare().map_err(map_engine_error)?;
+        let prepared = if self.stats.wanted() { prepared.with_sample_stats() } else { prepared };
+        Ok((prepared, started.elapsed()))
     }
 
     /// The engine to prepare the query with.
@@ -114,8 +127,9 @@ pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes
     let query = query_text(params)?;
     let time_ms = time_param(params, "time", now_ms())?;
     let digits = round_digits(params)?;
-    let result = instant_result(api, query, time_ms, &Asked::from_params(api, params)?).await?;
-    Ok(render(rounded(result, digits), limit(params)?))
+    let asked = Asked::from_params(api, params)?;
+    let result = instant_result(api, query, time_ms, &asked).await?;
+    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
 }
 
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
@@ -124,8 +138,8 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: 
     // As VictoriaMetrics' instant queries: start and end at the time, its default step.
     let window = QueryWindow { start_ms: time_ms, end_ms: time_ms, step_ms: DEFAULT_STEP_MS };
     let _running = api.query_stats.start(query, window, asked.remote_addr);
-    let result = match asked.engine(api).prepare_instant(query, time_ms).map_err(map_engine_error) {
-        Ok(prepared) => run(api, prepared, &asked.filters, asked.timeout).await,
+    let result = match asked.prepare(|| asked.engine(api).prepare_instant(query, time_ms)) {
+        Ok((prepared, parsed_in)) => run(api, prepared, parsed_in, &asked.filters, asked.timeout).await,
         Err(e) => Err(e),
     };
     log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
@@ -191,9 +205,10 @@ pub(super) async fn range_result(
         let _running = api.query_stats.start(query, QueryWindow { start_ms, end_ms, step_ms }, asked.remote_addr);
         // A query with its own lookback delta is evaluated apart: the cache holds answers under
         // the server's.
-        if !asked.cache || asked.lookback_ms.is_some() || !api.range_cache.enabled() || !cacheable_query(query) {
-            let prepared = asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms).map_err(map_engine_error)?;
-            return run(api, prepared, &asked.filters, timeout).await;
+        // A query asking for statistics is evaluated whole too: they describe its evaluation.
+        if !asked.cache || asked.lookback_ms.is_some() || asked.stats.wanted() || !api.range_cache.enabled() || !cacheable_query(query) {
+            let (prepared, parsed_in) = asked.prepare(|| asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms))?;
+            return run(api, prepared, parsed_in, &asked.filters, timeout).await;
         }
         // Identical requests in flight (a dashboard opened by several people, panels refreshed
         // together on cold caches) are evaluated once; the others wait for that answer, and
@@ -246,7 +261,7 @@ async fn cached_range_result(
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
             let Annotations { warnings, infos } = entry.annotations.clone();
-            return Ok(QueryResult { value: Value::Matrix(series), warnings, infos });
+            return Ok(QueryResult { value: Value::Matrix(series), warnings, infos, stats: None });
         }
         Lookup::Covered(entry) => {
             cache.count_use(false);
@@ -257,7 +272,7 @@ async fn cached_range_result(
     };
     // The engine prepares (parses, checks) the whole query either way, so errors are the same.
     let prepared = api.engine.prepare_range(query, evaluate_from, end_ms, step_ms).map_err(map_engine_error)?;
-    let fresh = run(api, prepared, filters, timeout).await?;
+    let fresh = run(api, prepared, Duration::ZERO, filters, timeout).await?;
     let Value::Matrix(fresh_series) = fresh.value else {
         return Ok(fresh);
     };
@@ -280,7 +295,7 @@ async fn cached_range_result(
         cache.store(&cached_as, step_ms, generation, first..=settled_end, series, annotations.clone());
     }
     let Annotations { warnings, infos } = annotations;
-    Ok(QueryResult { value: Value::Matrix(answer), warnings, infos })
+    Ok(QueryResult { value: Value::Matrix(answer), warnings, infos, stats: None })
 }
 
 /// The server's query timeout, or a shorter one the client asked for.
@@ -301,8 +316,9 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
     };
     let digits = round_digits(params)?;
-    let result = range_result(api, query, start_ms, end_ms, step_ms, &Asked::from_params(api, params)?).await?;
-    Ok(render(rounded(result, digits), limit(params)?))
+    let asked = Asked::from_params(api, params)?;
+    let result = range_result(api, query, start_ms, end_ms, step_ms, &asked).await?;
+    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
 }
 
 /// A range query's `step`, and its window before `end`, when the request leaves them out
@@ -351,9 +367,11 @@ fn map_engine_error(error: promql::Error) -> ApiError {
 /// Waits (bounded by `timeout`) for a query slot, fetches every select from the shards,
 /// then evaluates in the executor's blocking pool, so a long evaluation never stalls this
 /// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled. Each
-/// select is confined to the series `filters` allow.
-async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, timeout: Duration) -> Result<QueryResult, ApiError> {
-    let deadline = std::time::Instant::now() + timeout;
+/// select is confined to the series `filters` allow. A query prepared with sample statistics
+/// gets its timings here (`parsed_in`: how long preparing it took).
+async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, filters: &ReadFilters, timeout: Duration) -> Result<QueryResult, ApiError> {
+    let started = std::time::Instant::now();
+    let deadline = started + timeout;
     let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
     let slot = async { Some(api.query_slots.acquire_permit(1).await) };
     let waited = async {
@@ -370,6 +388,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, 
             )))
         }
     };
+    let queued_in = started.elapsed();
     let selects: Vec<Select> = prepared
         .selects()
         .into_iter()
@@ -384,6 +403,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, 
         Some(result) => result?,
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
+    let fetched_in = started.elapsed() - queued_in;
     let cancel = Arc::new(AtomicBool::new(false));
     // If this future is dropped (the client went away), the evaluation stops too.
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
@@ -405,7 +425,18 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, filters: &ReadFilters, 
         None
     };
     match future::or(evaluation, eval_deadline).await {
-        Some(Ok(result)) => result.map_err(map_engine_error),
+        Some(Ok(result)) => result.map_err(map_engine_error).map(|mut result| {
+            if let Some(stats) = &mut result.stats {
+                let t = &mut stats.timings;
+                // As Prometheus' timers: preparation (here parse and fetch) and evaluation inside
+                // the evaluation total, the queue wait and all of it inside the execution total.
+                t.query_preparation_seconds = (parsed_in + fetched_in).as_secs_f64();
+                t.exec_queue_seconds = queued_in.as_secs_f64();
+                t.exec_total_seconds = (parsed_in + started.elapsed()).as_secs_f64();
+                t.eval_total_seconds = t.exec_total_seconds - t.exec_queue_seconds;
+            }
+            result
+        }),
         Some(Err(())) => Err(ApiError::internal("the query's evaluation failed on an internal error (its thread panicked; the log has the details)")),
         None => {
             // The evaluation thread sees the flag at its next step and drops its data.
@@ -428,9 +459,10 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
+fn render(result: QueryResult, limit: usize, stats: StatsAsked, params: &Params) -> Response<Bytes> {
     let mut data = String::with_capacity(256);
     let mut warnings = result.warnings;
+    warnings.extend(query_statistics::deprecation_warning(params));
     match result.value {
         Value::Scalar { timestamp_ms, value } => {
             data.push_str("{\"resultType\":\"scalar\",\"result\":");
@@ -506,6 +538,10 @@ fn render(result: QueryResult, limit: usize) -> Response<Bytes> {
                 warnings.push("results truncated due to limit".to_string());
             }
         }
+    }
+    if let Some(query_stats) = result.stats.as_ref().filter(|_| stats.wanted()) {
+        data.push(',');
+        query_statistics::push_stats(&mut data, query_stats, stats);
     }
     data.push('}');
     let warnings = at_most_annotations(warnings, "warning");

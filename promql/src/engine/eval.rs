@@ -133,6 +133,11 @@ pub(super) struct Evaluator<'q> {
     /// Per `rate`/`increase` of a range selector, which of its series may still be reported
     /// as not looking like counters (`None`: none).
     pub(super) non_counters: std::cell::RefCell<HashMap<*const VectorSelector, Option<Vec<bool>>>>,
+    /// Sample statistics, when the query asked for them (`None`: nothing is counted).
+    pub(super) sample_stats: Option<std::cell::RefCell<super::sample_stats::Counter>>,
+    /// The query's expression, below its parentheses (sample statistics count a subquery
+    /// there otherwise than one a function reads).
+    query_expr: &'q Expr,
 }
 
 /// The lowest and highest value an aggregation parameter took, and whether it was NaN.
@@ -191,12 +196,76 @@ impl Evaluator<'_> {
         self.param_ranges.borrow().get(&(a as *const crate::ast::Aggregate)).copied()
     }
 
+    /// Counts the samples of instant selector `vs`'s vector at this step (a histogram as its
+    /// size); with `@` they count as read at its first evaluation only, as Prometheus reads it once.
+    pub(super) fn count_instant(&self, vs: &VectorSelector, elems: &[Elem]) {
+        if let Some(counter) = &self.sample_stats {
+            let n = elems.iter().map(|e| e.histogram.as_deref().map_or(1, super::sample_stats::histogram_size)).sum();
+            let read = match self.window_read(vs) {
+                Read::None => 0,
+                Read::Whole | Read::New => n,
+            };
+            counter.borrow_mut().add(n, read);
+        }
+    }
+
+    /// How range selector `vs`'s windows at this step count as read (call once per step,
+    /// before its series): a selector with `@` is read whole at its first evaluation and
+    /// never again (Prometheus evaluates it once); others as `Read::New`.
+    pub(super) fn window_read(&self, vs: &VectorSelector) -> Read {
+        match &self.sample_stats {
+            Some(counter) if vs.at.is_some() => {
+                if counter.borrow_mut().read_fixed_once(vs as *const VectorSelector as usize) {
+                    Read::Whole
+                } else {
+                    Read::None
+                }
+            }
+            _ => Read::New,
+        }
+    }
+
+    /// Counts one series' window ending at `window_end`, of a range selector or of a
+    /// subquery's points (`Read::None`: what the subquery read is counted inside it): all of
+    /// it towards the total, and as read what `read` says.
+    pub(super) fn count_window(&self, samples: &[Sample], histograms: &[HistogramSample], window_end: i64, read: Read) {
+        let Some(counter) = &self.sample_stats else {
+            return;
+        };
+        let mut counter = counter.borrow_mut();
+        let size = |h: &HistogramSample| super::sample_stats::histogram_size(&h.histogram);
+        let total = samples.len() as u64 + histograms.iter().map(size).sum::<u64>();
+        let reading = counter.reading;
+        let read = match read {
+            Read::None => 0,
+            Read::Whole => total,
+            Read::New if reading.first => total,
+            Read::New => {
+                let after = window_end - reading.step_ms;
+                samples.iter().filter(|p| p.timestamp_ms > after).count() as u64 + histograms.iter().filter(|h| h.timestamp_ms > after).map(size).sum::<u64>()
+            }
+        };
+        counter.add(total, read);
+    }
+
     pub(super) fn check_cancelled(&self) -> Result<(), Error> {
         match self.cancel {
             Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
             _ => Ok(()),
         }
     }
+}
+
+/// Which samples of a window count as read (`Evaluator::count_window`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Read {
+    /// None (a subquery's points; a selector with `@` read before).
+    None,
+    /// All of them.
+    Whole,
+    /// Those the (sub)query's previous step did not read: after `window_end - step`, all at
+    /// its first step.
+    New,
 }
 
 /// Linear steps tried before falling back to a binary search.
@@ -257,6 +326,8 @@ pub(super) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Querier, canc
         annotations: Default::default(),
         param_ranges: Default::default(),
         non_counters: Default::default(),
+        sample_stats: q.sample_stats.then(|| super::sample_stats::Counter::new(q.start_ms, q.end_ms, q.step_ms)),
+        query_expr: super::functions::unparen(&q.expr),
     };
     for key in ev.selects.keys().filter(|key| !streamable.contains(*key)) {
         ev.fetch(key)?;
@@ -372,7 +443,35 @@ pub(super) fn without_stale<'a>(window: &'a [Sample], may_hold_stale: bool, scra
 }
 
 pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<QueryResult, Error> {
+    let started = std::time::Instant::now();
     let ev = evaluator(q, querier, cancel)?;
+    let mut result = evaluate(q, &ev)?;
+    let evaluated_in = started.elapsed();
+    // A range query's series in label order.
+    if let (Value::Matrix(series), false) = (&mut result.value, q.instant) {
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    }
+    if let Some(counter) = ev.sample_stats {
+        let samples = counter.into_inner().finish(ev.loaded.get() as u64, result_points(&result.value));
+        let result_sort_seconds = (started.elapsed() - evaluated_in).as_secs_f64();
+        let timings = super::QueryTimings { inner_eval_seconds: evaluated_in.as_secs_f64(), result_sort_seconds, ..Default::default() };
+        result.stats = Some(super::QueryStats { timings, samples });
+    }
+    Ok(result)
+}
+
+/// The points (a histogram as its size) of a query's result.
+fn result_points(value: &Value) -> u64 {
+    let size = |h: &tsdb::FloatHistogram| super::sample_stats::histogram_size(h);
+    match value {
+        Value::Scalar { .. } => 1,
+        Value::String { .. } => 0,
+        Value::Vector(v) => v.iter().map(|s| s.histogram.as_deref().map_or(1, size)).sum(),
+        Value::Matrix(m) => m.iter().map(|s| s.samples.len() as u64 + s.histograms.iter().map(|h| size(&h.histogram)).sum::<u64>()).sum(),
+    }
+}
+
+fn evaluate(q: &PreparedQuery, ev: &Evaluator<'_>) -> Result<QueryResult, Error> {
     if q.instant {
         let value = match ev.eval(&q.expr, q.start_ms)? {
             StepValue::Scalar(v) => Value::Scalar { timestamp_ms: q.start_ms, value: v },
@@ -393,11 +492,11 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
             )?),
         };
         let (warnings, infos) = ev.finish_annotations(q);
-        return Ok(QueryResult { value, warnings, infos });
+        return Ok(QueryResult { value, warnings, infos, stats: None });
     }
     if q.options.series_major {
         let mut precomputed = super::series_major::Precomputed::new();
-        super::series_major::precompute(&ev, &q.expr, &mut precomputed)?;
+        super::series_major::precompute(ev, &q.expr, &mut precomputed)?;
         *ev.precomputed.borrow_mut() = precomputed;
     }
     ev.fetch_remaining()?;
@@ -407,6 +506,9 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
     let mut t = q.start_ms;
     while t <= q.end_ms {
         ev.check_cancelled()?;
+        if let Some(counter) = &ev.sample_stats {
+            counter.borrow_mut().set_step(usize::try_from((t - q.start_ms) / q.step_ms).unwrap_or(0));
+        }
         let points: Vec<Elem> = match ev.eval(&q.expr, t)? {
             StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
             StepValue::Vector(v) => v,
@@ -435,9 +537,8 @@ pub(super) fn execute(q: &PreparedQuery, querier: &dyn Querier, cancel: Option<&
         }
         t += q.step_ms;
     }
-    series.sort_by(|a, b| a.labels.cmp(&b.labels));
     let (warnings, infos) = ev.finish_annotations(q);
-    Ok(QueryResult { value: Value::Matrix(series), warnings, infos })
+    Ok(QueryResult { value: Value::Matrix(series), warnings, infos, stats: None })
 }
 
 impl Evaluator<'_> {
@@ -710,13 +811,17 @@ impl Evaluator<'_> {
             Expr::Number(v) => StepValue::Scalar(*v),
             Expr::String(s) => StepValue::String(s.clone()),
             Expr::Paren(e) => self.eval(e, t)?,
-            Expr::VectorSelector(vs) if vs.smoothed => StepValue::Vector(self.smoothed_samples(vs, t)),
-            Expr::VectorSelector(vs) => StepValue::Vector(self.instant_elems(vs, t)),
+            Expr::VectorSelector(vs) => {
+                let elems = if vs.smoothed { self.smoothed_samples(vs, t) } else { self.instant_elems(vs, t) };
+                self.count_instant(vs, &elems);
+                StepValue::Vector(elems)
+            }
             Expr::MatrixSelector { selector, range_ms, .. } => {
                 let reference = at_ms(selector.at).unwrap_or(t) - selector.offset_ms;
                 let (before, after) = extended_margins(selector, self.options.lookback_delta_ms);
                 let mut out = Vec::new();
                 let windows = self.windows(selector, reference + after, range_ms + before + after);
+                let read = self.window_read(selector);
                 for (s, (from, to)) in self.selected(selector).iter().zip(windows) {
                     let mut samples: Vec<Sample> = s.samples[from..to].iter().filter(|p| !is_stale_nan(p.value)).copied().collect();
                     if selector.anchored || selector.smoothed {
@@ -727,6 +832,7 @@ impl Evaluator<'_> {
                         samples = extend_window(&samples, reference - range_ms, reference, selector.smoothed);
                     }
                     let histograms = histograms_within(&s.histograms, reference - range_ms, reference).to_vec();
+                    self.count_window(&samples, &histograms, reference + after, read);
                     if !samples.is_empty() || !histograms.is_empty() {
                         out.push(RangeSeries { labels: s.labels.clone(), samples, drop_name: false, histograms });
                     }
@@ -738,28 +844,30 @@ impl Evaluator<'_> {
                 let step = sq.step_ms.unwrap_or(self.options.default_subquery_step_ms);
                 let mut series: Vec<RangeSeries> = Vec::new();
                 let mut index: HashMap<Labels, usize> = HashMap::new();
-                let mut at = first_step_after(base - sq.range_ms, step);
-                while at <= base {
-                    self.check_cancelled()?;
-                    let points = match self.eval(&sq.expr, at)? {
-                        StepValue::Vector(v) => v,
-                        StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
-                        _ => return Err(Error::Execution("subquery needs an instant vector".into())),
-                    };
-                    for Elem { labels, value, drop_name, histogram } in points {
-                        let i = *index.entry(labels.clone()).or_insert_with(|| {
-                            series.push(RangeSeries { labels, samples: Vec::new(), drop_name, histograms: Vec::new() });
-                            series.len() - 1
-                        });
-                        if series[i].samples.last().is_some_and(|p| p.timestamp_ms == at) || series[i].histograms.last().is_some_and(|p| p.timestamp_ms == at) {
-                            return Err(Error::Execution(SAME_LABELSET.into()));
-                        }
-                        match histogram {
-                            Some(histogram) => series[i].histograms.push(HistogramSample { timestamp_ms: at, histogram }),
-                            None => series[i].samples.push(Sample { timestamp_ms: at, value }),
-                        }
+                let at = first_step_after(base - sq.range_ms, step);
+                // As Prometheus counts: the query's own subquery (an instant query's result) counts
+                // what its steps read; one a function reads counts its points, as the function's window.
+                let whole_query = self.sample_stats.is_some() && std::ptr::eq(expr, self.query_expr);
+                let reading = self.sample_stats.as_ref().map(|counter| {
+                    let mut counter = counter.borrow_mut();
+                    if !whole_query {
+                        counter.enter_subquery();
                     }
-                    at += step;
+                    counter.reading
+                });
+                let inner = self.subquery_points(sq, at, base, step, &mut series, &mut index);
+                if let (Some(counter), Some(reading)) = (&self.sample_stats, reading) {
+                    let mut counter = counter.borrow_mut();
+                    counter.reading = reading;
+                    if !whole_query {
+                        counter.leave_subquery();
+                    }
+                }
+                inner?;
+                if !whole_query {
+                    for s in &series {
+                        self.count_window(&s.samples, &s.histograms, base, Read::None);
+                    }
                 }
                 StepValue::Matrix(series)
             }
@@ -796,6 +904,38 @@ impl Evaluator<'_> {
             }
             Expr::Call { func, args, arg_pos, .. } => super::functions::call(self, func, args, arg_pos, t)?,
         })
+    }
+}
+
+impl Evaluator<'_> {
+    /// Evaluates subquery `sq`'s expression at `at`, `at + step`, … up to `base`, into `series`.
+    fn subquery_points(&self, sq: &crate::ast::Subquery, mut at: i64, base: i64, step: i64, series: &mut Vec<RangeSeries>, index: &mut HashMap<Labels, usize>) -> Result<(), Error> {
+        while at <= base {
+            self.check_cancelled()?;
+            if let Some(counter) = &self.sample_stats {
+                counter.borrow_mut().subquery_step(sq as *const crate::ast::Subquery as usize, at, step);
+            }
+            let points = match self.eval(&sq.expr, at)? {
+                StepValue::Vector(v) => v,
+                StepValue::Scalar(v) => vec![Elem::new(Labels::default(), v, false)],
+                _ => return Err(Error::Execution("subquery needs an instant vector".into())),
+            };
+            for Elem { labels, value, drop_name, histogram } in points {
+                let i = *index.entry(labels.clone()).or_insert_with(|| {
+                    series.push(RangeSeries { labels, samples: Vec::new(), drop_name, histograms: Vec::new() });
+                    series.len() - 1
+                });
+                if series[i].samples.last().is_some_and(|p| p.timestamp_ms == at) || series[i].histograms.last().is_some_and(|p| p.timestamp_ms == at) {
+                    return Err(Error::Execution(SAME_LABELSET.into()));
+                }
+                match histogram {
+                    Some(histogram) => series[i].histograms.push(HistogramSample { timestamp_ms: at, histogram }),
+                    None => series[i].samples.push(Sample { timestamp_ms: at, value }),
+                }
+            }
+            at += step;
+        }
+        Ok(())
     }
 }
 

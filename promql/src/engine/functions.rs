@@ -320,7 +320,12 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             map_values(vector_arg(arg(0)?)?, |x| go_min(hi, x))
         }
         "timestamp" => match unparen(&args[0]) {
-            Expr::VectorSelector(vs) => ev.instant_elems_timed(vs, t).into_iter().map(|(e, at)| Elem::new(e.labels, at as f64 / 1000.0, false)).collect(),
+            Expr::VectorSelector(vs) => {
+                // As Prometheus counts it: one float per series, histograms too.
+                let elems: Vec<Elem> = ev.instant_elems_timed(vs, t).into_iter().map(|(e, at)| Elem::new(e.labels, at as f64 / 1000.0, false)).collect();
+                ev.count_instant(vs, &elems);
+                elems
+            }
             _ => any_vector_arg(arg(0)?)?.into_iter().map(|e| Elem::new(e.labels, t as f64 / 1000.0, e.drop_name)).collect(),
         },
         "start_timestamp" => match unparen(&args[0]) {
@@ -658,6 +663,7 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
         let read_starts = ev.options.use_start_timestamps && start_times::reads_start_times(kind);
         let mut filtered_starts = Vec::new();
         let windows = ev.windows(selector, reference + after, range_ms + before + after);
+        let read = ev.window_read(selector);
         let stale = ev.stale_flags(selector);
         // Without delayed name removal the name goes here, from label sets stripped once per
         // query rather than once per step.
@@ -669,6 +675,10 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
             let window = super::eval::without_stale(&s.samples[from..to], may_hold_stale, &mut filtered);
             let starts = if read_starts { start_times::series_starts(s) } else { None };
             let float_starts = starts.map(|st| start_times::starts_without_stale(&s.samples[from..to], &st.floats[from..to], may_hold_stale, &mut filtered_starts));
+            if ev.sample_stats.is_some() {
+                let in_window = super::eval::histogram_window(&s.histograms, reference - range_ms - before, reference + after);
+                ev.count_window(window, &s.histograms[in_window], reference + after, read);
+            }
             if !s.histograms.is_empty() {
                 // An extended window reaches past the range like the floats' window does.
                 let in_window = super::eval::histogram_window(&s.histograms, reference - range_ms - before, reference + after);

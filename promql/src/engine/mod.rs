@@ -12,6 +12,7 @@ mod histogram_eval;
 mod info;
 pub(crate) mod native_histogram;
 mod range_functions;
+mod sample_stats;
 mod series_major;
 mod sort_warning;
 mod start_times;
@@ -19,6 +20,8 @@ mod stats;
 mod stats_decoding;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
+
+pub use sample_stats::{QueryStats, QueryTimings, SampleStats};
 
 use crate::ast::{At, DurationExpr, Expr, ValueType, VectorSelector};
 use crate::parser::{parse, ParseError};
@@ -104,6 +107,8 @@ pub struct QueryResult {
     pub value: Value,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// Sample counts and timings, for a query prepared `with_sample_stats`.
+    pub stats: Option<QueryStats>,
 }
 
 #[derive(Clone)]
@@ -122,6 +127,8 @@ pub struct PreparedQuery {
     /// Instant queries may return range vectors; range queries never do.
     instant: bool,
     options: EngineOptions,
+    /// Count samples for `QueryResult::stats` (`stats` on the query API); off, no counting.
+    sample_stats: bool,
 }
 
 impl Engine {
@@ -140,7 +147,7 @@ impl Engine {
         // An instant query has no step and no range: `step()` and `range()` are 0.
         resolve_durations(&mut expr, 0, 0)?;
         check_extended_selectors(&expr)?;
-        Ok(PreparedQuery { query: query.to_string(), expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone() })
+        Ok(PreparedQuery { query: query.to_string(), expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone(), sample_stats: false })
     }
 
     pub fn prepare_range(&self, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<PreparedQuery, Error> {
@@ -159,7 +166,7 @@ impl Engine {
         resolve_at(&mut expr, start_ms, end_ms);
         resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
         check_extended_selectors(&expr)?;
-        Ok(PreparedQuery { query: query.to_string(), expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone() })
+        Ok(PreparedQuery { query: query.to_string(), expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone(), sample_stats: false })
     }
 }
 
@@ -411,6 +418,12 @@ impl PreparedQuery {
             }
         }
         out
+    }
+
+    /// This query counting samples for `QueryResult::stats`.
+    pub fn with_sample_stats(mut self) -> PreparedQuery {
+        self.sample_stats = true;
+        self
     }
 
     pub fn execute(&self, querier: &dyn Querier) -> Result<QueryResult, Error> {

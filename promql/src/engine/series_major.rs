@@ -192,6 +192,9 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     let mut overlaps: Vec<(String, usize)> = Vec::new();
     let mut cancelled = None;
     let mut index = 0usize;
+    // Sample statistics per step, added to the query's once the aggregation is finished here
+    // (a declined one is counted again step by step).
+    let mut counted = ev.sample_stats.as_ref().map(|_| (vec![0u64; steps], 0u64));
     let finished = ev.stream(source.selector(), &mut |labels, samples, histograms, starts| {
         // Histograms are aggregated step by step (the step-major path takes over).
         if !histograms.is_empty() {
@@ -233,7 +236,13 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                 Source::Instant(vs) => {
                     let reference = at_ms(vs.at).unwrap_or(t) - vs.offset_ms;
                     let end = advance(samples, &mut to, reference);
-                    last_within(&samples[..end], reference - ev.options.lookback_delta_ms).map(|last| last.value)
+                    let value = last_within(&samples[..end], reference - ev.options.lookback_delta_ms).map(|last| last.value);
+                    if let (Some((per_step, read)), Some(_)) = (&mut counted, value) {
+                        per_step[k] += 1;
+                        // A selector with `@` is read once (see `Evaluator::count_instant`).
+                        *read += u64::from(vs.at.is_none() || k == 0);
+                    }
+                    value
                 }
                 Source::Range { call_arg, kind, name, .. } => {
                     // The left-open window (start, end] of the range at this step.
@@ -242,6 +251,15 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                     let hi = advance(samples, &mut to, end);
                     let in_range = lo.min(hi)..hi;
                     let window = without_stale(&samples[in_range.clone()], has_stale, &mut filtered);
+                    if let Some((per_step, read)) = &mut counted {
+                        // As `Evaluator::count_window`: a window counts whole, and is read whole at the first step.
+                        per_step[k] += window.len() as u64;
+                        *read += match k {
+                            0 => window.len(),
+                            _ if source.selector().at.is_some() => 0,
+                            _ => window.iter().filter(|p| p.timestamp_ms > end - ev.step_ms).count(),
+                        } as u64;
+                    }
                     let window_starts = starts.map(|st| start_times::starts_without_stale(&samples[in_range.clone()], &st.floats[in_range], has_stale, &mut filtered_starts));
                     if window.is_empty() {
                         None
@@ -278,6 +296,9 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     }
     if !finished {
         return Ok(None);
+    }
+    if let (Some(counter), Some((per_step, read))) = (&ev.sample_stats, &counted) {
+        counter.borrow_mut().add_per_step(per_step, *read);
     }
     if let Source::Range { arg_pos, .. } = &source {
         for (metric, occurrences) in overlaps {
