@@ -28,6 +28,31 @@ pub struct Config {
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
     pub scrape: ScrapeSection,
+    pub rules: RulesSection,
+}
+
+/// How the rules of the scrape configuration file's `rule_files` are evaluated and their
+/// alerts sent (Prometheus' `--rules.*` and `--web.external-url` flags, their defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesSection {
+    /// A firing alert is sent to Alertmanager again after this long (`--rules.alert.resend-delay`).
+    pub alert_resend_delay_seconds: u64,
+    /// After a restart, an alert's `for` state is restored from the `ALERTS_FOR_STATE`
+    /// samples of this long before it (`--rules.alert.for-outage-tolerance`).
+    pub alert_for_outage_tolerance_seconds: u64,
+    /// A restored alert fires no sooner than this long after a start, and rules with a
+    /// shorter `for` are not restored (`--rules.alert.for-grace-period`).
+    pub alert_for_grace_period_seconds: u64,
+    /// The URL this server is reached under: alerts' `generatorURL` and templates'
+    /// `$externalURL` start with it. Empty: `http://<host name>:<http port>`.
+    pub external_url: String,
+}
+
+impl Default for RulesSection {
+    fn default() -> Self {
+        RulesSection { alert_resend_delay_seconds: 60, alert_for_outage_tolerance_seconds: 3600, alert_for_grace_period_seconds: 600, external_url: String::new() }
+    }
 }
 
 /// Scraping Prometheus targets (VictoriaMetrics' `-promscrape.config`).

@@ -11,6 +11,7 @@ pub mod data_dir;
 pub mod ingest;
 pub mod io_uring_probe;
 pub mod notifications;
+pub mod rules;
 pub mod runtime;
 pub mod scrape;
 pub mod shard;

@@ -83,6 +83,10 @@ struct ExecutorPlan {
     /// targets.
     scrape: Arc<crate::scrape::SharedConfig>,
     scrape_targets: Arc<crate::scrape::status::Registry>,
+    /// The rule groups' state (`/api/v1/rules`) and where their alerts go, shared by every
+    /// executor (executor 0 evaluates and sends).
+    rules_status: Arc<crate::rules::status::RulesStatus>,
+    notifier: Arc<crate::rules::notifier::Notifier>,
     /// The server's range-query result cache (shared by every executor).
     range_cache: Arc<RangeCache>,
     /// The running and recently finished queries (shared by every executor).
@@ -133,6 +137,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
+    let rules_status = Arc::new(crate::rules::status::RulesStatus::default());
+    let notifier = Arc::new(crate::rules::notifier::Notifier::new(Default::default(), Default::default()));
     let notifications = Arc::new(crate::notifications::Notifications::new(config.server.max_notification_subscribers));
     notifications.add(crate::notifications::STARTING_UP);
     let startup = Arc::new(crate::startup::Startup::default());
@@ -181,6 +187,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             identity_filters: resolved.identity_filters.clone(),
             scrape: scrape.clone(),
             scrape_targets: scrape_targets.clone(),
+            rules_status: rules_status.clone(),
+            notifier: notifier.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
             notifications: notifications.clone(),
@@ -360,6 +368,8 @@ async fn run_executor(plan: ExecutorPlan) {
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
         scrape_targets: plan.scrape_targets.clone(),
+        rules: plan.rules_status.clone(),
+        notifier: plan.notifier.clone(),
         scrape_config: plan.scrape.clone(),
         notifications: plan.notifications.clone(),
         startup: plan.startup.clone(),
@@ -420,8 +430,9 @@ async fn run_executor(plan: ExecutorPlan) {
 
     // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
     let scrapes = crate::scrape::serve(api.clone(), plan.scrape.clone(), plan.scrape_targets.clone(), index, cores, plan.shutdown.clone());
+    let rules = crate::rules::serve(api.clone(), plan.scrape.clone(), plan.rules_status.clone(), plan.notifier.clone(), index, plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
-    futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, scrapes)).await;
+    futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, futures_lite::future::zip(scrapes, rules))).await;
     drop(handler);
     drop(api);
     // This executor has stopped serving; shards stop once every executor has.

@@ -71,7 +71,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     };
     let api = [
         ("admin", config.server.enable_admin_api),
-        ("exclude_alerts", false),
+        ("exclude_alerts", true),
         ("label_values_match", true),
         ("lifecycle", config.server.enable_lifecycle),
         ("openapi_3.1", true),

@@ -25,7 +25,7 @@ mod push;
 pub(crate) mod params;
 mod process_metrics;
 mod parse_query;
-mod query;
+pub(crate) mod query;
 mod query_stats;
 mod query_statistics;
 mod listing_cache;
@@ -33,6 +33,8 @@ mod range_cache;
 pub mod read_filters;
 mod relabel_steps;
 mod remote_read;
+mod rule_metrics;
+mod rules;
 mod scrape_metrics;
 mod search;
 mod self_metrics;
@@ -82,6 +84,10 @@ pub struct Api {
     pub identity_filters: Arc<read_filters::IdentityFilters>,
     /// The scrape targets of every executor (`/api/v1/targets`).
     pub scrape_targets: Arc<crate::scrape::status::Registry>,
+    /// The rule groups' state, kept by executor 0's evaluation (`/api/v1/rules`, `/api/v1/alerts`).
+    pub rules: Arc<crate::rules::status::RulesStatus>,
+    /// Where alerts are sent (`/api/v1/alertmanagers`, `/metrics`).
+    pub notifier: Arc<crate::rules::notifier::Notifier>,
     /// The scrape configuration in force (`/-/reload` reads its file again).
     pub scrape_config: Arc<crate::scrape::SharedConfig>,
     /// The server's notifications, shared by every executor (`/api/v1/notifications`).
@@ -284,7 +290,7 @@ impl Api {
     /// 400 for URL read filters (the answer cannot be confined to them).
     fn refuse_other_clients_queries(&self, request: &Request<Bytes>, endpoint: &str) -> Result<Params, ApiError> {
         if !self.confinement(request).is_empty() {
-            return Err(ApiError::forbidden(format!("{endpoint} shows every client's queries: not available to a client confined by tls.read_filters")));
+            return Err(ApiError::forbidden(format!("{endpoint} shows what every client may see: not available to a client confined by tls.read_filters")));
         }
         let p = self.params(request)?;
         read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty(endpoint)?;
@@ -425,8 +431,18 @@ impl Api {
                 let p = self.refuse_other_clients_queries(request, "/api/v1/status/top_queries")?;
                 Ok(json_response(StatusCode::OK, status::top_queries(self, &p)?))
             }
-            "/api/v1/rules" if method == Method::GET => Ok(json_ok(r#"{"groups":[]}"#)),
-            "/api/v1/alerts" if method == Method::GET => Ok(json_ok(r#"{"alerts":[]}"#)),
+            "/api/v1/rules" if method == Method::GET => {
+                let p = self.refuse_other_clients_queries(request, "/api/v1/rules")?;
+                Ok(json_ok(&rules::rules(&self.rules.groups(), &p)?.to_string()))
+            }
+            "/api/v1/alerts" if method == Method::GET => {
+                self.refuse_other_clients_queries(request, "/api/v1/alerts")?;
+                Ok(json_ok(&rules::alerts(&self.rules.groups()).to_string()))
+            }
+            "/api/v1/alertmanagers" if method == Method::GET => {
+                self.refuse_other_clients_queries(request, "/api/v1/alertmanagers")?;
+                Ok(json_ok(&self.notifier.alertmanagers_json().to_string()))
+            }
             "/api/v1/targets" if method == Method::GET => {
                 // Every job's targets and URLs: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets")?;

@@ -146,6 +146,21 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: 
     result
 }
 
+/// A rule's instant query at `time_ms`, under the server's timeout and lookback delta (the
+/// rule evaluator's and alert templates' queries).
+pub(crate) async fn rule_query(api: &Api, query: &str, time_ms: i64) -> Result<promql::Value, String> {
+    let asked = Asked::with_timeout(bounded_timeout(api, None));
+    instant_result(api, query, time_ms, &asked).await.map(|r| r.value).map_err(|e| e.message)
+}
+
+/// Every sample (stale markers included) of the series matching `matchers` in
+/// `[mint_ms, maxt_ms]`, from every shard (restoring alerts' `for` state reads them).
+pub(crate) async fn select_raw(api: &Api, matchers: Vec<tsdb::Matcher>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<tsdb::SeriesSamples>, String> {
+    let selects = vec![Select::all(matchers.clone(), mint_ms, maxt_ms)];
+    let querier = PrefetchedQuerier::fetch(&api.router, selects, &[], api.config.server.max_samples_per_query, 0).await.map_err(|e| e.to_string())?;
+    Ok(tsdb::Querier::select(&querier, &matchers, mint_ms, maxt_ms))
+}
+
 /// When a query was asked for, for the slow-query log.
 enum QueryTimes {
     Instant { time_ms: i64 },

@@ -60,7 +60,7 @@ pub(super) fn write(out: &mut String, jobs: &[JobFigures], refreshes: &[((&'stat
 }
 
 /// One sample line: `name{labels} value`, the label values escaped.
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+pub(super) fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
     out.push_str(name);
     out.push('{');
     for (i, (label, text)) in labels.iter().enumerate() {

@@ -223,6 +223,8 @@ pub async fn exposition(api: &Api) -> String {
     family(&mut out, "metricstor_notification_updates_dropped_total", "counter", "Notification updates lost because a subscriber's queue was full.");
     let _ = writeln!(out, "metricstor_notification_updates_dropped_total {dropped}");
     super::scrape_metrics::write(&mut out, &api.scrape_targets.job_figures(), &api.scrape_config.refresh_counts());
+    super::rule_metrics::write(&mut out, &api.rules.groups());
+    out.push_str(&api.notifier.metrics_text());
     super::process_metrics::write(&mut out);
     out
 }

@@ -1,8 +1,8 @@
 //! The scrape configuration: the `global` and `scrape_configs` sections of a Prometheus
 //! configuration file named by `scrape.config_file` (VictoriaMetrics' `-promscrape.config`),
-//! read with Prometheus' keys and defaults and checked once at start-up. Other top-level
-//! sections of such a file (`rule_files`, `alerting`, `remote_write`, ...) are ignored, as
-//! VictoriaMetrics ignores them; an unknown key inside a scrape config (a service discovery
+//! read with Prometheus' keys and defaults and checked once at start-up, with its
+//! `rule_files` and `alerting` (`rules::settings`). Other top-level sections of such a file
+//! (`remote_write`, `remote_read`, ...) are ignored, as VictoriaMetrics ignores them; an unknown key inside a scrape config (a service discovery
 //! this project does not have, say) is an error naming it.
 
 use std::collections::BTreeMap;
@@ -70,7 +70,7 @@ macro_rules! client_sections {
     };
 }
 
-pub(super) use {client_sections, with_client_keys};
+pub(crate) use {client_sections, with_client_keys};
 
 /// `aws_sd_configs`: a child of this module, to reuse its private sections.
 #[path = "aws_sd/section.rs"]
@@ -124,11 +124,12 @@ fn written_jobs(text: &str) -> Vec<serde_json::Value> {
 #[serde(default)]
 struct ListedFiles {
     scrape_config_files: Vec<String>,
+    rule_files: Vec<String>,
 }
 
-/// A SHA-256 over the configuration file and every file its `scrape_config_files` name now,
-/// each named and ended as Prometheus' `config.GenerateChecksum` writes them (`s`, NUL, the
-/// path, NUL, the content, NUL): what `scrape.config_check_interval_seconds` compares to
+/// A SHA-256 over the configuration file and every file its `scrape_config_files` and
+/// `rule_files` name now, each named and ended as Prometheus' `config.GenerateChecksum` writes
+/// them (`s` or `r`, NUL, the path, NUL, the content, NUL): what `scrape.config_check_interval_seconds` compares to
 /// tell that a reload would read something else.
 pub fn files_checksum(path: &Path) -> Result<[u8; 32], String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -148,6 +149,12 @@ pub fn files_checksum(path: &Path) -> Result<[u8; 32], String> {
             hash.update(&content);
             hash.update(b"\0");
         }
+    }
+    for file in crate::rules::settings::rule_file_paths(&listed.rule_files, base)? {
+        let content = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        hash.update(format!("r\0{}\0", file.display()).as_bytes());
+        hash.update(&content);
+        hash.update(b"\0");
     }
     let mut sum = [0u8; 32];
     sum.copy_from_slice(hash.finish().as_ref());
@@ -432,7 +439,7 @@ struct FilterSection {
 /// written, secrets likewise (kept out of logs), files read at every request.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct HeaderSection {
+pub(crate) struct HeaderSection {
     values: Vec<String>,
     secrets: Vec<String>,
     files: Vec<PathBuf>,
@@ -576,7 +583,7 @@ struct DnsSdSection {
 /// Prometheus' `oauth2`: the client credentials grant (see `scrape::oauth2`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct OAuth2Section {
+pub(crate) struct OAuth2Section {
     client_id: String,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
@@ -607,7 +614,7 @@ pub(super) struct OAuth2Section {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct BasicAuthSection {
+pub(crate) struct BasicAuthSection {
     username: String,
     password: Option<String>,
     password_file: Option<PathBuf>,
@@ -615,7 +622,7 @@ pub(super) struct BasicAuthSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct AuthorizationSection {
+pub(crate) struct AuthorizationSection {
     #[serde(rename = "type")]
     kind: Option<String>,
     credentials: Option<String>,
@@ -624,7 +631,7 @@ pub(super) struct AuthorizationSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(super) struct TlsSection {
+pub(crate) struct TlsSection {
     /// Inline PEM text, each instead of its file (Prometheus' `ca`, `cert`, `key`).
     ca: Option<String>,
     cert: Option<String>,
@@ -1167,6 +1174,8 @@ pub struct ScrapeConfig {
     /// Read while start times are read (see `ServerOptions`); a reload reads the file under
     /// the same again.
     pub read_start_timestamps: bool,
+    /// `rule_files` with `global.evaluation_interval`/`rule_query_offset`, and `alerting`.
+    pub rules: Arc<crate::rules::settings::RuleSettings>,
 }
 
 /// What the server's own configuration changes in the scrape jobs it reads.
@@ -1255,7 +1264,8 @@ impl ScrapeConfig {
                 external_labels.push((name, value));
             }
         }
-        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps })
+        let rules = crate::rules::settings::RuleSettings::from_config_text(text, base)?;
+        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, rules: Arc::new(rules) })
     }
 }
 
@@ -1368,20 +1378,20 @@ struct Globals {
 
 /// A job's or an http_sd entry's credentials and TLS sections, as written.
 #[derive(Default)]
-pub(super) struct ClientSections {
-    pub(super) basic_auth: Option<BasicAuthSection>,
-    pub(super) authorization: Option<AuthorizationSection>,
-    pub(super) bearer_token: Option<String>,
-    pub(super) bearer_token_file: Option<PathBuf>,
-    pub(super) tls_config: Option<TlsSection>,
-    pub(super) http_headers: BTreeMap<String, HeaderSection>,
+pub(crate) struct ClientSections {
+    pub(crate) basic_auth: Option<BasicAuthSection>,
+    pub(crate) authorization: Option<AuthorizationSection>,
+    pub(crate) bearer_token: Option<String>,
+    pub(crate) bearer_token_file: Option<PathBuf>,
+    pub(crate) tls_config: Option<TlsSection>,
+    pub(crate) http_headers: BTreeMap<String, HeaderSection>,
     /// Prometheus' proxy settings (see `scrape::proxy`).
-    pub(super) proxy_url: Option<String>,
-    pub(super) no_proxy: Option<String>,
-    pub(super) proxy_from_environment: bool,
-    pub(super) proxy_connect_header: BTreeMap<String, Vec<String>>,
-    pub(super) oauth2: Option<OAuth2Section>,
-    pub(super) follow_redirects: Option<bool>,
+    pub(crate) proxy_url: Option<String>,
+    pub(crate) no_proxy: Option<String>,
+    pub(crate) proxy_from_environment: bool,
+    pub(crate) proxy_connect_header: BTreeMap<String, Vec<String>>,
+    pub(crate) oauth2: Option<OAuth2Section>,
+    pub(crate) follow_redirects: Option<bool>,
 }
 
 /// How a job's or a discovery entry's requests are authorized, secured and sent, from
@@ -1426,7 +1436,7 @@ impl OwnedPem {
 
 /// Checks a job's or an http_sd entry's HTTP client settings (`https`: its URLs are https,
 /// so TLS settings that cannot be built are an error now, not at the first request).
-pub(super) fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
+pub(crate) fn client_access(s: ClientSections, https: bool, base: &Path) -> Result<ClientAccess, String> {
     let bearer = match (s.bearer_token, s.bearer_token_file) {
         (Some(_), Some(_)) => return Err("bearer_token and bearer_token_file are exclusive".into()),
         (Some(t), None) => Some(Secret::Inline(t)),

@@ -1,0 +1,246 @@
+//! The `alerting:` section of a Prometheus configuration file, read with Prometheus' keys and
+//! defaults (`AlertingConfig`, `AlertmanagerConfig`): the global `alert_relabel_configs` and
+//! the `alertmanagers` list, each entry found by `static_configs` or `file_sd_configs` and
+//! asked with the HTTP client keys a scrape job has. Other top-level keys are ignored.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::api::params::parse_prometheus_duration_ms;
+use crate::ingest::label_limits::LabelLimits;
+use crate::ingest::relabel::{RelabelConfig, Relabeler};
+use crate::scrape::config::{client_access, client_sections, with_client_keys, ClientAccess, FileSd, Scheme, TargetGroup};
+
+/// Prometheus' default `timeout` of a request to an Alertmanager.
+pub const TIMEOUT_DEFAULT_MS: i64 = 10_000;
+/// How often file_sd files are re-read when `refresh_interval` is not given (Prometheus').
+pub const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
+/// The only Alertmanager API Prometheus 3 speaks.
+const API_VERSION_V2: &str = "v2";
+
+/// The discoveries Prometheus offers that this project does not for Alertmanagers: each is
+/// refused naming its key (a scrape job has more of them; an `alertmanagers` entry has
+/// `static_configs` and `file_sd_configs`).
+const UNSUPPORTED_KEYS: [&str; 36] = [
+    "azure_sd_configs",
+    "consul_sd_configs",
+    "digitalocean_sd_configs",
+    "docker_sd_configs",
+    "dockerswarm_sd_configs",
+    "dns_sd_configs",
+    "ec2_sd_configs",
+    "aws_sd_configs",
+    "lightsail_sd_configs",
+    "ecs_sd_configs",
+    "rds_sd_configs",
+    "elasticache_sd_configs",
+    "msk_sd_configs",
+    "eureka_sd_configs",
+    "gce_sd_configs",
+    "hetzner_sd_configs",
+    "http_sd_configs",
+    "ionos_sd_configs",
+    "kubernetes_sd_configs",
+    "kuma_sd_configs",
+    "linode_sd_configs",
+    "marathon_sd_configs",
+    "nerve_sd_configs",
+    "nomad_sd_configs",
+    "oci_sd_configs",
+    "openstack_sd_configs",
+    "outscale_sd_configs",
+    "ovhcloud_sd_configs",
+    "puppetdb_sd_configs",
+    "scaleway_sd_configs",
+    "serverset_sd_configs",
+    "stackit_sd_configs",
+    "triton_sd_configs",
+    "uyuni_sd_configs",
+    "vultr_sd_configs",
+    "sigv4",
+];
+
+/// The whole file, of which only `alerting` is read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FileRoot {
+    alerting: Option<AlertingSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AlertingSection {
+    alert_relabel_configs: Vec<RelabelConfig>,
+    alertmanagers: Vec<AlertmanagerSection>,
+}
+
+/// The keys of each `alertmanagers` entry, read first to name an unsupported discovery
+/// before serde's generic "unknown field" message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct KeysRoot {
+    alerting: Option<KeysAlerting>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct KeysAlerting {
+    alertmanagers: Vec<BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StaticSection {
+    targets: Vec<String>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileSdSection {
+    files: Vec<String>,
+    refresh_interval: Option<String>,
+}
+
+with_client_keys! {
+    /// One `alertmanagers` entry as written (Prometheus' `alertmanager_config`).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct AlertmanagerSection {
+        static_configs: Vec<StaticSection>,
+        file_sd_configs: Vec<FileSdSection>,
+        scheme: Option<String>,
+        path_prefix: String,
+        timeout: Option<String>,
+        api_version: Option<String>,
+        relabel_configs: Vec<RelabelConfig>,
+        alert_relabel_configs: Vec<RelabelConfig>,
+    }
+}
+
+/// The checked `alerting` section: no Alertmanager sets when it is absent or empty.
+#[derive(Debug, Clone, Default)]
+pub struct AlertingConfig {
+    /// `alerting.alert_relabel_configs`: applied to every alert before it is queued.
+    pub alert_relabeler: std::sync::Arc<Relabeler>,
+    pub alertmanager_sets: Vec<std::sync::Arc<AlertmanagerSet>>,
+}
+
+/// One `alertmanagers` entry, checked: how its Alertmanagers are found and asked.
+pub struct AlertmanagerSet {
+    pub static_groups: Vec<TargetGroup>,
+    pub file_sd: Vec<FileSd>,
+    /// The initial `__scheme__` of its targets.
+    pub scheme: Scheme,
+    /// The initial `__alerts_path__`: `path_prefix` joined with `/api/v2/alerts`.
+    pub alerts_path: String,
+    pub timeout_ms: i64,
+    /// `relabel_configs`: over the discovered Alertmanagers.
+    pub target_relabeler: Relabeler,
+    /// `alert_relabel_configs`: over the alerts sent to these Alertmanagers only.
+    pub alert_relabeler: Relabeler,
+    /// Credentials, TLS, headers and proxy of its requests.
+    pub access: ClientAccess,
+}
+
+impl std::fmt::Debug for AlertmanagerSet {
+    /// Where its Alertmanagers come from (credentials and TLS keys stay out of logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertmanagerSet").field("static_groups", &self.static_groups).field("file_sd", &self.file_sd).field("scheme", &self.scheme).field("alerts_path", &self.alerts_path).field("timeout_ms", &self.timeout_ms).finish_non_exhaustive()
+    }
+}
+
+/// Reads the `alerting` section of the whole configuration file `text` (relative file names
+/// taken from `base`); an unknown key inside it is an error naming it.
+pub fn alerting_from_file(text: &str, base: &Path) -> Result<AlertingConfig, String> {
+    check_unsupported_keys(text)?;
+    let root: FileRoot = serde_saphyr::from_str(text).map_err(|e| format!("alerting: {e}"))?;
+    let section = root.alerting.unwrap_or_default();
+    let alert_relabeler = Relabeler::new(&section.alert_relabel_configs, LabelLimits::default()).map_err(|e| format!("alerting: {}", e.replacen("relabel_configs", "alert_relabel_configs", 1)))?;
+    let mut alertmanager_sets = Vec::with_capacity(section.alertmanagers.len());
+    for (i, entry) in section.alertmanagers.into_iter().enumerate() {
+        let set = resolve_alertmanager_set(entry, base).map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?;
+        alertmanager_sets.push(std::sync::Arc::new(set));
+    }
+    Ok(AlertingConfig { alert_relabeler: std::sync::Arc::new(alert_relabeler), alertmanager_sets })
+}
+
+/// An error naming the first discovery key of an `alertmanagers` entry this project does not
+/// offer there; anything else is left to the real read.
+fn check_unsupported_keys(text: &str) -> Result<(), String> {
+    let Ok(root) = serde_saphyr::from_str::<KeysRoot>(text) else { return Ok(()) };
+    for (i, entry) in root.alerting.unwrap_or_default().alertmanagers.iter().enumerate() {
+        if let Some(key) = entry.keys().find(|key| UNSUPPORTED_KEYS.contains(&key.as_str())) {
+            return Err(format!("alerting.alertmanagers[{i}]: {key} is not supported for alertmanagers here (static_configs and file_sd_configs are)"));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path) -> Result<AlertmanagerSet, String> {
+    match s.api_version.as_deref() {
+        None | Some(API_VERSION_V2) => {}
+        Some(other) => return Err(format!("expected Alertmanager api version to be one of [v2] but got {other}")),
+    }
+    let scheme_text = s.scheme.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| "http".to_string());
+    let scheme = Scheme::parse(&scheme_text).ok_or_else(|| format!("scheme {scheme_text:?} must be http or https"))?;
+    let timeout_ms = match s.timeout.as_deref() {
+        None => TIMEOUT_DEFAULT_MS,
+        Some(text) => parse_prometheus_duration_ms(text).filter(|ms| *ms > 0).ok_or_else(|| format!("timeout {text:?} is not a duration above zero"))?,
+    };
+    let target_relabeler = Relabeler::new(&s.relabel_configs, LabelLimits::default())?;
+    let alert_relabeler = Relabeler::new(&s.alert_relabel_configs, LabelLimits::default()).map_err(|e| e.replacen("relabel_configs", "alert_relabel_configs", 1))?;
+    let static_groups: Vec<TargetGroup> = s.static_configs.iter().map(|g| TargetGroup { targets: g.targets.clone(), labels: g.labels.clone() }).collect();
+    // As Prometheus: without relabeling, a static target must be an address, not a URL.
+    if s.relabel_configs.is_empty() {
+        if let Some(url) = static_groups.iter().flat_map(|g| &g.targets).find(|t| t.contains('/')) {
+            return Err(format!("{url:?} is not a valid hostname"));
+        }
+    }
+    let file_sd = s.file_sd_configs.iter().map(|f| resolve_file_sd(f, base)).collect::<Result<Vec<_>, _>>()?;
+    let alerts_path = alerts_path(&s.path_prefix);
+    let access = client_access(client_sections!(s), scheme == Scheme::Https, base)?;
+    Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access })
+}
+
+fn resolve_file_sd(section: &FileSdSection, base: &Path) -> Result<FileSd, String> {
+    if section.files.is_empty() {
+        return Err("file_sd_configs: files must not be empty".into());
+    }
+    let mut patterns = Vec::with_capacity(section.files.len());
+    for file in &section.files {
+        let path = base.join(file);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
+            return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
+        }
+        if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
+            return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
+        }
+        patterns.push(path);
+    }
+    let refresh_ms = match section.refresh_interval.as_deref() {
+        None => FILE_SD_REFRESH_DEFAULT_MS,
+        Some(text) => parse_prometheus_duration_ms(text).filter(|ms| *ms > 0).ok_or_else(|| format!("file_sd_configs.refresh_interval {text:?} is not a duration above zero"))?,
+    };
+    Ok(FileSd { patterns, refresh_ms })
+}
+
+/// Prometheus' `path.Join("/", prefix, "/api/v2/alerts")`: one slash between parts, `.` and
+/// `..` resolved, no trailing slash.
+pub fn alerts_path(prefix: &str) -> String {
+    let joined = format!("/{prefix}/api/{API_VERSION_V2}/alerts");
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}

@@ -1,0 +1,290 @@
+//! Unit tests of the notifier: the `alerting` section, Alertmanager discovery and relabeling,
+//! alert relabeling and external labels, the JSON body, the queue's bound, and sending to a
+//! mock Alertmanager (batches, failures, credentials).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::scrape::fake_api::{run, serve, Seen};
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+fn alert(name: &str, n: usize) -> Alert {
+    Alert { labels: labels(&[("alertname", name), ("n", &n.to_string())]), annotations: BTreeMap::new(), starts_at_ms: 1_700_000_000_000, ends_at_ms: Some(1_700_000_060_000), generator_url: String::new() }
+}
+
+fn config(yaml: &str) -> AlertingConfig {
+    alerting_from_file(yaml, Path::new("/tmp")).unwrap()
+}
+
+fn error(yaml: &str) -> String {
+    alerting_from_file(yaml, Path::new("/tmp")).err().unwrap_or_else(|| panic!("accepted:\n{yaml}"))
+}
+
+/// A config whose one Alertmanager is the mock at `base` (`http://127.0.0.1:port`).
+fn config_for(base: &str, extra: &str) -> AlertingConfig {
+    let address = base.trim_start_matches("http://");
+    config(&format!("alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{address}']\n{extra}"))
+}
+
+/// Polls `done` on the executor until it holds or 10 seconds pass.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Runs the sending task of `notifier` until `done`, then stops it.
+fn send_until(notifier: &Arc<Notifier>, what: &str, done: impl Fn() -> bool) {
+    let notifier = notifier.clone();
+    run(async move {
+        let (stop, shutdown) = async_channel::bounded(1);
+        let task = glommio::spawn_local(notifier.clone().run(shutdown));
+        eventually(what, done).await;
+        drop(stop);
+        task.await;
+    });
+}
+
+fn posted_alerts(seen: &[Seen]) -> Vec<serde_json::Value> {
+    seen.iter().flat_map(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s.body).unwrap()).collect()
+}
+
+#[test]
+fn config_reads_only_alerting_with_prometheus_defaults() {
+    let yaml = "global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: x\n  kubernetes_sd_configs: [{role: pod}]\nrule_files: [a.yml]\nalerting:\n  alert_relabel_configs:\n  - {action: labeldrop, regex: replica}\n  alertmanagers:\n  - static_configs:\n    - targets: ['am1:9093', 'am2:9093']\n  - scheme: https\n    path_prefix: /prefix/\n    timeout: 3s\n    api_version: v2\n    static_configs: [{targets: ['am3']}]\n";
+    let config = config(yaml);
+    assert_eq!(config.alertmanager_sets.len(), 2);
+    let (first, second) = (&config.alertmanager_sets[0], &config.alertmanager_sets[1]);
+    assert_eq!((first.scheme, first.alerts_path.as_str(), first.timeout_ms), (crate::scrape::config::Scheme::Http, "/api/v2/alerts", config::TIMEOUT_DEFAULT_MS));
+    assert_eq!((second.scheme, second.alerts_path.as_str(), second.timeout_ms), (crate::scrape::config::Scheme::Https, "/prefix/api/v2/alerts", 3_000));
+    let notifier = Notifier::new(config, BTreeMap::new());
+    assert_eq!(
+        notifier.alertmanagers_json(),
+        serde_json::json!({"activeAlertmanagers": [{"url": "http://am1:9093/api/v2/alerts"}, {"url": "http://am2:9093/api/v2/alerts"}, {"url": "https://am3/prefix/api/v2/alerts"}], "droppedAlertmanagers": []})
+    );
+}
+
+#[test]
+fn absent_or_empty_alerting_has_no_alertmanagers_and_send_does_nothing() {
+    for yaml in ["scrape_configs: []\n", "alerting:\n", "alerting: {}\n", "alerting:\n  alertmanagers: []\n", "alerting:\n  alertmanagers:\n  alert_relabel_configs:\n"] {
+        let notifier = Notifier::new(config(yaml), BTreeMap::new());
+        notifier.send(vec![alert("A", 0)]);
+        assert_eq!(notifier.counts().queue_length, 0, "{yaml}");
+        assert_eq!(notifier.alertmanagers_json(), serde_json::json!({"activeAlertmanagers": [], "droppedAlertmanagers": []}));
+    }
+}
+
+#[test]
+fn config_errors_name_the_problem() {
+    let am = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: [am]}]\n";
+    let cases: [(String, &str); 10] = [
+        ("alerting:\n  bogus: 1\n".into(), "bogus"),
+        (format!("{am}    bogus_key: 1\n"), "bogus_key"),
+        (format!("{am}    api_version: v1\n"), "expected Alertmanager api version to be one of [v2] but got v1"),
+        (format!("{am}    kubernetes_sd_configs: [{{role: pod}}]\n"), "kubernetes_sd_configs is not supported for alertmanagers here"),
+        (format!("{am}    scheme: ftp\n"), "scheme \"ftp\" must be http or https"),
+        (format!("{am}    timeout: soon\n"), "timeout \"soon\""),
+        ("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['http://am:9093']}]\n".into(), "\"http://am:9093\" is not a valid hostname"),
+        (format!("{am}    basic_auth: {{username: u, password: p}}\n    bearer_token: t\n"), "at most one of"),
+        (format!("{am}    relabel_configs: [{{action: hashmod, target_label: x}}]\n"), "modulus"),
+        ("alerting:\n  alert_relabel_configs: [{regex: '('}]\n".into(), "alert_relabel_configs[0]"),
+    ];
+    for (yaml, expected) in cases {
+        let message = error(&yaml);
+        assert!(message.contains(expected), "{yaml}\nexpected {expected:?} in {message:?}");
+    }
+}
+
+#[test]
+fn alerts_path_joins_as_go_path_join() {
+    for (prefix, path) in [("", "/api/v2/alerts"), ("/", "/api/v2/alerts"), ("am", "/am/api/v2/alerts"), ("/am/", "/am/api/v2/alerts"), ("a//b/../c", "/a/c/api/v2/alerts")] {
+        assert_eq!(config::alerts_path(prefix), path, "{prefix:?}");
+    }
+}
+
+#[test]
+fn alertmanagers_are_relabeled_with_scheme_address_and_path() {
+    let yaml = "alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['a:1', 'b:2', 'a:1']\n      labels: {role: primary}\n    - targets: ['c:3']\n      labels: {__scheme__: https}\n    relabel_configs:\n    - {source_labels: [__address__], regex: 'b:.*', action: drop}\n    - {source_labels: [role], regex: primary, target_label: __alerts_path__, replacement: /custom/alerts}\n";
+    let notifier = Notifier::new(config(yaml), BTreeMap::new());
+    assert_eq!(
+        notifier.alertmanagers_json(),
+        serde_json::json!({"activeAlertmanagers": [{"url": "http://a:1/custom/alerts"}, {"url": "https://c:3/api/v2/alerts"}], "droppedAlertmanagers": [{"url": "http://b:2/api/v2/alerts"}]})
+    );
+    assert_eq!(notifier.counts().alertmanagers_discovered, 2);
+}
+
+#[test]
+fn file_sd_alertmanagers_are_read_again_when_the_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("am.json"), r#"[{"targets": ["x:9093"]}]"#).unwrap();
+    let yaml = "alerting:\n  alertmanagers:\n  - file_sd_configs: [{files: ['am.json']}]\n";
+    let notifier = Notifier::new(alerting_from_file(yaml, dir.path()).unwrap(), BTreeMap::new());
+    assert_eq!(notifier.alertmanagers_json()["activeAlertmanagers"], serde_json::json!([{"url": "http://x:9093/api/v2/alerts"}]));
+    std::fs::write(dir.path().join("am.json"), r#"[{"targets": ["y:9093", "z:9093"]}]"#).unwrap();
+    notifier.refresh_discovery(crate::api::params::now_ms());
+    assert_eq!(notifier.alertmanagers_json()["activeAlertmanagers"], serde_json::json!([{"url": "http://y:9093/api/v2/alerts"}, {"url": "http://z:9093/api/v2/alerts"}]));
+    let counted: Vec<String> = notifier.counts().per_alertmanager.keys().cloned().collect();
+    assert_eq!(counted, ["http://y:9093/api/v2/alerts", "http://z:9093/api/v2/alerts"]);
+}
+
+#[test]
+fn unsupported_discovery_and_v1_are_refused_even_with_other_keys() {
+    let message = error("alerting:\n  alertmanagers:\n  - dns_sd_configs: [{names: [x]}]\n    static_configs: [{targets: [am]}]\n");
+    assert!(message.contains("alertmanagers[0]: dns_sd_configs is not supported for alertmanagers here"), "{message}");
+}
+
+#[test]
+fn external_labels_are_added_where_missing_and_global_relabeling_applies() {
+    let yaml = "alerting:\n  alert_relabel_configs:\n  - {source_labels: [severity], regex: none, action: drop}\n  - {source_labels: [cluster], target_label: region, replacement: 'r-$1'}\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n";
+    let notifier = Notifier::new(config(yaml), labels(&[("cluster", "c1"), ("env", "prod")]));
+    let mut kept = alert("Kept", 0);
+    kept.labels.insert("env".into(), "dev".into());
+    let mut dropped = alert("Dropped", 1);
+    dropped.labels.insert("severity".into(), "none".into());
+    notifier.send(vec![kept, dropped]);
+    let state = notifier.lock();
+    let queued: Vec<&BTreeMap<String, String>> = state.queue.iter().map(|a| &a.labels).collect();
+    assert_eq!(queued, [&labels(&[("alertname", "Kept"), ("cluster", "c1"), ("env", "dev"), ("n", "0"), ("region", "r-c1")])]);
+}
+
+#[test]
+fn json_body_has_prometheus_fields_and_times() {
+    let mut full = alert("Full", 1);
+    full.annotations.insert("summary".into(), "it \"broke\"".into());
+    full.generator_url = "http://prom/graph?g0.expr=up".into();
+    let bare = Alert { labels: labels(&[("alertname", "Bare")]), annotations: BTreeMap::new(), starts_at_ms: 1_500, ends_at_ms: None, generator_url: String::new() };
+    let body: serde_json::Value = serde_json::from_slice(&wire::alerts_body(&[full, bare])).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!([
+            {"annotations": {"summary": "it \"broke\""}, "endsAt": "2023-11-14T22:14:20.000Z", "startsAt": "2023-11-14T22:13:20.000Z", "generatorURL": "http://prom/graph?g0.expr=up", "labels": {"alertname": "Full", "n": "1"}},
+            {"endsAt": "0001-01-01T00:00:00.000Z", "startsAt": "1970-01-01T00:00:01.500Z", "labels": {"alertname": "Bare"}}
+        ])
+    );
+}
+
+#[test]
+fn a_full_queue_drops_the_oldest_and_counts_them() {
+    let notifier = Notifier::new(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n"), BTreeMap::new());
+    notifier.send((0..QUEUE_ALERTS_MAX - 2).map(|n| alert("A", n)).collect());
+    notifier.send((QUEUE_ALERTS_MAX - 2..QUEUE_ALERTS_MAX + 5).map(|n| alert("A", n)).collect());
+    let counts = notifier.counts();
+    assert_eq!((counts.queue_length, counts.dropped, counts.queue_capacity), (QUEUE_ALERTS_MAX, 5, QUEUE_ALERTS_MAX));
+    assert_eq!(notifier.lock().queue.front().unwrap().labels["n"], "5");
+    // One call larger than the queue keeps its newest alerts.
+    notifier.send((0..QUEUE_ALERTS_MAX + 1).map(|n| alert("B", n)).collect());
+    assert_eq!(notifier.lock().queue.front().unwrap().labels["n"], "1");
+    assert_eq!(notifier.counts().dropped, 5 + QUEUE_ALERTS_MAX as u64 + 1);
+}
+
+#[test]
+fn batches_of_at_most_256_alerts_are_posted_as_json() {
+    let (base, seen) = serve(|_| (200, String::new()));
+    let notifier = Arc::new(Notifier::new(config_for(&base, ""), BTreeMap::new()));
+    notifier.send((0..300).map(|n| alert("Batch", n)).collect());
+    send_until(&notifier, "300 alerts posted", || posted_alerts(&seen.lock().unwrap()).len() == 300);
+    let seen = seen.lock().unwrap();
+    let sizes: Vec<usize> = seen.iter().map(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s.body).unwrap().len()).collect();
+    assert_eq!(sizes, [256, 44]);
+    assert!(seen.iter().all(|s| s.method == "POST" && s.path == "/api/v2/alerts" && s.header("content-type") == Some("application/json")));
+    let first = &posted_alerts(&seen)[0];
+    assert_eq!(first["labels"], serde_json::json!({"alertname": "Batch", "n": "0"}));
+    let url = format!("{base}/api/v2/alerts");
+    let counts = notifier.counts();
+    assert_eq!((counts.per_alertmanager[&url].sent, counts.per_alertmanager[&url].errors, counts.per_alertmanager[&url].latency_count, counts.dropped, counts.queue_length), (300, 0, 2, 0, 0));
+    let text = notifier.metrics_text();
+    assert!(text.contains(&format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 300\n")), "{text}");
+    assert!(text.contains("# TYPE prometheus_notifications_latency_seconds summary\n"), "{text}");
+    assert!(text.contains("prometheus_notifications_alertmanagers_discovered 1\n"), "{text}");
+}
+
+#[test]
+fn an_alertmanager_answering_500_counts_errors_and_drops() {
+    let (base, seen) = serve(|_| (500, "boom".into()));
+    let notifier = Arc::new(Notifier::new(config_for(&base, ""), BTreeMap::new()));
+    notifier.send((0..3).map(|n| alert("Failing", n)).collect());
+    let watched = notifier.clone();
+    send_until(&notifier, "the failure counted", move || watched.counts().dropped == 3);
+    let url = format!("{base}/api/v2/alerts");
+    let counts = notifier.counts();
+    assert_eq!((counts.per_alertmanager[&url].sent, counts.per_alertmanager[&url].errors), (0, 3));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(notifier.metrics_text().contains(&format!("prometheus_notifications_errors_total{{alertmanager=\"{url}\"}} 3\n")));
+}
+
+#[test]
+fn basic_auth_and_headers_are_sent_and_each_set_relabels_its_alerts() {
+    let (base, seen) = serve(|_| (200, String::new()));
+    let (other_base, other_seen) = serve(|_| (200, String::new()));
+    let other = other_base.trim_start_matches("http://");
+    let extra = format!("    path_prefix: /am\n    basic_auth: {{username: alice, password: secret}}\n    http_headers: {{X-Tenant: {{values: [t1]}}}}\n  - static_configs: [{{targets: ['{other}']}}]\n    alert_relabel_configs: [{{source_labels: [n], regex: '0', action: drop}}]\n");
+    let notifier = Arc::new(Notifier::new(config_for(&base, &extra), BTreeMap::new()));
+    notifier.send((0..2).map(|n| alert("Auth", n)).collect());
+    send_until(&notifier, "both Alertmanagers posted to", || !seen.lock().unwrap().is_empty() && !other_seen.lock().unwrap().is_empty());
+    let first = seen.lock().unwrap()[0].clone();
+    assert_eq!(first.path, "/am/api/v2/alerts");
+    assert_eq!(first.header("authorization"), Some("Basic YWxpY2U6c2VjcmV0"));
+    assert_eq!(first.header("x-tenant"), Some("t1"));
+    assert_eq!(posted_alerts(&[first]).len(), 2);
+    let second = other_seen.lock().unwrap()[0].clone();
+    assert_eq!(second.header("authorization"), None);
+    let numbers: Vec<serde_json::Value> = posted_alerts(&[second]).iter().map(|a| a["labels"]["n"].clone()).collect();
+    assert_eq!(numbers, [serde_json::json!("1")]);
+}
+
+#[test]
+fn apply_replaces_alertmanagers_and_keeps_the_queue() {
+    let notifier = Notifier::new(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['old:1']}]\n"), BTreeMap::new());
+    notifier.send(vec![alert("Kept", 0)]);
+    notifier.apply(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['new:2']}]\n"), labels(&[("cluster", "c")]));
+    assert_eq!(notifier.alertmanagers_json()["activeAlertmanagers"], serde_json::json!([{"url": "http://new:2/api/v2/alerts"}]));
+    assert_eq!(notifier.counts().queue_length, 1);
+    assert_eq!(notifier.counts().per_alertmanager.keys().collect::<Vec<_>>(), ["http://new:2/api/v2/alerts"]);
+}
+
+#[test]
+fn an_alertmanager_slower_than_its_timeout_counts_errors() {
+    // The mock answers after 2 s; the entry's timeout is 100 ms.
+    let (base, _seen) = serve(|_| {
+        std::thread::sleep(Duration::from_secs(2));
+        (200, String::new())
+    });
+    let notifier = Arc::new(Notifier::new(config_for(&base, "    timeout: 100ms\n"), BTreeMap::new()));
+    notifier.send(vec![alert("Slow", 0)]);
+    let watched = notifier.clone();
+    let started = Instant::now();
+    send_until(&notifier, "the timeout counted", move || watched.counts().dropped == 1);
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert_eq!(notifier.counts().per_alertmanager[&format!("{base}/api/v2/alerts")].errors, 1);
+}
+
+#[test]
+fn shutdown_drains_the_queue() {
+    let (base, seen) = serve(|_| (200, String::new()));
+    let notifier = Arc::new(Notifier::new(config_for(&base, ""), BTreeMap::new()));
+    notifier.send((0..600).map(|n| alert("Drained", n)).collect());
+    let (stop, shutdown) = async_channel::bounded::<()>(1);
+    drop(stop);
+    run(notifier.clone().run(shutdown));
+    assert_eq!(posted_alerts(&seen.lock().unwrap()).len(), 600);
+    assert_eq!(notifier.counts().queue_length, 0);
+}
+
+#[test]
+fn a_batch_with_no_alertmanager_found_is_dropped() {
+    let yaml = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n    relabel_configs: [{action: drop, source_labels: [__address__], regex: '.*'}]\n";
+    let notifier = Arc::new(Notifier::new(config(yaml), BTreeMap::new()));
+    assert_eq!(notifier.alertmanagers_json()["droppedAlertmanagers"], serde_json::json!([{"url": "http://am:9093/api/v2/alerts"}]));
+    notifier.send((0..2).map(|n| alert("Nowhere", n)).collect());
+    let watched = notifier.clone();
+    send_until(&notifier, "the batch dropped", move || watched.counts().dropped == 2);
+    assert_eq!(notifier.counts().queue_length, 0);
+}

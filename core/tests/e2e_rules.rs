@@ -1,0 +1,203 @@
+//! End-to-end: the real binary evaluates the `rule_files` of its Prometheus configuration
+//! (`scrape.config_file`) every second: a recording rule's series, an alerting rule that
+//! fires at once with templated labels and annotations (one with a `query`), one held
+//! pending by `for`, their `ALERTS` series, `/api/v1/rules` and `/api/v1/alerts`, and the
+//! alert sent to a mock Alertmanager with the external labels. A reload (SIGHUP) with a
+//! broken rule file keeps the rules in force and says why; one that removes the alerting
+//! rules ends their alerts and marks their `ALERTS` series stale.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A mock Alertmanager on a loopback port: records the path and body of every POST and
+/// answers 200.
+struct Alertmanager {
+    port: u16,
+    posts: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Alertmanager {
+    fn start() -> Alertmanager {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind alertmanager");
+        let port = listener.local_addr().expect("address").port();
+        let posts: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let recorded = posts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let recorded = recorded.clone();
+                std::thread::spawn(move || serve(stream, recorded));
+            }
+        });
+        Alertmanager { port, posts }
+    }
+
+    /// The bodies posted so far to `path`, as JSON.
+    fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.posts.lock().map(|p| p.iter().filter(|(at, _)| at == path).filter_map(|(_, body)| serde_json::from_str(body).ok()).collect()).unwrap_or_default()
+    }
+}
+
+fn serve(stream: std::net::TcpStream, recorded: Arc<Mutex<Vec<(String, String)>>>) {
+    let Ok(clone) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(clone);
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+        recorded.lock().map(|mut r| r.push((path, String::from_utf8_lossy(&body).into_owned()))).ok();
+        if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
+            return;
+        }
+    }
+}
+
+const RULES: &str = r#"groups:
+- name: test
+  labels: {team: storage}
+  rules:
+  - record: job:test_value:sum
+    expr: sum by (job) (test_value)
+  - alert: ValueHigh
+    expr: test_value > 5
+    labels: {severity: page, instance_copy: '{{ $labels.instance }}'}
+    annotations:
+      summary: '{{ $labels.instance }} is at {{ $value }}'
+      total: '{{ with query "sum(test_value)" }}{{ . | first | value }}{{ end }}'
+  - alert: ValueSomewhatHigh
+    expr: test_value > 0
+    for: 1h
+"#;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Writes `test_value` of instances a (10) and b (1) at now, every 500 ms in the
+/// background for as long as the test runs (so that they stay within the lookback).
+fn keep_writing(server: &Server) {
+    let url = server.url("/api/v1/write");
+    std::thread::spawn(move || loop {
+        let t = now_ms();
+        let body = v1_request(&[(vec![("__name__", "test_value"), ("instance", "a"), ("job", "j")], vec![(t, 10.0)]), (vec![("__name__", "test_value"), ("instance", "b"), ("job", "j")], vec![(t, 1.0)])]);
+        let _ = agent().post(&url).set("Content-Type", "application/x-protobuf").set("Content-Encoding", "snappy").send_bytes(&body);
+        std::thread::sleep(Duration::from_millis(500));
+    });
+}
+
+fn poll<T>(what: &str, accept: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(found) = accept() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn rules_record_alert_notify_and_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alertmanager = Alertmanager::start();
+    std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    let prometheus_yml = format!(
+        "global:\n  evaluation_interval: 1s\n  external_labels: {{dc: eu1}}\nrule_files: ['rules.yml']\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{}']\n",
+        alertmanager.port
+    );
+    let config = write_scrape_config(dir.path(), &prometheus_yml);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("rules:\n  external_url: http://metricstor.example:9090/\n  alert_resend_delay_seconds: 1\n");
+    std::fs::write(&config, text).expect("config");
+    let server = Server::start(&config);
+    keep_writing(&server);
+
+    // The recording rule's series, with the group's label.
+    let recorded = poll_query(&server, "job:test_value:sum", "the recorded series", WAIT, |r| (r.len() == 1 && r[0]["value"][1] == "11").then(|| r[0]["metric"].clone()));
+    assert_eq!(recorded, serde_json::json!({"__name__": "job:test_value:sum", "job": "j", "team": "storage"}));
+
+    // The alert fires at once (no `for`), for instance a only, its templates expanded.
+    let alert = poll("a firing alert", || {
+        let (_, body) = get_json(&server.url("/api/v1/alerts"));
+        body["data"]["alerts"].as_array()?.iter().find(|a| a["labels"]["alertname"] == "ValueHigh" && a["state"] == "firing").cloned()
+    });
+    assert_eq!(alert["labels"], serde_json::json!({"alertname": "ValueHigh", "instance": "a", "instance_copy": "a", "job": "j", "severity": "page", "team": "storage"}));
+    assert_eq!(alert["annotations"]["summary"], "a is at 10");
+    assert_eq!(alert["annotations"]["total"], "11");
+    assert_eq!(alert["value"], "1e+01");
+
+    // Its ALERTS series; the `for: 1h` rule's alerts stay pending.
+    poll_query(&server, "ALERTS{alertname=\"ValueHigh\",alertstate=\"firing\"}", "the ALERTS series", WAIT, |r| (r.len() == 1 && r[0]["metric"]["instance"] == "a").then_some(()));
+    poll_query(&server, "count(ALERTS{alertname=\"ValueSomewhatHigh\",alertstate=\"pending\"})", "the pending alerts", WAIT, |r| (r.len() == 1 && r[0]["value"][1] == "2").then_some(()));
+    poll_query(&server, "ALERTS_FOR_STATE{alertname=\"ValueHigh\"}", "the ALERTS_FOR_STATE series", WAIT, |r| (r.len() == 1).then_some(()));
+
+    // /api/v1/rules: the group, its three rules, healthy.
+    let (status, rules) = get_json(&server.url("/api/v1/rules"));
+    assert_eq!(status, 200, "{rules}");
+    let group = &rules["data"]["groups"][0];
+    assert_eq!((group["name"].as_str(), group["interval"].as_f64()), (Some("test"), Some(1.0)), "{group}");
+    assert!(group["file"].as_str().is_some_and(|f| f.ends_with("rules.yml")), "{group}");
+    let kinds: Vec<(&str, &str, &str)> = group["rules"].as_array().expect("rules").iter().map(|r| (r["name"].as_str().unwrap_or(""), r["type"].as_str().unwrap_or(""), r["health"].as_str().unwrap_or(""))).collect();
+    assert_eq!(kinds, [("job:test_value:sum", "recording", "ok"), ("ValueHigh", "alerting", "ok"), ("ValueSomewhatHigh", "alerting", "ok")]);
+    assert_eq!(group["rules"][1]["query"], "test_value > 5");
+    assert_eq!(group["rules"][2]["duration"], 3600);
+    let (_, only_recording) = get_json(&server.url("/api/v1/rules?type=record"));
+    assert_eq!(only_recording["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
+
+    // The Alertmanager got it, with the external labels and the generator URL.
+    let sent = poll("the alert at the Alertmanager", || alertmanager.bodies("/api/v2/alerts").into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).find(|a| a["labels"]["alertname"] == "ValueHigh"));
+    assert_eq!(sent["labels"]["dc"], "eu1", "{sent}");
+    assert_eq!(sent["annotations"]["summary"], "a is at 10");
+    assert!(sent["generatorURL"].as_str().is_some_and(|u| u.starts_with("http://metricstor.example:9090/graph?g0.expr=test_value+%3E+5")), "{sent}");
+    assert!(sent["startsAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{sent}");
+    let (_, managers) = get_json(&server.url("/api/v1/alertmanagers"));
+    assert_eq!(managers["data"]["activeAlertmanagers"][0]["url"], format!("http://127.0.0.1:{}/api/v2/alerts", alertmanager.port));
+
+    // A broken rule file: the reload fails and the rules in force stay.
+    std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: test\n  rules:\n  - record: x\n").expect("rules");
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_log("field 'expr' must be set in rule", WAIT), "the reload names the mistake");
+    let (_, still) = get_json(&server.url("/api/v1/rules"));
+    assert_eq!(still["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(3));
+
+    // Without the alerting rules: their alerts end and ALERTS goes stale.
+    std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: test\n  rules:\n  - record: job:test_value:sum\n    expr: sum by (job) (test_value)\n").expect("rules");
+    server.signal(libc::SIGHUP);
+    poll("the alerts gone", || {
+        let (_, body) = get_json(&server.url("/api/v1/alerts"));
+        body["data"]["alerts"].as_array().is_some_and(Vec::is_empty).then_some(())
+    });
+    poll_query(&server, "ALERTS", "ALERTS stale", WAIT, |r| r.is_empty().then_some(()));
+    let (_, after) = get_json(&server.url("/api/v1/rules"));
+    assert_eq!(after["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1), "{after}");
+    assert!(server.stop(), "clean shutdown");
+}
