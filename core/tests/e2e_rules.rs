@@ -201,3 +201,51 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(after["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1), "{after}");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// The `activeAt` of the alert of `alertname` for `instance`, once `/api/v1/alerts` has it.
+fn active_at_s(server: &Server, alertname: &str, instance: &str) -> Option<f64> {
+    let (_, body) = get_json(&server.url("/api/v1/alerts"));
+    let alert = body["data"]["alerts"].as_array()?.iter().find(|a| a["labels"]["alertname"] == alertname && a["labels"]["instance"] == instance)?.clone();
+    rfc3339_seconds(alert["activeAt"].as_str()?)
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time such as `2026-12-05T11:00:00.123Z`.
+fn rfc3339_seconds(text: &str) -> Option<f64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut t = time.split(':');
+    let (h, min, s) = (t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?);
+    Some(days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s)
+}
+
+#[test]
+fn an_alerts_for_state_is_restored_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: held\n  rules:\n  - alert: Held\n    expr: test_value > 0\n    for: 1h\n").expect("rules");
+    let config = write_scrape_config(dir.path(), "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n");
+    let server = Server::start(&config);
+    keep_writing(&server);
+    let first = poll("the pending alert", || active_at_s(&server, "Held", "a"));
+    poll_query(&server, "ALERTS_FOR_STATE{alertname=\"Held\",instance=\"a\"}", "ALERTS_FOR_STATE", WAIT, |r| (r.len() == 1).then_some(()));
+    // Pending for a while before the restart, so that a restored time stands apart from one
+    // the restarted server would give.
+    poll("eight seconds pending", || (now_ms() as f64 / 1000.0 - first >= 8.0).then_some(()));
+    assert!(server.stop(), "clean shutdown");
+
+    let restarted_at = now_ms() as f64 / 1000.0;
+    let server = Server::start(&config);
+    keep_writing(&server);
+    // Pending anew at first; once restored (after two evaluations) its active time moves
+    // back by what it had been pending before the restart, as Prometheus restores it.
+    let restored = poll("the restored active time", || active_at_s(&server, "Held", "a").filter(|&t| t < restarted_at));
+    assert!(restored >= first && restored < first + 6.0, "restored {restored}, first {first}, restarted at {restarted_at}");
+    assert!(server.stop(), "clean shutdown");
+}

@@ -11,8 +11,9 @@ use crate::methods;
 use crate::print;
 use crate::value::Value;
 
-/// Nested `{{template}}` calls allowed before giving up (Go allows 100000; Rust stacks are smaller).
-pub const TEMPLATE_DEPTH_MAX: usize = 1000;
+/// Nested `{{template}}` calls allowed before giving up (Go allows 100000 on growable
+/// goroutine stacks; expansion here runs on fixed thread stacks, and alerts never recurse deeply).
+pub const TEMPLATE_DEPTH_MAX: usize = 100;
 /// Output an expansion may produce; alert labels and annotations are short.
 pub const OUTPUT_BYTES_MAX: usize = 1 << 20;
 /// `range` iterations per expansion, so `{{range 1000000000}}` cannot stall a shard.

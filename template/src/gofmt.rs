@@ -279,15 +279,19 @@ fn bad_verb(verb: char, arg: &Value) -> String {
 fn format_one(verb: char, spec: &Spec, arg: &Value) -> String {
     let body = match (verb, arg) {
         ('v', Value::Nil) => "<nil>".to_string(),
+        ('T', _) => arg.type_name().to_string(),
         (_, Value::Nil) => return bad_verb(verb, arg),
         ('v' | 't', Value::Bool(b)) => b.to_string(),
         ('v' | 'd', Value::Int(i)) => signed(spec, *i < 0, i.unsigned_abs().to_string()),
         ('x' | 'X' | 'o' | 'b', Value::Int(i)) => {
             let magnitude = i.unsigned_abs();
-            let digits = match verb {
-                'x' => format!("{magnitude:x}"),
-                'X' => format!("{magnitude:X}"),
-                'o' => format!("{magnitude:o}"),
+            let digits = match (verb, spec.sharp) {
+                ('x', false) => format!("{magnitude:x}"),
+                ('x', true) => format!("0x{magnitude:x}"),
+                ('X', false) => format!("{magnitude:X}"),
+                ('X', true) => format!("0X{magnitude:X}"),
+                ('o', false) => format!("{magnitude:o}"),
+                ('o', true) => format!("0{magnitude:o}"),
                 _ => format!("{magnitude:b}"),
             };
             signed(spec, *i < 0, digits)

@@ -21,8 +21,12 @@ pub struct ParseError {
 
 type ParseResult<T> = Result<T, ParseError>;
 
+/// Nesting of parentheses and control structures; deeper input is refused rather than
+/// risking the parser's stack (Go has no such limit, real alert templates nest a few levels).
+pub const NESTING_MAX: usize = 100;
+
 pub fn parse(tokens: Vec<Token>) -> ParseResult<Parsed> {
-    let mut parser = Parser { tokens, at: 0, vars: vec!["$".to_string()], range_depth: 0, defined: HashMap::new() };
+    let mut parser = Parser { tokens, at: 0, vars: vec!["$".to_string()], range_depth: 0, nesting: 0, defined: HashMap::new() };
     let root = parser.parse_top()?;
     Ok(Parsed { root, defined: parser.defined })
 }
@@ -40,6 +44,7 @@ struct Parser {
     /// Variables in scope, innermost last.
     vars: Vec<String>,
     range_depth: usize,
+    nesting: usize,
     defined: HashMap<String, List>,
 }
 
@@ -71,11 +76,10 @@ impl Parser {
         &self.tokens[self.at.min(self.tokens.len() - 1)]
     }
 
+    /// Always advances (up to one past the end), so stepping back with `at -= 1` is exact.
     fn next(&mut self) -> Token {
         let token = self.peek().clone();
-        if self.at < self.tokens.len() - 1 {
-            self.at += 1;
-        }
+        self.at = (self.at + 1).min(self.tokens.len());
         token
     }
 
@@ -252,8 +256,13 @@ impl Parser {
 
     /// `if`/`with`/`range`: pipeline, list, optional else (or else-if / else-with chain), end.
     fn parse_branch(&mut self, keyword: Keyword) -> ParseResult<Branch> {
+        if self.nesting >= NESTING_MAX {
+            return self.error(self.peek().pos, format!("template nesting exceeds {NESTING_MAX} levels"));
+        }
         let scope = self.vars.len();
+        self.nesting += 1;
         let result = self.parse_branch_in_scope(keyword);
+        self.nesting -= 1;
         self.vars.truncate(scope);
         result
     }
@@ -290,6 +299,16 @@ impl Parser {
 
     fn parse_pipeline(&mut self, context: &str, end: TokenKind, allow_two_vars: bool) -> ParseResult<Pipe> {
         let start = self.peek_non_space().pos;
+        if self.nesting >= NESTING_MAX {
+            return self.error(start, format!("template nesting exceeds {NESTING_MAX} levels"));
+        }
+        self.nesting += 1;
+        let pipe = self.parse_pipeline_nested(context, end, allow_two_vars, start);
+        self.nesting -= 1;
+        pipe
+    }
+
+    fn parse_pipeline_nested(&mut self, context: &str, end: TokenKind, allow_two_vars: bool, start: usize) -> ParseResult<Pipe> {
         let (decl, is_assign) = self.parse_declarations(context, allow_two_vars)?;
         let mut cmds = Vec::new();
         loop {

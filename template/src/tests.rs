@@ -313,6 +313,8 @@ fn trim_markers_and_comments() {
     assert_eq!(expand("a\n  {{- /* note */ -}}\n  b"), "ab");
     assert_eq!(expand("a {{/* note */}} b"), "a  b");
     assert_eq!(expand("{{ -1 }}"), "-1");
+    assert_eq!(expand("a {{-3}} b"), "a -3 b");
+    assert_eq!(expand("a {{3 -}}\n\t b"), "a 3b");
 }
 
 #[test]
@@ -332,6 +334,7 @@ fn printf_verbs() {
         (r#"{{ printf "%d %s" "x" }}"#, "%!d(string=x) %!s(MISSING)"),
         (r#"{{ printf "%.1f%%" 99.95 }}"#, "100.0%"),
         (r#"{{ printf "%x" "hi" }}|{{ printf "%t" true }}|{{ printf "%v" (args 1) }}"#, "6869|true|map[arg0:1]"),
+        (r#"{{ printf "%#x|%T|%T|%s" 255 1.5 "s" nil }}"#, "0xff|float64|string|%!s(<nil>)"),
     ];
     for (text, expected) in cases {
         assert_eq!(expand(text), expected, "{text}");
@@ -403,7 +406,47 @@ fn redefinition_is_rejected_and_templates_are_shareable() {
 #[test]
 fn limits_are_enforced() {
     let message = error("{{ define \"r\" }}{{ template \"r\" }}{{ end }}{{ template \"r\" }}");
-    assert!(message.contains("exceeded maximum template depth (1000)"), "{message}");
+    assert!(message.contains("exceeded maximum template depth (100)"), "{message}");
+    let deep = format!("{{{{ {}1{} }}}}", "(".repeat(200), ")".repeat(200));
+    assert_eq!(error(&deep), "error parsing template test: template: test:1: template nesting exceeds 100 levels");
+    assert_eq!(expand(&format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50))), "1");
     let message = error("{{ range 2000000 }}{{ end }}");
     assert!(message.contains("range exceeded 1000000 iterations"), "{message}");
+}
+
+/// Deterministic mutations of valid templates: parsing and expanding must return, never panic.
+#[test]
+fn mangled_templates_never_panic() {
+    let seeds = [
+        "{{ if eq . 1 }}a{{ else if gt . 2 }}b{{ else }}c{{ end }}",
+        "{{ range $i, $v := . }}{{ $i }}:{{ $v | printf \"%5.2f|%q\" }}{{ break }}{{ end }}",
+        "{{- define \"x\" -}}{{ .arg0 }}{{ end }}{{ template \"x\" (args 1 `raw` 'c' 0x1F 1e3) }}",
+        "{{ with $x := query \"up\" }}{{ ($x | first).Labels.job }}{{ end }}{{/* c */}}",
+        "{{ (now | toTime).Format \"2006-01-02 .000 Z07:00\" }}{{ humanizeDuration \"1.5\" }}{{ slice \"héllo\" 1 3 }}",
+    ];
+    let alphabet: Vec<char> = "{}()|.$:=\"'`-+ \n\t,0123456789abcdexyz/*éüA\\".chars().collect();
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut random = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let answered = answers("up", &[(&[("job", "j")], 1.0)]);
+    for round in 0..4000 {
+        let mut text: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        for _ in 0..1 + random(4) {
+            let at = random(text.len() + 1);
+            match random(3) {
+                0 if at < text.len() => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, alphabet[random(alphabet.len())]),
+                _ if at < text.len() => text[at] = alphabet[random(alphabet.len())],
+                _ => {}
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let _ = run(&text, ints(&[1, 2, 3]), &answered);
+    }
 }
