@@ -40,9 +40,10 @@ impl AlertTemplates {
         Ok(AlertTemplates { labels: parse(labels)?, annotations: parse(annotations)? })
     }
 
-    /// The expanded labels and annotations of one alert (`labels`: its sample's labels).
-    /// A template that fails expands to Prometheus' `<error expanding template: …>`.
-    pub async fn expand<F, Fut>(&self, labels: &BTreeMap<String, String>, value: f64, context: &Context<'_>, query: F) -> (BTreeMap<String, String>, BTreeMap<String, String>)
+    /// The expanded labels and annotations of one alert (`labels`: its sample's labels) at
+    /// the evaluation time `at_ms` (what `now` gives). A template that fails expands to
+    /// Prometheus' `<error expanding template: …>`.
+    pub async fn expand<F, Fut>(&self, labels: &BTreeMap<String, String>, value: f64, at_ms: i64, context: &Context<'_>, query: F) -> (BTreeMap<String, String>, BTreeMap<String, String>)
     where
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<QueriedSample>, String>>,
@@ -51,23 +52,23 @@ impl AlertTemplates {
         let mut answers = QueryAnswers::new();
         let mut out_labels = BTreeMap::new();
         for (name, template) in &self.labels {
-            out_labels.insert(name.clone(), expand_one(template, &data, &mut answers, &query).await);
+            out_labels.insert(name.clone(), expand_one(template, &data, at_ms, &mut answers, &query).await);
         }
         let mut out_annotations = BTreeMap::new();
         for (name, template) in &self.annotations {
-            out_annotations.insert(name.clone(), expand_one(template, &data, &mut answers, &query).await);
+            out_annotations.insert(name.clone(), expand_one(template, &data, at_ms, &mut answers, &query).await);
         }
         (out_labels, out_annotations)
     }
 }
 
-async fn expand_one<F, Fut>(template: &Template, data: &Data<'_>, answers: &mut QueryAnswers, query: &F) -> String
+async fn expand_one<F, Fut>(template: &Template, data: &Data<'_>, at_ms: i64, answers: &mut QueryAnswers, query: &F) -> String
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<QueriedSample>, String>>,
 {
     for _ in 0..=QUERIES_PER_EXPANSION_MAX {
-        match template.expand(data, answers) {
+        match template.expand_at(data, answers, at_ms as f64 / 1000.0) {
             Ok(Expansion::Text(text)) => return text,
             Ok(Expansion::NeedsQuery(text)) => {
                 let answer = query(text.clone()).await;

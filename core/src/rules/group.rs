@@ -252,7 +252,7 @@ async fn evaluate_rule(rule: &mut RuleRun, ev: &Evaluator, ts_ms: i64, offset_ms
                 };
                 let mut map: BTreeMap<String, String> = labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
                 // Templates' queries are evaluated at the group's timestamp, as Prometheus does.
-                let (expanded, annotations) = templates.expand(&map, value, &context, |text| template_query(ev, text, ts_ms)).await;
+                let (expanded, annotations) = templates.expand(&map, value, ts_ms, &context, |text| template_query(ev, text, ts_ms)).await;
                 map.remove("__name__");
                 for (name, text) in expanded {
                     if text.is_empty() {

@@ -1,0 +1,283 @@
+//! Interop with real Prometheus (Debian's 2.42) as the oracle of rule evaluation: both
+//! scrape the same target every second and evaluate the same rule file every second, each
+//! sending its alerts to its own mock Alertmanager. What they record, their `ALERTS`
+//! series, `/api/v1/rules` and `/api/v1/alerts` (times left out) and the alerts the
+//! Alertmanagers receive (times and generator URL left out) are compared. No external
+//! labels: this server's scrapes store them on every series (as VictoriaMetrics' do), so
+//! everything derived from them would carry them, while Prometheus adds them only on the
+//! way out (`e2e_rules` checks that alerts leave with them). Runs when
+//! METRICSTOR_PROMETHEUS_BIN is set (`.ci/run` installs the package and sets it);
+//! otherwise it says why it skipped.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const RULES: &str = r#"groups:
+- name: interop
+  limit: 10
+  rules:
+  - record: job:interop_value:sum
+    expr: sum by (job) (interop_value)
+  - record: interop_value:doubled
+    expr: interop_value * 2
+    labels: {source: rule, kind: ''}
+  - record: interop:scalar
+    expr: scalar(sum(interop_value))
+  - record: interop:clash
+    expr: interop_value
+    labels: {kind: same}
+  - alert: InteropHigh
+    expr: interop_value > 5
+    labels:
+      severity: page
+      copied: '{{ $labels.kind }}'
+    annotations:
+      summary: '{{ $labels.kind }} at {{ $value | humanize }} ({{ printf "%.1f" $value }})'
+      total: '{{ with query "sum(interop_value)" }}{{ . | first | value | humanize }}{{ end }}'
+      listed: '{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}'
+  - alert: InteropHeld
+    expr: interop_value > 0
+    for: 3s
+  - alert: InteropNever
+    expr: interop_value > 1000
+- name: second
+  interval: 2s
+  rules:
+  - record: interop:count
+    expr: count(interop_value)
+"#;
+
+/// A mock Alertmanager: records every POSTed body to `/api/v2/alerts`, answers 200.
+struct Alertmanager {
+    port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Alertmanager {
+    fn start() -> Alertmanager {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+        let recorded = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let recorded = recorded.clone();
+                std::thread::spawn(move || answer(stream, recorded));
+            }
+        });
+        Alertmanager { port, bodies }
+    }
+
+    /// The last alert received for each label set, its times and generator URL left out.
+    fn received(&self) -> Vec<String> {
+        let mut last: std::collections::BTreeMap<String, String> = Default::default();
+        for body in self.bodies.lock().map(|b| b.clone()).unwrap_or_default() {
+            let Ok(Value::Array(alerts)) = serde_json::from_str::<Value>(&body) else { continue };
+            for alert in alerts {
+                last.insert(alert["labels"].to_string(), format!("{} {}", alert["labels"], alert["annotations"]));
+            }
+        }
+        last.into_values().collect()
+    }
+}
+
+fn answer(stream: std::net::TcpStream, recorded: Arc<Mutex<Vec<String>>>) {
+    let Ok(clone) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(clone);
+    let mut stream = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let post = line.starts_with("POST /api/v2/alerts ");
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if post {
+            recorded.lock().map(|mut r| r.push(String::from_utf8_lossy(&body).into_owned())).ok();
+        }
+        if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
+            return;
+        }
+    }
+}
+
+fn prometheus_yml(target: &str, alertmanager: u16) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{alertmanager}']\nscrape_configs:\n- job_name: app\n  static_configs:\n  - targets: ['{target}']\n"
+    )
+}
+
+/// JSON at `url` (any server), once it answers 200.
+fn json_at(url: &str) -> Value {
+    let (status, body) = get_json(url);
+    assert_eq!(status, 200, "{url}: {body}");
+    body
+}
+
+/// The instant query's series at `base` as `labels value`, sorted.
+fn series_values(base: &str, query: &str) -> Vec<String> {
+    let body = json_at(&format!("{base}/api/v1/query?query={}", percent_encode(query)));
+    let mut out: Vec<String> = body["data"]["result"].as_array().cloned().unwrap_or_default().iter().map(|s| format!("{} {}", s["metric"], s["value"][1])).collect();
+    out.sort();
+    out
+}
+
+/// `/api/v1/rules` at `base` without what differs from one server to another by time:
+/// evaluation times, last evaluations and alerts' active times; each rule's alerts sorted
+/// (Prometheus lists them in its map's order), and a recording rule's empty `labels` left
+/// out (Prometheus 2.42 omits them, 3.x writes `{}` as this server does).
+fn rules_without_times(base: &str) -> Value {
+    let mut body = json_at(&format!("{base}/api/v1/rules"));
+    let data = &mut body["data"];
+    for group in data["groups"].as_array_mut().into_iter().flatten() {
+        strip(group, &["evaluationTime", "lastEvaluation"]);
+        for rule in group["rules"].as_array_mut().into_iter().flatten() {
+            strip(rule, &["evaluationTime", "lastEvaluation"]);
+            if rule["type"] == "recording" && rule.get("labels").is_some_and(|l| l.as_object().is_some_and(|o| o.is_empty())) {
+                strip(rule, &["labels"]);
+            }
+            if let Some(alerts) = rule.get_mut("alerts").and_then(Value::as_array_mut) {
+                for alert in alerts.iter_mut() {
+                    strip(alert, &["activeAt"]);
+                }
+                alerts.sort_by_key(|a| a.to_string());
+            }
+        }
+    }
+    data.clone()
+}
+
+fn alerts_without_times(base: &str) -> Vec<String> {
+    let body = json_at(&format!("{base}/api/v1/alerts"));
+    let mut out: Vec<String> = body["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut a| {
+            strip(&mut a, &["activeAt"]);
+            a.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn strip(object: &mut Value, keys: &[&str]) {
+    if let Some(map) = object.as_object_mut() {
+        for key in keys {
+            map.remove(*key);
+        }
+    }
+}
+
+fn poll<T>(what: &str, accept: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(found) = accept() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn metricstor_evaluates_rules_as_prometheus_does() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the rules interop test");
+        return;
+    };
+    let exporter = Exporter::start("# TYPE interop_value gauge\ninterop_value{kind=\"a\"} 10\ninterop_value{kind=\"b\"} 1\ninterop_value{kind=\"c\"} 1234567\n");
+    let (theirs_am, ours_am) = (Alertmanager::start(), Alertmanager::start());
+    // Each server reads its own directory (the same rule file in each) so that both see
+    // `file` as their own; the groups' files are compared by name.
+    let prom_dir = tempfile::tempdir().expect("tempdir");
+    let our_dir = tempfile::tempdir().expect("tempdir");
+    for (dir, am) in [(&prom_dir, &theirs_am), (&our_dir, &ours_am)] {
+        std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("prometheus.yml"), prometheus_yml(&exporter.address(), am.port)).expect("config");
+    }
+    let config = write_config(our_dir.path(), "");
+    add_scrape_config(&config, &our_dir.path().join("prometheus.yml"));
+    let server = Server::start(&config);
+    let prom_port = free_port();
+    let _prometheus = KillOnDrop(
+        Command::new(&prometheus)
+            .arg(format!("--config.file={}", prom_dir.path().join("prometheus.yml").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .arg(format!("--storage.tsdb.path={}", prom_dir.path().join("prom-data").display()))
+            .arg("--rules.alert.resend-delay=1s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let ours = format!("http://{}", server.http_addr);
+
+    poll("Prometheus ready", || agent().get(&format!("{prom}/-/ready")).call().ok().map(|_| ()));
+    // Both have evaluated long enough for the held alert to fire (3 s after it was first
+    // pending) and for each group to have run with data.
+    for base in [&prom, &ours] {
+        poll(&format!("InteropHeld firing at {base}"), || (series_values(base, "count(ALERTS{alertname=\"InteropHeld\",alertstate=\"firing\"})") == [r#"{} "3""#]).then_some(()));
+        poll(&format!("interop:count at {base}"), || (series_values(base, "interop:count").len() == 1).then_some(()));
+    }
+
+    for query in ["{__name__=~\"job:.*|interop.*:.*\"}", "ALERTS", "ALERTS_FOR_STATE > 0"] {
+        let theirs = series_values(&prom, query);
+        let ours_now = series_values(&ours, query);
+        let label_sets = |list: &[String]| list.iter().map(|s| s.rsplit_once(' ').map_or(s.clone(), |(l, _)| l.to_string())).collect::<Vec<_>>();
+        if query.starts_with("ALERTS_FOR_STATE") {
+            // Their values are each side's own active times: only the series compare.
+            assert_eq!(label_sets(&ours_now), label_sets(&theirs), "{query}");
+        } else {
+            assert_eq!(ours_now, theirs, "{query}");
+        }
+    }
+
+    let (theirs_rules, ours_rules) = (rules_without_times(&prom), rules_without_times(&ours));
+    let normalize_files = |mut v: Value| {
+        for group in v["groups"].as_array_mut().into_iter().flatten() {
+            let name = group["file"].as_str().and_then(|f| f.rsplit('/').next()).unwrap_or("").to_string();
+            group["file"] = Value::String(name);
+        }
+        v
+    };
+    assert_eq!(normalize_files(ours_rules), normalize_files(theirs_rules));
+    assert_eq!(alerts_without_times(&ours), alerts_without_times(&prom));
+
+    // Each Alertmanager got the same firing alerts (the held one included).
+    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(theirs_am.received()).filter(|r| r.len() == 6));
+    let ours_received = poll("our alerts at our Alertmanager", || Some(ours_am.received()).filter(|r| r.len() == 6));
+    assert_eq!(ours_received, theirs);
+    assert!(server.stop());
+}
