@@ -242,10 +242,13 @@ in
       '';
       description = ''
         Targets for the server to scrape, as a Prometheus configuration (`global`,
-        `scrape_configs`; see README.md, "Scraping"). Rendered to a file in the Nix store and
-        set as `settings.scrape.config_file`. Files it names (`password_file`,
-        `credentials_file`, `tls_config` keys, `file_sd_configs` files) must be readable by the
-        service's dynamic user; keep secrets out of this attribute set, which lands in the store.
+        `scrape_configs`; see README.md, "Scraping"), and the rules it evaluates (`rule_files`,
+        `alerting`; README.md, "Recording and alerting rules"). Rendered to a file in the Nix
+        store and set as `settings.scrape.config_file`, so relative names in it are taken from
+        the store: name `rule_files` by absolute path (or as store paths). Files it names
+        (`password_file`, `credentials_file`, `tls_config` keys, `file_sd_configs` and rule
+        files) must be readable by the service's dynamic user; keep secrets out of this
+        attribute set, which lands in the store.
       '';
     };
 
