@@ -77,6 +77,12 @@ const FUNCTIONS: &[(&str, usize, Option<usize>)] = &[
     ("urlQueryEscape", 1, Some(1)),
 ];
 
+/// Prometheus' own template functions (its `templateFunctions` map, beside Go's builtins),
+/// by name: what `/api/v1/features` lists under `templating_functions`.
+pub fn prometheus_function_names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS.iter().map(|(name, _, _)| *name).skip_while(|name| *name != "query")
+}
+
 pub fn is_function(name: &str) -> bool {
     FUNCTIONS.iter().any(|(known, _, _)| *known == name)
 }

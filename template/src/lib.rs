@@ -21,6 +21,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 
 pub use exec::{OUTPUT_BYTES_MAX, RANGE_ITERATIONS_MAX, TEMPLATE_DEPTH_MAX};
+pub use functions::prometheus_function_names;
 pub use parse::NESTING_MAX;
 
 /// A parsed template, ready to expand any number of times (`Send + Sync`: share it freely).

@@ -450,3 +450,11 @@ fn mangled_templates_never_panic() {
         let _ = run(&text, ints(&[1, 2, 3]), &answered);
     }
 }
+
+#[test]
+fn prometheus_function_names_are_its_template_functions() {
+    let names: Vec<&str> = crate::prometheus_function_names().collect();
+    assert_eq!(names.len(), 29, "{names:?}");
+    assert_eq!((names.first(), names.last()), (Some(&"query"), Some(&"urlQueryEscape")));
+    assert!(!names.contains(&"printf"), "Go's builtins are not Prometheus' functions");
+}

@@ -120,9 +120,17 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     for operator in PROMQL_OPERATORS {
         set("promql_operators", operator, true);
     }
+    // Rule groups evaluate their rules one after another (Prometheus 3 can evaluate
+    // independent rules of a group at once).
+    set("rules", "concurrent_rule_eval", false);
+    set("rules", "keep_firing_for", true);
+    set("rules", "query_offset", true);
     set("scrape", "extra_scrape_metrics", true);
     set("scrape", "start_timestamp_zero_ingestion", config.storage.start_timestamp_zero_ingestion);
     set("scrape", "type_and_unit_labels", false);
+    for function in template::prometheus_function_names() {
+        set("templating_functions", function, true);
+    }
     for (provider, supported) in DISCOVERY_PROVIDERS {
         set("service_discovery_providers", provider, supported);
     }
@@ -165,6 +173,8 @@ mod tests {
         assert_eq!(on["promql_functions"].len(), promql::functions::FUNCTIONS.len() + PROMQL_FUNCTIONS_MISSING.len());
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
+        assert!(on["api"]["exclude_alerts"] && on["rules"]["keep_firing_for"] && on["rules"]["query_offset"] && !on["rules"]["concurrent_rule_eval"]);
+        assert!(on["templating_functions"]["humanizeDuration"] && on["templating_functions"]["query"] && !on["templating_functions"].contains_key("printf"));
         config.server.enable_admin_api = !config.server.enable_admin_api;
         config.storage.start_timestamp_zero_ingestion = true;
         config.storage.max_exemplars = 0;

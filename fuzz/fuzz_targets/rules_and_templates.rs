@@ -1,0 +1,29 @@
+//! Fuzz target: reading a rule file never panics, and neither does parsing an alert
+//! template and expanding it (with every `query` it asks for answered by one sample, up to
+//! a bound); a template that parses expands or fails with an error, never hangs past the
+//! engine's own limits. The first byte picks the parser.
+#![no_main]
+use std::collections::BTreeMap;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&choice, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    if choice % 2 == 0 {
+        let _ = metricstor::rules::file::parse(text, "fuzz.yml");
+        return;
+    }
+    let Ok(parsed) = template::alert_template("__alert_Fuzz", text) else { return };
+    let labels: BTreeMap<String, String> = [("instance", "host:9100"), ("job", "node"), ("__name__", "up")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+    let external: BTreeMap<String, String> = [("dc".to_string(), "eu".to_string())].into();
+    let data = template::Data { labels: &labels, external_labels: &external, external_url: "http://prometheus:9090", value: 1.5 };
+    let mut answers = template::QueryAnswers::new();
+    for _ in 0..8 {
+        match parsed.expand_at(&data, &answers, 1_700_000_000.0) {
+            Ok(template::Expansion::NeedsQuery(query)) => {
+                let sample = template::QueriedSample { labels: labels.clone(), value: 2.0 };
+                answers.insert(query, Ok(vec![sample]));
+            }
+            Ok(template::Expansion::Text(_)) | Err(_) => return,
+        }
+    }
+});
