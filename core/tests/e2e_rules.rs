@@ -249,3 +249,25 @@ fn an_alerts_for_state_is_restored_after_a_restart() {
     assert!(restored >= first && restored < first + 6.0, "restored {restored}, first {first}, restarted at {restarted_at}");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// An Alertmanager found by `http_sd_configs` (asked by the scrape discoveries' askers under
+/// the entry's own name) gets the alerts, and `/api/v1/alertmanagers` lists it.
+#[test]
+fn an_alertmanager_found_by_http_sd_gets_the_alerts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alertmanager = Alertmanager::start();
+    let sd = Exporter::start("");
+    sd.route("/sd", 200, &["Content-Type: application/json"], &format!(r#"[{{"targets":["127.0.0.1:{}"],"labels":{{"__alerts_path__":"/prefixed/api/v2/alerts"}}}}]"#, alertmanager.port));
+    std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: g\n  rules:\n  - alert: Always\n    expr: vector(1)\n").expect("rules");
+    let prometheus_yml = format!("global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nalerting:\n  alertmanagers:\n  - http_sd_configs: [{{url: 'http://{}/sd', refresh_interval: 1s}}]\n", sd.address());
+    let config = write_scrape_config(dir.path(), &prometheus_yml);
+    let server = Server::start(&config);
+    let url = format!("http://127.0.0.1:{}/prefixed/api/v2/alerts", alertmanager.port);
+    poll("the discovered Alertmanager", || {
+        let (_, body) = get_json(&server.url("/api/v1/alertmanagers"));
+        (body["data"]["activeAlertmanagers"][0]["url"] == url.as_str()).then_some(())
+    });
+    let sent = poll("the alert at the discovered Alertmanager", || alertmanager.bodies("/prefixed/api/v2/alerts").into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).find(|a| a["labels"]["alertname"] == "Always"));
+    assert_eq!(sent["labels"], serde_json::json!({"alertname": "Always"}));
+    assert!(server.stop(), "clean shutdown");
+}

@@ -1269,6 +1269,34 @@ impl ScrapeConfig {
     }
 }
 
+/// A job that only discovers: the service discoveries of `sections` (a JSON object of
+/// `*_sd_configs` keys, as an `alertmanagers` entry of `alerting` holds them) under the name
+/// `name`, resolved as a scrape job's, so that the discoveries' askers can serve it
+/// (`scrape::start_asking`) though nothing scrapes it.
+pub(crate) fn discovery_job(name: &str, sections: serde_json::Map<String, serde_json::Value>, base: &Path) -> Result<ScrapeJob, String> {
+    let mut object = sections;
+    object.insert("job_name".into(), serde_json::Value::String(name.to_string()));
+    let section: JobSection = serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
+    let globals = Globals {
+        interval_ms: INTERVAL_DEFAULT_MS,
+        timeout_ms: TIMEOUT_DEFAULT_MS,
+        sample_limit: None,
+        body_size_limit: None,
+        label_limit: None,
+        label_name_length_limit: None,
+        label_value_length_limit: None,
+        target_limit: None,
+        keep_dropped_targets: None,
+        scrape_failure_log_file: None,
+        scrape_protocols: None,
+        scrape_native_histograms: None,
+        always_scrape_classic_histograms: None,
+        convert_classic_histograms_to_nhcb: None,
+        extra_scrape_metrics: None,
+    };
+    resolve_job(section, &globals, base, LabelLimits::default())
+}
+
 pub(crate) fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

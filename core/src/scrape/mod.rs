@@ -110,6 +110,12 @@ impl SharedConfig {
         now.is_none() || self.loaded_checksum.lock().map(|loaded| *loaded != now).unwrap_or(true)
     }
 
+    /// What the network discoveries last found, shared with the notifier (whose
+    /// Alertmanagers' discoveries are asked with the jobs').
+    pub fn asked(&self) -> Arc<asked_groups::AskedGroups> {
+        self.asked.clone()
+    }
+
     /// Each discovery mechanism's request counts per job (`/metrics`).
     pub fn refresh_counts(&self) -> Vec<((&'static str, String), asked_groups::RefreshCounts)> {
         self.asked.refresh_counts()
@@ -245,6 +251,9 @@ pub(crate) fn asked_sources(job: &config::ScrapeJob) -> Vec<String> {
 /// forgetting the groups of sources it no longer has; they are asked until the returned
 /// sender is dropped (a reload or shutdown). None when there is none.
 fn start_asking(config: &Arc<ScrapeConfig>, asked: &Arc<asked_groups::AskedGroups>, resolv_conf: &Arc<std::path::Path>) -> Option<async_channel::Sender<()>> {
+    // The Alertmanagers' network discoveries are asked as jobs of their own (not scraped).
+    let discovering = config.rules.alerting.alertmanager_sets.iter().filter_map(|set| set.discovery.clone());
+    let config = &Arc::new(ScrapeConfig { jobs: config.jobs.iter().cloned().chain(discovering).collect(), ..Default::default() });
     let sources: std::collections::HashSet<(String, String)> = config.jobs.iter().flat_map(|j| asked_sources(j).into_iter().map(|source| (j.name.clone(), source))).collect();
     asked.keep_only(&sources);
     if sources.is_empty() {

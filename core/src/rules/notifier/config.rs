@@ -1,7 +1,8 @@
 //! The `alerting:` section of a Prometheus configuration file, read with Prometheus' keys and
 //! defaults (`AlertingConfig`, `AlertmanagerConfig`): the global `alert_relabel_configs` and
-//! the `alertmanagers` list, each entry found by `static_configs` or `file_sd_configs` and
-//! asked with the HTTP client keys a scrape job has. Other top-level keys are ignored.
+//! the `alertmanagers` list, each entry found by `static_configs`, `file_sd_configs` or any
+//! network discovery a scrape job takes, and asked with the HTTP client keys a scrape job
+//! has. Other top-level keys are ignored.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{RelabelConfig, Relabeler};
-use crate::scrape::config::{client_access, client_sections, with_client_keys, ClientAccess, FileSd, Scheme, TargetGroup};
+use crate::scrape::config::{client_access, client_sections, with_client_keys, ClientAccess, FileSd, Scheme, ScrapeJob, TargetGroup};
 
 /// Prometheus' default `timeout` of a request to an Alertmanager.
 pub const TIMEOUT_DEFAULT_MS: i64 = 10_000;
@@ -20,10 +21,10 @@ pub const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
 /// The only Alertmanager API Prometheus 3 speaks.
 const API_VERSION_V2: &str = "v2";
 
-/// The discoveries Prometheus offers that this project does not for Alertmanagers: each is
-/// refused naming its key (a scrape job has more of them; an `alertmanagers` entry has
-/// `static_configs` and `file_sd_configs`).
-const UNSUPPORTED_KEYS: [&str; 36] = [
+/// The network discoveries an `alertmanagers` entry may hold beside `static_configs` and
+/// `file_sd_configs`: each is resolved as a scrape job's (`scrape::config::discovery_job`)
+/// and asked by the scrape discoveries' askers on executor 0 under the entry's own name.
+const DISCOVERY_KEYS: [&str; 35] = [
     "azure_sd_configs",
     "consul_sd_configs",
     "digitalocean_sd_configs",
@@ -59,7 +60,31 @@ const UNSUPPORTED_KEYS: [&str; 36] = [
     "triton_sd_configs",
     "uyuni_sd_configs",
     "vultr_sd_configs",
-    "sigv4",
+];
+
+/// The other keys of an `alertmanagers` entry: its own and the HTTP client keys.
+const ENTRY_KEYS: [&str; 21] = [
+    "static_configs",
+    "file_sd_configs",
+    "scheme",
+    "path_prefix",
+    "timeout",
+    "api_version",
+    "relabel_configs",
+    "alert_relabel_configs",
+    "basic_auth",
+    "authorization",
+    "bearer_token",
+    "bearer_token_file",
+    "tls_config",
+    "http_headers",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
+    "oauth2",
+    "enable_http2",
+    "follow_redirects",
 ];
 
 /// The whole file, of which only `alerting` is read.
@@ -87,7 +112,7 @@ struct KeysRoot {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct KeysAlerting {
-    alertmanagers: Vec<BTreeMap<String, serde::de::IgnoredAny>>,
+    alertmanagers: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,9 +130,10 @@ struct FileSdSection {
 }
 
 with_client_keys! {
-    /// One `alertmanagers` entry as written (Prometheus' `alertmanager_config`).
+    /// One `alertmanagers` entry as written (Prometheus' `alertmanager_config`); its
+    /// network discoveries are read apart (`entries`), and unknown keys refused there.
     #[derive(Debug, Default, Deserialize)]
-    #[serde(default, deny_unknown_fields)]
+    #[serde(default)]
     struct AlertmanagerSection {
         static_configs: Vec<StaticSection>,
         file_sd_configs: Vec<FileSdSection>,
@@ -143,6 +169,8 @@ pub struct AlertmanagerSet {
     pub alert_relabeler: Relabeler,
     /// Credentials, TLS, headers and proxy of its requests.
     pub access: ClientAccess,
+    /// Its network discoveries, as a job only discovering (`None`: static and file only).
+    pub discovery: Option<std::sync::Arc<ScrapeJob>>,
 }
 
 impl std::fmt::Debug for AlertmanagerSet {
@@ -155,31 +183,50 @@ impl std::fmt::Debug for AlertmanagerSet {
 /// Reads the `alerting` section of the whole configuration file `text` (relative file names
 /// taken from `base`); an unknown key inside it is an error naming it.
 pub fn alerting_from_file(text: &str, base: &Path) -> Result<AlertingConfig, String> {
-    check_unsupported_keys(text)?;
+    let entries = entries(text)?;
     let root: FileRoot = serde_saphyr::from_str(text).map_err(|e| format!("alerting: {e}"))?;
     let section = root.alerting.unwrap_or_default();
     let alert_relabeler = Relabeler::new(&section.alert_relabel_configs, LabelLimits::default()).map_err(|e| format!("alerting: {}", e.replacen("relabel_configs", "alert_relabel_configs", 1)))?;
     let mut alertmanager_sets = Vec::with_capacity(section.alertmanagers.len());
     for (i, entry) in section.alertmanagers.into_iter().enumerate() {
-        let set = resolve_alertmanager_set(entry, base).map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?;
+        let discovery = entries.get(i).map(|keys| discovery_of(keys, i, base)).transpose().map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?.flatten();
+        let set = resolve_alertmanager_set(entry, base, discovery).map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?;
         alertmanager_sets.push(std::sync::Arc::new(set));
     }
     Ok(AlertingConfig { alert_relabeler: std::sync::Arc::new(alert_relabeler), alertmanager_sets })
 }
 
-/// An error naming the first discovery key of an `alertmanagers` entry this project does not
-/// offer there; anything else is left to the real read.
-fn check_unsupported_keys(text: &str) -> Result<(), String> {
-    let Ok(root) = serde_saphyr::from_str::<KeysRoot>(text) else { return Ok(()) };
-    for (i, entry) in root.alerting.unwrap_or_default().alertmanagers.iter().enumerate() {
-        if let Some(key) = entry.keys().find(|key| UNSUPPORTED_KEYS.contains(&key.as_str())) {
-            return Err(format!("alerting.alertmanagers[{i}]: {key} is not supported for alertmanagers here (static_configs and file_sd_configs are)"));
+/// Each `alertmanagers` entry's keys and values, after checking that every key is one an
+/// entry takes (`sigv4` is not taken here).
+fn entries(text: &str) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+    let Ok(root) = serde_saphyr::from_str::<KeysRoot>(text) else { return Ok(Vec::new()) };
+    let entries = root.alerting.unwrap_or_default().alertmanagers;
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.contains_key("sigv4") {
+            return Err(format!("alerting.alertmanagers[{i}]: sigv4 is not supported for alertmanagers here"));
+        }
+        if let Some(key) = entry.keys().find(|key| !ENTRY_KEYS.contains(&key.as_str()) && !DISCOVERY_KEYS.contains(&key.as_str())) {
+            return Err(format!("alerting.alertmanagers[{i}]: unknown field `{key}`"));
         }
     }
-    Ok(())
+    Ok(entries)
 }
 
-fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path) -> Result<AlertmanagerSet, String> {
+/// The entry's network discoveries as a job of its own (`alerting/config-N`, after
+/// Prometheus' `config-N`); none when it has only static and file ones.
+fn discovery_of(keys: &serde_json::Map<String, serde_json::Value>, at: usize, base: &Path) -> Result<Option<std::sync::Arc<ScrapeJob>>, String> {
+    let sections: serde_json::Map<String, serde_json::Value> = keys.iter().filter(|(key, _)| DISCOVERY_KEYS.contains(&key.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if sections.is_empty() {
+        return Ok(None);
+    }
+    let job = crate::scrape::config::discovery_job(&format!("{DISCOVERY_JOB_PREFIX}{at}"), sections, base)?;
+    Ok(Some(std::sync::Arc::new(job)))
+}
+
+/// The names the entries' discovery jobs go by in the discoveries' shared state.
+pub const DISCOVERY_JOB_PREFIX: &str = "alerting/config-";
+
+fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path, discovery: Option<std::sync::Arc<ScrapeJob>>) -> Result<AlertmanagerSet, String> {
     match s.api_version.as_deref() {
         None | Some(API_VERSION_V2) => {}
         Some(other) => return Err(format!("expected Alertmanager api version to be one of [v2] but got {other}")),
@@ -202,7 +249,7 @@ fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path) -> Result<Alert
     let file_sd = s.file_sd_configs.iter().map(|f| resolve_file_sd(f, base)).collect::<Result<Vec<_>, _>>()?;
     let alerts_path = alerts_path(&s.path_prefix);
     let access = client_access(client_sections!(s), scheme == Scheme::Https, base)?;
-    Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access })
+    Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access, discovery })
 }
 
 fn resolve_file_sd(section: &FileSdSection, base: &Path) -> Result<FileSd, String> {

@@ -1,5 +1,6 @@
 //! The Alertmanagers of one `alertmanagers` entry, found as Prometheus finds them
-//! (`AlertmanagerFromGroup`): each target of its static and file_sd groups labeled with
+//! (`AlertmanagerFromGroup`): each target of its static, file_sd and network discovery
+//! groups (the last asked by the scrape discoveries' askers) labeled with
 //! `__address__`, `__scheme__` and `__alerts_path__`, its `relabel_configs` run over them,
 //! and the URL `scheme://address/path` made of what is left (the same URL once only).
 
@@ -44,8 +45,9 @@ impl FileSdState {
         self.last_fingerprint.as_ref() != Some(&fingerprint(&set.file_sd)) || now_ms.saturating_sub(self.last_read_ms) >= refresh_ms
     }
 
-    /// The entry's Alertmanagers now: its static groups and its files read again.
-    pub fn find(&mut self, set: &AlertmanagerSet, now_ms: i64) -> FoundAlertmanagers {
+    /// The entry's Alertmanagers now: its static groups, its files read again, and what its
+    /// network discoveries last gave (`network`).
+    pub fn find(&mut self, set: &AlertmanagerSet, now_ms: i64, network: &[std::sync::Arc<TargetGroup>]) -> FoundAlertmanagers {
         let fingerprint_before = fingerprint(&set.file_sd);
         let (file_groups, errors) = self.cache.read(&set.file_sd);
         for error in errors {
@@ -53,7 +55,7 @@ impl FileSdState {
         }
         self.last_fingerprint = Some(fingerprint_before);
         self.last_read_ms = now_ms;
-        alertmanagers_from_groups(set, set.static_groups.iter().chain(file_groups.iter()))
+        alertmanagers_from_groups(set, set.static_groups.iter().chain(file_groups.iter()).chain(network.iter().map(|g| g.as_ref())))
     }
 }
 

@@ -59,6 +59,10 @@ struct NotifierState {
     file_sd: Vec<FileSdState>,
     found: Vec<FoundAlertmanagers>,
     counts: NotifierCounts,
+    /// What the scrape discoveries' askers last found, for entries with network
+    /// discoveries (`discover_from`), and its version when last looked at.
+    asked: Option<Arc<crate::scrape::asked_groups::AskedGroups>>,
+    asked_version: u64,
 }
 
 impl Notifier {
@@ -67,17 +71,25 @@ impl Notifier {
     pub fn new(config: AlertingConfig, external_labels: BTreeMap<String, String>) -> Notifier {
         let (work_sender, work_receiver) = async_channel::bounded(1);
         let counts = NotifierCounts { queue_capacity: QUEUE_ALERTS_MAX, ..NotifierCounts::default() };
-        let state = NotifierState { config: Arc::new(AlertingConfig::default()), external_labels: Arc::default(), generation: 0, queue: VecDeque::new(), file_sd: Vec::new(), found: Vec::new(), counts };
+        let state = NotifierState { config: Arc::new(AlertingConfig::default()), external_labels: Arc::default(), generation: 0, queue: VecDeque::new(), file_sd: Vec::new(), found: Vec::new(), counts, asked: None, asked_version: 0 };
         let notifier = Notifier { state: Mutex::new(state), work_sender, work_receiver };
         notifier.apply(config, external_labels);
         notifier
     }
 
+    /// Reads the groups of entries with network discoveries from `asked`, where the scrape
+    /// discoveries' askers keep what they find (the server's, set once at start).
+    pub fn discover_from(&self, asked: Arc<crate::scrape::asked_groups::AskedGroups>) {
+        self.lock().asked = Some(asked);
+        self.refresh_discovery(crate::api::params::now_ms());
+    }
+
     /// Takes a reloaded configuration: its Alertmanagers found now; queued alerts stay.
     pub fn apply(&self, config: AlertingConfig, external_labels: BTreeMap<String, String>) {
         let now_ms = crate::api::params::now_ms();
+        let asked = self.lock().asked.clone();
         let mut file_sd: Vec<FileSdState> = config.alertmanager_sets.iter().map(|_| FileSdState::default()).collect();
-        let found: Vec<FoundAlertmanagers> = config.alertmanager_sets.iter().zip(file_sd.iter_mut()).map(|(set, files)| files.find(set, now_ms)).collect();
+        let found: Vec<FoundAlertmanagers> = config.alertmanager_sets.iter().zip(file_sd.iter_mut()).map(|(set, files)| files.find(set, now_ms, &network_groups(set, asked.as_deref()))).collect();
         let mut state = self.lock();
         state.config = Arc::new(config);
         state.external_labels = Arc::new(external_labels);
@@ -185,4 +197,10 @@ pub fn relabel_alerts(relabeler: &Relabeler, external_labels: &BTreeMap<String, 
         }
     }
     kept
+}
+
+/// The groups `set`'s network discoveries last gave (none without them or `asked`).
+pub(crate) fn network_groups(set: &AlertmanagerSet, asked: Option<&crate::scrape::asked_groups::AskedGroups>) -> Vec<Arc<crate::scrape::config::TargetGroup>> {
+    let (Some(job), Some(asked)) = (&set.discovery, asked) else { return Vec::new() };
+    crate::scrape::asked_sources(job).iter().flat_map(|source| asked.groups(&job.name, source)).collect()
 }

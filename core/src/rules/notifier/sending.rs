@@ -90,15 +90,23 @@ impl Notifier {
     /// Reads again the file_sd files of the entries whose files changed or are due (done by
     /// the sending task only; a reload meanwhile wins).
     pub(super) fn refresh_discovery(&self, now_ms: i64) {
-        let (generation, config, mut file_sd) = {
+        let (generation, config, mut file_sd, asked, asked_version) = {
             let mut state = self.lock();
-            (state.generation, state.config.clone(), std::mem::take(&mut state.file_sd))
+            (state.generation, state.config.clone(), std::mem::take(&mut state.file_sd), state.asked.clone(), state.asked_version)
         };
-        let found: Vec<_> = config.alertmanager_sets.iter().zip(file_sd.iter_mut()).map(|(set, files)| files.stale(set, now_ms).then(|| files.find(set, now_ms))).collect();
+        // Network discoveries found something new: every entry with them looks again.
+        let asked_now = asked.as_ref().map_or(0, |a| a.version());
+        let found: Vec<_> = config
+            .alertmanager_sets
+            .iter()
+            .zip(file_sd.iter_mut())
+            .map(|(set, files)| (files.stale(set, now_ms) || (set.discovery.is_some() && asked_now != asked_version)).then(|| files.find(set, now_ms, &super::network_groups(set, asked.as_deref()))))
+            .collect();
         let mut state = self.lock();
         if state.generation != generation {
             return;
         }
+        state.asked_version = asked_now;
         state.file_sd = file_sd;
         let mut changed = false;
         for (i, found) in found.into_iter().enumerate() {

@@ -85,11 +85,12 @@ fn absent_or_empty_alerting_has_no_alertmanagers_and_send_does_nothing() {
 #[test]
 fn config_errors_name_the_problem() {
     let am = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: [am]}]\n";
-    let cases: [(String, &str); 10] = [
+    let cases: [(String, &str); 11] = [
         ("alerting:\n  bogus: 1\n".into(), "bogus"),
         (format!("{am}    bogus_key: 1\n"), "bogus_key"),
         (format!("{am}    api_version: v1\n"), "expected Alertmanager api version to be one of [v2] but got v1"),
-        (format!("{am}    kubernetes_sd_configs: [{{role: pod}}]\n"), "kubernetes_sd_configs is not supported for alertmanagers here"),
+        (format!("{am}    sigv4: {{region: eu-west-1}}\n"), "sigv4 is not supported for alertmanagers here"),
+        (format!("{am}    kubernetes_sd_configs: [{{role: bogus}}]\n"), "bogus"),
         (format!("{am}    scheme: ftp\n"), "scheme \"ftp\" must be http or https"),
         (format!("{am}    timeout: soon\n"), "timeout \"soon\""),
         ("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['http://am:9093']}]\n".into(), "\"http://am:9093\" is not a valid hostname"),
@@ -136,9 +137,25 @@ fn file_sd_alertmanagers_are_read_again_when_the_file_changes() {
 }
 
 #[test]
-fn unsupported_discovery_and_v1_are_refused_even_with_other_keys() {
-    let message = error("alerting:\n  alertmanagers:\n  - dns_sd_configs: [{names: [x]}]\n    static_configs: [{targets: [am]}]\n");
-    assert!(message.contains("alertmanagers[0]: dns_sd_configs is not supported for alertmanagers here"), "{message}");
+fn network_discoveries_are_a_job_of_their_own_whose_groups_give_alertmanagers() {
+    let yaml = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am0:9093']}]\n    http_sd_configs: [{url: 'http://sd.example/targets'}]\n    relabel_configs:\n    - {source_labels: [role], regex: silent, action: drop}\n";
+    let config = config(yaml);
+    let set = config.alertmanager_sets[0].clone();
+    let job = set.discovery.clone().expect("a discovery job");
+    assert_eq!(job.name, "alerting/config-0");
+    assert_eq!(crate::scrape::asked_sources(&job), ["http://sd.example/targets"]);
+    let asked = std::sync::Arc::new(crate::scrape::asked_groups::AskedGroups::default());
+    let notifier = Notifier::new(config, BTreeMap::new());
+    notifier.discover_from(asked.clone());
+    let group = |target: &str, role: &str| std::sync::Arc::new(crate::scrape::config::TargetGroup { targets: vec![target.to_string()], labels: [("role".to_string(), role.to_string())].into() });
+    asked.store(&job.name, "http://sd.example/targets", vec![group("am1:9093", "main"), group("am2:9093", "silent")]);
+    notifier.refresh_discovery(crate::api::params::now_ms());
+    assert_eq!(
+        notifier.alertmanagers_json(),
+        serde_json::json!({"activeAlertmanagers": [{"url": "http://am0:9093/api/v2/alerts"}, {"url": "http://am1:9093/api/v2/alerts"}], "droppedAlertmanagers": [{"url": "http://am2:9093/api/v2/alerts"}]})
+    );
+    let static_only = self::config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am0:9093']}]\n");
+    assert!(static_only.alertmanager_sets[0].discovery.is_none());
 }
 
 #[test]
