@@ -8,78 +8,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A mock Alertmanager on a loopback port: records the path and body of every POST and
-/// answers 200.
-struct Alertmanager {
-    port: u16,
-    posts: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Alertmanager {
-    fn start() -> Alertmanager {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind alertmanager");
-        let port = listener.local_addr().expect("address").port();
-        let posts: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-        let recorded = posts.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let recorded = recorded.clone();
-                std::thread::spawn(move || serve(stream, recorded));
-            }
-        });
-        Alertmanager { port, posts }
-    }
-
-    /// The bodies posted so far to `path`, as JSON.
-    fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
-        self.posts.lock().map(|p| p.iter().filter(|(at, _)| at == path).filter_map(|(_, body)| serde_json::from_str(body).ok()).collect()).unwrap_or_default()
-    }
-}
-
-fn serve(stream: std::net::TcpStream, recorded: Arc<Mutex<Vec<(String, String)>>>) {
-    let Ok(clone) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(clone);
-    let mut stream = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
-        recorded.lock().map(|mut r| r.push((path, String::from_utf8_lossy(&body).into_owned()))).ok();
-        if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
-            return;
-        }
-    }
-}
 
 const RULES: &str = r#"groups:
 - name: test
@@ -128,7 +61,7 @@ fn poll<T>(what: &str, accept: impl Fn() -> Option<T>) -> T {
 #[test]
 fn rules_record_alert_notify_and_reload() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let alertmanager = Alertmanager::start();
+    let alertmanager = MockAlertmanager::start();
     std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
     let prometheus_yml = format!(
         "global:\n  evaluation_interval: 1s\n  external_labels: {{dc: eu1}}\nrule_files: ['rules.yml']\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{}']\n",
@@ -174,7 +107,7 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(only_recording["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
 
     // The Alertmanager got it, with the external labels and the generator URL.
-    let sent = poll("the alert at the Alertmanager", || alertmanager.bodies("/api/v2/alerts").into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).find(|a| a["labels"]["alertname"] == "ValueHigh"));
+    let sent = poll("the alert at the Alertmanager", || alertmanager.alerts("/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "ValueHigh"));
     assert_eq!(sent["labels"]["dc"], "eu1", "{sent}");
     assert_eq!(sent["annotations"]["summary"], "a is at 10");
     assert!(sent["generatorURL"].as_str().is_some_and(|u| u.starts_with("http://metricstor.example:9090/graph?g0.expr=test_value+%3E+5")), "{sent}");
@@ -255,7 +188,7 @@ fn an_alerts_for_state_is_restored_after_a_restart() {
 #[test]
 fn an_alertmanager_found_by_http_sd_gets_the_alerts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let alertmanager = Alertmanager::start();
+    let alertmanager = MockAlertmanager::start();
     let sd = Exporter::start("");
     sd.route("/sd", 200, &["Content-Type: application/json"], &format!(r#"[{{"targets":["127.0.0.1:{}"],"labels":{{"__alerts_path__":"/prefixed/api/v2/alerts"}}}}]"#, alertmanager.port));
     std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: g\n  rules:\n  - alert: Always\n    expr: vector(1)\n").expect("rules");
@@ -267,7 +200,7 @@ fn an_alertmanager_found_by_http_sd_gets_the_alerts() {
         let (_, body) = get_json(&server.url("/api/v1/alertmanagers"));
         (body["data"]["activeAlertmanagers"][0]["url"] == url.as_str()).then_some(())
     });
-    let sent = poll("the alert at the discovered Alertmanager", || alertmanager.bodies("/prefixed/api/v2/alerts").into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).find(|a| a["labels"]["alertname"] == "Always"));
+    let sent = poll("the alert at the discovered Alertmanager", || alertmanager.alerts("/prefixed/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "Always"));
     assert_eq!(sent["labels"], serde_json::json!({"alertname": "Always"}));
     assert!(server.stop(), "clean shutdown");
 }

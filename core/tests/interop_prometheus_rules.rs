@@ -11,9 +11,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -56,77 +54,14 @@ const RULES: &str = r#"groups:
     expr: count(interop_value)
 "#;
 
-/// A mock Alertmanager: records every POSTed body to `/api/v2/alerts`, answers 200.
-struct Alertmanager {
-    port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
-}
-
-impl Alertmanager {
-    fn start() -> Alertmanager {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
-        let recorded = bodies.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let recorded = recorded.clone();
-                std::thread::spawn(move || answer(stream, recorded));
-            }
-        });
-        Alertmanager { port, bodies }
+/// The last alert `alertmanager` received for each label set, its times and generator URL
+/// left out.
+fn received(alertmanager: &MockAlertmanager) -> Vec<String> {
+    let mut last: std::collections::BTreeMap<String, String> = Default::default();
+    for alert in alertmanager.alerts("/api/v2/alerts") {
+        last.insert(alert["labels"].to_string(), format!("{} {}", alert["labels"], alert["annotations"]));
     }
-
-    /// The last alert received for each label set, its times and generator URL left out.
-    fn received(&self) -> Vec<String> {
-        let mut last: std::collections::BTreeMap<String, String> = Default::default();
-        for body in self.bodies.lock().map(|b| b.clone()).unwrap_or_default() {
-            let Ok(Value::Array(alerts)) = serde_json::from_str::<Value>(&body) else { continue };
-            for alert in alerts {
-                last.insert(alert["labels"].to_string(), format!("{} {}", alert["labels"], alert["annotations"]));
-            }
-        }
-        last.into_values().collect()
-    }
-}
-
-fn answer(stream: std::net::TcpStream, recorded: Arc<Mutex<Vec<String>>>) {
-    let Ok(clone) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(clone);
-    let mut stream = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let post = line.starts_with("POST /api/v2/alerts ");
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        if post {
-            recorded.lock().map(|mut r| r.push(String::from_utf8_lossy(&body).into_owned())).ok();
-        }
-        if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
-            return;
-        }
-    }
+    last.into_values().collect()
 }
 
 fn prometheus_yml(target: &str, alertmanager: u16) -> String {
@@ -217,7 +152,7 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
         return;
     };
     let exporter = Exporter::start("# TYPE interop_value gauge\ninterop_value{kind=\"a\"} 10\ninterop_value{kind=\"b\"} 1\ninterop_value{kind=\"c\"} 1234567\n");
-    let (theirs_am, ours_am) = (Alertmanager::start(), Alertmanager::start());
+    let (theirs_am, ours_am) = (MockAlertmanager::start(), MockAlertmanager::start());
     // Each server reads its own directory (the same rule file in each) so that both see
     // `file` as their own; the groups' files are compared by name.
     let prom_dir = tempfile::tempdir().expect("tempdir");
@@ -276,8 +211,8 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
     assert_eq!(alerts_without_times(&ours), alerts_without_times(&prom));
 
     // Each Alertmanager got the same firing alerts (the held one included).
-    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(theirs_am.received()).filter(|r| r.len() == 6));
-    let ours_received = poll("our alerts at our Alertmanager", || Some(ours_am.received()).filter(|r| r.len() == 6));
+    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(received(&theirs_am)).filter(|r| r.len() == 6));
+    let ours_received = poll("our alerts at our Alertmanager", || Some(received(&ours_am)).filter(|r| r.len() == 6));
     assert_eq!(ours_received, theirs);
     assert!(server.stop());
 }

@@ -1040,6 +1040,33 @@ impl Request {
     }
 }
 
+/// A mock Alertmanager (on `mock_api`): records the path and body of every POST and
+/// answers 200.
+pub struct MockAlertmanager {
+    pub port: u16,
+    posts: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl MockAlertmanager {
+    pub fn start() -> MockAlertmanager {
+        let posts: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+        let recorded = posts.clone();
+        let port = mock_api(move |_, request| {
+            if request.method == "POST" {
+                recorded.lock().map(|mut r| r.push((request.path.clone(), request.body.clone()))).ok();
+            }
+            Some((200, Vec::new(), String::new()))
+        });
+        MockAlertmanager { port, posts }
+    }
+
+    /// Every alert posted so far to `path`, in the order received.
+    pub fn alerts(&self, path: &str) -> Vec<serde_json::Value> {
+        let posts = self.posts.lock().map(|p| p.clone()).unwrap_or_default();
+        posts.iter().filter(|(at, _)| at == path).filter_map(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok()).flat_map(|b| b.as_array().cloned().unwrap_or_default()).collect()
+    }
+}
+
 /// A mock answer: status, extra header lines (`Name: value`) and body.
 pub type Answer = (u16, Vec<String>, String);
 

@@ -43,14 +43,28 @@ pub fn go_float_g(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
+    let exponent = format!("{v:e}").split_once('e').and_then(|(_, e)| e.parse::<i32>().ok()).unwrap_or(0);
+    if v != 0.0 && !(-4..6).contains(&exponent) {
+        return go_float_e(v);
+    }
+    format!("{v}")
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: the shortest digits that read back, always in
+/// exponent form with a signed exponent of at least two digits (`1e+00`, `1.5e-07`); `NaN`,
+/// `+Inf`, `-Inf` (Prometheus writes an alert's value so).
+pub fn go_float_e(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
     let scientific = format!("{v:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    if v != 0.0 && !(-4..6).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{v}")
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
 }
 
 pub fn go_float(value: f64) -> String {
@@ -241,6 +255,16 @@ pub fn open_metrics_float(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn go_float_e_writes_what_go_writes() {
+        let cases = [(1.0, "1e+00"), (10.0, "1e+01"), (1_234_567.0, "1.234567e+06"), (1.5e-7, "1.5e-07"), (-0.25, "-2.5e-01"), (0.0, "0e+00"), (1e100, "1e+100"), (f64::NAN, "NaN"), (f64::NEG_INFINITY, "-Inf")];
+        for (v, expected) in cases {
+            assert_eq!(go_float_e(v), expected, "{v}");
+        }
+        assert_eq!((go_float_g(1e6), go_float_g(123456.0), go_float_g(1.5e-5)), ("1e+06".to_string(), "123456".to_string(), "1.5e-05".to_string()));
+    }
+
     #[test]
     fn open_metrics_floats() {
         for (v, text) in [(0.0, "0.0"), (1.0, "1.0"), (0.25, "0.25"), (-0.1, "-0.1"), (1e-5, "1e-05"), (f64::NAN, "NaN"), (f64::INFINITY, "+Inf"), (100.0, "100.0"), (1e6, "1e+06"), (123456.5, "123456.5")] {

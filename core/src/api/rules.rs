@@ -138,7 +138,7 @@ fn alert_json(a: &AlertView) -> Json {
     if let Some(since) = a.keep_firing_since_ms {
         out.insert("keepFiringSince".into(), time(Some(since)));
     }
-    out.insert("value".into(), go_float_e(a.value).into());
+    out.insert("value".into(), promql::format::go_float_e(a.value).into());
     Json::Object(out)
 }
 
@@ -183,21 +183,6 @@ fn number(v: f64) -> Json {
         return Json::from(v as i64);
     }
     serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number)
-}
-
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e+00`, `1.5e-07`.
-fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let scientific = format!("{v:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if exponent < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exponent.abs())
 }
 
 /// Go's `strconv.ParseBool`.

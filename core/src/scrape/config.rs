@@ -314,16 +314,18 @@ struct JobSection {
     scrape_protocols: Option<Vec<String>>,
 }
 
+/// `static_configs` (of a job, or of an `alertmanagers` entry).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct StaticSection {
-    targets: Vec<String>,
-    labels: BTreeMap<String, String>,
+pub(crate) struct StaticSection {
+    pub targets: Vec<String>,
+    pub labels: BTreeMap<String, String>,
 }
 
+/// `file_sd_configs` (of a job, or of an `alertmanagers` entry).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct FileSdSection {
+pub(crate) struct FileSdSection {
     files: Vec<String>,
     refresh_interval: Option<String>,
 }
@@ -1297,6 +1299,28 @@ pub(crate) fn discovery_job(name: &str, sections: serde_json::Map<String, serde_
     resolve_job(section, &globals, base, LabelLimits::default())
 }
 
+/// One `file_sd_configs` entry: its file patterns (relative names from `base`; JSON or YAML
+/// files, `*` only in the last path element) and refresh interval.
+pub(crate) fn resolve_file_sd(section: &FileSdSection, base: &Path) -> Result<FileSd, String> {
+    if section.files.is_empty() {
+        return Err("file_sd_configs: files must not be empty".into());
+    }
+    let mut patterns = Vec::new();
+    for file in &section.files {
+        let path = base.join(file);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
+            return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
+        }
+        if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
+            return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
+        }
+        patterns.push(path);
+    }
+    let refresh_ms = optional_duration(section.refresh_interval.as_deref(), "file_sd_configs.refresh_interval")?.unwrap_or(FILE_SD_REFRESH_DEFAULT_MS);
+    Ok(FileSd { patterns, refresh_ms })
+}
+
 pub(crate) fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -2060,26 +2084,7 @@ fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimit
             }
         }
     }
-    let mut file_sd = Vec::new();
-    for section in &s.file_sd_configs {
-        if section.files.is_empty() {
-            return Err("file_sd_configs: files must not be empty".into());
-        }
-        let mut patterns = Vec::new();
-        for file in &section.files {
-            let path = base.join(file);
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
-                return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
-            }
-            if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
-                return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
-            }
-            patterns.push(path);
-        }
-        let refresh_ms = optional_duration(section.refresh_interval.as_deref(), "file_sd_configs.refresh_interval")?.unwrap_or(FILE_SD_REFRESH_DEFAULT_MS);
-        file_sd.push(FileSd { patterns, refresh_ms });
-    }
+    let file_sd = s.file_sd_configs.iter().map(|section| resolve_file_sd(section, base)).collect::<Result<Vec<_>, _>>()?;
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;

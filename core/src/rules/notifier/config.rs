@@ -4,7 +4,6 @@
 //! network discovery a scrape job takes, and asked with the HTTP client keys a scrape job
 //! has. Other top-level keys are ignored.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -12,12 +11,10 @@ use serde::Deserialize;
 use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{RelabelConfig, Relabeler};
-use crate::scrape::config::{client_access, client_sections, with_client_keys, ClientAccess, FileSd, Scheme, ScrapeJob, TargetGroup};
+use crate::scrape::config::{client_access, client_sections, resolve_file_sd, with_client_keys, ClientAccess, FileSd, FileSdSection, Scheme, ScrapeJob, StaticSection, TargetGroup};
 
 /// Prometheus' default `timeout` of a request to an Alertmanager.
 pub const TIMEOUT_DEFAULT_MS: i64 = 10_000;
-/// How often file_sd files are re-read when `refresh_interval` is not given (Prometheus').
-pub const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
 /// The only Alertmanager API Prometheus 3 speaks.
 const API_VERSION_V2: &str = "v2";
 
@@ -113,20 +110,6 @@ struct KeysRoot {
 #[serde(default)]
 struct KeysAlerting {
     alertmanagers: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct StaticSection {
-    targets: Vec<String>,
-    labels: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileSdSection {
-    files: Vec<String>,
-    refresh_interval: Option<String>,
 }
 
 with_client_keys! {
@@ -250,29 +233,6 @@ fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path, discovery: Opti
     let alerts_path = alerts_path(&s.path_prefix);
     let access = client_access(client_sections!(s), scheme == Scheme::Https, base)?;
     Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access, discovery })
-}
-
-fn resolve_file_sd(section: &FileSdSection, base: &Path) -> Result<FileSd, String> {
-    if section.files.is_empty() {
-        return Err("file_sd_configs: files must not be empty".into());
-    }
-    let mut patterns = Vec::with_capacity(section.files.len());
-    for file in &section.files {
-        let path = base.join(file);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if !(name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml")) {
-            return Err(format!("file_sd_configs: {file:?} must end in .json, .yml or .yaml"));
-        }
-        if path.parent().is_some_and(|p| p.to_string_lossy().contains('*')) {
-            return Err(format!("file_sd_configs: {file:?}: only the last path element may hold *"));
-        }
-        patterns.push(path);
-    }
-    let refresh_ms = match section.refresh_interval.as_deref() {
-        None => FILE_SD_REFRESH_DEFAULT_MS,
-        Some(text) => parse_prometheus_duration_ms(text).filter(|ms| *ms > 0).ok_or_else(|| format!("file_sd_configs.refresh_interval {text:?} is not a duration above zero"))?,
-    };
-    Ok(FileSd { patterns, refresh_ms })
 }
 
 /// Prometheus' `path.Join("/", prefix, "/api/v2/alerts")`: one slash between parts, `.` and
