@@ -431,7 +431,7 @@ async fn run_executor(plan: ExecutorPlan) {
 
     // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
     let scrapes = crate::scrape::serve(api.clone(), plan.scrape.clone(), plan.scrape_targets.clone(), index, cores, plan.shutdown.clone());
-    let rules = crate::rules::serve(api.clone(), plan.scrape.clone(), plan.rules_status.clone(), plan.notifier.clone(), index, plan.shutdown.clone());
+    let rules = crate::rules::serve(api.clone(), plan.scrape.clone(), plan.rules_status.clone(), plan.notifier.clone(), (index, cores), plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
     futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, futures_lite::future::zip(scrapes, rules))).await;
     drop(handler);

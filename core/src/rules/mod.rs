@@ -1,11 +1,12 @@
 //! Recording and alerting rules: the `rule_files` of the Prometheus configuration file
-//! named by `scrape.config_file`, evaluated in process on executor 0 as Prometheus
-//! evaluates them (`group`), their alerts' templates (`expand`, over the `template` crate),
-//! what they show (`status`), and the alerts sent to Alertmanagers (`notifier`).
+//! named by `scrape.config_file`, evaluated in process as Prometheus evaluates them
+//! (`group`), their alerts' templates (`expand`, over the `template` crate), what they show
+//! (`status`), and the alerts sent to Alertmanagers (`notifier`).
 //!
-//! `serve` keeps one task per group. On a reload (SIGHUP, `/-/reload`, the file check) a
-//! group whose file, name and settings did not change runs on; a changed one is replaced by
-//! one that takes over its state; a removed one marks its series stale.
+//! `serve` keeps one task per group, each group on the executor its file and name hash to
+//! (`placement`), so evaluation spreads over the cores. On a reload (SIGHUP, `/-/reload`,
+//! the file check) a group whose file, name and settings did not change runs on; a changed
+//! one is replaced by one that takes over its state; a removed one marks its series stale.
 
 pub mod alerting;
 pub mod expand;
@@ -36,26 +37,29 @@ struct Running {
     task: glommio::Task<GroupRun>,
 }
 
-/// Evaluates the configuration's rule groups until `shutdown` (executor 0 only; every
-/// other executor returns at once).
-pub async fn serve(api: Rc<Api>, shared: Arc<crate::scrape::SharedConfig>, status: Arc<status::RulesStatus>, notifier: Arc<notifier::Notifier>, executor: usize, shutdown: async_channel::Receiver<()>) {
-    if executor != 0 {
-        return;
-    }
-    let sending = glommio::spawn_local(notifier.clone().run(shutdown.clone()));
+/// Evaluates this executor's share of the configuration's rule groups until `shutdown`:
+/// each group runs on the executor its file and name hash to (`placement`), so rule
+/// evaluation spreads over the cores as scraping does. Executor 0 also sends the alerts.
+pub async fn serve(api: Rc<Api>, shared: Arc<crate::scrape::SharedConfig>, status: Arc<status::RulesStatus>, notifier: Arc<notifier::Notifier>, (executor, executors): (usize, usize), shutdown: async_channel::Receiver<()>) {
+    let sending = (executor == 0).then(|| glommio::spawn_local(notifier.clone().run(shutdown.clone())));
+    let mine = |settings: &RuleSettings| -> RuleSettings { RuleSettings { groups: settings.groups.iter().filter(|g| placement(g, executors) == executor).cloned().collect(), ..settings.clone() } };
     // Rules read what every shard holds: wait until all are open.
     while !api.startup.is_ready() {
         if wait_or_shutdown(Duration::from_millis(100), &shutdown).await {
-            sending.await;
+            if let Some(sending) = sending {
+                sending.await;
+            }
             return;
         }
     }
     let (mut generation, config) = shared.snapshot();
     let mut evaluator = Rc::new(evaluator_of(&api, &config, notifier.clone(), status.clone()));
-    notifier.apply((*config.rules.alerting).clone(), evaluator.external_labels.clone());
+    if executor == 0 {
+        notifier.apply((*config.rules.alerting).clone(), evaluator.external_labels.clone());
+    }
     let mut running: HashMap<(String, String), Running> = HashMap::new();
-    start_groups(&config.rules, &mut running, &evaluator, true, &mut HashMap::new());
-    status.retain(&running.keys().cloned().collect::<Vec<_>>());
+    start_groups(&mine(&config.rules), &mut running, &evaluator, true, &mut HashMap::new());
+    status.retain(&config.rules.groups.iter().map(Group::key).collect::<Vec<_>>());
     loop {
         if wait_or_shutdown(RELOAD_CHECK_INTERVAL, &shutdown).await {
             break;
@@ -70,9 +74,12 @@ pub async fn serve(api: Rc<Api>, shared: Arc<crate::scrape::SharedConfig>, statu
         if settings_changed {
             evaluator = fresh;
         }
-        notifier.apply((*config.rules.alerting).clone(), evaluator.external_labels.clone());
+        if executor == 0 {
+            notifier.apply((*config.rules.alerting).clone(), evaluator.external_labels.clone());
+        }
+        let settings = mine(&config.rules);
         // Stop every group that changed or went (all of them when the settings changed).
-        let wanted: HashMap<(String, String), &Group> = config.rules.groups.iter().map(|g| (g.key(), g)).collect();
+        let wanted: HashMap<(String, String), &Group> = settings.groups.iter().map(|g| (g.key(), g)).collect();
         let mut stopped: HashMap<(String, String), GroupRun> = HashMap::new();
         let keys: Vec<(String, String)> = running.keys().cloned().collect();
         for key in keys {
@@ -90,15 +97,24 @@ pub async fn serve(api: Rc<Api>, shared: Arc<crate::scrape::SharedConfig>, statu
                 }
             }
         }
-        start_groups(&config.rules, &mut running, &evaluator, false, &mut stopped);
-        status.retain(&running.keys().cloned().collect::<Vec<_>>());
-        tracing::info!(groups = running.len(), "rule groups reloaded");
+        start_groups(&settings, &mut running, &evaluator, false, &mut stopped);
+        status.retain(&config.rules.groups.iter().map(Group::key).collect::<Vec<_>>());
+        tracing::info!(executor, groups = running.len(), "rule groups reloaded");
     }
     for (_, old) in running.drain() {
         old.stop.close();
         old.task.await;
     }
-    sending.await;
+    if let Some(sending) = sending {
+        sending.await;
+    }
+}
+
+/// The executor a group runs on: a hash of its file and name (another than the one that
+/// offsets its evaluations), so a group stays where it is across reloads.
+fn placement(group: &Group, executors: usize) -> usize {
+    let key = tsdb::Labels::from_pairs([("rule_file", group.spec.file.as_str()), ("rule_group", group.spec.name.as_str())]);
+    (key.stable_hash() % executors.max(1) as u64) as usize
 }
 
 /// Starts every group of `settings` not running yet; one replacing a stopped group of the
@@ -165,4 +181,26 @@ async fn wait_or_shutdown(wait: Duration, shutdown: &async_channel::Receiver<()>
         true
     };
     futures_lite::future::or(stopped, slept).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(file: &str, name: &str) -> Group {
+        let spec = file::GroupSpec { file: file.into(), name: name.into(), interval_ms: None, query_offset_ms: None, limit: 0, rules: Vec::new() };
+        Group { spec, interval_ms: 60_000, query_offset_ms: 0 }
+    }
+
+    #[test]
+    fn groups_spread_over_the_executors_and_stay_put() {
+        let groups: Vec<Group> = (0..32).map(|i| group("rules.yml", &format!("g{i}"))).collect();
+        let counts = groups.iter().fold([0usize; 4], |mut counts, g| {
+            counts[placement(g, 4)] += 1;
+            counts
+        });
+        assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
+        assert_eq!(placement(&groups[3], 4), placement(&group("rules.yml", "g3"), 4));
+        assert!(groups.iter().all(|g| placement(g, 1) == 0));
+    }
 }
