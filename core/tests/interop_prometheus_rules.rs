@@ -2,7 +2,8 @@
 //! scrape the same target every second and evaluate the same rule file every second, each
 //! sending its alerts to its own mock Alertmanager. What they record, their `ALERTS`
 //! series, `/api/v1/rules` and `/api/v1/alerts` (times left out) and the alerts the
-//! Alertmanagers receive (times and generator URL left out) are compared. No external
+//! Alertmanagers receive (times left out; both under one external URL) are compared; one
+//! alert's annotations use most template functions. No external
 //! labels: this server's scrapes store them on every series (as VictoriaMetrics' do), so
 //! everything derived from them would carry them, while Prometheus adds them only on the
 //! way out (`e2e_rules` checks that alerts leave with them). Runs when
@@ -47,6 +48,23 @@ const RULES: &str = r#"groups:
     for: 3s
   - alert: InteropNever
     expr: interop_value > 1000
+  - alert: InteropTemplates
+    expr: interop_value{kind="a"} / 40
+    labels:
+      level: '{{ if gt $value 0.2 }}high{{ else }}low{{ end }}'
+    annotations:
+      percentage: '{{ $value | humanizePercentage }}'
+      duration: '{{ 3725.5 | humanizeDuration }} {{ 0.25 | humanizeDuration }}'
+      bytes: '{{ 1536 | humanize1024 }} {{ 0.001234 | humanize }}'
+      timestamp: '{{ 1700000000 | humanizeTimestamp }} {{ (1700000000 | toTime).Unix }}'
+      strings: '{{ "hello world" | title }} {{ toUpper "a" }}{{ toLower "B" }} {{ reReplaceAll "([a-z]+)-([0-9]+)" "$2:$1" "node-42" }} {{ if match "^a" $labels.kind }}matched{{ end }}'
+      printing: '{{ printf "%d|%5.2f|%s|%q|%v|%x" 42 3.14159 "s" "q" $value 255 }} {{ len $labels }} {{ index $labels "kind" }}'
+      ranged: '{{ range query "interop_value" | sortByLabel "kind" }}{{ label "kind" . }}={{ value . }};{{ end }}'
+      strvalue: '{{ with query "interop_value{kind=\"b\"}" }}{{ . | first | strvalue }}{{ end }}'
+      links: '{{ graphLink "up" }} {{ tableLink "up" }} {{ externalURL }} {{ pathPrefix }} {{ $externalURL }}'
+      misc: '{{ stripPort "host:9100" }} {{ stripDomain "node.example.com:9100" }} {{ parseDuration "1m30s" }} {{ args 1 "x" }}'
+      control: '{{ $x := 1 }}{{ range $i, $v := args "p" "q" }}{{ $i }}{{ $v }}{{ end }}{{ with $labels.missing }}no{{ else }}none{{ end }}{{ and 1 0 }}{{ or 0 2 }}{{ not true }}{{ eq 1 1 2 }}{{ lt 1 2 }}'
+      failing: '{{ humanize "not a number" }}'
 - name: second
   interval: 2s
   rules:
@@ -54,12 +72,11 @@ const RULES: &str = r#"groups:
     expr: count(interop_value)
 "#;
 
-/// The last alert `alertmanager` received for each label set, its times and generator URL
-/// left out.
+/// The last alert `alertmanager` received for each label set, its times left out.
 fn received(alertmanager: &MockAlertmanager) -> Vec<String> {
     let mut last: std::collections::BTreeMap<String, String> = Default::default();
     for alert in alertmanager.alerts("/api/v2/alerts") {
-        last.insert(alert["labels"].to_string(), format!("{} {}", alert["labels"], alert["annotations"]));
+        last.insert(alert["labels"].to_string(), format!("{} {} {}", alert["labels"], alert["annotations"], alert["generatorURL"]));
     }
     last.into_values().collect()
 }
@@ -162,6 +179,9 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
         std::fs::write(dir.path().join("prometheus.yml"), prometheus_yml(&exporter.address(), am.port)).expect("config");
     }
     let config = write_config(our_dir.path(), "");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("rules:\n  external_url: http://alerts.example:9090/base\n");
+    std::fs::write(&config, text).expect("config");
     add_scrape_config(&config, &our_dir.path().join("prometheus.yml"));
     let server = Server::start(&config);
     let prom_port = free_port();
@@ -171,6 +191,8 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
             .arg(format!("--storage.tsdb.path={}", prom_dir.path().join("prom-data").display()))
             .arg("--rules.alert.resend-delay=1s")
+            .arg("--web.external-url=http://alerts.example:9090/base")
+            .arg("--web.route-prefix=/")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -211,8 +233,8 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
     assert_eq!(alerts_without_times(&ours), alerts_without_times(&prom));
 
     // Each Alertmanager got the same firing alerts (the held one included).
-    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(received(&theirs_am)).filter(|r| r.len() == 6));
-    let ours_received = poll("our alerts at our Alertmanager", || Some(received(&ours_am)).filter(|r| r.len() == 6));
+    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(received(&theirs_am)).filter(|r| r.len() == 7));
+    let ours_received = poll("our alerts at our Alertmanager", || Some(received(&ours_am)).filter(|r| r.len() == 7));
     assert_eq!(ours_received, theirs);
     assert!(server.stop());
 }
