@@ -25,7 +25,7 @@ pub(super) fn write(out: &mut String, groups: &[GroupView]) {
     each("prometheus_rule_group_iterations_missed_total", "counter", "Evaluations of the group skipped because the one before ran too long.", &|g| g.missed.to_string());
     each("prometheus_rule_group_interval_seconds", "gauge", "The group's evaluation interval.", &|g| g.interval_seconds.to_string());
     each("prometheus_rule_group_last_duration_seconds", "gauge", "How long the group's last evaluation took.", &|g| g.evaluation_seconds.to_string());
-    each("prometheus_rule_group_last_evaluation_timestamp_seconds", "gauge", "The timestamp of the group's last evaluation (0: none yet).", &|g| (g.last_evaluation_ms.unwrap_or(0) as f64 / 1000.0).to_string());
+    each("prometheus_rule_group_last_evaluation_timestamp_seconds", "gauge", "The timestamp of the group's last evaluation (0: none yet).", &|g| (g.last_timestamp_ms.unwrap_or(0) as f64 / 1000.0).to_string());
     each("prometheus_rule_group_last_evaluation_samples", "gauge", "Samples the group's last evaluation returned.", &|g| g.last_samples.to_string());
     each("prometheus_rule_group_rules", "gauge", "Rules in the group.", &|g| g.rules.len().to_string());
 }

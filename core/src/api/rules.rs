@@ -211,6 +211,7 @@ mod tests {
             limit: 0,
             evaluation_seconds: 0.25,
             last_evaluation_ms: None,
+            last_timestamp_ms: None,
             last_samples: 0,
             evaluations: 0,
             failures: 0,

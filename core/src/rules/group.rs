@@ -40,6 +40,8 @@ pub struct GroupRun {
     /// Restore `for` state after the second evaluation (groups read at start).
     should_restore: bool,
     last_evaluation_ms: Option<i64>,
+    /// The timestamp the last evaluation evaluated at (`prometheus_rule_group_last_evaluation_timestamp_seconds`).
+    last_timestamp_ms: Option<i64>,
     evaluation_seconds: f64,
     last_samples: usize,
     evaluations: u64,
@@ -76,7 +78,7 @@ impl GroupRun {
             };
             rules.push(RuleRun { spec: spec.clone(), query, health: Health::Unknown, last_error: None, evaluation_seconds: 0.0, last_evaluation_ms: None, previous: HashSet::new(), alerting });
         }
-        Ok(GroupRun { group, rules, should_restore: restore, last_evaluation_ms: None, evaluation_seconds: 0.0, last_samples: 0, evaluations: 0, failures: 0, iterations: 0, missed: 0, stale: Vec::new() })
+        Ok(GroupRun { group, rules, should_restore: restore, last_evaluation_ms: None, last_timestamp_ms: None, evaluation_seconds: 0.0, last_samples: 0, evaluations: 0, failures: 0, iterations: 0, missed: 0, stale: Vec::new() })
     }
 
     /// Takes over what the group it replaces on a reload knew (Prometheus' `CopyState`):
@@ -85,6 +87,7 @@ impl GroupRun {
     /// marked stale at the next evaluation.
     pub fn take_over(&mut self, mut old: GroupRun) {
         self.last_evaluation_ms = old.last_evaluation_ms;
+        self.last_timestamp_ms = old.last_timestamp_ms;
         self.evaluation_seconds = old.evaluation_seconds;
         self.should_restore = old.should_restore;
         let mut taken = vec![false; old.rules.len()];
@@ -122,6 +125,7 @@ impl GroupRun {
     /// Evaluates every rule at `ts_ms`.
     pub async fn evaluate(&mut self, ev: &Evaluator, ts_ms: i64) {
         let started = Instant::now();
+        let started_ms = crate::api::params::now_ms();
         let mut samples = 0usize;
         let (interval_ms, offset_ms, limit) = (self.group.interval_ms, self.group.query_offset_ms, self.group.spec.limit);
         if !self.stale.is_empty() {
@@ -132,10 +136,11 @@ impl GroupRun {
         }
         for rule in &mut self.rules {
             let rule_started = Instant::now();
+            // As Prometheus: a rule's last evaluation is when it started, by the wall clock.
+            rule.last_evaluation_ms = Some(crate::api::params::now_ms());
             self.evaluations += 1;
             let outcome = evaluate_rule(rule, ev, ts_ms, offset_ms, interval_ms, limit).await;
             rule.evaluation_seconds = rule_started.elapsed().as_secs_f64();
-            rule.last_evaluation_ms = Some(crate::api::params::now_ms());
             match outcome {
                 Ok(written) => {
                     samples += written;
@@ -153,7 +158,9 @@ impl GroupRun {
         self.iterations += 1;
         self.last_samples = samples;
         self.evaluation_seconds = started.elapsed().as_secs_f64();
-        self.last_evaluation_ms = Some(ts_ms);
+        // `/api/v1/rules` shows when it started; the metric, its evaluation timestamp.
+        self.last_evaluation_ms = Some(started_ms);
+        self.last_timestamp_ms = Some(ts_ms);
         ev.status.put(self.view());
     }
 
@@ -200,6 +207,7 @@ impl GroupRun {
             limit: self.group.spec.limit,
             evaluation_seconds: self.evaluation_seconds,
             last_evaluation_ms: self.last_evaluation_ms,
+            last_timestamp_ms: self.last_timestamp_ms,
             last_samples: self.last_samples,
             evaluations: self.evaluations,
             failures: self.failures,

@@ -32,8 +32,10 @@ pub struct GroupView {
     pub interval_seconds: f64,
     pub limit: usize,
     pub evaluation_seconds: f64,
-    /// The last evaluation's timestamp; `None` before the first.
+    /// When the last evaluation started (wall clock); `None` before the first.
     pub last_evaluation_ms: Option<i64>,
+    /// The timestamp the last evaluation evaluated at.
+    pub last_timestamp_ms: Option<i64>,
     pub last_samples: usize,
     pub evaluations: u64,
     pub failures: u64,
