@@ -255,19 +255,23 @@ fn read_count(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, args: &[Valu
     if chars.peek() == Some(&'*') {
         chars.next();
         let count = match args.get(*next_arg) {
-            Some(Value::Int(i)) => usize::try_from(*i).ok(),
+            Some(Value::Int(i)) => usize::try_from(*i).ok().filter(|&c| c <= COUNT_MAX),
             _ => None,
         };
         *next_arg += 1;
         return count;
     }
-    let mut count = None;
+    let mut count: Option<usize> = None;
     while let Some(digit) = chars.peek().and_then(|d| d.to_digit(10)) {
-        count = Some(count.unwrap_or(0) * 10 + digit as usize);
+        count = Some(count.unwrap_or(0).saturating_mul(10).saturating_add(digit as usize));
         chars.next();
     }
-    count
+    // Go refuses widths and precisions above 1e6; here they count as not given.
+    count.filter(|&c| c <= COUNT_MAX)
 }
+
+/// The largest width or precision taken (Go's `tooLarge` bound).
+const COUNT_MAX: usize = 1_000_000;
 
 fn bad_verb(verb: char, arg: &Value) -> String {
     match arg {

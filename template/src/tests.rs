@@ -458,3 +458,16 @@ fn prometheus_function_names_are_its_template_functions() {
     assert_eq!((names.first(), names.last()), (Some(&"query"), Some(&"urlQueryEscape")));
     assert!(!names.contains(&"printf"), "Go's builtins are not Prometheus' functions");
 }
+
+#[test]
+fn huge_printf_widths_and_precisions_do_not_overflow_or_allocate() {
+    let data_labels = std::collections::BTreeMap::new();
+    let data = crate::Data { labels: &data_labels, external_labels: &data_labels, external_url: "", value: 1.0 };
+    for text in ["{{ printf \"%99999999999999999999999d\" 1 }}", "{{ printf \"%.99999999999999999999f\" 1.5 }}", "{{ printf \"%*d\" 99999999999 1 }}"] {
+        let template = crate::Template::parse("t", text).expect("parses");
+        match template.expand(&data, &crate::QueryAnswers::new()) {
+            Ok(crate::Expansion::Text(out)) => assert!(out.len() < 100, "{text}: {} bytes", out.len()),
+            other => panic!("{text}: {}", matches!(other, Err(_))),
+        }
+    }
+}
