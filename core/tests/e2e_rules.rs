@@ -112,6 +112,8 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(sent["annotations"]["summary"], "a is at 10");
     assert!(sent["generatorURL"].as_str().is_some_and(|u| u.starts_with("http://metricstor.example:9090/graph?g0.expr=test_value+%3E+5")), "{sent}");
     assert!(sent["startsAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{sent}");
+    let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
+    assert_eq!((flags["data"]["rules.alert.resend-delay"].as_str(), flags["data"]["rules.alert.for-grace-period"].as_str(), flags["data"]["web.external-url"].as_str()), (Some("1s"), Some("10m"), Some("http://metricstor.example:9090")), "{flags}");
     let (_, managers) = get_json(&server.url("/api/v1/alertmanagers"));
     assert_eq!(managers["data"]["activeAlertmanagers"][0]["url"], format!("http://127.0.0.1:{}/api/v2/alerts", alertmanager.port));
 
