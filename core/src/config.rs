@@ -800,6 +800,10 @@ impl Config {
         self.otlp.validate()?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
+        let external_url = self.rules.external_url.trim();
+        if !external_url.is_empty() && !(external_url.starts_with("http://") || external_url.starts_with("https://")) {
+            return Err(ConfigError::Value { key: "rules.external_url", message: format!("{external_url:?} is not an http:// or https:// URL") });
+        }
         if let Some(path) = &self.scrape.resolv_conf {
             // Read at every dns_sd lookup; a path that cannot be read is a mistake to name now.
             std::fs::read_to_string(path).map_err(|e| ConfigError::Value { key: "scrape.resolv_conf", message: format!("cannot read {}: {e}", path.display()) })?;
@@ -958,6 +962,9 @@ mod tests {
             let err = Config::from_yaml(&format!("server:\n  {yaml}\n")).unwrap().validate().unwrap_err().to_string();
             assert!(err.contains(key), "{yaml}: {err}");
         }
+        let err = Config::from_yaml("rules:\n  external_url: prometheus.example\n").unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("rules.external_url"), "{err}");
+        assert_eq!(Config::from_yaml("rules:\n  external_url: https://p.example/x\n").unwrap().rules.external_url, "https://p.example/x");
     }
 
     #[test]
