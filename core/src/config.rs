@@ -47,11 +47,15 @@ pub struct RulesSection {
     /// The URL this server is reached under: alerts' `generatorURL` and templates'
     /// `$externalURL` start with it. Empty: `http://<host name>:<http port>`.
     pub external_url: String,
+    /// Rules of a group that may evaluate at once, those independent of each other
+    /// (Prometheus 3's `concurrent-rule-eval` feature and `--rules.max-concurrent-rule-evals`);
+    /// 0 or 1: one after another, Prometheus' default.
+    pub concurrent_evals: usize,
 }
 
 impl Default for RulesSection {
     fn default() -> Self {
-        RulesSection { alert_resend_delay_seconds: 60, alert_for_outage_tolerance_seconds: 3600, alert_for_grace_period_seconds: 600, external_url: String::new() }
+        RulesSection { alert_resend_delay_seconds: 60, alert_for_outage_tolerance_seconds: 3600, alert_for_grace_period_seconds: 600, external_url: String::new(), concurrent_evals: 0 }
     }
 }
 

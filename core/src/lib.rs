@@ -10,6 +10,7 @@ pub mod coordinator;
 pub mod data_dir;
 pub mod ingest;
 pub mod io_uring_probe;
+pub mod join;
 pub mod notifications;
 pub mod rules;
 pub mod runtime;

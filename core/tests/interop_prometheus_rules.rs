@@ -34,6 +34,8 @@ const RULES: &str = r#"groups:
   - record: interop:clash
     expr: interop_value
     labels: {kind: same}
+  - record: interop:chained
+    expr: job:interop_value:sum * 2
   - alert: InteropHigh
     expr: interop_value > 5
     labels:
@@ -180,7 +182,9 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
     }
     let config = write_config(our_dir.path(), "");
     let mut text = std::fs::read_to_string(&config).expect("config");
-    text.push_str("rules:\n  external_url: http://alerts.example:9090/base\n");
+    // Independent rules evaluated at once here, one after another in Prometheus (its default):
+    // the outputs are the same.
+    text.push_str("rules:\n  external_url: http://alerts.example:9090/base\n  concurrent_evals: 4\n");
     std::fs::write(&config, text).expect("config");
     add_scrape_config(&config, &our_dir.path().join("prometheus.yml"));
     let server = Server::start(&config);

@@ -120,9 +120,8 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     for operator in PROMQL_OPERATORS {
         set("promql_operators", operator, true);
     }
-    // Rule groups evaluate their rules one after another (Prometheus 3 can evaluate
-    // independent rules of a group at once).
-    set("rules", "concurrent_rule_eval", false);
+    // Independent rules of a group evaluate at once with `rules.concurrent_evals` above 1.
+    set("rules", "concurrent_rule_eval", config.rules.concurrent_evals > 1);
     set("rules", "keep_firing_for", true);
     set("rules", "query_offset", true);
     set("scrape", "extra_scrape_metrics", true);
@@ -174,6 +173,8 @@ mod tests {
         assert!(on["promql_operators"].values().all(|&e| e) && on["promql_operators"].len() == PROMQL_OPERATORS.len());
         assert!(on["service_discovery_providers"]["kubernetes"]);
         assert!(on["api"]["exclude_alerts"] && on["rules"]["keep_firing_for"] && on["rules"]["query_offset"] && !on["rules"]["concurrent_rule_eval"]);
+        let concurrent = Config { rules: crate::config::RulesSection { concurrent_evals: 4, ..Default::default() }, ..Config::default() };
+        assert!(features(&concurrent)["rules"]["concurrent_rule_eval"], "follows rules.concurrent_evals");
         assert!(on["templating_functions"]["humanizeDuration"] && on["templating_functions"]["query"] && !on["templating_functions"].contains_key("printf"));
         config.server.enable_admin_api = !config.server.enable_admin_api;
         config.storage.start_timestamp_zero_ingestion = true;

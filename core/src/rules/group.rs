@@ -28,6 +28,8 @@ pub struct Evaluator {
     pub resend_delay_ms: i64,
     pub outage_tolerance_ms: i64,
     pub grace_period_ms: i64,
+    /// Rules of one group evaluated at once at most (`rules.concurrent_evals`; 1: in order).
+    pub concurrent_evals: usize,
     pub external_url: String,
     pub external_labels: BTreeMap<String, String>,
     pub status: Arc<super::status::RulesStatus>,
@@ -51,6 +53,8 @@ pub struct GroupRun {
     /// Series of the rules a reload removed from the group, marked stale at the next
     /// evaluation (Prometheus' `staleSeries`).
     stale: Vec<Labels>,
+    /// Which rules may evaluate at once (`dependencies::batches`).
+    batches: Vec<Vec<usize>>,
 }
 
 struct RuleRun {
@@ -78,7 +82,8 @@ impl GroupRun {
             };
             rules.push(RuleRun { spec: spec.clone(), query, health: Health::Unknown, last_error: None, evaluation_seconds: 0.0, last_evaluation_ms: None, previous: HashSet::new(), alerting });
         }
-        Ok(GroupRun { group, rules, should_restore: restore, last_evaluation_ms: None, last_timestamp_ms: None, evaluation_seconds: 0.0, last_samples: 0, evaluations: 0, failures: 0, iterations: 0, missed: 0, stale: Vec::new() })
+        let batches = super::dependencies::batches(&group.spec.rules);
+        Ok(GroupRun { group, rules, should_restore: restore, last_evaluation_ms: None, last_timestamp_ms: None, evaluation_seconds: 0.0, last_samples: 0, evaluations: 0, failures: 0, iterations: 0, missed: 0, stale: Vec::new(), batches })
     }
 
     /// Takes over what the group it replaces on a reload knew (Prometheus' `CopyState`):
@@ -134,24 +139,21 @@ impl GroupRun {
                 tracing::warn!(group = %self.group.spec.name, %error, "writing staleness markers of removed rules failed");
             }
         }
-        for rule in &mut self.rules {
-            let rule_started = Instant::now();
-            // As Prometheus: a rule's last evaluation is when it started, by the wall clock.
-            rule.last_evaluation_ms = Some(crate::api::params::now_ms());
-            self.evaluations += 1;
-            let outcome = evaluate_rule(rule, ev, ts_ms, offset_ms, interval_ms, limit).await;
-            rule.evaluation_seconds = rule_started.elapsed().as_secs_f64();
-            match outcome {
-                Ok(written) => {
-                    samples += written;
-                    rule.health = Health::Ok;
-                    rule.last_error = None;
-                }
-                Err(error) => {
-                    self.failures += 1;
-                    tracing::warn!(group = %self.group.spec.name, rule = %rule.spec.name(), %error, "evaluating rule failed");
-                    rule.health = Health::Err;
-                    rule.last_error = Some(error);
+        // One rule after another; with `rules.concurrent_evals`, the rules of one batch
+        // (`dependencies::batches`) that many at a time.
+        let concurrency = ev.concurrent_evals.max(1);
+        let order: Vec<Vec<usize>> = if concurrency > 1 { self.batches.clone() } else { (0..self.rules.len()).map(|i| vec![i]).collect() };
+        let group_name = self.group.spec.name.as_str();
+        for batch in order {
+            for chunk in batch.chunks(concurrency) {
+                let mut chosen: Vec<&mut RuleRun> = self.rules.iter_mut().enumerate().filter(|(i, _)| chunk.contains(i)).map(|(_, rule)| rule).collect();
+                let runs = chosen.iter_mut().map(|rule| run_rule(rule, group_name, ev, ts_ms, offset_ms, interval_ms, limit)).collect();
+                for outcome in crate::join::join_all(runs).await {
+                    self.evaluations += 1;
+                    match outcome {
+                        Ok(written) => samples += written,
+                        Err(()) => self.failures += 1,
+                    }
                 }
             }
         }
@@ -239,6 +241,29 @@ impl RuleRun {
             evaluation_seconds: self.evaluation_seconds,
             last_evaluation_ms: self.last_evaluation_ms,
             kind,
+        }
+    }
+}
+
+/// Evaluates one rule and keeps its health, last error, time and duration; the samples it
+/// wrote, or `Err` when it failed (logged, as Prometheus logs it).
+async fn run_rule(rule: &mut RuleRun, group: &str, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, ()> {
+    let started = Instant::now();
+    // As Prometheus: a rule's last evaluation is when it started, by the wall clock.
+    rule.last_evaluation_ms = Some(crate::api::params::now_ms());
+    let outcome = evaluate_rule(rule, ev, ts_ms, offset_ms, interval_ms, limit).await;
+    rule.evaluation_seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(written) => {
+            rule.health = Health::Ok;
+            rule.last_error = None;
+            Ok(written)
+        }
+        Err(error) => {
+            tracing::warn!(group, rule = %rule.spec.name(), %error, "evaluating rule failed");
+            rule.health = Health::Err;
+            rule.last_error = Some(error);
+            Err(())
         }
     }
 }

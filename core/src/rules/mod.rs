@@ -9,6 +9,7 @@
 //! one is replaced by one that takes over its state; a removed one marks its series stale.
 
 pub mod alerting;
+pub mod dependencies;
 pub mod expand;
 pub mod file;
 pub mod group;
@@ -152,6 +153,7 @@ fn evaluator_of(api: &Rc<Api>, config: &crate::scrape::config::ScrapeConfig, not
         resend_delay_ms: (rules.alert_resend_delay_seconds * 1000) as i64,
         outage_tolerance_ms: (rules.alert_for_outage_tolerance_seconds * 1000) as i64,
         grace_period_ms: (rules.alert_for_grace_period_seconds * 1000) as i64,
+        concurrent_evals: rules.concurrent_evals.max(1),
         external_url: external_url(&api.config),
         external_labels,
         status,

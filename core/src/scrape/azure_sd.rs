@@ -140,7 +140,7 @@ impl Session {
             Err(e) => return Err(e.clone()),
         };
         let lookup = Lookup { sd, resource_manager, authorization: &authorization, nics: &self.nics, failed: Cell::new(false) };
-        let lanes = join_all((0..NIC_LANES).map(|lane| lookup.lane(&found, lane)).collect()).await;
+        let lanes = crate::join::join_all((0..NIC_LANES).map(|lane| lookup.lane(&found, lane)).collect()).await;
         let mut answers: Vec<(usize, Result<Option<TargetGroup>, String>)> = lanes.into_iter().flatten().collect();
         answers.sort_by_key(|(i, _)| *i);
         let mut groups = Vec::with_capacity(answers.len());
@@ -371,26 +371,6 @@ async fn arm_get(sd: &AzureSd, client: &mut Option<net::client::HttpClient>, res
         404 if not_found_is_none => Ok(Answer::NotFound),
         status => Err(response_error(&shown, status, &response)),
     }
-}
-
-/// Runs `futures` together on this executor; their outputs in order.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// The Azure SDK's refusal of an empty path parameter.
