@@ -7,11 +7,12 @@
 # time (/proc/PID/stat) is divided by the group evaluations it made, and its last group
 # duration is read from its own /metrics (both write prometheus_rule_group_*). Checks that
 # both recorded the same series. Prints one line per system.
-# Usage: bench/scripts/rules_vs_prometheus.sh [SERIES] [RULES] [SECONDS]; only the PIDs
-# this script started are signalled.
+# Usage: bench/scripts/rules_vs_prometheus.sh [SERIES] [RULES] [SECONDS] [CONCURRENT]
+# (CONCURRENT: Metricstor's rules.concurrent_evals, 0 by default as Prometheus' default);
+# only the PIDs this script started are signalled.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-series=${1:-10000}; rules=${2:-50}; seconds=${3:-60}
+series=${1:-10000}; rules=${2:-50}; seconds=${3:-60}; concurrent=${4:-0}
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p metricstor -p metricstor-bench
 work=$(mktemp -d)
@@ -36,7 +37,7 @@ PY
 printf 'global:\n  scrape_interval: 1h\n  evaluation_interval: 5s\nrule_files: [%s/rules.yml]\n' "$work" > "$work/prom.yml"
 
 ms_port=$(free_port); ms_grpc=$(free_port); prom_port=$(free_port)
-printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\nscrape:\n  config_file: %s/prom.yml\n' "$ms_port" "$ms_grpc" "$work" "$work" > "$work/ms.yaml"
+printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\nscrape:\n  config_file: %s/prom.yml\nrules:\n  concurrent_evals: %s\n' "$ms_port" "$ms_grpc" "$work" "$work" "$concurrent" > "$work/ms.yaml"
 "$target_dir/release/metricstor" --config "$work/ms.yaml" 2>"$work/ms.log" & pids+=($!); ms_pid=$!
 prometheus --config.file="$work/prom.yml" --web.listen-address="127.0.0.1:$prom_port" \
   --storage.tsdb.path="$work/prom" --web.enable-remote-write-receiver 2>"$work/prom.log" & pids+=($!); prom_pid=$!
@@ -81,4 +82,4 @@ print(f'$name: {it} group evaluations in ${seconds} s, {cpu:.2f} CPU s ({per:.1f
   echo "$recorded" > "$work/recorded.$system"
 done
 cmp -s "$work/recorded.ms" "$work/recorded.prom" || { echo "the two systems recorded different numbers of series" >&2; exit 1; }
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $series series, $rules recording rules + 1 alerting rule, group interval 5 s"
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $series series, $rules recording rules + 1 alerting rule, group interval 5 s; metricstor rules.concurrent_evals $concurrent"
