@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -47,17 +47,6 @@ fn keep_writing(server: &Server) {
     });
 }
 
-fn poll<T>(what: &str, accept: impl Fn() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = accept() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn rules_record_alert_notify_and_reload() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -79,7 +68,7 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(recorded, serde_json::json!({"__name__": "job:test_value:sum", "job": "j", "team": "storage"}));
 
     // The alert fires at once (no `for`), for instance a only, its templates expanded.
-    let alert = poll("a firing alert", || {
+    let alert = poll("a firing alert", WAIT, || {
         let (_, body) = get_json(&server.url("/api/v1/alerts"));
         body["data"]["alerts"].as_array()?.iter().find(|a| a["labels"]["alertname"] == "ValueHigh" && a["state"] == "firing").cloned()
     });
@@ -107,7 +96,7 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(only_recording["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
 
     // The Alertmanager got it, with the external labels and the generator URL.
-    let sent = poll("the alert at the Alertmanager", || alertmanager.alerts("/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "ValueHigh"));
+    let sent = poll("the alert at the Alertmanager", WAIT, || alertmanager.alerts("/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "ValueHigh"));
     assert_eq!(sent["labels"]["dc"], "eu1", "{sent}");
     assert_eq!(sent["annotations"]["summary"], "a is at 10");
     assert!(sent["generatorURL"].as_str().is_some_and(|u| u.starts_with("http://metricstor.example:9090/graph?g0.expr=test_value+%3E+5")), "{sent}");
@@ -127,7 +116,7 @@ fn rules_record_alert_notify_and_reload() {
     // Without the alerting rules: their alerts end and ALERTS goes stale.
     std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: test\n  rules:\n  - record: job:test_value:sum\n    expr: sum by (job) (test_value)\n").expect("rules");
     server.signal(libc::SIGHUP);
-    poll("the alerts gone", || {
+    poll("the alerts gone", WAIT, || {
         let (_, body) = get_json(&server.url("/api/v1/alerts"));
         body["data"]["alerts"].as_array().is_some_and(Vec::is_empty).then_some(())
     });
@@ -168,11 +157,11 @@ fn an_alerts_for_state_is_restored_after_a_restart() {
     let config = write_scrape_config(dir.path(), "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n");
     let server = Server::start(&config);
     keep_writing(&server);
-    let first = poll("the pending alert", || active_at_s(&server, "Held", "a"));
+    let first = poll("the pending alert", WAIT, || active_at_s(&server, "Held", "a"));
     poll_query(&server, "ALERTS_FOR_STATE{alertname=\"Held\",instance=\"a\"}", "ALERTS_FOR_STATE", WAIT, |r| (r.len() == 1).then_some(()));
     // Pending for a while before the restart, so that a restored time stands apart from one
     // the restarted server would give.
-    poll("eight seconds pending", || (now_ms() as f64 / 1000.0 - first >= 8.0).then_some(()));
+    poll("eight seconds pending", WAIT, || (now_ms() as f64 / 1000.0 - first >= 8.0).then_some(()));
     assert!(server.stop(), "clean shutdown");
 
     let restarted_at = now_ms() as f64 / 1000.0;
@@ -180,7 +169,7 @@ fn an_alerts_for_state_is_restored_after_a_restart() {
     keep_writing(&server);
     // Pending anew at first; once restored (after two evaluations) its active time moves
     // back by what it had been pending before the restart, as Prometheus restores it.
-    let restored = poll("the restored active time", || active_at_s(&server, "Held", "a").filter(|&t| t < restarted_at));
+    let restored = poll("the restored active time", WAIT, || active_at_s(&server, "Held", "a").filter(|&t| t < restarted_at));
     assert!(restored >= first && restored < first + 6.0, "restored {restored}, first {first}, restarted at {restarted_at}");
     assert!(server.stop(), "clean shutdown");
 }
@@ -198,11 +187,11 @@ fn an_alertmanager_found_by_http_sd_gets_the_alerts() {
     let config = write_scrape_config(dir.path(), &prometheus_yml);
     let server = Server::start(&config);
     let url = format!("http://127.0.0.1:{}/prefixed/api/v2/alerts", alertmanager.port);
-    poll("the discovered Alertmanager", || {
+    poll("the discovered Alertmanager", WAIT, || {
         let (_, body) = get_json(&server.url("/api/v1/alertmanagers"));
         (body["data"]["activeAlertmanagers"][0]["url"] == url.as_str()).then_some(())
     });
-    let sent = poll("the alert at the discovered Alertmanager", || alertmanager.alerts("/prefixed/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "Always"));
+    let sent = poll("the alert at the discovered Alertmanager", WAIT, || alertmanager.alerts("/prefixed/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "Always"));
     assert_eq!(sent["labels"], serde_json::json!({"alertname": "Always"}));
     assert!(server.stop(), "clean shutdown");
 }

@@ -13,7 +13,7 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
@@ -153,17 +153,6 @@ fn strip(object: &mut Value, keys: &[&str]) {
     }
 }
 
-fn poll<T>(what: &str, accept: impl Fn() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = accept() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn metricstor_evaluates_rules_as_prometheus_does() {
     let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
@@ -205,12 +194,12 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
     let prom = format!("http://127.0.0.1:{prom_port}");
     let ours = format!("http://{}", server.http_addr);
 
-    poll("Prometheus ready", || agent().get(&format!("{prom}/-/ready")).call().ok().map(|_| ()));
+    poll("Prometheus ready", WAIT, || agent().get(&format!("{prom}/-/ready")).call().ok().map(|_| ()));
     // Both have evaluated long enough for the held alert to fire (3 s after it was first
     // pending) and for each group to have run with data.
     for base in [&prom, &ours] {
-        poll(&format!("InteropHeld firing at {base}"), || (series_values(base, "count(ALERTS{alertname=\"InteropHeld\",alertstate=\"firing\"})") == [r#"{} "3""#]).then_some(()));
-        poll(&format!("interop:count at {base}"), || (series_values(base, "interop:count").len() == 1).then_some(()));
+        poll(&format!("InteropHeld firing at {base}"), WAIT, || (series_values(base, "count(ALERTS{alertname=\"InteropHeld\",alertstate=\"firing\"})") == [r#"{} "3""#]).then_some(()));
+        poll(&format!("interop:count at {base}"), WAIT, || (series_values(base, "interop:count").len() == 1).then_some(()));
     }
 
     for query in ["{__name__=~\"job:.*|interop.*:.*\"}", "ALERTS", "ALERTS_FOR_STATE > 0"] {
@@ -237,8 +226,8 @@ fn metricstor_evaluates_rules_as_prometheus_does() {
     assert_eq!(alerts_without_times(&ours), alerts_without_times(&prom));
 
     // Each Alertmanager got the same firing alerts (the held one included).
-    let theirs = poll("Prometheus' alerts at its Alertmanager", || Some(received(&theirs_am)).filter(|r| r.len() == 7));
-    let ours_received = poll("our alerts at our Alertmanager", || Some(received(&ours_am)).filter(|r| r.len() == 7));
+    let theirs = poll("Prometheus' alerts at its Alertmanager", WAIT, || Some(received(&theirs_am)).filter(|r| r.len() == 7));
+    let ours_received = poll("our alerts at our Alertmanager", WAIT, || Some(received(&ours_am)).filter(|r| r.len() == 7));
     assert_eq!(ours_received, theirs);
     assert!(server.stop());
 }

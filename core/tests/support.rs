@@ -715,6 +715,19 @@ pub fn add_scrape_config(config: &Path, scrape_file: &Path) {
     std::fs::write(config, text).expect("write test config");
 }
 
+/// Asks `accept` every 100 ms until it answers `Some`; fails after `limit` saying `what`
+/// did not happen.
+pub fn poll<T>(what: &str, limit: Duration, accept: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = accept() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Asks `server`'s instant query API for `query` every 100 ms until `accept` takes the
 /// result array; fails after `limit` saying `what` did not happen.
 pub fn poll_query<T>(server: &Server, query: &str, what: &str, limit: Duration, accept: impl Fn(&[serde_json::Value]) -> Option<T>) -> T {

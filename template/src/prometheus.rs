@@ -148,7 +148,13 @@ fn humanize(value: f64) -> String {
     if value.abs() >= 1.0 {
         return scaled(value, 1000.0, &["k", "M", "G", "T", "P", "E", "Z", "Y"]);
     }
-    let mut value = value;
+    let (value, prefix) = milli_scaled(value);
+    format!("{}{prefix}", format_float_g(value, Some(4)))
+}
+
+/// A value below 1 scaled by thousands up to `y` (yocto) until it is at least 1, and the
+/// SI prefix it took.
+fn milli_scaled(mut value: f64) -> (f64, &'static str) {
     let mut prefix = "";
     for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
         if value.abs() >= 1.0 {
@@ -157,7 +163,7 @@ fn humanize(value: f64) -> String {
         prefix = p;
         value *= 1000.0;
     }
-    format!("{}{prefix}", format_float_g(value, Some(4)))
+    (value, prefix)
 }
 
 fn humanize1024(value: f64) -> String {
@@ -190,15 +196,7 @@ fn humanize_duration(value: f64) -> String {
             format!("{sign}{}s", format_float_g(magnitude, Some(4)))
         };
     }
-    let mut value = value;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if value.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        value *= 1000.0;
-    }
+    let (value, prefix) = milli_scaled(value);
     format!("{}{prefix}s", format_float_g(value, Some(4)))
 }
 

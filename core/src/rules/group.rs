@@ -419,15 +419,7 @@ pub async fn run(mut group: GroupRun, ev: Rc<Evaluator>, stop: async_channel::Re
 /// Waits until the wall clock reads `at_ms`; false when told to stop first.
 async fn sleep_until(at_ms: i64, stop: &async_channel::Receiver<()>) -> bool {
     let wait = Duration::from_millis((at_ms - crate::api::params::now_ms()).max(0) as u64);
-    let slept = async {
-        glommio::timer::sleep(wait).await;
-        true
-    };
-    let stopped = async {
-        let _ = stop.recv().await;
-        false
-    };
-    futures_lite::future::or(stopped, slept).await
+    !super::wait_or_shutdown(wait, stop).await
 }
 
 #[cfg(test)]
