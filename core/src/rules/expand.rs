@@ -90,7 +90,7 @@ pub fn queried_samples(value: promql::Value) -> Result<Vec<QueriedSample>, Strin
     Ok(samples
         .into_iter()
         .map(|(labels, value)| QueriedSample {
-            labels: labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
+            labels: super::label_map(&labels),
             value: match value {
                 super::recording::Recorded::Float(v) => v,
                 super::recording::Recorded::Histogram(_) => 0.0,

@@ -283,7 +283,7 @@ async fn evaluate_rule(rule: &mut RuleRun, ev: &Evaluator, ts_ms: i64, offset_ms
                     Recorded::Float(v) => v,
                     Recorded::Histogram(_) => 0.0,
                 };
-                let mut map: BTreeMap<String, String> = labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
+                let mut map = super::label_map(&labels);
                 // Templates' queries are evaluated at the group's timestamp, as Prometheus does.
                 let (expanded, annotations) = templates.expand(&map, value, ts_ms, &context, |text| template_query(ev, text, ts_ms)).await;
                 map.remove("__name__");
@@ -357,17 +357,10 @@ fn send(ev: &Evaluator, alerts: Vec<super::alerting::Alert>, query: &str) {
     ev.notifier.send(out);
 }
 
-/// Prometheus' link to an expression's table view.
+/// Prometheus' link to an expression's table view (the expression escaped as Go's
+/// `url.QueryEscape` does).
 fn table_link(query: &str) -> String {
-    let mut escaped = String::with_capacity(query.len() * 2);
-    for byte in query.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => escaped.push(byte as char),
-            b' ' => escaped.push('+'),
-            _ => escaped.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    format!("/graph?g0.expr={escaped}&g0.tab=1")
+    format!("/graph?g0.expr={}&g0.tab=1", crate::scrape::discovery::query_escape(query))
 }
 
 /// The last sample of each `ALERTS_FOR_STATE` series of `alert` in `[mint_ms, maxt_ms]`

@@ -160,6 +160,11 @@ fn evaluator_of(api: &Rc<Api>, config: &crate::scrape::config::ScrapeConfig, not
     }
 }
 
+/// A label set as the name → value map templates and rule labels work on.
+fn label_map(labels: &tsdb::Labels) -> BTreeMap<String, String> {
+    labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
+}
+
 /// `rules.external_url`, or `http://<host name>:<http port>` as Prometheus' default.
 pub fn external_url(config: &crate::config::Config) -> String {
     let configured = config.rules.external_url.trim();

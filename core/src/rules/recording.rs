@@ -39,7 +39,7 @@ pub fn recorded(record: &str, rule_labels: &BTreeMap<String, String>, samples: V
     let mut out = Vec::with_capacity(samples.len());
     let mut seen = HashSet::with_capacity(samples.len());
     for (labels, value) in samples {
-        let mut pairs: BTreeMap<String, String> = labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
+        let mut pairs = super::label_map(&labels);
         pairs.insert("__name__".to_string(), record.to_string());
         for (name, value) in rule_labels {
             if value.is_empty() {

@@ -18,21 +18,7 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
     // A stable sort keeps a repeated key's values in order.
     sorted.sort_by_key(|(key, _)| *key);
-    sorted.iter().map(|(key, value)| format!("{}={}", query_escape(key), query_escape(value))).collect::<Vec<_>>().join("&")
-}
-
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, a space as `+`, any other
-/// byte as `%XX`.
-fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
+    sorted.iter().map(|(key, value)| format!("{}={}", crate::scrape::discovery::query_escape(key), crate::scrape::discovery::query_escape(value))).collect::<Vec<_>>().join("&")
 }
 
 /// One answer of the API: its status, `Content-Type` and body.
