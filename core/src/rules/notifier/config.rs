@@ -18,46 +18,13 @@ pub const TIMEOUT_DEFAULT_MS: i64 = 10_000;
 /// The only Alertmanager API Prometheus 3 speaks.
 const API_VERSION_V2: &str = "v2";
 
-/// The network discoveries an `alertmanagers` entry may hold beside `static_configs` and
-/// `file_sd_configs`: each is resolved as a scrape job's (`scrape::config::discovery_job`)
-/// and asked by the scrape discoveries' askers on executor 0 under the entry's own name.
-const DISCOVERY_KEYS: [&str; 35] = [
-    "azure_sd_configs",
-    "consul_sd_configs",
-    "digitalocean_sd_configs",
-    "docker_sd_configs",
-    "dockerswarm_sd_configs",
-    "dns_sd_configs",
-    "ec2_sd_configs",
-    "aws_sd_configs",
-    "lightsail_sd_configs",
-    "ecs_sd_configs",
-    "rds_sd_configs",
-    "elasticache_sd_configs",
-    "msk_sd_configs",
-    "eureka_sd_configs",
-    "gce_sd_configs",
-    "hetzner_sd_configs",
-    "http_sd_configs",
-    "ionos_sd_configs",
-    "kubernetes_sd_configs",
-    "kuma_sd_configs",
-    "linode_sd_configs",
-    "marathon_sd_configs",
-    "nerve_sd_configs",
-    "nomad_sd_configs",
-    "oci_sd_configs",
-    "openstack_sd_configs",
-    "outscale_sd_configs",
-    "ovhcloud_sd_configs",
-    "puppetdb_sd_configs",
-    "scaleway_sd_configs",
-    "serverset_sd_configs",
-    "stackit_sd_configs",
-    "triton_sd_configs",
-    "uyuni_sd_configs",
-    "vultr_sd_configs",
-];
+/// Whether `key` names a network discovery of an `alertmanagers` entry (any `*_sd_configs`
+/// but `file_sd_configs`): such keys are resolved as a scrape job's
+/// (`scrape::config::discovery_job`, which refuses one a job does not take) and asked by the
+/// scrape discoveries' askers on executor 0 under the entry's own name.
+fn is_discovery_key(key: &str) -> bool {
+    key.ends_with("_sd_configs") && key != "file_sd_configs"
+}
 
 /// The other keys of an `alertmanagers` entry: its own and the HTTP client keys.
 const ENTRY_KEYS: [&str; 21] = [
@@ -188,7 +155,7 @@ fn entries(text: &str) -> Result<Vec<serde_json::Map<String, serde_json::Value>>
         if entry.contains_key("sigv4") {
             return Err(format!("alerting.alertmanagers[{i}]: sigv4 is not supported for alertmanagers here"));
         }
-        if let Some(key) = entry.keys().find(|key| !ENTRY_KEYS.contains(&key.as_str()) && !DISCOVERY_KEYS.contains(&key.as_str())) {
+        if let Some(key) = entry.keys().find(|key| !ENTRY_KEYS.contains(&key.as_str()) && !is_discovery_key(key)) {
             return Err(format!("alerting.alertmanagers[{i}]: unknown field `{key}`"));
         }
     }
@@ -198,7 +165,7 @@ fn entries(text: &str) -> Result<Vec<serde_json::Map<String, serde_json::Value>>
 /// The entry's network discoveries as a job of its own (`alerting/config-N`, after
 /// Prometheus' `config-N`); none when it has only static and file ones.
 fn discovery_of(keys: &serde_json::Map<String, serde_json::Value>, at: usize, base: &Path) -> Result<Option<std::sync::Arc<ScrapeJob>>, String> {
-    let sections: serde_json::Map<String, serde_json::Value> = keys.iter().filter(|(key, _)| DISCOVERY_KEYS.contains(&key.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let sections: serde_json::Map<String, serde_json::Value> = keys.iter().filter(|(key, _)| is_discovery_key(key)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if sections.is_empty() {
         return Ok(None);
     }

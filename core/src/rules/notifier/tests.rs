@@ -85,12 +85,13 @@ fn absent_or_empty_alerting_has_no_alertmanagers_and_send_does_nothing() {
 #[test]
 fn config_errors_name_the_problem() {
     let am = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: [am]}]\n";
-    let cases: [(String, &str); 11] = [
+    let cases: [(String, &str); 12] = [
         ("alerting:\n  bogus: 1\n".into(), "bogus"),
         (format!("{am}    bogus_key: 1\n"), "bogus_key"),
         (format!("{am}    api_version: v1\n"), "expected Alertmanager api version to be one of [v2] but got v1"),
         (format!("{am}    sigv4: {{region: eu-west-1}}\n"), "sigv4 is not supported for alertmanagers here"),
         (format!("{am}    kubernetes_sd_configs: [{{role: bogus}}]\n"), "bogus"),
+        (format!("{am}    bogus_sd_configs: [{{}}]\n"), "unknown field `bogus_sd_configs`"),
         (format!("{am}    scheme: ftp\n"), "scheme \"ftp\" must be http or https"),
         (format!("{am}    timeout: soon\n"), "timeout \"soon\""),
         ("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['http://am:9093']}]\n".into(), "\"http://am:9093\" is not a valid hostname"),
