@@ -1275,27 +1275,10 @@ impl ScrapeConfig {
 /// `*_sd_configs` keys, as an `alertmanagers` entry of `alerting` holds them) under the name
 /// `name`, resolved as a scrape job's, so that the discoveries' askers can serve it
 /// (`scrape::start_asking`) though nothing scrapes it.
-pub(crate) fn discovery_job(name: &str, sections: serde_json::Map<String, serde_json::Value>, base: &Path) -> Result<ScrapeJob, String> {
-    let mut object = sections;
-    object.insert("job_name".into(), serde_json::Value::String(name.to_string()));
-    let section: JobSection = serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
-    let globals = Globals {
-        interval_ms: INTERVAL_DEFAULT_MS,
-        timeout_ms: TIMEOUT_DEFAULT_MS,
-        sample_limit: None,
-        body_size_limit: None,
-        label_limit: None,
-        label_name_length_limit: None,
-        label_value_length_limit: None,
-        target_limit: None,
-        keep_dropped_targets: None,
-        scrape_failure_log_file: None,
-        scrape_protocols: None,
-        scrape_native_histograms: None,
-        always_scrape_classic_histograms: None,
-        convert_classic_histograms_to_nhcb: None,
-        extra_scrape_metrics: None,
-    };
+pub(crate) fn discovery_job(name: &str, mut sections: serde_json::Map<String, serde_json::Value>, base: &Path) -> Result<ScrapeJob, String> {
+    sections.insert("job_name".into(), serde_json::Value::String(name.to_string()));
+    let section: JobSection = serde_json::from_value(serde_json::Value::Object(sections)).map_err(|e| e.to_string())?;
+    let globals = Globals { interval_ms: INTERVAL_DEFAULT_MS, timeout_ms: TIMEOUT_DEFAULT_MS, ..Globals::default() };
     resolve_job(section, &globals, base, LabelLimits::default())
 }
 
@@ -1407,6 +1390,7 @@ fn accept_header(protocols: &[String], escaping: &str) -> Result<String, String>
 }
 
 /// What a job takes from `global` when it does not set it.
+#[derive(Default)]
 struct Globals {
     interval_ms: i64,
     timeout_ms: i64,
