@@ -5,7 +5,8 @@
 //! PEM private key (gce_sd's credentials).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    use metricstor::scrape::config::{GceSd, TargetGroup};
+    use metricstor::scrape::config::TargetGroup;
+    use metricstor::scrape::gce_sd::config::GceSd;
     let [selector, rest @ ..] = data else { return };
     let check = |groups: &[TargetGroup]| {
         for name in groups.iter().flat_map(|group| group.labels.keys()) {

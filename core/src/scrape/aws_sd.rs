@@ -8,6 +8,7 @@
 //! (`msk`, `aws::rest_json`). Region and keys are found as for ec2_sd; a failure keeps the
 //! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
+pub mod config;
 pub mod ecs;
 pub mod ecs_targets;
 pub mod elasticache;

@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
-use super::config::{ConsulSd, ScrapeConfig, TargetGroup, Url};
+pub mod config;
+
+use self::config::ConsulSd;
+use super::config::{ScrapeConfig, TargetGroup, Url};
 use super::discovery::{join_host_port, sanitize_label_name};
 use super::http_get::{self, Get};
 

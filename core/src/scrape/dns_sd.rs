@@ -18,7 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups};
-use super::config::{DnsSd, ScrapeConfig, TargetGroup};
+pub mod config;
+
+use self::config::DnsSd;
+use super::config::{ScrapeConfig, TargetGroup};
 use super::discovery::join_host_port;
 use super::dns::Record;
 

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use super::config::{Credentials, DockerDaemon, DockerHost, ExtraHeaders, Url};
+pub mod config;
+
+use self::config::{DockerDaemon, DockerHost};
+use super::config::{Credentials, ExtraHeaders, Url};
 use super::http_get::{self, Get};
 
 /// The largest answer read (thousands of containers, tasks or nodes fit many times over).

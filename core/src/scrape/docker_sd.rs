@@ -11,13 +11,15 @@
 //! Executor 0 asks the daemons and puts the groups in the shared `AskedGroups` (the source is
 //! the entry's host and position), which every executor reads.
 
+pub mod config;
 pub mod targets;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
-use super::config::{DockerSd, ScrapeConfig, TargetGroup};
+use self::config::DockerSd;
+use super::config::{ScrapeConfig, TargetGroup};
 use super::docker_api::{self, get_json};
 
 /// Starts asking every docker_sd entry of `config` on this executor; the requests stop

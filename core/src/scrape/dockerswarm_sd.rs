@@ -10,6 +10,7 @@
 //! Executor 0 asks the managers and puts the groups in the shared `AskedGroups` (the source
 //! is the entry's host, role and position), which every executor reads.
 
+pub mod config;
 pub mod nodes;
 pub mod objects;
 pub mod services;
@@ -20,7 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
-use super::config::{DockerSwarmSd, ScrapeConfig, SwarmRole, TargetGroup};
+use self::config::{DockerSwarmSd, SwarmRole};
+use super::config::{ScrapeConfig, TargetGroup};
 use super::docker_api::{self, get_json, with_filters};
 use super::docker_sd::targets::Network;
 

@@ -14,6 +14,7 @@
 //!
 //! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
 
+pub mod config;
 pub mod instances;
 
 use std::collections::HashMap;
@@ -23,7 +24,8 @@ use std::time::Duration;
 use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
 use super::aws::credentials::{self, Found, Lookup};
 use super::aws::{self as aws_api, Transport};
-use super::config::{Ec2Sd, ScrapeConfig, TargetGroup, Url};
+use self::config::Ec2Sd;
+use super::config::{ScrapeConfig, TargetGroup, Url};
 
 /// EC2's API version, as AWS' Go SDK asks it.
 const API_VERSION: &str = "2016-11-15";

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::asked_groups::{ask_every, AskedGroups, Refreshed, spawn_for_each};
-use super::config::{GceSd, ScrapeConfig, TargetGroup, Url};
+pub mod config;
+
+use self::config::GceSd;
+use super::config::{ScrapeConfig, TargetGroup, Url};
 use super::discovery::{null_as_default, query_escape, sanitize_label_name};
 use super::google_auth::{self, Token};
 

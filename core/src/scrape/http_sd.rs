@@ -15,7 +15,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
-use super::config::{HttpSd, ScrapeConfig, TargetGroup};
+pub mod config;
+
+use self::config::HttpSd;
+use super::config::{ScrapeConfig, TargetGroup};
 use super::http_get::{self, Get};
 
 /// The largest answer read (a list of tens of thousands of targets fits many times over).

@@ -18,6 +18,7 @@
 //! Executor 0 asks and every executor reads the groups, as for the other network sources.
 
 pub mod cache;
+pub mod config;
 pub mod objects;
 pub mod roles;
 
@@ -30,7 +31,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::asked_groups::{sleep_unless_stopped, unless_stopped, AskedGroups, ErrorLog};
-use super::config::{KubernetesSd, ScrapeConfig, TargetGroup, Url};
+use self::config::KubernetesSd;
+use super::config::{ScrapeConfig, TargetGroup, Url};
 use super::http_get::{self, Get};
 use cache::GroupCache;
 use objects::{Kind, Store};

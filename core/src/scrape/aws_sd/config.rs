@@ -1,16 +1,15 @@
-//! The `aws_sd_configs` section and its checks. It is a child of `scrape::config` (declared
-//! there with a `#[path]`) so that it reuses that module's private HTTP client sections and
-//! `ec2_sd_configs`' resolution: role `ec2` becomes an `Ec2Sd` (run by `ec2_sd`), the other
-//! roles an `AwsSd` with the same connection settings. As in Prometheus, every role accepts
-//! every key and ignores those that are not its own (`filters` outside ec2 and rds,
-//! `clusters` outside ecs, rds, elasticache and msk); `port` 0 and an absent one mean the
-//! role's default, 80.
+//! An `aws_sd_configs` entry as written and as checked, through `ec2_sd_configs`' own check:
+//! role `ec2` becomes an `Ec2Sd` (run by `ec2_sd`), the other roles an `AwsSd` with the same
+//! connection settings. As in Prometheus, every role accepts every key and ignores those that
+//! are not its own (`filters` outside ec2 and rds, `clusters` outside ecs, rds, elasticache and
+//! msk); `port` 0 and an absent one mean the role's default, 80.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Ec2Sd, Ec2SdSection, FilterSection};
+use crate::scrape::config::{with_client_keys, FilterSection};
+use crate::scrape::ec2_sd::config::{Ec2Sd, Ec2SdSection};
 use crate::scrape::aws_sd::{AwsRole, AwsSd};
 
 /// The roles Prometheus knows, for the message naming an unknown one.
@@ -20,7 +19,7 @@ with_client_keys! {
     /// Prometheus' `aws_sd_config`.
     #[derive(Debug, Default, Deserialize)]
     #[serde(default, deny_unknown_fields)]
-    pub(super) struct AwsSdSection {
+    pub(crate) struct AwsSdSection {
         role: String,
         region: String,
         endpoint: String,
@@ -39,13 +38,13 @@ with_client_keys! {
 }
 
 /// A checked entry: role ec2 joins the job's `ec2_sd`, the others its `aws_sd`.
-pub(super) enum Resolved {
+pub(crate) enum Resolved {
     Ec2(Ec2Sd),
     Other(AwsSd),
 }
 
 /// Checks the `position`th entry; relative paths are under `base`.
-pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Result<Resolved, String> {
+pub(crate) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Result<Resolved, String> {
     let role = match s.role.as_str() {
         "ec2" => None,
         "lightsail" => Some(AwsRole::Lightsail),
@@ -82,7 +81,7 @@ pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Resu
         enable_http2: s.enable_http2,
         follow_redirects: s.follow_redirects,
     };
-    let mut ec2 = super::resolve_ec2_sd(section, base, position)?;
+    let mut ec2 = crate::scrape::ec2_sd::config::resolve(section, base, position)?;
     let Some(role) = role else {
         // Apart from the ec2_sd_configs entry at the same position.
         ec2.source = format!("aws {}", ec2.source);
@@ -105,12 +104,12 @@ pub(super) fn resolve(mut s: AwsSdSection, base: &Path, position: usize) -> Resu
 
 /// The configuration keys Prometheus also registers for one role each (2.x' names, still
 /// read by Prometheus 3), and their role.
-pub(super) const STANDALONE_KEYS: [(&str, &str); 5] =
+pub(crate) const STANDALONE_KEYS: [(&str, &str); 5] =
     [("lightsail_sd_configs", "lightsail"), ("ecs_sd_configs", "ecs"), ("rds_sd_configs", "rds"), ("elasticache_sd_configs", "elasticache"), ("msk_sd_configs", "msk")];
 
 /// Checks the `position`th entry of `key` (one of `STANDALONE_KEYS`), an `aws_sd_config`
 /// whose role the key names: one written there is refused, as those sections have no `role`.
-pub(super) fn resolve_standalone(mut s: AwsSdSection, base: &Path, position: usize, key: &str, role: &str) -> Result<AwsSd, String> {
+pub(crate) fn resolve_standalone(mut s: AwsSdSection, base: &Path, position: usize, key: &str, role: &str) -> Result<AwsSd, String> {
     if !s.role.is_empty() {
         return Err(format!("unknown field `role` ({key} is of role {role}; aws_sd_configs takes a role)"));
     }
