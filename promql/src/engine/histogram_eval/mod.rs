@@ -1,25 +1,28 @@
 //! Native histogram values in evaluation: the range functions, instant functions,
 //! aggregations and operators that accept histograms, and where the others leave histogram
-//! samples out, with the warnings and infos Prometheus 3.x gives for each.
+//! samples out, with the warnings and infos Prometheus 3.x gives for each. This file owns
+//! the range and instant functions and the running sum or mean they share with the
+//! aggregations; its children hold the aggregations, the operators and extended windows.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tsdb::{CounterResetHint, FloatHistogram, HistogramSample, Labels, Sample};
 
-use super::aggregate::GroupCache;
 use super::annotations::{Annotation, Operation};
-use super::eval::{Elem, Evaluator, StepValue};
+use super::eval::{Elem, Evaluator};
 use super::functions::{range_value, RangeArgs, RangeKind};
 use super::native_histogram as nh;
 use super::range_functions::extrapolation_factor;
 use super::start_times::{self, WindowStarts};
-use super::Error;
-use crate::ast::{Aggregate, AggregateOp, BinaryOp, Pos};
+use crate::ast::Pos;
 
+mod aggregation;
 mod extended;
+mod operators;
 
+pub(super) use aggregation::aggregate_with_histograms;
 pub(super) use extended::smoothed_histogram;
+pub(super) use operators::{histogram_binary, BinaryValue, Operand};
 
 /// A range function's value over a window that holds histograms.
 pub(super) enum RangeOut {
@@ -430,79 +433,6 @@ pub(super) fn histogram_function(name: &str, input: Vec<Elem>) -> Option<Vec<Ele
     Some(input.into_iter().filter_map(|e| e.histogram.as_ref().map(|h| Elem::new(e.labels.clone(), f(h), true))).collect())
 }
 
-/// An aggregation over a vector holding histograms. `sum`/`avg` add histograms (a group of
-/// floats and histograms gives nothing, with a warning), `count`/`group`/`limitk`/
-/// `limit_ratio` take both, the others leave histograms out (with an info).
-pub(super) fn aggregate_with_histograms(ev: &Evaluator<'_>, a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
-    match a.op {
-        AggregateOp::Count | AggregateOp::Group | AggregateOp::Limitk | AggregateOp::LimitRatio => super::aggregate::aggregate_floats(a, param, input, cache),
-        AggregateOp::Sum | AggregateOp::Avg => {
-            let (histograms, floats): (Vec<Elem>, Vec<Elem>) = input.into_iter().partition(|e| e.histogram.is_some());
-            let float_out = super::aggregate::aggregate_floats(a, param, floats, cache)?;
-            let (order, locals) = cache.assign(&histograms, a);
-            // Per group: its accumulator (from its first histogram), whether a histogram
-            // could not be added (e.g. exponential with custom buckets: the group gives
-            // nothing, as in Prometheus), and its pending name removal.
-            let mut groups: Vec<(Option<Accumulator>, bool, bool)> = (0..order.len()).map(|_| (None, false, false)).collect();
-            for (e, local) in histograms.iter().zip(locals) {
-                let group = &mut groups[local];
-                if let Some(h) = &e.histogram {
-                    match &mut group.0 {
-                        None => group.0 = Some(Accumulator::new(a.op == AggregateOp::Avg, h)),
-                        // After a failure the group's other histograms are not looked at.
-                        Some(_) if group.1 => {}
-                        Some(acc) => {
-                            if acc.add(h).is_err() {
-                                group.1 = true;
-                                ev.annotate(Annotation::MixedExponentialCustom { metric: metric_name(&e.labels) }, a.expr_pos);
-                            }
-                        }
-                    }
-                }
-                group.2 |= e.drop_name;
-            }
-            let histogram_keys: HashSet<Labels> = order.iter().map(|&g| cache.keys[g].clone()).collect();
-            let float_keys: HashSet<&Labels> = float_out.iter().map(|e| &e.labels).collect();
-            let mut histogram_out = Vec::new();
-            for (g, (acc, failed, drop)) in order.into_iter().zip(groups) {
-                let key = cache.keys[g].clone();
-                let Some(acc) = acc else { continue };
-                let notes = acc.notes();
-                // A group of floats and histograms gives nothing.
-                if float_keys.contains(&key) {
-                    ev.annotate(Annotation::MixedFloatsHistogramsInAggregation, a.expr_pos);
-                    continue;
-                }
-                if notes.custom_bounds_reconciled {
-                    ev.annotate(Annotation::MismatchedCustomBuckets(Operation::Aggregation), a.expr_pos);
-                }
-                if failed {
-                    continue;
-                }
-                if notes.counter_reset_collision {
-                    ev.annotate(Annotation::CounterResetCollision(Operation::Aggregation), a.expr_pos);
-                }
-                histogram_out.push(Elem::with_histogram(key, Arc::new(acc.finish()), drop));
-            }
-            let mut out: Vec<Elem> = float_out.into_iter().filter(|e| !histogram_keys.contains(&e.labels)).collect();
-            out.extend(histogram_out);
-            Ok(out)
-        }
-        op => {
-            let ignored = match op {
-                AggregateOp::Min | AggregateOp::Max | AggregateOp::Stddev | AggregateOp::Stdvar | AggregateOp::Quantile => Some(a.expr_pos),
-                // Only once there is something to keep: k below 1 gives nothing at all.
-                AggregateOp::Topk | AggregateOp::Bottomk if matches!(&param, Some(StepValue::Scalar(k)) if *k >= 1.0) => Some(a.pos),
-                _ => None,
-            };
-            if let Some(pos) = ignored {
-                ev.annotate(Annotation::HistogramIgnoredInAggregation(op.name()), pos);
-            }
-            super::aggregate::aggregate_floats(a, param, input.into_iter().filter(|e| e.histogram.is_none()).collect(), cache)
-        }
-    }
-}
-
 /// A series' metric name as annotations name it (empty without one).
 pub(super) fn metric_name(labels: &Labels) -> String {
     labels.get(tsdb::METRIC_NAME_LABEL).unwrap_or("").to_string()
@@ -541,78 +471,6 @@ impl Accumulator {
         match self {
             Accumulator::Sum(s) => s.notes(),
             Accumulator::Mean(m) => m.notes(),
-        }
-    }
-}
-
-/// One operand of a binary operator: a float or a histogram.
-#[derive(Clone, Copy)]
-pub(super) enum Operand<'a> {
-    Float(f64),
-    Histogram(&'a Arc<FloatHistogram>),
-}
-
-impl<'a> Operand<'a> {
-    pub(super) fn of(e: &'a Elem) -> Operand<'a> {
-        match &e.histogram {
-            Some(h) => Operand::Histogram(h),
-            None => Operand::Float(e.value),
-        }
-    }
-}
-
-/// The value of `lhs op rhs` where at least one side is a histogram, and the annotation the
-/// pair gives. No value when the pairing is not defined (e.g. histogram + float, float /
-/// histogram, `<` between histograms: an info), the histograms cannot be combined or their
-/// counter reset hints conflict (a warning), or a filtering comparison drops the element.
-/// The value is the element's new one: a float (for `bool` comparisons) or a histogram.
-pub(super) fn histogram_binary(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>, return_bool: bool) -> (Option<BinaryValue>, Option<Annotation>) {
-    use Operand::{Float, Histogram};
-    let histogram = |h: FloatHistogram| (Some(BinaryValue::Histogram(Arc::new(h))), None);
-    let combined = |result: Result<FloatHistogram, nh::HistogramError>, notes: nh::Notes, operation: Operation| match result {
-        Err(_) => (None, Some(Annotation::IncompatibleBucketLayout(op))),
-        Ok(_) if notes.counter_reset_collision => (None, Some(Annotation::CounterResetCollision(operation))),
-        Ok(h) => (Some(BinaryValue::Histogram(Arc::new(h))), notes.custom_bounds_reconciled.then_some(Annotation::MismatchedCustomBuckets(operation))),
-    };
-    let kind = |o: Operand<'_>| if matches!(o, Histogram(_)) { "histogram" } else { "float" };
-    match (op, lhs, rhs) {
-        // `add` keeps the operands' reconciled hint, `sub` makes a gauge (both compact).
-        (BinaryOp::Add, Histogram(a), Histogram(b)) => {
-            let mut notes = nh::Notes::default();
-            combined(nh::add_noting(a, b, &mut notes), notes, Operation::Addition)
-        }
-        (BinaryOp::Sub, Histogram(a), Histogram(b)) => {
-            let mut notes = nh::Notes::default();
-            combined(nh::sub_noting(a, b, &mut notes), notes, Operation::Subtraction)
-        }
-        (BinaryOp::Mul, Histogram(h), Float(f)) | (BinaryOp::Mul, Float(f), Histogram(h)) => histogram(nh::compact(&nh::mul(h, f))),
-        (BinaryOp::Div, Histogram(h), Float(f)) => histogram(nh::compact(&nh::div(h, f))),
-        (BinaryOp::TrimUpper, Histogram(h), Float(f)) => histogram(nh::trim(h, f, true)),
-        (BinaryOp::TrimLower, Histogram(h), Float(f)) => histogram(nh::trim(h, f, false)),
-        (BinaryOp::Eq | BinaryOp::Ne, Histogram(a), Histogram(b)) => {
-            let equal = nh::equals(a, b);
-            let holds = if op == BinaryOp::Eq { equal } else { !equal };
-            if return_bool {
-                (Some(BinaryValue::Float(f64::from(u8::from(holds)))), None)
-            } else {
-                (holds.then(|| BinaryValue::Histogram(a.clone())), None)
-            }
-        }
-        _ => (None, Some(Annotation::IncompatibleTypes { lhs: kind(lhs), op, rhs: kind(rhs) })),
-    }
-}
-
-/// What a binary operator gives for one pair of operands.
-pub(super) enum BinaryValue {
-    Float(f64),
-    Histogram(Arc<FloatHistogram>),
-}
-
-impl BinaryValue {
-    pub(super) fn into_elem(self, labels: Labels, drop_name: bool) -> Elem {
-        match self {
-            BinaryValue::Histogram(h) => Elem::with_histogram(labels, h, drop_name),
-            BinaryValue::Float(v) => Elem::new(labels, v, drop_name),
         }
     }
 }
