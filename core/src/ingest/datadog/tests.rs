@@ -1,4 +1,4 @@
-//! Tests of `datadog`.
+//! Tests of the Datadog intake readers.
 
 use super::*;
 

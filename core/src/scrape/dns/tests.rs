@@ -1,4 +1,4 @@
-//! Tests of `dns`.
+//! Tests of the DNS resolver: messages, lookups and the failures it names.
 
 use super::*;
 use std::net::TcpListener;

@@ -1,4 +1,4 @@
-//! Tests of `protobuf`.
+//! Tests of the protobuf exposition reader: families into text lines, native histograms and exemplars.
 
 use super::*;
 use crate::ingest::label_limits::LabelLimits;

@@ -1,4 +1,4 @@
-//! Tests of `targets`.
+//! Tests of docker_sd targets made of containers and networks.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! Tests of `instances`.
+//! Tests of EC2 DescribeInstances answers into Prometheus targets.
 
 use super::*;
 

@@ -1,0 +1,167 @@
+//! Tests of the PromQL parser: matchers, precedence, modifiers, positions and the errors it names.
+
+use super::*;
+
+fn selector_matchers(q: &str) -> Vec<String> {
+    match parse(q).unwrap() {
+        Expr::VectorSelector(vs) => vs.matchers.iter().map(|m| m.to_string()).collect(),
+        other => panic!("not a selector: {other:?}"),
+    }
+}
+
+#[test]
+fn selectors_with_all_matchers() {
+    assert_eq!(selector_matchers("up"), vec!["__name__=\"up\""]);
+    assert_eq!(
+        selector_matchers(r#"http_requests_total{job="api", code=~"5..", path!="/", method!~'GET|HEAD',}"#),
+        vec!["__name__=\"http_requests_total\"", "job=\"api\"", "code=~\"5..\"", "path!=\"/\"", "method!~\"GET|HEAD\""]
+    );
+    assert_eq!(selector_matchers(r#"{"my.metric", "a.b"="c"}"#), vec!["__name__=\"my.metric\"", "a.b=\"c\""]);
+    assert_eq!(selector_matchers("{__name__=~\"e2e_.*\"} # comment"), vec!["__name__=~\"e2e_.*\""]);
+}
+
+#[test]
+fn precedence_and_associativity() {
+    let p = |q| parse(q).unwrap();
+    let n = Expr::Number;
+    let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None, pos: Pos::default() }));
+    assert_eq!(p("1 + 2 * 3"), bin(BinaryOp::Add, n(1.0), bin(BinaryOp::Mul, n(2.0), n(3.0))));
+    assert_eq!(p("2 ^ 3 ^ 2"), bin(BinaryOp::Pow, n(2.0), bin(BinaryOp::Pow, n(3.0), n(2.0))));
+    assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(bin(BinaryOp::Pow, n(2.0), n(2.0)))));
+    assert!(matches!(p("1 - 2 - 3"), Expr::Binary(b) if b.op == BinaryOp::Sub && matches!(&b.lhs, Expr::Binary(inner) if inner.op == BinaryOp::Sub)));
+    assert!(matches!(p("foo[5m] offset -1h"), Expr::MatrixSelector { range_ms: 300_000, selector, .. } if selector.offset_ms == -3_600_000));
+    assert!(matches!(p("1 > bool 2"), Expr::Binary(b) if b.return_bool));
+    assert!(matches!(p("sum by (job) (rate(x[5m]))"), Expr::Aggregate(a) if a.grouping == vec!["job"] && !a.without));
+    assert!(matches!(p("topk(3, x) without (a)"), Expr::Aggregate(a) if a.without && a.param.is_some()));
+    assert!(matches!(p("a * on(x) group_left(y) b"), Expr::Binary(b) if b.matching.as_ref().is_some_and(|m| m.on && m.include == vec!["y"])));
+    assert!(matches!(p("x[1h:5m] offset 1m @ 100"), Expr::Subquery(s) if s.step_ms == Some(300_000) && s.offset_ms == 60_000));
+    assert!(matches!(p("a or b and c"), Expr::Binary(b) if b.op == BinaryOp::Or));
+}
+
+#[test]
+fn errors_have_positions_and_messages() {
+    let table: &[(&str, &str)] = &[
+        ("up{", "1:4: parse error: unexpected end of input in label matching"),
+        ("up{job=}", "1:8: parse error: unexpected \"}\" in label matching, expected string"),
+        ("{job=~\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"),
+        ("1 > 2", "comparisons between scalars must use BOOL modifier"),
+        ("up )", "1:4: parse error: unexpected \")\""),
+        ("up[5m] + 1", "binary expression must contain only scalar and instant vector types"),
+        ("", "no expression found"),
+        ("foo{a=~\"(\"}", "invalid regular expression"),
+        ("sum(up, 1)", "wrong number of arguments"),
+        ("rate(up)", "expected type range vector in call to function \"rate\", got instant vector"),
+        ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
+        ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
+        ("info(x, y)", "expected label selectors only, got vector selector instead"),
+        ("info(x, sum({a=\"b\"}))", "expected label selectors only"),
+        ("info(x, {a=\"b\"}, {c=\"d\"})", "expected 1 to 2 argument(s)"),
+        ("info(x, {a=~\".*\"} + {b=~\".*\"})", "vector selector must contain at least one non-empty matcher"),
+    ];
+    for (q, expected) in table {
+        let err = parse(q).unwrap_err().to_string();
+        assert!(err.contains(expected), "{q:?}: {err}");
+    }
+}
+
+#[test]
+fn info_label_selectors_may_match_empty_values() {
+    assert!(parse("info(x, {data=~\".*\"})").is_ok());
+    assert!(parse("info(x, {__name__=~\".+_info\", data=~\".+\"})").is_ok());
+    assert!(parse("info({data=~\".*\"})").is_err());
+    assert!(parse("{data=~\".*\"}").is_err());
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let q = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(parse(&q).unwrap_err().to_string().contains("nested deeper"));
+}
+
+/// Found by the promql_parse fuzz target: a multi-byte character right after an aggregation
+/// name was sliced mid-character while looking for `by`/`without`.
+#[test]
+fn vector_matching_keywords_are_not_metric_names() {
+    // Found by CI's fuzz run: `la++on` parsed (unary plus on a metric named `on`) and
+    // printed as `la + on`, which does not parse. Prometheus refuses both.
+    for q in ["la++on", "la + on", "on", "-bool", "x * +ignoring", "GROUP_LEFT", "atan2"] {
+        assert!(parse(q).is_err(), "{q} must be an error");
+    }
+    for q in ["x + on(job) y", "x > bool 1", "x atan2 y", "sum by (on, bool) (x)", "{__name__=\"on\"}", "x{on=\"1\"}", "fill + offset"] {
+        assert!(parse(q).is_ok(), "{q} must parse");
+    }
+    // A metric really named like a keyword prints in a form that parses back.
+    for q in ["{__name__=\"on\"}", "{\"bool\"}", "rate({__name__=\"group_left\"}[5m])"] {
+        let printed = crate::printer::print(&parse(q).expect("parses"));
+        assert!(parse(&printed).is_ok(), "{q} printed as {printed} does not parse");
+    }
+}
+
+#[test]
+fn multibyte_text_after_identifiers_is_an_error_not_a_panic() {
+    for q in ["max[6h:\u{618}\u{7d0}4rm]ove", "max\u{7d0}", "sum b\u{7d0}", "rate(x[5m]) \u{e9}", "x{a=\"\u{e9}\"} bo\u{7d0}"] {
+        let _ = parse(q);
+    }
+    assert!(parse("max\u{7d0}(x)").is_err());
+    assert!(parse("sum by (a) (x)").is_ok());
+}
+
+#[test]
+fn anchored_and_smoothed_modifiers() {
+    let selector = |q: &str| match parse(q).unwrap() {
+        Expr::VectorSelector(vs) => vs,
+        Expr::Call { mut args, .. } => match args.remove(0) {
+            Expr::MatrixSelector { selector, .. } => selector,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert!(selector("rate(x[5m] anchored)").anchored);
+    assert!(selector("rate(x anchored [5m])").anchored);
+    assert!(selector("x @ 10 smoothed offset 1m").smoothed);
+    // Only after an expression: a metric may still be called that.
+    assert!(matches!(parse("anchored + smoothed"), Ok(Expr::Binary(_))));
+    let table: &[(&str, &str)] = &[
+        ("x[5m:1m] anchored", "anchored modifier is not supported for subqueries"),
+        ("x[5m:1m] smoothed", "smoothed modifier is not supported for subqueries"),
+        ("x anchored smoothed", "anchored and smoothed modifiers cannot be used together"),
+        ("sum(x) smoothed", "smoothed modifier must follow a vector or range selector"),
+    ];
+    for (q, expected) in table {
+        let err = parse(q).unwrap_err().to_string();
+        assert!(err.contains(expected), "{q:?}: {err}");
+    }
+}
+
+#[test]
+fn positions_of_what_annotations_point_at() {
+    let start = |p: Pos| p.0;
+    let Expr::Call { pos, arg_pos, .. } = parse("sort( rate(x[5m]))").unwrap() else { panic!("a call") };
+    assert_eq!((start(pos), arg_pos.iter().map(|p| start(*p)).collect::<Vec<_>>()), (0, vec![6]));
+    let Expr::Aggregate(a) = parse("quantile by (a) (1.5, -x)").unwrap() else { panic!("an aggregation") };
+    assert_eq!((start(a.pos), start(a.param_pos), start(a.expr_pos)), (0, 17, 22));
+    // A binary expression starts where its left operand does, parentheses and unary
+    // minus included; positions count bytes.
+    let Expr::Binary(b) = parse("  (a) + b * c").unwrap() else { panic!("a binary expression") };
+    assert_eq!(start(b.pos), 2);
+    let Expr::Binary(b) = parse("-a + b").unwrap() else { panic!("a binary expression") };
+    assert_eq!(start(b.pos), 0);
+    let Expr::Binary(b) = parse("x{a=\"é\"} + b * c").unwrap() else { panic!("a binary expression") };
+    let Expr::Binary(rhs) = &b.rhs else { panic!("a binary right operand") };
+    assert_eq!(start(rhs.pos), 12);
+    assert_eq!(Pos(8).line_col("\"é\"\n + b * c"), Some((2, 4)));
+    assert_eq!(Pos(9).line_col("x"), None);
+    // Arguments lose their parentheses (as in Prometheus), binary operands do not.
+    let Expr::Call { arg_pos, .. } = parse("rate( ( # why\n (x[5m])))").unwrap() else { panic!("a call") };
+    assert_eq!(start(arg_pos[0]), 16);
+    let Expr::Aggregate(a) = parse("sum((a) + b)").unwrap() else { panic!("an aggregation") };
+    assert_eq!(start(a.expr_pos), 4);
+    // Positions never make expressions unequal.
+    assert_eq!(parse("sum(x)").unwrap(), parse("sum (  x )").unwrap());
+}
+
+#[test]
+fn series_selector_for_match_params() {
+    assert_eq!(parse_series_selector("{job=\"a\"}").unwrap().len(), 1);
+    assert!(parse_series_selector("1 + 1").is_err());
+}
