@@ -1,6 +1,7 @@
 //! The HTTP API: one router (`Api::route`), one error mapper (`ApiError` → status + JSON
 //! envelope), and handlers per endpoint family. One `Api` per executor, `!Send` by design.
 
+mod access;
 mod admin;
 pub mod compress;
 mod csv;
@@ -12,6 +13,7 @@ mod features;
 mod influx;
 mod json;
 mod grpc;
+mod handler;
 mod labels;
 mod line_import;
 mod migrate;
@@ -45,7 +47,6 @@ mod vm_native;
 mod vm_native_export;
 pub(crate) mod write;
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -99,93 +100,15 @@ pub struct Api {
     pub otlp_delta_to_cumulative: Option<Arc<crate::ingest::otlp::delta_to_cumulative::DeltaToCumulative>>,
 }
 
-impl net::Handler for Api {
-    fn handle(self: Rc<Self>, request: Request<Bytes>) -> net::ResponseFuture {
-        Box::pin(async move {
-            let path = api_path(request.uri().path()).to_string();
-            let endpoint = endpoint_label(&path);
-            if let Some(refused) = self.refuse_while_starting(&path, grpc::is_grpc(&request)) {
-                return refused;
-            }
-            if grpc::is_grpc(&request) {
-                let response = grpc::handle(&self, &request).await;
-                self.metrics.count_request("grpc", response.status().as_u16());
-                return response;
-            }
-            let response = match self.route(&request, &path).await {
-                Ok(response) => response,
-                Err(error) => error.into_response(),
-            };
-            self.metrics.count_request(endpoint, response.status().as_u16());
-            let gzip = self.config.server.compress_responses && compress::accepts_gzip(request.headers());
-            compress::gzip_if_accepted(gzip, response).await
-        })
-    }
-
-    /// Imports take their body streamed: migration files are far larger than
-    /// `server.max_body_bytes`, which bounds every other body. PUT as well as POST, as
-    /// VictoriaMetrics takes them (`curl -T file URL` sends a PUT).
-    fn wants_streamed_body(&self, request: &http::request::Parts) -> bool {
-        (request.method == Method::POST || request.method == Method::PUT) && streamed_import_format(api_path(request.uri.path())).is_some()
-    }
-
-    /// A client that may not use the path (client-certificate allow-lists) gets its 403
-    /// before it uploads the body (an import may be gigabytes): over HTTP/1.1 when it waits
-    /// for `100 Continue`, over HTTP/2 always. HTTP/2 asks for gRPC calls too: those are
-    /// refused as gRPC (`grpc-status` PERMISSION_DENIED), as `grpc::handle` would.
-    fn refuse_before_body(&self, request: &http::request::Parts, peer: &net::PeerInfo) -> Option<Response<Bytes>> {
-        let path = api_path(request.uri.path());
-        if let Some(refused) = self.refuse_while_starting(path, grpc::has_grpc_content_type(&request.headers)) {
-            return Some(refused);
-        }
-        let denied = self.authorize(Some(peer), path).err()?;
-        if grpc::has_grpc_content_type(&request.headers) {
-            let refused = grpc::refusal(denied);
-            self.metrics.count_request("grpc", refused.status().as_u16());
-            return Some(refused);
-        }
-        let refused = denied.into_response();
-        self.metrics.count_request(endpoint_label(path), refused.status().as_u16());
-        Some(refused)
-    }
-
-    fn handle_streamed(self: Rc<Self>, request: Request<net::RequestBody>) -> net::ResponseFuture {
-        Box::pin(async move {
-            let path = api_path(request.uri().path()).to_string();
-            if let Some(refused) = self.refuse_while_starting(&path, false) {
-                return refused;
-            }
-            let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
-                (Err(error), _) => Err(error),
-                (Ok(()), Some(format)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
-                    (Ok(gzip), Ok(extra)) if format == ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), gzip, extra).await,
-                    (Ok(gzip), Ok(extra)) if format == ImportFormat::Csv => {
-                        let query = request.uri().query().map(str::to_string);
-                        csv::handle_import(&self, request.into_body(), query.as_deref(), gzip, extra).await
-                    }
-                    (Ok(gzip), Ok(extra)) => {
-                        line_import::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
-                    }
-                    (Err(error), _) | (_, Err(error)) => Err(error),
-                },
-                (Ok(()), None) => Err(ApiError::not_found(&path)),
-            };
-            let response = result.unwrap_or_else(ApiError::into_response);
-            self.metrics.count_request(endpoint_label(&path), response.status().as_u16());
-            response
-        })
-    }
-}
-
-/// The API path of a request path: VictoriaMetrics answers every path also under
-/// `/prometheus/` (its cluster layout: `/prometheus/api/v1/query`, `/prometheus/api/v1/write`),
-/// and so do we, so configurations written for it need no change.
 /// Whether `path` (as sent: `/prometheus/` prefix allowed) is OpenTSDB's HTTP `/api/put`,
 /// the one path HTTP on the OpenTSDB socket listener answers.
 pub fn is_opentsdb_put_path(path: &str) -> bool {
     opentsdb_put::is_put_path(api_path(path))
 }
 
+/// The API path of a request path: VictoriaMetrics answers every path also under
+/// `/prometheus/` (its cluster layout: `/prometheus/api/v1/query`, `/prometheus/api/v1/write`),
+/// and so do we, so configurations written for it need no change.
 fn api_path(path: &str) -> &str {
     match path.strip_prefix("/prometheus") {
         Some(rest) if rest.starts_with('/') => rest,
@@ -258,19 +181,6 @@ fn endpoint_label(path: &str) -> &'static str {
 }
 
 impl Api {
-    /// While the shards are still opening, 503 (`Retry-After: 5`; gRPC: UNAVAILABLE) for
-    /// everything but the few paths that read no shard (`startup::served_while_starting`).
-    fn refuse_while_starting(&self, path: &str, grpc: bool) -> Option<Response<Bytes>> {
-        if self.startup.is_ready() || (!grpc && crate::startup::served_while_starting(path)) {
-            return None;
-        }
-        let mut error = ApiError::unavailable("Metricstor is starting: its shards are replaying their write-ahead logs; see /api/v1/status/walreplay");
-        error.headers.push((http::header::RETRY_AFTER, "5".to_string()));
-        let refused = if grpc { grpc::refusal(error) } else { error.into_response() };
-        self.metrics.count_request(if grpc { "grpc" } else { endpoint_label(path) }, refused.status().as_u16());
-        Some(refused)
-    }
-
     /// A read request's parameters (query string and, for `application/x-www-form-urlencoded`
     /// POSTs, the body), with the read filters of the client's identity (`tls.read_filters`)
     /// and the client's address.
@@ -279,67 +189,10 @@ impl Api {
         Ok(query_and_form(request, &[Method::POST]).map_err(ApiError::bad_data)?.confined_to(self.confinement(request)).sent_from(peer))
     }
 
-    /// The read filters of `request`'s client identity (`tls.read_filters`); none when it has
-    /// none.
-    pub(crate) fn confinement(&self, request: &Request<Bytes>) -> read_filters::ReadFilters {
-        self.identity_filters.for_peer(request.extensions().get::<net::PeerInfo>())
-    }
-
-    /// The parameters of a request for the text of every client's queries (active and top
-    /// queries): a 403 for a client confined by `tls.read_filters` (as the configuration), a
-    /// 400 for URL read filters (the answer cannot be confined to them).
-    fn refuse_other_clients_queries(&self, request: &Request<Bytes>, endpoint: &str) -> Result<Params, ApiError> {
-        if !self.confinement(request).is_empty() {
-            return Err(ApiError::forbidden(format!("{endpoint} shows what every client may see: not available to a client confined by tls.read_filters")));
-        }
-        let p = self.params(request)?;
-        read_filters::ReadFilters::from_params(&p)?.refuse_unless_empty(endpoint)?;
-        Ok(p)
-    }
-
     /// The request's `extra_label` parameters (see `extra_labels`).
     fn extra_labels(&self, query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
         let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
         extra_labels::from_params(&params, &self.config.storage.ingest_rules().label_limits)
-    }
-
-    /// With client-certificate allow-lists configured, only listed identities may write or read.
-    /// The one check for every request, whole-body or streamed (`peer` is the request's
-    /// `net::PeerInfo` extension).
-    pub(crate) fn authorize(&self, peer: Option<&net::PeerInfo>, path: &str) -> Result<(), ApiError> {
-        let writes = path == "/api/v1/write"
-            || otlp::is_otlp_metrics_path(path)
-            || influx::is_write_path(path)
-            || opentsdb_put::is_put_path(path)
-            || datadog::is_datadog_path(path)
-            || newrelic::is_newrelic_path(path)
-            || path.starts_with("/api/v1/import")
-            || path.starts_with("/api/v1/admin/")
-            || path.starts_with("/internal/")
-            || path == "/-/reload"
-            || path == "/-/quit";
-        let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {
-            ("write", &self.config.tls.write_allowed_sans)
-        } else if path.starts_with("/api/v1/") || path == "/metrics" || path == "/federate" || path.starts_with("/metricstor.v1.") {
-            ("read", &self.config.tls.read_allowed_sans)
-        } else {
-            return Ok(());
-        };
-        if allowed.is_empty() {
-            return Ok(());
-        }
-        let identity = peer.and_then(|p| p.identity.as_ref());
-        let permitted = identity.is_some_and(|id| {
-            id.sans.iter().any(|san| allowed.contains(san)) || id.common_name.as_ref().is_some_and(|cn| allowed.contains(cn))
-        });
-        if permitted {
-            return Ok(());
-        }
-        self.metrics.count_denied(action);
-        let who = identity.map(|id| format!("SANs {:?}, CN {:?}", id.sans, id.common_name)).unwrap_or_else(|| "no client certificate".into());
-        let peer_addr = peer.map(|p| p.addr.to_string()).unwrap_or_default();
-        tracing::warn!(peer = %peer_addr, action, identity = %who, "request refused: client identity not allowed");
-        Err(ApiError::forbidden(format!("client certificate identity ({who}) is not allowed to {action}")))
     }
 
     async fn route(&self, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {

@@ -1,10 +1,13 @@
 //! Tests of the DNS resolver: messages, lookups and the failures it names.
 
 use super::*;
-use std::net::TcpListener;
+use super::wire::{name_text, read_name};
+use std::io::{Read, Write};
+use std::net::{SocketAddrV6, TcpListener, UdpSocket};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A pointer to the question's name (offset 12).
 const AT_QUESTION: [u8; 2] = [0xC0, 0x0C];
