@@ -25,7 +25,7 @@ mod metadata;
 mod report;
 mod series_cache;
 
-pub(crate) use answer::{Answer, Format};
+pub use answer::{Answer, Format};
 pub use link::{loop_link, LoopHandle, LoopInbox};
 pub(crate) use metadata::type_comment;
 pub(crate) use series_cache::split_series;
