@@ -232,7 +232,7 @@ impl Config {
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
         let external_url = self.rules.external_url.trim();
-        if !external_url.is_empty() && !(external_url.starts_with("http://") || external_url.starts_with("https://")) {
+        if !external_url.is_empty() && !external_url.starts_with("http://") && !external_url.starts_with("https://") {
             return Err(ConfigError::Value { key: "rules.external_url", message: format!("{external_url:?} is not an http:// or https:// URL") });
         }
         if let Some(path) = &self.scrape.resolv_conf {
