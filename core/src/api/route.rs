@@ -1,0 +1,208 @@
+//! The router: `Api::route` maps a request's method and path to its handler, after the
+//! client's authorization; the path families of other protocols are routed in their modules.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+
+use super::{admin, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, write};
+use super::{format_query, json_ok, json_response, landing_page, metadata, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
+
+
+impl Api {
+    pub(super) async fn route(&self, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
+        self.authorize(request.extensions().get::<net::PeerInfo>(), path)?;
+        let method = request.method();
+        let get_or_post = method == Method::GET || method == Method::POST;
+        match path {
+            "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
+            "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
+            p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
+            p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
+            p if influx::is_influx_path(p) => influx::route(self, request, p).await,
+            p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
+            p if datadog::is_datadog_path(p) => datadog::route(self, request, p).await,
+            p if newrelic::is_newrelic_path(p) => newrelic::route(self, request, p).await,
+            p if opentsdb_put::is_put_path(p) => Err(ApiError::method_not_allowed("POST")),
+            "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,
+            "/api/v1/read" => Err(ApiError::method_not_allowed("POST")),
+            "/api/v1/export" if get_or_post => migrate::handle_export(self, &self.params(request)?).await,
+            "/api/v1/export/csv" if get_or_post => csv::handle_export(self, &self.params(request)?).await,
+            "/api/v1/export/native" if get_or_post => vm_native_export::handle_export(self, &self.params(request)?).await,
+            "/api/v1/query" if get_or_post => query::handle_instant(self, &self.params(request)?).await,
+            "/api/v1/query_range" if get_or_post => query::handle_range(self, &self.params(request)?).await,
+            "/api/v1/series" if get_or_post => labels::handle_series(self, &self.params(request)?).await,
+            "/api/v1/labels" if get_or_post => labels::handle_label_names(self, &self.params(request)?).await,
+            "/api/v1/search/metric_names" if get_or_post => search::handle(self, request, search::Endpoint::MetricNames).await,
+            "/api/v1/search/label_names" if get_or_post => search::handle(self, request, search::Endpoint::LabelNames).await,
+            "/api/v1/search/label_values" if get_or_post => search::handle(self, request, search::Endpoint::LabelValues).await,
+            p if p.starts_with("/api/v1/label/") && p.ends_with("/values") && method == Method::GET => {
+                let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
+                labels::handle_label_values(self, name, &self.params(request)?).await
+            }
+            "/api/v1/status/buildinfo" if method == Method::GET => Ok(json_ok(&status::build_info())),
+            "/api/v1/features" if method == Method::GET => {
+                let data = serde_json::to_string(&features::features(&self.config)).map_err(|e| ApiError::internal(format!("cannot write the features: {e}")))?;
+                Ok(json_ok(&data))
+            }
+            // Not while starting (not in `startup::served_while_starting`): Prometheus serves
+            // it once ready, too.
+            "/api/v1/openapi.yaml" if method == Method::GET => openapi::handle(request.uri().query()),
+            "/api/v1/openapi.yaml" => Err(ApiError::method_not_allowed("GET")),
+            "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
+            "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
+            "/api/v1/status/config" if method == Method::GET => {
+                // The configuration names every identity's read filters: not for a client
+                // confined to its own series.
+                if !self.confinement(request).is_empty() {
+                    return Err(ApiError::forbidden("/api/v1/status/config is not available to a client confined by tls.read_filters"));
+                }
+                Ok(json_ok(&status::config(self)))
+            }
+            "/api/v1/status/self_metrics" if method == Method::GET => {
+                let p = self.params(request)?;
+                let exposition = self_metrics::exposition(self).await;
+                Ok(json_ok(&self_metrics_json::families_json(&exposition, p.get("metric_name_pattern"))?))
+            }
+            "/api/v1/notifications" if method == Method::GET => Ok(json_ok(&notifications::list_json(&self.notifications))),
+            "/api/v1/notifications/live" if method == Method::GET => Ok(notifications::live(&self.notifications)),
+            "/api/v1/status/tsdb" if method == Method::GET => {
+                let p = self.params(request)?;
+                // VictoriaMetrics' `match[]` narrows the figures to the series selected, and
+                // so do the read filters (URL's and the client's).
+                let sets = labels::filtered_match_sets(&p, None)?;
+                let limit = match p.get("limit").or_else(|| p.get("topN")) {
+                    None | Some("") => 10,
+                    Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
+                };
+                Ok(json_ok(&status::tsdb(self, sets, limit).await?))
+            }
+            "/api/v1/status/tsdb/blocks" if method == Method::GET => {
+                // Block figures count every tenant's series: not for a confined client.
+                if !self.confinement(request).is_empty() {
+                    return Err(ApiError::forbidden("/api/v1/status/tsdb/blocks is not available to a client confined by tls.read_filters"));
+                }
+                read_filters::ReadFilters::from_params(&self.params(request)?)?.refuse_unless_empty("/api/v1/status/tsdb/blocks")?;
+                Ok(json_ok(&status::blocks(self).await?))
+            }
+            "/api/v1/series/count" if get_or_post => {
+                let p = self.params(request)?;
+                // Every series, or under read filters those they allow.
+                let filters = read_filters::ReadFilters::from_params(&p)?;
+                Ok(json_ok(&status::series_count(self, filters.alternatives().to_vec()).await?))
+            }
+            "/api/v1/status/active_queries" if get_or_post => {
+                self.refuse_other_clients_queries(request, "/api/v1/status/active_queries")?;
+                Ok(json_response(StatusCode::OK, self.query_stats.active_json()))
+            }
+            "/api/v1/status/top_queries" if get_or_post => {
+                let p = self.refuse_other_clients_queries(request, "/api/v1/status/top_queries")?;
+                Ok(json_response(StatusCode::OK, status::top_queries(self, &p)?))
+            }
+            "/api/v1/rules" if method == Method::GET => {
+                let p = self.refuse_other_clients_queries(request, "/api/v1/rules")?;
+                Ok(json_ok(&rules::rules(&self.rules.groups(), &p)?.to_string()))
+            }
+            "/api/v1/alerts" if method == Method::GET => {
+                self.refuse_other_clients_queries(request, "/api/v1/alerts")?;
+                Ok(json_ok(&rules::alerts(&self.rules.groups()).to_string()))
+            }
+            "/api/v1/alertmanagers" if method == Method::GET => {
+                self.refuse_other_clients_queries(request, "/api/v1/alertmanagers")?;
+                Ok(json_ok(&self.notifier.alertmanagers_json().to_string()))
+            }
+            "/api/v1/targets" if method == Method::GET => {
+                // Every job's targets and URLs: not for a client confined to some series.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/targets")?;
+                // Written straight into the body: 20,000 targets make about 30 MiB.
+                let mut body = br#"{"status":"success","data":"#.to_vec();
+                self.scrape_targets.write_json(p.get("state").unwrap_or("any"), p.get("scrapePool").unwrap_or(""), &mut body).map_err(|e| ApiError::internal(format!("cannot write the targets: {e}")))?;
+                body.push(b'}');
+                Ok(json_response(StatusCode::OK, body))
+            }
+            "/api/v1/targets/relabel_steps" if method == Method::GET => {
+                // A job's relabeling rules: not for a client confined to some series.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/targets/relabel_steps")?;
+                let data = relabel_steps::steps(&self.scrape_config.snapshot().1, p.get("scrapePool"), p.get("labels"))?;
+                Ok(json_ok(&data))
+            }
+            "/api/v1/scrape_pools" if method == Method::GET => {
+                // The job names of the scrape configuration in force, sorted (Prometheus').
+                self.refuse_other_clients_queries(request, "/api/v1/scrape_pools")?;
+                let mut pools: Vec<String> = self.scrape_config.snapshot().1.jobs.iter().map(|j| j.name.clone()).collect();
+                pools.sort();
+                Ok(json_response(StatusCode::OK, serde_json::json!({ "status": "success", "data": { "scrapePools": pools } }).to_string()))
+            }
+            "/api/v1/scrape_pools/config" if method == Method::GET => {
+                // A job's configuration (targets, URLs; secrets masked): not for a confined client.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/scrape_pools/config")?;
+                let pool = p.get("scrapePool").filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_data("no scrapePool parameter provided"))?;
+                let config = self.scrape_config.snapshot().1;
+                let job = config.jobs.iter().find(|j| j.name == pool).ok_or_else(|| ApiError::bad_data(format!("error retrieving scrape config: scrape pool {pool:?} not found")))?;
+                let mut data = String::from("{\"yaml\":");
+                json::push_json_string(&mut data, &job.shown_yaml);
+                data.push('}');
+                Ok(json_ok(&data))
+            }
+            "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
+            "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
+            "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),
+            "/api/v1/parse_query" if get_or_post => parse_query(&self.params(request)?),
+            "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT => {
+                admin::handle_delete_series(self, request).await
+            }
+            "/api/v1/admin/tsdb/clean_tombstones" if method == Method::POST || method == Method::PUT => {
+                admin::handle_clean_tombstones(self).await
+            }
+            "/api/v1/admin/tsdb/snapshot" if method == Method::POST || method == Method::PUT => admin::handle_snapshot(self, request).await,
+            "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" | "/api/v1/admin/tsdb/snapshot" => {
+                Err(ApiError::method_not_allowed("POST, PUT"))
+            }
+            "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
+            "/federate" if get_or_post => {
+                let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                federate::handle_federate(self, &self.params(request)?, &accept).await
+            }
+            "/api/v1/status/walreplay" if method == Method::GET => Ok(json_ok(&self.startup.wal_replay_json())),
+            "/-/ready" if (method == Method::GET || method == Method::HEAD) && !self.startup.is_ready() => {
+                Ok(text_response(StatusCode::SERVICE_UNAVAILABLE, "Metricstor is starting: replaying the write-ahead log.\n"))
+            }
+            "/-/healthy" | "/-/ready" if method == Method::GET || method == Method::HEAD => {
+                Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
+            }
+            "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
+            // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
+            // set up for VictoriaMetrics probe it).
+            "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
+            // VictoriaMetrics' endpoints that scripts call after an import, before they query.
+            // Here every acknowledged sample is already readable: nothing is pending to flush.
+            "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
+            // Prometheus' lifecycle reload (POST/PUT) and VictoriaMetrics' (any method): the
+            // scrape configuration file is read again; a mistake keeps the one in force.
+            "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, &self.notifications, "/-/reload") {
+                Ok(()) => Ok(text_response(StatusCode::OK, "")),
+                Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
+            },
+            // Prometheus' lifecycle quit: a graceful shutdown, as SIGTERM starts it.
+            "/-/quit" if method == Method::POST || method == Method::PUT => Ok(quit(self.config.server.enable_lifecycle)),
+            "/-/quit" => Ok(text_response(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed")),
+            // The caches already drop what a write into the past changed (the history
+            // generation); moving it on is the reset this asks for, on every executor.
+            "/internal/resetRollupResultCache" if get_or_post => {
+                self.router.history().bump();
+                Ok(text_response(StatusCode::OK, ""))
+            }
+            p if streamed_import_format(p).is_some() => Err(ApiError::method_not_allowed("POST, PUT")),
+            "/api/v1/query"
+            | "/api/v1/query_range"
+            | "/api/v1/series"
+            | "/api/v1/labels"
+            | "/api/v1/search/metric_names"
+            | "/api/v1/search/label_names"
+            | "/api/v1/search/label_values"
+            | "/federate" => {
+                Err(ApiError::method_not_allowed("GET, POST"))
+            }
+            _ => Err(ApiError::not_found(path)),
+        }
+    }
+}
