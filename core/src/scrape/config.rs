@@ -331,11 +331,5 @@ pub(super) fn optional_duration(text: Option<&str>, key: &str) -> Result<Option<
     }
 }
 
-/// Checks every entry of a discovery key (`key`: `linode_sd_configs`) with `resolve`, given
-/// each entry's position; an error names the key and position (`linode_sd_configs[1]: ...`).
-pub(crate) fn resolve_entries<S, R>(key: &str, sections: Vec<S>, base: &Path, resolve: impl Fn(S, &Path, usize) -> Result<R, String>) -> Result<Vec<R>, String> {
-    sections.into_iter().enumerate().map(|(i, section)| resolve(section, base, i).map_err(|e| format!("{key}[{i}]: {e}"))).collect()
-}
-
 #[cfg(test)]
 mod tests;

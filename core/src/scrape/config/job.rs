@@ -11,7 +11,7 @@ use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{RelabelConfig, Relabeler};
 
 use super::protocols::{accept_header, DEFAULT_PROTOCOLS, PROTO_FIRST_PROTOCOLS};
-use super::{client_access, optional_duration, resolve_entries, resolve_file_sd, valid_label_name, AnswerFormat, AuthorizationSection, BasicAuthSection, ClientAccess, FileSd, FileSdSection, HeaderSection, OAuth2Section, Scheme, StaticSection, TargetGroup, TlsSection, BODY_BYTES_DEFAULT};
+use super::{client_access, optional_duration, resolve_file_sd, valid_label_name, AnswerFormat, AuthorizationSection, BasicAuthSection, ClientAccess, FileSd, FileSdSection, HeaderSection, OAuth2Section, Scheme, StaticSection, TargetGroup, TlsSection, BODY_BYTES_DEFAULT};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -470,4 +470,10 @@ pub(super) fn max_schema_for_bucket_factor(factor: f64) -> i32 {
     } else {
         floor as i32
     }
+}
+
+/// Checks every entry of a discovery key (`key`: `linode_sd_configs`) with `resolve`, given
+/// each entry's position; an error names the key and position (`linode_sd_configs[1]: ...`).
+fn resolve_entries<S, R>(key: &str, sections: Vec<S>, base: &Path, resolve: impl Fn(S, &Path, usize) -> Result<R, String>) -> Result<Vec<R>, String> {
+    sections.into_iter().enumerate().map(|(i, section)| resolve(section, base, i).map_err(|e| format!("{key}[{i}]: {e}"))).collect()
 }
