@@ -15,7 +15,7 @@ use super::config::{ClientAccess, Credentials, ExtraHeaders, Scheme, Url};
 use super::proxy::ProxyChoice;
 
 /// Go's HTTP client stops after this many redirects.
-const REDIRECTS_MAX: usize = 10;
+pub(crate) const REDIRECTS_MAX: usize = 10;
 
 /// The headers of a scrape or a discovery request: `accept`, our User-Agent, Prometheus'
 /// timing header if any (`timing`: its name and milliseconds; a scrape's and http_sd's), the
@@ -141,11 +141,11 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
 }
 
 /// Headers not sent to a redirect's host other than the first URL's (Go's list).
-const SENSITIVE_ON_REDIRECT: [&str; 6] = ["Authorization", "WWW-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "Proxy-Authenticate"];
+pub(crate) const SENSITIVE_ON_REDIRECT: [&str; 6] = ["Authorization", "WWW-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "Proxy-Authenticate"];
 
 /// Whether `sub` is `parent` or a name under it (IP addresses only equal), as Go decides
 /// which redirects keep credentials.
-fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
+pub(crate) fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
     if parent.is_empty() {
         return false;
     }
@@ -158,9 +158,10 @@ fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
     sub.len() > parent.len() && sub.ends_with(parent) && sub.as_bytes()[sub.len() - parent.len() - 1] == b'.'
 }
 
-/// The `Location` of a redirect Go's client follows for a GET (301, 302, 303, 307, 308);
+/// The `Location` of a redirect Go's client follows (301, 302, 303, 307, 308; a POST's body
+/// with 307 and 308 only);
 /// none for other statuses or when the header is missing (the response is then final).
-fn redirect_location(response: &Response) -> Option<String> {
+pub(crate) fn redirect_location(response: &Response) -> Option<String> {
     if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
@@ -169,7 +170,7 @@ fn redirect_location(response: &Response) -> Option<String> {
 
 /// `location` read relative to `base` (RFC 3986's reference forms that servers send: an
 /// absolute URL, `//host/path`, `/path`, `?query`, or a path relative to base's directory).
-fn resolve(base: &Url, location: &str) -> Result<Url, String> {
+pub(crate) fn resolve(base: &Url, location: &str) -> Result<Url, String> {
     let lower = location.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         let split = location.find("://").map(|i| i + 3).unwrap_or(0);

@@ -2,7 +2,7 @@
 //! defaults (`AlertingConfig`, `AlertmanagerConfig`): the global `alert_relabel_configs` and
 //! the `alertmanagers` list, each entry found by `static_configs`, `file_sd_configs` or any
 //! network discovery a scrape job takes, and asked with the HTTP client keys a scrape job
-//! has. Other top-level keys are ignored.
+//! has or signed with `sigv4`. Other top-level keys are ignored.
 
 use std::path::Path;
 
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::api::params::parse_prometheus_duration_ms;
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{RelabelConfig, Relabeler};
+use super::sigv4::{Sigv4Section, Sigv4Signer};
 use crate::scrape::config::{client_access, client_sections, resolve_file_sd, with_client_keys, ClientAccess, FileSd, FileSdSection, Scheme, ScrapeJob, StaticSection, TargetGroup};
 
 /// Prometheus' default `timeout` of a request to an Alertmanager.
@@ -27,8 +28,9 @@ fn is_discovery_key(key: &str) -> bool {
 }
 
 /// The other keys of an `alertmanagers` entry: its own and the HTTP client keys.
-const ENTRY_KEYS: [&str; 21] = [
+const ENTRY_KEYS: [&str; 22] = [
     "static_configs",
+    "sigv4",
     "file_sd_configs",
     "scheme",
     "path_prefix",
@@ -93,6 +95,7 @@ with_client_keys! {
         api_version: Option<String>,
         relabel_configs: Vec<RelabelConfig>,
         alert_relabel_configs: Vec<RelabelConfig>,
+        sigv4: Option<Sigv4Section>,
     }
 }
 
@@ -119,6 +122,8 @@ pub struct AlertmanagerSet {
     pub alert_relabeler: Relabeler,
     /// Credentials, TLS, headers and proxy of its requests.
     pub access: ClientAccess,
+    /// `sigv4`: its posts signed for AWS (then `access` has no credentials).
+    pub sigv4: Option<Sigv4Signer>,
     /// Its network discoveries, as a job only discovering (`None`: static and file only).
     pub discovery: Option<std::sync::Arc<ScrapeJob>>,
 }
@@ -147,14 +152,11 @@ pub fn alerting_from_file(text: &str, base: &Path) -> Result<AlertingConfig, Str
 }
 
 /// Each `alertmanagers` entry's keys and values, after checking that every key is one an
-/// entry takes (`sigv4` is not taken here).
+/// entry takes.
 fn entries(text: &str) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
     let Ok(root) = serde_saphyr::from_str::<KeysRoot>(text) else { return Ok(Vec::new()) };
     let entries = root.alerting.unwrap_or_default().alertmanagers;
     for (i, entry) in entries.iter().enumerate() {
-        if entry.contains_key("sigv4") {
-            return Err(format!("alerting.alertmanagers[{i}]: sigv4 is not supported for alertmanagers here"));
-        }
         if let Some(key) = entry.keys().find(|key| !ENTRY_KEYS.contains(&key.as_str()) && !is_discovery_key(key)) {
             return Err(format!("alerting.alertmanagers[{i}]: unknown field `{key}`"));
         }
@@ -176,7 +178,7 @@ fn discovery_of(keys: &serde_json::Map<String, serde_json::Value>, at: usize, ba
 /// The names the entries' discovery jobs go by in the discoveries' shared state.
 pub const DISCOVERY_JOB_PREFIX: &str = "alerting/config-";
 
-fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path, discovery: Option<std::sync::Arc<ScrapeJob>>) -> Result<AlertmanagerSet, String> {
+fn resolve_alertmanager_set(mut s: AlertmanagerSection, base: &Path, discovery: Option<std::sync::Arc<ScrapeJob>>) -> Result<AlertmanagerSet, String> {
     match s.api_version.as_deref() {
         None | Some(API_VERSION_V2) => {}
         Some(other) => return Err(format!("expected Alertmanager api version to be one of [v2] but got {other}")),
@@ -198,8 +200,13 @@ fn resolve_alertmanager_set(s: AlertmanagerSection, base: &Path, discovery: Opti
     }
     let file_sd = s.file_sd_configs.iter().map(|f| resolve_file_sd(f, base)).collect::<Result<Vec<_>, _>>()?;
     let alerts_path = alerts_path(&s.path_prefix);
+    let authorized = s.basic_auth.is_some() || s.authorization.is_some() || s.bearer_token.is_some() || s.bearer_token_file.is_some() || s.oauth2.is_some();
+    if authorized && s.sigv4.is_some() {
+        return Err("at most one of basic_auth, authorization, oauth2, & sigv4 must be configured".into());
+    }
+    let sigv4 = s.sigv4.take().map(Sigv4Signer::new).transpose().map_err(|e| format!("sigv4: {e}"))?;
     let access = client_access(client_sections!(s), scheme == Scheme::Https, base)?;
-    Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access, discovery })
+    Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access, sigv4, discovery })
 }
 
 /// Prometheus' `path.Join("/", prefix, "/api/v2/alerts")`: one slash between parts, `.` and

@@ -1,12 +1,13 @@
 //! Sending alerts to Alertmanagers, as Prometheus' notifier does: alerts get the external
 //! labels they lack and the global `alert_relabel_configs`, wait in one bounded queue (the
 //! oldest dropped when full), and one task on executor 0 posts them in batches to every
-//! Alertmanager found by the `alerting:` section (`config`, `discovery`, `sending`).
+//! Alertmanager found by the `alerting:` section (`config`, `discovery`, `sending`, `sigv4`).
 
 pub mod config;
 pub mod discovery;
 pub mod metrics;
 pub mod sending;
+pub mod sigv4;
 pub mod wire;
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The sending task (one, on executor 0): it takes batches of at most `BATCH_ALERTS_MAX`
 //! alerts from the queue and posts each, as Alertmanager's v2 JSON, to every active
-//! Alertmanager at once (each entry's own `alert_relabel_configs`, timeout and HTTP client
-//! settings); a batch no Alertmanager took is counted dropped. File_sd files are checked
-//! every `DISCOVERY_CHECK_INTERVAL` and before each round; on shutdown the queue is drained
-//! while some Alertmanager still takes alerts.
+//! Alertmanager at once (each entry's own `alert_relabel_configs`, timeout, HTTP client
+//! settings and redirects); a batch no Alertmanager took is counted dropped. File_sd files
+//! are checked every `DISCOVERY_CHECK_INTERVAL` and before each round; on shutdown the queue
+//! is drained while some Alertmanager still takes alerts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
@@ -20,6 +20,9 @@ use crate::scrape::config::Url;
 const DISCOVERY_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// The largest answer read from an Alertmanager (its answer is not used).
 const ANSWER_BYTES_MAX: usize = 64 << 10;
+/// The largest answer to the GET a 301, 302 or 303 turns a post into (an Alertmanager
+/// answers it with every alert it holds).
+const GET_ANSWER_BYTES_MAX: usize = 16 << 20;
 
 /// What woke the sending task.
 enum Wake {
@@ -223,22 +226,70 @@ async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<Http
         },
     };
     let timeout = Duration::from_millis(set.timeout_ms.max(1) as u64);
-    let headers = match request_headers(&set, timeout).await {
-        Ok(headers) => headers,
-        Err(error) => return (Some(client), Err(error)),
-    };
-    let outcome = match client.post(&location.path_and_query, &headers, &body, timeout, ANSWER_BYTES_MAX).await {
+    let outcome = match post_following_redirects(&set, &mut client, &location, &body, timeout).await {
         Ok(answer) if answer.status / 100 == 2 => Ok(started.elapsed().as_secs_f64()),
         Ok(answer) => Err(format!("bad response status {}", crate::scrape::http_get::status_error(answer.status).trim_start_matches("server returned HTTP status "))),
-        Err(error) => Err(format!("Post {url:?}: {error}")),
+        Err(error) => Err(error),
     };
     (Some(client), outcome)
 }
 
-/// The headers of a post: ours, the entry's credentials (an OAuth2 token asked within
-/// `timeout` if none is cached) and its `http_headers`.
-async fn request_headers(set: &AlertmanagerSet, timeout: Duration) -> Result<Vec<(String, String)>, String> {
-    let mut headers = vec![("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))), ("Content-Type".to_string(), "application/json".to_string())];
+/// The last answer to the post of `body` to `first`, after the redirects Go's HTTP client
+/// follows when `follow_redirects` is set (Prometheus' default): 307 and 308 post the body
+/// again, 301, 302 and 303 turn the post into a GET without it (whose 2xx Prometheus counts
+/// as sent); at most 10, all within `timeout`. Each hop gets the entry's headers (credentials
+/// left out once the chain leaves the first host, as `scrape::http_get` does) and its own
+/// `sigv4` signature.
+async fn post_following_redirects(set: &AlertmanagerSet, client: &mut HttpClient, first: &Url, body: &[u8], timeout: Duration) -> Result<net::client::Response, String> {
+    use crate::scrape::http_get::{domain_or_subdomain, format_url, redirect_location, resolve, REDIRECTS_MAX, SENSITIVE_ON_REDIRECT};
+    let started = Instant::now();
+    let headers = request_headers(set, &client.host_header(), &first.path_and_query, Some(body), timeout).await?;
+    let mut response = client.post(&first.path_and_query, &headers, body, timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("Post {:?}: {e}", format_url(first)))?;
+    let (mut current, mut posting, mut crossed) = (first.clone(), true, false);
+    for redirects in 1.. {
+        let Some(location) = redirect_location(&response).filter(|_| set.access.follow_redirects) else { break };
+        let next = resolve(&current, &location).map_err(|e| format!("Post {:?}: redirect: {e}", format_url(first)))?;
+        if redirects >= REDIRECTS_MAX {
+            return Err(format!("Post {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
+        }
+        posting &= matches!(response.status, 307 | 308);
+        let left = timeout.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("Post {:?}: timeout after {timeout:?} while following redirects", format_url(&next)))?;
+        crossed |= !domain_or_subdomain(&next.host.to_ascii_lowercase(), &first.host.to_ascii_lowercase());
+        let same_origin = next.scheme == first.scheme && next.host == first.host && next.port == first.port;
+        let mut other;
+        let hop_client = if same_origin {
+            &mut *client
+        } else {
+            other = set.access.client(&next).map_err(|e| format!("Post {:?}: {e}", format_url(&next)))?;
+            &mut other
+        };
+        let mut headers = request_headers(set, &hop_client.host_header(), &next.path_and_query, posting.then_some(body), left).await?;
+        if crossed {
+            // The signature is made anew for the hop below; other credentials stay behind.
+            let signed = set.sigv4.is_some();
+            headers.retain(|(name, _)| (signed && name == "Authorization") || !SENSITIVE_ON_REDIRECT.iter().any(|s| name.eq_ignore_ascii_case(s)));
+        }
+        let sent = if posting { hop_client.post(&next.path_and_query, &headers, body, left, ANSWER_BYTES_MAX).await } else { hop_client.get(&next.path_and_query, &headers, left, GET_ANSWER_BYTES_MAX).await };
+        // As Go's client words every failure: the first method, the URL that failed.
+        response = sent.map_err(|e| format!("Post {:?}: {e}", format_url(&next)))?;
+        current = next;
+    }
+    Ok(response)
+}
+
+/// The headers of a request to `host` (as sent) at `path_and_query`, a post of `body` or a
+/// GET (`None`, after a redirect): ours, the entry's `sigv4` signature or credentials (an
+/// OAuth2 token asked within `timeout` if none is cached), and its `http_headers`. As in
+/// Prometheus, where signing wraps the HTTP client, `User-Agent` and `http_headers` are not
+/// signed.
+async fn request_headers(set: &AlertmanagerSet, host: &str, path_and_query: &str, body: Option<&[u8]>, timeout: Duration) -> Result<Vec<(String, String)>, String> {
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    if let Some(signer) = &set.sigv4 {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let signed = signer.sign(method, host, path_and_query, &headers, body.unwrap_or_default(), crate::api::params::now_ms()).await?;
+        headers.extend(signed);
+    }
+    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
     if let Some(value) = set.access.credentials.header(timeout).await? {
         headers.push(("Authorization".to_string(), value));
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::scrape::fake_api::{run, serve, Seen};
+use crate::scrape::fake_api::{run, serve, serve_with_headers, Seen};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
@@ -85,11 +85,13 @@ fn absent_or_empty_alerting_has_no_alertmanagers_and_send_does_nothing() {
 #[test]
 fn config_errors_name_the_problem() {
     let am = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: [am]}]\n";
-    let cases: [(String, &str); 12] = [
+    let cases: [(String, &str); 14] = [
         ("alerting:\n  bogus: 1\n".into(), "bogus"),
         (format!("{am}    bogus_key: 1\n"), "bogus_key"),
         (format!("{am}    api_version: v1\n"), "expected Alertmanager api version to be one of [v2] but got v1"),
-        (format!("{am}    sigv4: {{region: eu-west-1}}\n"), "sigv4 is not supported for alertmanagers here"),
+        (format!("{am}    sigv4: {{region: eu-west-1}}\n    basic_auth: {{username: u, password: p}}\n"), "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"),
+        (format!("{am}    sigv4: {{access_key: AKID}}\n"), "alerting.alertmanagers[0]: sigv4: must provide a AWS SigV4 Access key and Secret Key"),
+        (format!("{am}    sigv4: {{region: eu-west-1, regoin: x}}\n"), "regoin"),
         (format!("{am}    kubernetes_sd_configs: [{{role: bogus}}]\n"), "bogus"),
         (format!("{am}    bogus_sd_configs: [{{}}]\n"), "unknown field `bogus_sd_configs`"),
         (format!("{am}    scheme: ftp\n"), "scheme \"ftp\" must be http or https"),
@@ -256,6 +258,90 @@ fn basic_auth_and_headers_are_sent_and_each_set_relabels_its_alerts() {
     assert_eq!(second.header("authorization"), None);
     let numbers: Vec<serde_json::Value> = posted_alerts(&[second]).iter().map(|a| a["labels"]["n"].clone()).collect();
     assert_eq!(numbers, [serde_json::json!("1")]);
+}
+
+/// The `Authorization` AWS would expect of `seen`, signed by `AKIDTEST` with `secret-1` for
+/// `aps` in us-west-2: over its method, path, `Content-Type`, `Host`, `X-Amz-Date` and body.
+fn expected_signature(seen: &Seen) -> Option<String> {
+    let keys = crate::scrape::aws::sigv4::Keys { access_key_id: "AKIDTEST".into(), secret_access_key: "secret-1".into(), session_token: None };
+    let signed_headers = [("content-type".to_string(), seen.header("content-type").unwrap_or_default().to_string())];
+    let (host, amz_date) = (seen.header("host").unwrap_or_default(), seen.header("x-amz-date").unwrap_or_default());
+    let request = crate::scrape::aws::sigv4::Request { method: &seen.method, host, path: &seen.path, query: &[], headers: &signed_headers, body: seen.body.as_bytes(), region: "us-west-2", service: "aps", amz_date };
+    crate::scrape::aws::sigv4::sign(&keys, &request).into_iter().find(|(name, _)| name == "Authorization").map(|(_, value)| value)
+}
+
+/// The mock checks the signature as AWS would: over the method, path, the headers named
+/// signed as received, and the body, with the secret it knows.
+#[test]
+fn sigv4_signs_each_post_and_leaves_user_agent_and_http_headers_unsigned() {
+    let (base, seen) = serve(|_| (200, String::new()));
+    let extra = "    path_prefix: /workspaces/ws-1/alertmanager\n    sigv4: {region: us-west-2, access_key: AKIDTEST, secret_key: secret-1}\n    http_headers: {X-Tenant: {values: [t1]}}\n";
+    let notifier = Arc::new(Notifier::new(config_for(&base, extra), BTreeMap::new()));
+    notifier.send(vec![alert("Signed", 0)]);
+    send_until(&notifier, "a signed post", || !seen.lock().unwrap().is_empty());
+    let post = seen.lock().unwrap()[0].clone();
+    assert_eq!(post.path, "/workspaces/ws-1/alertmanager/api/v2/alerts");
+    let authorization = post.header("authorization").unwrap_or_default().to_string();
+    let amz_date = post.header("x-amz-date").unwrap_or_default().to_string();
+    let scope = format!("Credential=AKIDTEST/{}/us-west-2/aps/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=", amz_date.get(..8).unwrap_or_default());
+    assert!(authorization.starts_with(&format!("AWS4-HMAC-SHA256 {scope}")), "{authorization}");
+    assert_eq!(Some(authorization), expected_signature(&post));
+    assert_eq!(post.header("x-tenant"), Some("t1"));
+    assert!(post.header("user-agent").is_some_and(|agent| agent.starts_with("Metricstor/")));
+    assert_eq!(posted_alerts(&[post]).len(), 1);
+}
+
+/// As Go's client: a 307 posts the body again at its `Location`, here on another host, where
+/// the basic auth stays behind and `http_headers` go on; the alerts count as sent there.
+#[test]
+fn a_307_posts_again_and_credentials_stay_on_the_first_host() {
+    let (target, target_seen) = serve(|_| (200, String::new()));
+    let location = format!("{target}/moved/api/v2/alerts");
+    let (first, first_seen) = serve_with_headers(move |_| (307, vec![("Location", location.clone())], String::new()));
+    let first = first.replace("127.0.0.1", "localhost");
+    let extra = "    basic_auth: {username: alice, password: secret}\n    http_headers: {X-Tenant: {values: [t1]}}\n";
+    let notifier = Arc::new(Notifier::new(config_for(&first, extra), BTreeMap::new()));
+    notifier.send(vec![alert("Moved", 0), alert("Moved", 1)]);
+    let watched = notifier.clone();
+    send_until(&notifier, "the alerts sent after the redirect", move || watched.counts().per_alertmanager.values().any(|c| c.sent == 2));
+    assert_eq!(first_seen.lock().unwrap()[0].header("authorization"), Some("Basic YWxpY2U6c2VjcmV0"));
+    let moved = target_seen.lock().unwrap()[0].clone();
+    assert_eq!((moved.method.as_str(), moved.path.as_str()), ("POST", "/moved/api/v2/alerts"));
+    assert_eq!((moved.header("authorization"), moved.header("x-tenant")), (None, Some("t1")));
+    assert_eq!(posted_alerts(&[moved]).len(), 2);
+}
+
+/// A 303 turns the post into a GET without its body (signed anew as a GET), whose 200
+/// Prometheus counts as sent; with `follow_redirects: false` the 303 itself fails the post,
+/// and ten redirects in a row fail it too.
+#[test]
+fn a_303_becomes_a_signed_get_and_redirects_can_be_refused_or_too_many() {
+    let (base, seen) = serve_with_headers(|request| match request.path.as_str() {
+        "/api/v2/alerts" => (303, vec![("Location", "/elsewhere".to_string())], String::new()),
+        "/loop" => (308, vec![("Location", "/loop".to_string())], String::new()),
+        _ => (200, Vec::new(), "[]".to_string()),
+    });
+    let signed = "    sigv4: {region: us-west-2, access_key: AKIDTEST, secret_key: secret-1}\n";
+    let notifier = Arc::new(Notifier::new(config_for(&base, signed), BTreeMap::new()));
+    notifier.send(vec![alert("SeeOther", 0)]);
+    let watched = notifier.clone();
+    send_until(&notifier, "the alert counted sent", move || watched.counts().per_alertmanager.values().any(|c| c.sent == 1));
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect::<Vec<_>>(), [("POST", "/api/v2/alerts"), ("GET", "/elsewhere")]);
+    assert_eq!((requests[1].body.as_str(), requests[1].header("content-length")), ("", None));
+    for request in &requests {
+        assert_eq!(request.header("authorization").map(str::to_string), expected_signature(request), "{} {}", request.method, request.path);
+    }
+
+    for (extra, requests_expected) in [("    follow_redirects: false\n", 1), ("    relabel_configs: [{target_label: __alerts_path__, replacement: /loop}]\n", 10)] {
+        seen.lock().unwrap().clear();
+        let notifier = Arc::new(Notifier::new(config_for(&base, extra), BTreeMap::new()));
+        notifier.send(vec![alert("Refused", 0)]);
+        let watched = notifier.clone();
+        send_until(&notifier, "the redirect counted an error", move || watched.counts().dropped == 1);
+        assert_eq!(notifier.counts().per_alertmanager.values().map(|c| (c.sent, c.errors)).collect::<Vec<_>>(), [(0, 1)]);
+        assert_eq!(seen.lock().unwrap().len(), requests_expected, "{extra}");
+    }
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub struct Settings {
     pub profile: String,
     pub role_arn: String,
     pub external_id: String,
+    /// `role_arn` is assumed at STS' FIPS endpoint (`sts-fips.<region>…`; sigv4's
+    /// `use_fips_sts_endpoint`).
+    pub use_fips_sts_endpoint: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -102,7 +105,7 @@ pub async fn find(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Res
     if settings.role_arn.is_empty() {
         return Ok(base);
     }
-    assume_role(&base.keys, &settings.role_arn, &settings.external_id, region, lookup).await.map_err(|e| format!("cannot assume role {}: {e}", settings.role_arn))
+    assume_role(&base.keys, &settings.role_arn, &settings.external_id, region, settings.use_fips_sts_endpoint, lookup).await.map_err(|e| format!("cannot assume role {}: {e}", settings.role_arn))
 }
 
 /// The region: the entry's, the environment's, the profile's, or the instance metadata's.
@@ -198,7 +201,7 @@ fn profile_keys<'a>(files: &'a SharedFiles, name: &'a str, region: &'a str, look
         match role {
             Some(role) => {
                 let external_id = get("external_id").unwrap_or_default();
-                assume_role(&base.keys, &role, &external_id, region, lookup).await.map_err(|e| format!("profile {name:?}: cannot assume role {role}: {e}"))
+                assume_role(&base.keys, &role, &external_id, region, false, lookup).await.map_err(|e| format!("profile {name:?}: cannot assume role {role}: {e}"))
             }
             None => Ok(base),
         }
@@ -354,9 +357,11 @@ fn ini_sections(text: &str, name_of: impl Fn(&str) -> Option<String>) -> HashMap
 }
 
 /// STS for `region`, or the endpoint the environment names.
-fn sts_url(region: &str, lookup: &Lookup<'_>) -> Result<Url, String> {
+fn sts_url(region: &str, fips: bool, lookup: &Lookup<'_>) -> Result<Url, String> {
     let text = match lookup.var("AWS_ENDPOINT_URL_STS").or_else(|| lookup.var("AWS_ENDPOINT_URL")) {
         Some(url) => url,
+        None if fips && region.is_empty() => "https://sts-fips.us-east-1.amazonaws.com/".into(),
+        None if fips => format!("https://sts-fips.{region}.{}/", dns_suffix(region)),
         None if region.is_empty() => "https://sts.amazonaws.com/".into(),
         None => format!("https://sts.{region}.{}/", dns_suffix(region)),
     };
@@ -376,12 +381,12 @@ fn session_name() -> String {
 }
 
 /// STS' `AssumeRole` with `keys`.
-async fn assume_role(keys: &Keys, role_arn: &str, external_id: &str, region: &str, lookup: &Lookup<'_>) -> Result<Found, String> {
+async fn assume_role(keys: &Keys, role_arn: &str, external_id: &str, region: &str, fips: bool, lookup: &Lookup<'_>) -> Result<Found, String> {
     let mut form = vec![("Action".to_string(), "AssumeRole".to_string()), ("Version".to_string(), "2011-06-15".to_string()), ("RoleArn".to_string(), role_arn.to_string()), ("RoleSessionName".to_string(), session_name())];
     if !external_id.is_empty() {
         form.push(("ExternalId".to_string(), external_id.to_string()));
     }
-    let url = sts_url(region, lookup)?;
+    let url = sts_url(region, fips, lookup)?;
     let signing_region = if region.is_empty() { "us-east-1" } else { region };
     let response = super::post_form(None, &url, Some(keys), (signing_region, "sts"), &form, lookup.transport, REQUEST_TIMEOUT).await?;
     sts_keys(response.status, &response.body)
@@ -397,7 +402,7 @@ async fn web_identity(token_file: &PathBuf, role_arn: &str, session: Option<Stri
         ("RoleSessionName".to_string(), session.unwrap_or_else(session_name)),
         ("WebIdentityToken".to_string(), token.trim().to_string()),
     ];
-    let url = sts_url(region, lookup)?;
+    let url = sts_url(region, false, lookup)?;
     let response = super::post_form(None, &url, None, ("", "sts"), &form, lookup.transport, REQUEST_TIMEOUT).await.map_err(|e| format!("web identity for {role_arn}: {e}"))?;
     sts_keys(response.status, &response.body).map_err(|e| format!("web identity for {role_arn}: {e}"))
 }

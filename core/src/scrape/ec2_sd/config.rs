@@ -92,7 +92,7 @@ pub fn resolve(s: Ec2SdSection, base: &Path, position: usize) -> Result<Ec2Sd, S
         shown,
         region: s.region,
         endpoint,
-        keys: crate::scrape::aws::credentials::Settings { access_key: s.access_key, secret_key: s.secret_key.filter(|k| !k.is_empty()).map(Secret::Inline), profile: s.profile, role_arn: s.role_arn, external_id: s.external_id },
+        keys: crate::scrape::aws::credentials::Settings { access_key: s.access_key, secret_key: s.secret_key.filter(|k| !k.is_empty()).map(Secret::Inline), profile: s.profile, role_arn: s.role_arn, external_id: s.external_id, use_fips_sts_endpoint: false },
         port: s.port,
         filters,
         refresh_ms,

@@ -190,7 +190,9 @@ fn the_environment_is_read_in_the_sdk_order() {
     assert_eq!(env_keys(&lookup), Some(Keys { access_key_id: "old".into(), secret_access_key: "s".into(), session_token: Some("t".into()) }));
     assert_eq!(chosen_profile("", &lookup), None);
     assert_eq!(chosen_profile("p", &lookup).as_deref(), Some("p"));
-    assert_eq!(sts_url("cn-north-1", &lookup).map(|u| u.host), Ok("sts.cn-north-1.amazonaws.com.cn".to_string()));
+    assert_eq!(sts_url("cn-north-1", false, &lookup).map(|u| u.host), Ok("sts.cn-north-1.amazonaws.com.cn".to_string()));
+    assert_eq!(sts_url("us-gov-west-1", true, &lookup).map(|u| u.host), Ok("sts-fips.us-gov-west-1.amazonaws.com".to_string()));
+    assert_eq!(sts_url("", true, &lookup).map(|u| u.host), Ok("sts-fips.us-east-1.amazonaws.com".to_string()));
 }
 
 /// `cloud`, with an SSO portal and SSO OIDC: the portal knows the bearer tokens
