@@ -23,8 +23,12 @@ pub struct NotifierCounts {
     /// Per Alertmanager URL (those discovered now; a vanished one is forgotten, as in
     /// Prometheus).
     pub per_alertmanager: BTreeMap<String, AlertmanagerCounts>,
-    /// Alerts dropped: pushed out of a full queue, or in a batch no Alertmanager took.
+    /// Alerts dropped, summed over the Alertmanagers (one unlabeled series, as before
+    /// Prometheus 3.10 split it): pushed out of a full queue, in a batch an Alertmanager did
+    /// not take, left in the queue of one no longer found, or sent while none was found.
     pub dropped: u64,
+    /// The longest Alertmanager queue (one unlabeled series, so that the monitoring mixin's
+    /// `queue_length > queue_capacity` still matches).
     pub queue_length: usize,
     pub queue_capacity: usize,
     pub alertmanagers_discovered: usize,

@@ -1,7 +1,8 @@
-//! Sending alerts to Alertmanagers, as Prometheus' notifier does: alerts get the external
-//! labels they lack and the global `alert_relabel_configs`, wait in one bounded queue (the
-//! oldest dropped when full), and one task on executor 0 posts them in batches to every
-//! Alertmanager found by the `alerting:` section (`config`, `discovery`, `sending`, `sigv4`).
+//! Sending alerts to Alertmanagers, as Prometheus 3.10+ does: alerts get the external labels
+//! they lack and the global `alert_relabel_configs`, then each entry's own, and wait in one
+//! bounded queue per Alertmanager (the oldest dropped when full; an entry's own while it has
+//! none yet), which a task of its own posts, so that a slow or dead Alertmanager delays no
+//! other (`config`, `discovery`, `sending`, `sigv4`).
 
 pub mod config;
 pub mod discovery;
@@ -13,7 +14,7 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use config::{alerting_from_file, AlertingConfig, AlertmanagerSet};
@@ -22,8 +23,8 @@ use metrics::NotifierCounts;
 
 use crate::ingest::relabel::Relabeler;
 
-/// Alerts waiting to be sent at most (Prometheus' `--alertmanager.notification-queue-capacity`
-/// default); the oldest are dropped beyond it.
+/// Alerts waiting to be sent to one Alertmanager at most (Prometheus'
+/// `--alertmanager.notification-queue-capacity` default); the oldest are dropped beyond it.
 pub const QUEUE_ALERTS_MAX: usize = 10_000;
 /// Alerts in one request to an Alertmanager at most (Prometheus 3's default batch size).
 pub const BATCH_ALERTS_MAX: usize = 256;
@@ -39,13 +40,50 @@ pub struct Alert {
     pub generator_url: String,
 }
 
-/// The alerts queue and the Alertmanagers to send them to, shared by the rule evaluators
-/// (`send`) and the sending task (`run`); see the module doc.
+/// The alert queues and the Alertmanagers to send them to, shared by the rule evaluators
+/// (`send`) and the sending tasks (`run`); see the module doc.
 pub struct Notifier {
     state: Mutex<NotifierState>,
-    /// Wakes the sending task when alerts are queued (one pending wake is enough).
+    /// Wakes the supervising task when the Alertmanagers may have changed (one pending wake
+    /// is enough).
     work_sender: async_channel::Sender<()>,
     work_receiver: async_channel::Receiver<()>,
+}
+
+/// One Alertmanager of one `alertmanagers` entry: the entry's index and the URL posted to.
+/// Two entries finding the same URL each have a queue; their counts share the URL.
+pub(crate) type QueueKey = (usize, String);
+
+/// The alerts waiting for one Alertmanager, and the wake of the task that posts them.
+struct AlertmanagerQueue {
+    alerts: VecDeque<Alert>,
+    wake: async_channel::Sender<()>,
+    woken: async_channel::Receiver<()>,
+}
+
+impl AlertmanagerQueue {
+    fn new() -> AlertmanagerQueue {
+        let (wake, woken) = async_channel::bounded(1);
+        AlertmanagerQueue { alerts: VecDeque::new(), wake, woken }
+    }
+
+    /// Appends `alerts`, dropping the oldest (queued or, past the capacity, of `alerts`
+    /// itself) beyond `QUEUE_ALERTS_MAX`, as Prometheus does; how many were dropped.
+    fn enqueue(&mut self, mut alerts: Vec<Alert>) -> usize {
+        let mut dropped = 0;
+        if alerts.len() > QUEUE_ALERTS_MAX {
+            let excess = alerts.len() - QUEUE_ALERTS_MAX;
+            alerts.drain(..excess);
+            dropped += excess;
+        }
+        let overflow = (self.alerts.len() + alerts.len()).saturating_sub(QUEUE_ALERTS_MAX);
+        self.alerts.drain(..overflow);
+        dropped += overflow;
+        self.alerts.extend(alerts);
+        debug_assert!(self.alerts.len() <= QUEUE_ALERTS_MAX, "an Alertmanager's queue holds at most QUEUE_ALERTS_MAX alerts");
+        let _ = self.wake.try_send(());
+        dropped
+    }
 }
 
 /// Everything behind the notifier's lock.
@@ -53,9 +91,13 @@ struct NotifierState {
     config: Arc<AlertingConfig>,
     external_labels: Arc<BTreeMap<String, String>>,
     /// Bumped by every `apply`, so that a discovery begun under an older configuration is
-    /// not stored over a newer one, and the sending task drops its old connections.
+    /// not stored over a newer one, and the sending tasks drop their old connections.
     generation: u64,
-    queue: VecDeque<Alert>,
+    /// One per active Alertmanager of each entry.
+    queues: BTreeMap<QueueKey, AlertmanagerQueue>,
+    /// Per entry with no Alertmanager found yet: its alerts, until one is found (the
+    /// supervisor is woken to look at once, as discoveries may just have found one).
+    waiting: BTreeMap<usize, AlertmanagerQueue>,
     /// Per `alertmanagers` entry, in the configuration's order.
     file_sd: Vec<FileSdState>,
     found: Vec<FoundAlertmanagers>,
@@ -72,7 +114,7 @@ impl Notifier {
     pub fn new(config: AlertingConfig, external_labels: BTreeMap<String, String>) -> Notifier {
         let (work_sender, work_receiver) = async_channel::bounded(1);
         let counts = NotifierCounts { queue_capacity: QUEUE_ALERTS_MAX, ..NotifierCounts::default() };
-        let state = NotifierState { config: Arc::new(AlertingConfig::default()), external_labels: Arc::default(), generation: 0, queue: VecDeque::new(), file_sd: Vec::new(), found: Vec::new(), counts, asked: None, asked_version: 0 };
+        let state = NotifierState { config: Arc::new(AlertingConfig::default()), external_labels: Arc::default(), generation: 0, queues: BTreeMap::new(), waiting: BTreeMap::new(), file_sd: Vec::new(), found: Vec::new(), counts, asked: None, asked_version: 0 };
         let notifier = Notifier { state: Mutex::new(state), work_sender, work_receiver };
         notifier.apply(config, external_labels);
         notifier
@@ -85,7 +127,8 @@ impl Notifier {
         self.refresh_discovery(crate::api::params::now_ms());
     }
 
-    /// Takes a reloaded configuration: its Alertmanagers found now; queued alerts stay.
+    /// Takes a reloaded configuration: its Alertmanagers found now; an Alertmanager found
+    /// again at the same entry keeps its queue.
     pub fn apply(&self, config: AlertingConfig, external_labels: BTreeMap<String, String>) {
         let now_ms = crate::api::params::now_ms();
         let asked = self.lock().asked.clone();
@@ -97,31 +140,52 @@ impl Notifier {
         state.generation += 1;
         state.file_sd = file_sd;
         state.found = found;
-        state.forget_vanished_alertmanagers();
+        state.follow_found_alertmanagers();
         drop(state);
-        // Queued alerts may now have somewhere to go.
         let _ = self.work_sender.try_send(());
     }
 
-    /// Queues `alerts` for every Alertmanager, each with the external labels it lacks and
-    /// the global `alert_relabel_configs` applied (an alert they drop is not sent); nothing
-    /// happens when no Alertmanagers are configured.
+    /// Queues `alerts` for every Alertmanager, each with the external labels it lacks, the
+    /// global `alert_relabel_configs` and then its entry's applied (an alert they drop is not
+    /// sent there); an entry with no Alertmanager found yet keeps them until one is. Nothing
+    /// happens when no Alertmanager is configured.
     pub fn send(&self, alerts: Vec<Alert>) {
-        let (config, external_labels) = {
-            let state = self.lock();
-            (state.config.clone(), state.external_labels.clone())
-        };
+        // Relabeled under the lock, so that a reload cannot come between the entries the
+        // alerts were relabeled for and the queues they go to.
+        let mut state = self.lock();
+        let config = state.config.clone();
         if config.alertmanager_sets.is_empty() {
             return;
         }
-        let alerts = relabel_alerts(&config.alert_relabeler, &external_labels, alerts);
+        let alerts = relabel_alerts(&config.alert_relabeler, &state.external_labels, alerts);
         if alerts.is_empty() {
             return;
         }
-        let mut state = self.lock();
-        state.enqueue(alerts);
+        let mut dropped = 0;
+        let mut waiting = false;
+        for (entry, set) in config.alertmanager_sets.iter().enumerate() {
+            let relabeled = relabel_alerts(&set.alert_relabeler, &BTreeMap::new(), alerts.clone());
+            if relabeled.is_empty() {
+                continue;
+            }
+            let mut queues = state.queues.range_mut((entry, String::new())..(entry + 1, String::new())).peekable();
+            if queues.peek().is_none() {
+                waiting = true;
+                dropped += state.waiting.entry(entry).or_insert_with(AlertmanagerQueue::new).enqueue(relabeled);
+                continue;
+            }
+            for (_, queue) in queues {
+                dropped += queue.enqueue(relabeled.clone());
+            }
+        }
+        if dropped > 0 {
+            tracing::warn!(count = dropped, "alert notification queue full, dropping alerts");
+            state.counts.dropped += dropped as u64;
+        }
         drop(state);
-        let _ = self.work_sender.try_send(());
+        if waiting {
+            let _ = self.work_sender.try_send(());
+        }
     }
 
     /// `/api/v1/alertmanagers`' data: the active and dropped Alertmanagers' URLs.
@@ -138,10 +202,11 @@ impl Notifier {
         self.counts().text()
     }
 
-    /// A copy of the counters and gauges now.
+    /// A copy of the counters and gauges now; the queue length is the longest queue's.
     pub fn counts(&self) -> NotifierCounts {
         let state = self.lock();
-        NotifierCounts { queue_length: state.queue.len(), alertmanagers_discovered: state.found.iter().map(|f| f.active.len()).sum(), ..state.counts.clone() }
+        let queue_length = state.queues.values().chain(state.waiting.values()).map(|q| q.alerts.len()).max().unwrap_or(0);
+        NotifierCounts { queue_length, alertmanagers_discovered: state.found.iter().map(|f| f.active.len()).sum(), ..state.counts.clone() }
     }
 
     /// The state, even if a thread panicked holding it (every update leaves it whole).
@@ -151,31 +216,43 @@ impl Notifier {
 }
 
 impl NotifierState {
-    /// Appends `alerts`, dropping the oldest (queued or, past the capacity, of `alerts`
-    /// itself) beyond `QUEUE_ALERTS_MAX`, as Prometheus does.
-    fn enqueue(&mut self, mut alerts: Vec<Alert>) {
+    /// A queue for every Alertmanager found now (those of a vanished one are counted
+    /// dropped: Prometheus stops its loop), the waiting alerts of an entry moved to the queues
+    /// of the Alertmanagers it now has, and counters for every URL found now (zero for a new
+    /// one, a vanished one forgotten, as in Prometheus).
+    fn follow_found_alertmanagers(&mut self) {
+        let keys: BTreeSet<QueueKey> = self.found.iter().enumerate().flat_map(|(entry, f)| f.active.iter().map(move |url| (entry, url.clone()))).collect();
         let mut dropped = 0;
-        if alerts.len() > QUEUE_ALERTS_MAX {
-            let excess = alerts.len() - QUEUE_ALERTS_MAX;
-            alerts.drain(..excess);
-            dropped += excess;
+        self.queues.retain(|key, queue| {
+            let kept = keys.contains(key);
+            if !kept {
+                dropped += queue.alerts.len();
+            }
+            kept
+        });
+        let entries = self.config.alertmanager_sets.len();
+        self.waiting.retain(|entry, queue| {
+            let kept = *entry < entries;
+            if !kept {
+                dropped += queue.alerts.len();
+            }
+            kept
+        });
+        for key in &keys {
+            self.queues.entry(key.clone()).or_insert_with(AlertmanagerQueue::new);
         }
-        let overflow = (self.queue.len() + alerts.len()).saturating_sub(QUEUE_ALERTS_MAX);
-        self.queue.drain(..overflow);
-        dropped += overflow;
-        self.queue.extend(alerts);
-        if dropped > 0 {
-            tracing::warn!(count = dropped, "alert notification queue full, dropping alerts");
-            self.counts.dropped += dropped as u64;
+        let found_now: Vec<usize> = self.waiting.keys().copied().filter(|entry| keys.iter().any(|(e, _)| e == entry)).collect();
+        for entry in found_now {
+            let Some(waiting) = self.waiting.remove(&entry) else { continue };
+            let alerts: Vec<Alert> = waiting.alerts.into();
+            for (_, queue) in self.queues.range_mut((entry, String::new())..(entry + 1, String::new())) {
+                dropped += queue.enqueue(alerts.clone());
+            }
         }
-        debug_assert!(self.queue.len() <= QUEUE_ALERTS_MAX, "the alert queue holds at most QUEUE_ALERTS_MAX alerts");
-    }
-
-    /// Counters for every Alertmanager found now (zero for a new one), none for the others.
-    fn forget_vanished_alertmanagers(&mut self) {
-        let active: std::collections::BTreeSet<&String> = self.found.iter().flat_map(|f| &f.active).collect();
-        self.counts.per_alertmanager.retain(|url, _| active.contains(url));
-        for url in active {
+        self.counts.dropped += dropped as u64;
+        let urls: BTreeSet<&String> = keys.iter().map(|(_, url)| url).collect();
+        self.counts.per_alertmanager.retain(|url, _| urls.contains(url));
+        for url in urls {
             self.counts.per_alertmanager.entry(url.clone()).or_default();
         }
     }

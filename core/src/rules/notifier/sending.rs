@@ -1,22 +1,21 @@
-//! The sending task (one, on executor 0): it takes batches of at most `BATCH_ALERTS_MAX`
-//! alerts from the queue and posts each, as Alertmanager's v2 JSON, to every active
-//! Alertmanager at once (each entry's own `alert_relabel_configs`, timeout, HTTP client
-//! settings and redirects); a batch no Alertmanager took is counted dropped. File_sd files
-//! are checked every `DISCOVERY_CHECK_INTERVAL` and before each round; on shutdown the queue
-//! is drained while some Alertmanager still takes alerts.
+//! The sending tasks, all on executor 0: a supervisor that reads the file_sd files (every
+//! `DISCOVERY_CHECK_INTERVAL`) and network discoveries' findings, and keeps one send loop per
+//! Alertmanager queue; each loop takes batches of at most `BATCH_ALERTS_MAX` alerts from its
+//! queue and posts them as Alertmanager's v2 JSON (its entry's timeout, HTTP client settings
+//! and redirects), a batch it could not post counted dropped. On shutdown each loop drains
+//! its queue while its Alertmanager takes alerts.
 
-use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use net::client::HttpClient;
 
 use super::config::AlertmanagerSet;
-use super::{relabel_alerts, wire, Alert, Notifier, BATCH_ALERTS_MAX};
+use super::{wire, Alert, Notifier, QueueKey, BATCH_ALERTS_MAX};
 use crate::scrape::config::Url;
 
-/// How often the file_sd files are looked at (a `stat` each) between rounds.
+/// How often the file_sd files are looked at (a `stat` each).
 const DISCOVERY_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// The largest answer read from an Alertmanager (its answer is not used).
 const ANSWER_BYTES_MAX: usize = 64 << 10;
@@ -24,30 +23,40 @@ const ANSWER_BYTES_MAX: usize = 64 << 10;
 /// answers it with every alert it holds).
 const GET_ANSWER_BYTES_MAX: usize = 16 << 20;
 
-/// What woke the sending task.
+/// What woke a task.
 enum Wake {
     Work,
     Tick,
     Shutdown,
+    /// A send loop's queue was removed, or its loop forgotten by the supervisor.
+    Gone,
 }
 
-/// What one round sends: the batch, and each entry with its active Alertmanagers.
-struct Round {
-    batch: Vec<Alert>,
-    targets: Vec<(Arc<AlertmanagerSet>, Vec<String>)>,
-    generation: u64,
+/// What a send loop finds in its queue.
+enum Next {
+    /// A batch, its entry and the configuration's generation.
+    Batch(Vec<Alert>, Arc<AlertmanagerSet>, u64),
+    Empty,
+    /// The Alertmanager is no longer found: the loop ends.
+    Gone,
+}
+
+/// A running send loop: its queue's wake (a queue made anew under the same key has
+/// another), how to ask it to drain and stop (dropped: stop at once), and its task.
+struct SendLoop {
+    woken: async_channel::Receiver<()>,
+    stop: async_channel::Sender<()>,
+    task: glommio::task::JoinHandle<()>,
 }
 
 impl Notifier {
-    /// Sends queued alerts until `shutdown` receives or closes; a glommio task on executor 0.
+    /// Keeps the send loops and the discoveries going until `shutdown` receives or closes,
+    /// then lets every loop drain; a glommio task on executor 0.
     pub async fn run(self: Arc<Self>, shutdown: async_channel::Receiver<()>) {
-        let mut clients = Clients::default();
+        let mut loops: HashMap<QueueKey, SendLoop> = HashMap::new();
         loop {
             self.refresh_discovery(crate::api::params::now_ms());
-            while self.queued() > 0 && shutdown.is_empty() && !shutdown.is_closed() {
-                self.send_round(&mut clients).await;
-                self.refresh_discovery(crate::api::params::now_ms());
-            }
+            self.start_new_loops(&mut loops);
             let wake = futures_lite::future::or(
                 async {
                     match self.work_receiver.recv().await {
@@ -67,31 +76,140 @@ impl Notifier {
                 ),
             )
             .await;
-            let stopping = matches!(wake, Wake::Shutdown) || !shutdown.is_empty() || shutdown.is_closed();
-            if stopping {
-                self.drain(&mut clients).await;
+            if matches!(wake, Wake::Shutdown) || !shutdown.is_empty() || shutdown.is_closed() {
+                self.start_new_loops(&mut loops);
+                for send_loop in loops.values() {
+                    let _ = send_loop.stop.try_send(());
+                }
+                for (_, send_loop) in loops.drain() {
+                    send_loop.task.await;
+                }
                 return;
             }
         }
     }
 
-    /// Sends what is queued while rounds succeed somewhere (Prometheus 3 drains its queue on
-    /// shutdown by default); what is left stays unsent.
-    async fn drain(&self, clients: &mut Clients) {
-        while self.queued() > 0 {
-            if !self.send_round(clients).await {
-                tracing::warn!(count = self.queued(), "alert notification queue not drained on shutdown: no Alertmanager took the last batch");
+    /// Starts a loop for every queue that has none, and forgets (so ends) the loops of
+    /// queues that are gone.
+    fn start_new_loops(self: &Arc<Self>, loops: &mut HashMap<QueueKey, SendLoop>) {
+        let queues: HashMap<QueueKey, async_channel::Receiver<()>> = self.lock().queues.iter().map(|(key, queue)| (key.clone(), queue.woken.clone())).collect();
+        loops.retain(|key, send_loop| queues.get(key).is_some_and(|woken| woken.same_channel(&send_loop.woken)));
+        for (key, woken) in queues {
+            if loops.contains_key(&key) {
+                continue;
+            }
+            let (stop, stopped) = async_channel::bounded(1);
+            let task = glommio::spawn_local(self.clone().send_loop(key.clone(), woken.clone(), stopped)).detach();
+            loops.insert(key, SendLoop { woken, stop, task });
+        }
+    }
+
+    /// Posts the batches of the queue `key` (the one whose wake is `woken`) as they come,
+    /// until the queue is gone or `stop` receives (then drains it) or closes.
+    async fn send_loop(self: Arc<Self>, key: QueueKey, woken: async_channel::Receiver<()>, stop: async_channel::Receiver<()>) {
+        let mut client: Option<(u64, HttpClient)> = None;
+        loop {
+            loop {
+                match self.next_batch(&key, &woken) {
+                    Next::Batch(batch, set, generation) => {
+                        self.post_batch(&key, batch, &set, generation, &mut client).await;
+                    }
+                    Next::Empty => break,
+                    Next::Gone => return,
+                }
+                if !stop.is_empty() || stop.is_closed() {
+                    break;
+                }
+            }
+            let wake = futures_lite::future::or(
+                async {
+                    match woken.recv().await {
+                        Ok(()) => Wake::Work,
+                        Err(_) => Wake::Gone,
+                    }
+                },
+                async {
+                    match stop.recv().await {
+                        Ok(()) => Wake::Shutdown,
+                        Err(_) => Wake::Gone,
+                    }
+                },
+            )
+            .await;
+            match wake {
+                Wake::Work | Wake::Tick => {}
+                Wake::Gone => return,
+                Wake::Shutdown => {
+                    self.drain(&key, &woken, &mut client).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Posts what the queue `key` holds while its Alertmanager takes it (Prometheus 3 drains
+    /// its queues on shutdown by default); what is left is counted dropped.
+    async fn drain(&self, key: &QueueKey, woken: &async_channel::Receiver<()>, client: &mut Option<(u64, HttpClient)>) {
+        while let Next::Batch(batch, set, generation) = self.next_batch(key, woken) {
+            if !self.post_batch(key, batch, &set, generation, client).await {
+                let mut state = self.lock();
+                let left = state.queues.get_mut(key).filter(|q| q.woken.same_channel(woken)).map_or(0, |q| q.alerts.drain(..).count());
+                if left > 0 {
+                    state.counts.dropped += left as u64;
+                    drop(state);
+                    tracing::warn!(alertmanager = %key.1, count = left, "alert notification queue not drained on shutdown: the Alertmanager did not take the last batch");
+                }
                 return;
             }
         }
     }
 
-    fn queued(&self) -> usize {
-        self.lock().queue.len()
+    /// Takes the next batch of the queue `key` whose wake is `woken`.
+    fn next_batch(&self, key: &QueueKey, woken: &async_channel::Receiver<()>) -> Next {
+        let mut state = self.lock();
+        let generation = state.generation;
+        let Some(set) = state.config.alertmanager_sets.get(key.0).cloned() else { return Next::Gone };
+        let Some(queue) = state.queues.get_mut(key).filter(|q| q.woken.same_channel(woken)) else { return Next::Gone };
+        let take = queue.alerts.len().min(BATCH_ALERTS_MAX);
+        if take == 0 {
+            return Next::Empty;
+        }
+        Next::Batch(queue.alerts.drain(..take).collect(), set, generation)
+    }
+
+    /// Posts `batch` to the Alertmanager of `key` and counts the outcome (a failed batch is
+    /// dropped); the connection is kept for the next batch of the same configuration.
+    /// Whether the Alertmanager took it.
+    async fn post_batch(&self, key: &QueueKey, batch: Vec<Alert>, set: &Arc<AlertmanagerSet>, generation: u64, client: &mut Option<(u64, HttpClient)>) -> bool {
+        let kept = client.take().filter(|(at, _)| *at == generation).map(|(_, c)| c);
+        let body = wire::alerts_body(&batch);
+        let (used, outcome) = post_alerts(set.clone(), key.1.clone(), kept, &body).await;
+        *client = used.map(|c| (generation, c));
+        let count = batch.len();
+        let mut state = self.lock();
+        let taken = outcome.is_ok();
+        match outcome {
+            Ok(seconds) => {
+                if let Some(counts) = state.counts.per_alertmanager.get_mut(&key.1) {
+                    counts.sent += count as u64;
+                    counts.latency_seconds_sum += seconds;
+                    counts.latency_count += 1;
+                }
+            }
+            Err(error) => {
+                if let Some(counts) = state.counts.per_alertmanager.get_mut(&key.1) {
+                    counts.errors += count as u64;
+                }
+                state.counts.dropped += count as u64;
+                drop(state);
+                tracing::warn!(alertmanager = %key.1, count, error = %error, "error sending alerts");
+            }
+        }
+        taken
     }
 
     /// Reads again the file_sd files of the entries whose files changed or are due (done by
-    /// the sending task only; a reload meanwhile wins).
+    /// the supervising task only; a reload meanwhile wins).
     pub(super) fn refresh_discovery(&self, now_ms: i64) {
         let (generation, config, mut file_sd, asked, asked_version) = {
             let mut state = self.lock();
@@ -119,92 +237,7 @@ impl Notifier {
             }
         }
         if changed {
-            state.forget_vanished_alertmanagers();
-        }
-    }
-
-    /// Takes the next batch and the Alertmanagers to send it to.
-    fn next_round(&self) -> Round {
-        let mut state = self.lock();
-        let take = state.queue.len().min(BATCH_ALERTS_MAX);
-        let batch: Vec<Alert> = state.queue.drain(..take).collect();
-        let targets = state.config.alertmanager_sets.iter().zip(&state.found).map(|(set, found)| (set.clone(), found.active.clone())).collect();
-        Round { batch, targets, generation: state.generation }
-    }
-
-    /// Sends one batch to every active Alertmanager at once and counts the outcome; true
-    /// when some Alertmanager took it (or there was nothing to send).
-    async fn send_round(&self, clients: &mut Clients) -> bool {
-        let round = self.next_round();
-        if round.batch.is_empty() {
-            return true;
-        }
-        clients.keep_generation(round.generation);
-        let mut posts = Vec::new();
-        for (set, urls) in &round.targets {
-            if urls.is_empty() {
-                continue;
-            }
-            let alerts = relabel_alerts(&set.alert_relabeler, &BTreeMap::new(), round.batch.clone());
-            if alerts.is_empty() {
-                continue;
-            }
-            let body = Rc::new(wire::alerts_body(&alerts));
-            for url in urls {
-                let post = post_alerts(set.clone(), url.clone(), clients.take(url), body.clone());
-                posts.push((url.clone(), alerts.len(), glommio::spawn_local(post)));
-            }
-        }
-        let mut taken = false;
-        for (url, count, post) in posts {
-            let (client, outcome) = post.await;
-            clients.put(url.clone(), client);
-            let mut state = self.lock();
-            let counts = state.counts.per_alertmanager.entry(url.clone()).or_default();
-            match outcome {
-                Ok(seconds) => {
-                    taken = true;
-                    counts.sent += count as u64;
-                    counts.latency_seconds_sum += seconds;
-                    counts.latency_count += 1;
-                }
-                Err(error) => {
-                    counts.errors += count as u64;
-                    drop(state);
-                    tracing::warn!(alertmanager = %url, count, error = %error, "error sending alerts");
-                }
-            }
-        }
-        if !taken {
-            self.lock().counts.dropped += round.batch.len() as u64;
-        }
-        taken
-    }
-}
-
-/// The sending task's connections, one per Alertmanager URL, kept alive between rounds and
-/// dropped when the configuration changes.
-#[derive(Default)]
-struct Clients {
-    generation: u64,
-    by_url: HashMap<String, HttpClient>,
-}
-
-impl Clients {
-    fn keep_generation(&mut self, generation: u64) {
-        if self.generation != generation {
-            self.by_url.clear();
-            self.generation = generation;
-        }
-    }
-
-    fn take(&mut self, url: &str) -> Option<HttpClient> {
-        self.by_url.remove(url)
-    }
-
-    fn put(&mut self, url: String, client: Option<HttpClient>) {
-        if let Some(client) = client {
-            self.by_url.insert(url, client);
+            state.follow_found_alertmanagers();
         }
     }
 }
@@ -212,7 +245,7 @@ impl Clients {
 /// POSTs `body` to the Alertmanager at `url` within its entry's timeout, on `client` if one
 /// is kept; the client to keep, and the seconds it took or why it failed (a status other
 /// than 2xx fails, as in Prometheus).
-async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<HttpClient>, body: Rc<Vec<u8>>) -> (Option<HttpClient>, Result<f64, String>) {
+async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<HttpClient>, body: &[u8]) -> (Option<HttpClient>, Result<f64, String>) {
     let started = Instant::now();
     let location = match Url::parse(&url) {
         Ok(location) => location,
@@ -226,7 +259,7 @@ async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<Http
         },
     };
     let timeout = Duration::from_millis(set.timeout_ms.max(1) as u64);
-    let outcome = match post_following_redirects(&set, &mut client, &location, &body, timeout).await {
+    let outcome = match post_following_redirects(&set, &mut client, &location, body, timeout).await {
         Ok(answer) if answer.status / 100 == 2 => Ok(started.elapsed().as_secs_f64()),
         Ok(answer) => Err(format!("bad response status {}", crate::scrape::http_get::status_error(answer.status).trim_start_matches("server returned HTTP status "))),
         Err(error) => Err(error),

@@ -53,6 +53,13 @@ fn send_until(notifier: &Arc<Notifier>, what: &str, done: impl Fn() -> bool) {
     });
 }
 
+/// The alerts queued for the notifier's only Alertmanager.
+fn queued(notifier: &Notifier) -> Vec<Alert> {
+    let state = notifier.lock();
+    assert_eq!(state.queues.len(), 1, "one Alertmanager");
+    state.queues.values().flat_map(|q| q.alerts.iter().cloned()).collect()
+}
+
 fn posted_alerts(seen: &[Seen]) -> Vec<serde_json::Value> {
     seen.iter().flat_map(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s.body).unwrap()).collect()
 }
@@ -170,9 +177,8 @@ fn external_labels_are_added_where_missing_and_global_relabeling_applies() {
     let mut dropped = alert("Dropped", 1);
     dropped.labels.insert("severity".into(), "none".into());
     notifier.send(vec![kept, dropped]);
-    let state = notifier.lock();
-    let queued: Vec<&BTreeMap<String, String>> = state.queue.iter().map(|a| &a.labels).collect();
-    assert_eq!(queued, [&labels(&[("alertname", "Kept"), ("cluster", "c1"), ("env", "dev"), ("n", "0"), ("region", "r-c1")])]);
+    let queued: Vec<BTreeMap<String, String>> = queued(&notifier).into_iter().map(|a| a.labels).collect();
+    assert_eq!(queued, [labels(&[("alertname", "Kept"), ("cluster", "c1"), ("env", "dev"), ("n", "0"), ("region", "r-c1")])]);
 }
 
 #[test]
@@ -198,10 +204,10 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     notifier.send((QUEUE_ALERTS_MAX - 2..QUEUE_ALERTS_MAX + 5).map(|n| alert("A", n)).collect());
     let counts = notifier.counts();
     assert_eq!((counts.queue_length, counts.dropped, counts.queue_capacity), (QUEUE_ALERTS_MAX, 5, QUEUE_ALERTS_MAX));
-    assert_eq!(notifier.lock().queue.front().unwrap().labels["n"], "5");
+    assert_eq!(queued(&notifier)[0].labels["n"], "5");
     // One call larger than the queue keeps its newest alerts.
     notifier.send((0..QUEUE_ALERTS_MAX + 1).map(|n| alert("B", n)).collect());
-    assert_eq!(notifier.lock().queue.front().unwrap().labels["n"], "1");
+    assert_eq!(queued(&notifier)[0].labels["n"], "1");
     assert_eq!(notifier.counts().dropped, 5 + QUEUE_ALERTS_MAX as u64 + 1);
 }
 
@@ -344,14 +350,46 @@ fn a_303_becomes_a_signed_get_and_redirects_can_be_refused_or_too_many() {
     }
 }
 
+/// As Prometheus 3.10+: each Alertmanager has its own queue and loop, so one that has not
+/// answered yet does not hold back the batches of another (the first mock answers only once
+/// the second has taken all three batches; one loop for both would wait for it forever).
 #[test]
-fn apply_replaces_alertmanagers_and_keeps_the_queue() {
-    let notifier = Notifier::new(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['old:1']}]\n"), BTreeMap::new());
-    notifier.send(vec![alert("Kept", 0)]);
-    notifier.apply(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['new:2']}]\n"), labels(&[("cluster", "c")]));
-    assert_eq!(notifier.alertmanagers_json()["activeAlertmanagers"], serde_json::json!([{"url": "http://new:2/api/v2/alerts"}]));
-    assert_eq!(notifier.counts().queue_length, 1);
-    assert_eq!(notifier.counts().per_alertmanager.keys().collect::<Vec<_>>(), ["http://new:2/api/v2/alerts"]);
+fn an_alertmanager_that_does_not_answer_holds_back_no_other() {
+    let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = taken.clone();
+    let (fast, fast_seen) = serve_with_headers(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (200, Vec::new(), String::new())
+    });
+    let waiting = taken.clone();
+    let (stuck, stuck_seen) = serve_with_headers(move |_| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while waiting.load(std::sync::atomic::Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (200, Vec::new(), String::new())
+    });
+    let fast = fast.trim_start_matches("http://");
+    let notifier = Arc::new(Notifier::new(config_for(&stuck, &format!("    timeout: 30s\n  - static_configs: [{{targets: ['{fast}']}}]\n")), BTreeMap::new()));
+    notifier.send((0..600).map(|n| alert("Independent", n)).collect());
+    send_until(&notifier, "three batches at the Alertmanager that answers", || fast_seen.lock().unwrap().len() == 3);
+    assert_eq!(posted_alerts(&fast_seen.lock().unwrap()).len(), 600);
+    assert!(!stuck_seen.lock().unwrap().is_empty(), "the other Alertmanager was asked too");
+}
+
+/// A reload keeps the queue of an Alertmanager found again; a vanished one's alerts are
+/// counted dropped, and its counters forgotten.
+#[test]
+fn apply_replaces_alertmanagers_and_keeps_the_queues_of_those_found_again() {
+    let notifier = Notifier::new(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['kept:3', 'old:1']}]\n"), BTreeMap::new());
+    notifier.send(vec![alert("Queued", 0)]);
+    notifier.apply(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['kept:3', 'new:2']}]\n"), labels(&[("cluster", "c")]));
+    assert_eq!(notifier.alertmanagers_json()["activeAlertmanagers"], serde_json::json!([{"url": "http://kept:3/api/v2/alerts"}, {"url": "http://new:2/api/v2/alerts"}]));
+    let counts = notifier.counts();
+    assert_eq!((counts.queue_length, counts.dropped), (1, 1));
+    assert_eq!(counts.per_alertmanager.keys().collect::<Vec<_>>(), ["http://kept:3/api/v2/alerts", "http://new:2/api/v2/alerts"]);
+    let lengths: Vec<(String, usize)> = notifier.lock().queues.iter().map(|((_, url), q)| (url.clone(), q.alerts.len())).collect();
+    assert_eq!(lengths, [("http://kept:3/api/v2/alerts".to_string(), 1), ("http://new:2/api/v2/alerts".to_string(), 0)]);
 }
 
 #[test]
@@ -382,13 +420,18 @@ fn shutdown_drains_the_queue() {
     assert_eq!(notifier.counts().queue_length, 0);
 }
 
+/// Alerts of an entry with no Alertmanager found yet wait (bounded as a queue), and go to
+/// the Alertmanagers it finds later.
 #[test]
-fn a_batch_with_no_alertmanager_found_is_dropped() {
-    let yaml = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n    relabel_configs: [{action: drop, source_labels: [__address__], regex: '.*'}]\n";
-    let notifier = Arc::new(Notifier::new(config(yaml), BTreeMap::new()));
+fn alerts_wait_for_an_entry_to_find_its_alertmanagers() {
+    let none_yet = "alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n    relabel_configs: [{action: drop, source_labels: [__address__], regex: '.*'}]\n";
+    let notifier = Arc::new(Notifier::new(config(none_yet), BTreeMap::new()));
     assert_eq!(notifier.alertmanagers_json()["droppedAlertmanagers"], serde_json::json!([{"url": "http://am:9093/api/v2/alerts"}]));
-    notifier.send((0..2).map(|n| alert("Nowhere", n)).collect());
-    let watched = notifier.clone();
-    send_until(&notifier, "the batch dropped", move || watched.counts().dropped == 2);
-    assert_eq!(notifier.counts().queue_length, 0);
+    notifier.send((0..2).map(|n| alert("Waiting", n)).collect());
+    let counts = notifier.counts();
+    assert_eq!((counts.queue_length, counts.dropped), (2, 0));
+    notifier.apply(config("alerting:\n  alertmanagers:\n  - static_configs: [{targets: ['am:9093']}]\n"), BTreeMap::new());
+    let names: Vec<String> = queued(&notifier).into_iter().map(|a| a.labels["n"].clone()).collect();
+    assert_eq!(names, ["0", "1"]);
+    assert!(notifier.lock().waiting.is_empty());
 }
