@@ -16,30 +16,33 @@ use crate::ingest::label_limits::LabelLimits;
 
 /// Declares a section that takes, after its own keys, the HTTP client keys every job and
 /// every HTTP-speaking discovery entry takes (`client_sections!` moves them out again):
-/// serde cannot flatten them into one struct under `deny_unknown_fields`. They are visible to
-/// the crate, as a field may be given its visibility, so that one section can be built of
-/// another (`aws_sd_configs`' of `ec2_sd_configs`').
+/// serde cannot flatten them into one struct under `deny_unknown_fields`. The client keys
+/// are private to the section's module unless a visibility comes first (`pub(crate),`), as
+/// for a section another is built of (`aws_sd_configs`' of `ec2_sd_configs`').
 macro_rules! with_client_keys {
-    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty,)* }) => {
+    ($client_vis:vis, $(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
         $vis struct $name {
             $($(#[$field_meta])* $field_vis $field: $ty,)*
-            pub(crate) basic_auth: Option<$crate::scrape::config::BasicAuthSection>,
-            pub(crate) authorization: Option<$crate::scrape::config::AuthorizationSection>,
-            pub(crate) bearer_token: Option<String>,
-            pub(crate) bearer_token_file: Option<std::path::PathBuf>,
-            pub(crate) tls_config: Option<$crate::scrape::config::TlsSection>,
-            pub(crate) http_headers: std::collections::BTreeMap<String, $crate::scrape::config::HeaderSection>,
+            $client_vis basic_auth: Option<$crate::scrape::config::BasicAuthSection>,
+            $client_vis authorization: Option<$crate::scrape::config::AuthorizationSection>,
+            $client_vis bearer_token: Option<String>,
+            $client_vis bearer_token_file: Option<std::path::PathBuf>,
+            $client_vis tls_config: Option<$crate::scrape::config::TlsSection>,
+            $client_vis http_headers: std::collections::BTreeMap<String, $crate::scrape::config::HeaderSection>,
             /// Prometheus' proxy settings (see `scrape::proxy`).
-            pub(crate) proxy_url: Option<String>,
-            pub(crate) no_proxy: Option<String>,
-            pub(crate) proxy_from_environment: bool,
-            pub(crate) proxy_connect_header: std::collections::BTreeMap<String, Vec<String>>,
-            pub(crate) oauth2: Option<$crate::scrape::config::OAuth2Section>,
+            $client_vis proxy_url: Option<String>,
+            $client_vis no_proxy: Option<String>,
+            $client_vis proxy_from_environment: bool,
+            $client_vis proxy_connect_header: std::collections::BTreeMap<String, Vec<String>>,
+            $client_vis oauth2: Option<$crate::scrape::config::OAuth2Section>,
             /// Accepted for compatibility: requests speak HTTP/1.1 either way.
-            pub(crate) enable_http2: Option<bool>,
-            pub(crate) follow_redirects: Option<bool>,
+            $client_vis enable_http2: Option<bool>,
+            $client_vis follow_redirects: Option<bool>,
         }
+    };
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty,)* }) => {
+        $crate::scrape::config::with_client_keys! { , $(#[$meta])* $vis struct $name { $($(#[$field_meta])* $field_vis $field: $ty,)* } }
     };
 }
 

@@ -10,6 +10,8 @@ use crate::scrape::config::{client_access, client_sections, default_port_80, opt
 use crate::scrape::proxy::ProxyChoice;
 
 with_client_keys! {
+    // `aws_sd_configs` with `role: ec2` builds this section of its own keys.
+    pub(crate),
     /// Prometheus' `ec2_sd_config`: the instances of an AWS region, asked with Signature Version
     /// 4; the HTTP client settings' TLS, proxy and `http_headers` are used (credentials are not:
     /// AWS' signature takes the `Authorization` header, as in Prometheus).
