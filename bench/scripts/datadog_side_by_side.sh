@@ -7,12 +7,12 @@
 # counts afterwards (VictoriaMetrics flushed first).
 # Usage: [REQUESTS=N] bash bench/scripts/datadog_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 requests=${REQUESTS:-200}
 work=$(mktemp -d /tmp/datadog-side-by-side.XXXXXX)
 mpid= vpid=
 trap 'kill $mpid $vpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mport=$(free_port); mgrpc=$(free_port); vport=$(free_port)
 printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\n' "$mport" "$mgrpc" "$work" > "$work/cfg.yaml"
 "$bin" --config "$work/cfg.yaml" > "$work/ms.log" 2>&1 & mpid=$!

@@ -8,15 +8,13 @@
 # samples each exports.
 # usage: bash bench/scripts/import_history_side_by_side.sh [METRICSTOR_BIN]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=${1:-target/release/metricstor}
 series=${SERIES:-1000} samples=${SAMPLES:-10000}
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+trap stop_started EXIT
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-wait_ready() { for _ in $(seq 1 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "not ready: $1" >&2; exit 1; }
 exported() { curl -gs "$1/api/v1/export?match[]={job=\"bench\"}" | python3 -c 'import sys,json; print(sum(len(json.loads(l)["timestamps"]) for l in sys.stdin if l.strip()))'; }
 
 python3 - "$series" "$samples" > "$work/history.jsonl" <<'PY'

@@ -7,6 +7,7 @@
 # posts, RSS after, and the series and samples each then exports.
 # Usage: [LINES=N] bash bench/scripts/influx_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 work=$(mktemp -d /tmp/influx-side-by-side.XXXXXX)
 trap 'kill $mpid $vpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -21,7 +22,6 @@ for b in range(5):
             fields = ",".join(f"usage_{k}={random.random() * 100:.3f}" for k in names)
             f.write(f"cpu,host=host-{i % 500},cpu=cpu{i // 500},dc=eu-west-1 {fields} {base + b * 10 * 10**9}\n")
 PY
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mport=$(free_port); gport=$(free_port); vport=$(free_port)
 printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\n  max_body_bytes: 67108864\nstorage:\n  data_dir: %s/ms\n' "$mport" "$gport" "$work" > "$work/cfg.yaml"
 "$bin" --config "$work/cfg.yaml" > "$work/ms.log" 2>&1 & mpid=$!

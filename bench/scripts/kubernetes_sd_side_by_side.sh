@@ -16,12 +16,12 @@
 # loopback port): discovery with 20,000 active targets.
 # Usage: [PODS=N] [RATE=N] [RUN=S] [FLIP=1] [KEEP=1] bash bench/scripts/kubernetes_sd_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 pods=${PODS:-10000} rate=${RATE:-20} warmup=${WARMUP:-20} run=${RUN:-60} flip=${FLIP:-0} keep=${KEEP:-0}
 work=$(mktemp -d /tmp/kubernetes-sd-side-by-side.XXXXXX)
 apid= spid=
 trap 'kill $apid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 aport=$(free_port)
 python3 - "$aport" "$pods" "$rate" "$flip" > "$work/api.log" 2>&1 <<'PY' & apid=$!
 import json, random, sys, time

@@ -24,6 +24,7 @@
 # Usage: bench/scripts/overload.sh [SERIES] [SAMPLES] [CONNECTIONS] [FACTOR] [SECONDS] [OVERLOAD_CONNECTIONS]
 #        defaults: 20000 30 4 3 30 300; CARGO_TARGET_DIR and GENERATOR_NICE are honoured.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 series=${1:-20000}; samples=${2:-30}; connections=${3:-4}; factor=${4:-3}; seconds=${5:-30}; overload_connections=${6:-300}
 generator_nice=${GENERATOR_NICE:-19}
@@ -41,7 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 json_field() { python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 
 # Starts a server on a fresh data dir; sets $pid and $port.

@@ -7,16 +7,13 @@
 # Usage: bench/scripts/range_query_vs_prometheus.sh [SERIES] [REPEATS]; only the PIDs this
 # script started are signalled.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 series=${1:-10000}; repeats=${2:-15}
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p metricstor -p metricstor-bench
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 600); do curl -sf "$1/-/ready" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
+trap stop_started EXIT
 
 ms_port=$(free_port); ms_grpc=$(free_port); prom_port=$(free_port)
 printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\n' "$ms_port" "$ms_grpc" "$work" > "$work/ms.yaml"
@@ -25,7 +22,7 @@ printf 'global:\n  scrape_interval: 1h\n' > "$work/prom.yml"
 prometheus --config.file="$work/prom.yml" --web.listen-address="127.0.0.1:$prom_port" \
   --storage.tsdb.path="$work/prom" --web.enable-remote-write-receiver 2>"$work/prom.log" & pids+=($!)
 ms="http://127.0.0.1:$ms_port"; prom="http://127.0.0.1:$prom_port"
-wait_ready "$ms"; wait_ready "$prom"
+wait_ready "$ms/-/ready"; wait_ready "$prom/-/ready"
 
 now_s=$(date +%s); start_ms=$(( (now_s - 3600) * 1000 ))
 for url in "$ms" "$prom"; do

@@ -11,16 +11,13 @@
 # (CONCURRENT: Metricstor's rules.concurrent_evals, 0 by default as Prometheus' default);
 # only the PIDs this script started are signalled.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 series=${1:-10000}; rules=${2:-50}; seconds=${3:-60}; concurrent=${4:-0}
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p metricstor -p metricstor-bench
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 600); do curl -sf "$1/-/ready" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
+trap stop_started EXIT
 
 # The rule file: recording rules cycling through groupings and aggregations, and one alert.
 python3 - "$rules" > "$work/rules.yml" <<'PY'
@@ -42,7 +39,7 @@ printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\
 prometheus --config.file="$work/prom.yml" --web.listen-address="127.0.0.1:$prom_port" \
   --storage.tsdb.path="$work/prom" --web.enable-remote-write-receiver 2>"$work/prom.log" & pids+=($!); prom_pid=$!
 ms="http://127.0.0.1:$ms_port"; prom="http://127.0.0.1:$prom_port"
-wait_ready "$ms"; wait_ready "$prom"
+wait_ready "$ms/-/ready"; wait_ready "$prom/-/ready"
 
 now_s=$(date +%s); start_ms=$(( (now_s - 3600) * 1000 ))
 for url in "$ms" "$prom"; do

@@ -11,12 +11,12 @@
 # it stored (from its own query API: `count_over_time(up[...])` and the target series').
 # Usage: [TARGETS=N] [SERIES=N] [RUN=S] bash bench/scripts/scrape_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 targets=${TARGETS:-100} series=${SERIES:-1000} interval=${INTERVAL:-1s} warmup=${WARMUP:-10} run=${RUN:-60}
 work=$(mktemp -d /tmp/scrape-side-by-side.XXXXXX)
 epid= spid=
 trap 'kill $epid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 eport=$(free_port)
 python3 - "$eport" "$targets" "$series" > "$work/exporter.log" 2>&1 <<'PY' & epid=$!
 import http.server, random, sys, threading

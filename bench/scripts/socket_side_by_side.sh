@@ -10,6 +10,7 @@
 # samples stored (VictoriaMetrics flushed first). Also prints peak RSS.
 # Usage: [SERIES=N] bash bench/scripts/socket_side_by_side.sh [METRICSTOR_BINARY]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin="${1:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/metricstor}"
 series=${SERIES:-200000}
 work=$(mktemp -d /tmp/socket-side-by-side.XXXXXX)
@@ -35,7 +36,6 @@ with open(f"{work}/influx.txt", "w") as f:
             fields = ",".join(f"usage_{x}={random.random() * 100:.3f}" for x in names)
             f.write(f"ibench,host=host-{i % 1000},cpu=cpu{i // 1000} {fields} {(base + k * 10) * 10**9}\n")
 PY
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mport=$(free_port); mgrpc=$(free_port); mgraphite=$(free_port); minflux=$(free_port); mopentsdb=$(free_port)
 vport=$(free_port); vgraphite=$(free_port); vinflux=$(free_port); vopentsdb=$(free_port)
 printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\n  graphite_listen_addr: 127.0.0.1:%s\n  influx_listen_addr: 127.0.0.1:%s\n  opentsdb_listen_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s/ms\n' \

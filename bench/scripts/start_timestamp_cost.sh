@@ -6,11 +6,11 @@
 # server's CPU seconds, samples per CPU-second, peak RSS and data dir bytes (WAL) for each.
 # Usage: bench/scripts/start_timestamp_cost.sh [SERIES] [SAMPLES] [CONNECTIONS]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 series=${1:-100000}; samples=${2:-10}; connections=${3:-2}
 cargo build --release -q -p metricstor -p metricstor-bench
 bin=${CARGO_TARGET_DIR:-target}/release
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pid=
 work=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$work" ] && rm -rf "$work"' EXIT
