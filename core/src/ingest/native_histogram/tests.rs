@@ -1,3 +1,7 @@
+//! Unit tests of the native histogram decoding: integer and float histograms to absolute
+//! float buckets, reset hints, schema merging, every refusal with its message, and the
+//! proto round trip (also as a property).
+
 use proptest::prelude::*;
 use proto::remote_write_v1::histogram::{Count, ResetHint, ZeroCount};
 use proto::remote_write_v1::{BucketSpan as ProtoSpan, Histogram};

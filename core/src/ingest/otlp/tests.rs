@@ -1,3 +1,7 @@
+//! Unit tests of the OTLP translation: naming strategies and suffixes, label sanitizing,
+//! resources and `target_info`, each metric type (sums, gauges, histograms, summaries,
+//! exponential histograms), temporality, staleness, limits, bodies and exemplars.
+
 use proto::otlp_metrics::*;
 use tsdb::{BucketSpan, SeriesSamples};
 
