@@ -42,8 +42,14 @@ pub struct Sigv4Signer {
 }
 
 impl Sigv4Signer {
-    /// Checks `section` as Prometheus' `SigV4Config.Validate` does.
+    /// Checks `section` as Prometheus' `SigV4Config.Validate` does, and that a region is known
+    /// (from the section, the process's environment or the shared files).
     pub fn new(section: Sigv4Section) -> Result<Sigv4Signer, String> {
+        Sigv4Signer::with_env(section, &credentials::process_env)
+    }
+
+    /// `new`, the region looked for in the environment `env`.
+    fn with_env(section: Sigv4Section, env: &dyn Fn(&str) -> Option<String>) -> Result<Sigv4Signer, String> {
         if section.access_key.is_empty() != section.secret_key.is_empty() {
             return Err("must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config".into());
         }
@@ -55,7 +61,20 @@ impl Sigv4Signer {
         let service = Some(section.service_name).filter(|s| !s.is_empty()).unwrap_or_else(|| SERVICE_DEFAULT.to_string());
         let tls = crate::scrape::http_get::system_roots_tls();
         let proxy = ProxyChoice::from_settings(None, None, true, &Default::default(), &tls, &credentials::process_env)?;
-        Ok(Sigv4Signer { keys, region: section.region, service, tls, proxy, found: Mutex::new(None) })
+        let signer = Sigv4Signer { keys, region: section.region, service, tls, proxy, found: Mutex::new(None) };
+        // As Prometheus, which loads AWS' configuration with the file: a region must be known
+        // without asking the instance metadata.
+        let lookup = Lookup { env, transport: Transport { tls: &signer.tls, proxy: &signer.proxy, headers: &[] } };
+        if credentials::region_without_metadata(&signer.region, &signer.keys.profile, &lookup).is_none() {
+            return Err("region not configured in sigv4 or in default credentials chain".into());
+        }
+        Ok(signer)
+    }
+
+    /// Where keys are found: the process's environment and shared files, over the SDK's
+    /// own HTTP settings.
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup { env: &credentials::process_env, transport: Transport { tls: &self.tls, proxy: &self.proxy, headers: &[] } }
     }
 
     /// The headers that sign a `method` request for `path_and_query` on `host` (the `Host`
@@ -76,8 +95,8 @@ impl Sigv4Signer {
         if let Some((region, found)) = self.lock().as_ref().filter(|(_, found)| found.fresh(now_ms)) {
             return Ok((region.clone(), found.clone()));
         }
-        let lookup = Lookup { env: &credentials::process_env, transport: Transport { tls: &self.tls, proxy: &self.proxy, headers: &[] } };
-        let region = credentials::region(&self.region, &self.keys.profile, &lookup).await.map_err(|e| format!("region not configured in sigv4 or in default credentials chain: {e}"))?;
+        let lookup = self.lookup();
+        let region = credentials::region(&self.region, &self.keys.profile, &lookup).await?;
         let found = credentials::find(&self.keys, &region, &lookup).await.map_err(|e| format!("could not get SigV4 credentials: {e}"))?;
         *self.lock() = Some((region.clone(), found.clone()));
         Ok((region, found))
@@ -122,9 +141,27 @@ mod tests {
         assert!(section("region: x\nkey: y").err().is_some_and(|e| e.contains("key")), "unknown keys are refused");
         let signer = section("region: eu-west-1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((signer.service.as_str(), signer.region.as_str()), ("aps", "eu-west-1"));
-        let signer = section("service_name: execute-api\nrole_arn: arn:aws:iam::1:role/r\nexternal_id: x\nuse_fips_sts_endpoint: true").unwrap_or_else(|e| panic!("{e}"));
+        let signer = section("region: us-gov-west-1\nservice_name: execute-api\nrole_arn: arn:aws:iam::1:role/r\nexternal_id: x\nuse_fips_sts_endpoint: true").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(signer.service, "execute-api");
         assert!(signer.keys.use_fips_sts_endpoint);
+    }
+
+    #[test]
+    fn a_region_must_be_known_without_the_instance_metadata() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config");
+        std::fs::write(&config, "[profile eu]\nregion = eu-central-1\n").expect("config");
+        let config_text = config.display().to_string();
+        let env = |name: &str| match name {
+            "HOME" => Some("/nonexistent".to_string()),
+            "AWS_CONFIG_FILE" => Some(config_text.clone()),
+            _ => None,
+        };
+        let parsed = |yaml: &str| serde_saphyr::from_str::<Sigv4Section>(yaml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Sigv4Signer::with_env(parsed("access_key: a\nsecret_key: b"), &env).err().as_deref(), Some("region not configured in sigv4 or in default credentials chain"));
+        assert!(Sigv4Signer::with_env(parsed("profile: eu"), &env).is_ok(), "the profile's region");
+        let with_region_env = |name: &str| (name == "AWS_REGION").then(|| "us-east-2".to_string());
+        assert!(Sigv4Signer::with_env(parsed("{}"), &with_region_env).is_ok(), "AWS_REGION");
     }
 
     /// The expected headers were made by botocore 1.43's `SigV4Auth` for the same request

@@ -110,18 +110,24 @@ pub async fn find(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Res
 
 /// The region: the entry's, the environment's, the profile's, or the instance metadata's.
 pub async fn region(configured: &str, profile: &str, lookup: &Lookup<'_>) -> Result<String, String> {
-    if !configured.is_empty() {
-        return Ok(configured.to_string());
-    }
-    if let Some(region) = lookup.var("AWS_REGION").or_else(|| lookup.var("AWS_DEFAULT_REGION")) {
-        return Ok(region);
-    }
-    let profile = chosen_profile(profile, lookup).unwrap_or_else(|| "default".into());
-    if let Some(region) = SharedFiles::read(lookup).profile(&profile).and_then(|p| p.get("region").cloned()).filter(|r| !r.is_empty()) {
+    if let Some(region) = region_without_metadata(configured, profile, lookup) {
         return Ok(region);
     }
     let mut metadata = Metadata::new(lookup)?;
     metadata.get("/latest/meta-data/placement/region").await.map_err(|e| format!("could not determine AWS region (set region, AWS_REGION or a profile's region): instance metadata: {e}"))
+}
+
+/// The region the entry, the environment or the profile names (None: only the instance
+/// metadata could tell).
+pub fn region_without_metadata(configured: &str, profile: &str, lookup: &Lookup<'_>) -> Option<String> {
+    if !configured.is_empty() {
+        return Some(configured.to_string());
+    }
+    if let Some(region) = lookup.var("AWS_REGION").or_else(|| lookup.var("AWS_DEFAULT_REGION")) {
+        return Some(region);
+    }
+    let profile = chosen_profile(profile, lookup).unwrap_or_else(|| "default".into());
+    SharedFiles::read(lookup).profile(&profile).and_then(|p| p.get("region").cloned()).filter(|r| !r.is_empty())
 }
 
 /// The profile named by the entry or `AWS_PROFILE`.
