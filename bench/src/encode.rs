@@ -1,9 +1,5 @@
 //! Pre-encoding of remote_write bodies (protobuf + snappy block format), 1.0 or 2.0, so the
-//! generator does no encoding work while the clock runs. 1.0 bodies are assembled from each
-//! series' labels encoded once (`v1_labels`), which keeps pre-encoding of long runs fast.
-//! A sample is a float or an integer native histogram (1.0 field 4, 2.0 field 3). 2.0 bodies
-//! may carry each sample's start time (`start_timestamp`, the counter's creation); 1.0 has
-//! no place for it.
+//! generator does no encoding work while the clock runs.
 
 use std::collections::HashMap;
 
@@ -24,7 +20,7 @@ pub struct SeriesLabels<'a> {
     pub v1: &'a [u8],
 }
 
-/// One sample of a series.
+/// One sample of a series: a float or an integer native histogram (1.0 field 4, 2.0 field 3).
 #[derive(Clone, Copy)]
 pub enum Value<'a> {
     Float(f64),
@@ -35,8 +31,8 @@ pub enum Value<'a> {
 /// One request's worth: series labels with one (timestamp, value) each.
 pub struct Batch<'a> {
     pub series: Vec<(SeriesLabels<'a>, i64, Value<'a>)>,
-    /// Each entry's start time in ms (0 = none), parallel to `series`; empty = no starts.
-    /// Written by 2.0 only.
+    /// Each entry's start time in ms (`start_timestamp`, the counter's creation; 0 = none),
+    /// parallel to `series`; empty = no starts. Written by 2.0 only: 1.0 has no place for it.
     pub starts: Vec<i64>,
 }
 
@@ -54,7 +50,8 @@ fn put_bytes_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The `labels` fields (field 1) of a 1.0 `TimeSeries`, encoded once per series.
+/// The `labels` fields (field 1) of a 1.0 `TimeSeries`, encoded once per series; 1.0 bodies
+/// are assembled from these, which keeps pre-encoding of long runs fast.
 pub fn v1_labels(pairs: &[(String, String)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut label = Vec::new();

@@ -1,11 +1,7 @@
 //! The `verify` check after a `write` run: for every metric name of the generator, the
 //! server must hold exactly the samples written (or, with `--expect`, at least the samples
 //! the write run saw acknowledged, and at most those plus the rejected ones) in the written
-//! window, counted with `count_over_time` over the query API. That counts float and
-//! histogram samples alike (in Prometheus since 2.40 and in ours), so native histogram names
-//! are counted the same way; for them every series the window's end sees (5 m lookback) must
-//! also read back as a histogram there (`histogram_count` of it exists). Not `last_over_time`:
-//! Prometheus 2.42's drops histograms.
+//! window.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -30,8 +26,9 @@ pub struct NameCount {
     pub expected: u64,
     pub extra_allowed: u64,
     pub found: u64,
-    /// For a native histogram name: (series an instant query at the window's end sees, those
-    /// whose sample there reads back as a histogram).
+    /// For a native histogram name: (series an instant query at the window's end sees (5 m
+    /// lookback), those whose sample there reads back as a histogram, i.e. `histogram_count` of
+    /// it exists). Every such series must read back as a histogram.
     pub histogram_series: Option<(u64, u64)>,
 }
 
@@ -99,7 +96,10 @@ fn instant_value(agent: &ureq::Agent, o: &VerifyOptions, query: &str, time_ms: i
     Ok(body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
 }
 
-/// Counts the stored samples of every expected name.
+/// Counts the stored samples of every expected name with `count_over_time` over the query API.
+/// That counts float and histogram samples alike (in Prometheus since 2.40 and in ours), so
+/// native histogram names are counted the same way. Not `last_over_time`: Prometheus 2.42's
+/// drops histograms.
 pub fn run(o: &VerifyOptions) -> Result<Vec<NameCount>, String> {
     let end_ms = o.start_ms + (o.samples as i64 - 1) * o.interval_ms;
     // A window that covers exactly the written samples: (start - 1ms, end].

@@ -1,13 +1,7 @@
 //! Server notifications, as Prometheus 3 keeps them for its UI: short messages about the
 //! server's state (a failed configuration reload, a shutdown under way), listed by
-//! `/api/v1/notifications` and pushed to subscribers of `/api/v1/notifications/live`.
-//!
-//! One `Notifications` is shared by every executor. A message is active while its state
-//! lasts; when the state ends, subscribers get it once more marked inactive and it leaves
-//! the list. Subscribers are bounded (`server.max_notification_subscribers`) and each has a
-//! small queue: a subscriber that does not keep up loses updates rather than holding back
-//! the server. At shutdown every subscription ends after its last update, so an open
-//! `/live` stream never holds back the drain.
+//! `/api/v1/notifications` and pushed to subscribers of `/api/v1/notifications/live`. A
+//! subscriber that does not keep up loses updates rather than holding back the server.
 
 use std::sync::Mutex;
 
@@ -43,7 +37,11 @@ struct State {
     dropped: u64,
 }
 
-/// The server's notifications and their subscribers.
+/// The server's notifications and their subscribers; one is shared by every executor. A
+/// message is active while its state lasts; when the state ends, subscribers get it once more
+/// marked inactive and it leaves the list. Subscribers are bounded
+/// (`server.max_notification_subscribers`) and each has a small queue (`SUBSCRIBER_QUEUE`): a
+/// subscriber that does not keep up loses updates rather than holding back the server.
 pub struct Notifications {
     state: Mutex<State>,
     max_subscribers: usize,
@@ -109,7 +107,8 @@ impl Notifications {
         Some(rx)
     }
 
-    /// Shutdown: raises [`SHUTTING_DOWN`], then ends every subscription after that update.
+    /// Shutdown: raises [`SHUTTING_DOWN`], then ends every subscription after that update, so
+    /// an open `/live` stream never holds back the drain.
     pub fn shut_down(&self) {
         self.add(SHUTTING_DOWN);
         let mut state = self.state();

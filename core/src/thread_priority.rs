@@ -1,18 +1,8 @@
-//! CPU scheduling of the server's threads. Executors (network I/O, ingestion, shard reads,
-//! label listings) are latency-sensitive; PromQL evaluation threads do long batch work. On
-//! a machine where both want every CPU, the kernel is asked to run an executor as soon as
-//! it wakes:
-//! - evaluation threads run at a lower priority (nice +10), so they take the CPU time the
-//!   executors leave, but still a share (about a tenth of a core each under saturation) and
-//!   never starve outright (measured when added: with 4 dashboard clients on 2 CPUs,
-//!   label-values p50 2.5 -> 1.6-2.0 ms, p99 12 -> 7 ms);
-//! - executors ask Linux' EEVDF scheduler (6.12 and later) for a short time slice. A waking
-//!   task with a shorter slice preempts the running one instead of waiting for the end of its
-//!   slice (1.4 ms by default on the 2-CPU test machine), which is what a label lookup
-//!   otherwise waited for behind an evaluation thread. Older kernels ignore the request.
-//!
-//! Both are best effort: failing to change a priority costs only that gain, so it is logged
-//! at debug level. A process started with another nice value or policy keeps it.
+//! CPU scheduling of the server's threads: executors (network I/O, ingestion, shard reads,
+//! label listings) are latency-sensitive, PromQL evaluation threads do long batch work, so
+//! where both want every CPU the kernel is asked to run an executor as soon as it wakes. Best
+//! effort: failing to change a priority costs only that gain, so it is logged at debug level;
+//! a process started with another nice value or policy keeps it.
 
 /// How much lower than the server's the CPU priority (nice) of evaluation threads is.
 const EVALUATION_THREAD_NICE_INCREMENT: libc::c_int = 10;
@@ -22,8 +12,11 @@ const EVALUATION_THREAD_NICE_INCREMENT: libc::c_int = 10;
 const EXECUTOR_SLICE_NS: u64 = 100_000;
 
 /// Lowers the calling thread's CPU priority by `EVALUATION_THREAD_NICE_INCREMENT` (once per
-/// thread; glommio's blocking-pool threads are reused). The pool also runs glommio's own
-/// rare file-system calls (rename, remove) at that priority.
+/// thread; glommio's blocking-pool threads are reused), so evaluation threads take the CPU
+/// time the executors leave, but still a share (about a tenth of a core each under
+/// saturation) and never starve outright (measured when added: with 4 dashboard clients on 2
+/// CPUs, label-values p50 2.5 -> 1.6-2.0 ms, p99 12 -> 7 ms). The pool also runs glommio's
+/// own rare file-system calls (rename, remove) at that priority.
 pub fn lower_evaluation_thread_priority() {
     thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
     if LOWERED.with(|lowered| lowered.replace(true)) {
@@ -76,6 +69,10 @@ fn current_sched_attr() -> std::io::Result<SchedAttr> {
 /// Asks for a `EXECUTOR_SLICE_NS` time slice for the calling thread (an executor), keeping
 /// its policy and nice value. Does nothing unless the thread is SCHED_OTHER or SCHED_BATCH.
 /// True when the kernel took the request (kernels before 6.12 take it and ignore the slice).
+/// Under Linux' EEVDF scheduler (6.12 and later) a waking task with a shorter slice preempts
+/// the running one instead of waiting for the end of its slice (1.4 ms by default on the
+/// 2-CPU test machine), which is what a label lookup otherwise waited for behind an
+/// evaluation thread.
 pub fn request_short_slice_for_executor() -> bool {
     let mut attr = match current_sched_attr() {
         Ok(attr) => attr,

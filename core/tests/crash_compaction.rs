@@ -1,12 +1,6 @@
-//! SIGKILL of the real binary while shards compact blocks and while retention deletes them.
-//! Rounds write two hours of data each; the fourth cut makes three 2 h blocks mergeable into
-//! one 6 h block, and the server is killed when a compaction starts (at once or a few ms
-//! later) and right after restarts (which compact what is due). After every restart each
-//! acknowledged sample is exported exactly once; after a clean stop no two blocks of a shard
-//! overlap and the blocks hold each sample once. Then the server restarts with one day of
-//! retention, is killed while it deletes the (older) blocks, and must come back with the
-//! head's samples exactly once and no block. `promtool tsdb list` (`METRICSTOR_PROMTOOL_BIN`)
-//! must read every shard directory.
+//! SIGKILL of the real binary while shards compact blocks and while retention deletes them:
+//! every acknowledged sample survives exactly once, no two blocks of a shard overlap, and
+//! `promtool tsdb list` (`METRICSTOR_PROMTOOL_BIN`) reads every shard directory.
 
 mod support;
 
@@ -88,6 +82,13 @@ fn promtool_lists(data: &Path) {
     }
 }
 
+/// Rounds write two hours of data each; the fourth cut makes three 2 h blocks mergeable into
+/// one 6 h block, and the server is killed when a compaction starts (at once or a few ms
+/// later) and right after restarts (which compact what is due). After every restart each
+/// acknowledged sample is exported exactly once; after a clean stop no two blocks of a shard
+/// overlap and the blocks hold each sample once. Then the server restarts with one day of
+/// retention, is killed while it deletes the (older) blocks, and must come back with the
+/// head's samples exactly once and no block.
 #[test]
 fn sigkill_during_compaction_and_retention_keeps_every_sample_once() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,11 +1,7 @@
-//! SIGKILL of the real binary while shards cut blocks: each round writes the next two hours
-//! of data (which makes the previous range due, so every shard cuts right after that write's
-//! group), then kills the server at a different point: right after the acknowledgement,
-//! a few milliseconds later, or right after a restart (when replayed heads are cut). After
-//! every restart each acknowledged sample is readable exactly once (export, count_over_time),
-//! no two blocks of a shard overlap (compaction may have merged 2 h blocks into 6 h ones),
-//! and the blocks hold exactly the samples of their ranges; `promtool tsdb list` (with
-//! `METRICSTOR_PROMTOOL_BIN`) lists them.
+//! SIGKILL of the real binary while shards cut blocks: after every restart each acknowledged
+//! sample is readable exactly once, no two blocks of a shard overlap, the blocks hold exactly
+//! the samples of their ranges, and `promtool tsdb list` (with `METRICSTOR_PROMTOOL_BIN`)
+//! lists them.
 
 mod support;
 
@@ -87,6 +83,11 @@ fn check(server: &Server, start: i64, written_until: i64, label: &str) {
     covered_ms(&server.data_dir, label);
 }
 
+/// Each round writes the next two hours of data (which makes the previous range due, so every
+/// shard cuts right after that write's group), then kills the server at a different point:
+/// right after the acknowledgement, a few milliseconds later, or right after a restart (when
+/// replayed heads are cut). Samples are read by export and `count_over_time`; compaction may
+/// have merged 2 h blocks into 6 h ones.
 #[test]
 fn sigkill_during_block_cuts_loses_nothing_and_stores_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,10 +1,6 @@
-//! The admin API against the real binary: refused (503, Prometheus' exact error) unless
-//! `server.enable_admin_api` is on; with it, `delete_series` removes a series' middle range
-//! (across blocks and the head) from query and export at once, leaves other series alone,
-//! survives a SIGKILL restart, and `clean_tombstones` keeps the same answers while the
-//! rewritten blocks carry no tombstones; a snapshot opens as a data directory elsewhere.
-//! `/-/quit` (the lifecycle API) is refused unless `server.enable_lifecycle` is on, and with
-//! it shuts the server down as cleanly as SIGTERM.
+//! The admin API (`delete_series`, `clean_tombstones`, snapshots) and the lifecycle API's
+//! `/-/quit` against the real binary, each refused unless enabled (`server.enable_admin_api`,
+//! `server.enable_lifecycle`).
 
 mod support;
 
@@ -82,6 +78,8 @@ fn promtool_dump(data: &Path) -> Option<BTreeMap<String, BTreeSet<i64>>> {
     Some(out)
 }
 
+/// Unless `server.enable_admin_api` is on, the admin API is refused (503, Prometheus' exact
+/// error).
 #[test]
 fn admin_endpoints_are_refused_unless_enabled() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -97,6 +95,8 @@ fn admin_endpoints_are_refused_unless_enabled() {
     assert!(server.stop());
 }
 
+/// `/-/quit` is refused unless `server.enable_lifecycle` is on, and with it shuts the server
+/// down as cleanly as SIGTERM.
 #[test]
 fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -123,6 +123,10 @@ fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
     assert!(server.stop());
 }
 
+/// With `server.enable_admin_api`, `delete_series` removes a series' middle range (across
+/// blocks and the head) from query and export at once, leaves other series alone, survives a
+/// SIGKILL restart, and `clean_tombstones` keeps the same answers while the rewritten blocks
+/// carry no tombstones; a snapshot opens as a data directory elsewhere.
 #[test]
 fn delete_series_is_immediate_durable_and_survives_clean_tombstones() {
     let dir = tempfile::tempdir().expect("tempdir");

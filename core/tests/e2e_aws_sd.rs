@@ -1,12 +1,7 @@
-//! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` (every role:
-//! lightsail, ecs, ec2, rds, elasticache and msk, static keys, `endpoint` on a mock AWS on
-//! loopback that answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target`, EC2's, RDS'
-//! and ElastiCache's Query API by `Action` and MSK's REST-JSON by path), keeps by relabeling
-//! the targets that point at a mock exporter, scrapes it, shows the `__meta_lightsail_*`,
-//! `__meta_ecs_*`, `__meta_ec2_*`, `__meta_rds_*`, `__meta_elasticache_*` and `__meta_msk_*`
-//! labels in `/api/v1/targets` and the
-//! secret key masked in `/api/v1/scrape_pools/config`; Lightsail starting to fail keeps its
-//! last good target.
+//! End-to-end: the real binary discovers scrape targets with `aws_sd_configs` of every role
+//! (lightsail, ecs, ec2, rds, elasticache and msk) on a mock AWS, scrapes the targets its
+//! relabeling keeps and shows their `__meta_*` labels in `/api/v1/targets`; Lightsail starting
+//! to fail keeps its last good target.
 
 mod support;
 
@@ -28,7 +23,8 @@ struct Seen {
 }
 
 /// A mock AWS endpoint: every service on one loopback port; Lightsail fails while
-/// `lightsail_down` is set.
+/// `lightsail_down` is set. It answers Lightsail's and ECS' JSON 1.1 calls by `X-Amz-Target`,
+/// EC2's, RDS' and ElastiCache's Query API by `Action` and MSK's REST-JSON by path.
 struct MockAws {
     address: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -139,6 +135,11 @@ fn assert_labels(labels: &serde_json::Value, expected: &[(&str, &str)]) {
     }
 }
 
+/// Every role, with static keys and `endpoint` on the mock AWS; relabeling keeps the targets
+/// that point at a mock exporter, which is scraped. `/api/v1/targets` shows the
+/// `__meta_lightsail_*`, `__meta_ecs_*`, `__meta_ec2_*`, `__meta_rds_*`,
+/// `__meta_elasticache_*` and `__meta_msk_*` labels, and `/api/v1/scrape_pools/config` the
+/// secret key masked.
 #[test]
 fn aws_sd_finds_targets_of_every_role_and_keeps_them_when_aws_fails() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,9 +1,6 @@
-//! End-to-end: VictoriaMetrics' CSV import and export through the real binary. Every time
-//! format, quoting, several metric columns per row, `extra_label`, the `/prometheus/` prefix,
-//! gzip and PUT bodies, a body several times `server.max_body_bytes` (streamed), read back
-//! exactly through `/api/v1/export`; a bad `format` is a 400 with nothing stored; bad rows are
-//! a 400 naming the first with the other rows stored; `/api/v1/export/csv` writes one line per
-//! sample in `format` order within `start`/`end`.
+//! End-to-end: VictoriaMetrics' CSV import and export through the real binary: imported rows
+//! read back exactly through `/api/v1/export`, bad input refused with what is wrong, and
+//! `/api/v1/export/csv`.
 
 mod support;
 
@@ -55,6 +52,9 @@ fn series(labels: serde_json::Value, samples: &[(i64, f64)]) -> (String, Vec<(i6
     (labels.to_string(), samples.to_vec())
 }
 
+/// Every time format, quoting, several metric columns per row, `extra_label`, the
+/// `/prometheus/` prefix, gzip and PUT bodies, a body several times `server.max_body_bytes`
+/// (streamed), read back exactly through `/api/v1/export`.
 #[test]
 fn csv_rows_are_stored_in_every_time_format() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -136,6 +136,8 @@ fn csv_rows_are_stored_in_every_time_format() {
     assert!(server.stop());
 }
 
+/// A bad `format` is a 400 with nothing stored; bad rows are a 400 naming the first with the
+/// other rows stored.
 #[test]
 fn bad_formats_and_rows_are_refused_with_what_is_wrong() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -185,6 +187,7 @@ fn bad_formats_and_rows_are_refused_with_what_is_wrong() {
     assert!(server.stop());
 }
 
+/// `/api/v1/export/csv` writes one line per sample in `format` order within `start`/`end`.
 #[test]
 fn export_csv_writes_one_line_per_sample_in_format_order() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,10 +1,6 @@
-//! End-to-end: the Datadog agent's endpoints under `/datadog/` against the real binary.
-//! Series sent as v1 JSON (deflate, as the agent sends), v2 JSON (gzip) and v2 protobuf
-//! (zstd) are read back with sanitized names, host/device/resource/tag labels and their
-//! timestamps; a distribution sketch becomes its quantile, sum, count and max series; the
-//! agent's other calls get the answers it expects; a malformed sketch, an unknown encoding
-//! and a series without a name are refused with a 4xx naming the problem, the good series of
-//! that request stored.
+//! End-to-end: the Datadog agent's endpoints under `/datadog/` against the real binary: its
+//! series and distribution sketches are stored and read back, its other calls get the answers
+//! it expects, and bad requests are refused with a 4xx naming the problem.
 
 mod support;
 
@@ -125,6 +121,11 @@ fn stored(server: &Server, selector: &str, at_ms: i64) -> Vec<MatrixSeries> {
     matrix_series(&body)
 }
 
+/// Series sent as v1 JSON (deflate, as the agent sends), v2 JSON (gzip) and v2 protobuf
+/// (zstd) are read back with sanitized names, host/device/resource/tag labels and their
+/// timestamps; a distribution sketch becomes its quantile, sum, count and max series; a
+/// malformed sketch, an unknown encoding and a series without a name are refused with a 4xx
+/// naming the problem, the good series of that request stored.
 #[test]
 fn datadog_agent_series_are_stored_and_its_other_calls_answered() {
     let dir = tempfile::tempdir().expect("tempdir");

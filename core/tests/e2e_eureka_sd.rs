@@ -1,9 +1,7 @@
 //! End-to-end: the real binary discovers scrape targets with `eureka_sd_configs` from a
-//! mock Eureka server on loopback (two applications, one instance on a mock exporter), keeps
-//! by relabeling the target that points at the exporter, scrapes it, and shows the
-//! `__meta_eureka_*` labels in `/api/v1/targets` with the instance ID as its `instance`; the
-//! request carries the entry's basic auth and no Accept; a server that starts failing keeps
-//! the last good targets.
+//! mock Eureka server on loopback, scrapes the target its relabeling keeps, and shows the
+//! `__meta_eureka_*` labels in `/api/v1/targets`; a server that starts failing keeps the last
+//! good targets.
 
 mod support;
 
@@ -14,6 +12,9 @@ use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The mock serves two applications, one instance on a mock exporter; relabeling keeps the
+/// target that points at the exporter, which `/api/v1/targets` shows with the instance ID as
+/// its `instance`. The request carries the entry's basic auth and no Accept.
 #[test]
 fn eureka_sd_finds_instances_and_keeps_them_when_the_server_fails() {
     let dir = tempfile::tempdir().expect("tempdir");

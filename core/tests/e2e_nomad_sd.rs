@@ -1,9 +1,7 @@
 //! End-to-end: the real binary discovers scrape targets with `nomad_sd_configs` from a mock
-//! Nomad server on loopback (two services, one registration on a mock exporter), keeps by
-//! relabeling the target that points at the exporter, scrapes it, and shows the
-//! `__meta_nomad_*` labels in `/api/v1/targets`; every request carries the entry's
-//! namespace, region and stale parameters; a server that starts failing keeps the last good
-//! targets.
+//! Nomad server on loopback, scrapes the target its relabeling keeps, and shows the
+//! `__meta_nomad_*` labels in `/api/v1/targets`; a server that starts failing keeps the last
+//! good targets.
 
 mod support;
 
@@ -17,6 +15,9 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The query Nomad's client sends for `namespace: apps, region: eu-west` (and stale reads).
 const QUERY: &str = "namespace=apps&region=eu-west&stale=";
 
+/// The mock serves two services, one registration on a mock exporter; relabeling keeps the
+/// target that points at the exporter. Every request carries the entry's namespace, region
+/// and stale parameters.
 #[test]
 fn nomad_sd_finds_registrations_and_keeps_them_when_the_server_fails() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,11 +1,6 @@
-//! End-to-end: OTLP/HTTP protobuf metrics into the real binary on both paths (plain and
-//! gzip), read back through PromQL as Prometheus 3.x names them; OTLP/JSON gets 415, a
-//! broken body or delta temporality gets 400 and stores nothing, stored data stays.
-//! Exemplars are answered by `/api/v1/query_exemplars`; the `otlp:` options promote resource
-//! attributes and scope metadata to labels (seen in `/api/v1/series`), and a contradictory
-//! `otlp:` section stops the server naming the option. With `otlp.native_delta_ingestion`
-//! delta points are stored as sent and summed over time; with `otlp.delta_to_cumulative`
-//! they become cumulative counters and histograms (`increase` reads their total).
+//! End-to-end: OTLP metrics into the real binary (HTTP protobuf on both paths, and gRPC), read
+//! back through PromQL as Prometheus 3.x names them, with exemplars, the `otlp:` options
+//! (promoted attributes, delta handling, name translation) and the refusals of bad input.
 
 mod support;
 
@@ -83,6 +78,9 @@ fn value(server: &Server, query: &str, at_ms: i64) -> String {
     result[0].1.as_str().expect("value string").to_string()
 }
 
+/// OTLP/HTTP protobuf on both paths (plain and gzip), read back through PromQL as
+/// Prometheus 3.x names them; OTLP/JSON gets 415, a broken body or delta temporality gets 400
+/// and stores nothing, stored data stays.
 #[test]
 fn otlp_metrics_are_translated_stored_and_queried() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -225,6 +223,8 @@ fn exemplar(value: f64, t_ms: i64, span: &[u8], attributes: Vec<KeyValue>) -> Ex
     Exemplar { filtered_attributes: attributes, time_unix_nano: ns(t_ms), value: Some(exemplar::Value::AsDouble(value)), span_id: span.to_vec(), trace_id: TRACE.to_vec() }
 }
 
+/// Exemplars are answered by `/api/v1/query_exemplars`; the `otlp:` options promote resource
+/// attributes and scope metadata to labels (seen in `/api/v1/series`).
 #[test]
 fn otlp_exemplars_and_promoted_attributes_are_stored_and_answered() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -345,6 +345,7 @@ fn otlp_exemplars_and_promoted_attributes_are_stored_and_answered() {
     assert!(server.stop());
 }
 
+/// A contradictory `otlp:` section stops the server naming the option.
 #[test]
 fn contradictory_otlp_options_stop_the_server_naming_them() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -355,6 +356,7 @@ fn contradictory_otlp_options_stop_the_server_naming_them() {
     assert!(text.contains("otlp.promote_resource_attributes") && text.contains("otlp.promote_all_resource_attributes"), "{text}");
 }
 
+/// With `otlp.native_delta_ingestion` delta points are stored as sent and summed over time.
 #[test]
 fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -390,6 +392,8 @@ fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     assert!(instant(&server, "other_total", t0).is_empty());
 }
 
+/// With `otlp.delta_to_cumulative` delta points become cumulative counters and histograms
+/// (`increase` reads their total).
 #[test]
 fn delta_to_cumulative_turns_delta_points_into_running_totals() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,10 +1,6 @@
-//! The range-query result cache against the real binary: every cached answer (whole hit,
-//! partial hit with only the newest steps evaluated, a window inside a cached one) equals
-//! the answer evaluated without the cache (`nocache=1`), byte for byte; the cache is used
-//! (its counters move); and when settled history changes — a sample overwritten in the past,
-//! a backfilled series, a `delete_series` — the next answer shows the change instead of the
-//! cached points. Likewise the listing cache: a listing asked again answers from an
-//! executor's cache, yet shows every write and delete acknowledged before it.
+//! The range-query result cache and the listing cache against the real binary: cached answers
+//! equal those evaluated without the cache, the caches are used, and every change of settled
+//! history or acknowledged write shows in the next answer.
 
 mod support;
 
@@ -67,6 +63,11 @@ fn write(server: &Server, batch: &[support::SeriesInput<'_>]) {
     assert_eq!(reply.status, 204, "write: {}", reply.body);
 }
 
+/// Every cached answer (whole hit, partial hit with only the newest steps evaluated, a window
+/// inside a cached one) equals the answer evaluated without the cache (`nocache=1`), byte for
+/// byte; the cache is used (its counters move); and when settled history changes (a sample
+/// overwritten in the past, a backfilled series, a `delete_series`) the next answer shows the
+/// change instead of the cached points.
 #[test]
 fn cached_range_answers_equal_evaluation_and_follow_changes_of_history() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -150,6 +151,8 @@ fn delete_series(server: &Server, selector: &str) {
     assert_eq!(status, 204, "delete_series {selector}: {body}");
 }
 
+/// A listing asked again answers from an executor's cache, yet shows every write and delete
+/// acknowledged before it.
 #[test]
 fn cached_listings_show_every_acknowledged_write_and_delete() {
     let dir = tempfile::tempdir().expect("tempdir");

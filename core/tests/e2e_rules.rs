@@ -1,10 +1,6 @@
 //! End-to-end: the real binary evaluates the `rule_files` of its Prometheus configuration
-//! (`scrape.config_file`) every second: a recording rule's series, an alerting rule that
-//! fires at once with templated labels and annotations (one with a `query`), one held
-//! pending by `for`, their `ALERTS` series, `/api/v1/rules` and `/api/v1/alerts`, and the
-//! alert sent to a mock Alertmanager with the external labels. A reload (SIGHUP) with a
-//! broken rule file keeps the rules in force and says why; one that removes the alerting
-//! rules ends their alerts and marks their `ALERTS` series stale.
+//! (`scrape.config_file`) every second: recording and alerting rules, their series, the rules
+//! and alerts APIs, the alerts sent to a mock Alertmanager, and reloads (SIGHUP).
 
 mod support;
 
@@ -47,6 +43,12 @@ fn keep_writing(server: &Server) {
     });
 }
 
+/// A recording rule's series, an alerting rule that fires at once with templated labels and
+/// annotations (one with a `query`), one held pending by `for`, their `ALERTS` series,
+/// `/api/v1/rules` and `/api/v1/alerts`, and the alert sent to a mock Alertmanager with the
+/// external labels. A reload (SIGHUP) with a broken rule file keeps the rules in force and
+/// says why; one that removes the alerting rules ends their alerts and marks their `ALERTS`
+/// series stale.
 #[test]
 fn rules_record_alert_notify_and_reload() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,10 +1,7 @@
-//! End-to-end: `storage.start_timestamp_zero_ingestion` (Prometheus'
-//! `created-timestamp-zero-ingestion`). A target answers a counter in the protobuf format
-//! (its `created_timestamp`) and in OpenMetrics (its `_created` line); a server with the
-//! option stores one zero sample at the created time before the first scraped sample and no
-//! other however often it scrapes, keeps no `_created` series and asks for the protobuf
-//! format first; a server without it stores no zero and keeps `_created` as a series.
-//! Checked through `/api/v1/export` and the target's request heads.
+//! End-to-end: a scraped counter's created time, given in the protobuf format (its
+//! `created_timestamp`) and in OpenMetrics (its `_created` line), as stored with
+//! `storage.start_timestamp_zero_ingestion` (Prometheus' `created-timestamp-zero-ingestion`),
+//! with `storage.start_timestamp_storage`, and without either.
 
 mod support;
 
@@ -119,6 +116,11 @@ fn scraping_server(dir: &std::path::Path, exporter: &Exporter, prefix: &str, sto
     Server::start(&config)
 }
 
+/// A server with `storage.start_timestamp_zero_ingestion` stores one zero sample at the
+/// created time before the first scraped sample and no other however often it scrapes, keeps
+/// no `_created` series and asks for the protobuf format first; a server without it stores no
+/// zero and keeps `_created` as a series. Checked through `/api/v1/export` and the target's
+/// request heads.
 #[test]
 fn created_timestamps_become_one_zero_sample_before_the_first_scraped_one() {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);

@@ -1,9 +1,6 @@
-//! End-to-end: the Graphite and Influx socket listeners of the real binary
-//! (`server.graphite_listen_addr`, `server.influx_listen_addr`). Lines over TCP (one split
-//! across two writes, a last one without a newline at close) and UDP are read back with exact
-//! labels, values and timestamps; a bad line is skipped and counted in `/metrics`. Under
-//! mTLS, an allowed client's TLS lines are stored, a plaintext client's and a disallowed
-//! identity's are not, and no UDP socket is open.
+//! End-to-end: the Graphite, Influx and OpenTSDB socket listeners of the real binary
+//! (`server.graphite_listen_addr`, `server.influx_listen_addr`, `server.opentsdb_listen_addr`):
+//! lines over TCP and UDP stored exactly, mTLS, connection limits, startup errors and shutdown.
 
 mod support;
 
@@ -86,6 +83,9 @@ fn send_tcp(addr: &str, pieces: &[&str]) {
     let _ = socket.read_to_end(&mut rest);
 }
 
+/// Graphite and Influx lines over TCP (one split across two writes, a last one without a
+/// newline at close) and UDP are read back with exact labels, values and timestamps; a bad
+/// line is skipped and counted in `/metrics`.
 #[test]
 fn graphite_and_influx_lines_over_tcp_and_udp_are_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -200,6 +200,8 @@ fn send_tls(pki: &Path, client: &str, addr: &str, text: &str) {
     let _ = tls.read_to_end(&mut rest);
 }
 
+/// Under mTLS, an allowed client's TLS lines are stored, a plaintext client's and a
+/// disallowed identity's are not, and no UDP socket is open.
 #[test]
 fn under_mtls_only_allowed_tls_clients_write_and_udp_stays_closed() {
     let dir = tempfile::tempdir().expect("tempdir");

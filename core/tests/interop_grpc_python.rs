@@ -1,11 +1,7 @@
 //! A second, independent gRPC client: Python's grpcio (Debian's python3-grpcio and
-//! python3-grpc-tools) generates stubs from `proto/proto` at test time and calls every RPC
-//! of `metricstor.v1.Query` and `grpc.health.v1.Health` against the real binary; and over
-//! mutual TLS, with client certificates, checks that `tls.read_filters` confine a listed
-//! identity's gRPC reads; and exports OTLP metrics over gRPC, gzip-compressed (a message
-//! large enough that grpcio compresses it; the test fails when the server refuses
-//! compressed messages) and plain. Runs when METRICSTOR_PYTHON_GRPC names a Python with grpcio and
-//! grpc_tools (`.ci/run` sets it).
+//! python3-grpc-tools) generates stubs from `proto/proto` at test time and calls the real
+//! binary's gRPC services, over mutual TLS too, and exports OTLP metrics over gRPC. Runs when
+//! METRICSTOR_PYTHON_GRPC names a Python with grpcio and grpc_tools (`.ci/run` sets it).
 
 mod support;
 
@@ -48,6 +44,7 @@ fn run_python_client(python: &str, script: &str, stubs: &std::path::Path, server
     assert!(stdout.contains(done), "{stdout}");
 }
 
+/// Calls every RPC of `metricstor.v1.Query` and `grpc.health.v1.Health`.
 #[test]
 fn python_grpcio_calls_every_rpc() {
     let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
@@ -61,6 +58,8 @@ fn python_grpcio_calls_every_rpc() {
     assert!(server.stop());
 }
 
+/// Over mutual TLS, with client certificates: `tls.read_filters` confine a listed identity's
+/// gRPC reads.
 #[test]
 fn python_grpcio_over_mtls_is_confined_by_read_filters() {
     let Ok(python) = std::env::var("METRICSTOR_PYTHON_GRPC") else {
@@ -80,7 +79,8 @@ fn python_grpcio_over_mtls_is_confined_by_read_filters() {
 
 /// OTLP over gRPC from grpcio, a real gRPC client library: the same
 /// `ExportMetricsServiceRequest` sent gzip-compressed and then plain; both are stored (two
-/// points of one gauge).
+/// points of one gauge). The message is large enough that grpcio compresses it, so the test
+/// fails when the server refuses compressed messages.
 #[test]
 fn python_grpcio_exports_otlp_metrics_with_and_without_gzip() {
     use prost::Message;

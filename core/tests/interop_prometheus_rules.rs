@@ -1,14 +1,8 @@
-//! Interop with real Prometheus (Debian's 2.42) as the oracle of rule evaluation: both
-//! scrape the same target every second and evaluate the same rule file every second, each
-//! sending its alerts to its own mock Alertmanager. What they record, their `ALERTS`
-//! series, `/api/v1/rules` and `/api/v1/alerts` (times left out) and the alerts the
-//! Alertmanagers receive (times left out; both under one external URL) are compared; one
-//! alert's annotations use most template functions. No external
-//! labels: this server's scrapes store them on every series (as VictoriaMetrics' do), so
-//! everything derived from them would carry them, while Prometheus adds them only on the
-//! way out (`e2e_rules` checks that alerts leave with them). Runs when
-//! METRICSTOR_PROMETHEUS_BIN is set (`.ci/run` installs the package and sets it);
-//! otherwise it says why it skipped.
+//! Interop with real Prometheus (Debian's 2.42) as the oracle of rule evaluation: both scrape
+//! the same target and evaluate the same rule file every second, each sending its alerts to
+//! its own mock Alertmanager, and what they record, their `ALERTS` series, `/api/v1/rules`,
+//! `/api/v1/alerts` and the alerts received are compared (times left out). Runs when
+//! METRICSTOR_PROMETHEUS_BIN is set (`.ci/run` installs the package and sets it).
 
 mod support;
 
@@ -20,6 +14,7 @@ use support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The rule file both evaluate; one alert's annotations use most template functions.
 const RULES: &str = r#"groups:
 - name: interop
   limit: 10
@@ -153,6 +148,10 @@ fn strip(object: &mut Value, keys: &[&str]) {
     }
 }
 
+/// Both servers are under one external URL. No external labels: this server's scrapes store
+/// them on every series (as VictoriaMetrics' do), so everything derived from them would carry
+/// them, while Prometheus adds them only on the way out (`e2e_rules` checks that alerts leave
+/// with them). Without METRICSTOR_PROMETHEUS_BIN it says why it skipped.
 #[test]
 fn metricstor_evaluates_rules_as_prometheus_does() {
     let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {

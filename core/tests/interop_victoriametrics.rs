@@ -1,17 +1,8 @@
 //! Interop with the VictoriaMetrics tools people keep when Metricstor replaces
-//! VictoriaMetrics single-node (Debian's `victoria-metrics` 1.79 package): vmagent scrapes a
-//! target and remote_writes to us through VictoriaMetrics' `/prometheus/` path prefix with an
-//! `extra_label`; vmalert evaluates recording and alerting rules against our query API, writes
-//! their results back by remote_write, and after a restart restores its alert state from us;
-//! vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`;
-//! VictoriaMetrics' own export imports into us unchanged; and `vmctl vm-native` migrates a
-//! VictoriaMetrics into us through `/api/v1/import/native`, sample for sample; and vmauth,
-//! configured as its documentation confines a user to one tenant (`url_prefix` with
-//! `?extra_label=team=…`), keeps each user to the series of their team; and the same
-//! Graphite plaintext lines sent to VictoriaMetrics and to us are stored alike. Runs when
-//! METRICSTOR_VMAGENT_BIN, METRICSTOR_VMALERT_BIN, METRICSTOR_VMCTL_BIN (and for vmctl
-//! METRICSTOR_PROMTOOL_BIN), METRICSTOR_VICTORIAMETRICS_BIN, METRICSTOR_VMAUTH_BIN are set (`.ci/run` installs the package and sets them);
-//! otherwise each test says why it skipped.
+//! VictoriaMetrics single-node (Debian's `victoria-metrics` 1.79 package): vmagent, vmalert,
+//! vmctl, vmauth and VictoriaMetrics itself, each against the real binary. Each test runs when
+//! the `METRICSTOR_*_BIN` variables of its tools are set (`.ci/run` installs the package and
+//! sets them); otherwise it says why it skipped.
 
 mod support;
 
@@ -69,6 +60,8 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64
 }
 
+/// vmagent scrapes a target and remote_writes to us through VictoriaMetrics' `/prometheus/`
+/// path prefix with an `extra_label`.
 #[test]
 fn vmagent_scrapes_and_remote_writes_through_the_prometheus_prefix() {
     let Ok(vmagent) = std::env::var("METRICSTOR_VMAGENT_BIN") else {
@@ -123,6 +116,8 @@ fn get_as(url: &str, basic: &str) -> (u16, Value) {
     }
 }
 
+/// vmauth, configured as its documentation confines a user to one tenant (`url_prefix` with
+/// `?extra_label=team=…`), keeps each user to the series of their team.
 #[test]
 fn vmauth_confines_each_user_to_their_tenant_with_read_filters() {
     let Ok(vmauth) = std::env::var("METRICSTOR_VMAUTH_BIN") else {
@@ -187,6 +182,8 @@ fn vmauth_confines_each_user_to_their_tenant_with_read_filters() {
     assert!(server.stop());
 }
 
+/// vmalert evaluates recording and alerting rules against our query API, writes their results
+/// back by remote_write, and after a restart restores its alert state from us.
 #[test]
 fn vmalert_evaluates_rules_against_us_writes_back_and_restores_state() {
     let Ok(vmalert) = std::env::var("METRICSTOR_VMALERT_BIN") else {
@@ -264,6 +261,7 @@ fn chrono_like_utc(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`.
 #[test]
 fn vmctl_migrates_a_prometheus_tsdb_into_us() {
     let (Ok(vmctl), Ok(promtool)) = (std::env::var("METRICSTOR_VMCTL_BIN"), std::env::var("METRICSTOR_PROMTOOL_BIN")) else {
@@ -359,6 +357,7 @@ fn parse_export(text: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)
     out
 }
 
+/// VictoriaMetrics' own export imports into us unchanged.
 #[test]
 fn victoriametrics_export_imports_into_us_unchanged() {
     let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {
@@ -411,6 +410,8 @@ fn get_bytes(url: &str) -> Vec<u8> {
     body
 }
 
+/// `vmctl vm-native` migrates a VictoriaMetrics into us through `/api/v1/import/native`,
+/// sample for sample.
 #[test]
 fn vmctl_vm_native_migrates_victoriametrics_into_us() {
     let (Ok(victoria), Ok(vmctl)) = (std::env::var("METRICSTOR_VICTORIAMETRICS_BIN"), std::env::var("METRICSTOR_VMCTL_BIN")) else {

@@ -1,10 +1,7 @@
 //! Interop with VictoriaMetrics single-node (Debian's `victoria-metrics` 1.79 package) on its
-//! CSV endpoints: the same CSV bodies (every time format, quoting, blank and CRLF lines,
-//! superfluous columns, bad rows VictoriaMetrics skips, `extra_label`, gzip) are imported into
-//! both, then both `/api/v1/export` outputs must hold the same series and samples, and both
-//! `/api/v1/export/csv` outputs the same lines for one `format`. Runs when
-//! METRICSTOR_VICTORIAMETRICS_BIN is set (`.ci/run` installs the package and sets it);
-//! otherwise says why it skipped.
+//! CSV endpoints: the same CSV bodies imported into both must export the same series, samples
+//! and CSV lines. Runs when METRICSTOR_VICTORIAMETRICS_BIN is set (`.ci/run` installs the
+//! package and sets it); otherwise says why it skipped.
 
 mod support;
 
@@ -88,6 +85,10 @@ fn export_csv(base: &str, format: &str, selector: &str) -> Vec<String> {
     lines
 }
 
+/// The same CSV bodies (every time format, quoting, blank and CRLF lines, superfluous
+/// columns, bad rows VictoriaMetrics skips, `extra_label`, gzip) are imported into both, then
+/// both `/api/v1/export` outputs must hold the same series and samples, and both
+/// `/api/v1/export/csv` outputs the same lines for one `format`.
 #[test]
 fn csv_imports_and_exports_match_victoriametrics() {
     let Ok(victoria) = std::env::var("METRICSTOR_VICTORIAMETRICS_BIN") else {

@@ -1,10 +1,7 @@
-//! `vmctl vm-native` migrates Metricstor into VictoriaMetrics 1.79 through our
-//! `/api/v1/export/native` (with `server.vm_native_export_version: "1.79"`): the same series
-//! written directly into VictoriaMetrics and migrated there from us read back alike, sample
-//! for sample and bit for bit, and those VictoriaMetrics' decimal conversion keeps exactly
-//! equal what we hold; and into another Metricstor the same way. Runs when
-//! METRICSTOR_VICTORIAMETRICS_BIN and METRICSTOR_VMCTL_BIN are set (`.ci/run` sets both);
-//! otherwise it says why it skipped.
+//! `vmctl vm-native` migrates Metricstor into VictoriaMetrics 1.79 (and into another
+//! Metricstor) through our `/api/v1/export/native`; the migrated series must read back as the
+//! same series written directly. Runs when METRICSTOR_VICTORIAMETRICS_BIN and
+//! METRICSTOR_VMCTL_BIN are set (`.ci/run` sets both); otherwise it says why it skipped.
 
 mod support;
 
@@ -123,6 +120,10 @@ fn write_request(series: &Written) -> Vec<u8> {
     v1_request(&borrowed)
 }
 
+/// With `server.vm_native_export_version: "1.79"`, the same series written directly into
+/// VictoriaMetrics and migrated there from us read back alike, sample for sample and bit for
+/// bit, and those VictoriaMetrics' decimal conversion keeps exactly equal what we hold. A
+/// migration into another Metricstor is checked the same way.
 #[test]
 fn vmctl_vm_native_migrates_us_into_victoriametrics() {
     let (Ok(victoria), Ok(vmctl)) = (std::env::var("METRICSTOR_VICTORIAMETRICS_BIN"), std::env::var("METRICSTOR_VMCTL_BIN")) else {

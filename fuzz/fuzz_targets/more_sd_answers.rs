@@ -1,9 +1,8 @@
-//! Fuzz target: answers of the other providers' APIs never panic the readers of their
-//! service discoveries, whatever the bytes. The first byte picks the reader: DigitalOcean's
-//! database clusters, IONOS servers, Triton containers and compute nodes, OUTSCALE VMs,
-//! Uyuni's XML-RPC answers, Marathon's app list, Hetzner Cloud and Robot servers, Vultr
-//! instances, STACKIT servers, Kuma's monitoring assignments, ZooKeeper member data and
-//! replies, OVHcloud server details and IP lists, Azure pages and interfaces, Linode pages.
+//! Fuzz target: answers of the other providers' APIs never panic the readers of their service
+//! discoveries, whatever the bytes. The first byte picks the reader: DigitalOcean database
+//! clusters, IONOS servers, Triton containers and compute nodes, OUTSCALE VMs, Uyuni XML-RPC,
+//! Marathon apps, Hetzner Cloud and Robot servers, Vultr instances, STACKIT servers, Kuma
+//! assignments, ZooKeeper members and replies, OVHcloud servers and IPs, Azure, Linode pages.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::scrape::*;

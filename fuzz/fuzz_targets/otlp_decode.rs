@@ -1,9 +1,8 @@
-//! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf, and gzip framing)
-//! never panics, for raw bytes and for bytes that are valid gzip; raw bytes also with every
-//! resource attribute and the scope metadata promoted, delta points accepted, UTF-8 names
-//! kept and explicit histograms converted to custom buckets, and with names escaped without
-//! suffixes and underscores collapsed, and with start timestamps taken; the batch built for
-//! the shards.
+//! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf, gzip framing) never
+//! panics, for raw bytes and valid gzip; raw bytes also with every resource attribute and the
+//! scope metadata promoted, delta points accepted, UTF-8 names kept, explicit histograms made
+//! custom buckets; with names escaped without suffixes and underscores collapsed; with start
+//! timestamps taken; the batch built for the shards.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::otlp::{decode_request, Naming, ResourcePromotion, TranslationOptions, TranslationStrategy};

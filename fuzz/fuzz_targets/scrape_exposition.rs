@@ -1,20 +1,8 @@
-//! Fuzz target: a scrape target's body never panics the scrape path
-//! (`scrape_loop::SeriesCache`), with or without `honor_labels` and honored timestamps; the
-//! series cache is transparent (the same body scraped again, now from the cache, gives the
-//! same samples and the same error, and no staleness marker); and what a scrape makes is a
-//! valid write batch (`SeriesBatch::from_single_samples`' debug assertions: sorted, unique,
-//! non-empty labels and the cached hash equal to the text's). Read as an OpenMetrics answer
-//! too (the first byte's third bit): the rewrite into the text format never panics, and
-//! what it gives is scraped the same way. Read as a protobuf answer (the fourth bit; native
-//! histograms kept by the fifth, their classic series too by the sixth) likewise, its native
-//! histograms making a valid batch (`SeriesBatch::try_from_series` accepts them). With the
-//! seventh bit classic histograms are converted to native ones first (`scrape::nhcb`).
-//! Exemplars are kept: the second scrape gives the same ones, and they make a valid batch
-//! with the samples and histograms (`SeriesBatch::try_from_series_and_exemplars`). An input
-//! of odd length is read with start timestamps (as under `storage.start_timestamp_zero_ingestion` or `start_timestamp_storage`:
-//! the `*_with_starts` readers, OpenMetrics' `_created` lines paired and not series): both
-//! scrapes give the same starts, each on a series the scrape keeps, and the scrape's whole
-//! batch with them builds (`scrape_loop::scrape_batch`).
+//! Fuzz target: a scrape target's body (text, OpenMetrics or protobuf by the first byte's bits)
+//! never panics `scrape_loop::SeriesCache`, which is transparent (a second scrape gives the same
+//! result, no staleness marker) and makes a valid batch (`SeriesBatch` debug assertions: sorted,
+//! unique, non-empty labels, cached hash the text's). Odd-length input is read with start times as
+//! under `storage.start_timestamp_zero_ingestion` or `start_timestamp_storage` (`_created` paired).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;

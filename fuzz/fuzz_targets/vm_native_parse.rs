@@ -1,10 +1,8 @@
-//! Fuzz target: VictoriaMetrics' native import stream (`/api/v1/import/native`) never panics
-//! whatever the bytes; fed in pieces (the first byte picks their size) it decodes exactly as
-//! fed whole, to the same series or the same error; what it accepts is a valid write batch
-//! (sorted, unique, non-empty labels: the batch builder's debug assertions) of named series
-//! with time-ordered samples, no more than the blocks' row limit allows. Cut into runs of
-//! frames decoded each by its own decoder (as the import does on other threads), it decodes
-//! the same again.
+//! Fuzz target: VictoriaMetrics' native import (`/api/v1/import/native`) never panics whatever the
+//! bytes; fed in pieces (the first byte picks their size) or in runs of frames each decoded by its
+//! own decoder (as the import does on other threads), it decodes as fed whole (same series or
+//! error); it accepts only valid write batches (sorted, unique, non-empty labels: the batch
+//! builder's debug assertions) of named series with time-ordered samples, within the row limit.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;

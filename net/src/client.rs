@@ -1,12 +1,6 @@
-//! An HTTP/1.1 client (GET, and POST for OAuth2 token requests) for scraping metrics targets, on glommio: one kept-alive
-//! connection per target (plain TCP or rustls), the whole request bounded by one deadline,
-//! bodies bounded on the wire and again after gzip decompression, and the TLS client
-//! configuration Prometheus' `tls_config` describes ([`client_tls_config`]). Requests may go
-//! through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for plain-HTTP
-//! targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy (RFC
-//! 1928, RFC 1929 username/password) connects to either; an `https://` proxy is an HTTP proxy
-//! spoken to over TLS (a TLS target then runs TLS inside that TLS). A client may also speak plain HTTP
-//! over a Unix socket (a Docker daemon's).
+//! An HTTP/1.1 client (GET, and POST for OAuth2 token requests) for scraping metrics targets,
+//! on glommio: one kept-alive connection per target, the whole request bounded by one deadline,
+//! bodies bounded on the wire and again after gzip decompression.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -17,10 +11,15 @@ use rustls::ClientConfig;
 use tokio::io::AsyncWriteExt;
 
 mod conn;
+/// Requests may go through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for
+/// plain-HTTP targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy
+/// (RFC 1928, RFC 1929 username/password) connects to either; an `https://` proxy is an HTTP
+/// proxy spoken to over TLS (a TLS target then runs TLS inside that TLS).
 mod proxy;
 mod response;
 #[cfg(test)]
 mod test_support;
+/// The TLS client configuration Prometheus' `tls_config` describes ([`client_tls_config`]).
 mod tls_config;
 
 use conn::Conn;
@@ -89,7 +88,8 @@ pub struct Response {
 /// request with [`ClientError::Stream`].
 pub type BodySink<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> Result<(), String>;
 
-/// One target's HTTP/1.1 connection, kept alive between requests when the server allows.
+/// One target's HTTP/1.1 connection (plain TCP or rustls), kept alive between requests when
+/// the server allows.
 pub struct HttpClient {
     host: String,
     port: u16,
@@ -116,8 +116,8 @@ impl HttpClient {
         HttpClient { host, port, tls, proxy: None, unix_socket: None, conn: None, phase: Cell::new("starting") }
     }
 
-    /// A client speaking plain HTTP over the Unix socket at `path` (`host` for the Host
-    /// header).
+    /// A client speaking plain HTTP over the Unix socket at `path` (a Docker daemon's; `host`
+    /// for the Host header).
     pub fn unix(path: std::path::PathBuf, host: String) -> HttpClient {
         HttpClient { unix_socket: Some(path), ..HttpClient::new(host, 80, None) }
     }

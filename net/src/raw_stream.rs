@@ -1,9 +1,5 @@
 //! A TCP connection as a plain stream of bytes, behind TLS when configured, for protocols that
-//! are not HTTP (core's Graphite, Influx and OpenTSDB line listeners). The handshake is
-//! bounded by a timeout and yields the client certificate's identity, as for HTTP
-//! connections. A listener that also speaks HTTP/1.1 on its port (OpenTSDB's: its telnet
-//! `put` lines and its HTTP `/api/put`) hands the connection over once it has seen which
-//! (`serve_http`).
+//! are not HTTP (core's Graphite, Influx and OpenTSDB line listeners).
 
 use std::io;
 use std::time::Duration;
@@ -28,7 +24,8 @@ enum Inner {
 impl RawStream {
     /// Plaintext without `tls`; otherwise the TLS handshake first (at most `handshake_timeout`;
     /// under `require_client_cert` rustls refuses a client without a valid certificate). The
-    /// identity is that of the client's certificate, when it presented one.
+    /// identity is that of the client's certificate, when it presented one, as for HTTP
+    /// connections.
     pub async fn accept(stream: glommio::net::TcpStream, tls: Option<&ReloadingConfig>, handshake_timeout: Duration) -> io::Result<(RawStream, Option<ClientIdentity>)> {
         let Some(tls) = tls else {
             return Ok((RawStream(Inner::Plain(TokioIo(stream))), None));
@@ -50,7 +47,9 @@ impl RawStream {
 
     /// Serves the rest of the connection as HTTP, `initial` being the bytes already read from
     /// it (replayed first): HTTP/2 when TLS negotiated `h2` or a plaintext connection starts
-    /// with the HTTP/2 preface (prior knowledge), HTTP/1.1 otherwise; until it closes.
+    /// with the HTTP/2 preface (prior knowledge), HTTP/1.1 otherwise; until it closes. A
+    /// listener that also speaks HTTP/1.1 on its port (OpenTSDB's: its telnet `put` lines and
+    /// its HTTP `/api/put`) hands the connection over here once it has seen which.
     pub async fn serve_http(self, peer: std::net::SocketAddr, identity: Option<ClientIdentity>, initial: Vec<u8>, ctx: std::rc::Rc<ConnectionContext>) {
         // The preface's first line is enough to tell: a first read holds at least that much
         // of it from any real HTTP/2 client.

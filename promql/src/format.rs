@@ -1,12 +1,7 @@
 //! Float formatting as Go's `strconv.FormatFloat(v, 'f', -1, 64)` with Prometheus' switch
 //! to exponent form below 1e-6 and from 1e21 (the API's sample values and `count_values`
-//! labels).
-//!
-//! The shortest digits that read back as the same float come from `zmij` (Schubfach; already
-//! in the build through serde_json): std's `Display` took a fifth of an executor's time in
-//! rendering range answers from the result cache. Its output (`1.0`, `1e+16`, `1.5e-7`) is
-//! then laid out the Go way here. Also Go's `%g` of a float (`go_float_g`) and a string as
-//! Go's `encoding/json` writes it.
+//! labels). Also Go's `%g` of a float (`go_float_g`) and a string as Go's `encoding/json`
+//! writes it.
 
 /// Appends `text` as a JSON string literal the way Go's `encoding/json` (Go 1.22 and later,
 /// which Prometheus 3 is built with) writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped as
@@ -73,7 +68,10 @@ pub fn go_float(value: f64) -> String {
     out
 }
 
-/// Appends `go_float(value)` to `out`.
+/// Appends `go_float(value)` to `out`. The shortest digits that read back as the same float
+/// come from `zmij` (Schubfach; already in the build through serde_json): std's `Display` took
+/// a fifth of an executor's time in rendering range answers from the result cache. Its output
+/// (`1.0`, `1e+16`, `1.5e-7`) is then laid out the Go way here.
 pub fn push_go_float(out: &mut String, value: f64) {
     if value.is_nan() {
         return out.push_str("NaN");

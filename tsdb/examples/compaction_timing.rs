@@ -1,9 +1,6 @@
 //! Times block compaction for synthetic blocks and prints bytes per sample before and after:
 //! `cargo run --release -p metricstor-tsdb --example compaction_timing -- DIR SERIES [write|compact]`
-//! (`write` only writes the parents, `compact` only merges them: run them as two processes to
-//! see the merge's own peak memory).
-//! Three adjacent 2 h blocks (chunks copied undecoded), then three overlapping 2 h blocks
-//! (every series decoded, merged and re-encoded).
+//! (`write` only writes the parents, `compact` only merges them).
 
 use std::path::Path;
 use std::time::Instant;
@@ -25,6 +22,8 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Writes and/or compacts three 2 h blocks: adjacent ones (chunks copied undecoded) or
+/// overlapping ones (every series decoded, merged and re-encoded).
 fn run(root: &Path, series: usize, overlapping: bool, mode: &str) {
     let dir = root.join(if overlapping { "overlapping" } else { "adjacent" });
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -91,6 +90,8 @@ fn run(root: &Path, series: usize, overlapping: bool, mode: &str) {
     );
 }
 
+/// Runs the adjacent blocks, then the overlapping ones. Run `write` and `compact` as two
+/// processes to see the merge's own peak memory.
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(series)) = (args.next(), args.next()) else {

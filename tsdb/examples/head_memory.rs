@@ -1,14 +1,7 @@
 //! What one shard's head costs per series, part by part: `cargo run --release -p
-//! metricstor-tsdb --example head_memory -- [SERIES] [SAMPLES]`. Builds SERIES (default
-//! 500,000, one shard's share of `compare.py --series 1000000` on two cores) label sets of
-//! the shape `metricstor-bench write` sends (63 series per target: a metric name, `instance`,
-//! `job`, `namespace`, `pod`, `region`, and `le` on histogram buckets), creates them in a
-//! head and appends SAMPLES (default 3) samples to each. The figures are heap bytes
-//! allocated and not freed (this example's allocator counts them; the server's allocator
-//! rounds each allocation up to its size class on top). A list's spare capacity counts here
-//! in full, though the OS backs a large allocation's pages only once they are written: the
-//! series list of a head just past a power of two shows here as up to twice its resident
-//! size.
+//! metricstor-tsdb --example head_memory -- [SERIES] [SAMPLES]`. Builds SERIES label sets of
+//! the shape `metricstor-bench write` sends, creates them in a head and appends SAMPLES
+//! samples to each. The figures are heap bytes allocated and not freed.
 
 use tsdb::head::Head;
 use tsdb::{Labels, Sample};
@@ -18,6 +11,8 @@ mod counting_allocator;
 
 use counting_allocator::{live_bytes, Counting};
 
+/// Counts the heap bytes allocated and not freed; the server's allocator rounds each
+/// allocation up to its size class on top.
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
@@ -26,6 +21,9 @@ static ALLOCATOR: Counting = Counting;
 const WIDTH: usize = 63;
 const BOUNDS: [&str; 12] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
 
+/// The `i`th label set, of the shape `metricstor-bench write` sends (63 series per
+/// target: a metric name, `instance`, `job`, `namespace`, `pod`, `region`, and `le` on
+/// histogram buckets).
 fn labels_of(i: usize) -> Labels {
     let (target, slot) = (i / WIDTH, i % WIDTH);
     let node = target % 100;
@@ -53,6 +51,10 @@ fn live() -> (i64, i64) {
     (live_bytes(), counting_allocator::live_allocations())
 }
 
+/// Prints the bytes and allocations `what` added between `before` and `after`, per series. A
+/// list's spare capacity counts here in full, though the OS backs a large allocation's pages
+/// only once they are written: the series list of a head just past a power of two shows here
+/// as up to twice its resident size.
 fn report(what: &str, before: (i64, i64), after: (i64, i64), series: usize) {
     let (bytes, allocations) = (after.0 - before.0, after.1 - before.1);
     println!(
@@ -63,6 +65,8 @@ fn report(what: &str, before: (i64, i64), after: (i64, i64), series: usize) {
     );
 }
 
+/// SERIES defaults to 500,000 (one shard's share of `compare.py --series 1000000` on two
+/// cores), SAMPLES to 3.
 fn main() {
     let mut args = std::env::args().skip(1);
     let series: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(500_000);

@@ -1,10 +1,7 @@
 //! What an opened block costs in memory and time, and what an `=` select over it costs with
 //! a cold and a warm page cache: `cargo run --release -p metricstor-tsdb --example
-//! index_open_cost -- DIR [SERIES]`. Writes one block of SERIES series (default 100,000;
-//! labels `__name__`, `group` = one of 100 values, `i`, `job`; 120 samples each) into DIR
-//! when it holds none. The heap figure counts the bytes allocated and not freed by
-//! `Block::open_in` (this example's allocator counts them), page cache buffers included
-//! and also shown apart; block files are read with O_DIRECT, so a new cache is really cold.
+//! index_open_cost -- DIR [SERIES]`. Block files are read with O_DIRECT, so a new cache is
+//! really cold.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +13,8 @@ mod counting_allocator;
 
 use counting_allocator::{live_bytes, Counting};
 
+/// Counts the bytes allocated and not freed: the heap figure is what `Block::open_in` keeps,
+/// page cache buffers included (and also shown apart).
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
@@ -23,6 +22,9 @@ const GROUPS: usize = 100;
 const OPENS: usize = 5;
 const WARM_RUNS: usize = 9;
 
+/// Writes one block of SERIES series (default 100,000; labels `__name__`, `group` = one of
+/// 100 values, `i`, `job`; 120 samples each) into DIR when it holds none, then times its
+/// opens and selects.
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next() else {

@@ -1,18 +1,7 @@
 //! A select's answer as the storage holds it: per series and source (the head, then the
 //! blocks), the XOR chunks lying wholly inside the range still encoded, the in-range samples
 //! of chunks only partly inside it decoded, and beside them the head's out-of-order samples
-//! and the blocks' deleted intervals. A shard answers with these: for a long range its
-//! executor only copies compressed bytes (about 1.3 bytes per sample instead of 16 decoded)
-//! and the decoding (`EncodedSeries::decode`) runs where the samples are used, on the PromQL
-//! evaluation thread; for a short one (an instant query's lookback, a chunk holding hours)
-//! the shards decode the few samples it needs, in parallel, instead of shipping whole chunks
-//! to one evaluation thread (measured: shipping them made `count by (job) (up)` over 20k
-//! series 50% slower). Native histograms travel the same way: float histogram chunks beside
-//! the XOR ones (`EncodedChunk::encoding`), decoded histograms beside decoded samples; a
-//! timestamp holds a float or a histogram, never both, and across sources the earlier one
-//! wins whichever kind it holds. Start times (Prometheus' `st-storage`) travel in the XOR2
-//! and float histogram ST chunks and beside the decoded samples (`EncodedPart::sample_starts`);
-//! `EncodedSeries::decode` and `decode_both_into` answer them, `decode_into` does not.
+//! and the blocks' deleted intervals. Native histograms and start times travel the same way.
 
 use std::sync::Arc;
 
@@ -83,7 +72,8 @@ pub struct EncodedPart {
     pub deleted: Vec<(i64, i64)>,
     pub histograms: Vec<HistogramSample>,
     /// The start times of `samples`, parallel to it, for a series with start times; empty
-    /// otherwise (every start 0). Overrides have none.
+    /// otherwise (every start 0). Overrides have none. Start times (Prometheus' `st-storage`)
+    /// travel here beside the decoded samples and in the XOR2 and float histogram ST chunks.
     pub sample_starts: Vec<i64>,
     /// The start times of `histograms`, as `sample_starts`.
     pub histogram_starts: Vec<i64>,
@@ -222,7 +212,15 @@ pub struct MalformedChunk {
 }
 
 /// One series' data from every source that holds it, in priority order: on equal
-/// timestamps the earlier part wins (the head, then newer blocks).
+/// timestamps the earlier part wins (the head, then newer blocks), whichever kind (float or
+/// histogram) it holds.
+///
+/// A shard answers with these: for a long range its executor only copies compressed bytes
+/// (about 1.3 bytes per sample instead of 16 decoded) and the decoding (`decode`) runs where
+/// the samples are used, on the PromQL evaluation thread; for a short one (an instant query's
+/// lookback, a chunk holding hours) the shards decode the few samples it needs, in parallel,
+/// instead of shipping whole chunks to one evaluation thread (measured: shipping them made
+/// `count by (job) (up)` over 20k series 50% slower).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EncodedSeries {
     pub labels: Labels,
@@ -305,7 +303,8 @@ impl EncodedSeries {
     /// `None`), in buffers kept from the last series: decoding many series one at a time
     /// then allocates nothing, and no page is touched for the first time per series.
     ///
-    /// Only the floats: a series with native histograms gives the floats `decode` gives.
+    /// Only the floats, without start times: a series with native histograms gives the floats
+    /// `decode` gives.
     pub fn decode_into(&self, mint_ms: i64, maxt_ms: i64, out: &mut Vec<Sample>, scratch: &mut DecodeScratch) {
         out.clear();
         if self.has_histograms() || !self.decode_ordered_into(mint_ms, maxt_ms, out, scratch) {

@@ -1,10 +1,7 @@
 //! Exemplars: one shard's bounded, in-memory circular buffer of them, with a per-series
 //! chain (oldest to newest) through the buffer so a series' exemplars are found without a
-//! scan. As Prometheus: an exemplar equal to its series' newest one is a duplicate (two that
-//! came without timestamps of their own are equal whatever times they were given), one older
-//! than it is out of order (at the same timestamp, one ordered before it by value, then by
-//! label hash: a native histogram's several exemplars share a timestamp); both are refused,
-//! and the oldest exemplar makes room.
+//! scan. Duplicates and out-of-order exemplars are refused as Prometheus refuses them, and
+//! the oldest exemplar makes room.
 
 use std::collections::HashMap;
 
@@ -116,7 +113,11 @@ impl ExemplarBuffer {
         self.slots.is_empty()
     }
 
-    /// Adds `exemplar` to `series` unless it is a duplicate or out of order.
+    /// Adds `exemplar` to `series` unless it is a duplicate or out of order, as Prometheus
+    /// does: one equal to the series' newest exemplar is a duplicate (two that came without
+    /// timestamps of their own are equal whatever times they were given), one older than it is
+    /// out of order (at the same timestamp, one ordered before it by value, then by label
+    /// hash: a native histogram's several exemplars share a timestamp).
     pub fn add(&mut self, series: &Labels, exemplar: Exemplar) -> ExemplarAdd {
         if self.capacity == 0 {
             return ExemplarAdd::Disabled;

@@ -1,9 +1,6 @@
 //! `ShardDb`: one shard's storage as the server sees it. Appends go WAL-first (one group
 //! commit for many requests), then into the head; `maintain` cuts the head into blocks,
 //! checkpoints the WAL and applies retention; reads merge the head with every block.
-//! `delete` removes samples from the head (WAL tombstones record first) and marks them in
-//! block tombstones; `clean_tombstones` rewrites blocks without their deleted data.
-//! Exemplars go into the same WAL write as their samples and into a bounded buffer.
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -17,6 +14,8 @@ mod append;
 mod compaction;
 mod cut;
 mod cut_ranges;
+/// `delete` removes samples from the head (WAL tombstones record first) and marks them in
+/// block tombstones; `clean_tombstones` rewrites blocks without their deleted data.
 mod delete;
 mod head_checkpoint;
 mod open;
@@ -198,8 +197,9 @@ pub struct ShardDb {
     options: ShardOptions,
     head: Head,
     wal: Wal,
-    /// The newest exemplars (`ShardOptions::max_exemplars`), kept in memory only: the WAL
-    /// and its checkpoints restore them at open.
+    /// The newest exemplars (`ShardOptions::max_exemplars`), kept in memory only: they go
+    /// into the same WAL write as their samples, and the WAL and its checkpoints restore them
+    /// at open.
     exemplars: ExemplarBuffer,
     /// Open blocks sorted by ULID (creation order); later blocks win ties on read.
     blocks: Vec<Block>,

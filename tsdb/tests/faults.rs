@@ -1,13 +1,8 @@
 //! Fault injection (`tsdb::fault`, the crate's `fault-injection` feature, on in tests): WAL
 //! short writes, ENOSPC, EIO and failed fdatasync; failed block writes and fsyncs during a
-//! head cut; failed checkpoint writes; failed chunk reads during queries and compactions.
-//! For each: the failed group's writers get an error, never an acknowledgment;
-//! every acknowledged sample is there after reopening (so no torn record ever sits before
-//! acknowledged ones); ingestion continues once the fault clears; a failed cut leaves head
-//! and WAL intact and is retried; a failed chunk read leaves that block out of one answer
-//! (the rest is served) or fails one compaction, which leaves its parents and no `.tmp`.
-//! O_DIRECT refused for block and checkpoint writes: cuts and compactions write buffered,
-//! with the same data.
+//! head cut; failed checkpoint writes; failed chunk reads; refused O_DIRECT. For each: what
+//! failed gets an error, never an acknowledgment; every acknowledged sample is there after
+//! reopening; ingestion continues once the fault clears.
 
 mod common;
 

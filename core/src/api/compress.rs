@@ -1,11 +1,8 @@
 //! gzip for answers, when the client accepts it (`Accept-Encoding`), as Prometheus' API and
 //! VictoriaMetrics compress theirs: Grafana, promtool and Prometheus scraping `/federate` or
-//! `/metrics` all ask for it, and the dashboard benchmark's range answers shrink 2–6×.
-//!
-//! Only whole bodies of at least `GZIP_MIN_BYTES` in JSON or text are compressed (streamed
-//! exports and gRPC are left as they are). Compression is at the fastest level, and bodies
-//! of `OFF_EXECUTOR_BYTES` or more are compressed on a blocking thread, so a large answer does
-//! not hold up the executor's other connections.
+//! `/metrics` all ask for it, and the dashboard benchmark's range answers shrink 2–6×. Only
+//! whole JSON or text bodies of at least `GZIP_MIN_BYTES` are compressed, at the fastest
+//! level (streamed exports and gRPC are left as they are).
 
 use std::io::Write;
 
@@ -14,7 +11,8 @@ use http::{header, HeaderMap, HeaderValue, Response};
 
 /// Smaller bodies go out as they are: a header and a gzip frame would save little or nothing.
 pub const GZIP_MIN_BYTES: usize = 1024;
-/// Bodies from this size are compressed off the executor's thread.
+/// Bodies from this size are compressed off the executor's thread, on a blocking thread, so a
+/// large answer does not hold up the executor's other connections.
 pub const OFF_EXECUTOR_BYTES: usize = 256 << 10;
 
 /// Whether `Accept-Encoding` allows gzip: a `gzip` (or `x-gzip`, or `*`) coding whose

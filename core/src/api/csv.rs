@@ -1,9 +1,6 @@
-//! VictoriaMetrics' CSV endpoints. `/api/v1/import/csv?format=…`: lines read with the
-//! request's column descriptors (`ingest::csv_import`) as the body streams in (gzip too) and
-//! stored batch by batch, batches landing while the next rows are read (`write::Landing`); a
-//! bad row is skipped and the others stored, as VictoriaMetrics does, and the answer is then
-//! a 400 naming the first. `/api/v1/export/csv?format=…`: one
-//! line per sample, fields in `format` order, series chosen and paged as `/api/v1/export`.
+//! VictoriaMetrics' CSV endpoints: `/api/v1/import/csv?format=…` stores rows read with the
+//! request's column descriptors, a bad row skipped and the others stored as VictoriaMetrics
+//! does; `/api/v1/export/csv?format=…` writes one line per sample.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -26,8 +23,10 @@ use crate::ingest::line_splitter::LineSplitter;
 pub const CSV_LINE_BYTES_MAX: usize = 256 << 10;
 
 /// `/api/v1/import/csv`: a malformed or missing `format` is a 400 before anything is read.
-/// Rows are stored batch by batch as they arrive; a bad row (unreadable time or value, too
-/// few columns, labels past the limits) is skipped and counted, and after the body a 400
+/// Lines are read with the request's column descriptors (`ingest::csv_import`) as the body
+/// streams in (gzip too) and stored batch by batch, batches landing while the next rows are
+/// read (`write::Landing`). A bad row (unreadable time or value, too few columns, labels past
+/// the limits) is skipped and counted, as VictoriaMetrics does, and after the body a 400
 /// names the first and says the others were stored. A body that fails (or a line over
 /// `CSV_LINE_BYTES_MAX`) ends the import with a 400: the good rows before it were stored.
 pub async fn handle_import(
@@ -273,9 +272,10 @@ enum ExportField {
     Label(String),
 }
 
-/// `/api/v1/export/csv`: `format` (required) lists the fields of each line; series are chosen
-/// by `match[]`, `start`, `end` as for `/api/v1/export`. A time format the import does not
-/// know is a 400 (VictoriaMetrics writes `Unsupported timeFormat=…` into every line).
+/// `/api/v1/export/csv`: `format` (required) lists the fields of each line, one line per
+/// sample; series are chosen by `match[]`, `start`, `end` and paged as for `/api/v1/export`.
+/// A time format the import does not know is a 400 (VictoriaMetrics writes
+/// `Unsupported timeFormat=…` into every line).
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let fields = match params.get("format") {
         None | Some("") => {

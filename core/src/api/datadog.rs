@@ -1,11 +1,6 @@
 //! The Datadog agent's endpoints under `/datadog/` (point the agent's `dd_url` at
-//! `http://host:9101/datadog`), as VictoriaMetrics serves them: series submissions (v1 JSON,
-//! v2 JSON or protobuf; `Content-Encoding` gzip, deflate or zstd, as the agent sends), and
-//! the answers the agent expects from its other calls (`validate`, `check_run`, `intake`,
-//! `metadata`), and distribution sketches (`/api/beta/sketches`, stored as quantile, sum,
-//! count, min and max series; 202 without a body). Points of a series with a problem (no metric, a label limit,
-//! a non-finite value under `storage.reject_non_finite`) are skipped and the others stored;
-//! the answer is then a 400 naming the first problem, else 202 `{"status":"ok"}`.
+//! `http://host:9101/datadog`), as VictoriaMetrics serves them: series submissions,
+//! distribution sketches, and the answers the agent expects from its other calls.
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -26,7 +21,11 @@ pub fn is_datadog_path(path: &str) -> bool {
     path.starts_with("/datadog/")
 }
 
-/// Answers a path under `/datadog/` (a trailing `/`, which older agents add, is ignored).
+/// Answers a path under `/datadog/` (a trailing `/`, which older agents add, is ignored):
+/// series submissions (v1 JSON, v2 JSON or protobuf), answered 202 `{"status":"ok"}`;
+/// distribution sketches (`/api/beta/sketches`, stored as quantile, sum, count, min and max
+/// series), answered 202 without a body; and the answers the agent expects from its other
+/// calls (`validate`, `check_run`, `intake`, `metadata`).
 pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
     let path = path.trim_end_matches('/');
     let method = request.method();
@@ -56,8 +55,8 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     }
 }
 
-/// The request's body, decompressed as its `Content-Encoding` says (at most
-/// `BODY_BYTES_MAX`), parsed as the path's version and content type.
+/// The request's body, decompressed as its `Content-Encoding` says (gzip, deflate or zstd, as
+/// the agent sends; at most `BODY_BYTES_MAX`), parsed as the path's version and content type.
 fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
     let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
     let now_ms = super::params::now_ms();
@@ -70,7 +69,9 @@ fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
     parsed.map_err(ApiError::bad_data)
 }
 
-/// Stores `series` with the request's `extra_label`s; points with a problem are skipped.
+/// Stores `series` with the request's `extra_label`s. Points with a problem (no metric, a
+/// label limit, a non-finite value under `storage.reject_non_finite`) are skipped and the
+/// others stored; the answer is then a 400 naming the first problem.
 async fn store(api: &Api, preamble: Preamble, series: Vec<Series>) -> Result<(), ApiError> {
     let Preamble { rules, extra, .. } = preamble;
     let mut parsed = Parsed::default();

@@ -1,24 +1,8 @@
 //! `/federate`: the newest sample of every series selected by one or more `match[]`
 //! selectors, in the Prometheus text format (0.0.4), for a Prometheus (or any scraper) that
 //! federates from Metricstor as it would from a Prometheus or VictoriaMetrics server.
-//!
-//! Semantics follow Prometheus' federation handler:
-//! - the newest sample at or before now, within the lookback delta
-//!   (`server.lookback_delta_seconds`), with its own timestamp;
-//! - a series whose newest sample is a staleness marker is left out (the text format cannot
-//!   carry one);
-//! - several `match[]` are a union, each series once; series are grouped by metric name,
-//!   one `# TYPE <name> untyped` line per name; series without a name are left out;
-//! - labels with an empty value are not written, and a series without an `instance` label
-//!   gets `instance=""`, so a scraper with `honor_labels: true` keeps it without one;
-//! - a metric or label name outside `[a-zA-Z_:][a-zA-Z0-9_:]*` (UTF-8 names, as OTLP's
-//!   `NoUTF8EscapingWithSuffixes` stores them) is escaped as the `Accept` header's
-//!   `escaping=` asks (`underscores`, the default; `dots`; `values`), or with
-//!   `escaping=allow-utf-8` written quoted, as Prometheus 3's `expfmt` encoder writes it
-//!   (escaping can make two names one, as there).
-//!
-//! Unlike Prometheus, a request without `match[]` is an error (400) rather than an empty
-//! answer: it can never select anything, so it is a mistake in the scrape configuration.
+//! Semantics follow Prometheus' federation handler, except that a request without `match[]`
+//! is a 400 (see `handle_federate`).
 
 use std::collections::BTreeMap;
 
@@ -36,7 +20,11 @@ use crate::shard::messages::Select;
 /// `escaping=` of its names after it, as Prometheus 3 answers).
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// How names outside the legacy rules are written (Prometheus' escaping schemes).
+/// How a metric or label name outside the legacy rules `[a-zA-Z_:][a-zA-Z0-9_:]*` (a UTF-8
+/// name, as OTLP's `NoUTF8EscapingWithSuffixes` stores them) is written: Prometheus' escaping
+/// schemes, as the `Accept` header's `escaping=` asks (`Underscores` by default), or with
+/// `AllowUtf8` quoted, as Prometheus 3's `expfmt` encoder writes it. Escaping can make two
+/// names one, as there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameEscaping {
     /// Each character outside the rules becomes `_`.
@@ -131,6 +119,11 @@ fn push_name(out: &mut String, name: &str, escaping: NameEscaping) {
     }
 }
 
+/// Answers `/federate` as Prometheus' federation handler does: for each series selected by
+/// the `match[]` selectors (several are a union, each series once), its newest sample at or
+/// before now within the lookback delta (`server.lookback_delta_seconds`), with its own
+/// timestamp. Unlike Prometheus, a request without `match[]` is an error (400) rather than an
+/// empty answer: it can never select anything, so it is a mistake in the scrape configuration.
 pub async fn handle_federate(api: &Api, params: &Params, accept: &str) -> Result<Response<Bytes>, ApiError> {
     let sets = filtered_match_sets(params, Some("missing match[] parameter: federation needs at least one series selector"))?;
     let maxt_ms = now_ms();
@@ -156,8 +149,12 @@ pub async fn handle_federate(api: &Api, params: &Params, accept: &str) -> Result
     Ok(response)
 }
 
-/// Writes `series` (in label order) as the text format, grouped by metric name, names as
-/// `escaping` writes them.
+/// Writes `series` (in label order) as the text format, grouped by metric name with one
+/// `# TYPE <name> untyped` line per name, names as `escaping` writes them. As in Prometheus'
+/// federation handler, a series whose newest sample is a staleness marker is left out (the
+/// text format cannot carry one), and so is a series without a name; labels with an empty
+/// value are not written, and a series without an `instance` label gets `instance=""`, so a
+/// scraper with `honor_labels: true` keeps it without one.
 fn write_text<'a>(out: &mut String, series: impl Iterator<Item = (&'a Labels, Sample)>, escaping: NameEscaping) {
     let mut by_name: Vec<(&str, &Labels, Sample)> = series
         .filter(|(_, sample)| !tsdb::is_stale_nan(sample.value))

@@ -1,12 +1,8 @@
 //! `/api/v1/import` (VictoriaMetrics' JSON lines) and `/api/v1/import/prometheus` (the text
-//! format, timestamps optional), streamed. This core splits the body into numbered lines as
-//! it arrives (a gzip body gunzipped a few KiB of input at a time) and gathers whole lines
-//! into runs of about `PARSE_RUN_BYTES`. The text format's runs are parsed by the
-//! executor's blocking threads, two at a time, while this core reads on; JSON lines' runs
-//! here (measured faster, `parse_run`). Parsed series are sent in batches of up to
-//! `IMPORT_BATCH_*` while the next runs parse, in body order. Memory stays near a few runs
-//! and batches whatever the body's size. A bad line is a 400 naming it: the lines before it
-//! are stored, it and those after are not (as VictoriaMetrics does).
+//! format, timestamps optional), streamed: lines are gathered into runs, parsed and stored in
+//! body order, memory staying near a few runs and batches whatever the body's size. A bad line
+//! is a 400 naming it: the lines before it are stored, it and those after are not (as
+//! VictoriaMetrics does).
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -86,6 +82,13 @@ struct LineImport<'a> {
     landing: write::Landing<'a>,
 }
 
+/// Imports the body's lines (the text format when `prometheus_text`, else JSON lines). This
+/// core splits the body into numbered lines as it arrives (a gzip body gunzipped a few KiB of
+/// input at a time) and gathers whole lines into runs of about `PARSE_RUN_BYTES`. The text
+/// format's runs are parsed by the executor's blocking threads, `PARSES_IN_FLIGHT_MAX` at a
+/// time, while this core reads on; JSON lines' runs here (measured faster, `parse_run`).
+/// Parsed series are sent in batches of up to `IMPORT_BATCH_*` while the next runs parse, in
+/// body order.
 pub async fn handle_import(
     api: &Api,
     body: net::RequestBody,

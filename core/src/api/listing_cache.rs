@@ -1,24 +1,8 @@
 //! Answers of the listing endpoints (`/api/v1/series`, `/api/v1/labels`,
 //! `/api/v1/label/<name>/values`), kept by each executor while computing them again would
-//! give the same answer. A listing depends on the stored data and its parameters only (its
-//! window is explicit, or all time; never "now"), and stored data changes only through what
-//! `Epoch` counts: write requests (counted once their samples are visible, failed ones
-//! included) and the history generation (deletes, retention, writes into the settled past).
-//! So an answer computed after reading epoch E is served again only to a request with the
-//! same parameters that reads the same E, when nothing could have changed in between. With
-//! data arriving every few seconds, that is the requests of one scrape interval (a
-//! dashboard opened by several people, its variables refreshed together); with data at
-//! rest, every repeat. A hit costs no trip to the shards, which for a small answer is
-//! most of its time (one round trip to another core's shard is about 80 µs when that core
-//! is idle).
-//!
-//! One gap, for writes nobody was told about: a write whose client went away before the
-//! answer is counted then, and its owners may apply it after that; a listing computed in
-//! between is kept without it until the next write or delete moves the epoch.
-//!
-//! Per executor (no locking), and only the newest epoch's answers are kept: the others can
-//! never be served again. Bounded: answers over `ANSWER_BYTES_MAX` are not kept, and the
-//! cache is emptied when it would pass `CACHE_BYTES_MAX`.
+//! give the same answer: an answer computed after reading `Epoch` E is served again only to a
+//! request with the same parameters that reads the same E, when nothing could have changed
+//! in between.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,11 +14,18 @@ use crate::shard::history::HistoryGeneration;
 /// The largest answer kept (a label with a value per series can have a multi-megabyte
 /// answer, which is cheap next to computing it but would crowd out the small ones).
 pub const ANSWER_BYTES_MAX: usize = 1 << 20;
-/// The most answer bytes one executor keeps.
+/// The most answer bytes one executor keeps: the cache is emptied when it would pass this.
 pub const CACHE_BYTES_MAX: usize = 8 << 20;
 
-/// What stored data can have changed by: write requests answered, and the history
-/// generation. Both only grow, so an epoch read later is never smaller in either.
+/// What stored data can have changed by: write requests answered (counted once their samples
+/// are visible, failed ones included) and the history generation (deletes, retention, writes
+/// into the settled past). Stored data changes only through these, and a listing depends on
+/// the stored data and its parameters only (its window is explicit, or all time; never
+/// "now"). Both only grow, so an epoch read later is never smaller in either.
+///
+/// One gap, for writes nobody was told about: a write whose client went away before the
+/// answer is counted then, and its owners may apply it after that; a listing computed in
+/// between is kept without it until the next write or delete moves the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Epoch {
     writes: u64,
@@ -73,7 +64,14 @@ struct Entries {
     bytes: usize,
 }
 
-/// One executor's listing answers of the newest epoch it saw.
+/// One executor's listing answers of the newest epoch it saw (per executor, so no locking;
+/// the other epochs' answers can never be served again). Bounded: answers over
+/// `ANSWER_BYTES_MAX` are not kept, and the cache is emptied when it would pass
+/// `CACHE_BYTES_MAX`. With data arriving every few seconds, a hit is a request of the same
+/// scrape interval (a dashboard opened by several people, its variables refreshed together);
+/// with data at rest, every repeat. A hit costs no trip to the shards, which for a small
+/// answer is most of its time (one round trip to another core's shard is about 80 µs when
+/// that core is idle).
 #[derive(Default)]
 pub struct ListingCache {
     entries: RefCell<Entries>,

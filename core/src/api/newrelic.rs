@@ -1,10 +1,6 @@
 //! The New Relic infrastructure agent's endpoints under `/newrelic` (point the agent's
 //! `COLLECTOR_URL` at `http://host:9101/newrelic`), as VictoriaMetrics serves them: metric
-//! events (`/newrelic/infra/v2/metrics/events/bulk`, gzip, deflate or zstd as the agent
-//! sends) parsed by `ingest::newrelic` and stored with `extra_label`s, and the answers the
-//! agent expects from its connect check (`/newrelic`) and inventory calls
-//! (`/newrelic/inventory/deltas`). A sample refused by the label limits or the non-finite
-//! rule is skipped and the others stored; the answer is then a 400 naming it, else 202.
+//! events, and the answers the agent expects from its connect check and inventory calls.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -25,6 +21,10 @@ pub fn is_newrelic_path(path: &str) -> bool {
     path == "/newrelic" || path.starts_with("/newrelic/")
 }
 
+/// Answers a path under `/newrelic`: metric events (`/newrelic/infra/v2/metrics/events/bulk`,
+/// gzip, deflate or zstd as the agent sends), parsed by `ingest::newrelic`, stored and
+/// answered 202; and the answers the agent expects from its connect check (`/newrelic`) and
+/// inventory calls (`/newrelic/inventory/deltas`).
 pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Response<Bytes>, ApiError> {
     match path.trim_end_matches('/') {
         "/newrelic/infra/v2/metrics/events/bulk" if request.method() == Method::POST => {
@@ -41,6 +41,8 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     }
 }
 
+/// Stores `events` with the request's `extra_label`s. A sample refused by the label limits or
+/// the non-finite rule is skipped and the others stored; the answer is then a 400 naming it.
 async fn store(api: &Api, preamble: Preamble, events: &[newrelic::Event]) -> Result<(), ApiError> {
     let Preamble { rules, extra, .. } = preamble;
     let mut parsed = Parsed::default();

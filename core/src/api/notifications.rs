@@ -1,9 +1,6 @@
 //! `/api/v1/notifications` and `/api/v1/notifications/live`: the server's notifications
-//! (`crate::notifications`) as Prometheus 3 serves them to its UI. The first answers the
-//! active ones as a JSON array; the second is a Server-Sent Events stream (`data: {json}`
-//! per update) that starts with the active ones and stays open until the client leaves or
-//! the server shuts down, or answers 204 when `server.max_notification_subscribers` are
-//! already following.
+//! (`crate::notifications`) as Prometheus 3 serves them to its UI, the active ones as a JSON
+//! array (`list_json`) or as a Server-Sent Events stream (`live`).
 
 use std::time::Duration;
 
@@ -26,7 +23,7 @@ pub fn notification_json(n: &Notification) -> String {
     out
 }
 
-/// The active notifications, a JSON array.
+/// The active notifications, a JSON array (the answer of `/api/v1/notifications`).
 pub fn list_json(notifications: &Notifications) -> String {
     let items: Vec<String> = notifications.list().iter().map(notification_json).collect();
     format!("[{}]", items.join(","))
@@ -37,7 +34,10 @@ fn event(n: &Notification) -> Bytes {
     Bytes::from(format!("data: {}\n\n", notification_json(n)))
 }
 
-/// The live stream, fed by a task on this executor until the client or the server ends it.
+/// `/api/v1/notifications/live`: a Server-Sent Events stream (`data: {json}` per update)
+/// that starts with the active notifications and stays open until the client leaves or the
+/// server shuts down, fed by a task on this executor; or a 204 when
+/// `server.max_notification_subscribers` are already following.
 pub fn live(notifications: &Notifications) -> Response<Bytes> {
     let Some(subscription) = notifications.subscribe() else {
         let mut full = Response::new(Bytes::new());

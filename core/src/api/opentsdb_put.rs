@@ -1,9 +1,6 @@
 //! `/opentsdb/api/put` (as vmagent serves OpenTSDB's HTTP `/api/put` on its main port) and
-//! `/api/put` (OpenTSDB's own path, for its clients pointed at this port): a
-//! JSON data point or an array of them, optionally gzipped, parsed whole by
-//! `ingest::opentsdb::push_json_point` and written in one batch, with `extra_label`s set.
-//! A bad point is skipped and the others stored, as VictoriaMetrics does; the answer is
-//! then a 400 naming the first bad point and what was stored, else a 204.
+//! `/api/put` (OpenTSDB's own path, for its clients pointed at this port): JSON data points,
+//! a bad point skipped and the others stored, as VictoriaMetrics does.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -20,6 +17,10 @@ pub fn is_put_path(path: &str) -> bool {
     PUT_PATHS.contains(&path)
 }
 
+/// A JSON data point or an array of them, optionally gzipped, parsed whole by
+/// `ingest::opentsdb::push_json_point` and written in one batch, with `extra_label`s set. A
+/// bad point is skipped and the others stored, as VictoriaMetrics does; the answer is then a
+/// 400 naming the first bad point and what was stored, else a 204.
 pub async fn handle_put(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let Preamble { rules, extra, .. } = push::preamble(api, request)?;
     let gunzipped;

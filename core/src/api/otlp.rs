@@ -1,9 +1,7 @@
 //! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
-//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` (with the
-//! config's `otlp:` options, delta points made cumulative first with
-//! `otlp.delta_to_cumulative`) and stored like remote_write, exemplars included (same
-//! authorization, limits, `extra_label` and error mapping). 200 with an empty
-//! `ExportMetricsServiceResponse` once every owning shard has committed.
+//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` and stored
+//! like remote_write, exemplars included (same authorization, limits, `extra_label` and error
+//! mapping).
 
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
@@ -20,6 +18,8 @@ pub fn is_otlp_metrics_path(path: &str) -> bool {
     path == PROMETHEUS_PATH || path == VICTORIAMETRICS_PATH
 }
 
+/// Translates (`translate`) and stores one request's metrics; the answer is a 200 with an
+/// empty `ExportMetricsServiceResponse` once every owning shard has committed.
 pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     // Refused under overload before decoding, as remote_write is.
     let super::push::Preamble { extra: extra_labels, .. } = super::push::preamble(api, request)?;

@@ -1,9 +1,7 @@
 //! What the push endpoints that parse a whole body into an `influx::Parsed` batch share
 //! (InfluxDB line protocol, OpenTSDB's `/api/put`, the Datadog agent's series): the
-//! preamble (refused under overload before decoding, as remote_write is; the ingest rules
-//! and `extra_label`s), the body decompressed by its `Content-Encoding`, the store of the parsed batch with those labels set, and the answer
-//! when some of the request was skipped: VictoriaMetrics stores the good part of such a
-//! request, and so do we, with a 400 that names the first problem and what was stored.
+//! preamble, the decompressed body, the store of the parsed batch with `extra_label`s set,
+//! and the answer when some of the request was skipped.
 
 use bytes::Bytes;
 use http::Request;
@@ -20,8 +18,8 @@ pub struct Preamble {
     pub extra: Vec<(String, String)>,
 }
 
-/// Refuses the request while a shard's queue is full (429, before its body is decoded), and
-/// reads its parameters.
+/// Refuses the request while a shard's queue is full (429, before its body is decoded, as
+/// remote_write is), and reads its parameters, the ingest rules and its `extra_label`s.
 pub fn preamble(api: &Api, request: &Request<Bytes>) -> Result<Preamble, ApiError> {
     if let Some(shard) = api.router.full_shard() {
         return Err(crate::shard::SubmitError::QueueFull { shard }.into());
@@ -92,7 +90,9 @@ impl ParsedBytes {
     }
 }
 
-/// The parts of a push that were skipped (bad points), while the rest was stored.
+/// The parts of a push that were skipped (bad points), while the rest was stored:
+/// VictoriaMetrics stores the good part of such a request, and so does Metricstor, with a 400
+/// that names the first problem and what was stored (`answer`).
 #[derive(Debug, Default)]
 pub struct Skipped {
     count: usize,

@@ -1,20 +1,7 @@
-//! The range-query result cache (what makes a refreshed Grafana dashboard cheap).
-//!
-//! A range query's point at step time `t` depends only on the query, the data and `t`, not
-//! on where the range starts, so results can be kept per (query, step, start mod step) and a
-//! later request whose grid is the same reuses the points it shares: a request inside a
-//! cached range is answered from memory, one that reaches past its end evaluates only the
-//! steps after it. Only settled points are kept, i.e. steps older than
-//! `shard::history::SETTLED_AFTER_MS` before the wall clock; newer steps are always evaluated.
-//! Every entry carries the history generation read before its points were computed, and an
-//! entry whose generation is no longer current (a write into the settled past, a delete,
-//! retention) is dropped instead of served. Queries whose value depends on the range itself
-//! (`@ start()`, `@ end()`, the `range()` duration) or that read data after their step
-//! (`@`, negative offsets) are not cached. Warnings and infos are kept with the points they
-//! came with and returned with every answer that uses them (for a part of an entry's range
-//! they may name something seen only outside it: annotations are per query, not per step). The cache is shared by all executors, bounded in bytes, evicting the least
-//! recently used entry. Identical requests that arrive while one is being evaluated wait for
-//! its answer (`in_flight`), so a burst of them on cold caches is evaluated once.
+//! The range-query result cache (what makes a refreshed Grafana dashboard cheap): settled
+//! points of a range query kept per (query, step, start mod step), so a later request on the
+//! same grid reuses the points it shares. Shared by all executors, bounded in bytes, evicting
+//! the least recently used entry; an entry of an outdated history generation is never served.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +16,9 @@ use super::single_flight::SingleFlight;
 const SAMPLE_BYTES: usize = std::mem::size_of::<Sample>();
 const SERIES_OVERHEAD_BYTES: usize = 64;
 
+/// Where results are kept: a range query's point at step time `t` depends only on the query,
+/// the data and `t`, not on where the range starts, so requests whose grid is the same (same
+/// query, step and start mod step) share points.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
     query: String,
@@ -37,15 +27,21 @@ struct Key {
     phase_ms: i64,
 }
 
-/// Settled points of one query on one grid, for steps `start_ms..=end_ms`.
+/// Settled points of one query on one grid, for steps `start_ms..=end_ms`. Only settled points
+/// are kept, i.e. steps older than `shard::history::SETTLED_AFTER_MS` before the wall clock;
+/// newer steps are always evaluated.
 #[derive(Debug)]
 pub struct Entry {
+    /// The history generation read before the points were computed: once it is no longer
+    /// current (a write into the settled past, a delete, retention), the entry is dropped
+    /// instead of served.
     generation: u64,
     pub start_ms: i64,
     pub end_ms: i64,
     series: Vec<SeriesSamples>,
     /// Warnings and infos the evaluation of these steps gave (answers that use the entry
-    /// carry them, even for a part of its range).
+    /// carry them, even for a part of its range, where they may name something seen only
+    /// outside it: annotations are per query, not per step).
     pub annotations: Annotations,
     bytes: usize,
 }
@@ -73,7 +69,8 @@ impl Annotations {
     }
 }
 
-/// What a request can take from the cache.
+/// What a request can take from the cache: a request inside a cached range is answered from
+/// memory, one that reaches past its end evaluates only the steps after it.
 pub enum Lookup {
     /// Nothing usable: evaluate the whole range.
     Miss,
@@ -111,12 +108,15 @@ struct Inner {
 /// for the request alone misses none).
 pub const JOIN_IN_FLIGHT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The range-query result cache, shared by all executors, bounded in bytes, evicting the
+/// least recently used entry.
 pub struct RangeCache {
     capacity_bytes: usize,
     inner: Mutex<Inner>,
     pub counters: CacheCounters,
     /// Identical cacheable range requests in flight (query, start, end, step, history
-    /// generation): the later ones wait for the first one's answer (`single_flight`).
+    /// generation): the later ones wait for the first one's answer (`single_flight`), so a
+    /// burst of them on cold caches is evaluated once.
     pub in_flight: SingleFlight<(String, i64, i64, i64, u64), QueryResult>,
 }
 

@@ -1,18 +1,7 @@
 //! VictoriaMetrics' `extra_label=name=value` and `extra_filters[]=<series selector>` parameters
-//! on the read endpoints: every series selector the request makes (each `match[]`, each vector
-//! selector of a query) also has to match them. Tenant proxies (vmauth, prom-label-proxy-style
-//! setups) add them to every URL to confine a user to the series of one tenant, so an endpoint
-//! that reads series either applies them or refuses the request; it never ignores them.
-//!
-//! As VictoriaMetrics 1.79 (`GetExtraTagFilters`, `JoinTagFilterss`): the `extra_label`s are
-//! equality matchers added to every filter; each `extra_filters` (or `extra_filters[]`)
-//! selector is one alternative, the `extra_label`s added to each; a series passes when it
-//! matches one alternative. On the write endpoints `extra_label` means something else (a label
-//! set on what is written, `extra_labels`).
-//!
-//! `tls.read_filters` confines client identities the same way without a proxy
-//! (`IdentityFilters`): a listed identity's reads must match one of its selectors as well as
-//! whatever filters its requests carry, on every read endpoint of both ports and over gRPC.
+//! on the read endpoints, and `tls.read_filters` (`IdentityFilters`): every series selector the
+//! request makes (each `match[]`, each vector selector of a query) also has to match them. An
+//! endpoint that reads series either applies them or refuses the request; it never ignores them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,14 +11,21 @@ use super::params::Params;
 use super::ApiError;
 
 /// The filters a read request carries: alternatives, each a list of matchers; none when the
-/// request names no `extra_label` and no `extra_filters`.
+/// request names no `extra_label` and no `extra_filters`. Tenant proxies (vmauth,
+/// prom-label-proxy-style setups) add these parameters to every URL to confine a user to the
+/// series of one tenant. On the write endpoints `extra_label` means something else (a label
+/// set on what is written, `extra_labels`).
 #[derive(Clone, Debug, Default)]
 pub struct ReadFilters {
     alternatives: Vec<Vec<Matcher>>,
 }
 
 impl ReadFilters {
-    /// The request's `extra_label`s and `extra_filters`; a malformed one is a 400 naming it.
+    /// The request's `extra_label`s and `extra_filters`, as VictoriaMetrics 1.79 reads them
+    /// (`GetExtraTagFilters`, `JoinTagFilterss`): the `extra_label`s are equality matchers
+    /// added to every filter; each `extra_filters` (or `extra_filters[]`) selector is one
+    /// alternative, the `extra_label`s added to each; a series passes when it matches one
+    /// alternative. A malformed one is a 400 naming it.
     pub(super) fn from_params(params: &Params) -> Result<ReadFilters, ApiError> {
         let mut labels = Vec::new();
         for raw in params.all("extra_label") {
@@ -118,7 +114,9 @@ impl ReadFilters {
 }
 
 /// `tls.read_filters`: per client identity (a certificate SAN or CN), the series selectors
-/// its reads are confined to (a series passes when it matches one).
+/// its reads are confined to (a series passes when it matches one), without a proxy. A listed
+/// identity's reads must match one of its selectors as well as whatever filters its requests
+/// carry, on every read endpoint of both ports and over gRPC.
 #[derive(Debug, Default)]
 pub struct IdentityFilters {
     by_identity: HashMap<String, ReadFilters>,

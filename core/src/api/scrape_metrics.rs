@@ -1,10 +1,6 @@
-//! The scrape and service discovery figures of `/metrics`, per job: targets discovered,
-//! active by health and dropped (`scrape::status::Registry::job_figures`), scrapes and failed
-//! scrapes by the limit that failed them, and each discovery mechanism's requests, failures
-//! and request time (`scrape::asked_groups::AskedGroups::refresh_counts`). Prometheus keeps
-//! the like as `prometheus_sd_*` and `prometheus_target_*`, VictoriaMetrics as
-//! `vm_promscrape_*`; these follow Metricstor's `metricstor_` names. A family without a
-//! sample (no scrape configuration) is left out.
+//! The scrape and service discovery figures of `/metrics`, per job, under Metricstor's
+//! `metricstor_` names (Prometheus keeps the like as `prometheus_sd_*` and
+//! `prometheus_target_*`, VictoriaMetrics as `vm_promscrape_*`).
 
 use std::fmt::Write;
 
@@ -12,7 +8,11 @@ use super::self_metrics::family;
 use crate::ingest::text_format::push_escaped_label_value;
 use crate::scrape::status::JobFigures;
 
-/// Appends the scrape and discovery families to `out`.
+/// Appends the scrape and discovery families to `out`: per job, targets discovered, active by
+/// health and dropped (`scrape::status::Registry::job_figures`), scrapes and failed scrapes by
+/// the limit that failed them, and each discovery mechanism's requests, failures and request
+/// time (`scrape::asked_groups::AskedGroups::refresh_counts`). A family without a sample (no
+/// scrape configuration) is left out.
 pub(super) fn write(out: &mut String, jobs: &[JobFigures], refreshes: &[((&'static str, String), crate::scrape::asked_groups::RefreshCounts)]) {
     if !jobs.is_empty() {
         let by_job = |out: &mut String, name: &str, kind: &str, help: &str, label: &str, value: fn(&JobFigures) -> u64| {

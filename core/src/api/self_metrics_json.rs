@@ -1,10 +1,6 @@
 //! `/api/v1/status/self_metrics`: the server's own metrics as Prometheus 3 answers them for
-//! its UI, a JSON array of `io.prometheus.client.MetricFamily` messages in the protobuf
-//! JSON mapping (`{"name","help","type":"COUNTER","metric":[{"label":[…],"counter":{"value"}}]}`),
-//! optionally only the families whose name fully matches `metric_name_pattern`.
-//!
-//! Built from the `/metrics` exposition, so both always show the same figures. That
-//! exposition has counters and gauges only; a family of another type is written untyped.
+//! its UI, a JSON array of `io.prometheus.client.MetricFamily` messages in the protobuf JSON
+//! mapping, built from the `/metrics` exposition so both always show the same figures.
 
 use super::ApiError;
 use crate::ingest::label_limits::LabelLimits;
@@ -19,8 +15,10 @@ struct Family {
     metrics: Vec<(tsdb::Labels, f64)>,
 }
 
-/// The families of `exposition` whose names fully match `pattern` (all when empty), as the
-/// JSON array.
+/// The families of `exposition` (the `/metrics` exposition) whose names fully match `pattern`
+/// (`metric_name_pattern`; all when empty), as the JSON array, each family in the protobuf
+/// JSON mapping:
+/// `{"name","help","type":"COUNTER","metric":[{"label":[…],"counter":{"value"}}]}`.
 pub fn families_json(exposition: &str, pattern: Option<&str>) -> Result<String, ApiError> {
     let filter = match pattern.filter(|p| !p.is_empty()) {
         Some(p) => Some(regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| ApiError::bad_data(format!("invalid metric_name_pattern: {e}")))?),
@@ -38,6 +36,8 @@ pub fn families_json(exposition: &str, pattern: Option<&str>) -> Result<String, 
     Ok(out)
 }
 
+/// The families of `exposition`. That exposition has counters and gauges only; a family of
+/// another type is written untyped.
 fn read_families(exposition: &str) -> Result<Vec<Family>, ApiError> {
     let mut families: Vec<Family> = Vec::new();
     let limits = LabelLimits::default();

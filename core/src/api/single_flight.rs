@@ -1,23 +1,7 @@
 //! Request coalescing ("single flight"): while one caller computes the answer for a key,
 //! callers that arrive with the same key wait for that answer instead of computing it again.
-//! The range-query path uses it: a dashboard opened by several people, or many panels
-//! refreshed at once with cold caches, sends the same range query many times within the
-//! time one evaluation takes; each would otherwise evaluate it in full (measured: 16 clients
-//! on a cold 24 h dashboard queued for seconds and held 3.5 GiB).
-//!
-//! Shared by all executors (the callers of one key may run on different cores). Only a
-//! success is shared. A leader that fails or goes away (its client closed the connection)
-//! lets its followers compute the answer themselves, so no caller depends on another's
-//! client or limits.
-//!
-//! Every call states an epoch (the range-query path: write requests answered so far). A
-//! caller joins a flight that started in its own epoch (nothing was written in between, so
-//! the leader's answer holds everything the follower could expect), or one that started
-//! less than `join_window` ago; otherwise it starts a new flight for the key (the old one
-//! still answers its own followers). The leader reads its data after it starts, so a
-//! shared answer misses at most the writes acknowledged in the `join_window` before the
-//! follower arrived. (Without these rules, a follower of a 30 s evaluation could miss 30 s
-//! of acknowledged writes.)
+//! Only a success is shared, and a shared answer misses at most the writes acknowledged in
+//! the `join_window` before the follower arrived (see `SingleFlight::run`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +12,15 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use futures_lite::future;
 
-/// Coalesces calls with equal keys (see the module documentation).
+/// Coalesces calls with equal keys. Shared by all executors (the callers of one key may run
+/// on different cores). The range-query path uses it: a dashboard opened by several people,
+/// or many panels refreshed at once with cold caches, sends the same range query many times
+/// within the time one evaluation takes; each would otherwise evaluate it in full (measured:
+/// 16 clients on a cold 24 h dashboard queued for seconds and held 3.5 GiB).
+///
+/// Only a success is shared. A leader that fails or goes away (its client closed the
+/// connection) lets its followers compute the answer themselves, so no caller depends on
+/// another's client or limits.
 pub struct SingleFlight<K, V> {
     join_window: Duration,
     flights: Mutex<Flights<K, V>>,
@@ -99,6 +91,14 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
     /// in `epoch` or less than the join window ago: then waits for that call's success, at
     /// most `wait_limit` (then `on_timeout()`), and calls `compute()` itself if the leader
     /// failed or went away.
+    ///
+    /// Every call states an epoch (the range-query path: write requests answered so far). A
+    /// flight that started in the caller's own epoch is safe to join: nothing was written in
+    /// between, so the leader's answer holds everything the follower could expect. Otherwise
+    /// the call starts a new flight for the key (the old one still answers its own
+    /// followers). The leader reads its data after it starts, so a shared answer misses at
+    /// most the writes acknowledged in the join window before the follower arrived. (Without
+    /// these rules, a follower of a 30 s evaluation could miss 30 s of acknowledged writes.)
     pub async fn run<E, F: Future<Output = Result<V, E>>>(
         &self,
         key: K,

@@ -1,11 +1,8 @@
 //! `/api/v1/import/native` (POST or PUT, also under `/prometheus/`): VictoriaMetrics' native
-//! format, what `vmctl vm-native` streams from a VictoriaMetrics' `/api/v1/export/native`.
-//! Read as the body arrives, gunzipped a few KiB at a time when it is gzip, and cut into runs
-//! of whole frames (`ingest::vm_native::NativeStream::next_frames`) that the executor's
-//! blocking threads decode, two at a time, while this core reads on and the shards append the
-//! batches decoded before (stored in stream order, like the other imports' batches), so
-//! memory stays near a few batches and runs whatever the body's size. A malformed block is a
-//! 400 naming it; the blocks before it are stored, it and those after are not.
+//! format, what `vmctl vm-native` streams from a VictoriaMetrics' `/api/v1/export/native`,
+//! decoded and stored in stream order as the body arrives, memory staying near a few batches
+//! and runs whatever the body's size. A malformed block is a 400 naming it; the blocks before
+//! it are stored, it and those after are not.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -58,6 +55,11 @@ struct Decoded {
     stop: Option<Stop>,
 }
 
+/// Imports the body as it arrives, gunzipped a few KiB at a time when it is gzip, and cut
+/// into runs of whole frames (`ingest::vm_native::NativeStream::next_frames`) that the
+/// executor's blocking threads decode, `DECODES_IN_FLIGHT_MAX` at a time, while this core
+/// reads on and the shards append the batches decoded before (stored in stream order, like
+/// the other imports' batches).
 pub async fn handle_import_native(api: &Api, body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
     let limits = api.config.storage.ingest_rules().label_limits;
     let import = NativeImport {

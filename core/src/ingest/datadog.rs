@@ -1,16 +1,6 @@
-//! The Datadog agent's series submissions as VictoriaMetrics reads them
-//! (`/datadog/api/v1/series`: JSON; `/datadog/api/v2/series`: JSON or the agent's protobuf
-//! `MetricPayload`). Each series becomes `__name__` = its metric, sanitized as Datadog does
-//! (runs of characters outside `[0-9a-zA-Z_.]` become `_`, underscores collapse, none
-//! next to a dot); v1's `host` and `device` fields, v2's resources (`type` = `name`) and
-//! `source_type_name`, and each tag `name:value` become labels (a tag without `:` has the
-//! value `no_label_value`; a tag named `host` becomes `exported_host`; an empty value is
-//! left out). Timestamps are seconds (v1: a float, cut to milliseconds); 0 or less is now.
-//! Distribution sketches (`/api/beta/sketches`, the agent's `SketchPayload`) become, as in
-//! VictoriaMetrics, the series `metric{quantile="0.5"|"0.75"|"0.9"|"0.95"|"0.99"}` (each
-//! estimated from the sketch's bins as Datadog's own code does) and `metric.sum`,
-//! `metric.count`, `metric.min`, `metric.max`, with `host` and the tags as labels (a `host`
-//! tag becomes `exported_host`, as for series; a sketch without data makes no series).
+//! The Datadog agent's series submissions (`/datadog/api/v1/series`: JSON;
+//! `/datadog/api/v2/series`: JSON or the agent's protobuf `MetricPayload`) and distribution
+//! sketches (`/api/beta/sketches`), read into labeled series as VictoriaMetrics reads them.
 //! Pure: bytes in, owned series out; a malformed body is refused whole.
 
 use serde::Deserialize;
@@ -33,7 +23,11 @@ fn check_request_size(series: usize, points: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// One submitted series, labels in submission order (`__name__` first).
+/// One submitted series, labels in submission order (`__name__` first). `__name__` is its
+/// metric, sanitized as Datadog does (`sanitize_name`); v1's `host` and `device` fields, v2's
+/// resources (`type` = `name`) and `source_type_name`, and each tag `name:value` become labels
+/// (a tag without `:` has the value `no_label_value`; a tag named `host` becomes
+/// `exported_host`; an empty value is left out).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub labels: Vec<(String, String)>,
@@ -101,6 +95,7 @@ fn push_label(labels: &mut Vec<(String, String)>, name: &str, value: &str) {
     }
 }
 
+/// A timestamp in seconds as milliseconds; 0 or less is now.
 fn seconds_to_ms(seconds: i64, now_ms: i64) -> i64 {
     if seconds <= 0 {
         now_ms - now_ms.rem_euclid(1000)
@@ -160,7 +155,8 @@ struct V1Series {
     tags: Option<Vec<String>>,
 }
 
-/// Parses a `/api/v1/series` JSON body.
+/// Parses a `/api/v1/series` JSON body. Timestamps are seconds as a float, cut to
+/// milliseconds; 0 or less is now.
 pub fn parse_v1(body: &[u8], now_ms: i64) -> Result<Vec<Series>, String> {
     let request: V1Request = serde_json::from_slice(body).map_err(|e| format!("invalid Datadog v1 series JSON: {e}"))?;
     let mut out = Vec::new();
@@ -407,7 +403,11 @@ impl DogSketch {
 /// Parses a `/api/beta/sketches` protobuf body (`SketchPayload`: `sketches` = 1; a `Sketch`
 /// is `metric` = 1, `host` = 2, `tags` = 4, `dogsketches` = 7; a `Dogsketch` is `ts` = 1,
 /// `cnt` = 2, `min` = 3, `max` = 4, `sum` = 6, `k` = 7 (sint32), `n` = 8, packed or not)
-/// into the series that summarize each sketch.
+/// into the series that summarize each sketch, as in VictoriaMetrics:
+/// `metric{quantile="0.5"|"0.75"|"0.9"|"0.95"|"0.99"}` (each estimated from the sketch's bins
+/// as Datadog's own code does) and `metric.sum`, `metric.count`, `metric.min`, `metric.max`,
+/// with `host` and the tags as labels (a `host` tag becomes `exported_host`, as for series; a
+/// sketch without data makes no series).
 pub fn parse_sketches(body: &[u8]) -> Result<Vec<Series>, String> {
     let wire = |e: WireError| format!("invalid Datadog sketch protobuf: {e}");
     let text = |bytes: &[u8], what: &str| String::from_utf8(bytes.to_vec()).map_err(|_| format!("invalid Datadog sketch protobuf: {what} is not valid UTF-8"));

@@ -1,9 +1,6 @@
 //! VictoriaMetrics-compatible JSON-lines export/import format: one series per line,
-//! `{"metric":{...},"values":[...],"timestamps":[...]}` with millisecond timestamps.
-//! Non-finite values are written as the bare tokens `NaN`, `Inf`, `-Inf`, and a staleness
-//! marker as `null` (as VictoriaMetrics' export writes its NaNs, markers included), so an
-//! export imports back unchanged; on import these and VictoriaMetrics' other spellings
-//! (`nan`, `inf`, `Infinity`, `-infinity`, `Null`, …) are accepted bare or quoted.
+//! `{"metric":{...},"values":[...],"timestamps":[...]}` with millisecond timestamps. An
+//! export imports back unchanged, non-finite values and staleness markers included.
 
 use std::fmt::Write;
 
@@ -12,7 +9,9 @@ use tsdb::{Labels, Sample, SeriesSamples, METRIC_NAME_LABEL};
 use super::label_limits::LabelLimits;
 use super::DecodeError;
 
-/// Appends one series as a JSON line.
+/// Appends one series as a JSON line. Non-finite values are written as the bare tokens `NaN`,
+/// `Inf`, `-Inf`, and a staleness marker as `null` (as VictoriaMetrics' export writes its
+/// NaNs, markers included), so the line imports back unchanged.
 pub fn write_line(out: &mut String, series: &SeriesSamples) {
     out.push_str("{\"metric\":{");
     for (i, l) in series.labels.iter().enumerate() {
@@ -53,7 +52,8 @@ fn bad(line: usize, problem: impl Into<String>) -> DecodeError {
 }
 
 /// A value token (bare or the inside of a quoted one): a number, or one of the non-finite
-/// spellings VictoriaMetrics reads.
+/// spellings VictoriaMetrics reads (`null` for a staleness marker, `NaN`, `Inf`, `-Inf` as
+/// `write_line` writes them, and `nan`, `inf`, `Infinity`, `-infinity`, `Null`, …).
 fn parse_value(token: &str, line: usize) -> Result<f64, DecodeError> {
     let (negative, magnitude) = match token.strip_prefix('-') {
         Some(rest) => (true, rest),

@@ -1,8 +1,5 @@
 //! The New Relic infrastructure agent's metric events (`/infra/v2/metrics/events/bulk`), read
-//! as VictoriaMetrics reads them: a JSON array of posts, each with an `Events` array; in an
-//! event, every number field is a sample named by its key (`timestamp` aside: seconds when
-//! below 2^32, else milliseconds; none or 0 is now), every non-empty string field is a label
-//! on each of the event's samples, and other fields are ignored. Pure: bytes in, owned events
+//! as VictoriaMetrics reads them into events of labeled samples. Pure: bytes in, owned events
 //! out; a malformed body is refused whole.
 
 use serde_json::Value;
@@ -21,7 +18,10 @@ pub struct Event {
 pub const EVENTS_PER_REQUEST_MAX: usize = 1_000_000;
 pub const SAMPLES_PER_REQUEST_MAX: usize = 10_000_000;
 
-/// Parses a bulk events body.
+/// Parses a bulk events body: a JSON array of posts, each with an `Events` array. In an
+/// event, every number field is a sample named by its key (`timestamp` aside: seconds when
+/// below 2^32, else milliseconds; none or 0 is now), every non-empty string field is a label
+/// on each of the event's samples, and other fields are ignored.
 pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Event>, String> {
     let json: Value = serde_json::from_slice(body).map_err(|e| format!("invalid New Relic events JSON: {e}"))?;
     let Value::Array(posts) = json else {

@@ -1,10 +1,7 @@
 //! OpenTSDB's telnet `put` lines (`put <metric> <timestamp> <value> [<tag>=<value> …]`),
-//! parsed line by line as VictoriaMetrics' `-opentsdbListenAddr` parses them, and the
-//! JSON data points of its HTTP `/api/put`. `__name__` is the metric as sent, tags become
-//! labels (one with an empty name or value is left out; OpenTSDB's rule of at least one tag
-//! is not enforced, as VictoriaMetrics does not). A timestamp is seconds unless it does not
-//! fit in 32 bits (OpenTSDB's `SECOND_MASK`), then milliseconds; 0 is the arrival time.
-//! Pure: lines or JSON in, samples added to an `influx::Parsed` batch, or the problem.
+//! parsed line by line as VictoriaMetrics' `-opentsdbListenAddr` parses them, and the JSON
+//! data points of its HTTP `/api/put`, the metric as `__name__` and tags as labels. Pure:
+//! lines or JSON in, samples added to an `influx::Parsed` batch, or the problem.
 
 use tsdb::Sample;
 
@@ -16,7 +13,9 @@ use super::IngestRules;
 /// Bits of a timestamp that are zero when it counts seconds (OpenTSDB's `Const.SECOND_MASK`).
 const SECOND_MASK: i64 = 0x7FFF_FFFF_0000_0000;
 
-/// One `put` line, borrowed from its text.
+/// One `put` line, borrowed from its text: `__name__` is the metric as sent, the tags become
+/// labels. OpenTSDB's rule of at least one tag is not enforced, as VictoriaMetrics does not
+/// enforce it.
 #[derive(Debug, PartialEq)]
 pub struct Row<'a> {
     pub metric: &'a str,
@@ -27,7 +26,8 @@ pub struct Row<'a> {
     pub tags: Vec<(&'a str, &'a str)>,
 }
 
-/// A timestamp as sent, in milliseconds: seconds unless it has bits above 32 set; 0 is
+/// A timestamp as sent, in milliseconds: seconds unless it has bits above 32 set (it does not
+/// fit in 32 bits; OpenTSDB's `SECOND_MASK`), then milliseconds; 0 is the arrival time,
 /// `now_ms` in whole seconds.
 pub fn timestamp_ms(timestamp: i64, now_ms: i64) -> i64 {
     if timestamp == 0 {
@@ -111,8 +111,8 @@ fn json_number(value: &serde_json::Value) -> Result<f64, String> {
 
 /// Adds one data point of an HTTP `/api/put` body (`{"metric": …, "timestamp": …, "value":
 /// …, "tags": {…}}`; `timestamp` may be left out for now, `value` may be a string holding a
-/// number, tag values must be strings) to `parsed`. Returns the bytes it takes, or the
-/// problem (`parsed` unchanged).
+/// number, tag values must be strings; a tag with an empty name or value is left out) to
+/// `parsed`. Returns the bytes it takes, or the problem (`parsed` unchanged).
 pub fn push_json_point(parsed: &mut Parsed, point: &serde_json::Value, now_ms: i64, rules: &IngestRules) -> Result<usize, String> {
     let problem = |what: String| with_line(point.to_string().as_bytes(), &what);
     let Some(object) = point.as_object() else {

@@ -1,14 +1,7 @@
 //! OpenTelemetry metrics (OTLP/HTTP protobuf `ExportMetricsServiceRequest`) into series, as
-//! Prometheus 3.x translates them: gauges and sums as samples, explicit-bucket histograms
-//! as classic `_bucket`/`_count`/`_sum` series (with `otlp.convert_histograms_to_nhcb`
-//! native histograms with custom buckets), exponential histograms as native
-//! histograms, summaries as `quantile` series; resource identity as `job`/`instance`, the
-//! rest of the resource as `target_info`; exemplars on the series Prometheus puts them on;
-//! resource attributes and scope metadata promoted to labels and names translated
-//! (`otlp.translation_strategy`, see `naming`) as configured (`otlp:`).
-//! Delta temporality is refused unless `otlp.native_delta_ingestion` stores delta points as
-//! sent (exponential histograms then as gauge histograms) or `otlp.delta_to_cumulative`
-//! turns them into cumulative points first (`delta_to_cumulative`). Pure; no I/O.
+//! Prometheus 3.x translates them (see `translate`), with names translated and resource
+//! attributes promoted as configured (`otlp:`). Delta temporality is refused unless
+//! `otlp.native_delta_ingestion` or `otlp.delta_to_cumulative` is set. Pure; no I/O.
 
 mod context;
 pub mod delta_to_cumulative;
@@ -237,8 +230,15 @@ struct PointContext<'a> {
     options: &'a TranslationOptions,
 }
 
-/// Translates a decoded request. The first problem refuses the whole request (Prometheus
-/// rolls its append back on any translation error).
+/// Translates a decoded request as Prometheus 3.x does: gauges and sums as samples,
+/// explicit-bucket histograms as classic `_bucket`/`_count`/`_sum` series (with
+/// `otlp.convert_histograms_to_nhcb` native histograms with custom buckets), exponential
+/// histograms as native histograms, summaries as `quantile` series; resource identity as
+/// `job`/`instance`, the rest of the resource as `target_info`; exemplars on the series
+/// Prometheus puts them on; resource attributes and scope metadata promoted to labels and
+/// names translated (`otlp.translation_strategy`, see `naming`) as configured (`otlp:`). The
+/// first problem refuses the whole request (Prometheus rolls its append back on any
+/// translation error).
 pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, options: &TranslationOptions) -> Result<Translated, OtlpError> {
     let mut map = SeriesMap::default();
     let mut counts = Translated::default();
@@ -286,6 +286,10 @@ fn widen(span_ns: &mut Option<(u64, u64)>, timestamps: impl Iterator<Item = u64>
     }
 }
 
+/// Translates one metric's points into `map`. Delta temporality is refused unless
+/// `otlp.native_delta_ingestion` stores delta points as sent (exponential histograms then as
+/// gauge histograms) or `otlp.delta_to_cumulative` has turned them into cumulative points
+/// first (`delta_to_cumulative`).
 fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut SeriesMap, counts: &mut Translated, span_ns: &mut Option<(u64, u64)>) -> Result<(), OtlpError> {
     let invalid = |problem: String| OtlpError::InvalidMetric { metric: metric.name.clone(), problem };
     let Some(data) = &metric.data else {

@@ -1,9 +1,7 @@
 //! Relabeling of every series written, before it is stored: Prometheus' `relabel_config`
 //! (its YAML keys, defaults and action semantics; VictoriaMetrics single-node's
 //! `-relabelConfig`), configured as `relabel_configs:` and applied by the shard router to
-//! every ingestion path alike. A series a rule drops (`drop`, `keep`, `dropequal`,
-//! `keepequal`), one left without a label, or one the rules take past the label limits
-//! (`storage.max_labels_per_series` and the name/value lengths) is not stored and is counted.
+//! every ingestion path alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,7 +114,10 @@ impl Relabeler {
         (self.series_dropped.load(Ordering::Relaxed), self.samples_dropped.load(Ordering::Relaxed))
     }
 
-    /// `batch` with the rules applied to every series (the batch itself without rules).
+    /// `batch` with the rules applied to every series (the batch itself without rules). A
+    /// series a rule drops (`drop`, `keep`, `dropequal`, `keepequal`), one left without a
+    /// label, or one the rules take past the label limits (`storage.max_labels_per_series` and
+    /// the name/value lengths) is not stored and is counted (`dropped`).
     pub fn apply_to_batch(&self, batch: SeriesBatch) -> SeriesBatch {
         if self.rules.is_empty() {
             return batch;

@@ -1,9 +1,7 @@
 //! One sample named by a metric and tags, as the Graphite and OpenTSDB line protocols send
-//! it, added to an `influx::Parsed` batch: the tags sorted with `__name__` set to the
-//! metric (a `__name__` tag gives way to it; of one name the last tag counts; one with an
-//! empty name or value is left out), checked
-//! against the label limits and `storage.reject_non_finite`. A problem quotes its line,
-//! shortened, so a hostile line stays a short log.
+//! it, added to an `influx::Parsed` batch, checked against the label limits and
+//! `storage.reject_non_finite`. A problem quotes its line, shortened, so a hostile line stays
+//! a short log.
 
 use tsdb::{Sample, METRIC_NAME_LABEL};
 
@@ -15,9 +13,11 @@ const LINE_SHOWN_CHARS_MAX: usize = 96;
 /// Characters of a metric name quoted in a problem.
 const NAME_SHOWN_CHARS_MAX: usize = 64;
 
-/// Adds `sample` of the series `metric` with `tags` (in line order) to `parsed`; `raw` is
-/// the line, quoted in a problem. Returns the bytes the sample takes in `parsed`, or the
-/// problem (`parsed` unchanged).
+/// Adds `sample` of the series `metric` with `tags` (in line order) to `parsed`: the tags
+/// sorted with `__name__` set to `metric` (a `__name__` tag gives way to it; of one name the
+/// last tag counts; one with an empty name or value is left out). `raw` is the line, quoted in
+/// a problem. Returns the bytes the sample takes in `parsed`, or the problem (`parsed`
+/// unchanged).
 pub fn push_tagged(parsed: &mut Parsed, raw: &[u8], metric: &str, mut tags: Vec<(&str, &str)>, sample: Sample, rules: &IngestRules) -> Result<usize, String> {
     // A label needs a name and a value (an empty value is no label, as in Prometheus).
     tags.retain(|(name, value)| !name.is_empty() && !value.is_empty());

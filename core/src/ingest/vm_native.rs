@@ -1,10 +1,8 @@
 //! VictoriaMetrics' native format, as `vmctl vm-native` streams it from
 //! `/api/v1/export/native` into `/api/v1/import/native`: a 16-byte time range, then per block
 //! a big-endian u32 length and a marshalled metric name, a u32 length and a portable block.
-//! Decoded as the bytes arrive (`NativeStream`), holding one frame (at most 2 MiB) and the
-//! batch being filled, or cut into runs of whole frames that a `BlockDecoder` decodes on
-//! another thread; a block enters the batch whole, after every check, or not at all;
-//! written by `encode` (for `/api/v1/export/native`).
+//! Decoded as the bytes arrive (`NativeStream`), a block entering the batch whole, after every
+//! check, or not at all; written by `encode` (for `/api/v1/export/native`).
 
 mod block;
 mod decimal;
@@ -58,8 +56,9 @@ impl NativeError {
 }
 
 /// One native stream being decoded: bytes go in with `push`; whole blocks come out of
-/// `next_block` into a `NativeBatch`, or runs of whole frames out of `next_frames`, to be
-/// decoded by a `BlockDecoder` elsewhere (another thread), run after run in stream order.
+/// `next_block` into a `NativeBatch`, holding one frame (at most 2 MiB) and the batch being
+/// filled, or runs of whole frames out of `next_frames`, to be decoded by a `BlockDecoder`
+/// elsewhere (another thread), run after run in stream order.
 pub struct NativeStream {
     /// Bytes pushed and not yet decoded (or cut into runs) start at `read_at`.
     pending: Vec<u8>,

@@ -1,10 +1,5 @@
 //! Which rules of a group may evaluate at once, as Prometheus 3's `concurrent-rule-eval`
-//! decides: a rule depends on an earlier rule of its group whose name one of its
-//! selectors' metric name matcher matches (or, for a selector of `ALERTS` or
-//! `ALERTS_FOR_STATE`, on an earlier alerting rule its `alertname` matcher matches). A
-//! selector without a metric name matcher makes the whole group sequential. The batches
-//! are: every rule depending on none (together), then each rule with both dependencies and
-//! dependents (alone, in order), then the rules nothing depends on (together).
+//! decides: a rule depends on the earlier rules of its group that its selectors read.
 
 use promql::ast::{Expr, VectorSelector};
 use tsdb::{MatchOp, Matcher};
@@ -12,6 +7,12 @@ use tsdb::{MatchOp, Matcher};
 use super::file::{RuleKind, RuleSpec};
 
 /// Batches of rule indexes, in evaluation order; the rules of one batch may evaluate at once.
+/// A rule depends on an earlier rule of its group whose name one of its selectors' metric name
+/// matcher matches (or, for a selector of `ALERTS` or `ALERTS_FOR_STATE`, on an earlier alerting
+/// rule its `alertname` matcher matches). A selector without a metric name matcher makes the
+/// whole group sequential. The batches are: every rule depending on none (together), then each
+/// rule with both dependencies and dependents (alone, in order), then the rules nothing depends
+/// on (together).
 pub fn batches(rules: &[RuleSpec]) -> Vec<Vec<usize>> {
     let sequential = || (0..rules.len()).map(|i| vec![i]).collect();
     if rules.len() <= 1 {

@@ -1,9 +1,7 @@
 //! One rule group's evaluation, as Prometheus runs a group: at timestamps aligned to its
-//! interval (with a per-group offset, so groups spread over the interval), every rule in
-//! order at the timestamp less the query offset; recording rules write their series and
-//! alerting rules their `ALERTS`/`ALERTS_FOR_STATE`, a series a rule stops returning gets a
-//! staleness marker, alerts due are handed to the notifier, and after a start the `for`
-//! state of alerts is restored from `ALERTS_FOR_STATE` once two evaluations have run.
+//! interval, every rule in order at the timestamp less the query offset; recording rules
+//! write their series, alerting rules their `ALERTS`/`ALERTS_FOR_STATE` and alerts due go to
+//! the notifier.
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
@@ -118,7 +116,7 @@ impl GroupRun {
     }
 
     /// The group's timestamp at or before `now_ms`: its interval's grid shifted by an offset
-    /// hashed from its file and name.
+    /// hashed from its file and name, so groups spread over the interval.
     pub fn evaluation_timestamp(&self, now_ms: i64) -> i64 {
         let interval = self.group.interval_ms.max(1);
         let key = Labels::from_pairs([("file", self.group.spec.file.as_str()), ("name", self.group.spec.name.as_str())]);
@@ -269,7 +267,8 @@ async fn run_rule(rule: &mut RuleRun, group: &str, ev: &Evaluator, ts_ms: i64, o
 }
 
 /// Evaluates one rule at `ts_ms` (its query at `ts_ms - offset_ms`) and writes what it
-/// gives; the number of samples written.
+/// gives; the number of samples written. A series the rule stops returning gets a staleness
+/// marker.
 async fn evaluate_rule(rule: &mut RuleRun, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, String> {
     let at_ms = ts_ms - offset_ms;
     let samples = rule_samples(query(ev, &rule.spec.expr, at_ms).await?)?;
@@ -385,7 +384,8 @@ async fn for_state_series(ev: &Evaluator, alert: &str, mint_ms: i64, maxt_ms: i6
 }
 
 /// Runs `group` until `stop` is closed or sent to, and gives it back (to a group replacing
-/// it on a reload).
+/// it on a reload). After a start, the `for` state of alerts is restored from
+/// `ALERTS_FOR_STATE` once two evaluations have run.
 pub async fn run(mut group: GroupRun, ev: Rc<Evaluator>, stop: async_channel::Receiver<()>) -> GroupRun {
     let interval = group.group.interval_ms.max(1);
     let mut ts = group.evaluation_timestamp(crate::api::params::now_ms()) + interval;

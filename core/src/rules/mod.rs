@@ -1,12 +1,7 @@
-//! Recording and alerting rules: the `rule_files` of the Prometheus configuration file
-//! named by `scrape.config_file`, evaluated in process as Prometheus evaluates them
-//! (`group`), their alerts' templates (`expand`, over the `template` crate), what they show
-//! (`status`), and the alerts sent to Alertmanagers (`notifier`).
-//!
-//! `serve` keeps one task per group, each group on the executor its file and name hash to
-//! (`placement`), so evaluation spreads over the cores. On a reload (SIGHUP, `/-/reload`,
-//! the file check) a group whose file, name and settings did not change runs on; a changed
-//! one is replaced by one that takes over its state; a removed one marks its series stale.
+//! Recording and alerting rules: the `rule_files` of the Prometheus configuration file named
+//! by `scrape.config_file`, evaluated in process as Prometheus evaluates them (`group`), their
+//! alerts' templates (`expand`, over the `template` crate), what they show (`status`), and the
+//! alerts sent to Alertmanagers (`notifier`). `serve` keeps one task per group.
 
 pub mod alerting;
 pub mod dependencies;
@@ -41,6 +36,9 @@ struct Running {
 /// Evaluates this executor's share of the configuration's rule groups until `shutdown`:
 /// each group runs on the executor its file and name hash to (`placement`), so rule
 /// evaluation spreads over the cores as scraping does. Executor 0 also sends the alerts.
+/// On a reload (SIGHUP, `/-/reload`, the file check) a group whose file, name and settings
+/// did not change runs on; a changed one is replaced by one that takes over its state; a
+/// removed one marks its series stale.
 pub async fn serve(api: Rc<Api>, shared: Arc<crate::scrape::SharedConfig>, status: Arc<status::RulesStatus>, notifier: Arc<notifier::Notifier>, (executor, executors): (usize, usize), shutdown: async_channel::Receiver<()>) {
     let sending = (executor == 0).then(|| glommio::spawn_local(notifier.clone().run(shutdown.clone())));
     let mine = |settings: &RuleSettings| -> RuleSettings { RuleSettings { groups: settings.groups.iter().filter(|g| placement(g, executors) == executor).cloned().collect(), ..settings.clone() } };

@@ -1,9 +1,7 @@
 //! Target groups found by asking something over the network (http_sd URLs, dns_sd names),
-//! shared by every executor: executor 0 asks and stores each source's last good groups
-//! here; every executor reads them when it rediscovers, and rediscovers when the version
-//! changes. So a source is asked once per refresh however many cores there are, and a
-//! reload that keeps a source keeps its groups meanwhile. It also counts each discovery's
-//! requests and failures per job (`RefreshCounts`, for `/metrics`).
+//! shared by every executor: executor 0 asks and stores each source's last good groups, so a
+//! source is asked once per refresh however many cores there are. It also counts each
+//! discovery's requests and failures per job (`RefreshCounts`, for `/metrics`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +11,9 @@ use super::config::TargetGroup;
 
 /// The groups each source last gave, by job name and source (an http_sd URL, a dns_sd
 /// name with its record type and port), and a version that changes whenever they do.
+/// Executor 0 stores them here; every executor reads them when it rediscovers, and
+/// rediscovers when the version changes, so a reload that keeps a source keeps its groups
+/// meanwhile.
 /// Groups are shared (`Arc`), so a source that keeps most of its groups from one answer
 /// to the next (Kubernetes, Consul) is compared by pointer for those, and every executor
 /// reads them without copying.

@@ -1,20 +1,21 @@
 //! Targets from `aws_sd_configs`, Prometheus 3's one AWS discovery with a `role`: `ec2` is
-//! `ec2_sd_configs` itself (the entry is resolved into one, see `section`), `lightsail` asks
-//! Lightsail's `GetInstances` (`lightsail`) and `ecs` walks ECS' clusters, services and tasks
-//! with EC2 lookups for the tasks on container instances (`ecs`), both over AWS' JSON 1.1
-//! protocol (`aws::json_rpc`); `rds` lists RDS clusters and their instances over the Query
-//! API (`rds`), `elasticache` its cache clusters' nodes and serverless caches
-//! (`elasticache`), and `msk` the brokers and controllers of MSK clusters over REST-JSON
-//! (`msk`, `aws::rest_json`). Region and keys are found as for ec2_sd; a failure keeps the
-//! last good targets. Executor 0 asks and puts the groups in `AskedGroups`.
+//! `ec2_sd_configs` itself (the entry is resolved into one, see `section`); each other role has
+//! its module here. Region and keys are found as for ec2_sd; a failure keeps the last good
+//! targets. Executor 0 asks and puts the groups in `AskedGroups`.
 
 pub mod config;
+/// `ecs`: walks ECS' clusters, services and tasks, with EC2 lookups for the tasks on container
+/// instances, over AWS' JSON 1.1 protocol (`aws::json_rpc`).
 pub mod ecs;
 pub mod ecs_targets;
+/// `elasticache`: the nodes of its cache clusters, and its serverless caches.
 pub mod elasticache;
 pub mod elasticache_labels;
+/// `lightsail`: Lightsail's `GetInstances`, over AWS' JSON 1.1 protocol (`aws::json_rpc`).
 pub mod lightsail;
+/// `msk`: the brokers and controllers of MSK clusters, over REST-JSON (`aws::rest_json`).
 pub mod msk;
+/// `rds`: RDS clusters and their instances, over the Query API.
 pub mod rds;
 pub mod rds_labels;
 

@@ -1,15 +1,8 @@
-//! Targets from `azure_sd_configs`, as Prometheus' Azure discovery finds them: every
-//! `refresh_interval` (5 m by default) the subscription's virtual machines (or one resource
-//! group's), its scale sets and each scale set's VMs, listed page by page from Azure
-//! Resource Manager (following `nextLink`), with a token of the entry's
-//! `authentication_method` (`azure_sd::token`); then each machine's network interfaces
-//! (`$expand`ed with their public IPs) until its primary one, whose first IP configuration
-//! gives the target (private IP and `port`) and the IP labels (`azure_sd::machines`),
-//! four machines at a time over four connections. Interfaces are kept 10 to 13 refresh intervals (at most 5,000), as Prometheus caches them;
-//! a machine whose interface is gone (404) or deallocated is no target. Any failure fails the
-//! refresh, which keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `azure_sd_configs`, as Prometheus' Azure discovery finds them: the
+//! subscription's virtual machines (or one resource group's) and its scale sets' VMs, from Azure
+//! Resource Manager with a token of the entry's `authentication_method` (`token`), each a target
+//! through its primary network interface. Any failure fails the refresh (the last good targets
+//! stay; logged when the error changes). Executor 0 asks and puts the groups in `AskedGroups`.
 
 pub mod config;
 pub mod machines;
@@ -53,7 +46,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.azure_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 5 m by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &AzureSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let endpoints = sd.cloud.as_ref().map_err(Clone::clone).and_then(Endpoints::of);
     let shown = match &endpoints {
@@ -122,7 +116,9 @@ impl Session {
         Session { endpoints, env, client: None, token: None, nics: RefCell::default() }
     }
 
-    /// One refresh, in Prometheus' order and words.
+    /// One refresh, in Prometheus' order and words: the virtual machines, the scale sets and
+    /// each scale set's VMs; then each machine's target (`Lookup::target`), four machines at a
+    /// time over four connections (`NIC_LANES`).
     pub async fn refresh(&mut self, sd: &AzureSd) -> Result<Vec<TargetGroup>, String> {
         if let Err(e) = &self.endpoints {
             return Err(format!("could not create Azure client: {e}"));
@@ -184,7 +180,7 @@ impl Session {
         Ok(listed.into_iter().map(|vm| Machine::from_answer(vm, Some(&scale_set.name))).collect())
     }
 
-    /// Every item of a list, page after page.
+    /// Every item of a list, page after page (following `nextLink`).
     async fn list<T: serde::de::DeserializeOwned>(&mut self, sd: &AzureSd, first: &str) -> Result<Vec<T>, String> {
         let resource_manager = self.endpoints.as_ref().map_err(Clone::clone)?.resource_manager.clone();
         let mut url = Url { path_and_query: first.to_string(), ..resource_manager.clone() };
@@ -219,7 +215,8 @@ impl Session {
     }
 }
 
-/// Interfaces kept between refreshes, each until its expiry.
+/// Interfaces kept between refreshes, each until its expiry: 10 to 13 refresh intervals (at
+/// most 5,000), as Prometheus caches them.
 #[derive(Default)]
 struct NicCache {
     kept: HashMap<String, (Arc<Nic>, Instant)>,
@@ -280,7 +277,9 @@ impl Lookup<'_> {
     }
 
     /// The machine's target, or none (no primary interface, a deallocated machine, an
-    /// interface that is gone).
+    /// interface that is gone: 404). Its network interfaces (`$expand`ed with their public
+    /// IPs) are read until its primary one, whose first IP configuration gives the target
+    /// (private IP and `port`) and the IP labels (`machines`).
     async fn target(&self, client: &mut Option<net::client::HttpClient>, machine: &Machine) -> Result<Option<TargetGroup>, String> {
         let sd = self.sd;
         let (resource_group, _) = machines::resource_group_and_name(&machine.id).map_err(|e| format!("invalid ID '{}': {e}", machine.id))?;

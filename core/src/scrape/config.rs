@@ -1,9 +1,8 @@
 //! The scrape configuration: the `global` and `scrape_configs` sections of a Prometheus
 //! configuration file named by `scrape.config_file` (VictoriaMetrics' `-promscrape.config`),
 //! read with Prometheus' keys and defaults and checked once at start-up, with its
-//! `rule_files` and `alerting` (`rules::settings`). Other top-level sections of such a file
-//! (`remote_write`, `remote_read`, ...) are ignored, as VictoriaMetrics ignores them; an unknown key inside a scrape config (a service discovery
-//! this project does not have, say) is an error naming it.
+//! `rule_files` and `alerting` (`rules::settings`). An unknown key inside a scrape config (a
+//! service discovery this project does not have, say) is an error naming it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +97,8 @@ const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
 /// `-promscrape.maxScrapeSize` default): a target cannot make the server hold gigabytes.
 pub const BODY_BYTES_DEFAULT: usize = 16 << 20;
 
+/// The top-level sections of the configuration file read here: other sections of such a file
+/// (`remote_write`, `remote_read`, ...) are ignored, as VictoriaMetrics ignores them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct FileRoot {

@@ -1,20 +1,8 @@
-//! Targets from `consul_sd_configs`, as Prometheus' Consul discovery finds them: the
-//! service list (`/v1/catalog/services`, with `node-meta` and `filter`), then each watched
-//! service's instances with their health (`/v1/health/service/<name>`, with the `tag`s,
-//! `node-meta` and `health_filter`), `dc`, `ns`, `partition` and `stale` on every request and
-//! the `token` as `X-Consul-Token`. As in Prometheus, the catalog and each service have a
-//! watch of their own: a blocking query (Consul answers when its `X-Consul-Index` moves past
-//! the last one seen, or after 2 minutes) asked at most once per `refresh_interval` (30 s by
-//! default), so a change is seen at once while Consul is not asked more often than that. A
-//! service is watched when `services` is empty or names it, and when its catalog tags hold
-//! every one of `tags`; with `services` set and neither `tags` nor `filter`, the named
-//! services are watched without reading the catalog. Each instance is a target at its
-//! service address (the node's when empty) and port, with Prometheus' `__meta_consul_*`
-//! labels. A failed request keeps the last good targets, is logged when the error changes,
-//! and is asked again after 15 s.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the
-//! entry's base URL and settings), which every executor reads.
+//! Targets from `consul_sd_configs`, as Prometheus' Consul discovery finds them: the service
+//! catalog, then each watched service's instances with their health, each read by a blocking
+//! query asked at most once per `refresh_interval` (30 s by default), so a change is seen at
+//! once while Consul is not asked more often than that. Executor 0 asks and puts the groups in
+//! the shared `AskedGroups` (the source is the entry's base URL and settings).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,8 +108,9 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
     }
 }
 
-/// The groups of one service, with Prometheus' labels: one per instance (their labels
-/// differ), sorted so that an answer listing them in another order is no change.
+/// The groups of one service, with Prometheus' `__meta_consul_*` labels: one per instance
+/// (their labels differ), at its service address (the node's when empty) and port, sorted so
+/// that an answer listing them in another order is no change.
 fn instance_groups(service: &str, datacenter: &str, separator: &str, entries: &[ServiceEntry]) -> Vec<TargetGroup> {
     let mut groups: Vec<TargetGroup> = entries
         .iter()
@@ -186,7 +175,8 @@ impl Entry {
     }
 }
 
-/// Counts a failed request and logs it when the failure changes (`errors`).
+/// Counts a failed request and logs it when the failure changes (`errors`). A failed request
+/// keeps the last good targets and is asked again after `RETRY_INTERVAL` (15 s).
 fn log_failure(errors: &mut ErrorLog, entry: &Entry, request: &str, error: String) {
     entry.asked.note_refresh("consul", entry.job(), true, None);
     if errors.failed(&error) {
@@ -204,7 +194,9 @@ fn log_answer(errors: &mut ErrorLog, entry: &Entry, request: &str) {
 
 /// Reads the entry until `stopped` closes: the agent's datacenter when the entry names none,
 /// then, as Prometheus, either each named service (when `services` is set without `tags`
-/// or `filter`) or the catalog, whose watched services each get a watch of their own.
+/// or `filter`, the catalog is not read) or the catalog, whose watched services each get a
+/// watch of their own. A service is watched when `services` is empty or names it, and when
+/// its catalog tags hold every one of `tags`.
 async fn refresh_loop(entry: Rc<Entry>, stopped: &async_channel::Receiver<()>) {
     let sd = entry.sd();
     let mut client = match sd.access.client(&sd.location) {
@@ -302,7 +294,8 @@ fn start_service_watch(entry: &Rc<Entry>, name: &str, datacenter: &Rc<String>) -
     stop
 }
 
-/// Reads one service's instances with a blocking query at most once per refresh interval
+/// Reads one service's instances with their health (`/v1/health/service/<name>`, with the
+/// `tag`s and `health_filter`) with a blocking query at most once per refresh interval
 /// (Prometheus' pace), storing its groups whenever Consul's index moves.
 async fn watch_service(entry: &Entry, name: &str, datacenter: &str, stopped: &async_channel::Receiver<()>) {
     let sd = entry.sd();
@@ -361,7 +354,7 @@ fn common_params(sd: &ConsulSd, datacenter: &str) -> Vec<(String, String)> {
     common
 }
 
-/// The catalog's parameters: the common ones and `filter`.
+/// The parameters of the catalog (`/v1/catalog/services`): the common ones and `filter`.
 fn catalog_params(sd: &ConsulSd, datacenter: &str) -> Vec<(String, String)> {
     let mut params = common_params(sd, datacenter);
     if !sd.filter.is_empty() {
@@ -402,7 +395,8 @@ pub(super) fn path_escape(text: &str) -> String {
 
 /// GETs `path` (under the entry's prefix) with `params` and reads the JSON answer and
 /// Consul's `X-Consul-Index` (0 when missing). With an `index` above 0 the request is a
-/// blocking query: Consul answers when the index moves past it, or after `WATCH_WAIT`.
+/// blocking query: Consul answers when the index moves past it, or after `WATCH_WAIT`. The
+/// entry's `token` goes as `X-Consul-Token`.
 async fn ask<T: serde::de::DeserializeOwned>(client: &mut net::client::HttpClient, sd: &ConsulSd, path: &str, params: &[(String, String)], index: u64) -> Result<(T, u64), String> {
     let prefix = sd.location.path_and_query.trim_end_matches('/');
     let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", super::discovery::query_escape(k), super::discovery::query_escape(v))).collect();

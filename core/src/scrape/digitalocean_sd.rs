@@ -1,15 +1,8 @@
-//! Targets from `digitalocean_sd_configs`, as Prometheus' DigitalOcean discovery finds them:
-//! every `refresh_interval` (60 s by default), with the entry's credentials (the API token as
-//! `authorization` or `bearer_token`), role `droplets` lists the account's droplets page by
-//! page (`GET https://api.digitalocean.com/v2/droplets`, then `?page=N` while the answer
-//! links a next page), each droplet with an IPv4 network a target (`digitalocean_sd::droplets`);
-//! role `databases` lists the managed database clusters (`GET /v2/databases?page=N&per_page=100`
-//! from page 1 until a page is empty, as Prometheus pages them), each cluster with a host a
-//! target (`digitalocean_sd::databases`). Any 2xx is taken, as DigitalOcean's Go client takes
-//! it. A failed page fails the refresh, which keeps the last good targets and is logged when
-//! the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `digitalocean_sd_configs`, as Prometheus' DigitalOcean discovery finds them,
+//! with the entry's credentials (the API token as `authorization` or `bearer_token`): role
+//! `droplets` lists the account's droplets, role `databases` the managed database clusters. A
+//! failed page fails the refresh, which keeps the last good targets and is logged when the
+//! error changes. Executor 0 asks and puts the groups in the shared `AskedGroups`.
 
 pub mod config;
 pub mod databases;
@@ -46,7 +39,8 @@ fn api_base() -> Url {
     Url { scheme: Scheme::Https, host: API_HOST.to_string(), port: 443, path_and_query: "/".to_string() }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &DigitalOceanSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let shown = match sd.role {
         Role::Droplets => "https://api.digitalocean.com/v2/droplets",
@@ -70,7 +64,9 @@ async fn ask_at(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base:
     }
 }
 
-/// Every page of the droplet list, then their groups.
+/// Every page of the droplet list (`GET https://api.digitalocean.com/v2/droplets`, then
+/// `?page=N` while the answer links a next page), then their groups: each droplet with an IPv4
+/// network is a target (`droplets`).
 async fn ask_droplets(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     let mut found = Vec::new();
     // As the Go client: the first request has no page parameter (Prometheus' messages call it
@@ -90,8 +86,9 @@ async fn ask_droplets(client: &mut net::client::HttpClient, sd: &DigitalOceanSd,
     Err(format!("more than {PAGES_MAX} pages of droplets"))
 }
 
-/// Every page of the database cluster list, then their groups. As Prometheus: from page 1,
-/// the next page until one comes back empty (the answer's links are not read).
+/// Every page of the database cluster list (`GET /v2/databases?page=N&per_page=100`), then
+/// their groups: each cluster with a host is a target (`databases`). As Prometheus pages them:
+/// from page 1, the next page until one comes back empty (the answer's links are not read).
 async fn ask_databases(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     let mut found = Vec::new();
     for page_number in 1..=PAGES_MAX {
@@ -117,7 +114,8 @@ struct ErrorAnswer {
     request_id: Option<String>,
 }
 
-/// GETs one page of a list at `path_and_query` of `base`: its body, or why there is none.
+/// GETs one page of a list at `path_and_query` of `base`: its body, or why there is none. Any
+/// 2xx is taken, as DigitalOcean's Go client takes it.
 async fn get_page(client: &mut net::client::HttpClient, sd: &DigitalOceanSd, base: &Url, path_and_query: String) -> Result<Vec<u8>, String> {
     let location = Url { path_and_query, ..base.clone() };
     let shown = http_get::format_url(&location);

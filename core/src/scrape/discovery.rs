@@ -1,9 +1,6 @@
 //! Targets from a job's `static_configs` and `file_sd_configs`, turned into scrape targets
-//! as Prometheus turns them: the `__address__`, `__scheme__`, `__metrics_path__`,
-//! `__scrape_interval__`, `__scrape_timeout__`, `__param_<name>` and the three histogram
-//! choices' labels (`__scrape_native_histograms__`, ...), the job's
-//! `relabel_configs` over them, then the URL made of what is left and the target's labels
-//! (every label not starting with `__`, `instance` defaulting to the address).
+//! as Prometheus turns them (`targets`): the job's settings as labels, the job's
+//! `relabel_configs` over them, then the URL made of what is left and the target's labels.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -159,7 +156,10 @@ fn histogram_scraping(job: &ScrapeJob, labels: &[(String, String)]) -> Result<Hi
 }
 
 /// The labels of the target at `address` of `group` before relabeling: the group's, the
-/// address, and the job's defaults where the group sets none, sorted.
+/// address, and the job's defaults where the group sets none, sorted: `__address__`,
+/// `__scheme__`, `__metrics_path__`, `__scrape_interval__`, `__scrape_timeout__`,
+/// `__param_<name>` and the three histogram choices' labels (`__scrape_native_histograms__`,
+/// ...).
 fn discovered_labels(job: &ScrapeJob, group: &TargetGroup, address: &str) -> Vec<(String, String)> {
     let mut labels: Vec<(String, String)> = group.labels.iter().filter(|(n, _)| *n != "__address__").map(|(n, v)| (n.clone(), v.clone())).collect();
     labels.push(("__address__".into(), address.to_string()));
@@ -263,6 +263,8 @@ pub(crate) fn query_escape(text: &str) -> String {
     out
 }
 
+/// The target of relabeled `labels`: the URL made of what is left, and the target's labels
+/// (every label not starting with `__`, `instance` defaulting to the address).
 fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: DiscoveredLabels) -> Result<Target, String> {
     let address = get(&labels, "__address__").to_string();
     if address.is_empty() {

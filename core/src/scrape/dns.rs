@@ -1,22 +1,7 @@
 //! A blocking DNS stub resolver for `dns_sd_configs`, answering as Prometheus' DNS service
-//! discovery does: the name is tried with the search list of `/etc/resolv.conf` (read as the
-//! Go resolver library Prometheus uses reads it), each candidate asked of every nameserver in
-//! turn over UDP with EDNS0 (4096-byte payload), a truncated answer asked again over TCP.
-//! A candidate that gets NOERROR gives the records; if every candidate got NXDOMAIN the
-//! answer is empty; if some candidate got no usable answer from any server, the lookup fails
-//! (so the caller keeps the targets it had).
-//!
-//! Answers are parsed defensively: every read is bounds-checked, compression pointers must
-//! point before the part of the name that holds them (so they cannot loop), names are at most
-//! 255 bytes on the wire, and record data must fill its length exactly. Label bytes that are
-//! not plain printable text are escaped as the Go library escapes them (`\.`, `\"`, ... for
-//! special characters, `\DDD` for bytes outside printable ASCII), so a target name is the
-//! text Prometheus would put in its `__meta_dns_*` labels.
-//!
-//! Unlike Prometheus (whose Go client waits 2 s once per server), each server is given
-//! resolv.conf's `attempts` UDP tries of `timeout` each, and a server that answers one name
-//! truncated is asked over TCP for that name only (Prometheus' client stays on TCP for the
-//! servers after it).
+//! discovery does (`lookup`): the name is tried with the search list of `/etc/resolv.conf`,
+//! each candidate asked of every nameserver in turn over UDP with EDNS0, a truncated answer
+//! asked again over TCP. Answers are parsed defensively (`wire`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -26,6 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod resolv_conf;
 mod transport;
+/// Answers are parsed defensively: every read is bounds-checked, compression pointers must
+/// point before the part of the name that holds them (so they cannot loop), names are at most
+/// 255 bytes on the wire, and record data must fill its length exactly.
 mod wire;
 
 pub use resolv_conf::{ResolvConf, SYSTEM_RESOLV_CONF};
@@ -85,8 +73,10 @@ impl RecordType {
 }
 
 /// One answer record (CNAMEs and other types in the answer section are skipped). Target
-/// names are dotted text with the trailing root dot ("node1.example.com."), escaped as
-/// described in the module documentation.
+/// names are dotted text with the trailing root dot ("node1.example.com."). Label bytes that
+/// are not plain printable text are escaped as the Go library escapes them (`\.`, `\"`, ...
+/// for special characters, `\DDD` for bytes outside printable ASCII), so a target name is the
+/// text Prometheus would put in its `__meta_dns_*` labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Srv { target: String, port: u16 },
@@ -105,10 +95,12 @@ struct Message {
     answers: Vec<Record>,
 }
 
-/// Looks `name` up as Prometheus' DNS service discovery does (see the module documentation):
-/// the records of the first candidate name that gets NOERROR (maybe none), no records when
-/// every candidate got NXDOMAIN, and an error when some candidate got no usable answer from
-/// any server and none got NOERROR.
+/// Looks `name` up as Prometheus' DNS service discovery does: the name is tried with the
+/// search list of `/etc/resolv.conf` (read as the Go resolver library Prometheus uses reads
+/// it), each candidate asked of every nameserver in turn. The records of the first candidate
+/// name that gets NOERROR (maybe none), no records when every candidate got NXDOMAIN, and an
+/// error when some candidate got no usable answer from any server and none got NOERROR (so
+/// the caller keeps the targets it had).
 pub fn lookup(conf: &ResolvConf, name: &str, kind: RecordType) -> Result<Vec<Record>, String> {
     let mut failure: Option<String> = None;
     for candidate in conf.names_to_try(name) {
@@ -150,8 +142,11 @@ fn rcode_name(rcode: u16) -> String {
     }
 }
 
-/// One server's answer for `qname`: over UDP with EDNS0, again over TCP without it when the
-/// UDP answer is truncated.
+/// One server's answer for `qname`: over UDP with EDNS0 (4096-byte payload), again over TCP
+/// without it when the UDP answer is truncated. Unlike Prometheus (whose Go client waits 2 s
+/// once per server), each server is given resolv.conf's `attempts` UDP tries of `timeout`
+/// each, and a server that answers one name truncated is asked over TCP for that name only
+/// (Prometheus' client stays on TCP for the servers after it).
 fn ask_server(conf: &ResolvConf, server: SocketAddr, qname: &[u8], kind: RecordType) -> Result<Message, String> {
     let id = random_id();
     let query = encode_query(id, qname, kind, true);

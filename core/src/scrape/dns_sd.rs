@@ -1,16 +1,8 @@
-//! Targets from `dns_sd_configs`, as Prometheus' DNS service discovery finds them: each
-//! name is looked up every `refresh_interval` (30 s by default) for SRV records (the
-//! default: a target per record, `target:port`), or A, AAAA, MX or NS records (a target
-//! per record at the configured port), through the servers and search domains of
-//! `scrape.resolv_conf`, /etc/resolv.conf by default (`scrape::dns`). Every target gets `__meta_dns_name`, and SRV, MX and
-//! NS targets the record's target name (`__meta_dns_srv_record_target` and
-//! `__meta_dns_srv_record_port`, `__meta_dns_mx_record_target`,
-//! `__meta_dns_ns_record_target`). A name that no longer exists has no targets; a lookup
-//! that fails keeps the name's last good targets and is logged when the error changes.
-//!
-//! Executor 0 looks the names up (all at once, each on a thread of its own: the resolver
-//! waits on blocking sockets) and puts the groups in the shared `AskedGroups` (the source names the record type, port
-//! and name), which every executor reads.
+//! Targets from `dns_sd_configs`, as Prometheus' DNS service discovery finds them: each name
+//! looked up for SRV records (the default), or A, AAAA, MX or NS records, through the servers
+//! and search domains of `scrape.resolv_conf`, /etc/resolv.conf by default (`scrape::dns`).
+//! Executor 0 looks the names up and puts the groups in the shared `AskedGroups` (the source
+//! names the record type, port and name), which every executor reads.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,7 +32,10 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, resolv_conf: 
     }
 }
 
-/// Looks `sd`'s names up now and then every refresh interval until `stopped` closes.
+/// Looks `sd`'s names up now and then every refresh interval (`refresh_interval`, 30 s by
+/// default) until `stopped` closes, all at once, each on a thread of its own. A name that no
+/// longer exists has no targets; a lookup that fails keeps the name's last good targets and
+/// is logged when the error changes.
 async fn refresh_loop(job: &str, sd: &DnsSd, asked: &AskedGroups, resolv_conf: &Arc<Path>, stopped: &async_channel::Receiver<()>) {
     let mut last_errors: BTreeMap<String, String> = BTreeMap::new();
     loop {
@@ -96,7 +91,10 @@ fn look_up_on_a_thread(resolv_conf: Arc<Path>, name: String, kind: super::dns::R
     answered
 }
 
-/// One group per record, with Prometheus' labels (`port`: for all but SRV records).
+/// One group per record, with Prometheus' labels: an SRV record's target is `target:port`,
+/// the others' are at `port`. Every target gets `__meta_dns_name`, and SRV, MX and NS targets
+/// the record's target name (`__meta_dns_srv_record_target` and `__meta_dns_srv_record_port`,
+/// `__meta_dns_mx_record_target`, `__meta_dns_ns_record_target`).
 pub fn groups_of(name: &str, port: u16, records: &[Record]) -> Vec<TargetGroup> {
     let mut groups: Vec<TargetGroup> = records
         .iter()

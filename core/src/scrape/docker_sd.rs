@@ -1,15 +1,8 @@
-//! Targets from `docker_sd_configs`, as Prometheus' Docker discovery finds them: every
-//! `refresh_interval` (60 s by default) the daemon at `host` is asked for its running
-//! containers (`GET /containers/json`, with the entry's `filters`) and its networks (`GET
-//! /networks`), and each container's networks and TCP ports become targets with Prometheus'
-//! `__meta_docker_*` labels (`targets`). A `unix://` host is spoken to over its socket; an
-//! `http://` or `https://` host with the entry's HTTP client settings; `tcp://` as
-//! `http://`, without credentials (Prometheus gives its HTTP client settings to http and
-//! https hosts only). A failed request keeps the last good targets and is logged when the error
-//! changes. Requests go through `docker_api`, unversioned.
-//!
-//! Executor 0 asks the daemons and puts the groups in the shared `AskedGroups` (the source is
-//! the entry's host and position), which every executor reads.
+//! Targets from `docker_sd_configs`, as Prometheus' Docker discovery finds them: the daemon at
+//! `host` is asked for its running containers and networks, and each container's networks and
+//! TCP ports become targets with Prometheus' `__meta_docker_*` labels (`targets`). A failed
+//! request keeps the last good targets and is logged when the error changes. Executor 0 asks
+//! the daemons; the groups go in `AskedGroups` (the source is the entry's host and position).
 
 pub mod config;
 pub mod targets;
@@ -28,7 +21,11 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.docker_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes. Requests go through `docker_api`, unversioned: a `unix://` host is spoken
+/// to over its socket; an `http://` or `https://` host with the entry's HTTP client settings;
+/// `tcp://` as `http://`, without credentials (Prometheus gives its HTTP client settings to
+/// http and https hosts only).
 async fn refresh_loop(job: &str, sd: &DockerSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let mut client = match docker_api::client(&sd.daemon) {
         Ok(client) => client,
@@ -41,7 +38,8 @@ async fn refresh_loop(job: &str, sd: &DockerSd, results: &AskedGroups, stopped: 
     ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// The containers and networks of the daemon, made into target groups.
+/// The containers (`GET /containers/json`, with the entry's `filters`) and networks (`GET
+/// /networks`) of the daemon, made into target groups.
 async fn ask(client: &mut net::client::HttpClient, sd: &DockerSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus: a request may take the whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);

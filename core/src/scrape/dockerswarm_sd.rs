@@ -1,14 +1,8 @@
 //! Targets from `dockerswarm_sd_configs`, as Prometheus' Docker Swarm discovery finds them:
-//! every `refresh_interval` (60 s by default) the Swarm manager at `host` is asked for the
-//! entry's `role` — `services` (`GET /services` with the entry's `filters`, `GET /networks`),
-//! `tasks` (`GET /tasks` with the filters, then `/services`, `/nodes` and `/networks`
-//! unfiltered for their labels) or `nodes` (`GET /nodes` with the filters) — and the answer
-//! becomes targets with Prometheus' `__meta_dockerswarm_*` labels (`services`, `tasks`,
-//! `nodes`). The daemon is spoken to as docker_sd speaks to it (`docker_api`); a failed
-//! request keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks the managers and puts the groups in the shared `AskedGroups` (the source
-//! is the entry's host, role and position), which every executor reads.
+//! the Swarm manager at `host` is asked for the entry's `role` (`services`, `tasks` or `nodes`)
+//! and the answer becomes targets with Prometheus' `__meta_dockerswarm_*` labels. A failed
+//! request keeps the last good targets and is logged when the error changes. Executor 0 asks
+//! the managers; the groups go in `AskedGroups` (source: the entry's host, role and position).
 
 pub mod config;
 pub mod nodes;
@@ -35,7 +29,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.dockerswarm_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes. The daemon is spoken to as docker_sd speaks to it (`docker_api`).
 async fn refresh_loop(job: &str, sd: &DockerSwarmSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let mut client = match docker_api::client(&sd.daemon) {
         Ok(client) => client,
@@ -48,7 +43,11 @@ async fn refresh_loop(job: &str, sd: &DockerSwarmSd, results: &AskedGroups, stop
     ask_every(entry, &mut client, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// The role's listings, made into target groups (Prometheus' error messages).
+/// The role's listings, made into target groups (Prometheus' error messages) by the modules
+/// `services`, `tasks` and `nodes`. Role `services` asks `GET /services` with the entry's
+/// `filters` and `GET /networks`; role `tasks` asks `GET /tasks` with the filters, then
+/// `/services`, `/nodes` and `/networks` unfiltered for their labels; role `nodes` asks `GET
+/// /nodes` with the filters.
 async fn ask(client: &mut net::client::HttpClient, sd: &DockerSwarmSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus: a request may take the whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);

@@ -1,18 +1,8 @@
-//! Targets from `ec2_sd_configs`, as Prometheus' EC2 discovery finds them: every
-//! `refresh_interval` (60 s by default) EC2's `DescribeInstances` is asked, page by page, with
-//! the entry's `filters`, and each instance with a private IP or an IPv6 address becomes a
-//! target on `port` with Prometheus' `__meta_ec2_*` labels (`instances`). The zones' IDs are
-//! asked once (`DescribeAvailabilityZones`; asked again next time while that fails).
-//!
-//! Requests are signed with Signature Version 4 by keys found as `aws::credentials` says; the
-//! region is the entry's or found the same way; the endpoint is `endpoint`, else
-//! `AWS_ENDPOINT_URL_EC2` or `AWS_ENDPOINT_URL`, else EC2's regional one. The entry's TLS and
-//! proxy settings carry every request but those to the container and instance metadata
-//! endpoints; its `http_headers` are sent unsigned. `DescribeInstances` answered
-//! `AuthFailure` or `UnauthorizedOperation` drops the keys, found again next time (as
-//! Prometheus makes a new client). A failure keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
+//! Targets from `ec2_sd_configs`, as Prometheus' EC2 discovery finds them: EC2's
+//! `DescribeInstances` with the entry's `filters`, each instance with a private IP or an IPv6
+//! address a target on `port` with Prometheus' `__meta_ec2_*` labels (`instances`). Requests
+//! are signed with Signature Version 4 by keys found as `aws::credentials` says; a failure
+//! keeps the last good targets. Executor 0 asks and stores the groups, by source, in `AskedGroups`.
 
 pub mod config;
 pub mod instances;
@@ -38,7 +28,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.ec2_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &Ec2Sd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "ec2_sd", job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every(entry, &mut Session::default(), sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
@@ -55,7 +46,9 @@ struct Session {
     zone_ids: Option<HashMap<String, String>>,
 }
 
-/// The instances of the entry's region, made into target groups.
+/// The instances of the entry's region, made into target groups. The entry's TLS and proxy
+/// settings carry every request but those to the container and instance metadata endpoints;
+/// its `http_headers` are sent unsigned.
 async fn ask(session: &mut Session, sd: &Ec2Sd) -> Result<Vec<TargetGroup>, String> {
     let env = credentials::process_env;
     let headers = sd.http_headers.values()?;
@@ -63,6 +56,9 @@ async fn ask(session: &mut Session, sd: &Ec2Sd) -> Result<Vec<TargetGroup>, Stri
     ask_with(session, sd, &lookup).await
 }
 
+/// `ask` with the environment and transport given: `DescribeInstances`, page by page, in the
+/// entry's region or one found as the keys are. The zones' IDs are asked once
+/// (`DescribeAvailabilityZones`; asked again next time while that fails).
 async fn ask_with(session: &mut Session, sd: &Ec2Sd, lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus: a request may take the whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
@@ -120,7 +116,8 @@ fn filter_form(filters: &[(String, Vec<String>)]) -> Vec<(String, String)> {
     form
 }
 
-/// EC2's endpoint for `region`: the entry's, the environment's, or the regional one.
+/// EC2's endpoint for `region`: the entry's `endpoint`, else `AWS_ENDPOINT_URL_EC2` or
+/// `AWS_ENDPOINT_URL`, else EC2's regional one.
 fn endpoint(sd: &Ec2Sd, region: &str, lookup: &Lookup<'_>) -> Result<Url, String> {
     if let Some(url) = &sd.endpoint {
         return Ok(url.clone());
@@ -134,7 +131,7 @@ fn endpoint(sd: &Ec2Sd, region: &str, lookup: &Lookup<'_>) -> Result<Url, String
 
 /// One signed EC2 action: the `200` answer's text, or why there is none. Keys that
 /// `DescribeInstances` is refused with (`AuthFailure`, `UnauthorizedOperation`) are dropped,
-/// to be found again next time.
+/// to be found again next time (as Prometheus makes a new client).
 async fn call(session: &mut Session, region: &str, params: &[(String, String)], action: &str, transport: Transport<'_>, timeout: Duration) -> Result<String, String> {
     let keys = session.keys.as_ref().map(|found| found.keys.clone()).ok_or("no keys")?;
     let (url, client) = session.endpoint.as_mut().ok_or("no endpoint")?;

@@ -1,12 +1,8 @@
-//! Targets from `eureka_sd_configs`, as Prometheus' Eureka discovery finds them: every
-//! `refresh_interval` (30 s by default) a GET of `<server>/apps`, whose XML list of
-//! applications (`eureka_sd::apps`) becomes one target per instance with Prometheus'
-//! `__meta_eureka_*` labels. As Prometheus, no `Accept` header is sent (Eureka answers XML
-//! then) and any 2xx is taken. A failed request or a bad answer keeps the last good targets
-//! and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the
-//! entry's server and position), which every executor reads.
+//! Targets from `eureka_sd_configs`, as Prometheus' Eureka discovery finds them: a GET of
+//! `<server>/apps`, whose XML list of applications (`eureka_sd::apps`) becomes one target per
+//! instance with Prometheus' `__meta_eureka_*` labels. A failed request or a bad answer keeps
+//! the last good targets and is logged when the error changes. Executor 0 asks; the groups go
+//! in the shared `AskedGroups` (the source is the entry's server and position).
 
 pub mod apps;
 pub mod config;
@@ -28,13 +24,15 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.eureka_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 30 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &EurekaSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "eureka_sd", job, shown: &sd.server, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &sd.apps, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// One GET of `<server>/apps` and its groups, or why there are none (Prometheus' words).
+/// One GET of `<server>/apps` and its groups, or why there are none (Prometheus' words). As
+/// Prometheus, no `Accept` header is sent (Eureka answers XML then) and any 2xx is taken.
 async fn ask(client: &mut net::client::HttpClient, sd: &EurekaSd) -> Result<Vec<TargetGroup>, String> {
     let shown = format!("{}/apps", sd.server);
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.

@@ -1,13 +1,8 @@
-//! Targets from `gce_sd_configs`, as Prometheus' GCE discovery finds them: every
-//! `refresh_interval` (60 s by default) Compute Engine's `instances.list` of `project` and
-//! `zone` is read page by page (with `filter` when given), and each instance with a network
-//! interface becomes a target at its first interface's IP on `port`, with Prometheus'
-//! `__meta_gce_*` labels (`instance_group`). Requests carry a token from Google's
-//! Application Default Credentials (`google_auth`), asked again before it expires.
-//! `METRICSTOR_GCE_ENDPOINT` replaces `https://compute.googleapis.com` (an emulator, tests).
-//! A failure keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` under the entry's source.
+//! Targets from `gce_sd_configs`, as Prometheus' GCE discovery finds them: Compute Engine's
+//! `instances.list` of `project` and `zone`, each instance with a network interface a target
+//! with Prometheus' `__meta_gce_*` labels (`instance_group`). Requests carry a token from
+//! Google's Application Default Credentials (`google_auth`). A failure keeps the last good
+//! targets. Executor 0 asks and stores the groups, by source, in `AskedGroups`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,7 +32,8 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.gce_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &GceSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let shown = format!("{}/{}", sd.project, sd.zone);
     let entry = Refreshed { mechanism: "gce_sd", job, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
@@ -51,7 +47,9 @@ struct Session {
     api: Option<(Url, net::client::HttpClient)>,
 }
 
-/// The instances of the entry's zone, made into target groups.
+/// The instances of the entry's zone, made into target groups: `instances.list`, read page by
+/// page (with `filter` when given). The token is asked again before it expires.
+/// `METRICSTOR_GCE_ENDPOINT` replaces `https://compute.googleapis.com` (an emulator, tests).
 async fn ask(session: &mut Session, sd: &GceSd) -> Result<Vec<TargetGroup>, String> {
     let env = |name: &str| std::env::var(name).ok();
     if session.token.as_ref().is_none_or(|t| !t.fresh(std::time::Instant::now())) {
@@ -198,7 +196,8 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     })
 }
 
-/// The target of one instance (none without a network interface), labelled as Prometheus does.
+/// The target of one instance (none without a network interface), labelled as Prometheus does:
+/// its first interface's IP on `port`.
 fn instance_group(instance: &Instance, sd: &GceSd) -> Option<TargetGroup> {
     let primary = instance.network_interfaces.first()?;
     let mut labels = BTreeMap::new();

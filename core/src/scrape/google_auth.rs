@@ -1,19 +1,7 @@
 //! Google's Application Default Credentials for `gce_sd_configs`, found as Go's
-//! `golang.org/x/oauth2/google` finds them for Prometheus: the JSON file named by
-//! `GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's `~/.config/gcloud/application_default_credentials.json`
-//! (when it can be read), else the metadata server of the VM (`GCE_METADATA_HOST`, else
-//! `169.254.169.254`; 5 s, asked twice on a connection error or a 5xx answer).
-//!
-//! A `service_account` file signs an RS256 JWT with its private key (PKCS#8) and trades it at
-//! its `token_uri` for an access token (RFC 7523's JWT bearer grant, the scope asked);
-//! an `authorized_user` file (gcloud's login) trades its refresh token; an `external_account`
-//! file (Workload Identity Federation) trades a subject token at Google's STS
-//! (`external_account`); an `impersonated_service_account` file gets its `source_credentials`'
-//! token and trades it at IAM (`impersonation`); the metadata server gives the VM's service
-//! account's token. Other kinds are refused naming them. Token answers are read as `oauth2`
-//! reads them; a token is kept until 10 s before it expires. Requests for a file's tokens go
-//! through the environment's proxy (`HTTPS_PROXY`, `NO_PROXY`), as Go's default transport
-//! does; the metadata server's directly.
+//! `golang.org/x/oauth2/google` finds them for Prometheus (`token`): a credentials file, else
+//! the metadata server of the VM. Token answers are read as `oauth2` reads them; a token is
+//! kept until 10 s before it expires.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,8 +77,12 @@ struct ImpersonationSettings {
     token_lifetime_seconds: i64,
 }
 
-/// A token for `scope`, from the first source of the module's list; `env` reads the
-/// environment (the process's, or a test's).
+/// A token for `scope`, from the first source of: the JSON file named by
+/// `GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's
+/// `~/.config/gcloud/application_default_credentials.json` (when it can be read), else the
+/// metadata server of the VM (`from_metadata`). `env` reads the environment (the process's, or
+/// a test's). Requests for a file's tokens go through the environment's proxy (`HTTPS_PROXY`,
+/// `NO_PROXY`), as Go's default transport does; the metadata server's directly.
 pub async fn token(scope: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Token, String> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
     let file = match var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from) {
@@ -154,7 +146,13 @@ fn go_json(value: &impl serde::Serialize) -> Result<String, String> {
     Ok(text.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029"))
 }
 
-/// The token a credentials file gives for `scope`, by its `type`.
+/// The token a credentials file gives for `scope`, by its `type`: a `service_account` file
+/// signs an RS256 JWT with its private key (PKCS#8) and trades it at its `token_uri` for an
+/// access token (RFC 7523's JWT bearer grant, the scope asked); an `authorized_user` file
+/// (gcloud's login) trades its refresh token; an `external_account` file (Workload Identity
+/// Federation) trades a subject token at Google's STS (`external_account`); an
+/// `impersonated_service_account` file gets its `source_credentials`' token and trades it at
+/// IAM (`impersonation`). Other kinds are refused naming them.
 fn from_file<'a>(file: &'a CredentialsFile, scope: &'a str, http: &'a Http, env: &'a dyn Fn(&str) -> Option<String>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, String>> + 'a>> {
     // Boxed: an `impersonated_service_account` holds another file.
     Box::pin(async move {
@@ -221,7 +219,8 @@ pub fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
-/// The VM's service account's token from the metadata server.
+/// The VM's service account's token from the metadata server (`GCE_METADATA_HOST`, else
+/// `169.254.169.254`; 5 s, asked twice on a connection error or a 5xx answer).
 async fn from_metadata(scope: &str, host: Option<&str>) -> Result<Token, String> {
     let host = host.unwrap_or("169.254.169.254");
     let url = Url::parse(&format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={}", query_escape(scope))).map_err(|e| format!("GCE_METADATA_HOST: {e}"))?;

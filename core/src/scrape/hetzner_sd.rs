@@ -1,13 +1,8 @@
-//! Targets from `hetzner_sd_configs`, as Prometheus' Hetzner discovery finds them every
-//! `refresh_interval` (60 s by default). Role hcloud: the Cloud API's servers
-//! (`GET https://api.hetzner.cloud/v1/servers`, 50 a page, with the entry's
-//! `label_selector`), then its networks (to name private addresses), each page by page
-//! while `meta.pagination.next_page` says so, with the entry's token; API errors retried as
-//! Hetzner's Go client retries them. Role robot: the Robot webservice's dedicated servers
-//! (`GET https://robot-ws.your-server.de/server`, with `basic_auth`). A failed request fails
-//! the refresh, which keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `hetzner_sd_configs`, as Prometheus' Hetzner discovery finds them: role hcloud
+//! the Cloud API's servers (with the entry's token), role robot the Robot webservice's dedicated
+//! servers (with `basic_auth`). A failed request fails the refresh, which keeps the last good
+//! targets and is logged when the error changes. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod hcloud;
@@ -67,7 +62,8 @@ fn shown(role: Role) -> &'static str {
     }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &HetznerSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "hetzner_sd", job, shown: shown(sd.role), source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &api_base(sd.role), &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
@@ -79,7 +75,11 @@ async fn ask(client: &mut net::client::HttpClient, sd: &HetznerSd) -> Result<Vec
 }
 
 /// One refresh against the API at `base` (its origin and path; the tests' mock), Cloud API
-/// retries starting after `retry_base`.
+/// retries starting after `retry_base`. Role hcloud: the servers (`GET
+/// https://api.hetzner.cloud/v1/servers`, 50 a page, with the entry's `label_selector`), then
+/// the networks (to name private addresses), each page by page while
+/// `meta.pagination.next_page` says so; API errors retried as Hetzner's Go client retries them.
+/// Role robot: the dedicated servers (`GET https://robot-ws.your-server.de/server`).
 async fn ask_at(client: &mut net::client::HttpClient, sd: &HetznerSd, base: &Url, retry_base: Duration) -> Result<Vec<TargetGroup>, String> {
     match sd.role {
         Role::Hcloud => {

@@ -1,11 +1,7 @@
 //! GET requests of the scraper and of http_sd, following redirects as Prometheus' HTTP
 //! client does when `follow_redirects` is true (its default): the 10th redirect is an error
-//! (as Go's client stops), each `Location` read relative to the URL that answered, every hop
-//! with the same headers except that credentials and cookies are left out once the chain
-//! leaves the first host and its subdomains (as Prometheus' HTTP client strips them), and
-//! the whole chain within the one timeout. A redirect to another origin is
-//! asked over a connection of its own, closed after it; the caller's keep-alive connection
-//! serves its own origin.
+//! (as Go's client stops), and credentials and cookies are left out once the chain leaves the
+//! first host and its subdomains (as Prometheus' HTTP client strips them).
 
 use std::time::{Duration, Instant};
 
@@ -96,7 +92,11 @@ fn failed(url: &str, error: net::client::ClientError) -> String {
 
 /// The final response (any status; a 3xx when redirects are not followed), or why there is
 /// none, worded as Go words it after the URL that failed (`Get "…": …`), or as
-/// `BODY_SIZE_LIMIT_EXCEEDED` when the body is over the limit.
+/// `BODY_SIZE_LIMIT_EXCEEDED` when the body is over the limit. Each redirect's `Location` is
+/// read relative to the URL that answered, every hop has the same headers (but for those
+/// left out across hosts), and the whole chain runs within the one timeout. A redirect to
+/// another origin is asked over a connection of its own, closed after it; the caller's
+/// keep-alive connection serves its own origin.
 pub async fn get(request: Get<'_>) -> Result<Response, String> {
     let started = Instant::now();
     let first = request.shown;

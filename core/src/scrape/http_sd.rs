@@ -1,12 +1,8 @@
 //! Targets from `http_sd_configs`, as Prometheus' HTTP service discovery finds them: a GET
-//! of the entry's URL every `refresh_interval` (60 s by default) answered with `200` and
-//! `Content-Type: application/json`, whose body is a JSON list of target groups
-//! (`[{"targets": ["host:port"], "labels": {"name": "value"}}]`); every group gets the URL
-//! as its `__meta_url` label. A failed request or a bad answer keeps the last good groups
-//! (Prometheus keeps them too) and is logged when the error changes.
-//!
-//! Executor 0 asks the URLs and puts the groups in the shared `AskedGroups` (the URL is
-//! the source), which every executor reads.
+//! of the entry's URL, whose JSON body is a list of target groups
+//! (`[{"targets": ["host:port"], "labels": {"name": "value"}}]`). A failed request or a bad
+//! answer keeps the last good groups (Prometheus keeps them too) and is logged when the error
+//! changes. Executor 0 asks the URLs; the groups go in `AskedGroups`, the URL as their source.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,13 +36,15 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.http_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every refresh interval (`refresh_interval`, 60 s by default) until
+/// `stopped` closes.
 async fn refresh_loop(job: &str, sd: &HttpSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "http_sd", job, shown: &sd.url, source: &sd.url, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &sd.location, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it).
+/// One request of `sd`'s URL and its groups, or why there are none (as Prometheus words it):
+/// the answer must be a `200` with `Content-Type: application/json`.
 async fn ask(client: &mut net::client::HttpClient, sd: &HttpSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus: a request may take its whole refresh interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
@@ -72,8 +70,9 @@ struct WireGroup {
     labels: Option<BTreeMap<String, String>>,
 }
 
-/// The groups of an answer's body, each with `__meta_url`; a null group, or an empty label
-/// name, makes the whole answer bad (as in Prometheus 3, any other UTF-8 name is one).
+/// The groups of an answer's body, each with the URL as its `__meta_url`; a null group, or an
+/// empty label name, makes the whole answer bad (as in Prometheus 3, any other UTF-8 name is
+/// one).
 pub fn parse_groups(body: &[u8], url: &str) -> Result<Vec<TargetGroup>, String> {
     let wire: Vec<Option<WireGroup>> = serde_json::from_slice(body).map_err(|e| format!("cannot parse the answer as a JSON list of target groups: {e}"))?;
     let mut groups = Vec::with_capacity(wire.len());

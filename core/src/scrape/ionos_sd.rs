@@ -1,10 +1,6 @@
-//! Targets from `ionos_sd_configs`, as Prometheus' IONOS Cloud discovery finds them: every
-//! `refresh_interval` (60 s by default) one GET of the data center's servers with their NICs
-//! and volumes (`https://api.ionos.com/cloudapi/v6/datacenters/<id>/servers?depth=3`) with
-//! the entry's credentials; each server with an IP address is a target
-//! (`ionos_sd::servers`). Any 2xx is taken. A failed request or a bad answer keeps the last
-//! good targets and is logged when the error changes.
-//!
+//! Targets from `ionos_sd_configs`, as Prometheus' IONOS Cloud discovery finds them: each
+//! server of the data center with an IP address is a target (`ionos_sd::servers`). A failed
+//! request or a bad answer keeps the last good targets and is logged when the error changes.
 //! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
 
 pub mod config;
@@ -36,7 +32,7 @@ fn api_base() -> Url {
     Url { scheme: Scheme::Https, host: API_HOST.to_string(), port: 443, path_and_query: "/".to_string() }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &IonosSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let shown = http_get::format_url(&servers_url(&api_base(), sd));
     let entry = Refreshed { mechanism: "ionos_sd", job, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
@@ -48,12 +44,15 @@ async fn ask(client: &mut net::client::HttpClient, sd: &IonosSd) -> Result<Vec<T
     ask_at(client, sd, &api_base()).await
 }
 
-/// The server list of `sd`'s data center on the API at `base`'s origin.
+/// The server list of `sd`'s data center on the API at `base`'s origin, with the servers' NICs
+/// and volumes (`https://api.ionos.com/cloudapi/v6/datacenters/<id>/servers?depth=3` on the
+/// real API).
 fn servers_url(base: &Url, sd: &IonosSd) -> Url {
     Url { path_and_query: format!("/cloudapi/v6/datacenters/{}/servers?depth=3", sd.datacenter_id), ..base.clone() }
 }
 
-/// One refresh against the API at `base` (its origin; the tests' mock).
+/// One refresh against the API at `base` (its origin; the tests' mock): one GET of the server
+/// list with the entry's credentials. Any 2xx is taken.
 async fn ask_at(client: &mut net::client::HttpClient, sd: &IonosSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     let location = servers_url(base, sd);
     let shown = http_get::format_url(&location);

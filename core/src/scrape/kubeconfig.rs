@@ -1,11 +1,6 @@
 //! A kubeconfig file (`kubernetes_sd_configs[].kubeconfig_file`) read as client-go reads one
-//! for Prometheus: its `current-context` names a cluster (the API server's URL, its CA as a
-//! file or as base64 `certificate-authority-data`, `insecure-skip-tls-verify`,
-//! `tls-server-name`) and a user (a `token` or `tokenFile`, a client certificate and key as
-//! files or base64 data, or `username`/`password`). Relative file names are taken from the
-//! kubeconfig's directory. A cluster's `proxy-url` is the proxy requests go through (without
-//! one, client-go's proxy from the environment). Users that authenticate through an `exec`
-//! plugin or an `auth-provider` are refused naming what is missing.
+//! for Prometheus: its `current-context` names a cluster and a user, which give the API
+//! server's URL, TLS settings and credentials (`KubeAccess`).
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +26,8 @@ pub struct KubeAccess {
     pub token_file: Option<PathBuf>,
     /// `username` and `password`.
     pub basic: Option<(String, String)>,
-    /// The cluster's `proxy-url`.
+    /// The cluster's `proxy-url`: the proxy requests go through (without one, client-go's proxy
+    /// from the environment).
     pub proxy_url: Option<String>,
 }
 
@@ -65,6 +61,8 @@ struct NamedCluster {
     cluster: Cluster,
 }
 
+/// A cluster: the API server's URL, its CA as a file or as base64 `certificate-authority-data`,
+/// `insecure-skip-tls-verify`, `tls-server-name` and `proxy-url`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 struct Cluster {
@@ -83,6 +81,8 @@ struct NamedUser {
     user: User,
 }
 
+/// A user: a `token` or `tokenFile`, a client certificate and key as files or base64 data, or
+/// `username`/`password`. `exec` and `auth-provider` are read only to refuse them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 struct User {
@@ -99,14 +99,17 @@ struct User {
     auth_provider: Option<IgnoredAny>,
 }
 
-/// Reads `file` and resolves its current context.
+/// Reads `file` and resolves its current context; relative file names are taken from the
+/// kubeconfig's directory.
 pub fn read(file: &Path) -> Result<KubeAccess, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read kubeconfig_file {}: {e}", file.display()))?;
     let dir = file.parent().unwrap_or(Path::new("."));
     resolve(&text, dir).map_err(|e| format!("kubeconfig_file {}: {e}", file.display()))
 }
 
-/// The access `text`'s current context gives, relative files taken from `dir`.
+/// The access `text`'s current context gives, relative files taken from `dir`. A user that
+/// authenticates through an `exec` plugin or an `auth-provider` is refused, naming what is
+/// missing.
 fn resolve(text: &str, dir: &Path) -> Result<KubeAccess, String> {
     let config: Kubeconfig = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
     if config.current_context.is_empty() {

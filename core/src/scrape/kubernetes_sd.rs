@@ -1,21 +1,8 @@
-//! Targets from `kubernetes_sd_configs`, as Prometheus' Kubernetes discovery finds them:
-//! each object kind a role needs (`roles::Role::kinds`) is listed, in pages (each decoded
-//! as it comes), from the API server, per namespace when `namespaces` names some, with the
-//! entry's label and field selectors, and then watched from the list's resource version,
-//! the watch's events applied as they stream in (`net::client::HttpClient::get_streamed`).
-//! A watch ends after about 5 minutes, as client-go's do, and is opened again from the last
-//! version seen; a failed watch is tried again from the same version, and one answered
-//! `410 Gone` (the version is too old) lists again. Failures, and watches that end within a
-//! second without an event, back off from 1 s doubling to 30 s; a watch that ran starts the
-//! back-off over. The role's target groups (made by `roles` per object, and remade by
-//! `cache::GroupCache` only for the objects that changed or that looked up one that did) are
-//! put in the shared `AskedGroups` at most every 5 s while objects change, from the namespaces whose
-//! every kind has been listed (as Prometheus' discoverers per namespace publish each on its
-//! own; a cluster-wide kind, such as nodes, must be listed first); before that, the groups
-//! an earlier loop of the same entry found (before a reload) stay, and a namespace not
-//! listed yet keeps its own from them. Errors are logged when they change.
-//!
-//! Executor 0 asks and every executor reads the groups, as for the other network sources.
+//! Targets from `kubernetes_sd_configs`, as Prometheus' Kubernetes discovery finds them: each
+//! object kind a role needs (`roles::Role::kinds`) is listed from the API server, then watched
+//! from the list's resource version, and the role's groups are put in the shared
+//! `AskedGroups`. Errors are logged when they change. Executor 0 asks and every executor
+//! reads the groups, as for the other network sources.
 
 pub mod cache;
 pub mod config;
@@ -71,7 +58,8 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// What the watches of one entry share.
 struct Entry {
     store: RefCell<Store>,
-    /// The groups, per object, with what changed since they were made.
+    /// The groups, per object (made by `roles`), with what changed since they were made: only
+    /// the objects that changed, or that looked up one that did, are remade.
     cache: RefCell<GroupCache>,
     /// Objects changed since the groups were last published.
     dirty: Cell<bool>,
@@ -86,7 +74,8 @@ struct Entry {
 }
 
 /// Starts discovering every kubernetes_sd entry of `config` on this executor, until
-/// `stopped` closes (a reload or shutdown).
+/// `stopped` closes (a reload or shutdown): one watch per kind the role needs, per namespace
+/// when `namespaces` names some.
 pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &async_channel::Receiver<()>) {
     for (j, job) in config.jobs.iter().enumerate() {
         for (i, sd) in job.kubernetes_sd.iter().enumerate() {
@@ -128,7 +117,8 @@ pub fn start(config: &Arc<ScrapeConfig>, asked: &Arc<AskedGroups>, stopped: &asy
     }
 }
 
-/// Turns the entry's objects into groups whenever they changed and some are ready.
+/// Turns the entry's objects into groups whenever they changed and some are ready, at most
+/// every `PUBLISH_INTERVAL` (5 s) while objects change.
 async fn publish_loop(job: &str, sd: &KubernetesSd, entry: &Entry, asked: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     while sleep_unless_stopped(PUBLISH_INTERVAL, stopped).await {
         if !entry.dirty.replace(false) {
@@ -143,8 +133,9 @@ async fn publish_loop(job: &str, sd: &KubernetesSd, entry: &Entry, asked: &Asked
 
 /// The role's groups from the namespaces whose every kind has been listed (as Prometheus,
 /// whose discoverers per namespace publish each on its own), and for the others what an
-/// earlier loop found; none while a cluster-wide watch (every namespace, or nodes) or every
-/// named namespace is still unlisted.
+/// earlier loop of the same entry found (before a reload); none while a cluster-wide watch
+/// (every namespace, or a cluster-wide kind such as nodes) or every named namespace is still
+/// unlisted.
 fn ready_groups(sd: &KubernetesSd, entry: &Entry) -> Option<Vec<Arc<TargetGroup>>> {
     let unlisted = entry.unlisted.borrow();
     if unlisted.iter().any(|(_, namespace)| namespace.is_none()) {
@@ -319,7 +310,8 @@ impl Watch<'_> {
         }
     }
 
-    /// The path of this kind's collection (in the namespace, if any) with `params`.
+    /// The path of this kind's collection (in the namespace, if any) with `params` and the
+    /// entry's label and field selectors.
     fn path(&self, params: &[(&str, &str)]) -> String {
         let prefix = self.sd.location.path_and_query.trim_end_matches('/');
         let namespace = match self.namespace {
@@ -375,7 +367,8 @@ impl Watch<'_> {
         Err(Failure::Other(format!("the list of {} {} took more than {LIST_PAGES_MAX} pages", self.sd.api_server, self.kind.plural())))
     }
 
-    /// One watch from `version`, applying its events as they arrive and moving `version` on;
+    /// One watch from `version`, applying its events as they stream in
+    /// (`net::client::HttpClient::get_streamed`) and moving `version` on;
     /// the number of events when the server ended it (its timeout), to be opened again. A
     /// watch does not follow redirects (a list does).
     async fn watch(&self, client: &mut net::client::HttpClient, version: &mut String) -> Result<usize, Failure> {

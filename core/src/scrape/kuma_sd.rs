@@ -1,13 +1,7 @@
 //! Targets from `kuma_sd_configs`, as Prometheus' Kuma discovery finds them: xDS v3
 //! REST-JSON long polling of the control plane's monitoring assignment discovery service
-//! (`POST <server>/v3/discovery:monitoringassignments?fetch-timeout=2m`, a `DiscoveryRequest`
-//! in protobuf JSON, `kuma_sd::mads`). Each request carries the last answer's `version_info`
-//! and nonce; the server holds it up to `fetch_timeout` and answers 304 when nothing changed
-//! (the targets are kept) or 200 with every assignment, whose targets replace them. Requests
-//! follow Prometheus' ticker: one every `refresh_interval` (15 s), the next at once when a
-//! request outlasted it. A failed request keeps the last good targets and is logged when
-//! the error changes. Unlike Prometheus, a redirect is not followed (it is a failed request
-//! naming its status). Executor 0 asks and puts the groups in the shared `AskedGroups`.
+//! (`kuma_sd::mads`). A failed request keeps the last good targets and is logged when the
+//! error changes. Executor 0 asks and puts the groups in the shared `AskedGroups`.
 
 pub mod config;
 pub mod mads;
@@ -36,7 +30,8 @@ struct Versions {
     nonce: String,
 }
 
-/// Asks `sd` now and then on Prometheus' schedule until `stopped` closes.
+/// Asks `sd` now and then on Prometheus' schedule until `stopped` closes: one request every
+/// `refresh_interval` (15 s), the next at once when a request outlasted it (`Ticker`).
 async fn refresh_loop(job: &str, sd: &KumaSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let mut client = match sd.access.client(&sd.endpoint) {
         Ok(client) => client,
@@ -104,9 +99,13 @@ impl Ticker {
     }
 }
 
-/// One discovery request: the groups of a 200 answer (its version and nonce kept in
-/// `versions` for the next request, even when its resources cannot be read, as Prometheus
-/// keeps them), None for a 304 (nothing changed), or why there is none.
+/// One discovery request (`POST <server>/v3/discovery:monitoringassignments?fetch-timeout=2m`,
+/// a `DiscoveryRequest` in protobuf JSON with the last answer's `version_info` and nonce),
+/// which the server holds up to `fetch_timeout`: the groups of a 200 answer, with every
+/// assignment, whose targets replace the last ones (its version and nonce kept in `versions`
+/// for the next request, even when its resources cannot be read, as Prometheus keeps them),
+/// None for a 304 (nothing changed; the targets are kept), or why there is none. Unlike
+/// Prometheus, a redirect is not followed (it is a failed request naming its status).
 async fn fetch(client: &mut net::client::HttpClient, sd: &KumaSd, versions: &mut Versions) -> Result<Option<Vec<TargetGroup>>, String> {
     let timeout = sd.request_timeout();
     let mut headers = sd.access.request_headers("application/json", None, timeout).await?;

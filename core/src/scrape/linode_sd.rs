@@ -1,15 +1,7 @@
-//! Targets from `linode_sd_configs`, as Prometheus' Linode discovery finds them: every
-//! `refresh_interval` (60 s by default) the account's instances, IP addresses and IPv6 ranges
-//! (`GET https://api.linode.com/v4/linode/instances`, `/v4/networking/ips`,
-//! `/v4/networking/ipv6/ranges`, each read page by page, 500 a page, filtered on the entry's
-//! `region` with the API's `X-Filter` header) with the entry's credentials (the API token as
-//! `authorization` or `bearer_token`); each instance with an IPv4 address is a target
-//! (`linode_sd::instances`). As Prometheus, once it has targets it first asks for the
-//! account's events since the last refresh and lists everything again only when there are
-//! some, or after ten quiet polls; a token that may not read events (401) turns that off.
-//! A failed request fails the refresh, which keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `linode_sd_configs`, as Prometheus' Linode discovery finds them: each instance
+//! of the account with an IPv4 address is a target (`linode_sd::instances`). A failed request
+//! fails the refresh, which keeps the last good targets. Executor 0 asks and puts the groups
+//! in the shared `AskedGroups`, which every executor reads.
 
 pub mod api;
 pub mod config;
@@ -79,7 +71,7 @@ fn now_s() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &LinodeSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let client = match sd.access.client(&api_base()) {
         Ok(client) => client,
@@ -98,9 +90,10 @@ async fn ask(session: &mut Session, sd: &LinodeSd) -> Result<Vec<TargetGroup>, S
     ask_at(session, sd, &api_base(), now_s()).await.map_err(|e| e.to_string())
 }
 
-/// One refresh against the API at `base` (its origin; the tests' mock) at `now_s`: the
-/// account's events since the last refresh when there were targets already, then, when they
-/// say something changed (or after ten quiet polls), every list again.
+/// One refresh against the API at `base` (its origin; the tests' mock) at `now_s`, as
+/// Prometheus does it: the account's events since the last refresh when there were targets
+/// already, then, when they say something changed (or after ten quiet polls), every list
+/// again. A token that may not read events (401) turns event polling off.
 async fn ask_at(session: &mut Session, sd: &LinodeSd, base: &Url, now_s: i64) -> Result<Vec<TargetGroup>, ApiError> {
     let mut list_again = true;
     if session.last_groups.is_some() && session.events_polled {
@@ -124,7 +117,10 @@ async fn ask_at(session: &mut Session, sd: &LinodeSd, base: &Url, now_s: i64) ->
     Ok(session.last_groups.clone().unwrap_or_default())
 }
 
-/// The instances, addresses and IPv6 ranges (of the entry's region, if any), and their groups.
+/// The instances, addresses and IPv6 ranges (`GET https://api.linode.com/v4/linode/instances`,
+/// `/v4/networking/ips`, `/v4/networking/ipv6/ranges`, each read page by page, 500 a page,
+/// filtered on the entry's `region`, if any, with the API's `X-Filter` header), and their
+/// groups.
 async fn list_everything(client: &mut net::client::HttpClient, sd: &LinodeSd, base: &Url) -> Result<Vec<TargetGroup>, ApiError> {
     // The region filter as the API reads it (JSON, so a region is written as a JSON string).
     let filter = (!sd.region.is_empty()).then(|| format!(r#"{{"region": {}}}"#, serde_json::Value::from(sd.region.as_str())));
@@ -153,8 +149,9 @@ async fn get_list<T: DeserializeOwned>(client: &mut net::client::HttpClient, sd:
     }
 }
 
-/// GETs page `page_number` (`page_size` items) of the list at `/v4/<path>`, with the
-/// `X-Filter` header when there is a filter, and reads it.
+/// GETs page `page_number` (`page_size` items) of the list at `/v4/<path>`, with the entry's
+/// credentials (the API token as `authorization` or `bearer_token`) and the `X-Filter` header
+/// when there is a filter, and reads it.
 async fn get_page<T: DeserializeOwned>(client: &mut net::client::HttpClient, sd: &LinodeSd, base: &Url, path: &str, page_number: i64, page_size: usize, filter: Option<&str>) -> Result<api::Page<T>, ApiError> {
     let location = Url { path_and_query: format!("/v4/{path}?page={page_number}&page_size={page_size}"), ..base.clone() };
     let shown = http_get::format_url(&location);

@@ -1,12 +1,7 @@
-//! Targets from `marathon_sd_configs`, as Prometheus' Marathon discovery finds them: every
-//! `refresh_interval` (30 s by default) one server's app list with the apps' tasks
-//! (`GET <server>/v2/apps/?embed=apps.tasks`), each task's ports a target
-//! (`marathon_sd::apps`). Prometheus picks a server at random at each refresh; here the
-//! servers take turns (round-robin, from the first), so a server that is down costs one
-//! refresh in as many as there are servers. A DC/OS `auth_token` goes as
-//! `Authorization: token=<token>`. A failed refresh keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `marathon_sd_configs`, as Prometheus' Marathon discovery finds them: one
+//! server's app list with the apps' tasks, each task's ports a target (`marathon_sd::apps`).
+//! A failed refresh keeps the last good targets. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod apps;
 pub mod config;
@@ -28,14 +23,16 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.marathon_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// An entry's servers: a client for each once asked, and whose turn is next.
+/// An entry's servers: a client for each once asked, and whose turn is next. Prometheus picks a
+/// server at random at each refresh; here the servers take turns (round-robin, from the
+/// first), so a server that is down costs one refresh in as many as there are servers.
 #[derive(Default)]
 pub struct Servers {
     clients: Vec<Option<net::client::HttpClient>>,
     next: usize,
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (30 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &MarathonSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     // As Prometheus, which makes no discoverer when the token file cannot be read at start.
     if let Some(Secret::File(path)) = &sd.auth_token {
@@ -50,7 +47,9 @@ async fn refresh_loop(job: &str, sd: &MarathonSd, results: &AskedGroups, stopped
     ask_every(entry, &mut servers, sd, |servers, sd| Box::pin(ask(servers, sd)), results, stopped).await;
 }
 
-/// One refresh: the app list of the server whose turn it is, then its groups.
+/// One refresh: the app list with the apps' tasks (`GET <server>/v2/apps/?embed=apps.tasks`) of
+/// the server whose turn it is, then its groups. A DC/OS `auth_token` goes as
+/// `Authorization: token=<token>`.
 async fn ask(servers: &mut Servers, sd: &MarathonSd) -> Result<Vec<TargetGroup>, String> {
     let count = sd.app_lists.len();
     if servers.clients.len() != count {

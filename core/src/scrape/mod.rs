@@ -1,14 +1,18 @@
-//! Scraping Prometheus targets, as VictoriaMetrics single-node does with
-//! `-promscrape.config`: `scrape.config_file` names a Prometheus configuration whose
-//! `scrape_configs` (static, file_sd, http_sd, docker_sd, dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd, puppetdb_sd, digitalocean_sd, openstack_sd, linode_sd, azure_sd, hetzner_sd, scaleway_sd, vultr_sd, marathon_sd, ionos_sd, outscale_sd, triton_sd, uyuni_sd, kuma_sd, ovhcloud_sd, stackit_sd, serverset_sd, nerve_sd and oci_sd targets, relabeling, authentication, TLS) this
-//! module runs. Every executor discovers the same targets and scrapes those whose job and
-//! labels fall to it, on its own thread; the scraped series go through the same write path as a
+//! Scraping Prometheus targets, as VictoriaMetrics single-node does with `-promscrape.config`:
+//! this module runs the `scrape_configs` of the Prometheus configuration `scrape.config_file`
+//! names. Every executor discovers the same targets and scrapes those whose job and labels
+//! fall to it, on its own thread; the scraped series go through the same write path as a
 //! remote_write request. `/api/v1/targets` lists the targets from `status::Registry`.
 
 pub mod asked_groups;
 pub mod aws;
 pub mod aws_sd;
 pub mod azure_sd;
+/// The scrape configuration: `scrape_configs` with static, file_sd, http_sd, docker_sd,
+/// dockerswarm_sd, ec2_sd, gce_sd, dns_sd, consul_sd, kubernetes_sd, nomad_sd, eureka_sd,
+/// puppetdb_sd, digitalocean_sd, openstack_sd, linode_sd, azure_sd, hetzner_sd, scaleway_sd,
+/// vultr_sd, marathon_sd, ionos_sd, outscale_sd, triton_sd, uyuni_sd, kuma_sd, ovhcloud_sd,
+/// stackit_sd, serverset_sd, nerve_sd and oci_sd targets, relabeling, authentication and TLS.
 pub mod config;
 pub mod consul_sd;
 pub mod digitalocean_sd;

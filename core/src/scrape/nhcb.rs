@@ -1,23 +1,7 @@
 //! `convert_classic_histograms_to_nhcb`: the classic histograms of a scrape answer (the
 //! `_bucket{le}`, `_count` and `_sum` series of a `histogram` family, one histogram per label
 //! set) become native histograms with custom buckets (schema -53), as Prometheus 3's
-//! `NHCBParser` and `convertnhcb` make them:
-//! - a family counts when the last `# TYPE` line named it a `histogram` (a `gaugehistogram`
-//!   too for protobuf answers, whose conversion Prometheus does in its protobuf parser, the
-//!   result marked as a gauge); its series are those named after it with a suffix, in runs
-//!   of the same labels (`le` aside); a `_bucket` without a numeric `le` is left alone;
-//! - bucket counts must be cumulative and not negative, a repeated bound is ignored, the
-//!   `_count` (else the last bucket) is the count and must equal the `+Inf` bucket (added
-//!   when missing); a histogram that breaks a rule is dropped (in a protobuf answer it fails
-//!   the scrape, as there), its classic series dropped with it unless they are kept;
-//! - counts that are all whole numbers make an integer histogram (compacted keeping runs of
-//!   up to 2 empty buckets), others a float one (empty buckets dropped);
-//! - the classic series stay only with `always_scrape_classic_histograms`;
-//! - the exemplars of a histogram's series go to the converted histogram (where only those
-//!   with a timestamp are kept); a text or OpenMetrics answer's classic series kept beside
-//!   it lose theirs, as Prometheus' converter takes them, while a protobuf answer's keep them;
-//! - with start timestamps (`convert_with_starts`), a histogram takes that of its first
-//!   classic series, and so do its classic series when kept (Prometheus' `NHCBParser`).
+//! `NHCBParser` and `convertnhcb` make them.
 
 use std::collections::HashSet;
 
@@ -35,13 +19,18 @@ use crate::ingest::label_limits::LabelLimits;
 const NO_TIMESTAMP: i64 = i64::MIN;
 
 /// The answer with its classic histograms converted (and their series kept only when
-/// `keep_classic`). `from_protobuf`: the answer's text came from `protobuf::to_text`.
+/// `keep_classic`: `always_scrape_classic_histograms`). `from_protobuf`: the answer's text came
+/// from `protobuf::to_text`. The exemplars of a histogram's series go to the converted
+/// histogram (where only those with a timestamp are kept); a text or OpenMetrics answer's
+/// classic series kept beside it lose theirs, as Prometheus' converter takes them, while a
+/// protobuf answer's keep them.
 pub fn convert(answer: Answer, keep_classic: bool, from_protobuf: bool) -> Result<Answer, String> {
     convert_with_starts(answer, &LineStarts::default(), keep_classic, from_protobuf).map(|(answer, _)| answer)
 }
 
 /// As [`convert`], for an answer whose lines have start timestamps (`starts`, by line of its
-/// text); gives the starts by line of the converted text.
+/// text); gives the starts by line of the converted text. A histogram takes the start of its
+/// first classic series, and so do its classic series when kept (Prometheus' `NHCBParser`).
 pub fn convert_with_starts(answer: Answer, starts: &LineStarts, keep_classic: bool, from_protobuf: bool) -> Result<(Answer, LineStarts), String> {
     let text = String::from_utf8(answer.text).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
     let limits = LabelLimits::default();
@@ -140,8 +129,9 @@ struct Converted {
 }
 
 impl Converted {
-    /// Converts a collected histogram and adds it; one that breaks a rule is dropped, or
-    /// fails the answer when it came in protobuf. One the answer has as native is left out.
+    /// Converts a collected histogram and adds it; one that breaks a rule is dropped (its
+    /// classic series dropped with it unless they are kept), or fails the answer when it came
+    /// in protobuf, as there. One the answer has as native is left out.
     fn finish(&mut self, collecting: Option<Collecting>) -> Result<(), String> {
         let Some(group) = collecting else { return Ok(()) };
         let family = group.base.clone();
@@ -157,7 +147,9 @@ impl Converted {
     }
 }
 
-/// A `histogram` (or `gaugehistogram`) family named by the last `# TYPE` line.
+/// A `histogram` family named by the last `# TYPE` line; a `gaugehistogram` too for protobuf
+/// answers, whose conversion Prometheus does in its protobuf parser, the result marked as a
+/// gauge.
 struct Family {
     name: String,
     gauge: bool,
@@ -232,7 +224,8 @@ fn series_text(name: &str, labels: &[(String, String)]) -> String {
     text
 }
 
-/// One histogram being collected from its classic series.
+/// One histogram being collected from its classic series: a run of series of the same labels
+/// (`le` aside).
 struct Collecting {
     /// The name its series share, suffix cut.
     base: String,
@@ -273,7 +266,11 @@ struct ClassicHistogram {
 }
 
 impl ClassicHistogram {
-    /// The native histogram with custom buckets, or the rule this one breaks.
+    /// The native histogram with custom buckets, or the rule this one breaks: bucket counts
+    /// must be cumulative and not negative, a repeated bound is ignored, the `_count` (else
+    /// the last bucket) is the count and must equal the `+Inf` bucket (added when missing).
+    /// Counts that are all whole numbers make an integer histogram (compacted keeping runs of
+    /// up to 2 empty buckets), others a float one (empty buckets dropped).
     fn into_native(mut self, gauge: bool) -> Result<FloatHistogram, String> {
         if let Some(error) = self.error {
             return Err(error);

@@ -1,13 +1,8 @@
-//! Targets from `nomad_sd_configs`, as Prometheus' Nomad discovery finds them: every
-//! `refresh_interval` (60 s by default) the server's service list (`GET /v1/services`), then
-//! each listed service's registrations (`GET /v1/service/<name>`), every request with the
-//! entry's `namespace`, `region` and, with `allow_stale`, `stale` parameters as Nomad's Go
-//! client sends them. Each registration is a target at its address and port with
-//! Prometheus' `__meta_nomad_*` labels. A failed request fails the whole refresh, which
-//! keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the
-//! entry's server, position and settings), which every executor reads.
+//! Targets from `nomad_sd_configs`, as Prometheus' Nomad discovery finds them: each
+//! registration of each service the server lists is a target. A failed request fails the
+//! whole refresh, which keeps the last good targets and is logged when the error changes.
+//! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the entry's
+//! server, position and settings), which every executor reads.
 
 pub mod config;
 
@@ -33,7 +28,7 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.nomad_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &NomadSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "nomad_sd", job, shown: &sd.server, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &sd.location, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
@@ -76,8 +71,9 @@ struct Registration {
     port: i64,
 }
 
-/// One refresh: the service list, then every listed service's registrations (any failure
-/// fails the refresh, as in Prometheus), made into target groups.
+/// One refresh: the service list (`GET /v1/services`), then every listed service's
+/// registrations (`GET /v1/service/<name>`) (any failure fails the refresh, as in
+/// Prometheus), made into target groups.
 async fn ask(client: &mut net::client::HttpClient, sd: &NomadSd) -> Result<Vec<TargetGroup>, String> {
     let listed: Vec<NamespaceServices> = get_json(client, sd, "/v1/services").await?;
     let mut registrations = Vec::new();
@@ -89,7 +85,7 @@ async fn ask(client: &mut net::client::HttpClient, sd: &NomadSd) -> Result<Vec<T
     Ok(groups(&registrations, &sd.tag_separator))
 }
 
-/// The query every request carries, as Nomad's client encodes it (keys sorted): the
+/// The query every request carries, as Nomad's Go client encodes it (keys sorted): the
 /// entry's `namespace` and `region` when not empty, and `stale` (empty) with `allow_stale`.
 fn query(sd: &NomadSd) -> String {
     let mut params = Vec::new();
@@ -124,8 +120,9 @@ async fn get_json<T: serde::de::DeserializeOwned>(client: &mut net::client::Http
     serde_json::from_slice(&response.body).map_err(|e| format!("cannot parse the answer of {shown}: {e}"))
 }
 
-/// A group per registration, in the order given, with Prometheus' labels; `__meta_nomad_tags`
-/// only when the registration has tags, joined by `separator` with one at each end.
+/// A group per registration, in the order given, at its address and port, with Prometheus'
+/// `__meta_nomad_*` labels; `__meta_nomad_tags` only when the registration has tags, joined by
+/// `separator` with one at each end.
 fn groups(registrations: &[Registration], separator: &str) -> Vec<TargetGroup> {
     registrations
         .iter()

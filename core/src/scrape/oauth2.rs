@@ -1,15 +1,6 @@
 //! Prometheus' `oauth2` HTTP client setting: the OAuth 2.0 client credentials grant (RFC
-//! 6749 §4.4), as Go's `golang.org/x/oauth2/clientcredentials` does it for Prometheus.
-//!
-//! A token is asked of `token_url` by a form POST (`grant_type=client_credentials`, `scope`
-//! from `scopes` joined by spaces, and `endpoint_params`); the client authenticates with a
-//! Basic header (its ID and secret form-escaped), or, if the server refuses that, with
-//! `client_id`/`client_secret` in the form, which is then kept (Go's auto-detection). The
-//! answer is JSON, or a form when its type says so. The token is shared by every request
-//! of the job or discovery entry and asked again 10 s before `expires_in` runs out (never,
-//! without it), or when the secret file's content changes. One request at a time asks for a
-//! token; the others wait for it. A failed request is an error for the request that needed
-//! the token, which is asked again by the next one.
+//! 6749 §4.4), as Go's `golang.org/x/oauth2/clientcredentials` does it for Prometheus. One
+//! token is shared by every request of the job or discovery entry (`TokenSource`).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,7 +15,8 @@ const RESPONSE_BYTES_MAX: usize = 1 << 20;
 /// How often a request waiting for another's token request looks again.
 const WAIT_STEP: Duration = Duration::from_millis(20);
 
-/// One `oauth2` section, checked, with its cached token.
+/// One `oauth2` section, checked, with its cached token, shared by every request of the job or
+/// discovery entry.
 pub struct TokenSource {
     client_id: String,
     client_secret: Secret,
@@ -128,7 +120,11 @@ impl TokenSource {
     }
 
     /// The `Authorization` header's value: the cached token, or a new one asked within
-    /// `timeout`.
+    /// `timeout`. A token is asked again 10 s before `expires_in` runs out (never, without it),
+    /// or when the secret file's content changes. One request at a time asks for a token; the
+    /// others wait for it. A failed request is an error for the request that needed the token,
+    /// which is asked again by the next one. If the server refuses the Basic header, the
+    /// credentials go in the form, which is then kept (Go's auto-detection).
     pub async fn authorization(&self, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -182,7 +178,11 @@ impl TokenSource {
         }
     }
 
-    /// One token request.
+    /// One token request: a form POST to `token_url` (`grant_type=client_credentials`,
+    /// `scope` from `scopes` joined by spaces, and `endpoint_params`), the client
+    /// authenticating with a Basic header (its ID and secret form-escaped) or, with
+    /// `credentials_in_form`, with `client_id`/`client_secret` in the form. The answer is JSON,
+    /// or a form when its type says so.
     async fn fetch(&self, secret: &str, credentials_in_form: bool, timeout: Duration) -> Result<Token, String> {
         let mut form: Vec<(String, String)> = vec![("grant_type".into(), "client_credentials".into())];
         if !self.scopes.is_empty() {

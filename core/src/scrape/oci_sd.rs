@@ -1,14 +1,8 @@
-//! Targets from `oci_sd_configs`, as Prometheus' OCI discovery finds them: every
-//! `refresh_interval` (60 s by default), the compartments (those listed, else every active
-//! one under the tenancy, walked breadth-first through the Identity API, a subtree that
-//! cannot be listed skipped), their compute instances page by page (`opc-next-page`), and
-//! each instance's primary VNIC (its attached VNICs fetched until the primary one); an
-//! instance whose primary VNIC has an address is a target (`oci_sd::instances`). Every
-//! request is signed with the user's API key (`oci_sd::signing`) and spaced as Prometheus
-//! spaces them (10 a second after a burst of 50). A failed instance list fails the refresh,
-//! which keeps the last good targets; a failed VNIC lookup drops its instance.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `oci_sd_configs`, as Prometheus' OCI discovery finds them: each instance of
+//! the compartments whose primary VNIC has an address is a target (`oci_sd::instances`). Every
+//! request is signed with the user's API key (`oci_sd::signing`). A failed instance list fails
+//! the refresh, which keeps the last good targets. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod instances;
@@ -125,7 +119,7 @@ impl Pace {
     }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &OciSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let endpoints = Endpoints::of_region(&sd.region);
     let shown = http_get::format_url(&endpoints.compute);
@@ -140,8 +134,9 @@ async fn refresh_loop(job: &str, sd: &OciSd, results: &AskedGroups, stopped: &as
     ask_every(entry, &mut api, sd, |api, sd| Box::pin(ask(api, sd)), results, stopped).await;
 }
 
-/// One refresh: the compartments, their instances, each one's primary VNIC; a target for
-/// each instance with an address.
+/// One refresh: the compartments (those listed, else every active one under the tenancy),
+/// their instances, each one's primary VNIC; a target for each instance with an address. A
+/// failed VNIC lookup drops its instance.
 async fn ask(api: &mut Api, sd: &OciSd) -> Result<Vec<TargetGroup>, String> {
     let compartments = if sd.compartments.is_empty() { all_compartments(api, sd).await? } else { sd.compartments.clone() };
     let mut groups = Vec::new();
@@ -168,9 +163,9 @@ async fn ask(api: &mut Api, sd: &OciSd) -> Result<Vec<TargetGroup>, String> {
     Ok(groups)
 }
 
-/// Every active compartment reachable from the tenancy, the tenancy first, breadth-first; a
-/// compartment whose children cannot be listed (a permission gap) is logged and its
-/// subtree skipped, as Prometheus does.
+/// Every active compartment reachable from the tenancy through the Identity API, the tenancy
+/// first, breadth-first; a compartment whose children cannot be listed (a permission gap) is
+/// logged and its subtree skipped, as Prometheus does.
 async fn all_compartments(api: &mut Api, sd: &OciSd) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     let mut visited = HashSet::new();
@@ -192,7 +187,7 @@ async fn all_compartments(api: &mut Api, sd: &OciSd) -> Result<Vec<String>, Stri
     Ok(found)
 }
 
-/// Every instance of `compartment`.
+/// Every instance of `compartment`, page by page (`opc-next-page`).
 async fn list_instances(api: &mut Api, sd: &OciSd, compartment: &str) -> Result<Vec<Instance>, String> {
     let query = format!("compartmentId={}&limit={PAGE_ITEMS}", query_escape(compartment));
     list_all(api, sd, Service::Compute, "/instances", query, "instances").await
@@ -247,8 +242,9 @@ struct ErrorAnswer {
     message: String,
 }
 
-/// GETs `path_and_query` of `service`, signed: the body and the next page's token, or why
-/// there are none (an error answer in the SDK's words).
+/// GETs `path_and_query` of `service`, signed and spaced as Prometheus spaces requests (10 a
+/// second after a burst of 50, `Pace`): the body and the next page's token, or why there are
+/// none (an error answer in the SDK's words).
 async fn get(api: &mut Api, sd: &OciSd, service: Service, path_and_query: String) -> Result<(Vec<u8>, Option<String>), String> {
     api.pace.wait().await;
     let (client, base, name) = match service {

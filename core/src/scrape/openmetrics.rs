@@ -1,36 +1,23 @@
 //! Scrape answers in OpenMetrics 1.0 text (`application/openmetrics-text`), read as
 //! Prometheus reads them by default, by rewriting them into the Prometheus text format the
-//! scrape loop reads:
-//! - the body must end with `# EOF` (nothing after it but the final line break);
-//! - a sample's timestamp is in seconds (a float) and becomes milliseconds, truncated as
-//!   Prometheus truncates it;
-//! - an exemplar (` # {labels} value [timestamp]` after the sample) is read as Prometheus'
-//!   lexer reads it and kept on its line with its timestamp in milliseconds
-//!   (`scrape::exemplar`);
-//! - `_created` samples are series like any other (Prometheus ingests them unless its
-//!   created-timestamp feature is on); under `storage.start_timestamp_zero_ingestion`
-//!   (`to_text_with_starts`) those of counters, summaries and histograms are not: each
-//!   becomes an empty line and its value the start timestamp of the series it belongs to
-//!   (`scrape::start_timestamps::CreatedPairing`);
-//! - `# TYPE`, `# HELP` and `# UNIT` stay for `/api/v1/metadata` (`unknown` as the text
-//!   format's `untyped`; HELP with its OpenMetrics escapes, read as such for an answer of
-//!   `scrape_loop::Format::OpenMetrics`); other comments are refused.
-//!
-//! Targets are asked for OpenMetrics first unless `scrape_protocols` says otherwise (or
-//! start timestamps are read: then the protobuf format first, as Prometheus asks).
+//! scrape loop reads. Targets are asked for OpenMetrics first unless `scrape_protocols` says
+//! otherwise (or start timestamps are read: then the protobuf format first, as Prometheus asks).
 
 use super::start_timestamps::{CreatedPairing, LineStarts};
 
 /// The body rewritten in the text format, line for line (so that a line number in an error
-/// is the target's), or why it is not valid OpenMetrics (the line).
+/// is the target's), or why it is not valid OpenMetrics (the line). The body must end with
+/// `# EOF` (nothing after it but the final line break). `_created` samples are series like any
+/// other (Prometheus ingests them unless its created-timestamp feature is on).
 pub fn to_text(body: &[u8]) -> Result<Vec<u8>, String> {
     rewrite(body, None)
 }
 
 /// As [`to_text`], reading start timestamps as Prometheus' `created-timestamp-zero-ingestion`
-/// reads them: a counter's, summary's or histogram's `_created` line is left out (an empty
-/// line in its place keeps the line numbers) and its value starts the series it pairs with
-/// (see `CreatedPairing`); the starts are given by line of the text.
+/// reads them (under `storage.start_timestamp_zero_ingestion`): a counter's, summary's or
+/// histogram's `_created` line is left out (an empty line in its place keeps the line numbers)
+/// and its value starts the series it pairs with (see
+/// `scrape::start_timestamps::CreatedPairing`); the starts are given by line of the text.
 pub fn to_text_with_starts(body: &[u8]) -> Result<(Vec<u8>, LineStarts), String> {
     let mut pairing = CreatedPairing::default();
     let text = rewrite(body, Some(&mut pairing))?;
@@ -69,8 +56,10 @@ fn rewrite<'a>(body: &'a [u8], mut pairing: Option<&mut CreatedPairing<'a>>) -> 
     Ok(out.into_bytes())
 }
 
-/// A `# HELP`, `# TYPE` or `# UNIT` line (after its `#`) in the text format's words; gives
-/// the family's name and, for `# TYPE`, its type.
+/// A `# HELP`, `# TYPE` or `# UNIT` line (after its `#`) in the text format's words, kept for
+/// `/api/v1/metadata` (`unknown` as the text format's `untyped`; HELP with its OpenMetrics
+/// escapes, read as such for an answer of `scrape_loop::Format::OpenMetrics`); other comments
+/// are refused. Gives the family's name and, for `# TYPE`, its type.
 fn rewrite_comment<'c>(comment: &'c str, out: &mut String) -> Result<(std::borrow::Cow<'c, str>, Option<&'c str>), String> {
     let invalid = || "a comment must be # HELP, # TYPE, # UNIT or # EOF followed by a metric name".to_string();
     let rest = comment.strip_prefix(' ').ok_or_else(invalid)?;
@@ -111,8 +100,10 @@ fn rewrite_comment<'c>(comment: &'c str, out: &mut String) -> Result<(std::borro
 }
 
 /// A sample line (`name{labels} value [timestamp] [# exemplar]`, single spaces) in the text
-/// format: the timestamp in milliseconds, the exemplar's too. Gives its series text (name
-/// and label block) and value.
+/// format: the timestamp, in seconds (a float), becomes milliseconds, truncated as Prometheus
+/// truncates it; the exemplar (` # {labels} value [timestamp]`) is read as Prometheus' lexer
+/// reads it and kept on its line with its timestamp in milliseconds (`scrape::exemplar`).
+/// Gives its series text (name and label block) and value.
 fn rewrite_sample<'l>(line: &'l str, out: &mut String) -> Result<(&'l str, f64), String> {
     if line.is_empty() {
         return Err("empty line".into());

@@ -1,13 +1,8 @@
 //! Targets from `openstack_sd_configs`, as Prometheus' OpenStack discovery finds them through
-//! gophercloud: every `refresh_interval` (60 s by default) a Keystone v3 token is asked
-//! (`openstack_sd::keystone`: version discovery, `POST auth/tokens`, the catalog), then the
-//! role's lists are read page by page with `X-Auth-Token` at the catalog's endpoints for the
-//! entry's region and interface: Nova servers with Neutron's ports and floating IPs
-//! (`instances`), Nova hypervisors (`hypervisors`), or Octavia load balancers with their
-//! listeners and floating IPs (`loadbalancers`). A failed step fails the refresh, which keeps
-//! the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! gophercloud: a Keystone v3 token (`openstack_sd::keystone`), then the role's lists at the
+//! catalog's endpoints. A failed step fails the refresh, which keeps the last good targets and
+//! is logged when the error changes. Executor 0 asks and puts the groups in the shared
+//! `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod hypervisors;
@@ -49,7 +44,7 @@ pub struct Asker {
     clients: Clients,
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &OpenStackSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let auth = match &sd.credentials {
         Credentials::Written(auth) => Ok(auth.as_ref().clone()),
@@ -69,7 +64,11 @@ async fn refresh_loop(job: &str, sd: &OpenStackSd, results: &AskedGroups, stoppe
     ask_every(entry, &mut asker, sd, |asker, sd| Box::pin(ask(asker, sd)), results, stopped).await;
 }
 
-/// One refresh: a token, then the role's lists, then their groups.
+/// One refresh: a Keystone v3 token (`keystone`: version discovery, `POST auth/tokens`, the
+/// catalog), then the role's lists, read page by page with `X-Auth-Token` at the catalog's
+/// endpoints for the entry's region and interface: Nova servers with Neutron's ports and
+/// floating IPs (`instances`), Nova hypervisors (`hypervisors`), or Octavia load balancers with
+/// their listeners and floating IPs (`loadbalancers`); then their groups.
 async fn ask(asker: &mut Asker, sd: &OpenStackSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus' client: every request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);

@@ -1,12 +1,8 @@
-//! Targets from `outscale_sd_configs`, as Prometheus' OUTSCALE discovery finds them: every
-//! `refresh_interval` (60 s by default) the account's virtual machines, asked with `POST
-//! <endpoint>/ReadVms` (a JSON body, `{}` then the `NextPageToken` of the answer before
-//! while it names one), each request signed with AWS Signature Version 4 for the service
-//! `oapi` in region `eu-west-2`, as OUTSCALE's Go SDK signs every request whatever the entry's
-//! region. Each VM with an address is a target (`outscale_sd::vms`). A failed call fails the
-//! refresh, which keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `outscale_sd_configs`, as Prometheus' OUTSCALE discovery finds them: each of
+//! the account's virtual machines with an address is a target (`outscale_sd::vms`). A failed
+//! call fails the refresh, which keeps the last good targets and is logged when the error
+//! changes. Executor 0 asks and puts the groups in the shared `AskedGroups`, which every
+//! executor reads.
 
 pub mod config;
 pub mod vms;
@@ -24,7 +20,8 @@ use super::http_get;
 const BODY_BYTES_MAX: usize = 64 << 20;
 /// The most pages one refresh reads: a bound on tokens that never end.
 const PAGES_MAX: usize = 10_000;
-/// What OUTSCALE's Go SDK signs every request for.
+/// What OUTSCALE's Go SDK signs every request for (AWS Signature Version 4), whatever the
+/// entry's region.
 const SIGNING_SERVICE: &str = "oapi";
 const SIGNING_REGION: &str = "eu-west-2";
 
@@ -34,13 +31,14 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.outscale_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &OutscaleSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "outscale_sd", job, shown: &sd.endpoint_text, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &sd.endpoint, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// One refresh: every page of `ReadVms`, then their groups (Prometheus' words on failure).
+/// One refresh: every page of `ReadVms` (the body `{}`, then the `NextPageToken` of the answer
+/// before while it names one), then their groups (Prometheus' words on failure).
 async fn ask(client: &mut net::client::HttpClient, sd: &OutscaleSd) -> Result<Vec<TargetGroup>, String> {
     let secret = sd.secret_key.read().map_err(|e| format!("unable to read outscale secret key file: {e}"))?;
     let keys = sigv4::Keys { access_key_id: sd.access_key.clone(), secret_access_key: secret, session_token: None };
@@ -61,7 +59,8 @@ async fn ask(client: &mut net::client::HttpClient, sd: &OutscaleSd) -> Result<Ve
     Err(format!("outscale ReadVms: more than {PAGES_MAX} pages"))
 }
 
-/// One signed `ReadVms` call with `body`, read.
+/// One `POST <endpoint>/ReadVms` call with the JSON `body`, signed with AWS Signature Version
+/// 4 for `SIGNING_SERVICE` in `SIGNING_REGION`, read.
 async fn read_vms(client: &mut net::client::HttpClient, sd: &OutscaleSd, keys: &sigv4::Keys, body: &str) -> Result<vms::Page, String> {
     let base = sd.endpoint.path_and_query.trim_end_matches('/');
     let location = Url { path_and_query: format!("{base}/ReadVms"), ..sd.endpoint.clone() };

@@ -1,12 +1,8 @@
-//! Targets from `ovhcloud_sd_configs`, as Prometheus' OVHcloud discovery finds them: every
-//! `refresh_interval` (60 s by default), the API's clock from `GET <endpoint>/auth/time`,
-//! then signed with the entry's application and consumer keys (`ovhcloud_sd::api`), the
-//! service's server names (`GET /vps` or `/dedicated/server`) and each server's details and
-//! IP list, each server a target (`ovhcloud_sd::servers`). A failed clock or list fails the
-//! refresh, which keeps the last good targets; a server whose details or addresses cannot
-//! be read is left out and logged, as Prometheus does.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `ovhcloud_sd_configs`, as Prometheus' OVHcloud discovery finds them: each
+//! server of the service is a target (`ovhcloud_sd::servers`), asked with requests signed with
+//! the entry's application and consumer keys (`ovhcloud_sd::api`). A failed clock or list fails
+//! the refresh, which keeps the last good targets. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod api;
 pub mod config;
@@ -28,7 +24,7 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.ovhcloud_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &OvhcloudSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let shown = format!("{}{}", sd.endpoint, sd.service.api_path());
     let entry = Refreshed { mechanism: "ovhcloud_sd", job, shown: &shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
@@ -41,7 +37,9 @@ async fn ask(client: &mut net::client::HttpClient, sd: &OvhcloudSd) -> Result<Ve
 }
 
 /// One refresh against the API at `base` (the endpoint, or the tests' mock): the API's
-/// clock, the service's server names, then each server's target.
+/// clock (`GET <endpoint>/auth/time`), the service's server names (`GET /vps` or
+/// `/dedicated/server`), then each server's target. A server whose details or addresses
+/// cannot be read is left out and logged, as Prometheus does.
 async fn ask_at(client: &mut net::client::HttpClient, sd: &OvhcloudSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus, which makes a new Go client each refresh: the clock is read once a refresh.
     let clock = api::server_clock(client, sd, base).await?;

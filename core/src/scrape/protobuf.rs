@@ -2,13 +2,7 @@
 //! length) read as Prometheus' `ProtobufParser` reads it: every float series it yields
 //! becomes a text-format line (metadata as OpenMetrics comments) for the scrape loop's text
 //! path, and every native histogram it yields a `NativeHistogramLine`, validated as
-//! Prometheus validates it on append and compacted as its parser compacts it. Exemplars come
-//! as Prometheus' parser gives them (see `scrape::exemplar`): a counter's and a classic
-//! bucket's on their lines, a native histogram's (its list, else its buckets', only those
-//! with a timestamp) with it. Under `storage.start_timestamp_zero_ingestion`
-//! (`to_text_with_starts`) a counter's, summary's and (gauge) histogram's start timestamp
-//! (`created_timestamp`) is read too, as Prometheus' parser reads it, and given for every
-//! series of that metric (its quantiles, `_sum`, `_count`, buckets, native histogram).
+//! Prometheus validates it on append and compacted as its parser compacts it.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -70,9 +64,11 @@ pub fn to_text(body: &[u8], options: ProtobufOptions) -> Result<Exposition, Stri
     decode(body, options, false)
 }
 
-/// As [`to_text`], with the metrics' start timestamps: a counter's, summary's or (gauge)
-/// histogram's `created_timestamp` (Prometheus' `StartTimestamp`: seconds × 1000 + nanos /
-/// 10⁶, 0 or absent for none) for each of its series lines (`Exposition::starts`) and its
+/// As [`to_text`], with the metrics' start timestamps (under
+/// `storage.start_timestamp_zero_ingestion`), read as Prometheus' parser reads them: a
+/// counter's, summary's or (gauge) histogram's `created_timestamp` (Prometheus'
+/// `StartTimestamp`: seconds × 1000 + nanos / 10⁶, 0 or absent for none) for each of its
+/// series lines (its quantiles, `_sum`, `_count`, buckets: `Exposition::starts`) and its
 /// native histogram (`NativeHistogramLine::start_ms`). The field is decoded either way (as
 /// Prometheus' decoder has it): one of the wrong wire type fails the family, as there.
 pub fn to_text_with_starts(body: &[u8], options: ProtobufOptions) -> Result<Exposition, String> {
@@ -151,7 +147,8 @@ impl Output {
         self.end_series(None)
     }
 
-    /// Ends the line `start_series` began, with its exemplar if any, and appends it.
+    /// Ends the line `start_series` began, with its exemplar if any (a counter's or a classic
+    /// bucket's, as Prometheus' parser gives them; see `scrape::exemplar`), and appends it.
     fn end_series(&mut self, exemplar: Option<&dto::Exemplar>) -> Result<(), String> {
         if let Some(e) = exemplar.map(scraped_exemplar) {
             super::exemplar::push(&mut self.line, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);

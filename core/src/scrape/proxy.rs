@@ -1,21 +1,7 @@
 //! Which proxy a scrape or discovery request goes through, from Prometheus' HTTP client
-//! settings `proxy_url`, `no_proxy`, `proxy_from_environment` and `proxy_connect_header`.
-//!
-//! As in Prometheus (its common HTTP config on Go's `net/http`):
-//! - `proxy_url` alone: every request goes through it, loopback targets too;
-//! - `proxy_url` with `no_proxy`, or `proxy_from_environment` (`HTTP_PROXY`, `HTTPS_PROXY`,
-//!   `NO_PROXY`, upper or lower case, read when the configuration is loaded): Go's
-//!   `httpproxy` rules, so `localhost` and loopback addresses are never proxied, and a
-//!   `no_proxy` entry is `*`, an IP address or CIDR range, or a domain (`example.com` matches
-//!   it and its subdomains, `.example.com` and `*.example.com` only subdomains), each
-//!   optionally with `:port`.
-//!
-//! Proxies speak HTTP (`http://`, or `https://` for TLS to the proxy, with the job's or
-//! entry's `tls_config` as Go's transport uses it, the proxy's name checked) or SOCKS5
-//! (`socks5://`, `socks5h://`). A proxy from the environment that cannot be used (another
-//! scheme, or `HTTP_PROXY` in a CGI environment, which Go refuses) fails the requests that
-//! would go through it, naming the variable, as Go fails them; the configuration still loads. A proxy URL's password is shown as
-//! `xxxxx` in messages.
+//! settings `proxy_url`, `no_proxy`, `proxy_from_environment` and `proxy_connect_header`,
+//! chosen as in Prometheus (its common HTTP config on Go's `net/http`). A proxy URL's password
+//! is shown as `xxxxx` in messages.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -31,16 +17,22 @@ pub enum ProxyChoice {
     /// Straight to the target.
     #[default]
     Direct,
-    /// Every request through this proxy (`proxy_url` without `no_proxy`).
+    /// Every request through this proxy, loopback targets too (`proxy_url` without
+    /// `no_proxy`).
     All(Arc<Proxy>),
-    /// Go's `httpproxy` rules: a proxy per scheme (or why the environment's cannot be
-    /// used), targets matching `no_proxy` and loopback targets straight.
+    /// Go's `httpproxy` rules (`proxy_url` with `no_proxy`, or `proxy_from_environment`): a
+    /// proxy per scheme (or why the environment's cannot be used), targets matching
+    /// `no_proxy`, `localhost` and loopback targets straight.
     Rules { http: Option<Result<Arc<Proxy>, String>>, https: Option<Result<Arc<Proxy>, String>>, no_proxy: NoProxy },
 }
 
 impl ProxyChoice {
     /// Checks the settings as Prometheus does and reads the proxy URL(s); `env` reads an
-    /// environment variable (the process's, or a test's).
+    /// environment variable (the process's, or a test's): `HTTP_PROXY`, `HTTPS_PROXY` and
+    /// `NO_PROXY`, upper or lower case, read when the configuration is loaded. A proxy from the
+    /// environment that cannot be used (another scheme, or `HTTP_PROXY` in a CGI environment,
+    /// which Go refuses) fails the requests that would go through it, naming the variable, as
+    /// Go fails them; the configuration still loads.
     /// `tls`: the settings an `https://` proxy is spoken to with (the job's or entry's).
     pub fn from_settings(proxy_url: Option<&str>, no_proxy: Option<&str>, from_environment: bool, connect_header: &BTreeMap<String, Vec<String>>, tls: &Result<ClientTls, String>, env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyChoice, String> {
         let proxy_url = proxy_url.filter(|u| !u.is_empty());
@@ -111,7 +103,9 @@ impl ProxyChoice {
 }
 
 /// Reads `scheme://[user[:password]@]host[:port][/path]`. `lenient` (an environment
-/// variable): a value without a scheme is taken as `http://`, as Go does.
+/// variable): a value without a scheme is taken as `http://`, as Go does. Proxies speak HTTP
+/// (`http://`, or `https://` for TLS to the proxy, with the job's or entry's `tls_config` as
+/// Go's transport uses it, the proxy's name checked) or SOCKS5 (`socks5://`, `socks5h://`).
 fn parse_proxy_url(raw: &str, lenient: bool, connect_headers: &[(String, String)], tls: &Result<ClientTls, String>) -> Result<Proxy, String> {
     let shown = redacted(raw);
     let text = shown.as_str();
@@ -202,7 +196,10 @@ enum Rule {
 }
 
 impl NoProxy {
-    /// Reads a comma-separated list; entries Go ignores (malformed) are skipped.
+    /// Reads a comma-separated list; entries Go ignores (malformed) are skipped. An entry is
+    /// `*`, an IP address or CIDR range, or a domain (`example.com` matches it and its
+    /// subdomains, `.example.com` and `*.example.com` only subdomains), each optionally with
+    /// `:port`.
     pub fn parse(text: &str) -> NoProxy {
         let mut rules = Vec::new();
         for entry in text.split(',') {

@@ -1,13 +1,8 @@
-//! Targets from `puppetdb_sd_configs`, as Prometheus' PuppetDB discovery finds them: every
-//! `refresh_interval` (60 s by default) the entry's PQL query is POSTed as `{"query": ...}`
-//! to `<url>/pdb/query/v4` (JSON in, JSON out), and each resource of the answer
-//! (`puppetdb_sd::resources`) is a target at `<certname>:<port>` with Prometheus'
-//! `__meta_puppetdb_*` labels. As Prometheus, only a 200 with a JSON content type is taken.
-//! Unlike it, a redirect is not followed (it is a failed refresh naming its status). A
-//! failed refresh keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups` (the source is the
-//! entry's endpoint, query, position and settings), which every executor reads.
+//! Targets from `puppetdb_sd_configs`, as Prometheus' PuppetDB discovery finds them: each
+//! resource the entry's PQL query returns (`puppetdb_sd::resources`) is a target. A failed
+//! refresh keeps the last good targets and is logged when the error changes. Executor 0 asks
+//! and puts the groups in the shared `AskedGroups` (the source is the entry's endpoint, query,
+//! position and settings), which every executor reads.
 
 pub mod config;
 pub mod resources;
@@ -30,13 +25,17 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.puppetdb_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &PuppetDbSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "puppetdb_sd", job, shown: &sd.shown, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &sd.endpoint, &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
 }
 
-/// One POST of the query and its groups, or why there are none (Prometheus' words).
+/// One POST of the query as `{"query": ...}` to `<url>/pdb/query/v4` (JSON in, JSON out) and
+/// its groups, each resource a target at `<certname>:<port>` with Prometheus'
+/// `__meta_puppetdb_*` labels, or why there are none (Prometheus' words). As Prometheus, only
+/// a 200 with a JSON content type is taken; unlike it, a redirect is not followed (it is a
+/// failed refresh naming its status).
 async fn ask(client: &mut net::client::HttpClient, sd: &PuppetDbSd) -> Result<Vec<TargetGroup>, String> {
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);

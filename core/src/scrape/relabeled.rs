@@ -2,8 +2,7 @@
 //! Consul, Kubernetes), shared by every executor: a source keeps the same `Arc` for a group
 //! that did not change (`AskedGroups`), so when a few of 20,000 Kubernetes targets change,
 //! only those are relabeled again, once for all executors, instead of every target on every
-//! executor at every change. Results are keyed by the job and group `Arc`s they came from
-//! (held, so the addresses cannot be reused); those no longer asked for are forgotten.
+//! executor at every change.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +21,9 @@ struct Relabeled {
     used: u64,
 }
 
-/// The relabeled targets of the groups asked for lately, by (job, group) address.
+/// The relabeled targets of the groups asked for lately, keyed by the addresses of the job and
+/// group `Arc`s they came from (held, so the addresses cannot be reused); those no longer
+/// asked for are forgotten.
 #[derive(Debug, Default)]
 pub struct RelabeledGroups {
     /// Counted up by executor 0 each time it rediscovers.

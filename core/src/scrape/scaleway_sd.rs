@@ -1,13 +1,8 @@
-//! Targets from `scaleway_sd_configs`, as Prometheus' Scaleway discovery finds them: every
-//! `refresh_interval` (60 s by default) one zone's Instances (role `instance`:
-//! `GET <api_url>/instance/v1/zones/<zone>/servers`, and for Instances with no address of
-//! their own their private NICs' addresses from IPAM) or Elastic Metal servers (role
-//! `baremetal`: `/baremetal/v1/zones/<zone>/servers`, `offers` and `os`), each list read
-//! page by page as Scaleway's Go client reads it, with the secret key as `X-Auth-Token`
+//! Targets from `scaleway_sd_configs`, as Prometheus' Scaleway discovery finds them: one zone's
+//! Instances or Elastic Metal servers, listed as Scaleway's Go client lists them
 //! (`scaleway_sd::instance`, `scaleway_sd::baremetal`). A failed request fails the refresh,
-//! which keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! which keeps the last good targets. Executor 0 asks and puts the groups in the shared
+//! `AskedGroups`, which every executor reads.
 
 pub mod api;
 pub mod baremetal;
@@ -36,7 +31,7 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.scaleway_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &ScalewaySd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     // As Prometheus: a key file that cannot be read at the start is no discovery at all.
     if let SecretKey::File(_) = &sd.secret_key {
@@ -76,8 +71,8 @@ fn server_filters(sd: &ScalewaySd, order: (&'static str, &'static str), tags_joi
     params
 }
 
-/// The zone's Instances, with the IPAM addresses of the private NICs of those that have no
-/// other address.
+/// The zone's Instances (role `instance`: `GET <api_url>/instance/v1/zones/<zone>/servers`),
+/// with the IPAM addresses of the private NICs of those that have no other address.
 async fn ask_instances(client: &mut net::client::HttpClient, sd: &ScalewaySd) -> Result<Vec<TargetGroup>, String> {
     let filters = server_filters(sd, ("order", "creation_date_desc"), true);
     let servers: Vec<instance::Server> = list_all(client, sd, &format!("/instance/v1/zones/{}/servers", sd.zone), &filters, instance::SERVERS_KEY).await?;
@@ -93,7 +88,8 @@ async fn ask_instances(client: &mut net::client::HttpClient, sd: &ScalewaySd) ->
     Ok(instance::groups(&servers, &instance::private_nic_addresses(&ips), sd.port))
 }
 
-/// The zone's Elastic Metal servers, offers and operating systems.
+/// The zone's Elastic Metal servers, offers and operating systems (role `baremetal`:
+/// `/baremetal/v1/zones/<zone>/servers`, `offers` and `os`).
 async fn ask_baremetal(client: &mut net::client::HttpClient, sd: &ScalewaySd) -> Result<Vec<TargetGroup>, String> {
     let zone = format!("/baremetal/v1/zones/{}", sd.zone);
     let filters = server_filters(sd, ("order_by", "created_at_asc"), false);
@@ -129,7 +125,8 @@ async fn list_all<T: DeserializeOwned>(client: &mut net::client::HttpClient, sd:
     }
 }
 
-/// GETs one page of the list at `<api_url><path>` with `query` and reads it.
+/// GETs one page of the list at `<api_url><path>` with `query`, the secret key as
+/// `X-Auth-Token`, and reads it.
 async fn get_page<T: DeserializeOwned>(client: &mut net::client::HttpClient, sd: &ScalewaySd, path: &str, query: &[(&str, String)], key: &str) -> Result<Page<T>, String> {
     let location = Url { path_and_query: format!("{}{path}?{}", sd.api.path_and_query, api::query(query)), ..sd.api.clone() };
     let shown = http_get::format_url(&location);

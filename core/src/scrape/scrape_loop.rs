@@ -1,14 +1,8 @@
 //! One target's scrape loop, as Prometheus runs it: a GET every interval (at an offset in
-//! the interval fixed by the target, so targets spread out), the text exposition parsed,
-//! the target's labels merged into each series (`honor_labels`, or the exposed label kept as
-//! `exported_<name>`), `metric_relabel_configs` and `sample_limit` applied, and the series
-//! stored at the scrape's start time (or their own, with `honor_timestamps`). A series
-//! missing from the next scrape, every series of a failed scrape and, when the target goes
-//! away, the target's series get a staleness marker. Each scrape also writes `up`,
-//! `scrape_duration_seconds`, `scrape_samples_scraped`,
-//! `scrape_samples_post_metric_relabeling` and `scrape_series_added`. Under
-//! `storage.start_timestamp_zero_ingestion` the stored series carry the start timestamps
-//! the answer gives (`scrape::start_timestamps`), written as zero samples by the shard.
+//! the interval fixed by the target, so targets spread out), the exposition made into series
+//! (`series_cache`), stored at the scrape's start time (or their own, with `honor_timestamps`).
+//! A series missing from the next scrape, every series of a failed scrape and, when the target
+//! goes away, the target's series get a staleness marker.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,7 +16,12 @@ use crate::api::Api;
 mod answer;
 mod link;
 mod metadata;
+/// Each scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
+/// `scrape_samples_post_metric_relabeling` and `scrape_series_added`.
 mod report;
+/// The text exposition parsed, the target's labels merged into each series (`honor_labels`,
+/// or the exposed label kept as `exported_<name>`), `metric_relabel_configs` and
+/// `sample_limit` applied.
 mod series_cache;
 
 pub use answer::{Answer, Format};
@@ -195,7 +194,8 @@ async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels
 
 /// A scrape's batch (none when it has nothing): its float series, then its native
 /// histograms, then its exemplars as entries of their own (those the store refuses, out of
-/// order say, count as dropped and fail nothing). So do the start timestamps (`starts`, by
+/// order say, count as dropped and fail nothing). So do the start timestamps the answer gives
+/// under `storage.start_timestamp_zero_ingestion` (`scrape::start_timestamps`; `starts`, by
 /// index in `series` and `histograms`), each on its series' entry: the shard writes the zero
 /// of one only when it is newer than everything the series holds and drops it quietly
 /// otherwise, as Prometheus' scrape ignores its out-of-order start timestamps.

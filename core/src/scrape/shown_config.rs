@@ -1,9 +1,7 @@
 //! A scrape job's configuration as `/api/v1/scrape_pools/config` shows it, in YAML: the
-//! job's section as written, with the settings Prometheus always writes (job name,
-//! interval, timeout, path, scheme, ...) filled in with what this server resolved, keys in
-//! Prometheus' `ScrapeConfig` order, and every secret (passwords, tokens, credentials,
-//! client secrets, inline TLS keys, secret headers) written `<secret>` as Prometheus
-//! writes its `Secret` fields.
+//! job's section as written, with the settings Prometheus always writes filled in, keys in
+//! Prometheus' `ScrapeConfig` order, and every secret written `<secret>` as Prometheus writes
+//! its `Secret` fields.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -81,7 +79,9 @@ impl Serialize for Ordered {
     }
 }
 
-/// The YAML shown for `job`, whose section was written as `written` (a mapping).
+/// The YAML shown for `job`, whose section was written as `written` (a mapping), with the
+/// settings Prometheus always writes (job name, interval, timeout, path, scheme, ...) filled
+/// in with what this server resolved.
 pub fn shown_yaml(written: &Value, job: &ScrapeJob) -> String {
     let mut section = match written {
         Value::Object(map) => map.clone(),
@@ -124,7 +124,8 @@ pub fn shown_yaml(written: &Value, job: &ScrapeJob) -> String {
     serde_saphyr::to_string(&Ordered(ordered)).unwrap_or_else(|e| format!("# cannot write the job's configuration: {e}\n"))
 }
 
-/// Writes `<secret>` over the secrets in `value`, found under `key`.
+/// Writes `<secret>` over the secrets in `value`, found under `key` (passwords, tokens,
+/// credentials, client secrets, inline TLS keys, secret headers).
 fn mask(key: &str, value: &mut Value) {
     match key {
         _ if SECRET_KEYS.contains(&key) => {

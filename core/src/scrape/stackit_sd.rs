@@ -1,12 +1,7 @@
-//! Targets from `stackit_sd_configs`, as Prometheus' STACKIT discovery finds them: every
-//! `refresh_interval` (60 s by default) one `GET <endpoint>/v1/projects/<project>/servers?details=true`
-//! of the IaaS API (`https://iaas.api.<region>.stackit.cloud` unless `endpoint` says
-//! otherwise), with the HTTP client settings' credentials or, when a service account key is
-//! set, a bearer token from the key flow (`stackit_sd::key_flow`); each server with an
-//! address is a target (`stackit_sd::servers`). A failed request fails the refresh, which
-//! keeps the last good targets.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `stackit_sd_configs`, as Prometheus' STACKIT discovery finds them: each server
+//! of the project with an address is a target (`stackit_sd::servers`). A failed request fails
+//! the refresh, which keeps the last good targets. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod key_flow;
@@ -44,7 +39,7 @@ fn token_url(env: Env<'_>) -> Result<Url, String> {
     Url::parse(&text).map_err(|e| format!("STACKIT_TOKEN_BASEURL: {e}"))
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &StackitSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let api = match sd.access.client(&sd.base) {
         Ok(client) => client,
@@ -58,7 +53,8 @@ async fn refresh_loop(job: &str, sd: &StackitSd, results: &AskedGroups, stopped:
     ask_every(entry, &mut session, sd, |session, sd| Box::pin(ask(session, sd)), results, stopped).await;
 }
 
-/// One refresh against the entry's endpoint.
+/// One refresh against the entry's endpoint (`https://iaas.api.<region>.stackit.cloud` unless
+/// `endpoint` says otherwise).
 async fn ask(session: &mut Session, sd: &StackitSd) -> Result<Vec<TargetGroup>, String> {
     ask_at(session, sd, &sd.base, &|name| std::env::var(name).ok()).await
 }
@@ -86,7 +82,9 @@ fn servers_path(base_path_and_query: &str, project: &str) -> String {
 }
 
 /// One refresh against the API at `base` (the endpoint, or the tests' mock), the
-/// environment read with `env`.
+/// environment read with `env`: one `GET <endpoint>/v1/projects/<project>/servers?details=true`
+/// with the HTTP client settings' credentials or, when a service account key is set, a bearer
+/// token from the key flow (`key_flow`).
 async fn ask_at(session: &mut Session, sd: &StackitSd, base: &Url, env: Env<'_>) -> Result<Vec<TargetGroup>, String> {
     let location = Url { path_and_query: servers_path(&base.path_and_query, &sd.project), ..base.clone() };
     let shown = http_get::format_url(&location);

@@ -1,12 +1,8 @@
-//! Targets from `triton_sd_configs`, as Prometheus' Triton discovery finds them: every
-//! `refresh_interval` (60 s by default) one GET of Triton's Container Monitor discovery
-//! endpoint, `https://<endpoint>:<port>/v<version>/discover` (role container) or
-//! `.../gz/discover` (role cn), with `?groups=` when the entry names groups, over the entry's
-//! `tls_config`; each container or compute node listed is a target (`triton_sd::discovered`).
-//! As Prometheus, the answer is read whatever its status. A failed request or a bad answer
-//! keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `triton_sd_configs`, as Prometheus' Triton discovery finds them: each container
+//! or compute node Triton's Container Monitor discovery endpoint lists is a target
+//! (`triton_sd::discovered`). A failed request or a bad answer keeps the last good targets and
+//! is logged when the error changes. Executor 0 asks and puts the groups in the shared
+//! `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod discovered;
@@ -28,13 +24,15 @@ pub fn start(config: &Arc<ScrapeConfig>, results: &Arc<AskedGroups>, stopped: &a
     spawn_for_each(config, results, stopped, |job| &job.triton_sd, |job, sd, results, stopped| Box::pin(refresh_loop(job, sd, results, stopped)));
 }
 
-/// The discovery URL of `sd` with `scheme` (https; the tests' mock speaks http).
+/// The discovery URL of `sd` with `scheme` (https; the tests' mock speaks http):
+/// `https://<endpoint>:<port>/v<version>/discover` (role container) or `.../gz/discover` (role
+/// cn), with `?groups=` when the entry names groups.
 fn discovery_url(sd: &TritonSd, scheme: Scheme) -> Url {
     let host = if sd.endpoint.contains(':') && !sd.endpoint.starts_with('[') { format!("[{}]", sd.endpoint) } else { sd.endpoint.clone() };
     Url { scheme, host, port: sd.port, path_and_query: sd.path_and_query.clone() }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &TritonSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let url = discovery_url(sd, Scheme::Https);
     let shown = http_get::format_url(&url);
@@ -47,7 +45,8 @@ async fn ask(client: &mut net::client::HttpClient, sd: &TritonSd) -> Result<Vec<
     ask_at(client, sd, Scheme::Https).await
 }
 
-/// One GET of the discovery endpoint and its groups, or why there are none (Prometheus' words).
+/// One GET of the discovery endpoint over the entry's `tls_config` and its groups, or why there
+/// are none (Prometheus' words). As Prometheus, the answer is read whatever its status.
 async fn ask_at(client: &mut net::client::HttpClient, sd: &TritonSd, scheme: Scheme) -> Result<Vec<TargetGroup>, String> {
     let url = discovery_url(sd, scheme);
     let shown = http_get::format_url(&url);

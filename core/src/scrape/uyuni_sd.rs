@@ -1,14 +1,8 @@
-//! Targets from `uyuni_sd_configs`, as Prometheus' Uyuni discovery finds them: every
-//! `refresh_interval` (1 m by default) three XML-RPC calls to `<server>/rpc/api`
-//! (`uyuni_sd::xml_rpc`): the systems with the entry's entitlement and their groups
-//! (`system.listSystemGroupsForSystemsWithEntitlement`), those systems' exporter endpoints
-//! (`system.monitoring.listEndpoints`) and their network (`system.getNetworkForSystems`);
-//! each endpoint is a target at `<hostname>:<port>` with the `__meta_uyuni_*` labels. The
-//! session token of `auth.login` (asked for 10 minutes) is used for 5, and asked again after
-//! a failed refresh. A failed refresh keeps the last good targets and is logged when the
-//! error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `uyuni_sd_configs`, as Prometheus' Uyuni discovery finds them: XML-RPC calls
+//! to `<server>/rpc/api` (`uyuni_sd::xml_rpc`), each exporter endpoint of the systems with the
+//! entry's entitlement a target. A failed refresh keeps the last good targets and is logged
+//! when the error changes. Executor 0 asks and puts the groups in the shared `AskedGroups`,
+//! which every executor reads.
 
 pub mod config;
 pub mod xml_rpc;
@@ -42,7 +36,7 @@ pub struct Session {
     token: Option<(String, i64)>,
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (1 m by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &UyuniSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let shown = http_get::format_url(&sd.api);
     let client = match sd.access.client(&sd.api) {
@@ -57,8 +51,9 @@ async fn refresh_loop(job: &str, sd: &UyuniSd, results: &AskedGroups, stopped: &
     ask_every(entry, &mut session, sd, |session, sd| Box::pin(ask(session, sd, crate::api::params::now_ms())), results, stopped).await;
 }
 
-/// One refresh at `now_ms`: a login when the token is old, then the targets (Prometheus'
-/// words on failure); a failure forgets the token.
+/// One refresh at `now_ms`: a login (`auth.login`, the session token asked for 10 minutes and
+/// used for 5) when the token is old, then the targets (Prometheus' words on failure); a
+/// failure forgets the token, so the next refresh asks again.
 async fn ask(session: &mut Session, sd: &UyuniSd, now_ms: i64) -> Result<Vec<TargetGroup>, String> {
     let token = match &session.token {
         Some((token, until_ms)) if now_ms < *until_ms => token.clone(),
@@ -76,7 +71,11 @@ async fn ask(session: &mut Session, sd: &UyuniSd, now_ms: i64) -> Result<Vec<Tar
     found
 }
 
-/// The three calls and the targets they give.
+/// The three calls and the targets they give: the systems with the entry's entitlement and
+/// their groups (`system.listSystemGroupsForSystemsWithEntitlement`), those systems' exporter
+/// endpoints (`system.monitoring.listEndpoints`) and their network
+/// (`system.getNetworkForSystems`); each endpoint is a target at `<hostname>:<port>` with the
+/// `__meta_uyuni_*` labels.
 async fn targets(client: &mut net::client::HttpClient, sd: &UyuniSd, token: &str) -> Result<Vec<TargetGroup>, String> {
     let systems = call(client, sd, "system.listSystemGroupsForSystemsWithEntitlement", &[Value::Str(token.to_string()), Value::Str(sd.entitlement.clone())])
         .await

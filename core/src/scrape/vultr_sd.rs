@@ -1,12 +1,7 @@
-//! Targets from `vultr_sd_configs`, as Prometheus' Vultr discovery finds them: every
-//! `refresh_interval` (60 s by default) the account's instances, listed page by page
-//! (`GET https://api.vultr.com/v2/instances?per_page=100`, then with the `cursor` each page
-//! gives for the next) with the entry's credentials (the API key as `authorization` or
-//! `bearer_token`); every instance is a target (`vultr_sd::instances`). An answer outside
-//! 200-204 fails the refresh with its body as the message, as Vultr's Go client words it; a
-//! failed refresh keeps the last good targets and is logged when the error changes.
-//!
-//! Executor 0 asks and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! Targets from `vultr_sd_configs`, as Prometheus' Vultr discovery finds them: every instance
+//! of the account is a target (`vultr_sd::instances`). A failed refresh keeps the last good
+//! targets and is logged when the error changes. Executor 0 asks and puts the groups in the
+//! shared `AskedGroups`, which every executor reads.
 
 pub mod config;
 pub mod instances;
@@ -44,7 +39,7 @@ fn api_base() -> Url {
     Url { scheme: Scheme::Https, host: API_HOST.to_string(), port: 443, path_and_query: "/".to_string() }
 }
 
-/// Asks `sd` now and then every refresh interval until `stopped` closes.
+/// Asks `sd` now and then every `refresh_interval` (60 s by default) until `stopped` closes.
 async fn refresh_loop(job: &str, sd: &VultrSd, results: &AskedGroups, stopped: &async_channel::Receiver<()>) {
     let entry = Refreshed { mechanism: "vultr_sd", job, shown: SHOWN, source: &sd.source, refresh: Duration::from_millis(sd.refresh_ms as u64) };
     ask_every_over(entry, &api_base(), &sd.access, sd, |client, sd| Box::pin(ask(client, sd)), results, stopped).await;
@@ -56,7 +51,8 @@ async fn ask(client: &mut net::client::HttpClient, sd: &VultrSd) -> Result<Vec<T
 }
 
 /// One refresh against the API at `base` (its origin; the tests' mock): every page of the
-/// instance list, then their groups.
+/// instance list (`GET https://api.vultr.com/v2/instances?per_page=100`, then with the `cursor`
+/// each page gives for the next), then their groups.
 async fn ask_at(client: &mut net::client::HttpClient, sd: &VultrSd, base: &Url) -> Result<Vec<TargetGroup>, String> {
     let mut found = Vec::new();
     let mut cursor = String::new();
@@ -72,7 +68,9 @@ async fn ask_at(client: &mut net::client::HttpClient, sd: &VultrSd, base: &Url) 
     Err(format!("more than {PAGES_MAX} pages of instances"))
 }
 
-/// GETs the page of the instance list at `cursor` (empty: the first) and reads it.
+/// GETs the page of the instance list at `cursor` (empty: the first) with the entry's
+/// credentials (the API key as `authorization` or `bearer_token`) and reads it. An answer
+/// outside 200-204 fails the refresh (`status_error`).
 async fn get_page(client: &mut net::client::HttpClient, sd: &VultrSd, base: &Url, cursor: &str) -> Result<instances::Page, String> {
     // As Go encodes the query: keys sorted, values escaped.
     let path_and_query = if cursor.is_empty() { format!("/v2/instances?per_page={PER_PAGE}") } else { format!("/v2/instances?cursor={}&per_page={PER_PAGE}", query_escape(cursor)) };

@@ -1,13 +1,8 @@
 //! Targets from `serverset_sd_configs` and `nerve_sd_configs`, as Prometheus' ZooKeeper
-//! discoveries find them: a session with one of the entry's servers (`zookeeper_sd::session`,
-//! our own client over TCP), every node under each path read with watches (getData,
-//! getChildren2), and each node whose data is a serverset or Nerve member a target with its
-//! `__meta_serverset_*` or `__meta_nerve_*` labels (`zookeeper_sd::member`). A fired watch
-//! reads the tree again; a failed session keeps the last good targets and the next server is
-//! tried, with a growing wait once all have failed. A path that does not exist gives no
-//! targets and is read again after 10 s, as Prometheus retries it.
-//!
-//! Executor 0 reads and puts the groups in the shared `AskedGroups`, which every executor reads.
+//! discoveries find them: every node under each path is read with watches, over a session with
+//! one of the entry's servers, and each node whose data is a serverset or Nerve member is a
+//! target (`zookeeper_sd::member`). A failed session keeps the last good targets. Executor 0
+//! reads and puts the groups in the shared `AskedGroups`, which every executor reads.
 
 pub mod config;
 #[cfg(test)]
@@ -63,7 +58,8 @@ async fn watch(entry: Entry<'_>, stopped: &async_channel::Receiver<()>) {
     unless_stopped(watch_servers(entry), stopped).await;
 }
 
-/// Holds a session with one server after another, for ever.
+/// Holds a session with one server after another, for ever: a failed session keeps the last
+/// good targets and the next server is tried, with a growing wait once all have failed.
 async fn watch_servers(entry: Entry<'_>) {
     let Entry { job, sd, schedule, .. } = entry;
     let mechanism = sd.kind.name();
@@ -95,8 +91,9 @@ async fn watch_servers(entry: Entry<'_>) {
     }
 }
 
-/// Opens a session with `server` and reads the entry's paths, then again whenever a watch
-/// fires (or a missing path is due again), until the session fails: why it failed.
+/// Opens a session with `server` (`session`, our own client over TCP) and reads the entry's
+/// paths, then again whenever a watch fires (or a missing path, which gives no targets, is due
+/// again after 10 s, as Prometheus retries it), until the session fails: why it failed.
 /// `has_read` is set once a read has stored its groups.
 async fn keep_reading(entry: Entry<'_>, server: &str, timeout: Duration, has_read: &mut bool, errors: &mut ErrorLog) -> Result<std::convert::Infallible, String> {
     let Entry { job, sd, results, schedule } = entry;
@@ -137,8 +134,8 @@ struct Tree {
 }
 
 /// Reads every node under `paths`, leaving a data and a children watch on each, as
-/// Prometheus' tree cache does: a node is read for its data, then its children. A node gone
-/// between two requests is skipped.
+/// Prometheus' tree cache does: a node is read for its data (getData), then its children
+/// (getChildren2). A node gone between two requests is skipped.
 async fn read_tree(session: &mut Session, paths: &[String]) -> Result<Tree, String> {
     let mut tree = Tree::default();
     for root in paths {
@@ -161,8 +158,9 @@ async fn read_tree(session: &mut Session, paths: &[String]) -> Result<Tree, Stri
     Ok(tree)
 }
 
-/// A group of one target per node whose data is a member (in path order); a node whose data
-/// is not (a directory, another kind of record) is no target, as in Prometheus.
+/// A group of one target per node whose data is a member (in path order), with its
+/// `__meta_serverset_*` or `__meta_nerve_*` labels; a node whose data is not (a directory,
+/// another kind of record) is no target, as in Prometheus.
 fn groups(kind: Kind, nodes: &BTreeMap<String, Vec<u8>>) -> Vec<TargetGroup> {
     nodes
         .iter()

@@ -1,9 +1,5 @@
-//! The history generation: a counter that moves whenever stored data changes anywhere but at
-//! the present edge, i.e. samples written with timestamps older than `SETTLED_AFTER_MS`
-//! (backfill, a remote_write backlog, out-of-order data), series deleted, or blocks removed
-//! by retention. Query-result caches tag what they store with the generation read before
-//! computing it and drop entries whose tag is no longer current, so a cached answer about
-//! the settled past is never served after that past changed.
+//! The history generation: a counter that moves whenever settled stored data changes, so a
+//! cached query answer about the settled past is never served after that past changed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,6 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Ordinary scrapes and remote_write arrive well within it.
 pub const SETTLED_AFTER_MS: i64 = 5 * 60 * 1000;
 
+/// A counter that moves whenever stored data changes anywhere but at the present edge, i.e.
+/// samples written with timestamps older than `SETTLED_AFTER_MS` (backfill, a remote_write
+/// backlog, out-of-order data), series deleted, or blocks removed by retention. Query-result
+/// caches tag what they store with the generation read before computing it and drop entries
+/// whose tag is no longer current.
 #[derive(Debug, Default)]
 pub struct HistoryGeneration {
     value: AtomicU64,

@@ -2,9 +2,6 @@
 //! queued append in one WAL group commit (one fdatasync for many requests), answers reads,
 //! and runs storage maintenance (head cut into blocks, retention) between groups. Block
 //! compaction merges on its own thread; the owner plans it and swaps the result in.
-//! A select pauses every few hundred series: the owner answers the label listings queued
-//! meanwhile, and the executor runs its other tasks, so short requests do not wait out a
-//! long select (`ShardDb::select_yielding`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -218,10 +215,12 @@ fn is_listing(request: &ShardRequest) -> bool {
     )
 }
 
-/// Called in the pauses of a select: answers the listings queued meanwhile and sets every
-/// other request aside in `deferred`, in order, for the next group (at most a group's
-/// worth, so the queue's bound still holds writers back). A listing that arrived during the
-/// select is concurrent with it and with the queued writes, so answering it first is valid.
+/// Called in the pauses of a select (every few hundred series, `ShardDb::select_yielding`):
+/// answers the listings queued meanwhile and sets every other request aside in `deferred`, in
+/// order, for the next group (at most a group's worth, so the queue's bound still holds
+/// writers back). The executor runs its other tasks in the pauses too, so short requests do
+/// not wait out a long select. A listing that arrived during the select is concurrent with it
+/// and with the queued writes, so answering it first is valid.
 fn answer_waiting_listings(shard: usize, db: &ShardDb, requests: &Receiver<ShardRequest>, deferred: &mut Vec<ShardRequest>) {
     while deferred.len() < GROUP_COMMIT_REQUESTS_MAX {
         match requests.try_recv() {

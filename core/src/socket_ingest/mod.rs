@@ -1,11 +1,8 @@
-//! VictoriaMetrics' raw-socket ingestion: `server.graphite_listen_addr` (Graphite plaintext),
-//! `server.influx_listen_addr` (Influx line protocol) and `server.opentsdb_listen_addr`
-//! (OpenTSDB's telnet `put` lines and `version` command; a TCP connection that starts with an
-//! HTTP method is HTTP for its `/api/put`, as VictoriaMetrics serves both on that port). Each is a TCP listener and a UDP
-//! socket on every executor (SO_REUSEPORT); TCP is accepted by `net::accept_until_shutdown`
-//! as HTTP is (connections evened out by `net::Balance`, the per-core cap, the drain). Lines are parsed and written through the executor's `ShardRouter` in batches
-//! (`lines`). With `tls`, TCP speaks TLS (client certificates and `tls.write_allowed_sans`
-//! as for HTTP writes) and UDP is not opened: a datagram cannot be authenticated.
+//! VictoriaMetrics' raw-socket ingestion: Graphite plaintext (`server.graphite_listen_addr`),
+//! Influx line protocol (`server.influx_listen_addr`) and OpenTSDB telnet `put` lines
+//! (`server.opentsdb_listen_addr`), each a TCP listener and a UDP socket on every executor
+//! (SO_REUSEPORT). Lines are parsed and written through the executor's `ShardRouter` in
+//! batches (`lines`). Under `tls`, UDP is not opened: a datagram cannot be authenticated.
 
 mod lines;
 mod stats;
@@ -150,7 +147,9 @@ impl net::Handler for OpenTsdbHttp {
 
 /// Serves `listeners` until `shutdown` closes, then waits (at most
 /// `server.shutdown_drain_seconds`) for connections to write out what they have read.
-/// `balances` are this executor's members of the protocols' connection balances.
+/// `balances` are this executor's members of the protocols' connection balances. TCP is
+/// accepted by `net::accept_until_shutdown` as HTTP is (connections evened out by
+/// `net::Balance`, the per-core cap, the drain).
 pub async fn serve(
     listeners: SocketListeners,
     api: Rc<Api>,
@@ -219,9 +218,11 @@ impl net::StartConnection for SocketStarter {
 
 /// Reads one connection's lines until it closes or the server shuts down. Only a clean
 /// close hands out a last line without a newline (a line cut by shutdown or an error may be
-/// a truncated number). On the OpenTSDB port, a connection whose first byte is an upper-case
-/// letter (an HTTP method) is HTTP and served as such (`OpenTsdbHttp`), and `version`
-/// commands are answered with a line.
+/// a truncated number). With `tls`, the connection speaks TLS (client certificates and
+/// `tls.write_allowed_sans` as for HTTP writes). On the OpenTSDB port, a connection whose
+/// first byte is an upper-case letter (an HTTP method) is HTTP and served as such
+/// (`OpenTsdbHttp`, for its `/api/put`, as VictoriaMetrics serves both on that port), and
+/// `version` commands are answered with a line.
 async fn serve_connection(stream: glommio::net::TcpStream, peer: SocketAddr, protocol: Protocol, ctx: Rc<Context>, _slot: net::OpenSlot) {
     let stats = &ctx.api.metrics.socket;
     let (mut stream, identity) = match net::RawStream::accept(stream, ctx.tls.as_deref(), ctx.handshake_timeout).await {

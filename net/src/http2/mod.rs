@@ -1,11 +1,6 @@
 //! HTTP/2 with the `h2` crate: prior-knowledge h2c on plaintext ports (detected by the
-//! connection preface) and ALPN `h2` on TLS. Each stream's body is read with flow-control
-//! capacity released as it arrives, bounded by the body limit, then handed to the same
-//! `Handler` as HTTP/1.1; a body the handler wants streamed is handed over as the stream
-//! itself (capacity released as the handler takes each chunk, no size limit). Every request
-//! is first offered to `Handler::refuse_before_body`; an answer given before the body is
-//! done (refusal, 413, 408, a streamed handler's early answer) ends the stream with
-//! RST_STREAM(NO_ERROR) so the client stops sending, and the connection stays open.
+//! connection preface) and ALPN `h2` on TLS, each stream served by the same `Handler` as
+//! HTTP/1.1.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -118,6 +113,12 @@ async fn send_streamed(mut send: h2::SendStream<Bytes>, stream: crate::BodyStrea
     let _ = send.send_data(Bytes::new(), true);
 }
 
+/// Serves one stream. The request is first offered to `Handler::refuse_before_body`. The body
+/// is read with flow-control capacity released as it arrives, bounded by the body limit, then
+/// handed to the `Handler`; a body the handler wants streamed is handed over as the stream
+/// itself (capacity released as the handler takes each chunk, no size limit). An answer given
+/// before the body is done (refusal, 413, 408, a streamed handler's early answer) ends the
+/// stream with RST_STREAM(NO_ERROR) so the client stops sending, and the connection stays open.
 async fn serve_stream(
     request: http::Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,

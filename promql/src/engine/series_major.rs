@@ -1,22 +1,8 @@
 //! Series-major evaluation of the shape most dashboard panels are made of: an aggregation
 //! (`sum`, `avg`, `count`, `group`, `min`, `max`, `stdvar`, `stddev`, by or without labels)
 //! directly over a selector or over a plain range function of a range selector, e.g.
-//! `sum by (le) (rate(x_bucket[5m]))`, in a range query.
-//!
-//! Step-major evaluation visits every series at every step, and with many series the two
-//! window edges of each series are a cache miss per step. Here each series is read once, from
-//! its first step to its last, while its samples are in the cache, and its value at each step
-//! goes straight into its group's accumulator for that step. The accumulators are fed in the
-//! same order as the step-major aggregation feeds them (series order within a step), with the
-//! same arithmetic (`stats`), so results are identical bit for bit; outputs list each step's
-//! groups in order of first appearance, as the step-major path does. Step-major evaluation
-//! then takes each step's vector from here instead of computing it.
-//!
-//! The series arrive one at a time (`Evaluator::stream`, `Querier::select_each`), decoded with
-//! their start times into buffers reused from one series to the next (the counter functions
-//! read the starts as the step-major path does), so the aggregation's select is never held
-//! decoded whole; where the aggregation is declined midway (a name collision, too many
-//! groups), the select is fetched whole for the step-major path.
+//! `sum by (le) (rate(x_bucket[5m]))`, in a range query. Its results must equal the step-major
+//! path's bit for bit.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -43,7 +29,12 @@ const SERIES_PER_CANCEL_CHECK: usize = 256;
 pub(super) type Precomputed = HashMap<*const Aggregate, Vec<Option<Vec<Elem>>>>;
 
 /// Evaluates every eligible aggregation of `expr` outside subqueries (which evaluate at
-/// steps of their own) over all the query's steps, into `out`.
+/// steps of their own) over all the query's steps, into `out`; step-major evaluation then takes
+/// each step's vector from there instead of computing it. Step-major evaluation visits every
+/// series at every step, and with many series the two window edges of each series are a cache
+/// miss per step; here each series is read once, from its first step to its last, while its
+/// samples are in the cache, and its value at each step goes straight into its group's
+/// accumulator for that step.
 pub(super) fn precompute(ev: &Evaluator<'_>, expr: &Expr, out: &mut Precomputed) -> Result<(), Error> {
     match expr {
         Expr::Aggregate(a) => {
@@ -159,7 +150,14 @@ fn collect_streamable(expr: &Expr, out: &mut HashSet<SelectKey>) {
 }
 
 /// `a` over all steps, or `None` when it is not of the shape evaluated here (or has too many
-/// groups for it, or two of its series collide without their names).
+/// groups for it, or two of its series collide without their names). Outputs list each step's
+/// groups in order of first appearance, as the step-major path does.
+///
+/// The series arrive one at a time (`Evaluator::stream`, `Querier::select_each`), decoded with
+/// their start times into buffers reused from one series to the next (the counter functions
+/// read the starts as the step-major path does), so the aggregation's select is never held
+/// decoded whole; where the aggregation is declined midway (a name collision, too many
+/// groups), the select is fetched whole for the step-major path.
 fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<Elem>>>>, Error> {
     let Some(source) = eligible_source(a) else {
         return Ok(None);
@@ -319,7 +317,9 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     Ok(Some(out))
 }
 
-/// Per group and step, the aggregation's running state.
+/// Per group and step, the aggregation's running state. It is fed in the same order as the
+/// step-major aggregation feeds its accumulators (series order within a step), with the same
+/// arithmetic (`stats`), so results are identical bit for bit.
 struct Accumulators {
     op: AggregateOp,
     /// The first series that reached each slot (`NONE`: none did).

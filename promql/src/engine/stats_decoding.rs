@@ -1,9 +1,7 @@
 //! Selectors whose histograms Prometheus reads for their count and sum only (its
 //! `HistogramStatsIterator`): those under `histogram_count`, `histogram_sum` or `histogram_avg`,
-//! unless a subquery, a function needing buckets or a trim operator lies in between. Such a
-//! read drops the buckets and replaces an unknown counter reset hint by what comparing with the
-//! histogram read before says (reset or not), which is how e.g. `histogram_count(sum(x))` can
-//! see conflicting hints where `sum(x)` sees none.
+//! unless a subquery, a function needing buckets or a trim operator lies in between; such a
+//! read drops the buckets and decides unknown counter reset hints (`decode_stats`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,8 +58,9 @@ fn walk(expr: &Expr, context: Context, out: &mut HashSet<SelectKey>) {
 }
 
 /// Rewrites `series` (one select, read from its first sample on) as the stats read gives them:
-/// each histogram without buckets, and an unknown hint decided against the histogram read
-/// before it (none for the first).
+/// each histogram without buckets, and an unknown hint replaced by what comparing with the
+/// histogram read before it says (reset or not; none for the first), which is how e.g.
+/// `histogram_count(sum(x))` can see conflicting hints where `sum(x)` sees none.
 pub(super) fn decode_stats(series: &mut [SeriesSamples]) {
     for s in series {
         let mut previous: Option<Arc<FloatHistogram>> = None;

@@ -1,10 +1,6 @@
 //! The compaction executor: merges parent blocks into one new block, series by series in
 //! label order (a k-way walk over the parents' sorted indexes), so memory holds one series'
-//! samples plus the new index. Equal timestamps keep the newer block's sample (higher ULID,
-//! as reads do); tombstones are applied. When no tombstone and no overlap touches a series,
-//! its chunks are copied undecoded, except that runs of small adjacent chunks are joined
-//! (up to `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples) mostly by copying their bits. The result is left in `<ULID>.tmp/`:
-//! the shard commits it.
+//! samples plus the new index. The result is left in `<ULID>.tmp/`: the shard commits it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -166,9 +162,10 @@ impl CompactionJob {
 /// Writes one series from its parts (`(cursor index, series id, index entry)`, oldest parent
 /// first). When nothing is deleted and no two chunks overlap in time, runs of adjacent
 /// chunks that fit in `COMPACTED_SAMPLES_PER_CHUNK_MAX` samples together are joined into
-/// one and every other chunk is copied as it is (float histogram chunks are never joined);
-/// else the samples and histograms are decoded, filtered, merged (newest parent wins a
-/// timestamp, whichever kind it holds there) and re-encoded.
+/// one (mostly by copying their bits) and every other chunk is copied undecoded (float
+/// histogram chunks are never joined); else the samples and histograms are decoded, filtered
+/// by the tombstones, merged (the newest parent, with the higher ULID, wins a timestamp
+/// whichever kind it holds there, as reads do) and re-encoded.
 fn write_series(writer: &mut StreamBlockWriter, cursors: &[Cursor], labels: Labels, parts: Vec<(usize, u32, IndexSeries)>) -> Result<(), Error> {
     let untouched = parts.iter().all(|(i, id, _)| cursors[*i].block.tombstones().intervals(*id).is_empty());
     let mut chunks: Vec<(usize, super::index_format::ChunkMeta)> =

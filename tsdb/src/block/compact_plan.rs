@@ -1,14 +1,8 @@
 //! The compaction planner: a pure function from block metas to the blocks to merge next,
 //! with Prometheus' leveled semantics (overlapping blocks first, then aligned ranges that
-//! are complete or older than the newest block, then single blocks with many tombstones).
-//! Ranges grow from the block duration d: d, 3d, 12d, then ×3 per level.
-//!
-//! Unlike Prometheus, small blocks overlapping a much larger one (late samples of a
-//! backfill, cut behind the compacted history) wait until they add up to a quarter of it
-//! before they are merged into it; once there are `OVERLAPPING_SMALL_BLOCKS_MAX` of them,
-//! they are merged with each other into one. Merging each as it came rewrote a day's block
-//! once per late block (compaction levels reached 35 in a 30-day backfill). Reads merge
-//! overlapping blocks meanwhile.
+//! are complete or older than the newest block, then single blocks with many tombstones;
+//! ranges grow from the block duration d: d, 3d, 12d, then ×3 per level), except that small
+//! blocks overlapping a much larger one wait before they are merged (`overlap_merge`).
 
 /// What the planner needs to know about one block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,12 +125,15 @@ fn overlapping_runs<'a>(sorted: &[&'a PlanBlock]) -> Vec<Vec<&'a PlanBlock>> {
     runs
 }
 
-/// What of an overlapping run is merged now: all of it when the blocks beside its largest
+/// What of an overlapping run is merged now. Unlike Prometheus, small blocks overlapping a
+/// much larger one (late samples of a backfill, cut behind the compacted history) wait until
+/// they add up to a quarter of it: all of the run is merged when the blocks beside its largest
 /// (by samples) hold at least 1/`OVERLAP_MERGE_DIVISOR` of its samples and the run has
-/// `settled` (`OVERLAP_SETTLE_MS`); those blocks alone,
-/// into one, when they number `OVERLAPPING_SMALL_BLOCKS_MAX` or more (merging tiny late
-/// blocks into a large one for their count rewrote the large one over and over: most of a
-/// backfill's compaction bytes); nothing otherwise (the run waits).
+/// `settled` (`OVERLAP_SETTLE_MS`); those blocks alone, into one, when they number
+/// `OVERLAPPING_SMALL_BLOCKS_MAX` or more; nothing otherwise (the run waits; reads merge
+/// overlapping blocks meanwhile). Merging each late block into the large one as it came, or
+/// tiny ones for their count, rewrote the large one over and over (a day's block once per late
+/// block, compaction levels reached 35 in a 30-day backfill: most of its compaction bytes).
 fn overlap_merge<'a>(run: &[&'a PlanBlock], settled: bool) -> Vec<&'a PlanBlock> {
     let Some(largest) = run.iter().enumerate().max_by_key(|(_, b)| b.num_samples).map(|(i, _)| i) else {
         return Vec::new();

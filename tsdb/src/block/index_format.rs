@@ -1,17 +1,18 @@
 //! The block `index` file, Prometheus index format v2 (`tsdb/docs/block.md`): symbol
 //! table, 16-byte-aligned series (id = offset / 16) with delta-encoded chunk metas, label
 //! indices, postings (incl. the all-series `""=""` list), label and postings offset
-//! tables and the TOC, every section checksummed with CRC32C. Encoding builds the file in
-//! memory. The reader keeps resident only the decoded symbols, the decoded
-//! postings offset table (label name → value → offset, which also answers label listings)
-//! and the all-series postings offset, read at open as exact ranges that bypass the page
-//! cache; series entries and postings lists are read on demand through the block's page
-//! cache (file `INDEX_CACHE_FILE`), every read bounds- and checksum-checked. `new` reads an
-//! index held in memory instead (tests, fuzzing).
+//! tables and the TOC, every section checksummed with CRC32C.
 
 use crate::model::Labels;
 
+/// Encoding builds the file in memory.
 mod encode;
+/// The reader keeps resident only the decoded symbols, the decoded postings offset table
+/// (label name → value → offset, which also answers label listings) and the all-series
+/// postings offset, read at open as exact ranges that bypass the page cache; series entries
+/// and postings lists are read on demand through the block's page cache (file
+/// `INDEX_CACHE_FILE`), every read bounds- and checksum-checked. `IndexReader::new` reads an
+/// index held in memory instead (tests, fuzzing).
 mod reader;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,7 @@
 //! Immutable blocks in the Prometheus TSDB block format (`tsdb/docs/block.md`):
 //! `<ULID>/{meta.json, index, chunks/000001…, tombstones}`, readable by `promtool tsdb`.
 //! Written atomically (build in `<ULID>.tmp`, fsync, rename); written and read with O_DIRECT
-//! (`direct_io`): of the index only the symbols and the postings offset table in memory,
-//! its series entries and postings lists, and the chunks one at a time, through the shard's
-//! bounded page cache (`page_cache`), never through the OS page cache.
+//! (`direct_io`) through the shard's bounded page cache, never through the OS page cache.
 
 mod chunks_format;
 mod direct_io;
@@ -13,6 +11,9 @@ mod encoding;
 mod link;
 pub mod index_format;
 mod meta;
+/// The shard's bounded page cache: of a block's index only the symbols and the postings
+/// offset table are held in memory; its series entries and postings lists, and the chunks,
+/// are read one at a time through this cache.
 pub mod page_cache;
 mod reader;
 mod stream_writer;

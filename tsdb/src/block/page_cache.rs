@@ -1,10 +1,6 @@
 //! The per-shard page cache of block files (chunk segments, and the series entries and
 //! postings lists of indexes): fixed 64 KiB aligned pages keyed by (block, file, page),
-//! CLOCK eviction, a capacity in pages that is never exceeded. Every block of a shard
-//! shares one cache (`Rc`: it lives on the shard's executor); a block's pages are dropped
-//! when its readers are dropped (deleted, compacted or rewritten blocks). Sections read
-//! once at open (an index's symbols and postings offset table) bypass the pages
-//! (`read_uncached`).
+//! CLOCK eviction, a capacity in pages that is never exceeded.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -59,7 +55,7 @@ struct Inner {
     stats: PageCacheStats,
 }
 
-/// A page cache shared by the blocks of one shard.
+/// A page cache shared by every block of one shard (`Rc`: it lives on the shard's executor).
 pub struct PageCache {
     pages_max: usize,
     inner: RefCell<Inner>,
@@ -238,7 +234,8 @@ impl PageCache {
         }
     }
 
-    /// Drops every page of `block` (its reader is going away) and frees their memory.
+    /// Drops every page of `block` (its reader is going away: a deleted, compacted or
+    /// rewritten block) and frees their memory.
     pub fn invalidate_block(&self, block: u64) {
         let mut guard = self.inner.borrow_mut();
         let inner = &mut *guard;

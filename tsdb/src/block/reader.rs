@@ -1,9 +1,6 @@
-//! An opened, immutable block: meta; the index, of which only the symbols and the postings
-//! offset table are held in memory (read once at open with O_DIRECT) while series entries
-//! and postings lists are read on demand through the shard's page cache; chunk segments
-//! read one chunk at a time through the same cache; and the tombstones (deleted intervals,
-//! filtered out of every read). Answers select/series/label queries with the same matcher
-//! semantics as the head.
+//! An opened, immutable block: meta, index, chunk segments and tombstones, read through the
+//! shard's page cache. Answers select/series/label queries with the same matcher semantics
+//! as the head.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -24,8 +21,13 @@ use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SampleStar
 pub struct Block {
     dir: PathBuf,
     pub meta: BlockMeta,
+    /// Only the symbols and the postings offset table are held in memory (read once at open
+    /// with O_DIRECT); series entries and postings lists are read on demand through the
+    /// shard's page cache.
     index: IndexReader,
+    /// Chunk segments, read one chunk at a time through the same cache.
     chunks: ChunkReader,
+    /// Deleted intervals, filtered out of every read.
     tombstones: Tombstones,
 }
 

@@ -1,15 +1,16 @@
 //! Float histogram chunks in Prometheus' exact byte layout (`chunkenc.FloatHistogramChunk`,
 //! encoding 3): a 2-byte big-endian sample count, one header byte whose top two bits are the
-//! counter-reset header, then a bit stream. The first sample carries the layout (zero
-//! threshold byte, varbit schema, positive then negative spans as varbit `(length, offset)`
-//! pairs, custom bounds with schema -53), a varbit timestamp and raw 64-bit count, zero count,
-//! sum and bucket counts; later samples a varbit delta-of-delta timestamp and every field
-//! XOR-encoded against the previous sample. A chunk keeps one layout: a histogram with
+//! counter-reset header, then a bit stream. A chunk keeps one layout: a histogram with
 //! another one (or a counter reset) starts a new chunk (`FloatHistogramAppender::appendable`).
 
 use crate::model::HistogramSample;
 
 mod appender;
+/// The bit stream's fields. The first sample carries the layout (zero threshold byte, varbit
+/// schema, positive then negative spans as varbit `(length, offset)` pairs, custom bounds with
+/// schema -53), a varbit timestamp and raw 64-bit count, zero count, sum and bucket counts;
+/// later samples a varbit delta-of-delta timestamp and every field XOR-encoded against the
+/// previous sample.
 mod fields;
 mod header;
 mod iterator;

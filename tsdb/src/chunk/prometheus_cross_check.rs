@@ -1,10 +1,6 @@
 //! Cross-check of the start-time chunk encoders against Prometheus' own: pseudo-random
 //! sequences that a small Go program (Prometheus `chunkenc` at d15adb9, the same generator
 //! seeded alike) also encoded; the chunks of both must be the same bytes.
-//!
-//! The generator below is the contract: splitmix64 seeded with the sequence number, then for
-//! each seed one float sequence (XOR2) and one histogram sequence (float histogram with
-//! starts), each drawing its length, start pattern, timestamps and values in this order.
 
 use super::float_histogram::CounterResetHeader;
 use super::float_histogram_st::{FloatHistogramStAppender, FloatHistogramStIterator};
@@ -184,7 +180,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Both chunks of seed `seed`, checked to read back as appended.
+/// Both chunks of seed `seed`, checked to read back as appended. The generator is the contract
+/// with the Go program: splitmix64 seeded with the sequence number, then for each seed one
+/// float sequence (XOR2) and one histogram sequence (float histogram with starts), each
+/// drawing its length, start pattern, timestamps and values in this order.
 fn encode_seed(seed: u64) -> (Vec<u8>, Vec<u8>) {
     let mut r = SplitMix64(seed);
     let floats = float_sequence(&mut r);

@@ -1,9 +1,8 @@
 //! XOR2 float chunks with per-sample start times, in Prometheus' exact byte layout
 //! (`chunkenc.XOR2Chunk`, encoding 4): a 2-byte sample count, the start-time header byte
 //! (`start_times`), then samples. The first two are written as in XOR; from the third on one
-//! joint prefix covers timestamp and value (`0` same delta and value, `10` same delta and a
-//! new value, `110`/`1110` a 13/20-bit delta-of-delta packed into 2/3 bytes, `11110` a 64-bit
-//! one, `11111` same delta and a staleness marker), and each sample's start delta follows.
+//! joint prefix covers timestamp and value (`Xor2Appender::write_joint`), and each sample's
+//! start delta follows.
 
 use super::bits::{write_uvarint, write_varint, BitReader, BitWriter};
 use super::start_times::{mark_first_start_change, mark_first_start_known, read_start_header, StartedSample, FIRST_START_CHANGE_INDEX_MAX};
@@ -177,7 +176,9 @@ impl Xor2Appender {
         self.writer.bytes[..2].copy_from_slice(&count);
     }
 
-    /// The third or a later sample's timestamp and value under one prefix.
+    /// The third or a later sample's timestamp and value under one joint prefix: `0` same delta
+    /// and value, `10` same delta and a new value, `110`/`1110` a 13/20-bit delta-of-delta
+    /// packed into 2/3 bytes, `11110` a 64-bit one, `11111` same delta and a staleness marker.
     fn write_joint(&mut self, w: &mut BitWriter, dod: i64, value: f64) {
         if dod == 0 {
             if is_stale_nan(value) {

@@ -1,9 +1,7 @@
 //! One in-memory series' native histograms: closed float histogram chunks, the open chunk,
 //! and an out-of-order buffer (also holding same-timestamp overwrites) that wins over chunk
 //! data on read. Kept apart from the float chunks (`MemSeries` holds one only once the
-//! series has a histogram), so float-only series pay one pointer. From its first histogram
-//! with a start time on, a series keeps its in-order histograms in float histogram ST chunks
-//! (`StartedHistograms`, boxed); out-of-order histograms lose their start.
+//! series has a histogram), so float-only series pay one pointer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,7 +34,9 @@ pub struct HistogramSeries {
     ooo: BTreeMap<i64, Arc<FloatHistogram>>,
     /// Oldest histogram timestamp.
     min_t: i64,
-    /// The chunks of histograms with start times; `None` until one comes with a start.
+    /// The chunks of histograms with start times; `None` until one comes with a start. From
+    /// its first histogram with a start time on, a series keeps its in-order histograms in
+    /// float histogram ST chunks (boxed); out-of-order histograms lose their start.
     started: Option<Box<StartedHistograms>>,
 }
 

@@ -1,9 +1,7 @@
 //! One in-memory series: closed XOR chunks, the open chunk, and an out-of-order buffer
 //! (also holding same-timestamp overwrites) that wins over chunk data on read; native
 //! histograms, once the series has one, in chunks of their own beside them
-//! (`HistogramSeries`). A timestamp holds a float or a histogram, never both. A series
-//! whose floats come with start times keeps them, from its first such sample on, in XOR2
-//! chunks (`StartedFloats`); its out-of-order floats lose their start (stored as 0).
+//! (`HistogramSeries`). A timestamp holds a float or a histogram, never both.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,7 +65,9 @@ struct RareParts {
     /// parts are only out-of-order floats or started floats would otherwise carry its 320
     /// bytes.
     histograms: Option<Box<HistogramSeries>>,
-    /// The XOR2 chunks of floats with start times; `None` until a float comes with one.
+    /// The XOR2 chunks of floats with start times; `None` until a float comes with one. A
+    /// series whose floats come with start times keeps them here from its first such sample
+    /// on; its out-of-order floats lose their start (stored as 0).
     started: Option<Box<StartedFloats>>,
 }
 

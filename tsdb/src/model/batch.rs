@@ -1,9 +1,8 @@
 //! `SeriesBatch`: one write request's series in a compact form that crosses executors
 //! without a `String` per label: the label text stays in one buffer (for remote_write, the
 //! decompressed request body itself), each series is a hash, a range of label spans and a
-//! range of one flat sample list (and of one flat native histogram list, one flat
-//! exemplar list and one flat start timestamp list, each empty and unallocated when a
-//! batch has none).
+//! range of one flat sample list (and of flat native histogram, exemplar and start timestamp
+//! lists, each empty and unallocated when a batch has none).
 
 use std::ops::Range;
 

@@ -1,11 +1,7 @@
 //! The storage of a `Labels`: one heap block holding a reference count, the set's cached
-//! stable hash, its pair count and its packed text, behind a one-word pointer. What
-//! `Arc<struct { Box<[u8]>, .. }>` gives in two blocks (a head keeps one set per series, and
-//! the second block and its size-class rounding were about 24 bytes of each), and what
-//! `Arc<[u8]>` gives only with a two-word pointer.
-//!
-//! The only unsafe code of the label sets is here: allocation, the reference count and the
-//! read of the text, each with its reasoning.
+//! stable hash, its pair count and its packed text, behind a one-word pointer. The only
+//! unsafe code of the label sets is here: allocation, the reference count and the read of
+//! the text, each with its reasoning.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
@@ -22,7 +18,10 @@ struct Header {
     text_len: u32,
 }
 
-/// Shared, immutable: a packed label text, its pair count and its cached hash.
+/// Shared, immutable: a packed label text, its pair count and its cached hash, in one block.
+/// What `Arc<struct { Box<[u8]>, .. }>` gives in two blocks (a head keeps one set per series,
+/// and the second block and its size-class rounding were about 24 bytes of each), and what
+/// `Arc<[u8]>` gives only with a two-word pointer.
 pub(super) struct SharedText(NonNull<Header>);
 
 // SAFETY: the block is immutable after construction except for the atomics, and freed only by

@@ -2,9 +2,6 @@
 //! one block's worth per block range, so that a backlog of due ranges (history written in one
 //! go: an import, vmctl, a remote_write backlog) is cut with one head split and one WAL
 //! checkpoint, not one of each per range (each rewrote the whole rest of the head).
-//! Whole chunks that lie in one range are kept as they are; a chunk that crosses a range
-//! boundary is decoded, and so is every later chunk of a range that already holds loose
-//! samples (a block's kept chunks come before its loose samples).
 
 use crate::block::{BlockSeries, RawChunk};
 use crate::chunk::{ChunkEncoding, XorIterator};
@@ -53,8 +50,10 @@ impl SeriesPartitioner<'_> {
 /// `series` (each its data before the last range's end) split by `range_ends`: the ascending
 /// exclusive ends of consecutive block ranges, the first starting at or before every sample.
 /// Returns one list per range, series in the order given, a series only where it has data.
-/// `None` when a chunk cannot be decoded (the caller then cuts one range at a time, which
-/// keeps chunks whole).
+/// Whole chunks that lie in one range are kept as they are; a chunk that crosses a range
+/// boundary is decoded, and so is every later chunk of a range that already holds loose
+/// samples (a block's kept chunks come before its loose samples). `None` when a chunk cannot
+/// be decoded (the caller then cuts one range at a time, which keeps chunks whole).
 pub fn partition(series: Vec<BlockSeries>, range_ends: &[i64]) -> Option<Vec<Vec<BlockSeries>>> {
     let range_of = |t: i64| range_ends.partition_point(|&end| end <= t).min(range_ends.len().saturating_sub(1));
     let mut parts: Vec<Vec<BlockSeries>> = range_ends.iter().map(|_| Vec::new()).collect();

@@ -2,9 +2,7 @@
 //! I/O (4 KiB-aligned pages, the partial last page rewritten on the next commit), framed
 //! records `u32 length | u32 crc32c | payload`, group commit (durable on return when
 //! `fsync_on_commit`: the segment is open with O_DSYNC, the write is its own fdatasync),
-//! and replay that cuts a torn or corrupt tail at the last good record. A failed write or
-//! fdatasync leaves nothing untrusted before later records: the next write rewrites from
-//! the last durable page out of memory, zero-filling whatever the failed one may have left.
+//! and replay that cuts a torn or corrupt tail at the last good record.
 
 pub mod checkpoint;
 pub mod record;
@@ -65,8 +63,9 @@ pub struct Wal {
     /// After a failed write or fdatasync: the end of what it may have left in the current
     /// segment past `offset` (torn records, or pages whose durability is unknown: after a
     /// failed fsync the old pages are never trusted, they are rewritten). The next write
-    /// covers `[page of offset, dirty_end)` with records and zeros, so no torn record can
-    /// sit before later acknowledged ones; a rotation zeroes it first. `0`: clean.
+    /// rewrites from the last durable page out of memory and covers `[page of offset,
+    /// dirty_end)` with records and zeros, so nothing untrusted (no torn record) can sit
+    /// before later acknowledged ones; a rotation zeroes it first. `0`: clean.
     dirty_end: u64,
     /// End of the blocks allocated in the current segment so far (`preallocate`).
     allocated_end: u64,

@@ -1,14 +1,7 @@
-//! Prometheus 3.x's OTLP naming (its `otlptranslator`), by `otlp.translation_strategy`:
-//! - `UnderscoreEscapingWithSuffixes` (the default): metric names get unit and type
-//!   suffixes, characters outside the legacy name rules become `_`;
-//! - `UnderscoreEscapingWithoutSuffixes`: escaped the same way, no suffixes;
-//! - `NoUTF8EscapingWithSuffixes`: names kept as sent (UTF-8), suffixes added;
-//! - `NoTranslation`: names kept as sent, no suffixes.
-//!
-//! Escaped label names follow `otlp.label_name_underscore_sanitization` (a single leading
-//! `_` gets `key`) and `otlp.label_name_preserve_multiple_underscores` (else runs of `_`
-//! collapse), both on by default as in Prometheus. Attribute values are stringified as the
-//! OpenTelemetry collector's `pcommon.Value.AsString` does.
+//! Prometheus 3.x's OTLP naming (its `otlptranslator`): how OTel metric and attribute names
+//! become Prometheus names by `otlp.translation_strategy` and the `otlp.label_name_*` options
+//! (`Naming`), and attribute values as label values, stringified as the OpenTelemetry
+//! collector does (`value_text`).
 
 use proto::otlp_metrics::{any_value, AnyValue};
 
@@ -102,10 +95,15 @@ fn clean_unit(unit: &str) -> String {
 /// Prometheus' `otlp.translation_strategy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TranslationStrategy {
+    /// The default: metric names get unit and type suffixes, characters outside the legacy
+    /// name rules become `_`.
     #[default]
     UnderscoreEscapingWithSuffixes,
+    /// Escaped as `UnderscoreEscapingWithSuffixes`, no suffixes.
     UnderscoreEscapingWithoutSuffixes,
+    /// Names kept as sent (UTF-8), suffixes added.
     NoUTF8EscapingWithSuffixes,
+    /// Names kept as sent, no suffixes.
     NoTranslation,
 }
 
@@ -136,9 +134,11 @@ impl TranslationStrategy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Naming {
     pub strategy: TranslationStrategy,
-    /// Escaped label names: a single leading `_` gets `key` (`_x` → `key_x`).
+    /// `otlp.label_name_underscore_sanitization` (on by default, as in Prometheus): escaped
+    /// label names with a single leading `_` get `key` (`_x` → `key_x`).
     pub underscore_label_sanitization: bool,
-    /// Escaped label names keep runs of `_` (else each run becomes one).
+    /// `otlp.label_name_preserve_multiple_underscores` (on by default, as in Prometheus):
+    /// escaped label names keep runs of `_` (else each run becomes one).
     pub preserve_multiple_underscores: bool,
 }
 
@@ -329,8 +329,9 @@ fn escaped_name_with_suffixes(name: &str, unit: &str, kind: NameKind) -> String 
     out
 }
 
-/// An attribute value as a label value: strings as they are, numbers and booleans as text,
-/// bytes in base64, arrays and maps as JSON.
+/// An attribute value as a label value, stringified as the OpenTelemetry collector's
+/// `pcommon.Value.AsString` does: strings as they are, numbers and booleans as text, bytes in
+/// base64, arrays and maps as JSON.
 pub fn value_text(value: Option<&AnyValue>) -> String {
     let mut out = String::new();
     match value.and_then(|v| v.value.as_ref()) {

@@ -1,9 +1,6 @@
-//! The sending tasks, all on executor 0: a supervisor that reads the file_sd files (every
-//! `DISCOVERY_CHECK_INTERVAL`) and network discoveries' findings, and keeps one send loop per
-//! Alertmanager queue; each loop takes batches of at most `BATCH_ALERTS_MAX` alerts from its
-//! queue and posts them as Alertmanager's v2 JSON (its entry's timeout, HTTP client settings
-//! and redirects), a batch it could not post counted dropped. On shutdown each loop drains
-//! its queue while its Alertmanager takes alerts.
+//! The sending tasks, all on executor 0: a supervisor that follows the discoveries and keeps
+//! one send loop per Alertmanager queue; each loop posts its queue's alerts in batches as
+//! Alertmanager's v2 JSON, and on shutdown drains its queue while its Alertmanager takes alerts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,7 +48,8 @@ struct SendLoop {
 
 impl Notifier {
     /// Keeps the send loops and the discoveries going until `shutdown` receives or closes,
-    /// then lets every loop drain; a glommio task on executor 0.
+    /// then lets every loop drain; a glommio task on executor 0. It reads the file_sd files
+    /// (every `DISCOVERY_CHECK_INTERVAL`) and network discoveries' findings.
     pub async fn run(self: Arc<Self>, shutdown: async_channel::Receiver<()>) {
         let mut loops: HashMap<QueueKey, SendLoop> = HashMap::new();
         loop {
@@ -105,7 +103,9 @@ impl Notifier {
     }
 
     /// Posts the batches of the queue `key` (the one whose wake is `woken`) as they come,
-    /// until the queue is gone or `stop` receives (then drains it) or closes.
+    /// until the queue is gone or `stop` receives (then drains it) or closes. A batch holds at
+    /// most `BATCH_ALERTS_MAX` alerts and is posted with its entry's timeout, HTTP client
+    /// settings and redirects; a batch it could not post is counted dropped.
     async fn send_loop(self: Arc<Self>, key: QueueKey, woken: async_channel::Receiver<()>, stop: async_channel::Receiver<()>) {
         let mut client: Option<(u64, HttpClient)> = None;
         loop {

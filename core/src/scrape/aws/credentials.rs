@@ -1,29 +1,7 @@
 //! The keys and region of an `ec2_sd_configs` entry, found in the order AWS' Go SDK finds them
-//! for Prometheus:
-//!
-//! 1. `access_key` with `secret_key` from the entry;
-//! 2. unless the entry names a `profile`: `AWS_ACCESS_KEY_ID` (or
-//!    `AWS_ACCESS_KEY`) with `AWS_SECRET_ACCESS_KEY` (or `AWS_SECRET_KEY`) and
-//!    `AWS_SESSION_TOKEN`; then a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and
-//!    `AWS_ROLE_ARN`, as on EKS), exchanged by STS' `AssumeRoleWithWebIdentity`;
-//! 3. the profile (the entry's, else `AWS_PROFILE`, else `default`, which may be absent) of
-//!    the shared files (`~/.aws/credentials` over `~/.aws/config`;
-//!    `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`; an unreadable file is skipped), in the
-//!    SDK's `resolveCredsFromProfile` order: its `source_profile`'s keys (a source with keys of
-//!    its own ends the chain there; a profile met again gives its own, its role left out), its
-//!    own keys, its `credential_source`, its `web_identity_token_file`, its SSO role
-//!    (`sso_session` or the legacy `sso_start_url` keys: `sso`), its `credential_process`
-//!    (`process`); else
-//! 4. a container's role (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, else `_RELATIVE_URI`, with
-//!    `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`: ECS tasks, EKS Pod Identity);
-//! 5. else the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when
-//!    no token comes; `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_DISABLED`);
-//!
-//! and the profile's `role_arn` is assumed with those keys. The entry's `role_arn` (with
-//! `external_id`) is then assumed with the keys found through STS
-//! (`AWS_ENDPOINT_URL_STS` or `AWS_ENDPOINT_URL` replace STS' regional endpoint). Temporary keys
-//! are kept until five minutes before they expire. The region is the entry's, else `AWS_REGION`,
-//! `AWS_DEFAULT_REGION`, the profile's `region`, or the instance metadata's.
+//! for Prometheus (`find`, `region`): the entry's, the environment's, a shared-files profile's,
+//! a container's role, the instance's role; the entry's `role_arn` is then assumed through STS.
+//! Temporary keys are kept until five minutes before they expire (`RENEW_BEFORE_MS`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -99,7 +77,30 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The keys for `settings` in `region`, found as the module says.
+/// The keys for `settings` in `region`, found in the order AWS' Go SDK finds them for
+/// Prometheus:
+///
+/// 1. `access_key` with `secret_key` from the entry;
+/// 2. unless the entry names a `profile`: `AWS_ACCESS_KEY_ID` (or
+///    `AWS_ACCESS_KEY`) with `AWS_SECRET_ACCESS_KEY` (or `AWS_SECRET_KEY`) and
+///    `AWS_SESSION_TOKEN`; then a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and
+///    `AWS_ROLE_ARN`, as on EKS), exchanged by STS' `AssumeRoleWithWebIdentity`;
+/// 3. the profile (the entry's, else `AWS_PROFILE`, else `default`, which may be absent) of
+///    the shared files (`~/.aws/credentials` over `~/.aws/config`;
+///    `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`; an unreadable file is skipped), in the
+///    SDK's `resolveCredsFromProfile` order: its `source_profile`'s keys (a source with keys of
+///    its own ends the chain there; a profile met again gives its own, its role left out), its
+///    own keys, its `credential_source`, its `web_identity_token_file`, its SSO role
+///    (`sso_session` or the legacy `sso_start_url` keys: `sso`), its `credential_process`
+///    (`process`); else
+/// 4. a container's role (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, else `_RELATIVE_URI`, with
+///    `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`: ECS tasks, EKS Pod Identity);
+/// 5. else the instance's role from the instance metadata service (IMDSv2's token, IMDSv1 when
+///    no token comes; `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_DISABLED`);
+///
+/// and the profile's `role_arn` is assumed with those keys. The entry's `role_arn` (with
+/// `external_id`) is then assumed with the keys found through STS
+/// (`AWS_ENDPOINT_URL_STS` or `AWS_ENDPOINT_URL` replace STS' regional endpoint).
 pub async fn find(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Result<Found, String> {
     let base = base_keys(settings, region, lookup).await?;
     if settings.role_arn.is_empty() {
@@ -108,7 +109,8 @@ pub async fn find(settings: &Settings, region: &str, lookup: &Lookup<'_>) -> Res
     assume_role(&base.keys, &settings.role_arn, &settings.external_id, region, settings.use_fips_sts_endpoint, lookup).await.map_err(|e| format!("cannot assume role {}: {e}", settings.role_arn))
 }
 
-/// The region: the entry's, the environment's, the profile's, or the instance metadata's.
+/// The region: the entry's, else `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
+/// or the instance metadata's.
 pub async fn region(configured: &str, profile: &str, lookup: &Lookup<'_>) -> Result<String, String> {
     if let Some(region) = region_without_metadata(configured, profile, lookup) {
         return Ok(region);

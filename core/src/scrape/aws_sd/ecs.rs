@@ -1,12 +1,7 @@
-//! `aws_sd_configs` role `ecs`, asked as Prometheus' ECS discovery asks: once, an empty
-//! `DescribeClusters` to test the keys; then each refresh the `clusters` given (or every one
-//! `ListClusters` names), `DescribeClusters` (100 a call, with tags), `ListServices` and
-//! `ListTasks` of each (paged); a failure of these fails the refresh. Then per cluster with
-//! tasks: `DescribeServices` (10 a call), `DescribeTasks` and `DescribeContainerInstances`
-//! (100 a call), and from EC2 `DescribeNetworkInterfaces` (the tasks' interfaces) and
-//! `DescribeInstances` (the container instances'); a failure there leaves that cluster's
-//! targets out, logged, as Prometheus does. Calls are made one after another (Prometheus runs
-//! up to 20 at once); clusters and tasks come out in the order ECS lists them.
+//! `aws_sd_configs` role `ecs`, asked as Prometheus' ECS discovery asks: clusters, services and
+//! tasks from ECS, the tasks' interfaces and container instances from EC2. Calls are made one
+//! after another (Prometheus runs up to 20 at once); clusters and tasks come out in the order
+//! ECS lists them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,7 +25,10 @@ const DESCRIBE_CONTAINER_INSTANCES_MAX: usize = 100;
 /// The most pages one listing reads (a token that never ends stops here).
 const PAGES_MAX: usize = 10_000;
 
-/// The targets of the entry's ECS clusters.
+/// The targets of the entry's ECS clusters: once, an empty `DescribeClusters` to test the keys;
+/// then each refresh the `clusters` given (or every one `ListClusters` names),
+/// `DescribeClusters` (100 a call, with tags), `ListServices` and `ListTasks` of each (paged);
+/// a failure of these fails the refresh. Then `cluster_targets` per cluster with tasks.
 pub async fn ask(session: &mut Session, sd: &AwsSd, configured: &[String], lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     let region = session.prepare(sd, lookup).await?;
     if !session.checked {
@@ -69,7 +67,10 @@ pub async fn ask(session: &mut Session, sd: &AwsSd, configured: &[String], looku
     Ok(groups)
 }
 
-/// The targets of one cluster's tasks.
+/// The targets of one cluster's tasks: `DescribeServices` (10 a call), `DescribeTasks` and
+/// `DescribeContainerInstances` (100 a call), and from EC2 `DescribeNetworkInterfaces` (the
+/// tasks' interfaces) and `DescribeInstances` (the container instances'). A failure here
+/// leaves that cluster's targets out, logged, as Prometheus does.
 async fn cluster_targets(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>, (region, id, cluster): (&str, &str, Option<&serde_json::Value>), service_arns: &[String], task_arns: &[String]) -> Result<Vec<TargetGroup>, String> {
     let mut services = HashMap::new();
     for batch in service_arns.chunks(DESCRIBE_SERVICES_MAX) {

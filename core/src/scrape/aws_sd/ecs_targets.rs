@@ -2,11 +2,6 @@
 //! their container instances' EC2 instances and their network interfaces' public IPs) into
 //! targets labelled as Prometheus' ECS discovery labels them; and reads the two EC2 Query API
 //! answers that lookup needs (`DescribeInstances`, `DescribeNetworkInterfaces`). Pure: no I/O.
-//!
-//! A task with an `ElasticNetworkInterface` attachment is `awsvpc`: its address is the
-//! interface's private IPv4 and its public IP the interface's; a task on a container instance
-//! without one is `bridge`: its address is the EC2 instance's private IP. A task with neither
-//! address is no target. Absent optional fields leave their labels out, as in Prometheus.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -82,6 +77,10 @@ pub fn interface_id(task: &serde_json::Value) -> Option<&str> {
 }
 
 /// The target of one of the cluster's tasks (a DescribeTasks task), None when it has no address.
+/// A task with an `ElasticNetworkInterface` attachment is `awsvpc`: its address is the
+/// interface's private IPv4 and its public IP the interface's; a task on a container instance
+/// without one is `bridge`: its address is the EC2 instance's private IP. A task with neither
+/// address is no target. Absent optional fields leave their labels out, as in Prometheus.
 pub fn task_target(facts: &ClusterFacts<'_>, task: &serde_json::Value) -> Option<TargetGroup> {
     let (mut ip_address, mut subnet_id, mut public_ip, mut network_mode) = ("", "", "", "");
     let mut ec2_instance_id = "";

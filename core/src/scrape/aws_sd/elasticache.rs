@@ -1,15 +1,6 @@
 //! `aws_sd_configs` role `elasticache`, asked as Prometheus' ElastiCache discovery asks, over
-//! ElastiCache's Query API (SigV4 for `elasticache`; answers read by `elasticache_labels`):
-//! once, a bare `DescribeCacheClusters` to test the keys; then each refresh the serverless
-//! caches (`DescribeServerlessCaches`, 50 a page) and the cache clusters with their nodes
-//! (`DescribeCacheClusters`, 100 a page, asked twice: with
-//! `ShowCacheClustersNotInReplicationGroups` false and true, as Prometheus asks, so a cluster
-//! outside replication groups comes twice), and the tags of each (`ListTagsForResource`).
-//! `clusters` names caches by ARN: a `serverlesscache` ARN asks that cache, a
-//! `replicationgroup` ARN that cluster ID (one page each); other ARNs are skipped, and when
-//! none is left every cache is asked, as in Prometheus. Any failure fails the refresh.
-//! Prometheus describes the caches a second time to make the targets; their first answers
-//! are used here.
+//! ElastiCache's Query API (SigV4 for `elasticache`; answers read by `elasticache_labels`).
+//! Any failure fails the refresh.
 
 use std::collections::HashMap;
 
@@ -28,7 +19,10 @@ const CLUSTERS_PAGE: &str = "100";
 /// The most pages one listing reads (a token that never ends stops here).
 const PAGES_MAX: usize = 10_000;
 
-/// The targets of the entry's ElastiCache caches.
+/// The targets of the entry's ElastiCache caches: once, a bare `DescribeCacheClusters` to test
+/// the keys; then each refresh the serverless caches, the cache clusters with their nodes, and
+/// the tags of each (`ListTagsForResource`). Prometheus describes the caches a second time to
+/// make the targets; their first answers are used here.
 pub async fn ask(session: &mut Session, sd: &AwsSd, clusters: &[String], lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     session.prepare(sd, lookup).await?;
     if !session.checked {
@@ -60,7 +54,9 @@ pub async fn ask(session: &mut Session, sd: &AwsSd, clusters: &[String], lookup:
 }
 
 /// The serverless cache names and cache cluster IDs that `clusters`' ARNs
-/// (`arn:aws:elasticache:<region>:<account>:<type>:<id>`) name.
+/// (`arn:aws:elasticache:<region>:<account>:<type>:<id>`) name: a `serverlesscache` ARN asks
+/// that cache, a `replicationgroup` ARN that cluster ID (one page each); other ARNs are
+/// skipped, and when none is left every cache is asked, as in Prometheus.
 fn split_cache_arns(clusters: &[String]) -> (Vec<String>, Vec<String>) {
     let (mut serverless, mut cache_clusters) = (Vec::new(), Vec::new());
     for arn in clusters.iter().filter(|a| !a.is_empty()) {
@@ -78,6 +74,7 @@ fn split_cache_arns(clusters: &[String]) -> (Vec<String>, Vec<String>) {
     (serverless, cache_clusters)
 }
 
+/// The serverless caches (`DescribeServerlessCaches`, 50 a page).
 async fn serverless_caches(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>, names: &[String]) -> Result<Vec<Item>, String> {
     let page = ("MaxResults".to_string(), SERVERLESS_PAGE.to_string());
     if names.is_empty() {
@@ -92,6 +89,9 @@ async fn serverless_caches(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_
     Ok(found)
 }
 
+/// The cache clusters with their nodes (`DescribeCacheClusters`, 100 a page), asked twice:
+/// with `ShowCacheClustersNotInReplicationGroups` false and true, as Prometheus asks, so a
+/// cluster outside replication groups comes twice.
 async fn cache_clusters(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>, ids: &[String]) -> Result<Vec<Item>, String> {
     let mut found = Vec::new();
     for not_in_groups in ["false", "true"] {

@@ -1,11 +1,8 @@
 //! Turns the XML answers of ElastiCache's Query API (version 2015-02-02:
 //! `DescribeCacheClusters` with node info, `DescribeServerlessCaches`, `ListTagsForResource`)
 //! into the targets of `aws_sd_configs` role `elasticache`, labelled as Prometheus' ElastiCache
-//! discovery labels them: a target per cache node at the node's endpoint
-//! (`deployment_option` "node", `__meta_elasticache_cache_cluster_*`) and one per serverless
-//! cache at its endpoint (`deployment_option` "serverless",
-//! `__meta_elasticache_serverless_cache_*`); both on the endpoint's own port, not the entry's.
-//! Values are told as `rds_labels::told` tells them; list labels end in `_<index>`. Pure.
+//! discovery labels them, each on its endpoint's own port, not the entry's. Values are told as
+//! `rds_labels::told` tells them; list labels end in `_<index>`. Pure.
 
 use std::collections::BTreeMap;
 
@@ -180,7 +177,8 @@ fn read_fields(node: Node, fields: &[(&str, &[&str], Kind)], suffix: &str, label
     }
 }
 
-/// The targets of one cache cluster: one per cache node, at the node's endpoint.
+/// The targets of one cache cluster: one per cache node, at the node's endpoint
+/// (`deployment_option` "node", `__meta_elasticache_cache_cluster_*`).
 pub fn cache_cluster_targets(cluster: &Item, tags: &[(String, String)]) -> Result<Vec<TargetGroup>, String> {
     let doc = Document::parse(&cluster.xml).map_err(|e| format!("a cache cluster is not XML: {e}"))?;
     let node = doc.root_element();
@@ -211,7 +209,8 @@ pub fn cache_cluster_targets(cluster: &Item, tags: &[(String, String)]) -> Resul
     Ok(groups)
 }
 
-/// The target of one serverless cache, at its endpoint.
+/// The target of one serverless cache, at its endpoint (`deployment_option` "serverless",
+/// `__meta_elasticache_serverless_cache_*`).
 pub fn serverless_cache_target(cache: &Item, tags: &[(String, String)]) -> Result<TargetGroup, String> {
     let doc = Document::parse(&cache.xml).map_err(|e| format!("a serverless cache is not XML: {e}"))?;
     let node = doc.root_element();

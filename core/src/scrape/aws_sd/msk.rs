@@ -1,10 +1,6 @@
 //! `aws_sd_configs` role `msk`, asked as Prometheus' MSK discovery asks, over MSK's REST-JSON
-//! API (SigV4 for `kafka`): once, a bare `ListClustersV2` to test the keys; then each refresh
-//! the `clusters` given (`DescribeClusterV2` each; a cluster that is not provisioned is
-//! skipped with a warning) or every provisioned one (`ListClustersV2`, 100 a page), and each
-//! cluster's nodes (`ListNodes`, 100 a page). Any failure fails the refresh. Each endpoint of
-//! a broker or controller node is a target on `port` with Prometheus' `__meta_msk_*` labels;
-//! a cluster without the provisioned details tells them as empty (Prometheus would panic).
+//! API (SigV4 for `kafka`): the brokers and controllers of provisioned MSK clusters, each
+//! endpoint a target with Prometheus' `__meta_msk_*` labels. Any failure fails the refresh.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +40,10 @@ const PAGE_SIZE: &str = "100";
 /// The most pages one listing reads (a token that never ends stops here).
 const PAGES_MAX: usize = 10_000;
 
-/// The targets of the entry's MSK clusters' nodes.
+/// The targets of the entry's MSK clusters' nodes: once, a bare `ListClustersV2` to test the
+/// keys; then each refresh the `clusters` given (`DescribeClusterV2` each; a cluster that is
+/// not provisioned is skipped with a warning) or every provisioned one (`ListClustersV2`, 100 a
+/// page), and each cluster's nodes (`ListNodes`, 100 a page).
 pub async fn ask(session: &mut Session, sd: &AwsSd, configured: &[String], lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     session.prepare(sd, lookup).await?;
     if !session.checked {
@@ -116,7 +115,8 @@ fn told_bool(value: &Value) -> String {
     value.as_bool().unwrap_or(false).to_string()
 }
 
-/// The targets of one node of `cluster`: one per endpoint of a broker or controller.
+/// The targets of one node of `cluster`: one per endpoint of a broker or controller, on `port`.
+/// A cluster without the provisioned details tells them as empty (Prometheus would panic).
 pub fn node_targets(cluster: &Value, node: &Value, port: u16) -> Vec<TargetGroup> {
     let software = at(cluster, &["provisioned", "currentBrokerSoftwareInfo"]);
     let monitoring = at(cluster, &["provisioned", "openMonitoring", "prometheus"]);

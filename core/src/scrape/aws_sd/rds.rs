@@ -1,10 +1,7 @@
 //! `aws_sd_configs` role `rds`, asked as Prometheus' RDS discovery asks, over RDS' Query API
-//! (form `Action`/`Version`, SigV4 for `rds`, XML answers read by `rds_labels`): once, a bare
-//! `DescribeDBClusters` to test the keys; then each refresh the `clusters` given (each by
-//! `DBClusterIdentifier`; one that RDS does not find fails the refresh) or every cluster, and
-//! for each cluster its instances (`DescribeDBInstances` filtered by `db-cluster-id` and the
-//! entry's `filters`), all paged by `Marker` 100 records at a time. Any failure fails the
-//! refresh (the last good targets stay). Calls are made one after another.
+//! (form `Action`/`Version`, SigV4 for `rds`, XML answers read by `rds_labels`): RDS clusters
+//! and their instances. Any failure fails the refresh (the last good targets stay). Calls are
+//! made one after another.
 
 use super::rds_labels::{self, Cluster};
 use super::{AwsSd, Session};
@@ -20,7 +17,10 @@ const RECORDS_MAX: &str = "100";
 /// The most pages one listing reads (a marker that never ends stops here).
 const PAGES_MAX: usize = 10_000;
 
-/// The targets of the entry's RDS clusters' instances.
+/// The targets of the entry's RDS clusters' instances: once, a bare `DescribeDBClusters` to
+/// test the keys; then each refresh the `clusters` given (each by `DBClusterIdentifier`; one
+/// that RDS does not find fails the refresh) or every cluster, and for each cluster its
+/// instances (`DescribeDBInstances` filtered by `db-cluster-id` and the entry's `filters`).
 pub async fn ask(session: &mut Session, sd: &AwsSd, (clusters, filters): (&[String], &[(String, Vec<String>)]), lookup: &Lookup<'_>) -> Result<Vec<TargetGroup>, String> {
     session.prepare(sd, lookup).await?;
     if !session.checked {
@@ -66,7 +66,8 @@ fn filter_form(arn: &str, filters: &[(String, Vec<String>)]) -> Vec<(String, Str
     form
 }
 
-/// Every page of `action` with `params`, each read by `read` (items and the next `Marker`).
+/// Every page of `action` with `params`, each read by `read` (items and the next `Marker`),
+/// 100 records at a time.
 async fn paged<T>(session: &mut Session, sd: &AwsSd, lookup: &Lookup<'_>, action: &str, params: &[(String, String)], read: rds_labels::PageReader<T>) -> Result<Vec<T>, String> {
     let mut found = Vec::new();
     let mut marker: Option<String> = None;

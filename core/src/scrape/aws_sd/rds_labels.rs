@@ -1,11 +1,8 @@
 //! Turns the XML answers of RDS' Query API (version 2014-10-31: `DescribeDBClusters`,
 //! `DescribeDBInstances`) into the targets of `aws_sd_configs` role `rds`, labelled as
-//! Prometheus' RDS discovery labels them: a target per instance of a cluster, at its
-//! endpoint's address on `port`, with the cluster's `__meta_rds_cluster_*` and the instance's
-//! `__meta_rds_instance_*` labels. Most labels are one element each (the tables below): an
-//! absent element leaves its label out (an empty one too for the SDK's enums), booleans and
-//! numbers are told as written, times as RFC 3339 in UTC without a fraction (Go's
-//! `time.RFC3339`). Elements are found as `ec2_sd::instances` finds them. Pure: no I/O.
+//! Prometheus' RDS discovery labels them: a target per instance of a cluster, with the
+//! cluster's `__meta_rds_cluster_*` and the instance's `__meta_rds_instance_*` labels.
+//! Elements are found as `ec2_sd::instances` finds them. Pure: no I/O.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -277,6 +274,8 @@ pub fn target(cluster: &Cluster, instance: &Instance, port: u16) -> TargetGroup 
     TargetGroup { targets, labels }
 }
 
+/// The labels of `fields` (the tables above: most labels are one element each) from `node`'s
+/// elements; an absent element leaves its label out.
 fn read_fields(node: Node, fields: &[(&str, &str, Kind)], labels: &mut BTreeMap<String, String>) {
     for &(label, element, kind) in fields {
         if let Some(value) = child_text(node, element).and_then(|text| told(kind, text)) {
@@ -285,7 +284,9 @@ fn read_fields(node: Node, fields: &[(&str, &str, Kind)], labels: &mut BTreeMap<
     }
 }
 
-/// An element's `text` as its label value, None when it is an empty enum (told as absent).
+/// An element's `text` as its label value, None when it is an empty enum (told as absent):
+/// booleans and numbers are told as written, times as RFC 3339 in UTC without a fraction
+/// (Go's `time.RFC3339`).
 pub fn told(kind: Kind, text: String) -> Option<String> {
     Some(match kind {
         Kind::Text => text,

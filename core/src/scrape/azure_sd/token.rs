@@ -1,13 +1,7 @@
-//! Resource Manager tokens, as the Azure SDK's credentials get them for Prometheus: OAuth
-//! (a client secret: Azure AD's client credentials grant, `POST
-//! <authority><tenant>/oauth2/v2.0/token` with the scope `<audience>/.default`),
-//! ManagedIdentity (`GET` of the instance metadata service's token endpoint with the
-//! `Metadata: true` header, for the audience, and the user-assigned identity's `client_id`
-//! if any) and WorkloadIdentity (the client credentials grant with a federated token file
-//! as the client assertion). As Prometheus gives the SDK's token requests none of the
-//! entry's HTTP client settings, they use the system's roots and the environment's proxy.
-//! A token is kept until 5 minutes before it expires (half its lifetime when shorter), as
-//! the SDK's bearer token policy renews it.
+//! Resource Manager tokens, as the Azure SDK's credentials get them for Prometheus: OAuth (a
+//! client secret), ManagedIdentity and WorkloadIdentity (`fetch`). As Prometheus gives the SDK's
+//! token requests none of the entry's HTTP client settings, they use the system's roots and the
+//! environment's proxy.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -24,7 +18,8 @@ pub const IMDS_TOKEN_URL: &str = "http://169.254.169.254/metadata/identity/oauth
 const IMDS_API_VERSION: &str = "2018-02-01";
 /// The client assertion type of a federated token (RFC 7523).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// How long before its expiry a token is renewed, at most.
+/// How long before its expiry a token is renewed, at most: it is kept until 5 minutes before
+/// it expires (half its lifetime when shorter), as the SDK's bearer token policy renews it.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 /// The largest token answer read.
 const ANSWER_BYTES_MAX: usize = 1 << 20;
@@ -70,7 +65,12 @@ pub struct TokenRequest<'a> {
     pub timeout: Duration,
 }
 
-/// Asks a new token.
+/// Asks a new token: OAuth (a client secret: Azure AD's client credentials grant, `POST
+/// <authority><tenant>/oauth2/v2.0/token` with the scope `<audience>/.default`),
+/// ManagedIdentity (`GET` of the instance metadata service's token endpoint with the
+/// `Metadata: true` header, for the audience, and the user-assigned identity's `client_id`
+/// if any) or WorkloadIdentity (the client credentials grant with a federated token file
+/// as the client assertion).
 pub async fn fetch(request: TokenRequest<'_>) -> Result<Token, String> {
     let scope = format!("{}/.default", request.audience);
     match request.authentication {

@@ -1,9 +1,7 @@
 //! Reads one page of DigitalOcean's droplet list (`GET /v2/droplets`) as Prometheus reads
 //! it through DigitalOcean's Go client: the droplets, and which page comes next from the
 //! `links.pages` URLs (none when there is no `next`). Turns droplets into targets labelled
-//! as Prometheus labels them: one per droplet with an IPv4 network, at its public IPv4
-//! (the first `public` one) and the entry's port, with the `__meta_digitalocean_*` labels.
-//! Pure: no I/O.
+//! as Prometheus labels them (`__meta_digitalocean_*`). Pure: no I/O.
 
 use std::collections::BTreeMap;
 
@@ -122,7 +120,8 @@ fn query_value<'a>(url: &'a str, key: &str) -> Option<&'a str> {
     query.split('&').filter_map(|pair| pair.split_once('=').or(Some((pair, "")))).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
-/// A group per droplet that has an IPv4 network, in list order, with Prometheus' labels.
+/// A group per droplet that has an IPv4 network, in list order, with Prometheus' labels: its
+/// target is its public IPv4 (the first `public` one) and the entry's port.
 pub fn groups(droplets: &[Droplet], port: u16) -> Vec<TargetGroup> {
     droplets
         .iter()

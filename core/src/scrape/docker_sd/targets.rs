@@ -1,11 +1,7 @@
 //! Turns the Docker Engine's container and network listings into scrape targets, the way
-//! Prometheus' `docker_sd_configs` does: one target per (container, attached network, TCP
-//! port), or one per (container, network) on the configured fallback port when the container
-//! publishes no TCP port, each carrying the `__meta_docker_*` labels.
-//!
-//! The serde types keep only the fields those labels read from `GET /containers/json` and
-//! `GET /networks`; unknown fields are ignored and a missing or `null` value reads as empty
-//! (zero, `false`, empty list or map), as Go's decoder leaves it. Pure: no I/O.
+//! Prometheus' `docker_sd_configs` does (`groups`), each carrying the `__meta_docker_*` labels.
+//! A missing or `null` value reads as empty (zero, `false`, empty list or map), as Go's decoder
+//! leaves it. Pure: no I/O.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
@@ -55,7 +51,8 @@ where
     Ok(entries.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
 }
 
-/// One item of `GET /containers/json`.
+/// One item of `GET /containers/json`: only the fields the labels read (unknown fields are
+/// ignored).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct Container {
@@ -128,7 +125,7 @@ pub struct EndpointSettings {
     pub global_ipv6_address: String,
 }
 
-/// One item of `GET /networks`.
+/// One item of `GET /networks`: only the fields the labels read (unknown fields are ignored).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct Network {
@@ -148,7 +145,9 @@ pub struct Network {
 }
 
 /// The docker_sd targets for one listing of containers and networks, in Prometheus' order:
-/// containers as listed, then each container's networks, then its TCP ports as listed.
+/// containers as listed, then each container's networks, then its TCP ports as listed. One
+/// target per (container, attached network, TCP port), or one per (container, network) on
+/// the fallback port when the container publishes no TCP port.
 /// Each target is its own group: `targets` holds its address, `labels` its `__meta_docker_*`
 /// labels. `port` is the fallback port; `host_networking_host` the fallback address of a
 /// container in `host` network mode; `match_first_network` keeps, for a container on several

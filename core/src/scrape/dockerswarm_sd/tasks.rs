@@ -1,9 +1,7 @@
-//! The `tasks` role, as Prometheus' `refreshTasks` makes it: per task, one target per
-//! published TCP port of the task (at its node's address), then one per (network
-//! attachment address, TCP endpoint port of its service), or one per address on the
-//! configured port when the service publishes no TCP port. Each target carries the task's,
-//! its container's, its service's, its node's and (for attachments) the network's
-//! `__meta_dockerswarm_*` labels. Pure: no I/O.
+//! The `tasks` role, as Prometheus' `refreshTasks` makes it: targets at each task's published
+//! TCP ports and network attachment addresses, each carrying the task's, its container's, its
+//! service's, its node's and (for attachments) the network's `__meta_dockerswarm_*` labels.
+//! Pure: no I/O.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +21,10 @@ const CONTAINER_LABEL_PREFIX: &str = "__meta_dockerswarm_container_label_";
 
 /// The `tasks` targets of one listing of tasks (filtered), with the (unfiltered) services,
 /// nodes and networks their labels come from; each target its own group, in Prometheus'
-/// order. An attachment address not in CIDR form fails the whole listing, as in Prometheus.
+/// order: per task, one target per published TCP port of the task (at its node's address),
+/// then one per (network attachment address, TCP endpoint port of its service), or one per
+/// address on the configured port when the service publishes no TCP port. An attachment
+/// address not in CIDR form fails the whole listing, as in Prometheus.
 pub fn groups(tasks: &[Task], services: &[Service], nodes: &[Node], networks: &[Network], port: u16) -> Result<Vec<TargetGroup>, String> {
     let service_labels_and_ports = services::labels_and_ports(services);
     let node_labels = nodes::labels_by_id(nodes);

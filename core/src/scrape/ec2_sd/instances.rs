@@ -1,17 +1,8 @@
 //! Turns the XML answers of the EC2 Query API (version 2016-11-15) into the targets of
-//! `ec2_sd_configs`, labelled as Prometheus' EC2 discovery labels them: one target per
-//! instance of a `DescribeInstances` page that has a private IPv4 address or, in a VPC, an
-//! IPv6 address, carrying the `__meta_ec2_*` labels; plus the zone name to zone ID map of a
-//! `DescribeAvailabilityZones` answer (error answers are read by `aws::xml_error`).
-//!
-//! Elements are found by local name (the `xmlns` is ignored) among the DIRECT children of
-//! their parent only, since the answers nest `<item>` lists several levels deep and, for
-//! instance, a `tagSet` inside a network interface is not the instance's. As in the AWS SDK's
-//! decoder, names compare ASCII case-insensitively, an element's value is its first text
-//! node, a repeated scalar element counts its last occurrence and a repeated list element
-//! adds to the list. An absent element reads as Go's `nil` (or "" for the SDK's enum
-//! fields), an empty one as "". Where Prometheus would dereference a `nil` and panic, the
-//! value reads as "" or the part is skipped, as noted where it happens. Pure: no I/O.
+//! `ec2_sd_configs`, labelled as Prometheus' EC2 discovery labels them (`read_instances`), and
+//! reads the zone name to zone ID map of a `DescribeAvailabilityZones` answer (error answers
+//! are read by `aws::xml_error`). Elements are read as the AWS SDK's decoder reads them; where
+//! Prometheus would dereference a `nil` and panic, the value reads as "" or the part is skipped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -56,8 +47,9 @@ const DESCRIBE_ZONES_ROOT: &str = "DescribeAvailabilityZonesResponse";
 /// of all addresses.
 const DEVICE_INDEX_MAX: usize = 1024;
 
-/// One page of a DescribeInstances answer: a target group per usable instance, in answer order,
-/// and the `nextToken` to ask for the next page (None, or an empty element, when it was the last).
+/// One page of a DescribeInstances answer: a target group per usable instance (one that has a
+/// private IPv4 address or, in a VPC, an IPv6 address), in answer order, and the `nextToken`
+/// to ask for the next page (None, or an empty element, when it was the last).
 ///
 /// A group's `targets` is the instance's address (private IPv4, else its default IPv6 address,
 /// on `port`); its `labels` are the `__meta_ec2_*` labels. `region` is the `__meta_ec2_region`
@@ -309,28 +301,34 @@ fn wrapped_list(values: &[String]) -> String {
     format!("{LIST_SEPARATOR}{}{LIST_SEPARATOR}", values.join(LIST_SEPARATOR))
 }
 
-/// Whether `node` is an element named `name` (local name, ASCII case-insensitively).
+/// Whether `node` is an element named `name` (local name, the `xmlns` ignored; ASCII
+/// case-insensitively, as in the AWS SDK's decoder).
 fn has_name(node: Node, name: &str) -> bool {
     node.is_element() && node.tag_name().name().eq_ignore_ascii_case(name)
 }
 
-/// The direct child elements of `node` named `name`.
+/// The direct child elements of `node` named `name`. Elements are found among the DIRECT
+/// children of their parent only, since the answers nest `<item>` lists several levels deep
+/// and, for instance, a `tagSet` inside a network interface is not the instance's.
 pub(crate) fn children_named<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
     node.children().filter(move |candidate| has_name(*candidate, name))
 }
 
-/// The last direct child element of `node` named `name` (a repeated element overrides).
+/// The last direct child element of `node` named `name` (a repeated scalar element counts its
+/// last occurrence, as in the AWS SDK's decoder).
 pub(crate) fn child<'a, 'input: 'a>(node: Node<'a, 'input>, name: &'a str) -> Option<Node<'a, 'input>> {
     children_named(node, name).last()
 }
 
-/// The value of `node`'s child element `name`: `None` when there is no such child, "" when it
-/// is empty (or holds no text before its first child node).
+/// The value of `node`'s child element `name`, its first text node as in the AWS SDK's
+/// decoder: `None` when there is no such child (Go's `nil`), "" when it is empty (or holds no
+/// text before its first child node).
 pub(crate) fn child_text(node: Node, name: &str) -> Option<String> {
     child(node, name).map(|element| element.text().unwrap_or_default().to_string())
 }
 
-/// The `item` elements of every `list_name` child of `node`, in answer order.
+/// The `item` elements of every `list_name` child of `node`, in answer order (a repeated list
+/// element adds to the list, as in the AWS SDK's decoder).
 fn list_items<'a, 'input: 'a>(node: Node<'a, 'input>, list_name: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
     children_named(node, list_name).flat_map(|list| children_named(list, "item"))
 }

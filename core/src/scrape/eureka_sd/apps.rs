@@ -1,13 +1,8 @@
 //! Turns a Eureka server's `/apps` answer (XML) into the targets of `eureka_sd_configs`,
 //! labelled as Prometheus' Eureka discovery labels them: one target per `<instance>` of every
-//! `<application>`, at its `hostName` and port (80 without a `<port>`), its `instance` label
-//! the `instanceId`, with the `__meta_eureka_*` labels.
-//!
-//! Read as Go's `encoding/xml` reads Prometheus' structs: elements are matched by exact local
-//! name among the direct children of their parent; a text value is the element's own
-//! character data, untrimmed; a repeated scalar element counts its last occurrence; numbers
-//! and booleans are trimmed, empty reads as 0 or false, and any other bad one fails the whole
-//! answer; a metadata entry's value is its raw inner XML. Pure: no I/O.
+//! `<application>`, with the `__meta_eureka_*` labels. Read as Go's `encoding/xml` reads
+//! Prometheus' structs: numbers and booleans are trimmed, empty reads as 0 or false, and any
+//! other bad one fails the whole answer. Pure: no I/O.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +33,8 @@ pub fn groups(xml: &str) -> Result<Vec<TargetGroup>, String> {
     Ok(groups)
 }
 
-/// One instance's target and labels.
+/// One instance's target and labels: at its `hostName` and port (80 without a `<port>`), its
+/// `instance` label the `instanceId`.
 fn instance_group(xml: &str, app: &str, instance: Node) -> Result<TargetGroup, String> {
     let field = |name: &str| last_child(instance, name).map(text).unwrap_or_default();
     if let Some(coordinating) = last_child(instance, "isCoordinatingDiscoveryServer") {
@@ -95,16 +91,21 @@ fn insert_metadata(xml: &str, labels: &mut BTreeMap<String, String>, prefix: &st
     }
 }
 
-/// The direct child elements of `parent` named `name` (exactly, any namespace).
+/// The direct child elements of `parent` named `name` (exactly, any namespace): as Go's
+/// `encoding/xml`, elements are matched by exact local name among the direct children of
+/// their parent.
 fn children<'a, 'input>(parent: Node<'a, 'input>, name: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
     parent.children().filter(move |n| n.is_element() && n.tag_name().name() == name)
 }
 
+/// The last direct child element of `parent` named `name`: a repeated scalar element counts
+/// its last occurrence.
 fn last_child<'a, 'input>(parent: Node<'a, 'input>, name: &'a str) -> Option<Node<'a, 'input>> {
     children(parent, name).last()
 }
 
-/// An element's own character data (text and CDATA directly in it, entities decoded).
+/// An element's own character data (text and CDATA directly in it, entities decoded),
+/// untrimmed: a text value.
 fn text(node: Node) -> String {
     node.children().filter(Node::is_text).filter_map(|t| t.text()).collect()
 }

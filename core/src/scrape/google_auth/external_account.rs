@@ -1,9 +1,8 @@
 //! `external_account` credentials (Workload Identity Federation), as Go's
 //! `golang.org/x/oauth2/google/externalaccount` gets their token: a subject token from the
 //! `credential_source` (a file, a URL, or AWS' signed `GetCallerIdentity`), traded at Google's
-//! STS (`token_url`) for an access token by RFC 8693's token exchange; with a
-//! `service_account_impersonation_url`, that token is traded again at IAM for the account's.
-//! `executable` sources are refused: Metricstor does not run commands named in credentials.
+//! STS (`token_url`) for an access token by RFC 8693's token exchange. `executable` sources
+//! are refused: Metricstor does not run commands named in credentials.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +57,8 @@ enum Source<'a> {
     Url(&'a str),
 }
 
-/// The token of an `external_account` file for `scope`.
+/// The token of an `external_account` file for `scope`: with a
+/// `service_account_impersonation_url`, the STS token is traded again at IAM for the account's.
 pub(super) async fn token(file: &CredentialsFile, scope: &str, http: &Http, env: &dyn Fn(&str) -> Option<String>) -> Result<Token, String> {
     check(file)?;
     let default_source = CredentialSource::default();

@@ -1,9 +1,8 @@
 //! Reads pages of the Hetzner Cloud API's server and network lists (`GET /servers`,
 //! `GET /networks`) as Prometheus reads them through Hetzner's Go client: the items, which
 //! page comes next (`meta.pagination.next_page`, none when 0 or absent) and the API's error
-//! answers. Turns servers into targets labelled as Prometheus labels them: one per server at
-//! its public IPv4 and the entry's port, with the `__meta_hetzner_*` labels (private
-//! addresses named after their networks). Pure: no I/O.
+//! answers. Turns servers into targets labelled as Prometheus labels them, with the
+//! `__meta_hetzner_*` labels. Pure: no I/O.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -218,8 +217,8 @@ pub fn api_error(status: u16, body: &[u8], correlation_id: Option<&str>) -> (Str
     (text, code)
 }
 
-/// A group per server, in list order, with Prometheus' labels; `networks` name the
-/// servers' private addresses.
+/// A group per server, in list order, at its public IPv4 and the entry's `port`, with
+/// Prometheus' labels; `networks` name the servers' private addresses.
 pub fn groups(servers: &[Server], networks: &[Network], port: u16) -> Vec<TargetGroup> {
     servers
         .iter()

@@ -1,9 +1,6 @@
 //! Reads IONOS Cloud's server list of a data center (`GET
 //! /cloudapi/v6/datacenters/<id>/servers?depth=3`) as Prometheus reads it through the IONOS
-//! Go SDK, and turns the servers into targets labelled as Prometheus labels them: one per
-//! server with an IP address, at its first one and the entry's port, with the
-//! `__meta_ionos_server_*` labels. A field the API leaves out or sends as `null` is no label.
-//! Pure: no I/O.
+//! Go SDK, and turns the servers into targets labelled as Prometheus labels them. Pure: no I/O.
 
 use std::collections::BTreeMap;
 
@@ -113,7 +110,9 @@ pub fn servers(answer: &[u8]) -> Result<Servers, String> {
     serde_json::from_slice(answer).map_err(|e| format!("cannot read the servers: {e}"))
 }
 
-/// A group per server that has an IP address, in list order, with Prometheus' labels.
+/// A group per server that has an IP address, in list order, at its first address and `port`,
+/// with Prometheus' `__meta_ionos_server_*` labels. A field the API leaves out or sends as
+/// `null` is no label.
 pub fn groups(servers: &Servers, port: u16) -> Vec<TargetGroup> {
     let listed = servers.items.as_deref().unwrap_or_default();
     listed.iter().filter_map(|server| group(server, servers.id.as_deref(), port)).collect()

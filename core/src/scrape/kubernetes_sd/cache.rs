@@ -1,11 +1,7 @@
 //! The target groups of one kubernetes_sd entry, kept per object of the role's own kind
 //! (`Role::main_kind`) and remade only for the objects that changed, or that read an object
-//! that changed (an Endpoints object reads its pods, service and nodes): with thousands of
-//! pods and a steady stream of watch events, remaking every group at each publication cost
-//! seconds of CPU a minute. A finished list (a kind replaced, maybe in part) remakes all.
-//! An object whose groups come out the same keeps the very same `Arc`s, so comparing the
-//! published groups with the last ones (`AskedGroups::store`) is a pointer comparison for
-//! everything that did not change. Pure: reads a `Store`, no I/O.
+//! that changed: with thousands of pods and a steady stream of watch events, remaking every
+//! group at each publication cost seconds of CPU a minute. Pure: reads a `Store`, no I/O.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -24,7 +20,8 @@ pub struct GroupCache {
     attach: Attach,
     /// By key of an object of the role's kind: its groups (objects without any are absent).
     by_object: BTreeMap<String, Vec<Arc<TargetGroup>>>,
-    /// By key of an object of the role's kind: the other objects it looked up.
+    /// By key of an object of the role's kind: the other objects it looked up (an Endpoints
+    /// object reads its pods, service and nodes).
     reads: HashMap<String, Vec<ObjectId>>,
     /// By looked-up object: the keys of the role's objects that looked it up.
     readers: HashMap<ObjectId, BTreeSet<String>>,
@@ -46,7 +43,8 @@ impl GroupCache {
         }
     }
 
-    /// Notes that a list replaced some kind's objects: everything is remade.
+    /// Notes that a finished list replaced some kind's objects (maybe in part): everything is
+    /// remade.
     pub fn objects_replaced(&mut self) {
         self.remake_all = true;
         self.changed.clear();
@@ -88,7 +86,9 @@ impl GroupCache {
     }
 
     /// Makes the groups of the object under `key` and notes what it read; `kept`, its
-    /// groups before, stay (the same `Arc`s) when they come out the same.
+    /// groups before, stay (the same `Arc`s) when they come out the same, so comparing the
+    /// published groups with the last ones (`AskedGroups::store`) is a pointer comparison for
+    /// everything that did not change.
     fn remake(&mut self, store: &Store, key: String, kept: Option<Vec<Arc<TargetGroup>>>) {
         let (groups, reads) = store.recording(|| roles::object_groups(self.role, store, &key, self.attach));
         for id in &reads {

@@ -1,9 +1,5 @@
-//! Linode's instances, IP addresses and IPv6 ranges as the API lists them
-//! (`/v4/linode/instances`, `/v4/networking/ips`, `/v4/networking/ipv6/ranges`), and the
-//! targets Prometheus makes of them: one per instance with an IPv4 address, at its first
-//! public IPv4 and the entry's port, with the `__meta_linode_*` labels (the addresses' reverse
-//! DNS names, the other addresses and the routed IPv6 ranges found in the other two lists).
-//! Pure: no I/O.
+//! Linode's instances, IP addresses and IPv6 ranges as the API lists them, and the targets
+//! Prometheus makes of them. Pure: no I/O.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +8,7 @@ use serde::Deserialize;
 use crate::scrape::config::TargetGroup;
 use crate::scrape::discovery::{join_host_port, null_as_default};
 
-/// An instance (the fields used); `null` reads as Go's zero value.
+/// An instance (the fields used) of `/v4/linode/instances`; `null` reads as Go's zero value.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Instance {
@@ -112,8 +108,10 @@ fn rdns(address: &IpAddress) -> Option<&str> {
     Some(address.rdns.as_str()).filter(|r| !r.is_empty() && *r != "null")
 }
 
-/// A group per instance that has an IPv4 address, in list order, with Prometheus' labels;
-/// lists (tags, extra addresses, ranges) are joined with `separator`, which also ends them.
+/// A group per instance that has an IPv4 address, in list order, at its first public IPv4 and
+/// `port`, with Prometheus' `__meta_linode_*` labels (the addresses' reverse DNS names, the
+/// other addresses and the routed IPv6 ranges found in `addresses` and `ranges`); lists (tags,
+/// extra addresses, ranges) are joined with `separator`, which also ends them.
 pub fn groups(instances: &[Instance], addresses: &[IpAddress], ranges: &[Ipv6Range], port: u16, separator: &str) -> Vec<TargetGroup> {
     // Every entry of an address, in list order (the API lists each once; a repeat counts again,
     // as Prometheus walks the whole list for each).

@@ -1,9 +1,5 @@
 //! Marathon's app list (`/v2/apps/?embed=apps.tasks`) read into target groups as
-//! Prometheus derives them: one target per task and port, the ports from the app's
-//! container port mappings (Marathon 1.5's `container.portMappings`, else the older
-//! `container.docker.portMappings`), else its `portDefinitions`, else the task's own ports;
-//! each port's labels become `__meta_marathon_port_mapping_label_*` or
-//! `__meta_marathon_port_definition_label_*`.
+//! Prometheus derives them: one target per task and port.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -168,7 +164,11 @@ fn is_container_net(app: &App) -> bool {
     app.networks.first().is_some_and(|n| n.mode == "container")
 }
 
-/// Every (address, labels) of the app's tasks, as Prometheus' `targetsForApp` finds them.
+/// Every (address, labels) of the app's tasks, as Prometheus' `targetsForApp` finds them: the
+/// ports from the app's container port mappings (Marathon 1.5's `container.portMappings`,
+/// else the older `container.docker.portMappings`), else its `portDefinitions`, else the
+/// task's own ports; each port's labels become `__meta_marathon_port_mapping_label_*` or
+/// `__meta_marathon_port_definition_label_*`.
 fn targets(app: &App) -> Vec<(String, BTreeMap<String, String>)> {
     let container_net = is_container_net(app);
     let (mut ports, port_labels, prefix): (Vec<u32>, Vec<&BTreeMap<String, String>>, &str) = if !app.container.port_mappings.is_empty() {

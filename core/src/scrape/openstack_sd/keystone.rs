@@ -1,9 +1,6 @@
 //! Keystone v3 as gophercloud speaks it for Prometheus: which identity version an endpoint
-//! offers (its suffix, else the version document at its base), the token request's body
-//! (password for a user by name and domain or by ID, or an application credential, with
-//! the project or domain scope gophercloud derives), the token from `X-Subject-Token`, and
-//! the catalog endpoint of a service type for a region and interface whose version
-//! document (or path) offers major version 2.
+//! offers, the token request's body, the token from `X-Subject-Token`, and the catalog
+//! endpoint of a service type for a region and interface that offers major version 2.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -168,8 +165,9 @@ const USERNAME_OR_USER_ID: &str = "Exactly one of Username and UserID must be pr
 const DOMAIN_ID_OR_NAME: &str = "You must provide exactly one of DomainID or DomainName to authenticate by Username";
 const APP_CRED_SECRET: &str = "You must provide an Application Credential Secret";
 
-/// The body of `POST auth/tokens` for `o`, or gophercloud's words for what is missing or
-/// contradictory.
+/// The body of `POST auth/tokens` for `o` (password for a user by name and domain or by ID,
+/// or an application credential, with the project or domain scope gophercloud derives), or
+/// gophercloud's words for what is missing or contradictory.
 pub fn token_request(o: &AuthOptions) -> Result<Value, String> {
     let scope = scope(o)?;
     let identity = if o.password.is_empty() && o.passcode.is_empty() {
@@ -375,8 +373,9 @@ pub fn offered_majors(document: &[u8]) -> Result<Vec<u64>, String> {
     Ok(majors)
 }
 
-/// gophercloud's `Authenticate` with v3: the version, then a token (kept in `session`) and
-/// its catalog.
+/// gophercloud's `Authenticate` with v3: the version (the endpoint's suffix, else the version
+/// document at its base), then a token (from `X-Subject-Token`, kept in `session`) and its
+/// catalog.
 pub async fn authenticate(session: &mut Session<'_>, o: &AuthOptions) -> Result<Catalog, String> {
     let endpoint = normalize(&o.identity_endpoint);
     let base = normalize(&base_endpoint(&o.identity_endpoint));

@@ -1,9 +1,7 @@
 //! Scaleway's API as Prometheus reads it through Scaleway's Go client: query strings written
-//! as Go writes them, a list read page by page (`page=1`, then up to the page count that the
-//! first page's `total_count` and length give), answers and failures worded as that client
-//! words them (`scaleway-sdk-go: http error 403 Forbidden: ...`), and the JSON values it
-//! reads with a meaning of their own (zones, enums whose empty value stands for a default,
-//! IP addresses). Pure: no I/O.
+//! as Go writes them, a list read page by page, answers and failures worded as that client
+//! words them, and the JSON values it reads with a meaning of their own (zones, enums whose
+//! empty value stands for a default, IP addresses). Pure: no I/O.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -116,7 +114,8 @@ struct ErrorDetail {
 
 /// A refused request in the Go client's words: its standard errors (denied authentication,
 /// insufficient permissions, a resource not found, invalid arguments) by their `type`, else
-/// `http error <status>` with the resource, message and fields it names.
+/// `http error <status>` with the resource, message and fields it names
+/// (`scaleway-sdk-go: http error 403 Forbidden: ...`).
 pub fn response_error(answer: &Answer<'_>) -> String {
     let status = status_text(answer.status);
     let read = if is_json(answer.content_type) { serde_json::from_slice::<ErrorAnswer>(answer.body).ok() } else { None };
@@ -181,7 +180,8 @@ pub fn response_error(answer: &Answer<'_>) -> String {
 }
 
 /// How many pages a list has, from its first page, as the Go client counts them: the total
-/// over the first page's length, rounded up.
+/// (`total_count`) over the first page's length, rounded up. A list is read from `page=1` up
+/// to this count.
 pub fn page_count(first: &Page<impl Sized>) -> u64 {
     let length = first.items.len() as u64;
     if length == 0 {
