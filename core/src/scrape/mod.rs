@@ -533,4 +533,32 @@ mod tests {
         assert_eq!((generation, config.jobs[0].name.as_str(), config.read_start_timestamps), (1, "b", true));
         assert!(config.jobs[0].accept.starts_with("application/vnd.google.protobuf;"), "{}", config.jobs[0].accept);
     }
+
+    /// The compiler ties each discovery's section, resolving and `ScrapeJob` field together,
+    /// but not the two lists here: every network discovery field of `ScrapeJob` (read from
+    /// its source) must name its sources in `asked_sources`, and its module be started by
+    /// `start_asking`, or its targets would silently never be found.
+    #[test]
+    fn every_network_discovery_is_named_and_started() {
+        let job_source = include_str!("config/job.rs");
+        let this_source = include_str!("mod.rs");
+        let between = |text: &'static str, from: &str, to: &str| -> &'static str {
+            let start = text.find(from).unwrap_or_else(|| panic!("{from} not found"));
+            let end = text[start..].find(to).map_or(text.len(), |at| start + at);
+            &text[start..end]
+        };
+        let asked = between(this_source, "pub(crate) fn asked_sources(", "\n}\n");
+        let started = between(this_source, "fn start_asking(", "\n}\n");
+        let fields: Vec<(&str, &str)> = job_source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub ")?.split_once(": Vec<crate::scrape::"))
+            .filter(|(field, _)| field.ends_with("_sd"))
+            .filter_map(|(field, path)| Some((field, path.split("::").next()?)))
+            .collect();
+        assert!(fields.len() >= 29, "the ScrapeJob fields were not read: {fields:?}");
+        for (field, module) in fields {
+            assert!(asked.contains(&format!("{field},")) || asked.contains(&format!("job.{field}.")), "asked_sources does not name {field}");
+            assert!(started.contains(&format!("{module}::start(")), "start_asking does not start {module} (for {field})");
+        }
+    }
 }
