@@ -26,6 +26,35 @@ pub struct Transport<'a> {
     pub headers: &'a [(String, String)],
 }
 
+/// What a request to AWS signs: its method, the `Host` header as sent, the path as signed,
+/// the query's pairs and the body, for `scope` (region, service) with `keys`.
+pub struct Signed<'a> {
+    pub keys: &'a sigv4::Keys,
+    pub scope: (&'a str, &'a str),
+    pub method: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// The headers of a request to AWS: `headers` (all signed), what signing `signed` adds (none
+/// for an unsigned request), then our User-Agent and `extra` (the entry's `http_headers`),
+/// unsigned: the SDK leaves User-Agent out (a proxy may rewrite it), and Prometheus' HTTP
+/// client adds its headers after signing.
+pub fn headers_to_send(mut headers: Vec<(String, String)>, signed: Option<Signed<'_>>, extra: &[(String, String)]) -> Vec<(String, String)> {
+    if let Some(s) = signed {
+        let amz_date = sigv4::amz_date(crate::api::params::now_ms());
+        let (region, service) = s.scope;
+        let request = sigv4::Request { method: s.method, host: s.host, path: s.path, query: s.query, headers: &headers, body: s.body, region, service, amz_date: &amz_date };
+        let added = sigv4::sign(s.keys, &request);
+        headers.extend(added);
+    }
+    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
+    headers.extend_from_slice(extra);
+    headers
+}
+
 /// A form body as the AWS query protocol takes it (`Action=…&Version=…&…`).
 pub fn form(pairs: &[(String, String)]) -> String {
     pairs.iter().map(|(n, v)| format!("{}={}", sigv4::escape(n), sigv4::escape(v))).collect::<Vec<_>>().join("&")
@@ -44,19 +73,10 @@ pub async fn post_form(client: Option<&mut net::client::HttpClient>, url: &Url, 
         }
     };
     let body = form(form_pairs);
-    let mut headers = vec![("Content-Type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string())];
-    if let Some(keys) = keys {
-        let host = client.host_header();
-        let path = url.path_and_query.split('?').next().unwrap_or("/");
-        let amz_date = sigv4::amz_date(crate::api::params::now_ms());
-        let (region, service) = scope;
-        let request = sigv4::Request { method: "POST", host: &host, path, query: &[], headers: &headers, body: body.as_bytes(), region, service, amz_date: &amz_date };
-        let signed = sigv4::sign(keys, &request);
-        headers.extend(signed);
-    }
-    // Not signed, as the SDK leaves User-Agent out (a proxy may rewrite it).
-    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
-    headers.extend_from_slice(transport.headers);
+    let host = client.host_header();
+    let path = url.path_and_query.split('?').next().unwrap_or("/");
+    let signed = keys.map(|keys| Signed { keys, scope, method: "POST", host: &host, path, query: &[], body: body.as_bytes() });
+    let headers = headers_to_send(vec![("Content-Type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string())], signed, transport.headers);
     client.post(&url.path_and_query, &headers, body.as_bytes(), timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("{}: {e}", super::http_get::format_url(url)))
 }
 

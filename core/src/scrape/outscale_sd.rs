@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use self::config::OutscaleSd;
 use super::asked_groups::{ask_every_over, AskedGroups, Refreshed, spawn_for_each};
-use super::aws::sigv4;
+use super::aws::{headers_to_send, sigv4, Signed};
 use super::config::{ScrapeConfig, TargetGroup, Url};
 use super::http_get;
 
@@ -65,14 +65,9 @@ async fn read_vms(client: &mut net::client::HttpClient, sd: &OutscaleSd, keys: &
     let base = sd.endpoint.path_and_query.trim_end_matches('/');
     let location = Url { path_and_query: format!("{base}/ReadVms"), ..sd.endpoint.clone() };
     let shown = http_get::format_url(&location);
-    let mut headers = vec![("Accept".to_string(), "application/json".to_string()), ("Content-Type".to_string(), "application/json".to_string())];
     let host = client.host_header();
-    let amz_date = sigv4::amz_date(crate::api::params::now_ms());
-    let request = sigv4::Request { method: "POST", host: &host, path: &location.path_and_query, query: &[], headers: &headers, body: body.as_bytes(), region: SIGNING_REGION, service: SIGNING_SERVICE, amz_date: &amz_date };
-    headers.extend(sigv4::sign(keys, &request));
-    // Not signed: added after signing, as Prometheus' HTTP client adds its headers.
-    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
-    headers.extend(sd.access.headers.values()?);
+    let signed = Signed { keys, scope: (SIGNING_REGION, SIGNING_SERVICE), method: "POST", host: &host, path: &location.path_and_query, query: &[], body: body.as_bytes() };
+    let headers = headers_to_send(vec![("Accept".to_string(), "application/json".to_string()), ("Content-Type".to_string(), "application/json".to_string())], Some(signed), &sd.access.headers.values()?);
     // As Prometheus' other refreshed discoveries: a request may take the whole interval.
     let timeout = Duration::from_millis(sd.refresh_ms as u64);
     let response = client.post(&location.path_and_query, &headers, body.as_bytes(), timeout, BODY_BYTES_MAX).await.map_err(|e| format!("Post {shown:?}: {e}"))?;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{sigv4, Transport, ANSWER_BYTES_MAX};
+use super::{headers_to_send, sigv4, Signed, Transport, ANSWER_BYTES_MAX};
 use crate::scrape::config::Url;
 
 /// Why a call has no answer: AWS' error code when it named one (None: the transport failed,
@@ -35,29 +35,28 @@ impl From<String> for CallError {
 pub async fn call(endpoint: &mut (Url, net::client::HttpClient), keys: &sigv4::Keys, scope: (&str, &str), target: &str, body: &serde_json::Value, transport: Transport<'_>, timeout: Duration) -> Result<serde_json::Value, CallError> {
     let (url, client) = endpoint;
     let body = body.to_string();
-    let mut headers = vec![("Content-Type".to_string(), "application/x-amz-json-1.1".to_string()), ("X-Amz-Target".to_string(), target.to_string())];
     let host = client.host_header();
     let path = url.path_and_query.split('?').next().unwrap_or("/");
-    let amz_date = sigv4::amz_date(crate::api::params::now_ms());
-    let (region, service) = scope;
-    let request = sigv4::Request { method: "POST", host: &host, path, query: &[], headers: &headers, body: body.as_bytes(), region, service, amz_date: &amz_date };
-    let signed = sigv4::sign(keys, &request);
-    headers.extend(signed);
-    // Not signed, as the SDK leaves User-Agent out (a proxy may rewrite it).
-    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
-    headers.extend_from_slice(transport.headers);
+    let signed = Signed { keys, scope, method: "POST", host: &host, path, query: &[], body: body.as_bytes() };
+    let headers = headers_to_send(vec![("Content-Type".to_string(), "application/x-amz-json-1.1".to_string()), ("X-Amz-Target".to_string(), target.to_string())], Some(signed), transport.headers);
     let response = client.post(&url.path_and_query, &headers, body.as_bytes(), timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("{}: {e}", crate::scrape::http_get::format_url(url)))?;
     if response.status != 200 {
-        let header_code = response.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
-        let (code, message) = json_error(&response.body, header_code);
-        let status = crate::scrape::http_get::status_error(response.status);
-        let message = match &code {
-            Some(code) => format!("{status}: {code}: {message}"),
-            None => status,
-        };
-        return Err(CallError { code, message });
+        return Err(call_error(&response));
     }
     serde_json::from_slice(&response.body).map_err(|e| CallError::from(format!("the answer to {target} is not JSON: {e}")))
+}
+
+/// A failed JSON answer (JSON 1.1 or REST-JSON) as an error: its HTTP status with the code
+/// and message it names.
+pub fn call_error(response: &net::client::Response) -> CallError {
+    let header_code = response.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
+    let (code, message) = json_error(&response.body, header_code);
+    let status = crate::scrape::http_get::status_error(response.status);
+    let message = match &code {
+        Some(code) => format!("{status}: {code}: {message}"),
+        None => status,
+    };
+    CallError { code, message }
 }
 
 /// A JSON 1.1 error answer's code and message; `header_code` is the `X-Amzn-ErrorType`

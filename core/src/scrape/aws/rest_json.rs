@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::json_rpc::{json_error, CallError};
-use super::{sigv4, Transport, ANSWER_BYTES_MAX};
+use super::json_rpc::{call_error, CallError};
+use super::{headers_to_send, sigv4, Signed, Transport, ANSWER_BYTES_MAX};
 use crate::scrape::config::Url;
 
 /// A signed `GET` of `segments` (each escaped here) below `endpoint`'s path, with `query`,
@@ -15,25 +15,13 @@ pub async fn get(endpoint: &mut (Url, net::client::HttpClient), keys: &sigv4::Ke
     let (url, client) = endpoint;
     let (path, canonical_path) = paths(url.path_and_query.split('?').next().unwrap_or("/"), segments);
     let host = client.host_header();
-    let amz_date = sigv4::amz_date(crate::api::params::now_ms());
-    let (region, service) = scope;
-    let request = sigv4::Request { method: "GET", host: &host, path: &canonical_path, query, headers: &[], body: b"", region, service, amz_date: &amz_date };
-    let mut headers = sigv4::sign(keys, &request);
-    // Not signed, as the SDK leaves User-Agent out (a proxy may rewrite it).
-    headers.push(("User-Agent".to_string(), format!("Metricstor/{}", env!("CARGO_PKG_VERSION"))));
-    headers.extend_from_slice(transport.headers);
+    let signed = Signed { keys, scope, method: "GET", host: &host, path: &canonical_path, query, body: b"" };
+    let headers = headers_to_send(Vec::new(), Some(signed), transport.headers);
     let query_text = sigv4::canonical_query(query);
     let path_and_query = if query_text.is_empty() { path } else { format!("{path}?{query_text}") };
     let response = client.get(&path_and_query, &headers, timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("{}: {e}", crate::scrape::http_get::format_url(url)))?;
     if response.status != 200 {
-        let header_code = response.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
-        let (code, message) = json_error(&response.body, header_code);
-        let status = crate::scrape::http_get::status_error(response.status);
-        let message = match &code {
-            Some(code) => format!("{status}: {code}: {message}"),
-            None => status,
-        };
-        return Err(CallError { code, message });
+        return Err(call_error(&response));
     }
     serde_json::from_slice(&response.body).map_err(|e| CallError::from(format!("the answer to GET {path_and_query} is not JSON: {e}")))
 }
