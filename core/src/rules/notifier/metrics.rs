@@ -1,6 +1,6 @@
 //! The notifier's own series, named as Prometheus names them (`prometheus_notifications_*`),
-//! written in the text exposition format. The latency is a summary without quantiles: only
-//! its `_sum` and `_count` per Alertmanager.
+//! written in the text exposition format. The latency is a summary without quantiles (only
+//! its `_sum` and `_count`) and Prometheus 3.10's classic histogram, per Alertmanager.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,6 +15,24 @@ pub struct AlertmanagerCounts {
     /// The seconds its accepted requests took, and how many there were.
     pub latency_seconds_sum: f64,
     pub latency_count: u64,
+    /// How many accepted requests took at most each of `LATENCY_BUCKETS_SECONDS` (not
+    /// cumulative: one count per bucket).
+    pub latency_buckets: [u64; LATENCY_BUCKETS_SECONDS.len()],
+}
+
+/// The upper bounds of `prometheus_notifications_latency_histogram_seconds`' buckets
+/// (Prometheus 3.10's; `+Inf` is the count).
+pub const LATENCY_BUCKETS_SECONDS: [f64; 4] = [0.01, 0.1, 1.0, 10.0];
+
+impl AlertmanagerCounts {
+    /// Counts one accepted request that took `seconds`.
+    pub fn observe_latency(&mut self, seconds: f64) {
+        self.latency_seconds_sum += seconds;
+        self.latency_count += 1;
+        if let Some(bucket) = LATENCY_BUCKETS_SECONDS.iter().position(|bound| seconds <= *bound) {
+            self.latency_buckets[bucket] += 1;
+        }
+    }
 }
 
 /// Every counter and gauge the notifier offers.
@@ -51,6 +69,19 @@ impl NotifierCounts {
             let url = escape_label_value(url);
             let _ = writeln!(out, "prometheus_notifications_latency_seconds_sum{{alertmanager=\"{url}\"}} {}", counts.latency_seconds_sum);
             let _ = writeln!(out, "prometheus_notifications_latency_seconds_count{{alertmanager=\"{url}\"}} {}", counts.latency_count);
+        }
+        let histogram = "prometheus_notifications_latency_histogram_seconds";
+        let _ = writeln!(out, "# HELP {histogram} Latency histogram for sending alert notifications.\n# TYPE {histogram} histogram");
+        for (url, counts) in &self.per_alertmanager {
+            let url = escape_label_value(url);
+            let mut cumulative = 0;
+            for (bound, count) in LATENCY_BUCKETS_SECONDS.iter().zip(counts.latency_buckets) {
+                cumulative += count;
+                let _ = writeln!(out, "{histogram}_bucket{{alertmanager=\"{url}\",le=\"{bound}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "{histogram}_bucket{{alertmanager=\"{url}\",le=\"+Inf\"}} {}", counts.latency_count);
+            let _ = writeln!(out, "{histogram}_sum{{alertmanager=\"{url}\"}} {}", counts.latency_seconds_sum);
+            let _ = writeln!(out, "{histogram}_count{{alertmanager=\"{url}\"}} {}", counts.latency_count);
         }
         let single = |out: &mut String, name: &str, help: &str, kind: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

@@ -192,8 +192,7 @@ impl Notifier {
             Ok(seconds) => {
                 if let Some(counts) = state.counts.per_alertmanager.get_mut(&key.1) {
                     counts.sent += count as u64;
-                    counts.latency_seconds_sum += seconds;
-                    counts.latency_count += 1;
+                    counts.observe_latency(seconds);
                 }
             }
             Err(error) => {

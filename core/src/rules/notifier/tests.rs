@@ -211,6 +211,28 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     assert_eq!(notifier.counts().dropped, 5 + QUEUE_ALERTS_MAX as u64 + 1);
 }
 
+/// Prometheus' classic histogram: cumulative buckets at 0.01, 0.1, 1 and 10 seconds.
+#[test]
+fn latency_histogram_buckets_are_cumulative() {
+    let mut counts = metrics::AlertmanagerCounts::default();
+    for seconds in [0.005, 0.05, 0.05, 2.0, 30.0] {
+        counts.observe_latency(seconds);
+    }
+    let text = metrics::NotifierCounts { per_alertmanager: [("u".to_string(), counts)].into_iter().collect(), ..Default::default() }.text();
+    let buckets: Vec<&str> = text.lines().filter(|l| l.starts_with("prometheus_notifications_latency_histogram_seconds_bucket")).collect();
+    assert_eq!(
+        buckets,
+        [
+            "prometheus_notifications_latency_histogram_seconds_bucket{alertmanager=\"u\",le=\"0.01\"} 1",
+            "prometheus_notifications_latency_histogram_seconds_bucket{alertmanager=\"u\",le=\"0.1\"} 3",
+            "prometheus_notifications_latency_histogram_seconds_bucket{alertmanager=\"u\",le=\"1\"} 3",
+            "prometheus_notifications_latency_histogram_seconds_bucket{alertmanager=\"u\",le=\"10\"} 4",
+            "prometheus_notifications_latency_histogram_seconds_bucket{alertmanager=\"u\",le=\"+Inf\"} 5",
+        ]
+    );
+    assert!(text.contains("prometheus_notifications_latency_histogram_seconds_count{alertmanager=\"u\"} 5\n"), "{text}");
+}
+
 #[test]
 fn batches_of_at_most_256_alerts_are_posted_as_json() {
     let (base, seen) = serve(|_| (200, String::new()));
@@ -229,6 +251,8 @@ fn batches_of_at_most_256_alerts_are_posted_as_json() {
     let text = notifier.metrics_text();
     assert!(text.contains(&format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 300\n")), "{text}");
     assert!(text.contains("# TYPE prometheus_notifications_latency_seconds summary\n"), "{text}");
+    assert!(text.contains(&format!("prometheus_notifications_latency_histogram_seconds_bucket{{alertmanager=\"{url}\",le=\"+Inf\"}} 2\n")), "{text}");
+    assert!(text.contains(&format!("prometheus_notifications_latency_histogram_seconds_count{{alertmanager=\"{url}\"}} 2\n")), "{text}");
     assert!(text.contains("prometheus_notifications_alertmanagers_discovered 1\n"), "{text}");
 }
 
