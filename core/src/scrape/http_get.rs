@@ -11,7 +11,7 @@ use super::config::{ClientAccess, Credentials, ExtraHeaders, Scheme, Url};
 use super::proxy::ProxyChoice;
 
 /// Go's HTTP client stops after this many redirects.
-pub(crate) const REDIRECTS_MAX: usize = 10;
+const REDIRECTS_MAX: usize = 10;
 
 /// The headers of a scrape or a discovery request: `accept`, our User-Agent, Prometheus'
 /// timing header if any (`timing`: its name and milliseconds; a scrape's and http_sd's), the
@@ -105,47 +105,93 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
         return Ok(response);
     }
     let mut response = response;
-    let mut current = request.url.clone();
-    let mut redirects = 0;
-    let mut crossed = false;
-    while let Some(location) = redirect_location(&response) {
-        redirects += 1;
-        let next = resolve(&current, &location).map_err(|e| format!("Get {first:?}: redirect: {e}"))?;
-        if redirects >= REDIRECTS_MAX {
-            return Err(format!("Get {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
-        }
-        let left = request.timeout.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("Get {:?}: timeout after {:?} while following redirects", format_url(&next), request.timeout))?;
+    let mut chain = RedirectChain::new(request.url, first, "Get", request.timeout, started);
+    while let Some(hop) = chain.next(&response)? {
         // Every hop carries the same headers, but once the chain has left the first URL's
         // host (and its subdomains), credentials and cookies are left out, as Prometheus'
         // HTTP client strips them on cross-host redirects.
-        crossed |= !domain_or_subdomain(&next.host.to_ascii_lowercase(), &request.url.host.to_ascii_lowercase());
         let stripped: Vec<(String, String)>;
-        let headers = if crossed {
-            stripped = request.headers.iter().filter(|(name, _)| !SENSITIVE_ON_REDIRECT.iter().any(|s| name.eq_ignore_ascii_case(s))).cloned().collect();
+        let headers = if hop.crossed {
+            stripped = without_sensitive(request.headers.to_vec(), false);
             &stripped[..]
         } else {
             request.headers
         };
-        let same_origin = next.scheme == request.url.scheme && next.host == request.url.host && next.port == request.url.port;
-        let url_text = format_url(&next);
-        response = if same_origin {
-            request.client.get(&next.path_and_query, headers, left, request.body_bytes_max).await
+        let url_text = format_url(&hop.url);
+        response = if hop.same_origin {
+            request.client.get(&hop.url.path_and_query, headers, hop.left, request.body_bytes_max).await
         } else {
-            let mut other = request.access.client(&next).map_err(|e| format!("Get {url_text:?}: {e}"))?;
-            other.get(&next.path_and_query, headers, left, request.body_bytes_max).await
+            let mut other = request.access.client(&hop.url).map_err(|e| format!("Get {url_text:?}: {e}"))?;
+            other.get(&hop.url.path_and_query, headers, hop.left, request.body_bytes_max).await
         }
         .map_err(|e| failed(&url_text, e))?;
-        current = next;
     }
     Ok(response)
 }
 
+/// A chain of redirects as Go's HTTP client follows them: each `Location` read relative to
+/// the URL that answered, the 10th redirect an error, the whole chain within one timeout,
+/// and whether it has left the first URL's host (and its subdomains). Messages name the
+/// first method as Go does (`Get`, `Post`).
+pub(crate) struct RedirectChain<'a> {
+    first: &'a Url,
+    /// The first URL as shown in messages.
+    shown: &'a str,
+    method: &'static str,
+    timeout: Duration,
+    started: Instant,
+    current: Url,
+    redirects: usize,
+    crossed: bool,
+}
+
+/// One more request of a chain.
+pub(crate) struct Hop {
+    pub url: Url,
+    /// What is left of the chain's timeout.
+    pub left: Duration,
+    /// The chain has left the first URL's host: credentials stay behind.
+    pub crossed: bool,
+    /// The first URL's scheme, host and port: its client serves the hop.
+    pub same_origin: bool,
+}
+
+impl<'a> RedirectChain<'a> {
+    /// A chain from `first` (shown as `shown`), asked with `method` at `started`.
+    pub(crate) fn new(first: &'a Url, shown: &'a str, method: &'static str, timeout: Duration, started: Instant) -> RedirectChain<'a> {
+        RedirectChain { first, shown, method, timeout, started, current: first.clone(), redirects: 0, crossed: false }
+    }
+
+    /// The hop `response` redirects to (None: it is final), or why the chain ends there.
+    pub(crate) fn next(&mut self, response: &Response) -> Result<Option<Hop>, String> {
+        let Some(location) = redirect_location(response) else { return Ok(None) };
+        let method = self.method;
+        self.redirects += 1;
+        let next = resolve(&self.current, &location).map_err(|e| format!("{method} {:?}: redirect: {e}", self.shown))?;
+        if self.redirects >= REDIRECTS_MAX {
+            return Err(format!("{method} {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
+        }
+        let left = self.timeout.checked_sub(self.started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("{method} {:?}: timeout after {:?} while following redirects", format_url(&next), self.timeout))?;
+        self.crossed |= !domain_or_subdomain(&next.host.to_ascii_lowercase(), &self.first.host.to_ascii_lowercase());
+        let same_origin = next.scheme == self.first.scheme && next.host == self.first.host && next.port == self.first.port;
+        self.current = next.clone();
+        Ok(Some(Hop { url: next, left, crossed: self.crossed, same_origin }))
+    }
+}
+
+/// `headers` without those Go leaves out once a chain of redirects has left the first host
+/// (`keep_authorization`: but `Authorization`, when the hop signs itself anew).
+pub(crate) fn without_sensitive(mut headers: Vec<(String, String)>, keep_authorization: bool) -> Vec<(String, String)> {
+    headers.retain(|(name, _)| (keep_authorization && name == "Authorization") || !SENSITIVE_ON_REDIRECT.iter().any(|s| name.eq_ignore_ascii_case(s)));
+    headers
+}
+
 /// Headers not sent to a redirect's host other than the first URL's (Go's list).
-pub(crate) const SENSITIVE_ON_REDIRECT: [&str; 6] = ["Authorization", "WWW-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "Proxy-Authenticate"];
+const SENSITIVE_ON_REDIRECT: [&str; 6] = ["Authorization", "WWW-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "Proxy-Authenticate"];
 
 /// Whether `sub` is `parent` or a name under it (IP addresses only equal), as Go decides
 /// which redirects keep credentials.
-pub(crate) fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
+fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
     if parent.is_empty() {
         return false;
     }
@@ -161,7 +207,7 @@ pub(crate) fn domain_or_subdomain(sub: &str, parent: &str) -> bool {
 /// The `Location` of a redirect Go's client follows (301, 302, 303, 307, 308; a POST's body
 /// with 307 and 308 only);
 /// none for other statuses or when the header is missing (the response is then final).
-pub(crate) fn redirect_location(response: &Response) -> Option<String> {
+fn redirect_location(response: &Response) -> Option<String> {
     if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
@@ -170,7 +216,7 @@ pub(crate) fn redirect_location(response: &Response) -> Option<String> {
 
 /// `location` read relative to `base` (RFC 3986's reference forms that servers send: an
 /// absolute URL, `//host/path`, `/path`, `?query`, or a path relative to base's directory).
-pub(crate) fn resolve(base: &Url, location: &str) -> Result<Url, String> {
+fn resolve(base: &Url, location: &str) -> Result<Url, String> {
     let lower = location.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         let split = location.find("://").map(|i| i + 3).unwrap_or(0);

@@ -183,7 +183,7 @@ impl Notifier {
     async fn post_batch(&self, key: &QueueKey, batch: Vec<Alert>, set: &Arc<AlertmanagerSet>, generation: u64, client: &mut Option<(u64, HttpClient)>) -> bool {
         let kept = client.take().filter(|(at, _)| *at == generation).map(|(_, c)| c);
         let body = wire::alerts_body(&batch);
-        let (used, outcome) = post_alerts(set.clone(), key.1.clone(), kept, &body).await;
+        let (used, outcome) = post_alerts(set, &key.1, kept, &body).await;
         *client = used.map(|c| (generation, c));
         let count = batch.len();
         let mut state = self.lock();
@@ -244,9 +244,9 @@ impl Notifier {
 /// POSTs `body` to the Alertmanager at `url` within its entry's timeout, on `client` if one
 /// is kept; the client to keep, and the seconds it took or why it failed (a status other
 /// than 2xx fails, as in Prometheus).
-async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<HttpClient>, body: &[u8]) -> (Option<HttpClient>, Result<f64, String>) {
+async fn post_alerts(set: &AlertmanagerSet, url: &str, client: Option<HttpClient>, body: &[u8]) -> (Option<HttpClient>, Result<f64, String>) {
     let started = Instant::now();
-    let location = match Url::parse(&url) {
+    let location = match Url::parse(url) {
         Ok(location) => location,
         Err(error) => return (None, Err(error)),
     };
@@ -258,7 +258,7 @@ async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<Http
         },
     };
     let timeout = Duration::from_millis(set.timeout_ms.max(1) as u64);
-    let outcome = match post_following_redirects(&set, &mut client, &location, body, timeout).await {
+    let outcome = match post_following_redirects(set, &mut client, &location, body, timeout).await {
         Ok(answer) if answer.status / 100 == 2 => Ok(started.elapsed().as_secs_f64()),
         Ok(answer) => Err(format!("bad response status {}", crate::scrape::http_get::status_error(answer.status).trim_start_matches("server returned HTTP status "))),
         Err(error) => Err(error),
@@ -273,38 +273,33 @@ async fn post_alerts(set: Arc<AlertmanagerSet>, url: String, client: Option<Http
 /// left out once the chain leaves the first host, as `scrape::http_get` does) and its own
 /// `sigv4` signature.
 async fn post_following_redirects(set: &AlertmanagerSet, client: &mut HttpClient, first: &Url, body: &[u8], timeout: Duration) -> Result<net::client::Response, String> {
-    use crate::scrape::http_get::{domain_or_subdomain, format_url, redirect_location, resolve, REDIRECTS_MAX, SENSITIVE_ON_REDIRECT};
+    use crate::scrape::http_get::{format_url, without_sensitive, RedirectChain};
     let started = Instant::now();
     let headers = request_headers(set, &client.host_header(), &first.path_and_query, Some(body), timeout).await?;
-    let mut response = client.post(&first.path_and_query, &headers, body, timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("Post {:?}: {e}", format_url(first)))?;
-    let (mut current, mut posting, mut crossed) = (first.clone(), true, false);
-    for redirects in 1.. {
-        let Some(location) = redirect_location(&response).filter(|_| set.access.follow_redirects) else { break };
-        let next = resolve(&current, &location).map_err(|e| format!("Post {:?}: redirect: {e}", format_url(first)))?;
-        if redirects >= REDIRECTS_MAX {
-            return Err(format!("Post {:?}: stopped after {REDIRECTS_MAX} redirects", format_url(&next)));
-        }
+    let response = client.post(&first.path_and_query, &headers, body, timeout, ANSWER_BYTES_MAX).await.map_err(|e| format!("Post {:?}: {e}", format_url(first)))?;
+    if !set.access.follow_redirects {
+        return Ok(response);
+    }
+    let shown = format_url(first);
+    let mut chain = RedirectChain::new(first, &shown, "Post", timeout, started);
+    let (mut response, mut posting) = (response, true);
+    while let Some(hop) = chain.next(&response)? {
         posting &= matches!(response.status, 307 | 308);
-        let left = timeout.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or_else(|| format!("Post {:?}: timeout after {timeout:?} while following redirects", format_url(&next)))?;
-        crossed |= !domain_or_subdomain(&next.host.to_ascii_lowercase(), &first.host.to_ascii_lowercase());
-        let same_origin = next.scheme == first.scheme && next.host == first.host && next.port == first.port;
         let mut other;
-        let hop_client = if same_origin {
+        let hop_client = if hop.same_origin {
             &mut *client
         } else {
-            other = set.access.client(&next).map_err(|e| format!("Post {:?}: {e}", format_url(&next)))?;
+            other = set.access.client(&hop.url).map_err(|e| format!("Post {:?}: {e}", format_url(&hop.url)))?;
             &mut other
         };
-        let mut headers = request_headers(set, &hop_client.host_header(), &next.path_and_query, posting.then_some(body), left).await?;
-        if crossed {
-            // The signature is made anew for the hop below; other credentials stay behind.
-            let signed = set.sigv4.is_some();
-            headers.retain(|(name, _)| (signed && name == "Authorization") || !SENSITIVE_ON_REDIRECT.iter().any(|s| name.eq_ignore_ascii_case(s)));
+        let mut headers = request_headers(set, &hop_client.host_header(), &hop.url.path_and_query, posting.then_some(body), hop.left).await?;
+        if hop.crossed {
+            // The signature is made anew for this hop; other credentials stay behind.
+            headers = without_sensitive(headers, set.sigv4.is_some());
         }
-        let sent = if posting { hop_client.post(&next.path_and_query, &headers, body, left, ANSWER_BYTES_MAX).await } else { hop_client.get(&next.path_and_query, &headers, left, GET_ANSWER_BYTES_MAX).await };
+        let sent = if posting { hop_client.post(&hop.url.path_and_query, &headers, body, hop.left, ANSWER_BYTES_MAX).await } else { hop_client.get(&hop.url.path_and_query, &headers, hop.left, GET_ANSWER_BYTES_MAX).await };
         // As Go's client words every failure: the first method, the URL that failed.
-        response = sent.map_err(|e| format!("Post {:?}: {e}", format_url(&next)))?;
-        current = next;
+        response = sent.map_err(|e| format!("Post {:?}: {e}", format_url(&hop.url)))?;
     }
     Ok(response)
 }
