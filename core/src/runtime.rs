@@ -358,6 +358,7 @@ async fn run_executor(plan: ExecutorPlan) {
             delayed_name_removal: config.server.promql_delayed_name_removal,
             // Start times stored with samples are what PromQL reads them from.
             use_start_timestamps: config.storage.start_timestamp_storage,
+            type_and_unit_labels: config.storage.type_and_unit_labels,
             ..promql::EngineOptions::default()
         }),
         metrics: plan.metrics,

@@ -19,3 +19,44 @@ fn own_scripts_pass() {
     }
     assert!(ran >= 20, "only {ran} cases ran");
 }
+
+/// Under `type_and_unit_labels` the non-counter info of `rate`/`increase` goes by `__type__`
+/// (Prometheus' `TestRateAnnotations` cases for the feature), not by the name's suffix.
+#[test]
+fn non_counter_info_by_type_label() {
+    let script = r#"
+load 30s
+  series{label="a"} 1 2 3
+  series_total{label="a"} 1 2 3
+  typed{__type__="counter"} 1 2 3
+  hist{__type__="histogram"} 1 2 3
+  level{__type__="gauge"} 1 2 3
+
+eval instant at 1m rate(series[1m1s])
+  expect info msg: PromQL info: metric might not be a counter, __type__ label is not set to "counter" or "histogram", got "": "series" (1:6)
+  {label="a"} 0.03333333333333333
+
+eval instant at 1m increase(series_total[1m1s])
+  expect info msg: PromQL info: metric might not be a counter, __type__ label is not set to "counter" or "histogram", got "": "series_total" (1:10)
+  {label="a"} 2.033333333333333
+
+eval instant at 1m increase(level[1m1s])
+  expect info msg: PromQL info: metric might not be a counter, __type__ label is not set to "counter" or "histogram", got "gauge": "level" (1:10)
+  {} 2.033333333333333
+
+eval instant at 1m rate(typed[1m1s])
+  expect no_info
+  {} 0.03333333333333333
+
+eval instant at 1m sum(increase(hist[1m1s]))
+  expect no_info
+  {} 2.033333333333333
+"#;
+    let options = promql::EngineOptions { type_and_unit_labels: true, ..promql::promqltest::script_engine_options() };
+    let (tally, failures) = promql::promqltest::run_script_with(script, options);
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!((tally.passed, tally.skipped), (5, 0));
+    // Off, the same data is judged by its name: every case expects another info than it gets.
+    let (tally, failures) = promql::promqltest::run_script(script);
+    assert_eq!((tally.passed, failures.len()), (0, 5), "{failures:#?}");
+}

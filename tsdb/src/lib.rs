@@ -29,7 +29,7 @@ pub mod wal;
 
 pub use model::{
     is_stale_nan, BatchPart, BucketSpan, CounterResetHint, FloatHistogram, HistogramSample, CUSTOM_BUCKETS_SCHEMA, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN, BatchSeries, Label, LabelPair, LabelRef, Labels, LabelsIter, MatchOp, Matcher, Sample, SeriesBatch, SeriesBatchBuilder,
-    SampleStarts, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS,
+    SampleStarts, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, METRIC_TYPE_LABEL, METRIC_UNIT_LABEL, STALE_NAN_BITS,
 };
 
 /// What `Querier::select_each` hands each series to: its labels, float samples, native

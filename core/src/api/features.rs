@@ -105,7 +105,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         ("per_query_lookback_delta", true),
         ("per_step_stats", false),
         ("subqueries", true),
-        ("type_and_unit_labels", false),
+        ("type_and_unit_labels", config.storage.type_and_unit_labels),
     ];
     for (name, enabled) in promql {
         set("promql", name, enabled);
@@ -126,7 +126,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     set("rules", "query_offset", true);
     set("scrape", "extra_scrape_metrics", true);
     set("scrape", "start_timestamp_zero_ingestion", config.storage.start_timestamp_zero_ingestion);
-    set("scrape", "type_and_unit_labels", false);
+    set("scrape", "type_and_unit_labels", config.storage.type_and_unit_labels);
     for function in template::prometheus_function_names() {
         set("templating_functions", function, true);
     }
@@ -165,6 +165,7 @@ mod tests {
         assert!(on["api"]["query_stats"], "the query API answers `stats`");
         assert!(!on["promql"]["per_step_stats"], "samplesReadPerStep is not reported");
         assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
+        assert!(!on["scrape"]["type_and_unit_labels"] && !on["promql"]["type_and_unit_labels"]);
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");
         assert!(on["promql_functions"]["rate"]);
         assert!(!on["promql_functions"]["start_timestamp"], "no start times are stored per sample to answer from");
@@ -180,7 +181,9 @@ mod tests {
         config.storage.start_timestamp_zero_ingestion = true;
         config.storage.max_exemplars = 0;
         config.otlp.native_delta_ingestion = true;
+        config.storage.type_and_unit_labels = true;
         let changed = features(&config);
+        assert!(changed["scrape"]["type_and_unit_labels"] && changed["promql"]["type_and_unit_labels"], "follow storage.type_and_unit_labels");
         assert_eq!(changed["api"]["admin"], config.server.enable_admin_api);
         assert!(changed["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(!changed["tsdb"]["exemplar_storage"]);

@@ -76,6 +76,11 @@ pub struct StorageConfig {
     /// see a counter reset by its start time and count a new counter from zero at its start,
     /// and `start_timestamp()` answers them. Off by default, as there.
     pub start_timestamp_storage: bool,
+    /// Prometheus 3's experimental `--enable-feature=type-and-unit-labels`: series get
+    /// `__type__` and `__unit__` labels from their metadata (scrapes' `# TYPE`/`# UNIT` and the
+    /// protobuf format's, remote_write 2.0's and OTLP's), replacing any sent, and PromQL's
+    /// non-counter info of `rate`/`increase` goes by `__type__`. Off by default, as there.
+    pub type_and_unit_labels: bool,
 }
 
 impl StorageConfig {
@@ -94,6 +99,7 @@ impl StorageConfig {
                 value_bytes: self.max_label_value_bytes,
             },
             read_start_timestamps: self.reads_start_timestamps(),
+            type_and_unit_labels: self.type_and_unit_labels,
         }
     }
 
@@ -231,6 +237,7 @@ impl Default for StorageConfig {
             dedup_interval_seconds: 0.0,
             start_timestamp_zero_ingestion: false,
             start_timestamp_storage: false,
+            type_and_unit_labels: false,
         }
     }
 }

@@ -19,7 +19,7 @@ use proto::otlp_metrics::{
     ExportMetricsServiceRequest, HistogramDataPoint, KeyValue, Metric, FLAG_NO_RECORDED_VALUE,
 };
 use proto::remote_write_v1::{histogram as proto_histogram, BucketSpan as ProtoSpan, Histogram as ProtoHistogram};
-use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, STALE_NAN_BITS};
+use tsdb::{Exemplar, FloatHistogram, HistogramSample, Labels, Sample, SeriesBatch, SeriesSamples, StartTimestamp, TextSpan, METRIC_NAME_LABEL, METRIC_TYPE_LABEL, METRIC_UNIT_LABEL, STALE_NAN_BITS};
 
 use context::{point_labels, set_label, LabelMap, ResourceLabels, ScopeLabels, IDENTIFYING_ATTRIBUTES};
 pub use context::{ResourcePromotion, TranslationOptions};
@@ -228,6 +228,8 @@ struct PointContext<'a> {
     resource: &'a ResourceLabels,
     scope: Option<&'a ScopeLabels>,
     options: &'a TranslationOptions,
+    /// `IngestRules::type_and_unit_labels`: series get `__type__`/`__unit__` of their metric.
+    type_and_unit_labels: bool,
 }
 
 /// Translates a decoded request as Prometheus 3.x does: gauges and sums as samples,
@@ -251,7 +253,7 @@ pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, opt
                 scope: scope_metrics.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
                 problem,
             })?;
-            let context = PointContext { resource: &resource, scope: scope.as_ref(), options };
+            let context = PointContext { resource: &resource, scope: scope.as_ref(), options, type_and_unit_labels: rules.type_and_unit_labels };
             for metric in &scope_metrics.metrics {
                 translate_metric(metric, &context, &mut map, &mut counts, &mut span_ns)?;
             }
@@ -316,7 +318,21 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         _ => NameKind::Other,
     };
     let family = context.options.naming.metric_name(&metric.name, &metric.unit, kind).map_err(invalid)?;
-    let labels_of = |attributes: &[KeyValue]| point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope, &context.options.naming).map_err(invalid);
+    // Under `type_and_unit_labels` Prometheus' type of the metric (unknown, so none, for delta
+    // points) and its unit as a suffix would name it, set over any attribute of those names.
+    let type_and_unit = context.type_and_unit_labels.then(|| (metric_type(data, delta), context.options.naming.unit_label(&metric.unit)));
+    let labels_of = |attributes: &[KeyValue]| {
+        let mut labels = point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope, &context.options.naming).map_err(invalid)?;
+        if let Some((kind, unit)) = &type_and_unit {
+            if let Some(kind) = kind {
+                labels.insert(METRIC_TYPE_LABEL.to_string(), kind.to_string());
+            }
+            if !unit.is_empty() {
+                labels.insert(METRIC_UNIT_LABEL.to_string(), unit.clone());
+            }
+        }
+        Ok::<_, OtlpError>(labels)
+    };
     // Exemplars go where Prometheus puts them: sums' on their series, histogram buckets' on
     // the bucket holding their value, exponential histograms' on the native series;
     // gauges' nowhere (counted as dropped).
@@ -402,6 +418,18 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         }
     }
     Ok(())
+}
+
+/// Prometheus' metric type of an OTLP metric: a monotonic sum is a counter, another sum a
+/// gauge; delta sums and histograms have none (`None`: unknown).
+fn metric_type(data: &Data, delta: bool) -> Option<&'static str> {
+    match data {
+        _ if delta => None,
+        Data::Gauge(_) => Some("gauge"),
+        Data::Sum(s) => Some(if s.is_monotonic { "counter" } else { "gauge" }),
+        Data::Histogram(_) | Data::ExponentialHistogram(_) => Some("histogram"),
+        Data::Summary(_) => Some("summary"),
+    }
 }
 
 fn number_points(

@@ -126,6 +126,9 @@ pub struct IngestRules {
     /// to write as zero samples (`storage.start_timestamp_zero_ingestion`) or store with
     /// the samples (`storage.start_timestamp_storage`); `StorageConfig::reads_start_timestamps`.
     pub read_start_timestamps: bool,
+    /// Label series with `__type__`/`__unit__` from their metadata
+    /// (`storage.type_and_unit_labels`): remote_write 2.0's and OTLP's.
+    pub type_and_unit_labels: bool,
 }
 
 /// Decodes and validates one request body.

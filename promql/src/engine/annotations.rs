@@ -46,6 +46,8 @@ pub(crate) enum Annotation {
     SortInRangeQuery,
     CounterResetCollision(Operation),
     PossibleNonCounter { metric: String },
+    /// `PossibleNonCounter` as `type-and-unit-labels` checks it: by the `__type__` label.
+    PossibleNonCounterType { metric: String, type_label: String },
     /// `histogram_quantile` made classic buckets monotonic at `t_ms`: the lowest and highest
     /// bucket bound involved and the largest correction.
     ForcedMonotonicity { metric: String, t_ms: i64, min_bucket: f64, max_bucket: f64, max_diff: f64 },
@@ -74,6 +76,7 @@ impl Annotation {
         !matches!(
             self,
             Annotation::PossibleNonCounter { .. }
+                | Annotation::PossibleNonCounterType { .. }
                 | Annotation::ForcedMonotonicity { .. }
                 | Annotation::IncompatibleTypes { .. }
                 | Annotation::HistogramIgnoredInAggregation(_)
@@ -126,6 +129,9 @@ impl Annotation {
             }
             Annotation::PossibleNonCounter { metric } => {
                 let _ = write!(out, "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", quote(metric));
+            }
+            Annotation::PossibleNonCounterType { metric, type_label } => {
+                let _ = write!(out, "metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got {}: {}", quote(type_label), quote(metric));
             }
             Annotation::ForcedMonotonicity { metric, .. } => {
                 out.push_str("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)");
@@ -330,6 +336,10 @@ mod tests {
             ),
             (Annotation::BadBucketLabel { metric: String::new(), le: String::new() }, "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"\""),
             (Annotation::PossibleNonCounter { metric: "x".into() }, "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"x\""),
+            (
+                Annotation::PossibleNonCounterType { metric: "x".into(), type_label: "gauge".into() },
+                "PromQL info: metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got \"gauge\": \"x\"",
+            ),
             (Annotation::IncompatibleTypes { lhs: "float", op: BinaryOp::TrimUpper, rhs: "float" }, "PromQL info: incompatible sample types encountered for binary operator \"</\": float </ float"),
             (Annotation::HistogramIgnoredInAggregation("topk"), "PromQL info: ignored histogram in topk aggregation"),
             (Annotation::CounterResetCollision(Operation::Aggregation), "PromQL warning: conflicting counter resets during histogram aggregation"),

@@ -25,7 +25,7 @@ mod range;
 use labels::{absent_labels, expand, natural_cmp, set_label};
 use quantiles::invalid_quantile;
 use range::range_call;
-pub(super) use range::{looks_like_non_counter, range_value, RangeArgs, RangeKind};
+pub(super) use range::{looks_like_non_counter, possible_non_counter, range_value, RangeArgs, RangeKind};
 
 /// An instant vector argument's float elements: the functions that compute on values
 /// leave native histograms out, as Prometheus does.

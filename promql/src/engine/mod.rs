@@ -53,11 +53,15 @@ pub struct EngineOptions {
     /// sample's start instead of extrapolating to the left) and `start_timestamp(selector)`
     /// answers them; off, series' start times are ignored and `start_timestamp` is empty.
     pub use_start_timestamps: bool,
+    /// Prometheus' experimental `type-and-unit-labels`: whether `rate`/`increase` over a
+    /// series is reported as perhaps not of a counter goes by its `__type__` label (not
+    /// `counter` or `histogram`) instead of its name's suffix.
+    pub type_and_unit_labels: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false, series_major: true, use_start_timestamps: false }
+        EngineOptions { lookback_delta_ms: 300_000, max_samples: 50_000_000, default_subquery_step_ms: 60_000, delayed_name_removal: false, series_major: true, use_start_timestamps: false, type_and_unit_labels: false }
     }
 }
 

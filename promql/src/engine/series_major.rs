@@ -12,7 +12,7 @@ use tsdb::Sample;
 use super::aggregate::GroupCache;
 use super::eval::{advance, drop_name, holds_stale, last_within, without_stale, Elem, Evaluator};
 use super::annotations::Annotation;
-use super::functions::{looks_like_non_counter, range_value, range_window, unparen, RangeArgs, RangeKind};
+use super::functions::{looks_like_non_counter, possible_non_counter, range_value, range_window, unparen, RangeArgs, RangeKind};
 use super::histogram_eval::metric_name;
 use super::stats::{extreme_step, KahanSum, Mean, Welford};
 use super::{at_ms, selector_key, start_times, Error, SelectKey};
@@ -283,8 +283,8 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
             overlaps.push((metric_name(labels), series_overlaps));
         }
         if let Source::Range { kind: RangeKind::Rate | RangeKind::Increase, arg_pos, .. } = &source {
-            if produced && looks_like_non_counter(labels) {
-                ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(labels) }, *arg_pos);
+            if produced && looks_like_non_counter(labels, ev.options.type_and_unit_labels) {
+                ev.annotate(possible_non_counter(labels, ev.options.type_and_unit_labels), *arg_pos);
             }
         }
         ControlFlow::Continue(())

@@ -30,20 +30,24 @@ pub struct Tally {
     pub skipped: usize,
 }
 
+/// The engine options Prometheus' own test harness runs scripts with: delayed name removal
+/// and start times on.
+pub fn script_engine_options() -> EngineOptions {
+    EngineOptions { default_subquery_step_ms: 60_000, max_samples: 10_000_000, delayed_name_removal: true, use_start_timestamps: true, ..EngineOptions::default() }
+}
+
 /// Runs a whole script; returns the tally and a description of each failure.
 pub fn run_script(text: &str) -> (Tally, Vec<String>) {
+    run_script_with(text, script_engine_options())
+}
+
+/// As [`run_script`], with an engine of these options (a feature the harness leaves off).
+pub fn run_script_with(text: &str, options: EngineOptions) -> (Tally, Vec<String>) {
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     let commands = parse_script(text);
     let mut data = ScriptStorage::default();
-    // As Prometheus' own test harness runs them: with delayed name removal and start times.
-    let engine = Engine::new(EngineOptions {
-        default_subquery_step_ms: 60_000,
-        max_samples: 10_000_000,
-        delayed_name_removal: true,
-        use_start_timestamps: true,
-        ..EngineOptions::default()
-    });
+    let engine = Engine::new(options);
     let show_skips = std::env::var_os("PROMQLTEST_SHOW_SKIPS").is_some();
     for command in commands {
         match command {

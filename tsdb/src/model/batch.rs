@@ -105,6 +105,11 @@ impl<'a> SeriesBatchBuilder<'a> {
         self.text
     }
 
+    /// Series added so far (the index the next one gets in the batch).
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
     /// Adds a series. The caller has validated its labels: UTF-8, sorted, unique names, no
     /// empty values (as `Labels::from_sorted` requires; checked here in debug builds only,
     /// the decoder that found the spans has checked them already).

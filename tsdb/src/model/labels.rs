@@ -7,6 +7,10 @@ use super::shared_text::SharedText;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
+/// The label that holds a series' metric type under Prometheus' `type-and-unit-labels`.
+pub const METRIC_TYPE_LABEL: &str = "__type__";
+/// The label that holds a series' unit under Prometheus' `type-and-unit-labels`.
+pub const METRIC_UNIT_LABEL: &str = "__unit__";
 
 /// One owned `name="value"` pair, for building label sets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

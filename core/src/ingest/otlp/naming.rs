@@ -150,6 +150,23 @@ impl Default for Naming {
 }
 
 impl Naming {
+    /// The `__unit__` value of an OTel unit under `type_and_unit_labels` (Prometheus'
+    /// `UnitNamer`): its words as a name suffix would have them (`By/s` →
+    /// `bytes_per_second`, `1` and `{requests}` → empty), escaped as names are.
+    pub fn unit_label(&self, unit: &str) -> String {
+        let (mut main, mut per) = unit_suffixes(unit);
+        if self.strategy.escapes() {
+            (main, per) = (clean_unit(&main), clean_unit(&per));
+        }
+        let joined = match (main.is_empty(), per.is_empty()) {
+            (false, false) => format!("{main}_{per}"),
+            (false, true) => main,
+            (true, _) => per,
+        };
+        let joined = joined.strip_prefix('_').unwrap_or(&joined);
+        joined.strip_suffix('_').unwrap_or(joined).to_string()
+    }
+
     /// The Prometheus metric family name of an OTel metric, or why it has none.
     pub fn metric_name(&self, name: &str, unit: &str, kind: NameKind) -> Result<String, String> {
         let suffixes = self.strategy.adds_suffixes();

@@ -788,3 +788,59 @@ fn start_times_become_start_timestamps_of_every_series_of_a_point_when_asked() {
     let off = translate(&request(vec![s("service.name", "api")], metrics()), &IngestRules::default(), &DEFAULTS).unwrap();
     assert!(off.series_starts.iter().all(Vec::is_empty));
 }
+
+#[test]
+fn type_and_unit_labels_are_the_metrics_type_and_unit_when_asked() {
+    let rules = IngestRules { type_and_unit_labels: true, ..IngestRules::default() };
+    let cumulative = AggregationTemporality::Cumulative as i32;
+    let sum = |monotonic: bool, temporality: i32| metric::Data::Sum(Sum { data_points: vec![number(5.0, vec![s("__type__", "sent")])], aggregation_temporality: temporality, is_monotonic: monotonic });
+    let point = HistogramDataPoint { time_unix_nano: T0_NS, count: 1, sum: Some(0.5), bucket_counts: vec![1], ..Default::default() };
+    let metrics = vec![
+        metric("requests", "1", sum(true, cumulative)),
+        metric("in.flight", "{request}", sum(false, cumulative)),
+        metric("temp", "Cel", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] })),
+        metric("rate", "By/s", metric::Data::Gauge(Gauge { data_points: vec![number(2.0, vec![])] })),
+        metric("rpc", "ms", metric::Data::Histogram(Histogram { data_points: vec![point], aggregation_temporality: cumulative })),
+        metric("sent", "By", sum(true, AggregationTemporality::Delta as i32)),
+    ];
+    let options = TranslationOptions { native_delta_ingestion: true, ..DEFAULTS };
+    let t = translate(&request(vec![s("service.name", "api")], metrics.clone()), &rules, &options).unwrap();
+    let names: Vec<String> = t.series.iter().map(|s| s.labels.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            r#"in_flight{__type__="gauge", job="api"}"#,
+            r#"rate_bytes_per_second{__type__="gauge", __unit__="bytes_per_second", job="api"}"#,
+            r#"requests_total{__type__="counter", job="api"}"#,
+            r#"rpc_milliseconds_bucket{__type__="histogram", __unit__="milliseconds", job="api", le="+Inf"}"#,
+            r#"rpc_milliseconds_count{__type__="histogram", __unit__="milliseconds", job="api"}"#,
+            r#"rpc_milliseconds_sum{__type__="histogram", __unit__="milliseconds", job="api"}"#,
+            // A delta sum's type is unknown: the attribute of that name stays.
+            r#"sent_bytes_total{__type__="sent", __unit__="bytes", job="api"}"#,
+            r#"temp_celsius{__type__="gauge", __unit__="celsius", job="api"}"#,
+        ]
+    );
+    // Off, an attribute named `__type__` is a label like any other.
+    let t = translate(&request(vec![s("service.name", "api")], metrics), &IngestRules::default(), &options).unwrap();
+    assert_eq!(series(&t, r#"requests_total{__type__="sent", job="api"}"#).samples[0].value, 5.0);
+    assert!(t.series.iter().all(|s| s.labels.get("__unit__").is_none()));
+}
+
+#[test]
+fn unit_labels_are_built_as_otlptranslators_unit_namer() {
+    let escaped = naming(TranslationStrategy::UnderscoreEscapingWithSuffixes);
+    let utf8 = naming(TranslationStrategy::NoUTF8EscapingWithSuffixes);
+    for (unit, want_escaped, want_utf8) in [
+        ("s", "seconds", "seconds"),
+        ("By/s", "bytes_per_second", "bytes_per_second"),
+        ("1", "", ""),
+        ("{request}", "", ""),
+        ("{packets}/s", "per_second", "per_second"),
+        ("%", "percent", "percent"),
+        ("m.s", "m_s", "m.s"),
+        ("_x_", "x", "x"),
+    ] {
+        assert_eq!(escaped.unit_label(unit), want_escaped, "{unit}");
+        assert_eq!(utf8.unit_label(unit), want_utf8, "{unit}");
+    }
+}

@@ -1,7 +1,7 @@
 //! remote_write 2.0: a walk over the `Request` wire format (`protowire`); symbols are spans
 //! of the body, which becomes the batch's text, and label references resolve to them.
 
-use tsdb::{SeriesBatch, TextSpan, METRIC_NAME_LABEL};
+use tsdb::{SeriesBatch, TextSpan, METRIC_NAME_LABEL, METRIC_TYPE_LABEL, METRIC_UNIT_LABEL};
 
 use super::{push_valid_series, span_of, type_name, utf8, walk_histogram, walk_sample, DecodeError, Decoded, IngestRules, MetricMetadata, SeriesScratch, StoredCounts};
 use crate::ingest::protowire::{Fields, Value, Varints};
@@ -14,6 +14,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
     let mut first_invalid: Option<DecodeError> = None;
     let mut scratch = SeriesScratch::default();
     let mut stored = StoredCounts::default();
+    let mut typed: Vec<TypedSeries> = Vec::new();
     let series = SeriesBatch::build(raw, |batch| {
         let text = batch.text();
         let mut symbols: Vec<TextSpan> = Vec::new();
@@ -32,6 +33,7 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
             let series = walk_time_series(value.bytes(5)?, text, &symbols, rules.read_start_timestamps, &mut scratch)?;
             if first_invalid.is_none() {
                 let resolved = resolve_labels(index, &symbols, &mut scratch).and_then(|()| {
+                    let mut labelled = None;
                     if let Some(m) = series.metadata {
                         let family = scratch.labels.iter().map(|&(n, v)| (symbol_text(n), symbol_text(v))).find(|(n, v)| *n == METRIC_NAME_LABEL.as_bytes() && !v.is_empty());
                         let symbol = |r: u32| symbols.get(r as usize).map_or_else(String::new, |&s| String::from_utf8_lossy(symbol_text(s)).into_owned());
@@ -41,8 +43,17 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
                                 out.metadata.push(MetricMetadata { family: String::from_utf8_lossy(family).into_owned(), kind: type_name(m.kind).into(), help: symbol(m.help_ref), unit: symbol(m.unit_ref) });
                             }
                         }
+                        let (kind, unit) = (type_name(m.kind), symbol(m.unit_ref));
+                        if rules.type_and_unit_labels && (kind != "unknown" || !unit.is_empty()) {
+                            labelled = Some((kind, unit));
+                        }
                     }
-                    push_valid_series(batch, &mut scratch, rules, &mut stored)
+                    let at = batch.series_count();
+                    push_valid_series(batch, &mut scratch, rules, &mut stored)?;
+                    if let Some((kind, unit)) = labelled.filter(|_| batch.series_count() > at) {
+                        typed.push(TypedSeries { at, kind, unit });
+                    }
+                    Ok(())
                 });
                 if let Err(e) = resolved {
                     first_invalid = Some(e);
@@ -52,12 +63,44 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
         }
         Ok::<(), DecodeError>(())
     })?;
-    out.series = series;
+    out.series = if typed.is_empty() { series } else { with_type_and_unit_labels(&series, &typed) };
     (out.samples, out.histograms, out.exemplars, out.exemplars_dropped) = (stored.samples, stored.histograms, stored.exemplars, stored.exemplars_dropped);
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// A series of the batch whose metadata gives it `__type__`/`__unit__` labels
+/// (`storage.type_and_unit_labels`): its index, its type (`unknown`: none) and its unit.
+struct TypedSeries {
+    at: usize,
+    kind: &'static str,
+    unit: String,
+}
+
+/// The batch with each typed series' `__type__` and `__unit__` labels set from its metadata,
+/// as Prometheus' handler sets them under `type-and-unit-labels`: those sent are dropped, an
+/// unknown type and an empty unit give no label. Other series keep their labels as sent.
+fn with_type_and_unit_labels(batch: &SeriesBatch, typed: &[TypedSeries]) -> SeriesBatch {
+    let mut index = 0;
+    let mut typed = typed.iter().peekable();
+    batch.relabeled(|series, sink| {
+        let meta = typed.next_if(|t| t.at == index);
+        index += 1;
+        for (name, value) in series.label_pairs() {
+            if meta.is_none() || (name != METRIC_TYPE_LABEL.as_bytes() && name != METRIC_UNIT_LABEL.as_bytes()) {
+                sink.push(name, value);
+            }
+        }
+        if let Some(meta) = meta {
+            if meta.kind != "unknown" {
+                sink.push(METRIC_TYPE_LABEL.as_bytes(), meta.kind.as_bytes());
+            }
+            sink.push(METRIC_UNIT_LABEL.as_bytes(), meta.unit.as_bytes());
+        }
+        true
+    })
 }
 
 /// `Metadata` of a 2.0 series (a singular field: occurrences merge, later values win).
@@ -242,6 +285,40 @@ mod tests {
         assert_eq!(on.samples, 6, "starts are not counted as samples written");
         let off = decode(&IngestRules::default());
         assert!(off.series.iter().all(|s| s.start_timestamps().is_empty()), "off by default");
+    }
+
+    #[test]
+    fn type_and_unit_labels_come_from_the_metadata_when_asked() {
+        let meta = |r#type: i32, unit_ref: u32| Some(v2::Metadata { r#type, help_ref: 0, unit_ref });
+        let series = |labels_refs: Vec<u32>, metadata| v2::TimeSeries { labels_refs, samples: vec![v2::Sample { value: 1.0, timestamp: 10, start_timestamp: 0 }], metadata, ..Default::default() };
+        let request = v2::Request {
+            symbols: ["", "__name__", "a_seconds_total", "b", "c", "seconds", "__type__", "gauge", "__unit__", "bytes", "d"].map(String::from).to_vec(),
+            timeseries: vec![
+                // Counter in seconds; a `__type__` sent gives way to the metadata's.
+                series(vec![1, 2, 6, 7], meta(1, 5)),
+                // A unit only (type unknown): no `__type__`, and the sent one is dropped.
+                series(vec![1, 3, 6, 7], meta(0, 5)),
+                // No type or unit: the labels stay as sent.
+                series(vec![1, 4, 8, 9], meta(0, 0)),
+                // A type only: a sent `__unit__` is dropped.
+                series(vec![1, 10, 8, 9], meta(2, 0)),
+            ],
+        };
+        let labels = |rules: &IngestRules| -> Vec<String> { decode(request.encode_to_vec(), rules).expect("decodes").series.iter().map(|s| s.to_labels().to_string()).collect() };
+        assert_eq!(
+            labels(&IngestRules { type_and_unit_labels: true, ..IngestRules::default() }),
+            [
+                r#"a_seconds_total{__type__="counter", __unit__="seconds"}"#,
+                r#"b{__unit__="seconds"}"#,
+                r#"c{__unit__="bytes"}"#,
+                r#"d{__type__="gauge"}"#,
+            ]
+        );
+        assert_eq!(
+            labels(&IngestRules::default()),
+            [r#"a_seconds_total{__type__="gauge"}"#, r#"b{__type__="gauge"}"#, r#"c{__unit__="bytes"}"#, r#"d{__unit__="bytes"}"#],
+            "off: the labels as sent"
+        );
     }
 
     #[test]

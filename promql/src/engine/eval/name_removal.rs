@@ -11,7 +11,7 @@ use super::super::{selector_key, Error};
 use crate::ast::VectorSelector;
 
 /// The labels that describe what a value means: arithmetic and most functions remove them.
-pub(in crate::engine) const METADATA_LABELS: [&str; 3] = [tsdb::METRIC_NAME_LABEL, "__type__", "__unit__"];
+pub(in crate::engine) const METADATA_LABELS: [&str; 3] = [tsdb::METRIC_NAME_LABEL, tsdb::METRIC_TYPE_LABEL, tsdb::METRIC_UNIT_LABEL];
 
 /// Removes `__name__`, `__type__` and `__unit__` (results no longer are the metric they came from).
 pub(in crate::engine) fn drop_name(labels: Labels) -> Labels {

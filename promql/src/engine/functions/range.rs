@@ -2,7 +2,7 @@
 //! samples, and its call, whose windows come from the argument's range, offset and `@`
 //! (plain selectors read in place, with start times, histograms and the non-counter info).
 
-use tsdb::{Labels, Sample, METRIC_NAME_LABEL};
+use tsdb::{Labels, Sample, METRIC_NAME_LABEL, METRIC_TYPE_LABEL};
 
 use super::super::annotations::Annotation;
 use super::super::histogram_eval::{metric_name, WindowReport};
@@ -86,9 +86,24 @@ pub(in crate::engine) fn range_value(kind: RangeKind, name: &str, samples: &[Sam
 const COUNTER_SUFFIXES: [&str; 4] = ["_total", "_sum", "_count", "_bucket"];
 
 /// Whether `rate`/`increase` over a series of these labels earns Prometheus' info that the
-/// metric might not be a counter: it has a name, not one of a counter.
-pub(in crate::engine) fn looks_like_non_counter(labels: &Labels) -> bool {
-    labels.get(METRIC_NAME_LABEL).is_some_and(|n| !n.is_empty() && !COUNTER_SUFFIXES.iter().any(|s| n.ends_with(s)))
+/// metric might not be a counter: it has a name, and that name is not one of a counter or,
+/// `by_type_label` (`EngineOptions::type_and_unit_labels`), its `__type__` is neither
+/// `counter` nor `histogram` (absent included).
+pub(in crate::engine) fn looks_like_non_counter(labels: &Labels, by_type_label: bool) -> bool {
+    let Some(name) = labels.get(METRIC_NAME_LABEL).filter(|n| !n.is_empty()) else { return false };
+    if by_type_label {
+        return !matches!(labels.get(METRIC_TYPE_LABEL), Some("counter" | "histogram"));
+    }
+    !COUNTER_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The info for a series `looks_like_non_counter` picked, in the words of the check made.
+pub(in crate::engine) fn possible_non_counter(labels: &Labels, by_type_label: bool) -> Annotation {
+    let metric = metric_name(labels);
+    match by_type_label {
+        true => Annotation::PossibleNonCounterType { metric, type_label: labels.get(METRIC_TYPE_LABEL).unwrap_or_default().to_string() },
+        false => Annotation::PossibleNonCounter { metric },
+    }
 }
 
 impl Evaluator<'_> {
@@ -100,7 +115,7 @@ impl Evaluator<'_> {
         if let Some(known) = self.non_counters.borrow_mut().get_mut(&key) {
             return known.take();
         }
-        let flags: Vec<bool> = self.selected(vs).iter().map(|s| looks_like_non_counter(&s.labels)).collect();
+        let flags: Vec<bool> = self.selected(vs).iter().map(|s| looks_like_non_counter(&s.labels, self.options.type_and_unit_labels)).collect();
         flags.contains(&true).then_some(flags)
     }
 
@@ -227,7 +242,7 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
                 if let Some(flags) = &mut non_counters {
                     if flags[i] {
                         flags[i] = false;
-                        ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(&s.labels) }, report_pos);
+                        ev.annotate(possible_non_counter(&s.labels, ev.options.type_and_unit_labels), report_pos);
                     }
                 }
                 match &stripped {
@@ -262,8 +277,8 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
             continue;
         }
         if let Some(v) = compute(&samples) {
-            if counter_function && looks_like_non_counter(&labels) {
-                ev.annotate(Annotation::PossibleNonCounter { metric: metric_name(&labels) }, report_pos);
+            if counter_function && looks_like_non_counter(&labels, ev.options.type_and_unit_labels) {
+                ev.annotate(possible_non_counter(&labels, ev.options.type_and_unit_labels), report_pos);
             }
             out.push(Elem::new(labels, v, drop));
         }
