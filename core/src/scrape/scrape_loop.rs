@@ -23,6 +23,7 @@ mod report;
 /// or the exposed label kept as `exported_<name>`), `metric_relabel_configs` and
 /// `sample_limit` applied.
 mod series_cache;
+mod type_and_unit;
 
 pub use answer::{Answer, Format};
 pub use link::{loop_link, LoopHandle, LoopInbox};
@@ -84,6 +85,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         let mut cache = SeriesCache::default();
         if context.api.config.storage.max_exemplars > 0 {
             cache.keep_exemplars();
+        }
+        if context.api.config.storage.type_and_unit_labels {
+            cache.label_types_and_units();
         }
         cache
     };

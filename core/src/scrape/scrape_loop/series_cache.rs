@@ -14,6 +14,7 @@ use crate::scrape::start_timestamps::LineStarts;
 use crate::ingest::label_limits::LabelLimits;
 use super::metadata::{comment_keyword, metadata_of, type_comment};
 use super::answer::{Answer, Format};
+use super::type_and_unit::{with_type_and_unit, FamilyContext};
 
 /// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks
 /// (one it exposes empty, in `exposed_empty`, counts as present: it stays away); otherwise
@@ -214,6 +215,9 @@ pub struct SeriesCache {
     metadata_given: Option<(u64, i64)>,
     /// Whether the answers' exemplars are kept (the server stores exemplars).
     keep_exemplars: bool,
+    /// Whether series get `__type__`/`__unit__` from their family's metadata
+    /// (`storage.type_and_unit_labels`).
+    type_and_unit_labels: bool,
 }
 
 /// Scrapes after which an entry no longer seen is forgotten.
@@ -223,6 +227,11 @@ impl SeriesCache {
     /// Keeps the exemplars of the answers from now on (`Scraped::exemplars`).
     pub fn keep_exemplars(&mut self) {
         self.keep_exemplars = true;
+    }
+
+    /// Labels series with their family's type and unit from now on (`type_and_unit`).
+    pub fn label_types_and_units(&mut self) {
+        self.type_and_unit_labels = true;
     }
 
     /// Takes over the tracked series of a loop this one replaces (a reload), so that its
@@ -271,7 +280,9 @@ impl SeriesCache {
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
         let result = self.parse(givens, text, format, starts, &mut written, &mut comments).and_then(|mut scraped| {
-            self.parse_histograms(givens, histograms, &mut written, &mut scraped)?;
+            // Under `type_and_unit_labels` a native histogram takes its family's metadata.
+            let families = if self.type_and_unit_labels && !histograms.is_empty() { metadata_of(&comments, format) } else { Vec::new() };
+            self.parse_histograms(givens, histograms, &families, &mut written, &mut scraped)?;
             Ok(scraped)
         });
         let mut scraped = match result {
@@ -311,6 +322,10 @@ impl SeriesCache {
         // The type of the last `# TYPE` line, whichever family it named (as Prometheus'
         // parsers keep it), for `normalized_bound_label`.
         let mut family_kind = FamilyKind::Other;
+        // Under `type_and_unit_labels`: the metadata lines read so far, and the cache key (that
+        // metadata, then the series text).
+        let mut families = FamilyContext::default();
+        let mut key = String::new();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() {
@@ -321,6 +336,9 @@ impl SeriesCache {
                     comments.push(line);
                     if keyword == "TYPE" {
                         family_kind = FamilyKind::of_type_line(line);
+                    }
+                    if self.type_and_unit_labels {
+                        families.read_comment(line, keyword, format);
                     }
                 }
                 continue;
@@ -345,7 +363,16 @@ impl SeriesCache {
             // A series with its own timestamp gets no staleness marker unless the job
             // tracks them (`track_timestamps_staleness`), as in Prometheus.
             let tracked = honored.is_none() || job.track_timestamps_staleness;
-            let labels = match self.entries.get_mut(series) {
+            let key = match self.type_and_unit_labels {
+                true => {
+                    key.clear();
+                    families.push_key(&mut key);
+                    key.push_str(series);
+                    key.as_str()
+                }
+                false => series,
+            };
+            let labels = match self.entries.get_mut(key) {
                 Some(entry) => {
                     entry.seen = generation;
                     entry.labels.clone()
@@ -358,8 +385,11 @@ impl SeriesCache {
                     if sample.value.to_bits() != value.to_bits() || sample.timestamp_ms != own_timestamp.unwrap_or(start_ms) {
                         return Err(bad("malformed series: its labels cannot be told from its value".into()));
                     }
-                    let exposed = normalized_bound_label(exposed, family_kind);
-                    self.cache_new_series(series.into(), line, &exposed, target, external)?
+                    let mut exposed = normalized_bound_label(exposed, family_kind);
+                    if self.type_and_unit_labels {
+                        exposed = families.label(exposed);
+                    }
+                    self.cache_new_series(key.into(), line, &exposed, target, external)?
                 }
             };
             let Some(labels) = labels else { continue };
@@ -405,7 +435,8 @@ impl SeriesCache {
     /// Adds a protobuf answer's native histograms to `out` as `parse` adds text lines, each
     /// first brought within the job's `native_histogram_min_bucket_factor` and
     /// `native_histogram_bucket_limit` as Prometheus does.
-    fn parse_histograms(&mut self, givens: &ScrapeGivens<'_>, histograms: &[NativeHistogramLine], written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
+    /// Under `type_and_unit_labels` each takes the type and unit its family has in `families`.
+    fn parse_histograms(&mut self, givens: &ScrapeGivens<'_>, histograms: &[NativeHistogramLine], families: &[crate::ingest::MetricMetadata], written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
         let ScrapeGivens { target, external, start_ms, limits } = *givens;
         let job = &target.job;
         let mut key = String::new();
@@ -413,6 +444,13 @@ impl SeriesCache {
             out.scraped += 1;
             key.clear();
             key.push(HISTOGRAM_KEY_PREFIX);
+            let metadata = if self.type_and_unit_labels { families.iter().find(|m| native_family(&native.series) == m.family) } else { None };
+            if let Some(m) = metadata {
+                for part in [&m.kind, &m.unit] {
+                    key.push_str(part);
+                    key.push('\u{2}');
+                }
+            }
             key.push_str(&native.series);
             let labels = match self.entries.get_mut(key.as_str()) {
                 Some(entry) => {
@@ -423,6 +461,10 @@ impl SeriesCache {
                     let line = format!("{} 0", native.series);
                     let parsed = crate::ingest::text_format::parse_line(&line, 0, start_ms, limits).map_err(|e| format!("native histogram {}: {e}", native.series))?;
                     let Some((exposed, _)) = parsed else { continue };
+                    let exposed = match metadata {
+                        Some(m) => with_type_and_unit(exposed, Some(m.kind.as_str()).filter(|k| *k != "unknown"), Some(m.unit.as_str())),
+                        None => exposed,
+                    };
                     self.cache_new_series(key.as_str().into(), &line, &exposed, target, external)?
                 }
             };
@@ -454,6 +496,19 @@ impl SeriesCache {
     /// failed scrape, or the target gone); afterwards no series counts as last scraped.
     pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
         std::mem::take(&mut self.last_written).into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| (k.0, stale_sample(at_ms))).collect()
+    }
+}
+
+/// The metric name of a native histogram's series text (`name{…}`, or `{"name",…}` for a
+/// name written quoted).
+fn native_family(series: &str) -> std::borrow::Cow<'_, str> {
+    match series.strip_prefix('{') {
+        Some(_) => crate::ingest::text_format::parse_line(&format!("{series} 0"), 0, 0, &LabelLimits::default())
+            .ok()
+            .flatten()
+            .and_then(|(labels, _)| labels.get(METRIC_NAME_LABEL).map(|n| std::borrow::Cow::Owned(n.to_string())))
+            .unwrap_or_default(),
+        None => std::borrow::Cow::Borrowed(series.split('{').next().unwrap_or(series)),
     }
 }
 

@@ -518,3 +518,35 @@ fn an_idle_loop_is_small() {
     let size = future_size(run);
     assert!(size <= 1024, "the scrape loop's future takes {size} bytes");
 }
+
+#[test]
+fn series_get_their_familys_type_and_unit_labels_when_asked() {
+    let t = target("scrape_configs: [{job_name: j, metric_relabel_configs: [{source_labels: [__type__], regex: summary, action: drop}], static_configs: [{targets: ['h:1']}]}]");
+    let text = "# TYPE req_seconds histogram\n# UNIT req_seconds seconds\nreq_seconds_bucket{le=\"1\"} 2\nreq_seconds_count 2\n\
+                # TYPE up_total counter\nup_total{__type__=\"gauge\"} 1\nloose 3\n# TYPE lat summary\nlat_count 1\n";
+    let body = answer(text, vec![native_line("native_seconds{a=\"x\"}", None)]);
+    let body = Answer { text: [body.text, b"# TYPE native_seconds histogram\n# UNIT native_seconds seconds\n".to_vec()].concat(), ..body };
+    let mut cache = SeriesCache::default();
+    cache.label_types_and_units();
+    let scraped = cache.scrape_answer(&t, &[], &body, 1000, &LabelLimits::default()).unwrap();
+    assert_eq!(
+        names(&scraped),
+        [
+            r#"req_seconds_bucket{__type__="histogram", __unit__="seconds", instance="h:1", job="j", le="1.0"} 2 1000"#,
+            r#"req_seconds_count{__type__="histogram", __unit__="seconds", instance="h:1", job="j"} 2 1000"#,
+            r#"up_total{__type__="counter", instance="h:1", job="j"} 1 1000"#,
+            r#"loose{instance="h:1", job="j"} 3 1000"#,
+        ],
+        "metadata replaces an exposed __type__; relabeling sees __type__ (the summary dropped)"
+    );
+    let histograms: Vec<String> = scraped.histograms.iter().map(|(l, _)| l.to_string()).collect();
+    assert_eq!(histograms, [r#"native_seconds{__type__="histogram", __unit__="seconds", a="x", instance="h:1", job="j"}"#]);
+    // The same series text under another type is labelled anew, not taken from the cache.
+    let changed = answer(&text.replace("up_total counter", "up_total gauge"), Vec::new());
+    let scraped = cache.scrape_answer(&t, &[], &changed, 2000, &LabelLimits::default()).unwrap();
+    assert!(names(&scraped).contains(&r#"up_total{__type__="gauge", instance="h:1", job="j"} 1 2000"#.to_string()), "{:?}", names(&scraped));
+    // Off (the default), the labels are as exposed.
+    let scraped = SeriesCache::default().scrape_answer(&t, &[], &changed, 1000, &LabelLimits::default()).unwrap();
+    assert!(names(&scraped).contains(&r#"up_total{__type__="gauge", instance="h:1", job="j"} 1 1000"#.to_string()));
+    assert!(names(&scraped).iter().all(|n| !n.contains("__unit__")));
+}
