@@ -1,7 +1,8 @@
 //! End-to-end: start timestamps from remote_write 2.0 and OTLP under
 //! `storage.start_timestamp_zero_ingestion` (Prometheus' `created-timestamp-zero-ingestion`):
 //! each becomes one zero sample before its counter's first sample, none again while the
-//! counter lives, a new one after a reset, and none at all with the option off (the default).
+//! counter lives, a new one after a reset, and none at all with the option off (the default);
+//! and the metadata labels of `storage.type_and_unit_labels` from remote_write 2.0.
 
 mod support;
 
@@ -206,4 +207,46 @@ fn otlp_start_times_become_zero_samples_or_are_stored() {
     assert_eq!(exported(&storing, "otel_requests_total"), vec![(t0, 3.0), (t0 + 15_000, 4.0)]);
     assert_eq!(value_at(&storing, "start_timestamp(otel_requests_total)", t0 + 15_000), Some(((t0 - 120_000) / 1000).to_string()));
     assert!(storing.stop(), "clean stop");
+}
+
+/// `storage.type_and_unit_labels`: remote_write 2.0 metadata becomes `__type__`/`__unit__`
+/// (selectable, dropped by `rate` with the name), and `rate` over a series typed `gauge`
+/// gets Prometheus' info naming its `__type__`; the features endpoint says it is on.
+#[test]
+fn type_and_unit_labels_from_remote_write_2_metadata() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config_with(dir.path(), "  cores: 2\n", "  type_and_unit_labels: true\n"));
+    let base = base_ms();
+    let samples: Vec<v2::Sample> = (0..5).map(|i| v2::Sample { value: i as f64, timestamp: base + i * 15_000, start_timestamp: 0 }).collect();
+    let series = |labels_refs: Vec<u32>, r#type: i32, unit_ref: u32| v2::TimeSeries {
+        labels_refs,
+        samples: samples.clone(),
+        metadata: Some(v2::Metadata { r#type, help_ref: 0, unit_ref }),
+        ..Default::default()
+    };
+    let request = v2::Request {
+        symbols: ["", "__name__", "io_seconds_total", "queue_depth", "seconds"].map(String::from).to_vec(),
+        timeseries: vec![series(vec![1, 2], 1, 4), series(vec![1, 3], 2, 0)],
+    };
+    write_v2(&server, &snappy(&request.encode_to_vec()), "10");
+    let at = (base + 60_000) as f64 / 1000.0;
+    let query = |q: &str| {
+        let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}&time={at}", percent_encode(q))));
+        assert_eq!(status, 200, "{q}: {body}");
+        body
+    };
+    let counters = query(r#"{__type__="counter", __unit__="seconds"}"#);
+    assert_eq!(counters["data"]["result"][0]["metric"], serde_json::json!({"__name__": "io_seconds_total", "__type__": "counter", "__unit__": "seconds"}), "{counters}");
+    let rate = query("rate(io_seconds_total[1m])");
+    assert_eq!(rate["data"]["result"][0]["metric"], serde_json::json!({}), "the metadata labels go with the name: {rate}");
+    assert!(rate.get("infos").is_none(), "a counter by its __type__: {rate}");
+    let gauge_rate = query("rate(queue_depth[1m])");
+    assert_eq!(
+        gauge_rate["infos"],
+        serde_json::json!(["PromQL info: metric might not be a counter, __type__ label is not set to \"counter\" or \"histogram\", got \"gauge\": \"queue_depth\" (1:6)"]),
+        "{gauge_rate}"
+    );
+    let (_, features) = get_json(&server.url("/api/v1/features"));
+    assert_eq!((features["data"]["promql"]["type_and_unit_labels"].as_bool(), features["data"]["scrape"]["type_and_unit_labels"].as_bool()), (Some(true), Some(true)), "{features}");
+    assert!(server.stop());
 }
