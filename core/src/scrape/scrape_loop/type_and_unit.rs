@@ -104,7 +104,7 @@ pub(super) fn with_type_and_unit(labels: Labels, kind: Option<&str>, unit: Optio
     }
     let mut pairs: Vec<(String, String)> = labels
         .iter()
-        .filter(|l| !(l.name == METRIC_TYPE_LABEL && kind.is_some()) && !(l.name == METRIC_UNIT_LABEL && unit.is_some()))
+        .filter(|l| !((l.name == METRIC_TYPE_LABEL && kind.is_some()) || (l.name == METRIC_UNIT_LABEL && unit.is_some())))
         .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect();
     pairs.extend(kind.map(|k| (METRIC_TYPE_LABEL.to_string(), k.to_string())));
