@@ -1,8 +1,8 @@
 //! Fuzz target: a scrape target's body (text, OpenMetrics or protobuf by the first byte's bits)
 //! never panics `scrape_loop::SeriesCache`, which is transparent (a second scrape gives the same
-//! result, no staleness marker) and makes a valid batch (`SeriesBatch` debug assertions: sorted,
-//! unique, non-empty labels, cached hash the text's). Odd-length input is read with start times as
-//! under `storage.start_timestamp_zero_ingestion` or `start_timestamp_storage` (`_created` paired).
+//! result, no staleness marker) and makes a valid batch (sorted, unique, non-empty labels). An
+//! odd length reads start times (`_created` paired) as the start-timestamp options do; a length
+//! divisible by 3 adds `storage.type_and_unit_labels`' metadata labels.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     use metricstor::ingest::label_limits::LabelLimits;
@@ -63,6 +63,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let limits = LabelLimits::default();
     let mut cache = SeriesCache::default();
     cache.keep_exemplars();
+    if data.len() % 3 == 0 {
+        cache.label_types_and_units();
+    }
     let first = cache.scrape_answer_with_starts(target, &external, &answer, &starts, 1_000, &limits);
     // The same start time: the second scrape must make exactly the first's samples.
     let second = cache.scrape_answer_with_starts(target, &external, &answer, &starts, 1_000, &limits);

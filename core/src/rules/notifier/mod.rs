@@ -67,23 +67,29 @@ impl AlertmanagerQueue {
         AlertmanagerQueue { alerts: VecDeque::new(), wake, woken }
     }
 
-    /// Appends `alerts`, dropping the oldest (queued or, past the capacity, of `alerts`
-    /// itself) beyond `QUEUE_ALERTS_MAX`, as Prometheus does; how many were dropped.
-    fn enqueue(&mut self, mut alerts: Vec<Alert>) -> usize {
-        let mut dropped = 0;
-        if alerts.len() > QUEUE_ALERTS_MAX {
-            let excess = alerts.len() - QUEUE_ALERTS_MAX;
-            alerts.drain(..excess);
-            dropped += excess;
-        }
-        let overflow = (self.alerts.len() + alerts.len()).saturating_sub(QUEUE_ALERTS_MAX);
-        self.alerts.drain(..overflow);
-        dropped += overflow;
-        self.alerts.extend(alerts);
-        debug_assert!(self.alerts.len() <= QUEUE_ALERTS_MAX, "an Alertmanager's queue holds at most QUEUE_ALERTS_MAX alerts");
+    /// `enqueue_bounded` into this queue, then wakes its task; how many were dropped.
+    fn enqueue(&mut self, alerts: Vec<Alert>) -> usize {
+        let dropped = enqueue_bounded(&mut self.alerts, alerts);
         let _ = self.wake.try_send(());
         dropped
     }
+}
+
+/// Appends `alerts` to `queue`, dropping the oldest (queued or, past the capacity, of `alerts`
+/// itself) beyond `QUEUE_ALERTS_MAX`, as Prometheus does; how many were dropped.
+fn enqueue_bounded(queue: &mut VecDeque<Alert>, mut alerts: Vec<Alert>) -> usize {
+    let mut dropped = 0;
+    if alerts.len() > QUEUE_ALERTS_MAX {
+        let excess = alerts.len() - QUEUE_ALERTS_MAX;
+        alerts.drain(..excess);
+        dropped += excess;
+    }
+    let overflow = (queue.len() + alerts.len()).saturating_sub(QUEUE_ALERTS_MAX);
+    queue.drain(..overflow);
+    dropped += overflow;
+    queue.extend(alerts);
+    debug_assert!(queue.len() <= QUEUE_ALERTS_MAX, "an Alertmanager's queue holds at most QUEUE_ALERTS_MAX alerts");
+    dropped
 }
 
 /// Everything behind the notifier's lock.
@@ -97,7 +103,7 @@ struct NotifierState {
     queues: BTreeMap<QueueKey, AlertmanagerQueue>,
     /// Per entry with no Alertmanager found yet: its alerts, until one is found (the
     /// supervisor is woken to look at once, as discoveries may just have found one).
-    waiting: BTreeMap<usize, AlertmanagerQueue>,
+    waiting: BTreeMap<usize, VecDeque<Alert>>,
     /// Per `alertmanagers` entry, in the configuration's order.
     file_sd: Vec<FileSdState>,
     found: Vec<FoundAlertmanagers>,
@@ -171,7 +177,7 @@ impl Notifier {
             let mut queues = state.queues.range_mut((entry, String::new())..(entry + 1, String::new())).peekable();
             if queues.peek().is_none() {
                 waiting = true;
-                dropped += state.waiting.entry(entry).or_insert_with(AlertmanagerQueue::new).enqueue(relabeled);
+                dropped += enqueue_bounded(state.waiting.entry(entry).or_default(), relabeled);
                 continue;
             }
             for (_, queue) in queues {
@@ -205,7 +211,7 @@ impl Notifier {
     /// A copy of the counters and gauges now; the queue length is the longest queue's.
     pub fn counts(&self) -> NotifierCounts {
         let state = self.lock();
-        let queue_length = state.queues.values().chain(state.waiting.values()).map(|q| q.alerts.len()).max().unwrap_or(0);
+        let queue_length = state.queues.values().map(|q| q.alerts.len()).chain(state.waiting.values().map(VecDeque::len)).max().unwrap_or(0);
         NotifierCounts { queue_length, alertmanagers_discovered: state.found.iter().map(|f| f.active.len()).sum(), ..state.counts.clone() }
     }
 
@@ -234,7 +240,7 @@ impl NotifierState {
         self.waiting.retain(|entry, queue| {
             let kept = *entry < entries;
             if !kept {
-                dropped += queue.alerts.len();
+                dropped += queue.len();
             }
             kept
         });
@@ -244,7 +250,7 @@ impl NotifierState {
         let found_now: Vec<usize> = self.waiting.keys().copied().filter(|entry| keys.iter().any(|(e, _)| e == entry)).collect();
         for entry in found_now {
             let Some(waiting) = self.waiting.remove(&entry) else { continue };
-            let alerts: Vec<Alert> = waiting.alerts.into();
+            let alerts: Vec<Alert> = waiting.into();
             for (_, queue) in self.queues.range_mut((entry, String::new())..(entry + 1, String::new())) {
                 dropped += queue.enqueue(alerts.clone());
             }
