@@ -398,15 +398,17 @@ fn queries_report_their_statistics_when_asked() {
 
     // count_over_time(x[1m]) at 1100, 1150 and 1200 s: 6 samples per series in each window.
     let (range, text) = answer_text("/api/v1/query_range?query=count_over_time(st_metric[1m])&start=1100&end=1200&step=50&stats=all");
-    in_order(&text, &["samples", "totalQueryableSamplesPerStep", "totalQueryableSamples", "samplesRead", "peakSamples"]);
+    in_order(&text, &["samples", "totalQueryableSamplesPerStep", "totalQueryableSamples", "samplesReadPerStep", "samplesRead", "peakSamples"]);
     let samples = &range["data"]["stats"]["samples"];
     assert_eq!(samples["totalQueryableSamplesPerStep"], serde_json::json!([[1100, 12], [1150, 12], [1200, 12]]), "{samples}");
     assert_eq!(samples["totalQueryableSamples"], 36);
     // The windows overlap by 10 s: the second and third steps read 5 new samples per series.
     assert_eq!(samples["samplesRead"], 12 + 10 + 10, "{samples}");
+    assert_eq!(samples["samplesReadPerStep"], serde_json::json!([[1100, 12], [1150, 10], [1200, 10]]), "{samples}");
 
     let deprecated = answer("/api/v1/query_range?query=st_metric&start=1100&end=1200&step=50&stats=1");
     assert!(deprecated["data"]["stats"]["samples"]["totalQueryableSamplesPerStep"].is_null(), "{deprecated}");
+    assert!(deprecated["data"]["stats"]["samples"]["samplesReadPerStep"].is_null(), "{deprecated}");
     assert_eq!(deprecated["data"]["stats"]["samples"]["totalQueryableSamples"], 6);
     assert_eq!(
         deprecated["warnings"],

@@ -1,6 +1,6 @@
 //! Sample statistics (`stats` on the query API) against Prometheus' `TestQueryStatistics`
-//! (`promql/engine_test.go`): its data and queries, its expected totals, per-step totals and
-//! samples read; where our engine counts otherwise, our value and the reason beside them.
+//! (`promql/engine_test.go`): its data and queries, its expected totals and samples read, each
+//! also per step; where our engine counts otherwise, our value and the reason beside them.
 
 use promql::promqltest::{parse_script, Command, ScriptStorage};
 use promql::{Engine, EngineOptions, SampleStats};
@@ -19,6 +19,7 @@ struct Ours {
     total: u64,
     per_step: &'static [(i64, u64)],
     read: u64,
+    read_per_step: &'static [(i64, u64)],
     why: &'static str,
 }
 
@@ -28,10 +29,11 @@ struct Case {
     end_s: i64,
     /// 0: an instant query at `start_s`.
     step_s: i64,
-    /// Prometheus' `TotalSamples`, `TotalSamplesPerStep` and `SamplesRead`.
+    /// Prometheus' `TotalSamples`, `TotalSamplesPerStep`, `SamplesRead` and `SamplesReadPerStep`.
     total: u64,
     per_step: &'static [(i64, u64)],
     read: u64,
+    read_per_step: &'static [(i64, u64)],
     ours: Option<Ours>,
 }
 
@@ -62,17 +64,29 @@ fn sample_counts_match_prometheus_test_query_statistics() {
     let mut wrong = Vec::new();
     for case in CASES {
         let got = stats_of(&storage, EngineOptions::default(), case.query, case.start_s, case.end_s, case.step_s);
-        let (total, per_step, read) = match &case.ours {
+        let (total, per_step, read, read_per_step) = match &case.ours {
             Some(ours) => {
                 assert!(!ours.why.is_empty());
-                (ours.total, ours.per_step, ours.read)
+                (ours.total, ours.per_step, ours.read, ours.read_per_step)
             }
-            None => (case.total, case.per_step, case.read),
+            None => (case.total, case.per_step, case.read, case.read_per_step),
         };
-        if (got.total_queryable_samples, got.total_queryable_samples_per_step.as_slice(), got.samples_read) != (total, per_step, read) {
+        let got_tuple = (got.total_queryable_samples, got.total_queryable_samples_per_step.as_slice(), got.samples_read, got.samples_read_per_step.as_slice());
+        if got_tuple != (total, per_step, read, read_per_step) {
             wrong.push(format!(
-                "{} @ {}..{} step {}: got total {} per step {:?} read {}; want total {} per step {:?} read {}",
-                case.query, case.start_s, case.end_s, case.step_s, got.total_queryable_samples, got.total_queryable_samples_per_step, got.samples_read, total, per_step, read
+                "{} @ {}..{} step {}: got total {} per step {:?} read {} per step {:?}; want total {} per step {:?} read {} per step {:?}",
+                case.query,
+                case.start_s,
+                case.end_s,
+                case.step_s,
+                got.total_queryable_samples,
+                got.total_queryable_samples_per_step,
+                got.samples_read,
+                got.samples_read_per_step,
+                total,
+                per_step,
+                read,
+                read_per_step
             ));
         }
     }
@@ -98,6 +112,7 @@ fn series_major_and_step_major_evaluation_count_the_same() {
             let b = stats_of(&storage, step_major.clone(), query, start_s, end_s, step_s);
             assert_eq!(a.total_queryable_samples_per_step, b.total_queryable_samples_per_step, "{query} {start_s}..{end_s}/{step_s}");
             assert_eq!((a.total_queryable_samples, a.samples_read), (b.total_queryable_samples, b.samples_read), "{query}");
+            assert_eq!(a.samples_read_per_step, b.samples_read_per_step, "{query} {start_s}..{end_s}/{step_s}");
             assert!(a.total_queryable_samples > 0 || start_s == 0, "{query}");
         }
     }
@@ -129,67 +144,67 @@ fn stats_are_absent_unless_asked_for() {
 }
 
 const CASES: &[Case] = &[
-    Case { query: "\"literal string\"", start_s: 21, end_s: 21, step_s: 0, total: 0, per_step: &[(21000, 0)], read: 0, ours: None },
-    Case { query: "1", start_s: 21, end_s: 21, step_s: 0, total: 0, per_step: &[(21000, 0)], read: 0, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith1HistogramEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 13, per_step: &[(21000, 13)], read: 13, ours: None },
-    Case { query: "timestamp(metricWith1SampleEvery10Seconds)", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "timestamp(metricWith1HistogramEvery10Seconds)", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds", start_s: 22, end_s: 22, step_s: 0, total: 1, per_step: &[(22000, 1)], read: 1, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds offset 10s", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds @ 15", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"} @ 19", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}[20s] @ 19", start_s: 21, end_s: 21, step_s: 0, total: 2, per_step: &[(21000, 2)], read: 2, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 3, per_step: &[(21000, 3)], read: 3, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, ours: None },
-    Case { query: "metricWith1HistogramEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 78, per_step: &[(201000, 78)], read: 78, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 24, per_step: &[(201000, 24)], read: 8, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[61s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 26, per_step: &[(201000, 26)], read: 8, ours: None },
-    Case { query: "max_over_time(metricWith1HistogramEvery10Seconds[60s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 312, per_step: &[(201000, 312)], read: 104, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds[60s] @ 30", start_s: 201, end_s: 201, step_s: 0, total: 4, per_step: &[(201000, 4)], read: 4, ours: None },
-    Case { query: "metricWith1HistogramEvery10Seconds[60s] @ 30", start_s: 201, end_s: 201, step_s: 0, total: 52, per_step: &[(201000, 52)], read: 52, ours: None },
-    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30))", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, ours: None },
-    Case { query: "sum by (b) (max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30))", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds[60s] offset 10s", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 18, per_step: &[(201000, 18)], read: 18, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, ours: None },
-    Case { query: "absent_over_time(metricWith1SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 18, per_step: &[(201000, 18)], read: 18, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds[60s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, ours: None },
-    Case { query: "metricWith1SampleEvery10Seconds[60s:5s] offset 10s", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 201, step_s: 0, total: 36, per_step: &[(201000, 36)], read: 36, ours: None },
-    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 201, step_s: 0, total: 72, per_step: &[(201000, 72)], read: 72, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 204, end_s: 223, step_s: 5, total: 4, per_step: &[(204000, 1), (209000, 1), (214000, 1), (219000, 1)], read: 4, ours: None },
-    Case { query: "metricWith1HistogramEvery10Seconds", start_s: 204, end_s: 223, step_s: 5, total: 52, per_step: &[(204000, 13), (209000, 13), (214000, 13), (219000, 13)], read: 52, ours: None },
-    Case { query: "timestamp(metricWith1SampleEvery10Seconds)", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, ours: None },
-    Case { query: "timestamp(metricWith1HistogramEvery10Seconds)", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds{a=\"1\"}[10s])", start_s: 991, end_s: 1021, step_s: 10, total: 2, per_step: &[(991000, 1), (1001000, 1), (1011000, 0), (1021000, 0)], read: 2, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"} offset 10s", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30)", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 12, ours: None },
-    Case { query: "metricWith3SampleEvery10Seconds", start_s: 201, end_s: 220, step_s: 5, total: 12, per_step: &[(201000, 3), (206000, 3), (211000, 3), (216000, 3)], read: 12, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s])", start_s: 201, end_s: 220, step_s: 5, total: 72, per_step: &[(201000, 18), (206000, 18), (211000, 18), (216000, 18)], read: 21, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 216, step_s: 5, total: 144, per_step: &[(201000, 36), (206000, 36), (211000, 36), (216000, 36)], read: 45, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 220, step_s: 5, total: 144, per_step: &[(201000, 36), (206000, 36), (211000, 36), (216000, 36)], read: 45, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 15, ours: None },
-    Case { query: "sum by (b) (max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 15, ours: None },
-    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 288, per_step: &[(201000, 72), (206000, 72), (211000, 72), (216000, 72)], read: 90, ours: None },
-    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 216, step_s: 5, total: 192, per_step: &[(201000, 48), (206000, 48), (211000, 48), (216000, 48)], read: 60, ours: None },
-    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 192, per_step: &[(201000, 48), (206000, 48), (211000, 48), (216000, 48)], read: 60, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[20s:10s])", start_s: 201, end_s: 201, step_s: 0, total: 2, per_step: &[(201000, 2)], read: 2, ours: None },
-    Case { query: "sum_over_time(metricWith1SampleEvery10Seconds[30s:30s])", start_s: 90, end_s: 90, step_s: 0, total: 1, per_step: &[(90000, 1)], read: 1, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:2m])", start_s: 240, end_s: 240, step_s: 0, total: 1, per_step: &[(240000, 1)], read: 1, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:10s])", start_s: 201, end_s: 231, step_s: 30, total: 6, per_step: &[(201000, 3), (231000, 3)], read: 6, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[20s:10s])", start_s: 201, end_s: 261, step_s: 10, total: 14, per_step: &[(201000, 2), (211000, 2), (221000, 2), (231000, 2), (241000, 2), (251000, 2), (261000, 2)], read: 8, ours: None },
-    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:10s])", start_s: 201, end_s: 261, step_s: 60, total: 6, per_step: &[(201000, 3), (261000, 3)], read: 6, ours: None },
-    Case { query: "histogram_count(max_over_time(metricWith1HistogramEvery10Seconds[20s:10s]))", start_s: 201, end_s: 201, step_s: 0, total: 26, per_step: &[(201000, 26)], read: 26, ours: None },
-    Case { query: "avg_over_time(metricWith1HistogramEvery10Seconds[2m:1m])", start_s: 120, end_s: 240, step_s: 60, total: 78, per_step: &[(120000, 26), (180000, 26), (240000, 26)], read: 52, ours: None },
-    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:10s])", start_s: 200, end_s: 400, step_s: 30, total: 126, per_step: &[(200000, 18), (230000, 18), (260000, 18), (290000, 18), (320000, 18), (350000, 18), (380000, 18)], read: 72, ours: None },
-    Case { query: "predict_linear(metricWith1SampleEvery10Seconds[60s] @ 100, 60)", start_s: 100, end_s: 300, step_s: 100, total: 18, per_step: &[(100000, 6), (200000, 6), (300000, 6)], read: 6, ours: None },
-    Case { query: "sum_over_time(metricWith3SampleEvery10Seconds[20s:10s] @ 200)", start_s: 250, end_s: 250, step_s: 0, total: 6, per_step: &[(250000, 6)], read: 6, ours: None },
-    Case { query: "sum_over_time(metricWith1SampleEvery10Seconds[20s:10s] offset 1m)", start_s: 240, end_s: 240, step_s: 0, total: 2, per_step: &[(240000, 2)], read: 2, ours: None },
-    Case { query: "sum_over_time(metricWith3SampleEvery10Seconds[1m:10s] @ 200 offset 1m)", start_s: 300, end_s: 300, step_s: 0, total: 18, per_step: &[(300000, 18)], read: 18, ours: None },
-    Case { query: "sum_over_time(max_over_time(metricWith3SampleEvery10Seconds[60s] @ 300)[5m:1m] @ 600)[10m:2m]", start_s: 800, end_s: 800, step_s: 0, total: 75, per_step: &[(800000, 75)], read: 18, ours: None },
-    Case { query: "rate(sum_over_time(metricWith1SampleEvery10Seconds[30s])[1m:30s])", start_s: 240, end_s: 240, step_s: 0, total: 2, per_step: &[(240000, 2)], read: 6, ours: None },
+    Case { query: "\"literal string\"", start_s: 21, end_s: 21, step_s: 0, total: 0, per_step: &[(21000, 0)], read: 0, read_per_step: &[(21000, 0)], ours: None },
+    Case { query: "1", start_s: 21, end_s: 21, step_s: 0, total: 0, per_step: &[(21000, 0)], read: 0, read_per_step: &[(21000, 0)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith1HistogramEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 13, per_step: &[(21000, 13)], read: 13, read_per_step: &[(21000, 13)], ours: None },
+    Case { query: "timestamp(metricWith1SampleEvery10Seconds)", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "timestamp(metricWith1HistogramEvery10Seconds)", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds", start_s: 22, end_s: 22, step_s: 0, total: 1, per_step: &[(22000, 1)], read: 1, read_per_step: &[(22000, 1)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds offset 10s", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds @ 15", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"} @ 19", start_s: 21, end_s: 21, step_s: 0, total: 1, per_step: &[(21000, 1)], read: 1, read_per_step: &[(21000, 1)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}[20s] @ 19", start_s: 21, end_s: 21, step_s: 0, total: 2, per_step: &[(21000, 2)], read: 2, read_per_step: &[(21000, 2)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds", start_s: 21, end_s: 21, step_s: 0, total: 3, per_step: &[(21000, 3)], read: 3, read_per_step: &[(21000, 3)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, read_per_step: &[(201000, 6)], ours: None },
+    Case { query: "metricWith1HistogramEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 78, per_step: &[(201000, 78)], read: 78, read_per_step: &[(201000, 78)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 24, per_step: &[(201000, 24)], read: 8, read_per_step: &[(201000, 8)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[61s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 26, per_step: &[(201000, 26)], read: 8, read_per_step: &[(201000, 8)], ours: None },
+    Case { query: "max_over_time(metricWith1HistogramEvery10Seconds[60s])[20s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 312, per_step: &[(201000, 312)], read: 104, read_per_step: &[(201000, 104)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds[60s] @ 30", start_s: 201, end_s: 201, step_s: 0, total: 4, per_step: &[(201000, 4)], read: 4, read_per_step: &[(201000, 4)], ours: None },
+    Case { query: "metricWith1HistogramEvery10Seconds[60s] @ 30", start_s: 201, end_s: 201, step_s: 0, total: 52, per_step: &[(201000, 52)], read: 52, read_per_step: &[(201000, 52)], ours: None },
+    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30))", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, read_per_step: &[(201000, 12)], ours: None },
+    Case { query: "sum by (b) (max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30))", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, read_per_step: &[(201000, 12)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds[60s] offset 10s", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, read_per_step: &[(201000, 6)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds[60s]", start_s: 201, end_s: 201, step_s: 0, total: 18, per_step: &[(201000, 18)], read: 18, read_per_step: &[(201000, 18)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, read_per_step: &[(201000, 6)], ours: None },
+    Case { query: "absent_over_time(metricWith1SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 6, per_step: &[(201000, 6)], read: 6, read_per_step: &[(201000, 6)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s])", start_s: 201, end_s: 201, step_s: 0, total: 18, per_step: &[(201000, 18)], read: 18, read_per_step: &[(201000, 18)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds[60s:5s]", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, read_per_step: &[(201000, 12)], ours: None },
+    Case { query: "metricWith1SampleEvery10Seconds[60s:5s] offset 10s", start_s: 201, end_s: 201, step_s: 0, total: 12, per_step: &[(201000, 12)], read: 12, read_per_step: &[(201000, 12)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 201, step_s: 0, total: 36, per_step: &[(201000, 36)], read: 36, read_per_step: &[(201000, 36)], ours: None },
+    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 201, step_s: 0, total: 72, per_step: &[(201000, 72)], read: 72, read_per_step: &[(201000, 72)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, read_per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"}", start_s: 204, end_s: 223, step_s: 5, total: 4, per_step: &[(204000, 1), (209000, 1), (214000, 1), (219000, 1)], read: 4, read_per_step: &[(204000, 1), (209000, 1), (214000, 1), (219000, 1)], ours: None },
+    Case { query: "metricWith1HistogramEvery10Seconds", start_s: 204, end_s: 223, step_s: 5, total: 52, per_step: &[(204000, 13), (209000, 13), (214000, 13), (219000, 13)], read: 52, read_per_step: &[(204000, 13), (209000, 13), (214000, 13), (219000, 13)], ours: None },
+    Case { query: "timestamp(metricWith1SampleEvery10Seconds)", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, read_per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "timestamp(metricWith1HistogramEvery10Seconds)", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, read_per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds{a=\"1\"}[10s])", start_s: 991, end_s: 1021, step_s: 10, total: 2, per_step: &[(991000, 1), (1001000, 1), (1011000, 0), (1021000, 0)], read: 2, read_per_step: &[(991000, 1), (1001000, 1), (1011000, 0), (1021000, 0)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds{a=\"1\"} offset 10s", start_s: 201, end_s: 220, step_s: 5, total: 4, per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], read: 4, read_per_step: &[(201000, 1), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30)", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 12, read_per_step: &[(201000, 12), (206000, 0), (211000, 0), (216000, 0)], ours: None },
+    Case { query: "metricWith3SampleEvery10Seconds", start_s: 201, end_s: 220, step_s: 5, total: 12, per_step: &[(201000, 3), (206000, 3), (211000, 3), (216000, 3)], read: 12, read_per_step: &[(201000, 3), (206000, 3), (211000, 3), (216000, 3)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s])", start_s: 201, end_s: 220, step_s: 5, total: 72, per_step: &[(201000, 18), (206000, 18), (211000, 18), (216000, 18)], read: 21, read_per_step: &[(201000, 18), (206000, 0), (211000, 3), (216000, 0)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 216, step_s: 5, total: 144, per_step: &[(201000, 36), (206000, 36), (211000, 36), (216000, 36)], read: 45, read_per_step: &[(201000, 36), (206000, 3), (211000, 3), (216000, 3)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 220, step_s: 5, total: 144, per_step: &[(201000, 36), (206000, 36), (211000, 36), (216000, 36)], read: 45, read_per_step: &[(201000, 36), (206000, 3), (211000, 3), (216000, 3)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[60s:5s])", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 15, read_per_step: &[(201000, 12), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "sum by (b) (max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 48, per_step: &[(201000, 12), (206000, 12), (211000, 12), (216000, 12)], read: 15, read_per_step: &[(201000, 12), (206000, 1), (211000, 1), (216000, 1)], ours: None },
+    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 288, per_step: &[(201000, 72), (206000, 72), (211000, 72), (216000, 72)], read: 90, read_per_step: &[(201000, 72), (206000, 6), (211000, 6), (216000, 6)], ours: None },
+    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 216, step_s: 5, total: 192, per_step: &[(201000, 48), (206000, 48), (211000, 48), (216000, 48)], read: 60, read_per_step: &[(201000, 48), (206000, 4), (211000, 4), (216000, 4)], ours: None },
+    Case { query: "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith1SampleEvery10Seconds[60s:5s]))", start_s: 201, end_s: 220, step_s: 5, total: 192, per_step: &[(201000, 48), (206000, 48), (211000, 48), (216000, 48)], read: 60, read_per_step: &[(201000, 48), (206000, 4), (211000, 4), (216000, 4)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[20s:10s])", start_s: 201, end_s: 201, step_s: 0, total: 2, per_step: &[(201000, 2)], read: 2, read_per_step: &[(201000, 2)], ours: None },
+    Case { query: "sum_over_time(metricWith1SampleEvery10Seconds[30s:30s])", start_s: 90, end_s: 90, step_s: 0, total: 1, per_step: &[(90000, 1)], read: 1, read_per_step: &[(90000, 1)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:2m])", start_s: 240, end_s: 240, step_s: 0, total: 1, per_step: &[(240000, 1)], read: 1, read_per_step: &[(240000, 1)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:10s])", start_s: 201, end_s: 231, step_s: 30, total: 6, per_step: &[(201000, 3), (231000, 3)], read: 6, read_per_step: &[(201000, 3), (231000, 3)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[20s:10s])", start_s: 201, end_s: 261, step_s: 10, total: 14, per_step: &[(201000, 2), (211000, 2), (221000, 2), (231000, 2), (241000, 2), (251000, 2), (261000, 2)], read: 8, read_per_step: &[(201000, 2), (211000, 1), (221000, 1), (231000, 1), (241000, 1), (251000, 1), (261000, 1)], ours: None },
+    Case { query: "max_over_time(metricWith1SampleEvery10Seconds[30s:10s])", start_s: 201, end_s: 261, step_s: 60, total: 6, per_step: &[(201000, 3), (261000, 3)], read: 6, read_per_step: &[(201000, 3), (261000, 3)], ours: None },
+    Case { query: "histogram_count(max_over_time(metricWith1HistogramEvery10Seconds[20s:10s]))", start_s: 201, end_s: 201, step_s: 0, total: 26, per_step: &[(201000, 26)], read: 26, read_per_step: &[(201000, 26)], ours: None },
+    Case { query: "avg_over_time(metricWith1HistogramEvery10Seconds[2m:1m])", start_s: 120, end_s: 240, step_s: 60, total: 78, per_step: &[(120000, 26), (180000, 26), (240000, 26)], read: 52, read_per_step: &[(120000, 26), (180000, 13), (240000, 13)], ours: None },
+    Case { query: "max_over_time(metricWith3SampleEvery10Seconds[60s:10s])", start_s: 200, end_s: 400, step_s: 30, total: 126, per_step: &[(200000, 18), (230000, 18), (260000, 18), (290000, 18), (320000, 18), (350000, 18), (380000, 18)], read: 72, read_per_step: &[(200000, 18), (230000, 9), (260000, 9), (290000, 9), (320000, 9), (350000, 9), (380000, 9)], ours: None },
+    Case { query: "predict_linear(metricWith1SampleEvery10Seconds[60s] @ 100, 60)", start_s: 100, end_s: 300, step_s: 100, total: 18, per_step: &[(100000, 6), (200000, 6), (300000, 6)], read: 6, read_per_step: &[(100000, 6), (200000, 0), (300000, 0)], ours: None },
+    Case { query: "sum_over_time(metricWith3SampleEvery10Seconds[20s:10s] @ 200)", start_s: 250, end_s: 250, step_s: 0, total: 6, per_step: &[(250000, 6)], read: 6, read_per_step: &[(250000, 6)], ours: None },
+    Case { query: "sum_over_time(metricWith1SampleEvery10Seconds[20s:10s] offset 1m)", start_s: 240, end_s: 240, step_s: 0, total: 2, per_step: &[(240000, 2)], read: 2, read_per_step: &[(240000, 2)], ours: None },
+    Case { query: "sum_over_time(metricWith3SampleEvery10Seconds[1m:10s] @ 200 offset 1m)", start_s: 300, end_s: 300, step_s: 0, total: 18, per_step: &[(300000, 18)], read: 18, read_per_step: &[(300000, 18)], ours: None },
+    Case { query: "sum_over_time(max_over_time(metricWith3SampleEvery10Seconds[60s] @ 300)[5m:1m] @ 600)[10m:2m]", start_s: 800, end_s: 800, step_s: 0, total: 75, per_step: &[(800000, 75)], read: 18, read_per_step: &[(800000, 18)], ours: None },
+    Case { query: "rate(sum_over_time(metricWith1SampleEvery10Seconds[30s])[1m:30s])", start_s: 240, end_s: 240, step_s: 0, total: 2, per_step: &[(240000, 2)], read: 6, read_per_step: &[(240000, 6)], ours: None },
 ];

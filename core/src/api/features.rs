@@ -103,7 +103,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         ("duration_expr", true),
         ("negative_offset", true),
         ("per_query_lookback_delta", true),
-        ("per_step_stats", false),
+        ("per_step_stats", true),
         ("subqueries", true),
         ("type_and_unit_labels", config.storage.type_and_unit_labels),
     ];
@@ -163,7 +163,7 @@ mod tests {
         let on = features(&config);
         assert_eq!(on["api"]["admin"], config.server.enable_admin_api);
         assert!(on["api"]["query_stats"], "the query API answers `stats`");
-        assert!(!on["promql"]["per_step_stats"], "samplesReadPerStep is not reported");
+        assert!(on["promql"]["per_step_stats"], "stats=all gives totalQueryableSamplesPerStep and samplesReadPerStep");
         assert!(!on["scrape"]["start_timestamp_zero_ingestion"]);
         assert!(!on["scrape"]["type_and_unit_labels"] && !on["promql"]["type_and_unit_labels"]);
         assert!(on["tsdb"]["exemplar_storage"], "exemplars are kept by default");

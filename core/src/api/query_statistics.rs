@@ -46,8 +46,8 @@ fn go_quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
 }
 
-/// Appends `"stats":{…}`: timings in seconds, then the samples (the per-step totals first,
-/// as Prometheus' struct orders them, only for `all`).
+/// Appends `"stats":{…}`: timings in seconds, then the samples (each per-step list before
+/// its total, as Prometheus' struct orders them, only for `all`).
 pub(super) fn push_stats(out: &mut String, stats: &QueryStats, asked: StatsAsked) {
     let t = &stats.timings;
     out.push_str("\"stats\":{\"timings\":{");
@@ -72,19 +72,29 @@ pub(super) fn push_stats(out: &mut String, stats: &QueryStats, asked: StatsAsked
     }
     out.push_str("},\"samples\":{");
     let s = &stats.samples;
-    if asked == StatsAsked::PerStep && !s.total_queryable_samples_per_step.is_empty() {
-        out.push_str("\"totalQueryableSamplesPerStep\":[");
-        for (i, (t_ms, n)) in s.total_queryable_samples_per_step.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            super::json::push_timestamp(out, *t_ms);
-            out.push_str(&format!(",{n}]"));
-        }
-        out.push_str("],");
+    let per_step = asked == StatsAsked::PerStep;
+    push_per_step(out, "totalQueryableSamplesPerStep", &s.total_queryable_samples_per_step, per_step);
+    out.push_str(&format!("\"totalQueryableSamples\":{},", s.total_queryable_samples));
+    push_per_step(out, "samplesReadPerStep", &s.samples_read_per_step, per_step);
+    out.push_str(&format!("\"samplesRead\":{},\"peakSamples\":{}}}}}", s.samples_read, s.peak_samples));
+}
+
+/// `"name":[[time in seconds, samples],…],` of per-step counts, when `asked` and there are
+/// steps (Prometheus leaves an empty list out).
+fn push_per_step(out: &mut String, name: &str, counts: &[(i64, u64)], asked: bool) {
+    if !asked || counts.is_empty() {
+        return;
     }
-    out.push_str(&format!("\"totalQueryableSamples\":{},\"samplesRead\":{},\"peakSamples\":{}}}}}", s.total_queryable_samples, s.samples_read, s.peak_samples));
+    out.push_str(&format!("\"{name}\":["));
+    for (i, (t_ms, n)) in counts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        super::json::push_timestamp(out, *t_ms);
+        out.push_str(&format!(",{n}]"));
+    }
+    out.push_str("],");
 }
 
 /// A float as Go's `encoding/json` writes one (shortest form; exponent without a leading 0).
@@ -109,6 +119,7 @@ mod tests {
         stats.samples.total_queryable_samples = 12;
         stats.samples.total_queryable_samples_per_step = vec![(1_000, 5), (1_500, 7)];
         stats.samples.samples_read = 9;
+        stats.samples.samples_read_per_step = vec![(1_000, 5), (1_500, 4)];
         stats.samples.peak_samples = 20;
         stats
     }
@@ -124,7 +135,7 @@ mod tests {
         );
         let mut out = String::new();
         push_stats(&mut out, &stats(), StatsAsked::PerStep);
-        assert!(out.contains("\"samples\":{\"totalQueryableSamplesPerStep\":[[1,5],[1.5,7]],\"totalQueryableSamples\":12,"), "{out}");
+        assert!(out.ends_with("\"samples\":{\"totalQueryableSamplesPerStep\":[[1,5],[1.5,7]],\"totalQueryableSamples\":12,\"samplesReadPerStep\":[[1,5],[1.5,4]],\"samplesRead\":9,\"peakSamples\":20}}"), "{out}");
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct SampleStats {
     /// Like `total_queryable_samples`, but a sample in the windows of several consecutive
     /// steps of a range query counts once.
     pub samples_read: u64,
+    /// `samples_read` per step: (step time in ms, samples), each counted at the step that
+    /// read it first (a selector with `@` at the first step, a subquery's points at the
+    /// outer step whose evaluation reached them).
+    pub samples_read_per_step: Vec<(i64, u64)>,
     /// Ours, not Prometheus' (which follows its own evaluation's memory): the samples fetched
     /// from storage for the query (every select is held whole; a select the series-major path
     /// streams counts as if it were) plus the points of the result.
@@ -53,7 +57,7 @@ pub(super) struct Counter {
     start_ms: i64,
     step_ms: i64,
     per_step: Vec<u64>,
-    read: u64,
+    read_per_step: Vec<u64>,
     /// The step being evaluated (index into `per_step`).
     step: usize,
     /// Depth of subqueries being evaluated: their inner selectors are not counted towards
@@ -86,7 +90,7 @@ impl Counter {
             start_ms,
             step_ms,
             per_step: vec![0; steps.max(1)],
-            read: 0,
+            read_per_step: vec![0; steps.max(1)],
             step: 0,
             inside_subquery: 0,
             reading: ReadStep { first: true, step_ms, counts: true },
@@ -122,16 +126,18 @@ impl Counter {
             self.per_step[self.step] += total;
         }
         if self.reading.counts {
-            self.read += read;
+            self.read_per_step[self.step] += read;
         }
     }
 
-    /// Adds counts of each step (the series-major path's).
-    pub(super) fn add_per_step(&mut self, per_step: &[u64], read: u64) {
+    /// Adds counts of each step, in total and read (the series-major path's).
+    pub(super) fn add_per_step(&mut self, per_step: &[u64], read_per_step: &[u64]) {
         for (mine, theirs) in self.per_step.iter_mut().zip(per_step) {
             *mine += theirs;
         }
-        self.read += read;
+        for (mine, theirs) in self.read_per_step.iter_mut().zip(read_per_step) {
+            *mine += theirs;
+        }
     }
 
     pub(super) fn enter_subquery(&mut self) {
@@ -144,11 +150,12 @@ impl Counter {
 
     pub(super) fn finish(self, fetched: u64, result_points: u64) -> SampleStats {
         let step_ms = self.step_ms.max(1);
-        let per_step: Vec<(i64, u64)> = self.per_step.iter().enumerate().map(|(i, n)| (self.start_ms + i as i64 * step_ms, *n)).collect();
+        let at_steps = |counts: &[u64]| -> Vec<(i64, u64)> { counts.iter().enumerate().map(|(i, n)| (self.start_ms + i as i64 * step_ms, *n)).collect() };
         SampleStats {
             total_queryable_samples: self.per_step.iter().sum(),
-            total_queryable_samples_per_step: per_step,
-            samples_read: self.read,
+            total_queryable_samples_per_step: at_steps(&self.per_step),
+            samples_read: self.read_per_step.iter().sum(),
+            samples_read_per_step: at_steps(&self.read_per_step),
             peak_samples: fetched + result_points,
         }
     }

@@ -192,7 +192,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
     let mut index = 0usize;
     // Sample statistics per step, added to the query's once the aggregation is finished here
     // (a declined one is counted again step by step).
-    let mut counted = ev.sample_stats.as_ref().map(|_| (vec![0u64; steps], 0u64));
+    let mut counted = ev.sample_stats.as_ref().map(|_| (vec![0u64; steps], vec![0u64; steps]));
     let finished = ev.stream(source.selector(), &mut |labels, samples, histograms, starts| {
         // Histograms are aggregated step by step (the step-major path takes over).
         if !histograms.is_empty() {
@@ -238,7 +238,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                     if let (Some((per_step, read)), Some(_)) = (&mut counted, value) {
                         per_step[k] += 1;
                         // A selector with `@` is read once (see `Evaluator::count_instant`).
-                        *read += u64::from(vs.at.is_none() || k == 0);
+                        read[k] += u64::from(vs.at.is_none() || k == 0);
                     }
                     value
                 }
@@ -252,7 +252,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
                     if let Some((per_step, read)) = &mut counted {
                         // As `Evaluator::count_window`: a window counts whole, and is read whole at the first step.
                         per_step[k] += window.len() as u64;
-                        *read += match k {
+                        read[k] += match k {
                             0 => window.len(),
                             _ if source.selector().at.is_some() => 0,
                             _ => window.iter().filter(|p| p.timestamp_ms > end - ev.step_ms).count(),
@@ -296,7 +296,7 @@ fn evaluate(ev: &Evaluator<'_>, a: &Aggregate) -> Result<Option<Vec<Option<Vec<E
         return Ok(None);
     }
     if let (Some(counter), Some((per_step, read))) = (&ev.sample_stats, &counted) {
-        counter.borrow_mut().add_per_step(per_step, *read);
+        counter.borrow_mut().add_per_step(per_step, read);
     }
     if let Source::Range { arg_pos, .. } = &source {
         for (metric, occurrences) in overlaps {
