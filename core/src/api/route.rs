@@ -119,6 +119,21 @@ impl Api {
                 body.push(b'}');
                 Ok(json_response(StatusCode::OK, body))
             }
+            "/api/v1/targets/metadata" if method == Method::GET => {
+                // Every target's labels and metadata: not for a client confined to some series.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/targets/metadata")?;
+                let limit = match p.get("limit").filter(|l| !l.is_empty()) {
+                    Some(text) => text.parse::<i64>().map_err(|_| ApiError::bad_data("limit must be a number"))?,
+                    None => -1,
+                };
+                let matchers = match p.get("match_target").filter(|m| !m.is_empty()) {
+                    Some(text) => promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match_target\": {e}")))?,
+                    None => Vec::new(),
+                };
+                let metric = p.get("metric").filter(|m| !m.is_empty());
+                let data = self.scrape_targets.target_metadata(&matchers, metric, usize::try_from(limit).ok());
+                Ok(json_ok(&data.to_string()))
+            }
             "/api/v1/targets/relabel_steps" if method == Method::GET => {
                 // A job's relabeling rules: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets/relabel_steps")?;

@@ -134,9 +134,11 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             }
         };
         let duration = started.elapsed().as_secs_f64();
+        let mut new_metadata = None;
         let (mut series, histograms, exemplars, starts, up, error, report) = match result {
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
+                    new_metadata = Some(Arc::new(metadata.clone()));
                     context.api.router.put_metadata(metadata);
                 }
                 (s.samples, s.histograms, s.exemplars, s.starts, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
@@ -167,6 +169,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             status.last_error = error;
             status.last_scrape_ns = start_ns;
             status.last_duration_seconds = duration;
+            if let Some(metadata) = new_metadata {
+                status.metadata = metadata;
+            }
         });
         next += interval;
         let now = Instant::now();

@@ -39,12 +39,15 @@ pub struct TargetStatus {
     /// When the last scrape started, in nanoseconds since the epoch (0: never).
     pub last_scrape_ns: i64,
     pub last_duration_seconds: f64,
+    /// The metadata of its families (`# TYPE`, `# HELP`, `# UNIT`) as its last scrape to
+    /// give any had it, for `/api/v1/targets/metadata`.
+    pub metadata: Arc<Vec<crate::ingest::MetricMetadata>>,
 }
 
 impl TargetStatus {
     /// A target not scraped yet.
     pub fn new(target: Arc<Target>) -> TargetStatus {
-        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ns: 0, last_duration_seconds: 0.0 }
+        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ns: 0, last_duration_seconds: 0.0, metadata: Arc::default() }
     }
 }
 
@@ -205,6 +208,40 @@ impl Registry {
         if let Ok(mut all) = self.dropped.lock() {
             *all = dropped.into_iter().collect();
         }
+    }
+
+    /// The `data` of `/api/v1/targets/metadata`, as Prometheus answers it: per active target
+    /// whose labels `match_target` matches (all when empty), each family's metadata (`metric`
+    /// named; with `metric`, only that family's, unnamed). With a `limit`, no target is
+    /// looked at once that many entries are listed (a target's whole list may pass it).
+    pub fn target_metadata(&self, match_target: &[tsdb::Matcher], metric: Option<&str>, limit: Option<usize>) -> serde_json::Value {
+        let active: Vec<(Arc<Target>, Arc<Vec<crate::ingest::MetricMetadata>>)> = match self.active.lock() {
+            Ok(all) => all.values().map(|s| (s.target.clone(), s.metadata.clone())).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (target, metadata) in active {
+            if limit.is_some_and(|limit| out.len() >= limit) {
+                break;
+            }
+            let label = |name: &str| target.labels.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+            if !match_target.iter().all(|m| m.matches(label(&m.name))) {
+                continue;
+            }
+            let labels: serde_json::Map<String, serde_json::Value> = target.labels.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v.as_str()))).collect();
+            for family in metadata.iter().filter(|m| metric.is_none_or(|name| m.family == name)) {
+                let mut entry = serde_json::Map::new();
+                entry.insert("target".into(), serde_json::Value::Object(labels.clone()));
+                if metric.is_none() {
+                    entry.insert("metric".into(), family.family.as_str().into());
+                }
+                entry.insert("type".into(), family.kind.as_str().into());
+                entry.insert("help".into(), family.help.as_str().into());
+                entry.insert("unit".into(), family.unit.as_str().into());
+                out.push(serde_json::Value::Object(entry));
+            }
+        }
+        serde_json::Value::Array(out)
     }
 
     /// Appends the `data` of `/api/v1/targets` to `out` as JSON: `state` is `active`, `dropped` or

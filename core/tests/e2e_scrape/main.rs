@@ -1,8 +1,8 @@
 //! End-to-end: the real binary scrapes the targets of `scrape.config_file` (a Prometheus
 //! configuration), checked through the query API: target labels, `up`, staleness markers,
-//! `/api/v1/targets`; reloads, http_sd, dns_sd, Consul and limits here, Kubernetes
-//! (`kubernetes`), proxies, OAuth2 and exposition formats (`protocols`) and Docker, EC2 and
-//! GCE (`cloud`) in the children, all one test binary.
+//! `/api/v1/targets` and `/targets/metadata`; reloads, http_sd, dns_sd, Consul and limits
+//! here, Kubernetes (`kubernetes`), proxies, OAuth2 and exposition formats (`protocols`) and
+//! Docker, EC2 and GCE (`cloud`) in the children, all one test binary.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -143,6 +143,24 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
             "__always_scrape_classic_histograms__": "false", "__convert_classic_histograms_to_nhcb__": "false", "__scrape_native_histograms__": "false", "job": "app"}, "scrapePool": "app"}])
     );
     assert_eq!(targets["data"]["droppedTargetCounts"], json!({"app": 1, "down": 0, "filesd": 0}));
+    // /api/v1/targets/metadata: each scraped target's families, as Prometheus lists them.
+    let target_metadata = |query: &str| get_json(&server.url(&format!("/api/v1/targets/metadata?{query}")));
+    let (status, of_app) = target_metadata(&format!("match_target={}", percent_encode("{job=\"app\"}")));
+    assert_eq!(
+        (status, &of_app["data"]),
+        (200, &json!([{"target": {"env": "e2e", "instance": instance, "job": "app"}, "metric": "app_requests_total", "type": "counter", "help": "Requests.", "unit": ""}])),
+        "{of_app}"
+    );
+    let (_, of_metric) = target_metadata("metric=app_requests_total");
+    let jobs: Vec<&str> = of_metric["data"].as_array().map(|l| l.iter().filter_map(|e| e["target"]["job"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(jobs, ["app", "filesd"], "the down target has none: {of_metric}");
+    assert!(of_metric["data"].as_array().is_some_and(|l| l.iter().all(|e| e.get("metric").is_none() && e["type"] == "counter")), "{of_metric}");
+    let (_, limited) = target_metadata("limit=1");
+    assert_eq!(limited["data"].as_array().map(Vec::len), Some(1), "{limited}");
+    let (status, bad) = target_metadata("limit=few");
+    assert_eq!((status, bad["error"].as_str()), (400, Some("limit must be a number")), "{bad}");
+    let (status, bad) = target_metadata(&format!("match_target={}", percent_encode("{job=~\"(\"}")));
+    assert!(status == 400 && bad["error"].as_str().is_some_and(|e| e.starts_with("invalid parameter \"match_target\"")), "{bad}");
     let (status, pools) = get_json(&server.url("/api/v1/scrape_pools"));
     assert_eq!((status, &pools["data"]), (200, &json!({"scrapePools": ["app", "down", "filesd"]})));
     let (status, only_dropped) = get_json(&server.url("/api/v1/targets?state=dropped&scrapePool=app"));
