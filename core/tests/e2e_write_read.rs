@@ -302,6 +302,10 @@ fn metrics_health_and_query_errors() {
     assert_eq!(shards.iter().map(|e| e["value"].as_u64().unwrap()).sum::<u64>(), 3);
     let (_, body) = get_json(&server.url("/api/v1/metadata?metric=nope"));
     assert_eq!(body["data"], serde_json::json!({}));
+    let (_, body) = get_json(&server.url("/api/v1/metadata?metric=e2e_counter&limit_per_metric=1"));
+    assert_eq!(body["data"]["e2e_counter"].as_array().map(Vec::len), Some(1), "{body}");
+    let (status, body) = get_json(&server.url("/api/v1/metadata?limit_per_metric=some"));
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid parameter \"limit_per_metric\": \"some\" is not a number")), "{body}");
     let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");

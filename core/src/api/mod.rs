@@ -231,6 +231,11 @@ async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiErro
             Err(_) => return Err(ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a number"))),
         },
     };
+    // Each family has one entry here, so a per-family limit takes nothing away; it is still
+    // checked as Prometheus checks it.
+    if let Some(text) = params.get("limit_per_metric").filter(|t| !t.is_empty()) {
+        text.parse::<i64>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit_per_metric\": {text:?} is not a number")))?;
+    }
     let mut entries = api.router.metadata(metric).await?;
     if !filters.is_empty() {
         let names = labels::collect_values(api, "__name__", filters.join(Vec::new()), params::MIN_TIME_MS, params::MAX_TIME_MS).await?;
