@@ -85,7 +85,7 @@ pub use job::{HistogramScraping, ScrapeJob};
 pub use protocols::AnswerFormat;
 
 use files::{jobs_from_files, written_jobs};
-use job::{resolve_job, Globals, JobSection};
+use job::{check_name_schemes, resolve_job, Globals, JobSection};
 use protocols::{accept_header, PROTO_FIRST_PROTOCOLS};
 
 /// Prometheus' default scrape interval and timeout.
@@ -129,6 +129,9 @@ struct GlobalSection {
     /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
     /// with the other scrape series.
     extra_scrape_metrics: Option<bool>,
+    /// The jobs' defaults of their own keys of these names (Prometheus 3's).
+    metric_name_validation_scheme: Option<String>,
+    metric_name_escaping_scheme: Option<String>,
 }
 
 /// `static_configs` (of a job, or of an `alertmanagers` entry).
@@ -238,6 +241,10 @@ impl ScrapeConfig {
         let mut sections: Vec<(String, PathBuf, JobSection, serde_json::Value)> =
             root.scrape_configs.into_iter().enumerate().map(|(i, s)| (format!("scrape_configs[{i}]"), base.to_path_buf(), s, written.next().unwrap_or_default())).collect();
         sections.extend(jobs_from_files(&root.scrape_config_files, base)?);
+        let non_empty = |scheme: &Option<String>| scheme.clone().filter(|s| !s.is_empty());
+        let global_validation = non_empty(&root.global.metric_name_validation_scheme);
+        let global_escaping = non_empty(&root.global.metric_name_escaping_scheme);
+        check_name_schemes(global_validation.as_deref(), global_escaping.as_deref()).map_err(|e| format!("global: {e}"))?;
         if let Some(protocols) = &root.global.scrape_protocols {
             accept_header(protocols, "underscores").map_err(|e| format!("global: {e}"))?;
         }
@@ -268,6 +275,8 @@ impl ScrapeConfig {
                 always_scrape_classic_histograms: g.always_scrape_classic_histograms,
                 convert_classic_histograms_to_nhcb: g.convert_classic_histograms_to_nhcb,
                 extra_scrape_metrics: g.extra_scrape_metrics,
+                metric_name_validation_scheme: global_validation.clone(),
+                metric_name_escaping_scheme: global_escaping.clone(),
             };
             let mut job = resolve_job(section, &globals, &job_base, limits).map_err(|e| format!("{place} (job {name:?}): {e}"))?;
             job.shown_yaml = super::shown_config::shown_yaml(&written, &job);

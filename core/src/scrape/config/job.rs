@@ -262,6 +262,21 @@ pub(super) struct Globals {
     /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
     /// with the other scrape series.
     pub(super) extra_scrape_metrics: Option<bool>,
+    /// `global.metric_name_validation_scheme` and `metric_name_escaping_scheme`, when set.
+    pub(super) metric_name_validation_scheme: Option<String>,
+    pub(super) metric_name_escaping_scheme: Option<String>,
+}
+
+/// Refuses a `metric_name_validation_scheme` or `metric_name_escaping_scheme` Prometheus does
+/// not know (each checked against its own list).
+pub(super) fn check_name_schemes(validation: Option<&str>, escaping: Option<&str>) -> Result<(), String> {
+    if let Some(value) = validation.filter(|v| !matches!(*v, "" | "utf8" | "legacy")) {
+        return Err(format!("metric_name_validation_scheme {value:?} is not a scheme Prometheus knows (utf8 or legacy)"));
+    }
+    if let Some(value) = escaping.filter(|v| !matches!(*v, "" | "allow-utf-8" | "underscores" | "dots" | "values")) {
+        return Err(format!("metric_name_escaping_scheme {value:?} is not a scheme Prometheus knows (allow-utf-8, underscores, dots or values)"));
+    }
+    Ok(())
 }
 
 pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
@@ -271,22 +286,24 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
     let _ = s.enable_http2;
     let convert_classic_histograms_to_nhcb = s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb).unwrap_or(false);
     let extra_scrape_metrics = s.extra_scrape_metrics.or(globals.extra_scrape_metrics).unwrap_or(false);
-    for (key, scheme) in [("metric_name_validation_scheme", &s.metric_name_validation_scheme), ("metric_name_escaping_scheme", &s.metric_name_escaping_scheme)] {
-        if let Some(value) = scheme {
-            if !matches!(value.as_str(), "" | "utf8" | "legacy" | "underscores" | "allow-utf-8" | "dots" | "values") {
-                return Err(format!("{key} {value:?} is not a scheme Prometheus knows"));
-            }
-        }
-    }
-    // As Prometheus 3: UTF-8 names are valid unless the job asks for legacy ones, and are
-    // then asked for as they are (`allow-utf-8`) unless the job asks to have them escaped.
-    let utf8_names = s.metric_name_validation_scheme.as_deref().is_none_or(|scheme| scheme != "legacy");
+    let validation = s.metric_name_validation_scheme.as_deref().filter(|v| !v.is_empty());
+    check_name_schemes(validation, s.metric_name_escaping_scheme.as_deref())?;
+    // As Prometheus 3: UTF-8 names are valid unless the job (or, when it says nothing, the
+    // global section) asks for legacy ones, and are then asked for as they are (`allow-utf-8`)
+    // unless escaping is asked for. A job without a scheme of its own takes the global
+    // escaping (itself following the global validation); one with its own, its default.
+    let utf8_names = validation.or(globals.metric_name_validation_scheme.as_deref()) != Some("legacy");
     let escaping = match s.metric_name_escaping_scheme.as_deref().filter(|scheme| !scheme.is_empty()) {
-        Some("allow-utf-8") if !utf8_names => return Err("metric_name_escaping_scheme allow-utf-8 cannot be used with metric_name_validation_scheme legacy".into()),
         Some(scheme) => scheme,
-        None if utf8_names => "allow-utf-8",
-        None => "underscores",
+        None => match (validation, globals.metric_name_escaping_scheme.as_deref()) {
+            (None, Some(global)) => global,
+            _ if utf8_names => "allow-utf-8",
+            _ => "underscores",
+        },
     };
+    if escaping == "allow-utf-8" && !utf8_names {
+        return Err("metric_name_escaping_scheme allow-utf-8 cannot be used with metric_name_validation_scheme legacy".into());
+    }
     let native_histograms = s.scrape_native_histograms.or(globals.scrape_native_histograms).unwrap_or(false);
     let accept = match s.scrape_protocols.as_ref().or(globals.scrape_protocols.as_ref()) {
         Some(protocols) => accept_header(protocols, escaping)?,

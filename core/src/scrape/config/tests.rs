@@ -87,6 +87,20 @@ fn limits_come_from_global_unless_the_job_sets_them() {
     assert_eq!((config.jobs[0].utf8_names, config.jobs[0].accept.as_str()), (true, "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.5"));
     assert_eq!((config.jobs[1].utf8_names, config.jobs[1].accept.as_str()), (false, "text/plain;version=1.0.0;escaping=underscores;q=0.6,*/*;q=0.5"));
     assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: legacy, metric_name_escaping_scheme: allow-utf-8}]").unwrap_err().contains("cannot be used with metric_name_validation_scheme legacy"));
+    // Each key takes only its own schemes.
+    assert!(parse("scrape_configs: [{job_name: a, metric_name_validation_scheme: underscores}]").unwrap_err().contains("utf8 or legacy"));
+    assert!(parse("scrape_configs: [{job_name: a, metric_name_escaping_scheme: legacy}]").unwrap_err().contains("allow-utf-8, underscores, dots or values"));
+    // The global section's schemes are the jobs' defaults, as Prometheus 3 resolves them.
+    let schemes = |text: &str| -> Vec<(bool, String)> {
+        let config = parse(&format!("{text}\nscrape_configs: [{{job_name: a, scrape_protocols: [PrometheusText1.0.0]}}, {{job_name: b, metric_name_validation_scheme: utf8, scrape_protocols: [PrometheusText1.0.0]}}, {{job_name: c, metric_name_validation_scheme: legacy, scrape_protocols: [PrometheusText1.0.0]}}]")).unwrap();
+        config.jobs.iter().map(|j| (j.utf8_names, j.accept.split("escaping=").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or("").to_string())).collect()
+    };
+    let pairs = |list: [(bool, &str); 3]| list.map(|(utf8, escaping)| (utf8, escaping.to_string())).to_vec();
+    assert_eq!(schemes("global: {metric_name_validation_scheme: legacy}"), pairs([(false, "underscores"), (true, "allow-utf-8"), (false, "underscores")]));
+    assert_eq!(schemes("global: {metric_name_escaping_scheme: dots}"), pairs([(true, "dots"), (true, "allow-utf-8"), (false, "underscores")]));
+    assert_eq!(schemes("global: {}"), pairs([(true, "allow-utf-8"), (true, "allow-utf-8"), (false, "underscores")]));
+    assert!(parse("global: {metric_name_validation_scheme: legacy, metric_name_escaping_scheme: allow-utf-8}\nscrape_configs: [{job_name: a}]").unwrap_err().contains("cannot be used"));
+    assert!(parse("global: {metric_name_escaping_scheme: bogus}").unwrap_err().starts_with("global: metric_name_escaping_scheme \"bogus\""));
 }
 
 /// Under `storage.start_timestamp_zero_ingestion` the default of `global.scrape_protocols`
