@@ -91,6 +91,8 @@ struct ExecutorPlan {
     range_cache: Arc<RangeCache>,
     /// The running and recently finished queries (shared by every executor).
     query_stats: Arc<QueryStats>,
+    /// `global.query_log_file`'s log (shared by every executor).
+    query_log: Arc<crate::api::QueryLog>,
     notifications: Arc<crate::notifications::Notifications>,
     startup: Arc<crate::startup::Startup>,
     events: mpsc::Sender<Event>,
@@ -136,6 +138,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let history = Arc::new(HistoryGeneration::default());
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
+    let query_log = Arc::new(crate::api::QueryLog::default());
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
     let rules_status = Arc::new(crate::rules::status::RulesStatus::default());
     let notifier = Arc::new(crate::rules::notifier::Notifier::new(Default::default(), Default::default()));
@@ -192,6 +195,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             notifier: notifier.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
+            query_log: query_log.clone(),
             notifications: notifications.clone(),
             startup: startup.clone(),
             events: events_tx.clone(),
@@ -367,6 +371,7 @@ async fn run_executor(plan: ExecutorPlan) {
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
         range_cache: plan.range_cache.clone(),
         query_stats: plan.query_stats.clone(),
+        query_log: plan.query_log.clone(),
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
         scrape_targets: plan.scrape_targets.clone(),

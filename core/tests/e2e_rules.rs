@@ -1,6 +1,7 @@
 //! End-to-end: the real binary evaluates the `rule_files` of its Prometheus configuration
 //! (`scrape.config_file`) every second: recording and alerting rules, their series, the rules
-//! and alerts APIs, the alerts sent to a mock Alertmanager, and reloads (SIGHUP).
+//! and alerts APIs, the alerts sent to a mock Alertmanager, reloads (SIGHUP), and the
+//! query log of `global.query_log_file`.
 
 mod support;
 
@@ -195,5 +196,55 @@ fn an_alertmanager_found_by_http_sd_gets_the_alerts() {
     });
     let sent = poll("the alert at the discovered Alertmanager", WAIT, || alertmanager.alerts("/prefixed/api/v2/alerts").into_iter().find(|a| a["labels"]["alertname"] == "Always"));
     assert_eq!(sent["labels"], serde_json::json!({"alertname": "Always"}));
+    assert!(server.stop(), "clean shutdown");
+}
+
+/// `global.query_log_file`: every query evaluated, API (GET and POST, with the client and
+/// path) and rule (with its group), one JSON line each with its parameters and statistics;
+/// a query refused as unparsable is not; a reload without the key stops the log.
+#[test]
+fn queries_are_logged_to_the_query_log_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: logged\n  rules:\n  - record: r:one\n    expr: vector(1)\n").expect("rules");
+    let config = write_scrape_config(dir.path(), "global:\n  evaluation_interval: 1s\n  query_log_file: query.log\nrule_files: ['rules.yml']\n");
+    let server = Server::start(&config);
+    let log = dir.path().join("query.log");
+    let (status, _) = get_json(&server.url("/api/v1/query?query=vector(2)&time=100"));
+    assert_eq!(status, 200);
+    let reply = post_plain(&server.url("/api/v1/query_range"), "application/x-www-form-urlencoded", b"query=vector(3)&start=100&end=160&step=30");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (status, _) = get_json(&server.url("/api/v1/query?query=sum(&time=100"));
+    assert_eq!(status, 400);
+    let entries = || -> Vec<serde_json::Value> { std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect() };
+    let lines = poll("a rule's query in the log", WAIT, || {
+        let lines = entries();
+        lines.iter().any(|l| l["params"]["query"] == "vector(1)").then_some(lines)
+    });
+    let of = |query: &str| lines.iter().find(|l| l["params"]["query"] == query).cloned().unwrap_or_else(|| panic!("no {query} in {lines:?}"));
+    let instant = of("vector(2)");
+    assert_eq!(instant["msg"], "promql query logged");
+    assert_eq!(instant["params"], serde_json::json!({"end": "1970-01-01T00:01:40.000Z", "query": "vector(2)", "start": "1970-01-01T00:01:40.000Z", "step": 0}));
+    assert_eq!(instant["httpRequest"], serde_json::json!({"clientIP": "127.0.0.1", "method": "GET", "path": "/api/v1/query"}));
+    assert!(instant["stats"]["timings"]["execTotalTime"].as_f64().is_some() && instant["stats"]["samples"]["peakSamples"].as_u64().is_some(), "{instant}");
+    let range = of("vector(3)");
+    assert_eq!((range["params"]["step"].as_i64(), range["params"]["end"].as_str()), (Some(30), Some("1970-01-01T00:02:40.000Z")), "{range}");
+    assert_eq!(range["httpRequest"]["method"], "POST");
+    let rule = of("vector(1)");
+    assert_eq!(rule["ruleGroup"]["name"], "logged", "{rule}");
+    assert!(rule["ruleGroup"]["file"].as_str().is_some_and(|f| f.ends_with("rules.yml")), "{rule}");
+    assert!(lines.iter().all(|l| l["params"]["query"] != "sum("), "a query that does not parse is not evaluated, so not logged");
+    let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body");
+    assert!(metrics.contains("\nprometheus_engine_query_log_enabled 1\n"), "the log is on");
+
+    // A reload without the key: the log stops.
+    std::fs::write(dir.path().join("prometheus.yml"), "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n").expect("config");
+    server.signal(libc::SIGHUP);
+    poll("the log off after the reload", WAIT, || {
+        let text = agent().get(&server.url("/metrics")).call().ok()?.into_string().ok()?;
+        text.contains("\nprometheus_engine_query_log_enabled 0\n").then_some(())
+    });
+    let (status, _) = get_json(&server.url("/api/v1/query?query=vector(4)&time=100"));
+    assert_eq!(status, 200);
+    assert!(entries().iter().all(|l| l["params"]["query"] != "vector(4)"), "no line after the reload");
     assert!(server.stop(), "clean shutdown");
 }

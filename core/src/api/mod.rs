@@ -28,6 +28,7 @@ pub(crate) mod params;
 mod process_metrics;
 mod parse_query;
 pub(crate) mod query;
+mod query_log;
 mod query_stats;
 mod query_statistics;
 mod listing_cache;
@@ -55,6 +56,7 @@ use http::{header, Method, Request, Response, StatusCode};
 
 pub use error::ApiError;
 pub use listing_cache::ListingCache;
+pub use query_log::{QueryLog, QueryOrigin};
 pub use query_stats::{QueryStats, LAST_QUERIES_COUNT};
 pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
@@ -79,6 +81,8 @@ pub struct Api {
     /// The queries running now and the last ones finished, shared by every executor
     /// (`/api/v1/status/active_queries`, `/api/v1/status/top_queries`).
     pub query_stats: Arc<QueryStats>,
+    /// `global.query_log_file`: every query evaluated, one JSON line each (shared).
+    pub query_log: Arc<QueryLog>,
     /// This executor's listing answers while no write or history change can have changed
     /// them.
     pub listing_cache: ListingCache,

@@ -13,6 +13,7 @@ use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
+use super::query_log::{QueryLogEntry, QueryOrigin};
 use super::query_stats::QueryWindow;
 use super::query_statistics::{self, StatsAsked};
 use super::single_flight::Answered;
@@ -76,12 +77,14 @@ pub(super) struct Asked {
     pub remote_addr: Option<std::net::SocketAddr>,
     /// Prometheus' `stats`: count samples and time the phases (never from the cache).
     pub stats: StatsAsked,
+    /// Where the query came from, for the query log.
+    pub origin: QueryOrigin,
 }
 
 impl Asked {
     /// The server's defaults with `timeout`.
     pub fn with_timeout(timeout: Duration) -> Asked {
-        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None, stats: StatsAsked::None }
+        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None, stats: StatsAsked::None, origin: QueryOrigin::Unknown }
     }
 
     fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
@@ -102,15 +105,23 @@ impl Asked {
             filters: ReadFilters::from_params(params)?,
             remote_addr: params.remote_addr(),
             stats: StatsAsked::from_params(params),
+            origin: QueryOrigin::Unknown,
         })
     }
 
-    /// `query` prepared by `prepare` (parse and checks), counting samples if `stats` asks;
-    /// with the time it took.
-    fn prepare(&self, prepare: impl FnOnce() -> Result<promql::PreparedQuery, promql::Error>) -> Result<(promql::PreparedQuery, Duration), ApiError> {
+    /// As `from_params`, for a request to `path` with `method`.
+    fn from_request(api: &Api, params: &Params, method: &str, path: &'static str) -> Result<Asked, ApiError> {
+        let mut asked = Asked::from_params(api, params)?;
+        asked.origin = QueryOrigin::Http { client_ip: asked.remote_addr.map(|a| a.ip()), method: method.to_string(), path };
+        Ok(asked)
+    }
+
+    /// `query` prepared by `prepare` (parse and checks), counting samples if `stats` asks or
+    /// the query log is on (`logged`); with the time it took.
+    fn prepare(&self, logged: bool, prepare: impl FnOnce() -> Result<promql::PreparedQuery, promql::Error>) -> Result<(promql::PreparedQuery, Duration), ApiError> {
         let started = std::time::Instant::now();
         let prepared = prepare().map_err(map_engine_error)?;
-        let prepared = if self.stats.wanted() { prepared.with_sample_stats() } else { prepared };
+        let prepared = if self.stats.wanted() || logged { prepared.with_sample_stats() } else { prepared };
         Ok((prepared, started.elapsed()))
     }
 
@@ -123,11 +134,11 @@ impl Asked {
     }
 }
 
-pub async fn handle_instant(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+pub async fn handle_instant(api: &Api, params: &Params, method: &str) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
     let time_ms = time_param(params, "time", now_ms())?;
     let digits = round_digits(params)?;
-    let asked = Asked::from_params(api, params)?;
+    let asked = Asked::from_request(api, params, method, "/api/v1/query")?;
     let result = instant_result(api, query, time_ms, &asked).await?;
     Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
 }
@@ -138,18 +149,42 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: 
     // As VictoriaMetrics' instant queries: start and end at the time, its default step.
     let window = QueryWindow { start_ms: time_ms, end_ms: time_ms, step_ms: DEFAULT_STEP_MS };
     let _running = api.query_stats.start(query, window, asked.remote_addr);
-    let result = match asked.prepare(|| asked.engine(api).prepare_instant(query, time_ms)) {
+    let logged = follow_query_log(api);
+    let result = match asked.prepare(logged, || asked.engine(api).prepare_instant(query, time_ms)) {
         Ok((prepared, parsed_in)) => run(api, prepared, parsed_in, &asked.filters, asked.timeout).await,
         Err(e) => Err(e),
     };
     log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
+    if logged {
+        log_query(api, query, (time_ms, time_ms, 0), &result, &asked.origin);
+    }
     result
 }
 
+/// Writes one query to the query log, unless it was refused before evaluation (a 400: bad
+/// parameters or a query that does not parse, which Prometheus' engine never runs): its
+/// text, times (start, end, step in ms), error or statistics, and origin.
+fn log_query(api: &Api, query: &str, (start_ms, end_ms, step_ms): (i64, i64, i64), result: &Result<QueryResult, ApiError>, origin: &QueryOrigin) {
+    let (error, stats) = match result {
+        Ok(r) => (None, r.stats.as_ref()),
+        Err(e) if e.status == http::StatusCode::BAD_REQUEST => return,
+        Err(e) => (Some(e.message.as_str()), None),
+    };
+    api.query_log.write(&QueryLogEntry { query, start_ms, end_ms, step_ms, error, stats, origin });
+}
+
+/// Whether the query log is on, after following the scrape configuration in force (a
+/// reload reopens its file).
+fn follow_query_log(api: &Api) -> bool {
+    let (generation, config) = api.scrape_config.snapshot();
+    api.query_log.follow(generation, config.query_log_file.as_deref());
+    api.query_log.enabled()
+}
+
 /// A rule's instant query at `time_ms`, under the server's timeout and lookback delta (the
-/// rule evaluator's and alert templates' queries).
-pub(crate) async fn rule_query(api: &Api, query: &str, time_ms: i64) -> Result<promql::Value, String> {
-    let asked = Asked::with_timeout(bounded_timeout(api, None));
+/// rule evaluator's and alert templates' queries), logged as the group's (`origin`).
+pub(crate) async fn rule_query(api: &Api, query: &str, time_ms: i64, origin: QueryOrigin) -> Result<promql::Value, String> {
+    let asked = Asked { origin, ..Asked::with_timeout(bounded_timeout(api, None)) };
     instant_result(api, query, time_ms, &asked).await.map(|r| r.value).map_err(|e| e.message)
 }
 
@@ -218,11 +253,12 @@ pub(super) async fn range_result(
         }
         // Registered once the request is valid, as VictoriaMetrics registers at evaluation.
         let _running = api.query_stats.start(query, QueryWindow { start_ms, end_ms, step_ms }, asked.remote_addr);
+        let logged = follow_query_log(api);
         // A query with its own lookback delta is evaluated apart: the cache holds answers under
         // the server's.
         // A query asking for statistics is evaluated whole too: they describe its evaluation.
         if !asked.cache || asked.lookback_ms.is_some() || asked.stats.wanted() || !api.range_cache.enabled() || !cacheable_query(query) {
-            let (prepared, parsed_in) = asked.prepare(|| asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms))?;
+            let (prepared, parsed_in) = asked.prepare(logged, || asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms))?;
             return run(api, prepared, parsed_in, &asked.filters, timeout).await;
         }
         // Identical requests in flight (a dashboard opened by several people, panels refreshed
@@ -240,6 +276,9 @@ pub(super) async fn range_result(
     }
     .await;
     log_if_slow(api, started, query, QueryTimes::Range { start_ms, end_ms, step_ms }, &result);
+    if api.query_log.enabled() {
+        log_query(api, query, (start_ms, end_ms, step_ms), &result, &asked.origin);
+    }
     result
 }
 
@@ -319,7 +358,7 @@ pub(super) fn bounded_timeout(api: &Api, requested: Option<Duration>) -> Duratio
     requested.map_or(max, |r| r.min(max))
 }
 
-pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+pub async fn handle_range(api: &Api, params: &Params, method: &str) -> Result<Response<Bytes>, ApiError> {
     let query = query_text(params)?;
     // Missing ones as VictoriaMetrics defaults them (Prometheus refuses): the last 5 minutes
     // in 5-minute steps.
@@ -331,7 +370,7 @@ pub async fn handle_range(api: &Api, params: &Params) -> Result<Response<Bytes>,
         Some(t) => parse_duration_ms(t).map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
     };
     let digits = round_digits(params)?;
-    let asked = Asked::from_params(api, params)?;
+    let asked = Asked::from_request(api, params, method, "/api/v1/query_range")?;
     let result = range_result(api, query, start_ms, end_ms, step_ms, &asked).await?;
     Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
 }

@@ -130,6 +130,13 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_listing_cache_hits_total {}", sum(|m| &m.listing_cache_hits));
     family(&mut out, "metricstor_slow_queries_total", "counter", "Queries that took longer than server.slow_query_log_seconds (each one logged).");
     let _ = writeln!(out, "metricstor_slow_queries_total {}", sum(|m| &m.slow_queries));
+    // Prometheus' names: the query log follows a reload at the next query or scrape of these.
+    let (generation, config) = api.scrape_config.snapshot();
+    api.query_log.follow(generation, config.query_log_file.as_deref());
+    family(&mut out, "prometheus_engine_query_log_enabled", "gauge", "State of the query log.");
+    let _ = writeln!(out, "prometheus_engine_query_log_enabled {}", u8::from(api.query_log.enabled()));
+    family(&mut out, "prometheus_engine_query_log_failures_total", "counter", "The number of query log failures.");
+    let _ = writeln!(out, "prometheus_engine_query_log_failures_total {}", api.query_log.failures());
     family(&mut out, "metricstor_query_cache_bytes", "gauge", "Memory held by cached range-query results.");
     let _ = writeln!(out, "metricstor_query_cache_bytes {}", api.range_cache.bytes());
     family(&mut out, "metricstor_http_protocol_errors_total", "counter", "Malformed or oversized requests answered and closed, by status.");

@@ -12,7 +12,7 @@ use tsdb::{HistogramSample, Labels, Sample};
 
 use super::alerting::{Alerts, Found, Holding};
 use super::expand::{AlertTemplates, Context};
-use super::file::{RuleKind, RuleSpec};
+use super::file::{GroupSpec, RuleKind, RuleSpec};
 use super::recording::{recorded, rule_samples, Recorded};
 use super::settings::Group;
 use super::status::{AlertView, GroupView, Health, RuleView, RuleViewKind};
@@ -141,11 +141,11 @@ impl GroupRun {
         // (`dependencies::batches`) that many at a time.
         let concurrency = ev.concurrent_evals.max(1);
         let order: Vec<Vec<usize>> = if concurrency > 1 { self.batches.clone() } else { (0..self.rules.len()).map(|i| vec![i]).collect() };
-        let group_name = self.group.spec.name.as_str();
+        let group_spec = &self.group.spec;
         for batch in order {
             for chunk in batch.chunks(concurrency) {
                 let mut chosen: Vec<&mut RuleRun> = self.rules.iter_mut().enumerate().filter(|(i, _)| chunk.contains(i)).map(|(_, rule)| rule).collect();
-                let runs = chosen.iter_mut().map(|rule| run_rule(rule, group_name, ev, ts_ms, offset_ms, interval_ms, limit)).collect();
+                let runs = chosen.iter_mut().map(|rule| run_rule(rule, group_spec, ev, ts_ms, offset_ms, interval_ms, limit)).collect();
                 for outcome in crate::join::join_all(runs).await {
                     self.evaluations += 1;
                     match outcome {
@@ -245,11 +245,12 @@ impl RuleRun {
 
 /// Evaluates one rule and keeps its health, last error, time and duration; the samples it
 /// wrote, or `Err` when it failed (logged, as Prometheus logs it).
-async fn run_rule(rule: &mut RuleRun, group: &str, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, ()> {
+async fn run_rule(rule: &mut RuleRun, spec: &GroupSpec, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, ()> {
+    let group = spec.name.as_str();
     let started = Instant::now();
     // As Prometheus: a rule's last evaluation is when it started, by the wall clock.
     rule.last_evaluation_ms = Some(crate::api::params::now_ms());
-    let outcome = evaluate_rule(rule, ev, ts_ms, offset_ms, interval_ms, limit).await;
+    let outcome = evaluate_rule(rule, spec, ev, ts_ms, offset_ms, interval_ms, limit).await;
     rule.evaluation_seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(written) => {
@@ -269,9 +270,9 @@ async fn run_rule(rule: &mut RuleRun, group: &str, ev: &Evaluator, ts_ms: i64, o
 /// Evaluates one rule at `ts_ms` (its query at `ts_ms - offset_ms`) and writes what it
 /// gives; the number of samples written. A series the rule stops returning gets a staleness
 /// marker.
-async fn evaluate_rule(rule: &mut RuleRun, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, String> {
+async fn evaluate_rule(rule: &mut RuleRun, group: &GroupSpec, ev: &Evaluator, ts_ms: i64, offset_ms: i64, interval_ms: i64, limit: usize) -> Result<usize, String> {
     let at_ms = ts_ms - offset_ms;
-    let samples = rule_samples(query(ev, &rule.spec.expr, at_ms).await?)?;
+    let samples = rule_samples(query(ev, group, &rule.spec.expr, at_ms).await?)?;
     let series: Vec<(Labels, Recorded)> = match (&rule.spec.kind, &mut rule.alerting) {
         (RuleKind::Recording { record }, _) => recorded(record, &rule.spec.labels, samples, limit)?,
         (RuleKind::Alerting { alert, hold_ms, keep_firing_for_ms, .. }, Some((alerts, templates))) => {
@@ -284,7 +285,7 @@ async fn evaluate_rule(rule: &mut RuleRun, ev: &Evaluator, ts_ms: i64, offset_ms
                 };
                 let mut map = super::label_map(&labels);
                 // Templates' queries are evaluated at the group's timestamp, as Prometheus does.
-                let (expanded, annotations) = templates.expand(&map, value, ts_ms, &context, |text| template_query(ev, text, ts_ms)).await;
+                let (expanded, annotations) = templates.expand(&map, value, ts_ms, &context, |text| template_query(ev, group, text, ts_ms)).await;
                 map.remove("__name__");
                 for (name, text) in expanded {
                     if text.is_empty() {
@@ -329,12 +330,13 @@ async fn write(ev: &Evaluator, floats: Vec<(Labels, Sample)>, histograms: Vec<(L
     crate::api::write::append_counted(&ev.api, batch).await.map(|_| ()).map_err(|e| e.message)
 }
 
-async fn query(ev: &Evaluator, expr: &str, at_ms: i64) -> Result<promql::Value, String> {
-    crate::api::query::rule_query(&ev.api, expr, at_ms).await
+async fn query(ev: &Evaluator, group: &GroupSpec, expr: &str, at_ms: i64) -> Result<promql::Value, String> {
+    let origin = crate::api::QueryOrigin::RuleGroup { file: group.file.clone(), name: group.name.clone() };
+    crate::api::query::rule_query(&ev.api, expr, at_ms, origin).await
 }
 
-async fn template_query(ev: &Evaluator, text: String, at_ms: i64) -> Result<Vec<super::expand::QueriedSample>, String> {
-    super::expand::queried_samples(query(ev, &text, at_ms).await?)
+async fn template_query(ev: &Evaluator, group: &GroupSpec, text: String, at_ms: i64) -> Result<Vec<super::expand::QueriedSample>, String> {
+    super::expand::queried_samples(query(ev, group, &text, at_ms).await?)
 }
 
 /// Hands the alerts due to the notifier as Prometheus' `sendAlerts` makes them.

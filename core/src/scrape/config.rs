@@ -129,6 +129,7 @@ struct GlobalSection {
     /// `scrape_timeout_seconds`, `scrape_sample_limit` and `scrape_body_size_bytes` written
     /// with the other scrape series.
     extra_scrape_metrics: Option<bool>,
+    query_log_file: Option<PathBuf>,
     /// The jobs' defaults of their own keys of these names (Prometheus 3's).
     metric_name_validation_scheme: Option<String>,
     metric_name_escaping_scheme: Option<String>,
@@ -197,6 +198,9 @@ pub struct ScrapeConfig {
     pub read_start_timestamps: bool,
     /// `rule_files` with `global.evaluation_interval`/`rule_query_offset`, and `alerting`.
     pub rules: Arc<crate::rules::settings::RuleSettings>,
+    /// `global.query_log_file` (relative names from the file's directory): where every
+    /// query is logged (`api::QueryLog`).
+    pub query_log_file: Option<PathBuf>,
 }
 
 /// What the server's own configuration changes in the scrape jobs it reads.
@@ -292,7 +296,8 @@ impl ScrapeConfig {
             }
         }
         let rules = crate::rules::settings::RuleSettings::from_config_text(text, base)?;
-        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, rules: Arc::new(rules) })
+        let query_log_file = root.global.query_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f));
+        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, rules: Arc::new(rules), query_log_file })
     }
 }
 
