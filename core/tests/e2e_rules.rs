@@ -115,6 +115,11 @@ fn rules_record_alert_notify_and_reload() {
     assert!(server.wait_log("field 'expr' must be set in rule", WAIT), "the reload names the mistake");
     let (_, still) = get_json(&server.url("/api/v1/rules"));
     assert_eq!(still["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(3));
+    let reload_metric = || {
+        let text = agent().get(&server.url("/metrics")).call().ok()?.into_string().ok()?;
+        text.lines().find_map(|l| l.strip_prefix("prometheus_config_last_reload_successful ")).map(str::to_string)
+    };
+    assert_eq!(reload_metric().as_deref(), Some("0"), "the failed reload is on /metrics");
 
     // Without the alerting rules: their alerts end and ALERTS goes stale.
     std::fs::write(dir.path().join("rules.yml"), "groups:\n- name: test\n  rules:\n  - record: job:test_value:sum\n    expr: sum by (job) (test_value)\n").expect("rules");
@@ -126,6 +131,7 @@ fn rules_record_alert_notify_and_reload() {
     poll_query(&server, "ALERTS", "ALERTS stale", WAIT, |r| r.is_empty().then_some(()));
     let (_, after) = get_json(&server.url("/api/v1/rules"));
     assert_eq!(after["data"]["groups"][0]["rules"].as_array().map(Vec::len), Some(1), "{after}");
+    assert_eq!(reload_metric().as_deref(), Some("1"), "and the good one after it");
     assert!(server.stop(), "clean shutdown");
 }
 

@@ -130,6 +130,11 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_listing_cache_hits_total {}", sum(|m| &m.listing_cache_hits));
     family(&mut out, "metricstor_slow_queries_total", "counter", "Queries that took longer than server.slow_query_log_seconds (each one logged).");
     let _ = writeln!(out, "metricstor_slow_queries_total {}", sum(|m| &m.slow_queries));
+    let (reloaded, read_at_ms) = api.scrape_config.last_reload();
+    family(&mut out, "prometheus_config_last_reload_successful", "gauge", "Whether the last configuration reload attempt was successful.");
+    let _ = writeln!(out, "prometheus_config_last_reload_successful {}", u8::from(reloaded));
+    family(&mut out, "prometheus_config_last_reload_success_timestamp_seconds", "gauge", "Timestamp of the last successful configuration reload.");
+    let _ = writeln!(out, "prometheus_config_last_reload_success_timestamp_seconds {}", read_at_ms / 1000);
     // Prometheus' names: the query log follows a reload at the next query or scrape of these.
     let (generation, config) = api.scrape_config.snapshot();
     api.query_log.follow(generation, config.query_log_file.as_deref());

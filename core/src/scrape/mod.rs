@@ -97,12 +97,16 @@ pub struct SharedConfig {
     /// `config::files_checksum` of the files the configuration in force was read from
     /// (None: unknown, no file, or they could not be read).
     loaded_checksum: std::sync::Mutex<Option<[u8; 32]>>,
+    /// Whether the last reload succeeded, and when the configuration in force was read (ms
+    /// since the epoch; at start-up, the first read).
+    last_reload: std::sync::Mutex<(bool, i64)>,
 }
 
 impl SharedConfig {
     pub fn new(initial: Arc<ScrapeConfig>, path: Option<std::path::PathBuf>, limits: crate::ingest::label_limits::LabelLimits, resolv_conf: std::path::PathBuf) -> SharedConfig {
         let loaded_checksum = std::sync::Mutex::new(path.as_deref().and_then(|p| config::files_checksum(p).ok()));
-        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into(), loaded_checksum }
+        let last_reload = std::sync::Mutex::new((true, crate::api::params::now_ms()));
+        SharedConfig { current: std::sync::RwLock::new((0, initial)), path, limits, asked: Arc::default(), relabeled: Default::default(), resolv_conf: resolv_conf.into(), loaded_checksum, last_reload }
     }
 
     /// Whether the configuration's files now differ from those the configuration in force
@@ -150,6 +154,19 @@ impl SharedConfig {
         Ok(Some(jobs))
     }
 
+    /// Whether the last reload succeeded, and when the configuration in force was read (ms):
+    /// Prometheus' `prometheus_config_last_reload_successful` and
+    /// `prometheus_config_last_reload_success_timestamp_seconds`.
+    pub fn last_reload(&self) -> (bool, i64) {
+        self.last_reload.lock().map(|r| *r).unwrap_or((false, 0))
+    }
+
+    fn note_reload(&self, succeeded: bool) {
+        if let Ok(mut last) = self.last_reload.lock() {
+            *last = if succeeded { (true, crate::api::params::now_ms()) } else { (false, last.1) };
+        }
+    }
+
     /// Whether scraping can ever run (a file is configured).
     fn configured(&self) -> bool {
         self.path.is_some()
@@ -169,7 +186,11 @@ struct Running {
 /// Reloads the scrape configuration and logs what came of it (`trigger`: what asked); a
 /// failure raises the reload-failed notification, a success ends it.
 pub fn log_reload(shared: &SharedConfig, notifications: &crate::notifications::Notifications, trigger: &str) -> Result<(), String> {
-    match shared.reload() {
+    let outcome = shared.reload();
+    if !matches!(outcome, Ok(None)) {
+        shared.note_reload(outcome.is_ok());
+    }
+    match outcome {
         Ok(Some(jobs)) => {
             tracing::info!(trigger, jobs, "scrape configuration reloaded; targets follow within 5 s");
             notifications.delete(crate::notifications::RELOAD_FAILED);
