@@ -23,6 +23,8 @@ pub enum QueryOrigin {
 #[derive(Debug, Default)]
 pub struct QueryLog {
     open: Mutex<OpenLog>,
+    /// The generation followed, plus one (0: none yet), read without the lock by every query.
+    followed: AtomicU64,
     enabled: AtomicBool,
     failures: AtomicU64,
 }
@@ -39,6 +41,9 @@ impl QueryLog {
     /// the file and opens `path` again, appending (created when missing); `None` turns the log
     /// off. A file that cannot be opened leaves the log off until the next reload (logged).
     pub fn follow(&self, generation: u64, path: Option<&Path>) {
+        if self.followed.load(Ordering::Acquire) == generation.wrapping_add(1) {
+            return;
+        }
         let Ok(mut open) = self.open.lock() else { return };
         if open.generation == Some(generation) {
             return;
@@ -52,6 +57,7 @@ impl QueryLog {
             }
         });
         self.enabled.store(open.file.is_some(), Ordering::Relaxed);
+        self.followed.store(generation.wrapping_add(1), Ordering::Release);
     }
 
     /// Whether queries are logged now (`prometheus_engine_query_log_enabled`).
