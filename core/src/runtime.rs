@@ -93,6 +93,8 @@ struct ExecutorPlan {
     query_stats: Arc<QueryStats>,
     /// `global.query_log_file`'s log (shared by every executor).
     query_log: Arc<crate::api::QueryLog>,
+    /// Every query's timings by part, for `/metrics` (shared by every executor).
+    query_timings: Arc<crate::api::QueryTimings>,
     notifications: Arc<crate::notifications::Notifications>,
     startup: Arc<crate::startup::Startup>,
     events: mpsc::Sender<Event>,
@@ -139,6 +141,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     let query_log = Arc::new(crate::api::QueryLog::default());
+    let query_timings = Arc::new(crate::api::QueryTimings::default());
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
     let rules_status = Arc::new(crate::rules::status::RulesStatus::default());
     let notifier = Arc::new(crate::rules::notifier::Notifier::new(Default::default(), Default::default()));
@@ -196,6 +199,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
             query_log: query_log.clone(),
+            query_timings: query_timings.clone(),
             notifications: notifications.clone(),
             startup: startup.clone(),
             events: events_tx.clone(),
@@ -372,6 +376,7 @@ async fn run_executor(plan: ExecutorPlan) {
         range_cache: plan.range_cache.clone(),
         query_stats: plan.query_stats.clone(),
         query_log: plan.query_log.clone(),
+        query_timings: plan.query_timings.clone(),
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
         scrape_targets: plan.scrape_targets.clone(),

@@ -241,6 +241,10 @@ fn queries_are_logged_to_the_query_log_file() {
     assert!(lines.iter().all(|l| l["params"]["query"] != "sum("), "a query that does not parse is not evaluated, so not logged");
     let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body");
     assert!(metrics.contains("\nprometheus_engine_query_log_enabled 1\n"), "the log is on");
+    // Prometheus' engine timings, which the monitoring mixin's dashboards read.
+    let evaluated = metrics.lines().find_map(|l| l.strip_prefix("prometheus_engine_query_duration_seconds_count{slice=\"inner_eval\"} ")).and_then(|n| n.parse::<u64>().ok());
+    assert!(evaluated.is_some_and(|n| n >= 2), "the two API queries and the rule's timed: {evaluated:?}");
+    assert!(metrics.contains("prometheus_engine_query_duration_seconds{slice=\"queue_time\",quantile=\"0.99\"} "), "{metrics}");
 
     // A reload without the key: the log stops.
     std::fs::write(dir.path().join("prometheus.yml"), "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n").expect("config");

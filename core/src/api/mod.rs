@@ -31,6 +31,7 @@ pub(crate) mod query;
 mod query_log;
 mod query_stats;
 mod query_statistics;
+mod query_timings;
 mod listing_cache;
 mod range_cache;
 pub mod read_filters;
@@ -57,6 +58,7 @@ use http::{header, Method, Request, Response, StatusCode};
 pub use error::ApiError;
 pub use listing_cache::ListingCache;
 pub use query_log::{QueryLog, QueryOrigin};
+pub use query_timings::QueryTimings;
 pub use query_stats::{QueryStats, LAST_QUERIES_COUNT};
 pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
@@ -83,6 +85,8 @@ pub struct Api {
     pub query_stats: Arc<QueryStats>,
     /// `global.query_log_file`: every query evaluated, one JSON line each (shared).
     pub query_log: Arc<QueryLog>,
+    /// Every query's timings by part (`prometheus_engine_query_duration_seconds`; shared).
+    pub query_timings: Arc<QueryTimings>,
     /// This executor's listing answers while no write or history change can have changed
     /// them.
     pub listing_cache: ListingCache,

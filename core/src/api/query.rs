@@ -14,6 +14,7 @@ use promql::{QueryResult, Value};
 use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::query_log::{QueryLogEntry, QueryOrigin};
+use super::query_timings::Slice;
 use super::query_stats::QueryWindow;
 use super::query_statistics::{self, StatsAsked};
 use super::single_flight::Answered;
@@ -462,6 +463,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
     // If this future is dropped (the client went away), the evaluation stops too.
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
+    let evaluation_started = std::time::Instant::now();
     let evaluation = glommio::executor().spawn_blocking(move || {
         crate::thread_priority::lower_evaluation_thread_priority();
         // A panic in evaluation (a bug) fails this query alone, with a 500.
@@ -480,6 +482,13 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
     };
     match future::or(evaluation, eval_deadline).await {
         Some(Ok(result)) => result.map_err(map_engine_error).map(|mut result| {
+            let timings = &api.query_timings;
+            timings.observe(Slice::QueueTime, queued_in.as_secs_f64());
+            timings.observe(Slice::PrepareTime, (parsed_in + fetched_in).as_secs_f64());
+            timings.observe(Slice::InnerEval, evaluation_started.elapsed().as_secs_f64());
+            if let Some(stats) = &result.stats {
+                timings.observe(Slice::ResultSort, stats.timings.result_sort_seconds);
+            }
             if let Some(stats) = &mut result.stats {
                 let t = &mut stats.timings;
                 // As Prometheus' timers: preparation (here parse and fetch) and evaluation inside

@@ -91,6 +91,11 @@ impl QueryStats {
         RunningQuery { stats: self, id }
     }
 
+    /// Queries running or waiting for a slot now (`prometheus_engine_queries`).
+    pub fn running_count(&self) -> usize {
+        self.lock().running.len()
+    }
+
     fn finish(&self, id: u64) {
         let now = Instant::now();
         let mut registry = self.lock();

@@ -130,6 +130,11 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_listing_cache_hits_total {}", sum(|m| &m.listing_cache_hits));
     family(&mut out, "metricstor_slow_queries_total", "counter", "Queries that took longer than server.slow_query_log_seconds (each one logged).");
     let _ = writeln!(out, "metricstor_slow_queries_total {}", sum(|m| &m.slow_queries));
+    family(&mut out, "prometheus_engine_queries", "gauge", "The current number of queries being executed or waiting.");
+    let _ = writeln!(out, "prometheus_engine_queries {}", api.query_stats.running_count());
+    family(&mut out, "prometheus_engine_queries_concurrent_max", "gauge", "The max number of concurrent queries.");
+    let _ = writeln!(out, "prometheus_engine_queries_concurrent_max {}", api.config.server.max_concurrent_queries);
+    api.query_timings.write_metrics(&mut out);
     let (reloaded, read_at_ms) = api.scrape_config.last_reload();
     family(&mut out, "prometheus_config_last_reload_successful", "gauge", "Whether the last configuration reload attempt was successful.");
     let _ = writeln!(out, "prometheus_config_last_reload_successful {}", u8::from(reloaded));
