@@ -139,7 +139,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
                     new_metadata = Some(Arc::new(metadata.clone()));
-                    context.api.router.put_metadata(metadata);
+                    if !metadata.is_empty() {
+                        context.api.router.put_metadata(metadata);
+                    }
                 }
                 (s.samples, s.histograms, s.exemplars, s.starts, true, String::new(), [1.0, duration, s.scraped as f64, s.kept as f64, s.added as f64])
             }

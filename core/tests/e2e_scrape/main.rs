@@ -175,6 +175,8 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     // though its samples are kept.
     exporter.set_body("app_requests_total{path=\"/a\",job=\"inner\"} 9\n");
     poll_query(&server, "app_temperature", "app_temperature marked stale", WAIT, |r| r.is_empty().then_some(()));
+    // Its comments gone too, the target's metadata goes.
+    poll("the app target's metadata gone", WAIT, || target_metadata(&format!("match_target={}", percent_encode("{job=\"app\"}"))).1["data"].as_array().is_some_and(Vec::is_empty).then_some(()));
     let (_, kept) = get_json(&server.url("/api/v1/query?query=count_over_time(app_temperature%5B5m%5D)"));
     assert!(kept["data"]["result"][0]["value"][1].as_str().is_some_and(|n| n != "0"), "{kept}");
 

@@ -156,7 +156,8 @@ pub struct Scraped {
     /// Series not in the last successful scrape (`scrape_series_added`).
     pub added: usize,
     /// The families' `# TYPE` and `# HELP`, when they changed since they were last
-    /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata`).
+    /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata` and the target's own;
+    /// empty when the answer has none, so that a target's metadata goes with its comments).
     pub metadata: Option<Vec<crate::ingest::MetricMetadata>>,
     /// The kept series' exemplars (when the cache keeps them), each series' in the order
     /// its store checks them.
@@ -306,7 +307,7 @@ impl SeriesCache {
         };
         if due {
             self.metadata_given = Some((hash, start_ms));
-            scraped.metadata = Some(metadata_of(&comments, format)).filter(|m| !m.is_empty());
+            scraped.metadata = Some(metadata_of(&comments, format));
         }
         Ok(scraped)
     }
