@@ -11,17 +11,15 @@ pub(super) fn metadata_of(lines: &[&str], format: Format) -> Vec<crate::ingest::
     let mut out: Vec<crate::ingest::MetricMetadata> = Vec::new();
     for line in lines {
         let Some(keyword) = comment_keyword(line, format) else { continue };
-        let rest = line.trim_start_matches('#').trim_start()[keyword.len()..].trim_start();
-        let Some((family, text)) = crate::ingest::text_format::comment_family(rest) else { continue };
-        let text = text.trim();
+        let Some((family, text)) = comment_parts(line, keyword) else { continue };
         if family.is_empty() {
             continue;
         }
-        let kind = match (keyword, text) {
-            ("TYPE", "untyped") => "unknown",
-            ("TYPE", kind @ ("counter" | "gauge" | "histogram" | "summary")) => kind,
-            ("TYPE", kind @ ("gaugehistogram" | "info" | "stateset")) if format == Format::OpenMetrics => kind,
-            ("TYPE", _) => continue,
+        let kind = match keyword {
+            "TYPE" => match prometheus_type(text, format) {
+                Some(kind) => kind,
+                None => continue,
+            },
             _ => "",
         };
         let at = match out.iter().position(|m| m.family == family) {
@@ -38,6 +36,24 @@ pub(super) fn metadata_of(lines: &[&str], format: Format) -> Vec<crate::ingest::
         }
     }
     out
+}
+
+/// The family (possibly empty) and the trimmed text of a comment line whose `keyword`
+/// `comment_keyword` found.
+pub(super) fn comment_parts<'l>(line: &'l str, keyword: &str) -> Option<(std::borrow::Cow<'l, str>, &'l str)> {
+    let rest = line.trim_start_matches('#').trim_start()[keyword.len()..].trim_start();
+    crate::ingest::text_format::comment_family(rest).map(|(family, text)| (family, text.trim()))
+}
+
+/// A `# TYPE` line's type as Prometheus names it (`untyped` as `unknown`); `None` for a type
+/// the format does not have.
+pub(super) fn prometheus_type(text: &str, format: Format) -> Option<&str> {
+    match text {
+        "untyped" => Some("unknown"),
+        "counter" | "gauge" | "histogram" | "summary" => Some(text),
+        "gaugehistogram" | "info" | "stateset" if format == Format::OpenMetrics => Some(text),
+        _ => None,
+    }
 }
 
 /// `HELP` or `TYPE` (and in OpenMetrics `UNIT`) when `line` is such a comment: `#`,

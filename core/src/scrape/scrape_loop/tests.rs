@@ -74,8 +74,7 @@ fn metadata_is_given_when_it_changes() {
     assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
     let changed = b"# HELP a_total Requests.\na_total 2\n";
     assert_eq!(cache.scrape(&t, &[], changed, 3000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata, Some(vec![meta("a_total", "unknown", "Requests.", "")]));
-    // No comments at all: nothing.
-    // An answer without metadata gives an empty list (a target's metadata goes with it).
+    // No comments at all: an empty list (a target's metadata goes with it).
     assert_eq!(SeriesCache::default().scrape(&t, &[], b"x 1\n", 0, &LabelLimits::default()).unwrap().metadata, Some(vec![]));
 }
 

@@ -5,7 +5,7 @@
 use tsdb::{Labels, METRIC_NAME_LABEL, METRIC_TYPE_LABEL, METRIC_UNIT_LABEL};
 
 use super::answer::Format;
-use super::metadata::type_comment;
+use super::metadata::{comment_parts, prometheus_type, type_comment};
 
 /// The metadata lines read so far that a series line may take its labels from: the family
 /// named by the last `# TYPE` line with its type (`None`: untyped or unknown), and the
@@ -23,13 +23,14 @@ impl FamilyContext {
         match keyword {
             "TYPE" => {
                 if let Some((family, kind)) = type_comment(line) {
-                    self.typed = Some((family.into_owned(), label_type(kind, format).map(str::to_string)));
+                    // `__type__` has no `unknown`: an untyped family gets none.
+                    let kind = prometheus_type(kind, format).filter(|k| *k != "unknown");
+                    self.typed = Some((family.into_owned(), kind.map(str::to_string)));
                 }
             }
             "UNIT" => {
-                let rest = line.trim_start_matches('#').trim_start()["UNIT".len()..].trim_start();
-                if let Some((family, unit)) = crate::ingest::text_format::comment_family(rest) {
-                    self.unit = Some((family.into_owned(), unit.trim().to_string()));
+                if let Some((family, unit)) = comment_parts(line, keyword) {
+                    self.unit = Some((family.into_owned(), unit.to_string()));
                 }
             }
             _ => {}
@@ -67,16 +68,6 @@ impl FamilyContext {
             belongs(name, family, kind)
         });
         with_type_and_unit(exposed, kind, unit.map(|(_, unit)| unit.as_str()))
-    }
-}
-
-/// A `# TYPE` line's type as `__type__` has it: `None` for `untyped`/`unknown` and for a
-/// type the format does not have (as `metadata_of` reads them).
-fn label_type(kind: &str, format: Format) -> Option<&str> {
-    match kind {
-        "counter" | "gauge" | "histogram" | "summary" => Some(kind),
-        "gaugehistogram" | "info" | "stateset" if format == Format::OpenMetrics => Some(kind),
-        _ => None,
     }
 }
 
