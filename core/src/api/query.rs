@@ -150,7 +150,7 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: 
     // As VictoriaMetrics' instant queries: start and end at the time, its default step.
     let window = QueryWindow { start_ms: time_ms, end_ms: time_ms, step_ms: DEFAULT_STEP_MS };
     let _running = api.query_stats.start(query, window, asked.remote_addr);
-    let logged = follow_query_log(api);
+    let logged = api.query_log.follow_config(&api.scrape_config);
     let result = match asked.prepare(logged, || asked.engine(api).prepare_instant(query, time_ms)) {
         Ok((prepared, parsed_in)) => run(api, prepared, parsed_in, &asked.filters, asked.timeout).await,
         Err(e) => Err(e),
@@ -172,14 +172,6 @@ fn log_query(api: &Api, query: &str, (start_ms, end_ms, step_ms): (i64, i64, i64
         Err(e) => (Some(e.message.as_str()), None),
     };
     api.query_log.write(&QueryLogEntry { query, start_ms, end_ms, step_ms, error, stats, origin });
-}
-
-/// Whether the query log is on, after following the scrape configuration in force (a
-/// reload reopens its file).
-fn follow_query_log(api: &Api) -> bool {
-    let (generation, config) = api.scrape_config.snapshot();
-    api.query_log.follow(generation, config.query_log_file.as_deref());
-    api.query_log.enabled()
 }
 
 /// A rule's instant query at `time_ms`, under the server's timeout and lookback delta (the
@@ -254,7 +246,7 @@ pub(super) async fn range_result(
         }
         // Registered once the request is valid, as VictoriaMetrics registers at evaluation.
         let _running = api.query_stats.start(query, QueryWindow { start_ms, end_ms, step_ms }, asked.remote_addr);
-        let logged = follow_query_log(api);
+        let logged = api.query_log.follow_config(&api.scrape_config);
         // A query with its own lookback delta is evaluated apart: the cache holds answers under
         // the server's.
         // A query asking for statistics is evaluated whole too: they describe its evaluation.

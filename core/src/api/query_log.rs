@@ -3,7 +3,7 @@
 //! JSON file logger writes, the file reopened whenever the configuration is reloaded.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -22,18 +22,12 @@ pub enum QueryOrigin {
 /// The log file in force, shared by every executor.
 #[derive(Debug, Default)]
 pub struct QueryLog {
-    open: Mutex<OpenLog>,
-    /// The generation followed, plus one (0: none yet), read without the lock by every query.
+    file: Mutex<Option<std::fs::File>>,
+    /// The generation followed, plus one (0: none yet): read without the lock by every query,
+    /// written only under it.
     followed: AtomicU64,
     enabled: AtomicBool,
     failures: AtomicU64,
-}
-
-/// The configuration generation the file was (re)opened for, and the file.
-#[derive(Debug, Default)]
-struct OpenLog {
-    generation: Option<u64>,
-    file: Option<(PathBuf, std::fs::File)>,
 }
 
 impl QueryLog {
@@ -41,23 +35,31 @@ impl QueryLog {
     /// the file and opens `path` again, appending (created when missing); `None` turns the log
     /// off. A file that cannot be opened leaves the log off until the next reload (logged).
     pub fn follow(&self, generation: u64, path: Option<&Path>) {
-        if self.followed.load(Ordering::Acquire) == generation.wrapping_add(1) {
+        let followed = || self.followed.load(Ordering::Acquire) == generation.wrapping_add(1);
+        if followed() {
             return;
         }
-        let Ok(mut open) = self.open.lock() else { return };
-        if open.generation == Some(generation) {
+        let Ok(mut file) = self.file.lock() else { return };
+        // Checked again under the lock: another executor may have followed it meanwhile.
+        if followed() {
             return;
         }
-        open.generation = Some(generation);
-        open.file = path.and_then(|path| match std::fs::OpenOptions::new().append(true).create(true).open(path) {
-            Ok(file) => Some((path.to_path_buf(), file)),
+        *file = path.and_then(|path| match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+            Ok(file) => Some(file),
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot open the query log file; queries are not logged");
                 None
             }
         });
-        self.enabled.store(open.file.is_some(), Ordering::Relaxed);
+        self.enabled.store(file.is_some(), Ordering::Relaxed);
         self.followed.store(generation.wrapping_add(1), Ordering::Release);
+    }
+
+    /// `follow` for the scrape configuration in force; whether queries are logged now.
+    pub fn follow_config(&self, config: &crate::scrape::SharedConfig) -> bool {
+        let (generation, in_force) = config.snapshot();
+        self.follow(generation, in_force.query_log_file.as_deref());
+        self.enabled()
     }
 
     /// Whether queries are logged now (`prometheus_engine_query_log_enabled`).
@@ -76,9 +78,9 @@ impl QueryLog {
             return;
         }
         let line = entry.line(super::params::now_ms());
-        let written = match self.open.lock() {
-            Ok(mut open) => match &mut open.file {
-                Some((_, file)) => file.write_all(line.as_bytes()).is_ok(),
+        let written = match self.file.lock() {
+            Ok(mut file) => match file.as_mut() {
+                Some(file) => file.write_all(line.as_bytes()).is_ok(),
                 None => return,
             },
             Err(_) => false,

@@ -141,10 +141,9 @@ pub async fn exposition(api: &Api) -> String {
     family(&mut out, "prometheus_config_last_reload_success_timestamp_seconds", "gauge", "Timestamp of the last successful configuration reload.");
     let _ = writeln!(out, "prometheus_config_last_reload_success_timestamp_seconds {}", read_at_ms / 1000);
     // Prometheus' names: the query log follows a reload at the next query or scrape of these.
-    let (generation, config) = api.scrape_config.snapshot();
-    api.query_log.follow(generation, config.query_log_file.as_deref());
+    let logging = api.query_log.follow_config(&api.scrape_config);
     family(&mut out, "prometheus_engine_query_log_enabled", "gauge", "State of the query log.");
-    let _ = writeln!(out, "prometheus_engine_query_log_enabled {}", u8::from(api.query_log.enabled()));
+    let _ = writeln!(out, "prometheus_engine_query_log_enabled {}", u8::from(logging));
     family(&mut out, "prometheus_engine_query_log_failures_total", "counter", "The number of query log failures.");
     let _ = writeln!(out, "prometheus_engine_query_log_failures_total {}", api.query_log.failures());
     family(&mut out, "metricstor_query_cache_bytes", "gauge", "Memory held by cached range-query results.");
