@@ -425,7 +425,12 @@ async fn run_executor(plan: ExecutorPlan) {
     };
     for (shard, requests) in plan.owned {
         let dir = data_dir::shard_dir(&config.storage.data_dir, shard);
-        match ShardDb::open(&dir, shard_options.clone()).await {
+        let mut shard_options = shard_options.clone();
+        if config.storage.delayed_compaction {
+            shard_options.head_cut_delay_ms = tsdb::shard::random_head_cut_delay_ms(shard_options.block_duration_ms);
+            tracing::info!(shard, delay_seconds = shard_options.head_cut_delay_ms / 1000, "delayed compaction: head cuts wait this long past due");
+        }
+        match ShardDb::open(&dir, shard_options).await {
             Ok(db) => {
                 let stop = plan.stop_shards_rx.clone();
                 owners.push(glommio::spawn_local(run_shard_owner(shard, db, requests, stop, plan.history.clone())));

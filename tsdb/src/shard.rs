@@ -92,6 +92,25 @@ pub struct ShardOptions {
     /// chunks. An out-of-order sample loses its start. Checked
     /// once per append call; off, nothing is stored or costs more than without starts.
     pub start_timestamp_storage: bool,
+    /// How much later than due the head's regular cut waits (Prometheus' delayed compaction:
+    /// `random_head_cut_delay_ms` gives each shard its own, so that shards, and servers, do
+    /// not all cut at once). Measured in sample time, as due is: the range is cut once the
+    /// head's newest sample is half a block plus this past its end. Cuts over
+    /// `max_head_samples`, of late samples and forced ones do not wait. 0 = none.
+    pub head_cut_delay_ms: i64,
+}
+
+/// Prometheus' upper bound of the delayed compaction's delay, in percent of the block range.
+pub const HEAD_CUT_DELAY_MAX_PERCENT: i64 = 10;
+
+/// A random head cut delay in `[0, block_duration_ms × HEAD_CUT_DELAY_MAX_PERCENT / 100)`, as
+/// Prometheus draws its compaction delay when the feature is on (0 for a range too short).
+pub fn random_head_cut_delay_ms(block_duration_ms: i64) -> i64 {
+    let bound = block_duration_ms.saturating_mul(HEAD_CUT_DELAY_MAX_PERCENT) / 100;
+    if bound <= 0 {
+        return 0;
+    }
+    (block::random_u64() % bound as u64) as i64
 }
 
 impl Default for ShardOptions {
@@ -112,6 +131,7 @@ impl Default for ShardOptions {
             replay_progress: None,
             start_timestamp_zero_ingestion: false,
             start_timestamp_storage: false,
+            head_cut_delay_ms: 0,
         }
     }
 }

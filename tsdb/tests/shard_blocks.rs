@@ -452,6 +452,60 @@ fn force_cut_moves_the_oldest_range_into_a_block() {
 }
 
 #[test]
+fn a_head_cut_delay_postpones_the_regular_cut_but_not_a_full_head() {
+    let delay_ms = 20 * 60_000;
+    let delayed = ShardOptions { head_cut_delay_ms: delay_ms, ..options() };
+    // Minutes up to 3 h: the range [0, 2 h) is due without a delay.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    let (at_due, before_delay, after_delay, blocks) = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, delayed).await.expect("open");
+        let mut at_due = None;
+        let mut before_delay = None;
+        for b in batches(0, 3 * HOUR_MS + delay_ms + 60_000, 1) {
+            let t = b[0].samples[0].timestamp_ms;
+            db.append_group(&[b.as_slice()]).await.expect("append");
+            if t == 3 * HOUR_MS {
+                at_due = Some(db.cut_due());
+            }
+            if t == 3 * HOUR_MS + delay_ms - 60_000 {
+                before_delay = Some(db.cut_due());
+            }
+        }
+        let after_delay = db.cut_due();
+        db.maintain(3 * HOUR_MS).await.expect("maintain");
+        let blocks: Vec<(i64, i64)> = db.blocks().iter().map(|b| (b.min_time_ms, b.max_time_ms)).collect();
+        db.close().await.expect("close");
+        (at_due, before_delay, after_delay, blocks)
+    });
+    assert_eq!((at_due, before_delay, after_delay), (Some(false), Some(false), true), "due only once the newest sample is half a block plus the delay past the range");
+    assert_eq!(blocks, vec![(0, 2 * HOUR_MS)]);
+
+    // A head over its sample limit is cut at once, delay or not.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    let over_limit_due = on_executor(move || async move {
+        let mut db = ShardDb::open(&dir_path, ShardOptions { head_cut_delay_ms: delay_ms, max_head_samples: 100, ..options() }).await.expect("open");
+        for b in batches(0, HOUR_MS, 2) {
+            db.append_group(&[b.as_slice()]).await.expect("append");
+        }
+        let due = db.cut_due();
+        db.close().await.expect("close");
+        due
+    });
+    assert!(over_limit_due);
+}
+
+#[test]
+fn random_head_cut_delays_stay_below_a_tenth_of_the_block_range() {
+    let range = 2 * HOUR_MS;
+    let delays: Vec<i64> = (0..200).map(|_| tsdb::shard::random_head_cut_delay_ms(range)).collect();
+    assert!(delays.iter().all(|d| (0..range / 10).contains(d)), "{delays:?}");
+    assert!(delays.iter().any(|d| *d != delays[0]), "drawn, not fixed");
+    assert_eq!(tsdb::shard::random_head_cut_delay_ms(5), 0);
+}
+
+#[test]
 fn damaged_blocks_are_reported_and_everything_else_is_served() {
     let dir = tempfile::tempdir().expect("tempdir");
     let start = 30 * 2 * HOUR_MS;

@@ -134,7 +134,7 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
         set("service_discovery_providers", provider, supported);
     }
     let tsdb = [
-        ("delayed_compaction", false),
+        ("delayed_compaction", config.storage.delayed_compaction),
         ("exemplar_storage", config.storage.max_exemplars > 0),
         // Native histograms with start times are stored in Prometheus' chunk for them.
         ("histograms_st_encoding", config.storage.start_timestamp_storage),
@@ -182,7 +182,9 @@ mod tests {
         config.storage.max_exemplars = 0;
         config.otlp.native_delta_ingestion = true;
         config.storage.type_and_unit_labels = true;
+        config.storage.delayed_compaction = true;
         let changed = features(&config);
+        assert!(!on["tsdb"]["delayed_compaction"] && changed["tsdb"]["delayed_compaction"], "follows storage.delayed_compaction");
         assert!(changed["scrape"]["type_and_unit_labels"] && changed["promql"]["type_and_unit_labels"], "follow storage.type_and_unit_labels");
         assert_eq!(changed["api"]["admin"], config.server.enable_admin_api);
         assert!(changed["scrape"]["start_timestamp_zero_ingestion"]);

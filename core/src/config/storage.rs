@@ -81,6 +81,11 @@ pub struct StorageConfig {
     /// protobuf format's, remote_write 2.0's and OTLP's), replacing any sent, and PromQL's
     /// non-counter info of `rate`/`increase` goes by `__type__`. Off by default, as there.
     pub type_and_unit_labels: bool,
+    /// Prometheus' `--enable-feature=delayed-compaction`: each shard waits a random time, up to
+    /// a tenth of `block_duration_hours`, drawn at start, past the moment its head range is due
+    /// before cutting it into a block, so that shards (and servers started alike) spread
+    /// their cuts' disk and CPU load. Off by default, as there.
+    pub delayed_compaction: bool,
 }
 
 impl StorageConfig {
@@ -238,6 +243,7 @@ impl Default for StorageConfig {
             start_timestamp_zero_ingestion: false,
             start_timestamp_storage: false,
             type_and_unit_labels: false,
+            delayed_compaction: false,
         }
     }
 }

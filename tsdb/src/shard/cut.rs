@@ -14,7 +14,7 @@ use crate::wal::checkpoint::{self, CheckpointWriter};
 impl ShardDb {
     /// The ranges to cut now, each `[lo, hi)` aligned to the block duration, consecutive,
     /// oldest first: the head's oldest range when it is due (once the head's newest sample is
-    /// half a block past it, as Prometheus does), when the head holds more than
+    /// half a block past it, as Prometheus does, plus `head_cut_delay_ms`), when the head holds more than
     /// `max_head_samples`, or always with `force` (then only that one); and with it each
     /// following range that is due too (over the limit also each one behind the watermark),
     /// up to `CUT_RANGES_MAX`, so that a backlog of history is cut with one head split and
@@ -30,7 +30,7 @@ impl ShardDb {
         // of history) are what fills a head that way, and cutting them one range per cut
         // would rewrite the big rest of the head each time.
         let late_over_limit = over_limit || self.late_samples > self.late_samples_max();
-        let due = |range_hi: i64| max_t >= range_hi.saturating_add(duration / 2);
+        let due = |range_hi: i64| max_t >= range_hi.saturating_add(duration / 2).saturating_add(self.options.head_cut_delay_ms.max(0));
         // A range behind the watermark holds late samples only: they go with the next regular
         // cut (a block per range then), not one block per late write as they trickle in.
         let regular_due = |hi: i64| if hi <= self.cut_watermark_ms { due(self.cut_watermark_ms.saturating_add(duration)) } else { due(hi) };
