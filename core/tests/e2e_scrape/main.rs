@@ -174,9 +174,17 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     // A series gone from the exposition is stale at the next scrape: no longer returned,
     // though its samples are kept.
     exporter.set_body("app_requests_total{path=\"/a\",job=\"inner\"} 9\n");
+    let changed = std::time::Instant::now();
     poll_query(&server, "app_temperature", "app_temperature marked stale", WAIT, |r| r.is_empty().then_some(()));
-    // Its comments gone too, the target's metadata goes.
-    poll("the app target's metadata gone", WAIT, || target_metadata(&format!("match_target={}", percent_encode("{job=\"app\"}"))).1["data"].as_array().is_some_and(Vec::is_empty).then_some(()));
+    // Its comments gone too, the target's metadata stays for 10 more scrapes (as in
+    // Prometheus), then goes. Checked as kept only when well within those 10 seconds.
+    let app_metadata = || target_metadata(&format!("match_target={}", percent_encode("{job=\"app\"}"))).1["data"].as_array().map(Vec::len);
+    let (kept_metadata, asked_after) = (app_metadata(), changed.elapsed());
+    if asked_after < std::time::Duration::from_secs(5) {
+        assert_eq!(kept_metadata, Some(1), "kept for 10 scrapes after the comments went ({asked_after:?} after)");
+    }
+    poll("the app target's metadata gone", WAIT, || (app_metadata() == Some(0)).then_some(()));
+    assert!(changed.elapsed() >= std::time::Duration::from_secs(9), "gone after 10 scrapes of 1 s, not {:?}", changed.elapsed());
     let (_, kept) = get_json(&server.url("/api/v1/query?query=count_over_time(app_temperature%5B5m%5D)"));
     assert!(kept["data"]["result"][0]["value"][1].as_str().is_some_and(|n| n != "0"), "{kept}");
 

@@ -156,8 +156,9 @@ pub struct Scraped {
     /// Series not in the last successful scrape (`scrape_series_added`).
     pub added: usize,
     /// The families' `# TYPE` and `# HELP`, when they changed since they were last
-    /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata` and the target's own;
-    /// empty when the answer has none, so that a target's metadata goes with its comments).
+    /// given or `METADATA_RESEND_MS` passed (for `/api/v1/metadata` and the target's own),
+    /// with those of families gone from the answers less than `METADATA_KEEP_SCRAPES` scrapes
+    /// ago; empty once there are none, so that a target's metadata goes with its comments.
     pub metadata: Option<Vec<crate::ingest::MetricMetadata>>,
     /// The kept series' exemplars (when the cache keeps them), each series' in the order
     /// its store checks them.
@@ -212,8 +213,9 @@ pub struct SeriesCache {
     /// The series of the last successful scrape (or the tracked ones handed over by the
     /// loop this one replaced).
     last_written: SeriesSet,
-    /// A hash of the last metadata given, and when (scrape start time).
-    metadata_given: Option<(u64, i64)>,
+    /// The metadata last given (none before the first successful scrape); boxed, as the
+    /// cache lives in every idle scrape loop.
+    metadata: Option<Box<GivenMetadata>>,
     /// Whether the answers' exemplars are kept (the server stores exemplars).
     keep_exemplars: bool,
     /// Whether series get `__type__`/`__unit__` from their family's metadata
@@ -221,8 +223,24 @@ pub struct SeriesCache {
     type_and_unit_labels: bool,
 }
 
+/// The metadata a cache last gave.
+#[derive(Debug)]
+struct GivenMetadata {
+    /// A hash of the metadata comments it was read from.
+    comments_hash: u64,
+    /// When it was given (scrape start time).
+    at_ms: i64,
+    /// Each family's, with the scrape that last saw it when it is no longer in the answers
+    /// (`None` while it is). A family that leaves them is kept for `METADATA_KEEP_SCRAPES`
+    /// more scrapes, as Prometheus keeps it.
+    kept: Vec<(crate::ingest::MetricMetadata, Option<u64>)>,
+}
+
 /// Scrapes after which an entry no longer seen is forgotten.
 const CACHE_KEEP_SCRAPES: u64 = 10;
+/// Scrapes for which a family's metadata is kept once it is no longer in the answers
+/// (Prometheus' scrape cache keeps it for 10).
+pub(super) const METADATA_KEEP_SCRAPES: u64 = 10;
 
 impl SeriesCache {
     /// Keeps the exemplars of the answers from now on (`Scraped::exemplars`).
@@ -301,15 +319,40 @@ impl SeriesCache {
         self.last_written = written;
         self.entries.retain(|_, e| e.seen + CACHE_KEEP_SCRAPES >= generation);
         let hash = foldhash::quality::FixedState::default().hash_one(&comments);
-        let due = match self.metadata_given {
-            Some((given, at_ms)) => given != hash || start_ms.saturating_sub(at_ms) >= METADATA_RESEND_MS,
+        let due = match &self.metadata {
+            Some(given) => {
+                given.comments_hash != hash
+                    || start_ms.saturating_sub(given.at_ms) >= METADATA_RESEND_MS
+                    || given.kept.iter().any(|(_, seen)| seen.is_some_and(|seen| generation - seen > METADATA_KEEP_SCRAPES))
+            }
             None => true,
         };
         if due {
-            self.metadata_given = Some((hash, start_ms));
-            scraped.metadata = Some(metadata_of(&comments, format));
+            scraped.metadata = Some(self.keep_metadata(metadata_of(&comments, format), hash, start_ms));
         }
         Ok(scraped)
+    }
+
+    /// Keeps the families' metadata of this scrape's answer (read from comments hashing to
+    /// `comments_hash`) with the families that left the answers less than
+    /// `METADATA_KEEP_SCRAPES` scrapes ago (those of the answer first); what is to be given.
+    fn keep_metadata(&mut self, current: Vec<crate::ingest::MetricMetadata>, comments_hash: u64, at_ms: i64) -> Vec<crate::ingest::MetricMetadata> {
+        let generation = self.generation;
+        let previous = self.metadata.take().map(|given| given.kept).unwrap_or_default();
+        let mut kept: Vec<_> = current.into_iter().map(|m| (m, None)).collect();
+        for (metadata, seen) in previous {
+            if kept.iter().any(|(m, _)| m.family == metadata.family) {
+                continue;
+            }
+            // A family in the answers until now was last seen by the scrape before this one.
+            let seen = seen.unwrap_or(generation - 1);
+            if generation - seen <= METADATA_KEEP_SCRAPES {
+                kept.push((metadata, Some(seen)));
+            }
+        }
+        let given = kept.iter().map(|(m, _)| m.clone()).collect();
+        self.metadata = Some(Box::new(GivenMetadata { comments_hash, at_ms, kept }));
+        given
     }
 
     /// Reads `text`'s samples into the returned `Scraped` and `written` (with their lines'

@@ -2,7 +2,7 @@
 //! own schedule and link.
 
 use super::answer::read_answer;
-use super::series_cache::{check_label_limits, check_sample_limit, within_job_limits, BUCKET_LIMIT_EXCEEDED, METADATA_RESEND_MS};
+use super::series_cache::{check_label_limits, check_sample_limit, within_job_limits, BUCKET_LIMIT_EXCEEDED, METADATA_KEEP_SCRAPES, METADATA_RESEND_MS};
 use super::*;
 use crate::scrape::config::ScrapeConfig;
 use crate::scrape::discovery::{targets, Discovered, Target};
@@ -72,10 +72,38 @@ fn metadata_is_given_when_it_changes() {
     // The same comments again: nothing to give until the resend interval passes.
     assert_eq!(cache.scrape(&t, &[], body, 2000, &LabelLimits::default()).unwrap().metadata, None);
     assert!(cache.scrape(&t, &[], body, 1000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata.is_some());
+    // A changed family replaces its entry; one gone from the answers is kept a while.
     let changed = b"# HELP a_total Requests.\na_total 2\n";
-    assert_eq!(cache.scrape(&t, &[], changed, 3000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata, Some(vec![meta("a_total", "unknown", "Requests.", "")]));
+    assert_eq!(cache.scrape(&t, &[], changed, 3000 + METADATA_RESEND_MS, &LabelLimits::default()).unwrap().metadata, Some(vec![meta("a_total", "unknown", "Requests.", ""), meta("b", "unknown", "", "")]));
     // No comments at all: an empty list (a target's metadata goes with it).
     assert_eq!(SeriesCache::default().scrape(&t, &[], b"x 1\n", 0, &LabelLimits::default()).unwrap().metadata, Some(vec![]));
+}
+
+#[test]
+fn a_family_gone_from_the_answers_keeps_its_metadata_for_ten_scrapes() {
+    let t = target("scrape_configs: [{job_name: node, static_configs: [{targets: ['h:1']}]}]");
+    let meta = |family: &str, kind: &str| crate::ingest::MetricMetadata { family: family.into(), kind: kind.into(), help: String::new(), unit: String::new() };
+    let mut cache = SeriesCache::default();
+    let both = b"# TYPE a gauge\na 1\n# TYPE b counter\nb 2\n";
+    let only_a = b"# TYPE a gauge\na 1\n";
+    // Scrape number n starts at n seconds.
+    let scrape = |cache: &mut SeriesCache, body: &[u8], n: i64| cache.scrape(&t, &[], body, n * 1000, &LabelLimits::default()).unwrap().metadata;
+    assert_eq!(scrape(&mut cache, both, 1), Some(vec![meta("a", "gauge"), meta("b", "counter")]));
+    // Scrape 2 is the first without b: b was last seen by scrape 1.
+    assert_eq!(scrape(&mut cache, only_a, 2), Some(vec![meta("a", "gauge"), meta("b", "counter")]));
+    for n in 3..=(1 + METADATA_KEEP_SCRAPES as i64) {
+        assert_eq!(scrape(&mut cache, only_a, n), None, "nothing changed by scrape {n}");
+    }
+    // Scrape 12, the 11th after b was last seen, forgets it, and says so.
+    assert_eq!(scrape(&mut cache, only_a, 12), Some(vec![meta("a", "gauge")]));
+    assert_eq!(scrape(&mut cache, only_a, 13), None);
+    // A family back in the answers is in them again at once.
+    assert_eq!(scrape(&mut cache, both, 14), Some(vec![meta("a", "gauge"), meta("b", "counter")]));
+    // Every family gone: the list empties only once the last one is forgotten, by scrape 25.
+    let none = b"c 1\n";
+    assert_eq!(scrape(&mut cache, none, 15), Some(vec![meta("a", "gauge"), meta("b", "counter")]));
+    let given: Vec<(i64, Option<Vec<crate::ingest::MetricMetadata>>)> = (16..=30).map(|n| (n, scrape(&mut cache, none, n))).filter(|(_, g)| g.is_some()).collect();
+    assert_eq!(given, vec![(25, Some(vec![]))]);
 }
 
 #[test]
