@@ -48,6 +48,9 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
                             labelled = Some((kind, unit));
                         }
                     }
+                    if let Some((kind, unit)) = &labelled {
+                        check_labels_given(&scratch, text, kind, unit, rules)?;
+                    }
                     let at = batch.series_count();
                     push_valid_series(batch, &mut scratch, rules, &mut stored)?;
                     if let Some((kind, unit)) = labelled.filter(|_| batch.series_count() > at) {
@@ -68,6 +71,25 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
     match first_invalid {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// Checks the label limits against the labels a series will have once its metadata gives it
+/// `__type__` (`kind`, none when unknown) and `__unit__` (none when empty), in place of any
+/// sent: a series its type and unit take past `storage.max_labels_per_series` is refused as
+/// one sent with them would be.
+fn check_labels_given(scratch: &SeriesScratch, text: &[u8], kind: &str, unit: &str, rules: &IngestRules) -> Result<(), DecodeError> {
+    let bytes = |s: TextSpan| &text[s.start as usize..s.end as usize];
+    let given = [(METRIC_TYPE_LABEL.as_bytes(), kind.as_bytes()), (METRIC_UNIT_LABEL.as_bytes(), unit.as_bytes())];
+    let pairs = scratch
+        .labels
+        .iter()
+        .map(|&(n, v)| (bytes(n), bytes(v)))
+        .filter(|(n, _)| *n != METRIC_TYPE_LABEL.as_bytes() && *n != METRIC_UNIT_LABEL.as_bytes())
+        .chain(given.into_iter().filter(|(n, v)| if *n == METRIC_TYPE_LABEL.as_bytes() { *v != b"unknown" } else { !v.is_empty() }));
+    match crate::ingest::label_limits::problem(&rules.label_limits, pairs.clone()) {
+        Some(problem) => Err(DecodeError::InvalidSeries { series: super::series_text(pairs), problem }),
+        None => Ok(()),
     }
 }
 
@@ -319,6 +341,22 @@ mod tests {
             [r#"a_seconds_total{__type__="gauge"}"#, r#"b{__type__="gauge"}"#, r#"c{__unit__="bytes"}"#, r#"d{__unit__="bytes"}"#],
             "off: the labels as sent"
         );
+    }
+
+    #[test]
+    fn labels_given_by_the_metadata_count_against_the_label_limit() {
+        let series = |labels_refs: Vec<u32>, unit_ref: u32| v2::TimeSeries { labels_refs, samples: vec![v2::Sample { value: 1.0, timestamp: 10, start_timestamp: 0 }], metadata: Some(v2::Metadata { r#type: 1, help_ref: 0, unit_ref }), ..Default::default() };
+        let symbols = ["", "__name__", "a_total", "job", "j", "__type__", "counter", "seconds"].map(String::from).to_vec();
+        let limits = crate::ingest::label_limits::LabelLimits { labels_per_series: 3, ..Default::default() };
+        let rules = IngestRules { type_and_unit_labels: true, label_limits: limits, ..IngestRules::default() };
+        let decode_one = |labels_refs: Vec<u32>, unit_ref: u32, rules: &IngestRules| decode(v2::Request { symbols: symbols.clone(), timeseries: vec![series(labels_refs, unit_ref)] }.encode_to_vec(), rules);
+        // Two sent, a type and a unit given: four.
+        let refused = decode_one(vec![1, 2, 3, 4], 7, &rules).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("more than 3 labels (storage.max_labels_per_series)") && refused.contains("__unit__"), "{refused}");
+        // A sent `__type__` is replaced, not added to: three.
+        assert!(decode_one(vec![1, 2, 5, 6, 3, 4], 0, &rules).is_ok());
+        // Without the option nothing is added: three sent labels pass.
+        assert!(decode_one(vec![1, 2, 5, 6, 3, 4], 7, &IngestRules { label_limits: limits, ..IngestRules::default() }).is_ok());
     }
 
     #[test]
