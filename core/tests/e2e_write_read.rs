@@ -302,10 +302,22 @@ fn metrics_health_and_query_errors() {
     assert_eq!(shards.iter().map(|e| e["value"].as_u64().unwrap()).sum::<u64>(), 3);
     let (_, body) = get_json(&server.url("/api/v1/metadata?metric=nope"));
     assert_eq!(body["data"], serde_json::json!({}));
+    // Another sender's help for the same family: both entries, the newest first, as
+    // Prometheus lists the distinct entries of its targets.
+    let mut other_help = with_metadata.clone();
+    other_help.metadata[0].help = "Requests.".into();
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &snappy(&other_help.encode_to_vec()));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let (_, body) = get_json(&server.url("/api/v1/metadata?metric=e2e_counter"));
+    assert_eq!(body["data"]["e2e_counter"], serde_json::json!([{"type": "counter", "help": "Requests.", "unit": ""}, {"type": "counter", "help": "Requests served.", "unit": ""}]), "{body}");
     let (_, body) = get_json(&server.url("/api/v1/metadata?metric=e2e_counter&limit_per_metric=1"));
-    assert_eq!(body["data"]["e2e_counter"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["data"]["e2e_counter"], serde_json::json!([{"type": "counter", "help": "Requests.", "unit": ""}]), "{body}");
+    let (_, body) = get_json(&server.url("/api/v1/metadata?limit=0"));
+    assert_eq!(body["data"], serde_json::json!({}), "no family, as in Prometheus");
     let (status, body) = get_json(&server.url("/api/v1/metadata?limit_per_metric=some"));
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid parameter \"limit_per_metric\": \"some\" is not a number")), "{body}");
+    assert_eq!((status, body["error"].as_str()), (400, Some("limit_per_metric must be a number")), "{body}");
+    let (status, body) = get_json(&server.url("/api/v1/metadata?limit=few"));
+    assert_eq!((status, body["error"].as_str()), (400, Some("limit must be a number")), "{body}");
     let (status, body) = get_json(&server.url("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");

@@ -225,8 +225,10 @@ pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) 
     Params::from_request(request.uri().query(), body)
 }
 
-/// `/api/v1/metadata`: `{"family":[{"type":..,"help":..,"unit":..}]}`, from remote_write.
-/// Under read filters (`read_filters`), only the families of metric names the filters'
+/// `/api/v1/metadata`: `{"family":[{"type":..,"help":..,"unit":..}, …]}`, from scrapes and
+/// remote_write: each family's distinct entries (`shard::metadata_store`), the most recently
+/// given first; `limit` families (0: none, as in Prometheus), `limit_per_metric` entries
+/// each. Under read filters (`read_filters`), only the families of metric names the filters'
 /// series carry.
 async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let filters = read_filters::ReadFilters::from_params(params)?;
@@ -236,32 +238,58 @@ async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiErro
         Some(text) => match text.parse::<i64>() {
             Ok(n) if n < 0 => usize::MAX,
             Ok(n) => n as usize,
-            Err(_) => return Err(ApiError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a number"))),
+            // Prometheus' words.
+            Err(_) => return Err(ApiError::bad_data("limit must be a number")),
         },
     };
-    // Each family has one entry here, so a per-family limit takes nothing away; it is still
-    // checked as Prometheus checks it.
-    if let Some(text) = params.get("limit_per_metric").filter(|t| !t.is_empty()) {
-        text.parse::<i64>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit_per_metric\": {text:?} is not a number")))?;
-    }
+    let limit_per_metric = match params.get("limit_per_metric").filter(|t| !t.is_empty()) {
+        None => usize::MAX,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n <= 0 => usize::MAX,
+            Ok(n) => n as usize,
+            Err(_) => return Err(ApiError::bad_data("limit_per_metric must be a number")),
+        },
+    };
     let mut entries = api.router.metadata(metric).await?;
     if !filters.is_empty() {
         let names = labels::collect_values(api, "__name__", filters.join(Vec::new()), params::MIN_TIME_MS, params::MAX_TIME_MS).await?;
         entries.retain(|m| family_has_a_name_in(&m.family, &names));
     }
+    // Entries come grouped by family, each family's most recently given first.
     let mut data = String::from("{");
-    for (i, m) in entries.iter().take(limit).enumerate() {
-        if i > 0 {
+    let mut families = 0;
+    let mut in_family = 0;
+    for (i, m) in entries.iter().enumerate() {
+        let first_of_family = i == 0 || entries[i - 1].family != m.family;
+        if first_of_family {
+            if families == limit {
+                break;
+            }
+            if families > 0 {
+                data.push_str("],");
+            }
+            families += 1;
+            in_family = 0;
+            json::push_json_string(&mut data, &m.family);
+            data.push_str(":[");
+        }
+        if in_family == limit_per_metric {
+            continue;
+        }
+        if in_family > 0 {
             data.push(',');
         }
-        json::push_json_string(&mut data, &m.family);
-        data.push_str(":[{\"type\":");
+        in_family += 1;
+        data.push_str("{\"type\":");
         json::push_json_string(&mut data, &m.kind);
         data.push_str(",\"help\":");
         json::push_json_string(&mut data, &m.help);
         data.push_str(",\"unit\":");
         json::push_json_string(&mut data, &m.unit);
-        data.push_str("}]");
+        data.push('}');
+    }
+    if families > 0 {
+        data.push(']');
     }
     data.push('}');
     Ok(json_ok(&data))

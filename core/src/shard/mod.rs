@@ -1,8 +1,9 @@
 //! Shards: the typed messages between executors (`messages`), the loop that owns one
-//! shard's `ShardDb` (`owner`), the routing of series and requests to shards (`router`), and
+//! shard's `ShardDb` (`owner`) and its metric metadata (`metadata_store`), the routing of series and requests to shards (`router`), and
 //! the generation counter of settled history that query caches check (`history`).
 
 pub mod history;
+pub mod metadata_store;
 pub mod messages;
 pub mod owner;
 pub mod router;

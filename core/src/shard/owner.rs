@@ -3,7 +3,6 @@
 //! and runs storage maintenance (head cut into blocks, retention) between groups. Block
 //! compaction merges on its own thread; the owner plans it and swaps the result in.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,8 @@ use tsdb::block::{CompactionJob, CompactionOutput};
 use tsdb::{BatchPart, EncodedSeries, Labels, Matcher, SeriesBatch, ShardDb};
 
 use super::history::HistoryGeneration;
+use super::metadata_store::MetadataStore;
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
-use crate::ingest::MetricMetadata;
 
 /// Most requests folded into one group commit, so one commit's latency stays bounded.
 pub const GROUP_COMMIT_REQUESTS_MAX: usize = 64;
@@ -98,7 +97,7 @@ pub async fn run_shard_owner(
     history: Arc<HistoryGeneration>,
 ) {
     // Metric metadata lives in memory only (senders resend it periodically).
-    let mut metadata: HashMap<String, MetricMetadata> = HashMap::new();
+    let mut metadata = MetadataStore::default();
     // At most one compaction runs per shard: one result can be waiting at a time.
     let (compacted_tx, compacted_rx) = async_channel::bounded::<CompactionResult>(1);
     // A head replayed from the WAL may already be due for a cut.
@@ -234,7 +233,7 @@ fn answer_waiting_listings(shard: usize, db: &ShardDb, requests: &Receiver<Shard
 async fn process_group(
     shard: usize,
     db: &mut ShardDb,
-    metadata: &mut HashMap<String, MetricMetadata>,
+    metadata: &mut MetadataStore,
     group: Vec<ShardRequest>,
     requests: &Receiver<ShardRequest>,
     deferred: &mut Vec<ShardRequest>,
@@ -281,8 +280,9 @@ async fn process_group(
     for request in reads {
         match request {
             ShardRequest::PutMetadata { entries } => {
+                let now = Instant::now();
                 for m in entries {
-                    metadata.insert(m.family.clone(), m);
+                    metadata.put(m, now);
                 }
             }
             // Deletes run in queue order after this group's appends: a client's acknowledged
@@ -318,11 +318,7 @@ async fn process_group(
                 let _ = reply.send(result);
             }
             ShardRequest::Metadata { metric, reply } => {
-                let found = match metric {
-                    Some(name) => metadata.get(&name).cloned().into_iter().collect(),
-                    None => metadata.values().cloned().collect(),
-                };
-                let _ = reply.send(found);
+                let _ = reply.send(metadata.get(metric.as_deref(), Instant::now()));
             }
             ShardRequest::Select { selects, alternatives, sample_limit, reply } => {
                 let mut pause = |db: &ShardDb| answer_waiting_listings(shard, db, requests, deferred);
@@ -493,7 +489,7 @@ mod tests {
             let (select_reply, mut selected) = oneshot::channel();
             let group = vec![ShardRequest::Select { selects: vec![all_series()], alternatives: 1, sample_limit: usize::MAX, reply: select_reply }];
             let mut deferred = Vec::new();
-            process_group(0, &mut db, &mut HashMap::new(), group, &requests, &mut deferred).await;
+            process_group(0, &mut db, &mut MetadataStore::default(), group, &requests, &mut deferred).await;
 
             let selected = selected.try_recv().expect("select answered").expect("select reply").expect("no sample limit");
             assert_eq!(selected[0].len(), SERIES);

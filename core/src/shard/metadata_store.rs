@@ -1,0 +1,109 @@
+//! A shard's metric metadata, in memory only (scrapes and remote_write senders give it again
+//! periodically): for each family the distinct entries (type, help, unit) its senders give,
+//! as Prometheus' `/api/v1/metadata` lists one per distinct entry across its targets. An
+//! entry that is not its family's newest goes once nobody has given it for
+//! `ENTRY_UNSEEN_EXPIRY` (a target that changed its help, or went), and a family keeps at
+//! most `ENTRIES_PER_FAMILY_MAX`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::ingest::MetricMetadata;
+
+/// How long an entry other than its family's newest is kept without being given again:
+/// three times the interval at which a scrape gives unchanged metadata again
+/// (`scrape_loop`'s `METADATA_RESEND_MS`, 10 minutes; Prometheus' remote_write sends it every
+/// minute).
+pub const ENTRY_UNSEEN_EXPIRY: Duration = Duration::from_secs(30 * 60);
+/// Distinct entries one family keeps; past it the one given longest ago goes.
+pub const ENTRIES_PER_FAMILY_MAX: usize = 16;
+
+/// One distinct entry and when it was last given.
+#[derive(Debug)]
+struct Seen {
+    metadata: MetricMetadata,
+    at: Instant,
+}
+
+/// The shard's families' metadata (see the module docs).
+#[derive(Debug, Default)]
+pub struct MetadataStore {
+    /// Each family's entries, the most recently given first.
+    families: HashMap<String, Vec<Seen>>,
+}
+
+impl MetadataStore {
+    /// Takes `metadata` as given at `now`.
+    pub fn put(&mut self, metadata: MetricMetadata, now: Instant) {
+        let entries = self.families.entry(metadata.family.clone()).or_default();
+        if let Some(at) = entries.iter().position(|e| e.metadata == metadata) {
+            entries.remove(at);
+        }
+        entries.retain(|e| now.saturating_duration_since(e.at) < ENTRY_UNSEEN_EXPIRY);
+        entries.insert(0, Seen { metadata, at: now });
+        entries.truncate(ENTRIES_PER_FAMILY_MAX);
+    }
+
+    /// The entries of `family`, or of every family (families in no particular order), each
+    /// family's most recently given first; entries past `ENTRY_UNSEEN_EXPIRY` at `now` are
+    /// left out unless one is the newest of its family.
+    pub fn get(&self, family: Option<&str>, now: Instant) -> Vec<MetricMetadata> {
+        let of_family = |entries: &Vec<Seen>| {
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(i, e)| *i == 0 || now.saturating_duration_since(e.at) < ENTRY_UNSEEN_EXPIRY)
+                .map(|(_, e)| e.metadata.clone())
+                .collect::<Vec<_>>()
+        };
+        match family {
+            Some(name) => self.families.get(name).map(of_family).unwrap_or_default(),
+            None => self.families.values().flat_map(of_family).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(family: &str, help: &str) -> MetricMetadata {
+        MetricMetadata { family: family.into(), kind: "counter".into(), help: help.into(), unit: String::new() }
+    }
+
+    #[test]
+    fn distinct_entries_are_kept_newest_first_and_old_ones_expire() {
+        let start = Instant::now();
+        let mut store = MetadataStore::default();
+        store.put(meta("a", "one"), start);
+        store.put(meta("a", "two"), start + Duration::from_secs(1));
+        store.put(meta("b", "b"), start);
+        // Given again: the same entry moves to the front, not twice.
+        store.put(meta("a", "one"), start + Duration::from_secs(2));
+        let later = start + Duration::from_secs(3);
+        assert_eq!(store.get(Some("a"), later), vec![meta("a", "one"), meta("a", "two")]);
+        assert_eq!(store.get(Some("c"), later), vec![]);
+        let mut all = store.get(None, later);
+        all.sort_by(|x, y| (&x.family, &x.help).cmp(&(&y.family, &y.help)));
+        assert_eq!(all, vec![meta("a", "one"), meta("a", "two"), meta("b", "b")]);
+        // "two" unseen for the expiry: gone; the newest of each family stays however old.
+        let expired = start + Duration::from_secs(1) + ENTRY_UNSEEN_EXPIRY;
+        assert_eq!(store.get(Some("a"), expired), vec![meta("a", "one")]);
+        assert_eq!(store.get(Some("b"), expired + ENTRY_UNSEEN_EXPIRY), vec![meta("b", "b")]);
+        // A put drops the expired ones for good.
+        store.put(meta("a", "three"), expired);
+        assert_eq!(store.get(Some("a"), expired), vec![meta("a", "three"), meta("a", "one")]);
+    }
+
+    #[test]
+    fn a_family_keeps_at_most_its_limit_of_entries() {
+        let now = Instant::now();
+        let mut store = MetadataStore::default();
+        for i in 0..ENTRIES_PER_FAMILY_MAX + 5 {
+            store.put(meta("a", &i.to_string()), now);
+        }
+        let kept = store.get(Some("a"), now);
+        assert_eq!(kept.len(), ENTRIES_PER_FAMILY_MAX);
+        assert_eq!(kept[0], meta("a", &(ENTRIES_PER_FAMILY_MAX + 4).to_string()), "the newest first");
+    }
+}
