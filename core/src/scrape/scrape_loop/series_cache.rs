@@ -298,10 +298,14 @@ impl SeriesCache {
         let mut written = SeriesSet::default();
         let mut comments: Vec<&str> = Vec::new();
         let text = std::str::from_utf8(body).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+        // Under `type_and_unit_labels` a native histogram takes its family's metadata (read
+        // once, for the metadata given below too).
+        let mut families: Option<Vec<crate::ingest::MetricMetadata>> = None;
         let result = self.parse(givens, text, format, starts, &mut written, &mut comments).and_then(|mut scraped| {
-            // Under `type_and_unit_labels` a native histogram takes its family's metadata.
-            let families = if self.type_and_unit_labels && !histograms.is_empty() { metadata_of(&comments, format) } else { Vec::new() };
-            self.parse_histograms(givens, histograms, &families, &mut written, &mut scraped)?;
+            if self.type_and_unit_labels && !histograms.is_empty() {
+                families = Some(metadata_of(&comments, format));
+            }
+            self.parse_histograms(givens, histograms, families.as_deref().unwrap_or_default(), &mut written, &mut scraped)?;
             Ok(scraped)
         });
         let mut scraped = match result {
@@ -328,7 +332,8 @@ impl SeriesCache {
             None => true,
         };
         if due {
-            scraped.metadata = Some(self.keep_metadata(metadata_of(&comments, format), hash, start_ms));
+            let families = families.unwrap_or_else(|| metadata_of(&comments, format));
+            scraped.metadata = Some(self.keep_metadata(families, hash, start_ms));
         }
         Ok(scraped)
     }
