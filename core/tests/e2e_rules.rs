@@ -217,8 +217,11 @@ fn queries_are_logged_to_the_query_log_file() {
     let log = dir.path().join("query.log");
     let (status, _) = get_json(&server.url("/api/v1/query?query=vector(2)&time=100"));
     assert_eq!(status, 200);
-    let reply = post_plain(&server.url("/api/v1/query_range"), "application/x-www-form-urlencoded", b"query=vector(3)&start=100&end=160&step=30");
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The same range query twice: evaluated (and cached), then answered from the cache.
+    for _ in 0..2 {
+        let reply = post_plain(&server.url("/api/v1/query_range"), "application/x-www-form-urlencoded", b"query=vector(3)&start=100&end=160&step=30");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
     let (status, _) = get_json(&server.url("/api/v1/query?query=sum(&time=100"));
     assert_eq!(status, 400);
     let entries = || -> Vec<serde_json::Value> { std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect() };
@@ -235,6 +238,12 @@ fn queries_are_logged_to_the_query_log_file() {
     let range = of("vector(3)");
     assert_eq!((range["params"]["step"].as_i64(), range["params"]["end"].as_str()), (Some(30), Some("1970-01-01T00:02:40.000Z")), "{range}");
     assert_eq!(range["httpRequest"]["method"], "POST");
+    // Both have statistics: the evaluation's, then the cache's (nothing read).
+    let ranges: Vec<&serde_json::Value> = lines.iter().filter(|l| l["params"]["query"] == "vector(3)").collect();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0]["stats"]["samples"]["peakSamples"].as_u64(), Some(3), "three points evaluated: {}", ranges[0]);
+    assert_eq!(ranges[1]["stats"]["samples"]["peakSamples"].as_u64(), Some(0), "none evaluated: {}", ranges[1]);
+    assert!(ranges[1]["stats"]["timings"]["execTotalTime"].as_f64().is_some_and(|t| t > 0.0), "{}", ranges[1]);
     let rule = of("vector(1)");
     assert_eq!(rule["ruleGroup"]["name"], "logged", "{rule}");
     assert!(rule["ruleGroup"]["file"].as_str().is_some_and(|f| f.ends_with("rules.yml")), "{rule}");

@@ -260,7 +260,7 @@ pub(super) async fn range_result(
         let history = api.router.history();
         let key = (cache_text(query, &asked.filters), start_ms, end_ms, step_ms, history.current());
         let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
-        let evaluate = || cached_range_result(api, query, &asked.filters, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()));
+        let evaluate = || cached_range_result(api, query, &asked.filters, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()), logged);
         let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
         if answered == Answered::Shared && result.is_ok() {
             api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -285,7 +285,10 @@ fn cache_text(query: &str, filters: &ReadFilters) -> String {
 }
 
 /// A range query through the result cache (see `range_cache`): cached settled points are
-/// reused, the steps after them evaluated, and the settled part of the answer kept.
+/// reused, the steps after them evaluated, and the settled part of the answer kept. With
+/// the query log on (`logged`) the answer has statistics for it: those of the steps
+/// evaluated, or for an answer wholly from the cache no samples and the time it took.
+#[allow(clippy::too_many_arguments)]
 async fn cached_range_result(
     api: &Api,
     query: &str,
@@ -294,7 +297,9 @@ async fn cached_range_result(
     end_ms: i64,
     step_ms: i64,
     timeout: Duration,
+    logged: bool,
 ) -> Result<QueryResult, ApiError> {
+    let started = std::time::Instant::now();
     let cache = &api.range_cache;
     let cached_as = cache_text(query, filters);
     // Read before evaluating: a change of history during the evaluation makes what is
@@ -308,7 +313,12 @@ async fn cached_range_result(
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
             let Annotations { warnings, infos } = entry.annotations.clone();
-            return Ok(QueryResult { value: Value::Matrix(series), warnings, infos, stats: None });
+            let stats = logged.then(|| {
+                let mut stats = promql::QueryStats::default();
+                stats.timings.exec_total_seconds = started.elapsed().as_secs_f64();
+                stats
+            });
+            return Ok(QueryResult { value: Value::Matrix(series), warnings, infos, stats });
         }
         Lookup::Covered(entry) => {
             cache.count_use(false);
@@ -319,10 +329,12 @@ async fn cached_range_result(
     };
     // The engine prepares (parses, checks) the whole query either way, so errors are the same.
     let prepared = api.engine.prepare_range(query, evaluate_from, end_ms, step_ms).map_err(map_engine_error)?;
+    let prepared = if logged { prepared.with_sample_stats() } else { prepared };
     let fresh = run(api, prepared, Duration::ZERO, filters, timeout).await?;
     let Value::Matrix(fresh_series) = fresh.value else {
         return Ok(fresh);
     };
+    let fresh_stats = fresh.stats;
     let fresh_annotations = Annotations { warnings: fresh.warnings, infos: fresh.infos };
     let mut annotations = cached.as_ref().map(|e| e.annotations.clone()).unwrap_or_default();
     annotations.extend(&fresh_annotations);
@@ -342,7 +354,7 @@ async fn cached_range_result(
         cache.store(&cached_as, step_ms, generation, first..=settled_end, series, annotations.clone());
     }
     let Annotations { warnings, infos } = annotations;
-    Ok(QueryResult { value: Value::Matrix(answer), warnings, infos, stats: None })
+    Ok(QueryResult { value: Value::Matrix(answer), warnings, infos, stats: fresh_stats })
 }
 
 /// The server's query timeout, or a shorter one the client asked for.
