@@ -77,6 +77,11 @@ pub struct ScrapeSection {
     /// `-promscrape.configCheckInterval`); a failed reload is tried again at each check.
     /// 0 = off (SIGHUP and `/-/reload` only).
     pub config_check_interval_seconds: u64,
+    /// Prometheus' `--enable-feature=expand-external-labels`: `$NAME` and `${NAME}` in the
+    /// values of `config_file`'s `global.external_labels` are replaced by the environment
+    /// variables of those names (Go's `os.Expand` rules; `$$` is a `$`), an unset or empty one
+    /// by nothing, with a warning. Off by default, as there.
+    pub expand_external_labels: bool,
 }
 
 /// A configuration problem, always naming the key (`server.cores`) or the file.
@@ -242,7 +247,11 @@ impl Config {
         let scrape = match &self.scrape.config_file {
             None => crate::scrape::ScrapeConfig::default(),
             Some(path) => {
-                let server = crate::scrape::config::ServerOptions { label_limits: self.storage.ingest_rules().label_limits, read_start_timestamps: self.storage.reads_start_timestamps() };
+                let server = crate::scrape::config::ServerOptions {
+                    label_limits: self.storage.ingest_rules().label_limits,
+                    read_start_timestamps: self.storage.reads_start_timestamps(),
+                    expand_external_labels: self.scrape.expand_external_labels,
+                };
                 crate::scrape::ScrapeConfig::load(path, server).map_err(|message| ConfigError::Value { key: "scrape.config_file", message })?
             }
         };

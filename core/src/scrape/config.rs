@@ -74,6 +74,7 @@ macro_rules! client_sections {
 pub(crate) use {client_sections, with_client_keys};
 
 mod client;
+pub mod env_expand;
 mod files;
 mod job;
 mod protocols;
@@ -196,6 +197,9 @@ pub struct ScrapeConfig {
     /// Read while start times are read (see `ServerOptions`); a reload reads the file under
     /// the same again.
     pub read_start_timestamps: bool,
+    /// Read with environment references in external labels expanded (`ServerOptions`); a
+    /// reload reads the file so again.
+    pub expand_external_labels: bool,
     /// `rule_files` with `global.evaluation_interval`/`rule_query_offset`, and `alerting`.
     pub rules: Arc<crate::rules::settings::RuleSettings>,
     /// `global.query_log_file` (relative names from the file's directory): where every
@@ -215,6 +219,10 @@ pub struct ServerOptions {
     /// `created-timestamp-zero-ingestion` sets it): a job without `scrape_protocols` of its
     /// own asks for it unless `global.scrape_protocols` is set.
     pub read_start_timestamps: bool,
+    /// `scrape.expand_external_labels` (Prometheus' `expand-external-labels`): `$NAME` and
+    /// `${NAME}` in `global.external_labels` values are replaced by environment variables
+    /// (`env_expand`); an unset or empty one gives nothing, with a warning.
+    pub expand_external_labels: bool,
 }
 
 impl ScrapeConfig {
@@ -291,13 +299,22 @@ impl ScrapeConfig {
             if !valid_label_name(&name) {
                 return Err(format!("global.external_labels: {name:?} is not a valid label name"));
             }
+            let value = if server.expand_external_labels {
+                let (expanded, empty) = env_expand::expand(&value, |name| std::env::var(name).ok());
+                for variable in empty {
+                    tracing::warn!(label = %name, %variable, "global.external_labels: empty environment variable");
+                }
+                expanded
+            } else {
+                value
+            };
             if !value.is_empty() {
                 external_labels.push((name, value));
             }
         }
         let rules = crate::rules::settings::RuleSettings::from_config_text(text, base)?;
         let query_log_file = root.global.query_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f));
-        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, rules: Arc::new(rules), query_log_file })
+        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, expand_external_labels: server.expand_external_labels, rules: Arc::new(rules), query_log_file })
     }
 }
 

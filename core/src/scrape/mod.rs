@@ -140,10 +140,11 @@ impl SharedConfig {
         let Some(path) = &self.path else { return Ok(None) };
         // The server's own settings do not reload: the file is read again under those the
         // configuration in force was read under.
-        let read_start_timestamps = self.snapshot().1.read_start_timestamps;
+        let in_force = self.snapshot().1;
+        let server = config::ServerOptions { label_limits: self.limits, read_start_timestamps: in_force.read_start_timestamps, expand_external_labels: in_force.expand_external_labels };
         // Taken before reading: a file changed meanwhile is read again at the next check.
         let checksum = config::files_checksum(path).ok();
-        let config = ScrapeConfig::load(path, config::ServerOptions { label_limits: self.limits, read_start_timestamps })?;
+        let config = ScrapeConfig::load(path, server)?;
         let jobs = config.jobs.len();
         if let Ok(mut current) = self.current.write() {
             *current = (current.0 + 1, Arc::new(config));

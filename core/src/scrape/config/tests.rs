@@ -341,3 +341,25 @@ fn sizes_read_as_prometheus_reads_them() {
     assert_eq!(parse_bytes("1GiB"), Some(1 << 30));
     assert_eq!(parse_bytes("1.5MB"), None);
 }
+
+/// Under `scrape.expand_external_labels` environment references in external label values
+/// are replaced (an unset variable gives nothing, so a label of only that goes); off, they
+/// stay as written.
+#[test]
+fn external_labels_expand_environment_references_when_asked() {
+    let text = "global: {external_labels: {path: 'p=${PATH}', unset: '$METRICSTOR_TEST_SURELY_UNSET', dollar: 'a$$b'}}";
+    let read = |expand_external_labels: bool| {
+        let server = ServerOptions { expand_external_labels, ..ServerOptions::default() };
+        ScrapeConfig::from_yaml_with_options(text, Path::new("/etc/prom"), server).unwrap()
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    assert!(!path.is_empty(), "the test environment has a PATH");
+    let expanded = read(true);
+    assert_eq!(expanded.external_labels, vec![("dollar".to_string(), "a$b".to_string()), ("path".to_string(), format!("p={path}"))]);
+    assert!(expanded.expand_external_labels, "kept for reloads");
+    let literal = read(false);
+    assert_eq!(
+        literal.external_labels,
+        vec![("dollar".to_string(), "a$$b".to_string()), ("path".to_string(), "p=${PATH}".to_string()), ("unset".to_string(), "$METRICSTOR_TEST_SURELY_UNSET".to_string())]
+    );
+}
