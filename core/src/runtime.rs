@@ -95,6 +95,8 @@ struct ExecutorPlan {
     query_log: Arc<crate::api::QueryLog>,
     /// Every query's timings by part, for `/metrics` (shared by every executor).
     query_timings: Arc<crate::api::QueryTimings>,
+    /// `queries.active` (shared by every executor; none when it could not be made).
+    active_queries: Option<Arc<crate::api::active_queries_file::ActiveQueriesFile>>,
     notifications: Arc<crate::notifications::Notifications>,
     startup: Arc<crate::startup::Startup>,
     events: mpsc::Sender<Event>,
@@ -140,6 +142,20 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let history = Arc::new(HistoryGeneration::default());
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
+    // Every query slot of every executor has a slot in the file.
+    let query_slots_per_core = config.server.max_concurrent_queries.div_ceil(cores.max(1));
+    let active_queries = match crate::api::active_queries_file::ActiveQueriesFile::open(&config.storage.data_dir, query_slots_per_core * cores.max(1)) {
+        Ok((file, unfinished)) => {
+            if let Some(queries) = unfinished {
+                tracing::warn!(%queries, "these queries did not finish in the last run (queries.active)");
+            }
+            Some(Arc::new(file))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot make queries.active in the data directory; running queries are not recorded there");
+            None
+        }
+    };
     let query_log = Arc::new(crate::api::QueryLog::default());
     let query_timings = Arc::new(crate::api::QueryTimings::default());
     let scrape_targets = Arc::new(crate::scrape::status::Registry::default());
@@ -200,6 +216,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             query_stats: query_stats.clone(),
             query_log: query_log.clone(),
             query_timings: query_timings.clone(),
+            active_queries: active_queries.clone(),
             notifications: notifications.clone(),
             startup: startup.clone(),
             events: events_tx.clone(),
@@ -373,6 +390,7 @@ async fn run_executor(plan: ExecutorPlan) {
         all_metrics: plan.all_metrics,
         started_at_ms: plan.started_at_ms,
         query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
+        active_queries: plan.active_queries.clone(),
         range_cache: plan.range_cache.clone(),
         query_stats: plan.query_stats.clone(),
         query_log: plan.query_log.clone(),

@@ -267,3 +267,31 @@ fn queries_are_logged_to_the_query_log_file() {
     assert!(entries().iter().all(|l| l["params"]["query"] != "vector(4)"), "no line after the reload");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// `queries.active` in the data directory: a query running when the process died is there
+/// at the next start, which logs it; a query that finished leaves its slot empty.
+#[test]
+fn queries_a_crash_interrupted_are_logged_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let server = Server::start(&config);
+    let (status, _) = get_json(&server.url("/api/v1/query?query=vector(1)"));
+    assert_eq!(status, 200);
+    let file = server.data_dir.join("queries.active");
+    let written = std::fs::read(&file).expect("queries.active made at start");
+    assert_eq!(written.first(), Some(&b'['), "Prometheus' layout");
+    assert!(written[1..].iter().all(|&b| b == 0), "the finished query's slot is empty again");
+    assert!(server.stop(), "clean shutdown");
+
+    // As a process killed in the middle of a query leaves it: one slot filled.
+    let mut crashed = written.clone();
+    let entry = br#"{"query":"sum(rate(heavy[30d]))","timestamp_sec":1700000000}"#;
+    crashed[1..1 + entry.len()].copy_from_slice(entry);
+    crashed[1000] = b',';
+    std::fs::write(&file, crashed).expect("write");
+    let server = Server::start(&config);
+    let line = server.start_log_line("did not finish in the last run").expect("the unfinished queries logged at start").to_string();
+    assert!(line.contains("sum(rate(heavy[30d]))") && line.contains("1700000000"), "{line}");
+    assert!(std::fs::read(&file).expect("read")[1..].iter().all(|&b| b == 0), "made anew");
+    assert!(server.stop(), "clean shutdown");
+}

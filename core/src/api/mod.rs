@@ -2,6 +2,7 @@
 //! envelope), and handlers per endpoint family. One `Api` per executor, `!Send` by design.
 
 mod access;
+pub mod active_queries_file;
 mod admin;
 pub mod compress;
 mod csv;
@@ -78,6 +79,9 @@ pub struct Api {
     pub started_at_ms: i64,
     /// This executor's share of `server.max_concurrent_queries`.
     pub query_slots: glommio::sync::Semaphore,
+    /// `queries.active` in the data directory (`active_queries_file`): each query holding a
+    /// slot is written there while it runs; none when the file could not be made.
+    pub active_queries: Option<Arc<active_queries_file::ActiveQueriesFile>>,
     /// Range-query results of settled data, shared by every executor.
     pub range_cache: Arc<RangeCache>,
     /// The queries running now and the last ones finished, shared by every executor

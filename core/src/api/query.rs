@@ -13,6 +13,7 @@ use promql::{QueryResult, Value};
 
 use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
+use super::active_queries_file::{ActiveQueriesFile, Slot};
 use super::query_log::{QueryLogEntry, QueryOrigin};
 use super::query_timings::Slice;
 use super::query_stats::QueryWindow;
@@ -447,6 +448,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
             )))
         }
     };
+    let _written = ActiveQueryWritten::new(api.active_queries.as_deref(), prepared.query());
     let queued_in = started.elapsed();
     let selects: Vec<Select> = prepared
         .selects()
@@ -523,6 +525,24 @@ struct CancelOnDrop(Arc<AtomicBool>);
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A running query's entry in `queries.active`, wiped when dropped (the query ended, failed
+/// or was given up).
+struct ActiveQueryWritten<'a>(Option<(&'a ActiveQueriesFile, Slot)>);
+
+impl<'a> ActiveQueryWritten<'a> {
+    fn new(file: Option<&'a ActiveQueriesFile>, query: &str) -> ActiveQueryWritten<'a> {
+        ActiveQueryWritten(file.and_then(|file| Some((file, file.insert(query, now_ms().div_euclid(1000))?))))
+    }
+}
+
+impl Drop for ActiveQueryWritten<'_> {
+    fn drop(&mut self) {
+        if let Some((file, slot)) = self.0.take() {
+            file.remove(slot);
+        }
     }
 }
 

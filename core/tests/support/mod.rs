@@ -40,6 +40,8 @@ pub struct Server {
     pub grpc_addr: String,
     pub data_dir: PathBuf,
     log: mpsc::Receiver<String>,
+    /// The log lines up to the listening lines (read while starting).
+    start_log: Vec<String>,
 }
 
 pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
@@ -97,6 +99,7 @@ impl Server {
         let (mut child, log) = spawn_logged(config, env);
         let deadline = Instant::now() + START_DEADLINE;
         let (mut http_addr, mut grpc_addr): (Option<String>, Option<String>) = (None, None);
+        let mut start_log = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match log.recv_timeout(left) {
@@ -106,6 +109,7 @@ impl Server {
                     panic!("metricstor did not report its listener within {START_DEADLINE:?}");
                 }
             };
+            start_log.push(line.clone());
             if let Some(rest) = line.split("listening for HTTP/1.1 and HTTP/2").nth(1) {
                 let after = rest.split("://").nth(1).expect("address after the scheme");
                 http_addr = Some(after.chars().take_while(|c| !c.is_whitespace()).collect());
@@ -115,7 +119,7 @@ impl Server {
             }
             if let (Some(http), Some(grpc)) = (&http_addr, &grpc_addr) {
                 let data_dir = config.parent().expect("config has a parent").join("data");
-                return Server { child, http_addr: http.clone(), grpc_addr: grpc.clone(), data_dir, log };
+                return Server { child, http_addr: http.clone(), grpc_addr: grpc.clone(), data_dir, log, start_log };
             }
         }
     }
@@ -127,6 +131,11 @@ impl Server {
     /// Waits (bounded by `limit`) for a log line containing `needle`; false at the deadline.
     pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
         wait_for_line(&self.log, needle, limit)
+    }
+
+    /// The first line logged while starting (up to the listening lines) that contains `needle`.
+    pub fn start_log_line(&self, needle: &str) -> Option<&str> {
+        self.start_log.iter().map(String::as_str).find(|line| line.contains(needle))
     }
 
     /// Waits (bounded by `limit`) for a log line containing `needle` and returns it.

@@ -424,6 +424,11 @@ impl PreparedQuery {
         out
     }
 
+    /// The query's text.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
     /// This query counting samples for `QueryResult::stats`.
     pub fn with_sample_stats(mut self) -> PreparedQuery {
         self.sample_stats = true;
