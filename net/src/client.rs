@@ -1,6 +1,7 @@
 //! An HTTP/1.1 client (GET, and POST for OAuth2 token requests) for scraping metrics targets,
 //! on glommio: one kept-alive connection per target, the whole request bounded by one deadline,
-//! bodies bounded on the wire and again after gzip decompression.
+//! bodies bounded on the wire and again after gzip decompression. Over TLS offering `h2`
+//! ([`with_http2`]) a server that chooses it is spoken to in HTTP/2 (`http2`).
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rustls::ClientConfig;
 use tokio::io::AsyncWriteExt;
 
 mod conn;
+mod http2;
 /// Requests may go through a [`Proxy`] (Prometheus' `proxy_url`): an HTTP proxy is asked for
 /// plain-HTTP targets in absolute form and tunnels TLS targets with `CONNECT`; a SOCKS5 proxy
 /// (RFC 1928, RFC 1929 username/password) connects to either; an `https://` proxy is an HTTP
@@ -27,7 +29,7 @@ use response::Wire;
 
 pub use proxy::{Proxy, ProxyKind, ProxyTls};
 pub use response::HEAD_BYTES_MAX;
-pub use tls_config::{cert_and_key_pair, client_tls_config, client_tls_config_with_versions, Pem, TlsVersions, SYSTEM_CA_BUNDLE};
+pub use tls_config::{cert_and_key_pair, client_tls_config, client_tls_config_with_versions, with_http2, Pem, TlsVersions, SYSTEM_CA_BUNDLE};
 
 /// Why a GET failed; the messages are written to be shown to users after the URL.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +102,16 @@ pub struct HttpClient {
     /// the Host header's).
     unix_socket: Option<std::path::PathBuf>,
     /// The connection kept from the last response, if it may be reused.
-    conn: Option<Conn>,
+    conn: Option<Kept>,
     /// What the current request is doing, for the timeout's message.
     phase: Cell<&'static str>,
+}
+
+/// A connection kept for the next request.
+enum Kept {
+    Http1(Conn),
+    /// An HTTP/2 connection's handle (its frames driven by a task of its own).
+    Http2(h2::client::SendRequest<bytes::Bytes>),
 }
 
 impl HttpClient {
@@ -182,19 +191,24 @@ impl HttpClient {
     async fn with_body(&mut self, method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], timeout: Duration, body_bytes_max: usize) -> Result<Response, ClientError> {
         let mut request = self.request_bytes(method, path_and_query, headers, Some(body.len()))?;
         request.extend_from_slice(body);
-        self.send(request, timeout, body_bytes_max, None).await
+        let authority = self.host_header();
+        let parts = http2::RequestParts { method, path_and_query, authority: &authority, headers, body: Some(body) };
+        self.send(request, &parts, timeout, body_bytes_max, None).await
     }
 
     async fn get_into(&mut self, path_and_query: &str, headers: &[(String, String)], timeout: Duration, body_bytes_max: usize, sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
         let request = self.request_bytes("GET", path_and_query, headers, None)?;
-        self.send(request, timeout, body_bytes_max, sink).await
+        let authority = self.host_header();
+        let parts = http2::RequestParts { method: "GET", path_and_query, authority: &authority, headers, body: None };
+        self.send(request, &parts, timeout, body_bytes_max, sink).await
     }
 
-    async fn send(&mut self, request: Vec<u8>, timeout: Duration, body_bytes_max: usize, mut sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
+    /// The request (`request`: as HTTP/1.1 bytes; `parts`: for HTTP/2) within `timeout`.
+    async fn send(&mut self, request: Vec<u8>, parts: &http2::RequestParts<'_>, timeout: Duration, body_bytes_max: usize, mut sink: Option<BodySink<'_>>) -> Result<Response, ClientError> {
         let reused = self.conn.take();
         let deadline = Instant::now() + timeout;
         self.phase.set("starting");
-        let exchange = async { Some(self.exchange(reused, &request, deadline, body_bytes_max, &mut sink).await) };
+        let exchange = async { Some(self.exchange(reused, &request, parts, deadline, body_bytes_max, &mut sink).await) };
         let expiry = async {
             glommio::timer::sleep(timeout).await;
             None
@@ -246,19 +260,38 @@ impl HttpClient {
     }
 
     /// The request on the kept connection (once more on a fresh one if the server had closed
-    /// it before answering), or on a fresh connection. Returns the connection to keep.
-    async fn exchange<S: FnMut(&mut Vec<u8>) -> Result<(), String> + ?Sized>(&self, reused: Option<Conn>, request: &[u8], deadline: Instant, body_max: usize, sink: &mut Option<&mut S>) -> Result<(Response, Option<Conn>), ClientError> {
-        if let Some(mut conn) = reused {
-            match self.attempt(&mut conn, request, body_max, sink.as_deref_mut()).await {
-                Ok((response, keep)) => return Ok((response, keep.then_some(conn))),
+    /// it before answering), or on a fresh connection: in HTTP/2 when its TLS chose `h2`.
+    /// Returns the connection to keep.
+    async fn exchange(&self, reused: Option<Kept>, request: &[u8], parts: &http2::RequestParts<'_>, deadline: Instant, body_max: usize, sink: &mut Option<BodySink<'_>>) -> Result<(Response, Option<Kept>), ClientError> {
+        match reused {
+            Some(Kept::Http1(mut conn)) => match self.attempt(&mut conn, request, body_max, sink.as_deref_mut()).await {
+                Ok((response, keep)) => return Ok((response, keep.then_some(Kept::Http1(conn)))),
                 Err((error, true)) => return Err(error),
                 // Nothing came back: the server closed the idle connection. One fresh try.
                 Err((_, false)) => tracing::debug!(host = %self.host, "kept-alive connection was closed by the server; reconnecting"),
+            },
+            Some(Kept::Http2(mut send)) => {
+                self.phase.set("waiting for the response");
+                match http2::request(&mut send, parts, body_max, sink.as_deref_mut()).await {
+                    Ok(response) => return Ok((response, Some(Kept::Http2(send)))),
+                    Err((error, true)) => return Err(error),
+                    Err((_, false)) => tracing::debug!(host = %self.host, "kept HTTP/2 connection has ended; reconnecting"),
+                }
             }
+            None => {}
         }
         let mut conn = self.open(deadline).await?;
+        if conn.speaks_h2() {
+            self.phase.set("in the HTTP/2 handshake");
+            let mut send = http2::handshake(conn).await?;
+            self.phase.set("waiting for the response");
+            return match http2::request(&mut send, parts, body_max, sink.as_deref_mut()).await {
+                Ok(response) => Ok((response, Some(Kept::Http2(send)))),
+                Err((error, _)) => Err(error),
+            };
+        }
         match self.attempt(&mut conn, request, body_max, sink.as_deref_mut()).await {
-            Ok((response, keep)) => Ok((response, keep.then_some(conn))),
+            Ok((response, keep)) => Ok((response, keep.then_some(Kept::Http1(conn)))),
             Err((error, _)) => Err(error),
         }
     }

@@ -391,3 +391,45 @@ fn classic_histograms_convert_to_custom_bucket_histograms_when_asked() {
     assert!(native.parse::<f64>().is_ok_and(|q| (q - 0.3).abs() < 1e-12), "{native}");
     assert!(server.stop(), "clean shutdown");
 }
+
+/// A TLS target that chooses HTTP/2 (another Metricstor, whose `/metrics` answers in either)
+/// is scraped by a job offering it (`enable_http2`, on by default) and by one that does not.
+#[test]
+fn tls_targets_are_scraped_with_and_without_http2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = make_pki(dir.path(), &[]);
+    let target_dir = dir.path().join("target");
+    std::fs::create_dir_all(&target_dir).expect("mkdir");
+    let target_config = target_dir.join("config.yaml");
+    std::fs::write(
+        &target_config,
+        format!(
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n",
+            target_dir.join("data").display(),
+            p = pki.display()
+        ),
+    )
+    .expect("target config");
+    let target = Server::start(&target_config);
+    let scrape_dir = dir.path().join("scraper");
+    std::fs::create_dir_all(&scrape_dir).expect("mkdir");
+    let config = write_scrape_config(&scrape_dir, format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+         - job_name: h2\n  scheme: https\n  tls_config: {{ca_file: '{p}/ca.crt'}}\n  static_configs: [{{targets: ['{addr}']}}]\n\
+         - job_name: h1\n  scheme: https\n  enable_http2: false\n  tls_config: {{ca_file: '{p}/ca.crt', server_name: localhost}}\n  static_configs: [{{targets: ['{addr}']}}]\n",
+        p = pki.display(),
+        addr = target.http_addr
+    ));
+    let server = Server::start(&config);
+    let ups = poll_query(&server, "up", "both jobs up", WAIT, |r| {
+        let mut ups: Vec<(String, String)> = r.iter().map(|s| (s["metric"]["job"].as_str().unwrap_or("").to_string(), s["value"][1].as_str().unwrap_or("").to_string())).collect();
+        ups.sort();
+        (ups == [("h1".to_string(), "1".to_string()), ("h2".to_string(), "1".to_string())]).then_some(ups)
+    });
+    assert_eq!(ups.len(), 2);
+    // The target's own figures, scraped both ways.
+    let jobs = poll_query(&server, "count by (job) (metricstor_build_info)", "the target's series from both jobs", WAIT, |r| (r.len() == 2).then_some(r.len()));
+    assert_eq!(jobs, 2);
+    assert!(server.stop(), "clean shutdown");
+    assert!(target.stop(), "clean shutdown");
+}

@@ -1,5 +1,5 @@
 //! One connection's socket ([`Conn`]: plain TCP, a Unix socket, TLS, or TLS inside an
-//! `https://` proxy's TLS) and opening it: resolving the host, connecting to each of its
+//! `https://` proxy's TLS; whether its TLS chose HTTP/2) and opening it: resolving the host, connecting to each of its
 //! addresses in turn within the deadline, reaching the target through a proxy, and the
 //! TLS handshake.
 
@@ -22,6 +22,18 @@ pub(super) enum Conn {
     Tls(Box<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>),
     /// TLS to the target inside a `CONNECT` tunnel through an `https://` proxy.
     TlsInTls(Box<tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>>),
+}
+
+impl Conn {
+    /// Whether the TLS handshake chose HTTP/2 (ALPN `h2`).
+    pub(super) fn speaks_h2(&self) -> bool {
+        let chose = |protocol: Option<&[u8]>| protocol == Some(b"h2".as_slice());
+        match self {
+            Conn::Tls(stream) => chose(stream.get_ref().1.alpn_protocol()),
+            Conn::TlsInTls(stream) => chose(stream.get_ref().1.alpn_protocol()),
+            Conn::Plain(_) | Conn::Unix(_) => false,
+        }
+    }
 }
 
 impl AsyncRead for Conn {

@@ -112,7 +112,7 @@ fn framing(head: &Head) -> Result<Framing, ClientError> {
 }
 
 /// Undoes the `Content-Encoding` (gzip, or none), bounding the result by `body_max`.
-fn decode(headers: &mut http::HeaderMap, body: Vec<u8>, body_max: usize) -> Result<Vec<u8>, ClientError> {
+pub(super) fn decode(headers: &mut http::HeaderMap, body: Vec<u8>, body_max: usize) -> Result<Vec<u8>, ClientError> {
     let mut gzip_layers = 0;
     for value in headers.get_all(http::header::CONTENT_ENCODING) {
         let value = value.to_str().map_err(|_| ClientError::Encoding("Content-Encoding is not text".into()))?;

@@ -114,6 +114,14 @@ pub fn client_tls_config_with_versions(ca: Option<Pem<'_>>, cert_and_key: Option
     Ok(Arc::new(config))
 }
 
+/// `config` offering HTTP/2 first by ALPN (`h2`, then `http/1.1`), as Prometheus'
+/// `enable_http2` does; a server that chooses `h2` is then spoken to in HTTP/2.
+pub fn with_http2(config: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(config);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 /// The system's roots, read from [`SYSTEM_CA_BUNDLE`] once per process (as Go reads its
 /// system pool once) and shared by every configuration without a `ca_file`: hundreds of
 /// scrape jobs parse the bundle once. An empty store when the file does not exist.

@@ -319,6 +319,16 @@ pub struct ClientAccess {
     pub follow_redirects: bool,
 }
 
+impl ClientAccess {
+    /// Offers HTTP/2 by ALPN on TLS connections (a scrape job's `enable_http2`): a target
+    /// that chooses it is spoken to in HTTP/2.
+    pub fn offer_http2(&mut self) {
+        if let Ok(tls) = &mut self.tls {
+            tls.config = net::client::with_http2(&tls.config);
+        }
+    }
+}
+
 /// One PEM document of `tls_config`, from a file or written inline.
 enum OwnedPem {
     File(PathBuf),

@@ -39,6 +39,9 @@ fn limits_come_from_global_unless_the_job_sets_them() {
     let config = parse("global: {sample_limit: 100, body_size_limit: 1MB}\nscrape_configs: [{job_name: a}, {job_name: b, sample_limit: 5, body_size_limit: 0, enable_http2: false, scrape_protocols: [OpenMetricsText1.0.0, PrometheusText0.0.4]}]").unwrap();
     assert_eq!((config.jobs[0].sample_limit, config.jobs[0].body_bytes_max), (100, 1 << 20));
     assert_eq!((config.jobs[1].sample_limit, config.jobs[1].body_bytes_max), (5, usize::MAX));
+    // HTTP/2 is offered to TLS targets unless `enable_http2: false`.
+    let alpn = |job: usize| config.jobs[job].access.tls.as_ref().map(|t| t.config.alpn_protocols.clone()).unwrap_or_default();
+    assert_eq!((alpn(0), alpn(1)), (vec![b"h2".to_vec(), b"http/1.1".to_vec()], vec![b"http/1.1".to_vec()]));
     // The Accept header as Prometheus makes it of scrape_protocols (the job's, else
     // global's); Prometheus' default (OpenMetrics first) when neither is set.
     assert_eq!(config.jobs[0].accept, DEFAULT_ACCEPT);
