@@ -35,7 +35,8 @@ macro_rules! with_client_keys {
             $client_vis proxy_from_environment: bool,
             $client_vis proxy_connect_header: std::collections::BTreeMap<String, Vec<String>>,
             $client_vis oauth2: Option<$crate::scrape::config::OAuth2Section>,
-            /// Accepted for compatibility: requests speak HTTP/1.1 either way.
+            /// Scrape jobs and Alertmanager entries offer HTTP/2 to TLS servers unless it is
+            /// false (`ClientAccess::offer_http2`); service discoveries speak HTTP/1.1 either way.
             $client_vis enable_http2: Option<bool>,
             $client_vis follow_redirects: Option<bool>,
         }

@@ -72,6 +72,11 @@ fn config_reads_only_alerting_with_prometheus_defaults() {
     let (first, second) = (&config.alertmanager_sets[0], &config.alertmanager_sets[1]);
     assert_eq!((first.scheme, first.alerts_path.as_str(), first.timeout_ms), (crate::scrape::config::Scheme::Http, "/api/v2/alerts", config::TIMEOUT_DEFAULT_MS));
     assert_eq!((second.scheme, second.alerts_path.as_str(), second.timeout_ms), (crate::scrape::config::Scheme::Https, "/prefix/api/v2/alerts", 3_000));
+    // HTTP/2 offered by default, as in Prometheus; not with `enable_http2: false`.
+    let alpn = |set: &AlertmanagerSet| set.access.tls.as_ref().map(|t| t.config.alpn_protocols.clone()).unwrap_or_default();
+    assert_eq!(alpn(second), vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    let without = super::config::alerting_from_file("alerting:\n  alertmanagers:\n  - {scheme: https, enable_http2: false, static_configs: [{targets: [am]}]}\n", Path::new("/tmp")).unwrap();
+    assert_eq!(alpn(&without.alertmanager_sets[0]), vec![b"http/1.1".to_vec()]);
     let notifier = Notifier::new(config, BTreeMap::new());
     assert_eq!(
         notifier.alertmanagers_json(),
