@@ -1,7 +1,8 @@
 //! Interop with real Prometheus (Debian's 2.42): Prometheus scrapes itself and remote_writes
 //! to Metricstor; `up` and `prometheus_build_info` become queryable here, and promtool can
 //! query us; Prometheus also reads from us (remote read), federates from us, and remote_writes
-//! the native histograms and exemplars it scrapes, which we render and evaluate as it does. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
+//! the native histograms and exemplars it scrapes, which we render and evaluate as it does;
+//! and we scrape its TLS `/metrics` in HTTP/2 (Go's server) and HTTP/1.1. Runs when METRICSTOR_PROMETHEUS_BIN / METRICSTOR_PROMTOOL_BIN are set
 //! (`.ci/run` installs the package and sets them); otherwise it says why it skipped.
 
 mod support;
@@ -812,5 +813,43 @@ fn metricstor_keeps_scraped_exemplars_as_prometheus_does() {
     assert_eq!(theirs.len(), 6, "{theirs:#?}");
     assert!(theirs.iter().any(|l| l.contains("untimed") && l.ends_with("scrape time")), "{theirs:#?}");
     assert_eq!(exemplars_of(&ours, query, &untimed), theirs);
+    assert!(server.stop());
+}
+
+/// Metricstor scrapes a Go HTTP/2 server: Prometheus serving its `/metrics` over TLS
+/// (`--web.config.file`), which chooses `h2` when offered. One job offers HTTP/2 (the
+/// default), one does not; both scrape it.
+#[test]
+fn metricstor_scrapes_a_tls_prometheus_over_http2_and_http1() {
+    let Ok(prometheus) = std::env::var("METRICSTOR_PROMETHEUS_BIN") else {
+        eprintln!("SKIPPED: set METRICSTOR_PROMETHEUS_BIN (bash .ci/run does) to run the HTTP/2 scrape interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path(), &[]);
+    let web_config = dir.path().join("web.yml");
+    std::fs::write(&web_config, format!("tls_server_config:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n", p = pki.display())).unwrap();
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(&prom_config, "global:\n  scrape_interval: 1m\nscrape_configs: []\n").unwrap();
+    let web_flag = format!("--web.config.file={}", web_config.display());
+    let _prometheus = start_prometheus_with(&prometheus, &prom_config, prom_port, dir.path(), &[&web_flag]);
+    let scrape_dir = dir.path().join("scraper");
+    std::fs::create_dir_all(&scrape_dir).unwrap();
+    let config = write_scrape_config(&scrape_dir, format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+         - job_name: h2\n  scheme: https\n  tls_config: {{ca_file: '{p}/ca.crt'}}\n  static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]\n\
+         - job_name: h1\n  scheme: https\n  enable_http2: false\n  tls_config: {{ca_file: '{p}/ca.crt'}}\n  static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]\n",
+        p = pki.display()
+    ));
+    let server = Server::start(&config);
+    let jobs = poll_query(&server, "count by (job) (prometheus_build_info)", "Prometheus' own series scraped by both jobs", Duration::from_secs(60), |r| {
+        let mut jobs: Vec<String> = r.iter().filter_map(|s| s["metric"]["job"].as_str().map(str::to_string)).collect();
+        jobs.sort();
+        (jobs.len() == 2).then_some(jobs)
+    });
+    assert_eq!(jobs, ["h1", "h2"]);
+    let (_, up) = get_json(&server.url("/api/v1/query?query=up"));
+    assert!(up["data"]["result"].as_array().is_some_and(|r| r.len() == 2 && r.iter().all(|s| s["value"][1] == "1")), "{up}");
     assert!(server.stop());
 }
