@@ -34,6 +34,7 @@ impl Handler for Echo {
                     http::Response::builder().header("content-encoding", "gzip").body(Bytes::from(body)).expect("response")
                 }
                 "/big" => http::Response::new(Bytes::from(vec![b'x'; 100 << 10])),
+                "/large" => http::Response::new(Bytes::from(vec![b'y'; 10 << 20])),
                 _ => http::Response::new(Bytes::from(text)),
             }
         })
@@ -94,6 +95,9 @@ fn a_client_offering_h2_speaks_http2_and_keeps_the_connection() {
         let kept = h2.has_idle_connection();
         let gzip = h2.get("/gzip", &[], LONG, 1 << 20).await.expect("gzip");
         let too_big = h2.get("/big", &[], LONG, 1 << 10).await;
+        // Past both receive windows: their updates keep it flowing.
+        let large = h2.get("/large", &[], LONG, 16 << 20).await.expect("large").body;
+        assert!(large.len() == 10 << 20 && large.iter().all(|&b| b == b'y'), "{} bytes", large.len());
         let posted = h2.post("/token", &[("Content-Type".into(), "text/plain".into())], b"grant", LONG, 1 << 20).await.expect("post");
         let mut h1 = HttpClient::new("localhost".into(), port, Some(ClientTls { config: config.clone(), server_name: None }));
         let plain = h1.get("/metrics", &[], LONG, 1 << 20).await.expect("http/1.1");

@@ -26,10 +26,21 @@ pub(super) struct RequestParts<'a> {
 /// Header fields HTTP/2 forbids (RFC 9113 §8.2.2) or carries otherwise (`Host`).
 const NOT_SENT: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
 
+/// The receive window of a stream and of the connection: a scrape of megabytes must not
+/// wait a round trip per 64 KiB (HTTP/2's default), so as Go's client, 4 MiB.
+const RECEIVE_WINDOW_BYTES: u32 = 4 << 20;
+
 /// The HTTP/2 handshake on `conn`; its frames are then driven by a task of this executor
 /// until the connection ends (the returned handle and every stream dropped, or an error).
+/// An answer's header block is bounded as an HTTP/1.1 head is (`HEAD_BYTES_MAX`).
 pub(super) async fn handshake(conn: Conn) -> Result<SendRequest<Bytes>, ClientError> {
-    let (send, connection) = h2::client::handshake(conn).await.map_err(|e| ClientError::Protocol(format!("HTTP/2 handshake: {e}")))?;
+    let (send, connection) = h2::client::Builder::new()
+        .initial_window_size(RECEIVE_WINDOW_BYTES)
+        .initial_connection_window_size(RECEIVE_WINDOW_BYTES)
+        .max_header_list_size(super::HEAD_BYTES_MAX as u32)
+        .handshake(conn)
+        .await
+        .map_err(|e| ClientError::Protocol(format!("HTTP/2 handshake: {e}")))?;
     glommio::spawn_local(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "HTTP/2 client connection ended");
