@@ -9,9 +9,11 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+mod common;
+
 use bytes::Bytes;
 use net::client::{client_tls_config, with_http2, ClientError, ClientTls, HttpClient, Pem};
-use net::{ConnectionStats, Handler, ReloadingConfig, ResponseFuture, ServerLimits, TlsSettings, TlsVersion};
+use net::{ConnectionStats, Handler, ResponseFuture, ServerLimits, TlsSettings, TlsVersion};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 const LONG: Duration = Duration::from_secs(10);
@@ -65,15 +67,7 @@ fn start_with(dir: &Path, limits: ServerLimits, stats: Arc<ConnectionStats>) -> 
     let settings = TlsSettings { cert_file: dir.join("server.crt"), key_file: dir.join("server.key"), ca_file: None, require_client_cert: false, min_version: TlsVersion::Tls12 };
     let (addr_tx, addr_rx) = mpsc::channel();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
-    let thread = std::thread::spawn(move || {
-        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor");
-        executor.run(async move {
-            let tls = Rc::new(ReloadingConfig::new(settings).expect("tls config"));
-            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("report");
-            net::accept_loop(listener, Rc::new(Echo), limits, shutdown_rx, Some(tls), stats, None).await;
-        });
-    });
+    let thread = common::serve_tls_on_thread(|| Echo, limits, settings, stats, shutdown_rx, addr_tx);
     let port = addr_rx.recv_timeout(Duration::from_secs(30)).expect("started").port();
     (port, shutdown_tx, thread, ca.pem())
 }

@@ -10,8 +10,10 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::Bytes;
-use net::{Handler, PeerInfo, ReloadingConfig, ResponseFuture, ServerLimits, TlsSettings, TlsVersion};
+use net::{Handler, PeerInfo, ResponseFuture, ServerLimits, TlsSettings, TlsVersion};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -74,16 +76,8 @@ fn start(dir: &Path) -> (SocketAddr, async_channel::Sender<()>, std::thread::Joi
     };
     let (addr_tx, addr_rx) = mpsc::channel();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
-    let thread = std::thread::spawn(move || {
-        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound).io_memory(1 << 20).make().expect("executor");
-        executor.run(async move {
-            let tls = Rc::new(ReloadingConfig::new(settings).expect("tls config"));
-            let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("report");
-            let limits = ServerLimits { header_read_timeout_ms: 3_000, ..ServerLimits::default() };
-            net::accept_loop(listener, Rc::new(WhoAmI), limits, shutdown_rx, Some(tls), Default::default(), None).await;
-        });
-    });
+    let limits = ServerLimits { header_read_timeout_ms: 3_000, ..ServerLimits::default() };
+    let thread = common::serve_tls_on_thread(|| WhoAmI, limits, settings, Default::default(), shutdown_rx, addr_tx);
     (addr_rx.recv_timeout(Duration::from_secs(30)).expect("started"), shutdown_tx, thread)
 }
 

@@ -1,5 +1,5 @@
-//! Shared by the socket tests: a server on a thread of its own, and the handler side of a
-//! request body taken streamed. (Each test file uses some of it.)
+//! Shared by the socket tests: a server on a thread of its own (plain or TLS), and the
+//! handler side of a request body taken streamed. (Each test file uses some of it.)
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -19,15 +19,41 @@ pub fn serve_on_thread<H: Handler>(
     balance: Option<Balance>,
     addr_tx: mpsc::Sender<SocketAddr>,
 ) -> std::thread::JoinHandle<()> {
+    serve(handler, limits, None, Default::default(), balance, shutdown, addr_tx)
+}
+
+/// As `serve_on_thread` (no balance), with TLS from `settings` (reloadable, as the server's)
+/// and connections counted in `stats`.
+pub fn serve_tls_on_thread<H: Handler>(
+    handler: impl FnOnce() -> H + Send + 'static,
+    limits: ServerLimits,
+    settings: net::TlsSettings,
+    stats: std::sync::Arc<net::ConnectionStats>,
+    shutdown: async_channel::Receiver<()>,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> std::thread::JoinHandle<()> {
+    serve(handler, limits, Some(settings), stats, None, shutdown, addr_tx)
+}
+
+fn serve<H: Handler>(
+    handler: impl FnOnce() -> H + Send + 'static,
+    limits: ServerLimits,
+    tls: Option<net::TlsSettings>,
+    stats: std::sync::Arc<net::ConnectionStats>,
+    balance: Option<Balance>,
+    shutdown: async_channel::Receiver<()>,
+    addr_tx: mpsc::Sender<SocketAddr>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .io_memory(1 << 20)
             .make()
             .expect("glommio executor");
         executor.run(async move {
+            let tls = tls.map(|settings| Rc::new(net::ReloadingConfig::new(settings).expect("tls config")));
             let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
-            net::accept_loop(listener, Rc::new(handler()), limits, shutdown, None, Default::default(), balance).await;
+            net::accept_loop(listener, Rc::new(handler()), limits, shutdown, tls, stats, balance).await;
         });
     })
 }
