@@ -92,6 +92,8 @@ fn admin_endpoints_are_refused_unless_enabled() {
     }
     let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
     assert_eq!(flags["data"]["web.enable-admin-api"], "false", "{flags}");
+    // Prometheus' --enable-feature as the configuration has it: exemplars are kept by default.
+    assert_eq!((flags["data"]["enable-feature"].as_str(), flags["data"]["storage.tsdb.min-block-duration"].as_str()), (Some("exemplar-storage"), Some("2h")), "{flags}");
     assert!(server.stop());
 }
 

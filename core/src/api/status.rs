@@ -30,6 +30,30 @@ pub fn runtime_info(api: &Api) -> String {
     out
 }
 
+/// The names of Prometheus' `--enable-feature` flags whose behaviour the configuration
+/// switches on here, sorted (those always on here, such as the experimental PromQL
+/// functions, Prometheus has on without a flag or they are not listed).
+fn enabled_features(c: &crate::config::Config) -> Vec<&'static str> {
+    let mut on = vec![
+        ("concurrent-rule-eval", c.rules.concurrent_evals > 1),
+        ("created-timestamp-zero-ingestion", c.storage.start_timestamp_zero_ingestion),
+        ("delayed-compaction", c.storage.delayed_compaction),
+        ("exemplar-storage", c.storage.max_exemplars > 0),
+        ("expand-external-labels", c.scrape.expand_external_labels),
+        ("otlp-deltatocumulative", c.otlp.delta_to_cumulative),
+        ("otlp-native-delta-ingestion", c.otlp.native_delta_ingestion),
+        ("promql-delayed-name-removal", c.server.promql_delayed_name_removal),
+        ("st-storage", c.storage.start_timestamp_storage),
+        ("type-and-unit-labels", c.storage.type_and_unit_labels),
+        ("use-start-timestamps", c.storage.start_timestamp_storage),
+    ]
+    .into_iter()
+    .filter_map(|(name, enabled)| enabled.then_some(name))
+    .collect::<Vec<_>>();
+    on.sort_unstable();
+    on
+}
+
 pub fn flags(api: &Api) -> String {
     let c = &api.config;
     let pairs = [
@@ -47,6 +71,9 @@ pub fn flags(api: &Api) -> String {
         ("rules.alert.resend-delay", promql::printer::format_duration((c.rules.alert_resend_delay_seconds * 1000) as i64)),
         ("rules.alert.for-outage-tolerance", promql::printer::format_duration((c.rules.alert_for_outage_tolerance_seconds * 1000) as i64)),
         ("rules.alert.for-grace-period", promql::printer::format_duration((c.rules.alert_for_grace_period_seconds * 1000) as i64)),
+        ("storage.tsdb.min-block-duration", promql::printer::format_duration(c.storage.block_duration_ms())),
+        ("storage.tsdb.wal-compression", c.storage.wal_compression.to_string()),
+        ("enable-feature", enabled_features(c).join(",")),
     ];
     let mut out = String::from("{");
     for (i, (k, v)) in pairs.iter().enumerate() {
@@ -191,5 +218,17 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(951_825_600_000), "2000-02-29T12:00:00.000Z");
+    }
+
+    #[test]
+    fn enabled_features_follow_the_configuration() {
+        let mut config = crate::config::Config::default();
+        assert_eq!(enabled_features(&config), ["exemplar-storage"]);
+        config.storage.max_exemplars = 0;
+        config.storage.start_timestamp_storage = true;
+        config.storage.delayed_compaction = true;
+        config.scrape.expand_external_labels = true;
+        config.rules.concurrent_evals = 4;
+        assert_eq!(enabled_features(&config), ["concurrent-rule-eval", "delayed-compaction", "expand-external-labels", "st-storage", "use-start-timestamps"]);
     }
 }
