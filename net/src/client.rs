@@ -90,7 +90,7 @@ pub struct Response {
 /// request with [`ClientError::Stream`].
 pub type BodySink<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> Result<(), String>;
 
-/// One target's HTTP/1.1 connection (plain TCP or rustls), kept alive between requests when
+/// One target's connection (plain TCP or rustls; HTTP/1.1, or HTTP/2 when its TLS chose it), kept alive between requests when
 /// the server allows.
 pub struct HttpClient {
     host: String,
