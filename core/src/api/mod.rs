@@ -237,23 +237,10 @@ pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) 
 async fn metadata(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let filters = read_filters::ReadFilters::from_params(params)?;
     let metric = params.get("metric").filter(|m| !m.is_empty()).map(str::to_string);
-    let limit = match params.get("limit") {
-        None | Some("") => usize::MAX,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n < 0 => usize::MAX,
-            Ok(n) => n as usize,
-            // Prometheus' words.
-            Err(_) => return Err(ApiError::bad_data("limit must be a number")),
-        },
-    };
-    let limit_per_metric = match params.get("limit_per_metric").filter(|t| !t.is_empty()) {
-        None => usize::MAX,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n <= 0 => usize::MAX,
-            Ok(n) => n as usize,
-            Err(_) => return Err(ApiError::bad_data("limit_per_metric must be a number")),
-        },
-    };
+    // Prometheus': a negative `limit` is none, 0 lists nothing; `limit_per_metric` 0 or less
+    // is none.
+    let limit = params.integer("limit").map_err(ApiError::bad_data)?.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let limit_per_metric = params.integer("limit_per_metric").map_err(ApiError::bad_data)?.filter(|n| *n > 0).map_or(usize::MAX, |n| n as usize);
     let mut entries = api.router.metadata(metric).await?;
     if !filters.is_empty() {
         let names = labels::collect_values(api, "__name__", filters.join(Vec::new()), params::MIN_TIME_MS, params::MAX_TIME_MS).await?;

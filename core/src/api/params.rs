@@ -53,6 +53,15 @@ impl Params {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// `key` as an integer (absent or empty: `None`), as Prometheus reads its `limit` and
+    /// `limit_per_metric` parameters; otherwise the error in its words, "`key` must be a number".
+    pub fn integer(&self, key: &str) -> Result<Option<i64>, String> {
+        match self.get(key).filter(|text| !text.is_empty()) {
+            None => Ok(None),
+            Some(text) => text.parse::<i64>().map(Some).map_err(|_| format!("{key} must be a number")),
+        }
+    }
+
     /// Every value of `key`.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())

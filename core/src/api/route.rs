@@ -122,10 +122,7 @@ impl Api {
             "/api/v1/targets/metadata" if method == Method::GET => {
                 // Every target's labels and metadata: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets/metadata")?;
-                let limit = match p.get("limit").filter(|l| !l.is_empty()) {
-                    Some(text) => text.parse::<i64>().map_err(|_| ApiError::bad_data("limit must be a number"))?,
-                    None => -1,
-                };
+                let limit = p.integer("limit").map_err(ApiError::bad_data)?.unwrap_or(-1);
                 let matchers = match p.get("match_target").filter(|m| !m.is_empty()) {
                     Some(text) => promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match_target\": {e}")))?,
                     None => Vec::new(),
