@@ -36,7 +36,7 @@ macro_rules! with_client_keys {
             $client_vis proxy_connect_header: std::collections::BTreeMap<String, Vec<String>>,
             $client_vis oauth2: Option<$crate::scrape::config::OAuth2Section>,
             /// Scrape jobs and Alertmanager entries offer HTTP/2 to TLS servers unless it is
-            /// false (`ClientAccess::offer_http2`); service discoveries speak HTTP/1.1 either way.
+            /// false (`ClientAccess::offer_http2_unless_off`); service discoveries speak HTTP/1.1 either way.
             $client_vis enable_http2: Option<bool>,
             $client_vis follow_redirects: Option<bool>,
         }
@@ -195,12 +195,8 @@ pub struct ScrapeConfig {
     /// `global.external_labels`: set on every scraped series that lacks them (as
     /// VictoriaMetrics' scraper does).
     pub external_labels: Vec<(String, String)>,
-    /// Read while start times are read (see `ServerOptions`); a reload reads the file under
-    /// the same again.
-    pub read_start_timestamps: bool,
-    /// Read with environment references in external labels expanded (`ServerOptions`); a
-    /// reload reads the file so again.
-    pub expand_external_labels: bool,
+    /// The server's options it was read under; a reload reads the file under the same again.
+    pub server: ServerOptions,
     /// `rule_files` with `global.evaluation_interval`/`rule_query_offset`, and `alerting`.
     pub rules: Arc<crate::rules::settings::RuleSettings>,
     /// `global.query_log_file` (relative names from the file's directory): where every
@@ -315,7 +311,7 @@ impl ScrapeConfig {
         }
         let rules = crate::rules::settings::RuleSettings::from_config_text(text, base)?;
         let query_log_file = root.global.query_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f));
-        Ok(ScrapeConfig { jobs, external_labels, read_start_timestamps: server.read_start_timestamps, expand_external_labels: server.expand_external_labels, rules: Arc::new(rules), query_log_file })
+        Ok(ScrapeConfig { jobs, external_labels, server, rules: Arc::new(rules), query_log_file })
     }
 }
 

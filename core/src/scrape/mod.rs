@@ -140,8 +140,7 @@ impl SharedConfig {
         let Some(path) = &self.path else { return Ok(None) };
         // The server's own settings do not reload: the file is read again under those the
         // configuration in force was read under.
-        let in_force = self.snapshot().1;
-        let server = config::ServerOptions { label_limits: self.limits, read_start_timestamps: in_force.read_start_timestamps, expand_external_labels: in_force.expand_external_labels };
+        let server = config::ServerOptions { label_limits: self.limits, ..self.snapshot().1.server };
         // Taken before reading: a file changed meanwhile is read again at the next check.
         let checksum = config::files_checksum(path).ok();
         let config = ScrapeConfig::load(path, server)?;
@@ -552,7 +551,7 @@ mod tests {
         std::fs::write(&path, "scrape_configs: [{job_name: b}]").expect("scrape file");
         assert_eq!(shared.reload(), Ok(Some(1)));
         let (generation, config) = shared.snapshot();
-        assert_eq!((generation, config.jobs[0].name.as_str(), config.read_start_timestamps), (1, "b", true));
+        assert_eq!((generation, config.jobs[0].name.as_str(), config.server.read_start_timestamps), (1, "b", true));
         assert!(config.jobs[0].accept.starts_with("application/vnd.google.protobuf;"), "{}", config.jobs[0].accept);
     }
 

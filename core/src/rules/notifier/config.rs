@@ -205,12 +205,8 @@ fn resolve_alertmanager_set(mut s: AlertmanagerSection, base: &Path, discovery: 
         return Err("at most one of basic_auth, authorization, oauth2, & sigv4 must be configured".into());
     }
     let sigv4 = s.sigv4.take().map(Sigv4Signer::new).transpose().map_err(|e| format!("sigv4: {e}"))?;
-    let offer_http2 = s.enable_http2 != Some(false);
     let mut access = client_access(client_sections!(s), scheme == Scheme::Https, base)?;
-    // As Prometheus: HTTP/2 offered to a TLS Alertmanager unless `enable_http2: false`.
-    if offer_http2 {
-        access.offer_http2();
-    }
+    access.offer_http2_unless_off(s.enable_http2);
     Ok(AlertmanagerSet { static_groups, file_sd, scheme, alerts_path, timeout_ms, target_relabeler, alert_relabeler, access, sigv4, discovery })
 }
 

@@ -320,9 +320,13 @@ pub struct ClientAccess {
 }
 
 impl ClientAccess {
-    /// Offers HTTP/2 by ALPN on TLS connections (a scrape job's `enable_http2`): a target
-    /// that chooses it is spoken to in HTTP/2.
-    pub fn offer_http2(&mut self) {
+    /// Offers HTTP/2 by ALPN on TLS connections unless `enable_http2` is `false` (a scrape
+    /// job's or an Alertmanager entry's; Prometheus' default is to offer it): a server that
+    /// chooses it is spoken to in HTTP/2.
+    pub fn offer_http2_unless_off(&mut self, enable_http2: Option<bool>) {
+        if enable_http2 == Some(false) {
+            return;
+        }
         if let Ok(tls) = &mut self.tls {
             tls.config = net::client::with_http2(&tls.config);
         }

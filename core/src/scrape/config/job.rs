@@ -284,7 +284,6 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
-    let enable_http2 = s.enable_http2.unwrap_or(true);
     let convert_classic_histograms_to_nhcb = s.convert_classic_histograms_to_nhcb.or(globals.convert_classic_histograms_to_nhcb).unwrap_or(false);
     let extra_scrape_metrics = s.extra_scrape_metrics.or(globals.extra_scrape_metrics).unwrap_or(false);
     let validation = s.metric_name_validation_scheme.as_deref().filter(|v| !v.is_empty());
@@ -341,9 +340,7 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
     let mut access = client_access(client_sections!(s), needs_tls, base)?;
-    if enable_http2 {
-        access.offer_http2();
-    }
+    access.offer_http2_unless_off(s.enable_http2);
     let http_sd = resolve_entries("http_sd_configs", s.http_sd_configs, base, |section, base, _| crate::scrape::http_sd::config::resolve(section, base))?;
     let docker_sd = resolve_entries("docker_sd_configs", s.docker_sd_configs, base, crate::scrape::docker_sd::config::resolve)?;
     let dockerswarm_sd = resolve_entries("dockerswarm_sd_configs", s.dockerswarm_sd_configs, base, crate::scrape::dockerswarm_sd::config::resolve)?;

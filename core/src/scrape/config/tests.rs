@@ -118,7 +118,7 @@ fn start_timestamps_ask_for_the_protobuf_format_first_unless_protocols_are_set()
     const PROTO_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
     let jobs = "scrape_configs: [{job_name: a}, {job_name: b, scrape_protocols: [OpenMetricsText1.0.0]}, {job_name: c, metric_name_validation_scheme: legacy}, {job_name: d, scrape_native_histograms: false}]";
     let config = with_starts(jobs);
-    assert!(config.read_start_timestamps);
+    assert!(config.server.read_start_timestamps);
     let accepts: Vec<&str> = config.jobs.iter().map(|j| j.accept.as_str()).collect();
     assert_eq!(
         accepts,
@@ -131,7 +131,7 @@ fn start_timestamps_ask_for_the_protobuf_format_first_unless_protocols_are_set()
     );
     // Without the option: Prometheus' default, OpenMetrics first.
     let plain = parse(jobs).unwrap();
-    assert!(!plain.read_start_timestamps);
+    assert!(!plain.server.read_start_timestamps);
     assert_eq!(plain.jobs[0].accept, DEFAULT_ACCEPT);
     // An explicit global list wins over the option's default, as there.
     let config = with_starts("global: {scrape_protocols: [PrometheusText0.0.4]}\nscrape_configs: [{job_name: a}]");
@@ -359,7 +359,7 @@ fn external_labels_expand_environment_references_when_asked() {
     assert!(!path.is_empty(), "the test environment has a PATH");
     let expanded = read(true);
     assert_eq!(expanded.external_labels, vec![("dollar".to_string(), "a$b".to_string()), ("path".to_string(), format!("p={path}"))]);
-    assert!(expanded.expand_external_labels, "kept for reloads");
+    assert!(expanded.server.expand_external_labels, "kept for reloads");
     let literal = read(false);
     assert_eq!(
         literal.external_labels,
