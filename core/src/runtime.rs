@@ -110,6 +110,11 @@ struct ExecutorPlan {
     socket_balances: [Option<net::Balance>; crate::socket_ingest::Protocol::COUNT],
 }
 
+/// Each executor's share of `server.max_concurrent_queries` (rounded up): its query slots.
+fn query_slots_per_executor(config: &Config, cores: usize) -> usize {
+    config.server.max_concurrent_queries.div_ceil(cores.max(1))
+}
+
 /// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
 pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     crate::io_uring_probe::check_io_uring()?;
@@ -143,8 +148,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
     // Every query slot of every executor has a slot in the file.
-    let query_slots_per_core = config.server.max_concurrent_queries.div_ceil(cores.max(1));
-    let active_queries = match crate::api::active_queries_file::ActiveQueriesFile::open(&config.storage.data_dir, query_slots_per_core * cores.max(1)) {
+    let active_queries = match crate::api::active_queries_file::ActiveQueriesFile::open(&config.storage.data_dir, query_slots_per_executor(&config, cores) * cores.max(1)) {
         Ok((file, unfinished)) => {
             if let Some(queries) = unfinished {
                 tracing::warn!(%queries, "these queries did not finish in the last run (queries.active)");
@@ -389,7 +393,7 @@ async fn run_executor(plan: ExecutorPlan) {
         metrics: plan.metrics,
         all_metrics: plan.all_metrics,
         started_at_ms: plan.started_at_ms,
-        query_slots: glommio::sync::Semaphore::new(config.server.max_concurrent_queries.div_ceil(cores.max(1)) as u64),
+        query_slots: glommio::sync::Semaphore::new(query_slots_per_executor(&config, cores) as u64),
         active_queries: plan.active_queries.clone(),
         range_cache: plan.range_cache.clone(),
         query_stats: plan.query_stats.clone(),
