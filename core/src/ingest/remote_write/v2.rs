@@ -80,13 +80,12 @@ pub(super) fn decode(raw: Vec<u8>, rules: &IngestRules) -> Result<Decoded, Decod
 /// one sent with them would be.
 fn check_labels_given(scratch: &SeriesScratch, text: &[u8], kind: &str, unit: &str, rules: &IngestRules) -> Result<(), DecodeError> {
     let bytes = |s: TextSpan| &text[s.start as usize..s.end as usize];
-    let given = [(METRIC_TYPE_LABEL.as_bytes(), kind.as_bytes()), (METRIC_UNIT_LABEL.as_bytes(), unit.as_bytes())];
     let pairs = scratch
         .labels
         .iter()
         .map(|&(n, v)| (bytes(n), bytes(v)))
         .filter(|(n, _)| *n != METRIC_TYPE_LABEL.as_bytes() && *n != METRIC_UNIT_LABEL.as_bytes())
-        .chain(given.into_iter().filter(|(n, v)| if *n == METRIC_TYPE_LABEL.as_bytes() { *v != b"unknown" } else { !v.is_empty() }));
+        .chain(given_labels(kind, unit));
     match crate::ingest::label_limits::problem(&rules.label_limits, pairs.clone()) {
         Some(problem) => Err(DecodeError::InvalidSeries { series: super::series_text(pairs), problem }),
         None => Ok(()),
@@ -116,13 +115,20 @@ fn with_type_and_unit_labels(batch: &SeriesBatch, typed: &[TypedSeries]) -> Seri
             }
         }
         if let Some(meta) = meta {
-            if meta.kind != "unknown" {
-                sink.push(METRIC_TYPE_LABEL.as_bytes(), meta.kind.as_bytes());
+            for (name, value) in given_labels(meta.kind, &meta.unit) {
+                sink.push(name, value);
             }
-            sink.push(METRIC_UNIT_LABEL.as_bytes(), meta.unit.as_bytes());
         }
         true
     })
+}
+
+/// The labels a series' type and unit give it: `__type__` unless the type is unknown,
+/// `__unit__` unless the unit is empty.
+fn given_labels<'a>(kind: &'a str, unit: &'a str) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
+    let kind = (kind != "unknown").then_some((METRIC_TYPE_LABEL.as_bytes(), kind.as_bytes()));
+    let unit = (!unit.is_empty()).then_some((METRIC_UNIT_LABEL.as_bytes(), unit.as_bytes()));
+    kind.into_iter().chain(unit)
 }
 
 /// `Metadata` of a 2.0 series (a singular field: occurrences merge, later values win).
