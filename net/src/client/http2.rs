@@ -8,7 +8,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 
 use super::conn::Conn;
-use super::response::decode;
+use super::response::{decode, refuse_compressed_stream};
 use super::{ClientError, Response};
 
 /// What one request sends.
@@ -80,8 +80,8 @@ pub(super) async fn request(
     if status != 200 {
         sink = None;
     }
-    if sink.is_some() && headers.get_all(http::header::CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity")) {
-        return Err((ClientError::Encoding("a streamed body must not be compressed (the request asks for identity)".into()), true));
+    if sink.is_some() {
+        refuse_compressed_stream(&headers).map_err(|e| (e, true))?;
     }
     let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > body_max as u64) {
@@ -103,7 +103,8 @@ pub(super) async fn request(
     Ok(Response { status, headers, body: received })
 }
 
-/// The `http::Request` of `parts` (header names checked; HTTP/2 wants them in lower case).
+/// The `http::Request` of `parts` (header names checked; `HeaderName` keeps them in the lower
+/// case HTTP/2 wants).
 fn build(parts: &RequestParts<'_>) -> Result<http::Request<()>, ClientError> {
     let authority = parts.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map_or(parts.authority, |(_, v)| v.as_str());
     let uri = format!("https://{authority}{}", parts.path_and_query);
@@ -119,7 +120,7 @@ fn build(parts: &RequestParts<'_>) -> Result<http::Request<()>, ClientError> {
         if NOT_SENT.iter().any(|n| name.eq_ignore_ascii_case(n)) {
             continue;
         }
-        let name = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| ClientError::InvalidRequest(format!("header {name:?} has an invalid name")))?;
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| ClientError::InvalidRequest(format!("header {name:?} has an invalid name")))?;
         let value = http::HeaderValue::from_str(value).map_err(|_| ClientError::InvalidRequest(format!("header {name:?} has an invalid value")))?;
         request = request.header(name, value);
     }

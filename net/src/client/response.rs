@@ -34,8 +34,8 @@ impl HttpClient {
         if head.status != 200 {
             wire.sink = None;
         }
-        if wire.sink.is_some() && head.headers.get_all(http::header::CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity")) {
-            return Err(ClientError::Encoding("a streamed body must not be compressed (the request asks for identity)".into()));
+        if wire.sink.is_some() {
+            refuse_compressed_stream(&head.headers)?;
         }
         let framing = framing(&head)?;
         if let Framing::Length(length) = framing {
@@ -109,6 +109,15 @@ fn framing(head: &Head) -> Result<Framing, ClientError> {
         Some(length) => Framing::Length(length),
         None => Framing::UntilClose,
     })
+}
+
+/// A body to be streamed to a sink must come as it is: any `Content-Encoding` but identity
+/// is an error.
+pub(super) fn refuse_compressed_stream(headers: &http::HeaderMap) -> Result<(), ClientError> {
+    if headers.get_all(http::header::CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity")) {
+        return Err(ClientError::Encoding("a streamed body must not be compressed (the request asks for identity)".into()));
+    }
+    Ok(())
 }
 
 /// Undoes the `Content-Encoding` (gzip, or none), bounding the result by `body_max`.
