@@ -98,8 +98,8 @@ pub struct HttpClient {
     tls: Option<ClientTls>,
     /// The proxy every connection goes through, if any.
     proxy: Option<Arc<Proxy>>,
-    /// The Unix socket connected to instead of `host:port` (plain HTTP; `host` is then only
-    /// the Host header's).
+    /// The Unix socket connected to instead of `host:port` and any proxy (TLS, if set, is
+    /// spoken over it; `host` then serves only the Host header and the TLS server name).
     unix_socket: Option<std::path::PathBuf>,
     /// The connection kept from the last response, if it may be reused.
     conn: Option<Kept>,
@@ -128,7 +128,22 @@ impl HttpClient {
     /// A client speaking plain HTTP over the Unix socket at `path` (a Docker daemon's; `host`
     /// for the Host header).
     pub fn unix(path: std::path::PathBuf, host: String) -> HttpClient {
-        HttpClient { unix_socket: Some(path), ..HttpClient::new(host, 80, None) }
+        HttpClient::new(host, 80, None).over_unix_socket(Some(path))
+    }
+
+    /// The same client, connecting over the Unix socket at `path` instead of the network:
+    /// no proxy is used, TLS (if the client has it) is spoken over the socket, and the host
+    /// serves only the Host header and the TLS server name. `None` leaves the client as it is.
+    pub fn over_unix_socket(mut self, path: Option<std::path::PathBuf>) -> HttpClient {
+        if path.is_some() {
+            self.unix_socket = path;
+        }
+        self
+    }
+
+    /// The Unix socket the client connects over, if any.
+    pub fn unix_socket(&self) -> Option<&std::path::Path> {
+        self.unix_socket.as_deref()
     }
 
     /// The same client, connecting through `proxy` (none: directly).
@@ -140,7 +155,7 @@ impl HttpClient {
     /// Whether requests go to an HTTP proxy in absolute form (plain HTTP through an HTTP
     /// proxy; TLS goes through a `CONNECT` tunnel instead).
     fn absolute_form(&self) -> Option<&Proxy> {
-        self.proxy.as_deref().filter(|p| matches!(p.kind, ProxyKind::Http | ProxyKind::Https(_)) && self.tls.is_none())
+        self.proxy.as_deref().filter(|p| matches!(p.kind, ProxyKind::Http | ProxyKind::Https(_)) && self.tls.is_none() && self.unix_socket.is_none())
     }
 
     /// Whether a connection is kept open for the next request.

@@ -30,6 +30,10 @@ pub struct Target {
     pub unreachable: Option<String>,
     pub path_and_query: String,
     pub url: String,
+    /// The Unix socket its scrapes connect over instead of the address (its
+    /// `__unix_socket__` label, as in Prometheus 3.14); the address then gives only the Host
+    /// header and the TLS server name.
+    pub unix_socket: Option<PathBuf>,
     pub interval_ms: i64,
     pub timeout_ms: i64,
     /// How its histograms are read: the job's settings, or its `__scrape_native_histograms__`,
@@ -126,6 +130,8 @@ pub fn targets<'a>(job: &Arc<ScrapeJob>, groups: impl IntoIterator<Item = &'a Ar
 
 /// The labels by which relabeling sets a target's `HistogramScraping`.
 const NATIVE_LABEL: &str = "__scrape_native_histograms__";
+/// A target's label naming the Unix socket its scrapes connect over.
+const UNIX_SOCKET_LABEL: &str = "__unix_socket__";
 const CLASSIC_TOO_LABEL: &str = "__always_scrape_classic_histograms__";
 const CONVERT_NHCB_LABEL: &str = "__convert_classic_histograms_to_nhcb__";
 
@@ -308,6 +314,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
         return Err(format!("invalid __metrics_path__ {path:?}"));
     }
     let url = format!("{}://{address}{path_and_query}", scheme.as_str());
+    let unix_socket = Some(get(&labels, UNIX_SOCKET_LABEL)).filter(|path| !path.is_empty()).map(PathBuf::from);
     set_if_empty(&mut labels, "instance", &address);
     // The key covers every label left by relabeling (its schedule too), as Prometheus'
     // target hash does: a target whose interval changes is a new target.
@@ -321,7 +328,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     labels.shrink_to_fit();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
-    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, interval_ms, timeout_ms, histograms, key, placement: hasher.finish() })
+    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, unix_socket, interval_ms, timeout_ms, histograms, key, placement: hasher.finish() })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any
@@ -480,6 +487,24 @@ mod tests {
         let found = targets(&j, &[group(&["h:1"], &[("__metrics_path__", "/a?b")])]);
         let Some(Discovered::Active(t)) = found.first() else { panic!("{found:?}") };
         assert_eq!(t.url, "http://h:1/a%3Fb");
+    }
+
+    #[test]
+    fn a_unix_socket_label_routes_the_target_and_is_not_a_series_label() {
+        let j = job("scrape_configs: [{job_name: a, relabel_configs: [{source_labels: [sock], regex: '(.+)', target_label: __unix_socket__, replacement: '/run/$1.sock'}]}]");
+        let found = targets(&j, &[group(&["localhost"], &[("sock", "node")]), group(&["h:1"], &[])]);
+        let Discovered::Active(over_socket) = &found[0] else { panic!("{found:?}") };
+        assert_eq!(over_socket.unix_socket.as_deref(), Some(Path::new("/run/node.sock")));
+        assert_eq!(over_socket.url, "http://localhost/metrics");
+        assert_eq!(over_socket.labels, pairs(&[("instance", "localhost"), ("job", "a"), ("sock", "node")]));
+        let Discovered::Active(over_network) = &found[1] else { panic!("{found:?}") };
+        assert_eq!(over_network.unix_socket, None);
+        // The socket is part of the target's identity: another socket is another target.
+        let key = |socket: &str| match targets(&j, &[group(&["localhost"], &[("sock", socket)])]).pop() {
+            Some(Discovered::Active(t)) => t.key,
+            other => panic!("{other:?}"),
+        };
+        assert_ne!(key("node"), key("other"));
     }
 
     #[test]

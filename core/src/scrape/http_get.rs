@@ -121,7 +121,10 @@ pub async fn get(request: Get<'_>) -> Result<Response, String> {
         response = if hop.same_origin {
             request.client.get(&hop.url.path_and_query, headers, hop.left, request.body_bytes_max).await
         } else {
-            let mut other = request.access.client(&hop.url).map_err(|e| format!("Get {url_text:?}: {e}"))?;
+            // A target scraped over a Unix socket is followed over it to any origin, as
+            // Prometheus dials the socket for every connection of the scrape.
+            let socket = request.client.unix_socket().map(std::path::Path::to_path_buf);
+            let mut other = request.access.client(&hop.url).map_err(|e| format!("Get {url_text:?}: {e}"))?.over_unix_socket(socket);
             other.get(&hop.url.path_and_query, headers, hop.left, request.body_bytes_max).await
         }
         .map_err(|e| failed(&url_text, e))?;

@@ -77,7 +77,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     // identity (labels, URL, schedule) is its key, so it is the same for this loop's life.
     let target = inbox.target();
     let job = target.job.clone();
-    let mut client = job.access.client(&target_location(&target));
+    let mut client = job.access.client(&target_location(&target)).map(|client| client.over_unix_socket(target.unix_socket.clone()));
     let limits = context.api.config.storage.ingest_rules().label_limits;
     // Read as `keep_exemplars` is: a server setting, the same for every job.
     let read_starts = context.api.config.storage.reads_start_timestamps();

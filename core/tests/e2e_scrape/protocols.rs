@@ -433,3 +433,38 @@ fn tls_targets_are_scraped_with_and_without_http2() {
     assert!(server.stop(), "clean shutdown");
     assert!(target.stop(), "clean shutdown");
 }
+
+#[test]
+fn a_target_is_scraped_over_the_unix_socket_its_label_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("exporter.sock");
+    let exporter = Exporter::start_on_unix_socket(&socket, "socket_probe 1\n");
+    // `uds` sets the label by relabeling, `missing` names a socket nobody listens on; the
+    // address gives only the Host header (nothing listens on its port).
+    let config = write_scrape_config(dir.path(), format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+         - job_name: uds\n  static_configs: [{{targets: ['localhost:9']}}]\n  relabel_configs: [{{target_label: __unix_socket__, replacement: '{socket}'}}]\n\
+         - job_name: missing\n  static_configs: [{{targets: ['localhost:9'], labels: {{__unix_socket__: '{absent}'}}}}]\n",
+        socket = socket.display(),
+        absent = dir.path().join("absent.sock").display()
+    ));
+    let server = Server::start(&config);
+    let probe = poll_query(&server, "socket_probe", "the target scraped over its socket", WAIT, |r| (r.len() == 1).then(|| r[0]["metric"].clone()));
+    assert_eq!(probe, json!({"__name__": "socket_probe", "instance": "localhost:9", "job": "uds"}));
+    let heads = exporter.request_heads();
+    assert!(heads.iter().all(|h| h.starts_with("GET /metrics HTTP/1.1\r\nHost: localhost:9\r\n")), "{heads:?}");
+
+    let targets = poll_targets(&server, WAIT, |t| {
+        let active = t["data"]["activeTargets"].as_array()?;
+        (active.len() == 2 && active.iter().all(|a| a["health"] != "unknown")).then_some(())
+    });
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    let pool = |name: &str| active.iter().find(|t| t["scrapePool"] == name).cloned().unwrap_or_default();
+    let (uds, missing) = (pool("uds"), pool("missing"));
+    assert_eq!((uds["health"].as_str(), uds["lastError"].as_str()), (Some("up"), Some("")), "{uds}");
+    assert_eq!(uds["labels"], json!({"instance": "localhost:9", "job": "uds"}), "the socket is not a series label");
+    assert_eq!(missing["health"], "down", "{missing}");
+    assert!(missing["lastError"].as_str().unwrap_or("").contains("absent.sock"), "the error names the socket: {missing}");
+    assert_eq!(missing["discoveredLabels"]["__unix_socket__"], dir.path().join("absent.sock").display().to_string());
+    assert!(server.stop(), "clean shutdown");
+}

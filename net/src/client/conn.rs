@@ -1,4 +1,4 @@
-//! One connection's socket ([`Conn`]: plain TCP, a Unix socket, TLS, or TLS inside an
+//! One connection's socket ([`Conn`]: plain TCP, a Unix socket, TLS over either, or TLS inside an
 //! `https://` proxy's TLS; whether its TLS chose HTTP/2) and opening it: resolving the host, connecting to each of its
 //! addresses in turn within the deadline, reaching the target through a proxy, and the
 //! TLS handshake.
@@ -12,13 +12,14 @@ use glommio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{ClientError, HttpClient, ProxyKind, ProxyTls};
+use super::{ClientError, ClientTls, HttpClient, ProxyKind, ProxyTls};
 use crate::io_adapter::TokioIo;
 
 /// The socket of one connection, with or without TLS.
 pub(super) enum Conn {
     Plain(TokioIo<TcpStream>),
     Unix(TokioIo<glommio::net::UnixStream>),
+    TlsUnix(Box<tokio_rustls::client::TlsStream<TokioIo<glommio::net::UnixStream>>>),
     Tls(Box<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>),
     /// TLS to the target inside a `CONNECT` tunnel through an `https://` proxy.
     TlsInTls(Box<tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<TokioIo<TcpStream>>>>),
@@ -31,6 +32,7 @@ impl Conn {
         match self {
             Conn::Tls(stream) => chose(stream.get_ref().1.alpn_protocol()),
             Conn::TlsInTls(stream) => chose(stream.get_ref().1.alpn_protocol()),
+            Conn::TlsUnix(stream) => chose(stream.get_ref().1.alpn_protocol()),
             Conn::Plain(_) | Conn::Unix(_) => false,
         }
     }
@@ -41,6 +43,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             Conn::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
+            Conn::TlsUnix(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
             Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
@@ -52,6 +55,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
             Conn::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
+            Conn::TlsUnix(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
             Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
@@ -61,6 +65,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
             Conn::Unix(stream) => Pin::new(stream).poll_flush(cx),
+            Conn::TlsUnix(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
             Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
@@ -70,6 +75,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
             Conn::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
+            Conn::TlsUnix(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
             Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
             Conn::TlsInTls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
@@ -81,9 +87,12 @@ impl HttpClient {
     /// handshake if configured.
     pub(super) async fn open(&self, deadline: Instant) -> Result<Conn, ClientError> {
         if let Some(path) = &self.unix_socket {
-            self.phase.set("connecting");
-            let stream = glommio::net::UnixStream::connect(path).await.map_err(|e| ClientError::Connect { message: format!("{}: {e}", path.display()) })?;
-            return Ok(Conn::Unix(TokioIo(stream)));
+            self.phase.set("connecting to the Unix socket");
+            let stream = TokioIo(glommio::net::UnixStream::connect(path).await.map_err(|e| ClientError::Connect { message: format!("{}: {e}", path.display()) })?);
+            return match &self.tls {
+                None => Ok(Conn::Unix(stream)),
+                Some(tls) => Ok(Conn::TlsUnix(Box::new(self.tls_handshake(tls, stream).await?))),
+            };
         }
         let conn = match self.proxy.as_deref() {
             None => Conn::Plain(TokioIo(self.connect_tcp(&self.host, self.port, deadline, "").await?)),
@@ -107,16 +116,21 @@ impl HttpClient {
             }
         };
         let Some(tls) = &self.tls else { return Ok(conn) };
+        match conn {
+            Conn::Plain(io) => Ok(Conn::Tls(Box::new(self.tls_handshake(tls, io).await?))),
+            Conn::Tls(to_proxy) => Ok(Conn::TlsInTls(Box::new(self.tls_handshake(tls, *to_proxy).await?))),
+            Conn::Unix(_) | Conn::TlsUnix(_) | Conn::TlsInTls(_) => Err(ClientError::Tls("unexpected connection kind".into())),
+        }
+    }
+
+    /// The TLS handshake with the target over `io`, naming it by `tls.server_name` or else
+    /// the host.
+    async fn tls_handshake<IO: AsyncRead + AsyncWrite + Unpin>(&self, tls: &ClientTls, io: IO) -> Result<tokio_rustls::client::TlsStream<IO>, ClientError> {
         self.phase.set("in the TLS handshake");
         let name = tls.server_name.clone().unwrap_or_else(|| self.host.clone());
         let server_name = ServerName::try_from(name.clone()).map_err(|_| ClientError::Tls(format!("invalid server name {name:?}")))?;
         let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let failed = |e: std::io::Error| ClientError::Tls(format!("handshake with {name} failed: {e}"));
-        match conn {
-            Conn::Plain(io) => Ok(Conn::Tls(Box::new(connector.connect(server_name, io).await.map_err(failed)?))),
-            Conn::Tls(to_proxy) => Ok(Conn::TlsInTls(Box::new(connector.connect(server_name, *to_proxy).await.map_err(failed)?))),
-            Conn::Unix(_) | Conn::TlsInTls(_) => Err(ClientError::Tls("unexpected connection kind".into())),
-        }
+        connector.connect(server_name, io).await.map_err(|e| ClientError::Tls(format!("handshake with {name} failed: {e}")))
     }
 
     /// Resolves `host` and connects to each address in turn (`what`: "the proxy", or empty
@@ -201,5 +215,54 @@ mod tests {
         let mut missing = HttpClient::unix(dir.path().join("absent.sock"), "docker".into());
         let error = run(async { missing.get("/", &[], LONG, LIMIT).await }).expect_err("no socket");
         assert!(error.to_string().contains("absent.sock"), "{error}");
+    }
+
+    #[test]
+    fn tls_and_plain_http_go_over_a_unix_socket_past_the_proxy() {
+        use std::sync::Arc;
+
+        use super::super::test_support::{ca, leaf};
+        use super::super::{client_tls_config, Pem, Proxy};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let authority = ca("unix socket CA");
+        let ca_path = dir.path().join("ca.pem");
+        std::fs::write(&ca_path, authority.cert.pem()).expect("write");
+        let (cert, key) = leaf(&authority, &["localhost"]);
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into())
+            .expect("server config");
+        let path = dir.path().join("exporter.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        // The first connection speaks TLS, the second plain HTTP; each request head is kept.
+        let thread = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().expect("accept");
+            let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::new(server_config)).expect("connection"), socket);
+            let secure = read_request(&mut tls);
+            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure");
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            let (mut socket, _) = listener.accept().expect("accept");
+            let plain = read_request(&mut socket);
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain");
+            (secure, plain)
+        });
+        // A proxy nothing listens for: were it used, the requests would fail.
+        let proxy = Some(Arc::new(Proxy { kind: ProxyKind::Http, host: "127.0.0.1".into(), port: 9, user: None, connect_headers: Vec::new() }));
+        let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
+        let mut secure = HttpClient::new("localhost".into(), 9100, Some(ClientTls { config, server_name: None })).with_proxy(proxy.clone()).over_unix_socket(Some(path.clone()));
+        assert_eq!(secure.unix_socket(), Some(path.as_path()));
+        assert_eq!(run(secure.get("/metrics", &[], LONG, LIMIT)).expect("TLS over the socket, verified as localhost").body, b"secure");
+        let mut plain = HttpClient::new("localhost".into(), 9100, None).with_proxy(proxy).over_unix_socket(Some(path));
+        assert_eq!(run(plain.get("/metrics", &[], LONG, LIMIT)).expect("plain HTTP over the socket").body, b"plain");
+        let (secure_head, plain_head) = thread.join().expect("server");
+        for head in [secure_head.expect("a TLS request"), plain_head.expect("a plain request")] {
+            // Origin form (not a proxy's absolute form), the Host header from the address.
+            assert!(head.starts_with("GET /metrics HTTP/1.1\r\nHost: localhost:9100\r\n"), "{head}");
+        }
+        assert!(HttpClient::new("localhost".into(), 80, None).over_unix_socket(None).unix_socket().is_none());
     }
 }
