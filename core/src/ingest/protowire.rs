@@ -191,7 +191,9 @@ impl Iterator for Varints<'_> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Value<'a>), WireError>;
 
-    #[inline]
+    // Always inlined, as `field` is: with more decoders calling it, the compiler had left it
+    // out of line, returning the same 40-byte result through the stack on every field.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() {
             return None;
