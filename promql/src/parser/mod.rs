@@ -349,6 +349,9 @@ impl<'a> Parser<'a> {
         let start = self.offset();
         let mut expr = self.primary()?;
         loop {
+            // Range errors point at the bracket, as Prometheus' do.
+            self.skip_space();
+            let bracket = self.offset();
             if self.eat("[") {
                 let (range_ms, range_expr) = self.bracket_duration()?;
                 if self.eat(":") {
@@ -367,10 +370,13 @@ impl<'a> Parser<'a> {
                 } else {
                     self.expect("]", "in range")?;
                     let Expr::VectorSelector(selector) = expr else {
-                        return Err(self.error_at(start, "ranges only allowed for vector selectors"));
+                        return Err(self.error_at(bracket, "ranges only allowed for vector selectors"));
                     };
-                    if selector.offset_ms != 0 || selector.offset_expr.is_some() || selector.at.is_some() {
-                        return Err(self.error_at(start, "no offset or @ modifiers allowed before range"));
+                    if selector.offset_ms != 0 || selector.offset_expr.is_some() {
+                        return Err(self.error_at(bracket, "no offset modifiers allowed before range"));
+                    }
+                    if selector.at.is_some() {
+                        return Err(self.error_at(bracket, "no @ modifiers allowed before range"));
                     }
                     expr = Expr::MatrixSelector { selector, range_ms, range_expr };
                 }

@@ -57,6 +57,12 @@ fn errors_have_positions_and_messages() {
         ("info(x, sum({a=\"b\"}))", "expected label selectors only"),
         ("info(x, {a=\"b\"}, {c=\"d\"})", "expected 1 to 2 argument(s)"),
         ("info(x, {a=~\".*\"} + {b=~\".*\"})", "vector selector must contain at least one non-empty matcher"),
+        // Prometheus 3.14's words and positions (the bracket) for ranges after modifiers.
+        ("some_metric @ start() [5m]", "1:23: parse error: no @ modifiers allowed before range"),
+        ("some_metric @ end()[5m]", "1:20: parse error: no @ modifiers allowed before range"),
+        ("some_metric offset step()[5m]", "1:26: parse error: no offset modifiers allowed before range"),
+        ("some_metric offset 1m @ 10 [5m]", "1:28: parse error: no offset modifiers allowed before range"),
+        ("(foo + bar)[5m]", "1:12: parse error: ranges only allowed for vector selectors"),
     ];
     for (q, expected) in table {
         let err = parse(q).unwrap_err().to_string();
