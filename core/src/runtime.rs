@@ -393,7 +393,7 @@ async fn run_executor(plan: ExecutorPlan) {
         metrics: plan.metrics,
         all_metrics: plan.all_metrics,
         started_at_ms: plan.started_at_ms,
-        query_slots: glommio::sync::Semaphore::new(query_slots_per_executor(&config, cores) as u64),
+        query_slots: std::rc::Rc::new(glommio::sync::Semaphore::new(query_slots_per_executor(&config, cores) as u64)),
         active_queries: plan.active_queries.clone(),
         range_cache: plan.range_cache.clone(),
         query_stats: plan.query_stats.clone(),

@@ -111,7 +111,8 @@ fn queries_of_death_are_stopped_and_ingestion_continues() {
 }
 
 /// A client that gives up on a long query (closes its connection) frees the query slot at
-/// once: the evaluation is cancelled rather than running on to the timeout.
+/// once: the evaluation is cancelled rather than running on to the timeout (the slot and the
+/// query's `queries.active` entry are held until the evaluation has stopped).
 #[test]
 fn a_query_whose_client_went_away_is_cancelled() {
     use std::io::Write;
@@ -137,10 +138,17 @@ fn a_query_whose_client_went_away_is_cancelled() {
         }
         assert!(Instant::now() < deadline, "the heavy query never took the slot: {status} {body}");
     }
-    // The client gives up. The slot must come free long before the 600 s timeout.
+    // It is written in `queries.active` while it runs.
+    let active_file = dir.path().join("data").join("queries.active");
+    let listed = || String::from_utf8_lossy(&std::fs::read(&active_file).unwrap_or_default()).contains("max_over_time");
+    assert!(listed(), "the running query is in queries.active");
+    // The client gives up. The slot, held until the evaluation has stopped, must come free
+    // long before the 600 s timeout: the evaluation was cancelled.
     drop(heavy);
     let (status, body) = get(&server.url("/api/v1/query?query=vector(1)&timeout=20s"));
     assert_eq!(status, 200, "the abandoned query still holds the slot: {body}");
+    // Its entry went with the slot, when its evaluation stopped.
+    assert!(!listed(), "the cancelled query is still in queries.active");
     let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().unwrap_or_default();
     let abandoned: f64 = metrics
         .lines()

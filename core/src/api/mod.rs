@@ -77,8 +77,9 @@ pub struct Api {
     pub metrics: Arc<ExecutorMetrics>,
     pub all_metrics: Arc<Vec<Arc<ExecutorMetrics>>>,
     pub started_at_ms: i64,
-    /// This executor's share of `server.max_concurrent_queries`.
-    pub query_slots: glommio::sync::Semaphore,
+    /// This executor's share of `server.max_concurrent_queries` (shared with the task that
+    /// holds a slot until its query's evaluation has stopped).
+    pub query_slots: std::rc::Rc<glommio::sync::Semaphore>,
     /// `queries.active` in the data directory (`active_queries_file`): each query holding a
     /// slot is written there while it runs; none when the file could not be made.
     pub active_queries: Option<Arc<active_queries_file::ActiveQueriesFile>>,

@@ -433,12 +433,12 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
     let started = std::time::Instant::now();
     let deadline = started + timeout;
     let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
-    let slot = async { Some(api.query_slots.acquire_permit(1).await) };
+    let slot = async { Some(api.query_slots.acquire_static_permit(1).await) };
     let waited = async {
         glommio::timer::sleep(remaining()).await;
         None
     };
-    let _slot = match future::or(slot, waited).await {
+    let slot = match future::or(slot, waited).await {
         Some(Ok(permit)) => permit,
         Some(Err(_)) => return Err(ApiError::unavailable("query slots closed: the server is shutting down")),
         None => {
@@ -448,7 +448,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
             )))
         }
     };
-    let _written = ActiveQueryWritten::new(api.active_queries.as_deref(), prepared.query());
+    let written = ActiveQueryWritten::new(api.active_queries.clone(), prepared.query());
     let queued_in = started.elapsed();
     let selects: Vec<Select> = prepared
         .selects()
@@ -481,7 +481,19 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
         }
         result
     });
-    let evaluation = async { Some(evaluation.await) };
+    // The query's slot and its `queries.active` entry are held until the evaluation has
+    // stopped, not only while its request waits: a client that goes away, or a query past its
+    // timeout, leaves an evaluation running until its next step sees the flag, and it still
+    // counts against `server.max_concurrent_queries` (as Prometheus' query stays tracked until
+    // its engine returns).
+    let evaluation = glommio::spawn_local(async move {
+        let result = evaluation.await;
+        drop((slot, written));
+        result
+    })
+    .detach();
+    // None only if the executor dropped the task (it is shutting down).
+    let evaluation = async { Some(evaluation.await.unwrap_or(Err(()))) };
     let eval_deadline = async {
         glommio::timer::sleep(remaining()).await;
         None
@@ -528,17 +540,20 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// A running query's entry in `queries.active`, wiped when dropped (the query ended, failed
-/// or was given up).
-struct ActiveQueryWritten<'a>(Option<(&'a ActiveQueriesFile, Slot)>);
+/// A running query's entry in `queries.active`, wiped when dropped (its evaluation ended,
+/// failed or was never started).
+struct ActiveQueryWritten(Option<(Arc<ActiveQueriesFile>, Slot)>);
 
-impl<'a> ActiveQueryWritten<'a> {
-    fn new(file: Option<&'a ActiveQueriesFile>, query: &str) -> ActiveQueryWritten<'a> {
-        ActiveQueryWritten(file.and_then(|file| Some((file, file.insert(query, now_ms().div_euclid(1000))?))))
+impl ActiveQueryWritten {
+    fn new(file: Option<Arc<ActiveQueriesFile>>, query: &str) -> ActiveQueryWritten {
+        ActiveQueryWritten(file.and_then(|file| {
+            let slot = file.insert(query, now_ms().div_euclid(1000))?;
+            Some((file, slot))
+        }))
     }
 }
 
-impl Drop for ActiveQueryWritten<'_> {
+impl Drop for ActiveQueryWritten {
     fn drop(&mut self) {
         if let Some((file, slot)) = self.0.take() {
             file.remove(slot);
