@@ -1,7 +1,8 @@
 //! End-to-end: a scraped counter's created time, given in the protobuf format (its
 //! `created_timestamp`) and in OpenMetrics (its `_created` line), as stored with
 //! `storage.start_timestamp_zero_ingestion` (Prometheus' `created-timestamp-zero-ingestion`),
-//! with `storage.start_timestamp_storage`, and without either.
+//! with `storage.start_timestamp_storage`, and without either; and start times synthesized
+//! for counters without them (`storage.start_timestamp_synthesis`).
 
 mod support;
 
@@ -187,5 +188,36 @@ fn created_timestamps_are_stored_with_the_scraped_samples() {
         assert_eq!(answered, Some(created_ms as f64 / 1000.0), "{selector}: {body}");
     }
     assert!(exported(&server, "om_requests_created").is_empty(), "a _created line is no series");
+    assert!(server.stop(), "clean shutdown");
+}
+
+/// Under `storage.start_timestamp_synthesis` (Prometheus' `st-synthesis`) a scraped counter
+/// without a start time gets one: its first sample is not stored but sets the start, later
+/// ones are stored less its value, and with `storage.start_timestamp_storage` the start is
+/// what `start_timestamp()` answers. A gauge of the same answer is stored as scraped.
+#[test]
+fn start_times_are_synthesized_for_counters_that_come_without() {
+    let exporter = Exporter::start("");
+    let text = |requests: u32| format!("# TYPE syn_requests counter\nsyn_requests_total {requests}\n# TYPE syn_temperature gauge\nsyn_temperature 100\n");
+    for job in ["pb", "om"] {
+        exporter.route(&format!("/syn/{job}"), 200, &["Content-Type: text/plain; version=0.0.4"], &text(100));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = scraping_server(dir.path(), &exporter, "syn", "  start_timestamp_synthesis: true\n  start_timestamp_storage: true\n");
+    let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
+    assert!(flags["data"]["enable-feature"].as_str().unwrap_or("").split(',').any(|f| f == "st-synthesis"), "{flags}");
+    // The first scrape's time, from the gauge stored as scraped.
+    let first_scrape_ms = exported_once(&server, "syn_temperature{job=\"pb\"}", "the gauge", |s| !s.is_empty())[0].0;
+    assert!(exported(&server, "syn_temperature{job=\"pb\"}").iter().all(|(_, v)| *v == 100.0));
+    // The counter grows by 30; its stored samples count from the first scrape's 100.
+    let counted = exported_once(&server, "syn_requests_total{job=\"pb\"}", "a stored counter sample", |s| !s.is_empty());
+    assert!(counted.iter().all(|&(t, v)| t > first_scrape_ms && v == 0.0), "the first sample is not stored, the next ones less it: {counted:?}");
+    exporter.route("/syn/pb", 200, &["Content-Type: text/plain; version=0.0.4"], &text(130));
+    let grown = exported_once(&server, "syn_requests_total{job=\"pb\"}", "the grown counter", |s| s.iter().any(|(_, v)| *v == 30.0));
+    assert!(grown.iter().all(|(_, v)| *v == 0.0 || *v == 30.0), "{grown:?}");
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode("start_timestamp(syn_requests_total{job=\"pb\"})"))));
+    assert_eq!(status, 200, "{body}");
+    let answered = body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(answered, Some(first_scrape_ms as f64 / 1000.0), "the start is the first scrape's time: {body}");
     assert!(server.stop(), "clean shutdown");
 }

@@ -35,4 +35,19 @@ pub mod histogram_layout {
     pub fn reduce_resolution(h: &FloatHistogram, target_schema: i32) -> Option<FloatHistogram> {
         crate::engine::native_histogram::reduce_resolution(h, target_schema).ok()
     }
+
+    /// Prometheus' `DetectReset`: whether `current` follows a counter reset after `previous`
+    /// (its hint decides when it says reset or not; otherwise the counts and buckets).
+    pub fn detect_reset(previous: &FloatHistogram, current: &FloatHistogram) -> bool {
+        crate::engine::native_histogram::detect_reset(previous, current)
+    }
+
+    /// Prometheus' `Sub` then `Compact(0)`: `a - b` at the lower of their schemas, keeping
+    /// `a`'s counter reset hint; `None` when they cannot be subtracted (exponential and custom
+    /// buckets).
+    pub fn sub_compacted(a: &FloatHistogram, b: &FloatHistogram) -> Option<FloatHistogram> {
+        let mut difference = crate::engine::native_histogram::raw_sub(a, b, &mut Default::default()).ok()?;
+        difference.counter_reset_hint = a.counter_reset_hint;
+        Some(crate::engine::native_histogram::compact(&difference))
+    }
 }

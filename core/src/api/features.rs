@@ -126,6 +126,10 @@ pub fn features(config: &Config) -> BTreeMap<&'static str, BTreeMap<String, bool
     set("rules", "query_offset", true);
     set("scrape", "extra_scrape_metrics", true);
     set("scrape", "start_timestamp_zero_ingestion", config.storage.start_timestamp_zero_ingestion);
+    // Prometheus lists it (in these words) only when it is on.
+    if config.storage.start_timestamp_synthesis {
+        set("scrape", "st-synthesis", true);
+    }
     set("scrape", "type_and_unit_labels", config.storage.type_and_unit_labels);
     for function in template::prometheus_function_names() {
         set("templating_functions", function, true);

@@ -44,6 +44,7 @@ fn enabled_features(c: &crate::config::Config) -> Vec<&'static str> {
         ("otlp-native-delta-ingestion", c.otlp.native_delta_ingestion),
         ("promql-delayed-name-removal", c.server.promql_delayed_name_removal),
         ("st-storage", c.storage.start_timestamp_storage),
+        ("st-synthesis", c.storage.start_timestamp_synthesis),
         ("type-and-unit-labels", c.storage.type_and_unit_labels),
         ("use-start-timestamps", c.storage.start_timestamp_storage),
     ]

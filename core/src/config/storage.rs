@@ -76,6 +76,13 @@ pub struct StorageConfig {
     /// see a counter reset by its start time and count a new counter from zero at its start,
     /// and `start_timestamp()` answers them. Off by default, as there.
     pub start_timestamp_storage: bool,
+    /// Prometheus 3.14's experimental `--enable-feature=st-synthesis`: a scraped counter,
+    /// histogram (classic or native) or summary `_count`/`_sum` that comes without a start
+    /// time gets one. Its first sample is not stored but sets the start; later values are
+    /// stored less that first one, and after a drop (a reset) counted from zero, started 1 ms
+    /// before the sample that showed it. The starts then go where scraped ones go
+    /// (`start_timestamp_zero_ingestion`, `start_timestamp_storage`). Off by default, as there.
+    pub start_timestamp_synthesis: bool,
     /// Prometheus 3's experimental `--enable-feature=type-and-unit-labels`: series get
     /// `__type__` and `__unit__` labels from their metadata (scrapes' `# TYPE`/`# UNIT` and the
     /// protobuf format's, remote_write 2.0's and OTLP's), replacing any sent, and PromQL's
@@ -242,6 +249,7 @@ impl Default for StorageConfig {
             dedup_interval_seconds: 0.0,
             start_timestamp_zero_ingestion: false,
             start_timestamp_storage: false,
+            start_timestamp_synthesis: false,
             type_and_unit_labels: false,
             delayed_compaction: false,
         }

@@ -180,7 +180,7 @@ impl SharedConfig {
 struct Running {
     handle: scrape_loop::LoopHandle,
     /// Gives the loop's tracked series when it ends quietly.
-    task: glommio::task::JoinHandle<Vec<tsdb::Labels>>,
+    task: glommio::task::JoinHandle<scrape_loop::Handover>,
 }
 
 /// Reloads the scrape configuration and logs what came of it (`trigger`: what asked); a
@@ -439,7 +439,7 @@ pub async fn serve(api: Rc<Api>, shared: Arc<SharedConfig>, registry: Arc<Regist
                 successors.entry(target.placement).or_insert(*key);
             }
         }
-        let mut handed_over: HashMap<u64, Vec<tsdb::Labels>> = HashMap::new();
+        let mut handed_over: HashMap<u64, scrape_loop::Handover> = HashMap::new();
         for key in gone {
             if let Some(r) = running.remove(&key) {
                 let old = r.handle.target();

@@ -23,13 +23,14 @@ mod report;
 /// or the exposed label kept as `exported_<name>`), `metric_relabel_configs` and
 /// `sample_limit` applied.
 mod series_cache;
+mod start_synthesis;
 mod type_and_unit;
 
 pub use answer::{Answer, Format};
 pub use link::{loop_link, LoopHandle, LoopInbox};
 pub(crate) use metadata::type_comment;
 pub(crate) use series_cache::split_series;
-pub use series_cache::{Scraped, SeriesCache, SeriesStarts};
+pub use series_cache::{Handover, Scraped, SeriesCache, SeriesStarts};
 use answer::{answer_of, fetch, fresh_after_panic, target_location, INTERNAL_ERROR};
 use link::{unless_stopped, Stop};
 use report::{failure_cause, log_failure, report_labels, report_series, report_values};
@@ -69,10 +70,10 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
     next
 }
 
-/// Scrapes `target` until `stop` fires. `inherited`: the tracked series of the loop this
-/// one replaces after a reload. Returns this loop's tracked series when it ends quietly (for
-/// its replacement), nothing when its target was removed (they are marked stale).
-pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<Labels>) -> Vec<Labels> {
+/// Scrapes `target` until `stop` fires. `inherited`: the tracked series (and start synthesis
+/// state) of the loop this one replaces after a reload. Returns this loop's when it ends
+/// quietly (for its replacement), nothing when its target was removed (they are marked stale).
+pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handover) -> Handover {
     // What a rediscovered target can change (its discovered labels) is not read here: its
     // identity (labels, URL, schedule) is its key, so it is the same for this loop's life.
     let target = inbox.target();
@@ -88,6 +89,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         }
         if context.api.config.storage.type_and_unit_labels {
             cache.label_types_and_units();
+        }
+        if context.api.config.storage.start_timestamp_synthesis {
+            cache.synthesize_start_timestamps();
         }
         cache
     };
@@ -185,7 +189,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
     };
     // A removed target's series end now; one never scraped has none (not even `up`).
     if stopped == Stop::Shutdown {
-        return cache.into_tracked();
+        return cache.into_handover();
     }
     if was_up.is_some() {
         let at = now_ms();
@@ -193,7 +197,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Vec<La
         series.extend(report_series(&reports, at, &vec![f64::from_bits(STALE_NAN_BITS); reports.len()]));
         let _ = Box::pin(store(&context.api, series, Vec::new(), Vec::new(), SeriesStarts::default())).await;
     }
-    Vec::new()
+    Handover::default()
 }
 
 /// Writes a scrape's samples as one batch (`scrape_batch`), so that they are stored or

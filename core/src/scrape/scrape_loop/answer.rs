@@ -80,7 +80,7 @@ pub(super) fn answer_of(fetched: Result<(String, Vec<u8>), String>, job: &crate:
 /// `fresh` knowing the series of `old`'s last successful scrape: the cache a scrape that
 /// panicked (a bug) left half done is let go, and the failure still marks those series stale.
 pub(super) fn fresh_after_panic(old: SeriesCache, mut fresh: SeriesCache) -> SeriesCache {
-    fresh.inherit(old.into_tracked());
+    fresh.inherit(old.into_handover());
     fresh
 }
 

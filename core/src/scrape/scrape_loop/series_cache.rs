@@ -14,6 +14,7 @@ use crate::scrape::start_timestamps::LineStarts;
 use crate::ingest::label_limits::LabelLimits;
 use super::metadata::{comment_keyword, metadata_of, type_comment};
 use super::answer::{Answer, Format};
+use super::start_synthesis::{is_cumulative, StartSynthesis, Synthesized};
 use super::type_and_unit::{with_type_and_unit, FamilyContext};
 
 /// Sets the target's labels on an exposed series: with `honor_labels` only those it lacks
@@ -221,6 +222,17 @@ pub struct SeriesCache {
     /// Whether series get `__type__`/`__unit__` from their family's metadata
     /// (`storage.type_and_unit_labels`).
     type_and_unit_labels: bool,
+    /// Under `storage.start_timestamp_synthesis`: the cumulative series' reference points.
+    start_synthesis: Option<Box<StartSynthesis>>,
+}
+
+/// What a scrape loop hands the loop that replaces it (a reload): the series it tracks for
+/// staleness and its start synthesis state, so that neither a staleness marker nor a new
+/// reference point comes of the reload.
+#[derive(Debug, Default)]
+pub struct Handover {
+    tracked: Vec<Labels>,
+    start_synthesis: Option<Box<StartSynthesis>>,
 }
 
 /// The metadata a cache last gave.
@@ -253,15 +265,26 @@ impl SeriesCache {
         self.type_and_unit_labels = true;
     }
 
-    /// Takes over the tracked series of a loop this one replaces (a reload), so that its
-    /// first scrape marks stale what the new job no longer writes.
-    pub fn inherit(&mut self, tracked: Vec<Labels>) {
-        self.last_written.extend(tracked.into_iter().map(|l| (SeriesKey(l), true)));
+    /// Gives cumulative series without a start time one from now on (`start_synthesis`).
+    pub fn synthesize_start_timestamps(&mut self) {
+        self.start_synthesis.get_or_insert_with(Box::default);
     }
 
-    /// The tracked series of the last successful scrape, for a loop that replaces this one.
-    pub fn into_tracked(self) -> Vec<Labels> {
-        self.last_written.into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| k.0).collect()
+    /// Takes over what a loop this one replaces (a reload) handed over: its tracked series,
+    /// so that its first scrape marks stale what the new job no longer writes, and its start
+    /// synthesis state when this cache synthesizes too.
+    pub fn inherit(&mut self, handover: Handover) {
+        self.last_written.extend(handover.tracked.into_iter().map(|l| (SeriesKey(l), true)));
+        if let (Some(mine), Some(inherited)) = (&mut self.start_synthesis, handover.start_synthesis) {
+            *mine = inherited;
+        }
+    }
+
+    /// The tracked series of the last successful scrape and the start synthesis state, for a
+    /// loop that replaces this one.
+    pub fn into_handover(self) -> Handover {
+        let tracked = self.last_written.into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| k.0).collect();
+        Handover { tracked, start_synthesis: self.start_synthesis }
     }
 
     /// Parses a body and applies the target's labels, the job's metric relabeling and
@@ -305,7 +328,9 @@ impl SeriesCache {
             if self.type_and_unit_labels && !histograms.is_empty() {
                 families = Some(metadata_of(&comments, format));
             }
-            self.parse_histograms(givens, histograms, families.as_deref().unwrap_or_default(), &mut written, &mut scraped)?;
+            // Start synthesis reads each native histogram's family type from the comments.
+            let types: Vec<_> = if self.start_synthesis.is_some() && !histograms.is_empty() { comments.iter().filter_map(|line| type_comment(line)).collect() } else { Vec::new() };
+            self.parse_histograms(givens, histograms, families.as_deref().unwrap_or_default(), &types, &mut written, &mut scraped)?;
             Ok(scraped)
         });
         let mut scraped = match result {
@@ -322,6 +347,9 @@ impl SeriesCache {
         scraped.added = written.iter().filter(|(k, tracked)| **tracked && self.last_written.get(*k) != Some(&true)).count();
         self.last_written = written;
         self.entries.retain(|_, e| e.seen + CACHE_KEEP_SCRAPES >= generation);
+        if let Some(synthesis) = &mut self.start_synthesis {
+            synthesis.forget_unseen(generation);
+        }
         let hash = foldhash::quality::FixedState::default().hash_one(&comments);
         let due = match &self.metadata {
             Some(given) => {
@@ -371,6 +399,8 @@ impl SeriesCache {
         // The type of the last `# TYPE` line, whichever family it named (as Prometheus'
         // parsers keep it), for `normalized_bound_label`.
         let mut family_kind = FamilyKind::Other;
+        // The family and type the last `# TYPE` line named, for start synthesis.
+        let mut family_type = None;
         // Under `type_and_unit_labels`: the metadata lines read so far, and the cache key (that
         // metadata, then the series text).
         let mut families = FamilyContext::default();
@@ -385,6 +415,7 @@ impl SeriesCache {
                     comments.push(line);
                     if keyword == "TYPE" {
                         family_kind = FamilyKind::of_type_line(line);
+                        family_type = type_comment(line);
                     }
                     if self.type_and_unit_labels {
                         families.read_comment(line, keyword, format);
@@ -402,7 +433,7 @@ impl SeriesCache {
             out.scraped += 1;
             let mut fields = rest.split_whitespace();
             let value_text = fields.next().ok_or_else(|| bad("missing value".into()))?;
-            let value = crate::ingest::text_format::parse_value(value_text).ok_or_else(|| bad(format!("invalid value {value_text:?}")))?;
+            let mut value = crate::ingest::text_format::parse_value(value_text).ok_or_else(|| bad(format!("invalid value {value_text:?}")))?;
             let own_timestamp = match fields.next() {
                 Some(t) => Some(t.parse::<i64>().map_err(|_| bad(format!("invalid timestamp {t:?} (milliseconds expected)")))?),
                 None => None,
@@ -452,6 +483,17 @@ impl SeriesCache {
             }
             if let Some(start_ms) = line_starts.start_of(index) {
                 out.starts.samples.push((out.samples.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
+            } else if let Some(synthesis) = self.start_synthesis.as_deref_mut().filter(|_| family_type.as_ref().is_some_and(|(family, kind)| is_cumulative(&labels, family, kind))) {
+                match synthesis.float(&labels, timestamp_ms, value, generation) {
+                    Synthesized::First => {
+                        not_written(written, &mut out.exemplars, &labels);
+                        continue;
+                    }
+                    Synthesized::Counted { value: counted, start_ms } => {
+                        value = counted;
+                        out.starts.samples.push((out.samples.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
+                    }
+                }
             }
             out.samples.push((labels, Sample { timestamp_ms, value }));
             check_sample_limit(&out, job)?;
@@ -485,7 +527,8 @@ impl SeriesCache {
     /// first brought within the job's `native_histogram_min_bucket_factor` and
     /// `native_histogram_bucket_limit` as Prometheus does.
     /// Under `type_and_unit_labels` each takes the type and unit its family has in `families`.
-    fn parse_histograms(&mut self, givens: &ScrapeGivens<'_>, histograms: &[NativeHistogramLine], families: &[crate::ingest::MetricMetadata], written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
+    /// `types`: the answer's `# TYPE` lines (family, type), read under start synthesis.
+    fn parse_histograms(&mut self, givens: &ScrapeGivens<'_>, histograms: &[NativeHistogramLine], families: &[crate::ingest::MetricMetadata], types: &[(std::borrow::Cow<'_, str>, &str)], written: &mut SeriesSet, out: &mut Scraped) -> Result<(), String> {
         let ScrapeGivens { target, external, start_ms, limits } = *givens;
         let job = &target.job;
         let mut key = String::new();
@@ -523,7 +566,7 @@ impl SeriesCache {
             if !first_write(written, &labels, tracked) {
                 continue;
             }
-            let histogram = within_job_limits(native.histogram.clone(), job).map_err(|e| format!("{e} ({})", native.series))?;
+            let mut histogram = within_job_limits(native.histogram.clone(), job).map_err(|e| format!("{e} ({})", native.series))?;
             // A native histogram's exemplars must have their own timestamps.
             let mut exemplars: Vec<Exemplar> = if self.keep_exemplars { native.exemplars.iter().filter_map(|e| e.stored(None)).collect() } else { Vec::new() };
             if !exemplars.is_empty() {
@@ -533,6 +576,23 @@ impl SeriesCache {
             let timestamp_ms = honored.unwrap_or(start_ms);
             if let Some(start_ms) = native.start_ms {
                 out.starts.histograms.push((out.histograms.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
+            } else if let Some(synthesis) = self.start_synthesis.as_deref_mut() {
+                let family = native_family(&native.series);
+                let kind = types.iter().rev().find(|(name, _)| *name == family).map_or("", |(_, kind)| *kind);
+                if is_cumulative(&labels, &family, kind) {
+                    match synthesis.histogram(&labels, timestamp_ms, &histogram, self.generation) {
+                        Synthesized::First => {
+                            not_written(written, &mut out.exemplars, &labels);
+                            continue;
+                        }
+                        Synthesized::Counted { value, start_ms } => {
+                            if let Some(counted) = value {
+                                histogram = counted;
+                            }
+                            out.starts.histograms.push((out.histograms.len(), tsdb::StartTimestamp { start_ms, sample_ms: timestamp_ms }));
+                        }
+                    }
+                }
             }
             out.histograms.push((labels, HistogramSample { timestamp_ms, histogram: Arc::new(histogram) }));
             check_sample_limit(out, job)?;
@@ -545,6 +605,15 @@ impl SeriesCache {
     /// failed scrape, or the target gone); afterwards no series counts as last scraped.
     pub fn all_stale(&mut self, at_ms: i64) -> Vec<(Labels, Sample)> {
         std::mem::take(&mut self.last_written).into_iter().filter(|(_, tracked)| *tracked).map(|(k, _)| (k.0, stale_sample(at_ms))).collect()
+    }
+}
+
+/// Takes back the series of a sample not stored after all (start synthesis' first): it was
+/// not written by this scrape, and the exemplars just kept for it go too.
+fn not_written(written: &mut SeriesSet, exemplars: &mut Vec<(Labels, Vec<Exemplar>)>, labels: &Labels) {
+    written.remove(&SeriesKey(labels.clone()));
+    if exemplars.last().is_some_and(|(of, _)| of == labels) {
+        exemplars.pop();
     }
 }
 

@@ -484,7 +484,7 @@ fn a_reloaded_loop_marks_stale_what_its_new_job_no_longer_writes() {
     let mut old = SeriesCache::default();
     old.scrape(&t, &[], b"a 1\nb 2\n", 1000, &limits).unwrap();
     let mut new = SeriesCache::default();
-    new.inherit(old.into_tracked());
+    new.inherit(old.into_handover());
     let first = new.scrape(&t, &[], b"a 1\n", 2000, &limits).unwrap();
     let stale: Vec<_> = first.samples.iter().filter(|(_, s)| tsdb::is_stale_nan(s.value)).map(|(l, _)| l.metric_name().unwrap_or("").to_string()).collect();
     assert_eq!((stale, first.added), (vec!["b".to_string()], 0));
@@ -577,4 +577,71 @@ fn series_get_their_familys_type_and_unit_labels_when_asked() {
     let scraped = SeriesCache::default().scrape_answer(&t, &[], &changed, 1000, &LabelLimits::default()).unwrap();
     assert!(names(&scraped).contains(&r#"up_total{__type__="gauge", instance="h:1", job="j"} 1 1000"#.to_string()));
     assert!(names(&scraped).iter().all(|n| !n.contains("__unit__")));
+}
+
+/// Each sample's metric name, value and start time (0: none).
+fn values_and_starts(scraped: &Scraped) -> Vec<(String, f64, i64)> {
+    let start_of = |at: usize| scraped.starts.samples.iter().find(|(i, _)| *i == at).map_or(0, |(_, s)| s.start_ms);
+    let mut out: Vec<_> = scraped.samples.iter().enumerate().map(|(i, (l, s))| (format!("{}{}", l.get("__name__").unwrap_or(""), l.get("quantile").map(|q| format!("/{q}")).unwrap_or_default()), s.value, start_of(i))).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn start_synthesis_counts_cumulative_series_from_their_first_sample() {
+    let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+    let limits = LabelLimits::default();
+    let mut cache = SeriesCache::default();
+    cache.synthesize_start_timestamps();
+    let body = |n: f64| format!("# TYPE requests counter\nrequests_total {n}\n# TYPE temperature gauge\ntemperature {n}\n# TYPE rpc summary\nrpc{{quantile=\"0.5\"}} {n}\nrpc_sum {n}\nrpc_count {n}\nuntyped_total {n}\n");
+    let owned = |rows: &[(&str, f64, i64)]| rows.iter().map(|(n, v, s)| (n.to_string(), *v, *s)).collect::<Vec<_>>();
+    // The first scrape stores what synthesis leaves alone: the gauge, the quantile and the
+    // series of no type.
+    let first = cache.scrape(&t, &[], body(10.0).as_bytes(), 1_000, &limits).unwrap();
+    assert_eq!(values_and_starts(&first), owned(&[("rpc/0.5", 10.0, 0), ("temperature", 10.0, 0), ("untyped_total", 10.0, 0)]));
+    // Then the counter and the summary's count and sum, less their first values, started then.
+    let second = cache.scrape(&t, &[], body(25.0).as_bytes(), 2_000, &limits).unwrap();
+    assert_eq!(
+        values_and_starts(&second),
+        owned(&[("requests_total", 15.0, 1_000), ("rpc/0.5", 25.0, 0), ("rpc_count", 15.0, 1_000), ("rpc_sum", 15.0, 1_000), ("temperature", 25.0, 0), ("untyped_total", 25.0, 0)])
+    );
+    assert_eq!(second.added, 3, "the series stored for the first time now");
+    // A drop is a reset: counted from zero, started just before.
+    let third = cache.scrape(&t, &[], body(3.0).as_bytes(), 3_000, &limits).unwrap();
+    assert!(values_and_starts(&third).contains(&("requests_total".to_string(), 3.0, 2_999)), "{:?}", values_and_starts(&third));
+    // A reload's loop takes the state over: no sample is dropped again.
+    let mut successor = SeriesCache::default();
+    successor.synthesize_start_timestamps();
+    successor.inherit(cache.into_handover());
+    let fourth = successor.scrape(&t, &[], body(4.0).as_bytes(), 4_000, &limits).unwrap();
+    assert!(values_and_starts(&fourth).contains(&("requests_total".to_string(), 4.0, 2_999)), "{:?}", values_and_starts(&fourth));
+    // Without the option nothing changes.
+    let plain = scrape(&t, &[], body(10.0).as_bytes(), 1_000).unwrap();
+    assert_eq!(plain.samples.len(), 6);
+    assert!(plain.starts.is_empty());
+}
+
+#[test]
+fn start_synthesis_subtracts_a_native_histograms_first_sample() {
+    let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+    let limits = LabelLimits::default();
+    let mut cache = SeriesCache::default();
+    cache.synthesize_start_timestamps();
+    let text = "# TYPE latency histogram\n# TYPE queue gaugehistogram\n";
+    let doubled = |mut line: NativeHistogramLine| {
+        let h = &mut line.histogram;
+        (h.count, h.sum, h.zero_count, h.positive_buckets) = (h.count * 2.0, h.sum * 2.0, h.zero_count * 2.0, vec![2.0, 1.0, 2.0, 2.0]);
+        line
+    };
+    let first = cache.scrape_answer(&t, &[], &answer(text, vec![native_line("latency", None), native_line("queue", None)]), 1_000, &limits).unwrap();
+    let stored = |scraped: &Scraped| scraped.histograms.iter().map(|(l, _)| l.get("__name__").unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert_eq!(stored(&first), ["queue"], "the gauge histogram is left alone");
+    let second = cache.scrape_answer(&t, &[], &answer(text, vec![doubled(native_line("latency", None)), native_line("queue", None)]), 2_000, &limits).unwrap();
+    let (_, latency) = second.histograms.iter().find(|(l, _)| l.get("__name__") == Some("latency")).expect("latency stored");
+    let h = &latency.histogram;
+    // Less the first: the bucket that did not move is compacted away.
+    assert_eq!((h.count, h.sum, h.zero_count, h.positive_buckets.clone()), (5.0, 6.0, 1.0, vec![1.0, 1.0, 1.0]));
+    assert_eq!(h.positive_spans, vec![tsdb::BucketSpan { offset: 1, length: 1 }, tsdb::BucketSpan { offset: 1, length: 2 }]);
+    let at = second.histograms.iter().position(|(l, _)| l.get("__name__") == Some("latency")).unwrap_or(usize::MAX);
+    assert_eq!(second.starts.histograms, vec![(at, tsdb::StartTimestamp { start_ms: 1_000, sample_ms: 2_000 })]);
 }
