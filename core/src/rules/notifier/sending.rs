@@ -1,6 +1,6 @@
 //! The sending tasks, all on executor 0: a supervisor that follows the discoveries and keeps
 //! one send loop per Alertmanager queue; each loop posts its queue's alerts in batches as
-//! Alertmanager's v2 JSON, and on shutdown drains its queue while its Alertmanager takes alerts.
+//! Alertmanager's v2 JSON, and on shutdown drains its queue while its Alertmanager answers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -147,20 +147,24 @@ impl Notifier {
         }
     }
 
-    /// Posts what the queue `key` holds while its Alertmanager takes it (Prometheus 3 drains
-    /// its queues on shutdown by default); what is left is counted dropped.
+    /// Posts every batch the queue `key` holds, as Prometheus 3 drains its queues on shutdown
+    /// by default (a refused batch counted dropped, the next one tried), but stops at a batch
+    /// that ran out of the entry's timeout: an Alertmanager that does not answer would hold
+    /// shutdown a timeout per batch. What is left then is counted dropped.
     async fn drain(&self, key: &QueueKey, woken: &async_channel::Receiver<()>, client: &mut Option<(u64, HttpClient)>) {
         while let Next::Batch(batch, set, generation) = self.next_batch(key, woken) {
-            if !self.post_batch(key, batch, &set, generation, client).await {
-                let mut state = self.lock();
-                let left = state.queues.get_mut(key).filter(|q| q.woken.same_channel(woken)).map_or(0, |q| q.alerts.drain(..).count());
-                if left > 0 {
-                    state.counts.dropped += left as u64;
-                    drop(state);
-                    tracing::warn!(alertmanager = %key.1, count = left, "alert notification queue not drained on shutdown: the Alertmanager did not take the last batch");
-                }
-                return;
+            let started = Instant::now();
+            if self.post_batch(key, batch, &set, generation, client).await || started.elapsed() < Duration::from_millis(set.timeout_ms.max(1) as u64) {
+                continue;
             }
+            let mut state = self.lock();
+            let left = state.queues.get_mut(key).filter(|q| q.woken.same_channel(woken)).map_or(0, |q| q.alerts.drain(..).count());
+            if left > 0 {
+                state.counts.dropped += left as u64;
+                drop(state);
+                tracing::warn!(alertmanager = %key.1, count = left, "alert notification queue not drained on shutdown: the Alertmanager did not answer the last batch within its timeout");
+            }
+            return;
         }
     }
 

@@ -449,6 +449,35 @@ fn shutdown_drains_the_queue() {
     assert_eq!(notifier.counts().queue_length, 0);
 }
 
+/// A batch the Alertmanager refuses on shutdown is dropped and the next ones still sent;
+/// one it does not answer within the entry's timeout ends the drain (the rest dropped).
+#[test]
+fn shutdown_drains_past_a_refused_batch_and_stops_at_an_unanswered_one() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let drained = |answer: fn(usize) -> (u16, Duration), timeout: &str| {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let counted = posts.clone();
+        let (base, seen) = serve_with_headers(move |_| {
+            let (status, delay) = answer(counted.fetch_add(1, Ordering::SeqCst));
+            std::thread::sleep(delay);
+            (status, Vec::new(), String::new())
+        });
+        let notifier = Arc::new(Notifier::new(config_for(&base, timeout), BTreeMap::new()));
+        notifier.send((0..600).map(|n| alert("Drained", n)).collect());
+        let (stop, shutdown) = async_channel::bounded::<()>(1);
+        drop(stop);
+        run(notifier.clone().run(shutdown));
+        let posted = seen.lock().map(|s| s.len()).unwrap_or(0);
+        (posted, notifier.counts().dropped, notifier.counts().queue_length)
+    };
+    // 600 alerts are three batches (256, 256, 88): the first refused, the others taken.
+    assert_eq!(drained(|n| (if n == 0 { 500 } else { 200 }, Duration::ZERO), ""), (3, BATCH_ALERTS_MAX as u64, 0));
+    // The first not answered within 100 ms: the drain ends there, every alert dropped.
+    let (posted, dropped, queued) = drained(|_| (200, Duration::from_secs(2)), "    timeout: 100ms\n");
+    assert_eq!((dropped, queued), (600, 0));
+    assert!(posted <= 1, "no batch after the unanswered one: {posted}");
+}
+
 /// Alerts of an entry with no Alertmanager found yet wait (bounded as a queue), and go to
 /// the Alertmanagers it finds later.
 #[test]
