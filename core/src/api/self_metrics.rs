@@ -224,6 +224,8 @@ pub async fn exposition(api: &Api) -> String {
         "Block files and WAL checkpoints written through the OS page cache because their file system refused O_DIRECT (whole process).",
     );
     let _ = writeln!(out, "metricstor_direct_io_write_fallbacks_total {}", tsdb::block::buffered_writes_total());
+    family(&mut out, "metricstor_metadata_families_refused_total", "counter", "Metric metadata of new families not kept because the shard's store held as many families as it keeps (250,000 per shard).");
+    let _ = writeln!(out, "metricstor_metadata_families_refused_total {}", crate::shard::metadata_store::refused_total());
     family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
     let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
     let (series_dropped, samples_dropped) = api.router.relabeler().dropped();

@@ -33,6 +33,14 @@ struct Seen {
     at: Instant,
 }
 
+/// New families refused by every shard's store, for `/metrics`.
+static REFUSED_TOTAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// New families the stores of every shard have refused because they were full.
+pub fn refused_total() -> u64 {
+    REFUSED_TOTAL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The shard's families' metadata (see the module docs).
 #[derive(Debug)]
 pub struct MetadataStore {
@@ -67,6 +75,7 @@ impl MetadataStore {
             self.families.retain(|_, entries| now.saturating_duration_since(entries[0].at) < FAMILY_UNSEEN_EXPIRY);
             if self.families.len() >= self.families_max {
                 self.refused += 1;
+                REFUSED_TOTAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if self.refused.is_power_of_two() {
                     tracing::warn!(families = self.families.len(), refused = self.refused, "metric metadata of new families refused: this shard holds as many families as it keeps");
                 }
@@ -160,8 +169,10 @@ mod tests {
         let mut store = MetadataStore::with_families_max(2);
         store.put(meta("a", "a"), start);
         store.put(meta("b", "b"), start + Duration::from_secs(10));
+        let refused_before = refused_total();
         store.put(meta("c", "c"), start + Duration::from_secs(20));
         assert_eq!((store.get(Some("c"), start), store.refused()), (vec![], 1), "full");
+        assert!(refused_total() > refused_before, "counted for /metrics too");
         // A family it holds still takes new entries.
         store.put(meta("a", "a2"), start + Duration::from_secs(30));
         assert_eq!(store.get(Some("a"), start + Duration::from_secs(30)).len(), 2);
