@@ -221,26 +221,18 @@ mod tests {
     fn tls_and_plain_http_go_over_a_unix_socket_past_the_proxy() {
         use std::sync::Arc;
 
-        use super::super::test_support::{ca, leaf};
+        use super::super::test_support::{ca_in, server_config};
         use super::super::{client_tls_config, Pem, Proxy};
 
         let dir = tempfile::tempdir().expect("tempdir");
-        let authority = ca("unix socket CA");
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, authority.cert.pem()).expect("write");
-        let (cert, key) = leaf(&authority, &["localhost"]);
-        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into())
-            .expect("server config");
+        let (authority, ca_path) = ca_in(dir.path(), "unix socket CA");
+        let server_config = server_config(&authority, &["localhost"], rustls::DEFAULT_VERSIONS);
         let path = dir.path().join("exporter.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
         // The first connection speaks TLS, the second plain HTTP; each request head is kept.
         let thread = std::thread::spawn(move || {
             let (socket, _) = listener.accept().expect("accept");
-            let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::new(server_config)).expect("connection"), socket);
+            let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(server_config).expect("connection"), socket);
             let secure = read_request(&mut tls);
             let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure");
             tls.conn.send_close_notify();

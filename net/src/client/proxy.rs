@@ -243,7 +243,7 @@ mod tests {
 
     use rustls::pki_types::PrivatePkcs8KeyDer;
 
-    use super::super::test_support::{accept, ca, leaf, read_request, run, serve_one, server, tls_server, Ca, LIMIT, LONG};
+    use super::super::test_support::{accept, ca_in, leaf, read_request, run, serve_one, server, tls_server, Ca, LIMIT, LONG};
     use super::super::{client_tls_config, ClientTls, Pem};
     use super::*;
 
@@ -457,9 +457,7 @@ mod tests {
     #[test]
     fn an_https_proxy_is_spoken_to_over_tls() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let authority = ca("https proxy CA");
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, authority.cert.pem()).expect("write");
+        let (authority, ca_path) = ca_in(dir.path(), "https proxy CA");
         let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
         let (port, proxy_thread) = tls_proxy(&authority);
         let proxy = Some(Arc::new(Proxy { kind: ProxyKind::Https(ProxyTls(config.clone())), host: "localhost".into(), port, user: Some(("u".into(), "p".into())), connect_headers: Vec::new() }));
@@ -478,9 +476,7 @@ mod tests {
     #[test]
     fn tls_goes_through_an_http_proxy_tunnel() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let authority = ca("proxy test CA");
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, authority.cert.pem()).expect("write");
+        let (authority, ca_path) = ca_in(dir.path(), "proxy test CA");
         let config = client_tls_config(Some(Pem::File(&ca_path)), None, false).expect("config");
         let (target_port, target) = tls_server(&authority, 1);
         let (proxy_port, proxy) = connect_proxy(target_port, b"HTTP/1.1 200 Connection established\r\n\r\n");

@@ -74,6 +74,26 @@ pub(super) fn ca(name: &str) -> Ca {
     Ca { cert: params.self_signed(&key).expect("self-signed"), key }
 }
 
+/// A test CA named `name` whose certificate is written to `dir/ca.pem` (its path returned).
+pub(super) fn ca_in(dir: &std::path::Path, name: &str) -> (Ca, std::path::PathBuf) {
+    let authority = ca(name);
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, authority.cert.pem()).expect("write the CA");
+    (authority, path)
+}
+
+/// A rustls server configuration speaking `versions`, with a certificate `ca` signs for `sans`.
+pub(super) fn server_config(ca: &Ca, sans: &[&str], versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ServerConfig> {
+    let (cert, key) = leaf(ca, sans);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], PrivatePkcs8KeyDer::from(key.serialize_der()).into())
+        .expect("server config");
+    Arc::new(config)
+}
+
 pub(super) fn leaf(ca: &Ca, sans: &[&str]) -> (rcgen::Certificate, KeyPair) {
     let params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
     let key = KeyPair::generate().expect("key");
@@ -88,14 +108,7 @@ pub(super) fn tls_server(ca: &Ca, connections: usize) -> (u16, JoinHandle<usize>
 
 /// A TLS server speaking only `versions`.
 pub(super) fn tls_server_speaking(ca: &Ca, connections: usize, versions: &[&'static rustls::SupportedProtocolVersion]) -> (u16, JoinHandle<usize>) {
-    let (cert, key) = leaf(ca, &["localhost", "127.0.0.1"]);
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(versions)
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], PrivatePkcs8KeyDer::from(key.serialize_der()).into())
-        .expect("server config");
-    let config = Arc::new(config);
+    let config = server_config(ca, &["localhost", "127.0.0.1"], versions);
     server(move |listener| {
         let mut answered = 0;
         for _ in 0..connections {

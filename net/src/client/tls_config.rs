@@ -171,16 +171,14 @@ impl ServerCertVerifier for AnyServerCertificate {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{ca, leaf, run, tls_server, tls_server_speaking, LIMIT, LONG};
+    use super::super::test_support::{ca, ca_in, leaf, run, tls_server, tls_server_speaking, LIMIT, LONG};
     use super::super::{ClientError, ClientTls, HttpClient};
     use super::*;
 
     #[test]
     fn min_and_max_versions_are_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let good = ca("versions CA");
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, good.cert.pem()).expect("write");
+        let (good, ca_path) = ca_in(dir.path(), "versions CA");
         // A server speaking TLS 1.2 only: a client kept to 1.3 cannot talk to it, one
         // allowed 1.2 can.
         let (port, thread) = tls_server_speaking(&good, 2, &[&rustls::version::TLS12]);

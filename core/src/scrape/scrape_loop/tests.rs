@@ -587,12 +587,17 @@ fn values_and_starts(scraped: &Scraped) -> Vec<(String, f64, i64)> {
     out
 }
 
-#[test]
-fn start_synthesis_counts_cumulative_series_from_their_first_sample() {
-    let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
-    let limits = LabelLimits::default();
+/// A target and a cache that synthesizes start times.
+fn synthesizing() -> (Target, SeriesCache) {
     let mut cache = SeriesCache::default();
     cache.synthesize_start_timestamps();
+    (target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]"), cache)
+}
+
+#[test]
+fn start_synthesis_counts_cumulative_series_from_their_first_sample() {
+    let (t, mut cache) = synthesizing();
+    let limits = LabelLimits::default();
     let body = |n: f64| format!("# TYPE requests counter\nrequests_total {n}\n# TYPE temperature gauge\ntemperature {n}\n# TYPE rpc summary\nrpc{{quantile=\"0.5\"}} {n}\nrpc_sum {n}\nrpc_count {n}\nuntyped_total {n}\n");
     let owned = |rows: &[(&str, f64, i64)]| rows.iter().map(|(n, v, s)| (n.to_string(), *v, *s)).collect::<Vec<_>>();
     // The first scrape stores what synthesis leaves alone: the gauge, the quantile and the
@@ -623,10 +628,8 @@ fn start_synthesis_counts_cumulative_series_from_their_first_sample() {
 
 #[test]
 fn start_synthesis_subtracts_a_native_histograms_first_sample() {
-    let t = target("scrape_configs: [{job_name: j, static_configs: [{targets: ['h:1']}]}]");
+    let (t, mut cache) = synthesizing();
     let limits = LabelLimits::default();
-    let mut cache = SeriesCache::default();
-    cache.synthesize_start_timestamps();
     let text = "# TYPE latency histogram\n# TYPE queue gaugehistogram\n";
     let doubled = |mut line: NativeHistogramLine| {
         let h = &mut line.histogram;
