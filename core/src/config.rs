@@ -109,6 +109,8 @@ pub struct Resolved {
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, compiled.
     pub identity_filters: std::sync::Arc<crate::api::read_filters::IdentityFilters>,
+    /// `server.cors_origin`, read.
+    pub cors_origins: crate::api::cors::CorsOrigins,
     /// `scrape.config_file`, read and checked (no jobs when unset).
     pub scrape: std::sync::Arc<crate::scrape::ScrapeConfig>,
 }
@@ -234,6 +236,7 @@ impl Config {
             net::tls::load_server_config(&settings).map_err(|e| ConfigError::Value { key: "tls", message: e.to_string() })?;
         }
         self.otlp.validate()?;
+        let cors_origins = crate::api::cors::CorsOrigins::parse(&self.server.cors_origin).map_err(|message| ConfigError::Value { key: "server.cors_origin", message })?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
         let external_url = self.rules.external_url.trim();
@@ -263,6 +266,7 @@ impl Config {
             opentsdb_addr,
             relabeler: std::sync::Arc::new(relabeler),
             identity_filters: std::sync::Arc::new(identity_filters),
+            cors_origins,
             scrape: std::sync::Arc::new(scrape),
         })
     }
@@ -332,6 +336,14 @@ mod tests {
         assert!(err.contains("corez"), "{err}");
         let err = Config::from_yaml("stroage: {}\n").unwrap_err();
         assert!(err.contains("stroage"), "{err}");
+    }
+
+    #[test]
+    fn a_cors_origin_that_is_no_pattern_is_named() {
+        let c = Config::from_yaml("server:\n  cors_origin: '(grafana'\n").unwrap();
+        let error = c.validate().unwrap_err().to_string();
+        assert!(error.contains("server.cors_origin") && error.contains("not a regular expression"), "{error}");
+        Config::from_yaml("server:\n  cors_origin: 'https://grafana\\.example'\n").unwrap().validate().unwrap();
     }
 
     #[test]

@@ -79,6 +79,8 @@ struct ExecutorPlan {
     relabeler: Arc<crate::ingest::relabel::Relabeler>,
     /// `tls.read_filters`, shared by every executor's API.
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
+    /// `server.cors_origin`, read.
+    cors_origins: crate::api::cors::CorsOrigins,
     /// `scrape.config_file`'s jobs (replaced by a reload), and the state of every executor's
     /// targets.
     scrape: Arc<crate::scrape::SharedConfig>,
@@ -212,6 +214,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
             identity_filters: resolved.identity_filters.clone(),
+            cors_origins: resolved.cors_origins.clone(),
             scrape: scrape.clone(),
             scrape_targets: scrape_targets.clone(),
             rules_status: rules_status.clone(),
@@ -401,6 +404,7 @@ async fn run_executor(plan: ExecutorPlan) {
         query_timings: plan.query_timings.clone(),
         listing_cache: ListingCache::default(),
         identity_filters: plan.identity_filters.clone(),
+        cors_origins: plan.cors_origins.clone(),
         scrape_targets: plan.scrape_targets.clone(),
         rules: plan.rules_status.clone(),
         notifier: plan.notifier.clone(),

@@ -1,5 +1,5 @@
 //! End-to-end: `/api/v1/features` answers Prometheus 3's categories and feature names from
-//! the running server's configuration.
+//! the running server's configuration; browsers' cross-origin calls (`server.cors_origin`).
 
 mod support;
 
@@ -49,4 +49,33 @@ fn delayed_name_removal_follows_the_setting() {
         assert_eq!(features["data"]["promql"]["delayed_name_removal"], delayed, "{features}");
         assert!(server.stop(), "clean stop");
     }
+}
+
+/// A browser page may call the API as it may call Prometheus' (`server.cors_origin`, its
+/// `--web.cors.origin`): every origin by default, only those the pattern matches otherwise;
+/// a preflight `OPTIONS` is answered 204 with the CORS headers.
+#[test]
+fn cross_origin_calls_are_allowed_as_prometheus_allows_them() {
+    let header = |response: &ureq::Response, name: &str| response.header(name).map(str::to_string);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = Server::start(&write_config_with(dir.path(), "  cores: 1\n", ""));
+    let answer = agent().get(&open.url("/api/v1/query?query=1")).set("Origin", "https://dashboards.example").call().expect("query");
+    assert_eq!(header(&answer, "access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(header(&answer, "access-control-allow-methods").as_deref(), Some("GET, POST, OPTIONS"));
+    assert_eq!(header(&answer, "vary").as_deref(), Some("Origin"));
+    let preflight = agent().request("OPTIONS", &open.url("/api/v1/query_range")).set("Origin", "https://dashboards.example").set("Access-Control-Request-Method", "POST").call().expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(header(&preflight, "access-control-allow-headers").as_deref(), Some("Accept, Authorization, Content-Type, Origin"));
+    assert_eq!(header(&preflight, "access-control-allow-origin").as_deref(), Some("*"));
+    // Outside the API (and without an Origin), no CORS headers.
+    let metrics = agent().get(&open.url("/metrics")).set("Origin", "https://dashboards.example").call().expect("metrics");
+    assert_eq!(header(&metrics, "access-control-allow-origin"), None);
+    assert!(open.stop(), "clean shutdown");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listed = Server::start(&write_config_with(dir.path(), "  cores: 1\n  cors_origin: 'https://(grafana|perses)\\.example'\n", ""));
+    let from = |origin: &str| header(&agent().get(&listed.url("/api/v1/labels")).set("Origin", origin).call().expect("labels"), "access-control-allow-origin");
+    assert_eq!(from("https://perses.example").as_deref(), Some("https://perses.example"));
+    assert_eq!(from("https://perses.example.evil"), None, "fully anchored");
+    assert!(listed.stop(), "clean shutdown");
 }

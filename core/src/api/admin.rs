@@ -4,10 +4,10 @@
 //! "admin APIs disabled" unless `server.enable_admin_api` is on.
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 
 use super::params::Params;
-use super::{labels, Api, ApiError};
+use super::{labels, no_content, Api, ApiError};
 
 fn enabled(api: &Api) -> Result<(), ApiError> {
     if api.config.server.enable_admin_api {
@@ -15,12 +15,6 @@ fn enabled(api: &Api) -> Result<(), ApiError> {
     } else {
         Err(ApiError::unavailable("admin APIs disabled"))
     }
-}
-
-fn no_content() -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
 }
 
 /// Query string plus a form body on POST and PUT (Go's `r.ParseForm` reads both), with the

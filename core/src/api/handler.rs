@@ -1,6 +1,7 @@
 //! The API as `net`'s `Handler`: a request refused while the shards open or before its body
 //! by the allow-lists, a gRPC call handed to `grpc`, any other routed (`Api::route`), counted
-//! per endpoint and gzipped when asked; imports read with their body streamed.
+//! per endpoint and gzipped when asked, with CORS headers on the API's answers; imports read
+//! with their body streamed.
 
 use std::rc::Rc;
 
@@ -29,7 +30,11 @@ impl net::Handler for Api {
             };
             self.metrics.count_request(endpoint, response.status().as_u16());
             let gzip = self.config.server.compress_responses && compress::accepts_gzip(request.headers());
-            compress::gzip_if_accepted(gzip, response).await
+            let mut response = compress::gzip_if_accepted(gzip, response).await;
+            if path.starts_with("/api/v1/") {
+                self.cors_origins.apply(request.headers(), response.headers_mut());
+            }
+            response
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod access;
 pub mod active_queries_file;
+pub mod cors;
 mod admin;
 pub mod compress;
 mod csv;
@@ -97,6 +98,8 @@ pub struct Api {
     pub listing_cache: ListingCache,
     /// `tls.read_filters`: what each client identity's reads are confined to.
     pub identity_filters: Arc<read_filters::IdentityFilters>,
+    /// Which origins' pages may call the API (`server.cors_origin`).
+    pub cors_origins: cors::CorsOrigins,
     /// The scrape targets of every executor (`/api/v1/targets`).
     pub scrape_targets: Arc<crate::scrape::status::Registry>,
     /// The rule groups' state, kept by executor 0's evaluation (`/api/v1/rules`, `/api/v1/alerts`).
@@ -331,6 +334,13 @@ pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Respo
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An empty 204 No Content.
+pub(crate) fn no_content() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }
 

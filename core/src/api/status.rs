@@ -69,6 +69,7 @@ pub fn flags(api: &Api) -> String {
         ("query.max-samples", c.server.max_samples_per_query.to_string()),
         ("web.enable-admin-api", c.server.enable_admin_api.to_string()),
         ("web.external-url", crate::rules::external_url(c)),
+        ("web.cors.origin", c.server.cors_origin.clone()),
         ("rules.alert.resend-delay", promql::printer::format_duration((c.rules.alert_resend_delay_seconds * 1000) as i64)),
         ("rules.alert.for-outage-tolerance", promql::printer::format_duration((c.rules.alert_for_outage_tolerance_seconds * 1000) as i64)),
         ("rules.alert.for-grace-period", promql::printer::format_duration((c.rules.alert_for_grace_period_seconds * 1000) as i64)),

@@ -92,6 +92,9 @@ pub struct ServerConfig {
     /// vm-native`): its block header changed in 1.82, and each side reads only its own. A
     /// version string such as "1.79" or "v1.106.1"; before 1.82 gets the older header.
     pub vm_native_export_version: String,
+    /// Origins whose browser pages may call the API (Prometheus' `--web.cors.origin`): a
+    /// regular expression, fully anchored; `.*` (the default, as there) allows every origin.
+    pub cors_origin: String,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +128,7 @@ impl Default for ServerConfig {
             slow_query_log_seconds: 5.0,
             compress_responses: true,
             vm_native_export_version: VM_NATIVE_EXPORT_VERSION_DEFAULT.into(),
+            cors_origin: ".*".into(),
         }
     }
 }
