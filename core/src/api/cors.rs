@@ -4,6 +4,9 @@
 
 use http::header::{HeaderMap, HeaderValue, VARY};
 
+/// Where the API's paths begin: answers there carry the CORS headers.
+pub const API_PATHS: &str = "/api/v1/";
+
 /// Which origins may call the API from a browser.
 #[derive(Debug, Clone)]
 pub enum CorsOrigins {

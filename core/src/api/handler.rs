@@ -31,7 +31,7 @@ impl net::Handler for Api {
             self.metrics.count_request(endpoint, response.status().as_u16());
             let gzip = self.config.server.compress_responses && compress::accepts_gzip(request.headers());
             let mut response = compress::gzip_if_accepted(gzip, response).await;
-            if path.starts_with("/api/v1/") {
+            if path.starts_with(super::cors::API_PATHS) {
                 self.cors_origins.apply(request.headers(), response.headers_mut());
             }
             response

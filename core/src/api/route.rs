@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, write};
+use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, write};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -15,7 +15,7 @@ impl Api {
         let get_or_post = method == Method::GET || method == Method::POST;
         match path {
             // A browser's preflight: Prometheus answers it 204 (its CORS headers added after).
-            p if method == Method::OPTIONS && p.starts_with("/api/v1/") => Ok(no_content()),
+            p if method == Method::OPTIONS && p.starts_with(cors::API_PATHS) => Ok(no_content()),
             "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
             p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
