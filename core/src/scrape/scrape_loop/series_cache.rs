@@ -152,7 +152,8 @@ pub struct Scraped {
     pub histograms: Vec<(Labels, HistogramSample)>,
     /// Samples in the body, a native histogram counting as one (`scrape_samples_scraped`).
     pub scraped: usize,
-    /// Samples kept after metric relabeling (`scrape_samples_post_metric_relabeling`).
+    /// Samples kept after metric relabeling (`scrape_samples_post_metric_relabeling`),
+    /// those start synthesis held back included, as Prometheus counts them.
     pub kept: usize,
     /// Series not in the last successful scrape (`scrape_series_added`).
     pub added: usize,
@@ -399,8 +400,10 @@ impl SeriesCache {
         // The type of the last `# TYPE` line, whichever family it named (as Prometheus'
         // parsers keep it), for `normalized_bound_label`.
         let mut family_kind = FamilyKind::Other;
-        // The family and type the last `# TYPE` line named, for start synthesis.
+        // The family and type the last `# TYPE` line named, for start synthesis, and the
+        // first samples it held back (counted as kept, as Prometheus counts them).
         let mut family_type = None;
+        let mut held_back = 0;
         // Under `type_and_unit_labels`: the metadata lines read so far, and the cache key (that
         // metadata, then the series text).
         let mut families = FamilyContext::default();
@@ -487,6 +490,7 @@ impl SeriesCache {
                 match synthesis.float(&labels, timestamp_ms, value, generation) {
                     Synthesized::First => {
                         not_written(written, &mut out.exemplars, &labels);
+                        held_back += 1;
                         continue;
                     }
                     Synthesized::Counted { value: counted, start_ms } => {
@@ -498,7 +502,7 @@ impl SeriesCache {
             out.samples.push((labels, Sample { timestamp_ms, value }));
             check_sample_limit(&out, job)?;
         }
-        out.kept = out.samples.len();
+        out.kept = out.samples.len() + held_back;
         Ok(out)
     }
 
@@ -532,6 +536,7 @@ impl SeriesCache {
         let ScrapeGivens { target, external, start_ms, limits } = *givens;
         let job = &target.job;
         let mut key = String::new();
+        let mut held_back = 0;
         for native in histograms {
             out.scraped += 1;
             key.clear();
@@ -583,6 +588,7 @@ impl SeriesCache {
                     match synthesis.histogram(&labels, timestamp_ms, &histogram, self.generation) {
                         Synthesized::First => {
                             not_written(written, &mut out.exemplars, &labels);
+                            held_back += 1;
                             continue;
                         }
                         Synthesized::Counted { value, start_ms } => {
@@ -597,7 +603,8 @@ impl SeriesCache {
             out.histograms.push((labels, HistogramSample { timestamp_ms, histogram: Arc::new(histogram) }));
             check_sample_limit(out, job)?;
         }
-        out.kept = out.samples.len() + out.histograms.len();
+        // `parse` counted the text's samples; the histograms kept or held back add to them.
+        out.kept += out.histograms.len() + held_back;
         Ok(())
     }
 

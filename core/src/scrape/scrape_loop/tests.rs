@@ -604,6 +604,8 @@ fn start_synthesis_counts_cumulative_series_from_their_first_sample() {
     // series of no type.
     let first = cache.scrape(&t, &[], body(10.0).as_bytes(), 1_000, &limits).unwrap();
     assert_eq!(values_and_starts(&first), owned(&[("rpc/0.5", 10.0, 0), ("temperature", 10.0, 0), ("untyped_total", 10.0, 0)]));
+    // The three held back count as kept after relabeling, as in Prometheus.
+    assert_eq!(first.kept, 6);
     // Then the counter and the summary's count and sum, less their first values, started then.
     let second = cache.scrape(&t, &[], body(25.0).as_bytes(), 2_000, &limits).unwrap();
     assert_eq!(
@@ -637,6 +639,7 @@ fn start_synthesis_subtracts_a_native_histograms_first_sample() {
         line
     };
     let first = cache.scrape_answer(&t, &[], &answer(text, vec![native_line("latency", None), native_line("queue", None)]), 1_000, &limits).unwrap();
+    assert_eq!(first.kept, 2, "the held back histogram counts as kept");
     let stored = |scraped: &Scraped| scraped.histograms.iter().map(|(l, _)| l.get("__name__").unwrap_or("").to_string()).collect::<Vec<_>>();
     assert_eq!(stored(&first), ["queue"], "the gauge histogram is left alone");
     let second = cache.scrape_answer(&t, &[], &answer(text, vec![doubled(native_line("latency", None)), native_line("queue", None)]), 2_000, &limits).unwrap();
