@@ -48,40 +48,38 @@ impl StartSynthesis {
     /// the last one is a reset: from then on values count from zero, started 1 ms before it
     /// (the latest the reset can have happened), as Prometheus guesses.
     pub(super) fn float(&mut self, labels: &Labels, t_ms: i64, value: f64, generation: u64) -> Synthesized<f64> {
-        let Some(state) = self.series.get_mut(labels).filter(|s| matches!(s.values, Values::Float { .. })) else {
+        let Some(SeriesState { start_ms, seen, values: Values::Float { previous, origin } }) = self.series.get_mut(labels) else {
             self.series.insert(labels.clone(), SeriesState { start_ms: t_ms, seen: generation, values: Values::Float { previous: value, origin: value } });
             return Synthesized::First;
         };
-        state.seen = generation;
-        let Values::Float { previous, origin } = &mut state.values else { return Synthesized::First };
+        *seen = generation;
         if value < *previous {
             *origin = 0.0;
-            state.start_ms = t_ms - 1;
+            *start_ms = t_ms - 1;
         }
         *previous = value;
-        Synthesized::Counted { value: value - *origin, start_ms: state.start_ms }
+        Synthesized::Counted { value: value - *origin, start_ms: *start_ms }
     }
 
     /// A native histogram sample of a cumulative series, as `float` does: a reset is what
     /// Prometheus' `DetectReset` finds, after which histograms are stored as scraped.
     /// `Counted`'s value is `None` when the histogram is stored unchanged.
     pub(super) fn histogram(&mut self, labels: &Labels, t_ms: i64, histogram: &FloatHistogram, generation: u64) -> Synthesized<Option<FloatHistogram>> {
-        let Some(state) = self.series.get_mut(labels).filter(|s| matches!(s.values, Values::Histogram { .. })) else {
+        let Some(SeriesState { start_ms, seen, values: Values::Histogram { previous, origin } }) = self.series.get_mut(labels) else {
             let first = Box::new(histogram.clone());
             self.series.insert(labels.clone(), SeriesState { start_ms: t_ms, seen: generation, values: Values::Histogram { previous: first.clone(), origin: Some(first) } });
             return Synthesized::First;
         };
-        state.seen = generation;
-        let Values::Histogram { previous, origin } = &mut state.values else { return Synthesized::First };
+        *seen = generation;
         if promql::histogram_layout::detect_reset(previous, histogram) {
             *origin = None;
-            state.start_ms = t_ms - 1;
+            *start_ms = t_ms - 1;
         }
         **previous = histogram.clone();
         // Histograms that cannot be subtracted (the layout changed from exponential to custom
         // buckets without a reset being seen) are stored as scraped.
         let value = origin.as_deref().and_then(|origin| promql::histogram_layout::sub_compacted(histogram, origin));
-        Synthesized::Counted { value, start_ms: state.start_ms }
+        Synthesized::Counted { value, start_ms: *start_ms }
     }
 
     /// Forgets the series not seen for `KEEP_SCRAPES` scrapes up to `generation`.
