@@ -125,6 +125,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     if cores > cpus.len() {
         return Err(format!("invalid value for server.cores: {cores} but this process may use only {} CPUs", cpus.len()));
     }
+    // Held until this function returns, after the shards' last flush.
+    let _data_dir_lock = data_dir::lock(&config.storage.data_dir).map_err(|e| e.to_string())?;
     let shards = data_dir::open_or_create(&config.storage.data_dir, if config.storage.shards == 0 { cores } else { config.storage.shards })
         .map_err(|e| e.to_string())?;
     if config.storage.shards != 0 && config.storage.shards != shards {

@@ -113,3 +113,37 @@ fn the_server_answers_during_wal_replay_and_turns_ready_once() {
     }
     assert!(server.stop(), "clean stop");
 }
+
+/// A second server on a data directory in use is refused, naming the directory, and leaves
+/// the first one's data alone; once the first has stopped, the directory opens again. A
+/// directory that an unfinished restore left (vmrestore's `restore-in-progress`) is refused.
+#[test]
+fn a_data_directory_serves_one_server_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Server::start(&write_config(dir.path(), ""));
+    let at_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64 / 1000 - 10) * 1000;
+    let stored = post_plain(&first.url("/api/v1/import/prometheus"), "text/plain", format!("held_by_the_first 7 {at_ms}\n").as_bytes());
+    assert_eq!(stored.status, 204, "{}", stored.body);
+    // The same data directory, other ports.
+    let other = tempfile::tempdir().expect("tempdir");
+    let config = other.path().join("config.yaml");
+    std::fs::write(&config, format!("server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\n", first.data_dir.display())).expect("write config");
+    let refused = start_refused(&config);
+    assert!(refused.contains("is in use by another process") && refused.contains(&first.data_dir.display().to_string()), "{refused}");
+    assert_eq!(value_at(&first, at_ms), "7", "the first server keeps its data and answers");
+    assert!(first.stop());
+    let second = Server::start(&config);
+    assert_eq!(value_at(&second, at_ms), "7", "the directory opens once the first server is gone");
+    assert!(second.stop());
+
+    std::fs::write(dir.path().join("data").join("restore-in-progress"), b"").expect("marker");
+    let refused = start_refused(&config);
+    assert!(refused.contains("restore-in-progress") && refused.contains("did not finish"), "{refused}");
+}
+
+/// `held_by_the_first` at `at_ms`, as the query API answers it ("" for no sample).
+fn value_at(server: &Server, at_ms: i64) -> String {
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query=held_by_the_first&time={}", at_ms / 1000)));
+    assert_eq!(status, 200, "{body}");
+    body["data"]["result"][0]["value"][1].as_str().unwrap_or("").to_string()
+}
