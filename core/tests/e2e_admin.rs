@@ -84,8 +84,9 @@ fn promtool_dump(data: &Path) -> Option<BTreeMap<String, BTreeSet<i64>>> {
 fn admin_endpoints_are_refused_unless_enabled() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), ""));
-    for path in ["/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones", "/api/v1/admin/tsdb/snapshot"] {
-        let (status, body) = form_post(&server.url(path), &[("match[]", "up")]);
+    let vm_snapshot_api = ["/snapshot/create", "/snapshot/list", "/snapshot/delete", "/snapshot/delete_all"];
+    for path in ["/api/v1/admin/tsdb/delete_series", "/api/v1/admin/tsdb/clean_tombstones", "/api/v1/admin/tsdb/snapshot"].into_iter().chain(vm_snapshot_api) {
+        let (status, body) = form_post(&server.url(path), &[("match[]", "up"), ("snapshot", "20260101000000-01")]);
         assert_eq!(status, 503, "{path}: {body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
         assert_eq!(json, serde_json::json!({"status": "error", "errorType": "unavailable", "error": "admin APIs disabled"}));
@@ -242,6 +243,59 @@ fn delete_series_is_immediate_durable_and_survives_clean_tombstones() {
         }
         assert!(server.stop());
     }
+}
+
+/// VictoriaMetrics' snapshot API (what vmbackup's `-snapshot.createURL` calls): create (GET,
+/// as vmbackup sends it) answers a name of VictoriaMetrics' form whose directory is a data
+/// directory; list shows both APIs' snapshots oldest first; delete (a form, as vmbackup posts
+/// it) removes one, refusing a missing, malformed or unknown name; delete_all removes the
+/// rest; the stored data is untouched throughout.
+#[test]
+fn victoriametrics_snapshot_api_creates_lists_and_deletes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  enable_admin_api: true\n"));
+    let at_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64 / 1000 - 30) * 1000;
+    let stored = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("snap_kept{{job=\"a\"}} 3 {at_ms}\n").as_bytes());
+    assert_eq!(stored.status, 204, "{}", stored.body);
+    let list = |server: &Server| {
+        let (status, body) = get_json(&server.url("/snapshot/list"));
+        assert_eq!((status, &body["status"]), (200, &serde_json::json!("ok")), "{body}");
+        body["snapshots"].as_array().expect("a list").iter().map(|n| n.as_str().expect("a name").to_string()).collect::<Vec<_>>()
+    };
+    assert!(list(&server).is_empty());
+
+    let (status, prometheus_answer) = form_post(&server.url("/api/v1/admin/tsdb/snapshot"), &[]);
+    assert_eq!(status, 200, "{prometheus_answer}");
+    let prometheus_named = snapshot_dir(&server, &prometheus_answer);
+    let (status, body) = get_json(&server.url("/prometheus/snapshot/create"));
+    assert_eq!((status, &body["status"]), (200, &serde_json::json!("ok")), "{body}");
+    let name = body["snapshot"].as_str().expect("the snapshot's name").to_string();
+    // vmbackup refuses any name not matching ^[0-9]{14}-[0-9A-Fa-f]+$.
+    let (stamp, hex) = name.split_once('-').expect("a dash");
+    assert!(stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()) && !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+    let vm_named = server.data_dir.join("snapshots").join(&name);
+    assert!(vm_named.join("metricstor.json").is_file(), "a data directory's identity file in {}", vm_named.display());
+    let mut both = vec![name.clone(), prometheus_named.file_name().and_then(|n| n.to_str()).expect("a name").to_string()];
+    both.sort();
+    assert_eq!(list(&server), both);
+
+    for (form, want_status, want_text) in [(vec![], 400, "missing snapshot parameter"), (vec![("snapshot", "../data")], 400, "invalid snapshot name"), (vec![("snapshot", "20200101000000-0A")], 404, "no snapshot named")] {
+        let (status, body) = form_post(&server.url("/snapshot/delete"), &form);
+        assert_eq!((status, body.contains(want_text)), (want_status, true), "{form:?}: {body}");
+    }
+    assert_eq!(list(&server), both, "a refused delete removes nothing");
+    let (status, body) = form_post(&server.url("/snapshot/delete"), &[("snapshot", &name)]);
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    assert!(!vm_named.exists());
+    assert_eq!(list(&server).len(), 1);
+    let refused = reply_or_status("PUT delete_all", agent().put(&server.url("/snapshot/delete_all")).call());
+    assert_eq!(refused.status, 405, "{}", refused.body);
+    let (status, body) = get_json(&server.url("/snapshot/delete_all"));
+    assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));
+    assert!(list(&server).is_empty() && !prometheus_named.exists());
+    let (status, body) = get_json(&server.url(&format!("/api/v1/query?query=snap_kept&time={}", at_ms / 1000)));
+    assert_eq!((status, body["data"]["result"][0]["value"][1].as_str()), (200, Some("3")), "the data is untouched: {body}");
+    assert!(server.stop());
 }
 
 /// The directory of the snapshot named in a snapshot answer.

@@ -1,6 +1,6 @@
 //! Interop with the VictoriaMetrics tools people keep when Metricstor replaces
 //! VictoriaMetrics single-node (Debian's `victoria-metrics` 1.79 package): vmagent, vmalert,
-//! vmctl, vmauth and VictoriaMetrics itself, each against the real binary. Each test runs when
+//! vmctl, vmauth, vmbackup, vmrestore and VictoriaMetrics itself, each against the real binary. Each test runs when
 //! the `METRICSTOR_*_BIN` variables of its tools are set (`.ci/run` installs the package and
 //! sets them); otherwise it says why it skipped.
 
@@ -717,5 +717,85 @@ fn datadog_v1_series_are_stored_as_victoriametrics_stores_them() {
     let stored = exported_when(&server.url(""), "dd.cmp.", 2, "Metricstor");
     assert_eq!(stored, theirs);
     assert!(theirs.contains_key(r#"{"__name__":"dd.cmp.count","a":"b:c"}"#), "{theirs:?}");
+    assert!(server.stop());
+}
+
+/// Runs `binary` with `args` to its end (killed and failed past `limit`): whether it
+/// succeeded, and its output.
+fn run_bounded(binary: &str, args: &[String], limit: Duration) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("tool.log");
+    let mut tool = start_tool(binary, args, &log);
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = tool.0.try_wait() {
+            return (status.success(), std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        if Instant::now() >= deadline {
+            panic!("{binary} did not finish within {limit:?}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// vmbackup and vmrestore back Metricstor up and restore it as they do VictoriaMetrics:
+/// vmbackup creates a snapshot through `-snapshot.createURL`, copies it and deletes it; a
+/// second run into the same destination is incremental; vmrestore cannot restore into the
+/// data directory of a running server (both lock `flock.lock`); restored into another
+/// directory, a server started there answers every sample the first one held.
+#[test]
+fn vmbackup_and_vmrestore_back_up_and_restore_a_data_directory() {
+    let (Ok(vmbackup), Ok(vmrestore)) = (std::env::var("METRICSTOR_VMBACKUP_BIN"), std::env::var("METRICSTOR_VMRESTORE_BIN")) else {
+        eprintln!("SKIPPED: set METRICSTOR_VMBACKUP_BIN and METRICSTOR_VMRESTORE_BIN (bash .ci/run does) to run the vmbackup interop test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), "  enable_admin_api: true\n"));
+    // Eight hours of one sample a minute: the older part is cut into blocks, the rest is in
+    // the head, so a snapshot holds linked blocks and the head as a block.
+    const HOUR_MS: i64 = 3_600_000;
+    let end = now_ms() / 60_000 * 60_000;
+    let written = post(&server.url("/api/v1/write"), "application/x-protobuf", &per_minute_body("bak", 4, end - 8 * HOUR_MS, 8 * HOUR_MS));
+    assert_eq!(written.status, 204, "{}", written.body);
+    let backup = dir.path().join("backup");
+    let backup_args = |server: &Server| {
+        vec![
+            format!("-storageDataPath={}", server.data_dir.display()),
+            format!("-snapshot.createURL={}", server.url("/snapshot/create")),
+            format!("-dst=fs://{}", backup.display()),
+            format!("-httpListenAddr=127.0.0.1:{}", free_port()),
+        ]
+    };
+    let (ok, log) = run_bounded(&vmbackup, &backup_args(&server), Duration::from_secs(120));
+    assert!(ok, "vmbackup failed:\n{log}");
+    let (_, snapshots) = get_json(&server.url("/snapshot/list"));
+    assert_eq!(snapshots, serde_json::json!({"status": "ok", "snapshots": []}), "vmbackup deletes the snapshot it made");
+
+    // More data, then a second backup into the same destination: only what changed goes.
+    let written = post(&server.url("/api/v1/write"), "application/x-protobuf", &per_minute_body("bak_later", 2, end - HOUR_MS, HOUR_MS));
+    assert_eq!(written.status, 204, "{}", written.body);
+    let (ok, log) = run_bounded(&vmbackup, &backup_args(&server), Duration::from_secs(120));
+    assert!(ok, "the second vmbackup failed:\n{log}");
+    // "backed up N bytes; … uploaded M bytes": the blocks already there were not sent again.
+    let bytes_after = |word: &str| log.split(word).nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|n| n.parse::<u64>().ok());
+    let (whole, uploaded) = (bytes_after("backed up "), bytes_after("uploaded "));
+    assert!(matches!((whole, uploaded), (Some(w), Some(u)) if u > 0 && u < w), "an incremental backup: {whole:?} {uploaded:?}\n{log}");
+    let want = (exported_by_i(&server, "bak"), exported_by_i(&server, "bak_later"));
+    assert_eq!((want.0.len(), want.1.len()), (4, 2));
+    assert!(want.0.values().all(|ts| ts.len() == 480) && want.1.values().all(|ts| ts.len() == 60), "{want:?}");
+
+    let restore_args = |data: &Path| vec![format!("-src=fs://{}", backup.display()), format!("-storageDataPath={}", data.display()), format!("-httpListenAddr=127.0.0.1:{}", free_port())];
+    // Not into the directory a running server uses.
+    let (ok, log) = run_bounded(&vmrestore, &restore_args(&server.data_dir), Duration::from_secs(120));
+    assert!(!ok && log.contains("flock.lock"), "vmrestore should be refused the running server's directory:\n{log}");
+    assert_eq!((exported_by_i(&server, "bak"), exported_by_i(&server, "bak_later")), want, "the running server's data is untouched");
+    assert!(server.stop());
+
+    let restored = tempfile::tempdir().unwrap();
+    let (ok, log) = run_bounded(&vmrestore, &restore_args(&restored.path().join("data")), Duration::from_secs(120));
+    assert!(ok, "vmrestore failed:\n{log}");
+    assert!(!restored.path().join("data").join("restore-in-progress").exists(), "vmrestore finished");
+    let server = Server::start(&write_config(restored.path(), ""));
+    assert_eq!((exported_by_i(&server, "bak"), exported_by_i(&server, "bak_later")), want, "the restored directory holds every sample");
     assert!(server.stop());
 }

@@ -54,6 +54,7 @@ impl Api {
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/")
+            || path.starts_with("/snapshot/")
             || path == "/-/reload"
             || path == "/-/quit";
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {

@@ -9,7 +9,7 @@ use http::{Method, Request, Response};
 use super::params::Params;
 use super::{labels, no_content, Api, ApiError};
 
-fn enabled(api: &Api) -> Result<(), ApiError> {
+pub(super) fn enabled(api: &Api) -> Result<(), ApiError> {
     if api.config.server.enable_admin_api {
         Ok(())
     } else {
@@ -19,7 +19,7 @@ fn enabled(api: &Api) -> Result<(), ApiError> {
 
 /// Query string plus a form body on POST and PUT (Go's `r.ParseForm` reads both), with the
 /// client identity's read filters (a confined client deletes only what it may read).
-fn form_params(api: &Api, request: &Request<Bytes>) -> Result<Params, ApiError> {
+pub(super) fn form_params(api: &Api, request: &Request<Bytes>) -> Result<Params, ApiError> {
     let params = super::query_and_form(request, &[Method::POST, Method::PUT]).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
     Ok(params.confined_to(api.confinement(request)))
 }
@@ -62,9 +62,19 @@ pub(super) async fn handle_snapshot(api: &Api, request: &Request<Bytes>) -> Resu
         Some(text) => parse_go_bool(text).ok_or_else(|| ApiError::bad_data(format!("unable to parse boolean 'skip_head' argument: {text:?}")))?,
     };
     let name = snapshot_name(super::params::now_ms());
-    let data_dir = &api.config.storage.data_dir;
-    let root = data_dir.join(SNAPSHOTS_DIRNAME).join(&name);
     tracing::info!(snapshot = %name, skip_head, "admin: snapshot");
+    write_snapshot(api, &name, skip_head).await?;
+    let mut body = String::from("{\"name\":");
+    super::json::push_json_string(&mut body, &name);
+    body.push('}');
+    Ok(super::json_ok(&body))
+}
+
+/// Writes the snapshot `name` (see [`handle_snapshot`]); on failure none is left, so that no
+/// half snapshot is mistaken for a backup.
+pub(super) async fn write_snapshot(api: &Api, name: &str, skip_head: bool) -> Result<(), ApiError> {
+    let data_dir = &api.config.storage.data_dir;
+    let root = data_dir.join(SNAPSHOTS_DIRNAME).join(name);
     let identity = crate::data_dir::IDENTITY_FILE;
     let prepared = std::fs::create_dir_all(&root).and_then(|()| std::fs::copy(data_dir.join(identity), root.join(identity)).map(|_| ()));
     if let Err(e) = prepared {
@@ -72,18 +82,14 @@ pub(super) async fn handle_snapshot(api: &Api, request: &Request<Bytes>) -> Resu
         return Err(ApiError::internal(format!("create snapshot directory {}: {e}", root.display())));
     }
     if let Err(error) = api.router.snapshot(&root, skip_head).await {
-        // No half snapshot is left to be mistaken for a backup.
         let _ = std::fs::remove_dir_all(&root);
         return Err(error.into());
     }
-    let mut body = String::from("{\"name\":");
-    super::json::push_json_string(&mut body, &name);
-    body.push('}');
-    Ok(super::json_ok(&body))
+    Ok(())
 }
 
 /// `20261201T163320Z-<16 random characters>`: sorts by time, unique per request.
-fn snapshot_name(now_ms: i64) -> String {
+pub(super) fn snapshot_name(now_ms: i64) -> String {
     let stamp: String = super::status::rfc3339(now_ms).chars().take(19).filter(|c| *c != '-' && *c != ':').collect();
     let ulid = tsdb::block::new_ulid(now_ms.max(0) as u64);
     format!("{stamp}Z-{}", ulid[10..].to_ascii_lowercase())

@@ -44,6 +44,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {path}"))
     }
 
+    /// 404 for a thing the request names that does not exist (a snapshot, say).
+    pub fn no_such(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
     /// A verified client whose identity may not do this (mTLS allow-lists).
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)

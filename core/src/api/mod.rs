@@ -50,6 +50,7 @@ mod single_flight;
 pub(crate) mod status;
 mod vm_native;
 mod vm_native_export;
+mod vm_snapshots;
 pub(crate) mod write;
 
 use std::sync::Arc;

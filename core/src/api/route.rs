@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, write};
+use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, write};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -171,6 +171,8 @@ impl Api {
             "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" | "/api/v1/admin/tsdb/snapshot" => {
                 Err(ApiError::method_not_allowed("POST, PUT"))
             }
+            p if vm_snapshots::is_snapshot_path(p) && get_or_post => vm_snapshots::handle(self, request, p).await,
+            p if vm_snapshots::is_snapshot_path(p) => Err(ApiError::method_not_allowed("GET, POST")),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
             "/federate" if get_or_post => {
                 let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();

@@ -10,7 +10,7 @@ pub const ULID_LEN: usize = 26;
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// 64 unpredictable bits from the standard library's randomly keyed hasher.
-pub(crate) fn random_u64() -> u64 {
+pub fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     h.finish()
