@@ -476,8 +476,11 @@ async fn run_executor(plan: ExecutorPlan) {
     // HTTP on the OpenTSDB port counts with the HTTP ports' requests and errors.
     let scrapes = crate::scrape::serve(api.clone(), plan.scrape.clone(), plan.scrape_targets.clone(), index, cores, plan.shutdown.clone());
     let rules = crate::rules::serve(api.clone(), plan.scrape.clone(), plan.rules_status.clone(), plan.notifier.clone(), (index, cores), plan.shutdown.clone());
+    let max_age = if index == 0 { config.storage.snapshots_max_age_seconds } else { 0 };
+    let snapshot_expiry = crate::api::expire_old_snapshots(config.storage.data_dir.clone(), max_age, plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
-    futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, futures_lite::future::zip(scrapes, rules))).await;
+    let background = futures_lite::future::zip(snapshot_expiry, futures_lite::future::zip(scrapes, rules));
+    futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, background)).await;
     drop(handler);
     drop(api);
     // This executor has stopped serving; shards stop once every executor has.

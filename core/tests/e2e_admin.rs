@@ -320,3 +320,35 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `storage.snapshots_max_age_seconds` (VictoriaMetrics' `-snapshotsMaxAge`): snapshots of
+/// either API's name form older than it are deleted (the first check runs at start); newer
+/// ones, and directories whose names carry no time, are kept.
+#[test]
+fn snapshots_past_their_max_age_are_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snapshots = dir.path().join("data").join("snapshots");
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let recent = chrono_stamp(now_s - 60);
+    let old = ["20200101000000-0A".to_string(), "20200101T000000Z-abcdefghijklmnop".to_string(), format!("{}-0B", chrono_stamp(now_s - 7200))];
+    let kept = [format!("{recent}-0C"), "kept-by-hand".to_string()];
+    for name in old.iter().chain(&kept) {
+        std::fs::create_dir_all(snapshots.join(name).join("shard-0")).expect("snapshot dir");
+        std::fs::write(snapshots.join(name).join("metricstor.json"), b"{}").expect("file");
+    }
+    let server = Server::start(&write_config_with(dir.path(), "  cores: 2\n  enable_admin_api: true\n", "  snapshots_max_age_seconds: 3600\n"));
+    poll("the expired snapshots to go", std::time::Duration::from_secs(30), || old.iter().all(|name| !snapshots.join(name).exists()).then_some(()));
+    for name in &kept {
+        assert!(snapshots.join(name).join("metricstor.json").is_file(), "{name} is kept");
+    }
+    let (_, listed) = get_json(&server.url("/snapshot/list"));
+    assert_eq!(listed, serde_json::json!({"status": "ok", "snapshots": [format!("{recent}-0C"), "kept-by-hand"]}));
+    assert!(server.stop());
+}
+
+/// `YYYYMMDDhhmmss` (UTC) of Unix time `seconds`.
+fn chrono_stamp(seconds: i64) -> String {
+    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
+    let rest = seconds.rem_euclid(86_400);
+    format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}

@@ -65,6 +65,7 @@ pub use query_timings::QueryTimings;
 pub use query_stats::{QueryStats, LAST_QUERIES_COUNT};
 pub use range_cache::RangeCache;
 pub use self_metrics::ExecutorMetrics;
+pub use vm_snapshots::expire_old_snapshots;
 
 use crate::config::Config;
 use crate::shard::ShardRouter;

@@ -10,6 +10,9 @@
 //! - `/snapshot/delete?snapshot=<name>`: `{"status":"ok"}`; 404 when there is none by that name.
 //! - `/snapshot/delete_all`: every snapshot.
 //!
+//! `storage.snapshots_max_age_seconds` (VictoriaMetrics' `-snapshotsMaxAge`) deletes older
+//! snapshots of either API once a minute (`expire_old_snapshots`, on executor 0).
+//!
 //! GET or POST (parameters in the query or a form). These are admin APIs here, as
 //! Prometheus' snapshot is: 503 "admin APIs disabled" unless `server.enable_admin_api`, and
 //! under mTLS allow-lists authorized as writes.
@@ -113,6 +116,59 @@ fn snapshot_names(dir: &std::path::Path) -> Result<Vec<String>, ApiError> {
     Ok(names)
 }
 
+/// How often snapshots past `storage.snapshots_max_age_seconds` are looked for.
+const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes the snapshots older than `storage.snapshots_max_age_seconds` now and then every
+/// minute until `shutdown`; returns at once when it is 0 (snapshots are kept).
+pub async fn expire_old_snapshots(data_dir: std::path::PathBuf, max_age_seconds: u64, shutdown: async_channel::Receiver<()>) {
+    if max_age_seconds == 0 {
+        return;
+    }
+    let dir = data_dir.join(SNAPSHOTS_DIRNAME);
+    let max_age_ms = i64::try_from(max_age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    loop {
+        match snapshot_names(&dir) {
+            Ok(names) => {
+                for name in expired(&names, super::params::now_ms().saturating_sub(max_age_ms)) {
+                    match remove(&dir.join(name)) {
+                        Ok(()) => tracing::info!(snapshot = %name, max_age_seconds, "deleted a snapshot past storage.snapshots_max_age_seconds"),
+                        Err(error) => tracing::warn!(snapshot = %name, error = %error.message, "cannot delete an expired snapshot"),
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(error = %error.message, "cannot list snapshots to expire"),
+        }
+        let slept = async {
+            glommio::timer::sleep(EXPIRY_CHECK).await;
+            false
+        };
+        let stopped = async {
+            let _ = shutdown.recv().await;
+            true
+        };
+        if futures_lite::future::or(stopped, slept).await {
+            return;
+        }
+    }
+}
+
+/// The snapshots among `names` taken before `deadline_ms`, by the time their names start
+/// with (`YYYYMMDDhhmmss-…` or `YYYYMMDDThhmmssZ-…`); a name without one is kept.
+fn expired(names: &[String], deadline_ms: i64) -> Vec<&str> {
+    names.iter().map(String::as_str).filter(|name| snapshot_time_ms(name).is_some_and(|t| t < deadline_ms)).collect()
+}
+
+/// The UTC time (second resolution) a snapshot's name starts with, of either API's form.
+fn snapshot_time_ms(name: &str) -> Option<i64> {
+    let stamp: String = name.split('-').next()?.chars().filter(|c| *c != 'T' && *c != 'Z').collect();
+    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let text = format!("{}-{}-{}T{}:{}:{}Z", &stamp[0..4], &stamp[4..6], &stamp[6..8], &stamp[8..10], &stamp[10..12], &stamp[12..14]);
+    super::params::parse_time_ms(&text).ok()
+}
+
 fn remove(path: &std::path::Path) -> Result<(), ApiError> {
     std::fs::remove_dir_all(path).map_err(|e| ApiError::internal(format!("cannot delete snapshot {}: {e}", path.display())))
 }
@@ -131,6 +187,19 @@ mod tests {
         assert!(!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{hex}");
         assert!(is_snapshot_name(&name));
         assert!(is_snapshot_name(&super::super::admin::snapshot_name(1_700_000_000_123)), "the Prometheus API's names too");
+    }
+
+    #[test]
+    fn snapshots_expire_by_the_time_in_their_names() {
+        let at = 1_700_000_000_000;
+        let vm = vm_snapshot_name(at, 1);
+        let prometheus = super::super::admin::snapshot_name(at);
+        assert_eq!(snapshot_time_ms(&vm), Some(at));
+        assert_eq!(snapshot_time_ms(&prometheus), Some(at));
+        let names = vec![vm.clone(), prometheus.clone(), vm_snapshot_name(at + 60_000, 2), "backup-by-hand".to_string()];
+        assert_eq!(expired(&names, at + 1_000), [vm.as_str(), prometheus.as_str()]);
+        assert!(expired(&names, at).is_empty(), "a snapshot exactly at the deadline is kept");
+        assert_eq!(snapshot_time_ms("20231314221320-01"), None, "month 13");
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct StorageConfig {
     /// (Prometheus 3's `storage.tsdb.retention.percentage`), read at each maintenance; it
     /// prevails over `retention_size`. 0 = none.
     pub retention_percentage: f64,
+    /// Snapshots (`<data_dir>/snapshots/`, of either snapshot API) older than this are
+    /// deleted, checked every minute (VictoriaMetrics' `-snapshotsMaxAge`); 0 = kept until
+    /// deleted. Leave a backup the time it needs to copy one.
+    pub snapshots_max_age_seconds: u64,
     pub wal_segment_size_mb: u64,
     /// fdatasync the WAL on every group commit (the durability promise of DESIGN §4).
     pub wal_fsync: bool,
@@ -234,6 +238,7 @@ impl Default for StorageConfig {
             retention_days: 15,
             retention_size: String::new(),
             retention_percentage: 0.0,
+            snapshots_max_age_seconds: 0,
             wal_segment_size_mb: 128,
             wal_fsync: true,
             wal_compression: true,
