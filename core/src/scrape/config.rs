@@ -99,8 +99,27 @@ const FILE_SD_REFRESH_DEFAULT_MS: i64 = 300_000;
 /// `-promscrape.maxScrapeSize` default): a target cannot make the server hold gigabytes.
 pub const BODY_BYTES_DEFAULT: usize = 16 << 20;
 
+/// Sections of Prometheus' configuration file that are not read here (VictoriaMetrics ignores
+/// them too), with what that means for someone who wrote them.
+const UNREAD_SECTIONS: [(&str, &str); 6] = [
+    ("remote_write", "nothing is forwarded to those endpoints; they can read from Metricstor through remote read, /federate or the query API"),
+    ("remote_read", "queries answer from Metricstor's own storage only"),
+    ("storage", "Metricstor's own configuration file has the storage settings (storage: and its max_exemplars)"),
+    ("otlp", "Metricstor's own configuration file has the OTLP settings (otlp:)"),
+    ("tracing", "Metricstor exports no traces"),
+    ("runtime", "Go runtime settings have no counterpart here"),
+];
+
+/// The sections of `text` (a Prometheus configuration) in `UNREAD_SECTIONS` that are present
+/// and not empty, with their meaning.
+fn unread_sections(text: &str) -> Vec<(&'static str, &'static str)> {
+    let Ok(root) = serde_saphyr::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(text) else { return Vec::new() };
+    UNREAD_SECTIONS.into_iter().filter(|(section, _)| root.get(*section).is_some_and(|v| !v.is_null() && v != &serde_json::json!([]) && v != &serde_json::json!({}))).collect()
+}
+
 /// The top-level sections of the configuration file read here: other sections of such a file
-/// (`remote_write`, `remote_read`, ...) are ignored, as VictoriaMetrics ignores them.
+/// (`remote_write`, `remote_read`, ...) are ignored, as VictoriaMetrics ignores them, and
+/// logged (`unread_sections`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct FileRoot {
@@ -224,10 +243,16 @@ pub struct ServerOptions {
 
 impl ScrapeConfig {
     /// Reads and checks `path`; an error names the file, the job and the key.
+    /// Each section of Prometheus' file that is not read here is logged once per reading,
+    /// with what its absence means (`unread_sections`).
     pub fn load(path: &Path, server: ServerOptions) -> Result<ScrapeConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        ScrapeConfig::from_yaml_with_options(&text, base, server).map_err(|e| format!("{}: {e}", path.display()))
+        let config = ScrapeConfig::from_yaml_with_options(&text, base, server).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (section, meaning) in unread_sections(&text) {
+            tracing::warn!(file = %path.display(), section, "this section of the Prometheus configuration is not read: {meaning}");
+        }
+        Ok(config)
     }
 
     /// Parses a Prometheus configuration's text; relative file names are taken from `base`

@@ -366,3 +366,14 @@ fn external_labels_expand_environment_references_when_asked() {
         vec![("dollar".to_string(), "a$$b".to_string()), ("path".to_string(), "p=${PATH}".to_string()), ("unset".to_string(), "$METRICSTOR_TEST_SURELY_UNSET".to_string())]
     );
 }
+
+#[test]
+fn sections_prometheus_reads_and_we_do_not_are_named_with_their_meaning() {
+    let text = "global:\n  scrape_interval: 15s\nscrape_configs: []\nremote_write:\n  - url: http://thanos:19291/api/v1/receive\nremote_read: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 30m\ntracing: {}\nrule_files: [a.yml]\n";
+    let unread: Vec<&str> = unread_sections(text).into_iter().map(|(section, _)| section).collect();
+    // Empty sections say nothing; the sections read (global, scrape_configs, rule_files) are not named.
+    assert_eq!(unread, ["remote_write", "storage"]);
+    assert!(unread_sections(text)[0].1.contains("nothing is forwarded"));
+    assert!(unread_sections("scrape_configs: []\n").is_empty());
+    assert!(unread_sections("").is_empty());
+}
