@@ -533,3 +533,24 @@ fn otlp_over_grpc_is_stored_as_over_http() {
     assert_eq!(grpc_status.as_deref(), Some("3"), "INVALID_ARGUMENT");
     assert!(server.stop());
 }
+
+/// Translation warnings (Prometheus 3.14's): a metric without data points is dropped and
+/// the rest stored; each warning is logged and counted by category in `/metrics`.
+#[test]
+fn translation_warnings_are_logged_and_counted_by_category() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let t0 = base_ms();
+    let colliding = NumberDataPoint { attributes: vec![s("k8s.pod", "a"), s("k8s_pod", "b")], ..gauge_point(t0, 4.0) };
+    let body = request(vec![metric("kept", "", metric::Data::Gauge(Gauge { data_points: vec![colliding] })), metric("nothing.here", "", metric::Data::Gauge(Gauge { data_points: vec![] }))]);
+    let reply = post_otlp(&server.url("/api/v1/otlp/v1/metrics"), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(value(&server, "kept{k8s_pod=\"a;b\"}", t0), "4");
+    let logged = server.log_line("warnings translating OTLP metrics", std::time::Duration::from_secs(10)).expect("a warning logged");
+    assert!(logged.contains("empty data points. nothing.here is dropped") && logged.contains(r#"collide as label "k8s_pod""#), "{logged}");
+    for category in ["empty_data_points", "label_name_collision"] {
+        assert_eq!(metric_total(&server, &format!("metricstor_otlp_translation_warnings_total{{category=\"{category}\"}}")), 1.0, "{category}");
+    }
+    assert_eq!(metric_total(&server, "metricstor_otlp_translation_warnings_total{category=\"histogram_zero_count_non_zero_sum\"}"), 0.0);
+    assert!(server.stop());
+}

@@ -48,10 +48,27 @@ pub(super) fn translate(api: &Api, body: &[u8], content_type: Option<&str>, enco
     otlp::translate(&request, &api.config.storage.ingest_rules(), &api.config.otlp.translation_options()).map_err(refused)
 }
 
+/// The most warnings one request's log line lists (all are counted).
+const WARNINGS_LOGGED_MAX: usize = 10;
+
+/// Counts a request's translation warnings and logs them (the first `WARNINGS_LOGGED_MAX`),
+/// as Prometheus logs its translation annotations.
+fn log_warnings(api: &Api, warnings: &otlp::warnings::Warnings) {
+    if warnings.is_empty() {
+        return;
+    }
+    api.metrics.add_otlp_translation_warnings(warnings);
+    let all: Vec<&str> = warnings.messages().collect();
+    let listed = all[..all.len().min(WARNINGS_LOGGED_MAX)].join(" | ");
+    let more = all.len().saturating_sub(WARNINGS_LOGGED_MAX);
+    tracing::warn!(warnings = %listed, more, "warnings translating OTLP metrics to Prometheus series");
+}
+
 /// Stores a translated request (its exemplars too) with `extra_labels` set, counting the
 /// exemplars it dropped.
 pub(super) async fn store(api: &Api, translated: otlp::Translated, extra_labels: &[(String, String)]) -> Result<(), ApiError> {
     api.metrics.add_exemplars_dropped(translated.exemplars_dropped);
+    log_warnings(api, &translated.warnings);
     if !translated.series.is_empty() {
         let batch = translated.to_batch().map_err(|e| ApiError::bad_data(e.to_string()))?;
         let batch = super::extra_labels::apply_to_batch(batch, extra_labels, &api.config.storage.ingest_rules().label_limits)?;

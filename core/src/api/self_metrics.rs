@@ -17,6 +17,8 @@ pub struct ExecutorMetrics {
     exemplars_dropped: AtomicU64,
     otlp_delta_dropped_out_of_order: AtomicU64,
     otlp_delta_dropped_stream_limit: AtomicU64,
+    /// By `WarningCategory::ALL`'s order.
+    otlp_translation_warnings: [AtomicU64; 3],
     denied_write: AtomicU64,
     denied_read: AtomicU64,
     listing_cache_hits: AtomicU64,
@@ -42,6 +44,13 @@ impl ExecutorMetrics {
     pub fn add_otlp_delta_points_dropped(&self, dropped: crate::ingest::otlp::delta_to_cumulative::DroppedPoints) {
         self.otlp_delta_dropped_out_of_order.fetch_add(dropped.out_of_order, Ordering::Relaxed);
         self.otlp_delta_dropped_stream_limit.fetch_add(dropped.stream_limit, Ordering::Relaxed);
+    }
+
+    /// Counts one request's OTLP translation warnings by category.
+    pub fn add_otlp_translation_warnings(&self, warnings: &crate::ingest::otlp::warnings::Warnings) {
+        for (counter, category) in self.otlp_translation_warnings.iter().zip(crate::ingest::otlp::warnings::WarningCategory::ALL) {
+            counter.fetch_add(warnings.count(category), Ordering::Relaxed);
+        }
     }
 
     pub fn count_denied(&self, action: &str) {
@@ -92,6 +101,11 @@ pub async fn exposition(api: &Api) -> String {
     family(&mut out, "metricstor_otlp_delta_points_dropped_total", "counter", "OTLP delta points otlp.delta_to_cumulative dropped: out of order (not newer than their stream's last point, or starting before it) or of a new stream over otlp.delta_to_cumulative_max_streams.");
     let _ = writeln!(out, "metricstor_otlp_delta_points_dropped_total{{reason=\"out_of_order\"}} {}", sum(|m| &m.otlp_delta_dropped_out_of_order));
     let _ = writeln!(out, "metricstor_otlp_delta_points_dropped_total{{reason=\"stream_limit\"}} {}", sum(|m| &m.otlp_delta_dropped_stream_limit));
+    family(&mut out, "metricstor_otlp_translation_warnings_total", "counter", "Warnings translating OTLP metrics (each logged), by Prometheus' category: a metric without data points (dropped), attribute names colliding once sanitized (values joined with ';'), a histogram point with a zero count and a non-zero sum.");
+    for (i, category) in crate::ingest::otlp::warnings::WarningCategory::ALL.into_iter().enumerate() {
+        let total: u64 = api.all_metrics.iter().map(|m| m.otlp_translation_warnings[i].load(Ordering::Relaxed)).sum();
+        let _ = writeln!(out, "metricstor_otlp_translation_warnings_total{{category=\"{}\"}} {total}", category.label());
+    }
 
     family(&mut out, "metricstor_authz_denied_total", "counter", "Requests refused because the client certificate identity is not allowed.");
     let _ = writeln!(out, "metricstor_authz_denied_total{{action=\"write\"}} {}", sum(|m| &m.denied_write));

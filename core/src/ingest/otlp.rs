@@ -7,6 +7,7 @@ mod context;
 pub mod delta_to_cumulative;
 mod exemplars;
 mod naming;
+pub mod warnings;
 #[cfg(test)]
 mod tests;
 
@@ -94,6 +95,8 @@ pub struct Translated {
     /// Exemplars skipped: invalid by remote_write's rules (an empty or repeated label name),
     /// or on a gauge (Prometheus stores none for gauges).
     pub exemplars_dropped: u64,
+    /// What was stored anyway (or dropped) but the sender should hear about.
+    pub warnings: warnings::Warnings,
 }
 
 impl Translated {
@@ -259,7 +262,7 @@ pub fn translate(request: &ExportMetricsServiceRequest, rules: &IngestRules, opt
             }
         }
         if let Some((earliest, latest)) = span_ns {
-            add_target_info(attributes, &resource, options, earliest, latest, &mut map)?;
+            add_target_info(attributes, &resource, options, (earliest, latest), &mut map, &mut counts.warnings)?;
         }
     }
     finish(map, counts, rules)
@@ -321,8 +324,9 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
     // Under `type_and_unit_labels` Prometheus' type of the metric (unknown, so none, for delta
     // points) and its unit as a suffix would name it, set over any attribute of those names.
     let type_and_unit = context.type_and_unit_labels.then(|| (metric_type(data, delta), context.options.naming.unit_label(&metric.unit)));
-    let labels_of = |attributes: &[KeyValue]| {
-        let mut labels = point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope, &context.options.naming).map_err(invalid)?;
+    let labels_of = |attributes: &[KeyValue], warnings: &mut warnings::Warnings| {
+        let collisions = (warnings, warnings::AttributeSource::DataPoint);
+        let mut labels = point_labels(attributes, &[METRIC_NAME_LABEL], context.resource, context.scope, &context.options.naming, collisions).map_err(invalid)?;
         if let Some((kind, unit)) = &type_and_unit {
             if let Some(kind) = kind {
                 labels.insert(METRIC_TYPE_LABEL.to_string(), kind.to_string());
@@ -341,6 +345,17 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         counts.exemplars_dropped += converted.invalid;
         Ok::<_, OtlpError>(converted.kept)
     };
+    let points = match data {
+        Data::Gauge(g) => g.data_points.len(),
+        Data::Sum(s) => s.data_points.len(),
+        Data::Histogram(h) => h.data_points.len(),
+        Data::ExponentialHistogram(h) => h.data_points.len(),
+        Data::Summary(s) => s.data_points.len(),
+    };
+    if points == 0 {
+        counts.warnings.empty_data_points(&metric.name);
+        return Ok(());
+    }
     match data {
         Data::Gauge(g) => {
             for p in &g.data_points {
@@ -353,8 +368,9 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::Histogram(h) if context.options.convert_histograms_to_nhcb => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
+                warn_zero_count_non_zero_sum(&mut counts.warnings, false, p.flags, p.count, p.sum);
                 let value = explicit_to_custom_buckets(p, delta).map_err(invalid)?;
-                let labels = with_name(&labels_of(&p.attributes)?, &family, None);
+                let labels = with_name(&labels_of(&p.attributes, &mut counts.warnings)?, &family, None);
                 counts.data_points += 1;
                 let exemplars = exemplars_of(&p.exemplars, counts)?;
                 map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), value, exemplars);
@@ -363,7 +379,7 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::Histogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
-                let base = labels_of(&p.attributes)?;
+                let base = labels_of(&p.attributes, &mut counts.warnings)?;
                 let t = at(p.time_unix_nano, p.start_time_unix_nano);
                 counts.data_points += 1;
                 if let Some(sum) = p.sum {
@@ -395,8 +411,9 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::ExponentialHistogram(h) => {
             widen(span_ns, h.data_points.iter().map(|p| p.time_unix_nano));
             for p in &h.data_points {
+                warn_zero_count_non_zero_sum(&mut counts.warnings, true, p.flags, p.count, p.sum);
                 let value = exponential_to_native(p, delta).map_err(invalid)?;
-                let labels = with_name(&labels_of(&p.attributes)?, &family, None);
+                let labels = with_name(&labels_of(&p.attributes, &mut counts.warnings)?, &family, None);
                 counts.data_points += 1;
                 let exemplars = exemplars_of(&p.exemplars, counts)?;
                 map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), value, exemplars);
@@ -405,7 +422,7 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         Data::Summary(s) => {
             widen(span_ns, s.data_points.iter().map(|p| p.time_unix_nano));
             for p in &s.data_points {
-                let base = labels_of(&p.attributes)?;
+                let base = labels_of(&p.attributes, &mut counts.warnings)?;
                 let t = at(p.time_unix_nano, p.start_time_unix_nano);
                 counts.data_points += 1;
                 map.push(with_name(&base, &format!("{family}_sum"), None), t, Value::Float(stale_or(p.flags, p.sum)));
@@ -418,6 +435,15 @@ fn translate_metric(metric: &Metric, context: &PointContext<'_>, map: &mut Serie
         }
     }
     Ok(())
+}
+
+/// Warns of a native histogram point (exponential, or explicit-bucket made one) that has a
+/// value, a zero count and a non-zero sum, as Prometheus does (it stores it as sent).
+fn warn_zero_count_non_zero_sum(warnings: &mut warnings::Warnings, exponential: bool, flags: u32, count: u64, sum: Option<f64>) {
+    let sum = sum.unwrap_or(0.0);
+    if flags & FLAG_NO_RECORDED_VALUE == 0 && count == 0 && sum != 0.0 {
+        warnings.zero_count_non_zero_sum(exponential, sum);
+    }
 }
 
 /// Prometheus' metric type of an OTLP metric: a monotonic sum is a counter, another sum a
@@ -435,7 +461,7 @@ fn metric_type(data: &Data, delta: bool) -> Option<&'static str> {
 fn number_points(
     points: &[proto::otlp_metrics::NumberDataPoint],
     family: &str,
-    labels_of: impl Fn(&[KeyValue]) -> Result<LabelMap, OtlpError>,
+    labels_of: impl Fn(&[KeyValue], &mut warnings::Warnings) -> Result<LabelMap, OtlpError>,
     exemplars_of: impl Fn(&[proto::otlp_metrics::Exemplar], &mut Translated) -> Result<Vec<Exemplar>, OtlpError>,
     map: &mut SeriesMap,
     counts: &mut Translated,
@@ -448,7 +474,7 @@ fn number_points(
             Some(number_data_point::Value::AsInt(v)) => v as f64,
             None => 0.0,
         };
-        let labels = with_name(&labels_of(&p.attributes)?, family, None);
+        let labels = with_name(&labels_of(&p.attributes, &mut counts.warnings)?, family, None);
         counts.data_points += 1;
         let exemplars = exemplars_of(&p.exemplars, counts)?;
         map.push_with_exemplars(labels, at(p.time_unix_nano, p.start_time_unix_nano), Value::Float(stale_or(p.flags, value)), exemplars);
@@ -567,16 +593,17 @@ fn add_target_info(
     attributes: &[KeyValue],
     resource: &ResourceLabels,
     options: &TranslationOptions,
-    earliest_ns: u64,
-    latest_ns: u64,
+    (earliest_ns, latest_ns): (u64, u64),
     map: &mut SeriesMap,
+    warnings: &mut warnings::Warnings,
 ) -> Result<(), OtlpError> {
     if attributes.iter().all(|kv| IDENTIFYING_ATTRIBUTES.contains(&kv.key.as_str())) {
         return Ok(());
     }
     let invalid = |problem: String| OtlpError::InvalidMetric { metric: TARGET_INFO.into(), problem };
     let ignored: &[&str] = if options.keep_identifying_resource_attributes { &[] } else { &IDENTIFYING_ATTRIBUTES };
-    let mut labels = point_labels(attributes, ignored, &resource.identity_only(), None, &options.naming).map_err(invalid)?;
+    let collisions = (warnings, warnings::AttributeSource::Resource);
+    let mut labels = point_labels(attributes, ignored, &resource.identity_only(), None, &options.naming, collisions).map_err(invalid)?;
     if !labels.contains_key("job") && !labels.contains_key("instance") {
         return Ok(());
     }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proto::otlp_metrics::{KeyValue, ScopeMetrics};
 
 use super::naming::{value_text, Naming};
+use super::warnings::{AttributeSource, Warnings};
 
 pub(super) const SERVICE_NAME: &str = "service.name";
 pub(super) const SERVICE_NAMESPACE: &str = "service.namespace";
@@ -140,21 +141,38 @@ impl ScopeLabels {
 /// Prometheus' order of precedence: its attributes but `ignored` (sorted by key, names
 /// sanitized, values of keys that collide joined with `;`); promoted resource attributes
 /// where no attribute gave that label; `job` and `instance`; the scope's labels.
-pub(super) fn point_labels(attributes: &[KeyValue], ignored: &[&str], resource: &ResourceLabels, scope: Option<&ScopeLabels>, naming: &Naming) -> Result<LabelMap, String> {
+/// Each collision is reported to `warnings` (from `source`), naming the attributes.
+pub(super) fn point_labels(
+    attributes: &[KeyValue],
+    ignored: &[&str],
+    resource: &ResourceLabels,
+    scope: Option<&ScopeLabels>,
+    naming: &Naming,
+    (warnings, source): (&mut Warnings, AttributeSource),
+) -> Result<LabelMap, String> {
     let mut sorted: Vec<(&str, String)> =
         attributes.iter().filter(|kv| !ignored.contains(&kv.key.as_str())).map(|kv| (kv.key.as_str(), value_text(kv.value.as_ref()))).collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut labels = LabelMap::new();
-    for (key, value) in sorted {
+    let mut collided: Vec<String> = Vec::new();
+    for (key, value) in &sorted {
         let name = naming.point_label_name(key)?;
         match labels.get_mut(&name) {
             Some(existing) => {
                 let existing: &mut String = existing;
                 existing.push(';');
-                existing.push_str(&value);
+                existing.push_str(value);
+                if !collided.contains(&name) {
+                    collided.push(name);
+                }
             }
-            None => set_label(&mut labels, name, value),
+            None => set_label(&mut labels, name, value.clone()),
         }
+    }
+    for label in collided {
+        // Every attribute (in key order) whose name sanitizes to the label, as Prometheus lists them.
+        let keys: Vec<&str> = sorted.iter().map(|(key, _)| *key).filter(|key| naming.point_label_name(key).is_ok_and(|name| name == label)).collect();
+        warnings.label_collision(source, &keys, &label);
     }
     for (name, value) in &resource.promoted {
         labels.entry(name.clone()).or_insert_with(|| value.clone());

@@ -296,6 +296,49 @@ fn attributes_that_collide_after_sanitizing_are_joined() {
     let gauge = metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("a.b", "2"), s("a_b", "1"), s("__name__", "x"), s("empty", "")])] }));
     let t = translate_one(vec![gauge]).unwrap();
     assert_eq!(t.series[0].labels.to_string(), r#"g{a_b="2;1", job="api"}"#);
+    // Told as Prometheus 3.14 tells it, once for the label however many points collide.
+    assert_eq!(t.warnings.messages().collect::<Vec<_>>(), [r#"OTLP data point attributes "a.b", "a_b" collide as label "a_b" after name sanitization, values are concatenated with ';'"#]);
+    assert_eq!(t.warnings.count(warnings::WarningCategory::LabelNameCollision), 1);
+}
+
+#[test]
+fn translation_warnings_name_what_was_dropped_or_looks_wrong() {
+    let points = || vec![number(1.0, vec![s("k8s.pod", "a"), s("k8s_pod", "b")]), number(2.0, vec![s("k8s.pod", "c"), s("k8s-pod", "d")])];
+    let resource = vec![s("service.name", "api"), s("host.name", "h1"), s("host_name", "h2")];
+    let mut zero = exponential(0, 0, (0, vec![0]), (0, vec![]));
+    zero.sum = Some(3.5);
+    let mut stale_zero = zero.clone();
+    stale_zero.flags = FLAG_NO_RECORDED_VALUE;
+    stale_zero.time_unix_nano += 1_000_000_000;
+    let metrics = vec![
+        metric("g", "", metric::Data::Gauge(Gauge { data_points: points() })),
+        metric("empty.sum", "", metric::Data::Sum(Sum { data_points: vec![], aggregation_temporality: 2, is_monotonic: true })),
+        metric("empty.summary", "", metric::Data::Summary(Summary { data_points: vec![] })),
+        metric("lat", "s", metric::Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![zero, stale_zero], aggregation_temporality: 2 })),
+    ];
+    let t = translate(&request(resource, metrics), &IngestRules::default(), &DEFAULTS).unwrap();
+    let messages: Vec<&str> = t.warnings.messages().collect();
+    assert_eq!(
+        messages,
+        [
+            r#"OTLP data point attributes "k8s.pod", "k8s_pod" collide as label "k8s_pod" after name sanitization, values are concatenated with ';'"#,
+            "empty data points. empty.sum is dropped",
+            "empty data points. empty.summary is dropped",
+            "exponential histogram data point has zero count, but non-zero sum: 3.500000",
+            r#"OTLP resource attributes "host.name", "host_name" collide as label "host_name" after name sanitization, values are concatenated with ';'"#,
+        ]
+    );
+    use warnings::WarningCategory::*;
+    assert_eq!([EmptyDataPoints, LabelNameCollision, HistogramZeroCountNonZeroSum].map(|c| t.warnings.count(c)), [2, 2, 1]);
+    // Stored all the same: both gauge points (the second collision on the label is not told
+    // again), the histogram, target_info with joined values.
+    series(&t, r#"g{job="api", k8s_pod="a;b"}"#);
+    series(&t, r#"g{job="api", k8s_pod="d;c"}"#);
+    assert_eq!(series(&t, r#"lat_seconds{job="api"}"#).histograms.len(), 1);
+    series(&t, r#"target_info{host_name="h1;h2", job="api"}"#);
+    // Nothing to say about a clean request.
+    let clean = translate_one(vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![s("a", "1")])] }))]).unwrap();
+    assert!(clean.warnings.is_empty());
 }
 
 #[test]
