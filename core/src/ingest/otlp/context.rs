@@ -155,7 +155,7 @@ pub(super) fn point_labels(
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut labels = LabelMap::new();
     let mut collided: Vec<String> = Vec::new();
-    for (key, value) in &sorted {
+    for (key, value) in sorted.iter_mut() {
         let name = naming.point_label_name(key)?;
         match labels.get_mut(&name) {
             Some(existing) => {
@@ -166,7 +166,7 @@ pub(super) fn point_labels(
                     collided.push(name);
                 }
             }
-            None => set_label(&mut labels, name, value.clone()),
+            None => set_label(&mut labels, name, std::mem::take(value)),
         }
     }
     for label in collided {
