@@ -254,9 +254,7 @@ fn delete_series_is_immediate_durable_and_survives_clean_tombstones() {
 fn victoriametrics_snapshot_api_creates_lists_and_deletes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), "  enable_admin_api: true\n"));
-    let at_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64 / 1000 - 30) * 1000;
-    let stored = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("snap_kept{{job=\"a\"}} 3 {at_ms}\n").as_bytes());
-    assert_eq!(stored.status, 204, "{}", stored.body);
+    let at_ms = import_sample(&server, "snap_kept{job=\"a\"}", 3.0, 30);
     let list = |server: &Server| {
         let (status, body) = get_json(&server.url("/snapshot/list"));
         assert_eq!((status, &body["status"]), (200, &serde_json::json!("ok")), "{body}");

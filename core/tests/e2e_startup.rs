@@ -121,9 +121,7 @@ fn the_server_answers_during_wal_replay_and_turns_ready_once() {
 fn a_data_directory_serves_one_server_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = Server::start(&write_config(dir.path(), ""));
-    let at_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64 / 1000 - 10) * 1000;
-    let stored = post_plain(&first.url("/api/v1/import/prometheus"), "text/plain", format!("held_by_the_first 7 {at_ms}\n").as_bytes());
-    assert_eq!(stored.status, 204, "{}", stored.body);
+    let at_ms = import_sample(&first, "held_by_the_first", 7.0, 10);
     // The same data directory, other ports.
     let other = tempfile::tempdir().expect("tempdir");
     let config = other.path().join("config.yaml");

@@ -139,15 +139,7 @@ pub async fn expire_old_snapshots(data_dir: std::path::PathBuf, max_age_seconds:
             }
             Err(error) => tracing::warn!(error = %error.message, "cannot list snapshots to expire"),
         }
-        let slept = async {
-            glommio::timer::sleep(EXPIRY_CHECK).await;
-            false
-        };
-        let stopped = async {
-            let _ = shutdown.recv().await;
-            true
-        };
-        if futures_lite::future::or(stopped, slept).await {
+        if crate::rules::wait_or_shutdown(EXPIRY_CHECK, &shutdown).await {
             return;
         }
     }

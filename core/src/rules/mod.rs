@@ -176,7 +176,7 @@ pub fn external_url(config: &crate::config::Config) -> String {
 }
 
 /// Waits `wait`; true when `shutdown` (a message or its closing) came first.
-async fn wait_or_shutdown(wait: Duration, shutdown: &async_channel::Receiver<()>) -> bool {
+pub(crate) async fn wait_or_shutdown(wait: Duration, shutdown: &async_channel::Receiver<()>) -> bool {
     let slept = async {
         glommio::timer::sleep(wait).await;
         false

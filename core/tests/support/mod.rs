@@ -290,6 +290,15 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> Reply {
     }
 }
 
+/// Stores `series value` (text format) at the whole second `seconds_ago` before now through
+/// the Prometheus text import, asserting it was taken; returns that time in ms.
+pub fn import_sample(server: &Server, series: &str, value: f64, seconds_ago: i64) -> i64 {
+    let at_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64 / 1000 - seconds_ago) * 1000;
+    let stored = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("{series} {value} {at_ms}\n").as_bytes());
+    assert_eq!(stored.status, 204, "{}", stored.body);
+    at_ms
+}
+
 /// POSTs a body as it is (no Content-Encoding) with a content type: imports.
 pub fn post_plain(url: &str, content_type: &str, body: &[u8]) -> Reply {
     match agent().post(url).set("Content-Type", content_type).send_bytes(body) {
