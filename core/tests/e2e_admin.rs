@@ -350,3 +350,29 @@ fn chrono_stamp(seconds: i64) -> String {
     let rest = seconds.rem_euclid(86_400);
     format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
+
+/// VictoriaMetrics' `/internal/force_merge` after a delete: answered 200 at once, and in the
+/// background every block holding deleted data is rewritten without it (empty tombstones);
+/// the answers stay those of the delete.
+#[test]
+fn force_merge_rewrites_the_blocks_with_deleted_data_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  enable_admin_api: true\n"));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let end = now_ms - now_ms % MINUTE_MS;
+    let written = post(&server.url("/api/v1/write"), "application/x-protobuf", &per_minute_body("fm", 3, end - 8 * HOUR_MS, 8 * HOUR_MS));
+    assert_eq!(written.status, 204, "{}", written.body);
+    let (status, body) = form_post(&server.url("/api/v1/admin/tsdb/delete_series"), &[("match[]", "fm{i=\"0\"}")]);
+    assert_eq!(status, 204, "{body}");
+    assert!(tombstone_files(&server.data_dir).iter().any(|&n| n > 9), "some block got a tombstones entry");
+    let (status, body) = form_post(&server.url("/internal/force_merge"), &[("partition_prefix", "2026_12")]);
+    assert_eq!((status, body.as_str()), (200, ""));
+    poll("the blocks rewritten without the deleted data", std::time::Duration::from_secs(60), || {
+        let sizes = tombstone_files(&server.data_dir);
+        (!sizes.is_empty() && sizes.iter().all(|&n| n == 9)).then_some(())
+    });
+    let left = exported_by_i(&server, "fm");
+    assert_eq!(left.keys().collect::<Vec<_>>(), ["1", "2"]);
+    assert!(left.values().all(|ts| ts.len() == 480), "{left:?}");
+    assert!(server.stop());
+}

@@ -47,6 +47,25 @@ pub(super) async fn handle_clean_tombstones(api: &Api) -> Result<Response<Bytes>
     Ok(no_content())
 }
 
+/// VictoriaMetrics' `/internal/force_merge`, which its documentation has run after a delete
+/// to reclaim the space: here the blocks with deleted data are rewritten without it (as
+/// `clean_tombstones` does; compaction merges blocks on its own), in the background, and the
+/// answer is VictoriaMetrics' empty 200 at once. `partition_prefix` (a month of
+/// VictoriaMetrics' partitions) is not read: every block is looked at.
+pub(super) fn handle_force_merge(api: &Api) -> Response<Bytes> {
+    let router = api.router.clone();
+    glommio::spawn_local(async move {
+        tracing::info!("force_merge: rewriting the blocks that hold deleted data");
+        let started = std::time::Instant::now();
+        match router.clean_tombstones().await {
+            Ok(()) => tracing::info!(seconds = started.elapsed().as_secs_f64(), "force_merge finished"),
+            Err(error) => tracing::warn!(%error, "force_merge failed"),
+        }
+    })
+    .detach();
+    super::text_response(http::StatusCode::OK, "")
+}
+
 /// Where snapshots go, under the data directory (as Prometheus' `<data>/snapshots/`).
 pub const SNAPSHOTS_DIRNAME: &str = "snapshots";
 

@@ -192,6 +192,7 @@ impl Api {
             // VictoriaMetrics' endpoints that scripts call after an import, before they query.
             // Here every acknowledged sample is already readable: nothing is pending to flush.
             "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
+            "/internal/force_merge" if get_or_post => Ok(admin::handle_force_merge(self)),
             // Prometheus' lifecycle reload (POST/PUT) and VictoriaMetrics' (any method): the
             // scrape configuration file is read again; a mistake keeps the one in force.
             "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, &self.notifications, "/-/reload") {
