@@ -25,6 +25,7 @@ mod snapshot;
 mod stats;
 
 pub use compaction::{CompactionOutcome, COMPACTION_RETRY_DELAY};
+pub use cut::CUT_RETRY_DELAY;
 
 /// Prometheus' default block range.
 pub const BLOCK_DURATION_MS_DEFAULT: i64 = 2 * 3600 * 1000;
@@ -232,6 +233,10 @@ pub struct ShardDb {
     compaction_in_flight: Option<block::CompactionJob>,
     /// Set by a failed compaction: no plan before this instant.
     compaction_retry_at: Option<std::time::Instant>,
+    /// Set by a failed cut: `cut_due` says no before this instant, so that a lasting
+    /// failure (a full disk) is not retried after every request group, each try encoding the
+    /// whole due part of the head again; `maintain` (each minute) still tries.
+    cut_retry_at: Option<std::time::Instant>,
     /// End of the newest range cut so far (from the blocks at open). Samples behind it came
     /// late; they wait in the head for the next regular cut instead of each late write
     /// cutting a block of its own.

@@ -258,6 +258,7 @@ fn a_failed_block_write_leaves_head_and_wal_intact_and_the_cut_is_retried() {
             fault::arm_times(fault, 1);
             let error = db.maintain(0).await.expect_err("the cut fails");
             assert_eq!(fault::fired(fault), 1, "{fault:?} fired");
+            assert!(!db.cut_due(), "{fault:?}: a failed cut is not due again at once (each request group would retry it)");
             assert!(!error.to_string().is_empty());
             assert_eq!(held(&db), model, "{fault:?}: the head still holds everything");
             assert!(db.blocks().is_empty());
@@ -479,6 +480,39 @@ fn a_backlog_of_ranges_is_cut_at_once_and_a_failed_block_undoes_the_cut() {
         let db = ShardDb::open(&path, options).await.expect("reopen");
         assert_eq!(held(&db), model, "blocks + checkpoint + WAL after reopening");
         assert_eq!(block_ranges(&db).len(), 9);
+    });
+}
+
+/// Retention runs even when the cut before it fails (on a full disk, deleting old blocks is
+/// what makes room for the next try), and the error is still reported.
+#[test]
+fn retention_runs_when_the_cut_before_it_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let options = ShardOptions { fsync_on_commit: true, ..common::block_test_options() };
+        let (mut db, _) = open_with_history(&path, &options).await;
+        assert_eq!(db.maintain(0).await.expect("the cut").blocks_cut.len(), 9);
+        // Newer samples make another range due; its block write fails.
+        let newer = vec![SeriesSamples {
+            labels: labels("cut", "later"),
+            samples: (0..4 * 60).map(|m| Sample { timestamp_ms: 18 * HOUR_MS + m * 60_000, value: m as f64 }).collect(),
+            histograms: Vec::new(),
+            starts: None,
+        }];
+        db.append_group(&[&newer]).await.expect("append");
+        assert!(db.cut_due());
+        fault::arm_times(Fault::BlockWrite, 1);
+        // Far enough in the future that every cut block is past retention.
+        let later_ms = 19 * HOUR_MS + options.retention_ms;
+        db.maintain(later_ms).await.expect_err("the cut fails");
+        assert_eq!(fault::fired(Fault::BlockWrite), 1);
+        assert!(db.blocks().is_empty(), "retention deleted the old blocks all the same: {:?}", block_ranges(&db));
+        assert_eq!(block_dirs(&path), Vec::<String>::new());
+        assert!(!db.cut_due(), "not due again at once");
+        let outcome = db.maintain(later_ms).await.expect("maintain tries the cut again when asked");
+        assert_eq!(outcome.blocks_cut.len(), 1);
+        db.close().await.expect("close");
     });
 }
 

@@ -39,7 +39,12 @@ async fn maintain(shard: usize, db: &mut ShardDb, history: &HistoryGeneration) {
                 tracing::info!(shard, cut = ?outcome.blocks_cut, deleted = ?outcome.blocks_deleted, "storage maintenance");
             }
         }
-        Err(error) => tracing::error!(shard, %error, "storage maintenance failed; retried at the next interval"),
+        Err(error) => {
+            // Retention ran all the same and may have deleted blocks.
+            history.bump();
+            let retry_seconds = tsdb::shard::CUT_RETRY_DELAY.as_secs();
+            tracing::error!(shard, %error, retry_seconds, "storage maintenance failed; a cut is tried again after retry_seconds at the soonest (retention has run)");
+        }
     }
 }
 

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use super::head_checkpoint::write_checkpoint;
 use super::{cut_ranges, now_ms, on_blocking_thread, MaintainOutcome, ShardDb, CUTS_PER_MAINTAIN_MAX, CUT_RANGES_MAX, LATE_SAMPLES_DIVISOR, WAL_DIRNAME};
+
+/// After a failed cut, how long `cut_due` says no (`maintain`, called each minute anyway,
+/// still tries).
+pub const CUT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
 use crate::block::{self, Block, BlockMeta, BlockSeries};
 use crate::error::Error;
 use crate::head::Head;
@@ -60,25 +64,43 @@ impl ShardDb {
         }
     }
 
-    /// True when `maintain` has a block to cut (cheap: a few comparisons).
+    /// True when `maintain` has a block to cut (cheap: a few comparisons), and no cut failed
+    /// in the last `CUT_RETRY_DELAY`.
     pub fn cut_due(&self) -> bool {
-        !self.cut_ranges(false).is_empty()
+        self.cut_retry_at.is_none_or(|at| std::time::Instant::now() >= at) && !self.cut_ranges(false).is_empty()
     }
 
     /// Cuts due blocks (at most `CUTS_PER_MAINTAIN_MAX` cuts, each of one or more ranges),
-    /// then deletes blocks past retention: by time, then by size.
+    /// then deletes blocks past retention: by time, then by size. A failed cut is the error,
+    /// returned after retention has run all the same (as Prometheus applies retention whether
+    /// or not its head compaction failed): on a full disk, size retention is what frees the
+    /// space for the next try. Retention may then have deleted blocks the error does not list.
     pub async fn maintain(&mut self, now_ms: i64) -> Result<MaintainOutcome, Error> {
         let mut outcome = MaintainOutcome::default();
+        let mut failed_cut = None;
         for _ in 0..CUTS_PER_MAINTAIN_MAX {
             let ranges = self.cut_ranges(false);
             if ranges.is_empty() {
                 break;
             }
-            outcome.blocks_cut.extend(self.cut_blocks(&ranges).await?.into_iter().map(|meta| meta.ulid));
+            match self.cut_blocks(&ranges).await {
+                Ok(metas) => {
+                    self.cut_retry_at = None;
+                    outcome.blocks_cut.extend(metas.into_iter().map(|meta| meta.ulid));
+                }
+                Err(error) => {
+                    self.cut_retry_at = Some(std::time::Instant::now() + CUT_RETRY_DELAY);
+                    failed_cut = Some(error);
+                    break;
+                }
+            }
         }
         outcome.blocks_deleted = self.apply_retention(now_ms)?;
         outcome.blocks_deleted.extend(self.apply_size_retention()?);
-        Ok(outcome)
+        match failed_cut {
+            Some(error) => Err(error),
+            None => Ok(outcome),
+        }
     }
 
     /// Cuts the head's oldest block range now, whether or not it is due (tests, shutdown).

@@ -156,6 +156,7 @@ impl ShardDb {
             stats,
             compaction_in_flight: None,
             compaction_retry_at: None,
+            cut_retry_at: None,
         })
     }
 
