@@ -36,18 +36,19 @@ for i in range(n_series):
     sys.stdout.write(json.dumps({"metric": {"__name__": name, "series": str(i), "job": "bench"}, "values": vals, "timestamps": ts}, separators=(",", ":")) + "\n")
 PY
 
+# Each sets `pid` (called directly, not in $(…), so that `pids` keeps it for the exit trap).
 start_vm() {  # $1: data dir, $2: port
   victoria-metrics -storageDataPath="$1" -httpListenAddr="127.0.0.1:$2" -retentionPeriod=100y > "$1.log" 2>&1 &
-  pids+=($!); wait_ready "http://127.0.0.1:$2/health"; echo $!
+  pid=$!; pids+=("$pid"); wait_ready "http://127.0.0.1:$2/health"
 }
 start_metricstor() {  # $1: data dir, $2: port
   printf 'server:\n  http_addr: 127.0.0.1:%s\n  grpc_addr: 127.0.0.1:%s\nstorage:\n  data_dir: %s\n' "$2" "$(($2 + 1))" "$1" > "$1.yaml"
   "$bin" --config "$1.yaml" > "$1.log" 2>&1 &
-  pids+=($!); wait_ready "http://127.0.0.1:$2/-/ready"; echo $!
+  pid=$!; pids+=("$pid"); wait_ready "http://127.0.0.1:$2/-/ready"
 }
 
 # The native body: VictoriaMetrics' own export of the JSON.
-pid=$(start_vm "$work/source" 19528)
+start_vm "$work/source" 19528
 curl -sf -T "$work/history.jsonl" http://127.0.0.1:19528/api/v1/import
 curl -sf http://127.0.0.1:19528/internal/force_flush
 for _ in $(seq 1 100); do [ "$(exported http://127.0.0.1:19528)" = "$((series * samples))" ] && break; sleep 0.2; done
@@ -58,7 +59,7 @@ port=19530
 for system in metricstor victoriametrics; do
   for format in json native; do
     port=$((port + 2))
-    if [ $system = metricstor ]; then pid=$(start_metricstor "$work/$system-$format" $port); else pid=$(start_vm "$work/$system-$format" $port); fi
+    if [ $system = metricstor ]; then start_metricstor "$work/$system-$format" $port; else start_vm "$work/$system-$format" $port; fi
     url=http://127.0.0.1:$port/api/v1/import; [ $format = native ] && url=$url/native
     body=$work/history.jsonl; [ $format = native ] && body=$work/history.native
     c0=$(cpu "$pid"); t0=$(date +%s.%N)
