@@ -351,9 +351,9 @@ fn chrono_stamp(seconds: i64) -> String {
     format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
-/// VictoriaMetrics' `/internal/force_merge` after a delete: answered 200 at once, and in the
-/// background every block holding deleted data is rewritten without it (empty tombstones);
-/// the answers stay those of the delete.
+/// VictoriaMetrics' way of deleting: delete_series by GET, then `/internal/force_merge`,
+/// answered 200 at once while in the background every block holding deleted data is
+/// rewritten without it (empty tombstones); the answers stay those of the delete.
 #[test]
 fn force_merge_rewrites_the_blocks_with_deleted_data_in_the_background() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -362,8 +362,9 @@ fn force_merge_rewrites_the_blocks_with_deleted_data_in_the_background() {
     let end = now_ms - now_ms % MINUTE_MS;
     let written = post(&server.url("/api/v1/write"), "application/x-protobuf", &per_minute_body("fm", 3, end - 8 * HOUR_MS, 8 * HOUR_MS));
     assert_eq!(written.status, 204, "{}", written.body);
-    let (status, body) = form_post(&server.url("/api/v1/admin/tsdb/delete_series"), &[("match[]", "fm{i=\"0\"}")]);
-    assert_eq!(status, 204, "{body}");
+    // VictoriaMetrics' documented command: a GET.
+    let deleted = reply_or_status("GET delete_series", agent().get(&server.url("/api/v1/admin/tsdb/delete_series?match[]=fm%7Bi%3D%220%22%7D")).call());
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(tombstone_files(&server.data_dir).iter().any(|&n| n > 9), "some block got a tombstones entry");
     let (status, body) = form_post(&server.url("/internal/force_merge"), &[("partition_prefix", "2026_12")]);
     assert_eq!((status, body.as_str()), (200, ""));

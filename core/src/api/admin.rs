@@ -1,5 +1,6 @@
 //! `/api/v1/admin/tsdb/delete_series`, `/api/v1/admin/tsdb/clean_tombstones` and
-//! `/api/v1/admin/tsdb/snapshot` (POST or PUT), with Prometheus' semantics: 204 on success
+//! `/api/v1/admin/tsdb/snapshot` (POST or PUT; delete_series also GET, as VictoriaMetrics
+//! takes it), with Prometheus' semantics: 204 on success
 //! (a snapshot answers its name), 400 `bad_data` for bad parameters, and 503 `unavailable`
 //! "admin APIs disabled" unless `server.enable_admin_api` is on.
 

@@ -161,7 +161,9 @@ impl Api {
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),
             "/api/v1/parse_query" if get_or_post => parse_query(&self.params(request)?),
-            "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT => {
+            // GET too: VictoriaMetrics takes any method here, and its documentation's command
+            // is a GET (`curl 'http://host:8428/api/v1/admin/tsdb/delete_series?match[]=…'`).
+            "/api/v1/admin/tsdb/delete_series" if method == Method::POST || method == Method::PUT || method == Method::GET => {
                 admin::handle_delete_series(self, request).await
             }
             "/api/v1/admin/tsdb/clean_tombstones" if method == Method::POST || method == Method::PUT => {
