@@ -51,6 +51,7 @@ pub(crate) mod status;
 mod vm_native;
 mod vm_native_export;
 mod vm_snapshots;
+mod vm_targets;
 pub(crate) mod write;
 
 use std::sync::Arc;

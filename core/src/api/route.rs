@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, write};
+use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, vm_targets, write};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -121,6 +121,8 @@ impl Api {
                 body.push(b'}');
                 Ok(json_response(StatusCode::OK, body))
             }
+            // VictoriaMetrics' plain-text targets page (`curl host:8428/targets`).
+            "/targets" if method == Method::GET => vm_targets::handle(self, request),
             "/api/v1/targets/metadata" if method == Method::GET => {
                 // Every target's labels and metadata: not for a client confined to some series.
                 let p = self.refuse_other_clients_queries(request, "/api/v1/targets/metadata")?;

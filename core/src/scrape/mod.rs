@@ -50,6 +50,7 @@ pub mod protobuf;
 pub mod puppetdb_sd;
 pub mod proxy;
 pub mod relabeled;
+pub mod targets_text;
 pub mod scaleway_sd;
 pub mod scrape_loop;
 pub mod shown_config;

@@ -175,6 +175,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
             status.last_error = error;
             status.last_scrape_ns = start_ns;
             status.last_duration_seconds = duration;
+            status.scrapes_total += 1;
+            status.scrapes_failed += u64::from(!up);
+            status.samples_scraped = report[2] as u64;
             if let Some(metadata) = new_metadata {
                 status.metadata = metadata;
             }

@@ -39,6 +39,11 @@ pub struct TargetStatus {
     /// When the last scrape started, in nanoseconds since the epoch (0: never).
     pub last_scrape_ns: i64,
     pub last_duration_seconds: f64,
+    /// Scrapes since it became active, and of those the failed ones; samples its last
+    /// scrape gave (VictoriaMetrics' `/targets` lists them).
+    pub scrapes_total: u64,
+    pub scrapes_failed: u64,
+    pub samples_scraped: u64,
     /// The metadata of its families (`# TYPE`, `# HELP`, `# UNIT`) as its last scrape to
     /// give any had it, for `/api/v1/targets/metadata`.
     pub metadata: Arc<Vec<crate::ingest::MetricMetadata>>,
@@ -47,7 +52,17 @@ pub struct TargetStatus {
 impl TargetStatus {
     /// A target not scraped yet.
     pub fn new(target: Arc<Target>) -> TargetStatus {
-        TargetStatus { target, health: Health::Unknown, last_error: String::new(), last_scrape_ns: 0, last_duration_seconds: 0.0, metadata: Arc::default() }
+        TargetStatus {
+            target,
+            health: Health::Unknown,
+            last_error: String::new(),
+            last_scrape_ns: 0,
+            last_duration_seconds: 0.0,
+            scrapes_total: 0,
+            scrapes_failed: 0,
+            samples_scraped: 0,
+            metadata: Arc::default(),
+        }
     }
 }
 
@@ -167,6 +182,11 @@ impl Registry {
             ScrapeFailure::BucketLimit => counts.bucket_limit += 1,
             ScrapeFailure::Other => {}
         }
+    }
+
+    /// The active targets (a copy, taken under the lock), in job and then key order.
+    pub fn active_targets(&self) -> Vec<TargetStatus> {
+        self.active.lock().map(|all| all.values().cloned().collect()).unwrap_or_default()
     }
 
     /// Every configured job's figures, by name.

@@ -170,6 +170,32 @@ fn targets_are_scraped_with_their_labels_and_staleness() {
     assert_eq!((active_only["data"]["activeTargets"].as_array().map(Vec::len), active_only["data"]["droppedTargets"].as_array().map(Vec::len)), (Some(3), Some(0)));
     let (status, none) = get_json(&server.url("/api/v1/targets?state=sleeping"));
     assert_eq!((status, none["data"]["activeTargets"].as_array().map(Vec::len)), (200, Some(0)));
+    // VictoriaMetrics' plain-text /targets (also under /prometheus/), with its filters.
+    let page = |query: &str| reply_or_status("GET /targets", agent().get(&server.url(&format!("/prometheus/targets?{query}"))).call());
+    let all = page("");
+    assert_eq!((all.status, all.header("content-type")), (200, Some("text/plain; charset=utf-8")), "{}", all.body);
+    let lines: Vec<&str> = all.body.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("job=")).copied().collect::<Vec<_>>(), ["job=app (1/1 up)", "job=down (0/1 up)", "job=filesd (1/1 up)"], "{}", all.body);
+    let app_line = lines.iter().find(|l| l.contains("job=\"app\"")).expect("app's target line");
+    assert!(
+        app_line.starts_with(&format!("\tstate=up, endpoint=http://{instance}/metrics, labels={{env=\"e2e\",instance=\"{instance}\",job=\"app\"}}, scrapes_total="))
+            && app_line.contains("scrapes_failed=0, last_scrape=")
+            && app_line.contains("samples_scraped=3, error=")
+            && app_line.ends_with("error="),
+        "{app_line}"
+    );
+    let down_line = lines.iter().find(|l| l.contains("job=\"down\"")).expect("down's target line");
+    assert!(down_line.starts_with("\tstate=down, ") && down_line.contains("error=") && !down_line.ends_with("error="), "{down_line}");
+    let unhealthy = page("show_only_unhealthy=true").body;
+    assert_eq!(unhealthy.lines().filter(|l| l.starts_with('\t')).count(), 1, "{unhealthy}");
+    assert!(unhealthy.contains("state=down"), "{unhealthy}");
+    let searched = page(&format!("endpoint_search={down_port}")).body;
+    assert_eq!(searched.lines().next(), Some("job=down (0/1 up)"), "{searched}");
+    assert_eq!(searched.lines().count(), 2, "{searched}");
+    let labelled = page(&format!("label_search={}", percent_encode("{team=\"x\"}"))).body;
+    assert!(labelled.starts_with("job=filesd (1/1 up)\n\tstate=up") && labelled.lines().count() == 2, "{labelled}");
+    let bad = page("endpoint_search=(");
+    assert!(bad.status == 400 && bad.body.contains("endpoint_search"), "{}", bad.body);
 
     // A series gone from the exposition is stale at the next scrape: no longer returned,
     // though its samples are kept.
