@@ -540,11 +540,13 @@ fn future_size<F, A, B, C>(_: impl Fn(A, B, C) -> F) -> usize {
 
 /// Each target's loop lives between scrapes as its future: the request and the store
 /// are boxed only while they run, so a server with 20,000 targets does not hold 20,000
-/// of their largest states (over 10 KiB each when they were inline).
+/// of their largest states (over 10 KiB each when they were inline). The loop's own state
+/// across a store is about 1 KiB (1,064 bytes since the scrape report is kept for
+/// `/targets`' sample count).
 #[test]
 fn an_idle_loop_is_small() {
     let size = future_size(run);
-    assert!(size <= 1024, "the scrape loop's future takes {size} bytes");
+    assert!(size <= 1088, "the scrape loop's future takes {size} bytes");
 }
 
 #[test]
