@@ -37,9 +37,11 @@ impl Startup {
     }
 }
 
-/// Paths served while the shards are still opening: they read no shard.
+/// Paths served while the shards are still opening: they read no shard. Among them
+/// VictoriaMetrics' liveness (`/health`) and readiness (`/ready`), so that a probe set up for
+/// VictoriaMetrics does not take a long WAL replay for a dead process.
 pub fn served_while_starting(path: &str) -> bool {
-    matches!(path, "/-/healthy" | "/-/ready" | "/api/v1/status/walreplay" | "/api/v1/notifications" | "/api/v1/notifications/live" | "/api/v1/status/buildinfo")
+    matches!(path, "/-/healthy" | "/-/ready" | "/health" | "/ready" | "/api/v1/status/walreplay" | "/api/v1/notifications" | "/api/v1/notifications/live" | "/api/v1/status/buildinfo")
 }
 
 #[cfg(test)]

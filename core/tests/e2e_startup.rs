@@ -1,6 +1,6 @@
 //! End-to-end: while the shards replay their WALs at start-up the server already answers:
-//! `/-/healthy` 200, `/-/ready` and the query API 503 with `Retry-After` (the notification
-//! says it is starting), `/api/v1/status/walreplay` counts the segments; once every shard is
+//! `/-/healthy` 200 (VictoriaMetrics' `/health` too; its `/ready` 425), `/-/ready` and the
+//! query API 503 with `Retry-After` (the notification says it is starting), `/api/v1/status/walreplay` counts the segments; once every shard is
 //! open it is ready for good and the replay count covers every WAL segment on disk.
 
 mod support;
@@ -77,6 +77,12 @@ fn the_server_answers_during_wal_replay_and_turns_ready_once() {
             // the notification listed.
             let healthy = reply_or_status("healthy", agent.get(&format!("{base}/-/healthy")).call());
             assert_eq!(healthy.status, 200);
+            // VictoriaMetrics' probes: /health alive, /ready 425 Too Early (or 200 if the
+            // replay has just ended).
+            let vm_health = reply_or_status("vm health", agent.get(&format!("{base}/health")).call());
+            assert_eq!((vm_health.status, vm_health.body.as_str()), (200, "OK"));
+            let vm_ready = reply_or_status("vm ready", agent.get(&format!("{base}/ready")).call());
+            assert!(vm_ready.status == 425 || vm_ready.status == 200, "{} {}", vm_ready.status, vm_ready.body);
             let query = reply_or_status("query", agent.get(&format!("{base}/api/v1/query?query=up")).call());
             if query.status == 503 {
                 assert_eq!(query.header("retry-after"), Some("5"), "{}", query.body);

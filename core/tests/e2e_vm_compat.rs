@@ -19,6 +19,8 @@ fn prometheus_prefix_health_and_extra_labels() {
     assert!(page.contains("<h1>Metricstor ") && page.contains("href=\"metrics\""), "{page}");
     let health = agent().get(&server.url("/health")).call().expect("GET /health");
     assert_eq!((health.status(), health.into_string().unwrap()), (200, "OK".to_string()));
+    let ready = agent().get(&server.url("/ready")).call().expect("GET /ready");
+    assert_eq!((ready.status(), ready.into_string().unwrap()), (200, "OK".to_string()));
     assert_eq!(get_json(&server.url("/prometheus/api/v1/status/buildinfo")).0, 200);
     // Only a whole `/prometheus/` segment is a prefix.
     assert_eq!(get_json(&server.url("/prometheusx/api/v1/status/buildinfo")).0, 404);

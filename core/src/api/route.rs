@@ -193,6 +193,12 @@ impl Api {
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
+            // VictoriaMetrics' readiness: 425 Too Early until it is ready (here: the WALs
+            // replayed), then "OK".
+            "/ready" if (method == Method::GET || method == Method::HEAD) && !self.startup.is_ready() => {
+                Ok(text_response(StatusCode::TOO_EARLY, "Metricstor is starting: replaying the write-ahead log.\n"))
+            }
+            "/ready" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),
             // VictoriaMetrics' endpoints that scripts call after an import, before they query.
             // Here every acknowledged sample is already readable: nothing is pending to flush.
             "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
