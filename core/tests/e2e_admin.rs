@@ -346,9 +346,7 @@ fn snapshots_past_their_max_age_are_deleted() {
 
 /// `YYYYMMDDhhmmss` (UTC) of Unix time `seconds`.
 fn chrono_stamp(seconds: i64) -> String {
-    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
-    let rest = seconds.rem_euclid(86_400);
-    format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    utc_seconds_text(seconds).chars().filter(char::is_ascii_digit).collect()
 }
 
 /// VictoriaMetrics' way of deleting: delete_series by GET, then `/internal/force_merge`,

@@ -249,16 +249,9 @@ fn vmalert_evaluates_rules_against_us_writes_back_and_restores_state() {
     assert_eq!(restored["labels"]["room"], "a", "{restored}");
     let active_at = restored["activeAt"].as_str().expect("activeAt");
     let seconds: f64 = active_since.parse().expect("ALERTS_FOR_STATE holds the activation time");
-    let expected = chrono_like_utc(seconds as i64);
+    let expected = utc_seconds_text(seconds as i64);
     assert!(active_at.starts_with(&expected), "restored activeAt {active_at}, ALERTS_FOR_STATE says {expected}");
     assert!(server.stop());
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) of Unix `seconds`.
-fn chrono_like_utc(seconds: i64) -> String {
-    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
-    let rest = seconds.rem_euclid(86_400);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 /// vmctl migrates a Prometheus TSDB (written by promtool) into us through `/api/v1/import`.

@@ -448,6 +448,13 @@ pub fn spin(ms: u64) {
     }
 }
 
+/// Unix time `seconds` as UTC `YYYY-MM-DDThh:mm:ss`.
+pub fn utc_seconds_text(seconds: i64) -> String {
+    let (year, month, day) = promql::format::civil_from_days(seconds.div_euclid(86_400));
+    let rest = seconds.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
 /// A loopback port free right now, for a peer (e.g. Prometheus) that needs a fixed listen
 /// address: bound to port 0, then released.
 pub fn free_port() -> u16 {
