@@ -116,7 +116,7 @@ pub(super) fn snapshot_name(now_ms: i64) -> String {
 }
 
 /// Go's `strconv.ParseBool`, which Prometheus uses for its boolean parameters.
-fn parse_go_bool(text: &str) -> Option<bool> {
+pub(super) fn parse_go_bool(text: &str) -> Option<bool> {
     match text {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),

@@ -50,14 +50,9 @@ pub(super) async fn handle(api: &Api, request: &Request<Bytes>, path: &str) -> R
         }
         LIST => {
             let names = snapshot_names(&dir)?;
-            let mut body = String::from(r#"{"status":"ok","snapshots":["#);
-            for (i, name) in names.iter().enumerate() {
-                if i > 0 {
-                    body.push(',');
-                }
-                json::push_json_string(&mut body, name);
-            }
-            body.push_str("]}");
+            let mut body = String::from(r#"{"status":"ok","snapshots":"#);
+            json::push_string_array(&mut body, names.iter().map(String::as_str));
+            body.push('}');
             Ok(super::json_response(StatusCode::OK, body))
         }
         DELETE => {

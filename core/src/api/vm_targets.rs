@@ -11,7 +11,7 @@ use crate::scrape::targets_text::{targets_page, TargetsFilter};
 pub(super) fn handle(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let p = api.refuse_other_clients_queries(request, "/targets")?;
     // Go's `strconv.ParseBool`, as VictoriaMetrics reads these; anything else is false there too.
-    let flag = |name: &str| p.get(name).is_some_and(|v| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    let flag = |name: &str| p.get(name).and_then(super::admin::parse_go_bool).unwrap_or(false);
     let text = |name: &str| p.get(name).map(str::trim).filter(|s| !s.is_empty());
     let endpoint_search = match text("endpoint_search") {
         Some(search) => Some(regex::Regex::new(search).map_err(|e| ApiError::bad_data(format!("invalid parameter \"endpoint_search\": cannot parse {search}: {e}")))?),

@@ -50,6 +50,15 @@ pub struct Target {
     pub placement: u64,
 }
 
+impl Target {
+    /// Whether its labels match every matcher (a label it lacks reads as empty, as a
+    /// series' would): `match_target` of `/api/v1/targets/metadata`, `label_search` of `/targets`.
+    pub fn matches(&self, matchers: &[tsdb::Matcher]) -> bool {
+        let label = |name: &str| self.labels.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+        matchers.iter().all(|m| m.matches(label(&m.name)))
+    }
+}
+
 /// What became of one discovered target.
 #[derive(Debug)]
 pub enum Discovered {

@@ -244,8 +244,7 @@ impl Registry {
             if limit.is_some_and(|limit| out.len() >= limit) {
                 break;
             }
-            let label = |name: &str| target.labels.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
-            if !match_target.iter().all(|m| m.matches(label(&m.name))) {
+            if !target.matches(match_target) {
                 continue;
             }
             let labels: serde_json::Map<String, serde_json::Value> = target.labels.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v.as_str()))).collect();

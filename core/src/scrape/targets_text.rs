@@ -29,10 +29,7 @@ impl TargetsFilter {
 
     fn keeps(&self, status: &TargetStatus) -> bool {
         let target = &status.target;
-        self.endpoint_search.as_ref().is_none_or(|search| search.is_match(&target.url))
-            && self.label_search.as_ref().is_none_or(|matchers| {
-                matchers.iter().all(|m| m.matches(target.labels.iter().find(|(name, _)| *name == m.name).map_or("", |(_, value)| value.as_str())))
-            })
+        self.endpoint_search.as_ref().is_none_or(|search| search.is_match(&target.url)) && self.label_search.as_ref().is_none_or(|matchers| target.matches(matchers))
     }
 }
 
@@ -43,7 +40,7 @@ pub fn targets_page(active: Vec<TargetStatus>, configured: &[String], filter: &T
         by_job.entry(status.target.job.name.clone()).or_default().push(status);
     }
     let mut out = String::new();
-    for (job, mut statuses) in by_job.iter_mut().map(|(job, statuses)| (job, std::mem::take(statuses))) {
+    for (job, statuses) in &mut by_job {
         statuses.sort_by(|a, b| a.target.url.cmp(&b.target.url));
         let up = statuses.iter().filter(|s| s.health == Health::Up).count();
         let total = statuses.len();
