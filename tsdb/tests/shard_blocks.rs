@@ -731,7 +731,12 @@ fn a_snapshot_opens_as_a_shard_holding_what_the_shard_held() {
             (from_blocks, written)
         })
     };
-    assert_eq!(written.len(), 3, "two linked blocks and the head's: {written:?}");
+    // The head (204 h to 206.5 h) in five half-hour windows, each block named after the
+    // linked ones (which were written now, long after 206.5 h), so it wins ties as the
+    // head did.
+    assert_eq!(written.len(), 2 + 5, "two linked blocks and the head's five: {written:?}");
+    let linked_newest = written[..2].iter().max().expect("linked");
+    assert!(written[2..].iter().all(|u| u > linked_newest), "{written:?}");
     for (path, expected) in [(full, want), (blocks_only, from_blocks)] {
         let got = on_executor(move || async move {
             let db = ShardDb::open(&path, options()).await.expect("open the snapshot");
@@ -741,4 +746,167 @@ fn a_snapshot_opens_as_a_shard_holding_what_the_shard_held() {
         });
         assert_eq!(got.held, expected);
     }
+}
+
+/// Every file of the block directories under `dir`: relative path → bytes.
+fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).expect("ls") {
+            let path = e.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+                out.insert(name, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Two snapshots of an unchanged head write the same head blocks, byte for byte under the
+/// same names; after a sample opens a new window only that block and the one before (whose
+/// range reached only up to the head's newest sample) are new, and after a sample lands in
+/// an old window only that one. That is what lets an
+/// incremental backup (vmbackup compares files by path and size) skip the rest.
+#[test]
+fn snapshots_write_the_unchanged_part_of_the_head_under_the_same_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = 100 * 2 * HOUR_MS;
+    let data = batches(base, base + 3 * HOUR_MS / 2, 3);
+    let shard_dir = dir.path().join("shard");
+    let snaps: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("snap{i}"))).collect();
+    let written = {
+        let snaps = snaps.clone();
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&shard_dir, options()).await.expect("open");
+            append_cutting_due_blocks(&mut db, &data).await;
+            assert!(db.blocks().is_empty(), "all of it in the head");
+            let mut written = Vec::new();
+            written.push(db.snapshot(&snaps[0], false).await.expect("first snapshot"));
+            written.push(db.snapshot(&snaps[1], false).await.expect("second snapshot"));
+            // One more sample for one series, in the newest window.
+            let late = |t: i64| SeriesSamples { labels: labels("steady", 1), samples: vec![Sample { timestamp_ms: t, value: 1.5 }], histograms: Vec::new(), starts: None };
+            db.append_group(&[&[late(base + 3 * HOUR_MS / 2)][..]]).await.expect("append newest");
+            written.push(db.snapshot(&snaps[2], false).await.expect("third snapshot"));
+            // An out-of-order sample in the oldest window (between two minutes).
+            db.append_group(&[&[late(base + 30_000)][..]]).await.expect("append old");
+            written.push(db.snapshot(&snaps[3], false).await.expect("fourth snapshot"));
+            db.close().await.expect("close");
+            written
+        })
+    };
+    // 0:00–0:30, 0:30–1:00, 1:00–1:30 (the last sample at 1:29); the late one opens 1:30–2:00.
+    assert_eq!(written[0].len(), 3, "{written:?}");
+    assert_eq!(written[0], written[1], "nothing changed, same names");
+    assert_eq!(files_under(&snaps[0]), files_under(&snaps[1]), "and the same bytes");
+    assert_eq!(written[2][..2], written[0][..2], "the two windows before are unchanged");
+    assert_ne!(written[2][2], written[0][2], "the head's newest window was clamped to its last sample and now reaches its end");
+    assert_eq!(written[2].len(), 4, "one more window: {written:?}");
+    assert_eq!(written[3][1..], written[2][1..], "only the oldest window changed");
+    assert_ne!(written[3][0], written[2][0]);
+    for (i, ulids) in written.iter().enumerate() {
+        for u in ulids {
+            assert!(tsdb::block::is_ulid(u), "{u}");
+            let meta = tsdb::block::BlockMeta::read(&snaps[i].join(u)).expect("meta");
+            assert_eq!(&meta.ulid, u);
+            assert_eq!(meta.compaction.sources, vec![u.clone()]);
+            assert_eq!(tsdb::block::ulid_time_ms(u), Some(meta.min_time_ms as u64), "named by the window's start");
+        }
+    }
+    // The last snapshot reads back every sample.
+    let mut want = model_of(&batches(base, base + 3 * HOUR_MS / 2, 3));
+    let extra = want.entry(labels("steady", 1)).or_default();
+    extra.insert(base + 3 * HOUR_MS / 2, 1.5f64.to_bits());
+    extra.insert(base + 30_000, 1.5f64.to_bits());
+    let last = snaps[3].clone();
+    let got = on_executor(move || async move {
+        let db = ShardDb::open(&last, options()).await.expect("open the snapshot");
+        let s = snapshot(&db);
+        db.close().await.expect("close");
+        s
+    });
+    assert_eq!(got.held, want);
+}
+
+/// A head holding samples with start times (which the one-pass partition does not split) is
+/// cut window by window instead: the same windows, names stable while nothing changes, and
+/// the snapshot reads back every sample with its start.
+#[test]
+fn a_snapshot_of_samples_with_start_times_is_windowed_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = 100 * 2 * HOUR_MS;
+    let times: Vec<i64> = (0..60).map(|k| base + k * 60_000).collect();
+    let series = SeriesSamples {
+        labels: labels("started_total", 0),
+        samples: times.iter().map(|&t| Sample { timestamp_ms: t, value: (t - base) as f64 }).collect(),
+        histograms: Vec::new(),
+        starts: None,
+    };
+    let starts: Vec<tsdb::StartTimestamp> = times.iter().map(|&t| tsdb::StartTimestamp { start_ms: base - 60_000, sample_ms: t }).collect();
+    let batch = tsdb::SeriesBatch::try_from_series_starts_and_exemplars(std::slice::from_ref(&series), &[starts], &[]).expect("batch");
+    let started_options = || ShardOptions { start_timestamp_storage: true, ..options() };
+    let shard_dir = dir.path().join("shard");
+    let snaps: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("snap{i}"))).collect();
+    let written = {
+        let snaps = snaps.clone();
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&shard_dir, started_options()).await.expect("open");
+            db.append_batches(&[tsdb::BatchPart::whole(&batch)]).await.expect("append");
+            let first = db.snapshot(&snaps[0], false).await.expect("first snapshot");
+            let second = db.snapshot(&snaps[1], false).await.expect("second snapshot");
+            db.close().await.expect("close");
+            (first, second)
+        })
+    };
+    assert_eq!(written.0.len(), 2, "two half-hour windows: {written:?}");
+    assert_eq!(written.0, written.1);
+    assert_eq!(files_under(&snaps[0]), files_under(&snaps[1]));
+    let first = snaps[0].clone();
+    let got = on_executor(move || async move {
+        let db = ShardDb::open(&first, started_options()).await.expect("open the snapshot");
+        let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").expect("matcher");
+        let got = db.select(&[all], i64::MIN, i64::MAX);
+        db.close().await.expect("close");
+        got
+    });
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, series.samples);
+    let read_starts = got[0].starts.as_ref().map(|s| s.floats.clone());
+    assert_eq!(read_starts, Some(vec![base - 60_000; 60]), "each sample keeps its start");
+}
+
+/// A late sample in the head that overwrites one of a block's (the head wins on read) still
+/// wins once the snapshot has written the head as blocks: they are named after the linked
+/// block, and newer blocks win ties.
+#[test]
+fn a_snapshot_answers_a_sample_the_head_overwrote_as_the_shard_did() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = 100 * 2 * HOUR_MS;
+    let data = batches(base, base + 7 * HOUR_MS / 2, 1);
+    let (shard_dir, snap) = (dir.path().join("shard"), dir.path().join("snap"));
+    let overwrite = SeriesSamples { labels: labels("steady", 0), samples: vec![Sample { timestamp_ms: base + 60_000, value: -2.0 }], histograms: Vec::new(), starts: None };
+    let before = {
+        let snap = snap.clone();
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&shard_dir, options()).await.expect("open");
+            append_cutting_due_blocks(&mut db, &data).await;
+            assert_eq!(db.blocks().len(), 1, "the first two hours in a block");
+            db.append_group(&[std::slice::from_ref(&overwrite)]).await.expect("append late");
+            let held_now = held(&db);
+            db.snapshot(&snap, false).await.expect("snapshot");
+            db.close().await.expect("close");
+            held_now
+        })
+    };
+    assert_eq!(before[&labels("steady", 0)][&(base + 60_000)], (-2.0f64).to_bits(), "the head wins in the shard");
+    let got = on_executor(move || async move {
+        let db = ShardDb::open(&snap, options()).await.expect("open the snapshot");
+        let s = snapshot(&db);
+        db.close().await.expect("close");
+        s
+    });
+    assert_eq!(got.held, before, "and in the snapshot");
 }

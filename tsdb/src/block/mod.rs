@@ -34,9 +34,9 @@ pub use compact::{CompactionJob, CompactionOutput};
 pub use compact_plan::{compaction_ranges, PlanBlock};
 pub use reader::Block;
 pub use stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
-pub use ulid::{is_ulid, new_ulid, random_u64, ulid_time_ms};
+pub use ulid::{is_ulid, new_ulid, random_u64, ulid_of, ulid_time_ms};
 pub use tombstones::Tombstones;
-pub use writer::{sync_dir, write_block, write_block_as, write_cut_block, BlockSeries, DELETED_SUFFIX, TMP_SUFFIX};
+pub use writer::{sync_dir, write_block, write_block_as, write_content_named_block, write_cut_block, BlockSeries, DELETED_SUFFIX, TMP_SUFFIX};
 
 use crate::error::Error;
 

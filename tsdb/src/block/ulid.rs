@@ -19,7 +19,12 @@ pub fn random_u64() -> u64 {
 /// A new ULID for `now_ms` (milliseconds since the Unix epoch).
 pub fn new_ulid(now_ms: u64) -> String {
     let random = (u128::from(random_u64()) << 16) | u128::from(random_u64() & 0xffff);
-    let value: u128 = (u128::from(now_ms & ((1 << 48) - 1)) << 80) | random;
+    ulid_of(now_ms, random)
+}
+
+/// The ULID of `time_ms` and the low 80 bits of `rest` (where a new ULID has random bits).
+pub fn ulid_of(time_ms: u64, rest: u128) -> String {
+    let value: u128 = (u128::from(time_ms & ((1 << 48) - 1)) << 80) | (rest & ((1 << 80) - 1));
     let mut out = [0u8; ULID_LEN];
     for (i, slot) in out.iter_mut().enumerate() {
         let shift = 5 * (ULID_LEN - 1 - i);
@@ -66,5 +71,15 @@ mod tests {
             "U is not in the alphabet"
         );
         assert!(!is_ulid("wal"));
+    }
+
+    #[test]
+    fn a_ulid_of_given_parts_keeps_the_time_and_80_bits_of_the_rest() {
+        let a = ulid_of(1_700_000_000_000, u128::MAX);
+        assert!(is_ulid(&a), "{a}");
+        assert_eq!(ulid_time_ms(&a), Some(1_700_000_000_000));
+        assert!(a.ends_with("ZZZZZZZZZZZZZZZZ"), "80 one bits: {a}");
+        assert_eq!(a, ulid_of(1_700_000_000_000, u128::MAX >> 48), "bits above the 80th are dropped");
+        assert_ne!(ulid_of(5, 1), ulid_of(5, 2));
     }
 }

@@ -297,6 +297,20 @@ fn write_series_block(
     ulid: &str,
     min_time_ms: i64,
     max_time_ms: i64,
+    series: Vec<BlockSeries>,
+    compaction: BlockCompaction,
+) -> Result<(PathBuf, BlockMeta), Error> {
+    let (_, meta) = write_series_uncommitted(parent, ulid, min_time_ms, max_time_ms, series, compaction)?;
+    Ok((commit_tmp(parent, ulid)?, meta))
+}
+
+/// `write_series_block` up to its commit: the block is complete and synced in
+/// `<parent>/<ulid>.tmp/`, whose path is returned with its meta.
+fn write_series_uncommitted(
+    parent: &Path,
+    ulid: &str,
+    min_time_ms: i64,
+    max_time_ms: i64,
     mut series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
@@ -308,6 +322,63 @@ fn write_series_block(
     for s in series {
         writer.add_cut_series(&s, SAMPLES_PER_CHUNK_MAX)?;
     }
-    let (_, meta) = writer.finish(compaction)?;
-    Ok((commit_tmp(parent, ulid)?, meta))
+    writer.finish(compaction)
+}
+
+/// A level-1 block like `write_cut_block`'s, named by what it holds: its ULID's time is
+/// `name_time_ms` and its other 80 bits a hash of its range, index and chunk files. The
+/// same data over the same range, given the same time, is therefore written under the same
+/// name, byte for byte, however often it is written; copies that compare files by path and
+/// size (vmbackup's incremental backups) find it already there. Returns the ULID.
+pub fn write_content_named_block(parent: &Path, name_time_ms: u64, min_time_ms: i64, max_time_ms: i64, series: Vec<BlockSeries>) -> Result<String, Error> {
+    // The staging name only has to be unique beside the blocks already in `parent`.
+    let staging = super::new_ulid(0);
+    let compaction = BlockCompaction { level: 1, sources: vec![staging.clone()], parents: Vec::new() };
+    let (tmp, mut meta) = write_series_uncommitted(parent, &staging, min_time_ms, max_time_ms, series, compaction)?;
+    let mut rename = || -> Result<String, Error> {
+        let ulid = super::ulid_of(name_time_ms, content_hash(&tmp, min_time_ms, max_time_ms)?);
+        meta.ulid = ulid.clone();
+        meta.compaction.sources = vec![ulid.clone()];
+        write_synced(&tmp.join(META_FILENAME), &meta.to_json())?;
+        sync_dir(&tmp)?;
+        let done = parent.join(&ulid);
+        std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
+        sync_dir(parent)?;
+        Ok(ulid)
+    };
+    let renamed = rename();
+    if renamed.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    renamed
+}
+
+/// xxh3-128 of a written block's range and of its index and chunk segment files (name,
+/// length and bytes, segments in name order): what its meta's range and statistics derive from.
+fn content_hash(block_dir: &Path, min_time_ms: i64, max_time_ms: i64) -> Result<u128, Error> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&min_time_ms.to_le_bytes());
+    hasher.update(&max_time_ms.to_le_bytes());
+    let chunks_dir = block_dir.join(CHUNKS_DIRNAME);
+    let listed = std::fs::read_dir(&chunks_dir).and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<PathBuf>>>());
+    let mut files = listed.map_err(|e| Error::io("list", &chunks_dir, e))?;
+    files.sort();
+    files.insert(0, block_dir.join(INDEX_FILENAME));
+    let mut buffer = vec![0u8; 1 << 20];
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+        let len = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
+        hasher.update(&(name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(&len.to_le_bytes());
+        loop {
+            let read = std::io::Read::read(&mut file, &mut buffer).map_err(|e| Error::io("read", &path, e))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+    }
+    Ok(hasher.digest128())
 }

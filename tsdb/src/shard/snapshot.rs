@@ -1,19 +1,32 @@
 //! `snapshot`: a point-in-time copy of the shard's data as a shard directory, its blocks
-//! hard-linked and the head written as one more block (as Prometheus' snapshots do).
+//! hard-linked and the head written as blocks of its own (Prometheus' snapshots write the
+//! head as one block; here it is cut at fixed time windows and each piece named by its
+//! content, so the part of the head that did not change is the same files in the next
+//! snapshot and an incremental backup does not send it again).
 
 use std::path::Path;
 
-use super::{on_blocking_thread, ShardDb, WAL_DIRNAME_LEGACY};
-use crate::block;
+use super::{cut_ranges, on_blocking_thread, ShardDb, WAL_DIRNAME_LEGACY};
+use crate::block::{self, BlockSeries};
 use crate::error::Error;
+use crate::head::Head;
+
+/// The head is written as blocks covering `block_duration_ms / SNAPSHOT_HEAD_WINDOWS_PER_BLOCK`
+/// each (30 minutes with 2-hour blocks), aligned to multiples of that window: all but the
+/// newest window or two no longer change, so a backup taken after another one sends about
+/// one window of the head again rather than all of it, while a head of 1.5 block durations
+/// is at most 7 blocks.
+pub const SNAPSHOT_HEAD_WINDOWS_PER_BLOCK: i64 = 4;
 
 impl ShardDb {
     /// Writes a point-in-time copy of this shard's data into `dest` (created): every block
-    /// hard-linked (`block::link_block`), and unless `skip_head`, the head's samples as one
-    /// more block over the head's time range, as Prometheus' snapshots do. `dest` is then a
-    /// shard directory a server can open (without a WAL; with the empty `wal/` that
-    /// promtool's read-only open needs). Returns the ULIDs written, the head's block (if
-    /// any) last.
+    /// hard-linked (`block::link_block`), and unless `skip_head`, the head's samples as
+    /// blocks over aligned windows of `SNAPSHOT_HEAD_WINDOWS_PER_BLOCK`ths of the block
+    /// duration, each clamped to the head's range and named by its content
+    /// (`block::write_content_named_block`) and by its start or, when that is older, the
+    /// time just after the newest linked block's. `dest` is then a shard directory a server can
+    /// open (without a WAL; with the empty `wal/` that promtool's read-only open needs).
+    /// Returns the ULIDs written, the head's blocks (oldest first) last.
     pub async fn snapshot(&self, dest: &Path, skip_head: bool) -> Result<Vec<String>, Error> {
         let promtool_wal = dest.join(WAL_DIRNAME_LEGACY);
         std::fs::create_dir_all(&promtool_wal).map_err(|e| Error::io("create", &promtool_wal, e))?;
@@ -30,11 +43,46 @@ impl ShardDb {
         let Some((lo, hi)) = self.head.time_range() else {
             return Ok(written);
         };
+        let window_ms = (self.options.block_duration_ms / SNAPSHOT_HEAD_WINDOWS_PER_BLOCK).max(1);
+        let first_start = lo.div_euclid(window_ms).saturating_mul(window_ms);
+        let mut windows = vec![(first_start, first_start.saturating_add(window_ms))];
+        while let Some(&(_, end)) = windows.last().filter(|(_, end)| *end <= hi) {
+            windows.push((end, end.saturating_add(window_ms)));
+        }
         let (series, _) = self.head.split_before(i64::MAX).await;
-        let ulid = self.next_block_ulids(1).remove(0);
-        let (parent, block_ulid) = (dest.to_path_buf(), ulid.clone());
-        on_blocking_thread(move || block::write_cut_block(&parent, &block_ulid, lo, hi.saturating_add(1), series)).await?;
-        written.push(ulid);
+        let ends: Vec<i64> = windows.iter().map(|w| w.1).collect();
+        let parts = match on_blocking_thread(move || cut_ranges::partition(series, &ends)).await {
+            Some(parts) => parts,
+            // Start times (or a chunk that does not decode) keep `partition` from splitting
+            // loose samples: one head split per window instead, each from what the last left.
+            None => self.split_by_window(&windows).await,
+        };
+        // The head wins ties over every block on read, and newer blocks (by ULID) over older
+        // ones: the head's blocks are named after every linked block so that the snapshot
+        // answers as the shard did. A window's name time is its start, unless that is older.
+        let after_linked_ms = self.blocks.iter().filter_map(|b| block::ulid_time_ms(&b.meta.ulid)).max().map_or(0, |ms| ms + 1);
+        for ((start, end), series) in windows.into_iter().zip(parts) {
+            if series.is_empty() {
+                continue;
+            }
+            let (min_ms, max_ms) = (start.max(lo), end.min(hi.saturating_add(1)));
+            let name_ms = (min_ms.max(0) as u64).max(after_linked_ms);
+            let parent = dest.to_path_buf();
+            written.push(on_blocking_thread(move || block::write_content_named_block(&parent, name_ms, min_ms, max_ms, series)).await?);
+        }
         Ok(written)
+    }
+
+    /// The head's data per window (consecutive, ascending, the first starting at or before
+    /// the head's oldest sample), one `Head::split_before` per window.
+    async fn split_by_window(&self, windows: &[(i64, i64)]) -> Vec<Vec<BlockSeries>> {
+        let mut parts = Vec::with_capacity(windows.len());
+        let mut rest: Option<Head> = None;
+        for &(_, end) in windows {
+            let (series, after) = rest.as_ref().unwrap_or(&self.head).split_before(end).await;
+            parts.push(series.into_iter().filter(|s| !s.samples.is_empty() || !s.chunks.is_empty() || !s.histograms.is_empty()).collect());
+            rest = Some(after);
+        }
+        parts
     }
 }
