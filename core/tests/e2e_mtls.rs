@@ -216,7 +216,14 @@ fn read_filters_confine_each_listed_identity() {
     assert_eq!(get("ops", "/api/v1/status/tsdb").1["data"]["headStats"]["numSeries"], 3);
     // The configuration lists every identity's filters: refused to a confined one.
     assert_eq!(get("team-a", "/api/v1/status/config").0, 403);
-    assert_eq!(get("ops", "/api/v1/status/config").0, 200);
+    let (status, config) = get("ops", "/api/v1/status/config");
+    assert_eq!(status, 200);
+    // VictoriaMetrics' plain-text page of it: the same YAML, refused alike.
+    assert_eq!(get("team-a", "/config").0, 403);
+    let (status, text) = get("ops", "/config");
+    assert_eq!(status, 200);
+    assert_eq!(text, config["data"]["yaml"], "the same YAML as /api/v1/status/config");
+    assert!(text.as_str().is_some_and(|t| t.contains("read_filters")), "{text}");
     // So do the block figures (every tenant's series counted).
     assert_eq!(get("team-a", "/api/v1/status/tsdb/blocks").0, 403);
     assert_eq!(get("ops", "/api/v1/status/tsdb/blocks").1["data"], serde_json::json!({"blocks": []}));

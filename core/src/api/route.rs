@@ -60,6 +60,13 @@ impl Api {
                 }
                 Ok(json_ok(&status::config(self)))
             }
+            // VictoriaMetrics' plain-text page of the configuration (`curl host:9101/config`).
+            "/config" if method == Method::GET => {
+                if !self.confinement(request).is_empty() {
+                    return Err(ApiError::forbidden("/config is not available to a client confined by tls.read_filters"));
+                }
+                Ok(text_response(StatusCode::OK, &self.config.to_yaml()))
+            }
             "/api/v1/status/self_metrics" if method == Method::GET => {
                 let p = self.params(request)?;
                 let exposition = self_metrics::exposition(self).await;
