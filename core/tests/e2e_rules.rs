@@ -103,6 +103,10 @@ fn rules_record_alert_notify_and_reload() {
     assert_eq!(sent["labels"]["dc"], "eu1", "{sent}");
     assert_eq!(sent["annotations"]["summary"], "a is at 10");
     assert!(sent["generatorURL"].as_str().is_some_and(|u| u.starts_with("http://metricstor.example:9090/graph?g0.expr=test_value+%3E+5")), "{sent}");
+    // The link's page is served here (the query page, reading g0.expr and g0.tab).
+    let link = sent["generatorURL"].as_str().and_then(|u| u.strip_prefix("http://metricstor.example:9090")).unwrap_or_default();
+    let page = reply_or_status("the generator URL", agent().get(&server.url(link)).call());
+    assert!(page.status == 200 && page.body.contains("function parsePanels"), "{link}: {}", page.status);
     assert!(sent["startsAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{sent}");
     let (_, flags) = get_json(&server.url("/api/v1/status/flags"));
     assert_eq!((flags["data"]["rules.alert.resend-delay"].as_str(), flags["data"]["rules.alert.for-grace-period"].as_str(), flags["data"]["web.external-url"].as_str()), (Some("1s"), Some("10m"), Some("http://metricstor.example:9090")), "{flags}");

@@ -47,6 +47,7 @@ mod search;
 mod self_metrics;
 mod self_metrics_json;
 mod single_flight;
+mod ui;
 pub(crate) mod status;
 mod vm_native;
 mod vm_native_export;
@@ -301,6 +302,7 @@ fn landing_page() -> Response<Bytes> {
          <h1>Metricstor {}</h1>\n<p>A Prometheus-compatible time-series database. Query it with Grafana (a Prometheus \
          data source at this address) or the Prometheus HTTP API; write to it with remote_write at \
          <code>/api/v1/write</code>.</p>\n<ul>\n\
+         <li><a href=\"graph\">/graph</a> (query page: tables and graphs of PromQL expressions)</li>\n\
          <li><a href=\"api/v1/status/buildinfo\">/api/v1/status/buildinfo</a></li>\n\
          <li><a href=\"api/v1/status/tsdb\">/api/v1/status/tsdb</a> (series and label statistics)</li>\n\
          <li><a href=\"api/v1/status/config\">/api/v1/status/config</a></li>\n\

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, vm_targets, write};
+use super::{admin, cors, ui, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, vm_targets, write};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -197,6 +197,9 @@ impl Api {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
+            "/graph" | "/vmui/" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
+            "/graph" | "/vmui/" | "/vmui" => Err(ApiError::method_not_allowed("GET")),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),

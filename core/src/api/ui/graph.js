@@ -1,0 +1,570 @@
+// The query page's script (served inline in `graph.html` at /graph and /vmui/): expression
+// panels with a table (instant query) and a graph (range query, drawn as SVG), their state in
+// the URL in Prometheus' `g0.expr`/`g0.tab`/`g0.range_input`/`g0.end_input`/`g0.step_input`
+// parameters (what alert generator URLs and Prometheus links carry; VictoriaMetrics' vmui puts
+// the same parameters after `#/?`). The pure functions at the top are exported to node for the
+// tests in core/tests/ui_graph_script.js; the DOM code below them runs only in a browser.
+"use strict";
+
+const DURATION_UNITS = { y: 31536000000, w: 604800000, d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
+const DEFAULT_RANGE_MS = 3600000;
+const MAX_TABLE_ROWS = 10000;
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/** A Prometheus duration ("1h30m", "5m", "250ms", "2w") in ms, or null when it is not one. */
+function parseDuration(text) {
+  const s = String(text).trim();
+  if (s === "" || !/^(\d+(ms|y|w|d|h|m|s))+$/.test(s)) {
+    return null;
+  }
+  let total = 0;
+  for (const [, n, unit] of s.matchAll(/(\d+)(ms|y|w|d|h|m|s)/g)) {
+    total += Number(n) * DURATION_UNITS[unit];
+  }
+  return total > 0 ? total : null;
+}
+
+/** ms as the shortest Prometheus duration ("1h30m"; "0s" for zero). */
+function formatDuration(ms) {
+  if (!(ms > 0)) {
+    return "0s";
+  }
+  let rest = Math.round(ms);
+  let out = "";
+  for (const unit of ["y", "w", "d", "h", "m", "s", "ms"]) {
+    const n = Math.floor(rest / DURATION_UNITS[unit]);
+    if (n > 0) {
+      out += n + unit;
+      rest -= n * DURATION_UNITS[unit];
+    }
+  }
+  return out;
+}
+
+/** Prometheus' "auto, medium density" step for a range: range/250, whole seconds, at least 1 s. */
+function autoStepMs(rangeMs) {
+  return Math.max(Math.floor(rangeMs / 250 / 1000) * 1000, 1000);
+}
+
+/** "YYYY-MM-DD HH:mm:ss" in UTC (the form of `g0.end_input`). */
+function formatUtc(ms) {
+  return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+}
+
+/** A `g0.end_input` (UTC, "YYYY-MM-DD HH:mm:ss" or ISO 8601) in ms, or null. */
+function parseUtc(text) {
+  const s = String(text).trim();
+  if (s === "") {
+    return null;
+  }
+  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s.replace(" ", "T") : s.replace(" ", "T") + "Z";
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function newPanel() {
+  return { expr: "", tab: "table", rangeMs: DEFAULT_RANGE_MS, endMs: null, stepMs: null };
+}
+
+/**
+ * The panels a URL asks for: `search` is its query string, `hash` its fragment (vmui's form,
+ * `#/?g0.expr=…`, read when the query string names no panel). Panels are read from g0 on until
+ * one has no `expr`; at least one panel is returned.
+ */
+function parsePanels(search, hash) {
+  let params = new URLSearchParams(search || "");
+  if (!params.has("g0.expr") && hash && hash.includes("?")) {
+    params = new URLSearchParams(hash.slice(hash.indexOf("?") + 1));
+  }
+  const panels = [];
+  for (let i = 0; params.has(`g${i}.expr`); i++) {
+    const get = (name) => params.get(`g${i}.${name}`);
+    const panel = newPanel();
+    panel.expr = get("expr");
+    const tab = get("tab");
+    if (tab === "0" || tab === "graph") {
+      panel.tab = "graph";
+    } else if (tab === "1" || tab === "table") {
+      panel.tab = "table";
+    }
+    const range = get("range_input") === null ? null : parseDuration(get("range_input"));
+    if (range !== null) {
+      panel.rangeMs = range;
+    }
+    const end = get("end_input") === null ? null : parseUtc(get("end_input"));
+    if (end !== null) {
+      panel.endMs = end;
+    } else if (get("moment_input") !== null && parseUtc(get("moment_input")) !== null) {
+      panel.endMs = parseUtc(get("moment_input"));
+    }
+    const step = Number(get("step_input"));
+    if (Number.isFinite(step) && step > 0) {
+      panel.stepMs = Math.round(step * 1000);
+    }
+    panels.push(panel);
+  }
+  return panels.length > 0 ? panels : [newPanel()];
+}
+
+/** The query string that `parsePanels` reads back as `panels`. */
+function encodePanels(panels) {
+  const params = new URLSearchParams();
+  panels.forEach((p, i) => {
+    params.set(`g${i}.expr`, p.expr);
+    params.set(`g${i}.tab`, p.tab);
+    params.set(`g${i}.range_input`, formatDuration(p.rangeMs));
+    if (p.endMs !== null) {
+      params.set(`g${i}.end_input`, formatUtc(p.endMs));
+    }
+    if (p.stepMs !== null) {
+      params.set(`g${i}.step_input`, String(p.stepMs / 1000));
+    }
+  });
+  return "?" + params.toString();
+}
+
+/** A label value quoted as PromQL writes it. */
+function quoteLabelValue(value) {
+  return '"' + String(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") + '"';
+}
+
+/** `name{a="1", b="2"}` for a result's `metric` object (`{}` when it has no labels). */
+function seriesName(metric) {
+  const labels = Object.keys(metric || {}).filter((k) => k !== "__name__").sort();
+  const name = metric && metric.__name__ !== undefined ? metric.__name__ : "";
+  if (labels.length === 0) {
+    return name === "" ? "{}" : name;
+  }
+  return name + "{" + labels.map((k) => k + "=" + quoteLabelValue(metric[k])).join(", ") + "}";
+}
+
+/** Text for XML content and attribute values. */
+function escapeXml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+/** A sample value as a short axis or tooltip label. */
+function formatNumber(v) {
+  if (!Number.isFinite(v)) {
+    return String(v);
+  }
+  const abs = Math.abs(v);
+  if (abs !== 0 && (abs >= 1e15 || abs < 1e-4)) {
+    return v.toExponential(3).replace(/\.?0+e/, "e");
+  }
+  return String(Number(v.toPrecision(6)));
+}
+
+/** About `count` round tick values covering [min, max] (steps of 1, 2 or 5 × 10^n). */
+function niceTicks(min, max, count) {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) {
+    return [];
+  }
+  if (min === max) {
+    return [min];
+  }
+  const raw = (max - min) / Math.max(count, 1);
+  const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) || 10 * magnitude;
+  const ticks = [];
+  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) {
+    ticks.push(Number(t.toPrecision(12)));
+  }
+  return ticks;
+}
+
+const TIME_STEPS_MS = [1, 2, 5, 10, 15, 30].map((s) => s * 1000)
+  .concat([1, 2, 5, 10, 15, 30].map((m) => m * 60000))
+  .concat([1, 2, 3, 6, 12].map((h) => h * 3600000))
+  .concat([1, 2, 7, 14, 30, 90, 180, 365].map((d) => d * 86400000));
+
+/** About `count` time ticks over [startMs, endMs] at round UTC steps, with their labels. */
+function timeTicks(startMs, endMs, count) {
+  const raw = (endMs - startMs) / Math.max(count, 1);
+  const step = TIME_STEPS_MS.find((s) => s >= raw) || TIME_STEPS_MS[TIME_STEPS_MS.length - 1];
+  const ticks = [];
+  for (let t = Math.ceil(startMs / step) * step; t <= endMs; t += step) {
+    const iso = new Date(t).toISOString();
+    let label = iso.slice(11, step < 60000 ? 19 : 16);
+    if (step >= 86400000) {
+      label = iso.slice(0, 10);
+    } else if (t % 86400000 === 0) {
+      label = iso.slice(5, 10) + " " + label;
+    }
+    ticks.push({ t, label });
+  }
+  return ticks;
+}
+
+/**
+ * A range query's matrix as drawable series: `[{name, color, points: [[ms, value], …]}]`,
+ * values as numbers (NaN and ±Inf kept, left out of the axis range); native histograms,
+ * which have no single value to draw, counted in `histogramSeries`.
+ */
+function graphSeries(result) {
+  let histogramSeries = 0;
+  const series = [];
+  (result || []).forEach((s) => {
+    if (!s.values) {
+      histogramSeries += s.histograms ? 1 : 0;
+      return;
+    }
+    const points = s.values.map(([t, v]) => [Math.round(t * 1000), Number(v)]);
+    series.push({ name: seriesName(s.metric), color: COLORS[series.length % COLORS.length], points });
+  });
+  return { series, histogramSeries };
+}
+
+/**
+ * The SVG of a graph: `series` from `graphSeries` over [startMs, endMs] at `stepMs`, lines
+ * broken where a step has no point, in a `width`×`height` box. Returns `{svg, x, y}` with the
+ * scales for hovering (`x(ms)`, `y(value)` in pixels).
+ */
+function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
+  const margin = { left: 70, right: 12, top: 10, bottom: 24 };
+  const values = [];
+  series.forEach((s) => s.points.forEach(([, v]) => Number.isFinite(v) && values.push(v)));
+  let lo = values.length ? Math.min(...values) : 0;
+  let hi = values.length ? Math.max(...values) : 1;
+  if (lo === hi) {
+    lo -= Math.abs(lo) * 0.1 || 1;
+    hi += Math.abs(hi) * 0.1 || 1;
+  }
+  const yTicks = niceTicks(lo, hi, 6);
+  lo = Math.min(lo, yTicks[0]);
+  hi = Math.max(hi, yTicks[yTicks.length - 1]);
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const span = Math.max(endMs - startMs, 1);
+  const x = (ms) => margin.left + ((ms - startMs) / span) * plotW;
+  const y = (v) => margin.top + (1 - (v - lo) / (hi - lo)) * plotH;
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`];
+  for (const t of yTicks) {
+    const py = y(t).toFixed(1);
+    out.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${py}" y2="${py}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${margin.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#555">${escapeXml(formatNumber(t))}</text>`);
+  }
+  for (const { t, label } of timeTicks(startMs, endMs, Math.max(2, Math.floor(plotW / 110)))) {
+    const px = x(t).toFixed(1);
+    out.push(`<line x1="${px}" x2="${px}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#f0f0f0"/>`);
+    out.push(`<text x="${px}" y="${height - 6}" text-anchor="middle" fill="#555">${escapeXml(label)}</text>`);
+  }
+  out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#ccc"/>`);
+  series.forEach((s, index) => {
+    let d = "";
+    let previous = null;
+    for (const [t, v] of s.points) {
+      if (!Number.isFinite(v)) {
+        previous = null;
+        continue;
+      }
+      const joined = previous !== null && t - previous <= stepMs * 1.5;
+      d += (joined ? "L" : "M") + x(t).toFixed(1) + " " + y(v).toFixed(1);
+      previous = t;
+    }
+    if (d.includes("L")) {
+      out.push(`<path data-series="${index}" d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"><title>${escapeXml(s.name)}</title></path>`);
+    }
+    // A point with no neighbour on either side draws no line: mark it.
+    s.points.forEach(([t, v], i) => {
+      const prev = s.points[i - 1];
+      const next = s.points[i + 1];
+      const alone = Number.isFinite(v) && !(prev && t - prev[0] <= stepMs * 1.5 && Number.isFinite(prev[1])) && !(next && next[0] - t <= stepMs * 1.5 && Number.isFinite(next[1]));
+      if (alone) {
+        out.push(`<circle data-series="${index}" cx="${x(t).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2" fill="${s.color}"/>`);
+      }
+    });
+  });
+  out.push("</svg>");
+  return { svg: out.join(""), x, y, margin, plotW };
+}
+
+/** The point of the series nearest to pixel (px, py) within `maxDx` pixels in time. */
+function nearestPoint(series, x, y, px, py, maxDx) {
+  let best = null;
+  series.forEach((s) => {
+    for (const [t, v] of s.points) {
+      if (!Number.isFinite(v)) {
+        continue;
+      }
+      const dx = Math.abs(x(t) - px);
+      if (dx > maxDx) {
+        continue;
+      }
+      const distance = dx + Math.abs(y(v) - py);
+      if (best === null || distance < best.distance) {
+        best = { series: s, t, v, distance };
+      }
+    }
+  });
+  return best;
+}
+
+/** The table rows of an instant query's answer: `[[name, value text], …]`. */
+function tableRows(data) {
+  const histogramText = (h) => `count: ${h.count}, sum: ${h.sum}, ${(h.buckets || []).length} buckets`;
+  switch (data.resultType) {
+    case "vector":
+      return data.result.map((s) => [seriesName(s.metric), s.value ? s.value[1] : histogramText(s.histogram[1])]);
+    case "matrix":
+      return data.result.map((s) => {
+        const floats = (s.values || []).map(([t, v]) => `${v} @${t}`);
+        const histograms = (s.histograms || []).map(([t, h]) => `${histogramText(h)} @${t}`);
+        return [seriesName(s.metric), floats.concat(histograms).join("\n")];
+      });
+    case "scalar":
+      return [["scalar", data.result[1]]];
+    case "string":
+      return [["string", data.result[1]]];
+    default:
+      return [];
+  }
+}
+
+if (typeof module !== "undefined") {
+  module.exports = {
+    parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
+    escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
+  };
+}
+
+// ---- The page (browser only) ----
+
+/** Where the API is: the page's own path without its last part (`/graph`, `/vmui/`). */
+function apiBase() {
+  return window.location.pathname.replace(/(graph|vmui\/?)$/, "");
+}
+
+/** POSTs `form` to the API's `path` (a GET when `form` is null: label values answer only GETs). */
+async function callApi(path, form) {
+  const request = form === null ? { method: "GET" } : {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form).toString(),
+  };
+  const response = await fetch(apiBase() + path, request);
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${response.status} ${response.statusText}: ${text.slice(0, 500)}`);
+  }
+  if (body.status !== "success") {
+    throw new Error(`${body.errorType || response.status}: ${body.error || text.slice(0, 500)}`);
+  }
+  return body;
+}
+
+function element(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attributes || {}).forEach(([k, v]) => (k === "class" ? (node.className = v) : node.setAttribute(k, v)));
+  children.forEach((c) => node.append(c));
+  return node;
+}
+
+const state = { panels: [] };
+
+function saveUrl() {
+  window.history.replaceState({}, "", window.location.pathname + encodePanels(state.panels.map((p) => p.model)));
+}
+
+function showMessages(panel, body) {
+  for (const kind of ["warnings", "infos"]) {
+    for (const text of body[kind] || []) {
+      panel.messages.append(element("div", { class: kind === "warnings" ? "warning" : "info" }, text));
+    }
+  }
+}
+
+async function runTable(panel) {
+  const form = { query: panel.model.expr };
+  if (panel.model.endMs !== null) {
+    form.time = String(panel.model.endMs / 1000);
+  }
+  const started = performance.now();
+  const body = await callApi("api/v1/query", form);
+  const rows = tableRows(body.data);
+  const table = element("table", { class: "result" });
+  if (rows.length === 0) {
+    table.append(element("tr", {}, element("td", { class: "empty" }, "Empty query result")));
+  }
+  rows.slice(0, MAX_TABLE_ROWS).forEach(([name, value]) => table.append(element("tr", {}, element("td", { class: "series" }, name), element("td", { class: "value" }, value))));
+  const shown = Math.min(rows.length, MAX_TABLE_ROWS);
+  panel.output.replaceChildren(table);
+  panel.stats.textContent = `${rows.length} result${rows.length === 1 ? "" : "s"}${shown < rows.length ? `, first ${shown} shown` : ""}, ${Math.round(performance.now() - started)} ms`;
+  showMessages(panel, body);
+}
+
+async function runGraph(panel) {
+  const endMs = panel.model.endMs !== null ? panel.model.endMs : Date.now();
+  const startMs = endMs - panel.model.rangeMs;
+  const stepMs = panel.model.stepMs !== null ? panel.model.stepMs : autoStepMs(panel.model.rangeMs);
+  const started = performance.now();
+  const body = await callApi("api/v1/query_range", { query: panel.model.expr, start: String(startMs / 1000), end: String(endMs / 1000), step: String(stepMs / 1000) });
+  const { series, histogramSeries } = graphSeries(body.data.result);
+  panel.graph = { series, startMs, endMs, stepMs, hidden: new Set() };
+  drawGraph(panel);
+  panel.stats.textContent = `${series.length} series, step ${formatDuration(stepMs)}, ${Math.round(performance.now() - started)} ms`;
+  if (histogramSeries > 0) {
+    panel.messages.append(element("div", { class: "info" }, `${histogramSeries} native histogram series are not drawn (see the table)`));
+  }
+  showMessages(panel, body);
+}
+
+function drawGraph(panel) {
+  const { series, startMs, endMs, stepMs, hidden } = panel.graph;
+  const shown = series.filter((s) => !hidden.has(s.name));
+  const width = Math.max(panel.output.clientWidth || 800, 300);
+  const drawn = renderGraphSvg(shown, startMs, endMs, stepMs, width, 320);
+  const box = element("div", { class: "graph" });
+  box.innerHTML = drawn.svg; // built by renderGraphSvg, every text escaped
+  const tooltip = element("div", { class: "tooltip" });
+  box.append(tooltip);
+  const svg = box.querySelector("svg");
+  svg.addEventListener("mousemove", (event) => {
+    const bounds = svg.getBoundingClientRect();
+    const hit = nearestPoint(shown, drawn.x, drawn.y, event.clientX - bounds.left, event.clientY - bounds.top, 40);
+    if (hit === null) {
+      tooltip.style.display = "none";
+      return;
+    }
+    tooltip.replaceChildren(element("div", {}, formatUtc(hit.t)), element("div", { class: "series" }, hit.series.name), element("div", {}, "value: " + formatNumber(hit.v)));
+    tooltip.style.display = "block";
+    tooltip.style.left = `${Math.min(drawn.x(hit.t) + 12, width - 260)}px`;
+    tooltip.style.top = `${drawn.y(hit.v) + 12}px`;
+  });
+  svg.addEventListener("mouseleave", () => (tooltip.style.display = "none"));
+  const legend = element("div", { class: "legend" });
+  series.forEach((s) => {
+    const item = element("div", { class: "legend-item" + (hidden.has(s.name) ? " hidden" : "") }, element("span", { class: "swatch", style: `background:${s.color}` }), s.name);
+    item.title = "Click: show only this series (again: all). Ctrl-click: hide or show it.";
+    item.addEventListener("click", (event) => {
+      if (event.ctrlKey || event.metaKey) {
+        hidden.has(s.name) ? hidden.delete(s.name) : hidden.add(s.name);
+      } else if (hidden.size === series.length - 1 && !hidden.has(s.name)) {
+        hidden.clear();
+      } else {
+        hidden.clear();
+        series.forEach((o) => o.name !== s.name && hidden.add(o.name));
+      }
+      drawGraph(panel);
+    });
+    legend.append(item);
+  });
+  panel.output.replaceChildren(box, legend);
+}
+
+async function execute(panel) {
+  panel.model.expr = panel.input.value;
+  const range = parseDuration(panel.range.value);
+  const end = panel.end.value.trim() === "" ? null : parseUtc(panel.end.value);
+  const step = panel.step.value.trim() === "" ? null : Number(panel.step.value);
+  panel.messages.replaceChildren();
+  const problems = [];
+  if (range === null) {
+    problems.push(`range ${JSON.stringify(panel.range.value)} is not a duration (e.g. 1h, 30m, 2d)`);
+  }
+  if (panel.end.value.trim() !== "" && end === null) {
+    problems.push(`end ${JSON.stringify(panel.end.value)} is not a UTC time (YYYY-MM-DD HH:mm:ss)`);
+  }
+  if (step !== null && !(step > 0)) {
+    problems.push(`step ${JSON.stringify(panel.step.value)} is not a positive number of seconds`);
+  }
+  if (problems.length > 0) {
+    problems.forEach((p) => panel.messages.append(element("div", { class: "error" }, p)));
+    return;
+  }
+  panel.model.rangeMs = range;
+  panel.model.endMs = end;
+  panel.model.stepMs = step === null ? null : Math.round(step * 1000);
+  saveUrl();
+  if (panel.model.expr.trim() === "") {
+    panel.output.replaceChildren();
+    panel.stats.textContent = "";
+    return;
+  }
+  panel.stats.textContent = "Loading…";
+  try {
+    await (panel.model.tab === "graph" ? runGraph(panel) : runTable(panel));
+  } catch (error) {
+    panel.stats.textContent = "";
+    panel.output.replaceChildren();
+    panel.messages.append(element("div", { class: "error" }, String(error.message || error)));
+  }
+}
+
+async function loadMetricNames(select) {
+  if (select.dataset.loaded) {
+    return;
+  }
+  select.dataset.loaded = "1";
+  try {
+    const body = await callApi("api/v1/label/__name__/values", null);
+    body.data.forEach((name) => select.append(element("option", { value: name }, name)));
+  } catch (error) {
+    select.append(element("option", { value: "" }, "cannot list metric names: " + (error.message || error)));
+  }
+}
+
+function addPanel(model) {
+  const panel = { model };
+  panel.input = element("textarea", { class: "expr", rows: "2", placeholder: "Expression (Shift+Enter for new line)", spellcheck: "false" });
+  panel.input.value = model.expr;
+  panel.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      execute(panel);
+    }
+  });
+  const run = element("button", { class: "primary" }, "Execute");
+  run.addEventListener("click", () => execute(panel));
+  const metrics = element("select", { class: "metrics" }, element("option", { value: "" }, "Insert metric…"));
+  metrics.addEventListener("focus", () => loadMetricNames(metrics));
+  metrics.addEventListener("change", () => {
+    const at = panel.input.selectionStart;
+    panel.input.value = panel.input.value.slice(0, at) + metrics.value + panel.input.value.slice(panel.input.selectionEnd);
+    metrics.value = "";
+    panel.input.focus();
+  });
+  const tabs = element("div", { class: "tabs" });
+  for (const [tab, label] of [["table", "Table"], ["graph", "Graph"]]) {
+    const button = element("button", { class: "tab" + (model.tab === tab ? " active" : "") }, label);
+    button.addEventListener("click", () => {
+      model.tab = tab;
+      tabs.querySelectorAll(".tab").forEach((b) => b.classList.toggle("active", b === button));
+      execute(panel);
+    });
+    tabs.append(button);
+  }
+  panel.range = element("input", { class: "short", title: "Graph range (a Prometheus duration)", value: formatDuration(model.rangeMs) });
+  panel.end = element("input", { class: "time", title: "Evaluation time / graph end, UTC (empty: now)", placeholder: "now (UTC YYYY-MM-DD HH:mm:ss)", value: model.endMs === null ? "" : formatUtc(model.endMs) });
+  panel.step = element("input", { class: "short", title: "Graph step in seconds (empty: range / 250)", placeholder: "auto", value: model.stepMs === null ? "" : String(model.stepMs / 1000) });
+  const remove = element("button", { class: "remove", title: "Remove this panel" }, "×");
+  remove.addEventListener("click", () => {
+    state.panels = state.panels.filter((p) => p !== panel);
+    panel.root.remove();
+    saveUrl();
+  });
+  panel.messages = element("div", { class: "messages" });
+  panel.stats = element("span", { class: "stats" });
+  panel.output = element("div", { class: "output" });
+  const controls = element("div", { class: "controls" }, tabs, element("label", {}, "range ", panel.range), element("label", {}, "end ", panel.end), element("label", {}, "step ", panel.step), panel.stats);
+  panel.root = element("section", { class: "panel" }, element("div", { class: "row" }, panel.input, run, metrics, remove), controls, panel.messages, panel.output);
+  document.getElementById("panels").append(panel.root);
+  state.panels.push(panel);
+  return panel;
+}
+
+if (typeof window !== "undefined" && typeof document !== "undefined") {
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("a[data-api]").forEach((a) => (a.href = apiBase() + a.dataset.api));
+    for (const model of parsePanels(window.location.search, window.location.hash)) {
+      const panel = addPanel(model);
+      if (model.expr.trim() !== "") {
+        execute(panel);
+      }
+    }
+    document.getElementById("add-panel").addEventListener("click", () => addPanel(newPanel()).input.focus());
+  });
+}

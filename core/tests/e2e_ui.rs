@@ -1,0 +1,121 @@
+//! The query page (`/graph`, `/vmui/`): served with its headers under each of its paths, every
+//! link and API call it makes answered by the server, and (with node, `METRICSTOR_NODE_BIN`,
+//! which `bash .ci/run` sets) its script's functions checked on their own and against this
+//! server's answers (`ui_graph_script.js`).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// How long the node checks may take.
+const NODE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `ui_sample{i, note}` = j + i at 400 + 15 j seconds (j = 0…40, i = 0…2) and `ui_lonely` = 1
+/// at 1000 s, as `ui_graph_script.js` expects them.
+fn start_with_series(dir: &std::path::Path) -> Server {
+    let server = Server::start(&write_config(dir, ""));
+    let indexes = ["0", "1", "2"];
+    let mut series: Vec<_> = indexes
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let samples: Vec<(i64, f64)> = (0..=40).map(|j| ((400 + 15 * j) * 1000, (j + i as i64) as f64)).collect();
+            (vec![("__name__", "ui_sample"), ("i", *name), ("note", "<b>\"x\"</b>")], samples)
+        })
+        .collect();
+    series.push((vec![("__name__", "ui_lonely")], vec![(1_000_000, 1.0)]));
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&series));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    server
+}
+
+fn get(url: &str) -> Reply {
+    reply_or_status(url, agent().get(url).call())
+}
+
+/// The quoted first arguments of `call(` in `text`.
+fn quoted_arguments<'a>(text: &'a str, call: &str) -> Vec<&'a str> {
+    text.match_indices(call).filter_map(|(at, _)| text[at + call.len()..].strip_prefix('"')?.split('"').next()).collect()
+}
+
+#[test]
+fn the_query_page_is_served_and_everything_it_calls_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with_series(dir.path());
+    let page = get(&server.url("/graph?g0.expr=up&g0.tab=1"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")), "{:?}", page.header("content-security-policy"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page.body.contains("function parsePanels") && page.body.trim_end().ends_with("</html>"), "the script is inlined");
+    for path in ["/vmui/", "/prometheus/graph"] {
+        let other = get(&server.url(path));
+        assert_eq!((other.status, other.body.as_str()), (200, page.body.as_str()), "{path}");
+    }
+    let head = reply_or_status("HEAD /graph", agent().head(&server.url("/graph")).call());
+    assert_eq!(head.status, 200);
+    // VictoriaMetrics' bare /vmui goes to /vmui/, relative so that it holds behind a prefix.
+    let redirect = reply_or_status("/vmui", ureq::AgentBuilder::new().redirects(0).build().get(&server.url("/vmui")).call());
+    assert_eq!((redirect.status, redirect.header("location")), (302, Some("vmui/")));
+    let refused = reply_or_status("POST /graph", agent().post(&server.url("/graph")).send_string(""));
+    assert_eq!(refused.status, 405, "{}", refused.body);
+
+    // Every navigation link (made absolute from the page's path, as the script does).
+    let links = quoted_arguments(&page.body, "data-api=");
+    assert!(links.len() >= 8, "{links:?}");
+    for link in links {
+        let answer = get(&server.url(&format!("/{link}")));
+        assert_eq!(answer.status, 200, "link {link:?}: {}", answer.body);
+    }
+    // Every API call of the script, with the form it sends (none: a GET).
+    let calls = quoted_arguments(&page.body, "callApi(");
+    assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
+    for (path, form) in [
+        ("api/v1/query", Some("query=ui_sample&time=1000")),
+        ("api/v1/query_range", Some("query=ui_sample&start=400&end=1000&step=14")),
+        ("api/v1/label/__name__/values", None),
+    ] {
+        let url = server.url(&format!("/{path}"));
+        let sent = match form {
+            Some(form) => agent().post(&url).set("Content-Type", "application/x-www-form-urlencoded").send_string(form),
+            None => agent().get(&url).call(),
+        };
+        let answer = reply_or_status(path, sent);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert!(answer.body.contains("ui_sample"), "{path}: {}", answer.body);
+    }
+
+    let Some(node) = std::env::var_os("METRICSTOR_NODE_BIN").filter(|n| !n.is_empty()) else {
+        eprintln!("SKIPPED: node checks of the page's script (set METRICSTOR_NODE_BIN; bash .ci/run does)");
+        assert!(server.stop());
+        return;
+    };
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(node)
+        .arg(manifest.join("tests/ui_graph_script.js"))
+        .arg(manifest.join("src/api/ui/graph.js"))
+        .arg(server.url(""))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let deadline = Instant::now() + NODE_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the node checks took over {NODE_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().expect("node output");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(status.success() && stdout.contains("ui script checks passed"), "node: {status}\n{stdout}\n{stderr}");
+    assert!(server.stop());
+}
