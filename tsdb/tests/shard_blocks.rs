@@ -910,3 +910,37 @@ fn a_snapshot_answers_a_sample_the_head_overwrote_as_the_shard_did() {
     });
     assert_eq!(got.held, before, "and in the snapshot");
 }
+
+/// A late sample 40 days behind the rest of the head (it waits there for the next cut) makes
+/// the snapshot's windows wider, not 1,920 half-hour windows: two blocks, both samples kept.
+#[test]
+fn a_snapshot_of_a_head_with_a_sample_far_behind_writes_few_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = 100 * 2 * HOUR_MS;
+    let at = |t: i64, v: f64| vec![SeriesSamples { labels: labels("steady", 0), samples: vec![Sample { timestamp_ms: t, value: v }], histograms: Vec::new(), starts: None }];
+    let (shard_dir, snap) = (dir.path().join("shard"), dir.path().join("snap"));
+    let written = {
+        let snap = snap.clone();
+        on_executor(move || async move {
+            let mut db = ShardDb::open(&shard_dir, options()).await.expect("open");
+            db.append_group(&[&at(base, 1.0)]).await.expect("append old");
+            db.append_group(&[&at(base + 40 * 24 * HOUR_MS, 2.0)]).await.expect("append new");
+            let written = db.snapshot(&snap, false).await.expect("snapshot");
+            db.close().await.expect("close");
+            written
+        })
+    };
+    assert_eq!(written.len(), 2, "{written:?}");
+    // 16-hour windows (the first of 30 minutes doubled to cover 40 days in at most 64), each
+    // clamped to the head's range: 200 h is in [192 h, 208 h), 1160 h in [1152 h, 1168 h).
+    let ranges: Vec<(i64, i64)> = written.iter().map(|u| tsdb::block::BlockMeta::read(&snap.join(u)).map(|m| (m.min_time_ms, m.max_time_ms)).expect("meta")).collect();
+    assert_eq!(ranges, [(base, 208 * HOUR_MS), (1152 * HOUR_MS, base + 40 * 24 * HOUR_MS + 1)]);
+    let got = on_executor(move || async move {
+        let db = ShardDb::open(&snap, options()).await.expect("open the snapshot");
+        let s = snapshot(&db);
+        db.close().await.expect("close");
+        s
+    });
+    let want: Model = [(labels("steady", 0), [(base, 1.0f64.to_bits()), (base + 40 * 24 * HOUR_MS, 2.0f64.to_bits())].into_iter().collect())].into_iter().collect();
+    assert_eq!(got.held, want);
+}

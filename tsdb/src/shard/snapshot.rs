@@ -18,11 +18,28 @@ use crate::head::Head;
 /// is at most 7 blocks.
 pub const SNAPSHOT_HEAD_WINDOWS_PER_BLOCK: i64 = 4;
 
+/// A head spanning more windows than this (late samples far behind the rest wait in the head
+/// for the next cut) gets windows doubled until it does not, so that a snapshot writes and,
+/// where samples carry start times, splits the head a bounded number of times.
+pub const SNAPSHOT_HEAD_WINDOWS_MAX: i64 = 64;
+
+/// The window for a head over `[lo, hi]`: the block duration's quarter, doubled until at most
+/// `SNAPSHOT_HEAD_WINDOWS_MAX` aligned windows cover the head (a usual head is not affected,
+/// and the windows stay aligned to the same grid for the same span).
+fn head_window_ms(block_duration_ms: i64, lo: i64, hi: i64) -> i64 {
+    let mut window_ms = (block_duration_ms / SNAPSHOT_HEAD_WINDOWS_PER_BLOCK).max(1);
+    let span = hi.saturating_sub(lo);
+    while span / window_ms + 2 > SNAPSHOT_HEAD_WINDOWS_MAX && window_ms < i64::MAX / 2 {
+        window_ms *= 2;
+    }
+    window_ms
+}
+
 impl ShardDb {
     /// Writes a point-in-time copy of this shard's data into `dest` (created): every block
     /// hard-linked (`block::link_block`), and unless `skip_head`, the head's samples as
     /// blocks over aligned windows of `SNAPSHOT_HEAD_WINDOWS_PER_BLOCK`ths of the block
-    /// duration, each clamped to the head's range and named by its content
+    /// duration (larger for a head of late samples far apart, `head_window_ms`), each clamped to the head's range and named by its content
     /// (`block::write_content_named_block`) and by its start or, when that is older, the
     /// time just after the newest linked block's. `dest` is then a shard directory a server can
     /// open (without a WAL; with the empty `wal/` that promtool's read-only open needs).
@@ -43,7 +60,7 @@ impl ShardDb {
         let Some((lo, hi)) = self.head.time_range() else {
             return Ok(written);
         };
-        let window_ms = (self.options.block_duration_ms / SNAPSHOT_HEAD_WINDOWS_PER_BLOCK).max(1);
+        let window_ms = head_window_ms(self.options.block_duration_ms, lo, hi);
         let first_start = lo.div_euclid(window_ms).saturating_mul(window_ms);
         let mut windows = vec![(first_start, first_start.saturating_add(window_ms))];
         while let Some(&(_, end)) = windows.last().filter(|(_, end)| *end <= hi) {
@@ -84,5 +101,24 @@ impl ShardDb {
             rest = Some(after);
         }
         parts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    #[test]
+    fn windows_are_a_quarter_block_unless_the_head_spans_too_many() {
+        assert_eq!(head_window_ms(2 * HOUR_MS, 0, 3 * HOUR_MS), HOUR_MS / 2);
+        assert_eq!(head_window_ms(2 * HOUR_MS, 10, 10), HOUR_MS / 2);
+        // 40 days: 1,920 half hours; 16 h windows are the first to cover it in 62.
+        let wide = head_window_ms(2 * HOUR_MS, 0, 40 * 24 * HOUR_MS);
+        assert_eq!(wide, 16 * HOUR_MS);
+        assert!(40 * 24 * HOUR_MS / wide + 2 <= SNAPSHOT_HEAD_WINDOWS_MAX);
+        assert!(head_window_ms(2 * HOUR_MS, i64::MIN / 2, i64::MAX / 2) > 0, "no overflow");
+        assert_eq!(head_window_ms(0, 0, 10), 1, "a block duration too small for quarters");
     }
 }
