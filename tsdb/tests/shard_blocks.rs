@@ -769,8 +769,8 @@ fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Two snapshots of an unchanged head write the same head blocks, byte for byte under the
 /// same names; after a sample opens a new window only that block and the one before (whose
 /// range reached only up to the head's newest sample) are new, and after a sample lands in
-/// an old window only that one. That is what lets an
-/// incremental backup (vmbackup compares files by path and size) skip the rest.
+/// an old window only that one. That is what lets an incremental backup (vmbackup compares
+/// files by path and size) skip the rest.
 #[test]
 fn snapshots_write_the_unchanged_part_of_the_head_under_the_same_names() {
     let dir = tempfile::tempdir().expect("tempdir");

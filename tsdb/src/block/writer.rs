@@ -248,7 +248,8 @@ fn loose_samples(series: Vec<(Labels, Vec<Sample>)>) -> Vec<BlockSeries> {
 }
 
 /// `write_cut_block` with the given lineage (a block rewritten without its tombstoned data
-/// keeps its level and sources and names the block it replaces as its parent).
+/// keeps its level and sources and names the block it replaces as its parent): the series
+/// streamed into a committed block (see `write_series_uncommitted`).
 pub fn write_block_as(
     parent: &Path,
     ulid: &str,
@@ -257,7 +258,8 @@ pub fn write_block_as(
     series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+    let (_, meta) = write_series_uncommitted(parent, ulid, min_time_ms, max_time_ms, series, compaction)?;
+    Ok((commit_tmp(parent, ulid)?, meta))
 }
 
 /// One series of a block cut from the head: whole chunks kept as they are (time-ordered,
@@ -286,26 +288,13 @@ pub fn write_cut_block(
         sources: vec![ulid.to_string()],
         parents: Vec::new(),
     };
-    write_series_block(parent, ulid, min_time_ms, max_time_ms, series, compaction)
+    write_block_as(parent, ulid, min_time_ms, max_time_ms, series, compaction)
 }
 
-/// Streams `series` (sorted here by labels) into `StreamBlockWriter`: memory holds the index
-/// entries and one series' chunks at a time, not the block's chunk segments; a head cut's
-/// kept chunks are shared with the head, not copied.
-fn write_series_block(
-    parent: &Path,
-    ulid: &str,
-    min_time_ms: i64,
-    max_time_ms: i64,
-    series: Vec<BlockSeries>,
-    compaction: BlockCompaction,
-) -> Result<(PathBuf, BlockMeta), Error> {
-    let (_, meta) = write_series_uncommitted(parent, ulid, min_time_ms, max_time_ms, series, compaction)?;
-    Ok((commit_tmp(parent, ulid)?, meta))
-}
-
-/// `write_series_block` up to its commit: the block is complete and synced in
-/// `<parent>/<ulid>.tmp/`, whose path is returned with its meta.
+/// Streams `series` (sorted here by labels) into `StreamBlockWriter` up to the commit: the
+/// block is complete and synced in `<parent>/<ulid>.tmp/`, whose path is returned with its
+/// meta. Memory holds the index entries and one series' chunks at a time, not the block's
+/// chunk segments; a head cut's kept chunks are shared with the head, not copied.
 fn write_series_uncommitted(
     parent: &Path,
     ulid: &str,
