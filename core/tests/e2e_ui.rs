@@ -13,22 +13,45 @@ use support::*;
 /// How long the node checks may take.
 const NODE_DEADLINE: Duration = Duration::from_secs(60);
 
-/// `ui_sample{i, note}` = j + i at 400 + 15 j seconds (j = 0…40, i = 0…2) and `ui_lonely` = 1
-/// at 1000 s, as `ui_graph_script.js` expects them.
-fn start_with_series(dir: &std::path::Path) -> Server {
-    let server = Server::start(&write_config(dir, ""));
+/// How long the first rule evaluation and scrape may take.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A server evaluating an alerting rule (`UiAlways`, always firing after its `for`) and a
+/// recording rule every second and scraping one target where nothing listens (`ui_down`),
+/// holding `ui_sample{i, note}` = j + i at `base_s` + 15 j seconds (j = 0…40, i = 0…2) and
+/// `ui_lonely` = 1 at `base_s` + 600, as `ui_graph_script.js` expects them (recent: the rules'
+/// and scrapes' samples now would let retention take a head cut of older ones); returned
+/// once each rule was evaluated and the target scraped.
+fn start_with_series(dir: &std::path::Path, base_s: i64) -> Server {
+    std::fs::write(
+        dir.join("rules.yml"),
+        "groups:\n- name: ui_group\n  rules:\n  - alert: UiAlways\n    expr: vector(1)\n    for: 1h\n    labels: {page: \"<i>yes</i>\"}\n  - record: uirule:sum\n    expr: sum(ui_sample)\n",
+    )
+    .expect("rules");
+    let scrape = format!(
+        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n- job_name: ui_down\n  scrape_interval: 1s\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
+        free_port()
+    );
+    let server = Server::start(&write_scrape_config(dir, scrape));
     let indexes = ["0", "1", "2"];
     let mut series: Vec<_> = indexes
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let samples: Vec<(i64, f64)> = (0..=40).map(|j| ((400 + 15 * j) * 1000, (j + i as i64) as f64)).collect();
+            let samples: Vec<(i64, f64)> = (0..=40).map(|j| ((base_s + 15 * j) * 1000, (j + i as i64) as f64)).collect();
             (vec![("__name__", "ui_sample"), ("i", *name), ("note", "<b>\"x\"</b>")], samples)
         })
         .collect();
-    series.push((vec![("__name__", "ui_lonely")], vec![(1_000_000, 1.0)]));
+    series.push((vec![("__name__", "ui_lonely")], vec![((base_s + 600) * 1000, 1.0)]));
     let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&series));
     assert_eq!(reply.status, 204, "{}", reply.body);
+    poll("the rules evaluated", WAIT, || {
+        let (_, rules) = get_json(&server.url("/api/v1/rules"));
+        let evaluated = rules["data"]["groups"][0]["rules"].as_array()?.iter().all(|r| r["lastEvaluation"].as_str().is_some_and(|t| !t.starts_with("0001")));
+        let pending = rules["data"]["groups"][0]["rules"][0]["alerts"].as_array().is_some_and(|a| !a.is_empty());
+        (evaluated && pending).then_some(())
+    });
+    poll_targets(&server, WAIT, |t| t["data"]["activeTargets"][0]["lastError"].as_str().is_some_and(|e| !e.is_empty()));
     server
 }
 
@@ -44,17 +67,25 @@ fn quoted_arguments<'a>(text: &'a str, call: &str) -> Vec<&'a str> {
 #[test]
 fn the_query_page_is_served_and_everything_it_calls_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_with_series(dir.path());
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let base_s = now_s / 15 * 15 - 1200;
+    let (end, range_start) = ((base_s + 600).to_string(), base_s.to_string());
+    let server = start_with_series(dir.path(), base_s);
     let page = get(&server.url("/graph?g0.expr=up&g0.tab=1"));
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")), "{:?}", page.header("content-security-policy"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert!(page.body.contains("function parsePanels") && page.body.trim_end().ends_with("</html>"), "the script is inlined");
-    for path in ["/vmui/", "/prometheus/graph"] {
+    for path in ["/vmui/", "/prometheus/graph", "/alerts", "/rules"] {
         let other = get(&server.url(path));
         assert_eq!((other.status, other.body.as_str()), (200, page.body.as_str()), "{path}");
     }
+    // /targets: VictoriaMetrics' text for curl, the page for a browser.
+    let text = get(&server.url("/targets"));
+    assert!(text.status == 200 && text.body.starts_with("job=ui_down (0/1 up)"), "{}", text.body);
+    let browser = reply_or_status("/targets as a browser", agent().get(&server.url("/targets")).set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8").call());
+    assert_eq!((browser.status, browser.body.as_str()), (200, page.body.as_str()));
     let head = reply_or_status("HEAD /graph", agent().head(&server.url("/graph")).call());
     assert_eq!(head.status, 200);
     // VictoriaMetrics' bare /vmui goes to /vmui/, relative so that it holds behind a prefix.
@@ -73,19 +104,26 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     // Every API call of the script, with the form it sends (none: a GET).
     let calls = quoted_arguments(&page.body, "callApi(");
     assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
+    // And the status views' (named in a table of the script, each read with a GET).
+    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active"] {
+        assert!(page.body.contains(&format!("[\"{view_api}\", ")), "{view_api}");
+    }
     for (path, form) in [
-        ("api/v1/query", Some("query=ui_sample&time=1000")),
-        ("api/v1/query_range", Some("query=ui_sample&start=400&end=1000&step=14")),
+        ("api/v1/query", Some(format!("query=ui_sample&time={end}"))),
+        ("api/v1/query_range", Some(format!("query=ui_sample&start={range_start}&end={end}&step=14"))),
         ("api/v1/label/__name__/values", None),
+        ("api/v1/rules?type=alert", None),
+        ("api/v1/rules", None),
+        ("api/v1/targets?state=active", None),
     ] {
         let url = server.url(&format!("/{path}"));
         let sent = match form {
-            Some(form) => agent().post(&url).set("Content-Type", "application/x-www-form-urlencoded").send_string(form),
+            Some(form) => agent().post(&url).set("Content-Type", "application/x-www-form-urlencoded").send_string(&form),
             None => agent().get(&url).call(),
         };
         let answer = reply_or_status(path, sent);
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-        assert!(answer.body.contains("ui_sample"), "{path}: {}", answer.body);
+        assert!(["ui_sample", "UiAlways", "ui_down"].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
     }
 
     let Some(node) = std::env::var_os("METRICSTOR_NODE_BIN").filter(|n| !n.is_empty()) else {
@@ -98,6 +136,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         .arg(manifest.join("tests/ui_graph_script.js"))
         .arg(manifest.join("src/api/ui/graph.js"))
         .arg(server.url(""))
+        .arg(&range_start)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,5 +1,5 @@
 // Checks of the query page's script (core/src/api/ui/graph.js) under node, run by
-// core/tests/e2e_ui.rs: `node ui_graph_script.js <graph.js> <server base URL>`. The pure
+// core/tests/e2e_ui.rs: `node ui_graph_script.js <graph.js> <server base URL> <base seconds>`. The pure
 // functions are checked on their own, then fed a running server's answers to the queries the
 // page sends. Exits non-zero, naming the check, on the first failure.
 "use strict";
@@ -7,6 +7,9 @@
 const assert = require("node:assert/strict");
 const ui = require(process.argv[2]);
 const base = process.argv[3];
+// The written samples' first time (Unix seconds), and their last.
+const t0 = Number(process.argv[4]);
+const end = t0 + 600;
 
 function checkPureFunctions() {
   assert.equal(ui.parseDuration("1h30m"), 5400000);
@@ -62,35 +65,78 @@ async function query(path, form) {
 }
 
 async function checkAgainstServer() {
-  // ui_sample{i="0"…"2", note="<b>\"x\"</b>"} = j + i at 400 + 15 j seconds (j = 0…40),
-  // and one sample of ui_lonely at 1000 s (written by the Rust test).
-  const instant = await query("api/v1/query", { query: "ui_sample", time: "1000" });
+  // ui_sample{i="0"…"2", note="<b>\"x\"</b>"} = j + i at t0 + 15 j seconds (j = 0…40),
+  // and one sample of ui_lonely at t0 + 600 s (written by the Rust test).
+  const instant = await query("api/v1/query", { query: "ui_sample", time: String(end) });
   const rows = ui.tableRows(instant.data);
   assert.deepEqual(rows.map((r) => r[0]), [0, 1, 2].map((i) => `ui_sample{i="${i}", note="<b>\\"x\\"</b>"}`));
   assert.deepEqual(rows.map((r) => r[1]), ["40", "41", "42"]);
-  const matrix = await query("api/v1/query", { query: 'ui_sample{i="1"}[1m]', time: "1000" });
-  assert.deepEqual(ui.tableRows(matrix.data)[0][1].split("\n"), ["38 @955", "39 @970", "40 @985", "41 @1000"], "a range selector's samples, left-open");
-  const scalar = await query("api/v1/query", { query: "1 + 2", time: "1000" });
+  const matrix = await query("api/v1/query", { query: 'ui_sample{i="1"}[1m]', time: String(end) });
+  assert.deepEqual(ui.tableRows(matrix.data)[0][1].split("\n"), [`38 @${end - 45}`, `39 @${end - 30}`, `40 @${end - 15}`, `41 @${end}`], "a range selector's samples, left-open");
+  const scalar = await query("api/v1/query", { query: "1 + 2", time: String(end) });
   assert.deepEqual(ui.tableRows(scalar.data), [["scalar", "3"]]);
 
-  const range = await query("api/v1/query_range", { query: "ui_sample or ui_lonely", start: "400", end: "1000", step: "15" });
+  const range = await query("api/v1/query_range", { query: "ui_sample or ui_lonely", start: String(t0), end: String(end), step: "15" });
   const { series, histogramSeries } = ui.graphSeries(range.data.result);
   assert.equal(series.length, 4);
   assert.equal(histogramSeries, 0);
-  const drawn = ui.renderGraphSvg(series, 400000, 1000000, 15000, 800, 320);
+  const drawn = ui.renderGraphSvg(series, t0 * 1000, end * 1000, 15000, 800, 320);
   assert.equal((drawn.svg.match(/<path /g) || []).length, 3, "one line per series with neighbouring points");
   assert.equal((drawn.svg.match(/<circle /g) || []).length, 1, "the lone point is marked");
   assert.ok(!drawn.svg.includes("<b>"), "label text is escaped in the SVG");
   assert.ok(drawn.svg.includes("&lt;b&gt;\\&quot;x\\&quot;&lt;/b&gt;"), drawn.svg.slice(0, 2000));
-  const hit = ui.nearestPoint(series, drawn.x, drawn.y, drawn.x(1000000), drawn.y(42), 40);
+  const hit = ui.nearestPoint(series, drawn.x, drawn.y, drawn.x(end * 1000), drawn.y(42), 40);
   assert.equal(hit.v, 42);
-  assert.equal(hit.t, 1000000);
+  assert.equal(hit.t, end * 1000);
   const names = await query("api/v1/label/__name__/values", null);
-  assert.deepEqual(names.data, ["ui_lonely", "ui_sample"]);
+  assert.deepEqual(names.data.filter((n) => n.startsWith("ui_")), ["ui_lonely", "ui_sample"]);
+
+  // The status views, from the rules and targets the Rust test configured.
+  const alerts = ui.alertsSections((await query("api/v1/rules?type=alert", null)).data);
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0].title, "UiAlways (1 active)");
+  assert.equal(alerts[0].subtitle, "ui_group: vector(1) for 1h");
+  assert.equal(alerts[0].state, "pending");
+  assert.deepEqual(alerts[0].columns, ["Labels", "State", "Active since", "Value"]);
+  assert.deepEqual(alerts[0].rows.map((r) => r.slice(0, 2)), [['{alertname="UiAlways", page="<i>yes</i>"}', "pending"]]);
+  assert.match(alerts[0].rows[0][2], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  const rules = ui.rulesSections((await query("api/v1/rules", null)).data);
+  assert.equal(rules.length, 1);
+  assert.equal(rules[0].title, "ui_group");
+  assert.match(rules[0].subtitle, /^\/.*\/rules\.yml, every 1s, last evaluated \d{4}-.* UTC in [\d.]+ (ms|s)$/);
+  assert.deepEqual(rules[0].rows.map((r) => [r[0], r[1], r[2], r[5]]), [["alert: UiAlways", "vector(1)", "ok", ""], ["record: uirule:sum", "sum(ui_sample)", "ok", ""]]);
+  assert.equal(rules[0].state, "ok");
+  const targets = ui.targetsSections((await query("api/v1/targets?state=active", null)).data);
+  assert.equal(targets.length, 1);
+  assert.equal(targets[0].title, "ui_down (0/1 up)");
+  assert.equal(targets[0].state, "down");
+  const [endpoint, health, labels, last, , error] = targets[0].rows[0];
+  assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  assert.equal(health, "down");
+  assert.match(labels, /^\{instance="127\.0\.0\.1:\d+", job="ui_down"\}$/);
+  assert.notEqual(last, "never");
+  assert.ok(error.length > 0, "the scrape's error");
+}
+
+function checkViewFunctions() {
+  assert.equal(ui.pageView("/graph"), "query");
+  assert.equal(ui.pageView("/prometheus/alerts"), "alerts");
+  assert.equal(ui.pageView("/rules/"), "rules");
+  assert.equal(ui.pageView("/targets"), "targets");
+  assert.equal(ui.pageView("/vmui/"), "query");
+  assert.equal(ui.apiTimeText("0001-01-01T00:00:00Z"), "never");
+  assert.equal(ui.apiTimeText("2026-12-06T10:00:00.123Z"), "2026-12-06 10:00:00 UTC");
+  assert.equal(ui.secondsText(0.01234), "12.3 ms");
+  assert.equal(ui.secondsText(2.5), "2.5 s");
+  assert.equal(ui.labelsText({ b: "2", a: 'x"y' }), '{a="x\\"y", b="2"}');
+  assert.deepEqual(ui.alertsSections({ groups: [] }), []);
+  const unhealthy = ui.rulesSections({ groups: [{ name: "g", file: "f", interval: 60, lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0, rules: [{ type: "recording", name: "r", query: "q", health: "err", lastError: "boom", lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0 }] }] });
+  assert.deepEqual([unhealthy[0].state, unhealthy[0].rows[0][5], unhealthy[0].subtitle], ["err", "boom", "f, every 1m, last evaluated never in 0 ms"]);
 }
 
 (async () => {
   checkPureFunctions();
+  checkViewFunctions();
   await checkAgainstServer();
   console.log("ui script checks passed");
 })().catch((error) => {

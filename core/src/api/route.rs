@@ -129,6 +129,8 @@ impl Api {
                 Ok(json_response(StatusCode::OK, body))
             }
             // VictoriaMetrics' plain-text targets page (`curl host:8428/targets`).
+            // A browser (Accept: text/html) gets the targets view, curl VictoriaMetrics' text.
+            "/targets" if method == Method::GET && ui::wants_html(request) => Ok(ui::page()),
             "/targets" if method == Method::GET => vm_targets::handle(self, request),
             "/api/v1/targets/metadata" if method == Method::GET => {
                 // Every target's labels and metadata: not for a client confined to some series.
@@ -197,9 +199,9 @@ impl Api {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
-            "/graph" | "/vmui/" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            "/graph" | "/vmui/" | "/alerts" | "/rules" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
             "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
-            "/graph" | "/vmui/" | "/vmui" => Err(ApiError::method_not_allowed("GET")),
+            "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" => Err(ApiError::method_not_allowed("GET")),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),

@@ -1,6 +1,7 @@
 //! The query page: a browser UI for ad-hoc PromQL at `/graph` (Prometheus' path, where the
 //! generator URLs of the alerts this server sends point) and `/vmui/` (VictoriaMetrics'
-//! path; `/vmui` redirects there). One self-contained HTML document, its script
+//! path; `/vmui` redirects there), with views of the alerts, rules and targets at `/alerts`,
+//! `/rules` and (for a browser) `/targets`. One self-contained HTML document, its script
 //! (`ui/graph.js`) inlined, calling the query API from the browser, so the page itself holds
 //! no data and needs no authorization; every API call it makes is authorized as the client's.
 
@@ -22,6 +23,12 @@ pub fn page() -> Response<Bytes> {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// True when the client asks for HTML first or among others (a browser): VictoriaMetrics
+/// answers `/targets` as a page then, and as text to curl.
+pub fn wants_html(request: &http::Request<Bytes>) -> bool {
+    request.headers().get_all(header::ACCEPT).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("text/html")))
 }
 
 /// `/vmui` → `vmui/` (relative, so it holds behind a path prefix), as VictoriaMetrics answers.

@@ -1,4 +1,5 @@
-// The query page's script (served inline in `graph.html` at /graph and /vmui/): expression
+// The query page's script (served inline in `graph.html` at /graph and /vmui/, and for the
+// alerts, rules and targets views at /alerts, /rules and /targets): expression
 // panels with a table (instant query) and a graph (range query, drawn as SVG), their state in
 // the URL in Prometheus' `g0.expr`/`g0.tab`/`g0.range_input`/`g0.end_input`/`g0.step_input`
 // parameters (what alert generator URLs and Prometheus links carry; VictoriaMetrics' vmui puts
@@ -321,18 +322,99 @@ function tableRows(data) {
   }
 }
 
+/** Which view a path shows: the last path segment `alerts`, `rules` or `targets`, else the query page. */
+function pageView(pathname) {
+  const last = String(pathname).replace(/\/+$/, "").split("/").pop();
+  return ["alerts", "rules", "targets"].includes(last) ? last : "query";
+}
+
+/** `{a="1", b="2"}` for a label object (sorted; `__name__` as any other label). */
+function labelsText(labels) {
+  const names = Object.keys(labels || {}).sort();
+  return "{" + names.map((k) => k + "=" + quoteLabelValue(labels[k])).join(", ") + "}";
+}
+
+/** An API time (RFC 3339) as "YYYY-MM-DD HH:mm:ss UTC"; "never" for Go's zero time. */
+function apiTimeText(text) {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || ms <= -62135596800000) {
+    return "never";
+  }
+  return formatUtc(ms) + " UTC";
+}
+
+/** Seconds as "12.3 ms" or "1.2 s". */
+function secondsText(seconds) {
+  const s = Number(seconds);
+  return !Number.isFinite(s) ? "" : s < 1 ? `${Number((s * 1000).toPrecision(3))} ms` : `${Number(s.toPrecision(3))} s`;
+}
+
+/**
+ * The sections of a status view: `{title, subtitle, columns, rows, state}` each, from the
+ * answer of the API the view reads (`/api/v1/rules?type=alert`, `/api/v1/rules`,
+ * `/api/v1/targets`). `state` (firing, pending, inactive, up, down, ok, err) colours a title.
+ */
+function alertsSections(data) {
+  const sections = [];
+  for (const group of data.groups || []) {
+    for (const rule of group.rules || []) {
+      if (rule.type !== "alerting") {
+        continue;
+      }
+      const alerts = rule.alerts || [];
+      const title = `${rule.name} (${alerts.length} active)`;
+      const subtitle = `${group.name}: ${rule.query}${rule.duration ? ` for ${formatDuration(rule.duration * 1000)}` : ""}`;
+      const rows = alerts.map((a) => [labelsText(a.labels), a.state, apiTimeText(a.activeAt), String(a.value)]);
+      sections.push({ title, subtitle, columns: ["Labels", "State", "Active since", "Value"], rows, state: rule.state });
+    }
+  }
+  return sections;
+}
+
+function rulesSections(data) {
+  return (data.groups || []).map((group) => ({
+    title: group.name,
+    subtitle: `${group.file}, every ${formatDuration(group.interval * 1000)}, last evaluated ${apiTimeText(group.lastEvaluation)} in ${secondsText(group.evaluationTime)}`,
+    columns: ["Rule", "Query", "Health", "Last evaluation", "Took", "Error"],
+    rows: (group.rules || []).map((r) => [(r.type === "alerting" ? "alert: " : "record: ") + r.name, r.query, r.health, apiTimeText(r.lastEvaluation), secondsText(r.evaluationTime), r.lastError || ""]),
+    state: (group.rules || []).some((r) => r.health === "err") ? "err" : "ok",
+  }));
+}
+
+function targetsSections(data) {
+  const pools = new Map();
+  for (const t of data.activeTargets || []) {
+    if (!pools.has(t.scrapePool)) {
+      pools.set(t.scrapePool, []);
+    }
+    pools.get(t.scrapePool).push(t);
+  }
+  return [...pools.keys()].sort().map((pool) => {
+    const targets = pools.get(pool).slice().sort((a, b) => (a.scrapeUrl < b.scrapeUrl ? -1 : a.scrapeUrl > b.scrapeUrl ? 1 : 0));
+    const up = targets.filter((t) => t.health === "up").length;
+    return {
+      title: `${pool} (${up}/${targets.length} up)`,
+      subtitle: "",
+      columns: ["Endpoint", "State", "Labels", "Last scrape", "Took", "Error"],
+      rows: targets.map((t) => [t.scrapeUrl, t.health, labelsText(t.labels), apiTimeText(t.lastScrape), secondsText(t.lastScrapeDuration), t.lastError || ""]),
+      state: up === targets.length ? "up" : "down",
+    };
+  });
+}
+
 if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
+    pageView, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections,
   };
 }
 
 // ---- The page (browser only) ----
 
-/** Where the API is: the page's own path without its last part (`/graph`, `/vmui/`). */
+/** Where the API is: the page's own path without its last part (`/graph`, `/vmui/`, `/alerts`, …). */
 function apiBase() {
-  return window.location.pathname.replace(/(graph|vmui\/?)$/, "");
+  return window.location.pathname.replace(/(graph|vmui\/?|alerts|rules|targets)$/, "");
 }
 
 /** POSTs `form` to the API's `path` (a GET when `form` is null: label values answer only GETs). */
@@ -556,9 +638,43 @@ function addPanel(model) {
   return panel;
 }
 
+/** A status view (alerts, rules, targets): its API's answer as titled tables. */
+async function showStatusView(view) {
+  const [path, sections, heading] = {
+    alerts: ["api/v1/rules?type=alert", alertsSections, "Alerts"],
+    rules: ["api/v1/rules", rulesSections, "Rules"],
+    targets: ["api/v1/targets?state=active", targetsSections, "Targets"],
+  }[view];
+  const root = document.getElementById("view");
+  document.title = `Metricstor · ${heading}`;
+  root.replaceChildren(element("h2", {}, heading), element("div", { class: "stats" }, "Loading…"));
+  try {
+    const body = await callApi(path, null);
+    const list = sections(body.data);
+    root.replaceChildren(element("h2", {}, heading));
+    if (list.length === 0) {
+      root.append(element("p", { class: "stats" }, `No ${heading.toLowerCase()} configured.`));
+    }
+    for (const section of list) {
+      const table = element("table", { class: "result" }, element("tr", {}, ...section.columns.map((c) => element("th", {}, c))));
+      section.rows.forEach((row) => table.append(element("tr", {}, ...row.map((cell) => element("td", {}, cell)))));
+      const title = element("h3", { class: "state-" + section.state }, section.title);
+      root.append(element("section", { class: "panel" }, title, section.subtitle ? element("div", { class: "stats" }, section.subtitle) : "", section.rows.length ? table : ""));
+    }
+  } catch (error) {
+    root.replaceChildren(element("h2", {}, heading), element("div", { class: "messages" }, element("div", { class: "error" }, String(error.message || error))));
+  }
+}
+
 if (typeof window !== "undefined" && typeof document !== "undefined") {
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("a[data-api]").forEach((a) => (a.href = apiBase() + a.dataset.api));
+    const view = pageView(window.location.pathname);
+    if (view !== "query") {
+      document.getElementById("query").hidden = true;
+      showStatusView(view);
+      return;
+    }
     for (const model of parsePanels(window.location.search, window.location.hash)) {
       const panel = addPanel(model);
       if (model.expr.trim() !== "") {
