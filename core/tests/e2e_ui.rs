@@ -17,7 +17,8 @@ const NODE_DEADLINE: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A server evaluating an alerting rule (`UiAlways`, always firing after its `for`) and a
-/// recording rule every second and scraping one target where nothing listens (`ui_down`),
+/// recording rule every second and scraping one target where nothing listens (`ui_down`;
+/// relabeling drops its second, `dropped.invalid:9`),
 /// holding `ui_sample{i, note}` = j + i at `base_s` + 15 j seconds (j = 0…40, i = 0…2) and
 /// `ui_lonely` = 1 at `base_s` + 600, as `ui_graph_script.js` expects them (recent: the rules'
 /// and scrapes' samples now would let retention take a head cut of older ones); returned
@@ -29,7 +30,7 @@ fn start_with_series(dir: &std::path::Path, base_s: i64) -> Server {
     )
     .expect("rules");
     let scrape = format!(
-        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n- job_name: ui_down\n  scrape_interval: 1s\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
+        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n- job_name: ui_down\n  scrape_interval: 1s\n  static_configs:\n  - targets: ['127.0.0.1:{}', 'dropped.invalid:9']\n  relabel_configs:\n  - source_labels: [__address__]\n    regex: 'dropped\\.invalid:9'\n    action: drop\n",
         free_port()
     );
     let server = Server::start(&write_scrape_config(dir, scrape));
@@ -77,7 +78,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")), "{:?}", page.header("content-security-policy"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert!(page.body.contains("function parsePanels") && page.body.trim_end().ends_with("</html>"), "the script is inlined");
-    for path in ["/vmui/", "/prometheus/graph", "/alerts", "/rules"] {
+    for path in ["/vmui/", "/prometheus/graph", "/alerts", "/rules", "/service-discovery"] {
         let other = get(&server.url(path));
         assert_eq!((other.status, other.body.as_str()), (200, page.body.as_str()), "{path}");
     }
@@ -105,7 +106,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     let calls = quoted_arguments(&page.body, "callApi(");
     assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
     // And the status views' (named in a table of the script, each read with a GET).
-    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active"] {
+    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets"] {
         assert!(page.body.contains(&format!("[\"{view_api}\", ")), "{view_api}");
     }
     for (path, form) in [
@@ -115,6 +116,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         ("api/v1/rules?type=alert", None),
         ("api/v1/rules", None),
         ("api/v1/targets?state=active", None),
+        ("api/v1/targets", None),
     ] {
         let url = server.url(&format!("/{path}"));
         let sent = match form {

@@ -116,6 +116,14 @@ async function checkAgainstServer() {
   assert.match(labels, /^\{instance="127\.0\.0\.1:\d+", job="ui_down"\}$/);
   assert.notEqual(last, "never");
   assert.ok(error.length > 0, "the scrape's error");
+  const discovered = ui.serviceDiscoverySections((await query("api/v1/targets", null)).data);
+  assert.equal(discovered.length, 1);
+  assert.equal(discovered[0].title, "ui_down (1 active, 1 dropped)");
+  assert.equal(discovered[0].subtitle, "");
+  assert.match(discovered[0].rows[0][0], /__address__="127\.0\.0\.1:\d+"/);
+  assert.match(discovered[0].rows[0][1], /^\{instance="127\.0\.0\.1:\d+", job="ui_down"\}$/);
+  assert.match(discovered[0].rows[1][0], /__address__="dropped\.invalid:9"/);
+  assert.equal(discovered[0].rows[1][1], "dropped");
 }
 
 function checkViewFunctions() {
@@ -130,6 +138,9 @@ function checkViewFunctions() {
   assert.equal(ui.secondsText(2.5), "2.5 s");
   assert.equal(ui.labelsText({ b: "2", a: 'x"y' }), '{a="x\\"y", b="2"}');
   assert.deepEqual(ui.alertsSections({ groups: [] }), []);
+  assert.equal(ui.pageView("/service-discovery"), "service-discovery");
+  const capped = ui.serviceDiscoverySections({ activeTargets: [], droppedTargets: [{ discoveredLabels: { __address__: "a" }, scrapePool: "p" }], droppedTargetCounts: { p: 3 } });
+  assert.deepEqual([capped[0].title, capped[0].subtitle], ["p (0 active, 3 dropped)", "2 dropped targets not listed (scrape config keep_dropped_targets)"]);
   const unhealthy = ui.rulesSections({ groups: [{ name: "g", file: "f", interval: 60, lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0, rules: [{ type: "recording", name: "r", query: "q", health: "err", lastError: "boom", lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0 }] }] });
   assert.deepEqual([unhealthy[0].state, unhealthy[0].rows[0][5], unhealthy[0].subtitle], ["err", "boom", "f, every 1m, last evaluated never in 0 ms"]);
 }

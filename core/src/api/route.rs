@@ -199,9 +199,9 @@ impl Api {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
-            "/graph" | "/vmui/" | "/alerts" | "/rules" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            "/graph" | "/vmui/" | "/alerts" | "/rules" | "/service-discovery" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
             "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
-            "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" => Err(ApiError::method_not_allowed("GET")),
+            "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" | "/service-discovery" => Err(ApiError::method_not_allowed("GET")),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),

@@ -1,7 +1,7 @@
 //! The query page: a browser UI for ad-hoc PromQL at `/graph` (Prometheus' path, where the
 //! generator URLs of the alerts this server sends point) and `/vmui/` (VictoriaMetrics'
-//! path; `/vmui` redirects there), with views of the alerts, rules and targets at `/alerts`,
-//! `/rules` and (for a browser) `/targets`. One self-contained HTML document, its script
+//! path; `/vmui` redirects there), with views of the alerts, rules, targets and discovered
+//! targets at `/alerts`, `/rules`, (for a browser) `/targets` and `/service-discovery`. One self-contained HTML document, its script
 //! (`ui/graph.js`) inlined, calling the query API from the browser, so the page itself holds
 //! no data and needs no authorization; every API call it makes is authorized as the client's.
 

@@ -1,5 +1,6 @@
 // The query page's script (served inline in `graph.html` at /graph and /vmui/, and for the
-// alerts, rules and targets views at /alerts, /rules and /targets): expression
+// alerts, rules, targets and service discovery views at /alerts, /rules, /targets and
+// /service-discovery): expression
 // panels with a table (instant query) and a graph (range query, drawn as SVG), their state in
 // the URL in Prometheus' `g0.expr`/`g0.tab`/`g0.range_input`/`g0.end_input`/`g0.step_input`
 // parameters (what alert generator URLs and Prometheus links carry; VictoriaMetrics' vmui puts
@@ -325,7 +326,7 @@ function tableRows(data) {
 /** Which view a path shows: the last path segment `alerts`, `rules` or `targets`, else the query page. */
 function pageView(pathname) {
   const last = String(pathname).replace(/\/+$/, "").split("/").pop();
-  return ["alerts", "rules", "targets"].includes(last) ? last : "query";
+  return ["alerts", "rules", "targets", "service-discovery"].includes(last) ? last : "query";
 }
 
 /** `{a="1", b="2"}` for a label object (sorted; `__name__` as any other label). */
@@ -402,11 +403,31 @@ function targetsSections(data) {
   });
 }
 
+/** Per scrape pool, each discovered target's labels before relabeling and after (or "dropped"). */
+function serviceDiscoverySections(data) {
+  const pools = new Map();
+  const pool = (name) => pools.get(name) || pools.set(name, { active: [], dropped: [] }).get(name);
+  (data.activeTargets || []).forEach((t) => pool(t.scrapePool).active.push(t));
+  (data.droppedTargets || []).forEach((t) => pool(t.scrapePool).dropped.push(t));
+  return [...pools.keys()].sort().map((name) => {
+    const { active, dropped } = pools.get(name);
+    const rows = active.map((t) => [labelsText(t.discoveredLabels), labelsText(t.labels)]).concat(dropped.map((t) => [labelsText(t.discoveredLabels), "dropped"]));
+    const counts = data.droppedTargetCounts && data.droppedTargetCounts[name] !== undefined ? data.droppedTargetCounts[name] : dropped.length;
+    return {
+      title: `${name} (${active.length} active, ${counts} dropped)`,
+      subtitle: counts > dropped.length ? `${counts - dropped.length} dropped targets not listed (scrape config keep_dropped_targets)` : "",
+      columns: ["Discovered labels", "Target labels"],
+      rows,
+      state: "ok",
+    };
+  });
+}
+
 if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
-    pageView, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections,
+    pageView, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
   };
 }
 
@@ -414,7 +435,7 @@ if (typeof module !== "undefined") {
 
 /** Where the API is: the page's own path without its last part (`/graph`, `/vmui/`, `/alerts`, …). */
 function apiBase() {
-  return window.location.pathname.replace(/(graph|vmui\/?|alerts|rules|targets)$/, "");
+  return window.location.pathname.replace(/(graph|vmui\/?|alerts|rules|targets|service-discovery)$/, "");
 }
 
 /** POSTs `form` to the API's `path` (a GET when `form` is null: label values answer only GETs). */
@@ -644,6 +665,7 @@ async function showStatusView(view) {
     alerts: ["api/v1/rules?type=alert", alertsSections, "Alerts"],
     rules: ["api/v1/rules", rulesSections, "Rules"],
     targets: ["api/v1/targets?state=active", targetsSections, "Targets"],
+    "service-discovery": ["api/v1/targets", serviceDiscoverySections, "Service discovery"],
   }[view];
   const root = document.getElementById("view");
   document.title = `Metricstor · ${heading}`;
