@@ -29,7 +29,7 @@ const ROUTER_SOURCES: [(&str, &str, &str, &str); 8] = [
 
 /// Literals of the router that are pieces of a parameterised path, and that path as the
 /// document writes it.
-const PATH_PIECES: [(&str, &str); 2] = [("/api/v1/label/", "/api/v1/label/{name}/values"), ("/values", "/api/v1/label/{name}/values")];
+const PATH_PIECES: [(&str, &str); 3] = [("/api/v1/label/", "/api/v1/label/{name}/values"), ("/values", "/api/v1/label/{name}/values"), ("/graph/", "/graph/{name}")];
 
 /// What a path parameter is given in requests (any value reaches the handler).
 const PATH_PARAMETER_VALUE: &str = "job";

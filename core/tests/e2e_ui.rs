@@ -78,9 +78,19 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")), "{:?}", page.header("content-security-policy"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert!(page.body.contains("function parsePanels") && page.body.trim_end().ends_with("</html>"), "the script is inlined");
-    for path in ["/vmui/", "/prometheus/graph", "/alerts", "/rules", "/service-discovery"] {
+    for path in ["/vmui/", "/prometheus/graph", "/graph/", "/service-discovery"] {
         let other = get(&server.url(path));
         assert_eq!((other.status, other.body.as_str()), (200, page.body.as_str()), "{path}");
+    }
+    // Prometheus' /alerts and /rules: the page for a browser, the API's answer for another
+    // client (as VictoriaMetrics answers them).
+    for (path, api) in [("/alerts", "/api/v1/alerts"), ("/rules", "/api/v1/rules")] {
+        let browser = reply_or_status(path, agent().get(&server.url(path)).set("Accept", "text/html").call());
+        assert_eq!((browser.status, browser.body.as_str()), (200, page.body.as_str()), "{path}");
+        let (status, json) = get_json(&server.url(path));
+        assert_eq!(status, 200, "{path}: {json}");
+        assert_eq!(json["data"].as_object().map(|d| d.keys().cloned().collect::<Vec<_>>()), get_json(&server.url(api)).1["data"].as_object().map(|d| d.keys().cloned().collect()), "{path}");
+        assert!(json.to_string().contains("UiAlways"), "{path}: {json}");
     }
     // /targets: VictoriaMetrics' text for curl, the page for a browser.
     let text = get(&server.url("/targets"));

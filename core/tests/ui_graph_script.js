@@ -139,6 +139,9 @@ function checkViewFunctions() {
   assert.equal(ui.labelsText({ b: "2", a: 'x"y' }), '{a="x\\"y", b="2"}');
   assert.deepEqual(ui.alertsSections({ groups: [] }), []);
   assert.equal(ui.pageView("/service-discovery"), "service-discovery");
+  for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"]]) {
+    assert.equal(ui.apiBaseOf(path), base, path);
+  }
   const capped = ui.serviceDiscoverySections({ activeTargets: [], droppedTargets: [{ discoveredLabels: { __address__: "a" }, scrapePool: "p" }], droppedTargetCounts: { p: 3 } });
   assert.deepEqual([capped[0].title, capped[0].subtitle], ["p (0 active, 3 dropped)", "2 dropped targets not listed (scrape config keep_dropped_targets)"]);
   const unhealthy = ui.rulesSections({ groups: [{ name: "g", file: "f", interval: 60, lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0, rules: [{ type: "recording", name: "r", query: "q", health: "err", lastError: "boom", lastEvaluation: "0001-01-01T00:00:00Z", evaluationTime: 0 }] }] });

@@ -107,11 +107,14 @@ impl Api {
                 let p = self.refuse_other_clients_queries(request, "/api/v1/status/top_queries")?;
                 Ok(json_response(StatusCode::OK, status::top_queries(self, &p)?))
             }
-            "/api/v1/rules" if method == Method::GET => {
+            // A browser gets the query page's view at Prometheus' /rules and /alerts; another
+            // client there the API's answer, as VictoriaMetrics answers them.
+            "/rules" | "/alerts" if method == Method::GET && ui::wants_html(request) => Ok(ui::page()),
+            "/api/v1/rules" | "/rules" if method == Method::GET => {
                 let p = self.refuse_other_clients_queries(request, "/api/v1/rules")?;
                 Ok(json_ok(&rules::rules(&self.rules.groups(), &p)?.to_string()))
             }
-            "/api/v1/alerts" if method == Method::GET => {
+            "/api/v1/alerts" | "/alerts" if method == Method::GET => {
                 self.refuse_other_clients_queries(request, "/api/v1/alerts")?;
                 Ok(json_ok(&rules::alerts(&self.rules.groups()).to_string()))
             }
@@ -199,7 +202,10 @@ impl Api {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
-            "/graph" | "/vmui/" | "/alerts" | "/rules" | "/service-discovery" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            // VictoriaMetrics serves its UI under /graph/ too, for the links Grafana makes.
+            "/graph" | "/vmui/" | "/service-discovery" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            p if p.starts_with("/graph/") && (method == Method::GET || method == Method::HEAD) => Ok(ui::page()),
+            "/alerts" | "/rules" if method == Method::HEAD => Ok(ui::page()),
             "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
             "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" | "/service-discovery" => Err(ApiError::method_not_allowed("GET")),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers

@@ -329,6 +329,11 @@ function pageView(pathname) {
   return ["alerts", "rules", "targets", "service-discovery"].includes(last) ? last : "query";
 }
 
+/** The API's base path for a page at `pathname`: everything before its page part. */
+function apiBaseOf(pathname) {
+  return String(pathname).replace(/(graph|vmui|alerts|rules|targets|service-discovery)(\/.*)?$/, "");
+}
+
 /** `{a="1", b="2"}` for a label object (sorted; `__name__` as any other label). */
 function labelsText(labels) {
   const names = Object.keys(labels || {}).sort();
@@ -427,15 +432,15 @@ if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
-    pageView, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
+    pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
   };
 }
 
 // ---- The page (browser only) ----
 
-/** Where the API is: the page's own path without its last part (`/graph`, `/vmui/`, `/alerts`, …). */
+/** Where the API is: the page's own path without its page part (`/graph`, `/graph/…`, `/vmui/`, `/alerts`, …). */
 function apiBase() {
-  return window.location.pathname.replace(/(graph|vmui\/?|alerts|rules|targets|service-discovery)$/, "");
+  return apiBaseOf(window.location.pathname);
 }
 
 /** POSTs `form` to the API's `path` (a GET when `form` is null: label values answer only GETs). */
