@@ -137,16 +137,16 @@ fn client_identities_are_authorized_per_action() {
     );
     assert!(answer.starts_with("HTTP/1.1 403") && !answer.contains("100 Continue"), "{answer}");
     assert!(answer.contains("not allowed to write"), "{answer}");
-    // The configuration's pages and the rules' and alerts' answers at Prometheus' page paths
-    // are reads: a write-only identity gets none of them.
-    for path in ["/api/v1/status/config", "/config", "/rules", "/alerts"] {
+    // The configuration's and the flags' pages and the rules' and alerts' answers at
+    // Prometheus' page paths are reads: a write-only identity gets none of them.
+    for path in ["/api/v1/status/config", "/config", "/rules", "/alerts", "/flags"] {
         let (status, text) = status_of(tls_agent(&pki, Some("agent")).get(&format!("{base}{path}")).call()).unwrap();
         assert_eq!(status, 403, "{path}: {text}");
         assert_eq!(status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}{path}")).call()).unwrap().0, 200, "{path}");
     }
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
     assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 8"), "{metrics}");
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 6"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 7"), "{metrics}");
     let failures: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("metricstor_tls_handshake_failures_total "))

@@ -78,7 +78,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")), "{:?}", page.header("content-security-policy"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert!(page.body.contains("function parsePanels") && page.body.trim_end().ends_with("</html>"), "the script is inlined");
-    for path in ["/vmui/", "/prometheus/graph", "/graph/", "/service-discovery"] {
+    for path in ["/vmui/", "/prometheus/graph", "/graph/", "/service-discovery", "/tsdb-status", "/status"] {
         let other = get(&server.url(path));
         assert_eq!((other.status, other.body.as_str()), (200, page.body.as_str()), "{path}");
     }
@@ -92,6 +92,13 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         assert_eq!(json["data"].as_object().map(|d| d.keys().cloned().collect::<Vec<_>>()), get_json(&server.url(api)).1["data"].as_object().map(|d| d.keys().cloned().collect()), "{path}");
         assert!(json.to_string().contains("UiAlways"), "{path}: {json}");
     }
+    // /flags: VictoriaMetrics' text for curl (a `-name="value"` line per flag), the page for a
+    // browser.
+    let flags = get(&server.url("/flags"));
+    assert!(flags.status == 200 && flags.body.lines().any(|l| l == "-web.enable-admin-api=\"false\""), "{}", flags.body);
+    assert!(flags.body.lines().all(|l| l.starts_with('-') && l.ends_with('"') && l.contains("=\"")), "{}", flags.body);
+    let browser = reply_or_status("/flags as a browser", agent().get(&server.url("/flags")).set("Accept", "text/html").call());
+    assert_eq!((browser.status, browser.body.as_str()), (200, page.body.as_str()));
     // /targets: VictoriaMetrics' text for curl, the page for a browser.
     let text = get(&server.url("/targets"));
     assert!(text.status == 200 && text.body.starts_with("job=ui_down (0/1 up)"), "{}", text.body);
@@ -116,9 +123,10 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     let calls = quoted_arguments(&page.body, "callApi(");
     assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
     // And the status views' (named in a table of the script, each read with a GET).
-    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets"] {
-        assert!(page.body.contains(&format!("[\"{view_api}\", ")), "{view_api}");
+    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/tsdb", "api/v1/status/flags"] {
+        assert!(page.body.contains(&format!("[[\"{view_api}\"], ")), "{view_api}");
     }
+    assert!(page.body.contains("[[\"api/v1/status/buildinfo\", \"api/v1/status/runtimeinfo\"], "));
     for (path, form) in [
         ("api/v1/query", Some(format!("query=ui_sample&time={end}"))),
         ("api/v1/query_range", Some(format!("query=ui_sample&start={range_start}&end={end}&step=14"))),
@@ -127,6 +135,10 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         ("api/v1/rules", None),
         ("api/v1/targets?state=active", None),
         ("api/v1/targets", None),
+        ("api/v1/status/tsdb", None),
+        ("api/v1/status/flags", None),
+        ("api/v1/status/buildinfo", None),
+        ("api/v1/status/runtimeinfo", None),
     ] {
         let url = server.url(&format!("/{path}"));
         let sent = match form {
@@ -135,7 +147,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         };
         let answer = reply_or_status(path, sent);
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-        assert!(["ui_sample", "UiAlways", "ui_down"].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
+        assert!(["ui_sample", "UiAlways", "ui_down", "storage.tsdb.path", "version", "startTime"].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
     }
 
     let Some(node) = std::env::var_os("METRICSTOR_NODE_BIN").filter(|n| !n.is_empty()) else {

@@ -124,6 +124,21 @@ async function checkAgainstServer() {
   assert.match(discovered[0].rows[0][1], /^\{instance="127\.0\.0\.1:\d+", job="ui_down"\}$/);
   assert.match(discovered[0].rows[1][0], /__address__="dropped\.invalid:9"/);
   assert.equal(discovered[0].rows[1][1], "dropped");
+
+  const tsdb = ui.tsdbStatusSections((await query("api/v1/status/tsdb", null)).data);
+  assert.equal(tsdb[0].title, "Head");
+  const headSeries = Number(tsdb[0].rows.find((r) => r[0] === "Number of series")[1]);
+  assert.ok(headSeries >= 4, `${headSeries} series`);
+  const byName = tsdb.find((t) => t.title === "Top series count by metric name");
+  assert.deepEqual(byName.rows.find((r) => r[0] === "ui_sample"), ["ui_sample", "3"]);
+  const flags = ui.flagsSections((await query("api/v1/status/flags", null)).data);
+  assert.deepEqual(flags[0].rows.find((r) => r[0] === "web.enable-admin-api"), ["web.enable-admin-api", "false"]);
+  const flagNames = flags[0].rows.map((r) => r[0]);
+  assert.deepEqual(flagNames, flagNames.slice().sort(), "sorted by name");
+  const status = ui.serverStatusSections((await query("api/v1/status/buildinfo", null)).data, (await query("api/v1/status/runtimeinfo", null)).data);
+  assert.deepEqual(status.map((s) => s.title), ["Build information", "Runtime information"]);
+  assert.ok(status[0].rows.some((r) => r[0] === "version" && r[1] !== ""), JSON.stringify(status[0].rows));
+  assert.ok(status[1].rows.some((r) => r[0] === "startTime"), JSON.stringify(status[1].rows));
 }
 
 function checkViewFunctions() {
@@ -139,6 +154,7 @@ function checkViewFunctions() {
   assert.equal(ui.labelsText({ b: "2", a: 'x"y' }), '{a="x\\"y", b="2"}');
   assert.deepEqual(ui.alertsSections({ groups: [] }), []);
   assert.equal(ui.pageView("/service-discovery"), "service-discovery");
+  assert.deepEqual(["/tsdb-status", "/flags", "/status", "/prometheus/status"].map(ui.pageView), ["tsdb-status", "flags", "status", "status"]);
   for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"]]) {
     assert.equal(ui.apiBaseOf(path), base, path);
   }

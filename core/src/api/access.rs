@@ -59,7 +59,7 @@ impl Api {
             || path == "/-/quit";
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {
             ("write", &self.config.tls.write_allowed_sans)
-        } else if path.starts_with("/api/v1/") || ["/metrics", "/federate", "/targets", "/config", "/rules", "/alerts"].contains(&path) || path.starts_with("/metricstor.v1.") {
+        } else if path.starts_with("/api/v1/") || ["/metrics", "/federate", "/targets", "/config", "/rules", "/alerts", "/flags"].contains(&path) || path.starts_with("/metricstor.v1.") {
             ("read", &self.config.tls.read_allowed_sans)
         } else {
             return Ok(());

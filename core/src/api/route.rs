@@ -203,11 +203,14 @@ impl Api {
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
             // VictoriaMetrics serves its UI under /graph/ too, for the links Grafana makes.
-            "/graph" | "/vmui/" | "/service-discovery" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            "/graph" | "/vmui/" | "/service-discovery" | "/tsdb-status" | "/status" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            // A browser gets the flags view, another client VictoriaMetrics' text.
+            "/flags" if method == Method::HEAD || (method == Method::GET && ui::wants_html(request)) => Ok(ui::page()),
+            "/flags" if method == Method::GET => Ok(text_response(StatusCode::OK, &status::flags_text(self))),
             p if p.starts_with("/graph/") && (method == Method::GET || method == Method::HEAD) => Ok(ui::page()),
             "/alerts" | "/rules" if method == Method::HEAD => Ok(ui::page()),
             "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
-            "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" | "/service-discovery" => Err(ApiError::method_not_allowed("GET")),
+            "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" | "/service-discovery" | "/tsdb-status" | "/flags" | "/status" => Err(ApiError::method_not_allowed("GET")),
             // VictoriaMetrics' health check (vmctl pings it before importing; load balancers
             // set up for VictoriaMetrics probe it).
             "/health" if method == Method::GET || method == Method::HEAD => Ok(text_response(StatusCode::OK, "OK")),

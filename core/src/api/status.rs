@@ -55,9 +55,10 @@ fn enabled_features(c: &crate::config::Config) -> Vec<&'static str> {
     on
 }
 
-pub fn flags(api: &Api) -> String {
+/// The settings in force under Prometheus' flag names (`/api/v1/status/flags`, `/flags`).
+fn flag_pairs(api: &Api) -> [(&'static str, String); 18] {
     let c = &api.config;
-    let pairs = [
+    [
         ("config.file", std::env::args().skip_while(|a| a != "--config").nth(1).unwrap_or_default()),
         ("web.listen-address", c.server.http_addr.clone()),
         ("storage.tsdb.path", c.storage.data_dir.display().to_string()),
@@ -76,7 +77,12 @@ pub fn flags(api: &Api) -> String {
         ("storage.tsdb.min-block-duration", promql::printer::format_duration(c.storage.block_duration_ms())),
         ("storage.tsdb.wal-compression", c.storage.wal_compression.to_string()),
         ("enable-feature", enabled_features(c).join(",")),
-    ];
+    ]
+}
+
+/// `/api/v1/status/flags`: the flags as a JSON object.
+pub fn flags(api: &Api) -> String {
+    let pairs = flag_pairs(api);
     let mut out = String::from("{");
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -87,6 +93,20 @@ pub fn flags(api: &Api) -> String {
         json::push_json_string(&mut out, v);
     }
     out.push('}');
+    out
+}
+
+/// VictoriaMetrics' `/flags` page: one `-name="value"` line per flag (the value quoted as Go's
+/// `%q` quotes it, which JSON's string quoting matches for these values).
+pub fn flags_text(api: &Api) -> String {
+    let mut out = String::new();
+    for (name, value) in flag_pairs(api) {
+        out.push('-');
+        out.push_str(name);
+        out.push('=');
+        json::push_json_string(&mut out, &value);
+        out.push('\n');
+    }
     out
 }
 

@@ -1,6 +1,6 @@
 // The query page's script (served inline in `graph.html` at /graph and /vmui/, and for the
-// alerts, rules, targets and service discovery views at /alerts, /rules, /targets and
-// /service-discovery): expression
+// views of alerts, rules, targets, service discovery, TSDB status, flags and status at
+// Prometheus' page paths, `STATUS_VIEWS`): expression
 // panels with a table (instant query) and a graph (range query, drawn as SVG), their state in
 // the URL in Prometheus' `g0.expr`/`g0.tab`/`g0.range_input`/`g0.end_input`/`g0.step_input`
 // parameters (what alert generator URLs and Prometheus links carry; VictoriaMetrics' vmui puts
@@ -323,15 +323,18 @@ function tableRows(data) {
   }
 }
 
-/** Which view a path shows: the last path segment `alerts`, `rules` or `targets`, else the query page. */
+/** The views besides the query page, by their path's last segment (Prometheus' page paths). */
+const STATUS_VIEWS = ["alerts", "rules", "targets", "service-discovery", "tsdb-status", "flags", "status"];
+
+/** Which view a path shows: its last segment when that is one of `STATUS_VIEWS`, else the query page. */
 function pageView(pathname) {
   const last = String(pathname).replace(/\/+$/, "").split("/").pop();
-  return ["alerts", "rules", "targets", "service-discovery"].includes(last) ? last : "query";
+  return STATUS_VIEWS.includes(last) ? last : "query";
 }
 
 /** The API's base path for a page at `pathname`: everything before its page part. */
 function apiBaseOf(pathname) {
-  return String(pathname).replace(/(graph|vmui|alerts|rules|targets|service-discovery)(\/.*)?$/, "");
+  return String(pathname).replace(/(graph|vmui|alerts|rules|targets|service-discovery|tsdb-status|flags|status)(\/.*)?$/, "");
 }
 
 /** `{a="1", b="2"}` for a label object (sorted; `__name__` as any other label). */
@@ -428,11 +431,47 @@ function serviceDiscoverySections(data) {
   });
 }
 
+/** A table of names and values: `[[name, value], …]` rows from `{name, value}` entries. */
+function topSection(title, entries, columns) {
+  return { title, subtitle: "", columns, rows: (entries || []).map((e) => [e.name, String(e.value)]), state: "ok" };
+}
+
+/** `/api/v1/status/tsdb`'s head statistics and its top lists, as Prometheus' TSDB status page shows them. */
+function tsdbStatusSections(data) {
+  const head = data.headStats || {};
+  const headRows = [["Number of series", head.numSeries], ["Number of label pairs", head.numLabelPairs], ["Number of chunks", head.chunkCount], ["Earliest sample", head.minTime], ["Latest sample", head.maxTime]]
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => [k, (k.endsWith("sample") && Number.isFinite(Number(v)) ? formatUtc(Number(v)) + " UTC" : String(v))]);
+  return [
+    { title: "Head", subtitle: "", columns: ["Statistic", "Value"], rows: headRows, state: "ok" },
+    topSection("Top series count by metric name", data.seriesCountByMetricName, ["Metric name", "Series"]),
+    topSection("Top label names with value count", data.labelValueCountByLabelName, ["Label name", "Values"]),
+    topSection("Top label names by memory used", data.memoryInBytesByLabelName, ["Label name", "Bytes"]),
+    topSection("Top series count by label value pair", data.seriesCountByLabelValuePair, ["Label pair", "Series"]),
+    topSection("Series by shard", data.seriesCountByShard, ["Shard", "Series"]),
+  ].filter((section) => section.rows.length > 0);
+}
+
+/** The flags (`/api/v1/status/flags`), sorted by name. */
+function flagsSections(data) {
+  return [{ title: "", subtitle: "", columns: ["Flag", "Value"], rows: Object.keys(data || {}).sort().map((k) => [k, String(data[k])]), state: "ok" }];
+}
+
+/** The build (`/api/v1/status/buildinfo`) and runtime (`/api/v1/status/runtimeinfo`) information. */
+function serverStatusSections(build, runtime) {
+  const rows = (object) => Object.keys(object || {}).map((k) => [k, typeof object[k] === "object" ? JSON.stringify(object[k]) : String(object[k])]);
+  return [
+    { title: "Build information", subtitle: "", columns: ["", ""], rows: rows(build), state: "ok" },
+    { title: "Runtime information", subtitle: "", columns: ["", ""], rows: rows(runtime), state: "ok" },
+  ];
+}
+
 if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
     pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
+    tsdbStatusSections, flagsSections, serverStatusSections, STATUS_VIEWS,
   };
 }
 
@@ -666,18 +705,21 @@ function addPanel(model) {
 
 /** A status view (alerts, rules, targets): its API's answer as titled tables. */
 async function showStatusView(view) {
-  const [path, sections, heading] = {
-    alerts: ["api/v1/rules?type=alert", alertsSections, "Alerts"],
-    rules: ["api/v1/rules", rulesSections, "Rules"],
-    targets: ["api/v1/targets?state=active", targetsSections, "Targets"],
-    "service-discovery": ["api/v1/targets", serviceDiscoverySections, "Service discovery"],
+  const [paths, sections, heading] = {
+    alerts: [["api/v1/rules?type=alert"], alertsSections, "Alerts"],
+    rules: [["api/v1/rules"], rulesSections, "Rules"],
+    targets: [["api/v1/targets?state=active"], targetsSections, "Targets"],
+    "service-discovery": [["api/v1/targets"], serviceDiscoverySections, "Service discovery"],
+    "tsdb-status": [["api/v1/status/tsdb"], tsdbStatusSections, "TSDB status"],
+    flags: [["api/v1/status/flags"], flagsSections, "Flags"],
+    status: [["api/v1/status/buildinfo", "api/v1/status/runtimeinfo"], serverStatusSections, "Status"],
   }[view];
   const root = document.getElementById("view");
   document.title = `Metricstor · ${heading}`;
   root.replaceChildren(element("h2", {}, heading), element("div", { class: "stats" }, "Loading…"));
   try {
-    const body = await callApi(path, null);
-    const list = sections(body.data);
+    const bodies = await Promise.all(paths.map((path) => callApi(path, null)));
+    const list = sections(...bodies.map((body) => body.data));
     root.replaceChildren(element("h2", {}, heading));
     if (list.length === 0) {
       root.append(element("p", { class: "stats" }, `No ${heading.toLowerCase()} configured.`));
@@ -685,7 +727,7 @@ async function showStatusView(view) {
     for (const section of list) {
       const table = element("table", { class: "result" }, element("tr", {}, ...section.columns.map((c) => element("th", {}, c))));
       section.rows.forEach((row) => table.append(element("tr", {}, ...row.map((cell) => element("td", {}, cell)))));
-      const title = element("h3", { class: "state-" + section.state }, section.title);
+      const title = section.title ? element("h3", { class: "state-" + section.state }, section.title) : "";
       root.append(element("section", { class: "panel" }, title, section.subtitle ? element("div", { class: "stats" }, section.subtitle) : "", section.rows.length ? table : ""));
     }
   } catch (error) {
