@@ -92,6 +92,12 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         assert_eq!(json["data"].as_object().map(|d| d.keys().cloned().collect::<Vec<_>>()), get_json(&server.url(api)).1["data"].as_object().map(|d| d.keys().cloned().collect()), "{path}");
         assert!(json.to_string().contains("UiAlways"), "{path}: {json}");
     }
+    // /query, Prometheus 3's page path, is the page for a browser and InfluxDB's query
+    // endpoint for everything else.
+    let browser = reply_or_status("/query as a browser", agent().get(&server.url("/query")).set("Accept", "text/html").call());
+    assert_eq!((browser.status, browser.body.as_str()), (200, page.body.as_str()));
+    let influx = get(&server.url("/query?q=SHOW%20DATABASES"));
+    assert!(influx.status == 200 && influx.body.contains("\"results\""), "{}", influx.body);
     // /flags: VictoriaMetrics' text for curl (a `-name="value"` line per flag), the page for a
     // browser.
     let flags = get(&server.url("/flags"));

@@ -155,7 +155,7 @@ function checkViewFunctions() {
   assert.deepEqual(ui.alertsSections({ groups: [] }), []);
   assert.equal(ui.pageView("/service-discovery"), "service-discovery");
   assert.deepEqual(["/tsdb-status", "/flags", "/status", "/prometheus/status"].map(ui.pageView), ["tsdb-status", "flags", "status", "status"]);
-  for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"]]) {
+  for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"], ["/query", "/"], ["/prometheus/query", "/prometheus/"]]) {
     assert.equal(ui.apiBaseOf(path), base, path);
   }
   const capped = ui.serviceDiscoverySections({ activeTargets: [], droppedTargets: [{ discoveredLabels: { __address__: "a" }, scrapePool: "p" }], droppedTargetCounts: { p: 3 } });

@@ -20,6 +20,9 @@ impl Api {
             "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
             p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
             p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
+            // Prometheus 3's page path; InfluxDB clients, which ask /query for their own
+            // answers, never ask for HTML.
+            "/query" if (method == Method::GET || method == Method::HEAD) && ui::wants_html(request) => Ok(ui::page()),
             p if influx::is_influx_path(p) => influx::route(self, request, p).await,
             p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
             p if datadog::is_datadog_path(p) => datadog::route(self, request, p).await,

@@ -334,7 +334,7 @@ function pageView(pathname) {
 
 /** The API's base path for a page at `pathname`: everything before its page part. */
 function apiBaseOf(pathname) {
-  return String(pathname).replace(/(graph|vmui|alerts|rules|targets|service-discovery|tsdb-status|flags|status)(\/.*)?$/, "");
+  return String(pathname).replace(/(graph|query|vmui|alerts|rules|targets|service-discovery|tsdb-status|flags|status)(\/.*)?$/, "");
 }
 
 /** `{a="1", b="2"}` for a label object (sorted; `__name__` as any other label). */
