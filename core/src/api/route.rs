@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, ui, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, vm_native_export, vm_snapshots, vm_targets, write};
+use super::{admin, cors, csv, datadog, exemplars, features, federate, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -134,8 +134,8 @@ impl Api {
                 body.push(b'}');
                 Ok(json_response(StatusCode::OK, body))
             }
+            // A browser (Accept: text/html) gets the query page's targets view, curl
             // VictoriaMetrics' plain-text targets page (`curl host:8428/targets`).
-            // A browser (Accept: text/html) gets the targets view, curl VictoriaMetrics' text.
             "/targets" if method == Method::GET && ui::wants_html(request) => Ok(ui::page()),
             "/targets" if method == Method::GET => vm_targets::handle(self, request),
             "/api/v1/targets/metadata" if method == Method::GET => {
@@ -205,12 +205,13 @@ impl Api {
                 Ok(text_response(StatusCode::OK, "Metricstor is Healthy.\n"))
             }
             "/" if method == Method::GET || method == Method::HEAD => Ok(landing_page()),
-            // VictoriaMetrics serves its UI under /graph/ too, for the links Grafana makes.
+            // The query page and its views (`ui`) at Prometheus' page paths, VictoriaMetrics'
+            // /vmui/, and /graph/…, where VictoriaMetrics serves its UI for Grafana's links.
             "/graph" | "/vmui/" | "/service-discovery" | "/tsdb-status" | "/status" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
+            p if p.starts_with("/graph/") && (method == Method::GET || method == Method::HEAD) => Ok(ui::page()),
             // A browser gets the flags view, another client VictoriaMetrics' text.
             "/flags" if method == Method::HEAD || (method == Method::GET && ui::wants_html(request)) => Ok(ui::page()),
             "/flags" if method == Method::GET => Ok(text_response(StatusCode::OK, &status::flags_text(self))),
-            p if p.starts_with("/graph/") && (method == Method::GET || method == Method::HEAD) => Ok(ui::page()),
             "/alerts" | "/rules" if method == Method::HEAD => Ok(ui::page()),
             "/vmui" if method == Method::GET || method == Method::HEAD => Ok(ui::redirect_to_vmui()),
             "/graph" | "/vmui/" | "/vmui" | "/alerts" | "/rules" | "/service-discovery" | "/tsdb-status" | "/flags" | "/status" => Err(ApiError::method_not_allowed("GET")),
