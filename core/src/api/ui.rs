@@ -1,8 +1,10 @@
 //! The query page: a browser UI for ad-hoc PromQL at `/graph` (Prometheus' path, where the
-//! generator URLs of the alerts this server sends point) and `/vmui/` (VictoriaMetrics'
-//! path; `/vmui` redirects there), with views of the alerts, rules, targets and discovered
-//! targets at `/alerts`, `/rules`, (for a browser) `/targets` and `/service-discovery`. One self-contained HTML document, its script
-//! (`ui/graph.js`) inlined, calling the query API from the browser, so the page itself holds
+//! generator URLs of the alerts this server sends point; also `/graph/…` and, for a browser,
+//! `/query`) and `/vmui/` (VictoriaMetrics' path; `/vmui` redirects there), with its views at
+//! Prometheus' other page paths: `/alerts`, `/rules`, `/targets`, `/service-discovery`,
+//! `/tsdb-status`, `/flags` and `/status` (where VictoriaMetrics answers the same path to
+//! other clients, only for a browser: `wants_html`). One self-contained HTML document, its
+//! script (`ui/graph.js`) inlined, calling the API from the browser, so the page itself holds
 //! no data and needs no authorization; every API call it makes is authorized as the client's.
 
 use bytes::Bytes;
