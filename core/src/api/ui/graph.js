@@ -524,13 +524,18 @@ function showMessages(panel, body) {
   }
 }
 
-async function runTable(panel) {
+/** `runTable`/`runGraph` of `ticket` (the panel's run count when it started): an answer that
+ * comes after a later run started is not shown. */
+async function runTable(panel, ticket) {
   const form = { query: panel.model.expr };
   if (panel.model.endMs !== null) {
     form.time = String(panel.model.endMs / 1000);
   }
   const started = performance.now();
   const body = await callApi("api/v1/query", form);
+  if (ticket !== panel.runs) {
+    return;
+  }
   const rows = tableRows(body.data);
   const table = element("table", { class: "result" });
   if (rows.length === 0) {
@@ -543,12 +548,15 @@ async function runTable(panel) {
   showMessages(panel, body);
 }
 
-async function runGraph(panel) {
+async function runGraph(panel, ticket) {
   const endMs = panel.model.endMs !== null ? panel.model.endMs : Date.now();
   const startMs = endMs - panel.model.rangeMs;
   const stepMs = panel.model.stepMs !== null ? panel.model.stepMs : autoStepMs(panel.model.rangeMs);
   const started = performance.now();
   const body = await callApi("api/v1/query_range", { query: panel.model.expr, start: String(startMs / 1000), end: String(endMs / 1000), step: String(stepMs / 1000) });
+  if (ticket !== panel.runs) {
+    return;
+  }
   const { series, histogramSeries } = graphSeries(body.data.result);
   panel.graph = { series, startMs, endMs, stepMs, hidden: new Set() };
   drawGraph(panel);
@@ -603,6 +611,8 @@ function drawGraph(panel) {
 }
 
 async function execute(panel) {
+  panel.runs = (panel.runs || 0) + 1;
+  const ticket = panel.runs;
   panel.model.expr = panel.input.value;
   const range = parseDuration(panel.range.value);
   const end = panel.end.value.trim() === "" ? null : parseUtc(panel.end.value);
@@ -633,8 +643,11 @@ async function execute(panel) {
   }
   panel.stats.textContent = "Loading…";
   try {
-    await (panel.model.tab === "graph" ? runGraph(panel) : runTable(panel));
+    await (panel.model.tab === "graph" ? runGraph(panel, ticket) : runTable(panel, ticket));
   } catch (error) {
+    if (ticket !== panel.runs) {
+      return;
+    }
     panel.stats.textContent = "";
     panel.output.replaceChildren();
     panel.messages.append(element("div", { class: "error" }, String(error.message || error)));
