@@ -29,16 +29,18 @@ function checkPureFunctions() {
 
   // The generator URL of an alert (`/graph?g0.expr=…&g0.tab=1`), Prometheus 3's words, vmui's hash.
   let panels = ui.parsePanels("?g0.expr=up%7Bjob%3D%22a%22%7D&g0.tab=1", "");
-  assert.deepEqual(panels, [{ expr: 'up{job="a"}', tab: "table", rangeMs: 3600000, endMs: null, stepMs: null }]);
+  assert.deepEqual(panels, [{ expr: 'up{job="a"}', tab: "table", rangeMs: 3600000, endMs: null, stepMs: null, stacked: false }]);
   panels = ui.parsePanels("?g0.expr=a&g0.tab=graph&g0.range_input=6h&g0.end_input=2026-12-06%2010%3A00%3A00&g0.step_input=30&g1.expr=b&g1.tab=0", "");
   assert.equal(panels.length, 2);
-  assert.deepEqual(panels[0], { expr: "a", tab: "graph", rangeMs: 21600000, endMs: Date.UTC(2026, 11, 6, 10), stepMs: 30000 });
+  assert.deepEqual(panels[0], { expr: "a", tab: "graph", rangeMs: 21600000, endMs: Date.UTC(2026, 11, 6, 10), stepMs: 30000, stacked: false });
   assert.equal(panels[1].tab, "graph");
   panels = ui.parsePanels("", "#/?g0.expr=rate(x%5B5m%5D)&g0.range_input=1d&g0.tab=0");
   assert.deepEqual([panels[0].expr, panels[0].rangeMs, panels[0].tab], ["rate(x[5m])", 86400000, "graph"]);
-  assert.deepEqual(ui.parsePanels("", ""), [{ expr: "", tab: "table", rangeMs: 3600000, endMs: null, stepMs: null }]);
+  assert.deepEqual(ui.parsePanels("", ""), [{ expr: "", tab: "table", rangeMs: 3600000, endMs: null, stepMs: null, stacked: false }]);
+  assert.equal(ui.parsePanels("?g0.expr=a&g0.stacked=1", "")[0].stacked, true, "Prometheus 2's parameter");
+  assert.equal(ui.parsePanels("?g0.expr=a&g0.display_mode=stacked", "")[0].stacked, true, "Prometheus 3's");
   assert.equal(ui.parsePanels("?g0.expr=a&g0.range_input=bogus", "")[0].rangeMs, 3600000, "a bad range keeps the default");
-  const round = [{ expr: 'sum by (job) (rate(x{a="b&c"}[5m]))', tab: "graph", rangeMs: 7200000, endMs: Date.UTC(2026, 0, 2, 3, 4, 5), stepMs: 15000 }];
+  const round = [{ expr: 'sum by (job) (rate(x{a="b&c"}[5m]))', tab: "graph", rangeMs: 7200000, endMs: Date.UTC(2026, 0, 2, 3, 4, 5), stepMs: 15000, stacked: true }];
   assert.deepEqual(ui.parsePanels(ui.encodePanels(round), ""), round, "encodePanels and parsePanels round-trip");
 
   assert.equal(ui.seriesName({ __name__: "up", job: "a", instance: "h:1" }), 'up{instance="h:1", job="a"}');
@@ -87,7 +89,18 @@ async function checkAgainstServer() {
   assert.ok(drawn.svg.includes("&lt;b&gt;\\&quot;x\\&quot;&lt;/b&gt;"), drawn.svg.slice(0, 2000));
   const hit = ui.nearestPoint(series, drawn.x, drawn.y, drawn.x(end * 1000), drawn.y(42), 40);
   assert.equal(hit.v, 42);
+  assert.equal(hit.drawnAt, 42);
   assert.equal(hit.t, end * 1000);
+  // Stacked: the three ui_sample series (0…40, 1…41, 2…42 over time) drawn as bands, the
+  // top one ending at 40 + 41 + 42; a hover shows a point's own value.
+  const samples = ui.graphSeries((await query("api/v1/query_range", { query: "ui_sample", start: String(t0), end: String(end), step: "15" })).data.result).series;
+  const stacked = ui.stackSeries(samples);
+  assert.deepEqual(stacked.map((s) => s.points[s.points.length - 1][1]), [40, 81, 123]);
+  assert.deepEqual(stacked.map((s) => s.bases[s.bases.length - 1]), [0, 40, 81]);
+  const stackedSvg = ui.renderGraphSvg(stacked, t0 * 1000, end * 1000, 15000, 800, 320);
+  assert.equal((stackedSvg.svg.match(/data-band=/g) || []).length, 3, "one band per series");
+  const top = ui.nearestPoint(stacked, stackedSvg.x, stackedSvg.y, stackedSvg.x(end * 1000), stackedSvg.y(123), 40);
+  assert.deepEqual([top.v, top.drawnAt], [42, 123]);
   const names = await query("api/v1/label/__name__/values", null);
   assert.deepEqual(names.data.filter((n) => n.startsWith("ui_")), ["ui_lonely", "ui_sample"]);
 
@@ -153,6 +166,9 @@ function checkViewFunctions() {
   assert.equal(ui.secondsText(2.5), "2.5 s");
   assert.equal(ui.labelsText({ b: "2", a: 'x"y' }), '{a="x\\"y", b="2"}');
   assert.deepEqual(ui.alertsSections({ groups: [] }), []);
+  const gap = ui.stackSeries([{ name: "a", points: [[0, 1], [1000, NaN], [2000, 2]] }, { name: "b", points: [[0, 5], [2000, 5]] }]);
+  assert.deepEqual(gap[1].points, [[0, 6], [2000, 7]], "a gap in one series adds nothing below the next");
+  assert.ok(Number.isNaN(gap[0].bases[1]));
   assert.equal(ui.pageView("/service-discovery"), "service-discovery");
   assert.deepEqual(["/tsdb-status", "/flags", "/status", "/prometheus/status"].map(ui.pageView), ["tsdb-status", "flags", "status", "status"]);
   for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"], ["/query", "/"], ["/prometheus/query", "/prometheus/"]]) {

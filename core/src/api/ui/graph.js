@@ -65,7 +65,7 @@ function parseUtc(text) {
 }
 
 function newPanel() {
-  return { expr: "", tab: "table", rangeMs: DEFAULT_RANGE_MS, endMs: null, stepMs: null };
+  return { expr: "", tab: "table", rangeMs: DEFAULT_RANGE_MS, endMs: null, stepMs: null, stacked: false };
 }
 
 /**
@@ -99,6 +99,7 @@ function parsePanels(search, hash) {
     } else if (get("moment_input") !== null && parseUtc(get("moment_input")) !== null) {
       panel.endMs = parseUtc(get("moment_input"));
     }
+    panel.stacked = get("display_mode") === "stacked" || get("stacked") === "1";
     const step = Number(get("step_input"));
     if (Number.isFinite(step) && step > 0) {
       panel.stepMs = Math.round(step * 1000);
@@ -120,6 +121,9 @@ function encodePanels(panels) {
     }
     if (p.stepMs !== null) {
       params.set(`g${i}.step_input`, String(p.stepMs / 1000));
+    }
+    if (p.stacked) {
+      params.set(`g${i}.display_mode`, "stacked");
     }
   });
   return "?" + params.toString();
@@ -218,14 +222,41 @@ function graphSeries(result) {
 }
 
 /**
- * The SVG of a graph: `series` from `graphSeries` over [startMs, endMs] at `stepMs`, lines
- * broken where a step has no point, in a `width`×`height` box. Returns `{svg, x, y}` with the
- * scales for hovering (`x(ms)`, `y(value)` in pixels).
+ * `series` stacked in their order: each point drawn on top of the earlier series' points at
+ * its time. Returns copies whose `points` hold those tops, with `bases` (where each point's
+ * band starts) and `values` (the points' own values) beside them; a non-finite point stays a gap.
+ */
+function stackSeries(series) {
+  const totals = new Map();
+  return series.map((s) => {
+    const bases = [];
+    const values = [];
+    const points = s.points.map(([t, v]) => {
+      values.push(v);
+      if (!Number.isFinite(v)) {
+        bases.push(NaN);
+        return [t, v];
+      }
+      const base = totals.get(t) || 0;
+      totals.set(t, base + v);
+      bases.push(base);
+      return [t, base + v];
+    });
+    return { ...s, points, bases, values };
+  });
+}
+
+/**
+ * The SVG of a graph: `series` from `graphSeries` (or `stackSeries`, drawn as filled bands)
+ * over [startMs, endMs] at `stepMs`, lines broken where a step has no point, in a
+ * `width`×`height` box. Returns `{svg, x, y}` with the scales for hovering (`x(ms)`,
+ * `y(value)` in pixels).
  */
 function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
   const margin = { left: 70, right: 12, top: 10, bottom: 24 };
   const values = [];
   series.forEach((s) => s.points.forEach(([, v]) => Number.isFinite(v) && values.push(v)));
+  series.forEach((s) => (s.bases || []).forEach((b) => Number.isFinite(b) && values.push(b)));
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
   if (lo === hi) {
@@ -253,6 +284,9 @@ function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
   }
   out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#ccc"/>`);
   series.forEach((s, index) => {
+    if (s.bases) {
+      out.push(...bandPaths(s, index, stepMs, x, y));
+    }
     let d = "";
     let previous = null;
     for (const [t, v] of s.points) {
@@ -281,23 +315,51 @@ function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
   return { svg: out.join(""), x, y, margin, plotW };
 }
 
-/** The point of the series nearest to pixel (px, py) within `maxDx` pixels in time. */
+/** A stacked series' filled bands, one `<path>` per run of joined points, from its bases to its tops. */
+function bandPaths(s, index, stepMs, x, y) {
+  const paths = [];
+  let run = [];
+  const flush = () => {
+    if (run.length > 1) {
+      const top = run.map((i) => `${x(s.points[i][0]).toFixed(1)} ${y(s.points[i][1]).toFixed(1)}`);
+      const base = run.slice().reverse().map((i) => `${x(s.points[i][0]).toFixed(1)} ${y(s.bases[i]).toFixed(1)}`);
+      paths.push(`<path data-band="${index}" d="M${top.join("L")}L${base.join("L")}Z" fill="${s.color}" fill-opacity="0.35" stroke="none"/>`);
+    }
+    run = [];
+  };
+  s.points.forEach(([t, v], i) => {
+    const previous = run.length ? s.points[run[run.length - 1]][0] : null;
+    if (!Number.isFinite(v) || (previous !== null && t - previous > stepMs * 1.5)) {
+      flush();
+    }
+    if (Number.isFinite(v)) {
+      run.push(i);
+    }
+  });
+  flush();
+  return paths;
+}
+
+/**
+ * The point of the series nearest to pixel (px, py) within `maxDx` pixels in time, with its
+ * own value (`v`; a stacked point is drawn at its top, `y`'s argument, but shows its value).
+ */
 function nearestPoint(series, x, y, px, py, maxDx) {
   let best = null;
   series.forEach((s) => {
-    for (const [t, v] of s.points) {
-      if (!Number.isFinite(v)) {
-        continue;
+    s.points.forEach(([t, drawnAt], i) => {
+      if (!Number.isFinite(drawnAt)) {
+        return;
       }
       const dx = Math.abs(x(t) - px);
       if (dx > maxDx) {
-        continue;
+        return;
       }
-      const distance = dx + Math.abs(y(v) - py);
+      const distance = dx + Math.abs(y(drawnAt) - py);
       if (best === null || distance < best.distance) {
-        best = { series: s, t, v, distance };
+        best = { series: s, t, v: s.values ? s.values[i] : drawnAt, drawnAt, distance };
       }
-    }
+    });
   });
   return best;
 }
@@ -469,7 +531,7 @@ function serverStatusSections(build, runtime) {
 if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
-    escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, renderGraphSvg, nearestPoint, tableRows,
+    escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, stackSeries, renderGraphSvg, nearestPoint, tableRows,
     pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
     tsdbStatusSections, flagsSections, serverStatusSections, STATUS_VIEWS,
   };
@@ -569,7 +631,8 @@ async function runGraph(panel, ticket) {
 
 function drawGraph(panel) {
   const { series, startMs, endMs, stepMs, hidden } = panel.graph;
-  const shown = series.filter((s) => !hidden.has(s.name));
+  const visible = series.filter((s) => !hidden.has(s.name));
+  const shown = panel.model.stacked ? stackSeries(visible) : visible;
   const width = Math.max(panel.output.clientWidth || 800, 300);
   const drawn = renderGraphSvg(shown, startMs, endMs, stepMs, width, 320);
   const box = element("div", { class: "graph" });
@@ -587,7 +650,7 @@ function drawGraph(panel) {
     tooltip.replaceChildren(element("div", {}, formatUtc(hit.t)), element("div", { class: "series" }, hit.series.name), element("div", {}, "value: " + formatNumber(hit.v)));
     tooltip.style.display = "block";
     tooltip.style.left = `${Math.min(drawn.x(hit.t) + 12, width - 260)}px`;
-    tooltip.style.top = `${drawn.y(hit.v) + 12}px`;
+    tooltip.style.top = `${drawn.y(hit.drawnAt) + 12}px`;
   });
   svg.addEventListener("mouseleave", () => (tooltip.style.display = "none"));
   const legend = element("div", { class: "legend" });
@@ -700,6 +763,15 @@ function addPanel(model) {
   panel.range = element("input", { class: "short", title: "Graph range (a Prometheus duration)", value: formatDuration(model.rangeMs) });
   panel.end = element("input", { class: "time", title: "Evaluation time / graph end, UTC (empty: now)", placeholder: "now (UTC YYYY-MM-DD HH:mm:ss)", value: model.endMs === null ? "" : formatUtc(model.endMs) });
   panel.step = element("input", { class: "short", title: "Graph step in seconds (empty: range / 250)", placeholder: "auto", value: model.stepMs === null ? "" : String(model.stepMs / 1000) });
+  const stacked = element("input", { type: "checkbox", title: "Stack the graph's series" });
+  stacked.checked = model.stacked;
+  stacked.addEventListener("change", () => {
+    model.stacked = stacked.checked;
+    saveUrl();
+    if (panel.graph) {
+      drawGraph(panel);
+    }
+  });
   const remove = element("button", { class: "remove", title: "Remove this panel" }, "×");
   remove.addEventListener("click", () => {
     state.panels = state.panels.filter((p) => p !== panel);
@@ -709,7 +781,7 @@ function addPanel(model) {
   panel.messages = element("div", { class: "messages" });
   panel.stats = element("span", { class: "stats" });
   panel.output = element("div", { class: "output" });
-  const controls = element("div", { class: "controls" }, tabs, element("label", {}, "range ", panel.range), element("label", {}, "end ", panel.end), element("label", {}, "step ", panel.step), panel.stats);
+  const controls = element("div", { class: "controls" }, tabs, element("label", {}, "range ", panel.range), element("label", {}, "end ", panel.end), element("label", {}, "step ", panel.step), element("label", {}, stacked, " stacked"), panel.stats);
   panel.root = element("section", { class: "panel" }, element("div", { class: "row" }, panel.input, run, metrics, remove), controls, panel.messages, panel.output);
   document.getElementById("panels").append(panel.root);
   state.panels.push(panel);
