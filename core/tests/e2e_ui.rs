@@ -129,7 +129,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     let calls = quoted_arguments(&page.body, "callApi(");
     assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
     // And the status views' (named in a table of the script, each read with a GET).
-    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/tsdb", "api/v1/status/flags"] {
+    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/tsdb", "api/v1/status/flags", "api/v1/status/top_queries", "api/v1/status/active_queries"] {
         assert!(page.body.contains(&format!("[[\"{view_api}\"], ")), "{view_api}");
     }
     assert!(page.body.contains("[[\"api/v1/status/buildinfo\", \"api/v1/status/runtimeinfo\"], "));
@@ -145,6 +145,8 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         ("api/v1/status/flags", None),
         ("api/v1/status/buildinfo", None),
         ("api/v1/status/runtimeinfo", None),
+        ("api/v1/status/top_queries", None),
+        ("api/v1/status/active_queries", None),
     ] {
         let url = server.url(&format!("/{path}"));
         let sent = match form {
@@ -153,7 +155,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         };
         let answer = reply_or_status(path, sent);
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-        assert!(["ui_sample", "UiAlways", "ui_down", "storage.tsdb.path", "version", "startTime"].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
+        assert!(["ui_sample", "UiAlways", "ui_down", "storage.tsdb.path", "version", "startTime", "topByCount", "\"data\":["].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
     }
 
     let Some(node) = std::env::var_os("METRICSTOR_NODE_BIN").filter(|n| !n.is_empty()) else {

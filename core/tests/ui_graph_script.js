@@ -62,7 +62,8 @@ async function query(path, form) {
   const request = form === null ? { method: "GET" } : { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() };
   const response = await fetch(base + "/" + path, request);
   const body = await response.json();
-  assert.equal(body.status, "success", `${path} ${JSON.stringify(form)}: ${JSON.stringify(body)}`);
+  // Prometheus' answers say "success"; VictoriaMetrics' status answers "ok" or nothing.
+  assert.ok(response.ok && [undefined, "success", "ok"].includes(body.status), `${path} ${JSON.stringify(form)}: ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -152,6 +153,16 @@ async function checkAgainstServer() {
   assert.deepEqual(status.map((s) => s.title), ["Build information", "Runtime information"]);
   assert.ok(status[0].rows.some((r) => r[0] === "version" && r[1] !== ""), JSON.stringify(status[0].rows));
   assert.ok(status[1].rows.some((r) => r[0] === "startTime"), JSON.stringify(status[1].rows));
+
+  // vmui's top and active queries: this script's own queries are among the frequent ones.
+  const topQueries = ui.topQueriesSections(await query("api/v1/status/top_queries", null));
+  assert.deepEqual(topQueries.map((t) => t.title), ["Most frequent", "Slowest on average", "Most time in total"]);
+  assert.equal(topQueries[0].subtitle, "the last 10m0s, top 20");
+  assert.ok(topQueries[0].rows.some((r) => r[0] === "ui_sample" && r[1] === "0s"), JSON.stringify(topQueries[0].rows));
+  assert.ok(topQueries[2].rows.every((r) => /^[\d.]+ (ms|s)$/.test(r[2])), JSON.stringify(topQueries[2].rows));
+  const active = ui.activeQueriesSections((await query("api/v1/status/active_queries", null)).data);
+  assert.equal(active.length, 1);
+  assert.deepEqual(active[0].columns, ["Query", "Running for", "Range", "Client"]);
 }
 
 function checkViewFunctions() {
@@ -170,7 +181,12 @@ function checkViewFunctions() {
   assert.deepEqual(gap[1].points, [[0, 6], [2000, 7]], "a gap in one series adds nothing below the next");
   assert.ok(Number.isNaN(gap[0].bases[1]));
   assert.equal(ui.pageView("/service-discovery"), "service-discovery");
-  assert.deepEqual(["/tsdb-status", "/flags", "/status", "/prometheus/status"].map(ui.pageView), ["tsdb-status", "flags", "status", "status"]);
+  assert.deepEqual(["/tsdb-status", "/flags", "/status", "/prometheus/status"].map((p) => ui.pageView(p, "")), ["tsdb-status", "flags", "status", "status"]);
+  assert.deepEqual(["#/top-queries", "#/active-queries", "#/cardinality", "#/?g0.expr=up", "#/unknown", ""].map((h) => ui.pageView("/vmui/", h)), ["top-queries", "active-queries", "tsdb-status", "query", "query", "query"]);
+  assert.equal(ui.pageView("/graph", "#/top-queries"), "query", "vmui's routes only under /vmui/");
+  const running = ui.activeQueriesSections([{ duration: "1.500s", id: "01", remote_addr: "127.0.0.1:5", query: "sum(x)", start: 0, end: 3600000, step: 15000 }]);
+  assert.deepEqual(running[0].rows, [["sum(x)", "1.500s", "1970-01-01 00:00:00 to 1970-01-01 01:00:00, step 15s", "127.0.0.1:5"]]);
+  assert.equal(ui.activeQueriesSections([])[0].subtitle, "No query is running.");
   for (const [path, base] of [["/graph", "/"], ["/graph/", "/"], ["/graph/index.html", "/"], ["/vmui/", "/"], ["/prometheus/graph", "/prometheus/"], ["/proxy/m/alerts", "/proxy/m/"], ["/service-discovery", "/"], ["/query", "/"], ["/prometheus/query", "/prometheus/"]]) {
     assert.equal(ui.apiBaseOf(path), base, path);
   }

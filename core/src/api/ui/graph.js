@@ -388,10 +388,21 @@ function tableRows(data) {
 /** The views besides the query page, by their path's last segment (Prometheus' page paths). */
 const STATUS_VIEWS = ["alerts", "rules", "targets", "service-discovery", "tsdb-status", "flags", "status"];
 
-/** Which view a path shows: its last segment when that is one of `STATUS_VIEWS`, else the query page. */
-function pageView(pathname) {
+/** vmui's routes (after `#/` on /vmui/) and the views that show them. */
+const VMUI_ROUTES = { cardinality: "tsdb-status", "top-queries": "top-queries", "active-queries": "active-queries" };
+
+/**
+ * Which view a page shows: its path's last segment when that is one of `STATUS_VIEWS`; under
+ * /vmui/ the view of vmui's route in `hash` (`#/top-queries`, `#/cardinality`, …); else the
+ * query page.
+ */
+function pageView(pathname, hash) {
   const last = String(pathname).replace(/\/+$/, "").split("/").pop();
-  return STATUS_VIEWS.includes(last) ? last : "query";
+  if (STATUS_VIEWS.includes(last)) {
+    return last;
+  }
+  const route = /^#\/([a-z-]+)/.exec(hash || "");
+  return last === "vmui" && route && VMUI_ROUTES[route[1]] ? VMUI_ROUTES[route[1]] : "query";
 }
 
 /** The API's base path for a page at `pathname`: everything before its page part. */
@@ -528,12 +539,29 @@ function serverStatusSections(build, runtime) {
   ];
 }
 
+/** VictoriaMetrics' top queries (`/api/v1/status/top_queries`): by count, average and total time. */
+function topQueriesSections(data) {
+  const range = (q) => formatDuration(q.timeRangeSeconds * 1000);
+  const subtitle = `the last ${data.maxLifetime}, top ${data.topN}`;
+  return [
+    { title: "Most frequent", subtitle, columns: ["Query", "Range", "Count"], rows: (data.topByCount || []).map((q) => [q.query, range(q), String(q.count)]), state: "ok" },
+    { title: "Slowest on average", subtitle, columns: ["Query", "Range", "Average", "Count"], rows: (data.topByAvgDuration || []).map((q) => [q.query, range(q), secondsText(q.avgDurationSeconds), String(q.count)]), state: "ok" },
+    { title: "Most time in total", subtitle, columns: ["Query", "Range", "Total", "Count"], rows: (data.topBySumDuration || []).map((q) => [q.query, range(q), secondsText(q.sumDurationSeconds), String(q.count)]), state: "ok" },
+  ];
+}
+
+/** The queries running now (`/api/v1/status/active_queries`), oldest first. */
+function activeQueriesSections(running) {
+  const rows = (running || []).map((q) => [q.query, q.duration, `${formatUtc(q.start)} to ${formatUtc(q.end)}, step ${formatDuration(q.step)}`, q.remote_addr]);
+  return [{ title: "", subtitle: rows.length ? "" : "No query is running.", columns: ["Query", "Running for", "Range", "Client"], rows, state: "ok" }];
+}
+
 if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, stackSeries, renderGraphSvg, nearestPoint, tableRows,
     pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
-    tsdbStatusSections, flagsSections, serverStatusSections, STATUS_VIEWS,
+    tsdbStatusSections, flagsSections, serverStatusSections, topQueriesSections, activeQueriesSections, STATUS_VIEWS,
   };
 }
 
@@ -559,7 +587,8 @@ async function callApi(path, form) {
   } catch (e) {
     throw new Error(`${response.status} ${response.statusText}: ${text.slice(0, 500)}`);
   }
-  if (body.status !== "success") {
+  // Prometheus' answers say "success"; VictoriaMetrics' status answers say "ok" or nothing.
+  if (!response.ok || body.status === "error") {
     throw new Error(`${body.errorType || response.status}: ${body.error || text.slice(0, 500)}`);
   }
   return body;
@@ -798,13 +827,16 @@ async function showStatusView(view) {
     "tsdb-status": [["api/v1/status/tsdb"], tsdbStatusSections, "TSDB status"],
     flags: [["api/v1/status/flags"], flagsSections, "Flags"],
     status: [["api/v1/status/buildinfo", "api/v1/status/runtimeinfo"], serverStatusSections, "Status"],
+    "top-queries": [["api/v1/status/top_queries"], topQueriesSections, "Top queries"],
+    "active-queries": [["api/v1/status/active_queries"], activeQueriesSections, "Active queries"],
   }[view];
   const root = document.getElementById("view");
   document.title = `Metricstor · ${heading}`;
   root.replaceChildren(element("h2", {}, heading), element("div", { class: "stats" }, "Loading…"));
   try {
     const bodies = await Promise.all(paths.map((path) => callApi(path, null)));
-    const list = sections(...bodies.map((body) => body.data));
+    // VictoriaMetrics' top queries answer has no `data` wrapper.
+    const list = sections(...bodies.map((body) => (body.data !== undefined ? body.data : body)));
     root.replaceChildren(element("h2", {}, heading));
     if (list.length === 0) {
       root.append(element("p", { class: "stats" }, `No ${heading.toLowerCase()} configured.`));
@@ -823,7 +855,9 @@ async function showStatusView(view) {
 if (typeof window !== "undefined" && typeof document !== "undefined") {
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("a[data-api]").forEach((a) => (a.href = apiBase() + a.dataset.api));
-    const view = pageView(window.location.pathname);
+    const view = pageView(window.location.pathname, window.location.hash);
+    // vmui's routes change only the fragment: show the view it names.
+    window.addEventListener("hashchange", () => window.location.reload());
     if (view !== "query") {
       document.getElementById("query").hidden = true;
       showStatusView(view);
