@@ -127,7 +127,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     }
     // Every API call of the script, with the form it sends (none: a GET).
     let calls = quoted_arguments(&page.body, "callApi(");
-    assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/label/__name__/values"]);
+    assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/features", "api/v1/label/__name__/values", "api/v1/labels", "api/v1/label/__name__/values"]);
     // And the status views' (named in a table of the script, each read with a GET).
     for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/tsdb", "api/v1/status/flags", "api/v1/status/top_queries", "api/v1/status/active_queries"] {
         assert!(page.body.contains(&format!("[[\"{view_api}\"], ")), "{view_api}");
@@ -137,6 +137,8 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         ("api/v1/query", Some(format!("query=ui_sample&time={end}"))),
         ("api/v1/query_range", Some(format!("query=ui_sample&start={range_start}&end={end}&step=14"))),
         ("api/v1/label/__name__/values", None),
+        ("api/v1/features", None),
+        ("api/v1/labels", None),
         ("api/v1/rules?type=alert", None),
         ("api/v1/rules", None),
         ("api/v1/targets?state=active", None),
@@ -155,7 +157,7 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         };
         let answer = reply_or_status(path, sent);
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-        assert!(["ui_sample", "UiAlways", "ui_down", "storage.tsdb.path", "version", "startTime", "topByCount", "\"data\":["].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
+        assert!(["ui_sample", "UiAlways", "ui_down", "storage.tsdb.path", "version", "startTime", "topByCount", "\"data\":[", "promql_functions"].iter().any(|name| answer.body.contains(name)), "{path}: {}", answer.body);
     }
 
     let Some(node) = std::env::var_os("METRICSTOR_NODE_BIN").filter(|n| !n.is_empty()) else {

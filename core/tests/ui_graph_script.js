@@ -102,6 +102,9 @@ async function checkAgainstServer() {
   assert.equal((stackedSvg.svg.match(/data-band=/g) || []).length, 3, "one band per series");
   const top = ui.nearestPoint(stacked, stackedSvg.x, stackedSvg.y, stackedSvg.x(end * 1000), stackedSvg.y(123), 40);
   assert.deepEqual([top.v, top.drawnAt], [42, 123]);
+  // The completion vocabulary's sources: function names from the features API.
+  const features = await query("api/v1/features", null);
+  assert.deepEqual(ui.completions("histogram_q", Object.keys(features.data.promql_functions), 5), ["histogram_quantile", "histogram_quantiles"]);
   const names = await query("api/v1/label/__name__/values", null);
   assert.deepEqual(names.data.filter((n) => n.startsWith("ui_")), ["ui_lonely", "ui_sample"]);
 
@@ -165,6 +168,20 @@ async function checkAgainstServer() {
   assert.deepEqual(active[0].columns, ["Query", "Running for", "Range", "Client"]);
 }
 
+function checkCompletion() {
+  assert.deepEqual(ui.wordAt("sum(rate(http_req", 17), { from: 9, prefix: "http_req" });
+  assert.deepEqual(ui.wordAt("up{job=\"ap", 11), null, "inside a string");
+  assert.deepEqual(ui.wordAt('up{job="a\\"b", ins', 19), { from: 16, prefix: "ins" }, "after an escaped quote the string still ends");
+  assert.deepEqual(ui.wordAt("sum(x) ", 7), null);
+  assert.deepEqual(ui.wordAt("rate(x[5m]) by", 2), { from: 0, prefix: "ra" }, "at the cursor, not the end");
+  const words = ["rate", "irate", "rate", "histogram_quantile", "http_requests_total", "by", "process_start_time_seconds"];
+  assert.deepEqual(ui.completions("rat", words, 10), ["rate", "irate"], "starting first, then containing, each once");
+  assert.deepEqual(ui.completions("rate", words, 10), ["irate"], "not the word itself");
+  assert.deepEqual(ui.completions("H", words, 1), ["histogram_quantile"], "case-blind, limited");
+  assert.deepEqual(ui.completions("", words, 10), []);
+  assert.ok(ui.PROMQL_KEYWORDS.includes("group_left"));
+}
+
 function checkViewFunctions() {
   assert.equal(ui.pageView("/graph"), "query");
   assert.equal(ui.pageView("/prometheus/alerts"), "alerts");
@@ -199,6 +216,7 @@ function checkViewFunctions() {
 (async () => {
   checkPureFunctions();
   checkViewFunctions();
+  checkCompletion();
   await checkAgainstServer();
   console.log("ui script checks passed");
 })().catch((error) => {

@@ -364,6 +364,57 @@ function nearestPoint(series, x, y, px, py, maxDx) {
   return best;
 }
 
+/** PromQL's keywords that are not functions or aggregations (completed as typed). */
+const PROMQL_KEYWORDS = ["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "start", "end", "step", "range", "anchored", "smoothed"];
+
+/**
+ * The identifier being typed just before `cursor` in `text`: `{from, prefix}`, or null when
+ * there is none or the cursor is inside a quoted string.
+ */
+function wordAt(text, cursor) {
+  const before = String(text).slice(0, cursor);
+  let quote = null;
+  for (let i = 0; i < before.length; i++) {
+    const c = before[i];
+    if (quote !== null) {
+      if (c === "\\") {
+        i++;
+      } else if (c === quote) {
+        quote = null;
+      }
+    } else if (c === '"' || c === "'" || c === "`") {
+      quote = c;
+    }
+  }
+  if (quote !== null) {
+    return null;
+  }
+  const match = /[a-zA-Z_:][a-zA-Z0-9_:]*$/.exec(before);
+  return match ? { from: cursor - match[0].length, prefix: match[0] } : null;
+}
+
+/** Up to `limit` of `words` completing `prefix`: those starting with it first, then those containing it, each sorted; not `prefix` itself. */
+function completions(prefix, words, limit) {
+  if (!prefix) {
+    return [];
+  }
+  const lower = prefix.toLowerCase();
+  const starting = [];
+  const containing = [];
+  for (const word of new Set(words)) {
+    const w = word.toLowerCase();
+    if (word === prefix) {
+      continue;
+    }
+    if (w.startsWith(lower)) {
+      starting.push(word);
+    } else if (w.includes(lower)) {
+      containing.push(word);
+    }
+  }
+  return starting.sort().concat(containing.sort()).slice(0, limit);
+}
+
 /** The table rows of an instant query's answer: `[[name, value text], …]`. */
 function tableRows(data) {
   const histogramText = (h) => `count: ${h.count}, sum: ${h.sum}, ${(h.buckets || []).length} buckets`;
@@ -562,6 +613,7 @@ if (typeof module !== "undefined") {
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, stackSeries, renderGraphSvg, nearestPoint, tableRows,
     pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
     tsdbStatusSections, flagsSections, serverStatusSections, topQueriesSections, activeQueriesSections, STATUS_VIEWS,
+    wordAt, completions, PROMQL_KEYWORDS,
   };
 }
 
@@ -746,6 +798,78 @@ async function execute(panel) {
   }
 }
 
+/** What the expression box completes: functions and operators (`/api/v1/features`), keywords, metric and label names; loaded once. */
+let vocabulary = null;
+function loadVocabulary() {
+  if (vocabulary === null) {
+    vocabulary = Promise.all([
+      callApi("api/v1/features", null).then((b) => Object.keys((b.data && b.data.promql_functions) || {}).concat(Object.keys((b.data && b.data.promql_operators) || {}).filter((o) => /^[a-z_]+$/.test(o)))).catch(() => []),
+      callApi("api/v1/label/__name__/values", null).then((b) => b.data || []).catch(() => []),
+      callApi("api/v1/labels", null).then((b) => (b.data || []).filter((n) => n !== "__name__")).catch(() => []),
+    ]).then((lists) => PROMQL_KEYWORDS.concat(...lists));
+  }
+  return vocabulary;
+}
+
+/** The completion list under a panel's expression box (see `wordAt`, `completions`). */
+function attachCompletion(panel, box) {
+  const list = element("div", { class: "completions", hidden: "" });
+  box.append(list);
+  let items = [];
+  let selected = 0;
+  let word = null;
+  const close = () => {
+    list.hidden = true;
+    items = [];
+  };
+  const accept = (choice) => {
+    const text = panel.input.value;
+    panel.input.value = text.slice(0, word.from) + choice + text.slice(word.from + word.prefix.length);
+    const at = word.from + choice.length;
+    panel.input.setSelectionRange(at, at);
+    close();
+    panel.input.focus();
+  };
+  const show = () => {
+    list.replaceChildren(...items.map((item, i) => {
+      const row = element("div", { class: "completion" + (i === selected ? " selected" : "") }, item);
+      row.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        accept(item);
+      });
+      return row;
+    }));
+    list.hidden = items.length === 0;
+  };
+  panel.input.addEventListener("focus", () => loadVocabulary());
+  panel.input.addEventListener("input", async () => {
+    word = wordAt(panel.input.value, panel.input.selectionStart);
+    const words = await loadVocabulary();
+    items = word ? completions(word.prefix, words, 12) : [];
+    selected = 0;
+    show();
+  });
+  panel.input.addEventListener("blur", close);
+  // Runs before the box's own Enter handler: with the list open, Enter and Tab accept.
+  panel.input.addEventListener("keydown", (event) => {
+    if (list.hidden || items.length === 0) {
+      return;
+    }
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      selected = (selected + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      show();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      accept(items[selected]);
+    } else if (event.key === "Escape") {
+      close();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  });
+}
+
 async function loadMetricNames(select) {
   if (select.dataset.loaded) {
     return;
@@ -763,6 +887,8 @@ function addPanel(model) {
   const panel = { model };
   panel.input = element("textarea", { class: "expr", rows: "2", placeholder: "Expression (Shift+Enter for new line)", spellcheck: "false" });
   panel.input.value = model.expr;
+  const inputBox = element("div", { class: "expr-box" }, panel.input);
+  attachCompletion(panel, inputBox);
   panel.input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
@@ -811,7 +937,7 @@ function addPanel(model) {
   panel.stats = element("span", { class: "stats" });
   panel.output = element("div", { class: "output" });
   const controls = element("div", { class: "controls" }, tabs, element("label", {}, "range ", panel.range), element("label", {}, "end ", panel.end), element("label", {}, "step ", panel.step), element("label", {}, stacked, " stacked"), panel.stats);
-  panel.root = element("section", { class: "panel" }, element("div", { class: "row" }, panel.input, run, metrics, remove), controls, panel.messages, panel.output);
+  panel.root = element("section", { class: "panel" }, element("div", { class: "row" }, inputBox, run, metrics, remove), controls, panel.messages, panel.output);
   document.getElementById("panels").append(panel.root);
   state.panels.push(panel);
   return panel;
