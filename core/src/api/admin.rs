@@ -73,7 +73,8 @@ pub const SNAPSHOTS_DIRNAME: &str = "snapshots";
 /// Writes a snapshot of every shard into `<data_dir>/snapshots/<name>/` and answers
 /// `{"name": ...}`. The directory has a data directory's layout (the identity file, then per
 /// shard its blocks, hard-linked, and unless `skip_head=true` the head as blocks named by
-/// their content, `tsdb::ShardDb::snapshot`; no WAL): it can be backed up as is, read with promtool, or used as `storage.data_dir`.
+/// their content, `tsdb::ShardDb::snapshot`; no WAL): it can be backed up as is, read with
+/// promtool, or used as `storage.data_dir`.
 pub(super) async fn handle_snapshot(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     enabled(api)?;
     let params = form_params(api, request)?;

@@ -55,20 +55,18 @@ impl Api {
             "/api/v1/openapi.yaml" => Err(ApiError::method_not_allowed("GET")),
             "/api/v1/status/runtimeinfo" if method == Method::GET => Ok(json_ok(&status::runtime_info(self))),
             "/api/v1/status/flags" if method == Method::GET => Ok(json_ok(&status::flags(self))),
-            "/api/v1/status/config" if method == Method::GET => {
-                // The configuration names every identity's read filters: not for a client
-                // confined to its own series.
+            // The configuration, as Prometheus' JSON or as VictoriaMetrics' plain-text page
+            // (`curl host:9101/config`). It names every identity's read filters: not for a
+            // client confined to its own series.
+            "/api/v1/status/config" | "/config" if method == Method::GET => {
                 if !self.confinement(request).is_empty() {
-                    return Err(ApiError::forbidden("/api/v1/status/config is not available to a client confined by tls.read_filters"));
+                    return Err(ApiError::forbidden(format!("{path} is not available to a client confined by tls.read_filters")));
                 }
-                Ok(json_ok(&status::config(self)))
-            }
-            // VictoriaMetrics' plain-text page of the configuration (`curl host:9101/config`).
-            "/config" if method == Method::GET => {
-                if !self.confinement(request).is_empty() {
-                    return Err(ApiError::forbidden("/config is not available to a client confined by tls.read_filters"));
+                if path == "/config" {
+                    Ok(text_response(StatusCode::OK, &self.config.to_yaml()))
+                } else {
+                    Ok(json_ok(&status::config(self)))
                 }
-                Ok(text_response(StatusCode::OK, &self.config.to_yaml()))
             }
             "/api/v1/status/self_metrics" if method == Method::GET => {
                 let p = self.params(request)?;

@@ -233,7 +233,13 @@ impl StreamBlockWriter {
 /// The commit point of a block written with `StreamBlockWriter`: renames `<ulid>.tmp` to
 /// `<ulid>` and fsyncs `parent`. Returns the block directory.
 pub fn commit_tmp(parent: &Path, ulid: &str) -> Result<PathBuf, Error> {
-    let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
+    commit_tmp_as(parent, ulid, ulid)
+}
+
+/// `commit_tmp` of the block written as `<staging>.tmp` under another name, `<ulid>` (a block
+/// named only once written, `write_content_named_block`).
+pub fn commit_tmp_as(parent: &Path, staging: &str, ulid: &str) -> Result<PathBuf, Error> {
+    let tmp = parent.join(format!("{staging}{TMP_SUFFIX}"));
     let done = parent.join(ulid);
     std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
     sync_dir(parent)?;

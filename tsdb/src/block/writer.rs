@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::direct_io::DirectWriter;
 use super::index_format::{encode_index, ChunkMeta, IndexSeries};
 use super::meta::{BlockCompaction, BlockMeta, META_FILENAME};
-use super::stream_writer::{commit_tmp, RawChunk, StreamBlockWriter};
+use super::stream_writer::{commit_tmp, commit_tmp_as, RawChunk, StreamBlockWriter};
 use crate::chunk::{encode_histogram_chunks, Appendable, ChunkEncoding, FloatHistogramStAppender, Xor2Appender, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use crate::error::Error;
 use crate::model::{HistogramSample, Labels, Sample, SampleStarts};
@@ -275,6 +275,14 @@ pub struct BlockSeries {
     pub starts: Option<Box<SampleStarts>>,
 }
 
+impl BlockSeries {
+    /// True when the series has a chunk, a sample or a histogram to write (a block leaves
+    /// out the others).
+    pub fn holds_data(&self) -> bool {
+        !self.samples.is_empty() || !self.chunks.is_empty() || !self.histograms.is_empty()
+    }
+}
+
 /// A level-1 block (cut from the head) from series whose whole chunks are kept as they are.
 pub fn write_cut_block(
     parent: &Path,
@@ -303,7 +311,7 @@ fn write_series_uncommitted(
     mut series: Vec<BlockSeries>,
     compaction: BlockCompaction,
 ) -> Result<(PathBuf, BlockMeta), Error> {
-    series.retain(|s| !s.samples.is_empty() || !s.chunks.is_empty() || !s.histograms.is_empty());
+    series.retain(BlockSeries::holds_data);
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut writer = StreamBlockWriter::create(parent, ulid, min_time_ms, max_time_ms)?;
     // Each series goes once written: with a cut's chunks shared, its bytes are then the
@@ -330,9 +338,7 @@ pub fn write_content_named_block(parent: &Path, name_time_ms: u64, min_time_ms: 
         meta.compaction.sources = vec![ulid.clone()];
         write_synced(&tmp.join(META_FILENAME), &meta.to_json())?;
         sync_dir(&tmp)?;
-        let done = parent.join(&ulid);
-        std::fs::rename(&tmp, &done).map_err(|e| Error::io("rename", &tmp, e))?;
-        sync_dir(parent)?;
+        commit_tmp_as(parent, &staging, &ulid)?;
         Ok(ulid)
     };
     let renamed = rename();

@@ -39,10 +39,11 @@ impl ShardDb {
     /// Writes a point-in-time copy of this shard's data into `dest` (created): every block
     /// hard-linked (`block::link_block`), and unless `skip_head`, the head's samples as
     /// blocks over aligned windows of `SNAPSHOT_HEAD_WINDOWS_PER_BLOCK`ths of the block
-    /// duration (larger for a head of late samples far apart, `head_window_ms`), each clamped to the head's range and named by its content
+    /// duration (larger for a head of late samples far apart, `head_window_ms`), each
+    /// clamped to the head's range and named by its content
     /// (`block::write_content_named_block`) and by its start or, when that is older, the
-    /// time just after the newest linked block's. `dest` is then a shard directory a server can
-    /// open (without a WAL; with the empty `wal/` that promtool's read-only open needs).
+    /// time just after the newest linked block's. `dest` is then a shard directory a server
+    /// can open (without a WAL; with the empty `wal/` that promtool's read-only open needs).
     /// Returns the ULIDs written, the head's blocks (oldest first) last.
     pub async fn snapshot(&self, dest: &Path, skip_head: bool) -> Result<Vec<String>, Error> {
         let promtool_wal = dest.join(WAL_DIRNAME_LEGACY);
@@ -97,7 +98,7 @@ impl ShardDb {
         let mut rest: Option<Head> = None;
         for &(_, end) in windows {
             let (series, after) = rest.as_ref().unwrap_or(&self.head).split_before(end).await;
-            parts.push(series.into_iter().filter(|s| !s.samples.is_empty() || !s.chunks.is_empty() || !s.histograms.is_empty()).collect());
+            parts.push(series.into_iter().filter(BlockSeries::holds_data).collect());
             rest = Some(after);
         }
         parts

@@ -136,12 +136,11 @@ function quoteLabelValue(value) {
 
 /** `name{a="1", b="2"}` for a result's `metric` object (`{}` when it has no labels). */
 function seriesName(metric) {
-  const labels = Object.keys(metric || {}).filter((k) => k !== "__name__").sort();
-  const name = metric && metric.__name__ !== undefined ? metric.__name__ : "";
-  if (labels.length === 0) {
+  const { __name__: name = "", ...labels } = metric || {};
+  if (Object.keys(labels).length === 0) {
     return name === "" ? "{}" : name;
   }
-  return name + "{" + labels.map((k) => k + "=" + quoteLabelValue(metric[k])).join(", ") + "}";
+  return name + labelsText(labels);
 }
 
 /** Text for XML content and attribute values. */
@@ -221,6 +220,11 @@ function graphSeries(result) {
   return { series, histogramSeries };
 }
 
+/** Whether points at `earlierMs` and `laterMs` are joined by a line: at most 1.5 steps apart (a missing step breaks it). */
+function joins(earlierMs, laterMs, stepMs) {
+  return laterMs - earlierMs <= stepMs * 1.5;
+}
+
 /**
  * `series` stacked in their order: each point drawn on top of the earlier series' points at
  * its time. Returns copies whose `points` hold those tops, with `bases` (where each point's
@@ -294,7 +298,7 @@ function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
         previous = null;
         continue;
       }
-      const joined = previous !== null && t - previous <= stepMs * 1.5;
+      const joined = previous !== null && joins(previous, t, stepMs);
       d += (joined ? "L" : "M") + x(t).toFixed(1) + " " + y(v).toFixed(1);
       previous = t;
     }
@@ -305,7 +309,7 @@ function renderGraphSvg(series, startMs, endMs, stepMs, width, height) {
     s.points.forEach(([t, v], i) => {
       const prev = s.points[i - 1];
       const next = s.points[i + 1];
-      const alone = Number.isFinite(v) && !(prev && t - prev[0] <= stepMs * 1.5 && Number.isFinite(prev[1])) && !(next && next[0] - t <= stepMs * 1.5 && Number.isFinite(next[1]));
+      const alone = Number.isFinite(v) && !(prev && joins(prev[0], t, stepMs) && Number.isFinite(prev[1])) && !(next && joins(t, next[0], stepMs) && Number.isFinite(next[1]));
       if (alone) {
         out.push(`<circle data-series="${index}" cx="${x(t).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2" fill="${s.color}"/>`);
       }
@@ -329,7 +333,7 @@ function bandPaths(s, index, stepMs, x, y) {
   };
   s.points.forEach(([t, v], i) => {
     const previous = run.length ? s.points[run[run.length - 1]][0] : null;
-    if (!Number.isFinite(v) || (previous !== null && t - previous > stepMs * 1.5)) {
+    if (!Number.isFinite(v) || (previous !== null && !joins(previous, t, stepMs))) {
       flush();
     }
     if (Number.isFinite(v)) {
