@@ -8,6 +8,7 @@ pub mod duration;
 pub mod engine;
 pub mod format;
 pub mod functions;
+pub mod graphite_glob;
 pub mod parser;
 pub mod printer;
 pub mod promqltest;

@@ -527,6 +527,20 @@ impl<'a> Parser<'a> {
         Err(self.error(format!("unexpected {}", self.describe_next())))
     }
 
+    /// MetricsQL's `{__graphite__="a.*.c"}`: the metric names the Graphite glob names (`=`),
+    /// or the others (`!=`), as a regular expression matcher on `__name__`.
+    fn graphite_matcher(&self, op: MatchOp, glob: &str, value_at: usize) -> Result<Matcher> {
+        let op = match op {
+            MatchOp::Equal => MatchOp::RegexMatch,
+            MatchOp::NotEqual => MatchOp::RegexNoMatch,
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
+                return Err(self.error_at(value_at, format!("{} takes a Graphite glob with = or !=, not a regular expression", crate::graphite_glob::GRAPHITE_LABEL)))
+            }
+        };
+        let regex = crate::graphite_glob::glob_regex(glob, '.').map_err(|e| self.error_at(value_at, e))?;
+        Matcher::new(op, METRIC_NAME_LABEL, regex).map_err(|e| self.error_at(value_at, format!("invalid Graphite glob: {e}")))
+    }
+
     fn selector(&mut self, name: Option<String>, start: usize) -> Result<Expr> {
         let mut matchers = Vec::new();
         if let Some(n) = &name {
@@ -582,7 +596,11 @@ impl<'a> Parser<'a> {
                 if label == METRIC_NAME_LABEL && name.is_some() {
                     return Err(self.error_at(at, "metric name must not be set twice"));
                 }
-                let matcher = Matcher::new(op, label, value).map_err(|e| self.error_at(value_at, format!("invalid regular expression: {e}")))?;
+                let matcher = if label == crate::graphite_glob::GRAPHITE_LABEL {
+                    self.graphite_matcher(op, &value, value_at)?
+                } else {
+                    Matcher::new(op, label, value).map_err(|e| self.error_at(value_at, format!("invalid regular expression: {e}")))?
+                };
                 matchers.push(matcher);
                 self.skip_space();
                 if self.eat(",") {

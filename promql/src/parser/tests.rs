@@ -21,6 +21,21 @@ fn selectors_with_all_matchers() {
 }
 
 #[test]
+fn graphite_selectors_match_metric_names_by_glob() {
+    assert_eq!(selector_matchers(r#"{__graphite__="a.*.{b,c}"}"#), vec![r#"__name__=~"a\\.[^\\.]*\\.(?:b|c)""#]);
+    assert_eq!(selector_matchers(r#"foo{__graphite__!="x.y", job="j"}"#), vec!["__name__=\"foo\"", r#"__name__!~"x\\.y""#, "job=\"j\""]);
+    let matcher = match parse(r#"{__graphite__="srv.*.cpu"}"#).unwrap() {
+        Expr::VectorSelector(vs) => vs.matchers[0].clone(),
+        other => panic!("not a selector: {other:?}"),
+    };
+    assert!(matcher.matches("srv.web1.cpu"));
+    assert!(!matcher.matches("srv.web1.disk.cpu"));
+    assert!(!matcher.matches("srv.web1.cpu.idle"));
+    let err = parse(r#"{__graphite__=~"a.*"}"#).unwrap_err().to_string();
+    assert!(err.contains("__graphite__ takes a Graphite glob with = or !="), "{err}");
+}
+
+#[test]
 fn precedence_and_associativity() {
     let p = |q| parse(q).unwrap();
     let n = Expr::Number;
