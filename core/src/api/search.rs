@@ -106,19 +106,10 @@ fn go_atoi(text: &str) -> Option<i64> {
     text.parse::<i64>().ok()
 }
 
-/// Go's `strconv.ParseBool`.
-fn go_parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 fn bool_param(params: &Params, name: &str, default: bool) -> Result<bool, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(default),
-        Some(text) => go_parse_bool(text).ok_or_else(|| ApiError::bad_data(format!("invalid {name} {}: must be boolean", go_quote(text)))),
+        Some(text) => super::admin::parse_go_bool(text).ok_or_else(|| ApiError::bad_data(format!("invalid {name} {}: must be boolean", go_quote(text)))),
     }
 }
 
