@@ -139,14 +139,18 @@ fn client_identities_are_authorized_per_action() {
     assert!(answer.contains("not allowed to write"), "{answer}");
     // The configuration's and the flags' pages and the rules' and alerts' answers at
     // Prometheus' page paths are reads: a write-only identity gets none of them.
-    for path in ["/api/v1/status/config", "/config", "/rules", "/alerts", "/flags"] {
+    // So are the Graphite APIs' listings and render.
+    for path in ["/api/v1/status/config", "/config", "/rules", "/alerts", "/flags", "/metrics/find?query=*", "/graphite/tags", "/render?target=mtls_imported"] {
         let (status, text) = status_of(tls_agent(&pki, Some("agent")).get(&format!("{base}{path}")).call()).unwrap();
         assert_eq!(status, 403, "{path}: {text}");
         assert_eq!(status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}{path}")).call()).unwrap().0, 200, "{path}");
     }
+    // Deleting series by a Graphite path is a write.
+    let (status, text) = status_of(tls_agent(&pki, Some("dashboard")).post(&format!("{base}/tags/delSeries")).send_form(&[("path", "mtls_imported")])).unwrap();
+    assert_eq!(status, 403, "{text}");
     let (_, metrics) = status_of(tls_agent(&pki, Some("dashboard")).get(&format!("{base}/metrics")).call()).unwrap();
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 8"), "{metrics}");
-    assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 7"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"write\"} 9"), "{metrics}");
+    assert!(metrics.contains("metricstor_authz_denied_total{action=\"read\"} 10"), "{metrics}");
     let failures: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("metricstor_tls_handshake_failures_total "))
@@ -208,6 +212,13 @@ fn read_filters_confine_each_listed_identity() {
     }
     assert_eq!(is(&get("team-a", "/api/v1/series?match[]=%7Bi%3D~%22.%2B%22%7D").1), vec!["1"]);
     assert_eq!(get("team-a", "/api/v1/labels").1["data"], serde_json::json!(["__name__", "i", "team"]));
+    // The Graphite APIs list and render only the client's series.
+    assert_eq!(get("team-a", "/metrics/index.json").1, serde_json::json!(["conf_up"]));
+    assert_eq!(get("ops", "/metrics/index.json").1, serde_json::json!(["conf_other", "conf_up"]));
+    assert_eq!(get("team-a", "/tags/i").1["values"], serde_json::json!([{"count": 1, "value": "1"}]));
+    assert_eq!(get("team-a", "/tags/findSeries?expr=i=~.").1.as_array().map(Vec::len), Some(1));
+    let rendered = get("team-a", "/render?target=seriesByTag(%27i%3D~.%27)&from=900&until=1100").1;
+    assert_eq!(rendered.as_array().map(Vec::len), Some(1), "{rendered}");
     // The client's own filters narrow, never widen: asking for team b gets nothing.
     assert_eq!(is(&get("team-a", "/api/v1/query?query=conf_up&time=1015&extra_label=team=b").1), Vec::<String>::new());
     assert_eq!(is(&get("team-a", "/api/v1/query?query=conf_up&time=1015&extra_filters[]=%7Bteam%3D%22b%22%7D&extra_filters[]=%7Bi%3D~%22.%2A%22%7D").1), vec!["1"]);

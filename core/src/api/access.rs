@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 
 use super::params::Params;
-use super::{datadog, grpc, influx, newrelic, opentsdb_put, otlp, read_filters};
+use super::{datadog, graphite, grpc, influx, newrelic, opentsdb_put, otlp, read_filters};
 use super::{endpoint_label, Api, ApiError};
 
 impl Api {
@@ -51,6 +51,7 @@ impl Api {
             || opentsdb_put::is_put_path(path)
             || datadog::is_datadog_path(path)
             || newrelic::is_newrelic_path(path)
+            || graphite::is_graphite_write_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")
             || path.starts_with("/internal/")
@@ -59,7 +60,11 @@ impl Api {
             || path == "/-/quit";
         let (action, allowed) = if writes || path == "/metricstor.v1.Query/Write" || path == grpc::OTLP_EXPORT {
             ("write", &self.config.tls.write_allowed_sans)
-        } else if path.starts_with("/api/v1/") || ["/metrics", "/federate", "/targets", "/config", "/rules", "/alerts", "/flags"].contains(&path) || path.starts_with("/metricstor.v1.") {
+        } else if path.starts_with("/api/v1/")
+            || ["/metrics", "/federate", "/targets", "/config", "/rules", "/alerts", "/flags"].contains(&path)
+            || graphite::is_graphite_path(path)
+            || path.starts_with("/metricstor.v1.")
+        {
             ("read", &self.config.tls.read_allowed_sans)
         } else {
             return Ok(());

@@ -12,6 +12,7 @@ mod exemplars;
 mod extra_labels;
 mod federate;
 mod features;
+mod graphite;
 mod influx;
 mod json;
 mod grpc;
@@ -128,13 +129,15 @@ pub fn is_opentsdb_put_path(path: &str) -> bool {
 }
 
 /// The API path of a request path: VictoriaMetrics answers every path also under
-/// `/prometheus/` (its cluster layout: `/prometheus/api/v1/query`, `/prometheus/api/v1/write`),
-/// and so do we, so configurations written for it need no change.
+/// `/prometheus/` and `/graphite/` (its cluster layout: `/prometheus/api/v1/query`,
+/// `/graphite/metrics/find`), and so do we, so configurations written for it need no change.
 fn api_path(path: &str) -> &str {
-    match path.strip_prefix("/prometheus") {
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => path,
+    for prefix in ["/prometheus", "/graphite"] {
+        if let Some(rest) = path.strip_prefix(prefix).filter(|rest| rest.starts_with('/')) {
+            return rest;
+        }
     }
+    path
 }
 
 /// The body format of each import endpoint (their bodies are streamed).
@@ -182,6 +185,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if opentsdb_put::is_put_path(p) => "opentsdb_put",
         p if datadog::is_datadog_path(p) => "datadog",
         p if newrelic::is_newrelic_path(p) => "newrelic",
+        p if graphite::is_graphite_path(p) => graphite::endpoint_label(p),
         "/api/v1/read" => "read",
         "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",
         p if p.starts_with("/api/v1/import") => "import",

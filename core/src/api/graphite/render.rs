@@ -1,0 +1,126 @@
+//! `/render` (Graphite's render API, JSON) and `/functions`: targets are evaluated by the
+//! `graphite` crate; this module fetches the raw samples each path glob or `seriesByTag`
+//! asks for from the shards, under the request's read filters.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use graphite::{EvalConfig, FetchRequest, FetchSpec, Fetcher, RawSeries};
+use http::{Response, StatusCode};
+use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
+
+use super::super::params::{now_ms, Params};
+use super::super::read_filters::ReadFilters;
+use super::super::{Api, ApiError};
+use super::{json, jsonp_param};
+use crate::shard::messages::Select;
+
+/// VictoriaMetrics' `-search.graphiteStorageStep`: the interval raw samples are laid on when
+/// the request names no `storage_step`.
+const STORAGE_STEP_MS_DEFAULT: i64 = 10_000;
+
+/// VictoriaMetrics' `-search.graphiteMaxPointsPerSeries`.
+const POINTS_PER_SERIES_MAX: usize = 1_000_000;
+
+/// The render API's default range: the last day (graphite-web's `from=-24h`).
+const RANGE_MS_DEFAULT: i64 = 24 * 3_600_000;
+
+/// Fetches from the shards; the first storage error is kept whole (its status and message)
+/// for the answer, as the evaluator only sees that a fetch failed.
+struct StoreFetcher<'a> {
+    api: &'a Api,
+    filters: ReadFilters,
+    failure: RefCell<Option<ApiError>>,
+}
+
+impl StoreFetcher<'_> {
+    async fn fetch_series(&self, request: FetchRequest) -> Result<Vec<RawSeries>, ApiError> {
+        let matchers = match &request.spec {
+            FetchSpec::Path(glob) => {
+                let regex = promql::graphite_glob::glob_regex(glob, '.').map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?;
+                vec![Matcher::new(MatchOp::RegexMatch, METRIC_NAME_LABEL, regex).map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?]
+            }
+            FetchSpec::Tags(exprs) => super::tags::matchers_of(exprs)?,
+        };
+        let selects: Vec<Select> = self.filters.join(vec![matchers]).into_iter().map(|m| Select::all(m, request.from_ms, request.until_ms)).collect();
+        let results = self.api.router.select_decoded(selects, &[], self.api.config.server.max_samples_per_query).await?;
+        // Several filter alternatives can select one series: each once.
+        let mut by_labels: std::collections::BTreeMap<tsdb::Labels, RawSeries> = std::collections::BTreeMap::new();
+        for series in results.into_iter().flatten() {
+            let samples: Vec<_> = series.samples.iter().filter(|s| !tsdb::is_stale_nan(s.value)).collect();
+            if samples.is_empty() {
+                continue;
+            }
+            let raw = RawSeries {
+                labels: series.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
+                timestamps_ms: samples.iter().map(|s| s.timestamp_ms).collect(),
+                values: samples.iter().map(|s| s.value).collect(),
+            };
+            by_labels.entry(series.labels).or_insert(raw);
+        }
+        Ok(by_labels.into_values().collect())
+    }
+}
+
+impl Fetcher for StoreFetcher<'_> {
+    fn fetch<'a>(&'a self, request: FetchRequest) -> Pin<Box<dyn Future<Output = Result<Vec<RawSeries>, graphite::Error>> + 'a>> {
+        Box::pin(async move {
+            match self.fetch_series(request).await {
+                Ok(series) => Ok(series),
+                Err(e) => {
+                    let message = e.message.clone();
+                    self.failure.borrow_mut().get_or_insert(e);
+                    Err(graphite::Error::Fetch(message))
+                }
+            }
+        })
+    }
+}
+
+/// `/render?target=…&from=…&until=…&format=json`: every target's series as graphite-web's
+/// JSON (`[{"target","tags","datapoints":[[value,seconds],…]}]`).
+pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
+    match params.get("format") {
+        None | Some("" | "json") => {}
+        Some(other) => return Err(ApiError::bad_data(format!("invalid parameter \"format\": {other:?}; only \"json\" is supported"))),
+    }
+    let targets: Vec<String> = params.all("target").filter(|t| !t.trim().is_empty()).map(str::to_string).collect();
+    let jsonp = jsonp_param(params)?;
+    let now = now_ms();
+    let time = |name: &str, default_ms: i64| match params.get(name) {
+        None | Some("") => Ok(default_ms),
+        Some(text) => graphite::parse_time(text, now).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
+    };
+    let from_ms = time("from", now - RANGE_MS_DEFAULT)?;
+    let until_ms = time("until", now)?;
+    let storage_step_ms = match params.get("storage_step") {
+        None | Some("") => STORAGE_STEP_MS_DEFAULT,
+        Some(text) => super::super::params::parse_duration_ms(text).ok().filter(|ms| *ms > 0).ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"storage_step\": {text:?} is not a positive duration")))?,
+    };
+    let x_files_factor = match params.get("xFilesFactor") {
+        None | Some("") => 0.0,
+        Some(text) => text.parse::<f64>().ok().filter(|f| (0.0..=1.0).contains(f)).ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"xFilesFactor\": {text:?} is not a number from 0 to 1")))?,
+    };
+    let max_data_points = match params.get("maxDataPoints") {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<f64>().ok().filter(|n| *n >= 1.0 && n.is_finite()).map(|n| n as usize).ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"maxDataPoints\": {text:?} is not a positive number")))?),
+    };
+    let config = EvalConfig { from_ms, until_ms, now_ms: now, storage_step_ms, x_files_factor, max_data_points, max_points_per_series: POINTS_PER_SERIES_MAX };
+    let fetcher = StoreFetcher { api, filters: ReadFilters::from_params(params)?, failure: RefCell::new(None) };
+    let series = match graphite::render(&targets, &config, &fetcher).await {
+        Ok(series) => series,
+        Err(e) => return Err(fetcher.failure.into_inner().unwrap_or_else(|| ApiError::bad_data(e.to_string()))),
+    };
+    Ok(json(StatusCode::OK, graphite::render_json(&series, None), jsonp))
+}
+
+/// `/functions/<name>`: one function's entry of `/functions`, or a 404 naming it.
+pub(super) fn handle_function(name: &str) -> Result<Response<Bytes>, ApiError> {
+    let all: serde_json::Value = serde_json::from_str(&graphite::functions_json()).map_err(|e| ApiError::internal(format!("cannot read the function list: {e}")))?;
+    match all.get(name) {
+        Some(entry) => Ok(json(StatusCode::OK, entry.to_string(), None)),
+        None => Err(ApiError::no_such(format!("unknown Graphite function {name:?}"))),
+    }
+}

@@ -1,0 +1,235 @@
+//! End-to-end: VictoriaMetrics' Graphite query surface on the real binary. Graphite-style
+//! names and tagged series written with remote_write, then the metrics API (find in both
+//! formats, expand, index.json), the tags API (tags, values, findSeries, auto-complete,
+//! tagMultiSeries, delSeries), `{__graphite__="…"}` in PromQL, and `/render` answers
+//! compared whole; read filters confine each of them; bad input is a 400 naming it.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// Samples every 10 s for five minutes, the first on a 10 s boundary ten minutes ago.
+fn base_seconds() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs() as i64;
+    now / 10 * 10 - 600
+}
+
+const POINTS: i64 = 30;
+
+/// The test data: three CPU names under `servers.`, a name that is both a leaf and a node
+/// (`servers.web2` and `servers.web2.cpu.user`), two tagged `disk.used` series and a
+/// Prometheus-style series. Returns the first sample's time in seconds.
+fn write_data(server: &Server) -> i64 {
+    let base = base_seconds();
+    let samples = |scale: f64| (0..POINTS).map(|i| ((base + i * 10) * 1000, scale * i as f64)).collect::<Vec<_>>();
+    let body = v1_request(&[
+        (vec![("__name__", "servers.web1.cpu.user")], samples(1.0)),
+        (vec![("__name__", "servers.web1.cpu.system")], samples(2.0)),
+        (vec![("__name__", "servers.web2.cpu.user")], samples(10.0)),
+        (vec![("__name__", "servers.web2")], samples(3.0)),
+        (vec![("__name__", "disk.used"), ("dc", "us-east"), ("server", "s1")], samples(100.0)),
+        (vec![("__name__", "disk.used"), ("dc", "eu"), ("server", "s2")], samples(200.0)),
+        (vec![("__name__", "up"), ("job", "node")], samples(0.0)),
+    ]);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    base
+}
+
+/// GET `path`: status, Content-Type and body.
+fn get(server: &Server, path: &str) -> (u16, String, String) {
+    let reply = reply_or_status(path, agent().get(&server.url(path)).call());
+    let content_type = reply.header("content-type").unwrap_or("").to_string();
+    (reply.status, content_type, reply.body)
+}
+
+/// GET `path`, expecting a 200 JSON answer.
+fn get_ok(server: &Server, path: &str) -> Value {
+    let (status, content_type, body) = get(server, path);
+    assert_eq!(status, 200, "{path}: {body}");
+    assert_eq!(content_type, "application/json", "{path}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// GET `path`, expecting a 400 whose message holds `needle`.
+fn assert_refused(server: &Server, path: &str, needle: &str) {
+    let (status, _, body) = get(server, path);
+    assert_eq!(status, 400, "{path}: {body}");
+    assert!(body.contains(needle), "{path}: {body} lacks {needle:?}");
+}
+
+fn start(dir: &std::path::Path) -> (Server, i64) {
+    let server = Server::start(&write_config(dir, "  enable_admin_api: true\n"));
+    let base = write_data(&server);
+    (server, base)
+}
+
+#[test]
+fn the_metrics_api_walks_the_tree_of_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, _) = start(dir.path());
+
+    let top = get_ok(&server, "/metrics/find?query=*");
+    assert_eq!(top, json!([
+        {"id": "disk", "text": "disk", "allowChildren": 1, "expandable": 1, "leaf": 0},
+        {"id": "servers", "text": "servers", "allowChildren": 1, "expandable": 1, "leaf": 0},
+        {"id": "up", "text": "up", "allowChildren": 0, "expandable": 0, "leaf": 1},
+    ]));
+    // servers.web2 is a leaf and a node: one expandable entry.
+    let servers = get_ok(&server, "/metrics/find?query=servers.*&wildcards=1");
+    assert_eq!(servers, json!([
+        {"id": "servers.web1", "text": "web1", "allowChildren": 1, "expandable": 1, "leaf": 0},
+        {"id": "servers.web2", "text": "web2", "allowChildren": 1, "expandable": 1, "leaf": 0},
+        {"id": "servers.*", "text": "*", "allowChildren": 1, "expandable": 1, "leaf": 0},
+    ]));
+    // A wildcard inside the query stays in the ids, as graphite-web gives them.
+    let cpus = get_ok(&server, "/graphite/metrics/find?query=servers.*.cpu.*");
+    assert_eq!(cpus, json!([
+        {"id": "servers.*.cpu.system", "text": "system", "allowChildren": 0, "expandable": 0, "leaf": 1},
+        {"id": "servers.*.cpu.user", "text": "user", "allowChildren": 0, "expandable": 0, "leaf": 1},
+    ]));
+    let leaves = get_ok(&server, "/metrics/find?query=servers.web*&leavesOnly=1");
+    assert_eq!(leaves, json!([{"id": "servers.web2", "text": "web2", "allowChildren": 0, "expandable": 0, "leaf": 1}]));
+    let braces = get_ok(&server, "/metrics/find?query=servers.{web1,web3}.cpu.[su]*");
+    assert_eq!(braces.as_array().map(Vec::len), Some(2), "{braces}");
+    let completer = get_ok(&server, "/metrics/find?query=servers.web1.cpu.u&format=completer");
+    assert_eq!(completer, json!({"metrics": [{"path": "servers.web1.cpu.user", "name": "user", "is_leaf": 1}]}));
+    // Nothing before the data's time range.
+    assert_eq!(get_ok(&server, "/metrics/find?query=*&until=1000"), json!([]));
+
+    let expand = get_ok(&server, "/metrics/expand?query=servers.*.cpu.user&query=disk.*");
+    assert_eq!(expand, json!({"results": ["disk.used", "servers.web1.cpu.user", "servers.web2.cpu.user"]}));
+    let grouped = get_ok(&server, "/metrics/expand?query=servers.*&groupByExpr=1");
+    assert_eq!(grouped, json!({"results": {"servers.*": ["servers.web1.", "servers.web2.", "servers.web2"]}}));
+    let index = get_ok(&server, "/metrics/index.json");
+    assert_eq!(index, json!(["disk.used", "servers.web1.cpu.system", "servers.web1.cpu.user", "servers.web2", "servers.web2.cpu.user", "up"]));
+
+    let (status, content_type, body) = get(&server, "/metrics/find?query=up&jsonp=cb_1");
+    assert_eq!((status, content_type.as_str()), (200, "text/javascript; charset=utf-8"));
+    assert_eq!(body, r#"cb_1([{"id":"up","text":"up","allowChildren":0,"expandable":0,"leaf":1}])"#);
+
+    assert_refused(&server, "/metrics/find", "missing parameter \\\"query\\\"");
+    assert_refused(&server, "/metrics/find?query=*&format=pickle", "format");
+    assert_refused(&server, "/metrics/find?query=*&delimiter=ab", "single character");
+    assert_refused(&server, "/metrics/find?query=*&jsonp=alert(1)", "jsonp");
+    assert_refused(&server, "/metrics/expand", "query");
+    assert!(server.stop());
+}
+
+#[test]
+fn the_tags_api_lists_finds_and_deletes_tagged_series() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, _) = start(dir.path());
+
+    assert_eq!(get_ok(&server, "/tags"), json!([{"tag": "dc"}, {"tag": "job"}, {"tag": "name"}, {"tag": "server"}]));
+    assert_eq!(get_ok(&server, "/tags?filter=s&limit=5"), json!([{"tag": "server"}]));
+    assert_eq!(get_ok(&server, "/tags/dc"), json!({"tag": "dc", "values": [{"count": 1, "value": "eu"}, {"count": 1, "value": "us-east"}]}));
+    assert_eq!(get_ok(&server, "/tags/name?filter=disk"), json!({"tag": "name", "values": [{"count": 1, "value": "disk.used"}]}));
+
+    let found = get_ok(&server, "/tags/findSeries?expr=name=disk.used&expr=dc=~us");
+    assert_eq!(found, json!(["disk.used;dc=us-east;server=s1"]));
+    // `=~` matches from the start only.
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=dc=~east"), json!([]));
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=name=disk.used&expr=server!=s1"), json!(["disk.used;dc=eu;server=s2"]));
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=name=~servers.web1"), json!(["servers.web1.cpu.system", "servers.web1.cpu.user"]));
+
+    assert_eq!(get_ok(&server, "/tags/autoComplete/tags?tagPrefix=d"), json!(["dc"]));
+    assert_eq!(get_ok(&server, "/tags/autoComplete/tags?expr=job=node"), json!(["job", "name"]));
+    assert_eq!(get_ok(&server, "/tags/autoComplete/values?tag=server&valuePrefix=s"), json!(["s1", "s2"]));
+    assert_eq!(get_ok(&server, "/tags/autoComplete/values?tag=server&expr=dc=eu"), json!(["s2"]));
+    assert_eq!(get_ok(&server, "/tags/autoComplete/values?tag=name&limit=1"), json!(["disk.used"]));
+
+    let registered = post_plain(&server.url("/tags/tagMultiSeries"), "application/x-www-form-urlencoded", b"path=a.b%3Bz%3D1%3Bc%3D2&path=x");
+    assert_eq!((registered.status, registered.body.as_str()), (200, r#"["a.b;c=2;z=1","x"]"#));
+    let one = post_plain(&server.url("/tags/tagSeries"), "application/x-www-form-urlencoded", b"path=a.b%3Bz%3D1");
+    assert_eq!((one.status, one.body.as_str()), (200, r#""a.b;z=1""#));
+
+    // Read filters confine every listing.
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=name=disk.used&extra_label=dc=eu"), json!(["disk.used;dc=eu;server=s2"]));
+    assert_eq!(get_ok(&server, "/tags/dc?extra_label=dc=eu"), json!({"tag": "dc", "values": [{"count": 1, "value": "eu"}]}));
+    assert_eq!(get_ok(&server, "/metrics/index.json?extra_filters[]={dc=\"us-east\"}"), json!(["disk.used"]));
+
+    assert_refused(&server, "/tags/findSeries", "expr");
+    assert_refused(&server, "/tags/findSeries?expr=dc!=x", "non-empty value");
+    assert_refused(&server, "/tags/findSeries?expr=dc", "dc");
+    assert_refused(&server, "/tags/autoComplete/values", "tag");
+
+    let deleted = post_plain(&server.url("/tags/delSeries"), "application/x-www-form-urlencoded", b"path=disk.used%3Bserver%3Ds2");
+    assert_eq!((deleted.status, deleted.body.as_str()), (200, "true"));
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=name=disk.used"), json!(["disk.used;dc=us-east;server=s1"]));
+    let again = post_plain(&server.url("/tags/delSeries"), "application/x-www-form-urlencoded", b"path=disk.used%3Bserver%3Ds2");
+    assert_eq!((again.status, again.body.as_str()), (200, "false"));
+    assert!(server.stop());
+}
+
+#[test]
+fn del_series_needs_the_admin_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    write_data(&server);
+    let refused = post_plain(&server.url("/tags/delSeries"), "application/x-www-form-urlencoded", b"path=up");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(get_ok(&server, "/tags/findSeries?expr=name=up"), json!(["up;job=node"]));
+    assert!(server.stop());
+}
+
+#[test]
+fn promql_selects_names_by_graphite_glob() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, base) = start(dir.path());
+    let at = base + 100;
+    let body = get_ok(&server, &format!("/api/v1/query?query={}&time={at}", percent_encode(r#"sort({__graphite__="servers.*.cpu.user"})"#)));
+    let result = body["data"]["result"].as_array().cloned().unwrap_or_default();
+    let names: Vec<(&str, &str)> = result.iter().map(|s| (s["metric"]["__name__"].as_str().unwrap_or(""), s["value"][1].as_str().unwrap_or(""))).collect();
+    assert_eq!(names, vec![("servers.web1.cpu.user", "10"), ("servers.web2.cpu.user", "100")], "{body}");
+    let series = get_ok(&server, &format!("/api/v1/series?match[]={}", percent_encode(r#"{__graphite__!="servers.*.cpu.*",__name__=~"servers.*"}"#)));
+    assert_eq!(series["data"], json!([{"__name__": "servers.web2"}]));
+    assert!(server.stop());
+}
+
+/// Every non-null point of a rendered series, as (seconds, value).
+fn points(series: &Value) -> Vec<(i64, f64)> {
+    series["datapoints"].as_array().map(|points| points.iter().filter_map(|p| Some((p[1].as_i64()?, p[0].as_f64()?))).collect()).unwrap_or_default()
+}
+
+#[test]
+fn render_evaluates_targets_over_the_stored_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, base) = start(dir.path());
+    // The grid is [from, until), as VictoriaMetrics lays it.
+    let until = base + POINTS * 10;
+    let render = |target: &str| get_ok(&server, &format!("/render?format=json&from={base}&until={until}&target={}", percent_encode(target)));
+
+    let sum = render("sumSeries(servers.*.cpu.user)");
+    assert_eq!(sum.as_array().map(Vec::len), Some(1), "{sum}");
+    let expected: Vec<(i64, f64)> = (0..POINTS).map(|i| (base + i * 10, 11.0 * i as f64)).collect();
+    assert_eq!(points(&sum[0]), expected, "{sum}");
+    assert_eq!(sum[0]["target"], "sumSeries(servers.*.cpu.user)");
+
+    let tagged = render("seriesByTag('name=disk.used')");
+    let targets: Vec<&str> = tagged.as_array().map(|a| a.iter().filter_map(|s| s["target"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(targets, vec!["disk.used;dc=eu;server=s2", "disk.used;dc=us-east;server=s1"], "{tagged}");
+    assert_eq!(tagged[0]["tags"], json!({"name": "disk.used", "dc": "eu", "server": "s2"}));
+    assert_eq!(points(&tagged[1])[3], (base + 30, 300.0));
+
+    let aliased = render("aliasByNode(scale(servers.web1.cpu.*, 2), 2, 3)");
+    let names: Vec<&str> = aliased.as_array().map(|a| a.iter().filter_map(|s| s["target"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(names, vec!["cpu.system", "cpu.user"], "{aliased}");
+    assert_eq!(points(&aliased[0])[5], (base + 50, 20.0));
+
+    // Read filters hold in render too.
+    let confined = get_ok(&server, &format!("/render?from={base}&until={until}&target={}&extra_label=dc=us-east", percent_encode("seriesByTag('name=disk.used')")));
+    assert_eq!(confined.as_array().map(Vec::len), Some(1), "{confined}");
+
+    let (status, _, body) = get(&server, &format!("/render?from={base}&until={until}&target={}", percent_encode("noSuchFunction(a.b)")));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("noSuchFunction"), "{body}");
+    assert_refused(&server, "/render?target=a&format=pickle", "format");
+    assert_refused(&server, "/render?target=a&from=yesterdayish", "from");
+
+    let functions = get_ok(&server, "/functions");
+    assert!(functions.get("sumSeries").is_some(), "{functions}");
+    assert_eq!(get_ok(&server, "/functions/sumSeries")["name"], "sumSeries");
+    assert!(server.stop());
+}
