@@ -100,6 +100,8 @@ fn last_component(path: &str, delimiter: char) -> &str {
 /// asks for `<id>.*`. A query whose groups hold the delimiter (`a.{b.c,d}`) cannot be lined
 /// up with the paths it names: its ids are the paths.
 fn tree_id(query: &str, path: &str, delimiter: char) -> String {
+    // A query naming a node (`a.b.`) finds that node: its prefix ends before it.
+    let query = query.strip_suffix(delimiter).unwrap_or(query);
     let mut depth = 0i32;
     let mut last_delimiter = None;
     for (at, c) in query.char_indices() {
@@ -250,6 +252,8 @@ mod tests {
         assert_eq!(tree_id("a.*.c*", "a.x.cpu", '.'), "a.*.cpu");
         assert_eq!(tree_id("a.*", "a.x.", '.'), "a.x.");
         assert_eq!(tree_id("*", "a.", '.'), "a.");
+        assert_eq!(tree_id("servers.", "servers.", '.'), "servers.");
+        assert_eq!(tree_id("a.b.", "a.b.", '.'), "a.b.");
         assert_eq!(tree_id("a.{b.c,d}", "a.b.c", '.'), "a.b.c");
         assert_eq!(tree_id("a/*", "a/b", '/'), "a/b");
     }
