@@ -95,8 +95,11 @@ fn the_metrics_api_walks_the_tree_of_names() {
     assert_eq!(braces.as_array().map(Vec::len), Some(2), "{braces}");
     let completer = get_ok(&server, "/metrics/find?query=servers.web1.cpu.u&format=completer");
     assert_eq!(completer, json!({"metrics": [{"path": "servers.web1.cpu.user", "name": "user", "is_leaf": 1}]}));
-    // Nothing before the data's time range.
+    // Nothing before the data's time range; times as Grafana sends them.
     assert_eq!(get_ok(&server, "/metrics/find?query=*&until=1000"), json!([]));
+    assert_eq!(get_ok(&server, "/metrics/find?query=up&from=-1h&until=now"), json!([{"id": "up", "text": "up", "allowChildren": 0, "expandable": 0, "leaf": 1}]));
+    assert_eq!(get_ok(&server, "/metrics/find?query=up&from=-2h&until=-1h"), json!([]));
+    assert_refused(&server, "/metrics/find?query=*&from=noonish", "from");
 
     let expand = get_ok(&server, "/metrics/expand?query=servers.*.cpu.user&query=disk.*");
     assert_eq!(expand, json!({"results": ["disk.used", "servers.web1.cpu.user", "servers.web2.cpu.user"]}));
@@ -217,6 +220,14 @@ fn render_evaluates_targets_over_the_stored_samples() {
     let names: Vec<&str> = aliased.as_array().map(|a| a.iter().filter_map(|s| s["target"].as_str()).collect()).unwrap_or_default();
     assert_eq!(names, vec!["cpu.system", "cpu.user"], "{aliased}");
     assert_eq!(points(&aliased[0])[5], (base + 50, 20.0));
+
+    // Grafana's request: a POSTed form, relative times, maxDataPoints.
+    let form = format!("target={}&from=-15min&until=now&format=json&maxDataPoints=10", percent_encode("sumSeries(servers.web1.cpu.*)"));
+    let posted = post_plain(&server.url("/render"), "application/x-www-form-urlencoded", form.as_bytes());
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let posted: Value = serde_json::from_str(&posted.body).expect("JSON");
+    let consolidated = points(&posted[0]);
+    assert!(!consolidated.is_empty() && posted[0]["datapoints"].as_array().is_some_and(|p| p.len() <= 10), "{posted}");
 
     // Read filters hold in render too.
     let confined = get_ok(&server, &format!("/render?from={base}&until={until}&target={}&extra_label=dc=us-east", percent_encode("seriesByTag('name=disk.used')")));

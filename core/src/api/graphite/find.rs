@@ -39,8 +39,9 @@ impl Search {
                 }
             }
         };
-        let mint_ms = time_param(params, "from", 0)?;
-        let maxt_ms = time_param(params, "until", now_ms())?;
+        let now = now_ms();
+        let mint_ms = time_param(params, "from", now, 0)?;
+        let maxt_ms = time_param(params, "until", now, now)?;
         if maxt_ms < mint_ms {
             return Err(ApiError::bad_data("invalid parameter \"until\": until must not be before from"));
         }

@@ -112,11 +112,15 @@ fn limit_param(params: &Params, default: usize) -> Result<usize, ApiError> {
     }
 }
 
-/// A time parameter (`from`, `until`): Unix seconds, RFC3339 or a duration before now.
-fn time_param(params: &Params, name: &str, default_ms: i64) -> Result<i64, ApiError> {
+/// A time parameter (`from`, `until`) as Graphite writes them (`now`, `-6h`, `now-1d`, Unix
+/// seconds, `HH:MM_YYYYMMDD`, …: what Grafana sends), or as the Prometheus API takes them
+/// (fractional seconds, RFC 3339).
+fn time_param(params: &Params, name: &str, now_ms: i64, default_ms: i64) -> Result<i64, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(default_ms),
-        Some(text) => super::params::parse_time_ms(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
+        Some(text) => graphite::parse_time(text, now_ms)
+            .or_else(|_| super::params::parse_time_ms_at(text, now_ms))
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"{name}\": cannot parse {text:?} as a time"))),
     }
 }
 

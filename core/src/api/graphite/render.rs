@@ -14,7 +14,7 @@ use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 use super::super::params::{now_ms, Params};
 use super::super::read_filters::ReadFilters;
 use super::super::{Api, ApiError};
-use super::{json, jsonp_param};
+use super::{json, jsonp_param, time_param};
 use crate::shard::messages::Select;
 
 /// VictoriaMetrics' `-search.graphiteStorageStep`: the interval raw samples are laid on when
@@ -89,12 +89,8 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
     let targets: Vec<String> = params.all("target").filter(|t| !t.trim().is_empty()).map(str::to_string).collect();
     let jsonp = jsonp_param(params)?;
     let now = now_ms();
-    let time = |name: &str, default_ms: i64| match params.get(name) {
-        None | Some("") => Ok(default_ms),
-        Some(text) => graphite::parse_time(text, now).map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
-    };
-    let from_ms = time("from", now - RANGE_MS_DEFAULT)?;
-    let until_ms = time("until", now)?;
+    let from_ms = time_param(params, "from", now, now - RANGE_MS_DEFAULT)?;
+    let until_ms = time_param(params, "until", now, now)?;
     let storage_step_ms = match params.get("storage_step") {
         None | Some("") => STORAGE_STEP_MS_DEFAULT,
         Some(text) => super::super::params::parse_duration_ms(text).ok().filter(|ms| *ms > 0).ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"storage_step\": {text:?} is not a positive duration")))?,
