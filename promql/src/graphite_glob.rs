@@ -60,25 +60,34 @@ fn convert(chars: &[char], at: &mut usize, delimiter: char, depth: usize, out: &
                 out.push(')');
             }
             '[' if closes(chars, *at, '[', ']') => {
-                *at += 1;
-                out.push('[');
-                if chars.get(*at) == Some(&'!') {
-                    out.push('^');
-                    *at += 1;
+                let mut class = String::from("[");
+                let mut next = *at + 1;
+                if chars.get(next) == Some(&'!') {
+                    class.push('^');
+                    next += 1;
                 }
-                while let Some(&k) = chars.get(*at) {
-                    *at += 1;
+                while let Some(&k) = chars.get(next) {
+                    next += 1;
                     if k == ']' {
                         break;
                     }
                     // Kept: ranges (`a-z`) and `^` after the first position; escaped: what
                     // the regex crate's classes give a meaning (nesting, set operations).
                     if matches!(k, '\\' | '[' | '&' | '~') {
-                        out.push('\\');
+                        class.push('\\');
                     }
-                    out.push(k);
+                    class.push(k);
                 }
-                out.push(']');
+                class.push(']');
+                // A class the regex crate refuses (a reversed range `[z-a]`, `[]`) stands
+                // for itself, as an unclosed one does.
+                if regex::Regex::new(&class).is_ok() {
+                    out.push_str(&class);
+                    *at = next;
+                } else {
+                    out.push_str("\\[");
+                    *at += 1;
+                }
             }
             _ => {
                 let mut buf = [0u8; 4];
@@ -142,6 +151,9 @@ mod tests {
             ("a.[!0-9]", "a.x", true),
             ("a.[!0-9]", "a.7", false),
             ("a.[a&&b]", "a.&", true),
+            ("a.[c-?]", "a.[c-?]", true),
+            ("a.[]", "a.[]", true),
+            ("a.*b,[c-?me.[!o]", "a.xb,[c-?me.p", true),
             ("a.{b", "a.{b", true),
             ("a.[b", "a.[b", true),
             ("a.b}", "a.b}", true),
