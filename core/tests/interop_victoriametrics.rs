@@ -584,6 +584,34 @@ fn exported_when(base: &str, prefix: &str, count: usize, what: &str) -> std::col
     }
 }
 
+/// Metricstor and VictoriaMetrics 1.79, each with a Graphite plaintext listener.
+struct GraphitePair {
+    server: Server,
+    /// Our Graphite listener's address.
+    ours: String,
+    /// VictoriaMetrics' Graphite listener's address, and its base URL.
+    theirs: String,
+    vm: String,
+    _vm_process: KillOnDrop,
+}
+
+impl GraphitePair {
+    fn start(victoria: &str, dir: &Path) -> GraphitePair {
+        let server = Server::start(&write_config(dir, "  graphite_listen_addr: 127.0.0.1:0\n"));
+        let ours = our_tcp_addr(&server, "listening for Graphite plaintext");
+        let graphite_port = free_port();
+        let (process, vm) = start_victoria(victoria, dir, &[format!("-graphiteListenAddr=127.0.0.1:{graphite_port}")]);
+        GraphitePair { server, ours, theirs: format!("127.0.0.1:{graphite_port}"), vm, _vm_process: process }
+    }
+
+    /// Sends the same lines to both over TCP.
+    fn send(&self, lines: &str) {
+        for addr in [&self.theirs, &self.ours] {
+            std::io::Write::write_all(&mut connect_retrying(addr), lines.as_bytes()).expect("send the lines");
+        }
+    }
+}
+
 fn encode(text: &str) -> String {
     percent_encode(text)
 }
@@ -599,10 +627,8 @@ fn graphite_lines_are_stored_as_victoriametrics_stores_them() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n"));
-    let ours = our_tcp_addr(&server, "listening for Graphite plaintext");
-    let graphite_port = free_port();
-    let (_vm, vm) = start_victoria(&victoria, dir.path(), &[format!("-graphiteListenAddr=127.0.0.1:{graphite_port}")]);
+    let pair = GraphitePair::start(&victoria, dir.path());
+    let (server, vm) = (&pair.server, pair.vm.clone());
 
     let t = now_ms() / 1000 - 600;
     let lines = format!(
@@ -615,14 +641,12 @@ fn graphite_lines_are_stored_as_victoriametrics_stores_them() {
         t + 50,
         t + 70
     );
-    for addr in [format!("127.0.0.1:{graphite_port}"), ours] {
-        std::io::Write::write_all(&mut connect_retrying(&addr), lines.as_bytes()).expect("send the lines");
-    }
+    pair.send(&lines);
     let theirs = exported_when(&vm, "gr.cmp.", 8, "VictoriaMetrics");
     let stored = exported_when(&server.url(""), "gr.cmp.", 8, "Metricstor");
     assert_eq!(stored, theirs);
     assert_eq!(theirs.get(r#"{"__name__":"gr.cmp.frac"}"#), Some(&vec![((t + 30) * 1000, 5.0)]), "{theirs:?}");
-    assert!(server.stop());
+    assert!(pair.server.stop());
 }
 
 /// The same OpenTSDB `put` lines over TCP, and the same HTTP `/api/put` body on that port,
@@ -813,10 +837,8 @@ fn graphite_apis_answer_as_victoriametrics_answers() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&write_config(dir.path(), "  graphite_listen_addr: 127.0.0.1:0\n"));
-    let ours = our_tcp_addr(&server, "listening for Graphite plaintext");
-    let graphite_port = free_port();
-    let (_vm, vm) = start_victoria(&victoria, dir.path(), &[format!("-graphiteListenAddr=127.0.0.1:{graphite_port}")]);
+    let pair = GraphitePair::start(&victoria, dir.path());
+    let (server, vm) = (&pair.server, pair.vm.clone());
     let t = now_ms() / 1000 - 600;
     let mut lines = String::new();
     for (path, value) in [
@@ -830,9 +852,7 @@ fn graphite_apis_answer_as_victoriametrics_answers() {
     ] {
         lines.push_str(&format!("{path} {value} {t}\n"));
     }
-    for addr in [format!("127.0.0.1:{graphite_port}"), ours] {
-        std::io::Write::write_all(&mut connect_retrying(&addr), lines.as_bytes()).expect("send the lines");
-    }
+    pair.send(&lines);
     exported_when(&vm, "gapi.", 7, "VictoriaMetrics");
     exported_when(&server.url(""), "gapi.", 7, "Metricstor");
 
@@ -873,5 +893,5 @@ fn graphite_apis_answer_as_victoriametrics_answers() {
     }
     let path = "/metrics/expand?query=gapi.servers.*.cpu.user&query=gapi.disk.*";
     assert_eq!(graphite_answer(&server.url(""), path)["results"], graphite_answer(&vm, path), "{path}");
-    assert!(server.stop());
+    assert!(pair.server.stop());
 }

@@ -128,6 +128,15 @@ impl<'a> Args<'a> {
         self.opt_number(index, name)?.ok_or_else(|| self.missing(index, name))
     }
 
+    /// A percentile rank, 0 to 100.
+    pub fn percentile(&self, index: usize, name: &str) -> Result<f64, Error> {
+        let n = self.number(index, name)?;
+        if !(0.0..=100.0).contains(&n) {
+            return Err(self.err(format!("percentile must be between 0 and 100; got {n}")));
+        }
+        Ok(n)
+    }
+
     /// A whole number within ±2^31.
     pub fn int(&self, index: usize, name: &str) -> Result<i64, Error> {
         let n = self.number(index, name)?;

@@ -19,7 +19,7 @@ pub use error::Error;
 pub use eval::{render, EvalConfig, FetchRequest, FetchSpec, Fetcher, RawSeries};
 pub use json::render_json;
 pub use parse::{parse_target, Arg, Call, Expr};
-pub use series::Series;
+pub use series::{series_path, Series};
 pub use tag_expr::{TagExpr, TagOp};
 pub use time::{parse_interval, parse_time};
 

@@ -68,13 +68,7 @@ impl Series {
                 tags.insert(k.clone(), v.clone());
             }
         }
-        let mut name = metric.clone();
-        for (k, v) in &tags {
-            name.push(';');
-            name.push_str(k);
-            name.push('=');
-            name.push_str(v);
-        }
+        let name = series_path(&metric, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         tags.insert("name".to_string(), metric);
         let n = raw.timestamps_ms.len().min(raw.values.len());
         let values = bucketize(&raw.timestamps_ms[..n], &raw.values[..n], start_ms, end_ms, step_ms, Aggr::Avg, 0.0, JITTER_MS);
@@ -169,6 +163,19 @@ fn bucketize(
 
 /// The dotted path of a series name: the metric part of `name;tag=v`, or the first path
 /// found inside a function-call name such as `sumSeries(a.b.c)`.
+/// A series' Graphite path: its metric name, then `;tag=value` for each tag in the order
+/// given (tags sorted by name make the canonical path graphite-web's tag database uses).
+pub fn series_path<'a>(metric: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut path = metric.to_string();
+    for (tag, value) in tags {
+        path.push(';');
+        path.push_str(tag);
+        path.push('=');
+        path.push_str(value);
+    }
+    path
+}
+
 pub(crate) fn path_of_name(name: &str) -> String {
     if let Ok(expr) = crate::parse::parse_target(name) {
         let mut e = &expr;

@@ -183,3 +183,11 @@ pub fn check(target: &str, want: &[(&str, &[Option<f64>])]) {
         }
     }
 }
+
+/// "No value" in the expected points of `check`.
+pub const N: Option<f64> = None;
+
+/// Expected points from floats, NaN standing for no value.
+pub fn points(v: &[f64]) -> Vec<Option<f64>> {
+    v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect()
+}

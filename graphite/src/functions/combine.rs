@@ -54,10 +54,7 @@ pub(super) async fn aggregate(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 
 pub(super) async fn percentile_of_series(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.max(3)?;
-    let n = a.number(1, "n")?;
-    if !(0.0..=100.0).contains(&n) {
-        return Err(a.err(format!("percentile must be between 0 and 100; got {n}")));
-    }
+    let n = a.percentile(1, "n")?;
     let interpolate = a.opt_bool(2, "interpolate", false)?;
     let mut series = a.series(0, "seriesList").await?;
     align(&mut series, &a.ec);
@@ -239,13 +236,8 @@ pub(super) async fn as_percent(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{check, eval};
+    use crate::testutil::{check, eval, points as s, N};
 
-    const N: Option<f64> = None;
-
-    fn s(v: &[f64]) -> Vec<Option<f64>> {
-        v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect()
-    }
 
     #[test]
     fn point_by_point_aggregations() {

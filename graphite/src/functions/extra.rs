@@ -286,10 +286,7 @@ pub(super) async fn exponential_moving_average(a: &Args<'_>) -> Result<Vec<Serie
 /// band between the n-th and (100-n)-th percentiles across all series.
 pub(super) async fn remove_between_percentile(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.max(2)?;
-    let mut n = a.number(1, "n")?;
-    if !(0.0..=100.0).contains(&n) {
-        return Err(a.err(format!("percentile must be between 0 and 100; got {n}")));
-    }
+    let mut n = a.percentile(1, "n")?;
     if n > 50.0 {
         n = 100.0 - n;
     }
@@ -309,9 +306,8 @@ pub(super) async fn remove_between_percentile(a: &Args<'_>) -> Result<Vec<Series
 #[cfg(test)]
 mod tests {
     use super::slice_bounds;
-    use crate::testutil::{check, eval, FROM, STEP};
+    use crate::testutil::{check, eval, FROM, STEP, N};
 
-    const N: Option<f64> = None;
 
     #[test]
     fn extras() {

@@ -160,10 +160,7 @@ fn mask(s: &mut Series, n: f64, above: bool) {
 /// become null.
 pub(super) async fn remove_percentile(a: &Args<'_>, above: bool) -> Result<Vec<Series>, Error> {
     a.max(2)?;
-    let n = a.number(1, "n")?;
-    if !(0.0..=100.0).contains(&n) {
-        return Err(a.err(format!("percentile must be between 0 and 100; got {n}")));
-    }
+    let n = a.percentile(1, "n")?;
     let mut series = a.series(0, "seriesList").await?;
     for s in &mut series {
         let p = percentile(&s.values, n, false);
@@ -237,10 +234,7 @@ pub(super) async fn unique(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 /// Each series becomes a flat line at its n-th percentile.
 pub(super) async fn n_percentile(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.max(2)?;
-    let n = a.number(1, "n")?;
-    if !(0.0..=100.0).contains(&n) {
-        return Err(a.err(format!("percentile must be between 0 and 100; got {n}")));
-    }
+    let n = a.percentile(1, "n")?;
     let mut series = a.series(0, "seriesList").await?;
     for s in &mut series {
         let p = percentile(&s.values, n, false);

@@ -106,9 +106,8 @@ pub(super) async fn aggregate_with_wildcards(a: &Args<'_>) -> Result<Vec<Series>
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{check, eval};
+    use crate::testutil::{check, eval, N};
 
-    const N: Option<f64> = None;
 
     #[test]
     fn grouping() {

@@ -81,10 +81,8 @@ pub(super) async fn stacked(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{check, eval, FakeFetcher, block_on, config, FROM};
+    use crate::testutil::{check, eval, FakeFetcher, block_on, config, FROM, N};
     use crate::{render, FetchSpec, TagExpr, TagOp};
-
-    const N: Option<f64> = None;
 
     #[test]
     fn series_by_tag_fetches_with_filters() {

@@ -268,13 +268,8 @@ async fn transform_null(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 #[cfg(test)]
 mod tests {
     use super::{delta, keep_last};
-    use crate::testutil::{check, eval};
+    use crate::testutil::{check, eval, points as s, N};
 
-    const N: Option<f64> = None;
-
-    fn s(v: &[f64]) -> Vec<Option<f64>> {
-        v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect()
-    }
 
     #[test]
     fn arithmetic() {

@@ -166,10 +166,8 @@ pub(super) async fn time_shift(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{check, eval, eval_with, config, FakeFetcher, block_on, FROM, STEP};
+    use crate::testutil::{check, eval, eval_with, config, FakeFetcher, block_on, FROM, STEP, N};
     use crate::render;
-
-    const N: Option<f64> = None;
 
     #[test]
     fn moving_windows_use_history() {

@@ -38,15 +38,8 @@ fn label_of_tag(tag: &str) -> &str {
 
 /// A series' Graphite path: `name;a=1;b=2` (tags sorted), or the name alone.
 pub(super) fn canonical_path(labels: &Labels) -> String {
-    let mut path = labels.metric_name().unwrap_or("").to_string();
     // Labels are kept sorted by name.
-    for label in labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
-        path.push(';');
-        path.push_str(label.name);
-        path.push('=');
-        path.push_str(label.value);
-    }
-    path
+    graphite::series_path(labels.metric_name().unwrap_or(""), labels.iter().filter(|l| l.name != METRIC_NAME_LABEL).map(|l| (l.name, l.value)))
 }
 
 /// A tag expression as a label matcher: `=~` matches from the value's start, as graphite-web
@@ -211,7 +204,7 @@ pub(super) fn handle_tag_series(params: &Params, multi: bool) -> Result<Response
     let mut canonical = Vec::with_capacity(paths.len());
     for path in paths {
         let (name, tags) = parse_path(path)?;
-        canonical.push(tags.iter().fold(name, |acc, (tag, value)| format!("{acc};{tag}={value}")));
+        canonical.push(graphite::series_path(&name, tags.iter().map(|(tag, value)| (tag.as_str(), value.as_str()))));
     }
     let body = if multi { string_array(canonical.iter().map(String::as_str)) } else { quoted(&canonical[0]) };
     Ok(json(StatusCode::OK, body, None))
