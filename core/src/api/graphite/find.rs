@@ -5,7 +5,6 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use regex::Regex;
-use tsdb::{MatchOp, Matcher};
 
 use super::super::labels::collect_values;
 use super::super::params::{now_ms, Params, MAX_TIME_MS, MIN_TIME_MS};
@@ -56,13 +55,14 @@ impl Search {
         // A node matches as its path without the delimiter (`a.*` names the node `a.b.`, not
         // `a.` with an empty last component), unless the query itself names nodes (`a.b.`).
         let query_names_nodes = query.ends_with(self.delimiter);
-        // Only names beginning with the query's literal head can hold a matching path.
+        // Only names beginning with the query's literal head can hold a matching path. They
+        // are picked from the label's values here: a matcher selecting them would make the
+        // shards look at every series it selects (measured: 100,000 names, `gbench.*`, 2.3 s
+        // against 30 ms for the values alone).
         let head = &query[..query.find(['*', '?', '{', '[']).unwrap_or(query.len())];
-        let narrowing = Matcher::new(MatchOp::RegexMatch, &self.label, format!("{}.*", regex::escape(head)))
-            .map_err(|e| ApiError::internal(format!("cannot select names by their head: {e}")))?;
-        let names = collect_values(api, &self.label, filters.join(vec![vec![narrowing]]), self.mint_ms, self.maxt_ms).await?;
+        let names = collect_values(api, &self.label, filters.join(Vec::new()), self.mint_ms, self.maxt_ms).await?;
         let mut paths: Vec<String> = Vec::new();
-        for name in &names {
+        for name in names.iter().filter(|n| n.starts_with(head)) {
             // The name itself (a leaf), then each prefix ending at a delimiter (a node).
             let nodes = name.match_indices(self.delimiter).map(|(at, d)| &name[..at + d.len()]);
             if pattern.is_match(name) {
