@@ -124,20 +124,16 @@ fn time_param(params: &Params, name: &str, now_ms: i64, default_ms: i64) -> Resu
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal (`api::json`'s escaping).
 fn quoted(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    let mut out = String::new();
+    super::json::push_json_string(&mut out, text);
+    out
 }
 
-/// A JSON array of strings.
+/// A JSON array of strings (`api::json`'s).
 fn string_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&quoted(item));
-    }
-    out.push(']');
+    let mut out = String::new();
+    super::json::push_string_array(&mut out, items);
     out
 }
