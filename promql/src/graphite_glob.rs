@@ -21,6 +21,14 @@ pub fn glob_regex(glob: &str, delimiter: char) -> Result<String, String> {
     Ok(out)
 }
 
+/// The matcher of the metric names `glob` names (`negated`: of the others), as
+/// `{__graphite__="…"}` and the Graphite render API's path expressions select them.
+pub fn name_matcher(glob: &str, negated: bool) -> Result<tsdb::Matcher, String> {
+    let regex = glob_regex(glob, '.')?;
+    let op = if negated { tsdb::MatchOp::RegexNoMatch } else { tsdb::MatchOp::RegexMatch };
+    tsdb::Matcher::new(op, tsdb::METRIC_NAME_LABEL, regex).map_err(|e| format!("invalid Graphite glob: {e}"))
+}
+
 /// Converts from `chars[*at]` until the end, or (inside a group, `depth > 0`) until a `,` or
 /// `}` of this group, which it leaves unconsumed.
 fn convert(chars: &[char], at: &mut usize, delimiter: char, depth: usize, out: &mut String) -> Result<(), String> {

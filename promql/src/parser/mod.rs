@@ -530,15 +530,14 @@ impl<'a> Parser<'a> {
     /// MetricsQL's `{__graphite__="a.*.c"}`: the metric names the Graphite glob names (`=`),
     /// or the others (`!=`), as a regular expression matcher on `__name__`.
     fn graphite_matcher(&self, op: MatchOp, glob: &str, value_at: usize) -> Result<Matcher> {
-        let op = match op {
-            MatchOp::Equal => MatchOp::RegexMatch,
-            MatchOp::NotEqual => MatchOp::RegexNoMatch,
+        let negated = match op {
+            MatchOp::Equal => false,
+            MatchOp::NotEqual => true,
             MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
                 return Err(self.error_at(value_at, format!("{} takes a Graphite glob with = or !=, not a regular expression", crate::graphite_glob::GRAPHITE_LABEL)))
             }
         };
-        let regex = crate::graphite_glob::glob_regex(glob, '.').map_err(|e| self.error_at(value_at, e))?;
-        Matcher::new(op, METRIC_NAME_LABEL, regex).map_err(|e| self.error_at(value_at, format!("invalid Graphite glob: {e}")))
+        crate::graphite_glob::name_matcher(glob, negated).map_err(|e| self.error_at(value_at, e))
     }
 
     fn selector(&mut self, name: Option<String>, start: usize) -> Result<Expr> {

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use graphite::{EvalConfig, FetchRequest, FetchSpec, Fetcher, RawSeries};
 use http::{Response, StatusCode};
-use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
+use tsdb::SeriesSamples;
 
 use super::super::params::{now_ms, Params};
 use super::super::read_filters::ReadFilters;
@@ -38,29 +38,27 @@ struct StoreFetcher<'a> {
 impl StoreFetcher<'_> {
     async fn fetch_series(&self, request: FetchRequest) -> Result<Vec<RawSeries>, ApiError> {
         let matchers = match &request.spec {
-            FetchSpec::Path(glob) => {
-                let regex = promql::graphite_glob::glob_regex(glob, '.').map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?;
-                vec![Matcher::new(MatchOp::RegexMatch, METRIC_NAME_LABEL, regex).map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?]
-            }
+            FetchSpec::Path(glob) => vec![promql::graphite_glob::name_matcher(glob, false).map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?],
             FetchSpec::Tags(exprs) => super::tags::matchers_of(exprs)?,
         };
-        let selects: Vec<Select> = self.filters.join(vec![matchers]).into_iter().map(|m| Select::all(m, request.from_ms, request.until_ms)).collect();
-        let results = self.api.router.select_decoded(selects, &[], self.api.config.server.max_samples_per_query).await?;
-        // Several filter alternatives can select one series: each once.
-        let mut by_labels: std::collections::BTreeMap<tsdb::Labels, RawSeries> = std::collections::BTreeMap::new();
-        for series in results.into_iter().flatten() {
-            let samples: Vec<_> = series.samples.iter().filter(|s| !tsdb::is_stale_nan(s.value)).collect();
-            if samples.is_empty() {
-                continue;
-            }
-            let raw = RawSeries {
-                labels: series.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
-                timestamps_ms: samples.iter().map(|s| s.timestamp_ms).collect(),
-                values: samples.iter().map(|s| s.value).collect(),
-            };
-            by_labels.entry(series.labels).or_insert(raw);
-        }
-        Ok(by_labels.into_values().collect())
+        // The shards unite the read filters' alternatives: a series matching two is loaded
+        // and counted against the sample limit once.
+        let select = Select::all(matchers, request.from_ms, request.until_ms);
+        let results = self.api.router.select_decoded(vec![select], self.filters.alternatives(), self.api.config.server.max_samples_per_query).await?;
+        let mut found: Vec<SeriesSamples> = results.into_iter().flatten().collect();
+        // In name order, as graphite-web lists the series a path names.
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(found
+            .into_iter()
+            .filter_map(|series| {
+                let samples: Vec<_> = series.samples.iter().filter(|s| !tsdb::is_stale_nan(s.value)).collect();
+                (!samples.is_empty()).then(|| RawSeries {
+                    labels: series.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect(),
+                    timestamps_ms: samples.iter().map(|s| s.timestamp_ms).collect(),
+                    values: samples.iter().map(|s| s.value).collect(),
+                })
+            })
+            .collect())
     }
 }
 
