@@ -108,6 +108,18 @@ fn the_metrics_api_walks_the_tree_of_names() {
     let index = get_ok(&server, "/metrics/index.json");
     assert_eq!(index, json!(["disk.used", "servers.web1.cpu.system", "servers.web1.cpu.user", "servers.web2", "servers.web2.cpu.user", "up"]));
 
+    // Read filters confine find and expand; several extra_filters[] are alternatives.
+    let up_leaf = json!({"id": "up", "text": "up", "allowChildren": 0, "expandable": 0, "leaf": 1});
+    let disk_node = json!({"id": "disk", "text": "disk", "allowChildren": 1, "expandable": 1, "leaf": 0});
+    assert_eq!(get_ok(&server, "/metrics/find?query=*&extra_label=job=node"), json!([up_leaf]));
+    assert_eq!(get_ok(&server, "/metrics/find?query=*&extra_filters[]={job=\"node\"}&extra_filters[]={dc=\"eu\"}"), json!([disk_node, up_leaf]));
+    assert_eq!(get_ok(&server, "/metrics/expand?query=*.*&query=servers.*.cpu.*&extra_filters[]={dc=\"eu\"}"), json!({"results": ["disk.used"]}));
+    // A group holding the delimiter is matched against whole names.
+    let across = get_ok(&server, "/metrics/expand?query=servers.{web1.cpu,web2}.*");
+    assert_eq!(across, json!({"results": ["servers.web2.cpu.", "servers.web1.cpu.system", "servers.web1.cpu.user"]}));
+    assert_eq!(get_ok(&server, "/metrics/find?query=servers.web1.cpu.user.*"), json!([]));
+    assert_eq!(get_ok(&server, "/metrics/find?query=nothing.*.here"), json!([]));
+
     let (status, content_type, body) = get(&server, "/metrics/find?query=up&jsonp=cb_1");
     assert_eq!((status, content_type.as_str()), (200, "text/javascript; charset=utf-8"));
     assert_eq!(body, r#"cb_1([{"id":"up","text":"up","allowChildren":0,"expandable":0,"leaf":1}])"#);

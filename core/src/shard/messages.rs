@@ -76,6 +76,9 @@ pub enum ShardRequest {
     Exemplars { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<Vec<SeriesExemplars>> },
     LabelNames { select: Select, reply: oneshot::Sender<Vec<String>> },
     LabelValues { name: String, select: Select, reply: oneshot::Sender<Vec<String>> },
+    /// For each prefix, its children among label `name`'s values read as paths split at
+    /// `delimiter` (Graphite's tree: nodes end with the delimiter), answered in order.
+    LabelValueChildren { name: String, prefixes: Vec<String>, delimiter: char, select: Select, reply: oneshot::Sender<Vec<Vec<String>>> },
     Stats { reply: oneshot::Sender<ShardStatsSnapshot> },
     /// Earliest and latest sample time this shard holds (none when empty).
     TimeRange { reply: oneshot::Sender<Option<(i64, i64)>> },

@@ -213,6 +213,7 @@ fn is_listing(request: &ShardRequest) -> bool {
             | ShardRequest::Exemplars { .. }
             | ShardRequest::LabelNames { .. }
             | ShardRequest::LabelValues { .. }
+            | ShardRequest::LabelValueChildren { .. }
             | ShardRequest::Stats { .. }
             | ShardRequest::TimeRange { .. }
             | ShardRequest::Blocks { .. }
@@ -409,6 +410,13 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
         }
         ShardRequest::LabelValues { name, select, reply } => {
             let _ = reply.send(db.label_values(&name, &select.matchers, select.mint_ms, select.maxt_ms));
+        }
+        ShardRequest::LabelValueChildren { name, prefixes, delimiter, select, reply } => {
+            let children = prefixes
+                .iter()
+                .map(|prefix| db.label_value_children(&name, prefix, delimiter, &select.matchers, select.mint_ms, select.maxt_ms))
+                .collect();
+            let _ = reply.send(children);
         }
         ShardRequest::Cardinality { matcher_sets, reply } => {
             let mut c = super::messages::ShardCardinality { shard, ..Default::default() };

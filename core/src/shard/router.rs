@@ -274,6 +274,21 @@ impl ShardRouter {
         Ok(merge_sorted_unique(lists))
     }
 
+    /// For each prefix, its children among label `name`'s values read as paths split at
+    /// `delimiter` (sorted, each once; nodes end with the delimiter), from every shard.
+    pub async fn label_value_children(&self, name: &str, prefixes: Vec<String>, delimiter: char, select: Select) -> Result<Vec<Vec<String>>, SubmitError> {
+        let per_shard = self
+            .scatter(|reply| ShardRequest::LabelValueChildren { name: name.to_string(), prefixes: prefixes.clone(), delimiter, select: select.clone(), reply })
+            .await?;
+        let mut per_prefix: Vec<Vec<Vec<String>>> = prefixes.iter().map(|_| Vec::with_capacity(per_shard.len())).collect();
+        for lists in per_shard {
+            for (children, list) in per_prefix.iter_mut().zip(lists) {
+                children.push(list);
+            }
+        }
+        Ok(per_prefix.into_iter().map(merge_sorted_unique).collect())
+    }
+
     /// Records metadata on the shards responsible for each family. Best effort: a full queue
     /// drops the update (senders resend metadata periodically).
     pub fn put_metadata(&self, entries: Vec<MetricMetadata>) {

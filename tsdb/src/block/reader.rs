@@ -3,6 +3,7 @@
 //! as the head.
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -15,6 +16,7 @@ use super::writer::{BlockSeries, CHUNKS_DIRNAME, INDEX_FILENAME};
 use crate::chunk::{decode_chunk_kept, decode_chunk_kept_with_starts, ChunkEncoding};
 use crate::encoded::{EncodedChunk, EncodedPart, EncodedSeries};
 use crate::error::Error;
+use crate::index::children::{children, children_of_list};
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
 use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SampleStarts, SeriesSamples};
 
@@ -436,6 +438,40 @@ impl Block {
             }
         }
         Ok(found)
+    }
+
+    /// The children of `prefix` among the values of label `name` read as paths split at
+    /// `delimiter` (`index::children`), counting matching series with data in the range.
+    pub fn label_value_children(
+        &self,
+        name: &str,
+        prefix: &str,
+        delimiter: char,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<String>, Error> {
+        let Some(values) = self.index.label_postings().get(name) else {
+            return Ok(Vec::new());
+        };
+        let seek = |from: &str| values.range::<str, _>((Bound::Included(from), Bound::Unbounded)).next().map(|(v, offset)| (v.as_str(), *offset));
+        if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
+            return children(prefix, delimiter, seek, |_, _| Ok(true));
+        }
+        if !self.meta.overlaps(mint_ms, maxt_ms) {
+            return Ok(Vec::new());
+        }
+        let matched = self.listing_candidates(matchers)?;
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
+            let mut found = BTreeSet::new();
+            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
+                if let Some(v) = s.labels.get(name).filter(|v| v.starts_with(prefix)) {
+                    found.insert(v.to_string());
+                }
+            }
+            return Ok(children_of_list(&found.into_iter().collect::<Vec<_>>(), prefix, delimiter));
+        }
+        children(prefix, delimiter, seek, |_, offset| self.postings_live(offset, matched.as_deref(), mint_ms, maxt_ms))
     }
 }
 

@@ -14,6 +14,7 @@ use hashbrown::HashTable;
 
 use crate::block::BlockSeries;
 use crate::encoded::EncodedSeries;
+use crate::index::children::{children, children_of_list, children_of_sorted};
 use crate::index::{any_live, listing_by_series, Index, SeriesId};
 use crate::model::{HistogramSample, Labels, Matcher, Sample, SampleStarts, SeriesSamples};
 pub use series::{AppendResult, ChunkRanges, HeadChunk, MemSeries, SeriesSplit};
@@ -458,6 +459,41 @@ impl Head {
             .collect();
         values.sort_unstable();
         values
+    }
+
+    /// The children of `prefix` among the values of label `name` read as paths split at
+    /// `delimiter` (`index::children`), counting matching series with samples in the range.
+    pub fn label_value_children(
+        &self,
+        name: &str,
+        prefix: &str,
+        delimiter: char,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Vec<String> {
+        if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
+            return children_of_sorted(&self.index.sorted_values(name), prefix, delimiter);
+        }
+        let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
+        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
+            let mut values: Vec<String> = self
+                .in_range(ids, mint_ms, maxt_ms)
+                .filter_map(|id| self.series[id as usize].labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string))
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            return children_of_list(&values, prefix, delimiter);
+        }
+        let sorted = self.index.sorted_values(name);
+        let seek = |from: &str| {
+            let at = sorted.seek(from);
+            sorted.get(at).map(|v| (v, at))
+        };
+        let live = |value: &str, _| {
+            Ok::<bool, std::convert::Infallible>(self.any_in_range(self.index.postings(name, value), matched.as_deref(), mint_ms, maxt_ms))
+        };
+        children(prefix, delimiter, seek, live).unwrap_or_else(|never| match never {})
     }
 
     fn in_range<'a>(&'a self, ids: &'a [SeriesId], mint_ms: i64, maxt_ms: i64) -> impl Iterator<Item = SeriesId> + 'a {

@@ -3,12 +3,19 @@
 //! without the label; literal `=` and `a|b|c` alternations are direct lookups). Names and
 //! values are hashed, not ordered; the listings sort what they return.
 
+pub mod children;
 pub mod postings;
+pub mod sorted_values;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use hashbrown::HashTable;
 
 use crate::model::{MatchOp, Matcher};
 pub use postings::{any_live, difference, intersect, union_all};
+pub use sorted_values::SortedValues;
 
 /// Series ids are dense `u32`s assigned in creation order, so appending keeps lists sorted.
 pub type SeriesId = u32;
@@ -52,6 +59,14 @@ impl<T: Default> TextMap<T> {
         self.table.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
     /// The keys, sorted.
     fn sorted_keys(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = self.table.iter().map(|(k, _)| k.as_ref()).collect();
@@ -63,10 +78,17 @@ impl<T: Default> TextMap<T> {
 /// One label name's values, each with the sorted ids of the series that have it.
 pub type ValuePostings = TextMap<Vec<SeriesId>>;
 
+/// A name's sorted values with the count of values they were built from.
+type SortedCopy = (usize, Rc<SortedValues>);
+
 #[derive(Default, Debug)]
 pub struct Index {
     by_label: TextMap<ValuePostings>,
     all: Vec<SeriesId>,
+    /// Sorted copies of the values of the names a listing walked in order, with how many
+    /// values the name had when each was built (values are only ever added, so a different
+    /// count means new ones).
+    sorted_values: RefCell<HashMap<Box<str>, SortedCopy>>,
 }
 
 /// Whether a label listing restricted by matchers reads the matched series' labels (few
@@ -195,6 +217,27 @@ impl Index {
     /// All values of `name`, sorted.
     pub fn label_values(&self, name: &str) -> Vec<&str> {
         self.by_label.get(name).map(TextMap::sorted_keys).unwrap_or_default()
+    }
+
+    /// All values of `name`, sorted, for walks that seek: a copy kept from the last call
+    /// until the name gains values, so it costs memory only for names walked this way
+    /// (Graphite's tree of names).
+    pub fn sorted_values(&self, name: &str) -> Rc<SortedValues> {
+        let Some(values) = self.by_label.get(name) else { return Rc::default() };
+        let mut cache = self.sorted_values.borrow_mut();
+        if let Some((count, sorted)) = cache.get(name) {
+            if *count == values.len() {
+                return Rc::clone(sorted);
+            }
+        }
+        let sorted = Rc::new(SortedValues::from_unsorted(values.iter().map(|(v, _)| v)));
+        cache.insert(Box::from(name), (values.len(), Rc::clone(&sorted)));
+        sorted
+    }
+
+    /// The series with label `name` set to `value`.
+    pub fn postings(&self, name: &str, value: &str) -> &[SeriesId] {
+        self.by_label.get(name).and_then(|values| values.get(value)).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -120,6 +120,22 @@ impl ShardDb {
         })
     }
 
+    /// The children of `prefix` among the values of label `name` read as paths split at
+    /// `delimiter` (sorted; nodes end with the delimiter), from the head and every block.
+    pub fn label_value_children(
+        &self,
+        name: &str,
+        prefix: &str,
+        delimiter: char,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Vec<String> {
+        self.merge_sorted(self.head.label_value_children(name, prefix, delimiter, matchers, mint_ms, maxt_ms), mint_ms, maxt_ms, |b| {
+            b.label_value_children(name, prefix, delimiter, matchers, mint_ms, maxt_ms)
+        })
+    }
+
     /// The head's sorted answer merged with every overlapping block's (sorted, deduplicated);
     /// a block that fails to read is reported and left out.
     fn merge_sorted<T: Ord>(
