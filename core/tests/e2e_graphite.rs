@@ -203,6 +203,22 @@ fn promql_selects_names_by_graphite_glob() {
     assert!(server.stop());
 }
 
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` in UTC (days to civil date by the proleptic
+/// Gregorian calendar).
+fn utc_text(seconds: i64) -> String {
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
 /// Every non-null point of a rendered series, as (seconds, value).
 fn points(series: &Value) -> Vec<(i64, f64)> {
     series["datapoints"].as_array().map(|points| points.iter().filter_map(|p| Some((p[1].as_i64()?, p[0].as_f64()?))).collect()).unwrap_or_default()
@@ -233,6 +249,25 @@ fn render_evaluates_targets_over_the_stored_samples() {
     assert_eq!(names, vec!["cpu.system", "cpu.user"], "{aliased}");
     assert_eq!(points(&aliased[0])[5], (base + 50, 20.0));
 
+    // Functions that build and evaluate further targets, under the request's read filters.
+    let applied = render("applyByNode(servers.*.cpu.user, 1, 'sumSeries(%.cpu.*)')");
+    let names: Vec<&str> = applied.as_array().map(|a| a.iter().filter_map(|s| s["target"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(names, vec!["sumSeries(servers.web1.cpu.*)", "sumSeries(servers.web2.cpu.*)"], "{applied}");
+    assert_eq!((points(&applied[0])[2], points(&applied[1])[2]), ((base + 20, 6.0), (base + 20, 20.0)));
+    let queried = render("aliasQuery(servers.web1.cpu.user, 'user', 'system', 'system at %d')");
+    assert_eq!(queried[0]["target"], "system at 58", "{queried}");
+    let confined_query = format!("/render?from={base}&until={until}&target={}&extra_filters[]={{__name__=\"servers.web1.cpu.user\"}}", percent_encode("aliasQuery(servers.web1.cpu.user, 'user', 'system', '%d')"));
+    assert_refused(&server, &confined_query, "no series found");
+
+    // graphite-web's csv and raw formats.
+    let two = format!("/render?from={base}&until={}&target=servers.web2", base + 20);
+    let (status, content_type, csv) = get(&server, &format!("{two}&format=csv"));
+    assert_eq!((status, content_type.as_str()), (200, "text/csv"), "{csv}");
+    assert_eq!(csv, format!("servers.web2,{},0.0\r\nservers.web2,{},3.0\r\n", utc_text(base), utc_text(base + 10)));
+    let (status, content_type, raw) = get(&server, &format!("{two}&format=raw"));
+    assert_eq!((status, content_type.as_str()), (200, "text/plain; charset=utf-8"), "{raw}");
+    assert_eq!(raw, format!("servers.web2,{base},{},10|0.0,3.0\n", base + 20));
+
     // Grafana's request: a POSTed form, relative times, maxDataPoints.
     let form = format!("target={}&from=-15min&until=now&format=json&maxDataPoints=10", percent_encode("sumSeries(servers.web1.cpu.*)"));
     let posted = post_plain(&server.url("/render"), "application/x-www-form-urlencoded", form.as_bytes());
@@ -249,6 +284,7 @@ fn render_evaluates_targets_over_the_stored_samples() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("noSuchFunction"), "{body}");
     assert_refused(&server, "/render?target=a&format=pickle", "format");
+    assert_eq!(utc_text(951_782_400), "2000-02-29 00:00:00");
     assert_refused(&server, "/render?target=a&from=yesterdayish", "from");
 
     let functions = get_ok(&server, "/functions");

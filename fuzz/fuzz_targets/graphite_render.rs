@@ -1,8 +1,8 @@
 //! Fuzz target: Graphite render input never panics. The text's first line is a target,
 //! evaluated over three small fixed series whatever it selects (every function with
-//! whatever arguments the fuzzer finds, within a bounded grid); the other lines go to the
-//! time parser, the tag-expression parser and the glob translation, whose regular expression
-//! must always compile.
+//! whatever arguments the fuzzer finds, within a bounded grid) and written in every answer
+//! format (JSON, csv, raw); the other lines go to the time parser, the tag-expression parser
+//! and the glob translation, whose regular expression must always compile.
 #![no_main]
 
 use std::future::Future;
@@ -51,6 +51,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     if let Ok(series) = futures_lite::future::block_on(graphite::render(&[target.to_string()], &config, &FixedSeries)) {
         let _ = graphite::render_json(&series, Some("cb"));
+        let _ = graphite::render_csv(&series);
+        let _ = graphite::render_raw(&series);
     }
     for line in lines {
         let _ = graphite::parse_time(line, FROM_MS);

@@ -15,6 +15,9 @@ pub(crate) struct Args<'a> {
     pub call: &'a Call,
     pub depth: usize,
     positional: Vec<&'a Expr>,
+    /// Series already evaluated, standing for the path arguments named here (reduceSeries
+    /// hands each matched series to its reduce function this way).
+    bound: &'a [(String, Vec<Series>)],
 }
 
 fn ordinal(n: usize) -> String {
@@ -30,8 +33,20 @@ fn ordinal(n: usize) -> String {
 
 impl<'a> Args<'a> {
     pub fn new(fetcher: &'a dyn Fetcher, ec: EvalConfig, call: &'a Call, depth: usize) -> Args<'a> {
+        Args::with_bound(fetcher, ec, call, depth, &[])
+    }
+
+    /// Arguments whose paths named in `bound` evaluate to the given series instead of
+    /// being fetched.
+    pub fn with_bound(
+        fetcher: &'a dyn Fetcher,
+        ec: EvalConfig,
+        call: &'a Call,
+        depth: usize,
+        bound: &'a [(String, Vec<Series>)],
+    ) -> Args<'a> {
         let positional = call.args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
-        Args { fetcher, ec, call, depth, positional }
+        Args { fetcher, ec, call, depth, positional, bound }
     }
 
     pub fn name(&self) -> &'a str {
@@ -85,6 +100,11 @@ impl<'a> Args<'a> {
 
     /// Evaluates `expr` as a series list in `ec`.
     pub fn eval(&self, ec: EvalConfig, expr: &'a Expr) -> SeriesFuture<'a> {
+        if let Expr::Path(p) = expr {
+            if let Some((_, series)) = self.bound.iter().find(|b| b.0 == *p) {
+                return Box::pin(async move { Ok(series.clone()) });
+            }
+        }
         eval_expr(self.fetcher, ec, expr, self.depth + 1)
     }
 

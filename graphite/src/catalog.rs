@@ -139,6 +139,31 @@ const FUNCTIONS: &[Entry] = &[
     ("exponentialMovingAverage", "Calculate", "seriesList:seriesList!,windowSize:intOrInterval!", "Exponential moving average with smoothing 2/(N+1) for a window of N points."),
     ("removeBetweenPercentile", "Filter Series", "seriesList:seriesList!,n:float!", "Keeps the series that at some point leave the band between the n-th and (100-n)-th percentile of all series."),
     ("xFilesFactor", "Special", "seriesList:seriesList!,xFilesFactor:float!", "Short name of setXFilesFactor."),
+    ("aggregateSeriesLists", "Combine", "seriesListFirstPos:seriesList!,seriesListSecondPos:seriesList!,func:aggFunc!,xFilesFactor:float", "Aggregates the i-th series of the first list with the i-th of the second."),
+    ("weightedAverage", "Combine", "seriesListAvg:seriesList!,seriesListWeight:seriesList!,nodes:nodeOrTag*", "Average of the first list weighted by the second, pairing series by the given nodes or tags."),
+    ("pct", "Combine", "seriesList:seriesList!,total:any,nodes:nodeOrTag*", "Short name of asPercent."),
+    ("mapSeries", "Combine", "seriesList:seriesList!,mapNodes:nodeOrTag!*", "Orders the series in groups sharing the given nodes or tags, for reduceSeries."),
+    ("map", "Combine", "seriesList:seriesList!,mapNodes:nodeOrTag!*", "Short name of mapSeries."),
+    ("reduceSeries", "Combine", "seriesLists:seriesLists!,reduceFunction:string!,reduceNode:node!,reduceMatchers:string!*", "Calls a function on the series whose node matches each matcher, per name prefix; results are named prefix.reduce.function."),
+    ("reduce", "Combine", "seriesLists:seriesLists!,reduceFunction:string!,reduceNode:node!,reduceMatchers:string!*", "Short name of reduceSeries."),
+    ("applyByNode", "Combine", "seriesList:seriesList!,nodeNum:node!,templateFunction:string!,newName:string", "Evaluates a target template once per name prefix up to nodeNum, '%' standing for the prefix."),
+    ("aliasQuery", "Alias", "seriesList:seriesList!,search:string!,replace:string!,newName:string!", "Names each series with a %-format of the last value of the series its rewritten name selects."),
+    ("legendValue", "Alias", "seriesList:seriesList!,valuesTypes:string*", "Appends aggregate values (avg, last, max ...) to the names; a last 'si' or 'binary' writes them with units."),
+    ("upper", "Alias", "seriesList:seriesList!,pos:integer*", "Upper-cases the names, or only the characters at the given positions."),
+    ("lower", "Alias", "seriesList:seriesList!,pos:integer*", "Lower-cases the names, or only the characters at the given positions."),
+    ("areaBetween", "Graph", SL, "Draws the area between exactly two series."),
+    ("verticalLine", "Graph", "ts:date!,label:string,color:string", "A vertical line at the given time, which must lie in the range."),
+    ("averageOutsidePercentile", "Filter Series", "seriesList:seriesList!,n:float!", "Drops the series whose average lies strictly between the (100-n)-th and n-th percentile of all averages."),
+    ("useSeriesAbove", "Filter Series", "seriesList:seriesList!,value:float!,search:string!,replace:string!", "Fetches the series named by rewriting the names of those whose maximum exceeds the value."),
+    ("compressPeriodicGaps", "Transform", SL, "Moves series that only have a value every few points onto a grid of that period."),
+    ("smartSummarize", "Transform", "seriesList:seriesList!,intervalString:interval!,func:aggFunc=sum,alignTo:string", "Re-buckets each series into intervals from the start of the range, optionally first aligned to a calendar unit."),
+    ("time", "Transform", "name:string!,step:integer=60", "A series whose value is its own timestamp in seconds, every 'step' seconds."),
+    ("timeFunction", "Transform", "name:string!,step:integer=60", "Long name of time."),
+    ("holtWintersForecast", "Calculate", "seriesList:seriesList!,bootstrapInterval:interval=7d,seasonality:interval=1d", "Holt-Winters forecast, bootstrapped on the interval before the range."),
+    ("holtWintersConfidenceBands", "Calculate", "seriesList:seriesList!,delta:integer=3,bootstrapInterval:interval=7d,seasonality:interval=1d", "Lower and upper bands 'delta' forecast deviations around the Holt-Winters forecast."),
+    ("holtWintersConfidenceArea", "Calculate", "seriesList:seriesList!,delta:integer=3,bootstrapInterval:interval=7d,seasonality:interval=1d", "The area between the Holt-Winters confidence bands of one series."),
+    ("holtWintersAberration", "Calculate", "seriesList:seriesList!,delta:integer=3,bootstrapInterval:interval=7d,seasonality:interval=1d", "How far each point lies outside the Holt-Winters confidence bands (0 inside)."),
+    ("linearRegression", "Calculate", "seriesList:seriesList!,startSourceAt:date,endSourceAt:date", "The least-squares line through each series, fitted over the source range (the request's by default)."),
 ];
 
 fn param_json(spec: &str) -> Value {
@@ -245,6 +270,13 @@ mod tests {
         assert_eq!(v["summarize"]["params"][3]["default"], false);
         assert_eq!(v["highestMax"]["params"][1]["default"], 1);
         assert!(v.get("cactiStyle").is_none());
+        assert!(v.get("events").is_none());
+        let hw = &v["holtWintersConfidenceBands"];
+        assert_eq!(hw["function"], "holtWintersConfidenceBands(seriesList, delta=3, bootstrapInterval='7d', seasonality='1d')");
+        assert_eq!(hw["params"][1], json!({"name": "delta", "type": "integer", "required": false, "default": 3}));
+        assert_eq!(v["reduceSeries"]["function"], "reduceSeries(seriesLists, reduceFunction, reduceNode, *reduceMatchers)");
+        assert_eq!(v["time"]["params"][1]["default"], 60);
+        assert_eq!(v["upper"]["params"][1], json!({"name": "pos", "type": "integer", "required": false, "multiple": true}));
     }
 
     #[test]
@@ -254,7 +286,8 @@ mod tests {
             let target = match name {
                 "seriesByTag" => "seriesByTag('name=cpu')".to_string(),
                 "constantLine" => "constantLine(1)".to_string(),
-                "identity" => "identity('x')".to_string(),
+                "identity" | "time" | "timeFunction" => format!("{name}('x')"),
+                "verticalLine" => "verticalLine('now')".to_string(),
                 _ => format!("{name}(a.b.c)"),
             };
             if let Err(Error::UnknownFunction(f)) = eval(&target) {

@@ -1,15 +1,17 @@
 //! Graphite's render API as a library: target expressions are parsed, evaluated over
 //! fixed-step series fetched through a caller-supplied [`Fetcher`], and written out as
-//! graphite-web's JSON. The crate never sees HTTP or storage.
+//! graphite-web's JSON, csv or raw text. The crate never sees HTTP or storage.
 
 mod aggr;
 mod args;
 mod catalog;
 mod error;
 mod eval;
+mod formats;
 mod functions;
 mod json;
 mod parse;
+mod pyfmt;
 mod series;
 pub mod tag_expr;
 mod time;
@@ -17,6 +19,7 @@ mod time;
 pub use catalog::functions_json;
 pub use error::Error;
 pub use eval::{render, EvalConfig, FetchRequest, FetchSpec, Fetcher, RawSeries};
+pub use formats::{render_csv, render_raw};
 pub use json::render_json;
 pub use parse::{parse_target, Arg, Call, Expr};
 pub use series::{series_path, Series};

@@ -44,12 +44,18 @@ pub struct FakeFetcher {
     requests: RefCell<Vec<FetchRequest>>,
 }
 
-fn raw(labels: &[(&str, &str)], points: impl IntoIterator<Item = (i64, f64)>) -> RawSeries {
+/// A raw series with point k at FROM + k*STEP (NaN points left out).
+pub fn raw(labels: &[(&str, &str)], points: impl IntoIterator<Item = (i64, f64)>) -> RawSeries {
     let (timestamps_ms, values) = points.into_iter().filter(|p| !p.1.is_nan()).map(|(k, v)| (FROM + k * STEP, v)).unzip();
     RawSeries { labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), timestamps_ms, values }
 }
 
 impl FakeFetcher {
+    /// A fetcher over the given series only.
+    pub fn new(series: Vec<RawSeries>) -> FakeFetcher {
+        FakeFetcher { series, requests: RefCell::new(Vec::new()) }
+    }
+
     /// a.b.c = k+1, a.b.d = 10(k+1) with k=2 missing, a.x.c = 5-k (for k in -10..10, point k
     /// at FROM + k*STEP); cpu{host=h1,dc=eu} = 1,1,2,3,5; cpu{host=h2,dc=us} = 2 x5;
     /// req.count = 100,110,130,5,25 (k in 0..5).

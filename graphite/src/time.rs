@@ -81,6 +81,62 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian (year, month, day) of a day number since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC of unix seconds (Python's `strftime("%Y-%m-%d %H:%M:%S")`).
+pub(crate) fn utc_datetime_text(unix_s: i64) -> String {
+    let (days, secs) = (unix_s.div_euclid(86_400), unix_s.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// A calendar unit that a time can be rounded down to (smartSummarize's alignTo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CalendarUnit {
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+    /// Weeks starting on the given ISO weekday (1 = Monday .. 7 = Sunday).
+    Weeks(u32),
+    Months,
+    Years,
+}
+
+/// Rounds `t_ms` down to the start of its `unit` in UTC.
+pub(crate) fn floor_to_unit(t_ms: i64, unit: CalendarUnit) -> i64 {
+    let secs = t_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (y, m, _) = civil_from_days(days);
+    let floored_s = match unit {
+        CalendarUnit::Seconds => secs,
+        CalendarUnit::Minutes => secs - secs.rem_euclid(60),
+        CalendarUnit::Hours => days * 86_400 + of_day - of_day % 3600,
+        CalendarUnit::Days => days * 86_400,
+        CalendarUnit::Weeks(iso_day) => {
+            // 1970-01-01 was a Thursday (ISO weekday 4).
+            let weekday = (days + 3).rem_euclid(7) + 1;
+            (days - (weekday - i64::from(iso_day)).rem_euclid(7)) * 86_400
+        }
+        CalendarUnit::Months => days_from_civil(y, m, 1) * 86_400,
+        CalendarUnit::Years => days_from_civil(y, 1, 1) * 86_400,
+    };
+    floored_s.saturating_mul(1000)
+}
+
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -265,5 +321,34 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
+        for days in [-800_000, -1, 0, 59, 11_017, 19_782, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+    }
+
+    #[test]
+    fn datetime_text_and_calendar_floors() {
+        assert_eq!(utc_datetime_text(NOW / 1000), "2024-03-05 12:34:56");
+        assert_eq!(utc_datetime_text(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_datetime_text(-1), "1969-12-31 23:59:59");
+        // NOW is Tuesday 2024-03-05T12:34:56Z.
+        let day = 1_709_596_800_000;
+        let cases = [
+            (CalendarUnit::Seconds, NOW),
+            (CalendarUnit::Minutes, NOW - 56_000),
+            (CalendarUnit::Hours, NOW - 34 * 60_000 - 56_000),
+            (CalendarUnit::Days, day),
+            (CalendarUnit::Weeks(1), day - MS_PER_DAY),
+            (CalendarUnit::Weeks(2), day),
+            (CalendarUnit::Weeks(3), day - 6 * MS_PER_DAY),
+            (CalendarUnit::Weeks(7), day - 2 * MS_PER_DAY),
+            (CalendarUnit::Months, 1_709_251_200_000),
+            (CalendarUnit::Years, 1_704_067_200_000),
+        ];
+        for (unit, want) in cases {
+            assert_eq!(floor_to_unit(NOW + 250, unit), want, "{unit:?}");
+        }
     }
 }

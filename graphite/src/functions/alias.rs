@@ -1,8 +1,10 @@
-//! Renaming: alias, aliasByNode/aliasByTags, aliasByMetric and aliasSub. Only the
-//! displayed name changes; pathExpression and tags stay.
+//! Renaming: alias, aliasByNode/aliasByTags, aliasByMetric, aliasSub, legendValue and
+//! upper/lower. Only the displayed name changes; pathExpression and tags stay.
 
 use super::name_from_nodes;
+use crate::aggr::Aggr;
 use crate::args::Args;
+use crate::pyfmt::{percent_format, repr};
 use crate::series::path_of_name;
 use crate::{Error, Series};
 
@@ -36,7 +38,7 @@ pub(super) async fn alias_by_metric(a: &Args<'_>) -> Result<Vec<Series>, Error> 
 }
 
 /// Turns graphite's `\1` back-references into the regex crate's `${1}`.
-fn replacement(text: &str) -> String {
+pub(super) fn replacement(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -67,6 +69,94 @@ pub(super) async fn alias_sub(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     Ok(series)
 }
 
+/// A legend value as graphite-web's aggregation functions give it: `None` for an unknown
+/// aggregation, NaN for no value. `count` counts (0 for none) and `multiply` has no value
+/// when any point is null, as in graphite-web.
+fn legend_aggregate(name: &str, values: &[f64]) -> Option<f64> {
+    const NAMES: &[&str] = &[
+        "average", "avg", "avg_zero", "median", "sum", "total", "min", "max", "diff", "stddev", "count", "range",
+        "rangeOf", "multiply", "last", "current",
+    ];
+    if !NAMES.contains(&name) {
+        return None;
+    }
+    let aggr = Aggr::parse(name).ok()?;
+    Some(match aggr {
+        Aggr::Count => values.iter().filter(|v| !v.is_nan()).count() as f64,
+        Aggr::Multiply if values.iter().any(|v| v.is_nan()) => f64::NAN,
+        _ => aggr.apply(values),
+    })
+}
+
+/// graphite's format_units: the value scaled to the largest unit (k, M, ... or Ki, Mi, ...)
+/// it reaches, written with two decimals.
+fn with_units(v: f64, binary: bool) -> String {
+    let units: [(&str, f64); 5] = if binary {
+        [("Pi", 1024f64.powi(5)), ("Ti", 1024f64.powi(4)), ("Gi", 1024f64.powi(3)), ("Mi", 1024f64.powi(2)), ("Ki", 1024.0)]
+    } else {
+        [("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)]
+    };
+    let (scaled, prefix) = units.iter().find(|(_, size)| v.abs() >= *size).map_or((v, ""), |(p, size)| (v / size, *p));
+    let number = percent_format("%.2f", scaled).unwrap_or_else(|_| repr(scaled));
+    format!("{number}{prefix}")
+}
+
+/// legendValue(seriesList, *valueTypes): appends ` (avg: 3.0)` per value type, or with a
+/// last argument 'si' or 'binary', columns of name, type and the value with units.
+pub(super) async fn legend_value(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    let mut types: Vec<&str> = (1..a.positional_len()).map(|i| a.string(i, "valuesTypes")).collect::<Result<_, _>>()?;
+    let system = match types.last() {
+        None => return Err(a.err("at least one value type is required")),
+        Some(&t) if t == "si" || t == "binary" => types.pop(),
+        Some(_) => None,
+    };
+    let mut series = a.series(0, "seriesList").await?;
+    for s in &mut series {
+        for t in &types {
+            let value = legend_aggregate(t, &s.values);
+            s.name = match (system, value) {
+                (None, None) => format!("{} ({t}: (?))", s.name),
+                (None, Some(v)) if v.is_nan() => format!("{} ({t}: None)", s.name),
+                (None, Some(v)) if *t == "count" => format!("{} ({t}: {})", s.name, v as u64),
+                (None, Some(v)) => format!("{} ({t}: {})", s.name, repr(v)),
+                (Some(system), value) => {
+                    let text = match value {
+                        None => "(?)".to_string(),
+                        Some(v) if v.is_nan() => "None".to_string(),
+                        Some(v) => with_units(v, system == "binary"),
+                    };
+                    format!("{:<20}{t:<5}{text:<10}", s.name)
+                }
+            };
+        }
+    }
+    Ok(series)
+}
+
+/// upper/lower(seriesList, *pos): the whole name, or only the characters at the given
+/// positions (negative from the end, out-of-range ignored), in upper or lower case.
+pub(super) async fn change_case(a: &Args<'_>, upper: bool) -> Result<Vec<Series>, Error> {
+    let positions: Vec<i64> = (1..a.positional_len()).map(|i| a.int(i, "pos")).collect::<Result<_, _>>()?;
+    let convert = |c: &str| if upper { c.to_uppercase() } else { c.to_lowercase() };
+    let mut series = a.series(0, "seriesList").await?;
+    for s in &mut series {
+        if positions.is_empty() {
+            s.name = convert(&s.name);
+            continue;
+        }
+        let mut chars: Vec<String> = s.name.chars().map(String::from).collect();
+        let len = chars.len() as i64;
+        for &p in &positions {
+            let i = if p < 0 { len + p } else { p };
+            if (0..len).contains(&i) {
+                chars[i as usize] = convert(&chars[i as usize]);
+            }
+        }
+        s.name = chars.concat();
+    }
+    Ok(series)
+}
+
 #[cfg(test)]
 mod tests {
     use super::replacement;
@@ -92,6 +182,42 @@ mod tests {
         let s = eval("aliasByTags(seriesByTag('name=cpu'),'host',0,'missing')").unwrap();
         let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["h1.cpu", "h2.cpu"]);
+    }
+
+    fn names(target: &str) -> Vec<String> {
+        match eval(target) {
+            Ok(s) => s.into_iter().map(|s| s.name).collect(),
+            Err(e) => panic!("{target}: {e}"),
+        }
+    }
+
+    #[test]
+    fn legend_values() {
+        // a.b.c = 1..5: avg 3, last 5, total 15, count 5; a.b.d max 50, multiply has a null.
+        assert_eq!(names("legendValue(a.b.c,'avg','last')"), ["a.b.c (avg: 3.0) (last: 5.0)"]);
+        assert_eq!(names("legendValue(a.b.c,'total','count','bogus')"), ["a.b.c (total: 15.0) (count: 5) (bogus: (?))"]);
+        assert_eq!(names("legendValue(a.b.d,'multiply','median')"), ["a.b.d (multiply: None) (median: 30.0)"]);
+        assert_eq!(names("legendValue(removeAboveValue(a.b.c,0),'avg')"), ["removeAboveValue(a.b.c,0) (avg: None)"]);
+        // Columns of 20, 5 and 10 characters, values with two decimals and units.
+        assert_eq!(names("legendValue(a.b.d,'max','si')"), ["a.b.d               max  50.00     "]);
+        assert_eq!(names("legendValue(scale(a.b.c,300),'max','min','si')"), ["scale(a.b.c,300)    max  1.50k     min  300.00    "]);
+        assert_eq!(names("legendValue(scale(a.b.c,1024),'last','binary')"), ["scale(a.b.c,1024)   last 5.00Ki    "]);
+        assert_eq!(names("legendValue(a.b.c,'x','si')"), ["a.b.c               x    (?)       "]);
+        let s = eval("legendValue(a.b.c,'avg')").unwrap();
+        assert_eq!(s[0].values, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(s[0].path_expression, "a.b.c");
+        assert!(eval("legendValue(a.b.c)").is_err());
+        assert!(eval("legendValue(a.b.c,1)").is_err());
+    }
+
+    #[test]
+    fn upper_and_lower() {
+        assert_eq!(names("upper(aliasByTags(seriesByTag('name=cpu','host=h1'),'host'))"), ["H1"]);
+        assert_eq!(names("upper(a.b.c,0,-1,99,-99)"), ["A.b.C"]);
+        assert_eq!(names("lower(alias(a.b.c,'ÀB.CD'))"), ["àb.cd"]);
+        assert_eq!(names("lower(alias(a.b.c,'ÀB.CD'),1)"), ["Àb.CD"]);
+        assert!(eval("upper(a.b.c,'x')").is_err());
+        assert!(eval("lower(a.b.c,0.5)").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Functions that merge series point by point: sumSeries and friends, aggregate,
-//! percentileOfSeries, divideSeries, the *SeriesLists pairs and asPercent.
+//! percentileOfSeries, divideSeries, the *SeriesLists pairs, aggregateSeriesLists,
+//! weightedAverage and asPercent.
 
 use std::collections::BTreeMap;
 
@@ -127,6 +128,99 @@ pub(super) async fn series_lists(a: &Args<'_>, func: &str) -> Result<Vec<Series>
         s.rename(format!("{func}Series({},{})", s.name, t.name));
     }
     Ok(first)
+}
+
+/// aggregateSeriesLists(first, second, func, xFilesFactor=None): `func` over the i-th
+/// series of both lists, named `funcSeries(first,second)`.
+pub(super) async fn aggregate_series_lists(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(4)?;
+    let func = a.string(2, "func")?;
+    let aggr = Aggr::parse(func).map_err(|_| a.err(format!("unsupported aggregation function {func:?}")))?;
+    let func = func.strip_suffix("Series").unwrap_or(func);
+    let xff = a.opt_number(3, "xFilesFactor")?.unwrap_or(a.ec.x_files_factor);
+    let mut first = a.series(0, "seriesListFirstPos").await?;
+    let second = a.series(1, "seriesListSecondPos").await?;
+    if first.len() != second.len() {
+        return Err(a.err(format!("both lists must have the same number of series; got {} and {}", first.len(), second.len())));
+    }
+    let n = first.len();
+    first.extend(second);
+    align(&mut first, &a.ec);
+    let second = first.split_off(n);
+    let mut out = Vec::with_capacity(n);
+    for (f, s) in first.into_iter().zip(second) {
+        let pair = [f, s];
+        let path = format!("{func}Series({})", joined_paths(&pair, false));
+        if let Some(mut merged) = combine(&pair, aggr, xff, path.clone(), func) {
+            merged.name = format!("{func}Series({},{})", pair[0].name, pair[1].name);
+            merged.path_expression = path;
+            out.push(merged);
+        }
+    }
+    Ok(out)
+}
+
+/// weightedAverage(seriesListAvg, seriesListWeight, *nodes): the sum of avg*weight over the
+/// pairs that share a node key, divided by the sum of all weights.
+pub(super) async fn weighted_average(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    let nodes = a.nodes(2)?;
+    let mut series = a.series(0, "seriesListAvg").await?;
+    let weights = a.series(1, "seriesListWeight").await?;
+    if series.len() != weights.len() {
+        return Err(a.err(format!(
+            "seriesListAvg and seriesListWeight must have the same number of series; got {} and {}",
+            series.len(),
+            weights.len()
+        )));
+    }
+    let n = series.len();
+    series.extend(weights);
+    align(&mut series, &a.ec);
+    let weights = series.split_off(n);
+    // Key -> (avg, weight), the last series of each key winning, keys in first-seen order.
+    type Pair = (String, Option<usize>, Option<usize>);
+    fn slot(pairs: &mut Vec<Pair>, key: String) -> &mut Pair {
+        let i = pairs.iter().position(|p| p.0 == key).unwrap_or_else(|| {
+            pairs.push((key, None, None));
+            pairs.len() - 1
+        });
+        &mut pairs[i]
+    }
+    let mut pairs: Vec<Pair> = Vec::new();
+    for (i, (avg, weight)) in series.iter().zip(&weights).enumerate() {
+        slot(&mut pairs, name_from_nodes(avg, &nodes)).1 = Some(i);
+        slot(&mut pairs, name_from_nodes(weight, &nodes)).2 = Some(i);
+    }
+    let products: Vec<Series> = pairs
+        .iter()
+        .filter_map(|p| Some((p.1?, p.2?)))
+        .map(|(avg, weight)| {
+            let values = series[avg].values.iter().zip(&weights[weight].values).map(|(v, w)| v * w).collect();
+            series[avg].with_values(values)
+        })
+        .collect();
+    let xff = a.ec.x_files_factor;
+    let (Some(sum_products), Some(sum_weights)) =
+        (combine(&products, Aggr::Sum, xff, String::new(), "sum"), combine(&weights, Aggr::Sum, xff, String::new(), "sum"))
+    else {
+        return Ok(vec![]);
+    };
+    let values = sum_products.values.iter().zip(&sum_weights.values).map(|(p, w)| divide(*p, *w)).collect();
+    let paths = |list: &[Series]| {
+        let mut p: Vec<&str> = list.iter().map(|s| s.path_expression.as_str()).collect();
+        p.sort_unstable();
+        p.dedup();
+        p.join(",")
+    };
+    let node_text: Vec<String> = nodes
+        .iter()
+        .map(|n| match n {
+            crate::args::Node::Index(i) => i.to_string(),
+            crate::args::Node::Tag(t) => t.clone(),
+        })
+        .collect();
+    let name = format!("weightedAverage({}, {}, {})", paths(&series), paths(&weights), node_text.join(","));
+    Ok(vec![Series::new(name.clone(), BTreeMap::new(), name, sum_products.start_ms, sum_products.step_ms, values)])
 }
 
 fn percent_of(s: &mut Series, total: &[f64], total_name: &str) {
@@ -287,6 +381,59 @@ mod tests {
             &[("sumSeries(a.b.c,a.b.c)", &s(&[2.0, 4.0, 6.0, 8.0, 10.0])), ("sumSeries(a.b.d,a.x.c)", &s(&[15.0, 24.0, 3.0, 42.0, 51.0]))],
         );
         assert!(eval("divideSeriesLists(a.b.*,a.b.c)").is_err());
+    }
+
+    #[test]
+    fn aggregate_series_lists() {
+        check(
+            "aggregateSeriesLists(a.b.*,a.*.c,'max')",
+            &[("maxSeries(a.b.c,a.b.c)", &s(&[1.0, 2.0, 3.0, 4.0, 5.0])), ("maxSeries(a.b.d,a.x.c)", &s(&[10.0, 20.0, 3.0, 40.0, 50.0]))],
+        );
+        // xFilesFactor 1: the point where a.b.d is null has no value.
+        check(
+            "aggregateSeriesLists(a.b.d,a.x.c,'sumSeries',1)",
+            &[("sumSeries(a.b.d,a.x.c)", &[Some(15.0), Some(24.0), N, Some(42.0), Some(51.0)])],
+        );
+        let out = eval("aggregateSeriesLists(a.b.d,a.x.c,'avg')").unwrap();
+        assert_eq!(out[0].path_expression, "avgSeries(a.b.d,a.x.c)");
+        assert_eq!(out[0].tags.get("aggregatedBy").map(String::as_str), Some("avg"));
+        assert_eq!(out[0].values, vec![7.5, 12.0, 3.0, 21.0, 25.5]);
+        assert!(eval("aggregateSeriesLists(a.b.*,a.b.c,'sum')").is_err());
+        assert!(eval("aggregateSeriesLists(a.b.c,a.b.c,'nope')").is_err());
+        assert!(eval("aggregateSeriesLists(a.b.c,a.b.c)").is_err());
+    }
+
+    #[test]
+    fn weighted_average() {
+        // Keys by node 1: b pairs a.b.c (1..5) with weight a.b.d (10,20,-,40,50); x pairs
+        // a.x.c (5..1) with itself. Products 10,40,-,160,250 and 25,16,9,4,1; their sums
+        // 35,56,9,164,251 over the summed weights 15,24,3,42,51.
+        check(
+            "weightedAverage(group(a.b.c,a.x.c),group(a.b.d,a.x.c),1)",
+            &[(
+                "weightedAverage(a.b.c,a.x.c, a.b.d,a.x.c, 1)",
+                &s(&[35.0 / 15.0, 56.0 / 24.0, 3.0, 164.0 / 42.0, 251.0 / 51.0]),
+            )],
+        );
+        // Keyed by the name tag only a.x.c pairs up (products 25,16,9,4,1), but every
+        // weight counts in the divisor.
+        check(
+            "weightedAverage(group(a.x.c,a.b.c),group(a.x.c,a.b.d),'name')",
+            &[("weightedAverage(a.b.c,a.x.c, a.b.d,a.x.c, name)", &s(&[25.0 / 15.0, 16.0 / 24.0, 3.0, 4.0 / 42.0, 1.0 / 51.0]))],
+        );
+        check("weightedAverage(a.b.c,a.x.c,0,1)", &[]);
+        let out = eval("weightedAverage(a.b.c,a.b.c)").unwrap();
+        assert_eq!(out[0].name, "weightedAverage(a.b.c, a.b.c, )");
+        assert_eq!(out[0].tags.get("name"), Some(&out[0].name));
+        // (1*1 + .. ) / 1 per point: the values themselves.
+        assert_eq!(out[0].values, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert!(eval("weightedAverage(a.b.*,a.b.c)").is_err());
+        assert!(eval("weightedAverage(a.b.c,a.b.c,1.5)").is_err());
+    }
+
+    #[test]
+    fn pct_is_as_percent() {
+        check("pct(a.b.c,10)", &[("asPercent(a.b.c,10)", &s(&[10.0, 20.0, 30.0, 40.0, 50.0]))]);
     }
 
     #[test]

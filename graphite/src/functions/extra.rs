@@ -1,6 +1,6 @@
 //! Less common graphite functions: fallbackSeries, threshold, aggregateLine, substr,
 //! timeSlice, timeStack, interpolate, integralByInterval, mostDeviant, stdev,
-//! exponentialMovingAverage and removeBetweenPercentile.
+//! exponentialMovingAverage, removeBetweenPercentile and averageOutsidePercentile.
 
 use std::collections::BTreeMap;
 
@@ -303,11 +303,44 @@ pub(super) async fn remove_between_percentile(a: &Args<'_>) -> Result<Vec<Series
     Ok(series)
 }
 
+/// averageOutsidePercentile(seriesList, n): keeps the series whose average is not strictly
+/// between the (100-n)-th and n-th percentile of all the averages (graphite-web keeps those
+/// on the boundaries and those without an average).
+pub(super) async fn average_outside_percentile(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(2)?;
+    let mut n = a.percentile(1, "n")?;
+    if n < 50.0 {
+        n = 100.0 - n;
+    }
+    let series = a.series(0, "seriesList").await?;
+    let averages: Vec<f64> = series.iter().map(|s| Aggr::Avg.apply(&s.values)).collect();
+    let low = crate::aggr::percentile(&averages, 100.0 - n, false);
+    let high = crate::aggr::percentile(&averages, n, false);
+    Ok(series.into_iter().zip(averages).filter(|(_, avg)| !(low < *avg && *avg < high)).map(|(s, _)| s).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::slice_bounds;
     use crate::testutil::{check, eval, FROM, STEP, N};
 
+
+    #[test]
+    fn average_outside_percentile() {
+        // Averages 3, 30, 3, 6; sorted 3,3,6,30. n=70 (or 30): the 30th percentile has
+        // rank 0.3*5 = 1.5 -> 2nd = 3, the 70th rank 3.5 -> 4th = 30; only 6 lies strictly
+        // between, the boundary values stay.
+        let target = |n: &str| format!("averageOutsidePercentile(group(a.b.c,a.b.d,a.x.c,scale(a.b.c,2)),{n})");
+        for n in ["70", "30"] {
+            let names: Vec<String> = eval(&target(n)).unwrap().into_iter().map(|s| s.name).collect();
+            assert_eq!(names, ["a.b.c", "a.b.d", "a.x.c"], "n={n}");
+        }
+        // n=50: both percentiles are the 3rd value, 6, and nothing lies strictly between.
+        assert_eq!(eval(&target("50")).unwrap().len(), 4);
+        assert_eq!(eval("averageOutsidePercentile(removeAboveValue(a.b.c,0),90)").unwrap().len(), 1);
+        assert!(eval("averageOutsidePercentile(a.b.c,101)").is_err());
+        assert!(eval("averageOutsidePercentile(a.b.c)").is_err());
+    }
 
     #[test]
     fn extras() {

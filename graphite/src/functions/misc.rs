@@ -1,12 +1,13 @@
-//! Sources and render attributes: seriesByTag, constantLine, identity, and the graphical
-//! functions (color, alpha, dashed, lineWidth, secondYAxis, drawAsInfinite, stacked) that
-//! leave values alone in a JSON answer.
+//! Sources and render attributes: seriesByTag, constantLine, identity, time, verticalLine,
+//! and the graphical functions (color, alpha, dashed, lineWidth, secondYAxis,
+//! drawAsInfinite, stacked, areaBetween) that leave values alone in a JSON answer.
 
 use std::collections::BTreeMap;
 
 use crate::args::Args;
 use crate::eval::{fetch_series, FetchSpec};
 use crate::parse::{fmt_num, Expr};
+use crate::time::parse_time;
 use crate::{tag_expr, Error, Series};
 
 pub(super) async fn series_by_tag(a: &Args<'_>) -> Result<Vec<Series>, Error> {
@@ -37,6 +38,63 @@ pub(super) fn identity(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.ec.check_points(step)?;
     let values = (0..a.ec.len(step)).map(|i| ((a.ec.from_ms + i as i64 * step) / 1000) as f64).collect();
     Ok(vec![Series::new(name, BTreeMap::new(), name, a.ec.from_ms, step, values)])
+}
+
+/// time(name, step=60): a series whose value is its own timestamp in seconds, every
+/// `step` seconds from `from` while before `until`.
+pub(super) fn time_function(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(2)?;
+    let name = a.string(0, "name")?;
+    let step_s = a.opt_number(1, "step")?.unwrap_or(60.0);
+    if !(1.0..=1e9).contains(&step_s) || step_s.fract() != 0.0 {
+        return Err(a.err(format!("step must be a positive whole number of seconds; got {step_s}")));
+    }
+    let step_ms = step_s as i64 * 1000;
+    a.ec.check_points(step_ms)?;
+    let span_ms = a.ec.until_ms.saturating_sub(a.ec.from_ms).max(0);
+    let len = span_ms / step_ms + i64::from(span_ms % step_ms != 0);
+    let values = (0..len).map(|i| (a.ec.from_ms + i * step_ms).div_euclid(1000) as f64).collect();
+    Ok(vec![Series::new(name, BTreeMap::new(), name, a.ec.from_ms, step_ms, values)])
+}
+
+/// verticalLine(ts, label=None, color=None): two points of 1 at the given time, which
+/// must lie within the range; the label names the series.
+pub(super) fn vertical_line(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(3)?;
+    let ts_ms = match a.get(0, "ts") {
+        Some(Expr::Str(text)) => parse_time(text, a.ec.now_ms)?,
+        Some(Expr::Number(n)) if n.is_finite() && n.abs() < 1e14 => (n * 1000.0) as i64,
+        Some(_) => return Err(a.type_err(0, "ts", "date")),
+        None => return Err(Error::MissingArg { function: a.name().to_string(), position: "1st (ts)".into() }),
+    };
+    let label = a.opt_string(1, "label")?.unwrap_or("");
+    a.opt_string(2, "color")?;
+    let (ts, start, end) = (ts_ms.div_euclid(1000), a.ec.from_ms.div_euclid(1000), a.ec.until_ms.div_euclid(1000));
+    if ts < start {
+        return Err(a.err(format!("timestamp {ts} exists before start of range")));
+    }
+    if ts > end {
+        return Err(a.err(format!("timestamp {ts} exists after end of range")));
+    }
+    Ok(vec![Series::new(label, BTreeMap::new(), label, ts * 1000, 1000, vec![1.0, 1.0])])
+}
+
+/// areaBetween(seriesList): exactly two series, both named after the second's
+/// pathExpression and sharing its tags (drawn as a band by graphite-web's renderer).
+pub(super) async fn area_between(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(1)?;
+    let mut series = a.series(0, "seriesList").await?;
+    if series.len() != 2 {
+        return Err(a.err(format!("the series list must hold exactly 2 series; got {}", series.len())));
+    }
+    let name = format!("areaBetween({})", series[1].path_expression);
+    let mut tags = series[1].tags.clone();
+    tags.insert("areaBetween".into(), "1".into());
+    for s in &mut series {
+        s.tags = tags.clone();
+        s.name = name.clone();
+    }
+    Ok(series)
 }
 
 /// Purely graphical functions: the series pass through unchanged.
@@ -114,6 +172,48 @@ mod tests {
         assert_eq!((s[0].start_ms, s[0].step_ms), (FROM, 25_000));
         let s = eval("identity('t')").unwrap();
         assert_eq!(s[0].values[1], (FROM / 1000 + 10) as f64);
+    }
+
+    #[test]
+    fn time_and_vertical_line() {
+        let s = eval("time('t',20)").unwrap();
+        assert_eq!((s[0].name.as_str(), s[0].path_expression.as_str(), s[0].step_ms), ("t", "t", 20_000));
+        let from_s = (FROM / 1000) as f64;
+        assert_eq!(s[0].values, vec![from_s, from_s + 20.0, from_s + 40.0]);
+        let s = eval("timeFunction('t')").unwrap();
+        assert_eq!(s[0].values, vec![from_s]);
+        assert_eq!(s[0].step_ms, 60_000);
+        assert!(eval("time('t',0)").is_err());
+        assert!(eval("time('t',1.5)").is_err());
+        assert!(eval("time(a.b.c)").is_err());
+
+        let s = eval(&format!("verticalLine('{}','deploy','red')", FROM / 1000 + 20)).unwrap();
+        assert_eq!(s[0].name, "deploy");
+        assert_eq!((s[0].start_ms, s[0].step_ms), (FROM + 20_000, 1000));
+        assert_eq!(s[0].values, vec![1.0, 1.0]);
+        let s = eval(&format!("verticalLine({})", FROM / 1000 + 50)).unwrap();
+        assert_eq!(s[0].name, "");
+        let err = eval(&format!("verticalLine('{}')", FROM / 1000 - 1)).unwrap_err();
+        assert!(err.to_string().contains("before start of range"), "{err}");
+        let err = eval(&format!("verticalLine('{}')", FROM / 1000 + 51)).unwrap_err();
+        assert!(err.to_string().contains("after end of range"), "{err}");
+        assert!(eval("verticalLine()").is_err());
+        assert!(eval("verticalLine('soon')").is_err());
+    }
+
+    #[test]
+    fn area_between() {
+        let s = eval("areaBetween(group(a.b.c,scale(a.x.c,2)))").unwrap();
+        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["areaBetween(scale(a.x.c,2))"; 2]);
+        assert_eq!(s[0].values, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(s[1].values, vec![10.0, 8.0, 6.0, 4.0, 2.0]);
+        for t in &s {
+            assert_eq!(t.tags.get("areaBetween").map(String::as_str), Some("1"));
+            assert_eq!(t.tags.get("name").map(String::as_str), Some("a.x.c"));
+        }
+        assert!(eval("areaBetween(a.b.c)").is_err());
+        assert!(eval("areaBetween(a.*.*)").is_err());
     }
 
     #[test]

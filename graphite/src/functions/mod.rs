@@ -5,8 +5,10 @@ mod alias;
 mod combine;
 mod extra;
 mod filter;
+mod forecast;
 mod group;
 mod misc;
+mod subquery;
 mod transform;
 mod window;
 
@@ -114,7 +116,46 @@ pub(crate) async fn call(a: &Args<'_>) -> Result<Vec<Series>, Error> {
         "stdev" => extra::stdev(a).await,
         "exponentialMovingAverage" => extra::exponential_moving_average(a).await,
         "removeBetweenPercentile" => extra::remove_between_percentile(a).await,
+        name if LATER_NAMES.contains(&name) => Box::pin(call_later(a)).await,
         _ => transform::call(a).await,
+    }
+}
+
+/// Functions dispatched by [`call_later`], kept out of [`call`]'s own match so that every
+/// level of a deeply nested target does not pay for their futures on the stack.
+const LATER_NAMES: &[&str] = &[
+    "averageOutsidePercentile", "aggregateSeriesLists", "weightedAverage", "pct", "legendValue", "upper",
+    "lower", "aliasQuery", "applyByNode", "useSeriesAbove", "mapSeries", "map", "reduceSeries", "reduce",
+    "holtWintersForecast", "holtWintersConfidenceBands", "holtWintersConfidenceArea", "holtWintersAberration",
+    "linearRegression", "smartSummarize", "compressPeriodicGaps", "time", "timeFunction", "verticalLine",
+    "areaBetween",
+];
+
+async fn call_later(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    match a.name() {
+        "averageOutsidePercentile" => extra::average_outside_percentile(a).await,
+        "aggregateSeriesLists" => combine::aggregate_series_lists(a).await,
+        "weightedAverage" => combine::weighted_average(a).await,
+        "pct" => combine::as_percent(a).await,
+        "legendValue" => alias::legend_value(a).await,
+        "upper" => alias::change_case(a, true).await,
+        "lower" => alias::change_case(a, false).await,
+        "aliasQuery" => subquery::alias_query(a).await,
+        "applyByNode" => subquery::apply_by_node(a).await,
+        "useSeriesAbove" => subquery::use_series_above(a).await,
+        "mapSeries" | "map" => subquery::map_series(a).await,
+        "reduceSeries" | "reduce" => subquery::reduce_series(a).await,
+        "holtWintersForecast" => forecast::forecast(a).await,
+        "holtWintersConfidenceBands" => forecast::confidence_bands(a).await,
+        "holtWintersConfidenceArea" => forecast::confidence_area(a).await,
+        "holtWintersAberration" => forecast::aberration(a).await,
+        "linearRegression" => forecast::linear_regression(a).await,
+        "smartSummarize" => window::smart_summarize(a).await,
+        "compressPeriodicGaps" => window::compress_periodic_gaps(a).await,
+        "time" | "timeFunction" => misc::time_function(a),
+        "verticalLine" => misc::vertical_line(a),
+        "areaBetween" => misc::area_between(a).await,
+        other => Err(Error::UnknownFunction(other.to_string())),
     }
 }
 
@@ -202,6 +243,9 @@ mod tests {
     #[test]
     fn unknown_functions_and_wrong_args() {
         assert_eq!(eval("cactiStyle(a.b.c)").unwrap_err(), Error::UnknownFunction("cactiStyle".into()));
+        // There is no events store: events stays unknown.
+        assert_eq!(eval("events('deploy')").unwrap_err(), Error::UnknownFunction("events".into()));
+        assert_eq!(eval("toUpperCase(a.b.c)").unwrap_err(), Error::UnknownFunction("toUpperCase".into()));
         assert_eq!(eval("SumSeries(a.b.c)").unwrap_err(), Error::UnknownFunction("SumSeries".into()));
         assert_eq!(
             eval("scale(a.b.c,'x')").unwrap_err().to_string(),

@@ -1,12 +1,13 @@
 //! Functions over time windows, which evaluate their argument over a shifted or widened
-//! range: moving* windows (history before `from`), summarize, hitcount and timeShift.
+//! range: moving* windows (history before `from`), summarize, smartSummarize, hitcount,
+//! timeShift and compressPeriodicGaps.
 
 use crate::aggr::Aggr;
 use crate::args::Args;
 use crate::parse::{quote, Expr};
 use crate::eval::align_up;
 use crate::series::grid_len;
-use crate::time::parse_interval;
+use crate::time::{floor_to_unit, parse_interval, CalendarUnit};
 use crate::{Error, Series};
 
 /// movingAverage/Sum/Min/Max/Median (`fixed` func) and movingWindow (func argument).
@@ -112,6 +113,98 @@ pub(super) async fn summarize(a: &Args<'_>) -> Result<Vec<Series>, Error> {
         s.tags.insert("summarizeFunction".into(), func.into());
         let tail = if align_to_from { ",true" } else { "" };
         s.rename(format!("summarize({},{},{}{tail})", s.name, quote(text), quote(func)));
+    }
+    Ok(series)
+}
+
+/// smartSummarize's alignTo as graphite-web reads it: by prefix (`s`, `min`, `h`, `d`,
+/// `w`, `mon`, `y`); weeks start on Monday or on the ISO weekday of a trailing digit 1-7.
+fn calendar_unit(text: &str) -> Option<CalendarUnit> {
+    Some(if text.starts_with('s') {
+        CalendarUnit::Seconds
+    } else if text.starts_with("min") {
+        CalendarUnit::Minutes
+    } else if text.starts_with('h') {
+        CalendarUnit::Hours
+    } else if text.starts_with('d') {
+        CalendarUnit::Days
+    } else if text.starts_with('w') {
+        let last = text.chars().last()?;
+        match last.to_digit(10) {
+            Some(d @ 1..=7) => CalendarUnit::Weeks(d),
+            None if last.is_alphabetic() => CalendarUnit::Weeks(1),
+            _ => return None,
+        }
+    } else if text.starts_with("mon") {
+        CalendarUnit::Months
+    } else if text.starts_with('y') {
+        CalendarUnit::Years
+    } else {
+        return None;
+    })
+}
+
+/// smartSummarize(seriesList, intervalString, func='sum', alignTo=None): buckets of the
+/// interval starting at the series' start, which alignTo first rounds down to a calendar
+/// unit (UTC); a boolean alignTo (the old alignToFrom) is ignored.
+pub(super) async fn smart_summarize(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(4)?;
+    let (interval, text) = interval_arg(a)?;
+    let func = a.opt_string(2, "func")?.unwrap_or("sum");
+    let aggr = Aggr::parse(func).map_err(|_| a.err(format!("unsupported aggregation function {func:?}")))?;
+    let mut ec = a.ec;
+    match a.get(3, "alignTo") {
+        None | Some(Expr::None | Expr::Bool(_)) => {}
+        Some(Expr::Str(unit)) => {
+            let unit = calendar_unit(unit).ok_or_else(|| a.err(format!("invalid alignTo unit {unit:?}")))?;
+            ec.from_ms = floor_to_unit(ec.from_ms, unit);
+        }
+        Some(_) => return Err(a.type_err(3, "alignTo", "string")),
+    }
+    let mut series = a.series_in(ec, 0, "seriesList").await?;
+    for s in &mut series {
+        let span = (s.values.len() as i64).saturating_mul(s.step_ms);
+        let end = s.start_ms.saturating_add(align_up(span, interval));
+        let mut bucketed = ec;
+        (bucketed.from_ms, bucketed.until_ms) = (s.start_ms, end);
+        bucketed.check_points(interval)?;
+        let xff = s.x_files_factor;
+        s.resample(aggr, s.start_ms, end, interval, xff);
+        s.tags.insert("smartSummarize".into(), text.into());
+        s.tags.insert("smartSummarizeFunction".into(), func.into());
+        s.rename(format!("smartSummarize({},{},{})", s.name, quote(text), quote(func)));
+    }
+    Ok(series)
+}
+
+/// Python's truthiness of a value: null and 0 both count as "nothing here".
+fn truthy(v: f64) -> bool {
+    !v.is_nan() && v != 0.0
+}
+
+/// compressPeriodicGaps(seriesList): a series with values only every k-th point (k guessed
+/// from the first two values and confirmed by a third between nulls) is re-bucketed onto
+/// a k-step grid with the last value; other series only get the new name.
+pub(super) async fn compress_periodic_gaps(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(1)?;
+    let mut series = a.series(0, "seriesList").await?;
+    for s in &mut series {
+        s.rename(format!("compressPeriodicGaps({})", s.name));
+        let mut seen = s.values.iter().enumerate().filter(|(_, v)| truthy(**v)).map(|(i, _)| i);
+        let (Some(first), Some(second)) = (seen.next(), seen.next()) else { continue };
+        let guess = second - first;
+        let third = second + guess;
+        if guess <= 1 || third + 2 > s.values.len() {
+            continue;
+        }
+        if !(truthy(s.values[third]) && s.values[third - 1].is_nan() && s.values[third + 1].is_nan()) {
+            continue;
+        }
+        let interval = guess as i64 * s.step_ms;
+        let start = s.ts(first);
+        let end = s.ts(s.values.len());
+        let xff = s.x_files_factor;
+        s.resample(Aggr::Last, start, start.saturating_add(align_up(end - start, interval)), interval, xff);
     }
     Ok(series)
 }
@@ -226,5 +319,69 @@ mod tests {
         assert_eq!(s[0].values, vec![3.0, 4.0, 5.0, 6.0, 7.0]);
         assert_eq!(s[0].start_ms, FROM);
         assert_eq!(s[0].path_expression, "a.b.c");
+    }
+}
+
+#[cfg(test)]
+mod smart_tests {
+    use crate::testutil::{check, eval, eval_with, config, FakeFetcher, block_on, raw, FROM, STEP, N};
+    use crate::render;
+
+    #[test]
+    fn smart_summarize_buckets_from_the_start() {
+        // Buckets of 20 s from FROM over 1..5: 1+2, 3+4, 5.
+        check("smartSummarize(a.b.c,'20s')", &[("smartSummarize(a.b.c,'20s','sum')", &[Some(3.0), Some(7.0), Some(5.0)])]);
+        check("smartSummarize(a.b.c,'20s','max',True)", &[("smartSummarize(a.b.c,'20s','max')", &[Some(2.0), Some(4.0), Some(5.0)])]);
+        let s = eval("smartSummarize(a.b.d,'30s','avg')").unwrap();
+        assert_eq!((s[0].start_ms, s[0].step_ms), (FROM, 30_000));
+        assert_eq!(s[0].values, vec![15.0, 45.0]);
+        assert_eq!(s[0].tags.get("smartSummarize").map(String::as_str), Some("30s"));
+        assert_eq!(s[0].tags.get("smartSummarizeFunction").map(String::as_str), Some("avg"));
+        assert_eq!(s[0].path_expression, "smartSummarize(a.b.d,'30s','avg')");
+        // FROM = 2023-11-14T22:13:20Z: aligned to the minute the range starts 20 s earlier
+        // and is fetched from there; a.b.c is -1, 0 there.
+        let f = FakeFetcher::standard();
+        let out = block_on(render(&["smartSummarize(a.b.c,'20s','sum','minutes')".to_string()], &config(), &f)).unwrap();
+        assert_eq!(f.requests()[0].from_ms, FROM - 20_000);
+        assert_eq!(out[0].start_ms, FROM - 20_000);
+        assert_eq!(out[0].values, vec![-1.0, 3.0, 7.0, 5.0]);
+        // To the hour: 22:00, 800 s before FROM (a.b.c only has 10 points before FROM).
+        let mut ec = config();
+        ec.max_points_per_series = 10_000;
+        let out = eval_with("smartSummarize(a.b.c,'1h','count','hours')", &ec).unwrap();
+        assert_eq!(out[0].start_ms, FROM - 800_000);
+        assert_eq!(out[0].values, vec![15.0]);
+        assert!(eval("smartSummarize(a.b.c,'20s','sum','fortnights')").is_err());
+        assert!(eval("smartSummarize(a.b.c,'20s','sum','w9')").is_err());
+        assert!(eval("smartSummarize(a.b.c,'20s','sum',1)").is_err());
+        assert!(eval("smartSummarize(a.b.c,'0s')").is_err());
+        assert!(eval("smartSummarize(a.b.c,'20s','bogus')").is_err());
+    }
+
+    #[test]
+    fn compress_periodic_gaps() {
+        // Values every third point (k = 0, 3, 6, 9) over 12 points of 10 s.
+        let f = FakeFetcher::new(vec![
+            raw(&[("__name__", "gappy")], [(0, 1.0), (3, 2.0), (6, 3.0), (9, 4.0)]),
+            raw(&[("__name__", "late")], [(2, 7.0), (5, 8.0), (8, 9.0)]),
+            raw(&[("__name__", "zeros")], [(0, 0.0), (3, 2.0), (6, 3.0), (9, 4.0)]),
+        ]);
+        let mut ec = config();
+        ec.until_ms = FROM + 12 * STEP;
+        let out = block_on(render(&["compressPeriodicGaps(*)".to_string()], &ec, &f)).unwrap();
+        let got: Vec<(&str, i64, i64, &[f64])> = out.iter().map(|s| (s.name.as_str(), s.start_ms, s.step_ms, s.values.as_slice())).collect();
+        assert_eq!(got[0], ("compressPeriodicGaps(gappy)", FROM, 30_000, &[1.0, 2.0, 3.0, 4.0][..]));
+        // Starts at its first value; the last bucket [FROM+110 s, +140 s) holds no value.
+        assert_eq!((got[1].0, got[1].1, got[1].2), ("compressPeriodicGaps(late)", FROM + 2 * STEP, 30_000));
+        assert_eq!(crate::testutil::points(got[1].3), [Some(7.0), Some(8.0), Some(9.0), N]);
+        // A zero reads as a gap when guessing: the grid starts at the first non-zero value
+        // (k = 3) and the 0 before it is dropped.
+        assert_eq!(got[2], ("compressPeriodicGaps(zeros)", FROM + 3 * STEP, 30_000, &[2.0, 3.0, 4.0][..]));
+        assert_eq!(out[0].path_expression, "compressPeriodicGaps(gappy)");
+        // Dense series keep their grid.
+        let s = eval("compressPeriodicGaps(a.b.c)").unwrap();
+        assert_eq!((s[0].name.as_str(), s[0].step_ms), ("compressPeriodicGaps(a.b.c)", STEP));
+        assert_eq!(s[0].values, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert!(eval("compressPeriodicGaps(a.b.c,1)").is_err());
     }
 }

@@ -1,12 +1,14 @@
-//! `/render` (Graphite's render API, JSON) and `/functions`: targets are evaluated by the
+//! `/render` (Graphite's render API: JSON, csv or raw) and `/functions`: targets are evaluated by the
 //! `graphite` crate; this module fetches the raw samples each path glob or `seriesByTag`
 //! asks for from the shards, under the request's read filters.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use bytes::Bytes;
+use futures_lite::future;
 use graphite::{EvalConfig, FetchRequest, FetchSpec, Fetcher, RawSeries};
 use http::{Response, StatusCode};
 use tsdb::SeriesSamples;
@@ -77,13 +79,25 @@ impl Fetcher for StoreFetcher<'_> {
     }
 }
 
-/// `/render?target=…&from=…&until=…&format=json`: every target's series as graphite-web's
-/// JSON (`[{"target","tags","datapoints":[[value,seconds],…]}]`).
+/// graphite-web's answer formats this server writes.
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    Raw,
+}
+
+/// `/render?target=…&from=…&until=…&format=json|csv|raw`: every target's series as
+/// graphite-web writes them (JSON: `[{"target","tags","datapoints":[[value,seconds],…]}]`).
+/// A render takes one of the query slots PromQL queries take and stops at the server's query
+/// timeout, as VictoriaMetrics bounds it by `-search.maxQueryDuration`.
 pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
-    match params.get("format") {
-        None | Some("" | "json") => {}
-        Some(other) => return Err(ApiError::bad_data(format!("invalid parameter \"format\": {other:?}; only \"json\" is supported"))),
-    }
+    let format = match params.get("format") {
+        None | Some("" | "json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("raw") => Format::Raw,
+        Some(other) => return Err(ApiError::bad_data(format!("invalid parameter \"format\": {other:?}; expected \"json\", \"csv\" or \"raw\""))),
+    };
     let targets: Vec<String> = params.all("target").filter(|t| !t.trim().is_empty()).map(str::to_string).collect();
     let jsonp = jsonp_param(params)?;
     let now = now_ms();
@@ -103,11 +117,38 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
     };
     let config = EvalConfig { from_ms, until_ms, now_ms: now, storage_step_ms, x_files_factor, max_data_points, max_points_per_series: POINTS_PER_SERIES_MAX };
     let fetcher = StoreFetcher { api, filters: ReadFilters::from_params(params)?, failure: RefCell::new(None) };
-    let series = match graphite::render(&targets, &config, &fetcher).await {
-        Ok(series) => series,
-        Err(e) => return Err(fetcher.failure.into_inner().unwrap_or_else(|| ApiError::bad_data(e.to_string()))),
+    let timeout = super::super::query::bounded_timeout(api, None);
+    let deadline = Instant::now() + timeout;
+    let slot = match future::or(async { Some(api.query_slots.acquire_static_permit(1).await) }, none_at(deadline)).await {
+        Some(Ok(permit)) => permit,
+        Some(Err(_)) => return Err(ApiError::unavailable("query slots closed: the server is shutting down")),
+        None => return Err(ApiError::timeout(format!("render timed out waiting for one of the {} concurrent query slots after {timeout:?}", api.config.server.max_concurrent_queries))),
     };
-    Ok(json(StatusCode::OK, graphite::render_json(&series, None), jsonp))
+    let evaluated = future::or(async { Some(graphite::render(&targets, &config, &fetcher).await) }, none_at(deadline)).await;
+    drop(slot);
+    let series = match evaluated {
+        Some(Ok(series)) => series,
+        Some(Err(e)) => return Err(fetcher.failure.into_inner().unwrap_or_else(|| ApiError::bad_data(e.to_string()))),
+        None => return Err(ApiError::timeout(format!("render timed out after {timeout:?}"))),
+    };
+    Ok(match format {
+        Format::Json => json(StatusCode::OK, graphite::render_json(&series, None), jsonp),
+        Format::Csv => text(graphite::render_csv(&series), "text/csv"),
+        Format::Raw => text(graphite::render_raw(&series), "text/plain; charset=utf-8"),
+    })
+}
+
+/// Nothing, at `deadline`: the losing side of a race against it.
+async fn none_at<T>(deadline: Instant) -> Option<T> {
+    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+    None
+}
+
+/// A 200 answer of `body` as `content_type`.
+fn text(body: String, content_type: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::header::HeaderValue::from_static(content_type));
+    response
 }
 
 /// `/functions/<name>`: one function's entry of `/functions`, or a 404 naming it.
