@@ -155,6 +155,15 @@ pub fn eval(target: &str) -> Result<Vec<Series>, Error> {
     eval_with(target, &config())
 }
 
+/// The names of the series `target` evaluates to over the standard series; panics (naming
+/// the target) on an error.
+pub fn names(target: &str) -> Vec<String> {
+    match eval(target) {
+        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Err(e) => panic!("{target}: {e}"),
+    }
+}
+
 pub fn eval_with(target: &str, ec: &EvalConfig) -> Result<Vec<Series>, Error> {
     block_on(render(&[target.to_string()], ec, &FakeFetcher::standard()))
 }

@@ -160,7 +160,7 @@ pub(super) async fn change_case(a: &Args<'_>, upper: bool) -> Result<Vec<Series>
 #[cfg(test)]
 mod tests {
     use super::replacement;
-    use crate::testutil::{check, eval};
+    use crate::testutil::{check, eval, names};
 
     const V: [Option<f64>; 5] = [Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)];
 
@@ -182,13 +182,6 @@ mod tests {
         let s = eval("aliasByTags(seriesByTag('name=cpu'),'host',0,'missing')").unwrap();
         let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["h1.cpu", "h2.cpu"]);
-    }
-
-    fn names(target: &str) -> Vec<String> {
-        match eval(target) {
-            Ok(s) => s.into_iter().map(|s| s.name).collect(),
-            Err(e) => panic!("{target}: {e}"),
-        }
     }
 
     #[test]

@@ -107,15 +107,7 @@ pub(super) async fn series_lists(a: &Args<'_>, func: &str) -> Result<Vec<Series>
     } else {
         ("seriesListFirstPos", "seriesListSecondPos")
     };
-    let mut first = a.series(0, first_name).await?;
-    let second = a.series(1, second_name).await?;
-    if first.len() != second.len() {
-        return Err(a.err(format!("both lists must have the same number of series; got {} and {}", first.len(), second.len())));
-    }
-    let n = first.len();
-    first.extend(second);
-    align(&mut first, &a.ec);
-    let second = first.split_off(n);
+    let (mut first, second) = paired_lists(a, first_name, second_name).await?;
     for (s, t) in first.iter_mut().zip(&second) {
         for (v, w) in s.values.iter_mut().zip(&t.values) {
             *v = match func {
@@ -130,6 +122,21 @@ pub(super) async fn series_lists(a: &Args<'_>, func: &str) -> Result<Vec<Series>
     Ok(first)
 }
 
+/// The first two arguments, lists of equally many series, on one grid: the i-th series
+/// of one is paired with the i-th of the other.
+async fn paired_lists(a: &Args<'_>, first_name: &str, second_name: &str) -> Result<(Vec<Series>, Vec<Series>), Error> {
+    let mut first = a.series(0, first_name).await?;
+    let second = a.series(1, second_name).await?;
+    if first.len() != second.len() {
+        return Err(a.err(format!("both lists must have the same number of series; got {} and {}", first.len(), second.len())));
+    }
+    let n = first.len();
+    first.extend(second);
+    align(&mut first, &a.ec);
+    let second = first.split_off(n);
+    Ok((first, second))
+}
+
 /// aggregateSeriesLists(first, second, func, xFilesFactor=None): `func` over the i-th
 /// series of both lists, named `funcSeries(first,second)`.
 pub(super) async fn aggregate_series_lists(a: &Args<'_>) -> Result<Vec<Series>, Error> {
@@ -138,16 +145,8 @@ pub(super) async fn aggregate_series_lists(a: &Args<'_>) -> Result<Vec<Series>, 
     let aggr = Aggr::parse(func).map_err(|_| a.err(format!("unsupported aggregation function {func:?}")))?;
     let func = func.strip_suffix("Series").unwrap_or(func);
     let xff = a.opt_number(3, "xFilesFactor")?.unwrap_or(a.ec.x_files_factor);
-    let mut first = a.series(0, "seriesListFirstPos").await?;
-    let second = a.series(1, "seriesListSecondPos").await?;
-    if first.len() != second.len() {
-        return Err(a.err(format!("both lists must have the same number of series; got {} and {}", first.len(), second.len())));
-    }
-    let n = first.len();
-    first.extend(second);
-    align(&mut first, &a.ec);
-    let second = first.split_off(n);
-    let mut out = Vec::with_capacity(n);
+    let (first, second) = paired_lists(a, "seriesListFirstPos", "seriesListSecondPos").await?;
+    let mut out = Vec::with_capacity(first.len());
     for (f, s) in first.into_iter().zip(second) {
         let pair = [f, s];
         let path = format!("{func}Series({})", joined_paths(&pair, false));

@@ -248,15 +248,8 @@ pub(super) async fn n_percentile(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 #[cfg(test)]
 mod tests {
     use super::natural_cmp;
-    use crate::testutil::eval;
+    use crate::testutil::{eval, names};
     use std::cmp::Ordering;
-
-    fn names(target: &str) -> Vec<String> {
-        match eval(target) {
-            Ok(s) => s.into_iter().map(|s| s.name).collect(),
-            Err(e) => panic!("{target}: {e}"),
-        }
-    }
 
     #[test]
     fn selection_and_order() {

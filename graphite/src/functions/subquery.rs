@@ -183,15 +183,8 @@ pub(super) async fn reduce_series(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{check, eval, points as s, FakeFetcher, block_on, config, raw, N};
+    use crate::testutil::{check, eval, names, points as s, FakeFetcher, block_on, config, raw, N};
     use crate::{render, Error};
-
-    fn names(target: &str) -> Vec<String> {
-        match eval(target) {
-            Ok(s) => s.into_iter().map(|s| s.name).collect(),
-            Err(e) => panic!("{target}: {e}"),
-        }
-    }
 
     #[test]
     fn alias_query_names_from_another_series() {

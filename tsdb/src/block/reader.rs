@@ -20,6 +20,19 @@ use crate::index::children::{children, children_of_list};
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
 use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SampleStarts, SeriesSamples};
 
+/// How a block answers a label listing (`Block::listing`).
+enum Listing {
+    /// Every name or value in the index counts.
+    Everything,
+    /// The block has no data in the range.
+    Nothing,
+    /// The few matched series with data in the range, whose labels are the answer.
+    Series(Vec<IndexSeries>),
+    /// Each name or value counts when a series of its postings (restricted to the matched
+    /// ones, when there are matchers) has a live chunk in the range.
+    Postings(Option<Vec<u32>>),
+}
+
 pub struct Block {
     dir: PathBuf,
     pub meta: BlockMeta,
@@ -368,29 +381,36 @@ impl Block {
             && self.meta.min_time_ms >= mint_ms && self.meta.max_time_ms - 1 <= maxt_ms
     }
 
-    /// Label names of matching series with data in the range. Without matchers over a
-    /// block wholly inside the range this is the index's name list; otherwise each name is
-    /// kept at its first series with a live chunk there, so only a few series are read.
-    pub fn label_names(
-        &self,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Result<Vec<String>, Error> {
+    /// How a listing of matching series with data in the range is answered: without
+    /// matchers over a block wholly inside the range, from the index alone; with matchers
+    /// selecting few series, from those series' labels; otherwise from the postings, each
+    /// name or value kept at its first series with a live chunk there, so only a few series
+    /// are read.
+    fn listing(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Listing, Error> {
         if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
-            return Ok(self.index.label_postings().keys().cloned().collect());
+            return Ok(Listing::Everything);
         }
         if !self.meta.overlaps(mint_ms, maxt_ms) {
-            return Ok(Vec::new());
+            return Ok(Listing::Nothing);
         }
         let matched = self.listing_candidates(matchers)?;
         if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut names = BTreeSet::new();
-            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
-                names.extend(s.labels.iter().map(|l| l.name.to_string()));
-            }
-            return Ok(names.into_iter().collect());
+            return Ok(Listing::Series(self.series_in_range(ids, mint_ms, maxt_ms)?.into_iter().map(|(_, s)| s).collect()));
         }
+        Ok(Listing::Postings(matched))
+    }
+
+    /// Label names of matching series with data in the range (see `listing`).
+    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, Error> {
+        let matched = match self.listing(matchers, mint_ms, maxt_ms)? {
+            Listing::Everything => return Ok(self.index.label_postings().keys().cloned().collect()),
+            Listing::Nothing => return Ok(Vec::new()),
+            Listing::Series(series) => {
+                let names: BTreeSet<String> = series.iter().flat_map(|s| s.labels.iter().map(|l| l.name.to_string())).collect();
+                return Ok(names.into_iter().collect());
+            }
+            Listing::Postings(matched) => matched,
+        };
         let mut names = Vec::new();
         for (name, values) in self.index.label_postings() {
             for offset in values.values() {
@@ -403,34 +423,20 @@ impl Block {
         Ok(names)
     }
 
-    /// Values of label `name` among matching series with data in the range, found like
-    /// `label_names`.
-    pub fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Result<Vec<String>, Error> {
+    /// Values of label `name` among matching series with data in the range (see `listing`).
+    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, Error> {
         let Some(values) = self.index.label_postings().get(name) else {
             return Ok(Vec::new());
         };
-        if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
-            return Ok(values.keys().cloned().collect());
-        }
-        if !self.meta.overlaps(mint_ms, maxt_ms) {
-            return Ok(Vec::new());
-        }
-        let matched = self.listing_candidates(matchers)?;
-        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut found = BTreeSet::new();
-            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
-                if let Some(v) = s.labels.get(name) {
-                    found.insert(v.to_string());
-                }
+        let matched = match self.listing(matchers, mint_ms, maxt_ms)? {
+            Listing::Everything => return Ok(values.keys().cloned().collect()),
+            Listing::Nothing => return Ok(Vec::new()),
+            Listing::Series(series) => {
+                let found: BTreeSet<String> = series.iter().filter_map(|s| s.labels.get(name).map(str::to_string)).collect();
+                return Ok(found.into_iter().collect());
             }
-            return Ok(found.into_iter().collect());
-        }
+            Listing::Postings(matched) => matched,
+        };
         let mut found = Vec::new();
         for (value, offset) in values {
             if self.postings_live(*offset, matched.as_deref(), mint_ms, maxt_ms)? {
@@ -441,37 +447,22 @@ impl Block {
     }
 
     /// The children of `prefix` among the values of label `name` read as paths split at
-    /// `delimiter` (`index::children`), counting matching series with data in the range.
-    pub fn label_value_children(
-        &self,
-        name: &str,
-        prefix: &str,
-        delimiter: char,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Result<Vec<String>, Error> {
+    /// `delimiter` (`index::children`), counting matching series with data in the range
+    /// (see `listing`).
+    pub fn label_value_children(&self, name: &str, prefix: &str, delimiter: char, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Result<Vec<String>, Error> {
         let Some(values) = self.index.label_postings().get(name) else {
             return Ok(Vec::new());
         };
         let seek = |from: &str| values.range::<str, _>((Bound::Included(from), Bound::Unbounded)).next().map(|(v, offset)| (v.as_str(), *offset));
-        if matchers.is_empty() && self.covers(mint_ms, maxt_ms) {
-            return children(prefix, delimiter, seek, |_, _| Ok(true));
-        }
-        if !self.meta.overlaps(mint_ms, maxt_ms) {
-            return Ok(Vec::new());
-        }
-        let matched = self.listing_candidates(matchers)?;
-        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut found = BTreeSet::new();
-            for (_, s) in self.series_in_range(ids, mint_ms, maxt_ms)? {
-                if let Some(v) = s.labels.get(name).filter(|v| v.starts_with(prefix)) {
-                    found.insert(v.to_string());
-                }
+        match self.listing(matchers, mint_ms, maxt_ms)? {
+            Listing::Everything => children(prefix, delimiter, seek, |_, _| Ok(true)),
+            Listing::Nothing => Ok(Vec::new()),
+            Listing::Series(series) => {
+                let found: BTreeSet<String> = series.iter().filter_map(|s| s.labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string)).collect();
+                Ok(children_of_list(&found.into_iter().collect::<Vec<_>>(), prefix, delimiter))
             }
-            return Ok(children_of_list(&found.into_iter().collect::<Vec<_>>(), prefix, delimiter));
+            Listing::Postings(matched) => children(prefix, delimiter, seek, |_, offset| self.postings_live(offset, matched.as_deref(), mint_ms, maxt_ms)),
         }
-        children(prefix, delimiter, seek, |_, offset| self.postings_live(offset, matched.as_deref(), mint_ms, maxt_ms))
     }
 }
 

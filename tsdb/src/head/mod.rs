@@ -391,100 +391,80 @@ impl Head {
             .collect()
     }
 
-    /// Label names of matching series with samples in the range. Each name is kept at its
-    /// first such series, so the cost follows the names, not the series (see
-    /// `listing_by_series`).
-    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+    /// How a listing of matching series with samples in the range is answered: without
+    /// matchers when every series lies inside the range, from the index alone; with matchers
+    /// selecting few series, from those series' labels; otherwise from the postings, each
+    /// name or value kept at its first such series, so the cost follows the names and values,
+    /// not the series (see `listing_by_series`).
+    fn listing(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Listing {
         if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
-            return self.index.label_names().into_iter().map(str::to_string).collect();
+            return Listing::Everything;
         }
         let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
-        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut names: Vec<String> = Vec::new();
-            let mut seen: HashSet<&str> = HashSet::new();
-            for id in self.in_range(ids, mint_ms, maxt_ms) {
-                for label in self.series[id as usize].labels.iter() {
-                    if seen.insert(label.name) {
-                        names.push(label.name.to_string());
-                    }
-                }
-            }
-            names.sort();
-            return names;
+        match matched {
+            Some(ids) if listing_by_series(ids.len()) => Listing::Series(self.in_range(&ids, mint_ms, maxt_ms).collect()),
+            matched => Listing::Postings(matched),
         }
-        let mut names: Vec<String> = self
-            .index
-            .postings_by_name()
-            .filter(|(_, values)| values.iter().any(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms)))
-            .map(|(name, _)| name.to_string())
-            .collect();
+    }
+
+    /// Label names of matching series with samples in the range (see `listing`).
+    pub fn label_names(&self, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+        let mut names: Vec<String> = match self.listing(matchers, mint_ms, maxt_ms) {
+            Listing::Everything => return self.index.label_names().into_iter().map(str::to_string).collect(),
+            Listing::Series(ids) => {
+                let mut seen: HashSet<&str> = HashSet::new();
+                ids.iter().flat_map(|id| self.series[*id as usize].labels.iter()).filter(|label| seen.insert(label.name)).map(|label| label.name.to_string()).collect()
+            }
+            Listing::Postings(matched) => self
+                .index
+                .postings_by_name()
+                .filter(|(_, values)| values.iter().any(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms)))
+                .map(|(name, _)| name.to_string())
+                .collect(),
+        };
         names.sort_unstable();
         names
     }
 
-    /// Values of label `name` among matching series with samples in the range; like
-    /// `label_names`, each value is kept at its first such series.
-    pub fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Vec<String> {
-        if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
-            return self
+    /// Values of label `name` among matching series with samples in the range (see
+    /// `listing`).
+    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+        let mut values: Vec<String> = match self.listing(matchers, mint_ms, maxt_ms) {
+            Listing::Everything => return self.index.label_values(name).into_iter().map(str::to_string).collect(),
+            Listing::Series(ids) => {
+                let mut values: Vec<String> = ids.iter().filter_map(|id| self.series[*id as usize].labels.get(name).map(str::to_string)).collect();
+                values.sort_unstable();
+                values.dedup();
+                return values;
+            }
+            Listing::Postings(matched) => self
                 .index
-                .label_values(name)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-        }
-        let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
-        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut values: Vec<String> = self
-                .in_range(ids, mint_ms, maxt_ms)
-                .filter_map(|id| {
-                    self.series[id as usize].labels.get(name).map(str::to_string)
-                })
-                .collect();
-            values.sort();
-            values.dedup();
-            return values;
-        }
-        let mut values: Vec<String> = self
-            .index
-            .postings_of(name)
-            .filter(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms))
-            .map(|(value, _)| value.to_string())
-            .collect();
+                .postings_of(name)
+                .filter(|(_, ids)| self.any_in_range(ids, matched.as_deref(), mint_ms, maxt_ms))
+                .map(|(value, _)| value.to_string())
+                .collect(),
+        };
         values.sort_unstable();
         values
     }
 
     /// The children of `prefix` among the values of label `name` read as paths split at
-    /// `delimiter` (`index::children`), counting matching series with samples in the range.
-    pub fn label_value_children(
-        &self,
-        name: &str,
-        prefix: &str,
-        delimiter: char,
-        matchers: &[Matcher],
-        mint_ms: i64,
-        maxt_ms: i64,
-    ) -> Vec<String> {
-        if matchers.is_empty() && self.all_in_range(mint_ms, maxt_ms) {
-            return children_of_sorted(&self.index.sorted_values(name), prefix, delimiter);
-        }
-        let matched = (!matchers.is_empty()).then(|| self.index.select(matchers));
-        if let Some(ids) = matched.as_deref().filter(|ids| listing_by_series(ids.len())) {
-            let mut values: Vec<String> = self
-                .in_range(ids, mint_ms, maxt_ms)
-                .filter_map(|id| self.series[id as usize].labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string))
-                .collect();
-            values.sort_unstable();
-            values.dedup();
-            return children_of_list(&values, prefix, delimiter);
-        }
+    /// `delimiter` (`index::children`), counting matching series with samples in the range
+    /// (see `listing`).
+    pub fn label_value_children(&self, name: &str, prefix: &str, delimiter: char, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
+        let matched = match self.listing(matchers, mint_ms, maxt_ms) {
+            Listing::Everything => return children_of_sorted(&self.index.sorted_values(name), prefix, delimiter),
+            Listing::Series(ids) => {
+                let mut values: Vec<String> = ids
+                    .iter()
+                    .filter_map(|id| self.series[*id as usize].labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string))
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                return children_of_list(&values, prefix, delimiter);
+            }
+            Listing::Postings(matched) => matched,
+        };
         let sorted = self.index.sorted_values(name);
         let seek = |from: &str| {
             let at = sorted.seek(from);
@@ -512,6 +492,17 @@ impl Head {
         debug_assert_eq!(all, self.series.iter().all(|s| s.within(mint_ms, maxt_ms)), "head bounds and empty-series count are current");
         all
     }
+}
+
+/// How the head answers a label listing (`Head::listing`).
+enum Listing {
+    /// Every name or value in the index counts.
+    Everything,
+    /// The few matched series with samples in the range, whose labels are the answer.
+    Series(Vec<SeriesId>),
+    /// Each name or value counts when a series of its postings (restricted to the matched
+    /// ones, when there are matchers) has samples in the range.
+    Postings(Option<Vec<SeriesId>>),
 }
 
 /// The part of a stable label hash that `Head::by_hash` keeps: its upper 32 bits.
