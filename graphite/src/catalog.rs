@@ -148,6 +148,7 @@ const FUNCTIONS: &[Entry] = &[
     ("reduce", "Combine", "seriesLists:seriesLists!,reduceFunction:string!,reduceNode:node!,reduceMatchers:string!*", "Short name of reduceSeries."),
     ("applyByNode", "Combine", "seriesList:seriesList!,nodeNum:node!,templateFunction:string!,newName:string", "Evaluates a target template once per name prefix up to nodeNum, '%' standing for the prefix."),
     ("aliasQuery", "Alias", "seriesList:seriesList!,search:string!,replace:string!,newName:string!", "Names each series with a %-format of the last value of the series its rewritten name selects."),
+    ("cactiStyle", "Special", "seriesList:seriesList!,system:string,units:string", "Pads the names into columns with the current, largest and smallest value, with 'si' or 'binary' units and a units suffix when given."),
     ("legendValue", "Alias", "seriesList:seriesList!,valuesTypes:string*", "Appends aggregate values (avg, last, max ...) to the names; a last 'si' or 'binary' writes them with units."),
     ("upper", "Alias", "seriesList:seriesList!,pos:integer*", "Upper-cases the names, or only the characters at the given positions."),
     ("lower", "Alias", "seriesList:seriesList!,pos:integer*", "Lower-cases the names, or only the characters at the given positions."),

@@ -88,17 +88,75 @@ fn legend_aggregate(name: &str, values: &[f64]) -> Option<f64> {
     })
 }
 
-/// graphite's format_units: the value scaled to the largest unit (k, M, ... or Ki, Mi, ...)
-/// it reaches, written with two decimals.
-fn with_units(v: f64, binary: bool) -> String {
+/// graphite's format_units: the value scaled to the largest unit it reaches (k, M, ... or
+/// Ki, Mi, ...) with the unit's prefix.
+fn scaled_to_unit(v: f64, binary: bool) -> (f64, &'static str) {
     let units: [(&str, f64); 5] = if binary {
         [("Pi", 1024f64.powi(5)), ("Ti", 1024f64.powi(4)), ("Gi", 1024f64.powi(3)), ("Mi", 1024f64.powi(2)), ("Ki", 1024.0)]
     } else {
         [("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)]
     };
-    let (scaled, prefix) = units.iter().find(|(_, size)| v.abs() >= *size).map_or((v, ""), |(p, size)| (v / size, *p));
-    let number = percent_format("%.2f", scaled).unwrap_or_else(|_| repr(scaled));
-    format!("{number}{prefix}")
+    units.iter().find(|(_, size)| v.abs() >= *size).map_or((v, ""), |(p, size)| (v / size, *p))
+}
+
+/// Python's `"%.2f" % v`.
+fn two_decimals(v: f64) -> String {
+    percent_format("%.2f", v).unwrap_or_else(|_| repr(v))
+}
+
+/// The value with two decimals and its unit prefix (`1.50k`), as legendValue and
+/// cactiStyle write it with a unit system.
+fn with_units(v: f64, binary: bool) -> String {
+    let (scaled, prefix) = scaled_to_unit(v, binary);
+    format!("{}{prefix}", two_decimals(scaled))
+}
+
+/// cactiStyle(seriesList, system=None, units=None): names padded into columns with the
+/// last, largest and smallest value (`name Current:5.00 Max:9.00 Min:1.00 `), written with
+/// a unit system ('si' or 'binary') and a units suffix when given; `nan` for a series
+/// without values. Column widths come from every series of the list, as graphite-web
+/// measures them (a value of 0 or none measured as 3, whole part only).
+pub(super) async fn cacti_style(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(3)?;
+    let system = a.opt_string(1, "system")?.filter(|s| !s.is_empty());
+    let binary = match system {
+        None | Some("si") => false,
+        Some("binary") => true,
+        Some(other) => return Err(a.err(format!("system must be 'si' or 'binary'; got {other:?}"))),
+    };
+    let units = a.opt_string(2, "units")?.filter(|u| !u.is_empty());
+    let format = |v: f64| -> String {
+        match (system.is_some(), units) {
+            (true, Some(u)) => {
+                let (scaled, prefix) = scaled_to_unit(v, binary);
+                format!("{} {prefix}{u}", two_decimals(scaled))
+            }
+            (true, None) => with_units(v, binary),
+            (false, Some(u)) => format!("{} {u}", two_decimals(v)),
+            (false, None) => two_decimals(v),
+        }
+    };
+    let mut series = a.series(0, "seriesList").await?;
+    let width_of = |aggr: Aggr| {
+        series
+            .iter()
+            .map(|s| {
+                let v = aggr.apply(&s.values);
+                let measured = if v.is_nan() || v == 0.0 { 3.0 } else { v.trunc() };
+                format(measured).chars().count()
+            })
+            .max()
+            .unwrap_or(0)
+            + 3
+    };
+    let (last_width, max_width, min_width) = (width_of(Aggr::Last), width_of(Aggr::Max), width_of(Aggr::Min));
+    let name_width = series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    let text = |v: f64| if v.is_nan() { "nan".to_string() } else { format(v) };
+    for s in &mut series {
+        let (last, max, min) = (text(Aggr::Last.apply(&s.values)), text(Aggr::Max.apply(&s.values)), text(Aggr::Min.apply(&s.values)));
+        s.name = format!("{:<name_width$} Current:{last:<last_width$} Max:{max:<max_width$} Min:{min:<min_width$} ", s.name);
+    }
+    Ok(series)
 }
 
 /// legendValue(seriesList, *valueTypes): appends ` (avg: 3.0)` per value type, or with a
@@ -201,6 +259,28 @@ mod tests {
         assert_eq!(s[0].path_expression, "a.b.c");
         assert!(eval("legendValue(a.b.c)").is_err());
         assert!(eval("legendValue(a.b.c,1)").is_err());
+    }
+
+    #[test]
+    fn cacti_style_columns() {
+        // a.b.c = 1..5, a.b.d = 10..50 (last 50, max 50, min 10). Widths: names 5, values
+        // "50.00" (5) + 3 = 8 for every column.
+        assert_eq!(
+            names("cactiStyle(a.b.{c,d})"),
+            ["a.b.c Current:5.00     Max:5.00     Min:1.00     ", "a.b.d Current:50.00    Max:50.00    Min:10.00    "]
+        );
+        // With a unit system and units: 1500 is "1.50 kB"; the widths measure the whole
+        // part of each value (1500 → "1.50 kB", 7 + 3).
+        assert_eq!(
+            names("cactiStyle(scale(a.b.c,300),'si','B')"),
+            ["scale(a.b.c,300) Current:1.50 kB    Max:1.50 kB    Min:300.00 B    "]
+        );
+        assert_eq!(names("cactiStyle(scale(a.b.c,1024),'binary')"), ["scale(a.b.c,1024) Current:5.00Ki    Max:5.00Ki    Min:1.00Ki    "]);
+        assert_eq!(names("cactiStyle(a.b.c,units='req')"), ["a.b.c Current:5.00 req    Max:5.00 req    Min:1.00 req    "]);
+        // No values: nan, measured as 3.
+        assert_eq!(names("cactiStyle(removeAboveValue(a.b.c,0))"), ["removeAboveValue(a.b.c,0) Current:nan     Max:nan     Min:nan     "]);
+        assert!(names("cactiStyle(nothing.here)").is_empty());
+        assert!(eval("cactiStyle(a.b.c,'sec')").is_err());
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub(crate) async fn call(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 /// Functions dispatched by [`call_later`], kept out of [`call`]'s own match so that every
 /// level of a deeply nested target does not pay for their futures on the stack.
 const LATER_NAMES: &[&str] = &[
-    "averageOutsidePercentile", "aggregateSeriesLists", "weightedAverage", "pct", "legendValue", "upper",
+    "cactiStyle", "averageOutsidePercentile", "aggregateSeriesLists", "weightedAverage", "pct", "legendValue", "upper",
     "lower", "aliasQuery", "applyByNode", "useSeriesAbove", "mapSeries", "map", "reduceSeries", "reduce",
     "holtWintersForecast", "holtWintersConfidenceBands", "holtWintersConfidenceArea", "holtWintersAberration",
     "linearRegression", "smartSummarize", "compressPeriodicGaps", "time", "timeFunction", "verticalLine",
@@ -138,6 +138,7 @@ async fn call_later(a: &Args<'_>) -> Result<Vec<Series>, Error> {
         "weightedAverage" => combine::weighted_average(a).await,
         "pct" => combine::as_percent(a).await,
         "legendValue" => alias::legend_value(a).await,
+        "cactiStyle" => alias::cacti_style(a).await,
         "upper" => alias::change_case(a, true).await,
         "lower" => alias::change_case(a, false).await,
         "aliasQuery" => subquery::alias_query(a).await,
