@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(v["sumSeries"]["params"][0]["multiple"], true);
         assert_eq!(v["summarize"]["params"][3]["default"], false);
         assert_eq!(v["highestMax"]["params"][1]["default"], 1);
-        assert!(v.get("cactiStyle").is_none());
+        assert_eq!(v["cactiStyle"]["function"], "cactiStyle(seriesList, system=None, units=None)");
         assert!(v.get("events").is_none());
         let hw = &v["holtWintersConfidenceBands"];
         assert_eq!(hw["function"], "holtWintersConfidenceBands(seriesList, delta=3, bootstrapInterval='7d', seasonality='1d')");

@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn unknown_functions_and_wrong_args() {
-        assert_eq!(eval("cactiStyle(a.b.c)").unwrap_err(), Error::UnknownFunction("cactiStyle".into()));
+        assert_eq!(eval("cactusStyle(a.b.c)").unwrap_err(), Error::UnknownFunction("cactusStyle".into()));
         // There is no events store: events stays unknown.
         assert_eq!(eval("events('deploy')").unwrap_err(), Error::UnknownFunction("events".into()));
         assert_eq!(eval("toUpperCase(a.b.c)").unwrap_err(), Error::UnknownFunction("toUpperCase".into()));
