@@ -292,3 +292,26 @@ fn render_evaluates_targets_over_the_stored_samples() {
     assert_eq!(get_ok(&server, "/functions/sumSeries")["name"], "sumSeries");
     assert!(server.stop());
 }
+
+#[test]
+fn one_render_shares_the_sample_limit_among_its_fetches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  max_samples_per_query: 100\n"));
+    let base = write_data(&server);
+    let until = base + POINTS * 10;
+    let render = |targets: &[&str]| {
+        let targets: Vec<String> = targets.iter().map(|t| format!("target={}", percent_encode(t))).collect();
+        get(&server, &format!("/render?from={base}&until={until}&{}", targets.join("&")))
+    };
+    // Three series of 30 samples: 90, within the limit.
+    let (status, _, body) = render(&["servers.web1.cpu.user", "servers.web1.cpu.system", "servers.web2.cpu.user"]);
+    assert_eq!(status, 200, "{body}");
+    // A fourth fetch of 30 passes the limit, though no fetch alone does; so does a function
+    // fetching its argument again.
+    let (status, _, body) = render(&["servers.web1.cpu.user", "servers.web1.cpu.system", "servers.web2.cpu.user", "servers.web2"]);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("too many samples"), "{body}");
+    let (status, _, body) = render(&["aliasQuery(servers.*.cpu.user, 'user', 'user', '%d')", "servers.web2"]);
+    assert_eq!(status, 422, "{body}");
+    assert!(server.stop());
+}

@@ -2,7 +2,7 @@
 //! `graphite` crate; this module fetches the raw samples each path glob or `seriesByTag`
 //! asks for from the shards, under the request's read filters.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
@@ -30,11 +30,15 @@ const POINTS_PER_SERIES_MAX: usize = 1_000_000;
 const RANGE_MS_DEFAULT: i64 = 24 * 3_600_000;
 
 /// Fetches from the shards; the first storage error is kept whole (its status and message)
-/// for the answer, as the evaluator only sees that a fetch failed.
+/// for the answer, as the evaluator only sees that a fetch failed. All fetches of one
+/// request share `server.max_samples_per_query`, as one PromQL query's selects do, so
+/// functions that fetch again (timeShift, aliasQuery, applyByNode, …) cannot load it many
+/// times over.
 struct StoreFetcher<'a> {
     api: &'a Api,
     filters: ReadFilters,
     failure: RefCell<Option<ApiError>>,
+    samples_left: Cell<usize>,
 }
 
 impl StoreFetcher<'_> {
@@ -46,8 +50,10 @@ impl StoreFetcher<'_> {
         // The shards unite the read filters' alternatives: a series matching two is loaded
         // and counted against the sample limit once.
         let select = Select::all(matchers, request.from_ms, request.until_ms);
-        let results = self.api.router.select_decoded(vec![select], self.filters.alternatives(), self.api.config.server.max_samples_per_query).await?;
+        let results = self.api.router.select_decoded(vec![select], self.filters.alternatives(), self.samples_left.get()).await?;
         let mut found: Vec<SeriesSamples> = results.into_iter().flatten().collect();
+        let loaded: usize = found.iter().map(|s| s.samples.len()).sum();
+        self.samples_left.set(self.samples_left.get().saturating_sub(loaded));
         // In name order, as graphite-web lists the series a path names.
         found.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(found
@@ -116,7 +122,7 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
         Some(text) => Some(text.parse::<f64>().ok().filter(|n| *n >= 1.0 && n.is_finite()).map(|n| n as usize).ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"maxDataPoints\": {text:?} is not a positive number")))?),
     };
     let config = EvalConfig { from_ms, until_ms, now_ms: now, storage_step_ms, x_files_factor, max_data_points, max_points_per_series: POINTS_PER_SERIES_MAX };
-    let fetcher = StoreFetcher { api, filters: ReadFilters::from_params(params)?, failure: RefCell::new(None) };
+    let fetcher = StoreFetcher { api, filters: ReadFilters::from_params(params)?, failure: RefCell::new(None), samples_left: Cell::new(api.config.server.max_samples_per_query) };
     let timeout = super::super::query::bounded_timeout(api, None);
     let deadline = Instant::now() + timeout;
     let slot = match future::or(async { Some(api.query_slots.acquire_static_permit(1).await) }, none_at(deadline)).await {
