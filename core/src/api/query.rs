@@ -424,6 +424,25 @@ fn map_engine_error(error: promql::Error) -> ApiError {
     }
 }
 
+/// One of the `server.max_concurrent_queries` slots, waited for until `deadline`; past it a
+/// 503 saying that `what` (a query, a render) timed out after `timeout`.
+pub(super) async fn query_slot(api: &Api, what: &str, deadline: std::time::Instant, timeout: Duration) -> Result<glommio::sync::StaticPermit, ApiError> {
+    match future::or(async { Some(api.query_slots.acquire_static_permit(1).await) }, none_at(deadline)).await {
+        Some(Ok(permit)) => Ok(permit),
+        Some(Err(_)) => Err(ApiError::unavailable("query slots closed: the server is shutting down")),
+        None => Err(ApiError::timeout(format!(
+            "{what} timed out waiting for one of the {} concurrent query slots after {timeout:?}",
+            api.config.server.max_concurrent_queries
+        ))),
+    }
+}
+
+/// Nothing, at `deadline`: the losing side of a race against it.
+pub(super) async fn none_at<T>(deadline: std::time::Instant) -> Option<T> {
+    glommio::timer::sleep(deadline.saturating_duration_since(std::time::Instant::now())).await;
+    None
+}
+
 /// Waits (bounded by `timeout`) for a query slot, fetches every select from the shards,
 /// then evaluates in the executor's blocking pool, so a long evaluation never stalls this
 /// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled. Each
@@ -432,22 +451,7 @@ fn map_engine_error(error: promql::Error) -> ApiError {
 async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, filters: &ReadFilters, timeout: Duration) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
     let deadline = started + timeout;
-    let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
-    let slot = async { Some(api.query_slots.acquire_static_permit(1).await) };
-    let waited = async {
-        glommio::timer::sleep(remaining()).await;
-        None
-    };
-    let slot = match future::or(slot, waited).await {
-        Some(Ok(permit)) => permit,
-        Some(Err(_)) => return Err(ApiError::unavailable("query slots closed: the server is shutting down")),
-        None => {
-            return Err(ApiError::timeout(format!(
-                "query timed out waiting for one of the {} concurrent query slots after {timeout:?}",
-                api.config.server.max_concurrent_queries
-            )))
-        }
-    };
+    let slot = query_slot(api, "query", deadline, timeout).await?;
     let written = ActiveQueryWritten::new(api.active_queries.clone(), prepared.query());
     let queued_in = started.elapsed();
     let selects: Vec<Select> = prepared
@@ -456,11 +460,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
         .map(|s| Select { matchers: s.matchers, mint_ms: s.mint_ms, maxt_ms: s.maxt_ms, last_only: s.last_only })
         .collect();
     let fetch = async { Some(PrefetchedQuerier::fetch(&api.router, selects, filters.alternatives(), api.config.server.max_samples_per_query, api.config.storage.dedup_interval_ms()).await) };
-    let fetch_deadline = async {
-        glommio::timer::sleep(remaining()).await;
-        None
-    };
-    let querier = match future::or(fetch, fetch_deadline).await {
+    let querier = match future::or(fetch, none_at(deadline)).await {
         Some(result) => result?,
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
@@ -494,11 +494,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
     .detach();
     // None only if the executor dropped the task (it is shutting down).
     let evaluation = async { Some(evaluation.await.unwrap_or(Err(()))) };
-    let eval_deadline = async {
-        glommio::timer::sleep(remaining()).await;
-        None
-    };
-    match future::or(evaluation, eval_deadline).await {
+    match future::or(evaluation, none_at(deadline)).await {
         Some(Ok(result)) => result.map_err(map_engine_error).map(|mut result| {
             let timings = &api.query_timings;
             timings.observe(Slice::QueueTime, queued_in.as_secs_f64());

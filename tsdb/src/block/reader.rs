@@ -20,6 +20,12 @@ use crate::index::children::{children, children_of_list};
 use crate::index::{any_live, difference, intersect, listing_by_series, union_all};
 use crate::model::{HistogramSample, Labels, MatchOp, Matcher, Sample, SampleStarts, SeriesSamples};
 
+/// The values of label `name` starting with `prefix` among `series`, sorted, each once.
+fn values_among(series: &[IndexSeries], name: &str, prefix: &str) -> Vec<String> {
+    let found: BTreeSet<String> = series.iter().filter_map(|s| s.labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string)).collect();
+    found.into_iter().collect()
+}
+
 /// How a block answers a label listing (`Block::listing`).
 enum Listing {
     /// Every name or value in the index counts.
@@ -431,10 +437,7 @@ impl Block {
         let matched = match self.listing(matchers, mint_ms, maxt_ms)? {
             Listing::Everything => return Ok(values.keys().cloned().collect()),
             Listing::Nothing => return Ok(Vec::new()),
-            Listing::Series(series) => {
-                let found: BTreeSet<String> = series.iter().filter_map(|s| s.labels.get(name).map(str::to_string)).collect();
-                return Ok(found.into_iter().collect());
-            }
+            Listing::Series(series) => return Ok(values_among(&series, name, "")),
             Listing::Postings(matched) => matched,
         };
         let mut found = Vec::new();
@@ -457,10 +460,7 @@ impl Block {
         match self.listing(matchers, mint_ms, maxt_ms)? {
             Listing::Everything => children(prefix, delimiter, seek, |_, _| Ok(true)),
             Listing::Nothing => Ok(Vec::new()),
-            Listing::Series(series) => {
-                let found: BTreeSet<String> = series.iter().filter_map(|s| s.labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string)).collect();
-                Ok(children_of_list(&found.into_iter().collect::<Vec<_>>(), prefix, delimiter))
-            }
+            Listing::Series(series) => Ok(children_of_list(&values_among(&series, name, prefix), prefix, delimiter)),
             Listing::Postings(matched) => children(prefix, delimiter, seek, |_, offset| self.postings_live(offset, matched.as_deref(), mint_ms, maxt_ms)),
         }
     }

@@ -431,12 +431,7 @@ impl Head {
     pub fn label_values(&self, name: &str, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
         let mut values: Vec<String> = match self.listing(matchers, mint_ms, maxt_ms) {
             Listing::Everything => return self.index.label_values(name).into_iter().map(str::to_string).collect(),
-            Listing::Series(ids) => {
-                let mut values: Vec<String> = ids.iter().filter_map(|id| self.series[*id as usize].labels.get(name).map(str::to_string)).collect();
-                values.sort_unstable();
-                values.dedup();
-                return values;
-            }
+            Listing::Series(ids) => return self.values_among(&ids, name, ""),
             Listing::Postings(matched) => self
                 .index
                 .postings_of(name)
@@ -454,26 +449,23 @@ impl Head {
     pub fn label_value_children(&self, name: &str, prefix: &str, delimiter: char, matchers: &[Matcher], mint_ms: i64, maxt_ms: i64) -> Vec<String> {
         let matched = match self.listing(matchers, mint_ms, maxt_ms) {
             Listing::Everything => return children_of_sorted(&self.index.sorted_values(name), prefix, delimiter),
-            Listing::Series(ids) => {
-                let mut values: Vec<String> = ids
-                    .iter()
-                    .filter_map(|id| self.series[*id as usize].labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string))
-                    .collect();
-                values.sort_unstable();
-                values.dedup();
-                return children_of_list(&values, prefix, delimiter);
-            }
+            Listing::Series(ids) => return children_of_list(&self.values_among(&ids, name, prefix), prefix, delimiter),
             Listing::Postings(matched) => matched,
         };
         let sorted = self.index.sorted_values(name);
-        let seek = |from: &str| {
-            let at = sorted.seek(from);
-            sorted.get(at).map(|v| (v, at))
-        };
+        let seek = |from: &str| sorted.first_from(from);
         let live = |value: &str, _| {
             Ok::<bool, std::convert::Infallible>(self.any_in_range(self.index.postings(name, value), matched.as_deref(), mint_ms, maxt_ms))
         };
         children(prefix, delimiter, seek, live).unwrap_or_else(|never| match never {})
+    }
+
+    /// The values of label `name` starting with `prefix` among series `ids`, sorted, each once.
+    fn values_among(&self, ids: &[SeriesId], name: &str, prefix: &str) -> Vec<String> {
+        let mut values: Vec<String> = ids.iter().filter_map(|id| self.series[*id as usize].labels.get(name).filter(|v| v.starts_with(prefix)).map(str::to_string)).collect();
+        values.sort_unstable();
+        values.dedup();
+        values
     }
 
     fn in_range<'a>(&'a self, ids: &'a [SeriesId], mint_ms: i64, maxt_ms: i64) -> impl Iterator<Item = SeriesId> + 'a {

@@ -57,24 +57,26 @@ pub fn children<'a, H: Copy, E>(
     Ok(found)
 }
 
-/// [`children`] where every value counts, over values sorted in a slice-like store.
-pub fn children_of_sorted(values: &SortedValues, prefix: &str, delimiter: char) -> Vec<String> {
-    let seek = |from: &str| {
-        let at = values.seek(from);
-        values.get(at).map(|v| (v, at))
-    };
+/// [`children`] where every value counts.
+fn children_of_all<'a>(prefix: &str, delimiter: char, seek: impl Fn(&str) -> Option<(&'a str, usize)>) -> Vec<String> {
     let found: Result<_, Infallible> = children(prefix, delimiter, seek, |_, _| Ok(true));
     found.unwrap_or_else(|never| match never {})
 }
 
-/// [`children`] among the values of a sorted list where every value counts.
+/// [`children`] among every value of a name's sorted copy.
+pub fn children_of_sorted(values: &SortedValues, prefix: &str, delimiter: char) -> Vec<String> {
+    children_of_all(prefix, delimiter, |from| values.first_from(from))
+}
+
+/// [`children`] among every value of a sorted list.
 pub fn children_of_list(values: &[String], prefix: &str, delimiter: char) -> Vec<String> {
-    let seek = |from: &str| {
-        let at = values.partition_point(|v| v.as_str() < from);
-        values.get(at).map(|v| (v.as_str(), at))
-    };
-    let found: Result<_, Infallible> = children(prefix, delimiter, seek, |_, _| Ok(true));
-    found.unwrap_or_else(|never| match never {})
+    children_of_all(prefix, delimiter, |from| seek_in(values, from))
+}
+
+/// The first value of a sorted list not below `from`, with its position.
+fn seek_in<'a>(values: &'a [String], from: &str) -> Option<(&'a str, usize)> {
+    let at = values.partition_point(|v| v.as_str() < from);
+    values.get(at).map(|v| (v.as_str(), at))
 }
 
 /// The least string above `value`.
@@ -123,10 +125,7 @@ mod tests {
     fn a_node_counts_when_any_value_under_it_is_live() {
         let values = sorted(&["a.b.1", "a.b.2", "a.b.3", "a.c.1", "a.d"]);
         let mut asked = Vec::new();
-        let seek = |from: &str| {
-            let at = values.partition_point(|v| v.as_str() < from);
-            values.get(at).map(|v| (v.as_str(), at))
-        };
+        let seek = |from: &str| seek_in(&values, from);
         let live = |v: &str, _| {
             asked.push(v.to_string());
             Ok::<_, Infallible>(v == "a.b.2")
@@ -140,10 +139,7 @@ mod tests {
     fn a_live_node_skips_its_other_values() {
         let values: Vec<String> = (0..1000).map(|i| format!("a.b.{i:04}")).chain(["a.c".to_string()]).collect();
         let mut asked = 0;
-        let seek = |from: &str| {
-            let at = values.partition_point(|v| v.as_str() < from);
-            values.get(at).map(|v| (v.as_str(), at))
-        };
+        let seek = |from: &str| seek_in(&values, from);
         let found = children("a.", '.', seek, |_, _| {
             asked += 1;
             Ok::<_, Infallible>(true)
@@ -166,10 +162,7 @@ mod tests {
     #[test]
     fn errors_from_live_stop_the_walk() {
         let values = sorted(&["a.b", "a.c"]);
-        let seek = |from: &str| {
-            let at = values.partition_point(|v| v.as_str() < from);
-            values.get(at).map(|v| (v.as_str(), at))
-        };
+        let seek = |from: &str| seek_in(&values, from);
         let found = children("a.", '.', seek, |v, _| if v == "a.c" { Err("unreadable") } else { Ok(true) });
         assert_eq!(found, Err("unreadable"));
     }

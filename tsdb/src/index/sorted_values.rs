@@ -50,6 +50,12 @@ impl SortedValues {
         lo
     }
 
+    /// The first value not below `from`, with its position.
+    pub fn first_from(&self, from: &str) -> Option<(&str, usize)> {
+        let at = self.seek(from);
+        self.get(at).map(|v| (v, at))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).filter_map(|i| self.get(i))
     }
@@ -71,6 +77,8 @@ mod tests {
         assert_eq!(values.seek("zz"), 4);
         assert_eq!(values.seek("\u{10FFFF}"), 5);
         assert_eq!(values.get(5), None);
+        assert_eq!((values.first_from("b."), values.first_from("zz")), (Some(("b.c", 3)), Some(("ä", 4))));
+        assert_eq!(values.first_from("\u{10FFFF}"), None);
         assert!(SortedValues::default().is_empty());
     }
 }

@@ -76,10 +76,14 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
 
 /// A JSON answer, wrapped as `jsonp(…)` (JavaScript) when the request names a callback.
 fn json(status: StatusCode, body: String, jsonp: Option<&str>) -> Response<Bytes> {
-    let (content_type, body) = match jsonp {
-        Some(callback) => ("text/javascript; charset=utf-8", format!("{callback}({body})")),
-        None => ("application/json", body),
-    };
+    match jsonp {
+        Some(callback) => answer(status, format!("{callback}({body})"), "text/javascript; charset=utf-8"),
+        None => answer(status, body, "application/json"),
+    }
+}
+
+/// An answer of `body` as `content_type`.
+fn answer(status: StatusCode, body: String, content_type: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));

@@ -14,9 +14,10 @@ use http::{Response, StatusCode};
 use tsdb::SeriesSamples;
 
 use super::super::params::{now_ms, Params};
+use super::super::query::{bounded_timeout, none_at, query_slot};
 use super::super::read_filters::ReadFilters;
 use super::super::{Api, ApiError};
-use super::{json, jsonp_param, time_param};
+use super::{answer, json, jsonp_param, time_param};
 use crate::shard::messages::Select;
 
 /// VictoriaMetrics' `-search.graphiteStorageStep`: the interval raw samples are laid on when
@@ -123,13 +124,9 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
     };
     let config = EvalConfig { from_ms, until_ms, now_ms: now, storage_step_ms, x_files_factor, max_data_points, max_points_per_series: POINTS_PER_SERIES_MAX };
     let fetcher = StoreFetcher { api, filters: ReadFilters::from_params(params)?, failure: RefCell::new(None), samples_left: Cell::new(api.config.server.max_samples_per_query) };
-    let timeout = super::super::query::bounded_timeout(api, None);
+    let timeout = bounded_timeout(api, None);
     let deadline = Instant::now() + timeout;
-    let slot = match future::or(async { Some(api.query_slots.acquire_static_permit(1).await) }, none_at(deadline)).await {
-        Some(Ok(permit)) => permit,
-        Some(Err(_)) => return Err(ApiError::unavailable("query slots closed: the server is shutting down")),
-        None => return Err(ApiError::timeout(format!("render timed out waiting for one of the {} concurrent query slots after {timeout:?}", api.config.server.max_concurrent_queries))),
-    };
+    let slot = query_slot(api, "render", deadline, timeout).await?;
     let evaluated = future::or(async { Some(graphite::render(&targets, &config, &fetcher).await) }, none_at(deadline)).await;
     drop(slot);
     let series = match evaluated {
@@ -139,23 +136,11 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
     };
     Ok(match format {
         Format::Json => json(StatusCode::OK, graphite::render_json(&series, None), jsonp),
-        Format::Csv => text(graphite::render_csv(&series), "text/csv"),
-        Format::Raw => text(graphite::render_raw(&series), "text/plain; charset=utf-8"),
+        Format::Csv => answer(StatusCode::OK, graphite::render_csv(&series), "text/csv"),
+        Format::Raw => answer(StatusCode::OK, graphite::render_raw(&series), "text/plain; charset=utf-8"),
     })
 }
 
-/// Nothing, at `deadline`: the losing side of a race against it.
-async fn none_at<T>(deadline: Instant) -> Option<T> {
-    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
-    None
-}
-
-/// A 200 answer of `body` as `content_type`.
-fn text(body: String, content_type: &'static str) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::header::HeaderValue::from_static(content_type));
-    response
-}
 
 /// `/functions/<name>`: one function's entry of `/functions`, or a 404 naming it.
 pub(super) fn handle_function(name: &str) -> Result<Response<Bytes>, ApiError> {
