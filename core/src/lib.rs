@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod io_uring_probe;
 pub mod join;
 pub mod notifications;
+pub mod port_claim;
 pub mod rules;
 pub mod runtime;
 pub mod scrape;

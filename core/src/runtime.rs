@@ -40,16 +40,18 @@ enum Event {
     Signal(i32),
 }
 
-/// CPUs this process may run on (its affinity mask), in order.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (this thread).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect();
-        }
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+/// Stops the start when another process listens on one of the configured ports
+/// (`port_claim`): the HTTP and gRPC ports, and the line protocols' TCP ports with the UDP
+/// ones they share unless TLS is on.
+fn refuse_ports_in_use(config: &Config, resolved: &Resolved) -> Result<(), String> {
+    use crate::port_claim::Claim;
+    let udp = !config.tls.enabled();
+    let mut claims = vec![Claim { addr: resolved.http_addr, key: "server.http_addr", udp: false }, Claim { addr: resolved.grpc_addr, key: "server.grpc_addr", udp: false }];
+    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr, opentsdb: resolved.opentsdb_addr };
+    for protocol in crate::socket_ingest::Protocol::ALL {
+        claims.extend(sockets.get(protocol).map(|addr| Claim { addr, key: protocol.config_key(), udp }));
     }
+    crate::port_claim::refuse_ports_in_use(&claims)
 }
 
 fn now_ms() -> i64 {
@@ -120,11 +122,12 @@ fn query_slots_per_executor(config: &Config, cores: usize) -> usize {
 /// Runs the server until SIGINT/SIGTERM; returns after every acknowledged write is flushed.
 pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     crate::io_uring_probe::check_io_uring()?;
-    let cpus = allowed_cpus();
+    let cpus = crate::thread_priority::process_cpus();
     let cores = if config.server.cores == 0 { cpus.len() } else { config.server.cores };
     if cores > cpus.len() {
         return Err(format!("invalid value for server.cores: {cores} but this process may use only {} CPUs", cpus.len()));
     }
+    refuse_ports_in_use(&config, &resolved)?;
     // Held until this function returns, after the shards' last flush.
     let _data_dir_lock = data_dir::lock(&config.storage.data_dir).map_err(|e| e.to_string())?;
     let shards = data_dir::open_or_create(&config.storage.data_dir, if config.storage.shards == 0 { cores } else { config.storage.shards })

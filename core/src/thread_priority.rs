@@ -39,6 +39,51 @@ pub fn lower_evaluation_thread_priority() {
     }
 }
 
+/// The affinity mask this process started with, recorded by the first [`process_cpus`]
+/// (before any executor pins its thread).
+static PROCESS_CPUS: std::sync::OnceLock<libc::cpu_set_t> = std::sync::OnceLock::new();
+
+/// The calling thread's affinity mask.
+fn current_cpu_set() -> std::io::Result<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (this thread).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(set)
+    }
+}
+
+/// CPUs this process may run on (its affinity mask), in order. The first call, made by the
+/// runtime before it starts the executors, records the mask for
+/// [`leave_executor_cpu`].
+pub fn process_cpus() -> Vec<usize> {
+    let set = match PROCESS_CPUS.get() {
+        Some(set) => *set,
+        None => match current_cpu_set() {
+            Ok(set) => *PROCESS_CPUS.get_or_init(|| set),
+            Err(_) => return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect(),
+        },
+    };
+    // SAFETY: CPU_ISSET reads the plain-data set for indexes below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect()
+}
+
+/// Gives the calling thread, started from a pinned executor and so pinned to its CPU, the
+/// process's whole affinity mask back, so the kernel may run it on any CPU as it runs the
+/// executors' blocking pools (glommio starts those before pinning). Best effort, like the
+/// priorities here; nothing happens where no mask was recorded.
+pub fn leave_executor_cpu() {
+    let Some(set) = PROCESS_CPUS.get() else {
+        return;
+    };
+    // SAFETY: `set` is a live cpu_set_t of the size passed; pid 0 is this thread.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) } != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not unpin a thread started from an executor");
+    }
+}
+
 /// `struct sched_attr` of `sched_setattr(2)`, its first version (48 bytes); the libc crate
 /// does not define it.
 #[repr(C)]
@@ -131,6 +176,39 @@ mod tests {
             lower_evaluation_thread_priority();
             lower_evaluation_thread_priority(); // once per thread
             assert_eq!(current_attr().nice, (before + EVALUATION_THREAD_NICE_INCREMENT).min(19));
+        })
+        .join()
+        .expect("the test thread panicked");
+    }
+
+    fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
+        // SAFETY: CPU_ISSET reads the plain-data set for indexes below CPU_SETSIZE.
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, set) }).collect()
+    }
+
+    #[test]
+    fn a_thread_started_from_a_pinned_one_gets_the_process_cpus_back() {
+        let all = process_cpus();
+        assert!(!all.is_empty());
+        assert_eq!(cpus_of(&current_cpu_set().expect("sched_getaffinity")), all);
+        std::thread::spawn(move || {
+            // Pinned as an executor is, to the last CPU of the process.
+            let pinned = *all.last().expect("a CPU");
+            // SAFETY: cpu_set_t is plain data; CPU_SET writes below CPU_SETSIZE; pid 0 is this
+            // thread.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(pinned, &mut set);
+                assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
+            }
+            let inherited = std::thread::spawn(|| {
+                let before = cpus_of(&current_cpu_set().expect("sched_getaffinity"));
+                leave_executor_cpu();
+                (before, cpus_of(&current_cpu_set().expect("sched_getaffinity")))
+            });
+            let (before, after) = inherited.join().expect("the inner thread panicked");
+            assert_eq!(before, vec![pinned], "a new thread inherits its creator's pin");
+            assert_eq!(after, all);
         })
         .join()
         .expect("the test thread panicked");

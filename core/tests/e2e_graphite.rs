@@ -315,3 +315,59 @@ fn one_render_shares_the_sample_limit_among_its_fetches() {
     assert_eq!(status, 422, "{body}");
     assert!(server.stop());
 }
+
+/// Threads of the server process whose name starts with `prefix` (Linux cuts names to 15
+/// bytes).
+fn threads_named(server: &Server, prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", server.child.id())) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| name.starts_with(prefix)))
+        .count()
+}
+
+/// Polls `done` until it holds or `limit` passes; whether it held.
+fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn a_long_render_leaves_the_executor_free_and_stops_at_the_query_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One executor, so a render evaluated on it would hold up every other request.
+    let config = write_config_with(dir.path(), "  cores: 1\n  header_read_timeout_seconds: 2\n  query_timeout_seconds: 5\n  max_concurrent_queries: 1\n", "");
+    let server = Server::start(&config);
+    let base = write_data(&server);
+    // About 864,000 points of 10 s, each the median of the 10,000 before it: minutes of work,
+    // far past the timeout.
+    let slow = format!("/render?from=-100d&until=now&target={}", percent_encode("movingMedian(time('t',10),10000)"));
+    let slow_url = server.url(&slow);
+    let slow = std::thread::spawn(move || reply_or_status(&slow_url, agent().get(&slow_url).call()));
+    assert!(eventually(std::time::Duration::from_secs(20), || threads_named(&server, "metricstor-rend") == 1 || slow.is_finished()));
+    assert!(!slow.is_finished(), "the render ended at once: {}", slow.join().map(|r| r.body).unwrap_or_default());
+    // Meanwhile the executor takes a write and answers a read of it.
+    let body = v1_request(&[(vec![("__name__", "written.during.render")], vec![(base * 1000, 1.0)])]);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let found = get_ok(&server, "/metrics/find?query=written.during.*");
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert!(!slow.is_finished(), "the render ended before the write and the read were answered");
+    let reply = slow.join().expect("render thread");
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("render timed out after 5s"), "{}", reply.body);
+    // The evaluation sees the cancel flag and stops, giving back the only query slot.
+    assert!(eventually(std::time::Duration::from_secs(20), || threads_named(&server, "metricstor-rend") == 0), "the render's evaluation went on after its timeout");
+    let until = base + POINTS * 10;
+    let (status, _, body) = get(&server, &format!("/render?from={base}&until={until}&target=servers.web2"));
+    assert_eq!(status, 200, "{body}");
+    assert!(server.stop());
+}

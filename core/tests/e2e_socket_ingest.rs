@@ -260,6 +260,47 @@ fn a_listen_address_in_use_or_malformed_refuses_to_start_naming_the_key() {
     assert!(error.contains("server.graphite_listen_addr"), "{error}");
 }
 
+/// `dir/config.yaml` with the given listen addresses (data in `dir/data`).
+fn config_on(dir: &Path, http: &str, grpc: &str, graphite: &str) -> std::path::PathBuf {
+    let path = dir.join("config.yaml");
+    let text = format!(
+        "server:\n  http_addr: {http}\n  grpc_addr: {grpc}\n  graphite_listen_addr: {graphite}\n  cores: 2\nstorage:\n  data_dir: {}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// glommio listens with SO_REUSEPORT, which would let a second server join a running one's
+/// ports and take a share of its connections: the second is refused, naming the key, for
+/// the HTTP, gRPC and Graphite ports alike. The first, stopped after serving a connection
+/// and started again on the same fixed ports, starts.
+#[test]
+fn a_second_server_on_a_running_servers_ports_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = tempfile::tempdir().expect("tempdir");
+    let first = Server::start(&config_on(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"));
+    let [graphite] = listener_addrs(&first, "listening for Graphite plaintext", ["tcp"]);
+    let reply = reply_or_status("labels", agent().get(&first.url("/api/v1/labels")).call());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (http, grpc) = (first.http_addr.clone(), first.grpc_addr.clone());
+    let any = "127.0.0.1:0";
+    for (key, addrs) in [("server.http_addr", [&*http, any, any]), ("server.grpc_addr", [any, &*grpc, any]), ("server.graphite_listen_addr", [any, any, &*graphite])] {
+        let error = start_refused(&config_on(other.path(), addrs[0], addrs[1], addrs[2]));
+        assert!(error.contains(key) && error.contains("another process listens there"), "{key}: {error}");
+    }
+    // The refused servers took nothing: the first still answers, and counts no stranger's
+    // data directory.
+    let reply = reply_or_status("labels", agent().get(&first.url("/api/v1/labels")).call());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(first.stop(), "clean shutdown");
+    let again = Server::start(&config_on(dir.path(), &http, &grpc, &graphite));
+    assert_eq!((again.http_addr.as_str(), again.grpc_addr.as_str()), (http.as_str(), grpc.as_str()));
+    let reply = reply_or_status("labels", agent().get(&again.url("/api/v1/labels")).call());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(again.stop(), "clean shutdown");
+}
+
 /// SIGTERM while a Graphite connection is still open: the server still exits cleanly and in
 /// time, the lines it had read are in the WAL (a restart reads them back), and a last line
 /// without its newline is not stored (it may be a number cut short).

@@ -36,6 +36,16 @@ impl<'a> Args<'a> {
         Args::with_bound(fetcher, ec, call, depth, &[])
     }
 
+    /// [`Error::Cancelled`] once the caller has given up on the evaluation; long loops call
+    /// this every so often.
+    pub(crate) fn check_cancelled(&self) -> Result<(), Error> {
+        if self.fetcher.cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Arguments whose paths named in `bound` evaluate to the given series instead of
     /// being fetched.
     pub fn with_bound(

@@ -31,6 +31,8 @@ pub enum Error {
     TooDeep(usize),
     #[error("fetch failed: {0}")]
     Fetch(String),
+    #[error("evaluation cancelled")]
+    Cancelled,
 }
 
 impl Error {

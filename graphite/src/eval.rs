@@ -44,6 +44,13 @@ pub trait Fetcher {
         &'a self,
         request: FetchRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<RawSeries>, Error>> + 'a>>;
+
+    /// Whether the caller has given up on this evaluation (its deadline passed, its client
+    /// went away): evaluation checks at every function call and inside long loops, and
+    /// stops with [`Error::Cancelled`]. Never, unless the caller says so.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// The request's range and knobs. Functions evaluate their arguments with modified copies
@@ -89,6 +96,9 @@ pub(crate) fn eval_expr<'a>(fetcher: &'a dyn Fetcher, ec: EvalConfig, expr: &'a 
     Box::pin(async move {
         if depth > MAX_DEPTH {
             return Err(Error::TooDeep(MAX_DEPTH));
+        }
+        if fetcher.cancelled() {
+            return Err(Error::Cancelled);
         }
         match expr {
             Expr::Path(glob) => fetch_series(fetcher, &ec, FetchSpec::Path(glob.clone()), &expr.to_string()).await,
@@ -219,5 +229,54 @@ mod tests {
         ec.storage_step_ms = 0;
         let err = block_on(render(&["a.b.c".to_string()], &ec, &f)).unwrap_err();
         assert!(err.to_string().contains("storage step must be positive"), "{err}");
+    }
+
+    /// The standard fetcher, which says it is cancelled from its `after`-th check on.
+    struct CancelledAfter {
+        inner: FakeFetcher,
+        checks: std::cell::Cell<usize>,
+        after: usize,
+    }
+
+    impl Fetcher for CancelledAfter {
+        fn fetch<'a>(&'a self, request: FetchRequest) -> Pin<Box<dyn Future<Output = Result<Vec<RawSeries>, Error>> + 'a>> {
+            self.inner.fetch(request)
+        }
+
+        fn cancelled(&self) -> bool {
+            self.checks.set(self.checks.get() + 1);
+            self.checks.get() >= self.after
+        }
+    }
+
+    fn cancelled_after(after: usize) -> CancelledAfter {
+        CancelledAfter { inner: FakeFetcher::standard(), checks: std::cell::Cell::new(0), after }
+    }
+
+    #[test]
+    fn cancellation_stops_evaluation_at_calls_and_inside_long_windows() {
+        let target = ["movingMedian(scale(a.b.c,2),50)".to_string()];
+        // Far more points than one check covers: 40,000 points of 10 s.
+        let mut ec = config();
+        ec.until_ms = ec.from_ms + 40_000 * ec.storage_step_ms;
+        ec.max_points_per_series = 100_000;
+        let never = cancelled_after(usize::MAX);
+        assert!(block_on(render(&target, &ec, &never)).is_ok());
+        // Three expressions (two calls and the path), then one check per 64 window points.
+        assert_eq!(never.checks.get(), 3 + 40_001usize.div_ceil(64), "checks made");
+        // Given up on before the first call, at the path, and inside the window loop.
+        for after in [1, 3, 10, 500] {
+            let fetcher = cancelled_after(after);
+            assert_eq!(block_on(render(&target, &ec, &fetcher)).unwrap_err(), Error::Cancelled, "cancelled at check {after}");
+            assert_eq!(fetcher.checks.get(), after, "evaluation went on after check {after}");
+        }
+        // Holt-Winters checks once per series.
+        let forecast = ["holtWintersForecast(a.*.*)".to_string()];
+        let mut ec = config();
+        ec.max_points_per_series = 100_000;
+        assert_eq!(block_on(render(&forecast, &ec, &cancelled_after(usize::MAX))).map(|s| s.len()), Ok(3));
+        let fetcher = cancelled_after(4);
+        assert_eq!(block_on(render(&forecast, &ec, &fetcher)).unwrap_err(), Error::Cancelled);
+        assert_eq!(fetcher.checks.get(), 4, "the call, the path, the first two series");
     }
 }

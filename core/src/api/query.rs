@@ -528,7 +528,7 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
 const RELEASE_MEMORY_AFTER_SAMPLES: usize = 1_000_000;
 
 /// Raises the evaluation's cancel flag when dropped.
-struct CancelOnDrop(Arc<AtomicBool>);
+pub(super) struct CancelOnDrop(pub(super) Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {

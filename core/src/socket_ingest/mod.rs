@@ -36,7 +36,7 @@ pub struct SocketAddrs {
 }
 
 impl SocketAddrs {
-    fn get(&self, protocol: Protocol) -> Option<SocketAddr> {
+    pub fn get(&self, protocol: Protocol) -> Option<SocketAddr> {
         match protocol {
             Protocol::Graphite => self.graphite,
             Protocol::Influx => self.influx,

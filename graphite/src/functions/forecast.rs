@@ -85,6 +85,7 @@ async fn analysed(a: &Args<'_>, bootstrap_index: usize) -> Result<Vec<(Series, H
     let series = a.series_in(ec, 0, "seriesList").await?;
     let mut out = Vec::with_capacity(series.len());
     for mut s in series {
+        a.check_cancelled()?;
         let season_points = (seasonality_ms / s.step_ms).max(SEASON_POINTS_MIN) as usize;
         let mut hw = holt_winters(&s.values, season_points);
         let skip = usize::try_from(preview_ms / s.step_ms).unwrap_or(usize::MAX).min(s.values.len());

@@ -59,6 +59,10 @@ pub(super) async fn moving(a: &Args<'_>, fixed: Option<&str>) -> Result<Vec<Seri
         let len = grid_len(a.ec.from_ms, a.ec.until_ms, step);
         let mut values = Vec::with_capacity(len);
         for k in 0..len {
+            // A wide window over a long range is the costliest loop a target can ask for.
+            if k % 64 == 0 {
+                a.check_cancelled()?;
+            }
             let end = a.ec.from_ms + k as i64 * step;
             let lo = index_at(s, end - window_ms);
             let hi = index_at(s, end);

@@ -1,10 +1,13 @@
 //! `/render` (Graphite's render API: JSON, csv or raw) and `/functions`: targets are evaluated by the
-//! `graphite` crate; this module fetches the raw samples each path glob or `seriesByTag`
-//! asks for from the shards, under the request's read filters.
+//! `graphite` crate on a thread of their own; this module serves that thread's fetches (the
+//! raw samples each path glob or `seriesByTag` asks for) from the shards, under the
+//! request's read filters.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -14,7 +17,7 @@ use http::{Response, StatusCode};
 use tsdb::SeriesSamples;
 
 use super::super::params::{now_ms, Params};
-use super::super::query::{bounded_timeout, none_at, query_slot};
+use super::super::query::{bounded_timeout, none_at, query_slot, CancelOnDrop};
 use super::super::read_filters::ReadFilters;
 use super::super::{Api, ApiError};
 use super::{answer, json, jsonp_param, time_param};
@@ -30,11 +33,11 @@ const POINTS_PER_SERIES_MAX: usize = 1_000_000;
 /// The render API's default range: the last day (graphite-web's `from=-24h`).
 const RANGE_MS_DEFAULT: i64 = 24 * 3_600_000;
 
-/// Fetches from the shards; the first storage error is kept whole (its status and message)
-/// for the answer, as the evaluator only sees that a fetch failed. All fetches of one
-/// request share `server.max_samples_per_query`, as one PromQL query's selects do, so
-/// functions that fetch again (timeShift, aliasQuery, applyByNode, …) cannot load it many
-/// times over.
+/// Fetches from the shards for one render; the first storage error is kept whole (its
+/// status and message) for the answer, as the evaluator only sees that a fetch failed. All
+/// fetches of one request share `server.max_samples_per_query`, as one PromQL query's
+/// selects do, so functions that fetch again (timeShift, aliasQuery, applyByNode, …) cannot
+/// load it many times over.
 struct StoreFetcher<'a> {
     api: &'a Api,
     filters: ReadFilters,
@@ -43,6 +46,15 @@ struct StoreFetcher<'a> {
 }
 
 impl StoreFetcher<'_> {
+    /// One fetch's series, or the message of its failure (the first failure kept whole).
+    async fn fetch(&self, request: FetchRequest) -> Result<Vec<RawSeries>, String> {
+        self.fetch_series(request).await.map_err(|e| {
+            let message = e.message.clone();
+            self.failure.borrow_mut().get_or_insert(e);
+            message
+        })
+    }
+
     async fn fetch_series(&self, request: FetchRequest) -> Result<Vec<RawSeries>, ApiError> {
         let matchers = match &request.spec {
             FetchSpec::Path(glob) => vec![promql::graphite_glob::name_matcher(glob, false).map_err(|e| ApiError::bad_data(format!("invalid path {glob:?}: {e}")))?],
@@ -71,19 +83,60 @@ impl StoreFetcher<'_> {
     }
 }
 
-impl Fetcher for StoreFetcher<'_> {
+/// Stack of a render's evaluation thread. Evaluation recurses once per nesting level, up to
+/// graphite's limit of 64; a debug build takes about 80 KiB a level (a 2 MiB thread
+/// overflowed at about 26). Only the pages touched are ever backed by memory.
+const EVALUATION_STACK_BYTES: usize = 16 << 20;
+
+/// A fetch the evaluation thread asks the executor for, and where the answer goes.
+type FetchAsked = (FetchRequest, async_channel::Sender<Result<Vec<RawSeries>, String>>);
+
+/// What the evaluation thread hands back: the series, or the evaluator's error; `Err(())`
+/// if evaluation panicked (a bug).
+type Evaluated = Result<Result<Vec<graphite::Series>, graphite::Error>, ()>;
+
+/// The evaluation thread's side: each fetch goes to the executor serving the request (the
+/// shards are reached from there), and the request's cancel flag is what `cancelled` says.
+struct ForwardingFetcher {
+    asks: async_channel::Sender<FetchAsked>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Fetcher for ForwardingFetcher {
     fn fetch<'a>(&'a self, request: FetchRequest) -> Pin<Box<dyn Future<Output = Result<Vec<RawSeries>, graphite::Error>> + 'a>> {
         Box::pin(async move {
-            match self.fetch_series(request).await {
-                Ok(series) => Ok(series),
-                Err(e) => {
-                    let message = e.message.clone();
-                    self.failure.borrow_mut().get_or_insert(e);
-                    Err(graphite::Error::Fetch(message))
-                }
-            }
+            let given_up = || graphite::Error::Fetch("the render was given up".to_string());
+            let (reply, answer) = async_channel::bounded(1);
+            self.asks.send((request, reply)).await.map_err(|_| given_up())?;
+            answer.recv().await.map_err(|_| given_up())?.map_err(graphite::Error::Fetch)
         })
     }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts evaluating `targets` on a thread of its own (unpinned, at the evaluation threads'
+/// lower priority, with a stack for the deepest target), so a long render never stalls the
+/// executor's I/O, as PromQL evaluates in the blocking pool. Its own thread rather than a
+/// pool thread because a render waits on the executor for every fetch, which would hold a
+/// pool thread PromQL evaluations need. The answer arrives on the returned channel.
+fn start_evaluation(targets: Vec<String>, config: EvalConfig, fetcher: ForwardingFetcher) -> Result<async_channel::Receiver<Evaluated>, ApiError> {
+    let (done, finished) = async_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("metricstor-render".to_string())
+        .stack_size(EVALUATION_STACK_BYTES)
+        .spawn(move || {
+            crate::thread_priority::leave_executor_cpu();
+            crate::thread_priority::lower_evaluation_thread_priority();
+            let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future::block_on(graphite::render(&targets, &config, &fetcher)))).map_err(|_| ());
+            // Closes the executor's side of the fetch channel before the answer is sent.
+            drop(fetcher);
+            let _ = done.try_send(evaluated);
+        })
+        .map_err(|e| ApiError::unavailable(format!("cannot start a thread to evaluate the render: {e}")))?;
+    Ok(finished)
 }
 
 /// graphite-web's answer formats this server writes.
@@ -127,12 +180,34 @@ pub(super) async fn handle_render(api: &Api, params: &Params) -> Result<Response
     let timeout = bounded_timeout(api, None);
     let deadline = Instant::now() + timeout;
     let slot = query_slot(api, "render", deadline, timeout).await?;
-    let evaluated = future::or(async { Some(graphite::render(&targets, &config, &fetcher).await) }, none_at(deadline)).await;
-    drop(slot);
-    let series = match evaluated {
-        Some(Ok(series)) => series,
-        Some(Err(e)) => return Err(fetcher.failure.into_inner().unwrap_or_else(|| ApiError::bad_data(e.to_string()))),
-        None => return Err(ApiError::timeout(format!("render timed out after {timeout:?}"))),
+    let cancel = Arc::new(AtomicBool::new(false));
+    // If this future is dropped (the client went away), the evaluation stops too.
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    let (asks, asked) = async_channel::unbounded::<FetchAsked>();
+    let finished = start_evaluation(targets, config, ForwardingFetcher { asks, cancel: cancel.clone() })?;
+    // The slot is held until the evaluation thread has stopped, as a PromQL evaluation holds
+    // its: a render past its deadline counts against `server.max_concurrent_queries` until
+    // its next check of the cancel flag.
+    let finished = glommio::spawn_local(async move {
+        let evaluated = finished.recv().await;
+        drop(slot);
+        evaluated
+    })
+    .detach();
+    let served = async {
+        while let Ok((request, reply)) = asked.recv().await {
+            let _ = reply.try_send(fetcher.fetch(request).await);
+        }
+        Some(finished.await)
+    };
+    let series = match future::or(served, none_at(deadline)).await {
+        Some(Some(Ok(Ok(Ok(series))))) => series,
+        Some(Some(Ok(Ok(Err(e))))) => return Err(fetcher.failure.into_inner().unwrap_or_else(|| ApiError::bad_data(e.to_string()))),
+        Some(_) => return Err(ApiError::internal("the render's evaluation failed on an internal error (its thread panicked; the log has the details)")),
+        None => {
+            cancel.store(true, Ordering::Relaxed);
+            return Err(ApiError::timeout(format!("render timed out after {timeout:?}")));
+        }
     };
     Ok(match format {
         Format::Json => json(StatusCode::OK, graphite::render_json(&series, None), jsonp),
