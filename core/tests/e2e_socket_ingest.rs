@@ -262,13 +262,7 @@ fn a_listen_address_in_use_or_malformed_refuses_to_start_naming_the_key() {
 
 /// `dir/config.yaml` with the given listen addresses (data in `dir/data`).
 fn config_on(dir: &Path, http: &str, grpc: &str, graphite: &str) -> std::path::PathBuf {
-    let path = dir.join("config.yaml");
-    let text = format!(
-        "server:\n  http_addr: {http}\n  grpc_addr: {grpc}\n  graphite_listen_addr: {graphite}\n  cores: 2\nstorage:\n  data_dir: {}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
+    write_config_at(dir, http, grpc, &format!("  graphite_listen_addr: {graphite}\n  cores: 2\n"), "")
 }
 
 /// glommio listens with SO_REUSEPORT, which would let a second server join a running one's

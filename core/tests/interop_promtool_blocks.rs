@@ -16,13 +16,7 @@ const STEP_MS: i64 = 60_000;
 const SERIES: usize = 3;
 
 fn config(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("config.yaml");
-    let text = format!(
-        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\nstorage:\n  data_dir: {}\n  shards: 1\n  block_duration_hours: 2\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
+    write_config_with(dir, "  cores: 1\n", "  shards: 1\n  block_duration_hours: 2\n")
 }
 
 fn value(series: usize, k: i64) -> f64 {

@@ -13,13 +13,7 @@ use std::time::{Duration, Instant};
 use support::*;
 
 fn config(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("config.yaml");
-    let text = format!(
-        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\n  query_timeout_seconds: 2\n  max_samples_per_query: 100000\n  max_concurrent_queries: 1\nstorage:\n  data_dir: {}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
+    write_config_with(dir, "  cores: 1\n  query_timeout_seconds: 2\n  max_samples_per_query: 100000\n  max_concurrent_queries: 1\n", "")
 }
 
 fn batch(first_series: usize, n_series: usize, samples: i64, value_base: f64) -> Vec<u8> {

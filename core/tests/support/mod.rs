@@ -51,9 +51,14 @@ pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
 /// `dir/config.yaml` with loopback listeners on free ports, data in `dir/data`, and the
 /// given lines (each `  key: value\n`) in the `server` and `storage` sections.
 pub fn write_config_with(dir: &Path, server_lines: &str, storage_lines: &str) -> PathBuf {
+    write_config_at(dir, "127.0.0.1:0", "127.0.0.1:0", server_lines, storage_lines)
+}
+
+/// As [`write_config_with`], listening on the given HTTP and gRPC addresses.
+pub fn write_config_at(dir: &Path, http_addr: &str, grpc_addr: &str, server_lines: &str, storage_lines: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     let text = format!(
-        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n{server_lines}storage:\n  data_dir: {}\n{storage_lines}",
+        "server:\n  http_addr: {http_addr}\n  grpc_addr: {grpc_addr}\n{server_lines}storage:\n  data_dir: {}\n{storage_lines}",
         dir.join("data").display()
     );
     std::fs::write(&path, text).expect("write test config");
