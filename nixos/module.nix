@@ -20,28 +20,25 @@ let
   };
   tlsEnabled = cfg.tls.certFile != null;
 
-  # "IP:port" or "[IPv6]:port", the forms the binary accepts (core/src/config.rs parses a
-  # SocketAddr: no host names). null when it does not parse; an assertion reports that.
+  # "IP:port", "[IPv6]:port", "host:port" or ":port" (every interface), the forms the binary
+  # accepts (core/src/config.rs; a host name is looked up when the server starts). null when
+  # it does not parse; an assertion reports that.
   parseAddress = address:
     let
       v6 = builtins.match "\\[([0-9A-Fa-f:.]+)]:([0-9]+)" address;
-      v4 = builtins.match "([0-9.]+):([0-9]+)" address;
-      parts = if v6 != null then v6 else v4;
+      named = builtins.match "([A-Za-z0-9][A-Za-z0-9.-]*):([0-9]+)" address;
+      portOnly = builtins.match ":([0-9]+)" address;
+      parts = if v6 != null then v6 else if named != null then named else if portOnly != null then [ "0.0.0.0" ] ++ portOnly else null;
     in
-    if parts == null then null else {
+    if parts == null || lib.toInt (builtins.elemAt parts 1) > 65535 then null else {
       host = builtins.elemAt parts 0;
       port = lib.toInt (builtins.elemAt parts 1);
-      ipv6 = v6 != null;
     };
   httpAddress = parseAddress cfg.settings.server.http_addr;
   grpcAddress = parseAddress cfg.settings.server.grpc_addr;
   addressesValid = httpAddress != null && grpcAddress != null;
-  # The raw-socket listeners: "" is off, ":port" every interface (as the binary reads them).
-  parseListenAddress = address:
-    let portOnly = builtins.match ":([0-9]+)" address;
-    in if address == "" then null
-    else if portOnly != null then { host = "0.0.0.0"; port = lib.toInt (builtins.head portOnly); ipv6 = false; }
-    else parseAddress address;
+  # The raw-socket listeners: "" is off.
+  parseListenAddress = address: if address == "" then null else parseAddress address;
   socketAddressTexts = [ cfg.settings.server.graphite_listen_addr cfg.settings.server.influx_listen_addr cfg.settings.server.opentsdb_listen_addr ];
   socketAddresses = builtins.filter (a: a != null) (map parseListenAddress socketAddressTexts);
   socketAddressesValid = builtins.all (a: a == "" || parseListenAddress a != null) socketAddressTexts;
@@ -166,13 +163,13 @@ in
             type = types.str;
             default = "127.0.0.1:9101";
             example = "0.0.0.0:9101";
-            description = "HTTP listener (Prometheus API, remote_write, /metrics) as IP:port.";
+            description = "HTTP listener (Prometheus API, remote_write, /metrics) as IP:port, [IPv6]:port, host:port or :port (every interface).";
           };
           server.grpc_addr = mkOption {
             type = types.str;
             default = "127.0.0.1:9100";
             example = "0.0.0.0:9100";
-            description = "gRPC listener as IP:port.";
+            description = "gRPC listener, in the forms `http_addr` takes.";
           };
           server.graphite_listen_addr = mkOption {
             type = types.str;
@@ -180,7 +177,7 @@ in
             example = ":2003";
             description = ''
               Graphite plaintext protocol on TCP and UDP (VictoriaMetrics' `-graphiteListenAddr`)
-              as IP:port or :port; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
+              in the forms `http_addr` takes; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
             '';
           };
           server.influx_listen_addr = mkOption {
@@ -188,8 +185,8 @@ in
             default = "";
             example = ":8089";
             description = ''
-              InfluxDB line protocol on TCP and UDP (VictoriaMetrics' `-influxListenAddr`) as
-              IP:port or :port; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
+              InfluxDB line protocol on TCP and UDP (VictoriaMetrics' `-influxListenAddr`) in the
+              forms `http_addr` takes; "" is off. With TLS, TCP speaks TLS and UDP is not opened.
             '';
           };
           server.opentsdb_listen_addr = mkOption {
@@ -198,7 +195,7 @@ in
             example = ":4242";
             description = ''
               OpenTSDB `put` lines on TCP and UDP, and HTTP `/api/put` on the same TCP port
-              (VictoriaMetrics' `-opentsdbListenAddr`) as IP:port or :port; "" is off. With TLS,
+              (VictoriaMetrics' `-opentsdbListenAddr`) in the forms `http_addr` takes; "" is off. With TLS,
               TCP speaks TLS and UDP is not opened.
             '';
           };
@@ -300,11 +297,11 @@ in
       }
       {
         assertion = addressesValid;
-        message = "services.metricstor.settings.server.http_addr and grpc_addr must be IP:port or [IPv6]:port (got \"${cfg.settings.server.http_addr}\" and \"${cfg.settings.server.grpc_addr}\").";
+        message = "services.metricstor.settings.server.http_addr and grpc_addr must be IP:port, [IPv6]:port, host:port or :port (got \"${cfg.settings.server.http_addr}\" and \"${cfg.settings.server.grpc_addr}\").";
       }
       {
         assertion = socketAddressesValid;
-        message = "services.metricstor.settings.server.graphite_listen_addr, influx_listen_addr and opentsdb_listen_addr must be \"\" (off), IP:port, [IPv6]:port or :port (got \"${cfg.settings.server.graphite_listen_addr}\", \"${cfg.settings.server.influx_listen_addr}\" and \"${cfg.settings.server.opentsdb_listen_addr}\").";
+        message = "services.metricstor.settings.server.graphite_listen_addr, influx_listen_addr and opentsdb_listen_addr must be \"\" (off), IP:port, [IPv6]:port, host:port or :port (got \"${cfg.settings.server.graphite_listen_addr}\", \"${cfg.settings.server.influx_listen_addr}\" and \"${cfg.settings.server.opentsdb_listen_addr}\").";
       }
       {
         assertion = lib.hasPrefix "/var/lib/" dataDir && stateDirectory != "" && !(lib.hasInfix ".." dataDir);

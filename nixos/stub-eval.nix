@@ -52,7 +52,7 @@ let
   lowPort = eval { enable = true; openFirewall = true; settings.server.http_addr = "10.0.0.1:443"; };
   scraping = eval { enable = true; scrapeConfig = { global.scrape_interval = "15s"; scrape_configs = [ { job_name = "node"; static_configs = [ { targets = [ "localhost:9100" ]; } ]; } ]; }; };
   sockets = eval { enable = true; openFirewall = true; settings.server.graphite_listen_addr = ":2003"; settings.server.influx_listen_addr = "127.0.0.1:8089"; settings.server.opentsdb_listen_addr = ":4242"; };
-  badSocket = eval { enable = true; settings.server.graphite_listen_addr = "localhost:2003"; };
+  badSocket = eval { enable = true; settings.server.graphite_listen_addr = "localhost"; };
   disabled = eval { };
   storeKey = eval {
     enable = true;
@@ -61,7 +61,8 @@ let
   };
   directTls = eval { enable = true; settings.tls.key_file = "/etc/metricstor/server.key"; };
   halfTls = eval { enable = true; tls.certFile = "/run/secrets/s.crt"; tls.requireClientCert = true; };
-  hostName = eval { enable = true; settings.server.http_addr = "localhost:9101"; };
+  hostName = eval { enable = true; openFirewall = true; settings.server.http_addr = "localhost:9101"; settings.server.grpc_addr = ":9100"; };
+  noPort = eval { enable = true; settings.server.http_addr = "localhost"; };
   outsideStateDir = eval { enable = true; settings.storage.data_dir = "/srv/metricstor"; };
 
   svc = config: config.systemd.services.metricstor;
@@ -142,8 +143,12 @@ let
       (any (m: hasInfix "settings.tls" m) (failedAssertions directTls)) ]
     [ "certFile without keyFile, and requireClientCert without caFile, fail assertions"
       (let f = failedAssertions halfTls; in any (hasInfix "set together") f && any (hasInfix "requireClientCert") f) ]
-    [ "a host name instead of IP:port fails an assertion"
-      (any (hasInfix "IP:port") (failedAssertions hostName)) ]
+    [ "an address without a port fails an assertion"
+      (any (hasInfix "IP:port") (failedAssertions noPort)) ]
+    [ "host:port and :port pass, open their ports, and the probe asks the host name"
+      (failedAssertions hostName == [ ]
+        && hostName.networking.firewall.allowedTCPPorts == [ 9101 9100 ]
+        && hasInfix "'http://localhost:9101/-/ready'" (sc hostName).ExecStartPost.text) ]
     [ "a data_dir outside /var/lib fails an assertion"
       (any (hasInfix "data_dir") (failedAssertions outsideStateDir)) ]
     [ "valid configurations pass every assertion"
@@ -194,7 +199,7 @@ let
       (sockets.boot.kernel.sysctl."net.core.rmem_max" == 4194304
         && !(mtls.boot.kernel.sysctl ? "net.core.rmem_max") && !(plain.boot.kernel.sysctl ? "net.core.rmem_max")
         && (eval { enable = true; settings.server.influx_listen_addr = ":8089"; settings.server.udp_receive_buffer_bytes = 16777216; }).boot.kernel.sysctl."net.core.rmem_max" == 16777216) ]
-    [ "a socket listener address that is not IP:port or :port fails an assertion naming it"
+    [ "a socket listener address without a port fails an assertion naming it"
       (any (m: hasInfix "graphite_listen_addr" m) (failedAssertions badSocket)) ]
     [ "openFirewall = false opens nothing"
       (plain.networking.firewall.allowedTCPPorts == [ ]) ]

@@ -140,14 +140,14 @@ impl Config {
 
     /// Checks every value that serde's types cannot express.
     pub fn validate(&self) -> Result<Resolved, ConfigError> {
-        let http_addr = parse_addr("server.http_addr", &self.server.http_addr)?;
-        let grpc_addr = parse_addr("server.grpc_addr", &self.server.grpc_addr)?;
+        let http_addr = parse_listen_addr("server.http_addr", &self.server.http_addr, 9101)?;
+        let grpc_addr = parse_listen_addr("server.grpc_addr", &self.server.grpc_addr, 9100)?;
         if http_addr == grpc_addr && http_addr.port() != 0 {
             return value_error("server.grpc_addr", "must differ from server.http_addr");
         }
-        let graphite_addr = parse_optional_listen_addr("server.graphite_listen_addr", &self.server.graphite_listen_addr)?;
-        let influx_addr = parse_optional_listen_addr("server.influx_listen_addr", &self.server.influx_listen_addr)?;
-        let opentsdb_addr = parse_optional_listen_addr("server.opentsdb_listen_addr", &self.server.opentsdb_listen_addr)?;
+        let graphite_addr = parse_optional_listen_addr("server.graphite_listen_addr", &self.server.graphite_listen_addr, 2003)?;
+        let influx_addr = parse_optional_listen_addr("server.influx_listen_addr", &self.server.influx_listen_addr, 8089)?;
+        let opentsdb_addr = parse_optional_listen_addr("server.opentsdb_listen_addr", &self.server.opentsdb_listen_addr, 4242)?;
         let mut taken = vec![("server.http_addr", http_addr), ("server.grpc_addr", grpc_addr)];
         for (key, addr) in [("server.graphite_listen_addr", graphite_addr), ("server.influx_listen_addr", influx_addr), ("server.opentsdb_listen_addr", opentsdb_addr)] {
             let Some(addr) = addr else { continue };
@@ -277,26 +277,37 @@ impl Config {
     }
 }
 
-fn parse_addr(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
-    text.parse()
-        .map_err(|_| ConfigError::Value { key, message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:9101)") })
+/// A listen address as Prometheus and VictoriaMetrics take one: `IP:port`, `[IPv6]:port`,
+/// `:port` (every IPv4 interface) or `host:port`, the name looked up once, here (its first
+/// IPv4 address, as Go listens on a name that has several, else its first address).
+/// `example_port` is the port the error's examples show.
+fn parse_listen_addr(key: &'static str, text: &str, example_port: u16) -> Result<SocketAddr, ConfigError> {
+    let text = text.trim();
+    let bad = |why: String| ConfigError::Value {
+        key,
+        message: format!("{text:?} is not an address to listen on: {why} (e.g. 127.0.0.1:{example_port}, [::1]:{example_port}, localhost:{example_port}, or :{example_port} for every interface)"),
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("it has no port".to_string()))?;
+    let port: u16 = port.parse().map_err(|_| bad(format!("{port:?} is not a port")))?;
+    if host.is_empty() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if host.contains([':', '[', ']', '/']) || host.chars().any(char::is_whitespace) {
+        return Err(bad(format!("{host:?} is neither an IP address nor a host name")));
+    }
+    let found: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map_err(|e| bad(format!("cannot look up {host:?}: {e}")))?.collect();
+    found.iter().find(|addr| addr.is_ipv4()).or(found.first()).copied().ok_or_else(|| bad(format!("{host:?} has no address")))
 }
 
-/// An optional listener's address: empty is off; `:port` (VictoriaMetrics' and Go's way to
-/// say every interface) is `0.0.0.0:port`; otherwise `IP:port`.
-fn parse_optional_listen_addr(key: &'static str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    let text = text.trim();
-    if text.is_empty() {
+/// A socket listener's address: empty is off, anything else as [`parse_listen_addr`].
+fn parse_optional_listen_addr(key: &'static str, text: &str, example_port: u16) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.trim().is_empty() {
         return Ok(None);
     }
-    let port_only = text.strip_prefix(':').and_then(|port| port.parse::<u16>().ok());
-    match port_only {
-        Some(port) => Ok(Some(SocketAddr::from(([0, 0, 0, 0], port)))),
-        None => text.parse().map(Some).map_err(|_| ConfigError::Value {
-            key,
-            message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:2003, or :2003 for every interface; empty: off)"),
-        }),
-    }
+    parse_listen_addr(key, text, example_port).map(Some)
 }
 
 fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
@@ -403,8 +414,20 @@ mod tests {
         let resolved = c.validate().unwrap();
         assert_eq!(resolved.graphite_addr, Some("127.0.0.1:2003".parse().unwrap()));
         assert_eq!(resolved.influx_addr, Some("0.0.0.0:8089".parse().unwrap()));
+        // Host names as Prometheus and VictoriaMetrics take them (localhost: /etc/hosts, no
+        // network), and `:port` for the HTTP and gRPC ports too.
+        let c = Config::from_yaml("server:\n  http_addr: \":9101\"\n  grpc_addr: localhost:9100\n  graphite_listen_addr: \"[::1]:2003\"\n  opentsdb_listen_addr: localhost:4242\n").unwrap();
+        let resolved = c.validate().unwrap();
+        assert_eq!(resolved.http_addr, "0.0.0.0:9101".parse().unwrap());
+        assert!(resolved.grpc_addr.ip().is_loopback() && resolved.grpc_addr.port() == 9100, "{}", resolved.grpc_addr);
+        assert_eq!(resolved.graphite_addr, Some("[::1]:2003".parse().unwrap()));
+        assert!(resolved.opentsdb_addr.is_some_and(|a| a.ip().is_loopback() && a.port() == 4242), "{:?}", resolved.opentsdb_addr);
         for (yaml, key) in [
-            ("graphite_listen_addr: localhost:2003", "server.graphite_listen_addr"),
+            ("graphite_listen_addr: localhost", "server.graphite_listen_addr"),
+            ("graphite_listen_addr: \"localhost:65536\"", "server.graphite_listen_addr"),
+            ("http_addr: \"[::1:9101\"", "server.http_addr"),
+            ("grpc_addr: \"127.0.0.1\"", "server.grpc_addr"),
+            ("grpc_addr: \"a b:9100\"", "server.grpc_addr"),
             ("influx_listen_addr: \":x\"", "server.influx_listen_addr"),
             ("graphite_listen_addr: \"127.0.0.1:9101\"", "server.graphite_listen_addr"),
             ("graphite_listen_addr: \":2003\"\n  influx_listen_addr: \"0.0.0.0:2003\"", "server.influx_listen_addr"),

@@ -16,13 +16,14 @@ pub const UDP_RECEIVE_BUFFER_BYTES_MAX: usize = 1 << 30;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// HTTP listener: Prometheus API, remote_write, /metrics.
+    /// HTTP listener: Prometheus API, remote_write, /metrics. `IP:port`, `[IPv6]:port`,
+    /// `host:port` (looked up at start: its first IPv4 address, else its first) or `:port`
+    /// (every IPv4 interface), as Prometheus' and VictoriaMetrics' listen flags take them.
     pub http_addr: String,
     /// gRPC listener (served by the same transport stack).
     pub grpc_addr: String,
     /// Graphite plaintext protocol (VictoriaMetrics' `-graphiteListenAddr`): a TCP listener
-    /// and a UDP socket on this address (`IP:port`, or `:port` for every interface); empty:
-    /// off. With `tls`, TCP speaks TLS and UDP is not opened (see `socket_ingest`).
+    /// and a UDP socket on this address (in the forms `http_addr` takes); empty: off. With `tls`, TCP speaks TLS and UDP is not opened (see `socket_ingest`).
     pub graphite_listen_addr: String,
     /// InfluxDB line protocol over TCP and UDP (VictoriaMetrics' `-influxListenAddr`), as
     /// `graphite_listen_addr`.
