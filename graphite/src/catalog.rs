@@ -160,6 +160,10 @@ const FUNCTIONS: &[Entry] = &[
     ("smartSummarize", "Transform", "seriesList:seriesList!,intervalString:interval!,func:aggFunc=sum,alignTo:string", "Re-buckets each series into intervals from the start of the range, optionally first aligned to a calendar unit."),
     ("time", "Transform", "name:string!,step:integer=60", "A series whose value is its own timestamp in seconds, every 'step' seconds."),
     ("timeFunction", "Transform", "name:string!,step:integer=60", "Long name of time."),
+    ("sin", "Transform", "name:string!,amplitude:integer=1,step:integer=60", "The sine of each point's timestamp in seconds, times 'amplitude', every 'step' seconds."),
+    ("sinFunction", "Transform", "name:string!,amplitude:integer=1,step:integer=60", "Long name of sin."),
+    ("randomWalk", "Special", "name:string!,step:integer=60", "A random walk from 0, each point the one before plus a draw from -0.5 to 0.5, for trying dashboards without data."),
+    ("randomWalkFunction", "Special", "name:string!,step:integer=60", "Long name of randomWalk."),
     ("holtWintersForecast", "Calculate", "seriesList:seriesList!,bootstrapInterval:interval=7d,seasonality:interval=1d", "Holt-Winters forecast, bootstrapped on the interval before the range."),
     ("holtWintersConfidenceBands", "Calculate", "seriesList:seriesList!,delta:integer=3,bootstrapInterval:interval=7d,seasonality:interval=1d", "Lower and upper bands 'delta' forecast deviations around the Holt-Winters forecast."),
     ("holtWintersConfidenceArea", "Calculate", "seriesList:seriesList!,delta:integer=3,bootstrapInterval:interval=7d,seasonality:interval=1d", "The area between the Holt-Winters confidence bands of one series."),
@@ -287,7 +291,7 @@ mod tests {
             let target = match name {
                 "seriesByTag" => "seriesByTag('name=cpu')".to_string(),
                 "constantLine" => "constantLine(1)".to_string(),
-                "identity" | "time" | "timeFunction" => format!("{name}('x')"),
+                "identity" | "time" | "timeFunction" | "sin" | "sinFunction" | "randomWalk" | "randomWalkFunction" => format!("{name}('x')"),
                 "verticalLine" => "verticalLine('now')".to_string(),
                 _ => format!("{name}(a.b.c)"),
             };

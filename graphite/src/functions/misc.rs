@@ -1,4 +1,5 @@
-//! Sources and render attributes: seriesByTag, constantLine, identity, time, verticalLine,
+//! Sources and render attributes: seriesByTag, constantLine, identity, time, sin,
+//! randomWalk, verticalLine,
 //! and the graphical functions (color, alpha, dashed, lineWidth, secondYAxis,
 //! drawAsInfinite, stacked, areaBetween) that leave values alone in a JSON answer.
 
@@ -44,8 +45,37 @@ pub(super) fn identity(a: &Args<'_>) -> Result<Vec<Series>, Error> {
 /// `step` seconds from `from` while before `until`.
 pub(super) fn time_function(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.max(2)?;
+    generated(a, 1, |seconds| seconds)
+}
+
+/// sin(name, amplitude=1, step=60): the sine of each point's timestamp in seconds, times
+/// `amplitude`.
+pub(super) fn sin_function(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(3)?;
+    let amplitude = a.opt_number(1, "amplitude")?.unwrap_or(1.0);
+    generated(a, 2, |seconds| seconds.sin() * amplitude)
+}
+
+/// randomWalk(name, step=60): 0, then each point the one before plus a uniform draw from
+/// [-0.5, 0.5), for trying dashboards without data. Not reproducible between requests, as
+/// in graphite-web.
+pub(super) fn random_walk(a: &Args<'_>) -> Result<Vec<Series>, Error> {
+    a.max(2)?;
+    let mut draws = SplitMix64::seeded_from_clock();
+    let mut current = 0.0;
+    generated(a, 1, |_| {
+        let value = current;
+        current += draws.next_unit() - 0.5;
+        value
+    })
+}
+
+/// A series named by the first argument with a point every `step` seconds (the argument at
+/// `step_index`, 60 by default) from `from` while before `until`, each point's value
+/// `value(its timestamp in seconds)`, computed in order.
+fn generated(a: &Args<'_>, step_index: usize, mut value: impl FnMut(f64) -> f64) -> Result<Vec<Series>, Error> {
     let name = a.string(0, "name")?;
-    let step_s = a.opt_number(1, "step")?.unwrap_or(60.0);
+    let step_s = a.opt_number(step_index, "step")?.unwrap_or(60.0);
     if !(1.0..=1e9).contains(&step_s) || step_s.fract() != 0.0 {
         return Err(a.err(format!("step must be a positive whole number of seconds; got {step_s}")));
     }
@@ -53,8 +83,28 @@ pub(super) fn time_function(a: &Args<'_>) -> Result<Vec<Series>, Error> {
     a.ec.check_points(step_ms)?;
     let span_ms = a.ec.until_ms.saturating_sub(a.ec.from_ms).max(0);
     let len = span_ms / step_ms + i64::from(span_ms % step_ms != 0);
-    let values = (0..len).map(|i| (a.ec.from_ms + i * step_ms).div_euclid(1000) as f64).collect();
+    let values = (0..len).map(|i| value((a.ec.from_ms + i * step_ms).div_euclid(1000) as f64)).collect();
     Ok(vec![Series::new(name, BTreeMap::new(), name, a.ec.from_ms, step_ms, values)])
+}
+
+/// The SplitMix64 generator (Steele, Lea and Flood): enough for randomWalk's test data.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn seeded_from_clock() -> SplitMix64 {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        SplitMix64(nanos)
+    }
+
+    /// A draw from [0, 1).
+    fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// verticalLine(ts, label=None, color=None): two points of 1 at the given time, which
@@ -186,6 +236,18 @@ mod tests {
         assert!(eval("time('t',0)").is_err());
         assert!(eval("time('t',1.5)").is_err());
         assert!(eval("time(a.b.c)").is_err());
+        let s = eval("sinFunction('s',2,20)").unwrap();
+        assert_eq!((s[0].name.as_str(), s[0].step_ms), ("s", 20_000));
+        assert_eq!(s[0].values, vec![from_s.sin() * 2.0, (from_s + 20.0).sin() * 2.0, (from_s + 40.0).sin() * 2.0]);
+        assert_eq!(eval("sin('s')").unwrap()[0].values, vec![from_s.sin()]);
+        assert!(eval("sin('s',1,0)").is_err());
+        let s = eval("randomWalk('w',10)").unwrap();
+        assert_eq!((s[0].name.as_str(), s[0].values.len()), ("w", 5));
+        assert_eq!(s[0].values[0], 0.0);
+        assert!(s[0].values.windows(2).all(|w| (-0.5..0.5).contains(&(w[1] - w[0]))), "{:?}", s[0].values);
+        assert!(s[0].values.windows(2).any(|w| w[1] != w[0]), "{:?}", s[0].values);
+        assert_eq!(eval("randomWalkFunction('w')").unwrap()[0].values, vec![0.0]);
+        assert!(eval("randomWalk('w',1,2)").is_err());
 
         let s = eval(&format!("verticalLine('{}','deploy','red')", FROM / 1000 + 20)).unwrap();
         assert_eq!(s[0].name, "deploy");

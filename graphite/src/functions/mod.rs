@@ -127,7 +127,7 @@ const LATER_NAMES: &[&str] = &[
     "cactiStyle", "averageOutsidePercentile", "aggregateSeriesLists", "weightedAverage", "pct", "legendValue", "upper",
     "lower", "aliasQuery", "applyByNode", "useSeriesAbove", "mapSeries", "map", "reduceSeries", "reduce",
     "holtWintersForecast", "holtWintersConfidenceBands", "holtWintersConfidenceArea", "holtWintersAberration",
-    "linearRegression", "smartSummarize", "compressPeriodicGaps", "time", "timeFunction", "verticalLine",
+    "linearRegression", "smartSummarize", "compressPeriodicGaps", "time", "timeFunction", "sin", "sinFunction", "randomWalk", "randomWalkFunction", "verticalLine",
     "areaBetween",
 ];
 
@@ -154,6 +154,8 @@ async fn call_later(a: &Args<'_>) -> Result<Vec<Series>, Error> {
         "smartSummarize" => window::smart_summarize(a).await,
         "compressPeriodicGaps" => window::compress_periodic_gaps(a).await,
         "time" | "timeFunction" => misc::time_function(a),
+        "sin" | "sinFunction" => misc::sin_function(a),
+        "randomWalk" | "randomWalkFunction" => misc::random_walk(a),
         "verticalLine" => misc::vertical_line(a),
         "areaBetween" => misc::area_between(a).await,
         other => Err(Error::UnknownFunction(other.to_string())),
