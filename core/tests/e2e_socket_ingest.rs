@@ -267,21 +267,27 @@ fn config_on(dir: &Path, http: &str, grpc: &str, graphite: &str) -> std::path::P
 
 /// glommio listens with SO_REUSEPORT, which would let a second server join a running one's
 /// ports and take a share of its connections: the second is refused, naming the key, for
-/// the HTTP, gRPC and Graphite ports alike. The first, stopped after serving a connection
-/// and started again on the same fixed ports (HTTP's given as `localhost:port`), starts.
+/// the HTTP, gRPC and Graphite ports alike. The first, stopped after closing a connection
+/// and started again at once on the same fixed ports (HTTP's given as `localhost:port`),
+/// starts: the TIME_WAIT its closed connection left does not count as a listener.
 #[test]
 fn a_second_server_on_a_running_servers_ports_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let other = tempfile::tempdir().expect("tempdir");
     let first = Server::start(&config_on(dir.path(), "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"));
     let [graphite] = listener_addrs(&first, "listening for Graphite plaintext", ["tcp"]);
-    let reply = reply_or_status("labels", agent().get(&first.url("/api/v1/labels")).call());
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    // A request with `Connection: close`: the server closes first, so its side of the
+    // connection waits in TIME_WAIT on the HTTP port when it restarts below.
+    let mut stream = TcpStream::connect(&first.http_addr).expect("connect");
+    stream.write_all(b"GET /api/v1/labels HTTP/1.1\r\nHost: metricstor\r\nConnection: close\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read to the server's close");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let (http, grpc) = (first.http_addr.clone(), first.grpc_addr.clone());
     let any = "127.0.0.1:0";
     for (key, addrs) in [("server.http_addr", [&*http, any, any]), ("server.grpc_addr", [any, &*grpc, any]), ("server.graphite_listen_addr", [any, any, &*graphite])] {
         let error = start_refused(&config_on(other.path(), addrs[0], addrs[1], addrs[2]));
-        assert!(error.contains(key) && error.contains("another process listens there"), "{key}: {error}");
+        assert!(error.contains(key) && error.contains("another process listens on"), "{key}: {error}");
     }
     // The refused servers took nothing: the first still answers, and counts no stranger's
     // data directory.
