@@ -83,7 +83,20 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
     Ok(Command::Run { config })
 }
 
+/// Stack of every thread the standard library starts without a size of its own: glommio's
+/// executors (which parse queries) and their blocking pools (which evaluate them) among
+/// them, which glommio gives no other way to size. Parsing and evaluation recurse once per
+/// level of an expression, up to about 1,300 levels (`promql::parser`'s bounds); a debug
+/// build takes up to about 6 KiB a level, past the 2 MiB default. Only the pages a thread
+/// touches are backed by memory.
+const THREAD_STACK_BYTES: usize = 16 << 20;
+
 fn main() -> ExitCode {
+    // Before any thread starts: the standard library reads this once, at the first spawn.
+    // A value the user set is kept.
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        std::env::set_var("RUST_MIN_STACK", THREAD_STACK_BYTES.to_string());
+    }
     let command = match parse_args(std::env::args().skip(1)) {
         Ok(c) => c,
         Err(e) => {

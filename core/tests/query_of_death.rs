@@ -180,3 +180,47 @@ fn a_histogram_with_a_nan_bound_answers_nan() {
     assert_eq!((status, body["data"]["result"][0]["value"][1].as_str()), (200, Some("68")), "{body}");
     assert!(server.stop());
 }
+
+/// POST `query` to `/api/v1/query` (form-encoded, as Grafana sends it).
+fn post_query(server: &Server, query: &str) -> (u16, serde_json::Value) {
+    let reply = post(&server.url("/api/v1/query"), "application/x-www-form-urlencoded", format!("query={}&time=60", percent_encode(query)).as_bytes());
+    (reply.status, serde_json::from_str(&reply.body).unwrap_or_default())
+}
+
+/// Long operator chains and deep nesting: a 10 KB chain of 5,000 additions overflowed an
+/// evaluation thread's stack and took the whole server down. Now the longest chains
+/// accepted evaluate, even wrapped in the deepest nesting accepted (in the debug build the
+/// tests run, whose frames are the largest), a longer chain is a 400 naming the bound, and
+/// the server answers afterwards.
+#[test]
+fn deep_expressions_are_answered_or_refused_never_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    let chain = |terms: usize, term: &str| vec![term; terms].join(" + ");
+    for (query, expected) in [
+        (chain(1001, "1"), "1001"),
+        (format!("{}{}{}", "(".repeat(98), chain(1001, "1"), ")".repeat(98)), "1001"),
+        (format!("{}{}{}", "sum(".repeat(49), chain(1001, "vector(1)"), ")".repeat(49)), "1001"),
+        (format!("{}{}{}", "-(".repeat(45), chain(1001, "1"), ")".repeat(45)), "-1001"),
+        (vec!["vector(1)"; 1001].join(" or "), "1"),
+    ] {
+        let (status, body) = post_query(&server, &query);
+        assert_eq!(status, 200, "{}…: {body}", &query[..60]);
+        let value = match body["data"]["resultType"].as_str() {
+            Some("scalar") => body["data"]["result"][1].as_str(),
+            _ => body["data"]["result"][0]["value"][1].as_str(),
+        };
+        assert_eq!(value, Some(expected), "{}…: {body}", &query[..60]);
+    }
+    for terms in [1002, 5000] {
+        let (status, body) = post_query(&server, &chain(terms, "1"));
+        assert_eq!(status, 400, "{terms} terms: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains("more than 1000 binary operators")), "{body}");
+    }
+    let (status, body) = post_query(&server, &format!("{}1{}", "abs(".repeat(150), ")".repeat(150)));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("nested deeper")), "{body}");
+    let (status, body) = get(&server.url("/api/v1/query?query=1%2B1&time=60"));
+    assert_eq!((status, body["data"]["result"][1].as_str()), (200, Some("2")), "{body}");
+    assert!(server.stop());
+}

@@ -29,10 +29,19 @@ impl std::error::Error for ParseError {}
 /// Deepest nesting accepted, so hostile input cannot exhaust the stack.
 pub const NESTING_DEPTH_MAX: usize = 100;
 
+/// Most binary operators one expression may hold. A chain such as `a + b + c + …` is parsed
+/// in a loop, not nested, but it makes a tree as deep as it is long, which evaluation,
+/// printing and dropping all walk recursively: 5,000 terms (10 KB of query) overflowed an
+/// evaluation thread's stack and took the server down. With this bound and
+/// [`NESTING_DEPTH_MAX`] no tree is deeper than about 1,300 levels.
+pub const BINARY_OPERATORS_MAX: usize = 1000;
+
 struct Parser<'a> {
     input: &'a str,
     rest: &'a str,
     depth: usize,
+    /// Binary operators parsed so far, refused past `BINARY_OPERATORS_MAX`.
+    binary_operators: usize,
     /// Set while parsing `info()`'s label-selector argument, which may match empty values
     /// only (`{data=~".*"}`); taken by the next selector.
     label_selector_next: bool,
@@ -42,7 +51,7 @@ type Result<T> = std::result::Result<T, ParseError>;
 
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr> {
-    let mut p = Parser { input, rest: input, depth: 0, label_selector_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
     p.skip_space();
     if p.rest.is_empty() {
         return Err(p.error_at(0, "no expression found in input"));
@@ -63,7 +72,7 @@ pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
 /// Parses a series selector that only narrows another one, so its matchers may all match
 /// the empty value (`{team!="a"}`): VictoriaMetrics' `extra_filters` read parameter.
 pub fn parse_narrowing_selector(input: &str) -> Result<Vec<Matcher>> {
-    let mut p = Parser { input, rest: input, depth: 0, label_selector_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
     p.skip_space();
     // Only a selector opening with `{` may leave out the name; one with a name has a
     // non-empty matcher anyway.
@@ -244,6 +253,10 @@ impl<'a> Parser<'a> {
                 break;
             }
             let op_offset = self.offset();
+            self.binary_operators += 1;
+            if self.binary_operators > BINARY_OPERATORS_MAX {
+                return Err(self.error(format!("more than {BINARY_OPERATORS_MAX} binary operators in one expression")));
+            }
             self.rest = &self.rest[len..];
             let return_bool = self.eat_keyword("bool");
             if return_bool && !op.is_comparison() {

@@ -99,6 +99,20 @@ fn deep_nesting_is_refused_not_overflowed() {
     assert!(parse(&q).unwrap_err().to_string().contains("nested deeper"));
 }
 
+#[test]
+fn long_operator_chains_are_bounded_in_length() {
+    let chain = |terms: usize| vec!["x"; terms].join(" + ");
+    assert!(parse(&chain(BINARY_OPERATORS_MAX + 1)).is_ok());
+    let err = parse(&chain(BINARY_OPERATORS_MAX + 2)).err().map(|e| e.to_string());
+    assert!(err.as_deref().is_some_and(|e| e.contains("more than 1000 binary operators")), "{err:?}");
+    // Counted over the whole expression, not per chain or per nesting level: 500 + 1 + 500
+    // operators are too many, 500 + 1 + 499 are not.
+    let halves = format!("({}) or ({})", chain(501), chain(501));
+    assert!(parse(&halves).is_err_and(|e| e.to_string().contains("binary operators")));
+    let halves = format!("({}) or ({})", chain(501), chain(500));
+    assert!(parse(&halves).is_ok());
+}
+
 /// Found by the promql_parse fuzz target: a multi-byte character right after an aggregation
 /// name was sliced mid-character while looking for `by`/`without`.
 #[test]
