@@ -212,6 +212,12 @@ fn deep_expressions_are_answered_or_refused_never_fatal() {
         };
         assert_eq!(value, Some(expected), "{}…: {body}", &query[..60]);
     }
+    // The executor prints the deepest expression back and writes its syntax tree.
+    let deepest = format!("{}{}{}", "(".repeat(98), chain(1001, "x"), ")".repeat(98));
+    for path in ["/api/v1/format_query", "/api/v1/parse_query"] {
+        let reply = post(&server.url(path), "application/x-www-form-urlencoded", format!("query={}", percent_encode(&deepest)).as_bytes());
+        assert_eq!(reply.status, 200, "{path}: {}", &reply.body[..reply.body.len().min(300)]);
+    }
     for terms in [1002, 5000] {
         let (status, body) = post_query(&server, &chain(terms, "1"));
         assert_eq!(status, 400, "{terms} terms: {body}");
