@@ -35,6 +35,7 @@ SUBCOMMANDS:
 
 ENVIRONMENT:
     RUST_LOG        Log filter (default: info), e.g. RUST_LOG=metricstor=debug.
+    RUST_MIN_STACK  Stack size of the server's threads in bytes (default: 16 MiB).
 
 SIGNALS:
     SIGINT, SIGTERM stop accepting, finish requests in flight, flush the WAL, exit.
