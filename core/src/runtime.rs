@@ -43,11 +43,10 @@ enum Event {
 /// Stops the start when another process listens on one of the configured ports
 /// (`port_claim`): the HTTP and gRPC ports, and the line protocols' TCP ports with the UDP
 /// ones they share unless TLS is on.
-fn refuse_ports_in_use(config: &Config, resolved: &Resolved) -> Result<(), String> {
+fn refuse_ports_in_use(config: &Config, resolved: &Resolved, sockets: &crate::socket_ingest::SocketAddrs) -> Result<(), String> {
     use crate::port_claim::Claim;
     let udp = !config.tls.enabled();
     let mut claims = vec![Claim { addr: resolved.http_addr, key: "server.http_addr", udp: false }, Claim { addr: resolved.grpc_addr, key: "server.grpc_addr", udp: false }];
-    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr, opentsdb: resolved.opentsdb_addr };
     for protocol in crate::socket_ingest::Protocol::ALL {
         claims.extend(sockets.get(protocol).map(|addr| Claim { addr, key: protocol.config_key(), udp }));
     }
@@ -127,7 +126,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     if cores > cpus.len() {
         return Err(format!("invalid value for server.cores: {cores} but this process may use only {} CPUs", cpus.len()));
     }
-    refuse_ports_in_use(&config, &resolved)?;
+    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr, opentsdb: resolved.opentsdb_addr };
+    refuse_ports_in_use(&config, &resolved, &sockets)?;
     // Held until this function returns, after the shards' last flush.
     let _data_dir_lock = data_dir::lock(&config.storage.data_dir).map_err(|e| e.to_string())?;
     let shards = data_dir::open_or_create(&config.storage.data_dir, if config.storage.shards == 0 { cores } else { config.storage.shards })
@@ -193,7 +193,6 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
 
     let mut handles = Vec::with_capacity(cores);
-    let sockets = crate::socket_ingest::SocketAddrs { graphite: resolved.graphite_addr, influx: resolved.influx_addr, opentsdb: resolved.opentsdb_addr };
     let mut listening = Listening { http_addr: resolved.http_addr, grpc_addr: resolved.grpc_addr, sockets, udp_receive_buffer_bytes: None };
     let mut owned = owned.into_iter();
     let balances = net::Balance::group(cores).into_iter().zip(net::Balance::group(cores));

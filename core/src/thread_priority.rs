@@ -66,8 +66,13 @@ pub fn process_cpus() -> Vec<usize> {
             Err(_) => return (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect(),
         },
     };
+    cpus_in(&set)
+}
+
+/// The CPUs of an affinity mask, in order.
+fn cpus_in(set: &libc::cpu_set_t) -> Vec<usize> {
     // SAFETY: CPU_ISSET reads the plain-data set for indexes below CPU_SETSIZE.
-    (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect()
+    (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, set) }).collect()
 }
 
 /// Gives the calling thread, started from a pinned executor and so pinned to its CPU, the
@@ -181,16 +186,11 @@ mod tests {
         .expect("the test thread panicked");
     }
 
-    fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
-        // SAFETY: CPU_ISSET reads the plain-data set for indexes below CPU_SETSIZE.
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, set) }).collect()
-    }
-
     #[test]
     fn a_thread_started_from_a_pinned_one_gets_the_process_cpus_back() {
         let all = process_cpus();
         assert!(!all.is_empty());
-        assert_eq!(cpus_of(&current_cpu_set().expect("sched_getaffinity")), all);
+        assert_eq!(cpus_in(&current_cpu_set().expect("sched_getaffinity")), all);
         std::thread::spawn(move || {
             // Pinned as an executor is, to the last CPU of the process.
             let pinned = *all.last().expect("a CPU");
@@ -202,9 +202,9 @@ mod tests {
                 assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
             }
             let inherited = std::thread::spawn(|| {
-                let before = cpus_of(&current_cpu_set().expect("sched_getaffinity"));
+                let before = cpus_in(&current_cpu_set().expect("sched_getaffinity"));
                 leave_executor_cpu();
-                (before, cpus_of(&current_cpu_set().expect("sched_getaffinity")))
+                (before, cpus_in(&current_cpu_set().expect("sched_getaffinity")))
             });
             let (before, after) = inherited.join().expect("the inner thread panicked");
             assert_eq!(before, vec![pinned], "a new thread inherits its creator's pin");

@@ -328,18 +328,6 @@ fn threads_named(server: &Server, prefix: &str) -> usize {
         .count()
 }
 
-/// Polls `done` until it holds or `limit` passes; whether it held.
-fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    done()
-}
-
 #[test]
 fn a_long_render_leaves_the_executor_free_and_stops_at_the_query_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -352,7 +340,7 @@ fn a_long_render_leaves_the_executor_free_and_stops_at_the_query_timeout() {
     let slow = format!("/render?from=-100d&until=now&target={}", percent_encode("movingMedian(time('t',10),10000)"));
     let slow_url = server.url(&slow);
     let slow = std::thread::spawn(move || reply_or_status(&slow_url, agent().get(&slow_url).call()));
-    assert!(eventually(std::time::Duration::from_secs(20), || threads_named(&server, "metricstor-rend") == 1 || slow.is_finished()));
+    poll("a render thread", std::time::Duration::from_secs(20), || (threads_named(&server, "metricstor-rend") == 1 || slow.is_finished()).then_some(()));
     assert!(!slow.is_finished(), "the render ended at once: {}", slow.join().map(|r| r.body).unwrap_or_default());
     // Meanwhile the executor takes a write and answers a read of it.
     let body = v1_request(&[(vec![("__name__", "written.during.render")], vec![(base * 1000, 1.0)])]);
@@ -365,7 +353,7 @@ fn a_long_render_leaves_the_executor_free_and_stops_at_the_query_timeout() {
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("render timed out after 5s"), "{}", reply.body);
     // The evaluation sees the cancel flag and stops, giving back the only query slot.
-    assert!(eventually(std::time::Duration::from_secs(20), || threads_named(&server, "metricstor-rend") == 0), "the render's evaluation went on after its timeout");
+    poll("the render's evaluation to stop after its timeout", std::time::Duration::from_secs(20), || (threads_named(&server, "metricstor-rend") == 0).then_some(()));
     let until = base + POINTS * 10;
     let (status, _, body) = get(&server, &format!("/render?from={base}&until={until}&target=servers.web2"));
     assert_eq!(status, 200, "{body}");
