@@ -451,6 +451,7 @@ async fn run_executor(plan: ExecutorPlan) {
         replay_progress: Some(plan.startup.replay.clone()),
         start_timestamp_zero_ingestion: config.storage.start_timestamp_zero_ingestion,
         start_timestamp_storage: config.storage.start_timestamp_storage,
+        bound_by_clock: true,
         ..ShardOptions::default()
     };
     for (shard, requests) in plan.owned {

@@ -92,7 +92,7 @@ fn promtool_lists(data: &Path) {
 #[test]
 fn sigkill_during_compaction_and_retention_keeps_every_sample_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), "");
+    let config = write_config_with(dir.path(), "  cores: 2\n  header_read_timeout_seconds: 2\n", "  retention_days: 15\n");
     // Small WAL segments (1 MiB): the kills also land around segment rotations.
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, format!("{text}  wal_segment_size_mb: 1\n")).expect("config");
@@ -148,7 +148,7 @@ fn sigkill_during_compaction_and_retention_keeps_every_sample_once() {
     // Retention of one day: every block ended more than a day ago and is deleted at start.
     // Kill right after the first deletion, twice (each start deletes what is left).
     let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(&config, format!("{text}  retention_days: 1\n")).expect("config with retention");
+    std::fs::write(&config, text.replace("retention_days: 15", "retention_days: 1")).expect("config with retention");
     for _ in 0..2 {
         kill_at_log(&config, "block past retention deleted", Duration::from_secs(10));
     }

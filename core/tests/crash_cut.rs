@@ -91,7 +91,7 @@ fn check(server: &Server, start: i64, written_until: i64, label: &str) {
 #[test]
 fn sigkill_during_block_cuts_loses_nothing_and_stores_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), "");
+    let config = write_config_with(dir.path(), "  cores: 2\n  header_read_timeout_seconds: 2\n", "  retention_days: 15\n");
     // Small WAL segments (1 MiB): the kills also land around segment rotations.
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, format!("{text}  wal_segment_size_mb: 1\n")).expect("config");

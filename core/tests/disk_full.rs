@@ -57,7 +57,7 @@ fn disk_full_is_reported_and_recovered() {
     std::fs::write(
         &config,
         format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\nstorage:\n  data_dir: {}\n  wal_segment_size_mb: 1\n",
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 1\nstorage:\n  data_dir: {}\n  wal_segment_size_mb: 1\n{RETENTION_FROM_1970}",
             mount_point.join("data").display()
         ),
     )

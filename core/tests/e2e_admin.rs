@@ -111,7 +111,9 @@ fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), "  enable_lifecycle: true\n"));
-    let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", b"quit_probe 1 1700000000000\n");
+    // A minute ago: older samples than the retention are refused.
+    let at_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() - 60;
+    let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("quit_probe 1 {at_s}000\n").as_bytes());
     assert_eq!(written.status, 204, "{}", written.body);
     let (_, features) = get_json(&server.url("/api/v1/features"));
     assert_eq!(features["data"]["api"]["lifecycle"], true, "{features}");
@@ -121,7 +123,7 @@ fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
     assert!(server.exits_within(std::time::Duration::from_secs(30)), "a clean exit, as after SIGTERM");
     // What was written before survives the quit.
     let server = Server::start(&write_config(dir.path(), ""));
-    let (_, answer) = get_json(&server.url("/api/v1/query?query=quit_probe&time=1700000000"));
+    let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query=quit_probe&time={at_s}")));
     assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{answer}");
     assert!(server.stop());
 }

@@ -11,11 +11,13 @@ fn export_import_round_trip_and_text_import() {
     let dir_b = tempfile::tempdir().unwrap();
     let a = Server::start(&write_config(dir_a.path(), ""));
     let b = Server::start(&write_config(dir_b.path(), ""));
-    let samples: Vec<(i64, f64)> = (0..50).map(|i| (1_000_000 + i * 15_000, i as f64)).collect();
+    // Two hours ago, whole seconds: older samples than the retention are refused.
+    let t0 = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 7200) * 1000;
+    let samples: Vec<(i64, f64)> = (0..50).map(|i| (t0 + i * 15_000, i as f64)).collect();
     let body = v1_request(&[
         (vec![("__name__", "mig_x"), ("job", "a")], samples.clone()),
-        (vec![("__name__", "mig_y"), ("job", "b")], vec![(1_000_000, f64::NAN), (1_015_000, 2.0)]),
-        (vec![("__name__", "other"), ("job", "c")], vec![(1_000_000, 1.0)]),
+        (vec![("__name__", "mig_y"), ("job", "b")], vec![(t0, f64::NAN), (t0 + 15_000, 2.0)]),
+        (vec![("__name__", "other"), ("job", "c")], vec![(t0, 1.0)]),
     ]);
     assert_eq!(post(&a.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
 
@@ -29,9 +31,9 @@ fn export_import_round_trip_and_text_import() {
     assert_eq!(reply.status, 204, "{}", reply.body);
     assert_eq!(agent().get(&b.url("/api/v1/export?match[]=%7B__name__%3D~%22mig_.*%22%7D")).call().unwrap().into_string().unwrap(), export);
 
-    let text = "# TYPE mig_text gauge\nmig_text{job=\"t\"} 3.5 1000000\nmig_text{job=\"t\"} 4.5 1015000\n";
+    let text = format!("# TYPE mig_text gauge\nmig_text{{job=\"t\"}} 3.5 {t0}\nmig_text{{job=\"t\"}} 4.5 {}\n", t0 + 15_000);
     assert_eq!(post_plain(&b.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes()).status, 204);
-    let (_, body) = get_json(&b.url("/api/v1/query?query=mig_text&time=1015"));
+    let (_, body) = get_json(&b.url(&format!("/api/v1/query?query=mig_text&time={}", (t0 + 15_000) / 1000)));
     assert_eq!(body["data"]["result"][0]["value"][1], "4.5", "{body}");
 
     let reply = post_plain(&b.url("/api/v1/import"), "application/json", b"{\"metric\":{\"job\":\"x\"},\"values\":[1],\"timestamps\":[1]}\n");
@@ -118,13 +120,16 @@ fn zigzag_varint(value: i64) -> Vec<u8> {
 /// Both import back into Metricstor.
 #[test]
 fn the_native_export_writes_the_header_of_the_victoriametrics_version_configured() {
-    let samples: Vec<(i64, f64)> = (0..30).map(|i| (1_700_000_000_000 + i * 15_000, (i * 7) as f64)).collect();
+    // An hour ago: older samples than the retention are refused.
+    let first_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64 - 3600) * 1000;
+    let samples: Vec<(i64, f64)> = (0..30).map(|i| (first_ms + i * 15_000, (i * 7) as f64)).collect();
     let body = v1_request(&[(vec![("__name__", "native_hdr"), ("job", "a")], samples.clone())]);
     let export = |extra_server: &str| {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(&write_config(dir.path(), extra_server));
         assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
-        let reply = agent().get(&server.url("/api/v1/export/native?match[]=native_hdr&start=1699999999")).call().expect("native export");
+        let url = server.url(&format!("/api/v1/export/native?match[]=native_hdr&start={}", first_ms / 1000 - 1));
+        let reply = agent().get(&url).call().expect("native export");
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut reply.into_reader(), &mut bytes).expect("read the export");
         assert!(server.stop());

@@ -218,6 +218,48 @@ fn bad_input_gets_its_error_and_data_stays_intact() {
     assert!(server.stop());
 }
 
+/// A sample older than the retention (retention would delete it at once) or more than two
+/// days ahead of the clock (a sender's broken clock, which would make every live range due
+/// for a cut) is refused and counted, and the rest of the write is stored: remote_write is
+/// a 400 naming the problem with the written count, an import goes on past such samples and
+/// answers the 400 at its end. Before, both were 204s: the old samples went with the next
+/// maintenance and the future one cut the head under every live series.
+#[test]
+fn samples_outside_the_retention_or_far_ahead_of_the_clock_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config_with(dir.path(), "", "  retention_days: 2\n"));
+    let t0 = base_ms();
+    let day_ms = 86_400_000;
+    let body = v1_request(&[
+        (vec![("__name__", "e2e_bounds"), ("job", "mixed")], vec![(t0 - 3 * day_ms, 1.0), (t0, 2.0), (t0 + day_ms, 3.0), (t0 + 3 * day_ms, 4.0)]),
+        (vec![("__name__", "e2e_bounds"), ("job", "ancient")], vec![(0, 5.0)]),
+    ]);
+    let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("3 samples were not stored: 2 older than storage.retention_days allows, 1 more than 2 days ahead"), "{}", reply.body);
+    assert_eq!(reply.header("X-Prometheus-Remote-Write-Samples-Written"), Some("2"));
+    assert_eq!(value_at(&server, "e2e_bounds", t0).as_deref(), Some("2"));
+    let (_, series) = get_json(&server.url("/api/v1/series?match[]=e2e_bounds&start=0"));
+    assert_eq!(series["data"].as_array().map(Vec::len), Some(1), "the series with nothing stored is not created: {series}");
+
+    // An import: history past the retention first, then recent lines, which are stored.
+    let lines = format!(
+        "{{\"metric\":{{\"__name__\":\"e2e_bounds_import\",\"i\":\"0\"}},\"values\":[1,2],\"timestamps\":[{},{}]}}\n{{\"metric\":{{\"__name__\":\"e2e_bounds_import\",\"i\":\"1\"}},\"values\":[3],\"timestamps\":[{t0}]}}\n",
+        t0 - 10 * day_ms,
+        t0 - 9 * day_ms
+    );
+    let reply = post_plain(&server.url("/api/v1/import"), "application/json", lines.as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("2 samples were not stored: 2 older than storage.retention_days allows") && reply.body.contains("other samples were stored"), "{}", reply.body);
+    assert_eq!(value_at(&server, "e2e_bounds_import", t0).as_deref(), Some("3"));
+
+    let text = agent().get(&server.url("/metrics")).call().unwrap().into_string().unwrap();
+    let total = |name: &str| -> u64 { text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum() };
+    assert_eq!(total("metricstor_shard_samples_refused_too_old_total{"), 4, "{text}");
+    assert_eq!(total("metricstor_shard_samples_refused_too_new_total{"), 1, "{text}");
+    assert!(server.stop());
+}
+
 /// The label limits come from the config, on remote_write and on import: a lower label
 /// count is enforced and named, a value limit of 0 is no limit.
 #[test]

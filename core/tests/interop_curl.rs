@@ -46,7 +46,7 @@ fn curl_speaks_http2_prior_knowledge_and_over_mutual_tls() {
     std::fs::write(
         &config,
         format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n",
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\n{RETENTION_FROM_1970}tls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n",
             tls_dir.path().join("data").display(),
             p = pki.display()
         ),

@@ -449,7 +449,7 @@ fn prometheus_remote_write_over_mutual_tls() {
     std::fs::write(
         &config,
         format!(
-            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [prometheus]\n",
+            "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\n{RETENTION_FROM_1970}tls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n  write_allowed_sans: [prometheus]\n",
             dir.path().join("data").display(),
             p = pki.display()
         ),

@@ -99,7 +99,19 @@ pub struct ShardOptions {
     /// head's newest sample is half a block plus this past its end. Cuts over
     /// `max_head_samples`, of late samples and forced ones do not wait. 0 = none.
     pub head_cut_delay_ms: i64,
+    /// Holds writes to the wall clock, as VictoriaMetrics does: samples (floats and native
+    /// histograms) older than `retention_ms` or more than `FUTURE_SAMPLES_MAX_MS` ahead of
+    /// the clock are refused before the WAL (`AppendOutcome::samples_refused_too_old`,
+    /// `_too_new`), and the head's cut goes by its newest sample no later than the clock. So
+    /// one sample from a broken clock neither lands in a block that retention deletes at
+    /// once nor makes every live range due (and every later sample late). Off for tools
+    /// and tests that write synthetic times.
+    pub bound_by_clock: bool,
 }
+
+/// How far ahead of the wall clock a sample may lie under `ShardOptions::bound_by_clock`
+/// (VictoriaMetrics' bound: two days).
+pub const FUTURE_SAMPLES_MAX_MS: i64 = 2 * 24 * 3600 * 1000;
 
 /// Prometheus' upper bound of the delayed compaction's delay, in percent of the block range.
 pub const HEAD_CUT_DELAY_MAX_PERCENT: i64 = 10;
@@ -133,6 +145,7 @@ impl Default for ShardOptions {
             start_timestamp_zero_ingestion: false,
             start_timestamp_storage: false,
             head_cut_delay_ms: 0,
+            bound_by_clock: false,
         }
     }
 }
@@ -166,6 +179,11 @@ pub struct AppendOutcome {
     /// Samples not stored because their timestamp already holds a sample of the other kind
     /// (a float where a histogram came, or the reverse); the stored one stays.
     pub samples_refused_type_conflict: u64,
+    /// Samples not stored under `ShardOptions::bound_by_clock`: older than the retention
+    /// allows.
+    pub samples_refused_too_old: u64,
+    /// Likewise: more than `FUTURE_SAMPLES_MAX_MS` ahead of the clock.
+    pub samples_refused_too_new: u64,
     /// Exemplars stored.
     pub exemplars_appended: u64,
     /// Exemplars refused: out of order, of a series refused by the series limit, or with
@@ -181,6 +199,8 @@ pub struct ShardStats {
     pub duplicates_overwritten_total: u64,
     pub samples_refused_series_limit_total: u64,
     pub samples_refused_type_conflict_total: u64,
+    pub samples_refused_too_old_total: u64,
+    pub samples_refused_too_new_total: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,

@@ -234,10 +234,10 @@ impl<'a> CsvRows<'a> {
         let batch = SeriesBatch::from_series(&self.series);
         self.series.clear();
         self.samples = 0;
-        let stored = self.stored_samples.clone();
+        let (stored, outside) = (self.stored_samples.clone(), self.landing.outside_bounds());
         self.landing
             .start(async move {
-                let (samples, _) = write::append_counted(api, batch).await?;
+                let samples = write::append_imported(api, batch, &outside).await?;
                 stored.set(stored.get() + samples);
                 Ok(())
             })

@@ -107,7 +107,7 @@ impl From<crate::shard::SubmitError> for ApiError {
             SubmitError::TooManySamples => ApiError::execution(error.to_string()),
             // Not worth retrying (the limit still holds); the written count tells remote
             // write 2.0 senders what was stored.
-            SubmitError::SeriesLimit { appended, .. } => {
+            SubmitError::SeriesLimit { appended, .. } | SubmitError::OutsideTimeBounds { appended, .. } => {
                 let mut e = ApiError::bad_data(error.to_string());
                 e.headers.push((header::HeaderName::from_static(super::write::SAMPLES_WRITTEN_HEADER), appended.to_string()));
                 e

@@ -278,12 +278,8 @@ impl LineImport<'_> {
         }
         let batch = SeriesBatch::from_series(&series);
         drop(series);
-        let api = self.api;
-        let write = async move {
-            let imported = api.router.append(batch).await?;
-            api.metrics.add_samples_ingested(imported);
-            Ok(())
-        };
+        let (api, outside) = (self.api, self.landing.outside_bounds());
+        let write = async move { write::append_imported(api, batch, &outside).await.map(drop) };
         self.landing.start(write).await.map_err(Stop::Store)
     }
 

@@ -184,7 +184,7 @@ pub async fn exposition(api: &Api) -> String {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [ShardFigure<u64>; 16] = [
+            let per_shard: [ShardFigure<u64>; 18] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_head_samples", "gauge", "Samples (floats and native histograms) in the shard's head.", |s| s.head_samples),
                 ("metricstor_shard_head_late_samples", "gauge", "Samples in the shard's head behind its newest block (an import of history, a backfill); cut into blocks early once over storage.max_head_samples / 16.", |s| s.head_late_samples),
@@ -193,6 +193,8 @@ pub async fn exposition(api: &Api) -> String {
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
                 ("metricstor_shard_samples_refused_series_limit_total", "counter", "Samples of new series refused because the shard held its share of storage.max_series.", |s| s.samples_refused_series_limit_total),
                 ("metricstor_shard_samples_refused_type_conflict_total", "counter", "Samples refused because their timestamp already held a sample of the other kind (a float where a native histogram came, or the reverse).", |s| s.samples_refused_type_conflict_total),
+                ("metricstor_shard_samples_refused_too_old_total", "counter", "Samples refused because they were older than storage.retention_days allows (retention would delete them at once).", |s| s.samples_refused_too_old_total),
+                ("metricstor_shard_samples_refused_too_new_total", "counter", "Samples refused because they lay more than two days ahead of the server's clock.", |s| s.samples_refused_too_new_total),
                 ("metricstor_wal_bytes_written_total", "counter", "Bytes written to the shard's WAL.", |s| s.wal_bytes_written_total),
                 ("metricstor_wal_fsyncs_total", "counter", "WAL group commits made durable (each one write with O_DSYNC, its own fdatasync).", |s| s.wal_fsyncs_total),
                 ("metricstor_page_cache_hits_total", "counter", "Block page reads served from the shard's page cache.", |s| s.page_cache_hits_total),

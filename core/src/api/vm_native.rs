@@ -215,7 +215,8 @@ impl NativeImport<'_> {
         let mut stored = Ok(());
         for series in decoded.batches {
             let api = self.api;
-            stored = self.landing.start(async move { write::append_counted(api, series).await.map(drop) }).await.map_err(Stop::Store);
+            let outside = self.landing.outside_bounds();
+            stored = self.landing.start(async move { write::append_imported(api, series, &outside).await.map(drop) }).await.map_err(Stop::Store);
             if stored.is_err() {
                 break;
             }

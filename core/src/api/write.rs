@@ -55,6 +55,11 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
 /// stored before the refusal is counted too. Every write path (remote_write, OTLP) ends
 /// here, so they map errors alike.
 pub(crate) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Result<(u64, u64), ApiError> {
+    append_submitted(api, series).await.map_err(ApiError::from)
+}
+
+/// `append_counted` with the shards' own error, for callers that tell refusals apart.
+pub(crate) async fn append_submitted(api: &Api, series: tsdb::SeriesBatch) -> Result<(u64, u64), crate::shard::SubmitError> {
     match api.router.append_with_exemplars(series).await {
         Ok((stored, exemplars)) => {
             api.metrics.add_samples_ingested(stored);
@@ -62,10 +67,8 @@ pub(crate) async fn append_counted(api: &Api, series: tsdb::SeriesBatch) -> Resu
             Ok((stored, exemplars.stored))
         }
         Err(error) => {
-            if let crate::shard::SubmitError::SeriesLimit { appended, .. } = error {
-                api.metrics.add_samples_ingested(appended);
-            }
-            Err(error.into())
+            api.metrics.add_samples_ingested(error.samples_appended());
+            Err(error)
         }
     }
 }
@@ -88,6 +91,29 @@ pub(super) struct Landing<'a> {
     in_flight: std::collections::VecDeque<LandingWrite<'a>>,
     /// The first failure of a write waited for, kept until `landed` reports it.
     failed: Option<ApiError>,
+    /// Samples the writes left out for their times (`append_imported`).
+    outside: OutsideBounds,
+}
+
+/// Samples an import's writes left out because the store refused their times (older than
+/// the retention, or too far ahead of the clock), as (too old, too new), summed over them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct OutsideBounds(std::rc::Rc<std::cell::Cell<(u64, u64)>>);
+
+/// Stores one write of an import, as `append_counted`, and returns the samples stored. Samples
+/// outside the store's time bounds do not fail it: they are added to `outside`, so that the
+/// import goes on with its other samples (history older than the retention, say, ahead of
+/// recent data) and answers for them at its end (`Landing::landed`).
+pub(super) async fn append_imported(api: &Api, batch: tsdb::SeriesBatch, outside: &OutsideBounds) -> Result<u64, ApiError> {
+    match append_submitted(api, batch).await {
+        Ok((stored, _)) => Ok(stored),
+        Err(crate::shard::SubmitError::OutsideTimeBounds { too_old, too_new, appended }) => {
+            let (old, new) = outside.0.get();
+            outside.0.set((old + too_old, new + too_new));
+            Ok(appended)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A write started by `Landing::start`.
@@ -114,12 +140,28 @@ impl<'a> Landing<'a> {
         }
     }
 
-    /// Waits until every write started is appended: the first failure, if any.
+    /// Where the writes started here count the samples left out for their times.
+    pub(super) fn outside_bounds(&self) -> OutsideBounds {
+        self.outside.clone()
+    }
+
+    /// Waits until every write started is appended: the first failure, if any, else a 400
+    /// counting the samples left out for their times, if any.
     pub(super) async fn landed(&mut self) -> Result<(), ApiError> {
         while !self.in_flight.is_empty() {
             self.land_oldest().await;
         }
-        self.failed.take().map_or(Ok(()), Err)
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        match self.outside.0.get() {
+            (0, 0) => Ok(()),
+            (too_old, too_new) => Err(ApiError::bad_data(format!(
+                "{} samples were not stored: {too_old} older than storage.retention_days allows, {too_new} more than {} days ahead of the server's clock; the import's other samples were stored",
+                too_old + too_new,
+                tsdb::shard::FUTURE_SAMPLES_MAX_MS / 86_400_000
+            ))),
+        }
     }
 
     async fn land_oldest(&mut self) {

@@ -207,7 +207,13 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
 /// refused together (its `up` with them), as Prometheus commits a scrape whole.
 async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<(), String> {
     let Some(batch) = scrape_batch(series, histograms, exemplars, starts)? else { return Ok(()) };
-    crate::api::write::append_counted(api, batch).await.map(|_| ()).map_err(|e| e.message)
+    match crate::api::write::append_submitted(api, batch).await {
+        // Samples a target timestamps outside the store's bounds are left out and counted
+        // (the shards' too_old and too_new counters) and the scrape goes on, as Prometheus
+        // skips out-of-bounds samples.
+        Ok(_) | Err(crate::shard::SubmitError::OutsideTimeBounds { .. }) => Ok(()),
+        Err(error) => Err(crate::api::ApiError::from(error).message),
+    }
 }
 
 /// A scrape's batch (none when it has nothing): its float series, then its native

@@ -48,6 +48,10 @@ pub struct AppendAck {
     pub samples_appended: u64,
     /// Samples of new series refused by the series limit (`storage.max_series`).
     pub samples_refused: u64,
+    /// Samples older than the retention allows (`tsdb::ShardOptions::bound_by_clock`).
+    pub samples_too_old: u64,
+    /// Samples more than `tsdb::shard::FUTURE_SAMPLES_MAX_MS` ahead of the clock.
+    pub samples_too_new: u64,
     /// Exemplars stored in the shard's buffer.
     pub exemplars_appended: u64,
     /// Exemplars refused (out of order, their series refused, or none stored).

@@ -266,6 +266,8 @@ async fn process_group(
                     let _ = reply.send(Ok(AppendAck {
                         samples_appended: outcome.samples_appended,
                         samples_refused: outcome.samples_refused_series_limit,
+                        samples_too_old: outcome.samples_refused_too_old,
+                        samples_too_new: outcome.samples_refused_too_new,
                         exemplars_appended: outcome.exemplars_appended,
                         exemplars_refused: outcome.exemplars_refused,
                     }));

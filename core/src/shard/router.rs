@@ -38,6 +38,21 @@ pub enum SubmitError {
     /// rest (`appended`) are stored.
     #[error("{refused} samples of new series were not stored: the series limit (storage.max_series) is reached; {appended} samples of existing series were stored")]
     SeriesLimit { refused: u64, appended: u64 },
+    /// Some of a write's samples lie outside the times the store takes: older than
+    /// `storage.retention_days` (retention would delete them at once) or more than two days
+    /// ahead of the server's clock (a sender's broken clock); the rest (`appended`) are stored.
+    #[error("{} samples were not stored: {too_old} older than storage.retention_days allows, {too_new} more than {} days ahead of the server's clock; {appended} samples were stored", too_old + too_new, tsdb::shard::FUTURE_SAMPLES_MAX_MS / 86_400_000)]
+    OutsideTimeBounds { too_old: u64, too_new: u64, appended: u64 },
+}
+
+impl SubmitError {
+    /// Samples a refused write still stored (series limit, time bounds); none otherwise.
+    pub fn samples_appended(&self) -> u64 {
+        match self {
+            SubmitError::SeriesLimit { appended, .. } | SubmitError::OutsideTimeBounds { appended, .. } => *appended,
+            _ => 0,
+        }
+    }
 }
 
 /// Shard of a label set: stable xxh3 hash mod shard count (DESIGN §3).
@@ -153,14 +168,16 @@ impl ShardRouter {
         }
         // Every owner's reply is awaited, also after a failure, so the write is counted (and
         // history bumped) only once no part of it can still become visible.
-        let (mut appended, mut refused) = (0, 0);
+        let (mut appended, mut refused, mut too_old, mut too_new) = (0, 0, 0, 0);
         let mut exemplars = ExemplarCounts::default();
         let mut first_error = None;
         for (shard, rx) in pending {
             match rx.await {
-                Ok(Ok(AppendAck { samples_appended, samples_refused, exemplars_appended, exemplars_refused })) => {
+                Ok(Ok(AppendAck { samples_appended, samples_refused, samples_too_old, samples_too_new, exemplars_appended, exemplars_refused })) => {
                     appended += samples_appended;
                     refused += samples_refused;
+                    too_old += samples_too_old;
+                    too_new += samples_too_new;
                     exemplars.stored += exemplars_appended;
                     exemplars.refused += exemplars_refused;
                 }
@@ -171,6 +188,7 @@ impl ShardRouter {
         match first_error {
             Some(error) => Err(error),
             None if refused > 0 => Err(SubmitError::SeriesLimit { refused, appended }),
+            None if too_old + too_new > 0 => Err(SubmitError::OutsideTimeBounds { too_old, too_new, appended }),
             None => Ok((appended, exemplars)),
         }
     }

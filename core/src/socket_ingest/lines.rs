@@ -297,11 +297,12 @@ impl TakenBatch {
         while api.router.full_shard().is_some() && Instant::now() < deadline {
             glommio::timer::sleep(Duration::from_millis(5)).await;
         }
-        if let Err(error) = crate::api::write::append_counted(api, self.batch.into_batch()).await {
-            // Under the series limit the samples of existing series were stored; the rest
-            // are counted as refused.
-            stats.add_samples_refused(self.protocol, self.transport, samples);
-            tracing::warn!(peer = %self.peer, protocol = self.protocol.name(), transport = self.transport.name(), error = %error.message, samples, "socket lines not stored");
+        if let Err(error) = crate::api::write::append_submitted(api, self.batch.into_batch()).await {
+            // Under the series limit or the time bounds the other samples were stored; the
+            // rest are counted as refused.
+            let refused = samples.saturating_sub(error.samples_appended());
+            stats.add_samples_refused(self.protocol, self.transport, refused);
+            tracing::warn!(peer = %self.peer, protocol = self.protocol.name(), transport = self.transport.name(), %error, refused, "socket lines not stored");
         }
     }
 }

@@ -592,3 +592,26 @@ fn consul_sd_targets_come_from_the_catalog() {
     assert!(count("/v1/health/service/web") <= web_before + 1, "the removed service is still watched: {:?}", consul.request_heads());
     assert!(server.stop(), "clean shutdown");
 }
+
+/// A sample the target timestamps outside the store's bounds (here ten days ahead of the
+/// clock) is left out and counted, and the scrape goes on, as Prometheus skips out-of-bounds
+/// samples: the target stays up and its other samples are stored. (Failing the scrape
+/// instead marked it down.)
+#[test]
+fn a_scraped_sample_outside_the_time_bounds_is_skipped_and_the_target_stays_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let exporter = Exporter::start(&format!("app_fresh 1\napp_ancient 2 {}\n", now_ms + 10 * 86_400_000));
+    let config = write_scrape_config(dir.path(), format!("global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: app\n  static_configs:\n  - targets: ['{}']\n", exporter.address()));
+    let server = Server::start(&config);
+    poll_query(&server, "app_fresh", "the fresh sample", WAIT, |r| (value_of(r).as_deref() == Some("1")).then_some(()));
+    poll_query(&server, "scrape_samples_scraped", "a scrape counted", WAIT, |r| (value_of(r).as_deref() == Some("2")).then_some(()));
+    let (_, up) = get_json(&server.url("/api/v1/query?query=up"));
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let (_, ancient) = get_json(&server.url("/api/v1/series?match[]=app_ancient&start=0"));
+    assert_eq!(ancient["data"], json!([]), "{ancient}");
+    let text = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("text");
+    let refused: u64 = text.lines().filter(|l| l.starts_with("metricstor_shard_samples_refused_too_new_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum();
+    assert!(refused >= 1, "{text}");
+    assert!(server.stop());
+}

@@ -48,8 +48,14 @@ pub fn write_config(dir: &Path, extra_server: &str) -> PathBuf {
     write_config_with(dir, &format!("  cores: 2\n  header_read_timeout_seconds: 2\n{extra_server}"), "")
 }
 
+/// The `storage` line test configurations get unless they set `retention_days`: a retention
+/// reaching back to 1970, since many tests write synthetic times near it and the server
+/// refuses samples older than its retention.
+pub const RETENTION_FROM_1970: &str = "  retention_days: 36500\n";
+
 /// `dir/config.yaml` with loopback listeners on free ports, data in `dir/data`, and the
-/// given lines (each `  key: value\n`) in the `server` and `storage` sections.
+/// given lines (each `  key: value\n`) in the `server` and `storage` sections (and
+/// [`RETENTION_FROM_1970`] unless they set `retention_days`).
 pub fn write_config_with(dir: &Path, server_lines: &str, storage_lines: &str) -> PathBuf {
     write_config_at(dir, "127.0.0.1:0", "127.0.0.1:0", server_lines, storage_lines)
 }
@@ -57,8 +63,9 @@ pub fn write_config_with(dir: &Path, server_lines: &str, storage_lines: &str) ->
 /// As [`write_config_with`], listening on the given HTTP and gRPC addresses.
 pub fn write_config_at(dir: &Path, http_addr: &str, grpc_addr: &str, server_lines: &str, storage_lines: &str) -> PathBuf {
     let path = dir.join("config.yaml");
+    let retention = if storage_lines.contains("retention_days:") { "" } else { RETENTION_FROM_1970 };
     let text = format!(
-        "server:\n  http_addr: {http_addr}\n  grpc_addr: {grpc_addr}\n{server_lines}storage:\n  data_dir: {}\n{storage_lines}",
+        "server:\n  http_addr: {http_addr}\n  grpc_addr: {grpc_addr}\n{server_lines}storage:\n  data_dir: {}\n{retention}{storage_lines}",
         dir.join("data").display()
     );
     std::fs::write(&path, text).expect("write test config");
@@ -85,7 +92,7 @@ pub fn make_pki(dir: &Path, clients: &[&str]) -> PathBuf {
 pub fn write_mtls_config(dir: &Path, pki: &Path, tls_lines: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     let text = format!(
-        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\ntls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n{tls_lines}",
+        "server:\n  http_addr: 127.0.0.1:0\n  grpc_addr: 127.0.0.1:0\n  cores: 2\nstorage:\n  data_dir: {}\n{RETENTION_FROM_1970}tls:\n  cert_file: {p}/server.crt\n  key_file: {p}/server.key\n  ca_file: {p}/ca.crt\n  require_client_cert: true\n{tls_lines}",
         dir.join("data").display(),
         p = pki.display()
     );

@@ -64,6 +64,32 @@ fn start_zeros(series: crate::BatchSeries<'_>, newest: Option<i64>, watermark: i
     (zeros, zero_histograms)
 }
 
+/// The sample times a write may have under `ShardOptions::bound_by_clock`, inclusive.
+#[derive(Clone, Copy, Debug)]
+struct ClockBounds {
+    oldest_ms: i64,
+    newest_ms: i64,
+}
+
+impl ClockBounds {
+    /// The bounds at `now_ms`: back to `retention_ms` (none when it is not positive), ahead
+    /// by `FUTURE_SAMPLES_MAX_MS`.
+    fn at(now_ms: i64, retention_ms: i64) -> ClockBounds {
+        let oldest_ms = if retention_ms > 0 { now_ms.saturating_sub(retention_ms) } else { i64::MIN };
+        ClockBounds { oldest_ms, newest_ms: now_ms.saturating_add(super::FUTURE_SAMPLES_MAX_MS) }
+    }
+
+    fn admits(&self, t: i64) -> bool {
+        (self.oldest_ms..=self.newest_ms).contains(&t)
+    }
+
+    /// How many of `series`' samples and native histograms lie before and after the bounds.
+    fn outside(&self, series: crate::BatchSeries<'_>) -> (u64, u64) {
+        let times = series.samples().iter().map(|s| s.timestamp_ms).chain(series.histograms().iter().map(|h| h.timestamp_ms));
+        times.fold((0, 0), |(old, new), t| (old + u64::from(t < self.oldest_ms), new + u64::from(t > self.newest_ms)))
+    }
+}
+
 pub(super) fn apply_to_head(head: &mut Head, id: u32, sample: crate::Sample, outcome: &mut AppendOutcome) {
     count_result(head.append(id, sample), outcome);
 }
@@ -148,6 +174,9 @@ impl ShardDb {
         // Per group: samples refused by the series limit; exemplars refused.
         let mut refused = vec![0u64; groups.len()];
         let mut exemplars_refused = vec![0u64; groups.len()];
+        // Per group: samples outside the clock's bounds, (too old, too new).
+        let mut outside_bounds = vec![(0u64, 0u64); groups.len()];
+        let bounds = self.options.bound_by_clock.then(|| ClockBounds::at(super::now_ms(), self.options.retention_ms));
         let series_room = match self.options.max_series {
             0 => u64::MAX,
             max => max.saturating_sub(self.head.series_count() as u64),
@@ -172,7 +201,7 @@ impl ShardDb {
         // Likewise for native histograms.
         let mut started_histograms: Vec<(u32, HistogramSample, i64)> = Vec::new();
         let mut started_histogram_group_ends = Vec::new();
-        for ((group, refused), exemplars_refused) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused) {
+        for (((group, refused), exemplars_refused), outside_bounds) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused).zip(&mut outside_bounds) {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
             let scattered = group.indices.is_some();
@@ -189,6 +218,19 @@ impl ShardDb {
                 let Some(series) = group.get(nth) else { break };
                 let probed = probes[position];
                 position += 1;
+                // Samples outside the clock's bounds are left out here, before the WAL; a
+                // series with nothing else is not created.
+                let (too_old, too_new) = bounds.map_or((0, 0), |b| b.outside(series));
+                let all_inside = too_old + too_new == 0;
+                if !all_inside {
+                    outside_bounds.0 += too_old;
+                    outside_bounds.1 += too_new;
+                    if (too_old + too_new) as usize == series.samples().len() + series.histograms().len() {
+                        *exemplars_refused += series.exemplars().len() as u64;
+                        continue;
+                    }
+                }
+                let keep = |t: i64| all_inside || bounds.is_none_or(|b| b.admits(t));
                 let hash = series.hash();
                 let id = match self.head.lookup_probed(probed, hash, series.label_count(), series.label_pairs()) {
                     Some(id) => id,
@@ -216,7 +258,7 @@ impl ShardDb {
                 };
                 let series_samples = series.samples();
                 if series_samples.first().is_some_and(|s| s.timestamp_ms < watermark) || series_samples.last().is_some_and(|s| s.timestamp_ms < watermark) {
-                    late += series_samples.iter().filter(|s| s.timestamp_ms < watermark).count() as u64;
+                    late += series_samples.iter().filter(|s| s.timestamp_ms < watermark && keep(s.timestamp_ms)).count() as u64;
                 }
                 let starts = if store_starts { entry_starts(series) } else { None };
                 if let Some(newest_in_call) = &mut newest_in_call {
@@ -228,26 +270,30 @@ impl ShardDb {
                         let entry = newest_in_call.entry(id).or_insert(t);
                         *entry = (*entry).max(t);
                     }
+                    // A zero before the bounds is left out (its sample is inside them).
+                    let zeros = zeros.into_iter().filter(|s| keep(s.timestamp_ms));
+                    let zero_histograms = zero_histograms.into_iter().filter(|h| keep(h.timestamp_ms));
                     match starts {
-                        Some(_) => started_samples.extend(zeros.into_iter().map(|s| (id, s, 0))),
-                        None => samples.extend(zeros.into_iter().map(|s| (id, s))),
+                        Some(_) => started_samples.extend(zeros.map(|s| (id, s, 0))),
+                        None => samples.extend(zeros.map(|s| (id, s))),
                     }
                     match starts {
-                        Some(_) => started_histograms.extend(zero_histograms.into_iter().map(|h| (id, h, 0))),
-                        None => histograms.extend(zero_histograms.into_iter().map(|h| (id, h))),
+                        Some(_) => started_histograms.extend(zero_histograms.map(|h| (id, h, 0))),
+                        None => histograms.extend(zero_histograms.map(|h| (id, h))),
                     }
                 }
                 match &starts {
                     // Every float of such an entry goes with its start (0 for one without),
                     // so that the series' floats are applied in their order.
-                    Some(starts) => started_samples.extend(series_samples.iter().map(|s| (id, *s, start_at(starts, s.timestamp_ms)))),
-                    None => samples.extend(series_samples.iter().map(|s| (id, *s))),
+                    Some(starts) => started_samples.extend(series_samples.iter().filter(|s| keep(s.timestamp_ms)).map(|s| (id, *s, start_at(starts, s.timestamp_ms)))),
+                    None => samples.extend(series_samples.iter().filter(|s| keep(s.timestamp_ms)).map(|s| (id, *s))),
                 }
                 if !series.histograms().is_empty() {
-                    late += series.histograms().iter().filter(|h| h.timestamp_ms < watermark).count() as u64;
+                    let kept = series.histograms().iter().filter(|h| keep(h.timestamp_ms));
+                    late += kept.clone().filter(|h| h.timestamp_ms < watermark).count() as u64;
                     match &starts {
-                        Some(starts) => started_histograms.extend(series.histograms().iter().map(|h| (id, h.clone(), start_at(starts, h.timestamp_ms)))),
-                        None => histograms.extend(series.histograms().iter().map(|h| (id, h.clone()))),
+                        Some(starts) => started_histograms.extend(kept.map(|h| (id, h.clone(), start_at(starts, h.timestamp_ms)))),
+                        None => histograms.extend(kept.map(|h| (id, h.clone()))),
                     }
                 }
                 if !series.exemplars().is_empty() {
@@ -310,8 +356,14 @@ impl ShardDb {
         }
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut group_start = 0;
-        for ((group_end, refused), exemplars_refused) in group_ends.into_iter().zip(refused).zip(exemplars_refused) {
-            let mut outcome = AppendOutcome { samples_refused_series_limit: refused, exemplars_refused, ..AppendOutcome::default() };
+        for (((group_end, refused), exemplars_refused), (too_old, too_new)) in group_ends.into_iter().zip(refused).zip(exemplars_refused).zip(outside_bounds) {
+            let mut outcome = AppendOutcome {
+                samples_refused_series_limit: refused,
+                samples_refused_too_old: too_old,
+                samples_refused_too_new: too_new,
+                exemplars_refused,
+                ..AppendOutcome::default()
+            };
             for (position, &(id, sample)) in samples.iter().enumerate().take(group_end).skip(group_start) {
                 prefetch_ahead(&self.head, position, |p| samples.get(p).map(|&(ahead, _)| ahead));
                 apply_to_head(&mut self.head, id, sample, &mut outcome);
@@ -361,6 +413,8 @@ impl ShardDb {
             self.stats.duplicates_overwritten_total += outcome.duplicates_overwritten;
             self.stats.samples_refused_series_limit_total += outcome.samples_refused_series_limit;
             self.stats.samples_refused_type_conflict_total += outcome.samples_refused_type_conflict;
+            self.stats.samples_refused_too_old_total += outcome.samples_refused_too_old;
+            self.stats.samples_refused_too_new_total += outcome.samples_refused_too_new;
         }
         self.stats.series = self.head.series_count() as u64;
         Ok(outcomes)

@@ -27,6 +27,8 @@ impl ShardDb {
         let Some((min_t, max_t)) = self.head.time_range() else {
             return Vec::new();
         };
+        // A sample ahead of the clock makes nothing due before its time comes.
+        let max_t = if self.options.bound_by_clock { max_t.min(now_ms()) } else { max_t };
         let duration = self.options.block_duration_ms;
         let lo = min_t - min_t.rem_euclid(duration);
         let over_limit = self.options.max_head_samples > 0 && self.head.samples_count() > self.options.max_head_samples;
