@@ -608,6 +608,9 @@ fn a_scraped_sample_outside_the_time_bounds_is_skipped_and_the_target_stays_up()
     poll_query(&server, "scrape_samples_scraped", "a scrape counted", WAIT, |r| (value_of(r).as_deref() == Some("2")).then_some(()));
     let (_, up) = get_json(&server.url("/api/v1/query?query=up"));
     assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"][0]["health"].as_str().is_some_and(|h| h != "unknown"));
+    let target = &targets["data"]["activeTargets"][0];
+    assert_eq!((target["health"].as_str(), target["lastError"].as_str()), (Some("up"), Some("")), "{target}");
     let (_, ancient) = get_json(&server.url("/api/v1/series?match[]=app_ancient&start=0"));
     assert_eq!(ancient["data"], json!([]), "{ancient}");
     let text = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("text");
