@@ -96,6 +96,40 @@ fn the_document_comes_in_the_version_asked_for() {
     assert!(server.stop(), "clean stop");
 }
 
+/// A path the server has, asked with a method it does not take, is a 405 whose Allow header
+/// names the ones it does (as Prometheus' router answers), never a 404 saying the path does
+/// not exist (what GET-only paths answered before). Label values also take POST, with a
+/// form body, as VictoriaMetrics does.
+#[test]
+fn a_path_asked_with_a_method_it_does_not_take_is_a_405_naming_the_ones_it_does() {
+    let (_dir, server) = start_ready();
+    let ask = |method: &str, path: &str| {
+        let request = agent().request(method, &server.url(path));
+        reply_or_status(&format!("{method} {path}"), if method == "POST" { request.set("Content-Type", "application/x-www-form-urlencoded").send_bytes(b"") } else { request.call() })
+    };
+    for (method, path, allowed) in [
+        ("POST", "/api/v1/status/buildinfo", "GET"),
+        ("POST", "/api/v1/metadata", "GET"),
+        ("POST", "/api/v1/targets", "GET"),
+        ("DELETE", "/prometheus/api/v1/rules", "GET"),
+        ("POST", "/metrics", "GET"),
+        ("POST", "/", "GET"),
+        ("DELETE", "/api/v1/label/job/values", "GET, POST"),
+        ("DELETE", "/api/v1/export", "GET, POST"),
+        ("PUT", "/api/v1/status/top_queries", "GET, POST"),
+    ] {
+        let reply = ask(method, path);
+        assert_eq!((reply.status, reply.header("allow")), (405, Some(allowed)), "{method} {path}: {}", reply.body);
+        assert!(reply.body.contains(&format!("method not allowed; use {allowed}")), "{method} {path}: {}", reply.body);
+    }
+    assert_eq!(ask("POST", "/api/v1/no_such_endpoint").status, 404);
+    import_sample(&server, "posted_values{job=\"a\"}", 1.0, 60);
+    import_sample(&server, "other_values{job=\"b\"}", 1.0, 60);
+    let reply = reply_or_status("POST label values", agent().post(&server.url("/api/v1/label/job/values")).send_form(&[("match[]", "posted_values")]));
+    assert_eq!((reply.status, reply.body.as_str()), (200, r#"{"status":"success","data":["a"]}"#));
+    assert!(server.stop(), "clean stop");
+}
+
 /// The path item of `path`, following a `$ref` to `components/pathItems`.
 fn path_item<'d>(doc: &'d Value, path: &str) -> &'d Value {
     let item = &doc["paths"][path];

@@ -41,7 +41,8 @@ impl Api {
             "/api/v1/search/metric_names" if get_or_post => search::handle(self, request, search::Endpoint::MetricNames).await,
             "/api/v1/search/label_names" if get_or_post => search::handle(self, request, search::Endpoint::LabelNames).await,
             "/api/v1/search/label_values" if get_or_post => search::handle(self, request, search::Endpoint::LabelValues).await,
-            p if p.starts_with("/api/v1/label/") && p.ends_with("/values") && method == Method::GET => {
+            // POST too, as VictoriaMetrics takes it (Prometheus: GET only).
+            p if is_label_values_path(p) && get_or_post => {
                 let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
                 labels::handle_label_values(self, name, &self.params(request)?).await
             }
@@ -250,10 +251,63 @@ impl Api {
             | "/api/v1/search/metric_names"
             | "/api/v1/search/label_names"
             | "/api/v1/search/label_values"
-            | "/federate" => {
-                Err(ApiError::method_not_allowed("GET, POST"))
-            }
+            | "/federate"
+            | "/api/v1/series/count"
+            | "/api/v1/status/active_queries"
+            | "/api/v1/status/top_queries"
+            | "/api/v1/query_exemplars"
+            | "/api/v1/format_query"
+            | "/api/v1/parse_query"
+            | "/api/v1/export"
+            | "/api/v1/export/csv"
+            | "/api/v1/export/native"
+            | "/internal/force_flush"
+            | "/internal/force_merge"
+            | "/internal/resetRollupResultCache" => Err(ApiError::method_not_allowed("GET, POST")),
+            p if is_label_values_path(p) => Err(ApiError::method_not_allowed("GET, POST")),
+            // A path served for GET only, asked with another method: a 405 naming GET, as
+            // Prometheus' router answers, not a 404 saying the path does not exist.
+            p if GET_ONLY_PATHS.contains(&p) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found(path)),
         }
     }
 }
+
+/// `/api/v1/label/<name>/values`.
+fn is_label_values_path(path: &str) -> bool {
+    path.starts_with("/api/v1/label/") && path.ends_with("/values")
+}
+
+/// The paths `Api::route` serves for GET (and some for HEAD) only: another method there is a
+/// 405 naming GET.
+const GET_ONLY_PATHS: &[&str] = &[
+    "/",
+    "/-/healthy",
+    "/-/ready",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/config",
+    "/targets",
+    "/api/v1/status/buildinfo",
+    "/api/v1/status/runtimeinfo",
+    "/api/v1/status/flags",
+    "/api/v1/status/config",
+    "/api/v1/status/self_metrics",
+    "/api/v1/status/tsdb",
+    "/api/v1/status/tsdb/blocks",
+    "/api/v1/status/walreplay",
+    "/api/v1/features",
+    "/api/v1/openapi.yaml",
+    "/api/v1/notifications",
+    "/api/v1/notifications/live",
+    "/api/v1/rules",
+    "/api/v1/alerts",
+    "/api/v1/alertmanagers",
+    "/api/v1/targets",
+    "/api/v1/targets/metadata",
+    "/api/v1/targets/relabel_steps",
+    "/api/v1/scrape_pools",
+    "/api/v1/scrape_pools/config",
+    "/api/v1/metadata",
+];
