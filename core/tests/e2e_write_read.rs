@@ -260,6 +260,33 @@ fn samples_outside_the_retention_or_far_ahead_of_the_clock_are_refused_by_name()
     assert!(server.stop());
 }
 
+/// A `multipart/form-data` POST (`curl -F query=…`) carries query parameters as a form does,
+/// as Go's `r.FormValue` reads them for Prometheus and VictoriaMetrics; before, its fields
+/// were not read ("query must not be empty"). A malformed one is a 400 naming the problem.
+#[test]
+fn multipart_form_fields_are_query_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let at_ms = import_sample(&server, "form_probe", 42.0, 30);
+    let post_multipart = |path: &str, body: &str| {
+        let request = agent().post(&server.url(path)).set("Content-Type", "multipart/form-data; boundary=------formb");
+        reply_or_status(path, request.send_bytes(body.as_bytes()))
+    };
+    let field = |name: &str, value: &str| format!("--------formb\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    let body = format!("{}{}--------formb--\r\n", field("query", "form_probe * 2"), field("time", &(at_ms / 1000).to_string()));
+    let reply = post_multipart("/api/v1/query", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
+    assert_eq!(answer["data"]["result"][0]["value"][1], "84", "{answer}");
+    let body = format!("{}--------formb--\r\n", field("match[]", "form_probe"));
+    let reply = post_multipart("/api/v1/series", &body);
+    assert!(reply.status == 200 && reply.body.contains("\"__name__\":\"form_probe\""), "{}", reply.body);
+    let reply = post_multipart("/api/v1/query", &field("query", "1"));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("multipart body ends without its closing delimiter"), "{}", reply.body);
+    assert!(server.stop());
+}
+
 /// The label limits come from the config, on remote_write and on import: a lower label
 /// count is enforced and named, a value limit of 0 is no limit.
 #[test]

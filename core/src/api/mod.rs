@@ -27,7 +27,7 @@ mod notifications;
 mod openapi;
 mod otlp;
 mod push;
-pub(crate) mod params;
+pub mod params;
 mod process_metrics;
 mod parse_query;
 pub(crate) mod query;
@@ -229,14 +229,17 @@ fn family_has_a_name_in(family: &str, names: &[String]) -> bool {
 }
 
 /// Query string plus the body when `request` uses one of `body_methods` and carries an
-/// `application/x-www-form-urlencoded` body.
+/// `application/x-www-form-urlencoded` or `multipart/form-data` body.
 pub(super) fn query_and_form(request: &Request<Bytes>, body_methods: &[Method]) -> Result<Params, String> {
-    let is_form = body_methods.contains(request.method())
-        && request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let content_type = body_methods
+        .contains(request.method())
+        .then(|| request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
+        .flatten()
+        .unwrap_or("");
+    if let Some(boundary) = params::multipart_boundary(content_type) {
+        return Params::from_multipart(request.uri().query(), request.body(), boundary);
+    }
+    let is_form = content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded");
     let body = is_form.then(|| request.body().as_ref());
     Params::from_request(request.uri().query(), body)
 }

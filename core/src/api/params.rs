@@ -28,6 +28,17 @@ impl Params {
         Ok(Params { pairs, confinement: ReadFilters::default(), remote_addr: None })
     }
 
+    /// Merges the URL query string and a `multipart/form-data` body's fields (Go's
+    /// `r.FormValue`, which Prometheus and VictoriaMetrics read `query` and the times with,
+    /// takes them too, so `curl -F query=up` works); file parts are not parameters.
+    pub fn from_multipart(query: Option<&str>, body: &[u8], boundary: &str) -> Result<Params, String> {
+        let mut pairs = multipart_fields(body, boundary)?;
+        if let Some(q) = query {
+            parse_urlencoded(q, &mut pairs)?;
+        }
+        Ok(Params { pairs, confinement: ReadFilters::default(), remote_addr: None })
+    }
+
     /// These parameters from a client confined to `filters` (its identity's).
     pub fn confined_to(self, filters: ReadFilters) -> Params {
         Params { confinement: filters, ..self }
@@ -74,6 +85,56 @@ fn parse_urlencoded(text: &str, out: &mut Vec<(String, String)>) -> Result<(), S
         out.push((percent_decode(key)?, percent_decode(value)?));
     }
     Ok(())
+}
+
+/// The `boundary` parameter of a `multipart/form-data` content type (quoted or not), None for
+/// another type.
+pub fn multipart_boundary(content_type: &str) -> Option<&str> {
+    let (kind, parameters) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    parameters.split(';').find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"')).filter(|b| !b.is_empty())
+    })
+}
+
+/// The named fields of a `multipart/form-data` body (RFC 7578), in order: each part's
+/// `Content-Disposition: form-data; name="…"` and its content; parts with a `filename` are
+/// left out. A body without its closing delimiter, or a part without a name, is an error.
+fn multipart_fields(body: &[u8], boundary: &str) -> Result<Vec<(String, String)>, String> {
+    let delimiter = format!("--{boundary}");
+    let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
+    let mut fields = Vec::new();
+    let mut at = finder.find(body).ok_or("multipart body has no boundary delimiter")? + delimiter.len();
+    loop {
+        let rest = &body[at..];
+        if rest.starts_with(b"--") {
+            return Ok(fields);
+        }
+        let part_start = rest.strip_prefix(b"\r\n").ok_or("multipart delimiter is not followed by a line break")?;
+        let next = finder.find(part_start).ok_or("multipart body ends without its closing delimiter")?;
+        let part = part_start[..next].strip_suffix(b"\r\n").ok_or("multipart part does not end with a line break")?;
+        let head_end = memchr::memmem::find(part, b"\r\n\r\n").ok_or("multipart part has no blank line after its headers")?;
+        let head = std::str::from_utf8(&part[..head_end]).map_err(|_| "multipart part headers are not valid UTF-8".to_string())?;
+        let disposition = head
+            .split("\r\n")
+            .find_map(|line| line.split_once(':').filter(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition")).map(|(_, value)| value))
+            .ok_or("multipart part has no Content-Disposition")?;
+        let parameter = |wanted: &str| {
+            disposition.split(';').skip(1).find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim().eq_ignore_ascii_case(wanted).then(|| value.trim().trim_matches('"').to_string())
+            })
+        };
+        let name = parameter("name").ok_or("multipart part has no field name")?;
+        if parameter("filename").is_none() {
+            let value = std::str::from_utf8(&part[head_end + 4..]).map_err(|_| format!("multipart field {name:?} is not valid UTF-8"))?;
+            fields.push((name, value.to_string()));
+        }
+        at += 2 + next + delimiter.len();
+    }
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
@@ -235,6 +296,38 @@ fn parse_rfc3339_ms(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_form_fields_are_parameters_and_files_are_not() {
+        assert_eq!(multipart_boundary("multipart/form-data; boundary=------abc"), Some("------abc"));
+        assert_eq!(multipart_boundary("Multipart/Form-Data; charset=utf-8; Boundary=\"x y\""), Some("x y"));
+        assert_eq!(multipart_boundary("application/x-www-form-urlencoded"), None);
+        assert_eq!(multipart_boundary("multipart/form-data"), None);
+        // As curl -F sends it: a preamble-free body, a file part, an empty value.
+        let body = "--b\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nsum(rate(x[5m]))\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\nbody\r\n\
+                    --b\r\ncontent-disposition: form-data; name=match[]\r\n\r\n\r\n\
+                    --b--\r\n";
+        let params = Params::from_multipart(Some("time=5&query=ignored"), body.as_bytes(), "b").expect("parsed");
+        assert_eq!(params.get("query"), Some("sum(rate(x[5m]))"), "the body's field comes first, as the form's before the URL's");
+        assert_eq!(params.get("time"), Some("5"));
+        assert_eq!(params.all("match[]").collect::<Vec<_>>(), vec![""]);
+        assert_eq!(params.get("upload"), None);
+        // A value holding line breaks and dashes stays whole.
+        let body = "--b\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\na\r\n--c\r\n\r\n--b--";
+        assert_eq!(Params::from_multipart(None, body.as_bytes(), "b").expect("parsed").get("query"), Some("a\r\n--c\r\n"));
+        for (broken, problem) in [
+            ("no delimiter at all", "no boundary delimiter"),
+            ("--b\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nx", "without its closing delimiter"),
+            ("--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--", "no field name"),
+            ("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--", "no Content-Disposition"),
+            ("--b\r\nContent-Disposition: form-data; name=q\r\nx\r\n--b--", "no blank line"),
+            ("--bx", "not followed by a line break"),
+        ] {
+            let error = Params::from_multipart(None, broken.as_bytes(), "b").expect_err(broken);
+            assert!(error.contains(problem), "{broken:?}: {error}");
+        }
+    }
 
     #[test]
     fn times() {
