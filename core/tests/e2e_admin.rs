@@ -111,10 +111,7 @@ fn quit_shuts_down_cleanly_only_with_the_lifecycle_api() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), "  enable_lifecycle: true\n"));
-    // A minute ago: older samples than the retention are refused.
-    let at_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() - 60;
-    let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("quit_probe 1 {at_s}000\n").as_bytes());
-    assert_eq!(written.status, 204, "{}", written.body);
+    let at_s = import_sample(&server, "quit_probe", 1.0, 60) / 1000;
     let (_, features) = get_json(&server.url("/api/v1/features"));
     assert_eq!(features["data"]["api"]["lifecycle"], true, "{features}");
     let refused = agent().get(&server.url("/-/quit")).call();

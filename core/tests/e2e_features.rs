@@ -37,9 +37,7 @@ fn delayed_name_removal_follows_the_setting() {
     for delayed in [false, true] {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = Server::start(&write_config(dir.path(), &format!("  promql_delayed_name_removal: {delayed}\n")));
-        let at_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() - 60;
-        let written = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", format!("delayed_probe -3 {at_s}000\n").as_bytes());
-        assert_eq!(written.status, 204, "{}", written.body);
+        let at_s = import_sample(&server, "delayed_probe", -3.0, 60) / 1000;
         let query = percent_encode(r#"label_replace(abs(delayed_probe), "was", "$1", "__name__", "(.+)")"#);
         let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query={query}&time={at_s}")));
         let metric = &answer["data"]["result"][0]["metric"];
