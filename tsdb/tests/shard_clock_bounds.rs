@@ -128,3 +128,24 @@ fn a_sample_ahead_of_the_clock_does_not_make_the_live_range_due() {
         }
     }
 }
+
+/// A new series past the series limit counts its samples inside the bounds as refused by the
+/// limit and those outside as too old or too new, each sample once.
+#[test]
+fn a_sample_refused_twice_over_is_counted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let now = now_ms();
+    let outcome = on_executor(move || async move {
+        let mut db = ShardDb::open(&path, ShardOptions { max_series: 1, ..options(true) }).await.expect("open");
+        let batch = vec![floats("first", &[now]), floats("second", &[now - 2 * DAY_MS, now - 1000, now + 3 * DAY_MS])];
+        let outcomes = db.append_group(&[batch.as_slice()]).await.expect("append");
+        db.close().await.expect("close");
+        outcomes[0]
+    });
+    assert_eq!(
+        (outcome.samples_appended, outcome.samples_refused_series_limit, outcome.samples_refused_too_old, outcome.samples_refused_too_new),
+        (1, 1, 1, 1),
+        "{outcome:?}"
+    );
+}

@@ -243,7 +243,8 @@ impl ShardDb {
                         match known {
                             Some((id, _)) => *id,
                             None if new_series.len() as u64 >= series_room => {
-                                *refused += (series.samples().len() + series.histograms().len()) as u64;
+                                // Those outside the clock's bounds are counted as such.
+                                *refused += (series.samples().len() + series.histograms().len()) as u64 - (too_old + too_new);
                                 *exemplars_refused += series.exemplars().len() as u64;
                                 continue;
                             }
