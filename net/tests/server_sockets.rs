@@ -148,14 +148,14 @@ fn keep_alive_pipelining_and_chunked() {
     let r = read_responses(&mut s, 1);
     assert!(r[0].starts_with("HTTP/1.1 200 OK") && r[0].ends_with("GET /a 0"), "{r:?}");
     // Same connection, two pipelined requests, the second chunked.
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n1;e=1\r\nz\r\n0\r\n\r\n")
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPOST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n1;e=1\r\nz\r\n0\r\n\r\n")
         .unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r[0].ends_with("\r\n\r\nabc"), "{r:?}");
     assert!(r[1].ends_with("\r\n\r\nxyz"), "{r:?}");
     // Expect: 100-continue gets an interim response first.
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n").unwrap();
     let mut interim = [0u8; 25];
     s.read_exact(&mut interim).unwrap();
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -164,16 +164,16 @@ fn keep_alive_pipelining_and_chunked() {
     // A request the handler refuses before its body: the final answer comes instead of
     // 100 Continue, and the connection closes (its body was never read).
     let mut refused = connect(server.addr);
-    refused.write_all(b"POST /forbidden HTTP/1.1\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    refused.write_all(b"POST /forbidden HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n").unwrap();
     let r = read_responses(&mut refused, 2);
     assert_eq!(r.len(), 1, "one answer, then the server closes: {r:?}");
     assert!(r[0].starts_with("HTTP/1.1 403") && r[0].contains("connection: close") && r[0].ends_with("not you"), "{r:?}");
     // Without Expect the body is read and the handler answers as before.
     let mut plain = connect(server.addr);
-    plain.write_all(b"POST /forbidden HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
+    plain.write_all(b"POST /forbidden HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
     assert!(read_responses(&mut plain, 1)[0].starts_with("HTTP/1.1 200"));
     // Connection: close is honoured.
-    s.write_all(b"GET /b HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("connection: close"));
@@ -190,31 +190,31 @@ fn limits_and_malformed_input() {
         s.write_all(request).unwrap();
         read_responses(&mut s, wanted)
     };
-    let r = exchange(b"POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n", 2);
+    let r = exchange(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n", 2);
     assert_eq!(r.len(), 1);
     assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
-    let r = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", 2);
+    let r = exchange(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", 2);
     assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
-    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 4096));
     let r = exchange(&big, 2);
     assert!(r[0].starts_with("HTTP/1.1 431"), "{r:?}");
     // A complete head over the limit that arrives in one read is refused as well.
-    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 3000));
     big.extend_from_slice(b"\r\n\r\n");
     let r = exchange(&big, 2);
     assert!(r[0].starts_with("HTTP/1.1 431"), "{r:?}");
-    let r = exchange(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc", 2);
+    let r = exchange(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 2);
     assert_eq!(r.len(), 1, "closed after the error");
     assert!(r[0].starts_with("HTTP/1.1 400"), "{r:?}");
-    let r = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n", 2);
+    let r = exchange(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n", 2);
     assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
     let r = exchange(b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 2);
     assert_eq!(r.len(), 1, "closed after the error");
     assert!(r[0].starts_with("HTTP/1.1 400"), "{r:?}");
     // Still serving.
-    assert!(exchange(b"GET /ok HTTP/1.1\r\n\r\n", 1)[0].starts_with("HTTP/1.1 200"));
+    assert!(exchange(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0].starts_with("HTTP/1.1 200"));
     server.stop();
 }
 
@@ -245,7 +245,7 @@ fn slow_client_is_cut_by_the_header_timeout() {
 fn shutdown_closes_idle_connections_and_returns() {
     let mut server = TestServer::start(ServerLimits::default());
     let mut s = connect(server.addr);
-    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_responses(&mut s, 1).len(), 1);
     let started = Instant::now();
     server.stop();
@@ -260,7 +260,7 @@ fn slow_body_is_cut_by_the_body_timeout() {
     let mut server = TestServer::start(limits);
     let mut s = connect(server.addr);
     let started = Instant::now();
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").unwrap();
     let r = read_responses(&mut s, 2);
     assert!(started.elapsed() < Duration::from_secs(5), "cut after {:?}", started.elapsed());
     assert_eq!(r.len(), 1, "closed after the 408: {r:?}");
@@ -273,7 +273,7 @@ fn shutdown_lets_the_request_in_flight_finish() {
     let (started_tx, started_rx) = mpsc::channel();
     let mut server = TestServer::start_reporting(ServerLimits::default(), Some(started_tx));
     let mut s = connect(server.addr);
-    s.write_all(b"GET /slow/300 HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     started_rx.recv_timeout(Duration::from_secs(20)).expect("handler started");
     // Begin the shutdown while the handler is still working.
     server.shutdown.take();
@@ -291,7 +291,7 @@ fn shutdown_drain_has_a_deadline() {
     let limits = ServerLimits { shutdown_drain_ms: 200, ..ServerLimits::default() };
     let mut server = TestServer::start_reporting(limits, Some(started_tx));
     let mut s = connect(server.addr);
-    s.write_all(b"GET /slow/60000 HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /slow/60000 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     started_rx.recv_timeout(Duration::from_secs(20)).expect("handler started");
     let started = Instant::now();
     server.stop();
@@ -303,11 +303,11 @@ fn connections_over_the_cap_are_refused() {
     let limits = ServerLimits { connections_max: 1, ..ServerLimits::default() };
     let mut server = TestServer::start(limits);
     let mut first = connect(server.addr);
-    first.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    first.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_responses(&mut first, 1).len(), 1);
     // The first connection is open and idle: a second one is closed without an answer.
     let mut second = connect(server.addr);
-    let _ = second.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    let _ = second.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(read_responses(&mut second, 1).is_empty(), "refused over the cap");
     // Once the first one is gone, connections are served again (its task notices the close
     // asynchronously: retry until a deadline).
@@ -315,7 +315,7 @@ fn connections_over_the_cap_are_refused() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut s = connect(server.addr);
-        let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         if read_responses(&mut s, 1).first().is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
             break;
         }
@@ -329,7 +329,7 @@ fn idle_keep_alive_connection_is_closed_without_an_answer() {
     let limits = ServerLimits { idle_timeout_ms: 300, ..ServerLimits::default() };
     let mut server = TestServer::start(limits);
     let mut s = connect(server.addr);
-    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_responses(&mut s, 1).len(), 1);
     let started = Instant::now();
     let mut buf = [0u8; 64];
@@ -347,23 +347,23 @@ fn streamed_bodies_keep_the_connection_alive() {
     let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let expected = format!("streamed {} {}", body.len(), body.iter().map(|b| *b as u64).sum::<u64>());
     let mut s = connect(server.addr);
-    write!(s, "POST /streamed HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+    write!(s, "POST /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
     s.write_all(&body).unwrap();
     let r = read_responses(&mut s, 1);
     assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with(&expected), "{r:?}");
-    let mut chunked = b"POST /streamed HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut chunked = b"POST /streamed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for part in body.chunks(4096) {
         chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
         chunked.extend_from_slice(part);
         chunked.extend_from_slice(b"\r\n");
     }
-    chunked.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+    chunked.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
     s.write_all(&chunked).unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with(&expected), "{r:?}");
     assert!(r[1].ends_with("GET /after 0"), "{r:?}");
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n").unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n").unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 1, "closed after the 413: {r:?}");
     assert!(r[0].starts_with("HTTP/1.1 413"), "{r:?}");
@@ -380,7 +380,7 @@ fn an_answer_before_the_body_end_reaches_a_client_still_sending() {
     let body = vec![b'x'; 24 << 20];
     for (path, status) in [("/streamed-refused", "415"), ("/echo", "413")] {
         let mut s = connect(server.addr);
-        write!(s, "POST {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
         let sent = s.write_all(&body);
         assert!(sent.is_ok(), "{path}: the body could not be sent: {sent:?}");
         let r = read_responses(&mut s, 1);
@@ -400,14 +400,14 @@ fn streamed_body_failures_reach_the_handler() {
     let wait_error = || errors.recv_timeout(Duration::from_secs(20)).expect("the handler saw the failure");
 
     let mut s = connect(server.addr);
-    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n").unwrap();
+    s.write_all(b"POST /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n").unwrap();
     s.write_all(&[1u8; 10_000]).unwrap();
     drop(s);
     let error = wait_error();
     assert!(error.contains("closed before"), "{error}");
 
     let mut s = connect(server.addr);
-    s.write_all(b"POST /streamed HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX\r\nGET /never HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"POST /streamed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 1, "closed after the answer: {r:?}");
     assert!(r[0].starts_with("HTTP/1.1 400") && r[0].contains("CRLF"), "{r:?}");
@@ -415,7 +415,7 @@ fn streamed_body_failures_reach_the_handler() {
     assert!(wait_error().contains("CRLF"));
 
     let mut s = connect(server.addr);
-    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 8000\r\n\r\n").unwrap();
+    s.write_all(b"POST /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n").unwrap();
     let started = Instant::now();
     for _ in 0..8 {
         s.write_all(&[2u8; 1000]).unwrap();
@@ -425,7 +425,7 @@ fn streamed_body_failures_reach_the_handler() {
     assert!(started.elapsed() > Duration::from_millis(300), "the upload outlasted the timeout");
     assert!(r[0].starts_with("HTTP/1.1 200") && r[0].ends_with("streamed 8000 16000"), "{r:?}");
 
-    s.write_all(b"POST /streamed HTTP/1.1\r\nContent-Length: 8000\r\n\r\n").unwrap();
+    s.write_all(b"POST /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n").unwrap();
     s.write_all(&[2u8; 1000]).unwrap();
     let r = read_responses(&mut s, 2);
     assert_eq!(r.len(), 1, "closed after the answer: {r:?}");

@@ -86,7 +86,7 @@ type ClientStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 /// One request over TLS; Err when the handshake or exchange fails.
 fn request(addr: SocketAddr, ca_pem: &str, client: Option<(&str, &str)>) -> Result<(String, Vec<u8>), String> {
     let mut tls = connect_tls(addr, ca_pem, client)?;
-    tls.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut response = Vec::new();
     tls.read_to_end(&mut response).map_err(|e| e.to_string())?;
     let server_cert = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()).unwrap_or_default();
@@ -132,7 +132,7 @@ fn mutual_tls_accepts_only_valid_client_certificates_and_reloads() {
 
     // `Expect: 100-continue` over TLS: the interim response must leave before the body comes.
     let mut tls = connect_tls(addr, &ca_pem, Some((&agent_cert, &agent_key))).expect("valid client accepted");
-    tls.write_all(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap();
+    tls.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap();
     let mut interim = [0u8; 25];
     tls.read_exact(&mut interim).expect("100 Continue before the body");
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");

@@ -77,9 +77,18 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
     let mut connection_close = false;
     let mut connection_keep_alive = false;
     let mut expect_continue = false;
+    let mut hosts = 0usize;
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if hosts > 1 {
+                return Err(ProtocolError::new(400, "more than one Host header"));
+            }
+            if !h.value.iter().all(|b| is_host_byte(*b)) {
+                return Err(ProtocolError::new(400, format!("malformed Host header {:?}", String::from_utf8_lossy(h.value))));
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(h.value).map_err(|_| ProtocolError::new(400, "invalid Content-Length"))?;
             let value = parse_content_length(text).ok_or_else(|| ProtocolError::new(400, format!("invalid Content-Length {text:?}")))?;
             if content_length.is_some_and(|previous| previous != value) {
@@ -113,6 +122,9 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
             .map_err(|_| ProtocolError::new(400, format!("invalid value for header {name}")))?;
         builder = builder.header(header_name, header_value);
     }
+    if hosts == 0 && version == http::Version::HTTP_11 {
+        return Err(ProtocolError::new(400, "missing required Host header (HTTP/1.1 requests must send one)"));
+    }
     if chunked && content_length.is_some() {
         return Err(ProtocolError::new(400, "both Content-Length and Transfer-Encoding: chunked"));
     }
@@ -128,6 +140,12 @@ pub fn parse_head(buf: &[u8], body_bytes_max: u64) -> Result<Option<Head>, Proto
     };
     let (request, ()) = builder.body(()).map_err(|e| ProtocolError::new(400, format!("invalid request: {e}")))?.into_parts();
     Ok(Some(Head { request, framing, keep_alive, expect_continue: expect_continue && framing != BodyFraming::None, head_len }))
+}
+
+/// Bytes a Host value may hold (RFC 3986's authority: unreserved, sub-delims, `:`, `%` and the
+/// brackets of an IPv6 literal). An empty value is allowed (RFC 9112 section 3.2).
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b)
 }
 
 /// A declared Content-Length over `body_bytes_max` is refused (413) before any body is read.
@@ -164,16 +182,16 @@ mod tests {
     fn unencoded_query_characters_are_accepted_with_their_meaning() {
         let target = |text: &str| parse(text).map(|h| h.expect("complete head").request.uri.to_string()).map_err(|e| e.status);
         // Already valid targets are kept as sent.
-        assert_eq!(target("GET /api/v1/query?query=up%7Bjob%3D%22a%22%7D HTTP/1.1\r\n\r\n"), Ok("/api/v1/query?query=up%7Bjob%3D%22a%22%7D".into()));
-        assert_eq!(target("GET /api/v1/query?query=a[5m] HTTP/1.1\r\n\r\n"), Ok("/api/v1/query?query=a[5m]".into()));
+        assert_eq!(target("GET /api/v1/query?query=up%7Bjob%3D%22a%22%7D HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/api/v1/query?query=up%7Bjob%3D%22a%22%7D".into()));
+        assert_eq!(target("GET /api/v1/query?query=a[5m] HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/api/v1/query?query=a[5m]".into()));
         // What curl -g or a browser sends for up{job="a"} > 0 and a UTF-8 value.
         assert_eq!(
-            target("GET /api/v1/query?query=up{job=\"a\"}>0 HTTP/1.1\r\n\r\n"),
+            target("GET /api/v1/query?query=up{job=\"a\"}>0 HTTP/1.1\r\nHost: x\r\n\r\n"),
             Ok("/api/v1/query?query=up%7Bjob=%22a%22%7D%3E0".into())
         );
-        assert_eq!(target("GET /q?x=\u{fc}<1 HTTP/1.1\r\n\r\n"), Ok("/q?x=%C3%BC%3C1".into()));
+        assert_eq!(target("GET /q?x=\u{fc}<1 HTTP/1.1\r\nHost: x\r\n\r\n"), Ok("/q?x=%C3%BC%3C1".into()));
         // Still not a request target: a 400 naming it.
-        let err = parse("GET http://[::1/x\"y HTTP/1.1\r\n\r\n").unwrap_err();
+        let err = parse("GET http://[::1/x\"y HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err();
         assert_eq!(err.status, 400);
         assert!(err.message.contains("invalid request target"), "{}", err.message);
     }
@@ -182,21 +200,21 @@ mod tests {
     fn framing_table() {
         let table: &[(&str, Result<BodyFraming, u16>)] = &[
             ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", Ok(BodyFraming::None)),
-            ("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
-            ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
-            ("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", Err(400)),
-            ("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", Ok(BodyFraming::None)),
-            ("POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n", Err(413)),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyFraming::Chunked)),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", Err(501)),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::ContentLength(5))),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", Err(400)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", Ok(BodyFraming::None)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n", Err(413)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyFraming::Chunked)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Err(501)),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", Err(400)),
             ("GARBAGE\r\n\r\n", Err(400)),
-            ("GET / HTTP/1.1\r\nbad header\r\n\r\n", Err(400)),
+            ("GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n", Err(400)),
         ];
         for (text, expected) in table {
             let got = parse(text).map(|h| h.expect("complete head").framing).map_err(|e| e.status);
@@ -205,9 +223,31 @@ mod tests {
     }
 
     #[test]
+    fn host_header_rules() {
+        let status = |text: &str| parse(text).map(|h| h.is_some()).map_err(|e| (e.status, e.message));
+        // HTTP/1.1 needs exactly one Host (RFC 9112 section 3.2); HTTP/1.0 may leave it out.
+        let missing = status("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n").unwrap_err();
+        assert_eq!(missing.0, 400);
+        assert!(missing.1.contains("missing required Host header"), "{}", missing.1);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), Ok(true));
+        let twice = status("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n").unwrap_err();
+        assert_eq!(twice, (400, "more than one Host header".to_string()));
+        assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err().0, 400);
+        // Names, addresses with ports, IPv6 literals and an empty value are accepted.
+        for host in ["metricstor.example:9090", "127.0.0.1:8428", "[::1]:9090", "", "xn--bcher-kva.example"] {
+            assert_eq!(status(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")), Ok(true), "{host:?}");
+        }
+        for host in ["a b", "a/b", "user@a", "a\"b", "a<b"] {
+            let err = status(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")).unwrap_err();
+            assert_eq!(err.0, 400, "{host:?}");
+            assert!(err.1.starts_with("malformed Host header"), "{host:?}: {}", err.1);
+        }
+    }
+
+    #[test]
     fn keep_alive_rules() {
-        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().unwrap().keep_alive);
-        assert!(!parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap().unwrap().keep_alive);
         assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
         assert!(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().unwrap().keep_alive);
     }
@@ -219,7 +259,7 @@ mod tests {
 
     #[test]
     fn too_many_headers_is_431() {
-        let mut text = String::from("GET / HTTP/1.1\r\n");
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
         for i in 0..(HEADERS_MAX + 1) {
             text.push_str(&format!("x-h{i}: v\r\n"));
         }
