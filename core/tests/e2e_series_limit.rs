@@ -31,7 +31,7 @@ fn new_series_past_the_limit_are_refused_with_a_clear_error() {
     // b fits, c does not; a exists.
     let reply = write(&[("b", 1_000_000), ("a", 1_015_000), ("c", 1_000_000)]);
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("storage.max_series") && reply.body.contains("1 samples of new series"), "{}", reply.body);
+    assert!(reply.body.contains("storage.max_series") && reply.body.contains("1 sample of new series"), "{}", reply.body);
     assert_eq!(reply.header("x-prometheus-remote-write-samples-written"), Some("2"));
     assert_eq!(stored(), vec![("a".to_string(), "2".to_string()), ("b".to_string(), "1".to_string())]);
     // Existing series go on.

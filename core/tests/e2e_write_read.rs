@@ -236,7 +236,7 @@ fn samples_outside_the_retention_or_far_ahead_of_the_clock_are_refused_by_name()
     ]);
     let reply = post(&server.url("/api/v1/write"), "application/x-protobuf", &body);
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("3 samples were not stored: 2 older than storage.retention_days allows, 1 more than 2 days ahead"), "{}", reply.body);
+    assert!(reply.body.contains("3 samples not stored: 2 older than storage.retention_days allows, 1 more than 2 days ahead"), "{}", reply.body);
     assert_eq!(reply.header("X-Prometheus-Remote-Write-Samples-Written"), Some("2"));
     assert_eq!(value_at(&server, "e2e_bounds", t0).as_deref(), Some("2"));
     let (_, series) = get_json(&server.url("/api/v1/series?match[]=e2e_bounds&start=0"));
@@ -250,7 +250,7 @@ fn samples_outside_the_retention_or_far_ahead_of_the_clock_are_refused_by_name()
     );
     let reply = post_plain(&server.url("/api/v1/import"), "application/json", lines.as_bytes());
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("2 samples were not stored: 2 older than storage.retention_days allows") && reply.body.contains("other samples were stored"), "{}", reply.body);
+    assert!(reply.body.contains("2 samples not stored: 2 older than storage.retention_days allows") && reply.body.contains("other samples were stored"), "{}", reply.body);
     assert_eq!(value_at(&server, "e2e_bounds_import", t0).as_deref(), Some("3"));
 
     let text = agent().get(&server.url("/metrics")).call().unwrap().into_string().unwrap();

@@ -157,9 +157,8 @@ impl<'a> Landing<'a> {
         match self.outside.0.get() {
             (0, 0) => Ok(()),
             (too_old, too_new) => Err(ApiError::bad_data(format!(
-                "{} samples were not stored: {too_old} older than storage.retention_days allows, {too_new} more than {} days ahead of the server's clock; the import's other samples were stored",
-                too_old + too_new,
-                tsdb::shard::FUTURE_SAMPLES_MAX_MS / 86_400_000
+                "{}; the import's other samples were stored",
+                crate::shard::router::outside_time_bounds(too_old, too_new)
             ))),
         }
     }

@@ -99,6 +99,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
     cache.inherit(inherited);
     let reports = report_labels(&target, &context.external_labels);
     let mut was_up: Option<bool> = None;
+    // Whether the last scrape had samples the store left out (series limit, time bounds).
+    let mut was_partly_stored = false;
     // The first slot is placed on the wall clock (the target's offset in its interval); the
     // schedule then runs on the monotonic clock, so a clock step neither stalls nor bunches it.
     let interval = Duration::from_millis(target.interval_ms as u64);
@@ -153,6 +155,17 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
         };
         series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
         let stored = Box::pin(store(&context.api, series, histograms, exemplars, starts)).await;
+        let left_out = match &stored {
+            Ok(Some(left_out)) => Some(left_out.as_str()),
+            _ => None,
+        };
+        if left_out.is_some() != was_partly_stored {
+            match left_out {
+                Some(why) => tracing::warn!(job = %job.name, url = %target.url, "scraped samples left out: {why}; logged again only after a scrape stores all its samples"),
+                None => tracing::info!(job = %job.name, url = %target.url, "scrapes store all their samples again"),
+            }
+            was_partly_stored = left_out.is_some();
+        }
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
             (true, Err(store_error)) => (false, format!("cannot store the scraped samples: {store_error}")),
@@ -204,14 +217,19 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
 }
 
 /// Writes a scrape's samples as one batch (`scrape_batch`), so that they are stored or
-/// refused together (its `up` with them), as Prometheus commits a scrape whole.
-async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<(), String> {
-    let Some(batch) = scrape_batch(series, histograms, exemplars, starts)? else { return Ok(()) };
+/// refused together (its `up` with them), as Prometheus commits a scrape whole. `Ok(Some(why))`
+/// when the store left some out and kept the rest.
+async fn store(api: &Api, series: Vec<(Labels, Sample)>, histograms: Vec<(Labels, HistogramSample)>, exemplars: Vec<(Labels, Vec<Exemplar>)>, starts: SeriesStarts) -> Result<Option<String>, String> {
+    let Some(batch) = scrape_batch(series, histograms, exemplars, starts)? else { return Ok(None) };
     match crate::api::write::append_submitted(api, batch).await {
-        // Samples a target timestamps outside the store's bounds are left out and counted
-        // (the shards' too_old and too_new counters) and the scrape goes on, as Prometheus
-        // skips out-of-bounds samples.
-        Ok(_) | Err(crate::shard::SubmitError::OutsideTimeBounds { .. }) => Ok(()),
+        Ok(_) => Ok(None),
+        // Samples a target timestamps outside the store's bounds, and those of new series past
+        // `storage.max_series`, are left out and counted (the shards' refused counters); the
+        // rest, `up` included, is stored and the target stays up: Prometheus skips
+        // out-of-bounds samples, and VictoriaMetrics' scrapes go on past its series limits.
+        Err(partial @ (crate::shard::SubmitError::OutsideTimeBounds { .. } | crate::shard::SubmitError::SeriesLimit { .. })) => {
+            Ok(Some(partial.to_string()))
+        }
         Err(error) => Err(crate::api::ApiError::from(error).message),
     }
 }

@@ -36,13 +36,28 @@ pub enum SubmitError {
     TooManySamples,
     /// Some of a write's samples belong to new series that the series limit refused; the
     /// rest (`appended`) are stored.
-    #[error("{refused} samples of new series were not stored: the series limit (storage.max_series) is reached; {appended} samples of existing series were stored")]
+    #[error("{} of new series not stored: the series limit (storage.max_series) is reached; {} stored", samples(*refused), samples(*appended))]
     SeriesLimit { refused: u64, appended: u64 },
     /// Some of a write's samples lie outside the times the store takes: older than
     /// `storage.retention_days` (retention would delete them at once) or more than two days
     /// ahead of the server's clock (a sender's broken clock); the rest (`appended`) are stored.
-    #[error("{} samples were not stored: {too_old} older than storage.retention_days allows, {too_new} more than {} days ahead of the server's clock; {appended} samples were stored", too_old + too_new, tsdb::shard::FUTURE_SAMPLES_MAX_MS / 86_400_000)]
+    #[error("{}; {} stored", outside_time_bounds(*too_old, *too_new), samples(*appended))]
     OutsideTimeBounds { too_old: u64, too_new: u64, appended: u64 },
+}
+
+/// "1 sample", "2 samples": a count of samples in an answer's words.
+pub fn samples(count: u64) -> String {
+    if count == 1 { "1 sample".to_string() } else { format!("{count} samples") }
+}
+
+/// Why samples outside the store's time bounds were not stored, counted by bound: the first
+/// half of every such answer (writes add what they stored, imports that the rest was).
+pub fn outside_time_bounds(too_old: u64, too_new: u64) -> String {
+    format!(
+        "{} not stored: {too_old} older than storage.retention_days allows, {too_new} more than {} days ahead of the server's clock",
+        samples(too_old + too_new),
+        tsdb::shard::FUTURE_SAMPLES_MAX_MS / 86_400_000
+    )
 }
 
 impl SubmitError {

@@ -618,3 +618,30 @@ fn a_scraped_sample_outside_the_time_bounds_is_skipped_and_the_target_stays_up()
     assert!(refused >= 1, "{text}");
     assert!(server.stop());
 }
+
+/// A scrape bringing new series past `storage.max_series` stores what fits, counts the rest,
+/// and the target stays up (it was marked down while its `up` sample was stored as 1).
+#[test]
+fn a_scrape_past_the_series_limit_stores_what_fits_and_the_target_stays_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = Exporter::start("app_a 1\napp_b 2\napp_c 3\n");
+    let scrape_file = dir.path().join("prometheus.yml");
+    let scrape_yaml = format!("global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: app\n  static_configs:\n  - targets: ['{}']\n", exporter.address());
+    std::fs::write(&scrape_file, scrape_yaml).expect("scrape config");
+    // Three exposed series and five reported ones (up, scrape_duration_seconds, …): eight.
+    let config = write_config_with(dir.path(), "  cores: 1\n", "  max_series: 6\n");
+    add_scrape_config(&config, &scrape_file);
+    let server = Server::start(&config);
+    poll_query(&server, "scrape_samples_scraped", "a scrape stored", WAIT, |r| (value_of(r).as_deref() == Some("3")).then_some(()));
+    let (_, up) = get_json(&server.url("/api/v1/query?query=up"));
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let (_, count) = get_json(&server.url("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)"));
+    assert_eq!(count["data"]["result"][0]["value"][1], "6", "the limit holds: {count}");
+    let targets = poll_targets(&server, WAIT, |t| t["data"]["activeTargets"][0]["health"].as_str().is_some_and(|h| h != "unknown"));
+    let target = &targets["data"]["activeTargets"][0];
+    assert_eq!((target["health"].as_str(), target["lastError"].as_str()), (Some("up"), Some("")), "{target}");
+    let text = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("text");
+    let refused: u64 = text.lines().filter(|l| l.starts_with("metricstor_shard_samples_refused_series_limit_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum();
+    assert!(refused >= 2, "{text}");
+    assert!(server.stop());
+}
