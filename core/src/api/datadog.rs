@@ -48,9 +48,13 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
             Ok(response)
         }
         "/datadog/api/beta/sketches" => Err(ApiError::method_not_allowed("POST")),
-        "/datadog/api/v1/validate" => ok_json(StatusCode::OK, r#"{"valid":true}"#),
-        "/datadog/api/v1/check_run" => ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#),
-        "/datadog/intake" | "/datadog/api/v1/metadata" => ok_json(StatusCode::OK, "{}"),
+        // What the agent asks besides its metrics, answered as accepted (and not stored), each
+        // for the method the agent uses.
+        "/datadog/api/v1/validate" if method == Method::GET => ok_json(StatusCode::OK, r#"{"valid":true}"#),
+        "/datadog/api/v1/validate" => Err(ApiError::method_not_allowed("GET")),
+        "/datadog/api/v1/check_run" if method == Method::POST => ok_json(StatusCode::ACCEPTED, r#"{"status":"ok"}"#),
+        "/datadog/intake" | "/datadog/api/v1/metadata" if method == Method::POST => ok_json(StatusCode::OK, "{}"),
+        "/datadog/api/v1/check_run" | "/datadog/intake" | "/datadog/api/v1/metadata" => Err(ApiError::method_not_allowed("POST")),
         _ => Err(ApiError::not_found(path)),
     }
 }

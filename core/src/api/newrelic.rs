@@ -35,8 +35,12 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
             Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#))
         }
         "/newrelic/infra/v2/metrics/events/bulk" => Err(ApiError::method_not_allowed("POST")),
-        "/newrelic" => Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)),
-        "/newrelic/inventory/deltas" => Ok(json_response(StatusCode::ACCEPTED, r#"{"payload":{"version": 1, "state": {}, "reset": "false"}}"#)),
+        "/newrelic" if request.method() == Method::GET || request.method() == Method::POST => Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#)),
+        "/newrelic" => Err(ApiError::method_not_allowed("GET, POST")),
+        "/newrelic/inventory/deltas" if request.method() == Method::POST => {
+            Ok(json_response(StatusCode::ACCEPTED, r#"{"payload":{"version": 1, "state": {}, "reset": "false"}}"#))
+        }
+        "/newrelic/inventory/deltas" => Err(ApiError::method_not_allowed("POST")),
         _ => Err(ApiError::not_found(path)),
     }
 }

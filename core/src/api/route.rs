@@ -187,9 +187,8 @@ impl Api {
                 admin::handle_clean_tombstones(self).await
             }
             "/api/v1/admin/tsdb/snapshot" if method == Method::POST || method == Method::PUT => admin::handle_snapshot(self, request).await,
-            "/api/v1/admin/tsdb/delete_series" | "/api/v1/admin/tsdb/clean_tombstones" | "/api/v1/admin/tsdb/snapshot" => {
-                Err(ApiError::method_not_allowed("POST, PUT"))
-            }
+            "/api/v1/admin/tsdb/delete_series" => Err(ApiError::method_not_allowed("GET, POST, PUT")),
+            "/api/v1/admin/tsdb/clean_tombstones" | "/api/v1/admin/tsdb/snapshot" => Err(ApiError::method_not_allowed("POST, PUT")),
             p if vm_snapshots::is_snapshot_path(p) && get_or_post => vm_snapshots::handle(self, request, p).await,
             p if vm_snapshots::is_snapshot_path(p) => Err(ApiError::method_not_allowed("GET, POST")),
             "/metrics" if method == Method::GET => Ok(self_metrics::handle_metrics(self).await),
@@ -209,6 +208,7 @@ impl Api {
             // /vmui/, and /graph/…, where VictoriaMetrics serves its UI for Grafana's links.
             "/graph" | "/vmui/" | "/service-discovery" | "/tsdb-status" | "/status" if method == Method::GET || method == Method::HEAD => Ok(ui::page()),
             p if p.starts_with("/graph/") && (method == Method::GET || method == Method::HEAD) => Ok(ui::page()),
+            p if p.starts_with("/graph/") => Err(ApiError::method_not_allowed("GET")),
             // A browser gets the flags view, another client VictoriaMetrics' text.
             "/flags" if method == Method::HEAD || (method == Method::GET && ui::wants_html(request)) => Ok(ui::page()),
             "/flags" if method == Method::GET => Ok(text_response(StatusCode::OK, &status::flags_text(self))),
@@ -234,9 +234,14 @@ impl Api {
                 Ok(()) => Ok(text_response(StatusCode::OK, "")),
                 Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
             },
+            "/-/reload" => Err(ApiError::method_not_allowed("GET, POST, PUT")),
             // Prometheus' lifecycle quit: a graceful shutdown, as SIGTERM starts it.
             "/-/quit" if method == Method::POST || method == Method::PUT => Ok(quit(self.config.server.enable_lifecycle)),
-            "/-/quit" => Ok(text_response(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed")),
+            "/-/quit" => {
+                let mut answer = text_response(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed");
+                answer.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST, PUT"));
+                Ok(answer)
+            }
             // The caches already drop what a write into the past changed (the history
             // generation); moving it on is the reset this asks for, on every executor.
             "/internal/resetRollupResultCache" if get_or_post => {
