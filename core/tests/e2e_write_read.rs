@@ -287,6 +287,33 @@ fn multipart_form_fields_are_query_parameters() {
     assert!(server.stop());
 }
 
+/// vmagent's protocol: its handshake (`?get_vm_proto_version=1`) is answered "1", and a
+/// request compressed with zstd (`Content-Encoding: zstd`) is stored; a broken one is a 400
+/// naming zstd and stores nothing.
+#[test]
+fn vmagent_zstd_remote_write_is_understood() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), ""));
+    let t0 = base_ms();
+    let handshake = reply_or_status("handshake", agent().get(&server.url("/prometheus/api/v1/write?get_vm_proto_version=1")).call());
+    assert_eq!((handshake.status, handshake.body.as_str()), (200, "1"));
+    let snappy = v1_request(&[(vec![("__name__", "zstd_sent"), ("job", "vmagent")], vec![(t0, 1.0), (t0 + STEP_MS, 2.0)])]);
+    let plain = snap::raw::Decoder::new().decompress_vec(&snappy).expect("snappy");
+    let zstd = ruzstd::encoding::compress_to_vec(plain.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+    let send = |body: &[u8]| {
+        let request = agent().post(&server.url("/api/v1/write")).set("Content-Type", "application/x-protobuf").set("Content-Encoding", "zstd");
+        reply_or_status("zstd write", request.send_bytes(body))
+    };
+    let reply = send(&zstd);
+    assert_eq!((reply.status, reply.header("x-prometheus-remote-write-samples-written")), (204, Some("2")), "{}", reply.body);
+    assert_eq!(value_at(&server, "zstd_sent{job=\"vmagent\"}", t0 + STEP_MS).as_deref(), Some("2"));
+    let reply = send(&zstd[..zstd.len() / 2]);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("zstd decompression failed"), "{}", reply.body);
+    assert_eq!(value_at(&server, "count_over_time(zstd_sent[5m])", t0 + STEP_MS).as_deref(), Some("2"));
+    assert!(server.stop());
+}
+
 /// The label limits come from the config, on remote_write and on import: a lower label
 /// count is enforced and named, a value limit of 0 is no limit.
 #[test]

@@ -50,6 +50,11 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     Ok(response)
 }
 
+/// Whether a query string asks `get_vm_proto_version` (vmagent's handshake, any value).
+pub fn asks_vm_proto_version(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("get_vm_proto_version")))
+}
+
 /// Appends a validated batch to its owning shards and counts the samples and exemplars
 /// stored (exemplars the shards refused count as dropped); under the series limit the part
 /// stored before the refusal is counted too. Every write path (remote_write, OTLP) ends

@@ -29,10 +29,12 @@ pub enum Protocol {
 pub enum DecodeError {
     #[error("unsupported content type {0:?}; expected application/x-protobuf (remote_write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request (2.0)")]
     UnsupportedMediaType(String),
-    #[error("unsupported content encoding {0:?}; only snappy is accepted")]
+    #[error("unsupported content encoding {0:?}; snappy (Prometheus) or zstd (vmagent) is accepted")]
     UnsupportedEncoding(String),
     #[error("snappy decompression failed: {0}")]
     Snappy(String),
+    #[error("zstd decompression failed: {0}")]
+    Zstd(String),
     #[error("decompressed body would be {0} bytes, more than the limit of {MAX_DECOMPRESSED_BYTES}")]
     TooLarge(usize),
     #[error("protobuf decoding failed: {0}")]
@@ -139,17 +141,41 @@ pub fn decode_request(
     rules: &IngestRules,
 ) -> Result<(Protocol, Decoded), DecodeError> {
     let protocol = protocol_for(content_type)?;
-    if let Some(encoding) = content_encoding {
-        if !encoding.trim().eq_ignore_ascii_case("snappy") {
-            return Err(DecodeError::UnsupportedEncoding(encoding.to_string()));
+    let zstd = match content_encoding.map(str::trim) {
+        None => false,
+        Some(e) if e.eq_ignore_ascii_case("snappy") => false,
+        Some(e) if e.eq_ignore_ascii_case("zstd") => true,
+        Some(other) => return Err(DecodeError::UnsupportedEncoding(other.to_string())),
+    };
+    // vmagent's own protocol is the same request compressed with zstd. A vmagent may send a
+    // body queued on disk before a restart under the other encoding's header: a body that
+    // does not decode as its header says is read the other way, as VictoriaMetrics reads it.
+    let raw = if zstd || body.starts_with(&ZSTD_MAGIC) {
+        match unzstd(body) {
+            Ok(raw) => raw,
+            Err(zstd_error) => decompress(body).map_err(|snappy_error| if zstd { zstd_error } else { snappy_error })?,
         }
-    }
-    let raw = decompress(body)?;
+    } else {
+        decompress(body)?
+    };
     let decoded = match protocol {
         Protocol::V1 => decode_write_request(raw, rules)?,
         Protocol::V2 => v2::decode(raw, rules)?,
     };
     Ok((protocol, decoded))
+}
+
+/// The first bytes of a zstd frame (its magic number, little-endian).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// The largest window a zstd frame may declare: vmagent's blocks are at most 8 MiB
+/// (`-remoteWrite.maxBlockSize`), and a frame's window is at most its content.
+const ZSTD_WINDOW_BYTES_MAX: u64 = 64 << 20;
+
+fn unzstd(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    super::zstd::unzstd_into(&mut out, body, MAX_DECOMPRESSED_BYTES, ZSTD_WINDOW_BYTES_MAX, &mut ruzstd::decoding::FrameDecoder::new()).map_err(DecodeError::Zstd)?;
+    Ok(out)
 }
 
 fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
@@ -503,6 +529,28 @@ mod tests {
         assert_eq!(protocol_for(Some("application/x-protobuf; proto=io.prometheus.write.v2.Request")).unwrap(), Protocol::V2);
         assert!(protocol_for(Some("application/json")).unwrap_err().is_unsupported_media());
         assert!(protocol_for(Some("application/x-protobuf;proto=foo.Bar")).unwrap_err().is_unsupported_media());
+    }
+
+    /// vmagent's protocol: the request compressed with zstd, under `Content-Encoding: zstd`
+    /// or, queued before a vmagent restart, under the other encoding's header.
+    #[test]
+    fn zstd_bodies_are_read_as_vmagent_sends_them() {
+        let body = v1_body(vec![label("__name__", "up"), label("job", "a")], vec![(1, 1.0), (2, 2.0)]);
+        let plain = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        let zstd = ruzstd::encoding::compress_to_vec(plain.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+        assert!(zstd.starts_with(&ZSTD_MAGIC));
+        for (encoding, sent) in [(Some("zstd"), &zstd), (Some(" ZSTD "), &zstd), (Some("snappy"), &zstd), (None, &zstd), (Some("zstd"), &body)] {
+            let (_, decoded) = decode_request(None, encoding, sent, &IngestRules::default()).unwrap_or_else(|e| panic!("{encoding:?}: {e}"));
+            assert_eq!((decoded.samples, decoded.series.get(0).samples()[1].value), (2, 2.0), "{encoding:?}");
+        }
+        // Neither zstd nor snappy: the error names the declared encoding's failure.
+        let err = decode_request(None, Some("zstd"), b"\x28\xb5\x2f\xfd\x00garbage", &IngestRules::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Zstd(_)), "{err}");
+        let err = decode_request(None, Some("zstd"), &zstd[..zstd.len() - 4], &IngestRules::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Zstd(_)), "{err}");
+        let err = decode_request(None, None, &zstd[..zstd.len() - 4], &IngestRules::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Snappy(_)), "{err}");
+        assert!(decode_request(None, Some("br"), &zstd, &IngestRules::default()).unwrap_err().to_string().contains("snappy (Prometheus) or zstd (vmagent)"));
     }
 
     #[test]
