@@ -94,7 +94,8 @@ fn extra_labels_that_pass_the_label_limits_are_refused() {
 }
 
 /// VictoriaMetrics' query conveniences that scripts written for it use: times relative to
-/// now (`time=-1m`, `start=-1h`, also on listings and exports), a range query's missing
+/// now (`time=-1m`, `start=-1h`, `now-1h`, also on listings and exports), shortened RFC 3339
+/// dates (`start=2024-05-17`), a range query's missing
 /// `start`/`end`/`step` (the last 5 minutes in 5-minute steps), and `round_digits`.
 #[test]
 fn relative_times_range_defaults_and_round_digits() {
@@ -113,6 +114,8 @@ fn relative_times_range_defaults_and_round_digits() {
     assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-90s"), "1.23456");
     assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=90s"), "1.23456");
     assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-1s"), "2.5");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=now-90s"), "1.23456");
+    assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=now"), "2.5");
     assert_eq!(value_at("/api/v1/query?query=vmc_rel&time=-90s&round_digits=2"), "1.23");
     assert_eq!(value_at("/api/v1/query?query=vmc_rel*1000&time=-90s&round_digits=-2"), "1200");
     // No start, end or step: the last 5 minutes in 5-minute steps, so one point, at now.
@@ -131,6 +134,13 @@ fn relative_times_range_defaults_and_round_digits() {
     assert_eq!(answer["data"], serde_json::json!([]), "{answer}");
     let export = agent().get(&server.url("/api/v1/export?match[]=vmc_rel&start=-1h")).call().expect("export").into_string().unwrap();
     assert!(export.contains("\"values\":[1.23456,2.5]"), "{export}");
+    // A shortened RFC 3339 (the day before yesterday, UTC) starts an export too.
+    let days = now_ms / 86_400_000 - 2;
+    let (year, month, day) = promql::format::civil_from_days(days);
+    let export = agent().get(&server.url(&format!("/api/v1/export?match[]=vmc_rel&start={year:04}-{month:02}-{day:02}"))).call().expect("export").into_string().unwrap();
+    assert!(export.contains("\"values\":[1.23456,2.5]"), "{export}");
+    let (_, answer) = get_json(&server.url(&format!("/api/v1/series?match[]=vmc_rel&start={year:04}-{month:02}-{day:02}T00:00Z&end={year:04}-{month:02}-{day:02}T01")));
+    assert_eq!(answer["data"], serde_json::json!([]), "nothing on that day: {answer}");
     // What is neither a time nor a duration, and a round_digits that is no number, are a 400.
     for bad in ["/api/v1/query?query=vmc_rel&time=-1x", "/api/v1/query?query=vmc_rel&round_digits=two", "/api/v1/query_range?query=vmc_rel&start=soon"] {
         let (status, answer) = get_json(&server.url(bad));

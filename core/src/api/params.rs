@@ -167,8 +167,10 @@ pub fn now_ms() -> i64 {
 pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
 pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
 
-/// Parses a time as float Unix seconds, RFC3339 or, as VictoriaMetrics takes it, a duration
-/// before now (`-1h` and `1h` alike: an hour ago; `-1h30m`), returning milliseconds.
+/// Parses a time as float Unix seconds, RFC3339 or, as VictoriaMetrics takes them, `now`, a
+/// duration before now (`-1h`, `1h` and `now-1h` alike: an hour ago; `-1h30m`) or a
+/// shortened RFC3339 (`2024-05`, `2024-05-17`, `2024-05-17T10`, `…T10:30`, `…T10:30:00`,
+/// each with an optional `Z` or `±hh:mm`; UTC without one), returning milliseconds.
 pub fn parse_time_ms(text: &str) -> Result<i64, String> {
     parse_time_ms_at(text, now_ms())
 }
@@ -185,10 +187,14 @@ pub fn parse_time_ms_at(text: &str, now_ms: i64) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    if let Some(ms) = parse_rfc3339_ms(text) {
+    if let Some(ms) = parse_rfc3339_ms(text).or_else(|| parse_shortened_rfc3339_ms(text)) {
         return Ok(ms);
     }
-    match parse_prometheus_duration_ms(text.strip_prefix('-').unwrap_or(text)) {
+    if text == "now" {
+        return Ok(now_ms);
+    }
+    let before = text.strip_prefix("now-").or_else(|| text.strip_prefix('-')).unwrap_or(text);
+    match parse_prometheus_duration_ms(before) {
         Some(before) => Ok(now_ms.saturating_sub(before).max(MIN_TIME_MS)),
         None => Err(format!("cannot parse {text:?} to a valid timestamp")),
     }
@@ -246,6 +252,28 @@ pub fn parse_prometheus_duration_ms(text: &str) -> Option<i64> {
         total = total.checked_add(number.checked_mul(UNITS[index].1)?)?;
     }
     Some(total)
+}
+
+/// RFC3339 cut short after the month, day, hour, minute or second (the rest zero), its zone
+/// optional (UTC): `2006-01`, `2006-01-02`, `2006-01-02T15`, `2006-01-02T15:04+02:00`.
+fn parse_shortened_rfc3339_ms(text: &str) -> Option<i64> {
+    let zone_at = if text.ends_with(['Z', 'z']) {
+        text.len() - 1
+    } else if text.len() > 6 && text.is_char_boundary(text.len() - 6) && text[text.len() - 6..].starts_with(['+', '-']) && text.as_bytes()[text.len() - 3] == b':' {
+        text.len() - 6
+    } else {
+        text.len()
+    };
+    let (shortened, zone) = text.split_at(zone_at);
+    let rest = match shortened.len() {
+        7 => "-01T00:00:00",
+        10 => "T00:00:00",
+        13 => ":00:00",
+        16 => ":00",
+        19 => "",
+        _ => return None,
+    };
+    parse_rfc3339_ms(&format!("{shortened}{rest}{}", if zone.is_empty() { "Z" } else { zone }))
 }
 
 /// RFC3339 with optional fraction: `2006-01-02T15:04:05.999999999Z07:00`.
@@ -344,6 +372,20 @@ mod tests {
             ("yesterday", None),
             ("NaN", None),
             ("2023-13-01T00:00:00Z", None),
+            // Shortened, as VictoriaMetrics takes them (UTC without a zone).
+            ("2023-11", Some(1_698_796_800_000)),
+            ("2023-11-14", Some(1_699_920_000_000)),
+            ("2023-11-14T22", Some(1_699_999_200_000)),
+            ("2023-11-14T22:13", Some(1_699_999_980_000)),
+            ("2023-11-14T22:13:20", Some(1_700_000_000_000)),
+            ("2023-11-14T22:13Z", Some(1_699_999_980_000)),
+            ("2023-11-15T00:13:20+02:00", Some(1_700_000_000_000)),
+            ("2023-11-15+02:00", Some(1_699_999_200_000)),
+            ("2023-11-14T22:1", None),
+            ("2023-1-14", None),
+            ("2023-11-32", None),
+            ("2023-11-14T22:13+2:00", None),
+            ("2023-11-14 22:13", None),
         ];
         for (text, expected) in table {
             assert_eq!(parse_time_ms(text).ok(), *expected, "{text}");
@@ -359,6 +401,12 @@ mod tests {
             ("-1h30m", Some(now - 5_400_000)),
             ("-500ms", Some(now - 500)),
             ("-2d", Some(now - 172_800_000)),
+            ("now", Some(now)),
+            ("now-1h", Some(now - 3_600_000)),
+            ("now-1h30m", Some(now - 5_400_000)),
+            ("now-", None),
+            ("now+1h", None),
+            ("now1h", None),
             // A plain number stays a Unix time, as before.
             ("-90", Some(-90_000)),
             ("-1x", None),
