@@ -155,16 +155,14 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
         };
         series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
         let stored = Box::pin(store(&context.api, series, histograms, exemplars, starts)).await;
-        let left_out = match &stored {
-            Ok(Some(left_out)) => Some(left_out.as_str()),
-            _ => None,
-        };
-        if left_out.is_some() != was_partly_stored {
-            match left_out {
-                Some(why) => tracing::warn!(job = %job.name, url = %target.url, "scraped samples left out: {why}; logged again only after a scrape stores all its samples"),
-                None => tracing::info!(job = %job.name, url = %target.url, "scrapes store all their samples again"),
+        if let Ok(left_out) = &stored {
+            if left_out.is_some() != was_partly_stored {
+                match left_out {
+                    Some(why) => tracing::warn!(job = %job.name, url = %target.url, "scraped samples left out: {why}; logged again only after a scrape stores all its samples"),
+                    None => tracing::info!(job = %job.name, url = %target.url, "scrapes store all their samples again"),
+                }
+                was_partly_stored = left_out.is_some();
             }
-            was_partly_stored = left_out.is_some();
         }
         // A scrape whose samples could not be stored counts as failed, as in Prometheus.
         let (up, error) = match (up, stored) {
