@@ -17,6 +17,7 @@ let
     "tls-cert" = cfg.tls.certFile;
     "tls-key" = cfg.tls.keyFile;
     "tls-ca" = cfg.tls.caFile;
+    "tls-crl" = cfg.tls.crlFile;
   };
   tlsEnabled = cfg.tls.certFile != null;
 
@@ -63,6 +64,8 @@ let
       require_client_cert = cfg.tls.requireClientCert;
     } // lib.optionalAttrs (cfg.tls.caFile != null) {
       ca_file = "${credentialsDir}/tls-ca";
+    } // lib.optionalAttrs (cfg.tls.crlFile != null) {
+      crl_file = "${credentialsDir}/tls-crl";
     };
   });
   configFile = settingsFormat.generate "metricstor.yaml" renderedSettings;
@@ -221,6 +224,7 @@ in
       certFile = secretPathOption "Server certificate (PEM). With `keyFile`, both ports speak TLS.";
       keyFile = secretPathOption "Private key of `certFile` (PEM).";
       caFile = secretPathOption "CA bundle (PEM) that client certificates must chain to.";
+      crlFile = secretPathOption "Revocation lists (PEM) of `caFile`'s CAs: a client certificate they list is refused. Copied when the service starts: restart it after replacing the file.";
       requireClientCert = mkOption {
         type = types.bool;
         default = false;
@@ -282,6 +286,10 @@ in
       {
         assertion = cfg.tls.requireClientCert -> (tlsEnabled && cfg.tls.caFile != null);
         message = "services.metricstor.tls.requireClientCert needs certFile, keyFile and caFile.";
+      }
+      {
+        assertion = cfg.tls.crlFile != null -> cfg.tls.caFile != null;
+        message = "services.metricstor.tls.crlFile needs caFile (revocation lists apply to client certificates).";
       }
       {
         assertion = cfg.tls.caFile != null -> tlsEnabled;

@@ -41,6 +41,7 @@ let
     tls.certFile = "/run/secrets/metricstor/server.crt";
     tls.keyFile = literalKeyPath;
     tls.caFile = "/run/secrets/metricstor/ca.crt";
+    tls.crlFile = "/run/secrets/metricstor/ca.crl";
     tls.requireClientCert = true;
     extraArgs = [ "--flag=100%" ];
   };
@@ -61,6 +62,7 @@ let
   };
   directTls = eval { enable = true; settings.tls.key_file = "/etc/metricstor/server.key"; };
   halfTls = eval { enable = true; tls.certFile = "/run/secrets/s.crt"; tls.requireClientCert = true; };
+  crlWithoutCa = eval { enable = true; tls.certFile = "/run/secrets/s.crt"; tls.keyFile = "/run/secrets/s.key"; tls.crlFile = "/run/secrets/ca.crl"; };
   hostName = eval { enable = true; openFirewall = true; settings.server.http_addr = "localhost:9101"; settings.server.grpc_addr = ":9100"; };
   noPort = eval { enable = true; settings.server.http_addr = "localhost"; };
   outsideStateDir = eval { enable = true; settings.storage.data_dir = "/srv/metricstor"; };
@@ -97,6 +99,7 @@ let
           cert_file = "${creds}/tls-cert";
           key_file = "${creds}/tls-key";
           ca_file = "${creds}/tls-ca";
+          crl_file = "${creds}/tls-crl";
           require_client_cert = true;
           write_allowed_sans = [ "prometheus" ];
         };
@@ -111,7 +114,7 @@ let
             "query_timeout_seconds" "max_samples_per_query" "lookback_delta_seconds" "shutdown_drain_seconds"
             "max_concurrent_streams" "max_concurrent_queries" "enable_admin_api" "enable_lifecycle" "promql_delayed_name_removal" "query_cache_mb" "slow_query_log_seconds" "compress_responses" "vm_native_export_version" ];
           storage = [ "data_dir" "shards" "retention_days" "wal_segment_size_mb" "wal_fsync" "wal_compression" "block_duration_hours" "reject_non_finite" "max_head_samples" "max_series" "max_exemplars" "page_cache_mb" ];
-          tls = [ "cert_file" "key_file" "ca_file" "require_client_cert" "min_version" "write_allowed_sans" "read_allowed_sans" ];
+          tls = [ "cert_file" "key_file" "ca_file" "crl_file" "require_client_cert" "min_version" "write_allowed_sans" "read_allowed_sans" ];
           scrape = [ "config_file" ];
         };
         ok = y: all (section: known ? ${section} && all (key: elem key known.${section}) (attrNames y.${section})) (attrNames y);
@@ -123,13 +126,14 @@ let
     [ "no TLS path in the YAML or in LoadCredential points into the store"
       (all (config:
         let y = yaml config; in
-        all (key: !(y ? tls && y.tls ? ${key}) || !(lib.hasPrefix "${builtins.storeDir}/" y.tls.${key})) [ "cert_file" "key_file" "ca_file" ]
+        all (key: !(y ? tls && y.tls ? ${key}) || !(lib.hasPrefix "${builtins.storeDir}/" y.tls.${key})) [ "cert_file" "key_file" "ca_file" "crl_file" ]
         && all (c: !(hasInfix ":${builtins.storeDir}/" c)) (sc config).LoadCredential)
         [ plain mtls tlsOnly ]) ]
-    [ "LoadCredential passes the three TLS files by their original paths"
+    [ "LoadCredential passes the four TLS files by their original paths"
       ((sc mtls).LoadCredential == [
         "tls-ca:/run/secrets/metricstor/ca.crt"
         "tls-cert:/run/secrets/metricstor/server.crt"
+        "tls-crl:/run/secrets/metricstor/ca.crl"
         "tls-key:${toString literalKeyPath}"
       ]) ]
     [ "a path literal for keyFile stays a plain string outside the store (not copied)"
@@ -143,6 +147,8 @@ let
       (any (m: hasInfix "settings.tls" m) (failedAssertions directTls)) ]
     [ "certFile without keyFile, and requireClientCert without caFile, fail assertions"
       (let f = failedAssertions halfTls; in any (hasInfix "set together") f && any (hasInfix "requireClientCert") f) ]
+    [ "crlFile without caFile fails an assertion naming both"
+      (any (m: hasInfix "crlFile" m && hasInfix "caFile" m) (failedAssertions crlWithoutCa)) ]
     [ "an address without a port fails an assertion"
       (any (hasInfix "IP:port") (failedAssertions noPort)) ]
     [ "host:port and :port pass, open their ports, and the probe asks the host name"

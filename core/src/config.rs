@@ -224,6 +224,9 @@ impl Config {
         if t.require_client_cert && t.ca_file.is_none() {
             return value_error("tls.ca_file", "is required when tls.require_client_cert is true");
         }
+        if t.crl_file.is_some() && t.ca_file.is_none() {
+            return value_error("tls.crl_file", "needs tls.ca_file: revocation lists apply to client certificates");
+        }
         if !t.enabled() && (t.ca_file.is_some() || t.require_client_cert || !t.write_allowed_sans.is_empty() || !t.read_allowed_sans.is_empty() || !t.read_filters.is_empty()) {
             return value_error("tls.cert_file", "client-certificate settings need TLS: set tls.cert_file and tls.key_file");
         }
@@ -471,6 +474,7 @@ mod tests {
         assert!(err("tls:\n  cert_file: /x.crt\n").contains("tls.key_file"));
         assert!(err("tls:\n  cert_file: /x.crt\n  key_file: /x.key\n  require_client_cert: true\n").contains("tls.ca_file"));
         assert!(err("tls:\n  ca_file: /ca.crt\n").contains("tls.cert_file"));
+        assert!(err("tls:\n  cert_file: /x.crt\n  key_file: /x.key\n  crl_file: /ca.crl\n").contains("tls.crl_file"));
         assert!(err("tls:\n  min_version: \"1.1\"\n").contains("tls.min_version"));
         let missing = err("tls:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n");
         assert!(missing.contains("tls") && missing.contains("/nonexistent.crt"), "{missing}");

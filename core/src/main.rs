@@ -19,7 +19,7 @@ metricstor — a Prometheus-compatible time-series database (remote_write in, Pr
 
 USAGE:
     metricstor [--config PATH]
-    metricstor certs --out DIR [--client NAME]...
+    metricstor certs --out DIR [--client NAME]... [--revoked NAME]...
 
 OPTIONS:
     --config PATH   YAML configuration (sections: server, storage, tls). Every key has a
@@ -32,6 +32,8 @@ SUBCOMMANDS:
     certs           Write a development PKI for trying mTLS into DIR: ca.crt/ca.key,
                     server.crt/server.key (localhost, 127.0.0.1, ::1) and NAME.crt/NAME.key
                     per --client (default: one client named client). Keys are unencrypted.
+                    Also ca.crl, the CA's revocation list for tls.crl_file, naming the
+                    certificates made with --revoked NAME (made as --client makes them).
 
 ENVIRONMENT:
     RUST_LOG        Log filter (default: info), e.g. RUST_LOG=metricstor=debug.
@@ -39,12 +41,12 @@ ENVIRONMENT:
 
 SIGNALS:
     SIGINT, SIGTERM stop accepting, finish requests in flight, flush the WAL, exit.
-    SIGHUP          reload the TLS certificate, key and CA files.
+    SIGHUP          reload the TLS certificate, key, CA and revocation list files.
 ";
 
 enum Command {
     Run { config: Option<PathBuf> },
-    Certs { out: PathBuf, clients: Vec<String> },
+    Certs { out: PathBuf, clients: Vec<String>, revoked: Vec<String> },
     Help,
     Version,
 }
@@ -56,18 +58,20 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
         args.next();
         let mut out = None;
         let mut clients = Vec::new();
+        let mut revoked = Vec::new();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
                 "--client" => clients.push(args.next().ok_or("--client needs a name")?),
+                "--revoked" => revoked.push(args.next().ok_or("--revoked needs a name")?),
                 "-h" | "--help" => return Ok(Command::Help),
                 other => return Err(format!("unknown argument {other:?} for certs; see --help")),
             }
         }
-        if clients.is_empty() {
+        if clients.is_empty() && revoked.is_empty() {
             clients.push("client".into());
         }
-        return Ok(Command::Certs { out: out.ok_or("certs needs --out DIR")?, clients });
+        return Ok(Command::Certs { out: out.ok_or("certs needs --out DIR")?, clients, revoked });
     }
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -114,10 +118,15 @@ fn main() -> ExitCode {
             println!("metricstor {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Certs { out, clients } => {
-            return match metricstor::certs::generate(&out, &clients) {
+        Command::Certs { out, clients, revoked } => {
+            return match metricstor::certs::generate(&out, &clients, &revoked) {
                 Ok(()) => {
-                    println!("wrote ca.crt, ca.key, server.crt, server.key and {} client certificate(s) to {}", clients.len(), out.display());
+                    println!(
+                        "wrote ca.crt, ca.key, ca.crl, server.crt, server.key and {} client certificate(s) ({} revoked in ca.crl) to {}",
+                        clients.len() + revoked.len(),
+                        revoked.len(),
+                        out.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! mTLS end to end with the real binary: `metricstor certs` makes the PKI; an agent's
 //! certificate may write but not query, a dashboard's may query but not write, an unknown
-//! identity is refused with 403 and a client without a certificate cannot connect.
+//! identity is refused with 403 and a client without a certificate cannot connect; with
+//! `tls.crl_file`, a revoked certificate cannot connect either.
 
 mod support;
 
@@ -63,6 +64,32 @@ fn status_of(result: Result<ureq::Response, ureq::Error>) -> Result<(u16, String
         Ok(r) | Err(ureq::Error::Status(_, r)) => Ok((r.status(), r.into_string().unwrap_or_default())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `metricstor certs --revoked NAME` names NAME's certificate in `ca.crl`; with
+/// `tls.crl_file` set to it, that client cannot connect while the others work as before.
+#[test]
+fn a_revoked_client_certificate_cannot_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki_with_revoked(dir.path(), &["agent"], &["stolen"]);
+    let config = write_mtls_config(dir.path(), &pki, &format!("  crl_file: {}/ca.crl\n", pki.display()));
+    let server = Server::start(&config);
+    let base = format!("https://{}", server.http_addr);
+    let healthy = |client: &str| status_of(tls_agent(&pki, Some(client)).get(&format!("{base}/-/healthy")).call());
+    assert_eq!(healthy("agent").unwrap().0, 200);
+    let refused = healthy("stolen").expect_err("a revoked certificate must not get an answer");
+    assert!(refused.to_lowercase().contains("revoked"), "{refused}");
+    // The gRPC port speaks the same TLS.
+    let grpc = status_of(tls_agent(&pki, Some("stolen")).get(&format!("https://{}/-/healthy", server.grpc_addr)).call());
+    assert!(grpc.is_err(), "{grpc:?}");
+    let text = agent_metrics(&pki, &base);
+    assert!(text.lines().any(|l| l.starts_with("metricstor_tls_handshake_failures_total") && !l.ends_with(" 0")), "{text}");
+    assert!(server.stop());
+}
+
+/// `/metrics` through an accepted client.
+fn agent_metrics(pki: &Path, base: &str) -> String {
+    tls_agent(pki, Some("agent")).get(&format!("{base}/metrics")).call().expect("metrics").into_string().expect("text")
 }
 
 #[test]

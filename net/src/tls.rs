@@ -1,6 +1,7 @@
 //! TLS and mutual TLS with rustls: server configuration from PEM files, client-certificate
-//! verification against a CA, the client's identity (SANs, CN) for authorization, and
-//! reloading when the files change (a bad new file keeps the old configuration).
+//! verification against a CA and, when given, its certificate revocation lists, the client's
+//! identity (SANs, CN) for authorization, and reloading when the files change (a bad new file
+//! keeps the old configuration).
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
@@ -27,6 +28,11 @@ pub struct TlsSettings {
     pub key_file: PathBuf,
     /// CA bundle that client certificates must chain to.
     pub ca_file: Option<PathBuf>,
+    /// Certificate revocation lists (PEM, one or more) of the CAs in `ca_file`: a client
+    /// certificate listed there is refused at the handshake, and so is one whose issuer has
+    /// no list here (its status unknown). Only the client's own certificate is checked, not
+    /// the intermediates above it.
+    pub crl_file: Option<PathBuf>,
     pub require_client_cert: bool,
     pub min_version: TlsVersion,
 }
@@ -59,6 +65,18 @@ fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let file_error = |message: String| TlsError::File { what: "certificate revocation list", path: path.to_path_buf(), message };
+    let crls: Vec<CertificateRevocationListDer<'static>> = CertificateRevocationListDer::pem_file_iter(path)
+        .map_err(|e| file_error(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_error(e.to_string()))?;
+    if crls.is_empty() {
+        return Err(file_error("no PEM certificate revocation list (BEGIN X509 CRL) found".into()));
+    }
+    Ok(crls)
+}
+
 /// Builds a rustls server configuration (ALPN `h2`, `http/1.1`) from the settings' files.
 pub fn load_server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
     let certs = read_certs(&settings.cert_file, "certificate")?;
@@ -80,8 +98,13 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsErr
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if settings.require_client_cert { verifier } else { verifier.allow_unauthenticated() };
+            let verifier = match &settings.crl_file {
+                Some(crl_file) => verifier.with_crls(read_crls(crl_file)?).only_check_end_entity_revocation(),
+                None => verifier,
+            };
             builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Config(e.to_string()))?)
         }
+        None if settings.crl_file.is_some() => return Err(TlsError::Config("crl_file needs ca_file: revocation lists apply to client certificates".into())),
         None if settings.require_client_cert => {
             return Err(TlsError::Config("require_client_cert needs ca_file to verify client certificates".into()))
         }
@@ -130,9 +153,8 @@ impl ReloadingConfig {
 
     fn stamps_of(settings: &TlsSettings) -> Vec<Option<SystemTime>> {
         let mut paths = vec![settings.cert_file.as_path(), settings.key_file.as_path()];
-        if let Some(ca) = &settings.ca_file {
-            paths.push(ca);
-        }
+        paths.extend(settings.ca_file.as_deref());
+        paths.extend(settings.crl_file.as_deref());
         paths.into_iter().map(modified).collect()
     }
 

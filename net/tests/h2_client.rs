@@ -64,7 +64,7 @@ fn start_with(dir: &Path, limits: ServerLimits, stats: Arc<ConnectionStats>) -> 
     let cert = params.signed_by(&key, &ca, &ca_key).expect("signed");
     std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
     std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
-    let settings = TlsSettings { cert_file: dir.join("server.crt"), key_file: dir.join("server.key"), ca_file: None, require_client_cert: false, min_version: TlsVersion::Tls12 };
+    let settings = TlsSettings { cert_file: dir.join("server.crt"), key_file: dir.join("server.key"), ca_file: None, crl_file: None, require_client_cert: false, min_version: TlsVersion::Tls12 };
     let (addr_tx, addr_rx) = mpsc::channel();
     let (shutdown_tx, shutdown_rx) = async_channel::bounded::<()>(1);
     let thread = common::serve_tls_on_thread(|| Echo, limits, settings, stats, shutdown_rx, addr_tx);

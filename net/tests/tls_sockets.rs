@@ -1,7 +1,8 @@
 //! TLS and mTLS over real sockets with a PKI generated at run time (rcgen): a valid client
 //! certificate is accepted and its identity reaches the handler; no certificate, a
 //! certificate from another CA and an expired one are refused; certificate rotation
-//! reaches new connections without a restart.
+//! reaches new connections without a restart; a revoked certificate (`crl_file`) is refused,
+//! and so is one whose CA has no list there.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -66,11 +67,42 @@ fn write_server_files(dir: &Path, ca: &Ca, cn: &str) {
     std::fs::write(dir.join("ca.crt"), ca.cert.pem()).unwrap();
 }
 
+/// A client certificate with the given serial number (what a revocation list names).
+fn leaf_with_serial(ca: &Ca, cn: &str, serial: u64) -> (String, String) {
+    let mut params = CertificateParams::new(vec![cn.to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// `ca`'s revocation list (PEM) naming `serials`, numbered `number`.
+fn crl(ca: &Ca, number: u64, serials: &[u64]) -> String {
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: rcgen::date_time_ymd(2020, 1, 1),
+        next_update: rcgen::date_time_ymd(2999, 1, 1),
+        crl_number: rcgen::SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|s| rcgen::RevokedCertParams { serial_number: rcgen::SerialNumber::from(*s), revocation_time: rcgen::date_time_ymd(2020, 1, 1), reason_code: None, invalidity_date: None })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    params.signed_by(&ca.cert, &ca.key).unwrap().pem().unwrap()
+}
+
 fn start(dir: &Path) -> (SocketAddr, async_channel::Sender<()>, std::thread::JoinHandle<()>) {
+    start_with_crl(dir, None)
+}
+
+fn start_with_crl(dir: &Path, crl_file: Option<std::path::PathBuf>) -> (SocketAddr, async_channel::Sender<()>, std::thread::JoinHandle<()>) {
     let settings = TlsSettings {
         cert_file: dir.join("server.crt"),
         key_file: dir.join("server.key"),
         ca_file: Some(dir.join("ca.crt")),
+        crl_file,
         require_client_cert: true,
         min_version: TlsVersion::Tls12,
     };
@@ -165,4 +197,68 @@ fn mutual_tls_accepts_only_valid_client_certificates_and_reloads() {
     assert!(request(addr, &ca_pem, Some((&agent_cert, &agent_key))).is_ok(), "a bad new file must not break serving");
     drop(shutdown);
     thread.join().unwrap();
+}
+
+#[test]
+fn revoked_client_certificates_are_refused_and_a_new_list_reaches_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_ca = ca("metricstor test CA");
+    write_server_files(dir.path(), &good_ca, "server");
+    let ca_pem = good_ca.cert.pem();
+    let crl_file = dir.path().join("ca.crl");
+    std::fs::write(&crl_file, crl(&good_ca, 1, &[7])).unwrap();
+    let (addr, shutdown, thread) = start_with_crl(dir.path(), Some(crl_file.clone()));
+    let (kept_cert, kept_key) = leaf_with_serial(&good_ca, "kept", 6);
+    let (revoked_cert, revoked_key) = leaf_with_serial(&good_ca, "revoked", 7);
+    let (response, _) = request(addr, &ca_pem, Some((&kept_cert, &kept_key))).expect("a certificate the list does not name is accepted");
+    assert!(response.starts_with("HTTP/1.1 200") && response.contains("cn=Some(\"kept\")"), "{response}");
+    let refused = request(addr, &ca_pem, Some((&revoked_cert, &revoked_key))).expect_err("a revoked certificate must be refused");
+    assert!(refused.to_lowercase().contains("revoked"), "the client is told why: {refused}");
+    // A new list (the next number) revokes the other one too, on new connections, no restart.
+    std::fs::write(&crl_file, crl(&good_ca, 2, &[6, 7])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while request(addr, &ca_pem, Some((&kept_cert, &kept_key))).is_ok() {
+        assert!(Instant::now() < deadline, "the new revocation list not in force within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A list from another CA only: the status of this CA's certificates is unknown, refused.
+    let other_ca = ca("someone else's CA");
+    std::fs::write(&crl_file, crl(&other_ca, 1, &[])).unwrap();
+    let (fresh_cert, fresh_key) = leaf_with_serial(&good_ca, "fresh", 8);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match request(addr, &ca_pem, Some((&fresh_cert, &fresh_key))) {
+            Err(error) if !error.to_lowercase().contains("revoked") => break,
+            _ => assert!(Instant::now() < deadline, "a certificate of unknown status still accepted or named revoked after 20 s"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(shutdown);
+    thread.join().unwrap();
+}
+
+#[test]
+fn revocation_list_files_are_checked_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_ca = ca("metricstor test CA");
+    write_server_files(dir.path(), &good_ca, "server");
+    let settings = |crl_file: Option<std::path::PathBuf>, ca_file: Option<std::path::PathBuf>| TlsSettings {
+        cert_file: dir.path().join("server.crt"),
+        key_file: dir.path().join("server.key"),
+        ca_file,
+        crl_file,
+        require_client_cert: false,
+        min_version: TlsVersion::Tls12,
+    };
+    let ca_file = Some(dir.path().join("ca.crt"));
+    let crl_file = dir.path().join("ca.crl");
+    std::fs::write(&crl_file, crl(&good_ca, 1, &[])).unwrap();
+    assert!(net::tls::load_server_config(&settings(Some(crl_file.clone()), ca_file.clone())).is_ok());
+    let error = net::tls::load_server_config(&settings(Some(crl_file.clone()), None)).unwrap_err().to_string();
+    assert!(error.contains("crl_file needs ca_file"), "{error}");
+    std::fs::write(&crl_file, good_ca.cert.pem()).unwrap();
+    let error = net::tls::load_server_config(&settings(Some(crl_file.clone()), ca_file.clone())).unwrap_err().to_string();
+    assert!(error.contains("certificate revocation list") && error.contains("ca.crl") && error.contains("BEGIN X509 CRL"), "{error}");
+    let error = net::tls::load_server_config(&settings(Some(dir.path().join("missing.crl")), ca_file)).unwrap_err().to_string();
+    assert!(error.contains("missing.crl"), "{error}");
 }

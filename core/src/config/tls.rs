@@ -12,6 +12,9 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
     /// CA bundle client certificates must chain to.
     pub ca_file: Option<PathBuf>,
+    /// Certificate revocation lists (PEM) of those CAs: a client certificate listed is refused,
+    /// and so is one whose issuer has no list in the file. Reloaded when the file changes.
+    pub crl_file: Option<PathBuf>,
     pub require_client_cert: bool,
     /// "1.2" or "1.3".
     pub min_version: String,
@@ -30,6 +33,7 @@ impl Default for TlsConfig {
             cert_file: None,
             key_file: None,
             ca_file: None,
+            crl_file: None,
             require_client_cert: false,
             min_version: "1.2".into(),
             write_allowed_sans: Vec::new(),
@@ -51,6 +55,7 @@ impl TlsConfig {
             cert_file,
             key_file,
             ca_file: self.ca_file.clone(),
+            crl_file: self.crl_file.clone(),
             require_client_cert: self.require_client_cert,
             min_version: if self.min_version == "1.3" { net::TlsVersion::Tls13 } else { net::TlsVersion::Tls12 },
         })

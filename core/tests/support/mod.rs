@@ -75,11 +75,19 @@ pub fn write_config_at(dir: &Path, http_addr: &str, grpc_addr: &str, server_line
 /// `metricstor certs --out dir/pki --client …`: a development PKI with those clients (each
 /// `NAME.crt`/`NAME.key`, the certificate's SAN and CN its name); returns its directory.
 pub fn make_pki(dir: &Path, clients: &[&str]) -> PathBuf {
+    make_pki_with_revoked(dir, clients, &[])
+}
+
+/// As [`make_pki`], with `revoked` clients too, named in the CA's revocation list `ca.crl`.
+pub fn make_pki_with_revoked(dir: &Path, clients: &[&str], revoked: &[&str]) -> PathBuf {
     let pki = dir.join("pki");
     let mut command = Command::new(env!("CARGO_BIN_EXE_metricstor"));
     command.args(["certs", "--out"]).arg(&pki);
     for client in clients {
         command.args(["--client", client]);
+    }
+    for client in revoked {
+        command.args(["--revoked", client]);
     }
     let made = command.output().expect("run metricstor certs");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
