@@ -36,6 +36,28 @@ fn export_import_round_trip_and_text_import() {
     let (_, body) = get_json(&b.url(&format!("/api/v1/query?query=mig_text&time={}", (t0 + 15_000) / 1000)));
     assert_eq!(body["data"]["result"][0]["value"][1], "4.5", "{body}");
 
+    // VictoriaMetrics' export options: lines of at most N samples, and the text format,
+    // which the text import reads back.
+    let split = agent().get(&a.url("/api/v1/export?match[]=mig_x&max_rows_per_line=20")).call().unwrap().into_string().unwrap();
+    let counts: Vec<usize> = split.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line")["values"].as_array().map_or(0, Vec::len)).collect();
+    assert_eq!(counts, vec![20, 20, 10], "{split}");
+    let text = agent().get(&a.url("/api/v1/export?match[]=mig_x&format=prometheus")).call().unwrap();
+    assert_eq!(text.content_type(), "text/plain");
+    let text = text.into_string().unwrap();
+    assert_eq!(text.lines().count(), 50, "{text}");
+    assert_eq!(text.lines().nth(3), Some(format!("mig_x{{job=\"a\"}} 3 {}", t0 + 45_000).as_str()), "{text}");
+    let dir_c = tempfile::tempdir().unwrap();
+    let c = Server::start(&write_config(dir_c.path(), ""));
+    assert_eq!(post_plain(&c.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes()).status, 204);
+    let reexported = agent().get(&c.url("/api/v1/export?match[]=mig_x")).call().unwrap().into_string().unwrap();
+    assert_eq!(reexported, lines[0].to_string() + "\n");
+    assert!(c.stop());
+    for bad in ["format=promapi", "format=csv", "max_rows_per_line=ten"] {
+        let (status, answer) = get_json(&a.url(&format!("/api/v1/export?match[]=mig_x&{bad}")));
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains(bad.split('=').next().unwrap_or(bad))), "{bad}: {answer}");
+    }
+
     let reply = post_plain(&b.url("/api/v1/import"), "application/json", b"{\"metric\":{\"job\":\"x\"},\"values\":[1],\"timestamps\":[1]}\n");
     assert_eq!(reply.status, 400);
     assert!(reply.body.contains("metric name"), "{}", reply.body);

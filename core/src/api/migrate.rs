@@ -39,8 +39,36 @@ const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
 /// stays near `EXPORT_PAGE_SAMPLES` whatever the export's size. A series spanning several
 /// windows appears on several lines (as VictoriaMetrics' export does; its import and ours
 /// merge them).
+///
+/// As in VictoriaMetrics, `format=prometheus` writes the text format instead (a line per
+/// sample, as `/api/v1/import/prometheus` reads it) and `max_rows_per_line=N` splits a
+/// series' samples over lines of at most N.
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
-    stream_export(api, params, "application/stream+json", json_lines::write_line).await
+    let max_rows = match params.get("max_rows_per_line").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(text) => text.parse::<i64>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"max_rows_per_line\": {text:?} is not an integer")))?.max(0) as usize,
+    };
+    let (content_type, write_series): (&'static str, fn(&mut String, &SeriesSamples)) = match params.get("format").unwrap_or("") {
+        "" | "json" => ("application/stream+json", json_lines::write_line),
+        "prometheus" => ("text/plain; charset=utf-8", crate::ingest::text_format::write_lines),
+        other => {
+            return Err(ApiError::bad_data(format!(
+                "invalid parameter \"format\": {other:?}; /api/v1/export writes JSON lines (no format) or the text format (format=prometheus); CSV is /api/v1/export/csv, the native format /api/v1/export/native"
+            )))
+        }
+    };
+    stream_export(api, params, content_type, move |out, series| write_in_lines_of(out, series, max_rows, write_series)).await
+}
+
+/// Writes `series` with `write_series`, its samples split over several series of at most
+/// `max_rows` each (0: one).
+fn write_in_lines_of(out: &mut String, series: &SeriesSamples, max_rows: usize, write_series: fn(&mut String, &SeriesSamples)) {
+    if max_rows == 0 || series.samples.len() <= max_rows {
+        return write_series(out, series);
+    }
+    for part in series.samples.chunks(max_rows) {
+        write_series(out, &SeriesSamples { labels: series.labels.clone(), samples: part.to_vec(), histograms: Vec::new(), starts: None });
+    }
 }
 
 /// Streams every series `match[]` selects within `start`/`end` as `content_type` text, page

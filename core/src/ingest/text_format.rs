@@ -1,5 +1,6 @@
 //! The Prometheus text exposition format for `/api/v1/import/prometheus`: `name{l="v"} value
-//! [timestamp_ms]` lines, `#` comments; samples without a timestamp get the import time.
+//! [timestamp_ms]` lines, `#` comments; samples without a timestamp get the import time. Also
+//! the lines `/api/v1/export?format=prometheus` writes, which that import reads back.
 
 use std::fmt::Write as _;
 
@@ -206,6 +207,42 @@ pub(crate) fn empty_label_names(raw: &str) -> Vec<String> {
     }
 }
 
+/// Appends one `name{l="v",…} value timestamp_ms` line per float sample of `series`, as
+/// VictoriaMetrics' `/api/v1/export?format=prometheus` writes them (names outside the legacy
+/// rules quoted, as the text format 1.0.0 writes them). Staleness markers are left out: the
+/// text format cannot tell one from a NaN that was written.
+pub fn write_lines(out: &mut String, series: &SeriesSamples) {
+    let mut head = String::new();
+    let name = series.labels.metric_name().unwrap_or("");
+    let mut first = true;
+    if is_legacy_metric_name(name) {
+        head.push_str(name);
+        head.push('{');
+    } else {
+        head.push('{');
+        if !name.is_empty() {
+            push_name(&mut head, name, false);
+            first = false;
+        }
+    }
+    for label in series.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
+        if !std::mem::take(&mut first) {
+            head.push(',');
+        }
+        push_name(&mut head, label.name, is_legacy_label_name(label.name));
+        head.push_str("=\"");
+        push_escaped_label_value(&mut head, label.value);
+        head.push('"');
+    }
+    head.push('}');
+    for sample in series.samples.iter().filter(|s| !tsdb::is_stale_nan(s.value)) {
+        out.push_str(&head);
+        out.push(' ');
+        promql::format::push_go_float(out, sample.value);
+        let _ = writeln!(out, " {}", sample.timestamp_ms);
+    }
+}
+
 /// Adds a sample to `out`: to its last series when the labels match, else as a new series.
 pub fn push_sample(out: &mut Vec<SeriesSamples>, labels: Labels, sample: Sample) {
     match out.last_mut() {
@@ -262,6 +299,33 @@ mod tests {
         // A comment's family, plain or quoted.
         assert_eq!(comment_family(r#""my metric" counter"#).map(|(n, rest)| (n.into_owned(), rest)), Some(("my metric".to_string(), " counter")));
         assert_eq!(comment_family("plain\tcounter").map(|(n, rest)| (n.into_owned(), rest)), Some(("plain".to_string(), "\tcounter")));
+    }
+
+    #[test]
+    fn written_lines_read_back_as_they_were() {
+        let labels = Labels::from_pairs([("__name__", "rt"), ("job", "a\\b\"c\nd"), ("http.route", "/x")]);
+        let samples = vec![
+            Sample { timestamp_ms: 1_000, value: 1.5 },
+            Sample { timestamp_ms: 2_000, value: f64::from_bits(tsdb::STALE_NAN_BITS) },
+            Sample { timestamp_ms: 3_000, value: f64::INFINITY },
+            Sample { timestamp_ms: 4_000, value: 1e300 },
+            Sample { timestamp_ms: 5_000, value: -0.0 },
+        ];
+        let mut text = String::new();
+        write_lines(&mut text, &SeriesSamples { labels: labels.clone(), samples: samples.clone(), histograms: Vec::new(), starts: None });
+        assert_eq!(text.lines().count(), 4, "the staleness marker is left out: {text}");
+        assert!(text.starts_with("rt{\"http.route\"=\"/x\",job=\"a\\\\b\\\"c\\nd\"} 1.5 1000\n"), "{text}");
+        let read = parse_text(text.as_bytes(), 0).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].labels, labels);
+        let kept: Vec<Sample> = samples.into_iter().filter(|s| !tsdb::is_stale_nan(s.value)).collect();
+        assert_eq!(read[0].samples.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect::<Vec<_>>(), kept.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect::<Vec<_>>());
+        // A name outside the legacy rules goes quoted inside the braces.
+        let mut text = String::new();
+        let dotted = Labels::from_pairs([("__name__", "my.metric"), ("job", "a")]);
+        write_lines(&mut text, &SeriesSamples { labels: dotted.clone(), samples: vec![Sample { timestamp_ms: 1, value: 2.0 }], histograms: Vec::new(), starts: None });
+        assert_eq!(text, "{\"my.metric\",job=\"a\"} 2 1\n");
+        assert_eq!(parse_text(text.as_bytes(), 0).unwrap()[0].labels, dotted);
     }
 
     #[test]
