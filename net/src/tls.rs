@@ -53,28 +53,23 @@ pub struct ClientIdentity {
     pub common_name: Option<String>,
 }
 
-fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// Every PEM section of type `T` in the file at `path` (`what` names the file in errors; a
+/// file without one is an error saying which section was looked for, `missing`).
+fn read_pem_sections<T: PemObject>(path: &Path, what: &'static str, missing: &str) -> Result<Vec<T>, TlsError> {
     let file_error = |message: String| TlsError::File { what, path: path.to_path_buf(), message };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_error(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(file_error("no PEM certificate found".into()));
+    let sections: Vec<T> = T::pem_file_iter(path).map_err(|e| file_error(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| file_error(e.to_string()))?;
+    if sections.is_empty() {
+        return Err(file_error(format!("no PEM {missing} found")));
     }
-    Ok(certs)
+    Ok(sections)
+}
+
+fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    read_pem_sections(path, what, "certificate")
 }
 
 fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let file_error = |message: String| TlsError::File { what: "certificate revocation list", path: path.to_path_buf(), message };
-    let crls: Vec<CertificateRevocationListDer<'static>> = CertificateRevocationListDer::pem_file_iter(path)
-        .map_err(|e| file_error(e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_error(e.to_string()))?;
-    if crls.is_empty() {
-        return Err(file_error("no PEM certificate revocation list (BEGIN X509 CRL) found".into()));
-    }
-    Ok(crls)
+    read_pem_sections(path, "certificate revocation list", "certificate revocation list (BEGIN X509 CRL)")
 }
 
 /// Builds a rustls server configuration (ALPN `h2`, `http/1.1`) from the settings' files.
