@@ -207,34 +207,42 @@ pub(crate) fn empty_label_names(raw: &str) -> Vec<String> {
     }
 }
 
-/// Appends one `name{l="v",…} value timestamp_ms` line per float sample of `series`, as
-/// VictoriaMetrics' `/api/v1/export?format=prometheus` writes them (names outside the legacy
-/// rules quoted, as the text format 1.0.0 writes them). Staleness markers are left out: the
-/// text format cannot tell one from a NaN that was written.
-pub fn write_lines(out: &mut String, series: &SeriesSamples) {
-    let mut head = String::new();
-    let name = series.labels.metric_name().unwrap_or("");
-    let mut first = true;
-    if is_legacy_metric_name(name) {
-        head.push_str(name);
-        head.push('{');
+/// `name{a="x",...}` with the text format's escapes (just `name` without labels); a name
+/// outside the legacy rules quoted as the text format 1.0.0 writes it (the metric name first
+/// inside the braces), a label name outside them too.
+pub(crate) fn series_text<'a>(name: &str, labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let legacy_name = is_legacy_metric_name(name);
+    let mut labels = labels.into_iter().peekable();
+    if labels.peek().is_none() && legacy_name {
+        return name.to_string();
+    }
+    let mut text = String::new();
+    if legacy_name {
+        text.push_str(name);
+        text.push('{');
     } else {
-        head.push('{');
-        if !name.is_empty() {
-            push_name(&mut head, name, false);
-            first = false;
-        }
+        text.push('{');
+        push_name(&mut text, name, false);
     }
-    for label in series.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL) {
-        if !std::mem::take(&mut first) {
-            head.push(',');
+    for (i, (label, value)) in labels.enumerate() {
+        if i > 0 || !legacy_name {
+            text.push(',');
         }
-        push_name(&mut head, label.name, is_legacy_label_name(label.name));
-        head.push_str("=\"");
-        push_escaped_label_value(&mut head, label.value);
-        head.push('"');
+        push_name(&mut text, label, is_legacy_label_name(label));
+        text.push_str("=\"");
+        push_escaped_label_value(&mut text, value);
+        text.push('"');
     }
-    head.push('}');
+    text.push('}');
+    text
+}
+
+/// Appends one `series_text value timestamp_ms` line per float sample of `series`, as
+/// VictoriaMetrics' `/api/v1/export?format=prometheus` writes them. Staleness markers are
+/// left out: the text format cannot tell one from a NaN that was written.
+pub fn write_lines(out: &mut String, series: &SeriesSamples) {
+    let name = series.labels.metric_name().unwrap_or("");
+    let head = series_text(name, series.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL).map(|l| (l.name, l.value)));
     for sample in series.samples.iter().filter(|s| !tsdb::is_stale_nan(s.value)) {
         out.push_str(&head);
         out.push(' ');

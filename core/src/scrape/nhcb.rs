@@ -12,7 +12,7 @@ use super::exemplar::ScrapedExemplar;
 use super::protobuf::NativeHistogramLine;
 use super::scrape_loop::{Answer, Format};
 use super::start_timestamps::LineStarts;
-use crate::ingest::text_format::{is_legacy_label_name, is_legacy_metric_name, push_name};
+use crate::ingest::text_format::series_text;
 use crate::ingest::label_limits::LabelLimits;
 
 /// A timestamp no line can have: a series without its own gets this from the parser.
@@ -80,7 +80,7 @@ pub fn convert_with_starts(answer: Answer, starts: &LineStarts, keep_classic: bo
             out.push(line, line_start);
             continue;
         };
-        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, &key), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge, exemplars: Vec::new(), start_ms: line_start });
+        let group = collecting.get_or_insert_with(|| Collecting { series: series_text(&family.name, key.iter().map(|(n, v)| (n.as_str(), v.as_str()))), base: base.to_string(), key, histogram: ClassicHistogram::default(), timestamp_ms: None, gauge: family.gauge, exemplars: Vec::new(), start_ms: line_start });
         group.timestamp_ms = (sample.timestamp_ms != NO_TIMESTAMP).then_some(sample.timestamp_ms);
         if let Some(e) = exemplar.and_then(|text| super::exemplar::parse(text, super::exemplar::TimestampUnit::Milliseconds).ok()) {
             group.exemplars.push(e);
@@ -196,33 +196,6 @@ fn group_key(labels: &Labels) -> Vec<(String, String)> {
     labels.iter().filter(|l| l.name != METRIC_NAME_LABEL && l.name != "le").map(|l| (l.name.to_string(), l.value.to_string())).collect()
 }
 
-/// `name{a="x",...}` with the text format's escapes; a name outside the legacy rules quoted
-/// as the text format 1.0.0 writes it (the metric name first inside the braces).
-fn series_text(name: &str, labels: &[(String, String)]) -> String {
-    let legacy_name = is_legacy_metric_name(name);
-    if labels.is_empty() && legacy_name {
-        return name.to_string();
-    }
-    let mut text = String::new();
-    if legacy_name {
-        text.push_str(name);
-        text.push('{');
-    } else {
-        text.push('{');
-        push_name(&mut text, name, false);
-    }
-    for (i, (label, value)) in labels.iter().enumerate() {
-        if i > 0 || !legacy_name {
-            text.push(',');
-        }
-        push_name(&mut text, label, is_legacy_label_name(label));
-        text.push_str("=\"");
-        crate::ingest::text_format::push_escaped_label_value(&mut text, value);
-        text.push('"');
-    }
-    text.push('}');
-    text
-}
 
 /// One histogram being collected from its classic series: a run of series of the same labels
 /// (`le` aside).
@@ -469,8 +442,8 @@ mod tests {
         assert_eq!(histograms.iter().map(|h| h.series.as_str()).collect::<Vec<_>>(), vec!["{\"my.lat\",\"http.route\"=\"/a\"}"]);
         let parsed = crate::ingest::text_format::parse_line(&format!("{} 0", histograms[0].series), 0, 0, &LabelLimits::default());
         assert_eq!(parsed.map(|p| p.map(|(labels, _)| labels.to_string())), Ok(Some("{\"my.lat\", \"http.route\"=\"/a\"}".to_string())));
-        assert_eq!(series_text("plain_name", &[]), "plain_name");
-        assert_eq!(series_text("a:b", &[("x".into(), "1".into())]), "a:b{x=\"1\"}");
+        assert_eq!(series_text("plain_name", []), "plain_name");
+        assert_eq!(series_text("a:b", [("x", "1")]), "a:b{x=\"1\"}");
     }
 
     #[test]
