@@ -50,9 +50,10 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     Ok(response)
 }
 
-/// Whether a query string asks `get_vm_proto_version` (vmagent's handshake, any value).
+/// Whether a query string asks `get_vm_proto_version` (vmagent's handshake: any non-empty
+/// value, as VictoriaMetrics checks it).
 pub fn asks_vm_proto_version(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("get_vm_proto_version")))
+    super::params::Params::from_request(query, None).is_ok_and(|p| p.get("get_vm_proto_version").is_some_and(|v| !v.is_empty()))
 }
 
 /// Appends a validated batch to its owning shards and counts the samples and exemplars
