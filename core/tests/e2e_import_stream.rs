@@ -1,8 +1,9 @@
 //! Imports larger than `server.max_body_bytes` stream through the real binary: JSON lines
 //! over HTTP/1.1 (Content-Length and chunked) and HTTP/2 (h2c), the Prometheus text format
 //! chunked, every sample read back exactly; a bad line midway is a 400 naming it with the
-//! lines before it stored; gzip bodies are decoded as they stream; other bodies
-//! (remote_write) are still bounded (413).
+//! lines before it stored; gzip, zstd and deflate bodies are decoded as they stream (snappy
+//! ones read whole, as VictoriaMetrics reads them); other bodies (remote_write) are still
+//! bounded (413).
 
 mod support;
 
@@ -216,5 +217,58 @@ fn gzip_imports_are_decoded_as_they_stream() {
     let reply = import_encoded(&server.url("/api/v1/import"), &first, "br");
     assert_eq!(reply.status, 415, "{}", reply.body);
     assert!(reply.body.contains("Content-Encoding \\\"br\\\""), "{}", reply.body);
+    assert!(server.stop());
+}
+
+/// The other encodings VictoriaMetrics' imports take: zstd and deflate bodies (here each
+/// decoding to more than the body limit, zstd as two frames) stream through as gzip ones
+/// do; a snappy body (the block format) is read whole. Every sample is read back; a zstd
+/// body cut short is a 400 naming it, with only complete lines stored.
+#[test]
+fn zstd_deflate_and_snappy_imports_are_decoded() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()));
+    let base = base_ms();
+    let zstd = |bytes: &[u8]| ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest);
+    let (first, second) = (json_lines("imp_zstd", 2000, 30, base), json_lines("imp_zstd2", 2000, 30, base));
+    assert!(first.len() + second.len() > 2 * BODY_LIMIT);
+    let reply = import_encoded(&server.url("/api/v1/import"), &[zstd(&first), zstd(&second)].concat(), "zstd");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(exported(&server, "imp_zstd") == expected(2000, 30, base), "first frame stored exactly");
+    assert!(exported(&server, "imp_zstd2") == expected(2000, 30, base), "second frame stored exactly");
+
+    let plain = json_lines("imp_deflate", 2000, 30, base);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(&plain).expect("compress");
+    let reply = import_encoded(&server.url("/api/v1/import"), &zlib.finish().expect("compress"), "deflate");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(exported(&server, "imp_deflate") == expected(2000, 30, base));
+
+    let plain = json_lines("imp_snappy", 500, 30, base);
+    let reply = import_encoded(&server.url("/api/v1/import"), &snap::raw::Encoder::new().compress_vec(&plain).expect("compress"), "snappy");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(exported(&server, "imp_snappy") == expected(500, 30, base));
+
+    // The text format under zstd, through the same decoder.
+    let text: String = (0..500).map(|i| format!("imp_text_zstd{{i=\"{i}\"}} {} {base}\n", value(i, 0))).collect();
+    let url = server.url("/api/v1/import/prometheus");
+    let reply = send_import(agent().post(&url).set("Content-Encoding", "zstd"), &url, &zstd(text.as_bytes()), true);
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(exported(&server, "imp_text_zstd") == expected(500, 1, base));
+
+    let mut cut = zstd(&json_lines("imp_zstd_cut", 1000, 30, base));
+    cut.truncate(cut.len() * 6 / 10);
+    let reply = import_encoded(&server.url("/api/v1/import"), &cut, "zstd");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("the zstd body is malformed (the zstd data ends inside a frame)"), "{}", reply.body);
+    let stored = exported(&server, "imp_zstd_cut");
+    let want = expected(1000, 30, base);
+    assert!(!stored.is_empty() && stored.len() < 1000, "some lines before the cut, not all: {}", stored.len());
+    assert!(stored.iter().all(|(i, samples)| want.get(i) == Some(samples)), "only whole lines are stored");
+
+    let reply = import_encoded(&server.url("/api/v1/import"), b"not snappy at all", "snappy");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("the snappy body is malformed"), "{}", reply.body);
     assert!(server.stop());
 }

@@ -133,6 +133,22 @@ fn line_protocol_is_stored_as_victoriametrics_names_it() {
     assert_eq!(series(&server, "atomic_v", at).len(), 1);
     assert_eq!(series(&server, "other_v", at).len(), 1);
     assert!(series(&server, "atomic_w", at).is_empty());
+    // zstd and snappy bodies, as VictoriaMetrics takes them (vmagent and Telegraf can send zstd).
+    let lines = format!("enc,by=zstd v=1 {t0}000000\n");
+    let zstd = ruzstd::encoding::compress_to_vec(lines.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest);
+    let reply = reply_raw(agent().post(&server.url("/write?precision=ns")).set("Content-Encoding", "zstd").send_bytes(&zstd));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let lines = format!("enc,by=snappy v=2 {t0}000000\n");
+    let snappy = snap::raw::Encoder::new().compress_vec(lines.as_bytes()).expect("compress");
+    let reply = reply_raw(agent().post(&server.url("/write?precision=ns")).set("Content-Encoding", "snappy").send_bytes(&snappy));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(
+        series(&server, "enc_v", at),
+        vec![
+            (json!({"__name__": "enc_v", "by": "snappy"}), vec![(t0, "2".into())]),
+            (json!({"__name__": "enc_v", "by": "zstd"}), vec![(t0, "1".into())]),
+        ]
+    );
     // Broken gzip: 400; another encoding: 415; other methods: 405.
     let reply = reply_raw(agent().post(&server.url("/write")).set("Content-Encoding", "gzip").send_bytes(b"m v=1"));
     assert_eq!(reply.status, 400, "{}", reply.body);

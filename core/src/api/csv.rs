@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use tsdb::{Labels, Sample, SeriesBatch, SeriesSamples, METRIC_NAME_LABEL};
 
+use super::body_encoding::StreamDecoder;
 use super::migrate::{self, ImportStop, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
 use super::params::{now_ms, Params};
 use super::{write, Api, ApiError};
@@ -33,7 +34,7 @@ pub async fn handle_import(
     api: &Api,
     mut body: net::RequestBody,
     query: Option<&str>,
-    gzip: bool,
+    mut decoder: Option<StreamDecoder>,
     extra_labels: Vec<(String, String)>,
 ) -> Result<Response<Bytes>, ApiError> {
     let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
@@ -47,13 +48,12 @@ pub async fn handle_import(
     };
     let mut rows = CsvRows::new(format, extra_labels, api.config.storage.ingest_rules().label_limits, now_ms());
     let mut lines = LineSplitter::new(CSV_LINE_BYTES_MAX);
-    let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     loop {
         let (fed, at_end) = match body.next_chunk().await {
             Some(Ok(chunk)) => {
                 let mut feed = |plain: &[u8]| lines.feed(plain, |number, line| rows.take(number, line));
-                let fed = match &mut gunzip {
-                    Some(decoder) => migrate::gunzip_into(decoder, &chunk, &mut feed),
+                let fed = match &mut decoder {
+                    Some(decoder) => migrate::decode_into(decoder, &chunk, &mut feed),
                     None => feed(&chunk).map_err(ImportStop::Line),
                 };
                 (fed, false)
@@ -61,11 +61,11 @@ pub async fn handle_import(
             Some(Err(error)) => {
                 rows.finish(api).await?;
                 let last = lines.line_number();
-                return Err(rows.stopped(format!("the request body failed after line {last}: {error}; the good rows of lines 1 to {last} were imported")));
+                return Err(rows.stopped(format!("the request body failed after line {last}: {error}; {}", good_rows_imported(last))));
             }
             None => {
-                let ended = match &mut gunzip {
-                    Some(decoder) => migrate::gunzip_end(decoder, &mut |plain| lines.feed(plain, |number, line| rows.take(number, line))),
+                let ended = match &mut decoder {
+                    Some(decoder) => migrate::decode_end(decoder, &mut |plain| lines.feed(plain, |number, line| rows.take(number, line))),
                     None => Ok(()),
                 };
                 (ended.and_then(|()| lines.finish(|number, line| rows.take(number, line)).map_err(ImportStop::Line)), true)
@@ -78,12 +78,10 @@ pub async fn handle_import(
                 let line = lines.line_number();
                 return Err(rows.stopped(format!("{error}; the good rows before line {line} were imported, none from it on")));
             }
-            Err(ImportStop::Gzip(error)) => {
+            Err(ImportStop::Decode(failure)) => {
                 rows.finish(api).await?;
                 let last = lines.line_number();
-                return Err(rows.stopped(format!(
-                    "the gzip body is malformed ({error}); the good rows of the complete lines before it (1 to {last}) were imported"
-                )));
+                return Err(rows.stopped(format!("{failure}; {} before it", good_rows_imported(last))));
             }
         }
         if at_end {
@@ -105,6 +103,15 @@ pub async fn handle_import(
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
+}
+
+/// Which rows an import stopped after line `last` stored.
+fn good_rows_imported(last: usize) -> String {
+    match last {
+        0 => "no row was imported".into(),
+        1 => "the good rows of line 1 were imported".into(),
+        _ => format!("the good rows of lines 1 to {last} were imported"),
+    }
 }
 
 /// Rows read but not yet stored, and what the request has skipped.

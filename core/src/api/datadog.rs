@@ -40,7 +40,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
         "/datadog/api/v1/series" | "/datadog/api/v2/series" => Err(ApiError::method_not_allowed("POST")),
         "/datadog/api/beta/sketches" if method == Method::POST => {
             let preamble = push::preamble(api, request)?;
-            let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
+            let body = super::body_encoding::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
             let series = datadog::parse_sketches(&body).map_err(ApiError::bad_data)?;
             store(api, preamble, series).await?;
             let mut response = Response::new(Bytes::new());
@@ -62,7 +62,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
 /// The request's body, decompressed as its `Content-Encoding` says (gzip, deflate or zstd, as
 /// the agent sends; at most `BODY_BYTES_MAX`), parsed as the path's version and content type.
 fn parse(request: &Request<Bytes>, v1: bool) -> Result<Vec<Series>, ApiError> {
-    let body = push::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
+    let body = super::body_encoding::decompressed_body(request, "Datadog payloads", BODY_BYTES_MAX)?;
     let now_ms = super::params::now_ms();
     let protobuf = request.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/x-protobuf"));
     let parsed = match (v1, protobuf) {

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 
 use super::{compress, csv, grpc, line_import, vm_native};
-use super::{api_path, body_is_gzip, endpoint_label, streamed_import_format, Api, ApiError, ImportFormat};
+use super::body_encoding::StreamDecoder;
+use super::{api_path, endpoint_label, streamed_import_format, Api, ApiError, ImportFormat};
 
 impl net::Handler for Api {
     fn handle(self: Rc<Self>, request: Request<Bytes>) -> net::ResponseFuture {
@@ -73,14 +74,16 @@ impl net::Handler for Api {
             }
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(format)) => match (body_is_gzip(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
-                    (Ok(gzip), Ok(extra)) if format == ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), gzip, extra).await,
-                    (Ok(gzip), Ok(extra)) if format == ImportFormat::Csv => {
-                        let query = request.uri().query().map(str::to_string);
-                        csv::handle_import(&self, request.into_body(), query.as_deref(), gzip, extra).await
+                (Ok(()), Some(format)) => match (StreamDecoder::for_request(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
+                    (Ok(decoder), Ok(extra)) if format == ImportFormat::VmNative => {
+                        vm_native::handle_import_native(&self, request.into_body(), decoder, extra).await
                     }
-                    (Ok(gzip), Ok(extra)) => {
-                        line_import::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, gzip, extra).await
+                    (Ok(decoder), Ok(extra)) if format == ImportFormat::Csv => {
+                        let query = request.uri().query().map(str::to_string);
+                        csv::handle_import(&self, request.into_body(), query.as_deref(), decoder, extra).await
+                    }
+                    (Ok(decoder), Ok(extra)) => {
+                        line_import::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, decoder, extra).await
                     }
                     (Err(error), _) | (_, Err(error)) => Err(error),
                 },

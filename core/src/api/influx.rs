@@ -4,8 +4,6 @@
 //! `/influx/ping` (204), and `/query`, `/influx/query` (the fixed database list
 //! VictoriaMetrics answers, for the `SHOW DATABASES` / `CREATE DATABASE` writers send).
 
-use std::io::Read;
-
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 
@@ -75,13 +73,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
 /// stored (VictoriaMetrics skips bad lines and stores the rest; a 400 tells the sender).
 async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let super::push::Preamble { params, rules, extra } = super::push::preamble(api, request)?;
-    let gunzipped;
-    let body: &[u8] = if is_gzip(request.headers())? {
-        gunzipped = gunzip(request.body())?;
-        &gunzipped
-    } else {
-        request.body()
-    };
+    let body = super::body_encoding::decompressed_body(request, "line protocol", MAX_DECOMPRESSED_BYTES)?;
     let options = LineOptions {
         precision: Precision::from_param(params.get("precision")),
         db: params.get("db"),
@@ -90,7 +82,7 @@ async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Response<By
         rules,
         parsed_bytes_max: influx::PARSED_BYTES_MAX,
     };
-    let (parsed, skipped) = influx::parse_skipping_bad_lines(body, &options).map_err(|e| match e {
+    let (parsed, skipped) = influx::parse_skipping_bad_lines(&body, &options).map_err(|e| match e {
         InfluxError::Line { .. } => ApiError::bad_data(e.to_string()),
         InfluxError::TooLarge { .. } => ApiError::payload_too_large(e.to_string()),
     })?;
@@ -119,26 +111,6 @@ fn with_version(mut response: Response<Bytes>) -> Response<Bytes> {
     response
 }
 
-/// Whether the body is gzip-compressed (`Content-Encoding`); another encoding is a 415.
-fn is_gzip(headers: &http::HeaderMap) -> Result<bool, ApiError> {
-    super::body_is_gzip(headers, "line protocol")
-}
-
-/// A gzip body's lines, at most `MAX_DECOMPRESSED_BYTES` of them (413 past it, so a small
-/// body cannot claim gigabytes).
-pub(super) fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let mut raw = Vec::new();
-    let limit = MAX_DECOMPRESSED_BYTES as u64 + 1;
-    flate2::read::MultiGzDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut raw)
-        .map_err(|e| ApiError::bad_data(format!("cannot gunzip the body (Content-Encoding: gzip): {e}")))?;
-    if raw.len() as u64 >= limit {
-        return Err(ApiError::payload_too_large(format!("the gunzipped body is larger than {MAX_DECOMPRESSED_BYTES} bytes")));
-    }
-    Ok(raw)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,20 +126,5 @@ mod tests {
         for path in ["/api/v1/write", "/api/v1/query", "/influx", "/write/", "/api/v2/query"] {
             assert!(!is_influx_path(path), "{path}");
         }
-    }
-
-    #[test]
-    fn gzip_bodies_are_bounded_and_other_encodings_refused() {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut encoder, b"m v=1\n").expect("in memory");
-        let gzipped = encoder.finish().expect("in memory");
-        assert_eq!(gunzip(&gzipped).expect("valid gzip"), b"m v=1\n");
-        assert_eq!(gunzip(b"plain text").expect_err("not gzip").status, StatusCode::BAD_REQUEST);
-        let mut headers = http::HeaderMap::new();
-        assert!(!is_gzip(&headers).expect("none"));
-        headers.insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("GZIP"));
-        assert!(is_gzip(&headers).expect("gzip"));
-        headers.insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("br"));
-        assert_eq!(is_gzip(&headers).expect_err("br").status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 }

@@ -5,13 +5,13 @@
 //! VictoriaMetrics does).
 
 use std::collections::VecDeque;
-use std::io::Write;
 
 use bytes::Bytes;
 use http::Response;
 use tsdb::{SeriesBatch, SeriesSamples};
 
-use super::migrate::{drive_import, Gunzip, StreamStop, StreamedImport, GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
+use super::body_encoding::StreamDecoder;
+use super::migrate::{drive_import, StreamStop, StreamedImport, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
 use super::params::now_ms;
 use super::{extra_labels, write, Api, ApiError};
 use crate::ingest::label_limits::LabelLimits;
@@ -83,8 +83,8 @@ struct LineImport<'a> {
 }
 
 /// Imports the body's lines (the text format when `prometheus_text`, else JSON lines). This
-/// core splits the body into numbered lines as it arrives (a gzip body gunzipped a few KiB of
-/// input at a time) and gathers whole lines into runs of about `PARSE_RUN_BYTES`. The text
+/// core splits the body into numbered lines as it arrives (a compressed body decoded a step at
+/// a time) and gathers whole lines into runs of about `PARSE_RUN_BYTES`. The text
 /// format's runs are parsed by the executor's blocking threads, `PARSES_IN_FLIGHT_MAX` at a
 /// time, while this core reads on; JSON lines' runs here (measured faster, `parse_run`).
 /// Parsed series are sent in batches of up to `IMPORT_BATCH_*` while the next runs parse, in
@@ -93,7 +93,7 @@ pub async fn handle_import(
     api: &Api,
     body: net::RequestBody,
     prometheus_text: bool,
-    gzip: bool,
+    decoder: Option<StreamDecoder>,
     extra_labels: Vec<(String, String)>,
 ) -> Result<Response<Bytes>, ApiError> {
     let format = LineFormat { prometheus_text, now_ms: now_ms(), limits: api.config.storage.ingest_rules().label_limits };
@@ -108,34 +108,20 @@ pub async fn handle_import(
         pending_samples: 0,
         landing: write::Landing::default(),
     };
-    drive_import(import, body, gzip).await
+    drive_import(import, body, decoder).await
 }
 
 impl StreamedImport for LineImport<'_> {
     type Problem = BadLine;
 
-    /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
-    /// inflate to much at once), sending every run that fills to be parsed.
-    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
-        let Some(decoder) = gunzip else {
-            self.split(chunk)?;
-            return self.parse_if_full().await;
-        };
-        for step in chunk.chunks(GUNZIP_INPUT_STEP_BYTES) {
-            decoder.write_all(step).map_err(Stop::Gzip)?;
-            self.take_gunzipped(decoder)?;
-            self.parse_if_full().await?;
-        }
-        Ok(())
+    /// Takes the next bytes of the body, sending every run that fills to be parsed.
+    async fn take_chunk(&mut self, chunk: &[u8]) -> Result<(), Stop> {
+        self.split(chunk)?;
+        self.parse_if_full().await
     }
 
-    /// The end of the body: a gzip body must end with its last member; a last line without
-    /// a newline is a line too.
-    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
-        if let Some(decoder) = gunzip {
-            decoder.try_finish().map_err(Stop::Gzip)?;
-            self.take_gunzipped(decoder)?;
-        }
+    /// The end of the body: a last line without a newline is a line too.
+    async fn take_end(&mut self) -> Result<(), Stop> {
         let run = &mut self.run;
         let result = self.lines.finish(|number, raw| {
             gather(run, number, raw);
@@ -167,24 +153,23 @@ impl StreamedImport for LineImport<'_> {
         let last = self.lines.line_number();
         ApiError::bad_data(match stop {
             Stop::Problem(BadLine { error, line }) => format!("{error}; the lines before line {line} were imported, none from it on"),
-            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); the complete lines before it (1 to {last}) were imported"),
-            Stop::Body(error) => format!("the request body failed after line {last}: {error}; lines 1 to {last} were imported"),
+            Stop::Decode(failure) => format!("{failure}; {} before it", lines_imported(last)),
+            Stop::Body(error) => format!("the request body failed after line {last}: {error}; {}", lines_imported(last)),
             Stop::Store(error) => return error,
         })
     }
 }
 
-impl LineImport<'_> {
-    /// Splits what the gzip decoder has written (keeping its buffer).
-    fn take_gunzipped(&mut self, decoder: &mut Gunzip) -> Result<(), Stop> {
-        let plain = std::mem::take(decoder.get_mut());
-        let split = self.split(&plain);
-        let mut reuse = plain;
-        reuse.clear();
-        *decoder.get_mut() = reuse;
-        split
+/// Which complete lines an import stopped after `last` stored.
+fn lines_imported(last: usize) -> String {
+    match last {
+        0 => "no line was imported".into(),
+        1 => "line 1 was imported".into(),
+        _ => format!("lines 1 to {last} were imported"),
     }
+}
 
+impl LineImport<'_> {
     /// Adds the lines `bytes` completes to the run being gathered; a line over
     /// `IMPORT_LINE_BYTES_MAX` stops the import.
     fn split(&mut self, bytes: &[u8]) -> Result<(), Stop> {

@@ -1,7 +1,8 @@
 //! Migration endpoints: `/api/v1/export` (VictoriaMetrics-compatible JSON lines for every
 //! series matching `match[]` within `start`/`end`, streamed page by page), and what every
-//! import shares: batch sizes, the line limit, and gunzipping a body a few KiB of input at
-//! a time (the imports themselves: `line_import`, `csv`, `vm_native`).
+//! import shares: batch sizes, the line limit, and feeding a body to the import as it
+//! arrives, decoded a step at a time when it is compressed (the imports themselves:
+//! `line_import`, `csv`, `vm_native`).
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use http::{header, Response};
 use tsdb::{Labels, SeriesSamples};
 
 use super::labels::{filtered_match_sets, window};
+use super::body_encoding::{DecodeFailure, StreamDecoder};
 use super::params::Params;
 use super::{Api, ApiError};
 use crate::ingest::{json_lines, DecodeError};
@@ -211,11 +213,11 @@ fn next_window_ms(window_ms: i64, loaded: usize) -> i64 {
 
 
 /// Why a streamed import (`line_import`, `vm_native`) stops before the end of its body: its
-/// format's own `Problem` (a bad line, a malformed block), a gzip body that does not decode,
-/// a body that fails, or a write the shards refused.
+/// format's own `Problem` (a bad line, a malformed block), a compressed body that does not
+/// decode, a body that fails, or a write the shards refused.
 pub(super) enum StreamStop<Problem> {
     Problem(Problem),
-    Gzip(std::io::Error),
+    Decode(DecodeFailure),
     Body(String),
     Store(ApiError),
 }
@@ -226,16 +228,13 @@ impl<Problem> From<ApiError> for StreamStop<Problem> {
     }
 }
 
-/// A gzip body's decoder, fed a few KiB of input at a time (`GUNZIP_INPUT_STEP_BYTES`).
-pub(super) type Gunzip = flate2::write::MultiGzDecoder<Vec<u8>>;
-
-/// An import fed its body chunk by chunk (`drive_import`).
+/// An import fed its body's bytes as they arrive, decoded (`drive_import`).
 pub(super) trait StreamedImport {
     type Problem;
-    /// Takes one chunk of the body (through `gunzip` when the body is gzip).
-    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), StreamStop<Self::Problem>>;
+    /// Takes the next bytes of the (decoded) body.
+    async fn take_chunk(&mut self, chunk: &[u8]) -> Result<(), StreamStop<Self::Problem>>;
     /// The body ended.
-    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), StreamStop<Self::Problem>>;
+    async fn take_end(&mut self) -> Result<(), StreamStop<Self::Problem>>;
     /// Stores everything taken and waits until it has landed.
     async fn finish(&mut self) -> Result<(), StreamStop<Self::Problem>>;
     /// The answer to an import stopped by `stop` (not a refused write), after storing what
@@ -243,15 +242,28 @@ pub(super) trait StreamedImport {
     async fn refuse(self, stop: StreamStop<Self::Problem>) -> ApiError;
 }
 
-/// Feeds `body` to `import` as it arrives and answers: 204 once all of it is stored, the
-/// shards' error for a refused write, otherwise `StreamedImport::refuse`.
-pub(super) async fn drive_import<I: StreamedImport>(mut import: I, mut body: net::RequestBody, gzip: bool) -> Result<Response<Bytes>, ApiError> {
-    let mut gunzip = gzip.then(|| Gunzip::new(Vec::new()));
+/// Feeds `body` to `import` as it arrives (through `decoder` a step at a time when the body
+/// is compressed, so a small chunk cannot inflate to much at once) and answers: 204 once
+/// all of it is stored, the shards' error for a refused write, otherwise
+/// `StreamedImport::refuse`.
+pub(super) async fn drive_import<I: StreamedImport>(
+    mut import: I,
+    mut body: net::RequestBody,
+    mut decoder: Option<StreamDecoder>,
+) -> Result<Response<Bytes>, ApiError> {
     let outcome = loop {
-        let step = match body.next_chunk().await {
-            Some(Ok(chunk)) => import.take_chunk(&chunk, gunzip.as_mut()).await,
-            Some(Err(error)) => Err(StreamStop::Body(error.to_string())),
-            None => break import.take_end(gunzip.as_mut()).await,
+        let step = match (body.next_chunk().await, &mut decoder) {
+            (Some(Ok(chunk)), None) => import.take_chunk(&chunk).await,
+            (Some(Ok(chunk)), Some(decoder)) => take_decoded(&mut import, decoder, &chunk).await,
+            (Some(Err(error)), _) => Err(StreamStop::Body(error.to_string())),
+            (None, None) => break import.take_end().await,
+            (None, Some(decoder)) => match decoder.finish() {
+                Ok(()) => match hand_decoded(&mut import, decoder).await {
+                    Ok(()) => break import.take_end().await,
+                    Err(stop) => Err(stop),
+                },
+                Err(failure) => Err(StreamStop::Decode(failure)),
+            },
         };
         if let Err(stop) = step {
             break Err(stop);
@@ -272,53 +284,58 @@ pub(super) async fn drive_import<I: StreamedImport>(mut import: I, mut body: net
     }
 }
 
-/// Why an import stopped early: a line that does not parse, or a gzip body that does not
-/// decode.
-pub(super) enum ImportStop {
-    Line(DecodeError),
-    Gzip(std::io::Error),
+/// Decodes `chunk` step by step, handing `import` what each step decoded.
+async fn take_decoded<I: StreamedImport>(import: &mut I, decoder: &mut StreamDecoder, mut chunk: &[u8]) -> Result<(), StreamStop<I::Problem>> {
+    while !chunk.is_empty() {
+        let taken = decoder.decode_step(chunk).map_err(StreamStop::Decode)?;
+        chunk = &chunk[taken..];
+        hand_decoded(import, decoder).await?;
+    }
+    Ok(())
 }
 
-/// Compressed input taken at a time: deflate expands at most ~1032:1, so one step hands on
-/// at most ~4 MiB of decoded text however the body was made (a gzip bomb cannot grow memory
-/// past that).
-pub(super) const GUNZIP_INPUT_STEP_BYTES: usize = 4 << 10;
+/// Hands `import` the bytes `decoder` holds and empties it (keeping its allocation).
+async fn hand_decoded<I: StreamedImport>(import: &mut I, decoder: &mut StreamDecoder) -> Result<(), StreamStop<I::Problem>> {
+    let plain = std::mem::take(decoder.decoded());
+    let taken = if plain.is_empty() { Ok(()) } else { import.take_chunk(&plain).await };
+    let mut reuse = plain;
+    reuse.clear();
+    *decoder.decoded() = reuse;
+    taken
+}
 
-/// Decodes `input` (the next piece of a gzip body, any number of concatenated members) and
-/// hands the decoded bytes to `out` step by step.
-pub(super) fn gunzip_into(
-    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
-    input: &[u8],
-    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
-) -> Result<(), ImportStop> {
-    use std::io::Write;
-    for step in input.chunks(GUNZIP_INPUT_STEP_BYTES) {
-        decoder.write_all(step).map_err(ImportStop::Gzip)?;
+/// Why an import stopped early: a line that does not parse, or a compressed body that does
+/// not decode.
+pub(super) enum ImportStop {
+    Line(DecodeError),
+    Decode(DecodeFailure),
+}
+
+/// Decodes `input` (the next piece of a compressed body) and hands the decoded bytes to
+/// `out` step by step.
+pub(super) fn decode_into(decoder: &mut StreamDecoder, mut input: &[u8], out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>) -> Result<(), ImportStop> {
+    while !input.is_empty() {
+        let taken = decoder.decode_step(input).map_err(ImportStop::Decode)?;
+        input = &input[taken..];
         hand_on(decoder, out)?;
     }
     Ok(())
 }
 
-/// Ends a gzip body: what the decoder still holds goes to `out`; a body that stops inside a
-/// member is an error.
-pub(super) fn gunzip_end(
-    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
-    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
-) -> Result<(), ImportStop> {
-    decoder.try_finish().map_err(ImportStop::Gzip)?;
+/// Ends a compressed body: what the decoder still holds goes to `out`; a body that stops
+/// inside a member or frame is an error.
+pub(super) fn decode_end(decoder: &mut StreamDecoder, out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>) -> Result<(), ImportStop> {
+    decoder.finish().map_err(ImportStop::Decode)?;
     hand_on(decoder, out)
 }
 
 /// Passes the decoder's output on and empties it (keeping its allocation).
-fn hand_on(
-    decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>,
-    out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
-) -> Result<(), ImportStop> {
-    let plain = std::mem::take(decoder.get_mut());
+fn hand_on(decoder: &mut StreamDecoder, out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>) -> Result<(), ImportStop> {
+    let plain = std::mem::take(decoder.decoded());
     let result = if plain.is_empty() { Ok(()) } else { out(&plain).map_err(ImportStop::Line) };
     let mut reuse = plain;
     reuse.clear();
-    *decoder.get_mut() = reuse;
+    *decoder.decoded() = reuse;
     result
 }
 

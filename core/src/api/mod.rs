@@ -5,6 +5,7 @@ mod access;
 pub mod active_queries_file;
 pub mod cors;
 mod admin;
+mod body_encoding;
 pub mod compress;
 mod csv;
 mod error;
@@ -160,19 +161,6 @@ fn streamed_import_format(path: &str) -> Option<ImportFormat> {
         "/api/v1/import/native" => Some(ImportFormat::VmNative),
         "/api/v1/import/csv" => Some(ImportFormat::Csv),
         _ => None,
-    }
-}
-
-/// Whether a body that may come plain or gzip-compressed (imports, line protocol) is gzip
-/// (`Content-Encoding`); another encoding is a 415 naming it and `what` the body is.
-pub(super) fn body_is_gzip(headers: &http::HeaderMap, what: &str) -> Result<bool, ApiError> {
-    let encoding = headers.get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    match encoding.as_deref() {
-        None | Some("" | "identity") => Ok(false),
-        Some("gzip" | "x-gzip") => Ok(true),
-        Some(other) => Err(ApiError::unsupported_media(format!(
-            "unsupported Content-Encoding \"{other}\" for {what}: send the body as is or gzip-compressed"
-        ))),
     }
 }
 

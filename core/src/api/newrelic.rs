@@ -29,7 +29,7 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     match path.trim_end_matches('/') {
         "/newrelic/infra/v2/metrics/events/bulk" if request.method() == Method::POST => {
             let preamble = push::preamble(api, request)?;
-            let body = push::decompressed_body(request, "New Relic events", BODY_BYTES_MAX)?;
+            let body = super::body_encoding::decompressed_body(request, "New Relic events", BODY_BYTES_MAX)?;
             let events = newrelic::parse(&body, super::params::now_ms()).map_err(ApiError::bad_data)?;
             store(api, preamble, &events).await?;
             Ok(json_response(StatusCode::ACCEPTED, r#"{"status":"ok"}"#))

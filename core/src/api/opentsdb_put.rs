@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
 use super::push::{self, ParsedBytes, Preamble, Skipped};
-use super::{influx, Api, ApiError};
+use super::{Api, ApiError};
 use crate::ingest::influx::Parsed;
 use crate::ingest::opentsdb;
 
@@ -23,14 +23,8 @@ pub fn is_put_path(path: &str) -> bool {
 /// 400 naming the first bad point and what was stored, else a 204.
 pub async fn handle_put(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let Preamble { rules, extra, .. } = push::preamble(api, request)?;
-    let gunzipped;
-    let body: &[u8] = if super::body_is_gzip(request.headers(), "OpenTSDB JSON")? {
-        gunzipped = influx::gunzip(request.body())?;
-        &gunzipped
-    } else {
-        request.body()
-    };
-    let json: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_data(format!("the body is not JSON: {e}")))?;
+    let body = super::body_encoding::decompressed_body(request, "OpenTSDB JSON", crate::ingest::MAX_DECOMPRESSED_BYTES)?;
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_data(format!("the body is not JSON: {e}")))?;
     let points = match &json {
         serde_json::Value::Array(points) => points.as_slice(),
         serde_json::Value::Object(_) => std::slice::from_ref(&json),

@@ -1,6 +1,6 @@
 //! What the push endpoints that parse a whole body into an `influx::Parsed` batch share
 //! (InfluxDB line protocol, OpenTSDB's `/api/put`, the Datadog agent's series): the
-//! preamble, the decompressed body, the store of the parsed batch with `extra_label`s set,
+//! preamble, the store of the parsed batch with `extra_label`s set,
 //! and the answer when some of the request was skipped.
 
 use bytes::Bytes;
@@ -38,36 +38,6 @@ pub async fn store(api: &Api, parsed: Parsed, extra: &[(String, String)], rules:
     let batch = extra_labels::apply_to_batch(parsed.into_batch(), extra, &rules.label_limits)?;
     write::append_counted(api, batch).await?;
     Ok(())
-}
-
-/// The request's body, decompressed as its `Content-Encoding` says (gzip, deflate or zstd;
-/// another is a 415 naming it and `what` the body is), at most `bytes_max` bytes (413 past
-/// it, so a small body cannot claim gigabytes).
-pub fn decompressed_body<'r>(request: &'r Request<Bytes>, what: &str, bytes_max: usize) -> Result<std::borrow::Cow<'r, [u8]>, ApiError> {
-    use std::io::Read;
-    let body = request.body().as_ref();
-    let encoding = request.headers().get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    let too_large = || ApiError::payload_too_large(format!("the decompressed body is larger than {bytes_max} bytes"));
-    let read_bounded = |reader: &mut dyn Read, name: &str| -> Result<Vec<u8>, ApiError> {
-        let mut out = Vec::new();
-        reader.take(bytes_max as u64 + 1).read_to_end(&mut out).map_err(|e| ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: {name}): {e}")))?;
-        if out.len() > bytes_max {
-            return Err(too_large());
-        }
-        Ok(out)
-    };
-    match encoding.as_deref() {
-        None | Some("" | "identity") => Ok(std::borrow::Cow::Borrowed(body)),
-        Some("gzip" | "x-gzip") => Ok(read_bounded(&mut flate2::read::MultiGzDecoder::new(body), "gzip")?.into()),
-        Some("deflate") => Ok(read_bounded(&mut flate2::read::ZlibDecoder::new(body), "deflate")?.into()),
-        Some("zstd") => {
-            let mut out = Vec::new();
-            crate::ingest::zstd::unzstd_into(&mut out, body, bytes_max, bytes_max as u64, &mut ruzstd::decoding::FrameDecoder::new())
-                .map_err(|e| if e.contains("decompresses to more than") { too_large() } else { ApiError::bad_data(format!("cannot decompress the body (Content-Encoding: zstd): {e}")) })?;
-            Ok(out.into())
-        }
-        Some(other) => Err(ApiError::unsupported_media(format!("unsupported Content-Encoding \"{other}\" for {what}: send it as is, gzip, deflate or zstd"))),
-    }
 }
 
 /// Counts the bytes a push's parsed batch takes (`push_tagged`'s return) and refuses the

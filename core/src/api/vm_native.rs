@@ -5,13 +5,13 @@
 //! it are stored, it and those after are not.
 
 use std::collections::VecDeque;
-use std::io::Write;
 
 use bytes::Bytes;
 use http::Response;
 use tsdb::SeriesBatch;
 
-use super::migrate::{drive_import, Gunzip, StreamStop, StreamedImport, GUNZIP_INPUT_STEP_BYTES, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
+use super::body_encoding::StreamDecoder;
+use super::migrate::{drive_import, StreamStop, StreamedImport, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX};
 use super::{extra_labels, write, Api, ApiError};
 use crate::ingest::vm_native::{BlockLayout, FrameRun, NativeBatch, NativeError, NativeStream};
 
@@ -55,12 +55,17 @@ struct Decoded {
     stop: Option<Stop>,
 }
 
-/// Imports the body as it arrives, gunzipped a few KiB at a time when it is gzip, and cut
+/// Imports the body as it arrives, decoded a step at a time when it is compressed, and cut
 /// into runs of whole frames (`ingest::vm_native::NativeStream::next_frames`) that the
 /// executor's blocking threads decode, `DECODES_IN_FLIGHT_MAX` at a time, while this core
 /// reads on and the shards append the batches decoded before (stored in stream order, like
 /// the other imports' batches).
-pub async fn handle_import_native(api: &Api, body: net::RequestBody, gzip: bool, extra_labels: Vec<(String, String)>) -> Result<Response<Bytes>, ApiError> {
+pub async fn handle_import_native(
+    api: &Api,
+    body: net::RequestBody,
+    decoder: Option<StreamDecoder>,
+    extra_labels: Vec<(String, String)>,
+) -> Result<Response<Bytes>, ApiError> {
     let limits = api.config.storage.ingest_rules().label_limits;
     let import = NativeImport {
         api,
@@ -69,35 +74,21 @@ pub async fn handle_import_native(api: &Api, body: net::RequestBody, gzip: bool,
         decoding: VecDeque::new(),
         landing: write::Landing::default(),
     };
-    drive_import(import, body, gzip).await
+    drive_import(import, body, decoder).await
 }
 
 impl StreamedImport for NativeImport<'_> {
     type Problem = NativeError;
 
-    /// Takes one chunk of the body (a gzip body a step at a time, so a small chunk cannot
-    /// inflate to much at once), sending every run of frames that fills to be decoded.
-    async fn take_chunk(&mut self, chunk: &[u8], gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
-        let Some(decoder) = gunzip else {
-            self.stream.push(chunk);
-            return self.decode_available().await;
-        };
-        for step in chunk.chunks(GUNZIP_INPUT_STEP_BYTES) {
-            decoder.write_all(step).map_err(Stop::Gzip)?;
-            self.take_gunzipped(decoder);
-            self.decode_available().await?;
-        }
-        Ok(())
+    /// Takes the next bytes of the body, sending every run of frames that fills to be
+    /// decoded.
+    async fn take_chunk(&mut self, chunk: &[u8]) -> Result<(), Stop> {
+        self.stream.push(chunk);
+        self.decode_available().await
     }
 
-    /// The end of the body: the frames left are decoded; a gzip body must end with its last
-    /// member, the stream between blocks.
-    async fn take_end(&mut self, gunzip: Option<&mut Gunzip>) -> Result<(), Stop> {
-        if let Some(decoder) = gunzip {
-            decoder.try_finish().map_err(Stop::Gzip)?;
-            self.take_gunzipped(decoder);
-            self.decode_available().await?;
-        }
+    /// The end of the body: the frames left are decoded; the stream must end between blocks.
+    async fn take_end(&mut self) -> Result<(), Stop> {
         while let Some(run) = self.stream.rest_frames().map_err(Stop::Problem)? {
             self.decode(run).await?;
         }
@@ -132,7 +123,7 @@ impl StreamedImport for NativeImport<'_> {
             Stop::Problem(error) => {
                 format!("invalid native import: {error}; {}, none from block {} on", imported(error.block() - 1), error.block())
             }
-            Stop::Gzip(error) => format!("the gzip body is malformed ({error}); {}", imported(blocks)),
+            Stop::Decode(failure) => format!("{failure}; {}", imported(blocks)),
             Stop::Body(error) => format!("the request body failed after block {blocks}: {error}; {}", imported(blocks)),
             Stop::Store(error) => return error,
         })
@@ -140,13 +131,6 @@ impl StreamedImport for NativeImport<'_> {
 }
 
 impl NativeImport<'_> {
-    /// Moves what the gzip decoder has written into the stream (keeping its buffer).
-    fn take_gunzipped(&mut self, decoder: &mut Gunzip) {
-        let plain = decoder.get_mut();
-        self.stream.push(plain);
-        plain.clear();
-    }
-
     /// Sends every run of `DECODE_RUN_BYTES` whose frames have arrived to be decoded.
     async fn decode_available(&mut self) -> Result<(), Stop> {
         while let Some(run) = self.stream.next_frames(DECODE_RUN_BYTES).map_err(Stop::Problem)? {
