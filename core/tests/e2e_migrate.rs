@@ -18,6 +18,7 @@ fn export_import_round_trip_and_text_import() {
         (vec![("__name__", "mig_x"), ("job", "a")], samples.clone()),
         (vec![("__name__", "mig_y"), ("job", "b")], vec![(t0, f64::NAN), (t0 + 15_000, 2.0)]),
         (vec![("__name__", "other"), ("job", "c")], vec![(t0, 1.0)]),
+        (vec![("__name__", "stalez"), ("job", "d")], vec![(t0, 1.0), (t0 + 15_000, f64::from_bits(0x7ff0_0000_0000_0002))]),
     ]);
     assert_eq!(post(&a.url("/api/v1/write"), "application/x-protobuf", &body).status, 204);
 
@@ -52,7 +53,24 @@ fn export_import_round_trip_and_text_import() {
     let reexported = agent().get(&c.url("/api/v1/export?match[]=mig_x")).call().unwrap().into_string().unwrap();
     assert_eq!(reexported, lines[0].to_string() + "\n");
     assert!(c.stop());
-    for bad in ["format=promapi", "format=csv", "max_rows_per_line=ten"] {
+    // `format=promapi`: one Prometheus API matrix, as the query API answers a range selector
+    // over the same samples (staleness markers left out; a plain NaN kept).
+    let promapi = agent().get(&a.url("/api/v1/export?match[]=%7B__name__%3D~%22mig_.*%22%7D&match[]=stalez&format=promapi")).call().unwrap();
+    assert_eq!(promapi.content_type(), "application/json");
+    let promapi: serde_json::Value = serde_json::from_str(&promapi.into_string().unwrap()).expect("one JSON document");
+    let query = format!("/api/v1/query?query=%7B__name__%3D~%22mig_.*%7Cstalez%22%7D%5B3h%5D&time={}", t0 / 1000 + 3600);
+    let (_, queried) = get_json(&a.url(&query));
+    assert_eq!(promapi["status"], "success");
+    assert_eq!(promapi["data"], queried["data"], "{promapi}");
+    assert_eq!(promapi["data"]["result"].as_array().map(Vec::len), Some(3), "{promapi}");
+    assert_eq!(promapi["data"]["result"][2]["values"], serde_json::json!([[t0 / 1000, "1"]]), "{promapi}");
+    let split = agent().get(&a.url("/api/v1/export?match[]=mig_x&format=promapi&max_rows_per_line=20")).call().unwrap().into_string().unwrap();
+    let split: serde_json::Value = serde_json::from_str(&split).expect("one JSON document");
+    let counts: Vec<usize> = split["data"]["result"].as_array().expect("a matrix").iter().map(|e| e["values"].as_array().map_or(0, Vec::len)).collect();
+    assert_eq!(counts, vec![20, 20, 10], "{split}");
+    let none = agent().get(&a.url("/api/v1/export?match[]=no_such_metric&format=promapi")).call().unwrap().into_string().unwrap();
+    assert_eq!(none, r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#);
+    for bad in ["format=json2", "format=csv", "max_rows_per_line=ten"] {
         let (status, answer) = get_json(&a.url(&format!("/api/v1/export?match[]=mig_x&{bad}")));
         assert_eq!(status, 400, "{bad}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|e| e.contains(bad.split('=').next().unwrap_or(bad))), "{bad}: {answer}");

@@ -43,8 +43,10 @@ const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
 /// merge them).
 ///
 /// As in VictoriaMetrics, `format=prometheus` writes the text format instead (a line per
-/// sample, as `/api/v1/import/prometheus` reads it) and `max_rows_per_line=N` splits a
-/// series' samples over lines of at most N.
+/// sample, as `/api/v1/import/prometheus` reads it), `format=promapi` one Prometheus API
+/// answer (a matrix, streamed like the lines; staleness markers left out, as the query API
+/// never shows them), and `max_rows_per_line=N` splits a series' samples over lines (or
+/// matrix entries) of at most N.
 pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>, ApiError> {
     let max_rows = match params.get("max_rows_per_line").filter(|t| !t.is_empty()) {
         None => 0,
@@ -53,18 +55,56 @@ pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>
     let (content_type, write_series): (&'static str, fn(&mut String, &SeriesSamples)) = match params.get("format").unwrap_or("") {
         "" | "json" => ("application/stream+json", json_lines::write_line),
         "prometheus" => ("text/plain; charset=utf-8", crate::ingest::text_format::write_lines),
+        "promapi" => {
+            let first = std::cell::Cell::new(true);
+            let write_entry = move |out: &mut String, series: &SeriesSamples| {
+                if !first.replace(false) {
+                    out.push(',');
+                }
+                write_promapi_entry(out, series);
+            };
+            let (sets, w) = (export_match_sets(params)?, window(params)?);
+            let (head, tail) = (PROMAPI_HEAD.to_string(), PROMAPI_TAIL.to_string());
+            return stream_series(api, sets, (w.mint_ms, w.maxt_ms), "application/json", head, tail, move |out, series| {
+                let live: Vec<tsdb::Sample> = series.samples.iter().filter(|s| s.value.to_bits() != tsdb::STALE_NAN_BITS).copied().collect();
+                if !live.is_empty() {
+                    let series = SeriesSamples { labels: series.labels.clone(), samples: live, histograms: Vec::new(), starts: None };
+                    write_in_lines_of(out, &series, max_rows, &write_entry);
+                }
+            })
+            .await;
+        }
         other => {
             return Err(ApiError::bad_data(format!(
-                "invalid parameter \"format\": {other:?}; /api/v1/export writes JSON lines (no format) or the text format (format=prometheus); CSV is /api/v1/export/csv, the native format /api/v1/export/native"
+                "invalid parameter \"format\": {other:?}; /api/v1/export writes JSON lines (no format), the text format (format=prometheus) or a Prometheus API answer (format=promapi); CSV is /api/v1/export/csv, the native format /api/v1/export/native"
             )))
         }
     };
-    stream_export(api, params, content_type, move |out, series| write_in_lines_of(out, series, max_rows, write_series)).await
+    stream_export(api, params, content_type, move |out, series| write_in_lines_of(out, series, max_rows, &write_series)).await
+}
+
+/// What a `format=promapi` export starts and ends with around its matrix entries.
+const PROMAPI_HEAD: &str = r#"{"status":"success","data":{"resultType":"matrix","result":["#;
+const PROMAPI_TAIL: &str = "]}}";
+
+/// One matrix entry, `{"metric":{…},"values":[[seconds,"value"],…]}`, as the query API
+/// writes it.
+fn write_promapi_entry(out: &mut String, series: &SeriesSamples) {
+    out.push_str("{\"metric\":");
+    super::json::push_labels(out, &series.labels);
+    out.push_str(",\"values\":[");
+    for (i, sample) in series.samples.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        super::json::push_point(out, sample.timestamp_ms, sample.value);
+    }
+    out.push_str("]}");
 }
 
 /// Writes `series` with `write_series`, its samples split over several series of at most
 /// `max_rows` each (0: one).
-fn write_in_lines_of(out: &mut String, series: &SeriesSamples, max_rows: usize, write_series: fn(&mut String, &SeriesSamples)) {
+fn write_in_lines_of(out: &mut String, series: &SeriesSamples, max_rows: usize, write_series: &dyn Fn(&mut String, &SeriesSamples)) {
     if max_rows == 0 || series.samples.len() <= max_rows {
         return write_series(out, series);
     }
@@ -84,7 +124,7 @@ pub(super) async fn stream_export(
 ) -> Result<Response<Bytes>, ApiError> {
     let sets = export_match_sets(params)?;
     let w = window(params)?;
-    stream_series(api, sets, (w.mint_ms, w.maxt_ms), content_type, String::new(), write_series).await
+    stream_series(api, sets, (w.mint_ms, w.maxt_ms), content_type, String::new(), String::new(), write_series).await
 }
 
 /// An export's `match[]` selectors (at least one is required), read filters enforced.
@@ -93,24 +133,27 @@ pub(super) fn export_match_sets(params: &Params) -> Result<Vec<Vec<tsdb::Matcher
 }
 
 /// Streams every series `sets` select within `[mint_ms, maxt_ms]` as `content_type`, page by
-/// page: `head` first (sent even when nothing matches), then `write_series`' output for each
-/// series, text or bytes (`/api/v1/export/native` writes binary frames).
+/// page: `head` first and `tail` last (both sent even when nothing matches; `tail` not after
+/// a storage error), and between them `write_series`' output for each series, text or bytes
+/// (`/api/v1/export/native` writes binary frames).
 pub(super) async fn stream_series<B: Default + AsRef<[u8]> + Into<Bytes> + 'static>(
     api: &Api,
     sets: Vec<Vec<tsdb::Matcher>>,
     (mint_ms, maxt_ms): (i64, i64),
     content_type: &'static str,
     head: B,
+    tail: B,
     write_series: impl Fn(&mut B, &SeriesSamples) + 'static,
 ) -> Result<Response<Bytes>, ApiError> {
     // Clamp the asked window to the data, so an export without start/end pages only over
     // time that holds samples.
+    let nothing = || Bytes::from([head.as_ref(), tail.as_ref()].concat());
     let Some((first_ms, last_ms)) = api.router.time_range().await? else {
-        return Ok(export_response(content_type, None, head.into()));
+        return Ok(export_response(content_type, None, nothing()));
     };
     let (mint_ms, maxt_ms) = (mint_ms.max(first_ms), maxt_ms.min(last_ms));
     if mint_ms > maxt_ms {
-        return Ok(export_response(content_type, None, head.into()));
+        return Ok(export_response(content_type, None, nothing()));
     }
     let (chunks, body) = net::BodyStream::channel(EXPORT_CHUNKS_IN_FLIGHT);
     let router = api.router.clone();
@@ -118,8 +161,14 @@ pub(super) async fn stream_series<B: Default + AsRef<[u8]> + Into<Bytes> + 'stat
         if !head.as_ref().is_empty() && chunks.send(Ok(head.into())).await.is_err() {
             return;
         }
-        if let Err(message) = export_pages(&router, &sets, mint_ms, maxt_ms, &chunks, &write_series).await {
-            let _ = chunks.send(Err(message)).await;
+        match export_pages(&router, &sets, mint_ms, maxt_ms, &chunks, &write_series).await {
+            Ok(()) if !tail.as_ref().is_empty() => {
+                let _ = chunks.send(Ok(tail.into())).await;
+            }
+            Ok(()) => {}
+            Err(message) => {
+                let _ = chunks.send(Err(message)).await;
+            }
         }
     })
     .detach();

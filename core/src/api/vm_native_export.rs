@@ -27,7 +27,7 @@ pub async fn handle_export(api: &Api, params: &Params) -> Result<Response<Bytes>
     let layout = api.config.server.vm_native_export_layout().unwrap_or(BlockLayout::Since1_82);
     let mut head = Vec::with_capacity(STREAM_HEADER_BYTES);
     write_stream_header(&mut head, start_ms, end_ms);
-    migrate::stream_series(api, sets, (start_ms, end_ms), "VictoriaMetrics/native", head, move |out: &mut Vec<u8>, series| {
+    migrate::stream_series(api, sets, (start_ms, end_ms), "VictoriaMetrics/native", head, Vec::new(), move |out: &mut Vec<u8>, series| {
         write_series(out, &series.labels, &series.samples, layout);
     })
     .await
