@@ -36,6 +36,16 @@ fn export_import_round_trip_and_text_import() {
     assert_eq!(post_plain(&b.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes()).status, 204);
     let (_, body) = get_json(&b.url(&format!("/api/v1/query?query=mig_text&time={}", (t0 + 15_000) / 1000)));
     assert_eq!(body["data"]["result"][0]["value"][1], "4.5", "{body}");
+    // VictoriaMetrics' `timestamp` parameter: the time (Unix ms) of lines without one.
+    let at = t0 + 30_000;
+    let url = b.url(&format!("/api/v1/import/prometheus?timestamp={at}"));
+    assert_eq!(post_plain(&url, "text/plain", b"mig_default_time{job=\"t\"} 7\nmig_default_time{job=\"u\"} 8 1000\n").status, 204);
+    let (_, body) = get_json(&b.url("/api/v1/export?match[]=mig_default_time&format=promapi"));
+    let stamps: Vec<&serde_json::Value> = body["data"]["result"].as_array().expect("a matrix").iter().map(|e| &e["values"][0][0]).collect();
+    assert_eq!(stamps, [&serde_json::json!(at / 1000), &serde_json::json!(1)], "{body}");
+    let reply = post_plain(&b.url("/api/v1/import/prometheus?timestamp=soon"), "text/plain", b"mig_default_time 9\n");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("invalid parameter \\\"timestamp\\\""), "{}", reply.body);
 
     // VictoriaMetrics' export options: lines of at most N samples, and the text format,
     // which the text import reads back.

@@ -83,7 +83,9 @@ impl net::Handler for Api {
                         csv::handle_import(&self, request.into_body(), query.as_deref(), decoder, extra).await
                     }
                     (Ok(decoder), Ok(extra)) => {
-                        line_import::handle_import(&self, request.into_body(), format == ImportFormat::PrometheusText, decoder, extra).await
+                        let query = request.uri().query().map(str::to_string);
+                        let text = format == ImportFormat::PrometheusText;
+                        line_import::handle_import(&self, request.into_body(), text, decoder, extra, query.as_deref()).await
                     }
                     (Err(error), _) | (_, Err(error)) => Err(error),
                 },

@@ -12,7 +12,7 @@ use tsdb::{SeriesBatch, SeriesSamples};
 
 use super::body_encoding::StreamDecoder;
 use super::migrate::{drive_import, StreamStop, StreamedImport, IMPORT_BATCH_SAMPLES_MAX, IMPORT_BATCH_SERIES_MAX, IMPORT_LINE_BYTES_MAX};
-use super::params::now_ms;
+use super::params::{now_ms, Params};
 use super::{extra_labels, write, Api, ApiError};
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::line_splitter::LineSplitter;
@@ -32,7 +32,8 @@ pub const PARSES_IN_FLIGHT_MAX: usize = 2;
 struct LineFormat {
     /// The text exposition format; otherwise VictoriaMetrics' JSON lines.
     prometheus_text: bool,
-    /// The time of a text-format sample without a timestamp: the request's arrival.
+    /// The time of a text-format sample without a timestamp: the request's `timestamp`
+    /// parameter, or its arrival.
     now_ms: i64,
     limits: LabelLimits,
 }
@@ -95,8 +96,10 @@ pub async fn handle_import(
     prometheus_text: bool,
     decoder: Option<StreamDecoder>,
     extra_labels: Vec<(String, String)>,
+    query: Option<&str>,
 ) -> Result<Response<Bytes>, ApiError> {
-    let format = LineFormat { prometheus_text, now_ms: now_ms(), limits: api.config.storage.ingest_rules().label_limits };
+    let now_ms = if prometheus_text { default_time_ms(query)? } else { now_ms() };
+    let format = LineFormat { prometheus_text, now_ms, limits: api.config.storage.ingest_rules().label_limits };
     let import = LineImport {
         api,
         format,
@@ -158,6 +161,19 @@ impl StreamedImport for LineImport<'_> {
             Stop::Store(error) => return error,
         })
     }
+}
+
+/// The time of text-format lines without one: VictoriaMetrics' `timestamp` parameter (Unix
+/// milliseconds), else (absent, 0 or less, as VictoriaMetrics reads it) the request's arrival.
+fn default_time_ms(query: Option<&str>) -> Result<i64, ApiError> {
+    let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
+    let given = match params.get("timestamp").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"timestamp\": {text:?} is not an integer (Unix milliseconds)")))?,
+    };
+    Ok(if given > 0 { given } else { now_ms() })
 }
 
 /// Which complete lines an import stopped after `last` stored.
