@@ -165,6 +165,9 @@ fn line_protocol_is_stored_as_victoriametrics_names_it() {
     assert_eq!(reply_raw(agent().head(&server.url("/ping")).call()).status, 204);
     assert_eq!(reply_raw(agent().get(&server.url("/ping?verbose=true")).call()).status, 200);
     assert_eq!(reply_raw(agent().post(&server.url("/ping")).send_bytes(b"")).status, 405);
+    // InfluxDB 2's health check, as VictoriaMetrics answers it.
+    let (status, health) = get_json(&server.url("/influx/health"));
+    assert_eq!((status, &health["name"], &health["status"]), (200, &json!("influxdb"), &json!("pass")), "{health}");
     let databases = json!({"results": [{"statement_id": 0, "series": [{"name": "databases", "columns": ["name"], "values": [["_internal"]]}]}]});
     let (status, answer) = get_json(&server.url("/query?q=SHOW%20DATABASES"));
     assert_eq!((status, answer), (200, databases.clone()));

@@ -16,9 +16,10 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 
 /// The router and its sub-routers, each with the region of its text that holds the paths
 /// routed (`start` up to `end`): route arms and path constants, not comments elsewhere.
-const ROUTER_SOURCES: [(&str, &str, &str, &str); 9] = [
+const ROUTER_SOURCES: [(&str, &str, &str, &str); 10] = [
     ("api/route.rs", include_str!("../src/api/route.rs"), "async fn route(", "\n}\n"),
     ("api/mod.rs", include_str!("../src/api/mod.rs"), "fn streamed_import_format", "\n}\n"),
+    ("api/write.rs", include_str!("../src/api/write.rs"), "pub fn is_remote_write_path", "\n}\n"),
     ("api/influx.rs", include_str!("../src/api/influx.rs"), "const WRITE_PATHS", "\n\n"),
     ("api/otlp.rs", include_str!("../src/api/otlp.rs"), "pub const PROMETHEUS_PATH", "\npub fn"),
     ("api/opentsdb_put.rs", include_str!("../src/api/opentsdb_put.rs"), "pub const PUT_PATHS", "\n"),

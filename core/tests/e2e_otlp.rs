@@ -143,6 +143,10 @@ fn otlp_metrics_are_translated_stored_and_queried() {
     assert_eq!(value(&server, r#"extra_gauge{dc="eu",job="checkout"}"#, t0), "3");
     let reply = post_otlp(&server.url("/opentelemetry/v1/metrics?extra_label=dc"), "application/x-protobuf", false, &body);
     assert_eq!(reply.status, 400, "{}", reply.body);
+    // VictoriaMetrics' older name for its path.
+    let reply = post_otlp(&server.url("/opentelemetry/api/v1/push?extra_label=dc=us"), "application/x-protobuf", false, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(value(&server, r#"extra_gauge{dc="us",job="checkout"}"#, t0), "3");
 
     // NoRecordedValue: a staleness marker ends the series.
     let stale = NumberDataPoint { flags: FLAG_NO_RECORDED_VALUE, ..gauge_point(t0 + 30_000, 0.0) };

@@ -311,6 +311,11 @@ fn vmagent_zstd_remote_write_is_understood() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("zstd decompression failed"), "{}", reply.body);
     assert_eq!(value_at(&server, "count_over_time(zstd_sent[5m])", t0 + STEP_MS).as_deref(), Some("2"));
+    // `/api/v1/push`, VictoriaMetrics' other name for the receiver (vmagent may be set to it).
+    let pushed = v1_request(&[(vec![("__name__", "pushed"), ("job", "vmagent")], vec![(t0, 5.0)])]);
+    let reply = reply_or_status("push", agent().post(&server.url("/prometheus/api/v1/push")).set("Content-Type", "application/x-protobuf").send_bytes(&pushed));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(value_at(&server, "pushed", t0).as_deref(), Some("5"));
     assert!(server.stop());
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 
 use super::params::Params;
-use super::{datadog, graphite, grpc, influx, newrelic, opentsdb_put, otlp, read_filters};
+use super::{datadog, graphite, grpc, influx, newrelic, opentsdb_put, otlp, read_filters, write};
 use super::{endpoint_label, Api, ApiError};
 
 impl Api {
@@ -45,7 +45,7 @@ impl Api {
     /// The one check for every request, whole-body or streamed (`peer` is the request's
     /// `net::PeerInfo` extension).
     pub(crate) fn authorize(&self, peer: Option<&net::PeerInfo>, path: &str) -> Result<(), ApiError> {
-        let writes = path == "/api/v1/write"
+        let writes = write::is_remote_write_path(path)
             || otlp::is_otlp_metrics_path(path)
             || influx::is_write_path(path)
             || opentsdb_put::is_put_path(path)

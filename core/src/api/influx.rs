@@ -1,7 +1,7 @@
 //! VictoriaMetrics' InfluxDB surface, so Telegraf and other Influx writers need no change:
 //! `POST /write`, `/api/v2/write`, `/influx/write`, `/influx/api/v2/write` (line protocol,
 //! parsed whole by `ingest::influx`, stored like remote_write, 204), `/ping` and
-//! `/influx/ping` (204), and `/query`, `/influx/query` (the fixed database list
+//! `/influx/ping` (204), `/influx/health` (InfluxDB 2's health answer), and `/query`, `/influx/query` (the fixed database list
 //! VictoriaMetrics answers, for the `SHOW DATABASES` / `CREATE DATABASE` writers send).
 
 use bytes::Bytes;
@@ -15,6 +15,9 @@ use crate::ingest::MAX_DECOMPRESSED_BYTES;
 const WRITE_PATHS: [&str; 4] = ["/write", "/api/v2/write", "/influx/write", "/influx/api/v2/write"];
 const QUERY_PATHS: [&str; 2] = ["/query", "/influx/query"];
 const PING_PATHS: [&str; 2] = ["/ping", "/influx/ping"];
+/// InfluxDB 2's health check, as VictoriaMetrics answers it (some clients ask it first).
+const HEALTH_PATH: &str = "/influx/health";
+const HEALTH_JSON: &str = r#"{"name":"influxdb","message":"ready for queries and writes","status":"pass","checks":[],"version":"1.8.0"}"#;
 
 /// The version Influx clients are told (VictoriaMetrics says 1.8.0; some clients need one).
 const VERSION_HEADER: &str = "x-influxdb-version";
@@ -29,14 +32,14 @@ pub fn is_write_path(path: &str) -> bool {
 
 /// Whether `route` answers `path`.
 pub fn is_influx_path(path: &str) -> bool {
-    is_write_path(path) || QUERY_PATHS.contains(&path) || PING_PATHS.contains(&path)
+    is_write_path(path) || QUERY_PATHS.contains(&path) || PING_PATHS.contains(&path) || path == HEALTH_PATH
 }
 
 /// The request-metrics label of an Influx path (`is_influx_path`).
 pub fn endpoint_label(path: &str) -> &'static str {
     if is_write_path(path) {
         "influx_write"
-    } else if PING_PATHS.contains(&path) {
+    } else if PING_PATHS.contains(&path) || path == HEALTH_PATH {
         "health"
     } else {
         "influx_query"
@@ -61,6 +64,9 @@ pub async fn route(api: &Api, request: &Request<Bytes>, path: &str) -> Result<Re
     }
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed("GET, HEAD"));
+    }
+    if path == HEALTH_PATH {
+        return Ok(with_version(json_response(StatusCode::OK, HEALTH_JSON)));
     }
     // As InfluxDB and VictoriaMetrics: 204, or 200 when asked `verbose=true`.
     let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;

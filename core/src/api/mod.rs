@@ -167,7 +167,7 @@ fn streamed_import_format(path: &str) -> Option<ImportFormat> {
 /// A low-cardinality label for request metrics.
 fn endpoint_label(path: &str) -> &'static str {
     match path {
-        "/api/v1/write" => "write",
+        p if write::is_remote_write_path(p) => "write",
         p if otlp::is_otlp_metrics_path(p) => "otlp",
         p if influx::is_influx_path(p) => influx::endpoint_label(p),
         p if opentsdb_put::is_put_path(p) => "opentsdb_put",

@@ -13,9 +13,11 @@ use crate::ingest::otlp;
 pub const PROMETHEUS_PATH: &str = "/api/v1/otlp/v1/metrics";
 /// VictoriaMetrics' OTLP receiver path.
 pub const VICTORIAMETRICS_PATH: &str = "/opentelemetry/v1/metrics";
+/// VictoriaMetrics' older name for the same endpoint, which it still serves.
+pub const VICTORIAMETRICS_PUSH_PATH: &str = "/opentelemetry/api/v1/push";
 
 pub fn is_otlp_metrics_path(path: &str) -> bool {
-    path == PROMETHEUS_PATH || path == VICTORIAMETRICS_PATH
+    path == PROMETHEUS_PATH || path == VICTORIAMETRICS_PATH || path == VICTORIAMETRICS_PUSH_PATH
 }
 
 /// Translates (`translate`) and stores one request's metrics; the answer is a 200 with an

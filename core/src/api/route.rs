@@ -19,9 +19,9 @@ impl Api {
             // vmagent's handshake (1.88 to 1.115 ask it before writing; later ones send zstd at
             // once and fall back to snappy on a 400 or 415): "1" says that VictoriaMetrics'
             // protocol (the same request compressed with zstd) is understood.
-            "/api/v1/write" if write::asks_vm_proto_version(request.uri().query()) => Ok(text_response(StatusCode::OK, "1")),
-            "/api/v1/write" if method == Method::POST => write::handle_write(self, request).await,
-            "/api/v1/write" => Err(ApiError::method_not_allowed("POST")),
+            p if write::is_remote_write_path(p) && write::asks_vm_proto_version(request.uri().query()) => Ok(text_response(StatusCode::OK, "1")),
+            p if write::is_remote_write_path(p) && method == Method::POST => write::handle_write(self, request).await,
+            p if write::is_remote_write_path(p) => Err(ApiError::method_not_allowed("POST")),
             p if otlp::is_otlp_metrics_path(p) && method == Method::POST => otlp::handle_otlp_metrics(self, request).await,
             p if otlp::is_otlp_metrics_path(p) => Err(ApiError::method_not_allowed("POST")),
             // Prometheus 3's page path; InfluxDB clients, which ask /query for their own

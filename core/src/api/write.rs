@@ -50,6 +50,12 @@ pub async fn handle_write(api: &Api, request: &Request<Bytes>) -> Result<Respons
     Ok(response)
 }
 
+/// Whether `path` is a remote_write receiver: Prometheus' `/api/v1/write`, or
+/// `/api/v1/push`, VictoriaMetrics' other name for it.
+pub fn is_remote_write_path(path: &str) -> bool {
+    path == "/api/v1/write" || path == "/api/v1/push"
+}
+
 /// Whether a query string asks `get_vm_proto_version` (vmagent's handshake: any non-empty
 /// value, as VictoriaMetrics checks it).
 pub fn asks_vm_proto_version(query: Option<&str>) -> bool {
