@@ -1,6 +1,6 @@
 //! Configuration: the YAML schema of the README (`server`, `storage`, `tls`, `otlp`,
-//! `relabel_configs`), with an embedded default for every key. Unknown keys and bad values are
-//! errors naming the key.
+//! `zabbix_connector`, `relabel_configs`), with an embedded default for every key. Unknown
+//! keys and bad values are errors naming the key.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,11 +11,13 @@ mod otlp;
 mod server;
 mod storage;
 mod tls;
+mod zabbix;
 
 pub use otlp::OtlpConfig;
 pub use server::{ServerConfig, GRPC_ADDR_DEFAULT, HTTP_ADDR_DEFAULT, UDP_RECEIVE_BUFFER_BYTES_DEFAULT, UDP_RECEIVE_BUFFER_BYTES_MAX, VM_NATIVE_EXPORT_VERSION_DEFAULT};
 pub use storage::{format_base2_bytes, parse_base2_bytes, StorageConfig, MAX_EXEMPLARS_DEFAULT, MAX_HEAD_SAMPLES_MIN, PAGE_CACHE_MB_DEFAULT, PAGE_CACHE_MB_MAX};
 pub use tls::TlsConfig;
+pub use zabbix::ZabbixConnectorConfig;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +26,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tls: TlsConfig,
     pub otlp: OtlpConfig,
+    pub zabbix_connector: ZabbixConnectorConfig,
     /// Rules applied to every series written, on every ingestion path, before it is stored
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
@@ -486,6 +489,16 @@ mod tests {
         assert!(bad.contains("tls.read_filters") && bad.contains("grafana"), "{bad}");
         let good = err(&format!("{tls}  require_client_cert: true\n  read_filters:\n    grafana: ['{{team=\"a\"}}', '{{job!=\"x\"}}']\n"));
         assert!(good.contains("/x.crt") && !good.contains("read_filters"), "valid filters pass on to the certificate files: {good}");
+    }
+
+    #[test]
+    fn zabbix_connector_section_is_read() {
+        assert_eq!(Config::default().zabbix_connector.labels(), crate::ingest::zabbix::ZabbixLabels::default(), "all off, as VictoriaMetrics");
+        let c = Config::from_yaml("zabbix_connector:\n  add_groups_value: \"1\"\n  add_duplicate_tags_separator: \",\"\n").unwrap();
+        let labels = c.zabbix_connector.labels();
+        assert_eq!((labels.groups_value.as_deref(), labels.empty_tags_value, labels.duplicate_tags_separator.as_deref()), (Some("1"), None, Some(",")));
+        let unknown = Config::from_yaml("zabbix_connector:\n  add_group_value: x\n").unwrap_err().to_string();
+        assert!(unknown.contains("add_group_value"), "{unknown}");
     }
 
     #[test]

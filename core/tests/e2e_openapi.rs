@@ -16,7 +16,7 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 
 /// The router and its sub-routers, each with the region of its text that holds the paths
 /// routed (`start` up to `end`): route arms and path constants, not comments elsewhere.
-const ROUTER_SOURCES: [(&str, &str, &str, &str); 10] = [
+const ROUTER_SOURCES: [(&str, &str, &str, &str); 11] = [
     ("api/route.rs", include_str!("../src/api/route.rs"), "async fn route(", "\n}\n"),
     ("api/mod.rs", include_str!("../src/api/mod.rs"), "fn streamed_import_format", "\n}\n"),
     ("api/write.rs", include_str!("../src/api/write.rs"), "pub fn is_remote_write_path", "\n}\n"),
@@ -25,6 +25,7 @@ const ROUTER_SOURCES: [(&str, &str, &str, &str); 10] = [
     ("api/opentsdb_put.rs", include_str!("../src/api/opentsdb_put.rs"), "pub const PUT_PATHS", "\n"),
     ("api/datadog.rs", include_str!("../src/api/datadog.rs"), "pub async fn route(", "\n}\n"),
     ("api/newrelic.rs", include_str!("../src/api/newrelic.rs"), "pub async fn route(", "\n}\n"),
+    ("api/zabbix.rs", include_str!("../src/api/zabbix.rs"), "pub const HISTORY_PATH", "\n"),
     ("api/vm_snapshots.rs", include_str!("../src/api/vm_snapshots.rs"), "pub const CREATE", "\n\n"),
     ("api/graphite/mod.rs", include_str!("../src/api/graphite/mod.rs"), "pub async fn route(", "\n}\n"),
 ];

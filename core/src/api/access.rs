@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 
 use super::params::Params;
-use super::{datadog, graphite, grpc, influx, newrelic, opentsdb_put, otlp, read_filters, write};
+use super::{datadog, graphite, grpc, influx, newrelic, opentsdb_put, otlp, read_filters, write, zabbix};
 use super::{endpoint_label, Api, ApiError};
 
 impl Api {
@@ -51,6 +51,7 @@ impl Api {
             || opentsdb_put::is_put_path(path)
             || datadog::is_datadog_path(path)
             || newrelic::is_newrelic_path(path)
+            || zabbix::is_zabbix_path(path)
             || graphite::is_graphite_write_path(path)
             || path.starts_with("/api/v1/import")
             || path.starts_with("/api/v1/admin/")

@@ -56,6 +56,7 @@ mod vm_native_export;
 mod vm_snapshots;
 mod vm_targets;
 pub(crate) mod write;
+mod zabbix;
 
 use std::sync::Arc;
 
@@ -173,6 +174,7 @@ fn endpoint_label(path: &str) -> &'static str {
         p if opentsdb_put::is_put_path(p) => "opentsdb_put",
         p if datadog::is_datadog_path(p) => "datadog",
         p if newrelic::is_newrelic_path(p) => "newrelic",
+        p if zabbix::is_zabbix_path(p) => "zabbix",
         p if graphite::is_graphite_path(p) => graphite::endpoint_label(p),
         "/api/v1/read" => "read",
         "/api/v1/export" | "/api/v1/export/csv" | "/api/v1/export/native" => "export",

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, csv, datadog, exemplars, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write};
+use super::{admin, cors, csv, datadog, exemplars, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write, zabbix};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -31,6 +31,7 @@ impl Api {
             p if opentsdb_put::is_put_path(p) && method == Method::POST => opentsdb_put::handle_put(self, request).await,
             p if datadog::is_datadog_path(p) => datadog::route(self, request, p).await,
             p if newrelic::is_newrelic_path(p) => newrelic::route(self, request, p).await,
+            p if zabbix::is_zabbix_path(p) => zabbix::route(self, request).await,
             p if opentsdb_put::is_put_path(p) => Err(ApiError::method_not_allowed("POST")),
             p if graphite::is_graphite_path(p) => graphite::route(self, request, p).await,
             "/api/v1/read" if method == Method::POST => remote_read::handle_read(self, request).await,

@@ -20,6 +20,7 @@ mod protowire;
 pub mod remote_write;
 pub mod text_format;
 pub mod vm_native;
+pub mod zabbix;
 pub mod zstd;
 
 pub use remote_write::{decode_request, DecodeError, Decoded, IngestRules, MetricMetadata, Protocol, MAX_DECOMPRESSED_BYTES};
