@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 export RUSTC_BOOTSTRAP=1
-for target in http1_parse remote_write_decode otlp_decode influx_parse graphite_parse opentsdb_parse datadog_parse newrelic_parse scrape_exposition dns_reply kubernetes_objects vm_native_parse csv_import_parse json_lines_parse promql_parse wal_record_decode xor_chunk_iterate start_time_chunks_iterate float_histogram_chunk_iterate block_index_read cloud_sd_answers more_sd_answers rules_and_templates graphite_render request_params; do
+for target in http1_parse remote_write_decode otlp_decode influx_parse graphite_parse opentsdb_parse datadog_parse newrelic_parse scrape_exposition dns_reply kubernetes_objects vm_native_parse csv_import_parse json_lines_parse promql_parse wal_record_decode xor_chunk_iterate start_time_chunks_iterate float_histogram_chunk_iterate block_index_read cloud_sd_answers more_sd_answers rules_and_templates graphite_render request_params zstd_stream; do
   # Work on a copy so the committed seed corpus stays small.
   work=$(mktemp -d)
   cp -r "fuzz/corpus/$target/." "$work/"
