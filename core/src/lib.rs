@@ -11,6 +11,7 @@ pub mod data_dir;
 pub mod ingest;
 pub mod io_uring_probe;
 pub mod join;
+pub mod metric_names_stats;
 pub mod notifications;
 pub mod port_claim;
 pub mod rules;

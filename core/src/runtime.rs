@@ -14,6 +14,7 @@ use crate::api::{Api, ExecutorMetrics, ListingCache, QueryStats, RangeCache};
 use crate::shard::HistoryGeneration;
 use crate::config::{Config, Resolved};
 use crate::data_dir;
+use crate::metric_names_stats::MetricNamesStats;
 use crate::shard::owner::run_shard_owner;
 use crate::shard::{ShardRequest, ShardRouter};
 
@@ -94,6 +95,9 @@ struct ExecutorPlan {
     range_cache: Arc<RangeCache>,
     /// The running and recently finished queries (shared by every executor).
     query_stats: Arc<QueryStats>,
+    /// How often queries read each metric name (shared by every executor's router), when
+    /// `server.track_metric_names_stats` is on.
+    name_stats: Option<Arc<MetricNamesStats>>,
     /// `global.query_log_file`'s log (shared by every executor).
     query_log: Arc<crate::api::QueryLog>,
     /// Every query's timings by part, for `/metrics` (shared by every executor).
@@ -154,6 +158,14 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let history = Arc::new(HistoryGeneration::default());
     let range_cache = Arc::new(RangeCache::new(config.server.query_cache_mb.saturating_mul(1 << 20)));
     let query_stats = Arc::new(QueryStats::new(crate::api::LAST_QUERIES_COUNT));
+    let name_stats_path = config.storage.data_dir.join(crate::metric_names_stats::FILE_NAME);
+    let name_stats = config.server.track_metric_names_stats.then(|| {
+        let (stats, warning) = MetricNamesStats::load(&name_stats_path, (started_at_ms / 1000) as u64);
+        if let Some(warning) = warning {
+            tracing::warn!("{warning}");
+        }
+        Arc::new(stats)
+    });
     // Every query slot of every executor has a slot in the file.
     let active_queries = match crate::api::active_queries_file::ActiveQueriesFile::open(&config.storage.data_dir, query_slots_per_executor(&config, cores) * cores.max(1)) {
         Ok((file, unfinished)) => {
@@ -225,6 +237,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             notifier: notifier.clone(),
             range_cache: range_cache.clone(),
             query_stats: query_stats.clone(),
+            name_stats: name_stats.clone(),
             query_log: query_log.clone(),
             query_timings: query_timings.clone(),
             active_queries: active_queries.clone(),
@@ -328,6 +341,11 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             clean = false;
         }
     }
+    if let Some(stats) = &name_stats {
+        if let Err(e) = stats.save(&name_stats_path) {
+            tracing::warn!("the metric names stats are not kept: {e}");
+        }
+    }
     match failure {
         Some(e) => Err(e),
         None if clean => {
@@ -386,7 +404,7 @@ async fn run_executor(plan: ExecutorPlan) {
     }
 
     let api = Rc::new(Api {
-        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()),
+        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()).with_name_stats(plan.name_stats.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),

@@ -91,8 +91,25 @@ impl Api {
                     None | Some("") => 10,
                     Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
                 };
-                Ok(json_ok(&status::tsdb(self, sets, limit).await?))
+                let with_reads = self.confinement(request).is_empty();
+                Ok(json_ok(&status::tsdb(self, sets, limit, with_reads).await?))
             }
+            "/api/v1/status/metric_names_stats" if method == Method::GET => {
+                // Every stored name: not for a confined client.
+                if !self.confinement(request).is_empty() {
+                    return Err(ApiError::forbidden("/api/v1/status/metric_names_stats is not available to a client confined by tls.read_filters"));
+                }
+                Ok(json_response(StatusCode::OK, status::metric_names_stats(self, &self.params(request)?).await?))
+            }
+            // VictoriaMetrics answers any method here; a write, as every admin path.
+            "/api/v1/admin/status/metric_names_stats/reset" if get_or_post => match self.router.name_stats() {
+                Some(stats) => {
+                    stats.reset(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+                    Ok(no_content())
+                }
+                None => Err(ApiError::bad_data("metric names are not tracked here: server.track_metric_names_stats is off")),
+            },
+            "/api/v1/admin/status/metric_names_stats/reset" => Err(ApiError::method_not_allowed("GET, POST")),
             "/api/v1/status/tsdb/blocks" if method == Method::GET => {
                 // Block figures count every tenant's series: not for a confined client.
                 if !self.confinement(request).is_empty() {
@@ -306,6 +323,7 @@ const GET_ONLY_PATHS: &[&str] = &[
     "/api/v1/status/self_metrics",
     "/api/v1/status/tsdb",
     "/api/v1/status/tsdb/blocks",
+    "/api/v1/status/metric_names_stats",
     "/api/v1/status/walreplay",
     "/api/v1/features",
     "/api/v1/openapi.yaml",

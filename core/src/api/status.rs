@@ -117,7 +117,12 @@ pub fn config(api: &Api) -> String {
     out
 }
 
-fn push_top(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, limit: usize) {
+fn push_top(out: &mut String, key: &str, entries: Vec<(String, u64)>, limit: usize) {
+    push_top_with(out, key, entries, limit, |_, _| {});
+}
+
+/// `push_top`, `more` adding fields to each entry's object (after `value`).
+fn push_top_with(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, limit: usize, more: impl Fn(&mut String, &str)) {
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     out.push_str(&format!(",\"{key}\":["));
     for (i, (name, value)) in entries.iter().take(limit).enumerate() {
@@ -126,14 +131,19 @@ fn push_top(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, limit:
         }
         out.push_str("{\"name\":");
         json::push_json_string(out, name);
-        out.push_str(&format!(",\"value\":{value}}}"));
+        out.push_str(&format!(",\"value\":{value}"));
+        more(out, name);
+        out.push('}');
     }
     out.push(']');
 }
 
 /// `/api/v1/status/tsdb`: Prometheus' cardinality statistics, plus series per shard, over
-/// the series matching any of `match_sets` (every series when there are none).
-pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize) -> Result<String, super::ApiError> {
+/// the series matching any of `match_sets` (every series when there are none). With
+/// `with_reads` and the metric names' reads counted, each metric name's entry also has
+/// VictoriaMetrics' `requestsCount` and `lastRequestTimestamp` (every client's reads: not for
+/// a client confined by read filters).
+pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, with_reads: bool) -> Result<String, super::ApiError> {
     use std::collections::{HashMap, HashSet};
     let shards = api.router.cardinality(match_sets).await?;
     let mut by_metric: HashMap<String, u64> = HashMap::new();
@@ -152,12 +162,65 @@ pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize) 
     }
     let series: u64 = shards.iter().map(|s| s.series).sum();
     let mut out = format!("{{\"headStats\":{{\"numSeries\":{series},\"numLabelPairs\":{}}}", by_pair.len());
-    push_top(&mut out, "seriesCountByMetricName", by_metric.into_iter().collect(), limit);
+    let metrics: Vec<(String, u64)> = by_metric.into_iter().collect();
+    match api.router.name_stats().filter(|_| with_reads) {
+        None => push_top(&mut out, "seriesCountByMetricName", metrics, limit),
+        Some(stats) => {
+            let (_, reads) = stats.snapshot();
+            push_top_with(&mut out, "seriesCountByMetricName", metrics, limit, |out, name| {
+                let read = reads.get(name).copied().unwrap_or_default();
+                out.push_str(&format!(",\"requestsCount\":{},\"lastRequestTimestamp\":{}", read.requests, read.last_request_s));
+            });
+        }
+    }
     push_top(&mut out, "labelValueCountByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect(), limit);
     push_top(&mut out, "memoryInBytesByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.iter().map(|x| x.len() as u64).sum())).collect(), limit);
     push_top(&mut out, "seriesCountByLabelValuePair", by_pair.into_iter().map(|((n, v), c)| (format!("{n}={v}"), c)).collect(), limit);
     push_top(&mut out, "seriesCountByShard", shards.iter().map(|s| (format!("shard-{}", s.shard), s.series)).collect(), usize::MAX);
     out.push('}');
+    Ok(out)
+}
+
+/// `/api/v1/status/metric_names_stats?limit=&le=&match_pattern=`: VictoriaMetrics' metric
+/// names usage statistics: every metric name stored or counted (`crate::metric_names_stats`),
+/// with how many series of it queries read and when last (0: never), sorted by name; `le=N`
+/// keeps the names read at most N times, `match_pattern` those a regular expression finds in
+/// (unanchored, as VictoriaMetrics matches), `limit` (default 1000) the first so many.
+pub async fn metric_names_stats(api: &Api, params: &Params) -> Result<String, ApiError> {
+    use crate::metric_names_stats::{NameStat, BYTES_MAX};
+    let Some(stats) = api.router.name_stats() else {
+        return Err(ApiError::bad_data("metric names are not tracked here: server.track_metric_names_stats is off"));
+    };
+    let integer = |name: &str| match params.get(name).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse::<i64>().map(Some).map_err(|_| ApiError::bad_data(format!("invalid parameter \"{name}\": {text:?} is not an integer"))),
+    };
+    let limit = integer("limit")?.filter(|n| *n > 0).map_or(1000, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let le = integer("le")?.unwrap_or(-1);
+    let pattern = match params.get("match_pattern").filter(|p| !p.is_empty()) {
+        None => None,
+        Some(text) => Some(regex::Regex::new(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match_pattern\": {e}")))?),
+    };
+    let stored = super::labels::collect_values(api, tsdb::METRIC_NAME_LABEL, Vec::new(), super::params::MIN_TIME_MS, super::params::MAX_TIME_MS).await?;
+    let (since_s, counted) = stats.snapshot();
+    let mut all: std::collections::BTreeMap<&str, NameStat> = stored.iter().map(|name| (name.as_str(), NameStat::default())).collect();
+    all.extend(counted.iter().map(|(name, stat)| (name.as_str(), *stat)));
+    let mut out = format!(
+        "{{\"status\":\"success\",\"statsCollectedSince\":{since_s},\"statsCollectedRecordsTotal\":{},\"trackerMemoryMaxSizeBytes\":{},\"trackerCurrentMemoryUsageBytes\":{},\"records\":[",
+        all.len(),
+        BYTES_MAX,
+        stats.approximate_bytes()
+    );
+    let kept = all.iter().filter(|(name, stat)| (le < 0 || stat.requests <= le as u64) && pattern.as_ref().is_none_or(|p| p.is_match(name)));
+    for (i, (name, stat)) in kept.take(limit).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"metricName\":");
+        json::push_json_string(&mut out, name);
+        out.push_str(&format!(",\"queryRequestsCount\":{},\"lastQueryRequestTimestamp\":{}}}", stat.requests, stat.last_request_s));
+    }
+    out.push_str("]}");
     Ok(out)
 }
 

@@ -89,6 +89,10 @@ pub struct ServerConfig {
     /// gzip answers of 1 KiB or more (JSON and text) for clients that accept it, as
     /// Prometheus and VictoriaMetrics do; off leaves that to a proxy in front.
     pub compress_responses: bool,
+    /// Count how often queries read each metric name (`/api/v1/status/metric_names_stats`,
+    /// VictoriaMetrics' `-storage.trackMetricNamesStats`, on by default as there); the
+    /// counts are kept in `data_dir` across clean restarts.
+    pub track_metric_names_stats: bool,
     /// The VictoriaMetrics version that will read `/api/v1/export/native` (through `vmctl
     /// vm-native`): its block header changed in 1.82, and each side reads only its own. A
     /// version string such as "1.79" or "v1.106.1"; before 1.82 gets the older header.
@@ -128,6 +132,7 @@ impl Default for ServerConfig {
             query_cache_mb: 256,
             slow_query_log_seconds: 5.0,
             compress_responses: true,
+            track_metric_names_stats: true,
             vm_native_export_version: VM_NATIVE_EXPORT_VERSION_DEFAULT.into(),
             cors_origin: ".*".into(),
         }

@@ -11,6 +11,7 @@ use super::history::{settled_before_ms, HistoryGeneration};
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::relabel::Relabeler;
 use crate::ingest::MetricMetadata;
+use crate::metric_names_stats::MetricNamesStats;
 
 /// Why a request could not be handed to a shard.
 /// Exemplars of one write, summed over its shards.
@@ -98,12 +99,24 @@ pub struct ShardRouter {
     history: Arc<HistoryGeneration>,
     /// `relabel_configs`, applied to every batch before it is split by shard.
     relabeler: Arc<Relabeler>,
+    /// Where each selected series' metric name is counted (`server.track_metric_names_stats`).
+    name_stats: Option<Arc<MetricNamesStats>>,
 }
 
 impl ShardRouter {
     pub fn new(senders: Vec<Sender<ShardRequest>>, history: Arc<HistoryGeneration>) -> Self {
         assert!(!senders.is_empty(), "a router needs at least one shard");
-        ShardRouter { senders, history, relabeler: Arc::default() }
+        ShardRouter { senders, history, relabeler: Arc::default(), name_stats: None }
+    }
+
+    /// This router counting the metric names of the series its selects return in `stats`.
+    pub fn with_name_stats(self, stats: Option<Arc<MetricNamesStats>>) -> Self {
+        ShardRouter { name_stats: stats, ..self }
+    }
+
+    /// The metric names' read counts, when they are kept.
+    pub fn name_stats(&self) -> Option<&Arc<MetricNamesStats>> {
+        self.name_stats.as_ref()
     }
 
     /// This router with `relabeler`'s rules applied to every write.
@@ -242,7 +255,7 @@ impl ShardRouter {
     /// that also match one alternative, each once: the shards unite the alternatives, so a
     /// series matching two is loaded and counted once. A shard whose part would exceed
     /// `sample_limit` samples stops there, and the answer is `TooManySamples` (`usize::MAX`:
-    /// no limit).
+    /// no limit). The metric name of every series returned is counted in `name_stats`.
     pub async fn select(&self, selects: &[Select], filters: &[Vec<Matcher>], sample_limit: usize) -> Result<Vec<Vec<EncodedSeries>>, SubmitError> {
         let count = selects.len();
         let alternatives = filters.len().max(1);
@@ -254,6 +267,10 @@ impl ShardRouter {
             for (i, series) in shard_result.into_iter().enumerate() {
                 merged[i].extend(series);
             }
+        }
+        if let Some(stats) = &self.name_stats {
+            let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            stats.record(merged.iter().flatten().filter_map(|series| series.labels.metric_name()), now_s);
         }
         Ok(merged)
     }
