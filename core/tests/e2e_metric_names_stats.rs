@@ -1,7 +1,8 @@
 //! End-to-end: VictoriaMetrics' metric names usage statistics against the real binary.
 //! Every series a query reads counts for its metric name; stored names never read are listed
 //! with 0 (what `le=0` finds); `limit`, `le` and `match_pattern` narrow the answer; the
-//! counts reach `/api/v1/status/tsdb`, survive a clean restart, and a reset forgets them.
+//! counts reach `/api/v1/status/tsdb` (checked here with VictoriaMetrics' other figures there),
+//! survive a clean restart, and a reset forgets them.
 
 mod support;
 
@@ -55,6 +56,15 @@ fn queries_count_the_names_they_read_and_the_counts_are_kept() {
     let entries = tsdb["data"]["seriesCountByMetricName"].as_array().expect("entries").clone();
     let used = entries.iter().find(|e| e["name"] == "used_total").expect("used_total listed");
     assert_eq!((&used["value"], &used["requestsCount"]), (&serde_json::json!(3), &serde_json::json!(3)), "{tsdb}");
+    // VictoriaMetrics' own figures for its explorer: totals, series per label name, and the
+    // series per value of a focus label.
+    let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb?focusLabel=i&date=2024-01-01"));
+    let data = &tsdb["data"];
+    assert_eq!((&data["totalSeries"], &data["totalLabelValuePairs"]), (&serde_json::json!(4), &serde_json::json!(5)), "{tsdb}");
+    assert_eq!(data["seriesCountByLabelName"], serde_json::json!([{"name": "__name__", "value": 4}, {"name": "i", "value": 4}]), "{tsdb}");
+    assert_eq!(data["seriesCountByFocusLabelValue"], serde_json::json!([{"name": "1", "value": 2}, {"name": "2", "value": 1}, {"name": "3", "value": 1}]), "{tsdb}");
+    let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb"));
+    assert!(tsdb["data"].get("seriesCountByFocusLabelValue").is_none(), "{tsdb}");
 
     // Kept across a clean restart.
     assert!(server.stop(), "clean stop");

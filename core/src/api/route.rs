@@ -92,7 +92,8 @@ impl Api {
                     Some(t) => t.parse::<usize>().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {t:?}")))?,
                 };
                 let with_reads = self.confinement(request).is_empty();
-                Ok(json_ok(&status::tsdb(self, sets, limit, with_reads).await?))
+                let focus = p.get("focusLabel").filter(|l| !l.is_empty());
+                Ok(json_ok(&status::tsdb(self, sets, limit, with_reads, focus).await?))
             }
             "/api/v1/status/metric_names_stats" if method == Method::GET => {
                 // Every stored name: not for a confined client.

@@ -142,8 +142,10 @@ fn push_top_with(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, l
 /// the series matching any of `match_sets` (every series when there are none). With
 /// `with_reads` and the metric names' reads counted, each metric name's entry also has
 /// VictoriaMetrics' `requestsCount` and `lastRequestTimestamp` (every client's reads: not for
-/// a client confined by read filters).
-pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, with_reads: bool) -> Result<String, super::ApiError> {
+/// a client confined by read filters). VictoriaMetrics' own figures come too, for its
+/// cardinality explorer: `totalSeries`, `totalLabelValuePairs`, `seriesCountByLabelName`, and
+/// with `focus_label` `seriesCountByFocusLabelValue` (the series per value of that label).
+pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, with_reads: bool, focus_label: Option<&str>) -> Result<String, super::ApiError> {
     use std::collections::{HashMap, HashSet};
     let shards = api.router.cardinality(match_sets).await?;
     let mut by_metric: HashMap<String, u64> = HashMap::new();
@@ -161,7 +163,18 @@ pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, 
         values_by_name.entry(name.clone()).or_default().insert(value.clone());
     }
     let series: u64 = shards.iter().map(|s| s.series).sum();
-    let mut out = format!("{{\"headStats\":{{\"numSeries\":{series},\"numLabelPairs\":{}}}", by_pair.len());
+    // Each series has one value of a label it has: its pairs of a name add up to the series
+    // having that name.
+    let mut series_by_name: HashMap<String, u64> = HashMap::new();
+    for ((name, _), count) in &by_pair {
+        *series_by_name.entry(name.clone()).or_default() += count;
+    }
+    let focused: Option<Vec<(String, u64)>> =
+        focus_label.map(|focus| by_pair.iter().filter(|((name, _), _)| name == focus).map(|((_, value), count)| (value.clone(), *count)).collect());
+    let mut out = format!(
+        "{{\"headStats\":{{\"numSeries\":{series},\"numLabelPairs\":{pairs}}},\"totalSeries\":{series},\"totalLabelValuePairs\":{pairs}",
+        pairs = by_pair.len()
+    );
     let metrics: Vec<(String, u64)> = by_metric.into_iter().collect();
     match api.router.name_stats().filter(|_| with_reads) {
         None => push_top(&mut out, "seriesCountByMetricName", metrics, limit),
@@ -172,6 +185,10 @@ pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, 
                 out.push_str(&format!(",\"requestsCount\":{},\"lastRequestTimestamp\":{}", read.requests, read.last_request_s));
             });
         }
+    }
+    push_top(&mut out, "seriesCountByLabelName", series_by_name.into_iter().collect(), limit);
+    if let Some(focused) = focused {
+        push_top(&mut out, "seriesCountByFocusLabelValue", focused, limit);
     }
     push_top(&mut out, "labelValueCountByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect(), limit);
     push_top(&mut out, "memoryInBytesByLabelName", values_by_name.iter().map(|(k, v)| (k.clone(), v.iter().map(|x| x.len() as u64).sum())).collect(), limit);
