@@ -27,6 +27,11 @@ fn entry_bytes(name: &str) -> u64 {
 /// The file in `data_dir` the counts are kept in across restarts.
 pub const FILE_NAME: &str = "metric_names_stats.json";
 
+/// The time the counts are stamped with: Unix seconds now.
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// One name's reads: how many series of it selects returned, and the last time (Unix
 /// seconds) one did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

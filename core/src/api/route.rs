@@ -105,7 +105,7 @@ impl Api {
             // VictoriaMetrics answers any method here; a write, as every admin path.
             "/api/v1/admin/status/metric_names_stats/reset" if get_or_post => match self.router.name_stats() {
                 Some(stats) => {
-                    stats.reset(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+                    stats.reset(crate::metric_names_stats::now_s());
                     Ok(no_content())
                 }
                 None => Err(ApiError::bad_data("metric names are not tracked here: server.track_metric_names_stats is off")),

@@ -269,8 +269,7 @@ impl ShardRouter {
             }
         }
         if let Some(stats) = &self.name_stats {
-            let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            stats.record(merged.iter().flatten().filter_map(|series| series.labels.metric_name()), now_s);
+            stats.record(merged.iter().flatten().filter_map(|series| series.labels.metric_name()), crate::metric_names_stats::now_s());
         }
         Ok(merged)
     }
