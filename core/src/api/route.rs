@@ -96,11 +96,9 @@ impl Api {
                 Ok(json_ok(&status::tsdb(self, sets, limit, with_reads, focus).await?))
             }
             "/api/v1/status/metric_names_stats" if method == Method::GET => {
-                // Every stored name: not for a confined client.
-                if !self.confinement(request).is_empty() {
-                    return Err(ApiError::forbidden("/api/v1/status/metric_names_stats is not available to a client confined by tls.read_filters"));
-                }
-                Ok(json_response(StatusCode::OK, status::metric_names_stats(self, &self.params(request)?).await?))
+                // Every stored name, and every client's reads: the answer cannot be confined.
+                let p = self.refuse_other_clients_queries(request, "/api/v1/status/metric_names_stats")?;
+                Ok(json_response(StatusCode::OK, status::metric_names_stats(self, &p).await?))
             }
             // VictoriaMetrics answers any method here; a write, as every admin path.
             "/api/v1/admin/status/metric_names_stats/reset" if get_or_post => match self.router.name_stats() {
