@@ -149,10 +149,9 @@ impl MetricNamesStats {
         self.lock().bytes
     }
 
-    /// The counts of `names` (zero for a name never read).
-    pub fn of(&self, names: &[&str]) -> Vec<NameStat> {
-        let state = self.lock();
-        names.iter().map(|name| state.names.get(*name).copied().unwrap_or_default()).collect()
+    /// The counts of `name` (zero for a name never read).
+    pub fn get(&self, name: &str) -> NameStat {
+        self.lock().names.get(name).copied().unwrap_or_default()
     }
 
     /// The state; a panic while it was held left whole counts (each update is a few
@@ -172,14 +171,12 @@ mod tests {
         stats.record(["up", "up", "node_load1"].into_iter(), 110);
         // Runs and returns of a name add up alike.
         stats.record(["a", "b", "b", "a", "a"].into_iter(), 111);
-        assert_eq!(stats.of(&["a", "b"]).iter().map(|s| s.requests).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!((stats.get("a").requests, stats.get("b").requests), (3, 2));
         stats.record(["up"].into_iter(), 120);
         stats.record(std::iter::empty(), 130);
-        assert_eq!(stats.of(&["up", "node_load1", "never"]), vec![
-            NameStat { requests: 3, last_request_s: 120 },
-            NameStat { requests: 1, last_request_s: 110 },
-            NameStat::default(),
-        ]);
+        assert_eq!(stats.get("up"), NameStat { requests: 3, last_request_s: 120 });
+        assert_eq!(stats.get("node_load1"), NameStat { requests: 1, last_request_s: 110 });
+        assert_eq!(stats.get("never"), NameStat::default());
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
         stats.save(&path).expect("saved");

@@ -178,10 +178,10 @@ pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, 
     let metrics: Vec<(String, u64)> = by_metric.into_iter().collect();
     match api.router.name_stats().filter(|_| with_reads) {
         None => push_top(&mut out, "seriesCountByMetricName", metrics, limit),
+        // Only the names shown are looked up (not a copy of every count).
         Some(stats) => {
-            let (_, reads) = stats.snapshot();
             push_top_with(&mut out, "seriesCountByMetricName", metrics, limit, |out, name| {
-                let read = reads.get(name).copied().unwrap_or_default();
+                let read = stats.get(name);
                 out.push_str(&format!(",\"requestsCount\":{},\"lastRequestTimestamp\":{}", read.requests, read.last_request_s));
             });
         }
