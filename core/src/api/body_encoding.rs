@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request};
 
 use super::ApiError;
+use crate::ingest::snappy::{unsnappy, UnsnappyError};
 use crate::ingest::zstd::{unzstd_into, ZstdStream};
 
 /// The encodings a body may come in, for the 415 naming them.
@@ -63,13 +64,11 @@ pub fn decompressed_body<'r>(request: &'r Request<Bytes>, what: &str, bytes_max:
         None => Ok(Cow::Borrowed(body)),
         Some("gzip") => Ok(read_bounded(&mut flate2::read::MultiGzDecoder::new(body), "gzip")?.into()),
         Some("deflate") => Ok(read_bounded(&mut flate2::read::ZlibDecoder::new(body), "deflate")?.into()),
-        Some("snappy") => {
-            let declared = snap::raw::decompress_len(body).map_err(|e| malformed("snappy", &e))?;
-            if declared > bytes_max {
-                return Err(too_large());
-            }
-            Ok(snap::raw::Decoder::new().decompress_vec(body).map_err(|e| malformed("snappy", &e))?.into())
-        }
+        Some("snappy") => match unsnappy(body, bytes_max) {
+            Ok(plain) => Ok(plain.into()),
+            Err(UnsnappyError::TooLarge { .. }) => Err(too_large()),
+            Err(UnsnappyError::Malformed(error)) => Err(malformed("snappy", &error)),
+        },
         Some(_zstd) => {
             let mut out = Vec::new();
             // A window over `bytes_max` (a single-segment frame's is its content size) would
@@ -161,16 +160,14 @@ impl StreamDecoder {
             StreamDecoder::Gzip(decoder) => decoder.try_finish().map_err(|e| e.to_string()),
             StreamDecoder::Deflate(decoder) => decoder.try_finish().map_err(|e| e.to_string()),
             StreamDecoder::Zstd(decoder) => decoder.finish(),
-            StreamDecoder::Snappy { compressed, decoded } => {
-                let block = std::mem::take(compressed);
-                match snap::raw::decompress_len(&block) {
-                    Ok(declared) if declared > SNAPPY_BODY_BYTES_MAX => {
-                        Err(format!("the snappy block declares {declared} decoded bytes (at most {SNAPPY_BODY_BYTES_MAX})"))
-                    }
-                    Ok(_) => snap::raw::Decoder::new().decompress_vec(&block).map(|plain| *decoded = plain).map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
+            StreamDecoder::Snappy { compressed, decoded } => match unsnappy(&std::mem::take(compressed), SNAPPY_BODY_BYTES_MAX) {
+                Ok(plain) => {
+                    *decoded = plain;
+                    Ok(())
                 }
-            }
+                Err(UnsnappyError::TooLarge { declared }) => Err(format!("the snappy block declares {declared} decoded bytes (at most {SNAPPY_BODY_BYTES_MAX})")),
+                Err(UnsnappyError::Malformed(error)) => Err(error),
+            },
         };
         finished.map_err(|error| self.failure(error))
     }

@@ -15,6 +15,7 @@ pub mod native_histogram;
 pub mod opentsdb;
 pub mod otlp;
 pub mod relabel;
+pub mod snappy;
 pub mod tagged_sample;
 mod protowire;
 pub mod remote_write;

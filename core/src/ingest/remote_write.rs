@@ -8,6 +8,7 @@ use tsdb::{Exemplar, HistogramSample, Label, Labels, Sample, EXEMPLAR_LABELS_CHA
 
 use super::label_limits::LabelLimits;
 use super::protowire::{Fields, WireError};
+use super::snappy::UnsnappyError;
 
 mod v1;
 mod v2;
@@ -179,11 +180,10 @@ fn unzstd(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
 }
 
 fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let len = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
-    if len > MAX_DECOMPRESSED_BYTES {
-        return Err(DecodeError::TooLarge(len));
-    }
-    snap::raw::Decoder::new().decompress_vec(body).map_err(|e| DecodeError::Snappy(e.to_string()))
+    super::snappy::unsnappy(body, MAX_DECOMPRESSED_BYTES).map_err(|e| match e {
+        UnsnappyError::TooLarge { declared } => DecodeError::TooLarge(declared),
+        UnsnappyError::Malformed(error) => DecodeError::Snappy(error),
+    })
 }
 
 /// Per-series scratch space, reused across a request's series (no allocation per series).
