@@ -30,16 +30,37 @@ const INFLATE_STEP_BYTES: usize = 4 << 10;
 /// `zstd --long`'s default (2^27), the largest the zstd tool writes unless told otherwise.
 const STREAM_ZSTD_WINDOW_BYTES_MAX: u64 = 128 << 20;
 
+/// A body's `Content-Encoding`, when it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Gzip,
+    Deflate,
+    Zstd,
+    Snappy,
+}
+
+impl Encoding {
+    /// The encoding's name, as messages give it.
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+            Encoding::Zstd => "zstd",
+            Encoding::Snappy => "snappy",
+        }
+    }
+}
+
 /// The body's encoding as its `Content-Encoding` names it (`None`: not encoded); another is
 /// a 415 naming it and `what` the body is.
-fn encoding_of(headers: &HeaderMap, what: &str) -> Result<Option<&'static str>, ApiError> {
+fn encoding_of(headers: &HeaderMap, what: &str) -> Result<Option<Encoding>, ApiError> {
     let named = headers.get(http::header::CONTENT_ENCODING).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
     match named.as_deref() {
         None | Some("" | "identity" | "none") => Ok(None),
-        Some("gzip" | "x-gzip") => Ok(Some("gzip")),
-        Some("deflate") => Ok(Some("deflate")),
-        Some("zstd") => Ok(Some("zstd")),
-        Some("snappy") => Ok(Some("snappy")),
+        Some("gzip" | "x-gzip") => Ok(Some(Encoding::Gzip)),
+        Some("deflate") => Ok(Some(Encoding::Deflate)),
+        Some("zstd") => Ok(Some(Encoding::Zstd)),
+        Some("snappy") => Ok(Some(Encoding::Snappy)),
         Some(other) => Err(ApiError::unsupported_media(format!("unsupported Content-Encoding \"{other}\" for {what}: send it {ENCODINGS}"))),
     }
 }
@@ -62,14 +83,14 @@ pub fn decompressed_body<'r>(request: &'r Request<Bytes>, what: &str, bytes_max:
     };
     match encoding_of(request.headers(), what)? {
         None => Ok(Cow::Borrowed(body)),
-        Some("gzip") => Ok(read_bounded(&mut flate2::read::MultiGzDecoder::new(body), "gzip")?.into()),
-        Some("deflate") => Ok(read_bounded(&mut flate2::read::ZlibDecoder::new(body), "deflate")?.into()),
-        Some("snappy") => match unsnappy(body, bytes_max) {
+        Some(Encoding::Gzip) => Ok(read_bounded(&mut flate2::read::MultiGzDecoder::new(body), "gzip")?.into()),
+        Some(Encoding::Deflate) => Ok(read_bounded(&mut flate2::read::ZlibDecoder::new(body), "deflate")?.into()),
+        Some(Encoding::Snappy) => match unsnappy(body, bytes_max) {
             Ok(plain) => Ok(plain.into()),
             Err(UnsnappyError::TooLarge { .. }) => Err(too_large()),
             Err(UnsnappyError::Malformed(error)) => Err(malformed("snappy", &error)),
         },
-        Some(_zstd) => {
+        Some(Encoding::Zstd) => {
             let mut out = Vec::new();
             // A window over `bytes_max` (a single-segment frame's is its content size) would
             // hold more than the body may decode to.
@@ -114,24 +135,24 @@ impl StreamDecoder {
     /// 415 for another encoding, naming it and `what` the body is.
     pub fn for_request(headers: &HeaderMap, what: &str) -> Result<Option<StreamDecoder>, ApiError> {
         Ok(encoding_of(headers, what)?.map(|encoding| match encoding {
-            "gzip" => StreamDecoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
-            "deflate" => StreamDecoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
-            "snappy" => StreamDecoder::Snappy { compressed: Vec::new(), decoded: Vec::new() },
-            _zstd => StreamDecoder::Zstd(Box::new(ZstdStream::new(STREAM_ZSTD_WINDOW_BYTES_MAX))),
+            Encoding::Gzip => StreamDecoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
+            Encoding::Deflate => StreamDecoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+            Encoding::Snappy => StreamDecoder::Snappy { compressed: Vec::new(), decoded: Vec::new() },
+            Encoding::Zstd => StreamDecoder::Zstd(Box::new(ZstdStream::new(STREAM_ZSTD_WINDOW_BYTES_MAX))),
         }))
     }
 
-    fn encoding(&self) -> &'static str {
+    fn encoding(&self) -> Encoding {
         match self {
-            StreamDecoder::Gzip(_) => "gzip",
-            StreamDecoder::Deflate(_) => "deflate",
-            StreamDecoder::Zstd(_) => "zstd",
-            StreamDecoder::Snappy { .. } => "snappy",
+            StreamDecoder::Gzip(_) => Encoding::Gzip,
+            StreamDecoder::Deflate(_) => Encoding::Deflate,
+            StreamDecoder::Zstd(_) => Encoding::Zstd,
+            StreamDecoder::Snappy { .. } => Encoding::Snappy,
         }
     }
 
     fn failure(&self, error: impl ToString) -> DecodeFailure {
-        DecodeFailure { encoding: self.encoding(), error: error.to_string() }
+        DecodeFailure { encoding: self.encoding().name(), error: error.to_string() }
     }
 
     /// Decodes a prefix of `input` (at least one byte of it when it is not empty), leaving
@@ -180,6 +201,18 @@ impl StreamDecoder {
             StreamDecoder::Zstd(decoder) => decoder.decoded(),
             StreamDecoder::Snappy { decoded, .. } => decoded,
         }
+    }
+
+    /// Takes the decoded bytes out, to be handed on while the decoder is borrowed elsewhere;
+    /// `recycle` gives the buffer back emptied, so its allocation serves the next step.
+    pub fn take_decoded(&mut self) -> Vec<u8> {
+        std::mem::take(self.decoded())
+    }
+
+    /// Returns a buffer `take_decoded` gave out, emptied.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        *self.decoded() = buffer;
     }
 }
 

@@ -345,11 +345,9 @@ async fn take_decoded<I: StreamedImport>(import: &mut I, decoder: &mut StreamDec
 
 /// Hands `import` the bytes `decoder` holds and empties it (keeping its allocation).
 async fn hand_decoded<I: StreamedImport>(import: &mut I, decoder: &mut StreamDecoder) -> Result<(), StreamStop<I::Problem>> {
-    let plain = std::mem::take(decoder.decoded());
+    let plain = decoder.take_decoded();
     let taken = if plain.is_empty() { Ok(()) } else { import.take_chunk(&plain).await };
-    let mut reuse = plain;
-    reuse.clear();
-    *decoder.decoded() = reuse;
+    decoder.recycle(plain);
     taken
 }
 
@@ -380,11 +378,9 @@ pub(super) fn decode_end(decoder: &mut StreamDecoder, out: &mut dyn FnMut(&[u8])
 
 /// Passes the decoder's output on and empties it (keeping its allocation).
 fn hand_on(decoder: &mut StreamDecoder, out: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>) -> Result<(), ImportStop> {
-    let plain = std::mem::take(decoder.decoded());
+    let plain = decoder.take_decoded();
     let result = if plain.is_empty() { Ok(()) } else { out(&plain).map_err(ImportStop::Line) };
-    let mut reuse = plain;
-    reuse.clear();
-    *decoder.decoded() = reuse;
+    decoder.recycle(plain);
     result
 }
 
