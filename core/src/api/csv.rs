@@ -33,11 +33,10 @@ pub const CSV_LINE_BYTES_MAX: usize = 256 << 10;
 pub async fn handle_import(
     api: &Api,
     mut body: net::RequestBody,
-    query: Option<&str>,
+    params: &Params,
     mut decoder: Option<StreamDecoder>,
     extra_labels: Vec<(String, String)>,
 ) -> Result<Response<Bytes>, ApiError> {
-    let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
     let format = match params.get("format") {
         None | Some("") => {
             return Err(ApiError::bad_data(

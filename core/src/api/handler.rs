@@ -9,8 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 
 use super::{compress, csv, grpc, line_import, vm_native};
-use super::body_encoding::StreamDecoder;
-use super::{api_path, endpoint_label, streamed_import_format, Api, ApiError, ImportFormat};
+use super::{api_path, endpoint_label, streamed_import_format, Api, ApiError, ImportFormat, ImportSetup};
 
 impl net::Handler for Api {
     fn handle(self: Rc<Self>, request: Request<Bytes>) -> net::ResponseFuture {
@@ -74,20 +73,16 @@ impl net::Handler for Api {
             }
             let result = match (self.authorize(request.extensions().get::<net::PeerInfo>(), &path), streamed_import_format(&path)) {
                 (Err(error), _) => Err(error),
-                (Ok(()), Some(format)) => match (StreamDecoder::for_request(request.headers(), "an import"), self.extra_labels(request.uri().query())) {
-                    (Ok(decoder), Ok(extra)) if format == ImportFormat::VmNative => {
-                        vm_native::handle_import_native(&self, request.into_body(), decoder, extra).await
-                    }
-                    (Ok(decoder), Ok(extra)) if format == ImportFormat::Csv => {
-                        let query = request.uri().query().map(str::to_string);
-                        csv::handle_import(&self, request.into_body(), query.as_deref(), decoder, extra).await
-                    }
-                    (Ok(decoder), Ok(extra)) => {
-                        let query = request.uri().query().map(str::to_string);
-                        let text = format == ImportFormat::PrometheusText;
-                        line_import::handle_import(&self, request.into_body(), text, decoder, extra, query.as_deref()).await
-                    }
-                    (Err(error), _) | (_, Err(error)) => Err(error),
+                (Ok(()), Some(format)) => match self.import_setup(&request) {
+                    Ok(ImportSetup { decoder, extra_labels, params }) => match format {
+                        ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), decoder, extra_labels).await,
+                        ImportFormat::Csv => csv::handle_import(&self, request.into_body(), &params, decoder, extra_labels).await,
+                        ImportFormat::JsonLines | ImportFormat::PrometheusText => {
+                            let text = format == ImportFormat::PrometheusText;
+                            line_import::handle_import(&self, request.into_body(), text, decoder, extra_labels, &params).await
+                        }
+                    },
+                    Err(error) => Err(error),
                 },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
             };

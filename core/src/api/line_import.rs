@@ -96,9 +96,9 @@ pub async fn handle_import(
     prometheus_text: bool,
     decoder: Option<StreamDecoder>,
     extra_labels: Vec<(String, String)>,
-    query: Option<&str>,
+    params: &Params,
 ) -> Result<Response<Bytes>, ApiError> {
-    let now_ms = if prometheus_text { default_time_ms(query)? } else { now_ms() };
+    let now_ms = if prometheus_text { default_time_ms(params)? } else { now_ms() };
     let format = LineFormat { prometheus_text, now_ms, limits: api.config.storage.ingest_rules().label_limits };
     let import = LineImport {
         api,
@@ -165,8 +165,7 @@ impl StreamedImport for LineImport<'_> {
 
 /// The time of text-format lines without one: VictoriaMetrics' `timestamp` parameter (Unix
 /// milliseconds), else (absent, 0 or less, as VictoriaMetrics reads it) the request's arrival.
-fn default_time_ms(query: Option<&str>) -> Result<i64, ApiError> {
-    let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
+fn default_time_ms(params: &Params) -> Result<i64, ApiError> {
     let given = match params.get("timestamp").filter(|t| !t.is_empty()) {
         None => 0,
         Some(text) => text

@@ -209,6 +209,22 @@ impl Api {
         let params = Params::from_request(query, None).map_err(ApiError::bad_data)?;
         extra_labels::from_params(&params, &self.config.storage.ingest_rules().label_limits)
     }
+
+    /// What a streamed import needs before its body: the decoder its `Content-Encoding`
+    /// asks for (415 for another), its `extra_label`s and its query's parameters, read once.
+    fn import_setup<B>(&self, request: &Request<B>) -> Result<ImportSetup, ApiError> {
+        let decoder = body_encoding::StreamDecoder::for_request(request.headers(), "an import")?;
+        let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
+        let extra_labels = extra_labels::from_params(&params, &self.config.storage.ingest_rules().label_limits)?;
+        Ok(ImportSetup { decoder, extra_labels, params })
+    }
+}
+
+/// A streamed import's setup (`Api::import_setup`).
+struct ImportSetup {
+    decoder: Option<body_encoding::StreamDecoder>,
+    extra_labels: Vec<(String, String)>,
+    params: Params,
 }
 
 /// Whether metric family `family` has one of `names` (sorted): the family's own name or one
