@@ -111,10 +111,7 @@ impl Api {
             "/api/v1/admin/status/metric_names_stats/reset" => Err(ApiError::method_not_allowed("GET, POST")),
             "/api/v1/status/tsdb/blocks" if method == Method::GET => {
                 // Block figures count every tenant's series: not for a confined client.
-                if !self.confinement(request).is_empty() {
-                    return Err(ApiError::forbidden("/api/v1/status/tsdb/blocks is not available to a client confined by tls.read_filters"));
-                }
-                read_filters::ReadFilters::from_params(&self.params(request)?)?.refuse_unless_empty("/api/v1/status/tsdb/blocks")?;
+                self.refuse_other_clients_queries(request, "/api/v1/status/tsdb/blocks")?;
                 Ok(json_ok(&status::blocks(self).await?))
             }
             "/api/v1/series/count" if get_or_post => {
