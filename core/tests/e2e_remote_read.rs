@@ -109,6 +109,10 @@ fn remote_read_samples_and_streamed_chunks() {
     // Garbage is a 400, and the server keeps serving.
     let reply = post(&server.url("/api/v1/read"), "application/x-protobuf", b"\x00\x01garbage");
     assert_eq!(reply.status, 400, "{}", reply.body);
+    // Five bytes that declare 4 GiB of request: refused before decoding, a 413 naming it.
+    let reply = post(&server.url("/api/v1/read"), "application/x-protobuf", b"\xff\xff\xff\xff\x0f");
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.body.contains("decompresses to 4294967295 bytes"), "{}", reply.body);
     assert!(server.stop());
 }
 

@@ -11,6 +11,7 @@ use tsdb::chunk::{encode_histogram_chunks, XorAppender, SAMPLES_PER_CHUNK_MAX};
 use tsdb::{MatchOp, Matcher, SeriesSamples};
 
 use super::params::Params;
+use crate::ingest::snappy::{unsnappy, UnsnappyError};
 use super::read_filters::ReadFilters;
 use super::{Api, ApiError};
 use crate::shard::messages::Select;
@@ -87,10 +88,17 @@ fn push_frame(out: &mut Vec<u8>, message: &[u8]) {
     out.extend_from_slice(message);
 }
 
+/// The largest decoded read request (Prometheus reads at most 32 MiB of a request's body):
+/// a few bytes of snappy may declare gigabytes, which are refused before any is allocated.
+const READ_REQUEST_BYTES_MAX: usize = 32 << 20;
+
 pub async fn handle_read(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(request.body())
-        .map_err(|e| ApiError::bad_data(format!("snappy decompression failed: {e}")))?;
+    let raw = unsnappy(request.body(), READ_REQUEST_BYTES_MAX).map_err(|e| match e {
+        UnsnappyError::TooLarge { declared } => {
+            ApiError::payload_too_large(format!("the read request decompresses to {declared} bytes, at most {READ_REQUEST_BYTES_MAX}"))
+        }
+        UnsnappyError::Malformed(error) => ApiError::bad_data(format!("snappy decompression failed: {error}")),
+    })?;
     let read = rr::ReadRequest::decode(raw.as_slice()).map_err(|e| ApiError::bad_data(format!("protobuf decoding failed: {e}")))?;
     if read.queries.len() > QUERIES_PER_REQUEST_MAX {
         return Err(ApiError::bad_data(format!("{} queries in one request, at most {QUERIES_PER_REQUEST_MAX}", read.queries.len())));
