@@ -2,11 +2,13 @@
 //! usage tracker, `/api/v1/status/metric_names_stats`): every series a select returns (PromQL
 //! queries, rules, exports, federation, remote read, Graphite renders) counts once for its
 //! `__name__`, so names nobody reads can be found and dropped at the source. Shared by every
-//! core behind one lock, taken once per select; kept in `data_dir` across clean restarts.
+//! core behind one lock, taken once per select; kept in `data_dir` across restarts, written
+//! every `SAVE_EVERY` when they changed (a `Saver` thread) and at a clean shutdown.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,10 @@ fn entry_bytes(name: &str) -> u64 {
 
 /// The file in `data_dir` the counts are kept in across restarts.
 pub const FILE_NAME: &str = "metric_names_stats.json";
+
+/// How often changed counts are written to `data_dir`, so a crash loses at most this much
+/// of them.
+pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 
 /// The time the counts are stamped with: Unix seconds now.
 pub fn now_s() -> u64 {
@@ -48,6 +54,9 @@ struct State {
     /// What `names` takes (`entry_bytes` of each).
     #[serde(skip)]
     bytes: u64,
+    /// Bumped by every change, so a save can tell whether there is anything new to write.
+    #[serde(skip)]
+    changes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -58,7 +67,7 @@ pub struct MetricNamesStats {
 impl MetricNamesStats {
     /// Counts from nothing, starting at `now_s`.
     pub fn new(now_s: u64) -> Self {
-        MetricNamesStats { state: Mutex::new(State { since_s: now_s, names: HashMap::new(), bytes: 0 }) }
+        MetricNamesStats { state: Mutex::new(State { since_s: now_s, ..State::default() }) }
     }
 
     /// The counts saved at `path`; new ones from `now_s` when there is no file, or (with the
@@ -84,16 +93,28 @@ impl MetricNamesStats {
         }
     }
 
-    /// Writes the counts to `path` (through a temporary file renamed over it, so a crash
-    /// leaves the old file or the new one).
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let text = {
+    /// Writes the counts to `path` when they changed since `saved` (the change count of the
+    /// last save, which this updates; 0 for counts as loaded), through a temporary file
+    /// synced and renamed over it, so a crash leaves the old file or the new one. The counts
+    /// are copied under the lock and encoded outside it, so selects wait only for the copy.
+    pub fn save_if_changed(&self, path: &Path, saved: &mut u64) -> Result<(), String> {
+        let (changes, text) = {
             let state = self.lock();
-            serde_json::to_vec(&*state).map_err(|e| format!("cannot encode the metric names stats: {e}"))?
+            if state.changes == *saved {
+                return Ok(());
+            }
+            (state.changes, State { since_s: state.since_s, names: state.names.clone(), bytes: 0, changes: 0 })
         };
+        let text = serde_json::to_vec(&text).map_err(|e| format!("cannot encode the metric names stats: {e}"))?;
         let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, text).map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
-        std::fs::rename(&temporary, path).map_err(|e| format!("cannot rename {} to {}: {e}", temporary.display(), path.display()))
+        let written = std::fs::File::create(&temporary).and_then(|mut file| {
+            std::io::Write::write_all(&mut file, &text)?;
+            file.sync_all()
+        });
+        written.map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        std::fs::rename(&temporary, path).map_err(|e| format!("cannot rename {} to {}: {e}", temporary.display(), path.display()))?;
+        *saved = changes;
+        Ok(())
     }
 
     /// Counts one read of a series for each name in `names` (a name may repeat: each
@@ -120,6 +141,7 @@ impl MetricNamesStats {
             return;
         }
         let mut state = self.lock();
+        state.changes += 1;
         for (name, reads) in counted {
             if !state.names.contains_key(name) {
                 if state.bytes + entry_bytes(name) > BYTES_MAX {
@@ -135,7 +157,9 @@ impl MetricNamesStats {
 
     /// Forgets every count; counting starts again at `now_s`.
     pub fn reset(&self, now_s: u64) {
-        *self.lock() = State { since_s: now_s, names: HashMap::new(), bytes: 0 };
+        let mut state = self.lock();
+        let changes = state.changes + 1;
+        *state = State { since_s: now_s, changes, ..State::default() };
     }
 
     /// When counting began (Unix seconds), and every name's counts.
@@ -161,6 +185,45 @@ impl MetricNamesStats {
     }
 }
 
+/// The thread that writes the counts every `every` while they change; `stop` ends it and
+/// writes what changed since.
+pub struct Saver {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Saver {
+    /// Starts saving `stats` to `path` every `every`; a failed save is logged and tried
+    /// again at the next.
+    pub fn start(stats: Arc<MetricNamesStats>, path: std::path::PathBuf, every: Duration) -> Result<Saver, String> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("metric-names-saver".into())
+            .spawn(move || {
+                let mut saved = 0;
+                loop {
+                    let last = !matches!(stopped.recv_timeout(every), Err(mpsc::RecvTimeoutError::Timeout));
+                    if let Err(e) = stats.save_if_changed(&path, &mut saved) {
+                        tracing::warn!("the metric names stats are not kept: {e}");
+                    }
+                    if last {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the metric names saver thread: {e}"))?;
+        Ok(Saver { stop, thread })
+    }
+
+    /// Writes what changed since the last save and ends the thread.
+    pub fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::warn!("the metric names saver thread panicked; the counts since its last save are not kept");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,14 +242,49 @@ mod tests {
         assert_eq!(stats.get("never"), NameStat::default());
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
-        stats.save(&path).expect("saved");
+        let mut saved = 0;
+        stats.save_if_changed(&path, &mut saved).expect("saved");
         let (loaded, warning) = MetricNamesStats::load(&path, 999);
         assert_eq!(warning, None);
         assert_eq!(loaded.snapshot(), stats.snapshot(), "the same counts and the same start");
+        // Nothing changed since: nothing is written.
+        std::fs::remove_file(&path).expect("remove");
+        stats.save_if_changed(&path, &mut saved).expect("nothing to save");
+        assert!(!path.exists(), "unchanged counts were written again");
+        // Counts as loaded are what the file holds: not written again either.
+        let mut loaded_saved = 0;
+        loaded.save_if_changed(&path, &mut loaded_saved).expect("nothing to save");
+        assert!(!path.exists(), "counts as loaded were written again");
 
         stats.reset(200);
         let (since, names) = stats.snapshot();
         assert_eq!((since, names.len()), (200, 0));
+    }
+
+    #[test]
+    fn the_saver_writes_changed_counts_while_running_and_at_its_stop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        let stats = Arc::new(MetricNamesStats::new(10));
+        let saver = Saver::start(stats.clone(), path.clone(), Duration::from_millis(20)).expect("started");
+        stats.record(["up", "up"].into_iter(), 11);
+        // Written while running, without a stop (as a crash would find it).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let on_disk = loop {
+            let (loaded, _) = MetricNamesStats::load(&path, 0);
+            if loaded.get("up").requests == 2 {
+                break loaded;
+            }
+            assert!(std::time::Instant::now() < deadline, "the counts were not written within 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(on_disk.snapshot().0, 10, "the start of counting is kept");
+        // What changes just before the stop is written by it.
+        stats.record(["late"].into_iter(), 12);
+        saver.stop();
+        let (loaded, _) = MetricNamesStats::load(&path, 0);
+        assert_eq!((loaded.get("up").requests, loaded.get("late").requests), (2, 1));
+        assert!(!path.with_extension("json.tmp").exists(), "the temporary file is renamed over the counts");
     }
 
     #[test]

@@ -166,6 +166,11 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
         }
         Arc::new(stats)
     });
+    // Written every SAVE_EVERY while they change, so a crash loses at most that much.
+    let name_stats_saver = match &name_stats {
+        Some(stats) => Some(crate::metric_names_stats::Saver::start(stats.clone(), name_stats_path, crate::metric_names_stats::SAVE_EVERY)?),
+        None => None,
+    };
     // Every query slot of every executor has a slot in the file.
     let active_queries = match crate::api::active_queries_file::ActiveQueriesFile::open(&config.storage.data_dir, query_slots_per_executor(&config, cores) * cores.max(1)) {
         Ok((file, unfinished)) => {
@@ -341,10 +346,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             clean = false;
         }
     }
-    if let Some(stats) = &name_stats {
-        if let Err(e) = stats.save(&name_stats_path) {
-            tracing::warn!("the metric names stats are not kept: {e}");
-        }
+    if let Some(saver) = name_stats_saver {
+        saver.stop();
     }
     match failure {
         Some(e) => Err(e),
