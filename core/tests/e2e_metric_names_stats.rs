@@ -1,8 +1,8 @@
 //! End-to-end: VictoriaMetrics' metric names usage statistics against the real binary.
 //! Every series a query reads counts for its metric name; stored names never read are listed
 //! with 0 (what `le=0` finds); `limit`, `le` and `match_pattern` narrow the answer; the
-//! counts reach `/api/v1/status/tsdb` (checked here with VictoriaMetrics' other figures there),
-//! survive a clean restart, and a reset forgets them.
+//! counts reach `/api/v1/status/tsdb` (checked here with VictoriaMetrics' other figures there
+//! and its `date`), survive a clean restart, and a reset forgets them.
 
 mod support;
 
@@ -62,13 +62,27 @@ fn queries_count_the_names_they_read_and_the_counts_are_kept() {
     assert_eq!((&used["value"], &used["requestsCount"]), (&serde_json::json!(3), &serde_json::json!(3)), "{tsdb}");
     // VictoriaMetrics' own figures for its explorer: totals, series per label name, and the
     // series per value of a focus label.
-    let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb?focusLabel=i&date=2024-01-01"));
+    let (year, month, day) = promql::format::civil_from_days(t0.div_euclid(86_400_000));
+    let today = format!("{year:04}-{month:02}-{day:02}");
+    let (_, tsdb) = get_json(&server.url(&format!("/api/v1/status/tsdb?focusLabel=i&date={today}")));
     let data = &tsdb["data"];
     assert_eq!((&data["totalSeries"], &data["totalLabelValuePairs"]), (&serde_json::json!(4), &serde_json::json!(5)), "{tsdb}");
     assert_eq!(data["seriesCountByLabelName"], serde_json::json!([{"name": "__name__", "value": 4}, {"name": "i", "value": 4}]), "{tsdb}");
     assert_eq!(data["seriesCountByFocusLabelValue"], serde_json::json!([{"name": "1", "value": 2}, {"name": "2", "value": 1}, {"name": "3", "value": 1}]), "{tsdb}");
     let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb"));
     assert!(tsdb["data"].get("seriesCountByFocusLabelValue").is_none(), "{tsdb}");
+    assert_eq!(tsdb["data"]["totalSeries"], 4, "no date: every day's series {tsdb}");
+    // `date` counts the series with samples on that day; 1970-01-01 is every day, as in
+    // VictoriaMetrics; a date that is not one is a 400 naming it.
+    let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb?date=2024-01-01"));
+    assert_eq!((&tsdb["data"]["totalSeries"], &tsdb["data"]["seriesCountByMetricName"]), (&serde_json::json!(0), &serde_json::json!([])), "{tsdb}");
+    let (_, tsdb) = get_json(&server.url("/api/v1/status/tsdb?date=1970-01-01"));
+    assert_eq!(tsdb["data"]["totalSeries"], 4, "{tsdb}");
+    for bad in ["2024-02-30", "2024-1-01", "yesterday", "2024-01-01T00:00:00Z"] {
+        let (status, answer) = get_json(&server.url(&format!("/api/v1/status/tsdb?date={bad}")));
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("\"date\"") && e.contains(bad)), "{bad}: {answer}");
+    }
 
     // Kept across a clean restart.
     assert!(server.stop(), "clean stop");

@@ -93,7 +93,8 @@ impl Api {
                 };
                 let with_reads = self.confinement(request).is_empty();
                 let focus = p.get("focusLabel").filter(|l| !l.is_empty());
-                Ok(json_ok(&status::tsdb(self, sets, limit, with_reads, focus).await?))
+                let day = status::status_day(&p)?;
+                Ok(json_ok(&status::tsdb(self, sets, limit, with_reads, focus, day).await?))
             }
             "/api/v1/status/metric_names_stats" if method == Method::GET => {
                 // Every stored name, and every client's reads: the answer cannot be confined.

@@ -145,9 +145,16 @@ fn push_top_with(out: &mut String, key: &str, mut entries: Vec<(String, u64)>, l
 /// a client confined by read filters). VictoriaMetrics' own figures come too, for its
 /// cardinality explorer: `totalSeries`, `totalLabelValuePairs`, `seriesCountByLabelName`, and
 /// with `focus_label` `seriesCountByFocusLabelValue` (the series per value of that label).
-pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, with_reads: bool, focus_label: Option<&str>) -> Result<String, super::ApiError> {
+/// With `day` (days since the epoch, VictoriaMetrics' `date`), only the series holding
+/// samples on that UTC day are counted.
+pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, with_reads: bool, focus_label: Option<&str>, day: Option<i64>) -> Result<String, super::ApiError> {
     use std::collections::{HashMap, HashSet};
-    let shards = api.router.cardinality(match_sets).await?;
+    const DAY_MS: i64 = 86_400_000;
+    let (mint_ms, maxt_ms) = match day {
+        Some(day) => (day * DAY_MS, day * DAY_MS + DAY_MS - 1),
+        None => (i64::MIN, i64::MAX),
+    };
+    let shards = api.router.cardinality(match_sets, mint_ms, maxt_ms).await?;
     let mut by_metric: HashMap<String, u64> = HashMap::new();
     let mut by_pair: HashMap<(String, String), u64> = HashMap::new();
     for s in &shards {
@@ -196,6 +203,36 @@ pub async fn tsdb(api: &Api, match_sets: Vec<Vec<tsdb::Matcher>>, limit: usize, 
     push_top(&mut out, "seriesCountByShard", shards.iter().map(|s| (format!("shard-{}", s.shard), s.series)).collect(), usize::MAX);
     out.push('}');
     Ok(out)
+}
+
+/// The day VictoriaMetrics' `date` parameter names (`YYYY-MM-DD`, UTC), as days since the
+/// epoch; `None` for every day: no date, or `1970-01-01` (VictoriaMetrics' "all days").
+pub fn status_day(params: &Params) -> Result<Option<i64>, ApiError> {
+    let Some(text) = params.get("date").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::bad_data(format!("invalid parameter \"date\": {text:?} is not a date as YYYY-MM-DD"));
+    let fields: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = fields.as_slice() else {
+        return Err(invalid());
+    };
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 || !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(invalid());
+    }
+    let number = |field: &str| field.parse::<i64>().map_err(|_| invalid());
+    let (year, month, day) = (number(year)?, number(month)?, number(day)?);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => return Err(invalid()),
+    };
+    if !(1..=days_in_month).contains(&day) {
+        return Err(invalid());
+    }
+    let days = promql::format::days_from_civil(year, month, day);
+    Ok((days != 0).then_some(days))
 }
 
 /// `/api/v1/status/metric_names_stats?limit=&le=&match_pattern=`: VictoriaMetrics' metric

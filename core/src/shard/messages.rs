@@ -89,8 +89,9 @@ pub enum ShardRequest {
     /// The metadata of the blocks the shard has open (`/api/v1/status/tsdb/blocks`).
     Blocks { reply: oneshot::Sender<Vec<tsdb::block::BlockMeta>> },
     /// Cardinality figures of this shard's series that match any of `matcher_sets` (every
-    /// series when there are none), for `/api/v1/status/tsdb`.
-    Cardinality { matcher_sets: Vec<Vec<Matcher>>, reply: oneshot::Sender<ShardCardinality> },
+    /// series when there are none) and hold samples in `[mint_ms, maxt_ms]`, for
+    /// `/api/v1/status/tsdb`.
+    Cardinality { matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64, reply: oneshot::Sender<ShardCardinality> },
     /// Latest metadata of metric families this shard is responsible for (by family name hash).
     PutMetadata { entries: Vec<MetricMetadata> },
     /// Deletes `[mint_ms, maxt_ms]` of every series matching any matcher set; the reply

@@ -420,9 +420,9 @@ fn answer_read(shard: usize, db: &ShardDb, request: ShardRequest) {
                 .collect();
             let _ = reply.send(children);
         }
-        ShardRequest::Cardinality { matcher_sets, reply } => {
+        ShardRequest::Cardinality { matcher_sets, mint_ms, maxt_ms, reply } => {
             let mut c = super::messages::ShardCardinality { shard, ..Default::default() };
-            for labels in series_matching_any(db, &matcher_sets, i64::MIN, i64::MAX) {
+            for labels in series_matching_any(db, &matcher_sets, mint_ms, maxt_ms) {
                 c.series += 1;
                 if let Some(name) = labels.metric_name() {
                     *c.series_by_metric.entry(name.to_string()).or_default() += 1;

@@ -394,9 +394,9 @@ impl ShardRouter {
     }
 
     /// Each shard's cardinality figures over the series matching any of `matcher_sets`
-    /// (every series when there are none).
-    pub async fn cardinality(&self, matcher_sets: Vec<Vec<Matcher>>) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
-        self.scatter(|reply| ShardRequest::Cardinality { matcher_sets: matcher_sets.clone(), reply }).await
+    /// (every series when there are none) with samples in `[mint_ms, maxt_ms]`.
+    pub async fn cardinality(&self, matcher_sets: Vec<Vec<Matcher>>, mint_ms: i64, maxt_ms: i64) -> Result<Vec<super::messages::ShardCardinality>, SubmitError> {
+        self.scatter(|reply| ShardRequest::Cardinality { matcher_sets: matcher_sets.clone(), mint_ms, maxt_ms, reply }).await
     }
 
     pub async fn stats(&self) -> Result<Vec<ShardStatsSnapshot>, SubmitError> {
