@@ -31,6 +31,7 @@ mod push;
 pub mod params;
 mod process_metrics;
 mod parse_query;
+mod relabel_debug;
 pub(crate) mod query;
 mod query_log;
 mod query_stats;
@@ -335,6 +336,18 @@ fn format_query(params: &Params) -> Result<Response<Bytes>, ApiError> {
     let mut data = String::new();
     json::push_json_string(&mut data, &promql::printer::print(&expr));
     Ok(json_ok(&data))
+}
+
+/// `/prettify-query`: VictoriaMetrics' formatter (vmui's "prettify" button), the query as
+/// `format_query` writes it in `{"status":"success","query":…}`; a query that does not parse
+/// is a 400 naming the problem (VictoriaMetrics answers it with a 200 and `"status":"error"`).
+fn prettify_query(params: &Params) -> Result<Response<Bytes>, ApiError> {
+    let query = params.get("query").unwrap_or("");
+    let expr = promql::parse(query).map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    let mut body = String::from("{\"status\":\"success\",\"query\":");
+    json::push_json_string(&mut body, &promql::printer::print(&expr));
+    body.push('}');
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// `/api/v1/parse_query`: the query's syntax tree (see `parse_query`).

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
 use super::{admin, cors, csv, datadog, exemplars, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write, zabbix};
-use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, quit, streamed_import_format, text_response, Api, ApiError};
+use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, prettify_query, quit, relabel_debug, streamed_import_format, text_response, Api, ApiError};
 
 
 impl Api {
@@ -196,6 +196,16 @@ impl Api {
             "/api/v1/metadata" if method == Method::GET => metadata(self, &self.params(request)?).await,
             "/api/v1/query_exemplars" if get_or_post => exemplars::handle_query_exemplars(self, &self.params(request)?).await,
             "/api/v1/format_query" if get_or_post => format_query(&self.params(request)?),
+            // VictoriaMetrics' formatter for vmui: the query as `/api/v1/format_query` writes
+            // it, in its `{"status":"success","query":…}`.
+            "/prettify-query" if get_or_post => prettify_query(&self.params(request)?),
+            // VictoriaMetrics' relabeling debuggers; the server's own rules are a starting
+            // point only for a client that may see the configuration.
+            "/metric-relabel-debug" | "/target-relabel-debug" if get_or_post => {
+                let stage = if path == "/metric-relabel-debug" { relabel_debug::Stage::Series } else { relabel_debug::Stage::Target };
+                let server_rules = self.confinement(request).is_empty().then_some(self.config.relabel_configs.as_slice());
+                relabel_debug::handle(stage, &self.params(request)?, server_rules)
+            }
             "/api/v1/parse_query" if get_or_post => parse_query(&self.params(request)?),
             // GET too: VictoriaMetrics takes any method here, and its documentation's command
             // is a GET (`curl 'http://host:8428/api/v1/admin/tsdb/delete_series?match[]=…'`).
@@ -281,6 +291,9 @@ impl Api {
             | "/api/v1/status/top_queries"
             | "/api/v1/query_exemplars"
             | "/api/v1/format_query"
+            | "/prettify-query"
+            | "/metric-relabel-debug"
+            | "/target-relabel-debug"
             | "/api/v1/parse_query"
             | "/api/v1/export"
             | "/api/v1/export/csv"

@@ -79,7 +79,7 @@ struct SearchParams {
 
 /// Go's `%q` for the ASCII range (what parameter values mostly are); other characters are
 /// kept unless they are control characters.
-fn go_quote(text: &str) -> String {
+pub(super) fn go_quote(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {

@@ -183,6 +183,43 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
     Ok(Some((labels, Sample { timestamp_ms, value })))
 }
 
+/// The labels of one series written as the text format writes a series, without value:
+/// `name`, `name{a="x",…}`, `{__name__="name",a="x"}` or `{"name",a="x"}` (empty text or
+/// `{}`: no labels); a problem is named. Pairs in the order written, the name first when it
+/// stands before the braces.
+pub(crate) fn parse_series_labels(text: &str) -> Result<LabelPairs, String> {
+    let problem = |error: DecodeError| match error {
+        DecodeError::InvalidSeries { problem, .. } => problem,
+        other => other.to_string(),
+    };
+    let text = text.trim();
+    let name_end = text.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(text.len());
+    let name = &text[..name_end];
+    let mut pairs = Vec::new();
+    if !name.is_empty() {
+        pairs.push((METRIC_NAME_LABEL.to_string(), name.to_string()));
+    }
+    let mut rest = text[name_end..].trim_start();
+    if let Some(block) = rest.strip_prefix('{') {
+        let (more, braced_name, after) = parse_label_block(block, 1).map_err(problem)?;
+        if let Some(braced_name) = braced_name {
+            if !name.is_empty() {
+                return Err("the metric name is given twice".into());
+            }
+            pairs.insert(0, (METRIC_NAME_LABEL.to_string(), braced_name));
+        }
+        pairs.extend(more);
+        rest = after.trim();
+    }
+    if !rest.is_empty() {
+        return Err(format!("unexpected {rest:?} after the series"));
+    }
+    if let Some(name) = pairs.iter().enumerate().find_map(|(i, (name, _))| pairs[..i].iter().any(|(earlier, _)| earlier == name).then_some(name)) {
+        return Err(format!("label name {name:?} is not unique"));
+    }
+    Ok(pairs)
+}
+
 /// The family name at the start of a `# TYPE`/`# HELP`/`# UNIT` comment's rest (plain, or
 /// quoted as the text format 1.0.0 writes a UTF-8 name) and what follows it.
 pub(crate) fn comment_family(rest: &str) -> Option<(std::borrow::Cow<'_, str>, &str)> {
@@ -350,5 +387,18 @@ mod tests {
         let line = format!("x{{{}}} 1", many.join(","));
         let err = parse_text(format!("y 1\n{line}\n").as_bytes(), 0).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("more than 128 labels"), "{err}");
+    }
+
+    #[test]
+    fn one_series_reads_in_each_written_form() {
+        let pairs = |list: &[(&str, &str)]| list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<LabelPairs>();
+        assert_eq!(parse_series_labels(""), Ok(Vec::new()));
+        assert_eq!(parse_series_labels("{}"), Ok(Vec::new()));
+        assert_eq!(parse_series_labels(" up "), Ok(pairs(&[("__name__", "up")])));
+        assert_eq!(parse_series_labels(r#"up{a="x\"y", b="2"}"#), Ok(pairs(&[("__name__", "up"), ("a", "x\"y"), ("b", "2")])));
+        assert_eq!(parse_series_labels(r#"{"my.metric", "a.b"="1"}"#), Ok(pairs(&[("__name__", "my.metric"), ("a.b", "1")])));
+        assert!(parse_series_labels(r#"up{a="1"} 5"#).is_err_and(|e| e.contains("after the series")));
+        assert!(parse_series_labels(r#"up{__name__="up"}"#).is_err_and(|e| e.contains("not unique")));
+        assert!(parse_series_labels(r#"up{a=1}"#).is_err_and(|e| e.contains("quoted")));
     }
 }
