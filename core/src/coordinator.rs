@@ -48,6 +48,11 @@ impl PrefetchedQuerier {
         (*histograms, starts.histograms) = started_histograms.into_iter().unzip();
     }
 
+    /// Series fetched, over every select (a series two selects fetched counts twice).
+    pub fn series_fetched(&self) -> usize {
+        self.entries.iter().map(|(_, series)| series.len()).sum()
+    }
+
     /// Samples fetched, at least (counted from chunk headers: see
     /// `EncodedSeries::samples_at_least`).
     pub fn samples_loaded(&self) -> usize {

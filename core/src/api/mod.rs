@@ -34,6 +34,7 @@ mod parse_query;
 mod relabel_debug;
 pub(crate) mod query;
 mod query_log;
+mod query_report;
 mod query_stats;
 mod query_statistics;
 mod query_timings;

@@ -15,6 +15,7 @@ use super::params::{parse_duration_ms, parse_time_ms, Params};
 use super::range_cache::{append_later, cacheable_query, last_step_at_or_before, slice, Annotations, Lookup};
 use super::active_queries_file::{ActiveQueriesFile, Slot};
 use super::query_log::{QueryLogEntry, QueryOrigin};
+use super::query_report::QueryReport;
 use super::query_timings::Slice;
 use super::query_stats::QueryWindow;
 use super::query_statistics::{self, StatsAsked};
@@ -81,12 +82,23 @@ pub(super) struct Asked {
     pub stats: StatsAsked,
     /// Where the query came from, for the query log.
     pub origin: QueryOrigin,
+    /// VictoriaMetrics' `stats` and, with `trace=1`, its trace (see `query_report`).
+    pub report: QueryReport,
 }
 
 impl Asked {
     /// The server's defaults with `timeout`.
     pub fn with_timeout(timeout: Duration) -> Asked {
-        Asked { timeout, cache: true, lookback_ms: None, filters: ReadFilters::default(), remote_addr: None, stats: StatsAsked::None, origin: QueryOrigin::Unknown }
+        Asked {
+            timeout,
+            cache: true,
+            lookback_ms: None,
+            filters: ReadFilters::default(),
+            remote_addr: None,
+            stats: StatsAsked::None,
+            origin: QueryOrigin::Unknown,
+            report: QueryReport::new(false),
+        }
     }
 
     fn from_params(api: &Api, params: &Params) -> Result<Asked, ApiError> {
@@ -108,6 +120,7 @@ impl Asked {
             remote_addr: params.remote_addr(),
             stats: StatsAsked::from_params(params),
             origin: QueryOrigin::Unknown,
+            report: QueryReport::for_request(params),
         })
     }
 
@@ -124,6 +137,7 @@ impl Asked {
         let started = std::time::Instant::now();
         let prepared = prepare().map_err(map_engine_error)?;
         let prepared = if self.stats.wanted() || logged { prepared.with_sample_stats() } else { prepared };
+        self.report.span(started.elapsed(), || format!("parse and check the query: {} selects", prepared.selects().len()));
         Ok((prepared, started.elapsed()))
     }
 
@@ -142,7 +156,8 @@ pub async fn handle_instant(api: &Api, params: &Params, method: &str) -> Result<
     let digits = round_digits(params)?;
     let asked = Asked::from_request(api, params, method, "/api/v1/query")?;
     let result = instant_result(api, query, time_ms, &asked).await?;
-    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
+    let root = |series: usize| format!("/api/v1/query: query={query:?}, time={time_ms}: series={series}");
+    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params, &asked.report, root))
 }
 
 /// Evaluates an instant query (shared by the HTTP and gRPC APIs).
@@ -153,7 +168,7 @@ pub(super) async fn instant_result(api: &Api, query: &str, time_ms: i64, asked: 
     let _running = api.query_stats.start(query, window, asked.remote_addr);
     let logged = api.query_log.follow_config(&api.scrape_config);
     let result = match asked.prepare(logged, || asked.engine(api).prepare_instant(query, time_ms)) {
-        Ok((prepared, parsed_in)) => run(api, prepared, parsed_in, &asked.filters, asked.timeout).await,
+        Ok((prepared, parsed_in)) => run(api, prepared, parsed_in, &asked.filters, asked.timeout, &asked.report).await,
         Err(e) => Err(e),
     };
     log_if_slow(api, started, query, QueryTimes::Instant { time_ms }, &result);
@@ -252,8 +267,22 @@ pub(super) async fn range_result(
         // the server's.
         // A query asking for statistics is evaluated whole too: they describe its evaluation.
         if !asked.cache || asked.lookback_ms.is_some() || asked.stats.wanted() || !api.range_cache.enabled() || !cacheable_query(query) {
+            asked.report.span(Duration::ZERO, || {
+                let why = if !asked.cache {
+                    "nocache=1"
+                } else if asked.lookback_ms.is_some() {
+                    "the query's own lookback_delta"
+                } else if asked.stats.wanted() {
+                    "stats asked for"
+                } else if !api.range_cache.enabled() {
+                    "server.query_cache_mb is 0"
+                } else {
+                    "the query reads start(), end(), range(), @ or a negative offset"
+                };
+                format!("range cache: not used ({why})")
+            });
             let (prepared, parsed_in) = asked.prepare(logged, || asked.engine(api).prepare_range(query, start_ms, end_ms, step_ms))?;
-            return run(api, prepared, parsed_in, &asked.filters, timeout).await;
+            return run(api, prepared, parsed_in, &asked.filters, timeout, &asked.report).await;
         }
         // Identical requests in flight (a dashboard opened by several people, panels refreshed
         // together on cold caches) are evaluated once; the others wait for that answer, and
@@ -261,10 +290,12 @@ pub(super) async fn range_result(
         let history = api.router.history();
         let key = (cache_text(query, &asked.filters), start_ms, end_ms, step_ms, history.current());
         let timed_out = || ApiError::timeout(format!("query timed out waiting for an identical query's evaluation after {timeout:?}"));
-        let evaluate = || cached_range_result(api, query, &asked.filters, start_ms, end_ms, step_ms, timeout.saturating_sub(started.elapsed()), logged);
+        let report = &asked.report;
+        let evaluate = || cached_range_result(api, query, &asked.filters, (start_ms, end_ms, step_ms), timeout.saturating_sub(started.elapsed()), logged, report);
         let (result, answered) = api.range_cache.in_flight.run(key, history.writes_answered(), timeout, timed_out, evaluate).await;
         if answered == Answered::Shared && result.is_ok() {
             api.range_cache.counters.coalesced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            report.span(started.elapsed(), || "answered by an identical query evaluated at the same time".into());
         }
         result
     }
@@ -289,16 +320,14 @@ fn cache_text(query: &str, filters: &ReadFilters) -> String {
 /// reused, the steps after them evaluated, and the settled part of the answer kept. With
 /// the query log on (`logged`) the answer has statistics for it: those of the steps
 /// evaluated, or for an answer wholly from the cache no samples and the time it took.
-#[allow(clippy::too_many_arguments)]
 async fn cached_range_result(
     api: &Api,
     query: &str,
     filters: &ReadFilters,
-    start_ms: i64,
-    end_ms: i64,
-    step_ms: i64,
+    (start_ms, end_ms, step_ms): (i64, i64, i64),
     timeout: Duration,
     logged: bool,
+    report: &QueryReport,
 ) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
     let cache = &api.range_cache;
@@ -314,6 +343,7 @@ async fn cached_range_result(
             cache.count_use(true);
             let series = slice(entry.series(), start_ms, end_ms);
             let Annotations { warnings, infos } = entry.annotations.clone();
+            report.span(started.elapsed(), || format!("range cache: every step from {start_ms} to {last_step} cached; {} series", series.len()));
             let stats = logged.then(|| {
                 let mut stats = promql::QueryStats::default();
                 stats.timings.exec_total_seconds = started.elapsed().as_secs_f64();
@@ -324,14 +354,18 @@ async fn cached_range_result(
         Lookup::Covered(entry) => {
             cache.count_use(false);
             let from = entry.end_ms + step_ms;
+            report.span(started.elapsed(), || format!("range cache: steps from {} to {} cached; evaluating the steps from {from}", entry.start_ms, entry.end_ms));
             (Some(entry), from)
         }
-        Lookup::Miss => (None, start_ms),
+        Lookup::Miss => {
+            report.span(started.elapsed(), || "range cache: nothing cached for this query, step and start".into());
+            (None, start_ms)
+        }
     };
     // The engine prepares (parses, checks) the whole query either way, so errors are the same.
     let prepared = api.engine.prepare_range(query, evaluate_from, end_ms, step_ms).map_err(map_engine_error)?;
     let prepared = if logged { prepared.with_sample_stats() } else { prepared };
-    let fresh = run(api, prepared, Duration::ZERO, filters, timeout).await?;
+    let fresh = run(api, prepared, Duration::ZERO, filters, timeout, report).await?;
     let Value::Matrix(fresh_series) = fresh.value else {
         return Ok(fresh);
     };
@@ -378,7 +412,8 @@ pub async fn handle_range(api: &Api, params: &Params, method: &str) -> Result<Re
     let digits = round_digits(params)?;
     let asked = Asked::from_request(api, params, method, "/api/v1/query_range")?;
     let result = range_result(api, query, start_ms, end_ms, step_ms, &asked).await?;
-    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params))
+    let root = |series: usize| format!("/api/v1/query_range: query={query:?}, start={start_ms}, end={end_ms}, step={step_ms}: series={series}");
+    Ok(render(rounded(result, digits), limit(params)?, asked.stats, params, &asked.report, root))
 }
 
 /// A range query's `step`, and its window before `end`, when the request leaves them out
@@ -448,12 +483,13 @@ pub(super) async fn none_at<T>(deadline: std::time::Instant) -> Option<T> {
 /// executor's I/O (ingestion keeps flowing); at the deadline evaluation is cancelled. Each
 /// select is confined to the series `filters` allow. A query prepared with sample statistics
 /// gets its timings here (`parsed_in`: how long preparing it took).
-async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, filters: &ReadFilters, timeout: Duration) -> Result<QueryResult, ApiError> {
+async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, filters: &ReadFilters, timeout: Duration, report: &QueryReport) -> Result<QueryResult, ApiError> {
     let started = std::time::Instant::now();
     let deadline = started + timeout;
     let slot = query_slot(api, "query", deadline, timeout).await?;
     let written = ActiveQueryWritten::new(api.active_queries.clone(), prepared.query());
     let queued_in = started.elapsed();
+    report.span(queued_in, || "wait for a query slot".into());
     let selects: Vec<Select> = prepared
         .selects()
         .into_iter()
@@ -465,6 +501,10 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
     let fetched_in = started.elapsed() - queued_in;
+    report.add_series_fetched(querier.series_fetched());
+    report.span(fetched_in, || {
+        format!("fetch from {} shards: {} series, at least {} samples", api.router.shard_count(), querier.series_fetched(), querier.samples_loaded())
+    });
     let cancel = Arc::new(AtomicBool::new(false));
     // If this future is dropped (the client went away), the evaluation stops too.
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
@@ -496,6 +536,10 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
     let evaluation = async { Some(evaluation.await.unwrap_or(Err(()))) };
     match future::or(evaluation, none_at(deadline)).await {
         Some(Ok(result)) => result.map_err(map_engine_error).map(|mut result| {
+            report.span(evaluation_started.elapsed(), || {
+                let (series, points) = series_and_points(&result.value);
+                format!("evaluate: {series} series, {points} points")
+            });
             let timings = &api.query_timings;
             timings.observe(Slice::QueueTime, queued_in.as_secs_f64());
             timings.observe(Slice::PrepareTime, (parsed_in + fetched_in).as_secs_f64());
@@ -557,7 +601,21 @@ impl Drop for ActiveQueryWritten {
     }
 }
 
-fn render(result: QueryResult, limit: usize, stats: StatsAsked, params: &Params) -> Response<Bytes> {
+/// Series and points (samples and histograms) in a query's value; a scalar or string is one
+/// series of one point.
+fn series_and_points(value: &Value) -> (usize, usize) {
+    match value {
+        Value::Scalar { .. } | Value::String { .. } => (1, 1),
+        Value::Vector(samples) => (samples.len(), samples.len()),
+        Value::Matrix(series) => (series.len(), series.iter().map(|s| s.samples.len() + s.histograms.len()).sum()),
+    }
+}
+
+/// The answer's JSON, with VictoriaMetrics' `stats` and trace from `report` (the trace's root
+/// message made by `root` from the series in the answer).
+fn render(result: QueryResult, limit: usize, stats: StatsAsked, params: &Params, report: &QueryReport, root: impl FnOnce(usize) -> String) -> Response<Bytes> {
+    let started = std::time::Instant::now();
+    let (series, points) = series_and_points(&result.value);
     let mut data = String::with_capacity(256);
     let mut warnings = result.warnings;
     warnings.extend(query_statistics::deprecation_warning(params));
@@ -644,7 +702,10 @@ fn render(result: QueryResult, limit: usize, stats: StatsAsked, params: &Params)
     data.push('}');
     let warnings = at_most_annotations(warnings, "warning");
     let infos = at_most_annotations(result.infos, "info");
-    json_response(http::StatusCode::OK, json::success(&data, &warnings, &infos))
+    let envelope = json::success(&data, &warnings, &infos);
+    let bytes = envelope.len();
+    let writing = (started.elapsed(), move || format!("write the answer: {series} series, {points} points, {bytes} bytes"));
+    json_response(http::StatusCode::OK, report.finish_envelope(envelope, || root(series), writing))
 }
 
 /// Warnings or infos an answer lists, as Prometheus' API caps them: the first ten, then one
