@@ -468,6 +468,8 @@ async fn run_executor(plan: ExecutorPlan) {
         page_cache_bytes: config.storage.page_cache_mb << 20,
         max_head_samples: config.storage.max_head_samples,
         max_series: config.storage.max_series.div_ceil(api.router.shard_count().max(1) as u64),
+        max_hourly_series: config.storage.max_hourly_series.div_ceil(api.router.shard_count().max(1) as u64),
+        max_daily_series: config.storage.max_daily_series.div_ceil(api.router.shard_count().max(1) as u64),
         max_exemplars: config.storage.max_exemplars.div_ceil(api.router.shard_count().max(1) as u64),
         replay_progress: Some(plan.startup.replay.clone()),
         start_timestamp_zero_ingestion: config.storage.start_timestamp_zero_ingestion,

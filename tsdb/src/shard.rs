@@ -21,6 +21,7 @@ mod head_checkpoint;
 mod open;
 mod read;
 mod retention;
+mod series_window;
 mod snapshot;
 mod stats;
 
@@ -76,6 +77,12 @@ pub struct ShardOptions {
     /// Series the head may hold: samples of a new series past it are refused (counted in
     /// `AppendOutcome::samples_refused_series_limit`), existing series go on. 0 = no limit.
     pub max_series: u64,
+    /// Distinct series that may take samples within one wall-clock hour, and within one UTC
+    /// day (VictoriaMetrics' cardinality limiter, `series_window`): past either, samples of
+    /// a series not yet seen in that window are refused (counted in
+    /// `AppendOutcome::samples_refused_hourly_limit`, `_daily_limit`). 0 = no limit.
+    pub max_hourly_series: u64,
+    pub max_daily_series: u64,
     /// Exemplars the shard keeps (its `ExemplarBuffer`'s capacity); 0 stores none.
     pub max_exemplars: u64,
     /// Overlapping blocks are merged into their largest only once the newest of them is this
@@ -139,6 +146,8 @@ impl Default for ShardOptions {
             page_cache_bytes: block::PAGE_CACHE_BYTES_DEFAULT,
             max_head_samples: MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
+            max_hourly_series: 0,
+            max_daily_series: 0,
             max_exemplars: crate::exemplar::EXEMPLARS_PER_SHARD_DEFAULT,
             overlap_settle_ms: block::compact_plan::OVERLAP_SETTLE_MS,
             replay_progress: None,
@@ -184,6 +193,11 @@ pub struct AppendOutcome {
     pub samples_refused_too_old: u64,
     /// Likewise: more than `FUTURE_SAMPLES_MAX_MS` ahead of the clock.
     pub samples_refused_too_new: u64,
+    /// Samples not stored because their series was not yet seen in this hour, or this day,
+    /// and the hour's (day's) series limit was reached (`ShardOptions::max_hourly_series`,
+    /// `max_daily_series`).
+    pub samples_refused_hourly_limit: u64,
+    pub samples_refused_daily_limit: u64,
     /// Exemplars stored.
     pub exemplars_appended: u64,
     /// Exemplars refused: out of order, of a series refused by the series limit, or with
@@ -201,6 +215,14 @@ pub struct ShardStats {
     pub samples_refused_type_conflict_total: u64,
     pub samples_refused_too_old_total: u64,
     pub samples_refused_too_new_total: u64,
+    pub samples_refused_hourly_limit_total: u64,
+    pub samples_refused_daily_limit_total: u64,
+    /// Series seen in the current hour and day by the cardinality limiter, and its limits
+    /// (0: no limit).
+    pub hourly_series: u64,
+    pub hourly_series_limit: u64,
+    pub daily_series: u64,
+    pub daily_series_limit: u64,
     pub wal_bytes_written_total: u64,
     pub wal_fsyncs_total: u64,
     pub blocks: u64,
@@ -269,6 +291,10 @@ pub struct ShardDb {
     /// estimate: overwrites and duplicates count too; in a series whose first and last
     /// samples are both past the watermark, none is counted); see `LATE_SAMPLES_DIVISOR`.
     late_samples: u64,
+    /// The cardinality limiter's windows (`ShardOptions::max_hourly_series`,
+    /// `max_daily_series`); none without a limit.
+    hourly_series: Option<series_window::SeriesWindowLimit>,
+    daily_series: Option<series_window::SeriesWindowLimit>,
 }
 
 fn now_ms() -> i64 {

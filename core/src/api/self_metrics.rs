@@ -184,7 +184,7 @@ pub async fn exposition(api: &Api) -> String {
 
     match api.router.stats().await {
         Ok(shards) => {
-            let per_shard: [ShardFigure<u64>; 18] = [
+            let per_shard: [ShardFigure<u64>; 24] = [
                 ("metricstor_shard_series", "gauge", "Series in the shard's head.", |s| s.series),
                 ("metricstor_shard_head_samples", "gauge", "Samples (floats and native histograms) in the shard's head.", |s| s.head_samples),
                 ("metricstor_shard_head_late_samples", "gauge", "Samples in the shard's head behind its newest block (an import of history, a backfill); cut into blocks early once over storage.max_head_samples / 16.", |s| s.head_late_samples),
@@ -192,6 +192,12 @@ pub async fn exposition(api: &Api) -> String {
                 ("metricstor_shard_samples_out_of_order_total", "counter", "Out-of-order samples accepted.", |s| s.samples_out_of_order_total),
                 ("metricstor_shard_duplicates_overwritten_total", "counter", "Samples that replaced another value at the same timestamp.", |s| s.duplicates_overwritten_total),
                 ("metricstor_shard_samples_refused_series_limit_total", "counter", "Samples of new series refused because the shard held its share of storage.max_series.", |s| s.samples_refused_series_limit_total),
+                ("metricstor_shard_samples_refused_hourly_limit_total", "counter", "Samples refused because their series was not yet seen this hour and the shard had its share of storage.max_hourly_series (VictoriaMetrics' vm_hourly_series_limit_rows_dropped_total).", |s| s.samples_refused_hourly_limit_total),
+                ("metricstor_shard_samples_refused_daily_limit_total", "counter", "Samples refused because their series was not yet seen this UTC day and the shard had its share of storage.max_daily_series (VictoriaMetrics' vm_daily_series_limit_rows_dropped_total).", |s| s.samples_refused_daily_limit_total),
+                ("metricstor_shard_hourly_series", "gauge", "Series that took samples in the shard this hour, counted when storage.max_hourly_series is set.", |s| s.hourly_series),
+                ("metricstor_shard_hourly_series_limit", "gauge", "The shard's share of storage.max_hourly_series (0: no limit).", |s| s.hourly_series_limit),
+                ("metricstor_shard_daily_series", "gauge", "Series that took samples in the shard this UTC day, counted when storage.max_daily_series is set.", |s| s.daily_series),
+                ("metricstor_shard_daily_series_limit", "gauge", "The shard's share of storage.max_daily_series (0: no limit).", |s| s.daily_series_limit),
                 ("metricstor_shard_samples_refused_type_conflict_total", "counter", "Samples refused because their timestamp already held a sample of the other kind (a float where a native histogram came, or the reverse).", |s| s.samples_refused_type_conflict_total),
                 ("metricstor_shard_samples_refused_too_old_total", "counter", "Samples refused because they were older than storage.retention_days allows (retention would delete them at once).", |s| s.samples_refused_too_old_total),
                 ("metricstor_shard_samples_refused_too_new_total", "counter", "Samples refused because they lay more than two days ahead of the server's clock.", |s| s.samples_refused_too_new_total),

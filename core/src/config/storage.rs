@@ -48,6 +48,14 @@ pub struct StorageConfig {
     /// 400 naming the limit, after the rest of the write is stored), series that exist go on.
     /// Enforced per shard as an equal share (rounded up). 0 = no limit.
     pub max_series: u64,
+    /// VictoriaMetrics' cardinality limiter (`-storage.maxHourlySeries`,
+    /// `-storage.maxDailySeries`): distinct series that may take samples within one
+    /// wall-clock hour, and within one UTC day; past either, samples of a series not yet seen
+    /// in that hour (day) are refused (a 400 naming the limit, after the rest of the write is
+    /// stored) until the window turns. Enforced per shard as an equal share (rounded up).
+    /// 0 = no limit.
+    pub max_hourly_series: u64,
+    pub max_daily_series: u64,
     /// Exemplars kept in memory in all (remote_write exemplars, answered by
     /// `/api/v1/query_exemplars`), an equal share per shard (rounded up), each shard's oldest
     /// evicted first; logged in the WAL, so a restart keeps them. 0 = none stored.
@@ -247,6 +255,8 @@ impl Default for StorageConfig {
             page_cache_mb: PAGE_CACHE_MB_DEFAULT,
             max_head_samples: tsdb::shard::MAX_HEAD_SAMPLES_DEFAULT,
             max_series: 0,
+            max_hourly_series: 0,
+            max_daily_series: 0,
             max_exemplars: MAX_EXEMPLARS_DEFAULT,
             max_labels_per_series: crate::ingest::label_limits::LABELS_PER_SERIES_MAX,
             max_label_name_bytes: crate::ingest::label_limits::LABEL_NAME_BYTES_MAX,

@@ -52,6 +52,10 @@ pub struct AppendAck {
     pub samples_too_old: u64,
     /// Samples more than `tsdb::shard::FUTURE_SAMPLES_MAX_MS` ahead of the clock.
     pub samples_too_new: u64,
+    /// Samples of series refused by the cardinality limiter: not yet seen this hour
+    /// (`storage.max_hourly_series`) or this day (`storage.max_daily_series`).
+    pub samples_refused_hourly: u64,
+    pub samples_refused_daily: u64,
     /// Exemplars stored in the shard's buffer.
     pub exemplars_appended: u64,
     /// Exemplars refused (out of order, their series refused, or none stored).

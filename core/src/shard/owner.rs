@@ -268,6 +268,8 @@ async fn process_group(
                         samples_refused: outcome.samples_refused_series_limit,
                         samples_too_old: outcome.samples_refused_too_old,
                         samples_too_new: outcome.samples_refused_too_new,
+                        samples_refused_hourly: outcome.samples_refused_hourly_limit,
+                        samples_refused_daily: outcome.samples_refused_daily_limit,
                         exemplars_appended: outcome.exemplars_appended,
                         exemplars_refused: outcome.exemplars_refused,
                     }));

@@ -35,10 +35,12 @@ pub enum SubmitError {
     /// words for the same limit).
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
-    /// Some of a write's samples belong to new series that the series limit refused; the
-    /// rest (`appended`) are stored.
-    #[error("{} of new series not stored: the series limit (storage.max_series) is reached; {} stored", samples(*refused), samples(*appended))]
-    SeriesLimit { refused: u64, appended: u64 },
+    /// Some of a write's samples belong to series that a series limit refused: new series
+    /// past `storage.max_series` (`refused`), series not yet seen this hour or day past
+    /// `storage.max_hourly_series` (`hourly`) or `max_daily_series` (`daily`); the rest
+    /// (`appended`) are stored.
+    #[error("{}; {} stored", series_limits(*refused, *hourly, *daily), samples(*appended))]
+    SeriesLimit { refused: u64, hourly: u64, daily: u64, appended: u64 },
     /// Some of a write's samples lie outside the times the store takes: older than
     /// `storage.retention_days` (retention would delete them at once) or more than two days
     /// ahead of the server's clock (a sender's broken clock); the rest (`appended`) are stored.
@@ -49,6 +51,21 @@ pub enum SubmitError {
 /// "1 sample", "2 samples": a count of samples in an answer's words.
 pub fn samples(count: u64) -> String {
     if count == 1 { "1 sample".to_string() } else { format!("{count} samples") }
+}
+
+/// Which series limits refused how many samples, in an answer's words.
+fn series_limits(refused: u64, hourly: u64, daily: u64) -> String {
+    let mut parts = Vec::new();
+    if refused > 0 {
+        parts.push(format!("{} of new series not stored: the series limit (storage.max_series) is reached", samples(refused)));
+    }
+    if hourly > 0 {
+        parts.push(format!("{} not stored: their series are past the series written this hour that storage.max_hourly_series allows", samples(hourly)));
+    }
+    if daily > 0 {
+        parts.push(format!("{} not stored: their series are past the series written this day (UTC) that storage.max_daily_series allows", samples(daily)));
+    }
+    parts.join("; ")
 }
 
 /// Why samples outside the store's time bounds were not stored, counted by bound: the first
@@ -196,14 +213,25 @@ impl ShardRouter {
         }
         // Every owner's reply is awaited, also after a failure, so the write is counted (and
         // history bumped) only once no part of it can still become visible.
-        let (mut appended, mut refused, mut too_old, mut too_new) = (0, 0, 0, 0);
+        let (mut appended, mut refused, mut too_old, mut too_new, mut hourly, mut daily) = (0, 0, 0, 0, 0, 0);
         let mut exemplars = ExemplarCounts::default();
         let mut first_error = None;
         for (shard, rx) in pending {
             match rx.await {
-                Ok(Ok(AppendAck { samples_appended, samples_refused, samples_too_old, samples_too_new, exemplars_appended, exemplars_refused })) => {
+                Ok(Ok(AppendAck {
+                    samples_appended,
+                    samples_refused,
+                    samples_too_old,
+                    samples_too_new,
+                    samples_refused_hourly,
+                    samples_refused_daily,
+                    exemplars_appended,
+                    exemplars_refused,
+                })) => {
                     appended += samples_appended;
                     refused += samples_refused;
+                    hourly += samples_refused_hourly;
+                    daily += samples_refused_daily;
                     too_old += samples_too_old;
                     too_new += samples_too_new;
                     exemplars.stored += exemplars_appended;
@@ -215,7 +243,7 @@ impl ShardRouter {
         }
         match first_error {
             Some(error) => Err(error),
-            None if refused > 0 => Err(SubmitError::SeriesLimit { refused, appended }),
+            None if refused + hourly + daily > 0 => Err(SubmitError::SeriesLimit { refused, hourly, daily, appended }),
             None if too_old + too_new > 0 => Err(SubmitError::OutsideTimeBounds { too_old, too_new, appended }),
             None => Ok((appended, exemplars)),
         }

@@ -176,6 +176,9 @@ impl ShardDb {
         let mut exemplars_refused = vec![0u64; groups.len()];
         // Per group: samples outside the clock's bounds, (too old, too new).
         let mut outside_bounds = vec![(0u64, 0u64); groups.len()];
+        // Per group: samples refused by the cardinality limiter, (hourly, daily); its clock.
+        let mut window_refused = vec![(0u64, 0u64); groups.len()];
+        let limiter_now_ms = (self.hourly_series.is_some() || self.daily_series.is_some()).then(super::now_ms);
         let bounds = self.options.bound_by_clock.then(|| ClockBounds::at(super::now_ms(), self.options.retention_ms));
         let series_room = match self.options.max_series {
             0 => u64::MAX,
@@ -201,7 +204,9 @@ impl ShardDb {
         // Likewise for native histograms.
         let mut started_histograms: Vec<(u32, HistogramSample, i64)> = Vec::new();
         let mut started_histogram_group_ends = Vec::new();
-        for (((group, refused), exemplars_refused), outside_bounds) in groups.iter().zip(&mut refused).zip(&mut exemplars_refused).zip(&mut outside_bounds) {
+        for ((((group, refused), exemplars_refused), outside_bounds), window_refused) in
+            groups.iter().zip(&mut refused).zip(&mut exemplars_refused).zip(&mut outside_bounds).zip(&mut window_refused)
+        {
             // A shard's part of a shared batch is every few series of it, an order the CPU's
             // own prefetcher misses: its incoming series are prefetched too, within the group.
             let scattered = group.indices.is_some();
@@ -232,6 +237,21 @@ impl ShardDb {
                 }
                 let keep = |t: i64| all_inside || bounds.is_none_or(|b| b.admits(t));
                 let hash = series.hash();
+                if let Some(now_ms) = limiter_now_ms {
+                    // An hour's refusal is counted as such; the day's window then does not
+                    // see the series (as VictoriaMetrics checks the hour first).
+                    let in_bounds = (series.samples().len() + series.histograms().len()) as u64 - (too_old + too_new);
+                    if self.hourly_series.as_mut().is_some_and(|w| !w.admits(hash, now_ms)) {
+                        window_refused.0 += in_bounds;
+                        *exemplars_refused += series.exemplars().len() as u64;
+                        continue;
+                    }
+                    if self.daily_series.as_mut().is_some_and(|w| !w.admits(hash, now_ms)) {
+                        window_refused.1 += in_bounds;
+                        *exemplars_refused += series.exemplars().len() as u64;
+                        continue;
+                    }
+                }
                 let id = match self.head.lookup_probed(probed, hash, series.label_count(), series.label_pairs()) {
                     Some(id) => id,
                     None => {
@@ -357,11 +377,15 @@ impl ShardDb {
         }
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut group_start = 0;
-        for (((group_end, refused), exemplars_refused), (too_old, too_new)) in group_ends.into_iter().zip(refused).zip(exemplars_refused).zip(outside_bounds) {
+        for ((((group_end, refused), exemplars_refused), (too_old, too_new)), (hourly, daily)) in
+            group_ends.into_iter().zip(refused).zip(exemplars_refused).zip(outside_bounds).zip(window_refused)
+        {
             let mut outcome = AppendOutcome {
                 samples_refused_series_limit: refused,
                 samples_refused_too_old: too_old,
                 samples_refused_too_new: too_new,
+                samples_refused_hourly_limit: hourly,
+                samples_refused_daily_limit: daily,
                 exemplars_refused,
                 ..AppendOutcome::default()
             };
@@ -416,6 +440,8 @@ impl ShardDb {
             self.stats.samples_refused_type_conflict_total += outcome.samples_refused_type_conflict;
             self.stats.samples_refused_too_old_total += outcome.samples_refused_too_old;
             self.stats.samples_refused_too_new_total += outcome.samples_refused_too_new;
+            self.stats.samples_refused_hourly_limit_total += outcome.samples_refused_hourly_limit;
+            self.stats.samples_refused_daily_limit_total += outcome.samples_refused_daily_limit;
         }
         self.stats.series = self.head.series_count() as u64;
         Ok(outcomes)

@@ -147,6 +147,8 @@ impl ShardDb {
             next_ulid_ms: 0,
             late_samples: replayed_late,
             compaction_ranges: block::compaction_ranges(options.block_duration_ms, options.retention_ms),
+            hourly_series: super::series_window::SeriesWindowLimit::new(options.max_hourly_series, super::series_window::HOUR_MS),
+            daily_series: super::series_window::SeriesWindowLimit::new(options.max_daily_series, super::series_window::DAY_MS),
             options,
             head,
             wal,

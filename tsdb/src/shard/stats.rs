@@ -19,6 +19,10 @@ impl ShardDb {
             exemplars_stored: self.exemplars.len() as u64,
             head_samples: self.head.samples_count(),
             head_late_samples: self.late_samples,
+            hourly_series: self.hourly_series.as_ref().map_or(0, |w| w.current()),
+            hourly_series_limit: self.hourly_series.as_ref().map_or(0, |w| w.limit()),
+            daily_series: self.daily_series.as_ref().map_or(0, |w| w.current()),
+            daily_series_limit: self.daily_series.as_ref().map_or(0, |w| w.limit()),
             ..self.stats
         }
     }
