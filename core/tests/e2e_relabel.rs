@@ -59,6 +59,47 @@ fn written_series_are_relabeled_and_dropped_ones_counted() {
     assert!(server.stop());
 }
 
+/// A VictoriaMetrics `-relabelConfig` file's extensions, as they are: `if`, regex lists,
+/// `drop_metrics`, `graphite`, `replace_all`.
+#[test]
+fn victoriametrics_relabeling_extensions_are_applied_to_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "relabel_configs:
+  - action: drop_metrics
+    regex: [go_.*, process_.*]
+  - if: '{env=\"dev\"}'
+    target_label: tier
+    replacement: test
+  - action: graphite
+    match: 'servers.*.cpu.*'
+    labels:
+      __name__: 'cpu_$2'
+      host: '$1'
+  - action: replace_all
+    source_labels: [path]
+    target_label: path
+    regex: '/'
+    replacement: '_'
+";
+    let server = Server::start(&config_with(dir.path(), rules));
+    let text = "go_goroutines 1 1000000\nvm_up{env=\"dev\",path=\"/a/b\"} 1 1000000\nvm_up{env=\"prod\"} 1 1000000\nservers.web1.cpu.user 5 1000000\n";
+    let reply = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D&start=900&end=1100"));
+    let mut series: Vec<String> = answer["data"].as_array().expect("list").iter().map(|s| s.to_string()).collect();
+    series.sort();
+    assert_eq!(
+        series,
+        vec![
+            r#"{"__name__":"cpu_user","host":"web1"}"#.to_string(),
+            r#"{"__name__":"vm_up","env":"dev","path":"_a_b","tier":"test"}"#.to_string(),
+            r#"{"__name__":"vm_up","env":"prod"}"#.to_string(),
+        ],
+        "{answer}"
+    );
+    assert!(server.stop());
+}
+
 #[test]
 fn an_invalid_rule_stops_the_server_naming_it() {
     let dir = tempfile::tempdir().unwrap();

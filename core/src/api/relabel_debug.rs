@@ -176,6 +176,8 @@ fn parse_rules(rules: &str) -> Result<Vec<RelabelConfig>, String> {
 fn rule_yaml(rule: &RelabelConfig) -> String {
     #[derive(Serialize)]
     struct Shown<'a> {
+        #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+        if_selectors: Option<&'a crate::ingest::relabel::Selectors>,
         action: Action,
         #[serde(skip_serializing_if = "<[String]>::is_empty")]
         source_labels: &'a [String],
@@ -189,9 +191,14 @@ fn rule_yaml(rule: &RelabelConfig) -> String {
         modulus: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         replacement: Option<&'a str>,
+        #[serde(rename = "match", skip_serializing_if = "str::is_empty")]
+        graphite_match: &'a str,
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        labels: &'a std::collections::BTreeMap<String, String>,
     }
     let defaults = RelabelConfig::default();
     let shown = Shown {
+        if_selectors: rule.if_selectors.as_ref(),
         action: rule.action,
         source_labels: &rule.source_labels,
         separator: (rule.separator != defaults.separator).then_some(rule.separator.as_str()),
@@ -199,6 +206,8 @@ fn rule_yaml(rule: &RelabelConfig) -> String {
         regex: (rule.regex != defaults.regex).then_some(rule.regex.as_str()),
         modulus: (rule.modulus != 0).then_some(rule.modulus),
         replacement: (rule.replacement != defaults.replacement).then_some(rule.replacement.as_str()),
+        graphite_match: &rule.graphite_match,
+        labels: &rule.labels,
     };
     serde_saphyr::to_string(&shown).unwrap_or_else(|e| format!("# cannot write the rule: {e}\n"))
 }
@@ -477,7 +486,10 @@ mod tests {
 
     #[test]
     fn server_rules_are_written_back_as_a_list_that_parses() {
-        let configs = parse_rules("- action: keep\n  source_labels: [job, env]\n  separator: '/'\n  regex: a/b\n- target_label: t\n  replacement: ''\n").expect("parses");
+        let configs = parse_rules(
+            "- action: keep\n  source_labels: [job, env]\n  separator: '/'\n  regex: a/b\n- target_label: t\n  replacement: ''\n- if: '{a=\"1\"}'\n  action: drop\n- action: graphite\n  match: 'a.*'\n  labels: {job: '$1'}\n",
+        )
+        .expect("parses");
         assert_eq!(parse_rules(&rules_yaml(&configs)).expect("written back"), configs);
     }
 }

@@ -1,7 +1,12 @@
 //! Relabeling of every series written, before it is stored: Prometheus' `relabel_config`
 //! (its YAML keys, defaults and action semantics; VictoriaMetrics single-node's
 //! `-relabelConfig`), configured as `relabel_configs:` and applied by the shard router to
-//! every ingestion path alike.
+//! every ingestion path alike; scrape jobs use the same rules. VictoriaMetrics' extensions are
+//! read too, so its relabeling files work as they are: `if` (series selectors a series must
+//! match for the rule to apply; `keep` drops a series that does not), `regex` as a list of
+//! alternatives, and the actions `replace_all`, `labelmap_all`, `keep_if_equal`,
+//! `drop_if_equal`, `keep_if_contains`, `drop_if_contains`, `keep_metrics`, `drop_metrics` and
+//! `graphite` (`match` and `labels`). Action names are read in any case, as both read them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,17 +16,62 @@ use tsdb::SeriesBatch;
 
 use super::label_limits::{self, LabelLimits};
 
-/// One rule as written in the YAML (Prometheus' keys and defaults).
+/// One rule as written in the YAML (Prometheus' keys and defaults, and VictoriaMetrics'
+/// `if`, `match` and `labels`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelabelConfig {
+    /// VictoriaMetrics' `if`: one series selector or a list of them; the rule applies to a
+    /// series matching any.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub if_selectors: Option<Selectors>,
     pub source_labels: Vec<String>,
     pub separator: String,
     pub target_label: String,
+    /// A list (VictoriaMetrics) is read as its items joined by `|`.
+    #[serde(deserialize_with = "regex_text")]
     pub regex: String,
     pub modulus: u64,
     pub replacement: String,
     pub action: Action,
+    /// `action: graphite`'s template of dot-separated names, each `*` a part without dots.
+    #[serde(rename = "match", skip_serializing_if = "String::is_empty")]
+    pub graphite_match: String,
+    /// `action: graphite`'s labels to set, their values with `$N` (`${N}`) for the Nth `*`
+    /// and `$0` for the whole name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// VictoriaMetrics' `if`: a series selector, or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Selectors {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Selectors {
+    fn texts(&self) -> &[String] {
+        match self {
+            Selectors::One(one) => std::slice::from_ref(one),
+            Selectors::Many(many) => many,
+        }
+    }
+}
+
+/// `regex` as a string, or (VictoriaMetrics) a list of alternatives joined by `|`.
+fn regex_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::One(one) => one,
+        Text::Many(many) => many.join("|"),
+    })
 }
 
 impl Default for RelabelConfig {
@@ -34,12 +84,15 @@ impl Default for RelabelConfig {
             modulus: 0,
             replacement: "$1".to_string(),
             action: Action::Replace,
+            if_selectors: None,
+            graphite_match: String::new(),
+            labels: std::collections::BTreeMap::new(),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Action {
     #[default]
     Replace,
@@ -53,6 +106,65 @@ pub enum Action {
     LabelKeep,
     Lowercase,
     Uppercase,
+    /// VictoriaMetrics: every match of the (unanchored) regex in the joined source values
+    /// replaced, into `target_label`.
+    #[serde(rename = "replace_all")]
+    ReplaceAll,
+    /// VictoriaMetrics: every match of the (unanchored) regex in each label name replaced.
+    #[serde(rename = "labelmap_all")]
+    LabelMapAll,
+    /// VictoriaMetrics: kept (dropped) when the source labels' values are all equal.
+    #[serde(rename = "keep_if_equal")]
+    KeepIfEqual,
+    #[serde(rename = "drop_if_equal")]
+    DropIfEqual,
+    /// VictoriaMetrics: kept (dropped) when `target_label`'s value holds every source label's
+    /// value (as a substring).
+    #[serde(rename = "keep_if_contains")]
+    KeepIfContains,
+    #[serde(rename = "drop_if_contains")]
+    DropIfContains,
+    /// VictoriaMetrics: `keep` (`drop`) over the metric name.
+    #[serde(rename = "keep_metrics")]
+    KeepMetrics,
+    #[serde(rename = "drop_metrics")]
+    DropMetrics,
+    /// VictoriaMetrics: labels set from the parts of a Graphite-style name (`match`, `labels`).
+    Graphite,
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+
+    /// An action named in any case, as Prometheus and VictoriaMetrics read it.
+    fn try_from(name: String) -> Result<Action, String> {
+        const ALL: [(&str, Action); 20] = [
+            ("replace", Action::Replace),
+            ("keep", Action::Keep),
+            ("drop", Action::Drop),
+            ("keepequal", Action::KeepEqual),
+            ("dropequal", Action::DropEqual),
+            ("hashmod", Action::HashMod),
+            ("labelmap", Action::LabelMap),
+            ("labeldrop", Action::LabelDrop),
+            ("labelkeep", Action::LabelKeep),
+            ("lowercase", Action::Lowercase),
+            ("uppercase", Action::Uppercase),
+            ("replace_all", Action::ReplaceAll),
+            ("labelmap_all", Action::LabelMapAll),
+            ("keep_if_equal", Action::KeepIfEqual),
+            ("drop_if_equal", Action::DropIfEqual),
+            ("keep_if_contains", Action::KeepIfContains),
+            ("drop_if_contains", Action::DropIfContains),
+            ("keep_metrics", Action::KeepMetrics),
+            ("drop_metrics", Action::DropMetrics),
+            ("graphite", Action::Graphite),
+        ];
+        let lower = name.to_ascii_lowercase();
+        ALL.iter().find(|(n, _)| *n == lower).map(|(_, a)| *a).ok_or_else(|| {
+            format!("unknown relabel action {name:?}; one of {}", ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+        })
+    }
 }
 
 /// One rule's effect in `Relabeler::steps`: the rule, the labels after it (sorted, empty
@@ -64,11 +176,80 @@ pub struct RelabelStep<'a> {
     pub keep: bool,
 }
 
-/// A rule ready to run: its regex compiled, anchored at both ends as Prometheus anchors it.
+/// A rule ready to run: its regex compiled, anchored at both ends as Prometheus anchors it
+/// (unanchored for `replace_all` and `labelmap_all`, which replace every match); its `if`
+/// selectors' matchers (any alternative matching applies the rule); `graphite`'s template.
 #[derive(Debug)]
 struct Rule {
     config: RelabelConfig,
     regex: Regex,
+    if_alternatives: Vec<Vec<tsdb::Matcher>>,
+    graphite: Option<GraphiteTemplate>,
+}
+
+/// `action: graphite`'s `match` as an anchored regex (each `*` the shortest part without
+/// dots that lets the rest match), and its labels' value templates.
+#[derive(Debug)]
+struct GraphiteTemplate {
+    name: Regex,
+    labels: Vec<(String, String)>,
+}
+
+impl GraphiteTemplate {
+    fn new(template: &str, labels: &std::collections::BTreeMap<String, String>) -> Result<GraphiteTemplate, String> {
+        let pattern: Vec<String> = template.split('*').map(regex::escape).collect();
+        let name = Regex::new(&format!("^{}$", pattern.join("([^.]*?)"))).map_err(|e| format!("invalid match {template:?}: {e}"))?;
+        Ok(GraphiteTemplate { name, labels: labels.iter().map(|(n, v)| (n.clone(), v.clone())).collect() })
+    }
+
+    /// The labels to set for metric name `name`; none when it does not match.
+    fn labels_for(&self, name: &str) -> Option<Vec<(String, String)>> {
+        let captures = self.name.captures(name)?;
+        let part = |n: usize| captures.get(n).map_or("", |m| m.as_str());
+        Some(self.labels.iter().map(|(label, value)| (label.clone(), expand_numbered(value, part))).collect())
+    }
+}
+
+/// `template` with `$N` and `${N}` replaced by `part(N)` (Graphite relabeling's references:
+/// digits only, so `$1a` is part 1 then `a`); another `$` is kept.
+fn expand_numbered<'a>(template: &str, part: impl Fn(usize) -> &'a str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (digits, consumed) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) if end > 0 && braced[..end].bytes().all(|b| b.is_ascii_digit()) => (&braced[..end], end + 2),
+                _ => ("", 0),
+            },
+            None => {
+                let end = after.bytes().take_while(u8::is_ascii_digit).count();
+                (&after[..end], end)
+            }
+        };
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(part(n)),
+            Err(_) => out.push('$'),
+        }
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// VictoriaMetrics' `if`: each selector's matchers; a selector that is not one (an
+/// expression, an offset or `@`) is an error naming it.
+fn if_alternatives(selectors: &Selectors) -> Result<Vec<Vec<tsdb::Matcher>>, String> {
+    selectors
+        .texts()
+        .iter()
+        .map(|text| match promql::parse(text) {
+            Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => Ok(selector.matchers),
+            Ok(_) => Err(format!("if: {text:?} is not a series selector")),
+            Err(e) => Err(format!("if: {text:?} does not parse: {e}")),
+        })
+        .collect()
 }
 
 /// The configured rules, compiled once, and how many series they dropped.
@@ -87,11 +268,47 @@ impl Relabeler {
         let mut rules = Vec::with_capacity(configs.len());
         for (i, config) in configs.iter().enumerate() {
             let problem = |text: &str| format!("relabel_configs[{i}] (action {:?}): {text}", config.action);
-            let regex = Regex::new(&format!("^(?:{})$", config.regex)).map_err(|e| problem(&format!("invalid regex {:?}: {e}", config.regex)))?;
-            let needs_target = matches!(config.action, Action::Replace | Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual);
+            let unanchored = matches!(config.action, Action::ReplaceAll | Action::LabelMapAll);
+            let pattern = if unanchored { config.regex.clone() } else { format!("^(?:{})$", config.regex) };
+            let regex = Regex::new(&pattern).map_err(|e| problem(&format!("invalid regex {:?}: {e}", config.regex)))?;
+            let needs_target = matches!(
+                config.action,
+                Action::Replace | Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual | Action::ReplaceAll | Action::KeepIfContains | Action::DropIfContains
+            );
             if needs_target && config.target_label.is_empty() {
                 return Err(problem("needs a target_label"));
             }
+            let if_alternatives = match &config.if_selectors {
+                Some(selectors) => if_alternatives(selectors).map_err(|e| problem(&e))?,
+                None => Vec::new(),
+            };
+            let regex_given = config.regex != RelabelConfig::default().regex;
+            let graphite_given = !config.graphite_match.is_empty() || !config.labels.is_empty();
+            if graphite_given && config.action != Action::Graphite {
+                return Err(problem("match and labels go only with action graphite"));
+            }
+            match config.action {
+                Action::ReplaceAll if config.source_labels.is_empty() => return Err(problem("needs source_labels")),
+                Action::KeepIfEqual | Action::DropIfEqual if config.source_labels.len() < 2 => return Err(problem("needs at least two source_labels")),
+                Action::KeepIfEqual | Action::DropIfEqual if !config.target_label.is_empty() || regex_given => {
+                    return Err(problem("takes no target_label or regex"));
+                }
+                Action::KeepIfContains | Action::DropIfContains if config.source_labels.is_empty() => return Err(problem("needs source_labels")),
+                Action::KeepIfContains | Action::DropIfContains if regex_given => return Err(problem("takes no regex")),
+                Action::KeepMetrics | Action::DropMetrics if !config.source_labels.is_empty() => {
+                    return Err(problem("takes no source_labels (it reads the metric name)"));
+                }
+                Action::KeepMetrics | Action::DropMetrics if !regex_given && config.if_selectors.is_none() => return Err(problem("needs a regex or if")),
+                Action::Graphite if config.graphite_match.is_empty() || config.labels.is_empty() => return Err(problem("needs match and labels")),
+                Action::Graphite if !config.source_labels.is_empty() || !config.target_label.is_empty() || regex_given => {
+                    return Err(problem("takes only match and labels (no source_labels, target_label or regex)"));
+                }
+                _ => {}
+            }
+            let graphite = match config.action {
+                Action::Graphite => Some(GraphiteTemplate::new(&config.graphite_match, &config.labels).map_err(|e| problem(&e))?),
+                _ => None,
+            };
             match config.action {
                 Action::HashMod if config.modulus == 0 => {
                     return Err(problem("needs a modulus above 0"));
@@ -104,7 +321,7 @@ impl Relabeler {
                 }
                 _ => {}
             }
-            rules.push(Rule { config: config.clone(), regex });
+            rules.push(Rule { config: config.clone(), regex, if_alternatives, graphite });
         }
         Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
     }
@@ -235,6 +452,18 @@ fn set(labels: &mut Vec<(String, String)>, name: &str, value: String) {
     }
 }
 
+/// Whether the values of `names` are all the same (VictoriaMetrics' `keep_if_equal`).
+fn all_equal(labels: &[(String, String)], names: &[String]) -> bool {
+    names.windows(2).all(|pair| get(labels, &pair[0]) == get(labels, &pair[1]))
+}
+
+/// Whether `target`'s value holds the value of each of `names` as a substring
+/// (VictoriaMetrics' `keep_if_contains`, for lists such as Consul's tags: `,a,b,`).
+fn contains_all(labels: &[(String, String)], target: &str, names: &[String]) -> bool {
+    let text = get(labels, target);
+    names.iter().all(|name| text.contains(get(labels, name)))
+}
+
 impl Rule {
     /// The source labels' values joined by the separator (one label read in place).
     fn source<'l>(&self, labels: &'l [(String, String)]) -> std::borrow::Cow<'l, str> {
@@ -244,11 +473,58 @@ impl Rule {
         }
     }
 
+    /// Whether the series matches the rule's `if` (every series when it has none).
+    fn applies_to(&self, labels: &[(String, String)]) -> bool {
+        self.if_alternatives.is_empty() || self.if_alternatives.iter().any(|matchers| matchers.iter().all(|m| m.matches(get(labels, &m.name))))
+    }
+
+    /// Every source label's value joined by the separator, read from the metric name for
+    /// `keep_metrics` and `drop_metrics`.
+    fn matched_text<'l>(&self, labels: &'l [(String, String)]) -> std::borrow::Cow<'l, str> {
+        match self.config.action {
+            Action::KeepMetrics | Action::DropMetrics => std::borrow::Cow::Borrowed(get(labels, "__name__")),
+            _ => self.source(labels),
+        }
+    }
+
     fn apply(&self, labels: &mut Vec<(String, String)>, memo: &mut RuleMemo) -> bool {
         let c = &self.config;
+        if !self.applies_to(labels) {
+            // As VictoriaMetrics: a series outside `if` is dropped by `keep`, left alone by
+            // every other action.
+            return !matches!(c.action, Action::Keep | Action::KeepMetrics);
+        }
+        // With `if` and no regex of their own, keep and drop go by `if` alone.
+        let by_if_alone = !self.if_alternatives.is_empty() && c.regex == RelabelConfig::default().regex;
         match c.action {
-            Action::Drop => return !memo.is_match(&self.regex, &self.source(labels)),
-            Action::Keep => return memo.is_match(&self.regex, &self.source(labels)),
+            Action::Drop | Action::DropMetrics if by_if_alone => return false,
+            Action::Keep | Action::KeepMetrics if by_if_alone => return true,
+            Action::Drop | Action::DropMetrics => return !memo.is_match(&self.regex, &self.matched_text(labels)),
+            Action::Keep | Action::KeepMetrics => return memo.is_match(&self.regex, &self.matched_text(labels)),
+            Action::KeepIfEqual => return all_equal(labels, &c.source_labels),
+            Action::DropIfEqual => return !all_equal(labels, &c.source_labels),
+            Action::KeepIfContains => return contains_all(labels, &c.target_label, &c.source_labels),
+            Action::DropIfContains => return !contains_all(labels, &c.target_label, &c.source_labels),
+            Action::ReplaceAll => {
+                let value = self.source(labels).into_owned();
+                let replaced = self.regex.replace_all(&value, c.replacement.as_str()).into_owned();
+                if replaced != value {
+                    set(labels, &c.target_label, replaced);
+                }
+            }
+            Action::LabelMapAll => {
+                for (name, _) in labels.iter_mut() {
+                    if let std::borrow::Cow::Owned(renamed) = self.regex.replace_all(name, c.replacement.as_str()) {
+                        *name = renamed;
+                    }
+                }
+            }
+            Action::Graphite => {
+                let labels_set = self.graphite.as_ref().and_then(|g| g.labels_for(get(labels, "__name__")));
+                for (name, value) in labels_set.into_iter().flatten() {
+                    set(labels, &name, value);
+                }
+            }
             Action::DropEqual => return get(labels, &c.target_label) != self.source(labels),
             Action::KeepEqual => return get(labels, &c.target_label) == self.source(labels),
             Action::Replace => {
@@ -381,6 +657,71 @@ mod tests {
     }
 
     #[test]
+    fn victoriametrics_if_applies_a_rule_only_to_the_series_it_selects() {
+        let r = rules("- if: '{__name__=~\"node_.*\", env!=\"dev\"}'\n  target_label: team\n  replacement: infra\n");
+        assert_eq!(run(&r, &[("__name__", "node_load1"), ("env", "prod")]), owned(&[("__name__", "node_load1"), ("env", "prod"), ("team", "infra")]));
+        assert_eq!(run(&r, &[("__name__", "node_load1"), ("env", "dev")]), owned(&[("__name__", "node_load1"), ("env", "dev")]));
+        // A list is any of them; keep drops what it does not select, drop drops what it does.
+        let r = rules("- action: keep\n  if: ['up', 'http_requests_total{code=\"500\"}']\n");
+        assert!(run(&r, &[("__name__", "up")]).is_some());
+        assert!(run(&r, &[("__name__", "http_requests_total"), ("code", "500")]).is_some());
+        assert_eq!(run(&r, &[("__name__", "http_requests_total"), ("code", "200")]), None);
+        let r = rules("- action: drop\n  if: '{job=\"noisy\"}'\n");
+        assert_eq!(run(&r, &[("__name__", "x"), ("job", "noisy")]), None);
+        assert!(run(&r, &[("__name__", "x"), ("job", "calm")]).is_some());
+        // With a regex of its own, keep also needs it to match.
+        let r = rules("- action: keep\n  if: '{job=\"a\"}'\n  source_labels: [env]\n  regex: prod\n");
+        assert!(run(&r, &[("job", "a"), ("env", "prod")]).is_some());
+        assert_eq!(run(&r, &[("job", "a"), ("env", "dev")]), None);
+    }
+
+    #[test]
+    fn victoriametrics_actions_behave_as_there() {
+        // A regex given as a list is its items as alternatives.
+        let r = rules("- action: drop_metrics\n  regex: ['go_.*', 'process_.*']\n");
+        assert_eq!(run(&r, &[("__name__", "go_gc_duration_seconds")]), None);
+        assert_eq!(run(&r, &[("__name__", "process_open_fds")]), None);
+        assert!(run(&r, &[("__name__", "up")]).is_some());
+        let r = rules("- action: keep_metrics\n  regex: up|scrape_.*\n");
+        assert!(run(&r, &[("__name__", "scrape_samples_scraped")]).is_some());
+        assert_eq!(run(&r, &[("__name__", "node_load1")]), None);
+        let r = rules("- action: replace_all\n  source_labels: [path]\n  target_label: path\n  regex: '/'\n  replacement: '_'\n");
+        assert_eq!(run(&r, &[("path", "/a/b/c")]), owned(&[("path", "_a_b_c")]));
+        let r = rules("- action: labelmap_all\n  regex: '\\.'\n  replacement: '_'\n");
+        assert_eq!(run(&r, &[("k8s.pod.name", "p")]), owned(&[("k8s_pod_name", "p")]));
+        let r = rules("- action: keep_if_equal\n  source_labels: [a, b, c]\n");
+        assert!(run(&r, &[("a", "1"), ("b", "1"), ("c", "1")]).is_some());
+        assert_eq!(run(&r, &[("a", "1"), ("b", "1"), ("c", "2")]), None);
+        let r = rules("- action: drop_if_equal\n  source_labels: [a, b]\n");
+        assert_eq!(run(&r, &[("a", "1"), ("b", "1")]), None);
+        assert!(run(&r, &[("a", "1"), ("b", "2")]).is_some());
+        let r = rules("- action: keep_if_contains\n  target_label: __meta_consul_tags\n  source_labels: [__meta_required]\n");
+        assert!(run(&r, &[("__meta_consul_tags", ",prod,web,"), ("__meta_required", "web")]).is_some());
+        assert_eq!(run(&r, &[("__meta_consul_tags", ",prod,"), ("__meta_required", "web")]), None);
+        let r = rules("- action: drop_if_contains\n  target_label: tags\n  source_labels: [t]\n");
+        assert_eq!(run(&r, &[("tags", "a,b"), ("t", "b")]), None);
+        // Graphite names split into labels; a name that does not match is left as it is.
+        let r = rules("- action: graphite\n  match: 'servers.*.cpu.*'\n  labels:\n    __name__: 'cpu_${2}'\n    host: '$1'\n    path: '$0'\n");
+        assert_eq!(
+            run(&r, &[("__name__", "servers.web1.cpu.user")]),
+            owned(&[("__name__", "cpu_user"), ("host", "web1"), ("path", "servers.web1.cpu.user")])
+        );
+        assert_eq!(run(&r, &[("__name__", "servers.web1.mem.used")]), owned(&[("__name__", "servers.web1.mem.used")]));
+        assert_eq!(run(&r, &[("__name__", "servers.a.b.cpu.user")]), owned(&[("__name__", "servers.a.b.cpu.user")]), "a * holds no dot");
+        // Action names in any case, as both Prometheus and VictoriaMetrics read them.
+        let r = rules("- action: LabelDrop\n  regex: x\n");
+        assert_eq!(run(&r, &[("x", "1"), ("y", "2")]), owned(&[("y", "2")]));
+    }
+
+    #[test]
+    fn numbered_references_expand_digits_only() {
+        let parts = ["whole", "one", "two"];
+        let part = |n: usize| parts.get(n).copied().unwrap_or("");
+        assert_eq!(expand_numbered("$1-${2}x-$1a-$9-$-${x}", part), "one-twox-onea--$-${x}");
+        assert_eq!(expand_numbered("$0", part), "whole");
+    }
+
+    #[test]
     fn invalid_rules_are_refused_naming_them() {
         let refuse = |yaml: &str, needle: &str| {
             let configs: Vec<RelabelConfig> = serde_saphyr::from_str(yaml).expect("yaml");
@@ -393,6 +734,14 @@ mod tests {
         refuse("- source_labels: [a]\n  modulus: 4\n  action: hashmod\n", "needs a target_label");
         refuse("- target_label: b\n  action: keepequal\n", "needs source_labels");
         refuse("- source_labels: [a]\n  action: labeldrop\n", "takes only a regex");
+        refuse("- action: keep_if_equal\n  source_labels: [a]\n", "at least two source_labels");
+        refuse("- action: replace_all\n  target_label: a\n", "needs source_labels");
+        refuse("- action: drop_metrics\n", "needs a regex or if");
+        refuse("- action: keep_metrics\n  source_labels: [a]\n  regex: x\n", "takes no source_labels");
+        refuse("- action: graphite\n  match: 'a.*'\n", "needs match and labels");
+        refuse("- target_label: a\n  match: 'a.*'\n", "only with action graphite");
+        refuse("- action: keep\n  if: 'rate(x[5m])'\n", "not a series selector");
+        refuse("- action: keep\n  if: '{a='\n", "does not parse");
         assert!(serde_saphyr::from_str::<Vec<RelabelConfig>>("- action: nonsense\n").is_err());
         assert!(serde_saphyr::from_str::<Vec<RelabelConfig>>("- sourcelabels: [a]\n").is_err());
     }
