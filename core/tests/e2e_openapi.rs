@@ -16,7 +16,7 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 
 /// The router and its sub-routers, each with the region of its text that holds the paths
 /// routed (`start` up to `end`): route arms and path constants, not comments elsewhere.
-const ROUTER_SOURCES: [(&str, &str, &str, &str); 11] = [
+const ROUTER_SOURCES: [(&str, &str, &str, &str); 12] = [
     ("api/route.rs", include_str!("../src/api/route.rs"), "async fn route(", "\n}\n"),
     ("api/mod.rs", include_str!("../src/api/mod.rs"), "fn streamed_import_format", "\n}\n"),
     ("api/write.rs", include_str!("../src/api/write.rs"), "pub fn is_remote_write_path", "\n}\n"),
@@ -26,18 +26,20 @@ const ROUTER_SOURCES: [(&str, &str, &str, &str); 11] = [
     ("api/datadog.rs", include_str!("../src/api/datadog.rs"), "pub async fn route(", "\n}\n"),
     ("api/newrelic.rs", include_str!("../src/api/newrelic.rs"), "pub async fn route(", "\n}\n"),
     ("api/zabbix.rs", include_str!("../src/api/zabbix.rs"), "pub const HISTORY_PATH", "\n"),
+    ("api/pushgateway.rs", include_str!("../src/api/pushgateway.rs"), "const PUSH_PREFIX", "\n"),
     ("api/vm_snapshots.rs", include_str!("../src/api/vm_snapshots.rs"), "pub const CREATE", "\n\n"),
     ("api/graphite/mod.rs", include_str!("../src/api/graphite/mod.rs"), "pub async fn route(", "\n}\n"),
 ];
 
 /// Literals of the router that are pieces of a parameterised path, and that path as the
 /// document writes it.
-const PATH_PIECES: [(&str, &str); 5] = [
+const PATH_PIECES: [(&str, &str); 6] = [
     ("/api/v1/label/", "/api/v1/label/{name}/values"),
     ("/values", "/api/v1/label/{name}/values"),
     ("/graph/", "/graph/{name}"),
     ("/tags/", "/tags/{name}"),
     ("/functions/", "/functions/{name}"),
+    ("/api/v1/import/prometheus/metrics/", "/api/v1/import/prometheus/metrics/job/{name}"),
 ];
 
 /// What a path parameter is given in requests (any value reaches the handler).

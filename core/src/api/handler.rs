@@ -86,7 +86,11 @@ impl net::Handler for Api {
                 },
                 (Ok(()), None) => Err(ApiError::not_found(&path)),
             };
-            let response = result.unwrap_or_else(ApiError::into_response);
+            let mut response = result.unwrap_or_else(ApiError::into_response);
+            // A Pushgateway answers its pushes 200 (client libraries' push helpers expect it).
+            if response.status() == http::StatusCode::NO_CONTENT && super::pushgateway::is_push_path(&path) {
+                *response.status_mut() = http::StatusCode::OK;
+            }
             self.metrics.count_request(endpoint_label(&path), response.status().as_u16());
             response
         })

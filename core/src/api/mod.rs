@@ -28,6 +28,7 @@ mod notifications;
 mod openapi;
 mod otlp;
 mod push;
+mod pushgateway;
 pub mod params;
 mod process_metrics;
 mod parse_query;
@@ -163,6 +164,7 @@ fn streamed_import_format(path: &str) -> Option<ImportFormat> {
         "/api/v1/import/prometheus" => Some(ImportFormat::PrometheusText),
         "/api/v1/import/native" => Some(ImportFormat::VmNative),
         "/api/v1/import/csv" => Some(ImportFormat::Csv),
+        p if pushgateway::is_push_path(p) => Some(ImportFormat::PrometheusText),
         _ => None,
     }
 }
@@ -213,11 +215,21 @@ impl Api {
     }
 
     /// What a streamed import needs before its body: the decoder its `Content-Encoding`
-    /// asks for (415 for another), its `extra_label`s and its query's parameters, read once.
+    /// asks for (415 for another), the labels to set on every series (a Pushgateway-style
+    /// path's grouping labels, then its `extra_label`s, which win over them) and its query's
+    /// parameters, read once.
     fn import_setup<B>(&self, request: &Request<B>) -> Result<ImportSetup, ApiError> {
         let decoder = body_encoding::StreamDecoder::for_request(request.headers(), "an import")?;
         let params = Params::from_request(request.uri().query(), None).map_err(ApiError::bad_data)?;
-        let extra_labels = extra_labels::from_params(&params, &self.config.storage.ingest_rules().label_limits)?;
+        let limits = &self.config.storage.ingest_rules().label_limits;
+        let mut extra_labels = pushgateway::grouping_labels(api_path(request.uri().path()))?;
+        for (name, value) in extra_labels::from_params(&params, limits)? {
+            extra_labels.retain(|(n, _)| *n != name);
+            extra_labels.push((name, value));
+        }
+        if let Some(problem) = crate::ingest::label_limits::problem(limits, extra_labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
+            return Err(ApiError::bad_data(format!("the grouping labels of the push: {problem}")));
+        }
         Ok(ImportSetup { decoder, extra_labels, params })
     }
 }

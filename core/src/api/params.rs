@@ -158,6 +158,25 @@ pub fn percent_decode(text: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("parameter {text:?} is not valid UTF-8"))
 }
 
+/// `%XX` escapes decoded, as in a URL's path or user information (`+` stays itself); `None`
+/// for a broken escape or a result that is not UTF-8.
+pub fn percent_decode_path(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).and_then(|h| std::str::from_utf8(h).ok())?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Smallest and largest times Prometheus accepts (its `minTime`/`maxTime`), in milliseconds.
 /// Wall-clock time in Unix milliseconds (the default `time` of queries and imports).
 pub fn now_ms() -> i64 {

@@ -159,21 +159,7 @@ fn redacted(url: &str) -> String {
 
 /// `%XX` escapes of a URL's user information decoded.
 fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-            let byte = hex.ok_or_else(|| "invalid escape in the proxy URL's user information".to_string())?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the proxy URL's user information is not UTF-8".to_string())
+    crate::api::params::percent_decode_path(text).ok_or_else(|| "invalid escape in the proxy URL's user information, or not UTF-8".to_string())
 }
 
 /// The targets that are not proxied, as Go's `httpproxy` reads `NO_PROXY`.

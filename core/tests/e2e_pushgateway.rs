@@ -1,0 +1,41 @@
+//! End-to-end: Pushgateway-style pushes to `/api/v1/import/prometheus/metrics/job/…`, as
+//! VictoriaMetrics takes them: 200, every series with the job and grouping labels (a base64
+//! value decoded, `extra_label` winning), a grouping key that does not read a 400 naming it,
+//! and methods other than POST and PUT a 405.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn pushes_store_their_grouping_labels_and_answer_200() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let push = |path: &str, body: &str| post_plain(&server.url(path), "text/plain", body.as_bytes());
+    let reply = push("/api/v1/import/prometheus/metrics/job/backup/instance@base64/ZGIvMQ", "pg_backup_ok 1 1000000\npg_backup_bytes{kind=\"full\"} 5e9 1000000\n");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = agent().put(&server.url("/prometheus/api/v1/import/prometheus/metrics/job/backup/instance/x?extra_label=instance=y")).send_string("pg_backup_ok 0 1000000\n").expect("PUT");
+    assert_eq!(reply.status(), 200);
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=%7B__name__%3D~%22pg_.%2A%22%7D&start=900&end=1100"));
+    let mut series: Vec<String> = answer["data"].as_array().expect("list").iter().map(|s| s.to_string()).collect();
+    series.sort();
+    assert_eq!(
+        series,
+        vec![
+            r#"{"__name__":"pg_backup_bytes","instance":"db/1","job":"backup","kind":"full"}"#.to_string(),
+            r#"{"__name__":"pg_backup_ok","instance":"db/1","job":"backup"}"#.to_string(),
+            r#"{"__name__":"pg_backup_ok","instance":"y","job":"backup"}"#.to_string(),
+        ],
+        "{answer}"
+    );
+    // A label without its value: a 400 naming the path, nothing stored.
+    let reply = push("/api/v1/import/prometheus/metrics/job/backup/instance", "pg_lost 1 1000000\n");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("Pushgateway grouping labels") && reply.body.contains("has no value"), "{}", reply.body);
+    let (_, answer) = get_json(&server.url("/api/v1/series?match[]=pg_lost&start=900&end=1100"));
+    assert_eq!(answer["data"], serde_json::json!([]));
+    // A Pushgateway's DELETE of a group is not done here.
+    let reply = reply_or_status("DELETE", agent().delete(&server.url("/api/v1/import/prometheus/metrics/job/backup")).call());
+    assert_eq!((reply.status, reply.header("Allow")), (405, Some("POST, PUT")));
+    assert!(server.stop());
+}
