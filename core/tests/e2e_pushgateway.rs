@@ -1,7 +1,8 @@
 //! End-to-end: Pushgateway-style pushes to `/api/v1/import/prometheus/metrics/job/…`, as
 //! VictoriaMetrics takes them: 200, every series with the job and grouping labels (a base64
 //! value decoded, `extra_label` winning), a grouping key that does not read a 400 naming it,
-//! and methods other than POST and PUT a 405.
+//! and methods other than POST and PUT a 405; a push in the delimited protobuf exposition
+//! (Go's client library's default) is read as well, gzipped too.
 
 mod support;
 
@@ -37,5 +38,64 @@ fn pushes_store_their_grouping_labels_and_answer_200() {
     // A Pushgateway's DELETE of a group is not done here.
     let reply = reply_or_status("DELETE", agent().delete(&server.url("/api/v1/import/prometheus/metrics/job/backup")).call());
     assert_eq!((reply.status, reply.header("Allow")), (405, Some("POST, PUT")));
+    assert!(server.stop());
+}
+
+#[test]
+fn protobuf_pushes_are_read_as_go_clients_send_them() {
+    use prost::Message;
+    use proto::client_model as dto;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let family = |name: &str, kind: dto::MetricType, metric: dto::Metric| dto::MetricFamily { name: name.into(), help: "h".into(), r#type: kind as i32, metric: vec![metric], unit: String::new() };
+    let label = |name: &str, value: &str| dto::LabelPair { name: name.into(), value: value.into() };
+    let mut body = Vec::new();
+    family("job_last_success", dto::MetricType::Gauge, dto::Metric { label: vec![label("stage", "load")], gauge: Some(dto::Gauge { value: 1234.5 }), timestamp_ms: 1_000_000, ..Default::default() })
+        .encode_length_delimited(&mut body)
+        .expect("encode");
+    family("job_rows_total", dto::MetricType::Counter, dto::Metric { counter: Some(dto::Counter { value: 42.0, ..Default::default() }), timestamp_ms: 1_000_000, ..Default::default() })
+        .encode_length_delimited(&mut body)
+        .expect("encode");
+    let reply = agent()
+        .post(&server.url("/api/v1/import/prometheus/metrics/job/etl"))
+        .set("Content-Type", proto::client_model::CONTENT_TYPE)
+        .send_bytes(&body)
+        .expect("protobuf push");
+    assert_eq!(reply.status(), 200);
+    // Gzipped, under another group.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, &body).expect("in memory");
+    let reply = agent()
+        .put(&server.url("/api/v1/import/prometheus/metrics/job/etl/instance/b"))
+        .set("Content-Type", proto::client_model::CONTENT_TYPE)
+        .set("Content-Encoding", "gzip")
+        .send_bytes(&gzip.finish().expect("in memory"))
+        .expect("gzipped protobuf push");
+    assert_eq!(reply.status(), 200);
+    let (_, answer) = get_json(&server.url("/api/v1/query?query=%7B__name__%3D~%22job_.%2A%22%7D&time=1000"));
+    let mut found: Vec<String> = answer["data"]["result"]
+        .as_array()
+        .expect("vector")
+        .iter()
+        .map(|s| format!("{} {}", s["metric"], s["value"][1].as_str().unwrap_or("")))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            r#"{"__name__":"job_last_success","instance":"b","job":"etl","stage":"load"} 1234.5"#.to_string(),
+            r#"{"__name__":"job_last_success","job":"etl","stage":"load"} 1234.5"#.to_string(),
+            r#"{"__name__":"job_rows_total","instance":"b","job":"etl"} 42"#.to_string(),
+            r#"{"__name__":"job_rows_total","job":"etl"} 42"#.to_string(),
+        ],
+        "{answer}"
+    );
+    // Not protobuf after all: a 400 naming it.
+    let reply = reply_or_status(
+        "bad protobuf",
+        agent().post(&server.url("/api/v1/import/prometheus/metrics/job/etl")).set("Content-Type", proto::client_model::CONTENT_TYPE).send_bytes(b"\xff\xff\xff"),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("protobuf push"), "{}", reply.body);
     assert!(server.stop());
 }

@@ -77,6 +77,12 @@ impl net::Handler for Api {
                     Ok(ImportSetup { decoder, extra_labels, params }) => match format {
                         ImportFormat::VmNative => vm_native::handle_import_native(&self, request.into_body(), decoder, extra_labels).await,
                         ImportFormat::Csv => csv::handle_import(&self, request.into_body(), &params, decoder, extra_labels).await,
+                        ImportFormat::PrometheusText if super::pushgateway::is_push_path(&path) && super::pushgateway::is_protobuf(request.headers()) => {
+                            match super::pushgateway::protobuf_as_text(request.into_body(), decoder, self.config.server.max_body_bytes).await {
+                                Ok(text) => line_import::handle_import(&self, text, true, None, extra_labels, &params).await,
+                                Err(error) => Err(error),
+                            }
+                        }
                         ImportFormat::JsonLines | ImportFormat::PrometheusText => {
                             let text = format == ImportFormat::PrometheusText;
                             line_import::handle_import(&self, request.into_body(), text, decoder, extra_labels, &params).await

@@ -4,9 +4,67 @@
 //! 200 as a Pushgateway does (client libraries' push helpers expect it). A name ending in
 //! `@base64` has its value in URL-safe base64 (the Pushgateway's form for values holding a
 //! `/`); a segment's `%XX` escapes are decoded; a label with an empty value is left out.
+//! Beyond VictoriaMetrics, a push in the delimited protobuf exposition (what Go's client
+//! library pushes unless told otherwise) is read whole, up to `server.max_body_bytes`, and
+//! turned into the text format by the scrape path's protobuf reader (native histograms read
+//! as classic ones), then imported as text.
 
+use bytes::Bytes;
+use http::HeaderMap;
+
+use super::body_encoding::StreamDecoder;
 use super::params::percent_decode_path;
 use super::ApiError;
+
+/// Whether a push's body is the delimited protobuf exposition (by its `Content-Type`).
+pub(super) fn is_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/vnd.google.protobuf"))
+}
+
+/// A protobuf push's body read whole (decoded first when compressed), at most `bytes_max`
+/// bytes either way, and written as the text format: a body for the text import.
+pub(super) async fn protobuf_as_text(mut body: net::RequestBody, mut decoder: Option<StreamDecoder>, bytes_max: usize) -> Result<net::RequestBody, ApiError> {
+    let too_large = || ApiError::payload_too_large(format!("a protobuf push is read whole, and this one is larger than server.max_body_bytes ({bytes_max} bytes)"));
+    let mut whole = Vec::new();
+    let take = |plain: &[u8], whole: &mut Vec<u8>| {
+        if whole.len() + plain.len() > bytes_max {
+            return Err(too_large());
+        }
+        whole.extend_from_slice(plain);
+        Ok(())
+    };
+    while let Some(chunk) = body.next_chunk().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_data(format!("the request body failed: {e}")))?;
+        match &mut decoder {
+            None => take(&chunk, &mut whole)?,
+            Some(decoder) => {
+                let mut rest: &[u8] = &chunk;
+                while !rest.is_empty() {
+                    let taken = decoder.decode_step(rest).map_err(|failure| ApiError::bad_data(failure.to_string()))?;
+                    rest = &rest[taken..];
+                    let plain = decoder.take_decoded();
+                    take(&plain, &mut whole)?;
+                    decoder.recycle(plain);
+                }
+            }
+        }
+    }
+    if let Some(decoder) = &mut decoder {
+        decoder.finish().map_err(|failure| ApiError::bad_data(failure.to_string()))?;
+        let plain = decoder.take_decoded();
+        take(&plain, &mut whole)?;
+    }
+    let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: true };
+    let exposition = crate::scrape::protobuf::to_text(&whole, options).map_err(|e| ApiError::bad_data(format!("the protobuf push does not read: {e}")))?;
+    let (sender, text_body) = net::RequestBody::channel(1);
+    sender
+        .try_send(Ok(Bytes::from(exposition.text)))
+        .map_err(|_| ApiError::internal("cannot hand the push's text to the import"))?;
+    Ok(text_body)
+}
 
 /// Where the grouping labels begin, under the text import's path.
 const PUSH_PREFIX: &str = "/api/v1/import/prometheus/metrics/";
