@@ -6,7 +6,8 @@
 //! match for the rule to apply; `keep` drops a series that does not), `regex` as a list of
 //! alternatives, and the actions `replace_all`, `labelmap_all`, `keep_if_equal`,
 //! `drop_if_equal`, `keep_if_contains`, `drop_if_contains`, `keep_metrics`, `drop_metrics` and
-//! `graphite` (`match` and `labels`). Action names are read in any case, as both read them.
+//! `graphite` (`match` and `labels`), and `{{label}}` references in `replace`'s replacement.
+//! Action names are read in any case, as both read them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -452,6 +453,25 @@ fn set(labels: &mut Vec<(String, String)>, name: &str, value: String) {
     }
 }
 
+/// `replacement` with each `{{name}}` replaced by that label's value (VictoriaMetrics'
+/// label references in `replace`'s replacement; an unclosed `{{` is kept as written).
+fn fill_label_references(replacement: &str, labels: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(replacement.len());
+    let mut rest = replacement;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        out.push_str(get(labels, &after[..close]));
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether the values of `names` are all the same (VictoriaMetrics' `keep_if_equal`).
 fn all_equal(labels: &[(String, String)], names: &[String]) -> bool {
     names.windows(2).all(|pair| get(labels, &pair[0]) == get(labels, &pair[1]))
@@ -536,7 +556,10 @@ impl Rule {
                     return true;
                 }
                 let mut replaced = String::new();
-                captures.expand(&c.replacement, &mut replaced);
+                match c.replacement.contains("{{") {
+                    true => captures.expand(&fill_label_references(&c.replacement, labels), &mut replaced),
+                    false => captures.expand(&c.replacement, &mut replaced),
+                }
                 set(labels, &target, replaced);
             }
             Action::Lowercase => {
@@ -708,6 +731,9 @@ mod tests {
         );
         assert_eq!(run(&r, &[("__name__", "servers.web1.mem.used")]), owned(&[("__name__", "servers.web1.mem.used")]));
         assert_eq!(run(&r, &[("__name__", "servers.a.b.cpu.user")]), owned(&[("__name__", "servers.a.b.cpu.user")]), "a * holds no dot");
+        // `{{label}}` in a replacement is that label's value, before the regex's groups.
+        let r = rules("- source_labels: [instance]\n  regex: '([^:]+):.*'\n  target_label: id\n  replacement: '{{job}}/$1/{{missing}}x{{open'\n");
+        assert_eq!(run(&r, &[("instance", "h:9"), ("job", "api")]), owned(&[("id", "api/h/x{{open"), ("instance", "h:9"), ("job", "api")]));
         // Action names in any case, as both Prometheus and VictoriaMetrics read them.
         let r = rules("- action: LabelDrop\n  regex: x\n");
         assert_eq!(run(&r, &[("x", "1"), ("y", "2")]), owned(&[("y", "2")]));
