@@ -83,7 +83,7 @@ mod protocols;
 pub use client::{ClientAccess, Credentials, ExtraHeaders, Scheme, Secret, Url};
 pub(crate) use client::{client_access, AuthorizationSection, BasicAuthSection, ClientSections, HeaderSection, OAuth2Section, TlsSection};
 pub use files::files_checksum;
-pub use job::{HistogramScraping, ScrapeJob};
+pub use job::{HistogramScraping, ScrapeJob, ScrapeSchedule};
 pub use protocols::AnswerFormat;
 
 use files::{jobs_from_files, written_jobs};

@@ -70,6 +70,28 @@ fn first_slot(key: u64, interval_ms: i64, now_ms: i64) -> i64 {
     next
 }
 
+/// The first scrape time at or after `now_ms` under the job's schedule: the target's slot
+/// (`first_slot`), the next multiple of `scrape_align_interval`, or `scrape_offset` into the
+/// interval (VictoriaMetrics' keys).
+fn first_scrape_ms(schedule: crate::scrape::config::ScrapeSchedule, key: u64, interval_ms: i64, now_ms: i64) -> i64 {
+    use crate::scrape::config::ScrapeSchedule;
+    let interval_ms = interval_ms.max(1);
+    match schedule {
+        ScrapeSchedule::Spread => first_slot(key, interval_ms, now_ms),
+        ScrapeSchedule::AlignedTo(align_ms) => now_ms + (align_ms - now_ms.rem_euclid(align_ms)).rem_euclid(align_ms),
+        ScrapeSchedule::Offset(offset_ms) => {
+            let at = now_ms - now_ms.rem_euclid(interval_ms) + offset_ms.rem_euclid(interval_ms);
+            if at < now_ms { at + interval_ms } else { at }
+        }
+    }
+}
+
+/// Without staleness markers (`no_stale_markers`): `series` less every staleness marker.
+fn without_stale_markers(mut series: Vec<(Labels, Sample)>) -> Vec<(Labels, Sample)> {
+    series.retain(|(_, sample)| sample.value.to_bits() != STALE_NAN_BITS);
+    series
+}
+
 /// Scrapes `target` until `stop` fires. `inherited`: the tracked series (and start synthesis
 /// state) of the loop this one replaces after a reload. Returns this loop's when it ends
 /// quietly (for its replacement), nothing when its target was removed (they are marked stale).
@@ -105,7 +127,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
     // schedule then runs on the monotonic clock, so a clock step neither stalls nor bunches it.
     let interval = Duration::from_millis(target.interval_ms as u64);
     let now = now_ms();
-    let mut next = Instant::now() + Duration::from_millis((first_slot(target.key, target.interval_ms, now) - now) as u64);
+    let mut next = Instant::now() + Duration::from_millis((first_scrape_ms(job.schedule, target.key, target.interval_ms, now) - now) as u64);
     // Held only while a scrape runs, so a loop keeps no replaced target while it sleeps.
     drop(target);
     let stopped = loop {
@@ -118,6 +140,10 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
         let start_ms = start_ns.div_euclid(1_000_000);
         let started = Instant::now();
         let forced = context.forced_errors.borrow().get(&job.name).cloned();
+        // `disable_keepalive`: the last scrape's connection is closed, this one opens its own.
+        if job.disable_keepalive {
+            client = job.access.client(&target_location(&target)).map(|client| client.over_unix_socket(target.unix_socket.clone()));
+        }
         let fetched = match &mut client {
             _ if forced.is_some() => Err(forced.unwrap_or_default()),
             Ok(client) => match unless_stopped(&inbox, Box::pin(fetch(client, &target))).await {
@@ -154,6 +180,9 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
             Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), SeriesStarts::default(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
         series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
+        if job.no_stale_markers {
+            series = without_stale_markers(series);
+        }
         let stored = Box::pin(store(&context.api, series, histograms, exemplars, starts)).await;
         if let Ok(left_out) = &stored {
             if left_out.is_some() != was_partly_stored {
@@ -205,7 +234,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
     if stopped == Stop::Shutdown {
         return cache.into_handover();
     }
-    if was_up.is_some() {
+    if was_up.is_some() && !job.no_stale_markers {
         let at = now_ms();
         let mut series = cache.all_stale(at);
         series.extend(report_series(&reports, at, &vec![f64::from_bits(STALE_NAN_BITS); reports.len()]));

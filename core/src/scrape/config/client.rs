@@ -55,6 +55,16 @@ impl ExtraHeaders {
     }
 }
 
+/// VictoriaMetrics' `headers` (a list of `Name: value`) added to `http_headers`, checked
+/// with them; an entry without `:` is an error naming it.
+pub(crate) fn add_listed_headers(sections: &mut BTreeMap<String, HeaderSection>, listed: &[String]) -> Result<(), String> {
+    for entry in listed {
+        let (name, value) = entry.split_once(':').ok_or_else(|| format!("headers: {entry:?} is not `Name: value`"))?;
+        sections.entry(name.trim().to_string()).or_default().values.push(value.trim().to_string());
+    }
+    Ok(())
+}
+
 /// Checks `http_headers`: names that are HTTP tokens and not reserved; values without line
 /// breaks; relative files from `base`.
 fn extra_headers(sections: BTreeMap<String, HeaderSection>, base: &Path) -> Result<ExtraHeaders, String> {

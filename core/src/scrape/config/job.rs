@@ -48,6 +48,8 @@ pub(super) struct JobSection {
     openstack_sd_configs: Vec<crate::scrape::openstack_sd::config::OpenStackSdSection>,
     azure_sd_configs: Vec<crate::scrape::azure_sd::config::AzureSdSection>,
     linode_sd_configs: Vec<crate::scrape::linode_sd::config::LinodeSdSection>,
+    /// VictoriaMetrics names it `vultr_configs`.
+    #[serde(alias = "vultr_configs")]
     vultr_sd_configs: Vec<crate::scrape::vultr_sd::config::VultrSdSection>,
     hetzner_sd_configs: Vec<crate::scrape::hetzner_sd::config::HetznerSdSection>,
     scaleway_sd_configs: Vec<crate::scrape::scaleway_sd::config::ScalewaySdSection>,
@@ -117,6 +119,21 @@ pub(super) struct JobSection {
     follow_redirects: Option<bool>,
     /// The formats asked for, in order (the `Accept` header, as Prometheus makes it).
     scrape_protocols: Option<Vec<String>>,
+    /// VictoriaMetrics' scrape keys, so its `-promscrape.config` files load as they are:
+    /// `max_scrape_size` (its `body_size_limit`), `disable_compression`, `disable_keepalive`
+    /// (a new connection for every scrape), `headers` (`Name: value` entries),
+    /// `scrape_align_interval` and `scrape_offset` (the scrape times), `no_stale_markers`;
+    /// `stream_parse` is read and changes nothing stored (answers are read whole, up to the
+    /// body limit). `series_limit` is refused, naming what limits series here.
+    max_scrape_size: Option<String>,
+    disable_compression: bool,
+    disable_keepalive: bool,
+    headers: Vec<String>,
+    scrape_align_interval: Option<String>,
+    scrape_offset: Option<String>,
+    no_stale_markers: bool,
+    stream_parse: bool,
+    series_limit: Option<i64>,
 }
 
 /// One scrape job, checked and ready to run.
@@ -215,6 +232,27 @@ pub struct ScrapeJob {
     pub native_histogram_max_schema: i32,
     /// The job's configuration as `/api/v1/scrape_pools/config` shows it (`shown_config`).
     pub shown_yaml: String,
+    /// VictoriaMetrics' `disable_keepalive`: every scrape on a connection of its own.
+    pub disable_keepalive: bool,
+    /// Where in time scrapes fall, when not at each target's own offset: VictoriaMetrics'
+    /// `scrape_align_interval` (on multiples of it) or `scrape_offset` (at this offset within
+    /// each interval).
+    pub schedule: ScrapeSchedule,
+    /// VictoriaMetrics' `no_stale_markers`: no staleness marker is written for the job's
+    /// series, whether they leave an answer, a scrape fails or the target goes.
+    pub no_stale_markers: bool,
+}
+
+/// When a target's scrapes fall (see `ScrapeJob::schedule`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScrapeSchedule {
+    /// Each target at its own offset in the interval (from its key), as Prometheus spreads them.
+    #[default]
+    Spread,
+    /// On multiples of this many milliseconds, then every interval.
+    AlignedTo(i64),
+    /// At this offset within each interval.
+    Offset(i64),
 }
 
 /// How a target's histograms are read: the job's `scrape_native_histograms`,
@@ -280,7 +318,7 @@ pub(super) fn check_name_schemes(validation: Option<&str>, escaping: Option<&str
     Ok(())
 }
 
-pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
+pub(super) fn resolve_job(mut s: JobSection, globals: &Globals, base: &Path, limits: LabelLimits) -> Result<ScrapeJob, String> {
     let interval_ms = optional_duration(s.scrape_interval.as_deref(), "scrape_interval")?.unwrap_or(globals.interval_ms);
     // As Prometheus: a job's timeout defaults to the global one, capped by its interval.
     let timeout_ms = optional_duration(s.scrape_timeout.as_deref(), "scrape_timeout")?.unwrap_or(globals.timeout_ms.min(interval_ms));
@@ -339,6 +377,7 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
     let target_relabeler = Relabeler::new(&s.relabel_configs, limits)?;
     let metric_relabeler = Relabeler::new(&s.metric_relabel_configs, limits).map_err(|e| e.replacen("relabel_configs", "metric_relabel_configs", 1))?;
     let needs_tls = scheme == Scheme::Https;
+    super::client::add_listed_headers(&mut s.http_headers, &s.headers)?;
     let mut access = client_access(client_sections!(s), needs_tls, base)?;
     access.offer_http2_unless_off(s.enable_http2);
     let http_sd = resolve_entries("http_sd_configs", s.http_sd_configs, base, |section, base, _| crate::scrape::http_sd::config::resolve(section, base))?;
@@ -383,7 +422,24 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
     let serverset_sd = resolve_entries("serverset_sd_configs", s.serverset_sd_configs, base, crate::scrape::zookeeper_sd::config::resolve_serverset)?;
     let nerve_sd = resolve_entries("nerve_sd_configs", s.nerve_sd_configs, base, crate::scrape::zookeeper_sd::config::resolve_nerve)?;
     let oci_sd = resolve_entries("oci_sd_configs", s.oci_sd_configs, base, crate::scrape::oci_sd::config::resolve)?;
-    let body_bytes_max = match s.body_size_limit.as_deref().or(globals.body_size_limit.as_deref()) {
+    if s.series_limit.is_some_and(|limit| limit > 0) {
+        return Err("series_limit (VictoriaMetrics' per-target series limit) is not supported here; storage.max_series, max_hourly_series and max_daily_series limit series for the whole server".into());
+    }
+    if s.disable_compression && s.enable_compression == Some(true) {
+        return Err("disable_compression and enable_compression: true contradict each other".into());
+    }
+    let schedule = match (optional_duration(s.scrape_align_interval.as_deref(), "scrape_align_interval")?, optional_duration(s.scrape_offset.as_deref(), "scrape_offset")?) {
+        (Some(_), Some(_)) => return Err("scrape_align_interval and scrape_offset cannot both be set".into()),
+        (Some(align_ms), None) if align_ms > 0 => ScrapeSchedule::AlignedTo(align_ms),
+        (None, Some(offset_ms)) if offset_ms >= 0 => ScrapeSchedule::Offset(offset_ms),
+        _ => ScrapeSchedule::Spread,
+    };
+    let body_size_limit = match (s.body_size_limit.as_deref(), s.max_scrape_size.as_deref()) {
+        (Some(_), Some(_)) => return Err("body_size_limit and max_scrape_size (VictoriaMetrics' name for it) cannot both be set".into()),
+        (Some(limit), None) | (None, Some(limit)) => Some(limit),
+        (None, None) => globals.body_size_limit.as_deref(),
+    };
+    let body_bytes_max = match body_size_limit {
         None => BODY_BYTES_DEFAULT,
         Some(t) => match parse_bytes(t) {
             Some(0) => usize::MAX,
@@ -444,7 +500,10 @@ pub(super) fn resolve_job(s: JobSection, globals: &Globals, base: &Path, limits:
         keep_dropped_targets: s.keep_dropped_targets.filter(|n| *n > 0).or(globals.keep_dropped_targets).unwrap_or(0) as usize,
         track_timestamps_staleness: s.track_timestamps_staleness,
         scrape_failure_log_file: s.scrape_failure_log_file.filter(|f| !f.as_os_str().is_empty()).map(|f| base.join(f)).or_else(|| globals.scrape_failure_log_file.clone()),
-        enable_compression: s.enable_compression.unwrap_or(true),
+        enable_compression: s.enable_compression.unwrap_or(!s.disable_compression),
+        disable_keepalive: s.disable_keepalive,
+        schedule,
+        no_stale_markers: s.no_stale_markers,
         body_bytes_max,
         accept,
         fallback_format,

@@ -322,6 +322,28 @@ fn credentials_make_the_authorization_header() {
 }
 
 #[test]
+fn victoriametrics_scrape_keys_are_read() {
+    let config = parse("scrape_configs:\n  - job_name: vm\n    max_scrape_size: 32MiB\n    disable_compression: true\n    disable_keepalive: true\n    stream_parse: true\n    no_stale_markers: true\n    scrape_align_interval: 1m\n    headers: ['TenantID: 42', 'X-Team: infra']\n    vultr_configs: []\n  - job_name: offset\n    scrape_offset: 5s\n    series_limit: 0\n").unwrap();
+    let vm = &config.jobs[0];
+    assert_eq!((vm.body_bytes_max, vm.enable_compression, vm.disable_keepalive, vm.no_stale_markers), (32 << 20, false, true, true));
+    assert_eq!(vm.schedule, ScrapeSchedule::AlignedTo(60_000));
+    assert_eq!(vm.access.headers.values().unwrap(), vec![("TenantID".to_string(), "42".to_string()), ("X-Team".to_string(), "infra".to_string())]);
+    assert_eq!(config.jobs[1].schedule, ScrapeSchedule::Offset(5_000));
+    assert!(config.jobs[1].enable_compression && !config.jobs[1].no_stale_markers);
+    for (text, named) in [
+        ("scrape_configs: [{job_name: a, series_limit: 1000}]", "series_limit"),
+        ("scrape_configs: [{job_name: a, scrape_offset: 1s, scrape_align_interval: 1m}]", "cannot both be set"),
+        ("scrape_configs: [{job_name: a, max_scrape_size: 1MB, body_size_limit: 2MB}]", "max_scrape_size"),
+        ("scrape_configs: [{job_name: a, disable_compression: true, enable_compression: true}]", "contradict"),
+        ("scrape_configs: [{job_name: a, headers: ['no colon']}]", "Name: value"),
+        ("scrape_configs: [{job_name: a, headers: ['Host: x']}]", "not allowed"),
+    ] {
+        let error = parse(text).err().unwrap_or_else(|| panic!("{text} loaded"));
+        assert!(error.contains(named), "{text}: {error}");
+    }
+}
+
+#[test]
 fn dockerswarm_sd_takes_prometheus_defaults_and_docker_sd_client_rules() {
     let config = parse("scrape_configs: [{job_name: a, dockerswarm_sd_configs: [{host: 'unix:///run/d.sock', role: services, basic_auth: {username: u}}, {host: 'https://m:2376', role: tasks, port: 9323, refresh_interval: 30s, filters: [{name: label, values: [prometheus-job]}, {name: label, values: [team=a]}, {name: desired-state, values: []}], tls_config: {insecure_skip_verify: true}, follow_redirects: false, enable_http2: false}, {host: 'tcp://m:2375', role: nodes, authorization: {credentials: t}}]}]").unwrap();
     let swarm = &config.jobs[0].dockerswarm_sd;

@@ -534,6 +534,24 @@ fn scrapes_start_at_the_targets_offset() {
     assert_eq!(first_slot(3, 30, 1_001), 1_020);
 }
 
+#[test]
+fn victoriametrics_schedules_align_or_offset_the_scrapes() {
+    use crate::scrape::config::ScrapeSchedule;
+    // scrape_align_interval: the next multiple of it, whatever the target.
+    assert_eq!(first_scrape_ms(ScrapeSchedule::AlignedTo(60_000), 7, 15_000, 125_000), 180_000);
+    assert_eq!(first_scrape_ms(ScrapeSchedule::AlignedTo(60_000), 9, 15_000, 180_000), 180_000);
+    // scrape_offset: that far into each interval, this one's or the next's.
+    assert_eq!(first_scrape_ms(ScrapeSchedule::Offset(5_000), 7, 15_000, 31_000), 35_000);
+    assert_eq!(first_scrape_ms(ScrapeSchedule::Offset(5_000), 7, 15_000, 36_000), 50_000);
+    assert_eq!(first_scrape_ms(ScrapeSchedule::Spread, 7, 1000, 10_500), first_slot(7, 1000, 10_500));
+    // Without staleness markers, only the markers go.
+    let labels = Labels::from_pairs([("__name__", "x")]);
+    let series = vec![(labels.clone(), Sample { timestamp_ms: 1, value: f64::from_bits(STALE_NAN_BITS) }), (labels.clone(), Sample { timestamp_ms: 2, value: f64::NAN })];
+    let kept = without_stale_markers(series);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].1.timestamp_ms, 2);
+}
+
 fn future_size<F, A, B, C>(_: impl Fn(A, B, C) -> F) -> usize {
     std::mem::size_of::<F>()
 }
