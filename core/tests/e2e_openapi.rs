@@ -286,3 +286,27 @@ fn every_path_the_router_names_is_in_the_document_and_no_other() {
     let unrouted: Vec<&String> = documented.difference(&routed).collect();
     assert!(unrouted.is_empty(), "in the document but not named by the router: {unrouted:?}");
 }
+
+/// Every `$ref` of the document names something it holds (a dangling one makes the
+/// document invalid for every generator and viewer).
+#[test]
+fn every_reference_resolves() {
+    let doc: Value = serde_saphyr::from_str(concat!(include_str!("../src/api/openapi/paths.yaml"), include_str!("../src/api/openapi/components.yaml"))).expect("the embedded document is YAML");
+    fn walk<'v>(value: &'v Value, refs: &mut Vec<&'v str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    refs.push(target);
+                }
+                map.values().for_each(|v| walk(v, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, refs)),
+            _ => {}
+        }
+    }
+    let mut refs = Vec::new();
+    walk(&doc, &mut refs);
+    assert!(refs.len() > 100, "{} references", refs.len());
+    let dangling: Vec<&str> = refs.into_iter().filter(|r| r.strip_prefix('#').is_none_or(|pointer| doc.pointer(pointer).is_none())).collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}

@@ -116,3 +116,52 @@ fn relabel_debuggers_and_prettify_answer_as_victoriametrics() {
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("query")), "{answer}");
     assert!(server.stop());
 }
+
+/// A scrape target named as `/api/v1/targets` lists it (`scrapePool`, `scrapeUrl`):
+/// `/target_response` fetches its answer as its scrapes ask it (the job's headers too), and
+/// the relabeling debuggers start from its labels and its job's rules.
+#[test]
+fn a_named_target_gives_its_response_and_relabeling_context() {
+    let exporter = Exporter::start("probe_metric{kind=\"x\"} 7\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scrape = format!(
+        "scrape_configs:\n- job_name: app\n  scrape_interval: 1h\n  headers: ['X-Probe: yes']\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n  relabel_configs:\n  - {{target_label: team, replacement: infra}}\n  metric_relabel_configs:\n  - {{action: labeldrop, regex: kind}}\n- job_name: dead\n  scrape_interval: 1h\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n",
+        exporter.port
+    );
+    let server = Server::start(&write_scrape_config(dir.path(), scrape));
+    let url = poll("the target listed", std::time::Duration::from_secs(20), || {
+        let (_, body) = get_json(&server.url("/api/v1/targets?state=active&scrapePool=app"));
+        body["data"]["activeTargets"][0]["scrapeUrl"].as_str().map(str::to_string)
+    });
+    let named = format!("scrapePool=app&scrapeUrl={}", percent_encode(&url));
+
+    let reply = agent().get(&server.url(&format!("/target_response?{named}"))).call().expect("the target's response");
+    assert_eq!(reply.into_string().expect("body"), "probe_metric{kind=\"x\"} 7\n");
+    let heads = exporter.requests.lock().expect("requests").clone();
+    assert!(heads.iter().any(|h| h.to_ascii_lowercase().contains("x-probe: yes")), "the job's headers go with it: {heads:?}");
+
+    let (status, answer) = get_json(&server.url(&format!("/target-relabel-debug?format=json&{named}")));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["steps"][0]["rule"].as_str().is_some_and(|r| r.contains("target_label: team")), "{answer}");
+    assert_eq!(plain(&answer["resultingLabels"]), format!(r#"{{instance="127.0.0.1:{}", job="app", team="infra"}}"#, exporter.port));
+    let (status, answer) = get_json(&server.url(&format!("/metric-relabel-debug?format=json&{named}")));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(plain(&answer["originalLabels"]), format!(r#"up{{instance="127.0.0.1:{}", job="app", team="infra"}}"#, exporter.port));
+    assert!(answer["steps"][0]["rule"].as_str().is_some_and(|r| r.contains("labeldrop")), "{answer}");
+
+    // Unknown targets and missing names.
+    let (status, answer) = get_json(&server.url("/target_response?scrapePool=app&scrapeUrl=http%3A%2F%2Fnowhere%2Fmetrics"));
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = get_json(&server.url("/target_response?scrapePool=app"));
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("scrapeUrl")), "{answer}");
+    // A target that does not answer: a 502 naming why.
+    poll("the dead target listed", std::time::Duration::from_secs(20), || {
+        let (_, body) = get_json(&server.url("/api/v1/targets?state=active&scrapePool=dead"));
+        body["data"]["activeTargets"][0]["scrapeUrl"].as_str().map(str::to_string)
+    });
+    let (status, answer) = get_json(&server.url("/target_response?scrapePool=dead&scrapeUrl=http%3A%2F%2F127.0.0.1%3A1%2Fmetrics"));
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("cannot fetch the response of http://127.0.0.1:1/metrics")), "{answer}");
+    assert!(server.stop());
+}

@@ -52,6 +52,7 @@ mod search;
 mod self_metrics;
 mod self_metrics_json;
 mod single_flight;
+mod target_response;
 mod ui;
 pub(crate) mod status;
 mod vm_native;

@@ -19,6 +19,7 @@ use super::params::Params;
 use super::{json, search::go_quote, ApiError};
 use crate::ingest::label_limits::LabelLimits;
 use crate::ingest::relabel::{Action, RelabelConfig, Relabeler};
+use crate::scrape::status::TargetStatus;
 
 /// Which relabeling the page shows: of scraped series (`metric_relabel_configs`, and the
 /// server's own ingest relabeling), or of discovered targets (`relabel_configs`).
@@ -68,13 +69,30 @@ const OUTPUT_CHANGED_COLOR: &str = "#4495e0";
 /// `server_rules` are this server's own ingest rules, the series page's starting point
 /// (`None`: not shown to this client). A series or rules that do not parse are a 400: the
 /// JSON error envelope for `format=json`, else the page naming the problem.
-pub fn handle(stage: Stage, params: &Params, server_rules: Option<&[RelabelConfig]>) -> Result<Response<Bytes>, ApiError> {
+pub fn handle(stage: Stage, params: &Params, server_rules: Option<&[RelabelConfig]>, target: Option<&TargetStatus>) -> Result<Response<Bytes>, ApiError> {
     let as_json = params.get("format") == Some("json");
     let mut metric = params.get("metric").unwrap_or("").to_string();
     let mut rules = params.get("relabel_configs").unwrap_or("").to_string();
     let outcome = match params.get("id").filter(|id| !id.is_empty()) {
-        Some(id) => Err(format!("there are no target ids here (id={id}): give the labels as metric= and the rules as relabel_configs=")),
+        Some(id) => Err(format!("there are no target ids here (id={id}): give the labels as metric= and the rules as relabel_configs=, or name a target by scrapePool and scrapeUrl")),
         None => {
+            // A named target (`scrapePool`, `scrapeUrl`) fills what is not given: its labels
+            // before target relabeling and its job's `relabel_configs`, or its labels on `up`
+            // and the job's `metric_relabel_configs`.
+            if let (Some(status), true) = (target, metric.is_empty() && rules.is_empty()) {
+                let job = &status.target.job;
+                let (labels, relabeler, key) = match stage {
+                    Stage::Target => (status.target.discovered.labels(), &job.target_relabeler, "relabel_configs"),
+                    Stage::Series => {
+                        let mut labels = status.target.labels.clone();
+                        labels.push(("__name__".to_string(), "up".to_string()));
+                        (labels, &job.metric_relabeler, "metric_relabel_configs")
+                    }
+                };
+                metric = series_text(&labels);
+                let configs: Vec<RelabelConfig> = relabeler.configs().cloned().collect();
+                rules = format!("# scrape_configs[job_name={}].{key}\n{}", job.name, rules_yaml(&configs));
+            }
             if metric.is_empty() && rules.is_empty() && stage == Stage::Series {
                 if let Some(server_rules) = server_rules.filter(|r| !r.is_empty()) {
                     rules = format!("# relabel_configs: this server's ingest relabeling\n{}", rules_yaml(server_rules));
@@ -139,6 +157,23 @@ fn finish(steps: &mut Vec<Step>, current: &mut LabelSet, rule: &str, change: imp
     if output != *current {
         steps.push(Step { rule: rule.into(), input: std::mem::replace(current, output.clone()), output });
     }
+}
+
+/// `labels` as one series in the text format's form (`{a="b",…}`, every label inside the
+/// braces, values escaped), as the page's `metric` field takes it back.
+fn series_text(labels: &[(String, String)]) -> String {
+    let mut sorted = labels.to_vec();
+    sorted.sort();
+    let pairs: Vec<String> = sorted
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = format!("{name}=\"");
+            crate::ingest::text_format::push_escaped_label_value(&mut pair, value);
+            pair.push('"');
+            pair
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 /// `name`'s value in `labels` ("" when absent).

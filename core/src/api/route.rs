@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
 use super::{admin, cors, csv, datadog, exemplars, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write, zabbix};
-use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, prettify_query, quit, relabel_debug, streamed_import_format, text_response, Api, ApiError};
+use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, prettify_query, quit, relabel_debug, target_response, streamed_import_format, text_response, Api, ApiError};
 
 
 impl Api {
@@ -203,8 +203,23 @@ impl Api {
             // point only for a client that may see the configuration.
             "/metric-relabel-debug" | "/target-relabel-debug" if get_or_post => {
                 let stage = if path == "/metric-relabel-debug" { relabel_debug::Stage::Series } else { relabel_debug::Stage::Target };
-                let server_rules = self.confinement(request).is_empty().then_some(self.config.relabel_configs.as_slice());
-                relabel_debug::handle(stage, &self.params(request)?, server_rules)
+                let params = self.params(request)?;
+                let unconfined = self.confinement(request).is_empty();
+                let server_rules = unconfined.then_some(self.config.relabel_configs.as_slice());
+                // A target named as /api/v1/targets lists it: its labels and its job's rules
+                // (scrape targets are every client's: not for a confined one).
+                let named = params.get("scrapePool").is_some_and(|p| !p.is_empty());
+                let target = match named {
+                    true if !unconfined => return Err(ApiError::forbidden(format!("{path} with a scrape target is not available to a client confined by tls.read_filters"))),
+                    true => Some(target_response::named_target(self, &params)?),
+                    false => None,
+                };
+                relabel_debug::handle(stage, &params, server_rules, target.as_ref())
+            }
+            // VictoriaMetrics' target response: what a target answers its scrapes now.
+            "/target_response" if method == Method::GET => {
+                let params = self.refuse_other_clients_queries(request, "/target_response")?;
+                target_response::handle(self, &params).await
             }
             "/api/v1/parse_query" if get_or_post => parse_query(&self.params(request)?),
             // GET too: VictoriaMetrics takes any method here, and its documentation's command
@@ -345,6 +360,7 @@ const GET_ONLY_PATHS: &[&str] = &[
     "/api/v1/targets",
     "/api/v1/targets/metadata",
     "/api/v1/targets/relabel_steps",
+    "/target_response",
     "/api/v1/scrape_pools",
     "/api/v1/scrape_pools/config",
     "/api/v1/metadata",

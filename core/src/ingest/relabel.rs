@@ -327,6 +327,11 @@ impl Relabeler {
         Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
     }
 
+    /// The rules as configured, in order.
+    pub fn configs(&self) -> impl Iterator<Item = &RelabelConfig> {
+        self.rules.iter().map(|rule| &rule.config)
+    }
+
     /// Series and samples (floats and histograms) not stored because of the rules.
     pub fn dropped(&self) -> (u64, u64) {
         (self.series_dropped.load(Ordering::Relaxed), self.samples_dropped.load(Ordering::Relaxed))

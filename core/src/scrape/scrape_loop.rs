@@ -86,6 +86,14 @@ fn first_scrape_ms(schedule: crate::scrape::config::ScrapeSchedule, key: u64, in
     }
 }
 
+/// One GET of `target` as its scrapes ask it (the job's headers, credentials, TLS, proxy
+/// and limits), outside its loop: the answer's Content-Type and body, or why there is none
+/// (VictoriaMetrics' `/target_response`).
+pub(crate) async fn fetch_once(target: &crate::scrape::discovery::Target) -> Result<(String, Vec<u8>), String> {
+    let mut client = target.job.access.client(&target_location(target))?.over_unix_socket(target.unix_socket.clone());
+    fetch(&mut client, target).await
+}
+
 /// Without staleness markers (`no_stale_markers`): `series` less every staleness marker.
 fn without_stale_markers(mut series: Vec<(Labels, Sample)>) -> Vec<(Labels, Sample)> {
     series.retain(|(_, sample)| sample.value.to_bits() != STALE_NAN_BITS);

@@ -185,6 +185,13 @@ impl Registry {
     }
 
     /// The active targets (a copy, taken under the lock), in job and then key order.
+    /// The active target of job `pool` scraped at `url` (`/api/v1/targets`' `scrapePool` and
+    /// `scrapeUrl`); the first, in label order, when relabeling gave several the same URL.
+    pub fn find_active(&self, pool: &str, url: &str) -> Option<TargetStatus> {
+        let all = self.active.lock().ok()?;
+        all.values().find(|s| s.target.job.name == pool && s.target.url == url).cloned()
+    }
+
     pub fn active_targets(&self) -> Vec<TargetStatus> {
         self.active.lock().map(|all| all.values().cloned().collect()).unwrap_or_default()
     }
