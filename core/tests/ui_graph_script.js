@@ -127,8 +127,14 @@ async function checkAgainstServer() {
   assert.equal(targets.length, 1);
   assert.equal(targets[0].title, "ui_down (0/1 up)");
   assert.equal(targets[0].state, "down");
-  const [endpoint, health, labels, last, , error] = targets[0].rows[0];
+  const [endpoint, health, labels, last, , error, debug] = targets[0].rows[0];
   assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  // The target's debugging pages name it by pool and URL, and answer when followed.
+  const named = `scrapePool=ui_down&scrapeUrl=${encodeURIComponent(endpoint)}`;
+  assert.deepEqual(debug.links.map(([text, path]) => [text, path]), [["response", `target_response?${named}`], ["target relabeling", `target-relabel-debug?${named}`], ["metric relabeling", `metric-relabel-debug?${named}`]]);
+  const relabeling = await query(`${debug.links[1][1]}&format=json`, null);
+  assert.equal(relabeling.status, "success");
+  assert.match(relabeling.resultingLabels, /job=&quot;ui_down&quot;/);
   assert.equal(health, "down");
   assert.match(labels, /^\{instance="127\.0\.0\.1:\d+", job="ui_down"\}$/);
   assert.notEqual(last, "never");

@@ -532,11 +532,20 @@ function targetsSections(data) {
     return {
       title: `${pool} (${up}/${targets.length} up)`,
       subtitle: "",
-      columns: ["Endpoint", "State", "Labels", "Last scrape", "Took", "Error"],
-      rows: targets.map((t) => [t.scrapeUrl, t.health, labelsText(t.labels), apiTimeText(t.lastScrape), secondsText(t.lastScrapeDuration), t.lastError || ""]),
+      columns: ["Endpoint", "State", "Labels", "Last scrape", "Took", "Error", "Debug"],
+      rows: targets.map((t) => [t.scrapeUrl, t.health, labelsText(t.labels), apiTimeText(t.lastScrape), secondsText(t.lastScrapeDuration), t.lastError || "", targetLinks(pool, t.scrapeUrl)]),
       state: up === targets.length ? "up" : "down",
     };
   });
+}
+
+/**
+ * A target's debugging pages, relative to the API's base (a cell of `{links}`): its answer
+ * now (`target_response`) and its relabeling, rule by rule.
+ */
+function targetLinks(pool, url) {
+  const named = `scrapePool=${encodeURIComponent(pool)}&scrapeUrl=${encodeURIComponent(url)}`;
+  return { links: [["response", `target_response?${named}`], ["target relabeling", `target-relabel-debug?${named}`], ["metric relabeling", `metric-relabel-debug?${named}`]] };
 }
 
 /** Per scrape pool, each discovered target's labels before relabeling and after (or "dropped"). */
@@ -615,7 +624,7 @@ if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, stackSeries, renderGraphSvg, nearestPoint, tableRows,
-    pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, serviceDiscoverySections,
+    pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, targetLinks, serviceDiscoverySections,
     tsdbStatusSections, flagsSections, serverStatusSections, topQueriesSections, activeQueriesSections, STATUS_VIEWS,
     wordAt, completions, PROMQL_KEYWORDS,
   };
@@ -655,6 +664,14 @@ function element(tag, attributes, ...children) {
   Object.entries(attributes || {}).forEach(([k, v]) => (k === "class" ? (node.className = v) : node.setAttribute(k, v)));
   children.forEach((c) => node.append(c));
   return node;
+}
+
+/** A status table cell's nodes: its text, or for `{links}` a link per `[text, path]` (paths relative to the API's base). */
+function cellContent(cell) {
+  if (cell && typeof cell === "object" && Array.isArray(cell.links)) {
+    return cell.links.flatMap(([text, path], i) => (i > 0 ? [" · "] : []).concat([element("a", { href: apiBase() + path }, text)]));
+  }
+  return [cell];
 }
 
 const state = { panels: [] };
@@ -973,7 +990,7 @@ async function showStatusView(view) {
     }
     for (const section of list) {
       const table = element("table", { class: "result" }, element("tr", {}, ...section.columns.map((c) => element("th", {}, c))));
-      section.rows.forEach((row) => table.append(element("tr", {}, ...row.map((cell) => element("td", {}, cell)))));
+      section.rows.forEach((row) => table.append(element("tr", {}, ...row.map((cell) => element("td", {}, ...cellContent(cell))))));
       const title = section.title ? element("h3", { class: "state-" + section.state }, section.title) : "";
       root.append(element("section", { class: "panel" }, title, section.subtitle ? element("div", { class: "stats" }, section.subtitle) : "", section.rows.length ? table : ""));
     }
