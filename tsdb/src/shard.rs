@@ -21,7 +21,7 @@ mod head_checkpoint;
 mod open;
 mod read;
 mod retention;
-mod series_window;
+pub mod series_window;
 mod snapshot;
 mod stats;
 

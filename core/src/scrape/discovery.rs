@@ -48,6 +48,9 @@ pub struct Target {
     /// target whose schedule or URL changes on a reload (a new key) stays on its executor,
     /// and its series are handed to its new loop instead of being marked stale.
     pub placement: u64,
+    /// Distinct series it may write per UTC day (`ScrapeJob::series_limit`, or its
+    /// `__series_limit__` label); 0: no limit.
+    pub series_limit: usize,
 }
 
 impl Target {
@@ -304,6 +307,11 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
         return Err(format!("__scrape_timeout__ {} is greater than __scrape_interval__ {}", duration_text(timeout_ms), duration_text(interval_ms)));
     }
     let histograms = histogram_scraping(job, &labels)?;
+    // VictoriaMetrics' `__series_limit__`: 0 or less lifts the job's limit for this target.
+    let series_limit = match get(&labels, "__series_limit__") {
+        "" => job.series_limit,
+        text => text.parse::<i64>().map_err(|_| format!("invalid __series_limit__ {text:?}"))?.max(0) as usize,
+    };
     // Go's URL escapes a `?` in the path (it is not the query's start).
     let path = get(&labels, "__metrics_path__").replace('?', "%3F");
     // The job's params, the first value of each replaced by its `__param_` label.
@@ -337,7 +345,7 @@ fn target(job: &Arc<ScrapeJob>, mut labels: Vec<(String, String)>, discovered: D
     labels.shrink_to_fit();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&job.name, &labels).hash(&mut hasher);
-    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, unix_socket, interval_ms, timeout_ms, histograms, key, placement: hasher.finish() })
+    Ok(Target { job: job.clone(), discovered, labels, scheme, host, port, unreachable, path_and_query, url, unix_socket, interval_ms, timeout_ms, histograms, key, placement: hasher.finish(), series_limit })
 }
 
 /// The files a file_sd entry's patterns name now (a `*` in the last element matches any

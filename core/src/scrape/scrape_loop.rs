@@ -94,6 +94,32 @@ pub(crate) async fn fetch_once(target: &crate::scrape::discovery::Target) -> Res
     fetch(&mut client, target).await
 }
 
+/// A scrape's samples within the target's series limit (`window`, at `at_ms`): a series not
+/// let in this day past the limit is left out, its samples counted (returned); a staleness
+/// marker goes only to a series that was let in, so a left-out series never appears.
+fn limit_series(
+    window: &mut tsdb::shard::series_window::SeriesWindowLimit,
+    at_ms: i64,
+    series: &mut Vec<(Labels, Sample)>,
+    histograms: &mut Vec<(Labels, HistogramSample)>,
+    exemplars: &mut Vec<(Labels, Vec<Exemplar>)>,
+) -> u64 {
+    let mut dropped = 0u64;
+    series.retain(|(labels, sample)| {
+        let hash = labels.stable_hash();
+        let kept = if sample.value.to_bits() == STALE_NAN_BITS { window.has_seen(hash, at_ms) } else { window.admits(hash, at_ms) };
+        dropped += u64::from(!kept && sample.value.to_bits() != STALE_NAN_BITS);
+        kept
+    });
+    histograms.retain(|(labels, _)| {
+        let kept = window.admits(labels.stable_hash(), at_ms);
+        dropped += u64::from(!kept);
+        kept
+    });
+    exemplars.retain(|(labels, _)| window.has_seen(labels.stable_hash(), at_ms));
+    dropped
+}
+
 /// Without staleness markers (`no_stale_markers`): `series` less every staleness marker.
 fn without_stale_markers(mut series: Vec<(Labels, Sample)>) -> Vec<(Labels, Sample)> {
     series.retain(|(_, sample)| sample.value.to_bits() != STALE_NAN_BITS);
@@ -128,6 +154,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
     let mut cache = new_cache();
     cache.inherit(inherited);
     let reports = report_labels(&target, &context.external_labels);
+    // VictoriaMetrics' per-target series limit: the series let in this UTC day.
+    let mut series_window = tsdb::shard::series_window::SeriesWindowLimit::new(target.series_limit as u64, tsdb::shard::series_window::DAY_MS);
     let mut was_up: Option<bool> = None;
     // Whether the last scrape had samples the store left out (series limit, time bounds).
     let mut was_partly_stored = false;
@@ -187,7 +215,14 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
             }
             Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), SeriesStarts::default(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
-        series.extend(report_series(&reports, start_ms, &report_values(&target, report, body_bytes)));
+        let mut histograms = histograms;
+        let mut exemplars = exemplars;
+        let mut values = report_values(&target, report, body_bytes);
+        if let Some(window) = &mut series_window {
+            let dropped = limit_series(window, start_ms, &mut series, &mut histograms, &mut exemplars);
+            values.extend([window.limit() as f64, window.current() as f64, dropped as f64]);
+        }
+        series.extend(report_series(&reports, start_ms, &values));
         if job.no_stale_markers {
             series = without_stale_markers(series);
         }

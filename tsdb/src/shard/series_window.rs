@@ -65,6 +65,12 @@ impl SeriesWindowLimit {
         true
     }
 
+    /// Whether series `hash` was seen in the window of `now_ms` (nothing noted): a staleness
+    /// marker goes only to a series that was let in.
+    pub fn has_seen(&self, hash: u64, now_ms: i64) -> bool {
+        now_ms.div_euclid(self.window_ms) == self.window && self.seen.contains(&hash)
+    }
+
     /// Series seen in the current window.
     pub fn current(&self) -> u64 {
         self.seen.len() as u64

@@ -124,7 +124,7 @@ pub(super) struct JobSection {
     /// (a new connection for every scrape), `headers` (`Name: value` entries),
     /// `scrape_align_interval` and `scrape_offset` (the scrape times), `no_stale_markers`;
     /// `stream_parse` is read and changes nothing stored (answers are read whole, up to the
-    /// body limit). `series_limit` is refused, naming what limits series here.
+    /// body limit). `series_limit`: at most so many series per target and UTC day (0: none).
     max_scrape_size: Option<String>,
     disable_compression: bool,
     disable_keepalive: bool,
@@ -241,6 +241,9 @@ pub struct ScrapeJob {
     /// VictoriaMetrics' `no_stale_markers`: no staleness marker is written for the job's
     /// series, whether they leave an answer, a scrape fails or the target goes.
     pub no_stale_markers: bool,
+    /// VictoriaMetrics' `series_limit`: distinct series a target may write per UTC day (a
+    /// target's `__series_limit__` label overrides it); 0: no limit.
+    pub series_limit: usize,
 }
 
 /// When a target's scrapes fall (see `ScrapeJob::schedule`).
@@ -422,9 +425,6 @@ pub(super) fn resolve_job(mut s: JobSection, globals: &Globals, base: &Path, lim
     let serverset_sd = resolve_entries("serverset_sd_configs", s.serverset_sd_configs, base, crate::scrape::zookeeper_sd::config::resolve_serverset)?;
     let nerve_sd = resolve_entries("nerve_sd_configs", s.nerve_sd_configs, base, crate::scrape::zookeeper_sd::config::resolve_nerve)?;
     let oci_sd = resolve_entries("oci_sd_configs", s.oci_sd_configs, base, crate::scrape::oci_sd::config::resolve)?;
-    if s.series_limit.is_some_and(|limit| limit > 0) {
-        return Err("series_limit (VictoriaMetrics' per-target series limit) is not supported here; storage.max_series, max_hourly_series and max_daily_series limit series for the whole server".into());
-    }
     if s.disable_compression && s.enable_compression == Some(true) {
         return Err("disable_compression and enable_compression: true contradict each other".into());
     }
@@ -504,6 +504,7 @@ pub(super) fn resolve_job(mut s: JobSection, globals: &Globals, base: &Path, lim
         disable_keepalive: s.disable_keepalive,
         schedule,
         no_stale_markers: s.no_stale_markers,
+        series_limit: s.series_limit.filter(|n| *n > 0).unwrap_or(0) as usize,
         body_bytes_max,
         accept,
         fallback_format,

@@ -329,9 +329,10 @@ fn victoriametrics_scrape_keys_are_read() {
     assert_eq!(vm.schedule, ScrapeSchedule::AlignedTo(60_000));
     assert_eq!(vm.access.headers.values().unwrap(), vec![("TenantID".to_string(), "42".to_string()), ("X-Team".to_string(), "infra".to_string())]);
     assert_eq!(config.jobs[1].schedule, ScrapeSchedule::Offset(5_000));
+    assert_eq!((vm.series_limit, config.jobs[1].series_limit), (0, 0), "none, and 0 is none");
+    assert_eq!(parse("scrape_configs: [{job_name: a, series_limit: 1000}]").unwrap().jobs[0].series_limit, 1000);
     assert!(config.jobs[1].enable_compression && !config.jobs[1].no_stale_markers);
     for (text, named) in [
-        ("scrape_configs: [{job_name: a, series_limit: 1000}]", "series_limit"),
         ("scrape_configs: [{job_name: a, scrape_offset: 1s, scrape_align_interval: 1m}]", "cannot both be set"),
         ("scrape_configs: [{job_name: a, max_scrape_size: 1MB, body_size_limit: 2MB}]", "max_scrape_size"),
         ("scrape_configs: [{job_name: a, disable_compression: true, enable_compression: true}]", "contradict"),

@@ -28,11 +28,15 @@ const REPORT_NAMES: [&str; 5] = ["up", "scrape_duration_seconds", "scrape_sample
 /// Those it writes too with `extra_scrape_metrics`.
 const EXTRA_REPORT_NAMES: [&str; 3] = ["scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes"];
 
-/// The labels of those series (the extra ones when the job asks for them): the target's
-/// (and the external labels it lacks).
+/// Those VictoriaMetrics writes for a target with a series limit (`series_limit`).
+const SERIES_LIMIT_REPORT_NAMES: [&str; 3] = ["scrape_series_limit", "scrape_series_current", "scrape_series_limit_samples_dropped"];
+
+/// The labels of those series (the extra ones when the job asks for them, then the series
+/// limit's when the target has one): the target's (and the external labels it lacks).
 pub(super) fn report_labels(target: &Target, external: &[(String, String)]) -> Vec<Labels> {
     let extra: &[&str] = if target.job.extra_scrape_metrics { &EXTRA_REPORT_NAMES } else { &[] };
-    REPORT_NAMES.iter().chain(extra).map(|name| {
+    let limited: &[&str] = if target.series_limit > 0 { &SERIES_LIMIT_REPORT_NAMES } else { &[] };
+    REPORT_NAMES.iter().chain(extra).chain(limited).map(|name| {
         let mut pairs: Vec<(String, String)> = target.labels.clone();
         for (n, v) in external {
             if !pairs.iter().any(|(p, _)| p == n) {

@@ -552,6 +552,27 @@ fn victoriametrics_schedules_align_or_offset_the_scrapes() {
     assert_eq!(kept[0].1.timestamp_ms, 2);
 }
 
+#[test]
+fn a_targets_series_limit_lets_in_the_first_series_of_the_day() {
+    let mut window = tsdb::shard::series_window::SeriesWindowLimit::new(2, tsdb::shard::series_window::DAY_MS).expect("a limit");
+    let sample = |name: &str, value: f64| (Labels::from_pairs([("__name__", name)]), Sample { timestamp_ms: 1, value });
+    let mut series = vec![sample("a", 1.0), sample("b", 2.0), sample("c", 3.0)];
+    let (mut histograms, mut exemplars) = (Vec::new(), vec![(Labels::from_pairs([("__name__", "c")]), Vec::new()), (Labels::from_pairs([("__name__", "a")]), Vec::new())]);
+    assert_eq!(limit_series(&mut window, 1_000, &mut series, &mut histograms, &mut exemplars), 1);
+    assert_eq!(series.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>(), vec!["a{}", "b{}"]);
+    assert_eq!(exemplars.len(), 1, "the left-out series' exemplars go with it");
+    // Staleness markers only for series let in: c never appears.
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let mut series = vec![sample("a", stale), sample("c", stale), sample("b", 5.0)];
+    assert_eq!(limit_series(&mut window, 2_000, &mut series, &mut histograms, &mut Vec::new()), 0);
+    assert_eq!(series.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>(), vec!["a{}", "b{}"]);
+    // A target's __series_limit__ label sets its own limit, 0 none.
+    let t = target("scrape_configs: [{job_name: j, series_limit: 10, static_configs: [{targets: ['h:1']}], relabel_configs: [{target_label: __series_limit__, replacement: '3'}]}]");
+    assert_eq!(t.series_limit, 3);
+    let t = target("scrape_configs: [{job_name: j, series_limit: 10, static_configs: [{targets: ['h:1']}]}]");
+    assert_eq!(t.series_limit, 10);
+}
+
 fn future_size<F, A, B, C>(_: impl Fn(A, B, C) -> F) -> usize {
     std::mem::size_of::<F>()
 }
