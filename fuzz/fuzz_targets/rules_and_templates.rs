@@ -1,15 +1,28 @@
 //! Fuzz target: reading a rule file never panics, and neither does parsing an alert
 //! template and expanding it (with every `query` it asks for answered by one sample, up to
 //! a bound); a template that parses expands or fails with an error, never hangs past the
-//! engine's own limits. The first byte picks the parser.
+//! engine's own limits; relabeling rules (with VictoriaMetrics' extensions) read, checked
+//! and run over a series never panic either. The first byte picks the parser.
 #![no_main]
 use std::collections::BTreeMap;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&choice, rest)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(rest) else { return };
-    if choice % 2 == 0 {
+    if choice % 3 == 0 {
         let _ = metricstor::rules::file::parse(text, "fuzz.yml");
+        return;
+    }
+    if choice % 3 == 2 {
+        use metricstor::ingest::relabel::{configs_from_yaml, Relabeler};
+        let Ok(configs) = configs_from_yaml(text) else { return };
+        let Ok(relabeler) = Relabeler::new(&configs, Default::default()) else { return };
+        let series = [("__name__", "servers.web1.cpu.user"), ("job", "node"), ("instance", "h:9"), ("path", "/a/b")];
+        let mut labels: Vec<(String, String)> = series.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let kept = relabeler.apply(&mut labels);
+        let steps = relabeler.steps(series.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+        assert_eq!(steps.len(), configs.len());
+        assert_eq!(kept, steps.last().is_none_or(|s| s.keep), "apply and steps disagree on keeping the series");
         return;
     }
     let Ok(parsed) = template::alert_template("__alert_Fuzz", text) else { return };

@@ -28,7 +28,7 @@ mod notifications;
 mod openapi;
 mod otlp;
 mod push;
-mod pushgateway;
+pub mod pushgateway;
 pub mod params;
 mod process_metrics;
 mod parse_query;

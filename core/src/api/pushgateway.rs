@@ -70,13 +70,13 @@ pub(super) async fn protobuf_as_text(mut body: net::RequestBody, mut decoder: Op
 const PUSH_PREFIX: &str = "/api/v1/import/prometheus/metrics/";
 
 /// Whether `path` is a Pushgateway-style push (its grouping key begins with the job).
-pub(super) fn is_push_path(path: &str) -> bool {
+pub fn is_push_path(path: &str) -> bool {
     path.strip_prefix(PUSH_PREFIX).is_some_and(|key| key.starts_with("job/") || key.starts_with("job@base64/"))
 }
 
 /// The grouping labels of a push path, in its order; a name without a value, a value that
 /// is not base64 where it says so, or an escape that does not decode is a 400 naming it.
-pub(super) fn grouping_labels(path: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub fn grouping_labels(path: &str) -> Result<Vec<(String, String)>, ApiError> {
     let Some(key) = path.strip_prefix(PUSH_PREFIX) else {
         return Ok(Vec::new());
     };

@@ -114,7 +114,7 @@ pub fn handle(stage: Stage, params: &Params, server_rules: Option<&[RelabelConfi
 /// Runs `rules` (YAML) over `metric` at `stage`; a problem named as VictoriaMetrics names it.
 fn debug(stage: Stage, metric: &str, rules: &str) -> Result<Debugged, String> {
     let labels = parse_metric(metric).map_err(|e| format!("cannot parse metric: {e}"))?;
-    let configs = parse_rules(rules).map_err(|e| format!("cannot parse relabel configs: {e}"))?;
+    let configs = crate::ingest::relabel::configs_from_yaml(rules).map_err(|e| format!("cannot parse relabel configs: {e}"))?;
     let relabeler = Relabeler::new(&configs, LabelLimits::default()).map_err(|e| format!("cannot parse relabel configs: {e}"))?;
     let mut original = labels.clone();
     original.sort();
@@ -198,13 +198,6 @@ fn parse_metric(metric: &str) -> Result<LabelSet, String> {
     crate::ingest::text_format::parse_series_labels(metric)
 }
 
-/// The rules of a YAML list; none for text of only comments and blank lines.
-fn parse_rules(rules: &str) -> Result<Vec<RelabelConfig>, String> {
-    if rules.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
-        return Ok(Vec::new());
-    }
-    serde_saphyr::from_str::<Vec<RelabelConfig>>(rules).map_err(|e| e.to_string())
-}
 
 /// One rule as YAML with the fields it sets (those at their defaults left out, the action
 /// always given), as VictoriaMetrics shows a rule.
@@ -521,10 +514,10 @@ mod tests {
 
     #[test]
     fn server_rules_are_written_back_as_a_list_that_parses() {
-        let configs = parse_rules(
+        let configs = crate::ingest::relabel::configs_from_yaml(
             "- action: keep\n  source_labels: [job, env]\n  separator: '/'\n  regex: a/b\n- target_label: t\n  replacement: ''\n- if: '{a=\"1\"}'\n  action: drop\n- action: graphite\n  match: 'a.*'\n  labels: {job: '$1'}\n",
         )
         .expect("parses");
-        assert_eq!(parse_rules(&rules_yaml(&configs)).expect("written back"), configs);
+        assert_eq!(crate::ingest::relabel::configs_from_yaml(&rules_yaml(&configs)).expect("written back"), configs);
     }
 }

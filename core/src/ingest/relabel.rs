@@ -44,6 +44,15 @@ pub struct RelabelConfig {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// The rules of a YAML list (a relabeling file's text); none for text of only comments and
+/// blank lines.
+pub fn configs_from_yaml(text: &str) -> Result<Vec<RelabelConfig>, String> {
+    if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
+        return Ok(Vec::new());
+    }
+    serde_saphyr::from_str::<Vec<RelabelConfig>>(text).map_err(|e| e.to_string())
+}
+
 /// VictoriaMetrics' `if`: a series selector, or a list of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

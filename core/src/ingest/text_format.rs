@@ -187,7 +187,7 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
 /// `name`, `name{a="x",…}`, `{__name__="name",a="x"}` or `{"name",a="x"}` (empty text or
 /// `{}`: no labels); a problem is named. Pairs in the order written, the name first when it
 /// stands before the braces.
-pub(crate) fn parse_series_labels(text: &str) -> Result<LabelPairs, String> {
+pub fn parse_series_labels(text: &str) -> Result<LabelPairs, String> {
     let problem = |error: DecodeError| match error {
         DecodeError::InvalidSeries { problem, .. } => problem,
         other => other.to_string(),
