@@ -48,6 +48,11 @@ impl PrefetchedQuerier {
         (*histograms, starts.histograms) = started_histograms.into_iter().unzip();
     }
 
+    /// The most series one select fetched.
+    pub fn largest_select(&self) -> usize {
+        self.entries.iter().map(|(_, series)| series.len()).max().unwrap_or(0)
+    }
+
     /// Series fetched, over every select (a series two selects fetched counts twice).
     pub fn series_fetched(&self) -> usize {
         self.entries.iter().map(|(_, series)| series.len()).sum()

@@ -1,7 +1,8 @@
 //! `storage.max_series`: a write bringing new series past the limit stores the samples of
 //! series that exist or fit, answers 400 naming the limit with the written count, and
 //! counts the refused samples; series that exist keep being written. Likewise the hourly and
-//! daily limits (`max_hourly_series`, `max_daily_series`) for series not yet seen in the window.
+//! daily limits (`max_hourly_series`, `max_daily_series`) for series not yet seen in the window,
+//! and the per-selector query limit (`server.max_series_per_select`).
 
 mod support;
 
@@ -94,5 +95,21 @@ fn series_past_the_hourly_or_daily_limit_are_refused_naming_it() {
     ] {
         assert!(metrics.lines().any(|l| l == expected), "{expected} not in {metrics}");
     }
+    assert!(server.stop());
+}
+
+/// `server.max_series_per_select` (VictoriaMetrics' `-search.maxUniqueTimeseries`): a query
+/// one of whose selectors selects more series is a 422 naming the limit; narrower ones run.
+#[test]
+fn a_selector_past_the_series_limit_fails_the_query_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&write_config(dir.path(), "  max_series_per_select: 2\n"));
+    let body: Vec<support::SeriesInput<'_>> = ["a", "b", "c"].iter().map(|job| (vec![("__name__", "wide"), ("job", *job)], vec![(1_000_000, 1.0)])).collect();
+    assert_eq!(post(&server.url("/api/v1/write"), "application/x-protobuf", &v1_request(&body)).status, 204);
+    let (status, answer) = get_json(&server.url("/api/v1/query?query=sum(wide)&time=1000"));
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("3 series") && e.contains("server.max_series_per_select (2)")), "{answer}");
+    let (status, answer) = get_json(&server.url("/api/v1/query?query=sum(wide%7Bjob%21%3D%22c%22%7D)&time=1000"));
+    assert_eq!((status, &answer["data"]["result"][0]["value"][1]), (200, &serde_json::json!("2")), "{answer}");
     assert!(server.stop());
 }

@@ -501,6 +501,13 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
     let fetched_in = started.elapsed() - queued_in;
+    let series_max = api.config.server.max_series_per_select;
+    if series_max > 0 && querier.largest_select() > series_max {
+        return Err(ApiError::execution(format!(
+            "a selector of the query selects {} series, more than server.max_series_per_select ({series_max}) allows: narrow it with more label matchers",
+            querier.largest_select()
+        )));
+    }
     report.add_series_fetched(querier.series_fetched());
     report.span(fetched_in, || {
         format!("fetch from {} shards: {} series, at least {} samples", api.router.shard_count(), querier.series_fetched(), querier.samples_loaded())

@@ -55,6 +55,10 @@ pub struct ServerConfig {
     pub query_timeout_seconds: u64,
     /// Samples a single query may load before it fails with 422.
     pub max_samples_per_query: usize,
+    /// Series one selector of a query may select (VictoriaMetrics'
+    /// `-search.maxUniqueTimeseries`); more fail the query with 422 naming the limit. 0: no
+    /// limit (Prometheus has none).
+    pub max_series_per_select: usize,
     /// PromQL lookback delta.
     pub lookback_delta_seconds: u64,
     /// PromQL removes a result's metric name only at the end of the expression, not at each
@@ -121,6 +125,7 @@ impl Default for ServerConfig {
             shard_queue_depth: 256,
             query_timeout_seconds: 120,
             max_samples_per_query: 50_000_000,
+            max_series_per_select: 0,
             lookback_delta_seconds: 300,
             promql_delayed_name_removal: false,
             shutdown_drain_seconds: 10,
