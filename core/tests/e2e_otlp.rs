@@ -234,7 +234,7 @@ fn otlp_exemplars_and_promoted_attributes_are_stored_and_answered() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
     let otlp_section = "otlp:\n  promote_resource_attributes: [k8s.pod.name, deployment.environment]\n  keep_identifying_resource_attributes: true\n  promote_scope_metadata: true\n";
-    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, otlp_section.as_bytes())).expect("append the otlp section");
+    append_to_config(&config, otlp_section);
     let server = Server::start(&config);
     let t0 = base_ms();
     let cumulative = AggregationTemporality::Cumulative as i32;
@@ -355,7 +355,7 @@ fn contradictory_otlp_options_stop_the_server_naming_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
     let section = "otlp:\n  promote_all_resource_attributes: true\n  promote_resource_attributes: [k8s.pod.name]\n";
-    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes())).expect("append the otlp section");
+    append_to_config(&config, section);
     let text = start_refused(&config);
     assert!(text.contains("otlp.promote_resource_attributes") && text.contains("otlp.promote_all_resource_attributes"), "{text}");
 }
@@ -365,7 +365,7 @@ fn contradictory_otlp_options_stop_the_server_naming_them() {
 fn native_delta_ingestion_stores_delta_points_summed_by_sum_over_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
-    std::fs::OpenOptions::new().append(true).open(&config).and_then(|mut f| std::io::Write::write_all(&mut f, b"otlp:\n  native_delta_ingestion: true\n")).expect("append the otlp section");
+    append_to_config(&config, "otlp:\n  native_delta_ingestion: true\n");
     let server = Server::start(&config);
     let t0 = base_ms();
     let delta = AggregationTemporality::Delta as i32;
@@ -461,11 +461,7 @@ fn delta_to_cumulative_turns_delta_points_into_running_totals() {
 fn utf8_names_and_custom_bucket_histograms_when_configured() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&config)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, b"otlp:\n  translation_strategy: NoUTF8EscapingWithSuffixes\n  convert_histograms_to_nhcb: true\n"))
-        .expect("append the otlp section");
+    append_to_config(&config, "otlp:\n  translation_strategy: NoUTF8EscapingWithSuffixes\n  convert_histograms_to_nhcb: true\n");
     let server = Server::start(&config);
     let t0 = base_ms();
     let point = NumberDataPoint { attributes: vec![s("http.route", "/pay")], ..gauge_point(t0, 7.0) };

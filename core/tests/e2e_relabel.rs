@@ -19,11 +19,7 @@ const RULES: &str = "relabel_configs:
 
 fn config_with(dir: &std::path::Path, section: &str) -> std::path::PathBuf {
     let config = write_config(dir, "");
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&config)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes()))
-        .expect("append relabel_configs");
+    append_to_config(&config, section);
     config
 }
 

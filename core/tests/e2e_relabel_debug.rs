@@ -9,12 +9,7 @@ use support::*;
 
 fn config_with_rules(dir: &std::path::Path) -> std::path::PathBuf {
     let config = write_config(dir, "");
-    let rules = "relabel_configs:\n  - regex: replica\n    action: labeldrop\n";
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&config)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, rules.as_bytes()))
-        .expect("append relabel_configs");
+    append_to_config(&config, "relabel_configs:\n  - regex: replica\n    action: labeldrop\n");
     config
 }
 

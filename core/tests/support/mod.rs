@@ -602,6 +602,15 @@ pub fn poll_targets<T: Taken>(server: &Server, limit: Duration, accept: impl Fn(
 }
 
 /// Appends a `scrape:` section naming `scrape_file` to the config at `config`.
+/// Appends `section` (top-level YAML: `relabel_configs:`, `otlp:`, …) to the test config.
+pub fn append_to_config(config: &Path, section: &str) {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, section.as_bytes()))
+        .expect("append to the test config");
+}
+
 pub fn add_scrape_config(config: &Path, scrape_file: &Path) {
     let mut text = std::fs::read_to_string(config).expect("read test config");
     text.push_str(&format!("scrape:\n  config_file: {}\n", scrape_file.display()));
