@@ -53,7 +53,9 @@ fn protobuf_pushes_are_read_as_go_clients_send_them() {
     family("job_last_success", dto::MetricType::Gauge, dto::Metric { label: vec![label("stage", "load")], gauge: Some(dto::Gauge { value: 1234.5 }), timestamp_ms: 1_000_000, ..Default::default() })
         .encode_length_delimited(&mut body)
         .expect("encode");
-    family("job_rows_total", dto::MetricType::Counter, dto::Metric { counter: Some(dto::Counter { value: 42.0, ..Default::default() }), timestamp_ms: 1_000_000, ..Default::default() })
+    // With an exemplar, as Go's client library gives counters: not stored from a push.
+    let exemplar = dto::Exemplar { label: vec![label("trace_id", "abc")], value: 1.0, timestamp: Some(dto::Timestamp { seconds: 1000, nanos: 0 }) };
+    family("job_rows_total", dto::MetricType::Counter, dto::Metric { counter: Some(dto::Counter { value: 42.0, exemplar: Some(exemplar), ..Default::default() }), timestamp_ms: 1_000_000, ..Default::default() })
         .encode_length_delimited(&mut body)
         .expect("encode");
     let reply = agent()

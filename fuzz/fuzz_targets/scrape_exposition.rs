@@ -34,7 +34,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let target = &all[usize::from(flags & 3)];
     use metricstor::scrape::scrape_loop::{Answer, Format};
     let answer = if flags & 8 != 0 {
-        let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0, utf8_names: flags & 1 != 0 };
+        let options = metricstor::scrape::protobuf::ProtobufOptions { native_histograms: flags & 16 != 0, classic_histograms_too: flags & 32 != 0, utf8_names: flags & 1 != 0, exemplars: flags & 64 == 0 };
         let body = data.get(1..).unwrap_or_default();
         let decoded = if read_starts { metricstor::scrape::protobuf::to_text_with_starts(body, options) } else { metricstor::scrape::protobuf::to_text(body, options) };
         match decoded {

@@ -57,7 +57,7 @@ pub(super) async fn protobuf_as_text(mut body: net::RequestBody, mut decoder: Op
         let plain = decoder.take_decoded();
         take(&plain, &mut whole)?;
     }
-    let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: true };
+    let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: true, exemplars: false };
     let exposition = crate::scrape::protobuf::to_text(&whole, options).map_err(|e| ApiError::bad_data(format!("the protobuf push does not read: {e}")))?;
     let (sender, text_body) = net::RequestBody::channel(1);
     sender

@@ -404,7 +404,7 @@ mod tests {
         for f in families {
             f.encode_length_delimited(&mut body).expect("encode");
         }
-        let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false };
+        let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false, exemplars: true };
         let exposition = crate::scrape::protobuf::to_text(&body, options).expect("decoded");
         let out = convert(Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, false, true).expect("converted");
         let got: Vec<(&str, i32, f64)> = out.histograms.iter().map(|h| (h.series.as_str(), h.histogram.schema, h.histogram.count)).collect();

@@ -34,6 +34,9 @@ pub struct ProtobufOptions {
     /// `metric_name_validation_scheme: utf8` (Prometheus 3's default): metric and label
     /// names may be any UTF-8, written quoted in the text (else they must be legacy names).
     pub utf8_names: bool,
+    /// Exemplars are written after their series' lines, as OpenMetrics writes them (a scrape
+    /// reads them there); without, they are left out (the plain text format has none).
+    pub exemplars: bool,
 }
 
 /// A native histogram sample of the exposition.
@@ -77,7 +80,7 @@ pub fn to_text_with_starts(body: &[u8], options: ProtobufOptions) -> Result<Expo
 
 fn decode(body: &[u8], options: ProtobufOptions, read_starts: bool) -> Result<Exposition, String> {
     let text_bytes_max = body.len().saturating_mul(TEXT_BYTES_PER_BODY_BYTE_MAX).saturating_add(TEXT_BYTES_ALLOWANCE);
-    let mut out = Output { text: Vec::new(), text_bytes_max, line: String::new(), histograms: Vec::new(), histogram_bytes: 0, lines: 0, start_ms: 0, starts: LineStarts::default() };
+    let mut out = Output { text: Vec::new(), text_bytes_max, line: String::new(), histograms: Vec::new(), histogram_bytes: 0, lines: 0, start_ms: 0, starts: LineStarts::default(), exemplars: options.exemplars };
     let mut rest = body;
     let mut message_number = 0usize;
     while !rest.is_empty() {
@@ -127,6 +130,8 @@ struct Output {
     /// The start timestamp of the metric being written (0: none), given to its series.
     start_ms: i64,
     starts: LineStarts,
+    /// Whether exemplars are written (`ProtobufOptions::exemplars`).
+    exemplars: bool,
 }
 
 impl Output {
@@ -150,7 +155,7 @@ impl Output {
     /// Ends the line `start_series` began, with its exemplar if any (a counter's or a classic
     /// bucket's, as Prometheus' parser gives them; see `scrape::exemplar`), and appends it.
     fn end_series(&mut self, exemplar: Option<&dto::Exemplar>) -> Result<(), String> {
-        if let Some(e) = exemplar.map(scraped_exemplar) {
+        if let Some(e) = exemplar.filter(|_| self.exemplars).map(scraped_exemplar) {
             super::exemplar::push(&mut self.line, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())), e.value, e.timestamp_ms);
         }
         self.line.push('\n');

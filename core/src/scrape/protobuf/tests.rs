@@ -5,9 +5,9 @@ use crate::ingest::label_limits::LabelLimits;
 use dto::{Bucket, BucketSpan, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, Quantile, Summary};
 use tsdb::{CounterResetHint, Labels};
 
-const NATIVE: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: false, utf8_names: false };
-const NATIVE_AND_CLASSIC: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false };
-const CLASSIC_ONLY: ProtobufOptions = ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: false };
+const NATIVE: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: false, utf8_names: false, exemplars: true };
+const NATIVE_AND_CLASSIC: ProtobufOptions = ProtobufOptions { native_histograms: true, classic_histograms_too: true, utf8_names: false, exemplars: true };
+const CLASSIC_ONLY: ProtobufOptions = ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: false, exemplars: true };
 
 fn body(families: &[MetricFamily]) -> Vec<u8> {
     let mut out = Vec::new();

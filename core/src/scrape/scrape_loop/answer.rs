@@ -115,7 +115,7 @@ pub(super) fn read_answer(content_type: &str, body: Vec<u8>, job: &crate::scrape
         AnswerFormat::Protobuf => {
             // Classic histograms to convert come as classic series (as Prometheus' parser
             // gives them to its converter) unless native ones replace them.
-            let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: histograms.native, classic_histograms_too: histograms.classic_too || histograms.convert_nhcb, utf8_names: job.utf8_names };
+            let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: histograms.native, classic_histograms_too: histograms.classic_too || histograms.convert_nhcb, utf8_names: job.utf8_names, exemplars: true };
             let exposition = if read_starts { crate::scrape::protobuf::to_text_with_starts(&body, options)? } else { crate::scrape::protobuf::to_text(&body, options)? };
             (Answer { text: exposition.text, format: Format::OpenMetrics, histograms: exposition.histograms }, exposition.starts)
         }
