@@ -129,9 +129,11 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
     let calls = quoted_arguments(&page.body, "callApi(");
     assert_eq!(calls, ["api/v1/query", "api/v1/query_range", "api/v1/features", "api/v1/label/__name__/values", "api/v1/labels", "api/v1/label/__name__/values"]);
     // And the status views' (named in a table of the script, each read with a GET).
-    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/tsdb", "api/v1/status/flags", "api/v1/status/top_queries", "api/v1/status/active_queries"] {
+    for view_api in ["api/v1/rules?type=alert", "api/v1/rules", "api/v1/targets?state=active", "api/v1/targets", "api/v1/status/flags", "api/v1/status/top_queries", "api/v1/status/active_queries"] {
         assert!(page.body.contains(&format!("[[\"{view_api}\"], ")), "{view_api}");
     }
+    // The TSDB status view's path carries its page's query (`tsdbStatusPath`, checked by node).
+    assert!(page.body.contains("[[tsdbStatusPath(window.location.search)], ") && page.body.contains("return \"api/v1/status/tsdb\" + "));
     assert!(page.body.contains("[[\"api/v1/status/buildinfo\", \"api/v1/status/runtimeinfo\"], "));
     for (path, form) in [
         ("api/v1/query", Some(format!("query=ui_sample&time={end}"))),

@@ -154,6 +154,13 @@ async function checkAgainstServer() {
   assert.ok(headSeries >= 4, `${headSeries} series`);
   const byName = tsdb.find((t) => t.title === "Top series count by metric name");
   assert.deepEqual(byName.rows.find((r) => r[0] === "ui_sample"), ["ui_sample", "3"]);
+  // The view passes its page's date and focus label on; the focus label's values get a table.
+  const path = ui.tsdbStatusPath("?date=1970-01-01&focusLabel=i&g0.expr=up&topN=5");
+  assert.equal(path, "api/v1/status/tsdb?date=1970-01-01&focusLabel=i&topN=5");
+  const focused = ui.tsdbStatusSections((await query(path, null)).data);
+  const values = focused.find((t) => t.title === "Top values of the focus label");
+  assert.deepEqual(values.rows.map((r) => r[0]).sort(), ["0", "1", "2"]);
+  assert.ok(focused.find((t) => t.title === "Top series count by label name").rows.some((r) => r[0] === "__name__"));
   const flags = ui.flagsSections((await query("api/v1/status/flags", null)).data);
   assert.deepEqual(flags[0].rows.find((r) => r[0] === "web.enable-admin-api"), ["web.enable-admin-api", "false"]);
   const flagNames = flags[0].rows.map((r) => r[0]);

@@ -573,6 +573,22 @@ function topSection(title, entries, columns) {
   return { title, subtitle: "", columns, rows: (entries || []).map((e) => [e.name, String(e.value)]), state: "ok" };
 }
 
+/**
+ * The TSDB status API path for the view's page URL query (`search`): its `date`,
+ * `focusLabel`, `topN`, `limit` and `match[]` passed on (`/tsdb-status?date=2024-05-01&focusLabel=job`).
+ */
+function tsdbStatusPath(search) {
+  const given = new URLSearchParams(search || "");
+  const kept = new URLSearchParams();
+  for (const [name, value] of given) {
+    if (["date", "focusLabel", "topN", "limit", "match[]"].includes(name)) {
+      kept.append(name, value);
+    }
+  }
+  const query = kept.toString();
+  return "api/v1/status/tsdb" + (query ? "?" + query : "");
+}
+
 /** `/api/v1/status/tsdb`'s head statistics and its top lists, as Prometheus' TSDB status page shows them. */
 function tsdbStatusSections(data) {
   const head = data.headStats || {};
@@ -586,6 +602,8 @@ function tsdbStatusSections(data) {
     topSection("Top label names by memory used", data.memoryInBytesByLabelName, ["Label name", "Bytes"]),
     topSection("Top series count by label value pair", data.seriesCountByLabelValuePair, ["Label pair", "Series"]),
     topSection("Series by shard", data.seriesCountByShard, ["Shard", "Series"]),
+    topSection("Top series count by label name", data.seriesCountByLabelName, ["Label name", "Series"]),
+    topSection("Top values of the focus label", data.seriesCountByFocusLabelValue, ["Value", "Series"]),
   ].filter((section) => section.rows.length > 0);
 }
 
@@ -624,7 +642,7 @@ if (typeof module !== "undefined") {
   module.exports = {
     parseDuration, formatDuration, autoStepMs, formatUtc, parseUtc, parsePanels, encodePanels, seriesName,
     escapeXml, formatNumber, niceTicks, timeTicks, graphSeries, stackSeries, renderGraphSvg, nearestPoint, tableRows,
-    pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, targetLinks, serviceDiscoverySections,
+    pageView, apiBaseOf, labelsText, apiTimeText, secondsText, alertsSections, rulesSections, targetsSections, targetLinks, serviceDiscoverySections, tsdbStatusPath,
     tsdbStatusSections, flagsSections, serverStatusSections, topQueriesSections, activeQueriesSections, STATUS_VIEWS,
     wordAt, completions, PROMQL_KEYWORDS,
   };
@@ -971,7 +989,7 @@ async function showStatusView(view) {
     rules: [["api/v1/rules"], rulesSections, "Rules"],
     targets: [["api/v1/targets?state=active"], targetsSections, "Targets"],
     "service-discovery": [["api/v1/targets"], serviceDiscoverySections, "Service discovery"],
-    "tsdb-status": [["api/v1/status/tsdb"], tsdbStatusSections, "TSDB status"],
+    "tsdb-status": [[tsdbStatusPath(window.location.search)], tsdbStatusSections, "TSDB status"],
     flags: [["api/v1/status/flags"], flagsSections, "Flags"],
     status: [["api/v1/status/buildinfo", "api/v1/status/runtimeinfo"], serverStatusSections, "Status"],
     "top-queries": [["api/v1/status/top_queries"], topQueriesSections, "Top queries"],
