@@ -70,18 +70,53 @@ impl Selectors {
     }
 }
 
-/// `regex` as a string, or (VictoriaMetrics) a list of alternatives joined by `|`.
+/// `regex` as a string, or (VictoriaMetrics) a list of alternatives joined by `|`. A plain
+/// YAML integer is read as its digits (`regex: 200`); a plain float or boolean is refused,
+/// naming the fix, since the YAML reader gives its value, not how it was written (`1.50`,
+/// `off`): quoted, it is read as written.
 fn regex_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        One(String),
-        Many(Vec<String>),
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a regex (text) or a list of them")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Err(E::custom(format!("regex {v} is a YAML number: quote it ('...') so that it is read as written")))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+            Err(E::custom(format!("regex reads as the YAML boolean {v}: quote it ('...') so that it is read as written")))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+            struct Item(String);
+            impl<'de> Deserialize<'de> for Item {
+                fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+                    d.deserialize_any(Text).map(Item)
+                }
+            }
+            let mut alternatives = Vec::new();
+            while let Some(Item(item)) = seq.next_element()? {
+                alternatives.push(item);
+            }
+            Ok(alternatives.join("|"))
+        }
     }
-    Ok(match Text::deserialize(deserializer)? {
-        Text::One(one) => one,
-        Text::Many(many) => many.join("|"),
-    })
+    deserializer.deserialize_any(Text)
 }
 
 impl Default for RelabelConfig {
@@ -751,6 +786,22 @@ mod tests {
         // Action names in any case, as both Prometheus and VictoriaMetrics read them.
         let r = rules("- action: LabelDrop\n  regex: x\n");
         assert_eq!(run(&r, &[("x", "1"), ("y", "2")]), owned(&[("y", "2")]));
+    }
+
+    #[test]
+    fn scalars_of_any_yaml_type_are_read_as_text() {
+        // Unquoted numbers and booleans are text in a rule, as Prometheus reads them.
+        let r = rules("- source_labels: [code]\n  regex: 200\n  action: keep\n- target_label: flag\n  replacement: true\n- action: keep\n  source_labels: [code]\n  regex: [200, 5.., '1.50']\n");
+        assert_eq!(run(&r, &[("code", "200")]), owned(&[("code", "200"), ("flag", "true")]));
+        assert_eq!(run(&r, &[("code", "404")]), None);
+        // A float or boolean would not read as written: refused, naming the fix.
+        for yaml in ["- source_labels: [v]\n  regex: 1.50\n", "- source_labels: [v]\n  regex: off\n", "- source_labels: [v]\n  regex: [a, yes]\n"] {
+            let error = serde_saphyr::from_str::<Vec<RelabelConfig>>(yaml).expect_err(yaml).to_string();
+            assert!(error.contains("quote it"), "{yaml}: {error}");
+        }
+        // Quoted, as written.
+        let r = rules("- source_labels: [v]\n  regex: '1.50'\n  action: keep\n");
+        assert!(run(&r, &[("v", "1.50")]).is_some());
     }
 
     #[test]
