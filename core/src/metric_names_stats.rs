@@ -71,12 +71,18 @@ impl MetricNamesStats {
     }
 
     /// The counts saved at `path`; new ones from `now_s` when there is no file, or (with the
-    /// reason, for the log) when it cannot be read.
+    /// reason, for the log) when it cannot be read. New counts are due to be written (their
+    /// start, `statsCollectedSince`, is kept across restarts even before a name is read).
     pub fn load(path: &Path, now_s: u64) -> (Self, Option<String>) {
+        let fresh = || {
+            let stats = Self::new(now_s);
+            stats.lock().changes = 1;
+            stats
+        };
         let text = match std::fs::read(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::new(now_s), None),
-            Err(e) => return (Self::new(now_s), Some(format!("cannot read {}: {e}; counting from now", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (fresh(), None),
+            Err(e) => return (fresh(), Some(format!("cannot read {}: {e}; counting from now", path.display()))),
         };
         match serde_json::from_slice::<State>(&text) {
             Ok(mut state) => {
@@ -89,7 +95,7 @@ impl MetricNamesStats {
                 state.bytes = state.names.keys().map(|name| entry_bytes(name)).sum();
                 (MetricNamesStats { state: Mutex::new(state) }, None)
             }
-            Err(e) => (Self::new(now_s), Some(format!("{} is not a metric names stats file ({e}); counting from now", path.display()))),
+            Err(e) => (fresh(), Some(format!("{} is not a metric names stats file ({e}); counting from now", path.display()))),
         }
     }
 
@@ -293,6 +299,10 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let (stats, warning) = MetricNamesStats::load(&path, 50);
         assert_eq!((stats.snapshot().0, warning), (50, None));
+        // Written even before a name is read, so that the start is kept.
+        stats.save_if_changed(&path, &mut 0).expect("saved");
+        assert_eq!(MetricNamesStats::load(&path, 99).0.snapshot().0, 50);
+        std::fs::remove_file(&path).expect("remove");
         std::fs::write(&path, b"{not json").expect("write");
         let (stats, warning) = MetricNamesStats::load(&path, 60);
         assert_eq!(stats.snapshot().0, 60);
