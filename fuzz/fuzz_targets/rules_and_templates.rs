@@ -20,6 +20,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let series = [("__name__", "servers.web1.cpu.user"), ("job", "node"), ("instance", "h:9"), ("path", "/a/b")];
         let mut labels: Vec<(String, String)> = series.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         let kept = relabeler.apply(&mut labels);
+        assert!(labels.iter().enumerate().all(|(i, (name, _))| !name.is_empty() && labels[..i].iter().all(|(earlier, _)| earlier != name)), "a label name empty or twice: {labels:?}");
         let steps = relabeler.steps(series.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
         assert_eq!(steps.len(), configs.len());
         assert_eq!(kept, steps.last().is_none_or(|s| s.keep), "apply and steps disagree on keeping the series");

@@ -582,15 +582,24 @@ impl Rule {
                 }
             }
             Action::LabelMapAll => {
-                for (name, _) in labels.iter_mut() {
-                    if let std::borrow::Cow::Owned(renamed) = self.regex.replace_all(name, c.replacement.as_str()) {
-                        *name = renamed;
+                // Set again one by one, so that two names renamed alike leave one label (the
+                // later in the series' order) and a name renamed to nothing leaves none.
+                let renamed: Vec<(String, String)> = labels
+                    .drain(..)
+                    .map(|(name, value)| match self.regex.replace_all(&name, c.replacement.as_str()) {
+                        std::borrow::Cow::Owned(renamed) => (renamed, value),
+                        std::borrow::Cow::Borrowed(_) => (name, value),
+                    })
+                    .collect();
+                for (name, value) in renamed {
+                    if !name.is_empty() {
+                        set(labels, &name, value);
                     }
                 }
             }
             Action::Graphite => {
                 let labels_set = self.graphite.as_ref().and_then(|g| g.labels_for(get(labels, "__name__")));
-                for (name, value) in labels_set.into_iter().flatten() {
+                for (name, value) in labels_set.into_iter().flatten().filter(|(name, _)| !name.is_empty()) {
                     set(labels, &name, value);
                 }
             }
@@ -761,6 +770,10 @@ mod tests {
         assert_eq!(run(&r, &[("path", "/a/b/c")]), owned(&[("path", "_a_b_c")]));
         let r = rules("- action: labelmap_all\n  regex: '\\.'\n  replacement: '_'\n");
         assert_eq!(run(&r, &[("k8s.pod.name", "p")]), owned(&[("k8s_pod_name", "p")]));
+        // Two names renamed alike leave one label, the later; a name renamed away, none.
+        assert_eq!(run(&r, &[("a.b", "1"), ("a_b", "2")]), owned(&[("a_b", "2")]));
+        let r = rules("- action: labelmap_all\n  regex: '.*'\n  replacement: ''\n");
+        assert_eq!(run(&r, &[("x", "1")]), owned(&[]));
         let r = rules("- action: keep_if_equal\n  source_labels: [a, b, c]\n");
         assert!(run(&r, &[("a", "1"), ("b", "1"), ("c", "1")]).is_some());
         assert_eq!(run(&r, &[("a", "1"), ("b", "1"), ("c", "2")]), None);
