@@ -94,6 +94,32 @@ pub(crate) async fn fetch_once(target: &crate::scrape::discovery::Target) -> Res
     fetch(&mut client, target).await
 }
 
+/// A scrape's float samples, native histograms and exemplars, each with its series.
+type ScrapedSamples = (Vec<(Labels, Sample)>, Vec<(Labels, HistogramSample)>, Vec<(Labels, Vec<Exemplar>)>);
+
+/// A scrape's samples made ready to store: within the target's series limit (`window`,
+/// `limit_series`), then its report series at `at_ms` (`reports` with `values`, and with a
+/// series limit its figures: the limit, the series let in, the samples left out); with
+/// `no_stale_markers` every staleness marker taken out. (A plain function taking and giving
+/// back the vectors, so that the loop's future, which every idle target holds, does not grow:
+/// see `an_idle_loop_is_small`.)
+fn limit_and_report(
+    (mut series, mut histograms, mut exemplars): ScrapedSamples,
+    window: Option<&mut tsdb::shard::series_window::SeriesWindowLimit>,
+    (reports, at_ms, mut values): (&[Labels], i64, Vec<f64>),
+    no_stale_markers: bool,
+) -> ScrapedSamples {
+    if let Some(window) = window {
+        let dropped = limit_series(window, at_ms, &mut series, &mut histograms, &mut exemplars);
+        values.extend([window.limit() as f64, window.current() as f64, dropped as f64]);
+    }
+    series.extend(report_series(reports, at_ms, &values));
+    if no_stale_markers {
+        series = without_stale_markers(series);
+    }
+    (series, histograms, exemplars)
+}
+
 /// A scrape's samples within the target's series limit (`window`, at `at_ms`): a series not
 /// let in this day past the limit is left out, its samples counted (returned); a staleness
 /// marker goes only to a series that was let in, so a left-out series never appears.
@@ -155,7 +181,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
     cache.inherit(inherited);
     let reports = report_labels(&target, &context.external_labels);
     // VictoriaMetrics' per-target series limit: the series let in this UTC day.
-    let mut series_window = tsdb::shard::series_window::SeriesWindowLimit::new(target.series_limit as u64, tsdb::shard::series_window::DAY_MS);
+    // Boxed: every idle target's loop holds it (see `an_idle_loop_is_small`).
+    let mut series_window = tsdb::shard::series_window::SeriesWindowLimit::new(target.series_limit as u64, tsdb::shard::series_window::DAY_MS).map(Box::new);
     let mut was_up: Option<bool> = None;
     // Whether the last scrape had samples the store left out (series limit, time bounds).
     let mut was_partly_stored = false;
@@ -203,7 +230,7 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
         };
         let duration = started.elapsed().as_secs_f64();
         let mut new_metadata = None;
-        let (mut series, histograms, exemplars, starts, up, error, report) = match result {
+        let (series, histograms, exemplars, starts, up, error, report) = match result {
             Ok(s) => {
                 if let Some(metadata) = s.metadata {
                     new_metadata = Some(Arc::new(metadata.clone()));
@@ -215,17 +242,8 @@ pub async fn run(context: Rc<ScrapeContext>, inbox: LoopInbox, inherited: Handov
             }
             Err(error) => (cache.all_stale(start_ms), Vec::new(), Vec::new(), SeriesStarts::default(), false, error, [0.0, duration, 0.0, 0.0, 0.0]),
         };
-        let mut histograms = histograms;
-        let mut exemplars = exemplars;
-        let mut values = report_values(&target, report, body_bytes);
-        if let Some(window) = &mut series_window {
-            let dropped = limit_series(window, start_ms, &mut series, &mut histograms, &mut exemplars);
-            values.extend([window.limit() as f64, window.current() as f64, dropped as f64]);
-        }
-        series.extend(report_series(&reports, start_ms, &values));
-        if job.no_stale_markers {
-            series = without_stale_markers(series);
-        }
+        let (series, histograms, exemplars) =
+            limit_and_report((series, histograms, exemplars), series_window.as_deref_mut(), (&reports, start_ms, report_values(&target, report, body_bytes)), job.no_stale_markers);
         let stored = Box::pin(store(&context.api, series, histograms, exemplars, starts)).await;
         if let Ok(left_out) = &stored {
             if left_out.is_some() != was_partly_stored {
