@@ -501,17 +501,15 @@ async fn run(api: &Api, prepared: promql::PreparedQuery, parsed_in: Duration, fi
         None => return Err(ApiError::timeout(format!("query timed out in fetching series after {timeout:?}"))),
     };
     let fetched_in = started.elapsed() - queued_in;
-    let series_max = api.config.server.max_series_per_select;
-    if series_max > 0 && querier.largest_select() > series_max {
+    let (series_max, largest) = (api.config.server.max_series_per_select, querier.largest_select());
+    if series_max > 0 && largest > series_max {
         return Err(ApiError::execution(format!(
-            "a selector of the query selects {} series, more than server.max_series_per_select ({series_max}) allows: narrow it with more label matchers",
-            querier.largest_select()
+            "a selector of the query selects {largest} series, more than server.max_series_per_select ({series_max}) allows: narrow it with more label matchers"
         )));
     }
-    report.add_series_fetched(querier.series_fetched());
-    report.span(fetched_in, || {
-        format!("fetch from {} shards: {} series, at least {} samples", api.router.shard_count(), querier.series_fetched(), querier.samples_loaded())
-    });
+    let series_fetched = querier.series_fetched();
+    report.add_series_fetched(series_fetched);
+    report.span(fetched_in, || format!("fetch from {} shards: {series_fetched} series, at least {} samples", api.router.shard_count(), querier.samples_loaded()));
     let cancel = Arc::new(AtomicBool::new(false));
     // If this future is dropped (the client went away), the evaluation stops too.
     let _cancel_on_drop = CancelOnDrop(cancel.clone());

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::params::Params;
 use super::{json, search::go_quote, ApiError};
 use crate::ingest::label_limits::LabelLimits;
-use crate::ingest::relabel::{Action, RelabelConfig, Relabeler};
+use crate::ingest::relabel::{get, Action, RelabelConfig, Relabeler};
 use crate::scrape::status::TargetStatus;
 
 /// Which relabeling the page shows: of scraped series (`metric_relabel_configs`, and the
@@ -134,8 +134,8 @@ fn debug(stage: Stage, metric: &str, rules: &str) -> Result<Debugged, String> {
             labels.retain(|(n, _)| !n.starts_with("__") || n == "__name__")
         }),
         Stage::Target => {
-            let address = label(&current, "__address__").to_string();
-            if label(&current, "instance").is_empty() && !address.is_empty() {
+            let address = get(&current, "__address__").to_string();
+            if get(&current, "instance").is_empty() && !address.is_empty() {
                 finish(&mut steps, &mut current, "add missing instance label from __address__ label", |labels| {
                     labels.retain(|(n, _)| n != "instance");
                     labels.push(("instance".into(), address));
@@ -174,11 +174,6 @@ fn series_text(labels: &[(String, String)]) -> String {
         })
         .collect();
     format!("{{{}}}", pairs.join(", "))
-}
-
-/// `name`'s value in `labels` ("" when absent).
-fn label<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
-    labels.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v)
 }
 
 /// The series' labels: one line only, braces paired, and VictoriaMetrics' unbraced form
@@ -257,12 +252,12 @@ fn rules_yaml(rules: &[RelabelConfig]) -> String {
 /// `__address__`, `__metrics_path__` (`/metrics` by default) and a query of its
 /// `__param_<name>` labels; none without an address.
 fn scrape_url(labels: &[(String, String)]) -> Option<String> {
-    let address = label(labels, "__address__");
+    let address = get(labels, "__address__");
     if address.is_empty() {
         return None;
     }
-    let scheme = Some(label(labels, "__scheme__")).filter(|s| !s.is_empty()).unwrap_or("http");
-    let path = Some(label(labels, "__metrics_path__")).filter(|p| !p.is_empty()).unwrap_or("/metrics");
+    let scheme = Some(get(labels, "__scheme__")).filter(|s| !s.is_empty()).unwrap_or("http");
+    let path = Some(get(labels, "__metrics_path__")).filter(|p| !p.is_empty()).unwrap_or("/metrics");
     let escape = crate::scrape::discovery::query_escape;
     let query: Vec<String> =
         labels.iter().filter_map(|(n, v)| n.strip_prefix("__param_").map(|param| format!("{}={}", escape(param), escape(v)))).collect();
@@ -309,7 +304,7 @@ fn labels_markup(labels: &[(String, String)], changed: &HashSet<&str>, color: &s
             text
         }
     };
-    let name = label(labels, "__name__");
+    let name = get(labels, "__name__");
     let mut out = String::new();
     if !name.is_empty() {
         out.push_str(&mark("__name__", escape_html(name)));

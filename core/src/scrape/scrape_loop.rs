@@ -133,8 +133,9 @@ fn limit_series(
     let mut dropped = 0u64;
     series.retain(|(labels, sample)| {
         let hash = labels.stable_hash();
-        let kept = if sample.value.to_bits() == STALE_NAN_BITS { window.has_seen(hash, at_ms) } else { window.admits(hash, at_ms) };
-        dropped += u64::from(!kept && sample.value.to_bits() != STALE_NAN_BITS);
+        let stale = tsdb::is_stale_nan(sample.value);
+        let kept = if stale { window.has_seen(hash, at_ms) } else { window.admits(hash, at_ms) };
+        dropped += u64::from(!kept && !stale);
         kept
     });
     histograms.retain(|(labels, _)| {
@@ -148,7 +149,7 @@ fn limit_series(
 
 /// Without staleness markers (`no_stale_markers`): `series` less every staleness marker.
 fn without_stale_markers(mut series: Vec<(Labels, Sample)>) -> Vec<(Labels, Sample)> {
-    series.retain(|(_, sample)| sample.value.to_bits() != STALE_NAN_BITS);
+    series.retain(|(_, sample)| !tsdb::is_stale_nan(sample.value));
     series
 }
 
