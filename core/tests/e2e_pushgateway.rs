@@ -100,4 +100,21 @@ fn protobuf_pushes_are_read_as_go_clients_send_them() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("protobuf push"), "{}", reply.body);
     assert!(server.stop());
+
+    // Read whole, so bounded by server.max_body_bytes once decoded: a 413 naming it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), "  max_body_bytes: 100\n"));
+    let mut big = Vec::new();
+    for i in 0..20 {
+        family(&format!("job_part_{i}"), dto::MetricType::Gauge, dto::Metric { gauge: Some(dto::Gauge { value: 1.0 }), ..Default::default() }).encode_length_delimited(&mut big).expect("encode");
+    }
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gzip, &big).expect("in memory");
+    let reply = reply_or_status(
+        "a push past the limit",
+        agent().post(&server.url("/api/v1/import/prometheus/metrics/job/etl")).set("Content-Type", proto::client_model::CONTENT_TYPE).set("Content-Encoding", "gzip").send_bytes(&gzip.finish().expect("in memory")),
+    );
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.body.contains("server.max_body_bytes (100 bytes)"), "{}", reply.body);
+    assert!(server.stop());
 }

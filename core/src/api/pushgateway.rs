@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::body_encoding::StreamDecoder;
+use super::migrate::{decode_end, decode_into, ImportStop};
+use crate::ingest::remote_write::DecodeError;
 use super::params::percent_decode_path;
 use super::ApiError;
 
@@ -29,33 +31,28 @@ pub(super) fn is_protobuf(headers: &HeaderMap) -> bool {
 pub(super) async fn protobuf_as_text(mut body: net::RequestBody, mut decoder: Option<StreamDecoder>, bytes_max: usize) -> Result<net::RequestBody, ApiError> {
     let too_large = || ApiError::payload_too_large(format!("a protobuf push is read whole, and this one is larger than server.max_body_bytes ({bytes_max} bytes)"));
     let mut whole = Vec::new();
-    let take = |plain: &[u8], whole: &mut Vec<u8>| {
+    // The decoding loop of the streamed imports (`migrate::decode_into`), its output gathered
+    // here within the bound.
+    let mut take = |plain: &[u8]| {
         if whole.len() + plain.len() > bytes_max {
-            return Err(too_large());
+            return Err(DecodeError::TooLarge(whole.len() + plain.len()));
         }
         whole.extend_from_slice(plain);
         Ok(())
     };
+    let stopped = |stop: ImportStop| match stop {
+        ImportStop::Line(_) => too_large(),
+        ImportStop::Decode(failure) => ApiError::bad_data(failure.to_string()),
+    };
     while let Some(chunk) = body.next_chunk().await {
         let chunk = chunk.map_err(|e| ApiError::bad_data(format!("the request body failed: {e}")))?;
         match &mut decoder {
-            None => take(&chunk, &mut whole)?,
-            Some(decoder) => {
-                let mut rest: &[u8] = &chunk;
-                while !rest.is_empty() {
-                    let taken = decoder.decode_step(rest).map_err(|failure| ApiError::bad_data(failure.to_string()))?;
-                    rest = &rest[taken..];
-                    let plain = decoder.take_decoded();
-                    take(&plain, &mut whole)?;
-                    decoder.recycle(plain);
-                }
-            }
+            None => take(&chunk).map_err(|_| too_large())?,
+            Some(decoder) => decode_into(decoder, &chunk, &mut take).map_err(stopped)?,
         }
     }
     if let Some(decoder) = &mut decoder {
-        decoder.finish().map_err(|failure| ApiError::bad_data(failure.to_string()))?;
-        let plain = decoder.take_decoded();
-        take(&plain, &mut whole)?;
+        decode_end(decoder, &mut take).map_err(stopped)?;
     }
     let options = crate::scrape::protobuf::ProtobufOptions { native_histograms: false, classic_histograms_too: false, utf8_names: true, exemplars: false };
     let exposition = crate::scrape::protobuf::to_text(&whole, options).map_err(|e| ApiError::bad_data(format!("the protobuf push does not read: {e}")))?;
