@@ -230,6 +230,10 @@ struct Rule {
     regex: Regex,
     if_alternatives: Vec<Vec<tsdb::Matcher>>,
     graphite: Option<GraphiteTemplate>,
+    /// With `if` and no regex of its own: `keep` and `drop` go by `if` alone.
+    by_if_alone: bool,
+    /// The replacement holds `{{label}}` references (filled per series).
+    label_references: bool,
 }
 
 /// `action: graphite`'s `match` as an anchored regex (each `*` the shortest part without
@@ -366,7 +370,9 @@ impl Relabeler {
                 }
                 _ => {}
             }
-            rules.push(Rule { config: config.clone(), regex, if_alternatives, graphite });
+            let by_if_alone = !if_alternatives.is_empty() && !regex_given;
+            let label_references = config.replacement.contains("{{");
+            rules.push(Rule { config: config.clone(), regex, if_alternatives, graphite, by_if_alone, label_references });
         }
         Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
     }
@@ -563,8 +569,7 @@ impl Rule {
             // every other action.
             return !matches!(c.action, Action::Keep | Action::KeepMetrics);
         }
-        // With `if` and no regex of their own, keep and drop go by `if` alone.
-        let by_if_alone = !self.if_alternatives.is_empty() && c.regex == RelabelConfig::default().regex;
+        let by_if_alone = self.by_if_alone;
         match c.action {
             Action::Drop | Action::DropMetrics if by_if_alone => return false,
             Action::Keep | Action::KeepMetrics if by_if_alone => return true,
@@ -614,7 +619,7 @@ impl Rule {
                     return true;
                 }
                 let mut replaced = String::new();
-                match c.replacement.contains("{{") {
+                match self.label_references {
                     true => captures.expand(&fill_label_references(&c.replacement, labels), &mut replaced),
                     false => captures.expand(&c.replacement, &mut replaced),
                 }
