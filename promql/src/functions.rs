@@ -109,6 +109,40 @@ pub static FUNCTIONS: &[Function] = &[
     f("end", &[], 0, Some(0), S),
     f("min_of", &[S, S], 2, Some(2), S),
     f("max_of", &[S, S], 2, Some(2), S),
+    // MetricsQL's rollups (VictoriaMetrics' range-vector functions).
+    f("ascent_over_time", &[M], 1, Some(1), V),
+    f("decreases_over_time", &[M], 1, Some(1), V),
+    f("default_rollup", &[M], 1, Some(1), V),
+    f("descent_over_time", &[M], 1, Some(1), V),
+    f("distinct_over_time", &[M], 1, Some(1), V),
+    f("geomean_over_time", &[M], 1, Some(1), V),
+    f("ideriv", &[M], 1, Some(1), V),
+    f("increase_pure", &[M], 1, Some(1), V),
+    f("increases_over_time", &[M], 1, Some(1), V),
+    f("integrate", &[M], 1, Some(1), V),
+    f("lag", &[M], 1, Some(1), V),
+    f("lifetime", &[M], 1, Some(1), V),
+    f("median_over_time", &[M], 1, Some(1), V),
+    f("mode_over_time", &[M], 1, Some(1), V),
+    f("range_over_time", &[M], 1, Some(1), V),
+    f("rate_over_sum", &[M], 1, Some(1), V),
+    f("sum2_over_time", &[M], 1, Some(1), V),
+    f("tfirst_over_time", &[M], 1, Some(1), V),
+    f("tlast_over_time", &[M], 1, Some(1), V),
+    f("tmax_over_time", &[M], 1, Some(1), V),
+    f("tmin_over_time", &[M], 1, Some(1), V),
+    f("zscore_over_time", &[M], 1, Some(1), V),
+    f("count_eq_over_time", &[M, S], 2, Some(2), V),
+    f("count_gt_over_time", &[M, S], 2, Some(2), V),
+    f("count_le_over_time", &[M, S], 2, Some(2), V),
+    f("count_ne_over_time", &[M, S], 2, Some(2), V),
+    f("duration_over_time", &[M, S], 2, Some(2), V),
+    f("share_eq_over_time", &[M, S], 2, Some(2), V),
+    f("share_gt_over_time", &[M, S], 2, Some(2), V),
+    f("share_le_over_time", &[M, S], 2, Some(2), V),
+    f("sum_eq_over_time", &[M, S], 2, Some(2), V),
+    f("sum_gt_over_time", &[M, S], 2, Some(2), V),
+    f("sum_le_over_time", &[M, S], 2, Some(2), V),
     // The start time of each sample an instant selector sees (nothing without the engine's
     // `use_start_timestamps`, or over an expression).
     f("start_timestamp", &[V], 1, Some(1), V),
@@ -135,6 +169,8 @@ impl Function {
         matches!(
             self.name,
             "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "label_replace" | "label_join"
+            // MetricsQL's, as VictoriaMetrics keeps it (`rollupFuncsKeepMetricName`).
+            | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time"
         )
     }
 }

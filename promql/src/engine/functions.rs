@@ -19,6 +19,7 @@ use crate::ast::{Expr, Pos};
 use crate::functions::Function;
 
 mod labels;
+pub(super) mod metricsql_rollups;
 mod quantiles;
 mod range;
 

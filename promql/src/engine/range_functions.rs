@@ -4,6 +4,7 @@
 
 use tsdb::Sample;
 
+use super::functions::metricsql_rollups::{self, RollupWindow};
 use super::stats::{self, KahanSum};
 
 /// Prometheus' `extrapolatedRate`: the window is (range_start, range_end] in ms.
@@ -247,8 +248,9 @@ pub fn changes(samples: &[Sample]) -> f64 {
     samples.windows(2).filter(|w| !(w[1].value == w[0].value || (w[1].value.is_nan() && w[0].value.is_nan()))).count() as f64
 }
 
-/// The `*_over_time` aggregations by name; `None` when the function yields no value.
-pub fn over_time(name: &str, samples: &[Sample], param: f64) -> Option<f64> {
+/// The `*_over_time` aggregations by name, and MetricsQL's rollups (`metricsql_rollups`) over
+/// the window `start_ms..=end_ms`; `None` when the function yields no value.
+pub fn over_time(name: &str, samples: &[Sample], param: f64, (start_ms, end_ms): (i64, i64)) -> Option<f64> {
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
     let extreme = |want_min: bool| values[1..].iter().fold(values[0], |best, &v| stats::extreme_step(best, v, want_min));
     let ts_of = |pick: &dyn Fn(f64, f64) -> bool| {
@@ -285,7 +287,7 @@ pub fn over_time(name: &str, samples: &[Sample], param: f64) -> Option<f64> {
         "ts_of_max_over_time" => ts_of(&|v, best| v >= best),
         "ts_of_last_over_time" => samples.last()?.timestamp_ms as f64 / 1000.0,
         "ts_of_first_over_time" => samples[0].timestamp_ms as f64 / 1000.0,
-        _ => return None,
+        _ => return metricsql_rollups::rollup_value(name, samples, RollupWindow { start_ms, end_ms, param }),
     })
 }
 

@@ -103,6 +103,8 @@ impl<'e> Source<'e> {
 fn is_plain_range_function(name: &str) -> bool {
     matches!(name, "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes")
         || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
+        // MetricsQL's rollups of one argument (`lag`, `integrate` ...; the others have a scalar).
+        || super::functions::metricsql_rollups::ROLLUP_NAMES.contains(&name)
 }
 
 /// The source of `a` when `a` has the shape evaluated here.
@@ -398,7 +400,7 @@ mod tests {
     use crate::engine::{Engine, EngineOptions, MemQuerier, Value};
 
     /// Queries of the shapes evaluated series-major (and a few around them that are not).
-    const QUERIES: [&str; 22] = [
+    const QUERIES: [&str; 26] = [
         "sum by (job) (rate(a_total[2m]))",
         "sum by (le) (increase(a_total[90s]))",
         "histogram_quantile(0.9, sum by (le) (rate(a_total[3m])))",
@@ -421,6 +423,10 @@ mod tests {
         "sum by (job) (rate(a_total[2m] @ 400 offset 30s))",
         "min by (instance) (min_over_time(b[2m])) and on() vector(1)",
         "sum_over_time(sum by (job) (b)[2m:30s])",
+        "sum by (job) (median_over_time(b[2m]))",
+        "max by (instance) (lag(b[150s])) - min by (instance) (lifetime(a_total[2m]))",
+        "avg by (job) (integrate(b[3m])) + sum (increase_pure(a_total[2m]))",
+        "sum by (__name__) (mode_over_time({__name__=~\".+\"}[2m]))",
     ];
 
     fn series() -> impl Strategy<Value = Vec<SeriesSamples>> {

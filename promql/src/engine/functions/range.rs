@@ -10,7 +10,7 @@ use super::super::eval::{Elem, Evaluator, RangeSeries, StepValue};
 use super::super::range_functions::{anchored_start, changes, double_exponential_smoothing, extended_rate, extrapolated_rate, instant_value, linear_regression, over_time, resets};
 use super::super::start_times::{self, WindowStarts};
 use super::super::{at_ms, extended_margins, Error};
-use super::{invalid_quantile, range_window, scalar_arg, unparen};
+use super::{invalid_quantile, metricsql_rollups, range_window, scalar_arg, unparen};
 use crate::ast::{Expr, Pos, VectorSelector};
 use crate::functions::Function;
 
@@ -78,7 +78,7 @@ pub(in crate::engine) fn range_value(kind: RangeKind, name: &str, samples: &[Sam
         RangeKind::Resets => Some(resets(samples)),
         RangeKind::Changes => Some(changes(samples)),
         RangeKind::DoubleExponentialSmoothing => double_exponential_smoothing(samples, a.factors.0, a.factors.1),
-        RangeKind::OverTime => over_time(name, samples, a.param),
+        RangeKind::OverTime => over_time(name, samples, a.param, (a.start, a.end)),
     }
 }
 
@@ -131,6 +131,7 @@ pub(super) fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg
     let (matrix_index, param) = match name {
         "quantile_over_time" => (1, scalar_arg(ev.eval(&args[0], t)?)?),
         "predict_linear" => (0, scalar_arg(ev.eval(&args[1], t)?)?),
+        _ if metricsql_rollups::takes_scalar_argument(name) => (0, scalar_arg(ev.eval(&args[1], t)?)?),
         _ => (0, 0.0),
     };
     let mut factors = (0.0, 0.0);
