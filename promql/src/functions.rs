@@ -143,6 +143,20 @@ pub static FUNCTIONS: &[Function] = &[
     f("sum_eq_over_time", &[M, S], 2, Some(2), V),
     f("sum_gt_over_time", &[M, S], 2, Some(2), V),
     f("sum_le_over_time", &[M, S], 2, Some(2), V),
+    // MetricsQL's label functions, `union` and `now`.
+    f("label_set", &[V, Str], 1, None, V),
+    f("label_del", &[V, Str], 1, None, V),
+    f("label_keep", &[V, Str], 1, None, V),
+    f("label_copy", &[V, Str], 1, None, V),
+    f("label_move", &[V, Str], 1, None, V),
+    f("label_uppercase", &[V, Str], 2, None, V),
+    f("label_lowercase", &[V, Str], 2, None, V),
+    f("label_value", &[V, Str], 2, Some(2), V),
+    f("label_match", &[V, Str, Str], 3, Some(3), V),
+    f("label_mismatch", &[V, Str, Str], 3, Some(3), V),
+    f("drop_common_labels", &[V], 1, None, V),
+    f("union", &[V], 1, None, V),
+    f("now", &[], 0, Some(0), S),
     // The start time of each sample an instant selector sees (nothing without the engine's
     // `use_start_timestamps`, or over an expression).
     f("start_timestamp", &[V], 1, Some(1), V),

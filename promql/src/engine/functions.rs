@@ -19,6 +19,7 @@ use crate::ast::{Expr, Pos};
 use crate::functions::Function;
 
 mod labels;
+mod metricsql_labels;
 pub(super) mod metricsql_rollups;
 mod quantiles;
 mod range;
@@ -362,6 +363,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             natives.chain(classic).collect()
         }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
+        _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
         _ => return range_call(ev, func, args, arg_pos, t),
     };
     let result = if func.keeps_metric_name() {
