@@ -10,6 +10,7 @@ pub mod compress;
 mod csv;
 mod error;
 mod exemplars;
+mod expand_with_exprs;
 mod extra_labels;
 mod federate;
 mod features;

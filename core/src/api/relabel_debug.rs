@@ -266,7 +266,7 @@ fn scrape_url(labels: &[(String, String)]) -> Option<String> {
 }
 
 /// `text` safe in HTML text and attribute values.
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

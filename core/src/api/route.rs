@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
-use super::{admin, cors, csv, datadog, exemplars, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write, zabbix};
+use super::{admin, cors, csv, datadog, exemplars, expand_with_exprs, features, federate, graphite, influx, json, labels, migrate, newrelic, notifications, openapi, opentsdb_put, otlp, query, read_filters, relabel_steps, remote_read, rules, search, self_metrics, self_metrics_json, status, ui, vm_native_export, vm_snapshots, vm_targets, write, zabbix};
 use super::{format_query, json_ok, json_response, landing_page, metadata, no_content, parse_query, prettify_query, quit, relabel_debug, target_response, streamed_import_format, text_response, Api, ApiError};
 
 
@@ -199,6 +199,8 @@ impl Api {
             // VictoriaMetrics' formatter for vmui: the query as `/api/v1/format_query` writes
             // it, in its `{"status":"success","query":…}`.
             "/prettify-query" if get_or_post => prettify_query(&self.params(request)?),
+            // VictoriaMetrics' page showing a query with its WITH templates expanded.
+            "/expand-with-exprs" if get_or_post => expand_with_exprs::handle(&self.params(request)?),
             // VictoriaMetrics' relabeling debuggers; the server's own rules are a starting
             // point only for a client that may see the configuration.
             "/metric-relabel-debug" | "/target-relabel-debug" if get_or_post => {
@@ -307,6 +309,7 @@ impl Api {
             | "/api/v1/query_exemplars"
             | "/api/v1/format_query"
             | "/prettify-query"
+            | "/expand-with-exprs"
             | "/metric-relabel-debug"
             | "/target-relabel-debug"
             | "/api/v1/parse_query"

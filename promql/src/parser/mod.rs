@@ -5,6 +5,7 @@ mod call;
 mod duration;
 mod fill;
 pub mod lexemes;
+pub mod with_templates;
 
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 
@@ -49,8 +50,36 @@ struct Parser<'a> {
 
 type Result<T> = std::result::Result<T, ParseError>;
 
-/// Parses a PromQL expression.
+/// Parses a PromQL expression, with MetricsQL's `WITH` templates expanded first
+/// (`with_templates`). An expanded query's own errors quote the expanded text.
 pub fn parse(input: &str) -> Result<Expr> {
+    match with_templates::expand(input) {
+        Ok(None) => parse_promql(input),
+        Ok(Some(expanded)) => parse_promql(&expanded).map_err(|e| ParseError {
+            message: format!("{} (in the query as its WITH templates expand: {expanded})", e.message),
+            ..e
+        }),
+        Err(e) => {
+            let (line, column) = line_and_column(input, e.offset);
+            Err(ParseError { line, column, message: e.message })
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `input`.
+fn line_and_column(input: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(input.len());
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &input[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Parses a PromQL expression as it is.
+fn parse_promql(input: &str) -> Result<Expr> {
     let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
     p.skip_space();
     if p.rest.is_empty() {
@@ -116,13 +145,7 @@ impl<'a> Parser<'a> {
     }
 
     fn error_at(&self, offset: usize, message: impl Into<String>) -> ParseError {
-        let mut end = offset.min(self.input.len());
-        while !self.input.is_char_boundary(end) {
-            end -= 1;
-        }
-        let before = &self.input[..end];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) = line_and_column(self.input, offset);
         ParseError { line, column, message: message.into() }
     }
 
