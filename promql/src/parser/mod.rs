@@ -53,9 +53,15 @@ type Result<T> = std::result::Result<T, ParseError>;
 /// Parses a PromQL expression, with MetricsQL's `WITH` templates expanded first
 /// (`with_templates`). An expanded query's own errors quote the expanded text.
 pub fn parse(input: &str) -> Result<Expr> {
+    with_templates_expanded(input, parse_promql)
+}
+
+/// Runs `parse` on `input` with its `WITH` templates expanded (on `input` itself when it has
+/// none); a template mistake is positioned in `input`, a parse error of an expansion quotes it.
+fn with_templates_expanded<T>(input: &str, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
     match with_templates::expand(input) {
-        Ok(None) => parse_promql(input),
-        Ok(Some(expanded)) => parse_promql(&expanded).map_err(|e| ParseError {
+        Ok(None) => parse(input),
+        Ok(Some(expanded)) => parse(&expanded).map_err(|e| ParseError {
             message: format!("{} (in the query as its WITH templates expand: {expanded})", e.message),
             ..e
         }),
@@ -101,6 +107,10 @@ pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
 /// Parses a series selector that only narrows another one, so its matchers may all match
 /// the empty value (`{team!="a"}`): VictoriaMetrics' `extra_filters` read parameter.
 pub fn parse_narrowing_selector(input: &str) -> Result<Vec<Matcher>> {
+    with_templates_expanded(input, parse_narrowing_selector_as_is)
+}
+
+fn parse_narrowing_selector_as_is(input: &str) -> Result<Vec<Matcher>> {
     let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
     p.skip_space();
     // Only a selector opening with `{` may leave out the name; one with a name has a

@@ -764,4 +764,13 @@ mod tests {
         let error = printed("WITH (x = a +) x").unwrap_err();
         assert!(error.contains("(in the query as its WITH templates expand: (a +))"), "{error}");
     }
+
+    #[test]
+    fn selector_parsers_read_templates_alike() {
+        let query = r#"WITH (f = {job="a"}) up{f, team!="b"}"#;
+        let plain = crate::parser::parse_series_selector(query).map(|m| m.len());
+        assert_eq!(plain, Ok(3));
+        assert_eq!(crate::parser::parse_narrowing_selector(query).map(|m| m.len()), plain);
+        assert_eq!(crate::parser::parse_narrowing_selector(r#"WITH (f = {team!="b"}) {f}"#).map(|m| m.len()), Ok(1));
+    }
 }
