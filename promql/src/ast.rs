@@ -196,6 +196,16 @@ pub enum AggregateOp {
     CountValues,
     Limitk,
     LimitRatio,
+    // MetricsQL's aggregations of one step's values (`engine::metricsql_aggregates`).
+    Median,
+    Mode,
+    Geomean,
+    Distinct,
+    Any,
+    Share,
+    Zscore,
+    Mad,
+    Sum2,
 }
 
 impl AggregateOp {
@@ -215,6 +225,15 @@ impl AggregateOp {
             "count_values" => AggregateOp::CountValues,
             "limitk" => AggregateOp::Limitk,
             "limit_ratio" => AggregateOp::LimitRatio,
+            "median" => AggregateOp::Median,
+            "mode" => AggregateOp::Mode,
+            "geomean" => AggregateOp::Geomean,
+            "distinct" => AggregateOp::Distinct,
+            "any" => AggregateOp::Any,
+            "share" => AggregateOp::Share,
+            "zscore" => AggregateOp::Zscore,
+            "mad" => AggregateOp::Mad,
+            "sum2" => AggregateOp::Sum2,
             _ => return None,
         })
     }
@@ -235,6 +254,15 @@ impl AggregateOp {
             AggregateOp::CountValues => "count_values",
             AggregateOp::Limitk => "limitk",
             AggregateOp::LimitRatio => "limit_ratio",
+            AggregateOp::Median => "median",
+            AggregateOp::Mode => "mode",
+            AggregateOp::Geomean => "geomean",
+            AggregateOp::Distinct => "distinct",
+            AggregateOp::Any => "any",
+            AggregateOp::Share => "share",
+            AggregateOp::Zscore => "zscore",
+            AggregateOp::Mad => "mad",
+            AggregateOp::Sum2 => "sum2",
         }
     }
 

@@ -1,5 +1,6 @@
 //! Aggregation operators over one step's vector: grouping by/without, and sum, avg, min,
-//! max, count, group, stddev, stdvar, topk, bottomk, quantile, count_values, limitk.
+//! max, count, group, stddev, stdvar, topk, bottomk, quantile, count_values, limitk (and
+//! MetricsQL's, from `metricsql_aggregates`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -222,6 +223,9 @@ pub(super) fn aggregate_floats(a: &Aggregate, param: Option<StepValue>, input: V
                 if r >= 0.0 { offset < r } else { offset >= 1.0 + r }
             })
             .collect());
+    }
+    if super::metricsql_aggregates::handles(a.op) {
+        return super::metricsql_aggregates::aggregate(a, input, cache);
     }
     if matches!(
         a.op,

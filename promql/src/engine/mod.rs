@@ -10,6 +10,7 @@ mod eval;
 mod functions;
 mod histogram_eval;
 mod info;
+mod metricsql_aggregates;
 pub(crate) mod native_histogram;
 mod range_functions;
 mod sample_stats;

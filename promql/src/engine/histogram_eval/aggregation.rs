@@ -74,6 +74,8 @@ pub(in crate::engine) fn aggregate_with_histograms(ev: &Evaluator<'_>, a: &Aggre
         op => {
             let ignored = match op {
                 AggregateOp::Min | AggregateOp::Max | AggregateOp::Stddev | AggregateOp::Stdvar | AggregateOp::Quantile => Some(a.expr_pos),
+                // MetricsQL's read values too.
+                op if super::super::metricsql_aggregates::handles(op) => Some(a.expr_pos),
                 // Only once there is something to keep: k below 1 gives nothing at all.
                 AggregateOp::Topk | AggregateOp::Bottomk if matches!(&param, Some(StepValue::Scalar(k)) if *k >= 1.0) => Some(a.pos),
                 _ => None,
