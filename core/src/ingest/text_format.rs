@@ -162,6 +162,9 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
         pairs.extend(more);
         rest = after;
     }
+    // What follows a `#` after the series (an OpenMetrics exemplar, a comment) is skipped, as
+    // VictoriaMetrics skips it; any other text after the timestamp is a mistake.
+    let rest = rest.find('#').map_or(rest, |at| &rest[..at]);
     let mut fields = rest.split_whitespace();
     let value_text = fields.next().ok_or_else(|| bad(line, "missing value"))?;
     let value = parse_value(value_text).ok_or_else(|| bad(line, format!("invalid value {value_text:?}")))?;
@@ -169,6 +172,9 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
         Some(t) => t.parse::<i64>().map_err(|_| bad(line, format!("invalid timestamp {t:?} (milliseconds expected)")))?,
         None => now_ms,
     };
+    if let Some(extra) = fields.next() {
+        return Err(bad(line, format!("unexpected {extra:?} after the timestamp (a line is a series, a value and an optional timestamp)")));
+    }
     if let Some(problem) = super::label_limits::problem(limits, pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))) {
         return Err(bad(line, problem));
     }
@@ -344,6 +350,17 @@ mod tests {
         // A comment's family, plain or quoted.
         assert_eq!(comment_family(r#""my metric" counter"#).map(|(n, rest)| (n.into_owned(), rest)), Some(("my metric".to_string(), " counter")));
         assert_eq!(comment_family("plain\tcounter").map(|(n, rest)| (n.into_owned(), rest)), Some(("plain".to_string(), "\tcounter")));
+    }
+
+    #[test]
+    fn text_after_the_timestamp_is_refused_unless_a_comment() {
+        let read = |line: &str| parse_line(line, 3, 42, &LabelLimits::default()).map(|parsed| parsed.map(|(_, sample)| (sample.timestamp_ms, sample.value)));
+        assert_eq!(read("m 1 2000"), Ok(Some((2_000, 1.0))));
+        assert_eq!(read(r##"m{a="#x"} 1 2000 # {trace_id="abc"} 1 2.5"##), Ok(Some((2_000, 1.0))), "an exemplar is skipped");
+        assert_eq!(read("m 1 # no timestamp"), Ok(Some((42, 1.0))));
+        let error = read("m 1 2000 3000").map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("line 3") && error.contains("unexpected \"3000\" after the timestamp"), "{error}");
+        assert!(read(r#"m{a="b"} 1 2 x"#).is_err());
     }
 
     #[test]
