@@ -206,6 +206,18 @@ pub enum AggregateOp {
     Zscore,
     Mad,
     Sum2,
+    // MetricsQL's `topk_avg(k, q, "other")` …: series ranked by a value over all steps
+    // (`engine::metricsql_aggregates::range_topk_at`).
+    TopkAvg,
+    TopkMax,
+    TopkMin,
+    TopkMedian,
+    TopkLast,
+    BottomkAvg,
+    BottomkMax,
+    BottomkMin,
+    BottomkMedian,
+    BottomkLast,
 }
 
 impl AggregateOp {
@@ -234,6 +246,16 @@ impl AggregateOp {
             "zscore" => AggregateOp::Zscore,
             "mad" => AggregateOp::Mad,
             "sum2" => AggregateOp::Sum2,
+            "topk_avg" => AggregateOp::TopkAvg,
+            "topk_max" => AggregateOp::TopkMax,
+            "topk_min" => AggregateOp::TopkMin,
+            "topk_median" => AggregateOp::TopkMedian,
+            "topk_last" => AggregateOp::TopkLast,
+            "bottomk_avg" => AggregateOp::BottomkAvg,
+            "bottomk_max" => AggregateOp::BottomkMax,
+            "bottomk_min" => AggregateOp::BottomkMin,
+            "bottomk_median" => AggregateOp::BottomkMedian,
+            "bottomk_last" => AggregateOp::BottomkLast,
             _ => return None,
         })
     }
@@ -263,7 +285,35 @@ impl AggregateOp {
             AggregateOp::Zscore => "zscore",
             AggregateOp::Mad => "mad",
             AggregateOp::Sum2 => "sum2",
+            AggregateOp::TopkAvg => "topk_avg",
+            AggregateOp::TopkMax => "topk_max",
+            AggregateOp::TopkMin => "topk_min",
+            AggregateOp::TopkMedian => "topk_median",
+            AggregateOp::TopkLast => "topk_last",
+            AggregateOp::BottomkAvg => "bottomk_avg",
+            AggregateOp::BottomkMax => "bottomk_max",
+            AggregateOp::BottomkMin => "bottomk_min",
+            AggregateOp::BottomkMedian => "bottomk_median",
+            AggregateOp::BottomkLast => "bottomk_last",
         }
+    }
+
+    /// MetricsQL's `topk_avg` …: a third, optional argument names the series that sums the
+    /// others (`"label"` or `"label=value"`).
+    pub fn takes_other_label(self) -> bool {
+        matches!(
+            self,
+            AggregateOp::TopkAvg
+                | AggregateOp::TopkMax
+                | AggregateOp::TopkMin
+                | AggregateOp::TopkMedian
+                | AggregateOp::TopkLast
+                | AggregateOp::BottomkAvg
+                | AggregateOp::BottomkMax
+                | AggregateOp::BottomkMin
+                | AggregateOp::BottomkMedian
+                | AggregateOp::BottomkLast
+        )
     }
 
     /// The type of the parameter, for those that take one.
@@ -272,6 +322,7 @@ impl AggregateOp {
             AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Quantile | AggregateOp::Limitk | AggregateOp::LimitRatio => {
                 Some(ValueType::Scalar)
             }
+            op if op.takes_other_label() => Some(ValueType::Scalar),
             AggregateOp::CountValues => Some(ValueType::String),
             _ => None,
         }
@@ -283,6 +334,8 @@ pub struct Aggregate {
     pub op: AggregateOp,
     pub expr: Expr,
     pub param: Option<Expr>,
+    /// The third argument of `topk_avg(k, q, "other")` … (see `AggregateOp::takes_other_label`).
+    pub other_label: Option<String>,
     pub grouping: Vec<String>,
     pub without: bool,
     /// Where the aggregation (its operator's name), its parameter and its expression start.

@@ -269,6 +269,10 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 out.push_str(", ");
             }
             write_expr(out, &a.expr);
+            if let Some(label) = &a.other_label {
+                out.push_str(", ");
+                out.push_str(&quote(label));
+            }
             out.push(')');
         }
         Expr::Call { func, args, .. } => {

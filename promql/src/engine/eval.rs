@@ -101,6 +101,11 @@ pub(super) struct Evaluator<'q> {
     group_caches: std::cell::RefCell<HashMap<*const crate::ast::Aggregate, super::aggregate::GroupCache>>,
     /// Aggregations evaluated series-major before the steps (see `series_major`).
     precomputed: std::cell::RefCell<super::series_major::Precomputed>,
+    /// The grid series-wide nodes evaluate on now: the query's steps, or inside a subquery
+    /// its steps (see `series_wide`).
+    pub(super) grid: std::cell::Cell<super::series_wide::Grid>,
+    /// Series-wide nodes' results per step (see `series_wide`).
+    pub(super) series_wide: std::cell::RefCell<super::series_wide::SeriesWideResults>,
     /// Warnings and infos so far.
     annotations: std::cell::RefCell<Annotations>,
     /// Per `quantile`/`limit_ratio` aggregation, the range of its parameter over the steps
@@ -271,7 +276,8 @@ impl Evaluator<'_> {
                     }
                     counter.reading
                 });
-                let inner = self.subquery_points(sq, at, base, step, &mut series, &mut index);
+                let grid = super::series_wide::Grid::new(at, base, step);
+                let inner = self.on_grid(grid, || self.subquery_points(sq, at, base, step, &mut series, &mut index));
                 if let (Some(counter), Some(reading)) = (&self.sample_stats, reading) {
                     let mut counter = counter.borrow_mut();
                     counter.reading = reading;
@@ -304,6 +310,9 @@ impl Evaluator<'_> {
                 super::binary::eval_binary(self, b, l, r)?
             }
             Expr::Aggregate(a) => {
+                if a.op.takes_other_label() {
+                    return Ok(StepValue::Vector(super::metricsql_aggregates::range_topk_at(self, a, t)?));
+                }
                 if let Some(precomputed) = self.take_precomputed(a, t) {
                     return Ok(StepValue::Vector(precomputed));
                 }

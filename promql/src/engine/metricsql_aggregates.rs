@@ -1,10 +1,13 @@
 //! MetricsQL's aggregations of one step's values (`median`, `mode`, `geomean`, `distinct`,
-//! `sum2`, `mad`) and of one step's members (`any`, `share`, `zscore`), with VictoriaMetrics'
-//! meaning: a NaN value is no value there, so NaN elements are left out first, and a group or
-//! member whose result is NaN gives nothing.
+//! `sum2`, `mad`), of one step's members (`any`, `share`, `zscore`) and of whole series
+//! (`topk_avg` …, ranked over all steps, `range_topk_at`), with VictoriaMetrics' meaning: a
+//! NaN value is no value there, so NaN elements are left out first, and a group or member
+//! whose result is NaN gives nothing.
 
 use super::aggregate::GroupCache;
-use super::eval::Elem;
+use super::annotations::Annotation;
+use super::eval::{Elem, Evaluator};
+use super::series_wide::{columns, scalar_steps, step_vectors, Column};
 use super::stats;
 use super::Error;
 use crate::ast::{Aggregate, AggregateOp};
@@ -124,9 +127,115 @@ fn zscores(group: Vec<Elem>) -> impl Iterator<Item = Elem> {
     })
 }
 
+/// The value `topk_avg` … rank a series' values over all steps by (NaN: none).
+fn range_rank(op: AggregateOp, values: &[f64]) -> f64 {
+    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if present.is_empty() {
+        return f64::NAN;
+    }
+    match op {
+        AggregateOp::TopkAvg | AggregateOp::BottomkAvg => present.iter().sum::<f64>() / present.len() as f64,
+        AggregateOp::TopkMax | AggregateOp::BottomkMax => present.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        AggregateOp::TopkMin | AggregateOp::BottomkMin => present.iter().copied().fold(f64::INFINITY, f64::min),
+        AggregateOp::TopkMedian | AggregateOp::BottomkMedian => stats::quantile(0.5, &present),
+        _ => present[present.len() - 1],
+    }
+}
+
+/// How many of `members` series a step's `k` keeps (NaN or below 1: none).
+fn kept_count(k: f64, members: usize) -> usize {
+    if k.is_nan() || k < 1.0 {
+        0
+    } else {
+        (k as usize).min(members)
+    }
+}
+
+/// `topk_avg(k, q, "other")` … at step `t`: each group's series ranked by their value over all
+/// the grid's steps (`range_rank`); at each step the `k` (that step's) best keep their values,
+/// and with an other label a series named by it (`"label"` or `"label=value"`, on the group's
+/// labels) holds the sum of the rest. Evaluated for every step at once (`series_wide_at`).
+pub(super) fn range_topk_at(ev: &Evaluator<'_>, a: &Aggregate, t: i64) -> Result<Vec<Elem>, Error> {
+    ev.series_wide_at(a as *const Aggregate as usize, t, |timestamps| {
+        let Some(param) = &a.param else {
+            return Err(Error::Execution(format!("{} needs a scalar parameter", a.op.name())));
+        };
+        let ks = scalar_steps(ev, param, timestamps)?;
+        let (series, histograms_left_out) = columns(ev, &a.expr, timestamps)?;
+        if histograms_left_out {
+            ev.annotate(Annotation::HistogramIgnoredInAggregation(a.op.name()), a.pos);
+        }
+        let mut cache = GroupCache::default();
+        let mut groups: Vec<Vec<Column>> = Vec::new();
+        for column in series {
+            let g = cache.group_of(&column.labels, a);
+            if g >= groups.len() {
+                groups.resize_with(g + 1, Vec::new);
+            }
+            groups[g].push(column);
+        }
+        let top = matches!(a.op, AggregateOp::TopkAvg | AggregateOp::TopkMax | AggregateOp::TopkMin | AggregateOp::TopkMedian | AggregateOp::TopkLast);
+        let mut out: Vec<Column> = Vec::new();
+        for (g, members) in groups.into_iter().enumerate() {
+            let mut ranked: Vec<(f64, Column)> = members.into_iter().map(|c| (range_rank(a.op, &c.values), c)).collect();
+            // Worst first, so the kept ones are the last `k` (VictoriaMetrics' order).
+            ranked.sort_by(|(x, _), (y, _)| if top { x.total_cmp(y) } else { y.total_cmp(x) });
+            let n = ranked.len();
+            if let Some(other) = &a.other_label {
+                let values: Vec<f64> = (0..timestamps.len())
+                    .map(|step| {
+                        let rest = n - kept_count(ks[step], n);
+                        let present: Vec<f64> = ranked[..rest].iter().map(|(_, c)| c.values[step]).filter(|v| !v.is_nan()).collect();
+                        if present.is_empty() { f64::NAN } else { present.iter().sum() }
+                    })
+                    .collect();
+                let (name, value) = other.split_once('=').unwrap_or((other.as_str(), other.as_str()));
+                let key = cache.key(g);
+                let labels = tsdb::Labels::from_pairs(key.iter().map(|l| (l.name.to_string(), l.value.to_string())).chain([(name.to_string(), value.to_string())]));
+                out.push(Column { labels, drop_name: false, values });
+            }
+            for (position, (_, mut column)) in ranked.into_iter().enumerate() {
+                for (step, value) in column.values.iter_mut().enumerate() {
+                    if position < n - kept_count(ks[step], n) {
+                        *value = f64::NAN;
+                    }
+                }
+                out.push(column);
+            }
+        }
+        Ok(step_vectors(&out, timestamps.len()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_other_label_is_printed_and_parsed_back() {
+        for query in ["topk_avg(2, x, \"rest=other\")", "bottomk_last by (job) (1, x)", "median without (i) (x)"] {
+            let parsed = crate::parser::parse(query).map_err(|e| e.to_string());
+            let printed = parsed.clone().map(|e| crate::printer::print(&e));
+            assert_eq!(printed, Ok(query.to_string()));
+            let reparsed = printed.and_then(|p| crate::parser::parse(&p).map_err(|e| e.to_string()));
+            assert_eq!(reparsed, parsed);
+        }
+        for refused in ["topk_avg(2, x, 3)", "topk_avg(x)", "topk_avg(1, x, \"a\", \"b\")", "median(1, x)"] {
+            assert!(crate::parser::parse(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn range_ranks_leave_nan_steps_out() {
+        let values = [f64::NAN, 4.0, 1.0, f64::NAN, 7.0, f64::NAN];
+        assert_eq!(range_rank(AggregateOp::TopkAvg, &values), 4.0);
+        assert_eq!(range_rank(AggregateOp::BottomkMax, &values), 7.0);
+        assert_eq!(range_rank(AggregateOp::TopkMin, &values), 1.0);
+        assert_eq!(range_rank(AggregateOp::TopkMedian, &values), 4.0);
+        assert_eq!(range_rank(AggregateOp::BottomkLast, &values), 7.0);
+        assert!(range_rank(AggregateOp::TopkLast, &[f64::NAN]).is_nan());
+        assert_eq!((kept_count(f64::NAN, 3), kept_count(0.5, 3), kept_count(2.9, 3), kept_count(9.0, 3)), (0, 0, 2, 3));
+    }
 
     #[test]
     fn mode_prefers_the_lowest_of_equally_frequent_values() {

@@ -15,6 +15,7 @@ pub(crate) mod native_histogram;
 mod range_functions;
 mod sample_stats;
 mod series_major;
+mod series_wide;
 mod sort_warning;
 mod start_times;
 mod stats;

@@ -112,6 +112,15 @@ impl Parser<'_> {
             return Err(self.error_at(start, "aggregation must only contain one grouping clause"));
         }
         let (grouping, without) = before.or(after).unwrap_or_default();
+        let other_label = if op.takes_other_label() && args.len() == 3 {
+            starts.pop();
+            match args.pop() {
+                Some(Expr::String(label)) => Some(label),
+                _ => return Err(self.error_at(start, format!("expected a string literal as the third argument of {}", op.name()))),
+            }
+        } else {
+            None
+        };
         let wanted = if op.param_type().is_some() { 2 } else { 1 };
         if args.len() != wanted {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
@@ -124,6 +133,6 @@ impl Parser<'_> {
         if let (Some(p), Some(t)) = (&param, op.param_type()) {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
         }
-        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
     }
 }

@@ -80,6 +80,8 @@ pub(in crate::engine) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Qu
         stripped_series: Default::default(),
         group_caches: Default::default(),
         precomputed: Default::default(),
+        grid: std::cell::Cell::new(super::super::series_wide::Grid::new(q.start_ms, q.end_ms, step_ms)),
+        series_wide: Default::default(),
         annotations: Default::default(),
         param_ranges: Default::default(),
         non_counters: Default::default(),
