@@ -420,6 +420,18 @@ impl ValueType {
 }
 
 impl Expr {
+    /// Whether a step's value depends on the query's other steps (MetricsQL's whole-series
+    /// transforms and range aggregations): a cache of range-query points must not serve such
+    /// a query's points for another range.
+    pub fn reads_other_steps(&self) -> bool {
+        let here = match self {
+            Expr::Call { func, .. } => crate::functions::SERIES_WIDE_FUNCTIONS.contains(&func.name),
+            Expr::Aggregate(a) => a.op.takes_other_label(),
+            _ => false,
+        };
+        here || self.children().into_iter().any(Expr::reads_other_steps)
+    }
+
     /// The direct sub-expressions, in source order.
     pub fn children(&self) -> Vec<&Expr> {
         match self {

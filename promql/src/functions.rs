@@ -157,9 +157,53 @@ pub static FUNCTIONS: &[Function] = &[
     f("drop_common_labels", &[V], 1, None, V),
     f("union", &[V], 1, None, V),
     f("now", &[], 0, Some(0), S),
+    // MetricsQL's transforms of a whole series (`engine::series_wide`).
+    f("running_sum", &[V], 1, Some(1), V),
+    f("running_min", &[V], 1, Some(1), V),
+    f("running_max", &[V], 1, Some(1), V),
+    f("running_avg", &[V], 1, Some(1), V),
+    f("range_sum", &[V], 1, Some(1), V),
+    f("range_min", &[V], 1, Some(1), V),
+    f("range_max", &[V], 1, Some(1), V),
+    f("range_avg", &[V], 1, Some(1), V),
+    f("range_first", &[V], 1, Some(1), V),
+    f("range_last", &[V], 1, Some(1), V),
+    f("range_median", &[V], 1, Some(1), V),
+    f("range_stddev", &[V], 1, Some(1), V),
+    f("range_stdvar", &[V], 1, Some(1), V),
+    f("keep_last_value", &[V], 1, Some(1), V),
+    f("keep_next_value", &[V], 1, Some(1), V),
+    f("interpolate", &[V], 1, Some(1), V),
+    f("remove_resets", &[V], 1, Some(1), V),
+    f("range_quantile", &[S, V], 2, Some(2), V),
+    f("smooth_exponential", &[V, S], 2, Some(2), V),
     // The start time of each sample an instant selector sees (nothing without the engine's
     // `use_start_timestamps`, or over an expression).
     f("start_timestamp", &[V], 1, Some(1), V),
+];
+
+/// MetricsQL's transforms that read their argument at every step of the query (evaluated by
+/// `engine::series_wide`): a step's value depends on the query's other steps.
+pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
+    "running_sum",
+    "running_min",
+    "running_max",
+    "running_avg",
+    "range_sum",
+    "range_min",
+    "range_max",
+    "range_avg",
+    "range_first",
+    "range_last",
+    "range_median",
+    "range_quantile",
+    "range_stddev",
+    "range_stdvar",
+    "keep_last_value",
+    "keep_next_value",
+    "interpolate",
+    "remove_resets",
+    "smooth_exponential",
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Function> {

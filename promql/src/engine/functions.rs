@@ -1,6 +1,7 @@
 //! Function calls: dispatch by name, instant-vector math, date functions, label
 //! manipulation, sorting, `absent*`, `histogram_quantile`, and the range-vector family
-//! (whose windows come from the argument's range, offset and `@`). This file owns the
+//! (whose windows come from the argument's range, offset and `@`), and MetricsQL's label
+//! functions and whole-series transforms. This file owns the
 //! dispatch and the argument helpers; its children hold the label helpers, the quantile
 //! helpers and the range-vector family.
 
@@ -20,6 +21,7 @@ use crate::functions::Function;
 
 mod labels;
 mod metricsql_labels;
+mod metricsql_transforms;
 pub(super) mod metricsql_rollups;
 mod quantiles;
 mod range;
@@ -364,6 +366,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
         }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
         _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
+        _ if metricsql_transforms::handles(name) => return metricsql_transforms::call(ev, name, args, t),
         _ => return range_call(ev, func, args, arg_pos, t),
     };
     let result = if func.keeps_metric_name() {
