@@ -98,3 +98,32 @@ fn expand_with_exprs_shows_the_expanded_query() {
     assert_eq!((reply.status, reply.header("Allow")), (405, Some("GET, POST")));
     assert!(server.stop());
 }
+
+/// MetricsQL's series-wide functions read the query's other steps, so the range cache (on
+/// by default) must not serve one range's points for another: `running_sum` starts afresh
+/// at each query's start.
+#[test]
+fn series_wide_functions_are_evaluated_for_each_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let base = now / 60 * 60 - 3600;
+    let mut lines = String::new();
+    for i in 0..20 {
+        lines.push_str(&format!("counter_x 1 {}\n", (base + i * 60) * 1000));
+    }
+    let stored = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", lines.as_bytes());
+    assert_eq!(stored.status, 204, "{}", stored.body);
+    let range = |start: i64, end: i64| {
+        let url = url_with(&server, "/api/v1/query_range", &[("query", "running_sum(counter_x)"), ("start", &start.to_string()), ("end", &end.to_string()), ("step", "60")]);
+        let (status, body) = get_json(&url);
+        assert_eq!(status, 200, "{body}");
+        body["data"]["result"][0]["values"].as_array().map(|points| points.iter().map(|p| p[1].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>()).unwrap_or_default()
+    };
+    let sums = |n: usize| (1..=n).map(|k| k.to_string()).collect::<Vec<_>>();
+    assert_eq!(range(base, base + 300), sums(6));
+    // Overlapping the first range: counted from its own start, not taken from the first answer.
+    assert_eq!(range(base + 120, base + 600), sums(9));
+    assert_eq!(range(base + 120, base + 600), sums(9), "asked again");
+    assert!(server.stop());
+}

@@ -128,13 +128,30 @@ fn key(query: &str, start_ms: i64, step_ms: i64) -> Key {
     }
 }
 
-/// False for queries whose points depend on the range (`start()`, `end()`, `range()`) or
-/// may read data after their step time (`@`, a negative `offset`): for the rest, a step's
-/// point reads only data at or before it, so a write newer than the settled edge cannot
-/// change a cached point. Conservative: the text is checked, not the syntax tree.
+/// False for queries whose points depend on the range (`start()`, `end()`, `range()`), may
+/// read data after their step time (`reads_ahead`) or read the query's other steps
+/// (MetricsQL's series-wide functions, `Expr::reads_other_steps`): for the rest, a step's point
+/// reads only data at or before it, so a write newer than the settled edge cannot change a
+/// cached point. The query is checked once parsed (its `WITH` templates expanded); one that
+/// does not parse is not cached (its evaluation reports why).
 pub fn cacheable_query(query: &str) -> bool {
-    let compact: String = query.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    !["start()", "end()", "range()", "@", "offset-"].iter().any(|f| compact.contains(f))
+    let Ok(expr) = promql::parse(query) else { return false };
+    let printed = promql::printer::print(&expr);
+    let compact: String = printed.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    !["start()", "end()", "range()"].iter().any(|f| compact.contains(f)) && !reads_ahead(&expr) && !expr.reads_other_steps()
+}
+
+/// Whether a selector or subquery of `expr` may read data after its step time: `@`, an offset
+/// that is negative or a duration expression (its sign known only at evaluation), `smoothed`
+/// (which interpolates towards the next sample).
+fn reads_ahead(expr: &promql::ast::Expr) -> bool {
+    use promql::ast::Expr;
+    let here = match expr {
+        Expr::VectorSelector(s) | Expr::MatrixSelector { selector: s, .. } => s.at.is_some() || s.offset_ms < 0 || s.offset_expr.is_some() || s.smoothed,
+        Expr::Subquery(q) => q.at.is_some() || q.offset_ms < 0 || q.offset_expr.is_some(),
+        _ => false,
+    };
+    here || expr.children().into_iter().any(reads_ahead)
 }
 
 /// The last step of the grid `start_ms + k * step_ms` at or before `t_ms` (may be before start).
@@ -466,6 +483,21 @@ mod tests {
         assert!(!cacheable_query("x @ 1700000000"), "a fixed time may be after the step");
         assert!(!cacheable_query("x OFFSET - 5m"), "a negative offset reads ahead");
         assert!(cacheable_query("x offset 5m"));
+        // Through WITH templates too, and MetricsQL's functions that read other steps.
+        assert!(!cacheable_query("WITH (o = -5m) x offset o"));
+        assert!(!cacheable_query("WITH (t = 1700000000) x @ t"));
+        assert!(!cacheable_query("rate(x[5m] offset (1h - 2h))"), "a duration expression's sign is not known yet");
+        assert!(!cacheable_query("max_over_time(x[1h:1m] offset -1m)"));
+        assert!(!cacheable_query("x smoothed"), "interpolates towards the next sample");
+        for parsed in ["rate(x[5m] offset (1h - 2h))", "max_over_time(x[1h:1m] offset -1m)", "x smoothed", "WITH (o = -5m) x offset o"] {
+            assert!(promql::parse(parsed).is_ok(), "{parsed} is refused for what it reads, not as a parse error");
+        }
+        assert!(cacheable_query("WITH (w = 5m) rate(x[w])"));
+        assert!(!cacheable_query("running_sum(x)"));
+        assert!(!cacheable_query("sum(keep_last_value(x)) by (job)"));
+        assert!(!cacheable_query("topk_avg(2, x)"));
+        assert!(cacheable_query("median(x)"));
+        assert!(!cacheable_query("sum("), "one that does not parse");
         assert_eq!(last_step_at_or_before(100, 15, 160), 160);
         assert_eq!(last_step_at_or_before(100, 15, 159), 145);
         assert_eq!(last_step_at_or_before(100, 15, 90), 85);
