@@ -316,7 +316,7 @@ fn parse_line(format: LineFormat, raw: &[u8], number: usize, series: &mut Vec<Se
     let text = std::str::from_utf8(raw)
         .map_err(|_| DecodeError::InvalidSeries { series: format!("line {number}"), problem: "the line is not valid UTF-8".to_string() })?;
     if format.prometheus_text {
-        if let Some((labels, sample)) = text_format::parse_line(text, number, format.now_ms, &format.limits)? {
+        if let Some((labels, sample)) = text_format::parse_import_line(text, number, format.now_ms, &format.limits)? {
             *samples += 1;
             text_format::push_sample(series, labels, sample);
         }

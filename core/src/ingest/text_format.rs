@@ -140,6 +140,17 @@ fn parse_label_block(mut rest: &str, line: usize) -> Result<(LabelPairs, Option<
 /// comment. A sample without a timestamp gets `now_ms`. Names outside the legacy rules are
 /// read quoted, as the text format 1.0.0 writes them: the metric name inside the braces.
 pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> Result<Option<(Labels, Sample)>, DecodeError> {
+    parse_line_skipping(raw, line, now_ms, limits, false)
+}
+
+/// `parse_line` for `/api/v1/import/prometheus`: what follows a `#` after the series (an
+/// OpenMetrics exemplar, a comment) is skipped, as VictoriaMetrics' import skips it. A scrape
+/// refuses such a line, as Prometheus' text parser does.
+pub fn parse_import_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> Result<Option<(Labels, Sample)>, DecodeError> {
+    parse_line_skipping(raw, line, now_ms, limits, true)
+}
+
+fn parse_line_skipping(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits, skip_trailing_comment: bool) -> Result<Option<(Labels, Sample)>, DecodeError> {
     let l = raw.trim();
     if l.is_empty() || l.starts_with('#') {
         return Ok(None);
@@ -162,9 +173,10 @@ pub fn parse_line(raw: &str, line: usize, now_ms: i64, limits: &LabelLimits) -> 
         pairs.extend(more);
         rest = after;
     }
-    // What follows a `#` after the series (an OpenMetrics exemplar, a comment) is skipped, as
-    // VictoriaMetrics skips it; any other text after the timestamp is a mistake.
-    let rest = rest.find('#').map_or(rest, |at| &rest[..at]);
+    let rest = match rest.find('#') {
+        Some(at) if skip_trailing_comment => &rest[..at],
+        _ => rest,
+    };
     let mut fields = rest.split_whitespace();
     let value_text = fields.next().ok_or_else(|| bad(line, "missing value"))?;
     let value = parse_value(value_text).ok_or_else(|| bad(line, format!("invalid value {value_text:?}")))?;
@@ -353,8 +365,11 @@ mod tests {
     }
 
     #[test]
-    fn text_after_the_timestamp_is_refused_unless_a_comment() {
-        let read = |line: &str| parse_line(line, 3, 42, &LabelLimits::default()).map(|parsed| parsed.map(|(_, sample)| (sample.timestamp_ms, sample.value)));
+    fn text_after_the_timestamp_is_refused_unless_an_imported_comment() {
+        let read = |line: &str| parse_import_line(line, 3, 42, &LabelLimits::default()).map(|parsed| parsed.map(|(_, sample)| (sample.timestamp_ms, sample.value)));
+        // A scrape's line refuses an exemplar or comment, as Prometheus' text parser does.
+        assert!(parse_line("m 1 2000 # {a=\"b\"} 1", 3, 42, &LabelLimits::default()).is_err());
+        assert!(parse_line("m 1 2000 3000", 3, 42, &LabelLimits::default()).is_err());
         assert_eq!(read("m 1 2000"), Ok(Some((2_000, 1.0))));
         assert_eq!(read(r##"m{a="#x"} 1 2000 # {trace_id="abc"} 1 2.5"##), Ok(Some((2_000, 1.0))), "an exemplar is skipped");
         assert_eq!(read("m 1 # no timestamp"), Ok(Some((42, 1.0))));
