@@ -18,6 +18,10 @@ pub enum DurationExpr {
     Step,
     /// `range()`: end minus start of a range query, 0 for an instant query.
     Range,
+    /// MetricsQL's left-out lookbehind window (`rate(x)`), only as a range selector's range:
+    /// the engine resolves it to the step of the grid the selector is evaluated on (the
+    /// query's, or a subquery's), at least the lookback delta. It prints as nothing.
+    Omitted,
     /// `min_of(a, b)`.
     MinOf(Box<DurationExpr>, Box<DurationExpr>),
     /// `max_of(a, b)`.
@@ -48,7 +52,7 @@ impl DurationExpr {
     pub fn is_constant(&self) -> bool {
         match self {
             DurationExpr::Number { .. } => true,
-            DurationExpr::Step | DurationExpr::Range => false,
+            DurationExpr::Step | DurationExpr::Range | DurationExpr::Omitted => false,
             DurationExpr::Negate(e) | DurationExpr::Paren(e) => e.is_constant(),
             DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => a.is_constant() && b.is_constant(),
             DurationExpr::Binary { lhs, rhs, .. } => lhs.is_constant() && rhs.is_constant(),
@@ -59,7 +63,7 @@ impl DurationExpr {
     pub fn seconds(&self, step_ms: i64, range_ms: i64) -> Result<f64, String> {
         Ok(match self {
             DurationExpr::Number { seconds, .. } => *seconds,
-            DurationExpr::Step => step_ms as f64 / 1000.0,
+            DurationExpr::Step | DurationExpr::Omitted => step_ms as f64 / 1000.0,
             DurationExpr::Range => range_ms as f64 / 1000.0,
             DurationExpr::MinOf(a, b) => go_extreme(a.seconds(step_ms, range_ms)?, b.seconds(step_ms, range_ms)?, true),
             DurationExpr::MaxOf(a, b) => go_extreme(a.seconds(step_ms, range_ms)?, b.seconds(step_ms, range_ms)?, false),

@@ -111,6 +111,7 @@ pub fn write_duration(out: &mut String, expr: &DurationExpr) {
         DurationExpr::Number { seconds, .. } => out.push_str(&format_number(*seconds)),
         DurationExpr::Step => out.push_str("step()"),
         DurationExpr::Range => out.push_str("range()"),
+        DurationExpr::Omitted => {}
         DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => {
             out.push_str(if matches!(expr, DurationExpr::MinOf(..)) { "min_of(" } else { "max_of(" });
             write_duration(out, a);
@@ -190,7 +191,10 @@ fn write_expr(out: &mut String, expr: &Expr) {
         }
         Expr::MatrixSelector { selector: vs, range_ms, range_expr } => {
             selector(out, vs);
-            let _ = write!(out, "[{}]", range_text(*range_ms, range_expr.as_ref()));
+            // MetricsQL's left-out window prints as it was written: not at all.
+            if !matches!(range_expr, Some(DurationExpr::Omitted)) {
+                let _ = write!(out, "[{}]", range_text(*range_ms, range_expr.as_ref()));
+            }
             extended_modifier(out, vs);
             at_modifier(out, vs.at);
             offset_modifier(out, vs.offset_ms, vs.offset_expr.as_ref());

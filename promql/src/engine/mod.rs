@@ -150,8 +150,9 @@ impl Engine {
     pub fn prepare_instant(&self, query: &str, time_ms: i64) -> Result<PreparedQuery, Error> {
         let mut expr = parse(query).map_err(Error::Parse)?;
         resolve_at(&mut expr, time_ms, time_ms);
-        // An instant query has no step and no range: `step()` and `range()` are 0.
-        resolve_durations(&mut expr, 0, 0)?;
+        // An instant query has no step and no range: `step()` and `range()` are 0, and a
+        // left-out window is the lookback delta.
+        resolve_durations(&mut expr, 0, 0, self.options.lookback_delta_ms, &self.options)?;
         check_extended_selectors(&expr)?;
         Ok(PreparedQuery { query: query.to_string(), expr, start_ms: time_ms, end_ms: time_ms, step_ms: 1, instant: true, options: self.options.clone(), sample_stats: false })
     }
@@ -170,7 +171,7 @@ impl Engine {
             return Err(Error::Execution("range query needs end >= start and a positive step".into()));
         }
         resolve_at(&mut expr, start_ms, end_ms);
-        resolve_durations(&mut expr, step_ms, end_ms - start_ms)?;
+        resolve_durations(&mut expr, step_ms, end_ms - start_ms, step_ms.max(self.options.lookback_delta_ms), &self.options)?;
         check_extended_selectors(&expr)?;
         Ok(PreparedQuery { query: query.to_string(), expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone(), sample_stats: false })
     }
@@ -207,9 +208,14 @@ fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
 
 /// Evaluates every duration expression (ranges, subquery steps, offsets) now that the
 /// query's step and range are known; errors name the expression, as Prometheus refuses them.
-fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64) -> Result<(), Error> {
+/// `omitted_window_ms`: what a left-out window (MetricsQL's `rate(x)`) is here: the step of
+/// the grid evaluated (the query's, then each subquery's), at least the lookback delta, as
+/// VictoriaMetrics takes the step (5 minutes for an instant query).
+fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, omitted_window_ms: i64, options: &EngineOptions) -> Result<(), Error> {
     let resolve = |target: &mut i64, e: &Option<DurationExpr>, allow_negative: bool| -> Result<(), Error> {
-        if let Some(e) = e {
+        if let Some(DurationExpr::Omitted) = e {
+            *target = omitted_window_ms;
+        } else if let Some(e) = e {
             *target = e.to_ms(step_ms, range_ms, allow_negative).map_err(|message| {
                 let mut written = String::new();
                 crate::printer::write_duration(&mut written, e);
@@ -218,6 +224,7 @@ fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64) -> Result<(),
         }
         Ok(())
     };
+    let inner = |e: &mut Expr| resolve_durations(e, step_ms, range_ms, omitted_window_ms, options);
     match expr {
         Expr::VectorSelector(vs) => resolve(&mut vs.offset_ms, &vs.offset_expr, true),
         Expr::MatrixSelector { selector, range_ms: r, range_expr } => {
@@ -232,21 +239,22 @@ fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64) -> Result<(),
                 sq.step_ms = Some(step);
             }
             resolve(&mut sq.offset_ms, &sq.offset_expr, true)?;
-            resolve_durations(&mut sq.expr, step_ms, range_ms)
+            let subquery_step_ms = sq.step_ms.unwrap_or(options.default_subquery_step_ms);
+            resolve_durations(&mut sq.expr, step_ms, range_ms, subquery_step_ms.max(options.lookback_delta_ms), options)
         }
-        Expr::Paren(e) | Expr::Negate(e) => resolve_durations(e, step_ms, range_ms),
+        Expr::Paren(e) | Expr::Negate(e) => inner(e),
         Expr::Binary(b) => {
-            resolve_durations(&mut b.lhs, step_ms, range_ms)?;
-            resolve_durations(&mut b.rhs, step_ms, range_ms)
+            inner(&mut b.lhs)?;
+            inner(&mut b.rhs)
         }
         Expr::Aggregate(a) => {
-            resolve_durations(&mut a.expr, step_ms, range_ms)?;
+            inner(&mut a.expr)?;
             match &mut a.param {
-                Some(p) => resolve_durations(p, step_ms, range_ms),
+                Some(p) => inner(p),
                 None => Ok(()),
             }
         }
-        Expr::Call { args, .. } => args.iter_mut().try_for_each(|a| resolve_durations(a, step_ms, range_ms)),
+        Expr::Call { args, .. } => args.iter_mut().try_for_each(inner),
         Expr::Number(_) | Expr::String(_) => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! arguments, parameters, and type checking against the function table.
 
 use super::{Parser, Result};
-use crate::ast::{Aggregate, AggregateOp, Expr, Pos, ValueType};
+use crate::ast::{Aggregate, AggregateOp, DurationExpr, Expr, Pos, ValueType};
 use crate::functions;
 
 impl Parser<'_> {
@@ -87,8 +87,16 @@ impl Parser<'_> {
                 format!("expected {expected} argument(s) in call to {name:?}, got {}", args.len()),
             ));
         }
-        for (i, arg) in args.iter().enumerate() {
+        let mut args = args;
+        for (i, arg) in args.iter_mut().enumerate() {
             let want = func.arg_type(i).unwrap_or(ValueType::Vector);
+            // MetricsQL leaves a range function's window out (`rate(x)`): the engine gives it
+            // the step of the grid it is evaluated on (`DurationExpr::Omitted`).
+            if want == ValueType::Matrix && matches!(arg, Expr::VectorSelector(_)) {
+                if let Expr::VectorSelector(selector) = std::mem::replace(arg, Expr::Number(0.0)) {
+                    *arg = Expr::MatrixSelector { selector, range_ms: 0, range_expr: Some(DurationExpr::Omitted) };
+                }
+            }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }
         Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos })

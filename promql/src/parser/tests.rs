@@ -65,7 +65,9 @@ fn errors_have_positions_and_messages() {
         ("", "no expression found"),
         ("foo{a=~\"(\"}", "invalid regular expression"),
         ("sum(up, 1)", "wrong number of arguments"),
-        ("rate(up)", "expected type range vector in call to function \"rate\", got instant vector"),
+        // A selector may leave its window out (MetricsQL); any other instant vector may not.
+        ("rate(sum(up))", "expected type range vector in call to function \"rate\", got instant vector"),
+        ("rate((up))", "expected type range vector in call to function \"rate\", got instant vector"),
         ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
         ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
         ("info(x, y)", "expected label selectors only, got vector selector instead"),
