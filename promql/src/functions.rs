@@ -132,6 +132,17 @@ pub static FUNCTIONS: &[Function] = &[
     f("tmax_over_time", &[M], 1, Some(1), V),
     f("tmin_over_time", &[M], 1, Some(1), V),
     f("zscore_over_time", &[M], 1, Some(1), V),
+    f("deriv_fast", &[M], 1, Some(1), V),
+    f("scrape_interval", &[M], 1, Some(1), V),
+    // Several series per input series (`engine::functions::metricsql_multi_rollups`).
+    f("count_values_over_time", &[Str, M], 2, Some(2), V),
+    f("rollup", &[M, Str], 1, Some(2), V),
+    f("rollup_candlestick", &[M, Str], 1, Some(2), V),
+    f("rollup_delta", &[M, Str], 1, Some(2), V),
+    f("rollup_deriv", &[M, Str], 1, Some(2), V),
+    f("rollup_increase", &[M, Str], 1, Some(2), V),
+    f("rollup_rate", &[M, Str], 1, Some(2), V),
+    f("rollup_scrape_interval", &[M, Str], 1, Some(2), V),
     f("count_eq_over_time", &[M, S], 2, Some(2), V),
     f("count_gt_over_time", &[M, S], 2, Some(2), V),
     f("count_le_over_time", &[M, S], 2, Some(2), V),
@@ -228,7 +239,7 @@ impl Function {
             self.name,
             "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "label_replace" | "label_join"
             // MetricsQL's, as VictoriaMetrics keeps it (`rollupFuncsKeepMetricName`).
-            | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time"
+            | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time" | "rollup" | "rollup_candlestick"
         )
     }
 }

@@ -21,6 +21,7 @@ use crate::functions::Function;
 
 mod labels;
 mod metricsql_labels;
+mod metricsql_multi_rollups;
 mod metricsql_transforms;
 pub(super) mod metricsql_rollups;
 mod quantiles;
@@ -367,6 +368,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
         _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
         _ if metricsql_transforms::handles(name) => return metricsql_transforms::call(ev, name, args, t),
+        _ if metricsql_multi_rollups::handles(name) => return metricsql_multi_rollups::call(ev, name, args, arg_pos, t),
         _ => return range_call(ev, func, args, arg_pos, t),
     };
     let result = if func.keeps_metric_name() {

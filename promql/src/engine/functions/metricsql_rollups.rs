@@ -23,6 +23,7 @@ pub(in crate::engine) const ROLLUP_NAMES: &[&str] = &[
     "count_ne_over_time",
     "decreases_over_time",
     "default_rollup",
+    "deriv_fast",
     "descent_over_time",
     "distinct_over_time",
     "duration_over_time",
@@ -37,6 +38,7 @@ pub(in crate::engine) const ROLLUP_NAMES: &[&str] = &[
     "mode_over_time",
     "range_over_time",
     "rate_over_sum",
+    "scrape_interval",
     "share_eq_over_time",
     "share_gt_over_time",
     "share_le_over_time",
@@ -125,6 +127,13 @@ pub(in crate::engine) fn rollup_value(name: &str, samples: &[Sample], window: Ro
         "increase_pure" => increase_pure(&samples),
         "ideriv" => ideriv(&samples)?,
         "default_rollup" => last.value,
+        // From the window's first sample (VictoriaMetrics starts from the one before it).
+        "deriv_fast" if last.timestamp_ms > first.timestamp_ms => (last.value - first.value) / seconds(last.timestamp_ms - first.timestamp_ms),
+        "deriv_fast" => return None,
+        // The mean interval between the window's samples (VictoriaMetrics also counts the
+        // one from the sample before the window).
+        "scrape_interval" if samples.len() >= 2 => seconds(last.timestamp_ms - first.timestamp_ms) / (samples.len() - 1) as f64,
+        "scrape_interval" => return None,
         _ => return None,
     };
     (!value.is_nan()).then_some(value)
@@ -290,6 +299,15 @@ mod tests {
         assert_eq!(ideriv(&samples(&[(0, 1.0), (10_000, 6.0), (10_000, 7.0)])), Some(0.6));
         assert_eq!(ideriv(&samples(&[(10_000, 6.0), (10_000, 7.0)])), Some(0.0));
         assert_eq!(ideriv(&samples(&[(10_000, 6.0)])), None);
+    }
+
+    #[test]
+    fn deriv_fast_and_scrape_interval_read_the_window_edges() {
+        let points = [(10_000, 1.0), (20_000, 9.0), (50_000, 5.0)];
+        assert_eq!(at("deriv_fast", &points, 0.0), Some(0.1));
+        assert_eq!(at("scrape_interval", &points, 0.0), Some(20.0));
+        assert_eq!(at("deriv_fast", &[(10_000, 1.0), (10_000, 2.0)], 0.0), None);
+        assert_eq!(at("scrape_interval", &[(10_000, 1.0)], 0.0), None);
     }
 
     #[test]
