@@ -9,7 +9,8 @@
 //! value (`{job=name}`, also joined with `+`: `{job=prefix + "-db"}`), and a template naming
 //! one label or a parenthesized list of them inside `by (…)`, `on (…)` and the other label
 //! lists. `WITH` may stand wherever an expression may; its body runs to the end of the
-//! enclosing expression. VictoriaMetrics' built-in `alias(q, name)` is always defined.
+//! enclosing expression. VictoriaMetrics' built-in `alias(q, name)` and `ru(free, max)` are
+//! always defined.
 //!
 //! The work is done on tokens, so a query without templates is handed to the parser as it
 //! came (same error positions, no cost but one scan); an expanded query's own errors are
@@ -36,7 +37,11 @@ const RESERVED: [&str; 14] =
 const LABEL_LIST_KEYWORDS: [&str; 6] = ["by", "without", "on", "ignoring", "group_left", "group_right"];
 
 /// VictoriaMetrics' templates that every query may use without defining them.
-const BUILT_IN: [&str; 1] = [r#"alias(q, name) = label_set(q, "__name__", name)"#];
+const BUILT_IN: [&str; 2] = [
+    r#"alias(q, name) = label_set(q, "__name__", name)"#,
+    // Resource use in percent of what is free and the most there is.
+    "ru(freev, maxv) = clamp_min(maxv - clamp_min(freev, 0), 0) / clamp_min(maxv, 0) * 100",
+];
 
 /// A failure while expanding, at a byte offset of the query (or of a built-in template).
 #[derive(Debug, PartialEq)]
@@ -705,8 +710,11 @@ mod tests {
     }
 
     #[test]
-    fn alias_is_built_in() {
+    fn alias_and_ru_are_built_in() {
         assert_eq!(expanded(r#"alias(sum(x), "total")"#), r#"label_set(sum(x), "__name__", "total")"#);
+        assert_eq!(expanded("ru(free, total)"), "(clamp_min(total - clamp_min(free, 0), 0) / clamp_min(total, 0) * 100)");
+        // A definition of the same name in a query's WITH wins.
+        assert_eq!(expanded("WITH (ru(a, b) = a / b) ru(x, y)"), "(x / y)");
     }
 
     #[test]
