@@ -188,6 +188,13 @@ pub static FUNCTIONS: &[Function] = &[
     f("remove_resets", &[V], 1, Some(1), V),
     f("range_quantile", &[S, V], 2, Some(2), V),
     f("smooth_exponential", &[V, S], 2, Some(2), V),
+    f("range_normalize", &[V], 1, None, V),
+    f("range_zscore", &[V], 1, Some(1), V),
+    f("range_mad", &[V], 1, Some(1), V),
+    f("range_trim_outliers", &[S, V], 2, Some(2), V),
+    f("range_trim_spikes", &[S, V], 2, Some(2), V),
+    f("range_trim_zscore", &[S, V], 2, Some(2), V),
+    f("range_linear_regression", &[V], 1, Some(1), V),
     // The start time of each sample an instant selector sees (nothing without the engine's
     // `use_start_timestamps`, or over an expression).
     f("start_timestamp", &[V], 1, Some(1), V),
@@ -215,6 +222,13 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
     "interpolate",
     "remove_resets",
     "smooth_exponential",
+    "range_normalize",
+    "range_zscore",
+    "range_mad",
+    "range_trim_outliers",
+    "range_trim_spikes",
+    "range_trim_zscore",
+    "range_linear_regression",
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Function> {
