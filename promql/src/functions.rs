@@ -167,6 +167,10 @@ pub static FUNCTIONS: &[Function] = &[
     f("label_mismatch", &[V, Str, Str], 3, Some(3), V),
     f("drop_common_labels", &[V], 1, None, V),
     f("union", &[V], 1, None, V),
+    f("label_transform", &[V, Str, Str, Str], 4, Some(4), V),
+    f("label_graphite_group", &[V, S], 2, None, V),
+    f("sort_by_label_numeric", &[V, Str], 2, None, V),
+    f("sort_by_label_numeric_desc", &[V, Str], 2, None, V),
     f("now", &[], 0, Some(0), S),
     // MetricsQL's transforms of a whole series (`engine::series_wide`).
     f("running_sum", &[V], 1, Some(1), V),
@@ -251,7 +255,7 @@ impl Function {
     pub fn keeps_metric_name(&self) -> bool {
         matches!(
             self.name,
-            "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "label_replace" | "label_join"
+            "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "sort_by_label_numeric" | "sort_by_label_numeric_desc" | "label_replace" | "label_join"
             // MetricsQL's, as VictoriaMetrics keeps it (`rollupFuncsKeepMetricName`).
             | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time" | "rollup" | "rollup_candlestick"
         )

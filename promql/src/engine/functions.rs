@@ -27,7 +27,7 @@ pub(super) mod metricsql_rollups;
 mod quantiles;
 mod range;
 
-use labels::{absent_labels, expand, natural_cmp, set_label};
+use labels::{absent_labels, expand, natural_cmp, numeric_cmp, set_label};
 use quantiles::invalid_quantile;
 use range::range_call;
 pub(super) use range::{looks_like_non_counter, possible_non_counter, range_value, RangeArgs, RangeKind};
@@ -298,16 +298,18 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             return Ok(StepValue::Vector(check_unique(out)?));
         }
         "sort" | "sort_desc" => return Ok(StepValue::Vector(sort_by_value(vector_arg(arg(0)?)?, name == "sort_desc"))),
-        "sort_by_label" | "sort_by_label_desc" => {
+        "sort_by_label" | "sort_by_label_desc" | "sort_by_label_numeric" | "sort_by_label_numeric_desc" => {
             let mut v = any_vector_arg(arg(0)?)?;
             let mut keys = Vec::new();
             for i in 1..args.len() {
                 keys.push(string_arg(arg(i)?)?);
             }
+            // MetricsQL's numeric variants read signs and fractions too ("-1" < "0.5" < "2").
+            let compare = if name.starts_with("sort_by_label_numeric") { numeric_cmp } else { natural_cmp };
             v.sort_by(|Elem { labels: a, .. }, Elem { labels: b, .. }| {
-                let by_keys = keys.iter().map(|k| natural_cmp(a.get(k).unwrap_or(""), b.get(k).unwrap_or(""))).find(|o| o.is_ne());
+                let by_keys = keys.iter().map(|k| compare(a.get(k).unwrap_or(""), b.get(k).unwrap_or(""))).find(|o| o.is_ne());
                 let ordering = by_keys.unwrap_or_else(|| a.cmp(b));
-                if name == "sort_by_label_desc" { ordering.reverse() } else { ordering }
+                if name.ends_with("_desc") { ordering.reverse() } else { ordering }
             });
             return Ok(StepValue::Vector(v));
         }

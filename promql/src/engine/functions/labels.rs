@@ -96,3 +96,79 @@ pub(super) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         y = &y[step_y..];
     }
 }
+
+/// VictoriaMetrics' numeric order (`sort_by_label_numeric`): each text is read as numbers (an
+/// optional sign, digits and at most one dot) between other text; numbers compare by value and
+/// before text, other text bytewise, and a text that ends first is the smaller.
+pub(super) fn numeric_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.is_empty(), y.is_empty()) {
+            (true, true) => return Equal,
+            (true, false) => return Less,
+            (false, true) => return Greater,
+            _ => {}
+        }
+        let (number_x, number_y) = (number_prefix(x), number_prefix(y));
+        (x, y) = (&x[number_x.len()..], &y[number_y.len()..]);
+        match (number_x.is_empty(), number_y.is_empty()) {
+            (true, true) => {}
+            (true, false) => return Greater,
+            (false, true) => return Less,
+            (false, false) => {
+                let value = |n: &str| n.parse::<f64>().unwrap_or(f64::NAN);
+                let ordering = value(number_x).total_cmp(&value(number_y));
+                if value(number_x) != value(number_y) && ordering.is_ne() {
+                    return ordering;
+                }
+            }
+        }
+        let text_end = |s: &str| s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
+        let (text_x, text_y) = (&x[..text_end(x)], &y[..text_end(y)]);
+        if text_x != text_y {
+            return text_x.cmp(text_y);
+        }
+        (x, y) = (&x[text_x.len()..], &y[text_y.len()..]);
+    }
+}
+
+/// The number `s` starts with (sign, digits, at most one dot; at least one digit), or "".
+fn number_prefix(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut end = usize::from(matches!(bytes.first(), Some(b'-' | b'+')));
+    let (mut has_digit, mut has_dot) = (false, false);
+    while let Some(&c) = bytes.get(end) {
+        match c {
+            b'0'..=b'9' => has_digit = true,
+            b'.' if !has_dot => has_dot = true,
+            _ => break,
+        }
+        end += 1;
+    }
+    if has_digit { &s[..end] } else { "" }
+}
+
+#[cfg(test)]
+mod numeric_order_tests {
+    use super::numeric_cmp;
+    use std::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn numbers_compare_by_value_and_before_text() {
+        let cases = [
+            ("2", "10", Less),
+            ("-3", "1", Less),
+            ("1.5", "1.25", Greater),
+            ("v10", "v9", Greater),
+            ("host2.a", "host2.b", Less),
+            ("7", "a", Less),
+            ("", "0", Less),
+            ("010", "10", Equal),
+            ("a-5", "a5", Greater),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(numeric_cmp(a, b), want, "{a} vs {b}");
+        }
+    }
+}

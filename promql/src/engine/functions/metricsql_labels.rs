@@ -1,6 +1,7 @@
 //! MetricsQL's label manipulation functions (`label_set`, `label_del`, `label_keep`,
 //! `label_copy`, `label_move`, `label_uppercase`, `label_lowercase`, `label_value`,
-//! `label_match`, `label_mismatch`, `drop_common_labels`), `union` and `now`, each over one
+//! `label_match`, `label_mismatch`, `label_transform`, `label_graphite_group`,
+//! `drop_common_labels`), `union` and `now`, each over one
 //! step's vectors. Series keep their name unless a function changes it, as in VictoriaMetrics.
 
 use std::collections::{HashMap, HashSet};
@@ -10,8 +11,8 @@ use tsdb::{Labels, METRIC_NAME_LABEL};
 
 use super::super::eval::{check_unique, Elem, Evaluator, StepValue};
 use super::super::Error;
-use super::labels::set_label;
-use super::{any_vector_arg, string_arg};
+use super::labels::{expand, set_label};
+use super::{any_vector_arg, scalar_arg, string_arg};
 use crate::ast::Expr;
 
 /// The functions this module evaluates.
@@ -28,6 +29,8 @@ pub(super) fn handles(name: &str) -> bool {
             | "label_value"
             | "label_match"
             | "label_mismatch"
+            | "label_transform"
+            | "label_graphite_group"
             | "drop_common_labels"
             | "union"
             | "now"
@@ -127,6 +130,40 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Res
             let want_match = name == "label_match";
             let input = any_vector_arg(ev.eval(&args[0], t)?)?;
             return Ok(StepValue::Vector(input.into_iter().filter(|e| re.is_match(e.labels.get(&label).unwrap_or("")) == want_match).collect()));
+        }
+        "label_transform" => {
+            let (label, pattern, replacement) = (string_arg(ev.eval(&args[1], t)?)?, string_arg(ev.eval(&args[2], t)?)?, string_arg(ev.eval(&args[3], t)?)?);
+            // Every match anywhere in the value is replaced (label_replace's is anchored).
+            let re = Regex::new(&format!("(?s:{pattern})")).map_err(|e| Error::Execution(format!("invalid regular expression in {name}(): {pattern}: {e}")))?;
+            any_vector_arg(ev.eval(&args[0], t)?)?
+                .into_iter()
+                .map(|e| {
+                    let Some(value) = e.labels.get(&label).filter(|v| re.is_match(v)) else { return e };
+                    let replaced = re.replace_all(value, |caps: &regex::Captures<'_>| expand(&replacement, caps)).into_owned();
+                    with_label(e, &label, replaced)
+                })
+                .collect()
+        }
+        "label_graphite_group" => {
+            let group_args = args.get(1..).unwrap_or_default();
+            let mut groups = Vec::with_capacity(group_args.len());
+            for arg in group_args {
+                let group = scalar_arg(ev.eval(arg, t)?)?;
+                if !group.is_finite() {
+                    return Err(Error::Execution(format!("{name}(): a group number must be a finite number, got {group}")));
+                }
+                // A negative or too large group number stands for an empty part.
+                groups.push(usize::try_from(group as i64).ok());
+            }
+            any_vector_arg(ev.eval(&args[0], t)?)?
+                .into_iter()
+                .map(|e| {
+                    let parts: Vec<&str> = e.labels.get(METRIC_NAME_LABEL).unwrap_or("").split('.').collect();
+                    let picked: Vec<&str> = groups.iter().map(|g| g.and_then(|g| parts.get(g).copied()).unwrap_or("")).collect();
+                    let joined = picked.join(".");
+                    with_label(e, METRIC_NAME_LABEL, joined)
+                })
+                .collect()
         }
         _ => return Err(Error::Execution(format!("{name} is no label function"))),
     };
