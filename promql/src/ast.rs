@@ -122,6 +122,14 @@ pub enum BinaryOp {
     And,
     Or,
     Unless,
+    /// MetricsQL's `q if r`: `q`'s elements that `r` has a value for (a scalar `r`: all of
+    /// them unless it is NaN).
+    If,
+    /// MetricsQL's `q ifnot r`: `q`'s elements that `r` has no value for.
+    IfNot,
+    /// MetricsQL's `q default r`: `q`, with each of its series' gaps on the query's grid filled
+    /// from `r` (and `r` itself when `q` has no series at all).
+    Default,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,15 +367,23 @@ impl BinaryOp {
         matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
     }
 
-    /// Binding strength: higher binds tighter (Prometheus' table).
+    /// MetricsQL's `if`, `ifnot` and `default`, which filter or fill their left operand.
+    pub fn is_metricsql_filter(self) -> bool {
+        matches!(self, BinaryOp::If | BinaryOp::IfNot | BinaryOp::Default)
+    }
+
+    /// Binding strength: higher binds tighter (Prometheus' table, with MetricsQL's `default`
+    /// below `if`/`ifnot` below `or`).
     pub fn precedence(self) -> u8 {
         match self {
-            BinaryOp::Or => 1,
-            BinaryOp::And | BinaryOp::Unless => 2,
-            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le | BinaryOp::TrimUpper | BinaryOp::TrimLower => 3,
-            BinaryOp::Add | BinaryOp::Sub => 4,
-            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
-            BinaryOp::Pow => 6,
+            BinaryOp::Default => 1,
+            BinaryOp::If | BinaryOp::IfNot => 2,
+            BinaryOp::Or => 3,
+            BinaryOp::And | BinaryOp::Unless => 4,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Lt | BinaryOp::Ge | BinaryOp::Le | BinaryOp::TrimUpper | BinaryOp::TrimLower => 5,
+            BinaryOp::Add | BinaryOp::Sub => 6,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 7,
+            BinaryOp::Pow => 8,
         }
     }
 
@@ -395,6 +411,9 @@ impl BinaryOp {
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Unless => "unless",
+            BinaryOp::If => "if",
+            BinaryOp::IfNot => "ifnot",
+            BinaryOp::Default => "default",
         }
     }
 }
@@ -427,6 +446,7 @@ impl Expr {
         let here = match self {
             Expr::Call { func, .. } => crate::functions::SERIES_WIDE_FUNCTIONS.contains(&func.name),
             Expr::Aggregate(a) => a.op.takes_other_label(),
+            Expr::Binary(b) => b.op == BinaryOp::Default,
             _ => false,
         };
         here || self.children().into_iter().any(Expr::reads_other_steps)

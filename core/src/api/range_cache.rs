@@ -497,6 +497,8 @@ mod tests {
         assert!(!cacheable_query("sum(keep_last_value(x)) by (job)"));
         assert!(!cacheable_query("topk_avg(2, x)"));
         assert!(cacheable_query("median(x)"));
+        assert!(!cacheable_query("x default 0"), "fills gaps seen over the whole range");
+        assert!(cacheable_query("x if y"));
         assert!(!cacheable_query("sum("), "one that does not parse");
         assert_eq!(last_step_at_or_before(100, 15, 160), 160);
         assert_eq!(last_step_at_or_before(100, 15, 159), 145);

@@ -34,7 +34,9 @@ fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Le => f64::from(u8::from(a <= b)),
         // Trimming applies to histograms only: a float operand is dropped (`element`).
         BinaryOp::TrimUpper | BinaryOp::TrimLower => f64::NAN,
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => unreachable!("set operators never reach element arithmetic"),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless | BinaryOp::If | BinaryOp::IfNot | BinaryOp::Default => {
+            unreachable!("set and filter operators never reach element arithmetic")
+        }
     }
 }
 
@@ -65,6 +67,9 @@ pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepV
     let drops_name = b.op.is_arithmetic() || b.return_bool;
     // The annotation of the last pair of operands that gave one.
     let mut last: Option<Annotation> = None;
+    if b.op.is_metricsql_filter() {
+        return metricsql_filter(b, l, r).map(StepValue::Vector);
+    }
     let value = match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
         (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar::<false>(b, v, s, drops_name, &mut last)),
@@ -82,6 +87,86 @@ pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepV
         ev.annotate(annotation, b.pos);
     }
     Ok(value)
+}
+
+/// MetricsQL's `if` and `ifnot` at one step: the left elements that the right operand has a
+/// value for (not: has none), matched as `and` matches; a scalar right operand has a value
+/// unless it is NaN, and so does a right element. `default` needs the whole grid
+/// (`default_at`) and never comes here.
+fn metricsql_filter(b: &Binary, l: StepValue, r: StepValue) -> Result<Vec<Elem>, Error> {
+    let StepValue::Vector(left) = l else {
+        return Err(Error::Execution(format!("\"{}\" needs an instant vector on its left", b.op.as_str())));
+    };
+    let keep_when_present = match b.op {
+        BinaryOp::If => true,
+        BinaryOp::IfNot => false,
+        _ => return Err(Error::Execution(format!("\"{}\" is evaluated over the whole grid", b.op.as_str()))),
+    };
+    match r {
+        StepValue::Scalar(s) => Ok(if s.is_nan() != keep_when_present { left } else { Vec::new() }),
+        StepValue::Vector(right) => {
+            let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
+            let present: HashSet<_> = right.iter().filter(|e| e.histogram.is_some() || !e.value.is_nan()).map(|e| signature(&e.labels, &matching)).collect();
+            Ok(left.into_iter().filter(|e| present.contains(&signature(&e.labels, &matching)) == keep_when_present).collect())
+        }
+        _ => Err(Error::Execution(format!("\"{}\" needs a scalar or an instant vector on its right", b.op.as_str()))),
+    }
+}
+
+/// MetricsQL's `q default r` at step `t`, computed for the whole grid the first time a step
+/// asks (`series_wide_at`): `q`'s elements, and for each series `q` has at another step of the
+/// grid but not at this one (or only as NaN), the value of `r` there (a scalar, or the element
+/// of `r` with the same matching key), under the series' labels. When `q` has no series on the
+/// whole grid, `r`'s elements (a scalar: one element without labels), as VictoriaMetrics gives.
+pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<Elem>, Error> {
+    ev.series_wide_at(b as *const Binary as usize, t, |timestamps| {
+        let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
+        let mut steps = Vec::with_capacity(timestamps.len());
+        for &at in timestamps {
+            ev.check_cancelled()?;
+            let StepValue::Vector(left) = ev.eval(&b.lhs, at)? else {
+                return Err(Error::Execution("\"default\" needs an instant vector on its left".into()));
+            };
+            steps.push((left, ev.eval(&b.rhs, at)?));
+        }
+        let has_value = |e: &Elem| e.histogram.is_some() || !e.value.is_nan();
+        // The left operand's series on the grid, in order of first appearance.
+        let mut series: Vec<(Labels, bool)> = Vec::new();
+        let mut known: HashSet<Labels> = HashSet::new();
+        for e in steps.iter().flat_map(|(left, _)| left.iter()).filter(|e| has_value(e)) {
+            if known.insert(e.labels.clone()) {
+                series.push((e.labels.clone(), e.drop_name));
+            }
+        }
+        let mut out = Vec::with_capacity(steps.len());
+        for (left, right) in steps {
+            if series.is_empty() {
+                out.push(match right {
+                    StepValue::Scalar(v) if !v.is_nan() => vec![Elem::new(Labels::from_pairs(Vec::<(String, String)>::new()), v, false)],
+                    StepValue::Vector(v) => v,
+                    _ => Vec::new(),
+                });
+                continue;
+            }
+            let mut filled: Vec<Elem> = left.into_iter().filter(|e| has_value(e)).collect();
+            let present: HashSet<Labels> = filled.iter().map(|e| e.labels.clone()).collect();
+            for (labels, drop_name) in series.iter().filter(|(labels, _)| !present.contains(labels)) {
+                let value = match &right {
+                    StepValue::Scalar(v) => Some(*v),
+                    StepValue::Vector(r) => {
+                        let key = signature(labels, &matching);
+                        r.iter().find(|e| e.histogram.is_none() && !e.value.is_nan() && signature(&e.labels, &matching) == key).map(|e| e.value)
+                    }
+                    _ => None,
+                };
+                if let Some(v) = value.filter(|v| !v.is_nan()) {
+                    filled.push(Elem::new(labels.clone(), v, *drop_name));
+                }
+            }
+            out.push(filled);
+        }
+        Ok(out)
+    })
 }
 
 /// Vector `op` scalar (`SCALAR_LEFT`: scalar `op` vector), element by element; a filter keeps

@@ -305,6 +305,7 @@ impl Evaluator<'_> {
                 ),
                 _ => return Err(Error::Execution("unary minus needs a scalar or instant vector".into())),
             },
+            Expr::Binary(b) if b.op == crate::ast::BinaryOp::Default => StepValue::Vector(super::binary::default_at(self, b, t)?),
             Expr::Binary(b) => {
                 let (l, r) = (self.eval(&b.lhs, t)?, self.eval(&b.rhs, t)?);
                 super::binary::eval_binary(self, b, l, r)?

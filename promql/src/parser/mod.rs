@@ -243,7 +243,15 @@ impl<'a> Parser<'a> {
         if let Some((text, op)) = symbols.iter().find(|(text, _)| self.rest.starts_with(text)) {
             return Some((*op, text.len()));
         }
-        let words: [(&str, BinaryOp); 4] = [("and", BinaryOp::And), ("or", BinaryOp::Or), ("unless", BinaryOp::Unless), ("atan2", BinaryOp::Atan2)];
+        let words: [(&str, BinaryOp); 7] = [
+            ("and", BinaryOp::And),
+            ("or", BinaryOp::Or),
+            ("unless", BinaryOp::Unless),
+            ("atan2", BinaryOp::Atan2),
+            ("ifnot", BinaryOp::IfNot),
+            ("if", BinaryOp::If),
+            ("default", BinaryOp::Default),
+        ];
         words.iter().find(|(w, _)| self.peek_keyword(w)).map(|(w, op)| (*op, w.len()))
     }
 
@@ -304,7 +312,7 @@ impl<'a> Parser<'a> {
             }
             let left = self.peek_keyword("group_left");
             if left || self.peek_keyword("group_right") {
-                if op.is_set() {
+                if op.is_set() || op.is_metricsql_filter() {
                     return Err(self.error(format!("no grouping allowed for \"{}\" operation", op.as_str())));
                 }
                 self.rest = &self.rest[if left { 10 } else { 11 }..];
@@ -338,6 +346,14 @@ impl<'a> Parser<'a> {
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
             return Err(self.error_at(at, "comparisons between scalars must use BOOL modifier"));
         }
+        if op.is_metricsql_filter() {
+            if lt != ValueType::Vector {
+                return Err(self.error_at(at, format!("\"{}\" needs an instant vector on its left", op.as_str())));
+            }
+            if return_bool {
+                return Err(self.error_at(at, "bool modifier can only be used on comparison operators"));
+            }
+        }
         if op.is_set() && !both_vectors {
             return Err(self.error_at(at, format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str())));
         }
@@ -345,7 +361,7 @@ impl<'a> Parser<'a> {
             if !both_vectors {
                 return Err(self.error_at(at, "filling in missing series only allowed between instant vectors"));
             }
-            if op.is_set() {
+            if op.is_set() || op.is_metricsql_filter() {
                 return Err(self.error_at(at, "filling in missing series not allowed for set operators"));
             }
         }
@@ -354,7 +370,7 @@ impl<'a> Parser<'a> {
         }
         let matching = if both_vectors {
             let mut m = matching.unwrap_or_else(VectorMatching::one_to_one);
-            if op.is_set() {
+            if op.is_set() || op.is_metricsql_filter() {
                 m.card = Cardinality::ManyToMany;
             }
             if m.on && m.card != Cardinality::OneToOne {
