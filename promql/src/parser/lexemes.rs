@@ -60,6 +60,43 @@ pub fn number(input: &str) -> IResult<&str, f64> {
     }
 }
 
+/// MetricsQL's number suffixes, any case: powers of 1000 (`K`, `KB`, `MB`, `G`, `GB`, `T`, `TB`)
+/// and of 1024 (`Ki`, `KiB`, `Mi`, `MiB`, `Gi`, `GiB`, `Ti`, `TiB`). A bare `m`/`M` is left
+/// out: in PromQL `5m` is a duration.
+const NUMBER_MULTIPLIERS: [(&str, f64); 15] = [
+    ("kib", 1024.0),
+    ("ki", 1024.0),
+    ("kb", 1e3),
+    ("k", 1e3),
+    ("mib", 1_048_576.0),
+    ("mi", 1_048_576.0),
+    ("mb", 1e6),
+    ("gib", 1_073_741_824.0),
+    ("gi", 1_073_741_824.0),
+    ("gb", 1e9),
+    ("g", 1e9),
+    ("tib", 1_099_511_627_776.0),
+    ("ti", 1_099_511_627_776.0),
+    ("tb", 1e12),
+    ("t", 1e12),
+];
+
+/// A number literal, optionally with MetricsQL's multiplier suffix (`512Mi`, `1.5K`, `10GB`).
+pub fn number_with_multiplier(input: &str) -> IResult<&str, f64> {
+    let (rest, value) = number(input)?;
+    // Only a decimal number takes a suffix (not `0x1f`, `Inf`, `NaN`).
+    if !input.starts_with(|c: char| c.is_ascii_digit() || c == '.') || input.starts_with("0x") || input.starts_with("0X") {
+        return Ok((rest, value));
+    }
+    let word_end = rest.find(|c: char| !is_metric_char(c)).unwrap_or(rest.len());
+    let word = rest[..word_end].to_ascii_lowercase();
+    let multiplier = NUMBER_MULTIPLIERS.iter().find(|(suffix, _)| *suffix == word).map(|(_, m)| *m);
+    match multiplier {
+        Some(m) => Ok((&rest[word_end..], value * m)),
+        None => Ok((rest, value)),
+    }
+}
+
 /// A duration like `5m`, `1h30m`, `500ms`: the text and milliseconds.
 pub fn duration(input: &str) -> IResult<&str, i64> {
     const UNITS: [(&str, i64); 7] = [
@@ -193,5 +230,16 @@ mod tests {
         assert!(string_literal(r#""\400""#).is_err());
         assert_eq!(string_literal(r#""\u00e9\x41\101""#).unwrap(), ("", "éAA".to_string()));
         assert!(string_literal("\"open").is_err());
+    }
+
+    #[test]
+    fn metricsql_multipliers_scale_decimal_numbers() {
+        for (text, expected) in [("512Mi", 536_870_912.0), ("1.5K", 1500.0), ("10GB", 1e10), ("2kib", 2048.0), ("3T", 3e12), ("1Ti", 1_099_511_627_776.0), ("7", 7.0)] {
+            assert_eq!(number_with_multiplier(text), Ok(("", expected)), "{text}");
+        }
+        // Not a suffix: left for the parser to refuse or read.
+        assert_eq!(number_with_multiplier("5Mx"), Ok(("Mx", 5.0)));
+        assert_eq!(number_with_multiplier("5M"), Ok(("M", 5.0)), "a bare M is no multiplier");
+        assert_eq!(number_with_multiplier("0x1fK"), Ok(("K", 31.0)), "hex takes none");
     }
 }

@@ -556,7 +556,7 @@ impl<'a> Parser<'a> {
                     return Ok(Expr::Number(ms as f64 / 1000.0));
                 }
             }
-            if let Ok((rest, v)) = number(self.rest) {
+            if let Ok((rest, v)) = lexemes::number_with_multiplier(self.rest) {
                 self.rest = rest;
                 return Ok(Expr::Number(v));
             }

@@ -202,3 +202,20 @@ fn series_selector_for_match_params() {
     assert_eq!(parse_series_selector("{job=\"a\"}").unwrap().len(), 1);
     assert!(parse_series_selector("1 + 1").is_err());
 }
+
+#[test]
+fn metricsql_number_multipliers_and_durations_stay_apart() {
+    let value = |q: &str| match crate::parser::parse(q) {
+        Ok(crate::ast::Expr::Binary(b)) => match b.rhs {
+            crate::ast::Expr::Number(v) => v,
+            other => panic!("{q}: {other:?}"),
+        },
+        other => panic!("{q}: {other:?}"),
+    };
+    assert_eq!(value("x > 512Mi"), 536_870_912.0);
+    assert_eq!(value("x > 1.5KB"), 1500.0);
+    assert_eq!(value("x > 5m"), 300.0, "a duration's seconds, as in Prometheus 3");
+    assert_eq!(value("x > 5ms"), 0.005);
+    assert!(crate::parser::parse("x > 5M").is_err(), "a bare M is neither");
+}
+
