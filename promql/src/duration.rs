@@ -22,6 +22,11 @@ pub enum DurationExpr {
     /// the engine resolves it to the step of the grid the selector is evaluated on (the
     /// query's, or a subquery's), at least the lookback delta. It prints as nothing.
     Omitted,
+    /// MetricsQL's `5i`: that many steps of the grid evaluated (a range query's step, a
+    /// subquery's inside one; an instant query's is the lookback delta, as VictoriaMetrics'
+    /// default step is 5 minutes). Replaced by its value before evaluation
+    /// (`with_step_multiples`).
+    StepMultiple(f64),
     /// `min_of(a, b)`.
     MinOf(Box<DurationExpr>, Box<DurationExpr>),
     /// `max_of(a, b)`.
@@ -52,7 +57,7 @@ impl DurationExpr {
     pub fn is_constant(&self) -> bool {
         match self {
             DurationExpr::Number { .. } => true,
-            DurationExpr::Step | DurationExpr::Range | DurationExpr::Omitted => false,
+            DurationExpr::Step | DurationExpr::Range | DurationExpr::Omitted | DurationExpr::StepMultiple(_) => false,
             DurationExpr::Negate(e) | DurationExpr::Paren(e) => e.is_constant(),
             DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => a.is_constant() && b.is_constant(),
             DurationExpr::Binary { lhs, rhs, .. } => lhs.is_constant() && rhs.is_constant(),
@@ -64,6 +69,7 @@ impl DurationExpr {
         Ok(match self {
             DurationExpr::Number { seconds, .. } => *seconds,
             DurationExpr::Step | DurationExpr::Omitted => step_ms as f64 / 1000.0,
+            DurationExpr::StepMultiple(n) => n * step_ms as f64 / 1000.0,
             DurationExpr::Range => range_ms as f64 / 1000.0,
             DurationExpr::MinOf(a, b) => go_extreme(a.seconds(step_ms, range_ms)?, b.seconds(step_ms, range_ms)?, true),
             DurationExpr::MaxOf(a, b) => go_extreme(a.seconds(step_ms, range_ms)?, b.seconds(step_ms, range_ms)?, false),
@@ -88,6 +94,21 @@ impl DurationExpr {
 
     /// The duration in milliseconds (truncated, as Prometheus converts it). Ranges and steps
     /// must be positive (`allow_negative` false); offsets may be negative or zero.
+    /// This expression with each `StepMultiple` replaced by its seconds on a grid of
+    /// `grid_step_ms`.
+    pub fn with_step_multiples(&self, grid_step_ms: i64) -> DurationExpr {
+        let inner = |e: &DurationExpr| Box::new(e.with_step_multiples(grid_step_ms));
+        match self {
+            DurationExpr::StepMultiple(n) => DurationExpr::Number { seconds: n * grid_step_ms as f64 / 1000.0, unit: true },
+            DurationExpr::MinOf(a, b) => DurationExpr::MinOf(inner(a), inner(b)),
+            DurationExpr::MaxOf(a, b) => DurationExpr::MaxOf(inner(a), inner(b)),
+            DurationExpr::Negate(e) => DurationExpr::Negate(inner(e)),
+            DurationExpr::Paren(e) => DurationExpr::Paren(inner(e)),
+            DurationExpr::Binary { op, lhs, rhs } => DurationExpr::Binary { op: *op, lhs: inner(lhs), rhs: inner(rhs) },
+            other => other.clone(),
+        }
+    }
+
     pub fn to_ms(&self, step_ms: i64, range_ms: i64, allow_negative: bool) -> Result<i64, String> {
         let seconds = self.seconds(step_ms, range_ms)?;
         if !seconds.is_finite() {

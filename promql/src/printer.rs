@@ -112,6 +112,9 @@ pub fn write_duration(out: &mut String, expr: &DurationExpr) {
         DurationExpr::Step => out.push_str("step()"),
         DurationExpr::Range => out.push_str("range()"),
         DurationExpr::Omitted => {}
+        DurationExpr::StepMultiple(n) => {
+            let _ = write!(out, "{}i", format_number(*n));
+        }
         DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => {
             out.push_str(if matches!(expr, DurationExpr::MinOf(..)) { "min_of(" } else { "max_of(" });
             write_duration(out, a);

@@ -66,6 +66,8 @@ fn duration_node(e: &DurationExpr, wrapped: bool) -> Value {
         DurationExpr::Range => node("range", Value::Null, Value::Null),
         // MetricsQL's left-out window (`rate(x)`), which Prometheus' tree has no node for.
         DurationExpr::Omitted => node("omitted", Value::Null, Value::Null),
+        // MetricsQL's `5i`: steps of the grid.
+        DurationExpr::StepMultiple(n) => node("steps", json!({"type": "numberLiteral", "val": number_text(*n), "duration": false}), Value::Null),
         DurationExpr::MinOf(a, b) => node("min_of", duration_node(a, false), duration_node(b, false)),
         DurationExpr::MaxOf(a, b) => node("max_of", duration_node(a, false), duration_node(b, false)),
         DurationExpr::Negate(x) => node("-", Value::Null, duration_node(x, false)),

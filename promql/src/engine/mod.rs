@@ -171,7 +171,7 @@ impl Engine {
             return Err(Error::Execution("range query needs end >= start and a positive step".into()));
         }
         resolve_at(&mut expr, start_ms, end_ms);
-        resolve_durations(&mut expr, step_ms, end_ms - start_ms, step_ms.max(self.options.lookback_delta_ms), &self.options)?;
+        resolve_durations(&mut expr, step_ms, end_ms - start_ms, step_ms, &self.options)?;
         check_extended_selectors(&expr)?;
         Ok(PreparedQuery { query: query.to_string(), expr, start_ms, end_ms, step_ms, instant: false, options: self.options.clone(), sample_stats: false })
     }
@@ -208,14 +208,16 @@ fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
 
 /// Evaluates every duration expression (ranges, subquery steps, offsets) now that the
 /// query's step and range are known; errors name the expression, as Prometheus refuses them.
-/// `omitted_window_ms`: what a left-out window (MetricsQL's `rate(x)`) is here: the step of
-/// the grid evaluated (the query's, then each subquery's), at least the lookback delta, as
-/// VictoriaMetrics takes the step (5 minutes for an instant query).
-fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, omitted_window_ms: i64, options: &EngineOptions) -> Result<(), Error> {
+/// `grid_step_ms`: the step of the grid evaluated here (the query's, then each subquery's;
+/// an instant query's is the lookback delta, as VictoriaMetrics' default step is 5 minutes),
+/// which MetricsQL's `5i` counts in; a left-out window (`rate(x)`) is that step, at least the
+/// lookback delta.
+fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, grid_step_ms: i64, options: &EngineOptions) -> Result<(), Error> {
     let resolve = |target: &mut i64, e: &Option<DurationExpr>, allow_negative: bool| -> Result<(), Error> {
         if let Some(DurationExpr::Omitted) = e {
-            *target = omitted_window_ms;
+            *target = grid_step_ms.max(options.lookback_delta_ms);
         } else if let Some(e) = e {
+            let e = &e.with_step_multiples(grid_step_ms);
             *target = e.to_ms(step_ms, range_ms, allow_negative).map_err(|message| {
                 let mut written = String::new();
                 crate::printer::write_duration(&mut written, e);
@@ -224,7 +226,7 @@ fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, omitted_windo
         }
         Ok(())
     };
-    let inner = |e: &mut Expr| resolve_durations(e, step_ms, range_ms, omitted_window_ms, options);
+    let inner = |e: &mut Expr| resolve_durations(e, step_ms, range_ms, grid_step_ms, options);
     match expr {
         Expr::VectorSelector(vs) => resolve(&mut vs.offset_ms, &vs.offset_expr, true),
         Expr::MatrixSelector { selector, range_ms: r, range_expr } => {
@@ -240,7 +242,7 @@ fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, omitted_windo
             }
             resolve(&mut sq.offset_ms, &sq.offset_expr, true)?;
             let subquery_step_ms = sq.step_ms.unwrap_or(options.default_subquery_step_ms);
-            resolve_durations(&mut sq.expr, step_ms, range_ms, subquery_step_ms.max(options.lookback_delta_ms), options)
+            resolve_durations(&mut sq.expr, step_ms, range_ms, subquery_step_ms, options)
         }
         Expr::Paren(e) | Expr::Negate(e) => inner(e),
         Expr::Binary(b) => {

@@ -121,6 +121,14 @@ impl Parser<'_> {
             self.rest = rest;
             DurationExpr::Number { seconds: ms as f64 / 1000.0, unit: true }
         } else if let Ok((rest, seconds)) = number(self.rest) {
+            // MetricsQL's `5i`: steps of the grid evaluated.
+            if let Some(after) = rest.strip_prefix('i').filter(|after| !after.starts_with(super::lexemes::is_metric_char)) {
+                self.rest = after;
+                if !(seconds.is_finite() && seconds > 0.0) {
+                    return Err(self.error_at(start, "a number of steps must be positive"));
+                }
+                return Ok(DurationExpr::StepMultiple(seconds));
+            }
             self.rest = rest;
             DurationExpr::Number { seconds, unit: false }
         } else {
