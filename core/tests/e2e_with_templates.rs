@@ -1,5 +1,6 @@
 //! End-to-end: MetricsQL's `WITH` templates in the query APIs of the real binary (the same
-//! answer as the query written out), and VictoriaMetrics' `/expand-with-exprs` page and JSON.
+//! answer as the query written out), `keep_metric_names`, VictoriaMetrics' `/expand-with-exprs`
+//! page and JSON, and series-wide functions kept out of the range cache.
 
 mod support;
 
@@ -53,6 +54,12 @@ fn queries_with_templates_answer_as_the_query_written_out() {
     let grouped = vector(&server, r#"WITH (by_job = job, t = node_total) sum(t) by (by_job)"#);
     assert_eq!(grouped, vector(&server, "sum(node_total) by (job)"));
     assert_eq!(grouped.len(), 2);
+
+    // keep_metric_names keeps the name the call would drop, not one an inner call dropped.
+    let names = |q: &str| vector(&server, q).into_iter().map(|(labels, _)| serde_json::from_str::<serde_json::Value>(&labels).ok().and_then(|l| l["__name__"].as_str().map(str::to_string))).collect::<Vec<_>>();
+    assert_eq!(names(r#"abs(node_total{job="other"}) keep_metric_names"#), [Some("node_total".to_string())]);
+    assert_eq!(names(r#"abs(abs(node_total{job="other"})) keep_metric_names"#), [None]);
+    assert_eq!(names(r#"abs(node_total{job="other"})"#), [None]);
 
     // The range API reads them too.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();

@@ -22,8 +22,10 @@ pub enum Expr {
     Negate(Box<Expr>),
     Binary(Box<Binary>),
     Aggregate(Box<Aggregate>),
-    /// A function call: where it starts (`pos`, at its name) and where each argument does.
-    Call { func: &'static Function, args: Vec<Expr>, pos: Pos, arg_pos: Vec<Pos> },
+    /// A function call: where it starts (`pos`, at its name) and where each argument does;
+    /// `keep_metric_names`: MetricsQL's modifier after the call, keeping `__name__` (and
+    /// `__type__`/`__unit__`) on what the function gives.
+    Call { func: &'static Function, args: Vec<Expr>, pos: Pos, arg_pos: Vec<Pos>, keep_metric_names: bool },
 }
 
 /// Where an expression starts in the query text, as a byte offset: what a warning or info

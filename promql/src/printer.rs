@@ -282,7 +282,7 @@ fn write_expr(out: &mut String, expr: &Expr) {
             }
             out.push(')');
         }
-        Expr::Call { func, args, .. } => {
+        Expr::Call { func, args, keep_metric_names, .. } => {
             out.push_str(func.name);
             out.push('(');
             for (i, arg) in args.iter().enumerate() {
@@ -292,6 +292,9 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 write_expr(out, arg);
             }
             out.push(')');
+            if *keep_metric_names {
+                out.push_str(" keep_metric_names");
+            }
         }
     }
 }

@@ -94,6 +94,10 @@ pub(super) struct Evaluator<'q> {
     cancel: Option<&'q std::sync::atomic::AtomicBool>,
     /// Label sets without their name, remembered for the query (see `StrippedNames`).
     stripped: std::cell::RefCell<StrippedNames>,
+    /// Set while a call with MetricsQL's `keep_metric_names` is evaluated: its range function
+    /// then marks names for removal instead of stripping them itself (`eval` keeps them), and
+    /// its arguments' pending removals are applied at once.
+    pub(super) keeping_names: std::cell::Cell<bool>,
     /// Per select, its series' label sets without the name, and whether two of them become
     /// equal that way (computed once, for range functions without delayed name removal).
     stripped_series: std::cell::RefCell<HashMap<SelectKey, std::rc::Rc<StrippedSeries>>>,
@@ -202,8 +206,20 @@ impl Evaluator<'_> {
     /// pending name removal applied right away (as each Prometheus operator and function
     /// does), so what follows sees the labels without `__name__`.
     pub(super) fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue, Error> {
-        let value = self.eval_node(expr, t)?;
-        if self.options.delayed_name_removal {
+        let value = if let Expr::Call { keep_metric_names: true, .. } = expr {
+            let outer = self.keeping_names.replace(true);
+            let value = self.eval_node(expr, t);
+            self.keeping_names.set(outer);
+            match value? {
+                StepValue::Vector(v) => StepValue::Vector(v.into_iter().map(|e| Elem { drop_name: false, ..e }).collect()),
+                other => other,
+            }
+        } else {
+            self.eval_node(expr, t)?
+        };
+        // Inside a `keep_metric_names` call the names its arguments' functions drop go now,
+        // even with delayed removal, so the modifier keeps only what the call itself would drop.
+        if self.options.delayed_name_removal && !self.keeping_names.get() {
             return Ok(value);
         }
         Ok(match value {

@@ -75,7 +75,7 @@ impl<'e> Source<'e> {
     fn of(expr: &'e Expr) -> Option<Source<'e>> {
         match unparen(expr) {
             Expr::VectorSelector(vs) if !vs.smoothed => Some(Source::Instant(vs)),
-            Expr::Call { func, args, arg_pos, .. } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
+            Expr::Call { func, args, arg_pos, keep_metric_names: false, .. } if args.len() == 1 && is_plain_range_function(func.name) => match unparen(&args[0]) {
                 Expr::MatrixSelector { selector, .. } if !selector.anchored && !selector.smoothed => Some(Source::Range {
                     call_arg: &args[0],
                     arg_pos: arg_pos.first().copied().unwrap_or_default(),

@@ -99,7 +99,9 @@ impl Parser<'_> {
             }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }
-        Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos })
+        // MetricsQL: `rate(x[5m]) keep_metric_names`.
+        let keep_metric_names = self.eat_keyword("keep_metric_names");
+        Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos, keep_metric_names })
     }
 
     fn grouping(&mut self) -> Result<Option<(Vec<String>, bool)>> {

@@ -77,6 +77,7 @@ pub(in crate::engine) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Qu
         cursors: Default::default(),
         cancel,
         stripped: Default::default(),
+        keeping_names: Default::default(),
         stripped_series: Default::default(),
         group_caches: Default::default(),
         precomputed: Default::default(),

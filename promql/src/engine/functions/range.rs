@@ -191,7 +191,7 @@ fn range_call_values(ev: &Evaluator<'_>, func: &Function, args: &[Expr], matrix_
         let stale = ev.stale_flags(selector);
         // Without delayed name removal the name goes here, from label sets stripped once per
         // query rather than once per step.
-        let stripped = (drop_name && !ev.options.delayed_name_removal).then(|| ev.stripped_series(selector));
+        let stripped = (drop_name && !ev.options.delayed_name_removal && !ev.keeping_names.get()).then(|| ev.stripped_series(selector));
         // Series whose names do not look like counters', not reported yet.
         let mut non_counters = if counter_function { ev.take_non_counters(selector) } else { None };
         for (i, (s, (from, to))) in ev.selected(selector).iter().zip(windows).enumerate() {
