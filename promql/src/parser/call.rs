@@ -90,11 +90,13 @@ impl Parser<'_> {
         let mut args = args;
         for (i, arg) in args.iter_mut().enumerate() {
             let want = func.arg_type(i).unwrap_or(ValueType::Vector);
-            // MetricsQL leaves a range function's window out (`rate(x)`): the engine gives it
-            // the step of the grid it is evaluated on (`DurationExpr::Omitted`).
+            // MetricsQL leaves a range function's window out (`rate(x)`): one step of the grid
+            // it is evaluated on (`1i`), or for a function that needs two samples in its
+            // window that step but at least the lookback delta (`DurationExpr::Omitted`).
             if want == ValueType::Matrix && matches!(arg, Expr::VectorSelector(_)) {
                 if let Expr::VectorSelector(selector) = std::mem::replace(arg, Expr::Number(0.0)) {
-                    *arg = Expr::MatrixSelector { selector, range_ms: 0, range_expr: Some(DurationExpr::Omitted) };
+                    let window = if needs_two_samples(func.name) { DurationExpr::Omitted } else { DurationExpr::StepMultiple(1.0) };
+                    *arg = Expr::MatrixSelector { selector, range_ms: 0, range_expr: Some(window) };
                 }
             }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
@@ -145,4 +147,44 @@ impl Parser<'_> {
         }
         Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
     }
+}
+
+/// Range functions that give nothing for a window of one sample (or, as VictoriaMetrics'
+/// `default_rollup` and `last_over_time`, read the last sample of a scrape interval): their
+/// left-out window is the step but at least the lookback delta, where VictoriaMetrics widens
+/// it to the scrape interval for `rate` and `default_rollup` (and reads the sample before the
+/// window for the others).
+fn needs_two_samples(name: &str) -> bool {
+    matches!(
+        name,
+        "rate"
+            | "irate"
+            | "increase"
+            | "delta"
+            | "idelta"
+            | "deriv"
+            | "predict_linear"
+            | "changes"
+            | "resets"
+            | "double_exponential_smoothing"
+            | "holt_winters"
+            | "last_over_time"
+            | "default_rollup"
+            | "deriv_fast"
+            | "ideriv"
+            | "increase_pure"
+            | "lag"
+            | "lifetime"
+            | "integrate"
+            | "scrape_interval"
+            | "increases_over_time"
+            | "decreases_over_time"
+            | "ascent_over_time"
+            | "descent_over_time"
+            | "rollup_rate"
+            | "rollup_deriv"
+            | "rollup_delta"
+            | "rollup_increase"
+            | "rollup_scrape_interval"
+    )
 }
