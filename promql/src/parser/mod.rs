@@ -431,6 +431,13 @@ impl<'a> Parser<'a> {
                     expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, range_expr, step_ms, step_expr, offset_ms: 0, offset_expr: None, at: None }));
                 } else {
                     self.expect("]", "in range")?;
+                    // MetricsQL: a range after any other instant vector is a subquery stepping
+                    // one step of the grid (`(a + b)[1h]` is `(a + b)[1h:1i]`).
+                    if !matches!(expr, Expr::VectorSelector(_)) && expr.value_type() == ValueType::Vector {
+                        let step = Some(crate::ast::DurationExpr::StepMultiple(1.0));
+                        expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, range_expr, step_ms: Some(0), step_expr: step, offset_ms: 0, offset_expr: None, at: None }));
+                        continue;
+                    }
                     let Expr::VectorSelector(selector) = expr else {
                         return Err(self.error_at(bracket, "ranges only allowed for vector selectors"));
                     };

@@ -79,7 +79,8 @@ fn errors_have_positions_and_messages() {
         ("some_metric @ end()[5m]", "1:20: parse error: no @ modifiers allowed before range"),
         ("some_metric offset step()[5m]", "1:26: parse error: no offset modifiers allowed before range"),
         ("some_metric offset 1m @ 10 [5m]", "1:28: parse error: no offset modifiers allowed before range"),
-        ("(foo + bar)[5m]", "1:12: parse error: ranges only allowed for vector selectors"),
+        // A range after any other instant vector is a MetricsQL subquery; a scalar's is refused.
+        ("(1 + 2)[5m]", "1:8: parse error: ranges only allowed for vector selectors"),
     ];
     for (q, expected) in table {
         let err = parse(q).unwrap_err().to_string();
