@@ -332,7 +332,8 @@ mod tests {
                 Err(e) => e.to_string(),
             };
             if *input == "topk(3, x) @ 100" {
-                assert!(printed.contains("parse error"), "@ applies only to selectors and subqueries: {printed}");
+                // MetricsQL: `@` after any expression reaches each selector inside it.
+                assert_eq!(printed, "topk(3, x @ 100.000)");
                 continue;
             }
             assert_eq!(printed, *expected, "{input}");

@@ -131,6 +131,72 @@ fn selector_matchers(input: &str, expr: Expr) -> Result<Vec<Matcher>> {
     }
 }
 
+/// Whether `expr` is an instant vector other than a selector or subquery: MetricsQL takes
+/// `offset` and `@` after it (`sum(x) offset 1d`) for each selector and subquery inside.
+fn is_other_vector(expr: &Expr) -> bool {
+    !matches!(expr, Expr::VectorSelector(_) | Expr::MatrixSelector { .. } | Expr::Subquery(_)) && expr.value_type() == ValueType::Vector
+}
+
+/// Adds an offset to each selector and subquery in `expr` (not inside a subquery: shifting it
+/// shifts what it evaluates).
+fn push_offset(expr: &mut Expr, ms: i64, written: Option<&DurationExpr>) {
+    let add = |own_ms: &mut i64, own_expr: &mut Option<DurationExpr>| {
+        if own_expr.is_none() && written.is_none() {
+            *own_ms = own_ms.saturating_add(ms);
+            return;
+        }
+        let as_expr = |ms: i64, e: Option<&DurationExpr>| e.cloned().unwrap_or(DurationExpr::Number { seconds: ms as f64 / 1000.0, unit: true });
+        let sum = DurationExpr::Binary {
+            op: BinaryOp::Add,
+            lhs: Box::new(DurationExpr::Paren(Box::new(as_expr(*own_ms, own_expr.as_ref())))),
+            rhs: Box::new(DurationExpr::Paren(Box::new(as_expr(ms, written)))),
+        };
+        *own_expr = Some(sum);
+    };
+    match expr {
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => add(&mut vs.offset_ms, &mut vs.offset_expr),
+        Expr::Subquery(sq) => add(&mut sq.offset_ms, &mut sq.offset_expr),
+        Expr::Paren(e) | Expr::Negate(e) => push_offset(e, ms, written),
+        Expr::Binary(b) => {
+            push_offset(&mut b.lhs, ms, written);
+            push_offset(&mut b.rhs, ms, written);
+        }
+        Expr::Aggregate(a) => {
+            push_offset(&mut a.expr, ms, written);
+            if let Some(p) = &mut a.param {
+                push_offset(p, ms, written);
+            }
+        }
+        Expr::Call { args, .. } => args.iter_mut().for_each(|a| push_offset(a, ms, written)),
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
+/// Sets `@` on each selector and subquery in `expr` that has none of its own.
+fn push_at(expr: &mut Expr, at: At) {
+    match expr {
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
+            vs.at.get_or_insert(at);
+        }
+        Expr::Subquery(sq) => {
+            sq.at.get_or_insert(at);
+        }
+        Expr::Paren(e) | Expr::Negate(e) => push_at(e, at),
+        Expr::Binary(b) => {
+            push_at(&mut b.lhs, at);
+            push_at(&mut b.rhs, at);
+        }
+        Expr::Aggregate(a) => {
+            push_at(&mut a.expr, at);
+            if let Some(p) = &mut a.param {
+                push_at(p, at);
+            }
+        }
+        Expr::Call { args, .. } => args.iter_mut().for_each(|a| push_at(a, at)),
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
 /// Whether `text` starts with `keyword` (ASCII case-insensitive) not followed by an identifier
 /// character. Safe on any UTF-8: the slice is taken only at a character boundary.
 fn starts_with_keyword(text: &str, keyword: &str) -> bool {
@@ -453,6 +519,10 @@ impl<'a> Parser<'a> {
             }
             if self.eat_keyword("offset") {
                 let (ms, offset_expr) = self.offset_duration()?;
+                if is_other_vector(&expr) {
+                    push_offset(&mut expr, ms, offset_expr.as_ref());
+                    continue;
+                }
                 let slot = self.modifier_target(&mut expr, start, "offset")?;
                 if *slot.0 != 0 || slot.2.is_some() {
                     return Err(self.error("offset may not be set multiple times"));
@@ -494,6 +564,10 @@ impl<'a> Parser<'a> {
                     }
                     At::Time((seconds * 1000.0).round() as i64)
                 };
+                if is_other_vector(&expr) {
+                    push_at(&mut expr, at);
+                    continue;
+                }
                 let slot = self.modifier_target(&mut expr, start, "@")?;
                 if slot.1.is_some() {
                     return Err(self.error("@ <timestamp> may not be set multiple times"));
