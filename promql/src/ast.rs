@@ -228,6 +228,13 @@ pub enum AggregateOp {
     BottomkMin,
     BottomkMedian,
     BottomkLast,
+    // MetricsQL's outlier aggregations, which keep or drop whole series by their values over
+    // all steps (`engine::metricsql_aggregates::range_topk_at`).
+    OutliersK,
+    OutliersMad,
+    OutliersIqr,
+    /// MetricsQL's `quantiles("label", φ1, …, q)`: one series per φ, labelled with it.
+    Quantiles,
 }
 
 impl AggregateOp {
@@ -266,6 +273,10 @@ impl AggregateOp {
             "bottomk_min" => AggregateOp::BottomkMin,
             "bottomk_median" => AggregateOp::BottomkMedian,
             "bottomk_last" => AggregateOp::BottomkLast,
+            "outliersk" => AggregateOp::OutliersK,
+            "outliers_mad" => AggregateOp::OutliersMad,
+            "outliers_iqr" => AggregateOp::OutliersIqr,
+            "quantiles" => AggregateOp::Quantiles,
             _ => return None,
         })
     }
@@ -305,12 +316,24 @@ impl AggregateOp {
             AggregateOp::BottomkMin => "bottomk_min",
             AggregateOp::BottomkMedian => "bottomk_median",
             AggregateOp::BottomkLast => "bottomk_last",
+            AggregateOp::OutliersK => "outliersk",
+            AggregateOp::OutliersMad => "outliers_mad",
+            AggregateOp::OutliersIqr => "outliers_iqr",
+            AggregateOp::Quantiles => "quantiles",
         }
+    }
+
+    /// Whether the aggregation reads its argument at every step of the grid at once (MetricsQL's
+    /// `topk_avg` … and the outlier aggregations), evaluated by
+    /// `engine::metricsql_aggregates::range_topk_at`. (The name is the one the evaluator
+    /// dispatches on; `accepts_other_label` says which take the optional third argument.)
+    pub fn takes_other_label(self) -> bool {
+        self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr)
     }
 
     /// MetricsQL's `topk_avg` …: a third, optional argument names the series that sums the
     /// others (`"label"` or `"label=value"`).
-    pub fn takes_other_label(self) -> bool {
+    pub fn accepts_other_label(self) -> bool {
         matches!(
             self,
             AggregateOp::TopkAvg
@@ -332,7 +355,8 @@ impl AggregateOp {
             AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Quantile | AggregateOp::Limitk | AggregateOp::LimitRatio => {
                 Some(ValueType::Scalar)
             }
-            op if op.takes_other_label() => Some(ValueType::Scalar),
+            op if op.accepts_other_label() => Some(ValueType::Scalar),
+            AggregateOp::OutliersK | AggregateOp::OutliersMad => Some(ValueType::Scalar),
             AggregateOp::CountValues => Some(ValueType::String),
             _ => None,
         }
@@ -343,8 +367,11 @@ impl AggregateOp {
 pub struct Aggregate {
     pub op: AggregateOp,
     pub expr: Expr,
+    /// The parameter; `quantiles`' φs are one call of `functions::ARGUMENT_LIST`, so every walk
+    /// over an aggregation's parameter visits each of them.
     pub param: Option<Expr>,
-    /// The third argument of `topk_avg(k, q, "other")` … (see `AggregateOp::takes_other_label`).
+    /// The third argument of `topk_avg(k, q, "other")` … (see `AggregateOp::accepts_other_label`);
+    /// for `quantiles("label", φ1, …, q)` the label its results carry the φ in.
     pub other_label: Option<String>,
     pub grouping: Vec<String>,
     pub without: bool,

@@ -196,6 +196,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("range_zscore", &[V], 1, Some(1), V),
     f("range_mad", &[V], 1, Some(1), V),
     f("range_trim_outliers", &[S, V], 2, Some(2), V),
+    f("limit_offset", &[S, S, V], 3, Some(3), V),
     f("range_trim_spikes", &[S, V], 2, Some(2), V),
     f("range_trim_zscore", &[S, V], 2, Some(2), V),
     f("range_linear_regression", &[V], 1, Some(1), V),
@@ -230,10 +231,17 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
     "range_zscore",
     "range_mad",
     "range_trim_outliers",
+    "limit_offset",
     "range_trim_spikes",
     "range_trim_zscore",
     "range_linear_regression",
 ];
+
+/// Internal: several expressions held as one where the syntax tree has room for one
+/// (`quantiles`' φs in `Aggregate::param`), so that every walk over the tree visits each.
+/// Evaluated to one vector: a scalar as an element without labels, vectors' elements in order.
+/// Not in `FUNCTIONS`, so no query names it; printed as its arguments, comma-separated.
+pub static ARGUMENT_LIST: Function = f("__argument_list", &[V], 0, None, V);
 
 pub fn lookup(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use tsdb::{MatchOp, METRIC_NAME_LABEL};
 
-use crate::ast::{At, Cardinality, DurationExpr, Expr, VectorSelector};
+use crate::ast::{AggregateOp, At, Cardinality, DurationExpr, Expr, VectorSelector};
 
 /// `1h30m`, `5m`, `500ms`, `0s`.
 pub fn format_duration(ms: i64) -> String {
@@ -271,16 +271,31 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 let _ = write!(out, " {} ({}) ", if a.without { "without" } else { "by" }, labels_list(&a.grouping));
             }
             out.push('(');
+            if a.op == AggregateOp::Quantiles {
+                if let Some(label) = &a.other_label {
+                    out.push_str(&quote(label));
+                    out.push_str(", ");
+                }
+            }
             if let Some(p) = &a.param {
                 write_expr(out, p);
                 out.push_str(", ");
             }
             write_expr(out, &a.expr);
-            if let Some(label) = &a.other_label {
+            if let (Some(label), false) = (&a.other_label, a.op == AggregateOp::Quantiles) {
                 out.push_str(", ");
                 out.push_str(&quote(label));
             }
             out.push(')');
+        }
+        // Several arguments held as one: written as they were, comma-separated.
+        Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) => {
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_expr(out, arg);
+            }
         }
         Expr::Call { func, args, keep_metric_names, .. } => {
             out.push_str(func.name);

@@ -225,7 +225,7 @@ pub(super) fn aggregate_floats(a: &Aggregate, param: Option<StepValue>, input: V
             .collect());
     }
     if super::metricsql_aggregates::handles(a.op) {
-        return super::metricsql_aggregates::aggregate(a, input, cache);
+        return super::metricsql_aggregates::aggregate(a, param, input, cache);
     }
     if matches!(
         a.op,

@@ -129,6 +129,18 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
     let pos = |i: usize| arg_pos.get(i).copied().unwrap_or_default();
     let result: Vec<Elem> = match name {
         "info" => return super::info::evaluate(ev, args, t),
+        // Several arguments held as one (`functions::ARGUMENT_LIST`): one vector of them all.
+        "__argument_list" => {
+            let mut all = Vec::new();
+            for i in 0..args.len() {
+                match arg(i)? {
+                    StepValue::Scalar(v) => all.push(Elem::new(Labels::default(), v, false)),
+                    StepValue::Vector(v) => all.extend(v),
+                    _ => return Err(Error::Execution("expected scalar or instant vector arguments".into())),
+                }
+            }
+            return Ok(StepValue::Vector(all));
+        }
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
         "pi" => return Ok(StepValue::Scalar(PI)),
         "vector" => return Ok(StepValue::Vector(vec![Elem::new(Labels::default(), scalar_arg(arg(0)?)?, false)])),

@@ -124,7 +124,10 @@ impl Parser<'_> {
             return Err(self.error_at(start, "aggregation must only contain one grouping clause"));
         }
         let (grouping, without) = before.or(after).unwrap_or_default();
-        let other_label = if op.takes_other_label() && args.len() == 3 {
+        if op == AggregateOp::Quantiles {
+            return self.quantiles(args, starts, grouping, without, start);
+        }
+        let other_label = if op.accepts_other_label() && args.len() == 3 {
             starts.pop();
             match args.pop() {
                 Some(Expr::String(label)) => Some(label),
@@ -137,7 +140,9 @@ impl Parser<'_> {
         if args.len() != wanted {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
         }
-        let expr = args.pop().expect("argument count checked above");
+        let Some(expr) = args.pop() else {
+            return Err(self.error_at(start, "aggregation without an expression"));
+        };
         let expr_pos = starts.pop().unwrap_or_default();
         self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
         let param = args.pop();
@@ -146,6 +151,31 @@ impl Parser<'_> {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
         }
         Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
+    }
+
+    /// MetricsQL's `quantiles("label", φ1, …, φN, q)`: the label (a string literal), at least
+    /// one scalar φ, held as one `functions::ARGUMENT_LIST` call, and the vector last.
+    fn quantiles(&self, mut args: Vec<Expr>, mut starts: Vec<Pos>, grouping: Vec<String>, without: bool, start: usize) -> Result<Expr> {
+        if args.len() < 3 {
+            return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected at least 3, got {}", args.len())));
+        }
+        let (Some(expr), Some(expr_pos)) = (args.pop(), starts.pop()) else {
+            return Err(self.error_at(start, "aggregation without an expression"));
+        };
+        self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
+        let mut args = args.into_iter();
+        let Some(Expr::String(label)) = args.next() else {
+            return Err(self.error_at(start, "expected a string literal as the first argument of quantiles"));
+        };
+        let phis: Vec<Expr> = args.collect();
+        for phi in &phis {
+            self.check_type(phi, ValueType::Scalar, "aggregation parameter of quantiles", start)?;
+        }
+        let param_pos = starts.get(1).copied().unwrap_or_default();
+        let arg_pos = starts.get(1..).unwrap_or_default().to_vec();
+        let param = Expr::Call { func: &functions::ARGUMENT_LIST, args: phis, pos: param_pos, arg_pos, keep_metric_names: false };
+        let op = AggregateOp::Quantiles;
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param: Some(param), other_label: Some(label), grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
     }
 }
 

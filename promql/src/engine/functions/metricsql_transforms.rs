@@ -27,6 +27,9 @@ fn drops_name(name: &str) -> bool {
 
 /// Transform `name` of `args` at step `t` (the call is told apart by its arguments' address).
 pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Result<StepValue, Error> {
+    if let ("limit_offset", [limit, offset, series]) = (name, args) {
+        return limit_offset(ev, [limit, offset], series, t);
+    }
     let (series_args, scalar_arg) = match (name, args) {
         ("range_quantile" | "range_trim_outliers" | "range_trim_spikes" | "range_trim_zscore", [scalar, series]) => (std::slice::from_ref(series), Some(scalar)),
         ("smooth_exponential", [series, factor]) => (std::slice::from_ref(series), Some(factor)),
@@ -58,6 +61,29 @@ pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: 
         Ok(step_vectors(&series, timestamps.len()))
     })?;
     Ok(StepValue::Vector(vector))
+}
+
+/// `limit_offset(limit, offset, q)` at step `t`: `q`'s series with a value somewhere on the
+/// grid, in the order they first appear, the first `offset` skipped and at most `limit` of the
+/// rest kept whole. Both counts are read at the first step (NaN or below 0: 0), as
+/// VictoriaMetrics reads them.
+fn limit_offset(ev: &Evaluator<'_>, counts: [&Expr; 2], series: &Expr, t: i64) -> Result<StepValue, Error> {
+    // The call is told apart by its arguments' address, as the other transforms' are.
+    let node = std::ptr::from_ref(counts[0]) as usize;
+    let vector = ev.series_wide_at(node, t, |timestamps| {
+        let first_step = timestamps.get(..1).unwrap_or_default();
+        let [limit, offset] = counts.map(|count| scalar_steps(ev, count, first_step).map(|v| series_count(v.first().copied().unwrap_or(f64::NAN))));
+        let (limit, offset) = (limit?, offset?);
+        let (columns, _) = columns(ev, series, timestamps)?;
+        let kept: Vec<_> = columns.into_iter().skip(offset).take(limit).collect();
+        Ok(step_vectors(&kept, timestamps.len()))
+    })?;
+    Ok(StepValue::Vector(vector))
+}
+
+/// A count of series from a scalar: its integer part, NaN and below 0 as 0.
+fn series_count(v: f64) -> usize {
+    if v.is_nan() || v < 0.0 { 0 } else { v as usize }
 }
 
 /// One series' values (NaN: none at that step) transformed in place; `params` holds a scalar
