@@ -136,6 +136,8 @@ pub static FUNCTIONS: &[Function] = &[
     f("scrape_interval", &[M], 1, Some(1), V),
     // Several series per input series (`engine::functions::metricsql_multi_rollups`).
     f("count_values_over_time", &[Str, M], 2, Some(2), V),
+    // The range vector comes last, after as many scalars as given (`TRAILING_RANGE_FUNCTIONS`).
+    f("quantiles_over_time", &[Str, S, M], 3, None, V),
     f("rollup", &[M, Str], 1, Some(2), V),
     f("rollup_candlestick", &[M, Str], 1, Some(2), V),
     f("rollup_delta", &[M, Str], 1, Some(2), V),
@@ -247,7 +249,25 @@ pub fn lookup(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
+/// Functions whose last argument is a range vector after any number of arguments of the type
+/// before it (`quantiles_over_time("label", φ1, …, φN, m[d])`): in `arg_types` the repeated
+/// type comes second to last, the range vector last.
+pub const TRAILING_RANGE_FUNCTIONS: &[&str] = &["quantiles_over_time"];
+
 impl Function {
+    /// The expected type of argument `i` of `count` (for `TRAILING_RANGE_FUNCTIONS` the last
+    /// argument is a range vector and the ones before it repeat the type before that).
+    pub fn arg_type_in(&self, i: usize, count: usize) -> Option<ValueType> {
+        if !TRAILING_RANGE_FUNCTIONS.contains(&self.name) {
+            return self.arg_type(i);
+        }
+        let (&last, leading) = self.arg_types.split_last()?;
+        if i + 1 == count {
+            return Some(last);
+        }
+        leading.get(i).or(leading.last()).copied()
+    }
+
     /// The expected type of argument `i`.
     pub fn arg_type(&self, i: usize) -> Option<ValueType> {
         if let Some(t) = self.arg_types.get(i) {

@@ -301,7 +301,8 @@ fn farthest_from_median(members: Vec<Column>, medians: &[f64], ks: &[f64]) -> Ve
 }
 
 /// `quantiles("label", φ1, …, q)` of one group's (non-NaN) values: one element per φ, the
-/// group's labels with `label` set to the φ (NaN quantiles give nothing).
+/// group's labels with `label` set to the φ as VictoriaMetrics writes it (`%g`); NaN
+/// quantiles give nothing.
 fn quantiles(key: &tsdb::Labels, label: &str, phis: &[f64], values: &[f64], drop_name: bool) -> Vec<Elem> {
     phis.iter()
         .filter_map(|&phi| {
@@ -310,7 +311,7 @@ fn quantiles(key: &tsdb::Labels, label: &str, phis: &[f64], values: &[f64], drop
                 return None;
             }
             let pairs = key.iter().filter(|l| l.name != label).map(|l| (l.name.to_string(), l.value.to_string()));
-            let labels = tsdb::Labels::from_pairs(pairs.chain([(label.to_string(), crate::printer::format_number(phi))]));
+            let labels = tsdb::Labels::from_pairs(pairs.chain([(label.to_string(), crate::format::go_float_g(phi))]));
             Some(Elem::new(labels, value, drop_name))
         })
         .collect()
@@ -343,6 +344,8 @@ mod tests {
             "outliers_iqr without (i) (x)",
             "outliers_mad by (g) (3, x)",
             "limit_offset(1, 2, x)",
+            "quantiles_over_time(\"q\", 0.5, 0.9, x[5m])",
+            "quantiles_over_time(\"q\", 0.5, x[1i])",
         ] {
             let parsed = crate::parser::parse(query).map_err(|e| e.to_string());
             let printed = parsed.clone().map(|e| crate::printer::print(&e));

@@ -88,8 +88,9 @@ impl Parser<'_> {
             ));
         }
         let mut args = args;
+        let arg_count = args.len();
         for (i, arg) in args.iter_mut().enumerate() {
-            let want = func.arg_type(i).unwrap_or(ValueType::Vector);
+            let want = func.arg_type_in(i, arg_count).unwrap_or(ValueType::Vector);
             // MetricsQL leaves a range function's window out (`rate(x)`): one step of the grid
             // it is evaluated on (`1i`), or for a function that needs two samples in its
             // window that step but at least the lookback delta (`DurationExpr::Omitted`).

@@ -1,5 +1,5 @@
 //! MetricsQL's rollups that give several series for each input series: `count_values_over_time`
-//! (one per distinct value, the value in a label) and the `rollup*` family (`min`/`max`/`avg`
+//! (one per distinct value, the value in a label), `quantiles_over_time` (one per φ) and the `rollup*` family (`min`/`max`/`avg`
 //! of the samples, of their per-second changes, increases, deltas or intervals; or the
 //! `open`/`close`/`low`/`high` candlestick), named in the `rollup` label unless a second
 //! argument picks one. Windows are PromQL's `(t - range, t]`; NaN samples and histograms are left out.
@@ -26,7 +26,7 @@ const CANDLESTICK_PARTS: &[&str] = &["open", "close", "low", "high"];
 const ROLLUP_FAMILY: &[&str] = &["rollup", "rollup_candlestick", "rollup_delta", "rollup_deriv", "rollup_increase", "rollup_rate", "rollup_scrape_interval"];
 
 pub(in crate::engine) fn handles(name: &str) -> bool {
-    name == "count_values_over_time" || ROLLUP_FAMILY.contains(&name)
+    matches!(name, "count_values_over_time" | "quantiles_over_time") || ROLLUP_FAMILY.contains(&name)
 }
 
 /// `name(args)` at step `t`; `arg_pos` points annotations at the range argument.
@@ -42,6 +42,27 @@ pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], arg
             for (labels, samples) in float_series(ev, range, t, pos(1))? {
                 for (value, count) in counted_values(&samples) {
                     out.push(Elem::new(set_label(&labels, &label, crate::format::go_float_g(value)), count, true));
+                }
+            }
+        }
+        // One series per φ (each read at the step), the φ in the label as VictoriaMetrics
+        // writes it (`%g`); a NaN quantile gives nothing.
+        ("quantiles_over_time", [label, phis @ .., range]) if !phis.is_empty() => {
+            let label = string_arg(ev.eval(label, t)?)?;
+            let phis: Vec<f64> = phis
+                .iter()
+                .map(|phi| match ev.eval(phi, t)? {
+                    StepValue::Scalar(v) => Ok(v),
+                    _ => Err(Error::Execution("quantiles_over_time: expected scalar φ arguments".into())),
+                })
+                .collect::<Result<_, Error>>()?;
+            for (labels, samples) in float_series(ev, range, t, pos(args.len() - 1))? {
+                let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+                for &phi in &phis {
+                    let value = super::super::stats::quantile(phi, &values);
+                    if !value.is_nan() {
+                        out.push(Elem::new(set_label(&labels, &label, crate::format::go_float_g(phi)), value, true));
+                    }
                 }
             }
         }
