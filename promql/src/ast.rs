@@ -375,6 +375,9 @@ pub struct Aggregate {
     pub other_label: Option<String>,
     pub grouping: Vec<String>,
     pub without: bool,
+    /// MetricsQL's `sum(x) by (job) limit 10`: only the first `limit` groups (in order of
+    /// first appearance) are aggregated; `limit 0` is no limit, as in VictoriaMetrics.
+    pub limit: Option<usize>,
     /// Where the aggregation (its operator's name), its parameter and its expression start.
     pub pos: Pos,
     pub param_pos: Pos,

@@ -287,6 +287,9 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 out.push_str(&quote(label));
             }
             out.push(')');
+            if let Some(limit) = a.limit {
+                let _ = write!(out, " limit {limit}");
+            }
         }
         // Several arguments held as one: written as they were, comma-separated.
         Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) => {

@@ -156,6 +156,10 @@ impl GroupCache {
 }
 
 pub(super) fn aggregate(ev: &Evaluator<'_>, a: &Aggregate, param: Option<StepValue>, input: Vec<Elem>, cache: &mut GroupCache) -> Result<Vec<Elem>, Error> {
+    let input = match a.limit {
+        Some(limit) => first_groups(input, a, limit, cache),
+        None => input,
+    };
     if a.op == AggregateOp::CountValues {
         return count_values(a, param, input);
     }
@@ -168,6 +172,13 @@ pub(super) fn aggregate(ev: &Evaluator<'_>, a: &Aggregate, param: Option<StepVal
         return super::histogram_eval::aggregate_with_histograms(ev, a, param, input, cache);
     }
     aggregate_floats(a, param, input, cache)
+}
+
+/// MetricsQL's `limit N`: the elements of the first `limit` groups of this step's input, in
+/// order of first appearance (VictoriaMetrics skips the series of later groups).
+fn first_groups(input: Vec<Elem>, a: &Aggregate, limit: usize, cache: &mut GroupCache) -> Vec<Elem> {
+    let (_, locals) = cache.assign(&input, a);
+    input.into_iter().zip(locals).filter(|(_, local)| *local < limit).map(|(e, _)| e).collect()
 }
 
 /// The warnings about `quantile` and `limit_ratio` parameters in `expr`, from the lowest and

@@ -180,6 +180,10 @@ fn grouped_columns(ev: &Evaluator<'_>, a: &Aggregate, timestamps: &[i64]) -> Res
         }
         groups[g].push(column);
     }
+    // MetricsQL's `limit N`: the first groups only.
+    if let Some(limit) = a.limit {
+        groups.truncate(limit);
+    }
     Ok((cache, groups))
 }
 
@@ -346,6 +350,10 @@ mod tests {
             "limit_offset(1, 2, x)",
             "quantiles_over_time(\"q\", 0.5, 0.9, x[5m])",
             "quantiles_over_time(\"q\", 0.5, x[1i])",
+            "sum by (job) (x) limit 10",
+            "quantiles by (g) (\"q\", 0.5, x) limit 1",
+            "topk_max(1, x, \"rest\") limit 2",
+            "sum(x) limit 3 + count(y)",
         ] {
             let parsed = crate::parser::parse(query).map_err(|e| e.to_string());
             let printed = parsed.clone().map(|e| crate::printer::print(&e));
@@ -353,6 +361,10 @@ mod tests {
             let reparsed = printed.and_then(|p| crate::parser::parse(&p).map_err(|e| e.to_string()));
             assert_eq!(reparsed, parsed);
         }
+        // `limit 0` is no limit; the limit goes after the grouping.
+        let unlimited = crate::parser::parse("sum(x) by (job) limit 0").map(|e| crate::printer::print(&e)).map_err(|e| e.to_string());
+        assert_eq!(unlimited, Ok("sum by (job) (x)".to_string()));
+        assert_eq!(crate::parser::parse("sum(x) limit 2").map(|e| matches!(e, crate::ast::Expr::Aggregate(a) if a.limit == Some(2))), Ok(true));
         // The internal argument list is not a function a query can name.
         assert!(crate::parser::parse("__argument_list(1, x)").is_err());
     }

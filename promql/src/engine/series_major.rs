@@ -113,7 +113,8 @@ fn eligible_source(a: &Aggregate) -> Option<Source<'_>> {
         a.op,
         AggregateOp::Sum | AggregateOp::Avg | AggregateOp::Count | AggregateOp::Group | AggregateOp::Min | AggregateOp::Max | AggregateOp::Stdvar | AggregateOp::Stddev
     );
-    if !supported || a.param.is_some() {
+    // MetricsQL's `limit N` (which groups are kept) and its several arguments are step-wise.
+    if !supported || a.param.is_some() || a.limit.is_some() {
         return None;
     }
     Source::of(&a.expr)

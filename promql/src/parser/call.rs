@@ -125,8 +125,9 @@ impl Parser<'_> {
             return Err(self.error_at(start, "aggregation must only contain one grouping clause"));
         }
         let (grouping, without) = before.or(after).unwrap_or_default();
+        let limit = self.aggregate_limit()?;
         if op == AggregateOp::Quantiles {
-            return self.quantiles(args, starts, grouping, without, start);
+            return self.quantiles(args, starts, grouping, without, limit, start);
         }
         let other_label = if op.accepts_other_label() && args.len() == 3 {
             starts.pop();
@@ -151,12 +152,29 @@ impl Parser<'_> {
         if let (Some(p), Some(t)) = (&param, op.param_type()) {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
         }
-        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, limit, pos: Pos::at(start), param_pos, expr_pos })))
+    }
+
+    /// MetricsQL's `limit N` after an aggregation: a decimal count of groups (0: no limit).
+    fn aggregate_limit(&mut self) -> Result<Option<usize>> {
+        if !self.eat_keyword("limit") {
+            return Ok(None);
+        }
+        self.skip_space();
+        let at = self.offset();
+        let digits = self.rest.len() - self.rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let followed_by_name = self.rest[digits..].starts_with(super::lexemes::is_metric_char);
+        let limit = match self.rest[..digits].parse::<usize>() {
+            Ok(limit) if !followed_by_name => limit,
+            _ => return Err(self.error_at(at, format!("expected a non-negative integer after limit, got {}", self.describe_next()))),
+        };
+        self.rest = &self.rest[digits..];
+        Ok((limit > 0).then_some(limit))
     }
 
     /// MetricsQL's `quantiles("label", φ1, …, φN, q)`: the label (a string literal), at least
     /// one scalar φ, held as one `functions::ARGUMENT_LIST` call, and the vector last.
-    fn quantiles(&self, mut args: Vec<Expr>, mut starts: Vec<Pos>, grouping: Vec<String>, without: bool, start: usize) -> Result<Expr> {
+    fn quantiles(&self, mut args: Vec<Expr>, mut starts: Vec<Pos>, grouping: Vec<String>, without: bool, limit: Option<usize>, start: usize) -> Result<Expr> {
         if args.len() < 3 {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected at least 3, got {}", args.len())));
         }
@@ -176,7 +194,7 @@ impl Parser<'_> {
         let arg_pos = starts.get(1..).unwrap_or_default().to_vec();
         let param = Expr::Call { func: &functions::ARGUMENT_LIST, args: phis, pos: param_pos, arg_pos, keep_metric_names: false };
         let op = AggregateOp::Quantiles;
-        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param: Some(param), other_label: Some(label), grouping, without, pos: Pos::at(start), param_pos, expr_pos })))
+        Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param: Some(param), other_label: Some(label), grouping, without, limit, pos: Pos::at(start), param_pos, expr_pos })))
     }
 }
 
