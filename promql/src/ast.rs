@@ -366,6 +366,8 @@ impl AggregateOp {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
     pub op: AggregateOp,
+    /// The expression aggregated; MetricsQL's `avg(q1, q2, …)` holds its arguments as one call
+    /// of `functions::ARGUMENT_LIST` here.
     pub expr: Expr,
     /// The parameter; `quantiles`' φs are one call of `functions::ARGUMENT_LIST`, so every walk
     /// over an aggregation's parameter visits each of them.

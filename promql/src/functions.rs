@@ -240,7 +240,8 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
 ];
 
 /// Internal: several expressions held as one where the syntax tree has room for one
-/// (`quantiles`' φs in `Aggregate::param`), so that every walk over the tree visits each.
+/// (`quantiles`' φs in `Aggregate::param`, MetricsQL's `avg(q1, q2, …)` in `Aggregate::expr`),
+/// so that every walk over the tree visits each.
 /// Evaluated to one vector: a scalar as an element without labels, vectors' elements in order.
 /// Not in `FUNCTIONS`, so no query names it; printed as its arguments, comma-separated.
 pub static ARGUMENT_LIST: Function = f("__argument_list", &[V], 0, None, V);

@@ -354,6 +354,9 @@ mod tests {
             "quantiles by (g) (\"q\", 0.5, x) limit 1",
             "topk_max(1, x, \"rest\") limit 2",
             "sum(x) limit 3 + count(y)",
+            "avg(u, v, w)",
+            "sum by (i) (u, rate(v[1m])) limit 1",
+            "outliers_iqr(u, v)",
         ] {
             let parsed = crate::parser::parse(query).map_err(|e| e.to_string());
             let printed = parsed.clone().map(|e| crate::printer::print(&e));

@@ -139,6 +139,10 @@ impl Parser<'_> {
             None
         };
         let wanted = if op.param_type().is_some() { 2 } else { 1 };
+        // Only instant vectors: anything else keeps PromQL's arity error (`sum(up, 1)`).
+        if wanted == 1 && args.len() > 1 && args.iter().all(|arg| arg.value_type() == ValueType::Vector) {
+            return self.aggregate_of_several(op, args, starts, grouping, without, limit, start);
+        }
         if args.len() != wanted {
             return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected {wanted}, got {}", args.len())));
         }
@@ -153,6 +157,18 @@ impl Parser<'_> {
             self.check_type(p, t, &format!("aggregation parameter of {}", op.name()), start)?;
         }
         Ok(Expr::Aggregate(Box::new(Aggregate { op, expr, param, other_label, grouping, without, limit, pos: Pos::at(start), param_pos, expr_pos })))
+    }
+
+    /// MetricsQL's `avg(q1, q2, …)` for an aggregation without a parameter (PromQL refuses
+    /// it): the aggregation over all the arguments' series together, held as one
+    /// `functions::ARGUMENT_LIST` call (their elements one after another) in `Aggregate::expr`.
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate_of_several(&self, op: AggregateOp, args: Vec<Expr>, starts: Vec<Pos>, grouping: Vec<String>, without: bool, limit: Option<usize>, start: usize) -> Result<Expr> {
+        debug_assert!(args.iter().all(|arg| arg.value_type() == ValueType::Vector), "only instant vectors are aggregated together");
+        let expr_pos = starts.first().copied().unwrap_or_default();
+        let expr = Expr::Call { func: &functions::ARGUMENT_LIST, args, pos: expr_pos, arg_pos: starts, keep_metric_names: false };
+        let aggregate = Aggregate { op, expr, param: None, other_label: None, grouping, without, limit, pos: Pos::at(start), param_pos: Pos::default(), expr_pos };
+        Ok(Expr::Aggregate(Box::new(aggregate)))
     }
 
     /// MetricsQL's `limit N` after an aggregation: a decimal count of groups (0: no limit).
