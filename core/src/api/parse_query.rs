@@ -179,14 +179,41 @@ fn binary(b: &Binary) -> Value {
 }
 
 fn aggregation(a: &Aggregate) -> Value {
-    json!({
+    let mut node = json!({
         "type": "aggregation",
         "op": a.op.name(),
         "expr": translate(&a.expr),
         "param": a.param.as_ref().map(translate).unwrap_or(Value::Null),
         "grouping": a.grouping,
         "without": a.without,
-    })
+    });
+    // MetricsQL's additions, present only where used so a PromQL tree keeps Prometheus' shape:
+    // several arguments (`avg(q1, q2)`: `expr` is the first, `args` all of them), several φs
+    // (`quantiles`: `param` the first, `params` all), the label it or `topk_avg` … writes, and
+    // `limit N`.
+    if let Some(args) = argument_list(&a.expr) {
+        node["expr"] = args.first().map(translate).unwrap_or(Value::Null);
+        node["args"] = json!(args.iter().map(translate).collect::<Vec<_>>());
+    }
+    if let Some(params) = a.param.as_ref().and_then(argument_list) {
+        node["param"] = params.first().map(translate).unwrap_or(Value::Null);
+        node["params"] = json!(params.iter().map(translate).collect::<Vec<_>>());
+    }
+    if let Some(label) = &a.other_label {
+        node["label"] = json!(label);
+    }
+    if let Some(limit) = a.limit {
+        node["limit"] = json!(limit);
+    }
+    node
+}
+
+/// The expressions held as one by `promql::functions::ARGUMENT_LIST`, if `expr` is such.
+fn argument_list(expr: &Expr) -> Option<&[Expr]> {
+    match expr {
+        Expr::Call { func, args, .. } if std::ptr::eq(*func, &promql::functions::ARGUMENT_LIST) => Some(args),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +225,21 @@ mod tests {
             Ok(expr) => translate(&expr),
             Err(e) => panic!("{q}: {e}"),
         }
+    }
+
+    #[test]
+    fn metricsql_aggregations_show_every_argument_their_label_and_limit() {
+        let t = tree(r#"quantiles by (job) ("phi", 0.5, 0.9, x) limit 3"#);
+        assert_eq!(t["op"], "quantiles");
+        assert_eq!(t["param"]["val"], "0.5");
+        assert_eq!(t["params"][1]["val"], "0.9");
+        assert_eq!(t["label"], "phi");
+        assert_eq!(t["limit"], 3);
+        assert_eq!(t["expr"]["name"], "x");
+        let t = tree("avg(a, b)");
+        assert_eq!((t["expr"]["name"].clone(), t["args"][1]["name"].clone()), (json!("a"), json!("b")));
+        let plain = tree("sum by (job) (x)");
+        assert!(plain.get("limit").is_none() && plain.get("args").is_none() && plain.get("label").is_none());
     }
 
     #[test]
