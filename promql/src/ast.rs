@@ -325,9 +325,9 @@ impl AggregateOp {
 
     /// Whether the aggregation reads its argument at every step of the grid at once (MetricsQL's
     /// `topk_avg` … and the outlier aggregations), evaluated by
-    /// `engine::metricsql_aggregates::range_topk_at`. (The name is the one the evaluator
-    /// dispatches on; `accepts_other_label` says which take the optional third argument.)
-    pub fn takes_other_label(self) -> bool {
+    /// `engine::metricsql_aggregates::range_topk_at`; `accepts_other_label` says which take
+    /// the optional third argument.
+    pub fn reads_whole_grid(self) -> bool {
         self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr)
     }
 
@@ -479,7 +479,7 @@ impl Expr {
     pub fn reads_other_steps(&self) -> bool {
         let here = match self {
             Expr::Call { func, .. } => crate::functions::SERIES_WIDE_FUNCTIONS.contains(&func.name),
-            Expr::Aggregate(a) => a.op.takes_other_label(),
+            Expr::Aggregate(a) => a.op.reads_whole_grid(),
             Expr::Binary(b) => b.op == BinaryOp::Default,
             _ => false,
         };

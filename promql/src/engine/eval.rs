@@ -327,7 +327,7 @@ impl Evaluator<'_> {
                 super::binary::eval_binary(self, b, l, r)?
             }
             Expr::Aggregate(a) => {
-                if a.op.takes_other_label() {
+                if a.op.reads_whole_grid() {
                     return Ok(StepValue::Vector(super::metricsql_aggregates::range_topk_at(self, a, t)?));
                 }
                 if let Some(precomputed) = self.take_precomputed(a, t) {
