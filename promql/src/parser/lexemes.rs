@@ -111,17 +111,31 @@ pub fn duration(input: &str) -> IResult<&str, i64> {
     let mut rest = input;
     let mut total: i64 = 0;
     let mut parts = 0;
-    while let Ok((after_digits, digits)) = digit1::<&str, nom::error::Error<&str>>(rest) {
+    while let Ok((mut after_digits, digits)) = digit1::<&str, nom::error::Error<&str>>(rest) {
+        // MetricsQL's fractional parts (`1.5m`, `0.5d`), to whole milliseconds.
+        let mut fraction = "";
+        if let Some(Ok((after, decimals))) = after_digits.strip_prefix('.').map(digit1::<&str, nom::error::Error<&str>>) {
+            fraction = decimals;
+            after_digits = after;
+        }
         let Some((unit, scale)) = UNITS.iter().find(|(u, _)| {
             after_digits.starts_with(u) && !after_digits[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
         }) else {
             break;
         };
-        let n: i64 = digits.parse().map_err(|_| nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::Digit)))?;
+        let too_large = || nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::TooLarge));
+        let n: i64 = digits.parse().map_err(|_| too_large())?;
+        let fraction_ms = if fraction.is_empty() {
+            0
+        } else {
+            let part: f64 = format!("0.{fraction}").parse().map_err(|_| too_large())?;
+            (part * *scale as f64).trunc() as i64
+        };
         total = n
             .checked_mul(*scale)
+            .and_then(|v| v.checked_add(fraction_ms))
             .and_then(|v| total.checked_add(v))
-            .ok_or(nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::TooLarge)))?;
+            .ok_or_else(too_large)?;
         rest = &after_digits[unit.len()..];
         parts += 1;
     }
@@ -217,6 +231,11 @@ mod tests {
         assert_eq!(duration("1h30m]").unwrap(), ("]", 5_400_000));
         assert_eq!(duration("500ms").unwrap(), ("", 500));
         assert!(duration("m").is_err());
+        // MetricsQL's fractional parts.
+        assert_eq!(duration("1.5m]").unwrap(), ("]", 90_000));
+        assert_eq!(duration("0.5d1h").unwrap(), ("", 46_800_000));
+        assert_eq!(duration("13.4ms").unwrap(), ("", 13));
+        assert_eq!(duration("1.5").map(|(rest, _)| rest).ok(), None, "a number without unit is no duration");
     }
 
     #[test]
