@@ -277,7 +277,7 @@ pub(super) async fn range_result(
                 } else if !api.range_cache.enabled() {
                     "server.query_cache_mb is 0"
                 } else {
-                    "the query reads start(), end(), range(), @, a negative offset or other steps"
+                    "the query reads start(), end(), range(), now(), @, a negative offset or other steps"
                 };
                 format!("range cache: not used ({why})")
             });

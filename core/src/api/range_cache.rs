@@ -128,7 +128,8 @@ fn key(query: &str, start_ms: i64, step_ms: i64) -> Key {
     }
 }
 
-/// False for queries whose points depend on the range (`start()`, `end()`, `range()`), may
+/// False for queries whose points depend on the range (`start()`, `end()`, `range()`) or on
+/// when they are evaluated (MetricsQL's `now()`), may
 /// read data after their step time (`reads_ahead`) or read the query's other steps
 /// (MetricsQL's series-wide functions, `Expr::reads_other_steps`): for the rest, a step's point
 /// reads only data at or before it, so a write newer than the settled edge cannot change a
@@ -138,7 +139,8 @@ pub fn cacheable_query(query: &str) -> bool {
     let Ok(expr) = promql::parse(query) else { return false };
     let printed = promql::printer::print(&expr);
     let compact: String = printed.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    !["start()", "end()", "range()"].iter().any(|f| compact.contains(f)) && !reads_ahead(&expr) && !expr.reads_other_steps()
+    // MetricsQL's `now()` is the time of evaluation, not of the step: no point of it settles.
+    !["start()", "end()", "range()", "now()"].iter().any(|f| compact.contains(f)) && !reads_ahead(&expr) && !expr.reads_other_steps()
 }
 
 /// Whether a selector or subquery of `expr` may read data after its step time: `@`, an offset
@@ -499,6 +501,8 @@ mod tests {
         assert!(cacheable_query("median(x)"));
         assert!(!cacheable_query("x default 0"), "fills gaps seen over the whole range");
         assert!(cacheable_query("x if y"));
+        assert!(!cacheable_query("x - now()"), "now() is the evaluation's time");
+        assert!(!cacheable_query("limit_offset(1, 0, x)"));
         assert!(!cacheable_query("sum("), "one that does not parse");
         assert_eq!(last_step_at_or_before(100, 15, 160), 160);
         assert_eq!(last_step_at_or_before(100, 15, 159), 145);
