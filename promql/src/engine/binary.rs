@@ -105,9 +105,11 @@ fn metricsql_filter(b: &Binary, l: StepValue, r: StepValue) -> Result<Vec<Elem>,
     match r {
         StepValue::Scalar(s) => Ok(if s.is_nan() != keep_when_present { left } else { Vec::new() }),
         StepValue::Vector(right) => {
+            // `and`/`unless` over the right elements that have a value.
             let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
-            let present: HashSet<_> = right.iter().filter(|e| e.histogram.is_some() || !e.value.is_nan()).map(|e| signature(&e.labels, &matching)).collect();
-            Ok(left.into_iter().filter(|e| present.contains(&signature(&e.labels, &matching)) == keep_when_present).collect())
+            let with_values: Vec<Elem> = right.into_iter().filter(|e| e.histogram.is_some() || !e.value.is_nan()).collect();
+            let op = if keep_when_present { BinaryOp::And } else { BinaryOp::Unless };
+            Ok(set_operation(op, &matching, left, with_values))
         }
         _ => Err(Error::Execution(format!("\"{}\" needs a scalar or an instant vector on its right", b.op.as_str()))),
     }
