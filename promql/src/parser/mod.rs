@@ -140,7 +140,7 @@ fn is_other_vector(expr: &Expr) -> bool {
 /// Adds an offset to each selector and subquery in `expr` (not inside a subquery: shifting it
 /// shifts what it evaluates).
 fn push_offset(expr: &mut Expr, ms: i64, written: Option<&DurationExpr>) {
-    let add = |own_ms: &mut i64, own_expr: &mut Option<DurationExpr>| {
+    each_modifier_slot(expr, &mut |own_ms, own_expr, _| {
         if own_expr.is_none() && written.is_none() {
             *own_ms = own_ms.saturating_add(ms);
             return;
@@ -152,47 +152,34 @@ fn push_offset(expr: &mut Expr, ms: i64, written: Option<&DurationExpr>) {
             rhs: Box::new(DurationExpr::Paren(Box::new(as_expr(ms, written)))),
         };
         *own_expr = Some(sum);
-    };
-    match expr {
-        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => add(&mut vs.offset_ms, &mut vs.offset_expr),
-        Expr::Subquery(sq) => add(&mut sq.offset_ms, &mut sq.offset_expr),
-        Expr::Paren(e) | Expr::Negate(e) => push_offset(e, ms, written),
-        Expr::Binary(b) => {
-            push_offset(&mut b.lhs, ms, written);
-            push_offset(&mut b.rhs, ms, written);
-        }
-        Expr::Aggregate(a) => {
-            push_offset(&mut a.expr, ms, written);
-            if let Some(p) = &mut a.param {
-                push_offset(p, ms, written);
-            }
-        }
-        Expr::Call { args, .. } => args.iter_mut().for_each(|a| push_offset(a, ms, written)),
-        Expr::Number(_) | Expr::String(_) => {}
-    }
+    });
 }
 
 /// Sets `@` on each selector and subquery in `expr` that has none of its own.
 fn push_at(expr: &mut Expr, at: At) {
+    each_modifier_slot(expr, &mut |_, _, own_at| {
+        own_at.get_or_insert(at);
+    });
+}
+
+/// Calls `visit` with the offset (ms and as written) and `@` of each selector and subquery in
+/// `expr`, not descending into subqueries.
+fn each_modifier_slot(expr: &mut Expr, visit: &mut impl FnMut(&mut i64, &mut Option<DurationExpr>, &mut Option<At>)) {
     match expr {
-        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
-            vs.at.get_or_insert(at);
-        }
-        Expr::Subquery(sq) => {
-            sq.at.get_or_insert(at);
-        }
-        Expr::Paren(e) | Expr::Negate(e) => push_at(e, at),
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => visit(&mut vs.offset_ms, &mut vs.offset_expr, &mut vs.at),
+        Expr::Subquery(sq) => visit(&mut sq.offset_ms, &mut sq.offset_expr, &mut sq.at),
+        Expr::Paren(e) | Expr::Negate(e) => each_modifier_slot(e, visit),
         Expr::Binary(b) => {
-            push_at(&mut b.lhs, at);
-            push_at(&mut b.rhs, at);
+            each_modifier_slot(&mut b.lhs, visit);
+            each_modifier_slot(&mut b.rhs, visit);
         }
         Expr::Aggregate(a) => {
-            push_at(&mut a.expr, at);
+            each_modifier_slot(&mut a.expr, visit);
             if let Some(p) = &mut a.param {
-                push_at(p, at);
+                each_modifier_slot(p, visit);
             }
         }
-        Expr::Call { args, .. } => args.iter_mut().for_each(|a| push_at(a, at)),
+        Expr::Call { args, .. } => args.iter_mut().for_each(|a| each_modifier_slot(a, visit)),
         Expr::Number(_) | Expr::String(_) => {}
     }
 }
