@@ -1,6 +1,7 @@
 //! End-to-end: MetricsQL's `WITH` templates in the query APIs of the real binary (the same
 //! answer as the query written out), `keep_metric_names`, VictoriaMetrics' `/expand-with-exprs`
-//! page and JSON, and series-wide functions kept out of the range cache.
+//! page and JSON, series-wide functions kept out of the range cache, and `or` between label
+//! filters in queries and `match[]`.
 
 mod support;
 
@@ -132,5 +133,36 @@ fn series_wide_functions_are_evaluated_for_each_range() {
     // Overlapping the first range: counted from its own start, not taken from the first answer.
     assert_eq!(range(base + 120, base + 600), sums(9));
     assert_eq!(range(base + 120, base + 600), sums(9), "asked again");
+    assert!(server.stop());
+}
+
+#[test]
+fn or_filters_unite_series_in_queries_and_match_lists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&write_config(dir.path(), ""));
+    for (series, value) in [
+        (r#"req{job="api",code="200"}"#, 30.0),
+        (r#"req{job="api",code="500"}"#, 3.0),
+        (r#"req{job="web",code="200"}"#, 15.0),
+        (r#"other{job="web"}"#, 1.0),
+    ] {
+        import_sample(&server, series, value, 10);
+    }
+    poll_query(&server, "count(req)", "the samples readable", Duration::from_secs(10), |r| (r.len() == 1 && r[0]["value"][1] == "3").then_some(()));
+
+    // A series both alternatives match is counted once.
+    let answer = vector(&server, r#"req{code="200" or job="web"}"#);
+    assert_eq!(answer.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(), ["30", "15"], "{answer:?}");
+    assert_eq!(vector(&server, r#"sum(req{code="500" or job="web"})"#)[0].1, "18");
+    assert_eq!(vector(&server, r#"count({__name__="other" or __name__="req", code="500"})"#)[0].1, "2");
+
+    let (status, body) = get_json(&url_with(&server, "/api/v1/series", &[("match[]", r#"{code="500" or __name__="other"}"#)]));
+    assert_eq!(status, 200, "{body}");
+    let mut names: Vec<String> = body["data"].as_array().expect("series").iter().map(|s| format!("{}/{}", s["__name__"], s["job"])).collect();
+    names.sort();
+    assert_eq!(names, [r#""other"/"web""#, r#""req"/"api""#]);
+    let (status, body) = get_json(&url_with(&server, "/api/v1/label/code/values", &[("match[]", r#"req{job="web" or code="500"}"#)]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], serde_json::json!(["200", "500"]));
     assert!(server.stop());
 }

@@ -69,6 +69,10 @@ pub struct VectorSelector {
     /// The metric name, if written (it is also among `matchers`).
     pub name: Option<String>,
     pub matchers: Vec<Matcher>,
+    /// MetricsQL's `or` in label filters (`{a="1" or b="2"}`): the alternatives after the
+    /// first (which is `matchers`), each with the metric name's matcher too. The selector's
+    /// series are those any alternative matches, each once. Empty in PromQL.
+    pub or_matchers: Vec<Vec<Matcher>>,
     /// The offset; with `offset_expr` its value (see `MatrixSelector::range_ms`).
     pub offset_ms: i64,
     /// `offset (1h / 2)`, `offset step()`: the offset as written when it is not a plain
@@ -83,6 +87,13 @@ pub struct VectorSelector {
     pub smoothed: bool,
     /// Where the selector starts.
     pub pos: Pos,
+}
+
+impl VectorSelector {
+    /// The matcher sets whose series the selector unites: `matchers`, then `or_matchers`.
+    pub fn alternatives(&self) -> impl Iterator<Item = &[Matcher]> {
+        std::iter::once(self.matchers.as_slice()).chain(self.or_matchers.iter().map(Vec::as_slice))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -14,7 +14,7 @@ pub mod printer;
 pub mod promqltest;
 
 pub use engine::{Engine, EngineOptions, Error, InstantSample, MemQuerier, PreparedQuery, QueryResult, QueryStats, QueryTimings, SampleStats, SelectRequest, Value};
-pub use parser::{parse, parse_narrowing_selector, parse_series_selector, ParseError};
+pub use parser::{parse, parse_narrowing_selector, parse_series_selector, parse_series_selector_alternatives, ParseError};
 
 /// Native histogram layout operations that ingestion needs too (the scraper's bucket limits).
 pub mod histogram_layout {

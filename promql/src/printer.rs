@@ -155,19 +155,29 @@ fn selector(out: &mut String, vs: &VectorSelector) {
         let mut c = n.chars();
         c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':') && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
     });
+    let is_name = |m: &tsdb::Matcher| name_is_plain && m.name == METRIC_NAME_LABEL && m.op == MatchOp::Equal && Some(m.value.as_str()) == vs.name.as_deref();
+    let several = !vs.or_matchers.is_empty();
+    // Each alternative of MetricsQL's `or` filters, without the name written before the braces
+    // (kept in an alternative that has nothing else, so none is left empty).
     let shown: Vec<String> = vs
-        .matchers
-        .iter()
-        .filter(|m| !(name_is_plain && m.name == METRIC_NAME_LABEL && m.op == MatchOp::Equal && Some(m.value.as_str()) == vs.name.as_deref()))
-        .map(|m| format!("{}{}{}", label_name(&m.name), m.op.as_str(), quote(&m.value)))
+        .alternatives()
+        .map(|set| {
+            let only_name = set.iter().all(is_name);
+            set.iter()
+                .filter(|m| !is_name(m) || (several && only_name))
+                .map(|m| format!("{}{}{}", label_name(&m.name), m.op.as_str(), quote(&m.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .collect();
+    let filters = shown.join(" or ");
     if name_is_plain {
         out.push_str(vs.name.as_deref().unwrap_or_default());
-        if !shown.is_empty() {
-            let _ = write!(out, "{{{}}}", shown.join(", "));
+        if !filters.is_empty() {
+            let _ = write!(out, "{{{filters}}}");
         }
     } else {
-        let _ = write!(out, "{{{}}}", shown.join(", "));
+        let _ = write!(out, "{{{filters}}}");
     }
 }
 

@@ -28,7 +28,7 @@ pub(super) async fn handle_query_exemplars(api: &Api, params: &Params) -> Result
 /// The matchers of every vector selector in `expr` (plain or inside a range), in source order.
 fn collect_selectors(expr: &Expr, out: &mut Vec<Vec<Matcher>>) {
     match expr {
-        Expr::VectorSelector(selector) | Expr::MatrixSelector { selector, .. } => out.push(selector.matchers.clone()),
+        Expr::VectorSelector(selector) | Expr::MatrixSelector { selector, .. } => out.extend(selector.alternatives().map(<[Matcher]>::to_vec)),
         other => other.children().into_iter().for_each(|child| collect_selectors(child, out)),
     }
 }

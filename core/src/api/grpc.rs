@@ -194,10 +194,11 @@ fn query_response(result: promql::QueryResult) -> pb::QueryResponse {
 
 
 fn sets(matchers: &[String]) -> Result<Vec<Vec<tsdb::Matcher>>, Status> {
-    matchers
-        .iter()
-        .map(|m| promql::parse_series_selector(m).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid matcher {m:?}: {e}") }))
-        .collect()
+    let mut sets = Vec::new();
+    for m in matchers {
+        sets.extend(promql::parse_series_selector_alternatives(m).map_err(|e| Status { code: Code::InvalidArgument, message: format!("invalid matcher {m:?}: {e}") })?);
+    }
+    Ok(sets)
 }
 
 fn window(start_ms: i64, end_ms: i64) -> (i64, i64) {

@@ -38,13 +38,14 @@ pub(super) fn window(params: &Params) -> Result<Window, ApiError> {
     Ok(Window { mint_ms, maxt_ms, limit })
 }
 
-/// Parses every `match[]` into matcher lists (the request's read filters not applied: see
-/// `filtered_match_sets`).
+/// Parses every `match[]` into matcher lists, one per alternative of MetricsQL's `or` filters
+/// (the request's read filters not applied: see `filtered_match_sets`).
 pub(super) fn match_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    params
-        .all("match[]")
-        .map(|text| promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}"))))
-        .collect()
+    let mut sets = Vec::new();
+    for text in params.all("match[]") {
+        sets.extend(promql::parse_series_selector_alternatives(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?);
+    }
+    Ok(sets)
 }
 
 /// Every `match[]` with the request's `extra_label`/`extra_filters` enforced

@@ -108,32 +108,34 @@ fn at_fields(at: Option<At>) -> (Value, Value) {
 }
 
 /// Fields shared by vector and matrix selectors. The metric-name matcher implied by a
-/// written name comes last, where Prometheus' parser puts it.
+/// written name comes last, where Prometheus' parser puts it. MetricsQL's `or` filters add
+/// `orMatchers`, one list per alternative after the first.
 fn selector_fields(vs: &VectorSelector) -> Value {
-    let mut matchers: Vec<&tsdb::Matcher> = vs.matchers.iter().collect();
-    if let Some(name) = &vs.name {
-        if let Some(pos) = matchers
-            .iter()
-            .position(|m| m.name == METRIC_NAME_LABEL && m.op.as_str() == "=" && &m.value == name)
-        {
-            let implied = matchers.remove(pos);
-            matchers.push(implied);
+    let listed = |set: &[tsdb::Matcher]| {
+        let mut matchers: Vec<&tsdb::Matcher> = set.iter().collect();
+        if let Some(name) = &vs.name {
+            if let Some(pos) = matchers.iter().position(|m| m.name == METRIC_NAME_LABEL && m.op.as_str() == "=" && &m.value == name) {
+                let implied = matchers.remove(pos);
+                matchers.push(implied);
+            }
         }
-    }
+        matchers.iter().map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()})).collect::<Vec<_>>()
+    };
     let (timestamp, start_or_end) = at_fields(vs.at);
-    json!({
+    let mut fields = json!({
         "name": vs.name.as_deref().unwrap_or(""),
         "offset": vs.offset_ms,
         "offsetExpr": duration(vs.offset_expr.as_ref()),
-        "matchers": matchers
-            .iter()
-            .map(|m| json!({"name": m.name, "value": m.value, "type": m.op.as_str()}))
-            .collect::<Vec<_>>(),
+        "matchers": listed(&vs.matchers),
         "timestamp": timestamp,
         "startOrEnd": start_or_end,
         "anchored": vs.anchored,
         "smoothed": vs.smoothed,
-    })
+    });
+    if !vs.or_matchers.is_empty() {
+        fields["orMatchers"] = vs.or_matchers.iter().map(|set| listed(set)).collect::<Vec<_>>().into();
+    }
+    fields
 }
 
 fn subquery(sq: &Subquery) -> Value {

@@ -128,10 +128,10 @@ impl SearchParams {
         if maxt_ms < mint_ms {
             return Err(ApiError::bad_data("end timestamp must not be before start timestamp"));
         }
-        let match_sets = params
-            .all("match[]")
-            .map(|text| promql::parse_series_selector(text).map_err(|e| ApiError::bad_data(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut match_sets = Vec::new();
+        for text in params.all("match[]") {
+            match_sets.extend(promql::parse_series_selector_alternatives(text).map_err(|e| ApiError::bad_data(e.to_string()))?);
+        }
         // The request's and the client's read filters confine the search as they confine
         // the label listings.
         let match_sets = ReadFilters::from_params(params)?.join(match_sets);

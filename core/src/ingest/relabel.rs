@@ -290,15 +290,18 @@ fn expand_numbered<'a>(template: &str, part: impl Fn(usize) -> &'a str) -> Strin
 /// VictoriaMetrics' `if`: each selector's matchers; a selector that is not one (an
 /// expression, an offset or `@`) is an error naming it.
 fn if_alternatives(selectors: &Selectors) -> Result<Vec<Vec<tsdb::Matcher>>, String> {
-    selectors
-        .texts()
-        .iter()
-        .map(|text| match promql::parse(text) {
-            Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => Ok(selector.matchers),
-            Ok(_) => Err(format!("if: {text:?} is not a series selector")),
-            Err(e) => Err(format!("if: {text:?} does not parse: {e}")),
-        })
-        .collect()
+    let mut alternatives = Vec::new();
+    for text in selectors.texts() {
+        match promql::parse(text) {
+            Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => {
+                alternatives.push(selector.matchers);
+                alternatives.extend(selector.or_matchers);
+            }
+            Ok(_) => return Err(format!("if: {text:?} is not a series selector")),
+            Err(e) => return Err(format!("if: {text:?} does not parse: {e}")),
+        }
+    }
+    Ok(alternatives)
 }
 
 /// The configured rules, compiled once, and how many series they dropped.
@@ -754,6 +757,12 @@ mod tests {
         assert_eq!(run(&r, &[("__name__", "http_requests_total"), ("code", "200")]), None);
         let r = rules("- action: drop\n  if: '{job=\"noisy\"}'\n");
         assert_eq!(run(&r, &[("__name__", "x"), ("job", "noisy")]), None);
+        assert!(run(&r, &[("__name__", "x"), ("job", "calm")]).is_some());
+        // `or` between filters: any alternative.
+        let r = rules("- action: drop\n  if: 'x{job=\"noisy\" or env=\"dev\"}'\n");
+        assert_eq!(run(&r, &[("__name__", "x"), ("env", "dev")]), None);
+        assert_eq!(run(&r, &[("__name__", "x"), ("job", "noisy")]), None);
+        assert!(run(&r, &[("__name__", "y"), ("env", "dev")]).is_some(), "each alternative has the name");
         assert!(run(&r, &[("__name__", "x"), ("job", "calm")]).is_some());
         // With a regex of its own, keep also needs it to match.
         let r = rules("- action: keep\n  if: '{job=\"a\"}'\n  source_labels: [env]\n  regex: prod\n");

@@ -64,10 +64,12 @@ fn collect_selectors<'a>(expr: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
     }
 }
 
-/// The selector's metric name matcher: its written name, or a `__name__` matcher.
+/// The selector's metric name matcher: its written name, or a `__name__` matcher (none
+/// for MetricsQL's `or` filters without a written name, whose alternatives may name others).
 fn name_matcher(selector: &VectorSelector) -> Option<Matcher> {
     match &selector.name {
         Some(name) => Matcher::new(MatchOp::Equal, "__name__", name.clone()).ok(),
+        None if !selector.or_matchers.is_empty() => None,
         None => selector.matchers.iter().find(|m| m.name == "__name__").cloned(),
     }
 }

@@ -342,7 +342,8 @@ pub(crate) fn info_key(args: &[Expr]) -> SelectKey {
 
 /// Calls `visit(key, matchers, mint, maxt)` for every select evaluation needs, with the
 /// window evaluation over `[start, end]` reads (offset, `@`, lookback or range, enclosing
-/// subqueries applied): each selector, and the info series of each `info()` call.
+/// subqueries applied): each selector (once per alternative of MetricsQL's `or` filters,
+/// with the same key), and the info series of each `info()` call.
 pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &EngineOptions, visit: &mut impl FnMut(SelectKey, &[Matcher], i64, i64)) {
     let reference = |at: Option<At>, offset: i64| match at_ms(at) {
         Some(t) => (t - offset, t - offset),
@@ -353,12 +354,12 @@ pub(crate) fn walk_selectors(expr: &Expr, start: i64, end: i64, options: &Engine
             let (s, e) = reference(vs.at, vs.offset_ms);
             // A smoothed selector interpolates towards the next sample, up to a lookback later.
             let after = if vs.smoothed { options.lookback_delta_ms } else { 0 };
-            visit(selector_key(vs), &vs.matchers, s - options.lookback_delta_ms + 1, e + after);
+            vs.alternatives().for_each(|matchers| visit(selector_key(vs), matchers, s - options.lookback_delta_ms + 1, e + after));
         }
         Expr::MatrixSelector { selector, range_ms, .. } => {
             let (s, e) = reference(selector.at, selector.offset_ms);
             let (before, after) = extended_margins(selector, options.lookback_delta_ms);
-            visit(selector_key(selector), &selector.matchers, s - range_ms - before + 1, e + after);
+            selector.alternatives().for_each(|matchers| visit(selector_key(selector), matchers, s - range_ms - before + 1, e + after));
         }
         Expr::Subquery(sq) => {
             let (s, e) = reference(sq.at, sq.offset_ms);

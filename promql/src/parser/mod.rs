@@ -99,9 +99,19 @@ fn parse_promql(input: &str) -> Result<Expr> {
     Ok(expr)
 }
 
-/// Parses a series selector (`match[]` of the series/labels APIs) into its matchers.
+/// Parses a series selector (`match[]` of the series/labels APIs) into its matchers. One
+/// with MetricsQL's `or` filters is refused: `parse_series_selector_alternatives` reads it.
 pub fn parse_series_selector(input: &str) -> Result<Vec<Matcher>> {
     selector_matchers(input, parse(input)?)
+}
+
+/// Parses a series selector into the matcher sets whose series it unites: one, or one per
+/// alternative of MetricsQL's `or` filters (`{a="1" or b="2"}`).
+pub fn parse_series_selector_alternatives(input: &str) -> Result<Vec<Vec<Matcher>>> {
+    match parse(input)? {
+        Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(std::iter::once(vs.matchers).chain(vs.or_matchers).collect()),
+        _ => Err(not_a_selector(input)),
+    }
 }
 
 /// Parses a series selector that only narrows another one, so its matchers may all match
@@ -126,9 +136,16 @@ fn parse_narrowing_selector_as_is(input: &str) -> Result<Vec<Matcher>> {
 
 fn selector_matchers(input: &str, expr: Expr) -> Result<Vec<Matcher>> {
     match expr {
+        Expr::VectorSelector(vs) if !vs.or_matchers.is_empty() => {
+            Err(ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: \"or\" between label filters is not allowed here") })
+        }
         Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(vs.matchers),
-        _ => Err(ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: expected a vector selector") }),
+        _ => Err(not_a_selector(input)),
     }
+}
+
+fn not_a_selector(input: &str) -> ParseError {
+    ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: expected a vector selector") }
 }
 
 /// Whether `expr` is an instant vector other than a selector or subquery: MetricsQL takes
@@ -676,6 +693,8 @@ impl<'a> Parser<'a> {
             matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, n.clone()).map_err(|e| self.error(e.to_string()))?);
         }
         let mut bare_name: Option<String> = None;
+        // MetricsQL's `or` between filters: the alternatives finished so far.
+        let mut finished: Vec<Vec<Matcher>> = Vec::new();
         if self.eat("{") {
             loop {
                 self.skip_space();
@@ -709,7 +728,9 @@ impl<'a> Parser<'a> {
                     }
                     bare_name = Some(label.clone());
                     matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, label).map_err(|e| self.error(e.to_string()))?);
-                    if !self.eat(",") && !self.rest.starts_with('}') {
+                    if self.eat_keyword("or") {
+                        self.next_alternative(&name, &mut matchers, &mut finished, &mut bare_name)?;
+                    } else if !self.eat(",") && !self.rest.starts_with('}') {
                         return Err(self.error("expected \",\" or \"}\""));
                     }
                     continue;
@@ -735,16 +756,47 @@ impl<'a> Parser<'a> {
                 if self.eat(",") {
                     continue;
                 }
+                if self.eat_keyword("or") {
+                    self.next_alternative(&name, &mut matchers, &mut finished, &mut bare_name)?;
+                    continue;
+                }
                 if !self.rest.starts_with('}') {
                     return Err(self.error(format!("unexpected {} in label matching, expected \",\" or \"}}\"", self.describe_next())));
                 }
             }
         }
         let label_selector = std::mem::take(&mut self.label_selector_next);
-        if !label_selector && matchers.iter().all(|m| m.matches_empty()) {
+        if !finished.is_empty() {
+            finished.push(matchers);
+            matchers = finished.remove(0);
+        }
+        let or_matchers = finished;
+        let all_match_empty = |set: &[Matcher]| set.iter().all(|m| m.matches_empty());
+        if !label_selector && (all_match_empty(&matchers) || or_matchers.iter().any(|set| all_match_empty(set))) {
             return Err(self.error_at(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::VectorSelector(VectorSelector { name, matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false, pos: Pos::at(start) }))
+        Ok(Expr::VectorSelector(VectorSelector { name, matchers, or_matchers, offset_ms: 0, offset_expr: None, at: None, anchored: false, smoothed: false, pos: Pos::at(start) }))
+    }
+
+    /// After MetricsQL's `or` in label filters: the filters so far are one alternative, and
+    /// the next starts with the metric name's matcher, if the selector names one.
+    fn next_alternative(&mut self, name: &Option<String>, matchers: &mut Vec<Matcher>, finished: &mut Vec<Vec<Matcher>>, bare_name: &mut Option<String>) -> Result<()> {
+        let named = match name {
+            Some(n) => vec![Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, n.clone()).map_err(|e| self.error(e.to_string()))?],
+            None => Vec::new(),
+        };
+        finished.push(std::mem::replace(matchers, named));
+        *bare_name = None;
+        self.peek_after_or()
+    }
+
+    /// `or` must be followed by a filter, not by the end of the braces.
+    fn peek_after_or(&mut self) -> Result<()> {
+        self.skip_space();
+        match self.rest.chars().next() {
+            None | Some('}' | ',') => Err(self.error(format!("unexpected {} after \"or\" in label filters, expected a label filter", self.describe_next()))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -220,3 +220,28 @@ fn metricsql_number_multipliers_and_durations_stay_apart() {
     assert!(crate::parser::parse("x > 5M").is_err(), "a bare M is neither");
 }
 
+
+#[test]
+fn metricsql_or_filters_are_alternatives_each_with_the_name() {
+    let alternatives = |q: &str| match parse(q).unwrap() {
+        Expr::VectorSelector(vs) => vs.alternatives().map(|set| set.iter().map(|m| m.to_string()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        other => panic!("not a selector: {other:?}"),
+    };
+    assert_eq!(
+        alternatives(r#"up{job="a", i="1" or job="b"}"#),
+        vec![vec!["__name__=\"up\"", "job=\"a\"", "i=\"1\""], vec!["__name__=\"up\"", "job=\"b\""]]
+    );
+    assert_eq!(alternatives(r#"{a="1" OR __name__=~"x|y"}"#), vec![vec!["a=\"1\""], vec!["__name__=~\"x|y\""]]);
+    // A label named `or` is still a label.
+    assert_eq!(alternatives(r#"{or="x" or or="y"}"#), vec![vec!["or=\"x\""], vec!["or=\"y\""]]);
+    assert_eq!(crate::printer::print(&parse(r#"up{job="a",i="1" or job="b"}"#).unwrap()), r#"up{job="a", i="1" or job="b"}"#);
+    assert_eq!(crate::printer::print(&parse(r#"rate({a="1" or b="2"}[5m])"#).unwrap()), r#"rate({a="1" or b="2"}[5m])"#);
+    // Each alternative needs a non-empty matcher; `or` needs a filter after it.
+    for bad in [r#"{a="1" or b=""}"#, r#"{a="1" or}"#, r#"{a="1" or , b="2"}"#] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    assert!(parse(r#"up{a="" or b=""}"#).is_ok(), "the name is a non-empty matcher in each");
+    assert_eq!(parse_series_selector_alternatives(r#"{a="1" or b="2"}"#).map(|sets| sets.len()), Ok(2));
+    let refused = parse_series_selector(r#"{a="1" or b="2"}"#).unwrap_err().to_string();
+    assert!(refused.contains("\"or\" between label filters is not allowed here"), "{refused}");
+}

@@ -13,7 +13,9 @@ use crate::ast::{Expr, VectorSelector};
 
 /// One select evaluation needs: what it asks, and once fetched its series.
 pub(super) struct Select {
-    matchers: Vec<tsdb::Matcher>,
+    /// The matcher sets whose series are united: one, or one per alternative of MetricsQL's
+    /// `or` filters.
+    alternatives: Vec<Vec<tsdb::Matcher>>,
     mint_ms: i64,
     maxt_ms: i64,
     /// Only each series' last sample in the range is read (`Querier::select_last`).
@@ -56,13 +58,17 @@ pub(in crate::engine) fn evaluator<'q>(q: &'q PreparedQuery, querier: &'q dyn Qu
     let streamable = if q.options.series_major && !q.instant { super::super::series_major::streamable(&q.expr) } else { Default::default() };
     let last_only = q.last_sample_selects();
     let stats_selects = super::super::stats_decoding::stats_selectors(&q.expr);
-    let mut selects = HashMap::new();
+    let mut selects: HashMap<SelectKey, Select> = HashMap::new();
     walk_selectors(&q.expr, q.start_ms, q.end_ms, &q.options, &mut |key, matchers, mint_ms, maxt_ms| {
         let last_only = last_only.contains(&key);
         let stats = stats_selects.contains(&key);
         let mint_ms = super::super::stats_read_start(mint_ms, stats);
-        let select = Select { matchers: matchers.to_vec(), mint_ms, maxt_ms, last_only, fetched: Default::default(), streamed: Default::default(), stats };
-        selects.insert(key, select);
+        match selects.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut known) => known.get_mut().alternatives.push(matchers.to_vec()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Select { alternatives: vec![matchers.to_vec()], mint_ms, maxt_ms, last_only, fetched: Default::default(), streamed: Default::default(), stats });
+            }
+        }
     });
     // An instant query has no step: `step()` is 0 there.
     let step_ms = if q.instant { 0 } else { q.step_ms };
@@ -135,16 +141,24 @@ impl Evaluator<'_> {
     /// against the limit. `Ok(false)` when `visit` broke off: nothing is counted then, and
     /// `fetch_remaining` fetches the select whole for the step-major path.
     pub(in crate::engine) fn stream(&self, vs: &VectorSelector, visit: &mut tsdb::SeriesVisitor<'_>) -> Result<bool, Error> {
-        let Some(select) = self.selects.get(&selector_key(vs)) else {
+        let key = selector_key(vs);
+        let Some(select) = self.selects.get(&key) else {
             return Ok(true);
         };
+        if select.alternatives.len() > 1 {
+            // Alternatives are united whole (a series two of them match is handed once).
+            self.fetch(&key)?;
+        }
         if let Some(fetched) = select.fetched.get() {
             let finished = fetched.series.iter().all(|s| visit(&s.labels, &s.samples, &s.histograms, s.starts.as_deref()).is_continue());
             return Ok(finished);
         }
         let room = self.options.max_samples.saturating_sub(self.loaded.get());
         let (mut counted, mut too_many, mut broke_off) = (0usize, false, false);
-        self.querier.select_each(&select.matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples, histograms, starts| {
+        let Some(matchers) = select.alternatives.first() else {
+            return Ok(true);
+        };
+        self.querier.select_each(matchers, select.mint_ms, select.maxt_ms, &mut |labels, samples, histograms, starts| {
             counted += samples.len() + histograms.len();
             too_many = counted > room;
             broke_off = too_many || visit(labels, samples, histograms, starts).is_break();
@@ -174,10 +188,21 @@ impl Evaluator<'_> {
 }
 
 fn select_whole(querier: &dyn Querier, select: &Select) -> Vec<SeriesSamples> {
-    let mut series = if select.last_only {
-        querier.select_last(&select.matchers, select.mint_ms, select.maxt_ms)
-    } else {
-        querier.select(&select.matchers, select.mint_ms, select.maxt_ms)
+    let one = |matchers: &[tsdb::Matcher]| {
+        if select.last_only {
+            querier.select_last(matchers, select.mint_ms, select.maxt_ms)
+        } else {
+            querier.select(matchers, select.mint_ms, select.maxt_ms)
+        }
+    };
+    let mut series = match select.alternatives.as_slice() {
+        [matchers] => one(matchers),
+        alternatives => {
+            let mut united: Vec<SeriesSamples> = alternatives.iter().flat_map(|matchers| one(matchers)).collect();
+            united.sort_by(|a, b| a.labels.cmp(&b.labels));
+            united.dedup_by(|a, b| a.labels == b.labels);
+            united
+        }
     };
     if select.stats {
         super::super::stats_decoding::decode_stats(&mut series);

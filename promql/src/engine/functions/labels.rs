@@ -5,9 +5,10 @@ use tsdb::{Label, Labels, MatchOp, METRIC_NAME_LABEL};
 
 use crate::ast::VectorSelector;
 
-/// Labels `absent()` reports: equality matchers on labels matched exactly once.
+/// Labels `absent()` reports: equality matchers on labels matched exactly once (none for
+/// MetricsQL's `or` filters, where no one label set is asked for).
 pub(super) fn absent_labels(vs: Option<&VectorSelector>) -> Labels {
-    let Some(vs) = vs else { return Labels::default() };
+    let Some(vs) = vs.filter(|vs| vs.or_matchers.is_empty()) else { return Labels::default() };
     let mut pairs = Vec::new();
     for m in &vs.matchers {
         if m.name == METRIC_NAME_LABEL || m.op != MatchOp::Equal {
