@@ -122,7 +122,8 @@ impl Parser<'_> {
             DurationExpr::Number { seconds: ms as f64 / 1000.0, unit: true }
         } else if let Ok((rest, seconds)) = number(self.rest) {
             // MetricsQL's `5i`: steps of the grid evaluated.
-            if let Some(after) = rest.strip_prefix('i').filter(|after| !after.starts_with(super::lexemes::is_metric_char)) {
+            // (`:` may follow: `x[5i:1i]`.)
+            if let Some(after) = rest.strip_prefix('i').filter(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')) {
                 self.rest = after;
                 if !(seconds.is_finite() && seconds > 0.0) {
                     return Err(self.error_at(start, "a number of steps must be positive"));

@@ -148,6 +148,22 @@ fn not_a_selector(input: &str) -> ParseError {
     ParseError { line: 1, column: 1, message: format!("invalid series selector {input:?}: expected a vector selector") }
 }
 
+/// `expr` without the parentheses around it.
+fn unparen(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(inner) = expr {
+        expr = inner;
+    }
+    expr
+}
+
+/// `vector(scalar)`: MetricsQL's reading of a scalar where PromQL takes only vectors.
+fn as_vector(scalar: Expr) -> Expr {
+    match crate::functions::lookup("vector") {
+        Some(func) => Expr::Call { func, args: vec![scalar], pos: Pos::default(), arg_pos: vec![Pos::default()], keep_metric_names: false },
+        None => scalar,
+    }
+}
+
 /// Whether `expr` is an instant vector other than a selector or subquery: MetricsQL takes
 /// `offset` and `@` after it (`sum(x) offset 1d`) for each selector and subquery inside.
 fn is_other_vector(expr: &Expr) -> bool {
@@ -405,7 +421,26 @@ impl<'a> Parser<'a> {
     }
 
     fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
-        let Binary { op, lhs, rhs, return_bool, matching, pos } = b;
+        let Binary { op, mut lhs, mut rhs, return_bool, matching, pos } = b;
+        // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
+        if let (BinaryOp::Add, Expr::String(l), Expr::String(r)) = (op, unparen(&lhs), unparen(&rhs)) {
+            return Ok(Expr::String(format!("{l}{r}")));
+        }
+        // MetricsQL reads a scalar as a series without labels, so it takes what PromQL only takes
+        // between vectors: a comparison of scalars without `bool` (`3 >= 2` is 3, `1 > 2` nothing),
+        // a set operator with a scalar (`1 or x`) and `if`/`ifnot`/`default` after one.
+        let (lt, rt) = (lhs.value_type(), rhs.value_type());
+        let scalars_as_vectors = matching.is_none()
+            && ((op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar)
+                || (op.is_set() && [lt, rt].iter().all(|t| matches!(t, ValueType::Scalar | ValueType::Vector)) && (lt, rt) != (ValueType::Vector, ValueType::Vector))
+                || (op.is_metricsql_filter() && lt == ValueType::Scalar && rt != ValueType::String));
+        if scalars_as_vectors {
+            for side in [&mut lhs, &mut rhs] {
+                if side.value_type() == ValueType::Scalar {
+                    *side = as_vector(std::mem::replace(side, Expr::Number(0.0)));
+                }
+            }
+        }
         for side in [&lhs, &rhs] {
             if !matches!(side.value_type(), ValueType::Scalar | ValueType::Vector) {
                 return Err(self.error_at(at, "binary expression must contain only scalar and instant vector types"));
@@ -743,7 +778,9 @@ impl<'a> Parser<'a> {
                     self.error_at(value_at, format!("unexpected {} in label matching, expected string", self.describe_next()))
                 })?;
                 self.rest = rest;
-                if label == METRIC_NAME_LABEL && name.is_some() {
+                // MetricsQL takes the written name again (`m{__name__="m"}`), nothing else.
+                let same_name = op == MatchOp::Equal && name.as_deref() == Some(value.as_str());
+                if label == METRIC_NAME_LABEL && name.is_some() && !same_name {
                     return Err(self.error_at(at, "metric name must not be set twice"));
                 }
                 let matcher = if label == crate::graphite_glob::GRAPHITE_LABEL {

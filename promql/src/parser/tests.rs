@@ -59,7 +59,6 @@ fn errors_have_positions_and_messages() {
         ("up{", "1:4: parse error: unexpected end of input in label matching"),
         ("up{job=}", "1:8: parse error: unexpected \"}\" in label matching, expected string"),
         ("{job=~\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"),
-        ("1 > 2", "comparisons between scalars must use BOOL modifier"),
         ("up )", "1:4: parse error: unexpected \")\""),
         ("up[5m] + 1", "binary expression must contain only scalar and instant vector types"),
         ("", "no expression found"),
@@ -244,4 +243,18 @@ fn metricsql_or_filters_are_alternatives_each_with_the_name() {
     assert_eq!(parse_series_selector_alternatives(r#"{a="1" or b="2"}"#).map(|sets| sets.len()), Ok(2));
     let refused = parse_series_selector(r#"{a="1" or b="2"}"#).unwrap_err().to_string();
     assert!(refused.contains("\"or\" between label filters is not allowed here"), "{refused}");
+}
+
+#[test]
+fn metricsql_reads_scalars_as_series_where_promql_takes_only_vectors() {
+    let shown = |q: &str| crate::printer::print(&parse(q).unwrap());
+    assert_eq!(shown("3 >= 2"), "vector(3) >= vector(2)");
+    assert_eq!(shown("1 or x"), "vector(1) or x");
+    assert_eq!(shown("1 default 2"), "vector(1) default vector(2)");
+    assert_eq!(shown("1 > bool 2"), "1 > bool 2", "bool keeps PromQL's scalar answer");
+    assert_eq!(shown("x > 2"), "x > 2");
+    assert_eq!(shown(r#""foo" + ('bar')"#), r#""foobar""#);
+    assert_eq!(shown(r#"m{__name__="m", a="b"}"#), r#"m{a="b"}"#);
+    assert!(parse(r#"m{__name__="n"}"#).is_err());
+    assert!(parse(r#""a" - "b""#).is_err());
 }
