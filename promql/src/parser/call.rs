@@ -99,6 +99,24 @@ impl Parser<'_> {
                     let window = if needs_two_samples(func.name) { DurationExpr::Omitted } else { DurationExpr::StepMultiple(1.0) };
                     *arg = Expr::MatrixSelector { selector, range_ms: 0, range_expr: Some(window) };
                 }
+            } else if want == ValueType::Matrix && arg.value_type() == ValueType::Vector {
+                // MetricsQL: any other instant vector is a subquery stepping one step of the grid
+                // (`rate(sum(x))` is `rate(sum(x)[1i:1i])`). VictoriaMetrics' rollups also read
+                // the point before the window; PromQL's window reads two steps for that.
+                let steps = if needs_two_samples(func.name) { 2.0 } else { 1.0 };
+                let inner = std::mem::replace(arg, Expr::Number(0.0));
+                *arg = Expr::Subquery(Box::new(crate::ast::Subquery {
+                    expr: inner,
+                    range_ms: 0,
+                    range_expr: Some(DurationExpr::StepMultiple(steps)),
+                    step_ms: Some(0),
+                    step_expr: Some(DurationExpr::StepMultiple(1.0)),
+                    offset_ms: 0,
+                    offset_expr: None,
+                    at: None,
+                }));
+            } else if want == ValueType::Vector {
+                *arg = super::default_rolled_up(std::mem::replace(arg, Expr::Number(0.0)));
             }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }
@@ -150,6 +168,7 @@ impl Parser<'_> {
             return Err(self.error_at(start, "aggregation without an expression"));
         };
         let expr_pos = starts.pop().unwrap_or_default();
+        let expr = super::default_rolled_up(expr);
         self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
         let param = args.pop();
         let param_pos = starts.pop().unwrap_or_default();

@@ -164,6 +164,16 @@ fn as_vector(scalar: Expr) -> Expr {
     }
 }
 
+/// MetricsQL's implicit `default_rollup(m[d])` around a range vector written where an instant
+/// vector is wanted (`m + n[5m]`, `sum(x[5m])`, `abs(x[5m])`): each series' last sample in the
+/// window. Anything else is returned as it is.
+fn default_rolled_up(expr: Expr) -> Expr {
+    match (expr.value_type(), crate::functions::lookup("default_rollup")) {
+        (ValueType::Matrix, Some(func)) => Expr::Call { func, args: vec![expr], pos: Pos::default(), arg_pos: vec![Pos::default()], keep_metric_names: false },
+        _ => expr,
+    }
+}
+
 /// Whether `expr` is an instant vector other than a selector or subquery: MetricsQL takes
 /// `offset` and `@` after it (`sum(x) offset 1d`) for each selector and subquery inside.
 fn is_other_vector(expr: &Expr) -> bool {
@@ -421,14 +431,16 @@ impl<'a> Parser<'a> {
     }
 
     fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
-        let Binary { op, mut lhs, mut rhs, return_bool, matching, pos } = b;
+        let Binary { op, lhs, rhs, return_bool, matching, pos } = b;
         // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
         if let (BinaryOp::Add, Expr::String(l), Expr::String(r)) = (op, unparen(&lhs), unparen(&rhs)) {
             return Ok(Expr::String(format!("{l}{r}")));
         }
         // MetricsQL reads a scalar as a series without labels, so it takes what PromQL only takes
         // between vectors: a comparison of scalars without `bool` (`3 >= 2` is 3, `1 > 2` nothing),
-        // a set operator with a scalar (`1 or x`) and `if`/`ifnot`/`default` after one.
+        // a set operator with a scalar (`1 or x`) and `if`/`ifnot`/`default` after one. A range
+        // vector operand is rolled up (`default_rolled_up`) first.
+        let (mut lhs, mut rhs) = (default_rolled_up(lhs), default_rolled_up(rhs));
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         let scalars_as_vectors = matching.is_none()
             && ((op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar)

@@ -60,13 +60,9 @@ fn errors_have_positions_and_messages() {
         ("up{job=}", "1:8: parse error: unexpected \"}\" in label matching, expected string"),
         ("{job=~\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"),
         ("up )", "1:4: parse error: unexpected \")\""),
-        ("up[5m] + 1", "binary expression must contain only scalar and instant vector types"),
         ("", "no expression found"),
         ("foo{a=~\"(\"}", "invalid regular expression"),
         ("sum(up, 1)", "wrong number of arguments"),
-        // A selector may leave its window out (MetricsQL); any other instant vector may not.
-        ("rate(sum(up))", "expected type range vector in call to function \"rate\", got instant vector"),
-        ("rate((up))", "expected type range vector in call to function \"rate\", got instant vector"),
         ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
         ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
         ("info(x, y)", "expected label selectors only, got vector selector instead"),
@@ -257,4 +253,17 @@ fn metricsql_reads_scalars_as_series_where_promql_takes_only_vectors() {
     assert_eq!(shown(r#"m{__name__="m", a="b"}"#), r#"m{a="b"}"#);
     assert!(parse(r#"m{__name__="n"}"#).is_err());
     assert!(parse(r#""a" - "b""#).is_err());
+}
+
+#[test]
+fn metricsql_implicit_rollups_and_subqueries() {
+    let shown = |q: &str| crate::printer::print(&parse(q).unwrap());
+    assert_eq!(shown("up[5m] + 1"), "default_rollup(up[5m]) + 1");
+    assert_eq!(shown("sum(x[5m])"), "sum(default_rollup(x[5m]))");
+    assert_eq!(shown("abs(x[5m])"), "abs(default_rollup(x[5m]))");
+    assert_eq!(shown("rate(sum(up))"), "rate(sum(up)[2i:1i])");
+    assert_eq!(shown("max_over_time(rate(x[5m]))"), "max_over_time(rate(x[5m])[1i:1i])");
+    // A scalar is no series: still refused where a range is wanted.
+    assert!(parse("rate(1)").is_err());
+    assert!(parse(r#"rate("a")"#).is_err());
 }
