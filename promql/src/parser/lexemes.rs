@@ -36,8 +36,51 @@ fn decimal(input: &str) -> IResult<&str, &str> {
     )))(input)
 }
 
+/// MetricsQL's `0b1011` and `0o17`: the value, and what follows the digits.
+fn binary_or_octal(input: &str) -> Option<(&str, f64)> {
+    let radix = match input.get(..2)? {
+        "0b" | "0B" => 2,
+        "0o" | "0O" => 8,
+        _ => return None,
+    };
+    let digits_end = input[2..].find(|c: char| !c.is_digit(radix)).map_or(input.len(), |i| i + 2);
+    let value = u64::from_str_radix(&input[2..digits_end], radix).ok()?;
+    Some((&input[digits_end..], value as f64))
+}
+
+/// MetricsQL's digit separators (`1_000_000`, `1_2.5_0`): a decimal number whose digits
+/// may have single `_`s between them, and its value. `None` when it has none.
+fn decimal_with_separators(input: &str) -> Option<(&str, f64)> {
+    let bytes = input.as_bytes();
+    let mut end = 0;
+    let mut separated = false;
+    let mut seen_dot = false;
+    while end < bytes.len() {
+        match bytes[end] {
+            b'0'..=b'9' => end += 1,
+            b'_' if end > 0 && bytes[end - 1].is_ascii_digit() && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => {
+                separated = true;
+                end += 1;
+            }
+            b'.' if !seen_dot && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => {
+                seen_dot = true;
+                end += 1;
+            }
+            _ => break,
+        }
+    }
+    if !separated {
+        return None;
+    }
+    let text: String = input[..end].chars().filter(|c| *c != '_').collect();
+    Some((&input[end..], text.parse().ok()?))
+}
+
 /// A number literal's text and value.
 pub fn number(input: &str) -> IResult<&str, f64> {
+    if let Some((rest, value)) = binary_or_octal(input).or_else(|| decimal_with_separators(input)) {
+        return Ok((rest, value));
+    }
     if let Ok((rest, hex)) = preceded(alt((nom::bytes::complete::tag("0x"), nom::bytes::complete::tag("0X"))), hex_digit1::<&str, nom::error::Error<&str>>)(input) {
         if let Ok(v) = u64::from_str_radix(hex, 16) {
             return Ok((rest, v as f64));
@@ -222,6 +265,13 @@ mod tests {
             assert_eq!(number(text), Ok(("", *expected)), "{text}");
         }
         assert!(number("NaN").unwrap().1.is_nan());
+        // MetricsQL's binary, octal and separated forms.
+        let more: &[(&str, f64, &str)] = &[("0b1011", 11.0, ""), ("0o17 ", 15.0, " "), ("1_234", 1234.0, ""), ("1_2_34.56_78", 1234.5678, ""), ("1_000)", 1000.0, ")")];
+        for (text, expected, rest) in more {
+            assert_eq!(number(text), Ok((*rest, *expected)), "{text}");
+        }
+        assert_eq!(number("1__0").map(|(rest, v)| (rest, v)), Ok(("__0", 1.0)), "a doubled separator ends the number");
+        assert_eq!(number("1_").map(|(rest, v)| (rest, v)), Ok(("_", 1.0)));
         assert!(number("info").is_err() || number("info").unwrap().0 != "o");
     }
 
