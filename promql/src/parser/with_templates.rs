@@ -444,52 +444,68 @@ impl Expander {
         })?;
         out.extend(name.cloned());
         out.push(punct("{", token.offset));
-        out.extend(filters.iter().cloned());
-        let added_filters = &added[1..added.len() - 1];
-        if !filters.is_empty() && !added_filters.is_empty() {
-            out.push(punct(",", token.offset));
-        }
-        out.extend(added_filters.iter().cloned());
+        // Each of the template's alternatives with each of the added ones.
+        let own: Vec<Vec<Token<'a>>> = split_at_or(filters).into_iter().map(<[Token<'a>]>::to_vec).collect();
+        let added: Vec<Vec<Token<'a>>> = split_at_or(&added[1..added.len() - 1]).into_iter().map(<[Token<'a>]>::to_vec).collect();
+        out.extend(joined_alternatives(cross_joined(&own, &added, token.offset), token.offset));
         out.push(punct("}", token.offset));
         Ok(close + 1)
     }
 
     /// Label filters `tokens[open..=close]` (`{…}`) with filter templates put in and label values
-    /// that use string templates (or join strings with `+`) written out as one string.
+    /// that use string templates (or join strings with `+`) written out as one string. With
+    /// MetricsQL's `or` between filters (in the braces or in a template put in), each
+    /// alternative is written out whole: `{x, b="2"}` with `x = {a="1" or c="3"}` is
+    /// `{a="1", b="2" or c="3", b="2"}`.
     fn braces<'a>(&mut self, tokens: &[Token<'a>], open: usize, close: usize, scope: &Scope<'a>) -> Result<Vec<Token<'a>>, WithError> {
+        let offset = tokens[open].offset;
+        let mut alternatives: Vec<Vec<Token<'a>>> = Vec::new();
+        for part in split_at_or(&tokens[open + 1..close]) {
+            alternatives.extend(self.filters_alternative(part, scope, offset)?);
+        }
         let mut out = vec![tokens[open].clone()];
-        for item in list_items(tokens, open, close) {
-            let start = out.len();
-            match item {
-                [] => {}
+        out.extend(joined_alternatives(alternatives, offset));
+        out.push(tokens[close].clone());
+        Ok(out)
+    }
+
+    /// One alternative's comma-separated filters, put in: the alternatives they make (more than
+    /// one when a filter template holds `or`).
+    fn filters_alternative<'a>(&mut self, part: &[Token<'a>], scope: &Scope<'a>, offset: usize) -> Result<Vec<Vec<Token<'a>>>, WithError> {
+        let mut product: Vec<Vec<Token<'a>>> = vec![Vec::new()];
+        let mut at = 0;
+        while at < part.len() {
+            let end = expression_end(part, at).min(part.len());
+            let item = &part[at..end];
+            at = end + 1;
+            let choices: Vec<Vec<Token<'a>>> = match item {
+                [] => continue,
                 [name] if name.kind == Kind::Ident => match lookup(scope, &name.text) {
                     Some(template) if template.params.is_empty() => {
                         let expansion = self.instantiate(template, Vec::new(), name.offset)?;
                         match selector_parts(&expansion) {
-                            Some((None, filters)) => out.extend(filters.iter().cloned()),
+                            Some((None, filters)) => split_at_or(filters).into_iter().map(<[Token<'a>]>::to_vec).collect(),
                             _ => {
                                 let message = format!("template {:?} inside braces must be label filters {{…}}, not {}", name.text, render(&expansion));
                                 return Err(WithError { offset: name.offset, message });
                             }
                         }
                     }
-                    _ => out.push(name.clone()),
+                    _ => vec![vec![name.clone()]],
                 },
                 [label, op, value @ ..]
                     if matches!(label.kind, Kind::Ident | Kind::Str) && ["=", "!=", "=~", "!~"].iter().any(|o| op.is(o)) && !value.is_empty() =>
                 {
-                    out.push(label.clone());
-                    out.push(op.clone());
-                    out.push(self.label_value(value, scope)?);
+                    vec![vec![label.clone(), op.clone(), self.label_value(value, scope)?]]
                 }
-                other => out.extend(other.iter().cloned()),
-            }
-            if out.len() > start && start > 1 {
-                out.insert(start, punct(",", tokens[open].offset));
+                other => vec![other.to_vec()],
+            };
+            product = cross_joined(&product, &choices, offset);
+            if product.len() > FILTER_ALTERNATIVES_MAX {
+                return Err(WithError { offset, message: format!("label filters expand to more than {FILTER_ALTERNATIVES_MAX} alternatives joined by \"or\"") });
             }
         }
-        out.push(tokens[close].clone());
-        Ok(out)
+        Ok(product)
     }
 
     /// A label value: one string, a string template, or such parts joined with `+`.
@@ -589,6 +605,57 @@ fn selector_parts<'t, 'a>(tokens: &'t [Token<'a>]) -> Option<(Option<&'t Token<'
         [open, .., close] if open.is("{") && close.is("}") && closing(tokens, 0) == Some(tokens.len() - 1) => Some((None, &tokens[1..tokens.len() - 1])),
         _ => None,
     }
+}
+
+/// Most alternatives joined by `or` that label filters may expand to (each filter template
+/// holding `or` multiplies them).
+const FILTER_ALTERNATIVES_MAX: usize = 1000;
+
+/// Whether `tokens[i]` is MetricsQL's `or` between label filters, not a label named `or`.
+fn is_or_separator(tokens: &[Token<'_>], i: usize) -> bool {
+    tokens[i].is_word("or") && !tokens.get(i + 1).is_some_and(|t| ["=", "!=", "=~", "!~"].iter().any(|o| t.is(o)))
+}
+
+/// Label filters split at each `or` between them: the alternatives (just `filters` without one).
+fn split_at_or<'t, 'a>(filters: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in 0..filters.len() {
+        if is_or_separator(filters, i) {
+            parts.push(&filters[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&filters[start..]);
+    parts
+}
+
+/// Each of `left`'s alternatives with each of `right`'s, their filters joined by a comma.
+fn cross_joined<'a>(left: &[Vec<Token<'a>>], right: &[Vec<Token<'a>>], offset: usize) -> Vec<Vec<Token<'a>>> {
+    let mut out = Vec::with_capacity(left.len() * right.len());
+    for l in left {
+        for r in right {
+            let mut both = l.clone();
+            if !l.is_empty() && !r.is_empty() {
+                both.push(punct(",", offset));
+            }
+            both.extend(r.iter().cloned());
+            out.push(both);
+        }
+    }
+    out
+}
+
+/// Alternatives written one after another with `or` between them.
+fn joined_alternatives<'a>(alternatives: Vec<Vec<Token<'a>>>, offset: usize) -> Vec<Token<'a>> {
+    let mut out = Vec::new();
+    for (i, alternative) in alternatives.into_iter().enumerate() {
+        if i > 0 {
+            out.push(Token { kind: Kind::Ident, text: Cow::Borrowed("or"), offset });
+        }
+        out.extend(alternative);
+    }
+    out
 }
 
 fn punct(text: &'static str, offset: usize) -> Token<'static> {
@@ -700,6 +767,20 @@ mod tests {
         assert_eq!(expanded("WITH (l = (job, instance), i = pod) sum(x) by (l, i, job)"), "sum(x) by(job, instance, pod)");
         assert_eq!(expanded("WITH (l = job) a / on (l) group_left (l) b"), "a / on(job) group_left(job) b");
         assert_eq!(expanded("WITH (w = 5m, o = 1h) rate(x[w] offset o)"), "rate(x[5m] offset 1h)");
+    }
+
+    #[test]
+    fn or_between_filters_writes_each_alternative_out() {
+        assert_eq!(expanded(r#"WITH (x = {a="1" or c="3"}) m{x, b="2"}"#), r#"m{a="1", b="2" or c="3", b="2"}"#);
+        assert_eq!(expanded(r#"WITH (x = {a="b"}) x{c="d" or q="w", r="t"}"#), r#"{a="b", c="d" or a="b", q="w", r="t"}"#);
+        assert_eq!(expanded(r#"WITH (x = {a="b" or c="d"}) x / x{e="f"}"#), r#"{a="b" or c="d"} / {a="b", e="f" or c="d", e="f"}"#);
+        assert_eq!(expanded(r#"WITH (x = {or="1"}) m{x or or="2"}"#), r#"m{or="1" or or="2"}"#, "a label named or stays one");
+        // Templates of alternatives multiply; the product is bounded.
+        let definitions: Vec<String> = (0..10).map(|i| format!("t{i} = {{l{i}=\"a\" or l{i}=\"b\"}}")).collect();
+        let uses: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        let query = format!("WITH ({}) m{{{}}}", definitions.join(", "), uses.join(", "));
+        let refused = expand(&query).expect_err("2^10 alternatives");
+        assert!(refused.message.contains("more than 1000 alternatives"), "{}", refused.message);
     }
 
     #[test]
