@@ -162,6 +162,11 @@ pub struct VectorMatching {
     pub on: bool,
     /// Extra labels copied from the "one" side (`group_left(a, b)`).
     pub include: Vec<String>,
+    /// MetricsQL's `group_left(*)`: every label of the "one" side is copied but its name and
+    /// the `on` labels.
+    pub include_all: bool,
+    /// MetricsQL's `prefix "p"` after the group modifier: copied labels are named `p` + their name.
+    pub include_prefix: String,
     /// `fill(v)`, `fill_left(v)`, `fill_right(v)` (Prometheus 3, experimental).
     pub fill: FillValues,
 }
@@ -169,7 +174,15 @@ pub struct VectorMatching {
 impl VectorMatching {
     /// Plain one-to-one matching on all labels.
     pub fn one_to_one() -> VectorMatching {
-        VectorMatching { card: Cardinality::OneToOne, labels: Vec::new(), on: false, include: Vec::new(), fill: FillValues::default() }
+        VectorMatching {
+            card: Cardinality::OneToOne,
+            labels: Vec::new(),
+            on: false,
+            include: Vec::new(),
+            include_all: false,
+            include_prefix: String::new(),
+            fill: FillValues::default(),
+        }
     }
 }
 

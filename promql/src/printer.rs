@@ -244,16 +244,15 @@ fn write_expr(out: &mut String, expr: &Expr) {
                     let _ = write!(out, " {}({})", if m.on { "on" } else { "ignoring" }, labels_list(&m.labels));
                 }
                 match m.card {
-                    Cardinality::ManyToOne => {
-                        out.push_str(" group_left");
-                        if !m.include.is_empty() {
+                    Cardinality::ManyToOne | Cardinality::OneToMany => {
+                        out.push_str(if m.card == Cardinality::ManyToOne { " group_left" } else { " group_right" });
+                        if m.include_all {
+                            out.push_str("(*)");
+                        } else if !m.include.is_empty() {
                             let _ = write!(out, "({})", labels_list(&m.include));
                         }
-                    }
-                    Cardinality::OneToMany => {
-                        out.push_str(" group_right");
-                        if !m.include.is_empty() {
-                            let _ = write!(out, "({})", labels_list(&m.include));
+                        if !m.include_prefix.is_empty() {
+                            let _ = write!(out, " prefix {}", quote(&m.include_prefix));
                         }
                     }
                     Cardinality::OneToOne | Cardinality::ManyToMany => {}

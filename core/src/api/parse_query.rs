@@ -166,7 +166,8 @@ fn binary(b: &Binary) -> Value {
             },
             "labels": m.labels,
             "on": m.on,
-            "include": m.include,
+            "include": if m.include_all { vec!["*".to_string()] } else { m.include.clone() },
+            "includePrefix": m.include_prefix,
             "fillValues": {"lhs": m.fill.lhs, "rhs": m.fill.rhs},
         }),
     };

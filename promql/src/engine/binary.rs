@@ -345,10 +345,22 @@ fn result_labels(many: &Labels, one: &Labels, matching: &VectorMatching, drops_n
             labels.retain(|l| !matching.labels.contains(&l.name));
         }
     }
-    for name in &matching.include {
-        labels.retain(|l| &l.name != name);
-        if let Some(v) = one.get(name) {
-            labels.push(Label { name: name.clone(), value: v.to_string() });
+    // MetricsQL's `group_left(*)`: the "one" side's labels but its name and the `on` labels.
+    let copied: Vec<&str> = if matching.include_all {
+        one.iter().map(|l| l.name).filter(|n| *n != tsdb::METRIC_NAME_LABEL && !(matching.on && matching.labels.iter().any(|o| o == n))).collect()
+    } else {
+        matching.include.iter().map(String::as_str).collect()
+    };
+    for name in copied {
+        // With MetricsQL's `prefix`, a copied label is named so; one the "one" side lacks
+        // still removes the label of its own name, as VictoriaMetrics does.
+        let target = if matching.include_prefix.is_empty() { name.to_string() } else { format!("{}{name}", matching.include_prefix) };
+        match one.get(name) {
+            Some(v) => {
+                labels.retain(|l| l.name != target);
+                labels.push(Label { name: target, value: v.to_string() });
+            }
+            None => labels.retain(|l| l.name != name),
         }
     }
     labels.sort_by(|a, b| a.name.cmp(&b.name));

@@ -413,10 +413,33 @@ impl<'a> Parser<'a> {
                 }
                 self.rest = &self.rest[if left { 10 } else { 11 }..];
                 self.skip_space();
-                let include = if self.rest.starts_with('(') { self.label_list()? } else { Vec::new() };
+                // MetricsQL's `group_left(*)`: all the labels of the "one" side.
+                let include_all = self.rest.strip_prefix('(').is_some_and(|r| r.trim_start().strip_prefix('*').is_some_and(|r| r.trim_start().starts_with(')')));
+                let include = if include_all {
+                    self.expect("(", "in grouping opts")?;
+                    self.expect("*", "in grouping opts")?;
+                    self.expect(")", "in grouping opts")?;
+                    Vec::new()
+                } else if self.rest.starts_with('(') {
+                    self.label_list()?
+                } else {
+                    Vec::new()
+                };
+                // MetricsQL's `prefix "p"` for the copied labels' names.
+                let include_prefix = if self.eat_keyword("prefix") {
+                    self.skip_space();
+                    let at = self.offset();
+                    let (rest, prefix) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} after prefix, expected a string", self.describe_next())))?;
+                    self.rest = rest;
+                    prefix
+                } else {
+                    String::new()
+                };
                 let m = matching.get_or_insert_with(VectorMatching::one_to_one);
                 m.card = if left { Cardinality::ManyToOne } else { Cardinality::OneToMany };
                 m.include = include;
+                m.include_all = include_all;
+                m.include_prefix = include_prefix;
             }
             let fill = self.fill_modifiers()?;
             if !fill.is_empty() {
