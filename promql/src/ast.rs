@@ -246,6 +246,8 @@ pub enum AggregateOp {
     OutliersIqr,
     /// MetricsQL's `quantiles("label", φ1, …, q)`: one series per φ, labelled with it.
     Quantiles,
+    /// MetricsQL's `histogram(q)`: one step's values counted in VictoriaMetrics' buckets.
+    Histogram,
 }
 
 impl AggregateOp {
@@ -288,6 +290,7 @@ impl AggregateOp {
             "outliers_mad" => AggregateOp::OutliersMad,
             "outliers_iqr" => AggregateOp::OutliersIqr,
             "quantiles" => AggregateOp::Quantiles,
+            "histogram" => AggregateOp::Histogram,
             _ => return None,
         })
     }
@@ -331,6 +334,7 @@ impl AggregateOp {
             AggregateOp::OutliersMad => "outliers_mad",
             AggregateOp::OutliersIqr => "outliers_iqr",
             AggregateOp::Quantiles => "quantiles",
+            AggregateOp::Histogram => "histogram",
         }
     }
 

@@ -2,7 +2,8 @@
 //! `sum2`, `mad`), of one step's members (`any`, `share`, `zscore`) and of whole series
 //! (`topk_avg` …, ranked over all steps, `range_topk_at`), with VictoriaMetrics' meaning: a
 //! NaN value is no value there, so NaN elements are left out first, and a group or member
-//! whose result is NaN gives nothing. `quantiles` gives one series per φ; the outlier
+//! whose result is NaN gives nothing. `quantiles` gives one series per φ, `histogram` one per
+//! bucket (`vm_histogram`); the outlier
 //! aggregations (`outliersk`, `outliers_mad`, `outliers_iqr`) keep or drop whole series.
 
 use super::aggregate::GroupCache;
@@ -27,6 +28,7 @@ pub(super) fn handles(op: AggregateOp) -> bool {
             | AggregateOp::Share
             | AggregateOp::Zscore
             | AggregateOp::Quantiles
+            | AggregateOp::Histogram
     )
 }
 
@@ -51,6 +53,10 @@ pub(super) fn aggregate(a: &Aggregate, param: Option<StepValue>, input: Vec<Elem
             AggregateOp::Any => out.extend(group.into_iter().take(1)),
             AggregateOp::Share => out.extend(shares(group)),
             AggregateOp::Zscore => out.extend(zscores(group)),
+            AggregateOp::Histogram => {
+                let drop = group.iter().any(|e| e.drop_name);
+                out.extend(super::vm_histogram::histogram_of(group.iter().map(|e| e.value), cache.key(g), drop));
+            }
             AggregateOp::Quantiles => {
                 let values: Vec<f64> = group.iter().map(|e| e.value).collect();
                 let drop = group.iter().any(|e| e.drop_name);
