@@ -435,7 +435,7 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
         "prometheus_buckets" => return Ok(StepValue::Vector(vm_histogram::prometheus_buckets(any_vector_arg(arg(0)?)?))),
         "buckets_limit" => {
             let limit = scalar_arg(arg(0)?)?.trunc();
-            if !(limit >= 1.0) {
+            if limit.is_nan() || limit < 1.0 {
                 return Err(Error::Execution(format!("buckets_limit: limit must be greater than 0; got {}", crate::format::go_float_g(limit))));
             }
             // Saturates: a limit above any bucket count keeps every bucket.

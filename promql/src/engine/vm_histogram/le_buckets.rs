@@ -78,7 +78,7 @@ pub(in crate::engine) fn vmrange_to_le(input: Vec<Column>) -> Vec<Column> {
         let mut by_bound: HashMap<String, usize> = HashMap::new();
         let mut previous: Option<(f64, usize)> = None;
         for r in &ranges {
-            if values(&arena, r.column).iter().all(|v| !(*v > 0.0)) {
+            if !values(&arena, r.column).iter().any(|v| *v > 0.0) {
                 continue;
             }
             if r.start != previous.map_or(0.0, |p| p.0) && !by_bound.contains_key(&r.start_text) {
@@ -403,10 +403,10 @@ mod tests {
         assert_eq!(quantile(-1.0, &mut buckets.clone()).0, f64::NEG_INFINITY);
         assert_eq!(quantile(2.0, &mut buckets.clone()), (f64::INFINITY, 8.0, f64::INFINITY));
         // Observations only above the highest finite bound.
-        assert_eq!(quantile(0.5, &mut vec![(1.0, 0.0), (f64::INFINITY, 2.0)]), (1.0, 1.0, f64::INFINITY));
-        assert!(quantile(0.5, &mut vec![(1.0, 0.0), (f64::INFINITY, 0.0)]).0.is_nan());
+        assert_eq!(quantile(0.5, &mut [(1.0, 0.0), (f64::INFINITY, 2.0)]), (1.0, 1.0, f64::INFINITY));
+        assert!(quantile(0.5, &mut [(1.0, 0.0), (f64::INFINITY, 0.0)]).0.is_nan());
         // A decrease is flattened, a NaN count takes the one below.
-        assert_eq!(quantile(0.5, &mut vec![(1.0, 2.0), (2.0, 1.0), (3.0, f64::NAN), (4.0, 4.0)]).0, 1.0);
+        assert_eq!(quantile(0.5, &mut [(1.0, 2.0), (2.0, 1.0), (3.0, f64::NAN), (4.0, 4.0)]).0, 1.0);
     }
 
     #[test]
