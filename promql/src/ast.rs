@@ -339,11 +339,11 @@ impl AggregateOp {
     }
 
     /// Whether the aggregation reads its argument at every step of the grid at once (MetricsQL's
-    /// `topk_avg` … and the outlier aggregations), evaluated by
+    /// `topk_avg` …, the outlier aggregations and `histogram`), evaluated by
     /// `engine::metricsql_aggregates::range_topk_at`; `accepts_other_label` says which take
     /// the optional third argument.
     pub fn reads_whole_grid(self) -> bool {
-        self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr)
+        self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr | AggregateOp::Histogram)
     }
 
     /// MetricsQL's `topk_avg` …: a third, optional argument names the series that sums the

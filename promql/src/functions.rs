@@ -245,6 +245,8 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
     "range_trim_spikes",
     "range_trim_zscore",
     "range_linear_regression",
+    "prometheus_buckets",
+    "buckets_limit",
 ];
 
 /// Internal: several expressions held as one where the syntax tree has room for one

@@ -13,7 +13,7 @@ use tsdb::{Labels, METRIC_NAME_LABEL};
 use super::annotations::Annotation;
 use super::classic_histogram::bucket_fraction;
 use super::native_histogram::Notes;
-use super::vm_histogram;
+use super::{series_wide, vm_histogram};
 use super::eval::{check_unique, Elem, Evaluator, StepValue};
 use super::stats::{go_max, go_min};
 use super::{at_ms, Error};
@@ -432,14 +432,31 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             let (vm, _) = vm_histogram::histograms(any_vector_arg(arg(1)?)?, true);
             check_unique(vm_histogram::shares(le, vm, bounds_label.as_deref()))?
         }
-        "prometheus_buckets" => return Ok(StepValue::Vector(vm_histogram::prometheus_buckets(any_vector_arg(arg(0)?)?))),
-        "buckets_limit" => {
-            let limit = scalar_arg(arg(0)?)?.trunc();
-            if limit.is_nan() || limit < 1.0 {
-                return Err(Error::Execution(format!("buckets_limit: limit must be greater than 0; got {}", crate::format::go_float_g(limit))));
-            }
-            // Saturates: a limit above any bucket count keeps every bucket.
-            return Ok(StepValue::Vector(vm_histogram::buckets_limit(limit as usize, any_vector_arg(arg(1)?)?)));
+        // Over the whole grid, as VictoriaMetrics reads the whole range (`series_wide`).
+        "prometheus_buckets" | "buckets_limit" => {
+            let (limit_arg, buckets_arg) = match args {
+                [buckets] => (None, buckets),
+                [limit, buckets] => (Some(limit), buckets),
+                _ => return Err(Error::Execution(format!("wrong number of arguments for {name}"))),
+            };
+            let vector = ev.series_wide_at(args.as_ptr() as usize, t, |timestamps| {
+                let (columns, _) = series_wide::columns(ev, buckets_arg, timestamps)?;
+                let out = match limit_arg {
+                    None => vm_histogram::prometheus_buckets(columns),
+                    Some(limit) => {
+                        // Read at the first step, as VictoriaMetrics reads it.
+                        let first_step = timestamps.get(..1).unwrap_or_default();
+                        let limit = series_wide::scalar_steps(ev, limit, first_step)?.first().copied().unwrap_or(f64::NAN).trunc();
+                        if limit.is_nan() || limit < 1.0 {
+                            return Err(Error::Execution(format!("buckets_limit: limit must be greater than 0; got {}", crate::format::go_float_g(limit))));
+                        }
+                        // Saturates: a limit above any bucket count keeps every bucket.
+                        vm_histogram::buckets_limit(limit as usize, columns)
+                    }
+                };
+                Ok(series_wide::step_vectors(&out, timestamps.len()))
+            })?;
+            return Ok(StepValue::Vector(vector));
         }
         _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
         _ if metricsql_transforms::handles(name) => return metricsql_transforms::call(ev, name, args, t),

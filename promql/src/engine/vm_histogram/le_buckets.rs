@@ -303,32 +303,26 @@ pub(in crate::engine) fn mean_and_variance(buckets: &[(f64, f64)]) -> (f64, f64)
     (mean, if variance < 0.0 { 0.0 } else { variance })
 }
 
-/// VictoriaMetrics' `buckets_limit` for one histogram at one step: which of its buckets
-/// (indices into `buckets`, sorted by bound) to keep so that at most `limit` (at least 3)
-/// remain. Empty buckets at either end go first (the high end first); then, while too many
-/// remain, the inner bucket whose observations together with the next bucket's are fewest is
-/// merged into that next one. The first and last bucket are always kept.
-pub(in crate::engine) fn limited_buckets(limit: usize, buckets: &[(f64, f64)]) -> Vec<usize> {
+/// VictoriaMetrics' `buckets_limit` for one histogram: which of its buckets (indices into
+/// `hits`, the observations of each bucket alone summed over the steps, sorted by bound) to
+/// keep so that at most `limit` (at least 3) remain. Empty buckets at either end go first (the
+/// high end first); then, while too many remain, the inner bucket whose observations together
+/// with the next bucket's are fewest is merged into that next one. The first and last bucket
+/// are always kept.
+pub(in crate::engine) fn limited_buckets(limit: usize, hits: &[f64]) -> Vec<usize> {
     let limit = limit.max(3);
-    if buckets.len() <= limit {
-        return (0..buckets.len()).collect();
-    }
-    // (index, observations in the bucket alone)
-    let mut hits: Vec<(usize, f64)> = Vec::with_capacity(buckets.len());
-    let mut previous = 0.0;
-    for (i, &(_, v)) in buckets.iter().enumerate() {
-        hits.push((i, v - previous));
-        previous = v;
+    if hits.len() <= limit {
+        return (0..hits.len()).collect();
     }
     let is_empty = |h: f64| !h.is_nan() && h.abs() < 1e-9;
     let (mut l, mut r) = (0, hits.len() - 1);
-    while r - l + 1 > limit && is_empty(hits[r].1) {
+    while r - l + 1 > limit && is_empty(hits[r]) {
         r -= 1;
     }
-    while r - l + 1 > limit && is_empty(hits[l].1) {
+    while r - l + 1 > limit && is_empty(hits[l]) {
         l += 1;
     }
-    let mut hits = hits[l..=r].to_vec();
+    let mut hits: Vec<(usize, f64)> = (l..=r).map(|i| (i, hits[i])).collect();
     while hits.len() > limit {
         let mut smallest = 1;
         let mut smallest_hits = hits[1].1 + hits[2].1;
@@ -342,6 +336,22 @@ pub(in crate::engine) fn limited_buckets(limit: usize, buckets: &[(f64, f64)]) -
         hits.remove(smallest);
     }
     hits.into_iter().map(|(i, _)| i).collect()
+}
+
+/// Each bucket's own observations summed over the steps: its cumulative count less the one
+/// below it (NaN stays NaN, as there), for columns sorted by bound.
+pub(in crate::engine) fn bucket_hits(columns: &[&Column]) -> Vec<f64> {
+    let mut hits = vec![0.0; columns.len()];
+    let steps = columns.first().map_or(0, |c| c.values.len());
+    for step in 0..steps {
+        let mut previous = 0.0;
+        for (hit, c) in hits.iter_mut().zip(columns) {
+            let v = c.values.get(step).copied().unwrap_or(f64::NAN);
+            *hit += v - previous;
+            previous = v;
+        }
+    }
+    hits
 }
 
 #[cfg(test)]
@@ -426,11 +436,17 @@ mod tests {
 
     #[test]
     fn buckets_limit_merges_the_emptiest_inner_buckets() {
-        // Per-bucket hits 0, 14, 13, 9, 0, 0: the empty high end goes, then 0 at the low end
-        // would go too but the limit is reached first; then 13+9 is merged.
-        let buckets = vec![(6.0, 0.0), (9.0, 14.0), (12.0, 27.0), (16.0, 36.0), (17.0, 36.0), (f64::INFINITY, 36.0)];
-        assert_eq!(limited_buckets(3, &buckets), vec![1, 2, 3]);
-        assert_eq!(limited_buckets(4, &buckets), vec![0, 1, 2, 3]);
-        assert_eq!(limited_buckets(10, &buckets), vec![0, 1, 2, 3, 4, 5]);
+        // VictoriaMetrics' `buckets_limit(trim_zero_preserve_empty_when_limit_not_reached)`:
+        // hits 0, 14, 13, 9, 0, 0. The empty high end goes, then the empty low end, until 3 remain.
+        let hits = [0.0, 14.0, 13.0, 9.0, 0.0, 0.0];
+        assert_eq!(limited_buckets(3, &hits), vec![1, 2, 3]);
+        assert_eq!(limited_buckets(4, &hits), vec![0, 1, 2, 3]);
+        assert_eq!(limited_buckets(10, &hits), vec![0, 1, 2, 3, 4, 5]);
+        // No empty end: 2 + 1 fewest, then the only inner pair.
+        assert_eq!(limited_buckets(1, &[1.0, 2.0, 1.0, 4.0, 2.0]), vec![0, 3, 4]);
+        let (a, b) = (column(&[("le", "1")], &[1.0, 2.0]), column(&[("le", "2")], &[3.0, f64::NAN]));
+        let hits = bucket_hits(&[&a, &b]);
+        assert_eq!(hits[0], 3.0);
+        assert!(hits[1].is_nan());
     }
 }

@@ -2,7 +2,9 @@
 //! as its `metrics` library exposes them and `histogram()`/`histogram_over_time()` build them,
 //! and VictoriaMetrics' meaning of `histogram_quantile(s)`, `histogram_share`,
 //! `histogram_avg`/`_stddev`/`_stdvar`, `prometheus_buckets` and `buckets_limit` over them
-//! and over `le` buckets. Everything here reads one step at a time (see README, MetricsQL).
+//! and over `le` buckets. `prometheus_buckets`, `buckets_limit` and `histogram()` read the whole
+//! grid at once (`series_wide`), as VictoriaMetrics reads the whole range; the estimates read
+//! one step at a time, which gives the same values (see README, MetricsQL).
 
 mod layout;
 mod le_buckets;
@@ -11,7 +13,7 @@ use tsdb::{Labels, Sample};
 
 use super::eval::Elem;
 use super::series_wide::Column;
-use le_buckets::{group_le, limited_buckets, mean_and_variance, merge_same_le, vmrange_to_le, with_label, without, LeHistogram, LE, VMRANGE};
+use le_buckets::{bucket_hits, group_le, limited_buckets, mean_and_variance, merge_same_le, vmrange_to_le, with_label, without, LeHistogram, LE, VMRANGE};
 use layout::VmHistogram;
 
 /// Whether `input` holds a float element labelled `vmrange`.
@@ -24,14 +26,11 @@ fn step_columns(input: impl IntoIterator<Item = Elem>) -> Vec<Column> {
     input.into_iter().filter(|e| e.histogram.is_none()).map(|e| Column { labels: e.labels, drop_name: e.drop_name, values: vec![e.value] }).collect()
 }
 
-fn step_elems(columns: Vec<Column>) -> Vec<Elem> {
-    columns.into_iter().filter_map(|c| c.values.first().map(|&v| Elem::new(c.labels, v, c.drop_name))).collect()
-}
-
-/// `prometheus_buckets` at one step: `vmrange` buckets as cumulative `le` buckets (names kept),
-/// `le` buckets as they are, anything else left out.
-pub(super) fn prometheus_buckets(input: Vec<Elem>) -> Vec<Elem> {
-    step_elems(vmrange_to_le(step_columns(input)))
+/// `prometheus_buckets` of every series over the grid: `vmrange` buckets as cumulative `le`
+/// buckets (names kept; a bucket is left out only when it is empty at every step), `le` buckets
+/// as they are, anything else left out.
+pub(super) fn prometheus_buckets(columns: Vec<Column>) -> Vec<Column> {
+    vmrange_to_le(columns)
 }
 
 /// The histograms VictoriaMetrics' functions read in `input` at one step, and the elements
@@ -107,39 +106,53 @@ pub(super) fn moments(name: &str, histograms: Vec<LeHistogram>) -> Vec<Elem> {
         .collect()
 }
 
-/// `buckets_limit(limit, buckets)` at one step: of each histogram (`vmrange` buckets turned
-/// into `le` ones first), at most `limit` buckets (see `limited_buckets`), with their names.
-pub(super) fn buckets_limit(limit: usize, input: Vec<Elem>) -> Vec<Elem> {
-    let mut groups: Vec<(Labels, Vec<(f64, Elem)>)> = Vec::new();
+/// `buckets_limit(limit, buckets)` over the grid: of each histogram (`vmrange` buckets turned
+/// into `le` ones first; the labels without `le`, name included), at most `limit` buckets,
+/// picked by their observations over all steps (see `limited_buckets`), with their names.
+pub(super) fn buckets_limit(limit: usize, columns: Vec<Column>) -> Vec<Column> {
+    let mut groups: Vec<Vec<(f64, Column)>> = Vec::new();
     let mut group_of: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-    for e in prometheus_buckets(input) {
-        let Some(le) = e.labels.get(LE).and_then(le_buckets::parse_bound) else { continue };
-        let key = without(&e.labels, &[LE]);
-        let g = *group_of.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, Vec::new()));
+    for c in vmrange_to_le(columns) {
+        let Some(le) = c.labels.get(LE).and_then(le_buckets::parse_bound) else { continue };
+        let g = *group_of.entry(without(&c.labels, &[LE])).or_insert_with(|| {
+            groups.push(Vec::new());
             groups.len() - 1
         });
-        groups[g].1.push((le, e));
+        groups[g].push((le, c));
     }
     let mut out = Vec::new();
-    for (_, mut buckets) in groups {
+    for mut buckets in groups {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let counts: Vec<(f64, f64)> = buckets.iter().map(|(le, e)| (*le, e.value)).collect();
-        let kept = limited_buckets(limit, &counts);
-        let mut buckets: Vec<Option<Elem>> = buckets.into_iter().map(|(_, e)| Some(e)).collect();
+        let hits = bucket_hits(&buckets.iter().map(|(_, c)| c).collect::<Vec<_>>());
+        let kept = limited_buckets(limit, &hits);
+        let mut buckets: Vec<Option<Column>> = buckets.into_iter().map(|(_, c)| Some(c)).collect();
         out.extend(kept.into_iter().filter_map(|i| buckets.get_mut(i).and_then(Option::take)));
     }
     out
 }
 
-/// MetricsQL's `histogram(q)` of one group at one step: its values counted in VictoriaMetrics'
-/// buckets (NaN and negative values left out), given as cumulative `le` buckets as
+/// MetricsQL's `histogram(q)` over the grid: per group (its labels, its members' columns),
+/// each step's values counted in VictoriaMetrics' buckets (NaN and negative values left out);
+/// a bucket with a count at some step is 0 at the others. Given as cumulative `le` buckets, as
 /// VictoriaMetrics gives them (its `vmrange` buckets through `prometheus_buckets`).
-pub(super) fn histogram_of(values: impl IntoIterator<Item = f64>, labels: &Labels, drop_name: bool) -> Vec<Elem> {
-    let mut h = VmHistogram::default();
-    values.into_iter().for_each(|v| h.update(v));
-    let buckets = h.buckets().map(|(vmrange, count)| Column { labels: with_label(labels, VMRANGE, &vmrange), drop_name, values: vec![count] }).collect();
-    step_elems(vmrange_to_le(buckets))
+pub(super) fn histogram_of_groups(groups: Vec<(Labels, Vec<Column>)>, steps: usize) -> Vec<Column> {
+    let mut buckets: Vec<Column> = Vec::new();
+    for (labels, members) in groups {
+        let drop_name = members.iter().any(|c| c.drop_name);
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for step in 0..steps {
+            let mut h = VmHistogram::default();
+            members.iter().filter_map(|c| c.values.get(step)).for_each(|&v| h.update(v));
+            for (vmrange, count) in h.buckets() {
+                let i = *index.entry(vmrange.clone()).or_insert_with(|| {
+                    buckets.push(Column { labels: with_label(&labels, VMRANGE, &vmrange), drop_name, values: vec![0.0; steps] });
+                    buckets.len() - 1
+                });
+                buckets[i].values[step] = count;
+            }
+        }
+    }
+    vmrange_to_le(buckets)
 }
 
 /// `histogram_over_time` of one series' window: a `vmrange` bucket series per bucket that
