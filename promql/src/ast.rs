@@ -259,6 +259,8 @@ pub enum AggregateOp {
     OutliersIqr,
     /// MetricsQL's `quantiles("label", φ1, …, q)`: one series per φ, labelled with it.
     Quantiles,
+    /// MetricsQL's `histogram(q)`: one step's values counted in VictoriaMetrics' buckets.
+    Histogram,
 }
 
 impl AggregateOp {
@@ -301,6 +303,7 @@ impl AggregateOp {
             "outliers_mad" => AggregateOp::OutliersMad,
             "outliers_iqr" => AggregateOp::OutliersIqr,
             "quantiles" => AggregateOp::Quantiles,
+            "histogram" => AggregateOp::Histogram,
             _ => return None,
         })
     }
@@ -344,15 +347,16 @@ impl AggregateOp {
             AggregateOp::OutliersMad => "outliers_mad",
             AggregateOp::OutliersIqr => "outliers_iqr",
             AggregateOp::Quantiles => "quantiles",
+            AggregateOp::Histogram => "histogram",
         }
     }
 
     /// Whether the aggregation reads its argument at every step of the grid at once (MetricsQL's
-    /// `topk_avg` … and the outlier aggregations), evaluated by
+    /// `topk_avg` …, the outlier aggregations and `histogram`), evaluated by
     /// `engine::metricsql_aggregates::range_topk_at`; `accepts_other_label` says which take
     /// the optional third argument.
     pub fn reads_whole_grid(self) -> bool {
-        self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr)
+        self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr | AggregateOp::Histogram)
     }
 
     /// MetricsQL's `topk_avg` …: a third, optional argument names the series that sums the

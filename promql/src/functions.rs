@@ -48,7 +48,8 @@ pub static FUNCTIONS: &[Function] = &[
     f("histogram_avg", &[V], 1, Some(1), V),
     f("histogram_count", &[V], 1, Some(1), V),
     f("histogram_fraction", &[S, S, V], 3, Some(3), V),
-    f("histogram_quantile", &[S, V], 2, Some(2), V),
+    // A third argument (MetricsQL): the label of the quantile's lower and upper bound series.
+    f("histogram_quantile", &[S, V, Str], 2, Some(3), V),
     f("histogram_stddev", &[V], 1, Some(1), V),
     f("histogram_stdvar", &[V], 1, Some(1), V),
     f("histogram_sum", &[V], 1, Some(1), V),
@@ -100,6 +101,8 @@ pub static FUNCTIONS: &[Function] = &[
     f("ts_of_first_over_time", &[M], 1, Some(1), V),
     // Experimental in Prometheus 3.x (enabled there with promql-experimental-functions).
     f("double_exponential_smoothing", &[M, S, S], 3, Some(3), V),
+    // MetricsQL's `histogram_quantiles("label", φ1, …, φN, buckets)` too: a string first
+    // (`Function::arg_type_in`).
     f("histogram_quantiles", &[V, Str, S], 3, None, V),
     // info(v, {label selectors}): the second argument is a selector without a metric name.
     f("info", &[V, V], 1, Some(2), V),
@@ -174,6 +177,11 @@ pub static FUNCTIONS: &[Function] = &[
     f("sort_by_label_numeric", &[V, Str], 2, None, V),
     f("sort_by_label_numeric_desc", &[V, Str], 2, None, V),
     f("now", &[], 0, Some(0), S),
+    // MetricsQL's histogram functions (`engine::vm_histogram`).
+    f("prometheus_buckets", &[V], 1, Some(1), V),
+    f("buckets_limit", &[S, V], 2, Some(2), V),
+    f("histogram_share", &[S, V, Str], 2, Some(3), V),
+    f("histogram_over_time", &[M], 1, Some(1), V),
     // MetricsQL's transforms of a whole series (`engine::series_wide`).
     f("running_sum", &[V], 1, Some(1), V),
     f("running_min", &[V], 1, Some(1), V),
@@ -237,6 +245,8 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
     "range_trim_spikes",
     "range_trim_zscore",
     "range_linear_regression",
+    "prometheus_buckets",
+    "buckets_limit",
 ];
 
 /// Internal: several expressions held as one where the syntax tree has room for one
@@ -269,6 +279,17 @@ impl Function {
         leading.get(i).or(leading.last()).copied()
     }
 
+    /// The expected type of argument `i` of MetricsQL's `histogram_quantiles("label", φ1, …,
+    /// φN, buckets)` (told from Prometheus' `histogram_quantiles(buckets, "label", φ…)` by its
+    /// string first argument), `count` arguments in all.
+    pub fn metricsql_histogram_quantiles_arg(i: usize, count: usize) -> ValueType {
+        match i {
+            0 => ValueType::String,
+            i if i + 1 == count => ValueType::Vector,
+            _ => ValueType::Scalar,
+        }
+    }
+
     /// The expected type of argument `i`.
     pub fn arg_type(&self, i: usize) -> Option<ValueType> {
         if let Some(t) = self.arg_types.get(i) {
@@ -287,6 +308,8 @@ impl Function {
             "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "sort_by_label_numeric" | "sort_by_label_numeric_desc" | "label_replace" | "label_join"
             // MetricsQL's, as VictoriaMetrics keeps it (`rollupFuncsKeepMetricName`).
             | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time" | "rollup" | "rollup_candlestick"
+            // They relabel buckets (VictoriaMetrics keeps the name).
+            | "prometheus_buckets" | "buckets_limit"
         )
     }
 }

@@ -13,6 +13,7 @@ use tsdb::{Labels, METRIC_NAME_LABEL};
 use super::annotations::Annotation;
 use super::classic_histogram::bucket_fraction;
 use super::native_histogram::Notes;
+use super::{series_wide, vm_histogram};
 use super::eval::{check_unique, Elem, Evaluator, StepValue};
 use super::stats::{go_max, go_min};
 use super::{at_ms, Error};
@@ -330,7 +331,19 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             if invalid_quantile(q) {
                 ev.annotate(Annotation::InvalidQuantile(q), pos(0));
             }
-            let input = ev.split_annotated(any_vector_arg(arg(1)?)?, pos(1));
+            let input = any_vector_arg(arg(1)?)?;
+            // VictoriaMetrics' histograms (`vmrange` buckets, or a third argument) take its meaning.
+            let bounds_label = if args.len() > 2 { Some(string_arg(arg(2)?)?) } else { None };
+            let (vm, input) = if bounds_label.is_some() || vm_histogram::has_vmrange(&input) {
+                vm_histogram::histograms(input, bounds_label.is_some())
+            } else {
+                (Vec::new(), input)
+            };
+            let vm = vm_histogram::quantiles(q, vm, bounds_label.as_deref());
+            if bounds_label.is_some() {
+                return Ok(StepValue::Vector(check_unique(vm)?));
+            }
+            let input = ev.split_annotated(input, pos(1));
             let natives = input.natives.into_iter().map(|(l, h)| {
                 let v = ev.native_quantile(q, &l, &h, pos(1));
                 Elem::new(l, v, true)
@@ -339,7 +352,25 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
                 let v = ev.classic_quantile(q, &l, b, pos(1), t);
                 Elem::new(l, v, true)
             });
-            check_unique(natives.chain(classic).collect())?
+            check_unique(natives.chain(classic).chain(vm).collect())?
+        }
+        // MetricsQL's `histogram_quantiles("label", φ1, …, φN, buckets)`: VictoriaMetrics'
+        // quantiles, the φ written as `%g`.
+        "histogram_quantiles" if matches!(args.first(), Some(Expr::String(_))) => {
+            let label = string_arg(arg(0)?)?;
+            let Some(last) = args.len().checked_sub(1) else { return Err(Error::Execution("histogram_quantiles needs its arguments".into())) };
+            let input = any_vector_arg(arg(last)?)?;
+            let mut out = Vec::new();
+            for i in 1..last {
+                let q = scalar_arg(arg(i)?)?;
+                let (vm, _) = vm_histogram::histograms(input.clone(), true);
+                let text = crate::format::go_float_g(q);
+                out.extend(vm_histogram::quantiles(q, vm, None).into_iter().map(|e| {
+                    let labels = set_label(&e.labels, &label, text.clone());
+                    e.relabelled(labels, true)
+                }));
+            }
+            check_unique(out)?
         }
         "histogram_quantiles" => {
             let input = any_vector_arg(arg(0)?)?;
@@ -352,9 +383,15 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
                 }
                 qs.push(q);
             }
+            let (vm, input) = if vm_histogram::has_vmrange(&input) { vm_histogram::histograms(input, false) } else { (Vec::new(), input) };
             let input = ev.split_annotated(input, pos(0));
             let mut out = Vec::new();
             for q in qs {
+                let text = crate::format::open_metrics_float(q);
+                for e in vm_histogram::quantiles(q, vm.clone(), None) {
+                    let labels = set_label(&e.labels, &label, text.clone());
+                    out.push(e.relabelled(labels, true));
+                }
                 let text = crate::format::open_metrics_float(q);
                 for (labels, h) in &input.natives {
                     out.push(Elem::new(set_label(labels, &label, text.clone()), ev.native_quantile(q, labels, h, pos(0)), true));
@@ -379,7 +416,48 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             let classic = input.classic.into_iter().map(|(l, b)| Elem::new(l, bucket_fraction(lower, upper, b), true));
             natives.chain(classic).collect()
         }
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
+        "histogram_count" | "histogram_sum" => super::histogram_eval::histogram_function(name, any_vector_arg(arg(0)?)?).unwrap_or_default(),
+        // Native histograms as Prometheus reads them; float `le`/`vmrange` buckets (which
+        // Prometheus leaves out) as VictoriaMetrics does.
+        "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+            let input = any_vector_arg(arg(0)?)?;
+            let (vm, natives) = vm_histogram::histograms(input, true);
+            let mut out = super::histogram_eval::histogram_function(name, natives).unwrap_or_default();
+            out.extend(vm_histogram::moments(name, vm));
+            check_unique(out)?
+        }
+        "histogram_share" => {
+            let le = scalar_arg(arg(0)?)?;
+            let bounds_label = if args.len() > 2 { Some(string_arg(arg(2)?)?) } else { None };
+            let (vm, _) = vm_histogram::histograms(any_vector_arg(arg(1)?)?, true);
+            check_unique(vm_histogram::shares(le, vm, bounds_label.as_deref()))?
+        }
+        // Over the whole grid, as VictoriaMetrics reads the whole range (`series_wide`).
+        "prometheus_buckets" | "buckets_limit" => {
+            let (limit_arg, buckets_arg) = match args {
+                [buckets] => (None, buckets),
+                [limit, buckets] => (Some(limit), buckets),
+                _ => return Err(Error::Execution(format!("wrong number of arguments for {name}"))),
+            };
+            let vector = ev.series_wide_at(args.as_ptr() as usize, t, |timestamps| {
+                let (columns, _) = series_wide::columns(ev, buckets_arg, timestamps)?;
+                let out = match limit_arg {
+                    None => vm_histogram::prometheus_buckets(columns),
+                    Some(limit) => {
+                        // Read at the first step, as VictoriaMetrics reads it.
+                        let first_step = timestamps.get(..1).unwrap_or_default();
+                        let limit = series_wide::scalar_steps(ev, limit, first_step)?.first().copied().unwrap_or(f64::NAN).trunc();
+                        if limit.is_nan() || limit < 1.0 {
+                            return Err(Error::Execution(format!("buckets_limit: limit must be greater than 0; got {}", crate::format::go_float_g(limit))));
+                        }
+                        // Saturates: a limit above any bucket count keeps every bucket.
+                        vm_histogram::buckets_limit(limit as usize, columns)
+                    }
+                };
+                Ok(series_wide::step_vectors(&out, timestamps.len()))
+            })?;
+            return Ok(StepValue::Vector(vector));
+        }
         _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
         _ if metricsql_transforms::handles(name) => return metricsql_transforms::call(ev, name, args, t),
         _ if metricsql_multi_rollups::handles(name) => return metricsql_multi_rollups::call(ev, name, args, arg_pos, t),

@@ -2,7 +2,8 @@
 //! `sum2`, `mad`), of one step's members (`any`, `share`, `zscore`) and of whole series
 //! (`topk_avg` …, ranked over all steps, `range_topk_at`), with VictoriaMetrics' meaning: a
 //! NaN value is no value there, so NaN elements are left out first, and a group or member
-//! whose result is NaN gives nothing. `quantiles` gives one series per φ; the outlier
+//! whose result is NaN gives nothing. `quantiles` gives one series per φ, `histogram` (over
+//! the whole grid) one per bucket (`vm_histogram`); the outlier
 //! aggregations (`outliersk`, `outliers_mad`, `outliers_iqr`) keep or drop whole series.
 
 use super::aggregate::GroupCache;
@@ -195,6 +196,13 @@ fn grouped_columns(ev: &Evaluator<'_>, a: &Aggregate, timestamps: &[i64]) -> Res
 pub(super) fn range_topk_at(ev: &Evaluator<'_>, a: &Aggregate, t: i64) -> Result<Vec<Elem>, Error> {
     if matches!(a.op, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr) {
         return outliers_at(ev, a, t);
+    }
+    if a.op == AggregateOp::Histogram {
+        return ev.series_wide_at(a as *const Aggregate as usize, t, |timestamps| {
+            let (cache, groups) = grouped_columns(ev, a, timestamps)?;
+            let groups = groups.into_iter().enumerate().map(|(g, members)| (cache.key(g).clone(), members)).collect();
+            Ok(step_vectors(&super::vm_histogram::histogram_of_groups(groups, timestamps.len()), timestamps.len()))
+        });
     }
     ev.series_wide_at(a as *const Aggregate as usize, t, |timestamps| {
         let Some(param) = &a.param else {

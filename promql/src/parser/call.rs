@@ -89,8 +89,14 @@ impl Parser<'_> {
         }
         let mut args = args;
         let arg_count = args.len();
+        // MetricsQL's `histogram_quantiles("label", φ…, buckets)`: a string first.
+        let metricsql_quantiles = func.name == "histogram_quantiles" && matches!(args.first(), Some(Expr::String(_)));
         for (i, arg) in args.iter_mut().enumerate() {
-            let want = func.arg_type_in(i, arg_count).unwrap_or(ValueType::Vector);
+            let want = if metricsql_quantiles {
+                functions::Function::metricsql_histogram_quantiles_arg(i, arg_count)
+            } else {
+                func.arg_type_in(i, arg_count).unwrap_or(ValueType::Vector)
+            };
             // MetricsQL leaves a range function's window out (`rate(x)`): one step of the grid
             // it is evaluated on (`1i`), or for a function that needs two samples in its
             // window that step but at least the lookback delta (`DurationExpr::Omitted`).

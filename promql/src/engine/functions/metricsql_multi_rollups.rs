@@ -1,5 +1,6 @@
 //! MetricsQL's rollups that give several series for each input series: `count_values_over_time`
-//! (one per distinct value, the value in a label), `quantiles_over_time` (one per φ) and the `rollup*` family (`min`/`max`/`avg`
+//! (one per distinct value, the value in a label), `quantiles_over_time` (one per φ),
+//! `histogram_over_time` (one per VictoriaMetrics bucket, in `vmrange`) and the `rollup*` family (`min`/`max`/`avg`
 //! of the samples, of their per-second changes, increases, deltas or intervals; or the
 //! `open`/`close`/`low`/`high` candlestick), named in the `rollup` label unless a second
 //! argument picks one. Windows are PromQL's `(t - range, t]`; NaN samples and histograms are left out.
@@ -26,7 +27,7 @@ const CANDLESTICK_PARTS: &[&str] = &["open", "close", "low", "high"];
 const ROLLUP_FAMILY: &[&str] = &["rollup", "rollup_candlestick", "rollup_delta", "rollup_deriv", "rollup_increase", "rollup_rate", "rollup_scrape_interval"];
 
 pub(in crate::engine) fn handles(name: &str) -> bool {
-    matches!(name, "count_values_over_time" | "quantiles_over_time") || ROLLUP_FAMILY.contains(&name)
+    matches!(name, "count_values_over_time" | "quantiles_over_time" | "histogram_over_time") || ROLLUP_FAMILY.contains(&name)
 }
 
 /// `name(args)` at step `t`; `arg_pos` points annotations at the range argument.
@@ -43,6 +44,12 @@ pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], arg
                 for (value, count) in counted_values(&samples) {
                     out.push(Elem::new(set_label(&labels, &label, crate::format::go_float_g(value)), count, true));
                 }
+            }
+        }
+        // One `vmrange` bucket series per bucket holding a sample of the window.
+        ("histogram_over_time", [range]) => {
+            for (labels, samples) in float_series(ev, range, t, pos(0))? {
+                out.extend(super::super::vm_histogram::histogram_over_window(&labels, &samples));
             }
         }
         // One series per φ (each read at the step), the φ in the label as VictoriaMetrics
