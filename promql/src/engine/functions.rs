@@ -360,12 +360,12 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             let label = string_arg(arg(0)?)?;
             let Some(last) = args.len().checked_sub(1) else { return Err(Error::Execution("histogram_quantiles needs its arguments".into())) };
             let input = any_vector_arg(arg(last)?)?;
+            let (vm, _) = vm_histogram::histograms(input, true);
             let mut out = Vec::new();
             for i in 1..last {
                 let q = scalar_arg(arg(i)?)?;
-                let (vm, _) = vm_histogram::histograms(input.clone(), true);
                 let text = crate::format::go_float_g(q);
-                out.extend(vm_histogram::quantiles(q, vm, None).into_iter().map(|e| {
+                out.extend(vm_histogram::quantiles(q, vm.clone(), None).into_iter().map(|e| {
                     let labels = set_label(&e.labels, &label, text.clone());
                     e.relabelled(labels, true)
                 }));
@@ -392,7 +392,6 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
                     let labels = set_label(&e.labels, &label, text.clone());
                     out.push(e.relabelled(labels, true));
                 }
-                let text = crate::format::open_metrics_float(q);
                 for (labels, h) in &input.natives {
                     out.push(Elem::new(set_label(labels, &label, text.clone()), ev.native_quantile(q, labels, h, pos(0)), true));
                 }
