@@ -210,6 +210,9 @@ pub struct Binary {
     pub return_bool: bool,
     /// Present when both sides are vectors.
     pub matching: Option<VectorMatching>,
+    /// MetricsQL's `(a / b) keep_metric_names`: the result keeps the metric name an
+    /// arithmetic operator (or `bool`) drops.
+    pub keep_metric_names: bool,
     /// Where the expression starts (where its left operand does).
     pub pos: Pos,
 }

@@ -232,6 +232,12 @@ fn write_expr(out: &mut String, expr: &Expr) {
             out.push('-');
             write_expr(out, e);
         }
+        Expr::Binary(b) if b.keep_metric_names => {
+            // Parenthesised so that the modifier reads back onto this operation.
+            out.push('(');
+            write_expr(out, &Expr::Binary(Box::new(crate::ast::Binary { keep_metric_names: false, ..(**b).clone() })));
+            out.push_str(") keep_metric_names");
+        }
         Expr::Binary(b) => {
             write_expr(out, &b.lhs);
             let _ = write!(out, " {}", b.op.as_str());

@@ -155,7 +155,7 @@ fn subquery(sq: &Subquery) -> Value {
 }
 
 fn binary(b: &Binary) -> Value {
-    let matching = match &b.matching {
+    let mut matching = match &b.matching {
         None => Value::Null,
         Some(m) => json!({
             "card": match m.card {
@@ -167,18 +167,25 @@ fn binary(b: &Binary) -> Value {
             "labels": m.labels,
             "on": m.on,
             "include": if m.include_all { vec!["*".to_string()] } else { m.include.clone() },
-            "includePrefix": m.include_prefix,
             "fillValues": {"lhs": m.fill.lhs, "rhs": m.fill.rhs},
         }),
     };
-    json!({
+    // MetricsQL's additions, present only where used: `prefix` and `keep_metric_names`.
+    if let Some(m) = b.matching.as_ref().filter(|m| !m.include_prefix.is_empty()) {
+        matching["includePrefix"] = json!(m.include_prefix);
+    }
+    let mut node = json!({
         "type": "binaryExpr",
         "op": b.op.as_str(),
         "lhs": translate(&b.lhs),
         "rhs": translate(&b.rhs),
         "matching": matching,
         "bool": b.return_bool,
-    })
+    });
+    if b.keep_metric_names {
+        node["keepMetricNames"] = json!(true);
+    }
+    node
 }
 
 fn aggregation(a: &Aggregate) -> Value {

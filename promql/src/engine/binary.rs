@@ -64,7 +64,7 @@ fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (
 
 pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
     // Arithmetic and `bool` comparisons change what the value means: the name goes (delayed).
-    let drops_name = b.op.is_arithmetic() || b.return_bool;
+    let drops_name = (b.op.is_arithmetic() || b.return_bool) && !b.keep_metric_names;
     // The annotation of the last pair of operands that gave one.
     let mut last: Option<Annotation> = None;
     if b.op.is_metricsql_filter() {
@@ -270,7 +270,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
     }
     // Arithmetic removes the name at once (as Prometheus does even with delayed name removal);
     // `bool` comparisons remove it later; filtering comparisons keep what the left side had.
-    let drops_name_now = b.op.is_arithmetic();
+    let drops_name_now = b.op.is_arithmetic() && !b.keep_metric_names;
     let mut matched: HashSet<Signature> = HashSet::new();
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
@@ -307,7 +307,7 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
         if matching.card != Cardinality::OneToOne && !inserted.insert(result_labels.clone()) {
             return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
         }
-        out.push(value.into_elem(result_labels, b.return_bool || (many_drop && !drops_name_now)));
+        out.push(value.into_elem(result_labels, (b.return_bool && !b.keep_metric_names) || (many_drop && !drops_name_now)));
         Ok(())
     };
     for e in &many {

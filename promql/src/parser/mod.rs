@@ -447,14 +447,21 @@ impl<'a> Parser<'a> {
             }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
-            lhs = self.check_binary(Binary { op, lhs, rhs, return_bool, matching, pos: start }, op_offset)?;
+            lhs = self.check_binary(Binary { op, lhs, rhs, return_bool, matching, keep_metric_names: false, pos: start }, op_offset)?;
+            // MetricsQL: `a / b keep_metric_names` keeps the names of this operation's result.
+            if self.peek_keyword("keep_metric_names") {
+                if let Expr::Binary(b) = &mut lhs {
+                    self.rest = &self.rest["keep_metric_names".len()..];
+                    b.keep_metric_names = true;
+                }
+            }
         }
         self.depth -= 1;
         Ok(lhs)
     }
 
     fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
-        let Binary { op, lhs, rhs, return_bool, matching, pos } = b;
+        let Binary { op, lhs, rhs, return_bool, matching, keep_metric_names, pos } = b;
         // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
         if let (BinaryOp::Add, Expr::String(l), Expr::String(r)) = (op, unparen(&lhs), unparen(&rhs)) {
             return Ok(Expr::String(format!("{l}{r}")));
@@ -522,7 +529,7 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching, pos })))
+        Ok(Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool, matching, keep_metric_names, pos })))
     }
 
     fn unary(&mut self) -> Result<Expr> {
@@ -691,8 +698,20 @@ impl<'a> Parser<'a> {
         };
         if first == '(' {
             self.rest = &self.rest[1..];
-            let inner = self.expr(0)?;
+            let mut inner = self.expr(0)?;
             self.expect(")", "in paren expression")?;
+            // MetricsQL's `(a + b) keep_metric_names`: the operation (or call) inside keeps its
+            // result's names; the parentheses are then only the modifier's.
+            if self.peek_keyword("keep_metric_names") {
+                let slot = match &mut inner {
+                    Expr::Binary(b) => &mut b.keep_metric_names,
+                    Expr::Call { keep_metric_names, .. } => keep_metric_names,
+                    _ => return Err(self.error("keep_metric_names must follow a function call or a binary operation")),
+                };
+                self.rest = &self.rest["keep_metric_names".len()..];
+                *slot = true;
+                return Ok(inner);
+            }
             return Ok(Expr::Paren(Box::new(inner)));
         }
         if matches!(first, '"' | '\'' | '`') {

@@ -39,7 +39,7 @@ fn graphite_selectors_match_metric_names_by_glob() {
 fn precedence_and_associativity() {
     let p = |q| parse(q).unwrap();
     let n = Expr::Number;
-    let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None, pos: Pos::default() }));
+    let bin = |op, lhs: Expr, rhs: Expr| Expr::Binary(Box::new(Binary { op, lhs, rhs, return_bool: false, matching: None, keep_metric_names: false, pos: Pos::default() }));
     assert_eq!(p("1 + 2 * 3"), bin(BinaryOp::Add, n(1.0), bin(BinaryOp::Mul, n(2.0), n(3.0))));
     assert_eq!(p("2 ^ 3 ^ 2"), bin(BinaryOp::Pow, n(2.0), bin(BinaryOp::Pow, n(3.0), n(2.0))));
     assert_eq!(p("-2 ^ 2"), Expr::Negate(Box::new(bin(BinaryOp::Pow, n(2.0), n(2.0)))));
@@ -266,4 +266,18 @@ fn metricsql_implicit_rollups_and_subqueries() {
     // A scalar is no series: still refused where a range is wanted.
     assert!(parse("rate(1)").is_err());
     assert!(parse(r#"rate("a")"#).is_err());
+}
+
+#[test]
+fn keep_metric_names_after_an_operation_prints_and_reads_back() {
+    for (query, printed) in [
+        ("x / a keep_metric_names", "(x / a) keep_metric_names"),
+        ("(a + b) keep_metric_names * c", "(a + b) keep_metric_names * c"),
+        ("(abs(x)) keep_metric_names", "abs(x) keep_metric_names"),
+    ] {
+        let parsed = parse(query).unwrap();
+        assert_eq!(crate::printer::print(&parsed), printed, "{query}");
+        assert_eq!(parse(printed).unwrap(), parsed, "{query} reads back");
+    }
+    assert!(parse("(x) keep_metric_names").is_err());
 }
