@@ -24,6 +24,10 @@ impl Parser<'_> {
             starts.push(Pos::at(self.start_inside_parens(&arg, start)));
             args.push(arg);
             if self.eat(",") {
+                // MetricsQL takes a trailing comma (`f(a, b,)`).
+                if self.eat(")") {
+                    return Ok((args, starts));
+                }
                 continue;
             }
             self.expect(")", "in argument list")?;
@@ -61,7 +65,8 @@ impl Parser<'_> {
     }
 
     pub(super) fn call(&mut self, name: &str, start: usize) -> Result<Expr> {
-        let Some(func) = functions::lookup(name) else {
+        // MetricsQL's function names are read in any case (`Rate(x)`, `ABS(x)`).
+        let Some(func) = functions::lookup(name).or_else(|| functions::lookup(&name.to_ascii_lowercase())) else {
             return Err(self.error_at(start, format!("unknown function with name {name:?}")));
         };
         // info()'s second argument selects info series by labels only.

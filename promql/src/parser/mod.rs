@@ -46,6 +46,9 @@ struct Parser<'a> {
     /// Set while parsing `info()`'s label-selector argument, which may match empty values
     /// only (`{data=~".*"}`); taken by the next selector.
     label_selector_next: bool,
+    /// Set while parsing the right operand of `==`/`!=`, where MetricsQL takes a list of
+    /// numbers (`code == (300, 301)`); taken by the next primary expression.
+    number_list_next: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -86,7 +89,7 @@ fn line_and_column(input: &str, offset: usize) -> (usize, usize) {
 
 /// Parses a PromQL expression as it is.
 fn parse_promql(input: &str) -> Result<Expr> {
-    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false };
     p.skip_space();
     if p.rest.is_empty() {
         return Err(p.error_at(0, "no expression found in input"));
@@ -121,7 +124,7 @@ pub fn parse_narrowing_selector(input: &str) -> Result<Vec<Matcher>> {
 }
 
 fn parse_narrowing_selector_as_is(input: &str) -> Result<Vec<Matcher>> {
-    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false };
     p.skip_space();
     // Only a selector opening with `{` may leave out the name; one with a name has a
     // non-empty matcher anyway.
@@ -446,7 +449,10 @@ impl<'a> Parser<'a> {
                 matching.get_or_insert_with(VectorMatching::one_to_one).fill = fill;
             }
             let next_min = if op.right_associative() { precedence } else { precedence + 1 };
-            let rhs = self.expr(next_min)?;
+            self.number_list_next = matches!(op, BinaryOp::Eq | BinaryOp::Ne) && !return_bool;
+            let rhs = self.expr(next_min);
+            self.number_list_next = false;
+            let rhs = rhs?;
             lhs = self.check_binary(Binary { op, lhs, rhs, return_bool, matching, keep_metric_names: false, pos: start }, op_offset)?;
             // MetricsQL: `a / b keep_metric_names` keeps the names of this operation's result.
             if self.peek_keyword("keep_metric_names") {
@@ -462,6 +468,26 @@ impl<'a> Parser<'a> {
 
     fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
         let Binary { op, lhs, rhs, return_bool, matching, keep_metric_names, pos } = b;
+        // MetricsQL's `q == (C1, …, CN)`: `q == C1 or … or q == CN`; `q != (…)`: `q != C1 and …`.
+        if let Expr::Call { func, args, .. } = &rhs {
+            if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) && matches!(op, BinaryOp::Eq | BinaryOp::Ne) && matching.is_none() {
+                let join = if op == BinaryOp::Eq { BinaryOp::Or } else { BinaryOp::And };
+                let mut joined: Option<Expr> = None;
+                for constant in args {
+                    let comparison = self.check_binary(Binary { op, lhs: lhs.clone(), rhs: constant.clone(), return_bool, matching: None, keep_metric_names, pos }, at)?;
+                    joined = Some(match joined {
+                        None => comparison,
+                        Some(before) => self.check_binary(Binary { op: join, lhs: before, rhs: comparison, return_bool: false, matching: None, keep_metric_names: false, pos }, at)?,
+                    });
+                }
+                // Parenthesised: the joined comparisons stay one operand (`… and y`).
+                return joined.map(|e| Expr::Paren(Box::new(e))).ok_or_else(|| self.error_at(at, "empty list of numbers"));
+            }
+        }
+        let is_number_list = |e: &Expr| matches!(e, Expr::Call { func, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST));
+        if is_number_list(&lhs) || is_number_list(&rhs) {
+            return Err(self.error_at(at, "a list of numbers (C1, …, CN) may only be compared with == or !="));
+        }
         // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
         if let (BinaryOp::Add, Expr::String(l), Expr::String(r)) = (op, unparen(&lhs), unparen(&rhs)) {
             return Ok(Expr::String(format!("{l}{r}")));
@@ -542,6 +568,7 @@ impl<'a> Parser<'a> {
         } else {
             return self.postfix();
         };
+        self.number_list_next = false;
         // Unary operators bind like `*`: -a^b is -(a^b).
         let operand = self.expr(BinaryOp::Pow.precedence())?;
         if !matches!(operand.value_type(), ValueType::Scalar | ValueType::Vector) {
@@ -693,12 +720,16 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Result<Expr> {
         self.skip_space();
         let start = self.offset();
+        let number_list = std::mem::take(&mut self.number_list_next);
         let Some(first) = self.rest.chars().next() else {
             return Err(self.error("unexpected end of input"));
         };
         if first == '(' {
             self.rest = &self.rest[1..];
             let mut inner = self.expr(0)?;
+            if self.eat(",") {
+                return self.union_of(inner, start, number_list);
+            }
             self.expect(")", "in paren expression")?;
             // MetricsQL's `(a + b) keep_metric_names`: the operation (or call) inside keeps its
             // result's names; the parentheses are then only the modifier's.
@@ -761,6 +792,37 @@ impl<'a> Parser<'a> {
             return self.selector(Some(ident.to_string()), start);
         }
         Err(self.error(format!("unexpected {}", self.describe_next())))
+    }
+
+    /// MetricsQL's `(q1, q2, …)`, after its first expression and comma: `union(q1, q2, …)`, the
+    /// series of them all (a trailing comma allowed). Numbers only, where `number_list` allows
+    /// them (after `==`/`!=`), are held as one `functions::ARGUMENT_LIST` call for
+    /// `check_binary` to compare with each.
+    fn union_of(&mut self, first: Expr, start: usize, number_list: bool) -> Result<Expr> {
+        let mut args = vec![default_rolled_up(first)];
+        loop {
+            self.skip_space();
+            if self.eat(")") {
+                break;
+            }
+            args.push(default_rolled_up(self.expr(0)?));
+            if !self.eat(",") {
+                self.expect(")", "in paren expression")?;
+                break;
+            }
+        }
+        if number_list && args.iter().all(|a| matches!(a, Expr::Number(_))) {
+            let arg_pos = vec![Pos::at(start); args.len()];
+            return Ok(Expr::Call { func: &crate::functions::ARGUMENT_LIST, args, pos: Pos::at(start), arg_pos, keep_metric_names: false });
+        }
+        if let Some(other) = args.iter().find(|a| a.value_type() != ValueType::Vector) {
+            return Err(self.error_at(start, format!("expected instant vectors in a list (q1, q2, …), got {}", other.value_type().name())));
+        }
+        let Some(func) = crate::functions::lookup("union") else {
+            return Err(self.error_at(start, "unknown function with name \"union\""));
+        };
+        let arg_pos = vec![Pos::at(start); args.len()];
+        Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos, keep_metric_names: false })
     }
 
     /// MetricsQL's `{__graphite__="a.*.c"}`: the metric names the Graphite glob names (`=`),
