@@ -62,6 +62,9 @@ pub enum At {
     Time(i64),
     Start,
     End,
+    /// MetricsQL's `@ (start() + d)` / `@ (end() - d)`: the query's start (or end, `end`) plus
+    /// `ms` milliseconds.
+    Shifted { end: bool, ms: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -72,6 +72,10 @@ fn at_modifier(out: &mut String, at: Option<At>) {
         }
         Some(At::Start) => out.push_str(" @ start()"),
         Some(At::End) => out.push_str(" @ end()"),
+        Some(At::Shifted { end, ms }) => {
+            let base = if end { "end()" } else { "start()" };
+            let _ = write!(out, " @ ({base} {} {})", if ms < 0 { '-' } else { '+' }, format_number(ms.unsigned_abs() as f64 / 1000.0));
+        }
         None => {}
     }
 }

@@ -104,6 +104,8 @@ fn at_fields(at: Option<At>) -> (Value, Value) {
         Some(At::Time(ms)) => (json!(ms), Value::Null),
         Some(At::Start) => (Value::Null, json!("start")),
         Some(At::End) => (Value::Null, json!("end")),
+        // MetricsQL's `@ (end() - 10m)`: the base and the shift in milliseconds.
+        Some(At::Shifted { end, ms }) => (json!(ms), json!(if end { "end" } else { "start" })),
     }
 }
 

@@ -183,6 +183,7 @@ fn resolve_at(expr: &mut Expr, start_ms: i64, end_ms: i64) {
     let fix = |at: &mut Option<At>| match at {
         Some(At::Start) => *at = Some(At::Time(start_ms)),
         Some(At::End) => *at = Some(At::Time(end_ms)),
+        Some(At::Shifted { end, ms }) => *at = Some(At::Time((if *end { end_ms } else { start_ms }).saturating_add(*ms))),
         _ => {}
     };
     match expr {

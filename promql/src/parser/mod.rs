@@ -647,7 +647,9 @@ impl<'a> Parser<'a> {
             }
             if self.eat("@") {
                 self.skip_space();
-                let at = if self.eat_keyword("start") {
+                let at = if self.rest.starts_with('(') {
+                    self.at_expression()?
+                } else if self.eat_keyword("start") {
                     self.expect("(", "in @")?;
                     self.expect(")", "in @")?;
                     At::Start
@@ -684,6 +686,70 @@ impl<'a> Parser<'a> {
                 continue;
             }
             return Ok(expr);
+        }
+    }
+
+    /// MetricsQL's `@ (expression)`: `start()`, `end()`, numbers (seconds) and durations joined
+    /// by `+` and `-`, with parentheses; at most one `start()`/`end()`, added.
+    fn at_expression(&mut self) -> Result<At> {
+        let at = self.offset();
+        let (base, ms) = self.at_sum(0)?;
+        match base {
+            None => Ok(At::Time(ms)),
+            Some(end) => Ok(At::Shifted { end, ms }),
+        }
+        .and_then(|a| if matches!(a, At::Time(t) if t == i64::MIN || t == i64::MAX) { Err(self.error_at(at, "timestamp out of bounds for @ modifier")) } else { Ok(a) })
+    }
+
+    /// A sum of `@` terms: the `start()` (false) or `end()` (true) it holds, and the rest in ms.
+    fn at_sum(&mut self, depth: usize) -> Result<(Option<bool>, i64)> {
+        if depth > NESTING_DEPTH_MAX {
+            return Err(self.error(format!("expression nested deeper than {NESTING_DEPTH_MAX} levels")));
+        }
+        let mut base: Option<bool> = None;
+        let mut total: i64 = 0;
+        let mut negative = false;
+        loop {
+            self.skip_space();
+            let term_at = self.offset();
+            let (term_base, term_ms) = if self.eat("(") {
+                let inner = self.at_sum(depth + 1)?;
+                self.expect(")", "in @ expression")?;
+                inner
+            } else if self.eat_keyword("start") || self.peek_keyword("end") {
+                let end = self.eat_keyword("end");
+                self.expect("(", "in @ expression")?;
+                self.expect(")", "in @ expression")?;
+                (Some(end), 0)
+            } else if let Ok((rest, ms)) = duration(self.rest) {
+                self.rest = rest;
+                (None, ms)
+            } else if let Ok((rest, seconds)) = number(self.rest) {
+                self.rest = rest;
+                if !(seconds * 1000.0).is_finite() || (seconds * 1000.0).abs() >= i64::MAX as f64 {
+                    return Err(self.error_at(term_at, "timestamp out of bounds for @ modifier"));
+                }
+                (None, (seconds * 1000.0).round() as i64)
+            } else {
+                return Err(self.error(format!("unexpected {} in @ expression, expected start(), end(), a number or a duration", self.describe_next())));
+            };
+            if let Some(b) = term_base {
+                if base.is_some() || negative {
+                    return Err(self.error_at(term_at, "an @ expression may add one start() or end(), not subtract it or use two"));
+                }
+                base = Some(b);
+            }
+            let term = if negative { term_ms.checked_neg() } else { Some(term_ms) };
+            total = term.and_then(|t| total.checked_add(t)).ok_or_else(|| self.error_at(term_at, "timestamp out of bounds for @ modifier"))?;
+            self.skip_space();
+            if self.eat("+") {
+                negative = false;
+            } else if self.rest.starts_with('-') {
+                self.rest = &self.rest[1..];
+                negative = true;
+            } else {
+                return Ok((base, total));
+            }
         }
     }
 
