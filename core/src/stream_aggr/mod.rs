@@ -56,20 +56,16 @@ impl Counters {
     /// The counters in Prometheus' text format (`/metrics`).
     pub fn write_text(&self, out: &mut String) {
         use std::fmt::Write;
-        let nan = self.samples_ignored_nan.load(Ordering::Relaxed);
-        let old = self.samples_ignored_old.load(Ordering::Relaxed);
-        for (name, help, lines) in [
-            ("metricstor_stream_aggr_samples_aggregated_total", "Input samples added to a stream aggregation (once per aggregation that took them).", vec![(String::new(), &self.samples_aggregated)]),
-            ("metricstor_stream_aggr_input_samples_dropped_total", "Input samples not stored because stream aggregation took them (or drop_input).", vec![(String::new(), &self.input_samples_dropped)]),
-            ("metricstor_stream_aggr_output_samples_total", "Aggregated samples stream aggregation stored.", vec![(String::new(), &self.output_samples_written)]),
-            ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples whose write failed (logged).", vec![(String::new(), &self.output_samples_failed)]),
+        for (name, help, counter) in [
+            ("metricstor_stream_aggr_samples_aggregated_total", "Input samples added to a stream aggregation (once per aggregation that took them).", &self.samples_aggregated),
+            ("metricstor_stream_aggr_input_samples_dropped_total", "Input samples not stored because stream aggregation took them (or drop_input).", &self.input_samples_dropped),
+            ("metricstor_stream_aggr_output_samples_total", "Aggregated samples stream aggregation stored.", &self.output_samples_written),
+            ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples whose write failed (logged).", &self.output_samples_failed),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, counter) in lines {
-                let _ = writeln!(out, "{name}{labels} {}", counter.load(Ordering::Relaxed));
-            }
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
         }
         let name = "metricstor_stream_aggr_samples_ignored_total";
+        let (nan, old) = (self.samples_ignored_nan.load(Ordering::Relaxed), self.samples_ignored_old.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP {name} Matched input samples not aggregated: NaN (stale markers too), or too old with ignore_old_samples.\n# TYPE {name} counter");
         let _ = writeln!(out, "{name}{{reason=\"nan\"}} {nan}\n{name}{{reason=\"too_old\"}} {old}");
     }
