@@ -102,6 +102,9 @@ struct Entry {
     delete_deadline_ms: i64,
 }
 
+/// Owned `(name, value)` label pairs.
+type LabelPairs = Vec<(String, String)>;
+
 /// One aggregated sample to write: labels (named, relabeled, sorted) and value.
 pub type OutputSample = (Vec<(String, String)>, f64);
 
@@ -205,7 +208,7 @@ impl Aggregator {
             }
         }
         labels.sort();
-        let (input, output): (Vec<(String, String)>, Vec<(String, String)>) = if config.aggregates_only_by_time() {
+        let (input, output): (LabelPairs, LabelPairs) = if config.aggregates_only_by_time() {
             (Vec::new(), labels)
         } else if !config.without.is_empty() {
             labels.into_iter().partition(|(name, _)| config.without.contains(name))

@@ -12,7 +12,10 @@ fn aggregators(yaml: &str) -> StreamAggregators {
     StreamAggregators::new(&section, compiled, NOW_MS).expect("at least one aggregation")
 }
 
-fn batch(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> SeriesBatch {
+/// A series to write: its labels and `(timestamp, value)` samples.
+type SeriesInput<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn batch(series: &[SeriesInput<'_>]) -> SeriesBatch {
     let series: Vec<SeriesSamples> = series
         .iter()
         .map(|(labels, samples)| SeriesSamples {
