@@ -107,6 +107,30 @@ fn keep_input_stores_the_inputs_too() {
 }
 
 #[test]
+fn dedup_interval_aggregates_each_series_last_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let section = "stream_aggregation:
+  configs:
+  - match: sa_dedup
+    interval: 2s
+    dedup_interval: 1s
+    staleness_interval: 1m
+    without: [instance]
+    outputs: [count_samples]
+";
+    let server = Server::start(&config_with(dir.path(), section));
+    let t = now_ms() / 1000 * 1000 - 2000;
+    // a's two samples are one after de-duplication: 2 samples counted, not 3.
+    let text = format!("sa_dedup{{instance=\"a\"}} 1 {t}\nsa_dedup{{instance=\"b\"}} 4 {t}\nsa_dedup{{instance=\"a\"}} 2 {}\n", t + 1000);
+    let reply = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    poll_query(&server, "{__name__=~\"sa_dedup:.*\"}", "the de-duplicated count", AGGREGATE_WAIT, |result| (shown(result) == ["sa_dedup:2s_without_instance_count_samples{} 2"]).then_some(()));
+    let metrics = agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body");
+    assert!(metrics.contains("\nmetricstor_stream_aggr_dedup_dropped_samples_total 1\n"), "{metrics}");
+    assert!(server.stop());
+}
+
+#[test]
 fn an_invalid_aggregation_stops_the_server_naming_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with(dir.path(), "stream_aggregation:\n  configs:\n  - interval: 1m\n    outputs: [total, foo]\n");

@@ -65,6 +65,8 @@ pub struct Compiled {
     /// Alternatives of matchers (a series matching any is aggregated); none: every series.
     pub match_alternatives: Vec<Vec<tsdb::Matcher>>,
     pub interval_ms: i64,
+    /// 0: no de-duplication.
+    pub dedup_interval_ms: i64,
     pub align_flush_to_interval: bool,
     pub flush_on_shutdown: bool,
     pub staleness_interval_ms: i64,
@@ -111,11 +113,15 @@ fn compile_one(config: &AggregationConfig, keep_input: bool, limits: LabelLimits
     if config.enable_windows {
         return Err(".enable_windows: aggregation windows are not supported".to_string());
     }
-    if !config.dedup_interval.is_empty() {
-        let dedup_ms = parse_go_duration_ms(&config.dedup_interval).map_err(|e| format!(".dedup_interval: {e}"))?;
-        if dedup_ms > 0 {
-            return Err(".dedup_interval: de-duplication before stream aggregation is not supported (storage.dedup_interval_seconds de-duplicates stored samples)".to_string());
-        }
+    let dedup_interval_ms = match config.dedup_interval.as_str() {
+        "" => 0,
+        text => parse_go_duration_ms(text).map_err(|e| format!(".dedup_interval: {e}"))?,
+    };
+    if dedup_interval_ms > interval_ms {
+        return Err(format!(".dedup_interval: {:?} cannot exceed interval {:?}", config.dedup_interval, config.interval));
+    }
+    if dedup_interval_ms > 0 && interval_ms % dedup_interval_ms != 0 {
+        return Err(format!(".dedup_interval: interval {:?} must be a multiple of it ({:?})", config.interval, config.dedup_interval));
     }
     let staleness_interval_ms = match config.staleness_interval.as_str() {
         "" => interval_ms,
@@ -197,6 +203,7 @@ fn compile_one(config: &AggregationConfig, keep_input: bool, limits: LabelLimits
         name: config.name.clone(),
         match_alternatives,
         interval_ms,
+        dedup_interval_ms,
         align_flush_to_interval: !config.no_align_flush_to_interval,
         flush_on_shutdown: config.flush_on_shutdown,
         staleness_interval_ms,
@@ -347,7 +354,8 @@ mod tests {
             ("configs:\n- interval: 1m\n  outputs: [total]\n  staleness_interval: 30s\n", "configs[0].staleness_interval: \"30s\" cannot be smaller"),
             ("configs:\n- interval: 1m\n  outputs: [total]\n  staleness_interval: soon\n", "configs[0].staleness_interval: \"soon\" is not a duration"),
             ("configs:\n- interval: 1m\n  outputs: [total]\n  ignore_first_sample_interval: x\n", "configs[0].ignore_first_sample_interval: "),
-            ("configs:\n- interval: 1m\n  outputs: [total]\n  dedup_interval: 30s\n", "configs[0].dedup_interval: de-duplication before stream aggregation is not supported"),
+            ("configs:\n- interval: 1m\n  outputs: [total]\n  dedup_interval: 2m\n", "configs[0].dedup_interval: \"2m\" cannot exceed interval \"1m\""),
+            ("configs:\n- interval: 1m\n  outputs: [total]\n  dedup_interval: 25s\n", "configs[0].dedup_interval: interval \"1m\" must be a multiple of it"),
             ("configs:\n- interval: 1m\n  outputs: [total]\n  dedup_interval: x\n", "configs[0].dedup_interval: \"x\" is not a duration"),
             ("configs:\n- interval: 1m\n  outputs: [total]\n  enable_windows: true\n", "configs[0].enable_windows: "),
             ("configs:\n- interval: 1m\n  outputs: [total, min]\n  keep_metric_names: true\n", "configs[0].keep_metric_names: needs exactly one output"),

@@ -29,19 +29,39 @@ async fn run(api: Rc<Api>, aggregators: Arc<StreamAggregators>, index: usize, sh
     let window_start_ms = first_flush_window_start_ms(crate::api::params::now_ms(), interval_ms, config.align_flush_to_interval);
     aggregator.set_min_deadline_ms(window_start_ms);
     let mut schedule = Schedule { flush_ms: window_start_ms + interval_ms, interval_ms, ignored_intervals_left: config.ignore_first_intervals };
+    // With dedup_interval, de-duplicated samples reach the outputs at every dedup tick and the
+    // interval's flush comes at the tick it falls on; without it every tick is a flush.
+    let dedup = config.dedup_interval_ms > 0;
+    let tick_interval_ms = if dedup { config.dedup_interval_ms } else { interval_ms };
+    let mut tick_ms = window_start_ms + tick_interval_ms;
     loop {
-        if wait_until_or_shutdown(schedule.flush_ms, &shutdown).await {
+        if wait_until_or_shutdown(tick_ms, &shutdown).await {
             break;
         }
-        let flush_ms = schedule.flush_ms;
-        let samples = aggregator.flush(flush_ms, false);
-        if schedule.take_write() {
-            write(&api, &aggregators, &samples, flush_ms, &config.name).await;
+        if dedup {
+            aggregator.flush_dedup(tick_ms, crate::api::params::now_ms());
+            aggregator.set_min_deadline_ms(tick_ms);
         }
-        aggregator.set_min_deadline_ms(flush_ms);
-        schedule.advance(crate::api::params::now_ms());
+        if schedule.flush_ms <= tick_ms {
+            let flush_ms = schedule.flush_ms;
+            let samples = aggregator.flush(flush_ms, false);
+            if schedule.take_write() {
+                write(&api, &aggregators, &samples, flush_ms, &config.name).await;
+            }
+            if !dedup {
+                aggregator.set_min_deadline_ms(flush_ms);
+            }
+            schedule.advance(crate::api::params::now_ms());
+        }
+        let now_ms = crate::api::params::now_ms();
+        tick_ms += tick_interval_ms;
+        while now_ms > tick_ms {
+            tick_ms += tick_interval_ms;
+        }
     }
-    let last_ms = if config.align_flush_to_interval { schedule.flush_ms } else { crate::api::params::now_ms() };
+    let now_ms = crate::api::params::now_ms();
+    let (dedup_ms, last_ms) = if config.align_flush_to_interval { (tick_ms, schedule.flush_ms) } else { (now_ms, now_ms) };
+    aggregator.flush_dedup(dedup_ms, now_ms);
     let samples = aggregator.flush(last_ms, true);
     if config.flush_on_shutdown && schedule.ignored_intervals_left == 0 {
         write(&api, &aggregators, &samples, last_ms, &config.name).await;

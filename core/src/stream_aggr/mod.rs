@@ -44,6 +44,8 @@ pub struct Counters {
     /// current interval with `ignore_old_samples`.
     pub samples_ignored_nan: AtomicU64,
     pub samples_ignored_old: AtomicU64,
+    /// Input samples `dedup_interval` replaced by another of their series.
+    pub samples_deduplicated: AtomicU64,
     /// Input samples not stored because of stream aggregation (matched, or `drop_input`).
     pub input_samples_dropped: AtomicU64,
     /// Aggregated samples written.
@@ -61,6 +63,7 @@ impl Counters {
             ("metricstor_stream_aggr_input_samples_dropped_total", "Input samples not stored because stream aggregation took them (or drop_input).", &self.input_samples_dropped),
             ("metricstor_stream_aggr_output_samples_total", "Aggregated samples stream aggregation stored.", &self.output_samples_written),
             ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples whose write failed (logged).", &self.output_samples_failed),
+            ("metricstor_stream_aggr_dedup_dropped_samples_total", "Input samples dedup_interval dropped for a later one of their series.", &self.samples_deduplicated),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
         }
@@ -89,6 +92,20 @@ pub struct Aggregator {
     min_deadline_ms: AtomicI64,
     /// Before this time (whole seconds), a new counter's first value is not counted.
     first_sample_counts_from_ms: i64,
+    /// With `dedup_interval`: the last sample of each (output key, input key) since the last
+    /// de-duplication tick, under the same lock index as its output series.
+    dedup: Option<Vec<Mutex<DedupShard>>>,
+}
+
+/// De-duplicated samples by (output key, input key).
+type DedupShard = HashMap<(Box<[u8]>, Box<[u8]>), DedupSample>;
+
+/// The sample de-duplication keeps of one input series.
+#[derive(Debug)]
+struct DedupSample {
+    labels: LabelPairs,
+    timestamp_ms: i64,
+    value: f64,
 }
 
 /// The state of one output series.
@@ -176,9 +193,10 @@ impl Aggregator {
         let min_deadline_ms = first_flush_window_start_ms(now_ms, config.interval_ms, config.align_flush_to_interval);
         Aggregator {
             first_sample_counts_from_ms: now_s_ms + config.ignore_first_sample_interval_ms / 1000 * 1000,
-            config,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             min_deadline_ms: AtomicI64::new(min_deadline_ms),
+            dedup: (config.dedup_interval_ms > 0).then(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect()),
+            config,
         }
     }
 
@@ -245,17 +263,49 @@ impl Aggregator {
         };
         let input_key = encode_key(&input);
         let output_key = encode_key(&output);
-        let shard = (tsdb::model::stable_hash_of(std::iter::once((&output_key[..], &b""[..]))) % SHARDS as u64) as usize;
+        let shard = shard_of(&output_key);
+        if let Some(dedup) = &self.dedup {
+            // De-duplicated first: the last sample per input series, added at the next tick.
+            let mut kept = dedup[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let slot = kept.entry((output_key.into_boxed_slice(), input_key.into_boxed_slice())).or_insert_with(|| DedupSample { labels: output, timestamp_ms: i64::MIN, value: 0.0 });
+            let mut deduplicated = 0;
+            for sample in samples {
+                if slot.timestamp_ms != i64::MIN {
+                    deduplicated += 1;
+                }
+                // The later sample wins; of two at one time the greater value.
+                if sample.timestamp_ms > slot.timestamp_ms || (sample.timestamp_ms == slot.timestamp_ms && sample.value > slot.value) {
+                    (slot.timestamp_ms, slot.value) = (sample.timestamp_ms, sample.value);
+                }
+            }
+            counters.samples_deduplicated.fetch_add(deduplicated, Ordering::Relaxed);
+            return;
+        }
         let mut entries = self.shards[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = entries
-            .entry(output_key.into_boxed_slice())
-            .or_insert_with(|| Entry { labels: output, outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
-        for sample in samples {
-            for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
-                state.push(kind, &input_key, sample.timestamp_ms, sample.value, cx);
+        let samples = samples.into_iter().map(|s| (s.timestamp_ms, s.value));
+        add_to_entry(config, &mut entries, output_key.into_boxed_slice(), output, &input_key, samples, cx);
+    }
+
+    /// De-duplication's tick (`dedup_interval`): each input series' kept sample goes to the
+    /// aggregation, its output series' state kept until `dedup_ms` + `staleness_interval`.
+    pub fn flush_dedup(&self, dedup_ms: i64, now_ms: i64) {
+        let Some(dedup) = &self.dedup else { return };
+        let config = &self.config;
+        let cx = PushContext {
+            now_ms,
+            delete_deadline_ms: dedup_ms + config.staleness_interval_ms,
+            first_sample_counts: now_ms / 1000 * 1000 >= self.first_sample_counts_from_ms,
+        };
+        for (kept, entries) in dedup.iter().zip(&self.shards) {
+            let taken = std::mem::take(&mut *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            if taken.is_empty() {
+                continue;
+            }
+            let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for ((output_key, input_key), sample) in taken {
+                add_to_entry(config, &mut entries, output_key, sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
             }
         }
-        entry.delete_deadline_ms = cx.delete_deadline_ms;
     }
 
     /// The aggregated samples of the interval ending at `flush_ms`, named and relabeled,
@@ -307,6 +357,22 @@ impl Aggregator {
     pub fn set_min_deadline_ms(&self, ms: i64) {
         self.min_deadline_ms.store(ms, Ordering::Relaxed);
     }
+}
+
+/// Adds samples of the input series `input_key` to the output series `output_key`.
+fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Box<[u8]>, labels: LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
+    let entry = entries.entry(output_key).or_insert_with(|| Entry { labels, outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
+    for (timestamp_ms, value) in samples {
+        for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
+            state.push(kind, input_key, timestamp_ms, value, cx);
+        }
+    }
+    entry.delete_deadline_ms = cx.delete_deadline_ms;
+}
+
+/// The lock an output series' state (and its de-duplicated inputs) lives under.
+fn shard_of(output_key: &[u8]) -> usize {
+    (tsdb::model::stable_hash_of(std::iter::once((output_key, &b""[..]))) % SHARDS as u64) as usize
 }
 
 /// Where the first flush window starts: `now_ms` rounded up to a multiple of `interval_ms`

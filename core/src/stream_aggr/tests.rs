@@ -173,3 +173,21 @@ fn flushed_samples_become_a_batch_at_the_flush_time() {
     assert_eq!(names_of(&batch), vec!["x:1m_total{job=\"a\"}"]);
     assert_eq!(batch.samples(), &[Sample { timestamp_ms: 120_000, value: 4.0 }]);
 }
+
+#[test]
+fn dedup_keeps_the_last_sample_per_series_and_tick() {
+    let a = aggregators("configs:\n- interval: 1m\n  dedup_interval: 30s\n  by: [job]\n  outputs: [sum_samples, count_samples]\n");
+    let aggregator = &a.aggregators()[0];
+    let x = [("__name__", "x"), ("job", "j"), ("i", "1")];
+    let y = [("__name__", "x"), ("job", "j"), ("i", "2")];
+    // x: 1 at t, 5 at t+2 (kept); y: 3 and 7 at one time (the greater kept).
+    a.push(batch(&[(&x, &[(NOW_MS, 1.0)]), (&y, &[(NOW_MS, 3.0), (NOW_MS, 7.0)])]), NOW_MS);
+    a.push(batch(&[(&x, &[(NOW_MS + 2, 5.0)])]), NOW_MS);
+    assert!(aggregator.flush(NOW_MS + 1, false).is_empty(), "nothing reaches the outputs before the tick");
+    aggregator.flush_dedup(NOW_MS + 30_000, NOW_MS + 30_000);
+    // Next dedup window: x sends 2.
+    a.push(batch(&[(&x, &[(NOW_MS + 40_000, 2.0)])]), NOW_MS + 40_000);
+    aggregator.flush_dedup(NOW_MS + 60_000, NOW_MS + 60_000);
+    assert_eq!(shown(aggregator.flush(NOW_MS + 60_000, false)), vec!["x:1m_by_job_count_samples{job=\"j\"} 3", "x:1m_by_job_sum_samples{job=\"j\"} 14"]);
+    assert_eq!(a.counters.samples_deduplicated.load(Ordering::Relaxed), 2);
+}
