@@ -1,5 +1,5 @@
 //! Configuration: the YAML schema of the README (`server`, `storage`, `tls`, `otlp`,
-//! `zabbix_connector`, `relabel_configs`), with an embedded default for every key. Unknown
+//! `zabbix_connector`, `relabel_configs`, `stream_aggregation`), with an embedded default for every key. Unknown
 //! keys and bad values are errors naming the key.
 
 use std::net::SocketAddr;
@@ -30,6 +30,9 @@ pub struct Config {
     /// Rules applied to every series written, on every ingestion path, before it is stored
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
+    /// VictoriaMetrics' stream aggregation (`-streamAggr.config`), applied after
+    /// `relabel_configs`. No configs: none.
+    pub stream_aggregation: crate::stream_aggr::StreamAggregationSection,
     pub scrape: ScrapeSection,
     pub rules: RulesSection,
 }
@@ -110,6 +113,8 @@ pub struct Resolved {
     pub opentsdb_addr: Option<SocketAddr>,
     /// `relabel_configs`, compiled.
     pub relabeler: std::sync::Arc<crate::ingest::relabel::Relabeler>,
+    /// `stream_aggregation`, compiled, its state empty (none when no aggregation is set).
+    pub stream_aggr: Option<std::sync::Arc<crate::stream_aggr::StreamAggregators>>,
     /// `tls.read_filters`, compiled.
     pub identity_filters: std::sync::Arc<crate::api::read_filters::IdentityFilters>,
     /// `server.cors_origin`, read.
@@ -245,6 +250,8 @@ impl Config {
         let cors_origins = crate::api::cors::CorsOrigins::parse(&self.server.cors_origin).map_err(|message| ConfigError::Value { key: "server.cors_origin", message })?;
         let relabeler = crate::ingest::relabel::Relabeler::new(&self.relabel_configs, self.storage.ingest_rules().label_limits)
             .map_err(|message| ConfigError::Value { key: "relabel_configs", message })?;
+        let aggregations = self.stream_aggregation.compile(self.storage.ingest_rules().label_limits).map_err(|message| ConfigError::Value { key: "stream_aggregation", message })?;
+        let stream_aggr = crate::stream_aggr::StreamAggregators::new(&self.stream_aggregation, aggregations, crate::api::params::now_ms()).map(std::sync::Arc::new);
         let external_url = self.rules.external_url.trim();
         if !external_url.is_empty() && !external_url.starts_with("http://") && !external_url.starts_with("https://") {
             return Err(ConfigError::Value { key: "rules.external_url", message: format!("{external_url:?} is not an http:// or https:// URL") });
@@ -271,6 +278,7 @@ impl Config {
             influx_addr,
             opentsdb_addr,
             relabeler: std::sync::Arc::new(relabeler),
+            stream_aggr,
             identity_filters: std::sync::Arc::new(identity_filters),
             cors_origins,
             scrape: std::sync::Arc::new(scrape),

@@ -19,5 +19,6 @@ pub mod runtime;
 pub mod scrape;
 pub mod shard;
 pub mod startup;
+pub mod stream_aggr;
 pub mod socket_ingest;
 pub mod thread_priority;

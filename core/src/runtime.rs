@@ -79,6 +79,8 @@ struct ExecutorPlan {
     history: Arc<HistoryGeneration>,
     /// `relabel_configs`, shared by every executor's router.
     relabeler: Arc<crate::ingest::relabel::Relabeler>,
+    /// `stream_aggregation`'s state, shared by every executor's router.
+    stream_aggr: Option<Arc<crate::stream_aggr::StreamAggregators>>,
     /// `tls.read_filters`, shared by every executor's API.
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
     /// `server.cors_origin`, read.
@@ -234,6 +236,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             tls_reload: tls_reload.clone(),
             history: history.clone(),
             relabeler: resolved.relabeler.clone(),
+            stream_aggr: resolved.stream_aggr.clone(),
             identity_filters: resolved.identity_filters.clone(),
             cors_origins: resolved.cors_origins.clone(),
             scrape: scrape.clone(),
@@ -407,7 +410,7 @@ async fn run_executor(plan: ExecutorPlan) {
     }
 
     let api = Rc::new(Api {
-        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()).with_name_stats(plan.name_stats.clone()),
+        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()).with_stream_aggr(plan.stream_aggr.clone()).with_name_stats(plan.name_stats.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),
@@ -504,8 +507,9 @@ async fn run_executor(plan: ExecutorPlan) {
     let rules = crate::rules::serve(api.clone(), plan.scrape.clone(), plan.rules_status.clone(), plan.notifier.clone(), (index, cores), plan.shutdown.clone());
     let max_age = if index == 0 { config.storage.snapshots_max_age_seconds } else { 0 };
     let snapshot_expiry = crate::api::expire_old_snapshots(config.storage.data_dir.clone(), max_age, plan.shutdown.clone());
+    let stream_aggr = crate::stream_aggr::flusher::serve(api.clone(), index, plan.shutdown.clone());
     let sockets = crate::socket_ingest::serve(socket_listeners, api.clone(), tls, (limits, transport), plan.shutdown, plan.socket_balances);
-    let background = futures_lite::future::zip(snapshot_expiry, futures_lite::future::zip(scrapes, rules));
+    let background = futures_lite::future::zip(futures_lite::future::zip(snapshot_expiry, stream_aggr), futures_lite::future::zip(scrapes, rules));
     futures_lite::future::zip(futures_lite::future::zip(http, grpc), futures_lite::future::zip(sockets, background)).await;
     drop(handler);
     drop(api);

@@ -255,6 +255,9 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_relabel_dropped_series_total {series_dropped}");
     family(&mut out, "metricstor_relabel_dropped_samples_total", "counter", "Samples (floats and native histograms) not stored because relabel_configs dropped their series.");
     let _ = writeln!(out, "metricstor_relabel_dropped_samples_total {samples_dropped}");
+    if let Some(aggregators) = api.router.stream_aggr() {
+        aggregators.counters.write_text(&mut out);
+    }
     let (subscribers, sent, dropped) = api.notifications.figures();
     family(&mut out, "metricstor_notification_active_subscribers", "gauge", "Clients following /api/v1/notifications/live now.");
     let _ = writeln!(out, "metricstor_notification_active_subscribers {subscribers}");

@@ -12,6 +12,7 @@ use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
 use crate::ingest::relabel::Relabeler;
 use crate::ingest::MetricMetadata;
 use crate::metric_names_stats::MetricNamesStats;
+use crate::stream_aggr::StreamAggregators;
 
 /// Why a request could not be handed to a shard.
 /// Exemplars of one write, summed over its shards.
@@ -118,12 +119,14 @@ pub struct ShardRouter {
     relabeler: Arc<Relabeler>,
     /// Where each selected series' metric name is counted (`server.track_metric_names_stats`).
     name_stats: Option<Arc<MetricNamesStats>>,
+    /// `stream_aggregation`, fed every batch after relabeling (shared by every executor).
+    stream_aggr: Option<Arc<StreamAggregators>>,
 }
 
 impl ShardRouter {
     pub fn new(senders: Vec<Sender<ShardRequest>>, history: Arc<HistoryGeneration>) -> Self {
         assert!(!senders.is_empty(), "a router needs at least one shard");
-        ShardRouter { senders, history, relabeler: Arc::default(), name_stats: None }
+        ShardRouter { senders, history, relabeler: Arc::default(), name_stats: None, stream_aggr: None }
     }
 
     /// This router counting the metric names of the series its selects return in `stats`.
@@ -143,6 +146,15 @@ impl ShardRouter {
 
     pub fn relabeler(&self) -> &Relabeler {
         &self.relabeler
+    }
+
+    /// This router feeding every write to `stream_aggr`'s aggregations.
+    pub fn with_stream_aggr(self, stream_aggr: Option<Arc<StreamAggregators>>) -> Self {
+        ShardRouter { stream_aggr, ..self }
+    }
+
+    pub fn stream_aggr(&self) -> Option<&Arc<StreamAggregators>> {
+        self.stream_aggr.as_ref()
     }
 
     /// A shard whose write queue is full now, if any: a write arriving then would almost
@@ -183,6 +195,20 @@ impl ShardRouter {
     /// `append`, also counting the batch's exemplars: what the shards stored and refused.
     pub async fn append_with_exemplars(&self, batch: SeriesBatch) -> Result<(u64, ExemplarCounts), SubmitError> {
         let batch = self.relabeler.apply_to_batch(batch);
+        let batch = match &self.stream_aggr {
+            Some(aggregators) => aggregators.push(batch, unix_now_ms()),
+            None => batch,
+        };
+        self.store(batch).await
+    }
+
+    /// Stores stream aggregation's output: neither relabeled nor aggregated again (as
+    /// VictoriaMetrics stores it).
+    pub async fn append_aggregates(&self, batch: SeriesBatch) -> Result<u64, SubmitError> {
+        self.store(batch).await.map(|(samples, _)| samples)
+    }
+
+    async fn store(&self, batch: SeriesBatch) -> Result<(u64, ExemplarCounts), SubmitError> {
         if batch.is_empty() {
             return Ok((0, ExemplarCounts::default()));
         }

@@ -1,0 +1,415 @@
+//! Stream aggregation (VictoriaMetrics' `-streamAggr.config`): samples of the series an
+//! aggregation's `match` selects are summed up in memory per output series over `interval`,
+//! and at each interval's end the aggregates are stored as new series
+//! (`<name>:<interval>[_by_…][_without_…]_<output>`); the matched inputs are not stored
+//! unless `keep_input`. The shard router feeds every write here right after
+//! `relabel_configs` (`push`); one flusher per aggregation, on executor 0 (`flusher`),
+//! writes the aggregates back through the router, past relabeling and aggregation.
+//!
+//! Unlike the rest of the server, this state is shared by every executor behind locks
+//! (`Arc`, and per aggregation `SHARDS` mutexes keyed by the output series' hash): an
+//! output series sums inputs that arrive on any core, so one owner would cost every matched
+//! write a cross-core message and a wait; a lock that is rarely contended costs less. Writes
+//! that match no aggregation touch no lock, and with no aggregation configured the router
+//! pays one branch. One flusher (rather than one per executor) writes each output series
+//! once per interval, at one timestamp, as VictoriaMetrics does.
+
+pub mod config;
+pub mod flusher;
+mod histograms;
+pub mod outputs;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tsdb::{BatchSeries, Labels, Sample, SeriesBatch, SeriesSamples};
+
+pub use config::{AggregationConfig, Compiled, StreamAggregationSection};
+use outputs::{OutputState, PushContext};
+
+/// Locks per aggregation; an output series' state lives under lock `hash % SHARDS`.
+const SHARDS: usize = 16;
+
+/// Milliseconds from Go's zero time (year 1) to the Unix epoch: VictoriaMetrics aligns
+/// flushes with `time.Truncate`, which counts from there.
+const GO_ZERO_TO_UNIX_MS: i64 = 62_135_596_800_000;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Input samples added to an aggregation (once per aggregation that took them).
+    pub samples_aggregated: AtomicU64,
+    /// Input samples of matched series not added: NaN (stale markers too), or older than the
+    /// current interval with `ignore_old_samples`.
+    pub samples_ignored_nan: AtomicU64,
+    pub samples_ignored_old: AtomicU64,
+    /// Input samples `dedup_interval` replaced by another of their series.
+    pub samples_deduplicated: AtomicU64,
+    /// Input samples not stored because of stream aggregation (matched, or `drop_input`).
+    pub input_samples_dropped: AtomicU64,
+    /// Aggregated samples written.
+    pub output_samples_written: AtomicU64,
+    /// Aggregated samples whose write failed.
+    pub output_samples_failed: AtomicU64,
+}
+
+impl Counters {
+    /// The counters in Prometheus' text format (`/metrics`).
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        for (name, help, counter) in [
+            ("metricstor_stream_aggr_samples_aggregated_total", "Input samples added to a stream aggregation (once per aggregation that took them).", &self.samples_aggregated),
+            ("metricstor_stream_aggr_input_samples_dropped_total", "Input samples not stored because stream aggregation took them (or drop_input).", &self.input_samples_dropped),
+            ("metricstor_stream_aggr_output_samples_total", "Aggregated samples stream aggregation stored.", &self.output_samples_written),
+            ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples whose write failed (logged).", &self.output_samples_failed),
+            ("metricstor_stream_aggr_dedup_dropped_samples_total", "Input samples dedup_interval dropped for a later one of their series.", &self.samples_deduplicated),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+        }
+        let name = "metricstor_stream_aggr_samples_ignored_total";
+        let (nan, old) = (self.samples_ignored_nan.load(Ordering::Relaxed), self.samples_ignored_old.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP {name} Matched input samples not aggregated: NaN (stale markers too), or too old with ignore_old_samples.\n# TYPE {name} counter");
+        let _ = writeln!(out, "{name}{{reason=\"nan\"}} {nan}\n{name}{{reason=\"too_old\"}} {old}");
+    }
+}
+
+/// Every configured aggregation, with its state.
+#[derive(Debug)]
+pub struct StreamAggregators {
+    aggregators: Vec<Aggregator>,
+    keep_input: bool,
+    drop_input: bool,
+    pub counters: Counters,
+}
+
+/// One aggregation's settings and the state of its output series.
+#[derive(Debug)]
+pub struct Aggregator {
+    pub config: Compiled,
+    shards: Vec<Mutex<HashMap<Box<[u8]>, Entry>>>,
+    /// Samples older than this are ignored with `ignore_old_samples`: the last flush's time.
+    min_deadline_ms: AtomicI64,
+    /// Before this time (whole seconds), a new counter's first value is not counted.
+    first_sample_counts_from_ms: i64,
+    /// With `dedup_interval`: the last sample of each (output key, input key) since the last
+    /// de-duplication tick, under the same lock index as its output series.
+    dedup: Option<Vec<Mutex<DedupShard>>>,
+}
+
+/// De-duplicated samples by (output key, input key).
+type DedupShard = HashMap<(Box<[u8]>, Box<[u8]>), DedupSample>;
+
+/// The sample de-duplication keeps of one input series.
+#[derive(Debug)]
+struct DedupSample {
+    labels: LabelPairs,
+    timestamp_ms: i64,
+    value: f64,
+}
+
+/// The state of one output series.
+#[derive(Debug)]
+struct Entry {
+    /// The output series' labels before naming (the input name, the `by` labels or all but
+    /// the `without` ones), sorted.
+    labels: Vec<(String, String)>,
+    outputs: Vec<OutputState>,
+    /// A flush after this time forgets the entry (no sample for `staleness_interval`).
+    delete_deadline_ms: i64,
+}
+
+/// Owned `(name, value)` label pairs.
+type LabelPairs = Vec<(String, String)>;
+
+/// One aggregated sample to write: labels (named, relabeled, sorted) and value.
+pub type OutputSample = (Vec<(String, String)>, f64);
+
+impl StreamAggregators {
+    /// The aggregations of `section`, compiled, their state empty as of `now_ms`; None
+    /// when there is none.
+    pub fn new(section: &StreamAggregationSection, compiled: Vec<Compiled>, now_ms: i64) -> Option<StreamAggregators> {
+        if compiled.is_empty() {
+            return None;
+        }
+        let aggregators = compiled.into_iter().map(|config| Aggregator::new(config, now_ms)).collect();
+        Some(StreamAggregators { aggregators, keep_input: section.keep_input, drop_input: section.drop_input, counters: Counters::default() })
+    }
+
+    pub fn aggregators(&self) -> &[Aggregator] {
+        &self.aggregators
+    }
+
+    /// Feeds `batch` to every aggregation whose `match` selects its series, and gives what
+    /// is to be stored: all of it with `keep_input`, nothing with `drop_input`, else the
+    /// series no aggregation matched.
+    pub fn push(&self, batch: SeriesBatch, now_ms: i64) -> SeriesBatch {
+        let mut matched: Vec<bool> = Vec::new();
+        for (index, series) in batch.iter().enumerate() {
+            for aggregator in &self.aggregators {
+                if aggregator.matches(&series) {
+                    if matched.is_empty() {
+                        matched = vec![false; batch.len()];
+                    }
+                    matched[index] = true;
+                    aggregator.push_series(&series, now_ms, &self.counters);
+                }
+            }
+        }
+        if self.keep_input {
+            return batch;
+        }
+        let samples_of = |series: &BatchSeries<'_>| (series.samples().len() + series.histograms().len()) as u64;
+        if self.drop_input {
+            let dropped: u64 = batch.iter().map(|s| samples_of(&s)).sum();
+            self.counters.input_samples_dropped.fetch_add(dropped, Ordering::Relaxed);
+            return SeriesBatch::from_series(&[]);
+        }
+        if matched.is_empty() {
+            return batch;
+        }
+        let mut index = 0;
+        let mut dropped = 0;
+        let kept = batch.relabeled(|series, sink| {
+            let keep = !matched[index];
+            index += 1;
+            if keep {
+                for (name, value) in series.label_pairs() {
+                    sink.push(name, value);
+                }
+            } else {
+                dropped += samples_of(&series);
+            }
+            keep
+        });
+        self.counters.input_samples_dropped.fetch_add(dropped, Ordering::Relaxed);
+        kept
+    }
+}
+
+impl Aggregator {
+    fn new(config: Compiled, now_ms: i64) -> Aggregator {
+        let now_s_ms = now_ms / 1000 * 1000;
+        let min_deadline_ms = first_flush_window_start_ms(now_ms, config.interval_ms, config.align_flush_to_interval);
+        Aggregator {
+            first_sample_counts_from_ms: now_s_ms + config.ignore_first_sample_interval_ms / 1000 * 1000,
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            min_deadline_ms: AtomicI64::new(min_deadline_ms),
+            dedup: (config.dedup_interval_ms > 0).then(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect()),
+            config,
+        }
+    }
+
+    fn matches(&self, series: &BatchSeries<'_>) -> bool {
+        let alternatives = &self.config.match_alternatives;
+        alternatives.is_empty()
+            || alternatives.iter().any(|matchers| {
+                matchers.iter().all(|m| {
+                    let value = series.label_pairs().find(|(name, _)| *name == m.name.as_bytes()).map_or(&b""[..], |(_, v)| v);
+                    m.matches(std::str::from_utf8(value).unwrap_or_default())
+                })
+            })
+    }
+
+    /// Adds the float samples of one matched series to its output series' state.
+    fn push_series(&self, series: &BatchSeries<'_>, now_ms: i64, counters: &Counters) {
+        let config = &self.config;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let mut labels: Vec<(String, String)> = series
+            .label_pairs()
+            .filter(|(name, _)| !config.drop_input_labels.iter().any(|d| d.as_bytes() == *name))
+            .map(|(name, value)| (text(name), text(value)))
+            .collect();
+        if let Some(relabeling) = &config.input_relabeling {
+            if !relabeling.apply(&mut labels) || labels.is_empty() {
+                return;
+            }
+        }
+        labels.sort();
+        let (input, output): (LabelPairs, LabelPairs) = if config.aggregates_only_by_time() {
+            (Vec::new(), labels)
+        } else if !config.without.is_empty() {
+            labels.into_iter().partition(|(name, _)| config.without.contains(name))
+        } else {
+            labels.into_iter().partition(|(name, _)| !config.by.contains(name))
+        };
+        let min_deadline_ms = self.min_deadline_ms.load(Ordering::Relaxed);
+        let (mut nan, mut old) = (0, 0);
+        let samples: Vec<&Sample> = series
+            .samples()
+            .iter()
+            .filter(|s| {
+                if s.value.is_nan() {
+                    nan += 1;
+                    return false;
+                }
+                if config.ignore_old_samples && s.timestamp_ms < min_deadline_ms {
+                    old += 1;
+                    return false;
+                }
+                true
+            })
+            .collect();
+        counters.samples_ignored_nan.fetch_add(nan, Ordering::Relaxed);
+        counters.samples_ignored_old.fetch_add(old, Ordering::Relaxed);
+        if samples.is_empty() {
+            return;
+        }
+        counters.samples_aggregated.fetch_add(samples.len() as u64, Ordering::Relaxed);
+        let cx = PushContext {
+            now_ms,
+            delete_deadline_ms: now_ms + config.staleness_interval_ms,
+            first_sample_counts: now_ms / 1000 * 1000 >= self.first_sample_counts_from_ms,
+        };
+        let input_key = encode_key(&input);
+        let output_key = encode_key(&output);
+        let shard = shard_of(&output_key);
+        if let Some(dedup) = &self.dedup {
+            // De-duplicated first: the last sample per input series, added at the next tick.
+            let mut kept = dedup[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let slot = kept.entry((output_key.into_boxed_slice(), input_key.into_boxed_slice())).or_insert_with(|| DedupSample { labels: output, timestamp_ms: i64::MIN, value: 0.0 });
+            let mut deduplicated = 0;
+            for sample in samples {
+                if slot.timestamp_ms != i64::MIN {
+                    deduplicated += 1;
+                }
+                // The later sample wins; of two at one time the greater value.
+                if sample.timestamp_ms > slot.timestamp_ms || (sample.timestamp_ms == slot.timestamp_ms && sample.value > slot.value) {
+                    (slot.timestamp_ms, slot.value) = (sample.timestamp_ms, sample.value);
+                }
+            }
+            counters.samples_deduplicated.fetch_add(deduplicated, Ordering::Relaxed);
+            return;
+        }
+        let mut entries = self.shards[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let samples = samples.into_iter().map(|s| (s.timestamp_ms, s.value));
+        add_to_entry(config, &mut entries, output_key.into_boxed_slice(), output, &input_key, samples, cx);
+    }
+
+    /// De-duplication's tick (`dedup_interval`): each input series' kept sample goes to the
+    /// aggregation, its output series' state kept until `dedup_ms` + `staleness_interval`.
+    pub fn flush_dedup(&self, dedup_ms: i64, now_ms: i64) {
+        let Some(dedup) = &self.dedup else { return };
+        let config = &self.config;
+        let cx = PushContext {
+            now_ms,
+            delete_deadline_ms: dedup_ms + config.staleness_interval_ms,
+            first_sample_counts: now_ms / 1000 * 1000 >= self.first_sample_counts_from_ms,
+        };
+        for (kept, entries) in dedup.iter().zip(&self.shards) {
+            let taken = std::mem::take(&mut *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            if taken.is_empty() {
+                continue;
+            }
+            let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for ((output_key, input_key), sample) in taken {
+                add_to_entry(config, &mut entries, output_key, sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
+            }
+        }
+    }
+
+    /// The aggregated samples of the interval ending at `flush_ms`, named and relabeled,
+    /// the state reset for the next one (VictoriaMetrics' flush). Output series without a
+    /// sample for `staleness_interval` are forgotten, and with `last` all of them.
+    pub fn flush(&self, flush_ms: i64, last: bool) -> Vec<OutputSample> {
+        let config = &self.config;
+        let mut written = Vec::new();
+        let mut values = Vec::new();
+        for shard in &self.shards {
+            let mut entries = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            entries.retain(|_, entry| {
+                if flush_ms > entry.delete_deadline_ms {
+                    return false;
+                }
+                for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
+                    values.clear();
+                    state.flush(kind, flush_ms, last, &mut values);
+                    for (extra, value) in values.drain(..) {
+                        let mut labels = entry.labels.clone();
+                        if !config.keep_metric_names {
+                            let suffix = format!("{}{}", config.name_suffix, kind.suffix());
+                            match labels.iter_mut().find(|(name, _)| name == "__name__") {
+                                Some((_, name)) => name.push_str(&suffix),
+                                None => labels.push(("__name__".to_string(), suffix)),
+                            }
+                        }
+                        if let Some((name, value)) = extra {
+                            labels.retain(|(n, _)| n != name);
+                            labels.push((name.to_string(), value));
+                        }
+                        written.push((labels, value));
+                    }
+                }
+                !last
+            });
+        }
+        if let Some(relabeling) = &config.output_relabeling {
+            written.retain_mut(|(labels, _)| relabeling.apply(labels) && !labels.is_empty());
+        }
+        for (labels, _) in &mut written {
+            labels.sort();
+        }
+        written
+    }
+
+    /// From when samples count for the first flush (the start of its window) until the first
+    /// flush; then the last flush's time.
+    pub fn set_min_deadline_ms(&self, ms: i64) {
+        self.min_deadline_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// Adds samples of the input series `input_key` to the output series `output_key`.
+fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Box<[u8]>, labels: LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
+    let entry = entries.entry(output_key).or_insert_with(|| Entry { labels, outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
+    for (timestamp_ms, value) in samples {
+        for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
+            state.push(kind, input_key, timestamp_ms, value, cx);
+        }
+    }
+    entry.delete_deadline_ms = cx.delete_deadline_ms;
+}
+
+/// The lock an output series' state (and its de-duplicated inputs) lives under.
+fn shard_of(output_key: &[u8]) -> usize {
+    (tsdb::model::stable_hash_of(std::iter::once((output_key, &b""[..]))) % SHARDS as u64) as usize
+}
+
+/// Where the first flush window starts: `now_ms` rounded up to a multiple of `interval_ms`
+/// (counted from Go's zero time, as VictoriaMetrics' `Truncate`), or `now_ms` unaligned.
+pub fn first_flush_window_start_ms(now_ms: i64, interval_ms: i64, align: bool) -> i64 {
+    if !align {
+        return now_ms;
+    }
+    let past = (now_ms + GO_ZERO_TO_UNIX_MS).rem_euclid(interval_ms);
+    if past == 0 { now_ms } else { now_ms - past + interval_ms }
+}
+
+/// A label list as one key: name, 0xff, value, 0xfe, … (bytes that UTF-8 never holds).
+fn encode_key(labels: &[(String, String)]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(labels.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in labels {
+        key.extend_from_slice(name.as_bytes());
+        key.push(0xff);
+        key.extend_from_slice(value.as_bytes());
+        key.push(0xfe);
+    }
+    key
+}
+
+/// The batch of aggregated samples, each at `timestamp_ms`.
+pub fn batch_of(samples: &[OutputSample], timestamp_ms: i64) -> SeriesBatch {
+    let series: Vec<SeriesSamples> = samples
+        .iter()
+        .map(|(labels, value)| SeriesSamples {
+            labels: Labels::from_pairs(labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+            samples: vec![Sample { timestamp_ms, value: *value }],
+            histograms: Vec::new(),
+            starts: None,
+        })
+        .collect();
+    SeriesBatch::from_series(&series)
+}
+
+#[cfg(test)]
+mod tests;
