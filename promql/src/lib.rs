@@ -9,6 +9,11 @@ pub mod engine;
 pub mod format;
 pub mod functions;
 pub mod graphite_glob;
+/// VictoriaMetrics' histogram buckets (`vmrange`), for what else counts values in them
+/// (stream aggregation's `histogram_bucket`).
+pub mod vm_buckets {
+    pub use crate::engine::vm_histogram::layout::{Bucket, VmHistogram};
+}
 pub mod parser;
 pub mod printer;
 pub mod promqltest;

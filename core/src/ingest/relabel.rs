@@ -68,6 +68,24 @@ impl Selectors {
             Selectors::Many(many) => many,
         }
     }
+
+    /// The matcher sets a series may match any of: each selector's, one per alternative of
+    /// MetricsQL's `or` filters. A text that is no plain selector (an expression, an offset or
+    /// `@`) is an error naming it.
+    pub fn alternatives(&self) -> Result<Vec<Vec<tsdb::Matcher>>, String> {
+        let mut alternatives = Vec::new();
+        for text in self.texts() {
+            match promql::parse(text) {
+                Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => {
+                    alternatives.push(selector.matchers);
+                    alternatives.extend(selector.or_matchers);
+                }
+                Ok(_) => return Err(format!("{text:?} is not a series selector")),
+                Err(e) => return Err(format!("{text:?} does not parse: {e}")),
+            }
+        }
+        Ok(alternatives)
+    }
 }
 
 /// `regex` as a string, or (VictoriaMetrics) a list of alternatives joined by `|`. A plain
@@ -287,23 +305,6 @@ fn expand_numbered<'a>(template: &str, part: impl Fn(usize) -> &'a str) -> Strin
     out
 }
 
-/// VictoriaMetrics' `if`: each selector's matchers; a selector that is not one (an
-/// expression, an offset or `@`) is an error naming it.
-fn if_alternatives(selectors: &Selectors) -> Result<Vec<Vec<tsdb::Matcher>>, String> {
-    let mut alternatives = Vec::new();
-    for text in selectors.texts() {
-        match promql::parse(text) {
-            Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => {
-                alternatives.push(selector.matchers);
-                alternatives.extend(selector.or_matchers);
-            }
-            Ok(_) => return Err(format!("if: {text:?} is not a series selector")),
-            Err(e) => return Err(format!("if: {text:?} does not parse: {e}")),
-        }
-    }
-    Ok(alternatives)
-}
-
 /// The configured rules, compiled once, and how many series they dropped.
 #[derive(Debug, Default)]
 pub struct Relabeler {
@@ -331,7 +332,7 @@ impl Relabeler {
                 return Err(problem("needs a target_label"));
             }
             let if_alternatives = match &config.if_selectors {
-                Some(selectors) => if_alternatives(selectors).map_err(|e| problem(&e))?,
+                Some(selectors) => selectors.alternatives().map_err(|e| problem(&format!("if: {e}")))?,
                 None => Vec::new(),
             };
             let regex_given = config.regex != RelabelConfig::default().regex;

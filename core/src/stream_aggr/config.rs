@@ -139,7 +139,7 @@ fn compile_one(config: &AggregationConfig, keep_input: bool, limits: LabelLimits
     };
     let match_alternatives = match &config.match_selectors {
         None => Vec::new(),
-        Some(selectors) => selector_alternatives(selectors).map_err(|e| format!(".match: {e}"))?,
+        Some(selectors) => selectors.alternatives().map_err(|e| format!(".match: {e}"))?,
     };
     let relabeler = |key: &str, configs: &[RelabelConfig]| -> Result<Option<Relabeler>, String> {
         if configs.is_empty() {
@@ -226,22 +226,6 @@ fn sorted_unique(labels: &[String]) -> Vec<String> {
     labels.sort();
     labels.dedup();
     labels
-}
-
-/// Each selector's matchers; a text that is no plain series selector is an error naming it.
-fn selector_alternatives(selectors: &Selectors) -> Result<Vec<Vec<tsdb::Matcher>>, String> {
-    let texts: &[String] = match selectors {
-        Selectors::One(one) => std::slice::from_ref(one),
-        Selectors::Many(many) => many,
-    };
-    texts
-        .iter()
-        .map(|text| match promql::parse(text) {
-            Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => Ok(selector.matchers),
-            Ok(_) => Err(format!("{text:?} is not a series selector")),
-            Err(e) => Err(format!("{text:?} does not parse: {e}")),
-        })
-        .collect()
 }
 
 /// A Go duration (`time.ParseDuration`: `300ms`, `1.5h`, `2h45m`; units ns, us, µs, ms, s,

@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::histograms::{Reservoir, VmHistogram};
+use promql::vm_buckets::VmHistogram;
+
+use super::histograms::Reservoir;
 
 /// A float's magnitude from which totals restart at 0, as VictoriaMetrics does: past 2^53
 /// they would lose precision.
@@ -307,8 +309,8 @@ impl OutputState {
             }
             // Cumulative: every bucket seen so far, at every flush.
             OutputState::Histogram(h) => {
-                for (vmrange, count) in h.non_zero_buckets() {
-                    out.push((Some(("vmrange", vmrange.to_string())), count as f64));
+                for (vmrange, count) in h.buckets() {
+                    out.push((Some(("vmrange", vmrange)), count));
                 }
             }
             OutputState::Quantiles(reservoir) => {

@@ -108,6 +108,9 @@ fn keep_input_and_drop_input() {
     assert_eq!(dropping.counters.input_samples_dropped.load(Ordering::Relaxed), 3);
     // keep_input wins over drop_input, as in VictoriaMetrics.
     assert_eq!(aggregators(&yaml("keep_input: true\ndrop_input: true\n")).push(input(), NOW_MS).len(), 3);
+    // MetricsQL's `or` between filters: either alternative is matched (and taken from the input).
+    let either = aggregators("configs:\n- match: '{__name__=\"a\" or x=\"1\"}'\n  interval: 1m\n  outputs: [count_samples]\n");
+    assert_eq!(names_of(&either.push(input(), NOW_MS)), vec!["b{x=\"2\"}"]);
 }
 
 #[test]

@@ -20,7 +20,7 @@ mod sort_warning;
 mod start_times;
 mod stats;
 mod stats_decoding;
-mod vm_histogram;
+pub(crate) mod vm_histogram;
 
 use tsdb::{Labels, Matcher, Querier, SeriesSamples};
 

@@ -20,7 +20,7 @@ const BUCKET_MULTIPLIER_BITS: u64 = 0x3ff2_2ef4_8683_80ca;
 /// Which bucket a value falls in: below 1e-9 (zero included), one of the log-spaced ones
 /// (its index from 1e-9 up), or from 1e18 up (+Inf included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(in crate::engine) enum Bucket {
+pub enum Bucket {
     Lower,
     Decimal(usize),
     Upper,
@@ -30,7 +30,7 @@ impl Bucket {
     /// The bucket holding `v`; `None` for NaN and negative values, which VictoriaMetrics'
     /// histograms do not count. A bucket holds its upper bound and not its lower one (as `le`
     /// buckets do), except that 1e-9 itself is in the first log-spaced bucket.
-    pub(in crate::engine) fn of(v: f64) -> Option<Bucket> {
+    pub fn of(v: f64) -> Option<Bucket> {
         if v.is_nan() || v < 0.0 {
             return None;
         }
@@ -51,7 +51,7 @@ impl Bucket {
     }
 
     /// The bucket's `vmrange` label value, e.g. `1.000e+00...1.136e+00`.
-    pub(in crate::engine) fn vmrange(self) -> String {
+    pub fn vmrange(self) -> String {
         let bounds = bounds();
         match self {
             Bucket::Lower => format!("0...{}", bounds[0]),
@@ -122,21 +122,21 @@ fn frexp(x: f64) -> (f64, i32) {
 }
 
 /// One histogram's counts per bucket (VictoriaMetrics' `metrics.Histogram`, less its sum).
-#[derive(Default)]
-pub(in crate::engine) struct VmHistogram {
+#[derive(Debug, Clone, Default)]
+pub struct VmHistogram {
     counts: BTreeMap<Bucket, u64>,
 }
 
 impl VmHistogram {
     /// Counts `v` (NaN and negative values are not counted).
-    pub(in crate::engine) fn update(&mut self, v: f64) {
+    pub fn update(&mut self, v: f64) {
         if let Some(bucket) = Bucket::of(v) {
             *self.counts.entry(bucket).or_default() += 1;
         }
     }
 
     /// The buckets that hold a value, lowest first: their `vmrange` and count.
-    pub(in crate::engine) fn buckets(&self) -> impl Iterator<Item = (String, f64)> + '_ {
+    pub fn buckets(&self) -> impl Iterator<Item = (String, f64)> + '_ {
         self.counts.iter().map(|(bucket, &count)| (bucket.vmrange(), count as f64))
     }
 }

@@ -6,7 +6,7 @@
 //! grid at once (`series_wide`), as VictoriaMetrics reads the whole range; the estimates read
 //! one step at a time, which gives the same values (see README, MetricsQL).
 
-mod layout;
+pub(crate) mod layout;
 mod le_buckets;
 
 use tsdb::{Labels, Sample};
