@@ -692,13 +692,10 @@ impl<'a> Parser<'a> {
     /// MetricsQL's `@ (expression)`: `start()`, `end()`, numbers (seconds) and durations joined
     /// by `+` and `-`, with parentheses; at most one `start()`/`end()`, added.
     fn at_expression(&mut self) -> Result<At> {
-        let at = self.offset();
-        let (base, ms) = self.at_sum(0)?;
-        match base {
-            None => Ok(At::Time(ms)),
-            Some(end) => Ok(At::Shifted { end, ms }),
-        }
-        .and_then(|a| if matches!(a, At::Time(t) if t == i64::MIN || t == i64::MAX) { Err(self.error_at(at, "timestamp out of bounds for @ modifier")) } else { Ok(a) })
+        Ok(match self.at_sum(0)? {
+            (None, ms) => At::Time(ms),
+            (Some(end), ms) => At::Shifted { end, ms },
+        })
     }
 
     /// A sum of `@` terms: the `start()` (false) or `end()` (true) it holds, and the rest in ms.
