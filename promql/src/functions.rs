@@ -247,6 +247,8 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
     "range_linear_regression",
     "prometheus_buckets",
     "buckets_limit",
+    // The labels common to every series of the range (`engine::functions::metricsql_labels`).
+    "drop_common_labels",
 ];
 
 /// Internal: several expressions held as one where the syntax tree has room for one

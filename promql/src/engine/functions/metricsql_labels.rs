@@ -1,7 +1,7 @@
 //! MetricsQL's label manipulation functions (`label_set`, `label_del`, `label_keep`,
 //! `label_copy`, `label_move`, `label_uppercase`, `label_lowercase`, `label_value`,
 //! `label_match`, `label_mismatch`, `label_transform`, `label_graphite_group`,
-//! `drop_common_labels`), `union` and `now`, each over one
+//! `drop_common_labels`, over every step's series at once), `union` and `now`, each over one
 //! step's vectors. Series keep their name unless a function changes it, as in VictoriaMetrics.
 
 use std::collections::{HashMap, HashSet};
@@ -10,6 +10,7 @@ use regex::Regex;
 use tsdb::{Labels, METRIC_NAME_LABEL};
 
 use super::super::eval::{check_unique, Elem, Evaluator, StepValue};
+use super::super::series_wide::{columns, step_vectors, Column};
 use super::super::Error;
 use super::labels::{expand, set_label};
 use super::{any_vector_arg, scalar_arg, string_arg};
@@ -58,12 +59,18 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Res
             }
             return Ok(StepValue::Vector(out));
         }
+        // Over the whole grid, as VictoriaMetrics reads the whole range: a label goes when
+        // every series of the range has it with one value, so a step where fewer series are
+        // present keeps the labels that tell them from the others (`series_wide`).
         "drop_common_labels" => {
-            let mut input = Vec::new();
-            for arg in args {
-                input.extend(any_vector_arg(ev.eval(arg, t)?)?);
-            }
-            drop_common_labels(input)
+            let steps = ev.series_wide_at(args.as_ptr() as usize, t, |timestamps| {
+                let mut series = Vec::new();
+                for arg in args {
+                    series.extend(columns(ev, arg, timestamps)?.0);
+                }
+                Ok(step_vectors(&drop_common_labels(series), timestamps.len()))
+            })?;
+            return Ok(StepValue::Vector(check_unique(steps)?));
         }
         "label_set" => {
             let pairs = pairs_of(name, strings_from(1)?)?;
@@ -172,10 +179,15 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Res
 
 /// The labels `e` will be output with (its name gone when its removal is pending).
 fn output_labels(e: &Elem) -> Labels {
-    if !e.drop_name {
-        return e.labels.clone();
+    shown_labels(&e.labels, e.drop_name)
+}
+
+/// `labels` as they will be output: without the name when it is to be dropped.
+fn shown_labels(labels: &Labels, drop_name: bool) -> Labels {
+    if !drop_name {
+        return labels.clone();
     }
-    Labels::from_pairs(e.labels.iter().filter(|l| l.name != METRIC_NAME_LABEL).map(|l| (l.name.to_string(), l.value.to_string())))
+    Labels::from_pairs(labels.iter().filter(|l| l.name != METRIC_NAME_LABEL).map(|l| (l.name.to_string(), l.value.to_string())))
 }
 
 /// `e` with `label` set to `value` (an empty value removes it); setting the name makes the
@@ -200,19 +212,21 @@ fn pairs_of(function: &str, strings: Vec<String>) -> Result<Vec<(String, String)
 }
 
 /// The series with every `label="value"` pair they all share removed (the name included).
-fn drop_common_labels(input: Vec<Elem>) -> Vec<Elem> {
+fn drop_common_labels(series: Vec<Column>) -> Vec<Column> {
+    let shown: Vec<Labels> = series.iter().map(|c| shown_labels(&c.labels, c.drop_name)).collect();
     let mut counts: HashMap<(String, String), usize> = HashMap::new();
-    for e in &input {
-        for l in output_labels(e).iter() {
+    for labels in &shown {
+        for l in labels.iter() {
             *counts.entry((l.name.to_string(), l.value.to_string())).or_default() += 1;
         }
     }
-    let common: HashSet<&str> = counts.iter().filter(|(_, &n)| n == input.len()).map(|((name, _), _)| name.as_str()).collect();
-    input
-        .iter()
-        .map(|e| {
-            let labels = Labels::from_pairs(output_labels(e).iter().filter(|l| !common.contains(l.name)).map(|l| (l.name.to_string(), l.value.to_string())));
-            Elem { labels, drop_name: false, ..e.clone() }
+    let common: HashSet<&str> = counts.iter().filter(|(_, &n)| n == series.len()).map(|((name, _), _)| name.as_str()).collect();
+    series
+        .into_iter()
+        .zip(&shown)
+        .map(|(column, labels)| {
+            let labels = Labels::from_pairs(labels.iter().filter(|l| !common.contains(l.name)).map(|l| (l.name.to_string(), l.value.to_string())));
+            Column { labels, drop_name: false, ..column }
         })
         .collect()
 }

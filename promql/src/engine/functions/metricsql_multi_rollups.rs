@@ -53,7 +53,8 @@ pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], arg
             }
         }
         // One series per φ (each read at the step), the φ in the label as VictoriaMetrics
-        // writes it (`%g`); a NaN quantile gives nothing.
+        // writes it (`%g`), the name kept as there (a quantile is one of the samples' values);
+        // a NaN quantile gives nothing.
         ("quantiles_over_time", [label, phis @ .., range]) if !phis.is_empty() => {
             let label = string_arg(ev.eval(label, t)?)?;
             let phis: Vec<f64> = phis
@@ -68,7 +69,7 @@ pub(in crate::engine) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], arg
                 for &phi in &phis {
                     let value = super::super::stats::quantile(phi, &values);
                     if !value.is_nan() {
-                        out.push(Elem::new(set_label(&labels, &label, crate::format::go_float_g(phi)), value, true));
+                        out.push(Elem::new(set_label(&labels, &label, crate::format::go_float_g(phi)), value, false));
                     }
                 }
             }

@@ -120,7 +120,13 @@ pub(in crate::engine) fn rollup_value(name: &str, samples: &[Sample], window: Ro
         "lifetime" if samples.len() >= 2 => seconds(last.timestamp_ms - first.timestamp_ms),
         "lifetime" => return None,
         "lag" => seconds(window.end_ms - last.timestamp_ms),
-        "integrate" => samples.windows(2).map(|w| w[0].value * seconds(w[1].timestamp_ms - w[0].timestamp_ms)).sum(),
+        // Each value held until the next sample, the last one until the window's end, as
+        // VictoriaMetrics 1.79 integrates (checked against it; later versions hold the last
+        // one only while the series goes on past the window).
+        "integrate" => {
+            let held: f64 = samples.windows(2).map(|w| w[0].value * seconds(w[1].timestamp_ms - w[0].timestamp_ms)).sum();
+            held + last.value * seconds(window.end_ms - last.timestamp_ms)
+        }
         "rate_over_sum" => values().sum::<f64>() / seconds(window.end_ms - window.start_ms),
         "zscore_over_time" => zscore(&samples, window.end_ms)?,
         "duration_over_time" => duration_with_gaps_at_most(&samples, limit),
