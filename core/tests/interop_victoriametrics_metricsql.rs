@@ -244,16 +244,16 @@ fn data_set(t0_ms: i64) -> String {
     series(&[("__name__", "o_requests_total"), ("job", "api"), ("instance", "b")], counter(&|k| Some((k * 3 % 4) as f64 * 0.5 + 0.25), None));
     // A 10-minute gap (k 80..=120 missing).
     series(&[("__name__", "o_requests_total"), ("job", "db"), ("instance", "c")], counter(&|k| (!(80..=120).contains(&k)).then_some(2.0), None));
-    let gauge = |value: &dyn Fn(i64) -> f64, gap: std::ops::RangeInclusive<i64>| (0..=steps).filter(|k| !gap.contains(k)).map(|k| (k, value(k))).collect::<Vec<_>>();
-    series(&[("__name__", "o_temp"), ("job", "api"), ("instance", "a")], gauge(&|k| ((k * 7 + 3) % 11) as f64 * 0.5 + 20.0, 1..=0));
-    series(&[("__name__", "o_temp"), ("job", "api"), ("instance", "b")], gauge(&|k| ((k * 5 + 1) % 9) as f64 - 3.0, 1..=0));
+    let gauge = |value: &dyn Fn(i64) -> f64, gap: Option<std::ops::RangeInclusive<i64>>| (0..=steps).filter(|k| !gap.as_ref().is_some_and(|g| g.contains(k))).map(|k| (k, value(k))).collect::<Vec<_>>();
+    series(&[("__name__", "o_temp"), ("job", "api"), ("instance", "a")], gauge(&|k| ((k * 7 + 3) % 11) as f64 * 0.5 + 20.0, None));
+    series(&[("__name__", "o_temp"), ("job", "api"), ("instance", "b")], gauge(&|k| ((k * 5 + 1) % 9) as f64 - 3.0, None));
     // A 5-minute gap (k 150..=169 missing).
-    series(&[("__name__", "o_temp"), ("job", "db"), ("instance", "c")], gauge(&|k| 100.0 + (k % 13) as f64 * 1.25, 150..=169));
-    series(&[("__name__", "o_temp"), ("job", "db"), ("instance", "d"), ("zone", "z1")], gauge(&|k| (k / 10) as f64, 1..=0));
-    series(&[("__name__", "o_info"), ("job", "api"), ("instance", "a"), ("version", "1.2"), ("zone", "z9")], gauge(&|_| 1.0, 1..=0));
-    series(&[("__name__", "o_info"), ("job", "db"), ("instance", "c"), ("version", "2.0")], gauge(&|_| 1.0, 1..=0));
+    series(&[("__name__", "o_temp"), ("job", "db"), ("instance", "c")], gauge(&|k| 100.0 + (k % 13) as f64 * 1.25, Some(150..=169)));
+    series(&[("__name__", "o_temp"), ("job", "db"), ("instance", "d"), ("zone", "z1")], gauge(&|k| (k / 10) as f64, None));
+    series(&[("__name__", "o_info"), ("job", "api"), ("instance", "a"), ("version", "1.2"), ("zone", "z9")], gauge(&|_| 1.0, None));
+    series(&[("__name__", "o_info"), ("job", "db"), ("instance", "c"), ("version", "2.0")], gauge(&|_| 1.0, None));
     for (n, v) in [("10", 1.0), ("9", 2.0), ("-1.5", 3.0), ("2.25", 4.0)] {
-        series(&[("__name__", "o_numbered"), ("n", n)], gauge(&|_| v, 1..=0));
+        series(&[("__name__", "o_numbered"), ("n", n)], gauge(&|_| v, None));
     }
     // A classic histogram per instance: observations spread over the buckets by k.
     for (instance, scale) in [("a", 1i64), ("b", 3)] {
