@@ -9,7 +9,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -388,32 +387,7 @@ fn compact(answer: &Answer) -> String {
 /// VictoriaMetrics with answers that do not depend on when they are asked: no caches, no
 /// latency offset.
 fn start_victoria(binary: &str, dir: &Path) -> (KillOnDrop, String, std::path::PathBuf) {
-    let port = free_port();
-    let log = dir.join("victoria-metrics.log");
-    let out = std::fs::File::create(&log).expect("create log");
-    let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(binary)
-        .args([
-            format!("-storageDataPath={}", dir.join("vm-data").display()),
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            "-retentionPeriod=100y".to_string(),
-            "-search.latencyOffset=0s".to_string(),
-            "-search.disableCache".to_string(),
-            "-search.cacheTimestampOffset=0s".to_string(),
-        ])
-        .env("TZ", "UTC")
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("start VictoriaMetrics");
-    let process = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + START_DEADLINE;
-    while agent().get(&format!("{url}/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "VictoriaMetrics did not answer; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (process, url, log)
+    start_victoriametrics_with(binary, dir, &["-search.latencyOffset=0s", "-search.disableCache", "-search.cacheTimestampOffset=0s"])
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub use fake_kubernetes::FakeKubernetes;
 #[allow(unused_imports)]
 pub use mock_http::{mock_api, Answer, MockAlertmanager, Request};
 #[allow(unused_imports)]
-pub use victoriametrics::{exact_export, start_victoriametrics, KillOnDrop};
+pub use victoriametrics::{exact_export, start_victoriametrics, start_victoriametrics_with, KillOnDrop};
 
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
 

@@ -22,12 +22,18 @@ impl Drop for KillOnDrop {
 /// `dir` and its local zone UTC (its CSV export writes times in it), once `/health` answers:
 /// (the process, its base URL, its log).
 pub fn start_victoriametrics(binary: &str, dir: &Path) -> (KillOnDrop, String, PathBuf) {
+    start_victoriametrics_with(binary, dir, &[])
+}
+
+/// `start_victoriametrics` with more command-line flags (`extra`).
+pub fn start_victoriametrics_with(binary: &str, dir: &Path, extra: &[&str]) -> (KillOnDrop, String, PathBuf) {
     let port = free_port();
     let log = dir.join("victoria-metrics.log");
     let out = std::fs::File::create(&log).expect("create log");
     let err = out.try_clone().expect("clone log handle");
     let child = Command::new(binary)
         .args([format!("-storageDataPath={}", dir.join("vm-data").display()), format!("-httpListenAddr=127.0.0.1:{port}"), "-retentionPeriod=100y".to_string()])
+        .args(extra)
         .env("TZ", "UTC")
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
