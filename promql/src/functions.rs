@@ -132,6 +132,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("sum2_over_time", &[M], 1, Some(1), V),
     f("tfirst_over_time", &[M], 1, Some(1), V),
     f("tlast_over_time", &[M], 1, Some(1), V),
+    f("tlast_change_over_time", &[M], 1, Some(1), V),
     f("tmax_over_time", &[M], 1, Some(1), V),
     f("tmin_over_time", &[M], 1, Some(1), V),
     f("zscore_over_time", &[M], 1, Some(1), V),

@@ -48,6 +48,7 @@ pub(in crate::engine) const ROLLUP_NAMES: &[&str] = &[
     "sum_le_over_time",
     "tfirst_over_time",
     "tlast_over_time",
+    "tlast_change_over_time",
     "tmax_over_time",
     "tmin_over_time",
     "zscore_over_time",
@@ -100,6 +101,13 @@ pub(in crate::engine) fn rollup_value(name: &str, samples: &[Sample], window: Ro
         "tmax_over_time" => seconds(time_of_extreme(&samples, |v, best| v >= best)),
         "tfirst_over_time" => seconds(first.timestamp_ms),
         "tlast_over_time" => seconds(last.timestamp_ms),
+        // When the value last changed: the sample after the last one that differs from the
+        // last value, or the window's first sample when none does (no sample before the
+        // window is read here, as VictoriaMetrics does when there is none).
+        "tlast_change_over_time" => {
+            let changed_after = samples.windows(2).rposition(|w| w[0].value != last.value).map_or(0, |i| i + 1);
+            seconds(samples[changed_after].timestamp_ms)
+        }
         "sum2_over_time" => values().map(|v| v * v).sum(),
         "geomean_over_time" => values().product::<f64>().powf(1.0 / samples.len() as f64),
         "mode_over_time" => mode(values().collect()),
