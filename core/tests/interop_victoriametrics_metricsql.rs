@@ -51,7 +51,7 @@ const fn same(query: &'static str) -> Case {
 ///   between label filters, `group_left(*)` and `prefix`.
 /// - `q == (C1, C2)`: 1.79 reads `(C1, C2)` as `union(C1, C2)`, which keeps C1 alone (the
 ///   comparison with each constant came in 2024).
-/// - `tlast_change_over_time`, `aggr_over_time`: 1.79 has them, we do not.
+/// - `aggr_over_time`: 1.79 has it, we do not.
 /// - `any`, `limit N` and `limit_offset` on unordered input: VictoriaMetrics picks series in
 ///   its storage order; they are compared where the choice does not matter.
 /// - `(q > c) default d` over a series the comparison empties at every step: VictoriaMetrics
@@ -70,6 +70,10 @@ const QUERIES: &[Case] = &[
     same("tmax_over_time(o_temp[5m])"),
     same("tfirst_over_time(o_temp[5m])"),
     same("tlast_over_time(o_temp[5m])"),
+    // Over the whole data: VictoriaMetrics also reads the sample before the window (NaN when it
+    // equals the last value and nothing changed in the window), ours the window alone.
+    same("tlast_change_over_time(o_temp[2h])"),
+    same("tlast_change_over_time(o_requests_total[2h])"),
     same("count_gt_over_time(o_temp[5m], 21)"),
     same("count_le_over_time(o_temp[5m], 21)"),
     same("count_eq_over_time(o_temp[5m], 22)"),
