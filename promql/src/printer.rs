@@ -217,7 +217,15 @@ fn write_expr(out: &mut String, expr: &Expr) {
             offset_modifier(out, vs.offset_ms, vs.offset_expr.as_ref());
         }
         Expr::Subquery(sq) => {
-            write_expr(out, &sq.expr);
+            // MetricsQL's implicit subqueries (`rate(a - b)`) hold operations written without
+            // parentheses: they need them to read back as the subquery's expression.
+            if matches!(sq.expr, Expr::Binary(_) | Expr::Negate(_)) {
+                out.push('(');
+                write_expr(out, &sq.expr);
+                out.push(')');
+            } else {
+                write_expr(out, &sq.expr);
+            }
             let step = match (&sq.step_expr, sq.step_ms) {
                 (Some(e), _) => range_text(0, Some(e)),
                 (None, Some(ms)) => format_duration(ms),

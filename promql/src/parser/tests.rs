@@ -263,6 +263,13 @@ fn metricsql_implicit_rollups_and_subqueries() {
     assert_eq!(shown("abs(x[5m])"), "abs(default_rollup(x[5m]))");
     assert_eq!(shown("rate(sum(up))"), "rate(sum(up)[2i:1i])");
     assert_eq!(shown("max_over_time(rate(x[5m]))"), "max_over_time(rate(x[5m])[1i:1i])");
+    // An operation inside one is parenthesised, so the text reads back (found by fuzzing).
+    assert_eq!(shown("max_over_time(foo[1h:5m] offset -1m @ 1-0)"), "max_over_time((default_rollup(foo[1h:5m] @ 1.000 offset -1m) - 0)[1i:1i])");
+    assert_eq!(shown("rate(-x)"), "rate((-x)[2i:1i])");
+    for query in ["max_over_time(foo[1h:5m] offset -1m @ 1-0)", "rate(-x)", "rate(a - b)"] {
+        let parsed = parse(query).unwrap();
+        assert_eq!(parse(&crate::printer::print(&parsed)).map(|e| crate::printer::print(&e)), Ok(crate::printer::print(&parsed)), "{query}");
+    }
     // A scalar is no series: still refused where a range is wanted.
     assert!(parse("rate(1)").is_err());
     assert!(parse(r#"rate("a")"#).is_err());
