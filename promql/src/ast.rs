@@ -520,6 +520,14 @@ impl Expr {
         here || self.children().into_iter().any(Expr::reads_other_steps)
     }
 
+    /// The expressions held as one by `functions::ARGUMENT_LIST`, if this is such a call.
+    pub fn argument_list(&self) -> Option<&[Expr]> {
+        match self {
+            Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) => Some(args),
+            _ => None,
+        }
+    }
+
     /// The direct sub-expressions, in source order.
     pub fn children(&self) -> Vec<&Expr> {
         match self {

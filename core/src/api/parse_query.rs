@@ -203,11 +203,11 @@ fn aggregation(a: &Aggregate) -> Value {
     // several arguments (`avg(q1, q2)`: `expr` is the first, `args` all of them), several φs
     // (`quantiles`: `param` the first, `params` all), the label it or `topk_avg` … writes, and
     // `limit N`.
-    if let Some(args) = argument_list(&a.expr) {
+    if let Some(args) = a.expr.argument_list() {
         node["expr"] = args.first().map(translate).unwrap_or(Value::Null);
         node["args"] = json!(args.iter().map(translate).collect::<Vec<_>>());
     }
-    if let Some(params) = a.param.as_ref().and_then(argument_list) {
+    if let Some(params) = a.param.as_ref().and_then(Expr::argument_list) {
         node["param"] = params.first().map(translate).unwrap_or(Value::Null);
         node["params"] = json!(params.iter().map(translate).collect::<Vec<_>>());
     }
@@ -218,14 +218,6 @@ fn aggregation(a: &Aggregate) -> Value {
         node["limit"] = json!(limit);
     }
     node
-}
-
-/// The expressions held as one by `promql::functions::ARGUMENT_LIST`, if `expr` is such.
-fn argument_list(expr: &Expr) -> Option<&[Expr]> {
-    match expr {
-        Expr::Call { func, args, .. } if std::ptr::eq(*func, &promql::functions::ARGUMENT_LIST) => Some(args),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

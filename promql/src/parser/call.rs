@@ -116,16 +116,7 @@ impl Parser<'_> {
                 // the point before the window; PromQL's window reads two steps for that.
                 let steps = if needs_two_samples(func.name) { 2.0 } else { 1.0 };
                 let inner = std::mem::replace(arg, Expr::Number(0.0));
-                *arg = Expr::Subquery(Box::new(crate::ast::Subquery {
-                    expr: inner,
-                    range_ms: 0,
-                    range_expr: Some(DurationExpr::StepMultiple(steps)),
-                    step_ms: Some(0),
-                    step_expr: Some(DurationExpr::StepMultiple(1.0)),
-                    offset_ms: 0,
-                    offset_expr: None,
-                    at: None,
-                }));
+                *arg = super::one_step_subquery(inner, 0, Some(DurationExpr::StepMultiple(steps)));
             } else if want == ValueType::Vector {
                 *arg = super::default_rolled_up(std::mem::replace(arg, Expr::Number(0.0)));
             }

@@ -162,9 +162,21 @@ fn unparen(mut expr: &Expr) -> &Expr {
 /// `vector(scalar)`: MetricsQL's reading of a scalar where PromQL takes only vectors.
 fn as_vector(scalar: Expr) -> Expr {
     match crate::functions::lookup("vector") {
-        Some(func) => Expr::Call { func, args: vec![scalar], pos: Pos::default(), arg_pos: vec![Pos::default()], keep_metric_names: false },
+        Some(func) => call_node(func, vec![scalar], Pos::default()),
         None => scalar,
     }
+}
+
+/// A call the parser puts in for MetricsQL's conversions, its arguments all at `pos`.
+fn call_node(func: &'static crate::functions::Function, args: Vec<Expr>, pos: Pos) -> Expr {
+    let arg_pos = vec![pos; args.len()];
+    Expr::Call { func, args, pos, arg_pos, keep_metric_names: false }
+}
+
+/// MetricsQL's implicit subquery of `expr` stepping one step of the grid evaluated (`1i`),
+/// over `range_ms` (or `range_expr`): `(a + b)[1h]` is `(a + b)[1h:1i]`.
+fn one_step_subquery(expr: Expr, range_ms: i64, range_expr: Option<DurationExpr>) -> Expr {
+    Expr::Subquery(Box::new(Subquery { expr, range_ms, range_expr, step_ms: Some(0), step_expr: Some(DurationExpr::StepMultiple(1.0)), offset_ms: 0, offset_expr: None, at: None }))
 }
 
 /// MetricsQL's implicit `default_rollup(m[d])` around a range vector written where an instant
@@ -172,7 +184,7 @@ fn as_vector(scalar: Expr) -> Expr {
 /// window. Anything else is returned as it is.
 fn default_rolled_up(expr: Expr) -> Expr {
     match (expr.value_type(), crate::functions::lookup("default_rollup")) {
-        (ValueType::Matrix, Some(func)) => Expr::Call { func, args: vec![expr], pos: Pos::default(), arg_pos: vec![Pos::default()], keep_metric_names: false },
+        (ValueType::Matrix, Some(func)) => call_node(func, vec![expr], Pos::default()),
         _ => expr,
     }
 }
@@ -469,8 +481,8 @@ impl<'a> Parser<'a> {
     fn check_binary(&self, b: Binary, at: usize) -> Result<Expr> {
         let Binary { op, lhs, rhs, return_bool, matching, keep_metric_names, pos } = b;
         // MetricsQL's `q == (C1, …, CN)`: `q == C1 or … or q == CN`; `q != (…)`: `q != C1 and …`.
-        if let Expr::Call { func, args, .. } = &rhs {
-            if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) && matches!(op, BinaryOp::Eq | BinaryOp::Ne) && matching.is_none() {
+        if let Some(args) = rhs.argument_list() {
+            if matches!(op, BinaryOp::Eq | BinaryOp::Ne) && matching.is_none() {
                 let join = if op == BinaryOp::Eq { BinaryOp::Or } else { BinaryOp::And };
                 let mut joined: Option<Expr> = None;
                 for constant in args {
@@ -484,8 +496,7 @@ impl<'a> Parser<'a> {
                 return joined.map(|e| Expr::Paren(Box::new(e))).ok_or_else(|| self.error_at(at, "empty list of numbers"));
             }
         }
-        let is_number_list = |e: &Expr| matches!(e, Expr::Call { func, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST));
-        if is_number_list(&lhs) || is_number_list(&rhs) {
+        if lhs.argument_list().is_some() || rhs.argument_list().is_some() {
             return Err(self.error_at(at, "a list of numbers (C1, …, CN) may only be compared with == or !="));
         }
         // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
@@ -608,8 +619,7 @@ impl<'a> Parser<'a> {
                     // MetricsQL: a range after any other instant vector is a subquery stepping
                     // one step of the grid (`(a + b)[1h]` is `(a + b)[1h:1i]`).
                     if !matches!(expr, Expr::VectorSelector(_)) && expr.value_type() == ValueType::Vector {
-                        let step = Some(crate::ast::DurationExpr::StepMultiple(1.0));
-                        expr = Expr::Subquery(Box::new(Subquery { expr, range_ms, range_expr, step_ms: Some(0), step_expr: step, offset_ms: 0, offset_expr: None, at: None }));
+                        expr = one_step_subquery(expr, range_ms, range_expr);
                         continue;
                     }
                     let Expr::VectorSelector(selector) = expr else {
@@ -875,8 +885,7 @@ impl<'a> Parser<'a> {
             }
         }
         if number_list && args.iter().all(|a| matches!(a, Expr::Number(_))) {
-            let arg_pos = vec![Pos::at(start); args.len()];
-            return Ok(Expr::Call { func: &crate::functions::ARGUMENT_LIST, args, pos: Pos::at(start), arg_pos, keep_metric_names: false });
+            return Ok(call_node(&crate::functions::ARGUMENT_LIST, args, Pos::at(start)));
         }
         if let Some(other) = args.iter().find(|a| a.value_type() != ValueType::Vector) {
             return Err(self.error_at(start, format!("expected instant vectors in a list (q1, q2, …), got {}", other.value_type().name())));
@@ -884,8 +893,7 @@ impl<'a> Parser<'a> {
         let Some(func) = crate::functions::lookup("union") else {
             return Err(self.error_at(start, "unknown function with name \"union\""));
         };
-        let arg_pos = vec![Pos::at(start); args.len()];
-        Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos, keep_metric_names: false })
+        Ok(call_node(func, args, Pos::at(start)))
     }
 
     /// MetricsQL's `{__graphite__="a.*.c"}`: the metric names the Graphite glob names (`=`),
@@ -902,10 +910,7 @@ impl<'a> Parser<'a> {
     }
 
     fn selector(&mut self, name: Option<String>, start: usize) -> Result<Expr> {
-        let mut matchers = Vec::new();
-        if let Some(n) = &name {
-            matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, n.clone()).map_err(|e| self.error(e.to_string()))?);
-        }
+        let mut matchers = self.name_matchers(&name)?;
         let mut bare_name: Option<String> = None;
         // MetricsQL's `or` between filters: the alternatives finished so far.
         let mut finished: Vec<Vec<Matcher>> = Vec::new();
@@ -997,13 +1002,15 @@ impl<'a> Parser<'a> {
     /// After MetricsQL's `or` in label filters: the filters so far are one alternative, and
     /// the next starts with the metric name's matcher, if the selector names one.
     fn next_alternative(&mut self, name: &Option<String>, matchers: &mut Vec<Matcher>, finished: &mut Vec<Vec<Matcher>>, bare_name: &mut Option<String>) -> Result<()> {
-        let named = match name {
-            Some(n) => vec![Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, n.clone()).map_err(|e| self.error(e.to_string()))?],
-            None => Vec::new(),
-        };
+        let named = self.name_matchers(name)?;
         finished.push(std::mem::replace(matchers, named));
         *bare_name = None;
         self.peek_after_or()
+    }
+
+    /// The matcher of a selector's written name (none without one).
+    fn name_matchers(&self, name: &Option<String>) -> Result<Vec<Matcher>> {
+        name.iter().map(|n| Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, n.clone()).map_err(|e| self.error(e.to_string()))).collect()
     }
 
     /// `or` must be followed by a filter, not by the end of the braces.
