@@ -189,6 +189,50 @@ fn labels_list(labels: &[String]) -> String {
     labels.iter().map(|l| label_name(l)).collect::<Vec<_>>().join(", ")
 }
 
+/// A binary operation without its `keep_metric_names`.
+fn write_binary(out: &mut String, b: &crate::ast::Binary) {
+    write_expr(out, &b.lhs);
+    let _ = write!(out, " {}", b.op.as_str());
+    if b.return_bool {
+        out.push_str(" bool");
+    }
+    if let Some(m) = &b.matching {
+        let explicit = m.on || !m.labels.is_empty();
+        if explicit {
+            let _ = write!(out, " {}({})", if m.on { "on" } else { "ignoring" }, labels_list(&m.labels));
+        }
+        match m.card {
+            Cardinality::ManyToOne | Cardinality::OneToMany => {
+                out.push_str(if m.card == Cardinality::ManyToOne { " group_left" } else { " group_right" });
+                if m.include_all {
+                    out.push_str("(*)");
+                } else if !m.include.is_empty() {
+                    let _ = write!(out, "({})", labels_list(&m.include));
+                }
+                if !m.include_prefix.is_empty() {
+                    let _ = write!(out, " prefix {}", quote(&m.include_prefix));
+                }
+            }
+            Cardinality::OneToOne | Cardinality::ManyToMany => {}
+        }
+        match (m.fill.lhs, m.fill.rhs) {
+            (Some(l), Some(r)) if l.to_bits() == r.to_bits() => {
+                let _ = write!(out, " fill({})", format_number(l));
+            }
+            (l, r) => {
+                if let Some(l) = l {
+                    let _ = write!(out, " fill_left({})", format_number(l));
+                }
+                if let Some(r) = r {
+                    let _ = write!(out, " fill_right({})", format_number(r));
+                }
+            }
+        }
+    }
+    out.push(' ');
+    write_expr(out, &b.rhs);
+}
+
 /// Canonical PromQL for `expr`.
 pub fn print(expr: &Expr) -> String {
     let mut out = String::new();
@@ -247,51 +291,10 @@ fn write_expr(out: &mut String, expr: &Expr) {
         Expr::Binary(b) if b.keep_metric_names => {
             // Parenthesised so that the modifier reads back onto this operation.
             out.push('(');
-            write_expr(out, &Expr::Binary(Box::new(crate::ast::Binary { keep_metric_names: false, ..(**b).clone() })));
+            write_binary(out, b);
             out.push_str(") keep_metric_names");
         }
-        Expr::Binary(b) => {
-            write_expr(out, &b.lhs);
-            let _ = write!(out, " {}", b.op.as_str());
-            if b.return_bool {
-                out.push_str(" bool");
-            }
-            if let Some(m) = &b.matching {
-                let explicit = m.on || !m.labels.is_empty();
-                if explicit {
-                    let _ = write!(out, " {}({})", if m.on { "on" } else { "ignoring" }, labels_list(&m.labels));
-                }
-                match m.card {
-                    Cardinality::ManyToOne | Cardinality::OneToMany => {
-                        out.push_str(if m.card == Cardinality::ManyToOne { " group_left" } else { " group_right" });
-                        if m.include_all {
-                            out.push_str("(*)");
-                        } else if !m.include.is_empty() {
-                            let _ = write!(out, "({})", labels_list(&m.include));
-                        }
-                        if !m.include_prefix.is_empty() {
-                            let _ = write!(out, " prefix {}", quote(&m.include_prefix));
-                        }
-                    }
-                    Cardinality::OneToOne | Cardinality::ManyToMany => {}
-                }
-                match (m.fill.lhs, m.fill.rhs) {
-                    (Some(l), Some(r)) if l.to_bits() == r.to_bits() => {
-                        let _ = write!(out, " fill({})", format_number(l));
-                    }
-                    (l, r) => {
-                        if let Some(l) = l {
-                            let _ = write!(out, " fill_left({})", format_number(l));
-                        }
-                        if let Some(r) = r {
-                            let _ = write!(out, " fill_right({})", format_number(r));
-                        }
-                    }
-                }
-            }
-            out.push(' ');
-            write_expr(out, &b.rhs);
-        }
+        Expr::Binary(b) => write_binary(out, b),
         Expr::Aggregate(a) => {
             out.push_str(a.op.name());
             if a.without || !a.grouping.is_empty() {
