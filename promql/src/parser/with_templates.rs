@@ -244,10 +244,15 @@ fn closing(tokens: &[Token<'_>], open: usize) -> Option<usize> {
 
 /// Splits the bracketed list `tokens[open..=close]` at its top-level commas.
 fn list_items<'t, 'a>(tokens: &'t [Token<'a>], open: usize, close: usize) -> Vec<&'t [Token<'a>]> {
+    comma_items(&tokens[open + 1..close])
+}
+
+/// Splits `tokens` (what is between a list's brackets) at its top-level commas.
+fn comma_items<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     let mut items = Vec::new();
-    let mut at = open + 1;
-    while at < close {
-        let end = expression_end(tokens, at).min(close);
+    let mut at = 0;
+    while at < tokens.len() {
+        let end = expression_end(tokens, at);
         items.push(&tokens[at..end]);
         at = end + 1;
     }
@@ -473,11 +478,7 @@ impl Expander {
     /// one when a filter template holds `or`).
     fn filters_alternative<'a>(&mut self, part: &[Token<'a>], scope: &Scope<'a>, offset: usize) -> Result<Vec<Vec<Token<'a>>>, WithError> {
         let mut product: Vec<Vec<Token<'a>>> = vec![Vec::new()];
-        let mut at = 0;
-        while at < part.len() {
-            let end = expression_end(part, at).min(part.len());
-            let item = &part[at..end];
-            at = end + 1;
+        for item in comma_items(part) {
             let choices: Vec<Vec<Token<'a>>> = match item {
                 [] => continue,
                 [name] if name.kind == Kind::Ident => match lookup(scope, &name.text) {
