@@ -102,7 +102,7 @@ pub static FUNCTIONS: &[Function] = &[
     // Experimental in Prometheus 3.x (enabled there with promql-experimental-functions).
     f("double_exponential_smoothing", &[M, S, S], 3, Some(3), V),
     // MetricsQL's `histogram_quantiles("label", φ1, …, φN, buckets)` too: a string first
-    // (`Function::arg_type_in`).
+    // (`Function::metricsql_histogram_quantiles_arg`).
     f("histogram_quantiles", &[V, Str, S], 3, None, V),
     // info(v, {label selectors}): the second argument is a selector without a metric name.
     f("info", &[V, V], 1, Some(2), V),

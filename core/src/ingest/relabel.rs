@@ -77,8 +77,7 @@ impl Selectors {
         for text in self.texts() {
             match promql::parse(text) {
                 Ok(promql::ast::Expr::VectorSelector(selector)) if selector.offset_ms == 0 && selector.at.is_none() => {
-                    alternatives.push(selector.matchers);
-                    alternatives.extend(selector.or_matchers);
+                    alternatives.extend(selector.alternatives().map(<[tsdb::Matcher]>::to_vec));
                 }
                 Ok(_) => return Err(format!("{text:?} is not a series selector")),
                 Err(e) => return Err(format!("{text:?} does not parse: {e}")),
