@@ -117,6 +117,13 @@ impl Parser<'_> {
                 return Ok(if keyword == "min_of" { DurationExpr::MinOf(a, b) } else { DurationExpr::MaxOf(a, b) });
             }
         }
+        // Grafana's `$__interval` and `$__rate_interval`, as MetricsQL reads them: one step (`1i`).
+        for variable in ["$__interval", "$__rate_interval"] {
+            if let Some(rest) = self.rest.strip_prefix(variable).filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')) {
+                self.rest = rest;
+                return Ok(DurationExpr::StepMultiple(1.0));
+            }
+        }
         let literal = if let Ok((rest, ms)) = duration(self.rest) {
             self.rest = rest;
             DurationExpr::Number { seconds: ms as f64 / 1000.0, unit: true }

@@ -7,6 +7,7 @@ use nom::character::complete::{char, digit1, hex_digit1, one_of};
 use nom::combinator::{opt, recognize};
 use nom::sequence::{pair, preceded, tuple};
 use nom::IResult;
+use std::borrow::Cow;
 
 pub fn is_metric_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_' || c == ':'
@@ -27,6 +28,74 @@ pub fn label_identifier(input: &str) -> IResult<&str, &str> {
         take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'),
         take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
     ))(input)
+}
+
+/// What an identifier names: a metric or function name may hold `:`, a label name may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierKind {
+    Metric,
+    Label,
+}
+
+fn is_identifier_start(c: char, kind: IdentifierKind) -> bool {
+    c.is_alphabetic() || c == '_' || (c == ':' && kind == IdentifierKind::Metric)
+}
+
+fn is_identifier_char(c: char, kind: IdentifierKind) -> bool {
+    is_identifier_start(c, kind) || c.is_ascii_digit() || c == '.'
+}
+
+/// The character a MetricsQL escape stands for (the text after its `\`), and the escape's
+/// length: `\xHH` (the code point HH), `\uHHHH`, or any printable character as itself.
+fn escaped_char(after_backslash: &str) -> Option<(char, usize)> {
+    let hex = |digits: &str| u32::from_str_radix(digits, 16).ok().and_then(char::from_u32);
+    match after_backslash.chars().next()? {
+        'x' | 'X' => after_backslash.get(1..3).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit())).and_then(hex).map(|c| (c, 3)),
+        'u' | 'U' => after_backslash.get(1..5).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit())).and_then(hex).map(|c| (c, 5)),
+        c if !c.is_control() && (c == ' ' || !c.is_whitespace()) => Some((c, c.len_utf8())),
+        _ => None,
+    }
+}
+
+/// MetricsQL's identifiers, a superset of PromQL's: letters of any script, `.` after the
+/// first character (`node.cpu_seconds`), and any character escaped with `\` (`foo\-bar`,
+/// `\x2E`, `\u6E29`). The text after it and the name, its escapes undone; `None` when
+/// `input` does not start with one.
+pub fn identifier(input: &str, kind: IdentifierKind) -> Option<(&str, Cow<'_, str>)> {
+    let mut end = 0;
+    let mut escaped = false;
+    while let Some(c) = input[end..].chars().next() {
+        if (end == 0 && is_identifier_start(c, kind)) || (end > 0 && is_identifier_char(c, kind)) {
+            end += c.len_utf8();
+        } else if let Some((_, len)) = (c == '\\').then(|| escaped_char(&input[end + 1..])).flatten() {
+            end += 1 + len;
+            escaped = true;
+        } else {
+            break;
+        }
+    }
+    if end == 0 {
+        return None;
+    }
+    let text = &input[..end];
+    if !escaped {
+        return Some((&input[end..], Cow::Borrowed(text)));
+    }
+    let mut name = String::with_capacity(end);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match (c == '\\').then(|| escaped_char(&rest[1..])).flatten() {
+            Some((unescaped, len)) => {
+                name.push(unescaped);
+                rest = &rest[1 + len..];
+            }
+            None => {
+                name.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    Some((&input[end..], Cow::Owned(name)))
 }
 
 fn decimal(input: &str) -> IResult<&str, &str> {
@@ -104,8 +173,8 @@ pub fn number(input: &str) -> IResult<&str, f64> {
 }
 
 /// MetricsQL's number suffixes, any case: powers of 1000 (`K`, `KB`, `MB`, `G`, `GB`, `T`, `TB`)
-/// and of 1024 (`Ki`, `KiB`, `Mi`, `MiB`, `Gi`, `GiB`, `Ti`, `TiB`). A bare `m`/`M` is left
-/// out: in PromQL `5m` is a duration.
+/// and of 1024 (`Ki`, `KiB`, `Mi`, `MiB`, `Gi`, `GiB`, `Ti`, `TiB`). A bare `m` is left out:
+/// in PromQL `5m` is a duration; `number_with_multiplier` reads a capital `M` as a million.
 const NUMBER_MULTIPLIERS: [(&str, f64); 15] = [
     ("kib", 1024.0),
     ("ki", 1024.0),
@@ -133,7 +202,11 @@ pub fn number_with_multiplier(input: &str) -> IResult<&str, f64> {
     }
     let word_end = rest.find(|c: char| !is_metric_char(c)).unwrap_or(rest.len());
     let word = rest[..word_end].to_ascii_lowercase();
-    let multiplier = NUMBER_MULTIPLIERS.iter().find(|(suffix, _)| *suffix == word).map(|(_, m)| *m);
+    let multiplier = match &rest[..word_end] {
+        // A capital `M` is a million; a small one stays minutes.
+        "M" => Some(1e6),
+        _ => NUMBER_MULTIPLIERS.iter().find(|(suffix, _)| *suffix == word).map(|(_, m)| *m),
+    };
     match multiplier {
         Some(m) => Ok((&rest[word_end..], value * m)),
         None => Ok((rest, value)),
@@ -161,8 +234,11 @@ pub fn duration(input: &str) -> IResult<&str, i64> {
             fraction = decimals;
             after_digits = after;
         }
+        // Units in any case, as MetricsQL reads them (`1H30M` is not one: a capital `M` alone
+        // is MetricsQL's million, `5M`).
         let Some((unit, scale)) = UNITS.iter().find(|(u, _)| {
-            after_digits.starts_with(u) && !after_digits[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+            after_digits.get(..u.len()).is_some_and(|written| written.eq_ignore_ascii_case(u) && written != "M")
+                && !after_digits[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
         }) else {
             break;
         };
@@ -308,7 +384,8 @@ mod tests {
         }
         // Not a suffix: left for the parser to refuse or read.
         assert_eq!(number_with_multiplier("5Mx"), Ok(("Mx", 5.0)));
-        assert_eq!(number_with_multiplier("5M"), Ok(("M", 5.0)), "a bare M is no multiplier");
+        assert_eq!(number_with_multiplier("5M"), Ok(("", 5e6)), "a capital M is a million");
+        assert_eq!(number_with_multiplier("5m"), Ok(("m", 5.0)), "a small m is no multiplier");
         assert_eq!(number_with_multiplier("0x1fK"), Ok(("K", 31.0)), "hex takes none");
     }
 }

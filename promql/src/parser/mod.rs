@@ -10,7 +10,7 @@ pub mod with_templates;
 use tsdb::{MatchOp, Matcher, METRIC_NAME_LABEL};
 
 use crate::ast::{AggregateOp, At, Binary, BinaryOp, Cardinality, DurationExpr, Expr, Pos, Subquery, ValueType, VectorMatching, VectorSelector};
-use lexemes::{duration, label_identifier, metric_identifier, number, string_literal};
+use lexemes::{duration, identifier, number, string_literal, IdentifierKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -380,9 +380,9 @@ impl<'a> Parser<'a> {
                 let (rest, value) = string_literal(self.rest).map_err(|(o, m)| self.error_at(at + o, m))?;
                 self.rest = rest;
                 labels.push(value);
-            } else if let Ok((rest, ident)) = label_identifier(self.rest) {
+            } else if let Some((rest, ident)) = identifier(self.rest, IdentifierKind::Label) {
                 self.rest = rest;
-                labels.push(ident.to_string());
+                labels.push(ident.into_owned());
             } else {
                 return Err(self.error(format!("unexpected {} in grouping opts, expected label", self.describe_next())));
             }
@@ -499,9 +499,28 @@ impl<'a> Parser<'a> {
         if lhs.argument_list().is_some() || rhs.argument_list().is_some() {
             return Err(self.error_at(at, "a list of numbers (C1, …, CN) may only be compared with == or !="));
         }
-        // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`).
-        if let (BinaryOp::Add, Expr::String(l), Expr::String(r)) = (op, unparen(&lhs), unparen(&rhs)) {
-            return Ok(Expr::String(format!("{l}{r}")));
+        // MetricsQL: string literals joined by `+` are one string (`"foo" + 'bar'`), and string
+        // literals compare in byte order: 1 where true; with `bool` 0 where false, else nothing.
+        if let (Expr::String(l), Expr::String(r)) = (unparen(&lhs), unparen(&rhs)) {
+            if op == BinaryOp::Add {
+                return Ok(Expr::String(format!("{l}{r}")));
+            }
+            if op.is_comparison() {
+                let holds = match op {
+                    BinaryOp::Eq => l == r,
+                    BinaryOp::Ne => l != r,
+                    BinaryOp::Gt => l > r,
+                    BinaryOp::Lt => l < r,
+                    BinaryOp::Ge => l >= r,
+                    _ => l <= r,
+                };
+                if return_bool {
+                    return Ok(Expr::Number(if holds { 1.0 } else { 0.0 }));
+                }
+                // `1 == 1` or `0 == 1`, read as MetricsQL reads scalar comparisons.
+                let truth = Binary { op: BinaryOp::Eq, lhs: Expr::Number(if holds { 1.0 } else { 0.0 }), rhs: Expr::Number(1.0), return_bool: false, matching: None, keep_metric_names: false, pos };
+                return self.check_binary(truth, at);
+            }
         }
         // MetricsQL reads a scalar as a series without labels, so it takes what PromQL only takes
         // between vectors: a comparison of scalars without `bool` (`3 >= 2` is 3, `1 > 2` nothing),
@@ -839,7 +858,7 @@ impl<'a> Parser<'a> {
                 return Ok(Expr::Number(v));
             }
         }
-        if let Ok((rest, ident)) = metric_identifier(self.rest) {
+        if let Some((rest, ident)) = identifier(self.rest, IdentifierKind::Metric) {
             if ident.eq_ignore_ascii_case("inf") || ident.eq_ignore_ascii_case("nan") {
                 self.rest = rest;
                 return Ok(Expr::Number(if ident.eq_ignore_ascii_case("inf") { f64::INFINITY } else { f64::NAN }));
@@ -859,10 +878,10 @@ impl<'a> Parser<'a> {
             }
             if after.starts_with('(') {
                 self.rest = rest;
-                return self.call(ident, start);
+                return self.call(&ident, start);
             }
             self.rest = rest;
-            return self.selector(Some(ident.to_string()), start);
+            return self.selector(Some(ident.into_owned()), start);
         }
         Err(self.error(format!("unexpected {}", self.describe_next())))
     }
@@ -925,9 +944,9 @@ impl<'a> Parser<'a> {
                     let (rest, value) = string_literal(self.rest).map_err(|(o, m)| self.error_at(at + o, m))?;
                     self.rest = rest;
                     value
-                } else if let Ok((rest, ident)) = label_identifier(self.rest) {
+                } else if let Some((rest, ident)) = identifier(self.rest, IdentifierKind::Label) {
                     self.rest = rest;
-                    ident.to_string()
+                    ident.into_owned()
                 } else {
                     return Err(self.error(format!("unexpected {} in label matching, expected label matching operator", self.describe_next())));
                 };
@@ -942,7 +961,8 @@ impl<'a> Parser<'a> {
                     MatchOp::Equal
                 } else if self.rest.starts_with([',', '}']) {
                     // A bare quoted string is the metric name (`{"my.metric"}`).
-                    if bare_name.is_some() || name.is_some() {
+                    // MetricsQL takes the written name again (`m{"m"}`), nothing else.
+                    if bare_name.is_some() || name.as_ref().is_some_and(|n| *n != label) {
                         return Err(self.error_at(at, "metric name must not be set twice"));
                     }
                     bare_name = Some(label.clone());
@@ -958,10 +978,18 @@ impl<'a> Parser<'a> {
                 };
                 self.skip_space();
                 let value_at = self.offset();
-                let (rest, value) = string_literal(self.rest).map_err(|_| {
+                let (rest, mut value) = string_literal(self.rest).map_err(|_| {
                     self.error_at(value_at, format!("unexpected {} in label matching, expected string", self.describe_next()))
                 })?;
                 self.rest = rest;
+                // MetricsQL: string literals joined by `+` are one value (`{job="api" + "-v2"}`).
+                while self.eat("+") {
+                    self.skip_space();
+                    let at = self.offset();
+                    let (rest, more) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} after + in label matching, expected string", self.describe_next())))?;
+                    self.rest = rest;
+                    value.push_str(&more);
+                }
                 // MetricsQL takes the written name again (`m{__name__="m"}`), nothing else.
                 let same_name = op == MatchOp::Equal && name.as_deref() == Some(value.as_str());
                 if label == METRIC_NAME_LABEL && name.is_some() && !same_name {

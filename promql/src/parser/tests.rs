@@ -212,7 +212,11 @@ fn metricsql_number_multipliers_and_durations_stay_apart() {
     assert_eq!(value("x > 1.5KB"), 1500.0);
     assert_eq!(value("x > 5m"), 300.0, "a duration's seconds, as in Prometheus 3");
     assert_eq!(value("x > 5ms"), 0.005);
-    assert!(crate::parser::parse("x > 5M").is_err(), "a bare M is neither");
+    assert_eq!(value("x > 5M"), 5e6, "a capital M is a million, as in MetricsQL");
+    // MetricsQL's units in any case, but a capital M: `1H30S` is 1h30s.
+    assert_eq!(value("x > 1H30S"), 3630.0);
+    assert_eq!(value("x > 2MS"), 0.002);
+    assert!(crate::parser::parse("x > 1H30M").is_err(), "30M is no duration part");
 }
 
 
@@ -287,4 +291,47 @@ fn keep_metric_names_after_an_operation_prints_and_reads_back() {
         assert_eq!(parse(printed).unwrap(), parsed, "{query} reads back");
     }
     assert!(parse("(x) keep_metric_names").is_err());
+}
+
+#[test]
+fn metricsql_identifiers_escape_any_character_and_print_back_quoted() {
+    let names = |q: &str| match parse(q).unwrap() {
+        Expr::VectorSelector(vs) => vs.matchers.iter().map(|m| (m.name.clone(), m.value.clone())).collect::<Vec<_>>(),
+        other => panic!("{q}: {other:?}"),
+    };
+    let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+    assert_eq!(names(r#"foo\-bar{a\.b="x"}"#), [pair("__name__", "foo-bar"), pair("a.b", "x")]);
+    assert_eq!(names(r#"\x2E\x2ef\oo{b\xEF\ar="aa"}"#), [pair("__name__", "..foo"), pair("b\u{ef}ar", "aa")]);
+    assert_eq!(names(r#"\u6E29度{房间="x"}"#), [pair("__name__", "温度"), pair("房间", "x")]);
+    assert_eq!(names("node.cpu.seconds"), [pair("__name__", "node.cpu.seconds")]);
+    assert_eq!(names(r#"m{job="api" + "-v2"}"#), [pair("__name__", "m"), pair("job", "api-v2")]);
+    // A backslash before nothing printable is no escape.
+    assert!(parse("foo\\").is_err());
+    assert!(parse("foo\\\u{7}").is_err());
+    // Every form prints as text that parses back to the same query.
+    for q in [r#"foo\-bar{a\.b="x"}"#, r#"sum by (b\|a, c.d) (温度)"#, r#"r\a\te(m\ n[5m])"#, "node.cpu.seconds offset 5m"] {
+        let printed = crate::printer::print(&parse(q).unwrap());
+        assert_eq!(crate::printer::print(&parse(&printed).unwrap()), printed, "{q} printed as {printed}");
+    }
+    assert_eq!(crate::printer::print(&parse(r#"r\a\te(m\ n[5m])"#).unwrap()), r#"rate({__name__="m n"}[5m])"#);
+    // The name written again inside the braces is the same name.
+    assert!(parse(r#"m{"m"}"#).is_ok());
+    assert!(parse(r#"m{"n"}"#).is_err());
+}
+
+#[test]
+fn metricsql_string_comparisons_fold_to_numbers_or_nothing() {
+    let print = |q: &str| crate::printer::print(&parse(q).unwrap());
+    assert_eq!(print(r#""a" < bool "b""#), "1");
+    assert_eq!(print(r#""a" == bool 'b'"#), "0");
+    // Without bool a comparison of scalars is MetricsQL's filter of a series without labels.
+    assert_eq!(parse(r#""a" < "b""#).unwrap().value_type(), crate::ast::ValueType::Vector);
+    assert!(parse(r#""a" - "b""#).is_err(), "only + and comparisons take two strings");
+}
+
+#[test]
+fn grafana_interval_variables_are_one_step() {
+    let printed = crate::printer::print(&parse("rate(m[$__rate_interval:5m] offset $__interval)").unwrap());
+    assert_eq!(printed, "rate(m[1i:5m] offset 1i)");
+    assert!(parse("m[$__intervalx]").is_err());
 }

@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use super::lexemes::{is_metric_char, is_metric_start, string_literal};
+use super::lexemes::{identifier, string_literal, IdentifierKind};
 use crate::printer::quote;
 
 /// Most tokens one expansion may produce: templates that each use the one before twice grow
@@ -127,9 +127,10 @@ fn tokenize(input: &str) -> Result<Vec<Token<'_>>, WithError> {
             let (after, _) = string_literal(rest).map_err(|(offset, message)| WithError { offset: start + offset, message })?;
             at = input.len() - after.len();
             Kind::Str
-        } else if is_metric_start(c) && !(c == ':' && square_depth > 0) {
-            // Inside `[…]` a colon separates a subquery's range from its step.
-            at += rest.find(|c: char| !is_metric_char(c) || (c == ':' && square_depth > 0)).unwrap_or(rest.len());
+        } else if let Some((after, _)) = identifier(rest, if square_depth > 0 { IdentifierKind::Label } else { IdentifierKind::Metric }) {
+            // Inside `[…]` a colon separates a subquery's range from its step, so it ends a name
+            // there. Names are compared as written, escapes and all.
+            at = input.len() - after.len();
             Kind::Ident
         } else if c.is_ascii_digit() || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) {
             at += number_length(rest);
