@@ -119,6 +119,10 @@ impl Parser<'_> {
                 *arg = super::one_step_subquery(inner, 0, Some(DurationExpr::StepMultiple(steps)));
             } else if want == ValueType::Vector {
                 *arg = super::default_rolled_up(std::mem::replace(arg, Expr::Number(0.0)));
+                // MetricsQL's `union` takes scalars as series without labels (`union(x, 0)`).
+                if func.name == "union" && arg.value_type() == ValueType::Scalar {
+                    *arg = super::as_vector(std::mem::replace(arg, Expr::Number(0.0)));
+                }
             }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }

@@ -160,7 +160,7 @@ fn unparen(mut expr: &Expr) -> &Expr {
 }
 
 /// `vector(scalar)`: MetricsQL's reading of a scalar where PromQL takes only vectors.
-fn as_vector(scalar: Expr) -> Expr {
+pub(super) fn as_vector(scalar: Expr) -> Expr {
     match crate::functions::lookup("vector") {
         Some(func) => call_node(func, vec![scalar], Pos::default()),
         None => scalar,
@@ -906,6 +906,8 @@ impl<'a> Parser<'a> {
         if number_list && args.iter().all(|a| matches!(a, Expr::Number(_))) {
             return Ok(call_node(&crate::functions::ARGUMENT_LIST, args, Pos::at(start)));
         }
+        // Scalars in the list are series without labels (`(1, 2)`, `(up, 0)`).
+        let args: Vec<Expr> = args.into_iter().map(|a| if a.value_type() == ValueType::Scalar { as_vector(a) } else { a }).collect();
         if let Some(other) = args.iter().find(|a| a.value_type() != ValueType::Vector) {
             return Err(self.error_at(start, format!("expected instant vectors in a list (q1, q2, …), got {}", other.value_type().name())));
         }
