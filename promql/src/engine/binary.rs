@@ -132,7 +132,9 @@ pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<E
             steps.push((left, ev.eval(&b.rhs, at)?));
         }
         let has_value = |e: &Elem| e.histogram.is_some() || !e.value.is_nan();
-        // The left operand's series on the grid, in order of first appearance.
+        // The left operand's series on the grid, in order of first appearance; then those a
+        // comparison with a scalar on the left filtered away at every step (VictoriaMetrics
+        // keeps them, valueless, so `(x > 0) default 0` is 0 for a series x never exceeds 0).
         let mut series: Vec<(Labels, bool)> = Vec::new();
         let mut known: HashSet<Labels> = HashSet::new();
         for e in steps.iter().flat_map(|(left, _)| left.iter()).filter(|e| has_value(e)) {
@@ -140,6 +142,7 @@ pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<E
                 series.push((e.labels.clone(), e.drop_name));
             }
         }
+        filtered_series_at(ev, &b.lhs, timestamps, &mut series, &mut known)?;
         let mut out = Vec::with_capacity(steps.len());
         for (left, right) in steps {
             if series.is_empty() {
@@ -169,6 +172,36 @@ pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<E
         }
         Ok(out)
     })
+}
+
+/// When `lhs` is a comparison without `bool` of an instant vector with a scalar (`x > 0`,
+/// `0 < x`, in parentheses or not), the vector's elements with a value at `timestamps`, which
+/// the comparison keeps under the same labels where it holds, added to `series` (those not
+/// `known` yet, in order of first appearance); otherwise nothing.
+fn filtered_series_at(ev: &Evaluator<'_>, lhs: &crate::ast::Expr, timestamps: &[i64], series: &mut Vec<(Labels, bool)>, known: &mut HashSet<Labels>) -> Result<(), Error> {
+    use crate::ast::{Expr, ValueType};
+    let Expr::Binary(comparison) = super::functions::unparen(lhs) else {
+        return Ok(());
+    };
+    if !comparison.op.is_comparison() || comparison.return_bool {
+        return Ok(());
+    }
+    let vector = match (comparison.lhs.value_type(), comparison.rhs.value_type()) {
+        (ValueType::Vector, ValueType::Scalar) => &comparison.lhs,
+        (ValueType::Scalar, ValueType::Vector) => &comparison.rhs,
+        _ => return Ok(()),
+    };
+    for &at in timestamps {
+        ev.check_cancelled()?;
+        if let StepValue::Vector(elements) = ev.eval(vector, at)? {
+            for e in elements.into_iter().filter(|e| e.histogram.is_some() || !e.value.is_nan()) {
+                if known.insert(e.labels.clone()) {
+                    series.push((e.labels, e.drop_name));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Vector `op` scalar (`SCALAR_LEFT`: scalar `op` vector), element by element; a filter keeps
