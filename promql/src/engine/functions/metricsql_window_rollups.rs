@@ -205,7 +205,7 @@ pub(super) fn stale_samples(ev: &Evaluator<'_>, func: &Function, args: &[Expr], 
 /// `rollup="name"`, without its metric name (as VictoriaMetrics gives it).
 pub(super) fn aggr_over_time(ev: &Evaluator<'_>, args: &[Expr], arg_pos: &[Pos], t: i64) -> Result<StepValue, Error> {
     let name = string_arg(ev.eval(&args[0], t)?)?;
-    let Some(func) = AGGREGABLE_NAMES.contains(&name.as_str()).then(|| crate::functions::lookup(&name)).flatten() else {
+    let Some(func) = AGGREGABLE_NAMES.contains(&name.as_str()).then(|| aggregable(&name)).flatten() else {
         return Err(Error::Execution(format!("{name:?} cannot be used in aggr_over_time(); expecting the quoted name of a rollup function such as \"max_over_time\"")));
     };
     // The range argument as the named rollup's only argument.
@@ -222,6 +222,12 @@ pub(super) fn aggr_over_time(ev: &Evaluator<'_>, args: &[Expr], arg_pos: &[Pos],
     Ok(StepValue::Vector(check_unique(out)?))
 }
 
+/// The function `aggr_over_time` computes for a name it may take: VictoriaMetrics' rollup
+/// `timestamp` is the last sample's time (PromQL's `timestamp` takes an instant vector).
+fn aggregable(name: &str) -> Option<&'static Function> {
+    crate::functions::lookup(if name == "timestamp" { "tlast_over_time" } else { name })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +238,15 @@ mod tests {
 
     fn at(name: &str, points: &[(i64, f64)], param: f64) -> Option<f64> {
         value(name, &samples(points), RollupWindow { start_ms: 0, end_ms: 60_000, param })
+    }
+
+    #[test]
+    fn every_aggregable_name_is_a_rollup_of_one_range_argument() {
+        for name in AGGREGABLE_NAMES {
+            let func = aggregable(name).unwrap_or_else(|| panic!("{name} is unknown"));
+            assert_eq!((func.arg_types.first(), func.min_args), (Some(&crate::ast::ValueType::Matrix), 1), "{name}");
+        }
+        assert!(AGGREGABLE_NAMES.windows(2).all(|w| w[0] < w[1]), "sorted, so that a duplicate shows");
     }
 
     #[test]
