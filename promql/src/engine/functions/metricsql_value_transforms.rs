@@ -82,11 +82,14 @@ fn seed_of(v: f64) -> u64 {
     v.trunc() as i64 as u64
 }
 
+/// A seed no other call shares: the standard library's per-process random keys, which it
+/// advances for every `RandomState`, mixed with the time.
 fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    // Two calls in one nanosecond still differ.
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    mix(now ^ CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).rotate_left(32))
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(now);
+    hasher.finish()
 }
 
 /// SplitMix64's finalizer: a bijective mix of 64 bits whose outputs pass statistical tests.
