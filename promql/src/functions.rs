@@ -211,6 +211,32 @@ pub static FUNCTIONS: &[Function] = &[
     f("range_trim_spikes", &[S, V], 2, Some(2), V),
     f("range_trim_zscore", &[S, V], 2, Some(2), V),
     f("range_linear_regression", &[V], 1, Some(1), V),
+    // MetricsQL's rollups added with `engine::functions::metricsql_window_rollups`: the
+    // Prometheus forms, the Hoeffding bounds (φ first), Prometheus 2's holt_winters,
+    // `aggr_over_time("name", m[d])` (one name; the list form needs the parser's list of strings).
+    f("changes_prometheus", &[M], 1, Some(1), V),
+    f("delta_prometheus", &[M], 1, Some(1), V),
+    f("increase_prometheus", &[M], 1, Some(1), V),
+    f("rate_prometheus", &[M], 1, Some(1), V),
+    f("outlier_iqr_over_time", &[M], 1, Some(1), V),
+    f("stale_samples_over_time", &[M], 1, Some(1), V),
+    f("timestamp_with_name", &[M], 1, Some(1), V),
+    f("hoeffding_bound_lower", &[S, M], 2, Some(2), V),
+    f("hoeffding_bound_upper", &[S, M], 2, Some(2), V),
+    f("holt_winters", &[M, S, S], 3, Some(3), V),
+    f("aggr_over_time", &[Str, M], 2, Some(2), V),
+    // MetricsQL's transforms of values (`engine::functions::metricsql_value_transforms`).
+    f("bitmap_and", &[V, S], 2, Some(2), V),
+    f("bitmap_or", &[V, S], 2, Some(2), V),
+    f("bitmap_xor", &[V, S], 2, Some(2), V),
+    f("drop_empty_series", &[V], 1, Some(1), V),
+    f("rand", &[S], 0, Some(1), S),
+    f("rand_normal", &[S], 0, Some(1), S),
+    f("rand_exponential", &[S], 0, Some(1), S),
+    f("timezone_offset", &[Str], 1, Some(1), S),
+    // MetricsQL's label functions (`engine::functions::metricsql_labels`).
+    f("label_map", &[V, Str], 2, None, V),
+    f("labels_equal", &[V, Str], 3, None, V),
     // The start time of each sample an instant selector sees (nothing without the engine's
     // `use_start_timestamps`, or over an expression).
     f("start_timestamp", &[V], 1, Some(1), V),
@@ -311,6 +337,9 @@ impl Function {
             "last_over_time" | "first_over_time" | "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" | "sort_by_label_numeric" | "sort_by_label_numeric_desc" | "label_replace" | "label_join"
             // MetricsQL's, as VictoriaMetrics keeps it (`rollupFuncsKeepMetricName`).
             | "default_rollup" | "geomean_over_time" | "median_over_time" | "mode_over_time" | "rollup" | "rollup_candlestick"
+            | "hoeffding_bound_lower" | "hoeffding_bound_upper" | "holt_winters" | "timestamp_with_name"
+            // They pick series without changing them.
+            | "drop_empty_series"
             // They relabel buckets (VictoriaMetrics keeps the name).
             | "prometheus_buckets" | "buckets_limit"
         )

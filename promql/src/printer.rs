@@ -388,6 +388,28 @@ mod tests {
         }
     }
 
+    /// MetricsQL's functions whose arguments are not all of one kind print as they parse.
+    #[test]
+    fn metricsql_calls_round_trip() {
+        for source in [
+            "aggr_over_time(\"max_over_time\", foo[5m])",
+            "hoeffding_bound_upper(0.9, foo[5m])",
+            "holt_winters(foo[5m], 0.5, 0.1)",
+            "rate_prometheus(foo[5m]) keep_metric_names",
+            "stale_samples_over_time(foo[5m:1m])",
+            "timestamp_with_name(foo[1m])",
+            "bitmap_xor(foo, 3)",
+            "rand() + rand_normal(2) + rand_exponential(3)",
+            "timezone_offset(\"Europe/Berlin\")",
+            "label_map(foo, \"a\", \"x\", \"y\")",
+            "labels_equal(drop_empty_series(foo), \"a\", \"b\")",
+        ] {
+            let ast = parse(source).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let printed = print(&ast);
+            assert_eq!(parse(&printed).as_ref(), Ok(&ast), "{source} printed as {printed}");
+        }
+    }
+
     fn atom() -> impl Strategy<Value = String> {
         prop_oneof![
             Just("foo".to_string()),

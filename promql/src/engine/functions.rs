@@ -25,8 +25,11 @@ mod metricsql_labels;
 mod metricsql_multi_rollups;
 mod metricsql_transforms;
 pub(super) mod metricsql_rollups;
+pub(super) mod metricsql_window_rollups;
+mod metricsql_value_transforms;
 mod quantiles;
 mod range;
+mod timezone;
 
 use labels::{absent_labels, expand, natural_cmp, numeric_cmp, set_label};
 use quantiles::invalid_quantile;
@@ -457,6 +460,9 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
             })?;
             return Ok(StepValue::Vector(vector));
         }
+        "stale_samples_over_time" => return metricsql_window_rollups::stale_samples(ev, func, args, t),
+        "aggr_over_time" => return metricsql_window_rollups::aggr_over_time(ev, args, arg_pos, t),
+        _ if metricsql_value_transforms::handles(name) => return metricsql_value_transforms::call(ev, name, args, t),
         _ if metricsql_labels::handles(name) => return metricsql_labels::call(ev, name, args, t),
         _ if metricsql_transforms::handles(name) => return metricsql_transforms::call(ev, name, args, t),
         _ if metricsql_multi_rollups::handles(name) => return metricsql_multi_rollups::call(ev, name, args, arg_pos, t),

@@ -102,9 +102,11 @@ impl<'e> Source<'e> {
 /// no special result labels).
 fn is_plain_range_function(name: &str) -> bool {
     matches!(name, "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes")
-        || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time"))
+        // `stale_samples_over_time` reads the stale markers the windows here leave out.
+        || (name.ends_with("_over_time") && !matches!(name, "absent_over_time" | "quantile_over_time" | "stale_samples_over_time"))
         // MetricsQL's rollups of one argument (`lag`, `integrate` ...; the others have a scalar).
         || super::functions::metricsql_rollups::ROLLUP_NAMES.contains(&name)
+        || super::functions::metricsql_window_rollups::ONE_ARGUMENT_NAMES.contains(&name)
 }
 
 /// The source of `a` when `a` has the shape evaluated here.

@@ -1,7 +1,8 @@
 //! MetricsQL's label manipulation functions (`label_set`, `label_del`, `label_keep`,
 //! `label_copy`, `label_move`, `label_uppercase`, `label_lowercase`, `label_value`,
 //! `label_match`, `label_mismatch`, `label_transform`, `label_graphite_group`,
-//! `drop_common_labels`, over every step's series at once), `union` and `now`, each over one
+//! `drop_common_labels`, over every step's series at once, `label_map`, `labels_equal`),
+//! `union` and `now`, each over one
 //! step's vectors. Series keep their name unless a function changes it, as in VictoriaMetrics.
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +34,8 @@ pub(super) fn handles(name: &str) -> bool {
             | "label_transform"
             | "label_graphite_group"
             | "drop_common_labels"
+            | "label_map"
+            | "labels_equal"
             | "union"
             | "now"
     )
@@ -107,6 +110,31 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Res
                     e.relabelled(labels, drop_name)
                 })
                 .collect()
+        }
+        // Each listed value of `label` becomes the one after it; a series without the label
+        // has the value "" (which a pair may map too), and a value mapped to "" removes it.
+        "label_map" => {
+            let label = string_arg(ev.eval(&args[1], t)?)?;
+            let map: HashMap<String, String> = pairs_of(name, strings_from(2)?)?.into_iter().collect();
+            any_vector_arg(ev.eval(&args[0], t)?)?
+                .into_iter()
+                .map(|e| match map.get(output_labels(&e).get(&label).unwrap_or("")) {
+                    Some(value) => with_label(e, &label, value.clone()),
+                    None => e,
+                })
+                .collect()
+        }
+        // The series whose listed labels all have one value (a missing label's being "").
+        "labels_equal" => {
+            let listed = strings_from(1)?;
+            let input = any_vector_arg(ev.eval(&args[0], t)?)?;
+            let equal = |e: &Elem| {
+                let labels = output_labels(e);
+                let mut values = listed.iter().map(|l| labels.get(l).unwrap_or(""));
+                let first = values.next().unwrap_or("");
+                values.all(|v| v == first)
+            };
+            return Ok(StepValue::Vector(input.into_iter().filter(equal).collect()));
         }
         "label_uppercase" | "label_lowercase" => {
             let listed = strings_from(1)?;

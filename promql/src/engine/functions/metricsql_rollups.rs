@@ -148,7 +148,7 @@ pub(in crate::engine) fn rollup_value(name: &str, samples: &[Sample], window: Ro
         // one from the sample before the window).
         "scrape_interval" if samples.len() >= 2 => seconds(last.timestamp_ms - first.timestamp_ms) / (samples.len() - 1) as f64,
         "scrape_interval" => return None,
-        _ => return None,
+        _ => return super::metricsql_window_rollups::value(name, &samples, window),
     };
     (!value.is_nan()).then_some(value)
 }
@@ -232,7 +232,7 @@ fn duration_with_gaps_at_most(samples: &[Sample], max_gap_seconds: f64) -> f64 {
 /// The counter's increase from the window's first sample to its last, resets corrected as
 /// VictoriaMetrics corrects them: a drop by less than an eighth of the value before it is a
 /// dip (the value is held), a larger one a restart from zero.
-fn increase_pure(samples: &[Sample]) -> f64 {
+pub(super) fn increase_pure(samples: &[Sample]) -> f64 {
     let mut correction = 0.0;
     let mut previous = samples[0].value;
     let mut corrected_previous = previous;

@@ -27,6 +27,7 @@ pub(in crate::engine) enum RangeKind {
     Resets,
     Changes,
     DoubleExponentialSmoothing,
+    HoltWinters,
     OverTime,
 }
 
@@ -43,6 +44,7 @@ impl RangeKind {
             "resets" => RangeKind::Resets,
             "changes" => RangeKind::Changes,
             "double_exponential_smoothing" => RangeKind::DoubleExponentialSmoothing,
+            "holt_winters" => RangeKind::HoltWinters,
             _ => RangeKind::OverTime,
         }
     }
@@ -78,6 +80,7 @@ pub(in crate::engine) fn range_value(kind: RangeKind, name: &str, samples: &[Sam
         RangeKind::Resets => Some(resets(samples)),
         RangeKind::Changes => Some(changes(samples)),
         RangeKind::DoubleExponentialSmoothing => double_exponential_smoothing(samples, a.factors.0, a.factors.1),
+        RangeKind::HoltWinters => super::metricsql_window_rollups::holt_winters(samples, a.factors),
         RangeKind::OverTime => over_time(name, samples, a.param, (a.start, a.end)),
     }
 }
@@ -129,7 +132,7 @@ impl Evaluator<'_> {
 pub(super) fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: &[Pos], t: i64) -> Result<StepValue, Error> {
     let name = func.name;
     let (matrix_index, param) = match name {
-        "quantile_over_time" => (1, scalar_arg(ev.eval(&args[0], t)?)?),
+        "quantile_over_time" | "hoeffding_bound_lower" | "hoeffding_bound_upper" => (1, scalar_arg(ev.eval(&args[0], t)?)?),
         "predict_linear" => (0, scalar_arg(ev.eval(&args[1], t)?)?),
         _ if metricsql_rollups::takes_scalar_argument(name) => (0, scalar_arg(ev.eval(&args[1], t)?)?),
         _ => (0, 0.0),
@@ -143,6 +146,10 @@ pub(super) fn range_call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg
         if !(factors.1 > 0.0 && factors.1 < 1.0) {
             return Err(Error::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {:.6}", factors.1)));
         }
+    }
+    // Prometheus 2's holt_winters as MetricsQL has it: a factor outside [0, 1] gives no value.
+    if name == "holt_winters" {
+        factors = (scalar_arg(ev.eval(&args[1], t)?)?, scalar_arg(ev.eval(&args[2], t)?)?);
     }
     let (start, end) = range_window(&args[matrix_index], t);
     // Annotations point at the first argument; Prometheus evaluates a subquery there into a

@@ -102,7 +102,7 @@ pub(super) fn range_value_with_histograms(
         RangeKind::Resets => Some(RangeOut::Float(resets(floats, histograms, starts))),
         RangeKind::Changes => Some(RangeOut::Float(changes(floats, histograms))),
         RangeKind::OverTime => over_time(name, floats, histograms, a, report),
-        RangeKind::Deriv | RangeKind::PredictLinear | RangeKind::DoubleExponentialSmoothing => {
+        RangeKind::Deriv | RangeKind::PredictLinear | RangeKind::DoubleExponentialSmoothing | RangeKind::HoltWinters => {
             if floats.is_empty() {
                 None
             } else {
