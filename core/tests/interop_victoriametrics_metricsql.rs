@@ -52,13 +52,15 @@ const fn same(query: &'static str) -> Case {
 ///   between label filters, `group_left(*)` and `prefix`.
 /// - `q == (C1, C2)`: 1.79 reads `(C1, C2)` as `union(C1, C2)`, which keeps C1 alone (the
 ///   comparison with each constant came in 2024).
-/// - `rand*`: Go's generator, not reproduced (seeded calls are deterministic, other values);
-///   `ttf`: a built-in WITH template there, not here yet.
-/// - `aggr_over_time(("f1", "f2"), m)`: our parser takes one quoted name, not a list of them.
+/// - `rand*`: Go's generator, not reproduced (seeded calls are deterministic, other values).
+/// - `ttf`: its `deriv_fast` of an instant vector is a subquery here, of the window before it
+///   there (as for `rate` above): at a 10 s step (`ttf(o_temp)`, `ttf(last_over_time(…))`) the
+///   two differ; `metricsql_with.test` checks ttf against VictoriaMetrics' own test values.
 /// - `any`, `limit N` and `limit_offset` on unordered input: VictoriaMetrics picks series in
 ///   its storage order; they are compared where the choice does not matter.
-/// - `(q > c) default d` over a series the comparison empties at every step: VictoriaMetrics
-///   keeps it (all NaN) and fills it with d, here it is gone; compared on series it keeps.
+/// - `(q > on(l) r) default d` over a series a comparison of two vectors empties at every
+///   step: VictoriaMetrics keeps it (all NaN) and fills it with d, here it is gone (after a
+///   comparison with a scalar both keep it).
 const QUERIES: &[Case] = &[
     // Plain selections over explicit windows (both read (t - d, t]).
     same("last_over_time(o_temp[1m])"),
@@ -196,6 +198,8 @@ const QUERIES: &[Case] = &[
     same("last_over_time(o_temp[1m]) ifnot last_over_time(o_temp[1m]) > 21"),
     same("last_over_time(o_temp[1m]) default 7"),
     same("(last_over_time(o_temp{instance=\"c\"}[1m]) > 0) default 0"),
+    // Series the comparison empties at every step (a, b, d never pass 90) are filled too.
+    same("(last_over_time(o_temp[1m]) > 90) default 0"),
     same("max_over_time(o_temp[5m]) keep_metric_names"),
     same("last_over_time(o_requests_total[1m]) > 1Ki"),
     same("(last_over_time(o_temp{instance=\"a\"}[1m]), last_over_time(o_temp{instance=\"c\"}[1m]))"),
@@ -230,6 +234,7 @@ const QUERIES: &[Case] = &[
     same("stale_samples_over_time(o_temp[5m])"),
     same("aggr_over_time(\"max_over_time\", o_temp[5m])"),
     same("aggr_over_time(\"tmin_over_time\", o_temp[5m])"),
+    same("aggr_over_time((\"min_over_time\", \"max_over_time\", \"count_over_time\"), o_temp[5m])"),
     // Transforms of values and labels. 1.79's bitmap_* turn a gap's NaN into bits (NaN stays
     // NaN since, as here): over series without gaps. Negative values wrap as on amd64.
     same("bitmap_and(last_over_time(o_requests_total{instance!=\"c\"}[1m]), 7)"),

@@ -71,7 +71,9 @@ impl Parser<'_> {
         };
         // info()'s second argument selects info series by labels only.
         let label_selector_at = (func.name == "info").then_some(1);
+        self.string_list_next = func.name == "aggr_over_time";
         let (args, arg_pos) = self.arguments(label_selector_at)?;
+        self.string_list_next = false;
         if let Some(arg) = label_selector_at.and_then(|i| args.get(i)) {
             match arg {
                 Expr::VectorSelector(vs) if vs.name.is_some() => {
@@ -93,6 +95,19 @@ impl Parser<'_> {
             ));
         }
         let mut args = args;
+        // MetricsQL's `aggr_over_time(("min_over_time", "max_over_time"), m[d])`: checked with the
+        // first name, then one call per name, united (each result has its own `rollup` label).
+        let mut more_rollups = Vec::new();
+        if func.name == "aggr_over_time" {
+            if let Some(names) = args.first().and_then(Expr::argument_list) {
+                if !names.iter().all(|n| matches!(n, Expr::String(_))) {
+                    return Err(self.error_at(start, "expected quoted rollup function names in aggr_over_time()'s list"));
+                }
+                let mut names = names.to_vec();
+                more_rollups = names.split_off(1);
+                args[0] = names.remove(0);
+            }
+        }
         let arg_count = args.len();
         // MetricsQL's `histogram_quantiles("label", φ…, buckets)`: a string first.
         let metricsql_quantiles = func.name == "histogram_quantiles" && matches!(args.first(), Some(Expr::String(_)));
@@ -128,6 +143,18 @@ impl Parser<'_> {
         }
         // MetricsQL: `rate(x[5m]) keep_metric_names`.
         let keep_metric_names = self.eat_keyword("keep_metric_names");
+        if !more_rollups.is_empty() {
+            let mut calls = vec![Expr::Call { func, args: args.clone(), pos: Pos::at(start), arg_pos: arg_pos.clone(), keep_metric_names }];
+            for name in more_rollups {
+                let mut args = args.clone();
+                args[0] = name;
+                calls.push(Expr::Call { func, args, pos: Pos::at(start), arg_pos: arg_pos.clone(), keep_metric_names });
+            }
+            let Some(union) = functions::lookup("union") else {
+                return Err(self.error_at(start, "unknown function with name \"union\""));
+            };
+            return Ok(super::call_node(union, calls, Pos::at(start)));
+        }
         Ok(Expr::Call { func, args, pos: Pos::at(start), arg_pos, keep_metric_names })
     }
 

@@ -49,6 +49,9 @@ struct Parser<'a> {
     /// Set while parsing the right operand of `==`/`!=`, where MetricsQL takes a list of
     /// numbers (`code == (300, 301)`); taken by the next primary expression.
     number_list_next: bool,
+    /// Set before `aggr_over_time`'s arguments, whose first may be a list of strings
+    /// (`("min_over_time", "rate")`); taken by the next primary expression.
+    string_list_next: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -89,7 +92,7 @@ fn line_and_column(input: &str, offset: usize) -> (usize, usize) {
 
 /// Parses a PromQL expression as it is.
 fn parse_promql(input: &str) -> Result<Expr> {
-    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false, string_list_next: false };
     p.skip_space();
     if p.rest.is_empty() {
         return Err(p.error_at(0, "no expression found in input"));
@@ -124,7 +127,7 @@ pub fn parse_narrowing_selector(input: &str) -> Result<Vec<Matcher>> {
 }
 
 fn parse_narrowing_selector_as_is(input: &str) -> Result<Vec<Matcher>> {
-    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false };
+    let mut p = Parser { input, rest: input, depth: 0, binary_operators: 0, label_selector_next: false, number_list_next: false, string_list_next: false };
     p.skip_space();
     // Only a selector opening with `{` may leave out the name; one with a name has a
     // non-empty matcher anyway.
@@ -813,6 +816,7 @@ impl<'a> Parser<'a> {
         self.skip_space();
         let start = self.offset();
         let number_list = std::mem::take(&mut self.number_list_next);
+        let string_list = std::mem::take(&mut self.string_list_next);
         let Some(first) = self.rest.chars().next() else {
             return Err(self.error("unexpected end of input"));
         };
@@ -820,7 +824,7 @@ impl<'a> Parser<'a> {
             self.rest = &self.rest[1..];
             let mut inner = self.expr(0)?;
             if self.eat(",") {
-                return self.union_of(inner, start, number_list);
+                return self.union_of(inner, start, number_list, string_list);
             }
             self.expect(")", "in paren expression")?;
             // MetricsQL's `(a + b) keep_metric_names`: the operation (or call) inside keeps its
@@ -889,8 +893,9 @@ impl<'a> Parser<'a> {
     /// MetricsQL's `(q1, q2, …)`, after its first expression and comma: `union(q1, q2, …)`, the
     /// series of them all (a trailing comma allowed). Numbers only, where `number_list` allows
     /// them (after `==`/`!=`), are held as one `functions::ARGUMENT_LIST` call for
-    /// `check_binary` to compare with each.
-    fn union_of(&mut self, first: Expr, start: usize, number_list: bool) -> Result<Expr> {
+    /// `check_binary` to compare with each; so are strings only where `string_list` allows
+    /// them (`aggr_over_time`'s first argument).
+    fn union_of(&mut self, first: Expr, start: usize, number_list: bool, string_list: bool) -> Result<Expr> {
         let mut args = vec![default_rolled_up(first)];
         loop {
             self.skip_space();
@@ -903,7 +908,8 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        if number_list && args.iter().all(|a| matches!(a, Expr::Number(_))) {
+        // A list of strings is an argument (`aggr_over_time(("min_over_time", "rate"), m[d])`).
+        if (number_list && args.iter().all(|a| matches!(a, Expr::Number(_)))) || (string_list && args.iter().all(|a| matches!(a, Expr::String(_)))) {
             return Ok(call_node(&crate::functions::ARGUMENT_LIST, args, Pos::at(start)));
         }
         // Scalars in the list are series without labels (`(1, 2)`, `(up, 0)`).

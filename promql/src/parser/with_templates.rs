@@ -37,10 +37,14 @@ const RESERVED: [&str; 14] =
 const LABEL_LIST_KEYWORDS: [&str; 6] = ["by", "without", "on", "ignoring", "group_left", "group_right"];
 
 /// VictoriaMetrics' templates that every query may use without defining them.
-const BUILT_IN: [&str; 2] = [
+const BUILT_IN: [&str; 3] = [
     r#"alias(q, name) = label_set(q, "__name__", name)"#,
     // Resource use in percent of what is free and the most there is.
     "ru(freev, maxv) = clamp_min(maxv - clamp_min(freev, 0), 0) / clamp_min(maxv, 0) * 100",
+    // Seconds until what is free runs out at its present rate (at most a year), smoothed with
+    // the factor min(step / 5m, 1). VictoriaMetrics writes the factor `clamp_max(step()/300,
+    // 1)`, a scalar it reads as a series; here it is a scalar throughout.
+    "ttf(freev) = smooth_exponential(clamp_max(clamp_max(-freev, 0) / clamp_max(deriv_fast(freev), 0), 365*24*3600), scalar(clamp_max(vector(step() / 300), 1)))",
 ];
 
 /// A failure while expanding, at a byte offset of the query (or of a built-in template).
