@@ -29,6 +29,7 @@ pub struct Config {
     pub zabbix_connector: ZabbixConnectorConfig,
     /// Rules applied to every series written, on every ingestion path, before it is stored
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
+    /// Read again by a reload (`crate::write_rules`), as is `stream_aggregation`.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
     /// VictoriaMetrics' stream aggregation (`-streamAggr.config`), applied after
     /// `relabel_configs`. No configs: none.

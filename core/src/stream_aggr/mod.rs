@@ -12,7 +12,9 @@
 //! write a cross-core message and a wait; a lock that is rarely contended costs less. Writes
 //! that match no aggregation touch no lock, and with no aggregation configured the router
 //! pays one branch. One flusher (rather than one per executor) writes each output series
-//! once per interval, at one timestamp, as VictoriaMetrics does.
+//! once per interval, at one timestamp, as VictoriaMetrics does. A reload
+//! (`crate::write_rules`) makes a new set with `StreamAggregators::replacing`, which keeps
+//! the aggregations whose item did not change.
 
 pub mod config;
 pub mod flusher;
