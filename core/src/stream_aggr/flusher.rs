@@ -56,11 +56,17 @@ pub async fn serve(api: Rc<Api>, executor: usize, shutdown: async_channel::Recei
     stop_all(running).await;
 }
 
-/// Ends the loops (each writes its last flush as at shutdown) and waits for them.
+/// Ends the loops, all at once (each writes its last flush as at shutdown), and waits for
+/// them.
 async fn stop_all(running: Vec<Running>) {
-    let tasks: Vec<_> = running.into_iter().map(|r| (r.stop, r.task)).collect();
-    for (stop, task) in tasks {
-        drop(stop);
+    let tasks: Vec<_> = running
+        .into_iter()
+        .map(|Running { stop, task, .. }| {
+            drop(stop);
+            task
+        })
+        .collect();
+    for task in tasks {
         task.await;
     }
 }
