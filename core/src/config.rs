@@ -29,6 +29,7 @@ pub struct Config {
     pub zabbix_connector: ZabbixConnectorConfig,
     /// Rules applied to every series written, on every ingestion path, before it is stored
     /// (Prometheus' `relabel_config`; VictoriaMetrics' `-relabelConfig`). Empty: none.
+    /// Read again by a reload (`crate::write_rules`), as is `stream_aggregation`.
     pub relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
     /// VictoriaMetrics' stream aggregation (`-streamAggr.config`), applied after
     /// `relabel_configs`. No configs: none.
@@ -121,6 +122,9 @@ pub struct Resolved {
     pub cors_origins: crate::api::cors::CorsOrigins,
     /// `scrape.config_file`, read and checked (no jobs when unset).
     pub scrape: std::sync::Arc<crate::scrape::ScrapeConfig>,
+    /// The file the configuration was read from (a reload reads its `relabel_configs` and
+    /// `stream_aggregation` again); none with the embedded defaults.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -134,7 +138,8 @@ impl Config {
                 Config::from_yaml(&text).map_err(|message| ConfigError::Syntax { path: path.to_path_buf(), message })?
             }
         };
-        let resolved = config.validate()?;
+        let mut resolved = config.validate()?;
+        resolved.config_file = path.map(Path::to_path_buf);
         Ok((config, resolved))
     }
 
@@ -282,6 +287,7 @@ impl Config {
             identity_filters: std::sync::Arc::new(identity_filters),
             cors_origins,
             scrape: std::sync::Arc::new(scrape),
+            config_file: None,
         })
     }
 

@@ -22,3 +22,4 @@ pub mod startup;
 pub mod stream_aggr;
 pub mod socket_ingest;
 pub mod thread_priority;
+pub mod write_rules;

@@ -41,7 +41,10 @@ ENVIRONMENT:
 
 SIGNALS:
     SIGINT, SIGTERM stop accepting, finish requests in flight, flush the WAL, exit.
-    SIGHUP          reload the TLS certificate, key, CA and revocation list files.
+    SIGHUP          reload the TLS certificate, key, CA and revocation list files, the
+                    scrape configuration (scrape.config_file), and --config's
+                    relabel_configs and stream_aggregation (its other sections need a
+                    restart); a file with a mistake keeps what is in force (logged).
 ";
 
 enum Command {

@@ -7,6 +7,9 @@ use std::sync::Mutex;
 
 /// Shown while the last reload of the scrape configuration failed.
 pub const RELOAD_FAILED: &str = "The last reload of the scrape configuration failed; the configuration read before stays in force.";
+/// Shown while the last reload of the configuration file's `relabel_configs` and
+/// `stream_aggregation` failed.
+pub const WRITE_RULES_RELOAD_FAILED: &str = "The last reload of relabel_configs and stream_aggregation from the configuration file failed; the rules read before stay in force.";
 /// Shown while the shards open and replay their write-ahead logs.
 pub const STARTING_UP: &str = "Metricstor is starting: its shards are replaying their write-ahead logs (see /api/v1/status/walreplay).";
 /// Shown from the shutdown signal on.

@@ -77,10 +77,9 @@ struct ExecutorPlan {
     tls_reload: Arc<std::sync::atomic::AtomicU64>,
     /// Shared by every executor's router, shard owners and range-query cache.
     history: Arc<HistoryGeneration>,
-    /// `relabel_configs`, shared by every executor's router.
-    relabeler: Arc<crate::ingest::relabel::Relabeler>,
-    /// `stream_aggregation`'s state, shared by every executor's router.
-    stream_aggr: Option<Arc<crate::stream_aggr::StreamAggregators>>,
+    /// `relabel_configs` and `stream_aggregation`'s state in force (replaced by a reload),
+    /// shared by every executor's router.
+    write_rules: Arc<crate::write_rules::WriteRules>,
     /// `tls.read_filters`, shared by every executor's API.
     identity_filters: Arc<crate::api::read_filters::IdentityFilters>,
     /// `server.cors_origin`, read.
@@ -197,6 +196,8 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
     let resolv_conf = config.scrape.resolv_conf.clone().unwrap_or_else(|| std::path::PathBuf::from(crate::scrape::dns::SYSTEM_RESOLV_CONF));
     let scrape = Arc::new(crate::scrape::SharedConfig::new(resolved.scrape.clone(), config.scrape.config_file.clone(), config.storage.ingest_rules().label_limits, resolv_conf));
     notifier.discover_from(scrape.asked());
+    let reload_source = resolved.config_file.clone().map(|path| crate::write_rules::ReloadSource { path, started_with: config.clone(), limits: config.storage.ingest_rules().label_limits });
+    let write_rules = Arc::new(crate::write_rules::WriteRules::new(resolved.relabeler.clone(), resolved.stream_aggr.clone(), reload_source));
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let signals_handle = signals.handle();
@@ -235,8 +236,7 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
             otlp_delta_to_cumulative: otlp_delta_to_cumulative.clone(),
             tls_reload: tls_reload.clone(),
             history: history.clone(),
-            relabeler: resolved.relabeler.clone(),
-            stream_aggr: resolved.stream_aggr.clone(),
+            write_rules: write_rules.clone(),
             identity_filters: resolved.identity_filters.clone(),
             cors_origins: resolved.cors_origins.clone(),
             scrape: scrape.clone(),
@@ -326,8 +326,9 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
                 Ok(Event::Signal(signal_hook::consts::SIGHUP)) => {
                     tls_reload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!("SIGHUP: TLS files will be reloaded for new connections");
-                    // Logged either way; a mistake keeps the jobs in force.
+                    // Logged either way; a mistake keeps the jobs and rules in force.
                     let _ = crate::scrape::log_reload(&scrape, &notifications, "SIGHUP");
+                    let _ = crate::write_rules::log_reload(&write_rules, &notifications, "SIGHUP");
                 }
                 Ok(Event::Signal(signal)) => {
                     tracing::info!(signal, "shutting down: no new connections, finishing requests, flushing shards");
@@ -410,7 +411,7 @@ async fn run_executor(plan: ExecutorPlan) {
     }
 
     let api = Rc::new(Api {
-        router: ShardRouter::new(plan.senders, plan.history.clone()).with_relabeler(plan.relabeler.clone()).with_stream_aggr(plan.stream_aggr.clone()).with_name_stats(plan.name_stats.clone()),
+        router: ShardRouter::new(plan.senders, plan.history.clone()).with_write_rules(plan.write_rules.clone()).with_name_stats(plan.name_stats.clone()),
         config: config.clone(),
         engine: promql::Engine::new(promql::EngineOptions {
             lookback_delta_ms: config.server.lookback_delta_ms(),

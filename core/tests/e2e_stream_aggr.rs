@@ -1,6 +1,8 @@
 //! `stream_aggregation`: samples written are aggregated over a 1s interval and the
 //! aggregate series are stored under VictoriaMetrics' names; matched inputs are stored only
-//! with `keep_input`; an invalid aggregation stops the server at start naming its key.
+//! with `keep_input`; an invalid aggregation stops the server at start naming its key; a
+//! reload (`/-/reload`, SIGHUP) puts a rewritten file's `relabel_configs` and aggregations in
+//! force, and a broken file leaves them as they were.
 
 mod support;
 
@@ -136,4 +138,87 @@ fn an_invalid_aggregation_stops_the_server_naming_its_key() {
     let config = config_with(dir.path(), "stream_aggregation:\n  configs:\n  - interval: 1m\n    outputs: [total, foo]\n");
     let stderr = start_refused(&config);
     assert!(stderr.contains("stream_aggregation") && stderr.contains("configs[0].outputs[1]: unsupported output \"foo\""), "{stderr}");
+}
+
+/// The value of the `/metrics` line starting with `series` (name and labels up to where the
+/// test's prefix ends).
+fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find(|line| line.starts_with(series)).and_then(|line| line.rsplit(' ').next()).and_then(|v| v.parse().ok())
+}
+
+fn metrics_text(server: &Server) -> String {
+    agent().get(&server.url("/metrics")).call().expect("metrics").into_string().expect("body")
+}
+
+fn import_now(server: &Server, lines: &[(&str, f64)]) {
+    let t = now_ms();
+    let text: String = lines.iter().map(|(series, value)| format!("{series} {value} {t}\n")).collect();
+    let reply = post_plain(&server.url("/api/v1/import/prometheus"), "text/plain", text.as_bytes());
+    assert_eq!(reply.status, 204, "{}", reply.body);
+}
+
+#[test]
+fn a_reload_puts_new_rules_in_force_and_a_broken_file_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let base = std::fs::read_to_string(&config).expect("read the test config");
+    let aggregation = |name: &str, outputs: &str| format!("  - name: {name}\n    match: rl_{name}\n    interval: 1s\n    staleness_interval: 1m\n    without: [instance]\n    outputs: [{outputs}]\n");
+    let first = format!("{base}stream_aggregation:\n  configs:\n{}{}", aggregation("kept", "count_samples"), aggregation("changed", "count_samples"));
+    std::fs::write(&config, &first).expect("write the first config");
+    let server = Server::start(&config);
+    import_now(&server, &[("rl_kept{instance=\"a\"}", 1.0), ("rl_changed{instance=\"a\"}", 1.0), ("rl_plain", 1.0)]);
+    poll_query(&server, "{__name__=~\"rl_.*:.*\"}", "the first file's aggregates", AGGREGATE_WAIT, |result| {
+        (shown(result) == ["rl_changed:1s_without_instance_count_samples{} 1", "rl_kept:1s_without_instance_count_samples{} 1"]).then_some(())
+    });
+    let kept = "vm_streamaggr_matched_samples_total{outputs=\"count_samples\",name=\"kept\",";
+    assert_eq!(metric_value(&metrics_text(&server), kept), Some(1.0));
+
+    // A relabel rule, `changed` with another output, a new aggregation; `kept` as it was.
+    let relabel = "relabel_configs:\n- if: '{__name__=\"rl_plain\"}'\n  target_label: reloaded\n  replacement: \"yes\"\n";
+    let second = format!("{base}{relabel}stream_aggregation:\n  configs:\n{}{}{}", aggregation("kept", "count_samples"), aggregation("changed", "max"), aggregation("new", "sum_samples"));
+    std::fs::write(&config, &second).expect("write the second config");
+    let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The reload answered after the rules were in force: the next write meets them.
+    import_now(&server, &[("rl_kept{instance=\"a\"}", 1.0), ("rl_changed{instance=\"a\"}", 7.0), ("rl_new{instance=\"a\"}", 5.0), ("rl_plain", 2.0)]);
+    // (The old output of `changed` stays visible within the lookback.)
+    poll_query(&server, "{__name__=~\"rl_(changed|new):.*\"}", "the changed and new aggregations' output", AGGREGATE_WAIT, |result| {
+        let want = ["rl_changed:1s_without_instance_count_samples{} 1", "rl_changed:1s_without_instance_max{} 7", "rl_new:1s_without_instance_sum_samples{} 5"];
+        (shown(result) == want).then_some(())
+    });
+    let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode("rl_plain{reloaded=\"yes\"}"))));
+    assert_eq!(shown(answer["data"]["result"].as_array().expect("result")), vec!["rl_plain{reloaded=\"yes\"} 2"], "{answer}");
+    let metrics = metrics_text(&server);
+    assert_eq!(metric_value(&metrics, kept), Some(2.0), "the unchanged aggregation's counters go on: {metrics}");
+    assert_eq!(metric_value(&metrics, "vm_streamaggr_matched_samples_total{outputs=\"max\",name=\"changed\","), Some(1.0), "the changed one starts anew: {metrics}");
+    assert_eq!(metric_value(&metrics, "vm_relabel_config_last_reload_successful "), Some(1.0), "{metrics}");
+    assert_eq!(metric_value(&metrics, "vminsert_streamagg_config_reloads_total "), Some(1.0), "{metrics}");
+
+    // A broken file: /-/reload names the key; SIGHUP logs it; the rules in force stay.
+    let broken = format!("{base}{relabel}stream_aggregation:\n  configs:\n{}", aggregation("kept", "count_samples, foo"));
+    std::fs::write(&config, &broken).expect("write the broken config");
+    let reply = post_plain(&server.url("/-/reload"), "text/plain", b"");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let error: serde_json::Value = serde_json::from_str(&reply.body).expect("a JSON error");
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("stream_aggregation.configs[0].outputs[1]: unsupported output \"foo\"")), "{error}");
+    server.signal(libc::SIGHUP);
+    poll("the failed SIGHUP reload counted", AGGREGATE_WAIT, || {
+        let metrics = metrics_text(&server);
+        (metric_value(&metrics, "vm_relabel_config_reloads_errors_total ") == Some(2.0)).then_some(metrics)
+    });
+    // Logged for each: /-/reload's first, then SIGHUP's.
+    let failed = "relabel_configs and stream_aggregation not reloaded";
+    let by_request = server.log_line(failed, AGGREGATE_WAIT).expect("/-/reload's failure logged");
+    let by_signal = server.log_line(failed, AGGREGATE_WAIT).expect("SIGHUP's failure logged");
+    assert!(by_request.contains("/-/reload") && by_signal.contains("SIGHUP") && by_signal.contains("configs[0].outputs[1]"), "{by_request}\n{by_signal}");
+    let metrics = metrics_text(&server);
+    assert_eq!(metric_value(&metrics, "vm_relabel_config_last_reload_successful "), Some(0.0), "{metrics}");
+    assert_eq!(metric_value(&metrics, "vminsert_streamagg_config_last_reload_successful "), Some(0.0), "{metrics}");
+    import_now(&server, &[("rl_new{instance=\"a\"}", 11.0), ("rl_plain", 3.0)]);
+    poll_query(&server, "{__name__=~\"rl_new:.*\"}", "the aggregation in force still aggregating", AGGREGATE_WAIT, |result| {
+        (shown(result) == ["rl_new:1s_without_instance_sum_samples{} 11"]).then_some(())
+    });
+    let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode("rl_plain{reloaded=\"yes\"}"))));
+    assert_eq!(shown(answer["data"]["result"].as_array().expect("result")), vec!["rl_plain{reloaded=\"yes\"} 3"], "the relabel rule stays: {answer}");
+    assert!(server.stop());
 }

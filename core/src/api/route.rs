@@ -275,11 +275,14 @@ impl Api {
             "/internal/force_flush" if get_or_post => Ok(text_response(StatusCode::OK, "")),
             "/internal/force_merge" if get_or_post => Ok(admin::handle_force_merge(self)),
             // Prometheus' lifecycle reload (POST/PUT) and VictoriaMetrics' (any method): the
-            // scrape configuration file is read again; a mistake keeps the one in force.
-            "/-/reload" if get_or_post || method == Method::PUT => match crate::scrape::log_reload(&self.scrape_config, &self.notifications, "/-/reload") {
-                Ok(()) => Ok(text_response(StatusCode::OK, "")),
-                Err(error) => Err(ApiError::bad_data(format!("scrape configuration not reloaded: {error}"))),
-            },
+            // scrape configuration file is read again, and the configuration file's
+            // relabel_configs and stream_aggregation; a mistake keeps what is in force.
+            "/-/reload" if get_or_post || method == Method::PUT => {
+                let scrape = crate::scrape::log_reload(&self.scrape_config, &self.notifications, "/-/reload").map_err(|e| format!("scrape configuration not reloaded: {e}"));
+                let rules = crate::write_rules::log_reload(self.router.write_rules(), &self.notifications, "/-/reload").map_err(|e| format!("relabel_configs and stream_aggregation not reloaded: {e}"));
+                let errors: Vec<String> = [scrape, rules].into_iter().filter_map(Result::err).collect();
+                if errors.is_empty() { Ok(text_response(StatusCode::OK, "")) } else { Err(ApiError::bad_data(errors.join("; "))) }
+            }
             "/-/reload" => Err(ApiError::method_not_allowed("GET, POST, PUT")),
             // Prometheus' lifecycle quit: a graceful shutdown, as SIGTERM starts it.
             "/-/quit" if method == Method::POST || method == Method::PUT => Ok(quit(self.config.server.enable_lifecycle)),

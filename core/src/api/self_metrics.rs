@@ -250,14 +250,7 @@ pub async fn exposition(api: &Api) -> String {
     let _ = writeln!(out, "metricstor_metadata_families_refused_total {}", crate::shard::metadata_store::refused_total());
     family(&mut out, "metricstor_start_time_seconds", "gauge", "Start time of the process.");
     let _ = writeln!(out, "metricstor_start_time_seconds {}", api.started_at_ms / 1000);
-    let (series_dropped, samples_dropped) = api.router.relabeler().dropped();
-    family(&mut out, "metricstor_relabel_dropped_series_total", "counter", "Series of writes not stored because relabel_configs dropped them (counted per write).");
-    let _ = writeln!(out, "metricstor_relabel_dropped_series_total {series_dropped}");
-    family(&mut out, "metricstor_relabel_dropped_samples_total", "counter", "Samples (floats and native histograms) not stored because relabel_configs dropped their series.");
-    let _ = writeln!(out, "metricstor_relabel_dropped_samples_total {samples_dropped}");
-    if let Some(aggregators) = api.router.stream_aggr() {
-        aggregators.counters.write_text(&mut out);
-    }
+    api.router.write_rules().write_text(&mut out);
     let (subscribers, sent, dropped) = api.notifications.figures();
     family(&mut out, "metricstor_notification_active_subscribers", "gauge", "Clients following /api/v1/notifications/live now.");
     let _ = writeln!(out, "metricstor_notification_active_subscribers {subscribers}");

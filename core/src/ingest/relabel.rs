@@ -309,8 +309,16 @@ fn expand_numbered<'a>(template: &str, part: impl Fn(usize) -> &'a str) -> Strin
 pub struct Relabeler {
     rules: Vec<Rule>,
     limits: LabelLimits,
-    series_dropped: AtomicU64,
-    samples_dropped: AtomicU64,
+    /// Shared with the relabelers a reload puts in this one's place (`counting_on`), so the
+    /// counts go on across reloads.
+    dropped: std::sync::Arc<DroppedCounts>,
+}
+
+/// Series and samples a relabeler dropped.
+#[derive(Debug, Default)]
+struct DroppedCounts {
+    series: AtomicU64,
+    samples: AtomicU64,
 }
 
 impl Relabeler {
@@ -377,7 +385,13 @@ impl Relabeler {
             let label_references = config.replacement.contains("{{");
             rules.push(Rule { config: config.clone(), regex, if_alternatives, graphite, by_if_alone, label_references });
         }
-        Ok(Relabeler { rules, limits, series_dropped: AtomicU64::new(0), samples_dropped: AtomicU64::new(0) })
+        Ok(Relabeler { rules, limits, dropped: Default::default() })
+    }
+
+    /// This relabeler counting what it drops on `previous`'s counts (a reload's new rules
+    /// go on with the counts of those they replace).
+    pub fn counting_on(self, previous: &Relabeler) -> Relabeler {
+        Relabeler { dropped: previous.dropped.clone(), ..self }
     }
 
     /// The rules as configured, in order.
@@ -387,7 +401,7 @@ impl Relabeler {
 
     /// Series and samples (floats and histograms) not stored because of the rules.
     pub fn dropped(&self) -> (u64, u64) {
-        (self.series_dropped.load(Ordering::Relaxed), self.samples_dropped.load(Ordering::Relaxed))
+        (self.dropped.series.load(Ordering::Relaxed), self.dropped.samples.load(Ordering::Relaxed))
     }
 
     /// `batch` with the rules applied to every series (the batch itself without rules). A
@@ -432,8 +446,8 @@ impl Relabeler {
             }
             kept
         });
-        self.series_dropped.fetch_add(series_dropped, Ordering::Relaxed);
-        self.samples_dropped.fetch_add(samples_dropped, Ordering::Relaxed);
+        self.dropped.series.fetch_add(series_dropped, Ordering::Relaxed);
+        self.dropped.samples.fetch_add(samples_dropped, Ordering::Relaxed);
         relabeled
     }
 

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use super::history::{settled_before_ms, HistoryGeneration};
 use super::messages::{AppendAck, Select, ShardRequest, ShardStatsSnapshot};
-use crate::ingest::relabel::Relabeler;
 use crate::ingest::MetricMetadata;
 use crate::metric_names_stats::MetricNamesStats;
-use crate::stream_aggr::StreamAggregators;
+use crate::write_rules::{InForce, WriteRules};
 
 /// Why a request could not be handed to a shard.
 /// Exemplars of one write, summed over its shards.
@@ -115,18 +114,20 @@ pub fn split_by_shard(batch: &SeriesBatch, shard_count: usize) -> Vec<Vec<u32>> 
 pub struct ShardRouter {
     senders: Vec<Sender<ShardRequest>>,
     history: Arc<HistoryGeneration>,
-    /// `relabel_configs`, applied to every batch before it is split by shard.
-    relabeler: Arc<Relabeler>,
+    /// `relabel_configs` (applied to every batch before it is split by shard) and
+    /// `stream_aggregation` (fed every batch after relabeling) in force, shared by every
+    /// executor and replaced by a reload; `in_force` is this router's copy, taken again
+    /// when the shared generation moved.
+    write_rules: Arc<WriteRules>,
+    in_force: std::cell::RefCell<InForce>,
     /// Where each selected series' metric name is counted (`server.track_metric_names_stats`).
     name_stats: Option<Arc<MetricNamesStats>>,
-    /// `stream_aggregation`, fed every batch after relabeling (shared by every executor).
-    stream_aggr: Option<Arc<StreamAggregators>>,
 }
 
 impl ShardRouter {
     pub fn new(senders: Vec<Sender<ShardRequest>>, history: Arc<HistoryGeneration>) -> Self {
         assert!(!senders.is_empty(), "a router needs at least one shard");
-        ShardRouter { senders, history, relabeler: Arc::default(), name_stats: None, stream_aggr: None }
+        ShardRouter { senders, history, write_rules: Arc::default(), in_force: Default::default(), name_stats: None }
     }
 
     /// This router counting the metric names of the series its selects return in `stats`.
@@ -139,22 +140,24 @@ impl ShardRouter {
         self.name_stats.as_ref()
     }
 
-    /// This router with `relabeler`'s rules applied to every write.
-    pub fn with_relabeler(self, relabeler: Arc<Relabeler>) -> Self {
-        ShardRouter { relabeler, ..self }
+    /// This router applying the relabeling and stream aggregation `rules` hold in force to
+    /// every write.
+    pub fn with_write_rules(self, rules: Arc<WriteRules>) -> Self {
+        let in_force = std::cell::RefCell::new(rules.in_force());
+        ShardRouter { write_rules: rules, in_force, ..self }
     }
 
-    pub fn relabeler(&self) -> &Relabeler {
-        &self.relabeler
+    pub fn write_rules(&self) -> &Arc<WriteRules> {
+        &self.write_rules
     }
 
-    /// This router feeding every write to `stream_aggr`'s aggregations.
-    pub fn with_stream_aggr(self, stream_aggr: Option<Arc<StreamAggregators>>) -> Self {
-        ShardRouter { stream_aggr, ..self }
-    }
-
-    pub fn stream_aggr(&self) -> Option<&Arc<StreamAggregators>> {
-        self.stream_aggr.as_ref()
+    /// The rules in force: this router's copy, taken again after a reload.
+    fn rules_in_force(&self) -> std::cell::Ref<'_, InForce> {
+        let generation = self.write_rules.generation();
+        if self.in_force.borrow().generation != generation {
+            *self.in_force.borrow_mut() = self.write_rules.in_force();
+        }
+        self.in_force.borrow()
     }
 
     /// A shard whose write queue is full now, if any: a write arriving then would almost
@@ -194,10 +197,14 @@ impl ShardRouter {
 
     /// `append`, also counting the batch's exemplars: what the shards stored and refused.
     pub async fn append_with_exemplars(&self, batch: SeriesBatch) -> Result<(u64, ExemplarCounts), SubmitError> {
-        let batch = self.relabeler.apply_to_batch(batch);
-        let batch = match &self.stream_aggr {
-            Some(aggregators) => aggregators.push(batch, unix_now_ms()),
-            None => batch,
+        // The copy is not held across the await: a reload meanwhile reaches the next batch.
+        let batch = {
+            let rules = self.rules_in_force();
+            let batch = rules.relabeler.apply_to_batch(batch);
+            match &rules.stream_aggr {
+                Some(aggregators) => aggregators.push(batch, unix_now_ms()),
+                None => batch,
+            }
         };
         self.store(batch).await
     }

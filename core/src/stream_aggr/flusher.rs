@@ -1,29 +1,77 @@
 //! The flush loop of each aggregation, on executor 0: at every interval's end (aligned to
 //! multiples of the interval unless `no_align_flush_to_interval`) its aggregates are
 //! written at that time through the router, past relabeling and aggregation; at shutdown the
-//! incomplete interval is written only with `flush_on_shutdown`.
+//! incomplete interval is written only with `flush_on_shutdown`. `serve` follows the
+//! aggregations in force: after a reload it stops the loops of those removed or changed
+//! (ending them as a shutdown does, as VictoriaMetrics does) and starts loops for new ones.
 
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{batch_of, first_flush_window_start_ms, StreamAggregators};
+use super::{batch_of, first_flush_window_start_ms, Aggregator};
 use crate::api::Api;
 
-/// Runs every aggregation's flush loop until shutdown (on executor 0; others return).
+/// A running flush loop: dropping `stop` ends it (its last flush), `task` finishes after.
+struct Running {
+    aggregator: Arc<Aggregator>,
+    stop: async_channel::Sender<()>,
+    task: glommio::task::JoinHandle<()>,
+}
+
+/// Runs a flush loop for every aggregation in force until shutdown, following reloads (on
+/// executor 0; others return).
 pub async fn serve(api: Rc<Api>, executor: usize, shutdown: async_channel::Receiver<()>) {
-    let Some(aggregators) = api.router.stream_aggr().cloned() else { return };
     if executor != 0 {
         return;
     }
-    let loops: Vec<_> = (0..aggregators.aggregators().len()).map(|index| glommio::spawn_local(run(api.clone(), aggregators.clone(), index, shutdown.clone()))).collect();
-    for task in loops {
+    let rules = api.router.write_rules().clone();
+    let mut running: Vec<Running> = Vec::new();
+    loop {
+        let in_force = rules.in_force();
+        let wanted: &[Arc<Aggregator>] = in_force.stream_aggr.as_deref().map(|set| set.aggregators()).unwrap_or_default();
+        let (kept, stopped): (Vec<Running>, Vec<Running>) = running.into_iter().partition(|r| wanted.iter().any(|a| Arc::ptr_eq(a, &r.aggregator)));
+        stop_all(stopped).await;
+        running = kept;
+        for aggregator in wanted {
+            if !running.iter().any(|r| Arc::ptr_eq(aggregator, &r.aggregator)) {
+                let (stop, stopped) = async_channel::bounded(1);
+                let task = glommio::spawn_local(run(api.clone(), aggregator.clone(), stopped)).detach();
+                running.push(Running { aggregator: aggregator.clone(), stop, task });
+            }
+        }
+        drop(in_force);
+        let reloaded = async {
+            let _ = rules.aggregations_changed().recv().await;
+            false
+        };
+        let stopping = async {
+            let _ = shutdown.recv().await;
+            true
+        };
+        if futures_lite::future::or(stopping, reloaded).await {
+            break;
+        }
+    }
+    stop_all(running).await;
+}
+
+/// Ends the loops, all at once (each writes its last flush as at shutdown), and waits for
+/// them.
+async fn stop_all(running: Vec<Running>) {
+    let tasks: Vec<_> = running
+        .into_iter()
+        .map(|Running { stop, task, .. }| {
+            drop(stop);
+            task
+        })
+        .collect();
+    for task in tasks {
         task.await;
     }
 }
 
-async fn run(api: Rc<Api>, aggregators: Arc<StreamAggregators>, index: usize, shutdown: async_channel::Receiver<()>) {
-    let aggregator = &aggregators.aggregators()[index];
+async fn run(api: Rc<Api>, aggregator: Arc<Aggregator>, stop: async_channel::Receiver<()>) {
     let config = &aggregator.config;
     let interval_ms = config.interval_ms;
     let window_start_ms = first_flush_window_start_ms(crate::api::params::now_ms(), interval_ms, config.align_flush_to_interval);
@@ -35,7 +83,7 @@ async fn run(api: Rc<Api>, aggregators: Arc<StreamAggregators>, index: usize, sh
     let tick_interval_ms = if dedup { config.dedup_interval_ms } else { interval_ms };
     let mut tick_ms = window_start_ms + tick_interval_ms;
     loop {
-        if wait_until_or_shutdown(tick_ms, &shutdown).await {
+        if wait_until_or_shutdown(tick_ms, &stop).await {
             break;
         }
         if dedup {
@@ -43,11 +91,13 @@ async fn run(api: Rc<Api>, aggregators: Arc<StreamAggregators>, index: usize, sh
             aggregator.set_min_deadline_ms(tick_ms);
         }
         if schedule.flush_ms <= tick_ms {
+            let started = std::time::Instant::now();
             let flush_ms = schedule.flush_ms;
             let samples = aggregator.flush(flush_ms, false);
             if schedule.take_write() {
-                write(&api, &aggregators, &samples, flush_ms, &config.name).await;
+                write(&api, &aggregator, &samples, flush_ms).await;
             }
+            count_flush(&aggregator, started);
             if !dedup {
                 aggregator.set_min_deadline_ms(flush_ms);
             }
@@ -59,13 +109,21 @@ async fn run(api: Rc<Api>, aggregators: Arc<StreamAggregators>, index: usize, sh
             tick_ms += tick_interval_ms;
         }
     }
+    let started = std::time::Instant::now();
     let now_ms = crate::api::params::now_ms();
     let (dedup_ms, last_ms) = if config.align_flush_to_interval { (tick_ms, schedule.flush_ms) } else { (now_ms, now_ms) };
     aggregator.flush_dedup(dedup_ms, now_ms);
     let samples = aggregator.flush(last_ms, true);
     if config.flush_on_shutdown && schedule.ignored_intervals_left == 0 {
-        write(&api, &aggregators, &samples, last_ms, &config.name).await;
+        write(&api, &aggregator, &samples, last_ms).await;
     }
+    count_flush(&aggregator, started);
+}
+
+/// Counts one flush and the time it took (its `vm_streamaggr_flush_duration_seconds`).
+fn count_flush(aggregator: &Aggregator, started: std::time::Instant) {
+    aggregator.count(|c| &c.flushes, 1);
+    aggregator.count(|c| &c.flush_micros, started.elapsed().as_micros() as u64);
 }
 
 /// When the next flush is due and whether it is written (`ignore_first_intervals`).
@@ -95,23 +153,23 @@ impl Schedule {
     }
 }
 
-/// Sleeps until `deadline_ms` on the server's clock; true when shutdown came first.
+/// Sleeps until `deadline_ms` on the server's clock; true when the loop is told to stop
+/// first (shutdown, or a reload that removed or changed its aggregation).
 async fn wait_until_or_shutdown(deadline_ms: i64, shutdown: &async_channel::Receiver<()>) -> bool {
     let wait_ms = (deadline_ms - crate::api::params::now_ms()).max(0) as u64;
     crate::rules::wait_or_shutdown(Duration::from_millis(wait_ms), shutdown).await
 }
 
-async fn write(api: &Api, aggregators: &StreamAggregators, samples: &[super::OutputSample], timestamp_ms: i64, name: &str) {
+async fn write(api: &Api, aggregator: &Aggregator, samples: &[super::OutputSample], timestamp_ms: i64) {
     if samples.is_empty() {
         return;
     }
-    let counters = &aggregators.counters;
     let count = samples.len() as u64;
     match api.router.append_aggregates(batch_of(samples, timestamp_ms)).await {
-        Ok(_) => _ = counters.output_samples_written.fetch_add(count, std::sync::atomic::Ordering::Relaxed),
+        Ok(_) => aggregator.count(|c| &c.output_samples_written, count),
         Err(error) => {
-            counters.output_samples_failed.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(aggregation = name, samples = count, error = %error, "cannot store stream aggregation output");
+            aggregator.count(|c| &c.output_samples_failed, count);
+            tracing::warn!(aggregation = aggregator.config.name, samples = count, error = %error, "cannot store stream aggregation output");
         }
     }
 }

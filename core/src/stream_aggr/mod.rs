@@ -12,20 +12,24 @@
 //! write a cross-core message and a wait; a lock that is rarely contended costs less. Writes
 //! that match no aggregation touch no lock, and with no aggregation configured the router
 //! pays one branch. One flusher (rather than one per executor) writes each output series
-//! once per interval, at one timestamp, as VictoriaMetrics does.
+//! once per interval, at one timestamp, as VictoriaMetrics does. A reload
+//! (`crate::write_rules`) makes a new set with `StreamAggregators::replacing`, which keeps
+//! the aggregations whose item did not change.
 
 pub mod config;
 pub mod flusher;
 mod histograms;
+pub mod metrics;
 pub mod outputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tsdb::{BatchSeries, Labels, Sample, SeriesBatch, SeriesSamples};
 
 pub use config::{AggregationConfig, Compiled, StreamAggregationSection};
+pub use metrics::Counters;
 use outputs::{OutputState, PushContext};
 
 /// Locks per aggregation; an output series' state lives under lock `hash % SHARDS`.
@@ -35,58 +39,36 @@ const SHARDS: usize = 16;
 /// flushes with `time.Truncate`, which counts from there.
 const GO_ZERO_TO_UNIX_MS: i64 = 62_135_596_800_000;
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Input samples added to an aggregation (once per aggregation that took them).
-    pub samples_aggregated: AtomicU64,
-    /// Input samples of matched series not added: NaN (stale markers too), or older than the
-    /// current interval with `ignore_old_samples`.
-    pub samples_ignored_nan: AtomicU64,
-    pub samples_ignored_old: AtomicU64,
-    /// Input samples `dedup_interval` replaced by another of their series.
-    pub samples_deduplicated: AtomicU64,
-    /// Input samples not stored because of stream aggregation (matched, or `drop_input`).
-    pub input_samples_dropped: AtomicU64,
-    /// Aggregated samples written.
-    pub output_samples_written: AtomicU64,
-    /// Aggregated samples whose write failed.
-    pub output_samples_failed: AtomicU64,
-}
-
-impl Counters {
-    /// The counters in Prometheus' text format (`/metrics`).
-    pub fn write_text(&self, out: &mut String) {
-        use std::fmt::Write;
-        for (name, help, counter) in [
-            ("metricstor_stream_aggr_samples_aggregated_total", "Input samples added to a stream aggregation (once per aggregation that took them).", &self.samples_aggregated),
-            ("metricstor_stream_aggr_input_samples_dropped_total", "Input samples not stored because stream aggregation took them (or drop_input).", &self.input_samples_dropped),
-            ("metricstor_stream_aggr_output_samples_total", "Aggregated samples stream aggregation stored.", &self.output_samples_written),
-            ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples whose write failed (logged).", &self.output_samples_failed),
-            ("metricstor_stream_aggr_dedup_dropped_samples_total", "Input samples dedup_interval dropped for a later one of their series.", &self.samples_deduplicated),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
-        }
-        let name = "metricstor_stream_aggr_samples_ignored_total";
-        let (nan, old) = (self.samples_ignored_nan.load(Ordering::Relaxed), self.samples_ignored_old.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP {name} Matched input samples not aggregated: NaN (stale markers too), or too old with ignore_old_samples.\n# TYPE {name} counter");
-        let _ = writeln!(out, "{name}{{reason=\"nan\"}} {nan}\n{name}{{reason=\"too_old\"}} {old}");
-    }
-}
-
 /// Every configured aggregation, with its state.
 #[derive(Debug)]
 pub struct StreamAggregators {
-    aggregators: Vec<Aggregator>,
+    /// Shared with the sets a reload makes while their items stay unchanged.
+    aggregators: Vec<Arc<Aggregator>>,
     keep_input: bool,
     drop_input: bool,
-    pub counters: Counters,
+    /// The totals over every aggregation, shared by the sets reloads make.
+    pub counters: Arc<Counters>,
+}
+
+/// What a reload made of the aggregations in force (`StreamAggregators::replacing`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    /// Aggregations whose item was unchanged: their state goes on.
+    pub kept: usize,
+    /// New or changed items: they start empty.
+    pub started: usize,
+    /// Aggregations in force no item matches any more: their flusher stops them.
+    pub stopped: usize,
 }
 
 /// One aggregation's settings and the state of its output series.
 #[derive(Debug)]
 pub struct Aggregator {
     pub config: Compiled,
+    /// This aggregation's own counters (its `vm_streamaggr_*` series).
+    pub counters: Counters,
+    /// The totals, counted together with `counters`.
+    totals: Arc<Counters>,
     shards: Vec<Mutex<HashMap<Box<[u8]>, Entry>>>,
     /// Samples older than this are ignored with `ignore_old_samples`: the last flush's time.
     min_deadline_ms: AtomicI64,
@@ -129,14 +111,39 @@ impl StreamAggregators {
     /// The aggregations of `section`, compiled, their state empty as of `now_ms`; None
     /// when there is none.
     pub fn new(section: &StreamAggregationSection, compiled: Vec<Compiled>, now_ms: i64) -> Option<StreamAggregators> {
-        if compiled.is_empty() {
-            return None;
-        }
-        let aggregators = compiled.into_iter().map(|config| Aggregator::new(config, now_ms)).collect();
-        Some(StreamAggregators { aggregators, keep_input: section.keep_input, drop_input: section.drop_input, counters: Counters::default() })
+        StreamAggregators::replacing(None, section, compiled, now_ms, Arc::default()).0
     }
 
-    pub fn aggregators(&self) -> &[Aggregator] {
+    /// The aggregations of `section` as a reload puts them in place of `previous`'s (as
+    /// VictoriaMetrics compares an item's configuration): an item equal to one of
+    /// `previous`'s (each taken once, in order) keeps that aggregation with its state and
+    /// counters; the others start empty as of `now_ms`, counting into `totals`. None when
+    /// there is none.
+    pub fn replacing(previous: Option<&StreamAggregators>, section: &StreamAggregationSection, compiled: Vec<Compiled>, now_ms: i64, totals: Arc<Counters>) -> (Option<StreamAggregators>, Replaced) {
+        let mut unclaimed: Vec<Option<&Arc<Aggregator>>> = previous.map(|p| p.aggregators.iter().map(Some).collect()).unwrap_or_default();
+        let mut replaced = Replaced::default();
+        let mut aggregators = Vec::with_capacity(compiled.len());
+        for config in compiled {
+            let same = unclaimed.iter_mut().find(|slot| slot.is_some_and(|old| old.config.item == config.item)).and_then(Option::take);
+            match same {
+                Some(old) => {
+                    replaced.kept += 1;
+                    aggregators.push(old.clone());
+                }
+                None => {
+                    replaced.started += 1;
+                    aggregators.push(Arc::new(Aggregator::new(config, now_ms, totals.clone())));
+                }
+            }
+        }
+        replaced.stopped = unclaimed.iter().flatten().count();
+        if aggregators.is_empty() {
+            return (None, replaced);
+        }
+        (Some(StreamAggregators { aggregators, keep_input: section.keep_input, drop_input: section.drop_input, counters: totals }), replaced)
+    }
+
+    pub fn aggregators(&self) -> &[Arc<Aggregator>] {
         &self.aggregators
     }
 
@@ -152,7 +159,7 @@ impl StreamAggregators {
                         matched = vec![false; batch.len()];
                     }
                     matched[index] = true;
-                    aggregator.push_series(&series, now_ms, &self.counters);
+                    aggregator.push_series(&series, now_ms);
                 }
             }
         }
@@ -188,10 +195,12 @@ impl StreamAggregators {
 }
 
 impl Aggregator {
-    fn new(config: Compiled, now_ms: i64) -> Aggregator {
+    fn new(config: Compiled, now_ms: i64, totals: Arc<Counters>) -> Aggregator {
         let now_s_ms = now_ms / 1000 * 1000;
         let min_deadline_ms = first_flush_window_start_ms(now_ms, config.interval_ms, config.align_flush_to_interval);
         Aggregator {
+            counters: Counters::default(),
+            totals,
             first_sample_counts_from_ms: now_s_ms + config.ignore_first_sample_interval_ms / 1000 * 1000,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             min_deadline_ms: AtomicI64::new(min_deadline_ms),
@@ -211,8 +220,25 @@ impl Aggregator {
             })
     }
 
+    /// Adds `n` to this aggregation's counter `field` picks and to the totals' one.
+    pub fn count(&self, field: fn(&Counters) -> &AtomicU64, n: u64) {
+        self.counters.add(field, n);
+        self.totals.add(field, n);
+    }
+
+    /// Output series held in the state now.
+    pub fn state_series(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()).sum()
+    }
+
+    /// Input series whose sample de-duplication holds until its next tick.
+    pub fn dedup_items(&self) -> usize {
+        let Some(dedup) = &self.dedup else { return 0 };
+        dedup.iter().map(|shard| shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()).sum()
+    }
+
     /// Adds the float samples of one matched series to its output series' state.
-    fn push_series(&self, series: &BatchSeries<'_>, now_ms: i64, counters: &Counters) {
+    fn push_series(&self, series: &BatchSeries<'_>, now_ms: i64) {
         let config = &self.config;
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         let mut labels: Vec<(String, String)> = series
@@ -250,12 +276,12 @@ impl Aggregator {
                 true
             })
             .collect();
-        counters.samples_ignored_nan.fetch_add(nan, Ordering::Relaxed);
-        counters.samples_ignored_old.fetch_add(old, Ordering::Relaxed);
+        self.count(|c| &c.samples_ignored_nan, nan);
+        self.count(|c| &c.samples_ignored_old, old);
         if samples.is_empty() {
             return;
         }
-        counters.samples_aggregated.fetch_add(samples.len() as u64, Ordering::Relaxed);
+        self.count(|c| &c.samples_aggregated, samples.len() as u64);
         let cx = PushContext {
             now_ms,
             delete_deadline_ms: now_ms + config.staleness_interval_ms,
@@ -278,7 +304,7 @@ impl Aggregator {
                     (slot.timestamp_ms, slot.value) = (sample.timestamp_ms, sample.value);
                 }
             }
-            counters.samples_deduplicated.fetch_add(deduplicated, Ordering::Relaxed);
+            self.count(|c| &c.samples_deduplicated, deduplicated);
             return;
         }
         let mut entries = self.shards[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);

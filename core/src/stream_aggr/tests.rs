@@ -194,3 +194,77 @@ fn dedup_keeps_the_last_sample_per_series_and_tick() {
     assert_eq!(shown(aggregator.flush(NOW_MS + 60_000, false)), vec!["x:1m_by_job_count_samples{job=\"j\"} 3", "x:1m_by_job_sum_samples{job=\"j\"} 14"]);
     assert_eq!(a.counters.samples_deduplicated.load(Ordering::Relaxed), 2);
 }
+
+/// `section`'s aggregations as a reload puts them in place of `previous`'s.
+fn replacing(previous: &StreamAggregators, yaml: &str, now_ms: i64) -> (Option<StreamAggregators>, Replaced) {
+    let section: StreamAggregationSection = serde_saphyr::from_str(yaml).expect("test YAML parses");
+    let compiled = section.compile(LabelLimits::default()).expect("test config compiles");
+    StreamAggregators::replacing(Some(previous), &section, compiled, now_ms, previous.counters.clone())
+}
+
+#[test]
+fn a_reload_keeps_unchanged_aggregations_with_their_state_and_restarts_changed_ones() {
+    let kept = "- name: kept\n  match: x\n  interval: 1m\n  outputs: [count_samples]\n";
+    let changed = "- name: changed\n  match: x\n  interval: 1m\n  outputs: [sum_samples]\n";
+    let removed = "- name: removed\n  match: x\n  interval: 1m\n  outputs: [max]\n";
+    let before = aggregators(&format!("configs:\n{kept}{changed}{removed}"));
+    before.push(batch(&[(&[("__name__", "x")], &[(NOW_MS, 2.0), (NOW_MS + 1, 3.0)])]), NOW_MS);
+    assert_eq!(before.aggregators()[0].counters.samples_aggregated.load(Ordering::Relaxed), 2);
+
+    // `changed` now sums by job; a new item comes first, so `kept` moves to position 2.
+    let added = "- name: added\n  match: x\n  interval: 1m\n  outputs: [count_series]\n";
+    let changed_now = changed.replace("outputs: [sum_samples]", "outputs: [sum_samples]\n  by: [job]");
+    let (after, replaced) = replacing(&before, &format!("configs:\n{added}{kept}{changed_now}"), NOW_MS + 10);
+    let after = after.expect("three aggregations");
+    assert_eq!(replaced, Replaced { kept: 1, started: 2, stopped: 2 }, "changed and removed stop; added and changed start");
+    let names: Vec<&str> = after.aggregators().iter().map(|a| a.config.name.as_str()).collect();
+    assert_eq!(names, ["added", "kept", "changed"]);
+    assert!(Arc::ptr_eq(&after.aggregators()[1], &before.aggregators()[0]), "the unchanged item keeps its aggregation");
+    assert!(!Arc::ptr_eq(&after.aggregators()[2], &before.aggregators()[1]), "a changed item gets a new one");
+    // The kept aggregation's state goes on: its count holds the samples pushed before the
+    // reload and those after; the changed one starts empty.
+    after.push(batch(&[(&[("__name__", "x"), ("job", "j")], &[(NOW_MS + 20, 5.0)])]), NOW_MS + 20);
+    assert_eq!(shown(after.aggregators()[1].flush(NOW_MS + 60_000, false)), vec!["x:1m_count_samples{job=\"j\"} 1", "x:1m_count_samples{} 2"]);
+    assert_eq!(shown(after.aggregators()[2].flush(NOW_MS + 60_000, false)), vec!["x:1m_by_job_sum_samples{job=\"j\"} 5"]);
+    assert_eq!(after.aggregators()[1].counters.samples_aggregated.load(Ordering::Relaxed), 3, "its counters go on too");
+    assert_eq!(after.aggregators()[2].counters.samples_aggregated.load(Ordering::Relaxed), 1);
+    // The totals count across the reload: 2 × 3 before, 1 × 3 after.
+    assert_eq!(after.counters.samples_aggregated.load(Ordering::Relaxed), 9);
+}
+
+#[test]
+fn a_reload_matches_repeated_items_once_each_and_can_remove_every_aggregation() {
+    let item = "- match: x\n  interval: 1m\n  outputs: [count_samples]\n";
+    let before = aggregators(&format!("configs:\n{item}{item}"));
+    let (after, replaced) = replacing(&before, &format!("configs:\n{item}{item}{item}"), NOW_MS);
+    let after = after.expect("three aggregations");
+    assert_eq!(replaced, Replaced { kept: 2, started: 1, stopped: 0 });
+    assert!(Arc::ptr_eq(&after.aggregators()[0], &before.aggregators()[0]) && Arc::ptr_eq(&after.aggregators()[1], &before.aggregators()[1]));
+    let (none, replaced) = replacing(&after, "configs: []\n", NOW_MS);
+    assert!(none.is_none());
+    assert_eq!(replaced, Replaced { kept: 0, started: 0, stopped: 3 });
+}
+
+#[test]
+fn per_aggregation_metrics_are_labelled_as_victoriametrics_labels_them() {
+    let a = aggregators("configs:\n- name: by_job\n  match: x\n  interval: 1m\n  by: [job]\n  outputs: [sum_samples, count_samples]\n- interval: 1m\n  dedup_interval: 30s\n  outputs: [max]\n  ignore_old_samples: true\n");
+    a.aggregators()[1].set_min_deadline_ms(NOW_MS);
+    a.push(batch(&[(&[("__name__", "x"), ("job", "a")], &[(NOW_MS - 1, 1.0), (NOW_MS, 2.0)]), (&[("__name__", "x"), ("job", "b")], &[(NOW_MS, f64::NAN)])]), NOW_MS);
+    let mut text = String::new();
+    metrics::write_per_aggregation(&mut text, &a, "/etc/metricstor.yaml");
+    let first = "outputs=\"sum_samples,count_samples\",name=\"by_job\",path=\"/etc/metricstor.yaml\",url=\"global\",position=\"1\"";
+    let second = "outputs=\"max\",name=\"\",path=\"/etc/metricstor.yaml\",url=\"global\",position=\"2\"";
+    for line in [
+        format!("vm_streamaggr_matched_samples_total{{{first}}} 2"),
+        format!("vm_streamaggr_matched_samples_total{{{second}}} 1"),
+        format!("vm_streamaggr_ignored_samples_total{{reason=\"too_old\",{second}}} 1"),
+        format!("vm_streamaggr_ignored_samples_total{{reason=\"nan\",{first}}} 1"),
+        format!("metricstor_stream_aggr_state_series{{{first}}} 1"),
+        format!("metricstor_stream_aggr_state_series{{{second}}} 0"),
+        format!("vm_streamaggr_dedup_state_items_count{{{second}}} 1"),
+        format!("vm_streamaggr_flush_duration_seconds_count{{{first}}} 0"),
+    ] {
+        assert!(text.contains(&format!("\n{line}\n")), "{line} in:\n{text}");
+    }
+    assert!(!text.contains(&format!("vm_streamaggr_dedup_state_items_count{{{first}}}")), "only aggregations with dedup_interval have dedup series");
+}

@@ -95,6 +95,6 @@ impl NotifierCounts {
 }
 
 /// A label value as the text format writes it (backslash, quote and newline escaped).
-fn escape_label_value(value: &str) -> String {
+pub(crate) fn escape_label_value(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
