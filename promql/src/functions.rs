@@ -285,6 +285,12 @@ pub const SERIES_WIDE_FUNCTIONS: &[&str] = &[
 /// Not in `FUNCTIONS`, so no query names it; printed as its arguments, comma-separated.
 pub static ARGUMENT_LIST: Function = f("__argument_list", &[V], 0, None, V);
 
+/// Internal: MetricsQL's `Ni` and Grafana's `$__interval` where a number is wanted (`x * 2i`):
+/// N steps of the grid evaluated, in seconds. The engine puts the number in when it prepares
+/// the query (`engine::resolve_durations`, which knows each grid's step); printed as `Ni`.
+/// Not in `FUNCTIONS`, so no query names it.
+pub static STEP_MULTIPLE: Function = f("__step_multiple", &[S], 1, Some(1), S);
+
 pub fn lookup(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }

@@ -321,6 +321,12 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 let _ = write!(out, " limit {limit}");
             }
         }
+        // MetricsQL's `Ni` as a number.
+        Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::STEP_MULTIPLE) => {
+            if let [Expr::Number(n)] = args.as_slice() {
+                let _ = write!(out, "{}i", format_number(*n));
+            }
+        }
         // Several arguments held as one: written as they were, comma-separated.
         Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::ARGUMENT_LIST) => {
             for (i, arg) in args.iter().enumerate() {

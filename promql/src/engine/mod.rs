@@ -258,6 +258,15 @@ fn resolve_durations(expr: &mut Expr, step_ms: i64, range_ms: i64, grid_step_ms:
                 None => Ok(()),
             }
         }
+        // MetricsQL's `Ni` as a number: N steps of this grid, in seconds.
+        Expr::Call { func, args, .. } if std::ptr::eq(*func, &crate::functions::STEP_MULTIPLE) => {
+            let steps = match args.as_slice() {
+                [Expr::Number(n)] => *n,
+                _ => return Err(Error::Execution("a number of steps (Ni) takes one number".into())),
+            };
+            *expr = Expr::Number(steps * grid_step_ms as f64 / 1000.0);
+            Ok(())
+        }
         Expr::Call { args, .. } => args.iter_mut().try_for_each(inner),
         Expr::Number(_) | Expr::String(_) => Ok(()),
     }

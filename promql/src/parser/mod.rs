@@ -857,9 +857,23 @@ impl<'a> Parser<'a> {
                     return Ok(Expr::Number(ms as f64 / 1000.0));
                 }
             }
+            // MetricsQL's `2i` as a number: two steps of the grid, in seconds.
+            if let Ok((rest, steps)) = number(self.rest) {
+                if let Some(after) = rest.strip_prefix('i').filter(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')) {
+                    self.rest = after;
+                    return Ok(call_node(&crate::functions::STEP_MULTIPLE, vec![Expr::Number(steps)], Pos::at(start)));
+                }
+            }
             if let Ok((rest, v)) = lexemes::number_with_multiplier(self.rest) {
                 self.rest = rest;
                 return Ok(Expr::Number(v));
+            }
+        }
+        // Grafana's `$__interval` and `$__rate_interval`, as MetricsQL reads them: `1i`.
+        for variable in ["$__interval", "$__rate_interval"] {
+            if let Some(rest) = self.rest.strip_prefix(variable).filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')) {
+                self.rest = rest;
+                return Ok(call_node(&crate::functions::STEP_MULTIPLE, vec![Expr::Number(1.0)], Pos::at(start)));
             }
         }
         if let Some((rest, ident)) = identifier(self.rest, IdentifierKind::Metric) {

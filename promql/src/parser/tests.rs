@@ -334,4 +334,9 @@ fn grafana_interval_variables_are_one_step() {
     let printed = crate::printer::print(&parse("rate(m[$__rate_interval:5m] offset $__interval)").unwrap());
     assert_eq!(printed, "rate(m[1i:5m] offset 1i)");
     assert!(parse("m[$__intervalx]").is_err());
+    // Where a number is wanted: N steps in seconds, printed back as written.
+    assert_eq!(crate::printer::print(&parse("rate(m[$__interval]) * $__interval").unwrap()), "rate(m[1i]) * 1i");
+    assert_eq!(crate::printer::print(&parse("x > 2.5i").unwrap()), "x > 2.5i");
+    assert!(parse("x > 2ix").is_err());
+    assert!(parse("__step_multiple(2)").is_err(), "no query names the internal function");
 }
