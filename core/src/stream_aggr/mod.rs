@@ -152,16 +152,20 @@ impl StreamAggregators {
     /// series no aggregation matched.
     pub fn push(&self, batch: SeriesBatch, now_ms: i64) -> SeriesBatch {
         let mut matched: Vec<bool> = Vec::new();
+        let mut counts = vec![PushCounts::default(); self.aggregators.len()];
         for (index, series) in batch.iter().enumerate() {
-            for aggregator in &self.aggregators {
+            for (aggregator, counts) in self.aggregators.iter().zip(counts.iter_mut()) {
                 if aggregator.matches(&series) {
                     if matched.is_empty() {
                         matched = vec![false; batch.len()];
                     }
                     matched[index] = true;
-                    aggregator.push_series(&series, now_ms);
+                    aggregator.push_series(&series, now_ms, counts);
                 }
             }
+        }
+        for (aggregator, counts) in self.aggregators.iter().zip(&counts) {
+            aggregator.count_pushed(counts);
         }
         if self.keep_input {
             return batch;
@@ -237,51 +241,57 @@ impl Aggregator {
         dedup.iter().map(|shard| shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()).sum()
     }
 
-    /// Adds the float samples of one matched series to its output series' state.
-    fn push_series(&self, series: &BatchSeries<'_>, now_ms: i64) {
+    /// Adds the float samples of one matched series to its output series' state, counting
+    /// into `counts` (added to the shared counters once per batch). Without
+    /// `input_relabel_configs` the labels are read as the batch holds them; text is made only
+    /// for an output series new to the state.
+    fn push_series(&self, series: &BatchSeries<'_>, now_ms: i64, counts: &mut PushCounts) {
         let config = &self.config;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let mut labels: Vec<(String, String)> = series
-            .label_pairs()
-            .filter(|(name, _)| !config.drop_input_labels.iter().any(|d| d.as_bytes() == *name))
-            .map(|(name, value)| (text(name), text(value)))
-            .collect();
-        if let Some(relabeling) = &config.input_relabeling {
-            if !relabeling.apply(&mut labels) || labels.is_empty() {
-                return;
+        let relabeled: Option<LabelPairs> = match &config.input_relabeling {
+            Some(relabeling) => {
+                let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+                let mut labels: LabelPairs = series
+                    .label_pairs()
+                    .filter(|(name, _)| !config.drop_input_labels.iter().any(|d| d.as_bytes() == *name))
+                    .map(|(name, value)| (text(name), text(value)))
+                    .collect();
+                if !relabeling.apply(&mut labels) || labels.is_empty() {
+                    return;
+                }
+                Some(labels)
             }
-        }
-        labels.sort();
-        let (input, output): (LabelPairs, LabelPairs) = if config.aggregates_only_by_time() {
+            None => None,
+        };
+        let mut labels: Vec<(&[u8], &[u8])> = match &relabeled {
+            Some(labels) => labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect(),
+            None => series.label_pairs().filter(|(name, _)| !config.drop_input_labels.iter().any(|d| d.as_bytes() == *name)).collect(),
+        };
+        labels.sort_unstable();
+        let (input, output): (Vec<(&[u8], &[u8])>, Vec<(&[u8], &[u8])>) = if config.aggregates_only_by_time() {
             (Vec::new(), labels)
         } else if !config.without.is_empty() {
-            labels.into_iter().partition(|(name, _)| config.without.contains(name))
+            labels.into_iter().partition(|(name, _)| config.without.iter().any(|w| w.as_bytes() == *name))
         } else {
-            labels.into_iter().partition(|(name, _)| !config.by.contains(name))
+            labels.into_iter().partition(|(name, _)| !config.by.iter().any(|b| b.as_bytes() == *name))
         };
         let min_deadline_ms = self.min_deadline_ms.load(Ordering::Relaxed);
+        let too_old = |s: &Sample| config.ignore_old_samples && s.timestamp_ms < min_deadline_ms;
         let (mut nan, mut old) = (0, 0);
-        let samples: Vec<&Sample> = series
-            .samples()
-            .iter()
-            .filter(|s| {
-                if s.value.is_nan() {
-                    nan += 1;
-                    return false;
-                }
-                if config.ignore_old_samples && s.timestamp_ms < min_deadline_ms {
-                    old += 1;
-                    return false;
-                }
-                true
-            })
-            .collect();
-        self.count(|c| &c.samples_ignored_nan, nan);
-        self.count(|c| &c.samples_ignored_old, old);
-        if samples.is_empty() {
+        for sample in series.samples() {
+            if sample.value.is_nan() {
+                nan += 1;
+            } else if too_old(sample) {
+                old += 1;
+            }
+        }
+        counts.nan += nan;
+        counts.old += old;
+        let taken = series.samples().len() as u64 - nan - old;
+        if taken == 0 {
             return;
         }
-        self.count(|c| &c.samples_aggregated, samples.len() as u64);
+        counts.aggregated += taken;
+        let samples = series.samples().iter().filter(|s| !s.value.is_nan() && !too_old(s));
         let cx = PushContext {
             now_ms,
             delete_deadline_ms: now_ms + config.staleness_interval_ms,
@@ -289,27 +299,40 @@ impl Aggregator {
         };
         let input_key = encode_key(&input);
         let output_key = encode_key(&output);
+        let output_labels = || -> LabelPairs { output.iter().map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned())).collect() };
         let shard = shard_of(&output_key);
         if let Some(dedup) = &self.dedup {
             // De-duplicated first: the last sample per input series, added at the next tick.
             let mut kept = dedup[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let slot = kept.entry((output_key.into_boxed_slice(), input_key.into_boxed_slice())).or_insert_with(|| DedupSample { labels: output, timestamp_ms: i64::MIN, value: 0.0 });
-            let mut deduplicated = 0;
+            let slot = kept.entry((output_key.into_boxed_slice(), input_key.into_boxed_slice())).or_insert_with(|| DedupSample { labels: output_labels(), timestamp_ms: i64::MIN, value: 0.0 });
             for sample in samples {
                 if slot.timestamp_ms != i64::MIN {
-                    deduplicated += 1;
+                    counts.deduplicated += 1;
                 }
                 // The later sample wins; of two at one time the greater value.
                 if sample.timestamp_ms > slot.timestamp_ms || (sample.timestamp_ms == slot.timestamp_ms && sample.value > slot.value) {
                     (slot.timestamp_ms, slot.value) = (sample.timestamp_ms, sample.value);
                 }
             }
-            self.count(|c| &c.samples_deduplicated, deduplicated);
             return;
         }
         let mut entries = self.shards[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let samples = samples.into_iter().map(|s| (s.timestamp_ms, s.value));
-        add_to_entry(config, &mut entries, output_key.into_boxed_slice(), output, &input_key, samples, cx);
+        let samples = samples.map(|s| (s.timestamp_ms, s.value));
+        add_to_entry(config, &mut entries, output_key, output_labels, &input_key, samples, cx);
+    }
+
+    /// Adds a batch's `counts` to this aggregation's counters and the totals.
+    fn count_pushed(&self, counts: &PushCounts) {
+        for (field, n) in [
+            ((|c| &c.samples_ignored_nan) as fn(&Counters) -> &AtomicU64, counts.nan),
+            (|c| &c.samples_ignored_old, counts.old),
+            (|c| &c.samples_aggregated, counts.aggregated),
+            (|c| &c.samples_deduplicated, counts.deduplicated),
+        ] {
+            if n > 0 {
+                self.count(field, n);
+            }
+        }
     }
 
     /// De-duplication's tick (`dedup_interval`): each input series' kept sample goes to the
@@ -329,7 +352,7 @@ impl Aggregator {
             }
             let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             for ((output_key, input_key), sample) in taken {
-                add_to_entry(config, &mut entries, output_key, sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
+                add_to_entry(config, &mut entries, output_key.into_vec(), || sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
             }
         }
     }
@@ -385,9 +408,13 @@ impl Aggregator {
     }
 }
 
-/// Adds samples of the input series `input_key` to the output series `output_key`.
-fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Box<[u8]>, labels: LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
-    let entry = entries.entry(output_key).or_insert_with(|| Entry { labels, outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
+/// Adds samples of the input series `input_key` to the output series `output_key`, whose
+/// state starts with `labels()` if it has none yet.
+fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Vec<u8>, labels: impl FnOnce() -> LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
+    if !entries.contains_key(output_key.as_slice()) {
+        entries.insert(output_key.clone().into_boxed_slice(), Entry { labels: labels(), outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
+    }
+    let Some(entry) = entries.get_mut(output_key.as_slice()) else { return };
     for (timestamp_ms, value) in samples {
         for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
             state.push(kind, input_key, timestamp_ms, value, cx);
@@ -412,15 +439,24 @@ pub fn first_flush_window_start_ms(now_ms: i64, interval_ms: i64, align: bool) -
 }
 
 /// A label list as one key: name, 0xff, value, 0xfe, … (bytes that UTF-8 never holds).
-fn encode_key(labels: &[(String, String)]) -> Vec<u8> {
+fn encode_key(labels: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut key = Vec::with_capacity(labels.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     for (name, value) in labels {
-        key.extend_from_slice(name.as_bytes());
+        key.extend_from_slice(name);
         key.push(0xff);
-        key.extend_from_slice(value.as_bytes());
+        key.extend_from_slice(value);
         key.push(0xfe);
     }
     key
+}
+
+/// What one batch did to an aggregation, counted once into its counters.
+#[derive(Debug, Default, Clone, Copy)]
+struct PushCounts {
+    nan: u64,
+    old: u64,
+    aggregated: u64,
+    deduplicated: u64,
 }
 
 /// The batch of aggregated samples, each at `timestamp_ms`.
