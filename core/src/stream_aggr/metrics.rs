@@ -75,7 +75,7 @@ pub fn aggregation_labels(aggregator: &Aggregator, path: &str, position: usize) 
 /// Each aggregation's own series (`path`: the configuration file they were read from).
 pub fn write_per_aggregation(out: &mut String, set: &StreamAggregators, path: &str) {
     let labelled: Vec<(String, &Aggregator)> = set.aggregators().iter().enumerate().map(|(i, a)| (aggregation_labels(a, path, i + 1), &**a)).collect();
-    let counters: [(&str, &str, fn(&Counters) -> &AtomicU64); 3] = [
+    let counters: [(&str, &str, super::CounterField); 3] = [
         ("vm_streamaggr_matched_samples_total", "Input samples an aggregation took (after NaN and too-old samples were left out).", |c| &c.samples_aggregated),
         ("vm_streamaggr_output_samples_total", "Aggregated samples an aggregation stored.", |c| &c.output_samples_written),
         ("metricstor_stream_aggr_output_samples_failed_total", "Aggregated samples of an aggregation whose write failed (logged).", |c| &c.output_samples_failed),

@@ -225,7 +225,7 @@ impl Aggregator {
     }
 
     /// Adds `n` to this aggregation's counter `field` picks and to the totals' one.
-    pub fn count(&self, field: fn(&Counters) -> &AtomicU64, n: u64) {
+    pub fn count(&self, field: CounterField, n: u64) {
         self.counters.add(field, n);
         self.totals.add(field, n);
     }
@@ -267,7 +267,7 @@ impl Aggregator {
             None => series.label_pairs().filter(|(name, _)| !config.drop_input_labels.iter().any(|d| d.as_bytes() == *name)).collect(),
         };
         labels.sort_unstable();
-        let (input, output): (Vec<(&[u8], &[u8])>, Vec<(&[u8], &[u8])>) = if config.aggregates_only_by_time() {
+        let (input, output): (LabelSlices<'_>, LabelSlices<'_>) = if config.aggregates_only_by_time() {
             (Vec::new(), labels)
         } else if !config.without.is_empty() {
             labels.into_iter().partition(|(name, _)| config.without.iter().any(|w| w.as_bytes() == *name))
@@ -324,7 +324,7 @@ impl Aggregator {
     /// Adds a batch's `counts` to this aggregation's counters and the totals.
     fn count_pushed(&self, counts: &PushCounts) {
         for (field, n) in [
-            ((|c| &c.samples_ignored_nan) as fn(&Counters) -> &AtomicU64, counts.nan),
+            ((|c| &c.samples_ignored_nan) as CounterField, counts.nan),
             (|c| &c.samples_ignored_old, counts.old),
             (|c| &c.samples_aggregated, counts.aggregated),
             (|c| &c.samples_deduplicated, counts.deduplicated),
@@ -449,6 +449,12 @@ fn encode_key(labels: &[(&[u8], &[u8])]) -> Vec<u8> {
     }
     key
 }
+
+/// Label pairs as a batch holds them.
+type LabelSlices<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// A counter of `Counters`, picked.
+pub(crate) type CounterField = fn(&Counters) -> &AtomicU64;
 
 /// What one batch did to an aggregation, counted once into its counters.
 #[derive(Debug, Default, Clone, Copy)]
