@@ -61,7 +61,7 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Expr], t: i64) -> Res
             // Loaded once for the grid's steps (`series_wide`), not once per step.
             let steps = ev.series_wide_at(args.as_ptr() as usize, t, |timestamps| {
                 let zone_name = string_arg(ev.eval(&args[0], t)?)?;
-                let zone = Zone::load(&zone_name).map_err(Error::Execution)?;
+                let zone = Zone::cached(&zone_name).map_err(Error::Execution)?;
                 // At whole seconds, as VictoriaMetrics asks.
                 Ok(timestamps.iter().map(|&ms| vec![Elem::new(Labels::default(), f64::from(zone.offset_at(ms.div_euclid(1000))), false)]).collect())
             })?;

@@ -54,6 +54,23 @@ impl Zone {
         Zone { transitions: Vec::new(), initial_offset_s: 0, rule: None }
     }
 
+    /// The zone named `name`, read once per process: a query's executor thread reads the
+    /// file only the first time a zone is asked for (at most `ZONES_CACHED_MAX` are kept).
+    pub(super) fn cached(name: &str) -> Result<Zone, String> {
+        static ZONES: std::sync::Mutex<Option<std::collections::HashMap<String, Zone>>> = std::sync::Mutex::new(None);
+        const ZONES_CACHED_MAX: usize = 1024;
+        if let Some(zone) = ZONES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().and_then(|zones| zones.get(name)) {
+            return Ok(zone.clone());
+        }
+        let zone = Zone::load(name)?;
+        let mut zones = ZONES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let zones = zones.get_or_insert_with(Default::default);
+        if zones.len() < ZONES_CACHED_MAX {
+            zones.insert(name.to_string(), zone.clone());
+        }
+        Ok(zone)
+    }
+
     /// The zone named `name` (`UTC`, `Local`, or a tz database name such as `Europe/Berlin`).
     pub(super) fn load(name: &str) -> Result<Zone, String> {
         if name.is_empty() || name == "UTC" {
@@ -360,6 +377,9 @@ mod tests {
             assert!(Zone::load(name).is_err(), "{name}");
         }
         assert!(Zone::load("No/Such_Zone").is_err());
+        // The cache keeps only zones read: a mistake stays a mistake, a zone the same zone.
+        assert!(Zone::cached("No/Such_Zone").is_err() && Zone::cached("No/Such_Zone").is_err());
+        assert_eq!(Zone::cached("UTC"), Zone::load("UTC"));
         assert_eq!(Zone::load("UTC").map(|z| z.offset_at(SUMMER_S)), Ok(0));
     }
 
