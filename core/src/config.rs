@@ -81,7 +81,8 @@ pub struct ScrapeSection {
     /// Every this many seconds, `config_file` and the files its `scrape_config_files` name
     /// are read and, when they differ from what the configuration in force was read from,
     /// reloaded (Prometheus 3's `--config.auto-reload-interval`, VictoriaMetrics'
-    /// `-promscrape.configCheckInterval`); a failed reload is tried again at each check.
+    /// `-promscrape.configCheckInterval`); so are this file's `relabel_configs` and
+    /// `stream_aggregation` when its text changed. A failed reload is tried again at each check.
     /// 0 = off (SIGHUP and `/-/reload` only).
     pub config_check_interval_seconds: u64,
     /// Prometheus' `--enable-feature=expand-external-labels`: `$NAME` and `${NAME}` in the

@@ -315,6 +315,10 @@ pub fn run(config: Config, resolved: Resolved) -> Result<(), String> {
                             tracing::info!("scrape configuration files changed; reloading");
                             let _ = crate::scrape::log_reload(&scrape, &notifications, "config_check_interval_seconds");
                         }
+                        if write_rules.file_changed() {
+                            tracing::info!("configuration file changed; reloading relabel_configs and stream_aggregation");
+                            let _ = crate::write_rules::log_reload(&write_rules, &notifications, "config_check_interval_seconds");
+                        }
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),

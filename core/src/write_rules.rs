@@ -98,6 +98,9 @@ pub struct WriteRules {
     aggregations_changed: (async_channel::Sender<()>, async_channel::Receiver<()>),
     /// One reload at a time (SIGHUP comes on the main thread, `/-/reload` on any executor).
     reloading: Mutex<()>,
+    /// A checksum of the file's text as last put in force (at start, then each reload that
+    /// replaced the rules), for `file_changed`; None: unread.
+    loaded_checksum: Mutex<Option<u64>>,
 }
 
 impl Default for WriteRules {
@@ -111,6 +114,7 @@ impl WriteRules {
     pub fn new(relabeler: Arc<Relabeler>, stream_aggr: Option<Arc<StreamAggregators>>, source: Option<ReloadSource>) -> WriteRules {
         let now_ms = crate::api::params::now_ms();
         let stream_aggr_totals = stream_aggr.as_ref().map(|set| set.counters.clone()).unwrap_or_default();
+        let loaded_checksum = source.as_ref().and_then(|source| file_checksum(&source.path));
         WriteRules {
             generation: AtomicU64::new(0),
             stream_aggr_seen: AtomicBool::new(stream_aggr.is_some()),
@@ -120,6 +124,7 @@ impl WriteRules {
             stream_aggr_reloads: ReloadCounts::new(now_ms),
             stream_aggr_totals,
             aggregations_changed: async_channel::bounded(1),
+            loaded_checksum: Mutex::new(loaded_checksum),
             reloading: Mutex::new(()),
         }
     }
@@ -158,9 +163,18 @@ impl WriteRules {
         outcome.map(Some)
     }
 
+    /// Whether the configuration file's text differs from the one last put in force (or can
+    /// no longer be read): `scrape.config_check_interval_seconds`' test.
+    pub fn file_changed(&self) -> bool {
+        let Some(source) = &self.source else { return false };
+        let now = file_checksum(&source.path);
+        now.is_none() || *self.loaded_checksum.lock().unwrap_or_else(std::sync::PoisonError::into_inner) != now
+    }
+
     fn read_and_replace(&self, source: &ReloadSource, now_ms: i64) -> Result<Reloaded, String> {
         let path = source.path.display();
         let text = std::fs::read_to_string(&source.path).map_err(|e| format!("cannot read config file {path}: {e}"))?;
+        let checksum = checksum_of(&text);
         let config = Config::from_yaml(&text).map_err(|e| format!("invalid config file {path}: {e}"))?;
         let relabeler = Relabeler::new(&config.relabel_configs, source.limits)?;
         let compiled = config.stream_aggregation.compile(source.limits).map_err(|e| format!("stream_aggregation.{e}"))?;
@@ -174,6 +188,7 @@ impl WriteRules {
         }
         self.generation.store(generation, Ordering::Release);
         drop(in_force);
+        *self.loaded_checksum.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(checksum);
         // Full: a wake-up is already pending, and the flushers read what is in force then.
         let _ = self.aggregations_changed.0.try_send(());
         Ok(Reloaded { relabel_rules, aggregations, restart_needed_for: sections_changed(&source.started_with, &config) })
@@ -196,6 +211,18 @@ impl WriteRules {
             crate::stream_aggr::metrics::write_per_aggregation(out, set, &path);
         }
     }
+}
+
+/// A checksum of the file at `path`, None when it cannot be read.
+fn file_checksum(path: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok().map(|text| checksum_of(&text))
+}
+
+fn checksum_of(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The sections of `now` other than `relabel_configs` and `stream_aggregation` that differ

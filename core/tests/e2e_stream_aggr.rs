@@ -222,3 +222,24 @@ fn a_reload_puts_new_rules_in_force_and_a_broken_file_keeps_them() {
     assert_eq!(shown(answer["data"]["result"].as_array().expect("result")), vec!["rl_plain{reloaded=\"yes\"} 3"], "the relabel rule stays: {answer}");
     assert!(server.stop());
 }
+
+#[test]
+fn the_periodic_file_check_reloads_a_changed_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let base = format!("{}scrape:\n  config_check_interval_seconds: 1\n", std::fs::read_to_string(&config).expect("read the test config"));
+    std::fs::write(&config, &base).expect("write the first config");
+    let server = Server::start(&config);
+    let relabel = "relabel_configs:\n- if: '{__name__=\"ck_plain\"}'\n  target_label: checked\n  replacement: \"yes\"\n";
+    std::fs::write(&config, format!("{base}{relabel}")).expect("write the second config");
+    // No signal, no request: the check (every second) sees the new text and reloads it.
+    poll("the changed file reloaded by the check", AGGREGATE_WAIT, || {
+        let metrics = metrics_text(&server);
+        (metric_value(&metrics, "vm_relabel_config_reloads_total ") == Some(1.0)).then_some(())
+    });
+    import_now(&server, &[("ck_plain", 4.0)]);
+    let (_, answer) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode("ck_plain{checked=\"yes\"}"))));
+    assert_eq!(shown(answer["data"]["result"].as_array().expect("result")), vec!["ck_plain{checked=\"yes\"} 4"], "{answer}");
+    let metrics = metrics_text(&server);
+    assert_eq!(metric_value(&metrics, "vm_relabel_config_reloads_errors_total "), Some(0.0), "{metrics}");
+}

@@ -139,3 +139,21 @@ fn a_router_takes_the_new_rules_at_its_next_write() {
     let seen = owner.join().expect("owner thread");
     assert_eq!(seen, [vec!["a{}".to_string(), "b{}".to_string()], vec!["b{}".to_string()]]);
 }
+
+#[test]
+fn the_file_check_sees_a_changed_or_missing_file_until_a_reload_takes_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = rules_from(dir.path(), DROP_A);
+    assert!(!rules.file_changed(), "the file read at start");
+    rewrite(&rules, &format!("{DROP_A}{AGGREGATE_X}"));
+    assert!(rules.file_changed());
+    rules.reload(NOW_MS).expect("compiles").expect("a file");
+    assert!(!rules.file_changed(), "the file in force");
+    // A broken file stays a change (each check tries it again, as the scrape file's does).
+    rewrite(&rules, "relabel_configs: [");
+    assert!(rules.reload(NOW_MS).is_err());
+    assert!(rules.file_changed());
+    std::fs::remove_file(rules.path().expect("a file")).expect("remove the test config");
+    assert!(rules.file_changed(), "a file gone is a change");
+    assert!(!WriteRules::default().file_changed(), "no file, nothing to check");
+}
