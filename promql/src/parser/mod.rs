@@ -445,11 +445,7 @@ impl<'a> Parser<'a> {
                 };
                 // MetricsQL's `prefix "p"` for the copied labels' names.
                 let include_prefix = if self.eat_keyword("prefix") {
-                    self.skip_space();
-                    let at = self.offset();
-                    let (rest, prefix) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} after prefix, expected a string", self.describe_next())))?;
-                    self.rest = rest;
-                    prefix
+                    self.joined_strings("after prefix")?
                 } else {
                     String::new()
                 };
@@ -904,6 +900,23 @@ impl<'a> Parser<'a> {
         Err(self.error(format!("unexpected {}", self.describe_next())))
     }
 
+    /// A string literal, or MetricsQL's string literals joined by `+` as one
+    /// (`{job="api" + "-v2"}`, `prefix "node_" + "x_"`); `context` names where, for errors.
+    fn joined_strings(&mut self, context: &str) -> Result<String> {
+        self.skip_space();
+        let at = self.offset();
+        let (rest, mut value) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} {context}, expected string", self.describe_next())))?;
+        self.rest = rest;
+        while self.eat("+") {
+            self.skip_space();
+            let at = self.offset();
+            let (rest, more) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} after + {context}, expected string", self.describe_next())))?;
+            self.rest = rest;
+            value.push_str(&more);
+        }
+        Ok(value)
+    }
+
     /// MetricsQL's `(q1, q2, …)`, after its first expression and comma: `union(q1, q2, …)`, the
     /// series of them all (a trailing comma allowed). Numbers only, where `number_list` allows
     /// them (after `==`/`!=`), are held as one `functions::ARGUMENT_LIST` call for
@@ -1000,18 +1013,7 @@ impl<'a> Parser<'a> {
                 };
                 self.skip_space();
                 let value_at = self.offset();
-                let (rest, mut value) = string_literal(self.rest).map_err(|_| {
-                    self.error_at(value_at, format!("unexpected {} in label matching, expected string", self.describe_next()))
-                })?;
-                self.rest = rest;
-                // MetricsQL: string literals joined by `+` are one value (`{job="api" + "-v2"}`).
-                while self.eat("+") {
-                    self.skip_space();
-                    let at = self.offset();
-                    let (rest, more) = string_literal(self.rest).map_err(|_| self.error_at(at, format!("unexpected {} after + in label matching, expected string", self.describe_next())))?;
-                    self.rest = rest;
-                    value.push_str(&more);
-                }
+                let value = self.joined_strings("in label matching")?;
                 // MetricsQL takes the written name again (`m{__name__="m"}`), nothing else.
                 let same_name = op == MatchOp::Equal && name.as_deref() == Some(value.as_str());
                 if label == METRIC_NAME_LABEL && name.is_some() && !same_name {

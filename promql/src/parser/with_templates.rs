@@ -437,6 +437,11 @@ impl Expander {
             return Ok(close + 1);
         }
         if next.is_some_and(|t| t.is("(")) {
+            // `f()` for a template of no arguments (`WITH (f() = …) f()`, or `WITH (x = …) x()`).
+            if tokens.get(at + 2).is_some_and(|t| t.is(")")) {
+                out.extend(parenthesized(self.instantiate(template, Vec::new(), token.offset)?));
+                return Ok(at + 3);
+            }
             return Err(WithError { offset: token.offset, message: format!("template {:?} takes no arguments", template.name) });
         }
         let expansion = self.instantiate(template, Vec::new(), token.offset)?;
@@ -817,6 +822,9 @@ mod tests {
         assert!(failure("WITH (f(a, a) = a) f(1, 2)").contains("twice"));
         assert!(failure("WITH (f(a) = a) f(1, 2)").contains("takes 1 arguments, got 2"));
         assert!(failure("WITH (x = 1) x(2)").contains("takes no arguments"));
+        // Empty parentheses call a template of no arguments.
+        assert_eq!(expanded("WITH (f() = rate(m[5m])) f() + x()"), "rate(m[5m]) + x()");
+        assert_eq!(expanded("WITH (x = 1) x() * 2"), "1 * 2");
         assert!(failure("WITH (x = a + b) y{x}").contains("must be label filters"));
         assert!(failure("WITH (x = a + b) x{c=\"d\"}").contains("selector's name"));
         assert!(failure("WITH (x = 1) up{job=x}").contains("not a string"));
