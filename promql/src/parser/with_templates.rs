@@ -139,6 +139,10 @@ fn tokenize(input: &str) -> Result<Vec<Token<'_>>, WithError> {
         } else if c.is_ascii_digit() || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) {
             at += number_length(rest);
             Kind::Number
+        } else if let Some(variable) = ["$__rate_interval", "$__interval"].into_iter().find(|v| rest.starts_with(v)) {
+            // Grafana's variables stay one token, a number of steps.
+            at += variable.len();
+            Kind::Number
         } else {
             let two = ["==", "!=", "=~", "!~", ">=", "<="].into_iter().find(|op| rest.starts_with(op));
             at += two.map_or(c.len_utf8(), str::len);
@@ -817,14 +821,20 @@ mod tests {
     }
 
     #[test]
+    fn empty_parentheses_and_grafana_variables() {
+        // Empty parentheses call a template of no arguments.
+        assert_eq!(expanded("WITH (f() = rate(m[5m])) f() + x()"), "rate(m[5m]) + x()");
+        assert_eq!(expanded("WITH (x = 1) x() * 2"), "1 * 2");
+        // `$__interval` is one token, kept as written.
+        assert_eq!(expanded("WITH (w = $__interval) rate(m[$__rate_interval]) * w"), "rate(m[$__rate_interval]) * $__interval");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         assert!(failure("WITH (x = 1, x = 2) x").contains("defined twice"));
         assert!(failure("WITH (f(a, a) = a) f(1, 2)").contains("twice"));
         assert!(failure("WITH (f(a) = a) f(1, 2)").contains("takes 1 arguments, got 2"));
         assert!(failure("WITH (x = 1) x(2)").contains("takes no arguments"));
-        // Empty parentheses call a template of no arguments.
-        assert_eq!(expanded("WITH (f() = rate(m[5m])) f() + x()"), "rate(m[5m]) + x()");
-        assert_eq!(expanded("WITH (x = 1) x() * 2"), "1 * 2");
         assert!(failure("WITH (x = a + b) y{x}").contains("must be label filters"));
         assert!(failure("WITH (x = a + b) x{c=\"d\"}").contains("selector's name"));
         assert!(failure("WITH (x = 1) up{job=x}").contains("not a string"));
