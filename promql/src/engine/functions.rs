@@ -156,6 +156,8 @@ pub(super) fn call(ev: &Evaluator<'_>, func: &Function, args: &[Expr], arg_pos: 
         "start" => return Ok(StepValue::Scalar(ev.start_ms as f64 / 1000.0)),
         "end" => return Ok(StepValue::Scalar(ev.end_ms as f64 / 1000.0)),
         "step" => return Ok(StepValue::Scalar(ev.step_ms as f64 / 1000.0)),
+        // `Ni` as a number is made seconds when the query is prepared (`resolve_durations`).
+        "__step_multiple" => return Err(Error::Execution("a number of steps (Ni) left unresolved".into())),
         "range" => return Ok(StepValue::Scalar((ev.end_ms - ev.start_ms) as f64 / 1000.0)),
         "min_of" | "max_of" => {
             let (a, b) = (scalar_arg(arg(0)?)?, scalar_arg(arg(1)?)?);
