@@ -20,6 +20,7 @@ let
     "tls-crl" = cfg.tls.crlFile;
   };
   tlsEnabled = cfg.tls.certFile != null;
+  watchTlsFiles = cfg.tls.restartOnChange && tlsCredentials != { };
 
   # "IP:port", "[IPv6]:port", "host:port" or ":port" (every interface), the forms the binary
   # accepts (core/src/config.rs; a host name is looked up when the server starts). null when
@@ -224,11 +225,23 @@ in
       certFile = secretPathOption "Server certificate (PEM). With `keyFile`, both ports speak TLS.";
       keyFile = secretPathOption "Private key of `certFile` (PEM).";
       caFile = secretPathOption "CA bundle (PEM) that client certificates must chain to.";
-      crlFile = secretPathOption "Revocation lists (PEM) of `caFile`'s CAs: a client certificate they list is refused. Copied when the service starts: restart it after replacing the file.";
+      crlFile = secretPathOption "Revocation lists (PEM) of `caFile`'s CAs: a client certificate they list is refused. Copied when the service starts; with `restartOnChange` a new file restarts it.";
       requireClientCert = mkOption {
         type = types.bool;
         default = false;
         description = "Mutual TLS: refuse clients without a certificate chaining to `caFile`.";
+      };
+      restartOnChange = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Restart the service when one of the TLS files above changes: a systemd path unit
+          (`metricstor-tls-watch.path`) watches them and starts `metricstor-tls-restart.service`,
+          which runs `systemctl try-restart metricstor.service`. The service reads copies taken
+          at start (`LoadCredential`), so without this a renewed certificate or a new revocation
+          list takes effect only at the next manual restart. A restart keeps the data (the WAL is
+          synced on SIGTERM and replayed at start); clients reconnect.
+        '';
       };
     };
 
@@ -325,6 +338,30 @@ in
     # buffer full is lost. A default, so the host's own setting wins.
     boot.kernel.sysctl = mkIf (udpPorts != [ ]) { "net.core.rmem_max" = lib.mkDefault udpReceiveBufferBytes; };
 
+    # Credentials are copies taken at start: a changed TLS file restarts the service so the
+    # copy follows (tls.restartOnChange). PathChanged fires when a writer closes the file or
+    # it is replaced (renamed over, or a symlink above it switched, as sops-nix does).
+    systemd.paths = lib.optionalAttrs watchTlsFiles {
+      metricstor-tls-watch = {
+        description = "Watch Metricstor's TLS files";
+        wantedBy = [ "multi-user.target" ];
+        pathConfig = {
+          PathChanged = builtins.attrValues tlsCredentials;
+          Unit = "metricstor-tls-restart.service";
+        };
+      };
+    };
+
+    systemd.services.metricstor-tls-restart = mkIf watchTlsFiles {
+      description = "Restart Metricstor to read its changed TLS files";
+      serviceConfig = {
+        Type = "oneshot";
+        # try-restart: nothing to do while the service is stopped (it copies the files when
+        # it starts).
+        ExecStart = "${pkgs.systemd}/bin/systemctl try-restart metricstor.service";
+      };
+    };
+
     systemd.services.metricstor = {
       description = "Metricstor time-series database";
       wantedBy = [ "multi-user.target" ];
@@ -342,8 +379,9 @@ in
         TimeoutStartSec = "180s";
 
         # The server re-reads its TLS files when they change or on SIGHUP, but credentials
-        # are copies taken at start: rotating a certificate needs `systemctl restart`. No
-        # ExecReload, so `systemctl reload` cannot pretend otherwise.
+        # are copies taken at start: a new file needs a restart (metricstor-tls-watch.path
+        # does it, see tls.restartOnChange). No ExecReload, so `systemctl reload` cannot
+        # pretend otherwise.
         LoadCredential = lib.mapAttrsToList (name: path: "${name}:${path}") tlsCredentials;
 
         DynamicUser = true;

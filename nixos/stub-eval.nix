@@ -139,6 +139,17 @@ let
     [ "a path literal for keyFile stays a plain string outside the store (not copied)"
       (mtls.services.metricstor.tls.keyFile == toString literalKeyPath
         && !(lib.hasPrefix "${builtins.storeDir}/" mtls.services.metricstor.tls.keyFile)) ]
+    [ "TLS files are watched: a path unit on the four files starts a oneshot that try-restarts the service"
+      (let p = mtls.systemd.paths.metricstor-tls-watch; r = mtls.systemd.services.metricstor-tls-restart; in
+        p.pathConfig.PathChanged == [ "/run/secrets/metricstor/ca.crt" "/run/secrets/metricstor/server.crt" "/run/secrets/metricstor/ca.crl" (toString literalKeyPath) ]
+        && p.pathConfig.Unit == "metricstor-tls-restart.service" && elem "multi-user.target" p.wantedBy
+        && r.serviceConfig.Type == "oneshot"
+        && r.serviceConfig.ExecStart == "${pkgs.systemd}/bin/systemctl try-restart metricstor.service") ]
+    [ "no TLS files, or tls.restartOnChange = false: no watch and no restart unit"
+      (let off = eval { enable = true; tls.certFile = "/run/secrets/s.crt"; tls.keyFile = "/run/secrets/s.key"; tls.restartOnChange = false; }; in
+        plain.systemd.paths == { } && !(plain.systemd.services ? metricstor-tls-restart)
+        && off.systemd.paths == { } && !(off.systemd.services ? metricstor-tls-restart)
+        && tlsOnly.systemd.paths ? metricstor-tls-watch) ]
     [ "no TLS: no LoadCredential, no tls section"
       ((sc plain).LoadCredential == [ ] && !((yaml plain) ? tls)) ]
     [ "a certFile in the store fails an assertion naming the store"

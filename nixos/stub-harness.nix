@@ -17,6 +17,7 @@ let
     metricstor = fakeDerivation "metricstor-0.1.0" { meta.mainProgram = "metricstor"; };
     curl = if hostTools then { outPath = "/usr"; } else fakeDerivation "curl-8.0.0" { };
     coreutils = if hostTools then { outPath = "/usr"; } else fakeDerivation "coreutils-9.0" { };
+    systemd = fakeDerivation "systemd-256" { };
     writeShellScript = name: text: {
       type = "derivation";
       inherit name text;
@@ -49,6 +50,7 @@ let
       networking.firewall.allowedTCPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       networking.firewall.allowedUDPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
+      systemd.paths = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
       boot.kernel.sysctl = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     };
   };

@@ -136,8 +136,11 @@ let
       attrsOf = t: {
         name = "attribute set of ${t.name}";
         check = isAttrs;
+        # An attribute whose definitions are all switched off (mkIf false) is left out, as
+        # lib.types.attrsOf does.
         merge = loc: values:
-          mapAttrs (n: vs: mergeValues (loc ++ [ n ]) t vs) (zipDefs (map pushDown values));
+          mapAttrs (n: vs: mergeValues (loc ++ [ n ]) t vs)
+            (filterAttrs (_: vs: effectiveValues vs != [ ]) (zipDefs (map pushDown values)));
       };
       # Any value; attribute sets merge recursively, lists concatenate (lib.types.anything).
       anything = {

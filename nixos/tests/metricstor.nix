@@ -1,6 +1,7 @@
 # NixOS VM test: `server` runs services.metricstor with mutual TLS; `prometheus` scrapes itself
 # and remote-writes over mTLS to it. Asserts the samples arrive, that a client without a
-# certificate is refused, and that write/read identities are enforced.
+# certificate is refused, that write/read identities are enforced, and that a rewritten TLS
+# file restarts the service.
 # Run: nix build .#checks.x86_64-linux.vm   (needs KVM; not run by .ci/run)
 { pkgs, module }:
 
@@ -118,6 +119,17 @@ pkgs.testers.runNixOSTest {
     with subtest("identities: prometheus may write but not read"):
         status = server.succeed("${clientCurl "prometheus"} -o /dev/null -w '%{http_code}' '" + query + "'")
         assert status == "403", status
+
+    with subtest("a rewritten TLS file restarts the service (tls.restartOnChange)"):
+        server.wait_for_unit("metricstor-tls-watch.path")
+        before = server.succeed("systemctl show metricstor.service -p MainPID --value").strip()
+        # Written in place: the path unit sees the writer close it.
+        server.succeed("cp /etc/metricstor/tls/ca.crt /tmp/ca.crt && cat /tmp/ca.crt > /etc/metricstor/tls/ca.crt")
+        server.wait_until_succeeds(
+            "systemctl is-active metricstor.service"
+            + " && test \"$(systemctl show metricstor.service -p MainPID --value)\" != " + before,
+            timeout=120,
+        )
 
     with subtest("a restart passes the readiness check again and serves queries"):
         server.systemctl("restart metricstor.service")
