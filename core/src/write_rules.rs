@@ -101,6 +101,16 @@ pub struct WriteRules {
     /// A checksum of the file's text as last put in force (at start, then each reload that
     /// replaced the rules), for `file_changed`; None: unread.
     loaded_checksum: Mutex<Option<u64>>,
+    /// The two sections as the last reload that replaced the rules read them (None: as read
+    /// at start), for the configuration pages.
+    reloaded_sections: RwLock<Option<Arc<ReloadedSections>>>,
+}
+
+/// The reloadable sections of a configuration file, as read.
+#[derive(Debug)]
+struct ReloadedSections {
+    relabel_configs: Vec<crate::ingest::relabel::RelabelConfig>,
+    stream_aggregation: crate::stream_aggr::StreamAggregationSection,
 }
 
 impl Default for WriteRules {
@@ -126,7 +136,20 @@ impl WriteRules {
             aggregations_changed: async_channel::bounded(1),
             loaded_checksum: Mutex::new(loaded_checksum),
             reloading: Mutex::new(()),
+            reloaded_sections: RwLock::new(None),
         }
+    }
+
+    /// `started_with` with the sections in force: `relabel_configs` and
+    /// `stream_aggregation` as the last successful reload read them. The other sections
+    /// stay as read at start, as they do in force (`/config`, `/api/v1/status/config`).
+    pub fn config_in_force(&self, started_with: &Config) -> Config {
+        let mut config = started_with.clone();
+        if let Some(sections) = self.reloaded_sections.read().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            config.relabel_configs.clone_from(&sections.relabel_configs);
+            config.stream_aggregation.clone_from(&sections.stream_aggregation);
+        }
+        config
     }
 
     /// The generation of the rules in force (a router's check per batch).
@@ -189,9 +212,12 @@ impl WriteRules {
         self.generation.store(generation, Ordering::Release);
         drop(in_force);
         *self.loaded_checksum.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(checksum);
+        let restart_needed_for = sections_changed(&source.started_with, &config);
+        let sections = ReloadedSections { relabel_configs: config.relabel_configs, stream_aggregation: config.stream_aggregation };
+        *self.reloaded_sections.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(sections));
         // Full: a wake-up is already pending, and the flushers read what is in force then.
         let _ = self.aggregations_changed.0.try_send(());
-        Ok(Reloaded { relabel_rules, aggregations, restart_needed_for: sections_changed(&source.started_with, &config) })
+        Ok(Reloaded { relabel_rules, aggregations, restart_needed_for })
     }
 
     /// `relabel_configs`' and stream aggregation's metrics in Prometheus' text format.

@@ -193,6 +193,9 @@ fn a_reload_puts_new_rules_in_force_and_a_broken_file_keeps_them() {
     assert_eq!(metric_value(&metrics, "vm_streamaggr_matched_samples_total{outputs=\"max\",name=\"changed\","), Some(1.0), "the changed one starts anew: {metrics}");
     assert_eq!(metric_value(&metrics, "vm_relabel_config_last_reload_successful "), Some(1.0), "{metrics}");
     assert_eq!(metric_value(&metrics, "vminsert_streamagg_config_reloads_total "), Some(1.0), "{metrics}");
+    // The configuration pages show the sections in force.
+    let page = agent().get(&server.url("/config")).call().expect("/config").into_string().expect("body");
+    assert!(page.contains("target_label: reloaded") && page.contains("name: new"), "{page}");
 
     // A broken file: /-/reload names the key; SIGHUP logs it; the rules in force stay.
     let broken = format!("{base}{relabel}stream_aggregation:\n  configs:\n{}", aggregation("kept", "count_samples, foo"));

@@ -70,7 +70,7 @@ impl Api {
                     return Err(ApiError::forbidden(format!("{path} is not available to a client confined by tls.read_filters")));
                 }
                 if path == "/config" {
-                    Ok(text_response(StatusCode::OK, &self.config.to_yaml()))
+                    Ok(text_response(StatusCode::OK, &status::config_yaml(self)))
                 } else {
                     Ok(json_ok(&status::config(self)))
                 }

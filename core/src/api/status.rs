@@ -110,9 +110,16 @@ pub fn flags_text(api: &Api) -> String {
     out
 }
 
+/// The configuration in force as YAML: the file read at start, with `relabel_configs` and
+/// `stream_aggregation` as the last reload put them in force.
+pub fn config_yaml(api: &Api) -> String {
+    api.router.write_rules().config_in_force(&api.config).to_yaml()
+}
+
+/// `/api/v1/status/config`: Prometheus' `{"yaml": …}` of [`config_yaml`].
 pub fn config(api: &Api) -> String {
     let mut out = String::from("{\"yaml\":");
-    json::push_json_string(&mut out, &api.config.to_yaml());
+    json::push_json_string(&mut out, &config_yaml(api));
     out.push('}');
     out
 }

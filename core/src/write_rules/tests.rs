@@ -114,6 +114,24 @@ fn other_sections_changed_are_named_not_applied_and_no_file_means_nothing_to_rel
 }
 
 #[test]
+fn the_configuration_in_force_has_the_reloaded_sections_and_the_others_as_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = rules_from(dir.path(), "server:\n  cores: 2\n");
+    let started_with = Config::from_yaml("server:\n  cores: 2\n").expect("the start config");
+    assert_eq!(rules.config_in_force(&started_with), started_with, "nothing reloaded yet");
+    rewrite(&rules, &format!("server:\n  cores: 4\n{DROP_A}{AGGREGATE_X}"));
+    rules.reload(NOW_MS).expect("compiles");
+    let in_force = rules.config_in_force(&started_with);
+    let reread = Config::from_yaml(&format!("server:\n  cores: 4\n{DROP_A}{AGGREGATE_X}")).expect("the new file");
+    assert_eq!((&in_force.relabel_configs, &in_force.stream_aggregation), (&reread.relabel_configs, &reread.stream_aggregation));
+    assert_eq!(in_force.server.cores, started_with.server.cores, "server needs a restart: shown as in force, not as in the file");
+    // A broken file leaves the page as the last good reload made it.
+    rewrite(&rules, "relabel_configs: [\n");
+    rules.reload(NOW_MS).expect_err("broken");
+    assert_eq!(rules.config_in_force(&started_with), in_force);
+}
+
+#[test]
 fn a_router_takes_the_new_rules_at_its_next_write() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = Arc::new(rules_from(dir.path(), ""));
