@@ -167,6 +167,13 @@ impl WriteRules {
         &self.aggregations_changed.1
     }
 
+    /// Whether the last reload succeeded, and when the rules in force were read (ms); None
+    /// without a file to reload.
+    pub fn last_reload(&self) -> Option<(bool, i64)> {
+        self.source.as_ref()?;
+        Some(*self.relabel_reloads.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     /// The configuration file a reload reads, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         self.source.as_ref().map(|s| s.path.as_path())

@@ -192,6 +192,7 @@ fn a_reload_puts_new_rules_in_force_and_a_broken_file_keeps_them() {
     assert_eq!(metric_value(&metrics, kept), Some(2.0), "the unchanged aggregation's counters go on: {metrics}");
     assert_eq!(metric_value(&metrics, "vm_streamaggr_matched_samples_total{outputs=\"max\",name=\"changed\","), Some(1.0), "the changed one starts anew: {metrics}");
     assert_eq!(metric_value(&metrics, "vm_relabel_config_last_reload_successful "), Some(1.0), "{metrics}");
+    assert_eq!(metric_value(&metrics, "prometheus_config_last_reload_successful "), Some(1.0), "{metrics}");
     assert_eq!(metric_value(&metrics, "vminsert_streamagg_config_reloads_total "), Some(1.0), "{metrics}");
     // The configuration pages show the sections in force.
     let page = agent().get(&server.url("/config")).call().expect("/config").into_string().expect("body");
@@ -217,6 +218,7 @@ fn a_reload_puts_new_rules_in_force_and_a_broken_file_keeps_them() {
     let metrics = metrics_text(&server);
     assert_eq!(metric_value(&metrics, "vm_relabel_config_last_reload_successful "), Some(0.0), "{metrics}");
     assert_eq!(metric_value(&metrics, "vminsert_streamagg_config_last_reload_successful "), Some(0.0), "{metrics}");
+    assert_eq!(metric_value(&metrics, "prometheus_config_last_reload_successful "), Some(0.0), "Prometheus' gauge covers the file too: {metrics}");
     import_now(&server, &[("rl_new{instance=\"a\"}", 11.0), ("rl_plain", 3.0)]);
     poll_query(&server, "{__name__=~\"rl_new:.*\"}", "the aggregation in force still aggregating", AGGREGATE_WAIT, |result| {
         (shown(result) == ["rl_new:1s_without_instance_sum_samples{} 11"]).then_some(())

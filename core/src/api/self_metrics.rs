@@ -149,7 +149,7 @@ pub async fn exposition(api: &Api) -> String {
     family(&mut out, "prometheus_engine_queries_concurrent_max", "gauge", "The max number of concurrent queries.");
     let _ = writeln!(out, "prometheus_engine_queries_concurrent_max {}", api.config.server.max_concurrent_queries);
     api.query_timings.write_metrics(&mut out);
-    let (reloaded, read_at_ms) = api.scrape_config.last_reload();
+    let (reloaded, read_at_ms) = config_reload_state(api.scrape_config.last_reload(), api.router.write_rules().last_reload(), api.started_at_ms);
     family(&mut out, "prometheus_config_last_reload_successful", "gauge", "Whether the last configuration reload attempt was successful.");
     let _ = writeln!(out, "prometheus_config_last_reload_successful {}", u8::from(reloaded));
     family(&mut out, "prometheus_config_last_reload_success_timestamp_seconds", "gauge", "Timestamp of the last successful configuration reload.");
@@ -263,4 +263,27 @@ pub async fn exposition(api: &Api) -> String {
     out.push_str(&api.notifier.metrics_text());
     super::process_metrics::write(&mut out);
     out
+}
+
+/// Prometheus' reload gauges over all a reload reads: the scrape configuration with its rule
+/// files, and the configuration file's `relabel_configs` and `stream_aggregation` (None: the
+/// part has no file). The last reload succeeded when every part's did (a mixin's
+/// `PrometheusBadConfig` alert then covers them all); the whole was last read when the part
+/// read longest ago was. With nothing to reload: succeeded, at start.
+fn config_reload_state(scrape: Option<(bool, i64)>, write_rules: Option<(bool, i64)>, started_at_ms: i64) -> (bool, i64) {
+    [scrape, write_rules].into_iter().flatten().reduce(|(a_ok, a_at), (b_ok, b_at)| (a_ok && b_ok, a_at.min(b_at))).unwrap_or((true, started_at_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_reload_state;
+
+    #[test]
+    fn the_reload_gauges_cover_every_part_that_has_a_file() {
+        assert_eq!(config_reload_state(None, None, 5), (true, 5), "nothing to reload");
+        assert_eq!(config_reload_state(Some((true, 20)), None, 5), (true, 20));
+        assert_eq!(config_reload_state(None, Some((false, 10)), 5), (false, 10));
+        assert_eq!(config_reload_state(Some((true, 20)), Some((false, 10)), 5), (false, 10), "a failed part fails the whole");
+        assert_eq!(config_reload_state(Some((true, 20)), Some((true, 30)), 5), (true, 20), "read whole when the older part was");
+    }
 }

@@ -155,11 +155,12 @@ impl SharedConfig {
         Ok(Some(jobs))
     }
 
-    /// Whether the last reload succeeded, and when the configuration in force was read (ms):
-    /// Prometheus' `prometheus_config_last_reload_successful` and
+    /// Whether the last reload succeeded, and when the configuration in force was read (ms);
+    /// None without a file to reload. Part of Prometheus'
+    /// `prometheus_config_last_reload_successful` and
     /// `prometheus_config_last_reload_success_timestamp_seconds`.
-    pub fn last_reload(&self) -> (bool, i64) {
-        self.last_reload.lock().map(|r| *r).unwrap_or((false, 0))
+    pub fn last_reload(&self) -> Option<(bool, i64)> {
+        self.configured().then(|| self.last_reload.lock().map(|r| *r).unwrap_or((false, 0)))
     }
 
     fn note_reload(&self, succeeded: bool) {
