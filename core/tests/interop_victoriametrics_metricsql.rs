@@ -243,6 +243,15 @@ const QUERIES: &[Case] = &[
     same("label_map(last_over_time(o_temp[1m]), \"instance\", \"a\", \"A\", \"b\", \"\")"),
     same("timezone_offset(\"Europe/Berlin\")"),
     same("timezone_offset(\"America/New_York\")"),
+    // `@` and `offset` after an expression that reads the time itself: evaluated whole then.
+    same("time() @ $END"),
+    same("(time() - last_over_time(o_temp[1m])) @ $END"),
+    // (To the minute: at an instant off the grid, 2,707 s, 1.79 reads time() 7 s early.)
+    same("floor(time() / 60) offset 1h"),
+    same("minute() offset 30m"),
+    // A scalar where a function or an aggregation wants series.
+    same("round(time() / 7, 0.5)"),
+    same("sum(2) + count(last_over_time(o_temp[1m]))"),
 ];
 
 /// The data set, as JSON lines of VictoriaMetrics' import format, from `t0_ms`.

@@ -133,11 +133,9 @@ impl Parser<'_> {
                 let inner = std::mem::replace(arg, Expr::Number(0.0));
                 *arg = super::one_step_subquery(inner, 0, Some(DurationExpr::StepMultiple(steps)));
             } else if want == ValueType::Vector {
-                *arg = super::default_rolled_up(std::mem::replace(arg, Expr::Number(0.0)));
-                // MetricsQL's `union` takes scalars as series without labels (`union(x, 0)`).
-                if func.name == "union" && arg.value_type() == ValueType::Scalar {
-                    *arg = super::as_vector(std::mem::replace(arg, Expr::Number(0.0)));
-                }
+                // MetricsQL takes a range vector as its last sample, and a scalar as a series
+                // without labels (`union(x, 0)`, `floor(time() / 60)`, `abs(1)`).
+                *arg = super::series_of(std::mem::replace(arg, Expr::Number(0.0)));
             }
             self.check_type(arg, want, &format!("call to function {name:?}"), start)?;
         }
@@ -201,7 +199,7 @@ impl Parser<'_> {
             return Err(self.error_at(start, "aggregation without an expression"));
         };
         let expr_pos = starts.pop().unwrap_or_default();
-        let expr = super::default_rolled_up(expr);
+        let expr = super::series_of(expr);
         self.check_type(&expr, ValueType::Vector, "aggregation expression", start)?;
         let param = args.pop();
         let param_pos = starts.pop().unwrap_or_default();

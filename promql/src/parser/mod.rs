@@ -192,10 +192,51 @@ fn default_rolled_up(expr: Expr) -> Expr {
     }
 }
 
+/// What MetricsQL reads where an instant vector is wanted: a range vector's last samples
+/// ([`default_rolled_up`]), a scalar as a series without labels ([`as_vector`]), anything
+/// else as it is (a string stays, for the type check to name).
+pub(super) fn series_of(expr: Expr) -> Expr {
+    match expr.value_type() {
+        ValueType::Scalar => as_vector(expr),
+        _ => default_rolled_up(expr),
+    }
+}
+
 /// Whether `expr` is an instant vector other than a selector or subquery: MetricsQL takes
 /// `offset` and `@` after it (`sum(x) offset 1d`) for each selector and subquery inside.
 fn is_other_vector(expr: &Expr) -> bool {
     !matches!(expr, Expr::VectorSelector(_) | Expr::MatrixSelector { .. } | Expr::Subquery(_)) && expr.value_type() == ValueType::Vector
+}
+
+/// Whether `expr` reads the evaluation time itself, not only through its selectors and
+/// subqueries: `time()`, the date functions without an argument (`hour()`, …), and
+/// `timezone_offset`. Subqueries are not entered (their own modifiers shift what they read).
+fn reads_evaluation_time(expr: &Expr) -> bool {
+    const DATE_FUNCTIONS: &[&str] = &["day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year"];
+    match expr {
+        Expr::Call { func, args, .. } => {
+            func.name == "time" || func.name == "timezone_offset" || (args.is_empty() && DATE_FUNCTIONS.contains(&func.name)) || args.iter().any(reads_evaluation_time)
+        }
+        Expr::Paren(e) | Expr::Negate(e) => reads_evaluation_time(e),
+        Expr::Binary(b) => reads_evaluation_time(&b.lhs) || reads_evaluation_time(&b.rhs),
+        Expr::Aggregate(a) => reads_evaluation_time(&a.expr) || a.param.as_ref().is_some_and(|p| reads_evaluation_time(p)),
+        Expr::VectorSelector(_) | Expr::MatrixSelector { .. } | Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) => false,
+    }
+}
+
+/// MetricsQL's `offset` or `@` after an expression that reads the evaluation time itself
+/// (`time() @ 100`, `(time() - m) offset 1h`): VictoriaMetrics evaluates the whole expression
+/// at the time the modifier gives. Here that is a subquery of one point (`[1ms:1ms]`, the
+/// modifier going on it) read back by `default_rollup`; a scalar is made a vector for it.
+/// Other expressions are returned as they are (the modifier goes on each selector).
+fn evaluated_as_a_whole(expr: Expr) -> Expr {
+    if !reads_evaluation_time(&expr) {
+        return expr;
+    }
+    let Some(default_rollup) = crate::functions::lookup("default_rollup") else { return expr };
+    let inner = series_of(expr);
+    let point = Expr::Subquery(Box::new(Subquery { expr: inner, range_ms: 1, range_expr: None, step_ms: Some(1), step_expr: None, offset_ms: 0, offset_expr: None, at: None }));
+    call_node(default_rollup, vec![point], Pos::default())
 }
 
 /// Adds an offset to each selector and subquery in `expr` (not inside a subquery: shifting it
@@ -655,6 +696,7 @@ impl<'a> Parser<'a> {
             }
             if self.eat_keyword("offset") {
                 let (ms, offset_expr) = self.offset_duration()?;
+                expr = evaluated_as_a_whole(expr);
                 if is_other_vector(&expr) {
                     push_offset(&mut expr, ms, offset_expr.as_ref());
                     continue;
@@ -702,6 +744,7 @@ impl<'a> Parser<'a> {
                     }
                     At::Time((seconds * 1000.0).round() as i64)
                 };
+                expr = evaluated_as_a_whole(expr);
                 if is_other_vector(&expr) {
                     push_at(&mut expr, at);
                     continue;

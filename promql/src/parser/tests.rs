@@ -257,6 +257,12 @@ fn metricsql_reads_scalars_as_series_where_promql_takes_only_vectors() {
     assert_eq!(shown(r#"m{__name__="m", a="b"}"#), r#"m{a="b"}"#);
     assert!(parse(r#"m{__name__="n"}"#).is_err());
     assert!(parse(r#""a" - "b""#).is_err());
+    // Where a function or an aggregation wants a vector, too; a scalar argument stays one.
+    assert_eq!(shown("floor(time() / 60)"), "floor(vector(time() / 60))");
+    assert_eq!(shown("round(time(), 60)"), "round(vector(time()), 60)");
+    assert_eq!(shown("sum(1)"), "sum(vector(1))");
+    assert_eq!(shown("topk(2, 5)"), "topk(2, vector(5))");
+    assert!(parse(r#"abs("a")"#).is_err(), "a string is no series");
 }
 
 #[test]
@@ -277,6 +283,24 @@ fn metricsql_implicit_rollups_and_subqueries() {
     // A scalar is no series: still refused where a range is wanted.
     assert!(parse("rate(1)").is_err());
     assert!(parse(r#"rate("a")"#).is_err());
+}
+
+#[test]
+fn modifiers_after_an_expression_of_the_evaluation_time_take_it_whole() {
+    let shown = |q: &str| parse(q).map(|e| crate::printer::print(&e));
+    assert_eq!(shown("time() @ 100").as_deref(), Ok("default_rollup(vector(time())[1ms:1ms] @ 100.000)"));
+    assert_eq!(shown("(time() - m) offset 1h").as_deref(), Ok("default_rollup((time() - m)[1ms:1ms] offset 1h)"));
+    assert_eq!(shown("hour() @ end()").as_deref(), Ok("default_rollup(hour()[1ms:1ms] @ end())"));
+    // Otherwise the modifier goes on each selector, and a function of a value is no clock.
+    assert_eq!(shown("sum(m) @ 100").as_deref(), Ok("sum(m @ 100.000)"));
+    assert_eq!(shown("hour(m) offset 1h").as_deref(), Ok("hour(m offset 1h)"));
+    for query in ["time() @ 100", "(time() - m) offset 1h", "minute() @ start()"] {
+        let printed = shown(query).unwrap();
+        assert_eq!(shown(&printed), Ok(printed.clone()), "{query} reads back");
+    }
+    // A number or string has no time to shift.
+    assert!(parse("1 @ 100").is_err());
+    assert!(parse(r#""a" offset 1m"#).is_err());
 }
 
 #[test]
