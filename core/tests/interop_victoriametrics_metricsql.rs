@@ -252,6 +252,7 @@ const QUERIES: &[Case] = &[
     // A scalar where a function or an aggregation wants series.
     same("round(time() / 7, 0.5)"),
     same("sum(2) + count(last_over_time(o_temp[1m]))"),
+    same("sum(last_over_time(o_temp[1m]), 2)"),
 ];
 
 /// The data set, as JSON lines of VictoriaMetrics' import format, from `t0_ms`.

@@ -365,6 +365,13 @@ impl AggregateOp {
         self.accepts_other_label() || matches!(self, AggregateOp::OutliersK | AggregateOp::OutliersMad | AggregateOp::OutliersIqr | AggregateOp::Histogram)
     }
 
+    /// Whether MetricsQL reads scalars and range vectors among several arguments as series
+    /// (VictoriaMetrics' aggregations over all their arguments' series: `sum(up, 1)`).
+    pub fn takes_scalars_among_several(self) -> bool {
+        use AggregateOp::*;
+        matches!(self, Sum | Avg | Min | Max | Count | Group | Stddev | Stdvar | Median | Mode | Geomean | Distinct | Any | Share | Zscore | Mad | Sum2 | Histogram)
+    }
+
     /// MetricsQL's `topk_avg` …: a third, optional argument names the series that sums the
     /// others (`"label"` or `"label=value"`).
     pub fn accepts_other_label(self) -> bool {

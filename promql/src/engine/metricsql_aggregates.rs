@@ -342,9 +342,11 @@ mod tests {
             let reparsed = printed.and_then(|p| crate::parser::parse(&p).map_err(|e| e.to_string()));
             assert_eq!(reparsed, parsed);
         }
-        for refused in ["topk_avg(2, x, 3)", "topk_avg(x)", "topk_avg(1, x, \"a\", \"b\")", "median(1, x)"] {
+        for refused in ["topk_avg(2, x, 3)", "topk_avg(x)", "topk_avg(1, x, \"a\", \"b\")", "median(\"a\", x)"] {
             assert!(crate::parser::parse(refused).is_err(), "{refused}");
         }
+        // A scalar among several arguments is a series (VictoriaMetrics' `median(1, x)`).
+        assert_eq!(crate::parser::parse("median(1, x)").map(|e| crate::printer::print(&e)), Ok("median(vector(1), x)".to_string()));
     }
 
     #[test]

@@ -188,8 +188,14 @@ impl Parser<'_> {
             None
         };
         let wanted = if op.param_type().is_some() { 2 } else { 1 };
-        // Only instant vectors: anything else keeps PromQL's arity error (`sum(up, 1)`).
-        if wanted == 1 && args.len() > 1 && args.iter().all(|arg| arg.value_type() == ValueType::Vector) {
+        // Series of any kind for the aggregations VictoriaMetrics gives several arguments (a
+        // scalar is one without labels: `sum(up, 1)`); instant vectors only for the others.
+        // Anything else keeps PromQL's arity error.
+        if wanted == 1 && args.len() > 1 {
+            let args: Vec<Expr> = if op.takes_scalars_among_several() { args.into_iter().map(super::series_of).collect() } else { args };
+            if let Some(other) = args.iter().find(|arg| arg.value_type() != ValueType::Vector) {
+                return Err(self.error_at(start, format!("wrong number of arguments for aggregate expression provided, expected 1, got {} (the aggregation of several takes series, not a {})", args.len(), other.value_type().name())));
+            }
             return self.aggregate_of_several(op, args, starts, grouping, without, limit, start);
         }
         if args.len() != wanted {

@@ -62,7 +62,7 @@ fn errors_have_positions_and_messages() {
         ("up )", "1:4: parse error: unexpected \")\""),
         ("", "no expression found"),
         ("foo{a=~\"(\"}", "invalid regular expression"),
-        ("sum(up, 1)", "wrong number of arguments"),
+        ("sum(up, \"a\")", "wrong number of arguments for aggregate expression provided, expected 1, got 2 (the aggregation of several takes series, not a string)"),
         ("nosuchfn(up)", "unknown function with name \"nosuchfn\""),
         ("sum by (a) (up) by (b)", "aggregation must only contain one grouping clause"),
         ("info(x, y)", "expected label selectors only, got vector selector instead"),
@@ -262,6 +262,8 @@ fn metricsql_reads_scalars_as_series_where_promql_takes_only_vectors() {
     assert_eq!(shown("round(time(), 60)"), "round(vector(time()), 60)");
     assert_eq!(shown("sum(1)"), "sum(vector(1))");
     assert_eq!(shown("topk(2, 5)"), "topk(2, vector(5))");
+    assert_eq!(shown("sum(up, 1)"), "sum(up, vector(1))", "one of several");
+    assert_eq!(shown("sum without (a) (x, 2 + 2)"), "sum without (a) (x, vector(2 + 2))");
     assert!(parse(r#"abs("a")"#).is_err(), "a string is no series");
 }
 
