@@ -219,7 +219,7 @@ fn reads_evaluation_time(expr: &Expr) -> bool {
         }
         Expr::Paren(e) | Expr::Negate(e) => reads_evaluation_time(e),
         Expr::Binary(b) => reads_evaluation_time(&b.lhs) || reads_evaluation_time(&b.rhs),
-        Expr::Aggregate(a) => reads_evaluation_time(&a.expr) || a.param.as_ref().is_some_and(|p| reads_evaluation_time(p)),
+        Expr::Aggregate(a) => reads_evaluation_time(&a.expr) || a.param.as_ref().is_some_and(reads_evaluation_time),
         Expr::VectorSelector(_) | Expr::MatrixSelector { .. } | Expr::Subquery(_) | Expr::Number(_) | Expr::String(_) => false,
     }
 }
