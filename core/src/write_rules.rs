@@ -42,9 +42,10 @@ pub struct Reloaded {
     pub restart_needed_for: Vec<&'static str>,
 }
 
-/// Reload attempts of one section and how the last went: VictoriaMetrics'
-/// `*_config_reloads_total`, `*_config_reloads_errors_total`,
-/// `*_config_last_reload_successful`, `*_config_last_reload_success_timestamp_seconds`.
+/// Reload attempts and how the last went: VictoriaMetrics' `*_config_reloads_total`,
+/// `*_config_reloads_errors_total`, `*_config_last_reload_successful`,
+/// `*_config_last_reload_success_timestamp_seconds`, shown under each section's prefix (the
+/// two sections reload together, so one count serves both).
 #[derive(Debug)]
 struct ReloadCounts {
     reloads: AtomicU64,
@@ -88,8 +89,7 @@ pub struct WriteRules {
     in_force: RwLock<InForce>,
     /// None: no configuration file, nothing to reload.
     source: Option<ReloadSource>,
-    relabel_reloads: ReloadCounts,
-    stream_aggr_reloads: ReloadCounts,
+    reloads: ReloadCounts,
     /// Stream aggregation's totals, counted by every set a reload makes.
     stream_aggr_totals: Arc<Counters>,
     /// Whether stream aggregation was ever in force (its totals are shown from then on).
@@ -130,8 +130,7 @@ impl WriteRules {
             stream_aggr_seen: AtomicBool::new(stream_aggr.is_some()),
             in_force: RwLock::new(InForce { generation: 0, relabeler, stream_aggr }),
             source,
-            relabel_reloads: ReloadCounts::new(now_ms),
-            stream_aggr_reloads: ReloadCounts::new(now_ms),
+            reloads: ReloadCounts::new(now_ms),
             stream_aggr_totals,
             aggregations_changed: async_channel::bounded(1),
             loaded_checksum: Mutex::new(loaded_checksum),
@@ -171,7 +170,7 @@ impl WriteRules {
     /// without a file to reload.
     pub fn last_reload(&self) -> Option<(bool, i64)> {
         self.source.as_ref()?;
-        Some(*self.relabel_reloads.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        Some(*self.reloads.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The configuration file a reload reads, if any.
@@ -188,8 +187,7 @@ impl WriteRules {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let outcome = self.read_and_replace(source, now_ms);
         // The sections reload together: a failure in either keeps both as they were.
-        self.relabel_reloads.note(outcome.is_ok(), now_ms);
-        self.stream_aggr_reloads.note(outcome.is_ok(), now_ms);
+        self.reloads.note(outcome.is_ok(), now_ms);
         outcome.map(Some)
     }
 
@@ -234,8 +232,8 @@ impl WriteRules {
         let (series_dropped, samples_dropped) = in_force.relabeler.dropped();
         let _ = writeln!(out, "# HELP metricstor_relabel_dropped_series_total Series of writes not stored because relabel_configs dropped them (counted per write).\n# TYPE metricstor_relabel_dropped_series_total counter\nmetricstor_relabel_dropped_series_total {series_dropped}");
         let _ = writeln!(out, "# HELP metricstor_relabel_dropped_samples_total Samples (floats and native histograms) not stored because relabel_configs dropped their series.\n# TYPE metricstor_relabel_dropped_samples_total counter\nmetricstor_relabel_dropped_samples_total {samples_dropped}");
-        self.relabel_reloads.write_text(out, "vm_relabel_config", "relabel_configs");
-        self.stream_aggr_reloads.write_text(out, "vminsert_streamagg_config", "stream_aggregation");
+        self.reloads.write_text(out, "vm_relabel_config", "relabel_configs");
+        self.reloads.write_text(out, "vminsert_streamagg_config", "stream_aggregation");
         if self.stream_aggr_seen.load(Ordering::Relaxed) {
             self.stream_aggr_totals.write_text(out);
         }
