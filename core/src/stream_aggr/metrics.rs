@@ -51,8 +51,8 @@ impl Counters {
         let _ = writeln!(out, "{name}{{reason=\"nan\"}} {nan}\n{name}{{reason=\"too_old\"}} {old}");
     }
 
-    /// Adds `n` to the counter `field` picks.
-    pub(super) fn add(&self, field: fn(&Counters) -> &AtomicU64, n: u64) {
+    /// Adds `n` to the counter `field` picks (nothing for 0).
+    pub(super) fn add(&self, field: super::CounterField, n: u64) {
         if n > 0 {
             field(self).fetch_add(n, Ordering::Relaxed);
         }

@@ -318,7 +318,7 @@ impl Aggregator {
         }
         let mut entries = self.shards[shard].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let samples = samples.map(|s| (s.timestamp_ms, s.value));
-        add_to_entry(config, &mut entries, output_key, output_labels, &input_key, samples, cx);
+        add_to_entry(config, &mut entries, output_key.into_boxed_slice(), output_labels, &input_key, samples, cx);
     }
 
     /// Adds a batch's `counts` to this aggregation's counters and the totals.
@@ -329,9 +329,7 @@ impl Aggregator {
             (|c| &c.samples_aggregated, counts.aggregated),
             (|c| &c.samples_deduplicated, counts.deduplicated),
         ] {
-            if n > 0 {
-                self.count(field, n);
-            }
+            self.count(field, n);
         }
     }
 
@@ -352,7 +350,7 @@ impl Aggregator {
             }
             let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             for ((output_key, input_key), sample) in taken {
-                add_to_entry(config, &mut entries, output_key.into_vec(), || sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
+                add_to_entry(config, &mut entries, output_key, || sample.labels, &input_key, std::iter::once((sample.timestamp_ms, sample.value)), cx);
             }
         }
     }
@@ -410,11 +408,8 @@ impl Aggregator {
 
 /// Adds samples of the input series `input_key` to the output series `output_key`, whose
 /// state starts with `labels()` if it has none yet.
-fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Vec<u8>, labels: impl FnOnce() -> LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
-    if !entries.contains_key(output_key.as_slice()) {
-        entries.insert(output_key.clone().into_boxed_slice(), Entry { labels: labels(), outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
-    }
-    let Some(entry) = entries.get_mut(output_key.as_slice()) else { return };
+fn add_to_entry(config: &Compiled, entries: &mut HashMap<Box<[u8]>, Entry>, output_key: Box<[u8]>, labels: impl FnOnce() -> LabelPairs, input_key: &[u8], samples: impl Iterator<Item = (i64, f64)>, cx: PushContext) {
+    let entry = entries.entry(output_key).or_insert_with(|| Entry { labels: labels(), outputs: config.outputs.iter().map(|kind| kind.new_state()).collect(), delete_deadline_ms: 0 });
     for (timestamp_ms, value) in samples {
         for (kind, state) in config.outputs.iter().zip(entry.outputs.iter_mut()) {
             state.push(kind, input_key, timestamp_ms, value, cx);
