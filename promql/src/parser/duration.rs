@@ -118,11 +118,9 @@ impl Parser<'_> {
             }
         }
         // Grafana's `$__interval` and `$__rate_interval`, as MetricsQL reads them: one step (`1i`).
-        for variable in ["$__interval", "$__rate_interval"] {
-            if let Some(rest) = self.rest.strip_prefix(variable).filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')) {
-                self.rest = rest;
-                return Ok(DurationExpr::StepMultiple(1.0));
-            }
+        if let Some(rest) = super::lexemes::after_grafana_interval(self.rest) {
+            self.rest = rest;
+            return Ok(DurationExpr::StepMultiple(1.0));
         }
         let literal = if let Ok((rest, ms)) = duration(self.rest) {
             self.rest = rest;

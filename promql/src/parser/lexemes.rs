@@ -98,6 +98,16 @@ pub fn identifier(input: &str, kind: IdentifierKind) -> Option<(&str, Cow<'_, st
     Some((&input[end..], Cow::Owned(name)))
 }
 
+/// Grafana's interval variables, sent unreplaced, which MetricsQL reads as one step of the
+/// grid (`1i`).
+pub const GRAFANA_INTERVAL_VARIABLES: [&str; 2] = ["$__interval", "$__rate_interval"];
+
+/// The text after one of [`GRAFANA_INTERVAL_VARIABLES`] at the start of `input` (not
+/// followed by a name character: `$__interval_ms` is none).
+pub fn after_grafana_interval(input: &str) -> Option<&str> {
+    GRAFANA_INTERVAL_VARIABLES.iter().find_map(|variable| input.strip_prefix(variable).filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')))
+}
+
 fn decimal(input: &str) -> IResult<&str, &str> {
     recognize(tuple((
         alt((recognize(pair(digit1, opt(pair(char('.'), opt(digit1))))), recognize(pair(char('.'), digit1)))),

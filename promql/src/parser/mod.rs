@@ -909,11 +909,9 @@ impl<'a> Parser<'a> {
             }
         }
         // Grafana's `$__interval` and `$__rate_interval`, as MetricsQL reads them: `1i`.
-        for variable in ["$__interval", "$__rate_interval"] {
-            if let Some(rest) = self.rest.strip_prefix(variable).filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')) {
-                self.rest = rest;
-                return Ok(call_node(&crate::functions::STEP_MULTIPLE, vec![Expr::Number(1.0)], Pos::at(start)));
-            }
+        if let Some(rest) = lexemes::after_grafana_interval(self.rest) {
+            self.rest = rest;
+            return Ok(call_node(&crate::functions::STEP_MULTIPLE, vec![Expr::Number(1.0)], Pos::at(start)));
         }
         if let Some((rest, ident)) = identifier(self.rest, IdentifierKind::Metric) {
             if ident.eq_ignore_ascii_case("inf") || ident.eq_ignore_ascii_case("nan") {
@@ -983,7 +981,7 @@ impl<'a> Parser<'a> {
             return Ok(call_node(&crate::functions::ARGUMENT_LIST, args, Pos::at(start)));
         }
         // Scalars in the list are series without labels (`(1, 2)`, `(up, 0)`).
-        let args: Vec<Expr> = args.into_iter().map(|a| if a.value_type() == ValueType::Scalar { as_vector(a) } else { a }).collect();
+        let args: Vec<Expr> = args.into_iter().map(series_of).collect();
         if let Some(other) = args.iter().find(|a| a.value_type() != ValueType::Vector) {
             return Err(self.error_at(start, format!("expected instant vectors in a list (q1, q2, …), got {}", other.value_type().name())));
         }

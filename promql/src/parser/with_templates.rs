@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use super::lexemes::{identifier, string_literal, IdentifierKind};
+use super::lexemes::{identifier, string_literal, IdentifierKind, GRAFANA_INTERVAL_VARIABLES};
 use crate::printer::quote;
 
 /// Most tokens one expansion may produce: templates that each use the one before twice grow
@@ -139,7 +139,7 @@ fn tokenize(input: &str) -> Result<Vec<Token<'_>>, WithError> {
         } else if c.is_ascii_digit() || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) {
             at += number_length(rest);
             Kind::Number
-        } else if let Some(variable) = ["$__rate_interval", "$__interval"].into_iter().find(|v| rest.starts_with(v)) {
+        } else if let Some(variable) = GRAFANA_INTERVAL_VARIABLES.into_iter().find(|v| rest.starts_with(v)) {
             // Grafana's variables stay one token, a number of steps.
             at += variable.len();
             Kind::Number
