@@ -61,10 +61,9 @@ pub struct AggregationConfig {
 /// One aggregation, checked and compiled.
 #[derive(Debug)]
 pub struct Compiled {
-    /// The item as configured: a reload keeps the state of an aggregation whose item it
-    /// finds unchanged.
+    /// The item as configured (its `name` and `outputs` label the aggregation's metrics): a
+    /// reload keeps the state of an aggregation whose item it finds unchanged.
     pub item: AggregationConfig,
-    pub name: String,
     /// Alternatives of matchers (a series matching any is aggregated); none: every series.
     pub match_alternatives: Vec<Vec<tsdb::Matcher>>,
     pub interval_ms: i64,
@@ -204,7 +203,6 @@ fn compile_one(config: &AggregationConfig, keep_input: bool, limits: LabelLimits
     name_suffix.push('_');
     Ok(Compiled {
         item: config.clone(),
-        name: config.name.clone(),
         match_alternatives,
         interval_ms,
         dedup_interval_ms,

@@ -169,7 +169,7 @@ async fn write(api: &Api, aggregator: &Aggregator, samples: &[super::OutputSampl
         Ok(_) => aggregator.count(|c| &c.output_samples_written, count),
         Err(error) => {
             aggregator.count(|c| &c.output_samples_failed, count);
-            tracing::warn!(aggregation = aggregator.config.name, samples = count, error = %error, "cannot store stream aggregation output");
+            tracing::warn!(aggregation = aggregator.config.item.name, samples = count, error = %error, "cannot store stream aggregation output");
         }
     }
 }

@@ -67,7 +67,7 @@ pub fn aggregation_labels(aggregator: &Aggregator, path: &str, position: usize) 
     format!(
         "outputs=\"{}\",name=\"{}\",path=\"{}\",url=\"global\",position=\"{position}\"",
         escape_label_value(&outputs),
-        escape_label_value(&aggregator.config.name),
+        escape_label_value(&aggregator.config.item.name),
         escape_label_value(path)
     )
 }

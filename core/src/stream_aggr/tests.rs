@@ -217,7 +217,7 @@ fn a_reload_keeps_unchanged_aggregations_with_their_state_and_restarts_changed_o
     let (after, replaced) = replacing(&before, &format!("configs:\n{added}{kept}{changed_now}"), NOW_MS + 10);
     let after = after.expect("three aggregations");
     assert_eq!(replaced, Replaced { kept: 1, started: 2, stopped: 2 }, "changed and removed stop; added and changed start");
-    let names: Vec<&str> = after.aggregators().iter().map(|a| a.config.name.as_str()).collect();
+    let names: Vec<&str> = after.aggregators().iter().map(|a| a.config.item.name.as_str()).collect();
     assert_eq!(names, ["added", "kept", "changed"]);
     assert!(Arc::ptr_eq(&after.aggregators()[1], &before.aggregators()[0]), "the unchanged item keeps its aggregation");
     assert!(!Arc::ptr_eq(&after.aggregators()[2], &before.aggregators()[1]), "a changed item gets a new one");
