@@ -134,6 +134,24 @@ fn peak_samples_are_the_fetched_samples_plus_the_result_points() {
     assert_eq!(stats_of(&storage, options(), "1", 21, 21, 0).peak_samples, 1);
 }
 
+/// MetricsQL's `default` after a comparison with a scalar reads the compared selector once
+/// per step, as the selector alone does (it notes the series the comparison filters away
+/// from the same evaluation).
+#[test]
+fn default_after_a_scalar_comparison_reads_its_selector_once() {
+    let storage = storage();
+    let options = EngineOptions::default;
+    for (start_s, end_s, step_s) in [(201, 220, 5), (100, 400, 60), (21, 21, 0)] {
+        let alone = stats_of(&storage, options(), "metricWith3SampleEvery10Seconds", start_s, end_s, step_s);
+        for query in ["(metricWith3SampleEvery10Seconds > 100) default 0", "(7 < metricWith3SampleEvery10Seconds) default -1"] {
+            let filled = stats_of(&storage, options(), query, start_s, end_s, step_s);
+            assert!(alone.total_queryable_samples > 0, "{query}");
+            assert_eq!(filled.total_queryable_samples, alone.total_queryable_samples, "{query} {start_s}..{end_s}/{step_s}");
+            assert_eq!(filled.samples_read, alone.samples_read, "{query} {start_s}..{end_s}/{step_s}");
+        }
+    }
+}
+
 /// Without `with_sample_stats` nothing is counted or reported.
 #[test]
 fn stats_are_absent_unless_asked_for() {

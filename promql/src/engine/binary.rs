@@ -63,6 +63,20 @@ fn element(op: BinaryOp, a: f64, b: f64, return_bool: bool, lhs_value: f64) -> (
 }
 
 pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepValue) -> Result<StepValue, Error> {
+    eval_binary_keeping(ev, b, l, r, Failed::Dropped)
+}
+
+/// What a comparison without `bool` does with an element it does not hold for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failed {
+    /// Filtered away, as PromQL does.
+    Dropped,
+    /// Kept under its result labels with the value NaN, as VictoriaMetrics' comparisons leave
+    /// a series they filter: MetricsQL's `default` fills those (`default_at`).
+    Valueless,
+}
+
+fn eval_binary_keeping(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepValue, failed: Failed) -> Result<StepValue, Error> {
     // Arithmetic and `bool` comparisons change what the value means: the name goes (delayed).
     let drops_name = (b.op.is_arithmetic() || b.return_bool) && !b.keep_metric_names;
     // The annotation of the last pair of operands that gave one.
@@ -72,13 +86,13 @@ pub(super) fn eval_binary(ev: &Evaluator<'_>, b: &Binary, l: StepValue, r: StepV
     }
     let value = match (l, r) {
         (StepValue::Scalar(x), StepValue::Scalar(y)) => StepValue::Scalar(apply(b.op, x, y)),
-        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar::<false>(b, v, s, drops_name, &mut last)),
-        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(vector_scalar::<true>(b, v, s, drops_name, &mut last)),
+        (StepValue::Vector(v), StepValue::Scalar(s)) => StepValue::Vector(vector_scalar::<false>(b, v, s, drops_name, failed, &mut last)),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => StepValue::Vector(vector_scalar::<true>(b, v, s, drops_name, failed, &mut last)),
         (StepValue::Vector(lhs), StepValue::Vector(rhs)) => {
             let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
             StepValue::Vector(match b.op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => set_operation(b.op, &matching, lhs, rhs),
-                _ => vector_vector(b, &matching, lhs, rhs, &mut last)?,
+                _ => vector_vector(b, &matching, lhs, rhs, failed, &mut last)?,
             })
         }
         _ => return Err(Error::Execution("binary operators need scalar or instant vector operands".into())),
@@ -123,26 +137,39 @@ fn metricsql_filter(b: &Binary, l: StepValue, r: StepValue) -> Result<Vec<Elem>,
 pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<Elem>, Error> {
     ev.series_wide_at(b as *const Binary as usize, t, |timestamps| {
         let matching = b.matching.clone().unwrap_or_else(VectorMatching::one_to_one);
+        // A comparison without `bool` on the left keeps the elements it does not hold for,
+        // valueless (VictoriaMetrics keeps the series it filters, so `(x > 0) default 0` is 0
+        // for a series x never exceeds 0).
+        let filter = match super::functions::unparen(&b.lhs) {
+            crate::ast::Expr::Binary(comparison) if comparison.op.is_comparison() && !comparison.return_bool => Some(comparison),
+            _ => None,
+        };
         let mut steps = Vec::with_capacity(timestamps.len());
         for &at in timestamps {
             ev.check_cancelled()?;
-            let StepValue::Vector(left) = ev.eval(&b.lhs, at)? else {
+            let left = match filter {
+                Some(comparison) => {
+                    let (l, r) = (ev.eval(&comparison.lhs, at)?, ev.eval(&comparison.rhs, at)?);
+                    eval_binary_keeping(ev, comparison, l, r, Failed::Valueless)?
+                }
+                None => ev.eval(&b.lhs, at)?,
+            };
+            let StepValue::Vector(left) = left else {
                 return Err(Error::Execution("\"default\" needs an instant vector on its left".into()));
             };
             steps.push((left, ev.eval(&b.rhs, at)?));
         }
         let has_value = |e: &Elem| e.histogram.is_some() || !e.value.is_nan();
-        // The left operand's series on the grid, in order of first appearance; then those a
-        // comparison with a scalar on the left filtered away at every step (VictoriaMetrics
-        // keeps them, valueless, so `(x > 0) default 0` is 0 for a series x never exceeds 0).
+        // The left operand's series on the grid, in order of first appearance: those with a
+        // value, and those a comparison left valueless.
         let mut series: Vec<(Labels, bool)> = Vec::new();
         let mut known: HashSet<Labels> = HashSet::new();
-        for e in steps.iter().flat_map(|(left, _)| left.iter()).filter(|e| has_value(e)) {
-            if known.insert(e.labels.clone()) {
+        for e in steps.iter().flat_map(|(left, _)| left.iter()).filter(|e| filter.is_some() || has_value(e)) {
+            if !known.contains(&e.labels) {
+                known.insert(e.labels.clone());
                 series.push((e.labels.clone(), e.drop_name));
             }
         }
-        filtered_series_at(ev, &b.lhs, timestamps, &mut series, &mut known)?;
         let mut out = Vec::with_capacity(steps.len());
         for (left, right) in steps {
             if series.is_empty() {
@@ -174,39 +201,9 @@ pub(super) fn default_at(ev: &Evaluator<'_>, b: &Binary, t: i64) -> Result<Vec<E
     })
 }
 
-/// When `lhs` is a comparison without `bool` of an instant vector with a scalar (`x > 0`,
-/// `0 < x`, in parentheses or not), the vector's elements with a value at `timestamps`, which
-/// the comparison keeps under the same labels where it holds, added to `series` (those not
-/// `known` yet, in order of first appearance); otherwise nothing.
-fn filtered_series_at(ev: &Evaluator<'_>, lhs: &crate::ast::Expr, timestamps: &[i64], series: &mut Vec<(Labels, bool)>, known: &mut HashSet<Labels>) -> Result<(), Error> {
-    use crate::ast::{Expr, ValueType};
-    let Expr::Binary(comparison) = super::functions::unparen(lhs) else {
-        return Ok(());
-    };
-    if !comparison.op.is_comparison() || comparison.return_bool {
-        return Ok(());
-    }
-    let vector = match (comparison.lhs.value_type(), comparison.rhs.value_type()) {
-        (ValueType::Vector, ValueType::Scalar) => &comparison.lhs,
-        (ValueType::Scalar, ValueType::Vector) => &comparison.rhs,
-        _ => return Ok(()),
-    };
-    for &at in timestamps {
-        ev.check_cancelled()?;
-        if let StepValue::Vector(elements) = ev.eval(vector, at)? {
-            for e in elements.into_iter().filter(|e| e.histogram.is_some() || !e.value.is_nan()) {
-                if known.insert(e.labels.clone()) {
-                    series.push((e.labels, e.drop_name));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Vector `op` scalar (`SCALAR_LEFT`: scalar `op` vector), element by element; a filter keeps
 /// the vector's value.
-fn vector_scalar<const SCALAR_LEFT: bool>(b: &Binary, v: Vec<Elem>, s: f64, drops_name: bool, last: &mut Option<Annotation>) -> Vec<Elem> {
+fn vector_scalar<const SCALAR_LEFT: bool>(b: &Binary, v: Vec<Elem>, s: f64, drops_name: bool, failed: Failed, last: &mut Option<Annotation>) -> Vec<Elem> {
     if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) && v.iter().any(|e| e.histogram.is_none()) {
         *last = Some(trimmed_floats(b.op));
     }
@@ -222,6 +219,9 @@ fn vector_scalar<const SCALAR_LEFT: bool>(b: &Binary, v: Vec<Elem>, s: f64, drop
             }
             let (x, y) = if SCALAR_LEFT { (s, e.value) } else { (e.value, s) };
             let (value, keep) = element(b.op, x, y, b.return_bool, e.value);
+            if !keep && failed == Failed::Valueless && b.op.is_comparison() {
+                return Some(Elem::new(e.labels, f64::NAN, e.drop_name || drops_name));
+            }
             keep.then(|| Elem::new(e.labels, value, e.drop_name || drops_name))
         })
         .collect()
@@ -279,7 +279,7 @@ fn fill_labels(labels: &Labels, matching: &VectorMatching) -> Labels {
 /// One-to-one and many-to-one/one-to-many matching, with `fill*` values standing in for a
 /// missing operand. As in Prometheus, after the `group_right` swap `fill.rhs` fills the
 /// "one" side and `fill.lhs` the "many" side.
-fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>, last: &mut Option<Annotation>) -> Result<Vec<Elem>, Error> {
+fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec<Elem>, failed: Failed, last: &mut Option<Annotation>) -> Result<Vec<Elem>, Error> {
     let fill = matching.fill;
     if (lhs.is_empty() && rhs.is_empty()) || ((lhs.is_empty() || rhs.is_empty()) && fill.is_empty()) {
         return Ok(Vec::new());
@@ -322,6 +322,11 @@ fn vector_vector(b: &Binary, matching: &VectorMatching, lhs: Vec<Elem>, rhs: Vec
                 let (value, keep) = element(b.op, a, c, b.return_bool, a);
                 if !keep && matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) {
                     *last = Some(trimmed_floats(b.op));
+                }
+                if !keep && failed == Failed::Valueless && b.op.is_comparison() {
+                    // Not a result: exempt from the uniqueness check below.
+                    out.push(Elem::new(result_labels(many_labels, one_labels, matching, drops_name_now), f64::NAN, many_drop && !drops_name_now));
+                    return Ok(());
                 }
                 keep.then_some(BinaryValue::Float(value))
             }
